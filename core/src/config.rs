@@ -1,0 +1,602 @@
+//! Configuration: built-in defaults, then `config/default.toml`, then `config/$KALENDS_PROFILE.toml`,
+//! then `KALENDS_*` environment variables (nested keys joined with `__`).
+//!
+//! Everything is validated once at start-up; a bad value stops the process with a message that
+//! names the key. Secrets are `SecretString`s, so `Debug` output and `config check` never show them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The profile name under which a missing secret key is an error instead of being generated.
+pub const PRODUCTION_PROFILE: &str = "production";
+
+/// A configuration problem, always naming the key (as its environment variable) that is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is present but unusable.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The environment variable that sets the key, e.g. `KALENDS_LISTEN`.
+        key: String,
+        /// What is wrong and what would be right.
+        message: String,
+    },
+    /// The files or environment could not be read or did not deserialize.
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] config::ConfigError),
+    /// The generated secret key could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: env_name(key), message: message.into() }
+}
+
+/// `jobs.concurrency` -> `KALENDS_JOBS__CONCURRENCY`.
+pub fn env_name(key: &str) -> String {
+    format!("KALENDS_{}", key.replace('.', "__").to_uppercase())
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration. Field names are the keys of `config/default.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The profile (`KALENDS_PROFILE`), e.g. `production`.
+    pub profile: Option<String>,
+    /// `sqlite://...` (embedded default) or `postgres://...`.
+    pub database_url: SecretString,
+    /// Set: jobs go through Redis. Unset: jobs are stored in the database.
+    pub redis_url: Option<SecretString>,
+    /// HTTP listen address.
+    pub listen: String,
+    /// Base of every URL Kalends hands out.
+    pub public_url: String,
+    /// 32 random bytes, base64. Unset outside production: generated into `data_dir/secret.key`.
+    pub secret_key: Option<SecretString>,
+    /// `smtp://` or `smtps://user:pass@host:port`; unset writes `.eml` files under `data_dir/outbox`.
+    pub smtp_url: Option<SecretString>,
+    /// Sender of invites and reminders.
+    pub mail_from: String,
+    /// Where the embedded default keeps its database, secret key and mail.
+    pub data_dir: PathBuf,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `kalends=debug,sqlx=warn`.
+    pub log: String,
+    /// On first start with an empty embedded database, create a "Demo" tenant and print its key.
+    pub demo_tenant: bool,
+    /// Database pool settings.
+    pub database: DatabaseConfig,
+    /// Job queue and worker settings.
+    pub jobs: JobsConfig,
+    /// Google OAuth client and endpoints.
+    pub google: GoogleConfig,
+    /// Microsoft identity platform app and endpoints.
+    pub microsoft: MicrosoftConfig,
+    /// iCal feed import settings.
+    pub import: ImportConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profile: None,
+            database_url: SecretString::from("sqlite://data/kalends.db"),
+            redis_url: None,
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            secret_key: None,
+            smtp_url: None,
+            mail_from: "Kalends <kalends@localhost>".into(),
+            data_dir: PathBuf::from("data"),
+            log_format: LogFormat::Text,
+            log: "info".into(),
+            demo_tenant: true,
+            database: DatabaseConfig::default(),
+            jobs: JobsConfig::default(),
+            google: GoogleConfig::default(),
+            microsoft: MicrosoftConfig::default(),
+            import: ImportConfig::default(),
+        }
+    }
+}
+
+/// Database pool settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// Upper bound on open connections per process.
+    pub max_connections: u32,
+    /// Seconds to wait for a free connection before a request fails.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout_secs: 5 }
+    }
+}
+
+/// Job queue and worker settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct JobsConfig {
+    /// Queue name (the Redis key prefix, or the queue column in the database).
+    pub queue: String,
+    /// Jobs one worker process runs at once.
+    pub concurrency: usize,
+    /// How often an idle worker looks for due jobs, in milliseconds (at most 1000).
+    pub poll_interval_ms: u64,
+    /// How often the outbox relay looks for work written by other processes, in milliseconds (at most 1000).
+    pub relay_interval_ms: u64,
+    /// First retry delay of a transiently failing job, in milliseconds; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Longest delay between two retries, in milliseconds.
+    pub retry_max_delay_ms: u64,
+    /// After this many seconds of transient failures a job is recorded as failed.
+    pub retry_give_up_after_secs: u64,
+    /// On shutdown, how long running jobs may take to finish, in seconds.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            queue: "kalends".into(),
+            concurrency: 8,
+            poll_interval_ms: 250,
+            relay_interval_ms: 500,
+            retry_base_ms: 1_000,
+            retry_max_delay_ms: 3_600_000,
+            retry_give_up_after_secs: 86_400,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// Google OAuth client and endpoints.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct GoogleConfig {
+    /// OAuth client id; unset uses the built-in sandbox.
+    pub client_id: Option<String>,
+    /// OAuth client secret.
+    pub client_secret: Option<SecretString>,
+    /// Authorization endpoint.
+    pub auth_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// Revocation endpoint.
+    pub revoke_url: String,
+    /// Calendar API base URL (with its trailing slash).
+    pub api_base_url: String,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            revoke_url: "https://oauth2.googleapis.com/revoke".into(),
+            api_base_url: "https://www.googleapis.com/calendar/v3/".into(),
+        }
+    }
+}
+
+/// Microsoft identity platform app and endpoints.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct MicrosoftConfig {
+    /// Application (client) id; unset uses the built-in sandbox.
+    pub client_id: Option<String>,
+    /// Client secret.
+    pub client_secret: Option<SecretString>,
+    /// Directory tenant: `common`, `organizations`, `consumers` or a tenant id.
+    pub tenant: String,
+    /// Identity platform authority.
+    pub authority_url: String,
+    /// Microsoft Graph base URL.
+    pub graph_base_url: String,
+}
+
+impl Default for MicrosoftConfig {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            tenant: "common".into(),
+            authority_url: "https://login.microsoftonline.com".into(),
+            graph_base_url: "https://graph.microsoft.com/v1.0".into(),
+        }
+    }
+}
+
+/// iCal feed import settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ImportConfig {
+    /// Let feed imports reach loopback and private addresses.
+    pub allow_private_networks: bool,
+}
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Config {
+    /// Reads the layered configuration from `dir` (usually `config/`) and the process environment,
+    /// then validates it.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(dir, std::env::vars().collect())
+    }
+
+    /// Like [`Config::load`], with the environment given explicitly (for tests).
+    pub fn load_with_env(dir: &Path, env: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let profile = env.get("KALENDS_PROFILE").cloned();
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")).required(false));
+        if let Some(profile) = &profile {
+            builder = builder
+                .add_source(config::File::from(dir.join(format!("{profile}.toml"))).required(false));
+        }
+        let kalends_env: config::Map<String, String> =
+            env.into_iter().filter(|(k, _)| k.starts_with("KALENDS_")).collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("KALENDS")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(kalends_env)),
+        );
+        let config: Config = builder.build()?.try_deserialize()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that can be checked without touching the network.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database_kind()?;
+        self.listen_addr()?;
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(invalid("public_url", "must start with http:// or https://"));
+        }
+        if let Some(url) = &self.redis_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid("redis_url", "must start with redis:// or rediss://"));
+            }
+        }
+        if let Some(url) = &self.smtp_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(invalid("smtp_url", "must start with smtp:// or smtps://"));
+            }
+        }
+        if let Some(key) = &self.secret_key {
+            decode_secret_key(key.expose_secret())?;
+        }
+        self.validate_jobs()
+    }
+
+    fn validate_jobs(&self) -> Result<(), ConfigError> {
+        let jobs = &self.jobs;
+        if jobs.concurrency == 0 || jobs.concurrency > 1024 {
+            return Err(invalid("jobs.concurrency", "must be between 1 and 1024"));
+        }
+        if jobs.poll_interval_ms == 0 || jobs.poll_interval_ms > 1000 {
+            return Err(invalid("jobs.poll_interval_ms", "must be between 1 and 1000"));
+        }
+        if jobs.relay_interval_ms == 0 || jobs.relay_interval_ms > 1000 {
+            return Err(invalid("jobs.relay_interval_ms", "must be between 1 and 1000"));
+        }
+        if jobs.retry_base_ms == 0 || jobs.retry_base_ms > jobs.retry_max_delay_ms {
+            return Err(invalid(
+                "jobs.retry_base_ms",
+                "must be at least 1 and at most jobs.retry_max_delay_ms",
+            ));
+        }
+        if jobs.queue.is_empty() || !jobs.queue.chars().all(|c| c.is_ascii_alphanumeric() || "-_:".contains(c)) {
+            return Err(invalid("jobs.queue", "must be letters, digits, '-', '_' or ':'"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Whether the database URL names SQLite or PostgreSQL.
+    pub fn database_kind(&self) -> Result<DatabaseKind, ConfigError> {
+        let url = self.database_url.expose_secret();
+        if url.starts_with("sqlite:") {
+            Ok(DatabaseKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseKind::Postgres)
+        } else {
+            Err(invalid("database_url", "must start with sqlite:// or postgres://"))
+        }
+    }
+
+    /// The parsed listen address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen
+            .parse()
+            .map_err(|_| invalid("listen", format!("{:?} is not an address like 127.0.0.1:8080", self.listen)))
+    }
+
+    /// Whether this is the production profile, where nothing is generated silently.
+    pub fn is_production(&self) -> bool {
+        self.profile.as_deref() == Some(PRODUCTION_PROFILE)
+    }
+
+    /// `public_url` without a trailing slash, ready to have paths appended.
+    pub fn public_base(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+
+    /// The configuration as flat `key = value` pairs with every secret redacted, for `config check`.
+    pub fn redacted(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        flatten("", &self.redacted_json(), &mut out);
+        out
+    }
+
+    fn redacted_json(&self) -> Value {
+        let secret = |s: &Option<SecretString>| s.as_ref().map(|_| "[REDACTED]");
+        json!({
+            "profile": self.profile,
+            "database_url": redact_url(self.database_url.expose_secret()),
+            "redis_url": self.redis_url.as_ref().map(|u| redact_url(u.expose_secret())),
+            "listen": self.listen,
+            "public_url": self.public_url,
+            "secret_key": secret(&self.secret_key).unwrap_or("(unset: generated under data_dir)"),
+            "smtp_url": self.smtp_url.as_ref().map(|u| redact_url(u.expose_secret())),
+            "mail_from": self.mail_from,
+            "data_dir": self.data_dir.display().to_string(),
+            "log_format": format!("{:?}", self.log_format).to_lowercase(),
+            "log": self.log,
+            "demo_tenant": self.demo_tenant,
+            "database": {
+                "max_connections": self.database.max_connections,
+                "acquire_timeout_secs": self.database.acquire_timeout_secs,
+            },
+            "jobs": {
+                "queue": self.jobs.queue,
+                "concurrency": self.jobs.concurrency,
+                "poll_interval_ms": self.jobs.poll_interval_ms,
+                "relay_interval_ms": self.jobs.relay_interval_ms,
+                "retry_base_ms": self.jobs.retry_base_ms,
+                "retry_max_delay_ms": self.jobs.retry_max_delay_ms,
+                "retry_give_up_after_secs": self.jobs.retry_give_up_after_secs,
+                "shutdown_timeout_secs": self.jobs.shutdown_timeout_secs,
+            },
+            "google": {
+                "client_id": self.google.client_id,
+                "client_secret": secret(&self.google.client_secret),
+                "auth_url": self.google.auth_url,
+                "token_url": self.google.token_url,
+                "revoke_url": self.google.revoke_url,
+                "api_base_url": self.google.api_base_url,
+            },
+            "microsoft": {
+                "client_id": self.microsoft.client_id,
+                "client_secret": secret(&self.microsoft.client_secret),
+                "tenant": self.microsoft.tenant,
+                "authority_url": self.microsoft.authority_url,
+                "graph_base_url": self.microsoft.graph_base_url,
+            },
+            "import": { "allow_private_networks": self.import.allow_private_networks },
+        })
+    }
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&key, v, out);
+            }
+        }
+        Value::Null => {
+            out.insert(prefix.to_owned(), "(unset)".into());
+        }
+        Value::String(s) => {
+            out.insert(prefix.to_owned(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_owned(), other.to_string());
+        }
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `[REDACTED]`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let masked = if userinfo.contains(':') { format!("{user}:[REDACTED]") } else { user.to_owned() };
+            format!("{scheme}://{masked}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The 32-byte key that seals tokens and signs links.
+pub type SecretKey = SecretBox<[u8; 32]>;
+
+fn decode_secret_key(text: &str) -> Result<SecretKey, ConfigError> {
+    let bytes = BASE64
+        .decode(text.trim())
+        .map_err(|_| invalid("secret_key", "must be base64 (e.g. `openssl rand -base64 32`)"))?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| invalid("secret_key", format!("must decode to 32 bytes, not {}", b.len())))?;
+    Ok(SecretBox::new(Box::new(key)))
+}
+
+/// How the secret key was obtained, so the caller can warn once.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SecretKeySource {
+    /// From `KALENDS_SECRET_KEY` or a config file.
+    Configured,
+    /// Read from the file generated on an earlier start.
+    File(PathBuf),
+    /// Generated just now into this file.
+    Generated(PathBuf),
+}
+
+impl Config {
+    /// The configured secret key; outside production a missing one is generated once into
+    /// `data_dir/secret.key` (mode 0600) and reused on later starts.
+    pub fn secret_key(&self) -> Result<(SecretKey, SecretKeySource), ConfigError> {
+        if let Some(key) = &self.secret_key {
+            return Ok((decode_secret_key(key.expose_secret())?, SecretKeySource::Configured));
+        }
+        if self.is_production() {
+            return Err(invalid(
+                "secret_key",
+                "is required in the production profile (32 random bytes, base64: `openssl rand -base64 32`)",
+            ));
+        }
+        let path = self.data_dir.join("secret.key");
+        let io = |source| ConfigError::Io { path: path.clone(), source };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let key = decode_secret_key(&text).map_err(|_| ConfigError::Invalid {
+                    key: path.display().to_string(),
+                    message: "is not 32 bytes of base64; delete it to generate a new one".into(),
+                })?;
+                Ok((key, SecretKeySource::File(path)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&self.data_dir).map_err(io)?;
+                let mut bytes = [0u8; 32];
+                rand::fill(&mut bytes);
+                write_private_file(&path, BASE64.encode(bytes).as_bytes()).map_err(io)?;
+                Ok((SecretBox::new(Box::new(bytes)), SecretKeySource::Generated(path)))
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn environment_overrides_defaults_including_nested_keys() {
+        let config = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[("KALENDS_LISTEN", "0.0.0.0:9000"), ("KALENDS_JOBS__CONCURRENCY", "3")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000");
+        assert_eq!(config.jobs.concurrency, 3);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_environment_variable() {
+        let err = Config::load_with_env(Path::new("/nonexistent"), env(&[("KALENDS_LISTEN", "nowhere")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("KALENDS_LISTEN:"), "{err}");
+        let err = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[("KALENDS_DATABASE_URL", "mysql://x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("KALENDS_DATABASE_URL:"), "{err}");
+    }
+
+    #[test]
+    fn redacted_view_hides_every_secret() {
+        let config = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[
+                ("KALENDS_DATABASE_URL", "postgres://kal:hunter2@db/kalends"),
+                ("KALENDS_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+                ("KALENDS_GOOGLE__CLIENT_SECRET", "goog-secret"),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{:?} {:?}", config.redacted(), config);
+        assert!(!shown.contains("hunter2") && !shown.contains("goog-secret"), "{shown}");
+        assert!(!shown.contains("AAAAAAAA"), "{shown}");
+        assert_eq!(config.redacted()["database_url"], "postgres://kal:[REDACTED]@db/kalends");
+    }
+
+    #[test]
+    fn production_profile_refuses_to_generate_a_secret_key() {
+        let config = Config { profile: Some("production".into()), ..Config::default() };
+        let err = config.secret_key().unwrap_err().to_string();
+        assert!(err.starts_with("KALENDS_SECRET_KEY:"), "{err}");
+    }
+
+    #[test]
+    fn embedded_default_generates_the_secret_key_once_with_private_mode() {
+        let dir = std::env::temp_dir().join(format!("kalends-key-{}", uuid::Uuid::new_v4()));
+        let config = Config { data_dir: dir.clone(), ..Config::default() };
+        let (first, source) = config.secret_key().unwrap();
+        assert!(matches!(source, SecretKeySource::Generated(_)));
+        let (second, source) = config.secret_key().unwrap();
+        assert!(matches!(source, SecretKeySource::File(_)));
+        assert_eq!(first.expose_secret(), second.expose_secret());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.join("secret.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

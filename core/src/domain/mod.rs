@@ -1,0 +1,14 @@
+//! The domain: values that cannot be built invalid, and the records the store keeps.
+//!
+//! Request bodies become these values through fallible constructors, so a `BookingSpan` always has
+//! its start before its end and a `TimeZone` always names a real IANA zone.
+
+mod booking;
+mod people;
+mod settings;
+mod values;
+
+pub use booking::{Booking, BookingSpan, BookingStatus, Customer, NewBooking, SpanError};
+pub use people::{Block, NewBlock, NewResource, NewStaff, Resource, Staff, Tenant};
+pub use settings::{EventPrivacy, ExternalEditPolicy, StatusColors, TenantSettings};
+pub use values::{Email, TimeZone};

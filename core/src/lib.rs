@@ -1,0 +1,10 @@
+//! Kalends core: the domain, its storage on SQLite and PostgreSQL, configuration, and the shapes of
+//! the work that changes owe. Knows nothing of HTTP, the job queue or any provider SDK.
+
+pub mod config;
+pub mod domain;
+pub mod job;
+pub mod store;
+
+pub use config::Config;
+pub use store::{Store, StoreError};

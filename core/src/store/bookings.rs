@@ -1,0 +1,423 @@
+//! Bookings: every change bumps `version` and records the work it owes in the outbox, in the same
+//! transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{Page, Store, StoreError, corrupt, invalid, now, outbox, with_pool};
+use crate::domain::{Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone};
+use crate::job::Job;
+
+#[derive(sqlx::FromRow)]
+struct BookingRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    external_id: Option<String>,
+    resource_id: Option<Uuid>,
+    status: String,
+    title: String,
+    description: Option<String>,
+    location: Option<String>,
+    customer_name: Option<String>,
+    customer_email: Option<String>,
+    customer_phone: Option<String>,
+    start_at: Option<DateTime<Utc>>,
+    end_at: Option<DateTime<Utc>>,
+    time_zone: Option<String>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, tenant_id, external_id, resource_id, status, title, description, location, \
+    customer_name, customer_email, customer_phone, start_at, end_at, time_zone, start_date, end_date, \
+    version, created_at, updated_at";
+
+/// The 16 content columns, in the order [`bind_content!`] binds them.
+const CONTENT: &str = "external_id, resource_id, status, title, description, location, customer_name, \
+    customer_email, customer_phone, start_at, end_at, time_zone, start_date, end_date, span_start, span_end";
+
+impl BookingRow {
+    fn into_booking(self, staff_ids: Vec<Uuid>) -> Result<Booking, StoreError> {
+        let status = BookingStatus::parse(&self.status).ok_or_else(|| corrupt(&self.status))?;
+        let span = match (self.start_at, self.end_at, self.time_zone, self.start_date, self.end_date) {
+            (Some(start), Some(end), Some(zone), None, None) => {
+                let zone: TimeZone = zone.parse().map_err(corrupt)?;
+                BookingSpan::timed(start, end, zone).map_err(corrupt)?
+            }
+            (None, None, None, Some(start), Some(end)) => BookingSpan::all_day(start, end).map_err(corrupt)?,
+            _ => return Err(corrupt(format!("booking {} has an impossible span", self.id))),
+        };
+        let customer = match self.customer_name {
+            Some(name) => Some(Customer {
+                name,
+                email: self.customer_email.map(|e| e.parse()).transpose().map_err(corrupt)?,
+                phone: self.customer_phone,
+            }),
+            None => None,
+        };
+        Ok(Booking {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            data: NewBooking {
+                external_id: self.external_id,
+                resource_id: self.resource_id,
+                staff_ids,
+                status,
+                title: self.title,
+                description: self.description,
+                location: self.location,
+                customer,
+                span,
+            },
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Filters of the booking list; all optional and combined with AND.
+#[derive(Clone, Debug, Default)]
+pub struct BookingFilter {
+    /// Only bookings ending after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only bookings starting before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Only bookings in this status.
+    pub status: Option<BookingStatus>,
+    /// Only bookings of this resource.
+    pub resource_id: Option<Uuid>,
+    /// Only bookings assigned to this staff member.
+    pub staff_id: Option<Uuid>,
+    /// The cursor: only bookings after this id.
+    pub after: Option<Uuid>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// What a `PUT .../by-external-id` did.
+#[derive(Clone, Debug)]
+pub enum UpsertOutcome {
+    /// A new booking.
+    Created(Booking),
+    /// An existing booking changed; its version went up.
+    Updated(Booking),
+    /// The booking already had exactly this content; nothing was written or scheduled.
+    Unchanged(Booking),
+}
+
+impl UpsertOutcome {
+    /// The booking as it now stands.
+    pub fn booking(&self) -> &Booking {
+        match self {
+            Self::Created(b) | Self::Updated(b) | Self::Unchanged(b) => b,
+        }
+    }
+}
+
+/// Binds the 16 [`CONTENT`] columns of `$new` (with instants read in `$home`) to `$query`.
+macro_rules! bind_content {
+    ($query:expr, $new:expr, $home:expr) => {{
+        let new: &NewBooking = $new;
+        let (span_start, span_end) = new.span.utc_range($home);
+        let (start_at, end_at, zone, start_date, end_date) = match &new.span {
+            BookingSpan::Timed { start, end, zone } => (Some(*start), Some(*end), Some(zone.to_string()), None, None),
+            BookingSpan::AllDay { start, end } => (None, None, None, Some(*start), Some(*end)),
+        };
+        let customer = new.customer.as_ref();
+        $query
+            .bind(new.external_id.clone())
+            .bind(new.resource_id)
+            .bind(new.status.as_str())
+            .bind(new.title.clone())
+            .bind(new.description.clone())
+            .bind(new.location.clone())
+            .bind(customer.map(|c| c.name.clone()))
+            .bind(customer.and_then(|c| c.email.as_ref()).map(|e| e.as_str().to_owned()))
+            .bind(customer.and_then(|c| c.phone.clone()))
+            .bind(start_at)
+            .bind(end_at)
+            .bind(zone)
+            .bind(start_date)
+            .bind(end_date)
+            .bind(span_start)
+            .bind(span_end)
+    }};
+}
+
+/// Checks that the booking's resource and staff belong to the tenant; evaluates to the zone that
+/// all-day spans are read in (the resource's, else the tenant's).
+macro_rules! resolve_refs {
+    ($tx:expr, $tenant:expr, $new:expr) => {{
+        let tenant: &Tenant = $tenant;
+        let new: &NewBooking = $new;
+        let mut home = tenant.settings.time_zone;
+        if let Some(resource_id) = new.resource_id {
+            let row: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT time_zone FROM resources WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.id)
+                    .bind(resource_id)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+            match row {
+                None => return Err(invalid("resource_id", "no resource with this id")),
+                Some((Some(zone),)) => home = zone.parse().map_err(corrupt)?,
+                Some((None,)) => {}
+            }
+        }
+        for (i, staff_id) in new.staff_ids.iter().enumerate() {
+            let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM staff WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.id)
+                .bind(staff_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if found.is_none() {
+                return Err(invalid(&format!("staff_ids[{i}]"), "no staff member with this id"));
+            }
+        }
+        home
+    }};
+}
+
+/// Rewrites the booking's staff links and records the job the change owes.
+macro_rules! write_links_and_job {
+    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $at:expr) => {{
+        let new: &NewBooking = $new;
+        sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1").bind($id).execute(&mut *$tx).await?;
+        for (position, staff_id) in new.staff_ids.iter().enumerate() {
+            sqlx::query("INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position) VALUES ($1, $2, $3, $4)")
+                .bind($id)
+                .bind(staff_id)
+                .bind($tenant_id)
+                .bind(position as i64)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let job = job_for($tenant_id, $id, new.status);
+        sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind($at).execute(&mut *$tx).await?;
+    }};
+}
+
+fn job_for(tenant_id: Uuid, booking_id: Uuid, status: BookingStatus) -> Job {
+    match status {
+        BookingStatus::Cancelled => Job::DeleteBooking { tenant_id, booking_id },
+        _ => Job::SyncBooking { tenant_id, booking_id },
+    }
+}
+
+fn insert_sql() -> String {
+    format!(
+        "INSERT INTO bookings (id, tenant_id, version, created_at, updated_at, {CONTENT}) \
+         VALUES ($17, $18, 1, $19, $19, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    )
+}
+
+fn update_sql() -> String {
+    let sets: Vec<String> = CONTENT.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    format!(
+        "UPDATE bookings SET {}, version = version + 1, updated_at = $17 \
+         WHERE tenant_id = $18 AND id = $19 AND version = $20",
+        sets.join(", ")
+    )
+}
+
+impl Store {
+    /// Creates a booking (version 1) and schedules its sync.
+    pub async fn create_booking(&self, tenant: &Tenant, new: NewBooking) -> Result<Booking, StoreError> {
+        let (id, at) = (Uuid::now_v7(), now());
+        let sql = insert_sql();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let home = resolve_refs!(tx, tenant, &new);
+            bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home).bind(id).bind(tenant.id).bind(at).execute(&mut *tx).await?;
+            write_links_and_job!(tx, tenant.id, id, &new, at);
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.outbox_signal.notify_one();
+        Ok(Booking { id, tenant_id: tenant.id, data: new, version: 1, created_at: at, updated_at: at })
+    }
+
+    /// Replaces the content of a booking that is still at `expected_version`; otherwise
+    /// [`StoreError::VersionConflict`]. The version goes up by one and the sync is scheduled.
+    pub async fn replace_booking(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        expected_version: i64,
+        new: NewBooking,
+    ) -> Result<Booking, StoreError> {
+        let at = now();
+        let sql = update_sql();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let home = resolve_refs!(tx, tenant, &new);
+            let changed = bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
+                .bind(at)
+                .bind(tenant.id)
+                .bind(id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                return Err(StoreError::VersionConflict);
+            }
+            write_links_and_job!(tx, tenant.id, id, &new, at);
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.outbox_signal.notify_one();
+        self.booking(tenant.id, id).await
+    }
+
+    /// Creates or replaces the booking with this external id. Identical content changes nothing.
+    pub async fn upsert_booking(&self, tenant: &Tenant, ext: &str, mut new: NewBooking) -> Result<UpsertOutcome, StoreError> {
+        new.external_id = Some(ext.to_owned());
+        for _ in 0..3 {
+            let result = match self.booking_by_external_id(tenant.id, ext).await? {
+                Some(existing) if existing.data == new => return Ok(UpsertOutcome::Unchanged(existing)),
+                Some(existing) => {
+                    self.replace_booking(tenant, existing.id, existing.version, new.clone()).await.map(UpsertOutcome::Updated)
+                }
+                None => self.create_booking(tenant, new.clone()).await.map(UpsertOutcome::Created),
+            };
+            match result {
+                // Another request created or changed it in between: read again.
+                Err(StoreError::VersionConflict) => continue,
+                Err(StoreError::Conflict(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::VersionConflict)
+    }
+
+    /// Cancels a booking: a new version and the removal from calendars. Cancelling a cancelled
+    /// booking changes nothing.
+    pub async fn cancel_booking(&self, tenant: &Tenant, id: Uuid) -> Result<Booking, StoreError> {
+        let at = now();
+        let changed = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE bookings SET status = 'cancelled', version = version + 1, updated_at = $1 \
+                 WHERE tenant_id = $2 AND id = $3 AND status <> 'cancelled'",
+            )
+            .bind(at)
+            .bind(tenant.id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                let job = Job::DeleteBooking { tenant_id: tenant.id, booking_id: id };
+                sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind(at).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(changed)
+        })?;
+        if changed == 1 {
+            self.outbox_signal.notify_one();
+        }
+        self.booking(tenant.id, id).await
+    }
+
+    /// One booking of the tenant.
+    pub async fn booking(&self, tenant_id: Uuid, id: Uuid) -> Result<Booking, StoreError> {
+        self.booking_where(tenant_id, "id = $2", Key::Id(id)).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// The booking with this external id, if any.
+    pub async fn booking_by_external_id(&self, tenant_id: Uuid, ext: &str) -> Result<Option<Booking>, StoreError> {
+        self.booking_where(tenant_id, "external_id = $2", Key::External(ext)).await
+    }
+
+    async fn booking_where(&self, tenant_id: Uuid, cond: &str, key: Key<'_>) -> Result<Option<Booking>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM bookings WHERE tenant_id = $1 AND {cond}");
+        let found: Option<(BookingRow, Vec<(Uuid,)>)> = with_pool!(self, |pool| {
+            let query = sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+            let query = match key {
+                Key::Id(id) => query.bind(id),
+                Key::External(ext) => query.bind(ext),
+            };
+            match query.fetch_optional(pool).await? {
+                None => Ok::<_, StoreError>(None),
+                Some(row) => {
+                    let staff = sqlx::query_as("SELECT staff_id FROM booking_staff WHERE booking_id = $1 ORDER BY position")
+                        .bind(row.id)
+                        .fetch_all(pool)
+                        .await?;
+                    Ok(Some((row, staff)))
+                }
+            }
+        })?;
+        found.map(|(row, staff)| row.into_booking(staff.into_iter().map(|(s,)| s).collect())).transpose()
+    }
+
+    /// A page of the tenant's bookings matching `filter`, in id (creation) order.
+    pub async fn list_bookings(&self, tenant_id: Uuid, filter: &BookingFilter) -> Result<Page<Booking>, StoreError> {
+        let mut conds = vec!["tenant_id = $1".to_owned()];
+        let mut n = 1;
+        let mut next = |cond: &str| {
+            n += 1;
+            conds.push(cond.replace('?', &format!("${n}")));
+        };
+        filter.from.is_some().then(|| next("span_end > ?"));
+        filter.to.is_some().then(|| next("span_start < ?"));
+        filter.status.is_some().then(|| next("status = ?"));
+        filter.resource_id.is_some().then(|| next("resource_id = ?"));
+        filter.staff_id.is_some().then(|| {
+            next("EXISTS (SELECT 1 FROM booking_staff bs WHERE bs.booking_id = bookings.id AND bs.staff_id = ?)")
+        });
+        filter.after.is_some().then(|| next("id > ?"));
+        let sql = format!("SELECT {COLUMNS} FROM bookings WHERE {} ORDER BY id LIMIT {}", conds.join(" AND "), filter.limit + 1);
+        let (rows, links): (Vec<BookingRow>, Vec<(Uuid, Uuid)>) = with_pool!(self, |pool| {
+            let mut query = sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+            query = match filter.from { Some(v) => query.bind(v), None => query };
+            query = match filter.to { Some(v) => query.bind(v), None => query };
+            query = match filter.status { Some(v) => query.bind(v.as_str()), None => query };
+            query = match filter.resource_id { Some(v) => query.bind(v), None => query };
+            query = match filter.staff_id { Some(v) => query.bind(v), None => query };
+            query = match filter.after { Some(v) => query.bind(v), None => query };
+            let rows = query.fetch_all(pool).await?;
+            // Ids are ordered, so the page's staff links are those in its id range.
+            let links = match (rows.first(), rows.last()) {
+                (Some(first), Some(last)) => {
+                    sqlx::query_as(
+                        "SELECT booking_id, staff_id FROM booking_staff \
+                         WHERE tenant_id = $1 AND booking_id >= $2 AND booking_id <= $3 ORDER BY booking_id, position",
+                    )
+                    .bind(tenant_id)
+                    .bind(first.id)
+                    .bind(last.id)
+                    .fetch_all(pool)
+                    .await?
+                }
+                _ => Vec::new(),
+            };
+            Ok::<_, StoreError>((rows, links))
+        })?;
+        let mut staff: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (booking_id, staff_id) in links {
+            staff.entry(booking_id).or_default().push(staff_id);
+        }
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let ids = staff.remove(&row.id).unwrap_or_default();
+                row.into_booking(ids)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, filter.limit, |b| b.id))
+    }
+}
+
+enum Key<'a> {
+    Id(Uuid),
+    External(&'a str),
+}

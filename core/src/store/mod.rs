@@ -1,0 +1,219 @@
+//! Storage on SQLite (the embedded default) or PostgreSQL, behind one API.
+//!
+//! Both backends run the same SQL text wherever the dialects agree (`$1` placeholders work on
+//! both); [`with_pool!`] expands a body once per backend so each is type-checked against its own
+//! driver. One file per aggregate.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use tokio::sync::Notify;
+
+use crate::config::{DatabaseConfig, DatabaseKind};
+
+mod api_keys;
+mod blocks;
+mod bookings;
+mod job_records;
+mod outbox;
+mod resources;
+mod staff;
+mod tenants;
+
+pub use bookings::{BookingFilter, UpsertOutcome};
+pub use job_records::{JobFailure, SyncAttempt};
+pub use outbox::OutboxEntry;
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// A store failure, classified so callers can answer the right status.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such record in this tenant.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or reference rule would break (e.g. a duplicate external id, a resource in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A field refers to something that does not exist in this tenant.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The request field at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Someone else changed the record first; re-read and try again.
+    #[error("the record changed concurrently")]
+    VersionConflict,
+    /// Stored data that no longer parses (a bug or a manual edit).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict("a record with that external_id already exists".into())
+            }
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::Conflict("the record is still referenced by bookings".into())
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Invalid { field: field.into(), message: message.into() }
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// The connection pool of one backend.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    /// SQLite file (WAL).
+    Sqlite(SqlitePool),
+    /// PostgreSQL server.
+    Postgres(PgPool),
+}
+
+/// The store: every read and write of Kalends data goes through it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    outbox_signal: Arc<Notify>,
+}
+
+/// Current time as stored: whole microseconds, so SQLite text and PostgreSQL agree.
+pub(crate) fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://...`), creating a SQLite file and its
+    /// folder when missing.
+    pub async fn connect(url: &SecretString, options: &DatabaseConfig) -> Result<Store, StoreError> {
+        let url = url.expose_secret();
+        let acquire = Duration::from_secs(options.acquire_timeout_secs);
+        let pool = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(acquire)
+                .connect_with(connect)
+                .await?;
+            Pool::Sqlite(pool)
+        } else {
+            let connect = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(acquire)
+                .connect_with(connect)
+                .await?;
+            Pool::Postgres(pool)
+        };
+        Ok(Store { pool, outbox_signal: Arc::new(Notify::new()) })
+    }
+
+    /// Applies Kalends' own migrations (the job queue's tables are the queue's business).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut migrator = sqlx::migrate!("../migrations/sqlite");
+                migrator.set_ignore_missing(true);
+                migrator.run(pool).await?;
+            }
+            Pool::Postgres(pool) => {
+                let mut migrator = sqlx::migrate!("../migrations/postgres");
+                migrator.set_ignore_missing(true);
+                migrator.run(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn kind(&self) -> DatabaseKind {
+        match self.pool {
+            Pool::Sqlite(_) => DatabaseKind::Sqlite,
+            Pool::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+
+    /// The underlying pool, for the job queue that keeps its tables in the same database.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Notified after every commit that wrote to the outbox, so an in-process relay moves the work
+    /// to the queue at once instead of waiting for its next poll.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_signal.clone()
+    }
+
+    /// Closes every connection (used on shutdown and by tests).
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await);
+    }
+}
+
+/// One page of a list, in id order (ids are UUIDv7, so creation order).
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
+    /// The id to pass as `after` for the next page; `None` on the last page.
+    pub next_cursor: Option<uuid::Uuid>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only says that more exist.
+    pub(crate) fn from_rows(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> uuid::Uuid) -> Self {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if more { items.last().map(id) } else { None };
+        Page { items, next_cursor }
+    }
+}
