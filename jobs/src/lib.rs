@@ -1,1 +1,14 @@
+//! Kalends background work on apalis: the queue (SQLite, PostgreSQL or Redis, following
+//! configuration), the outbox relay that feeds it, the workers, the retry policy, and one file per job.
 
+pub mod delete_booking;
+mod handler;
+pub mod queue;
+pub mod relay;
+pub mod retry;
+pub mod sync_booking;
+pub mod worker;
+
+pub use handler::{JobError, JobHandler, KalendsJobs};
+pub use queue::{JobQueue, QueuedJob};
+pub use retry::RetryPolicy;

@@ -1,0 +1,71 @@
+//! What a job handler returns, and the handler that runs Kalends' own jobs.
+
+use std::future::Future;
+use std::time::Duration;
+
+use kalends_core::job::Job;
+use kalends_core::{Store, StoreError};
+
+/// Why a job did not complete, and whether running it again can help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// A passing failure (a timeout, a 5xx, a rate limit, a database hiccup): retry later.
+    #[error("transient: {message}")]
+    Transient {
+        /// What happened.
+        message: String,
+        /// The earliest useful retry, when the other side said so (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// Retrying cannot help (bad data, a rejected request): stop now and record it.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl JobError {
+    /// A transient failure without a hint of when to retry.
+    pub fn transient(message: impl Into<String>) -> Self {
+        JobError::Transient { message: message.into(), retry_after: None }
+    }
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Database(_) | StoreError::VersionConflict => JobError::transient(e.to_string()),
+            other => JobError::Permanent(other.to_string()),
+        }
+    }
+}
+
+/// Runs one job. The worker owns retries and recording; a handler only says what happened.
+pub trait JobHandler: Clone + Send + Sync + 'static {
+    /// Runs `job` once.
+    fn handle(&self, job: &Job) -> impl Future<Output = Result<(), JobError>> + Send;
+}
+
+/// The handler of Kalends' own jobs: dispatches each kind to its file.
+#[derive(Clone, Debug)]
+pub struct KalendsJobs {
+    store: Store,
+}
+
+impl KalendsJobs {
+    /// Handlers that read and write through `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl JobHandler for KalendsJobs {
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
+        match *job {
+            Job::SyncBooking { tenant_id, booking_id } => {
+                crate::sync_booking::run(&self.store, tenant_id, booking_id).await
+            }
+            Job::DeleteBooking { tenant_id, booking_id } => {
+                crate::delete_booking::run(&self.store, tenant_id, booking_id).await
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The job queue: apalis storage in Redis when `KALENDS_REDIS_URL` is set, otherwise in the
+//! database itself (SQLite or PostgreSQL). The differences between the three stay in this file.
+
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_postgres::PostgresStorage;
+use apalis_redis::RedisStorage;
+use apalis_sqlite::SqliteStorage;
+use kalends_core::job::Job;
+use kalends_core::store::Pool;
+use kalends_core::{Config, Store};
+use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
+
+/// What travels on the queue: the job, plus what the worker needs to time and retry it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedJob {
+    /// The work.
+    pub job: Job,
+    /// How many times it already ran and failed transiently.
+    pub attempt: u32,
+    /// When the change that owes it committed (Unix milliseconds).
+    pub committed_at_ms: i64,
+    /// When it first failed (Unix milliseconds), for the retry deadline.
+    pub first_failed_at_ms: Option<i64>,
+}
+
+impl QueuedJob {
+    /// A first attempt of `job`, owed since `committed_at_ms`.
+    pub fn new(job: Job, committed_at_ms: i64) -> Self {
+        Self { job, attempt: 0, committed_at_ms, first_failed_at_ms: None }
+    }
+}
+
+/// A queue failure (the queue's own words; never contains credentials).
+#[derive(Debug, thiserror::Error)]
+#[error("job queue: {0}")]
+pub struct QueueError(String);
+
+fn queue_err(e: impl std::fmt::Display) -> QueueError {
+    QueueError(e.to_string())
+}
+
+/// The queue, on whichever storage configuration chose.
+#[derive(Clone)]
+pub struct JobQueue {
+    name: String,
+    pub(crate) storage: Storage,
+}
+
+/// The apalis storage behind a [`JobQueue`].
+#[derive(Clone)]
+pub(crate) enum Storage {
+    /// Jobs table in the SQLite database (embedded default).
+    Sqlite(SqliteStorage<QueuedJob>),
+    /// `apalis.jobs` in the PostgreSQL database.
+    Postgres(PostgresStorage<QueuedJob>),
+    /// Redis lists and sorted sets under the queue's prefix.
+    Redis(RedisStorage<QueuedJob>),
+}
+
+impl std::fmt::Debug for JobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobQueue").field("backend", &self.backend_name()).field("queue", &self.name).finish()
+    }
+}
+
+impl JobQueue {
+    /// Connects the queue that configuration asks for; `queue` names it (the Redis key prefix).
+    pub async fn connect(config: &Config, store: &Store, queue: &str) -> Result<Self, QueueError> {
+        if let Some(url) = &config.redis_url {
+            let conn = apalis_redis::connect(url.expose_secret()).await.map_err(queue_err)?;
+            let cfg = apalis_redis::Config::default().queue(queue);
+            let storage = Storage::Redis(RedisStorage::new(conn).with_config(cfg));
+            return Ok(JobQueue { name: queue.to_owned(), storage });
+        }
+        let storage = match store.pool() {
+            Pool::Sqlite(pool) => {
+                let cfg = apalis_sqlite::Config::default().queue(queue);
+                Storage::Sqlite(SqliteStorage::new(pool).with_config(cfg))
+            }
+            Pool::Postgres(pool) => {
+                let cfg = apalis_postgres::Config::default().queue(queue);
+                Storage::Postgres(PostgresStorage::new(pool).with_config(cfg))
+            }
+        };
+        Ok(JobQueue { name: queue.to_owned(), storage })
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Creates or upgrades the queue's tables (nothing to do on Redis).
+    pub async fn migrate(&self) -> Result<(), QueueError> {
+        match &self.storage {
+            Storage::Sqlite(s) => {
+                let mut migrator = SqliteStorage::<()>::migrations();
+                migrator.set_ignore_missing(true);
+                migrator.run(s.pool()).await.map_err(queue_err)
+            }
+            Storage::Postgres(s) => {
+                let mut migrator = PostgresStorage::<()>::migrations();
+                migrator.set_ignore_missing(true);
+                migrator.run(s.pool()).await.map_err(queue_err)
+            }
+            Storage::Redis(_) => Ok(()),
+        }
+    }
+
+    /// `sqlite`, `postgres` or `redis`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.storage {
+            Storage::Sqlite(_) => "sqlite",
+            Storage::Postgres(_) => "postgres",
+            Storage::Redis(_) => "redis",
+        }
+    }
+
+    /// Puts a job on the queue, to run now or after `delay`. Each delivery runs once at the apalis
+    /// level: retries are ours (see the worker), so they survive restarts and honour `Retry-After`.
+    pub async fn push(&self, item: QueuedJob, delay: Option<Duration>) -> Result<(), QueueError> {
+        let mut builder = TaskBuilder::new(item).max_attempts(1);
+        if let Some(delay) = delay {
+            builder = builder.run_after(delay);
+        }
+        let task = builder.build();
+        match &self.storage {
+            Storage::Sqlite(s) => s.clone().push_task(task).await.map_err(queue_err),
+            Storage::Postgres(s) => s.clone().push_task(task).await.map_err(queue_err),
+            Storage::Redis(s) => s.clone().push_task(task).await.map_err(queue_err),
+        }
+    }
+
+    /// Jobs waiting to run (due now or scheduled for later).
+    pub async fn depth(&self) -> Result<u64, QueueError> {
+        let count: i64 = match &self.storage {
+            Storage::Sqlite(s) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status = 'Pending'")
+                    .bind(&self.name)
+                    .fetch_one(s.pool())
+                    .await
+                    .map_err(queue_err)?
+            }
+            Storage::Postgres(s) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending'")
+                    .bind(&self.name)
+                    .fetch_one(s.pool())
+                    .await
+                    .map_err(queue_err)?
+            }
+            Storage::Redis(s) => {
+                let config = s.get_config().clone();
+                let mut conn = s.clone().get_connection().clone();
+                let (active, scheduled): (i64, i64) = redis::pipe()
+                    .cmd("LLEN")
+                    .arg(config.active_jobs_list())
+                    .cmd("ZCARD")
+                    .arg(config.scheduled_jobs_set())
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(queue_err)?;
+                active + scheduled
+            }
+        };
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    /// A cheap round trip to the queue's storage, for readiness checks.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        match &self.storage {
+            Storage::Sqlite(s) => sqlx::query("SELECT 1").execute(s.pool()).await.map(|_| ()).map_err(queue_err),
+            Storage::Postgres(s) => sqlx::query("SELECT 1").execute(s.pool()).await.map(|_| ()).map_err(queue_err),
+            Storage::Redis(s) => {
+                let mut conn = s.clone().get_connection().clone();
+                redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(queue_err)
+            }
+        }
+    }
+}

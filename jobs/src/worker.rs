@@ -1,0 +1,152 @@
+//! The worker: runs queued jobs with bounded concurrency, retries transient failures with backoff
+//! (by re-queueing with a delay, so a retry survives a restart), records permanent failures, and
+//! drains gracefully on shutdown.
+
+use std::time::{Duration, Instant};
+
+use apalis::prelude::{BackendExt as _, BoxDynError, Data, Strategy, WorkerBuilder, WorkerBuilderExt as _, WorkerError};
+use chrono::Utc;
+use futures::channel::mpsc;
+use kalends_core::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::queue::Storage;
+use crate::{JobError, JobHandler, JobQueue, QueuedJob, RetryPolicy};
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Worker name, unique per process (shows in the queue's worker registry).
+    pub name: String,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How often an idle worker looks for due jobs.
+    pub poll_interval: Duration,
+    /// On shutdown, how long running jobs may take to finish.
+    pub shutdown_timeout: Duration,
+    /// Retry policy for transient failures.
+    pub retry: RetryPolicy,
+}
+
+#[derive(Clone)]
+struct Deps<H> {
+    store: Store,
+    queue: JobQueue,
+    handler: H,
+    retry: RetryPolicy,
+}
+
+/// Runs jobs from `queue` with `handler` until `shutdown`, then lets running jobs finish for at
+/// most `shutdown_timeout`. `wake` (from the in-process relay) makes new jobs start at once.
+pub async fn run<H: JobHandler>(
+    queue: JobQueue,
+    store: Store,
+    handler: H,
+    wake: Option<mpsc::Receiver<()>>,
+    options: WorkerOptions,
+    shutdown: CancellationToken,
+) -> Result<(), WorkerError> {
+    let deps = Deps { store, queue: queue.clone(), handler, retry: options.retry };
+    let mut strategy = Strategy::new();
+    if let Some(wake) = wake {
+        strategy = strategy.stream(wake);
+    }
+    let strategy = strategy.interval(options.poll_interval);
+    let stop = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.cancelled().await;
+            Ok::<(), WorkerError>(())
+        }
+    };
+    macro_rules! run_on {
+        ($storage:expr) => {{
+            let worker = WorkerBuilder::new(options.name.clone())
+                .backend($storage.clone().poll_with_strategy(strategy))
+                .concurrency(options.concurrency)
+                .data(deps)
+                .build(execute::<H>);
+            drain(worker.run_until(stop), shutdown, options.shutdown_timeout).await
+        }};
+    }
+    match &queue.storage {
+        Storage::Sqlite(s) => run_on!(s),
+        Storage::Postgres(s) => run_on!(s),
+        Storage::Redis(s) => run_on!(s),
+    }
+}
+
+async fn drain(
+    run: impl Future<Output = Result<(), WorkerError>>,
+    shutdown: CancellationToken,
+    timeout: Duration,
+) -> Result<(), WorkerError> {
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(timeout).await;
+    };
+    tokio::select! {
+        result = run => result,
+        () = deadline => {
+            tracing::warn!(?timeout, "jobs still running at the shutdown deadline; they will be re-run by another worker");
+            Ok(())
+        }
+    }
+}
+
+/// Runs one delivery: the handler, then the bookkeeping its outcome calls for.
+async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<(), BoxDynError> {
+    let kind = item.job.kind();
+    if item.attempt == 0 {
+        let waited = (Utc::now().timestamp_millis() - item.committed_at_ms).max(0) as f64 / 1000.0;
+        metrics::histogram!("kalends_job_start_delay_seconds", "kind" => kind).record(waited);
+    }
+    let started = Instant::now();
+    let result = deps.handler.handle(&item.job).await;
+    metrics::histogram!("kalends_job_duration_seconds", "kind" => kind).record(started.elapsed().as_secs_f64());
+    let outcome = match result {
+        Ok(()) => "ok",
+        Err(JobError::Transient { message, retry_after }) => deps.retry_later(item, &message, retry_after).await?,
+        Err(JobError::Permanent(message)) => {
+            tracing::error!(kind, error = %message, "job failed permanently");
+            deps.give_up(&item, &message).await?;
+            "failed"
+        }
+    };
+    metrics::counter!("kalends_jobs_total", "kind" => kind, "outcome" => outcome).increment(1);
+    Ok(())
+}
+
+impl<H> Deps<H> {
+    /// Re-queues a transiently failed job after its backoff, or gives up past the deadline.
+    async fn retry_later(
+        &self,
+        item: QueuedJob,
+        message: &str,
+        retry_after: Option<Duration>,
+    ) -> Result<&'static str, BoxDynError> {
+        let now_ms = Utc::now().timestamp_millis();
+        let first_failed = item.first_failed_at_ms.unwrap_or(now_ms);
+        let failing_for = Duration::from_millis((now_ms - first_failed).max(0) as u64);
+        let Some(delay) = self.retry.next_delay(item.attempt, failing_for, retry_after) else {
+            let error = format!("gave up after {} attempts over {failing_for:?}: {message}", item.attempt + 1);
+            tracing::error!(kind = item.job.kind(), %error, "job failed for good");
+            self.give_up(&item, &error).await?;
+            return Ok("failed");
+        };
+        tracing::warn!(kind = item.job.kind(), attempt = item.attempt + 1, ?delay, error = %message, "job failed; retrying later");
+        let next = QueuedJob { attempt: item.attempt + 1, first_failed_at_ms: Some(first_failed), ..item };
+        if let Err(e) = self.queue.push(next.clone(), Some(delay)).await {
+            // The queue is unavailable: keep the work in the outbox rather than lose it.
+            tracing::warn!(error = %e, "could not schedule the retry; handing it back to the outbox");
+            self.store.enqueue(&next.job).await?;
+        }
+        Ok("retried")
+    }
+
+    async fn give_up(&self, item: &QueuedJob, error: &str) -> Result<(), BoxDynError> {
+        let job = serde_json::to_string(&item.job)?;
+        self.store.record_job_failure(item.job.kind(), &job, error, item.attempt + 1).await?;
+        Ok(())
+    }
+}
