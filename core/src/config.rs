@@ -73,6 +73,8 @@ pub struct Config {
     pub redis_url: Option<SecretString>,
     /// HTTP listen address.
     pub listen: String,
+    /// Where a `--role worker` process serves `/healthz`, `/readyz` and `/metrics` (unset: nowhere).
+    pub ops_listen: Option<String>,
     /// Base of every URL Kalends hands out.
     pub public_url: String,
     /// 32 random bytes, base64. Unset outside production: generated into `data_dir/secret.key`.
@@ -108,6 +110,7 @@ impl Default for Config {
             database_url: SecretString::from("sqlite://data/kalends.db"),
             redis_url: None,
             listen: "127.0.0.1:8080".into(),
+            ops_listen: None,
             public_url: "http://127.0.0.1:8080".into(),
             secret_key: None,
             smtp_url: None,
@@ -288,6 +291,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.database_kind()?;
         self.listen_addr()?;
+        if let Some(ops) = &self.ops_listen {
+            ops.parse::<SocketAddr>()
+                .map_err(|_| invalid("ops_listen", format!("{ops:?} is not an address like 127.0.0.1:9090")))?;
+        }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             return Err(invalid("public_url", "must start with http:// or https://"));
         }
@@ -378,6 +385,7 @@ impl Config {
             "database_url": redact_url(self.database_url.expose_secret()),
             "redis_url": self.redis_url.as_ref().map(|u| redact_url(u.expose_secret())),
             "listen": self.listen,
+            "ops_listen": self.ops_listen,
             "public_url": self.public_url,
             "secret_key": secret(&self.secret_key).unwrap_or("(unset: generated under data_dir)"),
             "smtp_url": self.smtp_url.as_ref().map(|u| redact_url(u.expose_secret())),
@@ -584,7 +592,7 @@ mod tests {
 
     #[test]
     fn embedded_default_generates_the_secret_key_once_with_private_mode() {
-        let dir = std::env::temp_dir().join(format!("kalends-key-{}", uuid::Uuid::new_v4()));
+        let dir = std::env::temp_dir().join(format!("kalends-key-{}", uuid::Uuid::now_v7()));
         let config = Config { data_dir: dir.clone(), ..Config::default() };
         let (first, source) = config.secret_key().unwrap();
         assert!(matches!(source, SecretKeySource::Generated(_)));

@@ -1,0 +1,177 @@
+//! Extractors that answer in problem+json: JSON bodies with field paths, the tenant behind the
+//! API key, and list paging.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kalends_core::domain::Tenant;
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, FieldError};
+
+/// A JSON body. Malformed JSON answers 400, a wrong or unknown field 422 naming the field, a body
+/// over the limit 413 and a non-JSON content type 415.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        if !is_json {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large()
+            } else {
+                ApiError::bad_request(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserializes `bytes`, turning serde's error into a field-level problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::bad_request(format!("the body is not valid JSON: {inner}"));
+        }
+        let path = e.path().to_string();
+        let message = inner.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        ApiError::invalid(vec![field_error(&path, message)])
+    })
+}
+
+/// serde names unknown and missing fields only in its message; put them in the path.
+fn field_error(path: &str, message: String) -> FieldError {
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match named {
+        Some(name) => {
+            let field = if path == "." || path.is_empty() {
+                name.to_owned()
+            } else if path == name || path.ends_with(&format!(".{name}")) {
+                path.to_owned()
+            } else {
+                format!("{path}.{name}")
+            };
+            let message = if message.starts_with("unknown") {
+                format!("unknown field{}", message.split_once(", expected").map_or(String::new(), |(_, rest)| format!("; expected{rest}")))
+            } else {
+                "is required".to_owned()
+            };
+            FieldError::new(field, message)
+        }
+        None => FieldError::new(if path == "." { String::new() } else { path.to_owned() }, message),
+    }
+}
+
+/// The tenant whose API key the request presents (`Authorization: Bearer <key>`).
+#[derive(Debug, Clone)]
+pub struct AuthTenant(pub Tenant);
+
+impl FromRequestParts<AppState> for AuthTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("send your API key as `Authorization: Bearer <key>`"))?;
+        let key = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must use the Bearer scheme"))?;
+        match state.store.authenticate(&SecretString::from(key.trim())).await? {
+            Some(tenant) => Ok(AuthTenant(tenant)),
+            None => Err(ApiError::unauthorized("unknown or revoked API key")),
+        }
+    }
+}
+
+/// `?limit=&cursor=` of a list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Page size: default 50, at most 500.
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Validated paging.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    /// Page size.
+    pub limit: u32,
+    /// Only items after this id.
+    pub after: Option<Uuid>,
+}
+
+impl PageQuery {
+    /// Checks the limit and decodes the cursor.
+    pub fn paging(&self, errors: &mut Vec<FieldError>) -> Paging {
+        let limit = match self.limit.as_deref().map(str::parse::<u32>) {
+            None => 50,
+            Some(Ok(n)) if (1..=500).contains(&n) => n,
+            Some(_) => {
+                errors.push(FieldError::new("limit", "must be a whole number from 1 to 500"));
+                50
+            }
+        };
+        let after = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => match decode_cursor(c) {
+                Some(id) => Some(id),
+                None => {
+                    errors.push(FieldError::new("cursor", "is not a cursor this API handed out"));
+                    None
+                }
+            },
+        };
+        Paging { limit, after }
+    }
+}
+
+/// The opaque form of a list cursor.
+pub fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+fn decode_cursor(text: &str) -> Option<Uuid> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    Uuid::from_slice(&bytes).ok()
+}
+
+/// A path id; anything that is not a UUID cannot name an object, so it answers 404.
+pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found())
+}
+
+/// Serde helper for PATCH fields that may be set to null: absent = `None`, null = `Some(None)`.
+pub fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}

@@ -1,0 +1,139 @@
+//! Parsing of request fields into domain values, collecting every problem instead of stopping at
+//! the first, so a host sees all that is wrong with a request at once.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kalends_core::domain::{BookingSpan, Email, SpanError, TimeZone};
+
+use super::error::FieldError;
+
+/// Collects field problems while a request is turned into domain values.
+#[derive(Debug, Default)]
+pub struct Checker {
+    /// Problems so far.
+    pub errors: Vec<FieldError>,
+}
+
+impl Checker {
+    /// Records a problem.
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// A required, non-blank text of at most `max` characters, trimmed.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let value = value.trim();
+        if value.is_empty() {
+            self.fail(field, "must not be empty");
+        } else if value.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
+        }
+        value.to_owned()
+    }
+
+    /// An optional text: blank becomes absent.
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        if value.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
+        }
+        Some(value.to_owned())
+    }
+
+    /// An instant with an explicit offset (RFC 3339).
+    pub fn instant(&mut self, field: &str, value: &str) -> Option<DateTime<Utc>> {
+        match DateTime::parse_from_rfc3339(value.trim()) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                self.fail(field, format!("{value:?} is not an RFC 3339 time with offset, e.g. 2025-03-01T15:00:00+02:00"));
+                None
+            }
+        }
+    }
+
+    /// A calendar date `YYYY-MM-DD` that exists (2025-02-30 does not).
+    pub fn date(&mut self, field: &str, value: &str) -> Option<NaiveDate> {
+        match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
+            Ok(d) if value.trim().len() == 10 => Some(d),
+            _ => {
+                self.fail(field, format!("{value:?} is not a valid date (YYYY-MM-DD)"));
+                None
+            }
+        }
+    }
+
+    /// An IANA zone.
+    pub fn zone(&mut self, field: &str, value: &str) -> Option<TimeZone> {
+        value.trim().parse().map_err(|e: String| self.fail(field, e)).ok()
+    }
+
+    /// An email address.
+    pub fn email(&mut self, field: &str, value: &str) -> Option<Email> {
+        value.parse().map_err(|e: String| self.fail(field, e)).ok()
+    }
+
+    /// An external id: 1 to 255 characters without surrounding space.
+    pub fn external_id(&mut self, field: &str, value: &str) -> String {
+        if value.is_empty() || value.len() > 255 || value.trim() != value {
+            self.fail(field, "must be 1 to 255 characters without leading or trailing spaces");
+        }
+        value.to_owned()
+    }
+
+    /// A span from one of the two forms: `start`/`end` (timed, in `zone`) or `start_date`/`end_date`
+    /// (all-day, exclusive end). Exactly one form must be given, completely.
+    pub fn span(&mut self, form: SpanForm<'_>, zone: Option<TimeZone>) -> Option<BookingSpan> {
+        let timed = form.start.is_some() || form.end.is_some();
+        let all_day = form.start_date.is_some() || form.end_date.is_some();
+        match (timed, all_day) {
+            (true, true) => {
+                self.fail("start_date", "give either start/end (timed) or start_date/end_date (all-day), not both");
+                None
+            }
+            (false, false) => {
+                self.fail("start", "give start and end (timed) or start_date and end_date (all-day)");
+                None
+            }
+            (true, false) => {
+                let start = self.required(form.start, "start").and_then(|s| self.instant("start", s));
+                let end = self.required(form.end, "end").and_then(|s| self.instant("end", s));
+                let (start, end) = (start?, end?);
+                self.span_result("end", BookingSpan::timed(start, end, zone.unwrap_or(TimeZone::UTC)))
+            }
+            (false, true) => {
+                let start = self.required(form.start_date, "start_date").and_then(|s| self.date("start_date", s));
+                let end = self.required(form.end_date, "end_date").and_then(|s| self.date("end_date", s));
+                let (start, end) = (start?, end?);
+                self.span_result("end_date", BookingSpan::all_day(start, end))
+            }
+        }
+    }
+
+    fn required<'a>(&mut self, value: Option<&'a str>, field: &str) -> Option<&'a str> {
+        if value.is_none() {
+            self.fail(field, "is required with this form");
+        }
+        value
+    }
+
+    fn span_result(&mut self, field: &str, result: Result<BookingSpan, SpanError>) -> Option<BookingSpan> {
+        result.map_err(|e| self.fail(field, e.to_string())).ok()
+    }
+
+    /// `Ok(value)` when nothing failed, otherwise the collected problems.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
+        if self.errors.is_empty() { Ok(value()) } else { Err(self.errors) }
+    }
+}
+
+/// The time fields of a request, as given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpanForm<'a> {
+    /// Timed start.
+    pub start: Option<&'a str>,
+    /// Timed end.
+    pub end: Option<&'a str>,
+    /// All-day first day.
+    pub start_date: Option<&'a str>,
+    /// All-day check-out day.
+    pub end_date: Option<&'a str>,
+}

@@ -1,0 +1,88 @@
+//! The JSON API under `/api/v1`: one file per resource, merged here.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use kalends_core::{Config, Store};
+use kalends_jobs::JobQueue;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+pub mod blocks;
+pub mod bookings;
+pub mod error;
+pub mod extract;
+pub mod fields;
+pub mod resources;
+pub mod settings;
+pub mod staff;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The store.
+    pub store: Store,
+    /// The job queue (readiness and depth).
+    pub queue: JobQueue,
+    /// Configuration.
+    pub config: Arc<Config>,
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListOut<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Bodies above this answer 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kalends API", description = "Calendar connector for booking businesses."),
+    modifiers(&BearerAuth),
+    security(("api_key" = [])),
+    tags(
+        (name = "bookings", description = "The host's bookings"),
+        (name = "staff", description = "Staff members"),
+        (name = "resources", description = "Bookable things"),
+        (name = "blocks", description = "Manual unavailability"),
+        (name = "settings", description = "The tenant's choices"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes with `GET /api/v1/openapi.json` describing them.
+pub fn router() -> Router<AppState> {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(bookings::router())
+        .merge(staff::router())
+        .merge(resources::router())
+        .merge(blocks::router())
+        .merge(settings::router())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    router
+        .route("/api/v1/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .fallback(|| async { error::ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}

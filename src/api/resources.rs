@@ -1,0 +1,190 @@
+//! `/api/v1/resources`: the bookable things (a property, a room, a rental item).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use kalends_core::domain::{NewResource, Resource};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, AuthTenant, PageQuery, encode_cursor, nullable, parse_id};
+use super::fields::Checker;
+use super::{AppState, ListOut};
+
+/// A resource as the host sends it.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceIn {
+    /// The host's own id, unique per tenant.
+    pub external_id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// IANA zone (all-day bookings are read in it); default the tenant's.
+    pub time_zone: Option<String>,
+}
+
+impl ResourceIn {
+    fn into_new(self) -> Result<NewResource, ApiError> {
+        let mut c = Checker::default();
+        let new = NewResource {
+            external_id: self.external_id.as_deref().map(|e| c.external_id("external_id", e)),
+            name: c.text("name", &self.name, 300),
+            time_zone: self.time_zone.as_deref().and_then(|z| c.zone("time_zone", z)),
+        };
+        c.finish(|| new).map_err(ApiError::invalid)
+    }
+}
+
+/// A partial update; `null` clears an optional field.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcePatch {
+    /// The host's own id.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Option<Option<String>>,
+    /// Display name.
+    pub name: Option<String>,
+    /// IANA zone.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub time_zone: Option<Option<String>>,
+}
+
+/// A stored resource.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ResourceOut {
+    /// Server id.
+    pub id: Uuid,
+    /// The host's own id.
+    pub external_id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// IANA zone.
+    pub time_zone: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Resource> for ResourceOut {
+    fn from(r: &Resource) -> Self {
+        ResourceOut {
+            id: r.id,
+            external_id: r.data.external_id.clone(),
+            name: r.data.name.clone(),
+            time_zone: r.data.time_zone.map(String::from),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Add a resource.
+#[utoipa::path(post, path = "/api/v1/resources", tag = "resources", request_body = ResourceIn,
+    responses((status = 201, body = ResourceOut), (status = 422, body = Problem)))]
+async fn create_resource(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    ApiJson(body): ApiJson<ResourceIn>,
+) -> Result<Response, ApiError> {
+    let resource = state.store.create_resource(tenant.id, body.into_new()?).await?;
+    Ok((StatusCode::CREATED, axum::Json(ResourceOut::from(&resource))).into_response())
+}
+
+/// List resources, oldest first.
+#[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(PageQuery),
+    responses((status = 200, body = ListOut<ResourceOut>)))]
+async fn list_resources(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Query(page): Query<PageQuery>,
+) -> Result<axum::Json<ListOut<ResourceOut>>, ApiError> {
+    let mut errors = Vec::new();
+    let paging = page.paging(&mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let page = state.store.list_resources(tenant.id, paging.after, paging.limit).await?;
+    let items = page.items.iter().map(ResourceOut::from).collect();
+    Ok(axum::Json(ListOut { items, next_cursor: page.next_cursor.map(encode_cursor) }))
+}
+
+/// One resource.
+#[utoipa::path(get, path = "/api/v1/resources/{id}", tag = "resources",
+    responses((status = 200, body = ResourceOut), (status = 404, body = Problem)))]
+async fn get_resource(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ResourceOut>, ApiError> {
+    Ok(axum::Json(ResourceOut::from(&state.store.resource(tenant.id, parse_id(&id)?).await?)))
+}
+
+/// Change some fields of a resource.
+#[utoipa::path(patch, path = "/api/v1/resources/{id}", tag = "resources", request_body = ResourcePatch,
+    responses((status = 200, body = ResourceOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn patch_resource(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<ResourcePatch>,
+) -> Result<axum::Json<ResourceOut>, ApiError> {
+    let id = parse_id(&id)?;
+    let current = ResourceOut::from(&state.store.resource(tenant.id, id).await?);
+    let draft = ResourceIn {
+        external_id: patch.external_id.unwrap_or(current.external_id),
+        name: patch.name.unwrap_or(current.name),
+        time_zone: patch.time_zone.unwrap_or(current.time_zone),
+    };
+    let resource = state.store.update_resource(tenant.id, id, draft.into_new()?).await?;
+    Ok(axum::Json(ResourceOut::from(&resource)))
+}
+
+/// Remove a resource no booking refers to (409 otherwise).
+#[utoipa::path(delete, path = "/api/v1/resources/{id}", tag = "resources",
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_resource(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_resource(tenant.id, parse_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Create or replace the resource with this external id: 201 when new, 200 otherwise.
+#[utoipa::path(put, path = "/api/v1/resources/by-external-id/{external_id}", tag = "resources", request_body = ResourceIn,
+    responses((status = 201, body = ResourceOut), (status = 200, body = ResourceOut), (status = 422, body = Problem)))]
+async fn upsert_resource(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(external_id): Path<String>,
+    ApiJson(mut body): ApiJson<ResourceIn>,
+) -> Result<Response, ApiError> {
+    if body.external_id.as_ref().is_some_and(|e| *e != external_id) {
+        return Err(ApiError::invalid_field("external_id", "differs from the external id in the URL"));
+    }
+    body.external_id = Some(external_id.clone());
+    let new = body.into_new()?;
+    let (status, resource) = match state.store.resource_by_external_id(tenant.id, &external_id).await? {
+        Some(existing) if existing.data == new => (StatusCode::OK, existing),
+        Some(existing) => (StatusCode::OK, state.store.update_resource(tenant.id, existing.id, new).await?),
+        None => (StatusCode::CREATED, state.store.create_resource(tenant.id, new).await?),
+    };
+    Ok((status, axum::Json(ResourceOut::from(&resource))).into_response())
+}
+
+/// The routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_resource, list_resources))
+        .routes(routes!(get_resource, patch_resource, delete_resource))
+        .routes(routes!(upsert_resource))
+}

@@ -1,0 +1,100 @@
+//! `/api/v1/settings`: the tenant's own choices, each with a sensible default.
+
+use axum::extract::State;
+use kalends_core::domain::TenantSettings;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, AuthTenant, parse_json};
+use super::fields::Checker;
+
+/// The tenant's settings (the document shape; every field has a default).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct SettingsDoc {
+    /// Display name of the business.
+    name: String,
+    /// The business's IANA zone.
+    time_zone: String,
+    /// Sender display name of customer emails.
+    mail_from_name: Option<String>,
+    /// Reply-To of customer emails.
+    reply_to: Option<String>,
+    /// SUMMARY of busy-only events and feeds (default "Reserved").
+    busy_label: String,
+    /// `details` or `busy`.
+    event_privacy: String,
+    /// Email an invite when a booking is confirmed (default true).
+    invite_on_confirm: bool,
+    /// Minutes before start (default [1440, 60]).
+    reminder_offsets_minutes: Vec<u32>,
+    /// Hour of the day-before reminder of all-day bookings (default 9).
+    all_day_reminder_hour: u8,
+    /// `restore` or `accept`.
+    external_edit_policy: String,
+    /// Days a cancelled booking stays in feeds (default 30).
+    cancelled_retention_days: u32,
+    /// Colours by status: `{confirmed, tentative}`.
+    colors: Value,
+}
+
+/// The tenant's settings.
+#[utoipa::path(get, path = "/api/v1/settings", tag = "settings", responses((status = 200, body = SettingsDoc)))]
+async fn get_settings(AuthTenant(tenant): AuthTenant) -> axum::Json<TenantSettings> {
+    axum::Json(tenant.settings)
+}
+
+/// Change some settings; the others keep their values.
+#[utoipa::path(patch, path = "/api/v1/settings", tag = "settings", request_body = SettingsDoc,
+    responses((status = 200, body = SettingsDoc), (status = 422, body = Problem)))]
+async fn patch_settings(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    ApiJson(patch): ApiJson<serde_json::Map<String, Value>>,
+) -> Result<axum::Json<TenantSettings>, ApiError> {
+    let Value::Object(mut merged) = serde_json::to_value(&tenant.settings).map_err(ApiError::internal)? else {
+        return Err(ApiError::internal(anyhow::anyhow!("settings are not an object")));
+    };
+    let mut c = Checker::default();
+    for (key, value) in patch {
+        if merged.contains_key(&key) {
+            merged.insert(key, value);
+        } else {
+            c.fail(&key, "unknown setting");
+        }
+    }
+    c.finish(|| ()).map_err(ApiError::invalid)?;
+    let bytes = serde_json::to_vec(&merged).map_err(ApiError::internal)?;
+    let settings: TenantSettings = parse_json(&bytes)?;
+    check(&settings).map_err(ApiError::invalid)?;
+    state.store.update_tenant_settings(tenant.id, &settings).await?;
+    Ok(axum::Json(settings))
+}
+
+fn check(s: &TenantSettings) -> Result<(), Vec<super::error::FieldError>> {
+    let mut c = Checker::default();
+    c.text("name", &s.name, 300);
+    c.text("busy_label", &s.busy_label, 100);
+    if let Some(reply_to) = &s.reply_to {
+        c.email("reply_to", reply_to);
+    }
+    if s.all_day_reminder_hour > 23 {
+        c.fail("all_day_reminder_hour", "must be an hour from 0 to 23");
+    }
+    if s.reminder_offsets_minutes.len() > 10 || s.reminder_offsets_minutes.iter().any(|m| *m == 0 || *m > 40_320) {
+        c.fail("reminder_offsets_minutes", "at most 10 offsets, each from 1 minute to 4 weeks (40320)");
+    }
+    if s.cancelled_retention_days > 365 {
+        c.fail("cancelled_retention_days", "must be at most 365");
+    }
+    c.finish(|| ())
+}
+
+/// The routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_settings, patch_settings))
+}

@@ -1,0 +1,142 @@
+//! Wiring: which parts run in this process (`--role`), and graceful shutdown.
+//!
+//! | role     | HTTP API | outbox relay | workers |
+//! |----------|----------|--------------|---------|
+//! | `all`    | yes      | yes (wakes the worker in-process) | yes |
+//! | `api`    | yes      | yes (pushes to the queue at once)  | no  |
+//! | `worker` | ops only, if `ops_listen` is set | yes (polls) | yes |
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use futures::channel::mpsc;
+use kalends_core::{Config, Store};
+use kalends_jobs::relay::Relay;
+use kalends_jobs::worker::{self, WorkerOptions};
+use kalends_jobs::{JobQueue, KalendsJobs, RetryPolicy};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::ops;
+
+/// Which parts of Kalends this process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// API, relay and workers in one process (the embedded default).
+    All,
+    /// HTTP API and outbox relay only.
+    Api,
+    /// Workers and outbox relay only.
+    Worker,
+}
+
+/// Connects the store and the queue and applies both sets of migrations.
+pub async fn connect(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
+    let store = Store::connect(&config.database_url, &config.database)
+        .await
+        .with_context(|| format!("connecting to {}", kalends_core::config::redact_url(secrecy::ExposeSecret::expose_secret(&config.database_url))))?;
+    store.migrate().await.context("applying database migrations")?;
+    let queue = JobQueue::connect(config, &store, &config.jobs.queue).await.context("connecting the job queue")?;
+    queue.migrate().await.context("applying job queue migrations")?;
+    Ok((store, queue))
+}
+
+/// A started Kalends.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the HTTP server listens (none for a worker without `ops_listen`).
+    pub addr: Option<SocketAddr>,
+    /// Cancel to shut down gracefully.
+    pub shutdown: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Waits until every part has stopped; the first failure wins.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let outcome = joined.context("a task panicked").and_then(|r| r);
+            if let Err(e) = outcome {
+                self.shutdown.cancel();
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+
+    /// Shuts down gracefully and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// The full HTTP router: API plus operations endpoints, with request metrics.
+pub fn router(state: AppState) -> Router {
+    api::router().merge(ops::router()).layer(axum::middleware::from_fn(ops::track)).with_state(state)
+}
+
+/// Starts the parts of `role` on an already connected store and queue.
+pub async fn start(config: Config, role: Role, store: Store, queue: JobQueue) -> anyhow::Result<Running> {
+    ops::metrics_handle();
+    let config = Arc::new(config);
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let state = AppState { store: store.clone(), queue: queue.clone(), config: config.clone() };
+
+    let interval = Duration::from_millis(config.jobs.relay_interval_ms);
+    let mut relay = Relay::new(store.clone(), queue.clone(), interval);
+    if role != Role::Api {
+        let (wake, woken) = mpsc::channel(1);
+        relay = relay.waking(wake);
+        let options = WorkerOptions {
+            name: format!("kalends-{}-{}", std::process::id(), &uuid::Uuid::now_v7().simple().to_string()[24..]),
+            concurrency: config.jobs.concurrency,
+            poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
+            shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
+            retry: RetryPolicy::from_config(&config.jobs),
+        };
+        let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let handler = KalendsJobs::new(store.clone());
+            worker::run(queue, store, handler, Some(woken), options, token).await.context("job worker")
+        });
+    }
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        relay.run(token).await;
+        Ok(())
+    });
+
+    let listen = match role {
+        Role::All | Role::Api => Some(config.listen_addr()?),
+        Role::Worker => config.ops_listen.as_deref().map(str::parse).transpose().context("KALENDS_OPS_LISTEN")?,
+    };
+    let addr = match listen {
+        Some(listen) => {
+            let app = if role == Role::Worker {
+                ops::router().layer(axum::middleware::from_fn(ops::track)).with_state(state)
+            } else {
+                router(state)
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen} (KALENDS_LISTEN)"))?;
+            let addr = listener.local_addr()?;
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await.context("HTTP server")
+            });
+            Some(addr)
+        }
+        None => None,
+    };
+    Ok(Running { addr, shutdown, tasks })
+}

@@ -1,0 +1,203 @@
+//! The `kalends` command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use kalends_core::config::SecretKeySource;
+use kalends_core::domain::{TenantSettings, TimeZone};
+use kalends_core::store::Pool;
+use kalends_core::{Config, Store};
+use secrecy::{ExposeSecret as _, SecretString};
+use uuid::Uuid;
+
+use crate::app::{self, Role};
+
+/// Kalends: the calendar connector for booking businesses.
+#[derive(Debug, Parser)]
+#[command(name = "kalends", version, about, long_about = None)]
+pub struct Cli {
+    /// Folder holding default.toml and $KALENDS_PROFILE.toml.
+    #[arg(long, env = "KALENDS_CONFIG_DIR", default_value = "config", global = true)]
+    config_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Kalends: API, workers and scheduler in one process unless --role splits them.
+    Serve {
+        /// Which parts to run.
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
+    /// Apply database (and job queue) migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Inspect configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and print its id and first API key (shown once).
+    Create {
+        /// The business's name.
+        #[arg(long)]
+        name: String,
+        /// Its IANA time zone.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Print one JSON object: {"tenant_id", "api_key"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mint an additional API key for a tenant (shown once).
+    ApiKey {
+        /// The tenant's id.
+        tenant_id: String,
+        /// Print one JSON object: {"tenant_id", "api_key"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print it with secrets redacted.
+    Check,
+}
+
+/// Runs the command line; errors become one line on stderr and a non-zero exit in `main`.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.config_dir)?;
+    crate::telemetry::init(config.log_format, &config.log);
+    match cli.command {
+        Command::Serve { role } => serve(config, role).await,
+        Command::Migrate => {
+            app::connect(&config).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Tenant { command } => tenant(config, command).await,
+        Command::Config { command: ConfigCommand::Check } => {
+            for (key, value) in config.redacted() {
+                println!("{key} = {value}");
+            }
+            eprintln!("configuration is valid");
+            Ok(())
+        }
+    }
+}
+
+async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
+    let (store, _queue) = app::connect(&config).await?;
+    let (tenant_id, key) = match command {
+        TenantCommand::Create { name, timezone, json } => {
+            let time_zone: TimeZone = timezone.parse().map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
+            anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            let tenant = store
+                .create_tenant(TenantSettings { name: name.trim().to_owned(), time_zone, ..TenantSettings::default() })
+                .await?;
+            let key = store.create_api_key(tenant.id).await?;
+            print_key(tenant.id, &key, json, "Tenant created.");
+            (tenant.id, key)
+        }
+        TenantCommand::ApiKey { tenant_id, json } => {
+            let id: Uuid = tenant_id.parse().context("TENANT_ID must be a UUID")?;
+            store.tenant(id).await.map_err(|_| anyhow::anyhow!("no tenant with id {id}"))?;
+            let key = store.create_api_key(id).await?;
+            print_key(id, &key, json, "API key created.");
+            (id, key)
+        }
+    };
+    drop((tenant_id, key));
+    store.close().await;
+    Ok(())
+}
+
+fn print_key(tenant_id: Uuid, key: &SecretString, json: bool, heading: &str) {
+    if json {
+        println!("{}", serde_json::json!({"tenant_id": tenant_id, "api_key": key.expose_secret()}));
+    } else {
+        println!("{heading}\n  tenant id: {tenant_id}\n  API key:   {} (shown once: store it now)", key.expose_secret());
+    }
+}
+
+async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
+    match config.secret_key()?.1 {
+        SecretKeySource::Generated(path) => tracing::warn!(
+            path = %path.display(),
+            "KALENDS_SECRET_KEY is not set: generated a secret key into this file; keep it (losing it invalidates links and sealed tokens) and set KALENDS_SECRET_KEY in production"
+        ),
+        SecretKeySource::File(path) => tracing::info!(path = %path.display(), "using the secret key generated earlier"),
+        SecretKeySource::Configured => {}
+    }
+    let (store, queue) = app::connect(&config).await?;
+    let demo = demo_tenant(&config, &store).await?;
+    let public = config.public_base().to_owned();
+    let running = app::start(config, role, store.clone(), queue.clone()).await?;
+    tracing::info!(addr = ?running.addr, ?role, database = ?store.kind(), queue = queue.backend_name(), "Kalends started");
+    if let (Some(key), Some(_)) = (demo, running.addr) {
+        print_welcome(&public, &key);
+    }
+    let shutdown = running.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: no new requests; letting running jobs finish");
+        shutdown.cancel();
+    });
+    running.wait().await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On the first start of an empty embedded database, a tenant to try things with.
+async fn demo_tenant(config: &Config, store: &Store) -> anyhow::Result<Option<SecretString>> {
+    if !config.demo_tenant || !matches!(store.pool(), Pool::Sqlite(_)) || store.count_tenants().await? > 0 {
+        return Ok(None);
+    }
+    let settings = TenantSettings { name: "Demo".into(), ..TenantSettings::default() };
+    let tenant = store.create_tenant(settings).await?;
+    let key = store.create_api_key(tenant.id).await?;
+    tracing::info!(tenant_id = %tenant.id, "created the Demo tenant on this empty database");
+    Ok(Some(key))
+}
+
+fn print_welcome(public: &str, key: &SecretString) {
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
+    println!(
+        "\nKalends is running. A \"Demo\" tenant was created on this empty database.\n\
+         \n  API:      {public}/api/v1  (OpenAPI: {public}/api/v1/openapi.json)\
+         \n  API key:  {key}  (shown once: store it now)\n\
+         \nCreate a booking:\n\n  curl -sS -X PUT {public}/api/v1/bookings/by-external-id/demo-1 \\\n    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    -d '{{\"title\": \"First booking\", \"start\": \"{tomorrow}T10:00:00Z\", \"end\": \"{tomorrow}T11:00:00Z\", \"time_zone\": \"UTC\"}}'\n",
+        key = key.expose_secret()
+    );
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    // Give the log line a moment to flush before tasks start reporting.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

@@ -1,0 +1,8 @@
+//! Kalends: the binary's library. `main` parses arguments and calls [`cli::run`]; tests and
+//! benchmarks start the same [`app`] in-process.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod ops;
+pub mod telemetry;
