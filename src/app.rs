@@ -36,11 +36,19 @@ pub enum Role {
 
 /// Connects the store and the queue and applies both sets of migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
-    let store = Store::connect(&config.database_url, &config.database)
-        .await
-        .with_context(|| format!("connecting to {}", kalends_core::config::redact_url(secrecy::ExposeSecret::expose_secret(&config.database_url))))?;
+    let store =
+        Store::connect(&config.database_url, &config.database).await.with_context(|| {
+            format!(
+                "connecting to {}",
+                kalends_core::config::redact_url(secrecy::ExposeSecret::expose_secret(
+                    &config.database_url
+                ))
+            )
+        })?;
     store.migrate().await.context("applying database migrations")?;
-    let queue = JobQueue::connect(config, &store, &config.jobs.queue).await.context("connecting the job queue")?;
+    let queue = JobQueue::connect(config, &store, &config.jobs.queue)
+        .await
+        .context("connecting the job queue")?;
     queue.migrate().await.context("applying job queue migrations")?;
     Ok((store, queue))
 }
@@ -80,11 +88,19 @@ impl Running {
 
 /// The full HTTP router: API plus operations endpoints, with request metrics.
 pub fn router(state: AppState) -> Router {
-    api::router().merge(ops::router()).layer(axum::middleware::from_fn(ops::track)).with_state(state)
+    api::router()
+        .merge(ops::router())
+        .layer(axum::middleware::from_fn(ops::track))
+        .with_state(state)
 }
 
 /// Starts the parts of `role` on an already connected store and queue.
-pub async fn start(config: Config, role: Role, store: Store, queue: JobQueue) -> anyhow::Result<Running> {
+pub async fn start(
+    config: Config,
+    role: Role,
+    store: Store,
+    queue: JobQueue,
+) -> anyhow::Result<Running> {
     ops::metrics_handle();
     let config = Arc::new(config);
     let shutdown = CancellationToken::new();
@@ -97,7 +113,11 @@ pub async fn start(config: Config, role: Role, store: Store, queue: JobQueue) ->
         let (wake, woken) = mpsc::channel(1);
         relay = relay.waking(wake);
         let options = WorkerOptions {
-            name: format!("kalends-{}-{}", std::process::id(), &uuid::Uuid::now_v7().simple().to_string()[24..]),
+            name: format!(
+                "kalends-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::now_v7().simple().to_string()[24..]
+            ),
             concurrency: config.jobs.concurrency,
             poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
             shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
@@ -106,7 +126,9 @@ pub async fn start(config: Config, role: Role, store: Store, queue: JobQueue) ->
         let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());
         tasks.spawn(async move {
             let handler = KalendsJobs::new(store.clone());
-            worker::run(queue, store, handler, Some(woken), options, token).await.context("job worker")
+            worker::run(queue, store, handler, Some(woken), options, token)
+                .await
+                .context("job worker")
         });
     }
     let token = shutdown.clone();
@@ -117,7 +139,12 @@ pub async fn start(config: Config, role: Role, store: Store, queue: JobQueue) ->
 
     let listen = match role {
         Role::All | Role::Api => Some(config.listen_addr()?),
-        Role::Worker => config.ops_listen.as_deref().map(str::parse).transpose().context("KALENDS_OPS_LISTEN")?,
+        Role::Worker => config
+            .ops_listen
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("KALENDS_OPS_LISTEN")?,
     };
     let addr = match listen {
         Some(listen) => {
@@ -132,7 +159,10 @@ pub async fn start(config: Config, role: Role, store: Store, queue: JobQueue) ->
             let addr = listener.local_addr()?;
             let token = shutdown.clone();
             tasks.spawn(async move {
-                axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await.context("HTTP server")
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await
+                    .context("HTTP server")
             });
             Some(addr)
         }

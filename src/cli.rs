@@ -103,10 +103,15 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
     let (store, _queue) = app::connect(&config).await?;
     let (tenant_id, key) = match command {
         TenantCommand::Create { name, timezone, json } => {
-            let time_zone: TimeZone = timezone.parse().map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
+            let time_zone: TimeZone =
+                timezone.parse().map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
             anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
             let tenant = store
-                .create_tenant(TenantSettings { name: name.trim().to_owned(), time_zone, ..TenantSettings::default() })
+                .create_tenant(TenantSettings {
+                    name: name.trim().to_owned(),
+                    time_zone,
+                    ..TenantSettings::default()
+                })
                 .await?;
             let key = store.create_api_key(tenant.id).await?;
             print_key(tenant.id, &key, json, "Tenant created.");
@@ -129,7 +134,10 @@ fn print_key(tenant_id: Uuid, key: &SecretString, json: bool, heading: &str) {
     if json {
         println!("{}", serde_json::json!({"tenant_id": tenant_id, "api_key": key.expose_secret()}));
     } else {
-        println!("{heading}\n  tenant id: {tenant_id}\n  API key:   {} (shown once: store it now)", key.expose_secret());
+        println!(
+            "{heading}\n  tenant id: {tenant_id}\n  API key:   {} (shown once: store it now)",
+            key.expose_secret()
+        );
     }
 }
 
@@ -139,7 +147,9 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
             path = %path.display(),
             "KALENDS_SECRET_KEY is not set: generated a secret key into this file; keep it (losing it invalidates links and sealed tokens) and set KALENDS_SECRET_KEY in production"
         ),
-        SecretKeySource::File(path) => tracing::info!(path = %path.display(), "using the secret key generated earlier"),
+        SecretKeySource::File(path) => {
+            tracing::info!(path = %path.display(), "using the secret key generated earlier")
+        }
         SecretKeySource::Configured => {}
     }
     let (store, queue) = app::connect(&config).await?;
@@ -164,7 +174,10 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
 
 /// On the first start of an empty embedded database, a tenant to try things with.
 async fn demo_tenant(config: &Config, store: &Store) -> anyhow::Result<Option<SecretString>> {
-    if !config.demo_tenant || !matches!(store.pool(), Pool::Sqlite(_)) || store.count_tenants().await? > 0 {
+    if !config.demo_tenant
+        || !matches!(store.pool(), Pool::Sqlite(_))
+        || store.count_tenants().await? > 0
+    {
         return Ok(None);
     }
     let settings = TenantSettings { name: "Demo".into(), ..TenantSettings::default() };

@@ -14,8 +14,9 @@ use serde_json::json;
 
 use crate::api::AppState;
 
-const LATENCY_BUCKETS: &[f64] =
-    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 
 /// The process-wide Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {
@@ -70,7 +71,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("kalends_outbox_depth").set(depth as f64);
     }
     if let Ok(depth) = state.queue.depth().await {
-        metrics::gauge!("kalends_queue_depth", "backend" => state.queue.backend_name()).set(depth as f64);
+        metrics::gauge!("kalends_queue_depth", "backend" => state.queue.backend_name())
+            .set(depth as f64);
     }
     let handle = metrics_handle();
     handle.run_upkeep();

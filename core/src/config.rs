@@ -270,8 +270,9 @@ impl Config {
         let mut builder = config::Config::builder()
             .add_source(config::File::from(dir.join("default.toml")).required(false));
         if let Some(profile) = &profile {
-            builder = builder
-                .add_source(config::File::from(dir.join(format!("{profile}.toml"))).required(false));
+            builder = builder.add_source(
+                config::File::from(dir.join(format!("{profile}.toml"))).required(false),
+            );
         }
         let kalends_env: config::Map<String, String> =
             env.into_iter().filter(|(k, _)| k.starts_with("KALENDS_")).collect();
@@ -292,8 +293,9 @@ impl Config {
         self.database_kind()?;
         self.listen_addr()?;
         if let Some(ops) = &self.ops_listen {
-            ops.parse::<SocketAddr>()
-                .map_err(|_| invalid("ops_listen", format!("{ops:?} is not an address like 127.0.0.1:9090")))?;
+            ops.parse::<SocketAddr>().map_err(|_| {
+                invalid("ops_listen", format!("{ops:?} is not an address like 127.0.0.1:9090"))
+            })?;
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             return Err(invalid("public_url", "must start with http:// or https://"));
@@ -333,7 +335,9 @@ impl Config {
                 "must be at least 1 and at most jobs.retry_max_delay_ms",
             ));
         }
-        if jobs.queue.is_empty() || !jobs.queue.chars().all(|c| c.is_ascii_alphanumeric() || "-_:".contains(c)) {
+        if jobs.queue.is_empty()
+            || !jobs.queue.chars().all(|c| c.is_ascii_alphanumeric() || "-_:".contains(c))
+        {
             return Err(invalid("jobs.queue", "must be letters, digits, '-', '_' or ':'"));
         }
         if self.database.max_connections == 0 {
@@ -356,9 +360,9 @@ impl Config {
 
     /// The parsed listen address.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen
-            .parse()
-            .map_err(|_| invalid("listen", format!("{:?} is not an address like 127.0.0.1:8080", self.listen)))
+        self.listen.parse().map_err(|_| {
+            invalid("listen", format!("{:?} is not an address like 127.0.0.1:8080", self.listen))
+        })
     }
 
     /// Whether this is the production profile, where nothing is generated silently.
@@ -455,7 +459,8 @@ pub fn redact_url(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
-            let masked = if userinfo.contains(':') { format!("{user}:[REDACTED]") } else { user.to_owned() };
+            let masked =
+                if userinfo.contains(':') { format!("{user}:[REDACTED]") } else { user.to_owned() };
             format!("{scheme}://{masked}@{host}{path}")
         }
         None => url.to_owned(),
@@ -469,9 +474,9 @@ fn decode_secret_key(text: &str) -> Result<SecretKey, ConfigError> {
     let bytes = BASE64
         .decode(text.trim())
         .map_err(|_| invalid("secret_key", "must be base64 (e.g. `openssl rand -base64 32`)"))?;
-    let key: [u8; 32] = bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| invalid("secret_key", format!("must decode to 32 bytes, not {}", b.len())))?;
+    let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+        invalid("secret_key", format!("must decode to 32 bytes, not {}", b.len()))
+    })?;
     Ok(SecretBox::new(Box::new(key)))
 }
 
@@ -553,9 +558,10 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_environment_variable() {
-        let err = Config::load_with_env(Path::new("/nonexistent"), env(&[("KALENDS_LISTEN", "nowhere")]))
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::load_with_env(Path::new("/nonexistent"), env(&[("KALENDS_LISTEN", "nowhere")]))
+                .unwrap_err()
+                .to_string();
         assert!(err.starts_with("KALENDS_LISTEN:"), "{err}");
         let err = Config::load_with_env(
             Path::new("/nonexistent"),

@@ -32,7 +32,9 @@ impl JobError {
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Database(_) | StoreError::VersionConflict => JobError::transient(e.to_string()),
+            StoreError::Database(_) | StoreError::VersionConflict => {
+                JobError::transient(e.to_string())
+            }
             other => JobError::Permanent(other.to_string()),
         }
     }

@@ -62,7 +62,10 @@ pub(crate) enum Storage {
 
 impl std::fmt::Debug for JobQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobQueue").field("backend", &self.backend_name()).field("queue", &self.name).finish()
+        f.debug_struct("JobQueue")
+            .field("backend", &self.backend_name())
+            .field("queue", &self.name)
+            .finish()
     }
 }
 
@@ -124,7 +127,12 @@ impl JobQueue {
     pub async fn push(&self, item: QueuedJob, delay: Option<Duration>) -> Result<(), QueueError> {
         let mut builder = TaskBuilder::new(item).max_attempts(1);
         if let Some(delay) = delay {
-            builder = builder.run_after(delay);
+            // The queues schedule in whole seconds; round up so a retry never comes early.
+            let due = std::time::SystemTime::now() + delay;
+            let since_epoch = due.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            builder = builder.run_at_timestamp(
+                since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0),
+            );
         }
         let task = builder.build();
         match &self.storage {
@@ -137,20 +145,20 @@ impl JobQueue {
     /// Jobs waiting to run (due now or scheduled for later).
     pub async fn depth(&self) -> Result<u64, QueueError> {
         let count: i64 = match &self.storage {
-            Storage::Sqlite(s) => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status = 'Pending'")
-                    .bind(&self.name)
-                    .fetch_one(s.pool())
-                    .await
-                    .map_err(queue_err)?
-            }
-            Storage::Postgres(s) => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending'")
-                    .bind(&self.name)
-                    .fetch_one(s.pool())
-                    .await
-                    .map_err(queue_err)?
-            }
+            Storage::Sqlite(s) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status = 'Pending'",
+            )
+            .bind(&self.name)
+            .fetch_one(s.pool())
+            .await
+            .map_err(queue_err)?,
+            Storage::Postgres(s) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending'",
+            )
+            .bind(&self.name)
+            .fetch_one(s.pool())
+            .await
+            .map_err(queue_err)?,
             Storage::Redis(s) => {
                 let config = s.get_config().clone();
                 let mut conn = s.clone().get_connection().clone();
@@ -171,11 +179,19 @@ impl JobQueue {
     /// A cheap round trip to the queue's storage, for readiness checks.
     pub async fn ping(&self) -> Result<(), QueueError> {
         match &self.storage {
-            Storage::Sqlite(s) => sqlx::query("SELECT 1").execute(s.pool()).await.map(|_| ()).map_err(queue_err),
-            Storage::Postgres(s) => sqlx::query("SELECT 1").execute(s.pool()).await.map(|_| ()).map_err(queue_err),
+            Storage::Sqlite(s) => {
+                sqlx::query("SELECT 1").execute(s.pool()).await.map(|_| ()).map_err(queue_err)
+            }
+            Storage::Postgres(s) => {
+                sqlx::query("SELECT 1").execute(s.pool()).await.map(|_| ()).map_err(queue_err)
+            }
             Storage::Redis(s) => {
                 let mut conn = s.clone().get_connection().clone();
-                redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(queue_err)
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .map(|_| ())
+                    .map_err(queue_err)
             }
         }
     }

@@ -71,7 +71,8 @@ impl Relay {
                     }
                 }
                 Err(e) => {
-                    let error = format!("outbox row {} is not a job this version understands: {e}", row.id);
+                    let error =
+                        format!("outbox row {} is not a job this version understands: {e}", row.id);
                     tracing::error!(%error, "unreadable outbox row recorded as a failed job");
                     self.store.record_job_failure("unknown", &row.job, &error, 0).await?;
                 }

@@ -32,11 +32,17 @@ impl RetryPolicy {
     /// The delay is drawn uniformly from the upper half of `base * 2^attempt` (capped at
     /// `max_delay`), so a burst of failures spreads out instead of retrying in lockstep; a
     /// `Retry-After` from the other side is a floor.
-    pub fn next_delay(&self, attempt: u32, failing_for: Duration, retry_after: Option<Duration>) -> Option<Duration> {
+    pub fn next_delay(
+        &self,
+        attempt: u32,
+        failing_for: Duration,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
         if failing_for >= self.give_up_after {
             return None;
         }
-        let ceiling = self.base.saturating_mul(2u32.saturating_pow(attempt.min(31))).min(self.max_delay);
+        let ceiling =
+            self.base.saturating_mul(2u32.saturating_pow(attempt.min(31))).min(self.max_delay);
         let low = ceiling / 2;
         let jittered = rand::rng().random_range(low..=ceiling);
         Some(jittered.max(retry_after.unwrap_or_default()))

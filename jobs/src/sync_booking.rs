@@ -18,7 +18,11 @@ pub async fn run(store: &Store, tenant_id: Uuid, booking_id: Uuid) -> Result<(),
 
 /// Shared by `sync_booking` and `delete_booking`: whatever the job was queued for, the booking's
 /// current state decides what is done (a cancelled booking is removed, any other is pushed).
-pub(crate) async fn converge(store: &Store, tenant_id: Uuid, booking_id: Uuid) -> Result<(), JobError> {
+pub(crate) async fn converge(
+    store: &Store,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+) -> Result<(), JobError> {
     let booking = match store.booking(tenant_id, booking_id).await {
         Ok(booking) => booking,
         // Gone (its tenant was deleted): nothing left to bring anywhere.
@@ -33,7 +37,11 @@ pub(crate) async fn converge(store: &Store, tenant_id: Uuid, booking_id: Uuid) -
     if first {
         tracing::info!(version = booking.version, action, "booking synced");
     } else {
-        tracing::debug!(version = booking.version, action, "already synced; duplicate delivery ignored");
+        tracing::debug!(
+            version = booking.version,
+            action,
+            "already synced; duplicate delivery ignored"
+        );
     }
     Ok(())
 }

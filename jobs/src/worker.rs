@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use apalis::prelude::{BackendExt as _, BoxDynError, Data, Strategy, WorkerBuilder, WorkerBuilderExt as _, WorkerError};
+use apalis::prelude::{
+    BackendExt as _, BoxDynError, Data, Strategy, WorkerBuilder, WorkerBuilderExt as _, WorkerError,
+};
 use chrono::Utc;
 use futures::channel::mpsc;
 use kalends_core::Store;
@@ -103,10 +105,13 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
     }
     let started = Instant::now();
     let result = deps.handler.handle(&item.job).await;
-    metrics::histogram!("kalends_job_duration_seconds", "kind" => kind).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("kalends_job_duration_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
     let outcome = match result {
         Ok(()) => "ok",
-        Err(JobError::Transient { message, retry_after }) => deps.retry_later(item, &message, retry_after).await?,
+        Err(JobError::Transient { message, retry_after }) => {
+            deps.retry_later(item, &message, retry_after).await?
+        }
         Err(JobError::Permanent(message)) => {
             tracing::error!(kind, error = %message, "job failed permanently");
             deps.give_up(&item, &message).await?;
@@ -129,13 +134,17 @@ impl<H> Deps<H> {
         let first_failed = item.first_failed_at_ms.unwrap_or(now_ms);
         let failing_for = Duration::from_millis((now_ms - first_failed).max(0) as u64);
         let Some(delay) = self.retry.next_delay(item.attempt, failing_for, retry_after) else {
-            let error = format!("gave up after {} attempts over {failing_for:?}: {message}", item.attempt + 1);
+            let error = format!(
+                "gave up after {} attempts over {failing_for:?}: {message}",
+                item.attempt + 1
+            );
             tracing::error!(kind = item.job.kind(), %error, "job failed for good");
             self.give_up(&item, &error).await?;
             return Ok("failed");
         };
         tracing::warn!(kind = item.job.kind(), attempt = item.attempt + 1, ?delay, error = %message, "job failed; retrying later");
-        let next = QueuedJob { attempt: item.attempt + 1, first_failed_at_ms: Some(first_failed), ..item };
+        let next =
+            QueuedJob { attempt: item.attempt + 1, first_failed_at_ms: Some(first_failed), ..item };
         if let Err(e) = self.queue.push(next.clone(), Some(delay)).await {
             // The queue is unavailable: keep the work in the outbox rather than lose it.
             tracing::warn!(error = %e, "could not schedule the retry; handing it back to the outbox");

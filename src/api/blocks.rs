@@ -80,8 +80,12 @@ impl From<&Block> for BlockOut {
             created_at: b.created_at,
         };
         match b.data.span {
-            BookingSpan::Timed { start, end, .. } => (out.start, out.end) = (Some(start), Some(end)),
-            BookingSpan::AllDay { start, end } => (out.start_date, out.end_date) = (Some(start), Some(end)),
+            BookingSpan::Timed { start, end, .. } => {
+                (out.start, out.end) = (Some(start), Some(end))
+            }
+            BookingSpan::AllDay { start, end } => {
+                (out.start_date, out.end_date) = (Some(start), Some(end))
+            }
         }
         out
     }
@@ -117,7 +121,12 @@ async fn create_block(
     let span = c.span(form, Some(TimeZone::UTC));
     let reason = c.optional_text("reason", body.reason.as_deref(), 1_000);
     let new = c
-        .finish(|| NewBlock { resource_id: body.resource_id, staff_id: body.staff_id, span: span.expect("checked"), reason })
+        .finish(|| NewBlock {
+            resource_id: body.resource_id,
+            staff_id: body.staff_id,
+            span: span.expect("checked"),
+            reason,
+        })
         .map_err(ApiError::invalid)?;
     let block = state.store.create_block(&tenant, new).await?;
     Ok((StatusCode::CREATED, axum::Json(BlockOut::from(&block))).into_response())
@@ -137,8 +146,10 @@ async fn list_blocks(
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    let page =
-        state.store.list_blocks(tenant.id, query.resource_id, query.staff_id, paging.after, paging.limit).await?;
+    let page = state
+        .store
+        .list_blocks(tenant.id, query.resource_id, query.staff_id, paging.after, paging.limit)
+        .await?;
     let items = page.items.iter().map(BlockOut::from).collect();
     Ok(axum::Json(ListOut { items, next_cursor: page.next_cursor.map(encode_cursor) }))
 }

@@ -5,9 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use kalends_core::domain::{Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone};
-use kalends_core::store::{BookingFilter, UpsertOutcome};
 use kalends_core::StoreError;
+use kalends_core::domain::{
+    Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone,
+};
+use kalends_core::store::{BookingFilter, UpsertOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -110,12 +112,19 @@ impl BookingIn {
         let location = c.optional_text("location", self.location.as_deref(), 1_000);
         let customer = self.customer.map(|cu| Customer {
             name: c.text("customer.name", &cu.name, 300),
-            email: cu.email.as_deref().filter(|e| !e.trim().is_empty()).and_then(|e| c.email("customer.email", e)),
+            email: cu
+                .email
+                .as_deref()
+                .filter(|e| !e.trim().is_empty())
+                .and_then(|e| c.email("customer.email", e)),
             phone: c.optional_text("customer.phone", cu.phone.as_deref(), 50),
         });
         let zone = match self.time_zone.as_deref() {
             Some(_) if self.start_date.is_some() || self.end_date.is_some() => {
-                c.fail("time_zone", "applies to timed bookings; all-day bookings use the resource's zone");
+                c.fail(
+                    "time_zone",
+                    "applies to timed bookings; all-day bookings use the resource's zone",
+                );
                 None
             }
             Some(z) => c.zone("time_zone", z),
@@ -330,7 +339,9 @@ impl From<&Booking> for BookingOut {
         let (mut start, mut end, mut start_date, mut end_date) = (None, None, None, None);
         match &b.data.span {
             BookingSpan::Timed { start: s, end: e, .. } => (start, end) = (Some(*s), Some(*e)),
-            BookingSpan::AllDay { start: s, end: e } => (start_date, end_date) = (Some(*s), Some(*e)),
+            BookingSpan::AllDay { start: s, end: e } => {
+                (start_date, end_date) = (Some(*s), Some(*e))
+            }
         }
         BookingOut {
             id: b.id,
@@ -371,7 +382,11 @@ pub struct BookingQuery {
 }
 
 /// The zone a timed booking without `time_zone` is shown in: its resource's, else the tenant's.
-async fn default_zone(state: &AppState, tenant: &Tenant, resource_id: Option<Uuid>) -> Result<TimeZone, ApiError> {
+async fn default_zone(
+    state: &AppState,
+    tenant: &Tenant,
+    resource_id: Option<Uuid>,
+) -> Result<TimeZone, ApiError> {
     let fallback = tenant.settings.time_zone;
     let Some(id) = resource_id else { return Ok(fallback) };
     match state.store.resource(tenant.id, id).await {
@@ -382,14 +397,19 @@ async fn default_zone(state: &AppState, tenant: &Tenant, resource_id: Option<Uui
     }
 }
 
-async fn validate(state: &AppState, tenant: &Tenant, body: BookingIn) -> Result<NewBooking, ApiError> {
+async fn validate(
+    state: &AppState,
+    tenant: &Tenant,
+    body: BookingIn,
+) -> Result<NewBooking, ApiError> {
     let zone = default_zone(state, tenant, body.resource_id).await?;
     body.into_new(zone).map_err(ApiError::invalid)
 }
 
 fn created(booking: &Booking) -> Response {
     let location = format!("/api/v1/bookings/{}", booking.id);
-    (StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(BookingOut::from(booking))).into_response()
+    (StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(BookingOut::from(booking)))
+        .into_response()
 }
 
 /// Create a booking.
@@ -419,7 +439,10 @@ async fn upsert_booking(
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
     if body.external_id.as_ref().is_some_and(|e| *e != external_id) {
-        return Err(ApiError::invalid_field("external_id", "differs from the external id in the URL"));
+        return Err(ApiError::invalid_field(
+            "external_id",
+            "differs from the external id in the URL",
+        ));
     }
     let mut c = Checker::default();
     c.external_id("external_id", &external_id);
@@ -427,7 +450,9 @@ async fn upsert_booking(
     let new = validate(&state, &tenant, body).await?;
     Ok(match state.store.upsert_booking(&tenant, &external_id, new).await? {
         UpsertOutcome::Created(b) => created(&b),
-        UpsertOutcome::Updated(b) | UpsertOutcome::Unchanged(b) => axum::Json(BookingOut::from(&b)).into_response(),
+        UpsertOutcome::Updated(b) | UpsertOutcome::Unchanged(b) => {
+            axum::Json(BookingOut::from(&b)).into_response()
+        }
     })
 }
 
@@ -509,7 +534,15 @@ async fn list_bookings(
     let resource_id = uuid("resource_id", query.resource_id.as_deref());
     let staff_id = uuid("staff_id", query.staff_id.as_deref());
     let filter = c
-        .finish(|| BookingFilter { from, to, status, resource_id, staff_id, after: paging.after, limit: paging.limit })
+        .finish(|| BookingFilter {
+            from,
+            to,
+            status,
+            resource_id,
+            staff_id,
+            after: paging.after,
+            limit: paging.limit,
+        })
         .map_err(ApiError::invalid)?;
     let page = state.store.list_bookings(tenant.id, &filter).await?;
     Ok(axum::Json(ListOut {
@@ -575,7 +608,11 @@ mod tests {
         let body = BookingIn {
             title: " ".into(),
             time_zone: Some("Mars/Base".into()),
-            customer: Some(CustomerIn { name: "Ann".into(), email: Some("not-an-email".into()), phone: None }),
+            customer: Some(CustomerIn {
+                name: "Ann".into(),
+                email: Some("not-an-email".into()),
+                phone: None,
+            }),
             ..timed()
         };
         assert_eq!(fields(body.into_new(TimeZone::UTC)), ["title", "customer.email", "time_zone"]);
@@ -584,8 +621,12 @@ mod tests {
     #[test]
     fn patching_dates_replaces_the_timed_form() {
         let mut draft = timed();
-        BookingPatch { start_date: Some("2025-03-01".into()), end_date: Some("2025-03-04".into()), ..Default::default() }
-            .apply(&mut draft);
+        BookingPatch {
+            start_date: Some("2025-03-01".into()),
+            end_date: Some("2025-03-04".into()),
+            ..Default::default()
+        }
+        .apply(&mut draft);
         let new = draft.into_new(TimeZone::UTC).unwrap();
         assert!(new.span.is_all_day());
     }

@@ -75,7 +75,11 @@ impl ApiError {
 
     /// 413: the body is over the limit.
     pub fn too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the request body is over 1 MiB")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "the request body is over 1 MiB",
+        )
     }
 
     /// 415: not JSON.
@@ -105,7 +109,11 @@ impl ApiError {
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         let error = error.into();
         tracing::error!(error = format!("{error:#}"), "request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it was logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; it was logged",
+        )
     }
 
     /// 503: a dependency is down.
@@ -148,7 +156,9 @@ impl IntoResponse for ApiError {
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kalends_core::domain::Tenant;
 use secrecy::SecretString;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::AppState;
@@ -25,11 +25,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        let is_json =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(
+                |ct| {
+                    ct.split(';')
+                        .next()
+                        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+                },
+            );
         if !is_json {
             return Err(ApiError::unsupported_media_type());
         }
@@ -75,7 +78,12 @@ fn field_error(path: &str, message: String) -> FieldError {
                 format!("{path}.{name}")
             };
             let message = if message.starts_with("unknown") {
-                format!("unknown field{}", message.split_once(", expected").map_or(String::new(), |(_, rest)| format!("; expected{rest}")))
+                format!(
+                    "unknown field{}",
+                    message
+                        .split_once(", expected")
+                        .map_or(String::new(), |(_, rest)| format!("; expected{rest}"))
+                )
             } else {
                 "is required".to_owned()
             };
@@ -93,15 +101,14 @@ impl FromRequestParts<AppState> for AuthTenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("send your API key as `Authorization: Bearer <key>`"))?;
-        let key = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must use the Bearer scheme"))?;
+        let header =
+            parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(
+                || ApiError::unauthorized("send your API key as `Authorization: Bearer <key>`"),
+            )?;
+        let key =
+            header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or_else(
+                || ApiError::unauthorized("the Authorization header must use the Bearer scheme"),
+            )?;
         match state.store.authenticate(&SecretString::from(key.trim())).await? {
             Some(tenant) => Ok(AuthTenant(tenant)),
             None => Err(ApiError::unauthorized("unknown or revoked API key")),

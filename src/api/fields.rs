@@ -31,7 +31,12 @@ impl Checker {
     }
 
     /// An optional text: blank becomes absent.
-    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;
         if value.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
@@ -86,22 +91,35 @@ impl Checker {
         let all_day = form.start_date.is_some() || form.end_date.is_some();
         match (timed, all_day) {
             (true, true) => {
-                self.fail("start_date", "give either start/end (timed) or start_date/end_date (all-day), not both");
+                self.fail(
+                    "start_date",
+                    "give either start/end (timed) or start_date/end_date (all-day), not both",
+                );
                 None
             }
             (false, false) => {
-                self.fail("start", "give start and end (timed) or start_date and end_date (all-day)");
+                self.fail(
+                    "start",
+                    "give start and end (timed) or start_date and end_date (all-day)",
+                );
                 None
             }
             (true, false) => {
-                let start = self.required(form.start, "start").and_then(|s| self.instant("start", s));
+                let start =
+                    self.required(form.start, "start").and_then(|s| self.instant("start", s));
                 let end = self.required(form.end, "end").and_then(|s| self.instant("end", s));
                 let (start, end) = (start?, end?);
-                self.span_result("end", BookingSpan::timed(start, end, zone.unwrap_or(TimeZone::UTC)))
+                self.span_result(
+                    "end",
+                    BookingSpan::timed(start, end, zone.unwrap_or(TimeZone::UTC)),
+                )
             }
             (false, true) => {
-                let start = self.required(form.start_date, "start_date").and_then(|s| self.date("start_date", s));
-                let end = self.required(form.end_date, "end_date").and_then(|s| self.date("end_date", s));
+                let start = self
+                    .required(form.start_date, "start_date")
+                    .and_then(|s| self.date("start_date", s));
+                let end =
+                    self.required(form.end_date, "end_date").and_then(|s| self.date("end_date", s));
                 let (start, end) = (start?, end?);
                 self.span_result("end_date", BookingSpan::all_day(start, end))
             }
@@ -115,7 +133,11 @@ impl Checker {
         value
     }
 
-    fn span_result(&mut self, field: &str, result: Result<BookingSpan, SpanError>) -> Option<BookingSpan> {
+    fn span_result(
+        &mut self,
+        field: &str,
+        result: Result<BookingSpan, SpanError>,
+    ) -> Option<BookingSpan> {
         result.map_err(|e| self.fail(field, e.to_string())).ok()
     }
 

@@ -82,7 +82,10 @@ pub fn router() -> Router<AppState> {
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router
-        .route("/api/v1/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+        )
         .fallback(|| async { error::ApiError::not_found() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

@@ -169,15 +169,21 @@ async fn upsert_resource(
     ApiJson(mut body): ApiJson<ResourceIn>,
 ) -> Result<Response, ApiError> {
     if body.external_id.as_ref().is_some_and(|e| *e != external_id) {
-        return Err(ApiError::invalid_field("external_id", "differs from the external id in the URL"));
+        return Err(ApiError::invalid_field(
+            "external_id",
+            "differs from the external id in the URL",
+        ));
     }
     body.external_id = Some(external_id.clone());
     let new = body.into_new()?;
-    let (status, resource) = match state.store.resource_by_external_id(tenant.id, &external_id).await? {
-        Some(existing) if existing.data == new => (StatusCode::OK, existing),
-        Some(existing) => (StatusCode::OK, state.store.update_resource(tenant.id, existing.id, new).await?),
-        None => (StatusCode::CREATED, state.store.create_resource(tenant.id, new).await?),
-    };
+    let (status, resource) =
+        match state.store.resource_by_external_id(tenant.id, &external_id).await? {
+            Some(existing) if existing.data == new => (StatusCode::OK, existing),
+            Some(existing) => {
+                (StatusCode::OK, state.store.update_resource(tenant.id, existing.id, new).await?)
+            }
+            None => (StatusCode::CREATED, state.store.create_resource(tenant.id, new).await?),
+        };
     Ok((status, axum::Json(ResourceOut::from(&resource))).into_response())
 }
 

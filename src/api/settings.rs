@@ -56,7 +56,9 @@ async fn patch_settings(
     AuthTenant(tenant): AuthTenant,
     ApiJson(patch): ApiJson<serde_json::Map<String, Value>>,
 ) -> Result<axum::Json<TenantSettings>, ApiError> {
-    let Value::Object(mut merged) = serde_json::to_value(&tenant.settings).map_err(ApiError::internal)? else {
+    let Value::Object(mut merged) =
+        serde_json::to_value(&tenant.settings).map_err(ApiError::internal)?
+    else {
         return Err(ApiError::internal(anyhow::anyhow!("settings are not an object")));
     };
     let mut c = Checker::default();
@@ -85,8 +87,13 @@ fn check(s: &TenantSettings) -> Result<(), Vec<super::error::FieldError>> {
     if s.all_day_reminder_hour > 23 {
         c.fail("all_day_reminder_hour", "must be an hour from 0 to 23");
     }
-    if s.reminder_offsets_minutes.len() > 10 || s.reminder_offsets_minutes.iter().any(|m| *m == 0 || *m > 40_320) {
-        c.fail("reminder_offsets_minutes", "at most 10 offsets, each from 1 minute to 4 weeks (40320)");
+    if s.reminder_offsets_minutes.len() > 10
+        || s.reminder_offsets_minutes.iter().any(|m| *m == 0 || *m > 40_320)
+    {
+        c.fail(
+            "reminder_offsets_minutes",
+            "at most 10 offsets, each from 1 minute to 4 weeks (40320)",
+        );
     }
     if s.cancelled_retention_days > 365 {
         c.fail("cancelled_retention_days", "must be at most 365");

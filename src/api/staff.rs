@@ -99,7 +99,12 @@ impl From<&Staff> for StaffOut {
 impl From<&Staff> for StaffIn {
     fn from(s: &Staff) -> Self {
         let out = StaffOut::from(s);
-        StaffIn { external_id: out.external_id, name: out.name, email: out.email, time_zone: out.time_zone }
+        StaffIn {
+            external_id: out.external_id,
+            name: out.name,
+            email: out.email,
+            time_zone: out.time_zone,
+        }
     }
 }
 
@@ -129,7 +134,10 @@ async fn list_staff(
         return Err(ApiError::invalid(errors));
     }
     let page = state.store.list_staff(tenant.id, paging.after, paging.limit).await?;
-    Ok(axum::Json(ListOut { items: page.items.iter().map(StaffOut::from).collect(), next_cursor: page.next_cursor.map(encode_cursor) }))
+    Ok(axum::Json(ListOut {
+        items: page.items.iter().map(StaffOut::from).collect(),
+        next_cursor: page.next_cursor.map(encode_cursor),
+    }))
 }
 
 /// One staff member.
@@ -192,12 +200,17 @@ async fn upsert_staff(
     ApiJson(mut body): ApiJson<StaffIn>,
 ) -> Result<Response, ApiError> {
     if body.external_id.as_ref().is_some_and(|e| *e != external_id) {
-        return Err(ApiError::invalid_field("external_id", "differs from the external id in the URL"));
+        return Err(ApiError::invalid_field(
+            "external_id",
+            "differs from the external id in the URL",
+        ));
     }
     body.external_id = Some(external_id.clone());
     let new = body.into_new()?;
     match state.store.staff_by_external_id(tenant.id, &external_id).await? {
-        Some(existing) if existing.data == new => Ok(axum::Json(StaffOut::from(&existing)).into_response()),
+        Some(existing) if existing.data == new => {
+            Ok(axum::Json(StaffOut::from(&existing)).into_response())
+        }
         Some(existing) => {
             let staff = state.store.update_staff(tenant.id, existing.id, new).await?;
             Ok(axum::Json(StaffOut::from(&staff)).into_response())

@@ -73,7 +73,11 @@ const MAX_DAYS: i64 = 366;
 
 impl BookingSpan {
     /// A timed span; sub-second precision is dropped so stored instants compare exactly.
-    pub fn timed(start: DateTime<Utc>, end: DateTime<Utc>, zone: TimeZone) -> Result<Self, SpanError> {
+    pub fn timed(
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        zone: TimeZone,
+    ) -> Result<Self, SpanError> {
         let (start, end) = (trunc_secs(start), trunc_secs(end));
         if end <= start {
             return Err(SpanError::EndNotAfterStart);
@@ -99,7 +103,9 @@ impl BookingSpan {
     pub fn utc_range(&self, home: TimeZone) -> (DateTime<Utc>, DateTime<Utc>) {
         match self {
             Self::Timed { start, end, .. } => (*start, *end),
-            Self::AllDay { start, end } => (local_midnight(*start, home), local_midnight(*end, home)),
+            Self::AllDay { start, end } => {
+                (local_midnight(*start, home), local_midnight(*end, home))
+            }
         }
     }
 

@@ -90,7 +90,10 @@ mod tests {
 
     #[test]
     fn time_zones_must_be_iana_names() {
-        assert_eq!("Africa/Johannesburg".parse::<TimeZone>().unwrap().to_string(), "Africa/Johannesburg");
+        assert_eq!(
+            "Africa/Johannesburg".parse::<TimeZone>().unwrap().to_string(),
+            "Africa/Johannesburg"
+        );
         assert!("Mars/Olympus".parse::<TimeZone>().is_err());
         assert!("".parse::<TimeZone>().is_err());
     }

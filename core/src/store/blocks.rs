@@ -20,7 +20,8 @@ struct BlockRow {
     created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, resource_id, staff_id, start_at, end_at, start_date, end_date, reason, created_at";
+const COLUMNS: &str =
+    "id, resource_id, staff_id, start_at, end_at, start_date, end_date, reason, created_at";
 
 impl TryFrom<BlockRow> for Block {
     type Error = StoreError;
@@ -33,7 +34,12 @@ impl TryFrom<BlockRow> for Block {
         .map_err(corrupt)?;
         Ok(Block {
             id: r.id,
-            data: NewBlock { resource_id: r.resource_id, staff_id: r.staff_id, span, reason: r.reason },
+            data: NewBlock {
+                resource_id: r.resource_id,
+                staff_id: r.staff_id,
+                span,
+                reason: r.reason,
+            },
             created_at: r.created_at,
         })
     }
@@ -73,15 +79,23 @@ impl Store {
         Ok(Block { id, data: new, created_at: at })
     }
 
-    async fn block_home_zone(&self, tenant: &Tenant, new: &NewBlock) -> Result<TimeZone, StoreError> {
+    async fn block_home_zone(
+        &self,
+        tenant: &Tenant,
+        new: &NewBlock,
+    ) -> Result<TimeZone, StoreError> {
         let zone = match (new.resource_id, new.staff_id) {
             (Some(id), None) => self.resource(tenant.id, id).await.map(|r| r.data.time_zone),
             (None, Some(id)) => self.staff(tenant.id, id).await.map(|s| s.data.time_zone),
-            _ => return Err(invalid("resource_id", "give exactly one of resource_id and staff_id")),
+            _ => {
+                return Err(invalid("resource_id", "give exactly one of resource_id and staff_id"));
+            }
         };
         match zone {
             Ok(zone) => Ok(zone.unwrap_or(tenant.settings.time_zone)),
-            Err(StoreError::NotFound) if new.resource_id.is_some() => Err(invalid("resource_id", "no resource with this id")),
+            Err(StoreError::NotFound) if new.resource_id.is_some() => {
+                Err(invalid("resource_id", "no resource with this id"))
+            }
             Err(StoreError::NotFound) => Err(invalid("staff_id", "no staff member with this id")),
             Err(e) => Err(e),
         }

@@ -45,14 +45,17 @@ const CONTENT: &str = "external_id, resource_id, status, title, description, loc
 impl BookingRow {
     fn into_booking(self, staff_ids: Vec<Uuid>) -> Result<Booking, StoreError> {
         let status = BookingStatus::parse(&self.status).ok_or_else(|| corrupt(&self.status))?;
-        let span = match (self.start_at, self.end_at, self.time_zone, self.start_date, self.end_date) {
-            (Some(start), Some(end), Some(zone), None, None) => {
-                let zone: TimeZone = zone.parse().map_err(corrupt)?;
-                BookingSpan::timed(start, end, zone).map_err(corrupt)?
-            }
-            (None, None, None, Some(start), Some(end)) => BookingSpan::all_day(start, end).map_err(corrupt)?,
-            _ => return Err(corrupt(format!("booking {} has an impossible span", self.id))),
-        };
+        let span =
+            match (self.start_at, self.end_at, self.time_zone, self.start_date, self.end_date) {
+                (Some(start), Some(end), Some(zone), None, None) => {
+                    let zone: TimeZone = zone.parse().map_err(corrupt)?;
+                    BookingSpan::timed(start, end, zone).map_err(corrupt)?
+                }
+                (None, None, None, Some(start), Some(end)) => {
+                    BookingSpan::all_day(start, end).map_err(corrupt)?
+                }
+                _ => return Err(corrupt(format!("booking {} has an impossible span", self.id))),
+            };
         let customer = match self.customer_name {
             Some(name) => Some(Customer {
                 name,
@@ -127,7 +130,9 @@ macro_rules! bind_content {
         let new: &NewBooking = $new;
         let (span_start, span_end) = new.span.utc_range($home);
         let (start_at, end_at, zone, start_date, end_date) = match &new.span {
-            BookingSpan::Timed { start, end, zone } => (Some(*start), Some(*end), Some(zone.to_string()), None, None),
+            BookingSpan::Timed { start, end, zone } => {
+                (Some(*start), Some(*end), Some(zone.to_string()), None, None)
+            }
             BookingSpan::AllDay { start, end } => (None, None, None, Some(*start), Some(*end)),
         };
         let customer = new.customer.as_ref();
@@ -172,11 +177,12 @@ macro_rules! resolve_refs {
             }
         }
         for (i, staff_id) in new.staff_ids.iter().enumerate() {
-            let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM staff WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.id)
-                .bind(staff_id)
-                .fetch_optional(&mut *$tx)
-                .await?;
+            let found: Option<(i32,)> =
+                sqlx::query_as("SELECT 1 FROM staff WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.id)
+                    .bind(staff_id)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
             if found.is_none() {
                 return Err(invalid(&format!("staff_ids[{i}]"), "no staff member with this id"));
             }
@@ -219,7 +225,8 @@ fn insert_sql() -> String {
 }
 
 fn update_sql() -> String {
-    let sets: Vec<String> = CONTENT.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    let sets: Vec<String> =
+        CONTENT.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
     format!(
         "UPDATE bookings SET {}, version = version + 1, updated_at = $17 \
          WHERE tenant_id = $18 AND id = $19 AND version = $20",
@@ -229,19 +236,35 @@ fn update_sql() -> String {
 
 impl Store {
     /// Creates a booking (version 1) and schedules its sync.
-    pub async fn create_booking(&self, tenant: &Tenant, new: NewBooking) -> Result<Booking, StoreError> {
+    pub async fn create_booking(
+        &self,
+        tenant: &Tenant,
+        new: NewBooking,
+    ) -> Result<Booking, StoreError> {
         let (id, at) = (Uuid::now_v7(), now());
         let sql = insert_sql();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let home = resolve_refs!(tx, tenant, &new);
-            bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home).bind(id).bind(tenant.id).bind(at).execute(&mut *tx).await?;
+            bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
+                .bind(id)
+                .bind(tenant.id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
             write_links_and_job!(tx, tenant.id, id, &new, at);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
         self.outbox_signal.notify_one();
-        Ok(Booking { id, tenant_id: tenant.id, data: new, version: 1, created_at: at, updated_at: at })
+        Ok(Booking {
+            id,
+            tenant_id: tenant.id,
+            data: new,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        })
     }
 
     /// Replaces the content of a booking that is still at `expected_version`; otherwise
@@ -278,14 +301,22 @@ impl Store {
     }
 
     /// Creates or replaces the booking with this external id. Identical content changes nothing.
-    pub async fn upsert_booking(&self, tenant: &Tenant, ext: &str, mut new: NewBooking) -> Result<UpsertOutcome, StoreError> {
+    pub async fn upsert_booking(
+        &self,
+        tenant: &Tenant,
+        ext: &str,
+        mut new: NewBooking,
+    ) -> Result<UpsertOutcome, StoreError> {
         new.external_id = Some(ext.to_owned());
         for _ in 0..3 {
             let result = match self.booking_by_external_id(tenant.id, ext).await? {
-                Some(existing) if existing.data == new => return Ok(UpsertOutcome::Unchanged(existing)),
-                Some(existing) => {
-                    self.replace_booking(tenant, existing.id, existing.version, new.clone()).await.map(UpsertOutcome::Updated)
+                Some(existing) if existing.data == new => {
+                    return Ok(UpsertOutcome::Unchanged(existing));
                 }
+                Some(existing) => self
+                    .replace_booking(tenant, existing.id, existing.version, new.clone())
+                    .await
+                    .map(UpsertOutcome::Updated),
                 None => self.create_booking(tenant, new.clone()).await.map(UpsertOutcome::Created),
             };
             match result {
@@ -316,7 +347,11 @@ impl Store {
             .rows_affected();
             if changed == 1 {
                 let job = Job::DeleteBooking { tenant_id: tenant.id, booking_id: id };
-                sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind(at).execute(&mut *tx).await?;
+                sqlx::query(outbox::INSERT)
+                    .bind(outbox::encode(&job)?)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(changed)
@@ -333,14 +368,24 @@ impl Store {
     }
 
     /// The booking with this external id, if any.
-    pub async fn booking_by_external_id(&self, tenant_id: Uuid, ext: &str) -> Result<Option<Booking>, StoreError> {
+    pub async fn booking_by_external_id(
+        &self,
+        tenant_id: Uuid,
+        ext: &str,
+    ) -> Result<Option<Booking>, StoreError> {
         self.booking_where(tenant_id, "external_id = $2", Key::External(ext)).await
     }
 
-    async fn booking_where(&self, tenant_id: Uuid, cond: &str, key: Key<'_>) -> Result<Option<Booking>, StoreError> {
+    async fn booking_where(
+        &self,
+        tenant_id: Uuid,
+        cond: &str,
+        key: Key<'_>,
+    ) -> Result<Option<Booking>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM bookings WHERE tenant_id = $1 AND {cond}");
         let found: Option<(BookingRow, Vec<(Uuid,)>)> = with_pool!(self, |pool| {
-            let query = sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+            let query =
+                sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
             let query = match key {
                 Key::Id(id) => query.bind(id),
                 Key::External(ext) => query.bind(ext),
@@ -356,11 +401,17 @@ impl Store {
                 }
             }
         })?;
-        found.map(|(row, staff)| row.into_booking(staff.into_iter().map(|(s,)| s).collect())).transpose()
+        found
+            .map(|(row, staff)| row.into_booking(staff.into_iter().map(|(s,)| s).collect()))
+            .transpose()
     }
 
     /// A page of the tenant's bookings matching `filter`, in id (creation) order.
-    pub async fn list_bookings(&self, tenant_id: Uuid, filter: &BookingFilter) -> Result<Page<Booking>, StoreError> {
+    pub async fn list_bookings(
+        &self,
+        tenant_id: Uuid,
+        filter: &BookingFilter,
+    ) -> Result<Page<Booking>, StoreError> {
         let mut conds = vec!["tenant_id = $1".to_owned()];
         let mut n = 1;
         let mut next = |cond: &str| {
@@ -375,15 +426,38 @@ impl Store {
             next("EXISTS (SELECT 1 FROM booking_staff bs WHERE bs.booking_id = bookings.id AND bs.staff_id = ?)")
         });
         filter.after.is_some().then(|| next("id > ?"));
-        let sql = format!("SELECT {COLUMNS} FROM bookings WHERE {} ORDER BY id LIMIT {}", conds.join(" AND "), filter.limit + 1);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM bookings WHERE {} ORDER BY id LIMIT {}",
+            conds.join(" AND "),
+            filter.limit + 1
+        );
         let (rows, links): (Vec<BookingRow>, Vec<(Uuid, Uuid)>) = with_pool!(self, |pool| {
-            let mut query = sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
-            query = match filter.from { Some(v) => query.bind(v), None => query };
-            query = match filter.to { Some(v) => query.bind(v), None => query };
-            query = match filter.status { Some(v) => query.bind(v.as_str()), None => query };
-            query = match filter.resource_id { Some(v) => query.bind(v), None => query };
-            query = match filter.staff_id { Some(v) => query.bind(v), None => query };
-            query = match filter.after { Some(v) => query.bind(v), None => query };
+            let mut query =
+                sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+            query = match filter.from {
+                Some(v) => query.bind(v),
+                None => query,
+            };
+            query = match filter.to {
+                Some(v) => query.bind(v),
+                None => query,
+            };
+            query = match filter.status {
+                Some(v) => query.bind(v.as_str()),
+                None => query,
+            };
+            query = match filter.resource_id {
+                Some(v) => query.bind(v),
+                None => query,
+            };
+            query = match filter.staff_id {
+                Some(v) => query.bind(v),
+                None => query,
+            };
+            query = match filter.after {
+                Some(v) => query.bind(v),
+                None => query,
+            };
             let rows = query.fetch_all(pool).await?;
             // Ids are ordered, so the page's staff links are those in its id range.
             let links = match (rows.first(), rows.last()) {

@@ -76,7 +76,13 @@ impl Store {
     }
 
     /// Records a job that will not run again.
-    pub async fn record_job_failure(&self, kind: &str, job: &str, error: &str, attempts: u32) -> Result<(), StoreError> {
+    pub async fn record_job_failure(
+        &self,
+        kind: &str,
+        job: &str,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO job_failures (id, kind, job, error, attempts, failed_at) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -79,7 +79,10 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict("a record with that external_id already exists".into())
             }
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            sqlx::Error::Database(db)
+                if db.is_foreign_key_violation()
+                    || db.message().contains("FOREIGN KEY constraint failed") =>
+            {
                 StoreError::Conflict("the record is still referenced by bookings".into())
             }
             _ => StoreError::Database(e),
@@ -120,7 +123,10 @@ pub(crate) fn now() -> DateTime<Utc> {
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://...`), creating a SQLite file and its
     /// folder when missing.
-    pub async fn connect(url: &SecretString, options: &DatabaseConfig) -> Result<Store, StoreError> {
+    pub async fn connect(
+        url: &SecretString,
+        options: &DatabaseConfig,
+    ) -> Result<Store, StoreError> {
         let url = url.expose_secret();
         let acquire = Duration::from_secs(options.acquire_timeout_secs);
         let pool = if url.starts_with("sqlite:") {
@@ -130,8 +136,10 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)

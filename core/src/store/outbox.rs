@@ -52,13 +52,22 @@ impl Store {
     /// Records owed work on its own (for work not tied to a booking change, e.g. a manual re-sync).
     pub async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
         let json = encode(job)?;
-        with_pool!(self, |pool| sqlx::query(INSERT).bind(&json).bind(now()).execute(pool).await.map(|_| ()))?;
+        with_pool!(self, |pool| sqlx::query(INSERT)
+            .bind(&json)
+            .bind(now())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         self.outbox_signal.notify_one();
         Ok(())
     }
 
     /// Claims up to `limit` unclaimed (or expired) rows for `lease`, oldest first.
-    pub async fn claim_outbox(&self, limit: u32, lease: Duration) -> Result<Vec<OutboxEntry>, StoreError> {
+    pub async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         let at = whole_seconds(Utc::now());
         let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
         let sql = match self.pool {

@@ -34,7 +34,11 @@ impl TryFrom<ResourceRow> for Resource {
 
 impl Store {
     /// Adds a resource.
-    pub async fn create_resource(&self, tenant_id: Uuid, new: NewResource) -> Result<Resource, StoreError> {
+    pub async fn create_resource(
+        &self,
+        tenant_id: Uuid,
+        new: NewResource,
+    ) -> Result<Resource, StoreError> {
         let (id, at) = (Uuid::now_v7(), now());
         with_pool!(self, |pool| {
             sqlx::query(
@@ -58,16 +62,29 @@ impl Store {
     pub async fn resource(&self, tenant_id: Uuid, id: Uuid) -> Result<Resource, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND id = $2");
         let row: ResourceRow = with_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(id).fetch_one(pool).await
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(pool)
+                .await
         })?;
         row.try_into()
     }
 
     /// The resource with this external id, if any.
-    pub async fn resource_by_external_id(&self, tenant_id: Uuid, ext: &str) -> Result<Option<Resource>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND external_id = $2");
+    pub async fn resource_by_external_id(
+        &self,
+        tenant_id: Uuid,
+        ext: &str,
+    ) -> Result<Option<Resource>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND external_id = $2");
         let row: Option<ResourceRow> = with_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(ext).fetch_optional(pool).await
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(ext)
+                .fetch_optional(pool)
+                .await
         })?;
         row.map(Resource::try_from).transpose()
     }
@@ -83,14 +100,24 @@ impl Store {
             "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
         );
         let rows: Vec<ResourceRow> = with_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(after).bind(i64::from(limit) + 1).fetch_all(pool).await
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
         })?;
         let items = rows.into_iter().map(Resource::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(items, limit, |r| r.id))
     }
 
     /// Replaces a resource's fields.
-    pub async fn update_resource(&self, tenant_id: Uuid, id: Uuid, new: NewResource) -> Result<Resource, StoreError> {
+    pub async fn update_resource(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        new: NewResource,
+    ) -> Result<Resource, StoreError> {
         let done = with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE resources SET external_id = $1, name = $2, time_zone = $3, updated_at = $4 \
@@ -123,9 +150,9 @@ impl Store {
                 .map(|r| r.rows_affected())
         })
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict("bookings still refer to this resource; move or delete them first".into())
-            }
+            StoreError::Conflict(_) => StoreError::Conflict(
+                "bookings still refer to this resource; move or delete them first".into(),
+            ),
             other => other,
         })?;
         if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }

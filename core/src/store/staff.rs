@@ -65,34 +65,61 @@ impl Store {
     pub async fn staff(&self, tenant_id: Uuid, id: Uuid) -> Result<Staff, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND id = $2");
         let row: StaffRow = with_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(id).fetch_one(pool).await
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(pool)
+                .await
         })?;
         row.try_into()
     }
 
     /// The staff member with this external id, if any.
-    pub async fn staff_by_external_id(&self, tenant_id: Uuid, ext: &str) -> Result<Option<Staff>, StoreError> {
+    pub async fn staff_by_external_id(
+        &self,
+        tenant_id: Uuid,
+        ext: &str,
+    ) -> Result<Option<Staff>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND external_id = $2");
         let row: Option<StaffRow> = with_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(ext).fetch_optional(pool).await
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(ext)
+                .fetch_optional(pool)
+                .await
         })?;
         row.map(Staff::try_from).transpose()
     }
 
     /// A page of the tenant's staff after the cursor.
-    pub async fn list_staff(&self, tenant_id: Uuid, after: Option<Uuid>, limit: u32) -> Result<Page<Staff>, StoreError> {
+    pub async fn list_staff(
+        &self,
+        tenant_id: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<Staff>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
         );
         let rows: Vec<StaffRow> = with_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(after).bind(i64::from(limit) + 1).fetch_all(pool).await
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
         })?;
         let items = rows.into_iter().map(Staff::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(items, limit, |s| s.id))
     }
 
     /// Replaces a staff member's fields.
-    pub async fn update_staff(&self, tenant_id: Uuid, id: Uuid, new: NewStaff) -> Result<Staff, StoreError> {
+    pub async fn update_staff(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        new: NewStaff,
+    ) -> Result<Staff, StoreError> {
         let done = with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE staff SET external_id = $1, name = $2, email = $3, time_zone = $4, updated_at = $5 \
@@ -120,12 +147,13 @@ impl Store {
         let at = now();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let bookings: Vec<(Uuid,)> =
-                sqlx::query_as("SELECT booking_id FROM booking_staff WHERE tenant_id = $1 AND staff_id = $2")
-                    .bind(tenant_id)
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+            let bookings: Vec<(Uuid,)> = sqlx::query_as(
+                "SELECT booking_id FROM booking_staff WHERE tenant_id = $1 AND staff_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
             let deleted = sqlx::query("DELETE FROM staff WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant_id)
                 .bind(id)
@@ -136,13 +164,19 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             for (booking_id,) in bookings {
-                sqlx::query("UPDATE bookings SET version = version + 1, updated_at = $1 WHERE id = $2")
+                sqlx::query(
+                    "UPDATE bookings SET version = version + 1, updated_at = $1 WHERE id = $2",
+                )
+                .bind(at)
+                .bind(booking_id)
+                .execute(&mut *tx)
+                .await?;
+                let job = Job::SyncBooking { tenant_id, booking_id };
+                sqlx::query(outbox::INSERT)
+                    .bind(outbox::encode(&job)?)
                     .bind(at)
-                    .bind(booking_id)
                     .execute(&mut *tx)
                     .await?;
-                let job = Job::SyncBooking { tenant_id, booking_id };
-                sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind(at).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())

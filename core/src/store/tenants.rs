@@ -69,14 +69,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let json = serde_json::to_string(settings).map_err(corrupt)?;
         let done = with_pool!(self, |pool| {
-            sqlx::query("UPDATE tenants SET name = $1, settings = $2, updated_at = $3 WHERE id = $4")
-                .bind(&settings.name)
-                .bind(&json)
-                .bind(now())
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+            sqlx::query(
+                "UPDATE tenants SET name = $1, settings = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(&settings.name)
+            .bind(&json)
+            .bind(now())
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }

@@ -1,0 +1,11 @@
+//! End-to-end tests of Kalends: one test binary, one module per concern.
+//!
+//! Tests that need PostgreSQL or Redis are `#[ignore]`d in a plain `cargo test`; `scripts/test`
+//! starts throwaway servers, exports `KALENDS_TEST_POSTGRES_URL` / `KALENDS_TEST_REDIS_URL` and
+//! runs them with `--include-ignored`.
+
+mod api;
+mod helpers;
+mod process;
+mod queue;
+mod store;

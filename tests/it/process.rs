@@ -1,0 +1,275 @@
+//! The real `kalends` binary: first run, the curl it prints, restart, SIGTERM, the CLI, and the
+//! role split as two processes.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{self, TempDir, eventually};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kalends");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn kalends(dir: &TempDir, port: u16) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(&dir.0)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KALENDS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("KALENDS_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("KALENDS_CONFIG_DIR", dir.0.join("no-config"))
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exited after SIGTERM")
+        .unwrap()
+}
+
+async fn wait_ready(port: u16) {
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(30), || async {
+        let r = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.ok()?;
+        r.status().is_success().then_some(())
+    })
+    .await;
+}
+
+/// Reads the child's stdout until the printed curl command is complete.
+async fn read_welcome(child: &mut Child) -> (String, String) {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut key, mut curl) = (None, String::new());
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.trim().strip_prefix("API key:") {
+                key = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if line.trim_start().starts_with("curl ") || !curl.is_empty() {
+                curl.push_str(line.trim().trim_end_matches('\\'));
+                curl.push(' ');
+                if !line.ends_with('\\') {
+                    break;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("the welcome text was printed");
+    (key.expect("an API key was printed"), curl)
+}
+
+#[tokio::test]
+async fn first_run_prints_a_demo_key_whose_curl_creates_a_booking_that_survives_a_restart() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let mut child = kalends(&dir, port)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (key, curl) = read_welcome(&mut child).await;
+    wait_ready(port).await;
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{curl} -w '\\n%{{http_code}}'"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.trim_end().ends_with("201"), "the printed curl creates a booking: {stdout}");
+    let status = terminate(child).await;
+    assert!(status.success(), "SIGTERM exits 0, got {status:?}");
+
+    let child = kalends(&dir, port)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port).await;
+    let list: Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/bookings"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "the booking survived the restart: {list}"
+    );
+    let mut child = child;
+    let mut banner = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let status = terminate(child).await;
+    tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut banner).await.unwrap();
+    assert!(status.success());
+    assert!(
+        !banner.contains("API key"),
+        "no second demo tenant on a database that has one: {banner}"
+    );
+}
+
+#[tokio::test]
+async fn config_check_redacts_secrets_and_bad_values_fail_with_one_line() {
+    let dir = TempDir::new();
+    let output = kalends(&dir, 1)
+        .env("KALENDS_DATABASE_URL", "postgres://kal:hunter2@db.example/kalends")
+        .env("KALENDS_GOOGLE__CLIENT_SECRET", "goog-very-secret")
+        .args(["config", "check"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success());
+    assert!(
+        stdout.contains("database_url = postgres://kal:[REDACTED]@db.example/kalends"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("google.client_secret = [REDACTED]"), "{stdout}");
+    assert!(!stdout.contains("hunter2") && !stdout.contains("goog-very-secret"));
+
+    let output = kalends(&dir, 1)
+        .env("KALENDS_PUBLIC_URL", "ftp://x")
+        .args(["config", "check"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("KALENDS_PUBLIC_URL"), "{stderr}");
+}
+
+#[tokio::test]
+async fn production_profile_without_a_secret_key_refuses_to_start() {
+    let dir = TempDir::new();
+    let output = kalends(&dir, free_port())
+        .env("KALENDS_PROFILE", "production")
+        .arg("serve")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!output.status.success());
+    assert!(stderr.contains("KALENDS_SECRET_KEY"), "{stderr}");
+}
+
+#[tokio::test]
+async fn tenant_create_json_prints_exactly_one_object_with_a_working_key() {
+    let dir = TempDir::new();
+    let output = kalends(&dir, 1)
+        .args([
+            "tenant",
+            "create",
+            "--name",
+            "Sea Breeze",
+            "--timezone",
+            "Africa/Johannesburg",
+            "--json",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let created: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(created["api_key"].as_str().unwrap().starts_with("kal_"));
+    let tenant_id = created["tenant_id"].as_str().unwrap();
+    let again =
+        kalends(&dir, 1).args(["tenant", "api-key", tenant_id, "--json"]).output().await.unwrap();
+    let second: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_ne!(second["api_key"], created["api_key"]);
+    let bad = kalends(&dir, 1)
+        .args(["tenant", "create", "--name", "X", "--timezone", "Mars/Base"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--timezone"));
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+async fn api_and_worker_run_as_two_processes_on_postgres_and_redis() {
+    let dir = TempDir::new();
+    let database_url = helpers::postgres_database().await;
+    let redis_url = helpers::redis_url();
+    let queue = format!("kalends-split-{}", uuid::Uuid::now_v7().simple());
+    let with_env = |mut cmd: Command| {
+        cmd.env("KALENDS_DATABASE_URL", &database_url)
+            .env("KALENDS_REDIS_URL", &redis_url)
+            .env("KALENDS_JOBS__QUEUE", &queue)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        cmd
+    };
+    let created = with_env(kalends(&dir, 1))
+        .args(["tenant", "create", "--name", "Split", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(created.status.success());
+    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let port = free_port();
+    let ops_port = free_port();
+    let api = with_env(kalends(&dir, port)).args(["serve", "--role", "api"]).spawn().unwrap();
+    let mut worker_cmd = with_env(kalends(&dir, port));
+    worker_cmd.env("KALENDS_OPS_LISTEN", format!("127.0.0.1:{ops_port}"));
+    let worker = worker_cmd.args(["serve", "--role", "worker"]).spawn().unwrap();
+    wait_ready(port).await;
+    wait_ready(ops_port).await;
+    let http = reqwest::Client::new();
+    let booking: Value = http
+        .put(format!("http://127.0.0.1:{port}/api/v1/bookings/by-external-id/split-1"))
+        .bearer_auth(&key)
+        .json(&helpers::booking_body("Split", 3))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id: uuid::Uuid = booking["id"].as_str().unwrap().parse().unwrap();
+    let pool = sqlx::PgPool::connect(&database_url).await.unwrap();
+    eventually(Duration::from_secs(15), || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_attempts WHERE booking_id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
+    let metrics = http
+        .get(format!("http://127.0.0.1:{ops_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("kalends_jobs_total"), "the worker ran the job: {metrics}");
+    assert!(terminate(api).await.success());
+    assert!(terminate(worker).await.success());
+}

@@ -1,0 +1,350 @@
+//! The job plumbing on every queue backend: the outbox survives a crash, transient failures retry
+//! with backoff, permanent ones stop at once and are recorded, duplicates are harmless, and a
+//! stopping worker finishes what it runs.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kalends::app;
+use kalends_core::job::Job;
+use kalends_core::{Config, Store};
+use kalends_jobs::worker::{self, WorkerOptions};
+use kalends_jobs::{JobError, JobHandler, JobQueue, KalendsJobs, QueuedJob, RetryPolicy};
+use secrecy::SecretString;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{self, Db, TempDir, TestApp, booking_body, eventually};
+
+/// Where jobs are queued.
+#[derive(Clone, Copy, Debug)]
+pub enum Queue {
+    /// SQLite database and its Jobs table.
+    Sqlite,
+    /// PostgreSQL database and apalis.jobs.
+    Postgres,
+    /// PostgreSQL database, Redis queue.
+    Redis,
+}
+
+async fn queue_config(queue: Queue, dir: &TempDir) -> Config {
+    let db = if matches!(queue, Queue::Sqlite) { Db::Sqlite } else { Db::Postgres };
+    let mut config = helpers::config(db, dir).await;
+    if matches!(queue, Queue::Redis) {
+        config.redis_url = Some(SecretString::from(helpers::redis_url()));
+    }
+    config
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        base: Duration::from_secs(1),
+        max_delay: Duration::from_secs(4),
+        give_up_after: Duration::from_secs(600),
+    }
+}
+
+/// Runs a worker with `handler` until the returned token is cancelled.
+fn spawn_worker<H: JobHandler>(
+    store: &Store,
+    queue: &JobQueue,
+    handler: H,
+    retry: RetryPolicy,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let token = CancellationToken::new();
+    let options = WorkerOptions {
+        name: format!("test-{}", uuid::Uuid::now_v7().simple()),
+        concurrency: 4,
+        poll_interval: Duration::from_millis(50),
+        shutdown_timeout: Duration::from_secs(10),
+        retry,
+    };
+    let (store, queue, stop) = (store.clone(), queue.clone(), token.clone());
+    let handle = tokio::spawn(async move {
+        worker::run(queue, store, handler, None, options, stop).await.unwrap()
+    });
+    (token, handle)
+}
+
+/// A handler that fails transiently `fail_first` times, then succeeds, remembering when it ran.
+#[derive(Clone, Default)]
+struct Flaky {
+    fail_first: usize,
+    permanent: bool,
+    runs: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl JobHandler for Flaky {
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+        let run = {
+            let mut runs = self.runs.lock().unwrap();
+            runs.push(Instant::now());
+            runs.len()
+        };
+        if self.permanent {
+            return Err(JobError::Permanent("the calendar was deleted".into()));
+        }
+        if run <= self.fail_first {
+            Err(JobError::transient(format!("HTTP 503 on run {run}")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn a_job() -> QueuedJob {
+    let job =
+        Job::SyncBooking { tenant_id: uuid::Uuid::now_v7(), booking_id: uuid::Uuid::now_v7() };
+    QueuedJob::new(job, Utc::now().timestamp_millis())
+}
+
+async fn work_committed_before_a_crash_is_delivered_after_restart(queue: Queue) {
+    let dir = TempDir::new();
+    let config = queue_config(queue, &dir).await;
+    // A process that commits a booking and dies before anything moves its work to the queue.
+    let (store, _) = app::connect(&config).await.unwrap();
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let key = store.create_api_key(tenant.id).await.unwrap();
+    drop(key);
+    let new = kalends_core::domain::NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![],
+        status: kalends_core::domain::BookingStatus::Confirmed,
+        title: "Committed, never enqueued".into(),
+        description: None,
+        location: None,
+        customer: None,
+        span: kalends_core::domain::BookingSpan::all_day(
+            chrono::NaiveDate::from_ymd_opt(2030, 5, 1).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2030, 5, 3).unwrap(),
+        )
+        .unwrap(),
+    };
+    let booking = store.create_booking(&tenant, new).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+    store.close().await;
+    // The restarted process finds the owed work and runs it.
+    let app = TestApp::start_with(config, dir).await;
+    let attempts = eventually(Duration::from_secs(10), || async {
+        let attempts = app.store.sync_attempts(booking.id).await.unwrap();
+        (!attempts.is_empty()).then_some(attempts)
+    })
+    .await;
+    assert_eq!((attempts[0].booking_version, attempts[0].kind.as_str()), (1, "sync_booking"));
+    assert_eq!(app.store.outbox_depth().await.unwrap(), 0);
+    app.stop().await;
+}
+
+async fn booking_changes_reach_the_worker_in_order(queue: Queue) {
+    let dir = TempDir::new();
+    let app = TestApp::start_with(queue_config(queue, &dir).await, TempDir::new()).await;
+    let (_, key) = app.tenant().await;
+    let (status, booking) =
+        app.call("POST", "/api/v1/bookings", &key, Some(booking_body("B", 2))).await;
+    assert_eq!(status, 201);
+    let id: uuid::Uuid = booking["id"].as_str().unwrap().parse().unwrap();
+    let synced = |version: i64| {
+        let store = app.store.clone();
+        async move {
+            let attempts = store.sync_attempts(id).await.unwrap();
+            attempts.iter().find(|a| a.booking_version == version).map(|a| a.kind.clone())
+        }
+    };
+    assert_eq!(eventually(Duration::from_secs(10), || synced(1)).await, "sync_booking");
+    app.call("PATCH", &format!("/api/v1/bookings/{id}"), &key, Some(json!({"title": "Moved"})))
+        .await;
+    assert_eq!(eventually(Duration::from_secs(10), || synced(2)).await, "sync_booking");
+    app.call("POST", &format!("/api/v1/bookings/{id}/cancel"), &key, None).await;
+    assert_eq!(eventually(Duration::from_secs(10), || synced(3)).await, "delete_booking");
+    app.stop().await;
+}
+
+async fn transient_failures_are_retried_with_growing_delays(queue: Queue) {
+    let dir = TempDir::new();
+    let (store, queue) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
+    let handler = Flaky { fail_first: 3, ..Flaky::default() };
+    let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
+    queue.push(a_job(), None).await.unwrap();
+    let runs = eventually(Duration::from_secs(30), || async {
+        let runs = handler.runs.lock().unwrap().clone();
+        (runs.len() >= 4).then_some(runs)
+    })
+    .await;
+    let gaps: Vec<f64> = runs.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    // Delays are drawn from [0.5, 1], [1, 2] and [2, 4] seconds and rounded up to the queue's
+    // whole-second schedule, so each gap is at least its delay and at most a second and a poll more.
+    assert!(gaps[0] >= 0.5 && gaps[0] <= 2.5, "first retry: {gaps:?}");
+    assert!(gaps[1] >= 1.0 && gaps[1] <= 3.5, "second retry: {gaps:?}");
+    assert!(gaps[2] >= 2.0 && gaps[2] <= 5.5, "third retry: {gaps:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(handler.runs.lock().unwrap().len(), 4, "a success ends the retries");
+    assert!(store.job_failures(10).await.unwrap().is_empty());
+    stop.cancel();
+    worker.await.unwrap();
+}
+
+async fn a_permanent_failure_stops_at_once_and_is_recorded(queue: Queue) {
+    let dir = TempDir::new();
+    let (store, queue) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
+    let handler = Flaky { permanent: true, ..Flaky::default() };
+    let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
+    queue.push(a_job(), None).await.unwrap();
+    let failures = eventually(Duration::from_secs(10), || async {
+        let failures = store.job_failures(10).await.unwrap();
+        (!failures.is_empty()).then_some(failures)
+    })
+    .await;
+    assert_eq!((failures[0].kind.as_str(), failures[0].attempts), ("sync_booking", 1));
+    assert!(failures[0].error.contains("the calendar was deleted"), "{failures:?}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(handler.runs.lock().unwrap().len(), 1, "no retry after a permanent failure");
+    stop.cancel();
+    worker.await.unwrap();
+}
+
+async fn a_job_failing_past_its_deadline_is_recorded_as_given_up(queue: Queue) {
+    let dir = TempDir::new();
+    let (store, queue) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
+    let handler = Flaky { fail_first: usize::MAX, ..Flaky::default() };
+    let policy = RetryPolicy { give_up_after: Duration::from_millis(500), ..fast_retries() };
+    let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), policy);
+    queue.push(a_job(), None).await.unwrap();
+    let failures = eventually(Duration::from_secs(15), || async {
+        let failures = store.job_failures(10).await.unwrap();
+        (!failures.is_empty()).then_some(failures)
+    })
+    .await;
+    // The first retry waits 0.5-1 s, so the second run is already past the 0.5 s deadline.
+    assert!(failures[0].error.starts_with("gave up after 2 attempts"), "{failures:?}");
+    assert_eq!(handler.runs.lock().unwrap().len(), 2);
+    assert!(failures[0].error.contains("HTTP 503"), "{failures:?}");
+    stop.cancel();
+    worker.await.unwrap();
+}
+
+async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
+    let dir = TempDir::new();
+    let (store, queue) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let body = kalends_core::domain::NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![],
+        status: kalends_core::domain::BookingStatus::Confirmed,
+        title: "B".into(),
+        description: None,
+        location: None,
+        customer: None,
+        span: kalends_core::domain::BookingSpan::all_day(
+            chrono::NaiveDate::from_ymd_opt(2030, 5, 1).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2030, 5, 3).unwrap(),
+        )
+        .unwrap(),
+    };
+    let booking = store.create_booking(&tenant, body.clone()).await.unwrap();
+    store
+        .replace_booking(
+            &tenant,
+            booking.id,
+            1,
+            kalends_core::domain::NewBooking { title: "B2".into(), ..body },
+        )
+        .await
+        .unwrap();
+    let job = QueuedJob::new(
+        Job::SyncBooking { tenant_id: tenant.id, booking_id: booking.id },
+        Utc::now().timestamp_millis(),
+    );
+    // The same delivery three times (a relay that crashed after pushing, twice).
+    for _ in 0..3 {
+        queue.push(job.clone(), None).await.unwrap();
+    }
+    let (stop, worker) =
+        spawn_worker(&store, &queue, KalendsJobs::new(store.clone()), fast_retries());
+    eventually(Duration::from_secs(10), || async { queue.depth().await.ok().filter(|d| *d == 0) })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let attempts = store.sync_attempts(booking.id).await.unwrap();
+    assert_eq!(attempts.len(), 1, "one sync, of the current version: {attempts:?}");
+    assert_eq!(attempts[0].booking_version, 2, "a job queued for version 1 converges to version 2");
+    stop.cancel();
+    worker.await.unwrap();
+}
+
+/// A handler that takes its time, to see shutdown wait for it.
+#[derive(Clone, Default)]
+struct Slow {
+    started: Arc<Mutex<bool>>,
+    finished: Arc<Mutex<bool>>,
+}
+
+impl JobHandler for Slow {
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+        *self.started.lock().unwrap() = true;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        *self.finished.lock().unwrap() = true;
+        Ok(())
+    }
+}
+
+async fn a_stopping_worker_lets_the_running_job_finish(queue: Queue) {
+    let dir = TempDir::new();
+    let (store, queue) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
+    let handler = Slow::default();
+    let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
+    queue.push(a_job(), None).await.unwrap();
+    eventually(Duration::from_secs(10), || async { handler.started.lock().unwrap().then_some(()) })
+        .await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .expect("the worker stopped")
+        .unwrap();
+    assert!(
+        *handler.finished.lock().unwrap(),
+        "the running job finished before the worker stopped"
+    );
+}
+
+macro_rules! on_every_queue {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Queue::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: run scripts/test"]
+                async fn $name() {
+                    super::$name(super::Queue::Postgres).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+                async fn $name() {
+                    super::$name(super::Queue::Redis).await
+                }
+            )*
+        }
+    };
+}
+
+on_every_queue!(
+    work_committed_before_a_crash_is_delivered_after_restart,
+    booking_changes_reach_the_worker_in_order,
+    transient_failures_are_retried_with_growing_delays,
+    a_permanent_failure_stops_at_once_and_is_recorded,
+    a_job_failing_past_its_deadline_is_recorded_as_given_up,
+    duplicate_and_stale_deliveries_are_harmless,
+    a_stopping_worker_lets_the_running_job_finish,
+);

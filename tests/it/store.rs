@@ -1,0 +1,400 @@
+//! The store: one story, two databases. Every test here runs on SQLite and on PostgreSQL.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, TimeZone as _, Utc};
+use kalends_core::StoreError;
+use kalends_core::domain::{
+    BookingSpan, BookingStatus, Customer, NewBooking, NewResource, NewStaff,
+};
+use kalends_core::job::Job;
+use kalends_core::store::{BookingFilter, UpsertOutcome};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::helpers::{Db, TempDir, on_both_databases, store, tenant};
+
+fn timed(title: &str, day: u32) -> NewBooking {
+    let start = Utc.with_ymd_and_hms(2030, 1, day, 9, 0, 0).unwrap();
+    NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![],
+        status: BookingStatus::Confirmed,
+        title: title.into(),
+        description: Some("Deep tissue".into()),
+        location: Some("Room 2".into()),
+        customer: Some(Customer {
+            name: "Ann Lee".into(),
+            email: Some("ann@example.com".parse().unwrap()),
+            phone: None,
+        }),
+        span: BookingSpan::timed(
+            start,
+            start + chrono::Duration::hours(1),
+            "Europe/Paris".parse().unwrap(),
+        )
+        .unwrap(),
+    }
+}
+
+fn stay(title: &str, from: u32, to: u32) -> NewBooking {
+    let date = |d| NaiveDate::from_ymd_opt(2030, 6, d).unwrap();
+    NewBooking {
+        span: BookingSpan::all_day(date(from), date(to)).unwrap(),
+        customer: None,
+        ..timed(title, 1)
+    }
+}
+
+async fn jobs_owed(store: &kalends_core::Store) -> Vec<Job> {
+    let rows = store.claim_outbox(1000, Duration::from_secs(60)).await.unwrap();
+    rows.iter().map(|r| r.decode().unwrap()).collect()
+}
+
+async fn bookings_round_trip_with_every_field(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "Africa/Johannesburg").await;
+    let room = store
+        .create_resource(
+            tenant.id,
+            NewResource {
+                external_id: Some("r1".into()),
+                name: "Sea view".into(),
+                time_zone: None,
+            },
+        )
+        .await
+        .unwrap();
+    let ann = store
+        .create_staff(
+            tenant.id,
+            NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None },
+        )
+        .await
+        .unwrap();
+    let bob = store
+        .create_staff(
+            tenant.id,
+            NewStaff { external_id: None, name: "Bob".into(), email: None, time_zone: None },
+        )
+        .await
+        .unwrap();
+    let new = NewBooking {
+        resource_id: Some(room.id),
+        staff_ids: vec![bob.id, ann.id],
+        ..stay("Stay", 3, 6)
+    };
+    let created = store.create_booking(&tenant, new.clone()).await.unwrap();
+    let read = store.booking(tenant.id, created.id).await.unwrap();
+    assert_eq!(read.data, new, "staff order, dates and fields survive storage");
+    assert_eq!(read.version, 1);
+    let timed = store.create_booking(&tenant, timed("Massage", 2)).await.unwrap();
+    assert_eq!(store.booking(tenant.id, timed.id).await.unwrap().data, timed.data);
+}
+
+async fn every_change_bumps_the_version_and_owes_a_job(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let booking = store.create_booking(&tenant, timed("Massage", 2)).await.unwrap();
+    let moved = store.replace_booking(&tenant, booking.id, 1, timed("Massage", 3)).await.unwrap();
+    assert_eq!(moved.version, 2);
+    let cancelled = store.cancel_booking(&tenant, booking.id).await.unwrap();
+    assert_eq!((cancelled.version, cancelled.data.status), (3, BookingStatus::Cancelled));
+    let again = store.cancel_booking(&tenant, booking.id).await.unwrap();
+    assert_eq!(again.version, 3, "cancelling twice is one change");
+    let sync = Job::SyncBooking { tenant_id: tenant.id, booking_id: booking.id };
+    let delete = Job::DeleteBooking { tenant_id: tenant.id, booking_id: booking.id };
+    assert_eq!(jobs_owed(&store).await, vec![sync.clone(), sync, delete]);
+}
+
+async fn a_stale_version_cannot_overwrite_a_newer_one(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let booking = store.create_booking(&tenant, timed("Massage", 2)).await.unwrap();
+    store.replace_booking(&tenant, booking.id, 1, timed("Moved", 3)).await.unwrap();
+    let stale = store.replace_booking(&tenant, booking.id, 1, timed("Stale", 4)).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict)), "{stale:?}");
+    assert_eq!(store.booking(tenant.id, booking.id).await.unwrap().data.title, "Moved");
+}
+
+async fn an_identical_upsert_changes_nothing_and_owes_nothing(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let first = store.upsert_booking(&tenant, "ext-1", timed("Massage", 2)).await.unwrap();
+    assert!(matches!(first, UpsertOutcome::Created(_)));
+    let same = store.upsert_booking(&tenant, "ext-1", timed("Massage", 2)).await.unwrap();
+    assert!(matches!(same, UpsertOutcome::Unchanged(ref b) if b.version == 1), "{same:?}");
+    let changed = store.upsert_booking(&tenant, "ext-1", timed("Massage", 5)).await.unwrap();
+    assert!(matches!(changed, UpsertOutcome::Updated(ref b) if b.version == 2), "{changed:?}");
+    assert_eq!(jobs_owed(&store).await.len(), 2, "only the create and the real change owe a sync");
+}
+
+async fn another_tenants_records_are_not_found(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let (mine, theirs) = (tenant(&store, "UTC").await, tenant(&store, "UTC").await);
+    let booking = store.create_booking(&theirs, timed("Theirs", 2)).await.unwrap();
+    assert!(matches!(store.booking(mine.id, booking.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.cancel_booking(&mine, booking.id).await, Err(StoreError::NotFound)));
+    let staff = store
+        .create_staff(
+            theirs.id,
+            NewStaff { external_id: None, name: "T".into(), email: None, time_zone: None },
+        )
+        .await
+        .unwrap();
+    let with_their_staff = NewBooking { staff_ids: vec![staff.id], ..timed("Mine", 3) };
+    let err = store.create_booking(&mine, with_their_staff).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Invalid { ref field, .. } if field == "staff_ids[0]"),
+        "{err:?}"
+    );
+    assert_eq!(
+        store
+            .list_bookings(mine.id, &BookingFilter { limit: 50, ..Default::default() })
+            .await
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+}
+
+async fn lists_page_in_creation_order_and_filter(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let room = store
+        .create_resource(
+            tenant.id,
+            NewResource { external_id: None, name: "Room".into(), time_zone: None },
+        )
+        .await
+        .unwrap();
+    let ann = store
+        .create_staff(
+            tenant.id,
+            NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None },
+        )
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for day in 1..=7 {
+        let mut new = timed(&format!("B{day}"), day);
+        if day % 2 == 0 {
+            new.resource_id = Some(room.id);
+            new.staff_ids = vec![ann.id];
+        }
+        ids.push(store.create_booking(&tenant, new).await.unwrap().id);
+    }
+    store.cancel_booking(&tenant, ids[6]).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_bookings(tenant.id, &BookingFilter { after, limit: 3, ..Default::default() })
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|b| b.id));
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "pages walk every booking once, in order");
+    let list = |filter: BookingFilter| {
+        let store = store.clone();
+        async move {
+            let page = store
+                .list_bookings(tenant.id, &BookingFilter { limit: 50, ..filter })
+                .await
+                .unwrap();
+            page.items.iter().map(|b| b.data.title.clone()).collect::<Vec<_>>()
+        }
+    };
+    let from = Utc.with_ymd_and_hms(2030, 1, 3, 0, 0, 0).unwrap();
+    let to = Utc.with_ymd_and_hms(2030, 1, 5, 0, 0, 0).unwrap();
+    assert_eq!(
+        list(BookingFilter { from: Some(from), to: Some(to), ..Default::default() }).await,
+        ["B3", "B4"]
+    );
+    assert_eq!(
+        list(BookingFilter { resource_id: Some(room.id), ..Default::default() }).await,
+        ["B2", "B4", "B6"]
+    );
+    let staff_list = list(BookingFilter { staff_id: Some(ann.id), ..Default::default() }).await;
+    assert_eq!(staff_list, ["B2", "B4", "B6"]);
+    let staffed = store
+        .list_bookings(
+            tenant.id,
+            &BookingFilter { staff_id: Some(ann.id), limit: 50, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert!(
+        staffed.items.iter().all(|b| b.data.staff_ids == vec![ann.id]),
+        "listed bookings carry their staff"
+    );
+    assert_eq!(
+        list(BookingFilter { status: Some(BookingStatus::Cancelled), ..Default::default() }).await,
+        ["B7"]
+    );
+}
+
+async fn a_resource_with_bookings_cannot_be_deleted(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let room = store
+        .create_resource(
+            tenant.id,
+            NewResource { external_id: None, name: "Room".into(), time_zone: None },
+        )
+        .await
+        .unwrap();
+    store
+        .create_booking(&tenant, NewBooking { resource_id: Some(room.id), ..timed("B", 2) })
+        .await
+        .unwrap();
+    let err = store.delete_resource(tenant.id, room.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let empty = store
+        .create_resource(
+            tenant.id,
+            NewResource { external_id: None, name: "Spare".into(), time_zone: None },
+        )
+        .await
+        .unwrap();
+    store.delete_resource(tenant.id, empty.id).await.unwrap();
+}
+
+async fn deleting_staff_resyncs_their_bookings_without_them(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let ann = store
+        .create_staff(
+            tenant.id,
+            NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None },
+        )
+        .await
+        .unwrap();
+    let booking = store
+        .create_booking(&tenant, NewBooking { staff_ids: vec![ann.id], ..timed("B", 2) })
+        .await
+        .unwrap();
+    jobs_owed(&store).await;
+    store.delete_staff(tenant.id, ann.id).await.unwrap();
+    let after = store.booking(tenant.id, booking.id).await.unwrap();
+    assert_eq!((after.version, after.data.staff_ids.len()), (2, 0));
+    let owed = jobs_owed(&store).await;
+    assert_eq!(owed, vec![Job::SyncBooking { tenant_id: tenant.id, booking_id: booking.id }]);
+}
+
+async fn all_day_bookings_are_placed_in_the_resource_zone(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let villa = store
+        .create_resource(
+            tenant.id,
+            NewResource {
+                external_id: None,
+                name: "Villa".into(),
+                time_zone: Some("Pacific/Auckland".parse().unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .create_booking(&tenant, NewBooking { resource_id: Some(villa.id), ..stay("Stay", 10, 12) })
+        .await
+        .unwrap();
+    // 2030-06-10 00:00 in Auckland (UTC+12) is 2030-06-09 12:00 UTC.
+    let probe = |h| Utc.with_ymd_and_hms(2030, 6, 9, h, 0, 0).unwrap();
+    let found = |from, to| {
+        let store = store.clone();
+        async move {
+            store
+                .list_bookings(
+                    tenant.id,
+                    &BookingFilter {
+                        from: Some(from),
+                        to: Some(to),
+                        limit: 5,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .len()
+        }
+    };
+    assert_eq!(found(probe(0), probe(11)).await, 0);
+    assert_eq!(found(probe(11), probe(13)).await, 1);
+}
+
+async fn outbox_claims_are_exclusive_until_the_lease_expires(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    store.create_booking(&tenant, timed("B", 2)).await.unwrap();
+    let first = store.claim_outbox(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        store.claim_outbox(10, Duration::from_secs(60)).await.unwrap().is_empty(),
+        "a claimed row is not handed out twice"
+    );
+    assert_eq!(store.outbox_depth().await.unwrap(), 1, "claimed is not done");
+    store.complete_outbox(&[first[0].id]).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    store.create_booking(&tenant, timed("C", 3)).await.unwrap();
+    assert_eq!(store.claim_outbox(10, Duration::ZERO).await.unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        store.claim_outbox(10, Duration::from_secs(60)).await.unwrap().len(),
+        1,
+        "an expired lease is claimed again"
+    );
+}
+
+async fn api_keys_open_only_their_tenant_and_are_stored_hashed(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let key = store.create_api_key(tenant.id).await.unwrap();
+    assert_eq!(store.authenticate(&key).await.unwrap().unwrap().id, tenant.id);
+    let wrong = SecretString::from(format!("{}x", key.expose_secret()));
+    assert!(store.authenticate(&wrong).await.unwrap().is_none());
+    assert!(store.authenticate(&SecretString::from("")).await.unwrap().is_none());
+}
+
+async fn a_sync_attempt_is_recorded_once_per_version(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let booking = store.create_booking(&tenant, timed("B", 2)).await.unwrap();
+    assert!(store.record_sync_attempt(tenant.id, booking.id, 1, "sync_booking").await.unwrap());
+    assert!(!store.record_sync_attempt(tenant.id, booking.id, 1, "sync_booking").await.unwrap());
+    assert_eq!(store.sync_attempts(booking.id).await.unwrap().len(), 1);
+}
+
+on_both_databases!(
+    bookings_round_trip_with_every_field,
+    every_change_bumps_the_version_and_owes_a_job,
+    a_stale_version_cannot_overwrite_a_newer_one,
+    an_identical_upsert_changes_nothing_and_owes_nothing,
+    another_tenants_records_are_not_found,
+    lists_page_in_creation_order_and_filter,
+    a_resource_with_bookings_cannot_be_deleted,
+    deleting_staff_resyncs_their_bookings_without_them,
+    all_day_bookings_are_placed_in_the_resource_zone,
+    outbox_claims_are_exclusive_until_the_lease_expires,
+    api_keys_open_only_their_tenant_and_are_stored_hashed,
+    a_sync_attempt_is_recorded_once_per_version,
+);
