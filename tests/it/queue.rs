@@ -174,10 +174,11 @@ async fn transient_failures_are_retried_with_growing_delays(queue: Queue) {
     .await;
     let gaps: Vec<f64> = runs.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
     // Delays are drawn from [0.5, 1], [1, 2] and [2, 4] seconds and rounded up to the queue's
-    // whole-second schedule, so each gap is at least its delay and at most a second and a poll more.
-    assert!(gaps[0] >= 0.5 && gaps[0] <= 2.5, "first retry: {gaps:?}");
-    assert!(gaps[1] >= 1.0 && gaps[1] <= 3.5, "second retry: {gaps:?}");
-    assert!(gaps[2] >= 2.0 && gaps[2] <= 5.5, "third retry: {gaps:?}");
+    // whole-second schedule, so each gap is at least its delay; the upper bounds leave room for a
+    // loaded machine (the whole suite runs in parallel on two cores).
+    assert!(gaps[0] >= 0.5 && gaps[0] <= 4.0, "first retry: {gaps:?}");
+    assert!(gaps[1] >= 1.0 && gaps[1] <= 5.0, "second retry: {gaps:?}");
+    assert!(gaps[2] >= 2.0 && gaps[2] <= 7.0, "third retry: {gaps:?}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(handler.runs.lock().unwrap().len(), 4, "a success ends the retries");
     assert!(store.job_failures(10).await.unwrap().is_empty());
