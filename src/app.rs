@@ -94,6 +94,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Keeps the SQLite write-ahead log short, off the request path.
+async fn checkpoints(store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = store.checkpoint().await {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+            () = shutdown.cancelled() => return store.checkpoint().await.map_err(Into::into),
+        }
+    }
+}
+
 /// Starts the parts of `role` on an already connected store and queue.
 pub async fn start(
     config: Config,
@@ -136,6 +151,9 @@ pub async fn start(
         relay.run(token).await;
         Ok(())
     });
+    if store.kind() == kalends_core::config::DatabaseKind::Sqlite {
+        tasks.spawn(checkpoints(store.clone(), shutdown.clone()));
+    }
 
     let listen = match role {
         Role::All | Role::Api => Some(config.listen_addr()?),

@@ -175,7 +175,7 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
 /// On the first start of an empty embedded database, a tenant to try things with.
 async fn demo_tenant(config: &Config, store: &Store) -> anyhow::Result<Option<SecretString>> {
     if !config.demo_tenant
-        || !matches!(store.pool(), Pool::Sqlite(_))
+        || !matches!(store.pool(), Pool::Sqlite { .. })
         || store.count_tenants().await? > 0
     {
         return Ok(None);

@@ -79,7 +79,7 @@ impl JobQueue {
             return Ok(JobQueue { name: queue.to_owned(), storage });
         }
         let storage = match store.pool() {
-            Pool::Sqlite(pool) => {
+            Pool::Sqlite { write: pool, .. } => {
                 let cfg = apalis_sqlite::Config::default().queue(queue);
                 Storage::Sqlite(SqliteStorage::new(pool).with_config(cfg))
             }

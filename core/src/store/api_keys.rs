@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::tenants::TenantRow;
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, with_pool, with_read_pool};
 use crate::domain::Tenant;
 
 const KEY_PREFIX: &str = "kal_";
@@ -53,7 +53,7 @@ impl Store {
             return Ok(None);
         }
         let hash = hash_key(key);
-        let row: Option<TenantRow> = with_pool!(self, |pool| {
+        let row: Option<TenantRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT t.id, t.settings, t.created_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
                  WHERE k.key_hash = $1 AND k.revoked_at IS NULL",

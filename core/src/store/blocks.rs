@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Page, Store, StoreError, corrupt, invalid, now, with_pool};
+use super::{Page, Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
 use crate::domain::{Block, BookingSpan, NewBlock, Tenant, TimeZone};
 
 #[derive(sqlx::FromRow)]
@@ -114,7 +114,7 @@ impl Store {
             "SELECT {COLUMNS} FROM blocks WHERE tenant_id = $1 AND ($2 IS NULL OR resource_id = $2) \
              AND ($3 IS NULL OR staff_id = $3) AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $5"
         );
-        let rows: Vec<BlockRow> = with_pool!(self, |pool| {
+        let rows: Vec<BlockRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(resource_id)

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Page, Store, StoreError, corrupt, invalid, now, outbox, with_pool};
+use super::{Page, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool};
 use crate::domain::{Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone};
 use crate::job::Job;
 
@@ -383,7 +383,7 @@ impl Store {
         key: Key<'_>,
     ) -> Result<Option<Booking>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM bookings WHERE tenant_id = $1 AND {cond}");
-        let found: Option<(BookingRow, Vec<(Uuid,)>)> = with_pool!(self, |pool| {
+        let found: Option<(BookingRow, Vec<(Uuid,)>)> = with_read_pool!(self, |pool| {
             let query =
                 sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
             let query = match key {
@@ -431,7 +431,7 @@ impl Store {
             conds.join(" AND "),
             filter.limit + 1
         );
-        let (rows, links): (Vec<BookingRow>, Vec<(Uuid, Uuid)>) = with_pool!(self, |pool| {
+        let (rows, links): (Vec<BookingRow>, Vec<(Uuid, Uuid)>) = with_read_pool!(self, |pool| {
             let mut query =
                 sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
             query = match filter.from {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, with_pool, with_read_pool};
 
 /// One recorded sync of one booking version.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -64,7 +64,7 @@ impl Store {
 
     /// Every recorded sync of a booking, oldest first.
     pub async fn sync_attempts(&self, booking_id: Uuid) -> Result<Vec<SyncAttempt>, StoreError> {
-        Ok(with_pool!(self, |pool| {
+        Ok(with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT booking_id, booking_version, kind, attempted_at FROM sync_attempts \
                  WHERE booking_id = $1 ORDER BY id",
@@ -102,7 +102,7 @@ impl Store {
 
     /// The most recent failed jobs, newest first.
     pub async fn job_failures(&self, limit: u32) -> Result<Vec<JobFailure>, StoreError> {
-        Ok(with_pool!(self, |pool| {
+        Ok(with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT kind, job, error, attempts, failed_at FROM job_failures ORDER BY id DESC LIMIT $1",
             )

@@ -30,16 +30,29 @@ pub use bookings::{BookingFilter, UpsertOutcome};
 pub use job_records::{JobFailure, SyncAttempt};
 pub use outbox::OutboxEntry;
 
-/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses.
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses; on
+/// SQLite, the single writer connection.
 macro_rules! with_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
-            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Sqlite { write: $pool, .. } => $body,
             $crate::store::Pool::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use with_pool;
+
+/// Like [`with_pool!`] for statements that only read: on SQLite they use the reader connections,
+/// which never wait for the writer (WAL).
+macro_rules! with_read_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite { read: $pool, .. } => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_read_pool;
 
 /// A store failure, classified so callers can answer the right status.
 #[derive(Debug, thiserror::Error)]
@@ -101,8 +114,15 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
 /// The connection pool of one backend.
 #[derive(Clone, Debug)]
 pub enum Pool {
-    /// SQLite file (WAL).
-    Sqlite(SqlitePool),
+    /// SQLite file (WAL): one writer connection, so writers queue fairly in the pool instead of
+    /// polling SQLite's lock (whose busy handler sleeps up to 100 ms a try and starves unlucky
+    /// writers under load), and several reader connections that never wait for it.
+    Sqlite {
+        /// The only connection that writes (the job queue uses it too).
+        write: SqlitePool,
+        /// Read-only connections.
+        read: SqlitePool,
+    },
     /// PostgreSQL server.
     Postgres(PgPool),
 }
@@ -135,18 +155,26 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // Checkpoints fsync the database; inside a commit they stall that request for as
+                // long as the disk takes. `checkpoint` runs them in the background instead.
+                .pragma("wal_autocheckpoint", "0");
             if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty())
             {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
-            let pool = SqlitePoolOptions::new()
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(acquire)
+                .connect_with(connect.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(acquire)
-                .connect_with(connect)
+                .connect_with(connect.read_only(true))
                 .await?;
-            Pool::Sqlite(pool)
+            Pool::Sqlite { write, read }
         } else {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -162,7 +190,7 @@ impl Store {
     /// Applies Kalends' own migrations (the job queue's tables are the queue's business).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pool {
-            Pool::Sqlite(pool) => {
+            Pool::Sqlite { write: pool, .. } => {
                 let mut migrator = sqlx::migrate!("../migrations/sqlite");
                 migrator.set_ignore_missing(true);
                 migrator.run(pool).await?;
@@ -178,14 +206,14 @@ impl Store {
 
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        with_read_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
     /// Which database this is.
     pub fn kind(&self) -> DatabaseKind {
         match self.pool {
-            Pool::Sqlite(_) => DatabaseKind::Sqlite,
+            Pool::Sqlite { .. } => DatabaseKind::Sqlite,
             Pool::Postgres(_) => DatabaseKind::Postgres,
         }
     }
@@ -201,8 +229,20 @@ impl Store {
         self.outbox_signal.clone()
     }
 
+    /// Copies the SQLite write-ahead log into the database file without blocking readers or
+    /// writers; the app runs it every few seconds (a no-op on PostgreSQL).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if let Pool::Sqlite { write: pool, .. } = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(pool).await?;
+        }
+        Ok(())
+    }
+
     /// Closes every connection (used on shutdown and by tests).
     pub async fn close(&self) {
+        if let Pool::Sqlite { read, .. } = &self.pool {
+            read.close().await;
+        }
         with_pool!(self, |pool| pool.close().await);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Pool, Store, StoreError, corrupt, now, with_pool};
+use super::{Pool, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::job::Job;
 
 pub(crate) const INSERT: &str = "INSERT INTO outbox (job, created_at) VALUES ($1, $2)";
@@ -71,7 +71,7 @@ impl Store {
         let at = whole_seconds(Utc::now());
         let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
         let sql = match self.pool {
-            Pool::Sqlite(_) => CLAIM_SQLITE,
+            Pool::Sqlite { .. } => CLAIM_SQLITE,
             Pool::Postgres(_) => CLAIM_POSTGRES,
         };
         let mut rows: Vec<OutboxEntry> = with_pool!(self, |pool| {
@@ -95,7 +95,7 @@ impl Store {
 
     /// Rows not yet moved to the queue.
     pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = with_pool!(self, |pool| {
+        let (n,): (i64,) = with_read_pool!(self, |pool| {
             sqlx::query_as("SELECT COUNT(*) FROM outbox").fetch_one(pool).await
         })?;
         Ok(n)

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Page, Store, StoreError, corrupt, now, with_pool};
+use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::domain::{NewResource, Resource};
 
 #[derive(sqlx::FromRow)]
@@ -61,7 +61,7 @@ impl Store {
     /// One resource of the tenant.
     pub async fn resource(&self, tenant_id: Uuid, id: Uuid) -> Result<Resource, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND id = $2");
-        let row: ResourceRow = with_pool!(self, |pool| {
+        let row: ResourceRow = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(id)
@@ -79,7 +79,7 @@ impl Store {
     ) -> Result<Option<Resource>, StoreError> {
         let sql =
             format!("SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND external_id = $2");
-        let row: Option<ResourceRow> = with_pool!(self, |pool| {
+        let row: Option<ResourceRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(ext)
@@ -99,7 +99,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
         );
-        let rows: Vec<ResourceRow> = with_pool!(self, |pool| {
+        let rows: Vec<ResourceRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(after)

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Page, Store, StoreError, corrupt, now, outbox, with_pool};
+use super::{Page, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use crate::domain::{NewStaff, Staff};
 use crate::job::Job;
 
@@ -64,7 +64,7 @@ impl Store {
     /// One staff member of the tenant.
     pub async fn staff(&self, tenant_id: Uuid, id: Uuid) -> Result<Staff, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND id = $2");
-        let row: StaffRow = with_pool!(self, |pool| {
+        let row: StaffRow = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(id)
@@ -81,7 +81,7 @@ impl Store {
         ext: &str,
     ) -> Result<Option<Staff>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND external_id = $2");
-        let row: Option<StaffRow> = with_pool!(self, |pool| {
+        let row: Option<StaffRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(ext)
@@ -101,7 +101,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
         );
-        let rows: Vec<StaffRow> = with_pool!(self, |pool| {
+        let rows: Vec<StaffRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(after)

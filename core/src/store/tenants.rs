@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, corrupt, now, with_pool};
+use super::{Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::domain::{Tenant, TenantSettings};
 
 #[derive(sqlx::FromRow)]
@@ -44,7 +44,7 @@ impl Store {
 
     /// The tenant with this id.
     pub async fn tenant(&self, id: Uuid) -> Result<Tenant, StoreError> {
-        let row: TenantRow = with_pool!(self, |pool| {
+        let row: TenantRow = with_read_pool!(self, |pool| {
             sqlx::query_as("SELECT id, settings, created_at FROM tenants WHERE id = $1")
                 .bind(id)
                 .fetch_one(pool)
@@ -55,7 +55,7 @@ impl Store {
 
     /// How many tenants exist (the first start of an empty database creates a demo tenant).
     pub async fn count_tenants(&self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = with_pool!(self, |pool| {
+        let (n,): (i64,) = with_read_pool!(self, |pool| {
             sqlx::query_as("SELECT COUNT(*) FROM tenants").fetch_one(pool).await
         })?;
         Ok(n)
