@@ -23,6 +23,9 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 use uuid::Uuid;
 
+/// One answered request: latency (ms), booking id, version, and when the 2xx arrived.
+type Sample = (f64, Uuid, i64, DateTime<Utc>);
+
 struct Args {
     database_url: String,
     redis_url: Option<String>,
@@ -109,6 +112,26 @@ async fn job_starts(database_url: &str) -> HashMap<(Uuid, i64), DateTime<Utc>> {
     rows.into_iter().map(|(id, v, at)| ((id, v), at)).collect()
 }
 
+/// p50 and p99 (ms) of `GET /healthz` at the same fixed rate: the noise floor of the machine, the
+/// client and the HTTP stack, measured in the same run as the figures it is compared with.
+async fn baseline(http: &reqwest::Client, base: &str, rate: u64, seconds: u64) -> (f64, f64) {
+    let period = Duration::from_secs_f64(1.0 / rate as f64);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..rate * seconds {
+        let scheduled = started + period * i as u32;
+        tokio::time::sleep_until(scheduled.into()).await;
+        let (http, url) = (http.clone(), format!("{base}/healthz"));
+        tasks.spawn(async move {
+            let ok = http.get(url).send().await.is_ok_and(|r| r.status().is_success());
+            ok.then(|| scheduled.elapsed().as_secs_f64() * 1000.0)
+        });
+    }
+    let mut latencies: Vec<f64> = tasks.join_all().await.into_iter().flatten().collect();
+    latencies.sort_by(f64::total_cmp);
+    (percentile(&latencies, 50.0), percentile(&latencies, 99.0))
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
@@ -138,9 +161,9 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle_rss, _) = rss_mib(pid);
+    let baseline = baseline(&http, &base, args.rate, 10).await;
 
-    // (latency ms, booking id, version, 2xx received at)
-    let results: Arc<Mutex<Vec<(f64, Uuid, i64, DateTime<Utc>)>>> = Arc::default();
+    let results: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let errors = Arc::new(Mutex::new(0u64));
     let total = args.rate * args.seconds;
     let period = Duration::from_secs_f64(1.0 / args.rate as f64);
@@ -211,7 +234,9 @@ async fn main() {
         args.label.clone()
     };
     println!(
-        "| {label} | {} req in {elapsed:.1} s ({:.0}/s), {} errors | {:.2} | {:.2} | {:.2} | {} of {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+        "| {label} | {:.2} / {:.2} | {} req in {elapsed:.1} s ({:.0}/s), {} errors | {:.2} | {:.2} | {:.2} | {} of {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+        baseline.0,
+        baseline.1,
         results.len(),
         results.len() as f64 / elapsed,
         errors.lock().unwrap(),

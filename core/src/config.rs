@@ -518,23 +518,38 @@ impl Config {
                 std::fs::create_dir_all(&self.data_dir).map_err(io)?;
                 let mut bytes = [0u8; 32];
                 rand::fill(&mut bytes);
-                write_private_file(&path, BASE64.encode(bytes).as_bytes()).map_err(io)?;
-                Ok((SecretBox::new(Box::new(bytes)), SecretKeySource::Generated(path)))
+                if publish_private_file(&path, BASE64.encode(bytes).as_bytes()).map_err(io)? {
+                    Ok((SecretBox::new(Box::new(bytes)), SecretKeySource::Generated(path)))
+                } else {
+                    // Another process (an API and a worker starting together) generated it first.
+                    self.secret_key()
+                }
             }
             Err(e) => Err(io(e)),
         }
     }
 }
 
-fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes `contents` to `path` (mode 0600) unless the file exists; returns whether it wrote it.
+/// The file appears complete or not at all: it is written under a temporary name, then linked.
+fn publish_private_file(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
     use std::io::Write as _;
+    let tmp =
+        path.with_extension(format!("tmp-{}-{:016x}", std::process::id(), rand::random::<u64>()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    let mut file = options.open(&tmp)?;
     file.write_all(contents)?;
-    file.sync_all()
+    file.sync_all()?;
+    let linked = std::fs::hard_link(&tmp, path);
+    std::fs::remove_file(&tmp)?;
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -611,6 +626,20 @@ mod tests {
             let mode = std::fs::metadata(dir.join("secret.key")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn processes_starting_together_agree_on_one_generated_key() {
+        let dir = std::env::temp_dir().join(format!("kalends-key-{}", uuid::Uuid::now_v7()));
+        let config = Config { data_dir: dir.clone(), ..Config::default() };
+        let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| *config.secret_key().unwrap().0.expose_secret()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, encode_cursor, parse_id};
+use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use super::fields::{Checker, SpanForm};
 use super::{AppState, ListOut};
 
@@ -141,17 +141,12 @@ async fn list_blocks(
     Query(query): Query<BlockQuery>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<ListOut<BlockOut>>, ApiError> {
-    let mut errors = Vec::new();
-    let paging = page.paging(&mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let paging = page.checked()?;
     let page = state
         .store
         .list_blocks(tenant.id, query.resource_id, query.staff_id, paging.after, paging.limit)
         .await?;
-    let items = page.items.iter().map(BlockOut::from).collect();
-    Ok(axum::Json(ListOut { items, next_cursor: page.next_cursor.map(encode_cursor) }))
+    Ok(axum::Json(ListOut::from_page(&page, BlockOut::from)))
 }
 
 /// Remove a block.

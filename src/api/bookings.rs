@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, FieldError};
-use super::extract::{ApiJson, AuthTenant, PageQuery, encode_cursor, nullable, parse_id};
+use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::{Checker, SpanForm};
 use super::{AppState, ListOut};
 
@@ -545,10 +545,7 @@ async fn list_bookings(
         })
         .map_err(ApiError::invalid)?;
     let page = state.store.list_bookings(tenant.id, &filter).await?;
-    Ok(axum::Json(ListOut {
-        items: page.items.iter().map(BookingOut::from).collect(),
-        next_cursor: page.next_cursor.map(encode_cursor),
-    }))
+    Ok(axum::Json(ListOut::from_page(&page, BookingOut::from)))
 }
 
 /// The routes of this resource.

@@ -135,7 +135,14 @@ pub struct Paging {
 }
 
 impl PageQuery {
-    /// Checks the limit and decodes the cursor.
+    /// Paging of a list without other filters: a bad limit or cursor answers 422.
+    pub fn checked(&self) -> Result<Paging, ApiError> {
+        let mut errors = Vec::new();
+        let paging = self.paging(&mut errors);
+        if errors.is_empty() { Ok(paging) } else { Err(ApiError::invalid(errors)) }
+    }
+
+    /// Checks the limit and decodes the cursor, adding problems to `errors`.
     pub fn paging(&self, errors: &mut Vec<FieldError>) -> Paging {
         let limit = match self.limit.as_deref().map(str::parse::<u32>) {
             None => 50,

@@ -41,6 +41,19 @@ pub struct ListOut<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> ListOut<T> {
+    /// The API form of a store page.
+    pub fn from_page<'a, U>(
+        page: &'a kalends_core::store::Page<U>,
+        item: impl Fn(&'a U) -> T,
+    ) -> Self {
+        ListOut {
+            items: page.items.iter().map(item).collect(),
+            next_cursor: page.next_cursor.map(extract::encode_cursor),
+        }
+    }
+}
+
 /// Bodies above this answer 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 

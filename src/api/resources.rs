@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, encode_cursor, nullable, parse_id};
+use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::Checker;
 use super::{AppState, ListOut};
 
@@ -106,14 +106,9 @@ async fn list_resources(
     AuthTenant(tenant): AuthTenant,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<ListOut<ResourceOut>>, ApiError> {
-    let mut errors = Vec::new();
-    let paging = page.paging(&mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let paging = page.checked()?;
     let page = state.store.list_resources(tenant.id, paging.after, paging.limit).await?;
-    let items = page.items.iter().map(ResourceOut::from).collect();
-    Ok(axum::Json(ListOut { items, next_cursor: page.next_cursor.map(encode_cursor) }))
+    Ok(axum::Json(ListOut::from_page(&page, ResourceOut::from)))
 }
 
 /// One resource.

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, encode_cursor, nullable, parse_id};
+use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::Checker;
 use super::{AppState, ListOut};
 
@@ -128,16 +128,9 @@ async fn list_staff(
     AuthTenant(tenant): AuthTenant,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<ListOut<StaffOut>>, ApiError> {
-    let mut errors = Vec::new();
-    let paging = page.paging(&mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let paging = page.checked()?;
     let page = state.store.list_staff(tenant.id, paging.after, paging.limit).await?;
-    Ok(axum::Json(ListOut {
-        items: page.items.iter().map(StaffOut::from).collect(),
-        next_cursor: page.next_cursor.map(encode_cursor),
-    }))
+    Ok(axum::Json(ListOut::from_page(&page, StaffOut::from)))
 }
 
 /// One staff member.

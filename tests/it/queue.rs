@@ -93,6 +93,21 @@ impl JobHandler for Flaky {
     }
 }
 
+fn a_stay(title: &str) -> kalends_core::domain::NewBooking {
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2030, 5, d).unwrap();
+    kalends_core::domain::NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![],
+        status: kalends_core::domain::BookingStatus::Confirmed,
+        title: title.into(),
+        description: None,
+        location: None,
+        customer: None,
+        span: kalends_core::domain::BookingSpan::all_day(day(1), day(3)).unwrap(),
+    }
+}
+
 fn a_job() -> QueuedJob {
     let job =
         Job::SyncBooking { tenant_id: uuid::Uuid::now_v7(), booking_id: uuid::Uuid::now_v7() };
@@ -107,21 +122,7 @@ async fn work_committed_before_a_crash_is_delivered_after_restart(queue: Queue) 
     let tenant = helpers::tenant(&store, "UTC").await;
     let key = store.create_api_key(tenant.id).await.unwrap();
     drop(key);
-    let new = kalends_core::domain::NewBooking {
-        external_id: None,
-        resource_id: None,
-        staff_ids: vec![],
-        status: kalends_core::domain::BookingStatus::Confirmed,
-        title: "Committed, never enqueued".into(),
-        description: None,
-        location: None,
-        customer: None,
-        span: kalends_core::domain::BookingSpan::all_day(
-            chrono::NaiveDate::from_ymd_opt(2030, 5, 1).unwrap(),
-            chrono::NaiveDate::from_ymd_opt(2030, 5, 3).unwrap(),
-        )
-        .unwrap(),
-    };
+    let new = a_stay("Committed, never enqueued");
     let booking = store.create_booking(&tenant, new).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 1);
     store.close().await;
@@ -229,21 +230,7 @@ async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
     let dir = TempDir::new();
     let (store, queue) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
     let tenant = helpers::tenant(&store, "UTC").await;
-    let body = kalends_core::domain::NewBooking {
-        external_id: None,
-        resource_id: None,
-        staff_ids: vec![],
-        status: kalends_core::domain::BookingStatus::Confirmed,
-        title: "B".into(),
-        description: None,
-        location: None,
-        customer: None,
-        span: kalends_core::domain::BookingSpan::all_day(
-            chrono::NaiveDate::from_ymd_opt(2030, 5, 1).unwrap(),
-            chrono::NaiveDate::from_ymd_opt(2030, 5, 3).unwrap(),
-        )
-        .unwrap(),
-    };
+    let body = a_stay("B");
     let booking = store.create_booking(&tenant, body.clone()).await.unwrap();
     store
         .replace_booking(

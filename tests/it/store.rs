@@ -46,6 +46,24 @@ fn stay(title: &str, from: u32, to: u32) -> NewBooking {
     }
 }
 
+async fn staff(
+    store: &kalends_core::Store,
+    tenant_id: uuid::Uuid,
+    name: &str,
+) -> kalends_core::domain::Staff {
+    let new = NewStaff { external_id: None, name: name.into(), email: None, time_zone: None };
+    store.create_staff(tenant_id, new).await.unwrap()
+}
+
+async fn resource(
+    store: &kalends_core::Store,
+    tenant_id: uuid::Uuid,
+    name: &str,
+) -> kalends_core::domain::Resource {
+    let new = NewResource { external_id: None, name: name.into(), time_zone: None };
+    store.create_resource(tenant_id, new).await.unwrap()
+}
+
 async fn jobs_owed(store: &kalends_core::Store) -> Vec<Job> {
     let rows = store.claim_outbox(1000, Duration::from_secs(60)).await.unwrap();
     rows.iter().map(|r| r.decode().unwrap()).collect()
@@ -66,20 +84,8 @@ async fn bookings_round_trip_with_every_field(db: Db) {
         )
         .await
         .unwrap();
-    let ann = store
-        .create_staff(
-            tenant.id,
-            NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None },
-        )
-        .await
-        .unwrap();
-    let bob = store
-        .create_staff(
-            tenant.id,
-            NewStaff { external_id: None, name: "Bob".into(), email: None, time_zone: None },
-        )
-        .await
-        .unwrap();
+    let ann = staff(&store, tenant.id, "Ann").await;
+    let bob = staff(&store, tenant.id, "Bob").await;
     let new = NewBooking {
         resource_id: Some(room.id),
         staff_ids: vec![bob.id, ann.id],
@@ -140,13 +146,7 @@ async fn another_tenants_records_are_not_found(db: Db) {
     let booking = store.create_booking(&theirs, timed("Theirs", 2)).await.unwrap();
     assert!(matches!(store.booking(mine.id, booking.id).await, Err(StoreError::NotFound)));
     assert!(matches!(store.cancel_booking(&mine, booking.id).await, Err(StoreError::NotFound)));
-    let staff = store
-        .create_staff(
-            theirs.id,
-            NewStaff { external_id: None, name: "T".into(), email: None, time_zone: None },
-        )
-        .await
-        .unwrap();
+    let staff = staff(&store, theirs.id, "T").await;
     let with_their_staff = NewBooking { staff_ids: vec![staff.id], ..timed("Mine", 3) };
     let err = store.create_booking(&mine, with_their_staff).await.unwrap_err();
     assert!(
@@ -168,20 +168,8 @@ async fn lists_page_in_creation_order_and_filter(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
-    let room = store
-        .create_resource(
-            tenant.id,
-            NewResource { external_id: None, name: "Room".into(), time_zone: None },
-        )
-        .await
-        .unwrap();
-    let ann = store
-        .create_staff(
-            tenant.id,
-            NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None },
-        )
-        .await
-        .unwrap();
+    let room = resource(&store, tenant.id, "Room").await;
+    let ann = staff(&store, tenant.id, "Ann").await;
     let mut ids = Vec::new();
     for day in 1..=7 {
         let mut new = timed(&format!("B{day}"), day);
@@ -249,26 +237,14 @@ async fn a_resource_with_bookings_cannot_be_deleted(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
-    let room = store
-        .create_resource(
-            tenant.id,
-            NewResource { external_id: None, name: "Room".into(), time_zone: None },
-        )
-        .await
-        .unwrap();
+    let room = resource(&store, tenant.id, "Room").await;
     store
         .create_booking(&tenant, NewBooking { resource_id: Some(room.id), ..timed("B", 2) })
         .await
         .unwrap();
     let err = store.delete_resource(tenant.id, room.id).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    let empty = store
-        .create_resource(
-            tenant.id,
-            NewResource { external_id: None, name: "Spare".into(), time_zone: None },
-        )
-        .await
-        .unwrap();
+    let empty = resource(&store, tenant.id, "Spare").await;
     store.delete_resource(tenant.id, empty.id).await.unwrap();
 }
 
@@ -276,13 +252,7 @@ async fn deleting_staff_resyncs_their_bookings_without_them(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
-    let ann = store
-        .create_staff(
-            tenant.id,
-            NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None },
-        )
-        .await
-        .unwrap();
+    let ann = staff(&store, tenant.id, "Ann").await;
     let booking = store
         .create_booking(&tenant, NewBooking { staff_ids: vec![ann.id], ..timed("B", 2) })
         .await

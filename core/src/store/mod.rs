@@ -122,6 +122,8 @@ pub enum Pool {
         write: SqlitePool,
         /// Read-only connections.
         read: SqlitePool,
+        /// One connection for WAL checkpoints, which need no lock that writers hold.
+        maintenance: SqlitePool,
     },
     /// PostgreSQL server.
     Postgres(PgPool),
@@ -172,9 +174,11 @@ impl Store {
             let read = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(acquire)
-                .connect_with(connect.read_only(true))
+                .connect_with(connect.clone().read_only(true))
                 .await?;
-            Pool::Sqlite { write, read }
+            let maintenance =
+                SqlitePoolOptions::new().max_connections(1).connect_with(connect).await?;
+            Pool::Sqlite { write, read, maintenance }
         } else {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -232,7 +236,7 @@ impl Store {
     /// Copies the SQLite write-ahead log into the database file without blocking readers or
     /// writers; the app runs it every few seconds (a no-op on PostgreSQL).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        if let Pool::Sqlite { write: pool, .. } = &self.pool {
+        if let Pool::Sqlite { maintenance: pool, .. } = &self.pool {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(pool).await?;
         }
         Ok(())
@@ -240,8 +244,9 @@ impl Store {
 
     /// Closes every connection (used on shutdown and by tests).
     pub async fn close(&self) {
-        if let Pool::Sqlite { read, .. } = &self.pool {
+        if let Pool::Sqlite { read, maintenance, .. } = &self.pool {
             read.close().await;
+            maintenance.close().await;
         }
         with_pool!(self, |pool| pool.close().await);
     }
