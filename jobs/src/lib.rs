@@ -3,6 +3,7 @@
 
 pub mod delete_booking;
 mod handler;
+pub mod poll;
 pub mod queue;
 pub mod relay;
 pub mod retry;

@@ -5,13 +5,14 @@
 use std::time::{Duration, Instant};
 
 use apalis::prelude::{
-    BackendExt as _, BoxDynError, Data, Strategy, WorkerBuilder, WorkerBuilderExt as _, WorkerError,
+    BackendExt as _, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt as _, WorkerError,
 };
 use chrono::Utc;
 use futures::channel::mpsc;
 use kalends_core::Store;
 use tokio_util::sync::CancellationToken;
 
+use crate::poll::WakeOrTick;
 use crate::queue::Storage;
 use crate::{JobError, JobHandler, JobQueue, QueuedJob, RetryPolicy};
 
@@ -49,11 +50,7 @@ pub async fn run<H: JobHandler>(
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     let deps = Deps { store, queue: queue.clone(), handler, retry: options.retry };
-    let mut strategy = Strategy::new();
-    if let Some(wake) = wake {
-        strategy = strategy.stream(wake);
-    }
-    let strategy = strategy.interval(options.poll_interval);
+    let strategy = WakeOrTick::new(options.poll_interval, wake);
     let stop = {
         let shutdown = shutdown.clone();
         async move {

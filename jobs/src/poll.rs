@@ -1,0 +1,87 @@
+//! When an idle worker looks for due jobs.
+//!
+//! apalis' own interval strategy creates its next timer without polling it after it fires, so no
+//! waker is registered for that tick. A worker can then sleep until some unrelated event wakes it
+//! (seen as jobs starting 10-30 s late under load). This strategy always leaves a waker registered
+//! on both of its sources: the poll interval and the in-process wake-ups from the relay.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use apalis::prelude::{PollSnapshot, PollStrategy};
+use futures::Stream;
+use futures::channel::mpsc;
+
+/// Wakes the worker every `interval`, and at once whenever the relay pushed work.
+#[derive(Debug)]
+pub struct WakeOrTick {
+    tick: tokio::time::Interval,
+    wake: Option<mpsc::Receiver<()>>,
+}
+
+impl WakeOrTick {
+    /// A strategy ticking every `interval`, also woken by `wake` when given.
+    pub fn new(interval: Duration, wake: Option<mpsc::Receiver<()>>) -> Self {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self { tick, wake }
+    }
+}
+
+impl PollStrategy for WakeOrTick {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _snapshot: &PollSnapshot) -> Poll<Option<()>> {
+        let mut due = false;
+        // Poll each source until it is pending, so each has registered the waker for its next event.
+        while self.tick.poll_tick(cx).is_ready() {
+            due = true;
+        }
+        if let Some(wake) = &mut self.wake {
+            loop {
+                match Pin::new(&mut *wake).poll_next(cx) {
+                    Poll::Ready(Some(())) => due = true,
+                    // The relay is gone (shutdown); the ticker still drives the worker.
+                    Poll::Ready(None) => {
+                        self.wake = None;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+        }
+        if due { Poll::Ready(Some(())) } else { Poll::Pending }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::task::noop_waker_ref;
+
+    #[tokio::test]
+    async fn a_wake_up_is_reported_and_the_next_one_still_arrives() {
+        let (mut tx, rx) = mpsc::channel(1);
+        let mut strategy = WakeOrTick::new(Duration::from_secs(3600), Some(rx));
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let snapshot = PollSnapshot::default();
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_pending());
+        tx.try_send(()).unwrap();
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_ready());
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_pending());
+        tx.try_send(()).unwrap();
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_ready());
+        drop(tx);
+        assert!(
+            strategy.poll_drive(&mut cx, &snapshot).is_pending(),
+            "a closed channel leaves the ticker"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_ticker_keeps_firing() {
+        let mut strategy = WakeOrTick::new(Duration::from_millis(10), None);
+        for _ in 0..3 {
+            std::future::poll_fn(|cx| strategy.poll_drive(cx, &PollSnapshot::default())).await;
+        }
+    }
+}
