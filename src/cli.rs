@@ -101,31 +101,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
     let (store, _queue) = app::connect(&config).await?;
-    let (tenant_id, key) = match command {
+    let (tenant_id, json, heading) = match command {
         TenantCommand::Create { name, timezone, json } => {
             let time_zone: TimeZone =
                 timezone.parse().map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
             anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
-            let tenant = store
-                .create_tenant(TenantSettings {
-                    name: name.trim().to_owned(),
-                    time_zone,
-                    ..TenantSettings::default()
-                })
-                .await?;
-            let key = store.create_api_key(tenant.id).await?;
-            print_key(tenant.id, &key, json, "Tenant created.");
-            (tenant.id, key)
+            let settings = TenantSettings {
+                name: name.trim().to_owned(),
+                time_zone,
+                ..TenantSettings::default()
+            };
+            (store.create_tenant(settings).await?.id, json, "Tenant created.")
         }
         TenantCommand::ApiKey { tenant_id, json } => {
             let id: Uuid = tenant_id.parse().context("TENANT_ID must be a UUID")?;
-            store.tenant(id).await.map_err(|_| anyhow::anyhow!("no tenant with id {id}"))?;
-            let key = store.create_api_key(id).await?;
-            print_key(id, &key, json, "API key created.");
-            (id, key)
+            match store.tenant(id).await {
+                Err(kalends_core::StoreError::NotFound) => anyhow::bail!("no tenant with id {id}"),
+                other => other?,
+            };
+            (id, json, "API key created.")
         }
     };
-    drop((tenant_id, key));
+    let key = store.create_api_key(tenant_id).await?;
+    print_key(tenant_id, &key, json, heading);
     store.close().await;
     Ok(())
 }

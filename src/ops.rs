@@ -43,18 +43,17 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
+/// "ok", or what went wrong, for one dependency of `/readyz`.
+async fn check<E: std::fmt::Display>(probe: impl Future<Output = Result<(), E>>) -> String {
+    match tokio::time::timeout(Duration::from_secs(2), probe).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("unreachable: {e}"),
+        Err(_) => "timed out".to_owned(),
+    }
+}
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    let limit = Duration::from_secs(2);
-    let database = match tokio::time::timeout(limit, state.store.ping()).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => format!("unreachable: {e}"),
-        Err(_) => "timed out".to_owned(),
-    };
-    let queue = match tokio::time::timeout(limit, state.queue.ping()).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => format!("unreachable: {e}"),
-        Err(_) => "timed out".to_owned(),
-    };
+    let (database, queue) = tokio::join!(check(state.store.ping()), check(state.queue.ping()));
     let ready = database == "ok" && queue == "ok";
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({

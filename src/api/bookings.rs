@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, FieldError};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::{Checker, SpanForm};
+use super::fields::{Checker, SpanForm, path_external_id};
 use super::{AppState, ListOut};
 
 /// Where a booking stands.
@@ -402,7 +402,11 @@ async fn validate(
     tenant: &Tenant,
     body: BookingIn,
 ) -> Result<NewBooking, ApiError> {
-    let zone = default_zone(state, tenant, body.resource_id).await?;
+    let zone = if body.time_zone.is_none() && body.start_date.is_none() && body.end_date.is_none() {
+        default_zone(state, tenant, body.resource_id).await?
+    } else {
+        tenant.settings.time_zone // unused: the body names its zone or is all-day
+    };
     body.into_new(zone).map_err(ApiError::invalid)
 }
 
@@ -438,15 +442,7 @@ async fn upsert_booking(
     Path(external_id): Path<String>,
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
-    if body.external_id.as_ref().is_some_and(|e| *e != external_id) {
-        return Err(ApiError::invalid_field(
-            "external_id",
-            "differs from the external id in the URL",
-        ));
-    }
-    let mut c = Checker::default();
-    c.external_id("external_id", &external_id);
-    c.finish(|| ()).map_err(ApiError::invalid)?;
+    let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     let new = validate(&state, &tenant, body).await?;
     Ok(match state.store.upsert_booking(&tenant, &external_id, new).await? {
         UpsertOutcome::Created(b) => created(&b),

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use kalends_core::domain::{BookingSpan, Email, SpanError, TimeZone};
 
-use super::error::FieldError;
+use super::error::{ApiError, FieldError};
 
 /// Collects field problems while a request is turned into domain values.
 #[derive(Debug, Default)]
@@ -145,6 +145,17 @@ impl Checker {
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
         if self.errors.is_empty() { Ok(value()) } else { Err(self.errors) }
     }
+}
+
+/// The external id of a `PUT .../by-external-id/{external_id}`: the one in the URL, checked like
+/// any external id. The body may repeat it but not contradict it.
+pub fn path_external_id(path: &str, body: Option<&str>) -> Result<String, ApiError> {
+    let mut c = Checker::default();
+    let ext = c.external_id("external_id", path);
+    if body.is_some_and(|b| b != path) {
+        c.fail("external_id", "differs from the external id in the URL");
+    }
+    c.finish(|| ext).map_err(ApiError::invalid)
 }
 
 /// The time fields of a request, as given.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::Checker;
+use super::fields::{Checker, path_external_id};
 use super::{AppState, ListOut};
 
 /// A resource as the host sends it.
@@ -163,12 +163,7 @@ async fn upsert_resource(
     Path(external_id): Path<String>,
     ApiJson(mut body): ApiJson<ResourceIn>,
 ) -> Result<Response, ApiError> {
-    if body.external_id.as_ref().is_some_and(|e| *e != external_id) {
-        return Err(ApiError::invalid_field(
-            "external_id",
-            "differs from the external id in the URL",
-        ));
-    }
+    let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     body.external_id = Some(external_id.clone());
     let new = body.into_new()?;
     let (status, resource) =

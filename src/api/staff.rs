@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::Checker;
+use super::fields::{Checker, path_external_id};
 use super::{AppState, ListOut};
 
 /// A staff member as the host sends it.
@@ -192,27 +192,17 @@ async fn upsert_staff(
     Path(external_id): Path<String>,
     ApiJson(mut body): ApiJson<StaffIn>,
 ) -> Result<Response, ApiError> {
-    if body.external_id.as_ref().is_some_and(|e| *e != external_id) {
-        return Err(ApiError::invalid_field(
-            "external_id",
-            "differs from the external id in the URL",
-        ));
-    }
+    let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     body.external_id = Some(external_id.clone());
     let new = body.into_new()?;
-    match state.store.staff_by_external_id(tenant.id, &external_id).await? {
-        Some(existing) if existing.data == new => {
-            Ok(axum::Json(StaffOut::from(&existing)).into_response())
-        }
+    let (status, staff) = match state.store.staff_by_external_id(tenant.id, &external_id).await? {
+        Some(existing) if existing.data == new => (StatusCode::OK, existing),
         Some(existing) => {
-            let staff = state.store.update_staff(tenant.id, existing.id, new).await?;
-            Ok(axum::Json(StaffOut::from(&staff)).into_response())
+            (StatusCode::OK, state.store.update_staff(tenant.id, existing.id, new).await?)
         }
-        None => {
-            let staff = state.store.create_staff(tenant.id, new).await?;
-            Ok((StatusCode::CREATED, axum::Json(StaffOut::from(&staff))).into_response())
-        }
-    }
+        None => (StatusCode::CREATED, state.store.create_staff(tenant.id, new).await?),
+    };
+    Ok((status, axum::Json(StaffOut::from(&staff))).into_response())
 }
 
 /// The routes of this resource.

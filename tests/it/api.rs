@@ -258,6 +258,14 @@ async fn staff_resources_and_blocks_have_crud_and_upserts() {
         (status, again["id"].clone(), again["name"].as_str()),
         (200, staff["id"].clone(), Some("Ann B"))
     );
+    let (status, problem) = app
+        .call("PUT", "/api/v1/resources/by-external-id/%20padded", &key, Some(json!({"name": "R"})))
+        .await;
+    assert_eq!(
+        (status, fields(&problem)),
+        (422, vec!["external_id".to_owned()]),
+        "the URL's id is checked"
+    );
     let (status, problem) =
         app.call("POST", "/api/v1/staff", &key, Some(json!({"name": "Bob", "email": "bob"}))).await;
     assert_eq!((status, fields(&problem)), (422, vec!["email".to_owned()]));

@@ -120,8 +120,6 @@ async fn work_committed_before_a_crash_is_delivered_after_restart(queue: Queue) 
     // A process that commits a booking and dies before anything moves its work to the queue.
     let (store, _) = app::connect(&config).await.unwrap();
     let tenant = helpers::tenant(&store, "UTC").await;
-    let key = store.create_api_key(tenant.id).await.unwrap();
-    drop(key);
     let new = a_stay("Committed, never enqueued");
     let booking = store.create_booking(&tenant, new).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 1);

@@ -229,7 +229,7 @@ fn update_sql() -> String {
         CONTENT.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
     format!(
         "UPDATE bookings SET {}, version = version + 1, updated_at = $17 \
-         WHERE tenant_id = $18 AND id = $19 AND version = $20",
+         WHERE tenant_id = $18 AND id = $19 AND version = $20 RETURNING created_at",
         sets.join(", ")
     )
 }
@@ -278,26 +278,27 @@ impl Store {
     ) -> Result<Booking, StoreError> {
         let at = now();
         let sql = update_sql();
-        with_pool!(self, |pool| {
+        let created_at = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let home = resolve_refs!(tx, tenant, &new);
-            let changed = bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
+            let query = sqlx::query_as::<_, (DateTime<Utc>,)>(AssertSqlSafe(sql.as_str()));
+            let Some((created_at,)) = bind_content!(query, &new, home)
                 .bind(at)
                 .bind(tenant.id)
                 .bind(id)
                 .bind(expected_version)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?
-                .rows_affected();
-            if changed == 0 {
+            else {
                 return Err(StoreError::VersionConflict);
-            }
+            };
             write_links_and_job!(tx, tenant.id, id, &new, at);
             tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(created_at)
         })?;
         self.outbox_signal.notify_one();
-        self.booking(tenant.id, id).await
+        let version = expected_version + 1;
+        Ok(Booking { id, tenant_id: tenant.id, data: new, version, created_at, updated_at: at })
     }
 
     /// Creates or replaces the booking with this external id. Identical content changes nothing.
