@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod ical;
 pub mod job;
 pub mod store;
 

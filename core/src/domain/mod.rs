@@ -4,11 +4,13 @@
 //! its start before its end and a `TimeZone` always names a real IANA zone.
 
 mod booking;
+mod feeds;
 mod people;
 mod settings;
 mod values;
 
 pub use booking::{Booking, BookingSpan, BookingStatus, Customer, NewBooking, SpanError};
+pub use feeds::Platform;
 pub use people::{Block, NewBlock, NewResource, NewStaff, Resource, Staff, Tenant};
 pub use settings::{EventPrivacy, ExternalEditPolicy, StatusColors, TenantSettings};
 pub use values::{Email, TimeZone};

@@ -1,0 +1,1 @@
+//! The iCalendar writer (interface; implementation in progress).

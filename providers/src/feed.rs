@@ -1,0 +1,1 @@
+//! Fetching iCal feed URLs politely and safely (interface; implementation in progress).
