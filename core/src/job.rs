@@ -24,6 +24,13 @@ pub enum Job {
         /// The booking.
         booking_id: Uuid,
     },
+    /// Fetch an imported .ics feed, store what changed, and look for new conflicts.
+    ImportFeed {
+        /// Owner of the import.
+        tenant_id: Uuid,
+        /// The import.
+        import_id: Uuid,
+    },
 }
 
 impl Job {
@@ -32,6 +39,7 @@ impl Job {
         match self {
             Job::SyncBooking { .. } => "sync_booking",
             Job::DeleteBooking { .. } => "delete_booking",
+            Job::ImportFeed { .. } => "import_feed",
         }
     }
 }

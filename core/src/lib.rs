@@ -2,10 +2,13 @@
 //! the work that changes owe. Knows nothing of HTTP, the job queue or any provider SDK.
 
 pub mod config;
+pub mod conflicts;
 pub mod domain;
 pub mod ical;
+pub mod imports;
 pub mod job;
 pub mod store;
+pub mod tokens;
 
 pub use config::Config;
 pub use store::{Store, StoreError};

@@ -121,7 +121,7 @@ fn trunc_secs(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Midnight at the start of `day` in `zone`, or the first instant of that day when a DST change
 /// skips midnight.
-pub(crate) fn local_midnight(day: NaiveDate, zone: TimeZone) -> DateTime<Utc> {
+pub fn local_midnight(day: NaiveDate, zone: TimeZone) -> DateTime<Utc> {
     let tz = zone.tz();
     let mut time = day.and_time(NaiveTime::MIN);
     for _ in 0..4 {

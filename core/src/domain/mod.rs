@@ -9,8 +9,13 @@ mod people;
 mod settings;
 mod values;
 
-pub use booking::{Booking, BookingSpan, BookingStatus, Customer, NewBooking, SpanError};
-pub use feeds::Platform;
+pub use booking::{
+    Booking, BookingSpan, BookingStatus, Customer, NewBooking, SpanError, local_midnight,
+};
+pub use feeds::{
+    Feed, FeedProfile, FeedScope, Import, ImportRun, ImportStatus, NewFeed, NewImport, Owner, Platform,
+    RunCounts, RunOutcome,
+};
 pub use people::{Block, NewBlock, NewResource, NewStaff, Resource, Staff, Tenant};
 pub use settings::{EventPrivacy, ExternalEditPolicy, StatusColors, TenantSettings};
 pub use values::{Email, TimeZone};

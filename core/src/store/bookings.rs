@@ -100,6 +100,11 @@ pub struct BookingFilter {
     pub staff_id: Option<Uuid>,
     /// The cursor: only bookings after this id.
     pub after: Option<Uuid>,
+    /// Cancelled bookings only if cancelled (last changed) at or after this instant: exported
+    /// feeds keep a cancellation for a while so that subscribers learn of it.
+    pub cancelled_since: Option<DateTime<Utc>>,
+    /// Leave tentative bookings out.
+    pub exclude_tentative: bool,
     /// Page size.
     pub limit: u32,
 }
@@ -427,6 +432,13 @@ impl Store {
             next("EXISTS (SELECT 1 FROM booking_staff bs WHERE bs.booking_id = bookings.id AND bs.staff_id = ?)")
         });
         filter.after.is_some().then(|| next("id > ?"));
+        filter
+            .cancelled_since
+            .is_some()
+            .then(|| next("(status <> 'cancelled' OR updated_at >= ?)"));
+        if filter.exclude_tentative {
+            conds.push("status <> 'tentative'".to_owned());
+        }
         let sql = format!(
             "SELECT {COLUMNS} FROM bookings WHERE {} ORDER BY id LIMIT {}",
             conds.join(" AND "),
@@ -456,6 +468,10 @@ impl Store {
                 None => query,
             };
             query = match filter.after {
+                Some(v) => query.bind(v),
+                None => query,
+            };
+            query = match filter.cancelled_since {
                 Some(v) => query.bind(v),
                 None => query,
             };

@@ -20,6 +20,9 @@ use crate::config::{DatabaseConfig, DatabaseKind};
 mod api_keys;
 mod blocks;
 mod bookings;
+mod conflicts;
+mod feeds;
+mod imports;
 mod job_records;
 mod outbox;
 mod resources;
@@ -27,6 +30,8 @@ mod staff;
 mod tenants;
 
 pub use bookings::{BookingFilter, UpsertOutcome};
+pub use conflicts::{Conflict, ConflictItem, Detection};
+pub use imports::{ImportPatch, ImportedItem, RunResult, kind_str};
 pub use job_records::{JobFailure, SyncAttempt};
 pub use outbox::OutboxEntry;
 

@@ -1,0 +1,177 @@
+//! What an import run changes: the diff between the items the last run stored and the items the
+//! feed holds now, keyed by (UID, RECURRENCE-ID).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use crate::domain::{Platform, RunCounts};
+use crate::ical::{BusyItem, ItemKind, Span};
+
+/// An item as the last run stored it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredItem {
+    /// Row id.
+    pub id: uuid::Uuid,
+    /// UID.
+    pub uid: String,
+    /// RECURRENCE-ID, empty for a single event.
+    pub recurrence_id: String,
+    /// What it is.
+    pub kind: ItemKind,
+    /// SUMMARY.
+    pub summary: Option<String>,
+    /// When.
+    pub span: Span,
+}
+
+/// What to write.
+#[derive(Debug, Default)]
+pub struct Diff<'a> {
+    /// Items to insert.
+    pub added: Vec<&'a BusyItem>,
+    /// Rows to rewrite with new content.
+    pub updated: Vec<(uuid::Uuid, &'a BusyItem)>,
+    /// Rows to delete.
+    pub removed: Vec<uuid::Uuid>,
+    /// The counts the run log shows.
+    pub counts: RunCounts,
+}
+
+/// How many days ahead an Airbnb block must end to be the calendar's rolling "not available"
+/// window (Airbnb closes everything beyond the host's booking horizon, and the block's start
+/// moves a day later every day).
+const ROLLING_WINDOW_DAYS: i64 = 300;
+
+/// Whether `item` is the rolling window at the far end of an Airbnb calendar.
+pub fn is_rolling_window(platform: Platform, kind: ItemKind, span: &Span, today: NaiveDate) -> bool {
+    matches!(
+        (platform, kind, span),
+        (Platform::Airbnb, ItemKind::Block, Span::AllDay { end, .. })
+            if (*end - today).num_days() >= ROLLING_WINDOW_DAYS
+    )
+}
+
+/// Compares the stored items of an import with what its feed holds now.
+///
+/// The rolling window of an Airbnb calendar is matched to its previous self whatever its UID and
+/// rewritten silently: it moves every day, and counting that as a change would make every run
+/// "update" something and re-alarm nobody-cares conflicts.
+pub fn diff<'a>(
+    stored: &[StoredItem],
+    fresh: &'a [BusyItem],
+    platform: Platform,
+    today: NaiveDate,
+) -> Diff<'a> {
+    let rolling = |kind, span: &Span| is_rolling_window(platform, kind, span, today);
+    let mut by_key: HashMap<(&str, &str), &StoredItem> = stored
+        .iter()
+        .filter(|s| !rolling(s.kind, &s.span))
+        .map(|s| ((s.uid.as_str(), s.recurrence_id.as_str()), s))
+        .collect();
+    let mut old_rolling: Vec<&StoredItem> =
+        stored.iter().filter(|s| rolling(s.kind, &s.span)).collect();
+    let mut out = Diff::default();
+    for item in fresh {
+        if rolling(item.kind, &item.span) {
+            match old_rolling.pop() {
+                Some(old) => {
+                    if !same(old, item) {
+                        out.updated.push((old.id, item));
+                    }
+                    out.counts.unchanged += 1;
+                }
+                None => {
+                    out.added.push(item);
+                    out.counts.added += 1;
+                }
+            }
+            continue;
+        }
+        let key = (item.uid.as_str(), item.recurrence_id.as_deref().unwrap_or(""));
+        match by_key.remove(&key) {
+            None => {
+                out.added.push(item);
+                out.counts.added += 1;
+            }
+            Some(old) if same(old, item) => out.counts.unchanged += 1,
+            Some(old) => {
+                out.updated.push((old.id, item));
+                out.counts.updated += 1;
+            }
+        }
+    }
+    out.removed = by_key.into_values().chain(old_rolling).map(|s| s.id).collect();
+    out.removed.sort_unstable();
+    out.counts.removed = out.removed.len() as u32;
+    out
+}
+
+fn same(old: &StoredItem, new: &BusyItem) -> bool {
+    old.span == new.span && old.kind == new.kind && old.summary == new.summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+    }
+
+    fn fresh(uid: &str, from: NaiveDate, to: NaiveDate, kind: ItemKind) -> BusyItem {
+        BusyItem {
+            uid: uid.into(),
+            recurrence_id: None,
+            span: Span::AllDay { start: from, end: to },
+            summary: Some("Reserved".into()),
+            kind,
+        }
+    }
+
+    fn stored(item: &BusyItem) -> StoredItem {
+        StoredItem {
+            id: uuid::Uuid::now_v7(),
+            uid: item.uid.clone(),
+            recurrence_id: String::new(),
+            kind: item.kind,
+            summary: item.summary.clone(),
+            span: item.span,
+        }
+    }
+
+    #[test]
+    fn a_run_counts_added_updated_removed_and_unchanged_items() {
+        let before = [
+            fresh("a", date(1, 1), date(1, 3), ItemKind::Reservation),
+            fresh("b", date(1, 5), date(1, 7), ItemKind::Reservation),
+            fresh("c", date(2, 1), date(2, 3), ItemKind::Block),
+        ];
+        let stored: Vec<_> = before.iter().map(stored).collect();
+        let now = [
+            before[0].clone(),
+            fresh("b", date(1, 6), date(1, 8), ItemKind::Reservation),
+            fresh("d", date(3, 1), date(3, 2), ItemKind::Block),
+        ];
+        let d = diff(&stored, &now, Platform::Airbnb, date(1, 1));
+        assert_eq!(d.counts, RunCounts { added: 1, updated: 1, removed: 1, unchanged: 1 });
+        assert_eq!(d.updated[0].0, stored[1].id);
+        assert_eq!(d.removed, vec![stored[2].id]);
+    }
+
+    #[test]
+    fn airbnbs_rolling_window_moving_a_day_is_not_a_change() {
+        let today = date(1, 10);
+        let window = |from| {
+            fresh("x", from, NaiveDate::from_ymd_opt(2027, 12, 31).unwrap(), ItemKind::Block)
+        };
+        let stored = vec![stored(&window(date(12, 1)))];
+        let mut moved = window(date(12, 2));
+        moved.uid = "another-uid-every-day".into();
+        let now = [moved];
+        let d = diff(&stored, &now, Platform::Airbnb, today);
+        assert_eq!(d.counts, RunCounts { unchanged: 1, ..Default::default() });
+        assert_eq!(d.updated.len(), 1, "the stored dates still follow the feed");
+        assert!(d.added.is_empty() && d.removed.is_empty());
+    }
+}

@@ -1,0 +1,468 @@
+//! Conflicts: the busy items of a resource or staff member, the collisions among them, and the
+//! record of each collision from detection to resolution.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Severity, Source};
+use crate::domain::{BookingStatus, Owner, Platform};
+use crate::ical::ItemKind;
+
+/// How far back an item may start and still reach into a window. Bookings and blocks last at
+/// most 366 days; imported items longer than this are cut off from conflict checks by design.
+const LOOKBACK_DAYS: i64 = 3 * 366;
+
+/// One side of a conflict, as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictItem {
+    /// Where it comes from.
+    pub kind: Source,
+    /// Its id.
+    pub id: Uuid,
+    /// A human label.
+    pub label: String,
+}
+
+/// A recorded conflict.
+#[derive(Clone, Debug)]
+pub struct Conflict {
+    /// Its id.
+    pub id: Uuid,
+    /// Whose calendar it is in.
+    pub owner: Owner,
+    /// Where the items overlap.
+    pub start: DateTime<Utc>,
+    /// Likewise.
+    pub end: DateTime<Utc>,
+    /// How bad it is.
+    pub severity: Severity,
+    /// The two items.
+    pub items: Vec<ConflictItem>,
+    /// What to do about it.
+    pub suggestion: String,
+    /// Still a problem?
+    pub open: bool,
+    /// When it was found.
+    pub detected_at: DateTime<Utc>,
+    /// When it ended.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// `auto` (the items stopped overlapping) or `manual` (someone resolved it).
+    pub resolution: Option<String>,
+    /// The note given with a manual resolution.
+    pub note: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConflictRow {
+    id: Uuid,
+    resource_id: Option<Uuid>,
+    staff_id: Option<Uuid>,
+    span_start: DateTime<Utc>,
+    span_end: DateTime<Utc>,
+    severity: String,
+    items: String,
+    suggestion: String,
+    status: String,
+    detected_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolution: Option<String>,
+    note: Option<String>,
+}
+
+const COLUMNS: &str = "id, resource_id, staff_id, span_start, span_end, severity, items, \
+     suggestion, status, detected_at, resolved_at, resolution, note";
+
+impl TryFrom<ConflictRow> for Conflict {
+    type Error = StoreError;
+    fn try_from(r: ConflictRow) -> Result<Self, StoreError> {
+        let bad = |what: &str| corrupt(format!("conflict {} has a bad {what}", r.id));
+        Ok(Conflict {
+            id: r.id,
+            owner: Owner::from_columns(r.resource_id, r.staff_id).ok_or_else(|| bad("owner"))?,
+            start: r.span_start,
+            end: r.span_end,
+            severity: Severity::parse(&r.severity).ok_or_else(|| bad("severity"))?,
+            items: serde_json::from_str(&r.items).map_err(|_| bad("item list"))?,
+            suggestion: r.suggestion,
+            open: r.status == "open",
+            detected_at: r.detected_at,
+            resolved_at: r.resolved_at,
+            resolution: r.resolution,
+            note: r.note,
+        })
+    }
+}
+
+/// What a detection pass changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Detection {
+    /// Conflicts opened.
+    pub opened: usize,
+    /// Conflicts that resolved themselves.
+    pub resolved: usize,
+}
+
+/// A collision found by a pass, ready to record.
+struct Found {
+    owner: Owner,
+    pair_key: String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    severity: Severity,
+    items: Vec<ConflictItem>,
+    suggestion: String,
+}
+
+impl Found {
+    fn new(owner: Owner, a: &Busy, b: &Busy, c: Collision) -> Self {
+        let side = |x: &Busy| ConflictItem { kind: x.item.source, id: x.item.id, label: x.label.clone() };
+        Found {
+            owner,
+            pair_key: Collision::pair_key(a.item, b.item),
+            start: c.start,
+            end: c.end,
+            severity: c.severity,
+            items: vec![side(a), side(b)],
+            suggestion: c.suggestion,
+        }
+    }
+}
+
+/// Which open conflicts a pass is responsible for.
+enum Reach {
+    /// Every open conflict of a resource or staff member.
+    Owner(Owner),
+    /// Every open conflict naming this item.
+    Item(ItemRef),
+}
+
+type BusyRow = (String, Uuid, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>, Option<Uuid>);
+
+impl Store {
+    /// The busy items of a resource or staff member touching `[from, to]` (everything when
+    /// `None`): bookings that are not cancelled, blocks, and imported feed items.
+    pub async fn busy_items(
+        &self,
+        tenant_id: Uuid,
+        owner: Owner,
+        window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Result<Vec<Busy>, StoreError> {
+        let (from, to) = window.unwrap_or((DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC));
+        let earliest = from.checked_sub_signed(chrono::Duration::days(LOOKBACK_DAYS)).unwrap_or(from);
+        let (column, bookings_of) = match owner {
+            Owner::Resource(_) => ("resource_id", "b.resource_id = $2"),
+            Owner::Staff(_) => (
+                "staff_id",
+                "b.id IN (SELECT booking_id FROM booking_staff WHERE staff_id = $2)",
+            ),
+        };
+        let id = match owner {
+            Owner::Resource(id) | Owner::Staff(id) => id,
+        };
+        let sql = format!(
+            "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, NULL \
+             FROM bookings b WHERE b.tenant_id = $1 AND {bookings_of} AND b.status <> 'cancelled' \
+             AND b.span_start >= $3 AND b.span_start <= $5 AND b.span_end >= $4 \
+             UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, k.span_end, NULL \
+             FROM blocks k WHERE k.tenant_id = $1 AND k.{column} = $2 \
+             AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
+             UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
+             i.span_start, i.span_end, i.import_id \
+             FROM imported_items i JOIN imports m ON m.id = i.import_id WHERE i.tenant_id = $1 \
+             AND i.{column} = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4"
+        );
+        let rows: Vec<BusyRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .bind(earliest)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(busy_from_row).collect()
+    }
+
+    /// Finds every collision of a resource or staff member and brings the recorded conflicts up
+    /// to date: new ones open, those whose items no longer collide resolve themselves.
+    pub async fn detect_conflicts(
+        &self,
+        tenant_id: Uuid,
+        owner: Owner,
+    ) -> Result<Detection, StoreError> {
+        let mut items = self.busy_items(tenant_id, owner, None).await?;
+        let found = conflicts::find(&mut items)
+            .into_iter()
+            .map(|c| Found::new(owner, &items[c.a], &items[c.b], c))
+            .collect();
+        self.record(tenant_id, Reach::Owner(owner), found).await
+    }
+
+    /// After one item changed: finds its collisions in each of its owners' calendars and brings
+    /// the conflicts naming it up to date. Cheap (it reads only what overlaps the item), so it
+    /// runs right after every booking or block change.
+    pub async fn detect_conflicts_of(
+        &self,
+        tenant_id: Uuid,
+        item: ItemRef,
+        span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        owners: &[Owner],
+    ) -> Result<Detection, StoreError> {
+        let mut found: Vec<Found> = Vec::new();
+        if let Some(window) = span {
+            for &owner in owners {
+                let items = self.busy_items(tenant_id, owner, Some(window)).await?;
+                let Some(me) = items.iter().find(|b| b.item == item) else { continue };
+                for (k, c) in conflicts::find_with(me, &items) {
+                    found.push(Found::new(owner, me, &items[k], c));
+                }
+            }
+        }
+        self.record(tenant_id, Reach::Item(item), found).await
+    }
+
+    /// The collisions a booking would have, for `?reject_conflicts=true`: overlaps (not mere
+    /// touching) with its resource's and staff's other items.
+    pub async fn collisions_of(
+        &self,
+        tenant_id: Uuid,
+        candidate: &Busy,
+        owners: &[Owner],
+    ) -> Result<Vec<ConflictItem>, StoreError> {
+        let mut hits: Vec<ConflictItem> = Vec::new();
+        for &owner in owners {
+            let items =
+                self.busy_items(tenant_id, owner, Some((candidate.start, candidate.end))).await?;
+            for (k, c) in conflicts::find_with(candidate, &items) {
+                let other = &items[k];
+                if c.severity > Severity::Low && !hits.iter().any(|h| h.id == other.item.id) {
+                    hits.push(ConflictItem {
+                        kind: other.item.source,
+                        id: other.item.id,
+                        label: other.label.clone(),
+                    });
+                }
+            }
+        }
+        Ok(hits)
+    }
+
+    async fn record(
+        &self,
+        tenant_id: Uuid,
+        reach: Reach,
+        found: Vec<Found>,
+    ) -> Result<Detection, StoreError> {
+        let mut found_by_key: HashMap<String, Found> = HashMap::new();
+        for f in found {
+            found_by_key.entry(f.pair_key.clone()).or_insert(f);
+        }
+        let (filter, bind) = match reach {
+            Reach::Owner(owner) => match owner {
+                Owner::Resource(id) => ("resource_id = $2".to_owned(), id.to_string()),
+                Owner::Staff(id) => ("staff_id = $2".to_owned(), id.to_string()),
+            },
+            Reach::Item(item) => ("pair_key LIKE $2".to_owned(), format!("%{item}%")),
+        };
+        let bind_uuid = match reach {
+            Reach::Owner(Owner::Resource(id) | Owner::Staff(id)) => Some(id),
+            Reach::Item(_) => None,
+        };
+        let sql = format!(
+            "SELECT id, pair_key, severity, span_start, span_end FROM conflicts \
+             WHERE tenant_id = $1 AND status = 'open' AND {filter}"
+        );
+        let at = now();
+        let detection = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let query = sqlx::query_as::<_, (Uuid, String, String, DateTime<Utc>, DateTime<Utc>)>(
+                AssertSqlSafe(sql.as_str()),
+            )
+            .bind(tenant_id);
+            let open = match bind_uuid {
+                Some(id) => query.bind(id).fetch_all(&mut *tx).await?,
+                None => query.bind(&bind).fetch_all(&mut *tx).await?,
+            };
+            let mut detection = Detection::default();
+            for (id, key, severity, start, end) in open {
+                match found_by_key.remove(&key) {
+                    None => {
+                        sqlx::query(
+                            "UPDATE conflicts SET status = 'resolved', resolved_at = $1, \
+                             resolution = 'auto' WHERE id = $2",
+                        )
+                        .bind(at)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                        detection.resolved += 1;
+                    }
+                    Some(f) if f.severity.as_str() != severity || f.start != start || f.end != end => {
+                        sqlx::query(
+                            "UPDATE conflicts SET severity = $1, span_start = $2, span_end = $3, \
+                             items = $4, suggestion = $5 WHERE id = $6",
+                        )
+                        .bind(f.severity.as_str())
+                        .bind(f.start)
+                        .bind(f.end)
+                        .bind(serde_json::to_string(&f.items).map_err(corrupt)?)
+                        .bind(&f.suggestion)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Some(_) => {}
+                }
+            }
+            for f in found_by_key.into_values() {
+                // Someone looked at exactly this collision and resolved it: don't nag again
+                // until the items move.
+                let dismissed: Option<(Uuid,)> = sqlx::query_as(
+                    "SELECT id FROM conflicts WHERE tenant_id = $1 AND pair_key = $2 \
+                     AND resolution = 'manual' AND span_start = $3 AND span_end = $4 LIMIT 1",
+                )
+                .bind(tenant_id)
+                .bind(&f.pair_key)
+                .bind(f.start)
+                .bind(f.end)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if dismissed.is_some() {
+                    continue;
+                }
+                let (resource_id, staff_id) = f.owner.columns();
+                sqlx::query(
+                    "INSERT INTO conflicts (id, tenant_id, resource_id, staff_id, pair_key, span_start, \
+                     span_end, severity, items, suggestion, status, detected_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(tenant_id)
+                .bind(resource_id)
+                .bind(staff_id)
+                .bind(&f.pair_key)
+                .bind(f.start)
+                .bind(f.end)
+                .bind(f.severity.as_str())
+                .bind(serde_json::to_string(&f.items).map_err(corrupt)?)
+                .bind(&f.suggestion)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                detection.opened += 1;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(detection)
+        })?;
+        if detection.opened > 0 {
+            tracing::warn!(
+                %tenant_id,
+                opened = detection.opened,
+                "double booking: new conflicts detected"
+            );
+        }
+        Ok(detection)
+    }
+
+    /// One conflict.
+    pub async fn conflict(&self, tenant_id: Uuid, id: Uuid) -> Result<Conflict, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM conflicts WHERE tenant_id = $1 AND id = $2");
+        let row: ConflictRow = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(id).fetch_one(pool).await
+        })?;
+        row.try_into()
+    }
+
+    /// A page of the tenant's conflicts, optionally only open or only resolved ones.
+    pub async fn list_conflicts(
+        &self,
+        tenant_id: Uuid,
+        open: Option<bool>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<Conflict>, StoreError> {
+        let status = open.map(|o| if o { "open" } else { "resolved" });
+        let sql = format!(
+            "SELECT {COLUMNS} FROM conflicts WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
+             AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
+        );
+        let rows: Vec<ConflictRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(status)
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let items = rows.into_iter().map(Conflict::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, limit, |c| c.id))
+    }
+
+    /// Marks a conflict resolved by a person, with their note. It stays resolved while its items
+    /// collide exactly as they do now.
+    pub async fn resolve_conflict(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        note: Option<String>,
+    ) -> Result<Conflict, StoreError> {
+        let conflict = self.conflict(tenant_id, id).await?;
+        if !conflict.open {
+            return Err(StoreError::Conflict("the conflict is already resolved".into()));
+        }
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE conflicts SET status = 'resolved', resolved_at = $1, resolution = 'manual', \
+                 note = $2 WHERE tenant_id = $3 AND id = $4 AND status = 'open'",
+            )
+            .bind(now())
+            .bind(&note)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        self.conflict(tenant_id, id).await
+    }
+}
+
+fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
+    let (source, id, status, label, all_day, start, end, group) = row;
+    let (source, class, label) = match source.as_str() {
+        "booking" => {
+            let class = match BookingStatus::parse(&status) {
+                Some(BookingStatus::Tentative) => Class::Tentative,
+                _ => Class::Confirmed,
+            };
+            (Source::Booking, class, label.unwrap_or_default())
+        }
+        "block" => (Source::Block, Class::Block, label.unwrap_or_else(|| "Blocked".into())),
+        feed => {
+            let platform = feed
+                .split(':')
+                .next()
+                .and_then(Platform::parse)
+                .ok_or_else(|| corrupt(format!("imported item {id} has an unknown platform")))?;
+            let class = if status == super::kind_str(ItemKind::Reservation) {
+                Class::Reservation(platform)
+            } else {
+                Class::PlatformBlock(platform)
+            };
+            let name = conflicts::platform_name(platform);
+            let label = match label {
+                Some(summary) if !summary.is_empty() => format!("{name}: {summary}"),
+                _ => name.to_owned(),
+            };
+            (Source::Feed, class, label)
+        }
+    };
+    Ok(Busy { item: ItemRef { source, id }, start, end, all_day, class, group, label })
+}

@@ -1,0 +1,707 @@
+//! Imported feeds: their registration, the scheduler's claims, the run log, and the items the
+//! last run stored.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{Page, Pool, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
+use crate::domain::{
+    Import, ImportRun, ImportStatus, NewImport, Owner, Platform, RunCounts, RunOutcome, Tenant,
+    TimeZone, local_midnight,
+};
+use crate::ical::{BusyItem, ItemKind, Span};
+use crate::imports::{self, StoredItem};
+use crate::job::Job;
+
+#[derive(sqlx::FromRow)]
+struct ImportRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    resource_id: Option<Uuid>,
+    staff_id: Option<Uuid>,
+    platform: String,
+    url: String,
+    name: Option<String>,
+    interval_minutes: i64,
+    status: String,
+    consecutive_failures: i64,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    next_run_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, tenant_id, resource_id, staff_id, platform, url, name, interval_minutes, \
+     status, consecutive_failures, etag, last_modified, next_run_at, created_at, updated_at";
+
+impl TryFrom<ImportRow> for Import {
+    type Error = StoreError;
+    fn try_from(r: ImportRow) -> Result<Self, StoreError> {
+        let bad = |what: &str| corrupt(format!("import {} has an unknown {what}", r.id));
+        Ok(Import {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            data: NewImport {
+                owner: Owner::from_columns(r.resource_id, r.staff_id).ok_or_else(|| bad("owner"))?,
+                platform: Platform::parse(&r.platform).ok_or_else(|| bad("platform"))?,
+                url: r.url,
+                name: r.name,
+                interval_minutes: u32::try_from(r.interval_minutes).map_err(|_| bad("interval"))?,
+            },
+            status: ImportStatus::parse(&r.status).ok_or_else(|| bad("status"))?,
+            consecutive_failures: u32::try_from(r.consecutive_failures).unwrap_or(u32::MAX),
+            etag: r.etag,
+            last_modified: r.last_modified,
+            next_run_at: r.next_run_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: Uuid,
+    import_id: Uuid,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    outcome: String,
+    http_status: Option<i64>,
+    added: i64,
+    updated: i64,
+    removed: i64,
+    unchanged: i64,
+    skipped: i64,
+    error: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "id, import_id, started_at, finished_at, outcome, http_status, added, \
+     updated, removed, unchanged, skipped, error";
+
+impl TryFrom<RunRow> for ImportRun {
+    type Error = StoreError;
+    fn try_from(r: RunRow) -> Result<Self, StoreError> {
+        let count = |n: i64| u32::try_from(n).unwrap_or(0);
+        Ok(ImportRun {
+            id: r.id,
+            import_id: r.import_id,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            outcome: RunOutcome::parse(&r.outcome)
+                .ok_or_else(|| corrupt(format!("run {} has an unknown outcome", r.id)))?,
+            http_status: r.http_status.and_then(|s| u16::try_from(s).ok()),
+            counts: RunCounts {
+                added: count(r.added),
+                updated: count(r.updated),
+                removed: count(r.removed),
+                unchanged: count(r.unchanged),
+            },
+            skipped: count(r.skipped),
+            error: r.error,
+        })
+    }
+}
+
+/// Changes to an import; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct ImportPatch {
+    /// New URL (normalised); forgets the cached validators and runs the import soon.
+    pub url: Option<String>,
+    /// New platform.
+    pub platform: Option<Platform>,
+    /// New label (`Some(None)` clears it).
+    pub name: Option<Option<String>>,
+    /// New interval.
+    pub interval_minutes: Option<u32>,
+}
+
+/// The result of fetching and reading a feed, for [`Store::finish_import_run`].
+#[derive(Debug)]
+pub enum RunResult<'a> {
+    /// The feed was read: its busy items, and how many events were skipped.
+    Read {
+        /// Busy occurrences.
+        items: &'a [BusyItem],
+        /// Events not imported.
+        skipped: u32,
+        /// HTTP status.
+        http_status: Option<u16>,
+        /// Validators for the next conditional GET.
+        etag: Option<String>,
+        /// Likewise.
+        last_modified: Option<String>,
+    },
+    /// 304: nothing changed.
+    NotModified {
+        /// HTTP status.
+        http_status: u16,
+    },
+    /// Fetching or reading failed.
+    Failed {
+        /// HTTP status, when a response came.
+        http_status: Option<u16>,
+        /// What went wrong (never with the URL's secret path).
+        error: String,
+    },
+}
+
+/// An item the last run of an import stored.
+#[derive(Clone, Debug)]
+pub struct ImportedItem {
+    /// Row id.
+    pub id: Uuid,
+    /// The import.
+    pub import_id: Uuid,
+    /// The import's platform.
+    pub platform: Platform,
+    /// The event's UID.
+    pub uid: String,
+    /// RECURRENCE-ID, empty for single events.
+    pub recurrence_id: String,
+    /// What it is.
+    pub kind: ItemKind,
+    /// SUMMARY.
+    pub summary: Option<String>,
+    /// When, as the feed says.
+    pub span: Span,
+    /// The instants it covers (all-day spans read in the owner's zone).
+    pub span_start: DateTime<Utc>,
+    /// Likewise.
+    pub span_end: DateTime<Utc>,
+    /// When this run last changed it.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    id: Uuid,
+    import_id: Uuid,
+    platform: String,
+    uid: String,
+    recurrence_id: String,
+    kind: String,
+    summary: Option<String>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    span_start: DateTime<Utc>,
+    span_end: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const ITEM_COLUMNS: &str = "i.id, i.import_id, m.platform, i.uid, i.recurrence_id, i.kind, \
+     i.summary, i.start_date, i.end_date, i.span_start, i.span_end, i.updated_at";
+
+impl TryFrom<ItemRow> for ImportedItem {
+    type Error = StoreError;
+    fn try_from(r: ItemRow) -> Result<Self, StoreError> {
+        let bad = |what: &str| corrupt(format!("imported item {} has an unknown {what}", r.id));
+        let span = match (r.start_date, r.end_date) {
+            (Some(start), Some(end)) => Span::AllDay { start, end },
+            _ => Span::Timed { start: r.span_start, end: r.span_end },
+        };
+        Ok(ImportedItem {
+            id: r.id,
+            import_id: r.import_id,
+            platform: Platform::parse(&r.platform).ok_or_else(|| bad("platform"))?,
+            uid: r.uid,
+            recurrence_id: r.recurrence_id,
+            kind: parse_kind(&r.kind).ok_or_else(|| bad("kind"))?,
+            summary: r.summary,
+            span,
+            span_start: r.span_start,
+            span_end: r.span_end,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The database name of an item kind.
+pub fn kind_str(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Reservation => "reservation",
+        ItemKind::Block => "block",
+        ItemKind::Event => "event",
+    }
+}
+
+fn parse_kind(s: &str) -> Option<ItemKind> {
+    [ItemKind::Reservation, ItemKind::Block, ItemKind::Event].into_iter().find(|k| kind_str(*k) == s)
+}
+
+const CLAIM_DUE_SQLITE: &str = "SELECT id, tenant_id, interval_minutes FROM imports \
+     WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2";
+const CLAIM_DUE_POSTGRES: &str = "SELECT id, tenant_id, interval_minutes FROM imports \
+     WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED";
+
+impl Store {
+    /// Registers an import; it is due at once.
+    pub async fn create_import(
+        &self,
+        tenant: &Tenant,
+        new: NewImport,
+    ) -> Result<Import, StoreError> {
+        let field = match new.owner {
+            Owner::Resource(_) => "resource_id",
+            Owner::Staff(_) => "staff_id",
+        };
+        self.check_owner(tenant.id, new.owner, field).await?;
+        let (id, at) = (Uuid::now_v7(), now());
+        let (resource_id, staff_id) = new.owner.columns();
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO imports (id, tenant_id, resource_id, staff_id, platform, url, name, \
+                 interval_minutes, status, consecutive_failures, next_run_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9)",
+            )
+            .bind(id)
+            .bind(tenant.id)
+            .bind(resource_id)
+            .bind(staff_id)
+            .bind(new.platform.as_str())
+            .bind(&new.url)
+            .bind(&new.name)
+            .bind(i64::from(new.interval_minutes))
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        self.import(tenant.id, id).await
+    }
+
+    /// One import.
+    pub async fn import(&self, tenant_id: Uuid, id: Uuid) -> Result<Import, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM imports WHERE tenant_id = $1 AND id = $2");
+        let row: ImportRow = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(id).fetch_one(pool).await
+        })?;
+        row.try_into()
+    }
+
+    /// A page of the tenant's imports.
+    pub async fn list_imports(
+        &self,
+        tenant_id: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<Import>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM imports WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
+             ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<ImportRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let items = rows.into_iter().map(Import::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, limit, |i| i.id))
+    }
+
+    /// Changes an import.
+    pub async fn update_import(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        patch: ImportPatch,
+    ) -> Result<Import, StoreError> {
+        let mut import = self.import(tenant_id, id).await?;
+        let url_changed = patch.url.as_ref().is_some_and(|u| *u != import.data.url);
+        let at = now();
+        if let Some(url) = patch.url {
+            import.data.url = url;
+        }
+        if let Some(p) = patch.platform {
+            import.data.platform = p;
+        }
+        if let Some(name) = patch.name {
+            import.data.name = name;
+        }
+        if let Some(minutes) = patch.interval_minutes {
+            import.data.interval_minutes = minutes;
+        }
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE imports SET url = $1, platform = $2, name = $3, interval_minutes = $4, \
+                 updated_at = $5, \
+                 etag = CASE WHEN $6 THEN NULL ELSE etag END, \
+                 last_modified = CASE WHEN $6 THEN NULL ELSE last_modified END, \
+                 next_run_at = CASE WHEN $6 THEN $5 ELSE next_run_at END \
+                 WHERE tenant_id = $7 AND id = $8",
+            )
+            .bind(&import.data.url)
+            .bind(import.data.platform.as_str())
+            .bind(&import.data.name)
+            .bind(i64::from(import.data.interval_minutes))
+            .bind(at)
+            .bind(url_changed)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        self.import(tenant_id, id).await
+    }
+
+    /// Deletes an import with its run log and items.
+    pub async fn delete_import(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let deleted = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM imports WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Claims up to `limit` imports that are due: each moves its next run one interval ahead and
+    /// owes an `import_feed` job, in one transaction, so every due import is enqueued once across
+    /// all workers and none is lost.
+    pub async fn claim_due_imports(&self, limit: u32) -> Result<usize, StoreError> {
+        let at = now();
+        let sql = match self.pool {
+            Pool::Sqlite { .. } => CLAIM_DUE_SQLITE,
+            Pool::Postgres(_) => CLAIM_DUE_POSTGRES,
+        };
+        let claimed = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let due: Vec<(Uuid, Uuid, i64)> =
+                sqlx::query_as(sql).bind(at).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+            for (id, tenant_id, minutes) in &due {
+                sqlx::query("UPDATE imports SET next_run_at = $1 WHERE id = $2")
+                    .bind(at + chrono::Duration::minutes(*minutes))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let job = Job::ImportFeed { tenant_id: *tenant_id, import_id: *id };
+                sqlx::query(outbox::INSERT)
+                    .bind(outbox::encode(&job)?)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(due.len())
+        })?;
+        if claimed > 0 {
+            self.outbox_signal.notify_one();
+        }
+        Ok(claimed)
+    }
+
+    /// Takes the run lease of an import for `lease`, so one run happens at a time whoever starts
+    /// it (the scheduler's job or `POST .../run`). `Conflict` when another run holds it.
+    pub async fn lease_import(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        lease: Duration,
+    ) -> Result<Import, StoreError> {
+        let at = now();
+        let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let taken = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE imports SET running_until = $1 WHERE tenant_id = $2 AND id = $3 \
+                 AND (running_until IS NULL OR running_until < $4)",
+            )
+            .bind(until)
+            .bind(tenant_id)
+            .bind(id)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        let import = self.import(tenant_id, id).await?;
+        if taken == 0 {
+            return Err(StoreError::Conflict("a run of this import is already in progress".into()));
+        }
+        Ok(import)
+    }
+
+    /// Records a run: stores what changed (for a read feed), appends to the run log, updates the
+    /// import's status and releases its lease, all in one transaction.
+    pub async fn finish_import_run(
+        &self,
+        tenant: &Tenant,
+        import: &Import,
+        started_at: DateTime<Utc>,
+        result: RunResult<'_>,
+        failure_threshold: u32,
+    ) -> Result<ImportRun, StoreError> {
+        let zone = self.owner_zone(tenant, import.data.owner).await?;
+        let stored = self.stored_items(import.id).await?;
+        let at = now();
+        let mut run = ImportRun {
+            id: Uuid::now_v7(),
+            import_id: import.id,
+            started_at,
+            finished_at: at,
+            outcome: RunOutcome::Ok,
+            http_status: None,
+            counts: RunCounts::default(),
+            skipped: 0,
+            error: None,
+        };
+        let (mut failures, mut validators) = (0, None);
+        let diff = match &result {
+            RunResult::Read { items, skipped, http_status, etag, last_modified } => {
+                run.http_status = *http_status;
+                run.skipped = *skipped;
+                validators = Some((etag.clone(), last_modified.clone()));
+                let d = imports::diff(&stored, items, import.data.platform, at.date_naive());
+                run.counts = d.counts;
+                Some(d)
+            }
+            RunResult::NotModified { http_status } => {
+                run.outcome = RunOutcome::NotModified;
+                run.http_status = Some(*http_status);
+                run.counts.unchanged = stored.len() as u32;
+                None
+            }
+            RunResult::Failed { http_status, error } => {
+                run.outcome = RunOutcome::Failed;
+                run.http_status = *http_status;
+                run.error = Some(error.clone());
+                failures = import.consecutive_failures.saturating_add(1);
+                None
+            }
+        };
+        let status = if failures == 0 {
+            ImportStatus::Ok
+        } else if failures >= failure_threshold {
+            ImportStatus::Failing
+        } else {
+            import.status
+        };
+        let owner = import.data.owner.columns();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if let Some(d) = &diff {
+                for id in &d.removed {
+                    sqlx::query("DELETE FROM imported_items WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (id, item) in &d.updated {
+                    let (start_date, end_date, span_start, span_end) = columns(&item.span, zone);
+                    sqlx::query(
+                        "UPDATE imported_items SET kind = $1, summary = $2, start_date = $3, \
+                         end_date = $4, span_start = $5, span_end = $6, updated_at = $7, \
+                         uid = $8, recurrence_id = $9 WHERE id = $10",
+                    )
+                    .bind(kind_str(item.kind))
+                    .bind(&item.summary)
+                    .bind(start_date)
+                    .bind(end_date)
+                    .bind(span_start)
+                    .bind(span_end)
+                    .bind(at)
+                    .bind(&item.uid)
+                    .bind(item.recurrence_id.as_deref().unwrap_or(""))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for item in &d.added {
+                    let (start_date, end_date, span_start, span_end) = columns(&item.span, zone);
+                    sqlx::query(
+                        "INSERT INTO imported_items (id, import_id, tenant_id, resource_id, staff_id, \
+                         uid, recurrence_id, kind, summary, start_date, end_date, span_start, span_end, \
+                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(import.id)
+                    .bind(tenant.id)
+                    .bind(owner.0)
+                    .bind(owner.1)
+                    .bind(&item.uid)
+                    .bind(item.recurrence_id.as_deref().unwrap_or(""))
+                    .bind(kind_str(item.kind))
+                    .bind(&item.summary)
+                    .bind(start_date)
+                    .bind(end_date)
+                    .bind(span_start)
+                    .bind(span_end)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            let (etag, last_modified) = validators.clone().unwrap_or((None, None));
+            sqlx::query(
+                "UPDATE imports SET status = $1, consecutive_failures = $2, running_until = NULL, \
+                 etag = CASE WHEN $3 THEN $4 ELSE etag END, \
+                 last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END WHERE id = $6",
+            )
+            .bind(status.as_str())
+            .bind(i64::from(failures))
+            .bind(validators.is_some())
+            .bind(etag)
+            .bind(last_modified)
+            .bind(import.id)
+            .execute(&mut *tx)
+            .await?;
+            insert_run!(tx, tenant.id, &run);
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(run)
+    }
+
+    async fn stored_items(&self, import_id: Uuid) -> Result<Vec<StoredItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM imported_items i JOIN imports m ON m.id = i.import_id \
+             WHERE i.import_id = $1"
+        );
+        let rows: Vec<ItemRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(import_id).fetch_all(pool).await
+        })?;
+        rows.into_iter()
+            .map(|r| {
+                let item = ImportedItem::try_from(r)?;
+                Ok(StoredItem {
+                    id: item.id,
+                    uid: item.uid,
+                    recurrence_id: item.recurrence_id,
+                    kind: item.kind,
+                    summary: item.summary,
+                    span: item.span,
+                })
+            })
+            .collect()
+    }
+
+    /// The zone all-day items of a resource or staff member are read in: theirs, else the
+    /// tenant's.
+    pub async fn owner_zone(&self, tenant: &Tenant, owner: Owner) -> Result<TimeZone, StoreError> {
+        let zone = match owner {
+            Owner::Resource(id) => self.resource(tenant.id, id).await?.data.time_zone,
+            Owner::Staff(id) => self.staff(tenant.id, id).await?.data.time_zone,
+        };
+        Ok(zone.unwrap_or(tenant.settings.time_zone))
+    }
+
+    /// The run log of an import, newest first.
+    pub async fn list_import_runs(
+        &self,
+        tenant_id: Uuid,
+        import_id: Uuid,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<ImportRun>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM import_runs WHERE tenant_id = $1 AND import_id = $2 \
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        );
+        let rows: Vec<RunRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(import_id)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let items = rows.into_iter().map(ImportRun::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, limit, |r| r.id))
+    }
+
+    /// The latest run of each of the tenant's imports.
+    pub async fn last_import_runs(&self, tenant_id: Uuid) -> Result<Vec<ImportRun>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM import_runs r WHERE r.tenant_id = $1 AND r.id = \
+             (SELECT max(x.id) FROM import_runs x WHERE x.import_id = r.import_id)"
+        );
+        let rows: Vec<RunRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).fetch_all(pool).await
+        })?;
+        rows.into_iter().map(ImportRun::try_from).collect()
+    }
+
+    /// A page of imported items of a resource or staff member (or the whole tenant), ending after
+    /// `from`, leaving out those imported from `exclude` (a feed never echoes a platform's own
+    /// events back to it).
+    pub async fn list_imported_items(
+        &self,
+        tenant_id: Uuid,
+        owner: Option<Owner>,
+        exclude: Option<Platform>,
+        from: DateTime<Utc>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<ImportedItem>, StoreError> {
+        let (resource_id, staff_id) = owner.map_or((None, None), Owner::columns);
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM imported_items i JOIN imports m ON m.id = i.import_id \
+             WHERE i.tenant_id = $1 AND ($2 IS NULL OR i.resource_id = $2) \
+             AND ($3 IS NULL OR i.staff_id = $3) AND ($4 IS NULL OR m.platform <> $4) \
+             AND i.span_end > $5 AND ($6 IS NULL OR i.id > $6) ORDER BY i.id LIMIT $7"
+        );
+        let rows: Vec<ItemRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(resource_id)
+                .bind(staff_id)
+                .bind(exclude.map(Platform::as_str))
+                .bind(from)
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let items = rows.into_iter().map(ImportedItem::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, limit, |i| i.id))
+    }
+}
+
+/// The date and instant columns of an item.
+fn columns(
+    span: &Span,
+    zone: TimeZone,
+) -> (Option<NaiveDate>, Option<NaiveDate>, DateTime<Utc>, DateTime<Utc>) {
+    match *span {
+        Span::AllDay { start, end } => {
+            (Some(start), Some(end), local_midnight(start, zone), local_midnight(end, zone))
+        }
+        Span::Timed { start, end } => (None, None, start, end),
+    }
+}
+
+macro_rules! insert_run {
+    ($tx:expr, $tenant_id:expr, $run:expr) => {{
+        let run: &ImportRun = $run;
+        sqlx::query(
+            "INSERT INTO import_runs (id, import_id, tenant_id, started_at, finished_at, outcome, \
+             http_status, added, updated, removed, unchanged, skipped, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(run.id)
+        .bind(run.import_id)
+        .bind($tenant_id)
+        .bind(run.started_at)
+        .bind(run.finished_at)
+        .bind(run.outcome.as_str())
+        .bind(run.http_status.map(i64::from))
+        .bind(i64::from(run.counts.added))
+        .bind(i64::from(run.counts.updated))
+        .bind(i64::from(run.counts.removed))
+        .bind(i64::from(run.counts.unchanged))
+        .bind(i64::from(run.skipped))
+        .bind(&run.error)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+use insert_run;

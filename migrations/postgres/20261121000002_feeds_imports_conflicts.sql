@@ -1,0 +1,110 @@
+-- iCal feeds out, feeds in, and conflicts (PostgreSQL). Same conventions as the foundation.
+
+-- A published .ics feed. The URL token is never stored: it is derived from the secret key and
+-- `nonce` (so the URL can be shown again), and only its SHA-256 is kept for the lookup.
+CREATE TABLE feeds (
+    id                 UUID PRIMARY KEY,
+    tenant_id          UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    scope              TEXT NOT NULL CHECK (scope IN ('resource', 'staff', 'tenant')),
+    resource_id        UUID REFERENCES resources(id) ON DELETE CASCADE,
+    staff_id           UUID REFERENCES staff(id) ON DELETE CASCADE,
+    profile            TEXT NOT NULL CHECK (profile IN ('busy', 'details')),
+    name               TEXT NOT NULL,
+    platform           TEXT,
+    include_tentative  BOOLEAN NOT NULL,
+    nonce              BYTEA NOT NULL,
+    token_hash         BYTEA NOT NULL UNIQUE,
+    created_at         TIMESTAMPTZ NOT NULL,
+    updated_at         TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX feeds_tenant ON feeds(tenant_id, id);
+
+-- A registered .ics URL that is polled on a schedule.
+CREATE TABLE imports (
+    id                    UUID PRIMARY KEY,
+    tenant_id             UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    resource_id           UUID REFERENCES resources(id) ON DELETE CASCADE,
+    staff_id              UUID REFERENCES staff(id) ON DELETE CASCADE,
+    platform              TEXT NOT NULL,
+    url                   TEXT NOT NULL,
+    name                  TEXT,
+    interval_minutes      INTEGER NOT NULL,
+    status                TEXT NOT NULL CHECK (status IN ('pending', 'ok', 'failing')),
+    consecutive_failures  INTEGER NOT NULL,
+    etag                  TEXT,
+    last_modified         TEXT,
+    next_run_at           TIMESTAMPTZ NOT NULL,
+    running_until         TIMESTAMPTZ,
+    created_at            TIMESTAMPTZ NOT NULL,
+    updated_at            TIMESTAMPTZ NOT NULL,
+    CHECK ((resource_id IS NULL) <> (staff_id IS NULL))
+);
+CREATE INDEX imports_tenant ON imports(tenant_id, id);
+CREATE INDEX imports_due ON imports(next_run_at);
+
+-- The run log of an import.
+CREATE TABLE import_runs (
+    id           UUID PRIMARY KEY,
+    import_id    UUID NOT NULL REFERENCES imports(id) ON DELETE CASCADE,
+    tenant_id    UUID NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL,
+    finished_at  TIMESTAMPTZ NOT NULL,
+    outcome      TEXT NOT NULL,
+    http_status  INTEGER,
+    added        INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    removed      INTEGER NOT NULL,
+    unchanged    INTEGER NOT NULL,
+    skipped      INTEGER NOT NULL,
+    error        TEXT
+);
+CREATE INDEX import_runs_import ON import_runs(import_id, id);
+
+-- What the last run of an import stored: one row per busy occurrence, keyed like the feed keys it.
+CREATE TABLE imported_items (
+    id             UUID PRIMARY KEY,
+    import_id      UUID NOT NULL REFERENCES imports(id) ON DELETE CASCADE,
+    tenant_id      UUID NOT NULL,
+    resource_id    UUID,
+    staff_id       UUID,
+    uid            TEXT NOT NULL,
+    recurrence_id  TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    summary        TEXT,
+    start_date     DATE,
+    end_date       DATE,
+    span_start     TIMESTAMPTZ NOT NULL,
+    span_end       TIMESTAMPTZ NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL,
+    UNIQUE (import_id, uid, recurrence_id)
+);
+CREATE INDEX imported_items_resource ON imported_items(resource_id, span_start);
+CREATE INDEX imported_items_staff ON imported_items(staff_id, span_start);
+CREATE INDEX imported_items_tenant ON imported_items(tenant_id, span_start);
+
+-- Two items of one resource or staff member that collide. `pair_key` names the pair, so a
+-- detection pass finds the conflict it recorded before instead of opening a second one.
+CREATE TABLE conflicts (
+    id               UUID PRIMARY KEY,
+    tenant_id        UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    resource_id      UUID,
+    staff_id         UUID,
+    pair_key         TEXT NOT NULL,
+    span_start       TIMESTAMPTZ NOT NULL,
+    span_end         TIMESTAMPTZ NOT NULL,
+    severity         TEXT NOT NULL CHECK (severity IN ('high', 'medium', 'low')),
+    items            TEXT NOT NULL,
+    suggestion       TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    detected_at      TIMESTAMPTZ NOT NULL,
+    resolved_at      TIMESTAMPTZ,
+    resolution       TEXT,
+    note             TEXT
+);
+CREATE UNIQUE INDEX conflicts_open_pair ON conflicts(tenant_id, pair_key) WHERE status = 'open';
+CREATE INDEX conflicts_tenant ON conflicts(tenant_id, id);
+CREATE INDEX conflicts_pair ON conflicts(tenant_id, pair_key);
+
+CREATE INDEX bookings_resource_span ON bookings(resource_id, span_start);
+CREATE INDEX blocks_resource_span ON blocks(resource_id, span_start);
+CREATE INDEX blocks_staff_span ON blocks(staff_id, span_start);
