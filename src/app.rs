@@ -16,7 +16,7 @@ use futures::channel::mpsc;
 use kalends_core::{Config, Store};
 use kalends_jobs::relay::Relay;
 use kalends_jobs::worker::{self, WorkerOptions};
-use kalends_jobs::{JobQueue, KalendsJobs, RetryPolicy};
+use kalends_jobs::{Importer, JobQueue, KalendsJobs, RetryPolicy};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -120,7 +120,15 @@ pub async fn start(
     let config = Arc::new(config);
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let state = AppState { store: store.clone(), queue: queue.clone(), config: config.clone() };
+    let secret_key = Arc::new(config.secret_key()?.0);
+    let importer = Importer::new(store.clone(), &config.import).context("the feed importer")?;
+    let state = AppState {
+        store: store.clone(),
+        queue: queue.clone(),
+        config: config.clone(),
+        secret_key,
+        importer: importer.clone(),
+    };
 
     let interval = Duration::from_millis(config.jobs.relay_interval_ms);
     let mut relay = Relay::new(store.clone(), queue.clone(), interval);
@@ -138,9 +146,15 @@ pub async fn start(
             shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
             retry: RetryPolicy::from_config(&config.jobs),
         };
+        let every = Duration::from_secs(config.import.scheduler_interval_secs);
+        let (scheduled, token) = (store.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            kalends_jobs::scheduler::run(scheduled, every, token).await;
+            Ok(())
+        });
         let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());
         tasks.spawn(async move {
-            let handler = KalendsJobs::new(store.clone());
+            let handler = KalendsJobs::new(store.clone(), importer);
             worker::run(queue, store, handler, Some(woken), options, token)
                 .await
                 .context("job worker")

@@ -101,6 +101,8 @@ pub struct Config {
     pub microsoft: MicrosoftConfig,
     /// iCal feed import settings.
     pub import: ImportConfig,
+    /// iCal feed export settings.
+    pub feeds: FeedsConfig,
 }
 
 impl Default for Config {
@@ -124,6 +126,7 @@ impl Default for Config {
             google: GoogleConfig::default(),
             microsoft: MicrosoftConfig::default(),
             import: ImportConfig::default(),
+            feeds: FeedsConfig::default(),
         }
     }
 }
@@ -241,11 +244,59 @@ impl Default for MicrosoftConfig {
 }
 
 /// iCal feed import settings.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct ImportConfig {
     /// Let feed imports reach loopback and private addresses.
     pub allow_private_networks: bool,
+    /// Whole-request time limit of a fetch, in seconds.
+    pub timeout_secs: u64,
+    /// Largest feed accepted (after decompression), in bytes.
+    pub max_bytes: u64,
+    /// Redirects followed at most.
+    pub max_redirects: u8,
+    /// VEVENTs read at most from one feed; the rest are skipped and counted.
+    pub max_events: usize,
+    /// Failed runs in a row after which an import is `failing` and the tenant is told.
+    pub failure_threshold: u32,
+    /// How far ahead recurring events are expanded, in days (18 months by default).
+    pub horizon_days: u32,
+    /// Interval of a new import when the request names none, in minutes.
+    pub default_interval_minutes: u32,
+    /// How often each worker looks for due imports, in seconds.
+    pub scheduler_interval_secs: u64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            timeout_secs: 30,
+            max_bytes: 10 * 1024 * 1024,
+            max_redirects: 5,
+            max_events: 100_000,
+            failure_threshold: 3,
+            horizon_days: 548,
+            default_interval_minutes: 30,
+            scheduler_interval_secs: 30,
+        }
+    }
+}
+
+/// iCal feed export settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct FeedsConfig {
+    /// How long subscribers may reuse a feed before revalidating (`Cache-Control: max-age`).
+    pub cache_max_age_secs: u32,
+    /// Bookings that ended more than this many days ago leave the feed.
+    pub past_days: u32,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        Self { cache_max_age_secs: 300, past_days: 90 }
+    }
 }
 
 /// Which database a URL names.
@@ -343,6 +394,32 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
+        self.validate_import()
+    }
+
+    fn validate_import(&self) -> Result<(), ConfigError> {
+        let import = &self.import;
+        if import.timeout_secs == 0 || import.timeout_secs > 600 {
+            return Err(invalid("import.timeout_secs", "must be between 1 and 600"));
+        }
+        if import.max_bytes < 1024 {
+            return Err(invalid("import.max_bytes", "must be at least 1024"));
+        }
+        if import.max_redirects > 20 {
+            return Err(invalid("import.max_redirects", "must be at most 20"));
+        }
+        if import.failure_threshold == 0 {
+            return Err(invalid("import.failure_threshold", "must be at least 1"));
+        }
+        if !(30..=3660).contains(&import.horizon_days) {
+            return Err(invalid("import.horizon_days", "must be between 30 and 3660"));
+        }
+        if !(5..=1440).contains(&import.default_interval_minutes) {
+            return Err(invalid("import.default_interval_minutes", "must be between 5 and 1440"));
+        }
+        if import.scheduler_interval_secs == 0 || import.scheduler_interval_secs > 300 {
+            return Err(invalid("import.scheduler_interval_secs", "must be between 1 and 300"));
+        }
         Ok(())
     }
 
@@ -427,7 +504,21 @@ impl Config {
                 "authority_url": self.microsoft.authority_url,
                 "graph_base_url": self.microsoft.graph_base_url,
             },
-            "import": { "allow_private_networks": self.import.allow_private_networks },
+            "import": {
+                "allow_private_networks": self.import.allow_private_networks,
+                "timeout_secs": self.import.timeout_secs,
+                "max_bytes": self.import.max_bytes,
+                "max_redirects": self.import.max_redirects,
+                "max_events": self.import.max_events,
+                "failure_threshold": self.import.failure_threshold,
+                "horizon_days": self.import.horizon_days,
+                "default_interval_minutes": self.import.default_interval_minutes,
+                "scheduler_interval_secs": self.import.scheduler_interval_secs,
+            },
+            "feeds": {
+                "cache_max_age_secs": self.feeds.cache_max_age_secs,
+                "past_days": self.feeds.past_days,
+            },
         })
     }
 }

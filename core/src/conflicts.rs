@@ -154,7 +154,7 @@ impl Collision {
 
 /// Sorts `items` by start and returns every collision among them.
 pub fn find(items: &mut [Busy]) -> Vec<Collision> {
-    items.sort_unstable_by(|x, y| (x.start, x.end, x.item).cmp(&(y.start, y.end, y.item)));
+    items.sort_unstable_by_key(|x| (x.start, x.end, x.item));
     let mut running: Vec<usize> = Vec::new();
     let mut found = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -177,11 +177,8 @@ pub fn find_with(item: &Busy, others: &[Busy]) -> Vec<(usize, Collision)> {
         .enumerate()
         .filter(|(_, o)| o.item != item.item && o.start <= item.end && item.start <= o.end)
         .filter_map(|(k, o)| {
-            let (first, second) = if (o.start, o.end) <= (item.start, item.end) {
-                (o, item)
-            } else {
-                (item, o)
-            };
+            let (first, second) =
+                if (o.start, o.end) <= (item.start, item.end) { (o, item) } else { (item, o) };
             judge(first, second, 0, 0).map(|c| (k, c))
         })
         .collect()
@@ -200,7 +197,7 @@ fn judge(first: &Busy, second: &Busy, a: usize, b: usize) -> Option<Collision> {
     let (start, end) = (second.start, first.end.min(second.end));
     let severity = if end > start {
         overlap_severity(x, y)
-    } else if !first.all_day && !second.all_day && !(x.is_booking() && y.is_booking()) {
+    } else if !(first.all_day || second.all_day || x.is_booking() && y.is_booking()) {
         // Back-to-back timed items leave no gap (travel, cleaning); two bookings back to back
         // are ordinary scheduling. Whole days touching is a same-day turnover: fine.
         Severity::Low

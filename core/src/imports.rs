@@ -44,7 +44,12 @@ pub struct Diff<'a> {
 const ROLLING_WINDOW_DAYS: i64 = 300;
 
 /// Whether `item` is the rolling window at the far end of an Airbnb calendar.
-pub fn is_rolling_window(platform: Platform, kind: ItemKind, span: &Span, today: NaiveDate) -> bool {
+pub fn is_rolling_window(
+    platform: Platform,
+    kind: ItemKind,
+    span: &Span,
+    today: NaiveDate,
+) -> bool {
     matches!(
         (platform, kind, span),
         (Platform::Airbnb, ItemKind::Block, Span::AllDay { end, .. })

@@ -50,12 +50,13 @@ pub trait JobHandler: Clone + Send + Sync + 'static {
 #[derive(Clone, Debug)]
 pub struct KalendsJobs {
     store: Store,
+    importer: crate::Importer,
 }
 
 impl KalendsJobs {
-    /// Handlers that read and write through `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Handlers that read and write through `store` and import feeds with `importer`.
+    pub fn new(store: Store, importer: crate::Importer) -> Self {
+        Self { store, importer }
     }
 }
 
@@ -67,6 +68,9 @@ impl JobHandler for KalendsJobs {
             }
             Job::DeleteBooking { tenant_id, booking_id } => {
                 crate::delete_booking::run(&self.store, tenant_id, booking_id).await
+            }
+            Job::ImportFeed { tenant_id, import_id } => {
+                crate::import_feed::run(&self.importer, tenant_id, import_id).await
             }
         }
     }

@@ -3,13 +3,16 @@
 
 pub mod delete_booking;
 mod handler;
+pub mod import_feed;
 pub mod poll;
 pub mod queue;
 pub mod relay;
 pub mod retry;
+pub mod scheduler;
 pub mod sync_booking;
 pub mod worker;
 
 pub use handler::{JobError, JobHandler, KalendsJobs};
+pub use import_feed::{ImportError, Importer};
 pub use queue::{JobQueue, QueuedJob};
 pub use retry::RetryPolicy;

@@ -4,13 +4,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use kalends_core::domain::{Block, BookingSpan, NewBlock, TimeZone};
+use kalends_core::domain::{Block, BookingSpan, NewBlock, Owner, TimeZone};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::collisions::after_block_change;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use super::fields::{Checker, SpanForm};
@@ -129,6 +130,11 @@ async fn create_block(
         })
         .map_err(ApiError::invalid)?;
     let block = state.store.create_block(&tenant, new).await?;
+    if let Some(owner) = Owner::from_columns(block.data.resource_id, block.data.staff_id) {
+        let zone = state.store.owner_zone(&tenant, owner).await?;
+        let span = block.data.span.utc_range(zone);
+        after_block_change(&state, &tenant, block.id, Some((owner, span))).await;
+    }
     Ok((StatusCode::CREATED, axum::Json(BlockOut::from(&block))).into_response())
 }
 
@@ -157,7 +163,9 @@ async fn delete_block(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_block(tenant.id, parse_id(&id)?).await?;
+    let id = parse_id(&id)?;
+    state.store.delete_block(tenant.id, id).await?;
+    after_block_change(&state, &tenant, id, None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

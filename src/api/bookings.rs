@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::collisions::{WriteQuery, after_booking_change, reject_if_colliding};
 use super::error::{ApiError, FieldError};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::{Checker, SpanForm, path_external_id};
@@ -417,38 +418,54 @@ fn created(booking: &Booking) -> Response {
 }
 
 /// Create a booking.
-#[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", request_body = BookingIn,
+#[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", request_body = BookingIn, params(WriteQuery),
     responses((status = 201, body = BookingOut), (status = 422, body = super::error::Problem)))]
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
 async fn create_booking(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
+    Query(write): Query<WriteQuery>,
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
     let new = validate(&state, &tenant, body).await?;
+    reject_if_colliding(&state, &tenant, &write, &new, None).await?;
     let booking = state.store.create_booking(&tenant, new).await?;
+    after_booking_change(&state, &tenant, &booking).await;
     Ok(created(&booking))
 }
 
 /// Create or replace the booking with this external id: 201 when new, 200 otherwise. Sending the
 /// same content again changes nothing (same version, no sync scheduled).
 #[utoipa::path(put, path = "/api/v1/bookings/by-external-id/{external_id}", tag = "bookings", request_body = BookingIn,
-    params(("external_id" = String, Path, description = "The host's own id")),
+    params(("external_id" = String, Path, description = "The host's own id"), WriteQuery),
     responses((status = 201, body = BookingOut), (status = 200, body = BookingOut), (status = 422, body = super::error::Problem)))]
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
 async fn upsert_booking(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(external_id): Path<String>,
+    Query(write): Query<WriteQuery>,
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
     let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     let new = validate(&state, &tenant, body).await?;
+    if write.reject_conflicts == Some(true) {
+        let existing = match state.store.booking_by_external_id(tenant.id, &external_id).await {
+            Ok(b) => b.map(|b| b.id),
+            Err(e) => return Err(e.into()),
+        };
+        reject_if_colliding(&state, &tenant, &write, &new, existing).await?;
+    }
     Ok(match state.store.upsert_booking(&tenant, &external_id, new).await? {
-        UpsertOutcome::Created(b) => created(&b),
-        UpsertOutcome::Updated(b) | UpsertOutcome::Unchanged(b) => {
+        UpsertOutcome::Created(b) => {
+            after_booking_change(&state, &tenant, &b).await;
+            created(&b)
+        }
+        UpsertOutcome::Updated(b) => {
+            after_booking_change(&state, &tenant, &b).await;
             axum::Json(BookingOut::from(&b)).into_response()
         }
+        UpsertOutcome::Unchanged(b) => axum::Json(BookingOut::from(&b)).into_response(),
     })
 }
 
@@ -465,13 +482,14 @@ async fn get_booking(
 }
 
 /// Change some fields of a booking.
-#[utoipa::path(patch, path = "/api/v1/bookings/{id}", tag = "bookings", request_body = BookingPatch,
+#[utoipa::path(patch, path = "/api/v1/bookings/{id}", tag = "bookings", request_body = BookingPatch, params(WriteQuery),
     responses((status = 200, body = BookingOut), (status = 404, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
 async fn patch_booking(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
+    Query(write): Query<WriteQuery>,
     ApiJson(patch): ApiJson<BookingPatch>,
 ) -> Result<axum::Json<BookingOut>, ApiError> {
     let id = parse_id(&id)?;
@@ -483,9 +501,14 @@ async fn patch_booking(
         if new == current.data {
             return Ok(axum::Json(BookingOut::from(&current)));
         }
+        reject_if_colliding(&state, &tenant, &write, &new, Some(id)).await?;
         match state.store.replace_booking(&tenant, id, current.version, new).await {
             Err(StoreError::VersionConflict) => continue,
-            result => return Ok(axum::Json(BookingOut::from(&result?))),
+            result => {
+                let booking = result?;
+                after_booking_change(&state, &tenant, &booking).await;
+                return Ok(axum::Json(BookingOut::from(&booking)));
+            }
         }
     }
     Err(StoreError::VersionConflict.into())
@@ -501,6 +524,7 @@ async fn cancel_booking(
     Path(id): Path<String>,
 ) -> Result<axum::Json<BookingOut>, ApiError> {
     let booking = state.store.cancel_booking(&tenant, parse_id(&id)?).await?;
+    after_booking_change(&state, &tenant, &booking).await;
     Ok(axum::Json(BookingOut::from(&booking)))
 }
 
@@ -531,6 +555,8 @@ async fn list_bookings(
     let staff_id = uuid("staff_id", query.staff_id.as_deref());
     let filter = c
         .finish(|| BookingFilter {
+            cancelled_since: None,
+            exclude_tentative: false,
             from,
             to,
             status,

@@ -37,6 +37,10 @@ pub struct Problem {
     pub detail: String,
     /// Per-field problems (empty when no single field is at fault).
     pub errors: Vec<FieldError>,
+    /// For a booking refused with `?reject_conflicts=true`: the items it would collide with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub conflicts: Option<serde_json::Value>,
 }
 
 /// An error answer of the API.
@@ -46,11 +50,24 @@ pub struct ApiError {
     slug: &'static str,
     detail: String,
     errors: Vec<FieldError>,
+    conflicts: Option<serde_json::Value>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, slug, detail: detail.into(), errors: Vec::new() }
+        Self { status, slug, detail: detail.into(), errors: Vec::new(), conflicts: None }
+    }
+
+    /// 409 for a booking that would collide with `items` (`?reject_conflicts=true`).
+    pub fn collides(items: serde_json::Value) -> Self {
+        Self {
+            conflicts: Some(items),
+            ..Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the booking overlaps another booking, a block or an imported busy time; see conflicts",
+            )
+        }
     }
 
     /// 404: no such object in this tenant (other tenants' objects answer this too).
@@ -150,6 +167,7 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             detail: self.detail,
             errors: self.errors,
+            conflicts: self.conflicts,
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
         response

@@ -5,18 +5,25 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use kalends_core::config::SecretKey;
 use kalends_core::{Config, Store};
-use kalends_jobs::JobQueue;
+use kalends_jobs::{Importer, JobQueue};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod availability;
 pub mod blocks;
 pub mod bookings;
+pub mod collisions;
+pub mod conflicts;
 pub mod error;
 pub mod extract;
+pub mod feed_guides;
+pub mod feeds;
 pub mod fields;
+pub mod imports;
 pub mod resources;
 pub mod settings;
 pub mod staff;
@@ -30,6 +37,10 @@ pub struct AppState {
     pub queue: JobQueue,
     /// Configuration.
     pub config: Arc<Config>,
+    /// The secret key (feed tokens, signed links).
+    pub secret_key: Arc<SecretKey>,
+    /// Runs feed imports (`POST /api/v1/imports/{id}/run`).
+    pub importer: Importer,
 }
 
 /// One page of a list.
@@ -68,6 +79,10 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "resources", description = "Bookable things"),
         (name = "blocks", description = "Manual unavailability"),
         (name = "settings", description = "The tenant's choices"),
+        (name = "feeds", description = "iCal feeds out"),
+        (name = "imports", description = "iCal feeds in"),
+        (name = "availability", description = "Busy and free times"),
+        (name = "conflicts", description = "Double bookings"),
     )
 )]
 struct ApiDoc;
@@ -92,6 +107,10 @@ pub fn router() -> Router<AppState> {
         .merge(resources::router())
         .merge(blocks::router())
         .merge(settings::router())
+        .merge(feeds::router())
+        .merge(imports::router())
+        .merge(availability::router())
+        .merge(conflicts::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router

@@ -37,6 +37,10 @@ async fn queue_config(queue: Queue, dir: &TempDir) -> Config {
     config
 }
 
+fn importer(store: &Store) -> kalends_jobs::Importer {
+    kalends_jobs::Importer::new(store.clone(), &Default::default()).unwrap()
+}
+
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         base: Duration::from_secs(1),
@@ -247,8 +251,12 @@ async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
     for _ in 0..3 {
         queue.push(job.clone(), None).await.unwrap();
     }
-    let (stop, worker) =
-        spawn_worker(&store, &queue, KalendsJobs::new(store.clone()), fast_retries());
+    let (stop, worker) = spawn_worker(
+        &store,
+        &queue,
+        KalendsJobs::new(store.clone(), importer(&store)),
+        fast_retries(),
+    );
     eventually(Duration::from_secs(10), || async { queue.depth().await.ok().filter(|d| *d == 0) })
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;

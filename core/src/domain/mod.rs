@@ -13,8 +13,8 @@ pub use booking::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, SpanError, local_midnight,
 };
 pub use feeds::{
-    Feed, FeedProfile, FeedScope, Import, ImportRun, ImportStatus, NewFeed, NewImport, Owner, Platform,
-    RunCounts, RunOutcome,
+    Feed, FeedProfile, FeedScope, Import, ImportRun, ImportStatus, NewFeed, NewImport, Owner,
+    Platform, RunCounts, RunOutcome,
 };
 pub use people::{Block, NewBlock, NewResource, NewStaff, Resource, Staff, Tenant};
 pub use settings::{EventPrivacy, ExternalEditPolicy, StatusColors, TenantSettings};

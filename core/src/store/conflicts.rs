@@ -120,7 +120,8 @@ struct Found {
 
 impl Found {
     fn new(owner: Owner, a: &Busy, b: &Busy, c: Collision) -> Self {
-        let side = |x: &Busy| ConflictItem { kind: x.item.source, id: x.item.id, label: x.label.clone() };
+        let side =
+            |x: &Busy| ConflictItem { kind: x.item.source, id: x.item.id, label: x.label.clone() };
         Found {
             owner,
             pair_key: Collision::pair_key(a.item, b.item),
@@ -141,7 +142,10 @@ enum Reach {
     Item(ItemRef),
 }
 
-type BusyRow = (String, Uuid, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>, Option<Uuid>);
+type OpenRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>);
+
+type BusyRow =
+    (String, Uuid, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>, Option<Uuid>);
 
 impl Store {
     /// The busy items of a resource or staff member touching `[from, to]` (everything when
@@ -153,13 +157,13 @@ impl Store {
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) -> Result<Vec<Busy>, StoreError> {
         let (from, to) = window.unwrap_or((DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC));
-        let earliest = from.checked_sub_signed(chrono::Duration::days(LOOKBACK_DAYS)).unwrap_or(from);
+        let earliest =
+            from.checked_sub_signed(chrono::Duration::days(LOOKBACK_DAYS)).unwrap_or(from);
         let (column, bookings_of) = match owner {
             Owner::Resource(_) => ("resource_id", "b.resource_id = $2"),
-            Owner::Staff(_) => (
-                "staff_id",
-                "b.id IN (SELECT booking_id FROM booking_staff WHERE staff_id = $2)",
-            ),
+            Owner::Staff(_) => {
+                ("staff_id", "b.id IN (SELECT booking_id FROM booking_staff WHERE staff_id = $2)")
+            }
         };
         let id = match owner {
             Owner::Resource(id) | Owner::Staff(id) => id,
@@ -241,7 +245,8 @@ impl Store {
                 self.busy_items(tenant_id, owner, Some((candidate.start, candidate.end))).await?;
             for (k, c) in conflicts::find_with(candidate, &items) {
                 let other = &items[k];
-                if c.severity > Severity::Low && !hits.iter().any(|h| h.id == other.item.id) {
+                let counts = c.severity > Severity::Low && other.class != Class::Tentative;
+                if counts && !hits.iter().any(|h| h.id == other.item.id) {
                     hits.push(ConflictItem {
                         kind: other.item.source,
                         id: other.item.id,
@@ -278,49 +283,60 @@ impl Store {
             "SELECT id, pair_key, severity, span_start, span_end FROM conflicts \
              WHERE tenant_id = $1 AND status = 'open' AND {filter}"
         );
+        let open: Vec<OpenRow> =
+            with_read_pool!(self, |pool| {
+                let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+                match bind_uuid {
+                    Some(id) => query.bind(id).fetch_all(pool).await,
+                    None => query.bind(&bind).fetch_all(pool).await,
+                }
+            })?;
+        let mut gone = Vec::new();
+        let mut changed = Vec::new();
+        for (id, key, severity, start, end) in open {
+            match found_by_key.remove(&key) {
+                None => gone.push(id),
+                Some(f) if f.severity.as_str() != severity || f.start != start || f.end != end => {
+                    changed.push((id, f))
+                }
+                Some(_) => {}
+            }
+        }
+        let new: Vec<Found> = found_by_key.into_values().collect();
+        if gone.is_empty() && changed.is_empty() && new.is_empty() {
+            // The common case after a booking change: nothing to write.
+            return Ok(Detection::default());
+        }
         let at = now();
         let detection = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let query = sqlx::query_as::<_, (Uuid, String, String, DateTime<Utc>, DateTime<Utc>)>(
-                AssertSqlSafe(sql.as_str()),
-            )
-            .bind(tenant_id);
-            let open = match bind_uuid {
-                Some(id) => query.bind(id).fetch_all(&mut *tx).await?,
-                None => query.bind(&bind).fetch_all(&mut *tx).await?,
-            };
             let mut detection = Detection::default();
-            for (id, key, severity, start, end) in open {
-                match found_by_key.remove(&key) {
-                    None => {
-                        sqlx::query(
-                            "UPDATE conflicts SET status = 'resolved', resolved_at = $1, \
-                             resolution = 'auto' WHERE id = $2",
-                        )
-                        .bind(at)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                        detection.resolved += 1;
-                    }
-                    Some(f) if f.severity.as_str() != severity || f.start != start || f.end != end => {
-                        sqlx::query(
-                            "UPDATE conflicts SET severity = $1, span_start = $2, span_end = $3, \
-                             items = $4, suggestion = $5 WHERE id = $6",
-                        )
-                        .bind(f.severity.as_str())
-                        .bind(f.start)
-                        .bind(f.end)
-                        .bind(serde_json::to_string(&f.items).map_err(corrupt)?)
-                        .bind(&f.suggestion)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Some(_) => {}
-                }
+            for id in &gone {
+                let done = sqlx::query(
+                    "UPDATE conflicts SET status = 'resolved', resolved_at = $1, \
+                     resolution = 'auto' WHERE id = $2 AND status = 'open'",
+                )
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                detection.resolved += done.rows_affected() as usize;
             }
-            for f in found_by_key.into_values() {
+            for (id, f) in &changed {
+                sqlx::query(
+                    "UPDATE conflicts SET severity = $1, span_start = $2, span_end = $3, \
+                     items = $4, suggestion = $5 WHERE id = $6",
+                )
+                .bind(f.severity.as_str())
+                .bind(f.start)
+                .bind(f.end)
+                .bind(serde_json::to_string(&f.items).map_err(corrupt)?)
+                .bind(&f.suggestion)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for f in &new {
                 // Someone looked at exactly this collision and resolved it: don't nag again
                 // until the items move.
                 let dismissed: Option<(Uuid,)> = sqlx::query_as(
@@ -337,10 +353,11 @@ impl Store {
                     continue;
                 }
                 let (resource_id, staff_id) = f.owner.columns();
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO conflicts (id, tenant_id, resource_id, staff_id, pair_key, span_start, \
                      span_end, severity, items, suggestion, status, detected_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11) \
+                     ON CONFLICT (tenant_id, pair_key) WHERE status = 'open' DO NOTHING",
                 )
                 .bind(Uuid::now_v7())
                 .bind(tenant_id)
@@ -355,7 +372,7 @@ impl Store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
-                detection.opened += 1;
+                detection.opened += inserted.rows_affected() as usize;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(detection)
@@ -374,7 +391,11 @@ impl Store {
     pub async fn conflict(&self, tenant_id: Uuid, id: Uuid) -> Result<Conflict, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM conflicts WHERE tenant_id = $1 AND id = $2");
         let row: ConflictRow = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(id).fetch_one(pool).await
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(pool)
+                .await
         })?;
         row.try_into()
     }
@@ -446,11 +467,10 @@ fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
         }
         "block" => (Source::Block, Class::Block, label.unwrap_or_else(|| "Blocked".into())),
         feed => {
-            let platform = feed
-                .split(':')
-                .next()
-                .and_then(Platform::parse)
-                .ok_or_else(|| corrupt(format!("imported item {id} has an unknown platform")))?;
+            let platform =
+                feed.split(':').next().and_then(Platform::parse).ok_or_else(|| {
+                    corrupt(format!("imported item {id} has an unknown platform"))
+                })?;
             let class = if status == super::kind_str(ItemKind::Reservation) {
                 Class::Reservation(platform)
             } else {

@@ -46,7 +46,8 @@ impl TryFrom<ImportRow> for Import {
             id: r.id,
             tenant_id: r.tenant_id,
             data: NewImport {
-                owner: Owner::from_columns(r.resource_id, r.staff_id).ok_or_else(|| bad("owner"))?,
+                owner: Owner::from_columns(r.resource_id, r.staff_id)
+                    .ok_or_else(|| bad("owner"))?,
                 platform: Platform::parse(&r.platform).ok_or_else(|| bad("platform"))?,
                 url: r.url,
                 name: r.name,
@@ -229,7 +230,9 @@ pub fn kind_str(kind: ItemKind) -> &'static str {
 }
 
 fn parse_kind(s: &str) -> Option<ItemKind> {
-    [ItemKind::Reservation, ItemKind::Block, ItemKind::Event].into_iter().find(|k| kind_str(*k) == s)
+    [ItemKind::Reservation, ItemKind::Block, ItemKind::Event]
+        .into_iter()
+        .find(|k| kind_str(*k) == s)
 }
 
 const CLAIM_DUE_SQLITE: &str = "SELECT id, tenant_id, interval_minutes FROM imports \
@@ -277,7 +280,11 @@ impl Store {
     pub async fn import(&self, tenant_id: Uuid, id: Uuid) -> Result<Import, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM imports WHERE tenant_id = $1 AND id = $2");
         let row: ImportRow = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(id).fetch_one(pool).await
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(pool)
+                .await
         })?;
         row.try_into()
     }

@@ -1,0 +1,210 @@
+//! `import_feed`: fetch an imported .ics feed, store what changed, and look for new conflicts.
+//!
+//! The same run serves the scheduler's job and `POST /api/v1/imports/{id}/run`. A lease on the
+//! import makes sure only one run happens at a time, whoever starts it. A failed fetch changes
+//! nothing that was stored: the import keeps blocking the dates it blocked before.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kalends_core::config::ImportConfig;
+use kalends_core::domain::{Import, ImportRun, ImportStatus, RunOutcome, Tenant};
+use kalends_core::ical::{self, ParseOptions, ParsedFeed};
+use kalends_core::store::RunResult;
+use kalends_core::{Store, StoreError};
+use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
+use uuid::Uuid;
+
+use crate::JobError;
+
+/// How long a run may hold its import before another run may take over.
+const LEASE: Duration = Duration::from_secs(5 * 60);
+
+/// Runs imports.
+#[derive(Clone, Debug)]
+pub struct Importer {
+    store: Store,
+    fetcher: Fetcher,
+    settings: Arc<ImportConfig>,
+}
+
+/// Why a run did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Another run of this import is in progress.
+    #[error("a run of this import is already in progress")]
+    Busy,
+    /// The store failed (or the import is gone: `StoreError::NotFound`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Importer {
+    /// An importer that fetches under the configured policy.
+    pub fn new(store: Store, settings: &ImportConfig) -> anyhow::Result<Self> {
+        let policy = FetchPolicy {
+            allow_private_networks: settings.allow_private_networks,
+            timeout: Duration::from_secs(settings.timeout_secs),
+            max_bytes: settings.max_bytes,
+            max_redirects: settings.max_redirects,
+            ..FetchPolicy::default()
+        };
+        Ok(Self::with_fetcher(store, Fetcher::new(policy)?, settings))
+    }
+
+    /// An importer with a given fetcher (tests allow their local servers this way).
+    pub fn with_fetcher(store: Store, fetcher: Fetcher, settings: &ImportConfig) -> Self {
+        Self { store, fetcher, settings: Arc::new(settings.clone()) }
+    }
+
+    /// Runs one import now and returns its run-log entry.
+    #[tracing::instrument(skip_all, fields(%tenant_id, %import_id))]
+    pub async fn run(&self, tenant_id: Uuid, import_id: Uuid) -> Result<ImportRun, ImportError> {
+        let tenant = self.store.tenant(tenant_id).await?;
+        let import = match self.store.lease_import(tenant_id, import_id, LEASE).await {
+            Err(StoreError::Conflict(_)) => return Err(ImportError::Busy),
+            other => other?,
+        };
+        let started_at = Utc::now();
+        let parsed = self.fetch_and_read(&tenant, &import, started_at).await?;
+        let result = match &parsed {
+            Ok(Read::Changed { feed, status, etag, last_modified }) => RunResult::Read {
+                items: &feed.busy,
+                skipped: u32::try_from(feed.skipped.len()).unwrap_or(u32::MAX),
+                http_status: Some(*status),
+                etag: etag.clone(),
+                last_modified: last_modified.clone(),
+            },
+            Ok(Read::NotModified { status }) => RunResult::NotModified { http_status: *status },
+            Err((http_status, error)) => {
+                RunResult::Failed { http_status: *http_status, error: error.clone() }
+            }
+        };
+        let threshold = self.settings.failure_threshold;
+        let run =
+            self.store.finish_import_run(&tenant, &import, started_at, result, threshold).await?;
+        self.after_run(&tenant, &import, &run).await?;
+        Ok(run)
+    }
+
+    async fn fetch_and_read(
+        &self,
+        tenant: &Tenant,
+        import: &Import,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Read, (Option<u16>, String)>, StoreError> {
+        let url = match normalize_url(&import.data.url) {
+            Ok(url) => url,
+            Err(e) => return Ok(Err((None, e.to_string()))),
+        };
+        let validators =
+            Validators { etag: import.etag.clone(), last_modified: import.last_modified.clone() };
+        let fetched = match self.fetcher.fetch(&url, &validators).await {
+            Ok(fetched) => fetched,
+            Err(e) => return Ok(Err((e.http_status(), e.to_string()))),
+        };
+        let (status, body, etag, last_modified) = match fetched {
+            Fetched::NotModified { status } => return Ok(Ok(Read::NotModified { status })),
+            Fetched::Body { status, body, etag, last_modified, .. } => {
+                (status, body, etag, last_modified)
+            }
+        };
+        if !looks_like_icalendar(&body) {
+            // A login page or an error page served with 200 must not wipe what is stored.
+            return Ok(Err((Some(status), "the response is not an iCalendar file".into())));
+        }
+        let zone = self.store.owner_zone(tenant, import.data.owner).await?;
+        let yesterday = now.date_naive() - chrono::Duration::days(1);
+        let options = ParseOptions {
+            from: yesterday.and_time(chrono::NaiveTime::MIN).and_utc(),
+            to: now + chrono::Duration::days(i64::from(self.settings.horizon_days)),
+            floating_zone: zone.tz(),
+            platform: import.data.platform,
+            max_events: self.settings.max_events,
+        };
+        let feed = tokio::task::spawn_blocking(move || ical::parse(&body, &options))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the feed reader panicked: {e}")))?;
+        Ok(Ok(Read::Changed { feed, status, etag, last_modified }))
+    }
+
+    async fn after_run(
+        &self,
+        tenant: &Tenant,
+        import: &Import,
+        run: &ImportRun,
+    ) -> Result<(), StoreError> {
+        metrics::counter!("kalends_import_runs_total", "outcome" => run.outcome.as_str())
+            .increment(1);
+        match run.outcome {
+            RunOutcome::Ok => {
+                let found = self.store.detect_conflicts(tenant.id, import.data.owner).await?;
+                tracing::info!(
+                    added = run.counts.added,
+                    updated = run.counts.updated,
+                    removed = run.counts.removed,
+                    unchanged = run.counts.unchanged,
+                    skipped = run.skipped,
+                    conflicts_opened = found.opened,
+                    conflicts_resolved = found.resolved,
+                    "feed imported"
+                );
+            }
+            RunOutcome::NotModified => tracing::debug!("feed not modified"),
+            RunOutcome::Failed => {
+                let failures = import.consecutive_failures + 1;
+                let error = run.error.as_deref().unwrap_or_default();
+                if failures == self.settings.failure_threshold
+                    && import.status != ImportStatus::Failing
+                {
+                    // The tenant hears of this through the log until mail and webhooks land.
+                    tracing::error!(
+                        failures,
+                        platform = import.data.platform.as_str(),
+                        error,
+                        "feed import is failing: its blocks are no longer kept up to date"
+                    );
+                } else {
+                    tracing::warn!(failures, error, "feed import failed");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Read {
+    Changed { feed: ParsedFeed, status: u16, etag: Option<String>, last_modified: Option<String> },
+    NotModified { status: u16 },
+}
+
+/// Whether a body is plausibly an iCalendar file (after a BOM and blank lines).
+fn looks_like_icalendar(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_ascii_uppercase()
+        .starts_with("BEGIN:VCALENDAR")
+}
+
+/// The job: a busy import is someone else's run already, and a deleted one has nothing to do.
+pub async fn run(importer: &Importer, tenant_id: Uuid, import_id: Uuid) -> Result<(), JobError> {
+    match importer.run(tenant_id, import_id).await {
+        Ok(_) | Err(ImportError::Busy) | Err(ImportError::Store(StoreError::NotFound)) => Ok(()),
+        Err(ImportError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_calendars_count_as_feeds() {
+        assert!(looks_like_icalendar(b"\xef\xbb\xbf\r\nbegin:vcalendar\r\n"));
+        assert!(!looks_like_icalendar(b"<!DOCTYPE html><title>Log in</title>"));
+        assert!(!looks_like_icalendar(b""));
+    }
+}

@@ -1,0 +1,119 @@
+//! Conflict checks around writes: `?reject_conflicts=true` before a booking is saved, and the
+//! detection pass after every booking or block change.
+
+use kalends_core::conflicts::{Busy, Class, ItemRef, Source};
+use kalends_core::domain::{Booking, BookingStatus, NewBooking, Owner, Tenant, TimeZone};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// `?reject_conflicts=true` on booking writes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct WriteQuery {
+    /// Answer 409 with the colliding items instead of saving a booking that overlaps another
+    /// confirmed booking, a block or an imported busy time of its resource or staff.
+    pub reject_conflicts: Option<bool>,
+}
+
+/// The resource and staff members whose calendars a booking is in.
+pub fn owners(data: &NewBooking) -> Vec<Owner> {
+    let resource = data.resource_id.map(Owner::Resource);
+    resource.into_iter().chain(data.staff_ids.iter().copied().map(Owner::Staff)).collect()
+}
+
+async fn home_zone(
+    state: &AppState,
+    tenant: &Tenant,
+    data: &NewBooking,
+) -> Result<TimeZone, ApiError> {
+    Ok(match data.resource_id {
+        Some(id) => state.store.owner_zone(tenant, Owner::Resource(id)).await?,
+        None => tenant.settings.time_zone,
+    })
+}
+
+/// Fails with 409 when `query` asks for it and the booking would collide.
+pub async fn reject_if_colliding(
+    state: &AppState,
+    tenant: &Tenant,
+    query: &WriteQuery,
+    data: &NewBooking,
+    id: Option<Uuid>,
+) -> Result<(), ApiError> {
+    if query.reject_conflicts != Some(true) || data.status == BookingStatus::Cancelled {
+        return Ok(());
+    }
+    let zone = match home_zone(state, tenant, data).await {
+        Ok(zone) => zone,
+        // An unknown resource is reported as a field error when the booking is saved.
+        Err(_) => return Ok(()),
+    };
+    let (start, end) = data.span.utc_range(zone);
+    let candidate = Busy {
+        item: ItemRef { source: Source::Booking, id: id.unwrap_or_else(Uuid::nil) },
+        start,
+        end,
+        all_day: data.span.is_all_day(),
+        class: match data.status {
+            BookingStatus::Tentative => Class::Tentative,
+            _ => Class::Confirmed,
+        },
+        group: None,
+        label: data.title.clone(),
+    };
+    let hits = state.store.collisions_of(tenant.id, &candidate, &owners(data)).await?;
+    if hits.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<_> = hits
+        .iter()
+        .map(|h| serde_json::json!({"kind": h.kind.as_str(), "id": h.id, "label": h.label}))
+        .collect();
+    Err(ApiError::collides(serde_json::Value::Array(items)))
+}
+
+/// Brings the conflicts naming `booking` up to date. A failure is logged, not returned: the
+/// booking is saved, and the next change or import of its calendars looks again.
+pub async fn after_booking_change(state: &AppState, tenant: &Tenant, booking: &Booking) {
+    let item = ItemRef { source: Source::Booking, id: booking.id };
+    let span = match booking.data.status {
+        BookingStatus::Cancelled => Ok(None),
+        _ => home_zone(state, tenant, &booking.data)
+            .await
+            .map(|zone| Some(booking.data.span.utc_range(zone))),
+    };
+    let result = match span {
+        Ok(span) => state
+            .store
+            .detect_conflicts_of(tenant.id, item, span, &owners(&booking.data))
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::error!(booking_id = %booking.id, status = %e.status(), "conflict detection failed after a booking change");
+    }
+}
+
+/// A start and an end instant.
+type Instants = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
+
+/// Brings the conflicts naming a block up to date (`owner` is `None` once it is deleted).
+pub async fn after_block_change(
+    state: &AppState,
+    tenant: &Tenant,
+    id: Uuid,
+    placed: Option<(Owner, Instants)>,
+) {
+    let item = ItemRef { source: Source::Block, id };
+    let (owners, span) = match placed {
+        Some((owner, span)) => (vec![owner], Some(span)),
+        None => (Vec::new(), None),
+    };
+    if let Err(e) = state.store.detect_conflicts_of(tenant.id, item, span, &owners).await {
+        tracing::error!(block_id = %id, error = %e, "conflict detection failed after a block change");
+    }
+}

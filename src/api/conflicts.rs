@@ -1,0 +1,166 @@
+//! `/api/v1/conflicts`: double bookings, found after every booking change and every import.
+
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Utc};
+use kalends_core::conflicts::Severity;
+use kalends_core::store::{Conflict, ConflictItem};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
+use super::fields::Checker;
+use super::{AppState, ListOut};
+
+/// One side of a conflict.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ConflictItemOut {
+    /// `booking`, `block`, `feed` or `calendar`.
+    pub kind: &'static str,
+    /// Its id (a booking, a block, an imported item).
+    pub id: Uuid,
+    /// A human label.
+    pub label: String,
+}
+
+impl From<&ConflictItem> for ConflictItemOut {
+    fn from(i: &ConflictItem) -> Self {
+        ConflictItemOut { kind: i.kind.as_str(), id: i.id, label: i.label.clone() }
+    }
+}
+
+/// A conflict.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ConflictOut {
+    /// Server id.
+    pub id: Uuid,
+    /// The resource whose calendar it is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<Uuid>,
+    /// The staff member whose calendar it is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff_id: Option<Uuid>,
+    /// Where the items overlap.
+    pub start: DateTime<Utc>,
+    /// Likewise.
+    pub end: DateTime<Utc>,
+    /// `high` (two sales of the same time), `medium` (against a block or a tentative booking),
+    /// `low` (back to back with no gap).
+    #[schema(value_type = String)]
+    pub severity: Severity,
+    /// The items that collide.
+    pub items: Vec<ConflictItemOut>,
+    /// What to do about it.
+    pub suggestion: String,
+    /// `open` or `resolved`.
+    pub status: &'static str,
+    /// Found.
+    pub detected_at: DateTime<Utc>,
+    /// Resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// `auto` (the items stopped overlapping) or `manual`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// The note given when it was resolved by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl From<&Conflict> for ConflictOut {
+    fn from(c: &Conflict) -> Self {
+        let (resource_id, staff_id) = c.owner.columns();
+        ConflictOut {
+            id: c.id,
+            resource_id,
+            staff_id,
+            start: c.start,
+            end: c.end,
+            severity: c.severity,
+            items: c.items.iter().map(ConflictItemOut::from).collect(),
+            suggestion: c.suggestion.clone(),
+            status: if c.open { "open" } else { "resolved" },
+            detected_at: c.detected_at,
+            resolved_at: c.resolved_at,
+            resolution: c.resolution.clone(),
+            note: c.note.clone(),
+        }
+    }
+}
+
+/// `?status=` of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ConflictQuery {
+    /// `open` or `resolved`; both when absent.
+    pub status: Option<String>,
+}
+
+/// How a person resolved a conflict.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveIn {
+    /// Why it is fine, or what was done.
+    pub note: Option<String>,
+}
+
+/// List conflicts, oldest first.
+#[utoipa::path(get, path = "/api/v1/conflicts", tag = "conflicts", params(ConflictQuery, PageQuery),
+    responses((status = 200, body = ListOut<ConflictOut>), (status = 422, body = Problem)))]
+async fn list_conflicts(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Query(query): Query<ConflictQuery>,
+    Query(page): Query<PageQuery>,
+) -> Result<axum::Json<ListOut<ConflictOut>>, ApiError> {
+    let open = match query.status.as_deref() {
+        None => None,
+        Some("open") => Some(true),
+        Some("resolved") => Some(false),
+        Some(_) => return Err(ApiError::invalid_field("status", "must be open or resolved")),
+    };
+    let paging = page.checked()?;
+    let page = state.store.list_conflicts(tenant.id, open, paging.after, paging.limit).await?;
+    Ok(axum::Json(ListOut::from_page(&page, ConflictOut::from)))
+}
+
+/// One conflict.
+#[utoipa::path(get, path = "/api/v1/conflicts/{id}", tag = "conflicts",
+    responses((status = 200, body = ConflictOut), (status = 404, body = Problem)))]
+async fn get_conflict(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ConflictOut>, ApiError> {
+    let conflict = state.store.conflict(tenant.id, parse_id(&id)?).await?;
+    Ok(axum::Json(ConflictOut::from(&conflict)))
+}
+
+/// Mark a conflict resolved. It stays resolved while its items collide exactly as now; if they
+/// move and still collide, a new conflict opens.
+#[utoipa::path(post, path = "/api/v1/conflicts/{id}/resolve", tag = "conflicts",
+    request_body = ResolveIn,
+    responses((status = 200, body = ConflictOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn resolve_conflict(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResolveIn>,
+) -> Result<axum::Json<ConflictOut>, ApiError> {
+    let id = parse_id(&id)?;
+    let mut c = Checker::default();
+    let note = c.optional_text("note", body.note.as_deref(), 2_000);
+    c.finish(|| ()).map_err(ApiError::invalid)?;
+    let conflict = state.store.resolve_conflict(tenant.id, id, note).await?;
+    Ok(axum::Json(ConflictOut::from(&conflict)))
+}
+
+/// The routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_conflicts))
+        .routes(routes!(get_conflict))
+        .routes(routes!(resolve_conflict))
+}
