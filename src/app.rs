@@ -89,6 +89,7 @@ impl Running {
 /// The full HTTP router: API plus operations endpoints, with request metrics.
 pub fn router(state: AppState) -> Router {
     api::router()
+        .merge(crate::feeds::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)

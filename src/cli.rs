@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Work with iCalendar files.
+    Ics {
+        #[command(subcommand)]
+        command: IcsCommand,
+    },
     /// Inspect configuration.
     Config {
         #[command(subcommand)]
@@ -72,6 +77,12 @@ enum TenantCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum IcsCommand {
+    /// Parse a feed and print what an import would store: events, busy ranges, skipped events.
+    Check(crate::ics_check::CheckArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Validate the configuration and print it with secrets redacted.
     Check,
@@ -89,6 +100,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant { command } => tenant(config, command).await,
+        Command::Ics { command: IcsCommand::Check(args) } => {
+            crate::ics_check::run(args, config.import.max_bytes).await
+        }
         Command::Config { command: ConfigCommand::Check } => {
             for (key, value) in config.redacted() {
                 println!("{key} = {value}");

@@ -4,5 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod feeds;
+pub mod ics_check;
 pub mod ops;
 pub mod telemetry;

@@ -283,14 +283,13 @@ impl Store {
             "SELECT id, pair_key, severity, span_start, span_end FROM conflicts \
              WHERE tenant_id = $1 AND status = 'open' AND {filter}"
         );
-        let open: Vec<OpenRow> =
-            with_read_pool!(self, |pool| {
-                let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id);
-                match bind_uuid {
-                    Some(id) => query.bind(id).fetch_all(pool).await,
-                    None => query.bind(&bind).fetch_all(pool).await,
-                }
-            })?;
+        let open: Vec<OpenRow> = with_read_pool!(self, |pool| {
+            let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+            match bind_uuid {
+                Some(id) => query.bind(id).fetch_all(pool).await,
+                None => query.bind(&bind).fetch_all(pool).await,
+            }
+        })?;
         let mut gone = Vec::new();
         let mut changed = Vec::new();
         for (id, key, severity, start, end) in open {

@@ -21,6 +21,7 @@ mod api_keys;
 mod blocks;
 mod bookings;
 mod conflicts;
+mod feed_content;
 mod feeds;
 mod imports;
 mod job_records;
@@ -31,6 +32,7 @@ mod tenants;
 
 pub use bookings::{BookingFilter, UpsertOutcome};
 pub use conflicts::{Conflict, ConflictItem, Detection};
+pub use feed_content::{FeedStamp, FeedWindow};
 pub use imports::{ImportPatch, ImportedItem, RunResult, kind_str};
 pub use job_records::{JobFailure, SyncAttempt};
 pub use outbox::OutboxEntry;

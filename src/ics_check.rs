@@ -1,0 +1,127 @@
+//! `kalends ics check FILE_OR_URL`: what an import of a feed would store, before registering it.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{NaiveDate, NaiveTime, Utc};
+use kalends_core::domain::Platform;
+use kalends_core::ical::{self, ParseOptions, ParsedFeed, Span};
+use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
+
+/// What to check.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// A file path, `-` for standard input, or an `https://`, `http://` or `webcal://` URL.
+    pub source: String,
+    /// First day of the window (default: yesterday).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Day after the window (default: 18 months ahead).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// Zone of floating times when the file names none (IANA name; default UTC).
+    #[arg(long, default_value = "UTC")]
+    pub zone: String,
+    /// Platform profile: airbnb, vrbo, booking_com, google, outlook or other.
+    #[arg(long, default_value = "other")]
+    pub platform: String,
+    /// Print one JSON object: {"events", "skipped", "busy"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the check and prints the result.
+pub async fn run(args: CheckArgs, max_bytes: u64) -> anyhow::Result<()> {
+    let zone: chrono_tz::Tz =
+        args.zone.parse().map_err(|_| anyhow::anyhow!("--zone: {:?} is not an IANA zone", args.zone))?;
+    let platform = Platform::parse(&args.platform).ok_or_else(|| {
+        anyhow::anyhow!("--platform: must be airbnb, vrbo, booking_com, google, outlook or other")
+    })?;
+    let now = Utc::now();
+    let from = args.from.unwrap_or(now.date_naive() - chrono::Duration::days(1));
+    let to = args.to.unwrap_or(now.date_naive() + chrono::Duration::days(548));
+    anyhow::ensure!(to > from, "--to must be after --from");
+    let bytes = read(&args.source, max_bytes).await?;
+    let options = ParseOptions {
+        from: from.and_time(NaiveTime::MIN).and_utc(),
+        to: to.and_time(NaiveTime::MIN).and_utc(),
+        floating_zone: zone,
+        platform,
+        max_events: usize::MAX,
+    };
+    let parsed = ical::parse(&bytes, &options);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        serde_json::to_writer(&mut out, &parsed)?;
+        writeln_out(&mut out, "")?;
+    } else {
+        print_text(&mut out, &parsed, from, to)?;
+    }
+    Ok(())
+}
+
+async fn read(source: &str, max_bytes: u64) -> anyhow::Result<Vec<u8>> {
+    if source == "-" {
+        use tokio::io::AsyncReadExt as _;
+        let mut bytes = Vec::new();
+        tokio::io::stdin().read_to_end(&mut bytes).await.context("reading standard input")?;
+        return Ok(bytes);
+    }
+    if !source.contains("://") {
+        return tokio::fs::read(source).await.with_context(|| format!("reading {source}"));
+    }
+    let url = normalize_url(source)?;
+    // The operator runs this on their own machine: intranet feeds are fair game here.
+    let policy = FetchPolicy {
+        allow_private_networks: true,
+        timeout: Duration::from_secs(60),
+        max_bytes,
+        ..FetchPolicy::default()
+    };
+    match Fetcher::new(policy)?.fetch(&url, &Validators::default()).await? {
+        Fetched::Body { body, .. } => Ok(body.to_vec()),
+        Fetched::NotModified { .. } => anyhow::bail!("the server answered 304 to a plain GET"),
+    }
+}
+
+fn writeln_out(out: &mut impl std::io::Write, line: &str) -> std::io::Result<()> {
+    writeln!(out, "{line}")
+}
+
+fn print_text(
+    out: &mut impl std::io::Write,
+    parsed: &ParsedFeed,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{} VEVENTs; {} busy occurrences from {from} to {to}; {} skipped",
+        parsed.events,
+        parsed.busy.len(),
+        parsed.skipped.len()
+    )?;
+    if let (Some(first), Some(last)) = (parsed.busy.first(), parsed.busy.last()) {
+        writeln!(out, "range: {} .. {}", span_text(&first.span).0, span_text(&last.span).1)?;
+    }
+    for item in &parsed.busy {
+        let (start, end) = span_text(&item.span);
+        let kind = serde_json::to_value(item.kind)?;
+        let summary = item.summary.as_deref().unwrap_or("");
+        writeln!(out, "  {start} .. {end}  {:<11}  {summary}", kind.as_str().unwrap_or(""))?;
+    }
+    if !parsed.skipped.is_empty() {
+        writeln!(out, "skipped:")?;
+        for s in &parsed.skipped {
+            writeln!(out, "  {}: {}", s.uid.as_deref().unwrap_or("(no UID)"), s.reason)?;
+        }
+    }
+    Ok(())
+}
+
+fn span_text(span: &Span) -> (String, String) {
+    match span {
+        Span::AllDay { start, end } => (start.to_string(), end.to_string()),
+        Span::Timed { start, end } => (start.to_rfc3339(), end.to_rfc3339()),
+    }
+}
