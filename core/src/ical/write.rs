@@ -1,1 +1,0 @@
-//! The iCalendar writer (interface; implementation in progress).
