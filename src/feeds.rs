@@ -17,7 +17,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike as _, Duration, NaiveTime, Utc};
 use kalends_core::domain::{
-    Block, Booking, BookingSpan, BookingStatus, Feed, FeedProfile, FeedScope, Owner, Tenant,
+    Block, Booking, BookingSpan, BookingStatus, Feed, FeedProfile, Owner, Tenant,
 };
 use kalends_core::ical::Span;
 use kalends_core::ical::write::{

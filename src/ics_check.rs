@@ -62,10 +62,13 @@ pub async fn run(args: CheckArgs, max_bytes: u64) -> anyhow::Result<()> {
 
 async fn read(source: &str, max_bytes: u64) -> anyhow::Result<Vec<u8>> {
     if source == "-" {
-        use tokio::io::AsyncReadExt as _;
-        let mut bytes = Vec::new();
-        tokio::io::stdin().read_to_end(&mut bytes).await.context("reading standard input")?;
-        return Ok(bytes);
+        return tokio::task::spawn_blocking(|| {
+            use std::io::Read as _;
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+        })
+        .await?
+        .context("reading standard input");
     }
     if !source.contains("://") {
         return tokio::fs::read(source).await.with_context(|| format!("reading {source}"));
