@@ -1,0 +1,719 @@
+//! VEVENTs to busy occurrences: reading the properties, series with their overrides, windows.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+use icalendar::parser::{Component, Property};
+use sha2::{Digest, Sha256};
+
+use super::recur::{self, RuleSpec, Stop, short};
+use super::values::{Written, parse_duration, parse_written};
+use super::zones::{ZoneRef, Zones};
+use super::{BusyItem, ItemKind, ParseOptions, Skipped, Span, profiles};
+
+/// Occurrences one series may generate (also before the window, for COUNT rules).
+pub(super) const MAX_OCCURRENCES_PER_SERIES: usize = 10_000;
+/// Occurrences the whole feed may generate.
+const FEED_BUDGET: usize = 2_000_000;
+
+/// A DTSTART-like value with its zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Moment {
+    Date(NaiveDate),
+    Time(NaiveDateTime, ZoneRef),
+}
+
+/// One VEVENT, read.
+#[derive(Debug)]
+pub(super) struct Ev {
+    index: usize,
+    uid: String,
+    summary: Option<String>,
+    mentions_reservation: bool,
+    start: Option<Moment>,
+    end: Option<Moment>,
+    duration: Option<Duration>,
+    rules: Vec<RuleSpec>,
+    rdates: Vec<Moment>,
+    exdates: Vec<Moment>,
+    rid: Option<Moment>,
+    cancelled: bool,
+    transparent: bool,
+    sequence: i64,
+}
+
+impl Ev {
+    /// Its UID (given or synthesised).
+    pub(super) fn uid(&self) -> &str {
+        &self.uid
+    }
+}
+
+/// How long each occurrence lasts.
+#[derive(Clone, Copy, Debug)]
+enum Length {
+    Days(i64),
+    Wall(Duration),
+}
+
+/// The identity of an occurrence inside its series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum RidKey {
+    Date(NaiveDate),
+    Instant(DateTime<Utc>),
+}
+
+impl RidKey {
+    /// `YYYYMMDD`, or `YYYYMMDDTHHMMSSZ` in UTC.
+    fn format(self) -> String {
+        fn digits(out: &mut String, n: u32, width: u32) {
+            for k in (0..width).rev() {
+                out.push(char::from(b'0' + ((n / 10u32.pow(k)) % 10) as u8));
+            }
+        }
+        let mut out = String::with_capacity(16);
+        let date = match self {
+            RidKey::Date(d) => d,
+            RidKey::Instant(t) => t.date_naive(),
+        };
+        digits(&mut out, date.year().clamp(0, 9999) as u32, 4);
+        digits(&mut out, date.month(), 2);
+        digits(&mut out, date.day(), 2);
+        if let RidKey::Instant(t) = self {
+            out.push('T');
+            digits(&mut out, t.hour(), 2);
+            digits(&mut out, t.minute(), 2);
+            digits(&mut out, t.second(), 2);
+            out.push('Z');
+        }
+        out
+    }
+}
+
+/// Where the reading of a feed's events stands.
+pub(super) struct Reader<'a> {
+    pub zones: &'a Zones,
+    pub options: &'a ParseOptions,
+    /// Keep transparent events (for checks of recurrence expansion).
+    pub keep_free: bool,
+    pub skipped: Vec<Skipped>,
+    pub busy: Vec<BusyItem>,
+    budget: usize,
+    /// The window, clamped to years 1 to 9999 so that nothing near it overflows.
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    from_date: NaiveDate,
+    to_date: NaiveDate,
+}
+
+fn param<'p>(p: &'p Property<'_>, key: &str) -> Option<&'p str> {
+    p.params.iter().find(|x| x.key.as_str() == key).and_then(|x| x.val.as_ref()).map(|v| v.as_str())
+}
+
+/// The UID line of a block the parser could not read, for the skipped entry.
+pub(super) fn uid_of_block(block: &str) -> Option<String> {
+    block
+        .lines()
+        .find_map(|l| l.strip_prefix("UID:"))
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(zones: &'a Zones, options: &'a ParseOptions, keep_free: bool) -> Self {
+        let clamp = |t: DateTime<Utc>| {
+            let lo = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default();
+            let hi = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
+            t.clamp(lo.and_time(NaiveTime::MIN).and_utc(), hi.and_time(NaiveTime::MIN).and_utc())
+        };
+        let (from, to) = (clamp(options.from), clamp(options.to));
+        let from_date = from.date_naive();
+        let to_date = if to.time() == NaiveTime::MIN {
+            to.date_naive()
+        } else {
+            to.date_naive() + Duration::days(1)
+        };
+        Reader {
+            zones,
+            options,
+            keep_free,
+            skipped: Vec::new(),
+            busy: Vec::new(),
+            budget: FEED_BUDGET,
+            from,
+            to,
+            from_date,
+            to_date,
+        }
+    }
+
+    fn skip(&mut self, uid: Option<&str>, reason: impl Into<String>) {
+        self.skipped.push(Skipped { uid: uid.map(str::to_owned), reason: reason.into() });
+    }
+
+    fn moment(&self, p: &Property<'_>, raw: &str) -> Option<Moment> {
+        let value_type = param(p, "VALUE");
+        let date_only = value_type.is_some_and(|v| v.eq_ignore_ascii_case("DATE"));
+        let raw = if value_type.is_some_and(|v| v.eq_ignore_ascii_case("PERIOD")) {
+            raw.split('/').next().unwrap_or(raw)
+        } else {
+            raw
+        };
+        Some(match parse_written(raw, date_only)? {
+            Written::Date(d) => Moment::Date(d),
+            Written::Utc(t) => Moment::Time(t, ZoneRef::Utc),
+            Written::Local(t) => Moment::Time(
+                t,
+                match param(p, "TZID") {
+                    Some(tzid) => self.zones.resolve(tzid),
+                    None => ZoneRef::Floating,
+                },
+            ),
+        })
+    }
+
+    /// Reads one parsed VEVENT. `None` (with a skipped entry) when it cannot be used at all.
+    pub(super) fn read_event(&mut self, index: usize, c: &Component<'_>) -> Option<Ev> {
+        let mut uid: Option<&str> = None;
+        let mut summary: Option<&str> = None;
+        let mut description: Option<&str> = None;
+        let mut dtstart: Option<&Property<'_>> = None;
+        let mut ev = Ev {
+            index,
+            uid: String::new(),
+            summary: None,
+            mentions_reservation: false,
+            start: None,
+            end: None,
+            duration: None,
+            rules: Vec::new(),
+            rdates: Vec::new(),
+            exdates: Vec::new(),
+            rid: None,
+            cancelled: false,
+            transparent: false,
+            sequence: 0,
+        };
+        let mut bad_rule: Option<String> = None;
+        for p in &c.properties {
+            let val = p.val.as_str();
+            match p.name.as_str() {
+                "UID" => {
+                    let v = val.trim();
+                    if uid.is_none() && !v.is_empty() {
+                        uid = Some(v);
+                    }
+                }
+                "SUMMARY" => summary = summary.or(Some(val)),
+                "DESCRIPTION" => description = description.or(Some(val)),
+                "DTSTART" => dtstart = dtstart.or(Some(p)),
+                "DTEND" if ev.end.is_none() => ev.end = self.moment(p, val),
+                "DURATION" if ev.duration.is_none() => ev.duration = parse_duration(val),
+                "RRULE" => match recur::parse_rule(val) {
+                    Ok(rule) => ev.rules.push(rule),
+                    Err(e) => bad_rule = Some(e),
+                },
+                "RDATE" | "EXDATE" => {
+                    let list =
+                        if p.name.as_str() == "RDATE" { &mut ev.rdates } else { &mut ev.exdates };
+                    for v in val.split(',') {
+                        if let Some(m) = self.moment(p, v) {
+                            list.push(m);
+                        }
+                    }
+                }
+                "RECURRENCE-ID" if ev.rid.is_none() => ev.rid = self.moment(p, val),
+                "STATUS" => ev.cancelled = val.trim().eq_ignore_ascii_case("CANCELLED"),
+                "TRANSP" => ev.transparent = val.trim().eq_ignore_ascii_case("TRANSPARENT"),
+                "SEQUENCE" => ev.sequence = val.trim().parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        ev.uid = match uid {
+            Some(u) => u.to_owned(),
+            None => synthesise_uid(dtstart, summary, description),
+        };
+        ev.summary = summary.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        ev.mentions_reservation = description.is_some_and(|d| {
+            d.contains("eservation") || d.contains("ESERVATION") || d.contains("/reservations/")
+        });
+        if let Some(p) = dtstart {
+            ev.start = self.moment(p, p.val.as_str());
+            if ev.start.is_none() {
+                let reason = format!("unreadable DTSTART ({})", short(p.val.as_str().trim()));
+                self.skip(Some(&ev.uid), reason);
+                return None;
+            }
+        } else if ev.rid.is_none() {
+            self.skip(Some(&ev.uid), "no DTSTART");
+            return None;
+        }
+        if let Some(e) = bad_rule {
+            self.skip(Some(&ev.uid), format!("unreadable RRULE ({e})"));
+            return None;
+        }
+        Some(ev)
+    }
+
+    /// Whether an event is a single one (no recurrence, not an override).
+    pub(super) fn is_single(ev: &Ev) -> bool {
+        ev.rid.is_none() && ev.rules.is_empty() && ev.rdates.is_empty()
+    }
+
+    /// Turns a single event, alone with its UID, into a busy item.
+    pub(super) fn single(&mut self, ev: Ev) {
+        if ev.cancelled {
+            self.skip(Some(&ev.uid), "cancelled");
+            return;
+        }
+        if ev.transparent && !self.keep_free {
+            self.skip(Some(&ev.uid), "transparent (free)");
+            return;
+        }
+        let Some(start) = ev.start else { return };
+        let length = self.length(&ev, start);
+        let (zone, local) = match start {
+            Moment::Date(d) => (ZoneRef::Floating, d.and_time(NaiveTime::MIN)),
+            Moment::Time(t, z) => (z, t),
+        };
+        let span = self.span(zone, local, length);
+        if self.in_window(&span) {
+            let kind = profiles::classify(
+                self.options.platform,
+                ev.summary.as_deref(),
+                ev.mentions_reservation,
+            );
+            self.busy.push(BusyItem {
+                uid: ev.uid,
+                recurrence_id: None,
+                span,
+                summary: ev.summary,
+                kind,
+            });
+        }
+    }
+
+    /// Turns all events of one UID (file order) into busy items.
+    pub(super) fn series(&mut self, evs: Vec<Ev>) {
+        let mark = self.busy.len();
+        let result = catch_unwind(AssertUnwindSafe(|| self.series_inner(&evs)));
+        if result.is_err() {
+            self.busy.truncate(mark);
+            self.skip(Some(&evs[0].uid), "internal error while expanding the event");
+        }
+    }
+
+    fn series_inner(&mut self, evs: &[Ev]) {
+        let (mut masters, overrides): (Vec<&Ev>, Vec<&Ev>) =
+            evs.iter().partition(|e| e.rid.is_none());
+        // One master per UID: the highest SEQUENCE, then the last in the file. Another single
+        // event with the same UID and SEQUENCE but another start is a different event from a
+        // producer that reuses UIDs: it is kept, keyed by its start as a recurrence id.
+        let mut extra: Vec<&Ev> = Vec::new();
+        let master = if masters.is_empty() {
+            None
+        } else {
+            let best = (0..masters.len())
+                .max_by_key(|&i| (masters[i].sequence, masters[i].index))
+                .unwrap_or(0);
+            let master = masters.swap_remove(best);
+            for other in masters {
+                if other.sequence == master.sequence
+                    && other.start != master.start
+                    && Self::is_single(other)
+                    && Self::is_single(master)
+                {
+                    extra.push(other);
+                } else {
+                    self.skip(
+                        Some(&master.uid),
+                        "duplicate UID (another VEVENT with this UID replaces it)",
+                    );
+                }
+            }
+            Some(master)
+        };
+        if let Some(m) = master
+            && m.cancelled
+        {
+            // A cancelled series takes its overrides with it.
+            self.skip(Some(&m.uid), "cancelled");
+            return;
+        }
+        // The series' type and zone decide how overrides are matched.
+        let (all_day, zone) = match master.and_then(|m| m.start) {
+            Some(Moment::Date(_)) => (true, ZoneRef::Floating),
+            Some(Moment::Time(_, z)) => (false, z),
+            None => (false, ZoneRef::Floating),
+        };
+        // Overrides by key; the highest SEQUENCE (then the last) wins.
+        let mut by_key: HashMap<RidKey, &Ev> = HashMap::new();
+        for o in overrides {
+            let Some(rid) = o.rid else { continue };
+            let key =
+                if master.is_some() { self.rid_key(all_day, zone, rid) } else { self.own_key(rid) };
+            match by_key.get(&key) {
+                Some(prev) if (prev.sequence, prev.index) > (o.sequence, o.index) => {}
+                _ => {
+                    by_key.insert(key, o);
+                }
+            }
+        }
+        let mut suppressed: HashSet<RidKey> = HashSet::new();
+        let mut overrides: Vec<(RidKey, &Ev)> = by_key.into_iter().collect();
+        overrides.sort_by_key(|(_, o)| o.index);
+        for (key, o) in overrides {
+            suppressed.insert(key);
+            if o.cancelled {
+                self.skip(Some(&o.uid), "cancelled");
+                continue;
+            }
+            if o.transparent && !self.keep_free {
+                self.skip(Some(&o.uid), "transparent (free)");
+                continue;
+            }
+            self.emit_override(o, key, master);
+        }
+        let Some(master) = master else { return };
+        extra.sort_by_key(|e| e.index);
+        let master_key = master.start.map(|s| self.rid_key(all_day, zone, s));
+        for e in extra {
+            let Some(start) = e.start else { continue };
+            let key = self.rid_key(all_day, zone, start);
+            if Some(key) == master_key || !suppressed.insert(key) {
+                self.skip(Some(&e.uid), "duplicate UID (another VEVENT with this UID replaces it)");
+            } else if e.cancelled {
+                self.skip(Some(&e.uid), "cancelled");
+            } else if e.transparent && !self.keep_free {
+                self.skip(Some(&e.uid), "transparent (free)");
+            } else {
+                self.emit_override(e, key, None);
+            }
+        }
+        if master.transparent && !self.keep_free {
+            self.skip(Some(&master.uid), "transparent (free)");
+            return;
+        }
+        self.emit_master(master, all_day, zone, &suppressed);
+    }
+
+    /// The key of an override's RECURRENCE-ID in a series of the given type and zone.
+    fn rid_key(&self, all_day: bool, zone: ZoneRef, rid: Moment) -> RidKey {
+        match rid {
+            Moment::Date(d) => RidKey::Date(d),
+            Moment::Time(t, _) if all_day => RidKey::Date(t.date()),
+            Moment::Time(t, z) => {
+                let z = if z == ZoneRef::Floating { zone } else { z };
+                RidKey::Instant(self.zones.to_utc(z, t))
+            }
+        }
+    }
+
+    /// The key of an override without a master.
+    fn own_key(&self, rid: Moment) -> RidKey {
+        match rid {
+            Moment::Date(d) => RidKey::Date(d),
+            Moment::Time(t, z) => RidKey::Instant(self.zones.to_utc(z, t)),
+        }
+    }
+
+    fn length(&self, ev: &Ev, start: Moment) -> Length {
+        match start {
+            Moment::Date(s) => {
+                let days = match (ev.end, ev.duration) {
+                    (Some(Moment::Date(e)), _) => (e - s).num_days(),
+                    (Some(Moment::Time(t, _)), _) => {
+                        (t.date() - s).num_days() + i64::from(t.time() > NaiveTime::MIN)
+                    }
+                    (None, Some(d)) => (d.num_seconds() + 86_399).div_euclid(86_400),
+                    (None, None) => 1,
+                };
+                Length::Days(days.max(1))
+            }
+            Moment::Time(s, z) => {
+                let wall = match (ev.end, ev.duration) {
+                    (Some(Moment::Time(e, ez)), _) => {
+                        if ez == z || ez == ZoneRef::Floating {
+                            e - s
+                        } else {
+                            self.zones.to_local(z, self.zones.to_utc(ez, e)) - s
+                        }
+                    }
+                    (Some(Moment::Date(e)), _) => e.and_time(NaiveTime::MIN) - s,
+                    (None, Some(d)) => d,
+                    (None, None) => Duration::zero(),
+                };
+                Length::Wall(wall.max(Duration::zero()))
+            }
+        }
+    }
+
+    /// The span of an occurrence starting at `local` (midnight for all-day series).
+    fn span(&self, zone: ZoneRef, local: NaiveDateTime, length: Length) -> Span {
+        match length {
+            Length::Days(days) => {
+                let start = local.date();
+                Span::AllDay {
+                    start,
+                    end: start.checked_add_signed(Duration::days(days)).unwrap_or(NaiveDate::MAX),
+                }
+            }
+            Length::Wall(wall) => {
+                let start = self.zones.to_utc(zone, local);
+                let end =
+                    local.checked_add_signed(wall).map_or(start, |e| self.zones.to_utc(zone, e));
+                Span::Timed { start, end: end.max(start) }
+            }
+        }
+    }
+
+    fn in_window(&self, span: &Span) -> bool {
+        match *span {
+            Span::AllDay { start, end } => start < self.to_date && end > self.from_date,
+            Span::Timed { start, end } => {
+                if start == end {
+                    start >= self.from && start < self.to
+                } else {
+                    start < self.to && end > self.from
+                }
+            }
+        }
+    }
+
+    fn kind(&self, ev: &Ev, summary: Option<&String>) -> ItemKind {
+        profiles::classify(
+            self.options.platform,
+            summary.map(String::as_str),
+            ev.mentions_reservation,
+        )
+    }
+
+    fn push(&mut self, ev: &Ev, summary: Option<&String>, rid: Option<String>, span: Span) {
+        let kind = self.kind(ev, summary);
+        self.push_kind(ev, summary, kind, rid, span);
+    }
+
+    fn push_kind(
+        &mut self,
+        ev: &Ev,
+        summary: Option<&String>,
+        kind: ItemKind,
+        rid: Option<String>,
+        span: Span,
+    ) {
+        self.busy.push(BusyItem {
+            uid: ev.uid.clone(),
+            recurrence_id: rid,
+            span,
+            summary: summary.cloned(),
+            kind,
+        });
+    }
+
+    fn emit_override(&mut self, o: &Ev, key: RidKey, master: Option<&Ev>) {
+        // An override without DTSTART keeps its original start.
+        let Some(start) = o.start.or(o.rid) else {
+            return;
+        };
+        let length = if o.end.is_none() && o.duration.is_none() {
+            match master.and_then(|m| m.start.map(|s| (m, s))) {
+                Some((m, s))
+                    if matches!(s, Moment::Date(_)) == matches!(start, Moment::Date(_)) =>
+                {
+                    self.length(m, s)
+                }
+                _ => self.length(o, start),
+            }
+        } else {
+            self.length(o, start)
+        };
+        let (zone, local) = match start {
+            Moment::Date(d) => (ZoneRef::Floating, d.and_time(NaiveTime::MIN)),
+            Moment::Time(t, z) => (z, t),
+        };
+        let span = self.span(zone, local, length);
+        if self.in_window(&span) {
+            let summary = o.summary.as_ref().or(master.and_then(|m| m.summary.as_ref()));
+            self.push(o, summary, Some(key.format()), span);
+        }
+    }
+
+    fn emit_master(&mut self, m: &Ev, all_day: bool, zone: ZoneRef, suppressed: &HashSet<RidKey>) {
+        let Some(start) = m.start else { return };
+        let length = self.length(m, start);
+        let dtstart = match start {
+            Moment::Date(d) => d.and_time(NaiveTime::MIN),
+            Moment::Time(t, _) => t,
+        };
+        let recurring = !m.rules.is_empty() || !m.rdates.is_empty();
+        if !recurring {
+            let key = self.occurrence_key(all_day, zone, dtstart);
+            if suppressed.contains(&key) {
+                return;
+            }
+            let span = self.span(zone, dtstart, length);
+            if self.in_window(&span) {
+                self.push(m, m.summary.as_ref(), None, span);
+            }
+            return;
+        }
+        // The local range whose starts can overlap the window.
+        let (lo, hi) = match length {
+            Length::Days(days) => (
+                (self.from_date - Duration::days(days + 1)).and_time(NaiveTime::MIN),
+                (self.to_date + Duration::days(1)).and_time(NaiveTime::MIN),
+            ),
+            Length::Wall(wall) => (
+                self.zones.to_local(zone, self.from) - wall - Duration::days(2),
+                self.zones.to_local(zone, self.to) + Duration::days(2),
+            ),
+        };
+        let mut locals: Vec<NaiveDateTime> = Vec::new();
+        if dtstart >= lo && dtstart < hi {
+            locals.push(dtstart);
+        }
+        for rule in &m.rules {
+            let until = rule.until.map(|u| self.until_local(all_day, zone, u));
+            match recur::expand(
+                rule,
+                dtstart,
+                until,
+                lo,
+                hi,
+                MAX_OCCURRENCES_PER_SERIES,
+                &mut self.budget,
+                &mut locals,
+            ) {
+                Ok(None) => {}
+                Ok(Some(Stop::Capped)) => self.skip(
+                    Some(&m.uid),
+                    format!(
+                        "recurrence stopped after {MAX_OCCURRENCES_PER_SERIES} occurrences"
+                    ),
+                ),
+                Ok(Some(Stop::Budget)) => self.skip(
+                    Some(&m.uid),
+                    format!("recurrence stopped: the feed's budget of {FEED_BUDGET} occurrences is spent"),
+                ),
+                Err(e) => {
+                    self.skip(Some(&m.uid), format!("unreadable RRULE ({e})"));
+                    return;
+                }
+            }
+        }
+        for r in &m.rdates {
+            let local = match *r {
+                Moment::Date(d) if all_day => d.and_time(NaiveTime::MIN),
+                Moment::Date(d) => d.and_time(dtstart.time()),
+                Moment::Time(t, _) if all_day => t.date().and_time(NaiveTime::MIN),
+                Moment::Time(t, rz) if rz == zone || rz == ZoneRef::Floating => t,
+                Moment::Time(t, rz) => self.zones.to_local(zone, self.zones.to_utc(rz, t)),
+            };
+            if local >= lo && local < hi {
+                locals.push(local);
+            }
+        }
+        locals.sort_unstable();
+        locals.dedup();
+        // EXDATEs: instants when both sides are zoned (or both floating), dates otherwise.
+        let mut ex_dates: HashSet<NaiveDate> = HashSet::new();
+        let mut ex_instants: HashSet<DateTime<Utc>> = HashSet::new();
+        for x in &m.exdates {
+            match *x {
+                Moment::Date(d) => {
+                    ex_dates.insert(d);
+                }
+                Moment::Time(t, _) if all_day => {
+                    ex_dates.insert(t.date());
+                }
+                Moment::Time(t, xz) => {
+                    if (xz == ZoneRef::Floating) == (zone == ZoneRef::Floating) {
+                        ex_instants.insert(self.zones.to_utc(xz, t));
+                    } else {
+                        ex_dates.insert(t.date());
+                    }
+                }
+            }
+        }
+        let kind = self.kind(m, m.summary.as_ref());
+        let mut kept: Vec<(NaiveDateTime, RidKey)> = Vec::with_capacity(locals.len());
+        for local in locals {
+            if ex_dates.contains(&local.date()) {
+                continue;
+            }
+            let key = self.occurrence_key(all_day, zone, local);
+            if let RidKey::Instant(t) = key
+                && ex_instants.contains(&t)
+            {
+                continue;
+            }
+            if suppressed.contains(&key)
+                || (!all_day && suppressed.contains(&RidKey::Date(local.date())))
+            {
+                continue;
+            }
+            kept.push((local, key));
+        }
+        // Two local times can name one instant (around DST changes): one occurrence for each key.
+        if kept.windows(2).any(|w| w[0].1 >= w[1].1) {
+            let mut seen: HashSet<RidKey> = HashSet::with_capacity(kept.len());
+            kept.retain(|(_, key)| seen.insert(*key));
+        }
+        for (local, key) in kept {
+            let span = self.span(zone, local, length);
+            if self.in_window(&span) {
+                self.push_kind(m, m.summary.as_ref(), kind, Some(key.format()), span);
+            }
+        }
+    }
+
+    fn occurrence_key(&self, all_day: bool, zone: ZoneRef, local: NaiveDateTime) -> RidKey {
+        if all_day {
+            RidKey::Date(local.date())
+        } else {
+            RidKey::Instant(self.zones.to_utc(zone, local))
+        }
+    }
+
+    /// A rule's UNTIL as a local time of the series.
+    fn until_local(&self, all_day: bool, zone: ZoneRef, until: Written) -> NaiveDateTime {
+        match until {
+            Written::Date(d) if all_day => d.and_time(NaiveTime::MIN),
+            Written::Date(d) => d.and_hms_opt(23, 59, 59).unwrap_or_default(),
+            Written::Local(t) => t,
+            Written::Utc(t) if all_day => t,
+            Written::Utc(t) => self.zones.to_local(zone, t.and_utc()),
+        }
+    }
+}
+
+/// A stable UID for an event without one: `kalends-` and the first 32 hex digits of the SHA-256
+/// of its DTSTART as written (with its TZID), SUMMARY and DESCRIPTION. Two events identical in all
+/// three get the same UID and are read as one.
+fn synthesise_uid(
+    dtstart: Option<&Property<'_>>,
+    summary: Option<&str>,
+    description: Option<&str>,
+) -> String {
+    let mut h = Sha256::new();
+    if let Some(p) = dtstart {
+        if let Some(tzid) = param(p, "TZID") {
+            h.update(tzid.as_bytes());
+        }
+        h.update(b":");
+        h.update(p.val.as_str().trim().as_bytes());
+    }
+    h.update([0x1f]);
+    h.update(summary.unwrap_or("").as_bytes());
+    h.update([0x1f]);
+    h.update(description.unwrap_or("").as_bytes());
+    let digest = h.finalize();
+    let mut uid = String::with_capacity(8 + 32);
+    uid.push_str("kalends-");
+    for b in &digest[..16] {
+        uid.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        uid.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    uid
+}

@@ -1,0 +1,355 @@
+//! The tolerant iCalendar reader behind feed imports and `kalends ics check`.
+//!
+//! [`parse`] never fails and never panics: a feed is read as far as it can be, and every VEVENT
+//! that is not imported is listed in [`ParsedFeed::skipped`] with the reason.
+//!
+//! How a feed is read:
+//! 1. A pre-pass over the bytes (`lines`) decodes them leniently, unfolds, normalises names,
+//!    repairs or drops malformed lines, and cuts one block per VEVENT and per VTIMEZONE.
+//! 2. Each block is parsed on its own by `icalendar::parser`, so one broken VEVENT costs only
+//!    itself.
+//! 3. TZIDs are resolved (`zones`): IANA names (also behind vendor prefixes), Windows names,
+//!    Exchange display names, legacy names, and the file's own VTIMEZONE rules, wherever in the
+//!    file they are. Floating times use the calendar's `X-WR-TIMEZONE` when it names a zone, else
+//!    [`ParseOptions::floating_zone`].
+//! 4. Events are grouped by UID into series (`events`): RRULEs are expanded with the `rrule`
+//!    crate (`recur`), bounded to the window; RDATE adds, EXDATE removes, RECURRENCE-ID overrides
+//!    replace occurrences.
+//! 5. The platform profile (`profiles`) says what each item is.
+//!
+//! Decisions worth knowing:
+//! - DTSTART alone: a DATE is one day; a DATE-TIME is a zero-length item (`start == end`), kept
+//!   and returned when its instant is in the window (an instant blocks nothing, but the event
+//!   exists). A DTEND before DTSTART is read the same way (one day, or zero length).
+//! - A DATE value is all-day whatever its parameters say (`DTSTART;TZID=…:20041225`,
+//!   `VALUE=DATE-TIME` on a date); a date-time with `VALUE=DATE` keeps its date.
+//! - An all-day item overlaps the window when its days overlap the window's UTC days.
+//! - A TZID that names nothing known (and has no VTIMEZONE) is read as floating.
+//! - STATUS:CANCELLED and TRANSP:TRANSPARENT events are not busy (skipped as "cancelled" and
+//!   "transparent (free)"); a cancelled series takes its overrides with it; a cancelled or
+//!   transparent override removes its occurrence only.
+//! - Several VEVENTs with one UID and no RECURRENCE-ID: the highest SEQUENCE (then the last in
+//!   the file) is the event, the others are skipped as duplicates, except single events with the
+//!   same SEQUENCE and another start (producers that reuse UIDs), which are kept with their start
+//!   as `recurrence_id` so that no busy time is lost and keys stay unique.
+//! - An override (RECURRENCE-ID) replaces the occurrence with that original start; it is returned
+//!   on its own span even when the rule would not produce that start (stale overrides beyond an
+//!   UNTIL block their time rather than being dropped).
+//! - An override is returned when its own span overlaps the window, wherever its original
+//!   occurrence is (moving in and out of the window both work).
+//! - EXDATE and RECURRENCE-ID of another type than DTSTART (DATE against DATE-TIME, floating
+//!   against zoned) match by the date as written.
+//! - An event without UID gets `kalends-` and 32 hex digits of the SHA-256 of its DTSTART (with
+//!   TZID), SUMMARY and DESCRIPTION.
+//! - RDATE periods count from their start with the series' length. RANGE=THISANDFUTURE is read as
+//!   a single override. EXRULE is ignored.
+//! - Components nested in VEVENTs (VALARM) are not read.
+//! - An event whose DTSTART or RRULE cannot be read is skipped whole ("unreadable DTSTART (…)",
+//!   "unreadable RRULE (…)"), rather than imported as a single occurrence.
+//! - A series generates at most 10 000 occurrences (counting those before the window for COUNT
+//!   rules) and a feed at most 2 000 000; a series cut short is listed in `skipped` and keeps the
+//!   occurrences found so far.
+//! - VEVENTs beyond [`ParseOptions::max_events`] are counted in `events` and summed up in one
+//!   skipped entry without UID.
+//! - Booking.com: adjacent or overlapping all-day items of one kind are merged into one stay that
+//!   keeps the uid, recurrence id and summary of its first night.
+
+mod events;
+mod lines;
+mod profiles;
+mod recur;
+mod values;
+mod zones;
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Months, NaiveTime, TimeDelta, Utc};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
+
+use super::Span;
+use crate::domain::Platform;
+
+pub use profiles::is_rolling_window;
+
+/// What to read and how.
+#[derive(Clone, Debug)]
+pub struct ParseOptions {
+    /// Occurrences overlapping `[from, to)` are returned.
+    pub from: DateTime<Utc>,
+    /// End of the window (exclusive).
+    pub to: DateTime<Utc>,
+    /// The zone for floating times when the file names none (`X-WR-TIMEZONE`).
+    pub floating_zone: chrono_tz::Tz,
+    /// The platform profile.
+    pub platform: Platform,
+    /// At most this many VEVENTs are read; the rest are skipped.
+    pub max_events: usize,
+}
+
+impl ParseOptions {
+    /// The defaults: the window runs from the start of yesterday (UTC) to 18 months after `now`,
+    /// and at most 100 000 VEVENTs are read.
+    pub fn new(platform: Platform, floating_zone: chrono_tz::Tz, now: DateTime<Utc>) -> Self {
+        let yesterday = now.date_naive() - TimeDelta::days(1);
+        let from = yesterday.and_time(NaiveTime::MIN).and_utc();
+        let to = now.checked_add_months(Months::new(18)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        ParseOptions { from, to, floating_zone, platform, max_events: 100_000 }
+    }
+}
+
+/// What a feed holds.
+#[derive(Clone, Debug, Default)]
+pub struct ParsedFeed {
+    /// VEVENT components found.
+    pub events: usize,
+    /// Events not imported, and why.
+    pub skipped: Vec<Skipped>,
+    /// Busy occurrences overlapping the window, sorted by start.
+    pub busy: Vec<BusyItem>,
+    /// The calendar's `X-WR-CALNAME`, if any (not part of the JSON contract).
+    pub calendar_name: Option<String>,
+    /// The calendar's `X-WR-TIMEZONE` as written, if any (not part of the JSON contract).
+    pub calendar_zone: Option<String>,
+}
+
+/// An event that was not imported.
+#[derive(Clone, Debug, Serialize)]
+pub struct Skipped {
+    /// Its UID, when it had one.
+    pub uid: Option<String>,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// One busy occurrence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusyItem {
+    /// The event's UID (synthesised from its content when the file has none).
+    pub uid: String,
+    /// For an occurrence of a recurring event: its original start (`YYYYMMDD` for all-day
+    /// series, `YYYYMMDDTHHMMSSZ` in UTC otherwise). `None` for single events.
+    pub recurrence_id: Option<String>,
+    /// When it is busy.
+    pub span: Span,
+    /// The event's SUMMARY, unescaped and trimmed.
+    pub summary: Option<String>,
+    /// What the platform means by it.
+    pub kind: ItemKind,
+}
+
+/// What an imported busy item is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    /// A guest's reservation on the platform.
+    Reservation,
+    /// Dates closed by the host or the platform.
+    Block,
+    /// Any other busy event.
+    Event,
+}
+
+impl Serialize for ParsedFeed {
+    /// `{"events": N, "skipped": [{"uid", "reason"}], "busy": [...]}`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ParsedFeed", 3)?;
+        s.serialize_field("events", &self.events)?;
+        s.serialize_field("skipped", &self.skipped)?;
+        s.serialize_field("busy", &self.busy)?;
+        s.end()
+    }
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`, written without allocating.
+struct Stamp {
+    buf: [u8; 20],
+    len: usize,
+}
+
+impl Stamp {
+    fn new(date: chrono::NaiveDate, time: Option<chrono::NaiveTime>) -> Self {
+        use chrono::{Datelike, Timelike};
+        fn put(buf: &mut [u8], at: usize, n: u32, width: usize) {
+            let mut n = n;
+            for k in (0..width).rev() {
+                buf[at + k] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        }
+        let mut buf = *b"0000-00-00T00:00:00Z";
+        put(&mut buf, 0, date.year().clamp(0, 9999) as u32, 4);
+        put(&mut buf, 5, date.month(), 2);
+        put(&mut buf, 8, date.day(), 2);
+        let len = match time {
+            Some(t) => {
+                put(&mut buf, 11, t.hour(), 2);
+                put(&mut buf, 14, t.minute(), 2);
+                put(&mut buf, 17, t.second(), 2);
+                20
+            }
+            None => 10,
+        };
+        Stamp { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl Serialize for BusyItem {
+    /// `{"start", "end", "all_day", "uid", "recurrence_id", "summary", "kind"}`: dates
+    /// (`2024-10-04`, end exclusive) for all-day items, RFC 3339 UTC instants
+    /// (`2024-10-04T18:15:00Z`) otherwise.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (start, end, all_day) = match self.span {
+            Span::AllDay { start, end } => (Stamp::new(start, None), Stamp::new(end, None), true),
+            Span::Timed { start, end } => (
+                Stamp::new(start.date_naive(), Some(start.time())),
+                Stamp::new(end.date_naive(), Some(end.time())),
+                false,
+            ),
+        };
+        let mut m = serializer.serialize_map(Some(7))?;
+        m.serialize_entry("start", start.as_str())?;
+        m.serialize_entry("end", end.as_str())?;
+        m.serialize_entry("all_day", &all_day)?;
+        m.serialize_entry("uid", &self.uid)?;
+        m.serialize_entry("recurrence_id", &self.recurrence_id)?;
+        m.serialize_entry("summary", &self.summary)?;
+        m.serialize_entry("kind", &self.kind)?;
+        m.end()
+    }
+}
+
+/// Reads a feed. Never fails: what cannot be read is counted in `skipped`.
+pub fn parse(bytes: &[u8], options: &ParseOptions) -> ParsedFeed {
+    parse_with(bytes, options, false)
+}
+
+/// [`parse`], optionally keeping transparent events as busy (to check recurrence expansion
+/// against other readers, which do not look at TRANSP).
+pub(crate) fn parse_with(bytes: &[u8], options: &ParseOptions, keep_free: bool) -> ParsedFeed {
+    let prepared = lines::prepare(bytes, options.max_events);
+
+    let vtimezones: Vec<icalendar::parser::Component<'_>> = prepared
+        .zones
+        .iter()
+        .filter_map(|r| {
+            icalendar::parser::read_calendar_simple(&prepared.zones_text[r.clone()])
+                .ok()
+                .and_then(|mut c| c.pop())
+        })
+        .collect();
+    let floating = prepared
+        .x_wr_timezone
+        .as_deref()
+        .and_then(zones::resolve_name)
+        .unwrap_or(options.floating_zone);
+    let zones = zones::Zones::new(floating, &vtimezones);
+
+    let mut reader = events::Reader::new(&zones, options, keep_free);
+    let mut evs: Vec<events::Ev> = Vec::with_capacity(prepared.events.len());
+    for (index, range) in prepared.events.iter().enumerate() {
+        let block = &prepared.events_text[range.clone()];
+        let component = match icalendar::parser::read_calendar_simple(block) {
+            Ok(mut components) if !components.is_empty() => components.swap_remove(0),
+            _ => {
+                let detail = icalendar::parser::read_calendar(block).err().unwrap_or_default();
+                let detail = detail
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && *l != "error:")
+                    .unwrap_or("parse error")
+                    .to_owned();
+                reader.skipped.push(Skipped {
+                    uid: events::uid_of_block(block),
+                    reason: format!("unreadable VEVENT ({})", recur::short(&detail)),
+                });
+                continue;
+            }
+        };
+        if let Some(ev) = reader.read_event(index, &component) {
+            evs.push(ev);
+        }
+    }
+    // Group by UID, in order of first appearance.
+    let mut group_of: std::collections::HashMap<&str, u32> =
+        std::collections::HashMap::with_capacity(evs.len());
+    let mut keys: Vec<(u32, u32)> = Vec::with_capacity(evs.len());
+    for (i, ev) in evs.iter().enumerate() {
+        let next = group_of.len() as u32;
+        let g = *group_of.entry(ev.uid()).or_insert(next);
+        keys.push((g, i as u32));
+    }
+    drop(group_of);
+    keys.sort_unstable();
+    let mut slots: Vec<Option<events::Ev>> = evs.into_iter().map(Some).collect();
+    let mut i = 0;
+    while i < keys.len() {
+        let g = keys[i].0;
+        let mut j = i + 1;
+        while j < keys.len() && keys[j].0 == g {
+            j += 1;
+        }
+        if j == i + 1 {
+            if let Some(ev) = slots[keys[i].1 as usize].take() {
+                if events::Reader::is_single(&ev) {
+                    reader.single(ev);
+                } else {
+                    reader.series(vec![ev]);
+                }
+            }
+        } else {
+            let group: Vec<events::Ev> =
+                keys[i..j].iter().filter_map(|&(_, k)| slots[k as usize].take()).collect();
+            reader.series(group);
+        }
+        i = j;
+    }
+    let over = prepared.event_count - prepared.events.len();
+    if over > 0 {
+        reader.skipped.push(Skipped {
+            uid: None,
+            reason: format!(
+                "{over} VEVENTs over the limit of {} were not read",
+                options.max_events
+            ),
+        });
+    }
+
+    let mut busy = std::mem::take(&mut reader.busy);
+    let skipped = std::mem::take(&mut reader.skipped);
+    sort_busy(&mut busy);
+    if options.platform == Platform::BookingCom {
+        busy = profiles::merge_stays(busy);
+    }
+    ParsedFeed {
+        events: prepared.event_count,
+        skipped,
+        busy,
+        calendar_name: prepared.calendar_name,
+        calendar_zone: prepared.x_wr_timezone,
+    }
+}
+
+/// The instant an item starts (midnight UTC for all-day items), for ordering.
+fn start_instant(span: &Span) -> (DateTime<Utc>, DateTime<Utc>) {
+    match *span {
+        Span::AllDay { start, end } => {
+            (start.and_time(NaiveTime::MIN).and_utc(), end.and_time(NaiveTime::MIN).and_utc())
+        }
+        Span::Timed { start, end } => (start, end),
+    }
+}
+
+fn sort_busy(busy: &mut [BusyItem]) {
+    busy.sort_unstable_by(|a, b| {
+        start_instant(&a.span)
+            .cmp(&start_instant(&b.span))
+            .then_with(|| a.uid.cmp(&b.uid))
+            .then_with(|| a.recurrence_id.cmp(&b.recurrence_id))
+    });
+}
