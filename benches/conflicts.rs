@@ -39,7 +39,8 @@ fn day(n: u32) -> NaiveDate {
 /// One-night stays every other day, and Airbnb blocks on the days between; every 50th block
 /// overlaps a stay, so there are real conflicts to keep.
 async fn fixture(url: &str) -> Fixture {
-    let mut config = Config { database_url: SecretString::from(url.to_owned()), ..Config::default() };
+    let mut config =
+        Config { database_url: SecretString::from(url.to_owned()), ..Config::default() };
     config.database.max_connections = 4;
     let store = kalends::app::connect(&config).await.unwrap().0;
     let tenant = store.create_tenant(TenantSettings::default()).await.unwrap();
@@ -115,7 +116,11 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
     let items = rt.block_on(f.store.busy_items(f.tenant.id, f.owner, None)).unwrap();
     assert_eq!(items.len(), (BOOKINGS + BLOCKS) as usize);
     group.bench_function("sweep_in_memory", |b| {
-        b.iter_batched(|| items.clone(), |mut v| conflicts::find(&mut v), criterion::BatchSize::LargeInput)
+        b.iter_batched(
+            || items.clone(),
+            |mut v| conflicts::find(&mut v),
+            criterion::BatchSize::LargeInput,
+        )
     });
     group.finish();
 }

@@ -46,7 +46,9 @@ async fn serve(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = file.strip_suffix(".ics").unwrap_or(&file);
-    if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if token.len() != 43
+        || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(ApiError::not_found());
     }
     let feed = state
@@ -107,7 +109,13 @@ impl Validators {
         hash.update(feed.updated_at.to_rfc3339().as_bytes());
         // The busy label, privacy and zone live in the settings and change the body too.
         hash.update(serde_json::to_vec(&tenant.settings).unwrap_or_default());
-        for t in [Some(window.past_cutoff), Some(window.cancelled_since), stamp.latest, stamp.first, stamp.last] {
+        for t in [
+            Some(window.past_cutoff),
+            Some(window.cancelled_since),
+            stamp.latest,
+            stamp.first,
+            stamp.last,
+        ] {
             hash.update(t.map(|t| t.timestamp_micros()).unwrap_or(0).to_le_bytes());
         }
         hash.update(stamp.items.to_le_bytes());
@@ -134,7 +142,10 @@ impl Validators {
     /// Whether the subscriber's copy is current (RFC 9110 §13.1: `If-None-Match` wins).
     fn fresh(&self, request: &HeaderMap) -> bool {
         if let Some(tags) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-            return tags.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == self.etag || t == "*");
+            return tags
+                .split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == self.etag || t == "*");
         }
         let since = request.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
         since
@@ -175,7 +186,8 @@ impl Render {
         );
         let mut after = None;
         loop {
-            let page = self.store.list_bookings(self.feed.tenant_id, &self.booking_filter(after)).await?;
+            let page =
+                self.store.list_bookings(self.feed.tenant_id, &self.booking_filter(after)).await?;
             for booking in &page.items {
                 self.booking(&mut out, booking, zone);
             }
@@ -202,7 +214,8 @@ impl Render {
     }
 
     fn booking_filter(&self, after: Option<uuid::Uuid>) -> BookingFilter {
-        let (resource_id, staff_id) = self.feed.data.scope.owner().map_or((None, None), Owner::columns);
+        let (resource_id, staff_id) =
+            self.feed.data.scope.owner().map_or((None, None), Owner::columns);
         BookingFilter {
             from: Some(self.window.past_cutoff),
             resource_id,
@@ -258,10 +271,14 @@ impl Render {
         out: &mut String,
         zone: chrono_tz::Tz,
     ) -> Result<(), StoreError> {
-        let (resource_id, staff_id) = self.feed.data.scope.owner().map_or((None, None), Owner::columns);
+        let (resource_id, staff_id) =
+            self.feed.data.scope.owner().map_or((None, None), Owner::columns);
         let mut after = None;
         loop {
-            let page = self.store.list_blocks(self.feed.tenant_id, resource_id, staff_id, after, PAGE).await?;
+            let page = self
+                .store
+                .list_blocks(self.feed.tenant_id, resource_id, staff_id, after, PAGE)
+                .await?;
             for block in &page.items {
                 self.block(out, block, zone);
             }
@@ -282,7 +299,10 @@ impl Render {
             (false, Some(reason)) if !reason.is_empty() => reason,
             _ => &self.tenant.settings.busy_label,
         };
-        write_event(out, &plain_event(&uid, &span, zone, summary, block.created_at, block.created_at));
+        write_event(
+            out,
+            &plain_event(&uid, &span, zone, summary, block.created_at, block.created_at),
+        );
     }
 
     async fn imported(
@@ -323,13 +343,12 @@ impl Render {
         let summary = if self.busy() {
             self.tenant.settings.busy_label.clone()
         } else {
-            let platform = conflicts::platform_name(item.platform);
-            match item.summary.as_deref() {
-                Some(s) if !s.is_empty() => format!("{platform}: {s}"),
-                _ => platform.to_owned(),
-            }
+            conflicts::imported_label(item.platform, item.summary.as_deref())
         };
-        write_event(out, &plain_event(&uid, &item.span, zone, &summary, item.updated_at, item.updated_at));
+        write_event(
+            out,
+            &plain_event(&uid, &item.span, zone, &summary, item.updated_at, item.updated_at),
+        );
     }
 }
 

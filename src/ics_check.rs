@@ -32,8 +32,10 @@ pub struct CheckArgs {
 
 /// Runs the check and prints the result.
 pub async fn run(args: CheckArgs, max_bytes: u64) -> anyhow::Result<()> {
-    let zone: chrono_tz::Tz =
-        args.zone.parse().map_err(|_| anyhow::anyhow!("--zone: {:?} is not an IANA zone", args.zone))?;
+    let zone: chrono_tz::Tz = args
+        .zone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--zone: {:?} is not an IANA zone", args.zone))?;
     let platform = Platform::parse(&args.platform).ok_or_else(|| {
         anyhow::anyhow!("--platform: must be airbnb, vrbo, booking_com, google, outlook or other")
     })?;

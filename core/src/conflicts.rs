@@ -247,6 +247,17 @@ fn suggest(first: &Busy, second: &Busy, severity: Severity) -> String {
     }
 }
 
+/// The label of an imported item: its summary, named after its platform unless it already is
+/// ("Airbnb (Not available)" stays as it is, "Reserved" becomes "Airbnb: Reserved").
+pub fn imported_label(platform: Platform, summary: Option<&str>) -> String {
+    let name = platform_name(platform);
+    match summary.map(str::trim) {
+        Some("") | None => name.to_owned(),
+        Some(s) if s.to_lowercase().contains(&name.to_lowercase()) => s.to_owned(),
+        Some(s) => format!("{name}: {s}"),
+    }
+}
+
 /// How a platform is called in messages.
 pub fn platform_name(p: Platform) -> &'static str {
     match p {

@@ -69,7 +69,12 @@ async fn app_allowing_local_feeds(db: Db) -> TestApp {
 
 async fn resource(app: &TestApp, key: &str, zone: &str) -> String {
     let (status, room) = app
-        .call("POST", "/api/v1/resources", key, Some(json!({"name": "Sea view", "time_zone": zone})))
+        .call(
+            "POST",
+            "/api/v1/resources",
+            key,
+            Some(json!({"name": "Sea view", "time_zone": zone})),
+        )
         .await;
     assert_eq!(status, 201, "{room}");
     room["id"].as_str().unwrap().to_owned()
@@ -92,8 +97,19 @@ async fn feed(app: &TestApp, key: &str, body: Value) -> Value {
     feed
 }
 
+/// A date `n` days from today, as the API writes dates (imports only read 18 months ahead).
+fn in_days(n: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(n)).to_string()
+}
+
+fn compact(date: &str) -> String {
+    date.replace('-', "")
+}
+
+/// GETs a feed URL (handed out under `KALENDS_PUBLIC_URL`) from the test server.
 async fn get_ics(app: &TestApp, url: &str, headers: &[(&str, &str)]) -> (u16, HeaderMap, String) {
-    let mut request = app.http.get(url);
+    let path = url.find("/ical/").map_or(url, |i| &url[i..]);
+    let mut request = app.http.get(app.url(path));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -109,9 +125,19 @@ async fn a_feed_serves_the_resources_bookings_as_rfc5545(db: Db) {
     stay(&app, &key, &room, "2030-03-01", "2030-03-04", "confirmed").await;
     let maybe = stay(&app, &key, &room, "2030-04-01", "2030-04-02", "tentative").await;
     let gone = stay(&app, &key, &room, "2030-05-01", "2030-05-02", "confirmed").await;
-    app.call("POST", &format!("/api/v1/bookings/{}/cancel", gone["id"].as_str().unwrap()), &key, None)
-        .await;
-    let busy = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Sea view"})).await;
+    app.call(
+        "POST",
+        &format!("/api/v1/bookings/{}/cancel", gone["id"].as_str().unwrap()),
+        &key,
+        None,
+    )
+    .await;
+    let busy = feed(
+        &app,
+        &key,
+        json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Sea view"}),
+    )
+    .await;
     let (status, headers, body) = get_ics(&app, busy["url"].as_str().unwrap(), &[]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(headers[header::CONTENT_TYPE], "text/calendar; charset=utf-8");
@@ -119,15 +145,30 @@ async fn a_feed_serves_the_resources_bookings_as_rfc5545(db: Db) {
     assert!(body.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"), "{body}");
     assert!(body.ends_with("END:VCALENDAR\r\n"));
     assert!(!body.replace("\r\n", "").contains('\n'), "every line ends with CRLF");
-    for line in ["METHOD:PUBLISH", "CALSCALE:GREGORIAN", "X-WR-CALNAME:Sea view", "X-WR-TIMEZONE:Africa/Johannesburg",
-        "DTSTART;VALUE=DATE:20300301", "DTEND;VALUE=DATE:20300304", "STATUS:CANCELLED", "SUMMARY:Reserved"] {
+    for line in [
+        "METHOD:PUBLISH",
+        "CALSCALE:GREGORIAN",
+        "X-WR-CALNAME:Sea view",
+        "X-WR-TIMEZONE:Africa/Johannesburg",
+        "DTSTART;VALUE=DATE:20300301",
+        "DTEND;VALUE=DATE:20300304",
+        "STATUS:CANCELLED",
+        "SUMMARY:Reserved",
+    ] {
         assert!(body.contains(line), "missing {line}: {body}");
     }
-    assert!(!body.contains("Smith") && !body.contains("ann@example.com"), "busy feeds carry no personal data");
-    assert!(!body.contains("STATUS:TENTATIVE"), "tentative shows as plain busy in the busy profile");
+    assert!(
+        !body.contains("Smith") && !body.contains("ann@example.com"),
+        "busy feeds carry no personal data"
+    );
+    assert!(
+        !body.contains("STATUS:TENTATIVE"),
+        "tentative shows as plain busy in the busy profile"
+    );
     assert_eq!(body.matches("BEGIN:VEVENT").count(), 3);
 
-    let details = feed(&app, &key, json!({"scope": "tenant", "profile": "details", "name": "All"})).await;
+    let details =
+        feed(&app, &key, json!({"scope": "tenant", "profile": "details", "name": "All"})).await;
     let (_, _, body) = get_ics(&app, details["url"].as_str().unwrap(), &[]).await;
     assert!(body.contains("SUMMARY:Smith family") && body.contains("Ann Smith"), "{body}");
     assert!(body.contains("STATUS:TENTATIVE"));
@@ -141,7 +182,12 @@ async fn a_feed_answers_304_until_something_in_it_changes(db: Db) {
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Berlin").await;
     stay(&app, &key, &room, "2030-03-01", "2030-03-04", "confirmed").await;
-    let f = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Room"})).await;
+    let f = feed(
+        &app,
+        &key,
+        json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Room"}),
+    )
+    .await;
     let url = f["url"].as_str().unwrap();
     let (_, headers, _) = get_ics(&app, url, &[]).await;
     let etag = headers[header::ETAG].to_str().unwrap().to_owned();
@@ -163,8 +209,9 @@ async fn rotating_a_feed_kills_its_old_url(db: Db) {
     let old = f["url"].as_str().unwrap().to_owned();
     assert_eq!(f["instructions"].as_array().unwrap().len(), 6);
     assert!(f["webcal_url"].as_str().unwrap().starts_with("webcal://"));
-    let (status, rotated) =
-        app.call("POST", &format!("/api/v1/feeds/{}/rotate", f["id"].as_str().unwrap()), &key, None).await;
+    let (status, rotated) = app
+        .call("POST", &format!("/api/v1/feeds/{}/rotate", f["id"].as_str().unwrap()), &key, None)
+        .await;
     assert_eq!(status, 200);
     let new = rotated["url"].as_str().unwrap();
     assert_ne!(new, old);
@@ -180,31 +227,51 @@ async fn a_booking_overlapping_an_imported_airbnb_reservation_is_a_high_conflict
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Lisbon").await;
-    let direct = stay(&app, &key, &room, "2030-07-10", "2030-07-14", "confirmed").await;
-    let airbnb = FakePlatform::start(&airbnb_ics(("2030-07-12", "2030-07-15"), ("2030-08-01", "2030-08-03"))).await;
+    let direct = stay(&app, &key, &room, &in_days(10), &in_days(14), "confirmed").await;
+    let airbnb = FakePlatform::start(&airbnb_ics(
+        (&in_days(12), &in_days(15)),
+        (&in_days(40), &in_days(42)),
+    ))
+    .await;
     let (status, import) = app
         .call("POST", "/api/v1/imports", &key, Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url(), "interval_minutes": 60})))
         .await;
     assert_eq!((status, import["status"].as_str()), (201, Some("pending")), "{import}");
     let path = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
     let (status, run) = app.call("POST", &path, &key, None).await;
-    assert_eq!((status, run["outcome"].as_str(), run["added"].as_u64()), (200, Some("ok"), Some(2)), "{run}");
+    assert_eq!(
+        (status, run["outcome"].as_str(), run["added"].as_u64()),
+        (200, Some("ok"), Some(2)),
+        "{run}"
+    );
 
     let (_, open) = app.call("GET", "/api/v1/conflicts?status=open", &key, None).await;
     let conflicts = open["items"].as_array().unwrap();
     assert_eq!(conflicts.len(), 1, "{open}");
     let conflict = &conflicts[0];
     assert_eq!(conflict["severity"], "high");
-    let kinds: Vec<_> = conflict["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<_> =
+        conflict["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"booking") && kinds.contains(&"feed"), "{conflict}");
     assert!(conflict["suggestion"].as_str().unwrap().contains("Airbnb"));
 
     let (status, again) = app.call("POST", &path, &key, None).await;
     assert_eq!((status, again["outcome"].as_str()), (200, Some("not_modified")), "{again}");
 
-    app.call("POST", &format!("/api/v1/bookings/{}/cancel", direct["id"].as_str().unwrap()), &key, None).await;
-    let (_, resolved) = app.call("GET", &format!("/api/v1/conflicts/{}", conflict["id"].as_str().unwrap()), &key, None).await;
-    assert_eq!((resolved["status"].as_str(), resolved["resolution"].as_str()), (Some("resolved"), Some("auto")));
+    app.call(
+        "POST",
+        &format!("/api/v1/bookings/{}/cancel", direct["id"].as_str().unwrap()),
+        &key,
+        None,
+    )
+    .await;
+    let (_, resolved) = app
+        .call("GET", &format!("/api/v1/conflicts/{}", conflict["id"].as_str().unwrap()), &key, None)
+        .await;
+    assert_eq!(
+        (resolved["status"].as_str(), resolved["resolution"].as_str()),
+        (Some("resolved"), Some("auto"))
+    );
     app.stop().await;
 }
 
@@ -212,18 +279,38 @@ async fn imported_events_are_never_echoed_to_the_same_platform(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Lisbon").await;
-    let airbnb = FakePlatform::start(&airbnb_ics(("2030-07-12", "2030-07-15"), ("2030-08-01", "2030-08-03"))).await;
+    let airbnb = FakePlatform::start(&airbnb_ics(
+        (&in_days(12), &in_days(15)),
+        (&in_days(40), &in_days(42)),
+    ))
+    .await;
     let (_, import) = app
-        .call("POST", "/api/v1/imports", &key, Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})))
+        .call(
+            "POST",
+            "/api/v1/imports",
+            &key,
+            Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})),
+        )
         .await;
-    app.call("POST", &format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap()), &key, None).await;
+    app.call(
+        "POST",
+        &format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap()),
+        &key,
+        None,
+    )
+    .await;
     let to_airbnb = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "To Airbnb", "platform": "airbnb"})).await;
     let to_booking = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "details", "name": "To Booking.com", "platform": "booking_com"})).await;
     let (_, _, body) = get_ics(&app, to_airbnb["url"].as_str().unwrap(), &[]).await;
-    assert_eq!(body.matches("BEGIN:VEVENT").count(), 0, "Airbnb must not see its own blocks: {body}");
+    assert_eq!(
+        body.matches("BEGIN:VEVENT").count(),
+        0,
+        "Airbnb must not see its own blocks: {body}"
+    );
     let (_, _, body) = get_ics(&app, to_booking["url"].as_str().unwrap(), &[]).await;
     assert_eq!(body.matches("BEGIN:VEVENT").count(), 2, "{body}");
-    assert!(body.contains("SUMMARY:Airbnb: Reserved") && body.contains("DTSTART;VALUE=DATE:20300712"));
+    let start = format!("DTSTART;VALUE=DATE:{}", compact(&in_days(12)));
+    assert!(body.contains("SUMMARY:Airbnb: Reserved") && body.contains(&start), "{body}");
     app.stop().await;
 }
 
@@ -231,9 +318,18 @@ async fn a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs(db: 
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
-    let airbnb = FakePlatform::start(&airbnb_ics(("2030-07-12", "2030-07-15"), ("2030-08-01", "2030-08-03"))).await;
+    let airbnb = FakePlatform::start(&airbnb_ics(
+        (&in_days(12), &in_days(15)),
+        (&in_days(40), &in_days(42)),
+    ))
+    .await;
     let (_, import) = app
-        .call("POST", "/api/v1/imports", &key, Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})))
+        .call(
+            "POST",
+            "/api/v1/imports",
+            &key,
+            Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})),
+        )
         .await;
     let id = import["id"].as_str().unwrap();
     let run = format!("/api/v1/imports/{id}/run");
@@ -245,13 +341,27 @@ async fn a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs(db: 
     airbnb.set(503, "down");
     app.call("POST", &run, &key, None).await;
     let (_, third) = app.call("POST", &run, &key, None).await;
-    assert_eq!((third["outcome"].as_str(), third["http_status"].as_u64()), (Some("failed"), Some(503)));
+    assert_eq!(
+        (third["outcome"].as_str(), third["http_status"].as_u64()),
+        (Some("failed"), Some(503))
+    );
     let (_, import) = app.call("GET", &format!("/api/v1/imports/{id}"), &key, None).await;
-    assert_eq!((import["status"].as_str(), import["consecutive_failures"].as_u64()), (Some("failing"), Some(3)));
-    assert!(!import["last_run"]["error"].as_str().unwrap().contains("secret-token"), "errors never show the URL's secret");
-    let window = format!("/api/v1/availability?resource_id={room}&from=2030-07-01&to=2030-09-01");
+    assert_eq!(
+        (import["status"].as_str(), import["consecutive_failures"].as_u64()),
+        (Some("failing"), Some(3))
+    );
+    assert!(
+        !import["last_run"]["error"].as_str().unwrap().contains("secret-token"),
+        "errors never show the URL's secret"
+    );
+    let window =
+        format!("/api/v1/availability?resource_id={room}&from={}&to={}", in_days(1), in_days(60));
     let (_, availability) = app.call("GET", &window, &key, None).await;
-    assert_eq!(availability["busy"].as_array().unwrap().len(), 2, "the stored blocks still hold: {availability}");
+    assert_eq!(
+        availability["busy"].as_array().unwrap().len(),
+        2,
+        "the stored blocks still hold: {availability}"
+    );
     let (_, runs) = app.call("GET", &format!("/api/v1/imports/{id}/runs"), &key, None).await;
     assert_eq!(runs["items"].as_array().unwrap().len(), 4);
     app.stop().await;
@@ -261,9 +371,18 @@ async fn the_scheduler_runs_a_new_import_without_being_asked(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
-    let airbnb = FakePlatform::start(&airbnb_ics(("2030-07-12", "2030-07-15"), ("2030-08-01", "2030-08-03"))).await;
+    let airbnb = FakePlatform::start(&airbnb_ics(
+        (&in_days(12), &in_days(15)),
+        (&in_days(40), &in_days(42)),
+    ))
+    .await;
     let (_, import) = app
-        .call("POST", "/api/v1/imports", &key, Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})))
+        .call(
+            "POST",
+            "/api/v1/imports",
+            &key,
+            Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})),
+        )
         .await;
     let path = format!("/api/v1/imports/{}", import["id"].as_str().unwrap());
     let done = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
@@ -272,8 +391,12 @@ async fn the_scheduler_runs_a_new_import_without_being_asked(db: Db) {
     })
     .await;
     assert_eq!(done["last_run"]["added"], 2);
-    let next: chrono::DateTime<chrono::Utc> = done["next_run_at"].as_str().unwrap().parse().unwrap();
-    assert!(next > chrono::Utc::now() + chrono::Duration::minutes(25), "the next run is one interval away");
+    let next: chrono::DateTime<chrono::Utc> =
+        done["next_run_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        next > chrono::Utc::now() + chrono::Duration::minutes(25),
+        "the next run is one interval away"
+    );
     app.stop().await;
 }
 
@@ -281,19 +404,39 @@ async fn imports_cannot_reach_private_addresses_by_default(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
-    let local = FakePlatform::start(&airbnb_ics(("2030-07-12", "2030-07-15"), ("2030-08-01", "2030-08-03"))).await;
+    let local = FakePlatform::start(&airbnb_ics(
+        (&in_days(12), &in_days(15)),
+        (&in_days(40), &in_days(42)),
+    ))
+    .await;
     let (_, import) = app
-        .call("POST", "/api/v1/imports", &key, Some(json!({"resource_id": room, "platform": "airbnb", "url": local.url()})))
+        .call(
+            "POST",
+            "/api/v1/imports",
+            &key,
+            Some(json!({"resource_id": room, "platform": "airbnb", "url": local.url()})),
+        )
         .await;
-    let (_, run) = app.call("POST", &format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap()), &key, None).await;
+    let (_, run) = app
+        .call(
+            "POST",
+            &format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap()),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(run["outcome"], "failed");
     let error = run["error"].as_str().unwrap();
-    assert!(error.contains("loopback") && error.contains("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS"), "{error}");
+    assert!(
+        error.contains("loopback") && error.contains("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS"),
+        "{error}"
+    );
     let (status, bad) = app
         .call("POST", "/api/v1/imports", &key, Some(json!({"resource_id": room, "platform": "myspace", "url": "ftp://x/y.ics", "interval_minutes": 1})))
         .await;
     assert_eq!(status, 422);
-    let fields: Vec<_> = bad["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<_> =
+        bad["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["platform", "url", "interval_minutes"], "{bad}");
     app.stop().await;
 }
@@ -304,13 +447,16 @@ async fn reject_conflicts_refuses_a_double_booking_with_the_colliding_items(db: 
     let room = resource(&app, &key, "UTC").await;
     let first = stay(&app, &key, &room, "2030-03-01", "2030-03-05", "confirmed").await;
     let body = json!({"title": "Jones", "resource_id": room, "start_date": "2030-03-04", "end_date": "2030-03-06"});
-    let (status, refused) = app.call("POST", "/api/v1/bookings?reject_conflicts=true", &key, Some(body.clone())).await;
+    let (status, refused) =
+        app.call("POST", "/api/v1/bookings?reject_conflicts=true", &key, Some(body.clone())).await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["conflicts"][0]["id"], first["id"]);
     let turnover = json!({"title": "Jones", "resource_id": room, "start_date": "2030-03-05", "end_date": "2030-03-06"});
-    let (status, _) = app.call("POST", "/api/v1/bookings?reject_conflicts=true", &key, Some(turnover)).await;
+    let (status, _) =
+        app.call("POST", "/api/v1/bookings?reject_conflicts=true", &key, Some(turnover)).await;
     assert_eq!(status, 201, "check-out day = check-in day is fine");
-    let (status, saved) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
+    let overlapping = json!({"title": "Jones", "resource_id": room, "start_date": "2030-03-04", "end_date": "2030-03-05"});
+    let (status, saved) = app.call("POST", "/api/v1/bookings", &key, Some(overlapping)).await;
     assert_eq!(status, 201, "without the flag the booking is saved and flagged");
     let (_, open) = app.call("GET", "/api/v1/conflicts?status=open", &key, None).await;
     let items = open["items"].as_array().unwrap();
@@ -318,12 +464,23 @@ async fn reject_conflicts_refuses_a_double_booking_with_the_colliding_items(db: 
     assert_eq!(items[0]["severity"], "high");
     let id = items[0]["id"].as_str().unwrap();
     let (status, resolved) = app
-        .call("POST", &format!("/api/v1/conflicts/{id}/resolve"), &key, Some(json!({"note": "guests are family"})))
+        .call(
+            "POST",
+            &format!("/api/v1/conflicts/{id}/resolve"),
+            &key,
+            Some(json!({"note": "guests are family"})),
+        )
         .await;
     assert_eq!((status, resolved["resolution"].as_str()), (200, Some("manual")));
     // Touching the booking without moving it does not reopen what a person dismissed.
     let patch = json!({"title": "Jones (late arrival)"});
-    app.call("PATCH", &format!("/api/v1/bookings/{}", saved["id"].as_str().unwrap()), &key, Some(patch)).await;
+    app.call(
+        "PATCH",
+        &format!("/api/v1/bookings/{}", saved["id"].as_str().unwrap()),
+        &key,
+        Some(patch),
+    )
+    .await;
     let (_, open) = app.call("GET", "/api/v1/conflicts?status=open", &key, None).await;
     assert!(open["items"].as_array().unwrap().is_empty(), "{open}");
     app.stop().await;
@@ -343,10 +500,24 @@ async fn availability_lists_busy_items_and_the_free_time_between(db: Db) {
     assert_eq!(status, 200, "{a}");
     let busy = a["busy"].as_array().unwrap();
     assert_eq!(busy.len(), 2);
-    assert_eq!((busy[0]["source"].as_str(), busy[0]["start"].as_str()), (Some("booking"), Some("2030-03-03T00:00:00+01:00")));
-    assert_eq!((busy[1]["source"].as_str(), busy[1]["label"].as_str()), (Some("block"), Some("Painting")));
-    let free: Vec<_> = a["free"].as_array().unwrap().iter().map(|f| f["start"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(free, ["2030-03-01T00:00:00+01:00", "2030-03-05T00:00:00+01:00", "2030-03-09T00:00:00+01:00"]);
+    assert_eq!(
+        (busy[0]["source"].as_str(), busy[0]["start"].as_str()),
+        (Some("booking"), Some("2030-03-03T00:00:00+01:00"))
+    );
+    assert_eq!(
+        (busy[1]["source"].as_str(), busy[1]["label"].as_str()),
+        (Some("block"), Some("Painting"))
+    );
+    let free: Vec<_> = a["free"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["start"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        free,
+        ["2030-03-01T00:00:00+01:00", "2030-03-05T00:00:00+01:00", "2030-03-09T00:00:00+01:00"]
+    );
     let (status, _) = app.call("GET", "/api/v1/availability?from=2030-03-01", &key, None).await;
     assert_eq!(status, 422);
     app.stop().await;

@@ -156,9 +156,10 @@ impl Store {
         owner: Owner,
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) -> Result<Vec<Busy>, StoreError> {
-        let (from, to) = window.unwrap_or((DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC));
-        let earliest =
-            from.checked_sub_signed(chrono::Duration::days(LOOKBACK_DAYS)).unwrap_or(from);
+        // Unbounded means 1970 to 9999: SQLite compares instants as text, so the bounds must
+        // have four-digit years like every stored instant.
+        let (from, to) = window.unwrap_or((DateTime::UNIX_EPOCH, far_future()));
+        let earliest = (from - chrono::Duration::days(LOOKBACK_DAYS)).max(DateTime::UNIX_EPOCH);
         let (column, bookings_of) = match owner {
             Owner::Resource(_) => ("resource_id", "b.resource_id = $2"),
             Owner::Staff(_) => {
@@ -454,6 +455,10 @@ impl Store {
     }
 }
 
+fn far_future() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
 fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
     let (source, id, status, label, all_day, start, end, group) = row;
     let (source, class, label) = match source.as_str() {
@@ -475,12 +480,7 @@ fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
             } else {
                 Class::PlatformBlock(platform)
             };
-            let name = conflicts::platform_name(platform);
-            let label = match label {
-                Some(summary) if !summary.is_empty() => format!("{name}: {summary}"),
-                _ => name.to_owned(),
-            };
-            (Source::Feed, class, label)
+            (Source::Feed, class, conflicts::imported_label(platform, label.as_deref()))
         }
     };
     Ok(Busy { item: ItemRef { source, id }, start, end, all_day, class, group, label })
