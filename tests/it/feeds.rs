@@ -523,7 +523,79 @@ async fn availability_lists_busy_items_and_the_free_time_between(db: Db) {
     app.stop().await;
 }
 
+/// Runs the peer validators of `tests/peers/` (Python icalendar, ical.js) on `ics`, when
+/// `scripts/test` made them available; returns what each of them read.
+fn peer_readings(ics: &str) -> Vec<(&'static str, Value)> {
+    let dir = TempDir::new();
+    let file = dir.0.join("feed.ics");
+    std::fs::write(&file, ics).unwrap();
+    let peers = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
+    let mut runs = Vec::new();
+    if let Some(python) = std::env::var_os("KALENDS_TEST_PYTHON") {
+        let mut cmd = std::process::Command::new(python);
+        cmd.arg(format!("{peers}/validate_ics.py")).arg(&file);
+        runs.push(("python icalendar", cmd));
+    }
+    if let Some(node_path) = std::env::var_os("KALENDS_TEST_NODE_PATH") {
+        let mut cmd = std::process::Command::new("node");
+        cmd.env("KALENDS_TEST_NODE_PATH", node_path)
+            .arg(format!("{peers}/validate_ics.mjs"))
+            .arg(&file);
+        runs.push(("ical.js", cmd));
+    }
+    if runs.is_empty() {
+        eprintln!("note: no peer validators available (scripts/test installs them)");
+    }
+    runs.into_iter()
+        .map(|(name, mut cmd)| {
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{name} rejected the feed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (name, serde_json::from_slice(&out.stdout).unwrap())
+        })
+        .collect()
+}
+
+async fn a_feed_opens_in_python_icalendar_and_icaljs_with_the_right_dates(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key, "America/New_York").await;
+    stay(&app, &key, &room, "2030-03-08", "2030-03-11", "confirmed").await;
+    let timed = json!({"title": "Late check-in; bring keys, please", "resource_id": room,
+        "start": "2030-03-10T01:30:00-05:00", "end": "2030-03-10T04:30:00-04:00", "time_zone": "America/New_York"});
+    let (status, _) = app.call("POST", "/api/v1/bookings", &key, Some(timed)).await;
+    assert_eq!(status, 201);
+    let f = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "details", "name": "Brooklyn loft"})).await;
+    let (_, _, body) = get_ics(&app, f["url"].as_str().unwrap(), &[]).await;
+    for (peer, reading) in peer_readings(&body) {
+        let mut events = reading["events"].as_array().unwrap().clone();
+        events.sort_by_key(|e| e["start"].as_str().unwrap().to_owned());
+        assert_eq!(events.len(), 2, "{peer}: {reading}");
+        assert_eq!(
+            (
+                events[0]["start"].as_str(),
+                events[0]["end"].as_str(),
+                events[0]["all_day"].as_bool()
+            ),
+            (Some("2030-03-08"), Some("2030-03-11"), Some(true)),
+            "{peer}"
+        );
+        // Across the start of daylight saving time: 06:30Z to 08:30Z.
+        assert_eq!(
+            (events[1]["start"].as_str(), events[1]["end"].as_str()),
+            (Some("2030-03-10T06:30:00+00:00"), Some("2030-03-10T08:30:00+00:00")),
+            "{peer}"
+        );
+        assert_eq!(events[1]["summary"], "Late check-in; bring keys, please", "{peer}");
+    }
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_feed_opens_in_python_icalendar_and_icaljs_with_the_right_dates,
     a_feed_serves_the_resources_bookings_as_rfc5545,
     a_feed_answers_304_until_something_in_it_changes,
     rotating_a_feed_kills_its_old_url,

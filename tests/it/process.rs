@@ -273,3 +273,56 @@ async fn api_and_worker_run_as_two_processes_on_postgres_and_redis() {
     assert!(terminate(api).await.success());
     assert!(terminate(worker).await.success());
 }
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/ics-real/files/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test]
+async fn ics_check_prints_what_an_import_of_the_airbnb_export_would_store() {
+    let dir = TempDir::new();
+    let out = kalends(&dir, free_port())
+        .args(["ics", "check", &fixture("airbnb_rical088_reserved_and_blocked.ics")])
+        .args(["--from", "2022-01-01", "--to", "2024-01-01", "--platform", "airbnb", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "exactly one JSON object");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["events"], 21);
+    let busy = json["busy"].as_array().unwrap();
+    assert_eq!(busy.len(), 21);
+    let kinds = |kind: &str| busy.iter().filter(|b| b["kind"] == kind).count();
+    assert_eq!((kinds("reservation"), kinds("block")), (8, 13));
+    assert_eq!(
+        (busy[0]["start"].as_str(), busy[0]["end"].as_str()),
+        (Some("2022-09-16"), Some("2022-09-26"))
+    );
+    assert_eq!(busy[0]["all_day"], true);
+
+    let text = kalends(&dir, free_port())
+        .args(["ics", "check", &fixture("airbnb_rical088_reserved_and_blocked.ics")])
+        .args(["--from", "2022-01-01", "--to", "2024-01-01"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.starts_with("21 VEVENTs; 21 busy occurrences"), "{text}");
+}
+
+#[tokio::test]
+async fn ics_check_of_a_missing_file_or_a_bad_zone_fails_with_one_line() {
+    let dir = TempDir::new();
+    for args in [
+        vec!["ics", "check", "/nonexistent/feed.ics"],
+        vec!["ics", "check", "x.ics", "--zone", "Mars/Olympus"],
+        vec!["ics", "check", "ftp://example.com/x.ics"],
+    ] {
+        let out = kalends(&dir, free_port()).args(&args).output().await.unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}

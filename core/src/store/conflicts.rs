@@ -170,10 +170,10 @@ impl Store {
             Owner::Resource(id) | Owner::Staff(id) => id,
         };
         let sql = format!(
-            "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, NULL \
+            "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, CAST(NULL AS UUID) \
              FROM bookings b WHERE b.tenant_id = $1 AND {bookings_of} AND b.status <> 'cancelled' \
              AND b.span_start >= $3 AND b.span_start <= $5 AND b.span_end >= $4 \
-             UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, k.span_end, NULL \
+             UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, k.span_end, CAST(NULL AS UUID) \
              FROM blocks k WHERE k.tenant_id = $1 AND k.{column} = $2 \
              AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
              UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
