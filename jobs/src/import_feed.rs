@@ -115,14 +115,9 @@ impl Importer {
             return Ok(Err((Some(status), "the response is not an iCalendar file".into())));
         }
         let zone = self.store.owner_zone(tenant, import.data.owner).await?;
-        let yesterday = now.date_naive() - chrono::Duration::days(1);
-        let options = ParseOptions {
-            from: yesterday.and_time(chrono::NaiveTime::MIN).and_utc(),
-            to: now + chrono::Duration::days(i64::from(self.settings.horizon_days)),
-            floating_zone: zone.tz(),
-            platform: import.data.platform,
-            max_events: self.settings.max_events,
-        };
+        let mut options = ParseOptions::new(import.data.platform, zone.tz(), now);
+        options.to = now + chrono::Duration::days(i64::from(self.settings.horizon_days));
+        options.max_events = self.settings.max_events;
         let feed = tokio::task::spawn_blocking(move || ical::parse(&body, &options))
             .await
             .map_err(|e| StoreError::Corrupt(format!("the feed reader panicked: {e}")))?;

@@ -39,6 +39,12 @@ impl FakePlatform {
         FakePlatform { reply, base }
     }
 
+    /// One reservation 12 to 15 days from now and a host block 40 to 42 days from now.
+    async fn airbnb() -> FakePlatform {
+        FakePlatform::start(&airbnb_ics((&in_days(12), &in_days(15)), (&in_days(40), &in_days(42))))
+            .await
+    }
+
     fn url(&self) -> String {
         format!("{}/calendar/ical/12345.ics?s=secret-token", self.base)
     }
@@ -57,6 +63,20 @@ fn airbnb_ics(reserved: (&str, &str), blocked: (&str, &str)) -> String {
          END:VCALENDAR\r\n",
         reserved.1, reserved.0, blocked.1, blocked.0
     )
+}
+
+/// Registers `platform`'s feed as an Airbnb import of `room`.
+async fn register(app: &TestApp, key: &str, room: &str, platform: &FakePlatform) -> Value {
+    let body = json!({"resource_id": room, "platform": "airbnb", "url": platform.url()});
+    let (status, import) = app.call("POST", "/api/v1/imports", key, Some(body)).await;
+    assert_eq!(status, 201, "{import}");
+    import
+}
+
+/// Runs an import now; returns the run.
+async fn run(app: &TestApp, key: &str, import: &Value) -> Value {
+    let path = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
+    app.call("POST", &path, key, None).await.1
 }
 
 async fn app_allowing_local_feeds(db: Db) -> TestApp {
@@ -228,11 +248,7 @@ async fn a_booking_overlapping_an_imported_airbnb_reservation_is_a_high_conflict
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Lisbon").await;
     let direct = stay(&app, &key, &room, &in_days(10), &in_days(14), "confirmed").await;
-    let airbnb = FakePlatform::start(&airbnb_ics(
-        (&in_days(12), &in_days(15)),
-        (&in_days(40), &in_days(42)),
-    ))
-    .await;
+    let airbnb = FakePlatform::airbnb().await;
     let (status, import) = app
         .call("POST", "/api/v1/imports", &key, Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url(), "interval_minutes": 60})))
         .await;
@@ -279,26 +295,9 @@ async fn imported_events_are_never_echoed_to_the_same_platform(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Lisbon").await;
-    let airbnb = FakePlatform::start(&airbnb_ics(
-        (&in_days(12), &in_days(15)),
-        (&in_days(40), &in_days(42)),
-    ))
-    .await;
-    let (_, import) = app
-        .call(
-            "POST",
-            "/api/v1/imports",
-            &key,
-            Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})),
-        )
-        .await;
-    app.call(
-        "POST",
-        &format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap()),
-        &key,
-        None,
-    )
-    .await;
+    let airbnb = FakePlatform::airbnb().await;
+    let import = register(&app, &key, &room, &airbnb).await;
+    run(&app, &key, &import).await;
     let to_airbnb = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "To Airbnb", "platform": "airbnb"})).await;
     let to_booking = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "details", "name": "To Booking.com", "platform": "booking_com"})).await;
     let (_, _, body) = get_ics(&app, to_airbnb["url"].as_str().unwrap(), &[]).await;
@@ -318,19 +317,8 @@ async fn a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs(db: 
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
-    let airbnb = FakePlatform::start(&airbnb_ics(
-        (&in_days(12), &in_days(15)),
-        (&in_days(40), &in_days(42)),
-    ))
-    .await;
-    let (_, import) = app
-        .call(
-            "POST",
-            "/api/v1/imports",
-            &key,
-            Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})),
-        )
-        .await;
+    let airbnb = FakePlatform::airbnb().await;
+    let import = register(&app, &key, &room, &airbnb).await;
     let id = import["id"].as_str().unwrap();
     let run = format!("/api/v1/imports/{id}/run");
     app.call("POST", &run, &key, None).await;
@@ -371,19 +359,8 @@ async fn the_scheduler_runs_a_new_import_without_being_asked(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
-    let airbnb = FakePlatform::start(&airbnb_ics(
-        (&in_days(12), &in_days(15)),
-        (&in_days(40), &in_days(42)),
-    ))
-    .await;
-    let (_, import) = app
-        .call(
-            "POST",
-            "/api/v1/imports",
-            &key,
-            Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()})),
-        )
-        .await;
+    let airbnb = FakePlatform::airbnb().await;
+    let import = register(&app, &key, &room, &airbnb).await;
     let path = format!("/api/v1/imports/{}", import["id"].as_str().unwrap());
     let done = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
         let (_, import) = app.call("GET", &path, &key, None).await;
@@ -404,27 +381,9 @@ async fn imports_cannot_reach_private_addresses_by_default(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
-    let local = FakePlatform::start(&airbnb_ics(
-        (&in_days(12), &in_days(15)),
-        (&in_days(40), &in_days(42)),
-    ))
-    .await;
-    let (_, import) = app
-        .call(
-            "POST",
-            "/api/v1/imports",
-            &key,
-            Some(json!({"resource_id": room, "platform": "airbnb", "url": local.url()})),
-        )
-        .await;
-    let (_, run) = app
-        .call(
-            "POST",
-            &format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap()),
-            &key,
-            None,
-        )
-        .await;
+    let local = FakePlatform::airbnb().await;
+    let import = register(&app, &key, &room, &local).await;
+    let run = run(&app, &key, &import).await;
     assert_eq!(run["outcome"], "failed");
     let error = run["error"].as_str().unwrap();
     assert!(

@@ -130,14 +130,6 @@ impl Store {
 
     /// Removes a block.
     pub async fn delete_block(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let deleted = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM blocks WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        self.delete_of("blocks", tenant_id, id).await
     }
 }

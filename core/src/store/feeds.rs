@@ -148,20 +148,7 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Page<Feed>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM feeds WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
-             ORDER BY id LIMIT $3"
-        );
-        let rows: Vec<FeedRow> = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(tenant_id)
-                .bind(after)
-                .bind(i64::from(limit) + 1)
-                .fetch_all(pool)
-                .await
-        })?;
-        let items = rows.into_iter().map(Feed::try_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_rows(items, limit, |f| f.id))
+        self.page_of::<FeedRow, Feed>("feeds", COLUMNS, tenant_id, after, limit, |f| f.id).await
     }
 
     /// Gives a feed a new URL; the old one stops working at once.
@@ -195,14 +182,6 @@ impl Store {
 
     /// Deletes a feed; its URL answers 404 from now on.
     pub async fn delete_feed(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let deleted = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM feeds WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        self.delete_of("feeds", tenant_id, id).await
     }
 }

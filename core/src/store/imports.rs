@@ -296,20 +296,8 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Page<Import>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM imports WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
-             ORDER BY id LIMIT $3"
-        );
-        let rows: Vec<ImportRow> = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(tenant_id)
-                .bind(after)
-                .bind(i64::from(limit) + 1)
-                .fetch_all(pool)
-                .await
-        })?;
-        let items = rows.into_iter().map(Import::try_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_rows(items, limit, |i| i.id))
+        self.page_of::<ImportRow, Import>("imports", COLUMNS, tenant_id, after, limit, |i| i.id)
+            .await
     }
 
     /// Changes an import.
@@ -360,15 +348,7 @@ impl Store {
 
     /// Deletes an import with its run log and items.
     pub async fn delete_import(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let deleted = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM imports WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        self.delete_of("imports", tenant_id, id).await
     }
 
     /// Claims up to `limit` imports that are due: each moves its next run one interval ahead and

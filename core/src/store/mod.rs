@@ -259,6 +259,70 @@ impl Store {
     }
 }
 
+/// Row types both drivers can decode.
+pub(crate) trait AnyRow:
+    Send
+    + Unpin
+    + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+impl<R> AnyRow for R where
+    R: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+impl Store {
+    /// A page of the tenant's rows of `table` (selecting `columns`), in id order.
+    pub(crate) async fn page_of<R: AnyRow, T: TryFrom<R, Error = StoreError>>(
+        &self,
+        table: &str,
+        columns: &str,
+        tenant_id: uuid::Uuid,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+        id: impl Fn(&T) -> uuid::Uuid,
+    ) -> Result<Page<T>, StoreError> {
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
+             ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<R> = with_read_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let items = rows.into_iter().map(T::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, limit, id))
+    }
+
+    /// Deletes the tenant's row `id` of `table`; `NotFound` when there is none.
+    pub(crate) async fn delete_of(
+        &self,
+        table: &str,
+        tenant_id: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2");
+        let deleted = with_pool!(self, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}
+
 /// One page of a list, in id order (ids are UUIDv7, so creation order).
 #[derive(Clone, Debug)]
 pub struct Page<T> {

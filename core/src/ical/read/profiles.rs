@@ -93,7 +93,5 @@ pub(super) fn merge_stays(items: Vec<BusyItem>) -> Vec<BusyItem> {
 /// dates beyond the host's availability window, which move every day): an all-day block from an
 /// Airbnb feed that ends at least 300 days after `today`. Other platforms have none.
 pub fn is_rolling_window(item: &BusyItem, platform: Platform, today: NaiveDate) -> bool {
-    platform == Platform::Airbnb
-        && item.kind == ItemKind::Block
-        && matches!(item.span, Span::AllDay { end, .. } if (end - today).num_days() >= 300)
+    crate::imports::is_rolling_window(platform, item.kind, &item.span, today)
 }
