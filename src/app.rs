@@ -129,6 +129,11 @@ pub async fn start(
         config: config.clone(),
         secret_key,
         importer: importer.clone(),
+        feed_limiter: Arc::new(crate::feeds::FeedLimiter::new(config.feeds.rate_limit_per_minute)),
+        feed_cache: Arc::new(crate::feed_cache::FeedCache::new(
+            Duration::from_millis(config.feeds.validator_ttl_ms),
+            config.feeds.body_cache_mib as usize * 1024 * 1024,
+        )),
     };
 
     let interval = Duration::from_millis(config.jobs.relay_interval_ms);

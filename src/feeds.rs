@@ -7,6 +7,7 @@
 //! answer is streamed page by page, so a feed of 10,000 bookings never sits in memory whole.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -17,22 +18,49 @@ use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike as _, Duration, NaiveTime, Utc};
 use kalends_core::domain::{
-    Block, Booking, BookingSpan, BookingStatus, Feed, FeedProfile, Owner, Tenant,
+    Block, Booking, BookingSpan, BookingStatus, FeedProfile, Owner, Tenant,
 };
 use kalends_core::ical::Span;
 use kalends_core::ical::write::{
     CalendarHead, EventOut, EventStatus, Method, write_event, write_head, write_tail,
 };
-use kalends_core::store::{BookingFilter, FeedStamp, FeedWindow, ImportedItem};
+use kalends_core::store::{BookingFilter, FeedWindow, ImportedItem};
 use kalends_core::{Store, StoreError, conflicts, tokens};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
 use crate::api::AppState;
 use crate::api::error::ApiError;
+use crate::feed_cache::Known;
 
 /// Rows read and rendered per chunk.
 const PAGE: u32 = 500;
+
+/// Requests per feed URL, so a leaked URL polled in a loop costs little.
+#[derive(Debug)]
+pub struct FeedLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<Vec<u8>>,
+}
+
+impl FeedLimiter {
+    /// `per_minute` requests a minute per feed, in bursts of as many.
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
+        Self { limiter: governor::RateLimiter::hashmap(governor::Quota::per_minute(per_minute)) }
+    }
+
+    /// `Err(wait)` when the feed with this token hash is over its rate.
+    fn check(&self, hash: &[u8]) -> Result<(), std::time::Duration> {
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&hash.to_vec()).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
+    }
+}
 
 /// The public feed route.
 pub fn router() -> Router<AppState> {
@@ -46,37 +74,102 @@ async fn serve(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = file.strip_suffix(".ics").unwrap_or(&file);
-    if token.len() != 43
-        || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    let well_formed = token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if token.len() != 43 || !well_formed {
         return Err(ApiError::not_found());
     }
-    let feed = state
-        .store
-        .feed_by_token_hash(&tokens::token_hash(token))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let tenant = state.store.tenant(feed.tenant_id).await?;
-    let window = window(&tenant, &state, Utc::now());
-    let stamp = state.store.feed_stamp(&feed, &window).await?;
-    let validators = Validators::new(&feed, &tenant, &window, &stamp);
+    let hash = tokens::token_hash(token);
+    if let Err(wait) = state.feed_limiter.check(&hash) {
+        return Ok(too_many(wait));
+    }
+    let known = match state.feed_cache.known(&hash) {
+        Some(known) => known,
+        None => state.feed_cache.remember(hash.clone(), look_up(&state, &hash).await?),
+    };
     let mut common = HeaderMap::new();
-    validators.write(&mut common, state.config.feeds.cache_max_age_secs);
-    if validators.fresh(&headers) {
+    write_validators(&known, &mut common, state.config.feeds.cache_max_age_secs);
+    if fresh(&known, &headers) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
     common.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
+    if let Some(chunks) = state.feed_cache.body(known.feed.id, &known.etag) {
+        let stream = futures::stream::iter(
+            (0..chunks.len()).map(move |i| Ok::<_, Infallible>(chunks[i].clone())),
+        );
+        return Ok((StatusCode::OK, common, Body::from_stream(stream)).into_response());
+    }
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(4);
-    let render = Render { store: state.store.clone(), feed, tenant, window, stamp };
+    let (cache, store) = (state.feed_cache.clone(), state.store.clone());
     tokio::spawn(async move {
-        if let Err(e) = render.run(&tx).await {
+        let render = Render { store, known: known.clone() };
+        match render.run(&mut Sink { tx, kept: Vec::new() }).await {
+            Ok(Some(chunks)) => cache.keep_body(known.feed.id, known.etag.clone(), chunks),
+            Ok(None) => {}
             // The status line is gone already; a truncated body (no END:VCALENDAR) is what
             // subscribers treat as a failed fetch, and they keep what they had.
-            tracing::error!(error = %e, "rendering a feed failed midway");
+            Err(e) => tracing::error!(error = %e, "rendering a feed failed midway"),
         }
     });
     let body = Body::from_stream(tokio_stream_from(rx));
     Ok((StatusCode::OK, common, body).into_response())
+}
+
+/// Reads a feed and its validators from the store (404 for an unknown or rotated token).
+async fn look_up(state: &AppState, hash: &[u8]) -> Result<Known, ApiError> {
+    let (feed, version, changed_at) =
+        state.store.feed_lookup(hash).await?.ok_or_else(ApiError::not_found)?;
+    let tenant = state.store.tenant(feed.tenant_id).await?;
+    let window = window(&tenant, state, Utc::now());
+    let mut digest = Sha256::new();
+    digest.update(feed.id.as_bytes());
+    digest.update(feed.updated_at.timestamp_micros().to_le_bytes());
+    // The busy label, privacy and zone live in the settings and change the body too.
+    digest.update(serde_json::to_vec(&tenant.settings).unwrap_or_default());
+    digest.update(version.to_le_bytes());
+    for t in [window.past_cutoff, window.cancelled_since] {
+        digest.update(t.timestamp().to_le_bytes());
+    }
+    let etag = format!("\"{}\"", hex(&digest.finalize()[..16]));
+    let last_modified = changed_at.map_or(feed.updated_at, |c| c.max(feed.updated_at));
+    Ok(Known { feed, tenant, window, etag, last_modified })
+}
+
+fn write_validators(known: &Known, headers: &mut HeaderMap, max_age: u32) {
+    let http_date = known.last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let pairs = [
+        (header::ETAG, known.etag.clone()),
+        (header::LAST_MODIFIED, http_date),
+        (header::CACHE_CONTROL, format!("private, max-age={max_age}, must-revalidate")),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// Whether the subscriber's copy is current (RFC 9110 §13.1: `If-None-Match` wins).
+fn fresh(known: &Known, request: &HeaderMap) -> bool {
+    if let Some(tags) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        return tags
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == known.etag || t == "*");
+    }
+    let since = request.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
+    since
+        .and_then(|s| DateTime::parse_from_rfc2822(s).ok())
+        .is_some_and(|since| known.last_modified.timestamp() <= since.timestamp())
+}
+
+fn too_many(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs().max(1).to_string();
+    let mut response =
+        ApiError::too_many_requests("this feed is polled too often; slow down").into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn tokio_stream_from(
@@ -96,64 +189,6 @@ fn window(tenant: &Tenant, state: &AppState, now: DateTime<Utc>) -> FeedWindow {
     }
 }
 
-/// `ETag` and `Last-Modified` of a feed's current content.
-struct Validators {
-    etag: String,
-    last_modified: DateTime<Utc>,
-}
-
-impl Validators {
-    fn new(feed: &Feed, tenant: &Tenant, window: &FeedWindow, stamp: &FeedStamp) -> Self {
-        let mut hash = Sha256::new();
-        hash.update(feed.id.as_bytes());
-        hash.update(feed.updated_at.to_rfc3339().as_bytes());
-        // The busy label, privacy and zone live in the settings and change the body too.
-        hash.update(serde_json::to_vec(&tenant.settings).unwrap_or_default());
-        for t in [
-            Some(window.past_cutoff),
-            Some(window.cancelled_since),
-            stamp.latest,
-            stamp.first,
-            stamp.last,
-        ] {
-            hash.update(t.map(|t| t.timestamp_micros()).unwrap_or(0).to_le_bytes());
-        }
-        hash.update(stamp.items.to_le_bytes());
-        let digest = hash.finalize();
-        let etag = format!("\"{}\"", hex(&digest[..16]));
-        let last_modified = stamp.latest.map_or(feed.updated_at, |l| l.max(feed.updated_at));
-        Self { etag, last_modified }
-    }
-
-    fn write(&self, headers: &mut HeaderMap, max_age: u32) {
-        let http_date = self.last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        let pairs = [
-            (header::ETAG, self.etag.clone()),
-            (header::LAST_MODIFIED, http_date),
-            (header::CACHE_CONTROL, format!("private, max-age={max_age}, must-revalidate")),
-        ];
-        for (name, value) in pairs {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        }
-    }
-
-    /// Whether the subscriber's copy is current (RFC 9110 §13.1: `If-None-Match` wins).
-    fn fresh(&self, request: &HeaderMap) -> bool {
-        if let Some(tags) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-            return tags
-                .split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == self.etag || t == "*");
-        }
-        let since = request.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
-        since
-            .and_then(|s| DateTime::parse_from_rfc2822(s).ok())
-            .is_some_and(|since| self.last_modified.timestamp() <= since.timestamp())
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -161,23 +196,40 @@ fn hex(bytes: &[u8]) -> String {
 /// Renders one feed into the channel, a page at a time.
 struct Render {
     store: Store,
-    feed: Feed,
-    tenant: Tenant,
-    window: FeedWindow,
-    stamp: FeedStamp,
+    known: Arc<Known>,
+}
+
+/// Where rendered chunks go: to the subscriber, and into the copy the cache keeps.
+struct Sink {
+    tx: mpsc::Sender<Result<Bytes, Infallible>>,
+    kept: Vec<Bytes>,
+}
+
+impl Sink {
+    /// Sends what was rendered so far; `false` when the subscriber went away.
+    async fn send(&mut self, out: &mut String) -> bool {
+        if out.is_empty() {
+            return true;
+        }
+        let chunk = Bytes::from(std::mem::take(out).into_bytes());
+        self.kept.push(chunk.clone());
+        self.tx.send(Ok(chunk)).await.is_ok()
+    }
 }
 
 impl Render {
-    async fn run(&self, tx: &mpsc::Sender<Result<Bytes, Infallible>>) -> Result<(), StoreError> {
+    /// Renders the feed; the whole body when the subscriber took all of it.
+    async fn run(&self, sink: &mut Sink) -> Result<Option<Vec<Bytes>>, StoreError> {
         let zone = self.zone().await?;
-        let first = self.stamp.first.map_or(Utc::now().year(), |t| t.year());
-        let last = self.stamp.last.map_or(first, |t| t.year()).max(first);
+        let stamp = self.store.feed_stamp(&self.known.feed, &self.known.window).await?;
+        let first = stamp.first.map_or(Utc::now().year(), |t| t.year());
+        let last = stamp.last.map_or(first, |t| t.year()).max(first);
         let mut out = String::with_capacity(64 * 1024);
         write_head(
             &mut out,
             &CalendarHead {
                 method: Method::Publish,
-                name: &self.feed.data.name,
+                name: &self.known.feed.data.name,
                 zone,
                 zones: &[zone],
                 years: first..=last,
@@ -186,50 +238,54 @@ impl Render {
         );
         let mut after = None;
         loop {
-            let page =
-                self.store.list_bookings(self.feed.tenant_id, &self.booking_filter(after)).await?;
+            let page = self
+                .store
+                .list_bookings(self.known.feed.tenant_id, &self.booking_filter(after))
+                .await?;
             for booking in &page.items {
                 self.booking(&mut out, booking, zone);
             }
-            if !send(tx, &mut out).await {
-                return Ok(());
+            if !sink.send(&mut out).await {
+                return Ok(None);
             }
             match page.next_cursor {
                 Some(next) => after = Some(next),
                 None => break,
             }
         }
-        self.blocks(tx, &mut out, zone).await?;
-        self.imported(tx, &mut out, zone).await?;
+        if !(self.blocks(sink, &mut out, zone).await?
+            && self.imported(sink, &mut out, zone).await?)
+        {
+            return Ok(None);
+        }
         write_tail(&mut out);
-        send(tx, &mut out).await;
-        Ok(())
+        Ok(sink.send(&mut out).await.then(|| std::mem::take(&mut sink.kept)))
     }
 
     async fn zone(&self) -> Result<chrono_tz::Tz, StoreError> {
-        Ok(match self.feed.data.scope.owner() {
-            Some(owner) => self.store.owner_zone(&self.tenant, owner).await?.tz(),
-            None => self.tenant.settings.time_zone.tz(),
+        Ok(match self.known.feed.data.scope.owner() {
+            Some(owner) => self.store.owner_zone(&self.known.tenant, owner).await?.tz(),
+            None => self.known.tenant.settings.time_zone.tz(),
         })
     }
 
     fn booking_filter(&self, after: Option<uuid::Uuid>) -> BookingFilter {
         let (resource_id, staff_id) =
-            self.feed.data.scope.owner().map_or((None, None), Owner::columns);
+            self.known.feed.data.scope.owner().map_or((None, None), Owner::columns);
         BookingFilter {
-            from: Some(self.window.past_cutoff),
+            from: Some(self.known.window.past_cutoff),
             resource_id,
             staff_id,
             after,
-            cancelled_since: Some(self.window.cancelled_since),
-            exclude_tentative: !self.feed.data.include_tentative,
+            cancelled_since: Some(self.known.window.cancelled_since),
+            exclude_tentative: !self.known.feed.data.include_tentative,
             limit: PAGE,
             ..BookingFilter::default()
         }
     }
 
     fn busy(&self) -> bool {
-        self.feed.data.profile == FeedProfile::Busy
+        self.known.feed.data.profile == FeedProfile::Busy
     }
 
     fn booking(&self, out: &mut String, b: &Booking, zone: chrono_tz::Tz) {
@@ -241,7 +297,8 @@ impl Render {
             _ => EventStatus::Confirmed,
         };
         let details = (!self.busy()).then(|| booking_details(b));
-        let summary = if self.busy() { &self.tenant.settings.busy_label } else { &b.data.title };
+        let summary =
+            if self.busy() { &self.known.tenant.settings.busy_label } else { &b.data.title };
         write_event(
             out,
             &EventOut {
@@ -265,29 +322,30 @@ impl Render {
         );
     }
 
+    /// Renders the blocks; `false` when the subscriber went away.
     async fn blocks(
         &self,
-        tx: &mpsc::Sender<Result<Bytes, Infallible>>,
+        sink: &mut Sink,
         out: &mut String,
         zone: chrono_tz::Tz,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (resource_id, staff_id) =
-            self.feed.data.scope.owner().map_or((None, None), Owner::columns);
+            self.known.feed.data.scope.owner().map_or((None, None), Owner::columns);
         let mut after = None;
         loop {
             let page = self
                 .store
-                .list_blocks(self.feed.tenant_id, resource_id, staff_id, after, PAGE)
+                .list_blocks(self.known.feed.tenant_id, resource_id, staff_id, after, PAGE)
                 .await?;
             for block in &page.items {
                 self.block(out, block, zone);
             }
-            if !send(tx, out).await {
-                return Ok(());
+            if !sink.send(out).await {
+                return Ok(false);
             }
             match page.next_cursor {
                 Some(next) => after = Some(next),
-                None => return Ok(()),
+                None => return Ok(true),
             }
         }
     }
@@ -297,7 +355,7 @@ impl Render {
         let uid = format!("block-{}@kalends", block.id);
         let summary = match (self.busy(), block.data.reason.as_deref()) {
             (false, Some(reason)) if !reason.is_empty() => reason,
-            _ => &self.tenant.settings.busy_label,
+            _ => &self.known.tenant.settings.busy_label,
         };
         write_event(
             out,
@@ -305,22 +363,23 @@ impl Render {
         );
     }
 
+    /// Renders the imported items; `false` when the subscriber went away.
     async fn imported(
         &self,
-        tx: &mpsc::Sender<Result<Bytes, Infallible>>,
+        sink: &mut Sink,
         out: &mut String,
         zone: chrono_tz::Tz,
-    ) -> Result<(), StoreError> {
-        let owner = self.feed.data.scope.owner();
+    ) -> Result<bool, StoreError> {
+        let owner = self.known.feed.data.scope.owner();
         let mut after = None;
         loop {
             let page = self
                 .store
                 .list_imported_items(
-                    self.feed.tenant_id,
+                    self.known.feed.tenant_id,
                     owner,
-                    self.feed.data.platform,
-                    self.window.past_cutoff,
+                    self.known.feed.data.platform,
+                    self.known.window.past_cutoff,
                     after,
                     PAGE,
                 )
@@ -328,12 +387,12 @@ impl Render {
             for item in &page.items {
                 self.imported_item(out, item, zone);
             }
-            if !send(tx, out).await {
-                return Ok(());
+            if !sink.send(out).await {
+                return Ok(false);
             }
             match page.next_cursor {
                 Some(next) => after = Some(next),
-                None => return Ok(()),
+                None => return Ok(true),
             }
         }
     }
@@ -341,7 +400,7 @@ impl Render {
     fn imported_item(&self, out: &mut String, item: &ImportedItem, zone: chrono_tz::Tz) {
         let uid = format!("import-{}@kalends", item.id);
         let summary = if self.busy() {
-            self.tenant.settings.busy_label.clone()
+            self.known.tenant.settings.busy_label.clone()
         } else {
             conflicts::imported_label(item.platform, item.summary.as_deref())
         };
@@ -401,13 +460,4 @@ fn span_of(span: &BookingSpan) -> Span {
         BookingSpan::Timed { start, end, .. } => Span::Timed { start, end },
         BookingSpan::AllDay { start, end } => Span::AllDay { start, end },
     }
-}
-
-/// Sends what was rendered so far; `false` when the subscriber went away.
-async fn send(tx: &mpsc::Sender<Result<Bytes, Infallible>>, out: &mut String) -> bool {
-    if out.is_empty() {
-        return true;
-    }
-    let chunk = Bytes::from(std::mem::take(out).into_bytes());
-    tx.send(Ok(chunk)).await.is_ok()
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod feed_cache;
 pub mod feeds;
 pub mod ics_check;
 pub mod ops;

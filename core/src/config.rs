@@ -291,11 +291,25 @@ pub struct FeedsConfig {
     pub cache_max_age_secs: u32,
     /// Bookings that ended more than this many days ago leave the feed.
     pub past_days: u32,
+    /// Requests one feed URL may make per minute (a burst of as many is allowed); above it the
+    /// answer is 429 with `Retry-After`. Subscribers poll every few minutes to hours.
+    pub rate_limit_per_minute: u32,
+    /// How long a feed's validators are reused before the database is asked again, in
+    /// milliseconds: a change reaches revalidating subscribers at most this much later.
+    pub validator_ttl_ms: u64,
+    /// Memory for rendered feed bodies, reused while a feed does not change, in MiB.
+    pub body_cache_mib: u32,
 }
 
 impl Default for FeedsConfig {
     fn default() -> Self {
-        Self { cache_max_age_secs: 300, past_days: 90 }
+        Self {
+            cache_max_age_secs: 300,
+            past_days: 90,
+            rate_limit_per_minute: 60,
+            validator_ttl_ms: 2000,
+            body_cache_mib: 64,
+        }
     }
 }
 
@@ -420,6 +434,9 @@ impl Config {
         if import.scheduler_interval_secs == 0 || import.scheduler_interval_secs > 300 {
             return Err(invalid("import.scheduler_interval_secs", "must be between 1 and 300"));
         }
+        if self.feeds.rate_limit_per_minute == 0 {
+            return Err(invalid("feeds.rate_limit_per_minute", "must be at least 1"));
+        }
         Ok(())
     }
 
@@ -518,6 +535,9 @@ impl Config {
             "feeds": {
                 "cache_max_age_secs": self.feeds.cache_max_age_secs,
                 "past_days": self.feeds.past_days,
+                "rate_limit_per_minute": self.feeds.rate_limit_per_minute,
+                "validator_ttl_ms": self.feeds.validator_ttl_ms,
+                "body_cache_mib": self.feeds.body_cache_mib,
             },
         })
     }

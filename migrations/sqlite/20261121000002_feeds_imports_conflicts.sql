@@ -90,6 +90,8 @@ CREATE TABLE conflicts (
     resource_id      BLOB,
     staff_id         BLOB,
     pair_key         TEXT NOT NULL,
+    item_a           TEXT NOT NULL,
+    item_b           TEXT NOT NULL,
     span_start       TEXT NOT NULL,
     span_end         TEXT NOT NULL,
     severity         TEXT NOT NULL CHECK (severity IN ('high', 'medium', 'low')),
@@ -104,7 +106,72 @@ CREATE TABLE conflicts (
 CREATE UNIQUE INDEX conflicts_open_pair ON conflicts(tenant_id, pair_key) WHERE status = 'open';
 CREATE INDEX conflicts_tenant ON conflicts(tenant_id, id);
 CREATE INDEX conflicts_pair ON conflicts(tenant_id, pair_key);
+CREATE INDEX conflicts_item_a ON conflicts(item_a) WHERE status = 'open';
+CREATE INDEX conflicts_item_b ON conflicts(item_b) WHERE status = 'open';
+CREATE INDEX conflicts_open_resource ON conflicts(resource_id) WHERE status = 'open';
+CREATE INDEX conflicts_open_staff ON conflicts(staff_id) WHERE status = 'open';
 
 CREATE INDEX bookings_resource_span ON bookings(resource_id, span_start);
 CREATE INDEX blocks_resource_span ON blocks(resource_id, span_start);
 CREATE INDEX blocks_staff_span ON blocks(staff_id, span_start);
+
+-- Every change that can alter an exported feed bumps its tenant's content version, so a feed's
+-- ETag costs one indexed read instead of a scan of everything the feed shows.
+ALTER TABLE tenants ADD COLUMN content_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN content_changed_at TEXT;
+CREATE TRIGGER bookings_touch_insert AFTER INSERT ON bookings BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER bookings_touch_update AFTER UPDATE ON bookings BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER bookings_touch_delete AFTER DELETE ON bookings BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = OLD.tenant_id;
+END;
+CREATE TRIGGER booking_staff_touch_insert AFTER INSERT ON booking_staff BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER booking_staff_touch_delete AFTER DELETE ON booking_staff BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = OLD.tenant_id;
+END;
+CREATE TRIGGER blocks_touch_insert AFTER INSERT ON blocks BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER blocks_touch_delete AFTER DELETE ON blocks BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = OLD.tenant_id;
+END;
+CREATE TRIGGER imported_items_touch_insert AFTER INSERT ON imported_items BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER imported_items_touch_update AFTER UPDATE ON imported_items BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER imported_items_touch_delete AFTER DELETE ON imported_items BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = OLD.tenant_id;
+END;
+CREATE TRIGGER resources_touch_update AFTER UPDATE ON resources BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER resources_touch_delete AFTER DELETE ON resources BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = OLD.tenant_id;
+END;
+CREATE TRIGGER staff_touch_update AFTER UPDATE ON staff BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER staff_touch_delete AFTER DELETE ON staff BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = OLD.tenant_id;
+END;

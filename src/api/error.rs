@@ -133,6 +133,11 @@ impl ApiError {
         )
     }
 
+    /// 429: over a rate limit.
+    pub fn too_many_requests(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", detail)
+    }
+
     /// 503: a dependency is down.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)

@@ -184,6 +184,7 @@ async fn rotate_feed(
     Path(id): Path<String>,
 ) -> Result<axum::Json<FeedOut>, ApiError> {
     let feed = state.store.rotate_feed(tenant.id, parse_id(&id)?, &state.secret_key).await?;
+    state.feed_cache.forget(feed.id);
     Ok(axum::Json(FeedOut::new(&feed, &state)))
 }
 
@@ -195,7 +196,9 @@ async fn delete_feed(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_feed(tenant.id, parse_id(&id)?).await?;
+    let id = parse_id(&id)?;
+    state.store.delete_feed(tenant.id, id).await?;
+    state.feed_cache.forget(id);
     Ok(StatusCode::NO_CONTENT)
 }
 

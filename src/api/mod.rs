@@ -41,6 +41,10 @@ pub struct AppState {
     pub secret_key: Arc<SecretKey>,
     /// Runs feed imports (`POST /api/v1/imports/{id}/run`).
     pub importer: Importer,
+    /// Rate limits of the public feed URLs.
+    pub feed_limiter: Arc<crate::feeds::FeedLimiter>,
+    /// Recent feed validators and rendered bodies.
+    pub feed_cache: Arc<crate::feed_cache::FeedCache>,
 }
 
 /// One page of a list.

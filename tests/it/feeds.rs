@@ -482,6 +482,32 @@ async fn availability_lists_busy_items_and_the_free_time_between(db: Db) {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_feed_url_polled_too_often_answers_429_with_retry_after() {
+    let dir = TempDir::new();
+    let mut config = config(Db::Sqlite, &dir).await;
+    config.feeds.rate_limit_per_minute = 3;
+    let app = TestApp::start_with(config, dir).await;
+    let (_, key) = app.tenant().await;
+    let f = feed(&app, &key, json!({"scope": "tenant", "profile": "busy", "name": "All"})).await;
+    let url = f["url"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(get_ics(&app, url, &[]).await.0, 200);
+    }
+    let (status, headers, _) = get_ics(&app, url, &[]).await;
+    assert_eq!(status, 429);
+    let wait: u64 = headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&wait), "{wait}");
+    let other =
+        feed(&app, &key, json!({"scope": "tenant", "profile": "details", "name": "Mine"})).await;
+    assert_eq!(
+        get_ics(&app, other["url"].as_str().unwrap(), &[]).await.0,
+        200,
+        "each URL has its own budget"
+    );
+    app.stop().await;
+}
+
 /// Runs the peer validators of `tests/peers/` (Python icalendar, ical.js) on `ics`, when
 /// `scripts/test` made them available; returns what each of them read.
 fn peer_readings(ics: &str) -> Vec<(&'static str, Value)> {

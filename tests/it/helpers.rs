@@ -77,6 +77,8 @@ pub async fn config(db: Db, dir: &TempDir) -> Config {
     config.jobs.relay_interval_ms = 100;
     config.jobs.shutdown_timeout_secs = 5;
     config.database.max_connections = 8;
+    // Feed answers follow each change at once in tests (production reuses them for 2 s).
+    config.feeds.validator_ttl_ms = 0;
     config
 }
 

@@ -111,6 +111,8 @@ pub struct Detection {
 struct Found {
     owner: Owner,
     pair_key: String,
+    item_a: String,
+    item_b: String,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     severity: Severity,
@@ -122,9 +124,12 @@ impl Found {
     fn new(owner: Owner, a: &Busy, b: &Busy, c: Collision) -> Self {
         let side =
             |x: &Busy| ConflictItem { kind: x.item.source, id: x.item.id, label: x.label.clone() };
+        let (x, y) = if a.item <= b.item { (a.item, b.item) } else { (b.item, a.item) };
         Found {
             owner,
             pair_key: Collision::pair_key(a.item, b.item),
+            item_a: x.to_string(),
+            item_b: y.to_string(),
             start: c.start,
             end: c.end,
             severity: c.severity,
@@ -274,7 +279,7 @@ impl Store {
                 Owner::Resource(id) => ("resource_id = $2".to_owned(), id.to_string()),
                 Owner::Staff(id) => ("staff_id = $2".to_owned(), id.to_string()),
             },
-            Reach::Item(item) => ("pair_key LIKE $2".to_owned(), format!("%{item}%")),
+            Reach::Item(item) => ("(item_a = $2 OR item_b = $2)".to_owned(), item.to_string()),
         };
         let bind_uuid = match reach {
             Reach::Owner(Owner::Resource(id) | Owner::Staff(id)) => Some(id),
@@ -355,8 +360,8 @@ impl Store {
                 let (resource_id, staff_id) = f.owner.columns();
                 let inserted = sqlx::query(
                     "INSERT INTO conflicts (id, tenant_id, resource_id, staff_id, pair_key, span_start, \
-                     span_end, severity, items, suggestion, status, detected_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11) \
+                     span_end, severity, items, suggestion, status, detected_at, item_a, item_b) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, $13) \
                      ON CONFLICT (tenant_id, pair_key) WHERE status = 'open' DO NOTHING",
                 )
                 .bind(Uuid::now_v7())
@@ -370,6 +375,8 @@ impl Store {
                 .bind(serde_json::to_string(&f.items).map_err(corrupt)?)
                 .bind(&f.suggestion)
                 .bind(at)
+                .bind(&f.item_a)
+                .bind(&f.item_b)
                 .execute(&mut *tx)
                 .await?;
                 detection.opened += inserted.rows_affected() as usize;

@@ -25,6 +25,14 @@ struct FeedRow {
     updated_at: DateTime<Utc>,
 }
 
+#[derive(sqlx::FromRow)]
+struct LookupRow {
+    #[sqlx(flatten)]
+    feed: FeedRow,
+    content_version: i64,
+    content_changed_at: Option<DateTime<Utc>>,
+}
+
 const COLUMNS: &str = "id, tenant_id, scope, resource_id, staff_id, profile, name, platform, \
                        include_tentative, nonce, created_at, updated_at";
 
@@ -130,6 +138,26 @@ impl Store {
                 .await
         })?;
         row.try_into()
+    }
+
+    /// The feed whose URL token hashes to `hash`, with its tenant's content version and when that
+    /// last changed: together with the feed's own settings they decide whether a subscriber's
+    /// copy is current, in one indexed read.
+    pub async fn feed_lookup(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<(Feed, i64, Option<DateTime<Utc>>)>, StoreError> {
+        let columns: String =
+            COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {columns}, t.content_version, t.content_changed_at FROM feeds f \
+             JOIN tenants t ON t.id = f.tenant_id WHERE f.token_hash = $1"
+        );
+        let row: Option<LookupRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(hash).fetch_optional(pool).await
+        })?;
+        row.map(|r| Ok((Feed::try_from(r.feed)?, r.content_version, r.content_changed_at)))
+            .transpose()
     }
 
     /// The feed whose URL token hashes to `hash`, if any.

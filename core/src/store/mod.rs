@@ -143,6 +143,9 @@ pub struct Store {
     outbox_signal: Arc<Notify>,
 }
 
+/// WAL pages (4 KiB each) above which a checkpoint truncates the log: 64 MiB.
+const WAL_TRUNCATE_PAGES: i64 = 16_384;
+
 /// Current time as stored: whole microseconds, so SQLite text and PostgreSQL agree.
 pub(crate) fn now() -> DateTime<Utc> {
     let t = Utc::now();
@@ -244,7 +247,14 @@ impl Store {
     /// writers; the app runs it every few seconds (a no-op on PostgreSQL).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         if let Pool::Sqlite { maintenance: pool, .. } = &self.pool {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(pool).await?;
+            let (_busy, log, _done): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
+            // Under constant writes a passive checkpoint never gets the log back to its start,
+            // and the file only grows (5 GB in a bulk load was seen). Past this size, wait for
+            // readers, copy everything and cut the file back to zero; writers pause meanwhile.
+            if log > WAL_TRUNCATE_PAGES {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
+            }
         }
         Ok(())
     }
