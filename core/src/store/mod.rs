@@ -170,7 +170,9 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10))
                 // Checkpoints fsync the database; inside a commit they stall that request for as
                 // long as the disk takes. `checkpoint` runs them in the background instead.
-                .pragma("wal_autocheckpoint", "0");
+                .pragma("wal_autocheckpoint", "0")
+                // When the log restarts after a checkpoint, cut the file back to 64 MiB.
+                .pragma("journal_size_limit", "67108864");
             if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty())
             {
                 std::fs::create_dir_all(dir)
@@ -246,14 +248,16 @@ impl Store {
     /// Copies the SQLite write-ahead log into the database file without blocking readers or
     /// writers; the app runs it every few seconds (a no-op on PostgreSQL).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        if let Pool::Sqlite { maintenance: pool, .. } = &self.pool {
+        if let Pool::Sqlite { maintenance, write, .. } = &self.pool {
             let (_busy, log, _done): (i64, i64, i64) =
-                sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
-            // Under constant writes a passive checkpoint never gets the log back to its start,
-            // and the file only grows (5 GB in a bulk load was seen). Past this size, wait for
-            // readers, copy everything and cut the file back to zero; writers pause meanwhile.
+                sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(maintenance).await?;
+            // With a steady stream of writes and readers, a passive checkpoint never finds the
+            // moment to restart the log, and the file (and every read) grows without bound.
+            // Past 64 MiB, truncate on the writer connection itself: writes queue for it in the
+            // pool meanwhile, instead of failing with "database is locked" as a write
+            // transaction on another connection would.
             if log > WAL_TRUNCATE_PAGES {
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await?;
             }
         }
         Ok(())
