@@ -13,7 +13,8 @@ Standard library only (plus `wrk` and `curl` on PATH). Steps:
  3. Waits until the server's CPU time stops growing (the outbox jobs and conflict detection that
     follow each booking are done), restarts the server on the same database (so the RSS figures are
     those of a process that only served feeds), and waits for it to be idle.
- 4. RSS before: VmRSS of the idle server. Then GETS rounds, each a full GET of the busy feed, of the
+ 4. RSS before: VmRSS of the idle server. One uncounted GET of each (logged: the feeds' first,
+    uncached render after the restart). Then GETS rounds, each a full GET of the busy feed, of the
     details feed and of /healthz (the baseline), each on its own keep-alive connection; the time is
     from sending the request to the body's last byte. Peak: VmHWM after the GETs (and after wrk).
  5. One curl with If-None-Match must answer 304; then `wrk -t2 -c32 -dWRK_SECONDS` alternating
@@ -205,15 +206,19 @@ def ingest(port, key, count):
     resource = c.json("POST", "/api/v1/resources", {"name": "Villa", "time_zone": "Europe/Berlin"})
     todo = list(bookings(resource["id"], count))
     lock = threading.Lock()
+    failures = []
 
     def worker():
         client = Client(port, key)
-        while True:
+        while not failures:
             with lock:
                 if not todo:
                     return
                 body = todo.pop()
-            client.json("POST", "/api/v1/bookings", body)
+            try:
+                client.json("POST", "/api/v1/bookings", body)
+            except BaseException as e:  # sys.exit in a thread ends only that thread: hand it to main
+                failures.append(e)
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(4)]
@@ -222,6 +227,8 @@ def ingest(port, key, count):
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    if failures:
+        sys.exit("creating the bookings failed (%d left undone): %s" % (len(todo), failures[0]))
     feeds = {}
     for profile in ("busy", "details"):
         feed = c.json("POST", "/api/v1/feeds",
@@ -280,8 +287,9 @@ def main():
         times = {n: [] for n in names}
         info = {}
         for n in names:  # warm-up: one GET each, not counted (it also opens the connections)
-            _, resp, body = clients[n].timed_get(paths[n])
+            first, resp, body = clients[n].timed_get(paths[n])
             info[n] = (resp.getheader("ETag"), len(body), body.count(b"BEGIN:VEVENT"), body.rstrip().endswith(b"END:VCALENDAR"))
+            log("%s: first GET %s after the restart (nothing cached, connection included): %.1f ms" % (label, n, first))
         for _ in range(args.gets):
             for n in names:
                 elapsed, resp, body = clients[n].timed_get(paths[n])
