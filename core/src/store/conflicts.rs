@@ -274,21 +274,28 @@ impl Store {
         for f in found {
             found_by_key.entry(f.pair_key.clone()).or_insert(f);
         }
-        // No `tenant_id` term: ids are globally unique, and with it SQLite's planner picks the
-        // tenant index and reads every conflict the tenant ever had on each booking write.
-        let (filter, bind) = match reach {
-            Reach::Owner(Owner::Resource(id)) => ("resource_id = $1", id.to_string()),
-            Reach::Owner(Owner::Staff(id)) => ("staff_id = $1", id.to_string()),
-            Reach::Item(item) => ("(item_a = $1 OR item_b = $1)", item.to_string()),
+        // No `tenant_id` term, and one lookup per item column: ids are globally unique, and
+        // otherwise SQLite's planner walks every open conflict instead of using the indexes.
+        const COLS: &str = "SELECT id, pair_key, severity, span_start, span_end FROM conflicts";
+        let (sql, bind) = match reach {
+            Reach::Owner(Owner::Resource(id)) => {
+                (format!("{COLS} WHERE status = 'open' AND resource_id = $1"), id.to_string())
+            }
+            Reach::Owner(Owner::Staff(id)) => {
+                (format!("{COLS} WHERE status = 'open' AND staff_id = $1"), id.to_string())
+            }
+            Reach::Item(item) => (
+                format!(
+                    "{COLS} WHERE status = 'open' AND item_a = $1 \
+                     UNION ALL {COLS} WHERE status = 'open' AND item_b = $1"
+                ),
+                item.to_string(),
+            ),
         };
         let bind_uuid = match reach {
             Reach::Owner(Owner::Resource(id) | Owner::Staff(id)) => Some(id),
             Reach::Item(_) => None,
         };
-        let sql = format!(
-            "SELECT id, pair_key, severity, span_start, span_end FROM conflicts \
-             WHERE status = 'open' AND {filter}"
-        );
         let open: Vec<OpenRow> = with_read_pool!(self, |pool| {
             let query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
             match bind_uuid {
