@@ -1,4 +1,15 @@
-//! Kalends providers: where calendars live outside Kalends. For now, iCal feed URLs fetched
-//! safely (`feed`); Google and Microsoft join with the connect issue.
+//! Kalends providers: where calendars live outside Kalends.
+//!
+//! - `calendar`: the provider-neutral types that cross the `CalendarProvider` boundary;
+//! - `provider`: `CalendarProvider`, an enum over Google (oauth2 + google-calendar3) and Microsoft
+//!   (oauth2 + graph-rs-sdk); SDK types never leave `google` and `microsoft`;
+//! - `oauth`: the authorization-code flow with PKCE, refresh and revocation, for both;
+//! - `feed`: iCal feed URLs fetched safely;
+//! - `sandbox`: a local emulator of both providers' APIs and OAuth endpoints.
 
+pub mod calendar;
+mod error;
 pub mod feed;
+pub mod sandbox;
+
+pub use error::{ProviderError, is_dead_grant, parse_retry_after};

@@ -4,6 +4,7 @@
 //! its start before its end and a `TimeZone` always names a real IANA zone.
 
 mod booking;
+mod connections;
 mod feeds;
 mod people;
 mod settings;
@@ -12,6 +13,7 @@ mod values;
 pub use booking::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, SpanError, local_midnight,
 };
+pub use connections::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
 pub use feeds::{
     Feed, FeedProfile, FeedScope, Import, ImportRun, ImportStatus, NewFeed, NewImport, Owner,
     Platform, RunCounts, RunOutcome,

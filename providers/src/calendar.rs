@@ -1,0 +1,265 @@
+//! Provider-neutral types: what crosses the `CalendarProvider` boundary.
+//!
+//! google-calendar3 and graph-rs-sdk types never leave `google.rs` and `microsoft.rs`; the jobs and
+//! the front speak only these.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use kalends_core::domain::Provider;
+
+/// An access token for one call; never logged (`SecretString` redacts `Debug`).
+#[derive(Clone, Debug)]
+pub struct AccessToken(pub SecretString);
+
+impl AccessToken {
+    /// Wraps a token string.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(SecretString::from(token.into()))
+    }
+}
+
+/// What a code exchange or a refresh returns.
+#[derive(Clone, Debug)]
+pub struct TokenSet {
+    /// Bearer token for API calls.
+    pub access_token: SecretString,
+    /// Present on the first exchange; Microsoft returns a new one on every refresh, Google none.
+    pub refresh_token: Option<SecretString>,
+    /// When the access token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Scopes granted (may be fewer than asked for).
+    pub scopes: Vec<String>,
+    /// The account's e-mail address if the token response carried an OpenID id_token.
+    pub id_token_email: Option<String>,
+}
+
+/// Who the connected account is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AccountIdentity {
+    /// The account's e-mail address (or user principal name).
+    pub email: String,
+    /// Display name, when the provider gives one.
+    pub name: Option<String>,
+}
+
+/// A calendar of the connected account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCalendar {
+    /// The provider's id (`primary` is never returned; the real id is).
+    pub id: String,
+    /// Its name as the provider shows it.
+    pub name: String,
+    /// The account's main calendar.
+    pub primary: bool,
+    /// Whether Kalends may write events into it.
+    pub writable: bool,
+    /// Its IANA zone, when known.
+    pub time_zone: Option<String>,
+}
+
+/// When an event happens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventTime {
+    /// Whole days, end exclusive (a stay: the end is the check-out day).
+    AllDay {
+        /// First day.
+        start: NaiveDate,
+        /// Day after the last.
+        end: NaiveDate,
+    },
+    /// An interval shown in `zone` (an IANA name).
+    Timed {
+        /// Start instant.
+        start: DateTime<Utc>,
+        /// End instant.
+        end: DateTime<Utc>,
+        /// IANA zone the event is shown in.
+        zone: String,
+    },
+}
+
+/// The idempotency key of a pushed event: one booking in one connection's calendar.
+///
+/// Google gets it as the event id (base32hex), Microsoft as the `transactionId`; a retried
+/// create can therefore never make a second event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    /// The booking.
+    pub booking_id: Uuid,
+    /// The connection whose calendar holds the event.
+    pub connection_id: Uuid,
+}
+
+impl EventKey {
+    /// 32 base32hex characters (`0-9a-v`), a valid Google event id: the first 20 bytes of
+    /// SHA-256(booking ‖ connection).
+    pub fn google_event_id(&self) -> String {
+        const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+        let digest = self.digest();
+        let mut out = String::with_capacity(32);
+        let (mut buffer, mut bits) = (0u32, 0u32);
+        for byte in &digest[..20] {
+            buffer = (buffer << 8) | u32::from(*byte);
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+            }
+        }
+        out
+    }
+
+    /// A GUID-shaped transaction id for Microsoft Graph creates.
+    pub fn transaction_id(&self) -> String {
+        let digest = self.digest();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Uuid::from_bytes(bytes).hyphenated().to_string().to_uppercase()
+    }
+
+    fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest as _, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"kalends/event/v1");
+        hasher.update(self.booking_id.as_bytes());
+        hasher.update(self.connection_id.as_bytes());
+        hasher.finalize().into()
+    }
+}
+
+/// The event Kalends wants a calendar to hold for a booking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventDraft {
+    /// Idempotency key; also tags the event as Kalends's (private extended property).
+    pub key: EventKey,
+    /// Title.
+    pub summary: String,
+    /// Body text.
+    pub description: Option<String>,
+    /// Where.
+    pub location: Option<String>,
+    /// When.
+    pub time: EventTime,
+    /// A tentative booking shows as tentative.
+    pub tentative: bool,
+    /// Google `colorId` (1-11); Microsoft ignores it.
+    pub color_id: Option<String>,
+    /// Popup reminders, minutes before the start (at most 5 are sent).
+    pub reminder_minutes: Vec<u32>,
+}
+
+/// An event as the provider holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RemoteEvent {
+    /// The provider's id.
+    pub id: String,
+    /// Title.
+    pub summary: Option<String>,
+    /// When.
+    pub time: EventTime,
+    /// Whether it blocks time (not free/transparent, not declined, not cancelled).
+    pub busy: bool,
+    /// The booking, when Kalends created the event (read from the extended property).
+    pub booking_id: Option<Uuid>,
+    /// The provider's version tag.
+    pub etag: Option<String>,
+}
+
+/// One entry of an incremental change list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// Created or modified.
+    Upserted(RemoteEvent),
+    /// Deleted or cancelled.
+    Deleted {
+        /// The provider's id of the event.
+        id: String,
+    },
+}
+
+/// What "changes since a cursor" answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeSet {
+    /// The changes, and the cursor to ask from next time.
+    Changes {
+        /// In the provider's order.
+        changes: Vec<Change>,
+        /// Sync token (Google) or delta link (Microsoft).
+        next_cursor: String,
+    },
+    /// The cursor is no longer valid (410): wipe and list the window again without one.
+    FullSyncRequired,
+}
+
+/// A window of time asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+}
+
+/// A busy interval from a free/busy query.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BusyInterval {
+    /// Start instant.
+    pub start: DateTime<Utc>,
+    /// End instant.
+    pub end: DateTime<Utc>,
+}
+
+/// A push-notification channel (Google) or subscription (Microsoft).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Channel id (Google, chosen by Kalends) or subscription id (Microsoft).
+    pub id: String,
+    /// Google's `resourceId`, needed to stop the channel; none on Microsoft.
+    pub resource_id: Option<String>,
+    /// When the provider stops sending notifications unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What to subscribe to and where notifications go.
+#[derive(Clone, Debug)]
+pub struct SubscriptionRequest {
+    /// Calendar watched (Google; Microsoft watches `me/events`).
+    pub calendar_id: String,
+    /// Our webhook (`{public_url}/webhooks/google` or `/webhooks/microsoft`).
+    pub callback_url: String,
+    /// Channel id to use (Google).
+    pub channel_id: String,
+    /// Secret echoed back with every notification (channel token / clientState).
+    pub secret: SecretString,
+    /// Requested expiry; providers may shorten it.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_stable_base32hex_and_differ_per_connection() {
+        let key = EventKey {
+            booking_id: Uuid::from_u128(1),
+            connection_id: Uuid::from_u128(2),
+        };
+        let id = key.google_event_id();
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b)));
+        assert_eq!(id, key.google_event_id());
+        let other = EventKey {
+            connection_id: Uuid::from_u128(3),
+            ..key
+        };
+        assert_ne!(id, other.google_event_id());
+        assert_ne!(key.transaction_id(), other.transaction_id());
+        assert_eq!(key.transaction_id().len(), 36);
+    }
+}

@@ -1,0 +1,209 @@
+//! Provider errors, classified by what the caller should do next.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// A failed provider call.
+///
+/// Messages are the provider's words; they never contain a token.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth retrying later: 5xx, timeouts, dropped connections, 429 and Google's 403 rate-limit
+    /// reasons. `retry_after` is the provider's own hint when it sent one.
+    #[error("the provider is unavailable or throttling: {message}")]
+    Transient {
+        /// What the provider said.
+        message: String,
+        /// From `Retry-After` (seconds, fractional allowed, or an HTTP date).
+        retry_after: Option<Duration>,
+    },
+    /// 401: the access token was refused. Refresh once, then retry.
+    #[error("the provider refused the access token: {message}")]
+    Unauthorized {
+        /// What the provider said.
+        message: String,
+    },
+    /// The grant is gone (`invalid_grant`, AADSTS700082/50173, `interaction_required`): the staff
+    /// member must connect again.
+    #[error("the calendar connection must be made again: {message}")]
+    DeadGrant {
+        /// What the provider said.
+        message: String,
+    },
+    /// The event (or calendar) does not exist; a delete treats this as done.
+    #[error("not found at the provider: {message}")]
+    NotFound {
+        /// What the provider said.
+        message: String,
+    },
+    /// Retrying cannot help; the provider's message says why.
+    #[error("the provider refused the request ({status}): {message}")]
+    Permanent {
+        /// HTTP status, 0 when the failure was not an HTTP answer.
+        status: u16,
+        /// What the provider said.
+        message: String,
+    },
+}
+
+impl ProviderError {
+    /// Whether retrying the same call later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Transient { .. } | Self::Unauthorized { .. })
+    }
+
+    /// The provider's `Retry-After` hint.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// A transient error without a hint.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::Transient {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A permanent error.
+    pub fn permanent(status: u16, message: impl Into<String>) -> Self {
+        Self::Permanent {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies an HTTP failure by status (and, for Google's 403, reason).
+    pub fn from_status(
+        status: u16,
+        reason: Option<&str>,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        match status {
+            401 => Self::Unauthorized { message },
+            403 if reason.is_some_and(is_rate_limit_reason) => Self::Transient {
+                message,
+                retry_after,
+            },
+            404 | 410 => Self::NotFound { message },
+            408 | 429 | 500..=599 => Self::Transient {
+                message,
+                retry_after,
+            },
+            _ => Self::Permanent { status, message },
+        }
+    }
+
+    /// Classifies a transport failure (no HTTP answer).
+    pub fn from_transport(error: &(dyn std::error::Error + 'static)) -> Self {
+        Self::transient(format!("no answer: {}", sanitize(error)))
+    }
+}
+
+/// Google's 403 reasons that mean "slow down", not "forbidden".
+fn is_rate_limit_reason(reason: &str) -> bool {
+    matches!(
+        reason,
+        "userRateLimitExceeded" | "rateLimitExceeded" | "quotaExceeded"
+    )
+}
+
+/// A transport error's message without any URL query (where tokens could sit).
+fn sanitize(error: &(dyn std::error::Error + 'static)) -> String {
+    let text = error.to_string();
+    match text.find('?') {
+        Some(at) => format!("{}?…", &text[..at]),
+        None => text,
+    }
+}
+
+/// Parses `Retry-After`: delta-seconds (fractional accepted, as Graph sends `2.128`) or an HTTP
+/// date. A date in the past means "now".
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Whether an OAuth token-endpoint error means the grant is dead (reconnect needed).
+pub fn is_dead_grant(error_code: &str, description: &str) -> bool {
+    const DEAD_AADSTS: [&str; 7] = [
+        "AADSTS700082",
+        "AADSTS70008",
+        "AADSTS50173",
+        "AADSTS700084",
+        "AADSTS65001",
+        "AADSTS50076",
+        "AADSTS50079",
+    ];
+    matches!(
+        error_code,
+        "invalid_grant" | "interaction_required" | "consent_required"
+    ) || DEAD_AADSTS.iter().any(|code| description.contains(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_fractions_and_http_dates() {
+        let now = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(parse_retry_after("10", now), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse_retry_after(" 2.128 ", now),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn google_rate_limit_403s_are_transient_and_other_403s_permanent() {
+        let limited = ProviderError::from_status(
+            403,
+            Some("userRateLimitExceeded"),
+            "slow down".into(),
+            None,
+        );
+        assert!(limited.is_retryable());
+        let forbidden =
+            ProviderError::from_status(403, Some("forbiddenForNonOrganizer"), "no".into(), None);
+        assert!(!forbidden.is_retryable());
+        assert!(matches!(
+            ProviderError::from_status(410, Some("deleted"), "gone".into(), None),
+            ProviderError::NotFound { .. }
+        ));
+        assert!(ProviderError::from_status(503, None, "down".into(), None).is_retryable());
+        assert!(ProviderError::from_status(401, None, "expired".into(), None).is_retryable());
+    }
+
+    #[test]
+    fn dead_grants_are_recognised_by_code_and_by_aadsts_number() {
+        assert!(is_dead_grant("invalid_grant", "Token has been expired or revoked."));
+        assert!(is_dead_grant("interaction_required", ""));
+        assert!(is_dead_grant(
+            "invalid_request",
+            "AADSTS50173: The provided grant has expired"
+        ));
+        assert!(!is_dead_grant("temporarily_unavailable", "try later"));
+    }
+}

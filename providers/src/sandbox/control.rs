@@ -1,0 +1,123 @@
+//! The control API tests use: faults, token expiry, grant revocation, minting tokens, seeding
+//! accounts, registering redirect URIs, and reading back what the sandbox holds.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use kalends_core::domain::Provider;
+use serde::Deserialize;
+
+use super::{Faults, Sandbox};
+
+/// Routes under `/_control`.
+pub(super) fn router() -> Router<Sandbox> {
+    Router::new()
+        .route("/faults", get(get_faults).put(put_faults))
+        .route("/expire-tokens", post(expire_tokens))
+        .route("/revoke", post(revoke))
+        .route("/grants", get(grants))
+        .route("/tokens", post(mint))
+        .route("/accounts", get(accounts).post(create_account))
+        .route("/clients/redirect-uris", post(add_redirect_uri))
+        .route("/requests", get(requests))
+        .nest("/google", super::google::control_router())
+        .nest("/microsoft", super::microsoft::control_router())
+}
+
+async fn get_faults(State(sandbox): State<Sandbox>) -> Json<Faults> {
+    Json(sandbox.lock().faults.clone())
+}
+
+async fn put_faults(State(sandbox): State<Sandbox>, Json(faults): Json<Faults>) -> Json<Faults> {
+    sandbox.set_faults(faults.clone());
+    Json(faults)
+}
+
+/// Optional filter by account address.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ExpireIn {
+    email: Option<String>,
+}
+
+async fn expire_tokens(State(sandbox): State<Sandbox>, body: Option<Json<ExpireIn>>) -> Json<serde_json::Value> {
+    let email = body.and_then(|Json(body)| body.email);
+    let expired = sandbox.lock().oauth.expire_access_tokens(email.as_deref(), Utc::now());
+    Json(serde_json::json!({ "expired": expired }))
+}
+
+/// An account of a provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountIn {
+    provider: Provider,
+    email: String,
+}
+
+async fn revoke(State(sandbox): State<Sandbox>, Json(body): Json<AccountIn>) -> Json<serde_json::Value> {
+    let revoked = sandbox.lock().oauth.revoke_account(body.provider, &body.email);
+    Json(serde_json::json!({ "revoked": revoked }))
+}
+
+async fn grants(State(sandbox): State<Sandbox>) -> Response {
+    Json(sandbox.lock().oauth.grants()).into_response()
+}
+
+async fn mint(State(sandbox): State<Sandbox>, Json(body): Json<AccountIn>) -> Json<serde_json::Value> {
+    let mut state = sandbox.lock();
+    let account = state.ensure_account(body.provider, &body.email);
+    let client_id = match body.provider {
+        Provider::Google => state.config.google.client_id.clone(),
+        Provider::Microsoft => state.config.microsoft.client_id.clone(),
+    };
+    let lifetime = chrono::Duration::from_std(state.config.access_token_lifetime).unwrap_or(chrono::Duration::hours(1));
+    let (access, refresh) = state.oauth.mint(body.provider, &account.email, &client_id, lifetime, Utc::now());
+    Json(serde_json::json!({
+        "access_token": access, "refresh_token": refresh, "email": account.email,
+        "expires_in": lifetime.num_seconds(),
+    }))
+}
+
+async fn accounts(State(sandbox): State<Sandbox>) -> Json<serde_json::Value> {
+    let state = sandbox.lock();
+    let mut list: Vec<_> = state
+        .accounts
+        .iter()
+        .map(|((provider, _), account)| serde_json::json!({"provider": provider, "email": account.email, "name": account.name}))
+        .collect();
+    list.sort_by_key(|value| value.to_string());
+    Json(serde_json::Value::Array(list))
+}
+
+async fn create_account(State(sandbox): State<Sandbox>, Json(body): Json<AccountIn>) -> Response {
+    let account = sandbox.lock().ensure_account(body.provider, &body.email);
+    (StatusCode::CREATED, Json(account)).into_response()
+}
+
+/// A redirect URI to accept for a provider's client.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedirectIn {
+    provider: Provider,
+    redirect_uri: String,
+}
+
+async fn add_redirect_uri(State(sandbox): State<Sandbox>, Json(body): Json<RedirectIn>) -> StatusCode {
+    let mut state = sandbox.lock();
+    let client = match body.provider {
+        Provider::Google => &mut state.config.google,
+        Provider::Microsoft => &mut state.config.microsoft,
+    };
+    if !client.redirect_uris.contains(&body.redirect_uri) {
+        client.redirect_uris.push(body.redirect_uri);
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn requests(State(sandbox): State<Sandbox>) -> Json<serde_json::Value> {
+    let state = sandbox.lock();
+    Json(serde_json::to_value(&state.requests).unwrap_or_default())
+}

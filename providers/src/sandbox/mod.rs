@@ -1,0 +1,297 @@
+//! The provider sandbox: a faithful local emulator of Google's OAuth endpoints and Calendar v3,
+//! and of the Microsoft identity platform and Graph's calendar endpoints.
+//!
+//! It is what a newcomer connects to on first run (mounted in-process under `/sandbox` when no
+//! real client id is configured, or alone with `kalends sandbox`) and what every provider test runs
+//! against, through the real crates. Paths below each provider prefix are the real services' paths:
+//!
+//! | prefix | emulates |
+//! |---|---|
+//! | `/google/o/oauth2/v2/auth`, `/google/token`, `/google/revoke` | accounts.google.com, oauth2.googleapis.com |
+//! | `/google/calendar/v3/` | www.googleapis.com/calendar/v3/ |
+//! | `/microsoft/{tenant}/oauth2/v2.0/{authorize,token}` | login.microsoftonline.com |
+//! | `/microsoft/v1.0/` | graph.microsoft.com/v1.0 |
+//! | `/_control/` | the test control API (faults, expiry, revocation, seeding, read-back) |
+//!
+//! State lives in memory; it is a test double of remote services, not a store.
+
+mod consent;
+mod control;
+mod faults;
+mod google;
+mod microsoft;
+mod oauth;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use faults::Faults;
+use kalends_core::domain::Provider;
+
+/// The sandbox's OAuth client for Google, used when no real client id is configured.
+pub const GOOGLE_CLIENT_ID: &str = "kalends-sandbox.apps.googleusercontent.com";
+/// Its secret (not a secret: the sandbox is local).
+pub const GOOGLE_CLIENT_SECRET: &str = "sandbox-google-secret";
+/// The sandbox's Microsoft application (client) id.
+pub const MICROSOFT_CLIENT_ID: &str = "5a1d6b0c-4b1e-4c6a-9d2f-6b616c656e64";
+/// Its secret.
+pub const MICROSOFT_CLIENT_SECRET: &str = "sandbox-microsoft-secret";
+
+/// A registered OAuth client.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClientRegistration {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
+    /// Redirect URIs that must match exactly.
+    pub redirect_uris: Vec<String>,
+}
+
+/// How a sandbox starts.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Google's registered client.
+    pub google: ClientRegistration,
+    /// Microsoft's registered client.
+    pub microsoft: ClientRegistration,
+    /// Lifetime of issued access tokens.
+    pub access_token_lifetime: Duration,
+}
+
+impl SandboxConfig {
+    /// The sandbox clients, with the callbacks of a Kalends served at `public_url`.
+    pub fn for_public_url(public_url: &str) -> Self {
+        let base = public_url.trim_end_matches('/');
+        let client = |id: &str, secret: &str, provider: &str| ClientRegistration {
+            client_id: id.into(),
+            client_secret: secret.into(),
+            redirect_uris: vec![format!("{base}/oauth/{provider}/callback")],
+        };
+        Self {
+            google: client(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, "google"),
+            microsoft: client(MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, "microsoft"),
+            access_token_lifetime: Duration::from_secs(3599),
+        }
+    }
+}
+
+/// An emulated user account (one per provider and address).
+#[derive(Clone, Debug, Serialize)]
+pub struct Account {
+    /// Sign-in address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// The sandbox: cheap to clone, every clone shares the state.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    state: Arc<Mutex<State>>,
+}
+
+/// Everything the sandbox knows.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) config: SandboxConfig,
+    pub(crate) faults: Faults,
+    pub(crate) accounts: HashMap<(Provider, String), Account>,
+    pub(crate) oauth: oauth::OAuthState,
+    pub(crate) google: google::Data,
+    pub(crate) microsoft: microsoft::Data,
+    /// API requests served, by "METHOD path-template" (read back by tests).
+    pub(crate) requests: HashMap<String, u64>,
+}
+
+impl Sandbox {
+    /// A sandbox with no accounts (they appear on first consent or by seeding).
+    pub fn new(config: SandboxConfig) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                config,
+                faults: Faults::default(),
+                accounts: HashMap::new(),
+                oauth: oauth::OAuthState::default(),
+                google: google::Data::default(),
+                microsoft: microsoft::Data::default(),
+                requests: HashMap::new(),
+            })),
+        }
+    }
+
+    /// The sandbox's routes, to serve at a root of its own or nest under a prefix.
+    pub fn router(&self) -> Router {
+        let apis = Router::new()
+            .nest("/google/calendar/v3", google::router())
+            .nest("/microsoft/v1.0", microsoft::router())
+            .merge(oauth::token_router())
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                faults::inject,
+            ));
+        Router::new()
+            .merge(apis)
+            .merge(consent::router())
+            .nest("/_control", control::router())
+            .with_state(self.clone())
+    }
+
+    /// Locks the state (a poisoned lock is recovered: the state stays usable for tests).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sets the injected faults.
+    pub fn set_faults(&self, faults: Faults) {
+        self.lock().faults = faults;
+    }
+}
+
+impl State {
+    /// The account, created with its default calendars on first use.
+    pub(crate) fn ensure_account(&mut self, provider: Provider, email: &str) -> Account {
+        let key = (provider, email.to_ascii_lowercase());
+        if let Some(account) = self.accounts.get(&key) {
+            return account.clone();
+        }
+        let account = Account {
+            email: key.1.clone(),
+            name: display_name(&key.1),
+        };
+        match provider {
+            Provider::Google => self.google.create_account(&account),
+            Provider::Microsoft => self.microsoft.create_account(&account),
+        }
+        self.accounts.insert(key, account.clone());
+        account
+    }
+
+    /// The account behind a request's bearer token, or the provider's 401.
+    pub(crate) fn authenticate(
+        &self,
+        provider: Provider,
+        headers: &HeaderMap,
+        now: DateTime<Utc>,
+    ) -> Result<Account, Response> {
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        let account = token.and_then(|token| self.oauth.account_of_access_token(token, now));
+        match account.and_then(|(p, email)| {
+            (p == provider)
+                .then(|| self.accounts.get(&(p, email)).cloned())
+                .flatten()
+        }) {
+            Some(account) => Ok(account),
+            None => Err(unauthorized(provider)),
+        }
+    }
+
+    /// Counts a served API request.
+    pub(crate) fn count(&mut self, route: &str) {
+        *self.requests.entry(route.to_owned()).or_default() += 1;
+    }
+}
+
+/// "ann.lee@example.com" -> "Ann Lee".
+fn display_name(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or(email);
+    local
+        .split(['.', '_', '-', '+'])
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The provider's 401 for a missing, unknown or expired access token, in its own envelope.
+pub(crate) fn unauthorized(provider: Provider) -> Response {
+    match provider {
+        Provider::Google => google_error(
+            StatusCode::UNAUTHORIZED,
+            "authError",
+            "Invalid Credentials",
+            Some(("header", "Authorization")),
+        ),
+        Provider::Microsoft => graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token has expired or is not yet valid.",
+        ),
+    }
+}
+
+/// Google's error envelope: `{"error":{"errors":[{domain,reason,message}],"code","message"}}`.
+pub(crate) fn google_error(
+    status: StatusCode,
+    reason: &str,
+    message: &str,
+    location: Option<(&str, &str)>,
+) -> Response {
+    let domain = match reason {
+        "userRateLimitExceeded" | "rateLimitExceeded" | "quotaExceeded" => "usageLimits",
+        "fullSyncRequired" => "calendar",
+        _ => "global",
+    };
+    let mut item = serde_json::json!({"domain": domain, "reason": reason, "message": message});
+    if let Some((kind, name)) = location {
+        item["locationType"] = kind.into();
+        item["location"] = name.into();
+    }
+    let body = serde_json::json!({
+        "error": {"errors": [item], "code": status.as_u16(), "message": message}
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Graph's error envelope: `{"error":{"code","message","innerError":{date,request-id}}}`.
+pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "request-id": uuid::Uuid::new_v4().to_string(),
+                "client-request-id": uuid::Uuid::new_v4().to_string(),
+            }
+        }
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// A random URL-safe string of `bytes` random bytes.
+pub(crate) fn random_token(bytes: usize) -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut buffer = vec![0; bytes];
+    rand::rng().fill_bytes(&mut buffer);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_come_from_the_address() {
+        assert_eq!(display_name("ann.lee@example.com"), "Ann Lee");
+        assert_eq!(display_name("bob@example.com"), "Bob");
+    }
+}
