@@ -399,3 +399,30 @@ async fn a_watch_channel_notifies_after_a_change_until_it_is_stopped() {
     assert!(silent.is_err(), "a stopped channel sends nothing");
     f.google.stop(&f.token, &subscription).await.unwrap();
 }
+
+/// A server that answers every request with a 200 whose body stops short, then hangs up.
+async fn cut_off_server() -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/calendar/v3", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 40\r\n\r\n{";
+            let _ = socket.write_all(head.as_bytes()).await;
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_after_the_status_line_is_transient_even_for_a_delete() {
+    let google = GoogleCalendar::new(&cut_off_server().await, Duration::from_secs(5)).unwrap();
+    let token = AccessToken::new("ya29.test");
+    let deleted = google.delete_event(&token, "primary", "abcdefgh").await;
+    assert!(matches!(deleted, Err(ProviderError::Transient { .. })), "{deleted:?}");
+    let read = google.get_event(&token, "primary", "abcdefgh").await;
+    assert!(matches!(read, Err(ProviderError::Transient { .. })), "{read:?}");
+}

@@ -49,6 +49,7 @@ pub(super) fn control_router() -> Router<Sandbox> {
 }
 
 /// Counts an API request, then authenticates it (Google's 401 when the token is bad).
+#[allow(clippy::result_large_err, reason = "the refusal is the ready 401 response")]
 fn admit(state: &mut State, headers: &HeaderMap, route: &str) -> Result<Account, Response> {
     state.count(route);
     state.authenticate(Provider::Google, headers, Utc::now())
