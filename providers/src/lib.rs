@@ -10,6 +10,8 @@
 pub mod calendar;
 mod error;
 pub mod feed;
+mod microsoft;
 pub mod sandbox;
 
 pub use error::{ProviderError, is_dead_grant, parse_retry_after};
+pub use microsoft::MicrosoftCalendar;
