@@ -246,18 +246,12 @@ mod tests {
 
     #[test]
     fn event_ids_are_stable_base32hex_and_differ_per_connection() {
-        let key = EventKey {
-            booking_id: Uuid::from_u128(1),
-            connection_id: Uuid::from_u128(2),
-        };
+        let key = EventKey { booking_id: Uuid::from_u128(1), connection_id: Uuid::from_u128(2) };
         let id = key.google_event_id();
         assert_eq!(id.len(), 32);
         assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b)));
         assert_eq!(id, key.google_event_id());
-        let other = EventKey {
-            connection_id: Uuid::from_u128(3),
-            ..key
-        };
+        let other = EventKey { connection_id: Uuid::from_u128(3), ..key };
         assert_ne!(id, other.google_event_id());
         assert_ne!(key.transaction_id(), other.transaction_id());
         assert_eq!(key.transaction_id().len(), 36);

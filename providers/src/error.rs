@@ -63,18 +63,12 @@ impl ProviderError {
 
     /// A transient error without a hint.
     pub fn transient(message: impl Into<String>) -> Self {
-        Self::Transient {
-            message: message.into(),
-            retry_after: None,
-        }
+        Self::Transient { message: message.into(), retry_after: None }
     }
 
     /// A permanent error.
     pub fn permanent(status: u16, message: impl Into<String>) -> Self {
-        Self::Permanent {
-            status,
-            message: message.into(),
-        }
+        Self::Permanent { status, message: message.into() }
     }
 
     /// Classifies an HTTP failure by status (and, for Google's 403, reason).
@@ -86,15 +80,11 @@ impl ProviderError {
     ) -> Self {
         match status {
             401 => Self::Unauthorized { message },
-            403 if reason.is_some_and(is_rate_limit_reason) => Self::Transient {
-                message,
-                retry_after,
-            },
+            403 if reason.is_some_and(is_rate_limit_reason) => {
+                Self::Transient { message, retry_after }
+            }
             404 | 410 => Self::NotFound { message },
-            408 | 429 | 500..=599 => Self::Transient {
-                message,
-                retry_after,
-            },
+            408 | 429 | 500..=599 => Self::Transient { message, retry_after },
             _ => Self::Permanent { status, message },
         }
     }
@@ -107,10 +97,7 @@ impl ProviderError {
 
 /// Google's 403 reasons that mean "slow down", not "forbidden".
 fn is_rate_limit_reason(reason: &str) -> bool {
-    matches!(
-        reason,
-        "userRateLimitExceeded" | "rateLimitExceeded" | "quotaExceeded"
-    )
+    matches!(reason, "userRateLimitExceeded" | "rateLimitExceeded" | "quotaExceeded")
 }
 
 /// A transport error's message without any URL query (where tokens could sit).
@@ -144,10 +131,8 @@ pub fn is_dead_grant(error_code: &str, description: &str) -> bool {
         "AADSTS50076",
         "AADSTS50079",
     ];
-    matches!(
-        error_code,
-        "invalid_grant" | "interaction_required" | "consent_required"
-    ) || DEAD_AADSTS.iter().any(|code| description.contains(code))
+    matches!(error_code, "invalid_grant" | "interaction_required" | "consent_required")
+        || DEAD_AADSTS.iter().any(|code| description.contains(code))
 }
 
 #[cfg(test)]
@@ -156,22 +141,14 @@ mod tests {
 
     #[test]
     fn retry_after_accepts_seconds_fractions_and_http_dates() {
-        let now = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap().with_timezone(&Utc);
         assert_eq!(parse_retry_after("10", now), Some(Duration::from_secs(10)));
-        assert_eq!(
-            parse_retry_after(" 2.128 ", now),
-            Some(Duration::from_millis(2128))
-        );
+        assert_eq!(parse_retry_after(" 2.128 ", now), Some(Duration::from_millis(2128)));
         assert_eq!(
             parse_retry_after("Sat, 21 Nov 2026 10:00:30 GMT", now),
             Some(Duration::from_secs(30))
         );
-        assert_eq!(
-            parse_retry_after("Sat, 21 Nov 2026 09:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after("Sat, 21 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
     }
@@ -200,10 +177,7 @@ mod tests {
     fn dead_grants_are_recognised_by_code_and_by_aadsts_number() {
         assert!(is_dead_grant("invalid_grant", "Token has been expired or revoked."));
         assert!(is_dead_grant("interaction_required", ""));
-        assert!(is_dead_grant(
-            "invalid_request",
-            "AADSTS50173: The provided grant has expired"
-        ));
+        assert!(is_dead_grant("invalid_request", "AADSTS50173: The provided grant has expired"));
         assert!(!is_dead_grant("temporarily_unavailable", "try later"));
     }
 }

@@ -66,12 +66,7 @@ pub struct MicrosoftCalendar {
 
 /// A failed exchange: an HTTP answer that is not a success, or anything else.
 enum CallError {
-    Status {
-        status: u16,
-        code: Option<String>,
-        message: String,
-        retry_after: Option<Duration>,
-    },
+    Status { status: u16, code: Option<String>, message: String, retry_after: Option<Duration> },
     Other(ProviderError),
 }
 
@@ -101,12 +96,9 @@ impl CallError {
 impl From<CallError> for ProviderError {
     fn from(error: CallError) -> Self {
         match error {
-            CallError::Status {
-                status,
-                code,
-                message,
-                retry_after,
-            } => ProviderError::from_status(status, code.as_deref(), message, retry_after),
+            CallError::Status { status, code, message, retry_after } => {
+                ProviderError::from_status(status, code.as_deref(), message, retry_after)
+            }
             CallError::Other(error) => error,
         }
     }
@@ -122,8 +114,11 @@ impl MicrosoftCalendar {
     /// A client for the Graph at `graph_base_url` (`https://graph.microsoft.com/v1.0`, or an
     /// emulator's base such as `http://127.0.0.1:8080/sandbox/microsoft/v1.0`).
     pub fn new(graph_base_url: &str, timeout: Duration) -> Result<Self, ProviderError> {
-        let invalid = |why: &str| ProviderError::permanent(0, format!("invalid Graph base URL {graph_base_url:?}: {why}"));
-        let base = Url::parse(graph_base_url.trim_end_matches('/')).map_err(|e| invalid(&e.to_string()))?;
+        let invalid = |why: &str| {
+            ProviderError::permanent(0, format!("invalid Graph base URL {graph_base_url:?}: {why}"))
+        };
+        let base = Url::parse(graph_base_url.trim_end_matches('/'))
+            .map_err(|e| invalid(&e.to_string()))?;
         if base.query().is_some() || base.fragment().is_some() || base.cannot_be_a_base() {
             return Err(invalid("it must be a scheme, host and optional path"));
         }
@@ -158,15 +153,16 @@ impl MicrosoftCalendar {
     pub async fn me(&self, token: &AccessToken) -> Result<AccountIdentity, ProviderError> {
         let body = exchange(self.graph(token).me().get_user().send()).await?;
         let user: User = parse(&body)?;
-        let email = user
-            .mail
-            .filter(|mail| !mail.is_empty())
-            .or(user.user_principal_name)
-            .ok_or_else(|| ProviderError::permanent(0, "Graph returned a user without mail or userPrincipalName"))?;
-        Ok(AccountIdentity {
-            email,
-            name: user.display_name.filter(|name| !name.is_empty()),
-        })
+        let email =
+            user.mail.filter(|mail| !mail.is_empty()).or(user.user_principal_name).ok_or_else(
+                || {
+                    ProviderError::permanent(
+                        0,
+                        "Graph returned a user without mail or userPrincipalName",
+                    )
+                },
+            )?;
+        Ok(AccountIdentity { email, name: user.display_name.filter(|name| !name.is_empty()) })
     }
 
     /// The account's calendars (`canEdit` false, as for Birthdays, means not writable).
@@ -209,11 +205,8 @@ impl MicrosoftCalendar {
             }
         }
         let create = wire::event_body(draft, true);
-        let request = client
-            .me()
-            .calendar(calendar_id)
-            .create_events(&create)
-            .header(prefer(), utc());
+        let request =
+            client.me().calendar(calendar_id).create_events(&create).header(prefer(), utc());
         let body = exchange(request.send()).await?;
         tagged(&body, draft)
     }
@@ -309,13 +302,14 @@ impl MicrosoftCalendar {
                 changes.push(entry.into_change()?);
             }
             if let Some(next_cursor) = page.delta_link {
-                return Ok(ChangeSet::Changes {
-                    changes: dedupe(changes),
-                    next_cursor,
-                });
+                return Ok(ChangeSet::Changes { changes: dedupe(changes), next_cursor });
             }
             let Some(next) = page.next_link else {
-                return Err(ProviderError::permanent(0, "a Graph delta page had neither a nextLink nor a deltaLink").into());
+                return Err(ProviderError::permanent(
+                    0,
+                    "a Graph delta page had neither a nextLink nor a deltaLink",
+                )
+                .into());
             };
             body = self.get_link(client, &next).await?;
         }
@@ -331,7 +325,7 @@ impl MicrosoftCalendar {
         window: Window,
     ) -> Result<Vec<BusyInterval>, ProviderError> {
         match self.schedule(token, email, window).await {
-            Ok(Some(intervals)) => return Ok(intervals),
+            Ok(Some(intervals)) => return Ok(sorted(intervals)),
             Ok(None) => {}
             Err(ProviderError::Permanent { .. } | ProviderError::NotFound { .. }) => {}
             Err(error) => return Err(error),
@@ -341,7 +335,7 @@ impl MicrosoftCalendar {
         for event in events {
             busy.extend(event.busy_interval()?);
         }
-        Ok(busy)
+        Ok(sorted(busy))
     }
 
     /// `getSchedule` for one address; `None` when the schedule came back with an error.
@@ -357,12 +351,8 @@ impl MicrosoftCalendar {
             "endTime": wire::utc_date_time(window.end),
             "availabilityViewInterval": 30,
         });
-        let request = self
-            .graph(token)
-            .me()
-            .default_calendar()
-            .get_schedule(&body)
-            .header(prefer(), utc());
+        let request =
+            self.graph(token).me().default_calendar().get_schedule(&body).header(prefer(), utc());
         let answer = exchange(request.send()).await?;
         let page: Page<Schedule> = parse(&answer)?;
         let Some(schedule) = page.value.into_iter().next().filter(|s| s.error.is_none()) else {
@@ -464,8 +454,15 @@ impl MicrosoftCalendar {
     async fn get_link(&self, client: &GraphClient, link: &str) -> Result<Bytes, CallError> {
         let url = Url::parse(link)
             .ok()
-            .filter(|url| url.origin() == self.base.origin() && url.path().starts_with(self.base.path()))
-            .ok_or_else(|| ProviderError::permanent(0, "a Graph link points outside the configured Graph base URL"))?;
+            .filter(|url| {
+                url.origin() == self.base.origin() && url.path().starts_with(self.base.path())
+            })
+            .ok_or_else(|| {
+                ProviderError::permanent(
+                    0,
+                    "a Graph link points outside the configured Graph base URL",
+                )
+            })?;
         let mut request = client.custom(Method::GET, None).header(prefer(), page_and_utc());
         *AsMut::<Url>::as_mut(&mut request) = url;
         exchange(request.send()).await
@@ -491,29 +488,25 @@ async fn exchange(
         return Ok(body);
     }
     let (code, message) = error_details(&body, status);
-    Err(CallError::Status {
-        status: status.as_u16(),
-        code,
-        message,
-        retry_after,
-    })
+    Err(CallError::Status { status: status.as_u16(), code, message, retry_after })
 }
 
 /// Graph's `error.code` and `error.message`, or the status text for a non-JSON body.
 fn error_details(body: &[u8], status: reqwest::StatusCode) -> (Option<String>, String) {
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let error = json.as_ref().and_then(|json| json.get("error"));
-    let text = |key: &str| error.and_then(|e| e.get(key)).and_then(Value::as_str).map(str::to_owned);
+    let text =
+        |key: &str| error.and_then(|e| e.get(key)).and_then(Value::as_str).map(str::to_owned);
     let code = text("code");
-    let message = text("message")
-        .or_else(|| code.clone())
-        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message =
+        text("message").or_else(|| code.clone()).unwrap_or_else(|| format!("HTTP {status}"));
     (code, message)
 }
 
 /// A failure before any HTTP answer: transport problems are transient, the rest permanent.
 fn failure(error: GraphFailure) -> CallError {
-    let transport = |error: &reqwest::Error| ProviderError::from_transport(&error.without_url_ref());
+    let transport =
+        |error: &reqwest::Error| ProviderError::from_transport(&error.without_url_ref());
     CallError::Other(match error {
         GraphFailure::ReqwestError(error) => transport(&error),
         GraphFailure::Io(error) => ProviderError::from_transport(&error),
@@ -521,7 +514,9 @@ fn failure(error: GraphFailure) -> CallError {
             Ok(error) => transport(&error),
             Err(error) => ProviderError::from_transport(&*error),
         },
-        other => ProviderError::permanent(0, format!("the Graph request could not be built: {other}")),
+        other => {
+            ProviderError::permanent(0, format!("the Graph request could not be built: {other}"))
+        }
     })
 }
 
@@ -572,13 +567,16 @@ fn dedupe(changes: Vec<Change>) -> Vec<Change> {
         Change::Deleted { id } => id.clone(),
     };
     let mut seen = std::collections::HashSet::new();
-    let mut kept: Vec<Change> = changes
-        .into_iter()
-        .rev()
-        .filter(|change| seen.insert(id(change)))
-        .collect();
+    let mut kept: Vec<Change> =
+        changes.into_iter().rev().filter(|change| seen.insert(id(change))).collect();
     kept.reverse();
     kept
+}
+
+/// Intervals in order of their start.
+fn sorted(mut intervals: Vec<BusyInterval>) -> Vec<BusyInterval> {
+    intervals.sort_by_key(|interval| (interval.start, interval.end));
+    intervals
 }
 
 fn expand_booking() -> String {
@@ -601,7 +599,5 @@ fn page_and_utc() -> HeaderValue {
 /// An expiry Graph accepts: at most 10,070 minutes ahead.
 fn expiry(wanted: DateTime<Utc>) -> String {
     let latest = Utc::now() + chrono::Duration::minutes(MAX_SUBSCRIPTION_MINUTES);
-    wanted
-        .min(latest)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    wanted.min(latest).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

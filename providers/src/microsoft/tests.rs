@@ -120,26 +120,16 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 fn window() -> Window {
-    Window {
-        start: at("2026-03-01T00:00:00Z"),
-        end: at("2026-04-01T00:00:00Z"),
-    }
+    Window { start: at("2026-03-01T00:00:00Z"), end: at("2026-04-01T00:00:00Z") }
 }
 
 fn draft(booking: u128, start: &str, end: &str) -> EventDraft {
     EventDraft {
-        key: EventKey {
-            booking_id: Uuid::from_u128(booking),
-            connection_id: Uuid::from_u128(99),
-        },
+        key: EventKey { booking_id: Uuid::from_u128(booking), connection_id: Uuid::from_u128(99) },
         summary: "Massage with Ann".into(),
         description: Some("Booked through Kalends".into()),
         location: Some("Room 2".into()),
-        time: EventTime::Timed {
-            start: at(start),
-            end: at(end),
-            zone: "Europe/Zurich".into(),
-        },
+        time: EventTime::Timed { start: at(start), end: at(end), zone: "Europe/Zurich".into() },
         tentative: false,
         color_id: None,
         reminder_minutes: vec![60, 15],
@@ -178,7 +168,12 @@ async fn calendars_are_listed_and_birthdays_is_not_writable() {
 
     let refused = harness
         .client
-        .upsert_event(&token, &birthdays.id, &draft(1, "2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z"), None)
+        .upsert_event(
+            &token,
+            &birthdays.id,
+            &draft(1, "2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z"),
+            None,
+        )
         .await;
     assert!(matches!(refused, Err(ProviderError::Permanent { status: 403, .. })));
 }
@@ -189,11 +184,7 @@ async fn an_event_is_created_updated_and_deleted_with_its_booking_tag() {
     let token = harness.token("ann@example.com").await;
     let calendar = harness.client.list_calendars(&token).await.unwrap()[0].id.clone();
     let mut wanted = draft(7, "2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z");
-    let created = harness
-        .client
-        .upsert_event(&token, &calendar, &wanted, None)
-        .await
-        .unwrap();
+    let created = harness.client.upsert_event(&token, &calendar, &wanted, None).await.unwrap();
     assert_eq!(created.booking_id, Some(Uuid::from_u128(7)));
     assert!(created.busy);
     assert!(created.etag.as_deref().is_some_and(|etag| etag.starts_with("W/\"")));
@@ -219,11 +210,8 @@ async fn an_event_is_created_updated_and_deleted_with_its_booking_tag() {
 
     wanted.summary = "Massage with Ann (moved)".into();
     wanted.tentative = true;
-    let updated = harness
-        .client
-        .upsert_event(&token, &calendar, &wanted, Some(&created.id))
-        .await
-        .unwrap();
+    let updated =
+        harness.client.upsert_event(&token, &calendar, &wanted, Some(&created.id)).await.unwrap();
     assert_eq!(updated.id, created.id);
     assert_eq!(updated.summary.as_deref(), Some("Massage with Ann (moved)"));
     assert_ne!(updated.etag, created.etag);
@@ -248,11 +236,8 @@ async fn an_all_day_event_keeps_its_dates_and_a_patch_of_a_gone_event_creates_it
     assert_eq!(created.time, dates);
     harness.client.delete_event(&token, &created.id).await.unwrap();
 
-    let again = harness
-        .client
-        .upsert_event(&token, &calendar, &stay, Some(&created.id))
-        .await
-        .unwrap();
+    let again =
+        harness.client.upsert_event(&token, &calendar, &stay, Some(&created.id)).await.unwrap();
     assert_ne!(again.id, created.id);
     assert_eq!(again.time, dates);
 }
@@ -274,7 +259,10 @@ async fn deleting_an_event_that_is_already_gone_is_ok() {
     let harness = Harness::start().await;
     let token = harness.token("ann@example.com").await;
     let id = harness
-        .seed("ann@example.com", user_event("Dentist", "2026-03-04T08:00:00", "2026-03-04T09:00:00", "busy"))
+        .seed(
+            "ann@example.com",
+            user_event("Dentist", "2026-03-04T08:00:00", "2026-03-04T09:00:00", "busy"),
+        )
         .await;
     harness.client.delete_event(&token, &id).await.unwrap();
     harness.client.delete_event(&token, &id).await.unwrap();
@@ -287,11 +275,19 @@ async fn listing_kalends_events_skips_the_users_own() {
     let token = harness.token("ann@example.com").await;
     let calendar = harness.client.list_calendars(&token).await.unwrap()[0].id.clone();
     harness
-        .seed("ann@example.com", user_event("Dentist", "2026-03-04T08:00:00", "2026-03-04T09:00:00", "busy"))
+        .seed(
+            "ann@example.com",
+            user_event("Dentist", "2026-03-04T08:00:00", "2026-03-04T09:00:00", "busy"),
+        )
         .await;
     let ours = harness
         .client
-        .upsert_event(&token, &calendar, &draft(4, "2026-03-05T09:00:00Z", "2026-03-05T10:00:00Z"), None)
+        .upsert_event(
+            &token,
+            &calendar,
+            &draft(4, "2026-03-05T09:00:00Z", "2026-03-05T10:00:00Z"),
+            None,
+        )
         .await
         .unwrap();
     let listed = harness.client.list_kalends_events(&token, window()).await.unwrap();
@@ -309,11 +305,16 @@ async fn delta_lists_the_window_then_only_updates_and_deletions() {
         for hour in ["08", "10"] {
             let start = format!("2026-03-{day:02}T{hour}:00:00");
             let end = format!("2026-03-{day:02}T{hour}:30:00");
-            ids.push(harness.seed("ann@example.com", user_event("Busy", &start, &end, "busy")).await);
+            ids.push(
+                harness.seed("ann@example.com", user_event("Busy", &start, &end, "busy")).await,
+            );
         }
     }
     harness
-        .seed("ann@example.com", user_event("Outside", "2026-05-01T08:00:00", "2026-05-01T09:00:00", "busy"))
+        .seed(
+            "ann@example.com",
+            user_event("Outside", "2026-05-01T08:00:00", "2026-05-01T09:00:00", "busy"),
+        )
         .await;
     let ChangeSet::Changes { changes, next_cursor } =
         harness.client.changes(&token, None, window()).await.unwrap()
@@ -339,7 +340,10 @@ async fn delta_lists_the_window_then_only_updates_and_deletions() {
     let Change::Upserted(moved) = &changes[0] else {
         panic!("the edit comes first: {changes:?}");
     };
-    assert_eq!((moved.id.as_str(), moved.summary.as_deref(), moved.busy), (ids[0].as_str(), Some("Moved"), false));
+    assert_eq!(
+        (moved.id.as_str(), moved.summary.as_deref(), moved.busy),
+        (ids[0].as_str(), Some("Moved"), false)
+    );
     assert_eq!(changes[1], Change::Deleted { id: ids[1].clone() });
 
     let ChangeSet::Changes { changes, .. } =
@@ -381,9 +385,15 @@ async fn free_busy_ignores_free_cancelled_and_declined_events() {
     let harness = Harness::start().await;
     let token = harness.token("ann@example.com").await;
     let email = "ann@example.com";
-    harness.seed(email, user_event("Busy", "2026-03-02T08:00:00", "2026-03-02T09:00:00", "busy")).await;
-    harness.seed(email, user_event("Maybe", "2026-03-02T10:00:00", "2026-03-02T11:00:00", "tentative")).await;
-    harness.seed(email, user_event("Free", "2026-03-02T12:00:00", "2026-03-02T13:00:00", "free")).await;
+    harness
+        .seed(email, user_event("Busy", "2026-03-02T08:00:00", "2026-03-02T09:00:00", "busy"))
+        .await;
+    harness
+        .seed(email, user_event("Maybe", "2026-03-02T10:00:00", "2026-03-02T11:00:00", "tentative"))
+        .await;
+    harness
+        .seed(email, user_event("Free", "2026-03-02T12:00:00", "2026-03-02T13:00:00", "free"))
+        .await;
     let mut cancelled = user_event("Off", "2026-03-02T14:00:00", "2026-03-02T15:00:00", "busy");
     cancelled["isCancelled"] = true.into();
     harness.seed(email, cancelled).await;
@@ -402,7 +412,11 @@ async fn an_expired_token_is_unauthorized() {
     let harness = Harness::start().await;
     let token = harness.token("ann@example.com").await;
     let status = harness
-        .control_call(reqwest::Method::POST, "/expire-tokens", Some(json!({"email": "ann@example.com"})))
+        .control_call(
+            reqwest::Method::POST,
+            "/expire-tokens",
+            Some(json!({"email": "ann@example.com"})),
+        )
         .await;
     assert_eq!(status, 200);
     let refused = harness.client.me(&token).await;
@@ -427,10 +441,7 @@ async fn a_429_with_a_fractional_retry_after_is_transient_for_that_long() {
 async fn a_503_is_transient() {
     let harness = Harness::start().await;
     let token = harness.token("ann@example.com").await;
-    harness.sandbox.set_faults(Faults {
-        error_rate: 1.0,
-        ..Faults::default()
-    });
+    harness.sandbox.set_faults(Faults { error_rate: 1.0, ..Faults::default() });
     let error = harness.client.get_event(&token, "AAMkAGx").await.unwrap_err();
     assert!(matches!(error, ProviderError::Transient { retry_after: None, .. }), "{error:?}");
 }
@@ -439,17 +450,16 @@ async fn a_503_is_transient() {
 async fn a_dropped_connection_is_transient() {
     let harness = Harness::start().await;
     let token = harness.token("ann@example.com").await;
-    harness.sandbox.set_faults(Faults {
-        drop_rate: 1.0,
-        ..Faults::default()
-    });
+    harness.sandbox.set_faults(Faults { drop_rate: 1.0, ..Faults::default() });
     let error = harness.client.delete_event(&token, "AAMkAGx").await.unwrap_err();
     assert!(matches!(error, ProviderError::Transient { .. }), "{error:?}");
 }
 
 #[tokio::test]
 async fn nothing_listening_is_transient() {
-    let client = MicrosoftCalendar::new("http://127.0.0.1:9/microsoft/v1.0", Duration::from_secs(2)).unwrap();
+    let client =
+        MicrosoftCalendar::new("http://127.0.0.1:9/microsoft/v1.0", Duration::from_secs(2))
+            .unwrap();
     let error = client.me(&AccessToken::new("t")).await.unwrap_err();
     assert!(matches!(error, ProviderError::Transient { .. }), "{error:?}");
 }
@@ -499,21 +509,18 @@ async fn a_validated_subscription_is_notified_of_a_change_then_renewed_and_remov
     let harness = Harness::start().await;
     let token = harness.token("ann@example.com").await;
     let (url, mut notifications) = receiver(true).await;
-    let subscription = harness
-        .client
-        .subscribe(&token, &subscription_request(url))
-        .await
-        .unwrap();
+    let subscription = harness.client.subscribe(&token, &subscription_request(url)).await.unwrap();
     assert!(subscription.expires_at <= Utc::now() + chrono::Duration::minutes(10_080));
     assert!(subscription.expires_at > Utc::now() + chrono::Duration::days(6));
 
     let id = harness
-        .seed("ann@example.com", user_event("Dentist", "2026-03-04T08:00:00", "2026-03-04T09:00:00", "busy"))
+        .seed(
+            "ann@example.com",
+            user_event("Dentist", "2026-03-04T08:00:00", "2026-03-04T09:00:00", "busy"),
+        )
         .await;
-    let note = tokio::time::timeout(Duration::from_secs(5), notifications.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let note =
+        tokio::time::timeout(Duration::from_secs(5), notifications.recv()).await.unwrap().unwrap();
     let entry = &note["value"][0];
     assert_eq!(entry["subscriptionId"], subscription.id.as_str());
     assert_eq!(entry["clientState"], "client-state-secret");
@@ -563,7 +570,12 @@ async fn the_client_works_with_the_sandbox_nested_under_a_path_prefix() {
     let calendar = harness.client.list_calendars(&token).await.unwrap()[0].id.clone();
     let created = harness
         .client
-        .upsert_event(&token, &calendar, &draft(5, "2026-03-06T09:00:00Z", "2026-03-06T10:00:00Z"), None)
+        .upsert_event(
+            &token,
+            &calendar,
+            &draft(5, "2026-03-06T09:00:00Z", "2026-03-06T10:00:00Z"),
+            None,
+        )
         .await
         .unwrap();
     let ChangeSet::Changes { changes, next_cursor } =
@@ -571,7 +583,10 @@ async fn the_client_works_with_the_sandbox_nested_under_a_path_prefix() {
     else {
         panic!("a first round cannot require a full sync");
     };
-    assert!(next_cursor.contains("/sandbox/microsoft/v1.0/me/calendarView/delta?$deltatoken="), "{next_cursor}");
+    assert!(
+        next_cursor.contains("/sandbox/microsoft/v1.0/me/calendarView/delta?$deltatoken="),
+        "{next_cursor}"
+    );
     assert!(matches!(&changes[..], [Change::Upserted(event)] if event.id == created.id));
     let again = harness.client.changes(&token, Some(&next_cursor), window()).await.unwrap();
     assert!(matches!(again, ChangeSet::Changes { changes, .. } if changes.is_empty()));

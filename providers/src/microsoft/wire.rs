@@ -97,24 +97,19 @@ impl WireEvent {
 
     /// The provider-neutral event.
     pub(super) fn into_remote(self) -> Result<RemoteEvent, ProviderError> {
-        let missing = || ProviderError::permanent(0, format!("Graph event {} has no start or end", self.id));
-        let (start, end) = (self.start.as_ref().ok_or_else(missing)?, self.end.as_ref().ok_or_else(missing)?);
+        let missing =
+            || ProviderError::permanent(0, format!("Graph event {} has no start or end", self.id));
+        let (start, end) =
+            (self.start.as_ref().ok_or_else(missing)?, self.end.as_ref().ok_or_else(missing)?);
         let time = if self.is_all_day {
-            EventTime::AllDay {
-                start: start.local()?.date(),
-                end: end.local()?.date(),
-            }
+            EventTime::AllDay { start: start.local()?.date(), end: end.local()?.date() }
         } else {
             let zone = self
                 .original_start_time_zone
                 .as_deref()
                 .filter(|name| name.parse::<TimeZone>().is_ok())
                 .unwrap_or("UTC");
-            EventTime::Timed {
-                start: start.instant()?,
-                end: end.instant()?,
-                zone: zone.to_owned(),
-            }
+            EventTime::Timed { start: start.instant()?, end: end.instant()?, zone: zone.to_owned() }
         };
         let busy = self.blocks_time();
         let booking_id = self
@@ -135,14 +130,8 @@ impl WireEvent {
 
     /// Not free or working elsewhere, not cancelled, not declined.
     fn blocks_time(&self) -> bool {
-        let shown_free = matches!(
-            self.show_as.as_deref(),
-            Some("free" | "workingElsewhere")
-        );
-        let declined = self
-            .response_status
-            .as_ref()
-            .and_then(|status| status.response.as_deref())
+        let shown_free = matches!(self.show_as.as_deref(), Some("free" | "workingElsewhere"));
+        let declined = self.response_status.as_ref().and_then(|status| status.response.as_deref())
             == Some("declined");
         !shown_free && !self.is_cancelled && !declined
     }
@@ -217,10 +206,7 @@ impl ScheduleItem {
         if matches!(self.status.as_str(), "free" | "workingElsewhere") {
             return Ok(None);
         }
-        Ok(Some(BusyInterval {
-            start: self.start.instant()?,
-            end: self.end.instant()?,
-        }))
+        Ok(Some(BusyInterval { start: self.start.instant()?, end: self.end.instant()? }))
     }
 }
 
@@ -236,14 +222,13 @@ impl WireSubscription {
     pub(super) fn into_subscription(self) -> Result<Subscription, ProviderError> {
         let expires_at = DateTime::parse_from_rfc3339(&self.expiration_date_time)
             .map_err(|_| {
-                ProviderError::permanent(0, format!("unreadable expirationDateTime {:?}", self.expiration_date_time))
+                ProviderError::permanent(
+                    0,
+                    format!("unreadable expirationDateTime {:?}", self.expiration_date_time),
+                )
             })?
             .with_timezone(&Utc);
-        Ok(Subscription {
-            id: self.id,
-            resource_id: None,
-            expires_at,
-        })
+        Ok(Subscription { id: self.id, resource_id: None, expires_at })
     }
 }
 

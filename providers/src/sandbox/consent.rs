@@ -16,12 +16,10 @@ use super::oauth::{CODE_LIFETIME_MINUTES, IssuedCode};
 
 /// Both services' authorize endpoints.
 pub(super) fn router() -> Router<Sandbox> {
-    Router::new()
-        .route("/google/o/oauth2/v2/auth", get(google_page).post(google_decide))
-        .route(
-            "/microsoft/{tenant}/oauth2/v2.0/authorize",
-            get(microsoft_page).post(microsoft_decide),
-        )
+    Router::new().route("/google/o/oauth2/v2/auth", get(google_page).post(google_decide)).route(
+        "/microsoft/{tenant}/oauth2/v2.0/authorize",
+        get(microsoft_page).post(microsoft_decide),
+    )
 }
 
 /// The authorize request's parameters (the same names at both services).
@@ -50,7 +48,10 @@ struct Decision {
 /// A request that cannot even be sent back to the client: shown as an error page.
 struct ErrorPage(StatusCode, String, String);
 
-async fn google_page(State(sandbox): State<Sandbox>, Query(params): Query<AuthorizeParams>) -> Response {
+async fn google_page(
+    State(sandbox): State<Sandbox>,
+    Query(params): Query<AuthorizeParams>,
+) -> Response {
     page(&sandbox, Provider::Google, &params)
 }
 
@@ -92,10 +93,7 @@ fn serde_decision(body: &[u8]) -> Option<Decision> {
             _ => {}
         }
     }
-    Some(Decision {
-        decision: decision?,
-        email: email?,
-    })
+    Some(Decision { decision: decision?, email: email? })
 }
 
 fn page(sandbox: &Sandbox, provider: Provider, params: &AuthorizeParams) -> Response {
@@ -160,12 +158,18 @@ fn validate(
     })
 }
 
-fn decide(sandbox: &Sandbox, provider: Provider, params: &AuthorizeParams, decision: &Decision) -> Response {
+fn decide(
+    sandbox: &Sandbox,
+    provider: Provider,
+    params: &AuthorizeParams,
+    decision: &Decision,
+) -> Response {
     match validate(sandbox, provider, params) {
         Ok(Ok(())) => {}
         Ok(Err(redirect)) => return redirect,
         Err(ErrorPage(status, title, detail)) => {
-            return (status, Html(error_page(provider, &title, &detail).into_string())).into_response();
+            return (status, Html(error_page(provider, &title, &detail).into_string()))
+                .into_response();
         }
     }
     let redirect_uri = params.redirect_uri.clone().unwrap_or_default();
@@ -184,11 +188,25 @@ fn decide(sandbox: &Sandbox, provider: Provider, params: &AuthorizeParams, decis
     if email_address_is_invalid(&email) {
         return (
             StatusCode::BAD_REQUEST,
-            Html(consent_page_with(provider, params, Some("Enter an e-mail address such as ann@example.com.")).into_string()),
+            Html(
+                consent_page_with(
+                    provider,
+                    params,
+                    Some("Enter an e-mail address such as ann@example.com."),
+                )
+                .into_string(),
+            ),
         )
             .into_response();
     }
-    let scopes: Vec<String> = params.scope.as_deref().unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let scopes: Vec<String> = params
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     let offline = match provider {
         Provider::Google => params.access_type.as_deref() == Some("offline"),
         Provider::Microsoft => scopes.iter().any(|scope| scope == "offline_access"),
@@ -243,11 +261,21 @@ fn redirect_back(redirect_uri: &str, pairs: &[(&str, &str)], state: Option<&str>
 /// What each scope means, in the words the consent page uses.
 fn scope_text(scope: &str) -> Option<&'static str> {
     Some(match scope {
-        "https://www.googleapis.com/auth/calendar.events" => "View and edit events on all your calendars",
-        "https://www.googleapis.com/auth/calendar.readonly" => "See and download any calendar you can access",
-        "https://www.googleapis.com/auth/calendar" => "See, edit, share and permanently delete all your calendars",
-        "Calendars.ReadWrite" | "https://graph.microsoft.com/Calendars.ReadWrite" => "Have full access to your calendars",
-        "User.Read" | "https://graph.microsoft.com/User.Read" => "Sign you in and read your profile",
+        "https://www.googleapis.com/auth/calendar.events" => {
+            "View and edit events on all your calendars"
+        }
+        "https://www.googleapis.com/auth/calendar.readonly" => {
+            "See and download any calendar you can access"
+        }
+        "https://www.googleapis.com/auth/calendar" => {
+            "See, edit, share and permanently delete all your calendars"
+        }
+        "Calendars.ReadWrite" | "https://graph.microsoft.com/Calendars.ReadWrite" => {
+            "Have full access to your calendars"
+        }
+        "User.Read" | "https://graph.microsoft.com/User.Read" => {
+            "Sign you in and read your profile"
+        }
         "offline_access" => "Maintain access to data you have given it access to",
         "email" => "See your primary e-mail address",
         _ => return None,
@@ -258,16 +286,15 @@ fn consent_page(provider: Provider, params: &AuthorizeParams) -> Markup {
     consent_page_with(provider, params, None)
 }
 
-fn consent_page_with(provider: Provider, params: &AuthorizeParams, problem: Option<&str>) -> Markup {
+fn consent_page_with(
+    provider: Provider,
+    params: &AuthorizeParams,
+    problem: Option<&str>,
+) -> Markup {
     let (service, accent) = brand(provider);
     let email = params.login_hint.clone().unwrap_or_else(|| "alex@example.com".into());
-    let scopes: Vec<&str> = params
-        .scope
-        .as_deref()
-        .unwrap_or_default()
-        .split(' ')
-        .filter_map(scope_text)
-        .collect();
+    let scopes: Vec<&str> =
+        params.scope.as_deref().unwrap_or_default().split(' ').filter_map(scope_text).collect();
     let hidden: Vec<(&str, &Option<String>)> = vec![
         ("client_id", &params.client_id),
         ("redirect_uri", &params.redirect_uri),
@@ -290,35 +317,43 @@ fn consent_page_with(provider: Provider, params: &AuthorizeParams, problem: Opti
         }
         format!("?{}", query.finish())
     };
-    shell(provider, "Allow Kalends to manage your calendar?", html! {
-        header style=(format!("border-bottom:4px solid {accent}")) {
-            span.brand { (service) }
-            span.sandbox { "Sandbox: no real account is used" }
-        }
-        main {
-            h1 { "Allow Kalends to manage your calendar?" }
-            p.lead { "Kalends wants to access your " (service) " account." }
-            @if let Some(problem) = problem { p.problem role="alert" { (problem) } }
-            form method="post" action=(action) {
-                label for="email" { "Account" }
-                input #email type="email" name="email" value=(email) required autocomplete="email";
-                p { "This will allow Kalends to:" }
-                ul { @for text in &scopes { li { (text) } } }
-                p.small { "Make sure you trust Kalends. You can remove its access at any time in your account settings." }
-                div.actions {
-                    button.deny type="submit" name="decision" value="deny" { "Deny" }
-                    button.allow type="submit" name="decision" value="allow" style=(format!("background:{accent}")) { "Allow" }
+    shell(
+        provider,
+        "Allow Kalends to manage your calendar?",
+        html! {
+            header style=(format!("border-bottom:4px solid {accent}")) {
+                span.brand { (service) }
+                span.sandbox { "Sandbox: no real account is used" }
+            }
+            main {
+                h1 { "Allow Kalends to manage your calendar?" }
+                p.lead { "Kalends wants to access your " (service) " account." }
+                @if let Some(problem) = problem { p.problem role="alert" { (problem) } }
+                form method="post" action=(action) {
+                    label for="email" { "Account" }
+                    input #email type="email" name="email" value=(email) required autocomplete="email";
+                    p { "This will allow Kalends to:" }
+                    ul { @for text in &scopes { li { (text) } } }
+                    p.small { "Make sure you trust Kalends. You can remove its access at any time in your account settings." }
+                    div.actions {
+                        button.deny type="submit" name="decision" value="deny" { "Deny" }
+                        button.allow type="submit" name="decision" value="allow" style=(format!("background:{accent}")) { "Allow" }
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 fn error_page(provider: Provider, title: &str, detail: &str) -> Markup {
-    shell(provider, title, html! {
-        header { span.brand { (brand(provider).0) } span.sandbox { "Sandbox" } }
-        main { h1 { "Access blocked: this request is invalid" } p.problem { (title) } p { (detail) } }
-    })
+    shell(
+        provider,
+        title,
+        html! {
+            header { span.brand { (brand(provider).0) } span.sandbox { "Sandbox" } }
+            main { h1 { "Access blocked: this request is invalid" } p.problem { (title) } p { (detail) } }
+        },
+    )
 }
 
 fn brand(provider: Provider) -> (&'static str, &'static str) {

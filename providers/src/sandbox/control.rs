@@ -43,7 +43,10 @@ struct ExpireIn {
     email: Option<String>,
 }
 
-async fn expire_tokens(State(sandbox): State<Sandbox>, body: Option<Json<ExpireIn>>) -> Json<serde_json::Value> {
+async fn expire_tokens(
+    State(sandbox): State<Sandbox>,
+    body: Option<Json<ExpireIn>>,
+) -> Json<serde_json::Value> {
     let email = body.and_then(|Json(body)| body.email);
     let expired = sandbox.lock().oauth.expire_access_tokens(email.as_deref(), Utc::now());
     Json(serde_json::json!({ "expired": expired }))
@@ -57,7 +60,10 @@ struct AccountIn {
     email: String,
 }
 
-async fn revoke(State(sandbox): State<Sandbox>, Json(body): Json<AccountIn>) -> Json<serde_json::Value> {
+async fn revoke(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<AccountIn>,
+) -> Json<serde_json::Value> {
     let revoked = sandbox.lock().oauth.revoke_account(body.provider, &body.email);
     Json(serde_json::json!({ "revoked": revoked }))
 }
@@ -66,15 +72,20 @@ async fn grants(State(sandbox): State<Sandbox>) -> Response {
     Json(sandbox.lock().oauth.grants()).into_response()
 }
 
-async fn mint(State(sandbox): State<Sandbox>, Json(body): Json<AccountIn>) -> Json<serde_json::Value> {
+async fn mint(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<AccountIn>,
+) -> Json<serde_json::Value> {
     let mut state = sandbox.lock();
     let account = state.ensure_account(body.provider, &body.email);
     let client_id = match body.provider {
         Provider::Google => state.config.google.client_id.clone(),
         Provider::Microsoft => state.config.microsoft.client_id.clone(),
     };
-    let lifetime = chrono::Duration::from_std(state.config.access_token_lifetime).unwrap_or(chrono::Duration::hours(1));
-    let (access, refresh) = state.oauth.mint(body.provider, &account.email, &client_id, lifetime, Utc::now());
+    let lifetime = chrono::Duration::from_std(state.config.access_token_lifetime)
+        .unwrap_or(chrono::Duration::hours(1));
+    let (access, refresh) =
+        state.oauth.mint(body.provider, &account.email, &client_id, lifetime, Utc::now());
     Json(serde_json::json!({
         "access_token": access, "refresh_token": refresh, "email": account.email,
         "expires_in": lifetime.num_seconds(),
@@ -105,7 +116,10 @@ struct RedirectIn {
     redirect_uri: String,
 }
 
-async fn add_redirect_uri(State(sandbox): State<Sandbox>, Json(body): Json<RedirectIn>) -> StatusCode {
+async fn add_redirect_uri(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<RedirectIn>,
+) -> StatusCode {
     let mut state = sandbox.lock();
     let client = match body.provider {
         Provider::Google => &mut state.config.google,

@@ -37,7 +37,11 @@ enum Fault {
 }
 
 /// The middleware.
-pub(super) async fn inject(State(sandbox): State<Sandbox>, request: Request, next: Next) -> Response {
+pub(super) async fn inject(
+    State(sandbox): State<Sandbox>,
+    request: Request,
+    next: Next,
+) -> Response {
     let provider = if request.uri().path().starts_with("/google") {
         Provider::Google
     } else {
@@ -53,13 +57,28 @@ pub(super) async fn inject(State(sandbox): State<Sandbox>, request: Request, nex
     match fault {
         None => next.run(request).await,
         Some(Fault::Error) => match provider {
-            Provider::Google => google_error(StatusCode::SERVICE_UNAVAILABLE, "backendError", "Backend Error", None),
-            Provider::Microsoft => graph_error(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", "The service is temporarily unavailable. Please try again later."),
+            Provider::Google => {
+                google_error(StatusCode::SERVICE_UNAVAILABLE, "backendError", "Backend Error", None)
+            }
+            Provider::Microsoft => graph_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceNotAvailable",
+                "The service is temporarily unavailable. Please try again later.",
+            ),
         },
         Some(Fault::RateLimited(seconds)) => {
             let mut response = match provider {
-                Provider::Google => google_error(StatusCode::TOO_MANY_REQUESTS, "rateLimitExceeded", "Rate Limit Exceeded", None),
-                Provider::Microsoft => graph_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Please retry again later."),
+                Provider::Google => google_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rateLimitExceeded",
+                    "Rate Limit Exceeded",
+                    None,
+                ),
+                Provider::Microsoft => graph_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequests",
+                    "Please retry again later.",
+                ),
             };
             if let Ok(value) = format_seconds(seconds).parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -85,11 +104,7 @@ fn roll(faults: &Faults) -> Option<Fault> {
 
 /// "2", or "2.128" when there is a fraction (Graph's documented form).
 fn format_seconds(seconds: f64) -> String {
-    if seconds.fract() == 0.0 {
-        format!("{seconds:.0}")
-    } else {
-        format!("{seconds:.3}")
-    }
+    if seconds.fract() == 0.0 { format!("{seconds:.0}") } else { format!("{seconds:.3}") }
 }
 
 /// A response whose body fails at once: the server aborts the connection mid-message.
@@ -100,5 +115,6 @@ fn dropped() -> Response {
             "sandbox dropped the connection",
         ))
     });
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream))
+        .into_response()
 }

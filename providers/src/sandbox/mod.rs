@@ -133,10 +133,7 @@ impl Sandbox {
             .nest("/google/calendar/v3", google::router())
             .nest("/microsoft/v1.0", microsoft::router())
             .merge(oauth::token_router())
-            .layer(axum::middleware::from_fn_with_state(
-                self.clone(),
-                faults::inject,
-            ));
+            .layer(axum::middleware::from_fn_with_state(self.clone(), faults::inject));
         Router::new()
             .merge(apis)
             .merge(consent::router())
@@ -146,9 +143,7 @@ impl Sandbox {
 
     /// Locks the state (a poisoned lock is recovered: the state stays usable for tests).
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Sets the injected faults.
@@ -164,10 +159,7 @@ impl State {
         if let Some(account) = self.accounts.get(&key) {
             return account.clone();
         }
-        let account = Account {
-            email: key.1.clone(),
-            name: display_name(&key.1),
-        };
+        let account = Account { email: key.1.clone(), name: display_name(&key.1) };
         match provider {
             Provider::Google => self.google.create_account(&account),
             Provider::Microsoft => self.microsoft.create_account(&account),
@@ -177,6 +169,10 @@ impl State {
     }
 
     /// The account behind a request's bearer token, or the provider's 401.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the provider's 401 answer, returned as is"
+    )]
     pub(crate) fn authenticate(
         &self,
         provider: Provider,
@@ -189,9 +185,7 @@ impl State {
             .and_then(|value| value.strip_prefix("Bearer "));
         let account = token.and_then(|token| self.oauth.account_of_access_token(token, now));
         match account.and_then(|(p, email)| {
-            (p == provider)
-                .then(|| self.accounts.get(&(p, email)).cloned())
-                .flatten()
+            (p == provider).then(|| self.accounts.get(&(p, email)).cloned()).flatten()
         }) {
             Some(account) => Ok(account),
             None => Err(unauthorized(provider)),
@@ -212,9 +206,9 @@ fn display_name(email: &str) -> String {
         .filter(|part| !part.is_empty())
         .map(|part| {
             let mut chars = part.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_uppercase().chain(chars).collect()
-            })
+            chars
+                .next()
+                .map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
         })
         .collect::<Vec<_>>()
         .join(" ")

@@ -81,7 +81,11 @@ impl OAuthState {
     }
 
     /// Makes every access token expire now (the "mass expiry" fault); `email` limits it.
-    pub(crate) fn expire_access_tokens(&mut self, email: Option<&str>, now: DateTime<Utc>) -> usize {
+    pub(crate) fn expire_access_tokens(
+        &mut self,
+        email: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> usize {
         let grants = &self.grants;
         let mut expired = 0;
         for access in self.access_tokens.values_mut() {
@@ -102,7 +106,10 @@ impl OAuthState {
     pub(crate) fn revoke_account(&mut self, provider: Provider, email: &str) -> usize {
         let mut revoked = 0;
         for grant in self.grants.values_mut() {
-            if grant.provider == provider && grant.email.eq_ignore_ascii_case(email) && !grant.revoked {
+            if grant.provider == provider
+                && grant.email.eq_ignore_ascii_case(email)
+                && !grant.revoked
+            {
                 grant.revoked = true;
                 revoked += 1;
             }
@@ -131,7 +138,13 @@ impl OAuthState {
         (self.new_access_token(&grant_id, lifetime, now), refresh)
     }
 
-    fn new_grant(&mut self, provider: Provider, email: &str, client_id: &str, scopes: Vec<String>) -> String {
+    fn new_grant(
+        &mut self,
+        provider: Provider,
+        email: &str,
+        client_id: &str,
+        scopes: Vec<String>,
+    ) -> String {
         let id = random_token(12);
         self.grants.insert(
             id.clone(),
@@ -148,14 +161,16 @@ impl OAuthState {
         id
     }
 
-    fn new_access_token(&mut self, grant_id: &str, lifetime: Duration, now: DateTime<Utc>) -> String {
+    fn new_access_token(
+        &mut self,
+        grant_id: &str,
+        lifetime: Duration,
+        now: DateTime<Utc>,
+    ) -> String {
         let token = format!("ya29.{}", random_token(48));
         self.access_tokens.insert(
             token.clone(),
-            AccessGrant {
-                grant_id: grant_id.to_owned(),
-                expires_at: now + lifetime,
-            },
+            AccessGrant { grant_id: grant_id.to_owned(), expires_at: now + lifetime },
         );
         token
     }
@@ -210,24 +225,25 @@ async fn microsoft_token(
 fn token(sandbox: &Sandbox, provider: Provider, headers: &HeaderMap, form: TokenForm) -> Response {
     let mut state = sandbox.lock();
     state.count(&format!("POST {provider} token"));
-    let result = authenticate_client(&state, provider, headers, &form).and_then(|client| {
-        match form.grant_type.as_deref() {
-            Some("authorization_code") => exchange(&mut state, provider, &client, &form),
-            Some("refresh_token") => refresh(&mut state, provider, &client, &form),
-            Some(other) => Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                format!("Invalid grant_type: {other}"),
-                Some(70003),
-            )),
-            None => Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Missing required parameter: grant_type".into(),
-                Some(900144),
-            )),
-        }
-    });
+    let result =
+        authenticate_client(&state, provider, headers, &form).and_then(|client| {
+            match form.grant_type.as_deref() {
+                Some("authorization_code") => exchange(&mut state, provider, &client, &form),
+                Some("refresh_token") => refresh(&mut state, provider, &client, &form),
+                Some(other) => Err(Refusal(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_grant_type",
+                    format!("Invalid grant_type: {other}"),
+                    Some(70003),
+                )),
+                None => Err(Refusal(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Missing required parameter: grant_type".into(),
+                    Some(900144),
+                )),
+            }
+        });
     match result {
         Ok(body) => (
             StatusCode::OK,
@@ -282,9 +298,7 @@ fn authenticate_client(
             "invalid_client",
             match provider {
                 Provider::Google => "Unauthorized".into(),
-                Provider::Microsoft => {
-                    "AADSTS7000215: Invalid client secret provided.".into()
-                }
+                Provider::Microsoft => "AADSTS7000215: Invalid client secret provided.".into(),
             },
             Some(7000215),
         ));
@@ -312,38 +326,70 @@ fn exchange(
     let Some(code) = form.code.as_deref().and_then(|code| state.oauth.codes.get_mut(code)) else {
         return match provider {
             Provider::Google => invalid("Malformed auth code.", 0),
-            Provider::Microsoft => invalid("AADSTS9002313: Invalid request. Request is malformed or invalid.", 9002313),
+            Provider::Microsoft => {
+                invalid("AADSTS9002313: Invalid request. Request is malformed or invalid.", 9002313)
+            }
         };
     };
     if code.redeemed {
         return match provider {
             Provider::Google => invalid("Bad Request", 0),
-            Provider::Microsoft => invalid("AADSTS54005: OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.", 54005),
+            Provider::Microsoft => invalid(
+                "AADSTS54005: OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+                54005,
+            ),
         };
     }
     if code.expires_at <= now {
-        return invalid("AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.", 70008);
+        return invalid(
+            "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.",
+            70008,
+        );
     }
-    if code.provider != provider || code.client_id != client.client_id || form.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
+    if code.provider != provider
+        || code.client_id != client.client_id
+        || form.redirect_uri.as_deref() != Some(code.redirect_uri.as_str())
+    {
         return match provider {
-            Provider::Google => Err(Refusal(StatusCode::BAD_REQUEST, "redirect_uri_mismatch", "Bad Request".into(), None)),
-            Provider::Microsoft => invalid("AADSTS50148: The redirect URI specified in the request does not match the redirect URI configured for the authorization code.", 50148),
+            Provider::Google => Err(Refusal(
+                StatusCode::BAD_REQUEST,
+                "redirect_uri_mismatch",
+                "Bad Request".into(),
+                None,
+            )),
+            Provider::Microsoft => invalid(
+                "AADSTS50148: The redirect URI specified in the request does not match the redirect URI configured for the authorization code.",
+                50148,
+            ),
         };
     }
     check_pkce(provider, code.challenge.as_ref(), form.code_verifier.as_deref())?;
     code.redeemed = true;
     let code = code.clone();
-    let grant_id = state.oauth.new_grant(provider, &code.email, &code.client_id, code.scopes.clone());
-    let lifetime = Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
+    let grant_id =
+        state.oauth.new_grant(provider, &code.email, &code.client_id, code.scopes.clone());
+    let lifetime =
+        Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
     let access = state.oauth.new_access_token(&grant_id, lifetime, now);
     let refresh = code.offline.then(|| state.oauth.new_refresh_token(&grant_id));
     let name = state.ensure_account(provider, &code.email).name;
-    Ok(token_body(provider, &access, refresh.as_deref(), &code.scopes, lifetime, Some((&code.email, &name, &code.client_id))))
+    Ok(token_body(
+        provider,
+        &access,
+        refresh.as_deref(),
+        &code.scopes,
+        lifetime,
+        Some((&code.email, &name, &code.client_id)),
+    ))
 }
 
 /// PKCE as both services check it: a challenge needs a matching verifier, and (Google) a verifier
 /// without a challenge is refused too.
-fn check_pkce(provider: Provider, challenge: Option<&(String, String)>, verifier: Option<&str>) -> Result<(), Refusal> {
+fn check_pkce(
+    provider: Provider,
+    challenge: Option<&(String, String)>,
+    verifier: Option<&str>,
+) -> Result<(), Refusal> {
     let refuse = |google: &str, microsoft: &str, aadsts| {
         let text = match provider {
             Provider::Google => google.to_owned(),
@@ -353,8 +399,16 @@ fn check_pkce(provider: Provider, challenge: Option<&(String, String)>, verifier
     };
     match (challenge, verifier) {
         (None, None) => Ok(()),
-        (None, Some(_)) => refuse("code_verifier or verifier is not needed.", "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request.", 501481),
-        (Some(_), None) => refuse("Missing code verifier.", "AADSTS50148: The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.", 50148),
+        (None, Some(_)) => refuse(
+            "code_verifier or verifier is not needed.",
+            "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+            501481,
+        ),
+        (Some(_), None) => refuse(
+            "Missing code verifier.",
+            "AADSTS50148: The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.",
+            50148,
+        ),
         (Some((challenge, method)), Some(verifier)) => {
             let computed = if method == "S256" {
                 URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
@@ -364,7 +418,11 @@ fn check_pkce(provider: Provider, challenge: Option<&(String, String)>, verifier
             if &computed == challenge {
                 Ok(())
             } else {
-                refuse("Invalid code verifier.", "AADSTS50148: The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.", 50148)
+                refuse(
+                    "Invalid code verifier.",
+                    "AADSTS50148: The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.",
+                    50148,
+                )
             }
         }
     }
@@ -393,11 +451,13 @@ fn refresh(
     if let Some(stored) = state.oauth.grants.get_mut(&grant.id) {
         stored.refreshes += 1;
     }
-    let lifetime = Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
+    let lifetime =
+        Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
     let access = state.oauth.new_access_token(&grant.id, lifetime, now);
     // Microsoft hands out a new refresh token on every use and keeps the old one working;
     // Google never rotates.
-    let rotated = (provider == Provider::Microsoft).then(|| state.oauth.new_refresh_token(&grant.id));
+    let rotated =
+        (provider == Provider::Microsoft).then(|| state.oauth.new_refresh_token(&grant.id));
     let scopes = match form.scope.as_deref() {
         Some(asked) => asked.split(' ').map(str::to_owned).collect(),
         None => grant.scopes.clone(),
@@ -439,7 +499,9 @@ fn id_token(provider: Provider, email: &str, name: &str, client_id: &str) -> Str
     let now = Utc::now().timestamp();
     let issuer = match provider {
         Provider::Google => "https://accounts.google.com".to_owned(),
-        Provider::Microsoft => "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0".to_owned(),
+        Provider::Microsoft => {
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0".to_owned()
+        }
     };
     let subject = URL_SAFE_NO_PAD.encode(Sha256::digest(email.as_bytes()));
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT","kid":"sandbox"}"#);
@@ -448,11 +510,15 @@ fn id_token(provider: Provider, email: &str, name: &str, client_id: &str) -> Str
         "name": name, "preferred_username": email, "iat": now, "exp": now + 3600,
     });
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signature = URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{header}.{payload}.sandbox").as_bytes()));
+    let signature =
+        URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{header}.{payload}.sandbox").as_bytes()));
     format!("{header}.{payload}.{signature}")
 }
 
-fn refusal_response(provider: Provider, Refusal(status, error, description, aadsts): Refusal) -> Response {
+fn refusal_response(
+    provider: Provider,
+    Refusal(status, error, description, aadsts): Refusal,
+) -> Response {
     let body = match provider {
         Provider::Google => serde_json::json!({"error": error, "error_description": description}),
         Provider::Microsoft => {

@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 use super::subscriptions::{ChangeType, deliver};
 use super::time::{Zone, parse_local, render_day, render_instant};
 use super::{
-    Base, Calendar, Data, Mailbox, Prefer, access_denied, bad_request, begin, change_key,
-    graph_id, not_found, timestamp,
+    Base, Calendar, Data, Mailbox, Prefer, access_denied, bad_request, begin, change_key, graph_id,
+    not_found, timestamp,
 };
 use crate::sandbox::Sandbox;
 
@@ -46,14 +46,7 @@ const WRITABLE: [&str; 17] = [
 const CONTROL_ONLY: [&str; 2] = ["isCancelled", "responseStatus"];
 
 /// `freeBusyStatus` values.
-const SHOW_AS: [&str; 6] = [
-    "free",
-    "tentative",
-    "busy",
-    "oof",
-    "workingElsewhere",
-    "unknown",
-];
+const SHOW_AS: [&str; 6] = ["free", "tentative", "busy", "oof", "workingElsewhere", "unknown"];
 
 /// When an event happens, resolved to instants (all-day events are floating dates).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,10 +59,9 @@ impl Span {
     /// The interval it covers (all-day dates taken at UTC midnight).
     pub(super) fn bounds(self) -> (DateTime<Utc>, DateTime<Utc>) {
         match self {
-            Self::AllDay { start, end } => (
-                start.and_time(NaiveTime::MIN).and_utc(),
-                end.and_time(NaiveTime::MIN).and_utc(),
-            ),
+            Self::AllDay { start, end } => {
+                (start.and_time(NaiveTime::MIN).and_utc(), end.and_time(NaiveTime::MIN).and_utc())
+            }
             Self::Timed { start, end } => (start, end),
         }
     }
@@ -107,18 +99,12 @@ pub(crate) struct StoredEvent {
 impl StoredEvent {
     /// `showAs`, `busy` when never set.
     pub(super) fn show_as(&self) -> &str {
-        self.fields
-            .get("showAs")
-            .and_then(Value::as_str)
-            .unwrap_or("busy")
+        self.fields.get("showAs").and_then(Value::as_str).unwrap_or("busy")
     }
 
     /// Whether the organizer cancelled it.
     pub(super) fn is_cancelled(&self) -> bool {
-        self.fields
-            .get("isCancelled")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.fields.get("isCancelled").and_then(Value::as_bool).unwrap_or(false)
     }
 
     /// Whether the user declined it.
@@ -169,11 +155,8 @@ impl StoredEvent {
     /// Its JSON with every extended property (control read-back).
     pub(super) fn render_all(&self, mailbox: &Mailbox, zone: &Zone) -> Value {
         let mut out = self.render(mailbox, zone, None);
-        out["singleValueExtendedProperties"] = self
-            .extended
-            .values()
-            .map(|(id, value)| json!({"id": id, "value": value}))
-            .collect();
+        out["singleValueExtendedProperties"] =
+            self.extended.values().map(|(id, value)| json!({"id": id, "value": value})).collect();
         out
     }
 
@@ -235,10 +218,7 @@ fn body_preview(fields: &Map<String, Value>) -> String {
 pub(super) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/me/events", post(create_default))
-        .route(
-            "/me/events/{id}",
-            get(get_default).patch(update_default).delete(delete_default),
-        )
+        .route("/me/events/{id}", get(get_default).patch(update_default).delete(delete_default))
         .route("/me/calendars/{calendar_id}/events", post(create_in))
         .route(
             "/me/calendars/{calendar_id}/events/{id}",
@@ -255,10 +235,8 @@ pub(super) async fn me(State(sandbox): State<Sandbox>, base: Base, headers: Head
     let Some(mailbox) = state.microsoft.mailbox(&account.email) else {
         return not_found();
     };
-    let (given, surname) = mailbox
-        .name
-        .split_once(' ')
-        .map_or((mailbox.name.as_str(), ""), |(a, b)| (a, b));
+    let (given, surname) =
+        mailbox.name.split_once(' ').map_or((mailbox.name.as_str(), ""), |(a, b)| (a, b));
     axum::Json(json!({
         "@odata.context": format!("{}/$metadata#users/$entity", base.0),
         "businessPhones": [],
@@ -289,11 +267,8 @@ pub(super) async fn list_calendars(
     let Some(mailbox) = state.microsoft.mailbox(&account.email) else {
         return not_found();
     };
-    let value: Vec<Value> = mailbox
-        .calendars
-        .iter()
-        .map(|calendar| calendar_json(calendar, mailbox))
-        .collect();
+    let value: Vec<Value> =
+        mailbox.calendars.iter().map(|calendar| calendar_json(calendar, mailbox)).collect();
     axum::Json(json!({
         "@odata.context": format!("{}/$metadata#users('{}')/calendars", base.0, mailbox.user_id),
         "value": value,
@@ -315,11 +290,8 @@ pub(super) async fn default_calendar(
         return not_found();
     };
     let mut out = calendar_json(mailbox.default_calendar(), mailbox);
-    out["@odata.context"] = format!(
-        "{}/$metadata#users('{}')/calendars/$entity",
-        base.0, mailbox.user_id
-    )
-    .into();
+    out["@odata.context"] =
+        format!("{}/$metadata#users('{}')/calendars/$entity", base.0, mailbox.user_id).into();
     axum::Json(out).into_response()
 }
 
@@ -344,9 +316,7 @@ fn calendar_json(calendar: &Calendar, mailbox: &Mailbox) -> Value {
 
 /// The `$expand=singleValueExtendedProperties($filter=id eq '…')` property id, if asked.
 pub(super) fn expanded_property(query: &[(String, String)]) -> Option<String> {
-    let expand = query
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case("$expand"))?;
+    let expand = query.iter().find(|(key, _)| key.eq_ignore_ascii_case("$expand"))?;
     let rest = expand.1.split_once("singleValueExtendedProperties(")?.1;
     let after = rest.split_once("id eq '")?.1;
     after.split_once('\'').map(|(id, _)| id.to_owned())
@@ -355,10 +325,7 @@ pub(super) fn expanded_property(query: &[(String, String)]) -> Option<String> {
 /// Parses a JSON object body as Graph does.
 pub(super) fn parse_body(body: &Bytes) -> Result<Map<String, Value>, Response> {
     if body.is_empty() {
-        return Err(bad_request(
-            "BadRequest",
-            "Empty Payload. JSON content expected.",
-        ));
+        return Err(bad_request("BadRequest", "Empty Payload. JSON content expected."));
     }
     match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => Ok(map),
@@ -396,10 +363,7 @@ impl Data {
         if !calendar.can_edit && writer == Writer::Client {
             return Err(access_denied());
         }
-        let transaction_id = body
-            .get("transactionId")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let transaction_id = body.get("transactionId").and_then(Value::as_str).map(str::to_owned);
         let earlier = transaction_id
             .as_ref()
             .and_then(|id| mailbox.transactions.get(id))
@@ -487,9 +451,7 @@ fn writable_event<'a>(
     writer: Writer,
 ) -> Result<&'a StoredEvent, Response> {
     let event = mailbox.live_event(id, calendar_id).ok_or_else(not_found)?;
-    let can_edit = mailbox
-        .calendar(&event.calendar_id)
-        .is_some_and(|calendar| calendar.can_edit);
+    let can_edit = mailbox.calendar(&event.calendar_id).is_some_and(|calendar| calendar.can_edit);
     if !can_edit && writer == Writer::Client {
         return Err(access_denied());
     }
@@ -514,10 +476,7 @@ fn new_event(
         id: super::graph_id(),
         calendar_id,
         fields: Map::new(),
-        span: Span::Timed {
-            start: now,
-            end: now,
-        },
+        span: Span::Timed { start: now, end: now },
         start_zone: "UTC".into(),
         end_zone: "UTC".into(),
         transaction_id,
@@ -541,7 +500,11 @@ fn hex_id() -> String {
 }
 
 /// Merges a create/patch body into an event and re-resolves its times.
-fn apply(event: &mut StoredEvent, body: Map<String, Value>, writer: Writer) -> Result<(), Response> {
+fn apply(
+    event: &mut StoredEvent,
+    body: Map<String, Value>,
+    writer: Writer,
+) -> Result<(), Response> {
     for (key, value) in body {
         match key.as_str() {
             "transactionId" | "@odata.type" | "id" => {}
@@ -549,7 +512,9 @@ fn apply(event: &mut StoredEvent, body: Map<String, Value>, writer: Writer) -> R
             "showAs" if !value.as_str().is_some_and(|v| SHOW_AS.contains(&v)) => {
                 return Err(bad_request(
                     "RequestBodyRead",
-                    &format!("Cannot convert the literal '{value}' to the expected type 'microsoft.graph.freeBusyStatus'."),
+                    &format!(
+                        "Cannot convert the literal '{value}' to the expected type 'microsoft.graph.freeBusyStatus'."
+                    ),
                 ));
             }
             name if WRITABLE.contains(&name) => {
@@ -564,7 +529,9 @@ fn apply(event: &mut StoredEvent, body: Map<String, Value>, writer: Writer) -> R
             name => {
                 return Err(bad_request(
                     "RequestBodyRead",
-                    &format!("The property '{name}' does not exist on type 'microsoft.graph.event'. Make sure to only use property names that are defined by the type or mark the type as open type."),
+                    &format!(
+                        "The property '{name}' does not exist on type 'microsoft.graph.event'. Make sure to only use property names that are defined by the type or mark the type as open type."
+                    ),
                 ));
             }
         }
@@ -607,10 +574,7 @@ fn merge_extended(
     };
     for property in value.as_array().ok_or_else(invalid)? {
         let id = property.get("id").and_then(Value::as_str).ok_or_else(invalid)?;
-        let value = property
-            .get("value")
-            .and_then(Value::as_str)
-            .ok_or_else(invalid)?;
+        let value = property.get("value").and_then(Value::as_str).ok_or_else(invalid)?;
         extended.insert(id.to_ascii_lowercase(), (id.to_owned(), value.to_owned()));
     }
     Ok(())
@@ -620,28 +584,22 @@ fn merge_extended(
 fn resolve_span(fields: &Map<String, Value>) -> Result<(Span, String, String), Response> {
     let (start, start_zone) = date_time_time_zone(fields.get("start"))?;
     let (end, end_zone) = date_time_time_zone(fields.get("end"))?;
-    let all_day = fields
-        .get("isAllDay")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let all_day = fields.get("isAllDay").and_then(Value::as_bool).unwrap_or(false);
     let span = if all_day {
         // UNVERIFIED wording: Graph's documented rule is "start and end time must be set to
         // midnight and be in the same time zone".
-        if start.time() != NaiveTime::MIN || end.time() != NaiveTime::MIN || start_zone.name != end_zone.name {
+        if start.time() != NaiveTime::MIN
+            || end.time() != NaiveTime::MIN
+            || start_zone.name != end_zone.name
+        {
             return Err(bad_request(
                 "ErrorInvalidRequest",
                 "Your request can't be completed. If IsAllDay is true, the start and end times must be set to midnight, in the same time zone.",
             ));
         }
-        Span::AllDay {
-            start: start.date(),
-            end: end.date(),
-        }
+        Span::AllDay { start: start.date(), end: end.date() }
     } else {
-        Span::Timed {
-            start: start_zone.to_utc(start),
-            end: end_zone.to_utc(end),
-        }
+        Span::Timed { start: start_zone.to_utc(start), end: end_zone.to_utc(end) }
     };
     let (from, to) = span.bounds();
     if to < from {
@@ -654,9 +612,7 @@ fn resolve_span(fields: &Map<String, Value>) -> Result<(Span, String, String), R
 }
 
 /// Parses `{"dateTime","timeZone"}`.
-fn date_time_time_zone(
-    value: Option<&Value>,
-) -> Result<(chrono::NaiveDateTime, Zone), Response> {
+fn date_time_time_zone(value: Option<&Value>) -> Result<(chrono::NaiveDateTime, Zone), Response> {
     let text = |key: &str| value.and_then(|v| v.get(key)).and_then(Value::as_str);
     let local = text("dateTime").and_then(parse_local).ok_or_else(|| {
         bad_request(
@@ -712,9 +668,7 @@ fn create(
         Err(response) => return response,
     };
     let outcome = parse_body(body).and_then(|body| {
-        state
-            .microsoft
-            .create_event(&account.email, calendar_id, body, Writer::Client)
+        state.microsoft.create_event(&account.email, calendar_id, body, Writer::Client)
     });
     let (id, created) = match outcome {
         Ok(done) => done,
@@ -722,10 +676,9 @@ fn create(
     };
     let zone = Zone::of_response(prefer.time_zone.as_deref());
     let data = &state.microsoft;
-    let mut out = data
-        .render_event(&account.email, &id, None, &zone, None)
-        .unwrap_or_default();
-    out["@odata.context"] = format!("{}/$metadata#users('{}')/events/$entity", base.0, account.email).into();
+    let mut out = data.render_event(&account.email, &id, None, &zone, None).unwrap_or_default();
+    out["@odata.context"] =
+        format!("{}/$metadata#users('{}')/events/$entity", base.0, account.email).into();
     let deliveries = if created {
         data.notifications(&account.email, &id, ChangeType::Created)
     } else {
@@ -773,16 +726,12 @@ fn read(
     };
     let zone = Zone::of_response(prefer.time_zone.as_deref());
     let expand = expanded_property(query);
-    let rendered = state.microsoft.render_event(
-        &account.email,
-        id,
-        calendar_id,
-        &zone,
-        expand.as_deref(),
-    );
+    let rendered =
+        state.microsoft.render_event(&account.email, id, calendar_id, &zone, expand.as_deref());
     match rendered {
         Some(mut out) => {
-            out["@odata.context"] = format!("{}/$metadata#users('{}')/events/$entity", base.0, account.email).into();
+            out["@odata.context"] =
+                format!("{}/$metadata#users('{}')/events/$entity", base.0, account.email).into();
             axum::Json(out).into_response()
         }
         None => not_found(),
@@ -825,19 +774,16 @@ fn update(
         Err(response) => return response,
     };
     let outcome = parse_body(body).and_then(|body| {
-        state
-            .microsoft
-            .update_event(&account.email, id, calendar_id, body, Writer::Client)
+        state.microsoft.update_event(&account.email, id, calendar_id, body, Writer::Client)
     });
     if let Err(response) = outcome {
         return response;
     }
     let zone = Zone::of_response(prefer.time_zone.as_deref());
     let data = &state.microsoft;
-    let mut out = data
-        .render_event(&account.email, id, None, &zone, None)
-        .unwrap_or_default();
-    out["@odata.context"] = format!("{}/$metadata#users('{}')/events/$entity", base.0, account.email).into();
+    let mut out = data.render_event(&account.email, id, None, &zone, None).unwrap_or_default();
+    out["@odata.context"] =
+        format!("{}/$metadata#users('{}')/events/$entity", base.0, account.email).into();
     let deliveries = data.notifications(&account.email, id, ChangeType::Updated);
     drop(state);
     deliver(deliveries);

@@ -8,11 +8,20 @@
 //! Shapes follow Graph: camelCase, `@odata.context`, `@odata.etag` `W/"…"`, opaque
 //! `AAMkAG…` ids, `dateTime` with 7 fractional digits in UTC unless `Prefer: outlook.timezone`.
 
+// Helpers return the finished Graph error response, built once per refused request.
+#![allow(
+    clippy::result_large_err,
+    reason = "an error here is the HTTP answer itself; its size costs nothing"
+)]
+
 mod control;
 mod events;
 mod subscriptions;
 mod time;
 mod views;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -93,8 +102,7 @@ impl Data {
             events: BTreeMap::new(),
             transactions: HashMap::new(),
         };
-        self.mailboxes
-            .insert(account.email.to_ascii_lowercase(), mailbox);
+        self.mailboxes.insert(account.email.to_ascii_lowercase(), mailbox);
     }
 
     fn mailbox(&self, email: &str) -> Option<&Mailbox> {
@@ -113,10 +121,7 @@ impl Data {
 
 impl Mailbox {
     fn default_calendar(&self) -> &Calendar {
-        self.calendars
-            .iter()
-            .find(|calendar| calendar.is_default)
-            .unwrap_or(&self.calendars[0])
+        self.calendars.iter().find(|calendar| calendar.is_default).unwrap_or(&self.calendars[0])
     }
 
     fn calendar(&self, id: &str) -> Option<&Calendar> {
@@ -142,9 +147,7 @@ pub(super) fn router() -> Router<Sandbox> {
         .route("/subscriptions", post(subscriptions::create))
         .route(
             "/subscriptions/{id}",
-            get(subscriptions::get_one)
-                .patch(subscriptions::update)
-                .delete(subscriptions::delete),
+            get(subscriptions::get_one).patch(subscriptions::update).delete(subscriptions::delete),
         )
 }
 
@@ -176,11 +179,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Base {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
+            parts.headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
         };
         let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
         let host = header(header::HOST.as_str()).unwrap_or_else(|| "localhost".into());
@@ -190,10 +189,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Base {
             .get::<OriginalUri>()
             .map_or_else(|| parts.uri.path().to_owned(), |uri| uri.path().to_owned());
         let inner = parts.uri.path();
-        let mount = original
-            .strip_suffix(inner)
-            .unwrap_or("/microsoft/v1.0")
-            .to_owned();
+        let mount = original.strip_suffix(inner).unwrap_or("/microsoft/v1.0").to_owned();
         let prefix = forwarded.trim_end_matches('/');
         Ok(Self(format!("{scheme}://{host}{prefix}{mount}")))
     }
@@ -239,10 +235,7 @@ fn graph_id() -> String {
     use rand::RngCore as _;
     let mut bytes = [0u8; 54];
     rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "AAMkAG{}",
-        base64::engine::general_purpose::URL_SAFE.encode(bytes)
-    )
+    format!("AAMkAG{}", base64::engine::general_purpose::URL_SAFE.encode(bytes))
 }
 
 /// A fresh `changeKey` (also the weak etag).

@@ -95,7 +95,12 @@ pub(super) struct Delivery {
 
 impl Data {
     /// The notifications a change to one of `email`'s events causes.
-    pub(super) fn notifications(&self, email: &str, event_id: &str, change: ChangeType) -> Vec<Delivery> {
+    pub(super) fn notifications(
+        &self,
+        email: &str,
+        event_id: &str,
+        change: ChangeType,
+    ) -> Vec<Delivery> {
         let Some(mailbox) = self.mailbox(email) else {
             return Vec::new();
         };
@@ -150,10 +155,11 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Response {
     let prepared = {
-        let (state, account) = match begin(&sandbox, &headers, "POST microsoft subscriptions.create") {
-            Ok(found) => found,
-            Err(response) => return response,
-        };
+        let (state, account) =
+            match begin(&sandbox, &headers, "POST microsoft subscriptions.create") {
+                Ok(found) => found,
+                Err(response) => return response,
+            };
         drop(state);
         parse_body(&body).and_then(|body| new_record(&body, &account.email))
     };
@@ -174,18 +180,19 @@ pub(super) async fn create(
         .map(|mailbox| mailbox.user_id.clone())
         .unwrap_or_default();
     let out = record.render(&base, &creator);
-    state
-        .microsoft
-        .subscriptions
-        .insert(record.id.clone(), record);
+    state.microsoft.subscriptions.insert(record.id.clone(), record);
     (StatusCode::CREATED, axum::Json(out)).into_response()
 }
 
 /// A subscription from a create body, checked as Graph checks it (except that `http://`
 /// notification URLs are accepted: the sandbox's receivers are local).
-fn new_record(body: &serde_json::Map<String, Value>, email: &str) -> Result<SubscriptionRecord, Response> {
+fn new_record(
+    body: &serde_json::Map<String, Value>,
+    email: &str,
+) -> Result<SubscriptionRecord, Response> {
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
-    let missing = |key: &str| bad_request("InvalidRequest", &format!("The property '{key}' is required."));
+    let missing =
+        |key: &str| bad_request("InvalidRequest", &format!("The property '{key}' is required."));
     let resource = text("resource").ok_or_else(|| missing("resource"))?;
     if !is_event_resource(&resource) {
         return Err(bad_request(
@@ -224,7 +231,9 @@ fn expiration(body: &serde_json::Map<String, Value>) -> Result<DateTime<Utc>, Re
         .and_then(Value::as_str)
         .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
         .map(|at| at.with_timezone(&Utc))
-        .ok_or_else(|| bad_request("InvalidRequest", "The property 'expirationDateTime' is required."))?;
+        .ok_or_else(|| {
+            bad_request("InvalidRequest", "The property 'expirationDateTime' is required.")
+        })?;
     let now = Utc::now();
     if at <= now {
         return Err(bad_request(
@@ -235,7 +244,9 @@ fn expiration(body: &serde_json::Map<String, Value>) -> Result<DateTime<Utc>, Re
     if at > now + chrono::Duration::minutes(MAX_LIFETIME_MINUTES) {
         return Err(bad_request(
             "InvalidRequest",
-            &format!("Subscription expiration can only be {MAX_LIFETIME_MINUTES} minutes in the future."),
+            &format!(
+                "Subscription expiration can only be {MAX_LIFETIME_MINUTES} minutes in the future."
+            ),
         ));
     }
     Ok(at)
@@ -244,7 +255,10 @@ fn expiration(body: &serde_json::Map<String, Value>) -> Result<DateTime<Utc>, Re
 /// The handshake: POST `{url}?validationToken=…`; the endpoint must answer 200 `text/plain`
 /// with the token as the body within 10 seconds.
 async fn validates(notification_url: &str) -> bool {
-    let token = format!("Validation: Testing client application reachability for subscription Request-Id: {}", uuid::Uuid::new_v4());
+    let token = format!(
+        "Validation: Testing client application reachability for subscription Request-Id: {}",
+        uuid::Uuid::new_v4()
+    );
     let Ok(mut url) = url::Url::parse(notification_url) else {
         return false;
     };
@@ -289,7 +303,8 @@ pub(super) async fn get_one(
     let data = &state.microsoft;
     match data.subscriptions.get(&id).filter(|s| s.email == account.email) {
         Some(record) => {
-            let creator = data.mailbox(&account.email).map(|m| m.user_id.clone()).unwrap_or_default();
+            let creator =
+                data.mailbox(&account.email).map(|m| m.user_id.clone()).unwrap_or_default();
             axum::Json(record.render(&base, &creator)).into_response()
         }
         None => subscription_not_found(&id),
@@ -304,10 +319,11 @@ pub(super) async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (mut state, account) = match begin(&sandbox, &headers, "PATCH microsoft subscriptions.update") {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (mut state, account) =
+        match begin(&sandbox, &headers, "PATCH microsoft subscriptions.update") {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     let expiration = match parse_body(&body).and_then(|body| expiration(&body)) {
         Ok(at) => at,
         Err(response) => return response,
@@ -329,10 +345,11 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let (mut state, account) = match begin(&sandbox, &headers, "DELETE microsoft subscriptions.delete") {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (mut state, account) =
+        match begin(&sandbox, &headers, "DELETE microsoft subscriptions.delete") {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     let subscriptions = &mut state.microsoft.subscriptions;
     if subscriptions.get(&id).is_some_and(|s| s.email == account.email) {
         subscriptions.remove(&id);

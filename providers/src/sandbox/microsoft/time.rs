@@ -15,10 +15,7 @@ pub(super) struct Zone {
 impl Zone {
     /// UTC.
     pub(super) fn utc() -> Self {
-        Self {
-            name: "UTC".into(),
-            tz: TimeZone::UTC,
-        }
+        Self { name: "UTC".into(), tz: TimeZone::UTC }
     }
 
     /// Parses a `timeZone` value.
@@ -27,10 +24,7 @@ impl Zone {
             "UTC" | "utc" | "Etc/UTC" | "Coordinated Universal Time" => TimeZone::UTC,
             other => other.parse().ok()?,
         };
-        Some(Self {
-            name: name.to_owned(),
-            tz,
-        })
+        Some(Self { name: name.to_owned(), tz })
     }
 
     /// The zone a response is rendered in: `Prefer: outlook.timezone`, else UTC.
@@ -44,10 +38,7 @@ impl Zone {
         let tz = self.tz.tz();
         tz.from_local_datetime(&local)
             .earliest()
-            .or_else(|| {
-                tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
-                    .earliest()
-            })
+            .or_else(|| tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
             .map_or_else(|| local.and_utc(), |at| at.with_timezone(&Utc))
     }
 
@@ -63,11 +54,7 @@ pub(super) fn parse_local(text: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
         .ok()
-        .or_else(|| {
-            DateTime::parse_from_rfc3339(text)
-                .ok()
-                .map(|at| at.naive_utc())
-        })
+        .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|at| at.naive_utc()))
 }
 
 /// Parses a query-string instant (`startDateTime`): ISO 8601 with an offset, or UTC without.
@@ -106,10 +93,7 @@ mod tests {
         let local = parse_local("2026-03-01T10:00:00").unwrap();
         assert_eq!(format_local(local), "2026-03-01T10:00:00.0000000");
         let zurich = Zone::parse("Europe/Zurich").unwrap();
-        assert_eq!(
-            zurich.to_utc(local),
-            parse_instant("2026-03-01T09:00:00Z").unwrap()
-        );
+        assert_eq!(zurich.to_utc(local), parse_instant("2026-03-01T09:00:00Z").unwrap());
         assert_eq!(
             parse_local("2026-03-01T10:00:00.1234567").map(format_local),
             Some("2026-03-01T10:00:00.1234567".into())

@@ -43,10 +43,7 @@ pub(crate) struct DeltaPage {
 pub(super) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/me/calendarView", get(calendar_view_default))
-        .route(
-            "/me/calendars/{calendar_id}/calendarView",
-            get(calendar_view_in),
-        )
+        .route("/me/calendars/{calendar_id}/calendarView", get(calendar_view_in))
         .route("/me/calendarView/delta", get(delta))
         .route("/me/calendarView/delta()", get(delta))
         .route("/me/calendar/getSchedule", post(get_schedule))
@@ -192,18 +189,11 @@ async fn delta(
     let page = if let Some(token) = param(&query, "skiptoken") {
         data.skip_tokens.get(token).cloned()
     } else if let Some(token) = param(&query, "deltatoken") {
-        data.delta_tokens
-            .get(token)
-            .cloned()
-            .map(|round| data.start_round(round, &prefer))
+        data.delta_tokens.get(token).cloned().map(|round| data.start_round(round, &prefer))
     } else {
         match window(&query) {
             Ok(window) => Some(data.start_round(
-                DeltaRound {
-                    email: account.email.clone(),
-                    window,
-                    since: None,
-                },
+                DeltaRound { email: account.email.clone(), window, since: None },
                 &prefer,
             )),
             Err(response) => return response,
@@ -223,11 +213,7 @@ async fn delta(
 /// UNVERIFIED exact body: Graph documents 410 Gone for expired delta tokens; the code and
 /// message here are the ones community reports quote.
 fn sync_state_not_found() -> Response {
-    graph_error(
-        StatusCode::GONE,
-        "SyncStateNotFound",
-        "The sync state generation is not found.",
-    )
+    graph_error(StatusCode::GONE, "SyncStateNotFound", "The sync state generation is not found.")
 }
 
 impl Data {
@@ -274,17 +260,11 @@ impl Data {
         let token = random_token(24);
         if end < page.ids.len() {
             out["@odata.nextLink"] = format!("{link}?$skiptoken={token}").into();
-            let next = DeltaPage {
-                offset: end,
-                ..page
-            };
+            let next = DeltaPage { offset: end, ..page };
             self.skip_tokens.insert(token, next);
         } else {
             out["@odata.deltaLink"] = format!("{link}?$deltatoken={token}").into();
-            let round = DeltaRound {
-                since: Some(page.upto),
-                ..page.round
-            };
+            let round = DeltaRound { since: Some(page.upto), ..page.round };
             self.delta_tokens.insert(token, round);
         }
         out
@@ -367,7 +347,9 @@ impl ScheduleRequest {
         let schedules = body
             .get("schedules")
             .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>())
+            .map(|list| {
+                list.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>()
+            })
             .filter(|list| !list.is_empty())
             .ok_or_else(|| invalid("The schedules parameter is required."))?;
         let time = |key: &str| -> Result<(DateTime<Utc>, Zone), Response> {
@@ -382,35 +364,27 @@ impl ScheduleRequest {
         };
         let (from, zone) = time("startTime")?;
         let (to, _) = time("endTime")?;
-        let interval = body
-            .get("availabilityViewInterval")
-            .and_then(Value::as_i64)
-            .unwrap_or(30);
+        let interval = body.get("availabilityViewInterval").and_then(Value::as_i64).unwrap_or(30);
         if !(5..=1440).contains(&interval) || to <= from {
             return Err(invalid(
                 "The availabilityViewInterval must be between 5 and 1440 minutes and the window not empty.",
             ));
         }
-        Ok(Self {
-            schedules,
-            from,
-            to,
-            zone,
-            interval,
-        })
+        Ok(Self { schedules, from, to, zone, interval })
     }
 }
 
 /// One `scheduleInformation`: items that block time, and the availability digits per interval.
 fn schedule_of(mailbox: &Mailbox, email: &str, request: &ScheduleRequest) -> Value {
     let default = &mailbox.default_calendar().id;
-    let items: Vec<_> = mailbox
+    let mut items: Vec<_> = mailbox
         .events
         .values()
         .filter(|e| !e.deleted && &e.calendar_id == default)
         .filter(|e| !e.is_cancelled() && !e.is_declined())
         .filter(|e| e.show_as() != "free" && e.span.overlaps(request.from, request.to))
         .collect();
+    items.sort_by_key(|event| (event.span.bounds(), event.id.clone()));
     let mut view = String::new();
     let mut slot = request.from;
     while slot < request.to {
