@@ -1,4 +1,4 @@
-//! The user, calendars and the event resource: create (idempotent by `transactionId`), get,
+//! The event resource: create (idempotent by `transactionId`), get,
 //! patch and delete, at `/me/events/{id}` and `/me/calendars/{cid}/events/{id}`.
 
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::subscriptions::{ChangeType, deliver};
 use super::time::{Zone, parse_local, render_day, render_instant};
 use super::{
-    Base, Calendar, Data, Mailbox, Prefer, access_denied, bad_request, begin, change_key, graph_id,
+    Base, Data, Mailbox, Prefer, access_denied, bad_request, begin, change_key, graph_id,
     not_found, timestamp,
 };
 use crate::sandbox::Sandbox;
@@ -224,94 +224,6 @@ pub(super) fn router() -> Router<Sandbox> {
             "/me/calendars/{calendar_id}/events/{id}",
             get(get_in).patch(update_in).delete(delete_in),
         )
-}
-
-/// `GET /me`.
-pub(super) async fn me(State(sandbox): State<Sandbox>, base: Base, headers: HeaderMap) -> Response {
-    let (state, account) = match begin(&sandbox, &headers, "GET microsoft me") {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Some(mailbox) = state.microsoft.mailbox(&account.email) else {
-        return not_found();
-    };
-    let (given, surname) =
-        mailbox.name.split_once(' ').map_or((mailbox.name.as_str(), ""), |(a, b)| (a, b));
-    axum::Json(json!({
-        "@odata.context": format!("{}/$metadata#users/$entity", base.0),
-        "businessPhones": [],
-        "displayName": mailbox.name,
-        "givenName": given,
-        "surname": surname,
-        "jobTitle": null,
-        "mail": mailbox.email,
-        "mobilePhone": null,
-        "officeLocation": null,
-        "preferredLanguage": "en-US",
-        "userPrincipalName": mailbox.email,
-        "id": mailbox.user_id,
-    }))
-    .into_response()
-}
-
-/// `GET /me/calendars`.
-pub(super) async fn list_calendars(
-    State(sandbox): State<Sandbox>,
-    base: Base,
-    headers: HeaderMap,
-) -> Response {
-    let (state, account) = match begin(&sandbox, &headers, "GET microsoft calendars") {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Some(mailbox) = state.microsoft.mailbox(&account.email) else {
-        return not_found();
-    };
-    let value: Vec<Value> =
-        mailbox.calendars.iter().map(|calendar| calendar_json(calendar, mailbox)).collect();
-    axum::Json(json!({
-        "@odata.context": format!("{}/$metadata#users('{}')/calendars", base.0, mailbox.user_id),
-        "value": value,
-    }))
-    .into_response()
-}
-
-/// `GET /me/calendar`.
-pub(super) async fn default_calendar(
-    State(sandbox): State<Sandbox>,
-    base: Base,
-    headers: HeaderMap,
-) -> Response {
-    let (state, account) = match begin(&sandbox, &headers, "GET microsoft calendar") {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Some(mailbox) = state.microsoft.mailbox(&account.email) else {
-        return not_found();
-    };
-    let mut out = calendar_json(mailbox.default_calendar(), mailbox);
-    out["@odata.context"] =
-        format!("{}/$metadata#users('{}')/calendars/$entity", base.0, mailbox.user_id).into();
-    axum::Json(out).into_response()
-}
-
-fn calendar_json(calendar: &Calendar, mailbox: &Mailbox) -> Value {
-    json!({
-        "id": calendar.id,
-        "name": calendar.name,
-        "color": calendar.color,
-        "hexColor": "",
-        "isDefaultCalendar": calendar.is_default,
-        "changeKey": "fJKVL07sbkmIfHqjbDnRgQAAAAAAAA==",
-        "canShare": calendar.can_edit,
-        "canViewPrivateItems": true,
-        "canEdit": calendar.can_edit,
-        "isRemovable": !calendar.is_default && calendar.can_edit,
-        "isTallyingResponses": calendar.can_edit,
-        "allowedOnlineMeetingProviders": ["teamsForBusiness"],
-        "defaultOnlineMeetingProvider": "teamsForBusiness",
-        "owner": {"name": mailbox.name, "address": mailbox.email},
-    })
 }
 
 /// The `$expand=singleValueExtendedProperties($filter=id eq '…')` property id, if asked.

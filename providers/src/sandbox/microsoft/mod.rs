@@ -1,5 +1,6 @@
 //! Microsoft Graph v1.0 calendar emulation, at the real paths below `/microsoft/v1.0`.
 //!
+//! - `calendars`: the user and their calendars;
 //! - `events`: the event resource (create with `transactionId`, get, patch, delete);
 //! - `views`: `calendarView`, its delta rounds, and `getSchedule`;
 //! - `subscriptions`: webhooks with the validation handshake, and their notifications;
@@ -14,6 +15,7 @@
     reason = "an error here is the HTTP answer itself; its size costs nothing"
 )]
 
+mod calendars;
 mod control;
 mod events;
 mod subscriptions;
@@ -139,9 +141,9 @@ impl Mailbox {
 /// API routes (nested at `/microsoft/v1.0`).
 pub(super) fn router() -> Router<Sandbox> {
     Router::new()
-        .route("/me", get(events::me))
-        .route("/me/calendars", get(events::list_calendars))
-        .route("/me/calendar", get(events::default_calendar))
+        .route("/me", get(calendars::me))
+        .route("/me/calendars", get(calendars::list_calendars))
+        .route("/me/calendar", get(calendars::default_calendar))
         .merge(events::router())
         .merge(views::router())
         .route("/subscriptions", post(subscriptions::create))
