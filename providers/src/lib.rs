@@ -11,7 +11,9 @@ pub mod calendar;
 mod error;
 pub mod feed;
 mod google;
+mod microsoft;
 pub mod sandbox;
 
 pub use error::{ProviderError, is_dead_grant, parse_retry_after};
 pub use google::GoogleCalendar;
+pub use microsoft::MicrosoftCalendar;

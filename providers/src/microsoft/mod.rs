@@ -1,0 +1,603 @@
+//! Microsoft Graph calendars through graph-rs-sdk: every call goes through the crate's
+//! `GraphClient`, and no crate type leaves this module.
+//!
+//! How the crate is driven (graph-rs-sdk 3.0.1, graph-http 3.0.0):
+//! - the access token lives in the client's configuration, so each call builds a `GraphClient`
+//!   (`GraphClientConfiguration::new().access_token(..)`); no retry layer is enabled, so the
+//!   caller's job queue owns retries and `Retry-After` (fractional seconds included);
+//! - a base URL other than graph.microsoft.com goes through `use_test_endpoint` (feature
+//!   `test-util`) with `https_only(false)`; the crate appends the resource path to the base's
+//!   path segments, so a multi-segment prefix such as `/sandbox/microsoft/v1.0` is kept (a
+//!   trailing slash would double the `/`, so it is trimmed);
+//! - `.send()` returns the reqwest response of any status; errors are classified here from the
+//!   status, Graph's `error.code` and `Retry-After`;
+//! - `@odata.nextLink`/`@odata.deltaLink` are followed with `client.custom(GET)` whose URL is
+//!   replaced through `AsMut<Url>` (the crate's `.paging()` drops request headers such as
+//!   `Prefer` and reads error pages as JSON); links must point at the configured origin, so a
+//!   stored cursor can never send the token elsewhere.
+
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use graph_rs_sdk::error::GraphFailure;
+use graph_rs_sdk::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use graph_rs_sdk::http::Method;
+use graph_rs_sdk::{GraphClient, GraphClientConfiguration, GraphResult, ODataQuery as _};
+use secrecy::ExposeSecret as _;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::calendar::{
+    AccessToken, AccountIdentity, BusyInterval, Change, ChangeSet, EventDraft, RemoteCalendar,
+    RemoteEvent, Subscription, SubscriptionRequest, Window,
+};
+use crate::error::{ProviderError, parse_retry_after};
+use wire::{BOOKING_PROPERTY, Page, Schedule, User, WireCalendar, WireEvent, WireSubscription};
+
+/// The production Graph host (validated by the crate's own allow-list).
+const GRAPH_HOST: &str = "graph.microsoft.com";
+
+/// Page size asked for with `Prefer: odata.maxpagesize`.
+const PAGE_SIZE: usize = 50;
+
+/// Pages followed at most in one listing (a loop guard).
+const MAX_PAGES: usize = 1_000;
+
+/// Outlook subscriptions live at most 10,080 minutes; ask for a little less.
+const MAX_SUBSCRIPTION_MINUTES: i64 = 10_070;
+
+/// A Microsoft Graph calendar client.
+///
+/// Holds no token: every call takes the account's current access token.
+#[derive(Clone, Debug)]
+pub struct MicrosoftCalendar {
+    /// `https://graph.microsoft.com/v1.0`, or an emulator's base.
+    base: Url,
+    /// Per-request timeout (connect to end of body).
+    timeout: Duration,
+}
+
+/// A failed exchange: an HTTP answer that is not a success, or anything else.
+enum CallError {
+    Status { status: u16, code: Option<String>, message: String, retry_after: Option<Duration> },
+    Other(ProviderError),
+}
+
+impl CallError {
+    fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// Graph asks for a full sync: 410, `SyncStateNotFound`, or `resyncRequired`.
+    fn is_sync_reset(&self) -> bool {
+        match self {
+            Self::Status { status, code, .. } => {
+                *status == 410
+                    || code.as_deref().is_some_and(|code| {
+                        code.eq_ignore_ascii_case("SyncStateNotFound")
+                            || code.eq_ignore_ascii_case("resyncRequired")
+                    })
+            }
+            Self::Other(_) => false,
+        }
+    }
+}
+
+impl From<CallError> for ProviderError {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Status { status, code, message, retry_after } => {
+                ProviderError::from_status(status, code.as_deref(), message, retry_after)
+            }
+            CallError::Other(error) => error,
+        }
+    }
+}
+
+impl From<ProviderError> for CallError {
+    fn from(error: ProviderError) -> Self {
+        Self::Other(error)
+    }
+}
+
+impl MicrosoftCalendar {
+    /// A client for the Graph at `graph_base_url` (`https://graph.microsoft.com/v1.0`, or an
+    /// emulator's base such as `http://127.0.0.1:8080/sandbox/microsoft/v1.0`).
+    pub fn new(graph_base_url: &str, timeout: Duration) -> Result<Self, ProviderError> {
+        let invalid = |why: &str| {
+            ProviderError::permanent(0, format!("invalid Graph base URL {graph_base_url:?}: {why}"))
+        };
+        let base = Url::parse(graph_base_url.trim_end_matches('/'))
+            .map_err(|e| invalid(&e.to_string()))?;
+        if base.query().is_some() || base.fragment().is_some() || base.cannot_be_a_base() {
+            return Err(invalid("it must be a scheme, host and optional path"));
+        }
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        if base.host_str() == Some(GRAPH_HOST) && base.scheme() != "https" {
+            return Err(invalid("graph.microsoft.com is only reached over https"));
+        }
+        Ok(Self { base, timeout })
+    }
+
+    /// The crate's client for one call with this token.
+    fn graph(&self, token: &AccessToken) -> GraphClient {
+        let official = self.base.host_str() == Some(GRAPH_HOST);
+        let mut config = GraphClientConfiguration::new()
+            .access_token(token.0.expose_secret())
+            .timeout(self.timeout);
+        if !official {
+            config = config.https_only(false);
+        }
+        let mut client = GraphClient::from(config);
+        if official {
+            client.use_endpoint(&self.base);
+        } else {
+            client.use_test_endpoint(&self.base);
+        }
+        client
+    }
+
+    /// Who the token belongs to: `mail`, else `userPrincipalName`.
+    pub async fn me(&self, token: &AccessToken) -> Result<AccountIdentity, ProviderError> {
+        let body = exchange(self.graph(token).me().get_user().send()).await?;
+        let user: User = parse(&body)?;
+        let email =
+            user.mail.filter(|mail| !mail.is_empty()).or(user.user_principal_name).ok_or_else(
+                || {
+                    ProviderError::permanent(
+                        0,
+                        "Graph returned a user without mail or userPrincipalName",
+                    )
+                },
+            )?;
+        Ok(AccountIdentity { email, name: user.display_name.filter(|name| !name.is_empty()) })
+    }
+
+    /// The account's calendars (`canEdit` false, as for Birthdays, means not writable).
+    pub async fn list_calendars(
+        &self,
+        token: &AccessToken,
+    ) -> Result<Vec<RemoteCalendar>, ProviderError> {
+        let client = self.graph(token);
+        let first = exchange(client.me().calendars().list_calendars().send()).await?;
+        let calendars: Vec<WireCalendar> = self.all_pages(&client, first).await?;
+        Ok(calendars
+            .into_iter()
+            .map(|calendar| RemoteCalendar {
+                id: calendar.id,
+                name: calendar.name,
+                primary: calendar.is_default_calendar,
+                writable: calendar.can_edit,
+                time_zone: None,
+            })
+            .collect())
+    }
+
+    /// Creates the draft's event in `calendar_id` (idempotent through its `transactionId`), or
+    /// patches `remote_id`; a patch of an event that is gone creates it again.
+    pub async fn upsert_event(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        draft: &EventDraft,
+        remote_id: Option<&str>,
+    ) -> Result<RemoteEvent, ProviderError> {
+        let client = self.graph(token);
+        if let Some(id) = remote_id {
+            let patch = wire::event_body(draft, false);
+            let request = client.me().event(id).update_events(&patch).header(prefer(), utc());
+            match exchange(request.send()).await {
+                Ok(body) => return tagged(&body, draft),
+                Err(error) if error.status() == Some(404) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let create = wire::event_body(draft, true);
+        let request =
+            client.me().calendar(calendar_id).create_events(&create).header(prefer(), utc());
+        let body = exchange(request.send()).await?;
+        tagged(&body, draft)
+    }
+
+    /// The event, `None` when it does not exist.
+    pub async fn get_event(
+        &self,
+        token: &AccessToken,
+        id: &str,
+    ) -> Result<Option<RemoteEvent>, ProviderError> {
+        let request = self
+            .graph(token)
+            .me()
+            .event(id)
+            .get_events()
+            .expand(&[expand_booking().as_str()])
+            .header(prefer(), utc());
+        match exchange(request.send()).await {
+            Ok(body) => parse::<WireEvent>(&body)?.into_remote().map(Some),
+            Err(error) if error.status() == Some(404) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Deletes the event; one that is already gone counts as deleted.
+    pub async fn delete_event(&self, token: &AccessToken, id: &str) -> Result<(), ProviderError> {
+        let request = self.graph(token).me().event(id).delete_events();
+        match exchange(request.send()).await {
+            Ok(_) => Ok(()),
+            Err(error) if matches!(error.status(), Some(404 | 410)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Kalends's events (those carrying the booking property) of the default calendar in the
+    /// window, through `calendarView` with the property expanded.
+    pub async fn list_kalends_events(
+        &self,
+        token: &AccessToken,
+        window: Window,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let events = self.calendar_view(token, window, true).await?;
+        let mut ours = Vec::new();
+        for event in events {
+            let event = event.into_remote()?;
+            if event.booking_id.is_some() {
+                ours.push(event);
+            }
+        }
+        Ok(ours)
+    }
+
+    /// Changes of the default calendar since `cursor` (a delta link), or the whole window when
+    /// there is none. An expired or unknown cursor answers `FullSyncRequired`.
+    pub async fn changes(
+        &self,
+        token: &AccessToken,
+        cursor: Option<&str>,
+        window: Window,
+    ) -> Result<ChangeSet, ProviderError> {
+        let client = self.graph(token);
+        let first = match cursor {
+            Some(link) => self.get_link(&client, link).await,
+            None => {
+                let request = client
+                    .me()
+                    .calendar_views()
+                    .delta()
+                    .append_query_pair("startDateTime", wire::query_instant(window.start).as_str())
+                    .append_query_pair("endDateTime", wire::query_instant(window.end).as_str())
+                    .header(prefer(), page_and_utc());
+                exchange(request.send()).await
+            }
+        };
+        match self.delta_rounds(&client, first).await {
+            Ok(set) => Ok(set),
+            Err(error) if error.is_sync_reset() => Ok(ChangeSet::FullSyncRequired),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Follows a delta round's pages to its delta link.
+    async fn delta_rounds(
+        &self,
+        client: &GraphClient,
+        first: Result<Bytes, CallError>,
+    ) -> Result<ChangeSet, CallError> {
+        let mut body = first?;
+        let mut changes = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page: Page<WireEvent> = parse(&body)?;
+            for entry in page.value {
+                changes.push(entry.into_change()?);
+            }
+            if let Some(next_cursor) = page.delta_link {
+                return Ok(ChangeSet::Changes { changes: dedupe(changes), next_cursor });
+            }
+            let Some(next) = page.next_link else {
+                return Err(ProviderError::permanent(
+                    0,
+                    "a Graph delta page had neither a nextLink nor a deltaLink",
+                )
+                .into());
+            };
+            body = self.get_link(client, &next).await?;
+        }
+        Err(ProviderError::permanent(0, "a Graph delta round did not end").into())
+    }
+
+    /// Busy intervals of `email` in the window via `getSchedule`; when Graph cannot answer it
+    /// (personal accounts), the default calendar's `calendarView` instead.
+    pub async fn free_busy(
+        &self,
+        token: &AccessToken,
+        email: &str,
+        window: Window,
+    ) -> Result<Vec<BusyInterval>, ProviderError> {
+        match self.schedule(token, email, window).await {
+            Ok(Some(intervals)) => return Ok(sorted(intervals)),
+            Ok(None) => {}
+            Err(ProviderError::Permanent { .. } | ProviderError::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        let events = self.calendar_view(token, window, false).await?;
+        let mut busy = Vec::new();
+        for event in events {
+            busy.extend(event.busy_interval()?);
+        }
+        Ok(sorted(busy))
+    }
+
+    /// `getSchedule` for one address; `None` when the schedule came back with an error.
+    async fn schedule(
+        &self,
+        token: &AccessToken,
+        email: &str,
+        window: Window,
+    ) -> Result<Option<Vec<BusyInterval>>, ProviderError> {
+        let body = json!({
+            "schedules": [email],
+            "startTime": wire::utc_date_time(window.start),
+            "endTime": wire::utc_date_time(window.end),
+            "availabilityViewInterval": 30,
+        });
+        let request =
+            self.graph(token).me().default_calendar().get_schedule(&body).header(prefer(), utc());
+        let answer = exchange(request.send()).await?;
+        let page: Page<Schedule> = parse(&answer)?;
+        let Some(schedule) = page.value.into_iter().next().filter(|s| s.error.is_none()) else {
+            return Ok(None);
+        };
+        let mut busy = Vec::new();
+        for item in &schedule.schedule_items {
+            busy.extend(item.busy_interval()?);
+        }
+        Ok(Some(busy))
+    }
+
+    /// Subscribes `callback_url` to the account's event changes. Graph validates the URL first
+    /// (it must echo `validationToken` as text/plain within 10 s); the expiry is capped at
+    /// Graph's maximum.
+    pub async fn subscribe(
+        &self,
+        token: &AccessToken,
+        request: &SubscriptionRequest,
+    ) -> Result<Subscription, ProviderError> {
+        let body = json!({
+            "changeType": "created,updated,deleted",
+            "notificationUrl": request.callback_url,
+            "resource": "me/events",
+            "expirationDateTime": expiry(request.expires_at),
+            "clientState": request.secret.expose_secret(),
+        });
+        let call = self.graph(token).subscriptions().create_subscription(&body);
+        let answer = exchange(call.send()).await?;
+        parse::<WireSubscription>(&answer)?.into_subscription()
+    }
+
+    /// Extends a subscription (capped at Graph's maximum).
+    pub async fn renew(
+        &self,
+        token: &AccessToken,
+        id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Subscription, ProviderError> {
+        let body = json!({ "expirationDateTime": expiry(expires_at) });
+        let call = self.graph(token).subscription(id).update_subscription(&body);
+        let answer = exchange(call.send()).await?;
+        parse::<WireSubscription>(&answer)?.into_subscription()
+    }
+
+    /// Deletes a subscription; one that is already gone counts as deleted.
+    pub async fn unsubscribe(&self, token: &AccessToken, id: &str) -> Result<(), ProviderError> {
+        let call = self.graph(token).subscription(id).delete_subscription();
+        match exchange(call.send()).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.status() == Some(404) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Every event of the default calendar in the window, all pages.
+    async fn calendar_view(
+        &self,
+        token: &AccessToken,
+        window: Window,
+        with_booking: bool,
+    ) -> Result<Vec<WireEvent>, ProviderError> {
+        let client = self.graph(token);
+        let mut request = client
+            .me()
+            .calendar_views()
+            .list_calendar_view()
+            .append_query_pair("startDateTime", wire::query_instant(window.start).as_str())
+            .append_query_pair("endDateTime", wire::query_instant(window.end).as_str())
+            .header(prefer(), page_and_utc());
+        if with_booking {
+            request = request.expand(&[expand_booking().as_str()]);
+        }
+        let first = exchange(request.send()).await?;
+        Ok(self.all_pages(&client, first).await?)
+    }
+
+    /// The values of a collection's first page and of every page its nextLinks lead to.
+    async fn all_pages<T: DeserializeOwned>(
+        &self,
+        client: &GraphClient,
+        first: Bytes,
+    ) -> Result<Vec<T>, CallError> {
+        let mut body = first;
+        let mut values = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page: Page<T> = parse(&body)?;
+            values.extend(page.value);
+            let Some(next) = page.next_link else {
+                return Ok(values);
+            };
+            body = self.get_link(client, &next).await?;
+        }
+        Err(ProviderError::permanent(0, "a Graph listing did not end").into())
+    }
+
+    /// GETs an `@odata.nextLink`/`@odata.deltaLink` through the crate, with the same
+    /// preferences, provided it points at the configured Graph.
+    async fn get_link(&self, client: &GraphClient, link: &str) -> Result<Bytes, CallError> {
+        let url = Url::parse(link)
+            .ok()
+            .filter(|url| {
+                url.origin() == self.base.origin() && url.path().starts_with(self.base.path())
+            })
+            .ok_or_else(|| {
+                ProviderError::permanent(
+                    0,
+                    "a Graph link points outside the configured Graph base URL",
+                )
+            })?;
+        let mut request = client.custom(Method::GET, None).header(prefer(), page_and_utc());
+        *AsMut::<Url>::as_mut(&mut request) = url;
+        exchange(request.send()).await
+    }
+}
+
+/// Sends a request and reads its whole body; a non-success answer becomes `CallError::Status`.
+async fn exchange(
+    pending: impl Future<Output = GraphResult<reqwest::Response>>,
+) -> Result<Bytes, CallError> {
+    let response = pending.await.map_err(failure)?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| parse_retry_after(value, Utc::now()));
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| ProviderError::from_transport(&error.without_url()))?;
+    if status.is_success() {
+        return Ok(body);
+    }
+    let (code, message) = error_details(&body, status);
+    Err(CallError::Status { status: status.as_u16(), code, message, retry_after })
+}
+
+/// Graph's `error.code` and `error.message`, or the status text for a non-JSON body.
+fn error_details(body: &[u8], status: reqwest::StatusCode) -> (Option<String>, String) {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let error = json.as_ref().and_then(|json| json.get("error"));
+    let text =
+        |key: &str| error.and_then(|e| e.get(key)).and_then(Value::as_str).map(str::to_owned);
+    let code = text("code");
+    let message =
+        text("message").or_else(|| code.clone()).unwrap_or_else(|| format!("HTTP {status}"));
+    (code, message)
+}
+
+/// A failure before any HTTP answer: transport problems are transient, the rest permanent.
+fn failure(error: GraphFailure) -> CallError {
+    let transport =
+        |error: &reqwest::Error| ProviderError::from_transport(&error.without_url_ref());
+    CallError::Other(match error {
+        GraphFailure::ReqwestError(error) => transport(&error),
+        GraphFailure::Io(error) => ProviderError::from_transport(&error),
+        GraphFailure::Other(error) => match error.downcast::<reqwest::Error>() {
+            Ok(error) => transport(&error),
+            Err(error) => ProviderError::from_transport(&*error),
+        },
+        other => {
+            ProviderError::permanent(0, format!("the Graph request could not be built: {other}"))
+        }
+    })
+}
+
+/// Strips the URL from a reqwest error (it may hold a delta token) without consuming it.
+trait WithoutUrlRef {
+    fn without_url_ref(&self) -> TransportError;
+}
+
+impl WithoutUrlRef for reqwest::Error {
+    fn without_url_ref(&self) -> TransportError {
+        let mut message = self.to_string();
+        if let Some(url) = self.url() {
+            message = message.replace(url.as_str(), "<graph>");
+        }
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        TransportError(message)
+    }
+}
+
+/// A transport failure's text, URL removed, causes appended.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TransportError(String);
+
+/// Parses a JSON body.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ProviderError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ProviderError::permanent(0, format!("unreadable Graph answer: {error}")))
+}
+
+/// A created or patched event, tagged with the draft's booking (Graph returns the property only
+/// when expanded).
+fn tagged(body: &[u8], draft: &EventDraft) -> Result<RemoteEvent, ProviderError> {
+    let mut event = parse::<WireEvent>(body)?.into_remote()?;
+    event.booking_id = Some(draft.key.booking_id);
+    Ok(event)
+}
+
+/// Later entries for the same event replace earlier ones (a round may list an event twice).
+fn dedupe(changes: Vec<Change>) -> Vec<Change> {
+    let id = |change: &Change| match change {
+        Change::Upserted(event) => event.id.clone(),
+        Change::Deleted { id } => id.clone(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<Change> =
+        changes.into_iter().rev().filter(|change| seen.insert(id(change))).collect();
+    kept.reverse();
+    kept
+}
+
+/// Intervals in order of their start.
+fn sorted(mut intervals: Vec<BusyInterval>) -> Vec<BusyInterval> {
+    intervals.sort_by_key(|interval| (interval.start, interval.end));
+    intervals
+}
+
+fn expand_booking() -> String {
+    format!("singleValueExtendedProperties($filter=id eq '{BOOKING_PROPERTY}')")
+}
+
+fn prefer() -> HeaderName {
+    HeaderName::from_static("prefer")
+}
+
+fn utc() -> HeaderValue {
+    HeaderValue::from_static("outlook.timezone=\"UTC\"")
+}
+
+fn page_and_utc() -> HeaderValue {
+    HeaderValue::from_str(&format!("odata.maxpagesize={PAGE_SIZE}, outlook.timezone=\"UTC\""))
+        .unwrap_or_else(|_| utc())
+}
+
+/// An expiry Graph accepts: at most 10,070 minutes ahead.
+fn expiry(wanted: DateTime<Utc>) -> String {
+    let latest = Utc::now() + chrono::Duration::minutes(MAX_SUBSCRIPTION_MINUTES);
+    wanted.min(latest).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

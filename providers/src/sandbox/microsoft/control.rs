@@ -1,0 +1,136 @@
+//! Control routes under `/_control/microsoft`: act as the user in Outlook (seed, edit and delete
+//! events, which notifies subscribers), read everything back, and invalidate delta tokens.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use kalends_core::domain::Provider;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::events::{Writer, parse_body};
+use super::subscriptions::{ChangeType, deliver};
+use super::time::Zone;
+use super::{Data, not_found};
+use crate::sandbox::Sandbox;
+
+/// Routes.
+pub(super) fn router() -> Router<Sandbox> {
+    Router::new()
+        .route("/users/{email}/events", post(seed).get(read_back))
+        .route("/users/{email}/events/{id}", patch(edit).delete(remove))
+        .route("/invalidate-delta-tokens", post(invalidate))
+        .route("/subscriptions", get(subscriptions))
+}
+
+/// `?calendar_id=` (the default calendar when absent).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SeedQuery {
+    calendar_id: Option<String>,
+}
+
+/// Creates an event as the user would in Outlook (Graph's event JSON; `isCancelled` and
+/// `responseStatus` may be set too).
+async fn seed(
+    State(sandbox): State<Sandbox>,
+    Path(email): Path<String>,
+    Query(query): Query<SeedQuery>,
+    body: Bytes,
+) -> Response {
+    let mut state = sandbox.lock();
+    state.ensure_account(Provider::Microsoft, &email);
+    let data = &mut state.microsoft;
+    let created = parse_body(&body).and_then(|body| {
+        data.create_event(&email, query.calendar_id.as_deref(), body, Writer::User)
+    });
+    let id = match created {
+        Ok((id, _)) => id,
+        Err(response) => return response,
+    };
+    let out = data.render_event(&email, &id, None, &Zone::utc(), None);
+    let deliveries = data.notifications(&email, &id, ChangeType::Created);
+    drop(state);
+    deliver(deliveries);
+    (StatusCode::CREATED, Json(out.unwrap_or_default())).into_response()
+}
+
+/// Every event of the account, deleted ones included (`"deleted": true`), with all their
+/// extended properties and their calendar id.
+async fn read_back(State(sandbox): State<Sandbox>, Path(email): Path<String>) -> Response {
+    let state = sandbox.lock();
+    match state.microsoft.all_events(&email) {
+        Some(events) => Json(Value::Array(events)).into_response(),
+        None => not_found(),
+    }
+}
+
+/// Edits an event as the user would in Outlook.
+async fn edit(
+    State(sandbox): State<Sandbox>,
+    Path((email, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let mut state = sandbox.lock();
+    let data = &mut state.microsoft;
+    let updated =
+        parse_body(&body).and_then(|body| data.update_event(&email, &id, None, body, Writer::User));
+    if let Err(response) = updated {
+        return response;
+    }
+    let out = data.render_event(&email, &id, None, &Zone::utc(), None);
+    let deliveries = data.notifications(&email, &id, ChangeType::Updated);
+    drop(state);
+    deliver(deliveries);
+    Json(out.unwrap_or_default()).into_response()
+}
+
+/// Deletes an event as the user would in Outlook.
+async fn remove(
+    State(sandbox): State<Sandbox>,
+    Path((email, id)): Path<(String, String)>,
+) -> Response {
+    let mut state = sandbox.lock();
+    let data = &mut state.microsoft;
+    if let Err(response) = data.delete_event(&email, &id, None, Writer::User) {
+        return response;
+    }
+    let deliveries = data.notifications(&email, &id, ChangeType::Deleted);
+    drop(state);
+    deliver(deliveries);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn invalidate(State(sandbox): State<Sandbox>) -> Json<Value> {
+    let invalidated = sandbox.lock().microsoft.invalidate_delta_tokens();
+    Json(json!({ "invalidated": invalidated }))
+}
+
+async fn subscriptions(State(sandbox): State<Sandbox>) -> Json<Value> {
+    let list = sandbox.lock().microsoft.subscription_list();
+    Json(serde_json::to_value(list).unwrap_or_default())
+}
+
+impl Data {
+    /// Every event of a mailbox for read-back, in creation order of their ids' change counter.
+    fn all_events(&self, email: &str) -> Option<Vec<Value>> {
+        let mailbox = self.mailbox(email)?;
+        let zone = Zone::utc();
+        let mut events: Vec<_> = mailbox.events.values().collect();
+        events.sort_by_key(|event| event.seq);
+        Some(
+            events
+                .into_iter()
+                .map(|event| {
+                    let mut out = event.render_all(mailbox, &zone);
+                    out["deleted"] = event.deleted.into();
+                    out["calendarId"] = event.calendar_id.clone().into();
+                    out
+                })
+                .collect(),
+        )
+    }
+}
