@@ -13,10 +13,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use futures::channel::mpsc;
+use kalends_core::seal::Sealer;
 use kalends_core::{Config, Store};
 use kalends_jobs::relay::Relay;
 use kalends_jobs::worker::{self, WorkerOptions};
 use kalends_jobs::{Importer, JobQueue, KalendsJobs, RetryPolicy};
+use kalends_providers::provider::Providers;
+use kalends_providers::sandbox::{Sandbox, SandboxConfig};
+use kalends_providers::session::Credentials;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -90,9 +94,18 @@ impl Running {
 pub fn router(state: AppState) -> Router {
     api::router()
         .merge(crate::feeds::router())
+        .merge(crate::pages::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)
+}
+
+/// Mounts the provider sandbox at `/sandbox` when a provider has no client id configured.
+fn with_sandbox(app: Router, sandbox: Option<&Sandbox>) -> Router {
+    match sandbox {
+        Some(sandbox) => app.nest_service("/sandbox", sandbox.router()),
+        None => app,
+    }
 }
 
 /// Keeps the SQLite write-ahead log short, off the request path.
@@ -122,6 +135,19 @@ pub async fn start(
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let secret_key = Arc::new(config.secret_key()?.0);
+    let sealer = Sealer::new(&secret_key, &[]);
+    let providers = Arc::new(
+        Providers::from_config(&config).map_err(|e| anyhow::anyhow!("calendar providers: {e}"))?,
+    );
+    let credentials = Credentials::new(store.clone(), sealer.clone(), providers.clone());
+    let sandbox = (!providers.sandboxed.is_empty())
+        .then(|| Sandbox::new(SandboxConfig::for_public_url(&config.public_url)));
+    if !providers.sandboxed.is_empty() {
+        tracing::warn!(
+            providers = ?providers.sandboxed.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            "no client id configured: connecting uses the built-in provider sandbox at /sandbox"
+        );
+    }
     let importer = Importer::new(store.clone(), &config.import).context("the feed importer")?;
     let state = AppState {
         store: store.clone(),
@@ -134,6 +160,9 @@ pub async fn start(
             Duration::from_millis(config.feeds.validator_ttl_ms),
             config.feeds.body_cache_mib as usize * 1024 * 1024,
         )),
+        sealer,
+        providers,
+        credentials,
     };
 
     let interval = Duration::from_millis(config.jobs.relay_interval_ms);
@@ -189,7 +218,7 @@ pub async fn start(
             let app = if role == Role::Worker {
                 ops::router().layer(axum::middleware::from_fn(ops::track)).with_state(state)
             } else {
-                router(state)
+                with_sandbox(router(state), sandbox.as_ref())
             };
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

@@ -45,6 +45,12 @@ enum Command {
         #[command(subcommand)]
         command: IcsCommand,
     },
+    /// Run the provider sandbox alone: Google and Microsoft OAuth and calendar APIs, emulated.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+    },
     /// Inspect configuration.
     Config {
         #[command(subcommand)]
@@ -103,6 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ics { command: IcsCommand::Check(args) } => {
             crate::ics_check::run(args, config.import.max_bytes).await
         }
+        Command::Sandbox { listen } => sandbox(&config, listen).await,
         Command::Config { command: ConfigCommand::Check } => {
             for (key, value) in config.redacted() {
                 println!("{key} = {value}");
@@ -111,6 +118,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Serves the sandbox until Ctrl-C; its clients accept Kalends's callbacks at `public_url`.
+async fn sandbox(config: &Config, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    use kalends_providers::sandbox::{self, Sandbox, SandboxConfig};
+    let sandbox = Sandbox::new(SandboxConfig::for_public_url(&config.public_url));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    eprintln!(
+        "Provider sandbox on {base} (control API: {base}/_control/). Point Kalends at it with:"
+    );
+    eprintln!("  KALENDS_GOOGLE__CLIENT_ID={}", sandbox::GOOGLE_CLIENT_ID);
+    eprintln!("  KALENDS_GOOGLE__CLIENT_SECRET={}", sandbox::GOOGLE_CLIENT_SECRET);
+    eprintln!("  KALENDS_GOOGLE__AUTH_URL={base}/google/o/oauth2/v2/auth");
+    eprintln!("  KALENDS_GOOGLE__TOKEN_URL={base}/google/token");
+    eprintln!("  KALENDS_GOOGLE__REVOKE_URL={base}/google/revoke");
+    eprintln!("  KALENDS_GOOGLE__API_BASE_URL={base}/google/calendar/v3/");
+    eprintln!("  KALENDS_MICROSOFT__CLIENT_ID={}", sandbox::MICROSOFT_CLIENT_ID);
+    eprintln!("  KALENDS_MICROSOFT__CLIENT_SECRET={}", sandbox::MICROSOFT_CLIENT_SECRET);
+    eprintln!("  KALENDS_MICROSOFT__AUTHORITY_URL={base}/microsoft");
+    eprintln!("  KALENDS_MICROSOFT__GRAPH_BASE_URL={base}/microsoft/v1.0");
+    axum::serve(listener, sandbox.router())
+        .with_graceful_shutdown(wait_for_signal())
+        .await
+        .context("sandbox HTTP server")
 }
 
 async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {

@@ -4,8 +4,10 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod connections;
 pub mod feed_cache;
 pub mod feeds;
 pub mod ics_check;
 pub mod ops;
+pub mod pages;
 pub mod telemetry;

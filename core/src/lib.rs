@@ -7,6 +7,7 @@ pub mod domain;
 pub mod ical;
 pub mod imports;
 pub mod job;
+pub mod seal;
 pub mod store;
 pub mod tokens;
 

@@ -1,4 +1,5 @@
-//! Secret URL tokens: derived from the secret key, stored only as hashes.
+//! Secret URL tokens (derived from the secret key, stored only as hashes) and signed staff
+//! links and session cookies.
 //!
 //! A feed's token is HMAC-SHA256(secret key, purpose ‖ feed id ‖ nonce): 256 bits that nobody
 //! can guess without the key, that Kalends can show again (it keeps the nonce, not the token),
@@ -39,6 +40,77 @@ fn derive(key: &SecretKey, purpose: &[u8], id: Uuid, nonce: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// What a signed staff link or session cookie says: who, for which tenant, until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaffClaim {
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// The staff member.
+    pub staff_id: Uuid,
+    /// When the link or session stops working.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a signed token is for; a token signed for one purpose never verifies for another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// `GET /settings/{token}`: the link the host hands a staff member.
+    SettingsLink,
+    /// The `kalends_session` cookie set by that link.
+    StaffSession,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::SettingsLink => b"kalends/settings-link/v1",
+            Purpose::StaffSession => b"kalends/staff-session/v1",
+        }
+    }
+}
+
+impl StaffClaim {
+    /// `base64url(tenant ‖ staff ‖ expiry) . base64url(HMAC-SHA256(key, purpose ‖ payload))`.
+    pub fn sign(&self, key: &SecretKey, purpose: Purpose) -> String {
+        let mut payload = Vec::with_capacity(40);
+        payload.extend_from_slice(self.tenant_id.as_bytes());
+        payload.extend_from_slice(self.staff_id.as_bytes());
+        payload.extend_from_slice(&self.expires_at.timestamp().to_be_bytes());
+        let tag = mac(key, purpose, &payload);
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The claim of a token signed with `key` for `purpose` and not expired at `now`.
+    pub fn verify(
+        token: &str,
+        key: &SecretKey,
+        purpose: Purpose,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Self> {
+        use subtle::ConstantTimeEq as _;
+        let (payload, tag) = token.split_once('.')?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        if payload.len() != 40 || !bool::from(mac(key, purpose, &payload).ct_eq(&tag)) {
+            return None;
+        }
+        let tenant_id = Uuid::from_slice(&payload[..16]).ok()?;
+        let staff_id = Uuid::from_slice(&payload[16..32]).ok()?;
+        let seconds = i64::from_be_bytes(payload[32..40].try_into().ok()?);
+        let expires_at = chrono::DateTime::from_timestamp(seconds, 0)?;
+        (expires_at > now).then_some(Self { tenant_id, staff_id, expires_at })
+    }
+}
+
+fn mac(key: &SecretKey, purpose: Purpose, payload: &[u8]) -> Vec<u8> {
+    #[allow(clippy::expect_used)]
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose_secret())
+        .expect("HMAC accepts keys of any length");
+    mac.update(purpose.label());
+    mac.update(payload);
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// What the database keeps of a token.
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -62,6 +134,27 @@ mod tests {
         assert_eq!(token, feed_token(&key(1), id, &n));
         assert_ne!(token, feed_token(&key(1), id, &nonce()));
         assert_ne!(token, feed_token(&key(2), id, &n), "another key, another token");
+    }
+
+    #[test]
+    fn a_signed_link_verifies_until_it_expires_and_only_for_its_purpose() {
+        let now = chrono::Utc::now();
+        let claim = StaffClaim {
+            tenant_id: Uuid::now_v7(),
+            staff_id: Uuid::now_v7(),
+            expires_at: now + chrono::Duration::minutes(15),
+        };
+        let token = claim.sign(&key(1), Purpose::SettingsLink);
+        let verified = StaffClaim::verify(&token, &key(1), Purpose::SettingsLink, now).unwrap();
+        assert_eq!(verified.staff_id, claim.staff_id);
+        assert_eq!(verified.expires_at.timestamp(), claim.expires_at.timestamp());
+        assert!(StaffClaim::verify(&token, &key(1), Purpose::StaffSession, now).is_none());
+        assert!(StaffClaim::verify(&token, &key(2), Purpose::SettingsLink, now).is_none());
+        let later = now + chrono::Duration::minutes(16);
+        assert!(StaffClaim::verify(&token, &key(1), Purpose::SettingsLink, later).is_none());
+        let mut forged = token.clone();
+        forged.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
+        assert!(StaffClaim::verify(&forged, &key(1), Purpose::SettingsLink, now).is_none());
     }
 
     #[test]

@@ -12,7 +12,10 @@ mod error;
 pub mod feed;
 mod google;
 mod microsoft;
+pub mod oauth;
+pub mod provider;
 pub mod sandbox;
+pub mod session;
 
 pub use error::{ProviderError, is_dead_grant, parse_retry_after};
 pub use google::GoogleCalendar;

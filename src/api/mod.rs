@@ -6,8 +6,11 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use kalends_core::config::SecretKey;
+use kalends_core::seal::Sealer;
 use kalends_core::{Config, Store};
 use kalends_jobs::{Importer, JobQueue};
+use kalends_providers::provider::Providers;
+use kalends_providers::session::Credentials;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -18,6 +21,7 @@ pub mod blocks;
 pub mod bookings;
 pub mod collisions;
 pub mod conflicts;
+pub mod connections;
 pub mod error;
 pub mod extract;
 pub mod feed_guides;
@@ -45,6 +49,12 @@ pub struct AppState {
     pub feed_limiter: Arc<crate::feeds::FeedLimiter>,
     /// Recent feed validators and rendered bodies.
     pub feed_cache: Arc<crate::feed_cache::FeedCache>,
+    /// Seals OAuth tokens and PKCE verifiers at rest.
+    pub sealer: Sealer,
+    /// Google and Microsoft clients (or the sandbox).
+    pub providers: Arc<Providers>,
+    /// Fresh access tokens for connections.
+    pub credentials: Credentials,
 }
 
 /// One page of a list.
@@ -87,6 +97,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "imports", description = "iCal feeds in"),
         (name = "availability", description = "Busy and free times"),
         (name = "conflicts", description = "Double bookings"),
+        (name = "connections", description = "Staff members' Google and Microsoft calendars"),
     )
 )]
 struct ApiDoc;
@@ -115,6 +126,7 @@ pub fn router() -> Router<AppState> {
         .merge(imports::router())
         .merge(availability::router())
         .merge(conflicts::router())
+        .merge(connections::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{NewStaff, Staff};
+use kalends_core::tokens::{Purpose, StaffClaim};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -205,10 +206,39 @@ async fn upsert_staff(
     Ok((status, axum::Json(StaffOut::from(&staff))).into_response())
 }
 
+/// A signed link to a staff member's settings page.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SettingsLinkOut {
+    /// Open it in a browser: it signs the staff member in to `/settings`.
+    pub url: String,
+    /// When the link stops working (default 15 minutes).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long a settings link works.
+const SETTINGS_LINK_MINUTES: i64 = 15;
+
+/// Mint a link to the staff member's calendar settings (connect Google or Microsoft).
+#[utoipa::path(post, path = "/api/v1/staff/{id}/settings-link", tag = "staff",
+    responses((status = 200, body = SettingsLinkOut), (status = 404, body = Problem)))]
+async fn settings_link(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<SettingsLinkOut>, ApiError> {
+    let staff = state.store.staff(tenant.id, parse_id(&id)?).await?;
+    let expires_at = Utc::now() + chrono::Duration::minutes(SETTINGS_LINK_MINUTES);
+    let claim = StaffClaim { tenant_id: tenant.id, staff_id: staff.id, expires_at };
+    let token = claim.sign(&state.secret_key, Purpose::SettingsLink);
+    let url = format!("{}/settings/{token}", state.config.public_url.trim_end_matches('/'));
+    Ok(axum::Json(SettingsLinkOut { url, expires_at }))
+}
+
 /// The routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_staff, list_staff))
         .routes(routes!(get_staff, patch_staff, delete_staff))
         .routes(routes!(upsert_staff))
+        .routes(routes!(settings_link))
 }

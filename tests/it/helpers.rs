@@ -119,6 +119,17 @@ impl TestApp {
         Self::start_with(config, dir).await
     }
 
+    /// Like `start`, on a port known in advance so that `public_url` (OAuth redirect URIs, the
+    /// in-process provider sandbox) points at this very server.
+    pub async fn start_public(db: Db) -> TestApp {
+        let dir = TempDir::new();
+        let mut config = config(db, &dir).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        config.listen = format!("127.0.0.1:{port}");
+        config.public_url = format!("http://127.0.0.1:{port}");
+        Self::start_with(config, dir).await
+    }
+
     pub async fn start_with(config: Config, dir: TempDir) -> TestApp {
         let (store, queue) = app::connect(&config).await.unwrap();
         let running = app::start(config, Role::All, store.clone(), queue).await.unwrap();

@@ -5,6 +5,7 @@
 //! runs them with `--include-ignored`.
 
 mod api;
+mod connect;
 mod feeds;
 mod helpers;
 mod process;

@@ -326,3 +326,44 @@ async fn ics_check_of_a_missing_file_or_a_bad_zone_fails_with_one_line() {
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn kalends_sandbox_serves_the_consent_pages_and_prints_how_to_point_kalends_at_it() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let mut child = kalends(&dir, 8080)
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut printed = String::new();
+    while !printed.contains("GRAPH_BASE_URL") {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap();
+        printed.push_str(&line.unwrap());
+        printed.push('\n');
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        printed.contains(&format!("KALENDS_GOOGLE__API_BASE_URL={base}/google/calendar/v3/")),
+        "{printed}"
+    );
+    let consent = reqwest::get(format!(
+        "{base}/google/o/oauth2/v2/auth?client_id=kalends-sandbox.apps.googleusercontent.com\
+         &redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Foauth%2Fgoogle%2Fcallback&response_type=code&scope=openid"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(consent.status(), 200);
+    assert!(consent.text().await.unwrap().contains("Allow Kalends to manage your calendar?"));
+    let stranger = reqwest::get(format!(
+        "{base}/google/o/oauth2/v2/auth?client_id=someone-else&redirect_uri=http%3A%2F%2Fevil.example%2F&response_type=code&scope=openid"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(stranger.status(), 401, "an unknown client is refused, never redirected");
+    assert!(terminate(child).await.success());
+}

@@ -51,9 +51,7 @@ impl FromStr for Provider {
         match value {
             "google" => Ok(Provider::Google),
             "microsoft" => Ok(Provider::Microsoft),
-            other => Err(format!(
-                "unknown provider {other:?}: expected google or microsoft"
-            )),
+            other => Err(format!("unknown provider {other:?}: expected google or microsoft")),
         }
     }
 }

@@ -21,6 +21,7 @@ mod api_keys;
 mod blocks;
 mod bookings;
 mod conflicts;
+mod connections;
 mod feed_content;
 mod feeds;
 mod imports;
@@ -32,6 +33,7 @@ mod tenants;
 
 pub use bookings::{BookingFilter, UpsertOutcome};
 pub use conflicts::{Conflict, ConflictItem, Detection};
+pub use connections::{ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
 pub use feed_content::{FeedStamp, FeedWindow};
 pub use imports::{ImportPatch, ImportedItem, RunResult, kind_str};
 pub use job_records::{JobFailure, SyncAttempt};

@@ -1,0 +1,41 @@
+-- Calendar connections (PostgreSQL): a staff member's Google or Microsoft account, its sealed tokens
+-- and choices; and the single-use OAuth states of connect flows in progress.
+
+CREATE TABLE connections (
+    id                       UUID PRIMARY KEY,
+    tenant_id                UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    staff_id                 UUID NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+    provider                 TEXT NOT NULL CHECK (provider IN ('google', 'microsoft')),
+    account_email            TEXT NOT NULL,
+    status                   TEXT NOT NULL CHECK (status IN ('active', 'needs_reauth', 'revoked', 'error')),
+    destination_calendar_id  TEXT,
+    busy_calendar_ids        TEXT NOT NULL,
+    calendars                TEXT NOT NULL,
+    is_default               BOOLEAN NOT NULL,
+    -- Sealed (ChaCha20-Poly1305, `v1.<key id>.<...>`); NULL once disconnected.
+    access_token             TEXT,
+    refresh_token            TEXT,
+    token_expires_at         TIMESTAMPTZ,
+    token_version            BIGINT NOT NULL,
+    -- One refresh at a time across all workers: whoever sets this owns the refresh.
+    refresh_lease_until      TIMESTAMPTZ,
+    last_sync_at             TIMESTAMPTZ,
+    last_error               TEXT,
+    created_at               TIMESTAMPTZ NOT NULL,
+    updated_at               TIMESTAMPTZ NOT NULL,
+    UNIQUE (staff_id, provider, account_email)
+);
+CREATE INDEX connections_tenant ON connections(tenant_id, staff_id);
+
+-- A connect flow in progress: the SHA-256 of its `state`, bound to the tenant and staff member,
+-- with the sealed PKCE verifier. Taken (deleted) by the callback, so it works once.
+CREATE TABLE oauth_states (
+    state_hash     BYTEA PRIMARY KEY,
+    tenant_id      UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    staff_id       UUID NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+    provider       TEXT NOT NULL,
+    pkce_verifier  TEXT NOT NULL,
+    expires_at     TIMESTAMPTZ NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX oauth_states_expiry ON oauth_states(expires_at);

@@ -1,0 +1,189 @@
+//! Access tokens for a connection: refreshed before they expire (a margin, not after a 401), by
+//! one worker at a time (a lease in the database), stored atomically (Microsoft's rotated refresh
+//! token included), and a dead grant turns the connection into `needs_reauth`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use kalends_core::domain::{Connection, ConnectionStatus};
+use kalends_core::seal::Sealer;
+use kalends_core::store::StoredTokens;
+use kalends_core::{Store, StoreError};
+
+use crate::calendar::AccessToken;
+use crate::error::ProviderError;
+use crate::provider::Providers;
+
+/// Refresh when the access token has less than this left.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// How long one refresh may hold the lease.
+const LEASE: Duration = Duration::from_secs(30);
+/// How often a worker waiting for another's refresh looks again.
+const WAIT_STEP: Duration = Duration::from_millis(100);
+
+/// Why a connection could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The provider refused or failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The database failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The connection has no tokens any more (disconnected).
+    #[error("the calendar is disconnected")]
+    Disconnected,
+}
+
+impl ConnectionError {
+    /// Whether retrying later can help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Provider(error) => error.is_retryable(),
+            Self::Store(_) => true,
+            Self::Disconnected => false,
+        }
+    }
+}
+
+/// Hands out working access tokens for connections.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    store: Store,
+    sealer: Sealer,
+    providers: Arc<Providers>,
+    margin: Duration,
+}
+
+impl Credentials {
+    /// Tokens from `store`, sealed with `sealer`, refreshed through `providers`.
+    pub fn new(store: Store, sealer: Sealer, providers: Arc<Providers>) -> Self {
+        Self { store, sealer, providers, margin: REFRESH_MARGIN }
+    }
+
+    /// The same with another refresh margin (tests).
+    pub fn with_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The providers these credentials refresh through.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
+    /// A token with at least the margin left, refreshing it first when needed.
+    pub async fn access_token(
+        &self,
+        connection: &Connection,
+    ) -> Result<AccessToken, ConnectionError> {
+        self.token(connection, None).await
+    }
+
+    /// Runs `call` with a fresh token; on a 401 the token is refreshed once and the call retried.
+    /// A dead grant marks the connection `needs_reauth`.
+    pub async fn with_token<T, F, Fut>(
+        &self,
+        connection: &Connection,
+        call: F,
+    ) -> Result<T, ConnectionError>
+    where
+        F: Fn(AccessToken) -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let (token, version) = self.token_with_version(connection, None).await?;
+        match call(token).await {
+            Err(ProviderError::Unauthorized { .. }) => {
+                let (token, _) = self.token_with_version(connection, Some(version)).await?;
+                Ok(call(token).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn token(
+        &self,
+        connection: &Connection,
+        stale: Option<i64>,
+    ) -> Result<AccessToken, ConnectionError> {
+        Ok(self.token_with_version(connection, stale).await?.0)
+    }
+
+    /// The current token and its version; `stale` forces a refresh unless the stored version
+    /// already moved past it (another worker refreshed meanwhile).
+    async fn token_with_version(
+        &self,
+        connection: &Connection,
+        stale: Option<i64>,
+    ) -> Result<(AccessToken, i64), ConnectionError> {
+        let deadline = tokio::time::Instant::now() + LEASE + LEASE;
+        loop {
+            let (tokens, version) = self
+                .store
+                .connection_tokens(connection.id, &self.sealer)
+                .await?
+                .ok_or(ConnectionError::Disconnected)?;
+            let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
+            let fresh = tokens.expires_at - margin > Utc::now();
+            if fresh && stale.is_none_or(|stale| version > stale) {
+                return Ok((AccessToken(tokens.access_token), version));
+            }
+            let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            if self.store.lease_token_refresh(connection.id, version, until).await? {
+                return self.refresh(connection, tokens).await.map(|t| (t, version + 1));
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(ProviderError::transient(
+                    "another worker is still refreshing this calendar's token",
+                )
+                .into());
+            }
+            tokio::time::sleep(WAIT_STEP).await;
+        }
+    }
+
+    /// Refreshes under the lease and stores the result atomically.
+    async fn refresh(
+        &self,
+        connection: &Connection,
+        current: StoredTokens,
+    ) -> Result<AccessToken, ConnectionError> {
+        let Some(refresh_token) = current.refresh_token else {
+            self.store.release_token_refresh(connection.id).await?;
+            let message = "the provider gave no refresh token; connect again".to_owned();
+            self.store
+                .mark_connection(connection.id, ConnectionStatus::NeedsReauth, Some(&message))
+                .await?;
+            return Err(ProviderError::DeadGrant { message }.into());
+        };
+        let provider = self.providers.get(connection.provider);
+        match provider.refresh(&refresh_token).await {
+            Ok(tokens) => {
+                let stored = StoredTokens {
+                    access_token: tokens.access_token.clone(),
+                    refresh_token: tokens.refresh_token,
+                    expires_at: tokens.expires_at,
+                };
+                self.store.store_refreshed_tokens(connection.id, &stored, &self.sealer).await?;
+                tracing::debug!(connection = %connection.id, "access token refreshed");
+                Ok(AccessToken(tokens.access_token))
+            }
+            Err(error) => {
+                self.store.release_token_refresh(connection.id).await?;
+                if let ProviderError::DeadGrant { message } = &error {
+                    tracing::warn!(connection = %connection.id, provider = %connection.provider, "calendar grant is dead; the staff member must reconnect");
+                    self.store
+                        .mark_connection(
+                            connection.id,
+                            ConnectionStatus::NeedsReauth,
+                            Some(message),
+                        )
+                        .await?;
+                }
+                Err(error.into())
+            }
+        }
+    }
+}

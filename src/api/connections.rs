@@ -1,0 +1,239 @@
+//! `/api/v1/connections`: staff members' Google and Microsoft calendars, as the host sees them.
+//! Connecting happens in the browser (settings link); everything else is here too.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use kalends_core::domain::Connection;
+use kalends_core::store::ConnectionPatch;
+use kalends_providers::calendar::RemoteCalendar;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, AuthTenant, parse_id};
+use super::{AppState, ListOut};
+use crate::connections::Disconnected;
+
+/// A connected calendar account.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ConnectionOut {
+    /// Id.
+    pub id: Uuid,
+    /// The staff member it belongs to.
+    pub staff_id: Uuid,
+    /// `google` or `microsoft`.
+    pub provider: String,
+    /// The account's address.
+    pub account_email: String,
+    /// `active`, `needs_reauth`, `revoked` or `error`.
+    pub status: String,
+    /// Where bookings are written.
+    pub destination_calendar_id: Option<String>,
+    /// Calendars whose busy times count.
+    pub busy_calendar_ids: Vec<String>,
+    /// The staff member's default connection.
+    pub is_default: bool,
+    /// Last successful call.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// Last failure.
+    pub last_error: Option<String>,
+    /// Connected at.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Connection> for ConnectionOut {
+    fn from(c: &Connection) -> Self {
+        ConnectionOut {
+            id: c.id,
+            staff_id: c.staff_id,
+            provider: c.provider.as_str().into(),
+            account_email: c.account_email.clone(),
+            status: c.status.as_str().into(),
+            destination_calendar_id: c.destination_calendar_id.clone(),
+            busy_calendar_ids: c.busy_calendar_ids.clone(),
+            is_default: c.is_default,
+            last_sync_at: c.last_sync_at,
+            last_error: c.last_error.clone(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// Filter of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionQuery {
+    /// Only this staff member's connections.
+    pub staff_id: Option<String>,
+}
+
+/// A change of a connection's choices.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPatchIn {
+    /// One of the account's writable calendars.
+    pub destination_calendar_id: Option<String>,
+    /// Some of the account's calendars.
+    pub busy_calendar_ids: Option<Vec<String>>,
+    /// `true` makes it the staff member's default.
+    pub is_default: Option<bool>,
+}
+
+/// Options of a disconnect.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectQuery {
+    /// Also remove the events Kalends created in the destination calendar (default false).
+    pub remove_events: Option<bool>,
+}
+
+/// The outcome of a live test.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestOut {
+    /// Whether the provider answered.
+    pub ok: bool,
+    /// What happened, in words.
+    pub detail: String,
+}
+
+/// A calendar of the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarOut {
+    /// The provider's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The account's main calendar.
+    pub primary: bool,
+    /// Kalends may write to it.
+    pub writable: bool,
+    /// Its zone, when the provider says.
+    pub time_zone: Option<String>,
+}
+
+impl From<RemoteCalendar> for CalendarOut {
+    fn from(c: RemoteCalendar) -> Self {
+        CalendarOut {
+            id: c.id,
+            name: c.name,
+            primary: c.primary,
+            writable: c.writable,
+            time_zone: c.time_zone,
+        }
+    }
+}
+
+/// The tenant's connections, oldest first.
+#[utoipa::path(get, path = "/api/v1/connections", tag = "connections", params(ConnectionQuery),
+    responses((status = 200, body = ListOut<ConnectionOut>), (status = 422, body = Problem)))]
+async fn list_connections(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Query(query): Query<ConnectionQuery>,
+) -> Result<axum::Json<ListOut<ConnectionOut>>, ApiError> {
+    let staff_id = query
+        .staff_id
+        .as_deref()
+        .map(|id| {
+            id.parse::<Uuid>().map_err(|_| ApiError::invalid_field("staff_id", "must be a UUID"))
+        })
+        .transpose()?;
+    let list = state.store.list_connections(tenant.id, staff_id).await?;
+    Ok(axum::Json(ListOut {
+        items: list.iter().map(ConnectionOut::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// One connection.
+#[utoipa::path(get, path = "/api/v1/connections/{id}", tag = "connections",
+    responses((status = 200, body = ConnectionOut), (status = 404, body = Problem)))]
+async fn get_connection(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ConnectionOut>, ApiError> {
+    let connection = state.store.connection(tenant.id, parse_id(&id)?).await?;
+    Ok(axum::Json(ConnectionOut::from(&connection)))
+}
+
+/// Choose the destination calendar, the busy calendars, or make it the default.
+#[utoipa::path(patch, path = "/api/v1/connections/{id}", tag = "connections", request_body = ConnectionPatchIn,
+    responses((status = 200, body = ConnectionOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn patch_connection(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<ConnectionPatchIn>,
+) -> Result<axum::Json<ConnectionOut>, ApiError> {
+    let patch = ConnectionPatch {
+        destination_calendar_id: patch.destination_calendar_id,
+        busy_calendar_ids: patch.busy_calendar_ids,
+        is_default: patch.is_default,
+    };
+    let connection = state.store.update_connection(tenant.id, parse_id(&id)?, patch).await?;
+    Ok(axum::Json(ConnectionOut::from(&connection)))
+}
+
+/// Disconnect: revoke at the provider where it allows, forget the tokens.
+#[utoipa::path(delete, path = "/api/v1/connections/{id}", tag = "connections", params(DisconnectQuery),
+    responses((status = 200, body = Disconnected), (status = 404, body = Problem)))]
+async fn delete_connection(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+    Query(query): Query<DisconnectQuery>,
+) -> Result<axum::Json<Disconnected>, ApiError> {
+    let connection = state.store.connection(tenant.id, parse_id(&id)?).await?;
+    let outcome =
+        crate::connections::disconnect(&state, &connection, query.remove_events.unwrap_or(false))
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(axum::Json(outcome))
+}
+
+/// A live call to the provider (lists the calendars).
+#[utoipa::path(post, path = "/api/v1/connections/{id}/test", tag = "connections",
+    responses((status = 200, body = TestOut), (status = 404, body = Problem)))]
+async fn test_connection(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<TestOut>, ApiError> {
+    let connection = state.store.connection(tenant.id, parse_id(&id)?).await?;
+    let (ok, detail) = crate::connections::test(&state, &connection).await;
+    Ok(axum::Json(TestOut { ok, detail }))
+}
+
+/// The account's calendars as the provider lists them now.
+#[utoipa::path(get, path = "/api/v1/connections/{id}/calendars", tag = "connections",
+    responses((status = 200, body = ListOut<CalendarOut>), (status = 404, body = Problem), (status = 503, body = Problem)))]
+async fn list_calendars(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let connection = state.store.connection(tenant.id, parse_id(&id)?).await?;
+    match crate::connections::calendars(&state, &connection).await {
+        Ok(list) => {
+            let items = list.into_iter().map(CalendarOut::from).collect();
+            Ok((StatusCode::OK, axum::Json(ListOut { items, next_cursor: None })).into_response())
+        }
+        Err(e) if e.is_retryable() => Err(ApiError::unavailable(e.to_string())),
+        Err(e) => Err(ApiError::conflict(e.to_string())),
+    }
+}
+
+/// The routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_connections))
+        .routes(routes!(get_connection, patch_connection, delete_connection))
+        .routes(routes!(test_connection))
+        .routes(routes!(list_calendars))
+}

@@ -1,0 +1,423 @@
+//! The staff settings page: connections with their status, calendar choices, default,
+//! reconnect and disconnect.
+
+use axum::Router;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use kalends_core::StoreError;
+use kalends_core::domain::{Connection, ConnectionStatus, Provider, Staff};
+use kalends_core::store::ConnectionPatch;
+use kalends_core::tokens::{Purpose, StaffClaim};
+use maud::{Markup, html};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Session, layout, page_headers, problem_page, session_cookie};
+use crate::api::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(page))
+        .route("/settings/{link}", get(open_link))
+        .route("/settings/connections/{id}", post(save))
+        .route("/settings/connections/{id}/default", post(make_default))
+        .route("/settings/connections/{id}/disconnect", get(confirm_disconnect).post(disconnect))
+}
+
+/// A fixed set of notices, chosen by the `notice` query parameter (never free text).
+#[derive(Debug, Default, Deserialize)]
+struct Notice {
+    notice: Option<String>,
+}
+
+fn notice_text(code: &str) -> Option<(bool, &'static str)> {
+    Some(match code {
+        "connected-google" => {
+            (true, "Google Calendar is connected. Your bookings will appear there.")
+        }
+        "connected-microsoft" => {
+            (true, "Microsoft Outlook is connected. Your bookings will appear there.")
+        }
+        "saved" => (true, "Your calendar choices are saved."),
+        "default" => (true, "That calendar is now your default."),
+        "disconnected" => {
+            (true, "The calendar is disconnected and Kalends has forgotten its access.")
+        }
+        "denied" => (false, "You declined access, so nothing was connected."),
+        _ => return None,
+    })
+}
+
+/// `GET /settings/{link}`: a signed link from the host; sets the session and moves on.
+async fn open_link(State(state): State<AppState>, Path(link): Path<String>) -> Response {
+    let Some(claim) =
+        StaffClaim::verify(&link, &state.secret_key, Purpose::SettingsLink, Utc::now())
+    else {
+        return problem_page(
+            StatusCode::UNAUTHORIZED,
+            "This link has expired",
+            "Settings links work for a short time. Ask for a new one from the booking system you use.",
+            None,
+        );
+    };
+    if state.store.staff(claim.tenant_id, claim.staff_id).await.is_err() {
+        return problem_page(
+            StatusCode::NOT_FOUND,
+            "This link is no longer valid",
+            "The staff member it was made for no longer exists.",
+            None,
+        );
+    }
+    let session = StaffClaim {
+        expires_at: Utc::now() + chrono::Duration::hours(super::SESSION_HOURS),
+        ..claim
+    };
+    (
+        [
+            (header::SET_COOKIE, session_cookie(&state, &session)),
+            (header::REFERRER_POLICY, "no-referrer".into()),
+        ],
+        Redirect::to("/settings"),
+    )
+        .into_response()
+}
+
+/// The session's staff member, or the page to show instead.
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Session, Staff), Response> {
+    let ended = || {
+        problem_page(
+            StatusCode::UNAUTHORIZED,
+            "Please open your settings link again",
+            "Your session has ended or this browser has not opened a settings link yet.",
+            None,
+        )
+    };
+    let session = Session::from_headers(state, headers).ok_or_else(ended)?;
+    let staff = state
+        .store
+        .staff(session.claim.tenant_id, session.claim.staff_id)
+        .await
+        .map_err(|_| ended())?;
+    Ok((session, staff))
+}
+
+/// `GET /settings`.
+async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(notice): Query<Notice>,
+) -> Response {
+    let (session, staff) = match signed_in(&state, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let connections =
+        match state.store.list_connections(session.claim.tenant_id, Some(staff.id)).await {
+            Ok(list) => list
+                .into_iter()
+                .filter(|c| c.status != ConnectionStatus::Revoked)
+                .collect::<Vec<_>>(),
+            Err(e) => return internal(e),
+        };
+    let csrf = session.csrf(&state);
+    let flash = notice.notice.as_deref().and_then(notice_text);
+    let sandboxed = &state.providers.sandboxed;
+    let body = html! {
+        h1 { "Your calendars" }
+        p.lead { "Hi " (staff.data.name) ". Connect your calendar and every booking assigned to you appears in it, moves when it is rescheduled and disappears when it is cancelled. Your own busy times come back so nobody double-books you." }
+        @if let Some((ok, text)) = flash { div class=(if ok { "flash ok" } else { "flash bad" }) role="status" { (text) } }
+        @if connections.is_empty() {
+            section.card.empty { "No calendar is connected yet." }
+        }
+        @for connection in &connections { (connection_card(connection, &csrf)) }
+        section.card {
+            h2 { "Connect a calendar" }
+            p.meta { "You will be asked to sign in and allow Kalends to manage your calendar. Kalends never sees your password." }
+            div.providers style="margin-top:14px" {
+                @for provider in Provider::ALL {
+                    a.button.provider href=(format!("/connect/{provider}")) {
+                        span class=(format!("dot {provider}")) {} "Connect " (provider_name(provider))
+                    }
+                }
+            }
+            @if !sandboxed.is_empty() {
+                p.sandbox-note { "Demo mode: " (sandboxed.iter().map(|p| provider_name(*p)).collect::<Vec<_>>().join(" and ")) " use the built-in sandbox, not the real service." }
+            }
+        }
+    };
+    (page_headers(), Html(layout("Your calendars", Some("Calendar settings"), body).into_string()))
+        .into_response()
+}
+
+fn provider_name(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Google => "Google",
+        Provider::Microsoft => "Microsoft",
+    }
+}
+
+fn when(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "never".into(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+fn connection_card(connection: &Connection, csrf: &str) -> Markup {
+    let id = connection.id;
+    let status = connection.status.as_str();
+    html! {
+        section.card.connection data-connection=(id) {
+            div.conn-head {
+                div {
+                    h2 { span class=(format!("dot {}", connection.provider)) {} " " (connection.provider.label()) }
+                    div.meta { (connection.account_email) " · last sync " (when(connection.last_sync_at)) }
+                }
+                div {
+                    span class=(format!("badge {status}")) { (status_text(connection.status)) }
+                    @if connection.is_default { span.badge.default { "Default" } }
+                }
+            }
+            @if let Some(error) = &connection.last_error { p.error-text { "Last error: " (error) } }
+            @if connection.status == ConnectionStatus::NeedsReauth {
+                div.actions { a.button.primary href=(format!("/connect/{}", connection.provider)) { "Reconnect " (provider_name(connection.provider)) } }
+            }
+            form method="post" action=(format!("/settings/connections/{id}")) {
+                input type="hidden" name="csrf" value=(csrf);
+                fieldset {
+                    legend { "Put my bookings in" }
+                    select name="destination_calendar_id" aria-label="Destination calendar" {
+                        @for calendar in connection.calendars.iter().filter(|c| c.writable) {
+                            option value=(calendar.id) selected[connection.destination_calendar_id.as_deref() == Some(calendar.id.as_str())] { (calendar.name) }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { "Count me as busy when these calendars are" }
+                    @for calendar in &connection.calendars {
+                        label.check {
+                            input type="checkbox" name="busy_calendar_ids" value=(calendar.id) checked[connection.busy_calendar_ids.contains(&calendar.id)];
+                            (calendar.name)
+                        }
+                    }
+                }
+                div.actions {
+                    button.primary type="submit" { "Save" }
+                    @if !connection.is_default {
+                        button type="submit" formaction=(format!("/settings/connections/{id}/default")) { "Make default" }
+                    }
+                    a.button.danger href=(format!("/settings/connections/{id}/disconnect")) { "Disconnect" }
+                }
+            }
+        }
+    }
+}
+
+fn status_text(status: ConnectionStatus) -> &'static str {
+    match status {
+        ConnectionStatus::Active => "Connected",
+        ConnectionStatus::NeedsReauth => "Needs reconnecting",
+        ConnectionStatus::Revoked => "Disconnected",
+        ConnectionStatus::Error => "Error",
+    }
+}
+
+/// The fields of a settings form (checkbox lists repeat their name).
+#[derive(Debug, Default)]
+struct FormFields {
+    csrf: Option<String>,
+    destination: Option<String>,
+    busy: Vec<String>,
+    remove_events: bool,
+}
+
+fn parse_form(body: &[u8]) -> FormFields {
+    let mut fields = FormFields::default();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "csrf" => fields.csrf = Some(value.into_owned()),
+            "destination_calendar_id" => fields.destination = Some(value.into_owned()),
+            "busy_calendar_ids" => fields.busy.push(value.into_owned()),
+            "remove_events" => fields.remove_events = value == "yes",
+            _ => {}
+        }
+    }
+    fields
+}
+
+/// The connection a form acts on, if the session may: checks the CSRF token and ownership.
+async fn owned(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    fields: &FormFields,
+    check_csrf: bool,
+) -> Result<Connection, Response> {
+    let (session, staff) = signed_in(state, headers).await?;
+    if check_csrf && !session.csrf_matches(state, fields.csrf.as_deref()) {
+        return Err(problem_page(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "This form was out of date. Reload the settings page and try again.",
+            Some(("/settings", "Back to your calendars")),
+        ));
+    }
+    let gone = || {
+        problem_page(
+            StatusCode::NOT_FOUND,
+            "Calendar not found",
+            "This calendar connection does not exist or belongs to someone else.",
+            Some(("/settings", "Back to your calendars")),
+        )
+    };
+    let id: Uuid = id.parse().map_err(|_| gone())?;
+    match state.store.connection(session.claim.tenant_id, id).await {
+        Ok(connection) if connection.staff_id == staff.id => Ok(connection),
+        _ => Err(gone()),
+    }
+}
+
+/// `POST /settings/connections/{id}`: destination and busy calendars.
+async fn save(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawForm(body): RawForm,
+) -> Response {
+    apply(&state, &headers, &id, &body, "saved", |fields| ConnectionPatch {
+        destination_calendar_id: fields.destination,
+        busy_calendar_ids: Some(fields.busy),
+        is_default: None,
+    })
+    .await
+}
+
+/// `POST /settings/connections/{id}/default`.
+async fn make_default(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawForm(body): RawForm,
+) -> Response {
+    apply(&state, &headers, &id, &body, "default", |_| ConnectionPatch {
+        is_default: Some(true),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Checks the form's session and CSRF token, applies the patch it makes, and lands back on the
+/// page with `notice`.
+async fn apply(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    body: &[u8],
+    notice: &str,
+    patch: impl FnOnce(FormFields) -> ConnectionPatch,
+) -> Response {
+    let fields = parse_form(body);
+    let connection = match owned(state, headers, id, &fields, true).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let result =
+        state.store.update_connection(connection.tenant_id, connection.id, patch(fields)).await;
+    respond(result, notice)
+}
+
+fn respond(result: Result<Connection, StoreError>, notice: &str) -> Response {
+    match result {
+        Ok(_) => Redirect::to(&format!("/settings?notice={notice}")).into_response(),
+        Err(StoreError::Invalid { message, .. }) => problem_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That choice is not possible",
+            &message,
+            Some(("/settings", "Back to your calendars")),
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /settings/connections/{id}/disconnect`: asks whether to remove Kalends's events too.
+async fn confirm_disconnect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let connection = match owned(&state, &headers, &id, &FormFields::default(), false).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let csrf = match Session::from_headers(&state, &headers) {
+        Some(session) => session.csrf(&state),
+        None => {
+            return problem_page(
+                StatusCode::UNAUTHORIZED,
+                "Please open your settings link again",
+                "Your session has ended.",
+                None,
+            );
+        }
+    };
+    let calendar = connection
+        .destination_calendar_id
+        .as_deref()
+        .and_then(|d| connection.calendars.iter().find(|c| c.id == d))
+        .map_or_else(|| "your calendar".to_owned(), |c| c.name.clone());
+    let body = html! {
+        section.card {
+            h1 { "Disconnect " (connection.provider.label()) "?" }
+            p { "Kalends will stop putting bookings into " (connection.account_email) " and forget its access." }
+            form method="post" action=(format!("/settings/connections/{}/disconnect", connection.id)) {
+                input type="hidden" name="csrf" value=(csrf);
+                label.check { input type="checkbox" name="remove_events" value="yes"; "Also remove the events Kalends added to " (calendar) }
+                div.actions {
+                    button.danger type="submit" { "Disconnect" }
+                    a.button href="/settings" { "Cancel" }
+                }
+            }
+        }
+    };
+    (page_headers(), Html(layout("Disconnect", Some("Calendar settings"), body).into_string()))
+        .into_response()
+}
+
+/// `POST /settings/connections/{id}/disconnect`.
+async fn disconnect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawForm(body): RawForm,
+) -> Response {
+    let fields = parse_form(&body);
+    let connection = match owned(&state, &headers, &id, &fields, true).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    match crate::connections::disconnect(&state, &connection, fields.remove_events).await {
+        Ok(_) => Redirect::to("/settings?notice=disconnected").into_response(),
+        Err(e) => {
+            tracing::error!(connection = %connection.id, error = %e, "disconnect failed");
+            problem_page(
+                StatusCode::BAD_GATEWAY,
+                "The calendar could not be disconnected",
+                "Please try again in a moment.",
+                Some(("/settings", "Back to your calendars")),
+            )
+        }
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "settings page failed");
+    problem_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Kalends could not load your settings. Please try again in a moment.",
+        None,
+    )
+}

@@ -1,0 +1,494 @@
+//! Connecting Google and Microsoft calendars: settings links, the OAuth flow against the
+//! in-process sandbox through the real crates, the settings page, tokens at rest and refresh.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, TestApp, on_both_databases};
+
+on_both_databases!(
+    a_staff_member_connects_google_and_microsoft_and_disconnects_one,
+    a_replayed_state_is_refused_and_stores_nothing,
+    tokens_are_not_readable_in_the_database,
+    a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it,
+    an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
+);
+
+/// A browser: keeps cookies, follows redirects (and a twin that does not, same cookies).
+struct Browser {
+    follow: reqwest::Client,
+    manual: reqwest::Client,
+}
+
+/// What a page answered: status, final URL, body.
+struct Answer {
+    status: u16,
+    url: String,
+    body: String,
+    location: Option<String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let build = |policy| {
+            reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(policy)
+                .build()
+                .unwrap()
+        };
+        Browser {
+            follow: build(reqwest::redirect::Policy::limited(10)),
+            manual: build(reqwest::redirect::Policy::none()),
+        }
+    }
+
+    async fn get(&self, url: &str) -> Answer {
+        answer(self.follow.get(url).send().await.unwrap()).await
+    }
+
+    async fn get_manual(&self, url: &str) -> Answer {
+        answer(self.manual.get(url).send().await.unwrap()).await
+    }
+
+    async fn post(&self, url: &str, form: &[(&str, &str)], follow: bool) -> Answer {
+        let client = if follow { &self.follow } else { &self.manual };
+        answer(client.post(url).form(form).send().await.unwrap()).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let url = response.url().to_string();
+    let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+    Answer { status, url, body: response.text().await.unwrap(), location }
+}
+
+/// The `action` of the first form on a page, resolved against the page's URL.
+fn form_action(page_url: &str, body: &str) -> String {
+    let start = body.find("<form").expect("a form on the page");
+    let action = &body[start..];
+    let value = action.split("action=\"").nth(1).unwrap().split('"').next().unwrap();
+    let value = value.replace("&amp;", "&");
+    url::Url::parse(page_url).unwrap().join(&value).unwrap().to_string()
+}
+
+/// A tenant, a staff member, and a browser signed in to that staff member's settings.
+async fn signed_in(app: &TestApp, email: &str) -> (String, String, Browser) {
+    let (_, key) = app.tenant().await;
+    let (status, staff) = app
+        .call("POST", "/api/v1/staff", &key, Some(json!({"name": "Ann Lee", "email": email})))
+        .await;
+    assert_eq!(status, 201);
+    let staff_id = staff["id"].as_str().unwrap().to_owned();
+    let (status, link) =
+        app.call("POST", &format!("/api/v1/staff/{staff_id}/settings-link"), &key, None).await;
+    assert_eq!(status, 200, "{link}");
+    let browser = Browser::new();
+    let page = browser.get(link["url"].as_str().unwrap()).await;
+    assert_eq!(page.status, 200);
+    assert!(page.url.ends_with("/settings"), "the link lands on /settings: {}", page.url);
+    assert!(page.body.contains("No calendar is connected yet"));
+    (key, staff_id, browser)
+}
+
+/// Clicks "Connect {provider}" and answers the sandbox's consent page; returns the page reached.
+async fn connect(
+    app: &TestApp,
+    browser: &Browser,
+    provider: &str,
+    email: &str,
+    decision: &str,
+) -> Answer {
+    let consent = browser.get(&app.url(&format!("/connect/{provider}"))).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains("Allow Kalends to manage your calendar?"), "{}", consent.body);
+    let action = form_action(&consent.url, &consent.body);
+    browser.post(&action, &[("email", email), ("decision", decision)], true).await
+}
+
+async fn connections(app: &TestApp, key: &str) -> Vec<Value> {
+    let (status, list) = app.call("GET", "/api/v1/connections", key, None).await;
+    assert_eq!(status, 200);
+    list["items"].as_array().unwrap().clone()
+}
+
+async fn a_staff_member_connects_google_and_microsoft_and_disconnects_one(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, staff_id, browser) = signed_in(&app, "ann@example.com").await;
+
+    let page = connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    assert_eq!(page.status, 200);
+    assert!(page.url.ends_with("/settings?notice=connected-google"), "{}", page.url);
+    assert!(page.body.contains("Google Calendar is connected"));
+    assert!(page.body.contains("ann@example.com"));
+    let page = connect(&app, &browser, "microsoft", "ann.lee@contoso.example", "allow").await;
+    assert!(page.body.contains("Microsoft Outlook is connected"), "{}", page.body);
+    assert!(page.body.contains("ann.lee@contoso.example"));
+    assert!(page.body.contains("Birthdays"), "the Microsoft calendars are listed");
+
+    let list = connections(&app, &key).await;
+    assert_eq!(list.len(), 2);
+    let google = list.iter().find(|c| c["provider"] == "google").unwrap();
+    let microsoft = list.iter().find(|c| c["provider"] == "microsoft").unwrap();
+    assert_eq!(google["staff_id"], staff_id.as_str());
+    assert_eq!(google["status"], "active");
+    assert_eq!(google["is_default"], true, "the first connection is the default");
+    assert_eq!(microsoft["is_default"], false);
+    assert_eq!(google["destination_calendar_id"], "ann@example.com", "the primary calendar");
+    assert_eq!(google["busy_calendar_ids"], json!(["ann@example.com"]));
+
+    let google_id = google["id"].as_str().unwrap();
+    let (status, calendars) =
+        app.call("GET", &format!("/api/v1/connections/{google_id}/calendars"), &key, None).await;
+    assert_eq!(status, 200, "{calendars}");
+    let names: Vec<&str> = calendars["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{calendars}");
+    let (status, test) =
+        app.call("POST", &format!("/api/v1/connections/{google_id}/test"), &key, None).await;
+    assert_eq!((status, &test["ok"]), (200, &json!(true)), "{test}");
+
+    // The staff member makes Microsoft the default from the page, then disconnects Google.
+    let microsoft_id = microsoft["id"].as_str().unwrap();
+    let settings = browser.get(&app.url("/settings")).await;
+    let csrf = settings
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let made = browser
+        .post(
+            &app.url(&format!("/settings/connections/{microsoft_id}/default")),
+            &[("csrf", &csrf)],
+            true,
+        )
+        .await;
+    assert!(made.body.contains("That calendar is now your default"), "{}", made.body);
+    let confirm =
+        browser.get(&app.url(&format!("/settings/connections/{google_id}/disconnect"))).await;
+    assert!(confirm.body.contains("Also remove the events Kalends added"), "{}", confirm.body);
+    let done = browser
+        .post(
+            &app.url(&format!("/settings/connections/{google_id}/disconnect")),
+            &[("csrf", &csrf), ("remove_events", "yes")],
+            true,
+        )
+        .await;
+    assert!(done.body.contains("The calendar is disconnected"), "{}", done.body);
+    assert!(
+        !done.body.contains("ann@example.com · last sync"),
+        "a disconnected calendar leaves the page"
+    );
+
+    let list = connections(&app, &key).await;
+    let google = list.iter().find(|c| c["provider"] == "google").unwrap();
+    assert_eq!(google["status"], "revoked");
+    let microsoft = list.iter().find(|c| c["provider"] == "microsoft").unwrap();
+    assert_eq!(microsoft["is_default"], true);
+    let grants: Value =
+        reqwest::get(app.url("/sandbox/_control/grants")).await.unwrap().json().await.unwrap();
+    let google_grant =
+        grants.as_array().unwrap().iter().find(|g| g["provider"] == "google").unwrap();
+    assert_eq!(google_grant["revoked"], true, "Google was asked to revoke the grant");
+    app.stop().await;
+}
+
+async fn a_replayed_state_is_refused_and_stores_nothing(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, _, browser) = signed_in(&app, "ann@example.com").await;
+    let consent = browser.get(&app.url("/connect/google")).await;
+    let action = form_action(&consent.url, &consent.body);
+    let redirect =
+        browser.post(&action, &[("email", "ann@example.com"), ("decision", "allow")], false).await;
+    let callback = redirect.location.expect("the sandbox redirects to the callback");
+    assert!(callback.contains("/oauth/google/callback?code="), "{callback}");
+
+    let first = browser.get_manual(&callback).await;
+    assert_eq!(first.location.as_deref(), Some("/settings?notice=connected-google"));
+    let replay = browser.get(&callback).await;
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("expired or was already used"), "{}", replay.body);
+    assert_eq!(connections(&app, &key).await.len(), 1);
+
+    // Another browser (another staff member's session) cannot finish this one's flow.
+    let consent = browser.get(&app.url("/connect/microsoft")).await;
+    let action = form_action(&consent.url, &consent.body);
+    let redirect =
+        browser.post(&action, &[("email", "ann@example.com"), ("decision", "allow")], false).await;
+    let (_, _, stranger) = signed_in(&app, "bob@example.com").await;
+    let stolen = stranger.get(&redirect.location.unwrap()).await;
+    assert_eq!(stolen.status, 400);
+    assert!(stolen.body.contains("belongs to another session"), "{}", stolen.body);
+
+    // Denying consent says so and stores nothing; a forged state stores nothing either.
+    let denied = connect(&app, &browser, "microsoft", "ann@example.com", "deny").await;
+    assert!(denied.body.contains("You declined access"), "{}", denied.body);
+    let forged = browser.get(&app.url("/oauth/google/callback?code=4/abc&state=forged")).await;
+    assert_eq!(forged.status, 400);
+    assert_eq!(connections(&app, &key).await.len(), 1);
+    app.stop().await;
+}
+
+async fn tokens_are_not_readable_in_the_database(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, _, browser) = signed_in(&app, "ann@example.com").await;
+    connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    connect(&app, &browser, "microsoft", "ann@example.com", "allow").await;
+    // A flow left half-way keeps its PKCE verifier sealed too.
+    browser.get(&app.url("/connect/google")).await;
+    assert_eq!(connections(&app, &key).await.len(), 2);
+
+    let dump = raw_rows(&app).await;
+    assert!(dump.contains("v1."), "sealed values are stored: {dump}");
+    // The sandbox's access tokens start with ya29. and refresh tokens with 1//, like Google's.
+    for needle in ["ya29.", "1//"] {
+        assert!(!dump.contains(needle), "{needle} found in the raw rows");
+    }
+    app.stop().await;
+}
+
+/// Every row of `connections` and `oauth_states`, as text.
+async fn raw_rows(app: &TestApp) -> String {
+    use kalends_core::store::Pool;
+    match app.store.pool() {
+        Pool::Postgres(pool) => {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT row_to_json(c)::text FROM connections c UNION ALL SELECT row_to_json(o)::text FROM oauth_states o",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            rows.into_iter().map(|(r,)| r).collect::<Vec<_>>().join("\n")
+        }
+        Pool::Sqlite { read, .. } => {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT COALESCE(access_token, '') || ' ' || COALESCE(refresh_token, '') || ' ' || account_email FROM connections \
+                 UNION ALL SELECT pkce_verifier FROM oauth_states",
+            )
+            .fetch_all(read)
+            .await
+            .unwrap();
+            rows.into_iter().map(|(r,)| r).collect::<Vec<_>>().join("\n")
+        }
+    }
+}
+
+async fn a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, _, browser) = signed_in(&app, "ann@example.com").await;
+    connect(&app, &browser, "microsoft", "ann@example.com", "allow").await;
+    let id = connections(&app, &key).await[0]["id"].as_str().unwrap().to_owned();
+
+    // Token expiry mid-session: the next call refreshes and succeeds.
+    let sandbox = reqwest::Client::new();
+    sandbox.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    let (_, test) = app.call("POST", &format!("/api/v1/connections/{id}/test"), &key, None).await;
+    assert_eq!(test["ok"], true, "an expired token is refreshed: {test}");
+
+    // The user removes Kalends's access at Microsoft: invalid_grant -> needs_reauth.
+    sandbox
+        .post(app.url("/sandbox/_control/revoke"))
+        .json(&json!({"provider": "microsoft", "email": "ann@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    sandbox.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    let (_, test) = app.call("POST", &format!("/api/v1/connections/{id}/test"), &key, None).await;
+    assert_eq!(test["ok"], false);
+    let (_, connection) = app.call("GET", &format!("/api/v1/connections/{id}"), &key, None).await;
+    assert_eq!(connection["status"], "needs_reauth", "{connection}");
+    assert!(connection["last_error"].as_str().unwrap().contains("AADSTS50173"), "{connection}");
+    let page = browser.get(&app.url("/settings")).await;
+    assert!(page.body.contains("Needs reconnecting"));
+    assert!(page.body.contains("Reconnect Microsoft"));
+
+    let again = connect(&app, &browser, "microsoft", "ann@example.com", "allow").await;
+    assert!(again.body.contains("Microsoft Outlook is connected"));
+    let list = connections(&app, &key).await;
+    assert_eq!(list.len(), 1, "the same connection is restored, not a second one");
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["status"], "active");
+    assert_eq!(list[0]["last_error"], Value::Null);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_settings_link_that_is_forged_or_expired_opens_nothing() {
+    let app = TestApp::start_public(Db::Sqlite).await;
+    let browser = Browser::new();
+    let forged = browser.get(&app.url("/settings/AAAA.BBBB")).await;
+    assert_eq!(forged.status, 401);
+    assert!(forged.body.contains("This link has expired"));
+    let no_session = browser.get(&app.url("/settings")).await;
+    assert_eq!(no_session.status, 401);
+    assert!(no_session.body.contains("open your settings link again"));
+    let start = browser.get(&app.url("/connect/google")).await;
+    assert_eq!(start.status, 401, "connecting needs a session");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn choices_that_are_not_the_accounts_calendars_are_refused_with_the_field() {
+    let app = TestApp::start_public(Db::Sqlite).await;
+    let (key, _, browser) = signed_in(&app, "ann@example.com").await;
+    connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    let id = connections(&app, &key).await[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/connections/{id}");
+    let (status, problem) =
+        app.call("PATCH", &path, &key, Some(json!({"busy_calendar_ids": ["nope"]}))).await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "busy_calendar_ids");
+    let (_, calendars) = app.call("GET", &format!("{path}/calendars"), &key, None).await;
+    let holidays =
+        calendars["items"].as_array().unwrap().iter().find(|c| c["writable"] == false).unwrap();
+    let (status, problem) = app
+        .call("PATCH", &path, &key, Some(json!({"destination_calendar_id": holidays["id"]})))
+        .await;
+    assert_eq!(status, 422, "a read-only calendar cannot receive bookings: {problem}");
+    let (status, updated) = app
+        .call(
+            "PATCH",
+            &path,
+            &key,
+            Some(json!({"busy_calendar_ids": [holidays["id"], "ann@example.com"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["busy_calendar_ids"].as_array().unwrap().len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_a_code_with_the_wrong_pkce_verifier() {
+    use kalends_providers::provider::Providers;
+    let app = TestApp::start_public(Db::Sqlite).await;
+    let config = kalends_core::Config { public_url: app.base.clone(), ..Default::default() };
+    let providers = Providers::from_config(&config).unwrap();
+    for provider in kalends_core::domain::Provider::ALL {
+        let client = providers.get(provider);
+        let authorization = client.authorize(Some("ann@example.com"));
+        let browser = Browser::new();
+        let consent = browser.get(authorization.url.as_str()).await;
+        let action = form_action(&consent.url, &consent.body);
+        let redirect = browser
+            .post(&action, &[("email", "ann@example.com"), ("decision", "allow")], false)
+            .await;
+        let location = url::Url::parse(&redirect.location.unwrap()).unwrap();
+        let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+        let wrong =
+            secrecy::SecretString::from("a-verifier-that-was-never-challenged-0123456789abcdef");
+        let refused = client.exchange_code(&code, &wrong).await.unwrap_err();
+        assert!(refused.to_string().to_lowercase().contains("verifier"), "{provider}: {refused}");
+        // The refusal was the verifier's: the right one redeems the code, once.
+        client.exchange_code(&code, &authorization.pkce_verifier).await.unwrap();
+        let spent = client.exchange_code(&code, &authorization.pkce_verifier).await;
+        assert!(spent.is_err(), "{provider}: a code works once");
+    }
+    app.stop().await;
+}
+
+/// Headless Chromium (through Python selenium, `tests/peers/browser_connect.py`) opens a settings
+/// link, clicks "Connect Google", clicks Allow on the sandbox's consent page and sees the
+/// connection listed. The screenshot lands in `target/screenshots/settings-page.png`.
+#[tokio::test]
+async fn a_browser_connects_google_through_the_consent_page() {
+    let (Ok(python), Ok(_)) =
+        (std::env::var("KALENDS_TEST_PYTHON"), std::env::var("KALENDS_TEST_CHROMEDRIVER"))
+    else {
+        eprintln!(
+            "note: no browser (KALENDS_TEST_PYTHON and KALENDS_TEST_CHROMEDRIVER come from scripts/test); skipped"
+        );
+        return;
+    };
+    let app = TestApp::start_public(Db::Sqlite).await;
+    let (key, staff) = {
+        let (_, key) = app.tenant().await;
+        let (_, staff) = app
+            .call(
+                "POST",
+                "/api/v1/staff",
+                &key,
+                Some(json!({"name": "Ann Lee", "email": "ann@example.com"})),
+            )
+            .await;
+        (key, staff["id"].as_str().unwrap().to_owned())
+    };
+    let (_, link) =
+        app.call("POST", &format!("/api/v1/staff/{staff}/settings-link"), &key, None).await;
+    let screenshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/screenshots/settings-page.png");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/browser_connect.py");
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(link["url"].as_str().unwrap())
+        .arg(&screenshot)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser run failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["connected"], true);
+    assert_eq!(result["connections"], 1);
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "a real screenshot was saved");
+    assert_eq!(connections(&app, &key).await[0]["status"], "active");
+    app.stop().await;
+}
+
+async fn an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers(db: Db) {
+    use kalends_core::store::Pool;
+    let app = TestApp::start_public(db).await;
+    let (key, _, browser) = signed_in(&app, "ann@example.com").await;
+    connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    let id = connections(&app, &key).await[0]["id"].as_str().unwrap().to_owned();
+    // Two minutes left: inside the five-minute margin, so the next use refreshes first.
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(2);
+    let sql = "UPDATE connections SET token_expires_at = $1";
+    match app.store.pool() {
+        Pool::Postgres(pool) => {
+            sqlx::query(sql).bind(soon).execute(pool).await.map(|_| ()).unwrap()
+        }
+        Pool::Sqlite { write, .. } => {
+            sqlx::query(sql).bind(soon).execute(write).await.map(|_| ()).unwrap()
+        }
+    }
+    let path = format!("/api/v1/connections/{id}/test");
+    let calls = (0..8).map(|_| app.call("POST", &path, &key, None));
+    for (status, test) in futures::future::join_all(calls).await {
+        assert_eq!((status, &test["ok"]), (200, &json!(true)), "{test}");
+    }
+    let grants: Value =
+        reqwest::get(app.url("/sandbox/_control/grants")).await.unwrap().json().await.unwrap();
+    assert_eq!(grants[0]["refreshes"], 1, "one refresh for eight concurrent callers: {grants}");
+    let expires: chrono::DateTime<chrono::Utc> = match app.store.pool() {
+        Pool::Postgres(pool) => sqlx::query_scalar("SELECT token_expires_at FROM connections")
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        Pool::Sqlite { read, .. } => sqlx::query_scalar("SELECT token_expires_at FROM connections")
+            .fetch_one(read)
+            .await
+            .unwrap(),
+    };
+    assert!(
+        expires > chrono::Utc::now() + chrono::Duration::minutes(50),
+        "the new expiry is stored: {expires}"
+    );
+    app.stop().await;
+}
