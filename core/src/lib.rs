@@ -6,6 +6,7 @@ pub mod conflicts;
 pub mod domain;
 pub mod ical;
 pub mod imports;
+pub mod invite;
 pub mod job;
 pub mod seal;
 pub mod store;

@@ -63,9 +63,10 @@ impl Method {
 pub struct CalendarHead<'a> {
     /// The iTIP method.
     pub method: Method,
-    /// The calendar's display name (`X-WR-CALNAME`).
+    /// The calendar's display name (`X-WR-CALNAME`); feeds (`PUBLISH`) only.
     pub name: &'a str,
-    /// The calendar's own zone (`X-WR-TIMEZONE`); it gets a `VTIMEZONE` only if in `zones`.
+    /// The calendar's own zone (`X-WR-TIMEZONE`; feeds only); it gets a `VTIMEZONE` only if in
+    /// `zones`.
     pub zone: Tz,
     /// One `VTIMEZONE` is written for each (duplicates once); every zone an event is written in
     /// must be here.
@@ -154,8 +155,12 @@ pub fn write_head(out: &mut String, head: &CalendarHead<'_>) {
     prop_text(out, "PRODID", PRODID);
     out.push_str("CALSCALE:GREGORIAN\r\n");
     prop_text(out, "METHOD", head.method.as_str());
-    prop_text(out, "X-WR-CALNAME", head.name);
-    prop_text(out, "X-WR-TIMEZONE", head.zone.name());
+    // A feed's name and zone; an invite is one event, not a calendar to subscribe to, and some
+    // clients offer to create a calendar named after `X-WR-CALNAME` when they see one.
+    if head.method == Method::Publish {
+        prop_text(out, "X-WR-CALNAME", head.name);
+        prop_text(out, "X-WR-TIMEZONE", head.zone.name());
+    }
     if let Some(every) = head.refresh {
         let every = duration(every);
         let mut line = Line::new(out, "REFRESH-INTERVAL");

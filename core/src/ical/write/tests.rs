@@ -298,6 +298,7 @@ fn invites_carry_organizer_and_attendees() {
     let zones = [chrono_tz::Europe::Berlin];
     let ics = calendar(&head(Method::Request, &zones, 2025..=2025), &[e.clone()]);
     assert_eq!(value_of(&ics, "METHOD"), ["METHOD:REQUEST"]);
+    assert!(!ics.contains("X-WR-"), "an invite is not a feed: {ics}");
     assert_eq!(value_of(&ics, "ORGANIZER"), ["ORGANIZER;CN=Salon:mailto:salon@example.com"]);
     assert_eq!(
         value_of(&ics, "ATTENDEE"),

@@ -1,0 +1,140 @@
+//! A booking as an iTIP invitation (RFC 5546) for its customer: the `text/calendar` content of
+//! the invite, update and cancellation emails (RFC 6047). Pure: the caller supplies the clock,
+//! the revision and the parties.
+//!
+//! Every message about one booking shares its [`invite_uid`]; the caller raises `sequence` on
+//! each revision the customer is told of (time, place, cancellation), so that calendar apps
+//! replace the event they hold instead of adding another.
+
+#[cfg(test)]
+mod tests;
+
+use std::ops::RangeInclusive;
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use crate::domain::{Booking, BookingSpan, BookingStatus, TimeZone};
+use crate::ical::Span;
+use crate::ical::write::{CalendarHead, EventOut, EventStatus, Method, Party, calendar};
+
+/// What an invite asks of the customer's calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InviteKind {
+    /// Add the booking, or update it to this revision (`METHOD:REQUEST`).
+    Request,
+    /// Remove the booking (`METHOD:CANCEL` with `STATUS:CANCELLED`).
+    Cancel,
+}
+
+impl InviteKind {
+    /// The iTIP method, which is also the `method` parameter of the email's calendar part.
+    pub fn method(self) -> Method {
+        match self {
+            InviteKind::Request => Method::Request,
+            InviteKind::Cancel => Method::Cancel,
+        }
+    }
+}
+
+/// One invite, update or cancellation of a booking, addressed to its customer.
+#[derive(Clone, Debug)]
+pub struct Invite<'a> {
+    /// The booking; its title, description, location and span are what the customer sees.
+    pub booking: &'a Booking,
+    /// Request (invite or update) or cancellation.
+    pub kind: InviteKind,
+    /// The booking's invite revision (`SEQUENCE`): 0 for the first invite, then one more for
+    /// each update and for the cancellation.
+    pub sequence: i64,
+    /// When this message is made (`DTSTAMP`).
+    pub dtstamp: DateTime<Utc>,
+    /// The resource's (or tenant's) zone: where whole days are placed, and the calendar's zone.
+    /// Timed bookings are written in their own zone.
+    pub zone: TimeZone,
+    /// The tenant's sending address, named after the tenant (`ORGANIZER`).
+    pub organizer: Party<'a>,
+    /// The customer (`ATTENDEE`); always asked to reply (`RSVP=TRUE`).
+    pub attendee: Party<'a>,
+    /// A link to the public `invite.ics` of the booking (`URL`), if any.
+    pub url: Option<&'a str>,
+}
+
+/// The `UID` of every invite about a booking: stable for the booking's life, and the same as in
+/// the tenant's feeds.
+pub fn invite_uid(booking_id: Uuid) -> String {
+    format!("{booking_id}@kalends")
+}
+
+/// The whole `VCALENDAR` of an invite: CRLF line ends, folded at 75 octets.
+pub fn render(invite: &Invite<'_>) -> String {
+    let booking = &invite.booking.data;
+    let span = ical_span(&booking.span);
+    let zone = event_zone(&booking.span, invite.zone);
+    // Whole days are floating dates (`VALUE=DATE`) and need no time zone definition.
+    let zones: &[Tz] = if booking.span.is_all_day() { &[] } else { std::slice::from_ref(&zone) };
+    let head = CalendarHead {
+        method: invite.kind.method(),
+        name: &booking.title,
+        zone,
+        zones,
+        years: years(&span, zone),
+        refresh: None,
+    };
+    let uid = invite_uid(invite.booking.id);
+    let attendees = [Party { rsvp: true, ..invite.attendee }];
+    let event = EventOut {
+        uid: &uid,
+        span: &span,
+        zone: Some(zone),
+        summary: &booking.title,
+        description: booking.description.as_deref().filter(|d| !d.trim().is_empty()),
+        location: booking.location.as_deref().filter(|l| !l.trim().is_empty()),
+        status: status(invite.kind, booking.status),
+        sequence: invite.sequence,
+        created: invite.booking.created_at,
+        last_modified: invite.booking.updated_at,
+        dtstamp: invite.dtstamp,
+        transparent: false,
+        url: invite.url,
+        organizer: Some(Party { rsvp: false, ..invite.organizer }),
+        attendees: &attendees,
+        categories: &[],
+    };
+    calendar(&head, &[event])
+}
+
+/// `CANCELLED` in a cancellation (RFC 5546 §3.2.5), else the booking's own standing.
+fn status(kind: InviteKind, booking: BookingStatus) -> EventStatus {
+    match (kind, booking) {
+        (InviteKind::Cancel, _) | (_, BookingStatus::Cancelled) => EventStatus::Cancelled,
+        (InviteKind::Request, BookingStatus::Tentative) => EventStatus::Tentative,
+        (InviteKind::Request, BookingStatus::Confirmed) => EventStatus::Confirmed,
+    }
+}
+
+/// The zone the event is written in: a timed booking's own, else the resource's.
+fn event_zone(span: &BookingSpan, home: TimeZone) -> Tz {
+    match span {
+        BookingSpan::Timed { zone, .. } => zone.tz(),
+        BookingSpan::AllDay { .. } => home.tz(),
+    }
+}
+
+fn ical_span(span: &BookingSpan) -> Span {
+    match *span {
+        BookingSpan::Timed { start, end, .. } => Span::Timed { start, end },
+        BookingSpan::AllDay { start, end } => Span::AllDay { start, end },
+    }
+}
+
+/// The years, in `zone`, that the time zone definition must cover.
+fn years(span: &Span, zone: Tz) -> RangeInclusive<i32> {
+    match span {
+        Span::AllDay { start, end } => start.year()..=end.year(),
+        Span::Timed { start, end } => {
+            start.with_timezone(&zone).year()..=end.with_timezone(&zone).year()
+        }
+    }
+}
