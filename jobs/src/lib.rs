@@ -4,6 +4,7 @@
 pub mod delete_booking;
 mod handler;
 pub mod import_feed;
+pub mod mail;
 pub mod poll;
 pub mod queue;
 pub mod relay;
