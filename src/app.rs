@@ -15,6 +15,7 @@ use axum::Router;
 use futures::channel::mpsc;
 use kalends_core::seal::Sealer;
 use kalends_core::{Config, Store};
+use kalends_jobs::customer_mail::CustomerMail;
 use kalends_jobs::relay::Relay;
 use kalends_jobs::worker::{self, WorkerOptions};
 use kalends_jobs::{Importer, JobQueue, KalendsJobs, RetryPolicy};
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
     api::router()
         .merge(crate::feeds::router())
         .merge(crate::pages::router())
+        .merge(api::invites::public_router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)
@@ -140,6 +142,8 @@ pub async fn start(
         Providers::from_config(&config).map_err(|e| anyhow::anyhow!("calendar providers: {e}"))?,
     );
     let credentials = Credentials::new(store.clone(), sealer.clone(), providers.clone());
+    let customer_mail = CustomerMail::from_config(&config, secret_key.clone())
+        .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
     let sandbox = (!providers.sandboxed.is_empty())
         .then(|| Sandbox::new(SandboxConfig::for_public_url(&config.public_url)));
     if !providers.sandboxed.is_empty() {
@@ -163,6 +167,7 @@ pub async fn start(
         sealer,
         providers,
         credentials,
+        customer_mail: customer_mail.clone(),
     };
 
     let interval = Duration::from_millis(config.jobs.relay_interval_ms);
@@ -189,7 +194,7 @@ pub async fn start(
         });
         let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());
         tasks.spawn(async move {
-            let handler = KalendsJobs::new(store.clone(), importer);
+            let handler = KalendsJobs::new(store.clone(), importer, customer_mail);
             worker::run(queue, store, handler, Some(woken), options, token)
                 .await
                 .context("job worker")

@@ -50,7 +50,7 @@ impl FeedLimiter {
     }
 
     /// `Err(wait)` when the feed with this token hash is over its rate.
-    fn check(&self, hash: &[u8]) -> Result<(), std::time::Duration> {
+    pub fn check(&self, hash: &[u8]) -> Result<(), std::time::Duration> {
         if self.limiter.len() > 100_000 {
             self.limiter.retain_recent();
         }

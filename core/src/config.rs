@@ -103,6 +103,8 @@ pub struct Config {
     pub import: ImportConfig,
     /// iCal feed export settings.
     pub feeds: FeedsConfig,
+    /// Customer e-mail (invites and reminders).
+    pub mail: MailConfig,
 }
 
 impl Default for Config {
@@ -127,7 +129,35 @@ impl Default for Config {
             microsoft: MicrosoftConfig::default(),
             import: ImportConfig::default(),
             feeds: FeedsConfig::default(),
+            mail: MailConfig::default(),
         }
+    }
+}
+
+/// Customer e-mail settings (the transport is `smtp_url`, the sender `mail_from`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// Whole-send time limit of one message to the SMTP server, in seconds.
+    pub timeout_secs: u64,
+    /// A reminder whose moment passed while Kalends was down is still sent this many minutes
+    /// late; later, it is skipped and recorded.
+    pub reminder_grace_minutes: u32,
+}
+
+impl MailConfig {
+    fn mail_from_is_invalid(&self, mail_from: &str) -> bool {
+        let address = match (mail_from.rfind('<'), mail_from.rfind('>')) {
+            (Some(open), Some(close)) if open < close => &mail_from[open + 1..close],
+            _ => mail_from,
+        };
+        address.parse::<crate::domain::Email>().is_err()
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { timeout_secs: 30, reminder_grace_minutes: 30 }
     }
 }
 
@@ -434,6 +464,15 @@ impl Config {
         if import.scheduler_interval_secs == 0 || import.scheduler_interval_secs > 300 {
             return Err(invalid("import.scheduler_interval_secs", "must be between 1 and 300"));
         }
+        if self.mail.timeout_secs == 0 {
+            return Err(invalid("mail.timeout_secs", "must be at least 1"));
+        }
+        if self.mail.mail_from_is_invalid(&self.mail_from) {
+            return Err(invalid(
+                "mail_from",
+                "must be an address such as `Kalends <bookings@example.com>`",
+            ));
+        }
         if self.feeds.rate_limit_per_minute == 0 {
             return Err(invalid("feeds.rate_limit_per_minute", "must be at least 1"));
         }
@@ -538,6 +577,10 @@ impl Config {
                 "rate_limit_per_minute": self.feeds.rate_limit_per_minute,
                 "validator_ttl_ms": self.feeds.validator_ttl_ms,
                 "body_cache_mib": self.feeds.body_cache_mib,
+            },
+            "mail": {
+                "timeout_secs": self.mail.timeout_secs,
+                "reminder_grace_minutes": self.mail.reminder_grace_minutes,
             },
         })
     }

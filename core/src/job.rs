@@ -24,6 +24,28 @@ pub enum Job {
         /// The booking.
         booking_id: Uuid,
     },
+    /// Tell the booking's customer what changed: an invitation, an update or a cancellation by
+    /// e-mail when something they care about changed, and the reminders scheduled.
+    NotifyCustomer {
+        /// Owner of the booking.
+        tenant_id: Uuid,
+        /// The booking.
+        booking_id: Uuid,
+        /// Send the current invitation again even if nothing changed (`POST .../invite`).
+        #[serde(default)]
+        resend: bool,
+    },
+    /// Send one reminder, if the booking still starts when it did when this was scheduled.
+    SendReminder {
+        /// Owner of the booking.
+        tenant_id: Uuid,
+        /// The booking.
+        booking_id: Uuid,
+        /// Which reminder (`1440`, `60`, `day-before`).
+        reminder: String,
+        /// The instant it was due, Unix seconds.
+        due_at: i64,
+    },
     /// Fetch an imported .ics feed, store what changed, and look for new conflicts.
     ImportFeed {
         /// Owner of the import.
@@ -40,6 +62,8 @@ impl Job {
             Job::SyncBooking { .. } => "sync_booking",
             Job::DeleteBooking { .. } => "delete_booking",
             Job::ImportFeed { .. } => "import_feed",
+            Job::NotifyCustomer { .. } => "notify_customer",
+            Job::SendReminder { .. } => "send_reminder",
         }
     }
 }

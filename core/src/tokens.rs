@@ -111,6 +111,35 @@ fn mac(key: &SecretKey, purpose: Purpose, payload: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// The token of a booking's public invite link (`/invite/{token}.ics`):
+/// `base64url(booking id ‖ HMAC-SHA256(key, purpose ‖ booking id))`, 64 characters. Nothing is
+/// stored: the link verifies itself, and without the key nobody can make one.
+pub fn invite_token(key: &SecretKey, booking_id: Uuid) -> String {
+    let mut bytes = booking_id.as_bytes().to_vec();
+    bytes.extend_from_slice(&invite_mac(key, booking_id));
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The booking an invite token was made for, if it was made with `key`.
+pub fn verify_invite_token(key: &SecretKey, token: &str) -> Option<Uuid> {
+    use subtle::ConstantTimeEq as _;
+    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+    if bytes.len() != 48 {
+        return None;
+    }
+    let booking_id = Uuid::from_slice(&bytes[..16]).ok()?;
+    bool::from(invite_mac(key, booking_id).ct_eq(&bytes[16..])).then_some(booking_id)
+}
+
+fn invite_mac(key: &SecretKey, booking_id: Uuid) -> Vec<u8> {
+    #[allow(clippy::expect_used)]
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose_secret())
+        .expect("HMAC accepts keys of any length");
+    mac.update(b"kalends/invite/v1");
+    mac.update(booking_id.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// What the database keeps of a token.
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -155,6 +184,19 @@ mod tests {
         let mut forged = token.clone();
         forged.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
         assert!(StaffClaim::verify(&forged, &key(1), Purpose::SettingsLink, now).is_none());
+    }
+
+    #[test]
+    fn an_invite_link_names_its_booking_and_cannot_be_forged() {
+        let booking = Uuid::now_v7();
+        let token = invite_token(&key(1), booking);
+        assert_eq!(token.len(), 64);
+        assert_eq!(verify_invite_token(&key(1), &token), Some(booking));
+        assert_eq!(verify_invite_token(&key(2), &token), None);
+        let other = invite_token(&key(1), Uuid::now_v7());
+        let forged = format!("{}{}", &other[..22], &token[22..]);
+        assert_eq!(verify_invite_token(&key(1), &forged), None);
+        assert_eq!(verify_invite_token(&key(1), "short"), None);
     }
 
     #[test]

@@ -51,26 +51,49 @@ pub trait JobHandler: Clone + Send + Sync + 'static {
 pub struct KalendsJobs {
     store: Store,
     importer: crate::Importer,
+    mail: crate::customer_mail::CustomerMail,
 }
 
 impl KalendsJobs {
-    /// Handlers that read and write through `store` and import feeds with `importer`.
-    pub fn new(store: Store, importer: crate::Importer) -> Self {
-        Self { store, importer }
+    /// Handlers that read and write through `store`, import feeds with `importer` and e-mail
+    /// customers through `mail`.
+    pub fn new(
+        store: Store,
+        importer: crate::Importer,
+        mail: crate::customer_mail::CustomerMail,
+    ) -> Self {
+        Self { store, importer, mail }
     }
 }
 
 impl JobHandler for KalendsJobs {
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
-        match *job {
+        match job {
             Job::SyncBooking { tenant_id, booking_id } => {
-                crate::sync_booking::run(&self.store, tenant_id, booking_id).await
+                crate::sync_booking::run(&self.store, *tenant_id, *booking_id).await
             }
             Job::DeleteBooking { tenant_id, booking_id } => {
-                crate::delete_booking::run(&self.store, tenant_id, booking_id).await
+                crate::delete_booking::run(&self.store, *tenant_id, *booking_id).await
             }
             Job::ImportFeed { tenant_id, import_id } => {
-                crate::import_feed::run(&self.importer, tenant_id, import_id).await
+                crate::import_feed::run(&self.importer, *tenant_id, *import_id).await
+            }
+            Job::NotifyCustomer { tenant_id, booking_id, resend } => {
+                let mail = &self.mail;
+                crate::notify_customer::run(&self.store, mail, *tenant_id, *booking_id, *resend)
+                    .await
+            }
+            Job::SendReminder { tenant_id, booking_id, reminder, due_at } => {
+                let (tenant_id, booking_id) = (*tenant_id, *booking_id);
+                crate::send_reminder::run(
+                    &self.store,
+                    &self.mail,
+                    tenant_id,
+                    booking_id,
+                    reminder,
+                    *due_at,
+                )
+                .await
             }
         }
     }

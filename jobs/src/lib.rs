@@ -1,15 +1,19 @@
 //! Kalends background work on apalis: the queue (SQLite, PostgreSQL or Redis, following
 //! configuration), the outbox relay that feeds it, the workers, the retry policy, and one file per job.
 
+pub mod customer_mail;
+pub mod customer_plan;
 pub mod delete_booking;
 mod handler;
 pub mod import_feed;
 pub mod mail;
+pub mod notify_customer;
 pub mod poll;
 pub mod queue;
 pub mod relay;
 pub mod retry;
 pub mod scheduler;
+pub mod send_reminder;
 pub mod sync_booking;
 pub mod worker;
 

@@ -64,7 +64,11 @@ impl Relay {
             match row.decode() {
                 Ok(job) => {
                     let item = QueuedJob::new(job, row.created_at.timestamp_millis());
-                    if let Err(e) = self.queue.push(item, None).await {
+                    let delay = row
+                        .run_at
+                        .and_then(|at| (at - chrono::Utc::now()).to_std().ok())
+                        .filter(|delay| !delay.is_zero());
+                    if let Err(e) = self.queue.push(item, delay).await {
                         // Leave this and later rows claimed; the lease expires and they go again.
                         result = Err(e);
                         break;

@@ -75,6 +75,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not-found", "no such object")
     }
 
+    /// 404 with a reason.
+    pub fn not_found_detail(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
     /// 401: missing or unknown API key.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)

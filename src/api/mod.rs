@@ -28,6 +28,7 @@ pub mod feed_guides;
 pub mod feeds;
 pub mod fields;
 pub mod imports;
+pub mod invites;
 pub mod resources;
 pub mod settings;
 pub mod staff;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub providers: Arc<Providers>,
     /// Fresh access tokens for connections.
     pub credentials: Credentials,
+    /// Renders customer invitations and their links.
+    pub customer_mail: kalends_jobs::customer_mail::CustomerMail,
 }
 
 /// One page of a list.
@@ -124,6 +127,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(feeds::router())
         .merge(imports::router())
+        .merge(invites::router())
         .merge(availability::router())
         .merge(conflicts::router())
         .merge(connections::router())

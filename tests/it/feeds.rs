@@ -510,7 +510,7 @@ async fn a_feed_url_polled_too_often_answers_429_with_retry_after() {
 
 /// Runs the peer validators of `tests/peers/` (Python icalendar, ical.js) on `ics`, when
 /// `scripts/test` made them available; returns what each of them read.
-fn peer_readings(ics: &str) -> Vec<(&'static str, Value)> {
+pub(crate) fn peer_readings(ics: &str) -> Vec<(&'static str, Value)> {
     let dir = TempDir::new();
     let file = dir.0.join("feed.ics");
     std::fs::write(&file, ics).unwrap();

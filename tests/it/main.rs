@@ -8,6 +8,9 @@ mod api;
 mod connect;
 mod feeds;
 mod helpers;
+mod invites;
 mod process;
 mod queue;
+#[path = "../support/smtp_sink.rs"]
+mod smtp_sink;
 mod store;

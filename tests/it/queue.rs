@@ -41,6 +41,13 @@ fn importer(store: &Store) -> kalends_jobs::Importer {
     kalends_jobs::Importer::new(store.clone(), &Default::default()).unwrap()
 }
 
+/// Customer e-mail into `.eml` files under the test's folder.
+fn customer_mail(dir: &TempDir) -> kalends_jobs::customer_mail::CustomerMail {
+    let config = kalends_core::Config { data_dir: dir.0.clone(), ..Default::default() };
+    let key = std::sync::Arc::new(secrecy::SecretBox::new(Box::new([7u8; 32])));
+    kalends_jobs::customer_mail::CustomerMail::from_config(&config, key).unwrap()
+}
+
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         base: Duration::from_secs(1),
@@ -254,7 +261,7 @@ async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
     let (stop, worker) = spawn_worker(
         &store,
         &queue,
-        KalendsJobs::new(store.clone(), importer(&store)),
+        KalendsJobs::new(store.clone(), importer(&store), customer_mail(&dir)),
         fast_retries(),
     );
     eventually(Duration::from_secs(10), || async { queue.depth().await.ok().filter(|d| *d == 0) })

@@ -112,7 +112,13 @@ async fn every_change_bumps_the_version_and_owes_a_job(db: Db) {
     assert_eq!(again.version, 3, "cancelling twice is one change");
     let sync = Job::SyncBooking { tenant_id: tenant.id, booking_id: booking.id };
     let delete = Job::DeleteBooking { tenant_id: tenant.id, booking_id: booking.id };
-    assert_eq!(jobs_owed(&store).await, vec![sync.clone(), sync, delete]);
+    // The customer has an address: each change also owes telling them.
+    let notify =
+        Job::NotifyCustomer { tenant_id: tenant.id, booking_id: booking.id, resend: false };
+    assert_eq!(
+        jobs_owed(&store).await,
+        vec![sync.clone(), notify.clone(), sync, notify.clone(), delete, notify]
+    );
 }
 
 async fn a_stale_version_cannot_overwrite_a_newer_one(db: Db) {
@@ -313,7 +319,8 @@ async fn outbox_claims_are_exclusive_until_the_lease_expires(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
-    store.create_booking(&tenant, timed("B", 2)).await.unwrap();
+    // A stay without a customer address owes one job (a customer with one would add NotifyCustomer).
+    store.create_booking(&tenant, stay("B", 2, 3)).await.unwrap();
     let first = store.claim_outbox(10, Duration::from_secs(60)).await.unwrap();
     assert_eq!(first.len(), 1);
     assert!(
@@ -323,7 +330,7 @@ async fn outbox_claims_are_exclusive_until_the_lease_expires(db: Db) {
     assert_eq!(store.outbox_depth().await.unwrap(), 1, "claimed is not done");
     store.complete_outbox(&[first[0].id]).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
-    store.create_booking(&tenant, timed("C", 3)).await.unwrap();
+    store.create_booking(&tenant, stay("C", 3, 4)).await.unwrap();
     assert_eq!(store.claim_outbox(10, Duration::ZERO).await.unwrap().len(), 1);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(

@@ -212,6 +212,10 @@ macro_rules! write_links_and_job {
         }
         let job = job_for($tenant_id, $id, new.status);
         sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind($at).execute(&mut *$tx).await?;
+        if new.customer.as_ref().is_some_and(|c| c.email.is_some()) {
+            let job = Job::NotifyCustomer { tenant_id: $tenant_id, booking_id: $id, resend: false };
+            sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind($at).execute(&mut *$tx).await?;
+        }
     }};
 }
 
@@ -352,12 +356,15 @@ impl Store {
             .await?
             .rows_affected();
             if changed == 1 {
-                let job = Job::DeleteBooking { tenant_id: tenant.id, booking_id: id };
-                sqlx::query(outbox::INSERT)
-                    .bind(outbox::encode(&job)?)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                let notify =
+                    Job::NotifyCustomer { tenant_id: tenant.id, booking_id: id, resend: false };
+                for job in [Job::DeleteBooking { tenant_id: tenant.id, booking_id: id }, notify] {
+                    sqlx::query(outbox::INSERT)
+                        .bind(outbox::encode(&job)?)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await?;
             Ok::<_, StoreError>(changed)
@@ -366,6 +373,21 @@ impl Store {
             self.outbox_signal.notify_one();
         }
         self.booking(tenant.id, id).await
+    }
+
+    /// A booking found by id alone, whichever its tenant (for links that carry only a signed
+    /// booking id, like the customer's invite link).
+    pub async fn booking_anywhere(&self, id: Uuid) -> Result<Option<Booking>, StoreError> {
+        let tenant: Option<(Uuid,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as("SELECT tenant_id FROM bookings WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        match tenant {
+            Some((tenant_id,)) => self.booking(tenant_id, id).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// One booking of the tenant.

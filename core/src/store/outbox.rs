@@ -14,6 +14,8 @@ use crate::job::Job;
 
 pub(crate) const INSERT: &str = "INSERT INTO outbox (job, created_at) VALUES ($1, $2)";
 
+const INSERT_AT: &str = "INSERT INTO outbox (job, created_at, run_at) VALUES ($1, $2, $3)";
+
 pub(crate) fn encode(job: &Job) -> Result<String, StoreError> {
     serde_json::to_string(job).map_err(corrupt)
 }
@@ -27,6 +29,8 @@ pub struct OutboxEntry {
     pub job: String,
     /// When the change that owes it committed.
     pub created_at: DateTime<Utc>,
+    /// When the job should run, if later than now (reminders).
+    pub run_at: Option<DateTime<Utc>>,
 }
 
 impl OutboxEntry {
@@ -42,11 +46,11 @@ fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
 
 const CLAIM_SQLITE: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (\
      SELECT id FROM outbox WHERE claimed_until IS NULL OR claimed_until < $2 ORDER BY id LIMIT $3) \
-     RETURNING id, job, created_at";
+     RETURNING id, job, created_at, run_at";
 
 const CLAIM_POSTGRES: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (\
      SELECT id FROM outbox WHERE claimed_until IS NULL OR claimed_until < $2 ORDER BY id LIMIT $3 \
-     FOR UPDATE SKIP LOCKED) RETURNING id, job, created_at";
+     FOR UPDATE SKIP LOCKED) RETURNING id, job, created_at, run_at";
 
 impl Store {
     /// Records owed work on its own (for work not tied to a booking change, e.g. a manual re-sync).
@@ -55,6 +59,20 @@ impl Store {
         with_pool!(self, |pool| sqlx::query(INSERT)
             .bind(&json)
             .bind(now())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        self.outbox_signal.notify_one();
+        Ok(())
+    }
+
+    /// Records work to run at `run_at` (the queue holds it until then, across restarts).
+    pub async fn enqueue_at(&self, job: &Job, run_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let json = encode(job)?;
+        with_pool!(self, |pool| sqlx::query(INSERT_AT)
+            .bind(&json)
+            .bind(now())
+            .bind(run_at)
             .execute(pool)
             .await
             .map(|_| ()))?;

@@ -1,0 +1,215 @@
+//! Customer e-mail as the jobs and the API use it: who sends (the tenant's name at Kalends's
+//! sender address), the invite links, the rendered invitation, and sending with the outcome
+//! classified.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use kalends_core::Config;
+use kalends_core::config::SecretKey;
+use kalends_core::domain::{Booking, Tenant, TimeZone};
+use kalends_core::ical::write::Party;
+use kalends_core::invite::{Invite, InviteKind, render};
+use kalends_core::store::MessageKind;
+
+use crate::mail::{
+    InviteEmail, MailError, Mailer, ReminderEmail, invite_message, reminder_message,
+};
+
+/// How a send ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server accepted it.
+    Sent {
+        /// Its Message-ID.
+        message_id: String,
+    },
+    /// Nothing was sent; retrying later can work (4xx, no answer).
+    Deferred(String),
+    /// The server refused it for good (5xx), in its words.
+    Refused(String),
+}
+
+/// Sends customer e-mail for every tenant.
+#[derive(Clone, Debug)]
+pub struct CustomerMail {
+    mailer: Mailer,
+    /// The address everything is sent from (`mail_from`'s address part).
+    address: String,
+    public_url: String,
+    secret_key: Arc<SecretKey>,
+    grace: chrono::Duration,
+}
+
+impl CustomerMail {
+    /// SMTP when `smtp_url` is set, else `.eml` files in `data_dir/outbox`.
+    pub fn from_config(config: &Config, secret_key: Arc<SecretKey>) -> Result<Self, MailError> {
+        let mailer = match &config.smtp_url {
+            Some(url) => Mailer::smtp(url, Duration::from_secs(config.mail.timeout_secs))?,
+            None => Mailer::files(config.data_dir.join("outbox"))?,
+        };
+        Ok(Self {
+            mailer,
+            address: address_of(&config.mail_from).to_owned(),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            secret_key,
+            grace: chrono::Duration::minutes(i64::from(config.mail.reminder_grace_minutes)),
+        })
+    }
+
+    /// How late a reminder may still go out.
+    pub fn reminder_grace(&self) -> chrono::Duration {
+        self.grace
+    }
+
+    /// The public link to the booking's current invitation.
+    pub fn invite_url(&self, booking_id: uuid::Uuid) -> String {
+        let token = kalends_core::tokens::invite_token(&self.secret_key, booking_id);
+        format!("{}/invite/{token}.ics", self.public_url)
+    }
+
+    /// The invitation as it stands (`REQUEST`, or `CANCEL` once cancelled), as `.ics` text.
+    pub fn render_invite(
+        &self,
+        tenant: &Tenant,
+        booking: &Booking,
+        zone: TimeZone,
+        kind: MessageKind,
+        revision: i64,
+    ) -> Option<String> {
+        let url = self.invite_url(booking.id);
+        let (organizer, attendee) = self.parties(tenant, booking)?;
+        Some(render(&self.invite(booking, zone, kind, revision, organizer, attendee, &url)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn invite<'a>(
+        &self,
+        booking: &'a Booking,
+        zone: TimeZone,
+        kind: MessageKind,
+        revision: i64,
+        organizer: Party<'a>,
+        attendee: Party<'a>,
+        url: &'a str,
+    ) -> Invite<'a> {
+        Invite {
+            booking,
+            kind: if kind == MessageKind::Cancel {
+                InviteKind::Cancel
+            } else {
+                InviteKind::Request
+            },
+            sequence: revision,
+            dtstamp: Utc::now(),
+            zone,
+            organizer,
+            attendee,
+            url: Some(url),
+        }
+    }
+
+    /// ORGANIZER (the tenant's name at Kalends's sender address: receivers compare it with
+    /// From) and ATTENDEE (the customer); `None` without a customer address.
+    fn parties<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        booking: &'a Booking,
+    ) -> Option<(Party<'a>, Party<'a>)> {
+        let customer = booking.data.customer.as_ref()?;
+        let email = customer.email.as_ref()?;
+        let name = tenant.settings.mail_from_name.as_deref().unwrap_or(&tenant.settings.name);
+        Some((
+            Party { email: &self.address, name: Some(name), rsvp: false },
+            Party { email: email.as_str(), name: Some(customer.name.as_str()), rsvp: true },
+        ))
+    }
+
+    /// Sends the invitation, update or cancellation of `revision`.
+    pub async fn send_invite(
+        &self,
+        tenant: &Tenant,
+        booking: &Booking,
+        zone: TimeZone,
+        kind: MessageKind,
+        revision: i64,
+    ) -> Outcome {
+        let url = self.invite_url(booking.id);
+        let Some((organizer, attendee)) = self.parties(tenant, booking) else {
+            return Outcome::Refused("the booking has no customer address".into());
+        };
+        let email = InviteEmail {
+            invite: self.invite(booking, zone, kind, revision, organizer, attendee, &url),
+            tenant_name: &tenant.settings.name,
+            reply_to: tenant.settings.reply_to.as_deref(),
+            customer_zone: None,
+        };
+        match invite_message(&email) {
+            Ok(message) => self.deliver(message).await,
+            Err(e) => outcome_of(e),
+        }
+    }
+
+    /// Sends one reminder.
+    pub async fn send_reminder(
+        &self,
+        tenant: &Tenant,
+        booking: &Booking,
+        zone: TimeZone,
+        _reminder: &str,
+    ) -> Outcome {
+        let url = self.invite_url(booking.id);
+        let Some((from, to)) = self.parties(tenant, booking) else {
+            return Outcome::Refused("the booking has no customer address".into());
+        };
+        let email = ReminderEmail {
+            booking,
+            tenant_name: &tenant.settings.name,
+            from,
+            reply_to: tenant.settings.reply_to.as_deref(),
+            to,
+            zone,
+            customer_zone: None,
+            url: Some(&url),
+            now: Utc::now(),
+        };
+        match reminder_message(&email) {
+            Ok(message) => self.deliver(message).await,
+            Err(e) => outcome_of(e),
+        }
+    }
+
+    async fn deliver(&self, message: lettre::Message) -> Outcome {
+        match self.mailer.send(message).await {
+            Ok(sent) => Outcome::Sent { message_id: sent.message_id },
+            Err(e) => outcome_of(e),
+        }
+    }
+}
+
+fn outcome_of(error: MailError) -> Outcome {
+    match error {
+        MailError::Transient(why) => Outcome::Deferred(why),
+        MailError::Permanent { message, .. } => Outcome::Refused(message),
+    }
+}
+
+/// `bookings@example.com` of `"Sea Breeze <bookings@example.com>"` (or of a bare address).
+fn address_of(mail_from: &str) -> &str {
+    match (mail_from.rfind('<'), mail_from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => mail_from[open + 1..close].trim(),
+        _ => mail_from.trim(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sender_address_is_taken_from_mail_from() {
+        assert_eq!(address_of("Kalends <kalends@localhost>"), "kalends@localhost");
+        assert_eq!(address_of("bookings@example.com"), "bookings@example.com");
+    }
+}

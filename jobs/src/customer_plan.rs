@@ -1,0 +1,271 @@
+//! What a customer should be told, decided from the booking's current state and what they were
+//! told last: pure functions, shared by `notify_customer` and `send_reminder`.
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone as _, Utc};
+use kalends_core::domain::{Booking, BookingSpan, BookingStatus, TenantSettings, TimeZone};
+use kalends_core::store::{CustomerMessage, MessageKind, MessageStatus};
+use sha2::{Digest as _, Sha256};
+
+/// The invitation to send now, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvitePlan {
+    /// Invitation/update or cancellation.
+    pub kind: MessageKind,
+    /// The SEQUENCE to send: one more than the last message's.
+    pub revision: i64,
+    /// What the customer will have been told, condensed.
+    pub fingerprint: String,
+}
+
+/// What the customer is told about a booking, condensed: changes to anything else (staff,
+/// internal notes, the resource) send no e-mail.
+pub fn fingerprint(booking: &Booking, kind: MessageKind) -> String {
+    let data = &booking.data;
+    let email = data.customer.as_ref().and_then(|c| c.email.as_ref()).map(|e| e.as_str());
+    let text = format!(
+        "{}\u{1f}{:?}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
+        kind.as_str(),
+        data.span,
+        data.title,
+        data.location,
+        data.description,
+        email
+    );
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The invitation owed now. A confirmed booking is invited when the tenant invites on confirm
+/// (or the host asked, `resend`); a cancelled one gets a cancellation only if an invitation went
+/// out; nothing is sent when the customer would be told what they were told last.
+pub fn plan_invite(
+    booking: &Booking,
+    settings: &TenantSettings,
+    last: Option<&CustomerMessage>,
+    resend: bool,
+) -> Option<InvitePlan> {
+    // An invitation still being handed over counts: the cancellation must follow it.
+    let invited = last.is_some_and(|m| {
+        m.kind == MessageKind::Request
+            && matches!(m.status, MessageStatus::Sent | MessageStatus::Sending)
+    });
+    let kind = match booking.data.status {
+        BookingStatus::Cancelled if invited => MessageKind::Cancel,
+        BookingStatus::Cancelled => return None,
+        BookingStatus::Confirmed if settings.invite_on_confirm || resend || invited => {
+            MessageKind::Request
+        }
+        BookingStatus::Tentative if resend || invited => MessageKind::Request,
+        _ => return None,
+    };
+    let fingerprint = fingerprint(booking, kind);
+    if !resend && last.is_some_and(|m| m.fingerprint == fingerprint) {
+        return None;
+    }
+    let revision = last.map_or(0, |m| m.revision + 1);
+    Some(InvitePlan { kind, revision, fingerprint })
+}
+
+/// When each reminder of a booking is due: `(key, instant)`. Timed bookings get one per offset
+/// before the start; stays get one the day before check-in at the tenant's hour, in `zone`.
+pub fn reminder_times(
+    booking: &Booking,
+    settings: &TenantSettings,
+    zone: TimeZone,
+) -> Vec<(String, DateTime<Utc>)> {
+    match booking.data.span {
+        BookingSpan::Timed { start, .. } => settings
+            .reminder_offsets_minutes
+            .iter()
+            .map(|minutes| (minutes.to_string(), start - Duration::minutes(i64::from(*minutes))))
+            .collect(),
+        BookingSpan::AllDay { start, .. } => {
+            let day = start - Duration::days(1);
+            let hour =
+                NaiveTime::from_hms_opt(u32::from(settings.all_day_reminder_hour.min(23)), 0, 0)
+                    .unwrap_or(NaiveTime::MIN);
+            let local = day.and_time(hour);
+            let due = zone
+                .tz()
+                .from_local_datetime(&local)
+                .earliest()
+                .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc));
+            vec![("day-before".into(), due)]
+        }
+    }
+}
+
+/// Why a reminder is not sent now, if it is not.
+pub fn reminder_obstacle(
+    booking: &Booking,
+    settings: &TenantSettings,
+    zone: TimeZone,
+    key: &str,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> Option<Obstacle> {
+    if booking.data.status != BookingStatus::Confirmed {
+        return Some(Obstacle::Stale);
+    }
+    let current = reminder_times(booking, settings, zone).into_iter().find(|(k, _)| k == key);
+    match current {
+        // Rescheduled, or the tenant changed the reminder rules: another job is due at the new time.
+        Some((_, at)) if at.timestamp() != due_at.timestamp() => Some(Obstacle::Stale),
+        None => Some(Obstacle::Stale),
+        Some(_) if now > due_at + grace => Some(Obstacle::TooLate),
+        Some(_) => None,
+    }
+}
+
+/// Why a reminder job sends nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Obstacle {
+    /// The booking moved, was cancelled or is tentative: this reminder is not owed (any other
+    /// reminder that is owed has its own job).
+    Stale,
+    /// Its moment passed longer ago than the grace window (the system was down): recorded as
+    /// skipped.
+    TooLate,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use kalends_core::domain::{Customer, NewBooking};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn booking(status: BookingStatus, span: BookingSpan) -> Booking {
+        Booking {
+            id: Uuid::now_v7(),
+            tenant_id: Uuid::now_v7(),
+            data: NewBooking {
+                external_id: None,
+                resource_id: None,
+                staff_ids: vec![],
+                status,
+                title: "Massage".into(),
+                description: None,
+                location: Some("Room 2".into()),
+                customer: Some(Customer {
+                    name: "Ann".into(),
+                    email: Some("ann@example.com".parse().unwrap()),
+                    phone: None,
+                }),
+                span,
+            },
+            version: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    fn timed(start: &str) -> BookingSpan {
+        let start = at(start);
+        BookingSpan::timed(start, start + Duration::hours(1), TimeZone::UTC).unwrap()
+    }
+
+    fn sent(plan: &InvitePlan) -> CustomerMessage {
+        CustomerMessage {
+            id: Uuid::now_v7(),
+            booking_id: Uuid::now_v7(),
+            kind: plan.kind,
+            revision: plan.revision,
+            reminder: String::new(),
+            fingerprint: plan.fingerprint.clone(),
+            recipient: "ann@example.com".into(),
+            status: MessageStatus::Sent,
+            message_id: None,
+            error: None,
+            created_at: Utc::now(),
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn a_confirmed_booking_is_invited_then_updated_only_when_the_customer_would_notice() {
+        let settings = TenantSettings::default();
+        let mut b = booking(BookingStatus::Confirmed, timed("2030-01-02T10:00:00Z"));
+        let first = plan_invite(&b, &settings, None, false).unwrap();
+        assert_eq!((first.kind, first.revision), (MessageKind::Request, 0));
+        let last = sent(&first);
+        b.data.staff_ids.push(Uuid::now_v7());
+        assert_eq!(
+            plan_invite(&b, &settings, Some(&last), false),
+            None,
+            "staff changes send nothing"
+        );
+        b.data.span = timed("2030-01-03T10:00:00Z");
+        let update = plan_invite(&b, &settings, Some(&last), false).unwrap();
+        assert_eq!((update.kind, update.revision), (MessageKind::Request, 1));
+        b.data.status = BookingStatus::Cancelled;
+        let cancel = plan_invite(&b, &settings, Some(&sent(&update)), false).unwrap();
+        assert_eq!((cancel.kind, cancel.revision), (MessageKind::Cancel, 2));
+        assert_eq!(
+            plan_invite(&b, &settings, Some(&sent(&cancel)), false),
+            None,
+            "one cancellation"
+        );
+    }
+
+    #[test]
+    fn nothing_is_sent_for_tentative_bookings_or_cancellations_nobody_was_invited_to() {
+        let settings = TenantSettings::default();
+        let tentative = booking(BookingStatus::Tentative, timed("2030-01-02T10:00:00Z"));
+        assert_eq!(plan_invite(&tentative, &settings, None, false), None);
+        assert!(plan_invite(&tentative, &settings, None, true).is_some(), "unless the host asks");
+        let cancelled = booking(BookingStatus::Cancelled, timed("2030-01-02T10:00:00Z"));
+        assert_eq!(plan_invite(&cancelled, &settings, None, false), None);
+        let quiet = TenantSettings { invite_on_confirm: false, ..TenantSettings::default() };
+        let confirmed = booking(BookingStatus::Confirmed, timed("2030-01-02T10:00:00Z"));
+        assert_eq!(plan_invite(&confirmed, &quiet, None, false), None);
+        let resent = plan_invite(&confirmed, &quiet, None, true).unwrap();
+        let again = plan_invite(&confirmed, &quiet, Some(&sent(&resent)), true).unwrap();
+        assert_eq!(again.revision, 1, "a resend is a new revision");
+    }
+
+    #[test]
+    fn reminders_follow_the_start_and_stays_are_reminded_the_evening_before_in_their_zone() {
+        let settings = TenantSettings::default();
+        let b = booking(BookingStatus::Confirmed, timed("2030-01-02T10:00:00Z"));
+        assert_eq!(
+            reminder_times(&b, &settings, TimeZone::UTC),
+            vec![
+                ("1440".into(), at("2030-01-01T10:00:00Z")),
+                ("60".into(), at("2030-01-02T09:00:00Z"))
+            ]
+        );
+        let day = |d| NaiveDate::from_ymd_opt(2030, 7, d).unwrap();
+        let stay =
+            booking(BookingStatus::Confirmed, BookingSpan::all_day(day(10), day(12)).unwrap());
+        let zone: TimeZone = "Africa/Johannesburg".parse().unwrap();
+        assert_eq!(
+            reminder_times(&stay, &settings, zone),
+            vec![("day-before".into(), at("2030-07-09T07:00:00Z"))]
+        );
+    }
+
+    #[test]
+    fn a_moved_booking_makes_its_old_reminder_stale_and_a_late_one_is_skipped() {
+        let settings = TenantSettings::default();
+        let grace = Duration::minutes(30);
+        let mut b = booking(BookingStatus::Confirmed, timed("2030-01-02T10:00:00Z"));
+        let due = at("2030-01-02T09:00:00Z");
+        let check = |b: &Booking, now| {
+            reminder_obstacle(b, &settings, TimeZone::UTC, "60", due, now, grace)
+        };
+        assert_eq!(check(&b, due), None);
+        assert_eq!(check(&b, due + Duration::minutes(29)), None, "late but still useful");
+        assert_eq!(check(&b, due + Duration::minutes(31)), Some(Obstacle::TooLate));
+        b.data.span = timed("2030-01-02T12:00:00Z");
+        assert_eq!(check(&b, due), Some(Obstacle::Stale));
+        b.data.span = timed("2030-01-02T10:00:00Z");
+        b.data.status = BookingStatus::Cancelled;
+        assert_eq!(check(&b, due), Some(Obstacle::Stale));
+    }
+}

@@ -1,0 +1,73 @@
+//! `send_reminder`: one reminder e-mail, at its instant, if it is still owed; never two of one
+//! kind for one booking; one whose moment passed while Kalends was down is sent only within the
+//! grace window, and otherwise recorded as skipped.
+
+use chrono::{DateTime, Utc};
+use kalends_core::Store;
+use kalends_core::store::{MessageKind, NewMessage};
+use uuid::Uuid;
+
+use crate::JobError;
+use crate::customer_mail::CustomerMail;
+use crate::customer_plan::{Obstacle, fingerprint, reminder_obstacle};
+use crate::notify_customer::{finish, load};
+
+/// Runs the job.
+#[tracing::instrument(skip_all, fields(%tenant_id, %booking_id, reminder))]
+pub async fn run(
+    store: &Store,
+    mail: &CustomerMail,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+    reminder: &str,
+    due_at: i64,
+) -> Result<(), JobError> {
+    let Some((tenant, booking, recipient)) = load(store, tenant_id, booking_id).await? else {
+        return Ok(());
+    };
+    let due = DateTime::from_timestamp(due_at, 0).ok_or_else(|| {
+        JobError::Permanent(format!("reminder due at an impossible instant {due_at}"))
+    })?;
+    let zone = store.booking_zone(&tenant, &booking).await?;
+    let fingerprint = fingerprint(&booking, MessageKind::Reminder);
+    let new = NewMessage {
+        tenant_id,
+        booking_id,
+        kind: MessageKind::Reminder,
+        revision: 0,
+        reminder,
+        fingerprint: &fingerprint,
+        recipient: &recipient,
+    };
+    let obstacle = reminder_obstacle(
+        &booking,
+        &tenant.settings,
+        zone,
+        reminder,
+        due,
+        Utc::now(),
+        mail.reminder_grace(),
+    );
+    match obstacle {
+        Some(Obstacle::Stale) => {
+            tracing::debug!("reminder no longer owed (moved, cancelled or rules changed)");
+            Ok(())
+        }
+        Some(Obstacle::TooLate) => {
+            store
+                .skip_message(
+                    &new,
+                    "its moment passed more than the grace window ago (Kalends was not running)",
+                )
+                .await?;
+            tracing::info!("reminder skipped: too late to be useful");
+            Ok(())
+        }
+        None => match store.claim_message(&new).await? {
+            Some(id) => {
+                finish(store, id, mail.send_reminder(&tenant, &booking, zone, reminder).await).await
+            }
+            None => Ok(()),
+        },
+    }
+}

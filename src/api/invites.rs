@@ -1,0 +1,131 @@
+//! Customer invitations: `GET /api/v1/bookings/{id}/invite.ics`, `POST /api/v1/bookings/{id}/invite`
+//! (send again now), `GET /api/v1/bookings/{id}/messages` (what was e-mailed), and the public
+//! `GET /invite/{token}.ics` that the e-mails link to.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kalends_core::domain::{Booking, BookingStatus, Tenant};
+use kalends_core::job::Job;
+use kalends_core::store::{CustomerMessage, MessageKind};
+use kalends_core::tokens;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, Problem};
+use super::extract::{AuthTenant, parse_id};
+use super::{AppState, ListOut};
+
+/// The current invitation of a booking, as the customer's calendar should hold it.
+async fn current_invite(
+    state: &AppState,
+    tenant: &Tenant,
+    booking: &Booking,
+) -> Result<String, ApiError> {
+    let last = state.store.last_invite(booking.id).await?;
+    let kind = match booking.data.status {
+        BookingStatus::Cancelled => MessageKind::Cancel,
+        _ => MessageKind::Request,
+    };
+    let revision = last.map_or(0, |m| m.revision);
+    let zone = state.store.booking_zone(tenant, booking).await?;
+    state.customer_mail.render_invite(tenant, booking, zone, kind, revision).ok_or_else(|| {
+        ApiError::not_found_detail(
+            "this booking has no customer e-mail address, so it has no invitation",
+        )
+    })
+}
+
+fn ics(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "inline; filename=\"invite.ics\""),
+            (header::CACHE_CONTROL, "private, no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The customer invitation (iTIP `REQUEST`, or `CANCEL` once cancelled).
+#[utoipa::path(get, path = "/api/v1/bookings/{id}/invite.ics", tag = "bookings",
+    responses((status = 200, content_type = "text/calendar"), (status = 404, body = Problem)))]
+async fn invite_ics(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let booking = state.store.booking(tenant.id, parse_id(&id)?).await?;
+    Ok(ics(current_invite(&state, &tenant, &booking).await?))
+}
+
+/// Send the invitation (or cancellation) e-mail again now, as a new revision.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/invite", tag = "bookings",
+    responses((status = 202), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn resend_invite(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let booking = state.store.booking(tenant.id, parse_id(&id)?).await?;
+    if booking.data.customer.as_ref().and_then(|c| c.email.as_ref()).is_none() {
+        return Err(ApiError::invalid_field(
+            "customer.email",
+            "the booking has no customer e-mail address",
+        ));
+    }
+    let job = Job::NotifyCustomer { tenant_id: tenant.id, booking_id: booking.id, resend: true };
+    state.store.enqueue(&job).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The e-mails sent (or refused, or skipped) to the booking's customer, oldest first.
+#[utoipa::path(get, path = "/api/v1/bookings/{id}/messages", tag = "bookings",
+    responses((status = 200, description = "`{items: [{kind, revision, reminder, recipient, status, message_id, error, created_at, finished_at}]}`"), (status = 404, body = Problem)))]
+async fn messages(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ListOut<CustomerMessage>>, ApiError> {
+    let booking = state.store.booking(tenant.id, parse_id(&id)?).await?;
+    let items = state.store.customer_messages(booking.id).await?;
+    Ok(axum::Json(ListOut { items, next_cursor: None }))
+}
+
+/// The API routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(invite_ics))
+        .routes(routes!(resend_invite))
+        .routes(routes!(messages))
+}
+
+/// `GET /invite/{token}.ics`: the link in the customer's e-mail (signed, rate-limited like feeds).
+pub fn public_router() -> Router<AppState> {
+    Router::new().route("/invite/{file}", get(public_invite))
+}
+
+async fn public_invite(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = file.strip_suffix(".ics").ok_or_else(ApiError::not_found)?;
+    let booking_id =
+        tokens::verify_invite_token(&state.secret_key, token).ok_or_else(ApiError::not_found)?;
+    if let Err(wait) = state.feed_limiter.check(&tokens::token_hash(token)) {
+        let seconds = wait.as_secs().max(1).to_string();
+        let mut response =
+            ApiError::too_many_requests("too many requests for this invitation").into_response();
+        if let Ok(value) = seconds.parse() {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
+    let booking =
+        state.store.booking_anywhere(booking_id).await?.ok_or_else(ApiError::not_found)?;
+    let tenant = state.store.tenant(booking.tenant_id).await?;
+    Ok(ics(current_invite(&state, &tenant, &booking).await?))
+}

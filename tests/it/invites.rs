@@ -1,0 +1,328 @@
+//! Customer invitations and reminders, end to end: the real app sends through a real SMTP
+//! server (the sink in `tests/support/`), and the messages are parsed as a mail client would.
+
+use std::time::Duration;
+
+use mail_parser::{MessageParser, MimeHeaders as _};
+use serde_json::{Value, json};
+
+use crate::feeds::peer_readings;
+use crate::helpers::{self, Db, TempDir, TestApp, eventually, on_both_databases};
+use crate::smtp_sink::{Received, SmtpSink};
+
+on_both_databases!(
+    a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellation_follow,
+    a_rescheduled_booking_gets_exactly_one_reminder_at_the_new_time,
+);
+
+/// Kalends sending through `sink`, retrying fast.
+async fn app_with(
+    db: Db,
+    sink: &SmtpSink,
+    dir: TempDir,
+    tweak: impl FnOnce(&mut kalends_core::Config),
+) -> TestApp {
+    let mut config = helpers::config(db, &dir).await;
+    config.smtp_url = Some(secrecy::SecretString::from(sink.url()));
+    config.mail_from = "Kalends <bookings@kalends.example>".into();
+    config.jobs.retry_base_ms = 100;
+    tweak(&mut config);
+    TestApp::start_with(config, dir).await
+}
+
+fn booking(title: &str, start: &str, end: &str) -> Value {
+    json!({"title": title, "start": start, "end": end, "time_zone": "Europe/Amsterdam", "location": "Spa, Room 2",
+        "status": "confirmed", "customer": {"name": "Ann Lee", "email": "ann@example.com"}})
+}
+
+/// The calendar text of the message's inline `text/calendar` part, its `method` parameter, and
+/// whether the `invite.ics` attachment holds the same bytes.
+fn calendar_of(message: &Received) -> (String, String, bool) {
+    let parsed = MessageParser::default().parse(&message.data).unwrap();
+    let mut inline = None;
+    let mut attachment = None;
+    for part in &parsed.parts {
+        let Some(ct) = part.content_type() else { continue };
+        let is_calendar = matches!(
+            (ct.ctype(), ct.subtype()),
+            ("text", Some("calendar")) | ("application", Some("ics"))
+        );
+        if !is_calendar {
+            continue;
+        }
+        let text = String::from_utf8(part.contents().to_vec()).unwrap();
+        if part.content_disposition().is_some_and(|cd| cd.ctype() == "attachment") {
+            attachment = Some(text);
+        } else {
+            inline = Some((text, ct.attribute("method").unwrap_or_default().to_owned()));
+        }
+    }
+    let (inline, method) = inline.expect("an inline text/calendar part");
+    let same = attachment.as_deref() == Some(inline.as_str());
+    (inline, method, same)
+}
+
+/// The iCalendar text with its folded lines joined.
+fn unfold(ics: &str) -> String {
+    ics.replace("\r\n ", "")
+}
+
+fn property(ics: &str, name: &str) -> String {
+    unfold(ics)
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}:")).map(str::to_owned))
+        .unwrap_or_else(|| panic!("no {name} in {ics}"))
+}
+
+async fn a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellation_follow(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = app_with(db, &sink, TempDir::new(), |_| {}).await;
+    let (_, key) = app.tenant().await;
+    let (status, created) = app
+        .call(
+            "POST",
+            "/api/v1/bookings",
+            &key,
+            Some(booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00")),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let first = sink.wait_for(1, Duration::from_secs(20)).await.remove(0);
+    assert_eq!(first.to, vec!["ann@example.com".to_owned()]);
+    let (ics, method, same) = calendar_of(&first);
+    assert_eq!((method.as_str(), property(&ics, "METHOD").as_str()), ("REQUEST", "REQUEST"));
+    assert!(same, "the invite.ics attachment equals the inline part");
+    assert_eq!(property(&ics, "SEQUENCE"), "0");
+    let lines = unfold(&ics);
+    assert!(lines.contains("DTSTART;TZID=Europe/Amsterdam:20300102T100000"), "{ics}");
+    assert!(lines.contains("RSVP=TRUE") && lines.contains("mailto:ann@example.com"));
+    assert!(lines.contains("ORGANIZER;CN=Guesthouse:mailto:bookings@kalends.example"), "{ics}");
+    let uid = property(&ics, "UID");
+    for (peer, reading) in peer_readings(&ics) {
+        assert_eq!(reading["events"][0]["start"], "2030-01-02T09:00:00+00:00", "{peer}");
+    }
+
+    // Reassigning staff is nothing the customer cares about; moving the booking is.
+    let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(json!({"name": "Bo"}))).await;
+    let path = format!("/api/v1/bookings/{id}");
+    let (status, _) =
+        app.call("PATCH", &path, &key, Some(json!({"staff_ids": [staff["id"]]}))).await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .call(
+            "PATCH",
+            &path,
+            &key,
+            Some(json!({"start": "2030-01-03T10:00:00+01:00", "end": "2030-01-03T11:00:00+01:00"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let messages = sink.wait_for(2, Duration::from_secs(20)).await;
+    let (update, _, _) = calendar_of(&messages[1]);
+    assert_eq!(property(&update, "UID"), uid, "the same UID for the booking's life");
+    assert_eq!(
+        property(&update, "SEQUENCE"),
+        "1",
+        "the staff change sent nothing: the next revision is 1"
+    );
+    assert!(messages[1].text().contains("Subject: Updated:"));
+
+    let (status, _) = app.call("POST", &format!("{path}/cancel"), &key, None).await;
+    assert_eq!(status, 200);
+    let messages = sink.wait_for(3, Duration::from_secs(20)).await;
+    let (cancel, method, same) = calendar_of(&messages[2]);
+    assert_eq!((method.as_str(), property(&cancel, "METHOD").as_str()), ("CANCEL", "CANCEL"));
+    assert!(same);
+    assert_eq!(property(&cancel, "STATUS"), "CANCELLED");
+    assert_eq!(property(&cancel, "UID"), uid);
+    assert_eq!(property(&cancel, "SEQUENCE"), "2");
+
+    // The API and the public link answer the current invitation: the cancellation.
+    let response = app
+        .http
+        .get(app.url(&format!("{path}/invite.ics")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/calendar; charset=utf-8");
+    assert_eq!(property(&response.text().await.unwrap(), "METHOD"), "CANCEL");
+    let parsed = MessageParser::default().parse(&messages[0].data).unwrap();
+    let text = parsed.body_text(0).unwrap().into_owned();
+    // The link is built on KALENDS_PUBLIC_URL (the default here): ask this server for its path.
+    let link_start =
+        text.find("http://127.0.0.1:8080/invite/").expect("the e-mail links its invite.ics");
+    let link = &text[link_start + "http://127.0.0.1:8080".len()..];
+    let link = &link[..link.find(".ics").expect("an .ics link") + 4];
+    let public = reqwest::get(app.url(link)).await.unwrap();
+    assert_eq!(public.status(), 200, "{link}");
+    assert_eq!(property(&public.text().await.unwrap(), "UID"), uid);
+    assert_eq!(reqwest::get(app.url("/invite/forged.ics")).await.unwrap().status(), 404);
+
+    // Each is recorded with its Message-ID once the server accepted it.
+    let sent = eventually(Duration::from_secs(10), || async {
+        let (_, sent) = app.call("GET", &format!("{path}/messages"), &key, None).await;
+        let items = sent["items"].as_array()?.clone();
+        items.iter().all(|m| m["status"] == "sent" && m["message_id"].is_string()).then_some(items)
+    })
+    .await;
+    let kinds: Vec<&str> = sent.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["request", "request", "cancel"]);
+    assert_eq!(sink.messages().len(), 3, "each e-mail exactly once");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_mailbox_marks_the_invite_failed_with_the_servers_words() {
+    let sink = SmtpSink::start().await;
+    sink.refuse_recipient(
+        "ann@example.com",
+        "550 5.1.1 <ann@example.com>: Recipient address rejected: unknown mailbox",
+    );
+    let app = app_with(Db::Sqlite, &sink, TempDir::new(), |_| {}).await;
+    let (_, key) = app.tenant().await;
+    let (_, created) = app
+        .call(
+            "POST",
+            "/api/v1/bookings",
+            &key,
+            Some(booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00")),
+        )
+        .await;
+    let path = format!("/api/v1/bookings/{}/messages", created["id"].as_str().unwrap());
+    let failed = eventually(Duration::from_secs(20), || async {
+        let (_, sent) = app.call("GET", &path, &key, None).await;
+        let first = sent["items"].get(0)?.clone();
+        (first["status"] == "failed").then_some(first)
+    })
+    .await;
+    assert!(failed["error"].as_str().unwrap().contains("550"), "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("unknown mailbox"), "{failed}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_deferring_mail_server_is_retried_and_the_invite_arrives_once() {
+    let sink = SmtpSink::start().await;
+    sink.defer_next(2, "451 4.3.0 Try again later");
+    let app = app_with(Db::Sqlite, &sink, TempDir::new(), |_| {}).await;
+    let (_, key) = app.tenant().await;
+    app.call(
+        "POST",
+        "/api/v1/bookings",
+        &key,
+        Some(booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00")),
+    )
+    .await;
+    sink.wait_for(1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 1);
+    app.stop().await;
+}
+
+/// A booking starting `seconds` after one minute from now (so its 1-minute reminder is due in
+/// `seconds`), in RFC 3339.
+fn starting_in(seconds: i64) -> (String, String) {
+    let start = chrono::Utc::now() + chrono::Duration::seconds(60 + seconds);
+    let start = chrono::DateTime::from_timestamp(start.timestamp(), 0).unwrap();
+    (start.to_rfc3339(), (start + chrono::Duration::hours(1)).to_rfc3339())
+}
+
+async fn reminder_tenant(app: &TestApp) -> String {
+    let (_, key) = app.tenant().await;
+    let (status, _) = app
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            &key,
+            Some(json!({"reminder_offsets_minutes": [1], "invite_on_confirm": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    key
+}
+
+fn reminders(sink: &SmtpSink) -> usize {
+    sink.messages().iter().filter(|m| m.text().contains("Subject: Reminder:")).count()
+}
+
+async fn a_rescheduled_booking_gets_exactly_one_reminder_at_the_new_time(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = app_with(db, &sink, TempDir::new(), |_| {}).await;
+    let key = reminder_tenant(&app).await;
+    let (start, end) = starting_in(3);
+    let (_, created) =
+        app.call("POST", "/api/v1/bookings", &key, Some(booking("Massage", &start, &end))).await;
+    let (start, end) = starting_in(7);
+    let moved_at = chrono::Utc::now();
+    let path = format!("/api/v1/bookings/{}", created["id"].as_str().unwrap());
+    let (status, _) =
+        app.call("PATCH", &path, &key, Some(json!({"start": start, "end": end}))).await;
+    assert_eq!(status, 200);
+    eventually(Duration::from_secs(30), || async { (reminders(&sink) == 1).then_some(()) }).await;
+    assert!(
+        chrono::Utc::now() - moved_at >= chrono::Duration::seconds(5),
+        "it came at the new time, not the old one"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(reminders(&sink), 1, "exactly one reminder");
+    assert!(
+        sink.messages().iter().all(|m| !m.text().contains("Subject: Invitation:")),
+        "invite_on_confirm is off"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reminder_fires_once_across_a_restart_and_a_late_one_is_skipped_and_recorded() {
+    let sink = SmtpSink::start().await;
+    let dir = TempDir::new();
+    let path = dir.0.clone();
+    // The same queue across restarts, as a real deployment has.
+    let queue = format!("kalends-test-{}", uuid::Uuid::now_v7().simple());
+    let same_queue = |config: &mut kalends_core::Config| config.jobs.queue = queue.clone();
+    let app = app_with(Db::Sqlite, &sink, dir, same_queue).await;
+    let key = reminder_tenant(&app).await;
+    let (start, end) = starting_in(4);
+    app.call("POST", "/api/v1/bookings", &key, Some(booking("On time", &start, &end))).await;
+    // The reminder job is queued (scheduled) before the restart.
+    eventually(Duration::from_secs(10), || async {
+        (app.store.outbox_depth().await.unwrap() == 0).then_some(())
+    })
+    .await;
+    let TestApp { running, _dir: dir, .. } = app;
+    running.unwrap().stop().await.unwrap();
+    assert_eq!(dir.0, path);
+
+    let app = app_with(Db::Sqlite, &sink, dir, same_queue).await;
+    eventually(Duration::from_secs(30), || async { (reminders(&sink) == 1).then_some(()) }).await;
+
+    // With no grace at all, a reminder that comes due while Kalends is down is skipped.
+    let (start, end) = starting_in(2);
+    let (_, late) =
+        app.call("POST", "/api/v1/bookings", &key, Some(booking("Late", &start, &end))).await;
+    eventually(Duration::from_secs(10), || async {
+        (app.store.outbox_depth().await.unwrap() == 0).then_some(())
+    })
+    .await;
+    let TestApp { running, _dir: dir, .. } = app;
+    running.unwrap().stop().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let app = app_with(Db::Sqlite, &sink, dir, |config| {
+        same_queue(config);
+        config.mail.reminder_grace_minutes = 0;
+    })
+    .await;
+    let messages = format!("/api/v1/bookings/{}/messages", late["id"].as_str().unwrap());
+    let skipped = eventually(Duration::from_secs(20), || async {
+        let (_, sent) = app.call("GET", &messages, &key, None).await;
+        let first = sent["items"].get(0)?.clone();
+        (first["status"] == "skipped").then_some(first)
+    })
+    .await;
+    assert_eq!(skipped["kind"], "reminder");
+    assert_eq!(reminders(&sink), 1, "the late reminder was not sent");
+    app.stop().await;
+}
