@@ -151,7 +151,8 @@ impl MailConfig {
             (Some(open), Some(close)) if open < close => &mail_from[open + 1..close],
             _ => mail_from,
         };
-        address.parse::<crate::domain::Email>().is_err()
+        // `localhost` is a fine sender domain for the embedded default, so not `Email`'s rules.
+        <email_address::EmailAddress as std::str::FromStr>::from_str(address.trim()).is_err()
     }
 }
 

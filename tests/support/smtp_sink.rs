@@ -141,6 +141,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     let mut sessions = JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
         while sessions.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
         sessions.spawn(serve(stream, Arc::clone(&shared)));
     }
 }
@@ -333,9 +334,13 @@ impl Session {
         Ok(Some(line))
     }
 
+    /// One write per reply, as real servers do (two small writes meet Nagle's algorithm and the
+    /// client's delayed ACK: 40 ms or more per command).
     async fn reply(&mut self, reply: &str) -> std::io::Result<()> {
-        self.writer.write_all(reply.as_bytes()).await?;
-        self.writer.write_all(b"\r\n").await?;
+        let mut bytes = Vec::with_capacity(reply.len() + 2);
+        bytes.extend_from_slice(reply.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        self.writer.write_all(&bytes).await?;
         self.writer.flush().await
     }
 }
