@@ -166,7 +166,7 @@ pub async fn start(
         )),
         sealer,
         providers,
-        credentials,
+        credentials: credentials.clone(),
         customer_mail: customer_mail.clone(),
     };
 
@@ -194,7 +194,7 @@ pub async fn start(
         });
         let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());
         tasks.spawn(async move {
-            let handler = KalendsJobs::new(store.clone(), importer, customer_mail);
+            let handler = KalendsJobs::new(store.clone(), importer, customer_mail, credentials);
             worker::run(queue, store, handler, Some(woken), options, token)
                 .await
                 .context("job worker")

@@ -2,7 +2,9 @@
 //! callback, test it, list its calendars, disconnect it.
 
 use chrono::{Duration, Utc};
+use kalends_core::StoreError;
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
+use kalends_core::job::Job;
 use kalends_core::store::{NewConnection, StoredTokens};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar, Window};
@@ -67,7 +69,26 @@ pub async fn connect(
     };
     let connection = state.store.save_connection(tenant_id, new, &state.sealer).await?;
     tracing::info!(connection = %connection.id, provider = %provider, "calendar connected");
+    replay(state, &connection).await?;
     Ok(connection)
+}
+
+/// Queues a sync of every upcoming booking of the connection's staff member whose event in its
+/// calendar is missing or behind (oldest change first): what a new connection, a reconnect or a
+/// new default/destination owes.
+pub async fn replay(state: &AppState, connection: &Connection) -> Result<usize, StoreError> {
+    if !connection.is_default || connection.status != ConnectionStatus::Active {
+        return Ok(0);
+    }
+    let behind = state.store.bookings_behind(connection).await?;
+    for booking_id in &behind {
+        let job = Job::SyncBooking { tenant_id: connection.tenant_id, booking_id: *booking_id };
+        state.store.enqueue(&job).await?;
+    }
+    if !behind.is_empty() {
+        tracing::info!(connection = %connection.id, bookings = behind.len(), "bookings queued for the calendar");
+    }
+    Ok(behind.len())
 }
 
 /// The account's calendars as the provider lists them now; the stored list follows.
@@ -134,6 +155,12 @@ pub async fn disconnect(
     }
     state.store.disconnect_connection(connection.tenant_id, connection.id).await?;
     tracing::info!(connection = %connection.id, provider = %connection.provider, "calendar disconnected");
+    // The staff member's bookings now go to their new default connection, if any.
+    for other in
+        state.store.list_connections(connection.tenant_id, Some(connection.staff_id)).await?
+    {
+        replay(state, &other).await?;
+    }
     Ok(outcome)
 }
 

@@ -4,12 +4,18 @@
 //! queued, the current (reinstated) version wins and nothing is removed.
 
 use kalends_core::Store;
+use kalends_providers::session::Credentials;
 use uuid::Uuid;
 
 use crate::JobError;
 
 /// Runs the job for one booking.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id))]
-pub async fn run(store: &Store, tenant_id: Uuid, booking_id: Uuid) -> Result<(), JobError> {
-    crate::sync_booking::converge(store, tenant_id, booking_id).await
+pub async fn run(
+    store: &Store,
+    credentials: &Credentials,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+) -> Result<(), JobError> {
+    crate::sync_booking::converge(store, credentials, tenant_id, booking_id).await
 }

@@ -52,6 +52,7 @@ pub struct KalendsJobs {
     store: Store,
     importer: crate::Importer,
     mail: crate::customer_mail::CustomerMail,
+    credentials: kalends_providers::session::Credentials,
 }
 
 impl KalendsJobs {
@@ -61,8 +62,9 @@ impl KalendsJobs {
         store: Store,
         importer: crate::Importer,
         mail: crate::customer_mail::CustomerMail,
+        credentials: kalends_providers::session::Credentials,
     ) -> Self {
-        Self { store, importer, mail }
+        Self { store, importer, mail, credentials }
     }
 }
 
@@ -70,10 +72,12 @@ impl JobHandler for KalendsJobs {
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         match job {
             Job::SyncBooking { tenant_id, booking_id } => {
-                crate::sync_booking::run(&self.store, *tenant_id, *booking_id).await
+                crate::sync_booking::run(&self.store, &self.credentials, *tenant_id, *booking_id)
+                    .await
             }
             Job::DeleteBooking { tenant_id, booking_id } => {
-                crate::delete_booking::run(&self.store, *tenant_id, *booking_id).await
+                crate::delete_booking::run(&self.store, &self.credentials, *tenant_id, *booking_id)
+                    .await
             }
             Job::ImportFeed { tenant_id, import_id } => {
                 crate::import_feed::run(&self.importer, *tenant_id, *import_id).await

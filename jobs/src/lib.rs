@@ -4,6 +4,7 @@
 pub mod customer_mail;
 pub mod customer_plan;
 pub mod delete_booking;
+pub mod event_draft;
 mod handler;
 pub mod import_feed;
 pub mod mail;

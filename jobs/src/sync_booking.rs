@@ -1,25 +1,75 @@
-//! `sync_booking`: bring the booking's calendars up to date with its current version.
+//! `sync_booking`: bring every calendar the booking belongs in up to date with its current
+//! version, and take it out of the calendars it no longer belongs in.
 //!
-//! Until the provider issues land, the only calendar is the `sync_attempts` record: the job re-reads
-//! the booking and records the version it converged to. A job for an old version therefore
-//! converges to the current one, and a duplicate delivery finds the record already there.
+//! The job re-reads the booking, so a job queued for an old version converges to the current
+//! one and never regresses it. Each target is written idempotently (Google: an event id derived
+//! from booking and connection; Microsoft: a `transactionId`), after the mapping row is stored,
+//! so a retry after a crash finds what it was doing. A target that fails transiently makes the
+//! whole job retry; the targets already written are skipped by their synced version.
 
-use kalends_core::domain::BookingStatus;
+use std::time::Duration;
+
+use kalends_core::domain::{Booking, BookingStatus, Connection, ConnectionStatus, Tenant};
+use kalends_core::store::{BookingEvent, EventState};
 use kalends_core::{Store, StoreError};
+use kalends_providers::ProviderError;
+use kalends_providers::calendar::EventKey;
+use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
 use crate::JobError;
+use crate::event_draft::draft;
 
 /// Runs the job for one booking.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id))]
-pub async fn run(store: &Store, tenant_id: Uuid, booking_id: Uuid) -> Result<(), JobError> {
-    converge(store, tenant_id, booking_id).await
+pub async fn run(
+    store: &Store,
+    credentials: &Credentials,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+) -> Result<(), JobError> {
+    converge(store, credentials, tenant_id, booking_id).await
+}
+
+/// What went wrong across the targets; the worst decides the job's answer.
+#[derive(Default)]
+struct Failures {
+    transient: Option<(String, Option<Duration>)>,
+    permanent: Option<String>,
+}
+
+impl Failures {
+    fn add(&mut self, error: &ConnectionError) {
+        if matches!(error, ConnectionError::Provider(ProviderError::DeadGrant { .. })) {
+            // Parked with the connection (`needs_reauth`): the reconnect replays it.
+            return;
+        }
+        if error.is_retryable() {
+            let hint = match error {
+                ConnectionError::Provider(e) => e.retry_after(),
+                _ => None,
+            };
+            let longest = self.transient.as_ref().and_then(|(_, h)| *h).max(hint);
+            self.transient = Some((error.to_string(), longest));
+        } else {
+            self.permanent.get_or_insert_with(|| error.to_string());
+        }
+    }
+
+    fn answer(self) -> Result<(), JobError> {
+        match (self.transient, self.permanent) {
+            (Some((message, retry_after)), _) => Err(JobError::Transient { message, retry_after }),
+            (None, Some(message)) => Err(JobError::Permanent(message)),
+            (None, None) => Ok(()),
+        }
+    }
 }
 
 /// Shared by `sync_booking` and `delete_booking`: whatever the job was queued for, the booking's
 /// current state decides what is done (a cancelled booking is removed, any other is pushed).
 pub(crate) async fn converge(
     store: &Store,
+    credentials: &Credentials,
     tenant_id: Uuid,
     booking_id: Uuid,
 ) -> Result<(), JobError> {
@@ -29,19 +79,155 @@ pub(crate) async fn converge(
         Err(StoreError::NotFound) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
+    let tenant = store.tenant(tenant_id).await?;
+    let targets = match booking.data.status {
+        BookingStatus::Cancelled => Vec::new(),
+        BookingStatus::Tentative | BookingStatus::Confirmed => store.sync_targets(&booking).await?,
+    };
+    let existing = store.booking_events(booking.id).await?;
+    let mut failures = Failures::default();
+    for connection in &targets {
+        let current = existing.iter().find(|e| e.connection_id == connection.id);
+        if let Err(e) = push(store, credentials, &tenant, &booking, connection, current).await {
+            failures.add(&e);
+        }
+    }
+    for event in existing.iter().filter(|e| e.state != EventState::Deleted) {
+        if targets.iter().any(|t| t.id == event.connection_id) {
+            continue;
+        }
+        if let Err(e) = remove(store, credentials, &tenant, event).await {
+            failures.add(&e);
+        }
+    }
     let action = match booking.data.status {
         BookingStatus::Cancelled => "delete_booking",
         BookingStatus::Tentative | BookingStatus::Confirmed => "sync_booking",
     };
-    let first = store.record_sync_attempt(tenant_id, booking_id, booking.version, action).await?;
-    if first {
-        tracing::info!(version = booking.version, action, "booking synced");
-    } else {
-        tracing::debug!(
-            version = booking.version,
-            action,
-            "already synced; duplicate delivery ignored"
-        );
+    store.record_sync_attempt(tenant_id, booking_id, booking.version, action).await?;
+    failures.answer()
+}
+
+/// Writes the booking into one connection's destination calendar.
+async fn push(
+    store: &Store,
+    credentials: &Credentials,
+    tenant: &Tenant,
+    booking: &Booking,
+    connection: &Connection,
+    current: Option<&BookingEvent>,
+) -> Result<(), ConnectionError> {
+    let Some(calendar) = connection.destination_calendar_id.clone() else {
+        let why = "the connection has no destination calendar";
+        store.event_pending(booking, connection, "", None, Some(why)).await?;
+        return Err(ProviderError::permanent(0, why).into());
+    };
+    let up_to_date = current.is_some_and(|e| {
+        e.state == EventState::Synced
+            && e.calendar_id == calendar
+            && e.synced_version >= Some(booking.version)
+    });
+    if up_to_date {
+        return Ok(());
     }
-    Ok(())
+    if connection.status == ConnectionStatus::NeedsReauth {
+        // Parked: replayed when the staff member reconnects.
+        let why = "waiting for the calendar to be reconnected";
+        store.event_pending(booking, connection, &calendar, None, Some(why)).await?;
+        return Ok(());
+    }
+    // The destination changed since the event was written: take it out of the old calendar.
+    if let Some(old) =
+        current.filter(|e| e.calendar_id != calendar && e.state != EventState::Deleted)
+    {
+        delete_remote(credentials, connection, old).await?;
+    }
+    let key = EventKey { booking_id: booking.id, connection_id: connection.id };
+    let remote_id = current.filter(|e| e.calendar_id == calendar).and_then(|e| e.remote_id.clone());
+    store.event_pending(booking, connection, &calendar, None, None).await?;
+    let event = draft(tenant, booking, key);
+    let provider = credentials.providers().get(connection.provider);
+    let result = credentials
+        .with_token(connection, |token| {
+            let (event, calendar, remote_id) = (&event, &calendar, remote_id.as_deref());
+            async move { provider.upsert_event(&token, calendar, event, remote_id).await }
+        })
+        .await;
+    match result {
+        Ok(remote) => {
+            store.event_synced(booking.id, connection.id, &remote.id, booking.version).await?;
+            Ok(())
+        }
+        Err(error) => {
+            record_failure(store, booking.id, connection.id, &error).await?;
+            Err(error)
+        }
+    }
+}
+
+/// Takes the booking's event out of a calendar it no longer belongs in.
+async fn remove(
+    store: &Store,
+    credentials: &Credentials,
+    tenant: &Tenant,
+    event: &BookingEvent,
+) -> Result<(), ConnectionError> {
+    let connection = store.connection(tenant.id, event.connection_id).await?;
+    if connection.status == ConnectionStatus::Revoked {
+        // Disconnected: Kalends can no longer touch that calendar.
+        store
+            .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
+            .await?;
+        return Ok(());
+    }
+    match delete_remote(credentials, &connection, event).await {
+        Ok(()) => {
+            store
+                .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
+                .await?;
+            Ok(())
+        }
+        Err(error) => {
+            record_failure(store, event.booking_id, event.connection_id, &error).await?;
+            Err(error)
+        }
+    }
+}
+
+async fn delete_remote(
+    credentials: &Credentials,
+    connection: &Connection,
+    event: &BookingEvent,
+) -> Result<(), ConnectionError> {
+    let provider = credentials.providers().get(connection.provider);
+    let remote_id = event.remote_id.clone().unwrap_or_else(|| {
+        // Google ids are known before the event exists; a Microsoft event never written has none.
+        EventKey { booking_id: event.booking_id, connection_id: connection.id }.google_event_id()
+    });
+    if event.remote_id.is_none() && connection.provider != kalends_core::domain::Provider::Google {
+        return Ok(());
+    }
+    credentials
+        .with_token(connection, |token| {
+            let (calendar, remote_id) = (&event.calendar_id, &remote_id);
+            async move { provider.delete_event(&token, calendar, remote_id).await }
+        })
+        .await
+}
+
+/// A transient failure keeps the event pending with the reason; a dead grant parks it (the
+/// connection is `needs_reauth` already); anything else fails it with the provider's words.
+async fn record_failure(
+    store: &Store,
+    booking_id: Uuid,
+    connection_id: Uuid,
+    error: &ConnectionError,
+) -> Result<(), StoreError> {
+    let message = error.to_string();
+    let state = match error {
+        ConnectionError::Provider(ProviderError::DeadGrant { .. }) => EventState::Pending,
+        e if e.is_retryable() => EventState::Pending,
+        _ => EventState::Failed,
+    };
+    store.event_finished(booking_id, connection_id, state, Some(&message)).await
 }

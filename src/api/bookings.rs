@@ -9,7 +9,7 @@ use kalends_core::StoreError;
 use kalends_core::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone,
 };
-use kalends_core::store::{BookingFilter, UpsertOutcome};
+use kalends_core::store::{BookingEvent, BookingFilter, UpsertOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -277,7 +277,7 @@ impl BookingPatch {
     }
 }
 
-/// Where a booking stands in one connected calendar (filled once calendars can be connected).
+/// Where a booking stands in one connected calendar (`GET /api/v1/bookings/{id}` fills it).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SyncOut {
     /// The connection.
@@ -286,6 +286,25 @@ pub struct SyncOut {
     pub provider: String,
     /// `pending`, `synced`, `failed` or `deleted`.
     pub state: String,
+    /// The provider's event id.
+    pub remote_id: Option<String>,
+    /// Why it is pending or failed.
+    pub last_error: Option<String>,
+    /// When it last reached the calendar.
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+impl From<&BookingEvent> for SyncOut {
+    fn from(e: &BookingEvent) -> Self {
+        SyncOut {
+            connection_id: e.connection_id,
+            provider: e.provider.as_str().into(),
+            state: e.state.as_str().into(),
+            remote_id: e.remote_id.clone(),
+            last_error: e.last_error.clone(),
+            synced_at: e.synced_at,
+        }
+    }
 }
 
 /// A stored booking.
@@ -478,7 +497,9 @@ async fn get_booking(
     Path(id): Path<String>,
 ) -> Result<axum::Json<BookingOut>, ApiError> {
     let booking = state.store.booking(tenant.id, parse_id(&id)?).await?;
-    Ok(axum::Json(BookingOut::from(&booking)))
+    let mut out = BookingOut::from(&booking);
+    out.sync = state.store.booking_events(booking.id).await?.iter().map(SyncOut::from).collect();
+    Ok(axum::Json(out))
 }
 
 /// Change some fields of a booking.

@@ -177,6 +177,10 @@ async fn patch_connection(
         is_default: patch.is_default,
     };
     let connection = state.store.update_connection(tenant.id, parse_id(&id)?, patch).await?;
+    // A new default or destination: the staff member's bookings go there now.
+    for other in state.store.list_connections(tenant.id, Some(connection.staff_id)).await? {
+        crate::connections::replay(&state, &other).await?;
+    }
     Ok(axum::Json(ConnectionOut::from(&connection)))
 }
 

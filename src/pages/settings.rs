@@ -326,6 +326,21 @@ async fn apply(
     };
     let result =
         state.store.update_connection(connection.tenant_id, connection.id, patch(fields)).await;
+    if let Ok(updated) = &result {
+        // A new default or destination: the staff member's bookings go there now.
+        match state.store.list_connections(updated.tenant_id, Some(updated.staff_id)).await {
+            Ok(list) => {
+                for other in list {
+                    if let Err(e) = crate::connections::replay(state, &other).await {
+                        tracing::warn!(error = %e, "could not queue the bookings for the new calendar");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not queue the bookings for the new calendar")
+            }
+        }
+    }
     respond(result, notice)
 }
 

@@ -16,21 +16,21 @@ on_both_databases!(
 );
 
 /// A browser: keeps cookies, follows redirects (and a twin that does not, same cookies).
-struct Browser {
+pub(crate) struct Browser {
     follow: reqwest::Client,
     manual: reqwest::Client,
 }
 
 /// What a page answered: status, final URL, body.
-struct Answer {
-    status: u16,
-    url: String,
-    body: String,
-    location: Option<String>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) url: String,
+    pub(crate) body: String,
+    pub(crate) location: Option<String>,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let build = |policy| {
             reqwest::Client::builder()
@@ -45,7 +45,7 @@ impl Browser {
         }
     }
 
-    async fn get(&self, url: &str) -> Answer {
+    pub(crate) async fn get(&self, url: &str) -> Answer {
         answer(self.follow.get(url).send().await.unwrap()).await
     }
 
@@ -95,7 +95,7 @@ async fn signed_in(app: &TestApp, email: &str) -> (String, String, Browser) {
 }
 
 /// Clicks "Connect {provider}" and answers the sandbox's consent page; returns the page reached.
-async fn connect(
+pub(crate) async fn connect(
     app: &TestApp,
     browser: &Browser,
     provider: &str,

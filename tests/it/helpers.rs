@@ -122,8 +122,14 @@ impl TestApp {
     /// Like `start`, on a port known in advance so that `public_url` (OAuth redirect URIs, the
     /// in-process provider sandbox) points at this very server.
     pub async fn start_public(db: Db) -> TestApp {
+        Self::start_public_with(db, |_| {}).await
+    }
+
+    /// `start_public` with changes to the configuration.
+    pub async fn start_public_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = TempDir::new();
         let mut config = config(db, &dir).await;
+        tweak(&mut config);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         config.listen = format!("127.0.0.1:{port}");
         config.public_url = format!("http://127.0.0.1:{port}");

@@ -14,3 +14,4 @@ mod queue;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 mod store;
+mod sync;

@@ -48,6 +48,15 @@ fn customer_mail(dir: &TempDir) -> kalends_jobs::customer_mail::CustomerMail {
     kalends_jobs::customer_mail::CustomerMail::from_config(&config, key).unwrap()
 }
 
+/// Calendar credentials (no connection exists in these tests: the sync only records its attempt).
+fn credentials(store: &Store) -> kalends_providers::session::Credentials {
+    let key = secrecy::SecretBox::new(Box::new([7u8; 32]));
+    let providers =
+        kalends_providers::provider::Providers::from_config(&Config::default()).unwrap();
+    let sealer = kalends_core::seal::Sealer::new(&key, &[]);
+    kalends_providers::session::Credentials::new(store.clone(), sealer, Arc::new(providers))
+}
+
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         base: Duration::from_secs(1),
@@ -261,7 +270,7 @@ async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
     let (stop, worker) = spawn_worker(
         &store,
         &queue,
-        KalendsJobs::new(store.clone(), importer(&store), customer_mail(&dir)),
+        KalendsJobs::new(store.clone(), importer(&store), customer_mail(&dir), credentials(&store)),
         fast_retries(),
     );
     eventually(Duration::from_secs(10), || async { queue.depth().await.ok().filter(|d| *d == 0) })

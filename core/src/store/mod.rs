@@ -19,6 +19,7 @@ use crate::config::{DatabaseConfig, DatabaseKind};
 
 mod api_keys;
 mod blocks;
+mod booking_events;
 mod bookings;
 mod conflicts;
 mod connections;
@@ -32,6 +33,7 @@ mod resources;
 mod staff;
 mod tenants;
 
+pub use booking_events::{BookingEvent, EventState};
 pub use bookings::{BookingFilter, UpsertOutcome};
 pub use conflicts::{Conflict, ConflictItem, Detection};
 pub use connections::{ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};

