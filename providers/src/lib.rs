@@ -11,6 +11,7 @@ pub mod calendar;
 mod error;
 pub mod feed;
 mod google;
+pub mod limits;
 mod microsoft;
 pub mod oauth;
 pub mod provider;

@@ -14,6 +14,7 @@ use kalends_core::{Store, StoreError};
 
 use crate::calendar::AccessToken;
 use crate::error::ProviderError;
+use crate::limits::{Budgets, RateLimits};
 use crate::provider::Providers;
 
 /// Refresh when the access token has less than this left.
@@ -55,17 +56,30 @@ pub struct Credentials {
     sealer: Sealer,
     providers: Arc<Providers>,
     margin: Duration,
+    limits: Arc<RateLimits>,
 }
 
 impl Credentials {
     /// Tokens from `store`, sealed with `sealer`, refreshed through `providers`.
     pub fn new(store: Store, sealer: Sealer, providers: Arc<Providers>) -> Self {
-        Self { store, sealer, providers, margin: REFRESH_MARGIN }
+        Self {
+            store,
+            sealer,
+            providers,
+            margin: REFRESH_MARGIN,
+            limits: Arc::new(RateLimits::new(Budgets::default())),
+        }
     }
 
     /// The same with another refresh margin (tests).
     pub fn with_margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
+        self
+    }
+
+    /// The same with other request budgets.
+    pub fn with_budgets(mut self, budgets: Budgets) -> Self {
+        self.limits = Arc::new(RateLimits::new(budgets));
         self
     }
 
@@ -82,8 +96,9 @@ impl Credentials {
         self.token(connection, None).await
     }
 
-    /// Runs `call` with a fresh token; on a 401 the token is refreshed once and the call retried.
-    /// A dead grant marks the connection `needs_reauth`.
+    /// Runs `call` with a fresh token, within the account's and the provider's request budgets;
+    /// on a 401 the token is refreshed once and the call retried; a rate-limit answer makes this
+    /// account (only) wait its `Retry-After`. A dead grant marks the connection `needs_reauth`.
     pub async fn with_token<T, F, Fut>(
         &self,
         connection: &Connection,
@@ -94,13 +109,21 @@ impl Credentials {
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let (token, version) = self.token_with_version(connection, None).await?;
-        match call(token).await {
+        self.limits.acquire(connection.provider, connection.id).await;
+        let result = match call(token).await {
             Err(ProviderError::Unauthorized { .. }) => {
                 let (token, _) = self.token_with_version(connection, Some(version)).await?;
-                Ok(call(token).await?)
+                self.limits.acquire(connection.provider, connection.id).await;
+                call(token).await
             }
-            other => Ok(other?),
+            other => other,
+        };
+        if let Err(error) = &result
+            && let Some(wait) = error.retry_after()
+        {
+            self.limits.slow_down(connection.id, wait);
         }
+        Ok(result?)
     }
 
     async fn token(

@@ -155,3 +155,53 @@ async fn faults_and_retries_never_make_a_second_event(db: Db) {
     assert_eq!(m.len(), 10, "one Microsoft event per booking, never two");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_dead_grant_parks_the_work_and_reconnecting_replays_it() {
+    let app = TestApp::start_public(Db::Sqlite).await;
+    let (key, ann, bo) = two_connected_staff(&app).await;
+    let http = reqwest::Client::new();
+    // Bo removes Kalends's access at Microsoft, and his token has expired.
+    let revoke = json!({"provider": "microsoft", "email": "bo@example.com"});
+    http.post(app.url("/sandbox/_control/revoke")).json(&revoke).send().await.unwrap();
+    http.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    let (_, created) =
+        app.call("POST", "/api/v1/bookings", &key, Some(booking(&ann, &bo, 3))).await;
+    let path = format!("/api/v1/bookings/{}", created["id"].as_str().unwrap());
+    let parked = eventually(Duration::from_secs(30), || async {
+        let (_, b) = app.call("GET", &path, &key, None).await;
+        let sync = b["sync"].as_array()?.clone();
+        let microsoft = sync.iter().find(|s| s["provider"] == "microsoft")?.clone();
+        let google = sync.iter().find(|s| s["provider"] == "google")?;
+        (google["state"] == "synced"
+            && microsoft["state"] == "pending"
+            && !microsoft["last_error"].is_null())
+        .then_some(microsoft)
+    })
+    .await;
+    assert!(parked["last_error"].as_str().unwrap().contains("AADSTS50173"), "{parked}");
+    let (_, list) = app.call("GET", "/api/v1/connections", &key, None).await;
+    let bo_connection = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == "microsoft")
+        .unwrap()
+        .clone();
+    assert_eq!(bo_connection["status"], "needs_reauth");
+    assert!(microsoft_events(&app).await.is_empty());
+
+    // Bo reconnects: the parked booking is replayed into his calendar.
+    let (_, link) =
+        app.call("POST", &format!("/api/v1/staff/{bo}/settings-link"), &key, None).await;
+    let browser = Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    connect(&app, &browser, "microsoft", "bo@example.com", "allow").await;
+    until(&app, |g, m| g.len() == 1 && m.len() == 1).await;
+    eventually(Duration::from_secs(10), || async {
+        let (_, b) = app.call("GET", &path, &key, None).await;
+        b["sync"].as_array()?.iter().all(|s| s["state"] == "synced").then_some(())
+    })
+    .await;
+    app.stop().await;
+}
