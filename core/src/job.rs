@@ -46,6 +46,14 @@ pub enum Job {
         /// The instant it was due, Unix seconds.
         due_at: i64,
     },
+    /// Compare the events Kalends believes it made in a connection's calendar with what the
+    /// calendar holds, and repair the difference.
+    Reconcile {
+        /// Owner of the connection.
+        tenant_id: Uuid,
+        /// The connection.
+        connection_id: Uuid,
+    },
     /// Fetch an imported .ics feed, store what changed, and look for new conflicts.
     ImportFeed {
         /// Owner of the import.
@@ -64,6 +72,7 @@ impl Job {
             Job::ImportFeed { .. } => "import_feed",
             Job::NotifyCustomer { .. } => "notify_customer",
             Job::SendReminder { .. } => "send_reminder",
+            Job::Reconcile { .. } => "reconcile",
         }
     }
 }

@@ -87,6 +87,10 @@ impl JobHandler for KalendsJobs {
                 crate::notify_customer::run(&self.store, mail, *tenant_id, *booking_id, *resend)
                     .await
             }
+            Job::Reconcile { tenant_id, connection_id } => {
+                crate::reconcile::run(&self.store, &self.credentials, *tenant_id, *connection_id)
+                    .await
+            }
             Job::SendReminder { tenant_id, booking_id, reminder, due_at } => {
                 let (tenant_id, booking_id) = (*tenant_id, *booking_id);
                 crate::send_reminder::run(

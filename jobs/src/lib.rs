@@ -11,6 +11,7 @@ pub mod mail;
 pub mod notify_customer;
 pub mod poll;
 pub mod queue;
+pub mod reconcile;
 pub mod relay;
 pub mod retry;
 pub mod scheduler;

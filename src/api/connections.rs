@@ -233,11 +233,44 @@ async fn list_calendars(
     }
 }
 
+/// What a manual sync queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncQueued {
+    /// Bookings whose event is missing, behind or failed, queued to be written again.
+    pub bookings: usize,
+    /// Whether the calendar comparison (reconciliation) was queued.
+    pub reconcile: bool,
+}
+
+/// Re-push the bookings that are pending, failed or behind, and compare the calendar with what
+/// Kalends made (missing events written again, orphans removed).
+#[utoipa::path(post, path = "/api/v1/connections/{id}/sync", tag = "connections",
+    responses((status = 202, body = SyncQueued), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn sync_connection(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let connection = state.store.connection(tenant.id, parse_id(&id)?).await?;
+    if connection.status != kalends_core::domain::ConnectionStatus::Active {
+        return Err(ApiError::conflict(format!(
+            "the connection is {}: reconnect it first",
+            connection.status.as_str()
+        )));
+    }
+    let bookings = crate::connections::replay(&state, &connection).await?;
+    let job =
+        kalends_core::job::Job::Reconcile { tenant_id: tenant.id, connection_id: connection.id };
+    state.store.enqueue(&job).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(SyncQueued { bookings, reconcile: true })).into_response())
+}
+
 /// The routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_connections))
         .routes(routes!(get_connection, patch_connection, delete_connection))
         .routes(routes!(test_connection))
+        .routes(routes!(sync_connection))
         .routes(routes!(list_calendars))
 }

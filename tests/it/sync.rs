@@ -205,3 +205,72 @@ async fn a_dead_grant_parks_the_work_and_reconnecting_replays_it() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn reconciliation_rewrites_a_hand_deleted_event_and_removes_an_orphan() {
+    let app = TestApp::start_public(Db::Sqlite).await;
+    let (key, ann, bo) = two_connected_staff(&app).await;
+    // Reconciliation compares the next 18 months: bookings ten and eleven days ahead.
+    let soon = |days: i64| {
+        let start = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+        let mut body = booking(&ann, &bo, 1);
+        body["start"] = json!(format!("{start}T10:00:00+01:00"));
+        body["end"] = json!(format!("{start}T11:00:00+01:00"));
+        body
+    };
+    let (_, kept) = app.call("POST", "/api/v1/bookings", &key, Some(soon(10))).await;
+    let (_, gone) = app.call("POST", "/api/v1/bookings", &key, Some(soon(11))).await;
+    until(&app, |g, m| g.len() == 2 && m.len() == 2).await;
+    let http = reqwest::Client::new();
+    let calendar =
+        app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+
+    // Ann deletes one event by hand; an event of a cancelled booking is left behind (as if a
+    // delete had been lost), carrying Kalends's booking property.
+    let kept_event = google_events(&app)
+        .await
+        .into_iter()
+        .find(|e| e["extendedProperties"]["private"]["kalendsBooking"] == kept["id"]);
+    let kept_event = kept_event.expect("the kept booking's event");
+    let status = http
+        .delete(format!("{calendar}/{}", kept_event["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+    let gone_id = gone["id"].as_str().unwrap();
+    assert_eq!(
+        app.call("POST", &format!("/api/v1/bookings/{gone_id}/cancel"), &key, None).await.0,
+        200
+    );
+    until(&app, |g, m| g.is_empty() && m.len() == 1).await;
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(11);
+    let orphan = json!({"summary": "Massage", "start": {"dateTime": format!("{day}T09:00:00Z")}, "end": {"dateTime": format!("{day}T10:00:00Z")},
+        "extendedProperties": {"private": {"kalends": "1", "kalendsBooking": gone_id}}});
+    assert!(http.post(&calendar).json(&orphan).send().await.unwrap().status().is_success());
+
+    let (_, list) = app.call("GET", "/api/v1/connections", &key, None).await;
+    let google = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == "google")
+        .unwrap()
+        .clone();
+    let (status, queued) = app
+        .call(
+            "POST",
+            &format!("/api/v1/connections/{}/sync", google["id"].as_str().unwrap()),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    let (g, _) = until(&app, |g, _| {
+        g.len() == 1 && g[0]["extendedProperties"]["private"]["kalendsBooking"] == kept["id"]
+    })
+    .await;
+    assert_eq!(g[0]["summary"], "Massage", "the hand-deleted event is back and the orphan is gone");
+    app.stop().await;
+}

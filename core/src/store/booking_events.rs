@@ -118,6 +118,25 @@ impl Store {
         rows.into_iter().map(BookingEvent::try_from).collect()
     }
 
+    /// Every event Kalends made (or is making) in a connection's calendars, deleted ones left out.
+    pub async fn connection_events(
+        &self,
+        connection_id: Uuid,
+    ) -> Result<Vec<BookingEvent>, StoreError> {
+        let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.state, \
+                 e.synced_version, e.last_error, e.synced_at FROM booking_events e \
+                 JOIN connections c ON c.id = e.connection_id WHERE e.connection_id = $1 AND e.state <> 'deleted' \
+                 ORDER BY e.booking_id",
+            )
+            .bind(connection_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(BookingEvent::try_from).collect()
+    }
+
     /// The connections a booking goes to: the default connection of each assigned staff member
     /// that is not disconnected (a `needs_reauth` one included: its work waits for the reconnect).
     pub async fn sync_targets(&self, booking: &Booking) -> Result<Vec<Connection>, StoreError> {

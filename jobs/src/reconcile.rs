@@ -1,0 +1,198 @@
+//! `reconcile`: compare the events Kalends believes it made in a connection's destination
+//! calendar (the `booking_events` mapping) with the events the calendar holds that carry
+//! Kalends's booking property, and repair the difference:
+//!
+//! - an event for a booking that no longer targets this calendar (cancelled, unassigned, another
+//!   default) is an orphan: removed;
+//! - two events for one booking: the one the mapping does not name is removed;
+//! - a mapped event missing from the calendar (deleted by hand, lost by the provider) is written
+//!   again by queuing the booking's sync.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Duration, NaiveTime, Utc};
+use kalends_core::domain::{BookingSpan, BookingStatus, Connection, ConnectionStatus};
+use kalends_core::job::Job;
+use kalends_core::store::EventState;
+use kalends_core::{Store, StoreError};
+use kalends_providers::calendar::{RemoteEvent, Window};
+use kalends_providers::session::{ConnectionError, Credentials};
+use uuid::Uuid;
+
+use crate::JobError;
+
+/// How far back and ahead the calendar is compared.
+const PAST_DAYS: i64 = 1;
+const FUTURE_DAYS: i64 = 548;
+
+/// What a run repaired.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Repairs {
+    /// Orphans and duplicates removed.
+    pub removed: usize,
+    /// Missing events queued to be written again.
+    pub requeued: usize,
+}
+
+/// Runs the job.
+#[tracing::instrument(skip_all, fields(%tenant_id, %connection_id))]
+pub async fn run(
+    store: &Store,
+    credentials: &Credentials,
+    tenant_id: Uuid,
+    connection_id: Uuid,
+) -> Result<(), JobError> {
+    let connection = match store.connection(tenant_id, connection_id).await {
+        Ok(connection) => connection,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if connection.status != ConnectionStatus::Active {
+        return Ok(());
+    }
+    match reconcile(store, credentials, &connection).await {
+        Ok(repairs) => {
+            if repairs != Repairs::default() {
+                tracing::info!(
+                    removed = repairs.removed,
+                    requeued = repairs.requeued,
+                    "calendar reconciled"
+                );
+            }
+            Ok(())
+        }
+        Err(ConnectionError::Store(e)) => Err(e.into()),
+        Err(e) if e.is_retryable() => {
+            let retry_after = match &e {
+                ConnectionError::Provider(p) => p.retry_after(),
+                _ => None,
+            };
+            Err(JobError::Transient { message: e.to_string(), retry_after })
+        }
+        // A dead grant parks the connection; nothing to reconcile until it is back.
+        Err(ConnectionError::Provider(kalends_providers::ProviderError::DeadGrant { .. })) => {
+            Ok(())
+        }
+        Err(e) => Err(JobError::Permanent(e.to_string())),
+    }
+}
+
+/// Compares and repairs one connection's destination calendar.
+pub async fn reconcile(
+    store: &Store,
+    credentials: &Credentials,
+    connection: &Connection,
+) -> Result<Repairs, ConnectionError> {
+    let Some(calendar) = connection.destination_calendar_id.clone() else {
+        return Ok(Repairs::default());
+    };
+    let provider = credentials.providers().get(connection.provider);
+    let now = Utc::now();
+    let window =
+        Window { start: now - Duration::days(PAST_DAYS), end: now + Duration::days(FUTURE_DAYS) };
+    let remote = credentials
+        .with_token(connection, |token| {
+            let calendar = &calendar;
+            async move { provider.list_kalends_events(&token, calendar, window).await }
+        })
+        .await?;
+    let mapped: HashMap<Uuid, Option<String>> = store
+        .connection_events(connection.id)
+        .await?
+        .into_iter()
+        .filter(|e| e.calendar_id == calendar)
+        .map(|e| (e.booking_id, e.remote_id))
+        .collect();
+    let mut repairs = Repairs::default();
+    let mut seen: HashSet<Uuid> = HashSet::new();
+    for event in &remote {
+        let Some(booking_id) = event.booking_id else { continue };
+        let keep = targets_here(store, connection, booking_id).await?
+            && mapped
+                .get(&booking_id)
+                .is_some_and(|id| id.as_deref().is_none_or(|id| id == event.id))
+            && seen.insert(booking_id);
+        if !keep {
+            delete(credentials, connection, &calendar, event).await?;
+            repairs.removed += 1;
+        }
+    }
+    let present: HashSet<&str> = remote.iter().map(|e| e.id.as_str()).collect();
+    for (booking_id, remote_id) in &mapped {
+        let missing = remote_id.as_deref().is_some_and(|id| !present.contains(id));
+        if missing
+            && targets_here(store, connection, *booking_id).await?
+            && in_window(store, connection, *booking_id, window).await?
+        {
+            store
+                .event_finished(
+                    *booking_id,
+                    connection.id,
+                    EventState::Pending,
+                    Some("missing from the calendar; written again"),
+                )
+                .await?;
+            store
+                .enqueue(&Job::SyncBooking {
+                    tenant_id: connection.tenant_id,
+                    booking_id: *booking_id,
+                })
+                .await?;
+            repairs.requeued += 1;
+        }
+    }
+    store.mark_connection(connection.id, ConnectionStatus::Active, None).await?;
+    Ok(repairs)
+}
+
+/// Whether the booking currently belongs in this connection's calendar.
+async fn targets_here(
+    store: &Store,
+    connection: &Connection,
+    booking_id: Uuid,
+) -> Result<bool, StoreError> {
+    let booking = match store.booking(connection.tenant_id, booking_id).await {
+        Ok(booking) => booking,
+        Err(StoreError::NotFound) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if booking.data.status == BookingStatus::Cancelled {
+        return Ok(false);
+    }
+    Ok(store.sync_targets(&booking).await?.iter().any(|c| c.id == connection.id))
+}
+
+/// Whether the booking overlaps the compared window (older events are not listed, so not
+/// "missing").
+async fn in_window(
+    store: &Store,
+    connection: &Connection,
+    booking_id: Uuid,
+    window: Window,
+) -> Result<bool, StoreError> {
+    let booking = store.booking(connection.tenant_id, booking_id).await?;
+    let (start, end) = match booking.data.span {
+        BookingSpan::Timed { start, end, .. } => (start, end),
+        // Whole days: a day either side covers every zone.
+        BookingSpan::AllDay { start, end } => (
+            start.and_time(NaiveTime::MIN).and_utc() - Duration::days(1),
+            end.and_time(NaiveTime::MIN).and_utc() + Duration::days(1),
+        ),
+    };
+    Ok(end > window.start && start < window.end)
+}
+
+async fn delete(
+    credentials: &Credentials,
+    connection: &Connection,
+    calendar: &str,
+    event: &RemoteEvent,
+) -> Result<(), ConnectionError> {
+    let provider = credentials.providers().get(connection.provider);
+    credentials
+        .with_token(connection, |token| {
+            let id = &event.id;
+            async move { provider.delete_event(&token, calendar, id).await }
+        })
+        .await
+}
