@@ -198,6 +198,9 @@ pub struct JobsConfig {
     pub retry_give_up_after_secs: u64,
     /// On shutdown, how long running jobs may take to finish, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// How often a worker tells the Redis queue it is alive (s); the jobs of a worker silent for
+    /// three of these (killed, partitioned) go back on the queue for the others.
+    pub heartbeat_secs: u64,
 }
 
 impl Default for JobsConfig {
@@ -211,6 +214,7 @@ impl Default for JobsConfig {
             retry_max_delay_ms: 3_600_000,
             retry_give_up_after_secs: 86_400,
             shutdown_timeout_secs: 30,
+            heartbeat_secs: 10,
         }
     }
 }
@@ -465,6 +469,9 @@ impl Config {
         if import.scheduler_interval_secs == 0 || import.scheduler_interval_secs > 300 {
             return Err(invalid("import.scheduler_interval_secs", "must be between 1 and 300"));
         }
+        if self.jobs.heartbeat_secs == 0 || self.jobs.heartbeat_secs > 300 {
+            return Err(invalid("jobs.heartbeat_secs", "must be from 1 to 300"));
+        }
         if self.mail.timeout_secs == 0 {
             return Err(invalid("mail.timeout_secs", "must be at least 1"));
         }
@@ -545,6 +552,7 @@ impl Config {
                 "retry_max_delay_ms": self.jobs.retry_max_delay_ms,
                 "retry_give_up_after_secs": self.jobs.retry_give_up_after_secs,
                 "shutdown_timeout_secs": self.jobs.shutdown_timeout_secs,
+                "heartbeat_secs": self.jobs.heartbeat_secs,
             },
             "google": {
                 "client_id": self.google.client_id,

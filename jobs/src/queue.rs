@@ -74,7 +74,10 @@ impl JobQueue {
     pub async fn connect(config: &Config, store: &Store, queue: &str) -> Result<Self, QueueError> {
         if let Some(url) = &config.redis_url {
             let conn = apalis_redis::connect(url.expose_secret()).await.map_err(queue_err)?;
-            let cfg = apalis_redis::Config::default().queue(queue);
+            let cfg = apalis_redis::Config::default()
+                .queue(queue)
+                .heartbeat_interval(Duration::from_secs(config.jobs.heartbeat_secs))
+                .missed_heartbeats(3);
             let storage = Storage::Redis(RedisStorage::new(conn).with_config(cfg));
             return Ok(JobQueue { name: queue.to_owned(), storage });
         }

@@ -102,7 +102,18 @@ pub(crate) async fn connect(
     email: &str,
     decision: &str,
 ) -> Answer {
-    let consent = browser.get(&app.url(&format!("/connect/{provider}"))).await;
+    connect_at(&app.base, browser, provider, email, decision).await
+}
+
+/// `connect` against Kalends at `base` (another process).
+pub(crate) async fn connect_at(
+    base: &str,
+    browser: &Browser,
+    provider: &str,
+    email: &str,
+    decision: &str,
+) -> Answer {
+    let consent = browser.get(&format!("{base}/connect/{provider}")).await;
     assert_eq!(consent.status, 200, "{}", consent.body);
     assert!(consent.body.contains("Allow Kalends to manage your calendar?"), "{}", consent.body);
     let action = form_action(&consent.url, &consent.body);

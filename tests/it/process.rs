@@ -12,11 +12,11 @@ use crate::helpers::{self, TempDir, eventually};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kalends");
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn kalends(dir: &TempDir, port: u16) -> Command {
+pub(crate) fn kalends(dir: &TempDir, port: u16) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(&dir.0)
         .env_clear()
@@ -38,7 +38,7 @@ async fn terminate(mut child: Child) -> std::process::ExitStatus {
         .unwrap()
 }
 
-async fn wait_ready(port: u16) {
+pub(crate) async fn wait_ready(port: u16) {
     let http = reqwest::Client::new();
     eventually(Duration::from_secs(30), || async {
         let r = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.ok()?;

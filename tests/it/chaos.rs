@@ -1,0 +1,284 @@
+//! The chaos test: bookings created, rescheduled, reassigned and cancelled over staff members on
+//! both providers while the sandbox fails requests (5xx, 429 with Retry-After, dropped
+//! connections), every token expires at once, and worker processes are killed with SIGKILL and
+//! restarted. When the queue drains, every calendar holds exactly the events it should.
+//!
+//! CI runs a smaller size; the full one is
+//! `KALENDS_CHAOS_OPS=2000 KALENDS_CHAOS_STAFF=50 scripts/test -- chaos --nocapture`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::connect::{Browser, connect_at};
+use crate::helpers::{self, TempDir};
+use crate::process::{free_port, kalends, wait_ready};
+
+/// A tiny deterministic generator (xorshift), so a failing run can be repeated.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// What a booking should look like in the calendars at the end.
+#[derive(Clone, Debug)]
+struct Expected {
+    staff: BTreeSet<usize>,
+    start: DateTime<Utc>,
+    cancelled: bool,
+}
+
+struct Cluster {
+    dir: TempDir,
+    env: Vec<(String, String)>,
+    port: u16,
+    api: Child,
+}
+
+impl Cluster {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = kalends(&self.dir, self.port);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd
+    }
+
+    fn spawn_worker(&self) -> Child {
+        self.command(&["serve", "--role", "worker"]).spawn().unwrap()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+fn env_size(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+async fn every_calendar_converges_through_faults_expired_tokens_and_killed_workers() {
+    let (ops, staff_count) = (env_size("KALENDS_CHAOS_OPS", 300), env_size("KALENDS_CHAOS_STAFF", 10));
+    let database_url = helpers::postgres_database().await;
+    let port = free_port();
+    let env = vec![
+        ("KALENDS_DATABASE_URL".to_owned(), database_url),
+        ("KALENDS_REDIS_URL".to_owned(), helpers::redis_url()),
+        ("KALENDS_JOBS__QUEUE".to_owned(), format!("kalends-chaos-{}", uuid::Uuid::now_v7().simple())),
+        ("KALENDS_JOBS__RETRY_BASE_MS".to_owned(), "200".to_owned()),
+        ("KALENDS_JOBS__RETRY_MAX_DELAY_MS".to_owned(), "3000".to_owned()),
+        ("KALENDS_JOBS__HEARTBEAT_SECS".to_owned(), "1".to_owned()),
+        ("KALENDS_JOBS__CONCURRENCY".to_owned(), "16".to_owned()),
+    ];
+    let dir = TempDir::new();
+    let mut cluster = Cluster { dir, env, port, api: tokio::process::Command::new("true").spawn().unwrap() };
+    let created = cluster.command(&["tenant", "create", "--name", "Chaos", "--json"]).stdout(Stdio::piped()).output().await.unwrap();
+    assert!(created.status.success());
+    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"].as_str().unwrap().to_owned();
+    cluster.api = cluster.command(&["serve", "--role", "api"]).spawn().unwrap();
+    wait_ready(port).await;
+    let workers = vec![cluster.spawn_worker(), cluster.spawn_worker()];
+
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, body: Option<Value>| {
+        let mut request = http.request(method.parse().unwrap(), cluster.url(path)).bearer_auth(&key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let mut staff = Vec::new();
+    for i in 0..staff_count {
+        let provider = if i % 2 == 0 { "google" } else { "microsoft" };
+        let email = format!("staff{i}@example.com");
+        let (_, s) = call("POST", "/api/v1/staff", Some(json!({"name": format!("Staff {i}"), "email": email}))).await;
+        let id = s["id"].as_str().unwrap().to_owned();
+        let (_, link) = call("POST", &format!("/api/v1/staff/{id}/settings-link"), None).await;
+        let browser = Browser::new();
+        browser.get(link["url"].as_str().unwrap()).await;
+        let page = connect_at(&cluster.url(""), &browser, provider, &email, "allow").await;
+        assert!(page.url.contains("notice=connected"), "{}", page.url);
+        staff.push((id, provider, email));
+    }
+
+    let faults = json!({"error_rate": 0.10, "rate_limit_rate": 0.05, "retry_after_secs": 0.5, "drop_rate": 0.02});
+    http.put(cluster.url("/sandbox/_control/faults")).json(&faults).send().await.unwrap();
+
+    // Kill a worker with SIGKILL every few seconds and start a new one, until the operations end.
+    let stop_killing = tokio_util::sync::CancellationToken::new();
+    let killer = {
+        let stop = stop_killing.clone();
+        let cluster = &cluster;
+        let mut workers = workers;
+        let mut kills = 0usize;
+        async move {
+            let mut turn = 0;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return (workers, kills),
+                    () = tokio::time::sleep(Duration::from_secs(3)) => {}
+                }
+                let victim = turn % workers.len();
+                workers[victim].start_kill().unwrap();
+                let _ = workers[victim].wait().await;
+                workers[victim] = cluster.spawn_worker();
+                kills += 1;
+                turn += 1;
+            }
+        }
+    };
+
+    let operations = async {
+        let mut dice = Dice(0x5eed_1234_abcd_0001);
+        let mut bookings: BTreeMap<String, Expected> = BTreeMap::new();
+        let base = Utc::now().date_naive() + chrono::Duration::days(2);
+        let pick_staff = |dice: &mut Dice| -> BTreeSet<usize> {
+            let n = 1 + dice.below(2);
+            (0..n).map(|_| dice.below(staff_count)).collect()
+        };
+        let start_at = |dice: &mut Dice| -> DateTime<Utc> {
+            let day = base + chrono::Duration::days(dice.below(60) as i64);
+            day.and_hms_opt(8 + dice.below(10) as u32, 0, 0).unwrap().and_utc()
+        };
+        for op in 0..ops {
+            if op == ops / 2 {
+                http.post(cluster.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+            }
+            let live: Vec<String> = bookings.iter().filter(|(_, e)| !e.cancelled).map(|(id, _)| id.clone()).collect();
+            let roll = if live.is_empty() { 0 } else { dice.below(10) };
+            match roll {
+                0..=3 => {
+                    let (staff_set, start) = (pick_staff(&mut dice), start_at(&mut dice));
+                    let ids: Vec<&str> = staff_set.iter().map(|i| staff[*i].0.as_str()).collect();
+                    let body = json!({"title": format!("Booking {op}"), "staff_ids": ids, "time_zone": "UTC",
+                        "start": start.to_rfc3339(), "end": (start + chrono::Duration::hours(1)).to_rfc3339()});
+                    let (status, b) = call("POST", "/api/v1/bookings", Some(body)).await;
+                    assert_eq!(status, 201, "{b}");
+                    bookings.insert(b["id"].as_str().unwrap().to_owned(), Expected { staff: staff_set, start, cancelled: false });
+                }
+                4..=6 => {
+                    let id = &live[dice.below(live.len())];
+                    let start = start_at(&mut dice);
+                    let body = json!({"start": start.to_rfc3339(), "end": (start + chrono::Duration::hours(1)).to_rfc3339()});
+                    assert_eq!(call("PATCH", &format!("/api/v1/bookings/{id}"), Some(body)).await.0, 200);
+                    bookings.get_mut(id).unwrap().start = start;
+                }
+                7..=8 => {
+                    let id = &live[dice.below(live.len())];
+                    let staff_set = pick_staff(&mut dice);
+                    let ids: Vec<&str> = staff_set.iter().map(|i| staff[*i].0.as_str()).collect();
+                    assert_eq!(call("PATCH", &format!("/api/v1/bookings/{id}"), Some(json!({"staff_ids": ids}))).await.0, 200);
+                    bookings.get_mut(id).unwrap().staff = staff_set;
+                }
+                _ => {
+                    let id = &live[dice.below(live.len())];
+                    assert_eq!(call("POST", &format!("/api/v1/bookings/{id}/cancel"), None).await.0, 200);
+                    bookings.get_mut(id).unwrap().cancelled = true;
+                }
+            }
+        }
+        bookings
+    };
+    let (bookings, (mut workers, kills)) = tokio::join!(
+        async {
+            let b = operations.await;
+            stop_killing.cancel();
+            b
+        },
+        killer
+    );
+    http.put(cluster.url("/sandbox/_control/faults")).json(&json!({})).send().await.unwrap();
+    eprintln!("chaos: {ops} operations, {} bookings, {staff_count} staff, {kills} workers killed", bookings.len());
+
+    // Expected: per staff member, the live bookings assigned to them and their starts.
+    let mut expected: BTreeMap<usize, BTreeMap<String, DateTime<Utc>>> = BTreeMap::new();
+    for (id, e) in bookings.iter().filter(|(_, e)| !e.cancelled) {
+        for s in &e.staff {
+            expected.entry(*s).or_default().insert(id.clone(), e.start);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let mut problems = Vec::new();
+        for (i, (_, provider, email)) in staff.iter().enumerate() {
+            let held = calendar(&http, &cluster, provider, email).await;
+            let want = expected.get(&i).cloned().unwrap_or_default();
+            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+            for (booking, start) in &held {
+                *seen.entry(booking.clone()).or_default() += 1;
+                match want.get(booking) {
+                    None => problems.push(format!("{email}: stray event for {booking}")),
+                    Some(at) if at != start => problems.push(format!("{email}: stale {booking} at {start}, want {at}")),
+                    Some(_) => {}
+                }
+            }
+            problems.extend(seen.iter().filter(|(_, n)| **n > 1).map(|(b, n)| format!("{email}: {n} events for {b}")));
+            problems.extend(want.keys().filter(|b| !seen.contains_key(*b)).map(|b| format!("{email}: missing {b}")));
+        }
+        if problems.is_empty() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "after 300 s: {} problems, e.g. {:?}", problems.len(), &problems[..problems.len().min(10)]);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    for worker in &mut workers {
+        let _ = worker.start_kill();
+    }
+    let _ = cluster.api.start_kill();
+}
+
+/// The Kalends events a staff member's calendar holds: (booking id, start).
+async fn calendar(http: &reqwest::Client, cluster: &Cluster, provider: &str, email: &str) -> Vec<(String, DateTime<Utc>)> {
+    if provider == "google" {
+        let url = cluster.url(&format!("/sandbox/_control/google/calendars/{email}/{email}/events"));
+        let events: Vec<Value> = http.get(url).send().await.unwrap().json().await.unwrap();
+        events
+            .iter()
+            .filter(|e| e["status"] != "cancelled")
+            .filter_map(|e| {
+                let booking = e["extendedProperties"]["private"]["kalendsBooking"].as_str()?.to_owned();
+                let start = DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str()?).ok()?.with_timezone(&Utc);
+                Some((booking, start))
+            })
+            .collect()
+    } else {
+        let url = cluster.url(&format!("/sandbox/_control/microsoft/users/{email}/events"));
+        let events: Vec<Value> = http.get(url).send().await.unwrap().json().await.unwrap();
+        events
+            .iter()
+            .filter(|e| e["deleted"] != true)
+            .filter_map(|e| {
+                let booking = e["singleValueExtendedProperties"]
+                    .as_array()?
+                    .iter()
+                    .find(|p| p["id"].as_str().is_some_and(|id| id.contains("KalendsBooking")))?["value"]
+                    .as_str()?
+                    .to_owned();
+                let text = e["start"]["dateTime"].as_str()?;
+                let naive = NaiveDateTime::parse_from_str(&text[..19], "%Y-%m-%dT%H:%M:%S").ok()?;
+                Some((booking, naive.and_utc()))
+            })
+            .collect()
+    }
+}
