@@ -17,6 +17,7 @@ on_both_databases!(
     google_busy_times_are_imported_followed_and_survive_an_expired_sync_token,
     microsoft_busy_times_are_imported_followed_and_survive_an_expired_delta_link,
     a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_a_conflict,
+    a_dead_grant_parks_the_import_and_a_reconnect_makes_it_due_again,
 );
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -302,5 +303,56 @@ async fn a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_
     assert_eq!(kinds, ["booking", "calendar"]);
     assert!(conflict["items"].as_array().unwrap().iter().any(|i| i["id"] == booking.as_str()));
     assert_eq!(conflict["start"], at(2, 10).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+
+    // Cy disconnects the calendar: its busy times stop counting and the conflict resolves.
+    let path = format!("/api/v1/connections/{}", staff.connection_id);
+    assert_eq!(app.call("DELETE", &path, &staff.key, None).await.0, 200);
+    assert!(staff.calendar_busy(&app).await.is_empty());
+    let (_, page) = app.call("GET", "/api/v1/conflicts?status=open", &staff.key, None).await;
+    assert_eq!(page["items"], json!([]), "{page}");
+    app.stop().await;
+}
+
+async fn a_dead_grant_parks_the_import_and_a_reconnect_makes_it_due_again(db: Db) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Microsoft, "di@example.com").await;
+    staff.seed(&app, staff.event("Dentist", at(2, 9), 1, json!({}))).await;
+    staff.import_now(&app).await;
+    let imported = staff.calendar_busy(&app).await;
+    assert_eq!(imported.len(), 1);
+
+    // Di removes Kalends' access at Microsoft; the next import finds the grant dead.
+    let sandbox = reqwest::Client::new();
+    let account = json!({"provider": "microsoft", "email": staff.email});
+    sandbox.post(app.url("/sandbox/_control/revoke")).json(&account).send().await.unwrap();
+    sandbox.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    let job =
+        Job::ImportAvailability { tenant_id: staff.tenant_id, connection_id: staff.connection_id };
+    app.store.enqueue(&job).await.unwrap();
+    let path = format!("/api/v1/connections/{}", staff.connection_id);
+    eventually(Duration::from_secs(30), || async {
+        let (_, connection) = app.call("GET", &path, &staff.key, None).await;
+        (connection["status"] == "needs_reauth").then_some(())
+    })
+    .await;
+    // Parked, not failed: the job succeeded, and the last known busy times still count.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let failures = app.store.job_failures(100).await.unwrap();
+    assert!(failures.iter().all(|f| f.kind != "import_availability"), "{failures:?}");
+    assert_eq!(staff.calendar_busy(&app).await, imported);
+    let later = Utc::now() + chrono::Duration::days(1);
+    let every = Duration::from_secs(900);
+    assert_eq!(app.store.claim_due_calendar_imports(later, every, 10).await.unwrap(), 0);
+
+    // Reconnecting makes the import due at once, and only once across workers.
+    let (_, link) = app
+        .call("POST", &format!("/api/v1/staff/{}/settings-link", staff.staff_id), &staff.key, None)
+        .await;
+    let browser = Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    connect(&app, &browser, "microsoft", staff.email, "allow").await;
+    let now = Utc::now();
+    assert_eq!(app.store.claim_due_calendar_imports(now, every, 10).await.unwrap(), 1);
+    assert_eq!(app.store.claim_due_calendar_imports(now, every, 10).await.unwrap(), 0);
     app.stop().await;
 }

@@ -6,7 +6,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::{Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
-use crate::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
+use crate::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner, Provider};
 use crate::seal::Sealer;
 
 /// Tokens as the store takes and gives them (sealed in between).
@@ -470,8 +470,9 @@ impl Store {
         Ok(())
     }
 
-    /// Disconnects: forgets the tokens, marks the connection `revoked`, and hands the default to
-    /// the staff member's oldest other active connection.
+    /// Disconnects: forgets the tokens and the imported busy times (their conflicts resolve),
+    /// marks the connection `revoked`, and hands the default to the staff member's oldest other
+    /// active connection.
     pub async fn disconnect_connection(
         &self,
         tenant_id: Uuid,
@@ -501,10 +502,21 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Its busy times stop counting; a reconnect imports them afresh.
+            sqlx::query("DELETE FROM calendar_busy WHERE connection_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM calendar_cursors WHERE connection_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await
         }
         .await
         })?;
+        // Conflicts with those busy times resolve themselves.
+        self.detect_conflicts(tenant_id, Owner::Staff(current.staff_id)).await?;
         self.connection(tenant_id, id).await
     }
 
