@@ -187,9 +187,10 @@ pub async fn start(
             retry: RetryPolicy::from_config(&config.jobs),
         };
         let every = Duration::from_secs(config.import.scheduler_interval_secs);
+        let calendars = config.sync.import_interval();
         let (scheduled, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {
-            kalends_jobs::scheduler::run(scheduled, every, token).await;
+            kalends_jobs::scheduler::run(scheduled, every, calendars, token).await;
             Ok(())
         });
         let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());

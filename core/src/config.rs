@@ -105,6 +105,8 @@ pub struct Config {
     pub feeds: FeedsConfig,
     /// Customer e-mail (invites and reminders).
     pub mail: MailConfig,
+    /// Two-way sync with connected calendars.
+    pub sync: SyncConfig,
 }
 
 impl Default for Config {
@@ -130,6 +132,7 @@ impl Default for Config {
             import: ImportConfig::default(),
             feeds: FeedsConfig::default(),
             mail: MailConfig::default(),
+            sync: SyncConfig::default(),
         }
     }
 }
@@ -318,6 +321,28 @@ impl Default for ImportConfig {
     }
 }
 
+/// Two-way sync with connected calendars.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SyncConfig {
+    /// How often each connection's busy times are imported, in minutes: the safety net under
+    /// push notifications.
+    pub import_interval_minutes: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self { import_interval_minutes: 15 }
+    }
+}
+
+impl SyncConfig {
+    /// The interval between two scheduled imports of a connection.
+    pub fn import_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.import_interval_minutes) * 60)
+    }
+}
+
 /// iCal feed export settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -484,6 +509,9 @@ impl Config {
         if self.feeds.rate_limit_per_minute == 0 {
             return Err(invalid("feeds.rate_limit_per_minute", "must be at least 1"));
         }
+        if !(1..=1440).contains(&self.sync.import_interval_minutes) {
+            return Err(invalid("sync.import_interval_minutes", "must be between 1 and 1440"));
+        }
         Ok(())
     }
 
@@ -590,6 +618,9 @@ impl Config {
             "mail": {
                 "timeout_secs": self.mail.timeout_secs,
                 "reminder_grace_minutes": self.mail.reminder_grace_minutes,
+            },
+            "sync": {
+                "import_interval_minutes": self.sync.import_interval_minutes,
             },
         })
     }
@@ -732,6 +763,24 @@ mod tests {
         .unwrap();
         assert_eq!(config.listen, "0.0.0.0:9000");
         assert_eq!(config.jobs.concurrency, 3);
+    }
+
+    #[test]
+    fn the_calendar_import_interval_is_one_minute_to_one_day() {
+        let load = |minutes: &str| {
+            Config::load_with_env(
+                Path::new("/nonexistent"),
+                env(&[("KALENDS_SYNC__IMPORT_INTERVAL_MINUTES", minutes)]),
+            )
+        };
+        assert_eq!(load("15").unwrap().sync.import_interval().as_secs(), 900);
+        assert!(
+            load("0")
+                .unwrap_err()
+                .to_string()
+                .starts_with("KALENDS_SYNC__IMPORT_INTERVAL_MINUTES:")
+        );
+        assert!(load("1441").is_err());
     }
 
     #[test]

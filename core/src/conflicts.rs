@@ -66,6 +66,8 @@ pub enum Class {
     Reservation(Platform),
     /// Dates closed on a platform, or any other imported busy event.
     PlatformBlock(Platform),
+    /// A staff member's own busy time in a connected calendar (an appointment of theirs).
+    CalendarBusy,
 }
 
 impl Class {
@@ -104,7 +106,8 @@ pub struct Busy {
 pub enum Severity {
     /// Ranges that only touch, with no time between them.
     Low,
-    /// A booking against a block, or anything against a tentative booking.
+    /// A booking against a block or against a staff member's own busy time in their calendar,
+    /// or anything against a tentative booking: the time is taken, but nothing was sold twice.
     Medium,
     /// Two sales of the same time: two confirmed bookings, or a booking and a platform
     /// reservation, or reservations on two platforms.
@@ -240,6 +243,11 @@ fn suggest(first: &Busy, second: &Busy, severity: Severity) -> String {
         (Block, _) | (_, Block) => {
             "The dates are blocked: move the booking, or remove the block if it is obsolete.".into()
         }
+        (CalendarBusy, _) | (_, CalendarBusy) => {
+            "The staff member is busy then in their own calendar: move the booking, assign someone \
+             else, or ask them to free the time."
+                .into()
+        }
         (PlatformBlock(p), _) | (_, PlatformBlock(p)) => format!(
             "These dates are closed on {}: move the booking, or reopen the dates there.",
             platform_name(p)
@@ -339,11 +347,25 @@ mod tests {
     #[test]
     fn back_to_back_timed_items_touch_as_a_low_conflict() {
         let mut a = item(Source::Booking, Class::Confirmed, 3, 4);
-        let mut b = item(Source::Calendar, Class::PlatformBlock(Platform::Google), 4, 5);
+        let mut b = item(Source::Calendar, Class::CalendarBusy, 4, 5);
         (a.all_day, b.all_day) = (false, false);
         let found = find(&mut [a, b]);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].severity, Severity::Low);
+    }
+
+    #[test]
+    fn a_booking_over_a_staff_members_own_busy_time_is_medium() {
+        let mut items = vec![
+            item(Source::Booking, Class::Confirmed, 3, 5),
+            item(Source::Calendar, Class::CalendarBusy, 4, 6),
+            item(Source::Calendar, Class::CalendarBusy, 4, 7),
+            item(Source::Block, Class::Block, 5, 8),
+        ];
+        let found = find(&mut items);
+        assert_eq!(found.len(), 2, "busy times among themselves and with blocks never collide");
+        assert!(found.iter().all(|c| c.severity == Severity::Medium), "{found:?}");
+        assert!(found[0].suggestion.contains("their own calendar"));
     }
 
     #[test]

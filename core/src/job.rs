@@ -61,6 +61,14 @@ pub enum Job {
         /// The import.
         import_id: Uuid,
     },
+    /// Import the busy times of a connection's chosen calendars (incrementally from the stored
+    /// cursors), and look for new conflicts of its staff member.
+    ImportAvailability {
+        /// Owner of the connection.
+        tenant_id: Uuid,
+        /// The connection.
+        connection_id: Uuid,
+    },
 }
 
 impl Job {
@@ -73,6 +81,7 @@ impl Job {
             Job::NotifyCustomer { .. } => "notify_customer",
             Job::SendReminder { .. } => "send_reminder",
             Job::Reconcile { .. } => "reconcile",
+            Job::ImportAvailability { .. } => "import_availability",
         }
     }
 }

@@ -82,6 +82,16 @@ impl JobHandler for KalendsJobs {
             Job::ImportFeed { tenant_id, import_id } => {
                 crate::import_feed::run(&self.importer, *tenant_id, *import_id).await
             }
+            Job::ImportAvailability { tenant_id, connection_id } => {
+                let credentials = &self.credentials;
+                crate::import_availability::run(
+                    &self.store,
+                    credentials,
+                    *tenant_id,
+                    *connection_id,
+                )
+                .await
+            }
             Job::NotifyCustomer { tenant_id, booking_id, resend } => {
                 let mail = &self.mail;
                 crate::notify_customer::run(&self.store, mail, *tenant_id, *booking_id, *resend)

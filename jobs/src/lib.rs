@@ -6,6 +6,7 @@ pub mod customer_plan;
 pub mod delete_booking;
 pub mod event_draft;
 mod handler;
+pub mod import_availability;
 pub mod import_feed;
 pub mod mail;
 pub mod notify_customer;

@@ -1,17 +1,25 @@
-//! The scheduler: every worker looks for due imports now and then; each due import is claimed by
-//! exactly one of them (the claim and the owed job commit together, see
-//! `Store::claim_due_imports`), so adding workers never runs an import twice.
+//! The scheduler: every worker looks for due imports now and then (feed imports and connected
+//! calendars' busy times); each due import is claimed by exactly one of them (the claim and the
+//! owed job commit together, see `Store::claim_due_imports` and
+//! `Store::claim_due_calendar_imports`), so adding workers never runs an import twice.
 
 use std::time::Duration;
 
+use chrono::Utc;
 use kalends_core::Store;
 use tokio_util::sync::CancellationToken;
 
 /// Due imports claimed per pass; more wait for the next pass.
 const BATCH: u32 = 100;
 
-/// Claims due imports every `interval` until `shutdown`.
-pub async fn run(store: Store, interval: Duration, shutdown: CancellationToken) {
+/// Claims due imports every `interval` until `shutdown`; each connected calendar is due every
+/// `calendar_interval`.
+pub async fn run(
+    store: Store,
+    interval: Duration,
+    calendar_interval: Duration,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -27,6 +35,21 @@ pub async fn run(store: Store, interval: Duration, shutdown: CancellationToken) 
                     tracing::warn!(error = %e, "looking for due imports failed; will retry");
                     break;
                 }
+            }
+        }
+        claim_calendar_imports(&store, calendar_interval).await;
+    }
+}
+
+/// Claims every connection whose busy-time import is due, a batch at a time.
+async fn claim_calendar_imports(store: &Store, interval: Duration) {
+    loop {
+        match store.claim_due_calendar_imports(Utc::now(), interval, BATCH).await {
+            Ok(n) if n == BATCH as usize => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for due calendar imports failed; will retry");
+                return;
             }
         }
     }

@@ -47,8 +47,8 @@ pub struct ConflictOut {
     pub start: DateTime<Utc>,
     /// Likewise.
     pub end: DateTime<Utc>,
-    /// `high` (two sales of the same time), `medium` (against a block or a tentative booking),
-    /// `low` (back to back with no gap).
+    /// `high` (two sales of the same time), `medium` (against a block, a staff member's busy time
+    /// in their connected calendar, or a tentative booking), `low` (back to back with no gap).
     #[schema(value_type = String)]
     pub severity: Severity,
     /// The items that collide.

@@ -5,6 +5,7 @@
 //! runs them with `--include-ignored`.
 
 mod api;
+mod calendar_import;
 mod chaos;
 mod connect;
 mod feeds;

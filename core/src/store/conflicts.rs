@@ -154,7 +154,8 @@ type BusyRow =
 
 impl Store {
     /// The busy items of a resource or staff member touching `[from, to]` (everything when
-    /// `None`): bookings that are not cancelled, blocks, and imported feed items.
+    /// `None`): bookings that are not cancelled, blocks, imported feed items, and for a staff
+    /// member the busy times of their connected calendars (unless disconnected).
     pub async fn busy_items(
         &self,
         tenant_id: Uuid,
@@ -174,6 +175,16 @@ impl Store {
         let id = match owner {
             Owner::Resource(id) | Owner::Staff(id) => id,
         };
+        let calendars = match owner {
+            Owner::Resource(_) => "",
+            Owner::Staff(_) => {
+                " UNION ALL SELECT 'calendar', c.id, 'busy', c.summary, c.start_date IS NOT NULL, \
+                 c.span_start, c.span_end, c.connection_id \
+                 FROM calendar_busy c JOIN connections n ON n.id = c.connection_id \
+                 WHERE c.tenant_id = $1 AND c.staff_id = $2 AND n.status <> 'revoked' \
+                 AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
+            }
+        };
         let sql = format!(
             "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, CAST(NULL AS UUID) \
              FROM bookings b WHERE b.tenant_id = $1 AND {bookings_of} AND b.status <> 'cancelled' \
@@ -184,7 +195,8 @@ impl Store {
              UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
              i.span_start, i.span_end, i.import_id \
              FROM imported_items i JOIN imports m ON m.id = i.import_id WHERE i.tenant_id = $1 \
-             AND i.{column} = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4"
+             AND i.{column} = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4\
+             {calendars}"
         );
         let rows: Vec<BusyRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
@@ -484,6 +496,10 @@ fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
             (Source::Booking, class, label.unwrap_or_default())
         }
         "block" => (Source::Block, Class::Block, label.unwrap_or_else(|| "Blocked".into())),
+        "calendar" => {
+            let label = label.filter(|l| !l.trim().is_empty()).unwrap_or_else(|| "Busy".into());
+            (Source::Calendar, Class::CalendarBusy, label)
+        }
         feed => {
             let platform =
                 feed.split(':').next().and_then(Platform::parse).ok_or_else(|| {

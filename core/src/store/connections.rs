@@ -6,7 +6,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::{Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
-use crate::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
+use crate::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner, Provider};
 use crate::seal::Sealer;
 
 /// Tokens as the store takes and gives them (sealed in between).
@@ -125,7 +125,8 @@ impl Store {
     /// Saves a newly authorized account: a new connection, or (the same staff member, provider
     /// and account connecting again) fresh tokens and `active` for the existing one. The first
     /// active connection of a staff member becomes the default; the account's primary writable
-    /// calendar becomes the destination and the busy calendar.
+    /// calendar becomes the destination and the busy calendar. Its busy times are due for import
+    /// at once.
     pub async fn save_connection(
         &self,
         tenant_id: Uuid,
@@ -145,7 +146,7 @@ impl Store {
                         "UPDATE connections SET status = 'active', access_token = $1, \
                          refresh_token = COALESCE($2, refresh_token), token_expires_at = $3, \
                          token_version = token_version + 1, refresh_lease_until = NULL, calendars = $4, \
-                         last_error = NULL, updated_at = $5 WHERE id = $6",
+                         last_error = NULL, updated_at = $5, next_import_at = $5 WHERE id = $6",
                     )
                     .bind(&access)
                     .bind(&refresh)
@@ -175,8 +176,9 @@ impl Store {
                     sqlx::query(
                         "INSERT INTO connections (id, tenant_id, staff_id, provider, account_email, status, \
                          destination_calendar_id, busy_calendar_ids, calendars, is_default, access_token, \
-                         refresh_token, token_expires_at, token_version, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, $12, 1, $13, $13)",
+                         refresh_token, token_expires_at, token_version, created_at, updated_at, \
+                         next_import_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $13)",
                     )
                     .bind(id)
                     .bind(tenant_id)
@@ -255,7 +257,7 @@ impl Store {
     }
 
     /// Changes a connection's choices; making one the default unsets the staff member's others
-    /// in the same transaction.
+    /// in the same transaction. New busy calendars are imported at once.
     pub async fn update_connection(
         &self,
         tenant_id: Uuid,
@@ -309,6 +311,7 @@ impl Store {
             sqlx::query(
                 "UPDATE connections SET destination_calendar_id = COALESCE($1, destination_calendar_id), \
                  busy_calendar_ids = COALESCE($2, busy_calendar_ids), is_default = COALESCE($3, is_default), \
+                 next_import_at = CASE WHEN $2 IS NULL THEN next_import_at ELSE $4 END, \
                  updated_at = $4 WHERE id = $5",
             )
             .bind(&patch.destination_calendar_id)
@@ -467,8 +470,9 @@ impl Store {
         Ok(())
     }
 
-    /// Disconnects: forgets the tokens, marks the connection `revoked`, and hands the default to
-    /// the staff member's oldest other active connection.
+    /// Disconnects: forgets the tokens and the imported busy times (their conflicts resolve),
+    /// marks the connection `revoked`, and hands the default to the staff member's oldest other
+    /// active connection.
     pub async fn disconnect_connection(
         &self,
         tenant_id: Uuid,
@@ -498,10 +502,21 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Its busy times stop counting; a reconnect imports them afresh.
+            sqlx::query("DELETE FROM calendar_busy WHERE connection_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM calendar_cursors WHERE connection_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await
         }
         .await
         })?;
+        // Conflicts with those busy times resolve themselves.
+        self.detect_conflicts(tenant_id, Owner::Staff(current.staff_id)).await?;
         self.connection(tenant_id, id).await
     }
 

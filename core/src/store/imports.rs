@@ -654,7 +654,7 @@ impl Store {
 }
 
 /// The date and instant columns of an item.
-fn columns(
+pub(super) fn columns(
     span: &Span,
     zone: TimeZone,
 ) -> (Option<NaiveDate>, Option<NaiveDate>, DateTime<Utc>, DateTime<Utc>) {

@@ -21,6 +21,7 @@ mod api_keys;
 mod blocks;
 mod booking_events;
 mod bookings;
+mod calendar_busy;
 mod conflicts;
 mod connections;
 mod customer_messages;
@@ -35,6 +36,7 @@ mod tenants;
 
 pub use booking_events::{BookingEvent, EventState};
 pub use bookings::{BookingFilter, UpsertOutcome};
+pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent};
 pub use conflicts::{Conflict, ConflictItem, Detection};
 pub use connections::{ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};

@@ -1,0 +1,315 @@
+//! Busy times imported from staff members' connected calendars: applied incrementally or replaced
+//! by a full listing, each together with the calendar's new cursor in one transaction; and the
+//! scheduler's claims of due imports.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::imports::columns;
+use super::{Pool, Store, StoreError, now, outbox, with_pool, with_read_pool};
+use crate::domain::{Connection, TimeZone};
+use crate::ical::Span;
+use crate::job::Job;
+
+/// A busy event of a connected calendar, as the import stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalendarBusyEvent {
+    /// The provider's event id.
+    pub remote_id: String,
+    /// Its title.
+    pub summary: Option<String>,
+    /// When (all-day events are read in the staff member's zone).
+    pub span: Span,
+}
+
+/// One entry of an incremental change list, after the import judged it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BusyChange {
+    /// Blocks time: stored, or updated when it moved or was renamed.
+    Busy(CalendarBusyEvent),
+    /// Deleted, or no longer blocking time (free, declined, Kalends' own): removed if stored.
+    Free {
+        /// The provider's event id.
+        remote_id: String,
+    },
+}
+
+/// What one calendar of a connection is, for the statements below.
+#[derive(Clone, Copy, Debug)]
+pub struct BusyCalendar<'a> {
+    /// The connection.
+    pub connection: &'a Connection,
+    /// The provider's calendar id.
+    pub calendar_id: &'a str,
+    /// The zone all-day events are read in.
+    pub zone: TimeZone,
+}
+
+const UPSERT: &str = "INSERT INTO calendar_busy (id, tenant_id, connection_id, staff_id, calendar_id, \
+     remote_id, summary, start_date, end_date, span_start, span_end, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+     ON CONFLICT (connection_id, calendar_id, remote_id) DO UPDATE SET summary = excluded.summary, \
+     start_date = excluded.start_date, end_date = excluded.end_date, \
+     span_start = excluded.span_start, span_end = excluded.span_end, updated_at = excluded.updated_at \
+     WHERE calendar_busy.summary IS DISTINCT FROM excluded.summary \
+     OR calendar_busy.start_date IS DISTINCT FROM excluded.start_date \
+     OR calendar_busy.end_date IS DISTINCT FROM excluded.end_date \
+     OR calendar_busy.span_start <> excluded.span_start OR calendar_busy.span_end <> excluded.span_end";
+
+const DELETE_ONE: &str =
+    "DELETE FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2 AND remote_id = $3";
+
+const SET_CURSOR: &str = "INSERT INTO calendar_cursors (connection_id, calendar_id, cursor, synced_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (connection_id, calendar_id) \
+     DO UPDATE SET cursor = excluded.cursor, synced_at = excluded.synced_at";
+
+/// Events Kalends wrote itself are never someone's busy time. An import that ran between a push
+/// and the push storing its event id may have taken one in; this takes it out again.
+const PURGE_OWN: &str = "DELETE FROM calendar_busy WHERE connection_id = $1 AND remote_id IN \
+     (SELECT remote_id FROM booking_events WHERE connection_id = $1 AND remote_id IS NOT NULL)";
+
+const CLAIM_DUE_SQLITE: &str = "SELECT id, tenant_id FROM connections \
+     WHERE status IN ('active', 'error') AND (next_import_at IS NULL OR next_import_at <= $1) \
+     ORDER BY next_import_at NULLS FIRST LIMIT $2";
+const CLAIM_DUE_POSTGRES: &str = "SELECT id, tenant_id FROM connections \
+     WHERE status IN ('active', 'error') AND (next_import_at IS NULL OR next_import_at <= $1) \
+     ORDER BY next_import_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED";
+
+/// Upserts one busy event in `$tx`; evaluates to the rows changed (0 when it was stored as is).
+macro_rules! upsert_busy {
+    ($tx:expr, $calendar:expr, $event:expr, $at:expr) => {{
+        let calendar: &BusyCalendar<'_> = $calendar;
+        let event: &CalendarBusyEvent = $event;
+        let (start_date, end_date, span_start, span_end) = columns(&event.span, calendar.zone);
+        sqlx::query(UPSERT)
+            .bind(Uuid::now_v7())
+            .bind(calendar.connection.tenant_id)
+            .bind(calendar.connection.id)
+            .bind(calendar.connection.staff_id)
+            .bind(calendar.calendar_id)
+            .bind(&event.remote_id)
+            .bind(&event.summary)
+            .bind(start_date)
+            .bind(end_date)
+            .bind(span_start)
+            .bind(span_end)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+    }};
+}
+
+/// Stores the calendar's cursor and takes Kalends' own events out, in `$tx`; evaluates to the
+/// rows purged.
+macro_rules! finish_calendar {
+    ($tx:expr, $calendar:expr, $cursor:expr, $at:expr) => {{
+        let calendar: &BusyCalendar<'_> = $calendar;
+        sqlx::query(SET_CURSOR)
+            .bind(calendar.connection.id)
+            .bind(calendar.calendar_id)
+            .bind($cursor)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query(PURGE_OWN)
+            .bind(calendar.connection.id)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+    }};
+}
+
+impl Store {
+    /// Where the next incremental import of a calendar starts; `None` before its first import
+    /// (or after its calendar stopped being imported).
+    pub async fn calendar_cursor(
+        &self,
+        connection_id: Uuid,
+        calendar_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT cursor FROM calendar_cursors WHERE connection_id = $1 AND calendar_id = $2",
+            )
+            .bind(connection_id)
+            .bind(calendar_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(|(cursor,)| cursor))
+    }
+
+    /// Applies an incremental change list and stores the cursor that follows it, in one
+    /// transaction: either all of it is stored or none, so a failed run asks again from the old
+    /// cursor. Returns how many stored busy times changed.
+    pub async fn apply_calendar_changes(
+        &self,
+        calendar: BusyCalendar<'_>,
+        changes: &[BusyChange],
+        cursor: &str,
+    ) -> Result<u64, StoreError> {
+        let at = now();
+        let changed = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut changed = 0;
+            for change in changes {
+                changed += match change {
+                    BusyChange::Busy(event) => upsert_busy!(tx, &calendar, event, at),
+                    BusyChange::Free { remote_id } => sqlx::query(DELETE_ONE)
+                        .bind(calendar.connection.id)
+                        .bind(calendar.calendar_id)
+                        .bind(remote_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                };
+            }
+            changed += finish_calendar!(tx, &calendar, cursor, at);
+            tx.commit().await?;
+            Ok::<_, StoreError>(changed)
+        })?;
+        Ok(changed)
+    }
+
+    /// Replaces everything stored for a calendar with a full listing, and stores the cursor that
+    /// follows it, in one transaction: events that are still there keep their row (and so their
+    /// conflicts), the others go. Returns how many stored busy times changed.
+    pub async fn replace_calendar_busy(
+        &self,
+        calendar: BusyCalendar<'_>,
+        events: &[CalendarBusyEvent],
+        cursor: &str,
+    ) -> Result<u64, StoreError> {
+        let at = now();
+        let listed: HashSet<&str> = events.iter().map(|e| e.remote_id.as_str()).collect();
+        let changed = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let stored: Vec<(String,)> = sqlx::query_as(
+                "SELECT remote_id FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2",
+            )
+            .bind(calendar.connection.id)
+            .bind(calendar.calendar_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut changed = 0;
+            for (remote_id,) in stored.iter().filter(|(id,)| !listed.contains(id.as_str())) {
+                changed += sqlx::query(DELETE_ONE)
+                    .bind(calendar.connection.id)
+                    .bind(calendar.calendar_id)
+                    .bind(remote_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            for event in events {
+                changed += upsert_busy!(tx, &calendar, event, at);
+            }
+            changed += finish_calendar!(tx, &calendar, cursor, at);
+            tx.commit().await?;
+            Ok::<_, StoreError>(changed)
+        })?;
+        Ok(changed)
+    }
+
+    /// Forgets the busy times and cursors of the connection's calendars other than `keep` (no
+    /// longer chosen as busy calendars). Returns how many busy times went.
+    pub async fn retain_busy_calendars(
+        &self,
+        connection_id: Uuid,
+        keep: &[String],
+    ) -> Result<u64, StoreError> {
+        let keep = serde_json::to_string(keep).map_err(super::corrupt)?;
+        // The kept ids travel as one JSON array: both databases can unpack it.
+        let (busy, cursors) = match self.pool {
+            Pool::Sqlite { .. } => (
+                "DELETE FROM calendar_busy WHERE connection_id = $1 \
+                 AND calendar_id NOT IN (SELECT value FROM json_each($2))",
+                "DELETE FROM calendar_cursors WHERE connection_id = $1 \
+                 AND calendar_id NOT IN (SELECT value FROM json_each($2))",
+            ),
+            Pool::Postgres(_) => (
+                "DELETE FROM calendar_busy WHERE connection_id = $1 \
+                 AND calendar_id NOT IN (SELECT jsonb_array_elements_text($2::jsonb))",
+                "DELETE FROM calendar_cursors WHERE connection_id = $1 \
+                 AND calendar_id NOT IN (SELECT jsonb_array_elements_text($2::jsonb))",
+            ),
+        };
+        let gone = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let gone = sqlx::query(busy)
+                .bind(connection_id)
+                .bind(&keep)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(cursors).bind(connection_id).bind(&keep).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(gone)
+        })?;
+        Ok(gone)
+    }
+
+    /// The provider ids of the events Kalends wrote into the connection's calendars (Graph's
+    /// delta results carry no extended properties, so this is how they are recognised there).
+    pub async fn kalends_event_ids(
+        &self,
+        connection_id: Uuid,
+    ) -> Result<HashSet<String>, StoreError> {
+        let rows: Vec<(String,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT remote_id FROM booking_events WHERE connection_id = $1 \
+                 AND remote_id IS NOT NULL",
+            )
+            .bind(connection_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Claims up to `limit` connections whose busy-time import is due at `now`: each moves its
+    /// next import one `interval` ahead and owes an `import_availability` job, in one
+    /// transaction, so every due import is enqueued once across all workers and none is lost.
+    /// Connections waiting for a reconnect, or disconnected, are never due.
+    pub async fn claim_due_calendar_imports(
+        &self,
+        now: DateTime<Utc>,
+        interval: Duration,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        let sql = match self.pool {
+            Pool::Sqlite { .. } => CLAIM_DUE_SQLITE,
+            Pool::Postgres(_) => CLAIM_DUE_POSTGRES,
+        };
+        let next =
+            now + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::minutes(15));
+        let claimed = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let due: Vec<(Uuid, Uuid)> =
+                sqlx::query_as(sql).bind(now).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+            for (id, tenant_id) in &due {
+                sqlx::query("UPDATE connections SET next_import_at = $1 WHERE id = $2")
+                    .bind(next)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let job = Job::ImportAvailability { tenant_id: *tenant_id, connection_id: *id };
+                sqlx::query(outbox::INSERT)
+                    .bind(outbox::encode(&job)?)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(due.len())
+        })?;
+        if claimed > 0 {
+            self.outbox_signal.notify_one();
+        }
+        Ok(claimed)
+    }
+}

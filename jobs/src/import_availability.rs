@@ -1,0 +1,342 @@
+//! `import_availability`: bring the busy times Kalends keeps for a connection's chosen calendars
+//! up to date, then look for new conflicts of its staff member.
+//!
+//! Each calendar is asked for its changes since the stored cursor (a Google sync token, a Graph
+//! delta link). Without a cursor, or when the provider no longer accepts it (410), the window
+//! (yesterday to 18 months ahead) is listed in full and replaces what was stored. Either way the
+//! items and the new cursor commit in one transaction, so a run that fails half-way changes
+//! nothing and the next one asks again from the old cursor: nothing is lost, and the unique
+//! (connection, calendar, event) key means nothing is stored twice.
+//!
+//! Not busy: events Kalends wrote itself (recognised by the booking id in their extended
+//! property, or, since Graph's delta results carry none, by their id among the connection's
+//! pushed events), and free, transparent, declined or cancelled ones.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Months, Utc};
+use kalends_core::domain::{Connection, ConnectionStatus, Owner, TimeZone, local_midnight};
+use kalends_core::ical::Span;
+use kalends_core::store::{BusyCalendar, BusyChange, CalendarBusyEvent};
+use kalends_core::{Store, StoreError};
+use kalends_providers::ProviderError;
+use kalends_providers::calendar::{Change, ChangeSet, EventTime, Provider, RemoteEvent, Window};
+use kalends_providers::session::{ConnectionError, Credentials};
+use uuid::Uuid;
+
+use crate::JobError;
+
+/// How far back the imported window starts.
+const PAST_DAYS: u64 = 1;
+/// How far ahead it reaches.
+const AHEAD_MONTHS: u32 = 18;
+
+/// Runs the job for one connection.
+#[tracing::instrument(skip_all, fields(%tenant_id, %connection_id))]
+pub async fn run(
+    store: &Store,
+    credentials: &Credentials,
+    tenant_id: Uuid,
+    connection_id: Uuid,
+) -> Result<(), JobError> {
+    let connection = match store.connection(tenant_id, connection_id).await {
+        Ok(connection) => connection,
+        // Deleted with its staff member or tenant: nothing left to import.
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if matches!(connection.status, ConnectionStatus::NeedsReauth | ConnectionStatus::Revoked) {
+        // Parked until the staff member reconnects, which makes the import due again.
+        return Ok(());
+    }
+    let result = import(store, credentials, &connection).await;
+    metrics::counter!("kalends_calendar_imports_total", "outcome" => outcome(&result)).increment(1);
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) => answer(store, &connection, error).await,
+    }
+}
+
+/// What the import changed, for the log.
+#[derive(Debug, Default)]
+struct Imported {
+    calendars: usize,
+    changed: u64,
+    full_syncs: usize,
+}
+
+/// Imports every chosen calendar; conflicts are looked for when anything changed, even if a
+/// later calendar failed.
+async fn import(
+    store: &Store,
+    credentials: &Credentials,
+    connection: &Connection,
+) -> Result<Imported, ConnectionError> {
+    let tenant = store.tenant(connection.tenant_id).await?;
+    let owner = Owner::Staff(connection.staff_id);
+    let zone = store.owner_zone(&tenant, owner).await?;
+    let calendars = calendars_to_import(connection);
+    let mut imported = Imported {
+        changed: store.retain_busy_calendars(connection.id, &calendars).await?,
+        ..Imported::default()
+    };
+    let own = store.kalends_event_ids(connection.id).await?;
+    let window = window_around(Utc::now());
+    let mut failure = None;
+    for calendar_id in &calendars {
+        let calendar = BusyCalendar { connection, calendar_id, zone };
+        match import_calendar(store, credentials, calendar, &own, window).await {
+            Ok((changed, full)) => {
+                imported.calendars += 1;
+                imported.changed += changed;
+                imported.full_syncs += usize::from(full);
+            }
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+    }
+    if imported.changed > 0 {
+        let found = store.detect_conflicts(tenant.id, owner).await?;
+        tracing::info!(
+            calendars = imported.calendars,
+            changed = imported.changed,
+            full_syncs = imported.full_syncs,
+            conflicts_opened = found.opened,
+            conflicts_resolved = found.resolved,
+            "calendar busy times imported"
+        );
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => {
+            // Records `last_sync_at` and clears an earlier error.
+            store.mark_connection(connection.id, ConnectionStatus::Active, None).await?;
+            Ok(imported)
+        }
+    }
+}
+
+/// The calendars whose busy times count. Graph v1.0 has delta queries only for the default
+/// calendar's view, so a Microsoft connection imports its default calendar when chosen and no
+/// other.
+fn calendars_to_import(connection: &Connection) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for id in &connection.busy_calendar_ids {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    if connection.provider == Provider::Microsoft {
+        let default = connection.calendars.iter().find(|c| c.primary).map(|c| c.id.as_str());
+        let skipped = ids.iter().filter(|id| Some(id.as_str()) != default).count();
+        if skipped > 0 {
+            tracing::debug!(skipped, "Graph can import only the default Outlook calendar");
+        }
+        ids.retain(|id| Some(id.as_str()) == default);
+    }
+    ids
+}
+
+/// Yesterday to 18 months ahead.
+fn window_around(now: DateTime<Utc>) -> Window {
+    let start = now - chrono::Duration::days(PAST_DAYS as i64);
+    let end = now.checked_add_months(Months::new(AHEAD_MONTHS)).unwrap_or(now);
+    Window { start, end }
+}
+
+/// Imports one calendar: incrementally from its cursor, or in full without one or when the
+/// provider refuses it. Returns the busy times changed and whether a full sync happened.
+async fn import_calendar(
+    store: &Store,
+    credentials: &Credentials,
+    calendar: BusyCalendar<'_>,
+    own: &HashSet<String>,
+    window: Window,
+) -> Result<(u64, bool), ConnectionError> {
+    let cursor = store.calendar_cursor(calendar.connection.id, calendar.calendar_id).await?;
+    if let Some(cursor) = cursor.as_deref() {
+        match changes(credentials, calendar, Some(cursor), window).await? {
+            ChangeSet::Changes { changes, next_cursor } => {
+                let judged: Vec<BusyChange> =
+                    changes.into_iter().map(|c| judge(c, own, window, calendar.zone)).collect();
+                let changed = store.apply_calendar_changes(calendar, &judged, &next_cursor).await?;
+                return Ok((changed, false));
+            }
+            ChangeSet::FullSyncRequired => {
+                tracing::info!(
+                    calendar = calendar.calendar_id,
+                    "the provider no longer accepts the sync cursor: listing the window in full"
+                );
+            }
+        }
+    }
+    match changes(credentials, calendar, None, window).await? {
+        ChangeSet::Changes { changes, next_cursor } => {
+            let busy: Vec<CalendarBusyEvent> = changes
+                .into_iter()
+                .filter_map(|c| match judge(c, own, window, calendar.zone) {
+                    BusyChange::Busy(event) => Some(event),
+                    BusyChange::Free { .. } => None,
+                })
+                .collect();
+            let changed = store.replace_calendar_busy(calendar, &busy, &next_cursor).await?;
+            Ok((changed, true))
+        }
+        // A listing without a cursor cannot have an expired one; try again later.
+        ChangeSet::FullSyncRequired => Err(ProviderError::transient(
+            "the provider asked for a full sync in answer to a full sync",
+        )
+        .into()),
+    }
+}
+
+/// Asks the provider for the calendar's changes since `cursor` (its whole window without one).
+async fn changes(
+    credentials: &Credentials,
+    calendar: BusyCalendar<'_>,
+    cursor: Option<&str>,
+    window: Window,
+) -> Result<ChangeSet, ConnectionError> {
+    let provider = credentials.providers().get(calendar.connection.provider);
+    let calendar_id = calendar.calendar_id;
+    credentials
+        .with_token(calendar.connection, |token| async move {
+            provider.changes(&token, calendar_id, cursor, window).await
+        })
+        .await
+}
+
+/// What one change means for the staff member's busy times.
+fn judge(change: Change, own: &HashSet<String>, window: Window, zone: TimeZone) -> BusyChange {
+    match change {
+        Change::Deleted { id } => BusyChange::Free { remote_id: id },
+        Change::Upserted(event) => match busy_event(&event, own, window, zone) {
+            Some(busy) => BusyChange::Busy(busy),
+            None => BusyChange::Free { remote_id: event.id },
+        },
+    }
+}
+
+/// The event as a busy time, unless it does not block the staff member's time or lies outside
+/// the window (a full listing would not have it either).
+fn busy_event(
+    event: &RemoteEvent,
+    own: &HashSet<String>,
+    window: Window,
+    zone: TimeZone,
+) -> Option<CalendarBusyEvent> {
+    if !event.busy || event.booking_id.is_some() || own.contains(&event.id) {
+        return None;
+    }
+    let (span, start, end) = match event.time {
+        EventTime::AllDay { start, end } => {
+            let span = Span::AllDay { start, end };
+            (span, local_midnight(start, zone), local_midnight(end, zone))
+        }
+        EventTime::Timed { start, end, .. } => (Span::Timed { start, end }, start, end),
+    };
+    if end < start || end <= window.start || start >= window.end {
+        return None;
+    }
+    Some(CalendarBusyEvent { remote_id: event.id.clone(), summary: event.summary.clone(), span })
+}
+
+fn outcome(result: &Result<Imported, ConnectionError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(error) if error.is_retryable() => "retry",
+        Err(_) => "failed",
+    }
+}
+
+/// The job's answer to a failed import. A dead grant has parked the connection already
+/// (`needs_reauth`, so the scheduler skips it until a reconnect): nothing to retry. A failure
+/// retrying cannot fix is kept as the connection's last error.
+async fn answer(
+    store: &Store,
+    connection: &Connection,
+    error: ConnectionError,
+) -> Result<(), JobError> {
+    match &error {
+        ConnectionError::Provider(ProviderError::DeadGrant { .. })
+        | ConnectionError::Disconnected => {
+            tracing::info!(%error, "calendar import parked");
+            Ok(())
+        }
+        _ if error.is_retryable() => {
+            let retry_after = match &error {
+                ConnectionError::Provider(e) => e.retry_after(),
+                _ => None,
+            };
+            Err(JobError::Transient { message: error.to_string(), retry_after })
+        }
+        _ => {
+            let message = error.to_string();
+            tracing::warn!(error = message, "calendar import failed");
+            store.mark_connection(connection.id, connection.status, Some(&message)).await?;
+            Err(JobError::Permanent(message))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone as _};
+
+    use super::*;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, day, hour, 0, 0).unwrap()
+    }
+
+    fn event(id: &str, busy: bool, booking: Option<Uuid>) -> RemoteEvent {
+        RemoteEvent {
+            id: id.into(),
+            summary: Some("Dentist".into()),
+            time: EventTime::Timed { start: at(2, 9), end: at(2, 10), zone: "UTC".into() },
+            busy,
+            booking_id: booking,
+            etag: None,
+        }
+    }
+
+    #[test]
+    fn free_and_kalends_events_are_not_busy_and_stored_ones_go() {
+        let window = Window { start: at(1, 0), end: at(20, 0) };
+        let zone: TimeZone = "Europe/Amsterdam".parse().unwrap();
+        let own: HashSet<String> = ["pushed".to_owned()].into();
+        let judged = |e: RemoteEvent| judge(Change::Upserted(e), &own, window, zone);
+        assert!(matches!(judged(event("a", true, None)), BusyChange::Busy(_)));
+        for not_busy in [
+            event("b", false, None),
+            event("c", true, Some(Uuid::from_u128(1))),
+            event("pushed", true, None),
+        ] {
+            let id = not_busy.id.clone();
+            assert_eq!(judged(not_busy), BusyChange::Free { remote_id: id });
+        }
+        let mut late = event("d", true, None);
+        late.time = EventTime::Timed { start: at(25, 9), end: at(25, 10), zone: "UTC".into() };
+        assert_eq!(judged(late), BusyChange::Free { remote_id: "d".into() });
+    }
+
+    #[test]
+    fn all_day_events_keep_their_dates() {
+        let window = Window { start: at(1, 0), end: at(20, 0) };
+        let zone: TimeZone = "Europe/Amsterdam".parse().unwrap();
+        let day = |d| NaiveDate::from_ymd_opt(2030, 1, d).unwrap();
+        let mut holiday = event("h", true, None);
+        holiday.time = EventTime::AllDay { start: day(3), end: day(5) };
+        let busy = busy_event(&holiday, &HashSet::new(), window, zone).unwrap();
+        assert_eq!(busy.span, Span::AllDay { start: day(3), end: day(5) });
+    }
+
+    #[test]
+    fn the_window_is_yesterday_to_eighteen_months_ahead() {
+        let window = window_around(at(10, 12));
+        assert_eq!(window.start, at(9, 12));
+        assert_eq!(window.end, Utc.with_ymd_and_hms(2031, 7, 10, 12, 0, 0).unwrap());
+    }
+}

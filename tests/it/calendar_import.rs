@@ -1,0 +1,358 @@
+//! Busy times imported from staff members' connected Google and Microsoft calendars, through the
+//! real crates against the in-process sandbox: free, declined and Kalends' own events left out;
+//! edits and deletions followed; an expired sync token or delta link answered by a full sync that
+//! loses and duplicates nothing; a booking over an imported busy time raised as a conflict.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use kalends_core::job::Job;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::connect::{Browser, connect};
+use crate::helpers::{Db, TestApp, eventually, on_both_databases};
+
+on_both_databases!(
+    google_busy_times_are_imported_followed_and_survive_an_expired_sync_token,
+    microsoft_busy_times_are_imported_followed_and_survive_an_expired_delta_link,
+    a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_a_conflict,
+    a_dead_grant_parks_the_import_and_a_reconnect_makes_it_due_again,
+);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Google,
+    Microsoft,
+}
+
+/// A connected staff member of a fresh tenant.
+struct Staff {
+    kind: Kind,
+    email: &'static str,
+    key: String,
+    tenant_id: Uuid,
+    staff_id: String,
+    connection_id: Uuid,
+}
+
+impl Staff {
+    async fn connect(app: &TestApp, kind: Kind, email: &'static str) -> Staff {
+        let (tenant, key) = app.tenant().await;
+        let body = json!({"name": "Ann", "email": email});
+        let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(body)).await;
+        let staff_id = staff["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/staff/{staff_id}/settings-link");
+        let (_, link) = app.call("POST", &path, &key, None).await;
+        let browser = Browser::new();
+        browser.get(link["url"].as_str().unwrap()).await;
+        let provider = match kind {
+            Kind::Google => "google",
+            Kind::Microsoft => "microsoft",
+        };
+        let page = connect(app, &browser, provider, email, "allow").await;
+        assert!(page.url.contains("notice=connected"), "{}", page.url);
+        let connections = app.store.list_connections(tenant.id, None).await.unwrap();
+        Staff { kind, email, key, tenant_id: tenant.id, staff_id, connection_id: connections[0].id }
+    }
+
+    fn events_path(&self) -> String {
+        match self.kind {
+            Kind::Google => {
+                format!("/sandbox/_control/google/calendars/{0}/{0}/events", self.email)
+            }
+            Kind::Microsoft => format!("/sandbox/_control/microsoft/users/{}/events", self.email),
+        }
+    }
+
+    /// An event as the user makes it in their calendar app; `extra` is merged in as the
+    /// provider spells it.
+    fn event(&self, title: &str, start: DateTime<Utc>, hours: i64, extra: Value) -> Value {
+        let end = start + chrono::Duration::hours(hours);
+        let mut body = match self.kind {
+            Kind::Google => json!({"summary": title,
+                "start": {"dateTime": start.to_rfc3339()}, "end": {"dateTime": end.to_rfc3339()}}),
+            Kind::Microsoft => {
+                let local = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+                json!({"subject": title, "start": {"dateTime": local(start), "timeZone": "UTC"},
+                    "end": {"dateTime": local(end), "timeZone": "UTC"}})
+            }
+        };
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    }
+
+    fn free(&self) -> Value {
+        match self.kind {
+            Kind::Google => json!({"transparency": "transparent"}),
+            Kind::Microsoft => json!({"showAs": "free"}),
+        }
+    }
+
+    fn declined(&self) -> Value {
+        match self.kind {
+            Kind::Google => json!({"attendees": [
+                {"email": "boss@example.com", "organizer": true, "responseStatus": "accepted"},
+                {"email": self.email, "self": true, "responseStatus": "declined"}]}),
+            Kind::Microsoft => json!({"responseStatus": {"response": "declined"}}),
+        }
+    }
+
+    async fn seed(&self, app: &TestApp, body: Value) -> String {
+        let response =
+            app.http.post(app.url(&self.events_path())).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+        let event: Value = response.json().await.unwrap();
+        event["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn edit(&self, app: &TestApp, id: &str, body: Value) {
+        let url = app.url(&format!("{}/{id}", self.events_path()));
+        let response = app.http.patch(url).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    }
+
+    async fn delete(&self, app: &TestApp, id: &str) {
+        let url = app.url(&format!("{}/{id}", self.events_path()));
+        let response = app.http.delete(url).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    }
+
+    async fn invalidate_cursors(&self, app: &TestApp) {
+        let path = match self.kind {
+            Kind::Google => "/sandbox/_control/google/invalidate-sync-tokens",
+            Kind::Microsoft => "/sandbox/_control/microsoft/invalidate-delta-tokens",
+        };
+        let response = app.http.post(app.url(path)).send().await.unwrap();
+        assert!(response.status().is_success());
+    }
+
+    /// Runs one import to completion (the connection's `last_sync_at` moves).
+    async fn import_now(&self, app: &TestApp) {
+        let synced = || async {
+            let connection = app.store.connection(self.tenant_id, self.connection_id).await;
+            connection.unwrap().last_sync_at
+        };
+        let before = synced().await;
+        let job = Job::ImportAvailability {
+            tenant_id: self.tenant_id,
+            connection_id: self.connection_id,
+        };
+        app.store.enqueue(&job).await.unwrap();
+        eventually(Duration::from_secs(30), || async {
+            let now = synced().await;
+            (now.is_some() && now != before).then_some(())
+        })
+        .await;
+    }
+
+    /// The staff member's busy items over the next 30 days.
+    async fn busy(&self, app: &TestApp) -> Vec<Value> {
+        let from = day(0).format("%Y-%m-%dT%H:%M:%SZ");
+        let to = day(30).format("%Y-%m-%dT%H:%M:%SZ");
+        let path = format!("/api/v1/availability?staff_id={}&from={from}&to={to}", self.staff_id);
+        let (status, body) = app.call("GET", &path, &self.key, None).await;
+        assert_eq!(status, 200, "{body}");
+        body["busy"].as_array().unwrap().clone()
+    }
+
+    /// Labels and UTC starts of the busy times imported from the calendar, sorted.
+    async fn calendar_busy(&self, app: &TestApp) -> Vec<(String, DateTime<Utc>)> {
+        let mut found: Vec<(String, DateTime<Utc>)> = self
+            .busy(app)
+            .await
+            .iter()
+            .filter(|b| b["source"] == "calendar")
+            .map(|b| {
+                let start = DateTime::parse_from_rfc3339(b["start"].as_str().unwrap()).unwrap();
+                (b["label"].as_str().unwrap().to_owned(), start.with_timezone(&Utc))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Creates a booking of this staff member; waits until it is in their calendar.
+    async fn booking(&self, app: &TestApp, title: &str, start: DateTime<Utc>) -> String {
+        let end = start + chrono::Duration::hours(1);
+        let body = json!({"title": title, "staff_ids": [self.staff_id],
+            "start": start.to_rfc3339(), "end": end.to_rfc3339(), "time_zone": "Europe/Amsterdam"});
+        let (status, created) = app.call("POST", "/api/v1/bookings", &self.key, Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/bookings/{id}");
+        eventually(Duration::from_secs(30), || async {
+            let (_, b) = app.call("GET", &path, &self.key, None).await;
+            let sync = b["sync"].as_array()?.clone();
+            (sync.len() == 1 && sync[0]["state"] == "synced").then_some(())
+        })
+        .await;
+        id
+    }
+}
+
+/// Midnight UTC `n` days from today.
+fn day(n: i64) -> DateTime<Utc> {
+    (Utc::now() + chrono::Duration::days(n)).date_naive().and_time(NaiveTime::MIN).and_utc()
+}
+
+fn at(n: i64, hour: i64) -> DateTime<Utc> {
+    day(n) + chrono::Duration::hours(hour)
+}
+
+/// An app whose scheduler stays out of the way: imports run when a test enqueues them.
+async fn quiet_app(db: Db) -> TestApp {
+    TestApp::start_public_with(db, |config| config.import.scheduler_interval_secs = 300).await
+}
+
+async fn google_busy_times_are_imported_followed_and_survive_an_expired_sync_token(db: Db) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Google, "ann@example.com").await;
+    busy_times_are_imported_and_followed(&app, &staff).await;
+    app.stop().await;
+}
+
+async fn microsoft_busy_times_are_imported_followed_and_survive_an_expired_delta_link(db: Db) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Microsoft, "bo@example.com").await;
+    busy_times_are_imported_and_followed(&app, &staff).await;
+    app.stop().await;
+}
+
+/// The story both providers tell.
+async fn busy_times_are_imported_and_followed(app: &TestApp, staff: &Staff) {
+    let dentist = staff.seed(app, staff.event("Dentist", at(2, 9), 1, json!({}))).await;
+    let call = staff.seed(app, staff.event("Call", at(3, 9), 1, json!({}))).await;
+    staff.seed(app, staff.event("Lunch", at(2, 12), 1, staff.free())).await;
+    staff.seed(app, staff.event("Board meeting", at(4, 9), 2, staff.declined())).await;
+    // Kalends' own event for a booking lands in the same calendar.
+    staff.booking(app, "Massage", at(5, 14)).await;
+
+    staff.import_now(app).await;
+    assert_eq!(
+        staff.calendar_busy(app).await,
+        vec![("Call".to_owned(), at(3, 9)), ("Dentist".to_owned(), at(2, 9))],
+        "free, declined and Kalends' own events are not busy"
+    );
+    let busy = staff.busy(app).await;
+    let massage: Vec<&Value> = busy.iter().filter(|b| b["label"] == "Massage").collect();
+    assert_eq!(massage.len(), 1, "the booking shows once, as a booking: {busy:?}");
+    assert_eq!(massage[0]["source"], "booking");
+
+    // Edited and deleted at the provider, one added: the next import follows.
+    staff.edit(app, &dentist, staff.event("Dentist", at(2, 11), 1, json!({}))).await;
+    staff.delete(app, &call).await;
+    let gym = staff.seed(app, staff.event("Gym", at(6, 7), 1, json!({}))).await;
+    staff.import_now(app).await;
+    assert_eq!(
+        staff.calendar_busy(app).await,
+        vec![("Dentist".to_owned(), at(2, 11)), ("Gym".to_owned(), at(6, 7))]
+    );
+
+    // The sync token / delta link expires while more changes happen: the next import lists the
+    // window in full; nothing is lost, nothing doubled, the deletion is not missed.
+    staff.invalidate_cursors(app).await;
+    staff.delete(app, &gym).await;
+    staff.seed(app, staff.event("Yoga", at(7, 18), 1, json!({}))).await;
+    staff.import_now(app).await;
+    let expected = vec![("Dentist".to_owned(), at(2, 11)), ("Yoga".to_owned(), at(7, 18))];
+    assert_eq!(staff.calendar_busy(app).await, expected);
+
+    // And incremental imports carry on from the new cursor.
+    staff.edit(app, &dentist, json!({"location": "Room 4"})).await;
+    staff.import_now(app).await;
+    assert_eq!(staff.calendar_busy(app).await, expected);
+}
+
+async fn a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_a_conflict(db: Db) {
+    // The scheduler looks every second; nobody enqueues the import by hand.
+    let app =
+        TestApp::start_public_with(db, |config| config.import.scheduler_interval_secs = 1).await;
+    // Cy's calendar already holds an appointment when Cy connects it.
+    let dentist = json!({"summary": "Dentist", "start": {"dateTime": at(2, 9).to_rfc3339()},
+        "end": {"dateTime": at(2, 11).to_rfc3339()}});
+    let seeded = app
+        .http
+        .post(app.url("/sandbox/_control/google/calendars/cy@example.com/cy@example.com/events"))
+        .json(&dentist)
+        .send()
+        .await
+        .unwrap();
+    assert!(seeded.status().is_success());
+    let staff = Staff::connect(&app, Kind::Google, "cy@example.com").await;
+    let busy = eventually(Duration::from_secs(30), || async {
+        let busy = staff.calendar_busy(&app).await;
+        (!busy.is_empty()).then_some(busy)
+    })
+    .await;
+    assert_eq!(busy, vec![("Dentist".to_owned(), at(2, 9))]);
+    let synced = app.store.connection(staff.tenant_id, staff.connection_id).await.unwrap();
+    assert!(synced.last_sync_at.is_some());
+
+    let booking = staff.booking(&app, "Massage", at(2, 10)).await;
+    let conflict = eventually(Duration::from_secs(30), || async {
+        let (_, page) = app.call("GET", "/api/v1/conflicts?status=open", &staff.key, None).await;
+        page["items"].as_array()?.first().cloned()
+    })
+    .await;
+    assert_eq!(conflict["severity"], "medium");
+    assert_eq!(conflict["staff_id"], staff.staff_id.as_str());
+    let mut kinds: Vec<&str> =
+        conflict["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["booking", "calendar"]);
+    assert!(conflict["items"].as_array().unwrap().iter().any(|i| i["id"] == booking.as_str()));
+    assert_eq!(conflict["start"], at(2, 10).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+
+    // Cy disconnects the calendar: its busy times stop counting and the conflict resolves.
+    let path = format!("/api/v1/connections/{}", staff.connection_id);
+    assert_eq!(app.call("DELETE", &path, &staff.key, None).await.0, 200);
+    assert!(staff.calendar_busy(&app).await.is_empty());
+    let (_, page) = app.call("GET", "/api/v1/conflicts?status=open", &staff.key, None).await;
+    assert_eq!(page["items"], json!([]), "{page}");
+    app.stop().await;
+}
+
+async fn a_dead_grant_parks_the_import_and_a_reconnect_makes_it_due_again(db: Db) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Microsoft, "di@example.com").await;
+    staff.seed(&app, staff.event("Dentist", at(2, 9), 1, json!({}))).await;
+    staff.import_now(&app).await;
+    let imported = staff.calendar_busy(&app).await;
+    assert_eq!(imported.len(), 1);
+
+    // Di removes Kalends' access at Microsoft; the next import finds the grant dead.
+    let sandbox = reqwest::Client::new();
+    let account = json!({"provider": "microsoft", "email": staff.email});
+    sandbox.post(app.url("/sandbox/_control/revoke")).json(&account).send().await.unwrap();
+    sandbox.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    let job =
+        Job::ImportAvailability { tenant_id: staff.tenant_id, connection_id: staff.connection_id };
+    app.store.enqueue(&job).await.unwrap();
+    let path = format!("/api/v1/connections/{}", staff.connection_id);
+    eventually(Duration::from_secs(30), || async {
+        let (_, connection) = app.call("GET", &path, &staff.key, None).await;
+        (connection["status"] == "needs_reauth").then_some(())
+    })
+    .await;
+    // Parked, not failed: the job succeeded, and the last known busy times still count.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let failures = app.store.job_failures(100).await.unwrap();
+    assert!(failures.iter().all(|f| f.kind != "import_availability"), "{failures:?}");
+    assert_eq!(staff.calendar_busy(&app).await, imported);
+    let later = Utc::now() + chrono::Duration::days(1);
+    let every = Duration::from_secs(900);
+    assert_eq!(app.store.claim_due_calendar_imports(later, every, 10).await.unwrap(), 0);
+
+    // Reconnecting makes the import due at once, and only once across workers.
+    let (_, link) = app
+        .call("POST", &format!("/api/v1/staff/{}/settings-link", staff.staff_id), &staff.key, None)
+        .await;
+    let browser = Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    connect(&app, &browser, "microsoft", staff.email, "allow").await;
+    let now = Utc::now();
+    assert_eq!(app.store.claim_due_calendar_imports(now, every, 10).await.unwrap(), 1);
+    assert_eq!(app.store.claim_due_calendar_imports(now, every, 10).await.unwrap(), 0);
+    app.stop().await;
+}
