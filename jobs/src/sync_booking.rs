@@ -73,6 +73,29 @@ pub(crate) async fn converge(
     tenant_id: Uuid,
     booking_id: Uuid,
 ) -> Result<(), JobError> {
+    // One sync of a booking at a time: otherwise a job that read an older version could write
+    // its content (or its staff's calendars) after a job that read the newer one.
+    let until = chrono::Utc::now() + chrono::Duration::seconds(LEASE_SECS);
+    if !store.lease_booking_sync(booking_id, until).await? {
+        return Err(JobError::Transient {
+            message: "another worker is syncing this booking".into(),
+            retry_after: Some(Duration::from_millis(500)),
+        });
+    }
+    let result = converge_leased(store, credentials, tenant_id, booking_id).await;
+    store.release_booking_sync(booking_id).await?;
+    result
+}
+
+/// How long one sync of a booking may hold its lease (a killed worker's lease runs out).
+const LEASE_SECS: i64 = 60;
+
+async fn converge_leased(
+    store: &Store,
+    credentials: &Credentials,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+) -> Result<(), JobError> {
     let booking = match store.booking(tenant_id, booking_id).await {
         Ok(booking) => booking,
         // Gone (its tenant was deleted): nothing left to bring anywhere.

@@ -75,30 +75,44 @@ fn env_size(name: &str, default: usize) -> usize {
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
 async fn every_calendar_converges_through_faults_expired_tokens_and_killed_workers() {
-    let (ops, staff_count) = (env_size("KALENDS_CHAOS_OPS", 300), env_size("KALENDS_CHAOS_STAFF", 10));
+    let (ops, staff_count) =
+        (env_size("KALENDS_CHAOS_OPS", 300), env_size("KALENDS_CHAOS_STAFF", 10));
     let database_url = helpers::postgres_database().await;
     let port = free_port();
     let env = vec![
         ("KALENDS_DATABASE_URL".to_owned(), database_url),
         ("KALENDS_REDIS_URL".to_owned(), helpers::redis_url()),
-        ("KALENDS_JOBS__QUEUE".to_owned(), format!("kalends-chaos-{}", uuid::Uuid::now_v7().simple())),
+        (
+            "KALENDS_JOBS__QUEUE".to_owned(),
+            format!("kalends-chaos-{}", uuid::Uuid::now_v7().simple()),
+        ),
         ("KALENDS_JOBS__RETRY_BASE_MS".to_owned(), "200".to_owned()),
         ("KALENDS_JOBS__RETRY_MAX_DELAY_MS".to_owned(), "3000".to_owned()),
         ("KALENDS_JOBS__HEARTBEAT_SECS".to_owned(), "1".to_owned()),
         ("KALENDS_JOBS__CONCURRENCY".to_owned(), "16".to_owned()),
     ];
     let dir = TempDir::new();
-    let mut cluster = Cluster { dir, env, port, api: tokio::process::Command::new("true").spawn().unwrap() };
-    let created = cluster.command(&["tenant", "create", "--name", "Chaos", "--json"]).stdout(Stdio::piped()).output().await.unwrap();
+    let mut cluster =
+        Cluster { dir, env, port, api: tokio::process::Command::new("true").spawn().unwrap() };
+    let created = cluster
+        .command(&["tenant", "create", "--name", "Chaos", "--json"])
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
     assert!(created.status.success());
-    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"].as_str().unwrap().to_owned();
+    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     cluster.api = cluster.command(&["serve", "--role", "api"]).spawn().unwrap();
     wait_ready(port).await;
     let workers = vec![cluster.spawn_worker(), cluster.spawn_worker()];
 
     let http = reqwest::Client::new();
     let call = |method: &str, path: &str, body: Option<Value>| {
-        let mut request = http.request(method.parse().unwrap(), cluster.url(path)).bearer_auth(&key);
+        let mut request =
+            http.request(method.parse().unwrap(), cluster.url(path)).bearer_auth(&key);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -112,7 +126,12 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
     for i in 0..staff_count {
         let provider = if i % 2 == 0 { "google" } else { "microsoft" };
         let email = format!("staff{i}@example.com");
-        let (_, s) = call("POST", "/api/v1/staff", Some(json!({"name": format!("Staff {i}"), "email": email}))).await;
+        let (_, s) = call(
+            "POST",
+            "/api/v1/staff",
+            Some(json!({"name": format!("Staff {i}"), "email": email})),
+        )
+        .await;
         let id = s["id"].as_str().unwrap().to_owned();
         let (_, link) = call("POST", &format!("/api/v1/staff/{id}/settings-link"), None).await;
         let browser = Browser::new();
@@ -125,7 +144,8 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
     let faults = json!({"error_rate": 0.10, "rate_limit_rate": 0.05, "retry_after_secs": 0.5, "drop_rate": 0.02});
     http.put(cluster.url("/sandbox/_control/faults")).json(&faults).send().await.unwrap();
 
-    // Kill a worker with SIGKILL every few seconds and start a new one, until the operations end.
+    // Kill a worker with SIGKILL every two seconds and start a new one, until 10 s after the
+    // operations end.
     let stop_killing = tokio_util::sync::CancellationToken::new();
     let killer = {
         let stop = stop_killing.clone();
@@ -137,7 +157,7 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return (workers, kills),
-                    () = tokio::time::sleep(Duration::from_secs(3)) => {}
+                    () = tokio::time::sleep(Duration::from_secs(2)) => {}
                 }
                 let victim = turn % workers.len();
                 workers[victim].start_kill().unwrap();
@@ -163,9 +183,14 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
         };
         for op in 0..ops {
             if op == ops / 2 {
-                http.post(cluster.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+                http.post(cluster.url("/sandbox/_control/expire-tokens"))
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap();
             }
-            let live: Vec<String> = bookings.iter().filter(|(_, e)| !e.cancelled).map(|(id, _)| id.clone()).collect();
+            let live: Vec<String> =
+                bookings.iter().filter(|(_, e)| !e.cancelled).map(|(id, _)| id.clone()).collect();
             let roll = if live.is_empty() { 0 } else { dice.below(10) };
             match roll {
                 0..=3 => {
@@ -175,25 +200,43 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
                         "start": start.to_rfc3339(), "end": (start + chrono::Duration::hours(1)).to_rfc3339()});
                     let (status, b) = call("POST", "/api/v1/bookings", Some(body)).await;
                     assert_eq!(status, 201, "{b}");
-                    bookings.insert(b["id"].as_str().unwrap().to_owned(), Expected { staff: staff_set, start, cancelled: false });
+                    bookings.insert(
+                        b["id"].as_str().unwrap().to_owned(),
+                        Expected { staff: staff_set, start, cancelled: false },
+                    );
                 }
                 4..=6 => {
                     let id = &live[dice.below(live.len())];
                     let start = start_at(&mut dice);
                     let body = json!({"start": start.to_rfc3339(), "end": (start + chrono::Duration::hours(1)).to_rfc3339()});
-                    assert_eq!(call("PATCH", &format!("/api/v1/bookings/{id}"), Some(body)).await.0, 200);
+                    assert_eq!(
+                        call("PATCH", &format!("/api/v1/bookings/{id}"), Some(body)).await.0,
+                        200
+                    );
                     bookings.get_mut(id).unwrap().start = start;
                 }
                 7..=8 => {
                     let id = &live[dice.below(live.len())];
                     let staff_set = pick_staff(&mut dice);
                     let ids: Vec<&str> = staff_set.iter().map(|i| staff[*i].0.as_str()).collect();
-                    assert_eq!(call("PATCH", &format!("/api/v1/bookings/{id}"), Some(json!({"staff_ids": ids}))).await.0, 200);
+                    assert_eq!(
+                        call(
+                            "PATCH",
+                            &format!("/api/v1/bookings/{id}"),
+                            Some(json!({"staff_ids": ids}))
+                        )
+                        .await
+                        .0,
+                        200
+                    );
                     bookings.get_mut(id).unwrap().staff = staff_set;
                 }
                 _ => {
                     let id = &live[dice.below(live.len())];
-                    assert_eq!(call("POST", &format!("/api/v1/bookings/{id}/cancel"), None).await.0, 200);
+                    assert_eq!(
+                        call("POST", &format!("/api/v1/bookings/{id}/cancel"), None).await.0,
+                        200
+                    );
                     bookings.get_mut(id).unwrap().cancelled = true;
                 }
             }
@@ -203,13 +246,18 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
     let (bookings, (mut workers, kills)) = tokio::join!(
         async {
             let b = operations.await;
+            // Workers keep dying for a while as the queue drains.
+            tokio::time::sleep(Duration::from_secs(10)).await;
             stop_killing.cancel();
             b
         },
         killer
     );
     http.put(cluster.url("/sandbox/_control/faults")).json(&json!({})).send().await.unwrap();
-    eprintln!("chaos: {ops} operations, {} bookings, {staff_count} staff, {kills} workers killed", bookings.len());
+    eprintln!(
+        "chaos: {ops} operations, {} bookings, {staff_count} staff, {kills} workers killed",
+        bookings.len()
+    );
 
     // Expected: per staff member, the live bookings assigned to them and their starts.
     let mut expected: BTreeMap<usize, BTreeMap<String, DateTime<Utc>>> = BTreeMap::new();
@@ -229,17 +277,32 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
                 *seen.entry(booking.clone()).or_default() += 1;
                 match want.get(booking) {
                     None => problems.push(format!("{email}: stray event for {booking}")),
-                    Some(at) if at != start => problems.push(format!("{email}: stale {booking} at {start}, want {at}")),
+                    Some(at) if at != start => {
+                        problems.push(format!("{email}: stale {booking} at {start}, want {at}"))
+                    }
                     Some(_) => {}
                 }
             }
-            problems.extend(seen.iter().filter(|(_, n)| **n > 1).map(|(b, n)| format!("{email}: {n} events for {b}")));
-            problems.extend(want.keys().filter(|b| !seen.contains_key(*b)).map(|b| format!("{email}: missing {b}")));
+            problems.extend(
+                seen.iter()
+                    .filter(|(_, n)| **n > 1)
+                    .map(|(b, n)| format!("{email}: {n} events for {b}")),
+            );
+            problems.extend(
+                want.keys()
+                    .filter(|b| !seen.contains_key(*b))
+                    .map(|b| format!("{email}: missing {b}")),
+            );
         }
         if problems.is_empty() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "after 300 s: {} problems, e.g. {:?}", problems.len(), &problems[..problems.len().min(10)]);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after 300 s: {} problems, e.g. {:?}",
+            problems.len(),
+            &problems[..problems.len().min(10)]
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     for worker in &mut workers {
@@ -249,16 +312,25 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
 }
 
 /// The Kalends events a staff member's calendar holds: (booking id, start).
-async fn calendar(http: &reqwest::Client, cluster: &Cluster, provider: &str, email: &str) -> Vec<(String, DateTime<Utc>)> {
+async fn calendar(
+    http: &reqwest::Client,
+    cluster: &Cluster,
+    provider: &str,
+    email: &str,
+) -> Vec<(String, DateTime<Utc>)> {
     if provider == "google" {
-        let url = cluster.url(&format!("/sandbox/_control/google/calendars/{email}/{email}/events"));
+        let url =
+            cluster.url(&format!("/sandbox/_control/google/calendars/{email}/{email}/events"));
         let events: Vec<Value> = http.get(url).send().await.unwrap().json().await.unwrap();
         events
             .iter()
             .filter(|e| e["status"] != "cancelled")
             .filter_map(|e| {
-                let booking = e["extendedProperties"]["private"]["kalendsBooking"].as_str()?.to_owned();
-                let start = DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str()?).ok()?.with_timezone(&Utc);
+                let booking =
+                    e["extendedProperties"]["private"]["kalendsBooking"].as_str()?.to_owned();
+                let start = DateTime::parse_from_rfc3339(e["start"]["dateTime"].as_str()?)
+                    .ok()?
+                    .with_timezone(&Utc);
                 Some((booking, start))
             })
             .collect()
@@ -269,12 +341,12 @@ async fn calendar(http: &reqwest::Client, cluster: &Cluster, provider: &str, ema
             .iter()
             .filter(|e| e["deleted"] != true)
             .filter_map(|e| {
-                let booking = e["singleValueExtendedProperties"]
-                    .as_array()?
-                    .iter()
-                    .find(|p| p["id"].as_str().is_some_and(|id| id.contains("KalendsBooking")))?["value"]
-                    .as_str()?
-                    .to_owned();
+                let booking =
+                    e["singleValueExtendedProperties"].as_array()?.iter().find(|p| {
+                        p["id"].as_str().is_some_and(|id| id.contains("KalendsBooking"))
+                    })?["value"]
+                        .as_str()?
+                        .to_owned();
                 let text = e["start"]["dateTime"].as_str()?;
                 let naive = NaiveDateTime::parse_from_str(&text[..19], "%Y-%m-%dT%H:%M:%S").ok()?;
                 Some((booking, naive.and_utc()))

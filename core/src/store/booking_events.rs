@@ -235,6 +235,39 @@ impl Store {
         Ok(())
     }
 
+    /// Takes the booking's sync lease until `until`; `false` while another job holds it.
+    pub async fn lease_booking_sync(
+        &self,
+        booking_id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let taken = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO sync_leases (booking_id, until) VALUES ($1, $2) ON CONFLICT (booking_id) \
+                 DO UPDATE SET until = excluded.until WHERE sync_leases.until < $3",
+            )
+            .bind(booking_id)
+            .bind(until)
+            .bind(now())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(taken == 1)
+    }
+
+    /// Gives the booking's sync lease back.
+    pub async fn release_booking_sync(&self, booking_id: Uuid) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM sync_leases WHERE booking_id = $1")
+                .bind(booking_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Bookings of a staff member that end in the future and whose event in `connection`'s
     /// calendar is missing, behind or in another calendar: what a new connection, a reconnect or a
     /// new destination replays, in order.
