@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::feeds::router())
         .merge(crate::pages::router())
         .merge(api::invites::public_router())
+        .merge(crate::webhooks::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)
@@ -194,8 +195,10 @@ pub async fn start(
             Ok(())
         });
         let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());
+        let public_url = config.public_url.clone();
         tasks.spawn(async move {
-            let handler = KalendsJobs::new(store.clone(), importer, customer_mail, credentials);
+            let handler =
+                KalendsJobs::new(store.clone(), importer, customer_mail, credentials, public_url);
             worker::run(queue, store, handler, Some(woken), options, token)
                 .await
                 .context("job worker")

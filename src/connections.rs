@@ -70,6 +70,8 @@ pub async fn connect(
     let connection = state.store.save_connection(tenant_id, new, &state.sealer).await?;
     tracing::info!(connection = %connection.id, provider = %provider, "calendar connected");
     replay(state, &connection).await?;
+    let watch = Job::WatchCalendars { tenant_id, connection_id: connection.id };
+    state.store.enqueue(&watch).await?;
     Ok(connection)
 }
 
@@ -138,6 +140,7 @@ pub async fn disconnect(
                 Err(e) => outcome.warning = Some(format!("some events could not be removed: {e}")),
             }
         }
+        stop_channels(state, connection).await;
         if let Some((tokens, _)) =
             state.store.connection_tokens(connection.id, &state.sealer).await?
         {
@@ -162,6 +165,36 @@ pub async fn disconnect(
         replay(state, &other).await?;
     }
     Ok(outcome)
+}
+
+/// Stops the connection's push channels while its tokens still work (best effort: Google
+/// channels also expire on their own).
+async fn stop_channels(state: &AppState, connection: &Connection) {
+    let channels = match state.store.channels_of(connection.id, &state.sealer).await {
+        Ok(channels) => channels,
+        Err(e) => return tracing::warn!(error = %e, "could not read the push channels"),
+    };
+    let client = state.providers.get(connection.provider);
+    for channel in channels {
+        let subscription = kalends_providers::calendar::Subscription {
+            id: channel.channel_id.clone(),
+            resource_id: channel.resource_id.clone(),
+            expires_at: channel.expires_at,
+        };
+        let stopped = state
+            .credentials
+            .with_token(connection, |token| {
+                let subscription = &subscription;
+                async move { client.unsubscribe(&token, subscription).await }
+            })
+            .await;
+        if let Err(e) = stopped {
+            tracing::warn!(channel = %channel.id, error = %e, "could not stop a push channel");
+        }
+        if let Err(e) = state.store.delete_channel(channel.id).await {
+            tracing::warn!(error = %e, "could not forget a push channel");
+        }
+    }
 }
 
 async fn remove_kalends_events(

@@ -11,3 +11,4 @@ pub mod ics_check;
 pub mod ops;
 pub mod pages;
 pub mod telemetry;
+pub mod webhooks;

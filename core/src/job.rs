@@ -46,6 +46,14 @@ pub enum Job {
         /// The instant it was due, Unix seconds.
         due_at: i64,
     },
+    /// Make sure the connection's calendars send push notifications: a channel (Google) or
+    /// subscription (Microsoft) per watched calendar, created or renewed before it expires.
+    WatchCalendars {
+        /// Owner of the connection.
+        tenant_id: Uuid,
+        /// The connection.
+        connection_id: Uuid,
+    },
     /// Compare the events Kalends believes it made in a connection's calendar with what the
     /// calendar holds, and repair the difference.
     Reconcile {
@@ -81,6 +89,7 @@ impl Job {
             Job::NotifyCustomer { .. } => "notify_customer",
             Job::SendReminder { .. } => "send_reminder",
             Job::Reconcile { .. } => "reconcile",
+            Job::WatchCalendars { .. } => "watch_calendars",
             Job::ImportAvailability { .. } => "import_availability",
         }
     }

@@ -53,6 +53,8 @@ pub struct KalendsJobs {
     importer: crate::Importer,
     mail: crate::customer_mail::CustomerMail,
     credentials: kalends_providers::session::Credentials,
+    /// Where providers send push notifications (`{public_url}/webhooks/...`).
+    public_url: String,
 }
 
 impl KalendsJobs {
@@ -63,8 +65,9 @@ impl KalendsJobs {
         importer: crate::Importer,
         mail: crate::customer_mail::CustomerMail,
         credentials: kalends_providers::session::Credentials,
+        public_url: String,
     ) -> Self {
-        Self { store, importer, mail, credentials }
+        Self { store, importer, mail, credentials, public_url }
     }
 }
 
@@ -96,6 +99,17 @@ impl JobHandler for KalendsJobs {
                 let mail = &self.mail;
                 crate::notify_customer::run(&self.store, mail, *tenant_id, *booking_id, *resend)
                     .await
+            }
+            Job::WatchCalendars { tenant_id, connection_id } => {
+                let (store, credentials) = (&self.store, &self.credentials);
+                crate::watch_calendars::run(
+                    store,
+                    credentials,
+                    &self.public_url,
+                    *tenant_id,
+                    *connection_id,
+                )
+                .await
             }
             Job::Reconcile { tenant_id, connection_id } => {
                 crate::reconcile::run(&self.store, &self.credentials, *tenant_id, *connection_id)

@@ -45,6 +45,8 @@ pub async fn run(
         Err(StoreError::NotFound) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
+    // A notification arriving from now on asks for another import (this one may miss it).
+    store.clear_import_request(connection.id).await?;
     if matches!(connection.status, ConnectionStatus::NeedsReauth | ConnectionStatus::Revoked) {
         // Parked until the staff member reconnects, which makes the import due again.
         return Ok(());

@@ -18,6 +18,7 @@ pub mod retry;
 pub mod scheduler;
 pub mod send_reminder;
 pub mod sync_booking;
+pub mod watch_calendars;
 pub mod worker;
 
 pub use handler::{JobError, JobHandler, KalendsJobs};

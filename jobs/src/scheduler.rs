@@ -9,6 +9,9 @@ use chrono::Utc;
 use kalends_core::Store;
 use tokio_util::sync::CancellationToken;
 
+/// How often each connected calendar is compared with what Kalends made.
+const RECONCILE_HOURS: i64 = 6;
+
 /// Due imports claimed per pass; more wait for the next pass.
 const BATCH: u32 = 100;
 
@@ -38,6 +41,33 @@ pub async fn run(
             }
         }
         claim_calendar_imports(&store, calendar_interval).await;
+        renew_channels(&store).await;
+        if let Err(e) = store
+            .claim_due_reconciles(Utc::now(), chrono::Duration::hours(RECONCILE_HOURS), BATCH)
+            .await
+        {
+            tracing::warn!(error = %e, "looking for due reconciliations failed; will retry");
+        }
+    }
+}
+
+/// Queues a `watch_calendars` for each connection whose push channel expires within a day; the
+/// claim leases the channels for ten minutes, so one worker renews each.
+async fn renew_channels(store: &Store) {
+    let now = Utc::now();
+    let before = now + chrono::Duration::hours(crate::watch_calendars::RENEW_BEFORE_HOURS);
+    match store.claim_expiring_channels(before, now + chrono::Duration::minutes(10)).await {
+        Ok(due) => {
+            for (tenant_id, connection_id) in due {
+                let job = kalends_core::job::Job::WatchCalendars { tenant_id, connection_id };
+                if let Err(e) = store.enqueue(&job).await {
+                    tracing::warn!(error = %e, "queuing a channel renewal failed; the lease runs out and it is claimed again");
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "looking for expiring push channels failed; will retry")
+        }
     }
 }
 

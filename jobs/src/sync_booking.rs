@@ -9,11 +9,14 @@
 
 use std::time::Duration;
 
-use kalends_core::domain::{Booking, BookingStatus, Connection, ConnectionStatus, Tenant};
+use chrono::NaiveTime;
+use kalends_core::domain::{
+    Booking, BookingSpan, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
+};
 use kalends_core::store::{BookingEvent, EventState};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::EventKey;
+use kalends_providers::calendar::{EventKey, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
@@ -119,7 +122,7 @@ async fn converge_leased(
         if targets.iter().any(|t| t.id == event.connection_id) {
             continue;
         }
-        if let Err(e) = remove(store, credentials, &tenant, event).await {
+        if let Err(e) = remove(store, credentials, &tenant, &booking, event).await {
             failures.add(&e);
         }
     }
@@ -163,7 +166,7 @@ async fn push(
     if let Some(old) =
         current.filter(|e| e.calendar_id != calendar && e.state != EventState::Deleted)
     {
-        delete_remote(credentials, connection, old).await?;
+        delete_remote(credentials, connection, old, booking).await?;
     }
     let key = EventKey { booking_id: booking.id, connection_id: connection.id };
     let remote_id = current.filter(|e| e.calendar_id == calendar).and_then(|e| e.remote_id.clone());
@@ -193,6 +196,7 @@ async fn remove(
     store: &Store,
     credentials: &Credentials,
     tenant: &Tenant,
+    booking: &Booking,
     event: &BookingEvent,
 ) -> Result<(), ConnectionError> {
     let connection = store.connection(tenant.id, event.connection_id).await?;
@@ -203,7 +207,7 @@ async fn remove(
             .await?;
         return Ok(());
     }
-    match delete_remote(credentials, &connection, event).await {
+    match delete_remote(credentials, &connection, event, booking).await {
         Ok(()) => {
             store
                 .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
@@ -221,21 +225,60 @@ async fn delete_remote(
     credentials: &Credentials,
     connection: &Connection,
     event: &BookingEvent,
+    booking: &Booking,
 ) -> Result<(), ConnectionError> {
     let provider = credentials.providers().get(connection.provider);
-    let remote_id = event.remote_id.clone().unwrap_or_else(|| {
-        // Google ids are known before the event exists; a Microsoft event never written has none.
-        EventKey { booking_id: event.booking_id, connection_id: connection.id }.google_event_id()
-    });
-    if event.remote_id.is_none() && connection.provider != kalends_core::domain::Provider::Google {
-        return Ok(());
-    }
+    let remote_id = match (&event.remote_id, connection.provider) {
+        (Some(id), _) => id.clone(),
+        // Google ids are known before the event exists.
+        (None, Provider::Google) => {
+            EventKey { booking_id: event.booking_id, connection_id: connection.id }
+                .google_event_id()
+        }
+        // A Microsoft create whose answer was lost (a killed worker, a dropped connection) may
+        // still have made the event: look for it by its booking property around the booking.
+        (None, Provider::Microsoft) => {
+            match find_by_booking(credentials, connection, event, booking).await? {
+                Some(id) => id,
+                None => return Ok(()),
+            }
+        }
+    };
     credentials
         .with_token(connection, |token| {
             let (calendar, remote_id) = (&event.calendar_id, &remote_id);
             async move { provider.delete_event(&token, calendar, remote_id).await }
         })
         .await
+}
+
+/// The id of the event carrying this booking's property in the connection's calendar, searched
+/// within a few days of the booking.
+async fn find_by_booking(
+    credentials: &Credentials,
+    connection: &Connection,
+    event: &BookingEvent,
+    booking: &Booking,
+) -> Result<Option<String>, ConnectionError> {
+    let provider = credentials.providers().get(connection.provider);
+    let (start, end) = match booking.data.span {
+        BookingSpan::Timed { start, end, .. } => (start, end),
+        BookingSpan::AllDay { start, end } => {
+            (start.and_time(NaiveTime::MIN).and_utc(), end.and_time(NaiveTime::MIN).and_utc())
+        }
+    };
+    // The event may still hold an older time: search generously around the current one.
+    let window = Window {
+        start: start - chrono::Duration::days(400),
+        end: end + chrono::Duration::days(400),
+    };
+    let found = credentials
+        .with_token(connection, |token| {
+            let calendar = &event.calendar_id;
+            async move { provider.list_kalends_events(&token, calendar, window).await }
+        })
+        .await?;
+    Ok(found.into_iter().find(|e| e.booking_id == Some(event.booking_id)).map(|e| e.id))
 }
 
 /// A transient failure keeps the event pending with the reason; a dead grant parks it (the

@@ -83,6 +83,11 @@ impl Credentials {
         self
     }
 
+    /// The sealer of secrets at rest (channel secrets share it).
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     /// The providers these credentials refresh through.
     pub fn providers(&self) -> &Providers {
         &self.providers

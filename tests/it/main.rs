@@ -17,3 +17,4 @@ mod queue;
 mod smtp_sink;
 mod store;
 mod sync;
+mod webhooks;

@@ -270,7 +270,13 @@ async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
     let (stop, worker) = spawn_worker(
         &store,
         &queue,
-        KalendsJobs::new(store.clone(), importer(&store), customer_mail(&dir), credentials(&store)),
+        KalendsJobs::new(
+            store.clone(),
+            importer(&store),
+            customer_mail(&dir),
+            credentials(&store),
+            String::new(),
+        ),
         fast_retries(),
     );
     eventually(Duration::from_secs(10), || async { queue.depth().await.ok().filter(|d| *d == 0) })

@@ -1,0 +1,148 @@
+//! Push notifications: channels and subscriptions made on connect, notifications checked and
+//! turned into one import per burst.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::connect::{Browser, connect};
+use crate::helpers::{Db, TestApp, eventually};
+
+/// Kalends with the scheduled imports out of the way (only notifications import here).
+async fn app() -> TestApp {
+    TestApp::start_public_with(Db::Sqlite, |config| config.import.scheduler_interval_secs = 3600)
+        .await
+}
+
+async fn connected(app: &TestApp, provider: &str, email: &str) -> (String, String) {
+    let (_, key) = app.tenant().await;
+    let (_, staff) =
+        app.call("POST", "/api/v1/staff", &key, Some(json!({"name": "Ann", "email": email}))).await;
+    let staff_id = staff["id"].as_str().unwrap().to_owned();
+    let (_, link) =
+        app.call("POST", &format!("/api/v1/staff/{staff_id}/settings-link"), &key, None).await;
+    let browser = Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    connect(app, &browser, provider, email, "allow").await;
+    (key, staff_id)
+}
+
+async fn counter(app: &TestApp, route: &str) -> u64 {
+    let counts: Value =
+        reqwest::get(app.url("/sandbox/_control/requests")).await.unwrap().json().await.unwrap();
+    counts[route].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_burst_of_google_notifications_runs_one_import() {
+    let app = app().await;
+    let (key, staff_id) = connected(&app, "google", "ann@example.com").await;
+    let channels: Vec<Value> = eventually(Duration::from_secs(20), || async {
+        let list: Vec<Value> = reqwest::get(app.url("/sandbox/_control/google/channels"))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(channels.len(), 1, "one channel for the one busy calendar: {channels:?}");
+    assert!(channels[0]["address"].as_str().unwrap().ends_with("/webhooks/google"));
+
+    // Ann edits her calendar 100 times in a burst: Google notifies each time. (Imports reach
+    // 18 months ahead: a day next month.)
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
+    let http = reqwest::Client::new();
+    let events =
+        app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+    let seeded: Value = http
+        .post(&events)
+        .json(&json!({"summary": "Dentist", "start": {"dateTime": format!("{day}T09:00:00Z")}, "end": {"dateTime": format!("{day}T10:00:00Z")}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let before = counter(&app, "GET google events.list").await;
+    for minute in 0..100 {
+        let edit = json!({"end": {"dateTime": format!("{day}T10:{:02}:00Z", minute % 60)}});
+        http.patch(format!("{events}/{}", seeded["id"].as_str().unwrap()))
+            .json(&edit)
+            .send()
+            .await
+            .unwrap();
+    }
+    let busy = eventually(Duration::from_secs(20), || async {
+        let path = format!(
+            "/api/v1/availability?staff_id={staff_id}&from={day}T00:00:00Z&to={day}T23:00:00Z"
+        );
+        let (_, availability) = app.call("GET", &path, &key, None).await;
+        let busy = availability["busy"].as_array()?.clone();
+        busy.iter().any(|b| b["source"] == "calendar").then_some(busy)
+    })
+    .await;
+    assert_eq!(busy.len(), 1, "{busy:?}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let imports = counter(&app, "GET google events.list").await - before;
+    assert!((1..=2).contains(&imports), "a burst of 101 notifications ran {imports} imports");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn notifications_that_do_not_prove_themselves_are_refused() {
+    let app = app().await;
+    connected(&app, "google", "ann@example.com").await;
+    let channels: Vec<Value> = eventually(Duration::from_secs(20), || async {
+        let list: Vec<Value> = reqwest::get(app.url("/sandbox/_control/google/channels"))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let forged = http
+        .post(app.url("/webhooks/google"))
+        .header("X-Goog-Channel-ID", channels[0]["id"].as_str().unwrap())
+        .header("X-Goog-Channel-Token", "not-the-token")
+        .header("X-Goog-Resource-State", "exists")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let unknown = http
+        .post(app.url("/webhooks/google"))
+        .header("X-Goog-Channel-ID", "someone-elses")
+        .header("X-Goog-Channel-Token", "x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let handshake =
+        http.post(app.url("/webhooks/microsoft?validationToken=abc%20123")).send().await.unwrap();
+    assert_eq!(handshake.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(handshake.text().await.unwrap(), "abc 123");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_microsoft_connection_subscribes_through_the_validation_handshake() {
+    let app = app().await;
+    connected(&app, "microsoft", "bo@example.com").await;
+    let subscriptions: Vec<Value> = eventually(Duration::from_secs(20), || async {
+        let list: Vec<Value> = reqwest::get(app.url("/sandbox/_control/microsoft/subscriptions"))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
+    app.stop().await;
+}
