@@ -161,6 +161,9 @@ async fn import_calendar(
     if let Some(cursor) = cursor.as_deref() {
         match changes(credentials, calendar, Some(cursor), window).await? {
             ChangeSet::Changes { changes, next_cursor } => {
+                let tenant = store.tenant(calendar.connection.tenant_id).await?;
+                crate::external_edits::handle(store, &tenant, calendar.connection, &changes)
+                    .await?;
                 let judged: Vec<BusyChange> =
                     changes.into_iter().map(|c| judge(c, own, window, calendar.zone)).collect();
                 let changed = store.apply_calendar_changes(calendar, &judged, &next_cursor).await?;

@@ -5,6 +5,7 @@ pub mod customer_mail;
 pub mod customer_plan;
 pub mod delete_booking;
 pub mod event_draft;
+pub mod external_edits;
 mod handler;
 pub mod import_availability;
 pub mod import_feed;

@@ -292,6 +292,11 @@ pub struct SyncOut {
     pub last_error: Option<String>,
     /// When it last reached the calendar.
     pub synced_at: Option<DateTime<Utc>>,
+    /// The last edit the staff member made to the event by hand, and what Kalends did about it
+    /// (the tenant's `external_edit_policy`: restored, or left as is).
+    pub external_edit: Option<String>,
+    /// When that edit was seen.
+    pub external_edit_at: Option<DateTime<Utc>>,
 }
 
 impl From<&BookingEvent> for SyncOut {
@@ -303,6 +308,8 @@ impl From<&BookingEvent> for SyncOut {
             remote_id: e.remote_id.clone(),
             last_error: e.last_error.clone(),
             synced_at: e.synced_at,
+            external_edit: e.external_edit.clone(),
+            external_edit_at: e.external_edit_at,
         }
     }
 }

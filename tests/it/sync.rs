@@ -274,3 +274,68 @@ async fn reconciliation_rewrites_a_hand_deleted_event_and_removes_an_orphan() {
     assert_eq!(g[0]["summary"], "Massage", "the hand-deleted event is back and the orphan is gone");
     app.stop().await;
 }
+
+/// A booking for Ann alone, `days` from today (imports reach 18 months ahead), at 10:00 UTC.
+async fn ann_booking(app: &TestApp, key: &str, ann: &str, days: i64) -> (String, String) {
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    let body = json!({"title": "Massage", "staff_ids": [ann], "time_zone": "UTC",
+        "start": format!("{day}T10:00:00Z"), "end": format!("{day}T11:00:00Z")});
+    let (status, created) = app.call("POST", "/api/v1/bookings", key, Some(body)).await;
+    assert_eq!(status, 201);
+    (created["id"].as_str().unwrap().to_owned(), day.to_string())
+}
+
+async fn sync_note(app: &TestApp, key: &str, booking: &str, contains: &str) -> Value {
+    eventually(Duration::from_secs(30), || async {
+        let (_, b) = app.call("GET", &format!("/api/v1/bookings/{booking}"), key, None).await;
+        let entry = b["sync"].as_array()?.first()?.clone();
+        entry["external_edit"].as_str().is_some_and(|e| e.contains(contains)).then_some(entry)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_event_moved_by_hand_is_restored_or_left_per_the_tenants_policy() {
+    let app =
+        TestApp::start_public_with(Db::Sqlite, |config| config.import.scheduler_interval_secs = 1)
+            .await;
+    let (key, ann, _) = two_connected_staff(&app).await;
+    let (booking, day) = ann_booking(&app, &key, &ann, 20).await;
+    let (g, _) = until(&app, |g, _| g.len() == 1).await;
+    let event_url = format!(
+        "{}/{}",
+        app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events"),
+        g[0]["id"].as_str().unwrap()
+    );
+    // Let an import read the calendar as Kalends wrote it (the cursor the edit will come after).
+    eventually(Duration::from_secs(20), || async {
+        let (_, list) = app.call("GET", "/api/v1/connections", &key, None).await;
+        let google = list["items"].as_array()?.iter().find(|c| c["provider"] == "google")?.clone();
+        (!google["last_sync_at"].is_null()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Ann drags the event two hours later in Google Calendar: Kalends puts it back.
+    let http = reqwest::Client::new();
+    let moved = json!({"start": {"dateTime": format!("{day}T12:00:00Z")}, "end": {"dateTime": format!("{day}T13:00:00Z")}});
+    assert!(http.patch(&event_url).json(&moved).send().await.unwrap().status().is_success());
+    sync_note(&app, &key, &booking, "moved in the calendar by the staff member; restored").await;
+    until(&app, |g, _| {
+        g.len() == 1 && g[0]["start"]["dateTime"].as_str().is_some_and(|t| t.contains("T10:00:00"))
+    })
+    .await;
+
+    // With the policy `accept`, the next move stays and the booking says so.
+    let (status, _) = app
+        .call("PATCH", "/api/v1/settings", &key, Some(json!({"external_edit_policy": "accept"})))
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(http.patch(&event_url).json(&moved).send().await.unwrap().status().is_success());
+    sync_note(&app, &key, &booking, "left as is").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let g = google_events(&app).await;
+    assert!(g[0]["start"]["dateTime"].as_str().unwrap().contains("T12:00:00"), "{g:?}");
+    app.stop().await;
+}

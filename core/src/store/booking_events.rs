@@ -64,6 +64,10 @@ pub struct BookingEvent {
     pub last_error: Option<String>,
     /// When it last reached the calendar.
     pub synced_at: Option<DateTime<Utc>>,
+    /// The last edit a staff member made to it by hand, and what Kalends did.
+    pub external_edit: Option<String>,
+    /// When that edit was seen.
+    pub external_edit_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -77,6 +81,8 @@ struct EventRow {
     synced_version: Option<i64>,
     last_error: Option<String>,
     synced_at: Option<DateTime<Utc>>,
+    external_edit: Option<String>,
+    external_edit_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<EventRow> for BookingEvent {
@@ -98,6 +104,8 @@ impl TryFrom<EventRow> for BookingEvent {
             synced_version: r.synced_version,
             last_error: r.last_error,
             synced_at: r.synced_at,
+            external_edit: r.external_edit,
+            external_edit_at: r.external_edit_at,
         })
     }
 }
@@ -108,7 +116,7 @@ impl Store {
         let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.state, \
-                 e.synced_version, e.last_error, e.synced_at FROM booking_events e \
+                 e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at FROM booking_events e \
                  JOIN connections c ON c.id = e.connection_id WHERE e.booking_id = $1 ORDER BY c.created_at, c.id",
             )
             .bind(booking_id)
@@ -126,7 +134,7 @@ impl Store {
         let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.state, \
-                 e.synced_version, e.last_error, e.synced_at FROM booking_events e \
+                 e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at FROM booking_events e \
                  JOIN connections c ON c.id = e.connection_id WHERE e.connection_id = $1 AND e.state <> 'deleted' \
                  ORDER BY e.booking_id",
             )
@@ -264,6 +272,30 @@ impl Store {
                 .execute(pool)
                 .await
                 .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Records a staff member's hand edit of the event and what Kalends did about it.
+    pub async fn event_edited_externally(
+        &self,
+        booking_id: Uuid,
+        connection_id: Uuid,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE booking_events SET external_edit = $1, external_edit_at = $2, updated_at = $2 \
+                 WHERE booking_id = $3 AND connection_id = $4",
+            )
+            .bind(note)
+            .bind(at)
+            .bind(booking_id)
+            .bind(connection_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
         })?;
         Ok(())
     }
