@@ -46,6 +46,13 @@ pub enum Job {
         /// The instant it was due, Unix seconds.
         due_at: i64,
     },
+    /// Tell a staff member their calendar connection died, with a fresh settings link.
+    NotifyReauth {
+        /// Owner of the connection.
+        tenant_id: Uuid,
+        /// The connection.
+        connection_id: Uuid,
+    },
     /// Make sure the connection's calendars send push notifications: a channel (Google) or
     /// subscription (Microsoft) per watched calendar, created or renewed before it expires.
     WatchCalendars {
@@ -90,6 +97,7 @@ impl Job {
             Job::SendReminder { .. } => "send_reminder",
             Job::Reconcile { .. } => "reconcile",
             Job::WatchCalendars { .. } => "watch_calendars",
+            Job::NotifyReauth { .. } => "notify_reauth",
             Job::ImportAvailability { .. } => "import_availability",
         }
     }

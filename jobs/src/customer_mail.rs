@@ -14,7 +14,8 @@ use kalends_core::invite::{Invite, InviteKind, render};
 use kalends_core::store::MessageKind;
 
 use crate::mail::{
-    InviteEmail, MailError, Mailer, ReminderEmail, invite_message, reminder_message,
+    InviteEmail, MailError, Mailer, ReconnectEmail, ReminderEmail, invite_message,
+    reconnect_message, reminder_message,
 };
 
 /// How a send ended.
@@ -175,6 +176,40 @@ impl CustomerMail {
             now: Utc::now(),
         };
         match reminder_message(&email) {
+            Ok(message) => self.deliver(message).await,
+            Err(e) => outcome_of(e),
+        }
+    }
+
+    /// Tells a staff member their calendar connection died, with a settings link valid a day.
+    pub async fn send_reconnect(
+        &self,
+        tenant: &Tenant,
+        connection: &kalends_core::domain::Connection,
+        staff_email: &str,
+        staff_name: &str,
+    ) -> Outcome {
+        let now = Utc::now();
+        let expires_at = now + chrono::Duration::hours(24);
+        let claim = kalends_core::tokens::StaffClaim {
+            tenant_id: tenant.id,
+            staff_id: connection.staff_id,
+            expires_at,
+        };
+        let token = claim.sign(&self.secret_key, kalends_core::tokens::Purpose::SettingsLink);
+        let link = format!("{}/settings/{token}", self.public_url);
+        let name = tenant.settings.mail_from_name.as_deref().unwrap_or(&tenant.settings.name);
+        let email = ReconnectEmail {
+            tenant_name: &tenant.settings.name,
+            from: Party { email: &self.address, name: Some(name), rsvp: false },
+            to: Party { email: staff_email, name: Some(staff_name), rsvp: false },
+            provider: connection.provider.label(),
+            account: &connection.account_email,
+            link: &link,
+            link_expires_at: expires_at,
+            now,
+        };
+        match reconnect_message(&email) {
             Ok(message) => self.deliver(message).await,
             Err(e) => outcome_of(e),
         }

@@ -100,6 +100,9 @@ impl JobHandler for KalendsJobs {
                 crate::notify_customer::run(&self.store, mail, *tenant_id, *booking_id, *resend)
                     .await
             }
+            Job::NotifyReauth { tenant_id, connection_id } => {
+                crate::notify_reauth::run(&self.store, &self.mail, *tenant_id, *connection_id).await
+            }
             Job::WatchCalendars { tenant_id, connection_id } => {
                 let (store, credentials) = (&self.store, &self.credentials);
                 crate::watch_calendars::run(

@@ -11,6 +11,7 @@ pub mod import_availability;
 pub mod import_feed;
 pub mod mail;
 pub mod notify_customer;
+pub mod notify_reauth;
 pub mod poll;
 pub mod queue;
 pub mod reconcile;

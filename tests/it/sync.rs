@@ -157,8 +157,12 @@ async fn faults_and_retries_never_make_a_second_event(db: Db) {
 }
 
 #[tokio::test]
-async fn a_dead_grant_parks_the_work_and_reconnecting_replays_it() {
-    let app = TestApp::start_public(Db::Sqlite).await;
+async fn a_dead_grant_parks_the_work_mails_a_link_and_reconnecting_replays_it() {
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let app = TestApp::start_public_with(Db::Sqlite, |config| {
+        config.smtp_url = Some(secrecy::SecretString::from(sink.url()));
+    })
+    .await;
     let (key, ann, bo) = two_connected_staff(&app).await;
     let http = reqwest::Client::new();
     // Bo removes Kalends's access at Microsoft, and his token has expired.

@@ -451,8 +451,17 @@ impl Store {
         status: ConnectionStatus,
         last_error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let synced = (status == ConnectionStatus::Active && last_error.is_none()).then(now);
-        with_pool!(self, |pool| {
+        let at = now();
+        let synced = (status == ConnectionStatus::Active && last_error.is_none()).then_some(at);
+        let reauth = status == ConnectionStatus::NeedsReauth;
+        let fell = with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            // A connection that just lost its grant owes its staff member an e-mail.
+            let previous: Option<(String, Uuid)> =
+                sqlx::query_as("SELECT status, tenant_id FROM connections WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             sqlx::query(
                 "UPDATE connections SET status = $1, last_error = $2, \
                  last_sync_at = COALESCE($3, last_sync_at), updated_at = $4 \
@@ -461,12 +470,28 @@ impl Store {
             .bind(status.as_str())
             .bind(last_error)
             .bind(synced)
-            .bind(now())
+            .bind(at)
             .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+            .execute(&mut *tx)
+            .await?;
+            let fell = match previous {
+                Some((was, tenant_id)) if reauth && was == "active" => Some(tenant_id),
+                _ => None,
+            };
+            if let Some(tenant_id) = fell {
+                let job = super::outbox::encode(&crate::job::Job::NotifyReauth {
+                    tenant_id,
+                    connection_id: id,
+                })?;
+                sqlx::query(super::outbox::INSERT).bind(&job).bind(at).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(fell.is_some())
+        }
+        .await)?;
+        if fell {
+            self.outbox_signal.notify_one();
+        }
         Ok(())
     }
 

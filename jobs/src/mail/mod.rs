@@ -8,6 +8,7 @@
 mod invite;
 mod links;
 mod page;
+mod reconnect;
 mod reminder;
 mod transport;
 mod when;
@@ -20,6 +21,7 @@ use lettre::message::{Mailbox, MessageBuilder};
 use lettre::{Address, Message};
 
 pub use invite::{InviteEmail, invite_message};
+pub use reconnect::{ReconnectEmail, reconnect_message};
 pub use reminder::{ReminderEmail, reminder_message};
 pub use transport::{MailError, Mailer, Sent};
 
