@@ -1,0 +1,331 @@
+//! Sync benchmark: real `kalends` processes (one `--role api` with the in-process provider
+//! sandbox, two `--role worker`) on PostgreSQL and Redis, staff members connected through the
+//! consent pages, then:
+//!
+//! 1. latency: bookings created at a fixed rate (open loop) for a while, each assigned to one staff
+//!    member; latency = the event's `synced_at` (recorded right after the sandbox answered the
+//!    insert) minus the moment the client received the booking's 2xx; p50 and p99;
+//! 2. throughput: a burst of bookings created as fast as the API takes them; bookings synced per
+//!    second = burst / (last `synced_at` - first request);
+//! 3. ceiling: raw event inserts per second from a tight client (16 at a time) straight to the
+//!    same sandbox, in the same run.
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example sync_load -- \
+//!     --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000]
+//! ```
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+struct Args {
+    database_url: String,
+    redis_url: String,
+    rate: u64,
+    seconds: u64,
+    staff: usize,
+    burst: usize,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        database_url: String::new(),
+        redis_url: String::new(),
+        rate: 50,
+        seconds: 60,
+        staff: 20,
+        burst: 2000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--database-url" => args.database_url = value,
+            "--redis-url" => args.redis_url = value,
+            "--rate" => args.rate = value.parse().expect("--rate is a number"),
+            "--seconds" => args.seconds = value.parse().expect("--seconds is a number"),
+            "--staff" => args.staff = value.parse().expect("--staff is a number"),
+            "--burst" => args.burst = value.parse().expect("--burst is a number"),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    assert!(args.database_url.starts_with("postgres"), "--database-url postgres://... is required");
+    assert!(!args.redis_url.is_empty(), "--redis-url is required");
+    args
+}
+
+fn kalends(args: &Args, dir: &std::path::Path, port: u16, queue: &str) -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|p| p.parent()).unwrap().join("kalends");
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir)
+        .env("KALENDS_DATABASE_URL", &args.database_url)
+        .env("KALENDS_REDIS_URL", &args.redis_url)
+        .env("KALENDS_JOBS__QUEUE", queue)
+        .env("KALENDS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("KALENDS_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("KALENDS_CONFIG_DIR", dir.join("none"))
+        .env("KALENDS_DEMO_TENANT", "false")
+        .env("KALENDS_LOG", "warn")
+        .env("KALENDS_JOBS__CONCURRENCY", "16")
+        .env("KALENDS_DATABASE__MAX_CONNECTIONS", "16")
+        // Only the sync is measured: imports and renewals stay out of the way.
+        .env("KALENDS_IMPORT__SCHEDULER_INTERVAL_SECS", "300")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    cmd
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Connects one staff member's calendar through the sandbox's consent page.
+async fn connect(base: &str, key: &str, name: &str, provider: &str) {
+    let http = reqwest::Client::new();
+    let email = format!("{name}@example.com");
+    let staff: Value = http
+        .post(format!("{base}/api/v1/staff"))
+        .bearer_auth(key)
+        .json(&json!({"name": name, "email": email}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link: Value = http
+        .post(format!("{base}/api/v1/staff/{}/settings-link", staff["id"].as_str().unwrap()))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    browser.get(link["url"].as_str().unwrap()).send().await.unwrap();
+    let consent = browser.get(format!("{base}/connect/{provider}")).send().await.unwrap();
+    let page_url = consent.url().clone();
+    let body = consent.text().await.unwrap();
+    let action =
+        body.split("action=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let action = page_url.join(&action).unwrap();
+    let done = browser
+        .post(action)
+        .form(&[("email", email.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap();
+    assert!(done.url().as_str().contains("notice=connected"), "connecting {name} failed");
+}
+
+/// Creates bookings; returns (booking id, when the 2xx arrived).
+async fn create(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    staff_id: &str,
+    n: usize,
+) -> (Uuid, DateTime<Utc>) {
+    let start = Utc::now()
+        + chrono::Duration::days(10 + (n % 300) as i64)
+        + chrono::Duration::minutes((n % 600) as i64);
+    let start = DateTime::from_timestamp(start.timestamp(), 0).unwrap();
+    let body = json!({"title": format!("Booking {n}"), "staff_ids": [staff_id], "time_zone": "UTC",
+        "start": start.to_rfc3339(), "end": (start + chrono::Duration::hours(1)).to_rfc3339()});
+    let response = http
+        .post(format!("{base}/api/v1/bookings"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let at = Utc::now();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    (created["id"].as_str().unwrap().parse().unwrap(), at)
+}
+
+/// `synced_at` of every booking event, once all of `ids` are synced.
+async fn synced(pool: &sqlx::PgPool, ids: &[Uuid]) -> HashMap<Uuid, DateTime<Utc>> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT booking_id, synced_at FROM booking_events WHERE state = 'synced' AND booking_id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        if rows.len() >= ids.len() {
+            return rows.into_iter().collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} synced after 10 minutes",
+            rows.len(),
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Raw inserts per second against the sandbox, 16 at a time, for `seconds`.
+async fn ceiling(base: &str, seconds: u64) -> f64 {
+    let http = reqwest::Client::new();
+    let minted: Value = http
+        .post(format!("{base}/sandbox/_control/tokens"))
+        .json(&json!({"provider": "google", "email": "ceiling@example.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = Arc::new(minted["access_token"].as_str().unwrap().to_owned());
+    let url =
+        Arc::new(format!("{base}/sandbox/google/calendar/v3/calendars/ceiling@example.com/events"));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (http, token, url) = (http.clone(), token.clone(), url.clone());
+        tasks.spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let event = json!({"summary": "x", "start": {"dateTime": "2027-01-01T10:00:00Z"}, "end": {"dateTime": "2027-01-01T11:00:00Z"}});
+                let ok = http.post(url.as_str()).bearer_auth(token.as_str()).json(&event).send().await.is_ok_and(|r| r.status().is_success());
+                n += u64::from(ok);
+            }
+            n
+        });
+    }
+    let total: u64 = tasks.join_all().await.into_iter().sum();
+    total as f64 / seconds as f64
+}
+
+async fn wait_ready(base: &str) {
+    for _ in 0..300 {
+        if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("kalends did not become ready");
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let dir = std::env::temp_dir().join(format!("kalends-sync-load-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let queue = format!("sync-bench-{}", Uuid::now_v7().simple());
+    let base = format!("http://127.0.0.1:{port}");
+    let created = kalends(&args, &dir, port, &queue)
+        .args(["tenant", "create", "--name", "Bench", "--json"])
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut processes: Vec<Child> =
+        vec![kalends(&args, &dir, port, &queue).args(["serve", "--role", "api"]).spawn().unwrap()];
+    wait_ready(&base).await;
+    for _ in 0..2 {
+        processes.push(
+            kalends(&args, &dir, port, &queue).args(["serve", "--role", "worker"]).spawn().unwrap(),
+        );
+    }
+    for i in 0..args.staff {
+        connect(&base, &key, &format!("staff{i}"), if i % 2 == 0 { "google" } else { "microsoft" })
+            .await;
+    }
+    let http = reqwest::Client::new();
+    let staff: Value = http
+        .get(format!("{base}/api/v1/staff?limit=500"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let staff_ids: Vec<String> = staff["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    let pool = sqlx::PgPool::connect(&args.database_url).await.unwrap();
+
+    // 1. Latency at a fixed rate (open loop).
+    let period = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..(args.rate * args.seconds) as usize {
+        tokio::time::sleep_until((started + period * n as u32).into()).await;
+        let (http, base, key, staff_id) =
+            (http.clone(), base.clone(), key.clone(), staff_ids[n % staff_ids.len()].clone());
+        tasks.spawn(async move { create(&http, &base, &key, &staff_id, n).await });
+    }
+    let sent: Vec<(Uuid, DateTime<Utc>)> = tasks.join_all().await;
+    let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
+    let at = synced(&pool, &ids).await;
+    let mut latencies: Vec<f64> = sent
+        .iter()
+        .map(|(id, t)| (at[id] - *t).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+
+    // 2. Throughput: a burst, as fast as the API takes it.
+    let burst_start = Utc::now();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..args.burst {
+        let permit = semaphore.clone().acquire_owned().await.unwrap();
+        let (http, base, key, staff_id) =
+            (http.clone(), base.clone(), key.clone(), staff_ids[n % staff_ids.len()].clone());
+        tasks.spawn(async move {
+            let made = create(&http, &base, &key, &staff_id, 100_000 + n).await;
+            drop(permit);
+            made
+        });
+    }
+    let burst: Vec<Uuid> = tasks.join_all().await.into_iter().map(|(id, _)| id).collect();
+    let burst_at = synced(&pool, &burst).await;
+    let last = burst_at.values().max().copied().unwrap_or(burst_start);
+    let throughput =
+        args.burst as f64 / ((last - burst_start).num_milliseconds().max(1) as f64 / 1000.0);
+
+    // 3. The sandbox's own ceiling, same run.
+    let ceiling = ceiling(&base, 10).await;
+    println!(
+        "{}",
+        json!({
+            "rate_per_s": args.rate, "seconds": args.seconds, "staff": args.staff, "bookings": latencies.len(),
+            "latency_p50_ms": percentile(&latencies, 50.0), "latency_p99_ms": percentile(&latencies, 99.0),
+            "latency_max_ms": latencies.last(),
+            "burst": args.burst, "synced_per_s": throughput, "sandbox_inserts_per_s": ceiling,
+            "share_of_ceiling": throughput / ceiling,
+        })
+    );
+    for mut p in processes {
+        let _ = p.start_kill();
+    }
+}
