@@ -27,6 +27,15 @@ async fn connected(app: &TestApp, provider: &str, email: &str) -> (String, Strin
     (key, staff_id)
 }
 
+/// A sandbox control list (channels, subscriptions), once it is not empty.
+async fn sandbox_list(app: &TestApp, path: &str) -> Vec<Value> {
+    eventually(Duration::from_secs(20), || async {
+        let list: Vec<Value> = reqwest::get(app.url(path)).await.ok()?.json().await.ok()?;
+        (!list.is_empty()).then_some(list)
+    })
+    .await
+}
+
 async fn counter(app: &TestApp, route: &str) -> u64 {
     let counts: Value =
         reqwest::get(app.url("/sandbox/_control/requests")).await.unwrap().json().await.unwrap();
@@ -37,16 +46,7 @@ async fn counter(app: &TestApp, route: &str) -> u64 {
 async fn a_burst_of_google_notifications_runs_one_import() {
     let app = app().await;
     let (key, staff_id) = connected(&app, "google", "ann@example.com").await;
-    let channels: Vec<Value> = eventually(Duration::from_secs(20), || async {
-        let list: Vec<Value> = reqwest::get(app.url("/sandbox/_control/google/channels"))
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (!list.is_empty()).then_some(list)
-    })
-    .await;
+    let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
     assert_eq!(channels.len(), 1, "one channel for the one busy calendar: {channels:?}");
     assert!(channels[0]["address"].as_str().unwrap().ends_with("/webhooks/google"));
 
@@ -94,16 +94,7 @@ async fn a_burst_of_google_notifications_runs_one_import() {
 async fn notifications_that_do_not_prove_themselves_are_refused() {
     let app = app().await;
     connected(&app, "google", "ann@example.com").await;
-    let channels: Vec<Value> = eventually(Duration::from_secs(20), || async {
-        let list: Vec<Value> = reqwest::get(app.url("/sandbox/_control/google/channels"))
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (!list.is_empty()).then_some(list)
-    })
-    .await;
+    let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
     let http = reqwest::Client::new();
     let forged = http
         .post(app.url("/webhooks/google"))
@@ -133,16 +124,7 @@ async fn notifications_that_do_not_prove_themselves_are_refused() {
 async fn a_microsoft_connection_subscribes_through_the_validation_handshake() {
     let app = app().await;
     connected(&app, "microsoft", "bo@example.com").await;
-    let subscriptions: Vec<Value> = eventually(Duration::from_secs(20), || async {
-        let list: Vec<Value> = reqwest::get(app.url("/sandbox/_control/microsoft/subscriptions"))
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (!list.is_empty()).then_some(list)
-    })
-    .await;
+    let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
     assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
     app.stop().await;
 }
