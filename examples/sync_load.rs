@@ -8,7 +8,10 @@
 //! 2. throughput: a burst of bookings created as fast as the API takes them; bookings synced per
 //!    second = burst / (last `synced_at` - first request);
 //! 3. ceiling: raw event inserts per second from a tight client (16 at a time) straight to the
-//!    same sandbox, in the same run.
+//!    same sandbox, in the same run;
+//! 4. full import: a Google calendar holding `--import-events` events (seeded at the sandbox) is
+//!    connected and imported (`POST /api/v1/connections/{id}/sync`); time until every busy time
+//!    is stored, and the workers' peak memory (VmHWM) before and after.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example sync_load -- \
@@ -32,6 +35,7 @@ struct Args {
     seconds: u64,
     staff: usize,
     burst: usize,
+    import_events: usize,
 }
 
 fn args() -> Args {
@@ -42,6 +46,7 @@ fn args() -> Args {
         seconds: 60,
         staff: 20,
         burst: 2000,
+        import_events: 10_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,6 +58,9 @@ fn args() -> Args {
             "--seconds" => args.seconds = value.parse().expect("--seconds is a number"),
             "--staff" => args.staff = value.parse().expect("--staff is a number"),
             "--burst" => args.burst = value.parse().expect("--burst is a number"),
+            "--import-events" => {
+                args.import_events = value.parse().expect("--import-events is a number")
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -215,6 +223,95 @@ async fn ceiling(base: &str, seconds: u64) -> f64 {
     total as f64 / seconds as f64
 }
 
+/// Peak resident memory of a process, MiB (VmHWM).
+fn peak_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Seeds `n` events in a new Google account's calendar, connects it, imports it in full; returns
+/// (seconds until every busy time is stored, the workers' peak MiB before, after).
+async fn full_import(
+    base: &str,
+    key: &str,
+    pool: &sqlx::PgPool,
+    workers: &[u32],
+    n: usize,
+) -> (f64, f64, f64) {
+    let http = reqwest::Client::new();
+    let email = "bigcalendar@example.com";
+    http.post(format!("{base}/sandbox/_control/accounts"))
+        .json(&json!({"provider": "google", "email": email}))
+        .send()
+        .await
+        .unwrap();
+    let events = format!("{base}/sandbox/_control/google/calendars/{email}/{email}/events");
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let permit = semaphore.clone().acquire_owned().await.unwrap();
+        let (http, events) = (http.clone(), events.clone());
+        tasks.spawn(async move {
+            let day = Utc::now().date_naive() + chrono::Duration::days(1 + (i % 500) as i64);
+            let hour = 6 + (i / 500) % 14;
+            let event = json!({"summary": format!("Busy {i}"), "start": {"dateTime": format!("{day}T{hour:02}:00:00Z")},
+                "end": {"dateTime": format!("{day}T{hour:02}:30:00Z")}});
+            let ok = http.post(events.as_str()).json(&event).send().await.is_ok_and(|r| r.status().is_success());
+            drop(permit);
+            assert!(ok, "seeding an event failed");
+        });
+    }
+    tasks.join_all().await;
+    let before = workers.iter().map(|p| peak_mib(*p)).fold(0.0, f64::max);
+    connect(base, key, "bigcalendar", "google").await;
+    let connections: Value = http
+        .get(format!("{base}/api/v1/connections"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = connections["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["account_email"] == email)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = Instant::now();
+    http.post(format!("{base}/api/v1/connections/{id}/sync"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let id: Uuid = id.parse().unwrap();
+    loop {
+        let (stored,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM calendar_busy WHERE connection_id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        if stored as usize >= n {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(600), "only {stored} of {n} imported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let after = workers.iter().map(|p| peak_mib(*p)).fold(0.0, f64::max);
+    (seconds, before, after)
+}
+
 async fn wait_ready(base: &str) {
     for _ in 0..300 {
         if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
@@ -315,6 +412,11 @@ async fn main() {
 
     // 3. The sandbox's own ceiling, same run.
     let ceiling = ceiling(&base, 10).await;
+
+    // 4. A full import of a big calendar.
+    let worker_pids: Vec<u32> = processes[1..].iter().filter_map(Child::id).collect();
+    let (import_seconds, peak_before, peak_after) =
+        full_import(&base, &key, &pool, &worker_pids, args.import_events).await;
     println!(
         "{}",
         json!({
@@ -323,6 +425,8 @@ async fn main() {
             "latency_max_ms": latencies.last(),
             "burst": args.burst, "synced_per_s": throughput, "sandbox_inserts_per_s": ceiling,
             "share_of_ceiling": throughput / ceiling,
+            "import_events": args.import_events, "import_seconds": import_seconds,
+            "worker_peak_mib_before_import": peak_before, "worker_peak_mib_after_import": peak_after,
         })
     );
     for mut p in processes {

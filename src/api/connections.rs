@@ -240,10 +240,12 @@ pub struct SyncQueued {
     pub bookings: usize,
     /// Whether the calendar comparison (reconciliation) was queued.
     pub reconcile: bool,
+    /// Whether an import of the busy times was queued (false: one is already waiting).
+    pub import: bool,
 }
 
-/// Re-push the bookings that are pending, failed or behind, and compare the calendar with what
-/// Kalends made (missing events written again, orphans removed).
+/// Re-push the bookings that are pending, failed or behind, re-import the busy times now, and
+/// compare the calendar with what Kalends made (missing events written again, orphans removed).
 #[utoipa::path(post, path = "/api/v1/connections/{id}/sync", tag = "connections",
     responses((status = 202, body = SyncQueued), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn sync_connection(
@@ -262,7 +264,10 @@ async fn sync_connection(
     let job =
         kalends_core::job::Job::Reconcile { tenant_id: tenant.id, connection_id: connection.id };
     state.store.enqueue(&job).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(SyncQueued { bookings, reconcile: true })).into_response())
+    let import =
+        state.store.request_calendar_import(tenant.id, connection.id, chrono::Utc::now()).await?;
+    let queued = SyncQueued { bookings, reconcile: true, import };
+    Ok((StatusCode::ACCEPTED, axum::Json(queued)).into_response())
 }
 
 /// The routes of this resource.
