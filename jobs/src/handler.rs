@@ -44,6 +44,12 @@ impl From<StoreError> for JobError {
 pub trait JobHandler: Clone + Send + Sync + 'static {
     /// Runs `job` once.
     fn handle(&self, job: &Job) -> impl Future<Output = Result<(), JobError>> + Send;
+
+    /// Called once when the worker stops retrying `job` (a permanent failure, or transient ones
+    /// past the deadline), after the failure is recorded: the place to mark what waited on it.
+    fn gave_up(&self, _job: &Job, _error: &str) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// The handler of Kalends' own jobs: dispatches each kind to its file.
@@ -72,6 +78,16 @@ impl KalendsJobs {
 }
 
 impl JobHandler for KalendsJobs {
+    /// A booking whose sync was given up shows `failed` with the reason in each calendar it
+    /// was still waiting for (`POST /api/v1/connections/{id}/sync` retries it).
+    async fn gave_up(&self, job: &Job, error: &str) {
+        if let Job::SyncBooking { booking_id, .. } | Job::DeleteBooking { booking_id, .. } = job
+            && let Err(e) = self.store.fail_pending_events(*booking_id, error).await
+        {
+            tracing::warn!(error = %e, "could not mark the booking's pending events failed");
+        }
+    }
+
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         match job {
             Job::SyncBooking { tenant_id, booking_id } => {

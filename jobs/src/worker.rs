@@ -119,7 +119,7 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
     Ok(())
 }
 
-impl<H> Deps<H> {
+impl<H: JobHandler> Deps<H> {
     /// Re-queues a transiently failed job after its backoff, or gives up past the deadline.
     async fn retry_later(
         &self,
@@ -153,6 +153,7 @@ impl<H> Deps<H> {
     async fn give_up(&self, item: &QueuedJob, error: &str) -> Result<(), BoxDynError> {
         let job = serde_json::to_string(&item.job)?;
         self.store.record_job_failure(item.job.kind(), &job, error, item.attempt + 1).await?;
+        self.handler.gave_up(&item.job, error).await;
         Ok(())
     }
 }

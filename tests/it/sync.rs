@@ -343,3 +343,59 @@ async fn an_event_moved_by_hand_is_restored_or_left_per_the_tenants_policy() {
     assert!(g[0]["start"]["dateTime"].as_str().unwrap().contains("T12:00:00"), "{g:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_sync_given_up_shows_failed_with_the_reason_and_a_manual_sync_retries_it() {
+    let app = TestApp::start_public_with(Db::Sqlite, |config| {
+        config.jobs.retry_base_ms = 100;
+        config.jobs.retry_max_delay_ms = 200;
+        config.jobs.retry_give_up_after_secs = 1;
+    })
+    .await;
+    let (key, ann, _) = two_connected_staff(&app).await;
+    let http = reqwest::Client::new();
+    http.put(app.url("/sandbox/_control/faults"))
+        .json(&json!({"error_rate": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    let (booking, _) = ann_booking(&app, &key, &ann, 12).await;
+    let failed = eventually(Duration::from_secs(30), || async {
+        let (_, b) = app.call("GET", &format!("/api/v1/bookings/{booking}"), &key, None).await;
+        let entry = b["sync"].as_array()?.first()?.clone();
+        (entry["state"] == "failed").then_some(entry)
+    })
+    .await;
+    let reason = failed["last_error"].as_str().unwrap();
+    assert!(reason.contains("gave up") && reason.contains("Backend Error"), "{reason}");
+
+    // The provider is back: a manual sync pushes it.
+    http.put(app.url("/sandbox/_control/faults")).json(&json!({})).send().await.unwrap();
+    let (_, list) = app.call("GET", "/api/v1/connections", &key, None).await;
+    let google = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == "google")
+        .unwrap()
+        .clone();
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/connections/{}/sync", google["id"].as_str().unwrap()),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    sync_state(&app, &key, &booking, "synced").await;
+    app.stop().await;
+}
+
+async fn sync_state(app: &TestApp, key: &str, booking: &str, state: &str) {
+    eventually(Duration::from_secs(30), || async {
+        let (_, b) = app.call("GET", &format!("/api/v1/bookings/{booking}"), key, None).await;
+        (b["sync"].as_array()?.first()?["state"] == state).then_some(())
+    })
+    .await;
+}

@@ -276,6 +276,27 @@ impl Store {
         Ok(())
     }
 
+    /// Marks the booking's events still pending as failed with `error` (its sync was given up).
+    pub async fn fail_pending_events(
+        &self,
+        booking_id: Uuid,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE booking_events SET state = 'failed', last_error = $1, updated_at = $2 \
+                 WHERE booking_id = $3 AND state = 'pending'",
+            )
+            .bind(error)
+            .bind(now())
+            .bind(booking_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Records a staff member's hand edit of the event and what Kalends did about it.
     pub async fn event_edited_externally(
         &self,
