@@ -19,6 +19,7 @@ use kalends_jobs::customer_mail::CustomerMail;
 use kalends_jobs::relay::Relay;
 use kalends_jobs::worker::{self, WorkerOptions};
 use kalends_jobs::{Importer, JobQueue, KalendsJobs, RetryPolicy};
+use kalends_providers::limits::Budgets;
 use kalends_providers::provider::Providers;
 use kalends_providers::sandbox::{Sandbox, SandboxConfig};
 use kalends_providers::session::Credentials;
@@ -142,7 +143,13 @@ pub async fn start(
     let providers = Arc::new(
         Providers::from_config(&config).map_err(|e| anyhow::anyhow!("calendar providers: {e}"))?,
     );
-    let credentials = Credentials::new(store.clone(), sealer.clone(), providers.clone());
+    let credentials = Credentials::new(store.clone(), sealer.clone(), providers.clone())
+        .with_budgets(Budgets {
+            google_per_account: config.sync.google_requests_per_minute_per_account,
+            google_per_project: config.sync.google_requests_per_minute,
+            microsoft_per_account: config.sync.microsoft_requests_per_minute_per_account,
+            microsoft_per_project: config.sync.microsoft_requests_per_minute,
+        });
     let customer_mail = CustomerMail::from_config(&config, secret_key.clone())
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
     let sandbox = (!providers.sandboxed.is_empty())

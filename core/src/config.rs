@@ -328,11 +328,25 @@ pub struct SyncConfig {
     /// How often each connection's busy times are imported, in minutes: the safety net under
     /// push notifications.
     pub import_interval_minutes: u32,
+    /// Google requests a minute per connected account (Google's per-user quota: 600).
+    pub google_requests_per_minute_per_account: u32,
+    /// Google requests a minute for the whole project (Google's quota: 10,000).
+    pub google_requests_per_minute: u32,
+    /// Microsoft Graph requests a minute per mailbox (Outlook: 10,000 per 10 minutes).
+    pub microsoft_requests_per_minute_per_account: u32,
+    /// Microsoft Graph requests a minute for the whole app.
+    pub microsoft_requests_per_minute: u32,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        Self { import_interval_minutes: 15 }
+        Self {
+            import_interval_minutes: 15,
+            google_requests_per_minute_per_account: 600,
+            google_requests_per_minute: 10_000,
+            microsoft_requests_per_minute_per_account: 1_000,
+            microsoft_requests_per_minute: 20_000,
+        }
     }
 }
 
@@ -509,6 +523,21 @@ impl Config {
         if self.feeds.rate_limit_per_minute == 0 {
             return Err(invalid("feeds.rate_limit_per_minute", "must be at least 1"));
         }
+        let budgets = [
+            (
+                "sync.google_requests_per_minute_per_account",
+                self.sync.google_requests_per_minute_per_account,
+            ),
+            ("sync.google_requests_per_minute", self.sync.google_requests_per_minute),
+            (
+                "sync.microsoft_requests_per_minute_per_account",
+                self.sync.microsoft_requests_per_minute_per_account,
+            ),
+            ("sync.microsoft_requests_per_minute", self.sync.microsoft_requests_per_minute),
+        ];
+        if let Some((key, _)) = budgets.iter().find(|(_, n)| *n == 0) {
+            return Err(invalid(key, "must be at least 1"));
+        }
         if !(1..=1440).contains(&self.sync.import_interval_minutes) {
             return Err(invalid("sync.import_interval_minutes", "must be between 1 and 1440"));
         }
@@ -621,6 +650,10 @@ impl Config {
             },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,
+                "google_requests_per_minute_per_account": self.sync.google_requests_per_minute_per_account,
+                "google_requests_per_minute": self.sync.google_requests_per_minute,
+                "microsoft_requests_per_minute_per_account": self.sync.microsoft_requests_per_minute_per_account,
+                "microsoft_requests_per_minute": self.sync.microsoft_requests_per_minute,
             },
         })
     }
