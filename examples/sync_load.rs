@@ -114,29 +114,26 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// Sends `request` and reads the JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Connects one staff member's calendar through the sandbox's consent page.
 async fn connect(base: &str, key: &str, name: &str, provider: &str) {
     let http = reqwest::Client::new();
     let email = format!("{name}@example.com");
-    let staff: Value = http
-        .post(format!("{base}/api/v1/staff"))
-        .bearer_auth(key)
-        .json(&json!({"name": name, "email": email}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let link: Value = http
-        .post(format!("{base}/api/v1/staff/{}/settings-link", staff["id"].as_str().unwrap()))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let staff: Value = json_of(
+        http.post(format!("{base}/api/v1/staff"))
+            .bearer_auth(key)
+            .json(&json!({"name": name, "email": email})),
+    )
+    .await;
+    let link: Value = json_of(
+        http.post(format!("{base}/api/v1/staff/{}/settings-link", staff["id"].as_str().unwrap()))
+            .bearer_auth(key),
+    )
+    .await;
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     browser.get(link["url"].as_str().unwrap()).send().await.unwrap();
     let consent = browser.get(format!("{base}/connect/{provider}")).send().await.unwrap();
@@ -208,15 +205,11 @@ async fn synced(pool: &sqlx::PgPool, ids: &[Uuid]) -> HashMap<Uuid, DateTime<Utc
 /// Raw inserts per second against the sandbox, 16 at a time, for `seconds`.
 async fn ceiling(base: &str, seconds: u64) -> f64 {
     let http = reqwest::Client::new();
-    let minted: Value = http
-        .post(format!("{base}/sandbox/_control/tokens"))
-        .json(&json!({"provider": "google", "email": "ceiling@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let minted: Value = json_of(
+        http.post(format!("{base}/sandbox/_control/tokens"))
+            .json(&json!({"provider": "google", "email": "ceiling@example.com"})),
+    )
+    .await;
     let token = Arc::new(minted["access_token"].as_str().unwrap().to_owned());
     let url =
         Arc::new(format!("{base}/sandbox/google/calendar/v3/calendars/ceiling@example.com/events"));
@@ -284,15 +277,8 @@ async fn full_import(
     tasks.join_all().await;
     let before = workers.iter().map(|p| peak_mib(*p)).fold(0.0, f64::max);
     connect(base, key, "bigcalendar", "google").await;
-    let connections: Value = http
-        .get(format!("{base}/api/v1/connections"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let connections: Value =
+        json_of(http.get(format!("{base}/api/v1/connections")).bearer_auth(key)).await;
     let id = connections["items"]
         .as_array()
         .unwrap()
@@ -369,15 +355,8 @@ async fn main() {
             .await;
     }
     let http = reqwest::Client::new();
-    let staff: Value = http
-        .get(format!("{base}/api/v1/staff?limit=500"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let staff: Value =
+        json_of(http.get(format!("{base}/api/v1/staff?limit=500")).bearer_auth(&key)).await;
     let staff_ids: Vec<String> = staff["items"]
         .as_array()
         .unwrap()

@@ -2,6 +2,7 @@
 //! privacy setting, whole days or a timed span in its zone, tentative or confirmed, the tenant's
 //! colour and reminders.
 
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use kalends_core::domain::{Booking, BookingSpan, BookingStatus, EventPrivacy, Tenant};
 use kalends_providers::calendar::{EventDraft, EventKey, EventTime};
 
@@ -48,6 +49,19 @@ pub fn draft(tenant: &Tenant, booking: &Booking, key: EventKey) -> EventDraft {
         tentative,
         color_id: colour.as_deref().and_then(google_color),
         reminder_minutes: settings.reminder_offsets_minutes.clone(),
+    }
+}
+
+/// Instants that surely contain the booking: a timed span as it is, whole days widened by a day
+/// either side (which covers every zone they can be placed in). For windows that look for the
+/// booking's event, not for placing it.
+pub fn rough_bounds(span: &BookingSpan) -> (DateTime<Utc>, DateTime<Utc>) {
+    match *span {
+        BookingSpan::Timed { start, end, .. } => (start, end),
+        BookingSpan::AllDay { start, end } => (
+            start.and_time(NaiveTime::MIN).and_utc() - Duration::days(1),
+            end.and_time(NaiveTime::MIN).and_utc() + Duration::days(1),
+        ),
     }
 }
 

@@ -14,7 +14,7 @@ use kalends_core::Store;
 use kalends_core::domain::{BookingSpan, Connection, ExternalEditPolicy, Tenant};
 use kalends_core::job::Job;
 use kalends_core::store::{BookingEvent, EventState};
-use kalends_providers::calendar::{Change, EventTime, RemoteEvent};
+use kalends_providers::calendar::{Change, EventTime};
 
 /// What an edit was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,47 +34,43 @@ pub async fn handle(
     let mapped = store.connection_events(connection.id).await?;
     let mut found = 0;
     for change in changes {
-        let (remote_id, edit) = match change {
-            Change::Upserted(event) => {
-                (event.id.as_str(), moved(store, connection, &mapped, event).await?)
-            }
-            Change::Deleted { id } => (id.as_str(), Some(Edit::Deleted)),
+        let remote_id = match change {
+            Change::Upserted(event) => event.id.as_str(),
+            Change::Deleted { id } => id.as_str(),
         };
-        let Some(edit) = edit else { continue };
         // Only events Kalends holds as written at the booking's current version: one still being
         // written (or deleted by Kalends itself) is not an outside edit.
         let Some(mapping) = mapped.iter().find(|m| m.remote_id.as_deref() == Some(remote_id))
         else {
             continue;
         };
-        if mapping.state != EventState::Synced
-            || !at_current_version(store, connection, mapping).await?
-        {
+        if mapping.state != EventState::Synced {
             continue;
         }
+        let booking = match store.booking(connection.tenant_id, mapping.booking_id).await {
+            Ok(booking) => booking,
+            Err(kalends_core::StoreError::NotFound) => continue,
+            Err(e) => return Err(e),
+        };
+        if mapping.synced_version != Some(booking.version) {
+            continue;
+        }
+        let edit = match change {
+            Change::Upserted(event) if where_booking_is(&booking.data.span, &event.time) => {
+                continue;
+            }
+            Change::Upserted(_) => Edit::Moved,
+            Change::Deleted { .. } => Edit::Deleted,
+        };
         apply(store, tenant, connection, mapping, edit).await?;
         found += 1;
     }
     Ok(found)
 }
 
-/// `Some(Moved)` when the event is one of Kalends's and no longer where its booking is.
-async fn moved(
-    store: &Store,
-    connection: &Connection,
-    mapped: &[BookingEvent],
-    event: &RemoteEvent,
-) -> Result<Option<Edit>, kalends_core::StoreError> {
-    let Some(mapping) = mapped.iter().find(|m| m.remote_id.as_deref() == Some(event.id.as_str()))
-    else {
-        return Ok(None);
-    };
-    let booking = match store.booking(connection.tenant_id, mapping.booking_id).await {
-        Ok(booking) => booking,
-        Err(kalends_core::StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let same = match (&booking.data.span, &event.time) {
+/// Whether an event's time is the booking's.
+fn where_booking_is(span: &BookingSpan, time: &EventTime) -> bool {
+    match (span, time) {
         (BookingSpan::Timed { start, end, .. }, EventTime::Timed { start: s, end: e, .. }) => {
             start == s && end == e
         }
@@ -86,19 +82,6 @@ async fn moved(
             s.date_naive() == *start && e.date_naive() == *end && s.time() == NaiveTime::MIN
         }
         _ => false,
-    };
-    Ok((!same).then_some(Edit::Moved))
-}
-
-async fn at_current_version(
-    store: &Store,
-    connection: &Connection,
-    mapping: &BookingEvent,
-) -> Result<bool, kalends_core::StoreError> {
-    match store.booking(connection.tenant_id, mapping.booking_id).await {
-        Ok(booking) => Ok(mapping.synced_version == Some(booking.version)),
-        Err(kalends_core::StoreError::NotFound) => Ok(false),
-        Err(e) => Err(e),
     }
 }
 

@@ -10,8 +10,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Duration, NaiveTime, Utc};
-use kalends_core::domain::{BookingSpan, BookingStatus, Connection, ConnectionStatus};
+use chrono::{Duration, Utc};
+use kalends_core::domain::{BookingStatus, Connection, ConnectionStatus};
 use kalends_core::job::Job;
 use kalends_core::store::EventState;
 use kalends_core::{Store, StoreError};
@@ -20,6 +20,7 @@ use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
 use crate::JobError;
+use crate::event_draft::rough_bounds;
 
 /// How far back and ahead the calendar is compared.
 const PAST_DAYS: i64 = 1;
@@ -107,7 +108,7 @@ pub async fn reconcile(
     let mut seen: HashSet<Uuid> = HashSet::new();
     for event in &remote {
         let Some(booking_id) = event.booking_id else { continue };
-        let keep = targets_here(store, connection, booking_id).await?
+        let keep = belongs_here(store, connection, booking_id, window).await?.0
             && mapped
                 .get(&booking_id)
                 .is_some_and(|id| id.as_deref().is_none_or(|id| id == event.id))
@@ -120,10 +121,7 @@ pub async fn reconcile(
     let present: HashSet<&str> = remote.iter().map(|e| e.id.as_str()).collect();
     for (booking_id, remote_id) in &mapped {
         let missing = remote_id.as_deref().is_some_and(|id| !present.contains(id));
-        if missing
-            && targets_here(store, connection, *booking_id).await?
-            && in_window(store, connection, *booking_id, window).await?
-        {
+        if missing && belongs_here(store, connection, *booking_id, window).await? == (true, true) {
             store
                 .event_finished(
                     *booking_id,
@@ -145,41 +143,26 @@ pub async fn reconcile(
     Ok(repairs)
 }
 
-/// Whether the booking currently belongs in this connection's calendar.
-async fn targets_here(
-    store: &Store,
-    connection: &Connection,
-    booking_id: Uuid,
-) -> Result<bool, StoreError> {
-    let booking = match store.booking(connection.tenant_id, booking_id).await {
-        Ok(booking) => booking,
-        Err(StoreError::NotFound) => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    if booking.data.status == BookingStatus::Cancelled {
-        return Ok(false);
-    }
-    Ok(store.sync_targets(&booking).await?.iter().any(|c| c.id == connection.id))
-}
-
-/// Whether the booking overlaps the compared window (older events are not listed, so not
-/// "missing").
-async fn in_window(
+/// Whether the booking currently belongs in this connection's calendar, and whether it overlaps
+/// `window` (older events are not listed, so they are not "missing"); one read of the booking.
+async fn belongs_here(
     store: &Store,
     connection: &Connection,
     booking_id: Uuid,
     window: Window,
-) -> Result<bool, StoreError> {
-    let booking = store.booking(connection.tenant_id, booking_id).await?;
-    let (start, end) = match booking.data.span {
-        BookingSpan::Timed { start, end, .. } => (start, end),
-        // Whole days: a day either side covers every zone.
-        BookingSpan::AllDay { start, end } => (
-            start.and_time(NaiveTime::MIN).and_utc() - Duration::days(1),
-            end.and_time(NaiveTime::MIN).and_utc() + Duration::days(1),
-        ),
+) -> Result<(bool, bool), StoreError> {
+    let booking = match store.booking(connection.tenant_id, booking_id).await {
+        Ok(booking) => booking,
+        Err(StoreError::NotFound) => return Ok((false, false)),
+        Err(e) => return Err(e),
     };
-    Ok(end > window.start && start < window.end)
+    let (start, end) = rough_bounds(&booking.data.span);
+    let in_window = end > window.start && start < window.end;
+    if booking.data.status == BookingStatus::Cancelled {
+        return Ok((false, in_window));
+    }
+    let targeted = store.sync_targets(&booking).await?.iter().any(|c| c.id == connection.id);
+    Ok((targeted, in_window))
 }
 
 async fn delete(

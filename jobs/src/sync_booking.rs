@@ -9,9 +9,8 @@
 
 use std::time::Duration;
 
-use chrono::NaiveTime;
 use kalends_core::domain::{
-    Booking, BookingSpan, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
+    Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
 use kalends_core::store::{BookingEvent, EventState};
 use kalends_core::{Store, StoreError};
@@ -21,7 +20,7 @@ use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::event_draft::draft;
+use crate::event_draft::{draft, rough_bounds};
 
 /// Runs the job for one booking.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id))]
@@ -261,12 +260,7 @@ async fn find_by_booking(
     booking: &Booking,
 ) -> Result<Option<String>, ConnectionError> {
     let provider = credentials.providers().get(connection.provider);
-    let (start, end) = match booking.data.span {
-        BookingSpan::Timed { start, end, .. } => (start, end),
-        BookingSpan::AllDay { start, end } => {
-            (start.and_time(NaiveTime::MIN).and_utc(), end.and_time(NaiveTime::MIN).and_utc())
-        }
-    };
+    let (start, end) = rough_bounds(&booking.data.span);
     // The event may still hold an older time: search generously around the current one.
     let window = Window {
         start: start - chrono::Duration::days(400),

@@ -148,16 +148,7 @@ impl Store {
     /// The connections a booking goes to: the default connection of each assigned staff member
     /// that is not disconnected (a `needs_reauth` one included: its work waits for the reconnect).
     pub async fn sync_targets(&self, booking: &Booking) -> Result<Vec<Connection>, StoreError> {
-        let mut targets = Vec::new();
-        for staff_id in &booking.data.staff_ids {
-            let connections = self.list_connections(booking.tenant_id, Some(*staff_id)).await?;
-            targets.extend(
-                connections.into_iter().filter(|c| {
-                    c.is_default && c.status != crate::domain::ConnectionStatus::Revoked
-                }),
-            );
-        }
-        Ok(targets)
+        self.default_connections_of_booking(booking.tenant_id, booking.id).await
     }
 
     /// Records that the event is being written to `calendar_id` (before the provider is called).

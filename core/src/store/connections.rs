@@ -256,6 +256,27 @@ impl Store {
         rows.into_iter().map(Connection::try_from).collect()
     }
 
+    /// The default, not disconnected, connection of each staff member assigned to a booking, in
+    /// one query.
+    pub async fn default_connections_of_booking(
+        &self,
+        tenant_id: Uuid,
+        booking_id: Uuid,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1 AND is_default AND status <> 'revoked' \
+             AND staff_id IN (SELECT staff_id FROM booking_staff WHERE booking_id = $2) ORDER BY created_at, id"
+        );
+        let rows: Vec<ConnectionRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(booking_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(Connection::try_from).collect()
+    }
+
     /// Changes a connection's choices; making one the default unsets the staff member's others
     /// in the same transaction. New busy calendars are imported at once.
     pub async fn update_connection(
