@@ -4,22 +4,23 @@
 //!
 //! - `restore` (default): the booking's truth is pushed back (the event is marked pending and the
 //!   booking's sync queued; a deleted event is written again);
-//! - `accept`: the event is left as the staff member made it, and the booking's `sync` entry
-//!   says so for a person to decide.
+//! - `accept`: the event is left as the staff member made it, the booking's `sync` entry says
+//!   so, and a conflict of kind `external_edit` is raised for a person to decide (it resolves
+//!   itself when the booking's event is written again: the booking changed, or was re-pushed).
 //!
 //! Either way the booking's `sync` entry keeps `external_edit` (what happened, what was done).
 
 use chrono::NaiveTime;
 use kalends_core::Store;
-use kalends_core::domain::{BookingSpan, Connection, ExternalEditPolicy, Tenant};
+use kalends_core::domain::{Booking, BookingSpan, Connection, ExternalEditPolicy, Tenant};
 use kalends_core::job::Job;
-use kalends_core::store::{BookingEvent, EventState};
+use kalends_core::store::{BookingEvent, EventState, ExternalEditConflict};
 use kalends_providers::calendar::{Change, EventTime};
 
 /// What an edit was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Edit {
-    Moved,
+enum Edit<'a> {
+    Moved(&'a EventTime),
     Deleted,
 }
 
@@ -59,10 +60,10 @@ pub async fn handle(
             Change::Upserted(event) if where_booking_is(&booking.data.span, &event.time) => {
                 continue;
             }
-            Change::Upserted(_) => Edit::Moved,
+            Change::Upserted(event) => Edit::Moved(&event.time),
             Change::Deleted { .. } => Edit::Deleted,
         };
-        apply(store, tenant, connection, mapping, edit).await?;
+        apply(store, tenant, connection, mapping, &booking, edit).await?;
         found += 1;
     }
     Ok(found)
@@ -90,10 +91,11 @@ async fn apply(
     tenant: &Tenant,
     connection: &Connection,
     mapping: &BookingEvent,
-    edit: Edit,
+    booking: &Booking,
+    edit: Edit<'_>,
 ) -> Result<(), kalends_core::StoreError> {
     let what = match edit {
-        Edit::Moved => "moved in the calendar by the staff member",
+        Edit::Moved(_) => "moved in the calendar by the staff member",
         Edit::Deleted => "deleted from the calendar by the staff member",
     };
     match tenant.settings.external_edit_policy {
@@ -117,8 +119,50 @@ async fn apply(
                     .event_finished(mapping.booking_id, connection.id, EventState::Deleted, None)
                     .await?;
             }
+            let calendar =
+                format!("{}'s {}", connection.account_email, connection.provider.label());
+            let calendar_label = match edit {
+                Edit::Moved(time) => format!("Moved to {} in {calendar}", describe(time)),
+                Edit::Deleted => format!("Deleted from {calendar}"),
+            };
+            store
+                .raise_external_edit(&ExternalEditConflict {
+                    tenant_id: tenant.id,
+                    staff_id: connection.staff_id,
+                    booking_id: booking.id,
+                    booking_label: &booking.data.title,
+                    connection_id: connection.id,
+                    calendar_label: &calendar_label,
+                    suggestion: "The staff member changed this booking's event in their own calendar. \
+                                 Reschedule or reassign the booking if the change stands (the event is \
+                                 then written again), or resolve this conflict to leave things as they are.",
+                })
+                .await?;
             tracing::warn!(booking = %mapping.booking_id, connection = %connection.id, edit = ?edit, "external edit accepted; a person should look");
         }
     }
     Ok(())
+}
+
+/// An event's time for a person: whole days as dates (the last night's day, not the exclusive
+/// end), a timed span in the event's own zone.
+fn describe(time: &EventTime) -> String {
+    match time {
+        EventTime::AllDay { start, end } => {
+            let last = end.pred_opt().unwrap_or(*end);
+            if last <= *start { start.to_string() } else { format!("{start} to {last}") }
+        }
+        EventTime::Timed { start, end, zone } => match zone.parse::<chrono_tz::Tz>() {
+            Ok(tz) => format!(
+                "{} to {} ({zone})",
+                start.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                end.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            ),
+            Err(_) => format!(
+                "{} to {} UTC",
+                start.format("%Y-%m-%d %H:%M"),
+                end.format("%Y-%m-%d %H:%M")
+            ),
+        },
+    }
 }

@@ -181,6 +181,7 @@ async fn push(
     match result {
         Ok(remote) => {
             store.event_synced(booking.id, connection.id, &remote.id, booking.version).await?;
+            settle_external_edit(store, current).await?;
             Ok(())
         }
         Err(error) => {
@@ -211,6 +212,7 @@ async fn remove(
             store
                 .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
                 .await?;
+            settle_external_edit(store, Some(event)).await?;
             Ok(())
         }
         Err(error) => {
@@ -273,6 +275,18 @@ async fn find_by_booking(
         })
         .await?;
     Ok(found.into_iter().find(|e| e.booking_id == Some(event.booking_id)).map(|e| e.id))
+}
+
+/// The event was written again (or taken out): an external edit left as is no longer stands, so
+/// its conflict resolves. Only events that were ever edited by hand cost a query.
+async fn settle_external_edit(
+    store: &Store,
+    event: Option<&BookingEvent>,
+) -> Result<(), StoreError> {
+    if let Some(event) = event.filter(|e| e.external_edit.is_some()) {
+        store.resolve_external_edit(event.booking_id, event.connection_id).await?;
+    }
+    Ok(())
 }
 
 /// A transient failure keeps the event pending with the reason; a dead grant parks it (the

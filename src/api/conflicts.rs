@@ -37,6 +37,9 @@ impl From<&ConflictItem> for ConflictItemOut {
 pub struct ConflictOut {
     /// Server id.
     pub id: Uuid,
+    /// `overlap` (two busy items collide) or `external_edit` (a staff member moved or deleted a
+    /// booking's event by hand, left as is under `external_edit_policy: "accept"`).
+    pub kind: &'static str,
     /// The resource whose calendar it is in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<Uuid>,
@@ -75,6 +78,7 @@ impl From<&Conflict> for ConflictOut {
         let (resource_id, staff_id) = c.owner.columns();
         ConflictOut {
             id: c.id,
+            kind: c.kind.as_str(),
             resource_id,
             staff_id,
             start: c.start,

@@ -12,6 +12,7 @@ use crate::helpers::{Db, TestApp, eventually, on_both_databases};
 on_both_databases!(
     a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears,
     faults_and_retries_never_make_a_second_event,
+    an_event_moved_by_hand_is_restored_or_left_with_a_conflict_per_the_tenants_policy,
 );
 
 /// A tenant with two staff members, Ann on Google and Bo on Microsoft, both connected.
@@ -287,11 +288,9 @@ async fn sync_note(app: &TestApp, key: &str, booking: &str, contains: &str) -> V
     .await
 }
 
-#[tokio::test]
-async fn an_event_moved_by_hand_is_restored_or_left_per_the_tenants_policy() {
+async fn an_event_moved_by_hand_is_restored_or_left_with_a_conflict_per_the_tenants_policy(db: Db) {
     let app =
-        TestApp::start_public_with(Db::Sqlite, |config| config.import.scheduler_interval_secs = 1)
-            .await;
+        TestApp::start_public_with(db, |config| config.import.scheduler_interval_secs = 1).await;
     let (key, ann, _) = two_connected_staff(&app).await;
     let (booking, day) = ann_booking(&app, &key, &ann, 20).await;
     let (g, _) = until(&app, |g, _| g.len() == 1).await;
@@ -317,6 +316,7 @@ async fn an_event_moved_by_hand_is_restored_or_left_per_the_tenants_policy() {
         g.len() == 1 && g[0]["start"]["dateTime"].as_str().is_some_and(|t| t.contains("T10:00:00"))
     })
     .await;
+    assert!(open_conflicts(&app, &key).await.is_empty(), "a restored edit needs nobody");
 
     // With the policy `accept`, the next move stays and the booking says so.
     let (status, _) = app
@@ -326,10 +326,52 @@ async fn an_event_moved_by_hand_is_restored_or_left_per_the_tenants_policy() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(http.patch(&event_url).json(&moved).send().await.unwrap().status().is_success());
     sync_note(&app, &key, &booking, "left as is").await;
+    let conflict = eventually(Duration::from_secs(10), || async {
+        open_conflicts(&app, &key).await.into_iter().find(|c| c["kind"] == "external_edit")
+    })
+    .await;
+    assert_eq!(conflict["staff_id"], ann.as_str());
+    assert_eq!(conflict["severity"], "high");
+    assert_eq!(conflict["items"][0]["kind"], "booking");
+    assert_eq!(conflict["items"][0]["id"], booking.as_str());
+    let there = conflict["items"][1]["label"].as_str().unwrap();
+    assert!(
+        there.contains(&format!("Moved to {day} 12:00"))
+            && there.contains("ann@example.com's Google Calendar"),
+        "{there}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let g = google_events(&app).await;
     assert!(g[0]["start"]["dateTime"].as_str().unwrap().contains("T12:00:00"), "{g:?}");
+    assert_eq!(open_conflicts(&app, &key).await.len(), 1, "later imports raise it once");
+
+    // The business moves the booking to 15:00: the event is written there and the conflict is
+    // settled by itself.
+    let later = json!({"start": format!("{day}T15:00:00Z"), "end": format!("{day}T16:00:00Z")});
+    let (status, _) =
+        app.call("PATCH", &format!("/api/v1/bookings/{booking}"), &key, Some(later)).await;
+    assert_eq!(status, 200);
+    until(&app, |g, _| {
+        g.len() == 1 && g[0]["start"]["dateTime"].as_str().is_some_and(|t| t.contains("T15:00:00"))
+    })
+    .await;
+    eventually(Duration::from_secs(10), || async {
+        open_conflicts(&app, &key).await.is_empty().then_some(())
+    })
+    .await;
+    let id = conflict["id"].as_str().unwrap();
+    let (_, settled) = app.call("GET", &format!("/api/v1/conflicts/{id}"), &key, None).await;
+    assert_eq!(
+        (settled["status"].as_str(), settled["resolution"].as_str()),
+        (Some("resolved"), Some("auto"))
+    );
     app.stop().await;
+}
+
+async fn open_conflicts(app: &TestApp, key: &str) -> Vec<Value> {
+    let (status, list) = app.call("GET", "/api/v1/conflicts?status=open", key, None).await;
+    assert_eq!(status, 200, "{list}");
+    list["items"].as_array().unwrap().clone()
 }
 
 #[tokio::test]

@@ -28,11 +28,41 @@ pub struct ConflictItem {
     pub label: String,
 }
 
+/// What a conflict is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// Two busy items overlap (or touch): found and resolved by the detection passes.
+    Overlap,
+    /// A staff member moved or deleted a booking's event by hand and the tenant's
+    /// `external_edit_policy` is `accept`: left as is for a person to decide.
+    ExternalEdit,
+}
+
+impl ConflictKind {
+    /// The API and column name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Overlap => "overlap",
+            Self::ExternalEdit => "external_edit",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "overlap" => Some(Self::Overlap),
+            "external_edit" => Some(Self::ExternalEdit),
+            _ => None,
+        }
+    }
+}
+
 /// A recorded conflict.
 #[derive(Clone, Debug)]
 pub struct Conflict {
     /// Its id.
     pub id: Uuid,
+    /// An overlap or an external edit.
+    pub kind: ConflictKind,
     /// Whose calendar it is in.
     pub owner: Owner,
     /// Where the items overlap.
@@ -60,6 +90,7 @@ pub struct Conflict {
 #[derive(sqlx::FromRow)]
 struct ConflictRow {
     id: Uuid,
+    kind: String,
     resource_id: Option<Uuid>,
     staff_id: Option<Uuid>,
     span_start: DateTime<Utc>,
@@ -74,7 +105,7 @@ struct ConflictRow {
     note: Option<String>,
 }
 
-const COLUMNS: &str = "id, resource_id, staff_id, span_start, span_end, severity, items, \
+const COLUMNS: &str = "id, kind, resource_id, staff_id, span_start, span_end, severity, items, \
      suggestion, status, detected_at, resolved_at, resolution, note";
 
 impl TryFrom<ConflictRow> for Conflict {
@@ -83,6 +114,7 @@ impl TryFrom<ConflictRow> for Conflict {
         let bad = |what: &str| corrupt(format!("conflict {} has a bad {what}", r.id));
         Ok(Conflict {
             id: r.id,
+            kind: ConflictKind::parse(&r.kind).ok_or_else(|| bad("kind"))?,
             owner: Owner::from_columns(r.resource_id, r.staff_id).ok_or_else(|| bad("owner"))?,
             start: r.span_start,
             end: r.span_end,
@@ -288,18 +320,20 @@ impl Store {
         }
         // No `tenant_id` term, and one lookup per item column: ids are globally unique, and
         // otherwise SQLite's planner walks every open conflict instead of using the indexes.
+        // Only overlaps: an external edit is not the passes' to resolve.
         const COLS: &str = "SELECT id, pair_key, severity, span_start, span_end FROM conflicts";
+        const OPEN: &str = "status = 'open' AND kind = 'overlap'";
         let (sql, bind) = match reach {
             Reach::Owner(Owner::Resource(id)) => {
-                (format!("{COLS} WHERE status = 'open' AND resource_id = $1"), id.to_string())
+                (format!("{COLS} WHERE {OPEN} AND resource_id = $1"), id.to_string())
             }
             Reach::Owner(Owner::Staff(id)) => {
-                (format!("{COLS} WHERE status = 'open' AND staff_id = $1"), id.to_string())
+                (format!("{COLS} WHERE {OPEN} AND staff_id = $1"), id.to_string())
             }
             Reach::Item(item) => (
                 format!(
-                    "{COLS} WHERE status = 'open' AND item_a = $1 \
-                     UNION ALL {COLS} WHERE status = 'open' AND item_b = $1"
+                    "{COLS} WHERE {OPEN} AND item_a = $1 \
+                     UNION ALL {COLS} WHERE {OPEN} AND item_b = $1"
                 ),
                 item.to_string(),
             ),
@@ -479,6 +513,108 @@ impl Store {
         })?;
         self.conflict(tenant_id, id).await
     }
+
+    /// Opens (or brings up to date) the conflict saying a staff member edited a booking's event
+    /// by hand and it was left as is: the booking on one side, the connected calendar on the
+    /// other (`calendar_label` says where the event is now). Spans the booking's time.
+    pub async fn raise_external_edit(
+        &self,
+        edit: &ExternalEditConflict<'_>,
+    ) -> Result<(), StoreError> {
+        let items = vec![
+            ConflictItem {
+                kind: Source::Booking,
+                id: edit.booking_id,
+                label: edit.booking_label.to_owned(),
+            },
+            ConflictItem {
+                kind: Source::Calendar,
+                id: edit.connection_id,
+                label: edit.calendar_label.to_owned(),
+            },
+        ];
+        let items = serde_json::to_string(&items).map_err(corrupt)?;
+        let booking_item = ItemRef { source: Source::Booking, id: edit.booking_id }.to_string();
+        let calendar_item =
+            ItemRef { source: Source::Calendar, id: edit.connection_id }.to_string();
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO conflicts (id, kind, tenant_id, resource_id, staff_id, pair_key, span_start, \
+                 span_end, severity, items, suggestion, status, detected_at, item_a, item_b) \
+                 SELECT $1, 'external_edit', b.tenant_id, NULL, $2, $3, b.span_start, b.span_end, 'high', \
+                 $4, $5, 'open', $6, $7, $8 FROM bookings b WHERE b.tenant_id = $9 AND b.id = $10 \
+                 ON CONFLICT (tenant_id, pair_key) WHERE status = 'open' \
+                 DO UPDATE SET items = excluded.items, suggestion = excluded.suggestion, \
+                 span_start = excluded.span_start, span_end = excluded.span_end",
+            )
+            .bind(Uuid::now_v7())
+            .bind(edit.staff_id)
+            .bind(external_edit_key(edit.booking_id, edit.connection_id))
+            .bind(&items)
+            .bind(edit.suggestion)
+            .bind(now())
+            .bind(&booking_item)
+            .bind(&calendar_item)
+            .bind(edit.tenant_id)
+            .bind(edit.booking_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        tracing::warn!(
+            tenant_id = %edit.tenant_id,
+            booking = %edit.booking_id,
+            "external edit left as is: conflict raised for a person to decide"
+        );
+        Ok(())
+    }
+
+    /// Resolves the external-edit conflict of a booking's event in a connection's calendar, if
+    /// one is open: the event was written again (or taken out), so the calendar and the booking
+    /// agree once more.
+    pub async fn resolve_external_edit(
+        &self,
+        booking_id: Uuid,
+        connection_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE conflicts SET status = 'resolved', resolved_at = $1, resolution = 'auto' \
+                 WHERE item_a = $2 AND pair_key = $3 AND status = 'open'",
+            )
+            .bind(now())
+            .bind(ItemRef { source: Source::Booking, id: booking_id }.to_string())
+            .bind(external_edit_key(booking_id, connection_id))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(done > 0)
+    }
+}
+
+/// What [`Store::raise_external_edit`] records.
+#[derive(Clone, Copy, Debug)]
+pub struct ExternalEditConflict<'a> {
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// The staff member whose calendar holds the event.
+    pub staff_id: Uuid,
+    /// The booking.
+    pub booking_id: Uuid,
+    /// The booking's label (its title).
+    pub booking_label: &'a str,
+    /// The connection whose calendar holds the event.
+    pub connection_id: Uuid,
+    /// Where the event is now, for a person.
+    pub calendar_label: &'a str,
+    /// What to do about it.
+    pub suggestion: &'a str,
+}
+
+/// The pair key of a booking's external-edit conflict in one connection's calendar.
+fn external_edit_key(booking_id: Uuid, connection_id: Uuid) -> String {
+    format!("edit:{booking_id}:{connection_id}")
 }
 
 fn far_future() -> DateTime<Utc> {

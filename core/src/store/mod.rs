@@ -39,7 +39,7 @@ pub use booking_events::{BookingEvent, EventState};
 pub use bookings::{BookingFilter, UpsertOutcome};
 pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent};
 pub use channels::{Channel, NewChannel};
-pub use conflicts::{Conflict, ConflictItem, Detection};
+pub use conflicts::{Conflict, ConflictItem, ConflictKind, Detection, ExternalEditConflict};
 pub use connections::{ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
 pub use feed_content::{FeedStamp, FeedWindow};
