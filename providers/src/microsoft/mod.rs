@@ -2,9 +2,11 @@
 //! `GraphClient`, and no crate type leaves this module.
 //!
 //! How the crate is driven (graph-rs-sdk 3.0.1, graph-http 3.0.0):
-//! - the access token lives in the client's configuration, so each call builds a `GraphClient`
-//!   (`GraphClientConfiguration::new().access_token(..)`); no retry layer is enabled, so the
-//!   caller's job queue owns retries and `Retry-After` (fractional seconds included);
+//! - the crate asks the client's `ClientApplication` for the bearer token on every request; ours
+//!   ([`CallToken`]) answers with the token of the call under way (a task-local set around each
+//!   public method), so one `GraphClient` and its connection pool serve every account (a client
+//!   per call cost a TLS handshake per call); no retry layer is enabled, so the caller's job
+//!   queue owns retries and `Retry-After` (fractional seconds included);
 //! - a base URL other than graph.microsoft.com goes through `use_test_endpoint` (feature
 //!   `test-util`) with `https_only(false)`; the crate appends the resource path to the base's
 //!   path segments, so a multi-segment prefix such as `/sandbox/microsoft/v1.0` is kept (a
@@ -25,7 +27,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use graph_rs_sdk::error::GraphFailure;
+use graph_core::identity::{ClientApplication, ForceTokenRefresh};
+use graph_rs_sdk::error::{AuthExecutionError, AuthExecutionResult, GraphFailure};
 use graph_rs_sdk::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use graph_rs_sdk::http::Method;
 use graph_rs_sdk::{GraphClient, GraphClientConfiguration, GraphResult, ODataQuery as _};
@@ -55,13 +58,58 @@ const MAX_SUBSCRIPTION_MINUTES: i64 = 10_070;
 
 /// A Microsoft Graph calendar client.
 ///
-/// Holds no token: every call takes the account's current access token.
-#[derive(Clone, Debug)]
+/// Holds no token: every call takes the account's current access token. One `GraphClient` (one
+/// connection pool, kept-alive TLS connections) serves every account: the crate reads the bearer
+/// token from the client's `ClientApplication` on each request, and [`CallToken`] hands it the
+/// token of the call under way.
+#[derive(Clone)]
 pub struct MicrosoftCalendar {
     /// `https://graph.microsoft.com/v1.0`, or an emulator's base.
     base: Url,
-    /// Per-request timeout (connect to end of body).
-    timeout: Duration,
+    /// The crate's client, built once.
+    client: GraphClient,
+}
+
+impl std::fmt::Debug for MicrosoftCalendar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MicrosoftCalendar")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+tokio::task_local! {
+    /// The access token of the Graph call under way in this task.
+    static CALL_TOKEN: AccessToken;
+}
+
+/// The `ClientApplication` of the shared `GraphClient`: the token of the call under way
+/// ([`MicrosoftCalendar::as_account`]), so no request can go out with another account's token
+/// and none goes out without one.
+#[derive(Clone)]
+struct CallToken;
+
+impl CallToken {
+    fn current() -> Option<String> {
+        CALL_TOKEN.try_with(|token| token.0.expose_secret().to_owned()).ok()
+    }
+
+    fn missing() -> AuthExecutionError {
+        AuthExecutionError::Other("a Graph call was made without an access token".into())
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientApplication for CallToken {
+    fn get_token_silent(&mut self) -> AuthExecutionResult<String> {
+        Self::current().ok_or_else(Self::missing)
+    }
+
+    async fn get_token_silent_async(&mut self) -> AuthExecutionResult<String> {
+        Self::current().ok_or_else(Self::missing)
+    }
+
+    fn with_force_token_refresh(&mut self, _: ForceTokenRefresh) {}
 }
 
 /// A failed exchange: an HTTP answer that is not a success, or anything else.
@@ -128,41 +176,48 @@ impl MicrosoftCalendar {
         if base.host_str() == Some(GRAPH_HOST) && base.scheme() != "https" {
             return Err(invalid("graph.microsoft.com is only reached over https"));
         }
-        Ok(Self { base, timeout })
-    }
-
-    /// The crate's client for one call with this token.
-    fn graph(&self, token: &AccessToken) -> GraphClient {
-        let official = self.base.host_str() == Some(GRAPH_HOST);
-        let mut config = GraphClientConfiguration::new()
-            .access_token(token.0.expose_secret())
-            .timeout(self.timeout);
+        let official = base.host_str() == Some(GRAPH_HOST);
+        let mut config =
+            GraphClientConfiguration::new().client_application(CallToken).timeout(timeout);
         if !official {
             config = config.https_only(false);
         }
         let mut client = GraphClient::from(config);
         if official {
-            client.use_endpoint(&self.base);
+            client.use_endpoint(&base);
         } else {
-            client.use_test_endpoint(&self.base);
+            client.use_test_endpoint(&base);
         }
-        client
+        Ok(Self { base, client })
+    }
+
+    /// The crate's client; only inside [`Self::as_account`].
+    fn graph(&self) -> &GraphClient {
+        &self.client
+    }
+
+    /// Runs `call` with `token` as the bearer token of its Graph requests.
+    async fn as_account<T>(&self, token: &AccessToken, call: impl Future<Output = T>) -> T {
+        CALL_TOKEN.scope(token.clone(), call).await
     }
 
     /// Who the token belongs to: `mail`, else `userPrincipalName`.
     pub async fn me(&self, token: &AccessToken) -> Result<AccountIdentity, ProviderError> {
-        let body = exchange(self.graph(token).me().get_user().send()).await?;
-        let user: User = parse(&body)?;
-        let email =
-            user.mail.filter(|mail| !mail.is_empty()).or(user.user_principal_name).ok_or_else(
-                || {
-                    ProviderError::permanent(
-                        0,
-                        "Graph returned a user without mail or userPrincipalName",
-                    )
-                },
-            )?;
-        Ok(AccountIdentity { email, name: user.display_name.filter(|name| !name.is_empty()) })
+        self.as_account(token, async {
+            let body = exchange(self.graph().me().get_user().send()).await?;
+            let user: User = parse(&body)?;
+            let email =
+                user.mail.filter(|mail| !mail.is_empty()).or(user.user_principal_name).ok_or_else(
+                    || {
+                        ProviderError::permanent(
+                            0,
+                            "Graph returned a user without mail or userPrincipalName",
+                        )
+                    },
+                )?;
+            Ok(AccountIdentity { email, name: user.display_name.filter(|name| !name.is_empty()) })
+        })
+        .await
     }
 
     /// The account's calendars (`canEdit` false, as for Birthdays, means not writable).
@@ -170,19 +225,22 @@ impl MicrosoftCalendar {
         &self,
         token: &AccessToken,
     ) -> Result<Vec<RemoteCalendar>, ProviderError> {
-        let client = self.graph(token);
-        let first = exchange(client.me().calendars().list_calendars().send()).await?;
-        let calendars: Vec<WireCalendar> = self.all_pages(&client, first).await?;
-        Ok(calendars
-            .into_iter()
-            .map(|calendar| RemoteCalendar {
-                id: calendar.id,
-                name: calendar.name,
-                primary: calendar.is_default_calendar,
-                writable: calendar.can_edit,
-                time_zone: None,
-            })
-            .collect())
+        self.as_account(token, async {
+            let client = self.graph();
+            let first = exchange(client.me().calendars().list_calendars().send()).await?;
+            let calendars: Vec<WireCalendar> = self.all_pages(client, first).await?;
+            Ok(calendars
+                .into_iter()
+                .map(|calendar| RemoteCalendar {
+                    id: calendar.id,
+                    name: calendar.name,
+                    primary: calendar.is_default_calendar,
+                    writable: calendar.can_edit,
+                    time_zone: None,
+                })
+                .collect())
+        })
+        .await
     }
 
     /// Creates the draft's event in `calendar_id` (idempotent through its `transactionId`), or
@@ -194,21 +252,24 @@ impl MicrosoftCalendar {
         draft: &EventDraft,
         remote_id: Option<&str>,
     ) -> Result<RemoteEvent, ProviderError> {
-        let client = self.graph(token);
-        if let Some(id) = remote_id {
-            let patch = wire::event_body(draft, false);
-            let request = client.me().event(id).update_events(&patch).header(prefer(), utc());
-            match exchange(request.send()).await {
-                Ok(body) => return tagged(&body, draft),
-                Err(error) if error.status() == Some(404) => {}
-                Err(error) => return Err(error.into()),
+        self.as_account(token, async {
+            let client = self.graph();
+            if let Some(id) = remote_id {
+                let patch = wire::event_body(draft, false);
+                let request = client.me().event(id).update_events(&patch).header(prefer(), utc());
+                match exchange(request.send()).await {
+                    Ok(body) => return tagged(&body, draft),
+                    Err(error) if error.status() == Some(404) => {}
+                    Err(error) => return Err(error.into()),
+                }
             }
-        }
-        let create = wire::event_body(draft, true);
-        let request =
-            client.me().calendar(calendar_id).create_events(&create).header(prefer(), utc());
-        let body = exchange(request.send()).await?;
-        tagged(&body, draft)
+            let create = wire::event_body(draft, true);
+            let request =
+                client.me().calendar(calendar_id).create_events(&create).header(prefer(), utc());
+            let body = exchange(request.send()).await?;
+            tagged(&body, draft)
+        })
+        .await
     }
 
     /// The event, `None` when it does not exist.
@@ -217,28 +278,34 @@ impl MicrosoftCalendar {
         token: &AccessToken,
         id: &str,
     ) -> Result<Option<RemoteEvent>, ProviderError> {
-        let request = self
-            .graph(token)
-            .me()
-            .event(id)
-            .get_events()
-            .expand(&[expand_booking().as_str()])
-            .header(prefer(), utc());
-        match exchange(request.send()).await {
-            Ok(body) => parse::<WireEvent>(&body)?.into_remote().map(Some),
-            Err(error) if error.status() == Some(404) => Ok(None),
-            Err(error) => Err(error.into()),
-        }
+        self.as_account(token, async {
+            let request = self
+                .graph()
+                .me()
+                .event(id)
+                .get_events()
+                .expand(&[expand_booking().as_str()])
+                .header(prefer(), utc());
+            match exchange(request.send()).await {
+                Ok(body) => parse::<WireEvent>(&body)?.into_remote().map(Some),
+                Err(error) if error.status() == Some(404) => Ok(None),
+                Err(error) => Err(error.into()),
+            }
+        })
+        .await
     }
 
     /// Deletes the event; one that is already gone counts as deleted.
     pub async fn delete_event(&self, token: &AccessToken, id: &str) -> Result<(), ProviderError> {
-        let request = self.graph(token).me().event(id).delete_events();
-        match exchange(request.send()).await {
-            Ok(_) => Ok(()),
-            Err(error) if matches!(error.status(), Some(404 | 410)) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        self.as_account(token, async {
+            let request = self.graph().me().event(id).delete_events();
+            match exchange(request.send()).await {
+                Ok(_) => Ok(()),
+                Err(error) if matches!(error.status(), Some(404 | 410)) => Ok(()),
+                Err(error) => Err(error.into()),
+            }
+        })
+        .await
     }
 
     /// Kalends's events (those carrying the booking property) of the default calendar in the
@@ -248,15 +315,18 @@ impl MicrosoftCalendar {
         token: &AccessToken,
         window: Window,
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
-        let events = self.calendar_view(token, window, true).await?;
-        let mut ours = Vec::new();
-        for event in events {
-            let event = event.into_remote()?;
-            if event.booking_id.is_some() {
-                ours.push(event);
+        self.as_account(token, async {
+            let events = self.calendar_view(window, true).await?;
+            let mut ours = Vec::new();
+            for event in events {
+                let event = event.into_remote()?;
+                if event.booking_id.is_some() {
+                    ours.push(event);
+                }
             }
-        }
-        Ok(ours)
+            Ok(ours)
+        })
+        .await
     }
 
     /// Changes of the default calendar since `cursor` (a delta link), or the whole window when
@@ -267,25 +337,31 @@ impl MicrosoftCalendar {
         cursor: Option<&str>,
         window: Window,
     ) -> Result<ChangeSet, ProviderError> {
-        let client = self.graph(token);
-        let first = match cursor {
-            Some(link) => self.get_link(&client, link).await,
-            None => {
-                let request = client
-                    .me()
-                    .calendar_views()
-                    .delta()
-                    .append_query_pair("startDateTime", wire::query_instant(window.start).as_str())
-                    .append_query_pair("endDateTime", wire::query_instant(window.end).as_str())
-                    .header(prefer(), page_and_utc());
-                exchange(request.send()).await
+        self.as_account(token, async {
+            let client = self.graph();
+            let first = match cursor {
+                Some(link) => self.get_link(client, link).await,
+                None => {
+                    let request = client
+                        .me()
+                        .calendar_views()
+                        .delta()
+                        .append_query_pair(
+                            "startDateTime",
+                            wire::query_instant(window.start).as_str(),
+                        )
+                        .append_query_pair("endDateTime", wire::query_instant(window.end).as_str())
+                        .header(prefer(), page_and_utc());
+                    exchange(request.send()).await
+                }
+            };
+            match self.delta_rounds(client, first).await {
+                Ok(set) => Ok(set),
+                Err(error) if error.is_sync_reset() => Ok(ChangeSet::FullSyncRequired),
+                Err(error) => Err(error.into()),
             }
-        };
-        match self.delta_rounds(&client, first).await {
-            Ok(set) => Ok(set),
-            Err(error) if error.is_sync_reset() => Ok(ChangeSet::FullSyncRequired),
-            Err(error) => Err(error.into()),
-        }
+        })
+        .await
     }
 
     /// Follows a delta round's pages to its delta link.
@@ -324,24 +400,26 @@ impl MicrosoftCalendar {
         email: &str,
         window: Window,
     ) -> Result<Vec<BusyInterval>, ProviderError> {
-        match self.schedule(token, email, window).await {
-            Ok(Some(intervals)) => return Ok(sorted(intervals)),
-            Ok(None) => {}
-            Err(ProviderError::Permanent { .. } | ProviderError::NotFound { .. }) => {}
-            Err(error) => return Err(error),
-        }
-        let events = self.calendar_view(token, window, false).await?;
-        let mut busy = Vec::new();
-        for event in events {
-            busy.extend(event.busy_interval()?);
-        }
-        Ok(sorted(busy))
+        self.as_account(token, async {
+            match self.schedule(email, window).await {
+                Ok(Some(intervals)) => return Ok(sorted(intervals)),
+                Ok(None) => {}
+                Err(ProviderError::Permanent { .. } | ProviderError::NotFound { .. }) => {}
+                Err(error) => return Err(error),
+            }
+            let events = self.calendar_view(window, false).await?;
+            let mut busy = Vec::new();
+            for event in events {
+                busy.extend(event.busy_interval()?);
+            }
+            Ok(sorted(busy))
+        })
+        .await
     }
 
     /// `getSchedule` for one address; `None` when the schedule came back with an error.
     async fn schedule(
         &self,
-        token: &AccessToken,
         email: &str,
         window: Window,
     ) -> Result<Option<Vec<BusyInterval>>, ProviderError> {
@@ -352,7 +430,7 @@ impl MicrosoftCalendar {
             "availabilityViewInterval": 30,
         });
         let request =
-            self.graph(token).me().default_calendar().get_schedule(&body).header(prefer(), utc());
+            self.graph().me().default_calendar().get_schedule(&body).header(prefer(), utc());
         let answer = exchange(request.send()).await?;
         let page: Page<Schedule> = parse(&answer)?;
         let Some(schedule) = page.value.into_iter().next().filter(|s| s.error.is_none()) else {
@@ -373,16 +451,19 @@ impl MicrosoftCalendar {
         token: &AccessToken,
         request: &SubscriptionRequest,
     ) -> Result<Subscription, ProviderError> {
-        let body = json!({
-            "changeType": "created,updated,deleted",
-            "notificationUrl": request.callback_url,
-            "resource": "me/events",
-            "expirationDateTime": expiry(request.expires_at),
-            "clientState": request.secret.expose_secret(),
-        });
-        let call = self.graph(token).subscriptions().create_subscription(&body);
-        let answer = exchange(call.send()).await?;
-        parse::<WireSubscription>(&answer)?.into_subscription()
+        self.as_account(token, async {
+            let body = json!({
+                "changeType": "created,updated,deleted",
+                "notificationUrl": request.callback_url,
+                "resource": "me/events",
+                "expirationDateTime": expiry(request.expires_at),
+                "clientState": request.secret.expose_secret(),
+            });
+            let call = self.graph().subscriptions().create_subscription(&body);
+            let answer = exchange(call.send()).await?;
+            parse::<WireSubscription>(&answer)?.into_subscription()
+        })
+        .await
     }
 
     /// Extends a subscription (capped at Graph's maximum).
@@ -392,30 +473,35 @@ impl MicrosoftCalendar {
         id: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<Subscription, ProviderError> {
-        let body = json!({ "expirationDateTime": expiry(expires_at) });
-        let call = self.graph(token).subscription(id).update_subscription(&body);
-        let answer = exchange(call.send()).await?;
-        parse::<WireSubscription>(&answer)?.into_subscription()
+        self.as_account(token, async {
+            let body = json!({ "expirationDateTime": expiry(expires_at) });
+            let call = self.graph().subscription(id).update_subscription(&body);
+            let answer = exchange(call.send()).await?;
+            parse::<WireSubscription>(&answer)?.into_subscription()
+        })
+        .await
     }
 
     /// Deletes a subscription; one that is already gone counts as deleted.
     pub async fn unsubscribe(&self, token: &AccessToken, id: &str) -> Result<(), ProviderError> {
-        let call = self.graph(token).subscription(id).delete_subscription();
-        match exchange(call.send()).await {
-            Ok(_) => Ok(()),
-            Err(error) if error.status() == Some(404) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        self.as_account(token, async {
+            let call = self.graph().subscription(id).delete_subscription();
+            match exchange(call.send()).await {
+                Ok(_) => Ok(()),
+                Err(error) if error.status() == Some(404) => Ok(()),
+                Err(error) => Err(error.into()),
+            }
+        })
+        .await
     }
 
     /// Every event of the default calendar in the window, all pages.
     async fn calendar_view(
         &self,
-        token: &AccessToken,
         window: Window,
         with_booking: bool,
     ) -> Result<Vec<WireEvent>, ProviderError> {
-        let client = self.graph(token);
+        let client = self.graph();
         let mut request = client
             .me()
             .calendar_views()
@@ -427,7 +513,7 @@ impl MicrosoftCalendar {
             request = request.expand(&[expand_booking().as_str()]);
         }
         let first = exchange(request.send()).await?;
-        Ok(self.all_pages(&client, first).await?)
+        Ok(self.all_pages(client, first).await?)
     }
 
     /// The values of a collection's first page and of every page its nextLinks lead to.

@@ -155,6 +155,22 @@ async fn me_names_the_account_by_its_mail_address() {
 }
 
 #[tokio::test]
+async fn calls_at_once_for_many_accounts_each_carry_their_own_token() {
+    // One GraphClient serves every account: each call must still go out as its own account.
+    let harness = Harness::start().await;
+    let mut accounts = Vec::new();
+    for n in 0..20 {
+        let email = format!("staff{n}@example.com");
+        accounts.push((harness.token(&email).await, email));
+    }
+    let answers =
+        futures::future::join_all(accounts.iter().map(|(token, _)| harness.client.me(token))).await;
+    for ((_, email), answer) in accounts.iter().zip(answers) {
+        assert_eq!(&answer.unwrap().email, email);
+    }
+}
+
+#[tokio::test]
 async fn calendars_are_listed_and_birthdays_is_not_writable() {
     let harness = Harness::start().await;
     let token = harness.token("ann@example.com").await;
