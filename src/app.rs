@@ -143,13 +143,18 @@ pub async fn start(
     let providers = Arc::new(
         Providers::from_config(&config).map_err(|e| anyhow::anyhow!("calendar providers: {e}"))?,
     );
-    let credentials = Credentials::new(store.clone(), sealer.clone(), providers.clone())
-        .with_budgets(Budgets {
-            google_per_account: config.sync.google_requests_per_minute_per_account,
-            google_per_project: config.sync.google_requests_per_minute,
-            microsoft_per_account: config.sync.microsoft_requests_per_minute_per_account,
-            microsoft_per_project: config.sync.microsoft_requests_per_minute,
-        });
+    let budgets = Budgets {
+        google_per_account: config.sync.google_requests_per_minute_per_account,
+        google_per_project: config.sync.google_requests_per_minute,
+        microsoft_per_account: config.sync.microsoft_requests_per_minute_per_account,
+        microsoft_per_project: config.sync.microsoft_requests_per_minute,
+    };
+    let credentials = Credentials::new(store.clone(), sealer.clone(), providers.clone());
+    // On Redis every process shares the budgets; otherwise each has its own.
+    let credentials = match queue.redis() {
+        Some(redis) => credentials.with_shared_budgets(budgets, redis, queue.name()),
+        None => credentials.with_budgets(budgets),
+    };
     let customer_mail = CustomerMail::from_config(&config, secret_key.clone())
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
     let sandbox = (!providers.sandboxed.is_empty())

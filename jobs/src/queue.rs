@@ -99,6 +99,15 @@ impl JobQueue {
         &self.name
     }
 
+    /// The queue's Redis connection, when it is on Redis (for what every process shares, such
+    /// as the providers' request budgets).
+    pub fn redis(&self) -> Option<redis::aio::ConnectionManager> {
+        match &self.storage {
+            Storage::Redis(s) => Some(s.clone().get_connection().clone()),
+            Storage::Sqlite(_) | Storage::Postgres(_) => None,
+        }
+    }
+
     /// Creates or upgrades the queue's tables (nothing to do on Redis).
     pub async fn migrate(&self) -> Result<(), QueueError> {
         match &self.storage {

@@ -2,15 +2,21 @@
 //! per-user quota, one per provider keeps the whole project under its quota, and a 429 slows that
 //! one account down (for its `Retry-After`), not everyone.
 //!
-//! Budgets are per process: with several worker processes each gets the full budget, so set
-//! them to the quota divided by the number of workers.
+//! With Redis (the job queue's), the buckets are shared by every process: one Lua script checks
+//! and takes from both buckets at once (GCRA: each bucket is one "theoretical arrival time" key,
+//! expiring when idle), and a 429 cools the account in every worker. Without Redis (SQLite or
+//! PostgreSQL queues: one process, or a few), the buckets are this process's own. Should Redis
+//! fail, a process falls back to its own buckets rather than stop calling providers.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use redis::Script;
+use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
 use crate::calendar::Provider;
@@ -47,11 +53,63 @@ struct ProviderLimits {
 
 /// Request budgets of every provider and account.
 pub struct RateLimits {
+    budgets: Budgets,
     google: ProviderLimits,
     microsoft: ProviderLimits,
     /// Accounts the provider told to wait (429 / rate-limit 403), until when.
     cooling: Mutex<HashMap<Uuid, Instant>>,
+    /// The buckets every process shares, when there is a Redis.
+    shared: Option<Shared>,
 }
+
+/// Buckets in Redis.
+struct Shared {
+    redis: ConnectionManager,
+    /// Key prefix (the queue's name), so deployments sharing a Redis keep their own budgets.
+    prefix: String,
+    take: Script,
+    cool: Script,
+    /// Whether the last Redis error was already logged (one warning per outage).
+    failing: AtomicBool,
+}
+
+/// Takes one request from an account's bucket and its provider's, or says how long to wait.
+/// KEYS: account bucket, provider bucket, account cooling-off. ARGV: per bucket, the emission
+/// interval in ms (60,000 / budget) and the burst (the budget). Returns 0 (go) or the ms to wait.
+const TAKE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local cooling = tonumber(redis.call('GET', KEYS[3]) or '0')
+if cooling > now then return math.ceil(cooling - now) end
+local wait = 0
+local tats = {}
+for i = 1, 2 do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local next_tat = tat + interval
+  local allowed_at = next_tat - interval * burst
+  if allowed_at > now and allowed_at - now > wait then wait = allowed_at - now end
+  tats[i] = next_tat
+end
+if wait > 0 then return math.ceil(wait) end
+for i = 1, 2 do
+  redis.call('SET', KEYS[i], string.format('%.3f', tats[i]), 'PX', math.ceil(tats[i] - now) + 1000)
+end
+return 0
+";
+
+/// Cools an account off for ARGV[1] ms (never shortening a longer cooling-off). KEYS: its key.
+const COOL: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local until_ms = now + tonumber(ARGV[1])
+if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], string.format('%.3f', until_ms), 'PX', ARGV[1])
+end
+return 0
+";
 
 impl std::fmt::Debug for RateLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,9 +131,11 @@ impl ProviderLimits {
 }
 
 impl RateLimits {
-    /// Limits with these budgets.
+    /// Limits with these budgets, this process's own.
     pub fn new(budgets: Budgets) -> Self {
         Self {
+            budgets,
+            shared: None,
             google: ProviderLimits::new(budgets.google_per_account, budgets.google_per_project),
             microsoft: ProviderLimits::new(
                 budgets.microsoft_per_account,
@@ -85,8 +145,42 @@ impl RateLimits {
         }
     }
 
+    /// The same budgets shared with every process using this Redis under `prefix`.
+    pub fn shared(budgets: Budgets, redis: ConnectionManager, prefix: &str) -> Self {
+        Self {
+            shared: Some(Shared {
+                redis,
+                prefix: prefix.to_owned(),
+                take: Script::new(TAKE),
+                cool: Script::new(COOL),
+                failing: AtomicBool::new(false),
+            }),
+            ..Self::new(budgets)
+        }
+    }
+
     /// Waits until one more request of this account fits every budget.
     pub async fn acquire(&self, provider: Provider, connection_id: Uuid) {
+        if let Some(shared) = &self.shared {
+            let (account, project) = match provider {
+                Provider::Google => {
+                    (self.budgets.google_per_account, self.budgets.google_per_project)
+                }
+                Provider::Microsoft => {
+                    (self.budgets.microsoft_per_account, self.budgets.microsoft_per_project)
+                }
+            };
+            loop {
+                match shared.take(provider, connection_id, account, project).await {
+                    Ok(0) => return,
+                    Ok(wait_ms) => {
+                        tokio::time::sleep(Duration::from_millis(wait_ms.min(60_000))).await;
+                    }
+                    // Redis is down: this process's own buckets meanwhile.
+                    Err(()) => break,
+                }
+            }
+        }
         let until = self.cooling_until(connection_id);
         if let Some(until) = until {
             tokio::time::sleep_until(until.into()).await;
@@ -99,9 +193,14 @@ impl RateLimits {
         limits.per_project.until_ready().await;
     }
 
-    /// The provider asked this account to wait `for_how_long`: its next requests wait too.
-    pub fn slow_down(&self, connection_id: Uuid, for_how_long: Duration) {
-        let until = Instant::now() + for_how_long.min(Duration::from_secs(3600));
+    /// The provider asked this account to wait `for_how_long`: its next requests wait too (in
+    /// every process, with Redis).
+    pub async fn slow_down(&self, provider: Provider, connection_id: Uuid, for_how_long: Duration) {
+        let for_how_long = for_how_long.min(Duration::from_secs(3600));
+        if let Some(shared) = &self.shared {
+            shared.cool(provider, connection_id, for_how_long).await;
+        }
+        let until = Instant::now() + for_how_long;
         let mut cooling = self.cooling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = cooling.entry(connection_id).or_insert(until);
         *entry = (*entry).max(until);
@@ -112,6 +211,63 @@ impl RateLimits {
         let now = Instant::now();
         cooling.retain(|_, until| *until > now);
         cooling.get(&connection_id).copied()
+    }
+}
+
+impl Shared {
+    fn key(&self, provider: Provider, what: &str) -> String {
+        format!("{}:limits:{}:{what}", self.prefix, provider.as_str())
+    }
+
+    /// One try at taking a request: `Ok(0)` go, `Ok(ms)` wait, `Err` Redis failed (logged once
+    /// per outage).
+    async fn take(
+        &self,
+        provider: Provider,
+        connection_id: Uuid,
+        per_account: u32,
+        per_project: u32,
+    ) -> Result<u64, ()> {
+        let interval = |per_minute: u32| 60_000.0 / f64::from(per_minute.max(1));
+        let answer: Result<u64, _> = self
+            .take
+            .key(self.key(provider, &format!("account:{connection_id}")))
+            .key(self.key(provider, "project"))
+            .key(self.key(provider, &format!("cooling:{connection_id}")))
+            .arg(interval(per_account))
+            .arg(per_account.max(1))
+            .arg(interval(per_project))
+            .arg(per_project.max(1))
+            .invoke_async(&mut self.redis.clone())
+            .await;
+        self.noted(answer)
+    }
+
+    async fn cool(&self, provider: Provider, connection_id: Uuid, for_how_long: Duration) {
+        let answer: Result<u64, _> = self
+            .cool
+            .key(self.key(provider, &format!("cooling:{connection_id}")))
+            .arg(u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX).max(1))
+            .invoke_async(&mut self.redis.clone())
+            .await;
+        let _ = self.noted(answer);
+    }
+
+    fn noted(&self, answer: redis::RedisResult<u64>) -> Result<u64, ()> {
+        match answer {
+            Ok(wait) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("shared request budgets are back in Redis");
+                }
+                Ok(wait)
+            }
+            Err(error) => {
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "shared request budgets unavailable in Redis; this process uses its own meanwhile");
+                }
+                Err(())
+            }
+        }
     }
 }
 
@@ -139,10 +295,46 @@ mod tests {
     }
 
     #[tokio::test]
+    #[ignore = "needs Redis: run scripts/test"]
+    async fn processes_sharing_a_redis_share_each_accounts_budget_and_cooling_off() {
+        let url = std::env::var("KALENDS_TEST_REDIS_URL").expect("KALENDS_TEST_REDIS_URL");
+        let redis = redis::Client::open(url).unwrap().get_connection_manager().await.unwrap();
+        let prefix = format!("limits-test-{}", Uuid::now_v7().simple());
+        let budgets = Budgets { google_per_account: 60, ..Budgets::default() };
+        // Two processes' limits.
+        let one = RateLimits::shared(budgets, redis.clone(), &prefix);
+        let two = RateLimits::shared(budgets, redis, &prefix);
+        let (busy, idle) = (Uuid::now_v7(), Uuid::now_v7());
+        let start = Instant::now();
+        for n in 0..60 {
+            let limits = if n % 2 == 0 { &one } else { &two };
+            limits.acquire(Provider::Google, busy).await;
+        }
+        assert!(start.elapsed() < Duration::from_millis(500), "the budget's burst goes at once");
+        two.acquire(Provider::Google, busy).await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(900),
+            "the 61st request, from either process, waits for a token (one a second): {:?}",
+            start.elapsed()
+        );
+        let other = Instant::now();
+        one.acquire(Provider::Google, idle).await;
+        assert!(other.elapsed() < Duration::from_millis(150), "another account has its own budget");
+
+        // A 429 seen by one process slows that account in the other too.
+        one.slow_down(Provider::Microsoft, busy, Duration::from_millis(400)).await;
+        let cooling = Instant::now();
+        two.acquire(Provider::Microsoft, idle).await;
+        assert!(cooling.elapsed() < Duration::from_millis(150), "another account is not slowed");
+        two.acquire(Provider::Microsoft, busy).await;
+        assert!(cooling.elapsed() >= Duration::from_millis(350), "{:?}", cooling.elapsed());
+    }
+
+    #[tokio::test]
     async fn a_rate_limited_account_cools_down_alone() {
         let limits = RateLimits::new(Budgets::default());
         let (told, other) = (Uuid::now_v7(), Uuid::now_v7());
-        limits.slow_down(told, Duration::from_millis(300));
+        limits.slow_down(Provider::Microsoft, told, Duration::from_millis(300)).await;
         let start = Instant::now();
         limits.acquire(Provider::Microsoft, other).await;
         assert!(start.elapsed() < Duration::from_millis(150), "another account is not slowed");

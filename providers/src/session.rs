@@ -83,6 +83,18 @@ impl Credentials {
         self
     }
 
+    /// The same with request budgets every process shares through this Redis (keys under
+    /// `prefix`).
+    pub fn with_shared_budgets(
+        mut self,
+        budgets: Budgets,
+        redis: redis::aio::ConnectionManager,
+        prefix: &str,
+    ) -> Self {
+        self.limits = Arc::new(RateLimits::shared(budgets, redis, prefix));
+        self
+    }
+
     /// The sealer of secrets at rest (channel secrets share it).
     pub fn sealer(&self) -> &Sealer {
         &self.sealer
@@ -126,7 +138,7 @@ impl Credentials {
         if let Err(error) = &result
             && let Some(wait) = error.retry_after()
         {
-            self.limits.slow_down(connection.id, wait);
+            self.limits.slow_down(connection.provider, connection.id, wait).await;
         }
         Ok(result?)
     }
