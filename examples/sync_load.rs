@@ -11,12 +11,22 @@
 //!    same sandbox, in the same run;
 //! 4. full import: a Google calendar holding `--import-events` events (seeded at the sandbox) is
 //!    connected and imported (`POST /api/v1/connections/{id}/sync`); time until every busy time
-//!    is stored, and the workers' peak memory (VmHWM) before and after.
+//!    is stored, and the workers' peak memory (VmHWM) before and after;
+//! 5. incremental import: `--import-connections` more staff members are connected (half Google,
+//!    half Microsoft, alternating; 8 consent flows at a time), and once the scheduler's pass has
+//!    imported each of them (cursor and `last_sync_at` stored) and its push channel or
+//!    subscription is saved, one busy event ("Change i") is added to each of those calendars at
+//!    the sandbox as its user would (which notifies the channels; Kalends imports each notified
+//!    connection a 2 s debounce later); time from the first add until every one of them is stored
+//!    in `calendar_busy`; also when the first and the median arrived (their rows' `updated_at`),
+//!    each change's own delay (p50, p99), the change listings the sandbox served meanwhile, and
+//!    how many of those connections the scheduler claimed meanwhile (0: every import came from a
+//!    notification). `0` skips it.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example sync_load -- \
 //!     --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] \
-//!     [--burst 2000] [--import-events 10000] [--lift-budgets true]
+//!     [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true]
 //! ```
 
 use std::collections::HashMap;
@@ -37,6 +47,8 @@ struct Args {
     staff: usize,
     burst: usize,
     import_events: usize,
+    /// Connections that each get one change in phase 5 (0: skipped).
+    import_connections: usize,
     /// Lift the per-account request budgets, to see the pipeline's own throughput.
     lift_budgets: bool,
 }
@@ -50,6 +62,7 @@ fn args() -> Args {
         staff: 20,
         burst: 2000,
         import_events: 10_000,
+        import_connections: 1000,
         lift_budgets: false,
     };
     let mut it = std::env::args().skip(1);
@@ -64,6 +77,9 @@ fn args() -> Args {
             "--burst" => args.burst = value.parse().expect("--burst is a number"),
             "--import-events" => {
                 args.import_events = value.parse().expect("--import-events is a number")
+            }
+            "--import-connections" => {
+                args.import_connections = value.parse().expect("--import-connections is a number")
             }
             "--lift-budgets" => args.lift_budgets = value == "true",
             other => panic!("unknown flag {other}"),
@@ -313,6 +329,184 @@ async fn full_import(
     (seconds, before, after)
 }
 
+/// What phase 5 measured; times in seconds.
+struct Incremental {
+    /// Connecting the staff members, all of them.
+    connect: f64,
+    /// From the last connect until every connection was imported and watched.
+    initial_wait: f64,
+    /// From the first change until the last change was answered by the sandbox.
+    seed: f64,
+    /// From the first change until every change was stored.
+    total: f64,
+    /// Each change stored, from the first change: the first, the median.
+    first: f64,
+    p50: f64,
+    /// Each change stored, from its own change: median, p99.
+    latency_p50: f64,
+    latency_p99: f64,
+    /// Change listings (Google `events.list`, Graph `calendarView/delta`) the sandbox served.
+    provider_reads: u64,
+    /// Connections the scheduler claimed meanwhile (0: every import came from a notification).
+    scheduled: usize,
+}
+
+/// Change listings served by the sandbox so far.
+async fn provider_reads(http: &reqwest::Client, base: &str) -> u64 {
+    let counts = json_of(http.get(format!("{base}/sandbox/_control/requests"))).await;
+    ["GET google events.list", "GET microsoft calendarView.delta"]
+        .iter()
+        .map(|route| counts[*route].as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// When the scheduler next imports each connection.
+async fn next_imports(pool: &sqlx::PgPool, ids: &[Uuid]) -> HashMap<Uuid, Option<DateTime<Utc>>> {
+    sqlx::query_as("SELECT id, next_import_at FROM connections WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// Connects `n` more staff members (Google and Microsoft alternating), waits until each is
+/// imported and watched, then adds one busy event to each calendar at once, as its user would:
+/// the sandbox notifies Kalends, which imports each connection a debounce later.
+async fn incremental_import(base: &str, key: &str, pool: &sqlx::PgPool, n: usize) -> Incremental {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let permit = semaphore.clone().acquire_owned().await.unwrap();
+        let (base, key) = (base.to_owned(), key.to_owned());
+        tasks.spawn(async move {
+            let provider = if i % 2 == 0 { "google" } else { "microsoft" };
+            connect(&base, &key, &format!("incr{i}"), provider).await;
+            drop(permit);
+        });
+    }
+    tasks.join_all().await;
+    let connect_seconds = started.elapsed().as_secs_f64();
+    let connections: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, provider, account_email FROM connections WHERE account_email LIKE 'incr%@example.com'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(connections.len(), n, "connections made");
+    let ids: Vec<Uuid> = connections.iter().map(|(id, _, _)| *id).collect();
+
+    // A new connection is imported at the scheduler's next pass; its channel is made by a job.
+    eprintln!("sync_load: {n} connected in {connect_seconds:.1} s; waiting for their first import");
+    let waited = Instant::now();
+    loop {
+        let (imported, watched): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM connections c WHERE c.id = ANY($1) \
+               AND c.last_sync_at IS NOT NULL AND c.import_requested_at IS NULL \
+               AND EXISTS (SELECT 1 FROM calendar_cursors k WHERE k.connection_id = c.id)), \
+             (SELECT COUNT(DISTINCT connection_id) FROM calendar_channels WHERE connection_id = ANY($1))",
+        )
+        .bind(&ids)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if imported as usize == n && watched as usize == n {
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(900),
+            "after 15 minutes only {imported} of {n} imported, {watched} watched"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let initial_wait = waited.elapsed().as_secs_f64();
+    let scheduled_before = next_imports(pool, &ids).await;
+    let reads_before = provider_reads(&http, base).await;
+
+    // One change in every calendar, 32 at a time, while the stored ones are counted.
+    let t0 = Utc::now();
+    let started = Instant::now();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (id, provider, email)) in connections.iter().enumerate() {
+        let day = t0.date_naive() + chrono::Duration::days(7 + (i % 300) as i64);
+        let hour = 8 + i % 10;
+        let title = format!("Change {i}");
+        let (url, event) = if provider == "google" {
+            let at = |minute: u32| json!({"dateTime": format!("{day}T{hour:02}:{minute:02}:00Z")});
+            let url = format!("{base}/sandbox/_control/google/calendars/{email}/{email}/events");
+            (url, json!({"summary": title, "start": at(0), "end": at(45)}))
+        } else {
+            let at = |minute: u32| json!({"dateTime": format!("{day}T{hour:02}:{minute:02}:00"), "timeZone": "UTC"});
+            let url = format!("{base}/sandbox/_control/microsoft/users/{email}/events");
+            (url, json!({"subject": title, "start": at(0), "end": at(45)}))
+        };
+        let (http, semaphore, id) = (http.clone(), semaphore.clone(), *id);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await.unwrap();
+            let sent = Utc::now();
+            let response = http.post(url).json(&event).send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "seeding a change failed: {}",
+                response.status()
+            );
+            (id, sent, Instant::now())
+        });
+    }
+    loop {
+        let (stored,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM calendar_busy WHERE connection_id = ANY($1) AND summary LIKE 'Change %'",
+        )
+        .bind(&ids)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if stored as usize >= n {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "only {stored} of {n} changes imported"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let total = started.elapsed().as_secs_f64();
+    let seeded = tasks.join_all().await;
+    let seed = seeded.iter().map(|(_, _, done)| *done - started).max().unwrap_or_default();
+    let sent: HashMap<Uuid, DateTime<Utc>> = seeded.iter().map(|(id, at, _)| (*id, *at)).collect();
+    let stored: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT connection_id, updated_at FROM calendar_busy WHERE connection_id = ANY($1) AND summary LIKE 'Change %'",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let seconds = |d: chrono::Duration| d.num_microseconds().unwrap_or(0) as f64 / 1e6;
+    let mut arrivals: Vec<f64> = stored.iter().map(|(_, at)| seconds(*at - t0)).collect();
+    arrivals.sort_by(f64::total_cmp);
+    let mut latencies: Vec<f64> = stored.iter().map(|(id, at)| seconds(*at - sent[id])).collect();
+    latencies.sort_by(f64::total_cmp);
+    let reads = provider_reads(&http, base).await - reads_before;
+    let scheduled_after = next_imports(pool, &ids).await;
+    let scheduled = ids.iter().filter(|id| scheduled_before[*id] != scheduled_after[*id]).count();
+    Incremental {
+        connect: connect_seconds,
+        initial_wait,
+        seed: seed.as_secs_f64(),
+        total,
+        first: arrivals.first().copied().unwrap_or(f64::NAN),
+        p50: percentile(&arrivals, 50.0),
+        latency_p50: percentile(&latencies, 50.0),
+        latency_p99: percentile(&latencies, 99.0),
+        provider_reads: reads,
+        scheduled,
+    }
+}
+
 async fn wait_ready(base: &str) {
     for _ in 0..300 {
         if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
@@ -411,6 +605,13 @@ async fn main() {
     let worker_pids: Vec<u32> = processes[1..].iter().filter_map(Child::id).collect();
     let (import_seconds, peak_before, peak_after) =
         full_import(&base, &key, &pool, &worker_pids, args.import_events).await;
+
+    // 5. Incremental imports: one change in each of many calendars, told by push notifications.
+    let incremental = match args.import_connections {
+        0 => None,
+        n => Some(incremental_import(&base, &key, &pool, n).await),
+    };
+    let field = |f: fn(&Incremental) -> Value| incremental.as_ref().map_or(Value::Null, f);
     println!(
         "{}",
         json!({
@@ -421,6 +622,18 @@ async fn main() {
             "share_of_ceiling": throughput / ceiling,
             "import_events": args.import_events, "import_seconds": import_seconds,
             "worker_peak_mib_before_import": peak_before, "worker_peak_mib_after_import": peak_after,
+            "incremental_connections": args.import_connections,
+            "incremental_trigger": field(|_| "push".into()),
+            "incremental_import_seconds": field(|i| i.total.into()),
+            "incremental_first_seconds": field(|i| i.first.into()),
+            "incremental_p50_seconds": field(|i| i.p50.into()),
+            "incremental_latency_p50_seconds": field(|i| i.latency_p50.into()),
+            "incremental_latency_p99_seconds": field(|i| i.latency_p99.into()),
+            "incremental_seed_seconds": field(|i| i.seed.into()),
+            "incremental_provider_reads": field(|i| i.provider_reads.into()),
+            "incremental_scheduled_imports": field(|i| i.scheduled.into()),
+            "incremental_connect_seconds": field(|i| i.connect.into()),
+            "incremental_first_import_wait_seconds": field(|i| i.initial_wait.into()),
         })
     );
     for mut p in processes {
