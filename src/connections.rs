@@ -72,7 +72,17 @@ pub async fn connect(
     replay(state, &connection).await?;
     let watch = Job::WatchCalendars { tenant_id, connection_id: connection.id };
     state.store.enqueue(&watch).await?;
+    import_now(state, &connection).await?;
     Ok(connection)
+}
+
+/// Queues an import of the connection's busy times now (unless one is already waiting), and
+/// moves its scheduled import one interval ahead. `true` when this call queued it.
+pub async fn import_now(state: &AppState, connection: &Connection) -> Result<bool, StoreError> {
+    let now = chrono::Utc::now();
+    let next =
+        now + chrono::Duration::minutes(i64::from(state.config.sync.import_interval_minutes));
+    state.store.request_calendar_import(connection.tenant_id, connection.id, now, Some(next)).await
 }
 
 /// Queues a sync of every upcoming booking of the connection's staff member whose event in its

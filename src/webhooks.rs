@@ -49,7 +49,7 @@ async fn request_import(
     connection_id: uuid::Uuid,
 ) -> StatusCode {
     let run_at = Utc::now() + chrono::Duration::from_std(DEBOUNCE).unwrap_or_default();
-    match state.store.request_calendar_import(tenant_id, connection_id, run_at).await {
+    match state.store.request_calendar_import(tenant_id, connection_id, run_at, None).await {
         Ok(queued) => {
             metrics::counter!("kalends_webhook_notifications_total", "queued" => queued.to_string()).increment(1);
             StatusCode::OK

@@ -52,6 +52,9 @@ pub trait JobHandler: Clone + Send + Sync + 'static {
     }
 }
 
+/// One job kind's run, boxed.
+type BoxedRun<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
+
 /// The handler of Kalends' own jobs: dispatches each kind to its file.
 #[derive(Clone, Debug)]
 pub struct KalendsJobs {
@@ -89,63 +92,44 @@ impl JobHandler for KalendsJobs {
     }
 
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
-        match job {
+        // Each kind's future is boxed: as one enum of them all the handler's future would be as
+        // large as the largest, which overflows small stacks (debug builds, test threads).
+        let (store, credentials, mail) = (&self.store, &self.credentials, &self.mail);
+        let run: BoxedRun<'_> = match job {
             Job::SyncBooking { tenant_id, booking_id } => {
-                crate::sync_booking::run(&self.store, &self.credentials, *tenant_id, *booking_id)
-                    .await
+                Box::pin(crate::sync_booking::run(store, credentials, *tenant_id, *booking_id))
             }
             Job::DeleteBooking { tenant_id, booking_id } => {
-                crate::delete_booking::run(&self.store, &self.credentials, *tenant_id, *booking_id)
-                    .await
+                Box::pin(crate::delete_booking::run(store, credentials, *tenant_id, *booking_id))
             }
             Job::ImportFeed { tenant_id, import_id } => {
-                crate::import_feed::run(&self.importer, *tenant_id, *import_id).await
+                Box::pin(crate::import_feed::run(&self.importer, *tenant_id, *import_id))
             }
-            Job::ImportAvailability { tenant_id, connection_id } => {
-                let credentials = &self.credentials;
-                crate::import_availability::run(
-                    &self.store,
-                    credentials,
-                    *tenant_id,
-                    *connection_id,
-                )
-                .await
-            }
+            Job::ImportAvailability { tenant_id, connection_id } => Box::pin(
+                crate::import_availability::run(store, credentials, *tenant_id, *connection_id),
+            ),
             Job::NotifyCustomer { tenant_id, booking_id, resend } => {
-                let mail = &self.mail;
-                crate::notify_customer::run(&self.store, mail, *tenant_id, *booking_id, *resend)
-                    .await
+                Box::pin(crate::notify_customer::run(store, mail, *tenant_id, *booking_id, *resend))
             }
             Job::NotifyReauth { tenant_id, connection_id } => {
-                crate::notify_reauth::run(&self.store, &self.mail, *tenant_id, *connection_id).await
+                Box::pin(crate::notify_reauth::run(store, mail, *tenant_id, *connection_id))
             }
             Job::WatchCalendars { tenant_id, connection_id } => {
-                let (store, credentials) = (&self.store, &self.credentials);
-                crate::watch_calendars::run(
+                Box::pin(crate::watch_calendars::run(
                     store,
                     credentials,
                     &self.public_url,
                     *tenant_id,
                     *connection_id,
-                )
-                .await
+                ))
             }
             Job::Reconcile { tenant_id, connection_id } => {
-                crate::reconcile::run(&self.store, &self.credentials, *tenant_id, *connection_id)
-                    .await
+                Box::pin(crate::reconcile::run(store, credentials, *tenant_id, *connection_id))
             }
-            Job::SendReminder { tenant_id, booking_id, reminder, due_at } => {
-                let (tenant_id, booking_id) = (*tenant_id, *booking_id);
-                crate::send_reminder::run(
-                    &self.store,
-                    &self.mail,
-                    tenant_id,
-                    booking_id,
-                    reminder,
-                    *due_at,
-                )
-                .await
-            }
-        }
+            Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
+                crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
+            ),
+        };
+        run.await
     }
 }

@@ -264,8 +264,7 @@ async fn sync_connection(
     let job =
         kalends_core::job::Job::Reconcile { tenant_id: tenant.id, connection_id: connection.id };
     state.store.enqueue(&job).await?;
-    let import =
-        state.store.request_calendar_import(tenant.id, connection.id, chrono::Utc::now()).await?;
+    let import = crate::connections::import_now(&state, &connection).await?;
     let queued = SyncQueued { bookings, reconcile: true, import };
     Ok((StatusCode::ACCEPTED, axum::Json(queued)).into_response())
 }

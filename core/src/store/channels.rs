@@ -234,19 +234,30 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Asks for an import of the connection's busy times `after` from now, unless one is already
+    /// Asks for an import of the connection's busy times at `run_at`, unless one is already
     /// asked for: a burst of notifications queues one import. `true` when this call queued it.
+    /// `next_scheduled`, when given, also moves the scheduled import (the safety net) there, so
+    /// an import run now on purpose (a new connection, a manual sync) is not run again by the
+    /// scheduler a moment later.
     pub async fn request_calendar_import(
         &self,
         tenant_id: Uuid,
         connection_id: Uuid,
         run_at: DateTime<Utc>,
+        next_scheduled: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
         let at = now();
         let job = outbox::encode(&Job::ImportAvailability { tenant_id, connection_id })?;
         let queued = with_pool!(self, |pool| {
             async {
             let mut tx = pool.begin().await?;
+            if let Some(next) = next_scheduled {
+                sqlx::query("UPDATE connections SET next_import_at = $1 WHERE id = $2")
+                    .bind(next)
+                    .bind(connection_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let marked = sqlx::query(
                 "UPDATE connections SET import_requested_at = $1 WHERE id = $2 AND import_requested_at IS NULL",
             )
