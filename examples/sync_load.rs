@@ -174,11 +174,13 @@ async fn create(
     key: &str,
     staff_id: &str,
     n: usize,
+    slot: usize,
 ) -> (Uuid, DateTime<Utc>) {
-    let start = Utc::now()
-        + chrono::Duration::days(10 + (n % 300) as i64)
-        + chrono::Duration::minutes((n % 600) as i64);
-    let start = DateTime::from_timestamp(start.timestamp(), 0).unwrap();
+    // Each staff member's bookings take their own hour (ten a day from 08:00 UTC, from 10 days
+    // ahead): a booking system does not double-book, and overlapping bookings would measure
+    // conflict detection instead of the sync.
+    let day = Utc::now().date_naive() + chrono::Duration::days(10 + (slot / 10) as i64);
+    let start = day.and_hms_opt(8 + (slot % 10) as u32, 0, 0).unwrap().and_utc();
     let body = json!({"title": format!("Booking {n}"), "staff_ids": [staff_id], "time_zone": "UTC",
         "start": start.to_rfc3339(), "end": (start + chrono::Duration::hours(1)).to_rfc3339()});
     let response = http
@@ -517,6 +519,11 @@ async fn wait_ready(base: &str) {
     panic!("kalends did not become ready");
 }
 
+/// Marks a phase's start on stderr (with the wall clock, to match against CPU samples).
+fn phase(name: &str) {
+    eprintln!("sync_load: {} phase {name}", Utc::now().format("%H:%M:%S%.3f"));
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
@@ -560,6 +567,7 @@ async fn main() {
     let pool = sqlx::PgPool::connect(&args.database_url).await.unwrap();
 
     // 1. Latency at a fixed rate (open loop).
+    phase("latency");
     let period = Duration::from_secs_f64(1.0 / args.rate as f64);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -567,7 +575,8 @@ async fn main() {
         tokio::time::sleep_until((started + period * n as u32).into()).await;
         let (http, base, key, staff_id) =
             (http.clone(), base.clone(), key.clone(), staff_ids[n % staff_ids.len()].clone());
-        tasks.spawn(async move { create(&http, &base, &key, &staff_id, n).await });
+        let slot = n / staff_ids.len();
+        tasks.spawn(async move { create(&http, &base, &key, &staff_id, n, slot).await });
     }
     let sent: Vec<(Uuid, DateTime<Utc>)> = tasks.join_all().await;
     let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
@@ -579,6 +588,7 @@ async fn main() {
     latencies.sort_by(f64::total_cmp);
 
     // 2. Throughput: a burst, as fast as the API takes it.
+    phase("burst");
     let burst_start = Utc::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = tokio::task::JoinSet::new();
@@ -586,8 +596,10 @@ async fn main() {
         let permit = semaphore.clone().acquire_owned().await.unwrap();
         let (http, base, key, staff_id) =
             (http.clone(), base.clone(), key.clone(), staff_ids[n % staff_ids.len()].clone());
+        // After the latency phase's slots.
+        let slot = (args.rate * args.seconds) as usize / staff_ids.len() + 1 + n / staff_ids.len();
         tasks.spawn(async move {
-            let made = create(&http, &base, &key, &staff_id, 100_000 + n).await;
+            let made = create(&http, &base, &key, &staff_id, 100_000 + n, slot).await;
             drop(permit);
             made
         });
@@ -599,14 +611,17 @@ async fn main() {
         args.burst as f64 / ((last - burst_start).num_milliseconds().max(1) as f64 / 1000.0);
 
     // 3. The sandbox's own ceiling, same run.
+    phase("ceiling");
     let ceiling = ceiling(&base, 10).await;
 
     // 4. A full import of a big calendar.
+    phase("full import");
     let worker_pids: Vec<u32> = processes[1..].iter().filter_map(Child::id).collect();
     let (import_seconds, peak_before, peak_after) =
         full_import(&base, &key, &pool, &worker_pids, args.import_events).await;
 
     // 5. Incremental imports: one change in each of many calendars, told by push notifications.
+    phase("incremental imports");
     let incremental = match args.import_connections {
         0 => None,
         n => Some(incremental_import(&base, &key, &pool, n).await),
