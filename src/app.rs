@@ -187,7 +187,13 @@ pub async fn start(
     let mut relay = Relay::new(store.clone(), queue.clone(), interval);
     if role != Role::Api {
         let (wake, woken) = mpsc::channel(1);
-        relay = relay.waking(wake);
+        relay = relay.waking(wake.clone());
+        // Jobs pushed by other processes (an API node's relay) wake this worker too.
+        let (pushed, token) = (queue.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            pushed.wake_on_new_jobs(wake, token).await;
+            Ok(())
+        });
         let options = WorkerOptions {
             name: format!(
                 "kalends-{}-{}",

@@ -47,6 +47,8 @@ fn queue_err(e: impl std::fmt::Display) -> QueueError {
 pub struct JobQueue {
     name: String,
     pub(crate) storage: Storage,
+    /// For the subscription that wakes workers of other processes (Redis only).
+    redis_client: Option<redis::Client>,
 }
 
 /// The apalis storage behind a [`JobQueue`].
@@ -79,7 +81,8 @@ impl JobQueue {
                 .heartbeat_interval(Duration::from_secs(config.jobs.heartbeat_secs))
                 .missed_heartbeats(3);
             let storage = Storage::Redis(RedisStorage::new(conn).with_config(cfg));
-            return Ok(JobQueue { name: queue.to_owned(), storage });
+            let client = redis::Client::open(url.expose_secret()).map_err(queue_err)?;
+            return Ok(JobQueue { name: queue.to_owned(), storage, redis_client: Some(client) });
         }
         let storage = match store.pool() {
             Pool::Sqlite { write: pool, .. } => {
@@ -91,12 +94,84 @@ impl JobQueue {
                 Storage::Postgres(PostgresStorage::new(pool).with_config(cfg))
             }
         };
-        Ok(JobQueue { name: queue.to_owned(), storage })
+        Ok(JobQueue { name: queue.to_owned(), storage, redis_client: None })
     }
 
     /// The queue's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The Redis channel on which [`Self::announce`] tells every worker that jobs are due.
+    fn wake_channel(&self) -> String {
+        format!("{}:wake", self.name)
+    }
+
+    /// On Redis, tells the workers of every process that jobs due now were pushed (one message
+    /// per relayed batch). apalis-redis 1.0 files every push under its scheduled set (it sets
+    /// `run_at` to now when there is none), so its own "available" events never fire.
+    pub async fn announce(&self) {
+        if let Storage::Redis(s) = &self.storage {
+            let mut conn = s.clone().get_connection().clone();
+            let sent: Result<i64, _> =
+                redis::cmd("PUBLISH").arg(self.wake_channel()).arg(1).query_async(&mut conn).await;
+            if let Err(error) = sent {
+                tracing::debug!(%error, "could not announce new jobs; workers will poll");
+            }
+        }
+    }
+
+    /// On Redis, wakes this process's worker (through `wake`) whenever any process announces
+    /// jobs ([`Self::announce`]). Without it a worker in another process than the relay's found
+    /// new work only at its next poll (`jobs.poll_interval_ms`, 250 ms). Resubscribes after a
+    /// lost connection; the poll still finds everything meanwhile. Returns at once on the
+    /// database queues.
+    pub async fn wake_on_new_jobs(
+        &self,
+        wake: futures::channel::mpsc::Sender<()>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        use futures::StreamExt as _;
+        let (Storage::Redis(_), Some(client)) = (&self.storage, &self.redis_client) else {
+            return;
+        };
+        let channel = self.wake_channel();
+        let mut failing = false;
+        while !shutdown.is_cancelled() {
+            let subscribed = async {
+                let mut pubsub = client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            }
+            .await;
+            match subscribed {
+                Ok(mut pubsub) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("job wake-ups from Redis are back");
+                    }
+                    let mut messages = pubsub.on_message();
+                    loop {
+                        tokio::select! {
+                            message = messages.next() => match message {
+                                // A full channel already holds a wake-up; that is enough.
+                                Some(_) => { let _ = wake.clone().try_send(()); }
+                                None => break,
+                            },
+                            () = shutdown.cancelled() => return,
+                        }
+                    }
+                }
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, "no job wake-ups from Redis; workers poll meanwhile");
+                }
+                Err(_) => {}
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
     }
 
     /// The queue's Redis connection, when it is on Redis (for what every process shares, such

@@ -86,6 +86,7 @@ impl Relay {
         if !done.is_empty() {
             self.store.complete_outbox(&done).await?;
             metrics::counter!("kalends_outbox_relayed_total").increment(done.len() as u64);
+            self.queue.announce().await;
             if let Some(wake) = &self.wake_worker {
                 // A full channel already holds a wake-up; that is enough.
                 let _ = wake.clone().try_send(());

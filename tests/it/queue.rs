@@ -364,3 +364,33 @@ on_every_queue!(
     duplicate_and_stale_deliveries_are_harmless,
     a_stopping_worker_lets_the_running_job_finish,
 );
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+async fn on_redis_a_worker_in_another_process_is_woken_when_jobs_are_relayed() {
+    // Two processes' queues on one Redis: what one relays wakes the other's worker, which
+    // otherwise would find it only at its next poll.
+    let dir = TempDir::new();
+    let config = queue_config(Queue::Redis, &dir).await;
+    let (_, api_node) = app::connect(&config).await.unwrap();
+    let (_, worker_node) = app::connect(&config).await.unwrap();
+    let (wake, mut woken) = futures::channel::mpsc::channel(1);
+    let stop = CancellationToken::new();
+    let listening = tokio::spawn({
+        let stop = stop.clone();
+        async move { worker_node.wake_on_new_jobs(wake, stop).await }
+    });
+    // The subscription takes a moment to be in place: announce until it is heard.
+    let mut heard = false;
+    for _ in 0..50 {
+        api_node.announce().await;
+        let next = futures::StreamExt::next(&mut woken);
+        if let Ok(Some(())) = tokio::time::timeout(Duration::from_millis(200), next).await {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "the other process's worker was never woken");
+    stop.cancel();
+    listening.await.unwrap();
+}
