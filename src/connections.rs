@@ -167,6 +167,7 @@ pub async fn disconnect(
         }
     }
     state.store.disconnect_connection(connection.tenant_id, connection.id).await?;
+    state.store.resolve_external_edits_of_connection(connection.id).await?;
     tracing::info!(connection = %connection.id, provider = %connection.provider, "calendar disconnected");
     // The staff member's bookings now go to their new default connection, if any.
     for other in

@@ -14,7 +14,7 @@ use chrono::NaiveTime;
 use kalends_core::Store;
 use kalends_core::domain::{Booking, BookingSpan, Connection, ExternalEditPolicy, Tenant};
 use kalends_core::job::Job;
-use kalends_core::store::{BookingEvent, EventState, ExternalEditConflict};
+use kalends_core::store::{BookingEvent, EventState, ExternalEditConflict, LEFT_DELETED};
 use kalends_providers::calendar::{Change, EventTime};
 
 /// What an edit was.
@@ -58,6 +58,10 @@ pub async fn handle(
         }
         let edit = match change {
             Change::Upserted(event) if where_booking_is(&booking.data.span, &event.time) => {
+                // Where it belongs (perhaps moved back by hand): an edit left open is settled.
+                if mapping.external_edit.is_some() {
+                    store.resolve_external_edit(mapping.booking_id, connection.id).await?;
+                }
                 continue;
             }
             Change::Upserted(event) => Edit::Moved(&event.time),
@@ -115,8 +119,9 @@ async fn apply(
                 format!("{what}; left as is (external_edit_policy is accept): check the booking");
             store.event_edited_externally(mapping.booking_id, connection.id, &note).await?;
             if edit == Edit::Deleted {
+                let why = Some(LEFT_DELETED);
                 store
-                    .event_finished(mapping.booking_id, connection.id, EventState::Deleted, None)
+                    .event_finished(mapping.booking_id, connection.id, EventState::Deleted, why)
                     .await?;
             }
             let calendar =

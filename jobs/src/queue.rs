@@ -150,6 +150,10 @@ impl JobQueue {
                         tracing::info!("job wake-ups from Redis are back");
                     }
                     let mut messages = pubsub.on_message();
+                    // Subscribe afresh now and then: a connection silently dropped on the way
+                    // (a NAT, a load balancer) would otherwise never end the stream.
+                    let renew = tokio::time::sleep(Duration::from_secs(300));
+                    tokio::pin!(renew);
                     loop {
                         tokio::select! {
                             message = messages.next() => match message {
@@ -157,6 +161,7 @@ impl JobQueue {
                                 Some(_) => { let _ = wake.clone().try_send(()); }
                                 None => break,
                             },
+                            () = &mut renew => break,
                             () = shutdown.cancelled() => return,
                         }
                     }

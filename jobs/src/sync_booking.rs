@@ -12,7 +12,7 @@ use std::time::Duration;
 use kalends_core::domain::{
     Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
-use kalends_core::store::{BookingEvent, EventState};
+use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{EventKey, Window};
@@ -117,8 +117,14 @@ async fn converge_leased(
             failures.add(&e);
         }
     }
-    for event in existing.iter().filter(|e| e.state != EventState::Deleted) {
+    for event in &existing {
         if targets.iter().any(|t| t.id == event.connection_id) {
+            continue;
+        }
+        if event.state == EventState::Deleted {
+            // Already out of that calendar (a hand deletion left as is, say): nothing to
+            // decide about it any more.
+            settle_external_edit(store, Some(event)).await?;
             continue;
         }
         if let Err(e) = remove(store, credentials, &tenant, &booking, event).await {
@@ -147,8 +153,12 @@ async fn push(
         store.event_pending(booking, connection, "", None, Some(why)).await?;
         return Err(ProviderError::permanent(0, why).into());
     };
+    // Written at this version, or deleted by the staff member at this version and left so
+    // (`external_edit_policy: accept`): only a new version of the booking writes it again.
     let up_to_date = current.is_some_and(|e| {
-        e.state == EventState::Synced
+        let accepted_deletion =
+            e.state == EventState::Deleted && e.last_error.as_deref() == Some(LEFT_DELETED);
+        (e.state == EventState::Synced || accepted_deletion)
             && e.calendar_id == calendar
             && e.synced_version >= Some(booking.version)
     });
@@ -205,6 +215,7 @@ async fn remove(
         store
             .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
             .await?;
+        settle_external_edit(store, Some(event)).await?;
         return Ok(());
     }
     match delete_remote(credentials, &connection, event, booking).await {

@@ -4,6 +4,17 @@
 -- (measured: 32 concurrent booking creations spent 19 ms per update waiting on that lock, and
 -- the sync benchmark's PostgreSQL burned 1.1 cores). At commit the lock is held for the commit
 -- only. The version still moves in the same transaction as the change (feeds' ETags stay right).
+-- At commit, now() (the transaction's start) could be earlier than a change committed before:
+-- Last-Modified must never go backwards, so the commit's own clock, and never less than before.
+CREATE OR REPLACE FUNCTION kalends_touch_tenant() RETURNS trigger AS $$
+BEGIN
+    UPDATE tenants SET content_version = content_version + 1,
+        content_changed_at = GREATEST(COALESCE(content_changed_at, '-infinity'), clock_timestamp())
+        WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
 DROP TRIGGER bookings_touch ON bookings;
 DROP TRIGGER booking_staff_touch ON booking_staff;
 DROP TRIGGER blocks_touch ON blocks;

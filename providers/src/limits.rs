@@ -6,7 +6,9 @@
 //! and takes from both buckets at once (GCRA: each bucket is one "theoretical arrival time" key,
 //! expiring when idle), and a 429 cools the account in every worker. Without Redis (SQLite or
 //! PostgreSQL queues: one process, or a few), the buckets are this process's own. Should Redis
-//! fail, a process falls back to its own buckets rather than stop calling providers.
+//! fail or not answer within 250 ms, a process uses its own buckets for 30 s rather than stop
+//! calling providers. The scripts need a single Redis (not a cluster: the keys of one call are
+//! not in one hash slot) of version 5 or later (they write after `TIME`).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -71,7 +73,16 @@ struct Shared {
     cool: Script,
     /// Whether the last Redis error was already logged (one warning per outage).
     failing: AtomicBool,
+    /// After a Redis failure, this process's own buckets are used until then (so an outage
+    /// does not stall every call on Redis's reconnect attempts).
+    own_until: Mutex<Option<Instant>>,
 }
+
+/// How long one try at the shared buckets may take before this process uses its own.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How long a process keeps to its own buckets after Redis failed.
+const REDIS_BACK_OFF: Duration = Duration::from_secs(30);
 
 /// Takes one request from an account's bucket and its provider's, or says how long to wait.
 /// KEYS: account bucket, provider bucket, account cooling-off. ARGV: per bucket, the emission
@@ -154,6 +165,7 @@ impl RateLimits {
                 take: Script::new(TAKE),
                 cool: Script::new(COOL),
                 failing: AtomicBool::new(false),
+                own_until: Mutex::new(None),
             }),
             ..Self::new(budgets)
         }
@@ -219,8 +231,14 @@ impl Shared {
         format!("{}:limits:{}:{what}", self.prefix, provider.as_str())
     }
 
-    /// One try at taking a request: `Ok(0)` go, `Ok(ms)` wait, `Err` Redis failed (logged once
-    /// per outage).
+    /// Whether Redis failed recently (this process uses its own buckets meanwhile).
+    fn resting(&self) -> bool {
+        let until = self.own_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// One try at taking a request: `Ok(0)` go, `Ok(ms)` wait, `Err` Redis failed, slow or
+    /// resting after a failure (logged once per outage).
     async fn take(
         &self,
         provider: Provider,
@@ -228,29 +246,33 @@ impl Shared {
         per_account: u32,
         per_project: u32,
     ) -> Result<u64, ()> {
+        if self.resting() {
+            return Err(());
+        }
         let interval = |per_minute: u32| 60_000.0 / f64::from(per_minute.max(1));
-        let answer: Result<u64, _> = self
-            .take
+        let mut invocation = self.take.prepare_invoke();
+        invocation
             .key(self.key(provider, &format!("account:{connection_id}")))
             .key(self.key(provider, "project"))
             .key(self.key(provider, &format!("cooling:{connection_id}")))
             .arg(interval(per_account))
             .arg(per_account.max(1))
             .arg(interval(per_project))
-            .arg(per_project.max(1))
-            .invoke_async(&mut self.redis.clone())
-            .await;
-        self.noted(answer)
+            .arg(per_project.max(1));
+        let mut redis = self.redis.clone();
+        self.noted(timed(invocation.invoke_async(&mut redis)).await)
     }
 
     async fn cool(&self, provider: Provider, connection_id: Uuid, for_how_long: Duration) {
-        let answer: Result<u64, _> = self
-            .cool
+        if self.resting() {
+            return;
+        }
+        let mut invocation = self.cool.prepare_invoke();
+        invocation
             .key(self.key(provider, &format!("cooling:{connection_id}")))
-            .arg(u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX).max(1))
-            .invoke_async(&mut self.redis.clone())
-            .await;
-        let _ = self.noted(answer);
+            .arg(u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX).max(1));
+        let mut redis = self.redis.clone();
+        let _ = self.noted(timed(invocation.invoke_async(&mut redis)).await);
     }
 
     fn noted(&self, answer: redis::RedisResult<u64>) -> Result<u64, ()> {
@@ -262,6 +284,10 @@ impl Shared {
                 Ok(wait)
             }
             Err(error) => {
+                let mut until =
+                    self.own_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                *until = Some(Instant::now() + REDIS_BACK_OFF);
+                drop(until);
                 if !self.failing.swap(true, Ordering::Relaxed) {
                     tracing::warn!(%error, "shared request budgets unavailable in Redis; this process uses its own meanwhile");
                 }
@@ -269,6 +295,13 @@ impl Shared {
             }
         }
     }
+}
+
+/// A Redis call that may take at most [`REDIS_TIMEOUT`].
+async fn timed(call: impl Future<Output = redis::RedisResult<u64>>) -> redis::RedisResult<u64> {
+    tokio::time::timeout(REDIS_TIMEOUT, call).await.unwrap_or_else(|_| {
+        Err(redis::RedisError::from((redis::ErrorKind::Io, "no answer from Redis in time")))
+    })
 }
 
 #[cfg(test)]

@@ -426,3 +426,53 @@ async fn manual_sync(app: &TestApp, key: &str, provider: &str) -> (u16, Value) {
     let id = connection_of(app, key, provider).await["id"].as_str().unwrap().to_owned();
     app.call("POST", &format!("/api/v1/connections/{id}/sync"), key, None).await
 }
+
+#[tokio::test]
+async fn an_event_deleted_by_hand_and_accepted_stays_deleted_until_the_booking_changes() {
+    let app =
+        TestApp::start_public_with(Db::Sqlite, |config| config.import.scheduler_interval_secs = 1)
+            .await;
+    let (key, ann, _) = two_connected_staff(&app).await;
+    let (status, _) = app
+        .call("PATCH", "/api/v1/settings", &key, Some(json!({"external_edit_policy": "accept"})))
+        .await;
+    assert_eq!(status, 200);
+    let (booking, day) = ann_booking(&app, &key, &ann, 21).await;
+    let (g, _) = until(&app, |g, _| g.len() == 1).await;
+    eventually(Duration::from_secs(20), || async {
+        let google = connection_of(&app, &key, "google").await;
+        (!google["last_sync_at"].is_null()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Ann deletes the event; the policy leaves it deleted and a person is asked.
+    let events =
+        app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+    let gone = format!("{events}/{}", g[0]["id"].as_str().unwrap());
+    assert!(reqwest::Client::new().delete(&gone).send().await.unwrap().status().is_success());
+    sync_note(&app, &key, &booking, "deleted from the calendar by the staff member").await;
+    let conflict = eventually(Duration::from_secs(10), || async {
+        open_conflicts(&app, &key).await.into_iter().find(|c| c["kind"] == "external_edit")
+    })
+    .await;
+    assert!(conflict["items"][1]["label"].as_str().unwrap().starts_with("Deleted from"));
+
+    // A manual sync (replay and reconciliation) does not write it back behind the person's back.
+    let (status, _) = manual_sync(&app, &key, "google").await;
+    assert_eq!(status, 202);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(google_events(&app).await.is_empty(), "the accepted deletion stands");
+    assert_eq!(open_conflicts(&app, &key).await.len(), 1);
+
+    // The business reschedules the booking: it is written again, the conflict settles.
+    let later = json!({"start": format!("{day}T15:00:00Z"), "end": format!("{day}T16:00:00Z")});
+    let path = format!("/api/v1/bookings/{booking}");
+    assert_eq!(app.call("PATCH", &path, &key, Some(later)).await.0, 200);
+    until(&app, |g, _| g.len() == 1).await;
+    eventually(Duration::from_secs(10), || async {
+        open_conflicts(&app, &key).await.is_empty().then_some(())
+    })
+    .await;
+    app.stop().await;
+}

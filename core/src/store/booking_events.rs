@@ -7,6 +7,12 @@ use uuid::Uuid;
 use super::{Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::domain::{Booking, Connection, Provider};
 
+/// The `last_error` of an event a staff member deleted by hand and Kalends left deleted
+/// (`external_edit_policy: accept`): it is not missing, and only a new version of the booking
+/// writes it again.
+pub const LEFT_DELETED: &str =
+    "deleted from the calendar by the staff member and left so (external_edit_policy is accept)";
+
 /// Where a booking stands in one connected calendar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -314,21 +320,24 @@ impl Store {
 
     /// Bookings of a staff member that end in the future and whose event in `connection`'s
     /// calendar is missing, behind or in another calendar: what a new connection, a reconnect or a
-    /// new destination replays, in order.
+    /// new destination replays, in order. An event the staff member deleted by hand and Kalends
+    /// left deleted (`external_edit_policy: accept`) is not missing until the booking changes.
     pub async fn bookings_behind(&self, connection: &Connection) -> Result<Vec<Uuid>, StoreError> {
         let rows: Vec<(Uuid,)> = with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT b.id FROM bookings b JOIN booking_staff s ON s.booking_id = b.id \
                  LEFT JOIN booking_events e ON e.booking_id = b.id AND e.connection_id = $1 \
                  WHERE s.staff_id = $2 AND b.tenant_id = $3 AND b.span_end > $4 AND b.status <> 'cancelled' \
-                 AND (e.booking_id IS NULL OR e.state <> 'synced' OR e.synced_version < b.version \
-                 OR e.calendar_id <> $5) ORDER BY b.updated_at, b.id",
+                 AND (e.booking_id IS NULL OR e.synced_version < b.version OR e.calendar_id <> $5 \
+                 OR (e.state <> 'synced' AND NOT (e.state = 'deleted' AND e.last_error = $6))) \
+                 ORDER BY b.updated_at, b.id",
             )
             .bind(connection.id)
             .bind(connection.staff_id)
             .bind(connection.tenant_id)
             .bind(now())
             .bind(connection.destination_calendar_id.as_deref().unwrap_or_default())
+            .bind(LEFT_DELETED)
             .fetch_all(pool)
             .await
         })?;

@@ -517,6 +517,10 @@ impl Store {
     /// Opens (or brings up to date) the conflict saying a staff member edited a booking's event
     /// by hand and it was left as is: the booking on one side, the connected calendar on the
     /// other (`calendar_label` says where the event is now). Spans the booking's time.
+    ///
+    /// Nothing is raised when the event was written again meanwhile (its mapping is no longer at
+    /// the booking's version: a sync overtook the import), or when a person already resolved
+    /// exactly this edit by hand (a later change of the event's text must not reopen it).
     pub async fn raise_external_edit(
         &self,
         edit: &ExternalEditConflict<'_>,
@@ -534,22 +538,39 @@ impl Store {
             },
         ];
         let items = serde_json::to_string(&items).map_err(corrupt)?;
+        let key = external_edit_key(edit.booking_id, edit.connection_id);
+        let dismissed: Option<(Uuid,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id FROM conflicts WHERE tenant_id = $1 AND pair_key = $2 \
+                 AND resolution = 'manual' AND items = $3 LIMIT 1",
+            )
+            .bind(edit.tenant_id)
+            .bind(&key)
+            .bind(&items)
+            .fetch_optional(pool)
+            .await
+        })?;
+        if dismissed.is_some() {
+            return Ok(());
+        }
         let booking_item = ItemRef { source: Source::Booking, id: edit.booking_id }.to_string();
         let calendar_item =
             ItemRef { source: Source::Calendar, id: edit.connection_id }.to_string();
-        with_pool!(self, |pool| {
+        let raised = with_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO conflicts (id, kind, tenant_id, resource_id, staff_id, pair_key, span_start, \
                  span_end, severity, items, suggestion, status, detected_at, item_a, item_b) \
                  SELECT $1, 'external_edit', b.tenant_id, NULL, $2, $3, b.span_start, b.span_end, 'high', \
-                 $4, $5, 'open', $6, $7, $8 FROM bookings b WHERE b.tenant_id = $9 AND b.id = $10 \
+                 $4, $5, 'open', $6, $7, $8 FROM bookings b JOIN booking_events e \
+                 ON e.booking_id = b.id AND e.connection_id = $11 \
+                 WHERE b.tenant_id = $9 AND b.id = $10 AND e.synced_version = b.version \
                  ON CONFLICT (tenant_id, pair_key) WHERE status = 'open' \
                  DO UPDATE SET items = excluded.items, suggestion = excluded.suggestion, \
                  span_start = excluded.span_start, span_end = excluded.span_end",
             )
             .bind(Uuid::now_v7())
             .bind(edit.staff_id)
-            .bind(external_edit_key(edit.booking_id, edit.connection_id))
+            .bind(&key)
             .bind(&items)
             .bind(edit.suggestion)
             .bind(now())
@@ -557,16 +578,39 @@ impl Store {
             .bind(&calendar_item)
             .bind(edit.tenant_id)
             .bind(edit.booking_id)
+            .bind(edit.connection_id)
             .execute(pool)
             .await
-            .map(|_| ())
+            .map(|done| done.rows_affected())
         })?;
-        tracing::warn!(
-            tenant_id = %edit.tenant_id,
-            booking = %edit.booking_id,
-            "external edit left as is: conflict raised for a person to decide"
-        );
+        if raised > 0 {
+            tracing::warn!(
+                tenant_id = %edit.tenant_id,
+                booking = %edit.booking_id,
+                "external edit left as is: conflict raised for a person to decide"
+            );
+        }
         Ok(())
+    }
+
+    /// Resolves every open external-edit conflict of a connection's calendar (it was
+    /// disconnected: Kalends no longer writes there, so there is nothing left to decide).
+    pub async fn resolve_external_edits_of_connection(
+        &self,
+        connection_id: Uuid,
+    ) -> Result<u64, StoreError> {
+        let calendar_item = ItemRef { source: Source::Calendar, id: connection_id }.to_string();
+        Ok(with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE conflicts SET status = 'resolved', resolved_at = $1, resolution = 'auto' \
+                 WHERE item_b = $2 AND kind = 'external_edit' AND status = 'open'",
+            )
+            .bind(now())
+            .bind(calendar_item)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?)
     }
 
     /// Resolves the external-edit conflict of a booking's event in a connection's calendar, if

@@ -35,7 +35,7 @@ mod resources;
 mod staff;
 mod tenants;
 
-pub use booking_events::{BookingEvent, EventState};
+pub use booking_events::{BookingEvent, EventState, LEFT_DELETED};
 pub use bookings::{BookingFilter, UpsertOutcome};
 pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent};
 pub use channels::{Channel, NewChannel};
