@@ -77,19 +77,46 @@ pub(crate) async fn converge(
 ) -> Result<(), JobError> {
     // One sync of a booking at a time: otherwise a job that read an older version could write
     // its content (or its staff's calendars) after a job that read the newer one.
-    let until = chrono::Utc::now() + chrono::Duration::seconds(LEASE_SECS);
-    if !store.lease_booking_sync(booking_id, until).await? {
+    let mut held = lease_end();
+    if !store.lease_booking_sync(booking_id, held).await? {
         return Err(JobError::Transient {
             message: "another worker is syncing this booking".into(),
             retry_after: Some(Duration::from_millis(500)),
         });
     }
-    let result = converge_leased(store, credentials, tenant_id, booking_id).await;
+    // A long sync (many calendars, a provider asking to wait) keeps its lease: were it to run
+    // out, a newer job could write its version and this one overwrite it with older content.
+    let work = converge_leased(store, credentials, tenant_id, booking_id);
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval(std::time::Duration::from_secs(LEASE_SECS as u64 / 3));
+    renew.tick().await;
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = renew.tick() => {
+                let until = lease_end();
+                if !store.renew_booking_sync(booking_id, held, until).await? {
+                    // Lost (the database was unreachable for a whole lease): stop before
+                    // writing anything more; the job is retried.
+                    return Err(JobError::transient("lost the booking's sync lease"));
+                }
+                held = until;
+            }
+        }
+    };
     store.release_booking_sync(booking_id).await?;
     result
 }
 
-/// How long one sync of a booking may hold its lease (a killed worker's lease runs out).
+/// The end of a lease taken or renewed now, in whole microseconds (what the databases keep, so
+/// the holder can recognise its own lease).
+fn lease_end() -> chrono::DateTime<chrono::Utc> {
+    let end = chrono::Utc::now() + chrono::Duration::seconds(LEASE_SECS);
+    chrono::DateTime::from_timestamp_micros(end.timestamp_micros()).unwrap_or(end)
+}
+
+/// How long one sync of a booking holds its lease without renewing it (a killed worker's lease
+/// runs out after this); a running sync renews it every third of it.
 const LEASE_SECS: i64 = 60;
 
 async fn converge_leased(

@@ -13,6 +13,7 @@ on_both_databases!(
     a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears,
     faults_and_retries_never_make_a_second_event,
     an_event_moved_by_hand_is_restored_or_left_with_a_conflict_per_the_tenants_policy,
+    a_sync_lease_is_renewed_only_by_its_holder,
 );
 
 /// A tenant with two staff members, Ann on Google and Bo on Microsoft, both connected.
@@ -475,4 +476,38 @@ async fn an_event_deleted_by_hand_and_accepted_stays_deleted_until_the_booking_c
     })
     .await;
     app.stop().await;
+}
+
+async fn a_sync_lease_is_renewed_only_by_its_holder(db: Db) {
+    let dir = crate::helpers::TempDir::new();
+    let (store, _) = kalends::app::connect(&crate::helpers::config(db, &dir).await).await.unwrap();
+    let tenant = crate::helpers::tenant(&store, "UTC").await;
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2030, 5, d).unwrap();
+    let stay = kalends_core::domain::NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![],
+        status: kalends_core::domain::BookingStatus::Confirmed,
+        title: "Stay".into(),
+        description: None,
+        location: None,
+        customer: None,
+        span: kalends_core::domain::BookingSpan::all_day(day(1), day(3)).unwrap(),
+    };
+    let booking = store.create_booking(&tenant, stay).await.unwrap().id;
+    let micros = |t: chrono::DateTime<chrono::Utc>| {
+        chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap()
+    };
+    let now = chrono::Utc::now();
+    let held = micros(now + chrono::Duration::seconds(60));
+    assert!(store.lease_booking_sync(booking, held).await.unwrap());
+    assert!(!store.lease_booking_sync(booking, held).await.unwrap(), "one holder at a time");
+    let later = micros(now + chrono::Duration::seconds(80));
+    assert!(store.renew_booking_sync(booking, held, later).await.unwrap());
+    assert!(
+        !store.renew_booking_sync(booking, held, later).await.unwrap(),
+        "a holder that no longer knows the lease's end (someone else's lease) cannot renew it"
+    );
+    store.release_booking_sync(booking).await.unwrap();
+    assert!(!store.renew_booking_sync(booking, later, later).await.unwrap(), "released");
 }

@@ -261,6 +261,30 @@ impl Store {
         Ok(taken == 1)
     }
 
+    /// Extends the booking's sync lease from `held` (the `until` this holder last set) to
+    /// `until`; `false` when it is no longer this holder's (it ran out and was taken, or was
+    /// released). Both instants must be whole microseconds (what the databases keep).
+    pub async fn renew_booking_sync(
+        &self,
+        booking_id: Uuid,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let renewed = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE sync_leases SET until = $1 WHERE booking_id = $2 AND until = $3 AND until >= $4",
+            )
+            .bind(until)
+            .bind(booking_id)
+            .bind(held)
+            .bind(now())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(renewed == 1)
+    }
+
     /// Gives the booking's sync lease back.
     pub async fn release_booking_sync(&self, booking_id: Uuid) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
@@ -329,7 +353,7 @@ impl Store {
                  LEFT JOIN booking_events e ON e.booking_id = b.id AND e.connection_id = $1 \
                  WHERE s.staff_id = $2 AND b.tenant_id = $3 AND b.span_end > $4 AND b.status <> 'cancelled' \
                  AND (e.booking_id IS NULL OR e.synced_version < b.version OR e.calendar_id <> $5 \
-                 OR (e.state <> 'synced' AND NOT (e.state = 'deleted' AND e.last_error = $6))) \
+                 OR (e.state <> 'synced' AND NOT (e.state = 'deleted' AND COALESCE(e.last_error, '') = $6))) \
                  ORDER BY b.updated_at, b.id",
             )
             .bind(connection.id)
