@@ -303,6 +303,10 @@ async fn a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_
     })
     .await;
     assert_eq!(busy, vec![("Dentist".to_owned(), at(2, 9))]);
+    // Its reconciliation is due once, and claimed once across workers.
+    let every = chrono::Duration::hours(6);
+    assert_eq!(app.store.claim_due_reconciles(Utc::now(), every, 10).await.unwrap(), 1);
+    assert_eq!(app.store.claim_due_reconciles(Utc::now(), every, 10).await.unwrap(), 0);
 
     let booking = staff.booking(&app, "Massage", at(2, 10)).await;
     let conflict = eventually(Duration::from_secs(30), || async {

@@ -215,7 +215,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records a final state (`failed` or `deleted`) with an optional reason.
+    /// Records a state other than `synced` (`pending` again, `failed`, `deleted`) with an
+    /// optional reason.
     pub async fn event_finished(
         &self,
         booking_id: Uuid,

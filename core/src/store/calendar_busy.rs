@@ -2,6 +2,7 @@
 //! by a full listing, each together with the calendar's new cursor in one transaction; and the
 //! scheduler's claims of due imports.
 
+use super::outbox::DueWork;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::imports::columns;
-use super::{Pool, Store, StoreError, now, outbox, with_pool, with_read_pool};
+use super::{Pool, Store, StoreError, now, with_pool, with_read_pool};
 use crate::domain::{Connection, TimeZone};
 use crate::ical::Span;
 use crate::job::Job;
@@ -71,12 +72,15 @@ const SET_CURSOR: &str = "INSERT INTO calendar_cursors (connection_id, calendar_
 const PURGE_OWN: &str = "DELETE FROM calendar_busy WHERE connection_id = $1 AND remote_id IN \
      (SELECT remote_id FROM booking_events WHERE connection_id = $1 AND remote_id IS NOT NULL)";
 
-const CLAIM_DUE_SQLITE: &str = "SELECT id, tenant_id FROM connections \
-     WHERE status IN ('active', 'error') AND (next_import_at IS NULL OR next_import_at <= $1) \
-     ORDER BY next_import_at NULLS FIRST LIMIT $2";
-const CLAIM_DUE_POSTGRES: &str = "SELECT id, tenant_id FROM connections \
-     WHERE status IN ('active', 'error') AND (next_import_at IS NULL OR next_import_at <= $1) \
-     ORDER BY next_import_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED";
+/// Connections whose busy-time import is due (waiting for a reconnect, or disconnected, they
+/// are never due), all moving by the configured interval.
+const DUE_CALENDAR_IMPORTS: DueWork = DueWork {
+    select: "SELECT id, tenant_id, CAST($3 AS BIGINT) FROM connections \
+             WHERE status IN ('active', 'error') AND (next_import_at IS NULL OR next_import_at <= $1) \
+             ORDER BY next_import_at NULLS FIRST LIMIT $2",
+    advance: "UPDATE connections SET next_import_at = $1 WHERE id = $2",
+    job: |tenant_id, connection_id| Job::ImportAvailability { tenant_id, connection_id },
+};
 
 /// Upserts one busy event in `$tx`; evaluates to the rows changed (0 when it was stored as is).
 macro_rules! upsert_busy {
@@ -281,35 +285,7 @@ impl Store {
         interval: Duration,
         limit: u32,
     ) -> Result<usize, StoreError> {
-        let sql = match self.pool {
-            Pool::Sqlite { .. } => CLAIM_DUE_SQLITE,
-            Pool::Postgres(_) => CLAIM_DUE_POSTGRES,
-        };
-        let next =
-            now + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::minutes(15));
-        let claimed = with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let due: Vec<(Uuid, Uuid)> =
-                sqlx::query_as(sql).bind(now).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
-            for (id, tenant_id) in &due {
-                sqlx::query("UPDATE connections SET next_import_at = $1 WHERE id = $2")
-                    .bind(next)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let job = Job::ImportAvailability { tenant_id: *tenant_id, connection_id: *id };
-                sqlx::query(outbox::INSERT)
-                    .bind(outbox::encode(&job)?)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(due.len())
-        })?;
-        if claimed > 0 {
-            self.outbox_signal.notify_one();
-        }
-        Ok(claimed)
+        let seconds = i64::try_from(interval.as_secs()).unwrap_or(900);
+        self.claim_due(DUE_CALENDAR_IMPORTS, now, Some(seconds), limit).await
     }
 }

@@ -1,6 +1,7 @@
 //! Push-notification channels (Google watch channels, Microsoft subscriptions) and the
 //! notification-triggered import request of a connection, deduplicated.
 
+use super::outbox::DueWork;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -88,6 +89,15 @@ fn channel_of(row: ChannelRow, sealer: &Sealer) -> Result<Channel, StoreError> {
         expires_at,
     })
 }
+
+/// Active connections whose reconciliation is due, all moving by the same interval.
+const DUE_RECONCILES: DueWork = DueWork {
+    select: "SELECT id, tenant_id, CAST($3 AS BIGINT) FROM connections WHERE status = 'active' \
+             AND (next_reconcile_at IS NULL OR next_reconcile_at <= $1) \
+             ORDER BY next_reconcile_at NULLS FIRST LIMIT $2",
+    advance: "UPDATE connections SET next_reconcile_at = $1 WHERE id = $2",
+    job: |tenant_id, connection_id| Job::Reconcile { tenant_id, connection_id },
+};
 
 impl Store {
     /// Records a channel (replacing one with the same channel id).
@@ -198,40 +208,7 @@ impl Store {
         interval: chrono::Duration,
         limit: u32,
     ) -> Result<usize, StoreError> {
-        let lock = match self.pool {
-            super::Pool::Sqlite { .. } => "",
-            super::Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        };
-        let sql = format!(
-            "SELECT id, tenant_id FROM connections WHERE status = 'active' \
-             AND (next_reconcile_at IS NULL OR next_reconcile_at <= $1) \
-             ORDER BY next_reconcile_at NULLS FIRST LIMIT $2{lock}"
-        );
-        let claimed = with_pool!(self, |pool| async {
-            let mut tx = pool.begin().await?;
-            let due: Vec<(Uuid, Uuid)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(now)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?;
-            for (id, tenant_id) in &due {
-                sqlx::query("UPDATE connections SET next_reconcile_at = $1 WHERE id = $2")
-                    .bind(now + interval)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let job =
-                    outbox::encode(&Job::Reconcile { tenant_id: *tenant_id, connection_id: *id })?;
-                sqlx::query(outbox::INSERT).bind(&job).bind(now).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(due.len())
-        }
-        .await)?;
-        if claimed > 0 {
-            self.outbox_signal.notify_one();
-        }
-        Ok(claimed)
+        self.claim_due(DUE_RECONCILES, now, Some(interval.num_seconds()), limit).await
     }
 
     /// Asks for an import of the connection's busy times at `run_at`, unless one is already

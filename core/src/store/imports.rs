@@ -1,13 +1,14 @@
 //! Imported feeds: their registration, the scheduler's claims, the run log, and the items the
 //! last run stored.
 
+use super::outbox::DueWork;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Page, Pool, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
+use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::domain::{
     Import, ImportRun, ImportStatus, NewImport, Owner, Platform, RunCounts, RunOutcome, Tenant,
     TimeZone, local_midnight,
@@ -235,10 +236,13 @@ fn parse_kind(s: &str) -> Option<ItemKind> {
         .find(|k| kind_str(*k) == s)
 }
 
-const CLAIM_DUE_SQLITE: &str = "SELECT id, tenant_id, interval_minutes FROM imports \
-     WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2";
-const CLAIM_DUE_POSTGRES: &str = "SELECT id, tenant_id, interval_minutes FROM imports \
-     WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED";
+/// Feed imports that are due, each moving by its own interval.
+const DUE_IMPORTS: DueWork = DueWork {
+    select: "SELECT id, tenant_id, interval_minutes * 60 FROM imports \
+             WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2",
+    advance: "UPDATE imports SET next_run_at = $1 WHERE id = $2",
+    job: |tenant_id, import_id| Job::ImportFeed { tenant_id, import_id },
+};
 
 impl Store {
     /// Registers an import; it is due at once.
@@ -355,35 +359,7 @@ impl Store {
     /// owes an `import_feed` job, in one transaction, so every due import is enqueued once across
     /// all workers and none is lost.
     pub async fn claim_due_imports(&self, limit: u32) -> Result<usize, StoreError> {
-        let at = now();
-        let sql = match self.pool {
-            Pool::Sqlite { .. } => CLAIM_DUE_SQLITE,
-            Pool::Postgres(_) => CLAIM_DUE_POSTGRES,
-        };
-        let claimed = with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let due: Vec<(Uuid, Uuid, i64)> =
-                sqlx::query_as(sql).bind(at).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
-            for (id, tenant_id, minutes) in &due {
-                sqlx::query("UPDATE imports SET next_run_at = $1 WHERE id = $2")
-                    .bind(at + chrono::Duration::minutes(*minutes))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let job = Job::ImportFeed { tenant_id: *tenant_id, import_id: *id };
-                sqlx::query(outbox::INSERT)
-                    .bind(outbox::encode(&job)?)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(due.len())
-        })?;
-        if claimed > 0 {
-            self.outbox_signal.notify_one();
-        }
-        Ok(claimed)
+        self.claim_due(DUE_IMPORTS, now(), None, limit).await
     }
 
     /// Takes the run lease of an import for `lease`, so one run happens at a time whoever starts

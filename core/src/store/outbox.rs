@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::{Pool, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::job::Job;
@@ -18,6 +19,63 @@ const INSERT_AT: &str = "INSERT INTO outbox (job, created_at, run_at) VALUES ($1
 
 pub(crate) fn encode(job: &Job) -> Result<String, StoreError> {
     serde_json::to_string(job).map_err(corrupt)
+}
+
+/// Scheduled work of one kind, for [`Store::claim_due`].
+pub(crate) struct DueWork {
+    /// `SELECT id, tenant_id, seconds FROM ... WHERE <due> ORDER BY ... LIMIT $2`: `$1` is now,
+    /// `seconds` how far the next run moves (a column, or `$3` when [`Store::claim_due`] is given
+    /// one interval for all); no lock clause (added here).
+    pub select: &'static str,
+    /// `UPDATE ... SET <next run> = $1 WHERE id = $2`.
+    pub advance: &'static str,
+    /// The job each due row owes, from (tenant id, row id).
+    pub job: fn(Uuid, Uuid) -> Job,
+}
+
+impl Store {
+    /// Claims up to `limit` due rows of `work`: each moves its next run ahead and owes its job,
+    /// in one transaction (rows locked on PostgreSQL, skipped when another worker holds them),
+    /// so every due run is enqueued once across all workers and none is lost. `seconds`, when
+    /// given, is bound as `$3` (selects that move every row by the same interval).
+    pub(crate) async fn claim_due(
+        &self,
+        work: DueWork,
+        now: DateTime<Utc>,
+        seconds: Option<i64>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        let sql = match self.pool {
+            Pool::Sqlite { .. } => work.select.to_owned(),
+            Pool::Postgres(_) => format!("{} FOR UPDATE SKIP LOCKED", work.select),
+        };
+        let claimed = with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let select =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(now).bind(i64::from(limit));
+            let select = match seconds {
+                Some(seconds) => select.bind(seconds),
+                None => select,
+            };
+            let due: Vec<(Uuid, Uuid, i64)> = select.fetch_all(&mut *tx).await?;
+            for (id, tenant_id, seconds) in &due {
+                sqlx::query(work.advance)
+                    .bind(now + chrono::Duration::seconds(*seconds))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let job = encode(&(work.job)(*tenant_id, *id))?;
+                sqlx::query(INSERT).bind(&job).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(due.len())
+        }
+        .await)?;
+        if claimed > 0 {
+            self.outbox_signal.notify_one();
+        }
+        Ok(claimed)
+    }
 }
 
 /// A claimed outbox row.
