@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Months, Utc};
-use kalends_core::domain::{Connection, ConnectionStatus, Owner, TimeZone, local_midnight};
+use kalends_core::domain::{Connection, ConnectionStatus, Owner, Tenant, TimeZone, local_midnight};
 use kalends_core::ical::Span;
 use kalends_core::store::{BusyCalendar, BusyChange, CalendarBusyEvent};
 use kalends_core::{Store, StoreError};
@@ -87,7 +87,7 @@ async fn import(
     let mut failure = None;
     for calendar_id in &calendars {
         let calendar = BusyCalendar { connection, calendar_id, zone };
-        match import_calendar(store, credentials, calendar, &own, window).await {
+        match import_calendar(store, credentials, &tenant, calendar, &own, window).await {
             Ok((changed, full)) => {
                 imported.calendars += 1;
                 imported.changed += changed;
@@ -153,6 +153,7 @@ fn window_around(now: DateTime<Utc>) -> Window {
 async fn import_calendar(
     store: &Store,
     credentials: &Credentials,
+    tenant: &Tenant,
     calendar: BusyCalendar<'_>,
     own: &HashSet<String>,
     window: Window,
@@ -161,9 +162,7 @@ async fn import_calendar(
     if let Some(cursor) = cursor.as_deref() {
         match changes(credentials, calendar, Some(cursor), window).await? {
             ChangeSet::Changes { changes, next_cursor } => {
-                let tenant = store.tenant(calendar.connection.tenant_id).await?;
-                crate::external_edits::handle(store, &tenant, calendar.connection, &changes)
-                    .await?;
+                crate::external_edits::handle(store, tenant, calendar.connection, &changes).await?;
                 let judged: Vec<BusyChange> =
                     changes.into_iter().map(|c| judge(c, own, window, calendar.zone)).collect();
                 let changed = store.apply_calendar_changes(calendar, &judged, &next_cursor).await?;
