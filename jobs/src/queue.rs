@@ -268,6 +268,63 @@ impl JobQueue {
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
+    /// Hands the jobs that the stopped worker `worker` fetched but did not finish back to the
+    /// queue, so the next worker runs them at once. The queue's own recovery waits until the
+    /// worker misses its heartbeats (a minute or more on the database queues), which after a
+    /// restart delayed whatever was under way, reminders included. Jobs converge, so running one
+    /// again is harmless. Call it only once the worker has stopped.
+    pub async fn release_unfinished(&self, worker: &str) -> Result<u64, QueueError> {
+        match &self.storage {
+            Storage::Sqlite(s) => sqlx::query(
+                "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, done_at = NULL \
+                 WHERE lock_by = $1 AND job_type = $2 AND status IN ('Queued', 'Running')",
+            )
+            .bind(worker)
+            .bind(&self.name)
+            .execute(s.pool())
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(queue_err),
+            Storage::Postgres(s) => sqlx::query(
+                "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
+                 done_at = NULL WHERE lock_by = $1 AND job_type = $2 \
+                 AND status IN ('Queued', 'Running')",
+            )
+            .bind(worker)
+            .bind(&self.name)
+            .execute(s.pool())
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(queue_err),
+            Storage::Redis(s) => {
+                // What apalis-redis does for a worker past its heartbeats, for this one at once:
+                // its in-flight jobs back onto the active list, the worker out of the registry.
+                let script = redis::Script::new(
+                    r#"local jobs = redis.call("smembers", KEYS[3])
+                    if #jobs > 0 then
+                        redis.call("rpush", KEYS[2], unpack(jobs))
+                        redis.call("del", KEYS[3])
+                        redis.call("del", KEYS[4])
+                        redis.call("lpush", KEYS[4], 1)
+                    end
+                    redis.call("zrem", KEYS[1], ARGV[1])
+                    return #jobs"#,
+                );
+                let config = s.get_config().clone();
+                let mut conn = s.clone().get_connection().clone();
+                script
+                    .key(config.workers_set())
+                    .key(config.active_jobs_list())
+                    .key(format!("{}:{worker}", config.inflight_jobs_set()))
+                    .key(config.signal_list())
+                    .arg(worker)
+                    .invoke_async::<u64>(&mut conn)
+                    .await
+                    .map_err(queue_err)
+            }
+        }
+    }
+
     /// A cheap round trip to the queue's storage, for readiness checks.
     pub async fn ping(&self) -> Result<(), QueueError> {
         match &self.storage {

@@ -68,11 +68,19 @@ pub async fn run<H: JobHandler>(
             drain(worker.run_until(stop), shutdown, options.shutdown_timeout).await
         }};
     }
-    match &queue.storage {
+    let stopped = match &queue.storage {
         Storage::Sqlite(s) => run_on!(s),
         Storage::Postgres(s) => run_on!(s),
         Storage::Redis(s) => run_on!(s),
+    };
+    match queue.release_unfinished(&options.name).await {
+        Ok(0) => {}
+        Ok(released) => tracing::info!(released, "handed unfinished jobs back to the queue"),
+        Err(error) => {
+            tracing::warn!(%error, "could not hand unfinished jobs back; the queue will after missed heartbeats")
+        }
     }
+    stopped
 }
 
 async fn drain(

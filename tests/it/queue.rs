@@ -324,6 +324,67 @@ async fn a_stopping_worker_lets_the_running_job_finish(queue: Queue) {
     );
 }
 
+/// A handler whose first run never finishes (a job still running at the shutdown deadline);
+/// later runs finish at once.
+#[derive(Clone, Default)]
+struct StuckOnce {
+    runs: Arc<Mutex<usize>>,
+}
+
+impl JobHandler for StuckOnce {
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+        let run = {
+            let mut runs = self.runs.lock().unwrap();
+            *runs += 1;
+            *runs
+        };
+        if run == 1 {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+}
+
+async fn a_job_a_stopped_worker_left_unfinished_runs_at_once_on_the_next_worker(queue: Queue) {
+    let dir = TempDir::new();
+    let (store, queue) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
+    let handler = StuckOnce::default();
+    let token = CancellationToken::new();
+    let options = WorkerOptions {
+        name: format!("test-{}", uuid::Uuid::now_v7().simple()),
+        concurrency: 4,
+        poll_interval: Duration::from_millis(50),
+        shutdown_timeout: Duration::from_millis(300),
+        retry: fast_retries(),
+    };
+    let first = tokio::spawn({
+        let (store, queue, stop, handler) =
+            (store.clone(), queue.clone(), token.clone(), handler.clone());
+        async move { worker::run(queue, store, handler, None, options, stop).await.unwrap() }
+    });
+    queue.push(a_job(), None).await.unwrap();
+    eventually(Duration::from_secs(10), || async {
+        (*handler.runs.lock().unwrap() == 1).then_some(())
+    })
+    .await;
+    // The first worker stops with the job still running past its deadline (as a restart under
+    // load does), leaving the job locked by a worker that is gone.
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the worker stopped")
+        .unwrap();
+    // The next worker runs it without waiting for the queue to declare the first one dead
+    // (missed heartbeats: a minute or more on the database queues).
+    let (stop, second) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
+    eventually(Duration::from_secs(15), || async {
+        (*handler.runs.lock().unwrap() == 2).then_some(())
+    })
+    .await;
+    stop.cancel();
+    second.await.unwrap();
+}
+
 macro_rules! on_every_queue {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -363,6 +424,7 @@ on_every_queue!(
     a_job_failing_past_its_deadline_is_recorded_as_given_up,
     duplicate_and_stale_deliveries_are_harmless,
     a_stopping_worker_lets_the_running_job_finish,
+    a_job_a_stopped_worker_left_unfinished_runs_at_once_on_the_next_worker,
 );
 
 #[tokio::test]
