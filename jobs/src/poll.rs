@@ -12,12 +12,14 @@ use std::time::Duration;
 use apalis::prelude::{PollSnapshot, PollStrategy};
 use futures::Stream;
 use futures::channel::mpsc;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// Wakes the worker every `interval`, and at once whenever the relay pushed work.
 #[derive(Debug)]
 pub struct WakeOrTick {
     tick: tokio::time::Interval,
     wake: Option<mpsc::Receiver<()>>,
+    stopping: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
 }
 
 impl WakeOrTick {
@@ -25,12 +27,24 @@ impl WakeOrTick {
     pub fn new(interval: Duration, wake: Option<mpsc::Receiver<()>>) -> Self {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Self { tick, wake }
+        Self { tick, wake, stopping: None }
+    }
+
+    /// Stops asking for jobs once `shutdown` is cancelled, so a stopping worker only finishes
+    /// what it already has.
+    pub fn until(mut self, shutdown: CancellationToken) -> Self {
+        self.stopping = Some(Box::pin(shutdown.cancelled_owned()));
+        self
     }
 }
 
 impl PollStrategy for WakeOrTick {
     fn poll_drive(&mut self, cx: &mut Context<'_>, _snapshot: &PollSnapshot) -> Poll<Option<()>> {
+        if let Some(stopping) = &mut self.stopping
+            && stopping.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Pending;
+        }
         let mut due = false;
         // Poll each source until it is pending, so each has registered the waker for its next event.
         while self.tick.poll_tick(cx).is_ready() {

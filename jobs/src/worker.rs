@@ -2,6 +2,8 @@
 //! (by re-queueing with a delay, so a retry survives a restart), records permanent failures, and
 //! drains gracefully on shutdown.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use apalis::prelude::{
@@ -10,6 +12,7 @@ use apalis::prelude::{
 use chrono::Utc;
 use futures::channel::mpsc;
 use kalends_core::Store;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::poll::WakeOrTick;
@@ -37,6 +40,42 @@ struct Deps<H> {
     queue: JobQueue,
     handler: H,
     retry: RetryPolicy,
+    running: Running,
+}
+
+/// How many jobs this worker is running, and a signal each time one finishes.
+#[derive(Clone, Debug, Default)]
+struct Running {
+    count: Arc<AtomicUsize>,
+    finished: Arc<Notify>,
+}
+
+impl Running {
+    /// Counts a job as running until the returned guard is dropped (a panic included).
+    fn enter(&self) -> RunningGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        RunningGuard(self.clone())
+    }
+
+    /// Waits until no job is running.
+    async fn idle(&self) {
+        loop {
+            let finished = self.finished.notified();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            finished.await;
+        }
+    }
+}
+
+struct RunningGuard(Running);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::SeqCst);
+        self.0.finished.notify_waiters();
+    }
 }
 
 /// Runs jobs from `queue` with `handler` until `shutdown`, then lets running jobs finish for at
@@ -49,12 +88,23 @@ pub async fn run<H: JobHandler>(
     options: WorkerOptions,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
-    let deps = Deps { store, queue: queue.clone(), handler, retry: options.retry };
-    let strategy = WakeOrTick::new(options.poll_interval, wake);
+    let running = Running::default();
+    let deps = Deps {
+        store,
+        queue: queue.clone(),
+        handler,
+        retry: options.retry,
+        running: running.clone(),
+    };
+    let strategy = WakeOrTick::new(options.poll_interval, wake).until(shutdown.clone());
+    // apalis is told to stop only once the running jobs are done (or the deadline passed): while
+    // it stops, it no longer drives its own bookkeeping, and on SQLite that bookkeeping may be
+    // waiting for the one write connection a running job needs next.
     let stop = {
-        let shutdown = shutdown.clone();
+        let (shutdown, timeout) = (shutdown.clone(), options.shutdown_timeout);
         async move {
             shutdown.cancelled().await;
+            let _ = tokio::time::timeout(timeout, running.idle()).await;
             Ok::<(), WorkerError>(())
         }
     };
@@ -88,9 +138,11 @@ async fn drain(
     shutdown: CancellationToken,
     timeout: Duration,
 ) -> Result<(), WorkerError> {
+    // The jobs had `timeout` to finish before apalis was told to stop; give apalis a moment
+    // more to record what finished.
     let deadline = async {
         shutdown.cancelled().await;
-        tokio::time::sleep(timeout).await;
+        tokio::time::sleep(timeout + Duration::from_secs(2)).await;
     };
     tokio::select! {
         result = run => result,
@@ -109,6 +161,7 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
         metrics::histogram!("kalends_job_start_delay_seconds", "kind" => kind).record(waited);
     }
     let started = Instant::now();
+    let _running = deps.running.enter();
     let result = deps.handler.handle(&item.job).await;
     metrics::histogram!("kalends_job_duration_seconds", "kind" => kind)
         .record(started.elapsed().as_secs_f64());

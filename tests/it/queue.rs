@@ -385,6 +385,65 @@ async fn a_job_a_stopped_worker_left_unfinished_runs_at_once_on_the_next_worker(
     second.await.unwrap();
 }
 
+/// A job that keeps the SQLite write connection busy for a while, then needs it once more, as
+/// a sync does (statements one after another).
+#[derive(Clone)]
+struct BusyWriter {
+    write: sqlx::SqlitePool,
+    started: Arc<Mutex<bool>>,
+    finished: Arc<Mutex<Option<Result<(), String>>>>,
+}
+
+impl JobHandler for BusyWriter {
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+        *self.started.lock().unwrap() = true;
+        let outcome = async {
+            let mut tx = self.write.begin().await?;
+            sqlx::query("SELECT 1").execute(&mut *tx).await?;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            tx.commit().await?;
+            sqlx::query("SELECT 1").execute(&self.write).await.map(|_| ())
+        }
+        .await;
+        *self.finished.lock().unwrap() = Some(outcome.map_err(|e| e.to_string()));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn on_sqlite_a_stopping_worker_is_not_stalled_by_its_own_queue_bookkeeping() {
+    // The queue shares Kalends's one SQLite write connection. A stop used to leave the queue's
+    // own bookkeeping (marking the job running) waiting for that connection, unpolled, while the
+    // job needed it again: the job stalled until the pool's acquire timeout.
+    let dir = TempDir::new();
+    let (store, queue) = app::connect(&queue_config(Queue::Sqlite, &dir).await).await.unwrap();
+    let kalends_core::store::Pool::Sqlite { write, .. } = store.pool().clone() else {
+        unreachable!()
+    };
+    let handler = BusyWriter { write, started: Arc::default(), finished: Arc::default() };
+    let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
+    queue.push(a_job(), None).await.unwrap();
+    eventually(Duration::from_secs(10), || async { handler.started.lock().unwrap().then_some(()) })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker stopped")
+        .unwrap();
+    assert_eq!(
+        handler.finished.lock().unwrap().clone(),
+        Some(Ok(())),
+        "the running job finished its work"
+    );
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "the worker stopped once the job was done, not after a timeout: {:?}",
+        stopping.elapsed()
+    );
+}
+
 macro_rules! on_every_queue {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
