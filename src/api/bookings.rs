@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::collisions::{WriteQuery, after_booking_change, reject_if_colliding};
+use super::collisions::{WriteQuery, after_booking_change};
 use super::error::{ApiError, FieldError};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::{Checker, SpanForm, path_external_id};
@@ -454,8 +454,7 @@ async fn create_booking(
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
     let new = validate(&state, &tenant, body).await?;
-    reject_if_colliding(&state, &tenant, &write, &new, None).await?;
-    let booking = state.store.create_booking(&tenant, new).await?;
+    let booking = state.store.create_booking_with(&tenant, new, write.overlap()).await?;
     after_booking_change(&state, &tenant, &booking).await;
     Ok(created(&booking))
 }
@@ -475,14 +474,8 @@ async fn upsert_booking(
 ) -> Result<Response, ApiError> {
     let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     let new = validate(&state, &tenant, body).await?;
-    if write.reject_conflicts == Some(true) {
-        let existing = match state.store.booking_by_external_id(tenant.id, &external_id).await {
-            Ok(b) => b.map(|b| b.id),
-            Err(e) => return Err(e.into()),
-        };
-        reject_if_colliding(&state, &tenant, &write, &new, existing).await?;
-    }
-    Ok(match state.store.upsert_booking(&tenant, &external_id, new).await? {
+    let outcome = state.store.upsert_booking_with(&tenant, &external_id, new, write.overlap());
+    Ok(match outcome.await? {
         UpsertOutcome::Created(b) => {
             after_booking_change(&state, &tenant, &b).await;
             created(&b)
@@ -529,8 +522,9 @@ async fn patch_booking(
         if new == current.data {
             return Ok(axum::Json(BookingOut::from(&current)));
         }
-        reject_if_colliding(&state, &tenant, &write, &new, Some(id)).await?;
-        match state.store.replace_booking(&tenant, id, current.version, new).await {
+        let replaced =
+            state.store.replace_booking_with(&tenant, id, current.version, new, write.overlap());
+        match replaced.await {
             Err(StoreError::VersionConflict) => continue,
             result => {
                 let booking = result?;

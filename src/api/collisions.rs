@@ -1,8 +1,9 @@
 //! Conflict checks around writes: `?reject_conflicts=true` before a booking is saved, and the
 //! detection pass after every booking or block change.
 
-use kalends_core::conflicts::{Busy, Class, ItemRef, Source};
+use kalends_core::conflicts::{ItemRef, Source};
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Owner, Tenant, TimeZone};
+use kalends_core::store::Overlap;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -18,10 +19,13 @@ pub struct WriteQuery {
     pub reject_conflicts: Option<bool>,
 }
 
-/// The resource and staff members whose calendars a booking is in.
-pub fn owners(data: &NewBooking) -> Vec<Owner> {
-    let resource = data.resource_id.map(Owner::Resource);
-    resource.into_iter().chain(data.staff_ids.iter().copied().map(Owner::Staff)).collect()
+impl WriteQuery {
+    /// What the booking write does about overlaps. The store checks and saves in one
+    /// transaction, serialised per resource and staff member, so concurrent requests for the
+    /// same time cannot both pass the check.
+    pub fn overlap(&self) -> Overlap {
+        if self.reject_conflicts == Some(true) { Overlap::Reject } else { Overlap::Allow }
+    }
 }
 
 async fn home_zone(
@@ -33,46 +37,6 @@ async fn home_zone(
         Some(id) => state.store.owner_zone(tenant, Owner::Resource(id)).await?,
         None => tenant.settings.time_zone,
     })
-}
-
-/// Fails with 409 when `query` asks for it and the booking would collide.
-pub async fn reject_if_colliding(
-    state: &AppState,
-    tenant: &Tenant,
-    query: &WriteQuery,
-    data: &NewBooking,
-    id: Option<Uuid>,
-) -> Result<(), ApiError> {
-    if query.reject_conflicts != Some(true) || data.status == BookingStatus::Cancelled {
-        return Ok(());
-    }
-    let zone = match home_zone(state, tenant, data).await {
-        Ok(zone) => zone,
-        // An unknown resource is reported as a field error when the booking is saved.
-        Err(_) => return Ok(()),
-    };
-    let (start, end) = data.span.utc_range(zone);
-    let candidate = Busy {
-        item: ItemRef { source: Source::Booking, id: id.unwrap_or_else(Uuid::nil) },
-        start,
-        end,
-        all_day: data.span.is_all_day(),
-        class: match data.status {
-            BookingStatus::Tentative => Class::Tentative,
-            _ => Class::Confirmed,
-        },
-        group: None,
-        label: data.title.clone(),
-    };
-    let hits = state.store.collisions_of(tenant.id, &candidate, &owners(data)).await?;
-    if hits.is_empty() {
-        return Ok(());
-    }
-    let items: Vec<_> = hits
-        .iter()
-        .map(|h| serde_json::json!({"kind": h.kind.as_str(), "id": h.id, "label": h.label}))
-        .collect();
-    Err(ApiError::collides(serde_json::Value::Array(items)))
 }
 
 /// Brings the conflicts naming `booking` up to date. A failure is logged, not returned: the
@@ -88,7 +52,7 @@ pub async fn after_booking_change(state: &AppState, tenant: &Tenant, booking: &B
     let result = match span {
         Ok(span) => state
             .store
-            .detect_conflicts_of(tenant.id, item, span, &owners(&booking.data))
+            .detect_conflicts_of(tenant.id, item, span, &booking.data.owners())
             .await
             .map_err(ApiError::from),
         Err(e) => Err(e),

@@ -160,6 +160,11 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found(),
             StoreError::Conflict(detail) => ApiError::conflict(detail),
             StoreError::Invalid { field, message } => ApiError::invalid_field(field, message),
+            StoreError::Collides(hits) => ApiError::collides(serde_json::Value::Array(
+                hits.iter()
+                    .map(|h| serde_json::json!({"kind": h.kind.as_str(), "id": h.id, "label": h.label}))
+                    .collect(),
+            )),
             StoreError::VersionConflict => {
                 ApiError::conflict("the record changed while this request ran; retry it")
             }

@@ -2,7 +2,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Email, TimeZone};
+use super::{Email, Owner, TimeZone};
 
 /// Where a booking stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +165,14 @@ pub struct NewBooking {
     pub customer: Option<Customer>,
     /// When.
     pub span: BookingSpan,
+}
+
+impl NewBooking {
+    /// The resource and staff members whose calendars the booking is in.
+    pub fn owners(&self) -> Vec<Owner> {
+        let resource = self.resource_id.map(Owner::Resource);
+        resource.into_iter().chain(self.staff_ids.iter().copied().map(Owner::Staff)).collect()
+    }
 }
 
 /// A stored booking.

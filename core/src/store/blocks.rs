@@ -4,8 +4,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use super::owner_writes::begin_owner_write;
 use super::{Page, Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
-use crate::domain::{Block, BookingSpan, NewBlock, Tenant, TimeZone};
+use crate::domain::{Block, BookingSpan, NewBlock, Owner, Tenant, TimeZone};
 
 #[derive(sqlx::FromRow)]
 struct BlockRow {
@@ -55,7 +56,12 @@ impl Store {
             BookingSpan::Timed { start, end, .. } => (Some(start), Some(end), None, None),
             BookingSpan::AllDay { start, end } => (None, None, Some(start), Some(end)),
         };
+        // A block is what a booking checked with `?reject_conflicts=true` is checked against:
+        // it waits for such a write of its owner to finish, and the other way round.
+        let owners: Vec<Owner> =
+            Owner::from_columns(new.resource_id, new.staff_id).into_iter().collect();
         with_pool!(self, |pool| {
+            let mut tx = begin_owner_write!(self, pool, &owners);
             sqlx::query(
                 "INSERT INTO blocks (id, tenant_id, resource_id, staff_id, start_at, end_at, start_date, end_date, \
                  span_start, span_end, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -72,9 +78,10 @@ impl Store {
             .bind(span_end)
             .bind(&new.reason)
             .bind(at)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
         })?;
         Ok(Block { id, data: new, created_at: at })
     }

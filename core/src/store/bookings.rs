@@ -7,8 +7,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use super::owner_writes::{self, Overlap, begin_owner_write, reject_overlaps};
 use super::{Page, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool};
-use crate::domain::{Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone};
+use crate::domain::{
+    Booking, BookingSpan, BookingStatus, Customer, NewBooking, Owner, Tenant, TimeZone,
+};
 use crate::job::Job;
 
 #[derive(sqlx::FromRow)]
@@ -250,11 +253,25 @@ impl Store {
         tenant: &Tenant,
         new: NewBooking,
     ) -> Result<Booking, StoreError> {
+        self.create_booking_with(tenant, new, Overlap::Allow).await
+    }
+
+    /// [`Store::create_booking`], checked against its owners' other items in the same
+    /// transaction when `overlap` is [`Overlap::Reject`].
+    pub async fn create_booking_with(
+        &self,
+        tenant: &Tenant,
+        new: NewBooking,
+        overlap: Overlap,
+    ) -> Result<Booking, StoreError> {
         let (id, at) = (Uuid::now_v7(), now());
         let sql = insert_sql();
+        let owners = new.owners();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_owner_write!(self, pool, &owners);
             let home = resolve_refs!(tx, tenant, &new);
+            let candidate = owner_writes::candidate(overlap, id, &new, home);
+            reject_overlaps!(tx, tenant.id, candidate, &owners);
             bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
                 .bind(id)
                 .bind(tenant.id)
@@ -285,11 +302,27 @@ impl Store {
         expected_version: i64,
         new: NewBooking,
     ) -> Result<Booking, StoreError> {
+        self.replace_booking_with(tenant, id, expected_version, new, Overlap::Allow).await
+    }
+
+    /// [`Store::replace_booking`], checked against its owners' other items in the same
+    /// transaction when `overlap` is [`Overlap::Reject`].
+    pub async fn replace_booking_with(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        expected_version: i64,
+        new: NewBooking,
+        overlap: Overlap,
+    ) -> Result<Booking, StoreError> {
         let at = now();
         let sql = update_sql();
+        let owners = new.owners();
         let created_at = with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_owner_write!(self, pool, &owners);
             let home = resolve_refs!(tx, tenant, &new);
+            let candidate = owner_writes::candidate(overlap, id, &new, home);
+            reject_overlaps!(tx, tenant.id, candidate, &owners);
             let query = sqlx::query_as::<_, (DateTime<Utc>,)>(AssertSqlSafe(sql.as_str()));
             let Some((created_at,)) = bind_content!(query, &new, home)
                 .bind(at)
@@ -315,19 +348,42 @@ impl Store {
         &self,
         tenant: &Tenant,
         ext: &str,
+        new: NewBooking,
+    ) -> Result<UpsertOutcome, StoreError> {
+        self.upsert_booking_with(tenant, ext, new, Overlap::Allow).await
+    }
+
+    /// [`Store::upsert_booking`], checked against its owners' other items in the same
+    /// transaction when `overlap` is [`Overlap::Reject`]. Identical content is still refused
+    /// when it overlaps, though nothing would be written.
+    pub async fn upsert_booking_with(
+        &self,
+        tenant: &Tenant,
+        ext: &str,
         mut new: NewBooking,
+        overlap: Overlap,
     ) -> Result<UpsertOutcome, StoreError> {
         new.external_id = Some(ext.to_owned());
         for _ in 0..3 {
             let result = match self.booking_by_external_id(tenant.id, ext).await? {
                 Some(existing) if existing.data == new => {
+                    self.refuse_unchanged(tenant, &existing, overlap).await?;
                     return Ok(UpsertOutcome::Unchanged(existing));
                 }
                 Some(existing) => self
-                    .replace_booking(tenant, existing.id, existing.version, new.clone())
+                    .replace_booking_with(
+                        tenant,
+                        existing.id,
+                        existing.version,
+                        new.clone(),
+                        overlap,
+                    )
                     .await
                     .map(UpsertOutcome::Updated),
-                None => self.create_booking(tenant, new.clone()).await.map(UpsertOutcome::Created),
+                None => self
+                    .create_booking_with(tenant, new.clone(), overlap)
+                    .await
+                    .map(UpsertOutcome::Created),
             };
             match result {
                 // Another request created or changed it in between: read again.
@@ -337,6 +393,27 @@ impl Store {
             }
         }
         Err(StoreError::VersionConflict)
+    }
+
+    /// For an upsert that changes nothing: [`StoreError::Collides`] when `overlap` rejects and
+    /// the stored booking overlaps other items. Nothing is written, so no lock is needed.
+    async fn refuse_unchanged(
+        &self,
+        tenant: &Tenant,
+        existing: &Booking,
+        overlap: Overlap,
+    ) -> Result<(), StoreError> {
+        let owners = existing.data.owners();
+        let home = match existing.data.resource_id {
+            Some(id) => self.owner_zone(tenant, Owner::Resource(id)).await?,
+            None => tenant.settings.time_zone,
+        };
+        let Some(candidate) = owner_writes::candidate(overlap, existing.id, &existing.data, home)
+        else {
+            return Ok(());
+        };
+        let hits = self.collisions_of(tenant.id, &candidate, &owners).await?;
+        if hits.is_empty() { Ok(()) } else { Err(StoreError::Collides(hits)) }
     }
 
     /// Cancels a booking: a new version and the removal from calendars. Cancelling a cancelled

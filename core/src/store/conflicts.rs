@@ -13,6 +13,24 @@ use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Severity, Source};
 use crate::domain::{BookingStatus, Owner, Platform};
 use crate::ical::ItemKind;
 
+/// Runs a [`BusyQuery`] on `$executor` (a pool, or `&mut *tx`); evaluates to the raw rows.
+macro_rules! fetch_busy {
+    ($query:expr, $executor:expr) => {{
+        let query: &$crate::store::conflicts::BusyQuery = &$query;
+        sqlx::query_as::<_, $crate::store::conflicts::BusyRow>(sqlx::AssertSqlSafe(
+            query.sql.as_str(),
+        ))
+        .bind(query.tenant_id)
+        .bind(query.owner_id)
+        .bind(query.earliest)
+        .bind(query.from)
+        .bind(query.to)
+        .fetch_all($executor)
+        .await
+    }};
+}
+pub(super) use fetch_busy;
+
 /// How far back an item may start and still reach into a window. Bookings and blocks last at
 /// most 366 days; imported items longer than this are cut off from conflict checks by design.
 const LOOKBACK_DAYS: i64 = 3 * 366;
@@ -181,7 +199,8 @@ enum Reach {
 
 type OpenRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>);
 
-type BusyRow =
+/// One busy item as [`BusyQuery`] reads it.
+pub(super) type BusyRow =
     (String, Uuid, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>, Option<Uuid>);
 
 impl Store {
@@ -194,52 +213,8 @@ impl Store {
         owner: Owner,
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) -> Result<Vec<Busy>, StoreError> {
-        // Unbounded means 1970 to 9999: SQLite compares instants as text, so the bounds must
-        // have four-digit years like every stored instant.
-        let (from, to) = window.unwrap_or((DateTime::UNIX_EPOCH, far_future()));
-        let earliest = (from - chrono::Duration::days(LOOKBACK_DAYS)).max(DateTime::UNIX_EPOCH);
-        let (column, bookings_of) = match owner {
-            Owner::Resource(_) => ("resource_id", "b.resource_id = $2"),
-            Owner::Staff(_) => {
-                ("staff_id", "b.id IN (SELECT booking_id FROM booking_staff WHERE staff_id = $2)")
-            }
-        };
-        let id = match owner {
-            Owner::Resource(id) | Owner::Staff(id) => id,
-        };
-        let calendars = match owner {
-            Owner::Resource(_) => "",
-            Owner::Staff(_) => {
-                " UNION ALL SELECT 'calendar', c.id, 'busy', c.summary, c.start_date IS NOT NULL, \
-                 c.span_start, c.span_end, c.connection_id \
-                 FROM calendar_busy c JOIN connections n ON n.id = c.connection_id \
-                 WHERE c.tenant_id = $1 AND c.staff_id = $2 AND n.status <> 'revoked' \
-                 AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
-            }
-        };
-        let sql = format!(
-            "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, CAST(NULL AS UUID) \
-             FROM bookings b WHERE b.tenant_id = $1 AND {bookings_of} AND b.status <> 'cancelled' \
-             AND b.span_start >= $3 AND b.span_start <= $5 AND b.span_end >= $4 \
-             UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, k.span_end, CAST(NULL AS UUID) \
-             FROM blocks k WHERE k.tenant_id = $1 AND k.{column} = $2 \
-             AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
-             UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
-             i.span_start, i.span_end, i.import_id \
-             FROM imported_items i JOIN imports m ON m.id = i.import_id WHERE i.tenant_id = $1 \
-             AND i.{column} = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4\
-             {calendars}"
-        );
-        let rows: Vec<BusyRow> = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(tenant_id)
-                .bind(id)
-                .bind(earliest)
-                .bind(from)
-                .bind(to)
-                .fetch_all(pool)
-                .await
-        })?;
+        let query = BusyQuery::new(tenant_id, owner, window);
+        let rows: Vec<BusyRow> = with_read_pool!(self, |pool| fetch_busy!(query, pool))?;
         rows.into_iter().map(busy_from_row).collect()
     }
 
@@ -282,7 +257,8 @@ impl Store {
     }
 
     /// The collisions a booking would have, for `?reject_conflicts=true`: overlaps (not mere
-    /// touching) with its resource's and staff's other items.
+    /// touching) with its resource's and staff's other items. Read outside any write: the
+    /// booking writes check again under their owners' lock.
     pub async fn collisions_of(
         &self,
         tenant_id: Uuid,
@@ -293,17 +269,7 @@ impl Store {
         for &owner in owners {
             let items =
                 self.busy_items(tenant_id, owner, Some((candidate.start, candidate.end))).await?;
-            for (k, c) in conflicts::find_with(candidate, &items) {
-                let other = &items[k];
-                let counts = c.severity > Severity::Low && other.class != Class::Tentative;
-                if counts && !hits.iter().any(|h| h.id == other.item.id) {
-                    hits.push(ConflictItem {
-                        kind: other.item.source,
-                        id: other.item.id,
-                        label: other.label.clone(),
-                    });
-                }
-            }
+            add_refusing_hits(candidate, &items, &mut hits);
         }
         Ok(hits)
     }
@@ -661,11 +627,88 @@ fn external_edit_key(booking_id: Uuid, connection_id: Uuid) -> String {
     format!("edit:{booking_id}:{connection_id}")
 }
 
+/// The statement reading an owner's busy items in a window, with its values; run it with
+/// [`fetch_busy!`] on a pool or inside a transaction.
+pub(super) struct BusyQuery {
+    pub(super) sql: String,
+    pub(super) tenant_id: Uuid,
+    pub(super) owner_id: Uuid,
+    pub(super) earliest: DateTime<Utc>,
+    pub(super) from: DateTime<Utc>,
+    pub(super) to: DateTime<Utc>,
+}
+
+impl BusyQuery {
+    /// The items of `owner` touching `window` (everything when `None`).
+    pub(super) fn new(
+        tenant_id: Uuid,
+        owner: Owner,
+        window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Self {
+        // Unbounded means 1970 to 9999: SQLite compares instants as text, so the bounds must
+        // have four-digit years like every stored instant.
+        let (from, to) = window.unwrap_or((DateTime::UNIX_EPOCH, far_future()));
+        let earliest = from
+            .checked_sub_signed(chrono::Duration::days(LOOKBACK_DAYS))
+            .unwrap_or(DateTime::UNIX_EPOCH)
+            .max(DateTime::UNIX_EPOCH);
+        let (column, bookings_of) = match owner {
+            Owner::Resource(_) => ("resource_id", "b.resource_id = $2"),
+            Owner::Staff(_) => {
+                ("staff_id", "b.id IN (SELECT booking_id FROM booking_staff WHERE staff_id = $2)")
+            }
+        };
+        let owner_id = match owner {
+            Owner::Resource(id) | Owner::Staff(id) => id,
+        };
+        let calendars = match owner {
+            Owner::Resource(_) => "",
+            Owner::Staff(_) => {
+                " UNION ALL SELECT 'calendar', c.id, 'busy', c.summary, c.start_date IS NOT NULL, \
+                 c.span_start, c.span_end, c.connection_id \
+                 FROM calendar_busy c JOIN connections n ON n.id = c.connection_id \
+                 WHERE c.tenant_id = $1 AND c.staff_id = $2 AND n.status <> 'revoked' \
+                 AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
+            }
+        };
+        let sql = format!(
+            "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, CAST(NULL AS UUID) \
+             FROM bookings b WHERE b.tenant_id = $1 AND {bookings_of} AND b.status <> 'cancelled' \
+             AND b.span_start >= $3 AND b.span_start <= $5 AND b.span_end >= $4 \
+             UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, k.span_end, CAST(NULL AS UUID) \
+             FROM blocks k WHERE k.tenant_id = $1 AND k.{column} = $2 \
+             AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
+             UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
+             i.span_start, i.span_end, i.import_id \
+             FROM imported_items i JOIN imports m ON m.id = i.import_id WHERE i.tenant_id = $1 \
+             AND i.{column} = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4\
+             {calendars}"
+        );
+        BusyQuery { sql, tenant_id, owner_id, earliest, from, to }
+    }
+}
+
+/// Adds to `hits` the items of `items` that `?reject_conflicts=true` refuses `candidate` for:
+/// real overlaps (not mere touching) with anything but a tentative booking, each item once.
+pub(super) fn add_refusing_hits(candidate: &Busy, items: &[Busy], hits: &mut Vec<ConflictItem>) {
+    for (k, c) in conflicts::find_with(candidate, items) {
+        let other = &items[k];
+        let counts = c.severity > Severity::Low && other.class != Class::Tentative;
+        if counts && !hits.iter().any(|h| h.id == other.item.id) {
+            hits.push(ConflictItem {
+                kind: other.item.source,
+                id: other.item.id,
+                label: other.label.clone(),
+            });
+        }
+    }
+}
+
 fn far_future() -> DateTime<Utc> {
     DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::UNIX_EPOCH)
 }
 
-fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
+pub(super) fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
     let (source, id, status, label, all_day, start, end, group) = row;
     let (source, class, label) = match source.as_str() {
         "booking" => {

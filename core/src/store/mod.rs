@@ -31,6 +31,7 @@ mod feeds;
 mod imports;
 mod job_records;
 mod outbox;
+mod owner_writes;
 mod resources;
 mod staff;
 mod tenants;
@@ -46,6 +47,7 @@ pub use feed_content::{FeedStamp, FeedWindow};
 pub use imports::{ImportPatch, ImportedItem, RunResult, kind_str};
 pub use job_records::{JobFailure, SyncAttempt};
 pub use outbox::OutboxEntry;
+pub use owner_writes::Overlap;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses; on
 /// SQLite, the single writer connection.
@@ -88,6 +90,10 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// The booking would overlap these other items of its resource or staff, and the write
+    /// asked for [`Overlap::Reject`]: nothing was saved.
+    #[error("the booking overlaps {} other items", .0.len())]
+    Collides(Vec<ConflictItem>),
     /// Someone else changed the record first; re-read and try again.
     #[error("the record changed concurrently")]
     VersionConflict,
