@@ -187,7 +187,33 @@ async fn an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run(db: 
     app.stop().await;
 }
 
+async fn an_address_refusal_says_not_a_public_address_without_naming_the_ip(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let local = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    let port = local.base.rsplit(':').next().unwrap().to_owned();
+    for url in [
+        format!("http://localhost:{port}/export/listing.ics?s=secret-token"),
+        "http://10.20.30.40/export/listing.ics".to_owned(),
+        "http://127.0.0.1/export/listing.ics".to_owned(),
+        "http://[fd00::17]/export/listing.ics".to_owned(),
+    ] {
+        let import = register(&app, &key, &room, &url).await;
+        let (_, failed) = run(&app, &key, &import).await;
+        assert_eq!(failed["outcome"], "failed", "{url}: {failed}");
+        let error = failed["error"].as_str().unwrap();
+        assert!(error.contains("not a public address"), "{url}: {error}");
+        assert!(error.contains("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS"), "{url}: {error}");
+        for ip in ["127.0.0.1", "::1", "10.20.30.40", "fd00::17", "127.", "10."] {
+            assert!(!error.contains(ip), "{url}: the error names an address: {error}");
+        }
+    }
+    app.stop().await;
+}
+
 on_both_databases!(
+    an_address_refusal_says_not_a_public_address_without_naming_the_ip,
     a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen,
     an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run,
 );
