@@ -16,7 +16,8 @@ pub struct CheckArgs {
     /// First day of the window (default: yesterday).
     #[arg(long)]
     pub from: Option<NaiveDate>,
-    /// Day after the window (default: 18 months ahead).
+    /// Day after the window (default: 18 months ahead for recurring events, and no end for
+    /// single events, as imports read them).
     #[arg(long)]
     pub to: Option<NaiveDate>,
     /// Zone of floating times when the file names none (IANA name; default UTC).
@@ -50,6 +51,8 @@ pub async fn run(args: CheckArgs, max_bytes: u64) -> anyhow::Result<()> {
         floating_zone: zone,
         platform,
         max_events: usize::MAX,
+        // Without --to, show what an import stores: every single event ahead.
+        all_single_events: args.to.is_none(),
     };
     let parsed = ical::parse(&bytes, &options);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

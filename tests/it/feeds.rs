@@ -387,7 +387,8 @@ async fn imports_cannot_reach_private_addresses_by_default(db: Db) {
     assert_eq!(run["outcome"], "failed");
     let error = run["error"].as_str().unwrap();
     assert!(
-        error.contains("loopback") && error.contains("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS"),
+        error.contains("not a public address")
+            && error.contains("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS"),
         "{error}"
     );
     let (status, bad) = app

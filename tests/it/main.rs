@@ -9,6 +9,7 @@ mod calendar_import;
 mod chaos;
 mod connect;
 mod feeds;
+mod hardening_imports;
 mod hardening_writes;
 mod helpers;
 mod invites;

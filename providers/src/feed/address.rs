@@ -159,8 +159,8 @@ fn forbidden_embedded_v4(ip: Ipv6Addr) -> Option<Option<AddressKind>> {
 /// chain so the fetcher can turn it back into a precise [`super::FetchError`].
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ResolveRefusal {
-    /// Every address the name resolved to is forbidden; the first one is reported.
-    #[error("{host} resolves to {ip}, {kind}")]
+    /// Every address the name resolved to is forbidden; the first one is kept (never shown).
+    #[error("{host} is not a public address")]
     Forbidden { host: String, ip: IpAddr, kind: AddressKind },
     /// The lookup itself failed (or returned nothing).
     #[error("could not resolve {host}: {source}")]

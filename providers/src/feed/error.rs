@@ -20,9 +20,14 @@ pub enum FetchError {
         reason: String,
     },
     /// The host is, or resolves only to, an address inside a private network.
+    ///
+    /// The message names neither the address nor its kind: anyone with an API key could
+    /// otherwise map the operator's internal DNS one feed URL at a time. Both are in the
+    /// fields, for the operator's logs.
     #[error(
-        "{host} ({ip}) is {kind}; feeds are not fetched from private networks unless \
-         KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS=true"
+        "{} is not a public address; feeds are not fetched from private networks unless \
+         KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS=true",
+        shown_host(host)
     )]
     ForbiddenAddress {
         /// The host as written in the URL.
@@ -134,6 +139,13 @@ impl FetchError {
     }
 }
 
+/// The host as a message may show it: a name as written, an IP literal (as written or reached
+/// by a redirect) not at all.
+fn shown_host(host: &str) -> &str {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<IpAddr>().is_ok() { "the feed's host" } else { host }
+}
+
 /// Parses a `Retry-After` value: delay seconds (fractions tolerated, though RFC 9110 only
 /// has integers) or an HTTP date, which is turned into a delay from `now` (zero if past).
 pub(super) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
@@ -215,9 +227,27 @@ mod tests {
         };
         assert_eq!(
             error.to_string(),
-            "localhost (127.0.0.1) is a loopback address; feeds are not fetched from private \
-             networks unless KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS=true"
+            "localhost is not a public address; feeds are not fetched from private networks \
+             unless KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS=true"
         );
         assert!(!error.is_retryable());
+    }
+
+    #[test]
+    fn forbidden_address_message_never_names_the_address() {
+        for (host, ip) in [
+            ("intranet.example", "10.1.2.3"),
+            ("10.1.2.3", "10.1.2.3"),
+            ("[fd00::1]", "fd00::1"),
+            ("169.254.169.254", "169.254.169.254"),
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let kind = super::super::address::forbidden_kind(ip).unwrap();
+            let error = FetchError::ForbiddenAddress { host: host.into(), ip, kind };
+            let message = error.to_string();
+            assert!(message.contains("not a public address"), "{message}");
+            assert!(!message.contains(&ip.to_string()), "{message}");
+            assert!(!message.contains(&kind.to_string()), "{message}");
+        }
     }
 }

@@ -212,6 +212,16 @@ async fn redirect_into_loopback_is_refused_before_connecting() {
 }
 
 #[tokio::test]
+async fn a_refused_redirect_target_is_not_named_by_its_address() {
+    let target = TestServer::start(|_| Reply::ok("internal secrets")).await;
+    let location = target.url("/").to_string();
+    let allowed = TestServer::start(move |_| Reply::redirect(302, &location)).await;
+    let message = fetch(&allowed, "/").await.unwrap_err().to_string();
+    assert!(message.starts_with("the feed's host is not a public address"), "{message}");
+    assert!(!message.contains("127.0.0.1"), "{message}");
+}
+
+#[tokio::test]
 async fn localhost_is_refused_by_the_resolver_even_on_an_exempted_port() {
     let server = TestServer::start(|_| Reply::ok("internal")).await;
     let url = Url::parse(&format!("http://localhost:{}/", server.addr.port())).unwrap();

@@ -253,7 +253,31 @@ impl<'a> Reader<'a> {
             self.skip(Some(&ev.uid), format!("unreadable RRULE ({e})"));
             return None;
         }
+        if let (Some(start), Some(end)) = (ev.start, ev.end)
+            && self.ends_before(start, end)
+        {
+            // Hand-edited exports do this; guessing a length would block days nobody booked.
+            self.skip(Some(&ev.uid), "end before start");
+            return None;
+        }
         Some(ev)
+    }
+
+    /// Whether DTEND lies before DTSTART (compared as `length` measures them).
+    fn ends_before(&self, start: Moment, end: Moment) -> bool {
+        match (start, end) {
+            (Moment::Date(s), Moment::Date(e)) => e < s,
+            (Moment::Date(s), Moment::Time(e, _)) => e.date() < s,
+            (Moment::Time(s, _), Moment::Date(e)) => e.and_time(NaiveTime::MIN) < s,
+            (Moment::Time(s, z), Moment::Time(e, ez)) => {
+                let e = if ez == z || ez == ZoneRef::Floating {
+                    e
+                } else {
+                    self.zones.to_local(z, self.zones.to_utc(ez, e))
+                };
+                e < s
+            }
+        }
     }
 
     /// Whether an event is a single one (no recurrence, not an override).
@@ -278,7 +302,7 @@ impl<'a> Reader<'a> {
             Moment::Time(t, z) => (z, t),
         };
         let span = self.span(zone, local, length);
-        if self.in_window(&span) {
+        if self.explicit_in_window(&span) {
             let kind = profiles::classify(
                 self.options.platform,
                 ev.summary.as_deref(),
@@ -468,6 +492,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether an explicitly written event (a single one, or a moved occurrence) is returned:
+    /// in the window, or anywhere after its start when the options ask for every single event.
+    fn explicit_in_window(&self, span: &Span) -> bool {
+        if !self.options.all_single_events {
+            return self.in_window(span);
+        }
+        match *span {
+            Span::AllDay { end, .. } => end > self.from_date,
+            Span::Timed { start, end } if start == end => start >= self.from,
+            Span::Timed { end, .. } => end > self.from,
+        }
+    }
+
     fn in_window(&self, span: &Span) -> bool {
         match *span {
             Span::AllDay { start, end } => start < self.to_date && end > self.from_date,
@@ -533,7 +570,7 @@ impl<'a> Reader<'a> {
             Moment::Time(t, z) => (z, t),
         };
         let span = self.span(zone, local, length);
-        if self.in_window(&span) {
+        if self.explicit_in_window(&span) {
             let summary = o.summary.as_ref().or(master.and_then(|m| m.summary.as_ref()));
             self.push(o, summary, Some(key.format()), span);
         }
@@ -553,7 +590,7 @@ impl<'a> Reader<'a> {
                 return;
             }
             let span = self.span(zone, dtstart, length);
-            if self.in_window(&span) {
+            if self.explicit_in_window(&span) {
                 self.push(m, m.summary.as_ref(), None, span);
             }
             return;

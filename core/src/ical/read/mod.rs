@@ -20,7 +20,11 @@
 //! Decisions worth knowing:
 //! - DTSTART alone: a DATE is one day; a DATE-TIME is a zero-length item (`start == end`), kept
 //!   and returned when its instant is in the window (an instant blocks nothing, but the event
-//!   exists). A DTEND before DTSTART is read the same way (one day, or zero length).
+//!   exists). A DTEND equal to DTSTART is read the same way (one day, or zero length); a DTEND
+//!   before DTSTART skips the event ("end before start") rather than guess its length.
+//! - With [`ParseOptions::all_single_events`] (imports), the window's end bounds only the
+//!   expansion of recurring events: single events and moved occurrences are returned however
+//!   far ahead they are.
 //! - A DATE value is all-day whatever its parameters say (`DTSTART;TZID=…:20041225`,
 //!   `VALUE=DATE-TIME` on a date); a date-time with `VALUE=DATE` keeps its date.
 //! - An all-day item overlaps the window when its days overlap the window's UTC days.
@@ -86,16 +90,28 @@ pub struct ParseOptions {
     pub platform: Platform,
     /// At most this many VEVENTs are read; the rest are skipped.
     pub max_events: usize,
+    /// Return single events (and occurrences moved by an override) however far after `to` they
+    /// lie, so that `to` bounds only the expansion of recurring events: a reservation two years
+    /// ahead is as real as one next week. On in [`ParseOptions::new`] (what imports store).
+    pub all_single_events: bool,
 }
 
 impl ParseOptions {
-    /// The defaults: the window runs from the start of yesterday (UTC) to 18 months after `now`,
-    /// and at most 100 000 VEVENTs are read.
+    /// The defaults: the window runs from the start of yesterday (UTC) to 18 months after `now`
+    /// for recurring events and has no end for single ones, and at most 100 000 VEVENTs are
+    /// read.
     pub fn new(platform: Platform, floating_zone: chrono_tz::Tz, now: DateTime<Utc>) -> Self {
         let yesterday = now.date_naive() - TimeDelta::days(1);
         let from = yesterday.and_time(NaiveTime::MIN).and_utc();
         let to = now.checked_add_months(Months::new(18)).unwrap_or(DateTime::<Utc>::MAX_UTC);
-        ParseOptions { from, to, floating_zone, platform, max_events: 100_000 }
+        ParseOptions {
+            from,
+            to,
+            floating_zone,
+            platform,
+            max_events: 100_000,
+            all_single_events: true,
+        }
     }
 }
 

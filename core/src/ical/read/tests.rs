@@ -39,7 +39,14 @@ fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 }
 
 fn opts(platform: Platform, from: DateTime<Utc>, to: DateTime<Utc>) -> ParseOptions {
-    ParseOptions { from, to, floating_zone: chrono_tz::UTC, platform, max_events: 100_000 }
+    ParseOptions {
+        from,
+        to,
+        floating_zone: chrono_tz::UTC,
+        platform,
+        max_events: 100_000,
+        all_single_events: false,
+    }
 }
 
 /// Reads a corpus file for the window, free events included (as the manifest's tools count them).
@@ -987,15 +994,78 @@ fn odd_line_endings_folding_and_mixed_case_are_read() {
 #[test]
 fn date_only_start_is_one_day_and_date_time_only_start_is_an_instant() {
     let body = "BEGIN:VEVENT\r\nUID:d\r\nDTSTART:20300105\r\nEND:VEVENT\r\n\
-BEGIN:VEVENT\r\nUID:t\r\nDTSTART:20300105T090000Z\r\nEND:VEVENT\r\n\
-BEGIN:VEVENT\r\nUID:back\r\nDTEND:20300105T080000Z\r\nDTSTART:20300105T090000Z\r\nEND:VEVENT\r\n";
+BEGIN:VEVENT\r\nUID:t\r\nDTSTART:20300105T090000Z\r\nEND:VEVENT\r\n";
     let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     let d = parsed.busy.iter().find(|b| b.uid == "d").unwrap();
     assert_eq!(all_day(d), (day(2030, 1, 5), day(2030, 1, 6)));
     let t = parsed.busy.iter().find(|b| b.uid == "t").unwrap();
     assert_eq!(timed(t), (at(2030, 1, 5, 9, 0), at(2030, 1, 5, 9, 0)));
-    let back = parsed.busy.iter().find(|b| b.uid == "back").unwrap();
-    assert_eq!(timed(back), (at(2030, 1, 5, 9, 0), at(2030, 1, 5, 9, 0)));
+}
+
+#[test]
+fn an_event_ending_before_it_starts_is_skipped_as_end_before_start() {
+    let body = "BEGIN:VEVENT\r\nUID:back-time\r\nDTEND:20300105T080000Z\r\nDTSTART:20300105T090000Z\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:back-date\r\nDTSTART;VALUE=DATE:20300110\r\nDTEND;VALUE=DATE:20300105\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:back-zone\r\nDTSTART;TZID=Europe/Amsterdam:20300105T090000\r\nDTEND:20300105T073000Z\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:back-series\r\nDTSTART;VALUE=DATE:20300110\r\nDTEND;VALUE=DATE:20300109\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:zone-later\r\nDTSTART;TZID=Europe/Amsterdam:20300105T090000\r\nDTEND:20300105T083000Z\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:same-day\r\nDTSTART;VALUE=DATE:20300120\r\nDTEND;VALUE=DATE:20300120\r\nEND:VEVENT\r\n";
+    let parsed = parse(&feed(body), &opts(Platform::Airbnb, utc(2030, 1, 1), utc(2031, 1, 1)));
+    assert_eq!(parsed.events, 6);
+    let kept: Vec<&str> = parsed.busy.iter().map(|b| b.uid.as_str()).collect();
+    assert_eq!(kept, vec!["zone-later", "same-day"], "no one-day block is made up");
+    assert_eq!(timed(&parsed.busy[0]), (at(2030, 1, 5, 8, 0), at(2030, 1, 5, 8, 30)));
+    assert_eq!(all_day(&parsed.busy[1]), (day(2030, 1, 20), day(2030, 1, 21)));
+    let reasons: Vec<(&str, &str)> =
+        parsed.skipped.iter().map(|s| (s.uid.as_deref().unwrap(), s.reason.as_str())).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("back-time", "end before start"),
+            ("back-date", "end before start"),
+            ("back-zone", "end before start"),
+            ("back-series", "end before start"),
+        ]
+    );
+}
+
+#[test]
+fn a_single_event_22_months_ahead_is_read_while_a_series_stops_at_the_horizon() {
+    let now = at(2030, 1, 10, 12, 0);
+    let body = "BEGIN:VEVENT\r\nUID:near\r\nDTSTART;VALUE=DATE:20300201\r\nDTEND;VALUE=DATE:20300205\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:far\r\nDTSTART;VALUE=DATE:20311110\r\nDTEND;VALUE=DATE:20311117\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:far-timed\r\nDTSTART:20351110T100000Z\r\nDTEND:20351110T110000Z\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:weekly\r\nDTSTART;VALUE=DATE:20300104\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:weekly\r\nRECURRENCE-ID;VALUE=DATE:20300301\r\nDTSTART;VALUE=DATE:20320301\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:past\r\nDTSTART;VALUE=DATE:20290101\r\nEND:VEVENT\r\n";
+    let options = ParseOptions::new(Platform::Airbnb, chrono_tz::UTC, now);
+    let parsed = parse(&feed(body), &options);
+    let far = parsed.busy.iter().find(|b| b.uid == "far").expect("the far reservation is read");
+    assert_eq!(all_day(far), (day(2031, 11, 10), day(2031, 11, 17)));
+    assert_eq!(far.kind, ItemKind::Reservation);
+    let far_timed = parsed.busy.iter().find(|b| b.uid == "far-timed").unwrap();
+    assert_eq!(timed(far_timed), (at(2035, 11, 10, 10, 0), at(2035, 11, 10, 11, 0)));
+    let moved = parsed
+        .busy
+        .iter()
+        .find(|b| b.uid == "weekly" && b.recurrence_id.as_deref() == Some("20300301"))
+        .expect("an occurrence moved past the horizon is an explicit event too");
+    assert_eq!(all_day(moved), (day(2032, 3, 1), day(2032, 3, 2)));
+    let series: Vec<NaiveDate> = parsed
+        .busy
+        .iter()
+        .filter(|b| b.uid == "weekly" && b.recurrence_id.as_deref() != Some("20300301"))
+        .map(|b| all_day(b).0)
+        .collect();
+    assert_eq!(series.first(), Some(&day(2030, 1, 11)));
+    assert_eq!(series.last(), Some(&day(2031, 7, 4)), "the series stops at the horizon");
+    assert!(series.iter().all(|d| d.and_time(chrono::NaiveTime::MIN).and_utc() < options.to));
+    assert!(parsed.busy.iter().all(|b| b.uid != "past"));
+    let windowed = parse(&feed(body), &opts(Platform::Airbnb, options.from, options.to));
+    assert!(
+        windowed.busy.iter().all(|b| !b.uid.starts_with("far")),
+        "a window without the option keeps its end for single events"
+    );
 }
 
 #[test]

@@ -1,0 +1,219 @@
+//! Hardening of feed imports: reservations far ahead, broken events, the work a feed may cost,
+//! one run at a time, and what an address refusal says.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, TempDir, TestApp, config, on_both_databases};
+
+/// A platform's .ics export on 127.0.0.1, serving whatever body it currently holds.
+#[derive(Clone)]
+struct Platform {
+    body: Arc<Mutex<String>>,
+    base: String,
+}
+
+impl Platform {
+    async fn start(body: String) -> Platform {
+        let body = Arc::new(Mutex::new(body));
+        let shared = body.clone();
+        let app = axum::Router::new().route(
+            "/export/{file}",
+            axum::routing::get(move || {
+                let shared = shared.clone();
+                async move { (StatusCode::OK, shared.lock().unwrap().clone()) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Platform { body, base }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/export/listing.ics?s=secret-token", self.base)
+    }
+}
+
+/// A calendar file around `events` (each a VEVENT's inner lines, CRLF-terminated).
+fn calendar(events: &[String]) -> String {
+    let mut ics = String::from(
+        "BEGIN:VCALENDAR\r\nPRODID:-//Airbnb Inc//Hosting Calendar 0.8.8//EN\r\nVERSION:2.0\r\n",
+    );
+    for event in events {
+        ics.push_str("BEGIN:VEVENT\r\n");
+        ics.push_str(event);
+        ics.push_str("END:VEVENT\r\n");
+    }
+    ics.push_str("END:VCALENDAR\r\n");
+    ics
+}
+
+/// An all-day reservation from `from` to `to` days from today.
+fn reservation(uid: &str, from: i64, to: i64) -> String {
+    format!(
+        "DTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nUID:{uid}\r\nSUMMARY:Reserved\r\n",
+        compact(from),
+        compact(to)
+    )
+}
+
+fn day(n: i64) -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive() + chrono::Duration::days(n)
+}
+
+fn in_days(n: i64) -> String {
+    day(n).to_string()
+}
+
+fn compact(n: i64) -> String {
+    day(n).format("%Y%m%d").to_string()
+}
+
+async fn app_allowing_local_feeds(db: Db) -> TestApp {
+    let dir = TempDir::new();
+    let mut config = config(db, &dir).await;
+    config.import.allow_private_networks = true;
+    TestApp::start_with(config, dir).await
+}
+
+async fn resource(app: &TestApp, key: &str) -> String {
+    let body = json!({"name": "Sea view", "time_zone": "UTC"});
+    let (status, room) = app.call("POST", "/api/v1/resources", key, Some(body)).await;
+    assert_eq!(status, 201, "{room}");
+    room["id"].as_str().unwrap().to_owned()
+}
+
+async fn register(app: &TestApp, key: &str, room: &str, url: &str) -> String {
+    let body = json!({"resource_id": room, "platform": "airbnb", "url": url});
+    let (status, import) = app.call("POST", "/api/v1/imports", key, Some(body)).await;
+    assert_eq!(status, 201, "{import}");
+    import["id"].as_str().unwrap().to_owned()
+}
+
+/// Runs an import now; returns the HTTP status and the run.
+async fn run(app: &TestApp, key: &str, import: &str) -> (u16, Value) {
+    app.call("POST", &format!("/api/v1/imports/{import}/run"), key, None).await
+}
+
+/// The busy items of `room` between `from` and `to` days from today: (source, start date).
+async fn busy(app: &TestApp, key: &str, room: &str, from: i64, to: i64) -> Vec<(String, String)> {
+    let path = format!(
+        "/api/v1/availability?resource_id={room}&from={}&to={}",
+        in_days(from),
+        in_days(to)
+    );
+    let (status, availability) = app.call("GET", &path, key, None).await;
+    assert_eq!(status, 200, "{availability}");
+    availability["busy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["source"].as_str().unwrap().to_owned(),
+                b["start"].as_str().unwrap()[..10].to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let body = json!({
+        "title": "Direct guest", "resource_id": room, "status": "confirmed",
+        "start_date": in_days(670), "end_date": in_days(674),
+    });
+    let (status, booking) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
+    assert_eq!(status, 201, "{booking}");
+    let weekly = format!(
+        "DTSTART;VALUE=DATE:{}\r\nRRULE:FREQ=WEEKLY\r\nUID:cleaning@airbnb.com\r\nSUMMARY:Airbnb (Not available)\r\n",
+        compact(2)
+    );
+    let airbnb = Platform::start(calendar(&[
+        reservation("near@airbnb.com", 12, 15),
+        reservation("far@airbnb.com", 668, 672),
+        weekly,
+    ]))
+    .await;
+    let import = register(&app, &key, &room, &airbnb.url()).await;
+    let (status, done) = run(&app, &key, &import).await;
+    assert_eq!((status, done["outcome"].as_str()), (200, Some("ok")), "{done}");
+
+    let far = busy(&app, &key, &room, 600, 700).await;
+    let from_feed: Vec<&String> =
+        far.iter().filter(|(source, _)| source == "feed").map(|(_, start)| start).collect();
+    assert_eq!(
+        from_feed,
+        [&in_days(668)],
+        "the far reservation blocks, the weekly block stops at the 548-day horizon: {far:?}"
+    );
+    let near = busy(&app, &key, &room, 0, 30).await;
+    assert!(near.contains(&("feed".to_owned(), in_days(12))), "{near:?}");
+    assert!(near.iter().filter(|(s, _)| s == "feed").count() >= 4, "the weekly block: {near:?}");
+    let (_, open) = app.call("GET", "/api/v1/conflicts?status=open", &key, None).await;
+    let conflicts = open["items"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "the double booking 22 months out is seen: {open}");
+    let ids: Vec<&str> =
+        conflicts[0]["items"].as_array().unwrap().iter().filter_map(|i| i["id"].as_str()).collect();
+    assert!(ids.contains(&booking["id"].as_str().unwrap()), "{open}");
+    app.stop().await;
+}
+
+async fn an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let airbnb = Platform::start(calendar(&[
+        reservation("good@airbnb.com", 12, 15),
+        reservation("backwards@airbnb.com", 30, 25),
+    ]))
+    .await;
+    let import = register(&app, &key, &room, &airbnb.url()).await;
+    let (status, done) = run(&app, &key, &import).await;
+    assert_eq!(
+        (status, done["outcome"].as_str(), done["added"].as_u64(), done["skipped"].as_u64()),
+        (200, Some("ok"), Some(1), Some(1)),
+        "{done}"
+    );
+    let blocked = busy(&app, &key, &room, 0, 60).await;
+    assert_eq!(blocked, vec![("feed".to_owned(), in_days(12))], "no made-up one-day block");
+    let (_, runs) = app.call("GET", &format!("/api/v1/imports/{import}/runs"), &key, None).await;
+    assert_eq!(runs["items"][0]["skipped"], 1, "{runs}");
+    app.stop().await;
+}
+
+async fn an_address_refusal_says_not_a_public_address_without_naming_the_ip(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let local = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    let port = local.base.rsplit(':').next().unwrap().to_owned();
+    for url in [
+        format!("http://localhost:{port}/export/listing.ics?s=secret-token"),
+        "http://10.20.30.40/export/listing.ics".to_owned(),
+        "http://127.0.0.1/export/listing.ics".to_owned(),
+        "http://[fd00::17]/export/listing.ics".to_owned(),
+    ] {
+        let import = register(&app, &key, &room, &url).await;
+        let (_, failed) = run(&app, &key, &import).await;
+        assert_eq!(failed["outcome"], "failed", "{url}: {failed}");
+        let error = failed["error"].as_str().unwrap();
+        assert!(error.contains("not a public address"), "{url}: {error}");
+        assert!(error.contains("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS"), "{url}: {error}");
+        for ip in ["127.0.0.1", "::1", "10.20.30.40", "fd00::17", "127.", "10."] {
+            assert!(!error.contains(ip), "{url}: the error names an address: {error}");
+        }
+    }
+    app.stop().await;
+}
+
+on_both_databases!(
+    an_address_refusal_says_not_a_public_address_without_naming_the_ip,
+    a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen,
+    an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run,
+);
