@@ -16,6 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod api_keys;
 pub mod availability;
 pub mod blocks;
 pub mod bookings;
@@ -101,6 +102,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "availability", description = "Busy and free times"),
         (name = "conflicts", description = "Double bookings"),
         (name = "connections", description = "Staff members' Google and Microsoft calendars"),
+        (name = "api-keys", description = "The tenant's API keys"),
     )
 )]
 struct ApiDoc;
@@ -131,6 +133,7 @@ pub fn router() -> Router<AppState> {
         .merge(availability::router())
         .merge(conflicts::router())
         .merge(connections::router())
+        .merge(api_keys::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router
