@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use kalends_core::config::SecretKey;
+use kalends_core::config::SecretKeys;
 use kalends_core::seal::Sealer;
 use kalends_core::{Config, Store};
 use kalends_jobs::{Importer, JobQueue};
@@ -44,7 +44,7 @@ pub struct AppState {
     /// Configuration.
     pub config: Arc<Config>,
     /// The secret key (feed tokens, signed links).
-    pub secret_key: Arc<SecretKey>,
+    pub secret_key: Arc<SecretKeys>,
     /// Runs feed imports (`POST /api/v1/imports/{id}/run`).
     pub importer: Importer,
     /// Rate limits of the public feed URLs.
