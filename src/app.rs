@@ -208,11 +208,14 @@ pub async fn start(
             shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
             retry: RetryPolicy::from_config(&config.jobs),
         };
-        let every = Duration::from_secs(config.import.scheduler_interval_secs);
-        let calendars = config.sync.import_interval();
+        let schedule = kalends_jobs::scheduler::Schedule {
+            interval: Duration::from_secs(config.import.scheduler_interval_secs),
+            calendar_interval: config.sync.import_interval(),
+            stale_claim_after: Duration::from_secs(config.mail.stale_claim_secs),
+        };
         let (scheduled, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {
-            kalends_jobs::scheduler::run(scheduled, every, calendars, token).await;
+            kalends_jobs::scheduler::run(scheduled, schedule, token).await;
             Ok(())
         });
         let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());

@@ -151,6 +151,10 @@ pub struct MailConfig {
     /// A reminder whose moment passed while Kalends was down is still sent this many minutes
     /// late; later, it is skipped and recorded.
     pub reminder_grace_minutes: u32,
+    /// An e-mail claimed for sending this many seconds ago and still not finished was
+    /// interrupted (a crash): the scheduler puts it back in the queue. Longer than
+    /// `timeout_secs`, so that a send still in progress is never doubled.
+    pub stale_claim_secs: u64,
 }
 
 impl MailConfig {
@@ -166,7 +170,7 @@ impl MailConfig {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { timeout_secs: 30, reminder_grace_minutes: 30 }
+        Self { timeout_secs: 30, reminder_grace_minutes: 30, stale_claim_secs: 900 }
     }
 }
 
@@ -520,6 +524,12 @@ impl Config {
         if self.mail.timeout_secs == 0 {
             return Err(invalid("mail.timeout_secs", "must be at least 1"));
         }
+        if self.mail.stale_claim_secs <= self.mail.timeout_secs {
+            return Err(invalid(
+                "mail.stale_claim_secs",
+                "must be longer than mail.timeout_secs (a send in progress must not be doubled)",
+            ));
+        }
         if self.mail.mail_from_is_invalid(&self.mail_from) {
             return Err(invalid(
                 "mail_from",
@@ -654,6 +664,7 @@ impl Config {
             "mail": {
                 "timeout_secs": self.mail.timeout_secs,
                 "reminder_grace_minutes": self.mail.reminder_grace_minutes,
+                "stale_claim_secs": self.mail.stale_claim_secs,
             },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,

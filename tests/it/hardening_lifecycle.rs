@@ -16,6 +16,7 @@ on_both_databases!(
     a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked,
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
+    an_email_left_sending_past_the_threshold_is_sent_exactly_once,
 );
 
 /// The key ids of `GET /api/v1/api-keys`, with their `revoked_at`.
@@ -286,4 +287,66 @@ async fn feed_and_invite_links_made_before_a_key_rotation_keep_working(db: Db) {
     assert_eq!(app.http.get(app.url(&feed_path)).send().await.unwrap().status(), 200);
     assert_eq!(app.http.get(app.url(&invite_path)).send().await.unwrap().status(), 404);
     app.stop().await;
+}
+
+/// A confirmed timed booking of Ann Lee (who has an e-mail address) on 2030-01-`day`.
+fn booking_for_ann(title: &str, day: u32) -> kalends_core::domain::NewBooking {
+    use chrono::TimeZone as _;
+    use kalends_core::domain::{BookingSpan, BookingStatus, Customer, NewBooking};
+    let start = chrono::Utc.with_ymd_and_hms(2030, 1, day, 9, 0, 0).unwrap();
+    NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![],
+        status: BookingStatus::Confirmed,
+        title: title.into(),
+        description: None,
+        location: None,
+        customer: Some(Customer {
+            name: "Ann Lee".into(),
+            email: Some("ann@example.com".parse().unwrap()),
+            phone: None,
+        }),
+        span: BookingSpan::timed(start, start + chrono::Duration::hours(1), "UTC".parse().unwrap())
+            .unwrap(),
+    }
+}
+
+async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
+    use kalends_core::store::{MessageKind, MessageStatus, NewMessage};
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let dir = TempDir::new();
+    let mut config = helpers::config(db, &dir).await;
+    config.smtp_url = Some(SecretString::from(sink.url()));
+    config.mail_from = "Kalends <bookings@kalends.example>".into();
+    config.mail.timeout_secs = 1;
+    config.mail.stale_claim_secs = 2;
+    config.import.scheduler_interval_secs = 1;
+    // A worker claimed the invitation and died before sending it (the process was killed).
+    let (store, _) = kalends::app::connect(&config).await.unwrap();
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let booking = store.create_booking(&tenant, booking_for_ann("Massage", 7)).await.unwrap();
+    let fingerprint = kalends_jobs::customer_plan::fingerprint(&booking, MessageKind::Request);
+    let claim = NewMessage {
+        tenant_id: tenant.id,
+        booking_id: booking.id,
+        kind: MessageKind::Request,
+        revision: 0,
+        reminder: "",
+        fingerprint: &fingerprint,
+        recipient: "ann@example.com",
+    };
+    store.claim_message(&claim).await.unwrap().unwrap();
+
+    let app = TestApp::start_with(config, TempDir::new()).await;
+    let received = sink.wait_for(1, std::time::Duration::from_secs(20)).await;
+    assert_eq!(received.len(), 1);
+    // Several more sweeps: nothing more goes out.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(sink.messages().len(), 1, "sent exactly once");
+    let messages = app.store.customer_messages(booking.id).await.unwrap();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].status, MessageStatus::Sent);
+    app.stop().await;
+    store.close().await;
 }
