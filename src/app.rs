@@ -23,6 +23,7 @@ use kalends_providers::limits::Budgets;
 use kalends_providers::provider::Providers;
 use kalends_providers::sandbox::{Sandbox, SandboxConfig};
 use kalends_providers::session::Credentials;
+use secrecy::{ExposeSecret as _, SecretBox};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -138,8 +139,8 @@ pub async fn start(
     let config = Arc::new(config);
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let secret_key = Arc::new(config.secret_key()?.0);
-    let sealer = Sealer::new(&secret_key, &[]);
+    let secret_key = Arc::new(config.secret_keys()?.0);
+    let sealer = Sealer::new(secret_key.current(), secret_key.previous());
     let providers = Arc::new(
         Providers::from_config(&config).map_err(|e| anyhow::anyhow!("calendar providers: {e}"))?,
     );
@@ -155,7 +156,9 @@ pub async fn start(
         Some(redis) => credentials.with_shared_budgets(budgets, redis, queue.name()),
         None => credentials.with_budgets(budgets),
     };
-    let customer_mail = CustomerMail::from_config(&config, secret_key.clone())
+    // E-mails only sign links, with the current key.
+    let signing_key = Arc::new(SecretBox::new(Box::new(*secret_key.current().expose_secret())));
+    let customer_mail = CustomerMail::from_config(&config, signing_key)
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
     let sandbox = (!providers.sandboxed.is_empty())
         .then(|| Sandbox::new(SandboxConfig::for_public_url(&config.public_url)));
@@ -205,11 +208,14 @@ pub async fn start(
             shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
             retry: RetryPolicy::from_config(&config.jobs),
         };
-        let every = Duration::from_secs(config.import.scheduler_interval_secs);
-        let calendars = config.sync.import_interval();
+        let schedule = kalends_jobs::scheduler::Schedule {
+            interval: Duration::from_secs(config.import.scheduler_interval_secs),
+            calendar_interval: config.sync.import_interval(),
+            stale_claim_after: Duration::from_secs(config.mail.stale_claim_secs),
+        };
         let (scheduled, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {
-            kalends_jobs::scheduler::run(scheduled, every, calendars, token).await;
+            kalends_jobs::scheduler::run(scheduled, schedule, token).await;
             Ok(())
         });
         let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());

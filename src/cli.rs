@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use kalends_core::config::SecretKeySource;
 use kalends_core::domain::{TenantSettings, TimeZone};
-use kalends_core::store::Pool;
+use kalends_core::store::{Pool, Revocation};
 use kalends_core::{Config, Store};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
@@ -72,11 +72,16 @@ enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Mint an additional API key for a tenant (shown once).
+    /// Mint an additional API key for a tenant (shown once), or revoke one with --revoke.
     ApiKey {
         /// The tenant's id.
         tenant_id: String,
-        /// Print one JSON object: {"tenant_id", "api_key"}.
+        /// Revoke this key (its id, as `GET /api/v1/api-keys` lists it) instead of minting one;
+        /// the tenant's last active key too.
+        #[arg(long, value_name = "KEY_ID")]
+        revoke: Option<String>,
+        /// Print one JSON object: {"tenant_id", "api_key"}, or with --revoke
+        /// {"tenant_id", "api_key_id", "revoked_at"}.
         #[arg(long)]
         json: bool,
     },
@@ -161,18 +166,50 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
             };
             (store.create_tenant(settings).await?.id, json, "Tenant created.")
         }
-        TenantCommand::ApiKey { tenant_id, json } => {
+        TenantCommand::ApiKey { tenant_id, revoke, json } => {
             let id: Uuid = tenant_id.parse().context("TENANT_ID must be a UUID")?;
             match store.tenant(id).await {
                 Err(kalends_core::StoreError::NotFound) => anyhow::bail!("no tenant with id {id}"),
                 other => other?,
             };
+            if let Some(key_id) = revoke {
+                let result = revoke_key(&store, id, &key_id, json).await;
+                store.close().await;
+                return result;
+            }
             (id, json, "API key created.")
         }
     };
     let key = store.create_api_key(tenant_id).await?;
     print_key(tenant_id, &key, json, heading);
     store.close().await;
+    Ok(())
+}
+
+/// Revokes the tenant's key `key_id` (even its last active one: an operator can mint another)
+/// and prints one line or one JSON object.
+async fn revoke_key(
+    store: &Store,
+    tenant_id: Uuid,
+    key_id: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let key_id: Uuid =
+        key_id.parse().with_context(|| format!("--revoke {key_id}: not a key id"))?;
+    let revoked_at = match store.revoke_api_key(tenant_id, key_id, false).await {
+        Ok(Revocation::Revoked(at)) => at,
+        Ok(Revocation::LastActiveKey) => anyhow::bail!("API key {key_id} is the last active key"),
+        Err(kalends_core::StoreError::NotFound) => {
+            anyhow::bail!("tenant {tenant_id} has no API key {key_id}")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        let object = serde_json::json!({"tenant_id": tenant_id, "api_key_id": key_id, "revoked_at": revoked_at});
+        println!("{object}");
+    } else {
+        println!("API key {key_id} of tenant {tenant_id} revoked at {}.", revoked_at.to_rfc3339());
+    }
     Ok(())
 }
 

@@ -79,6 +79,10 @@ pub struct Config {
     pub public_url: String,
     /// 32 random bytes, base64. Unset outside production: generated into `data_dir/secret.key`.
     pub secret_key: Option<SecretString>,
+    /// Earlier secret keys, comma-separated, still accepted after a rotation: tokens they sealed
+    /// open (and are re-sealed with `secret_key`), links and cookies they signed verify, and the
+    /// API keeps showing feed URLs they made.
+    pub previous_secret_keys: Option<SecretString>,
     /// `smtp://` or `smtps://user:pass@host:port`; unset writes `.eml` files under `data_dir/outbox`.
     pub smtp_url: Option<SecretString>,
     /// Sender of invites and reminders.
@@ -119,6 +123,7 @@ impl Default for Config {
             ops_listen: None,
             public_url: "http://127.0.0.1:8080".into(),
             secret_key: None,
+            previous_secret_keys: None,
             smtp_url: None,
             mail_from: "Kalends <kalends@localhost>".into(),
             data_dir: PathBuf::from("data"),
@@ -146,6 +151,10 @@ pub struct MailConfig {
     /// A reminder whose moment passed while Kalends was down is still sent this many minutes
     /// late; later, it is skipped and recorded.
     pub reminder_grace_minutes: u32,
+    /// An e-mail claimed for sending this many seconds ago and still not finished was
+    /// interrupted (a crash): the scheduler puts it back in the queue. Longer than
+    /// `timeout_secs`, so that a send still in progress is never doubled.
+    pub stale_claim_secs: u64,
 }
 
 impl MailConfig {
@@ -161,7 +170,7 @@ impl MailConfig {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { timeout_secs: 30, reminder_grace_minutes: 30 }
+        Self { timeout_secs: 30, reminder_grace_minutes: 30, stale_claim_secs: 900 }
     }
 }
 
@@ -454,6 +463,7 @@ impl Config {
         if let Some(key) = &self.secret_key {
             decode_secret_key(key.expose_secret())?;
         }
+        self.previous_secret_keys()?;
         self.validate_jobs()
     }
 
@@ -513,6 +523,12 @@ impl Config {
         }
         if self.mail.timeout_secs == 0 {
             return Err(invalid("mail.timeout_secs", "must be at least 1"));
+        }
+        if self.mail.stale_claim_secs <= self.mail.timeout_secs {
+            return Err(invalid(
+                "mail.stale_claim_secs",
+                "must be longer than mail.timeout_secs (a send in progress must not be doubled)",
+            ));
         }
         if self.mail.mail_from_is_invalid(&self.mail_from) {
             return Err(invalid(
@@ -590,6 +606,7 @@ impl Config {
             "ops_listen": self.ops_listen,
             "public_url": self.public_url,
             "secret_key": secret(&self.secret_key).unwrap_or("(unset: generated under data_dir)"),
+            "previous_secret_keys": secret(&self.previous_secret_keys),
             "smtp_url": self.smtp_url.as_ref().map(|u| redact_url(u.expose_secret())),
             "mail_from": self.mail_from,
             "data_dir": self.data_dir.display().to_string(),
@@ -647,6 +664,7 @@ impl Config {
             "mail": {
                 "timeout_secs": self.mail.timeout_secs,
                 "reminder_grace_minutes": self.mail.reminder_grace_minutes,
+                "stale_claim_secs": self.mail.stale_claim_secs,
             },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,
@@ -698,13 +716,55 @@ pub fn redact_url(url: &str) -> String {
 pub type SecretKey = SecretBox<[u8; 32]>;
 
 fn decode_secret_key(text: &str) -> Result<SecretKey, ConfigError> {
+    decode_key("secret_key", text)
+}
+
+fn decode_key(name: &str, text: &str) -> Result<SecretKey, ConfigError> {
     let bytes = BASE64
         .decode(text.trim())
-        .map_err(|_| invalid("secret_key", "must be base64 (e.g. `openssl rand -base64 32`)"))?;
-    let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-        invalid("secret_key", format!("must decode to 32 bytes, not {}", b.len()))
-    })?;
+        .map_err(|_| invalid(name, "must be base64 (e.g. `openssl rand -base64 32`)"))?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| invalid(name, format!("must decode to 32 bytes, not {}", b.len())))?;
     Ok(SecretBox::new(Box::new(key)))
+}
+
+/// The current secret key, which seals and signs, and the previous ones, which still open and
+/// verify what they sealed and signed. Derefs to the current key.
+#[derive(Debug)]
+pub struct SecretKeys {
+    current: SecretKey,
+    previous: Vec<SecretKey>,
+}
+
+impl SecretKeys {
+    /// The current key and the previous ones, newest first.
+    pub fn new(current: SecretKey, previous: Vec<SecretKey>) -> Self {
+        Self { current, previous }
+    }
+
+    /// The key that seals and signs.
+    pub fn current(&self) -> &SecretKey {
+        &self.current
+    }
+
+    /// The previous keys.
+    pub fn previous(&self) -> &[SecretKey] {
+        &self.previous
+    }
+
+    /// Every accepted key, the current one first.
+    pub fn all(&self) -> impl Iterator<Item = &SecretKey> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+}
+
+impl std::ops::Deref for SecretKeys {
+    type Target = SecretKey;
+
+    fn deref(&self) -> &SecretKey {
+        &self.current
+    }
 }
 
 /// How the secret key was obtained, so the caller can warn once.
@@ -719,6 +779,22 @@ pub enum SecretKeySource {
 }
 
 impl Config {
+    /// The keys of `previous_secret_keys`, in the order given (empty entries are skipped).
+    pub fn previous_secret_keys(&self) -> Result<Vec<SecretKey>, ConfigError> {
+        let Some(list) = &self.previous_secret_keys else { return Ok(Vec::new()) };
+        list.expose_secret()
+            .split(',')
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| decode_key("previous_secret_keys", k))
+            .collect()
+    }
+
+    /// The current secret key (see [`Config::secret_key`]) with the previous ones.
+    pub fn secret_keys(&self) -> Result<(SecretKeys, SecretKeySource), ConfigError> {
+        let (current, source) = self.secret_key()?;
+        Ok((SecretKeys::new(current, self.previous_secret_keys()?), source))
+    }
+
     /// The configured secret key; outside production a missing one is generated once into
     /// `data_dir/secret.key` (mode 0600) and reused on later starts.
     pub fn secret_key(&self) -> Result<(SecretKey, SecretKeySource), ConfigError> {
@@ -847,6 +923,29 @@ mod tests {
         assert!(!shown.contains("hunter2") && !shown.contains("goog-secret"), "{shown}");
         assert!(!shown.contains("AAAAAAAA"), "{shown}");
         assert_eq!(config.redacted()["database_url"], "postgres://kal:[REDACTED]@db/kalends");
+    }
+
+    #[test]
+    fn previous_secret_keys_are_a_comma_separated_list_checked_at_start_up() {
+        let a = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        let b = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+        let list = format!("{a}, {b}");
+        let config = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[("KALENDS_SECRET_KEY", a), ("KALENDS_PREVIOUS_SECRET_KEYS", &list)]),
+        )
+        .unwrap();
+        let (keys, _) = config.secret_keys().unwrap();
+        assert_eq!(keys.previous().len(), 2);
+        assert_eq!(keys.previous()[1].expose_secret(), &[2u8; 32]);
+        assert!(!format!("{:?}", config.redacted()).contains("AgICAgIC"));
+        let err = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[("KALENDS_PREVIOUS_SECRET_KEYS", &format!("{a},short"))]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("KALENDS_PREVIOUS_SECRET_KEYS"), "{err}");
     }
 
     #[test]

@@ -79,6 +79,12 @@ impl Sealer {
         format!("v1.{}.{}", self.current.id, URL_SAFE_NO_PAD.encode(bytes))
     }
 
+    /// Whether `sealed` was sealed with the current key (otherwise re-seal it after opening, so
+    /// that the previous key can be retired).
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed.split('.').nth(1) == Some(self.current.id.as_str())
+    }
+
     /// Opens a value sealed for the same `context`.
     pub fn open(&self, sealed: &str, context: &str) -> Result<SecretString, SealError> {
         let mut parts = sealed.splitn(3, '.');
@@ -156,6 +162,8 @@ mod tests {
         let rotated = Sealer::new(&key(2), &[key(1)]);
         assert_ne!(rotated.key_id(), old.key_id());
         assert_eq!(rotated.open(&sealed, "c").unwrap().expose_secret(), "r");
+        assert!(old.is_current(&sealed) && !rotated.is_current(&sealed));
+        assert!(rotated.is_current(&rotated.seal(&SecretString::from("r".to_owned()), "c")));
         let mut tampered = sealed.clone();
         tampered.pop();
         tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });

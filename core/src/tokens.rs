@@ -100,6 +100,17 @@ impl StaffClaim {
         let expires_at = chrono::DateTime::from_timestamp(seconds, 0)?;
         (expires_at > now).then_some(Self { tenant_id, staff_id, expires_at })
     }
+
+    /// Like [`StaffClaim::verify`], with whichever of `keys` signed the token (a link or session
+    /// made before a rotation of the secret key stays valid until it expires).
+    pub fn verify_any<'k>(
+        token: &str,
+        keys: impl IntoIterator<Item = &'k SecretKey>,
+        purpose: Purpose,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Self> {
+        keys.into_iter().find_map(|key| Self::verify(token, key, purpose, now))
+    }
 }
 
 fn mac(key: &SecretKey, purpose: Purpose, payload: &[u8]) -> Vec<u8> {

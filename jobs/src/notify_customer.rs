@@ -2,7 +2,7 @@
 //! cancellation, by e-mail, at most once per revision) and schedule the reminders.
 
 use chrono::Utc;
-use kalends_core::domain::{Booking, BookingStatus, Tenant};
+use kalends_core::domain::{Booking, BookingStatus, Tenant, TimeZone};
 use kalends_core::job::Job;
 use kalends_core::store::{MessageStatus, NewMessage};
 use kalends_core::{Store, StoreError};
@@ -24,6 +24,9 @@ pub async fn run(
     let Some((tenant, booking, recipient)) = load(store, tenant_id, booking_id).await? else {
         return Ok(());
     };
+    // Every read that can fail comes before the claim: a claim left behind by a failure would
+    // hold the message back until the stale-claim sweep.
+    let zone = store.booking_zone(&tenant, &booking).await?;
     // Another run may claim the next revision first (two changes in quick succession): then
     // read again and tell the customer whatever is still untold, as the revision after it.
     for _ in 0..3 {
@@ -42,13 +45,12 @@ pub async fn run(
         };
         // Claimed first: a second run of this job finds the claim and sends nothing.
         if let Some(id) = store.claim_message(&new).await? {
-            let zone = store.booking_zone(&tenant, &booking).await?;
             let outcome = mail.send_invite(&tenant, &booking, zone, plan.kind, plan.revision).await;
             finish(store, id, outcome).await?;
             break;
         }
     }
-    schedule_reminders(store, &tenant, &booking, mail).await
+    schedule_reminders(store, &tenant, &booking, zone, mail).await
 }
 
 /// The booking, its tenant and the customer's address; `None` when there is nobody to tell.
@@ -97,12 +99,12 @@ async fn schedule_reminders(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,
+    zone: TimeZone,
     mail: &CustomerMail,
 ) -> Result<(), JobError> {
     if booking.data.status != BookingStatus::Confirmed {
         return Ok(());
     }
-    let zone = store.booking_zone(tenant, booking).await?;
     let now = Utc::now();
     for (reminder, due) in reminder_times(booking, &tenant.settings, zone) {
         if due + mail.reminder_grace() < now {

@@ -15,14 +15,20 @@ const RECONCILE_HOURS: i64 = 6;
 /// Due imports claimed per pass; more wait for the next pass.
 const BATCH: u32 = 100;
 
-/// Claims due imports every `interval` until `shutdown`; each connected calendar is due every
-/// `calendar_interval`.
-pub async fn run(
-    store: Store,
-    interval: Duration,
-    calendar_interval: Duration,
-    shutdown: CancellationToken,
-) {
+/// What the scheduler does how often.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    /// Time between two passes.
+    pub interval: Duration,
+    /// Each connected calendar's busy times are imported this often.
+    pub calendar_interval: Duration,
+    /// A customer e-mail claimed this long ago and never finished is put back in the queue.
+    pub stale_claim_after: Duration,
+}
+
+/// Claims due work every `schedule.interval` until `shutdown`.
+pub async fn run(store: Store, schedule: Schedule, shutdown: CancellationToken) {
+    let Schedule { interval, calendar_interval, .. } = schedule;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -47,6 +53,31 @@ pub async fn run(
             .await
         {
             tracing::warn!(error = %e, "looking for due reconciliations failed; will retry");
+        }
+        requeue_stale_messages(&store, schedule.stale_claim_after).await;
+    }
+}
+
+/// Puts back customer e-mails whose sending was interrupted, a batch at a time.
+async fn requeue_stale_messages(store: &Store, after: Duration) {
+    let Ok(after) = chrono::Duration::from_std(after) else { return };
+    loop {
+        match store.requeue_stale_messages(Utc::now() - after, BATCH).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::warn!(
+                        messages = n,
+                        "customer e-mails interrupted while sending were queued again"
+                    );
+                }
+                if n < BATCH as usize {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for interrupted customer e-mails failed; will retry");
+                return;
+            }
         }
     }
 }

@@ -101,19 +101,24 @@ impl FromRequestParts<AppState> for AuthTenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header =
-            parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(
-                || ApiError::unauthorized("send your API key as `Authorization: Bearer <key>`"),
-            )?;
-        let key =
-            header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or_else(
-                || ApiError::unauthorized("the Authorization header must use the Bearer scheme"),
-            )?;
-        match state.store.authenticate(&SecretString::from(key.trim())).await? {
+        match state.store.authenticate(&bearer_key(parts)?).await? {
             Some(tenant) => Ok(AuthTenant(tenant)),
             None => Err(ApiError::unauthorized("unknown or revoked API key")),
         }
     }
+}
+
+/// The key of `Authorization: Bearer <key>`.
+fn bearer_key(parts: &Parts) -> Result<SecretString, ApiError> {
+    let header =
+        parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(
+            || ApiError::unauthorized("send your API key as `Authorization: Bearer <key>`"),
+        )?;
+    let key =
+        header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or_else(
+            || ApiError::unauthorized("the Authorization header must use the Bearer scheme"),
+        )?;
+    Ok(SecretString::from(key.trim()))
 }
 
 /// `?limit=&cursor=` of a list.
@@ -188,4 +193,25 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(de).map(Some)
+}
+
+/// The tenant and the id of the API key the request presents, for handlers about keys.
+#[derive(Debug, Clone)]
+pub struct AuthKey {
+    /// The key's tenant.
+    pub tenant: Tenant,
+    /// The presented key's id.
+    pub key_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for AuthKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer_key(parts)?;
+        match state.store.authenticate_key(&key).await? {
+            Some((tenant, key_id)) => Ok(AuthKey { tenant, key_id }),
+            None => Err(ApiError::unauthorized("unknown or revoked API key")),
+        }
+    }
 }

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use kalends_core::config::SecretKeys;
 use kalends_core::domain::{Feed, FeedProfile, FeedScope, NewFeed, Owner, Platform};
 use kalends_core::tokens;
 use serde::{Deserialize, Serialize};
@@ -71,7 +72,7 @@ pub struct FeedOut {
 
 impl FeedOut {
     fn new(feed: &Feed, state: &AppState) -> Self {
-        let token = tokens::feed_token(&state.secret_key, feed.id, &feed.nonce);
+        let token = feed_url_token(feed, &state.secret_key);
         let url = format!("{}/ical/{token}.ics", state.config.public_base());
         let (scope_id, platform) = (
             feed.data.scope.owner().map(|o| match o {
@@ -94,6 +95,17 @@ impl FeedOut {
             updated_at: feed.updated_at,
         }
     }
+}
+
+/// The token of the feed's URL: made with the current secret key, or with a previous one if the
+/// feed was made before a rotation (subscribers keep the URL they have; only its hash is stored,
+/// so it keeps answering whatever the keys). Once no configured key made it, the URL cannot be
+/// shown any more: the current key's token stands in, and rotating the feed gives it a new URL.
+fn feed_url_token(feed: &Feed, keys: &SecretKeys) -> String {
+    keys.all()
+        .map(|key| tokens::feed_token(key, feed.id, &feed.nonce))
+        .find(|token| tokens::token_hash(token) == feed.token_hash)
+        .unwrap_or_else(|| tokens::feed_token(keys.current(), feed.id, &feed.nonce))
 }
 
 fn new_feed(body: FeedIn) -> Result<NewFeed, ApiError> {

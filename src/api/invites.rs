@@ -113,8 +113,11 @@ async fn public_invite(
     Path(file): Path<String>,
 ) -> Result<Response, ApiError> {
     let token = file.strip_suffix(".ics").ok_or_else(ApiError::not_found)?;
-    let booking_id =
-        tokens::verify_invite_token(&state.secret_key, token).ok_or_else(ApiError::not_found)?;
+    let booking_id = state
+        .secret_key
+        .all()
+        .find_map(|key| tokens::verify_invite_token(key, token))
+        .ok_or_else(ApiError::not_found)?;
     if let Err(wait) = state.feed_limiter.check(&tokens::token_hash(token)) {
         let seconds = wait.as_secs().max(1).to_string();
         let mut response =

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use kalends_core::config::SecretKey;
+use kalends_core::config::SecretKeys;
 use kalends_core::seal::Sealer;
 use kalends_core::{Config, Store};
 use kalends_jobs::{Importer, JobQueue};
@@ -16,6 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod api_keys;
 pub mod availability;
 pub mod blocks;
 pub mod bookings;
@@ -43,7 +44,7 @@ pub struct AppState {
     /// Configuration.
     pub config: Arc<Config>,
     /// The secret key (feed tokens, signed links).
-    pub secret_key: Arc<SecretKey>,
+    pub secret_key: Arc<SecretKeys>,
     /// Runs feed imports (`POST /api/v1/imports/{id}/run`).
     pub importer: Importer,
     /// Rate limits of the public feed URLs.
@@ -101,6 +102,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "availability", description = "Busy and free times"),
         (name = "conflicts", description = "Double bookings"),
         (name = "connections", description = "Staff members' Google and Microsoft calendars"),
+        (name = "api-keys", description = "The tenant's API keys"),
     )
 )]
 struct ApiDoc;
@@ -131,6 +133,7 @@ pub fn router() -> Router<AppState> {
         .merge(availability::router())
         .merge(conflicts::router())
         .merge(connections::router())
+        .merge(api_keys::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router

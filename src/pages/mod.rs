@@ -44,8 +44,12 @@ impl Session {
     /// The session of a request, if its cookie is valid.
     pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Self> {
         let cookie = cookie_value(headers, SESSION_COOKIE)?;
-        let claim =
-            StaffClaim::verify(&cookie, &state.secret_key, Purpose::StaffSession, Utc::now())?;
+        let claim = StaffClaim::verify_any(
+            &cookie,
+            state.secret_key.all(),
+            Purpose::StaffSession,
+            Utc::now(),
+        )?;
         Some(Self { claim, cookie })
     }
 

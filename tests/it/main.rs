@@ -10,6 +10,7 @@ mod chaos;
 mod connect;
 mod feeds;
 mod hardening_imports;
+mod hardening_lifecycle;
 mod hardening_writes;
 mod helpers;
 mod invites;

@@ -161,6 +161,8 @@ pub struct Feed {
     pub data: NewFeed,
     /// The per-feed value its URL token is derived from; replaced on rotation.
     pub nonce: Vec<u8>,
+    /// SHA-256 of its URL token: tells which secret key (current or previous) made the token.
+    pub token_hash: Vec<u8>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When its settings or URL last changed.

@@ -143,7 +143,9 @@ impl Store {
                 .fetch_optional(pool)
                 .await
         })?;
-        row.map(|r| channel_of(r, sealer)).transpose()
+        let Some(row) = row else { return Ok(None) };
+        self.reseal_channel_secrets(std::slice::from_ref(&row), sealer).await?;
+        channel_of(row, sealer).map(Some)
     }
 
     /// A connection's channels.
@@ -161,7 +163,36 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
+        self.reseal_channel_secrets(&rows, sealer).await?;
         rows.into_iter().map(|r| channel_of(r, sealer)).collect()
+    }
+
+    /// Seals secrets sealed with a previous secret key again with the current one, so that key
+    /// can be retired (channels live for days and are renewed, not re-created).
+    async fn reseal_channel_secrets(
+        &self,
+        rows: &[ChannelRow],
+        sealer: &Sealer,
+    ) -> Result<(), StoreError> {
+        for (id, .., channel_id, _, secret, _) in rows {
+            if sealer.is_current(secret) {
+                continue;
+            }
+            let Ok(plain) = sealer.open(secret, &context(channel_id)) else { continue };
+            let resealed = sealer.seal(&plain, &context(channel_id));
+            with_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE calendar_channels SET secret = $1 WHERE id = $2 AND secret = $3",
+                )
+                .bind(&resealed)
+                .bind(id)
+                .bind(secret)
+                .execute(pool)
+                .await
+                .map(|_| ())
+            })?;
+        }
+        Ok(())
     }
 
     /// Forgets a channel (stopped, replaced, or its connection gone).

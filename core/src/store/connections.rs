@@ -396,7 +396,40 @@ impl Store {
             refresh_token: refresh.as_deref().map(|r| open(r, "refresh")).transpose()?,
             expires_at,
         };
+        let stale = !sealer.is_current(&access)
+            || refresh.as_deref().is_some_and(|r| !sealer.is_current(r));
+        if stale {
+            self.reseal_tokens(id, &access, &tokens, sealer).await?;
+        }
         Ok(Some((tokens, version)))
+    }
+
+    /// Seals tokens opened with a previous secret key again with the current one, unless they
+    /// changed meanwhile (a refresh seals with the current key anyway).
+    async fn reseal_tokens(
+        &self,
+        id: Uuid,
+        read_access: &str,
+        tokens: &StoredTokens,
+        sealer: &Sealer,
+    ) -> Result<(), StoreError> {
+        let access = sealer.seal(&tokens.access_token, &context(id, "access"));
+        let refresh =
+            tokens.refresh_token.as_ref().map(|t| sealer.seal(t, &context(id, "refresh")));
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE connections SET access_token = $1, refresh_token = $2 \
+                 WHERE id = $3 AND access_token = $4",
+            )
+            .bind(&access)
+            .bind(&refresh)
+            .bind(id)
+            .bind(read_access)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
     }
 
     /// Takes the refresh lease of a connection until `until`, if its tokens are still at

@@ -5,8 +5,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use super::outbox::{INSERT, encode};
+use super::{Pool, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::domain::{Booking, Owner, Tenant, TimeZone};
+use crate::job::Job;
 
 /// What kind of e-mail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -260,6 +262,52 @@ impl Store {
                 .map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// Puts back up to `limit` e-mails claimed before `claimed_before` and never finished (the
+    /// worker died between the claim and the mail server's answer): each claim is released and
+    /// its booking owes a `notify_customer` again, which sends whatever is still owed (the
+    /// invitation, and through the reminders it schedules, a reminder), in one transaction so
+    /// that none is lost and, across workers, none is put back twice. Returns how many.
+    pub async fn requeue_stale_messages(
+        &self,
+        claimed_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        const SELECT: &str = "SELECT id, tenant_id, booking_id FROM customer_messages \
+             WHERE status = 'sending' AND created_at < $1 ORDER BY created_at LIMIT $2";
+        let sql = match self.pool {
+            Pool::Sqlite { .. } => SELECT.to_owned(),
+            Pool::Postgres(_) => format!("{SELECT} FOR UPDATE SKIP LOCKED"),
+        };
+        let at = now();
+        let released = with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let stale: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(claimed_before)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+            for (id, tenant_id, booking_id) in &stale {
+                sqlx::query("DELETE FROM customer_messages WHERE id = $1 AND status = 'sending'")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let job = Job::NotifyCustomer {
+                    tenant_id: *tenant_id,
+                    booking_id: *booking_id,
+                    resend: false,
+                };
+                sqlx::query(INSERT).bind(encode(&job)?).bind(at).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(stale.len())
+        }
+        .await)?;
+        if released > 0 {
+            self.outbox_signal.notify_one();
+        }
+        Ok(released)
     }
 
     /// The booking's latest invitation or cancellation (highest revision), whatever its status.

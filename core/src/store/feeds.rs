@@ -21,6 +21,7 @@ struct FeedRow {
     platform: Option<String>,
     include_tentative: bool,
     nonce: Vec<u8>,
+    token_hash: Vec<u8>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -34,7 +35,7 @@ struct LookupRow {
 }
 
 const COLUMNS: &str = "id, tenant_id, scope, resource_id, staff_id, profile, name, platform, \
-                       include_tentative, nonce, created_at, updated_at";
+                       include_tentative, nonce, token_hash, created_at, updated_at";
 
 impl TryFrom<FeedRow> for Feed {
     type Error = StoreError;
@@ -60,6 +61,7 @@ impl TryFrom<FeedRow> for Feed {
                 include_tentative: r.include_tentative,
             },
             nonce: r.nonce,
+            token_hash: r.token_hash,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -102,7 +104,15 @@ impl Store {
             .await
             .map(|_| ())
         })?;
-        Ok(Feed { id, tenant_id: tenant.id, data: new, nonce, created_at: at, updated_at: at })
+        Ok(Feed {
+            id,
+            tenant_id: tenant.id,
+            data: new,
+            nonce,
+            token_hash: hash,
+            created_at: at,
+            updated_at: at,
+        })
     }
 
     /// Fails with a field error unless the resource or staff member exists in the tenant.

@@ -36,6 +36,7 @@ mod resources;
 mod staff;
 mod tenants;
 
+pub use api_keys::{ApiKeyInfo, Revocation};
 pub use booking_events::{BookingEvent, EventState, LEFT_DELETED};
 pub use bookings::{BookingFilter, UpsertOutcome};
 pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent};

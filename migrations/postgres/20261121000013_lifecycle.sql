@@ -1,0 +1,4 @@
+-- Lifecycle upkeep: the scheduler's periodic sweeps read only what they need.
+
+-- E-mails claimed and never finished (a worker died mid-send), oldest first.
+CREATE INDEX customer_messages_sending ON customer_messages(created_at) WHERE status = 'sending';

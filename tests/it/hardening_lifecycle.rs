@@ -1,0 +1,352 @@
+//! Lifecycle hardening: API keys can be revoked, the secret key can be rotated, stale e-mail
+//! claims and lost sync jobs are repaired, invite links expire, and history stays bounded.
+
+use base64::Engine as _;
+use kalends_core::config::SecretKey;
+use kalends_core::domain::{ConnectionCalendar, NewStaff, Provider};
+use kalends_core::seal::Sealer;
+use kalends_core::store::{NewChannel, NewConnection, StoredTokens};
+use secrecy::{ExposeSecret as _, SecretBox, SecretString};
+use serde_json::{Value, json};
+
+use crate::helpers::{self, Db, TempDir, TestApp, on_both_databases};
+use crate::process::{free_port, kalends};
+
+on_both_databases!(
+    a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked,
+    tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
+    feed_and_invite_links_made_before_a_key_rotation_keep_working,
+    an_email_left_sending_past_the_threshold_is_sent_exactly_once,
+);
+
+/// The key ids of `GET /api/v1/api-keys`, with their `revoked_at`.
+async fn listed_keys(app: &TestApp, key: &str) -> Vec<(String, Value)> {
+    let (status, body) = app.call("GET", "/api/v1/api-keys", key, None).await;
+    assert_eq!(status, 200, "{body}");
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            assert!(k.get("key_hash").is_none() && k.get("api_key").is_none(), "no secret: {k}");
+            (k["id"].as_str().unwrap().to_owned(), k["revoked_at"].clone())
+        })
+        .collect()
+}
+
+async fn a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (tenant, first) = app.tenant().await;
+    let second =
+        secrecy::ExposeSecret::expose_secret(&app.store.create_api_key(tenant.id).await.unwrap())
+            .to_owned();
+    let keys = listed_keys(&app, &first).await;
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|(_, revoked)| revoked.is_null()));
+    let (status, body) = app.call("GET", "/api/v1/api-keys", &first, None).await;
+    let current: Vec<&Value> =
+        body["items"].as_array().unwrap().iter().filter(|k| k["current"] == true).collect();
+    assert_eq!(current.len(), 1, "{status} {body}");
+    assert!(first.starts_with(current[0]["prefix"].as_str().unwrap()));
+    let first_id = current[0]["id"].as_str().unwrap().to_owned();
+    let second_id = keys.iter().find(|(id, _)| *id != first_id).unwrap().0.clone();
+
+    // Another tenant cannot see or revoke these keys.
+    let (_, stranger) = app.tenant().await;
+    let (status, _) =
+        app.call("DELETE", &format!("/api/v1/api-keys/{first_id}"), &stranger, None).await;
+    assert_eq!(status, 404);
+
+    // A key may revoke itself while another active key remains; it is refused at once.
+    let (status, body) =
+        app.call("DELETE", &format!("/api/v1/api-keys/{first_id}"), &first, None).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = app.call("GET", "/api/v1/bookings", &first, None).await;
+    assert_eq!(status, 401);
+    let keys = listed_keys(&app, &second).await;
+    let revoked = keys.iter().find(|(id, _)| *id == first_id).unwrap();
+    assert!(revoked.1.is_string(), "revoked_at is set: {keys:?}");
+
+    // Revoking again is harmless; the last active key cannot lock the tenant out.
+    let (status, _) =
+        app.call("DELETE", &format!("/api/v1/api-keys/{first_id}"), &second, None).await;
+    assert_eq!(status, 204);
+    let (status, body) =
+        app.call("DELETE", &format!("/api/v1/api-keys/{second_id}"), &second, None).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = app.call("GET", "/api/v1/bookings", &second, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .call("DELETE", &format!("/api/v1/api-keys/{}", uuid::Uuid::now_v7()), &second, None)
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_cli_revokes_a_key_with_one_line_and_fails_on_an_unknown_key() {
+    let dir = crate::helpers::TempDir::new();
+    let created = kalends(&dir, 1)
+        .args(["tenant", "create", "--name", "Sea Breeze", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let tenant_id = created["tenant_id"].as_str().unwrap().to_owned();
+    let key = created["api_key"].as_str().unwrap().to_owned();
+
+    // Find the key's id through the API of a server on the same database.
+    let port = free_port();
+    let mut server = kalends(&dir, port).args(["serve"]).spawn().unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/v1/api-keys");
+    let listed: Value = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
+        let response = http.get(&url).bearer_auth(&key).send().await.ok()?;
+        response.json().await.ok()
+    })
+    .await;
+    let key_id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let out = kalends(&dir, 1)
+        .args(["tenant", "api-key", &tenant_id, "--revoke", &key_id])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains(&key_id) && stdout.contains("revoked"), "{stdout}");
+    let status = http.get(&url).bearer_auth(&key).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 401);
+
+    let json = kalends(&dir, 1)
+        .args(["tenant", "api-key", &tenant_id, "--revoke", &key_id, "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(json.status.success());
+    let object: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(object["api_key_id"], key_id.as_str());
+    assert!(object["revoked_at"].is_string(), "{object}");
+
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let out = kalends(&dir, 1)
+        .args(["tenant", "api-key", &tenant_id, "--revoke", &unknown])
+        .output()
+        .await
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&unknown));
+    server.kill().await.unwrap();
+}
+
+fn key(byte: u8) -> SecretKey {
+    SecretBox::new(Box::new([byte; 32]))
+}
+
+fn key_text(byte: u8) -> SecretString {
+    SecretString::from(base64::engine::general_purpose::STANDARD.encode([byte; 32]))
+}
+
+/// The raw sealed access token and channel secret of the store.
+async fn sealed_columns(
+    store: &kalends_core::Store,
+    connection_id: uuid::Uuid,
+) -> (String, String) {
+    let sql_token = "SELECT access_token FROM connections WHERE id = $1";
+    let sql_secret = "SELECT secret FROM calendar_channels WHERE connection_id = $1";
+    match store.pool() {
+        kalends_core::store::Pool::Sqlite { read, .. } => (
+            sqlx::query_scalar(sql_token).bind(connection_id).fetch_one(read).await.unwrap(),
+            sqlx::query_scalar(sql_secret).bind(connection_id).fetch_one(read).await.unwrap(),
+        ),
+        kalends_core::store::Pool::Postgres(pool) => (
+            sqlx::query_scalar(sql_token).bind(connection_id).fetch_one(pool).await.unwrap(),
+            sqlx::query_scalar(sql_secret).bind(connection_id).fetch_one(pool).await.unwrap(),
+        ),
+    }
+}
+
+async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key(db: Db) {
+    let dir = TempDir::new();
+    let store = helpers::store(db, &dir).await;
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let staff = NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None };
+    let staff = store.create_staff(tenant.id, staff).await.unwrap();
+    let under_a = Sealer::new(&key(1), &[]);
+    let new = NewConnection {
+        staff_id: staff.id,
+        provider: Provider::Google,
+        account_email: "ann@example.com".into(),
+        calendars: vec![ConnectionCalendar {
+            id: "primary".into(),
+            name: "Ann".into(),
+            primary: true,
+            writable: true,
+        }],
+        tokens: StoredTokens {
+            access_token: SecretString::from("ya29.access"),
+            refresh_token: Some(SecretString::from("1//refresh")),
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        },
+    };
+    let connection = store.save_connection(tenant.id, new, &under_a).await.unwrap();
+    let secret = SecretString::from("channel-secret");
+    let channel = NewChannel {
+        connection_id: connection.id,
+        tenant_id: tenant.id,
+        provider: Provider::Google,
+        calendar_id: "primary",
+        channel_id: "chan-1",
+        resource_id: None,
+        secret: &secret,
+        expires_at: chrono::Utc::now() + chrono::Duration::days(7),
+    };
+    store.save_channel(&channel, &under_a).await.unwrap();
+
+    // Restart with the new key B, A still accepted: everything opens and moves to B.
+    let rotated = Sealer::new(&key(2), &[key(1)]);
+    let (tokens, _) = store.connection_tokens(connection.id, &rotated).await.unwrap().unwrap();
+    assert_eq!(tokens.access_token.expose_secret(), "ya29.access");
+    assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "1//refresh");
+    let channels = store.channels_of(connection.id, &rotated).await.unwrap();
+    assert_eq!(channels[0].secret.expose_secret(), "channel-secret");
+    let (access, channel_secret) = sealed_columns(&store, connection.id).await;
+    let prefix = format!("v1.{}.", rotated.key_id());
+    assert!(access.starts_with(&prefix), "re-sealed under B: {}", &access[..12]);
+    assert!(channel_secret.starts_with(&prefix), "re-sealed under B: {}", &channel_secret[..12]);
+
+    // A second restart with only B still reads them.
+    let only_b = Sealer::new(&key(2), &[]);
+    let (tokens, _) = store.connection_tokens(connection.id, &only_b).await.unwrap().unwrap();
+    assert_eq!(tokens.access_token.expose_secret(), "ya29.access");
+    assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "1//refresh");
+    let channel = store.channel("chan-1", &only_b).await.unwrap().unwrap();
+    assert_eq!(channel.secret.expose_secret(), "channel-secret");
+    store.close().await;
+}
+
+/// Starts Kalends on the database in `dir` with `secret_key` (and `previous` keys).
+async fn app_on(db: Db, dir: &TempDir, url: &str, secret: u8, previous: &[u8]) -> TestApp {
+    let mut config = helpers::config(db, dir).await;
+    if db == Db::Postgres {
+        config.database_url = SecretString::from(url.to_owned());
+    }
+    config.secret_key = Some(key_text(secret));
+    let previous: Vec<String> =
+        previous.iter().map(|b| key_text(*b).expose_secret().to_owned()).collect();
+    config.previous_secret_keys =
+        (!previous.is_empty()).then(|| SecretString::from(previous.join(",")));
+    // The app owns a throwaway folder; the database stays in `dir` across restarts.
+    TestApp::start_with(config, TempDir::new()).await
+}
+
+async fn feed_and_invite_links_made_before_a_key_rotation_keep_working(db: Db) {
+    let dir = TempDir::new();
+    let url = match db {
+        Db::Postgres => helpers::postgres_database().await,
+        Db::Sqlite => String::new(),
+    };
+    let app = app_on(db, &dir, &url, 1, &[]).await;
+    let (_, api_key) = app.tenant().await;
+    let (status, feed) = app
+        .call(
+            "POST",
+            "/api/v1/feeds",
+            &api_key,
+            Some(json!({"scope": "tenant", "profile": "busy", "name": "All"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{feed}");
+    let feed_url = feed["url"].as_str().unwrap().to_owned();
+    let feed_path = feed_url.split_once("/ical/").map(|(_, t)| format!("/ical/{t}")).unwrap();
+    let mut body = helpers::booking_body("Stay", 5);
+    body["customer"] = json!({"name": "Ann Lee", "email": "ann@example.com"});
+    let (status, booking) = app.call("POST", "/api/v1/bookings", &api_key, Some(body)).await;
+    assert_eq!(status, 201, "{booking}");
+    let booking_id: uuid::Uuid = booking["id"].as_str().unwrap().parse().unwrap();
+    let invite_path =
+        format!("/invite/{}.ics", kalends_core::tokens::invite_token(&key(1), booking_id));
+    assert_eq!(app.http.get(app.url(&invite_path)).send().await.unwrap().status(), 200);
+    app.stop().await;
+
+    // Rotated: B is current, A previous. The subscribed feed URL and the mailed invite still
+    // answer, and the API still shows the feed's one URL.
+    let app = app_on(db, &dir, &url, 2, &[1]).await;
+    let response = app.http.get(app.url(&feed_path)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("BEGIN:VCALENDAR"));
+    let (_, listed) = app.call("GET", "/api/v1/feeds", &api_key, None).await;
+    assert_eq!(listed["items"][0]["url"], feed_url.as_str(), "the URL subscribers use");
+    assert_eq!(app.http.get(app.url(&invite_path)).send().await.unwrap().status(), 200);
+    app.stop().await;
+
+    // Without A, the feed URL still answers (only its hash is stored); invites signed by A do not.
+    let app = app_on(db, &dir, &url, 2, &[]).await;
+    assert_eq!(app.http.get(app.url(&feed_path)).send().await.unwrap().status(), 200);
+    assert_eq!(app.http.get(app.url(&invite_path)).send().await.unwrap().status(), 404);
+    app.stop().await;
+}
+
+/// A confirmed timed booking of Ann Lee (who has an e-mail address) on 2030-01-`day`.
+fn booking_for_ann(title: &str, day: u32) -> kalends_core::domain::NewBooking {
+    use chrono::TimeZone as _;
+    use kalends_core::domain::{BookingSpan, BookingStatus, Customer, NewBooking};
+    let start = chrono::Utc.with_ymd_and_hms(2030, 1, day, 9, 0, 0).unwrap();
+    NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![],
+        status: BookingStatus::Confirmed,
+        title: title.into(),
+        description: None,
+        location: None,
+        customer: Some(Customer {
+            name: "Ann Lee".into(),
+            email: Some("ann@example.com".parse().unwrap()),
+            phone: None,
+        }),
+        span: BookingSpan::timed(start, start + chrono::Duration::hours(1), "UTC".parse().unwrap())
+            .unwrap(),
+    }
+}
+
+async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
+    use kalends_core::store::{MessageKind, MessageStatus, NewMessage};
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let dir = TempDir::new();
+    let mut config = helpers::config(db, &dir).await;
+    config.smtp_url = Some(SecretString::from(sink.url()));
+    config.mail_from = "Kalends <bookings@kalends.example>".into();
+    config.mail.timeout_secs = 1;
+    config.mail.stale_claim_secs = 2;
+    config.import.scheduler_interval_secs = 1;
+    // A worker claimed the invitation and died before sending it (the process was killed).
+    let (store, _) = kalends::app::connect(&config).await.unwrap();
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let booking = store.create_booking(&tenant, booking_for_ann("Massage", 7)).await.unwrap();
+    let fingerprint = kalends_jobs::customer_plan::fingerprint(&booking, MessageKind::Request);
+    let claim = NewMessage {
+        tenant_id: tenant.id,
+        booking_id: booking.id,
+        kind: MessageKind::Request,
+        revision: 0,
+        reminder: "",
+        fingerprint: &fingerprint,
+        recipient: "ann@example.com",
+    };
+    store.claim_message(&claim).await.unwrap().unwrap();
+
+    let app = TestApp::start_with(config, TempDir::new()).await;
+    let received = sink.wait_for(1, std::time::Duration::from_secs(20)).await;
+    assert_eq!(received.len(), 1);
+    // Several more sweeps: nothing more goes out.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(sink.messages().len(), 1, "sent exactly once");
+    let messages = app.store.customer_messages(booking.id).await.unwrap();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].status, MessageStatus::Sent);
+    app.stop().await;
+    store.close().await;
+}
