@@ -31,7 +31,8 @@ impl RetryPolicy {
     ///
     /// The delay is drawn uniformly from the upper half of `base * 2^attempt` (capped at
     /// `max_delay`), so a burst of failures spreads out instead of retrying in lockstep; a
-    /// `Retry-After` from the other side is a floor.
+    /// `Retry-After` from the other side is a floor, itself capped at `max_delay` (the queue
+    /// schedules by adding the delay to the clock: an absurd hint must not reach it).
     pub fn next_delay(
         &self,
         attempt: u32,
@@ -45,7 +46,7 @@ impl RetryPolicy {
             self.base.saturating_mul(2u32.saturating_pow(attempt.min(31))).min(self.max_delay);
         let low = ceiling / 2;
         let jittered = rand::rng().random_range(low..=ceiling);
-        Some(jittered.max(retry_after.unwrap_or_default()))
+        Some(jittered.max(retry_after.unwrap_or_default().min(self.max_delay)))
     }
 }
 
@@ -89,6 +90,14 @@ mod tests {
     fn retry_after_from_the_provider_is_a_floor() {
         let d = policy().next_delay(0, Duration::ZERO, Some(Duration::from_secs(120))).unwrap();
         assert_eq!(d, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn a_retry_after_beyond_the_longest_delay_waits_the_longest_delay() {
+        for hint in [Duration::from_secs(7200), Duration::from_secs(u64::MAX), Duration::MAX] {
+            let d = policy().next_delay(0, Duration::ZERO, Some(hint)).unwrap();
+            assert_eq!(d, Duration::from_secs(3600), "{hint:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (by re-queueing with a delay, so a retry survives a restart), records permanent failures, and
 //! drains gracefully on shutdown.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -10,8 +11,10 @@ use apalis::prelude::{
     BackendExt as _, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt as _, WorkerError,
 };
 use chrono::Utc;
+use futures::FutureExt as _;
 use futures::channel::mpsc;
 use kalends_core::Store;
+use kalends_core::job::Job;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -162,7 +165,7 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
     }
     let started = Instant::now();
     let _running = deps.running.enter();
-    let result = deps.handler.handle(&item.job).await;
+    let result = run_caught(&deps.handler, &item.job).await;
     metrics::histogram!("kalends_job_duration_seconds", "kind" => kind)
         .record(started.elapsed().as_secs_f64());
     let outcome = match result {
@@ -178,6 +181,33 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
     };
     metrics::counter!("kalends_jobs_total", "kind" => kind, "outcome" => outcome).increment(1);
     Ok(())
+}
+
+/// Runs the handler; a panic becomes a transient failure of this job (retried with backoff, and
+/// recorded if it keeps failing) instead of ending the worker and, with it, the process.
+async fn run_caught<H: JobHandler>(handler: &H, job: &Job) -> Result<(), JobError> {
+    // Unwind safety: a handler keeps its state in the store and re-reads it on every run, so
+    // nothing half-written in memory outlives the panicking run.
+    match AssertUnwindSafe(handler.handle(job)).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            // The payload goes to the log only (where the panic hook already printed it), not
+            // into the recorded failure: a panic message is not vetted for what it quotes.
+            let reason = panic_message(panic.as_ref());
+            tracing::error!(kind = job.kind(), %reason, "job panicked; it will be retried");
+            metrics::counter!("kalends_job_panics_total", "kind" => job.kind()).increment(1);
+            Err(JobError::transient("the job panicked (the log has the details)"))
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message), or a placeholder.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 impl<H: JobHandler> Deps<H> {

@@ -109,15 +109,29 @@ fn sanitize(error: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// The longest wait a provider's `Retry-After` can impose: a longer (or absurd) hint is read as
+/// this, so no value a provider sends can overflow time arithmetic or park a job for days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// Parses `Retry-After`: delta-seconds (fractional accepted, as Graph sends `2.128`) or an HTTP
-/// date. A date in the past means "now".
+/// date. A date in the past means "now"; anything beyond [`MAX_RETRY_AFTER`] (however absurd,
+/// infinity included) means that; negative values and NaN are no hint at all.
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        // Compared as floats first: `Duration::from_secs_f64` panics on what it cannot hold.
+        if seconds.is_nan() || seconds < 0.0 {
+            return None;
+        }
+        let max = MAX_RETRY_AFTER.as_secs_f64();
+        return Some(if seconds >= max {
+            MAX_RETRY_AFTER
+        } else {
+            Duration::from_secs_f64(seconds)
+        });
     }
     let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    Some(at.signed_duration_since(now).to_std().unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
 }
 
 /// Whether an OAuth token-endpoint error means the grant is dead (reconnect needed).
@@ -151,6 +165,23 @@ mod tests {
         assert_eq!(parse_retry_after("Sat, 21 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn absurd_retry_after_values_are_clamped_to_an_hour_instead_of_panicking() {
+        let now = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap().with_timezone(&Utc);
+        let hour = Some(MAX_RETRY_AFTER);
+        assert_eq!(MAX_RETRY_AFTER, Duration::from_secs(3600));
+        let huge = format!("{:.0}", 1e300_f64);
+        for value in ["1e300", huge.as_str(), "18446744073709551616", "inf", "3601", "7200.5"] {
+            assert_eq!(parse_retry_after(value, now), hour, "{value}");
+        }
+        assert_eq!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), hour);
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(parse_retry_after("-inf", now), None);
+        assert_eq!(parse_retry_after("-0.5", now), None);
+        assert_eq!(parse_retry_after("3600", now), hour);
+        assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
     }
 
     #[test]

@@ -81,6 +81,10 @@ struct Shared {
 /// How long one try at the shared buckets may take before this process uses its own.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
+/// The longest a call waits in place for an account's budget; a longer wait (a provider's
+/// `Retry-After`, up to an hour) is handed back to the caller to retry later.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
+
 /// How long a process keeps to its own buckets after Redis failed.
 const REDIS_BACK_OFF: Duration = Duration::from_secs(30);
 
@@ -171,8 +175,10 @@ impl RateLimits {
         }
     }
 
-    /// Waits until one more request of this account fits every budget.
-    pub async fn acquire(&self, provider: Provider, connection_id: Uuid) {
+    /// Waits until one more request of this account fits every budget; when that would take
+    /// longer than [`LONGEST_WAIT`] (the provider told the account to wait), returns how long
+    /// instead, so the job is retried later rather than holding a worker meanwhile.
+    pub async fn acquire(&self, provider: Provider, connection_id: Uuid) -> Result<(), Duration> {
         if let Some(shared) = &self.shared {
             let (account, project) = match provider {
                 Provider::Google => {
@@ -184,7 +190,10 @@ impl RateLimits {
             };
             loop {
                 match shared.take(provider, connection_id, account, project).await {
-                    Ok(0) => return,
+                    Ok(0) => return Ok(()),
+                    Ok(wait_ms) if Duration::from_millis(wait_ms) > LONGEST_WAIT => {
+                        return Err(Duration::from_millis(wait_ms));
+                    }
                     Ok(wait_ms) => {
                         tokio::time::sleep(Duration::from_millis(wait_ms.min(60_000))).await;
                     }
@@ -193,8 +202,11 @@ impl RateLimits {
                 }
             }
         }
-        let until = self.cooling_until(connection_id);
-        if let Some(until) = until {
+        if let Some(until) = self.cooling_until(connection_id) {
+            let wait = until.saturating_duration_since(Instant::now());
+            if wait > LONGEST_WAIT {
+                return Err(wait);
+            }
             tokio::time::sleep_until(until.into()).await;
         }
         let limits = match provider {
@@ -203,6 +215,7 @@ impl RateLimits {
         };
         limits.per_account.until_key_ready(&connection_id).await;
         limits.per_project.until_ready().await;
+        Ok(())
     }
 
     /// The provider asked this account to wait `for_how_long`: its next requests wait too (in
@@ -314,16 +327,16 @@ mod tests {
         let (busy, idle) = (Uuid::now_v7(), Uuid::now_v7());
         let start = Instant::now();
         for _ in 0..60 {
-            limits.acquire(Provider::Google, busy).await;
+            limits.acquire(Provider::Google, busy).await.unwrap();
         }
         assert!(start.elapsed() < Duration::from_millis(200), "a burst of the budget goes at once");
-        limits.acquire(Provider::Google, busy).await;
+        limits.acquire(Provider::Google, busy).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(900),
             "the 61st waits for a token (one a second)"
         );
         let other = Instant::now();
-        limits.acquire(Provider::Google, idle).await;
+        limits.acquire(Provider::Google, idle).await.unwrap();
         assert!(other.elapsed() < Duration::from_millis(150), "another account has its own budget");
     }
 
@@ -341,25 +354,25 @@ mod tests {
         let start = Instant::now();
         for n in 0..60 {
             let limits = if n % 2 == 0 { &one } else { &two };
-            limits.acquire(Provider::Google, busy).await;
+            limits.acquire(Provider::Google, busy).await.unwrap();
         }
         assert!(start.elapsed() < Duration::from_millis(500), "the budget's burst goes at once");
-        two.acquire(Provider::Google, busy).await;
+        two.acquire(Provider::Google, busy).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(900),
             "the 61st request, from either process, waits for a token (one a second): {:?}",
             start.elapsed()
         );
         let other = Instant::now();
-        one.acquire(Provider::Google, idle).await;
+        one.acquire(Provider::Google, idle).await.unwrap();
         assert!(other.elapsed() < Duration::from_millis(150), "another account has its own budget");
 
         // A 429 seen by one process slows that account in the other too.
         one.slow_down(Provider::Microsoft, busy, Duration::from_millis(400)).await;
         let cooling = Instant::now();
-        two.acquire(Provider::Microsoft, idle).await;
+        two.acquire(Provider::Microsoft, idle).await.unwrap();
         assert!(cooling.elapsed() < Duration::from_millis(150), "another account is not slowed");
-        two.acquire(Provider::Microsoft, busy).await;
+        two.acquire(Provider::Microsoft, busy).await.unwrap();
         assert!(cooling.elapsed() >= Duration::from_millis(350), "{:?}", cooling.elapsed());
     }
 
@@ -369,9 +382,20 @@ mod tests {
         let (told, other) = (Uuid::now_v7(), Uuid::now_v7());
         limits.slow_down(Provider::Microsoft, told, Duration::from_millis(300)).await;
         let start = Instant::now();
-        limits.acquire(Provider::Microsoft, other).await;
+        limits.acquire(Provider::Microsoft, other).await.unwrap();
         assert!(start.elapsed() < Duration::from_millis(150), "another account is not slowed");
-        limits.acquire(Provider::Microsoft, told).await;
+        limits.acquire(Provider::Microsoft, told).await.unwrap();
         assert!(start.elapsed() >= Duration::from_millis(290), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn an_account_told_to_wait_an_hour_gets_the_wait_back_instead_of_sleeping() {
+        let limits = RateLimits::new(Budgets::default());
+        let told = Uuid::now_v7();
+        limits.slow_down(Provider::Google, told, Duration::MAX).await;
+        let start = Instant::now();
+        let wait = limits.acquire(Provider::Google, told).await.unwrap_err();
+        assert!(start.elapsed() < Duration::from_millis(150), "it did not sleep");
+        assert!(wait > Duration::from_secs(3590) && wait <= Duration::from_secs(3600), "{wait:?}");
     }
 }

@@ -150,6 +150,11 @@ impl TestApp {
         (tenant, key.expose_secret().to_owned())
     }
 
+    /// A client for the provider sandbox's control API (`/sandbox/_control/...`).
+    pub fn sandbox(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

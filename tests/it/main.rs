@@ -9,6 +9,7 @@ mod calendar_import;
 mod chaos;
 mod connect;
 mod feeds;
+mod hardening_crash;
 mod hardening_imports;
 mod hardening_lifecycle;
 mod hardening_writes;

@@ -306,7 +306,8 @@ impl GoogleCalendar {
         let expires_at = answer
             .expiration
             .and_then(chrono::DateTime::from_timestamp_millis)
-            .unwrap_or(request.expires_at);
+            // Google may grant less than asked, never more: a later date is not believed.
+            .map_or(request.expires_at, |granted| granted.min(request.expires_at));
         Ok(Subscription {
             id: answer.id.unwrap_or_else(|| request.channel_id.clone()),
             resource_id: answer.resource_id,

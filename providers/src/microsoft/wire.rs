@@ -228,7 +228,9 @@ impl WireSubscription {
                 )
             })?
             .with_timezone(&Utc);
-        Ok(Subscription { id: self.id, resource_id: None, expires_at })
+        // Graph grants at most this; a later date would only make Kalends renew too late.
+        let latest = Utc::now() + chrono::Duration::minutes(super::MAX_SUBSCRIPTION_MINUTES);
+        Ok(Subscription { id: self.id, resource_id: None, expires_at: expires_at.min(latest) })
     }
 }
 
