@@ -1,7 +1,7 @@
 //! `/api/v1/availability`: busy and free time of a resource or staff member, in their zone.
 
 use axum::extract::{Query, State};
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use kalends_core::domain::{Owner, local_midnight};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::AuthTenant;
-use super::fields::Checker;
+use super::fields::{Checker, When};
 
 /// The longest window one request may ask for.
 const MAX_DAYS: i64 = 366;
@@ -87,13 +87,17 @@ async fn availability(
     let today = Utc::now().with_timezone(&zone.tz()).date_naive();
     let from =
         bound(&mut c, "from", q.from.as_deref(), zone).unwrap_or(local_midnight(today, zone));
-    let to = bound(&mut c, "to", q.to.as_deref(), zone).unwrap_or(from + Duration::days(30));
-    if to <= from {
-        c.fail("to", "must be after from");
-    } else if to - from > Duration::days(MAX_DAYS) {
-        c.fail("to", "the window may be at most 366 days");
+    let to = bound(&mut c, "to", q.to.as_deref(), zone)
+        .or_else(|| from.checked_add_signed(Duration::days(30)));
+    match to {
+        None => c.fail("from", "leaves no room for a 30-day window"),
+        Some(to) if to <= from => c.fail("to", "must be after from"),
+        Some(to) if to.signed_duration_since(from) > Duration::days(MAX_DAYS) => {
+            c.fail("to", "the window may be at most 366 days")
+        }
+        Some(_) => {}
     }
-    c.finish(|| ()).map_err(ApiError::invalid)?;
+    let to = c.finish(|| to.expect("checked")).map_err(ApiError::invalid)?;
     let mut items = state.store.busy_items(tenant.id, owner, Some((from, to))).await?;
     items.retain(|b| b.start < to && b.end > from);
     items.sort_by_key(|b| (b.start, b.end));
@@ -122,11 +126,10 @@ fn bound(
     value: Option<&str>,
     zone: kalends_core::domain::TimeZone,
 ) -> Option<DateTime<Utc>> {
-    let value = value?;
-    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return Some(local_midnight(day, zone));
+    match c.date_or_instant(field, value?)? {
+        When::Day(day) => Some(local_midnight(day, zone)),
+        When::Instant(at) => Some(at),
     }
-    c.instant(field, value)
 }
 
 /// The parts of `[from, to)` that none of `busy` (sorted by start) covers.

@@ -1,5 +1,5 @@
-//! Conflict checks around writes: `?reject_conflicts=true` before a booking is saved, and the
-//! detection pass after every booking or block change.
+//! Conflict checks around writes: `?reject_conflicts=true` (checked by the store in the booking's
+//! own write transaction), and the detection pass after every booking or block change.
 
 use kalends_core::conflicts::{ItemRef, Source};
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Owner, Tenant, TimeZone};

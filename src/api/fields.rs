@@ -1,10 +1,26 @@
 //! Parsing of request fields into domain values, collecting every problem instead of stopping at
 //! the first, so a host sees all that is wrong with a request at once.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use kalends_core::domain::{BookingSpan, Email, SpanError, TimeZone};
 
 use super::error::{ApiError, FieldError};
+
+/// The first year a date or time in a request may fall in. Every date and instant the API accepts
+/// is checked here, once, so nothing downstream (window arithmetic, time-zone rules, feeds) ever
+/// computes with a year far from the present.
+pub const FIRST_YEAR: i32 = 1900;
+/// The last year a date or time in a request may fall in.
+pub const LAST_YEAR: i32 = 2200;
+
+/// A point a window starts or ends at, as a request gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// A calendar day: midnight in the zone the window is read in.
+    Day(NaiveDate),
+    /// An exact instant.
+    Instant(DateTime<Utc>),
+}
 
 /// Collects field problems while a request is turned into domain values.
 #[derive(Debug, Default)]
@@ -44,10 +60,11 @@ impl Checker {
         Some(value.to_owned())
     }
 
-    /// An instant with an explicit offset (RFC 3339).
+    /// An instant with an explicit offset (RFC 3339), in the supported years.
     pub fn instant(&mut self, field: &str, value: &str) -> Option<DateTime<Utc>> {
         match DateTime::parse_from_rfc3339(value.trim()) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
+            // The year as written: the one the host sees in its own request.
+            Ok(t) => self.supported(field, value, t.year()).then(|| t.with_timezone(&Utc)),
             Err(_) => {
                 self.fail(field, format!("{value:?} is not an RFC 3339 time with offset, e.g. 2025-03-01T15:00:00+02:00"));
                 None
@@ -55,15 +72,37 @@ impl Checker {
         }
     }
 
-    /// A calendar date `YYYY-MM-DD` that exists (2025-02-30 does not).
+    /// A calendar date `YYYY-MM-DD` that exists (2025-02-30 does not), in the supported years.
     pub fn date(&mut self, field: &str, value: &str) -> Option<NaiveDate> {
         match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
-            Ok(d) if value.trim().len() == 10 => Some(d),
+            Ok(d) if value.trim().len() == 10 => {
+                self.supported(field, value, d.year()).then_some(d)
+            }
             _ => {
                 self.fail(field, format!("{value:?} is not a valid date (YYYY-MM-DD)"));
                 None
             }
         }
+    }
+
+    /// A calendar date `YYYY-MM-DD` or else an RFC 3339 instant, in the supported years.
+    pub fn date_or_instant(&mut self, field: &str, value: &str) -> Option<When> {
+        match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
+            Ok(d) => self.supported(field, value, d.year()).then_some(When::Day(d)),
+            Err(_) => self.instant(field, value).map(When::Instant),
+        }
+    }
+
+    /// Whether `year` is one the API accepts; records the problem when it is not.
+    fn supported(&mut self, field: &str, value: &str, year: i32) -> bool {
+        let ok = (FIRST_YEAR..=LAST_YEAR).contains(&year);
+        if !ok {
+            self.fail(
+                field,
+                format!("{value:?} is outside the supported years {FIRST_YEAR} to {LAST_YEAR}"),
+            );
+        }
+        ok
     }
 
     /// An IANA zone.
@@ -169,4 +208,40 @@ pub struct SpanForm<'a> {
     pub start_date: Option<&'a str>,
     /// All-day check-out day.
     pub end_date: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(check: impl FnOnce(&mut Checker) -> bool) -> Vec<String> {
+        let mut c = Checker::default();
+        assert!(!check(&mut c), "the value was accepted");
+        c.errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn dates_and_instants_outside_1900_to_2200_name_their_field() {
+        assert_eq!(refused(|c| c.date("start_date", "-999-01-01").is_some()), ["start_date"]);
+        assert_eq!(refused(|c| c.date("end_date", "2201-01-01").is_some()), ["end_date"]);
+        assert_eq!(refused(|c| c.instant("start", "1899-12-31T23:59:59Z").is_some()), ["start"]);
+        assert_eq!(refused(|c| c.date_or_instant("from", "+262142-12-31").is_some()), ["from"]);
+        assert_eq!(
+            refused(|c| c.date_or_instant("to", "9999-12-31T00:00:00+01:00").is_some()),
+            ["to"]
+        );
+    }
+
+    #[test]
+    fn the_first_and_last_supported_days_are_accepted() {
+        let mut c = Checker::default();
+        assert!(c.date("start_date", "1900-01-01").is_some());
+        assert!(c.date("end_date", "2200-12-31").is_some());
+        assert!(c.instant("end", "2200-12-31T23:59:59-05:00").is_some(), "the year as written");
+        assert_eq!(
+            c.date_or_instant("from", "2200-12-31"),
+            NaiveDate::from_ymd_opt(2200, 12, 31).map(When::Day)
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+    }
 }

@@ -1,4 +1,5 @@
-//! Writes under pressure: `?reject_conflicts=true` holds under concurrent requests.
+//! Writes under pressure: `?reject_conflicts=true` holds under concurrent requests, and every date
+//! the API accepts is range-checked before anything computes with it.
 
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -141,6 +142,112 @@ async fn concurrent_upserts_and_patches_onto_the_same_nights_save_only_one(db: D
     app.stop().await;
 }
 
+/// `method path` answers 422 naming exactly `fields`.
+async fn assert_refused(
+    app: &TestApp,
+    key: &str,
+    request: (&str, String, Option<Value>),
+    fields: &[&str],
+) {
+    let (method, path, body) = request;
+    let (status, problem) = app.call(method, &path, key, body).await;
+    assert_eq!(status, 422, "{method} {path}: {problem}");
+    let named: Vec<_> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, fields, "{method} {path}: {problem}");
+}
+
+async fn dates_beyond_the_supported_years_are_refused_naming_the_field(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let (status, kept) = app.call("POST", "/api/v1/bookings", &key, Some(stay(&room, 1))).await;
+    assert_eq!(status, 201, "{kept}");
+    let get = |path: String| ("GET", path, None);
+    let window = |q: &str| get(format!("/api/v1/availability?resource_id={room}&{q}"));
+    let block = |start: &str, end: &str| {
+        let body = json!({"resource_id": room, "start_date": start, "end_date": end});
+        ("POST", "/api/v1/blocks".to_owned(), Some(body))
+    };
+    let timed = |method: &'static str, path: &str, start: &str, end: &str| {
+        let mut body = json!({"resource_id": room, "start": start, "end": end});
+        if path.starts_with("/api/v1/bookings") {
+            body["title"] = json!("Far");
+        }
+        (method, path.to_owned(), Some(body))
+    };
+    let patch = json!({"start_date": "2030-03-01", "end_date": "2201-01-01"});
+    let cases = [
+        (window("from=%2B262142-12-31"), &["from"][..]),
+        (window("from=-999-01-01"), &["from"]),
+        (window("from=2030-01-01&to=%2B262142-12-31"), &["to"]),
+        (window("from=9999-12-31T23:59:59Z"), &["from"]),
+        (window("from=2200-12-31&to=2201-01-01"), &["to"]),
+        (get("/api/v1/bookings?from=0001-01-01T00:00:00Z".into()), &["from"]),
+        (get("/api/v1/bookings?to=2201-01-01T00:00:00Z".into()), &["to"]),
+        (block("-999-01-01", "2030-01-01"), &["start_date"]),
+        (block("1899-12-31", "1900-01-02"), &["start_date"]),
+        (block("2201-01-01", "2201-01-02"), &["start_date", "end_date"]),
+        (timed("POST", "/api/v1/blocks", "2030-01-01T00:00:00Z", "9999-12-31T00:00:00Z"), &["end"]),
+        (
+            timed("POST", "/api/v1/bookings", "1800-01-01T10:00:00Z", "2030-01-01T10:00:00Z"),
+            &["start"],
+        ),
+        (
+            timed(
+                "PUT",
+                "/api/v1/bookings/by-external-id/far",
+                "1800-01-01T10:00:00Z",
+                "2030-01-01T10:00:00Z",
+            ),
+            &["start"],
+        ),
+        (
+            ("PATCH", format!("/api/v1/bookings/{}", kept["id"].as_str().unwrap()), Some(patch)),
+            &["end_date"],
+        ),
+    ];
+    for (request, fields) in cases {
+        assert_refused(&app, &key, request, fields).await;
+    }
+    let (status, _) = app.call("GET", &window("from=2030-01-01").1, &key, None).await;
+    assert_eq!(status, 200, "the server keeps answering");
+    let (_, list) = app.call("GET", "/api/v1/bookings", &key, None).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "nothing far was saved: {list}");
+    let (_, blocks) = app.call("GET", "/api/v1/blocks", &key, None).await;
+    assert_eq!(blocks["items"].as_array().map(Vec::len), Some(0), "{blocks}");
+    app.stop().await;
+}
+
+async fn the_last_day_of_2200_is_accepted_and_2201_refused(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let booking = json!({"title": "Edge", "resource_id": room, "start": "2200-12-31T10:00:00Z", "end": "2200-12-31T23:59:59Z"});
+    let (status, saved) = app.call("POST", "/api/v1/bookings", &key, Some(booking)).await;
+    assert_eq!(status, 201, "{saved}");
+    let block = json!({"resource_id": room, "start_date": "1900-01-01", "end_date": "1900-01-02"});
+    let (status, saved) = app.call("POST", "/api/v1/blocks", &key, Some(block)).await;
+    assert_eq!(status, 201, "{saved}");
+    let (status, window) = app
+        .call(
+            "GET",
+            &format!("/api/v1/availability?resource_id={room}&from=2200-12-31"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{window}");
+    assert_eq!(window["busy"].as_array().unwrap().len(), 1, "{window}");
+    let booking = json!({"title": "Edge", "resource_id": room, "start": "2200-12-31T10:00:00Z", "end": "2201-01-01T00:00:00Z"});
+    assert_refused(&app, &key, ("POST", "/api/v1/bookings".into(), Some(booking)), &["end"]).await;
+    app.stop().await;
+}
+
 /// Like `on_both_databases!`, on a runtime with several threads, so that the server handles the
 /// racing requests truly in parallel. The races run on both kinds of runtime: before the fix,
 /// each caught double bookings the other sometimes missed.
@@ -178,4 +285,6 @@ on_both_databases!(
     fifty_concurrent_bookings_of_different_nights_are_all_saved,
     concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201,
     concurrent_upserts_and_patches_onto_the_same_nights_save_only_one,
+    dates_beyond_the_supported_years_are_refused_naming_the_field,
+    the_last_day_of_2200_is_accepted_and_2201_refused,
 );

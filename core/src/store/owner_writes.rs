@@ -9,7 +9,6 @@
 //! the database's write lock before the check reads anything, so not even another process on the
 //! same file can write in between.
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Pool, Store};
@@ -117,7 +116,7 @@ pub(super) fn candidate(
     if overlap == Overlap::Allow || new.status == BookingStatus::Cancelled {
         return None;
     }
-    let (start, end): (DateTime<Utc>, DateTime<Utc>) = new.span.utc_range(home);
+    let (start, end) = new.span.utc_range(home);
     Some(Busy {
         item: ItemRef { source: Source::Booking, id },
         start,
