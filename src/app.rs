@@ -212,6 +212,7 @@ pub async fn start(
             interval: Duration::from_secs(config.import.scheduler_interval_secs),
             calendar_interval: config.sync.import_interval(),
             stale_claim_after: Duration::from_secs(config.mail.stale_claim_secs),
+            drift_check: Duration::from_secs(config.sync.drift_check_secs),
         };
         let (scheduled, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {

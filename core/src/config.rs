@@ -345,6 +345,10 @@ pub struct SyncConfig {
     pub microsoft_requests_per_minute_per_account: u32,
     /// Microsoft Graph requests a minute for the whole app.
     pub microsoft_requests_per_minute: u32,
+    /// A booking whose event in a connected calendar is missing or behind its version this many
+    /// seconds after its last change has lost its sync job (a queue that dropped it): it is
+    /// queued again. The check runs this often, by one worker at a time.
+    pub drift_check_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -355,6 +359,7 @@ impl Default for SyncConfig {
             google_requests_per_minute: 10_000,
             microsoft_requests_per_minute_per_account: 1_000,
             microsoft_requests_per_minute: 20_000,
+            drift_check_secs: 300,
         }
     }
 }
@@ -557,6 +562,9 @@ impl Config {
         if !(1..=1440).contains(&self.sync.import_interval_minutes) {
             return Err(invalid("sync.import_interval_minutes", "must be between 1 and 1440"));
         }
+        if !(1..=86_400).contains(&self.sync.drift_check_secs) {
+            return Err(invalid("sync.drift_check_secs", "must be between 1 and 86400"));
+        }
         Ok(())
     }
 
@@ -668,6 +676,7 @@ impl Config {
             },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,
+                "drift_check_secs": self.sync.drift_check_secs,
                 "google_requests_per_minute_per_account": self.sync.google_requests_per_minute_per_account,
                 "google_requests_per_minute": self.sync.google_requests_per_minute,
                 "microsoft_requests_per_minute_per_account": self.sync.microsoft_requests_per_minute_per_account,

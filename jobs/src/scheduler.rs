@@ -24,6 +24,9 @@ pub struct Schedule {
     pub calendar_interval: Duration,
     /// A customer e-mail claimed this long ago and never finished is put back in the queue.
     pub stale_claim_after: Duration,
+    /// Bookings whose calendars are still behind this long after their last change are synced
+    /// again; checked this often, by one worker at a time.
+    pub drift_check: Duration,
 }
 
 /// Claims due work every `schedule.interval` until `shutdown`.
@@ -55,6 +58,39 @@ pub async fn run(store: Store, schedule: Schedule, shutdown: CancellationToken) 
             tracing::warn!(error = %e, "looking for due reconciliations failed; will retry");
         }
         requeue_stale_messages(&store, schedule.stale_claim_after).await;
+        repair_drift(&store, schedule.drift_check).await;
+    }
+}
+
+/// Queues again the syncs that a queue lost, if this worker claims the check that is due.
+async fn repair_drift(store: &Store, every: Duration) {
+    match store.claim_maintenance("sync_drift", every).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "claiming the sync drift check failed; will retry");
+            return;
+        }
+    }
+    let behind_for = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(5));
+    loop {
+        match store.requeue_drifted_syncs(Utc::now(), behind_for, BATCH).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::warn!(
+                        bookings = n,
+                        "bookings whose sync job was lost were queued again"
+                    );
+                }
+                if n < BATCH as usize {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the sync drift check failed; will retry");
+                return;
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ on_both_databases!(
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
     an_email_left_sending_past_the_threshold_is_sent_exactly_once,
+    a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check,
 );
 
 /// The key ids of `GET /api/v1/api-keys`, with their `revoked_at`.
@@ -349,4 +350,77 @@ async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
     assert_eq!(messages[0].status, MessageStatus::Sent);
     app.stop().await;
     store.close().await;
+}
+
+/// Runs `sql` with `text` bound as `$1` on `store`'s database; returns the rows it changed (none
+/// when it failed).
+async fn execute(store: &kalends_core::Store, sql: &str, text: String) -> u64 {
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    match store.pool() {
+        kalends_core::store::Pool::Sqlite { write, .. } => {
+            query.bind(text).execute(write).await.map_or(0, |r| r.rows_affected())
+        }
+        kalends_core::store::Pool::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(text)
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected(),
+    }
+}
+
+async fn a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check(db: Db) {
+    let dir = TempDir::new();
+    let mut config = helpers::config(db, &dir).await;
+    config.sync.drift_check_secs = 1;
+    config.import.scheduler_interval_secs = 1;
+    // The relay polls once a second; a booking written through another connection (below) does
+    // not wake it, which leaves the time to lose its job.
+    config.jobs.relay_interval_ms = 1000;
+    let port = free_port();
+    config.listen = format!("127.0.0.1:{port}");
+    config.public_url = format!("http://127.0.0.1:{port}");
+    let (elsewhere, _) = kalends::app::connect(&config).await.unwrap();
+    let app = TestApp::start_with(config, TempDir::new()).await;
+    let (tenant, key) = app.tenant().await;
+    let (_, ann) = app
+        .call(
+            "POST",
+            "/api/v1/staff",
+            &key,
+            Some(json!({"name": "Ann", "email": "ann@example.com"})),
+        )
+        .await;
+    let ann: uuid::Uuid = ann["id"].as_str().unwrap().parse().unwrap();
+    let (_, link) =
+        app.call("POST", &format!("/api/v1/staff/{ann}/settings-link"), &key, None).await;
+    let browser = crate::connect::Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    let page = crate::connect::connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    assert!(page.url.contains("notice=connected"), "{}", page.url);
+
+    // The booking is stored, and its sync job vanishes before the relay hands it to the queue.
+    let mut lost = None;
+    for attempt in 0..10 {
+        let mut new = booking_for_ann(&format!("Lost {attempt}"), 9 + attempt);
+        new.customer = None;
+        new.staff_ids = vec![ann];
+        // Two writers on one SQLite file: a write can meet the other's lock; try again.
+        let Ok(booking) = elsewhere.create_booking(&tenant, new).await else { continue };
+        let sql = "DELETE FROM outbox WHERE job LIKE '%' || $1 || '%'";
+        if execute(&elsewhere, sql, booking.id.to_string()).await == 1 {
+            lost = Some(booking.data.title);
+            break;
+        }
+    }
+    let lost = lost.expect("a sync job was lost before the relay moved it");
+    let url = app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+    let events = helpers::eventually(std::time::Duration::from_secs(20), || async {
+        let events: Vec<Value> = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        events.iter().any(|e| e["summary"] == lost.as_str()).then_some(events)
+    })
+    .await;
+    assert_eq!(events.iter().filter(|e| e["summary"] == lost.as_str()).count(), 1);
+    app.stop().await;
+    elsewhere.close().await;
 }

@@ -30,6 +30,7 @@ mod feed_content;
 mod feeds;
 mod imports;
 mod job_records;
+mod maintenance;
 mod outbox;
 mod resources;
 mod staff;
