@@ -155,6 +155,8 @@ pub struct MailConfig {
     /// interrupted (a crash): the scheduler puts it back in the queue. Longer than
     /// `timeout_secs`, so that a send still in progress is never doubled.
     pub stale_claim_secs: u64,
+    /// The public invite link of a booking stops working this many days after the booking ends.
+    pub invite_link_days: u32,
 }
 
 impl MailConfig {
@@ -170,7 +172,12 @@ impl MailConfig {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { timeout_secs: 30, reminder_grace_minutes: 30, stale_claim_secs: 900 }
+        Self {
+            timeout_secs: 30,
+            reminder_grace_minutes: 30,
+            stale_claim_secs: 900,
+            invite_link_days: 30,
+        }
     }
 }
 
@@ -529,6 +536,9 @@ impl Config {
         if self.mail.timeout_secs == 0 {
             return Err(invalid("mail.timeout_secs", "must be at least 1"));
         }
+        if !(1..=3650).contains(&self.mail.invite_link_days) {
+            return Err(invalid("mail.invite_link_days", "must be between 1 and 3650"));
+        }
         if self.mail.stale_claim_secs <= self.mail.timeout_secs {
             return Err(invalid(
                 "mail.stale_claim_secs",
@@ -673,6 +683,7 @@ impl Config {
                 "timeout_secs": self.mail.timeout_secs,
                 "reminder_grace_minutes": self.mail.reminder_grace_minutes,
                 "stale_claim_secs": self.mail.stale_claim_secs,
+                "invite_link_days": self.mail.invite_link_days,
             },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,

@@ -18,6 +18,8 @@ on_both_databases!(
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
     an_email_left_sending_past_the_threshold_is_sent_exactly_once,
     a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check,
+    a_cancelled_bookings_invite_link_shows_only_that_it_is_cancelled,
+    an_invite_link_expires_some_days_after_the_booking_ends,
 );
 
 /// The key ids of `GET /api/v1/api-keys`, with their `revoked_at`.
@@ -423,4 +425,71 @@ async fn a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check(db: Db)
     assert_eq!(events.iter().filter(|e| e["summary"] == lost.as_str()).count(), 1);
     app.stop().await;
     elsewhere.close().await;
+}
+
+/// Kalends with a known secret key (so the test can make invite links), without SMTP.
+async fn app_with_key(db: Db) -> TestApp {
+    let dir = TempDir::new();
+    let mut config = helpers::config(db, &dir).await;
+    config.secret_key = Some(key_text(3));
+    TestApp::start_with(config, dir).await
+}
+
+/// Creates a booking for Ann Lee from `start` to `end`; returns its id and public invite path.
+async fn ann_invite(app: &TestApp, api_key: &str, start: &str, end: &str) -> (String, String) {
+    let body = json!({"title": "Hot stone massage", "start": start, "end": end, "time_zone": "UTC",
+        "location": "Spa, Room 2", "description": "Deep tissue, allergic to lavender",
+        "customer": {"name": "Ann Lee", "email": "ann.lee@example.com", "phone": "+27 82 000 0000"}});
+    let (status, booking) = app.call("POST", "/api/v1/bookings", api_key, Some(body)).await;
+    assert_eq!(status, 201, "{booking}");
+    let id = booking["id"].as_str().unwrap().to_owned();
+    let token = kalends_core::tokens::invite_token(&key(3), id.parse().unwrap());
+    (id, format!("/invite/{token}.ics"))
+}
+
+async fn public_get(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.http.get(app.url(path)).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn a_cancelled_bookings_invite_link_shows_only_that_it_is_cancelled(db: Db) {
+    let app = app_with_key(db).await;
+    let (_, api_key) = app.tenant().await;
+    let (id, path) =
+        ann_invite(&app, &api_key, "2030-03-01T10:00:00Z", "2030-03-01T11:00:00Z").await;
+    let (status, before) = public_get(&app, &path).await;
+    assert_eq!(status, 200);
+    assert!(before.contains("ann.lee@example.com") && before.contains("Spa"), "{before}");
+
+    let (status, _) =
+        app.call("POST", &format!("/api/v1/bookings/{id}/cancel"), &api_key, None).await;
+    assert_eq!(status, 200);
+    let (status, after) = public_get(&app, &path).await;
+    assert_eq!(status, 200, "{after}");
+    assert!(after.contains("METHOD:CANCEL") && after.contains("STATUS:CANCELLED"), "{after}");
+    assert!(
+        after.contains(&format!("UID:{id}@kalends")),
+        "the customer's calendar finds its event: {after}"
+    );
+    for detail in
+        ["Ann Lee", "ann.lee@example.com", "+27", "Spa", "Room 2", "lavender", "Hot stone"]
+    {
+        assert!(!after.contains(detail), "{detail:?} still shown: {after}");
+    }
+    app.stop().await;
+}
+
+async fn an_invite_link_expires_some_days_after_the_booking_ends(db: Db) {
+    let app = app_with_key(db).await;
+    let (_, api_key) = app.tenant().await;
+    let day = |n: i64| {
+        (chrono::Utc::now() - chrono::Duration::days(n)).format("%Y-%m-%dT10:00:00Z").to_string()
+    };
+    let (_, recent) = ann_invite(&app, &api_key, &day(29), &day(28)).await;
+    let (_, old) = ann_invite(&app, &api_key, &day(32), &day(31)).await;
+    assert_eq!(public_get(&app, &recent).await.0, 200, "ended 28 days ago: still open");
+    let (status, body) = public_get(&app, &old).await;
+    assert_eq!(status, 404, "ended 31 days ago (default: 30 days): {body}");
+    assert!(!body.contains("Ann Lee") && body.contains("expired"), "{body}");
+    app.stop().await;
 }
