@@ -111,6 +111,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// Two-way sync with connected calendars.
     pub sync: SyncConfig,
+    /// How much history (import runs, sync attempts, failed jobs) is kept.
+    pub history: HistoryConfig,
 }
 
 impl Default for Config {
@@ -138,6 +140,7 @@ impl Default for Config {
             feeds: FeedsConfig::default(),
             mail: MailConfig::default(),
             sync: SyncConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -337,6 +340,32 @@ impl Default for ImportConfig {
     }
 }
 
+/// How much history is kept: import runs, sync attempts and failed jobs would otherwise grow
+/// forever. The scheduler prunes them in small batches.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct HistoryConfig {
+    /// Rows older than this many days go (each import's last run stays, however old).
+    pub max_age_days: u32,
+    /// Runs kept per import, and sync attempts per booking (the newest).
+    pub max_per_item: u32,
+    /// Failed jobs kept (the newest).
+    pub max_job_failures: u32,
+    /// Seconds between two prunings (each done by one worker).
+    pub prune_interval_secs: u64,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            max_age_days: 90,
+            max_per_item: 100,
+            max_job_failures: 10_000,
+            prune_interval_secs: 3600,
+        }
+    }
+}
+
 /// Two-way sync with connected calendars.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -476,6 +505,7 @@ impl Config {
             decode_secret_key(key.expose_secret())?;
         }
         self.previous_secret_keys()?;
+        self.validate_history()?;
         self.validate_jobs()
     }
 
@@ -505,6 +535,23 @@ impl Config {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
         self.validate_import()
+    }
+
+    fn validate_history(&self) -> Result<(), ConfigError> {
+        let history = &self.history;
+        if !(1..=3650).contains(&history.max_age_days) {
+            return Err(invalid("history.max_age_days", "must be between 1 and 3650"));
+        }
+        if history.max_per_item == 0 {
+            return Err(invalid("history.max_per_item", "must be at least 1"));
+        }
+        if history.max_job_failures == 0 {
+            return Err(invalid("history.max_job_failures", "must be at least 1"));
+        }
+        if !(1..=86_400).contains(&history.prune_interval_secs) {
+            return Err(invalid("history.prune_interval_secs", "must be between 1 and 86400"));
+        }
+        Ok(())
     }
 
     fn validate_import(&self) -> Result<(), ConfigError> {
@@ -692,6 +739,12 @@ impl Config {
                 "google_requests_per_minute": self.sync.google_requests_per_minute,
                 "microsoft_requests_per_minute_per_account": self.sync.microsoft_requests_per_minute_per_account,
                 "microsoft_requests_per_minute": self.sync.microsoft_requests_per_minute,
+            },
+            "history": {
+                "max_age_days": self.history.max_age_days,
+                "max_per_item": self.history.max_per_item,
+                "max_job_failures": self.history.max_job_failures,
+                "prune_interval_secs": self.history.prune_interval_secs,
             },
         })
     }

@@ -8,3 +8,8 @@ CREATE TABLE maintenance_runs (
     name         TEXT PRIMARY KEY,
     next_run_at  TIMESTAMPTZ NOT NULL
 );
+
+-- History pruned by age.
+CREATE INDEX import_runs_finished ON import_runs(finished_at);
+CREATE INDEX sync_attempts_attempted ON sync_attempts(attempted_at);
+CREATE INDEX job_failures_failed ON job_failures(failed_at);

@@ -20,6 +20,7 @@ on_both_databases!(
     a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check,
     a_cancelled_bookings_invite_link_shows_only_that_it_is_cancelled,
     an_invite_link_expires_some_days_after_the_booking_ends,
+    history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run,
 );
 
 /// The key ids of `GET /api/v1/api-keys`, with their `revoked_at`.
@@ -492,4 +493,93 @@ async fn an_invite_link_expires_some_days_after_the_booking_ends(db: Db) {
     assert_eq!(status, 404, "ended 31 days ago (default: 30 days): {body}");
     assert!(!body.contains("Ann Lee") && body.contains("expired"), "{body}");
     app.stop().await;
+}
+
+/// Sets `column` of every row of `table` whose `key` is `id` to a day in 2020.
+async fn age_rows(
+    store: &kalends_core::Store,
+    table: &str,
+    column: &str,
+    key: &str,
+    id: uuid::Uuid,
+) {
+    let sql = format!("UPDATE {table} SET {column} = '2020-01-01 00:00:00+00:00' WHERE {key} = $1");
+    let sql = sqlx::AssertSqlSafe(sql);
+    match store.pool() {
+        kalends_core::store::Pool::Sqlite { write, .. } => {
+            sqlx::query(sql).bind(id).execute(write).await.unwrap();
+        }
+        kalends_core::store::Pool::Postgres(pool) => {
+            sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+        }
+    }
+}
+
+async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db: Db) {
+    use kalends_core::domain::{NewImport, NewResource, Owner, Platform};
+    use kalends_core::store::RunResult;
+    let dir = TempDir::new();
+    let store = helpers::store(db, &dir).await;
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let room = NewResource { external_id: None, name: "Sea view".into(), time_zone: None };
+    let room = store.create_resource(tenant.id, room).await.unwrap();
+    let mut imports = Vec::new();
+    for (name, runs) in [("busy", 6), ("quiet", 2)] {
+        let new = NewImport {
+            owner: Owner::Resource(room.id),
+            platform: Platform::Airbnb,
+            url: format!("https://example.com/{name}.ics"),
+            name: Some(name.into()),
+            interval_minutes: 60,
+        };
+        let import = store.create_import(&tenant, new).await.unwrap();
+        for _ in 0..runs {
+            let result = RunResult::NotModified { http_status: 304 };
+            store.finish_import_run(&tenant, &import, chrono::Utc::now(), result, 3).await.unwrap();
+        }
+        imports.push(import);
+    }
+    // The quiet import last ran long ago: its old runs go, its last one stays.
+    age_rows(&store, "import_runs", "finished_at", "import_id", imports[1].id).await;
+    let (busy, quiet) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    for version in 1..=6 {
+        assert!(store.record_sync_attempt(tenant.id, busy, version, "sync_booking").await.unwrap());
+    }
+    store.record_sync_attempt(tenant.id, quiet, 1, "sync_booking").await.unwrap();
+    age_rows(&store, "sync_attempts", "attempted_at", "booking_id", quiet).await;
+    for n in 0..8 {
+        store.record_job_failure("sync_booking", "{}", &format!("failure {n}"), 5).await.unwrap();
+    }
+
+    let limits = kalends_jobs::scheduler::History {
+        max_age: std::time::Duration::from_secs(30 * 86_400),
+        max_per_item: 3,
+        max_job_failures: 5,
+        every: std::time::Duration::from_secs(3600),
+    };
+    kalends_jobs::scheduler::prune_history(&store, &limits).await;
+
+    let runs = |import: uuid::Uuid| {
+        let store = store.clone();
+        async move { store.list_import_runs(tenant.id, import, None, 100).await.unwrap().items }
+    };
+    assert_eq!(runs(imports[0].id).await.len(), 3, "the 3 newest runs of the busy import");
+    let quiet_runs = runs(imports[1].id).await;
+    assert_eq!(quiet_runs.len(), 1, "the quiet import keeps its last run, however old");
+    assert!(quiet_runs[0].finished_at < chrono::Utc::now() - chrono::Duration::days(30));
+    let versions: Vec<i64> =
+        store.sync_attempts(busy).await.unwrap().iter().map(|a| a.booking_version).collect();
+    assert_eq!(versions, [4, 5, 6]);
+    assert!(store.sync_attempts(quiet).await.unwrap().is_empty(), "older than 30 days");
+    let failures: Vec<String> =
+        store.job_failures(100).await.unwrap().into_iter().map(|f| f.error).collect();
+    assert_eq!(failures, ["failure 7", "failure 6", "failure 5", "failure 4", "failure 3"]);
+
+    // The pass runs once per period across workers: a second call right away does nothing.
+    for n in 8..12 {
+        store.record_job_failure("sync_booking", "{}", &format!("failure {n}"), 5).await.unwrap();
+    }
+    kalends_jobs::scheduler::prune_history(&store, &limits).await;
+    assert_eq!(store.job_failures(100).await.unwrap().len(), 9);
+    store.close().await;
 }
