@@ -212,6 +212,13 @@ pub async fn start(
             interval: Duration::from_secs(config.import.scheduler_interval_secs),
             calendar_interval: config.sync.import_interval(),
             stale_claim_after: Duration::from_secs(config.mail.stale_claim_secs),
+            drift_check: Duration::from_secs(config.sync.drift_check_secs),
+            history: kalends_jobs::scheduler::History {
+                max_age: Duration::from_secs(u64::from(config.history.max_age_days) * 86_400),
+                max_per_item: config.history.max_per_item,
+                max_job_failures: config.history.max_job_failures,
+                every: Duration::from_secs(config.history.prune_interval_secs),
+            },
         };
         let (scheduled, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {

@@ -111,6 +111,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// Two-way sync with connected calendars.
     pub sync: SyncConfig,
+    /// How much history (import runs, sync attempts, failed jobs) is kept.
+    pub history: HistoryConfig,
 }
 
 impl Default for Config {
@@ -138,6 +140,7 @@ impl Default for Config {
             feeds: FeedsConfig::default(),
             mail: MailConfig::default(),
             sync: SyncConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -155,6 +158,8 @@ pub struct MailConfig {
     /// interrupted (a crash): the scheduler puts it back in the queue. Longer than
     /// `timeout_secs`, so that a send still in progress is never doubled.
     pub stale_claim_secs: u64,
+    /// The public invite link of a booking stops working this many days after the booking ends.
+    pub invite_link_days: u32,
 }
 
 impl MailConfig {
@@ -170,7 +175,12 @@ impl MailConfig {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { timeout_secs: 30, reminder_grace_minutes: 30, stale_claim_secs: 900 }
+        Self {
+            timeout_secs: 30,
+            reminder_grace_minutes: 30,
+            stale_claim_secs: 900,
+            invite_link_days: 30,
+        }
     }
 }
 
@@ -330,6 +340,32 @@ impl Default for ImportConfig {
     }
 }
 
+/// How much history is kept: import runs, sync attempts and failed jobs would otherwise grow
+/// forever. The scheduler prunes them in small batches.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct HistoryConfig {
+    /// Rows older than this many days go (each import's last run stays, however old).
+    pub max_age_days: u32,
+    /// Runs kept per import, and sync attempts per booking (the newest).
+    pub max_per_item: u32,
+    /// Failed jobs kept (the newest).
+    pub max_job_failures: u32,
+    /// Seconds between two prunings (each done by one worker).
+    pub prune_interval_secs: u64,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            max_age_days: 90,
+            max_per_item: 100,
+            max_job_failures: 10_000,
+            prune_interval_secs: 3600,
+        }
+    }
+}
+
 /// Two-way sync with connected calendars.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -345,6 +381,10 @@ pub struct SyncConfig {
     pub microsoft_requests_per_minute_per_account: u32,
     /// Microsoft Graph requests a minute for the whole app.
     pub microsoft_requests_per_minute: u32,
+    /// A booking whose event in a connected calendar is missing or behind its version this many
+    /// seconds after its last change has lost its sync job (a queue that dropped it): it is
+    /// queued again. The check runs this often, by one worker at a time.
+    pub drift_check_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -355,6 +395,7 @@ impl Default for SyncConfig {
             google_requests_per_minute: 10_000,
             microsoft_requests_per_minute_per_account: 1_000,
             microsoft_requests_per_minute: 20_000,
+            drift_check_secs: 300,
         }
     }
 }
@@ -464,6 +505,7 @@ impl Config {
             decode_secret_key(key.expose_secret())?;
         }
         self.previous_secret_keys()?;
+        self.validate_history()?;
         self.validate_jobs()
     }
 
@@ -495,6 +537,23 @@ impl Config {
         self.validate_import()
     }
 
+    fn validate_history(&self) -> Result<(), ConfigError> {
+        let history = &self.history;
+        if !(1..=3650).contains(&history.max_age_days) {
+            return Err(invalid("history.max_age_days", "must be between 1 and 3650"));
+        }
+        if history.max_per_item == 0 {
+            return Err(invalid("history.max_per_item", "must be at least 1"));
+        }
+        if history.max_job_failures == 0 {
+            return Err(invalid("history.max_job_failures", "must be at least 1"));
+        }
+        if !(1..=86_400).contains(&history.prune_interval_secs) {
+            return Err(invalid("history.prune_interval_secs", "must be between 1 and 86400"));
+        }
+        Ok(())
+    }
+
     fn validate_import(&self) -> Result<(), ConfigError> {
         let import = &self.import;
         if import.timeout_secs == 0 || import.timeout_secs > 600 {
@@ -523,6 +582,9 @@ impl Config {
         }
         if self.mail.timeout_secs == 0 {
             return Err(invalid("mail.timeout_secs", "must be at least 1"));
+        }
+        if !(1..=3650).contains(&self.mail.invite_link_days) {
+            return Err(invalid("mail.invite_link_days", "must be between 1 and 3650"));
         }
         if self.mail.stale_claim_secs <= self.mail.timeout_secs {
             return Err(invalid(
@@ -556,6 +618,9 @@ impl Config {
         }
         if !(1..=1440).contains(&self.sync.import_interval_minutes) {
             return Err(invalid("sync.import_interval_minutes", "must be between 1 and 1440"));
+        }
+        if !(1..=86_400).contains(&self.sync.drift_check_secs) {
+            return Err(invalid("sync.drift_check_secs", "must be between 1 and 86400"));
         }
         Ok(())
     }
@@ -665,13 +730,21 @@ impl Config {
                 "timeout_secs": self.mail.timeout_secs,
                 "reminder_grace_minutes": self.mail.reminder_grace_minutes,
                 "stale_claim_secs": self.mail.stale_claim_secs,
+                "invite_link_days": self.mail.invite_link_days,
             },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,
+                "drift_check_secs": self.sync.drift_check_secs,
                 "google_requests_per_minute_per_account": self.sync.google_requests_per_minute_per_account,
                 "google_requests_per_minute": self.sync.google_requests_per_minute,
                 "microsoft_requests_per_minute_per_account": self.sync.microsoft_requests_per_minute_per_account,
                 "microsoft_requests_per_minute": self.sync.microsoft_requests_per_minute,
+            },
+            "history": {
+                "max_age_days": self.history.max_age_days,
+                "max_per_item": self.history.max_per_item,
+                "max_job_failures": self.history.max_job_failures,
+                "prune_interval_secs": self.history.prune_interval_secs,
             },
         })
     }

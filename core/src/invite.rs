@@ -69,14 +69,27 @@ pub fn invite_uid(booking_id: Uuid) -> String {
 
 /// The whole `VCALENDAR` of an invite: CRLF line ends, folded at 75 octets.
 pub fn render(invite: &Invite<'_>) -> String {
+    render_event(invite, false)
+}
+
+/// What a public link shows of a cancelled booking: a `METHOD:CANCEL` that removes the event
+/// from the customer's calendar (same `UID`, its `SEQUENCE`, its time) and says nothing else: no
+/// customer, title, description or location, since anyone holding the link can read it.
+pub fn render_cancelled_notice(invite: &Invite<'_>) -> String {
+    render_event(&Invite { kind: InviteKind::Cancel, url: None, ..invite.clone() }, true)
+}
+
+/// [`render`], with `bare` leaving out everything but the booking's identity and time.
+fn render_event(invite: &Invite<'_>, bare: bool) -> String {
     let booking = &invite.booking.data;
+    let title = if bare { "Cancelled" } else { booking.title.as_str() };
     let span = ical_span(&booking.span);
     let zone = event_zone(&booking.span, invite.zone);
     // Whole days are floating dates (`VALUE=DATE`) and need no time zone definition.
     let zones: &[Tz] = if booking.span.is_all_day() { &[] } else { std::slice::from_ref(&zone) };
     let head = CalendarHead {
         method: invite.kind.method(),
-        name: &booking.title,
+        name: title,
         zone,
         zones,
         years: years(&span, zone),
@@ -84,13 +97,17 @@ pub fn render(invite: &Invite<'_>) -> String {
     };
     let uid = invite_uid(invite.booking.id);
     let attendees = [Party { rsvp: true, ..invite.attendee }];
+    let shown = |text: &Option<String>| {
+        text.as_deref().filter(|t| !bare && !t.trim().is_empty()).map(str::to_owned)
+    };
+    let (description, location) = (shown(&booking.description), shown(&booking.location));
     let event = EventOut {
         uid: &uid,
         span: &span,
         zone: Some(zone),
-        summary: &booking.title,
-        description: booking.description.as_deref().filter(|d| !d.trim().is_empty()),
-        location: booking.location.as_deref().filter(|l| !l.trim().is_empty()),
+        summary: title,
+        description: description.as_deref(),
+        location: location.as_deref(),
         status: status(invite.kind, booking.status),
         sequence: invite.sequence,
         created: invite.booking.created_at,
@@ -99,7 +116,7 @@ pub fn render(invite: &Invite<'_>) -> String {
         transparent: false,
         url: invite.url,
         organizer: Some(Party { rsvp: false, ..invite.organizer }),
-        attendees: &attendees,
+        attendees: if bare { &[] } else { &attendees },
         categories: &[],
     };
     calendar(&head, &[event])

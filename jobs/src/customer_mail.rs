@@ -10,7 +10,7 @@ use kalends_core::Config;
 use kalends_core::config::SecretKey;
 use kalends_core::domain::{Booking, Tenant, TimeZone};
 use kalends_core::ical::write::Party;
-use kalends_core::invite::{Invite, InviteKind, render};
+use kalends_core::invite::{Invite, InviteKind, render, render_cancelled_notice};
 use kalends_core::store::MessageKind;
 
 use crate::mail::{
@@ -82,6 +82,21 @@ impl CustomerMail {
         let url = self.invite_url(booking.id);
         let (organizer, attendee) = self.parties(tenant, booking)?;
         Some(render(&self.invite(booking, zone, kind, revision, organizer, attendee, &url)))
+    }
+
+    /// What the public link shows once the booking is cancelled: only that it is (see
+    /// [`render_cancelled_notice`]); `None` without a customer address.
+    pub fn render_cancelled_notice(
+        &self,
+        tenant: &Tenant,
+        booking: &Booking,
+        zone: TimeZone,
+        revision: i64,
+    ) -> Option<String> {
+        let (organizer, attendee) = self.parties(tenant, booking)?;
+        let invite =
+            self.invite(booking, zone, MessageKind::Cancel, revision, organizer, attendee, "");
+        Some(render_cancelled_notice(&invite))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use kalends_core::Store;
+use kalends_core::store::HistoryLimits;
 use tokio_util::sync::CancellationToken;
 
 /// How often each connected calendar is compared with what Kalends made.
@@ -24,7 +25,31 @@ pub struct Schedule {
     pub calendar_interval: Duration,
     /// A customer e-mail claimed this long ago and never finished is put back in the queue.
     pub stale_claim_after: Duration,
+    /// Bookings whose calendars are still behind this long after their last change are synced
+    /// again; checked this often, by one worker at a time.
+    pub drift_check: Duration,
+    /// How much history is kept.
+    pub history: History,
 }
+
+/// How much history (import runs, sync attempts, failed jobs) is kept, and how often it is pruned.
+#[derive(Clone, Copy, Debug)]
+pub struct History {
+    /// Rows older than this go (each import's last run stays).
+    pub max_age: Duration,
+    /// Runs kept per import and sync attempts per booking.
+    pub max_per_item: u32,
+    /// Failed jobs kept.
+    pub max_job_failures: u32,
+    /// Time between two prunings (by one worker).
+    pub every: Duration,
+}
+
+/// Rows removed per statement while pruning.
+const PRUNE_BATCH: u32 = 500;
+
+/// Statements per rule in one pruning, so a pass stays short; the rest waits for the next.
+const PRUNE_ROUNDS: usize = 20;
 
 /// Claims due work every `schedule.interval` until `shutdown`.
 pub async fn run(store: Store, schedule: Schedule, shutdown: CancellationToken) {
@@ -55,6 +80,74 @@ pub async fn run(store: Store, schedule: Schedule, shutdown: CancellationToken) 
             tracing::warn!(error = %e, "looking for due reconciliations failed; will retry");
         }
         requeue_stale_messages(&store, schedule.stale_claim_after).await;
+        repair_drift(&store, schedule.drift_check).await;
+        prune_history(&store, &schedule.history).await;
+    }
+}
+
+/// Prunes history beyond `history`, if this worker claims the pruning that is due.
+pub async fn prune_history(store: &Store, history: &History) {
+    match store.claim_maintenance("prune_history", history.every).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "claiming the history pruning failed; will retry");
+            return;
+        }
+    }
+    let max_age = chrono::Duration::from_std(history.max_age).unwrap_or(chrono::Duration::MAX);
+    let limits = HistoryLimits {
+        older_than: Utc::now()
+            .checked_sub_signed(max_age)
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC),
+        per_item: history.max_per_item,
+        job_failures: history.max_job_failures,
+    };
+    let mut removed = 0;
+    for _ in 0..PRUNE_ROUNDS {
+        match store.prune_history(&limits, PRUNE_BATCH).await {
+            Ok(0) => break,
+            Ok(n) => removed += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "pruning history failed; will retry");
+                break;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(rows = removed, "pruned old import runs, sync attempts and failed jobs");
+    }
+}
+
+/// Queues again the syncs that a queue lost, if this worker claims the check that is due.
+async fn repair_drift(store: &Store, every: Duration) {
+    match store.claim_maintenance("sync_drift", every).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "claiming the sync drift check failed; will retry");
+            return;
+        }
+    }
+    let behind_for = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(5));
+    loop {
+        match store.requeue_drifted_syncs(Utc::now(), behind_for, BATCH).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::warn!(
+                        bookings = n,
+                        "bookings whose sync job was lost were queued again"
+                    );
+                }
+                if n < BATCH as usize {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the sync drift check failed; will retry");
+                return;
+            }
+        }
     }
 }
 

@@ -130,5 +130,20 @@ async fn public_invite(
     let booking =
         state.store.booking_anywhere(booking_id).await?.ok_or_else(ApiError::not_found)?;
     let tenant = state.store.tenant(booking.tenant_id).await?;
+    let zone = state.store.booking_zone(&tenant, &booking).await?;
+    let (_, end) = booking.data.span.utc_range(zone);
+    let open_for = chrono::Duration::days(i64::from(state.config.mail.invite_link_days));
+    if end + open_for < chrono::Utc::now() {
+        return Err(ApiError::not_found_detail("this invitation link has expired"));
+    }
+    if booking.data.status == BookingStatus::Cancelled {
+        // Anyone holding the link may read it: once cancelled, it says only that.
+        let revision = state.store.last_invite(booking.id).await?.map_or(0, |m| m.revision);
+        let notice = state
+            .customer_mail
+            .render_cancelled_notice(&tenant, &booking, zone, revision)
+            .ok_or_else(ApiError::not_found)?;
+        return Ok(ics(notice));
+    }
     Ok(ics(current_invite(&state, &tenant, &booking).await?))
 }

@@ -17,6 +17,10 @@ on_both_databases!(
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
     an_email_left_sending_past_the_threshold_is_sent_exactly_once,
+    a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check,
+    a_cancelled_bookings_invite_link_shows_only_that_it_is_cancelled,
+    an_invite_link_expires_some_days_after_the_booking_ends,
+    history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run,
 );
 
 /// The key ids of `GET /api/v1/api-keys`, with their `revoked_at`.
@@ -348,5 +352,234 @@ async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(messages[0].status, MessageStatus::Sent);
     app.stop().await;
+    store.close().await;
+}
+
+/// Runs `sql` with `text` bound as `$1` on `store`'s database; returns the rows it changed (none
+/// when it failed).
+async fn execute(store: &kalends_core::Store, sql: &str, text: String) -> u64 {
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    match store.pool() {
+        kalends_core::store::Pool::Sqlite { write, .. } => {
+            query.bind(text).execute(write).await.map_or(0, |r| r.rows_affected())
+        }
+        kalends_core::store::Pool::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(text)
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected(),
+    }
+}
+
+async fn a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check(db: Db) {
+    let dir = TempDir::new();
+    let mut config = helpers::config(db, &dir).await;
+    config.sync.drift_check_secs = 1;
+    config.import.scheduler_interval_secs = 1;
+    // The relay polls once a second; a booking written through another connection (below) does
+    // not wake it, which leaves the time to lose its job.
+    config.jobs.relay_interval_ms = 1000;
+    let port = free_port();
+    config.listen = format!("127.0.0.1:{port}");
+    config.public_url = format!("http://127.0.0.1:{port}");
+    let (elsewhere, _) = kalends::app::connect(&config).await.unwrap();
+    let app = TestApp::start_with(config, TempDir::new()).await;
+    let (tenant, key) = app.tenant().await;
+    let (_, ann) = app
+        .call(
+            "POST",
+            "/api/v1/staff",
+            &key,
+            Some(json!({"name": "Ann", "email": "ann@example.com"})),
+        )
+        .await;
+    let ann: uuid::Uuid = ann["id"].as_str().unwrap().parse().unwrap();
+    let (_, link) =
+        app.call("POST", &format!("/api/v1/staff/{ann}/settings-link"), &key, None).await;
+    let browser = crate::connect::Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    let page = crate::connect::connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    assert!(page.url.contains("notice=connected"), "{}", page.url);
+
+    // The booking is stored, and its sync job vanishes before the relay hands it to the queue.
+    let mut lost = None;
+    for attempt in 0..10 {
+        let mut new = booking_for_ann(&format!("Lost {attempt}"), 9 + attempt);
+        new.customer = None;
+        new.staff_ids = vec![ann];
+        // Two writers on one SQLite file: a write can meet the other's lock; try again.
+        let Ok(booking) = elsewhere.create_booking(&tenant, new).await else { continue };
+        let sql = "DELETE FROM outbox WHERE job LIKE '%' || $1 || '%'";
+        if execute(&elsewhere, sql, booking.id.to_string()).await == 1 {
+            lost = Some(booking.data.title);
+            break;
+        }
+    }
+    let lost = lost.expect("a sync job was lost before the relay moved it");
+    let url = app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+    let events = helpers::eventually(std::time::Duration::from_secs(20), || async {
+        let events: Vec<Value> = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        events.iter().any(|e| e["summary"] == lost.as_str()).then_some(events)
+    })
+    .await;
+    assert_eq!(events.iter().filter(|e| e["summary"] == lost.as_str()).count(), 1);
+    app.stop().await;
+    elsewhere.close().await;
+}
+
+/// Kalends with a known secret key (so the test can make invite links), without SMTP.
+async fn app_with_key(db: Db) -> TestApp {
+    let dir = TempDir::new();
+    let mut config = helpers::config(db, &dir).await;
+    config.secret_key = Some(key_text(3));
+    TestApp::start_with(config, dir).await
+}
+
+/// Creates a booking for Ann Lee from `start` to `end`; returns its id and public invite path.
+async fn ann_invite(app: &TestApp, api_key: &str, start: &str, end: &str) -> (String, String) {
+    let body = json!({"title": "Hot stone massage", "start": start, "end": end, "time_zone": "UTC",
+        "location": "Spa, Room 2", "description": "Deep tissue, allergic to lavender",
+        "customer": {"name": "Ann Lee", "email": "ann.lee@example.com", "phone": "+27 82 000 0000"}});
+    let (status, booking) = app.call("POST", "/api/v1/bookings", api_key, Some(body)).await;
+    assert_eq!(status, 201, "{booking}");
+    let id = booking["id"].as_str().unwrap().to_owned();
+    let token = kalends_core::tokens::invite_token(&key(3), id.parse().unwrap());
+    (id, format!("/invite/{token}.ics"))
+}
+
+async fn public_get(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.http.get(app.url(path)).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn a_cancelled_bookings_invite_link_shows_only_that_it_is_cancelled(db: Db) {
+    let app = app_with_key(db).await;
+    let (_, api_key) = app.tenant().await;
+    let (id, path) =
+        ann_invite(&app, &api_key, "2030-03-01T10:00:00Z", "2030-03-01T11:00:00Z").await;
+    let (status, before) = public_get(&app, &path).await;
+    assert_eq!(status, 200);
+    assert!(before.contains("ann.lee@example.com") && before.contains("Spa"), "{before}");
+
+    let (status, _) =
+        app.call("POST", &format!("/api/v1/bookings/{id}/cancel"), &api_key, None).await;
+    assert_eq!(status, 200);
+    let (status, after) = public_get(&app, &path).await;
+    assert_eq!(status, 200, "{after}");
+    assert!(after.contains("METHOD:CANCEL") && after.contains("STATUS:CANCELLED"), "{after}");
+    assert!(
+        after.contains(&format!("UID:{id}@kalends")),
+        "the customer's calendar finds its event: {after}"
+    );
+    for detail in
+        ["Ann Lee", "ann.lee@example.com", "+27", "Spa", "Room 2", "lavender", "Hot stone"]
+    {
+        assert!(!after.contains(detail), "{detail:?} still shown: {after}");
+    }
+    app.stop().await;
+}
+
+async fn an_invite_link_expires_some_days_after_the_booking_ends(db: Db) {
+    let app = app_with_key(db).await;
+    let (_, api_key) = app.tenant().await;
+    let day = |n: i64| {
+        (chrono::Utc::now() - chrono::Duration::days(n)).format("%Y-%m-%dT10:00:00Z").to_string()
+    };
+    let (_, recent) = ann_invite(&app, &api_key, &day(29), &day(28)).await;
+    let (_, old) = ann_invite(&app, &api_key, &day(32), &day(31)).await;
+    assert_eq!(public_get(&app, &recent).await.0, 200, "ended 28 days ago: still open");
+    let (status, body) = public_get(&app, &old).await;
+    assert_eq!(status, 404, "ended 31 days ago (default: 30 days): {body}");
+    assert!(!body.contains("Ann Lee") && body.contains("expired"), "{body}");
+    app.stop().await;
+}
+
+/// Sets `column` of every row of `table` whose `key` is `id` to a day in 2020.
+async fn age_rows(
+    store: &kalends_core::Store,
+    table: &str,
+    column: &str,
+    key: &str,
+    id: uuid::Uuid,
+) {
+    let sql = format!("UPDATE {table} SET {column} = '2020-01-01 00:00:00+00:00' WHERE {key} = $1");
+    let sql = sqlx::AssertSqlSafe(sql);
+    match store.pool() {
+        kalends_core::store::Pool::Sqlite { write, .. } => {
+            sqlx::query(sql).bind(id).execute(write).await.unwrap();
+        }
+        kalends_core::store::Pool::Postgres(pool) => {
+            sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+        }
+    }
+}
+
+async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db: Db) {
+    use kalends_core::domain::{NewImport, NewResource, Owner, Platform};
+    use kalends_core::store::RunResult;
+    let dir = TempDir::new();
+    let store = helpers::store(db, &dir).await;
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let room = NewResource { external_id: None, name: "Sea view".into(), time_zone: None };
+    let room = store.create_resource(tenant.id, room).await.unwrap();
+    let mut imports = Vec::new();
+    for (name, runs) in [("busy", 6), ("quiet", 2)] {
+        let new = NewImport {
+            owner: Owner::Resource(room.id),
+            platform: Platform::Airbnb,
+            url: format!("https://example.com/{name}.ics"),
+            name: Some(name.into()),
+            interval_minutes: 60,
+        };
+        let import = store.create_import(&tenant, new).await.unwrap();
+        for _ in 0..runs {
+            let result = RunResult::NotModified { http_status: 304 };
+            store.finish_import_run(&tenant, &import, chrono::Utc::now(), result, 3).await.unwrap();
+        }
+        imports.push(import);
+    }
+    // The quiet import last ran long ago: its old runs go, its last one stays.
+    age_rows(&store, "import_runs", "finished_at", "import_id", imports[1].id).await;
+    let (busy, quiet) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    for version in 1..=6 {
+        assert!(store.record_sync_attempt(tenant.id, busy, version, "sync_booking").await.unwrap());
+    }
+    store.record_sync_attempt(tenant.id, quiet, 1, "sync_booking").await.unwrap();
+    age_rows(&store, "sync_attempts", "attempted_at", "booking_id", quiet).await;
+    for n in 0..8 {
+        store.record_job_failure("sync_booking", "{}", &format!("failure {n}"), 5).await.unwrap();
+    }
+
+    let limits = kalends_jobs::scheduler::History {
+        max_age: std::time::Duration::from_secs(30 * 86_400),
+        max_per_item: 3,
+        max_job_failures: 5,
+        every: std::time::Duration::from_secs(3600),
+    };
+    kalends_jobs::scheduler::prune_history(&store, &limits).await;
+
+    let runs = |import: uuid::Uuid| {
+        let store = store.clone();
+        async move { store.list_import_runs(tenant.id, import, None, 100).await.unwrap().items }
+    };
+    assert_eq!(runs(imports[0].id).await.len(), 3, "the 3 newest runs of the busy import");
+    let quiet_runs = runs(imports[1].id).await;
+    assert_eq!(quiet_runs.len(), 1, "the quiet import keeps its last run, however old");
+    assert!(quiet_runs[0].finished_at < chrono::Utc::now() - chrono::Duration::days(30));
+    let versions: Vec<i64> =
+        store.sync_attempts(busy).await.unwrap().iter().map(|a| a.booking_version).collect();
+    assert_eq!(versions, [4, 5, 6]);
+    assert!(store.sync_attempts(quiet).await.unwrap().is_empty(), "older than 30 days");
+    let failures: Vec<String> =
+        store.job_failures(100).await.unwrap().into_iter().map(|f| f.error).collect();
+    assert_eq!(failures, ["failure 7", "failure 6", "failure 5", "failure 4", "failure 3"]);
+
+    // The pass runs once per period across workers: a second call right away does nothing.
+    for n in 8..12 {
+        store.record_job_failure("sync_booking", "{}", &format!("failure {n}"), 5).await.unwrap();
+    }
+    kalends_jobs::scheduler::prune_history(&store, &limits).await;
+    assert_eq!(store.job_failures(100).await.unwrap().len(), 9);
     store.close().await;
 }

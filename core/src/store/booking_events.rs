@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use super::{Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use crate::domain::{Booking, Connection, Provider};
+use crate::job::Job;
 
 /// The `last_error` of an event a staff member deleted by hand and Kalends left deleted
 /// (`external_edit_policy: accept`): it is not missing, and only a new version of the booking
@@ -367,5 +368,68 @@ impl Store {
             .await
         })?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
+
+/// Bookings whose calendars are behind and no job is on it: an event (in an active connection)
+/// behind the booking's version, or a target calendar (its staff member's default, active
+/// connection) holding nothing up to date; left alone while a job is still at it (an event
+/// touched since `$2`), when the current version failed for good (manual sync), or when the
+/// staff member's deletion was accepted and the booking has not changed since.
+const DRIFTED: &str = "SELECT b.id, b.tenant_id, b.status FROM bookings b \
+    WHERE b.span_end > $1 AND b.updated_at < $2 AND ( \
+      EXISTS (SELECT 1 FROM booking_events e JOIN connections c ON c.id = e.connection_id \
+        WHERE e.booking_id = b.id AND c.status = 'active' AND e.state <> 'deleted' \
+        AND COALESCE(e.synced_version, 0) < b.version AND e.updated_at < $2 \
+        AND NOT (e.state = 'failed' AND e.updated_at >= b.updated_at)) \
+      OR (b.status <> 'cancelled' AND EXISTS (SELECT 1 FROM booking_staff s \
+        JOIN connections c ON c.staff_id = s.staff_id AND c.is_default AND c.status = 'active' \
+        WHERE s.booking_id = b.id AND NOT EXISTS (SELECT 1 FROM booking_events e \
+          WHERE e.booking_id = b.id AND e.connection_id = c.id \
+          AND (COALESCE(e.synced_version, 0) >= b.version OR e.updated_at >= $2 \
+            OR (e.state = 'failed' AND e.updated_at >= b.updated_at)))))) \
+    ORDER BY b.updated_at LIMIT $3";
+
+impl Store {
+    /// Queues the sync (or deletion) again of up to `limit` bookings that end after `now` and
+    /// whose connected calendars are still behind `behind_for` after their last change: their
+    /// job was lost (a queue that evicted it, a crash before the relay). Reconciliation only
+    /// sees bookings that already have an event; this finds the missing ones too. Returns how
+    /// many were queued.
+    pub async fn requeue_drifted_syncs(
+        &self,
+        now: DateTime<Utc>,
+        behind_for: chrono::Duration,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        let queued = with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let drifted: Vec<(Uuid, Uuid, String)> = sqlx::query_as(DRIFTED)
+                .bind(now)
+                .bind(now - behind_for)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+            for (booking_id, tenant_id, status) in &drifted {
+                let (tenant_id, booking_id) = (*tenant_id, *booking_id);
+                let job = if status == "cancelled" {
+                    Job::DeleteBooking { tenant_id, booking_id }
+                } else {
+                    Job::SyncBooking { tenant_id, booking_id }
+                };
+                sqlx::query(outbox::INSERT)
+                    .bind(outbox::encode(&job)?)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(drifted.len())
+        }
+        .await)?;
+        if queued > 0 {
+            self.outbox_signal.notify_one();
+        }
+        Ok(queued)
     }
 }

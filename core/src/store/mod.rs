@@ -28,8 +28,10 @@ mod connections;
 mod customer_messages;
 mod feed_content;
 mod feeds;
+mod history;
 mod imports;
 mod job_records;
+mod maintenance;
 mod outbox;
 mod owner_writes;
 mod resources;
@@ -45,6 +47,7 @@ pub use conflicts::{Conflict, ConflictItem, ConflictKind, Detection, ExternalEdi
 pub use connections::{ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
 pub use feed_content::{FeedStamp, FeedWindow};
+pub use history::HistoryLimits;
 pub use imports::{ImportPatch, ImportedItem, RunResult, kind_str};
 pub use job_records::{JobFailure, SyncAttempt};
 pub use outbox::OutboxEntry;
