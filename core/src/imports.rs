@@ -1,7 +1,7 @@
 //! What an import run changes: the diff between the items the last run stored and the items the
 //! feed holds now, keyed by (UID, RECURRENCE-ID).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
@@ -74,16 +74,17 @@ pub fn diff<'a>(
         .filter(|s| !rolling(s.kind, &s.span))
         .map(|s| ((s.uid.as_str(), s.recurrence_id.as_str()), s))
         .collect();
-    let mut old_rolling: Vec<&StoredItem> =
-        stored.iter().filter(|s| rolling(s.kind, &s.span)).collect();
+    let (mut kept_rolling, mut old_rolling) = match_rolling(stored, fresh, &rolling);
     let mut out = Diff::default();
-    for item in fresh {
+    for (i, item) in fresh.iter().enumerate() {
         if rolling(item.kind, &item.span) {
+            if kept_rolling.remove(&i) {
+                out.counts.unchanged += 1;
+                continue;
+            }
             match old_rolling.pop() {
                 Some(old) => {
-                    if !same(old, item) {
-                        out.updated.push((old.id, item));
-                    }
+                    out.updated.push((old.id, item));
                     out.counts.unchanged += 1;
                 }
                 None => {
@@ -110,6 +111,33 @@ pub fn diff<'a>(
     out.removed.sort_unstable();
     out.counts.removed = out.removed.len() as u32;
     out
+}
+
+/// Pairs the rolling windows of the last run with those of the feed: a window that has not moved
+/// keeps its row (the indexes in `fresh` of those are returned first); the stored windows left
+/// over (second) take the moved ones, so that a run of an unchanged feed with several such
+/// windows rewrites no row. Linear: windows are matched through a map on their content.
+fn match_rolling<'s>(
+    stored: &'s [StoredItem],
+    fresh: &'s [BusyItem],
+    rolling: &impl Fn(ItemKind, &Span) -> bool,
+) -> (HashSet<usize>, Vec<&'s StoredItem>) {
+    type Content<'a> = (Span, ItemKind, Option<&'a str>);
+    let mut by_content: HashMap<Content<'s>, Vec<&'s StoredItem>> = HashMap::new();
+    for s in stored.iter().filter(|s| rolling(s.kind, &s.span)) {
+        by_content.entry((s.span, s.kind, s.summary.as_deref())).or_default().push(s);
+    }
+    let mut kept = HashSet::new();
+    for (i, item) in fresh.iter().enumerate().filter(|(_, f)| rolling(f.kind, &f.span)) {
+        let key = (item.span, item.kind, item.summary.as_deref());
+        if by_content.get_mut(&key).and_then(Vec::pop).is_some() {
+            kept.insert(i);
+        }
+    }
+    let mut left: Vec<&StoredItem> = by_content.into_values().flatten().collect();
+    // Stable pairing of the moved windows whatever order the map gave: the latest is popped last.
+    left.sort_unstable_by(|a, b| b.span.cmp(&a.span).then_with(|| b.id.cmp(&a.id)));
+    (kept, left)
 }
 
 fn same(old: &StoredItem, new: &BusyItem) -> bool {

@@ -12,5 +12,8 @@ pub mod seal;
 pub mod store;
 pub mod tokens;
 
+#[cfg(test)]
+mod fuzz_regressions;
+
 pub use config::Config;
 pub use store::{Store, StoreError};

@@ -4,6 +4,9 @@
 pub mod read;
 pub mod write;
 
+#[cfg(test)]
+mod properties;
+
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use read::{BusyItem, ItemKind, ParseOptions, ParsedFeed, Skipped, parse};
