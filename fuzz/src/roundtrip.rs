@@ -157,6 +157,7 @@ pub fn read_options() -> ParseOptions {
         floating_zone: chrono_tz::UTC,
         platform: Platform::Other,
         max_events: usize::MAX,
+        all_single_events: true,
     }
 }
 

@@ -26,6 +26,7 @@ fn wide_window() -> ParseOptions {
         floating_zone: chrono_tz::UTC,
         platform: Platform::Other,
         max_events: usize::MAX,
+        all_single_events: true,
     }
 }
 
