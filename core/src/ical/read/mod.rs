@@ -83,7 +83,8 @@ pub use profiles::is_rolling_window;
 pub struct ParseOptions {
     /// Occurrences overlapping `[from, to)` are returned.
     pub from: DateTime<Utc>,
-    /// End of the window (exclusive).
+    /// End of the window (exclusive); with [`ParseOptions::all_single_events`] it bounds only
+    /// the expansion of recurring events.
     pub to: DateTime<Utc>,
     /// The zone for floating times when the file names none (`X-WR-TIMEZONE`).
     pub floating_zone: chrono_tz::Tz,
