@@ -112,7 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant { command } => tenant(config, command).await,
         Command::Ics { command: IcsCommand::Check(args) } => {
-            crate::ics_check::run(args, config.import.max_bytes).await
+            crate::ics_check::run(args, config.import.max_bytes, config.import.max_work_steps).await
         }
         Command::Sandbox { listen } => sandbox(&config, listen).await,
         Command::Config { command: ConfigCommand::Check } => {

@@ -32,7 +32,7 @@ pub struct CheckArgs {
 }
 
 /// Runs the check and prints the result.
-pub async fn run(args: CheckArgs, max_bytes: u64) -> anyhow::Result<()> {
+pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Result<()> {
     let zone: chrono_tz::Tz = args
         .zone
         .parse()
@@ -53,8 +53,10 @@ pub async fn run(args: CheckArgs, max_bytes: u64) -> anyhow::Result<()> {
         max_events: usize::MAX,
         // Without --to, show what an import stores: every single event ahead.
         all_single_events: args.to.is_none(),
+        max_work,
     };
-    let parsed = ical::parse(&bytes, &options);
+    // The same refusal as an import's, so a feed is never found fine here and failing there.
+    let parsed = ical::read(&bytes, &options)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         serde_json::to_writer(&mut out, &parsed)?;

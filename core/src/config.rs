@@ -316,8 +316,12 @@ pub struct ImportConfig {
     pub max_events: usize,
     /// Failed runs in a row after which an import is `failing` and the tenant is told.
     pub failure_threshold: u32,
-    /// How far ahead recurring events are expanded, in days (18 months by default).
+    /// How far ahead recurring events are expanded, in days (18 months by default). Single
+    /// events are imported however far ahead they are.
     pub horizon_days: u32,
+    /// The work reading one feed may cost, in steps (events read, recurrence occurrences
+    /// weighted by how far their rule walks the clock); a feed that needs more fails its run.
+    pub max_work_steps: u64,
     /// Interval of a new import when the request names none, in minutes.
     pub default_interval_minutes: u32,
     /// How often each worker looks for due imports, in seconds.
@@ -334,6 +338,7 @@ impl Default for ImportConfig {
             max_events: 100_000,
             failure_threshold: 3,
             horizon_days: 548,
+            max_work_steps: crate::ical::DEFAULT_MAX_WORK,
             default_interval_minutes: 30,
             scheduler_interval_secs: 30,
         }
@@ -571,6 +576,9 @@ impl Config {
         if !(30..=3660).contains(&import.horizon_days) {
             return Err(invalid("import.horizon_days", "must be between 30 and 3660"));
         }
+        if import.max_work_steps < 100_000 {
+            return Err(invalid("import.max_work_steps", "must be at least 100000"));
+        }
         if !(5..=1440).contains(&import.default_interval_minutes) {
             return Err(invalid("import.default_interval_minutes", "must be between 5 and 1440"));
         }
@@ -716,6 +724,7 @@ impl Config {
                 "max_events": self.import.max_events,
                 "failure_threshold": self.import.failure_threshold,
                 "horizon_days": self.import.horizon_days,
+                "max_work_steps": self.import.max_work_steps,
                 "default_interval_minutes": self.import.default_interval_minutes,
                 "scheduler_interval_secs": self.import.scheduler_interval_secs,
             },

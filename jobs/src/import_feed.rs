@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use crate::JobError;
 
-/// How long a run may hold its import before another run may take over.
+/// How long a run holds its import without renewing it (a killed worker's lease runs out after
+/// this); a live run renews it every third of it, so it never runs out under a live run.
 const LEASE: Duration = Duration::from_secs(5 * 60);
 
 /// Runs imports.
@@ -27,6 +28,7 @@ pub struct Importer {
     store: Store,
     fetcher: Fetcher,
     settings: Arc<ImportConfig>,
+    lease: Duration,
 }
 
 /// Why a run did not happen.
@@ -55,19 +57,46 @@ impl Importer {
 
     /// An importer with a given fetcher (tests allow their local servers this way).
     pub fn with_fetcher(store: Store, fetcher: Fetcher, settings: &ImportConfig) -> Self {
-        Self { store, fetcher, settings: Arc::new(settings.clone()) }
+        Self { store, fetcher, settings: Arc::new(settings.clone()), lease: LEASE }
+    }
+
+    /// The same importer with another lease length (5 minutes by default): tests shorten it to
+    /// watch a run outlive several leases.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Runs one import now and returns its run-log entry.
     #[tracing::instrument(skip_all, fields(%tenant_id, %import_id))]
     pub async fn run(&self, tenant_id: Uuid, import_id: Uuid) -> Result<ImportRun, ImportError> {
         let tenant = self.store.tenant(tenant_id).await?;
-        let import = match self.store.lease_import(tenant_id, import_id, LEASE).await {
+        let mut held = self.lease_end();
+        let import = match self.store.lease_import_until(tenant_id, import_id, held).await {
             Err(StoreError::Conflict(_)) => return Err(ImportError::Busy),
             other => other?,
         };
         let started_at = Utc::now();
-        let parsed = self.fetch_and_read(&tenant, &import, started_at).await?;
+        // The lease is renewed while the fetch and the reading go on: were it to run out, a
+        // second run could start and both would write the same import's items.
+        let work = self.fetch_and_read(&tenant, &import, started_at);
+        tokio::pin!(work);
+        let mut renew = tokio::time::interval((self.lease / 3).max(Duration::from_millis(10)));
+        renew.tick().await;
+        let parsed = loop {
+            tokio::select! {
+                parsed = &mut work => break parsed?,
+                _ = renew.tick() => {
+                    let until = self.lease_end();
+                    if !self.store.renew_import_lease(import.id, held, until).await? {
+                        // Lost (the database was unreachable for a whole lease): another run
+                        // may hold the import now, so this one records nothing.
+                        return Err(ImportError::Busy);
+                    }
+                    held = until;
+                }
+            }
+        };
         let result = match &parsed {
             Ok(Read::Changed { feed, status, etag, last_modified }) => RunResult::Read {
                 items: &feed.busy,
@@ -86,6 +115,13 @@ impl Importer {
             self.store.finish_import_run(&tenant, &import, started_at, result, threshold).await?;
         self.after_run(&tenant, &import, &run).await?;
         Ok(run)
+    }
+
+    /// The end of a lease taken or renewed now, in whole microseconds (what the databases keep,
+    /// so the run can recognise its own lease).
+    fn lease_end(&self) -> DateTime<Utc> {
+        let end = Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or_default();
+        DateTime::from_timestamp_micros(end.timestamp_micros()).unwrap_or(end)
     }
 
     async fn fetch_and_read(
@@ -118,10 +154,15 @@ impl Importer {
         let mut options = ParseOptions::new(import.data.platform, zone.tz(), now);
         options.to = now + chrono::Duration::days(i64::from(self.settings.horizon_days));
         options.max_events = self.settings.max_events;
-        let feed = tokio::task::spawn_blocking(move || ical::parse(&body, &options))
+        options.max_work = self.settings.max_work_steps;
+        let read = tokio::task::spawn_blocking(move || ical::read(&body, &options))
             .await
             .map_err(|e| StoreError::Corrupt(format!("the feed reader panicked: {e}")))?;
-        Ok(Ok(Read::Changed { feed, status, etag, last_modified }))
+        match read {
+            Ok(feed) => Ok(Ok(Read::Changed { feed, status, etag, last_modified })),
+            // Refused whole: importing the part read so far would drop the rest's blocks.
+            Err(too_much) => Ok(Err((Some(status), too_much.to_string()))),
+        }
     }
 
     async fn after_run(

@@ -35,6 +35,10 @@ impl Platform {
     fn url(&self) -> String {
         format!("{}/export/listing.ics?s=secret-token", self.base)
     }
+
+    fn set(&self, body: String) {
+        *self.body.lock().unwrap() = body;
+    }
 }
 
 /// A calendar file around `events` (each a VEVENT's inner lines, CRLF-terminated).
@@ -212,7 +216,150 @@ async fn an_address_refusal_says_not_a_public_address_without_naming_the_ip(db: 
     app.stop().await;
 }
 
+/// `n` events each recurring daily at 03:00:00 through a SECONDLY rule: a few kilobytes that
+/// would cost seconds to expand.
+fn dear_events(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "DTSTART:{}T030000Z\r\nRRULE:FREQ=SECONDLY;BYHOUR=3;BYMINUTE=0;BYSECOND=0\r\nUID:dear-{i}\r\n",
+                compact(1)
+            )
+        })
+        .collect()
+}
+
+async fn a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored(db: Db) {
+    let dir = TempDir::new();
+    let mut config = config(db, &dir).await;
+    config.import.allow_private_networks = true;
+    config.import.max_work_steps = 200_000;
+    let app = TestApp::start_with(config, dir).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    let import = register(&app, &key, &room, &airbnb.url()).await;
+    let (_, first) = run(&app, &key, &import).await;
+    assert_eq!(first["outcome"], "ok", "{first}");
+
+    let mut events = vec![reservation("b@airbnb.com", 20, 22)];
+    events.extend(dear_events(2_000));
+    airbnb.set(calendar(&events));
+    let (status, failed) = run(&app, &key, &import).await;
+    assert_eq!((status, failed["outcome"].as_str()), (200, Some("failed")), "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.starts_with("the feed needs too much work to read: "), "{error}");
+    assert_eq!(
+        busy(&app, &key, &room, 0, 60).await,
+        vec![("feed".to_owned(), in_days(12))],
+        "nothing stored changed"
+    );
+    let (_, state) = app.call("GET", &format!("/api/v1/imports/{import}"), &key, None).await;
+    assert_eq!(state["consecutive_failures"], 1, "{state}");
+    app.stop().await;
+}
+
+/// A platform whose first answer waits until the test lets it go; later ones come at once.
+struct Gated {
+    platform: Platform,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
+    release: Arc<tokio::sync::Semaphore>,
+}
+
+impl Gated {
+    async fn start(body: String) -> Gated {
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let release = Arc::new(tokio::sync::Semaphore::new(0));
+        let (counted, gate) = (requests.clone(), release.clone());
+        let shared = Arc::new(Mutex::new(body));
+        let served = shared.clone();
+        let app = axum::Router::new().route(
+            "/export/{file}",
+            axum::routing::get(move || {
+                let (counted, gate, served) = (counted.clone(), gate.clone(), served.clone());
+                async move {
+                    use std::sync::atomic::Ordering;
+                    if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                        gate.acquire().await.unwrap().forget();
+                    }
+                    (StatusCode::OK, served.lock().unwrap().clone())
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Gated { platform: Platform { body: shared, base }, requests, release }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn a_second_run_of_an_import_is_refused_while_the_first_is_alive(db: Db) {
+    let dir = TempDir::new();
+    let mut config = config(db, &dir).await;
+    config.import.allow_private_networks = true;
+    let settings = config.import.clone();
+    let app = TestApp::start_with(config, dir).await;
+    let (tenant, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let airbnb = Gated::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    let import = register(&app, &key, &room, &airbnb.platform.url()).await;
+    let id: uuid::Uuid = import.parse().unwrap();
+    // A lease of two seconds: the first run outlives it, and must keep its import all along.
+    let importer = kalends_jobs::Importer::new(app.store.clone(), &settings)
+        .unwrap()
+        .with_lease(std::time::Duration::from_secs(2));
+    let tenant_id = tenant.id;
+    let first = tokio::spawn({
+        let importer = importer.clone();
+        async move { importer.run(tenant_id, id).await }
+    });
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        (airbnb.requests() == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+
+    let (status, busy_run) = run(&app, &key, &import).await;
+    assert_eq!(status, 409, "POST .../run while a run is alive: {busy_run}");
+    let scheduled = kalends_jobs::import_feed::run(&importer, tenant_id, id).await;
+    assert!(scheduled.is_ok(), "the scheduled job gives way quietly: {scheduled:?}");
+    assert_eq!(airbnb.requests(), 1, "neither started a second run");
+
+    airbnb.release.add_permits(1);
+    let done = first.await.unwrap().unwrap();
+    assert_eq!((done.outcome.as_str(), done.counts.added), ("ok", 1));
+    let (_, runs) = app.call("GET", &format!("/api/v1/imports/{import}/runs"), &key, None).await;
+    assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
+    let (status, again) = run(&app, &key, &import).await;
+    assert_eq!((status, again["outcome"].as_str()), (200, Some("ok")), "the lease was given back");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ics_check_refuses_a_feed_too_dear_to_read_with_the_same_error() {
+    use crate::process::{free_port, kalends};
+    let dir = TempDir::new();
+    let file = dir.0.join("dear.ics");
+    std::fs::write(&file, calendar(&dear_events(200))).unwrap();
+    let out = kalends(&dir, free_port())
+        .env("KALENDS_IMPORT__MAX_WORK_STEPS", "200000")
+        .args(["ics", "check", file.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("the feed needs too much work to read: "), "{stderr}");
+}
+
 on_both_databases!(
+    a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored,
+    a_second_run_of_an_import_is_refused_while_the_first_is_alive,
     an_address_refusal_says_not_a_public_address_without_naming_the_ip,
     a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen,
     an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run,

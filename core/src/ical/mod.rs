@@ -9,7 +9,10 @@ mod properties;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-pub use read::{BusyItem, ItemKind, ParseOptions, ParsedFeed, Skipped, parse};
+pub use read::{
+    BusyItem, DEFAULT_MAX_WORK, ItemKind, ParseOptions, ParsedFeed, Skipped, TooMuchWork, parse,
+    read,
+};
 
 /// When an event takes place: whole days, or two instants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -370,8 +370,20 @@ impl Store {
         id: Uuid,
         lease: Duration,
     ) -> Result<Import, StoreError> {
+        let until =
+            now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        self.lease_import_until(tenant_id, id, until).await
+    }
+
+    /// [`Store::lease_import`] until a given instant, which the run keeps to renew its lease
+    /// with [`Store::renew_import_lease`] (give it whole microseconds: what the databases keep).
+    pub async fn lease_import_until(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<Import, StoreError> {
         let at = now();
-        let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let taken = with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE imports SET running_until = $1 WHERE tenant_id = $2 AND id = $3 \
@@ -390,6 +402,29 @@ impl Store {
             return Err(StoreError::Conflict("a run of this import is already in progress".into()));
         }
         Ok(import)
+    }
+
+    /// Moves the end of a run's lease from `held` (what the run took or last renewed) to `until`.
+    /// False when the lease is no longer the run's (it ran out and another run took it, or the
+    /// import is gone): the run must stop without recording anything.
+    pub async fn renew_import_lease(
+        &self,
+        id: Uuid,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let renewed = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE imports SET running_until = $1 WHERE id = $2 AND running_until = $3",
+            )
+            .bind(until)
+            .bind(id)
+            .bind(held)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(renewed == 1)
     }
 
     /// Records a run: stores what changed (for a read feed), appends to the run log, updates the

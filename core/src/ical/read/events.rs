@@ -620,6 +620,7 @@ impl<'a> Reader<'a> {
                 hi,
                 MAX_OCCURRENCES_PER_SERIES,
                 &mut self.budget,
+                &self.zones.work,
                 &mut locals,
             ) {
                 Ok(None) => {}
@@ -633,6 +634,8 @@ impl<'a> Reader<'a> {
                     Some(&m.uid),
                     format!("recurrence stopped: the feed's budget of {FEED_BUDGET} occurrences is spent"),
                 ),
+                // The whole feed is refused; nothing of this series counts.
+                Ok(Some(Stop::Work)) => return,
                 Err(e) => {
                     self.skip(Some(&m.uid), format!("unreadable RRULE ({e})"));
                     return;

@@ -63,6 +63,7 @@ mod lines;
 mod profiles;
 mod recur;
 mod values;
+mod work;
 mod zones;
 
 #[cfg(test)]
@@ -82,7 +83,8 @@ pub use profiles::is_rolling_window;
 pub struct ParseOptions {
     /// Occurrences overlapping `[from, to)` are returned.
     pub from: DateTime<Utc>,
-    /// End of the window (exclusive).
+    /// End of the window (exclusive); with [`ParseOptions::all_single_events`] it bounds only
+    /// the expansion of recurring events.
     pub to: DateTime<Utc>,
     /// The zone for floating times when the file names none (`X-WR-TIMEZONE`).
     pub floating_zone: chrono_tz::Tz,
@@ -94,6 +96,26 @@ pub struct ParseOptions {
     /// lie, so that `to` bounds only the expansion of recurring events: a reservation two years
     /// ahead is as real as one next week. On in [`ParseOptions::new`] (what imports store).
     pub all_single_events: bool,
+    /// The work reading the feed may cost, in steps (each VEVENT and VTIMEZONE read, each
+    /// occurrence a recurrence rule generates, weighted by how far the rule walks the clock to
+    /// it). [`read`] refuses a feed that needs more; [`parse`] stops reading it.
+    pub max_work: u64,
+}
+
+/// The default of [`ParseOptions::max_work`]: about two seconds of work, far more than any
+/// real calendar needs (a feed of 100 000 events with 2 000 000 daily occurrences spends about
+/// 2 100 000), far less than the minutes a crafted one could cost.
+pub const DEFAULT_MAX_WORK: u64 = 20_000_000;
+
+/// A feed that needs more work to read than [`ParseOptions::max_work`] allows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the feed needs too much work to read: its recurrence rules and time zones would take more \
+     than {limit} steps to expand (import.max_work_steps)"
+)]
+pub struct TooMuchWork {
+    /// The budget that was spent.
+    pub limit: u64,
 }
 
 impl ParseOptions {
@@ -111,6 +133,7 @@ impl ParseOptions {
             platform,
             max_events: 100_000,
             all_single_events: true,
+            max_work: DEFAULT_MAX_WORK,
         }
     }
 }
@@ -240,14 +263,49 @@ impl Serialize for BusyItem {
     }
 }
 
-/// Reads a feed. Never fails: what cannot be read is counted in `skipped`.
+/// Reads a feed. Never fails: what cannot be read is counted in `skipped`; when the work
+/// budget is spent, the rest is not read and the last skipped entry (without UID) says so.
 pub fn parse(bytes: &[u8], options: &ParseOptions) -> ParsedFeed {
-    parse_with(bytes, options, false)
+    let (mut feed, work) = parse_metered(bytes, options, false);
+    if work.exhausted() {
+        let limit = work.limit();
+        feed.skipped.push(Skipped {
+            uid: None,
+            reason: format!("{}; the rest of the feed was not read", TooMuchWork { limit }),
+        });
+    }
+    feed
+}
+
+/// Reads a feed as [`parse`] does, but refuses it whole when it needs more work than
+/// [`ParseOptions::max_work`]: what imports and `kalends ics check` use, so that a crafted feed
+/// fails its run instead of holding a worker for minutes.
+pub fn read(bytes: &[u8], options: &ParseOptions) -> Result<ParsedFeed, TooMuchWork> {
+    read_counting(bytes, options).0
+}
+
+/// [`read`], with the steps it spent.
+pub(crate) fn read_counting(
+    bytes: &[u8],
+    options: &ParseOptions,
+) -> (Result<ParsedFeed, TooMuchWork>, u64) {
+    let (feed, work) = parse_metered(bytes, options, false);
+    let result = if work.exhausted() { Err(TooMuchWork { limit: work.limit() }) } else { Ok(feed) };
+    (result, work.spent())
 }
 
 /// [`parse`], optionally keeping transparent events as busy (to check recurrence expansion
 /// against other readers, which do not look at TRANSP).
+#[cfg(test)]
 pub(crate) fn parse_with(bytes: &[u8], options: &ParseOptions, keep_free: bool) -> ParsedFeed {
+    parse_metered(bytes, options, keep_free).0
+}
+
+fn parse_metered(
+    bytes: &[u8],
+    options: &ParseOptions,
+    keep_free: bool,
+) -> (ParsedFeed, work::Work) {
     let prepared = lines::prepare(bytes, options.max_events);
 
     let vtimezones: Vec<icalendar::parser::Component<'_>> = prepared
@@ -264,11 +322,14 @@ pub(crate) fn parse_with(bytes: &[u8], options: &ParseOptions, keep_free: bool) 
         .as_deref()
         .and_then(zones::resolve_name)
         .unwrap_or(options.floating_zone);
-    let zones = zones::Zones::new(floating, &vtimezones);
+    let zones = zones::Zones::new(floating, &vtimezones, work::Work::new(options.max_work));
 
     let mut reader = events::Reader::new(&zones, options, keep_free);
     let mut evs: Vec<events::Ev> = Vec::with_capacity(prepared.events.len());
     for (index, range) in prepared.events.iter().enumerate() {
+        if !zones.work.spend(1) {
+            break;
+        }
         let block = &prepared.events_text[range.clone()];
         let component = match icalendar::parser::read_calendar_simple(block) {
             Ok(mut components) if !components.is_empty() => components.swap_remove(0),
@@ -338,17 +399,19 @@ pub(crate) fn parse_with(bytes: &[u8], options: &ParseOptions, keep_free: bool) 
 
     let mut busy = std::mem::take(&mut reader.busy);
     let skipped = std::mem::take(&mut reader.skipped);
+    drop(reader);
     sort_busy(&mut busy);
     if options.platform == Platform::BookingCom {
         busy = profiles::merge_stays(busy);
     }
-    ParsedFeed {
+    let feed = ParsedFeed {
         events: prepared.event_count,
         skipped,
         busy,
         calendar_name: prepared.calendar_name,
         calendar_zone: prepared.x_wr_timezone,
-    }
+    };
+    (feed, zones.work)
 }
 
 /// The instant an item starts (midnight UTC for all-day items), for ordering.

@@ -16,6 +16,7 @@ use chrono::{
 use rrule::{Frequency, NWeekday, RRule, RRuleSet, Tz};
 
 use super::values::{Written, parse_written};
+use super::work::Work;
 
 /// An RRULE as written, checked and ready to expand from any DTSTART.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,6 +251,24 @@ pub(super) enum Stop {
     Capped,
     /// The file's budget ran out.
     Budget,
+    /// The feed's work budget is spent.
+    Work,
+}
+
+/// The most steps one occurrence of a rule costs (see [`step_cost`]).
+pub(super) const MAX_STEP: u64 = 1 + CLOCK_WALK;
+
+/// The steps the `rrule` crate takes between two occurrences of a sub-daily rule restricted by
+/// BYHOUR, BYMINUTE or BYSECOND: it walks the seconds of a minute, the minutes of an hour and
+/// the hours of a day, one by one, to the next allowed time.
+const CLOCK_WALK: u64 = 60 + 60 + 24;
+
+/// What one generated occurrence of `rule` costs, in steps of the feed's work budget.
+pub(super) fn step_cost(rule: &RuleSpec) -> u64 {
+    let sub_daily = rule.freq > Frequency::Daily;
+    let restricted =
+        !rule.by_hour.is_empty() || !rule.by_minute.is_empty() || !rule.by_second.is_empty();
+    if sub_daily && restricted { MAX_STEP } else { 1 }
 }
 
 fn floor_div(a: i64, b: i64) -> i64 {
@@ -259,7 +278,8 @@ fn floor_div(a: i64, b: i64) -> i64 {
 /// Appends to `out` the local start times the rule generates from `dtstart` (a local time) that
 /// fall in `[lo, hi)`; DTSTART itself is not added (the caller does, RFC 5545 counts it even when
 /// the rule does not produce it). `until` is the rule's UNTIL as a local time. At most `cap`
-/// occurrences are generated (from the real or the moved start), and each one spends `budget`.
+/// occurrences are generated (from the real or the moved start), and each one spends `budget`
+/// and its [`step_cost`] of `work`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn expand(
     rule: &RuleSpec,
@@ -269,8 +289,13 @@ pub(super) fn expand(
     hi: NaiveDateTime,
     cap: usize,
     budget: &mut usize,
+    work: &Work,
     out: &mut Vec<NaiveDateTime>,
 ) -> Result<Option<Stop>, String> {
+    // Even a rule that yields nothing was read and looked at.
+    if !work.spend(1) {
+        return Ok(Some(Stop::Work));
+    }
     if hi <= lo || impossible(rule) {
         return Ok(None);
     }
@@ -393,10 +418,16 @@ pub(super) fn expand(
     let validated = builder.validate(utc(start)).map_err(|e| short(&e.to_string()))?;
     let set = RRuleSet::new(utc(start)).rrule(validated).limit();
     let mut generated = 0usize;
-    for t in &set {
+    let cost = step_cost(rule);
+    // Paid before each step: the walk to the next occurrence is what costs.
+    let mut iter = set.into_iter();
+    while work.spend(cost) {
+        let Some(t) = iter.next() else {
+            return Ok(None);
+        };
         let local = t.naive_utc();
         if local >= hi {
-            break;
+            return Ok(None);
         }
         if *budget == 0 {
             return Ok(Some(Stop::Budget));
@@ -410,7 +441,7 @@ pub(super) fn expand(
             out.push(local);
         }
     }
-    Ok(None)
+    Ok(Some(Stop::Work))
 }
 
 #[cfg(test)]
@@ -434,7 +465,8 @@ mod tests {
         });
         let mut out = Vec::new();
         let mut budget = usize::MAX;
-        expand(&rule, start, until, lo, hi, 10_000, &mut budget, &mut out).unwrap();
+        let work = Work::new(u64::MAX);
+        expand(&rule, start, until, lo, hi, 10_000, &mut budget, &work, &mut out).unwrap();
         out
     }
 
@@ -467,6 +499,7 @@ mod tests {
             at(2024, 2, 1, 0, 0),
             10_000,
             &mut budget,
+            &Work::new(u64::MAX),
             &mut full,
         )
         .unwrap();

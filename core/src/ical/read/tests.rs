@@ -46,6 +46,7 @@ fn opts(platform: Platform, from: DateTime<Utc>, to: DateTime<Utc>) -> ParseOpti
         platform,
         max_events: 100_000,
         all_single_events: false,
+        max_work: DEFAULT_MAX_WORK,
     }
 }
 
@@ -1134,4 +1135,70 @@ BEGIN:VEVENT\r\nUID:ver\r\nDTSTART:20300106T090000Z\r\nSEQUENCE:1\r\nSUMMARY:new
     assert_eq!(parsed.skipped.len(), 1);
     assert_eq!(parsed.skipped[0].uid.as_deref(), Some("ver"));
     assert!(parsed.skipped[0].reason.starts_with("duplicate UID"));
+}
+
+/// `n` events each recurring every day at 03:00:00 through a SECONDLY rule: cheap to write,
+/// dear to expand (the recurrence walks the clock to every occurrence).
+fn secondly_feed(n: usize) -> Vec<u8> {
+    let mut body = String::new();
+    for i in 0..n {
+        body.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:s{i}\r\nDTSTART:20300101T030000Z\r\n\
+             RRULE:FREQ=SECONDLY;BYHOUR=3;BYMINUTE=0;BYSECOND=0\r\nEND:VEVENT\r\n"
+        ));
+    }
+    feed(&body)
+}
+
+#[test]
+fn a_feed_of_secondly_rules_fails_once_its_work_budget_is_spent() {
+    let mut options = opts(Platform::Other, utc(2030, 1, 1), utc(2031, 7, 1));
+    options.max_work = 2_000_000;
+    let (parsed, spent) = read_counting(&secondly_feed(2_000), &options);
+    let error = parsed.unwrap_err();
+    assert!(error.to_string().starts_with("the feed needs too much work to read: "), "{error}");
+    assert!(spent <= options.max_work + recur::MAX_STEP, "{spent} steps were spent");
+    let (cheap, spent) = read_counting(&secondly_feed(2), &options);
+    assert_eq!(cheap.unwrap().busy.len(), 2 * 546, "a few such events are read in full");
+    assert!(spent > 2 * 546, "each occurrence costs work: {spent}");
+}
+
+#[test]
+fn parse_reports_a_spent_work_budget_as_a_skipped_entry() {
+    let mut options = opts(Platform::Other, utc(2030, 1, 1), utc(2031, 7, 1));
+    options.max_work = 100_000;
+    let parsed = parse(&secondly_feed(100), &options);
+    let last = parsed.skipped.last().unwrap();
+    assert_eq!(last.uid, None);
+    assert!(last.reason.starts_with("the feed needs too much work to read: "), "{last:?}");
+}
+
+#[test]
+fn custom_vtimezone_rules_are_paid_for_from_the_same_budget() {
+    let mut zones = String::new();
+    let mut events = String::new();
+    for i in 0..200 {
+        zones.push_str(&format!(
+            "BEGIN:VTIMEZONE\r\nTZID:Zone{i}\r\nBEGIN:STANDARD\r\nDTSTART:19700101T030000\r\n\
+             TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000\r\n\
+             RRULE:FREQ=SECONDLY;BYHOUR=3;BYMINUTE=0;BYSECOND=0\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        ));
+        events.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:z{i}\r\nDTSTART;TZID=Zone{i}:20300601T100000\r\nEND:VEVENT\r\n"
+        ));
+    }
+    let mut options = opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1));
+    options.max_work = 1_000_000;
+    let (parsed, spent) = read_counting(&feed(&(zones + &events)), &options);
+    assert!(parsed.is_err(), "200 zones of daily offset changes cost more than the budget");
+    assert!(spent <= options.max_work + recur::MAX_STEP, "{spent}");
+}
+
+#[test]
+fn every_corpus_file_reads_within_the_default_work_budget() {
+    let options = ParseOptions::new(Platform::Other, chrono_tz::UTC, utc(2024, 1, 1));
+    for (name, bytes) in corpus() {
+        let wide = ParseOptions { from: utc(1990, 1, 1), to: utc(2040, 1, 1), ..options.clone() };
+        assert!(read(&bytes, &wide).is_ok(), "{name}");
+    }
 }

@@ -22,6 +22,7 @@ use icalendar::parser::Component;
 
 use super::recur::{self, RuleSpec};
 use super::values::{Written, parse_written};
+use super::work::Work;
 
 /// A resolved zone for a local time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,19 +68,26 @@ pub(super) struct Zones {
     cache: RefCell<HashMap<String, ZoneRef>>,
     /// Transitions of custom zones by (zone, year): (UTC instant, offset after it).
     transitions: RefCell<HashMap<(usize, i32), Transitions>>,
+    /// The feed's work budget, spent by everything that reads the file (also outside this
+    /// module: the zones are shared by every part of the reading).
+    pub(super) work: Work,
 }
 
 impl Zones {
-    /// Reads the file's VTIMEZONE components.
-    pub(super) fn new(floating: chrono_tz::Tz, vtimezones: &[Component<'_>]) -> Self {
+    /// Reads the file's VTIMEZONE components, spending from `work`.
+    pub(super) fn new(floating: chrono_tz::Tz, vtimezones: &[Component<'_>], work: Work) -> Self {
         let mut zones = Zones {
             floating,
             custom: Vec::new(),
             defined: HashMap::new(),
             cache: RefCell::new(HashMap::new()),
             transitions: RefCell::new(HashMap::new()),
+            work,
         };
         for vtz in vtimezones {
+            if !zones.work.spend(1) {
+                break;
+            }
             let Some(tzid) = vtz.find_prop("TZID").map(|p| clean_tzid(p.val.as_str())) else {
                 continue;
             };
@@ -232,7 +240,17 @@ impl Zones {
                     Written::Utc(t) => t + Duration::seconds(i64::from(o.offset_from)),
                 });
                 let mut budget = 1_000;
-                let _ = recur::expand(rule, o.start, until, lo, hi, 500, &mut budget, &mut onsets);
+                let _ = recur::expand(
+                    rule,
+                    o.start,
+                    until,
+                    lo,
+                    hi,
+                    500,
+                    &mut budget,
+                    &self.work,
+                    &mut onsets,
+                );
             }
             for &onset in &onsets {
                 out.push((onset - Duration::seconds(i64::from(o.offset_from)), o.offset_to));
