@@ -158,6 +158,7 @@ pub fn read_options() -> ParseOptions {
         platform: Platform::Other,
         max_events: usize::MAX,
         all_single_events: true,
+        max_work: kalends_core::ical::DEFAULT_MAX_WORK,
     }
 }
 

@@ -27,6 +27,7 @@ fn wide_window() -> ParseOptions {
         platform: Platform::Other,
         max_events: usize::MAX,
         all_single_events: true,
+        max_work: crate::ical::DEFAULT_MAX_WORK,
     }
 }
 
