@@ -357,7 +357,28 @@ async fn ics_check_refuses_a_feed_too_dear_to_read_with_the_same_error() {
     assert!(stderr.contains("the feed needs too much work to read: "), "{stderr}");
 }
 
+async fn the_import_list_shows_each_import_with_its_latest_run(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    let first = register(&app, &key, &room, &airbnb.url()).await;
+    let second = register(&app, &key, &room, &format!("{}?second", airbnb.url())).await;
+    for _ in 0..2 {
+        assert_eq!(run(&app, &key, &first).await.0, 200);
+    }
+    let (status, list) = app.call("GET", "/api/v1/imports", &key, None).await;
+    assert_eq!(status, 200, "{list}");
+    let items = list["items"].as_array().unwrap();
+    let find = |id: &str| items.iter().find(|i| i["id"] == id).unwrap().clone();
+    let (_, runs) = app.call("GET", &format!("/api/v1/imports/{first}/runs"), &key, None).await;
+    assert_eq!(find(&first)["last_run"]["id"], runs["items"][0]["id"], "the newest of two runs");
+    assert!(find(&second)["last_run"].is_null(), "{}", find(&second));
+    app.stop().await;
+}
+
 on_both_databases!(
+    the_import_list_shows_each_import_with_its_latest_run,
     a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored,
     a_second_run_of_an_import_is_refused_while_the_first_is_alive,
     an_address_refusal_says_not_a_public_address_without_naming_the_ip,

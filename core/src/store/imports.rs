@@ -616,11 +616,13 @@ impl Store {
         Ok(Page::from_rows(items, limit, |r| r.id))
     }
 
-    /// The latest run of each of the tenant's imports.
+    /// The latest run of each of the tenant's imports (run ids are UUIDv7: the highest is the
+    /// newest; PostgreSQL has no `max` over UUIDs).
     pub async fn last_import_runs(&self, tenant_id: Uuid) -> Result<Vec<ImportRun>, StoreError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM import_runs r WHERE r.tenant_id = $1 AND r.id = \
-             (SELECT max(x.id) FROM import_runs x WHERE x.import_id = r.import_id)"
+             (SELECT x.id FROM import_runs x WHERE x.import_id = r.import_id \
+             ORDER BY x.id DESC LIMIT 1)"
         );
         let rows: Vec<RunRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).fetch_all(pool).await
