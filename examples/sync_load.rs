@@ -90,6 +90,20 @@ fn args() -> Args {
     args
 }
 
+/// The token of the sandbox's control API, the same for every process of this run.
+fn sandbox_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| format!("sync-load-{}", Uuid::now_v7().simple()))
+}
+
+/// A client that sends the sandbox's control token (API calls set their own key).
+fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {}", sandbox_token());
+    headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 fn kalends(args: &Args, dir: &std::path::Path, port: u16, queue: &str) -> Command {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().and_then(|p| p.parent()).unwrap().join("kalends");
@@ -102,6 +116,9 @@ fn kalends(args: &Args, dir: &std::path::Path, port: u16, queue: &str) -> Comman
         .env("KALENDS_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("KALENDS_CONFIG_DIR", dir.join("none"))
         .env("KALENDS_DEMO_TENANT", "false")
+        // PostgreSQL: the sandbox is on only because the benchmark asks for it.
+        .env("KALENDS_SANDBOX__ENABLED", "true")
+        .env("KALENDS_SANDBOX__TOKEN", sandbox_token())
         .env("KALENDS_LOG", "warn")
         .env("KALENDS_JOBS__CONCURRENCY", "16")
         .env("KALENDS_DATABASE__MAX_CONNECTIONS", "16")
@@ -137,7 +154,7 @@ async fn json_of(request: reqwest::RequestBuilder) -> Value {
 
 /// Connects one staff member's calendar through the sandbox's consent page.
 async fn connect(base: &str, key: &str, name: &str, provider: &str) {
-    let http = reqwest::Client::new();
+    let http = client();
     let email = format!("{name}@example.com");
     let staff: Value = json_of(
         http.post(format!("{base}/api/v1/staff"))
@@ -222,7 +239,7 @@ async fn synced(pool: &sqlx::PgPool, ids: &[Uuid]) -> HashMap<Uuid, DateTime<Utc
 
 /// Raw inserts per second against the sandbox, 16 at a time, for `seconds`.
 async fn ceiling(base: &str, seconds: u64) -> f64 {
-    let http = reqwest::Client::new();
+    let http = client();
     let minted: Value = json_of(
         http.post(format!("{base}/sandbox/_control/tokens"))
             .json(&json!({"provider": "google", "email": "ceiling@example.com"})),
@@ -269,7 +286,7 @@ async fn full_import(
     workers: &[u32],
     n: usize,
 ) -> (f64, f64, f64) {
-    let http = reqwest::Client::new();
+    let http = client();
     let email = "bigcalendar@example.com";
     http.post(format!("{base}/sandbox/_control/accounts"))
         .json(&json!({"provider": "google", "email": email}))
@@ -377,7 +394,7 @@ async fn next_imports(pool: &sqlx::PgPool, ids: &[Uuid]) -> HashMap<Uuid, Option
 /// imported and watched, then adds one busy event to each calendar at once, as its user would:
 /// the sandbox notifies Kalends, which imports each connection a debounce later.
 async fn incremental_import(base: &str, key: &str, pool: &sqlx::PgPool, n: usize) -> Incremental {
-    let http = reqwest::Client::new();
+    let http = client();
     let started = Instant::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
@@ -555,7 +572,7 @@ async fn main() {
         connect(&base, &key, &format!("staff{i}"), if i % 2 == 0 { "google" } else { "microsoft" })
             .await;
     }
-    let http = reqwest::Client::new();
+    let http = client();
     let staff: Value =
         json_of(http.get(format!("{base}/api/v1/staff?limit=500")).bearer_auth(&key)).await;
     let staff_ids: Vec<String> = staff["items"]

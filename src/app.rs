@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::http::StatusCode;
 use futures::channel::mpsc;
 use kalends_core::seal::Sealer;
 use kalends_core::{Config, Store};
@@ -23,12 +24,13 @@ use kalends_providers::limits::Budgets;
 use kalends_providers::provider::Providers;
 use kalends_providers::sandbox::{Sandbox, SandboxConfig};
 use kalends_providers::session::Credentials;
-use secrecy::{ExposeSecret as _, SecretBox};
-use tokio::task::JoinSet;
+use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{self, AppState};
 use crate::ops;
+use crate::supervisor::Supervisor;
 
 /// Which parts of Kalends this process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -67,23 +69,16 @@ pub struct Running {
     pub addr: Option<SocketAddr>,
     /// Cancel to shut down gracefully.
     pub shutdown: CancellationToken,
-    tasks: JoinSet<anyhow::Result<()>>,
+    /// The bearer token of the provider sandbox's control API, when the sandbox is mounted.
+    pub sandbox_token: Option<SecretString>,
+    tasks: Supervisor,
 }
 
 impl Running {
-    /// Waits until every part has stopped; the first failure wins.
-    pub async fn wait(mut self) -> anyhow::Result<()> {
-        let mut result = Ok(());
-        while let Some(joined) = self.tasks.join_next().await {
-            let outcome = joined.context("a task panicked").and_then(|r| r);
-            if let Err(e) = outcome {
-                self.shutdown.cancel();
-                if result.is_ok() {
-                    result = Err(e);
-                }
-            }
-        }
-        result
+    /// Waits until every part has stopped; the first failure wins. A part that panics is
+    /// logged and started again (see [`Supervisor`]).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.tasks.wait().await
     }
 
     /// Shuts down gracefully and waits.
@@ -99,18 +94,73 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::feeds::router())
         .merge(crate::pages::router())
         .merge(api::invites::public_router())
-        .merge(crate::webhooks::router())
+        .merge(crate::webhooks::router(state.config.webhooks.rate_limit_per_minute))
         .merge(ops::router())
         .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)
 }
 
-/// Mounts the provider sandbox at `/sandbox` when a provider has no client id configured.
+/// Mounts the provider sandbox at `/sandbox` when it is enabled and a provider uses it.
 fn with_sandbox(app: Router, sandbox: Option<&Sandbox>) -> Router {
     match sandbox {
         Some(sandbox) => app.nest_service("/sandbox", sandbox.router()),
         None => app,
     }
+}
+
+/// The sandbox, when it is enabled and a provider has no client id; says at start-up which
+/// providers are sandboxed and which cannot be connected.
+fn sandbox(config: &Config, providers: &Providers) -> Option<Sandbox> {
+    let names = |list: &[kalends_core::domain::Provider]| {
+        list.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+    };
+    if !providers.unavailable.is_empty() {
+        tracing::warn!(
+            providers = names(&providers.unavailable),
+            "no client id configured and the sandbox is off: connecting these providers is refused"
+        );
+    }
+    if providers.sandboxed.is_empty() {
+        return None;
+    }
+    tracing::warn!(
+        sandboxed = names(&providers.sandboxed),
+        "no client id configured: these providers use the built-in provider sandbox at /sandbox, not the real service"
+    );
+    let mut settings = SandboxConfig::for_public_url(&config.public_url);
+    if let Some(token) = &config.sandbox.token {
+        settings = settings.with_control_token(token.clone());
+    }
+    Some(Sandbox::new(settings))
+}
+
+/// Serves `app` on `listener` until `shutdown`; requests still running `deadline` after it are
+/// cut off, so a slow client cannot hold a stop.
+async fn serve(
+    listener: Arc<std::net::TcpListener>,
+    app: Router,
+    shutdown: CancellationToken,
+    deadline: Duration,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+    let serving = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let cut_off = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(deadline).await;
+    };
+    tokio::select! {
+        served = serving.into_future() => served.context("HTTP server"),
+        () = cut_off => {
+            tracing::warn!(?deadline, "requests still running at the HTTP shutdown deadline; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// Every request, its body included, must be answered within `timeout` (408 otherwise).
+fn with_request_timeout(app: Router, timeout: Duration) -> Router {
+    app.layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
 }
 
 /// Keeps the SQLite write-ahead log short, off the request path.
@@ -138,7 +188,7 @@ pub async fn start(
     ops::metrics_handle();
     let config = Arc::new(config);
     let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
+    let mut tasks = Supervisor::new(shutdown.clone());
     let secret_key = Arc::new(config.secret_keys()?.0);
     let sealer = Sealer::new(secret_key.current(), secret_key.previous());
     let providers = Arc::new(
@@ -160,14 +210,8 @@ pub async fn start(
     let signing_key = Arc::new(SecretBox::new(Box::new(*secret_key.current().expose_secret())));
     let customer_mail = CustomerMail::from_config(&config, signing_key)
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
-    let sandbox = (!providers.sandboxed.is_empty())
-        .then(|| Sandbox::new(SandboxConfig::for_public_url(&config.public_url)));
-    if !providers.sandboxed.is_empty() {
-        tracing::warn!(
-            providers = ?providers.sandboxed.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-            "no client id configured: connecting uses the built-in provider sandbox at /sandbox"
-        );
-    }
+    // Workers talk to the sandbox of the API node; only a process serving the API mounts one.
+    let sandbox = if role == Role::Worker { None } else { sandbox(&config, &providers) };
     let importer = Importer::new(store.clone(), &config.import).context("the feed importer")?;
     let state = AppState {
         store: store.clone(),
@@ -193,55 +237,38 @@ pub async fn start(
         relay = relay.waking(wake.clone());
         // Jobs pushed by other processes (an API node's relay) wake this worker too.
         let (pushed, token) = (queue.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            pushed.wake_on_new_jobs(wake, token).await;
-            Ok(())
+        tasks.spawn("wake-up subscription", move || {
+            let (pushed, wake, token) = (pushed.clone(), wake.clone(), token.clone());
+            async move {
+                pushed.wake_on_new_jobs(wake, token).await;
+                Ok(())
+            }
         });
-        let options = WorkerOptions {
-            name: format!(
-                "kalends-{}-{}",
-                std::process::id(),
-                &uuid::Uuid::now_v7().simple().to_string()[24..]
-            ),
-            concurrency: config.jobs.concurrency,
-            poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
-            shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
-            retry: RetryPolicy::from_config(&config.jobs),
-        };
-        let schedule = kalends_jobs::scheduler::Schedule {
-            interval: Duration::from_secs(config.import.scheduler_interval_secs),
-            calendar_interval: config.sync.import_interval(),
-            stale_claim_after: Duration::from_secs(config.mail.stale_claim_secs),
-            drift_check: Duration::from_secs(config.sync.drift_check_secs),
-            history: kalends_jobs::scheduler::History {
-                max_age: Duration::from_secs(u64::from(config.history.max_age_days) * 86_400),
-                max_per_item: config.history.max_per_item,
-                max_job_failures: config.history.max_job_failures,
-                every: Duration::from_secs(config.history.prune_interval_secs),
-            },
-        };
-        let (scheduled, token) = (store.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            kalends_jobs::scheduler::run(scheduled, schedule, token).await;
-            Ok(())
-        });
-        let (store, queue, token) = (store.clone(), queue.clone(), shutdown.clone());
-        let public_url = config.public_url.clone();
-        tasks.spawn(async move {
-            let handler =
-                KalendsJobs::new(store.clone(), importer, customer_mail, credentials, public_url);
-            worker::run(queue, store, handler, Some(woken), options, token)
-                .await
-                .context("job worker")
+        spawn_workers(&mut tasks, &config, &store, &queue, woken, shutdown.clone(), {
+            let (store, credentials) = (store.clone(), credentials.clone());
+            let public_url = config.public_url.clone();
+            move || {
+                KalendsJobs::new(
+                    store.clone(),
+                    importer.clone(),
+                    customer_mail.clone(),
+                    credentials.clone(),
+                    public_url.clone(),
+                )
+            }
         });
     }
     let token = shutdown.clone();
-    tasks.spawn(async move {
-        relay.run(token).await;
-        Ok(())
+    tasks.spawn("outbox relay", move || {
+        let (relay, token) = (relay.clone(), token.clone());
+        async move {
+            relay.run(token).await;
+            Ok(())
+        }
     });
     if store.kind() == kalends_core::config::DatabaseKind::Sqlite {
-        tasks.spawn(checkpoints(store.clone(), shutdown.clone()));
+        let (store, token) = (store.clone(), shutdown.clone());
+        tasks.spawn("WAL checkpoints", move || checkpoints(store.clone(), token.clone()));
     }
 
     let listen = match role {
@@ -253,6 +280,7 @@ pub async fn start(
             .transpose()
             .context("KALENDS_OPS_LISTEN")?,
     };
+    let sandbox_token = sandbox.as_ref().map(Sandbox::control_token);
     let addr = match listen {
         Some(listen) => {
             let app = if role == Role::Worker {
@@ -260,20 +288,77 @@ pub async fn start(
             } else {
                 with_sandbox(router(state), sandbox.as_ref())
             };
+            let app =
+                with_request_timeout(app, Duration::from_secs(config.http.request_timeout_secs));
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen} (KALENDS_LISTEN)"))?;
             let addr = listener.local_addr()?;
-            let token = shutdown.clone();
-            tasks.spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(token.cancelled_owned())
-                    .await
-                    .context("HTTP server")
+            let listener = Arc::new(listener.into_std()?);
+            let (token, deadline) =
+                (shutdown.clone(), Duration::from_secs(config.http.shutdown_timeout_secs));
+            tasks.spawn("HTTP server", move || {
+                serve(listener.clone(), app.clone(), token.clone(), deadline)
             });
             Some(addr)
         }
         None => None,
     };
-    Ok(Running { addr, shutdown, tasks })
+    Ok(Running { addr, shutdown, sandbox_token, tasks })
+}
+
+/// The job worker and the scheduler of due work. `handler` builds the job handler anew for each
+/// (re)start of the worker.
+fn spawn_workers(
+    tasks: &mut Supervisor,
+    config: &Config,
+    store: &Store,
+    queue: &JobQueue,
+    woken: mpsc::Receiver<()>,
+    shutdown: CancellationToken,
+    handler: impl Fn() -> KalendsJobs + Send + Sync + 'static,
+) {
+    let options = WorkerOptions {
+        name: format!(
+            "kalends-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::now_v7().simple().to_string()[24..]
+        ),
+        concurrency: config.jobs.concurrency,
+        poll_interval: Duration::from_millis(config.jobs.poll_interval_ms),
+        shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
+        retry: RetryPolicy::from_config(&config.jobs),
+    };
+    let schedule = kalends_jobs::scheduler::Schedule {
+        interval: Duration::from_secs(config.import.scheduler_interval_secs),
+        calendar_interval: config.sync.import_interval(),
+        stale_claim_after: Duration::from_secs(config.mail.stale_claim_secs),
+        drift_check: Duration::from_secs(config.sync.drift_check_secs),
+        history: kalends_jobs::scheduler::History {
+            max_age: Duration::from_secs(u64::from(config.history.max_age_days) * 86_400),
+            max_per_item: config.history.max_per_item,
+            max_job_failures: config.history.max_job_failures,
+            every: Duration::from_secs(config.history.prune_interval_secs),
+        },
+    };
+    let (scheduled, token) = (store.clone(), shutdown.clone());
+    tasks.spawn("scheduler", move || {
+        let (scheduled, schedule, token) = (scheduled.clone(), schedule.clone(), token.clone());
+        async move {
+            kalends_jobs::scheduler::run(scheduled, schedule, token).await;
+            Ok(())
+        }
+    });
+    // The in-process wake-ups go to the first run; a worker started again after a panic finds
+    // new jobs by polling (every `poll_interval`).
+    let woken = Arc::new(std::sync::Mutex::new(Some(woken)));
+    let (store, queue) = (store.clone(), queue.clone());
+    tasks.spawn("job worker", move || {
+        let wake = woken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let (queue, store, handler) = (queue.clone(), store.clone(), handler());
+        let (options, token) = (options.clone(), shutdown.clone());
+        async move {
+            worker::run(queue, store, handler, wake, options, token).await.context("job worker")
+        }
+    });
 }

@@ -128,14 +128,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Serves the sandbox until Ctrl-C; its clients accept Kalends's callbacks at `public_url`.
 async fn sandbox(config: &Config, listen: std::net::SocketAddr) -> anyhow::Result<()> {
     use kalends_providers::sandbox::{self, Sandbox, SandboxConfig};
-    let sandbox = Sandbox::new(SandboxConfig::for_public_url(&config.public_url));
+    let mut settings = SandboxConfig::for_public_url(&config.public_url);
+    if let Some(token) = &config.sandbox.token {
+        settings = settings.with_control_token(token.clone());
+    }
+    let sandbox = Sandbox::new(settings);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let base = format!("http://{}", listener.local_addr()?);
-    eprintln!(
-        "Provider sandbox on {base} (control API: {base}/_control/). Point Kalends at it with:"
-    );
+    eprintln!("Provider sandbox on {base}.");
+    print_control_token(&base, &sandbox.control_token(), config.sandbox.token.is_some());
+    eprintln!("Point Kalends at it with:");
     eprintln!("  KALENDS_GOOGLE__CLIENT_ID={}", sandbox::GOOGLE_CLIENT_ID);
     eprintln!("  KALENDS_GOOGLE__CLIENT_SECRET={}", sandbox::GOOGLE_CLIENT_SECRET);
     eprintln!("  KALENDS_GOOGLE__AUTH_URL={base}/google/o/oauth2/v2/auth");
@@ -150,6 +154,20 @@ async fn sandbox(config: &Config, listen: std::net::SocketAddr) -> anyhow::Resul
         .with_graceful_shutdown(wait_for_signal())
         .await
         .context("sandbox HTTP server")
+}
+
+/// Says where the sandbox's control API is and, unless the operator configured it, its token.
+fn print_control_token(base: &str, token: &SecretString, configured: bool) {
+    if configured {
+        eprintln!(
+            "  control API: {base}/_control/ (Authorization: Bearer <KALENDS_SANDBOX__TOKEN>)"
+        );
+    } else {
+        eprintln!(
+            "  control API: {base}/_control/ (Authorization: Bearer {}; this process only)",
+            token.expose_secret()
+        );
+    }
 }
 
 async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
@@ -238,8 +256,13 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     let (store, queue) = app::connect(&config).await?;
     let demo = demo_tenant(&config, &store).await?;
     let public = config.public_base().to_owned();
+    let token_configured = config.sandbox.token.is_some();
     let running = app::start(config, role, store.clone(), queue.clone()).await?;
     tracing::info!(addr = ?running.addr, ?role, database = ?store.kind(), queue = queue.backend_name(), "Kalends started");
+    if let Some(token) = &running.sandbox_token {
+        eprintln!("Provider sandbox at {public}/sandbox (a development tool).");
+        print_control_token(&format!("{public}/sandbox"), token, token_configured);
+    }
     if let (Some(key), Some(_)) = (demo, running.addr) {
         print_welcome(&public, &key);
     }

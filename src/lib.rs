@@ -10,5 +10,6 @@ pub mod feeds;
 pub mod ics_check;
 pub mod ops;
 pub mod pages;
+pub mod supervisor;
 pub mod telemetry;
 pub mod webhooks;

@@ -6,14 +6,22 @@
 //! - `POST /webhooks/google`: headers `X-Goog-Channel-ID`, `X-Goog-Channel-Token`,
 //!   `X-Goog-Resource-State` (`sync` when the channel starts: nothing to import).
 //! - `POST /webhooks/microsoft`: `?validationToken=` is the subscription handshake, answered with
-//!   the token as `text/plain`; otherwise `{"value": [{subscriptionId, clientState, ...}]}`.
+//!   the token as `text/plain` (`nosniff`; over 1024 characters: 400); otherwise
+//!   `{"value": [{subscriptionId, clientState, ...}]}`, at most [`MAX_NOTIFICATIONS`] entries.
+//!
+//! Both are rate-limited per client address (`webhooks.rate_limit_per_minute`): 429 with
+//! `Retry-After` above it.
 
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
@@ -26,11 +34,69 @@ use crate::api::AppState;
 /// Notifications within this window ask for one import.
 const DEBOUNCE: Duration = Duration::from_secs(2);
 
-/// The routes.
-pub fn router() -> Router<AppState> {
+/// Longest `validationToken` echoed: Graph's are a few dozen characters.
+const MAX_VALIDATION_TOKEN: usize = 1024;
+
+/// Most notifications read from one Microsoft request. Graph batches a handful; each costs a
+/// database read and a decryption, so a larger batch (not from Graph) is refused whole, before
+/// any of that work, rather than partly served.
+pub const MAX_NOTIFICATIONS: usize = 100;
+
+/// The routes, rate-limited per client address to `per_minute` requests (bursts of as many).
+pub fn router(per_minute: u32) -> Router<AppState> {
+    let limiter = Arc::new(WebhookLimiter::new(per_minute));
     Router::new()
         .route("/webhooks/google", post(google))
         .route("/webhooks/microsoft", post(microsoft))
+        .route_layer(axum::middleware::from_fn_with_state(limiter, rate_limit))
+}
+
+/// Requests a minute per client address. Notifications prove themselves only after a database
+/// read, so unauthenticated senders must not get to make unlimited ones.
+#[derive(Debug)]
+struct WebhookLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl WebhookLimiter {
+    fn new(per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        Self { limiter: governor::RateLimiter::hashmap(governor::Quota::per_minute(per_minute)) }
+    }
+
+    /// `Err(wait)` when `address` is over its rate.
+    fn check(&self, address: IpAddr) -> Result<(), Duration> {
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&address).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
+    }
+}
+
+/// 429 with `Retry-After` for a client over its rate. Without a known peer address (a router
+/// served without connection info) every request shares one budget.
+async fn rate_limit(
+    State(limiter): State<Arc<WebhookLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
+    match limiter.check(address) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            metrics::counter!("kalends_webhook_rate_limited_total").increment(1);
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.max(1).to_string())])
+                .into_response()
+        }
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -112,14 +178,25 @@ async fn microsoft(
     body: Bytes,
 ) -> Response {
     if let Some(token) = query.validation_token {
-        // The handshake: echo the token as plain text within 10 seconds.
-        return ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], token).into_response();
+        return echo(token);
     }
     let Ok(notifications) = serde_json::from_slice::<Notifications>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
+    if notifications.value.len() > MAX_NOTIFICATIONS {
+        tracing::warn!(
+            count = notifications.value.len(),
+            "a Microsoft notification batch over the limit was refused"
+        );
+        return StatusCode::BAD_REQUEST.into_response();
+    }
     let mut status = StatusCode::ACCEPTED;
+    let mut seen = std::collections::HashSet::new();
     for notification in notifications.value {
+        // One read per subscription, however often a batch names it.
+        if !seen.insert(notification.subscription_id.clone()) {
+            continue;
+        }
         let channel = match state.store.channel(&notification.subscription_id, &state.sealer).await
         {
             Ok(Some(channel)) => channel,
@@ -144,4 +221,17 @@ async fn microsoft(
         }
     }
     status.into_response()
+}
+
+/// The subscription handshake: the token echoed as plain text (never sniffed as HTML, since it
+/// is whatever the caller put in the URL), or 400 when it is longer than Graph's ever are.
+fn echo(token: String) -> Response {
+    if token.len() > MAX_VALIDATION_TOKEN {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let headers = [
+        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    (headers, token).into_response()
 }

@@ -113,6 +113,12 @@ pub struct Config {
     pub sync: SyncConfig,
     /// How much history (import runs, sync attempts, failed jobs) is kept.
     pub history: HistoryConfig,
+    /// The built-in provider sandbox (a development tool).
+    pub sandbox: SandboxSettings,
+    /// HTTP server time limits.
+    pub http: HttpConfig,
+    /// Provider push notifications.
+    pub webhooks: WebhooksConfig,
 }
 
 impl Default for Config {
@@ -141,7 +147,52 @@ impl Default for Config {
             mail: MailConfig::default(),
             sync: SyncConfig::default(),
             history: HistoryConfig::default(),
+            sandbox: SandboxSettings::default(),
+            http: HttpConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
+    }
+}
+
+/// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct WebhooksConfig {
+    /// Requests a minute one client address may make (bursts of as many); above it: 429.
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self { rate_limit_per_minute: 1200 }
+    }
+}
+
+/// The built-in provider sandbox: emulated Google and Microsoft mounted at `/sandbox`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SandboxSettings {
+    /// Mount it. Unset: only in the embedded first run (SQLite, no client id for either
+    /// provider, not the production profile).
+    pub enabled: Option<bool>,
+    /// Bearer token of its control API (`/sandbox/_control/`). Unset: random per process,
+    /// printed at start-up.
+    pub token: Option<SecretString>,
+}
+
+/// HTTP server time limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// A request (reading its body included) that takes longer is answered 408 and dropped.
+    pub request_timeout_secs: u64,
+    /// On shutdown, how long requests in flight may take before their connections are closed.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { request_timeout_secs: 30, shutdown_timeout_secs: 10 }
     }
 }
 
@@ -511,7 +562,48 @@ impl Config {
         }
         self.previous_secret_keys()?;
         self.validate_history()?;
+        self.validate_sandbox()?;
         self.validate_jobs()
+    }
+
+    /// The sandbox answers anyone who has its token and fakes two providers: in production it
+    /// may only listen on loopback, where nobody else reaches it.
+    fn validate_sandbox(&self) -> Result<(), ConfigError> {
+        if let Some(token) = &self.sandbox.token
+            && token.expose_secret().trim().len() < 16
+        {
+            return Err(invalid("sandbox.token", "must be at least 16 characters"));
+        }
+        let listen = self.listen_addr()?;
+        if self.is_production() && self.sandbox_enabled() && !listen.ip().is_loopback() {
+            return Err(invalid(
+                "sandbox.enabled",
+                format!(
+                    "the provider sandbox must not be enabled in the production profile on a non-loopback address ({listen}); set KALENDS_SANDBOX__ENABLED=false"
+                ),
+            ));
+        }
+        if !(1..=3600).contains(&self.http.request_timeout_secs) {
+            return Err(invalid("http.request_timeout_secs", "must be between 1 and 3600"));
+        }
+        if !(1..=600).contains(&self.http.shutdown_timeout_secs) {
+            return Err(invalid("http.shutdown_timeout_secs", "must be between 1 and 600"));
+        }
+        if self.webhooks.rate_limit_per_minute == 0 {
+            return Err(invalid("webhooks.rate_limit_per_minute", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Whether the provider sandbox is mounted: as configured, else only in the embedded first
+    /// run (SQLite, neither provider configured, not production).
+    pub fn sandbox_enabled(&self) -> bool {
+        self.sandbox.enabled.unwrap_or_else(|| {
+            !self.is_production()
+                && matches!(self.database_kind(), Ok(DatabaseKind::Sqlite))
+                && self.google.client_id.is_none()
+                && self.microsoft.client_id.is_none()
+        })
     }
 
     fn validate_jobs(&self) -> Result<(), ConfigError> {
@@ -740,6 +832,17 @@ impl Config {
                 "reminder_grace_minutes": self.mail.reminder_grace_minutes,
                 "stale_claim_secs": self.mail.stale_claim_secs,
                 "invite_link_days": self.mail.invite_link_days,
+            },
+            "sandbox": {
+                "enabled": self.sandbox.enabled,
+                "token": secret(&self.sandbox.token),
+            },
+            "http": {
+                "request_timeout_secs": self.http.request_timeout_secs,
+                "shutdown_timeout_secs": self.http.shutdown_timeout_secs,
+            },
+            "webhooks": {
+                "rate_limit_per_minute": self.webhooks.rate_limit_per_minute,
             },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,
@@ -1028,6 +1131,41 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("KALENDS_PREVIOUS_SECRET_KEYS"), "{err}");
+    }
+
+    #[test]
+    fn the_sandbox_is_on_by_default_only_in_the_embedded_first_run() {
+        let load = |pairs: &[(&str, &str)]| {
+            Config::load_with_env(Path::new("/nonexistent"), env(pairs)).unwrap().sandbox_enabled()
+        };
+        assert!(load(&[]));
+        assert!(!load(&[("KALENDS_DATABASE_URL", "postgres://db/kalends")]));
+        assert!(!load(&[("KALENDS_GOOGLE__CLIENT_ID", "real.apps.googleusercontent.com")]));
+        assert!(!load(&[("KALENDS_PROFILE", "production")]));
+        assert!(!load(&[("KALENDS_SANDBOX__ENABLED", "false")]));
+        assert!(load(&[
+            ("KALENDS_DATABASE_URL", "postgres://db/kalends"),
+            ("KALENDS_SANDBOX__ENABLED", "true")
+        ]));
+    }
+
+    #[test]
+    fn production_refuses_the_sandbox_on_a_non_loopback_address() {
+        let load = |listen: &str| {
+            Config::load_with_env(
+                Path::new("/nonexistent"),
+                env(&[
+                    ("KALENDS_PROFILE", "production"),
+                    ("KALENDS_SANDBOX__ENABLED", "true"),
+                    ("KALENDS_LISTEN", listen),
+                ]),
+            )
+        };
+        let err = load("0.0.0.0:8080").unwrap_err().to_string();
+        assert!(err.starts_with("KALENDS_SANDBOX__ENABLED:"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+        assert!(load("127.0.0.1:8080").unwrap().sandbox_enabled());
+        assert!(load("[::1]:8080").is_ok());
     }
 
     #[test]

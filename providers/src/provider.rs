@@ -55,11 +55,13 @@ pub struct Providers {
     microsoft: CalendarProvider,
     /// Providers without a configured client id, served by the in-process sandbox.
     pub sandboxed: Vec<Provider>,
+    /// Providers without a client id while the sandbox is off: connecting them is refused.
+    pub unavailable: Vec<Provider>,
 }
 
 impl Providers {
     /// Builds both from the configuration. A provider without a client id uses the sandbox
-    /// mounted at `{public_url}/sandbox`.
+    /// mounted at `{public_url}/sandbox` when the sandbox is enabled, and is unavailable when not.
     pub fn from_config(config: &Config) -> Result<Self, String> {
         let public = config.public_url.trim_end_matches('/').to_owned();
         let sandbox_root = format!("{public}/sandbox");
@@ -148,7 +150,14 @@ impl Providers {
                 MicrosoftCalendar::new(&graph, timeout).map_err(|e| format!("microsoft: {e}"))?,
             ),
         };
-        Ok(Self { google, microsoft, sandboxed })
+        let unavailable =
+            if config.sandbox_enabled() { Vec::new() } else { std::mem::take(&mut sandboxed) };
+        Ok(Self { google, microsoft, sandboxed, unavailable })
+    }
+
+    /// Whether staff members can connect `provider` (it has a client id, or the sandbox is on).
+    pub fn is_available(&self, provider: Provider) -> bool {
+        !self.unavailable.contains(&provider)
     }
 
     /// The client of one provider.

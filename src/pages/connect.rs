@@ -50,6 +50,14 @@ async fn start(
         Ok(found) => found,
         Err(page) => return page,
     };
+    if !state.providers.is_available(provider) {
+        return problem_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This calendar provider is not set up",
+            "This Kalends has no client id for it. Please ask its administrator.",
+            back(),
+        );
+    }
     let authorization =
         state.providers.get(provider).authorize(staff.data.email.as_ref().map(|e| e.as_str()));
     let flow = OAuthFlow {

@@ -116,7 +116,7 @@ impl Staff {
 
     async fn seed(&self, app: &TestApp, body: Value) -> String {
         let response =
-            app.http.post(app.url(&self.events_path())).json(&body).send().await.unwrap();
+            app.sandbox().post(app.url(&self.events_path())).json(&body).send().await.unwrap();
         assert!(response.status().is_success(), "{}", response.text().await.unwrap());
         let event: Value = response.json().await.unwrap();
         event["id"].as_str().unwrap().to_owned()
@@ -124,13 +124,13 @@ impl Staff {
 
     async fn edit(&self, app: &TestApp, id: &str, body: Value) {
         let url = app.url(&format!("{}/{id}", self.events_path()));
-        let response = app.http.patch(url).json(&body).send().await.unwrap();
+        let response = app.sandbox().patch(url).json(&body).send().await.unwrap();
         assert!(response.status().is_success(), "{}", response.text().await.unwrap());
     }
 
     async fn delete(&self, app: &TestApp, id: &str) {
         let url = app.url(&format!("{}/{id}", self.events_path()));
-        let response = app.http.delete(url).send().await.unwrap();
+        let response = app.sandbox().delete(url).send().await.unwrap();
         assert!(response.status().is_success(), "{}", response.text().await.unwrap());
     }
 
@@ -139,7 +139,7 @@ impl Staff {
             Kind::Google => "/sandbox/_control/google/invalidate-sync-tokens",
             Kind::Microsoft => "/sandbox/_control/microsoft/invalidate-delta-tokens",
         };
-        let response = app.http.post(app.url(path)).send().await.unwrap();
+        let response = app.sandbox().post(app.url(path)).send().await.unwrap();
         assert!(response.status().is_success());
     }
 
@@ -287,7 +287,7 @@ async fn a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_
     let dentist = json!({"summary": "Dentist", "start": {"dateTime": at(2, 9).to_rfc3339()},
         "end": {"dateTime": at(2, 11).to_rfc3339()}});
     let seeded = app
-        .http
+        .sandbox()
         .post(app.url("/sandbox/_control/google/calendars/cy@example.com/cy@example.com/events"))
         .json(&dentist)
         .send()
@@ -341,7 +341,7 @@ async fn a_dead_grant_parks_the_import_and_a_reconnect_imports_at_once(db: Db) {
     assert_eq!(imported.len(), 1);
 
     // Di removes Kalends' access at Microsoft; the next import finds the grant dead.
-    let sandbox = reqwest::Client::new();
+    let sandbox = app.sandbox();
     let account = json!({"provider": "microsoft", "email": staff.email});
     sandbox.post(app.url("/sandbox/_control/revoke")).json(&account).send().await.unwrap();
     sandbox.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();

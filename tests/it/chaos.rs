@@ -79,7 +79,11 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
         (env_size("KALENDS_CHAOS_OPS", 300), env_size("KALENDS_CHAOS_STAFF", 10));
     let database_url = helpers::postgres_database().await;
     let port = free_port();
+    let sandbox_token = format!("chaos-{}", uuid::Uuid::now_v7().simple());
     let env = vec![
+        // PostgreSQL and Redis: the sandbox is on only because the test asks for it.
+        ("KALENDS_SANDBOX__ENABLED".to_owned(), "true".to_owned()),
+        ("KALENDS_SANDBOX__TOKEN".to_owned(), sandbox_token.clone()),
         ("KALENDS_DATABASE_URL".to_owned(), database_url),
         ("KALENDS_REDIS_URL".to_owned(), helpers::redis_url()),
         (
@@ -109,7 +113,11 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
     wait_ready(port).await;
     let workers = vec![cluster.spawn_worker(), cluster.spawn_worker()];
 
-    let http = reqwest::Client::new();
+    // Control calls carry the sandbox's token; API calls set their own key.
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {sandbox_token}");
+    headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().unwrap());
+    let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
     let call = |method: &str, path: &str, body: Option<Value>| {
         let mut request =
             http.request(method.parse().unwrap(), cluster.url(path)).bearer_auth(&key);

@@ -207,8 +207,15 @@ async fn a_staff_member_connects_google_and_microsoft_and_disconnects_one(db: Db
     assert_eq!(google["status"], "revoked");
     let microsoft = list.iter().find(|c| c["provider"] == "microsoft").unwrap();
     assert_eq!(microsoft["is_default"], true);
-    let grants: Value =
-        reqwest::get(app.url("/sandbox/_control/grants")).await.unwrap().json().await.unwrap();
+    let grants: Value = app
+        .sandbox()
+        .get(app.url("/sandbox/_control/grants"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let google_grant =
         grants.as_array().unwrap().iter().find(|g| g["provider"] == "google").unwrap();
     assert_eq!(google_grant["revoked"], true, "Google was asked to revoke the grant");
@@ -302,7 +309,7 @@ async fn a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it(db: Db)
     let id = connections(&app, &key).await[0]["id"].as_str().unwrap().to_owned();
 
     // Token expiry mid-session: the next call refreshes and succeeds.
-    let sandbox = reqwest::Client::new();
+    let sandbox = app.sandbox();
     sandbox.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
     let (_, test) = app.call("POST", &format!("/api/v1/connections/{id}/test"), &key, None).await;
     assert_eq!(test["ok"], true, "an expired token is refreshed: {test}");
@@ -484,8 +491,15 @@ async fn an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_cal
     for (status, test) in futures::future::join_all(calls).await {
         assert_eq!((status, &test["ok"]), (200, &json!(true)), "{test}");
     }
-    let grants: Value =
-        reqwest::get(app.url("/sandbox/_control/grants")).await.unwrap().json().await.unwrap();
+    let grants: Value = app
+        .sandbox()
+        .get(app.url("/sandbox/_control/grants"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(grants[0]["refreshes"], 1, "one refresh for eight concurrent callers: {grants}");
     let expires: chrono::DateTime<chrono::Utc> = match app.store.pool() {
         Pool::Postgres(pool) => sqlx::query_scalar("SELECT token_expires_at FROM connections")

@@ -79,6 +79,8 @@ pub async fn config(db: Db, dir: &TempDir) -> Config {
     config.database.max_connections = 8;
     // Feed answers follow each change at once in tests (production reuses them for 2 s).
     config.feeds.validator_ttl_ms = 0;
+    // Tests connect staff through the in-process sandbox, on PostgreSQL too.
+    config.sandbox.enabled = Some(true);
     config
 }
 
@@ -105,6 +107,8 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub running: Option<Running>,
+    /// The sandbox control API's token, when the sandbox is mounted.
+    pub sandbox_token: Option<SecretString>,
     pub _dir: TempDir,
 }
 
@@ -140,7 +144,9 @@ impl TestApp {
         let (store, queue) = app::connect(&config).await.unwrap();
         let running = app::start(config, Role::All, store.clone(), queue).await.unwrap();
         let base = format!("http://{}", running.addr.unwrap());
-        TestApp { store, base, http: reqwest::Client::new(), running: Some(running), _dir: dir }
+        let sandbox_token = running.sandbox_token.clone();
+        let http = reqwest::Client::new();
+        TestApp { store, base, http, running: Some(running), sandbox_token, _dir: dir }
     }
 
     /// A new tenant and an API key for it.
@@ -150,9 +156,14 @@ impl TestApp {
         (tenant, key.expose_secret().to_owned())
     }
 
-    /// A client for the provider sandbox's control API (`/sandbox/_control/...`).
+    /// A client for the provider sandbox's control API (`/sandbox/_control/...`): it sends the
+    /// control token (a request's own `Authorization` header wins).
     pub fn sandbox(&self) -> reqwest::Client {
-        reqwest::Client::new()
+        let token = self.sandbox_token.as_ref().expect("the sandbox is mounted");
+        let mut headers = reqwest::header::HeaderMap::new();
+        let bearer = format!("Bearer {}", token.expose_secret());
+        headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().unwrap());
+        reqwest::Client::builder().default_headers(headers).build().unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -40,13 +40,13 @@ async fn two_connected_staff(app: &TestApp) -> (String, String, String) {
 
 async fn google_events(app: &TestApp) -> Vec<Value> {
     let url = app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
-    let events: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let events: Vec<Value> = app.sandbox().get(url).send().await.unwrap().json().await.unwrap();
     events.into_iter().filter(|e| e["status"] != "cancelled").collect()
 }
 
 async fn microsoft_events(app: &TestApp) -> Vec<Value> {
     let url = app.url("/sandbox/_control/microsoft/users/bo@example.com/events");
-    let events: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let events: Vec<Value> = app.sandbox().get(url).send().await.unwrap().json().await.unwrap();
     events.into_iter().filter(|e| e["deleted"] != true).collect()
 }
 
@@ -125,7 +125,7 @@ async fn faults_and_retries_never_make_a_second_event(db: Db) {
     .await;
     let (key, ann, bo) = two_connected_staff(&app).await;
     let faults = json!({"error_rate": 0.3, "rate_limit_rate": 0.1, "retry_after_secs": 0.2, "drop_rate": 0.1});
-    let http = reqwest::Client::new();
+    let http = app.sandbox();
     http.put(app.url("/sandbox/_control/faults")).json(&faults).send().await.unwrap();
     let mut ids = Vec::new();
     for day in 1..=10 {
@@ -166,7 +166,7 @@ async fn a_dead_grant_parks_the_work_mails_a_link_and_reconnecting_replays_it() 
     })
     .await;
     let (key, ann, bo) = two_connected_staff(&app).await;
-    let http = reqwest::Client::new();
+    let http = app.sandbox();
     // Bo removes Kalends's access at Microsoft, and his token has expired.
     let revoke = json!({"provider": "microsoft", "email": "bo@example.com"});
     http.post(app.url("/sandbox/_control/revoke")).json(&revoke).send().await.unwrap();
@@ -231,7 +231,7 @@ async fn reconciliation_rewrites_a_hand_deleted_event_and_removes_an_orphan() {
     let (_, kept) = app.call("POST", "/api/v1/bookings", &key, Some(soon(10))).await;
     let (_, gone) = app.call("POST", "/api/v1/bookings", &key, Some(soon(11))).await;
     until(&app, |g, m| g.len() == 2 && m.len() == 2).await;
-    let http = reqwest::Client::new();
+    let http = app.sandbox();
     let calendar =
         app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
 
@@ -309,7 +309,7 @@ async fn an_event_moved_by_hand_is_restored_or_left_with_a_conflict_per_the_tena
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Ann drags the event two hours later in Google Calendar: Kalends puts it back.
-    let http = reqwest::Client::new();
+    let http = app.sandbox();
     let moved = json!({"start": {"dateTime": format!("{day}T12:00:00Z")}, "end": {"dateTime": format!("{day}T13:00:00Z")}});
     assert!(http.patch(&event_url).json(&moved).send().await.unwrap().status().is_success());
     sync_note(&app, &key, &booking, "moved in the calendar by the staff member; restored").await;
@@ -384,7 +384,7 @@ async fn a_sync_given_up_shows_failed_with_the_reason_and_a_manual_sync_retries_
     })
     .await;
     let (key, ann, _) = two_connected_staff(&app).await;
-    let http = reqwest::Client::new();
+    let http = app.sandbox();
     http.put(app.url("/sandbox/_control/faults"))
         .json(&json!({"error_rate": 1.0}))
         .send()
@@ -451,7 +451,7 @@ async fn an_event_deleted_by_hand_and_accepted_stays_deleted_until_the_booking_c
     let events =
         app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
     let gone = format!("{events}/{}", g[0]["id"].as_str().unwrap());
-    assert!(reqwest::Client::new().delete(&gone).send().await.unwrap().status().is_success());
+    assert!(app.sandbox().delete(&gone).send().await.unwrap().status().is_success());
     sync_note(&app, &key, &booking, "deleted from the calendar by the staff member").await;
     let conflict = eventually(Duration::from_secs(10), || async {
         open_conflicts(&app, &key).await.into_iter().find(|c| c["kind"] == "external_edit")

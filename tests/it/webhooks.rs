@@ -30,15 +30,23 @@ async fn connected(app: &TestApp, provider: &str, email: &str) -> (String, Strin
 /// A sandbox control list (channels, subscriptions), once it is not empty.
 async fn sandbox_list(app: &TestApp, path: &str) -> Vec<Value> {
     eventually(Duration::from_secs(20), || async {
-        let list: Vec<Value> = reqwest::get(app.url(path)).await.ok()?.json().await.ok()?;
+        let list: Vec<Value> =
+            app.sandbox().get(app.url(path)).send().await.ok()?.json().await.ok()?;
         (!list.is_empty()).then_some(list)
     })
     .await
 }
 
 async fn counter(app: &TestApp, route: &str) -> u64 {
-    let counts: Value =
-        reqwest::get(app.url("/sandbox/_control/requests")).await.unwrap().json().await.unwrap();
+    let counts: Value = app
+        .sandbox()
+        .get(app.url("/sandbox/_control/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     counts[route].as_u64().unwrap_or(0)
 }
 
@@ -53,7 +61,7 @@ async fn a_burst_of_google_notifications_runs_one_import() {
     // Ann edits her calendar 100 times in a burst: Google notifies each time. (Imports reach
     // 18 months ahead: a day next month.)
     let day = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
-    let http = reqwest::Client::new();
+    let http = app.sandbox();
     let events =
         app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
     let seeded: Value = http

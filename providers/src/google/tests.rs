@@ -33,10 +33,10 @@ impl Fixture {
 
     async fn with_timeout(timeout: Duration) -> Self {
         let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
+        let http = crate::sandbox::control_client(&sandbox);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
-        let http = reqwest::Client::new();
         let minted: Value = http
             .post(format!("{base}/_control/tokens"))
             .json(&json!({"provider": "google", "email": ANN}))

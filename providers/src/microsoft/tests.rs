@@ -36,6 +36,7 @@ impl Harness {
     /// The sandbox nested under `prefix` in a bigger app.
     async fn serve(prefix: &str) -> Self {
         let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
+        let http = crate::sandbox::control_client(&sandbox);
         let app = if prefix.is_empty() {
             sandbox.router()
         } else {
@@ -47,12 +48,7 @@ impl Harness {
             Duration::from_secs(5),
         )
         .unwrap();
-        Self {
-            sandbox,
-            control: format!("{root}{prefix}/_control"),
-            client,
-            http: reqwest::Client::new(),
-        }
+        Self { sandbox, control: format!("{root}{prefix}/_control"), client, http }
     }
 
     /// An access token for the account (created on first use).

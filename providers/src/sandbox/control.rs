@@ -1,16 +1,40 @@
 //! The control API tests use: faults, token expiry, grant revocation, minting tokens, seeding
 //! accounts, registering redirect URIs, and reading back what the sandbox holds.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use kalends_core::domain::Provider;
+use secrecy::ExposeSecret as _;
 use serde::Deserialize;
+use subtle::ConstantTimeEq as _;
 
 use super::{Faults, Sandbox};
+
+/// Lets a request through only with the control token (compared in constant time); 401 else.
+pub(super) async fn authorize(
+    State(sandbox): State<Sandbox>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let expected = sandbox.control_token();
+    let offered = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(expected.expose_secret().as_bytes().ct_eq(offered.as_bytes())) {
+        return next.run(request).await;
+    }
+    let body =
+        "the sandbox control API needs `Authorization: Bearer <token>` (printed at start-up)";
+    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+}
 
 /// Routes under `/_control`.
 pub(super) fn router() -> Router<Sandbox> {

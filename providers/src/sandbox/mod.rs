@@ -11,7 +11,7 @@
 //! | `/google/calendar/v3/` | www.googleapis.com/calendar/v3/ |
 //! | `/microsoft/{tenant}/oauth2/v2.0/{authorize,token}` | login.microsoftonline.com |
 //! | `/microsoft/v1.0/` | graph.microsoft.com/v1.0 |
-//! | `/_control/` | the test control API (faults, expiry, revocation, seeding, read-back) |
+//! | `/_control/` | the test control API (faults, expiry, revocation, seeding, read-back), behind `Authorization: Bearer <control token>` |
 //!
 //! State lives in memory; it is a test double of remote services, not a store.
 
@@ -30,6 +30,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use faults::Faults;
@@ -64,6 +65,9 @@ pub struct SandboxConfig {
     pub microsoft: ClientRegistration,
     /// Lifetime of issued access tokens.
     pub access_token_lifetime: Duration,
+    /// Bearer token the control API (`/_control/`) requires: it can fake faults, mint tokens and
+    /// read every calendar, so nobody without it may use it.
+    pub control_token: SecretString,
 }
 
 impl SandboxConfig {
@@ -79,7 +83,13 @@ impl SandboxConfig {
             google: client(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, "google"),
             microsoft: client(MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, "microsoft"),
             access_token_lifetime: Duration::from_secs(3599),
+            control_token: SecretString::from(random_token(24)),
         }
+    }
+
+    /// The same, with this control API token instead of a random one.
+    pub fn with_control_token(self, control_token: SecretString) -> Self {
+        Self { control_token, ..self }
     }
 }
 
@@ -137,8 +147,17 @@ impl Sandbox {
         Router::new()
             .merge(apis)
             .merge(consent::router())
-            .nest("/_control", control::router())
+            .nest(
+                "/_control",
+                control::router()
+                    .layer(axum::middleware::from_fn_with_state(self.clone(), control::authorize)),
+            )
             .with_state(self.clone())
+    }
+
+    /// The bearer token of the control API.
+    pub fn control_token(&self) -> SecretString {
+        self.lock().config.control_token.clone()
     }
 
     /// Locks the state (a poisoned lock is recovered: the state stays usable for tests).
@@ -276,9 +295,43 @@ pub(crate) fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
 }
 
+/// A client that sends the sandbox's control token (API calls set their own `Authorization`).
+#[cfg(test)]
+pub(crate) fn control_client(sandbox: &Sandbox) -> reqwest::Client {
+    use secrecy::ExposeSecret as _;
+    let bearer = format!("Bearer {}", sandbox.control_token().expose_secret());
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_control_api_answers_only_with_its_token() {
+        let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = sandbox.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let faults = serde_json::json!({"rate_limit_rate": 1, "retry_after_secs": 1e300});
+        let url = format!("{base}/_control/faults");
+        let anyone = reqwest::Client::new();
+        assert_eq!(anyone.put(&url).json(&faults).send().await.unwrap().status(), 401);
+        let wrong = anyone.get(&url).bearer_auth("not-the-token").send().await.unwrap();
+        assert_eq!(wrong.status(), 401);
+        assert_eq!(wrong.headers()["www-authenticate"], "Bearer");
+        assert_eq!(sandbox.lock().faults, Faults::default(), "nothing changed");
+        let holder = control_client(&sandbox);
+        assert_eq!(holder.put(&url).json(&faults).send().await.unwrap().status(), 200);
+        assert_eq!(sandbox.lock().faults.rate_limit_rate, 1.0);
+        // Each sandbox has its own random token.
+        let other = SandboxConfig::for_public_url("http://127.0.0.1:9");
+        use secrecy::ExposeSecret as _;
+        assert_ne!(other.control_token.expose_secret(), sandbox.control_token().expose_secret());
+    }
 
     #[test]
     fn display_names_come_from_the_address() {

@@ -15,11 +15,11 @@ struct Graph {
 impl Graph {
     async fn start() -> Self {
         let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
+        let http = crate::sandbox::control_client(&sandbox);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let root = format!("http://{}", listener.local_addr().unwrap());
         let router = sandbox.router();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        let http = reqwest::Client::new();
         let minted: Value = http
             .post(format!("{root}/_control/tokens"))
             .json(&json!({"provider": "microsoft", "email": "ann@example.com"}))
