@@ -228,8 +228,16 @@ async fn remove_kalends_events(
             async move { client.list_kalends_events(&token, &calendar, window).await }
         })
         .await?;
+    // Only this connection's events: others sharing the calendar keep theirs.
+    let recorded: std::collections::HashSet<String> = state
+        .store
+        .connection_events(connection.id)
+        .await?
+        .into_iter()
+        .filter_map(|e| e.remote_id)
+        .collect();
     let mut removed = 0;
-    for event in events.iter().filter(|e| e.booking_id.is_some()) {
+    for event in events.iter().filter(|e| e.is_written_by(connection.id, &recorded)) {
         let id = event.id.clone();
         let calendar = calendar.clone();
         state

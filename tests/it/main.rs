@@ -9,6 +9,7 @@ mod calendar_import;
 mod chaos;
 mod connect;
 mod feeds;
+mod hardening_shared;
 mod helpers;
 mod invites;
 mod process;
