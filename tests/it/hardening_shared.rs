@@ -19,6 +19,7 @@ use crate::helpers::{Db, TestApp, eventually, on_both_databases};
 on_both_databases!(
     two_staff_sharing_one_google_calendar_never_delete_or_rewrite_each_others_events,
     two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_others_events,
+    deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant,
 );
 
 /// The shared account both staff members connect.
@@ -176,4 +177,71 @@ async fn two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_ot
     db: Db,
 ) {
     shared_calendar_stays_still(db, "microsoft").await;
+}
+
+/// A sandbox control list (channels, subscriptions, grants).
+async fn sandbox_list(app: &TestApp, path: &str) -> Vec<Value> {
+    reqwest::get(app.url(path)).await.unwrap().json().await.unwrap()
+}
+
+async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let body = json!({"name": "Ann", "email": "ann@example.com"});
+    let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(body)).await;
+    let ann = staff["id"].as_str().unwrap().to_owned();
+    let (_, link) =
+        app.call("POST", &format!("/api/v1/staff/{ann}/settings-link"), &key, None).await;
+    let browser = Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    // Google is her default (bookings go there); Microsoft is connected too.
+    for (provider, email) in [("google", "ann@example.com"), ("microsoft", "ann@contoso.example")] {
+        let page = connect(&app, &browser, provider, email, "allow").await;
+        assert!(page.url.contains("notice=connected"), "{}", page.url);
+    }
+    let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    let body = json!({"title": "Cut", "staff_ids": [ann], "time_zone": "UTC",
+        "start": format!("{day}T10:00:00Z"), "end": format!("{day}T11:00:00Z")});
+    let (status, created) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    synced(&app, &key, &[created["id"].as_str().unwrap().to_owned()]).await;
+    let events_url =
+        app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+    let live = || async {
+        let events: Vec<Value> = reqwest::get(&events_url).await.unwrap().json().await.unwrap();
+        events.into_iter().filter(|e| e["status"] != "cancelled").count()
+    };
+    assert_eq!(live().await, 1, "the booking is in her Google calendar");
+    eventually(Duration::from_secs(20), || async {
+        let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
+        let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
+        let watching = channels.len() == 1 && channels[0]["stopped"] != true;
+        (watching && subscriptions.len() == 1).then_some(())
+    })
+    .await;
+
+    let (status, _) = app.call("DELETE", &format!("/api/v1/staff/{ann}"), &key, None).await;
+    assert_eq!(status, 204);
+    // Gone from the API at once.
+    assert_eq!(app.call("GET", &format!("/api/v1/staff/{ann}"), &key, None).await.0, 404);
+    let (_, staff_list) = app.call("GET", "/api/v1/staff", &key, None).await;
+    assert_eq!(staff_list["items"], json!([]), "{staff_list}");
+    let (_, connections) = app.call("GET", "/api/v1/connections", &key, None).await;
+    assert_eq!(connections["items"], json!([]), "{connections}");
+
+    // Cleaned up at the providers: event removed, channel stopped, subscription deleted, the
+    // Google grant revoked (Microsoft has no revocation endpoint: its token is forgotten).
+    eventually(Duration::from_secs(30), || async {
+        let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
+        let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
+        let grants = sandbox_list(&app, "/sandbox/_control/grants").await;
+        let google_revoked =
+            grants.iter().any(|g| g["provider"] == "google" && g["revoked"] == true);
+        let stopped = channels.iter().all(|c| c["stopped"] == true);
+        (live().await == 0 && stopped && subscriptions.is_empty() && google_revoked).then_some(())
+    })
+    .await;
+    app.stop().await;
 }
