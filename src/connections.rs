@@ -6,8 +6,9 @@ use kalends_core::StoreError;
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
 use kalends_core::job::Job;
 use kalends_core::store::{NewConnection, StoredTokens};
+use kalends_jobs::clean_up_connection;
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::{AccessToken, RemoteCalendar, Window};
+use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::session::ConnectionError;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -25,9 +26,8 @@ pub struct Disconnected {
     pub warning: Option<String>,
 }
 
-/// How far around now a disconnect looks for Kalends's events to remove.
-const REMOVAL_PAST_DAYS: i64 = 365;
-const REMOVAL_FUTURE_DAYS: i64 = 3 * 365;
+/// When the queued cleanup of a disconnect runs, should the request's own attempt not finish it.
+const CLEANUP_RETRY_AFTER_SECS: i64 = 30;
 
 fn calendars_of(remote: Vec<RemoteCalendar>) -> Vec<ConnectionCalendar> {
     remote
@@ -134,41 +134,41 @@ pub async fn record(state: &AppState, connection: &Connection, error: Option<&Co
     }
 }
 
-/// Disconnects: optionally removes the events Kalends created in the destination calendar,
-/// revokes the grant where the provider allows it, then forgets the tokens. The tokens are
-/// forgotten even when the provider cannot be reached: the staff member asked to be let go.
+/// Disconnects: the connection is marked disconnected (its tokens out of it, the default handed
+/// on) in the same transaction that owes the cleanup at the provider (the events Kalends created
+/// removed when asked, push channels stopped, the grant revoked where the provider allows it),
+/// which is then tried at once; what fails transiently is retried by the queued job, and the
+/// tokens are forgotten for good only once the cleanup is done or given up.
 pub async fn disconnect(
     state: &AppState,
     connection: &Connection,
     remove_events: bool,
 ) -> Result<Disconnected, ConnectionError> {
     let mut outcome = Disconnected::default();
-    if connection.status != ConnectionStatus::Revoked {
-        if remove_events {
-            match remove_kalends_events(state, connection).await {
-                Ok(count) => outcome.events_removed = count,
-                Err(e) => outcome.warning = Some(format!("some events could not be removed: {e}")),
+    // The queued job waits a little: this request's own attempt goes first.
+    let safety_net = Utc::now() + Duration::seconds(CLEANUP_RETRY_AFTER_SECS);
+    let (_, cleanup) = state
+        .store
+        .disconnect_connection(connection.tenant_id, connection.id, remove_events, safety_net)
+        .await?;
+    state.store.resolve_external_edits_of_connection(connection.id).await?;
+    tracing::info!(connection = %connection.id, provider = %connection.provider, "calendar disconnected");
+    if let Some(cleanup_id) = cleanup {
+        match clean_up_connection::clean_up(&state.store, &state.credentials, cleanup_id).await {
+            Ok(Some(cleaned)) => {
+                outcome.events_removed = cleaned.events_removed;
+                outcome.revoked_at_provider = cleaned.revoked_at_provider;
+                outcome.warning = cleaned.warning;
             }
-        }
-        stop_channels(state, connection).await;
-        if let Some((tokens, _)) =
-            state.store.connection_tokens(connection.id, &state.sealer).await?
-        {
-            let token = tokens.refresh_token.unwrap_or(tokens.access_token);
-            match state.providers.get(connection.provider).revoke(&token).await {
-                Ok(revoked) => outcome.revoked_at_provider = revoked,
-                Err(e) => {
-                    tracing::warn!(connection = %connection.id, error = %e, "revocation failed; forgetting the tokens anyway");
-                    outcome.warning.get_or_insert_with(|| {
-                        format!("the provider could not revoke access: {e}")
-                    });
-                }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(connection = %connection.id, error = %e, "calendar cleanup failed; it is retried");
+                outcome.warning = Some(format!(
+                    "the calendar could not be cleaned up yet ({e}); Kalends keeps trying"
+                ));
             }
         }
     }
-    state.store.disconnect_connection(connection.tenant_id, connection.id).await?;
-    state.store.resolve_external_edits_of_connection(connection.id).await?;
-    tracing::info!(connection = %connection.id, provider = %connection.provider, "calendar disconnected");
     // The staff member's bookings now go to their new default connection, if any.
     for other in
         state.store.list_connections(connection.tenant_id, Some(connection.staff_id)).await?
@@ -176,72 +176,6 @@ pub async fn disconnect(
         replay(state, &other).await?;
     }
     Ok(outcome)
-}
-
-/// Stops the connection's push channels while its tokens still work (best effort: Google
-/// channels also expire on their own).
-async fn stop_channels(state: &AppState, connection: &Connection) {
-    let channels = match state.store.channels_of(connection.id, &state.sealer).await {
-        Ok(channels) => channels,
-        Err(e) => return tracing::warn!(error = %e, "could not read the push channels"),
-    };
-    let client = state.providers.get(connection.provider);
-    for channel in channels {
-        let subscription = kalends_providers::calendar::Subscription {
-            id: channel.channel_id.clone(),
-            resource_id: channel.resource_id.clone(),
-            expires_at: channel.expires_at,
-        };
-        let stopped = state
-            .credentials
-            .with_token(connection, |token| {
-                let subscription = &subscription;
-                async move { client.unsubscribe(&token, subscription).await }
-            })
-            .await;
-        if let Err(e) = stopped {
-            tracing::warn!(channel = %channel.id, error = %e, "could not stop a push channel");
-        }
-        if let Err(e) = state.store.delete_channel(channel.id).await {
-            tracing::warn!(error = %e, "could not forget a push channel");
-        }
-    }
-}
-
-async fn remove_kalends_events(
-    state: &AppState,
-    connection: &Connection,
-) -> Result<usize, ConnectionError> {
-    let Some(calendar) = connection.destination_calendar_id.clone() else {
-        return Ok(0);
-    };
-    let client = state.providers.get(connection.provider);
-    let now = Utc::now();
-    let window = Window {
-        start: now - Duration::days(REMOVAL_PAST_DAYS),
-        end: now + Duration::days(REMOVAL_FUTURE_DAYS),
-    };
-    let events = state
-        .credentials
-        .with_token(connection, |token| {
-            let calendar = calendar.clone();
-            async move { client.list_kalends_events(&token, &calendar, window).await }
-        })
-        .await?;
-    let mut removed = 0;
-    for event in events.iter().filter(|e| e.booking_id.is_some()) {
-        let id = event.id.clone();
-        let calendar = calendar.clone();
-        state
-            .credentials
-            .with_token(connection, |token| {
-                let (id, calendar) = (id.clone(), calendar.clone());
-                async move { client.delete_event(&token, &calendar, &id).await }
-            })
-            .await?;
-        removed += 1;
-    }
-    Ok(removed)
 }
 
 /// A live call to the provider: lists the calendars. `(ok, detail)`.

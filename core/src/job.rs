@@ -76,6 +76,15 @@ pub enum Job {
         /// The import.
         import_id: Uuid,
     },
+    /// Clean up at the provider after a connection was taken away (disconnected, or its staff
+    /// member deleted): remove the events it wrote when asked, stop its push channels, revoke
+    /// the grant; then forget the cleanup (and with it the last copy of the tokens).
+    CleanUpConnection {
+        /// Owner of the connection.
+        tenant_id: Uuid,
+        /// The cleanup (`connection_cleanups`).
+        cleanup_id: Uuid,
+    },
     /// Import the busy times of a connection's chosen calendars (incrementally from the stored
     /// cursors), and look for new conflicts of its staff member.
     ImportAvailability {
@@ -99,6 +108,7 @@ impl Job {
             Job::WatchCalendars { .. } => "watch_calendars",
             Job::NotifyReauth { .. } => "notify_reauth",
             Job::ImportAvailability { .. } => "import_availability",
+            Job::CleanUpConnection { .. } => "clean_up_connection",
         }
     }
 }

@@ -39,6 +39,7 @@ pub fn draft(tenant: &Tenant, booking: &Booking, key: EventKey) -> EventDraft {
     let colour = if tentative { &settings.colors.tentative } else { &settings.colors.confirmed };
     EventDraft {
         key,
+        tenant_id: tenant.id,
         summary,
         description,
         location: match settings.event_privacy {

@@ -36,6 +36,13 @@ pub async fn handle(
     let mut found = 0;
     for change in changes {
         let remote_id = match change {
+            // Another connection's event in a shared calendar is never this one's edit.
+            Change::Upserted(event)
+                if event.writer(connection.id) == kalends_providers::calendar::Writer::Another
+                    && event.booking_id.is_some() =>
+            {
+                continue;
+            }
             Change::Upserted(event) => event.id.as_str(),
             Change::Deleted { id } => id.as_str(),
         };

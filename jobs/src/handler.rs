@@ -89,6 +89,9 @@ impl JobHandler for KalendsJobs {
         {
             tracing::warn!(error = %e, "could not mark the booking's pending events failed");
         }
+        if let Job::CleanUpConnection { cleanup_id, .. } = job {
+            crate::clean_up_connection::give_up(&self.store, *cleanup_id, error).await;
+        }
     }
 
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
@@ -123,6 +126,9 @@ impl JobHandler for KalendsJobs {
                     *connection_id,
                 ))
             }
+            Job::CleanUpConnection { tenant_id, cleanup_id } => Box::pin(
+                crate::clean_up_connection::run(store, credentials, *tenant_id, *cleanup_id),
+            ),
             Job::Reconcile { tenant_id, connection_id } => {
                 Box::pin(crate::reconcile::run(store, credentials, *tenant_id, *connection_id))
             }

@@ -8,9 +8,20 @@
 //! nothing and the next one asks again from the old cursor: nothing is lost, and the unique
 //! (connection, calendar, event) key means nothing is stored twice.
 //!
-//! Not busy: events Kalends wrote itself (recognised by the booking id in their extended
-//! property, or, since Graph's delta results carry none, by their id among the connection's
-//! pushed events), and free, transparent, declined or cancelled ones.
+//! Not busy: events Kalends wrote for this tenant, by any of its connections (recognised by the
+//! booking and tenant ids in their extended properties, or, since Graph's delta results carry
+//! none, by their id among the events this tenant's connections to the same account pushed), and
+//! free, transparent, declined or cancelled ones.
+//!
+//! Why another staff member's booking in a shared calendar is not busy time: two staff members
+//! connected to one account (a salon's front-desk calendar) each see the other's bookings there.
+//! Kalends knows those bookings already, with the staff actually assigned, so its availability
+//! and conflicts count them for the right person; counting them again as this staff member's
+//! busy time would make everyone who shares a calendar unavailable whenever anyone is booked
+//! (and raise a conflict for every parallel booking). A booking Kalends wrote for *another*
+//! tenant is different: this tenant knows nothing of it, so, like any outside appointment, it
+//! counts as busy. An older event without the tenant property is taken as this tenant's, as
+//! before.
 
 use std::collections::HashSet;
 
@@ -163,8 +174,10 @@ async fn import_calendar(
         match changes(credentials, calendar, Some(cursor), window).await? {
             ChangeSet::Changes { changes, next_cursor } => {
                 crate::external_edits::handle(store, tenant, calendar.connection, &changes).await?;
-                let judged: Vec<BusyChange> =
-                    changes.into_iter().map(|c| judge(c, own, window, calendar.zone)).collect();
+                let judged: Vec<BusyChange> = changes
+                    .into_iter()
+                    .map(|c| judge(c, tenant.id, own, window, calendar.zone))
+                    .collect();
                 let changed = store.apply_calendar_changes(calendar, &judged, &next_cursor).await?;
                 return Ok((changed, false));
             }
@@ -180,7 +193,7 @@ async fn import_calendar(
         ChangeSet::Changes { changes, next_cursor } => {
             let busy: Vec<CalendarBusyEvent> = changes
                 .into_iter()
-                .filter_map(|c| match judge(c, own, window, calendar.zone) {
+                .filter_map(|c| match judge(c, tenant.id, own, window, calendar.zone) {
                     BusyChange::Busy(event) => Some(event),
                     BusyChange::Free { .. } => None,
                 })
@@ -213,25 +226,33 @@ async fn changes(
 }
 
 /// What one change means for the staff member's busy times.
-fn judge(change: Change, own: &HashSet<String>, window: Window, zone: TimeZone) -> BusyChange {
+fn judge(
+    change: Change,
+    tenant_id: Uuid,
+    own: &HashSet<String>,
+    window: Window,
+    zone: TimeZone,
+) -> BusyChange {
     match change {
         Change::Deleted { id } => BusyChange::Free { remote_id: id },
-        Change::Upserted(event) => match busy_event(&event, own, window, zone) {
+        Change::Upserted(event) => match busy_event(&event, tenant_id, own, window, zone) {
             Some(busy) => BusyChange::Busy(busy),
             None => BusyChange::Free { remote_id: event.id },
         },
     }
 }
 
-/// The event as a busy time, unless it does not block the staff member's time or lies outside
-/// the window (a full listing would not have it either).
+/// The event as a busy time, unless it does not block the staff member's time, is one of this
+/// tenant's own bookings (see the module's notes) or lies outside the window (a full listing
+/// would not have it either).
 fn busy_event(
     event: &RemoteEvent,
+    tenant_id: Uuid,
     own: &HashSet<String>,
     window: Window,
     zone: TimeZone,
 ) -> Option<CalendarBusyEvent> {
-    if !event.busy || event.booking_id.is_some() || own.contains(&event.id) {
+    if !event.busy || this_tenants_booking(event, tenant_id, own) {
         return None;
     }
     let (span, start, end) = match event.time {
@@ -245,6 +266,13 @@ fn busy_event(
         return None;
     }
     Some(CalendarBusyEvent { remote_id: event.id.clone(), summary: event.summary.clone(), span })
+}
+
+/// Whether Kalends wrote the event for this tenant (any of its connections): by its
+/// properties, or by its id among the events this tenant pushed into the account.
+fn this_tenants_booking(event: &RemoteEvent, tenant_id: Uuid, own: &HashSet<String>) -> bool {
+    own.contains(&event.id)
+        || (event.booking_id.is_some() && event.tenant_id.is_none_or(|id| id == tenant_id))
 }
 
 fn outcome(result: &Result<Imported, ConnectionError>) -> &'static str {
@@ -302,6 +330,9 @@ mod tests {
             time: EventTime::Timed { start: at(2, 9), end: at(2, 10), zone: "UTC".into() },
             busy,
             booking_id: booking,
+            connection_id: None,
+            tenant_id: None,
+            creation_key: None,
             etag: None,
         }
     }
@@ -311,7 +342,8 @@ mod tests {
         let window = Window { start: at(1, 0), end: at(20, 0) };
         let zone: TimeZone = "Europe/Amsterdam".parse().unwrap();
         let own: HashSet<String> = ["pushed".to_owned()].into();
-        let judged = |e: RemoteEvent| judge(Change::Upserted(e), &own, window, zone);
+        let tenant = Uuid::from_u128(9);
+        let judged = |e: RemoteEvent| judge(Change::Upserted(e), tenant, &own, window, zone);
         assert!(matches!(judged(event("a", true, None)), BusyChange::Busy(_)));
         for not_busy in [
             event("b", false, None),
@@ -327,13 +359,29 @@ mod tests {
     }
 
     #[test]
+    fn another_connections_booking_is_not_busy_but_another_tenants_is() {
+        let window = Window { start: at(1, 0), end: at(20, 0) };
+        let zone: TimeZone = "UTC".parse().unwrap();
+        let (tenant, stranger) = (Uuid::from_u128(9), Uuid::from_u128(10));
+        let booked = |by: Option<Uuid>| RemoteEvent {
+            connection_id: Some(Uuid::from_u128(5)),
+            tenant_id: by,
+            ..event("x", true, Some(Uuid::from_u128(1)))
+        };
+        let judged = |e| judge(Change::Upserted(e), tenant, &HashSet::new(), window, zone);
+        assert!(matches!(judged(booked(Some(tenant))), BusyChange::Free { .. }));
+        assert!(matches!(judged(booked(None)), BusyChange::Free { .. }), "older events: ours");
+        assert!(matches!(judged(booked(Some(stranger))), BusyChange::Busy(_)));
+    }
+
+    #[test]
     fn all_day_events_keep_their_dates() {
         let window = Window { start: at(1, 0), end: at(20, 0) };
         let zone: TimeZone = "Europe/Amsterdam".parse().unwrap();
         let day = |d| NaiveDate::from_ymd_opt(2030, 1, d).unwrap();
         let mut holiday = event("h", true, None);
         holiday.time = EventTime::AllDay { start: day(3), end: day(5) };
-        let busy = busy_event(&holiday, &HashSet::new(), window, zone).unwrap();
+        let busy = busy_event(&holiday, Uuid::nil(), &HashSet::new(), window, zone).unwrap();
         assert_eq!(busy.span, Span::AllDay { start: day(3), end: day(5) });
     }
 

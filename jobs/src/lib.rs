@@ -1,6 +1,7 @@
 //! Kalends background work on apalis: the queue (SQLite, PostgreSQL or Redis, following
 //! configuration), the outbox relay that feeds it, the workers, the retry policy, and one file per job.
 
+pub mod clean_up_connection;
 pub mod customer_mail;
 pub mod customer_plan;
 pub mod delete_booking;

@@ -1,6 +1,8 @@
 //! `reconcile`: compare the events Kalends believes it made in a connection's destination
 //! calendar (the `booking_events` mapping) with the events the calendar holds that carry
-//! Kalends's booking property, and repair the difference:
+//! Kalends's booking property and were written by this connection (several connections may
+//! write into one shared calendar; see `RemoteEvent::is_written_by`), and repair the
+//! difference:
 //!
 //! - an event for a booking that no longer targets this calendar (cancelled, unassigned, another
 //!   default) is an orphan: removed;
@@ -15,7 +17,7 @@ use kalends_core::domain::{BookingStatus, Connection, ConnectionStatus};
 use kalends_core::job::Job;
 use kalends_core::store::EventState;
 use kalends_core::{Store, StoreError};
-use kalends_providers::calendar::{RemoteEvent, Window};
+use kalends_providers::calendar::{RemoteEvent, Window, Writer};
 use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
@@ -104,10 +106,16 @@ pub async fn reconcile(
         .filter(|e| e.calendar_id == calendar)
         .map(|e| (e.booking_id, e.remote_id))
         .collect();
+    let recorded: HashSet<String> = mapped.values().flatten().cloned().collect();
     let mut repairs = Repairs::default();
     let mut seen: HashSet<Uuid> = HashSet::new();
     for event in &remote {
         let Some(booking_id) = event.booking_id else { continue };
+        // Another connection's event in a shared calendar (two staff members on one account) is
+        // that connection's to judge.
+        if !written_here(store, connection, event, &recorded).await? {
+            continue;
+        }
         let keep = belongs_here(store, connection, booking_id, window).await?.0
             && mapped
                 .get(&booking_id)
@@ -141,6 +149,31 @@ pub async fn reconcile(
     }
     store.mark_connection(connection.id, ConnectionStatus::Active, None).await?;
     Ok(repairs)
+}
+
+/// Whether this connection wrote the event. Events written before they named their connection
+/// (see `RemoteEvent::writer`) are told by Kalends's records: one the connection recorded is
+/// its own; one another connection recorded, or created with that connection's key, is not;
+/// any other is this connection's if it ever wrote an event for that booking (as before), and
+/// left alone if not (another tenant's, or of unknown origin).
+async fn written_here(
+    store: &Store,
+    connection: &Connection,
+    event: &RemoteEvent,
+    recorded: &HashSet<String>,
+) -> Result<bool, StoreError> {
+    match event.writer(connection.id) {
+        Writer::This => return Ok(true),
+        Writer::Another => return Ok(false),
+        Writer::Unknown if recorded.contains(&event.id) => return Ok(true),
+        Writer::Unknown => {}
+    }
+    let Some(booking_id) = event.booking_id else { return Ok(false) };
+    let mappings = store.booking_events(booking_id).await?;
+    let others = mappings.iter().filter(|m| m.connection_id != connection.id);
+    let another_wrote = others.clone().any(|m| m.remote_id.as_deref() == Some(&event.id))
+        || others.clone().any(|m| event.writer(m.connection_id) == Writer::This);
+    Ok(!another_wrote && mappings.iter().any(|m| m.connection_id == connection.id))
 }
 
 /// Whether the booking currently belongs in this connection's calendar, and whether it overlaps

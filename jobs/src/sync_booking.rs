@@ -312,7 +312,16 @@ async fn find_by_booking(
             async move { provider.list_kalends_events(&token, calendar, window).await }
         })
         .await?;
-    Ok(found.into_iter().find(|e| e.booking_id == Some(event.booking_id)).map(|e| e.id))
+    // Only this connection's: another one sharing the mailbox may hold an event for the same
+    // booking (both staff members assigned). An older event without the connection property is
+    // told by its transactionId.
+    Ok(found
+        .into_iter()
+        .find(|e| {
+            e.booking_id == Some(event.booking_id)
+                && e.writer(connection.id) != kalends_providers::calendar::Writer::Another
+        })
+        .map(|e| e.id))
 }
 
 /// The event was written again (or taken out): an external edit left as is no longer stands, so

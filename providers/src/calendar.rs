@@ -136,6 +136,8 @@ impl EventKey {
 pub struct EventDraft {
     /// Idempotency key; also tags the event as Kalends's (private extended property).
     pub key: EventKey,
+    /// The tenant whose booking it is (tagged on the event with the booking and connection).
+    pub tenant_id: Uuid,
     /// Title.
     pub summary: String,
     /// Body text.
@@ -165,8 +167,64 @@ pub struct RemoteEvent {
     pub busy: bool,
     /// The booking, when Kalends created the event (read from the extended property).
     pub booking_id: Option<Uuid>,
+    /// The connection that wrote it (extended property; absent on events written before
+    /// Kalends tagged them with it).
+    pub connection_id: Option<Uuid>,
+    /// The tenant that wrote it (extended property; absent on older events too).
+    pub tenant_id: Option<Uuid>,
+    /// The idempotency key it was created with: Google's event id, Microsoft's
+    /// `transactionId` (when the provider returns it).
+    pub creation_key: Option<String>,
     /// The provider's version tag.
     pub etag: Option<String>,
+}
+
+/// Which connection wrote a Kalends event, as far as the event itself tells.
+///
+/// Several connections can write into one calendar (two staff members connected to a salon's
+/// shared front-desk account): each may touch only its own events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// The connection asked about.
+    This,
+    /// Another connection (of this tenant or another one).
+    Another,
+    /// Written before events named their connection, and not created with this connection's
+    /// key: only Kalends's own records can tell (the `booking_events` mapping).
+    Unknown,
+}
+
+impl RemoteEvent {
+    /// Who wrote this event, for `connection_id`: the connection property when the event has
+    /// one; else [`Writer::This`] when it was created with the key derived from (booking,
+    /// connection); else [`Writer::Unknown`]. An event without a booking is not Kalends's:
+    /// [`Writer::Another`].
+    pub fn writer(&self, connection_id: Uuid) -> Writer {
+        let Some(booking_id) = self.booking_id else { return Writer::Another };
+        if let Some(writer) = self.connection_id {
+            return if writer == connection_id { Writer::This } else { Writer::Another };
+        }
+        let key = EventKey { booking_id, connection_id };
+        let created = self.creation_key.as_deref().is_some_and(|created| {
+            created == key.google_event_id() || created.eq_ignore_ascii_case(&key.transaction_id())
+        });
+        if created { Writer::This } else { Writer::Unknown }
+    }
+
+    /// Whether `connection_id` wrote this event: [`Self::writer`], with an unknown writer
+    /// settled by Kalends's own record of the events that connection wrote (`recorded`, the
+    /// remote ids of its `booking_events`). Not recorded: not touched.
+    pub fn is_written_by(
+        &self,
+        connection_id: Uuid,
+        recorded: &std::collections::HashSet<String>,
+    ) -> bool {
+        match self.writer(connection_id) {
+            Writer::This => true,
+            Writer::Another => false,
+            Writer::Unknown => recorded.contains(&self.id),
+        }
+    }
 }
 
 /// One entry of an incremental change list.
@@ -255,5 +313,37 @@ mod tests {
         assert_ne!(id, other.google_event_id());
         assert_ne!(key.transaction_id(), other.transaction_id());
         assert_eq!(key.transaction_id().len(), 36);
+    }
+
+    fn event(connection_id: Option<Uuid>, creation_key: Option<String>) -> RemoteEvent {
+        RemoteEvent {
+            id: "e1".into(),
+            summary: None,
+            time: EventTime::AllDay {
+                start: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+                end: NaiveDate::from_ymd_opt(2030, 1, 2).unwrap(),
+            },
+            busy: true,
+            booking_id: Some(Uuid::from_u128(1)),
+            connection_id,
+            tenant_id: None,
+            creation_key,
+            etag: None,
+        }
+    }
+
+    #[test]
+    fn an_event_names_its_writer_by_property_else_by_the_key_it_was_created_with() {
+        let (mine, theirs) = (Uuid::from_u128(2), Uuid::from_u128(3));
+        assert_eq!(event(Some(mine), None).writer(mine), Writer::This);
+        assert_eq!(event(Some(theirs), None).writer(mine), Writer::Another);
+        // Older events carry no connection property: the creation key tells.
+        let key = EventKey { booking_id: Uuid::from_u128(1), connection_id: mine };
+        assert_eq!(event(None, Some(key.google_event_id())).writer(mine), Writer::This);
+        assert_eq!(event(None, Some(key.transaction_id())).writer(mine), Writer::This);
+        assert_eq!(event(None, Some(key.google_event_id())).writer(theirs), Writer::Unknown);
+        assert_eq!(event(None, None).writer(mine), Writer::Unknown);
+        let not_kalends = RemoteEvent { booking_id: None, ..event(Some(mine), None) };
+        assert_eq!(not_kalends.writer(mine), Writer::Another);
     }
 }

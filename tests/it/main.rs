@@ -12,6 +12,7 @@ mod feeds;
 mod hardening_crash;
 mod hardening_imports;
 mod hardening_lifecycle;
+mod hardening_shared;
 mod hardening_writes;
 mod helpers;
 mod invites;

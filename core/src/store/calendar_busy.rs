@@ -257,16 +257,21 @@ impl Store {
         Ok(gone)
     }
 
-    /// The provider ids of the events Kalends wrote into the connection's calendars (Graph's
-    /// delta results carry no extended properties, so this is how they are recognised there).
+    /// The provider ids of the events Kalends wrote, for this connection's tenant, into the
+    /// connection's account: by this connection or by another one of the tenant connected to the
+    /// same account (two staff members sharing one calendar). Graph's delta results carry no
+    /// extended properties, so this is how they are recognised there.
     pub async fn kalends_event_ids(
         &self,
         connection_id: Uuid,
     ) -> Result<HashSet<String>, StoreError> {
         let rows: Vec<(String,)> = with_read_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT remote_id FROM booking_events WHERE connection_id = $1 \
-                 AND remote_id IS NOT NULL",
+                "SELECT e.remote_id FROM booking_events e \
+                 JOIN connections c ON c.id = e.connection_id \
+                 JOIN connections me ON me.id = $1 \
+                 WHERE c.tenant_id = me.tenant_id AND c.provider = me.provider \
+                 AND c.account_email = me.account_email AND e.remote_id IS NOT NULL",
             )
             .bind(connection_id)
             .fetch_all(pool)

@@ -113,7 +113,7 @@ impl TryFrom<ConnectionRow> for Connection {
 type TokenRow = (Option<String>, Option<String>, Option<DateTime<Utc>>, i64);
 
 /// What a sealed token is bound to: its connection and its column.
-fn context(id: Uuid, field: &str) -> String {
+pub(super) fn context(id: Uuid, field: &str) -> String {
     format!("connection/{id}/{field}")
 }
 
@@ -549,19 +549,52 @@ impl Store {
         Ok(())
     }
 
-    /// Disconnects: forgets the tokens and the imported busy times (their conflicts resolve),
-    /// marks the connection `revoked`, and hands the default to the staff member's oldest other
-    /// active connection.
+    /// Disconnects: marks the connection `revoked`, hands the default to the staff member's
+    /// oldest other active connection, forgets the imported busy times (their conflicts resolve)
+    /// and its push channels, and takes its tokens out of the connection. In the same
+    /// transaction the cleanup at the provider is owed (a `connection_cleanups` row holding the
+    /// sealed tokens, the recorded events and the channels, and a `clean_up_connection` job due
+    /// at `cleanup_at`): the tokens are forgotten for good only once that cleanup is done.
+    /// Returns the connection and the cleanup's id (`None` when it had no tokens left).
     pub async fn disconnect_connection(
         &self,
         tenant_id: Uuid,
         id: Uuid,
-    ) -> Result<Connection, StoreError> {
+        remove_events: bool,
+        cleanup_at: DateTime<Utc>,
+    ) -> Result<(Connection, Option<Uuid>), StoreError> {
         let current = self.connection(tenant_id, id).await?;
+        let parts = self.cleanup_parts(id).await?;
+        let cleanup_id = Uuid::now_v7();
+        let job =
+            super::outbox::encode(&crate::job::Job::CleanUpConnection { tenant_id, cleanup_id })?;
         let at = now();
-        with_pool!(self, |pool| {
+        let owed = with_pool!(self, |pool| {
             async {
             let mut tx = pool.begin().await?;
+            let owed = sqlx::query(super::cleanups::INSERT)
+                .bind(cleanup_id)
+                .bind(remove_events)
+                .bind(&parts.events)
+                .bind(&parts.channels)
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if owed {
+                sqlx::query(super::outbox::INSERT_AT)
+                    .bind(&job)
+                    .bind(at)
+                    .bind(cleanup_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM calendar_channels WHERE connection_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(
                 "UPDATE connections SET status = 'revoked', access_token = NULL, refresh_token = NULL, \
                  token_expires_at = NULL, refresh_lease_until = NULL, is_default = FALSE, \
@@ -590,13 +623,17 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok::<_, StoreError>(owed)
         }
         .await
         })?;
+        if owed {
+            self.outbox_signal.notify_one();
+        }
         // Conflicts with those busy times resolve themselves.
         self.detect_conflicts(tenant_id, Owner::Staff(current.staff_id)).await?;
-        self.connection(tenant_id, id).await
+        Ok((self.connection(tenant_id, id).await?, owed.then_some(cleanup_id)))
     }
 
     /// Starts a connect flow: stores the hash of its `state` with the sealed PKCE verifier.

@@ -15,7 +15,8 @@ use crate::job::Job;
 
 pub(crate) const INSERT: &str = "INSERT INTO outbox (job, created_at) VALUES ($1, $2)";
 
-const INSERT_AT: &str = "INSERT INTO outbox (job, created_at, run_at) VALUES ($1, $2, $3)";
+pub(crate) const INSERT_AT: &str =
+    "INSERT INTO outbox (job, created_at, run_at) VALUES ($1, $2, $3)";
 
 pub(crate) fn encode(job: &Job) -> Result<String, StoreError> {
     serde_json::to_string(job).map_err(corrupt)

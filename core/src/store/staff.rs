@@ -143,10 +143,37 @@ impl Store {
     }
 
     /// Removes a staff member; their bookings lose them, get a new version and are re-synced.
+    ///
+    /// Their calendar connections go with them, but not before the provider is cleaned up: in the
+    /// same transaction each connection that still has tokens owes a `clean_up_connection` job
+    /// (its events removed, its push channels stopped, its grant revoked) holding what that
+    /// needs, sealed; the staff member and everything else of theirs is gone at once.
     pub async fn delete_staff(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
         let at = now();
+        let mut cleanups = Vec::new();
+        for connection in self.list_connections(tenant_id, Some(id)).await? {
+            let parts = self.cleanup_parts(connection.id).await?;
+            let cleanup_id = Uuid::now_v7();
+            let job = outbox::encode(&Job::CleanUpConnection { tenant_id, cleanup_id })?;
+            cleanups.push((connection.id, cleanup_id, parts, job));
+        }
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            for (connection_id, cleanup_id, parts, job) in &cleanups {
+                let owed = sqlx::query(super::cleanups::INSERT)
+                    .bind(cleanup_id)
+                    .bind(true)
+                    .bind(&parts.events)
+                    .bind(&parts.channels)
+                    .bind(at)
+                    .bind(connection_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if owed == 1 {
+                    sqlx::query(outbox::INSERT).bind(job).bind(at).execute(&mut *tx).await?;
+                }
+            }
             let bookings: Vec<(Uuid,)> = sqlx::query_as(
                 "SELECT booking_id FROM booking_staff WHERE tenant_id = $1 AND staff_id = $2",
             )

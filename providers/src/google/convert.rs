@@ -15,6 +15,11 @@ use crate::calendar::{Change, EventDraft, EventTime, RemoteCalendar, RemoteEvent
 pub(super) const MARKER: (&str, &str) = ("kalends", "1");
 /// The private extended property holding the booking's id.
 pub(super) const BOOKING: &str = "kalendsBooking";
+/// The private extended property naming the connection that wrote the event: several
+/// connections may share one calendar, and each touches only its own events.
+pub(super) const CONNECTION: &str = "kalendsConnection";
+/// The private extended property naming the tenant whose booking it is.
+pub(super) const TENANT: &str = "kalendsTenant";
 /// Google's limits on reminder overrides.
 const MAX_REMINDERS: usize = 5;
 const MAX_REMINDER_MINUTES: u32 = 40_320;
@@ -25,6 +30,8 @@ pub(super) fn event_of(draft: &EventDraft) -> Event {
     let private = HashMap::from([
         (MARKER.0.to_owned(), MARKER.1.to_owned()),
         (BOOKING.to_owned(), draft.key.booking_id.to_string()),
+        (CONNECTION.to_owned(), draft.key.connection_id.to_string()),
+        (TENANT.to_owned(), draft.tenant_id.to_string()),
     ]);
     Event {
         id: Some(draft.key.google_event_id()),
@@ -82,11 +89,15 @@ pub(super) fn remote_event(event: &Event) -> Result<RemoteEvent, ProviderError> 
     let id = event.id.clone().ok_or_else(|| unreadable("an event without an id"))?;
     let time = time_of(event).ok_or_else(|| unreadable("an event without readable times"))?;
     Ok(RemoteEvent {
-        id,
         summary: event.summary.clone(),
         time,
         busy: is_busy(event),
-        booking_id: booking_of(event),
+        booking_id: private_uuid(event, BOOKING),
+        connection_id: private_uuid(event, CONNECTION),
+        tenant_id: private_uuid(event, TENANT),
+        // Kalends creates every event with its key as the id.
+        creation_key: Some(id.clone()),
+        id,
         etag: event.etag.clone(),
     })
 }
@@ -115,9 +126,10 @@ fn is_busy(event: &Event) -> bool {
     !is_cancelled(event) && event.transparency.as_deref() != Some("transparent") && !declined
 }
 
-fn booking_of(event: &Event) -> Option<Uuid> {
+/// A private extended property holding an id (the booking, connection or tenant).
+fn private_uuid(event: &Event, name: &str) -> Option<Uuid> {
     let private = event.extended_properties.as_ref()?.private.as_ref()?;
-    private.get(BOOKING).and_then(|value| Uuid::parse_str(value).ok())
+    private.get(name).and_then(|value| Uuid::parse_str(value).ok())
 }
 
 /// A listed event as a change: cancelled ones are deletions. Events Google returns without
@@ -157,6 +169,7 @@ mod tests {
     fn draft(reminders: Vec<u32>) -> EventDraft {
         EventDraft {
             key: EventKey { booking_id: Uuid::from_u128(7), connection_id: Uuid::from_u128(8) },
+            tenant_id: Uuid::from_u128(9),
             summary: "Stay".into(),
             description: None,
             location: None,
@@ -189,6 +202,9 @@ mod tests {
         assert_eq!(remote.id, draft.key.google_event_id());
         assert_eq!(remote.time, draft.time);
         assert_eq!(remote.booking_id, Some(draft.key.booking_id));
+        assert_eq!(remote.connection_id, Some(draft.key.connection_id));
+        assert_eq!(remote.tenant_id, Some(draft.tenant_id));
+        assert_eq!(remote.writer(draft.key.connection_id), crate::calendar::Writer::This);
         assert!(remote.busy);
     }
 

@@ -88,6 +88,7 @@ fn march() -> Window {
 fn draft(booking: u128, summary: &str, start: &str, end: &str) -> EventDraft {
     EventDraft {
         key: EventKey { booking_id: Uuid::from_u128(booking), connection_id: Uuid::from_u128(99) },
+        tenant_id: Uuid::from_u128(98),
         summary: summary.into(),
         description: Some("Booked through Kalends".into()),
         location: Some("Room 1".into()),

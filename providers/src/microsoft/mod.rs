@@ -42,7 +42,7 @@ use crate::calendar::{
     RemoteEvent, Subscription, SubscriptionRequest, Window,
 };
 use crate::error::{ProviderError, parse_retry_after};
-use wire::{BOOKING_PROPERTY, Page, Schedule, User, WireCalendar, WireEvent, WireSubscription};
+use wire::{PROPERTIES, Page, Schedule, User, WireCalendar, WireEvent, WireSubscription};
 
 /// The production Graph host (validated by the crate's own allow-list).
 const GRAPH_HOST: &str = "graph.microsoft.com";
@@ -638,11 +638,13 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ProviderError> {
         .map_err(|error| ProviderError::permanent(0, format!("unreadable Graph answer: {error}")))
 }
 
-/// A created or patched event, tagged with the draft's booking (Graph returns the property only
-/// when expanded).
+/// A created or patched event, tagged with the draft's booking, connection and tenant (Graph
+/// returns the properties only when expanded).
 fn tagged(body: &[u8], draft: &EventDraft) -> Result<RemoteEvent, ProviderError> {
     let mut event = parse::<WireEvent>(body)?.into_remote()?;
     event.booking_id = Some(draft.key.booking_id);
+    event.connection_id = Some(draft.key.connection_id);
+    event.tenant_id = Some(draft.tenant_id);
     Ok(event)
 }
 
@@ -665,8 +667,10 @@ fn sorted(mut intervals: Vec<BusyInterval>) -> Vec<BusyInterval> {
     intervals
 }
 
+/// `$expand` of Kalends's extended properties (booking, connection, tenant).
 fn expand_booking() -> String {
-    format!("singleValueExtendedProperties($filter=id eq '{BOOKING_PROPERTY}')")
+    let ids: Vec<String> = PROPERTIES.iter().map(|id| format!("id eq '{id}'")).collect();
+    format!("singleValueExtendedProperties($filter={})", ids.join(" or "))
 }
 
 fn prefer() -> HeaderName {

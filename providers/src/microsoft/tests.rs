@@ -122,6 +122,7 @@ fn window() -> Window {
 fn draft(booking: u128, start: &str, end: &str) -> EventDraft {
     EventDraft {
         key: EventKey { booking_id: Uuid::from_u128(booking), connection_id: Uuid::from_u128(99) },
+        tenant_id: Uuid::from_u128(98),
         summary: "Massage with Ann".into(),
         description: Some("Booked through Kalends".into()),
         location: Some("Room 2".into()),

@@ -13,6 +13,14 @@ use crate::error::ProviderError;
 /// The single-value extended property that tags Kalends's events with their booking.
 pub(super) const BOOKING_PROPERTY: &str =
     "String {7a3c3f0e-3b8e-4a9b-9f0e-6b616c656e64} Name KalendsBooking";
+/// The one naming the connection that wrote the event (several may share one mailbox).
+pub(super) const CONNECTION_PROPERTY: &str =
+    "String {7a3c3f0e-3b8e-4a9b-9f0e-6b616c656e64} Name KalendsConnection";
+/// The one naming the tenant whose booking it is.
+pub(super) const TENANT_PROPERTY: &str =
+    "String {7a3c3f0e-3b8e-4a9b-9f0e-6b616c656e64} Name KalendsTenant";
+/// Every property Kalends tags its events with.
+pub(super) const PROPERTIES: [&str; 3] = [BOOKING_PROPERTY, CONNECTION_PROPERTY, TENANT_PROPERTY];
 
 /// `{"dateTime","timeZone"}`.
 #[derive(Debug, Deserialize)]
@@ -65,6 +73,7 @@ pub(super) struct WireEvent {
     show_as: Option<String>,
     response_status: Option<ResponseStatus>,
     original_start_time_zone: Option<String>,
+    transaction_id: Option<String>,
     #[serde(default)]
     single_value_extended_properties: Vec<ExtendedProperty>,
 }
@@ -112,20 +121,26 @@ impl WireEvent {
             EventTime::Timed { start: start.instant()?, end: end.instant()?, zone: zone.to_owned() }
         };
         let busy = self.blocks_time();
-        let booking_id = self
-            .single_value_extended_properties
-            .iter()
-            .find(|property| property.id.eq_ignore_ascii_case(BOOKING_PROPERTY))
-            .and_then(|property| property.value.as_deref())
-            .and_then(|value| Uuid::parse_str(value).ok());
         Ok(RemoteEvent {
+            booking_id: self.property(BOOKING_PROPERTY),
+            connection_id: self.property(CONNECTION_PROPERTY),
+            tenant_id: self.property(TENANT_PROPERTY),
             id: self.id,
             summary: self.subject,
             time,
             busy,
-            booking_id,
+            creation_key: self.transaction_id,
             etag: self.etag.or(self.change_key),
         })
+    }
+
+    /// An expanded extended property holding an id.
+    fn property(&self, id: &str) -> Option<Uuid> {
+        self.single_value_extended_properties
+            .iter()
+            .find(|property| property.id.eq_ignore_ascii_case(id))
+            .and_then(|property| property.value.as_deref())
+            .and_then(|value| Uuid::parse_str(value).ok())
     }
 
     /// Not free or working elsewhere, not cancelled, not declined.
@@ -259,7 +274,9 @@ pub(super) fn event_body(draft: &EventDraft, with_transaction: bool) -> Value {
         "isReminderOn": reminder.is_some(),
         "reminderMinutesBeforeStart": reminder.unwrap_or(0),
         "singleValueExtendedProperties": [
-            {"id": BOOKING_PROPERTY, "value": draft.key.booking_id.to_string()}
+            {"id": BOOKING_PROPERTY, "value": draft.key.booking_id.to_string()},
+            {"id": CONNECTION_PROPERTY, "value": draft.key.connection_id.to_string()},
+            {"id": TENANT_PROPERTY, "value": draft.tenant_id.to_string()},
         ],
     });
     if with_transaction {

@@ -116,9 +116,14 @@ impl StoredEvent {
             == Some("declined")
     }
 
-    /// Its JSON as Graph returns it, times in `zone`; `expand` names the extended property
-    /// asked for with `$expand=singleValueExtendedProperties($filter=id eq '…')`.
-    pub(super) fn render(&self, mailbox: &Mailbox, zone: &Zone, expand: Option<&str>) -> Value {
+    /// Its JSON as Graph returns it, times in `zone`; `expand` names the extended properties
+    /// asked for with `$expand=singleValueExtendedProperties($filter=id eq '…' or id eq '…')`.
+    pub(super) fn render(
+        &self,
+        mailbox: &Mailbox,
+        zone: &Zone,
+        expand: Option<&[String]>,
+    ) -> Value {
         let mut out = self.base_json(mailbox);
         let (start, end) = match self.span {
             Span::AllDay { start, end } => (render_day(start, zone), render_day(end, zone)),
@@ -141,11 +146,10 @@ impl StoredEvent {
             out["transactionId"] = id.clone().into();
         }
         if let Some(wanted) = expand {
-            let properties: Vec<Value> = self
-                .extended
-                .get(&wanted.to_ascii_lowercase())
+            let properties: Vec<Value> = wanted
+                .iter()
+                .filter_map(|wanted| self.extended.get(&wanted.to_ascii_lowercase()))
                 .map(|(id, value)| json!({"id": id, "value": value}))
-                .into_iter()
                 .collect();
             out["singleValueExtendedProperties"] = Value::Array(properties);
         }
@@ -226,12 +230,17 @@ pub(super) fn router() -> Router<Sandbox> {
         )
 }
 
-/// The `$expand=singleValueExtendedProperties($filter=id eq '…')` property id, if asked.
-pub(super) fn expanded_property(query: &[(String, String)]) -> Option<String> {
+/// The property ids of `$expand=singleValueExtendedProperties($filter=id eq '…')`, several
+/// joined by `or` as Graph allows, if asked.
+pub(super) fn expanded_properties(query: &[(String, String)]) -> Option<Vec<String>> {
     let expand = query.iter().find(|(key, _)| key.eq_ignore_ascii_case("$expand"))?;
     let rest = expand.1.split_once("singleValueExtendedProperties(")?.1;
-    let after = rest.split_once("id eq '")?.1;
-    after.split_once('\'').map(|(id, _)| id.to_owned())
+    let ids: Vec<String> = rest
+        .split("id eq '")
+        .skip(1)
+        .filter_map(|after| after.split_once('\'').map(|(id, _)| id.to_owned()))
+        .collect();
+    (!ids.is_empty()).then_some(ids)
 }
 
 /// Parses a JSON object body as Graph does.
@@ -347,7 +356,7 @@ impl Data {
         id: &str,
         calendar_id: Option<&str>,
         zone: &Zone,
-        expand: Option<&str>,
+        expand: Option<&[String]>,
     ) -> Option<Value> {
         let mailbox = self.mailbox(email)?;
         let event = mailbox.live_event(id, calendar_id)?;
@@ -637,7 +646,7 @@ fn read(
         Err(response) => return response,
     };
     let zone = Zone::of_response(prefer.time_zone.as_deref());
-    let expand = expanded_property(query);
+    let expand = expanded_properties(query);
     let rendered =
         state.microsoft.render_event(&account.email, id, calendar_id, &zone, expand.as_deref());
     match rendered {

@@ -168,6 +168,30 @@ async fn the_extended_property_comes_back_only_when_expanded() {
 }
 
 #[tokio::test]
+async fn several_extended_properties_are_expanded_with_or() {
+    let graph = Graph::start().await;
+    let guid = "String {7a3c3f0e-3b8e-4a9b-9f0e-6b616c656e64} Name";
+    let (booking, connection, other) = (
+        format!("{guid} KalendsBooking"),
+        format!("{guid} KalendsConnection"),
+        format!("{guid} X"),
+    );
+    let mut event = timed("Tagged", "2026-03-02T10:00:00", "2026-03-02T11:00:00");
+    event["singleValueExtendedProperties"] = json!([
+        {"id": booking, "value": "b-1"}, {"id": connection, "value": "c-1"}, {"id": other, "value": "x"}
+    ]);
+    let id = graph.create(event).await["id"].as_str().unwrap().to_owned();
+    let expand = format!(
+        "/me/events/{id}?$expand=singleValueExtendedProperties($filter=id eq '{booking}' or id eq '{connection}')"
+    );
+    let (_, expanded) = graph.call(Method::GET, &expand, None, None).await;
+    assert_eq!(
+        expanded["singleValueExtendedProperties"],
+        json!([{"id": booking, "value": "b-1"}, {"id": connection, "value": "c-1"}])
+    );
+}
+
+#[tokio::test]
 async fn a_patch_cannot_change_the_transaction_id_and_a_gone_event_is_not_found() {
     let graph = Graph::start().await;
     let mut event = timed("Once", "2026-03-02T10:00:00", "2026-03-02T11:00:00");

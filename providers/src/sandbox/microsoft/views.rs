@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::events::{expanded_property, parse_body};
+use super::events::{expanded_properties, parse_body};
 use super::time::{Zone, parse_instant, parse_local, render_instant};
 use super::{Base, Data, Mailbox, Prefer, bad_request, begin, not_found};
 use crate::sandbox::{Sandbox, graph_error, random_token};
@@ -130,7 +130,7 @@ fn calendar_view(
         .max(1);
     let skip: usize = param(query, "skip").and_then(|s| s.parse().ok()).unwrap_or(0);
     let zone = Zone::of_response(prefer.time_zone.as_deref());
-    let expand = expanded_property(query);
+    let expand = expanded_properties(query);
     let value: Vec<Value> = events
         .iter()
         .skip(skip)

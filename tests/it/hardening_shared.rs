@@ -1,0 +1,247 @@
+//! Calendars shared between connections, and taking a staff member's calendar away cleanly:
+//! two staff members connected to one account (a salon's front-desk calendar) leave each other's
+//! events alone; deleting a staff member cleans up at the provider before Kalends forgets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kalends_core::Config;
+use kalends_core::seal::Sealer;
+use kalends_jobs::reconcile::{Repairs, reconcile};
+use kalends_providers::provider::Providers;
+use kalends_providers::session::Credentials;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::connect::{Browser, connect};
+use crate::helpers::{Db, TestApp, eventually, on_both_databases};
+
+on_both_databases!(
+    two_staff_sharing_one_google_calendar_never_delete_or_rewrite_each_others_events,
+    two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_others_events,
+    deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant,
+);
+
+/// The shared account both staff members connect.
+const DESK: &str = "desk@salon.example";
+
+/// The calendar credentials the running app uses (same secret key, same sandbox).
+fn credentials(app: &TestApp) -> Credentials {
+    let config =
+        Config { data_dir: app._dir.0.clone(), public_url: app.base.clone(), ..Config::default() };
+    let key = config.secret_key().unwrap().0;
+    let providers = Providers::from_config(&config).unwrap();
+    Credentials::new(app.store.clone(), Sealer::new(&key, &[]), Arc::new(providers))
+}
+
+/// A staff member who connected `email` at `provider`; returns (staff id, connection id).
+async fn connected_staff(
+    app: &TestApp,
+    key: &str,
+    name: &str,
+    provider: &str,
+    email: &str,
+) -> (String, Uuid) {
+    let body = json!({"name": name, "email": format!("{}@salon.example", name.to_lowercase())});
+    let (status, staff) = app.call("POST", "/api/v1/staff", key, Some(body)).await;
+    assert_eq!(status, 201, "{staff}");
+    let id = staff["id"].as_str().unwrap().to_owned();
+    let (_, link) = app.call("POST", &format!("/api/v1/staff/{id}/settings-link"), key, None).await;
+    let browser = Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    let page = connect(app, &browser, provider, email, "allow").await;
+    assert!(page.url.contains("notice=connected"), "{}", page.url);
+    let (_, list) = app.call("GET", &format!("/api/v1/connections?staff_id={id}"), key, None).await;
+    let connection = list["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    (id, connection)
+}
+
+/// The live events of the shared account's main calendar, as the sandbox holds them.
+async fn desk_events(app: &TestApp, provider: &str) -> Vec<Value> {
+    let url = match provider {
+        "google" => app.url(&format!("/sandbox/_control/google/calendars/{DESK}/{DESK}/events")),
+        _ => app.url(&format!("/sandbox/_control/microsoft/users/{DESK}/events")),
+    };
+    let events: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    events.into_iter().filter(|e| e["status"] != "cancelled" && e["deleted"] != true).collect()
+}
+
+/// (id, version tag, title) of each event, sorted: what a rewrite or a delete would change.
+fn fingerprint(events: &[Value]) -> Vec<(String, String, String)> {
+    let text = |e: &Value, keys: &[&str]| {
+        keys.iter().find_map(|k| e[*k].as_str()).unwrap_or_default().to_owned()
+    };
+    let mut prints: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (text(e, &["id"]), text(e, &["etag", "@odata.etag"]), text(e, &["summary", "subject"]))
+        })
+        .collect();
+    prints.sort();
+    prints
+}
+
+/// Writes and deletes the sandbox served so far.
+async fn writes(app: &TestApp) -> u64 {
+    let log: Value =
+        reqwest::get(app.url("/sandbox/_control/requests")).await.unwrap().json().await.unwrap();
+    log.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(route, _)| {
+            ["DELETE", "PATCH", "PUT", "POST"].iter().any(|m| route.starts_with(m))
+        })
+        .filter(|(route, _)| !route.contains("token") && !route.contains("revoke"))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum()
+}
+
+/// Waits until every booking's event is synced.
+async fn synced(app: &TestApp, key: &str, bookings: &[String]) {
+    for id in bookings {
+        let path = format!("/api/v1/bookings/{id}");
+        eventually(Duration::from_secs(30), || async {
+            let (_, b) = app.call("GET", &path, key, None).await;
+            let sync = b["sync"].as_array()?.clone();
+            (!sync.is_empty() && sync.iter().all(|s| s["state"] == "synced")).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Two staff members of one tenant on one account of `provider`, a booking each; three
+/// reconciliations and imports of each connection change nothing in the shared calendar.
+async fn shared_calendar_stays_still(db: Db, provider: &str) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let (ann, ann_connection) = connected_staff(&app, &key, "Ann", provider, DESK).await;
+    let (bo, bo_connection) = connected_staff(&app, &key, "Bo", provider, DESK).await;
+    let mut bookings = Vec::new();
+    // At the same time (a salon's staff work in parallel), soon (reconciliation looks 18 months
+    // ahead).
+    let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    for (staff, title) in [(&ann, "Cut with Ann"), (&bo, "Colour with Bo")] {
+        let body = json!({"title": title, "staff_ids": [staff],
+            "start": format!("{day}T10:00:00Z"), "end": format!("{day}T11:00:00Z"),
+            "time_zone": "Europe/Amsterdam"});
+        let (status, created) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        bookings.push(created["id"].as_str().unwrap().to_owned());
+    }
+    synced(&app, &key, &bookings).await;
+    let before = eventually(Duration::from_secs(30), || async {
+        let events = desk_events(&app, provider).await;
+        (events.len() == 2).then_some(events)
+    })
+    .await;
+    let writes_before = writes(&app).await;
+
+    let credentials = credentials(&app);
+    for round in 1..=3 {
+        for connection_id in [ann_connection, bo_connection] {
+            let connection = app.store.connection(tenant.id, connection_id).await.unwrap();
+            let repairs = reconcile(&app.store, &credentials, &connection).await.unwrap();
+            assert_eq!(repairs, Repairs::default(), "round {round}: nothing to repair");
+            kalends_jobs::import_availability::run(
+                &app.store,
+                &credentials,
+                tenant.id,
+                connection_id,
+            )
+            .await
+            .unwrap();
+        }
+    }
+    // Whatever the imports queued (a restore of an event seen as deleted) has run by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    synced(&app, &key, &bookings).await;
+
+    let after = desk_events(&app, provider).await;
+    assert_eq!(fingerprint(&after), fingerprint(&before), "no event removed or rewritten");
+    assert_eq!(writes(&app).await, writes_before, "no write reached the shared calendar");
+    for title in ["Cut with Ann", "Colour with Bo"] {
+        let count = after.iter().filter(|e| e["summary"] == title || e["subject"] == title).count();
+        assert_eq!(count, 1, "{title} is in the shared calendar once");
+    }
+    // Neither staff member is busy because of the other's booking.
+    let (_, conflicts) = app.call("GET", "/api/v1/conflicts", &key, None).await;
+    assert_eq!(conflicts["items"], json!([]), "{conflicts}");
+    app.stop().await;
+}
+
+async fn two_staff_sharing_one_google_calendar_never_delete_or_rewrite_each_others_events(db: Db) {
+    shared_calendar_stays_still(db, "google").await;
+}
+
+async fn two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_others_events(
+    db: Db,
+) {
+    shared_calendar_stays_still(db, "microsoft").await;
+}
+
+/// A sandbox control list (channels, subscriptions, grants).
+async fn sandbox_list(app: &TestApp, path: &str) -> Vec<Value> {
+    reqwest::get(app.url(path)).await.unwrap().json().await.unwrap()
+}
+
+async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let body = json!({"name": "Ann", "email": "ann@example.com"});
+    let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(body)).await;
+    let ann = staff["id"].as_str().unwrap().to_owned();
+    let (_, link) =
+        app.call("POST", &format!("/api/v1/staff/{ann}/settings-link"), &key, None).await;
+    let browser = Browser::new();
+    browser.get(link["url"].as_str().unwrap()).await;
+    // Google is her default (bookings go there); Microsoft is connected too.
+    for (provider, email) in [("google", "ann@example.com"), ("microsoft", "ann@contoso.example")] {
+        let page = connect(&app, &browser, provider, email, "allow").await;
+        assert!(page.url.contains("notice=connected"), "{}", page.url);
+    }
+    let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    let body = json!({"title": "Cut", "staff_ids": [ann], "time_zone": "UTC",
+        "start": format!("{day}T10:00:00Z"), "end": format!("{day}T11:00:00Z")});
+    let (status, created) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    synced(&app, &key, &[created["id"].as_str().unwrap().to_owned()]).await;
+    let events_url =
+        app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+    let live = || async {
+        let events: Vec<Value> = reqwest::get(&events_url).await.unwrap().json().await.unwrap();
+        events.into_iter().filter(|e| e["status"] != "cancelled").count()
+    };
+    assert_eq!(live().await, 1, "the booking is in her Google calendar");
+    eventually(Duration::from_secs(20), || async {
+        let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
+        let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
+        let watching = channels.len() == 1 && channels[0]["stopped"] != true;
+        (watching && subscriptions.len() == 1).then_some(())
+    })
+    .await;
+
+    let (status, _) = app.call("DELETE", &format!("/api/v1/staff/{ann}"), &key, None).await;
+    assert_eq!(status, 204);
+    // Gone from the API at once.
+    assert_eq!(app.call("GET", &format!("/api/v1/staff/{ann}"), &key, None).await.0, 404);
+    let (_, staff_list) = app.call("GET", "/api/v1/staff", &key, None).await;
+    assert_eq!(staff_list["items"], json!([]), "{staff_list}");
+    let (_, connections) = app.call("GET", "/api/v1/connections", &key, None).await;
+    assert_eq!(connections["items"], json!([]), "{connections}");
+
+    // Cleaned up at the providers: event removed, channel stopped, subscription deleted, the
+    // Google grant revoked (Microsoft has no revocation endpoint: its token is forgotten).
+    eventually(Duration::from_secs(30), || async {
+        let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
+        let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
+        let grants = sandbox_list(&app, "/sandbox/_control/grants").await;
+        let google_revoked =
+            grants.iter().any(|g| g["provider"] == "google" && g["revoked"] == true);
+        let stopped = channels.iter().all(|c| c["stopped"] == true);
+        (live().await == 0 && stopped && subscriptions.is_empty() && google_revoked).then_some(())
+    })
+    .await;
+    app.stop().await;
+}
