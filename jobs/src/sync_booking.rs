@@ -212,7 +212,11 @@ async fn push(
         // `transactionId` with that event as it is, at the earlier version's time: find it and
         // update it instead.
         Some(e) if connection.provider == Provider::Microsoft => {
-            find_by_booking(credentials, connection, e, booking).await?
+            let found = find_by_booking(credentials, connection, e, booking).await?;
+            if let Some(id) = &found {
+                tracing::info!(connection = %connection.id, remote_id = %id, "found the event of a create whose answer was lost; updating it");
+            }
+            found
         }
         _ => None,
     };
