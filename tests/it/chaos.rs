@@ -64,6 +64,7 @@ impl Cluster {
         let role = args.iter().skip_while(|a| **a != "--role").nth(1).unwrap_or(&args[0]);
         let log = std::fs::File::create(self.logs.join(format!("{n:03}-{role}.log"))).unwrap();
         cmd.env("RUST_LOG", "info,kalends_jobs=debug,sqlx=warn")
+            .env("NO_COLOR", "1")
             .args(args)
             .stdout(Stdio::null())
             .stderr(log);
