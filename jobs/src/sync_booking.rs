@@ -205,7 +205,21 @@ async fn push(
         delete_remote(credentials, connection, old, booking).await?;
     }
     let key = EventKey { booking_id: booking.id, connection_id: connection.id };
-    let remote_id = current.filter(|e| e.calendar_id == calendar).and_then(|e| e.remote_id.clone());
+    let remote_id = match current.filter(|e| e.calendar_id == calendar) {
+        Some(e) if e.remote_id.is_some() => e.remote_id.clone(),
+        // An earlier attempt may have made the event and never heard back (a worker killed
+        // between the write and recording it, a timeout). Graph answers a create with the same
+        // `transactionId` with that event as it is, at the earlier version's time: find it and
+        // update it instead.
+        Some(e) if connection.provider == Provider::Microsoft => {
+            let found = find_by_booking(credentials, connection, e, booking).await?;
+            if let Some(id) = &found {
+                tracing::info!(connection = %connection.id, remote_id = %id, "found the event of a create whose answer was lost; updating it");
+            }
+            found
+        }
+        _ => None,
+    };
     store.event_pending(booking, connection, &calendar, None, None).await?;
     let event = draft(tenant, booking, key);
     let provider = credentials.providers().get(connection.provider);

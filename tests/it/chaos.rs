@@ -44,18 +44,30 @@ struct Expected {
 
 struct Cluster {
     dir: TempDir,
+    /// Each process's log (its stderr) as `NN-role.log`; kept when the test fails.
+    logs: std::path::PathBuf,
+    spawned: std::cell::Cell<usize>,
     env: Vec<(String, String)>,
     port: u16,
     api: Child,
 }
 
 impl Cluster {
+    /// The command for one process, logging at debug for the jobs into its own file.
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = kalends(&self.dir, self.port);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+        let n = self.spawned.get();
+        self.spawned.set(n + 1);
+        let role = args.iter().skip_while(|a| **a != "--role").nth(1).unwrap_or(&args[0]);
+        let log = std::fs::File::create(self.logs.join(format!("{n:03}-{role}.log"))).unwrap();
+        cmd.env("RUST_LOG", "info,kalends_jobs=debug,sqlx=warn")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log);
         cmd
     }
 
@@ -96,8 +108,17 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
         ("KALENDS_JOBS__CONCURRENCY".to_owned(), "16".to_owned()),
     ];
     let dir = TempDir::new();
-    let mut cluster =
-        Cluster { dir, env, port, api: tokio::process::Command::new("true").spawn().unwrap() };
+    let logs =
+        std::env::temp_dir().join(format!("kalends-chaos-logs-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut cluster = Cluster {
+        dir,
+        logs,
+        spawned: std::cell::Cell::new(0),
+        env,
+        port,
+        api: tokio::process::Command::new("true").spawn().unwrap(),
+    };
     let created = cluster
         .command(&["tenant", "create", "--name", "Chaos", "--json"])
         .stdout(Stdio::piped())
@@ -307,9 +328,10 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "after 300 s: {} problems, e.g. {:?}",
+            "after 300 s: {} problems, e.g. {:?}; the processes' logs are in {}",
             problems.len(),
-            &problems[..problems.len().min(10)]
+            &problems[..problems.len().min(10)],
+            cluster.logs.display()
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -317,6 +339,8 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
         let _ = worker.start_kill();
     }
     let _ = cluster.api.start_kill();
+    // Passed: the logs are not needed (a failure keeps them for the diagnosis).
+    let _ = std::fs::remove_dir_all(&cluster.logs);
 }
 
 /// The Kalends events a staff member's calendar holds: (booking id, start).

@@ -14,6 +14,7 @@ on_both_databases!(
     faults_and_retries_never_make_a_second_event,
     an_event_moved_by_hand_is_restored_or_left_with_a_conflict_per_the_tenants_policy,
     a_sync_lease_is_renewed_only_by_its_holder,
+    a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_version,
 );
 
 /// A tenant with two staff members, Ann on Google and Bo on Microsoft, both connected.
@@ -510,4 +511,62 @@ async fn a_sync_lease_is_renewed_only_by_its_holder(db: Db) {
     );
     store.release_booking_sync(booking).await.unwrap();
     assert!(!store.renew_booking_sync(booking, later, later).await.unwrap(), "released");
+}
+
+/// A create that reached Graph but whose answer never came back (the worker was killed between
+/// the write and recording it) leaves the event at that version, unknown to Kalends. Graph answers
+/// a later create with the same `transactionId` with that event unchanged: after the booking
+/// moved, the calendar must still end up holding the new time.
+async fn a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_version(db: Db) {
+    let app = TestApp::start_public_with(db, |config| {
+        config.jobs.retry_base_ms = 50;
+        config.jobs.retry_max_delay_ms = 200;
+    })
+    .await;
+    let (key, _, bo) = two_connected_staff(&app).await;
+    let connection =
+        connection_of(&app, &key, "microsoft").await["id"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    // Every Graph request fails until the booking has moved: the sync only ever tried.
+    http.put(app.url("/sandbox/_control/faults"))
+        .json(&json!({"error_rate": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    let body = json!({"title": "Massage", "staff_ids": [bo], "time_zone": "UTC",
+        "start": "2030-01-02T10:00:00Z", "end": "2030-01-02T11:00:00Z"});
+    let (status, created) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/bookings/{id}");
+    eventually(Duration::from_secs(30), || async {
+        let (_, b) = app.call("GET", &path, &key, None).await;
+        let entry = b["sync"].as_array()?.first()?.clone();
+        entry["last_error"].as_str().is_some_and(|e| !e.is_empty()).then_some(())
+    })
+    .await;
+
+    // The first version's create, as Graph applied it when its answer was lost.
+    let key_of = kalends_providers::calendar::EventKey {
+        booking_id: id.parse().unwrap(),
+        connection_id: connection.parse().unwrap(),
+    };
+    let lost = json!({"subject": "Massage", "transactionId": key_of.transaction_id(),
+        "start": {"dateTime": "2030-01-02T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2030-01-02T11:00:00", "timeZone": "UTC"},
+        "singleValueExtendedProperties": [{"id": "String {7a3c3f0e-3b8e-4a9b-9f0e-6b616c656e64} Name KalendsBooking", "value": id}]});
+    let url = app.url("/sandbox/_control/microsoft/users/bo@example.com/events");
+    assert!(http.post(&url).json(&lost).send().await.unwrap().status().is_success());
+
+    let moved = json!({"start": "2030-01-05T14:00:00Z", "end": "2030-01-05T15:00:00Z"});
+    assert_eq!(app.call("PATCH", &path, &key, Some(moved)).await.0, 200);
+    http.put(app.url("/sandbox/_control/faults")).json(&json!({})).send().await.unwrap();
+    sync_state(&app, &key, &id, "synced").await;
+    let held = microsoft_events(&app).await;
+    let starts: Vec<&str> = held.iter().filter_map(|e| e["start"]["dateTime"].as_str()).collect();
+    assert!(
+        starts.len() == 1 && starts[0].starts_with("2030-01-05T14:00:00"),
+        "synced, but Bo's calendar holds the booking at {starts:?}, not 2030-01-05T14:00:00"
+    );
+    app.stop().await;
 }
