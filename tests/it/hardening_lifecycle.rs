@@ -13,6 +13,7 @@ use crate::helpers::{self, Db, TempDir, TestApp, on_both_databases};
 use crate::process::{free_port, kalends};
 
 on_both_databases!(
+    reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed,
     a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked,
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
@@ -419,7 +420,7 @@ async fn a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check(db: Db)
     let lost = lost.expect("a sync job was lost before the relay moved it");
     let url = app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
     let events = helpers::eventually(std::time::Duration::from_secs(20), || async {
-        let events: Vec<Value> = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        let events: Vec<Value> = app.sandbox().get(&url).send().await.ok()?.json().await.ok()?;
         events.iter().any(|e| e["summary"] == lost.as_str()).then_some(events)
     })
     .await;
@@ -582,4 +583,54 @@ async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db:
     kalends_jobs::scheduler::prune_history(&store, &limits).await;
     assert_eq!(store.job_failures(100).await.unwrap().len(), 9);
     store.close().await;
+}
+
+/// Cleanups at the provider still owed for a connection (`connection_cleanups` rows).
+async fn cleanups_owed(store: &kalends_core::Store, connection_id: uuid::Uuid) -> i64 {
+    let sql = "SELECT COUNT(*) FROM connection_cleanups WHERE connection_id = $1";
+    match store.pool() {
+        kalends_core::store::Pool::Sqlite { read, .. } => {
+            sqlx::query_scalar(sql).bind(connection_id).fetch_one(read).await.unwrap()
+        }
+        kalends_core::store::Pool::Postgres(pool) => {
+            sqlx::query_scalar(sql).bind(connection_id).fetch_one(pool).await.unwrap()
+        }
+    }
+}
+
+async fn reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed(db: Db) {
+    // A disconnect owes a cleanup (revoke the grant, remove events) that runs later. Were the
+    // staff member to reconnect first, it would revoke the new grant (Google revokes the client
+    // and account as a whole) and remove the events the calendar is about to hold again.
+    let dir = TempDir::new();
+    let store = helpers::store(db, &dir).await;
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let staff = NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None };
+    let staff = store.create_staff(tenant.id, staff).await.unwrap();
+    let sealer = Sealer::new(&key(1), &[]);
+    let grant = |access: &str| NewConnection {
+        staff_id: staff.id,
+        provider: Provider::Google,
+        account_email: "ann@example.com".into(),
+        calendars: vec![ConnectionCalendar {
+            id: "primary".into(),
+            name: "Ann".into(),
+            primary: true,
+            writable: true,
+        }],
+        tokens: StoredTokens {
+            access_token: SecretString::from(access.to_owned()),
+            refresh_token: Some(SecretString::from("1//refresh")),
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        },
+    };
+    let connection = store.save_connection(tenant.id, grant("ya29.first"), &sealer).await.unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+    let (_, owed) =
+        store.disconnect_connection(tenant.id, connection.id, true, later).await.unwrap();
+    assert!(owed.is_some(), "the disconnect owes a cleanup");
+    assert_eq!(cleanups_owed(&store, connection.id).await, 1);
+    let again = store.save_connection(tenant.id, grant("ya29.second"), &sealer).await.unwrap();
+    assert_eq!(again.id, connection.id, "the same account reconnects the same connection");
+    assert_eq!(cleanups_owed(&store, connection.id).await, 0, "nothing left to revoke");
 }

@@ -142,6 +142,7 @@ impl Store {
         match existing {
             Some(_) => {
                 with_pool!(self, |pool| {
+                    let mut tx = pool.begin().await?;
                     sqlx::query(
                         "UPDATE connections SET status = 'active', access_token = $1, \
                          refresh_token = COALESCE($2, refresh_token), token_expires_at = $3, \
@@ -154,9 +155,16 @@ impl Store {
                     .bind(json(&new.calendars))
                     .bind(at)
                     .bind(id)
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
+                    .execute(&mut *tx)
+                    .await?;
+                    // A cleanup still owed from an earlier disconnect would now revoke the new
+                    // grant (a Google revocation covers the client and the account) and remove
+                    // the events the reconnected calendar is about to hold again.
+                    sqlx::query("DELETE FROM connection_cleanups WHERE connection_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
                 })?;
             }
             None => {
