@@ -62,7 +62,7 @@ async fn desk_events(app: &TestApp, provider: &str) -> Vec<Value> {
         "google" => app.url(&format!("/sandbox/_control/google/calendars/{DESK}/{DESK}/events")),
         _ => app.url(&format!("/sandbox/_control/microsoft/users/{DESK}/events")),
     };
-    let events: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let events: Vec<Value> = app.sandbox().get(url).send().await.unwrap().json().await.unwrap();
     events.into_iter().filter(|e| e["status"] != "cancelled" && e["deleted"] != true).collect()
 }
 
@@ -83,8 +83,15 @@ fn fingerprint(events: &[Value]) -> Vec<(String, String, String)> {
 
 /// Writes and deletes the sandbox served so far.
 async fn writes(app: &TestApp) -> u64 {
-    let log: Value =
-        reqwest::get(app.url("/sandbox/_control/requests")).await.unwrap().json().await.unwrap();
+    let log: Value = app
+        .sandbox()
+        .get(app.url("/sandbox/_control/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     log.as_object()
         .unwrap()
         .iter()
@@ -181,7 +188,7 @@ async fn two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_ot
 
 /// A sandbox control list (channels, subscriptions, grants).
 async fn sandbox_list(app: &TestApp, path: &str) -> Vec<Value> {
-    reqwest::get(app.url(path)).await.unwrap().json().await.unwrap()
+    app.sandbox().get(app.url(path)).send().await.unwrap().json().await.unwrap()
 }
 
 async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant(
@@ -210,7 +217,8 @@ async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_r
     let events_url =
         app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
     let live = || async {
-        let events: Vec<Value> = reqwest::get(&events_url).await.unwrap().json().await.unwrap();
+        let events: Vec<Value> =
+            app.sandbox().get(&events_url).send().await.unwrap().json().await.unwrap();
         events.into_iter().filter(|e| e["status"] != "cancelled").count()
     };
     assert_eq!(live().await, 1, "the booking is in her Google calendar");

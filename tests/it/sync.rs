@@ -526,7 +526,7 @@ async fn a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_vers
     let (key, _, bo) = two_connected_staff(&app).await;
     let connection =
         connection_of(&app, &key, "microsoft").await["id"].as_str().unwrap().to_owned();
-    let http = reqwest::Client::new();
+    let http = app.sandbox();
     // Every Graph request fails until the booking has moved: the sync only ever tried.
     http.put(app.url("/sandbox/_control/faults"))
         .json(&json!({"error_rate": 1.0}))
