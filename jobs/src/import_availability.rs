@@ -31,7 +31,9 @@ use kalends_core::ical::Span;
 use kalends_core::store::{BusyCalendar, BusyChange, CalendarBusyEvent};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::{Change, ChangeSet, EventTime, Provider, RemoteEvent, Window};
+use kalends_providers::calendar::{
+    Change, ChangeSet, EventKey, EventTime, Provider, RemoteEvent, Window,
+};
 use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
@@ -93,7 +95,10 @@ async fn import(
         changed: store.retain_busy_calendars(connection.id, &calendars).await?,
         ..Imported::default()
     };
-    let own = store.kalends_event_ids(connection.id).await?;
+    let own = own_events(
+        store.kalends_event_ids(connection.id).await?,
+        store.kalends_event_keys(connection.id).await?,
+    );
     let window = window_around(Utc::now());
     let mut failure = None;
     for calendar_id in &calendars {
@@ -272,7 +277,24 @@ fn busy_event(
 /// properties, or by its id among the events this tenant pushed into the account.
 fn this_tenants_booking(event: &RemoteEvent, tenant_id: Uuid, own: &HashSet<String>) -> bool {
     own.contains(&event.id)
+        || event.creation_key.as_ref().is_some_and(|key| own.contains(&key.to_uppercase()))
         || (event.booking_id.is_some() && event.tenant_id.is_none_or(|id| id == tenant_id))
+}
+
+/// What identifies the tenant's own events in an account: the provider ids recorded, and the
+/// creation keys (upper case) of every (booking, connection) written there, which tell an event
+/// whose create has not been recorded yet (Graph's delta carries no extended properties).
+fn own_events(
+    ids: impl IntoIterator<Item = String>,
+    keys: impl IntoIterator<Item = (Uuid, Uuid)>,
+) -> HashSet<String> {
+    let mut own: HashSet<String> = ids.into_iter().collect();
+    for (booking_id, connection_id) in keys {
+        let key = EventKey { booking_id, connection_id };
+        own.insert(key.transaction_id().to_uppercase());
+        own.insert(key.google_event_id().to_uppercase());
+    }
+    own
 }
 
 fn outcome(result: &Result<Imported, ConnectionError>) -> &'static str {
@@ -372,6 +394,25 @@ mod tests {
         assert!(matches!(judged(booked(Some(tenant))), BusyChange::Free { .. }));
         assert!(matches!(judged(booked(None)), BusyChange::Free { .. }), "older events: ours");
         assert!(matches!(judged(booked(Some(stranger))), BusyChange::Busy(_)));
+    }
+
+    #[test]
+    fn an_event_another_connection_is_still_creating_is_not_busy() {
+        // Graph's delta carries no extended properties, and the other connection has not yet
+        // recorded the new event's id: its transactionId, known before the create, tells it.
+        let window = Window { start: at(1, 0), end: at(20, 0) };
+        let zone: TimeZone = "UTC".parse().unwrap();
+        let key = EventKey { booking_id: Uuid::from_u128(1), connection_id: Uuid::from_u128(5) };
+        let own = own_events(std::iter::empty(), [(key.booking_id, key.connection_id)]);
+        let creating = RemoteEvent {
+            creation_key: Some(key.transaction_id().to_lowercase()),
+            ..event("AAMkAD-new", true, None)
+        };
+        let judged = judge(Change::Upserted(creating), Uuid::from_u128(9), &own, window, zone);
+        assert_eq!(judged, BusyChange::Free { remote_id: "AAMkAD-new".into() });
+        let stranger = RemoteEvent { creation_key: Some("OTHER".into()), ..event("b", true, None) };
+        let judged = judge(Change::Upserted(stranger), Uuid::from_u128(9), &own, window, zone);
+        assert!(matches!(judged, BusyChange::Busy(_)));
     }
 
     #[test]

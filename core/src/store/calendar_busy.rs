@@ -280,6 +280,28 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
+    /// The (booking, connection) of every event this connection's tenant writes or wrote into the
+    /// connection's account, recorded or still being created: their creation keys (Google event
+    /// ids, Microsoft `transactionId`s) are known before the provider answers, so an import that
+    /// sees an event before its id was recorded still knows it as Kalends's own.
+    pub async fn kalends_event_keys(
+        &self,
+        connection_id: Uuid,
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        Ok(with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT e.booking_id, e.connection_id FROM booking_events e \
+                 JOIN connections c ON c.id = e.connection_id \
+                 JOIN connections me ON me.id = $1 \
+                 WHERE c.tenant_id = me.tenant_id AND c.provider = me.provider \
+                 AND c.account_email = me.account_email",
+            )
+            .bind(connection_id)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     /// Claims up to `limit` connections whose busy-time import is due at `now`: each moves its
     /// next import one `interval` ahead and owes an `import_availability` job, in one
     /// transaction, so every due import is enqueued once across all workers and none is lost.
