@@ -343,7 +343,7 @@ fn spawn_workers(
     };
     let (scheduled, token) = (store.clone(), shutdown.clone());
     tasks.spawn("scheduler", move || {
-        let (scheduled, schedule, token) = (scheduled.clone(), schedule.clone(), token.clone());
+        let (scheduled, token) = (scheduled.clone(), token.clone());
         async move {
             kalends_jobs::scheduler::run(scheduled, schedule, token).await;
             Ok(())
