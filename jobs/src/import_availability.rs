@@ -95,10 +95,7 @@ async fn import(
         changed: store.retain_busy_calendars(connection.id, &calendars).await?,
         ..Imported::default()
     };
-    let own = own_events(
-        store.kalends_event_ids(connection.id).await?,
-        store.kalends_event_keys(connection.id).await?,
-    );
+    let own = own_events(store.kalends_events_in_account(connection.id).await?);
     let window = window_around(Utc::now());
     let mut failure = None;
     for calendar_id in &calendars {
@@ -284,15 +281,13 @@ fn this_tenants_booking(event: &RemoteEvent, tenant_id: Uuid, own: &HashSet<Stri
 /// What identifies the tenant's own events in an account: the provider ids recorded, and the
 /// creation keys (upper case) of every (booking, connection) written there, which tell an event
 /// whose create has not been recorded yet (Graph's delta carries no extended properties).
-fn own_events(
-    ids: impl IntoIterator<Item = String>,
-    keys: impl IntoIterator<Item = (Uuid, Uuid)>,
-) -> HashSet<String> {
-    let mut own: HashSet<String> = ids.into_iter().collect();
-    for (booking_id, connection_id) in keys {
+fn own_events(events: impl IntoIterator<Item = (Uuid, Uuid, Option<String>)>) -> HashSet<String> {
+    let mut own = HashSet::new();
+    for (booking_id, connection_id, remote_id) in events {
         let key = EventKey { booking_id, connection_id };
         own.insert(key.transaction_id().to_uppercase());
         own.insert(key.google_event_id().to_uppercase());
+        own.extend(remote_id);
     }
     own
 }
@@ -403,7 +398,7 @@ mod tests {
         let window = Window { start: at(1, 0), end: at(20, 0) };
         let zone: TimeZone = "UTC".parse().unwrap();
         let key = EventKey { booking_id: Uuid::from_u128(1), connection_id: Uuid::from_u128(5) };
-        let own = own_events(std::iter::empty(), [(key.booking_id, key.connection_id)]);
+        let own = own_events([(key.booking_id, key.connection_id, None)]);
         let creating = RemoteEvent {
             creation_key: Some(key.transaction_id().to_lowercase()),
             ..event("AAMkAD-new", true, None)

@@ -257,40 +257,19 @@ impl Store {
         Ok(gone)
     }
 
-    /// The provider ids of the events Kalends wrote, for this connection's tenant, into the
-    /// connection's account: by this connection or by another one of the tenant connected to the
-    /// same account (two staff members sharing one calendar). Graph's delta results carry no
-    /// extended properties, so this is how they are recognised there.
-    pub async fn kalends_event_ids(
+    /// The events Kalends writes or wrote, for this connection's tenant, into the connection's
+    /// account (by this connection or another of the tenant connected to the same account: two
+    /// staff members sharing one calendar): (booking, connection, provider id once recorded).
+    /// Graph's delta results carry no extended properties, so an import recognises them by
+    /// these: the provider id, or the creation key (Google event id, Microsoft `transactionId`)
+    /// that (booking, connection) gives before the provider has answered.
+    pub async fn kalends_events_in_account(
         &self,
         connection_id: Uuid,
-    ) -> Result<HashSet<String>, StoreError> {
-        let rows: Vec<(String,)> = with_read_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT e.remote_id FROM booking_events e \
-                 JOIN connections c ON c.id = e.connection_id \
-                 JOIN connections me ON me.id = $1 \
-                 WHERE c.tenant_id = me.tenant_id AND c.provider = me.provider \
-                 AND c.account_email = me.account_email AND e.remote_id IS NOT NULL",
-            )
-            .bind(connection_id)
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    /// The (booking, connection) of every event this connection's tenant writes or wrote into the
-    /// connection's account, recorded or still being created: their creation keys (Google event
-    /// ids, Microsoft `transactionId`s) are known before the provider answers, so an import that
-    /// sees an event before its id was recorded still knows it as Kalends's own.
-    pub async fn kalends_event_keys(
-        &self,
-        connection_id: Uuid,
-    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+    ) -> Result<Vec<(Uuid, Uuid, Option<String>)>, StoreError> {
         Ok(with_read_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT e.booking_id, e.connection_id FROM booking_events e \
+                "SELECT e.booking_id, e.connection_id, e.remote_id FROM booking_events e \
                  JOIN connections c ON c.id = e.connection_id \
                  JOIN connections me ON me.id = $1 \
                  WHERE c.tenant_id = me.tenant_id AND c.provider = me.provider \
