@@ -2,11 +2,15 @@
 //! up to date, then look for new conflicts of its staff member.
 //!
 //! Each calendar is asked for its changes since the stored cursor (a Google sync token, a Graph
-//! delta link). Without a cursor, or when the provider no longer accepts it (410), the window
-//! (yesterday to 18 months ahead) is listed in full and replaces what was stored. Either way the
-//! items and the new cursor commit in one transaction, so a run that fails half-way changes
-//! nothing and the next one asks again from the old cursor: nothing is lost, and the unique
-//! (connection, calendar, event) key means nothing is stored twice.
+//! delta link). Without a cursor, when the provider no longer accepts it (410), or once the
+//! cursor's window is a month old, the window (yesterday to 18 months ahead) is listed in full
+//! and replaces what was stored. Series are expanded within that window only, but a single
+//! event blocks time however far ahead (VRBO and Booking.com sell two years out): every import
+//! also lists the calendar's single events from the window's end on, in full, and they replace
+//! what was stored from there. Either way the items and the new cursor commit in one
+//! transaction, so a run that fails half-way changes nothing and the next one asks again from
+//! the old cursor: nothing is lost, and the unique (connection, calendar, event) key means
+//! nothing is stored twice.
 //!
 //! Not busy: events Kalends wrote for this tenant, by any of its connections (recognised by the
 //! booking and tenant ids in their extended properties, or, since Graph's delta results carry
@@ -28,7 +32,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Months, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus, Owner, Tenant, TimeZone, local_midnight};
 use kalends_core::ical::Span;
-use kalends_core::store::{BusyCalendar, BusyChange, CalendarBusyEvent};
+use kalends_core::store::{
+    BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents,
+};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{
@@ -41,8 +47,11 @@ use crate::JobError;
 
 /// How far back the imported window starts.
 const PAST_DAYS: u64 = 1;
-/// How far ahead it reaches.
+/// How far ahead it reaches (for series: single events are imported however far ahead).
 const AHEAD_MONTHS: u32 = 18;
+/// How old a cursor's window may grow before the calendar is listed in full again (its
+/// changes cover the window of the listing they follow, whose end lags the horizon by as much).
+const RELIST_AFTER_DAYS: i64 = 30;
 
 /// Runs the job for one connection.
 #[tracing::instrument(skip_all, fields(%tenant_id, %connection_id))]
@@ -96,11 +105,10 @@ async fn import(
         ..Imported::default()
     };
     let own = own_events(store.kalends_events_in_account(connection.id).await?);
-    let window = window_around(Utc::now());
     let mut failure = None;
     for calendar_id in &calendars {
         let calendar = BusyCalendar { connection, calendar_id, zone };
-        match import_calendar(store, credentials, &tenant, calendar, &own, window).await {
+        match import_calendar(store, credentials, &tenant, calendar, &own).await {
             Ok((changed, full)) => {
                 imported.calendars += 1;
                 imported.changed += changed;
@@ -161,26 +169,42 @@ fn window_around(now: DateTime<Utc>) -> Window {
     Window { start, end }
 }
 
-/// Imports one calendar: incrementally from its cursor, or in full without one or when the
-/// provider refuses it. Returns the busy times changed and whether a full sync happened.
+/// The window a stored cursor's changes cover: the one of the full listing it follows, while
+/// that is recent enough (a Graph delta link keeps the window of its first request, so an old
+/// one would stop short of the horizon). `None`: list the calendar in full again.
+fn cursor_window(cursor: &CalendarCursor, now: DateTime<Utc>) -> Option<Window> {
+    let listed_at = cursor.listed_at?;
+    (now - listed_at < chrono::Duration::days(RELIST_AFTER_DAYS)).then(|| window_around(listed_at))
+}
+
+/// Imports one calendar: incrementally from its cursor, or in full without one, when the
+/// provider refuses it or when its window has grown old. Either way the calendar's single
+/// events beyond the window are listed in full too: far-future appointments block time however
+/// far ahead, while series are expanded within the window only. Returns the busy times changed
+/// and whether a full sync happened.
 async fn import_calendar(
     store: &Store,
     credentials: &Credentials,
     tenant: &Tenant,
     calendar: BusyCalendar<'_>,
     own: &HashSet<String>,
-    window: Window,
 ) -> Result<(u64, bool), ConnectionError> {
+    let now = Utc::now();
     let cursor = store.calendar_cursor(calendar.connection.id, calendar.calendar_id).await?;
-    if let Some(cursor) = cursor.as_deref() {
+    if let Some((cursor, window)) =
+        cursor.as_ref().and_then(|c| Some((c.cursor.as_str(), cursor_window(c, now)?)))
+    {
         match changes(credentials, calendar, Some(cursor), window).await? {
             ChangeSet::Changes { changes, next_cursor } => {
                 crate::external_edits::handle(store, tenant, calendar.connection, &changes).await?;
                 let judged: Vec<BusyChange> = changes
                     .into_iter()
-                    .map(|c| judge(c, tenant.id, own, window, calendar.zone))
+                    .filter_map(|c| judge(c, tenant.id, own, window, calendar.zone))
                     .collect();
-                let changed = store.apply_calendar_changes(calendar, &judged, &next_cursor).await?;
+                let later = later_events(credentials, calendar, tenant.id, own, window.end).await?;
+                let later = LaterEvents { from: window.end, events: &later };
+                let changed =
+                    store.apply_calendar_changes(calendar, &judged, later, &next_cursor).await?;
                 return Ok((changed, false));
             }
             ChangeSet::FullSyncRequired => {
@@ -191,15 +215,17 @@ async fn import_calendar(
             }
         }
     }
+    let window = window_around(now);
     match changes(credentials, calendar, None, window).await? {
         ChangeSet::Changes { changes, next_cursor } => {
-            let busy: Vec<CalendarBusyEvent> = changes
+            let mut busy: Vec<CalendarBusyEvent> = changes
                 .into_iter()
                 .filter_map(|c| match judge(c, tenant.id, own, window, calendar.zone) {
-                    BusyChange::Busy(event) => Some(event),
-                    BusyChange::Free { .. } => None,
+                    Some(BusyChange::Busy(event)) => Some(event),
+                    Some(BusyChange::Free { .. }) | None => None,
                 })
                 .collect();
+            busy.extend(later_events(credentials, calendar, tenant.id, own, window.end).await?);
             let changed = store.replace_calendar_busy(calendar, &busy, &next_cursor).await?;
             Ok((changed, true))
         }
@@ -227,33 +253,58 @@ async fn changes(
         .await
 }
 
-/// What one change means for the staff member's busy times.
+/// The calendar's busy single events starting at or after `from`, listed in full.
+async fn later_events(
+    credentials: &Credentials,
+    calendar: BusyCalendar<'_>,
+    tenant_id: Uuid,
+    own: &HashSet<String>,
+    from: DateTime<Utc>,
+) -> Result<Vec<CalendarBusyEvent>, ConnectionError> {
+    let provider = credentials.providers().get(calendar.connection.provider);
+    let calendar_id = calendar.calendar_id;
+    let events = credentials
+        .with_token(calendar.connection, |token| async move {
+            provider.single_events_from(&token, calendar_id, from).await
+        })
+        .await?;
+    Ok(events
+        .iter()
+        .filter_map(|event| busy_event(event, tenant_id, own, calendar.zone))
+        .filter(|(_, start, _)| *start >= from)
+        .map(|(busy, _, _)| busy)
+        .collect())
+}
+
+/// What one change means for the staff member's busy times; `None` for an event starting
+/// beyond the window, which the listing of later events speaks for.
 fn judge(
     change: Change,
     tenant_id: Uuid,
     own: &HashSet<String>,
     window: Window,
     zone: TimeZone,
-) -> BusyChange {
-    match change {
-        Change::Deleted { id } => BusyChange::Free { remote_id: id },
-        Change::Upserted(event) => match busy_event(&event, tenant_id, own, window, zone) {
-            Some(busy) => BusyChange::Busy(busy),
-            None => BusyChange::Free { remote_id: event.id },
-        },
+) -> Option<BusyChange> {
+    let event = match change {
+        Change::Deleted { id } => return Some(BusyChange::Free { remote_id: id }),
+        Change::Upserted(event) => event,
+    };
+    match busy_event(&event, tenant_id, own, zone) {
+        Some((_, start, _)) if start >= window.end => None,
+        Some((busy, _, end)) if end > window.start => Some(BusyChange::Busy(busy)),
+        _ => Some(BusyChange::Free { remote_id: event.id }),
     }
 }
 
-/// The event as a busy time, unless it does not block the staff member's time, is one of this
-/// tenant's own bookings (see the module's notes) or lies outside the window (a full listing
-/// would not have it either).
+/// The event as a busy time, with the instants it covers, unless it does not block the staff
+/// member's time, is one of this tenant's own bookings (see the module's notes) or ends before
+/// it starts.
 fn busy_event(
     event: &RemoteEvent,
     tenant_id: Uuid,
     own: &HashSet<String>,
-    window: Window,
     zone: TimeZone,
-) -> Option<CalendarBusyEvent> {
+) -> Option<(CalendarBusyEvent, DateTime<Utc>, DateTime<Utc>)> {
     if !event.busy || this_tenants_booking(event, tenant_id, own) {
         return None;
     }
@@ -264,10 +315,12 @@ fn busy_event(
         }
         EventTime::Timed { start, end, .. } => (Span::Timed { start, end }, start, end),
     };
-    if end < start || end <= window.start || start >= window.end {
+    if end < start {
         return None;
     }
-    Some(CalendarBusyEvent { remote_id: event.id.clone(), summary: event.summary.clone(), span })
+    let busy =
+        CalendarBusyEvent { remote_id: event.id.clone(), summary: event.summary.clone(), span };
+    Some((busy, start, end))
 }
 
 /// Whether Kalends wrote the event for this tenant (any of its connections): by its
@@ -361,18 +414,46 @@ mod tests {
         let own: HashSet<String> = ["pushed".to_owned()].into();
         let tenant = Uuid::from_u128(9);
         let judged = |e: RemoteEvent| judge(Change::Upserted(e), tenant, &own, window, zone);
-        assert!(matches!(judged(event("a", true, None)), BusyChange::Busy(_)));
+        assert!(matches!(judged(event("a", true, None)), Some(BusyChange::Busy(_))));
         for not_busy in [
             event("b", false, None),
             event("c", true, Some(Uuid::from_u128(1))),
             event("pushed", true, None),
         ] {
             let id = not_busy.id.clone();
-            assert_eq!(judged(not_busy), BusyChange::Free { remote_id: id });
+            assert_eq!(judged(not_busy), Some(BusyChange::Free { remote_id: id }));
         }
+        let mut past = event("p", true, None);
+        past.time = EventTime::Timed {
+            start: at(1, 0) - chrono::Duration::hours(2),
+            end: at(1, 0),
+            zone: "UTC".into(),
+        };
+        assert_eq!(judged(past), Some(BusyChange::Free { remote_id: "p".into() }));
+    }
+
+    #[test]
+    fn a_change_beyond_the_window_is_left_to_the_listing_of_later_events() {
+        let window = Window { start: at(1, 0), end: at(20, 0) };
+        let zone: TimeZone = "UTC".parse().unwrap();
         let mut late = event("d", true, None);
         late.time = EventTime::Timed { start: at(25, 9), end: at(25, 10), zone: "UTC".into() };
-        assert_eq!(judged(late), BusyChange::Free { remote_id: "d".into() });
+        assert_eq!(judge(Change::Upserted(late), Uuid::nil(), &HashSet::new(), window, zone), None);
+        let mut across = event("e", true, None);
+        across.time = EventTime::Timed { start: at(19, 9), end: at(21, 10), zone: "UTC".into() };
+        let judged = judge(Change::Upserted(across), Uuid::nil(), &HashSet::new(), window, zone);
+        assert!(matches!(judged, Some(BusyChange::Busy(_))), "{judged:?}");
+    }
+
+    #[test]
+    fn a_cursor_keeps_the_window_of_its_listing_for_a_month() {
+        let cursor = |listed_at| CalendarCursor { cursor: "token".into(), listed_at };
+        let now = at(31, 12);
+        let listed = at(10, 12);
+        assert_eq!(cursor_window(&cursor(Some(listed)), now), Some(window_around(listed)));
+        let old = listed - chrono::Duration::days(RELIST_AFTER_DAYS);
+        assert_eq!(cursor_window(&cursor(Some(old)), now), None, "relisted when old");
+        assert_eq!(cursor_window(&cursor(None), now), None, "relisted when not known");
     }
 
     #[test]
@@ -386,9 +467,9 @@ mod tests {
             ..event("x", true, Some(Uuid::from_u128(1)))
         };
         let judged = |e| judge(Change::Upserted(e), tenant, &HashSet::new(), window, zone);
-        assert!(matches!(judged(booked(Some(tenant))), BusyChange::Free { .. }));
-        assert!(matches!(judged(booked(None)), BusyChange::Free { .. }), "older events: ours");
-        assert!(matches!(judged(booked(Some(stranger))), BusyChange::Busy(_)));
+        assert!(matches!(judged(booked(Some(tenant))), Some(BusyChange::Free { .. })));
+        assert!(matches!(judged(booked(None)), Some(BusyChange::Free { .. })), "older: ours");
+        assert!(matches!(judged(booked(Some(stranger))), Some(BusyChange::Busy(_))));
     }
 
     #[test]
@@ -404,20 +485,19 @@ mod tests {
             ..event("AAMkAD-new", true, None)
         };
         let judged = judge(Change::Upserted(creating), Uuid::from_u128(9), &own, window, zone);
-        assert_eq!(judged, BusyChange::Free { remote_id: "AAMkAD-new".into() });
+        assert_eq!(judged, Some(BusyChange::Free { remote_id: "AAMkAD-new".into() }));
         let stranger = RemoteEvent { creation_key: Some("OTHER".into()), ..event("b", true, None) };
         let judged = judge(Change::Upserted(stranger), Uuid::from_u128(9), &own, window, zone);
-        assert!(matches!(judged, BusyChange::Busy(_)));
+        assert!(matches!(judged, Some(BusyChange::Busy(_))));
     }
 
     #[test]
     fn all_day_events_keep_their_dates() {
-        let window = Window { start: at(1, 0), end: at(20, 0) };
         let zone: TimeZone = "Europe/Amsterdam".parse().unwrap();
         let day = |d| NaiveDate::from_ymd_opt(2030, 1, d).unwrap();
         let mut holiday = event("h", true, None);
         holiday.time = EventTime::AllDay { start: day(3), end: day(5) };
-        let busy = busy_event(&holiday, Uuid::nil(), &HashSet::new(), window, zone).unwrap();
+        let (busy, ..) = busy_event(&holiday, Uuid::nil(), &HashSet::new(), zone).unwrap();
         assert_eq!(busy.span, Span::AllDay { start: day(3), end: day(5) });
     }
 

@@ -309,6 +309,20 @@ impl CalendarProvider {
         }
     }
 
+    /// A calendar's single (non-recurring) events from `from` on, however far ahead (Microsoft:
+    /// of the default calendar, the only one Graph imports; Google: ending after `from`).
+    pub async fn single_events_from(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        match self {
+            Self::Google { api, .. } => api.single_events_from(token, calendar_id, from).await,
+            Self::Microsoft { api, .. } => api.single_events_from(token, from).await,
+        }
+    }
+
     /// Busy intervals of the given calendars (Google) or of the account (Microsoft).
     pub async fn free_busy(
         &self,

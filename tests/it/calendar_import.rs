@@ -18,6 +18,8 @@ on_both_databases!(
     microsoft_busy_times_are_imported_followed_and_survive_an_expired_delta_link,
     a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_a_conflict,
     a_dead_grant_parks_the_import_and_a_reconnect_imports_at_once,
+    google_appointments_two_years_ahead_are_busy_times_and_followed,
+    microsoft_appointments_two_years_ahead_are_busy_times_and_followed,
 );
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -164,8 +166,13 @@ impl Staff {
 
     /// The staff member's busy items over the next 30 days.
     async fn busy(&self, app: &TestApp) -> Vec<Value> {
-        let from = day(0).format("%Y-%m-%dT%H:%M:%SZ");
-        let to = day(30).format("%Y-%m-%dT%H:%M:%SZ");
+        self.busy_between(app, 0, 30).await
+    }
+
+    /// The staff member's busy items from `from` to `to` days ahead.
+    async fn busy_between(&self, app: &TestApp, from: i64, to: i64) -> Vec<Value> {
+        let from = day(from).format("%Y-%m-%dT%H:%M:%SZ");
+        let to = day(to).format("%Y-%m-%dT%H:%M:%SZ");
         let path = format!("/api/v1/availability?staff_id={}&from={from}&to={to}", self.staff_id);
         let (status, body) = app.call("GET", &path, &self.key, None).await;
         assert_eq!(status, 200, "{body}");
@@ -174,8 +181,18 @@ impl Staff {
 
     /// Labels and UTC starts of the busy times imported from the calendar, sorted.
     async fn calendar_busy(&self, app: &TestApp) -> Vec<(String, DateTime<Utc>)> {
+        self.calendar_busy_between(app, 0, 30).await
+    }
+
+    /// The same from `from` to `to` days ahead.
+    async fn calendar_busy_between(
+        &self,
+        app: &TestApp,
+        from: i64,
+        to: i64,
+    ) -> Vec<(String, DateTime<Utc>)> {
         let mut found: Vec<(String, DateTime<Utc>)> = self
-            .busy(app)
+            .busy_between(app, from, to)
             .await
             .iter()
             .filter(|b| b["source"] == "calendar")
@@ -378,4 +395,54 @@ async fn a_dead_grant_parks_the_import_and_a_reconnect_imports_at_once(db: Db) {
     .await;
     assert_eq!(app.store.claim_due_calendar_imports(Utc::now(), every, 10).await.unwrap(), 0);
     app.stop().await;
+}
+
+async fn google_appointments_two_years_ahead_are_busy_times_and_followed(db: Db) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Google, "eve@example.com").await;
+    far_appointments_are_busy_times_and_followed(&app, &staff).await;
+    // A series starting that far out is not one long appointment: series count within the
+    // 18 months their occurrences are expanded over, and no further.
+    let weekly = json!({"recurrence": ["RRULE:FREQ=WEEKLY"]});
+    staff.seed(&app, staff.event("Choir", at(700, 19), 2, weekly)).await;
+    staff.import_now(&app).await;
+    assert_eq!(staff.calendar_busy_between(&app, 690, 710).await, vec![]);
+    app.stop().await;
+}
+
+async fn microsoft_appointments_two_years_ahead_are_busy_times_and_followed(db: Db) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Microsoft, "fay@example.com").await;
+    far_appointments_are_busy_times_and_followed(&app, &staff).await;
+    app.stop().await;
+}
+
+/// A holiday booked 22 months ahead (VRBO and Booking.com sell that far) blocks the staff
+/// member's time like one next week: imported on the first listing and on incremental imports
+/// alike, moved and removed with the calendar.
+async fn far_appointments_are_busy_times_and_followed(app: &TestApp, staff: &Staff) {
+    let trip = staff.seed(app, staff.event("Trip", at(670, 8), 10, json!({}))).await;
+    staff.seed(app, staff.event("Dentist", at(2, 9), 1, json!({}))).await;
+    staff.import_now(app).await;
+    assert_eq!(staff.calendar_busy_between(app, 660, 680).await, [("Trip".to_owned(), at(670, 8))]);
+
+    // Listed in full again (the cursor expired): still there, once.
+    staff.invalidate_cursors(app).await;
+    staff.import_now(app).await;
+    assert_eq!(staff.calendar_busy_between(app, 660, 680).await, [("Trip".to_owned(), at(670, 8))]);
+
+    // Moved, then another added and the first deleted: each incremental import follows.
+    staff.edit(app, &trip, staff.event("Trip", at(675, 8), 10, json!({}))).await;
+    staff.import_now(app).await;
+    assert_eq!(staff.calendar_busy_between(app, 660, 680).await, [("Trip".to_owned(), at(675, 8))]);
+    staff.seed(app, staff.event("Fair", at(720, 9), 8, json!({}))).await;
+    staff.delete(app, &trip).await;
+    staff.import_now(app).await;
+    assert_eq!(staff.calendar_busy_between(app, 660, 680).await, vec![]);
+    assert_eq!(staff.calendar_busy_between(app, 715, 725).await, [("Fair".to_owned(), at(720, 9))]);
+    assert_eq!(
+        staff.calendar_busy(app).await,
+        [("Dentist".to_owned(), at(2, 9))],
+        "near ones stay"
+    );
 }

@@ -38,6 +38,26 @@ pub enum BusyChange {
     },
 }
 
+/// Where a calendar's incremental import stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalendarCursor {
+    /// A Google sync token or a Graph delta link.
+    pub cursor: String,
+    /// When the full listing this cursor follows ran; `None` on cursors stored before Kalends
+    /// recorded it.
+    pub listed_at: Option<DateTime<Utc>>,
+}
+
+/// A calendar's single events from `from` on, listed in full: what is stored from there on is
+/// replaced by them.
+#[derive(Clone, Copy, Debug)]
+pub struct LaterEvents<'a> {
+    /// Where the listing starts (the end of the window the cursor's changes cover).
+    pub from: DateTime<Utc>,
+    /// The busy ones, each starting at or after `from`.
+    pub events: &'a [CalendarBusyEvent],
+}
+
 /// What one calendar of a connection is, for the statements below.
 #[derive(Clone, Copy, Debug)]
 pub struct BusyCalendar<'a> {
@@ -63,9 +83,15 @@ const UPSERT: &str = "INSERT INTO calendar_busy (id, tenant_id, connection_id, s
 const DELETE_ONE: &str =
     "DELETE FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2 AND remote_id = $3";
 
-const SET_CURSOR: &str = "INSERT INTO calendar_cursors (connection_id, calendar_id, cursor, synced_at) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (connection_id, calendar_id) \
-     DO UPDATE SET cursor = excluded.cursor, synced_at = excluded.synced_at";
+/// Stores a cursor; `listed_at` ($5) only moves with a full listing (NULL keeps it).
+const SET_CURSOR: &str = "INSERT INTO calendar_cursors \
+     (connection_id, calendar_id, cursor, synced_at, listed_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connection_id, calendar_id) \
+     DO UPDATE SET cursor = excluded.cursor, synced_at = excluded.synced_at, \
+     listed_at = COALESCE(excluded.listed_at, calendar_cursors.listed_at)";
+
+const STORED_FROM: &str = "SELECT remote_id FROM calendar_busy \
+     WHERE connection_id = $1 AND calendar_id = $2 AND span_start >= $3";
 
 /// Events Kalends wrote itself are never someone's busy time. An import that ran between a push
 /// and the push storing its event id may have taken one in; this takes it out again.
@@ -107,16 +133,38 @@ macro_rules! upsert_busy {
     }};
 }
 
-/// Stores the calendar's cursor and takes Kalends' own events out, in `$tx`; evaluates to the
-/// rows purged.
-macro_rules! finish_calendar {
-    ($tx:expr, $calendar:expr, $cursor:expr, $at:expr) => {{
+/// Deletes the calendar's stored busy times among `$stored` (remote ids) that `$listed` (a
+/// set of remote ids) lacks, in `$tx`; evaluates to the rows deleted.
+macro_rules! delete_unlisted {
+    ($tx:expr, $calendar:expr, $stored:expr, $listed:expr) => {{
         let calendar: &BusyCalendar<'_> = $calendar;
+        let listed: &HashSet<&str> = $listed;
+        let mut deleted = 0;
+        for (remote_id,) in $stored.iter().filter(|(id,)| !listed.contains(id.as_str())) {
+            deleted += sqlx::query(DELETE_ONE)
+                .bind(calendar.connection.id)
+                .bind(calendar.calendar_id)
+                .bind(remote_id)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+        }
+        deleted
+    }};
+}
+
+/// Stores the calendar's cursor (with the time of the full listing it follows, if it does)
+/// and takes Kalends' own events out, in `$tx`; evaluates to the rows purged.
+macro_rules! finish_calendar {
+    ($tx:expr, $calendar:expr, $cursor:expr, $listed_at:expr, $at:expr) => {{
+        let calendar: &BusyCalendar<'_> = $calendar;
+        let listed_at: Option<DateTime<Utc>> = $listed_at;
         sqlx::query(SET_CURSOR)
             .bind(calendar.connection.id)
             .bind(calendar.calendar_id)
             .bind($cursor)
             .bind($at)
+            .bind(listed_at)
             .execute(&mut *$tx)
             .await?;
         sqlx::query(PURGE_OWN)
@@ -134,29 +182,33 @@ impl Store {
         &self,
         connection_id: Uuid,
         calendar_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = with_read_pool!(self, |pool| {
+    ) -> Result<Option<CalendarCursor>, StoreError> {
+        let row: Option<(String, Option<DateTime<Utc>>)> = with_read_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT cursor FROM calendar_cursors WHERE connection_id = $1 AND calendar_id = $2",
+                "SELECT cursor, listed_at FROM calendar_cursors \
+                 WHERE connection_id = $1 AND calendar_id = $2",
             )
             .bind(connection_id)
             .bind(calendar_id)
             .fetch_optional(pool)
             .await
         })?;
-        Ok(row.map(|(cursor,)| cursor))
+        Ok(row.map(|(cursor, listed_at)| CalendarCursor { cursor, listed_at }))
     }
 
-    /// Applies an incremental change list and stores the cursor that follows it, in one
-    /// transaction: either all of it is stored or none, so a failed run asks again from the old
-    /// cursor. Returns how many stored busy times changed.
+    /// Applies an incremental change list, replaces the busy times from `later.from` on with
+    /// `later.events`, and stores the cursor that follows, in one transaction: either all of
+    /// it is stored or none, so a failed run asks again from the old cursor. Returns how many
+    /// stored busy times changed.
     pub async fn apply_calendar_changes(
         &self,
         calendar: BusyCalendar<'_>,
         changes: &[BusyChange],
+        later: LaterEvents<'_>,
         cursor: &str,
     ) -> Result<u64, StoreError> {
         let at = now();
+        let listed: HashSet<&str> = later.events.iter().map(|e| e.remote_id.as_str()).collect();
         let changed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let mut changed = 0;
@@ -172,7 +224,17 @@ impl Store {
                         .rows_affected(),
                 };
             }
-            changed += finish_calendar!(tx, &calendar, cursor, at);
+            let stored: Vec<(String,)> = sqlx::query_as(STORED_FROM)
+                .bind(calendar.connection.id)
+                .bind(calendar.calendar_id)
+                .bind(later.from)
+                .fetch_all(&mut *tx)
+                .await?;
+            changed += delete_unlisted!(tx, &calendar, stored, &listed);
+            for event in later.events {
+                changed += upsert_busy!(tx, &calendar, event, at);
+            }
+            changed += finish_calendar!(tx, &calendar, cursor, None, at);
             tx.commit().await?;
             Ok::<_, StoreError>(changed)
         })?;
@@ -180,8 +242,8 @@ impl Store {
     }
 
     /// Replaces everything stored for a calendar with a full listing, and stores the cursor that
-    /// follows it, in one transaction: events that are still there keep their row (and so their
-    /// conflicts), the others go. Returns how many stored busy times changed.
+    /// follows it (listed now), in one transaction: events that are still there keep their row
+    /// (and so their conflicts), the others go. Returns how many stored busy times changed.
     pub async fn replace_calendar_busy(
         &self,
         calendar: BusyCalendar<'_>,
@@ -199,20 +261,11 @@ impl Store {
             .bind(calendar.calendar_id)
             .fetch_all(&mut *tx)
             .await?;
-            let mut changed = 0;
-            for (remote_id,) in stored.iter().filter(|(id,)| !listed.contains(id.as_str())) {
-                changed += sqlx::query(DELETE_ONE)
-                    .bind(calendar.connection.id)
-                    .bind(calendar.calendar_id)
-                    .bind(remote_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
+            let mut changed = delete_unlisted!(tx, &calendar, stored, &listed);
             for event in events {
                 changed += upsert_busy!(tx, &calendar, event, at);
             }
-            changed += finish_calendar!(tx, &calendar, cursor, at);
+            changed += finish_calendar!(tx, &calendar, cursor, Some(at), at);
             tx.commit().await?;
             Ok::<_, StoreError>(changed)
         })?;

@@ -42,7 +42,7 @@ mod tenants;
 pub use api_keys::{ApiKeyInfo, Revocation};
 pub use booking_events::{BookingEvent, EventState, LEFT_DELETED};
 pub use bookings::{BookingFilter, UpsertOutcome};
-pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent};
+pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
 pub use channels::{Channel, NewChannel};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
 pub use conflicts::{Conflict, ConflictItem, ConflictKind, Detection, ExternalEditConflict};

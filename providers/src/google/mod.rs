@@ -13,6 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use google_calendar3::CalendarHub;
 use google_calendar3::api::{Channel, Event, Events, FreeBusyRequest, FreeBusyRequestItem};
 use google_calendar3::common::{Body, GetToken};
@@ -80,6 +81,8 @@ enum Listing<'a> {
     Window { window: Window, kalends_only: bool },
     /// Everything changed since a sync token.
     Since(&'a str),
+    /// Live events ending after an instant, series as their master event (not expanded).
+    After(DateTime<Utc>),
 }
 
 impl GoogleCalendar {
@@ -247,6 +250,30 @@ impl GoogleCalendar {
         Ok(ChangeSet::Changes { changes, next_cursor })
     }
 
+    /// The calendar's single (non-recurring) events ending after `from`, however far ahead: the
+    /// part of the calendar beyond the import's window, where series are left out on purpose
+    /// (they are imported, expanded, within the window only).
+    pub async fn single_events_from(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let (events, _) = self.walk(token, calendar_id, Listing::After(from)).await?;
+        Ok(events
+            .iter()
+            .filter(|event| {
+                event.recurring_event_id.is_none()
+                    && event.recurrence.as_ref().is_none_or(Vec::is_empty)
+            })
+            .filter_map(change_of)
+            .filter_map(|change| match change {
+                Change::Upserted(event) => Some(event),
+                Change::Deleted { .. } => None,
+            })
+            .collect())
+    }
+
     /// Busy intervals of the calendars within `window`, sorted, overlapping ones merged. A
     /// calendar Google reports an error for fails the whole query (unknown is not free).
     pub async fn free_busy(
@@ -411,7 +438,8 @@ impl GoogleCalendar {
         listing: Listing<'_>,
         page_token: Option<&str>,
     ) -> Result<Events, Failure> {
-        let mut call = hub.events().list(calendar_id).single_events(true).max_results(PAGE_SIZE);
+        let expand = !matches!(listing, Listing::After(_));
+        let mut call = hub.events().list(calendar_id).single_events(expand).max_results(PAGE_SIZE);
         match listing {
             Listing::Window { window, kalends_only } => {
                 call = call.time_min(window.start).time_max(window.end);
@@ -421,6 +449,7 @@ impl GoogleCalendar {
                 }
             }
             Listing::Since(sync_token) => call = call.sync_token(sync_token),
+            Listing::After(from) => call = call.time_min(from),
         }
         if let Some(page) = page_token {
             call = call.page_token(page);

@@ -364,6 +364,43 @@ impl MicrosoftCalendar {
         .await
     }
 
+    /// The default calendar's single (non-recurring) events starting at or after `from`,
+    /// however far ahead: the part of the calendar beyond the delta window, which Graph cannot
+    /// widen without expanding every series over the wider window (series are imported within
+    /// the window only).
+    pub async fn single_events_from(
+        &self,
+        token: &AccessToken,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        self.as_account(token, async {
+            let client = self.graph();
+            let mut url = self.base.clone();
+            url.path_segments_mut()
+                .map_err(|()| ProviderError::permanent(0, "the Graph base URL cannot have a path"))?
+                .pop_if_empty()
+                .extend(["me", "calendar", "events"]);
+            let filter = format!(
+                "type eq 'singleInstance' and start/dateTime ge '{}'",
+                from.format("%Y-%m-%dT%H:%M:%S")
+            );
+            url.query_pairs_mut()
+                .append_pair("$filter", &filter)
+                .append_pair("$expand", &expand_booking());
+            let first = self.get_link(client, url.as_str()).await?;
+            let events: Vec<WireEvent> = self.all_pages(client, first).await?;
+            let mut singles = Vec::with_capacity(events.len());
+            for event in events.into_iter().filter(|event| !event.is_gone()) {
+                match event.into_remote() {
+                    Ok(event) => singles.push(event),
+                    Err(error) => tracing::warn!(%error, "skipping an unreadable Graph event"),
+                }
+            }
+            Ok(singles)
+        })
+        .await
+    }
+
     /// Follows a delta round's pages to its delta link.
     async fn delta_rounds(
         &self,
