@@ -7,6 +7,8 @@
 //! - `full_sweep`: what an import run pays: every item of the resource read, sorted and swept;
 //! - `sweep_in_memory`: the sort-and-sweep alone over the same 20,000 items.
 
+use kalends_core::service::{bookings, imports};
+use kalends_core::store::Overlap;
 use std::time::Duration;
 
 use chrono::{Duration as Days, NaiveDate, Utc};
@@ -60,7 +62,7 @@ async fn fixture(url: &str) -> Fixture {
             customer: None,
             span: span.clone(),
         };
-        let created = store.create_booking(&tenant, booking).await.unwrap();
+        let created = bookings::create(&store, &tenant, booking, Overlap::Allow).await.unwrap();
         if i == BOOKINGS / 2 {
             probe = Some((created.id, span.utc_range(tenant.settings.time_zone)));
         }
@@ -92,9 +94,9 @@ async fn fixture(url: &str) -> Fixture {
         etag: None,
         last_modified: None,
     };
-    store.finish_import_run(&tenant, &import, Utc::now(), result, 3).await.unwrap();
+    // Recording the run looks for the room's conflicts once.
+    imports::record_run(&store, &tenant, &import, Utc::now(), result, 3).await.unwrap();
     let owner = Owner::Resource(room.id);
-    store.detect_conflicts(tenant.id, owner).await.unwrap();
     Fixture { store, tenant, owner, probe: probe.unwrap() }
 }
 

@@ -3,8 +3,9 @@
 
 use chrono::{Duration, Utc};
 use kalends_core::StoreError;
-use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
+use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner, Provider};
 use kalends_core::job::Job;
+use kalends_core::service::{self, conflicts};
 use kalends_core::store::{NewConnection, StoredTokens};
 use kalends_jobs::clean_up_connection;
 use kalends_providers::ProviderError;
@@ -42,7 +43,8 @@ fn calendars_of(remote: Vec<RemoteCalendar>) -> Vec<ConnectionCalendar> {
 }
 
 /// Finishes a connect flow: exchanges the code, reads the account and its calendars, and saves
-/// the connection with sealed tokens. Nothing is stored unless every step succeeded.
+/// the connection with sealed tokens and the work it owes (one transaction). Nothing is stored
+/// unless every step succeeded.
 pub async fn connect(
     state: &AppState,
     tenant_id: Uuid,
@@ -67,22 +69,23 @@ pub async fn connect(
             expires_at: tokens.expires_at,
         },
     };
-    let connection = state.store.save_connection(tenant_id, new, &state.sealer).await?;
-    tracing::info!(connection = %connection.id, provider = %provider, "calendar connected");
-    replay(state, &connection).await?;
-    let watch = Job::WatchCalendars { tenant_id, connection_id: connection.id };
-    state.store.enqueue(&watch).await?;
-    import_now(state, &connection).await?;
-    Ok(connection)
+    let next_import_at = Utc::now() + import_interval(state);
+    let store = &state.store;
+    Ok(service::connections::connected(store, &state.sealer, tenant_id, new, next_import_at)
+        .await?)
 }
 
 /// Queues an import of the connection's busy times now (unless one is already waiting), and
 /// moves its scheduled import one interval ahead. `true` when this call queued it.
 pub async fn import_now(state: &AppState, connection: &Connection) -> Result<bool, StoreError> {
     let now = chrono::Utc::now();
-    let next =
-        now + chrono::Duration::minutes(i64::from(state.config.sync.import_interval_minutes));
+    let next = now + import_interval(state);
     state.store.request_calendar_import(connection.tenant_id, connection.id, now, Some(next)).await
+}
+
+/// How often a connection's busy times are imported on schedule.
+fn import_interval(state: &AppState) -> Duration {
+    Duration::minutes(i64::from(state.config.sync.import_interval_minutes))
 }
 
 /// Queues a sync of every upcoming booking of the connection's staff member whose event in its
@@ -152,6 +155,9 @@ pub async fn disconnect(
         .disconnect_connection(connection.tenant_id, connection.id, remove_events, safety_net)
         .await?;
     state.store.resolve_external_edits_of_connection(connection.id).await?;
+    // Conflicts with its busy times settle.
+    let staff = Owner::Staff(connection.staff_id);
+    conflicts::recheck_owner(&state.store, connection.tenant_id, staff).await?;
     tracing::info!(connection = %connection.id, provider = %connection.provider, "calendar disconnected");
     if let Some(cleanup_id) = cleanup {
         match clean_up_connection::clean_up(&state.store, &state.credentials, cleanup_id).await {

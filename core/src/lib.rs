@@ -9,6 +9,7 @@ pub mod imports;
 pub mod invite;
 pub mod job;
 pub mod seal;
+pub mod service;
 pub mod store;
 pub mod tokens;
 

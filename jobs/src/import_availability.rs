@@ -32,6 +32,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Months, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus, Owner, Tenant, TimeZone, local_midnight};
 use kalends_core::ical::Span;
+use kalends_core::service::conflicts;
 use kalends_core::store::{
     BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents,
 };
@@ -121,7 +122,7 @@ async fn import(
         }
     }
     if imported.changed > 0 {
-        let found = store.detect_conflicts(tenant.id, owner).await?;
+        let found = conflicts::recheck_owner(store, tenant.id, owner).await?;
         tracing::info!(
             calendars = imported.calendars,
             changed = imported.changed,

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use kalends_core::config::ImportConfig;
 use kalends_core::domain::{Import, ImportRun, ImportStatus, RunOutcome, Tenant};
 use kalends_core::ical::{self, ParseOptions, ParsedFeed};
-use kalends_core::store::RunResult;
+use kalends_core::service::imports;
+use kalends_core::store::{Detection, RunResult};
 use kalends_core::{Store, StoreError};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
 use uuid::Uuid;
@@ -111,9 +112,10 @@ impl Importer {
             }
         };
         let threshold = self.settings.failure_threshold;
-        let run =
-            self.store.finish_import_run(&tenant, &import, started_at, result, threshold).await?;
-        self.after_run(&tenant, &import, &run).await?;
+        let recorded =
+            imports::record_run(&self.store, &tenant, &import, started_at, result, threshold);
+        let (run, found) = recorded.await?;
+        self.after_run(&import, &run, found);
         Ok(run)
     }
 
@@ -165,17 +167,14 @@ impl Importer {
         }
     }
 
-    async fn after_run(
-        &self,
-        tenant: &Tenant,
-        import: &Import,
-        run: &ImportRun,
-    ) -> Result<(), StoreError> {
+    /// Counts and logs a recorded run (`found`: the conflicts its owner's check opened and
+    /// resolved, after a feed that was read).
+    fn after_run(&self, import: &Import, run: &ImportRun, found: Option<Detection>) {
         metrics::counter!("kalends_import_runs_total", "outcome" => run.outcome.as_str())
             .increment(1);
         match run.outcome {
             RunOutcome::Ok => {
-                let found = self.store.detect_conflicts(tenant.id, import.data.owner).await?;
+                let found = found.unwrap_or_default();
                 tracing::info!(
                     added = run.counts.added,
                     updated = run.counts.updated,
@@ -206,7 +205,6 @@ impl Importer {
                 }
             }
         }
-        Ok(())
     }
 }
 

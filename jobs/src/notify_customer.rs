@@ -26,7 +26,7 @@ pub async fn run(
     };
     // Every read that can fail comes before the claim: a claim left behind by a failure would
     // hold the message back until the stale-claim sweep.
-    let zone = store.booking_zone(&tenant, &booking).await?;
+    let zone = store.booking_zone(&tenant, &booking.data).await?;
     // Another run may claim the next revision first (two changes in quick succession): then
     // read again and tell the customer whatever is still untold, as the revision after it.
     for _ in 0..3 {

@@ -4,18 +4,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use kalends_core::domain::{Block, BookingSpan, NewBlock, Owner, TimeZone};
+use kalends_core::domain::{Block, BookingSpan, NewBlock, TimeZone};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::collisions::after_block_change;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use super::fields::{Checker, SpanForm};
 use super::{AppState, ListOut};
+use kalends_core::service::blocks;
 
 /// A block: exactly one of `resource_id` and `staff_id`, and either `start`/`end` or
 /// `start_date`/`end_date` (exclusive end).
@@ -129,12 +129,7 @@ async fn create_block(
             reason,
         })
         .map_err(ApiError::invalid)?;
-    let block = state.store.create_block(&tenant, new).await?;
-    if let Some(owner) = Owner::from_columns(block.data.resource_id, block.data.staff_id) {
-        let zone = state.store.owner_zone(&tenant, owner).await?;
-        let span = block.data.span.utc_range(zone);
-        after_block_change(&state, &tenant, block.id, Some((owner, span))).await;
-    }
+    let block = blocks::create(&state.store, &tenant, new).await?;
     Ok((StatusCode::CREATED, axum::Json(BlockOut::from(&block))).into_response())
 }
 
@@ -164,8 +159,7 @@ async fn delete_block(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    state.store.delete_block(tenant.id, id).await?;
-    after_block_change(&state, &tenant, id, None).await;
+    blocks::delete(&state.store, &tenant, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

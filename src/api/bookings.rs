@@ -9,6 +9,7 @@ use kalends_core::StoreError;
 use kalends_core::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone,
 };
+use kalends_core::service::bookings;
 use kalends_core::store::{BookingEvent, BookingFilter, UpsertOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::collisions::{WriteQuery, after_booking_change};
+use super::collisions::WriteQuery;
 use super::error::{ApiError, FieldError};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::{Checker, SpanForm, path_external_id};
@@ -454,8 +455,7 @@ async fn create_booking(
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
     let new = validate(&state, &tenant, body).await?;
-    let booking = state.store.create_booking_with(&tenant, new, write.overlap()).await?;
-    after_booking_change(&state, &tenant, &booking).await;
+    let booking = bookings::create(&state.store, &tenant, new, write.overlap()).await?;
     Ok(created(&booking))
 }
 
@@ -474,17 +474,13 @@ async fn upsert_booking(
 ) -> Result<Response, ApiError> {
     let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     let new = validate(&state, &tenant, body).await?;
-    let outcome = state.store.upsert_booking_with(&tenant, &external_id, new, write.overlap());
-    Ok(match outcome.await? {
-        UpsertOutcome::Created(b) => {
-            after_booking_change(&state, &tenant, &b).await;
-            created(&b)
-        }
-        UpsertOutcome::Updated(b) => {
-            after_booking_change(&state, &tenant, &b).await;
+    let saved =
+        bookings::save_by_external_id(&state.store, &tenant, &external_id, new, write.overlap());
+    Ok(match saved.await? {
+        UpsertOutcome::Created(b) => created(&b),
+        UpsertOutcome::Updated(b) | UpsertOutcome::Unchanged(b) => {
             axum::Json(BookingOut::from(&b)).into_response()
         }
-        UpsertOutcome::Unchanged(b) => axum::Json(BookingOut::from(&b)).into_response(),
     })
 }
 
@@ -514,26 +510,14 @@ async fn patch_booking(
     ApiJson(patch): ApiJson<BookingPatch>,
 ) -> Result<axum::Json<BookingOut>, ApiError> {
     let id = parse_id(&id)?;
-    for _ in 0..3 {
-        let current = state.store.booking(tenant.id, id).await?;
+    let (state_ref, tenant_ref) = (&state, &tenant);
+    let edit = |current: Booking| {
         let mut draft = BookingIn::from(&current);
         patch.clone().apply(&mut draft);
-        let new = validate(&state, &tenant, draft).await?;
-        if new == current.data {
-            return Ok(axum::Json(BookingOut::from(&current)));
-        }
-        let replaced =
-            state.store.replace_booking_with(&tenant, id, current.version, new, write.overlap());
-        match replaced.await {
-            Err(StoreError::VersionConflict) => continue,
-            result => {
-                let booking = result?;
-                after_booking_change(&state, &tenant, &booking).await;
-                return Ok(axum::Json(BookingOut::from(&booking)));
-            }
-        }
-    }
-    Err(StoreError::VersionConflict.into())
+        async move { validate(state_ref, tenant_ref, draft).await }
+    };
+    let booking = bookings::edit(&state.store, &tenant, id, write.overlap(), edit).await?;
+    Ok(axum::Json(BookingOut::from(&booking)))
 }
 
 /// Cancel a booking: it disappears from calendars and stays in feeds as cancelled for a while.
@@ -545,8 +529,7 @@ async fn cancel_booking(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<axum::Json<BookingOut>, ApiError> {
-    let booking = state.store.cancel_booking(&tenant, parse_id(&id)?).await?;
-    after_booking_change(&state, &tenant, &booking).await;
+    let booking = bookings::cancel(&state.store, &tenant, parse_id(&id)?).await?;
     Ok(axum::Json(BookingOut::from(&booking)))
 }
 

@@ -157,7 +157,8 @@ async fn resolve_conflict(
     let mut c = Checker::default();
     let note = c.optional_text("note", body.note.as_deref(), 2_000);
     c.finish(|| ()).map_err(ApiError::invalid)?;
-    let conflict = state.store.resolve_conflict(tenant.id, id, note).await?;
+    let conflict = kalends_core::service::conflicts::resolve(&state.store, tenant.id, id, note);
+    let conflict = conflict.await?;
     Ok(axum::Json(ConflictOut::from(&conflict)))
 }
 

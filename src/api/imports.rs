@@ -280,10 +280,7 @@ async fn delete_import(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
-    let import = state.store.import(tenant.id, id).await?;
-    state.store.delete_import(tenant.id, id).await?;
-    state.store.detect_conflicts(tenant.id, import.data.owner).await?;
+    kalends_core::service::imports::delete(&state.store, tenant.id, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

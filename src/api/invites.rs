@@ -30,7 +30,7 @@ async fn current_invite(
         _ => MessageKind::Request,
     };
     let revision = last.map_or(0, |m| m.revision);
-    let zone = state.store.booking_zone(tenant, booking).await?;
+    let zone = state.store.booking_zone(tenant, &booking.data).await?;
     state.customer_mail.render_invite(tenant, booking, zone, kind, revision).ok_or_else(|| {
         ApiError::not_found_detail(
             "this booking has no customer e-mail address, so it has no invitation",
@@ -130,7 +130,7 @@ async fn public_invite(
     let booking =
         state.store.booking_anywhere(booking_id).await?.ok_or_else(ApiError::not_found)?;
     let tenant = state.store.tenant(booking.tenant_id).await?;
-    let zone = state.store.booking_zone(&tenant, &booking).await?;
+    let zone = state.store.booking_zone(&tenant, &booking.data).await?;
     let (_, end) = booking.data.span.utc_range(zone);
     let open_for = chrono::Duration::days(i64::from(state.config.mail.invite_link_days));
     if end + open_for < chrono::Utc::now() {

@@ -5,6 +5,8 @@ use base64::Engine as _;
 use kalends_core::config::SecretKey;
 use kalends_core::domain::{ConnectionCalendar, NewStaff, Provider};
 use kalends_core::seal::Sealer;
+use kalends_core::service::{bookings, connections, imports};
+use kalends_core::store::Overlap;
 use kalends_core::store::{NewChannel, NewConnection, StoredTokens};
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use serde_json::{Value, json};
@@ -196,7 +198,14 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
         },
     };
-    let connection = store.save_connection(tenant.id, new, &under_a).await.unwrap();
+    let saved = connections::connected(
+        &store,
+        &under_a,
+        tenant.id,
+        new,
+        chrono::Utc::now() + chrono::Duration::minutes(15),
+    );
+    let connection = saved.await.unwrap();
     let secret = SecretString::from("channel-secret");
     let channel = NewChannel {
         connection_id: connection.id,
@@ -330,7 +339,9 @@ async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
     // A worker claimed the invitation and died before sending it (the process was killed).
     let (store, _) = kalends::app::connect(&config).await.unwrap();
     let tenant = helpers::tenant(&store, "UTC").await;
-    let booking = store.create_booking(&tenant, booking_for_ann("Massage", 7)).await.unwrap();
+    let booking = bookings::create(&store, &tenant, booking_for_ann("Massage", 7), Overlap::Allow)
+        .await
+        .unwrap();
     let fingerprint = kalends_jobs::customer_plan::fingerprint(&booking, MessageKind::Request);
     let claim = NewMessage {
         tenant_id: tenant.id,
@@ -410,7 +421,9 @@ async fn a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check(db: Db)
         new.customer = None;
         new.staff_ids = vec![ann];
         // Two writers on one SQLite file: a write can meet the other's lock; try again.
-        let Ok(booking) = elsewhere.create_booking(&tenant, new).await else { continue };
+        let Ok(booking) = bookings::create(&elsewhere, &tenant, new, Overlap::Allow).await else {
+            continue;
+        };
         let sql = "DELETE FROM outbox WHERE job LIKE '%' || $1 || '%'";
         if execute(&elsewhere, sql, booking.id.to_string()).await == 1 {
             lost = Some(booking.data.title);
@@ -536,7 +549,8 @@ async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db:
         let import = store.create_import(&tenant, new).await.unwrap();
         for _ in 0..runs {
             let result = RunResult::NotModified { http_status: 304 };
-            store.finish_import_run(&tenant, &import, chrono::Utc::now(), result, 3).await.unwrap();
+            let run = imports::record_run(&store, &tenant, &import, chrono::Utc::now(), result, 3);
+            run.await.unwrap();
         }
         imports.push(import);
     }
@@ -624,13 +638,18 @@ async fn reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed(db: Db)
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
         },
     };
-    let connection = store.save_connection(tenant.id, grant("ya29.first"), &sealer).await.unwrap();
+    let next = chrono::Utc::now() + chrono::Duration::minutes(15);
+    let connection = connections::connected(&store, &sealer, tenant.id, grant("ya29.first"), next)
+        .await
+        .unwrap();
     let later = chrono::Utc::now() + chrono::Duration::seconds(30);
     let (_, owed) =
         store.disconnect_connection(tenant.id, connection.id, true, later).await.unwrap();
     assert!(owed.is_some(), "the disconnect owes a cleanup");
     assert_eq!(cleanups_owed(&store, connection.id).await, 1);
-    let again = store.save_connection(tenant.id, grant("ya29.second"), &sealer).await.unwrap();
+    let again = connections::connected(&store, &sealer, tenant.id, grant("ya29.second"), next)
+        .await
+        .unwrap();
     assert_eq!(again.id, connection.id, "the same account reconnects the same connection");
     assert_eq!(cleanups_owed(&store, connection.id).await, 0, "nothing left to revoke");
 }

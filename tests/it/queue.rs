@@ -2,6 +2,8 @@
 //! with backoff, permanent ones stop at once and are recorded, duplicates are harmless, and a
 //! stopping worker finishes what it runs.
 
+use kalends_core::service::bookings;
+use kalends_core::store::Overlap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -141,7 +143,7 @@ async fn work_committed_before_a_crash_is_delivered_after_restart(queue: Queue) 
     let (store, _) = app::connect(&config).await.unwrap();
     let tenant = helpers::tenant(&store, "UTC").await;
     let new = a_stay("Committed, never enqueued");
-    let booking = store.create_booking(&tenant, new).await.unwrap();
+    let booking = bookings::create(&store, &tenant, new, Overlap::Allow).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 1);
     store.close().await;
     // The restarted process finds the owed work and runs it.
@@ -249,16 +251,17 @@ async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
     let (store, queue) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
     let tenant = helpers::tenant(&store, "UTC").await;
     let body = a_stay("B");
-    let booking = store.create_booking(&tenant, body.clone()).await.unwrap();
-    store
-        .replace_booking(
-            &tenant,
-            booking.id,
-            1,
-            kalends_core::domain::NewBooking { title: "B2".into(), ..body },
-        )
-        .await
-        .unwrap();
+    let booking = bookings::create(&store, &tenant, body.clone(), Overlap::Allow).await.unwrap();
+    bookings::replace(
+        &store,
+        &tenant,
+        booking.id,
+        1,
+        kalends_core::domain::NewBooking { title: "B2".into(), ..body },
+        Overlap::Allow,
+    )
+    .await
+    .unwrap();
     let job = QueuedJob::new(
         Job::SyncBooking { tenant_id: tenant.id, booking_id: booking.id },
         Utc::now().timestamp_millis(),

@@ -1,5 +1,7 @@
 //! The store: one story, two databases. Every test here runs on SQLite and on PostgreSQL.
 
+use kalends_core::service::bookings;
+use kalends_core::store::Overlap;
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone as _, Utc};
@@ -91,11 +93,12 @@ async fn bookings_round_trip_with_every_field(db: Db) {
         staff_ids: vec![bob.id, ann.id],
         ..stay("Stay", 3, 6)
     };
-    let created = store.create_booking(&tenant, new.clone()).await.unwrap();
+    let created = bookings::create(&store, &tenant, new.clone(), Overlap::Allow).await.unwrap();
     let read = store.booking(tenant.id, created.id).await.unwrap();
     assert_eq!(read.data, new, "staff order, dates and fields survive storage");
     assert_eq!(read.version, 1);
-    let timed = store.create_booking(&tenant, timed("Massage", 2)).await.unwrap();
+    let timed =
+        bookings::create(&store, &tenant, timed("Massage", 2), Overlap::Allow).await.unwrap();
     assert_eq!(store.booking(tenant.id, timed.id).await.unwrap().data, timed.data);
 }
 
@@ -103,12 +106,16 @@ async fn every_change_bumps_the_version_and_owes_a_job(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
-    let booking = store.create_booking(&tenant, timed("Massage", 2)).await.unwrap();
-    let moved = store.replace_booking(&tenant, booking.id, 1, timed("Massage", 3)).await.unwrap();
+    let booking =
+        bookings::create(&store, &tenant, timed("Massage", 2), Overlap::Allow).await.unwrap();
+    let moved =
+        bookings::replace(&store, &tenant, booking.id, 1, timed("Massage", 3), Overlap::Allow)
+            .await
+            .unwrap();
     assert_eq!(moved.version, 2);
-    let cancelled = store.cancel_booking(&tenant, booking.id).await.unwrap();
+    let cancelled = bookings::cancel(&store, &tenant, booking.id).await.unwrap();
     assert_eq!((cancelled.version, cancelled.data.status), (3, BookingStatus::Cancelled));
-    let again = store.cancel_booking(&tenant, booking.id).await.unwrap();
+    let again = bookings::cancel(&store, &tenant, booking.id).await.unwrap();
     assert_eq!(again.version, 3, "cancelling twice is one change");
     let sync = Job::SyncBooking { tenant_id: tenant.id, booking_id: booking.id };
     let delete = Job::DeleteBooking { tenant_id: tenant.id, booking_id: booking.id };
@@ -125,9 +132,13 @@ async fn a_stale_version_cannot_overwrite_a_newer_one(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
-    let booking = store.create_booking(&tenant, timed("Massage", 2)).await.unwrap();
-    store.replace_booking(&tenant, booking.id, 1, timed("Moved", 3)).await.unwrap();
-    let stale = store.replace_booking(&tenant, booking.id, 1, timed("Stale", 4)).await;
+    let booking =
+        bookings::create(&store, &tenant, timed("Massage", 2), Overlap::Allow).await.unwrap();
+    bookings::replace(&store, &tenant, booking.id, 1, timed("Moved", 3), Overlap::Allow)
+        .await
+        .unwrap();
+    let stale =
+        bookings::replace(&store, &tenant, booking.id, 1, timed("Stale", 4), Overlap::Allow).await;
     assert!(matches!(stale, Err(StoreError::VersionConflict)), "{stale:?}");
     assert_eq!(store.booking(tenant.id, booking.id).await.unwrap().data.title, "Moved");
 }
@@ -136,11 +147,15 @@ async fn an_identical_upsert_changes_nothing_and_owes_nothing(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
-    let first = store.upsert_booking(&tenant, "ext-1", timed("Massage", 2)).await.unwrap();
+    let upsert = |day| {
+        let new = timed("Massage", day);
+        bookings::save_by_external_id(&store, &tenant, "ext-1", new, Overlap::Allow)
+    };
+    let first = upsert(2).await.unwrap();
     assert!(matches!(first, UpsertOutcome::Created(_)));
-    let same = store.upsert_booking(&tenant, "ext-1", timed("Massage", 2)).await.unwrap();
+    let same = upsert(2).await.unwrap();
     assert!(matches!(same, UpsertOutcome::Unchanged(ref b) if b.version == 1), "{same:?}");
-    let changed = store.upsert_booking(&tenant, "ext-1", timed("Massage", 5)).await.unwrap();
+    let changed = upsert(5).await.unwrap();
     assert!(matches!(changed, UpsertOutcome::Updated(ref b) if b.version == 2), "{changed:?}");
     let syncs = jobs_owed(&store).await.into_iter().filter(|j| j.kind() == "sync_booking").count();
     assert_eq!(syncs, 2, "only the create and the real change owe a sync");
@@ -150,12 +165,13 @@ async fn another_tenants_records_are_not_found(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let (mine, theirs) = (tenant(&store, "UTC").await, tenant(&store, "UTC").await);
-    let booking = store.create_booking(&theirs, timed("Theirs", 2)).await.unwrap();
+    let booking =
+        bookings::create(&store, &theirs, timed("Theirs", 2), Overlap::Allow).await.unwrap();
     assert!(matches!(store.booking(mine.id, booking.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.cancel_booking(&mine, booking.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(bookings::cancel(&store, &mine, booking.id).await, Err(StoreError::NotFound)));
     let staff = staff(&store, theirs.id, "T").await;
     let with_their_staff = NewBooking { staff_ids: vec![staff.id], ..timed("Mine", 3) };
-    let err = store.create_booking(&mine, with_their_staff).await.unwrap_err();
+    let err = bookings::create(&store, &mine, with_their_staff, Overlap::Allow).await.unwrap_err();
     assert!(
         matches!(err, StoreError::Invalid { ref field, .. } if field == "staff_ids[0]"),
         "{err:?}"
@@ -184,9 +200,9 @@ async fn lists_page_in_creation_order_and_filter(db: Db) {
             new.resource_id = Some(room.id);
             new.staff_ids = vec![ann.id];
         }
-        ids.push(store.create_booking(&tenant, new).await.unwrap().id);
+        ids.push(bookings::create(&store, &tenant, new, Overlap::Allow).await.unwrap().id);
     }
-    store.cancel_booking(&tenant, ids[6]).await.unwrap();
+    bookings::cancel(&store, &tenant, ids[6]).await.unwrap();
     let mut seen = Vec::new();
     let mut after = None;
     loop {
@@ -245,10 +261,14 @@ async fn a_resource_with_bookings_cannot_be_deleted(db: Db) {
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
     let room = resource(&store, tenant.id, "Room").await;
-    store
-        .create_booking(&tenant, NewBooking { resource_id: Some(room.id), ..timed("B", 2) })
-        .await
-        .unwrap();
+    bookings::create(
+        &store,
+        &tenant,
+        NewBooking { resource_id: Some(room.id), ..timed("B", 2) },
+        Overlap::Allow,
+    )
+    .await
+    .unwrap();
     let err = store.delete_resource(tenant.id, room.id).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let empty = resource(&store, tenant.id, "Spare").await;
@@ -260,10 +280,14 @@ async fn deleting_staff_resyncs_their_bookings_without_them(db: Db) {
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
     let ann = staff(&store, tenant.id, "Ann").await;
-    let booking = store
-        .create_booking(&tenant, NewBooking { staff_ids: vec![ann.id], ..timed("B", 2) })
-        .await
-        .unwrap();
+    let booking = bookings::create(
+        &store,
+        &tenant,
+        NewBooking { staff_ids: vec![ann.id], ..timed("B", 2) },
+        Overlap::Allow,
+    )
+    .await
+    .unwrap();
     jobs_owed(&store).await;
     store.delete_staff(tenant.id, ann.id).await.unwrap();
     let after = store.booking(tenant.id, booking.id).await.unwrap();
@@ -287,10 +311,14 @@ async fn all_day_bookings_are_placed_in_the_resource_zone(db: Db) {
         )
         .await
         .unwrap();
-    store
-        .create_booking(&tenant, NewBooking { resource_id: Some(villa.id), ..stay("Stay", 10, 12) })
-        .await
-        .unwrap();
+    bookings::create(
+        &store,
+        &tenant,
+        NewBooking { resource_id: Some(villa.id), ..stay("Stay", 10, 12) },
+        Overlap::Allow,
+    )
+    .await
+    .unwrap();
     // 2030-06-10 00:00 in Auckland (UTC+12) is 2030-06-09 12:00 UTC.
     let probe = |h| Utc.with_ymd_and_hms(2030, 6, 9, h, 0, 0).unwrap();
     let found = |from, to| {
@@ -321,7 +349,7 @@ async fn outbox_claims_are_exclusive_until_the_lease_expires(db: Db) {
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
     // A stay without a customer address owes one job (a customer with one would add NotifyCustomer).
-    store.create_booking(&tenant, stay("B", 2, 3)).await.unwrap();
+    bookings::create(&store, &tenant, stay("B", 2, 3), Overlap::Allow).await.unwrap();
     let first = store.claim_outbox(10, Duration::from_secs(60)).await.unwrap();
     assert_eq!(first.len(), 1);
     assert!(
@@ -331,7 +359,7 @@ async fn outbox_claims_are_exclusive_until_the_lease_expires(db: Db) {
     assert_eq!(store.outbox_depth().await.unwrap(), 1, "claimed is not done");
     store.complete_outbox(&[first[0].id]).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
-    store.create_booking(&tenant, stay("C", 3, 4)).await.unwrap();
+    bookings::create(&store, &tenant, stay("C", 3, 4), Overlap::Allow).await.unwrap();
     assert_eq!(store.claim_outbox(10, Duration::ZERO).await.unwrap().len(), 1);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
@@ -356,7 +384,7 @@ async fn a_sync_attempt_is_recorded_once_per_version(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
     let tenant = tenant(&store, "UTC").await;
-    let booking = store.create_booking(&tenant, timed("B", 2)).await.unwrap();
+    let booking = bookings::create(&store, &tenant, timed("B", 2), Overlap::Allow).await.unwrap();
     assert!(store.record_sync_attempt(tenant.id, booking.id, 1, "sync_booking").await.unwrap());
     assert!(!store.record_sync_attempt(tenant.id, booking.id, 1, "sync_booking").await.unwrap());
     assert_eq!(store.sync_attempts(booking.id).await.unwrap().len(), 1);

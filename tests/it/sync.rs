@@ -2,6 +2,8 @@
 //! in-process sandbox: created, moved, unassigned, cancelled; retried through faults without a
 //! duplicate; parked on a dead grant and replayed on reconnect.
 
+use kalends_core::service::bookings;
+use kalends_core::store::Overlap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -495,7 +497,7 @@ async fn a_sync_lease_is_renewed_only_by_its_holder(db: Db) {
         customer: None,
         span: kalends_core::domain::BookingSpan::all_day(day(1), day(3)).unwrap(),
     };
-    let booking = store.create_booking(&tenant, stay).await.unwrap().id;
+    let booking = bookings::create(&store, &tenant, stay, Overlap::Allow).await.unwrap().id;
     let micros = |t: chrono::DateTime<chrono::Utc>| {
         chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap()
     };

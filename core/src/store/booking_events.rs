@@ -350,26 +350,29 @@ impl Store {
     /// left deleted (`external_edit_policy: accept`) is not missing until the booking changes.
     pub async fn bookings_behind(&self, connection: &Connection) -> Result<Vec<Uuid>, StoreError> {
         let rows: Vec<(Uuid,)> = with_read_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT b.id FROM bookings b JOIN booking_staff s ON s.booking_id = b.id \
-                 LEFT JOIN booking_events e ON e.booking_id = b.id AND e.connection_id = $1 \
-                 WHERE s.staff_id = $2 AND b.tenant_id = $3 AND b.span_end > $4 AND b.status <> 'cancelled' \
-                 AND (e.booking_id IS NULL OR e.synced_version < b.version OR e.calendar_id <> $5 \
-                 OR (e.state <> 'synced' AND NOT (e.state = 'deleted' AND COALESCE(e.last_error, '') = $6))) \
-                 ORDER BY b.updated_at, b.id",
-            )
-            .bind(connection.id)
-            .bind(connection.staff_id)
-            .bind(connection.tenant_id)
-            .bind(now())
-            .bind(connection.destination_calendar_id.as_deref().unwrap_or_default())
-            .bind(LEFT_DELETED)
-            .fetch_all(pool)
-            .await
+            sqlx::query_as(BEHIND)
+                .bind(connection.id)
+                .bind(connection.staff_id)
+                .bind(connection.tenant_id)
+                .bind(now())
+                .bind(connection.destination_calendar_id.as_deref().unwrap_or_default())
+                .bind(LEFT_DELETED)
+                .fetch_all(pool)
+                .await
         })?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 }
+
+/// The upcoming bookings of a connection's staff member ($2, tenant $3, now $4) whose event in
+/// the connection ($1, destination calendar $5) is missing or behind, oldest change first; a
+/// deletion the staff member made and Kalends accepted ($6) stays.
+pub(super) const BEHIND: &str = "SELECT b.id FROM bookings b JOIN booking_staff s ON s.booking_id = b.id \
+     LEFT JOIN booking_events e ON e.booking_id = b.id AND e.connection_id = $1 \
+     WHERE s.staff_id = $2 AND b.tenant_id = $3 AND b.span_end > $4 AND b.status <> 'cancelled' \
+     AND (e.booking_id IS NULL OR e.synced_version < b.version OR e.calendar_id <> $5 \
+     OR (e.state <> 'synced' AND NOT (e.state = 'deleted' AND COALESCE(e.last_error, '') = $6))) \
+     ORDER BY b.updated_at, b.id";
 
 /// Bookings whose calendars are behind and no job is on it: an event (in an active connection)
 /// behind the booking's version, or a target calendar (its staff member's default, active

@@ -199,9 +199,14 @@ macro_rules! resolve_refs {
     }};
 }
 
-/// Rewrites the booking's staff links and records the job the change owes.
-macro_rules! write_links_and_job {
-    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $at:expr) => {{
+/// What a booking write owes, decided by the service layer (`service::bookings::owed_jobs`):
+/// given the tenant, the booking's id (known only inside the write for a create or an upsert)
+/// and its new content, the jobs the store records in the outbox in the write's transaction.
+pub type OwedJobs = fn(Uuid, Uuid, &NewBooking) -> Vec<Job>;
+
+/// Rewrites the booking's staff links and records the jobs the change owes.
+macro_rules! write_links_and_jobs {
+    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $owed:expr, $at:expr) => {{
         let new: &NewBooking = $new;
         sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1").bind($id).execute(&mut *$tx).await?;
         for (position, staff_id) in new.staff_ids.iter().enumerate() {
@@ -213,20 +218,23 @@ macro_rules! write_links_and_job {
                 .execute(&mut *$tx)
                 .await?;
         }
-        let job = job_for($tenant_id, $id, new.status);
-        sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind($at).execute(&mut *$tx).await?;
-        if new.customer.as_ref().is_some_and(|c| c.email.is_some()) {
-            let job = Job::NotifyCustomer { tenant_id: $tenant_id, booking_id: $id, resend: false };
-            sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind($at).execute(&mut *$tx).await?;
-        }
+        let owed: OwedJobs = $owed;
+        write_jobs!($tx, &owed($tenant_id, $id, new), $at);
     }};
 }
 
-fn job_for(tenant_id: Uuid, booking_id: Uuid, status: BookingStatus) -> Job {
-    match status {
-        BookingStatus::Cancelled => Job::DeleteBooking { tenant_id, booking_id },
-        _ => Job::SyncBooking { tenant_id, booking_id },
-    }
+/// Records `$jobs` in the outbox, in `$tx`.
+macro_rules! write_jobs {
+    ($tx:expr, $jobs:expr, $at:expr) => {{
+        let jobs: &[Job] = $jobs;
+        for job in jobs {
+            sqlx::query(outbox::INSERT)
+                .bind(outbox::encode(job)?)
+                .bind($at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
 }
 
 fn insert_sql() -> String {
@@ -247,22 +255,14 @@ fn update_sql() -> String {
 }
 
 impl Store {
-    /// Creates a booking (version 1) and schedules its sync.
+    /// Creates a booking (version 1) and records the jobs it owes, checked against its owners'
+    /// other items in the same transaction when `overlap` is [`Overlap::Reject`].
     pub async fn create_booking(
         &self,
         tenant: &Tenant,
         new: NewBooking,
-    ) -> Result<Booking, StoreError> {
-        self.create_booking_with(tenant, new, Overlap::Allow).await
-    }
-
-    /// [`Store::create_booking`], checked against its owners' other items in the same
-    /// transaction when `overlap` is [`Overlap::Reject`].
-    pub async fn create_booking_with(
-        &self,
-        tenant: &Tenant,
-        new: NewBooking,
         overlap: Overlap,
+        owed: OwedJobs,
     ) -> Result<Booking, StoreError> {
         let (id, at) = (Uuid::now_v7(), now());
         let sql = insert_sql();
@@ -278,7 +278,7 @@ impl Store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
-            write_links_and_job!(tx, tenant.id, id, &new, at);
+            write_links_and_jobs!(tx, tenant.id, id, &new, owed, at);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
@@ -294,26 +294,17 @@ impl Store {
     }
 
     /// Replaces the content of a booking that is still at `expected_version`; otherwise
-    /// [`StoreError::VersionConflict`]. The version goes up by one and the sync is scheduled.
+    /// [`StoreError::VersionConflict`]. The version goes up by one and the jobs it owes are
+    /// recorded; checked against its owners' other items in the same transaction when
+    /// `overlap` is [`Overlap::Reject`].
     pub async fn replace_booking(
         &self,
         tenant: &Tenant,
         id: Uuid,
         expected_version: i64,
         new: NewBooking,
-    ) -> Result<Booking, StoreError> {
-        self.replace_booking_with(tenant, id, expected_version, new, Overlap::Allow).await
-    }
-
-    /// [`Store::replace_booking`], checked against its owners' other items in the same
-    /// transaction when `overlap` is [`Overlap::Reject`].
-    pub async fn replace_booking_with(
-        &self,
-        tenant: &Tenant,
-        id: Uuid,
-        expected_version: i64,
-        new: NewBooking,
         overlap: Overlap,
+        owed: OwedJobs,
     ) -> Result<Booking, StoreError> {
         let at = now();
         let sql = update_sql();
@@ -334,7 +325,7 @@ impl Store {
             else {
                 return Err(StoreError::VersionConflict);
             };
-            write_links_and_job!(tx, tenant.id, id, &new, at);
+            write_links_and_jobs!(tx, tenant.id, id, &new, owed, at);
             tx.commit().await?;
             Ok::<_, StoreError>(created_at)
         })?;
@@ -343,25 +334,17 @@ impl Store {
         Ok(Booking { id, tenant_id: tenant.id, data: new, version, created_at, updated_at: at })
     }
 
-    /// Creates or replaces the booking with this external id. Identical content changes nothing.
+    /// Creates or replaces the booking with this external id; identical content changes
+    /// nothing. Checked against its owners' other items in the same transaction when `overlap`
+    /// is [`Overlap::Reject`]: identical content is still refused when it overlaps, though
+    /// nothing would be written.
     pub async fn upsert_booking(
-        &self,
-        tenant: &Tenant,
-        ext: &str,
-        new: NewBooking,
-    ) -> Result<UpsertOutcome, StoreError> {
-        self.upsert_booking_with(tenant, ext, new, Overlap::Allow).await
-    }
-
-    /// [`Store::upsert_booking`], checked against its owners' other items in the same
-    /// transaction when `overlap` is [`Overlap::Reject`]. Identical content is still refused
-    /// when it overlaps, though nothing would be written.
-    pub async fn upsert_booking_with(
         &self,
         tenant: &Tenant,
         ext: &str,
         mut new: NewBooking,
         overlap: Overlap,
+        owed: OwedJobs,
     ) -> Result<UpsertOutcome, StoreError> {
         new.external_id = Some(ext.to_owned());
         for _ in 0..3 {
@@ -371,17 +354,18 @@ impl Store {
                     return Ok(UpsertOutcome::Unchanged(existing));
                 }
                 Some(existing) => self
-                    .replace_booking_with(
+                    .replace_booking(
                         tenant,
                         existing.id,
                         existing.version,
                         new.clone(),
                         overlap,
+                        owed,
                     )
                     .await
                     .map(UpsertOutcome::Updated),
                 None => self
-                    .create_booking_with(tenant, new.clone(), overlap)
+                    .create_booking(tenant, new.clone(), overlap, owed)
                     .await
                     .map(UpsertOutcome::Created),
             };
@@ -416,9 +400,14 @@ impl Store {
         if hits.is_empty() { Ok(()) } else { Err(StoreError::Collides(hits)) }
     }
 
-    /// Cancels a booking: a new version and the removal from calendars. Cancelling a cancelled
-    /// booking changes nothing.
-    pub async fn cancel_booking(&self, tenant: &Tenant, id: Uuid) -> Result<Booking, StoreError> {
+    /// Cancels a booking: a new version, and `owed` (the removal from calendars, the customer's
+    /// notice) recorded in the outbox. Cancelling a cancelled booking changes nothing.
+    pub async fn cancel_booking(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        owed: &[Job],
+    ) -> Result<Booking, StoreError> {
         let at = now();
         let changed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -433,15 +422,7 @@ impl Store {
             .await?
             .rows_affected();
             if changed == 1 {
-                let notify =
-                    Job::NotifyCustomer { tenant_id: tenant.id, booking_id: id, resend: false };
-                for job in [Job::DeleteBooking { tenant_id: tenant.id, booking_id: id }, notify] {
-                    sqlx::query(outbox::INSERT)
-                        .bind(outbox::encode(&job)?)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                write_jobs!(tx, owed, at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(changed)

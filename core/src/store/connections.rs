@@ -5,8 +5,10 @@ use secrecy::SecretString;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
-use crate::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner, Provider};
+use super::booking_events::{BEHIND, LEFT_DELETED};
+use super::{Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool};
+use crate::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
+use crate::job::Job;
 use crate::seal::Sealer;
 
 /// Tokens as the store takes and gives them (sealed in between).
@@ -121,25 +123,105 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
 
+/// What saving a connection owes, decided by `service::connections::connected`; recorded in
+/// the outbox in the save's own transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionOwed {
+    /// Jobs owed, given the tenant and the connection's id.
+    pub jobs: fn(Uuid, Uuid) -> Vec<Job>,
+    /// An import of its busy times now (unless one is already waiting), with the next scheduled
+    /// one at this time.
+    pub import_now: Option<DateTime<Utc>>,
+    /// A sync of each upcoming booking its calendar lacks, when it is its staff member's active
+    /// default connection (first, oldest change first).
+    pub replay: bool,
+}
+
+/// Records what saving connection `$id` owes ([`ConnectionOwed`]) in `$tx`; evaluates to the
+/// number of bookings queued for its calendar.
+macro_rules! record_connection_owed {
+    ($tx:expr, $tenant_id:expr, $id:expr, $owed:expr, $at:expr) => {{
+        let owed: &ConnectionOwed = $owed;
+        let mut jobs = Vec::new();
+        if owed.replay {
+            let (staff_id, is_default, status, destination): (Uuid, bool, String, Option<String>) =
+                sqlx::query_as(
+                    "SELECT staff_id, is_default, status, destination_calendar_id \
+                     FROM connections WHERE id = $1",
+                )
+                .bind($id)
+                .fetch_one(&mut *$tx)
+                .await?;
+            if is_default && status == ConnectionStatus::Active.as_str() {
+                let behind: Vec<(Uuid,)> = sqlx::query_as(BEHIND)
+                    .bind($id)
+                    .bind(staff_id)
+                    .bind($tenant_id)
+                    .bind($at)
+                    .bind(destination.unwrap_or_default())
+                    .bind(LEFT_DELETED)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                jobs.extend(
+                    behind.into_iter().map(|(booking_id,)| Job::SyncBooking {
+                        tenant_id: $tenant_id,
+                        booking_id,
+                    }),
+                );
+            }
+        }
+        let replayed = jobs.len();
+        jobs.extend((owed.jobs)($tenant_id, $id));
+        if let Some(next) = owed.import_now {
+            sqlx::query("UPDATE connections SET next_import_at = $1 WHERE id = $2")
+                .bind(next)
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+            let marked = sqlx::query(
+                "UPDATE connections SET import_requested_at = $1 \
+                 WHERE id = $2 AND import_requested_at IS NULL",
+            )
+            .bind($at)
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if marked == 1 {
+                jobs.push(Job::ImportAvailability { tenant_id: $tenant_id, connection_id: $id });
+            }
+        }
+        for job in &jobs {
+            sqlx::query(outbox::INSERT)
+                .bind(outbox::encode(job)?)
+                .bind($at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        replayed
+    }};
+}
+
 impl Store {
     /// Saves a newly authorized account: a new connection, or (the same staff member, provider
-    /// and account connecting again) fresh tokens and `active` for the existing one. The first
-    /// active connection of a staff member becomes the default; the account's primary writable
-    /// calendar becomes the destination and the busy calendar. Its busy times are due for import
-    /// at once.
+    /// and account connecting again) fresh tokens and `active` for the existing one, with what
+    /// it `owed`s in the same transaction. The first active connection of a staff member
+    /// becomes the default; the account's primary writable calendar becomes the destination and
+    /// the busy calendar. Returns the connection and how many bookings were queued for it.
     pub async fn save_connection(
         &self,
         tenant_id: Uuid,
         new: NewConnection,
         sealer: &Sealer,
-    ) -> Result<Connection, StoreError> {
+        owed: &ConnectionOwed,
+    ) -> Result<(Connection, usize), StoreError> {
         let existing = self.connection_by_account(tenant_id, &new).await?;
         let id = existing.as_ref().map_or_else(Uuid::now_v7, |c| c.id);
         let access = sealer.seal(&new.tokens.access_token, &context(id, "access"));
         let refresh =
             new.tokens.refresh_token.as_ref().map(|t| sealer.seal(t, &context(id, "refresh")));
         let at = now();
-        match existing {
+        let replayed = match existing {
             Some(_) => {
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
@@ -164,8 +246,10 @@ impl Store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    tx.commit().await
-                })?;
+                    let replayed = record_connection_owed!(tx, tenant_id, id, owed, at);
+                    tx.commit().await?;
+                    Ok::<_, StoreError>(replayed)
+                })?
             }
             None => {
                 let primary = new
@@ -181,6 +265,7 @@ impl Store {
                     .iter()
                     .any(|c| c.is_default && c.status != ConnectionStatus::Revoked);
                 with_pool!(self, |pool| {
+                    let mut tx = pool.begin().await?;
                     sqlx::query(
                         "INSERT INTO connections (id, tenant_id, staff_id, provider, account_email, status, \
                          destination_calendar_id, busy_calendar_ids, calendars, is_default, access_token, \
@@ -201,13 +286,16 @@ impl Store {
                     .bind(&refresh)
                     .bind(new.tokens.expires_at)
                     .bind(at)
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
-                })?;
+                    .execute(&mut *tx)
+                    .await?;
+                    let replayed = record_connection_owed!(tx, tenant_id, id, owed, at);
+                    tx.commit().await?;
+                    Ok::<_, StoreError>(replayed)
+                })?
             }
-        }
-        self.connection(tenant_id, id).await
+        };
+        self.outbox_signal.notify_one();
+        Ok((self.connection(tenant_id, id).await?, replayed))
     }
 
     async fn connection_by_account(
@@ -639,8 +727,6 @@ impl Store {
         if owed {
             self.outbox_signal.notify_one();
         }
-        // Conflicts with those busy times resolve themselves.
-        self.detect_conflicts(tenant_id, Owner::Staff(current.staff_id)).await?;
         Ok((self.connection(tenant_id, id).await?, owed.then_some(cleanup_id)))
     }
 

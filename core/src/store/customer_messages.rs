@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::outbox::{INSERT, encode};
 use super::{Pool, Store, StoreError, corrupt, now, with_pool, with_read_pool};
-use crate::domain::{Booking, Owner, Tenant, TimeZone};
 use crate::job::Job;
 
 /// What kind of e-mail.
@@ -168,19 +167,6 @@ impl TryFrom<MessageRow> for CustomerMessage {
 }
 
 impl Store {
-    /// The zone a booking's days are counted in: its resource's, else the tenant's. (A timed
-    /// booking also carries its own zone; this one places stays and the reminder hour.)
-    pub async fn booking_zone(
-        &self,
-        tenant: &Tenant,
-        booking: &Booking,
-    ) -> Result<TimeZone, StoreError> {
-        match booking.data.resource_id {
-            Some(resource) => self.owner_zone(tenant, Owner::Resource(resource)).await,
-            None => Ok(tenant.settings.time_zone),
-        }
-    }
-
     /// Claims an e-mail before sending it; `None` when it was already claimed (sent, being
     /// sent, failed or skipped): the caller must not send it.
     pub async fn claim_message(&self, new: &NewMessage<'_>) -> Result<Option<Uuid>, StoreError> {

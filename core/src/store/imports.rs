@@ -151,6 +151,21 @@ pub enum RunResult<'a> {
     },
 }
 
+/// What a finished run writes, as `service::imports::record_run` decided it.
+#[derive(Debug)]
+pub struct RunRecord<'a> {
+    /// The run-log entry.
+    pub run: &'a ImportRun,
+    /// What changed against the stored items, for a feed that was read.
+    pub diff: Option<imports::Diff<'a>>,
+    /// The import's status from now on.
+    pub status: ImportStatus,
+    /// Failed runs in a row, this one included (0 after a success).
+    pub failures: u32,
+    /// The validators for the next conditional GET, for a feed that was read.
+    pub validators: Option<(Option<String>, Option<String>)>,
+}
+
 /// An item the last run of an import stored.
 #[derive(Clone, Debug)]
 pub struct ImportedItem {
@@ -427,65 +442,22 @@ impl Store {
         Ok(renewed == 1)
     }
 
-    /// Records a run: stores what changed (for a read feed), appends to the run log, updates the
-    /// import's status and releases its lease, all in one transaction.
-    pub async fn finish_import_run(
+    /// Writes a finished run as the service decided it (`service::imports::record_run`): what
+    /// changed (for a read feed), the run-log entry, the import's status and validators, and
+    /// the release of its lease, all in one transaction. `zone` places all-day items.
+    pub async fn save_import_run(
         &self,
         tenant: &Tenant,
         import: &Import,
-        started_at: DateTime<Utc>,
-        result: RunResult<'_>,
-        failure_threshold: u32,
-    ) -> Result<ImportRun, StoreError> {
-        let zone = self.owner_zone(tenant, import.data.owner).await?;
-        let stored = self.stored_items(import.id).await?;
-        let at = now();
-        let mut run = ImportRun {
-            id: Uuid::now_v7(),
-            import_id: import.id,
-            started_at,
-            finished_at: at,
-            outcome: RunOutcome::Ok,
-            http_status: None,
-            counts: RunCounts::default(),
-            skipped: 0,
-            error: None,
-        };
-        let (mut failures, mut validators) = (0, None);
-        let diff = match &result {
-            RunResult::Read { items, skipped, http_status, etag, last_modified } => {
-                run.http_status = *http_status;
-                run.skipped = *skipped;
-                validators = Some((etag.clone(), last_modified.clone()));
-                let d = imports::diff(&stored, items, import.data.platform, at.date_naive());
-                run.counts = d.counts;
-                Some(d)
-            }
-            RunResult::NotModified { http_status } => {
-                run.outcome = RunOutcome::NotModified;
-                run.http_status = Some(*http_status);
-                run.counts.unchanged = stored.len() as u32;
-                None
-            }
-            RunResult::Failed { http_status, error } => {
-                run.outcome = RunOutcome::Failed;
-                run.http_status = *http_status;
-                run.error = Some(error.clone());
-                failures = import.consecutive_failures.saturating_add(1);
-                None
-            }
-        };
-        let status = if failures == 0 {
-            ImportStatus::Ok
-        } else if failures >= failure_threshold {
-            ImportStatus::Failing
-        } else {
-            import.status
-        };
+        zone: TimeZone,
+        record: &RunRecord<'_>,
+    ) -> Result<(), StoreError> {
+        let RunRecord { run, diff, status, failures, validators } = record;
+        let at = run.finished_at;
         let owner = import.data.owner.columns();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            if let Some(d) = &diff {
+            if let Some(d) = diff {
                 for id in &d.removed {
                     sqlx::query("DELETE FROM imported_items WHERE id = $1")
                         .bind(id)
@@ -544,21 +516,22 @@ impl Store {
                  last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END WHERE id = $6",
             )
             .bind(status.as_str())
-            .bind(i64::from(failures))
+            .bind(i64::from(*failures))
             .bind(validators.is_some())
             .bind(etag)
             .bind(last_modified)
             .bind(import.id)
             .execute(&mut *tx)
             .await?;
-            insert_run!(tx, tenant.id, &run);
+            insert_run!(tx, tenant.id, run);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        Ok(run)
+        Ok(())
     }
 
-    async fn stored_items(&self, import_id: Uuid) -> Result<Vec<StoredItem>, StoreError> {
+    /// The items an import holds now, for a run to compare the feed with.
+    pub async fn stored_items(&self, import_id: Uuid) -> Result<Vec<StoredItem>, StoreError> {
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM imported_items i JOIN imports m ON m.id = i.import_id \
              WHERE i.import_id = $1"
@@ -579,16 +552,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// The zone all-day items of a resource or staff member are read in: theirs, else the
-    /// tenant's.
-    pub async fn owner_zone(&self, tenant: &Tenant, owner: Owner) -> Result<TimeZone, StoreError> {
-        let zone = match owner {
-            Owner::Resource(id) => self.resource(tenant.id, id).await?.data.time_zone,
-            Owner::Staff(id) => self.staff(tenant.id, id).await?.data.time_zone,
-        };
-        Ok(zone.unwrap_or(tenant.settings.time_zone))
     }
 
     /// The run log of an import, newest first.

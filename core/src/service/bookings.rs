@@ -1,0 +1,166 @@
+//! Bookings: saved (created, replaced by id or by the host's external id, edited), cancelled.
+//! Each change records what it owes (the sync to every assigned calendar or its removal, the
+//! customer's e-mail) in its own transaction, then brings its conflicts up to date.
+
+use uuid::Uuid;
+
+use super::conflicts::after_booking_change;
+use crate::domain::{Booking, BookingStatus, NewBooking, Tenant};
+use crate::job::Job;
+use crate::store::{Overlap, UpsertOutcome};
+use crate::{Store, StoreError};
+
+/// How often an edit is tried again when the booking changed under it.
+const EDIT_ATTEMPTS: usize = 3;
+
+/// The jobs a booking's new content owes: its calendars follow it (or drop it once cancelled),
+/// and a customer with an e-mail address hears of it.
+pub fn owed_jobs(tenant_id: Uuid, booking_id: Uuid, booking: &NewBooking) -> Vec<Job> {
+    let mut jobs = vec![match booking.status {
+        BookingStatus::Cancelled => Job::DeleteBooking { tenant_id, booking_id },
+        _ => Job::SyncBooking { tenant_id, booking_id },
+    }];
+    if booking.customer.as_ref().is_some_and(|c| c.email.is_some()) {
+        jobs.push(Job::NotifyCustomer { tenant_id, booking_id, resend: false });
+    }
+    jobs
+}
+
+/// The jobs a cancellation owes: the removal from calendars, and the customer's notice (the job
+/// itself skips a customer without an address).
+fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid) -> [Job; 2] {
+    [
+        Job::DeleteBooking { tenant_id, booking_id },
+        Job::NotifyCustomer { tenant_id, booking_id, resend: false },
+    ]
+}
+
+/// Creates a booking. With [`Overlap::Reject`] it is refused
+/// ([`StoreError::Collides`]) when it overlaps another item of its resource or staff.
+pub async fn create(
+    store: &Store,
+    tenant: &Tenant,
+    new: NewBooking,
+    overlap: Overlap,
+) -> Result<Booking, StoreError> {
+    let booking = store.create_booking(tenant, new, overlap, owed_jobs).await?;
+    after_booking_change(store, tenant, &booking).await;
+    Ok(booking)
+}
+
+/// Creates or replaces the booking the host knows by `external_id`. The same content again
+/// changes nothing and owes nothing.
+pub async fn save_by_external_id(
+    store: &Store,
+    tenant: &Tenant,
+    external_id: &str,
+    new: NewBooking,
+    overlap: Overlap,
+) -> Result<UpsertOutcome, StoreError> {
+    let outcome = store.upsert_booking(tenant, external_id, new, overlap, owed_jobs).await?;
+    if let UpsertOutcome::Created(booking) | UpsertOutcome::Updated(booking) = &outcome {
+        after_booking_change(store, tenant, booking).await;
+    }
+    Ok(outcome)
+}
+
+/// Replaces a booking still at `expected_version` ([`StoreError::VersionConflict`] otherwise).
+pub async fn replace(
+    store: &Store,
+    tenant: &Tenant,
+    id: Uuid,
+    expected_version: i64,
+    new: NewBooking,
+    overlap: Overlap,
+) -> Result<Booking, StoreError> {
+    let booking =
+        store.replace_booking(tenant, id, expected_version, new, overlap, owed_jobs).await?;
+    after_booking_change(store, tenant, &booking).await;
+    Ok(booking)
+}
+
+/// Edits a booking: `change` turns its current state into the new content (it may fail with
+/// the caller's own error, a field error say). When someone else changed the booking in
+/// between, the edit is applied again to the newer state (a few times). Content equal to the
+/// current one changes nothing.
+pub async fn edit<E, F, Fut>(
+    store: &Store,
+    tenant: &Tenant,
+    id: Uuid,
+    overlap: Overlap,
+    mut change: F,
+) -> Result<Booking, E>
+where
+    E: From<StoreError>,
+    F: FnMut(Booking) -> Fut,
+    Fut: Future<Output = Result<NewBooking, E>>,
+{
+    for _ in 0..EDIT_ATTEMPTS {
+        let current = store.booking(tenant.id, id).await?;
+        let new = change(current.clone()).await?;
+        if new == current.data {
+            return Ok(current);
+        }
+        match replace(store, tenant, id, current.version, new, overlap).await {
+            Err(StoreError::VersionConflict) => continue,
+            result => return Ok(result?),
+        }
+    }
+    Err(StoreError::VersionConflict.into())
+}
+
+/// Cancels a booking: it leaves every calendar and stays in feeds as cancelled for a while.
+/// Cancelling it again changes nothing.
+pub async fn cancel(store: &Store, tenant: &Tenant, id: Uuid) -> Result<Booking, StoreError> {
+    let booking = store.cancel_booking(tenant, id, &cancellation_jobs(tenant.id, id)).await?;
+    after_booking_change(store, tenant, &booking).await;
+    Ok(booking)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BookingSpan, Customer, Email};
+    use chrono::NaiveDate;
+
+    fn stay(status: BookingStatus, email: Option<&str>) -> NewBooking {
+        let day = |d| NaiveDate::from_ymd_opt(2030, 1, d).unwrap();
+        NewBooking {
+            external_id: None,
+            resource_id: None,
+            staff_ids: Vec::new(),
+            status,
+            title: "Stay".into(),
+            description: None,
+            location: None,
+            customer: Some(Customer {
+                name: "Ann".into(),
+                email: email.map(|e| e.parse::<Email>().unwrap()),
+                phone: None,
+            }),
+            span: BookingSpan::all_day(day(1), day(3)).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_confirmed_booking_is_synced_and_its_customer_with_an_address_is_told() {
+        let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let jobs = owed_jobs(t, b, &stay(BookingStatus::Confirmed, Some("ann@example.com")));
+        assert_eq!(
+            jobs,
+            [
+                Job::SyncBooking { tenant_id: t, booking_id: b },
+                Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false }
+            ]
+        );
+        let silent = owed_jobs(t, b, &stay(BookingStatus::Tentative, None));
+        assert_eq!(silent, [Job::SyncBooking { tenant_id: t, booking_id: b }]);
+    }
+
+    #[test]
+    fn a_booking_saved_as_cancelled_leaves_the_calendars() {
+        let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let jobs = owed_jobs(t, b, &stay(BookingStatus::Cancelled, None));
+        assert_eq!(jobs, [Job::DeleteBooking { tenant_id: t, booking_id: b }]);
+    }
+}
