@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use kalends_core::config::SecretKeySource;
 use kalends_core::domain::{TenantSettings, TimeZone};
+use kalends_core::service::tenants;
 use kalends_core::store::{Pool, Revocation};
 use kalends_core::{Config, Store};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -172,7 +173,7 @@ fn print_control_token(base: &str, token: &SecretString, configured: bool) {
 
 async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
     let (store, _queue) = app::connect(&config).await?;
-    let (tenant_id, json, heading) = match command {
+    let (tenant_id, json, heading, key) = match command {
         TenantCommand::Create { name, timezone, json } => {
             let time_zone: TimeZone =
                 timezone.parse().map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
@@ -182,7 +183,8 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
                 time_zone,
                 ..TenantSettings::default()
             };
-            (store.create_tenant(settings).await?.id, json, "Tenant created.")
+            let (tenant, key) = tenants::create(&store, settings).await?;
+            (tenant.id, json, "Tenant created.", key)
         }
         TenantCommand::ApiKey { tenant_id, revoke, json } => {
             let id: Uuid = tenant_id.parse().context("TENANT_ID must be a UUID")?;
@@ -195,10 +197,9 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
                 store.close().await;
                 return result;
             }
-            (id, json, "API key created.")
+            (id, json, "API key created.", tenants::issue_api_key(&store, id).await?)
         }
     };
-    let key = store.create_api_key(tenant_id).await?;
     print_key(tenant_id, &key, json, heading);
     store.close().await;
     Ok(())
@@ -214,7 +215,7 @@ async fn revoke_key(
 ) -> anyhow::Result<()> {
     let key_id: Uuid =
         key_id.parse().with_context(|| format!("--revoke {key_id}: not a key id"))?;
-    let revoked_at = match store.revoke_api_key(tenant_id, key_id, false).await {
+    let revoked_at = match tenants::revoke_api_key(store, tenant_id, key_id, false).await {
         Ok(Revocation::Revoked(at)) => at,
         Ok(Revocation::LastActiveKey) => anyhow::bail!("API key {key_id} is the last active key"),
         Err(kalends_core::StoreError::NotFound) => {
@@ -287,8 +288,7 @@ async fn demo_tenant(config: &Config, store: &Store) -> anyhow::Result<Option<Se
         return Ok(None);
     }
     let settings = TenantSettings { name: "Demo".into(), ..TenantSettings::default() };
-    let tenant = store.create_tenant(settings).await?;
-    let key = store.create_api_key(tenant.id).await?;
+    let (tenant, key) = tenants::create(store, settings).await?;
     tracing::info!(tenant_id = %tenant.id, "created the Demo tenant on this empty database");
     Ok(Some(key))
 }

@@ -2,10 +2,8 @@
 //! callback, test it, list its calendars, disconnect it.
 
 use chrono::{Duration, Utc};
-use kalends_core::StoreError;
-use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner, Provider};
-use kalends_core::job::Job;
-use kalends_core::service::{self, conflicts};
+use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
+use kalends_core::service;
 use kalends_core::store::{NewConnection, StoredTokens};
 use kalends_jobs::clean_up_connection;
 use kalends_providers::ProviderError;
@@ -75,35 +73,14 @@ pub async fn connect(
         .await?)
 }
 
-/// Queues an import of the connection's busy times now (unless one is already waiting), and
-/// moves its scheduled import one interval ahead. `true` when this call queued it.
-pub async fn import_now(state: &AppState, connection: &Connection) -> Result<bool, StoreError> {
-    let now = chrono::Utc::now();
-    let next = now + import_interval(state);
-    state.store.request_calendar_import(connection.tenant_id, connection.id, now, Some(next)).await
+/// When a connection's scheduled import is next due, counted from now.
+pub fn next_import_at(state: &AppState) -> chrono::DateTime<Utc> {
+    Utc::now() + import_interval(state)
 }
 
 /// How often a connection's busy times are imported on schedule.
 fn import_interval(state: &AppState) -> Duration {
     Duration::minutes(i64::from(state.config.sync.import_interval_minutes))
-}
-
-/// Queues a sync of every upcoming booking of the connection's staff member whose event in its
-/// calendar is missing or behind (oldest change first): what a new connection, a reconnect or a
-/// new default/destination owes.
-pub async fn replay(state: &AppState, connection: &Connection) -> Result<usize, StoreError> {
-    if !connection.is_default || connection.status != ConnectionStatus::Active {
-        return Ok(0);
-    }
-    let behind = state.store.bookings_behind(connection).await?;
-    for booking_id in &behind {
-        let job = Job::SyncBooking { tenant_id: connection.tenant_id, booking_id: *booking_id };
-        state.store.enqueue(&job).await?;
-    }
-    if !behind.is_empty() {
-        tracing::info!(connection = %connection.id, bookings = behind.len(), "bookings queued for the calendar");
-    }
-    Ok(behind.len())
 }
 
 /// The account's calendars as the provider lists them now; the stored list follows.
@@ -118,7 +95,8 @@ pub async fn calendars(
         .await;
     record(state, connection, remote.as_ref().err()).await;
     let remote = remote?;
-    state.store.set_connection_calendars(connection.id, &calendars_of(remote.clone())).await?;
+    let listed = calendars_of(remote.clone());
+    service::connections::calendars_listed(&state.store, connection.id, &listed).await?;
     Ok(remote)
 }
 
@@ -132,7 +110,9 @@ pub async fn record(state: &AppState, connection: &Connection, error: Option<&Co
         Some(ConnectionError::Disconnected) => return,
         Some(other) => (connection.status, Some(other.to_string())),
     };
-    if let Err(e) = state.store.mark_connection(connection.id, status, message.as_deref()).await {
+    let recorded =
+        service::connections::record_call(&state.store, connection.id, status, message.as_deref());
+    if let Err(e) = recorded.await {
         tracing::warn!(connection = %connection.id, error = %e, "could not record the connection's state");
     }
 }
@@ -150,15 +130,9 @@ pub async fn disconnect(
     let mut outcome = Disconnected::default();
     // The queued job waits a little: this request's own attempt goes first.
     let safety_net = Utc::now() + Duration::seconds(CLEANUP_RETRY_AFTER_SECS);
-    let (_, cleanup) = state
-        .store
-        .disconnect_connection(connection.tenant_id, connection.id, remove_events, safety_net)
-        .await?;
-    state.store.resolve_external_edits_of_connection(connection.id).await?;
-    // Conflicts with its busy times settle.
-    let staff = Owner::Staff(connection.staff_id);
-    conflicts::recheck_owner(&state.store, connection.tenant_id, staff).await?;
-    tracing::info!(connection = %connection.id, provider = %connection.provider, "calendar disconnected");
+    let cleanup =
+        service::connections::disconnect(&state.store, connection, remove_events, safety_net)
+            .await?;
     if let Some(cleanup_id) = cleanup {
         match clean_up_connection::clean_up(&state.store, &state.credentials, cleanup_id).await {
             Ok(Some(cleaned)) => {
@@ -174,12 +148,6 @@ pub async fn disconnect(
                 ));
             }
         }
-    }
-    // The staff member's bookings now go to their new default connection, if any.
-    for other in
-        state.store.list_connections(connection.tenant_id, Some(connection.staff_id)).await?
-    {
-        replay(state, &other).await?;
     }
     Ok(outcome)
 }

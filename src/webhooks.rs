@@ -25,6 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
+use kalends_core::service::connections;
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
@@ -115,7 +116,7 @@ async fn request_import(
     connection_id: uuid::Uuid,
 ) -> StatusCode {
     let run_at = Utc::now() + chrono::Duration::from_std(DEBOUNCE).unwrap_or_default();
-    match state.store.request_calendar_import(tenant_id, connection_id, run_at, None).await {
+    match connections::import_now(&state.store, tenant_id, connection_id, run_at, None).await {
         Ok(queued) => {
             metrics::counter!("kalends_webhook_notifications_total", "queued" => queued.to_string()).increment(1);
             StatusCode::OK

@@ -8,6 +8,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use kalends_core::service::tenants;
 use kalends_core::store::{ApiKeyInfo, Revocation};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -69,7 +70,7 @@ async fn revoke_api_key(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    match state.store.revoke_api_key(auth.tenant.id, id, true).await? {
+    match tenants::revoke_api_key(&state.store, auth.tenant.id, id, true).await? {
         Revocation::Revoked(_) => Ok(StatusCode::NO_CONTENT),
         Revocation::LastActiveKey => Err(ApiError::conflict(
             "this is the tenant's last active API key: have an operator mint another one \

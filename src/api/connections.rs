@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kalends_core::domain::Connection;
+use kalends_core::service::connections;
 use kalends_core::store::ConnectionPatch;
 use kalends_providers::calendar::RemoteCalendar;
 use serde::{Deserialize, Serialize};
@@ -176,11 +177,7 @@ async fn patch_connection(
         busy_calendar_ids: patch.busy_calendar_ids,
         is_default: patch.is_default,
     };
-    let connection = state.store.update_connection(tenant.id, parse_id(&id)?, patch).await?;
-    // A new default or destination: the staff member's bookings go there now.
-    for other in state.store.list_connections(tenant.id, Some(connection.staff_id)).await? {
-        crate::connections::replay(&state, &other).await?;
-    }
+    let connection = connections::update(&state.store, tenant.id, parse_id(&id)?, patch).await?;
     Ok(axum::Json(ConnectionOut::from(&connection)))
 }
 
@@ -260,12 +257,9 @@ async fn sync_connection(
             connection.status.as_str()
         )));
     }
-    let bookings = crate::connections::replay(&state, &connection).await?;
-    let job =
-        kalends_core::job::Job::Reconcile { tenant_id: tenant.id, connection_id: connection.id };
-    state.store.enqueue(&job).await?;
-    let import = crate::connections::import_now(&state, &connection).await?;
-    let queued = SyncQueued { bookings, reconcile: true, import };
+    let next_import_at = crate::connections::next_import_at(&state);
+    let done = connections::sync_now(&state.store, &connection, next_import_at).await?;
+    let queued = SyncQueued { bookings: done.bookings, reconcile: true, import: done.import };
     Ok((StatusCode::ACCEPTED, axum::Json(queued)).into_response())
 }
 

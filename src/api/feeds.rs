@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kalends_core::config::SecretKeys;
 use kalends_core::domain::{Feed, FeedProfile, FeedScope, NewFeed, Owner, Platform};
+use kalends_core::service::feeds;
 use kalends_core::tokens;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -158,7 +159,7 @@ async fn create_feed(
     ApiJson(body): ApiJson<FeedIn>,
 ) -> Result<Response, ApiError> {
     let new = new_feed(body)?;
-    let feed = state.store.create_feed(&tenant, new, &state.secret_key).await?;
+    let feed = feeds::create(&state.store, &tenant, new, &state.secret_key).await?;
     Ok((StatusCode::CREATED, axum::Json(FeedOut::new(&feed, &state))).into_response())
 }
 
@@ -195,7 +196,7 @@ async fn rotate_feed(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<axum::Json<FeedOut>, ApiError> {
-    let feed = state.store.rotate_feed(tenant.id, parse_id(&id)?, &state.secret_key).await?;
+    let feed = feeds::rotate(&state.store, tenant.id, parse_id(&id)?, &state.secret_key).await?;
     state.feed_cache.forget(feed.id);
     Ok(axum::Json(FeedOut::new(&feed, &state)))
 }
@@ -209,7 +210,7 @@ async fn delete_feed(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    state.store.delete_feed(tenant.id, id).await?;
+    feeds::delete(&state.store, tenant.id, id).await?;
     state.feed_cache.forget(id);
     Ok(StatusCode::NO_CONTENT)
 }

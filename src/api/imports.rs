@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use kalends_core::domain::{
     Import, ImportRun, ImportStatus, NewImport, Owner, Platform, RunCounts, RunOutcome,
 };
+use kalends_core::service::imports;
 use kalends_core::store::ImportPatch;
 use kalends_jobs::ImportError;
 use kalends_providers::feed::normalize_url;
@@ -214,7 +215,7 @@ async fn create_import(
             interval_minutes,
         })
         .map_err(ApiError::invalid)?;
-    let import = state.store.create_import(&tenant, new).await?;
+    let import = imports::create(&state.store, &tenant, new).await?;
     Ok((StatusCode::CREATED, axum::Json(ImportOut::new(&import, None))).into_response())
 }
 
@@ -268,7 +269,7 @@ async fn patch_import(
     let patch = c
         .finish(|| ImportPatch { url, platform, name, interval_minutes })
         .map_err(ApiError::invalid)?;
-    state.store.update_import(tenant.id, id, patch).await?;
+    imports::update(&state.store, tenant.id, id, patch).await?;
     Ok(axum::Json(import_out(&state, tenant.id, id).await?))
 }
 
@@ -280,7 +281,7 @@ async fn delete_import(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    kalends_core::service::imports::delete(&state.store, tenant.id, parse_id(&id)?).await?;
+    imports::delete(&state.store, tenant.id, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kalends_core::domain::{Booking, BookingStatus, Tenant};
-use kalends_core::job::Job;
+use kalends_core::service::bookings;
 use kalends_core::store::{CustomerMessage, MessageKind};
 use kalends_core::tokens;
 use utoipa_axum::router::OpenApiRouter;
@@ -70,15 +70,7 @@ async fn resend_invite(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let booking = state.store.booking(tenant.id, parse_id(&id)?).await?;
-    if booking.data.customer.as_ref().and_then(|c| c.email.as_ref()).is_none() {
-        return Err(ApiError::invalid_field(
-            "customer.email",
-            "the booking has no customer e-mail address",
-        ));
-    }
-    let job = Job::NotifyCustomer { tenant_id: tenant.id, booking_id: booking.id, resend: true };
-    state.store.enqueue(&job).await?;
+    bookings::resend_invite(&state.store, tenant.id, parse_id(&id)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{NewResource, Resource};
+use kalends_core::service::directory::{self, Saved};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,7 +95,7 @@ async fn create_resource(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<ResourceIn>,
 ) -> Result<Response, ApiError> {
-    let resource = state.store.create_resource(tenant.id, body.into_new()?).await?;
+    let resource = directory::create_resource(&state.store, tenant.id, body.into_new()?).await?;
     Ok((StatusCode::CREATED, axum::Json(ResourceOut::from(&resource))).into_response())
 }
 
@@ -138,7 +139,8 @@ async fn patch_resource(
         name: patch.name.unwrap_or(current.name),
         time_zone: patch.time_zone.unwrap_or(current.time_zone),
     };
-    let resource = state.store.update_resource(tenant.id, id, draft.into_new()?).await?;
+    let new = draft.into_new()?;
+    let resource = directory::update_resource(&state.store, tenant.id, id, new).await?;
     Ok(axum::Json(ResourceOut::from(&resource)))
 }
 
@@ -150,7 +152,7 @@ async fn delete_resource(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_resource(tenant.id, parse_id(&id)?).await?;
+    directory::delete_resource(&state.store, tenant.id, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -166,14 +168,11 @@ async fn upsert_resource(
     let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     body.external_id = Some(external_id.clone());
     let new = body.into_new()?;
-    let (status, resource) =
-        match state.store.resource_by_external_id(tenant.id, &external_id).await? {
-            Some(existing) if existing.data == new => (StatusCode::OK, existing),
-            Some(existing) => {
-                (StatusCode::OK, state.store.update_resource(tenant.id, existing.id, new).await?)
-            }
-            None => (StatusCode::CREATED, state.store.create_resource(tenant.id, new).await?),
-        };
+    let saved = directory::save_resource_by_external_id(&state.store, tenant.id, &external_id, new);
+    let (status, resource) = match saved.await? {
+        Saved::Created(resource) => (StatusCode::CREATED, resource),
+        Saved::Kept(resource) => (StatusCode::OK, resource),
+    };
     Ok((status, axum::Json(ResourceOut::from(&resource))).into_response())
 }
 

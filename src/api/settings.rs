@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use kalends_core::domain::TenantSettings;
+use kalends_core::service::tenants;
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -73,7 +74,7 @@ async fn patch_settings(
     let bytes = serde_json::to_vec(&merged).map_err(ApiError::internal)?;
     let settings: TenantSettings = parse_json(&bytes)?;
     check(&settings).map_err(ApiError::invalid)?;
-    state.store.update_tenant_settings(tenant.id, &settings).await?;
+    tenants::update_settings(&state.store, tenant.id, &settings).await?;
     Ok(axum::Json(settings))
 }
 

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{NewStaff, Staff};
+use kalends_core::service::directory::{self, Saved};
 use kalends_core::tokens::{Purpose, StaffClaim};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -117,7 +118,7 @@ async fn create_staff(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<StaffIn>,
 ) -> Result<Response, ApiError> {
-    let staff = state.store.create_staff(tenant.id, body.into_new()?).await?;
+    let staff = directory::create_staff(&state.store, tenant.id, body.into_new()?).await?;
     Ok((StatusCode::CREATED, axum::Json(StaffOut::from(&staff))).into_response())
 }
 
@@ -168,7 +169,7 @@ async fn patch_staff(
     if let Some(v) = patch.time_zone {
         draft.time_zone = v;
     }
-    let staff = state.store.update_staff(tenant.id, id, draft.into_new()?).await?;
+    let staff = directory::update_staff(&state.store, tenant.id, id, draft.into_new()?).await?;
     Ok(axum::Json(StaffOut::from(&staff)))
 }
 
@@ -180,7 +181,7 @@ async fn delete_staff(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_staff(tenant.id, parse_id(&id)?).await?;
+    directory::delete_staff(&state.store, tenant.id, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,12 +197,10 @@ async fn upsert_staff(
     let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     body.external_id = Some(external_id.clone());
     let new = body.into_new()?;
-    let (status, staff) = match state.store.staff_by_external_id(tenant.id, &external_id).await? {
-        Some(existing) if existing.data == new => (StatusCode::OK, existing),
-        Some(existing) => {
-            (StatusCode::OK, state.store.update_staff(tenant.id, existing.id, new).await?)
-        }
-        None => (StatusCode::CREATED, state.store.create_staff(tenant.id, new).await?),
+    let saved = directory::save_staff_by_external_id(&state.store, tenant.id, &external_id, new);
+    let (status, staff) = match saved.await? {
+        Saved::Created(staff) => (StatusCode::CREATED, staff),
+        Saved::Kept(staff) => (StatusCode::OK, staff),
     };
     Ok((status, axum::Json(StaffOut::from(&staff))).into_response())
 }

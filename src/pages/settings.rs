@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use kalends_core::StoreError;
 use kalends_core::domain::{Connection, ConnectionStatus, Provider, Staff};
+use kalends_core::service::connections;
 use kalends_core::store::ConnectionPatch;
 use kalends_core::tokens::{Purpose, StaffClaim};
 use maud::{Markup, html};
@@ -324,23 +325,9 @@ async fn apply(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let result =
-        state.store.update_connection(connection.tenant_id, connection.id, patch(fields)).await;
-    if let Ok(updated) = &result {
-        // A new default or destination: the staff member's bookings go there now.
-        match state.store.list_connections(updated.tenant_id, Some(updated.staff_id)).await {
-            Ok(list) => {
-                for other in list {
-                    if let Err(e) = crate::connections::replay(state, &other).await {
-                        tracing::warn!(error = %e, "could not queue the bookings for the new calendar");
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not queue the bookings for the new calendar")
-            }
-        }
-    }
+    // A new default or destination: the staff member's bookings go there now.
+    let (tenant_id, id) = (connection.tenant_id, connection.id);
+    let result = connections::update(&state.store, tenant_id, id, patch(fields)).await;
     respond(result, notice)
 }
 

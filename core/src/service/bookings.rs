@@ -117,6 +117,19 @@ pub async fn cancel(store: &Store, tenant: &Tenant, id: Uuid) -> Result<Booking,
     Ok(booking)
 }
 
+/// Sends the booking's invite to its customer again (a new e-mail with the current details).
+/// Refused, naming the field, when the booking has no customer e-mail address.
+pub async fn resend_invite(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    let booking = store.booking(tenant_id, id).await?;
+    if booking.data.customer.as_ref().and_then(|c| c.email.as_ref()).is_none() {
+        return Err(StoreError::Invalid {
+            field: "customer.email".into(),
+            message: "the booking has no customer e-mail address".into(),
+        });
+    }
+    store.enqueue(&Job::NotifyCustomer { tenant_id, booking_id: id, resend: true }).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

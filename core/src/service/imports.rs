@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::conflicts::recheck_owner;
-use crate::domain::{Import, ImportRun, ImportStatus, RunCounts, RunOutcome, Tenant};
+use crate::domain::{Import, ImportRun, ImportStatus, NewImport, RunCounts, RunOutcome, Tenant};
 use crate::imports;
-use crate::store::{Detection, RunRecord, RunResult};
+use crate::store::{Detection, ImportPatch, RunRecord, RunResult};
 use crate::{Store, StoreError};
 
 /// Records a finished run of `import` (started at `started_at`): what changed (for a feed that
@@ -80,4 +80,19 @@ pub async fn delete(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), Stor
     store.delete_import(tenant_id, id).await?;
     recheck_owner(store, tenant_id, import.data.owner).await?;
     Ok(())
+}
+
+/// Registers a feed to import for a resource or staff member; its first run is due at once.
+pub async fn create(store: &Store, tenant: &Tenant, new: NewImport) -> Result<Import, StoreError> {
+    store.create_import(tenant, new).await
+}
+
+/// Changes an import's address, platform, name or interval.
+pub async fn update(
+    store: &Store,
+    tenant_id: Uuid,
+    id: Uuid,
+    patch: ImportPatch,
+) -> Result<Import, StoreError> {
+    store.update_import(tenant_id, id, patch).await
 }

@@ -19,4 +19,7 @@ pub mod blocks;
 pub mod bookings;
 pub mod conflicts;
 pub mod connections;
+pub mod directory;
+pub mod feeds;
 pub mod imports;
+pub mod tenants;

@@ -1,0 +1,95 @@
+//! The tenant's directory: its resources (rooms, villas, chairs) and staff members, created,
+//! changed and removed by hand or kept in step with the host's own ids.
+
+use uuid::Uuid;
+
+use crate::domain::{NewResource, NewStaff, Resource, Staff};
+use crate::{Store, StoreError};
+
+/// What saving by the host's own id did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Saved<T> {
+    /// It was new.
+    Created(T),
+    /// It existed; it now has the content given (unchanged when it already had).
+    Kept(T),
+}
+
+/// Adds a resource.
+pub async fn create_resource(
+    store: &Store,
+    tenant_id: Uuid,
+    new: NewResource,
+) -> Result<Resource, StoreError> {
+    store.create_resource(tenant_id, new).await
+}
+
+/// Replaces a resource's details.
+pub async fn update_resource(
+    store: &Store,
+    tenant_id: Uuid,
+    id: Uuid,
+    new: NewResource,
+) -> Result<Resource, StoreError> {
+    store.update_resource(tenant_id, id, new).await
+}
+
+/// Removes a resource that no booking refers to.
+pub async fn delete_resource(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    store.delete_resource(tenant_id, id).await
+}
+
+/// Creates or replaces the resource the host knows by `new.external_id`; the same content again
+/// writes nothing.
+pub async fn save_resource_by_external_id(
+    store: &Store,
+    tenant_id: Uuid,
+    external_id: &str,
+    new: NewResource,
+) -> Result<Saved<Resource>, StoreError> {
+    Ok(match store.resource_by_external_id(tenant_id, external_id).await? {
+        Some(existing) if existing.data == new => Saved::Kept(existing),
+        Some(existing) => Saved::Kept(store.update_resource(tenant_id, existing.id, new).await?),
+        None => Saved::Created(store.create_resource(tenant_id, new).await?),
+    })
+}
+
+/// Adds a staff member.
+pub async fn create_staff(
+    store: &Store,
+    tenant_id: Uuid,
+    new: NewStaff,
+) -> Result<Staff, StoreError> {
+    store.create_staff(tenant_id, new).await
+}
+
+/// Replaces a staff member's details.
+pub async fn update_staff(
+    store: &Store,
+    tenant_id: Uuid,
+    id: Uuid,
+    new: NewStaff,
+) -> Result<Staff, StoreError> {
+    store.update_staff(tenant_id, id, new).await
+}
+
+/// Removes a staff member: their connections are cleaned up at the provider first (events
+/// removed, channels stopped, grants revoked, through the outbox), then forgotten.
+pub async fn delete_staff(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    store.delete_staff(tenant_id, id).await
+}
+
+/// Creates or replaces the staff member the host knows by `external_id`; the same content again
+/// writes nothing.
+pub async fn save_staff_by_external_id(
+    store: &Store,
+    tenant_id: Uuid,
+    external_id: &str,
+    new: NewStaff,
+) -> Result<Saved<Staff>, StoreError> {
+    Ok(match store.staff_by_external_id(tenant_id, external_id).await? {
+        Some(existing) if existing.data == new => Saved::Kept(existing),
+        Some(existing) => Saved::Kept(store.update_staff(tenant_id, existing.id, new).await?),
+        None => Saved::Created(store.create_staff(tenant_id, new).await?),
+    })
+}
