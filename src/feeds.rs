@@ -17,15 +17,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike as _, Duration, NaiveTime, Utc};
-use kalends_core::domain::{
-    Block, Booking, BookingSpan, BookingStatus, FeedProfile, Owner, Tenant,
-};
-use kalends_core::ical::Span;
+use kalends_core::calendar_item::{Audience, CalendarItem};
+use kalends_core::domain::{Block, Booking, Owner, Tenant, TimeZone};
 use kalends_core::ical::write::{
-    CalendarHead, EventOut, EventStatus, Method, write_event, write_head, write_tail,
+    CalendarHead, EventOut, Method, write_event, write_head, write_tail,
 };
 use kalends_core::store::{BookingFilter, FeedWindow, ImportedItem};
-use kalends_core::{Store, StoreError, conflicts, tokens};
+use kalends_core::{Store, StoreError, tokens};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
@@ -230,8 +228,8 @@ impl Render {
             &CalendarHead {
                 method: Method::Publish,
                 name: &self.known.feed.data.name,
-                zone,
-                zones: &[zone],
+                zone: zone.tz(),
+                zones: &[zone.tz()],
                 years: first..=last,
                 refresh: Some(chrono::TimeDelta::hours(1)),
             },
@@ -262,10 +260,10 @@ impl Render {
         Ok(sink.send(&mut out).await.then(|| std::mem::take(&mut sink.kept)))
     }
 
-    async fn zone(&self) -> Result<chrono_tz::Tz, StoreError> {
+    async fn zone(&self) -> Result<TimeZone, StoreError> {
         Ok(match self.known.feed.data.scope.owner() {
-            Some(owner) => self.store.owner_zone(&self.known.tenant, owner).await?.tz(),
-            None => self.known.tenant.settings.time_zone.tz(),
+            Some(owner) => self.store.owner_zone(&self.known.tenant, owner).await?,
+            None => self.known.tenant.settings.time_zone,
         })
     }
 
@@ -284,42 +282,11 @@ impl Render {
         }
     }
 
-    fn busy(&self) -> bool {
-        self.known.feed.data.profile == FeedProfile::Busy
-    }
-
-    fn booking(&self, out: &mut String, b: &Booking, zone: chrono_tz::Tz) {
-        let span = span_of(&b.data.span);
-        let uid = format!("{}@kalends", b.id);
-        let status = match (b.data.status, self.busy()) {
-            (BookingStatus::Cancelled, _) => EventStatus::Cancelled,
-            (BookingStatus::Tentative, false) => EventStatus::Tentative,
-            _ => EventStatus::Confirmed,
-        };
-        let details = (!self.busy()).then(|| booking_details(b));
-        let summary =
-            if self.busy() { &self.known.tenant.settings.busy_label } else { &b.data.title };
-        write_event(
-            out,
-            &EventOut {
-                uid: &uid,
-                span: &span,
-                zone: Some(zone),
-                summary,
-                description: details.as_deref().filter(|d| !d.is_empty()),
-                location: if self.busy() { None } else { b.data.location.as_deref() },
-                status,
-                sequence: b.version,
-                created: b.created_at,
-                last_modified: b.updated_at,
-                dtstamp: b.updated_at,
-                transparent: false,
-                url: None,
-                organizer: None,
-                attendees: &[],
-                categories: &[],
-            },
-        );
+    /// The item of a booking, written in the feed's zone: a feed has one `VTIMEZONE`.
+    fn booking(&self, out: &mut String, b: &Booking, zone: TimeZone) {
+        let audience = Audience::Feed(self.known.feed.data.profile, &self.known.tenant.settings);
+        let item = CalendarItem::from_booking(b, zone, audience);
+        write_event(out, &EventOut::of(&item, Some(zone.tz())));
     }
 
     /// Renders the blocks; `false` when the subscriber went away.
@@ -327,7 +294,7 @@ impl Render {
         &self,
         sink: &mut Sink,
         out: &mut String,
-        zone: chrono_tz::Tz,
+        zone: TimeZone,
     ) -> Result<bool, StoreError> {
         let (resource_id, staff_id) =
             self.known.feed.data.scope.owner().map_or((None, None), Owner::columns);
@@ -350,17 +317,10 @@ impl Render {
         }
     }
 
-    fn block(&self, out: &mut String, block: &Block, zone: chrono_tz::Tz) {
-        let span = span_of(&block.data.span);
-        let uid = format!("block-{}@kalends", block.id);
-        let summary = match (self.busy(), block.data.reason.as_deref()) {
-            (false, Some(reason)) if !reason.is_empty() => reason,
-            _ => &self.known.tenant.settings.busy_label,
-        };
-        write_event(
-            out,
-            &plain_event(&uid, &span, zone, summary, block.created_at, block.created_at),
-        );
+    fn block(&self, out: &mut String, block: &Block, zone: TimeZone) {
+        let (profile, settings) = (self.known.feed.data.profile, &self.known.tenant.settings);
+        let item = CalendarItem::from_block(block, zone, profile, settings);
+        write_event(out, &EventOut::of(&item, Some(zone.tz())));
     }
 
     /// Renders the imported items; `false` when the subscriber went away.
@@ -368,7 +328,7 @@ impl Render {
         &self,
         sink: &mut Sink,
         out: &mut String,
-        zone: chrono_tz::Tz,
+        zone: TimeZone,
     ) -> Result<bool, StoreError> {
         let owner = self.known.feed.data.scope.owner();
         let mut after = None;
@@ -397,67 +357,9 @@ impl Render {
         }
     }
 
-    fn imported_item(&self, out: &mut String, item: &ImportedItem, zone: chrono_tz::Tz) {
-        let uid = format!("import-{}@kalends", item.id);
-        let summary = if self.busy() {
-            self.known.tenant.settings.busy_label.clone()
-        } else {
-            conflicts::imported_label(item.platform, item.summary.as_deref())
-        };
-        write_event(
-            out,
-            &plain_event(&uid, &item.span, zone, &summary, item.updated_at, item.updated_at),
-        );
-    }
-}
-
-/// A busy event that is neither a booking nor personal: blocks and imported items.
-fn plain_event<'a>(
-    uid: &'a str,
-    span: &'a Span,
-    zone: chrono_tz::Tz,
-    summary: &'a str,
-    created: DateTime<Utc>,
-    changed: DateTime<Utc>,
-) -> EventOut<'a> {
-    EventOut {
-        uid,
-        span,
-        zone: Some(zone),
-        summary,
-        description: None,
-        location: None,
-        status: EventStatus::Confirmed,
-        sequence: 0,
-        created,
-        last_modified: changed,
-        dtstamp: changed,
-        transparent: false,
-        url: None,
-        organizer: None,
-        attendees: &[],
-        categories: &[],
-    }
-}
-
-/// The `details` profile's description: the booking's own text, then who the guest is.
-fn booking_details(b: &Booking) -> String {
-    let mut lines: Vec<String> = b.data.description.iter().cloned().collect();
-    if let Some(c) = &b.data.customer {
-        lines.push(format!("Guest: {}", c.name));
-        if let Some(email) = &c.email {
-            lines.push(format!("Email: {}", email.as_str()));
-        }
-        if let Some(phone) = &c.phone {
-            lines.push(format!("Phone: {phone}"));
-        }
-    }
-    lines.join("\n")
-}
-
-fn span_of(span: &BookingSpan) -> Span {
-    match *span {
-        BookingSpan::Timed { start, end, .. } => Span::Timed { start, end },
-        BookingSpan::AllDay { start, end } => Span::AllDay { start, end },
+    fn imported_item(&self, out: &mut String, item: &ImportedItem, zone: TimeZone) {
+        let (profile, settings) = (self.known.feed.data.profile, &self.known.tenant.settings);
+        let item = CalendarItem::from_imported(item, zone, profile, settings);
+        write_event(out, &EventOut::of(&item, Some(zone.tz())));
     }
 }

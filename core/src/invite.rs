@@ -15,8 +15,8 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use crate::domain::{Booking, BookingSpan, BookingStatus, TimeZone};
-use crate::ical::Span;
+use crate::calendar_item::{Audience, CalendarItem, booking_uid};
+use crate::domain::{Booking, BookingStatus, Span, TimeZone};
 use crate::ical::write::{CalendarHead, EventOut, EventStatus, Method, Party, calendar};
 
 /// What an invite asks of the customer's calendar.
@@ -64,7 +64,7 @@ pub struct Invite<'a> {
 /// The `UID` of every invite about a booking: stable for the booking's life, and the same as in
 /// the tenant's feeds.
 pub fn invite_uid(booking_id: Uuid) -> String {
-    format!("{booking_id}@kalends")
+    booking_uid(booking_id)
 }
 
 /// The whole `VCALENDAR` of an invite: CRLF line ends, folded at 75 octets.
@@ -81,43 +81,29 @@ pub fn render_cancelled_notice(invite: &Invite<'_>) -> String {
 
 /// [`render`], with `bare` leaving out everything but the booking's identity and time.
 fn render_event(invite: &Invite<'_>, bare: bool) -> String {
-    let booking = &invite.booking.data;
-    let title = if bare { "Cancelled" } else { booking.title.as_str() };
-    let span = ical_span(&booking.span);
-    let zone = event_zone(&booking.span, invite.zone);
+    let audience = if bare { Audience::Public } else { Audience::Customer };
+    let item = CalendarItem::from_booking(invite.booking, invite.zone, audience);
+    let zone = item.zone.tz();
     // Whole days are floating dates (`VALUE=DATE`) and need no time zone definition.
-    let zones: &[Tz] = if booking.span.is_all_day() { &[] } else { std::slice::from_ref(&zone) };
+    let all_day = matches!(item.span, Span::AllDay { .. });
+    let zones: &[Tz] = if all_day { &[] } else { std::slice::from_ref(&zone) };
     let head = CalendarHead {
         method: invite.kind.method(),
-        name: title,
+        name: &item.title,
         zone,
         zones,
-        years: years(&span, zone),
+        years: years(&item.span, zone),
         refresh: None,
     };
-    let uid = invite_uid(invite.booking.id);
     let attendees = [Party { rsvp: true, ..invite.attendee }];
-    let shown = |text: &Option<String>| {
-        text.as_deref().filter(|t| !bare && !t.trim().is_empty()).map(str::to_owned)
-    };
-    let (description, location) = (shown(&booking.description), shown(&booking.location));
     let event = EventOut {
-        uid: &uid,
-        span: &span,
-        zone: Some(zone),
-        summary: title,
-        description: description.as_deref(),
-        location: location.as_deref(),
-        status: status(invite.kind, booking.status),
+        status: status(invite.kind, item.status),
         sequence: invite.sequence,
-        created: invite.booking.created_at,
-        last_modified: invite.booking.updated_at,
         dtstamp: invite.dtstamp,
-        transparent: false,
         url: invite.url,
         organizer: Some(Party { rsvp: false, ..invite.organizer }),
         attendees: if bare { &[] } else { &attendees },
-        categories: &[],
+        ..EventOut::of(&item, Some(zone))
     };
     calendar(&head, &[event])
 }
@@ -128,21 +114,6 @@ fn status(kind: InviteKind, booking: BookingStatus) -> EventStatus {
         (InviteKind::Cancel, _) | (_, BookingStatus::Cancelled) => EventStatus::Cancelled,
         (InviteKind::Request, BookingStatus::Tentative) => EventStatus::Tentative,
         (InviteKind::Request, BookingStatus::Confirmed) => EventStatus::Confirmed,
-    }
-}
-
-/// The zone the event is written in: a timed booking's own, else the resource's.
-fn event_zone(span: &BookingSpan, home: TimeZone) -> Tz {
-    match span {
-        BookingSpan::Timed { zone, .. } => zone.tz(),
-        BookingSpan::AllDay { .. } => home.tz(),
-    }
-}
-
-fn ical_span(span: &BookingSpan) -> Span {
-    match *span {
-        BookingSpan::Timed { start, end, .. } => Span::Timed { start, end },
-        BookingSpan::AllDay { start, end } => Span::AllDay { start, end },
     }
 }
 

@@ -1,6 +1,7 @@
 //! Kalends core: the domain, its storage on SQLite and PostgreSQL, configuration, and the shapes of
 //! the work that changes owe. Knows nothing of HTTP, the job queue or any provider SDK.
 
+pub mod calendar_item;
 pub mod config;
 pub mod conflicts;
 pub mod domain;

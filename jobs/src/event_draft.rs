@@ -1,10 +1,11 @@
-//! A booking as the event a staff member's calendar shows: title and details per the tenant's
-//! privacy setting, whole days or a timed span in its zone, tentative or confirmed, the tenant's
-//! colour and reminders.
+//! A booking as the event a staff member's calendar shows: its calendar item
+//! (`kalends_core::calendar_item`, which applies the tenant's privacy setting, colours and
+//! reminders) in the shape the providers take.
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use kalends_core::domain::{Booking, BookingSpan, BookingStatus, EventPrivacy, Tenant};
-use kalends_providers::calendar::{EventDraft, EventKey, EventTime};
+use kalends_core::calendar_item::{Audience, CalendarItem};
+use kalends_core::domain::{Booking, BookingSpan, BookingStatus, Tenant};
+use kalends_providers::calendar::{EventDraft, EventKey};
 
 /// Google's event colour ids by name (the `event` palette of `colors.get`).
 const GOOGLE_COLORS: [(&str, &str); 11] = [
@@ -21,35 +22,23 @@ const GOOGLE_COLORS: [(&str, &str); 11] = [
     ("tomato", "11"),
 ];
 
-/// The event for `booking` in the calendar of the connection named by `key`.
+/// The event for `booking` in the calendar of the connection named by `key`: the booking's
+/// calendar item for a staff calendar, with Google's colour id for the tenant's colour.
 pub fn draft(tenant: &Tenant, booking: &Booking, key: EventKey) -> EventDraft {
     let settings = &tenant.settings;
-    let data = &booking.data;
-    let (summary, description) = match settings.event_privacy {
-        EventPrivacy::Busy => (settings.busy_label.clone(), None),
-        EventPrivacy::Details => (data.title.clone(), details(booking)),
-    };
-    let time = match data.span {
-        BookingSpan::AllDay { start, end } => EventTime::AllDay { start, end },
-        BookingSpan::Timed { start, end, zone } => {
-            EventTime::Timed { start, end, zone: zone.tz().name().to_owned() }
-        }
-    };
-    let tentative = data.status == BookingStatus::Tentative;
-    let colour = if tentative { &settings.colors.tentative } else { &settings.colors.confirmed };
+    // Providers ignore the zone of whole days, so the tenant's zone does for placing them.
+    let item = CalendarItem::from_booking(booking, settings.time_zone, Audience::Staff(settings));
     EventDraft {
         key,
         tenant_id: tenant.id,
-        summary,
-        description,
-        location: match settings.event_privacy {
-            EventPrivacy::Busy => None,
-            EventPrivacy::Details => data.location.clone(),
-        },
-        time,
-        tentative,
-        color_id: colour.as_deref().and_then(google_color),
-        reminder_minutes: settings.reminder_offsets_minutes.clone(),
+        tentative: item.status == BookingStatus::Tentative,
+        color_id: item.colour.as_deref().and_then(google_color),
+        summary: item.title,
+        description: item.description,
+        location: item.location,
+        time: item.span,
+        zone: item.zone,
+        reminder_minutes: item.reminder_minutes,
     }
 }
 
@@ -64,22 +53,6 @@ pub fn rough_bounds(span: &BookingSpan) -> (DateTime<Utc>, DateTime<Utc>) {
             end.and_time(NaiveTime::MIN).and_utc() + Duration::days(1),
         ),
     }
-}
-
-/// The description: the booking's own text, then who booked and how to reach them.
-fn details(booking: &Booking) -> Option<String> {
-    let data = &booking.data;
-    let mut lines: Vec<String> = data.description.iter().cloned().collect();
-    if let Some(customer) = &data.customer {
-        lines.push(format!("Customer: {}", customer.name));
-        if let Some(email) = &customer.email {
-            lines.push(format!("E-mail: {}", email.as_str()));
-        }
-        if let Some(phone) = &customer.phone {
-            lines.push(format!("Phone: {phone}"));
-        }
-    }
-    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 /// A colour name (or Google id) as Google's `colorId`; common names map to the nearest.
@@ -105,7 +78,7 @@ fn google_color(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, Utc};
-    use kalends_core::domain::{Customer, NewBooking, TenantSettings};
+    use kalends_core::domain::{Customer, EventPrivacy, NewBooking, Span, TenantSettings};
     use uuid::Uuid;
 
     use super::*;
@@ -161,7 +134,7 @@ mod tests {
         let busy = draft(&tenant(EventPrivacy::Busy), &b, key());
         assert_eq!(busy.summary, "Reserved");
         assert_eq!((busy.description, busy.location), (None, None), "no personal data");
-        assert!(matches!(busy.time, EventTime::AllDay { .. }));
+        assert!(matches!(busy.time, Span::AllDay { .. }));
     }
 
     #[test]

@@ -15,12 +15,13 @@ use kalends_core::Store;
 use kalends_core::domain::{Booking, BookingSpan, Connection, ExternalEditPolicy, Tenant};
 use kalends_core::job::Job;
 use kalends_core::store::{BookingEvent, EventState, ExternalEditConflict, LEFT_DELETED};
-use kalends_providers::calendar::{Change, EventTime};
+use kalends_providers::calendar::{Change, Span, TimeZone};
 
 /// What an edit was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Edit<'a> {
-    Moved(&'a EventTime),
+    /// To this time, shown in this zone.
+    Moved(&'a Span, TimeZone),
     Deleted,
 }
 
@@ -71,7 +72,7 @@ pub async fn handle(
                 }
                 continue;
             }
-            Change::Upserted(event) => Edit::Moved(&event.time),
+            Change::Upserted(event) => Edit::Moved(&event.time, event.zone),
             Change::Deleted { .. } => Edit::Deleted,
         };
         apply(store, tenant, connection, mapping, &booking, edit).await?;
@@ -81,16 +82,16 @@ pub async fn handle(
 }
 
 /// Whether an event's time is the booking's.
-fn where_booking_is(span: &BookingSpan, time: &EventTime) -> bool {
+fn where_booking_is(span: &BookingSpan, time: &Span) -> bool {
     match (span, time) {
-        (BookingSpan::Timed { start, end, .. }, EventTime::Timed { start: s, end: e, .. }) => {
+        (BookingSpan::Timed { start, end, .. }, Span::Timed { start: s, end: e }) => {
             start == s && end == e
         }
-        (BookingSpan::AllDay { start, end }, EventTime::AllDay { start: s, end: e }) => {
+        (BookingSpan::AllDay { start, end }, Span::AllDay { start: s, end: e }) => {
             start == s && end == e
         }
         // Microsoft reports whole days as midnight instants in the event's zone.
-        (BookingSpan::AllDay { start, end }, EventTime::Timed { start: s, end: e, .. }) => {
+        (BookingSpan::AllDay { start, end }, Span::Timed { start: s, end: e }) => {
             s.date_naive() == *start && e.date_naive() == *end && s.time() == NaiveTime::MIN
         }
         _ => false,
@@ -106,7 +107,7 @@ async fn apply(
     edit: Edit<'_>,
 ) -> Result<(), kalends_core::StoreError> {
     let what = match edit {
-        Edit::Moved(_) => "moved in the calendar by the staff member",
+        Edit::Moved(..) => "moved in the calendar by the staff member",
         Edit::Deleted => "deleted from the calendar by the staff member",
     };
     match tenant.settings.external_edit_policy {
@@ -134,7 +135,9 @@ async fn apply(
             let calendar =
                 format!("{}'s {}", connection.account_email, connection.provider.label());
             let calendar_label = match edit {
-                Edit::Moved(time) => format!("Moved to {} in {calendar}", describe(time)),
+                Edit::Moved(time, zone) => {
+                    format!("Moved to {} in {calendar}", describe(time, zone))
+                }
                 Edit::Deleted => format!("Deleted from {calendar}"),
             };
             store
@@ -158,23 +161,17 @@ async fn apply(
 
 /// An event's time for a person: whole days as dates (the last night's day, not the exclusive
 /// end), a timed span in the event's own zone.
-fn describe(time: &EventTime) -> String {
-    match time {
-        EventTime::AllDay { start, end } => {
-            let last = end.pred_opt().unwrap_or(*end);
-            if last <= *start { start.to_string() } else { format!("{start} to {last}") }
+fn describe(time: &Span, zone: TimeZone) -> String {
+    match *time {
+        Span::AllDay { start, end } => {
+            let last = end.pred_opt().unwrap_or(end);
+            if last <= start { start.to_string() } else { format!("{start} to {last}") }
         }
-        EventTime::Timed { start, end, zone } => match zone.parse::<chrono_tz::Tz>() {
-            Ok(tz) => format!(
-                "{} to {} ({zone})",
-                start.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
-                end.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
-            ),
-            Err(_) => format!(
-                "{} to {} UTC",
-                start.format("%Y-%m-%d %H:%M"),
-                end.format("%Y-%m-%d %H:%M")
-            ),
-        },
+        Span::Timed { start, end } => format!(
+            "{} to {} ({})",
+            start.with_timezone(&zone.tz()).format("%Y-%m-%d %H:%M"),
+            end.with_timezone(&zone.tz()).format("%Y-%m-%d %H:%M"),
+            zone,
+        ),
     }
 }

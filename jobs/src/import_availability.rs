@@ -38,9 +38,7 @@ use kalends_core::store::{
 };
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::{
-    Change, ChangeSet, EventKey, EventTime, Provider, RemoteEvent, Window,
-};
+use kalends_providers::calendar::{Change, ChangeSet, EventKey, Provider, RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
@@ -309,12 +307,10 @@ fn busy_event(
     if !event.busy || this_tenants_booking(event, tenant_id, own) {
         return None;
     }
-    let (span, start, end) = match event.time {
-        EventTime::AllDay { start, end } => {
-            let span = Span::AllDay { start, end };
-            (span, local_midnight(start, zone), local_midnight(end, zone))
-        }
-        EventTime::Timed { start, end, .. } => (Span::Timed { start, end }, start, end),
+    let span = event.time;
+    let (start, end) = match span {
+        Span::AllDay { start, end } => (local_midnight(start, zone), local_midnight(end, zone)),
+        Span::Timed { start, end } => (start, end),
     };
     if end < start {
         return None;
@@ -398,7 +394,8 @@ mod tests {
         RemoteEvent {
             id: id.into(),
             summary: Some("Dentist".into()),
-            time: EventTime::Timed { start: at(2, 9), end: at(2, 10), zone: "UTC".into() },
+            time: Span::Timed { start: at(2, 9), end: at(2, 10) },
+            zone: TimeZone::UTC,
             busy,
             booking_id: booking,
             connection_id: None,
@@ -425,11 +422,7 @@ mod tests {
             assert_eq!(judged(not_busy), Some(BusyChange::Free { remote_id: id }));
         }
         let mut past = event("p", true, None);
-        past.time = EventTime::Timed {
-            start: at(1, 0) - chrono::Duration::hours(2),
-            end: at(1, 0),
-            zone: "UTC".into(),
-        };
+        past.time = Span::Timed { start: at(1, 0) - chrono::Duration::hours(2), end: at(1, 0) };
         assert_eq!(judged(past), Some(BusyChange::Free { remote_id: "p".into() }));
     }
 
@@ -438,10 +431,10 @@ mod tests {
         let window = Window { start: at(1, 0), end: at(20, 0) };
         let zone: TimeZone = "UTC".parse().unwrap();
         let mut late = event("d", true, None);
-        late.time = EventTime::Timed { start: at(25, 9), end: at(25, 10), zone: "UTC".into() };
+        late.time = Span::Timed { start: at(25, 9), end: at(25, 10) };
         assert_eq!(judge(Change::Upserted(late), Uuid::nil(), &HashSet::new(), window, zone), None);
         let mut across = event("e", true, None);
-        across.time = EventTime::Timed { start: at(19, 9), end: at(21, 10), zone: "UTC".into() };
+        across.time = Span::Timed { start: at(19, 9), end: at(21, 10) };
         let judged = judge(Change::Upserted(across), Uuid::nil(), &HashSet::new(), window, zone);
         assert!(matches!(judged, Some(BusyChange::Busy(_))), "{judged:?}");
     }
@@ -497,7 +490,7 @@ mod tests {
         let zone: TimeZone = "Europe/Amsterdam".parse().unwrap();
         let day = |d| NaiveDate::from_ymd_opt(2030, 1, d).unwrap();
         let mut holiday = event("h", true, None);
-        holiday.time = EventTime::AllDay { start: day(3), end: day(5) };
+        holiday.time = Span::AllDay { start: day(3), end: day(5) };
         let (busy, ..) = busy_event(&holiday, Uuid::nil(), &HashSet::new(), zone).unwrap();
         assert_eq!(busy.span, Span::AllDay { start: day(3), end: day(5) });
     }

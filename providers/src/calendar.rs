@@ -3,12 +3,12 @@
 //! google-calendar3 and graph-rs-sdk types never leave `google.rs` and `microsoft.rs`; the jobs and
 //! the front speak only these.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use kalends_core::domain::Provider;
+pub use kalends_core::domain::{Provider, Span, TimeZone};
 
 /// An access token for one call; never logged (`SecretString` redacts `Debug`).
 #[derive(Clone, Debug)]
@@ -58,28 +58,6 @@ pub struct RemoteCalendar {
     pub writable: bool,
     /// Its IANA zone, when known.
     pub time_zone: Option<String>,
-}
-
-/// When an event happens.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EventTime {
-    /// Whole days, end exclusive (a stay: the end is the check-out day).
-    AllDay {
-        /// First day.
-        start: NaiveDate,
-        /// Day after the last.
-        end: NaiveDate,
-    },
-    /// An interval shown in `zone` (an IANA name).
-    Timed {
-        /// Start instant.
-        start: DateTime<Utc>,
-        /// End instant.
-        end: DateTime<Utc>,
-        /// IANA zone the event is shown in.
-        zone: String,
-    },
 }
 
 /// The idempotency key of a pushed event: one booking in one connection's calendar.
@@ -145,7 +123,9 @@ pub struct EventDraft {
     /// Where.
     pub location: Option<String>,
     /// When.
-    pub time: EventTime,
+    pub time: Span,
+    /// The zone a timed event is shown in (whole days ignore it).
+    pub zone: TimeZone,
     /// A tentative booking shows as tentative.
     pub tentative: bool,
     /// Google `colorId` (1-11); Microsoft ignores it.
@@ -162,7 +142,9 @@ pub struct RemoteEvent {
     /// Title.
     pub summary: Option<String>,
     /// When.
-    pub time: EventTime,
+    pub time: Span,
+    /// The zone a timed event is shown in: the provider's, when it names an IANA zone, else UTC.
+    pub zone: TimeZone,
     /// Whether it blocks time (not free/transparent, not declined, not cancelled).
     pub busy: bool,
     /// The booking, when Kalends created the event (read from the extended property).
@@ -319,10 +301,11 @@ mod tests {
         RemoteEvent {
             id: "e1".into(),
             summary: None,
-            time: EventTime::AllDay {
-                start: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
-                end: NaiveDate::from_ymd_opt(2030, 1, 2).unwrap(),
+            time: Span::AllDay {
+                start: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+                end: chrono::NaiveDate::from_ymd_opt(2030, 1, 2).unwrap(),
             },
+            zone: TimeZone::UTC,
             busy: true,
             booking_id: Some(Uuid::from_u128(1)),
             connection_id,

@@ -2,7 +2,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Email, Owner, TimeZone};
+use super::{Email, Owner, Span, TimeZone};
 
 /// Where a booking stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +112,25 @@ impl BookingSpan {
     /// Whether this is an all-day span.
     pub fn is_all_day(&self) -> bool {
         matches!(self, Self::AllDay { .. })
+    }
+
+    /// The zone the span is shown in: a timed span's own, else `home` (the resource's or tenant's
+    /// zone, where whole days are placed).
+    pub fn shown_in(&self, home: TimeZone) -> TimeZone {
+        match self {
+            Self::Timed { zone, .. } => *zone,
+            Self::AllDay { .. } => home,
+        }
+    }
+}
+
+/// The span as calendars hold it: the same days or instants, the zone left to [`BookingSpan::shown_in`].
+impl From<&BookingSpan> for Span {
+    fn from(span: &BookingSpan) -> Self {
+        match *span {
+            BookingSpan::Timed { start, end, .. } => Span::Timed { start, end },
+            BookingSpan::AllDay { start, end } => Span::AllDay { start, end },
+        }
     }
 }
 

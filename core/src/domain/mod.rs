@@ -8,6 +8,7 @@ mod connections;
 mod feeds;
 mod people;
 mod settings;
+mod span;
 mod values;
 
 pub use booking::{
@@ -20,4 +21,5 @@ pub use feeds::{
 };
 pub use people::{Block, NewBlock, NewResource, NewStaff, Resource, Staff, Tenant};
 pub use settings::{EventPrivacy, ExternalEditPolicy, StatusColors, TenantSettings};
+pub use span::Span;
 pub use values::{Email, TimeZone};

@@ -7,28 +7,9 @@ pub mod write;
 #[cfg(test)]
 mod properties;
 
-use chrono::{DateTime, NaiveDate, Utc};
-
+/// When an event takes place; the domain's one time type, named here for the reader and writer.
+pub use crate::domain::Span;
 pub use read::{
     BusyItem, DEFAULT_MAX_WORK, ItemKind, ParseOptions, ParsedFeed, Skipped, TooMuchWork, parse,
     read,
 };
-
-/// When an event takes place: whole days, or two instants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Span {
-    /// Whole days from `start` to `end`, exclusive (`end` is the check-out day).
-    AllDay {
-        /// First day.
-        start: NaiveDate,
-        /// The day after the last.
-        end: NaiveDate,
-    },
-    /// From `start` to `end` (exclusive).
-    Timed {
-        /// Start instant.
-        start: DateTime<Utc>,
-        /// End instant, never before `start`.
-        end: DateTime<Utc>,
-    },
-}

@@ -2,7 +2,7 @@ use chrono::{NaiveDate, TimeZone as _};
 use icalendar::parser::{read_calendar, unfold};
 
 use super::*;
-use crate::domain::{Customer, NewBooking};
+use crate::domain::{BookingSpan, Customer, NewBooking};
 
 // ------------------------------------------------------------------------------------- fixtures
 

@@ -6,10 +6,7 @@ use kalends_core::domain::{BookingSpan, TimeZone};
 
 /// The zone a booking is shown in: a timed booking's own, else the resource's (`home`).
 pub(crate) fn display_zone(span: &BookingSpan, home: TimeZone) -> Tz {
-    match span {
-        BookingSpan::Timed { zone, .. } => zone.tz(),
-        BookingSpan::AllDay { .. } => home.tz(),
-    }
+    span.shown_in(home).tz()
 }
 
 /// The whole span: `Fri 14 Mar 2025, 15:00–16:30 SAST`, `Fri 14 Mar 2025 (all day)`,

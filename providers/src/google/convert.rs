@@ -9,7 +9,7 @@ use google_calendar3::api::{
 use uuid::Uuid;
 
 use crate::ProviderError;
-use crate::calendar::{Change, EventDraft, EventTime, RemoteCalendar, RemoteEvent};
+use crate::calendar::{Change, EventDraft, RemoteCalendar, RemoteEvent, Span, TimeZone};
 
 /// The private extended property that marks an event as Kalends's (and its filter).
 pub(super) const MARKER: (&str, &str) = ("kalends", "1");
@@ -26,7 +26,7 @@ const MAX_REMINDER_MINUTES: u32 = 40_320;
 
 /// The Google event for a draft (id = the idempotency key).
 pub(super) fn event_of(draft: &EventDraft) -> Event {
-    let (start, end) = times_of(&draft.time);
+    let (start, end) = times_of(&draft.time, draft.zone);
     let private = HashMap::from([
         (MARKER.0.to_owned(), MARKER.1.to_owned()),
         (BOOKING.to_owned(), draft.key.booking_id.to_string()),
@@ -49,16 +49,16 @@ pub(super) fn event_of(draft: &EventDraft) -> Event {
     }
 }
 
-fn times_of(time: &EventTime) -> (EventDateTime, EventDateTime) {
+fn times_of(time: &Span, zone: TimeZone) -> (EventDateTime, EventDateTime) {
     match time {
-        EventTime::AllDay { start, end } => (
+        Span::AllDay { start, end } => (
             EventDateTime { date: Some(*start), ..EventDateTime::default() },
             EventDateTime { date: Some(*end), ..EventDateTime::default() },
         ),
-        EventTime::Timed { start, end, zone } => {
+        Span::Timed { start, end } => {
             let at = |instant: &DateTime<Utc>| EventDateTime {
                 date_time: Some(*instant),
-                time_zone: Some(zone.clone()),
+                time_zone: Some(zone.to_string()),
                 ..EventDateTime::default()
             };
             (at(start), at(end))
@@ -87,10 +87,12 @@ pub(super) fn is_cancelled(event: &Event) -> bool {
 /// The neutral form of a (not cancelled) event.
 pub(super) fn remote_event(event: &Event) -> Result<RemoteEvent, ProviderError> {
     let id = event.id.clone().ok_or_else(|| unreadable("an event without an id"))?;
-    let time = time_of(event).ok_or_else(|| unreadable("an event without readable times"))?;
+    let (time, zone) =
+        time_of(event).ok_or_else(|| unreadable("an event without readable times"))?;
     Ok(RemoteEvent {
         summary: event.summary.clone(),
         time,
+        zone,
         busy: is_busy(event),
         booking_id: private_uuid(event, BOOKING),
         connection_id: private_uuid(event, CONNECTION),
@@ -106,16 +108,15 @@ fn unreadable(what: &str) -> ProviderError {
     ProviderError::permanent(0, format!("Google returned {what}"))
 }
 
-fn time_of(event: &Event) -> Option<EventTime> {
+/// When an event takes place, and the zone it is shown in (UTC unless Google names an IANA zone).
+fn time_of(event: &Event) -> Option<(Span, TimeZone)> {
     let (start, end) = (event.start.as_ref()?, event.end.as_ref()?);
+    let zone = start.time_zone.as_deref().and_then(|name| name.parse().ok());
+    let zone = zone.unwrap_or(TimeZone::UTC);
     if let (Some(start), Some(end)) = (start.date, end.date) {
-        return Some(EventTime::AllDay { start, end });
+        return Some((Span::AllDay { start, end }, zone));
     }
-    Some(EventTime::Timed {
-        start: start.date_time?,
-        end: end.date_time?,
-        zone: start.time_zone.clone().unwrap_or_else(|| "UTC".to_owned()),
-    })
+    Some((Span::Timed { start: start.date_time?, end: end.date_time? }, zone))
 }
 
 /// Blocks time: not cancelled, not transparent, and not declined by the account itself.
@@ -173,10 +174,11 @@ mod tests {
             summary: "Stay".into(),
             description: None,
             location: None,
-            time: EventTime::AllDay {
+            time: Span::AllDay {
                 start: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
                 end: NaiveDate::from_ymd_opt(2025, 3, 4).unwrap(),
             },
+            zone: TimeZone::UTC,
             tentative: true,
             color_id: Some("5".into()),
             reminder_minutes: reminders,
@@ -200,7 +202,7 @@ mod tests {
         assert_eq!(event.status.as_deref(), Some("tentative"));
         let remote = remote_event(&event).unwrap();
         assert_eq!(remote.id, draft.key.google_event_id());
-        assert_eq!(remote.time, draft.time);
+        assert_eq!((remote.time, remote.zone), (draft.time, draft.zone));
         assert_eq!(remote.booking_id, Some(draft.key.booking_id));
         assert_eq!(remote.connection_id, Some(draft.key.connection_id));
         assert_eq!(remote.tenant_id, Some(draft.tenant_id));

@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::GoogleCalendar;
 use crate::ProviderError;
 use crate::calendar::{
-    AccessToken, BusyInterval, Change, ChangeSet, EventDraft, EventKey, EventTime,
-    SubscriptionRequest, Window,
+    AccessToken, BusyInterval, Change, ChangeSet, EventDraft, EventKey, Span, SubscriptionRequest,
+    Window,
 };
 use crate::sandbox::{Sandbox, SandboxConfig};
 
@@ -92,7 +92,8 @@ fn draft(booking: u128, summary: &str, start: &str, end: &str) -> EventDraft {
         summary: summary.into(),
         description: Some("Booked through Kalends".into()),
         location: Some("Room 1".into()),
-        time: EventTime::Timed { start: at(start), end: at(end), zone: "Europe/Zurich".into() },
+        time: Span::Timed { start: at(start), end: at(end) },
+        zone: "Europe/Zurich".parse().unwrap(),
         tentative: false,
         color_id: Some("5".into()),
         reminder_minutes: vec![30, 10],
@@ -101,7 +102,7 @@ fn draft(booking: u128, summary: &str, start: &str, end: &str) -> EventDraft {
 
 fn stay() -> EventDraft {
     EventDraft {
-        time: EventTime::AllDay {
+        time: Span::AllDay {
             start: NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
             end: NaiveDate::from_ymd_opt(2025, 3, 12).unwrap(),
         },

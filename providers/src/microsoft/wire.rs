@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::calendar::{BusyInterval, Change, EventDraft, EventTime, RemoteEvent, Subscription};
+use crate::calendar::{BusyInterval, Change, EventDraft, RemoteEvent, Span, Subscription};
 use crate::error::ProviderError;
 
 /// The single-value extended property that tags Kalends's events with their booking.
@@ -110,15 +110,14 @@ impl WireEvent {
             || ProviderError::permanent(0, format!("Graph event {} has no start or end", self.id));
         let (start, end) =
             (self.start.as_ref().ok_or_else(missing)?, self.end.as_ref().ok_or_else(missing)?);
-        let time = if self.is_all_day {
-            EventTime::AllDay { start: start.local()?.date(), end: end.local()?.date() }
+        let (time, zone) = if self.is_all_day {
+            (Span::AllDay { start: start.local()?.date(), end: end.local()?.date() }, TimeZone::UTC)
         } else {
-            let zone = self
-                .original_start_time_zone
-                .as_deref()
-                .filter(|name| name.parse::<TimeZone>().is_ok())
-                .unwrap_or("UTC");
-            EventTime::Timed { start: start.instant()?, end: end.instant()?, zone: zone.to_owned() }
+            let zone = self.original_start_time_zone.as_deref().and_then(|name| name.parse().ok());
+            (
+                Span::Timed { start: start.instant()?, end: end.instant()? },
+                zone.unwrap_or(TimeZone::UTC),
+            )
         };
         let busy = self.blocks_time();
         Ok(RemoteEvent {
@@ -128,6 +127,7 @@ impl WireEvent {
             id: self.id,
             summary: self.subject,
             time,
+            zone,
             busy,
             creation_key: self.transaction_id,
             etag: self.etag.or(self.change_key),
@@ -158,11 +158,11 @@ impl WireEvent {
         }
         let event = self.into_remote()?;
         Ok(Some(match event.time {
-            EventTime::AllDay { start, end } => BusyInterval {
+            Span::AllDay { start, end } => BusyInterval {
                 start: start.and_time(chrono::NaiveTime::MIN).and_utc(),
                 end: end.and_time(chrono::NaiveTime::MIN).and_utc(),
             },
-            EventTime::Timed { start, end, .. } => BusyInterval { start, end },
+            Span::Timed { start, end } => BusyInterval { start, end },
         }))
     }
 }
@@ -252,14 +252,13 @@ impl WireSubscription {
 /// The event body of a draft. `transactionId` only on create: Graph refuses to change it.
 pub(super) fn event_body(draft: &EventDraft, with_transaction: bool) -> Value {
     let (start, end, all_day) = match &draft.time {
-        EventTime::AllDay { start, end } => (
+        Span::AllDay { start, end } => (
             json!({"dateTime": format!("{start}T00:00:00"), "timeZone": "UTC"}),
             json!({"dateTime": format!("{end}T00:00:00"), "timeZone": "UTC"}),
             true,
         ),
-        EventTime::Timed { start, end, zone } => {
-            let zone = zone.parse::<TimeZone>().unwrap_or(TimeZone::UTC);
-            (local_in(*start, zone), local_in(*end, zone), false)
+        Span::Timed { start, end } => {
+            (local_in(*start, draft.zone), local_in(*end, draft.zone), false)
         }
     };
     let reminder = draft.reminder_minutes.iter().min().copied();
