@@ -21,8 +21,6 @@ use kalends_jobs::relay::Relay;
 use kalends_jobs::worker::{self, WorkerOptions};
 use kalends_jobs::{Importer, JobQueue, KalendsJobs, RetryPolicy};
 use kalends_providers::limits::Budgets;
-use kalends_providers::provider::Providers;
-use kalends_providers::sandbox::{Sandbox, SandboxConfig};
 use kalends_providers::session::Credentials;
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use tokio_util::sync::CancellationToken;
@@ -100,40 +98,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Mounts the provider sandbox at `/sandbox` when it is enabled and a provider uses it.
-fn with_sandbox(app: Router, sandbox: Option<&Sandbox>) -> Router {
-    match sandbox {
-        Some(sandbox) => app.nest_service("/sandbox", sandbox.router()),
-        None => app,
-    }
-}
-
-/// The sandbox, when it is enabled and a provider has no client id; says at start-up which
-/// providers are sandboxed and which cannot be connected.
-fn sandbox(config: &Config, providers: &Providers) -> Option<Sandbox> {
-    let names = |list: &[kalends_core::domain::Provider]| {
-        list.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
-    };
-    if !providers.unavailable.is_empty() {
-        tracing::warn!(
-            providers = names(&providers.unavailable),
-            "no client id configured and the sandbox is off: connecting these providers is refused"
-        );
-    }
-    if providers.sandboxed.is_empty() {
-        return None;
-    }
-    tracing::warn!(
-        sandboxed = names(&providers.sandboxed),
-        "no client id configured: these providers use the built-in provider sandbox at /sandbox, not the real service"
-    );
-    let mut settings = SandboxConfig::for_public_url(&config.public_url);
-    if let Some(token) = &config.sandbox.token {
-        settings = settings.with_control_token(token.clone());
-    }
-    Some(Sandbox::new(settings))
-}
-
 /// Serves `app` on `listener` until `shutdown`; requests still running `deadline` after it are
 /// cut off, so a slow client cannot hold a stop.
 async fn serve(
@@ -191,9 +155,7 @@ pub async fn start(
     let mut tasks = Supervisor::new(shutdown.clone());
     let secret_key = Arc::new(config.secret_keys()?.0);
     let sealer = Sealer::new(secret_key.current(), secret_key.previous());
-    let providers = Arc::new(
-        Providers::from_config(&config).map_err(|e| anyhow::anyhow!("calendar providers: {e}"))?,
-    );
+    let providers = Arc::new(crate::sandbox::providers(&config)?);
     let budgets = Budgets {
         google_per_account: config.sync.google_requests_per_minute_per_account,
         google_per_project: config.sync.google_requests_per_minute,
@@ -211,7 +173,8 @@ pub async fn start(
     let customer_mail = CustomerMail::from_config(&config, signing_key)
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
     // Workers talk to the sandbox of the API node; only a process serving the API mounts one.
-    let sandbox = if role == Role::Worker { None } else { sandbox(&config, &providers) };
+    let sandbox =
+        if role == Role::Worker { None } else { crate::sandbox::mount(&config, &providers) };
     let importer = Importer::new(store.clone(), &config.import).context("the feed importer")?;
     let state = AppState {
         store: store.clone(),
@@ -280,13 +243,13 @@ pub async fn start(
             .transpose()
             .context("KALENDS_OPS_LISTEN")?,
     };
-    let sandbox_token = sandbox.as_ref().map(Sandbox::control_token);
+    let sandbox_token = sandbox.as_ref().map(|sandbox| sandbox.control_token.clone());
     let addr = match listen {
         Some(listen) => {
             let app = if role == Role::Worker {
                 ops::router().layer(axum::middleware::from_fn(ops::track)).with_state(state)
             } else {
-                with_sandbox(router(state), sandbox.as_ref())
+                crate::sandbox::nest(router(state), sandbox.as_ref())
             };
             let app =
                 with_request_timeout(app, Duration::from_secs(config.http.request_timeout_secs));

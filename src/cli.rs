@@ -127,34 +127,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Serves the sandbox until Ctrl-C; its clients accept Kalends's callbacks at `public_url`.
+#[cfg(feature = "sandbox")]
 async fn sandbox(config: &Config, listen: std::net::SocketAddr) -> anyhow::Result<()> {
-    use kalends_providers::sandbox::{self, Sandbox, SandboxConfig};
-    let mut settings = SandboxConfig::for_public_url(&config.public_url);
-    if let Some(token) = &config.sandbox.token {
-        settings = settings.with_control_token(token.clone());
-    }
-    let sandbox = Sandbox::new(settings);
+    use kalends_sandbox::{self as sandbox, Endpoints, Sandbox};
+    let sandbox = Sandbox::new(crate::sandbox::settings(config));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let base = format!("http://{}", listener.local_addr()?);
     eprintln!("Provider sandbox on {base}.");
     print_control_token(&base, &sandbox.control_token(), config.sandbox.token.is_some());
+    let endpoints = Endpoints::under(&base);
     eprintln!("Point Kalends at it with:");
     eprintln!("  KALENDS_GOOGLE__CLIENT_ID={}", sandbox::GOOGLE_CLIENT_ID);
     eprintln!("  KALENDS_GOOGLE__CLIENT_SECRET={}", sandbox::GOOGLE_CLIENT_SECRET);
-    eprintln!("  KALENDS_GOOGLE__AUTH_URL={base}/google/o/oauth2/v2/auth");
-    eprintln!("  KALENDS_GOOGLE__TOKEN_URL={base}/google/token");
-    eprintln!("  KALENDS_GOOGLE__REVOKE_URL={base}/google/revoke");
-    eprintln!("  KALENDS_GOOGLE__API_BASE_URL={base}/google/calendar/v3/");
+    eprintln!("  KALENDS_GOOGLE__AUTH_URL={}", endpoints.google_auth_url);
+    eprintln!("  KALENDS_GOOGLE__TOKEN_URL={}", endpoints.google_token_url);
+    eprintln!("  KALENDS_GOOGLE__REVOKE_URL={}", endpoints.google_revoke_url);
+    eprintln!("  KALENDS_GOOGLE__API_BASE_URL={}", endpoints.google_api_base_url);
     eprintln!("  KALENDS_MICROSOFT__CLIENT_ID={}", sandbox::MICROSOFT_CLIENT_ID);
     eprintln!("  KALENDS_MICROSOFT__CLIENT_SECRET={}", sandbox::MICROSOFT_CLIENT_SECRET);
-    eprintln!("  KALENDS_MICROSOFT__AUTHORITY_URL={base}/microsoft");
-    eprintln!("  KALENDS_MICROSOFT__GRAPH_BASE_URL={base}/microsoft/v1.0");
+    eprintln!("  KALENDS_MICROSOFT__AUTHORITY_URL={}", endpoints.microsoft_authority_url);
+    eprintln!("  KALENDS_MICROSOFT__GRAPH_BASE_URL={}", endpoints.microsoft_graph_base_url);
     axum::serve(listener, sandbox.router())
         .with_graceful_shutdown(wait_for_signal())
         .await
         .context("sandbox HTTP server")
+}
+
+/// Refuses: there is no sandbox in this binary.
+#[cfg(not(feature = "sandbox"))]
+async fn sandbox(_config: &Config, _listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    anyhow::bail!("{}", crate::sandbox::NOT_BUILT_IN)
 }
 
 /// Says where the sandbox's control API is and, unless the operator configured it, its token.
@@ -244,6 +248,8 @@ fn print_key(tenant_id: Uuid, key: &SecretString, json: bool, heading: &str) {
 }
 
 async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
+    // Before anything is written (secret key, database): a refusal leaves no trace.
+    crate::sandbox::refuse_if_missing(&config)?;
     match config.secret_key()?.1 {
         SecretKeySource::Generated(path) => tracing::warn!(
             path = %path.display(),

@@ -10,6 +10,7 @@ pub mod feeds;
 pub mod ics_check;
 pub mod ops;
 pub mod pages;
+pub mod sandbox;
 pub mod supervisor;
 pub mod telemetry;
 pub mod webhooks;

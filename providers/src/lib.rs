@@ -4,8 +4,10 @@
 //! - `provider`: `CalendarProvider`, an enum over Google (oauth2 + google-calendar3) and Microsoft
 //!   (oauth2 + graph-rs-sdk); SDK types never leave `google` and `microsoft`;
 //! - `oauth`: the authorization-code flow with PKCE, refresh and revocation, for both;
-//! - `feed`: iCal feed URLs fetched safely;
-//! - `sandbox`: a local emulator of both providers' APIs and OAuth endpoints.
+//! - `feed`: iCal feed URLs fetched safely.
+//!
+//! The provider sandbox that emulates both providers is its own crate, `kalends-sandbox`: the
+//! providers' tests run against it, and the binary points a provider at it by its settings.
 
 pub mod calendar;
 mod error;
@@ -15,7 +17,6 @@ pub mod limits;
 mod microsoft;
 pub mod oauth;
 pub mod provider;
-pub mod sandbox;
 pub mod session;
 
 pub use error::{ProviderError, is_dead_grant, parse_retry_after};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kalends_core::Config;
+use kalends_core::config::{GoogleConfig, MicrosoftConfig};
 use secrecy::SecretString;
 
 use crate::calendar::{
@@ -15,7 +15,6 @@ use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
 use crate::microsoft::MicrosoftCalendar;
 use crate::oauth::{Authorization, OAuthClient, OAuthSettings};
-use crate::sandbox;
 
 /// Google: scopes Kalends asks for.
 pub const GOOGLE_SCOPES: [&str; 4] = [
@@ -53,106 +52,37 @@ pub enum CalendarProvider {
 pub struct Providers {
     google: CalendarProvider,
     microsoft: CalendarProvider,
-    /// Providers without a configured client id, served by the in-process sandbox.
+    /// Providers whose settings point at the provider sandbox instead of the real service.
     pub sandboxed: Vec<Provider>,
-    /// Providers without a client id while the sandbox is off: connecting them is refused.
+    /// Providers without a client id (and not sandboxed): connecting them is refused.
     pub unavailable: Vec<Provider>,
 }
 
 impl Providers {
-    /// Builds both from the configuration. A provider without a client id uses the sandbox
-    /// mounted at `{public_url}/sandbox` when the sandbox is enabled, and is unavailable when not.
-    pub fn from_config(config: &Config) -> Result<Self, String> {
-        let public = config.public_url.trim_end_matches('/').to_owned();
-        let sandbox_root = format!("{public}/sandbox");
+    /// Builds both from explicit settings, with OAuth callbacks under `public_url`. The binary
+    /// fills in the sandbox's client and endpoints for a provider it points at the sandbox, and
+    /// lists it in `sandboxed`; a provider still without a client id is unavailable.
+    pub fn new(
+        public_url: &str,
+        google: &GoogleConfig,
+        microsoft: &MicrosoftConfig,
+        sandboxed: Vec<Provider>,
+    ) -> Result<Self, String> {
+        let public = public_url.trim_end_matches('/');
         let timeout = Duration::from_secs(30);
-        let mut sandboxed = Vec::new();
-
-        let g = &config.google;
-        let (id, secret, auth, token, revoke, api) = match &g.client_id {
-            Some(id) => (
-                id.clone(),
-                g.client_secret
-                    .clone()
-                    .ok_or("google.client_secret is required with google.client_id")?,
-                g.auth_url.clone(),
-                g.token_url.clone(),
-                g.revoke_url.clone(),
-                g.api_base_url.clone(),
-            ),
-            None => {
-                sandboxed.push(Provider::Google);
-                (
-                    sandbox::GOOGLE_CLIENT_ID.to_owned(),
-                    SecretString::from(sandbox::GOOGLE_CLIENT_SECRET),
-                    format!("{sandbox_root}/google/o/oauth2/v2/auth"),
-                    format!("{sandbox_root}/google/token"),
-                    format!("{sandbox_root}/google/revoke"),
-                    format!("{sandbox_root}/google/calendar/v3/"),
-                )
-            }
-        };
-        let google = CalendarProvider::Google {
-            oauth: OAuthClient::new(OAuthSettings {
-                client_id: id,
-                client_secret: secret,
-                auth_url: auth,
-                token_url: token,
-                revoke_url: Some(revoke),
-                redirect_url: format!("{public}/oauth/google/callback"),
-                scopes: GOOGLE_SCOPES.map(str::to_owned).to_vec(),
-                extra_params: vec![
-                    ("access_type".into(), "offline".into()),
-                    ("prompt".into(), "consent".into()),
-                    ("include_granted_scopes".into(), "true".into()),
-                ],
-                timeout,
-            })
-            .map_err(|e| format!("google: {e}"))?,
-            api: Box::new(GoogleCalendar::new(&api, timeout).map_err(|e| format!("google: {e}"))?),
-        };
-
-        let m = &config.microsoft;
-        let (id, secret, authority, graph) = match &m.client_id {
-            Some(id) => (
-                id.clone(),
-                m.client_secret
-                    .clone()
-                    .ok_or("microsoft.client_secret is required with microsoft.client_id")?,
-                m.authority_url.trim_end_matches('/').to_owned(),
-                m.graph_base_url.clone(),
-            ),
-            None => {
-                sandboxed.push(Provider::Microsoft);
-                (
-                    sandbox::MICROSOFT_CLIENT_ID.to_owned(),
-                    SecretString::from(sandbox::MICROSOFT_CLIENT_SECRET),
-                    format!("{sandbox_root}/microsoft"),
-                    format!("{sandbox_root}/microsoft/v1.0"),
-                )
-            }
-        };
-        let tenant = &m.tenant;
-        let microsoft = CalendarProvider::Microsoft {
-            oauth: OAuthClient::new(OAuthSettings {
-                client_id: id,
-                client_secret: secret,
-                auth_url: format!("{authority}/{tenant}/oauth2/v2.0/authorize"),
-                token_url: format!("{authority}/{tenant}/oauth2/v2.0/token"),
-                revoke_url: None,
-                redirect_url: format!("{public}/oauth/microsoft/callback"),
-                scopes: MICROSOFT_SCOPES.map(str::to_owned).to_vec(),
-                extra_params: vec![("response_mode".into(), "query".into())],
-                timeout,
-            })
-            .map_err(|e| format!("microsoft: {e}"))?,
-            api: Box::new(
-                MicrosoftCalendar::new(&graph, timeout).map_err(|e| format!("microsoft: {e}"))?,
-            ),
-        };
-        let unavailable =
-            if config.sandbox_enabled() { Vec::new() } else { std::mem::take(&mut sandboxed) };
-        Ok(Self { google, microsoft, sandboxed, unavailable })
+        let unavailable = [
+            (Provider::Google, google.client_id.is_none()),
+            (Provider::Microsoft, microsoft.client_id.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(provider, missing)| missing.then_some(provider))
+        .collect();
+        Ok(Self {
+            google: google_client(public, google, timeout)?,
+            microsoft: microsoft_client(public, microsoft, timeout)?,
+            sandboxed,
+            unavailable,
+        })
     }
 
     /// Whether staff members can connect `provider` (it has a client id, or the sandbox is on).
@@ -167,6 +97,81 @@ impl Providers {
             Provider::Microsoft => &self.microsoft,
         }
     }
+}
+
+/// The client id and secret of a provider; empty for one without a client id (it cannot be
+/// connected, so they are never sent to a consent page).
+fn client_credentials(
+    provider: Provider,
+    client_id: Option<&String>,
+    client_secret: Option<&SecretString>,
+) -> Result<(String, SecretString), String> {
+    let Some(id) = client_id else { return Ok((String::new(), SecretString::from(""))) };
+    let secret = client_secret
+        .cloned()
+        .ok_or_else(|| format!("{provider}.client_secret is required with {provider}.client_id"))?;
+    Ok((id.clone(), secret))
+}
+
+/// Google's OAuth client and Calendar v3 client.
+fn google_client(
+    public: &str,
+    g: &GoogleConfig,
+    timeout: Duration,
+) -> Result<CalendarProvider, String> {
+    let (client_id, client_secret) =
+        client_credentials(Provider::Google, g.client_id.as_ref(), g.client_secret.as_ref())?;
+    Ok(CalendarProvider::Google {
+        oauth: OAuthClient::new(OAuthSettings {
+            client_id,
+            client_secret,
+            auth_url: g.auth_url.clone(),
+            token_url: g.token_url.clone(),
+            revoke_url: Some(g.revoke_url.clone()),
+            redirect_url: format!("{public}/oauth/google/callback"),
+            scopes: GOOGLE_SCOPES.map(str::to_owned).to_vec(),
+            extra_params: vec![
+                ("access_type".into(), "offline".into()),
+                ("prompt".into(), "consent".into()),
+                ("include_granted_scopes".into(), "true".into()),
+            ],
+            timeout,
+        })
+        .map_err(|e| format!("google: {e}"))?,
+        api: Box::new(
+            GoogleCalendar::new(&g.api_base_url, timeout).map_err(|e| format!("google: {e}"))?,
+        ),
+    })
+}
+
+/// Microsoft's OAuth client (identity platform, `tenant` under `authority_url`) and Graph client.
+fn microsoft_client(
+    public: &str,
+    m: &MicrosoftConfig,
+    timeout: Duration,
+) -> Result<CalendarProvider, String> {
+    let (client_id, client_secret) =
+        client_credentials(Provider::Microsoft, m.client_id.as_ref(), m.client_secret.as_ref())?;
+    let authority = m.authority_url.trim_end_matches('/');
+    let tenant = &m.tenant;
+    Ok(CalendarProvider::Microsoft {
+        oauth: OAuthClient::new(OAuthSettings {
+            client_id,
+            client_secret,
+            auth_url: format!("{authority}/{tenant}/oauth2/v2.0/authorize"),
+            token_url: format!("{authority}/{tenant}/oauth2/v2.0/token"),
+            revoke_url: None,
+            redirect_url: format!("{public}/oauth/microsoft/callback"),
+            scopes: MICROSOFT_SCOPES.map(str::to_owned).to_vec(),
+            extra_params: vec![("response_mode".into(), "query".into())],
+            timeout,
+        })
+        .map_err(|e| format!("microsoft: {e}"))?,
+        api: Box::new(
+            MicrosoftCalendar::new(&m.graph_base_url, timeout)
+                .map_err(|e| format!("microsoft: {e}"))?,
+        ),
+    })
 }
 
 impl CalendarProvider {

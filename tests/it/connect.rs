@@ -389,10 +389,9 @@ async fn choices_that_are_not_the_accounts_calendars_are_refused_with_the_field(
 
 #[tokio::test]
 async fn the_sandbox_refuses_a_code_with_the_wrong_pkce_verifier() {
-    use kalends_providers::provider::Providers;
     let app = TestApp::start_public(Db::Sqlite).await;
     let config = kalends_core::Config { public_url: app.base.clone(), ..Default::default() };
-    let providers = Providers::from_config(&config).unwrap();
+    let providers = kalends::sandbox::providers(&config).unwrap();
     for provider in kalends_core::domain::Provider::ALL {
         let client = providers.get(provider);
         let authorization = client.authorize(Some("ann@example.com"));

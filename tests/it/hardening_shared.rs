@@ -8,7 +8,6 @@ use std::time::Duration;
 use kalends_core::Config;
 use kalends_core::seal::Sealer;
 use kalends_jobs::reconcile::{Repairs, reconcile};
-use kalends_providers::provider::Providers;
 use kalends_providers::session::Credentials;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -30,7 +29,7 @@ fn credentials(app: &TestApp) -> Credentials {
     let config =
         Config { data_dir: app._dir.0.clone(), public_url: app.base.clone(), ..Config::default() };
     let key = config.secret_key().unwrap().0;
-    let providers = Providers::from_config(&config).unwrap();
+    let providers = kalends::sandbox::providers(&config).unwrap();
     Credentials::new(app.store.clone(), Sealer::new(&key, &[]), Arc::new(providers))
 }
 

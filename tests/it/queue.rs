@@ -53,8 +53,7 @@ fn customer_mail(dir: &TempDir) -> kalends_jobs::customer_mail::CustomerMail {
 /// Calendar credentials (no connection exists in these tests: the sync only records its attempt).
 fn credentials(store: &Store) -> kalends_providers::session::Credentials {
     let key = secrecy::SecretBox::new(Box::new([7u8; 32]));
-    let providers =
-        kalends_providers::provider::Providers::from_config(&Config::default()).unwrap();
+    let providers = kalends::sandbox::providers(&Config::default()).unwrap();
     let sealer = kalends_core::seal::Sealer::new(&key, &[]);
     kalends_providers::session::Credentials::new(store.clone(), sealer, Arc::new(providers))
 }

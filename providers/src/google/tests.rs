@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kalends_sandbox::{Sandbox, SandboxConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -14,7 +15,6 @@ use crate::calendar::{
     AccessToken, BusyInterval, Change, ChangeSet, EventDraft, EventKey, Span, SubscriptionRequest,
     Window,
 };
-use crate::sandbox::{Sandbox, SandboxConfig};
 
 const ANN: &str = "ann@example.com";
 
@@ -33,7 +33,7 @@ impl Fixture {
 
     async fn with_timeout(timeout: Duration) -> Self {
         let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
-        let http = crate::sandbox::control_client(&sandbox);
+        let http = kalends_sandbox::control_client(&sandbox);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });

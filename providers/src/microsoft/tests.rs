@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use kalends_sandbox::{Faults, Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -16,7 +17,6 @@ use crate::ProviderError;
 use crate::calendar::{
     AccessToken, Change, ChangeSet, EventDraft, EventKey, Span, SubscriptionRequest, Window,
 };
-use crate::sandbox::{Faults, Sandbox, SandboxConfig};
 
 /// A sandbox served on a port, and a client pointed at it.
 struct Harness {
@@ -36,7 +36,7 @@ impl Harness {
     /// The sandbox nested under `prefix` in a bigger app.
     async fn serve(prefix: &str) -> Self {
         let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
-        let http = crate::sandbox::control_client(&sandbox);
+        let http = kalends_sandbox::control_client(&sandbox);
         let app = if prefix.is_empty() {
             sandbox.router()
         } else {
@@ -336,7 +336,7 @@ async fn delta_lists_the_window_then_only_updates_and_deletions() {
     };
     assert_eq!(changes.len(), 56, "two pages of 50 and 6, the May event left out");
     assert!(next_cursor.contains("/microsoft/v1.0/me/calendarView/delta?$deltatoken="));
-    assert!(harness.sandbox.lock().requests["GET microsoft calendarView.delta"] >= 2);
+    assert!(harness.sandbox.requests_served("GET microsoft calendarView.delta") >= 2);
 
     let edit = format!("/microsoft/users/ann@example.com/events/{}", ids[0]);
     let patch = json!({"subject": "Moved", "showAs": "free"});

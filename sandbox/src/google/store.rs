@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::list::Page;
 use super::push::Channel;
 use super::{ApiError, times};
-use crate::sandbox::Account;
+use crate::Account;
 
 /// Calendars and events of every Google account.
 #[derive(Debug, Default)]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::store::Data;
 use super::{ApiError, admit, json_object};
-use crate::sandbox::{Sandbox, random_token};
+use crate::{Sandbox, random_token};
 
 /// How long a channel lives when the request names no expiration, and at most.
 const DEFAULT_TTL_DAYS: i64 = 7;

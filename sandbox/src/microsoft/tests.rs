@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::{Sandbox, SandboxConfig};
 
 /// A sandbox on a port and a token for ann@example.com.
 struct Graph {
@@ -15,7 +15,7 @@ struct Graph {
 impl Graph {
     async fn start() -> Self {
         let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
-        let http = crate::sandbox::control_client(&sandbox);
+        let http = crate::control_client(&sandbox);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let root = format!("http://{}", listener.local_addr().unwrap());
         let router = sandbox.router();

@@ -8,10 +8,10 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use kalends_core::domain::Provider;
 use serde::{Deserialize, Serialize};
 
 use super::{Sandbox, google_error, graph_error};
+use crate::Provider;
 
 /// The faults injected into every API and token request (rates are 0.0 to 1.0).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

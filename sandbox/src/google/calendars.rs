@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::store::Calendar;
 use super::{ApiError, admit, json_object, times};
-use crate::sandbox::Sandbox;
+use crate::Sandbox;
 
 /// `GET users/me/calendarList`.
 pub(super) async fn calendar_list(
@@ -24,7 +24,7 @@ pub(super) async fn calendar_list(
     Ok(Json(json!({
         "kind": "calendar#calendarList",
         "etag": format!("\"p3{}\"", items.len()),
-        "nextSyncToken": crate::sandbox::random_token(12),
+        "nextSyncToken": crate::random_token(12),
         "items": items,
     }))
     .into_response())

@@ -18,7 +18,7 @@ use super::{
     Base, Data, Mailbox, Prefer, access_denied, bad_request, begin, change_key, graph_id,
     not_found, timestamp,
 };
-use crate::sandbox::Sandbox;
+use crate::Sandbox;
 
 /// Properties a client may write through Graph, kept as sent.
 const WRITABLE: [&str; 17] = [

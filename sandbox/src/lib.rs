@@ -34,7 +34,6 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use faults::Faults;
-use kalends_core::domain::Provider;
 
 /// The sandbox's OAuth client for Google, used when no real client id is configured.
 pub const GOOGLE_CLIENT_ID: &str = "kalends-sandbox.apps.googleusercontent.com";
@@ -44,6 +43,59 @@ pub const GOOGLE_CLIENT_SECRET: &str = "sandbox-google-secret";
 pub const MICROSOFT_CLIENT_ID: &str = "5a1d6b0c-4b1e-4c6a-9d2f-6b616c656e64";
 /// Its secret.
 pub const MICROSOFT_CLIENT_SECRET: &str = "sandbox-microsoft-secret";
+
+/// Which emulated service an account, a grant or a request belongs to (`google`, `microsoft` in
+/// the control API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Provider {
+    /// Google's OAuth endpoints and Calendar v3.
+    Google,
+    /// The Microsoft identity platform and Graph.
+    Microsoft,
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Google => "google",
+            Self::Microsoft => "microsoft",
+        })
+    }
+}
+
+/// Where a client finds the sandbox's endpoints when the sandbox is served at a root URL: the
+/// values of the `google.*` and `microsoft.*` settings that point Kalends at it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Google's authorization endpoint (`google.auth_url`).
+    pub google_auth_url: String,
+    /// Google's token endpoint (`google.token_url`).
+    pub google_token_url: String,
+    /// Google's revocation endpoint (`google.revoke_url`).
+    pub google_revoke_url: String,
+    /// Google Calendar v3, with its trailing slash (`google.api_base_url`).
+    pub google_api_base_url: String,
+    /// The Microsoft identity platform authority (`microsoft.authority_url`).
+    pub microsoft_authority_url: String,
+    /// Microsoft Graph (`microsoft.graph_base_url`).
+    pub microsoft_graph_base_url: String,
+}
+
+impl Endpoints {
+    /// The endpoints of a sandbox served at `root`, such as `http://127.0.0.1:8080/sandbox`.
+    pub fn under(root: &str) -> Self {
+        let root = root.trim_end_matches('/');
+        Self {
+            google_auth_url: format!("{root}/google/o/oauth2/v2/auth"),
+            google_token_url: format!("{root}/google/token"),
+            google_revoke_url: format!("{root}/google/revoke"),
+            google_api_base_url: format!("{root}/google/calendar/v3/"),
+            microsoft_authority_url: format!("{root}/microsoft"),
+            microsoft_graph_base_url: format!("{root}/microsoft/v1.0"),
+        }
+    }
+}
 
 /// A registered OAuth client.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -168,6 +220,12 @@ impl Sandbox {
     /// Sets the injected faults.
     pub fn set_faults(&self, faults: Faults) {
         self.lock().faults = faults;
+    }
+
+    /// How many API requests the route ("METHOD path-template", as `/_control/requests` lists
+    /// them) has served.
+    pub fn requests_served(&self, route: &str) -> u64 {
+        self.lock().requests.get(route).copied().unwrap_or_default()
     }
 }
 
@@ -295,9 +353,9 @@ pub(crate) fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
 }
 
-/// A client that sends the sandbox's control token (API calls set their own `Authorization`).
-#[cfg(test)]
-pub(crate) fn control_client(sandbox: &Sandbox) -> reqwest::Client {
+/// A client that sends the sandbox's control token (API calls set their own `Authorization`), for
+/// tests that drive the sandbox.
+pub fn control_client(sandbox: &Sandbox) -> reqwest::Client {
     use secrecy::ExposeSecret as _;
     let bearer = format!("Bearer {}", sandbox.control_token().expose_secret());
     let mut headers = reqwest::header::HeaderMap::new();

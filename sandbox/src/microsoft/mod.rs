@@ -35,9 +35,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use kalends_core::domain::Provider;
 
 use super::{Account, Sandbox, State, graph_error};
+use crate::Provider;
 pub(crate) use events::StoredEvent;
 use subscriptions::SubscriptionRecord;
 use views::{DeltaPage, DeltaRound};

@@ -1,7 +1,7 @@
 //! Graph's `dateTimeTimeZone`: parsing what clients send and rendering what Graph answers.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Utc};
-use kalends_core::domain::TimeZone;
+use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 /// A zone Graph accepts: `UTC` or an IANA name (Windows names are not emulated).
@@ -9,19 +9,19 @@ use serde_json::{Value, json};
 pub(super) struct Zone {
     /// As the client spelled it (echoed back in `timeZone`).
     pub(super) name: String,
-    tz: TimeZone,
+    tz: Tz,
 }
 
 impl Zone {
     /// UTC.
     pub(super) fn utc() -> Self {
-        Self { name: "UTC".into(), tz: TimeZone::UTC }
+        Self { name: "UTC".into(), tz: Tz::UTC }
     }
 
     /// Parses a `timeZone` value.
     pub(super) fn parse(name: &str) -> Option<Self> {
         let tz = match name {
-            "UTC" | "utc" | "Etc/UTC" | "Coordinated Universal Time" => TimeZone::UTC,
+            "UTC" | "utc" | "Etc/UTC" | "Coordinated Universal Time" => Tz::UTC,
             other => other.parse().ok()?,
         };
         Some(Self { name: name.to_owned(), tz })
@@ -35,7 +35,7 @@ impl Zone {
     /// The instant of a wall-clock time in this zone (the earlier one when ambiguous; a time in
     /// a DST gap moves forward an hour, as Exchange does).
     pub(super) fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        let tz = self.tz.tz();
+        let tz = self.tz;
         tz.from_local_datetime(&local)
             .earliest()
             .or_else(|| tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
@@ -44,7 +44,7 @@ impl Zone {
 
     /// The wall-clock time of an instant in this zone.
     pub(super) fn local(&self, at: DateTime<Utc>) -> NaiveDateTime {
-        at.with_timezone(&self.tz.tz()).naive_local()
+        at.with_timezone(&self.tz).naive_local()
     }
 }
 

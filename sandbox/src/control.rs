@@ -8,12 +8,12 @@ use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use kalends_core::domain::Provider;
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
 use super::{Faults, Sandbox};
+use crate::Provider;
 
 /// Lets a request through only with the control token (compared in constant time); 401 else.
 pub(super) async fn authorize(

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::events::parse_body;
 use super::{Base, Data, TENANT_ID, bad_request, begin, timestamp};
-use crate::sandbox::{MICROSOFT_CLIENT_ID, Sandbox, graph_error};
+use crate::{MICROSOFT_CLIENT_ID, Sandbox, graph_error};
 
 /// Outlook resources' maximum subscription lifetime.
 const MAX_LIFETIME_MINUTES: i64 = 10_080;

@@ -23,11 +23,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use kalends_core::domain::Provider;
 
 pub(crate) use store::Data;
 
 use super::{Account, Sandbox, State, google_error};
+use crate::Provider;
 
 /// API routes (nested at `/google/calendar/v3`).
 pub(super) fn router() -> Router<Sandbox> {

@@ -9,11 +9,11 @@ use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use kalends_core::domain::Provider;
 use serde_json::{Value, json};
 
 use super::json_object;
-use crate::sandbox::Sandbox;
+use crate::Provider;
+use crate::Sandbox;
 
 /// Routes under `/_control/google`.
 pub(super) fn router() -> Router<Sandbox> {

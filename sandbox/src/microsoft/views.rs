@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::events::{expanded_properties, parse_body};
 use super::time::{Zone, parse_instant, parse_local, render_instant};
 use super::{Base, Data, Mailbox, Prefer, StoredEvent, bad_request, begin, not_found};
-use crate::sandbox::{Sandbox, graph_error, random_token};
+use crate::{Sandbox, graph_error, random_token};
 
 /// Page size when the client sets none (Graph's own default is 10; the brief asks for 50).
 const DEFAULT_PAGE_SIZE: usize = 50;

@@ -11,11 +11,11 @@ use axum::{Form, Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
-use kalends_core::domain::Provider;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::{ClientRegistration, Sandbox, State as SandboxState, random_token};
+use crate::Provider;
 
 /// How long an authorization code lives (both services: about 10 minutes).
 pub(crate) const CODE_LIFETIME_MINUTES: i64 = 10;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::store::{Calendar, Data, Stored};
 use super::{ApiError, times};
-use crate::sandbox::random_token;
+use crate::random_token;
 
 /// Parameters that Google refuses next to `syncToken`.
 const NOT_WITH_SYNC: [&str; 8] = [

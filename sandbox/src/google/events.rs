@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::list::ListQuery;
 use super::{admit, json_object, query_pairs};
-use crate::sandbox::Sandbox;
+use crate::Sandbox;
 
 /// `POST calendars/{calendarId}/events`.
 pub(super) async fn insert(

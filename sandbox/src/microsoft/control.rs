@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use kalends_core::domain::Provider;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -15,7 +14,8 @@ use super::events::{Writer, parse_body};
 use super::subscriptions::{ChangeType, deliver};
 use super::time::Zone;
 use super::{Data, not_found};
-use crate::sandbox::Sandbox;
+use crate::Provider;
+use crate::Sandbox;
 
 /// Routes.
 pub(super) fn router() -> Router<Sandbox> {

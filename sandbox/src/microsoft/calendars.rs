@@ -6,7 +6,7 @@ use axum::response::{IntoResponse as _, Response};
 use serde_json::{Value, json};
 
 use super::{Base, Calendar, Mailbox, begin, not_found};
-use crate::sandbox::Sandbox;
+use crate::Sandbox;
 
 /// `GET /me`.
 pub(super) async fn me(State(sandbox): State<Sandbox>, base: Base, headers: HeaderMap) -> Response {

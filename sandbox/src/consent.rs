@@ -7,12 +7,12 @@ use axum::response::{Html, IntoResponse as _, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use chrono::{Duration, Utc};
-use kalends_core::domain::Provider;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 use super::Sandbox;
 use super::oauth::{CODE_LIFETIME_MINUTES, IssuedCode};
+use crate::Provider;
 
 /// Both services' authorize endpoints.
 pub(super) fn router() -> Router<Sandbox> {
