@@ -191,9 +191,7 @@ pub async fn start(
     let mut tasks = Supervisor::new(shutdown.clone());
     let secret_key = Arc::new(config.secret_keys()?.0);
     let sealer = Sealer::new(secret_key.current(), secret_key.previous());
-    let providers = Arc::new(
-        Providers::from_config(&config).map_err(|e| anyhow::anyhow!("calendar providers: {e}"))?,
-    );
+    let providers = Arc::new(Providers::from_config(&config).context("calendar providers")?);
     let budgets = Budgets {
         google_per_account: config.sync.google_requests_per_minute_per_account,
         google_per_project: config.sync.google_requests_per_minute,

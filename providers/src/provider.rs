@@ -14,7 +14,7 @@ use crate::calendar::{
 use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
 use crate::microsoft::MicrosoftCalendar;
-use crate::oauth::{Authorization, OAuthClient, OAuthSettings};
+use crate::oauth::{Authorization, OAuthClient, OAuthSettings, OAuthSetupError};
 use crate::sandbox;
 
 /// Google: scopes Kalends asks for.
@@ -48,6 +48,42 @@ pub enum CalendarProvider {
     },
 }
 
+/// Why the providers could not be set up from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidersError {
+    /// A provider's client id came without its secret.
+    #[error("{0}.client_secret is required with {0}.client_id")]
+    MissingSecret(&'static str),
+    /// A provider's OAuth client could not be built.
+    #[error("{provider}")]
+    OAuth {
+        /// `google` or `microsoft`.
+        provider: &'static str,
+        /// What failed.
+        #[source]
+        source: OAuthSetupError,
+    },
+    /// A provider's calendar API client could not be built.
+    #[error("{provider}")]
+    Api {
+        /// `google` or `microsoft`.
+        provider: &'static str,
+        /// What failed.
+        #[source]
+        source: ProviderError,
+    },
+}
+
+impl ProvidersError {
+    fn oauth(provider: &'static str) -> impl Fn(OAuthSetupError) -> Self {
+        move |source| Self::OAuth { provider, source }
+    }
+
+    fn api(provider: &'static str) -> impl Fn(ProviderError) -> Self {
+        move |source| Self::Api { provider, source }
+    }
+}
+
 /// Both providers, configured; `sandboxed` says which ones talk to the built-in sandbox.
 #[derive(Clone, Debug)]
 pub struct Providers {
@@ -62,7 +98,7 @@ pub struct Providers {
 impl Providers {
     /// Builds both from the configuration. A provider without a client id uses the sandbox
     /// mounted at `{public_url}/sandbox` when the sandbox is enabled, and is unavailable when not.
-    pub fn from_config(config: &Config) -> Result<Self, String> {
+    pub fn from_config(config: &Config) -> Result<Self, ProvidersError> {
         let public = config.public_url.trim_end_matches('/').to_owned();
         let sandbox_root = format!("{public}/sandbox");
         let timeout = Duration::from_secs(30);
@@ -72,9 +108,7 @@ impl Providers {
         let (id, secret, auth, token, revoke, api) = match &g.client_id {
             Some(id) => (
                 id.clone(),
-                g.client_secret
-                    .clone()
-                    .ok_or("google.client_secret is required with google.client_id")?,
+                g.client_secret.clone().ok_or(ProvidersError::MissingSecret("google"))?,
                 g.auth_url.clone(),
                 g.token_url.clone(),
                 g.revoke_url.clone(),
@@ -108,17 +142,17 @@ impl Providers {
                 ],
                 timeout,
             })
-            .map_err(|e| format!("google: {e}"))?,
-            api: Box::new(GoogleCalendar::new(&api, timeout).map_err(|e| format!("google: {e}"))?),
+            .map_err(ProvidersError::oauth("google"))?,
+            api: Box::new(
+                GoogleCalendar::new(&api, timeout).map_err(ProvidersError::api("google"))?,
+            ),
         };
 
         let m = &config.microsoft;
         let (id, secret, authority, graph) = match &m.client_id {
             Some(id) => (
                 id.clone(),
-                m.client_secret
-                    .clone()
-                    .ok_or("microsoft.client_secret is required with microsoft.client_id")?,
+                m.client_secret.clone().ok_or(ProvidersError::MissingSecret("microsoft"))?,
                 m.authority_url.trim_end_matches('/').to_owned(),
                 m.graph_base_url.clone(),
             ),
@@ -145,9 +179,10 @@ impl Providers {
                 extra_params: vec![("response_mode".into(), "query".into())],
                 timeout,
             })
-            .map_err(|e| format!("microsoft: {e}"))?,
+            .map_err(ProvidersError::oauth("microsoft"))?,
             api: Box::new(
-                MicrosoftCalendar::new(&graph, timeout).map_err(|e| format!("microsoft: {e}"))?,
+                MicrosoftCalendar::new(&graph, timeout)
+                    .map_err(ProvidersError::api("microsoft"))?,
             ),
         };
         let unavailable =

@@ -32,6 +32,7 @@ mod feeds;
 mod history;
 mod imports;
 mod job_records;
+mod lease;
 mod maintenance;
 mod outbox;
 mod owner_writes;
@@ -52,6 +53,7 @@ pub use feed_content::{FeedStamp, FeedWindow};
 pub use history::HistoryLimits;
 pub use imports::{ImportPatch, ImportedItem, RunResult, kind_str};
 pub use job_records::{JobFailure, SyncAttempt};
+pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
 
@@ -79,15 +81,35 @@ macro_rules! with_read_pool {
 }
 pub(crate) use with_read_pool;
 
-/// A store failure, classified so callers can answer the right status.
+/// A store failure, classified so callers can answer the right status. The texts of the
+/// constraint variants are what jobs record and the API answers: keep them stable.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No such record in this tenant.
     #[error("not found")]
     NotFound,
-    /// A uniqueness or reference rule would break (e.g. a duplicate external id, a resource in use).
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// Another staff member, resource or booking of the tenant has that external id.
+    #[error("conflict: a record with that external_id already exists")]
+    DuplicateExternalId,
+    /// The staff member already has a connection to that account of the provider.
+    #[error("conflict: that account is already connected for this staff member")]
+    DuplicateConnection,
+    /// Bookings still refer to the record (a foreign key): move or delete them first.
+    #[error("conflict: bookings still refer to this {what}; move or delete them first")]
+    InUse {
+        /// What the record is (`resource`).
+        what: &'static str,
+    },
+    /// A reference between records would break (a foreign key), where the write does not say
+    /// which: a record still referenced, or a reference to one that is gone.
+    #[error("conflict: the record is still referenced by bookings")]
+    ForeignKey,
+    /// Someone else holds the lease the caller asked for (another run of the import).
+    #[error("conflict: a run of this import is already in progress")]
+    LeaseBusy,
+    /// The conflict was resolved already.
+    #[error("conflict: the conflict is already resolved")]
+    AlreadyResolved,
     /// A field refers to something that does not exist in this tenant.
     #[error("{field}: {message}")]
     Invalid {
@@ -106,7 +128,7 @@ pub enum StoreError {
     /// Stored data that no longer parses (a bug or a manual edit).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The database failed.
+    /// The database failed (an unexpected constraint included).
     #[error("database error")]
     Database(#[source] sqlx::Error),
     /// Migrations failed.
@@ -114,18 +136,66 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// A unique constraint a caller can break: PostgreSQL's name of it, the end of SQLite's
+/// message for it ("UNIQUE constraint failed: staff.tenant_id, staff.external_id") and what it
+/// means.
+struct UniqueRule {
+    postgres: &'static str,
+    sqlite: &'static str,
+    duplicate: fn() -> StoreError,
+}
+
+/// Every unique constraint a caller can break. Any other (a random key or id colliding) is a
+/// database error.
+const UNIQUE_RULES: [UniqueRule; 4] = [
+    UniqueRule {
+        postgres: "staff_tenant_id_external_id_key",
+        sqlite: "staff.external_id",
+        duplicate: || StoreError::DuplicateExternalId,
+    },
+    UniqueRule {
+        postgres: "resources_tenant_id_external_id_key",
+        sqlite: "resources.external_id",
+        duplicate: || StoreError::DuplicateExternalId,
+    },
+    UniqueRule {
+        postgres: "bookings_tenant_id_external_id_key",
+        sqlite: "bookings.external_id",
+        duplicate: || StoreError::DuplicateExternalId,
+    },
+    UniqueRule {
+        postgres: "connections_staff_id_provider_account_email_key",
+        sqlite: "connections.account_email",
+        duplicate: || StoreError::DuplicateConnection,
+    },
+];
+
+/// Which rule a unique violation broke, if a caller can break it.
+fn broken_unique_rule(db: &dyn sqlx::error::DatabaseError) -> Option<StoreError> {
+    let (constraint, message) = (db.constraint(), db.message());
+    UNIQUE_RULES.iter().find_map(|rule| {
+        let hit = match constraint {
+            Some(name) => name == rule.postgres,
+            None => {
+                message.starts_with("UNIQUE constraint failed") && message.ends_with(rule.sqlite)
+            }
+        };
+        hit.then(rule.duplicate)
+    })
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict("a record with that external_id already exists".into())
+                broken_unique_rule(db.as_ref()).unwrap_or(StoreError::Database(e))
             }
             sqlx::Error::Database(db)
                 if db.is_foreign_key_violation()
                     || db.message().contains("FOREIGN KEY constraint failed") =>
             {
-                StoreError::Conflict("the record is still referenced by bookings".into())
+                StoreError::ForeignKey
             }
             _ => StoreError::Database(e),
         }
