@@ -136,51 +136,34 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// A unique constraint a caller can break: PostgreSQL's name of it, the end of SQLite's
-/// message for it ("UNIQUE constraint failed: staff.tenant_id, staff.external_id") and what it
-/// means.
-struct UniqueRule {
-    postgres: &'static str,
-    sqlite: &'static str,
-    duplicate: fn() -> StoreError,
+/// What a duplicate of a unique constraint means.
+#[derive(Clone, Copy)]
+enum Duplicate {
+    ExternalId,
+    Connection,
 }
 
-/// Every unique constraint a caller can break. Any other (a random key or id colliding) is a
-/// database error.
-const UNIQUE_RULES: [UniqueRule; 4] = [
-    UniqueRule {
-        postgres: "staff_tenant_id_external_id_key",
-        sqlite: "staff.external_id",
-        duplicate: || StoreError::DuplicateExternalId,
-    },
-    UniqueRule {
-        postgres: "resources_tenant_id_external_id_key",
-        sqlite: "resources.external_id",
-        duplicate: || StoreError::DuplicateExternalId,
-    },
-    UniqueRule {
-        postgres: "bookings_tenant_id_external_id_key",
-        sqlite: "bookings.external_id",
-        duplicate: || StoreError::DuplicateExternalId,
-    },
-    UniqueRule {
-        postgres: "connections_staff_id_provider_account_email_key",
-        sqlite: "connections.account_email",
-        duplicate: || StoreError::DuplicateConnection,
-    },
+/// Every unique constraint a caller can break: PostgreSQL's name of it, the end of SQLite's
+/// message for it ("UNIQUE constraint failed: staff.tenant_id, staff.external_id") and what it
+/// means. Any other (a random key or id colliding) is a database error.
+#[rustfmt::skip]
+const UNIQUE_RULES: [(&str, &str, Duplicate); 4] = [
+    ("staff_tenant_id_external_id_key", "staff.external_id", Duplicate::ExternalId),
+    ("resources_tenant_id_external_id_key", "resources.external_id", Duplicate::ExternalId),
+    ("bookings_tenant_id_external_id_key", "bookings.external_id", Duplicate::ExternalId),
+    ("connections_staff_id_provider_account_email_key", "connections.account_email", Duplicate::Connection),
 ];
 
 /// Which rule a unique violation broke, if a caller can break it.
 fn broken_unique_rule(db: &dyn sqlx::error::DatabaseError) -> Option<StoreError> {
     let (constraint, message) = (db.constraint(), db.message());
-    UNIQUE_RULES.iter().find_map(|rule| {
-        let hit = match constraint {
-            Some(name) => name == rule.postgres,
-            None => {
-                message.starts_with("UNIQUE constraint failed") && message.ends_with(rule.sqlite)
-            }
-        };
-        hit.then(rule.duplicate)
+    let (_, _, duplicate) = UNIQUE_RULES.iter().find(|(postgres, sqlite, _)| match constraint {
+        Some(name) => name == *postgres,
+        None => message.starts_with("UNIQUE constraint failed") && message.ends_with(sqlite),
+    })?;
+    Some(match duplicate {
+        Duplicate::ExternalId => StoreError::DuplicateExternalId,
+        Duplicate::Connection => StoreError::DuplicateConnection,
     })
 }
 
