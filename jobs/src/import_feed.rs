@@ -80,11 +80,11 @@ impl Importer {
         let started_at = Utc::now();
         // The lease is renewed while the fetch and the reading go on: were it to run out, a
         // second run could start and both would write the same import's items.
-        let work = self.fetch_and_read(&tenant, &import, started_at);
-        let lease = &Lease::IMPORT_RUN;
-        let Some(parsed) =
-            hold(&self.store, lease, import.id.into(), held, self.lease, work).await?
-        else {
+        let leased = {
+            let work = self.fetch_and_read(&tenant, &import, started_at);
+            hold(&self.store, &Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
+        };
+        let Some(parsed) = leased.await? else {
             // Lost: another run may hold the import now, so this one records nothing.
             return Err(ImportError::Busy);
         };

@@ -21,26 +21,31 @@ pub(crate) fn lease_end(length: Duration) -> DateTime<Utc> {
 /// the lease no longer the caller's (the database was unreachable for a whole lease, and
 /// another run may hold it now): `work` was dropped and must have recorded nothing. The lease is
 /// not released: that is the caller's business.
-pub(crate) async fn hold<T>(
-    store: &Store,
-    lease: &Lease,
-    key: LeaseKey<'_>,
+///
+/// `work` is boxed before anything awaits: a job's future is large, and held twice in the
+/// caller's state (debug builds keep a moved-out local) it overflows small stacks (test threads).
+pub(crate) fn hold<'a, T: Send + 'a>(
+    store: &'a Store,
+    lease: &'a Lease,
+    key: LeaseKey<'a>,
     mut held: DateTime<Utc>,
     length: Duration,
-    work: impl Future<Output = T>,
-) -> Result<Option<T>, StoreError> {
-    tokio::pin!(work);
-    let mut renew = tokio::time::interval((length / 3).max(Duration::from_millis(10)));
-    renew.tick().await;
-    loop {
-        tokio::select! {
-            done = &mut work => return Ok(Some(done)),
-            _ = renew.tick() => {
-                let until = lease_end(length);
-                if !store.renew_lease(lease, key, held, until).await? {
-                    return Ok(None);
+    work: impl Future<Output = T> + Send + 'a,
+) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a {
+    let mut work = Box::pin(work);
+    async move {
+        let mut renew = tokio::time::interval((length / 3).max(Duration::from_millis(10)));
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                done = &mut work => return Ok(Some(done)),
+                _ = renew.tick() => {
+                    let until = lease_end(length);
+                    if !store.renew_lease(lease, key, held, until).await? {
+                        return Ok(None);
+                    }
+                    held = until;
                 }
-                held = until;
             }
         }
     }

@@ -89,10 +89,11 @@ pub(crate) async fn converge(
     }
     // A long sync (many calendars, a provider asking to wait) keeps its lease: were it to run
     // out, a newer job could write its version and this one overwrite it with older content.
-    let work = converge_leased(store, credentials, tenant_id, booking_id);
-    let Some(result) =
-        hold(store, &Lease::BOOKING_SYNC, booking_id.into(), held, LEASE, work).await?
-    else {
+    let leased = {
+        let work = converge_leased(store, credentials, tenant_id, booking_id);
+        hold(store, &Lease::BOOKING_SYNC, booking_id.into(), held, LEASE, work)
+    };
+    let Some(result) = leased.await? else {
         // Lost (the database was unreachable for a whole lease): stop before writing anything
         // more; the job is retried.
         return Err(JobError::transient("lost the booking's sync lease"));
