@@ -6,6 +6,7 @@
 //! built without the feature refuses a configuration that enables the sandbox instead of running
 //! without it.
 
+use anyhow::Context as _;
 use axum::Router;
 use kalends_core::Config;
 use kalends_core::domain::Provider;
@@ -30,8 +31,7 @@ pub fn providers(config: &Config) -> anyhow::Result<Providers> {
     } else {
         Vec::new()
     };
-    Providers::new(&config.public_url, &google, &microsoft, sandboxed)
-        .map_err(|e| anyhow::anyhow!("calendar providers: {e}"))
+    Providers::new(&config.public_url, &google, &microsoft, sandboxed).context("calendar providers")
 }
 
 /// Refuses a configuration that enables the sandbox when this binary was built without it.

@@ -74,13 +74,14 @@ pub async fn run(
 ) -> Result<(), JobError> {
     match clean_up(store, credentials, cleanup_id).await {
         Ok(_) => Ok(()),
-        Err(CleanupError::Busy) => Err(JobError::Transient {
-            message: CleanupError::Busy.to_string(),
-            retry_after: Some(Duration::from_secs(LEASE_SECS as u64)),
-        }),
+        Err(CleanupError::Busy) => Err(JobError::transient_after(
+            CleanupError::Busy.to_string(),
+            Some(Duration::from_secs(LEASE_SECS as u64)),
+        )),
         Err(CleanupError::Store(e)) => Err(e.into()),
         Err(CleanupError::Provider(e)) => {
-            Err(JobError::Transient { message: e.to_string(), retry_after: e.retry_after() })
+            let retry_after = e.retry_after();
+            Err(JobError::transient_from(e, retry_after))
         }
     }
 }

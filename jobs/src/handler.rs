@@ -6,26 +6,79 @@ use std::time::Duration;
 use kalends_core::job::Job;
 use kalends_core::{Store, StoreError};
 
+/// What made a job fail, kept for the log (the recorded failure is the job error's message).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a job did not complete, and whether running it again can help.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// A passing failure (a timeout, a 5xx, a rate limit, a database hiccup): retry later.
     #[error("transient: {message}")]
     Transient {
-        /// What happened.
+        /// What happened (what a failure that is given up records).
         message: String,
         /// The earliest useful retry, when the other side said so (`Retry-After`).
         retry_after: Option<Duration>,
+        /// The error behind it, if one.
+        #[source]
+        cause: Option<Cause>,
     },
     /// Retrying cannot help (bad data, a rejected request): stop now and record it.
-    #[error("permanent: {0}")]
-    Permanent(String),
+    #[error("permanent: {message}")]
+    Permanent {
+        /// What happened (what is recorded).
+        message: String,
+        /// The error behind it, if one.
+        #[source]
+        cause: Option<Cause>,
+    },
 }
 
 impl JobError {
     /// A transient failure without a hint of when to retry.
     pub fn transient(message: impl Into<String>) -> Self {
-        JobError::Transient { message: message.into(), retry_after: None }
+        Self::transient_after(message, None)
+    }
+
+    /// A transient failure, retried no earlier than `retry_after` when given.
+    pub fn transient_after(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        JobError::Transient { message: message.into(), retry_after, cause: None }
+    }
+
+    /// A permanent failure.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        JobError::Permanent { message: message.into(), cause: None }
+    }
+
+    /// A transient failure because of `error`, whose text is the message.
+    pub fn transient_from(
+        error: impl std::error::Error + Send + Sync + 'static,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        JobError::Transient { message: error.to_string(), retry_after, cause: Some(error.into()) }
+    }
+
+    /// A permanent failure because of `error`, whose text is the message.
+    pub fn permanent_from(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        JobError::Permanent { message: error.to_string(), cause: Some(error.into()) }
+    }
+
+    /// What happened, as recorded.
+    pub fn message(&self) -> &str {
+        match self {
+            JobError::Transient { message, .. } | JobError::Permanent { message, .. } => message,
+        }
+    }
+
+    /// The causes behind the message, outermost first, joined by `: ` (empty without one).
+    pub fn causes(&self) -> String {
+        let mut parts = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(error) = next {
+            parts.push(error.to_string());
+            next = error.source();
+        }
+        parts.join(": ")
     }
 }
 
@@ -33,9 +86,9 @@ impl From<StoreError> for JobError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Database(_) | StoreError::VersionConflict => {
-                JobError::transient(e.to_string())
+                JobError::transient_from(e, None)
             }
-            other => JobError::Permanent(other.to_string()),
+            other => JobError::permanent_from(other),
         }
     }
 }

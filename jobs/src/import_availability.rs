@@ -369,13 +369,13 @@ async fn answer(
                 ConnectionError::Provider(e) => e.retry_after(),
                 _ => None,
             };
-            Err(JobError::Transient { message: error.to_string(), retry_after })
+            Err(JobError::transient_from(error, retry_after))
         }
         _ => {
             let message = error.to_string();
             tracing::warn!(error = message, "calendar import failed");
             store.mark_connection(connection.id, connection.status, Some(&message)).await?;
-            Err(JobError::Permanent(message))
+            Err(JobError::permanent_from(error))
         }
     }
 }

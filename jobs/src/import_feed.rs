@@ -12,12 +12,13 @@ use kalends_core::config::ImportConfig;
 use kalends_core::domain::{Import, ImportRun, ImportStatus, RunOutcome, Tenant};
 use kalends_core::ical::{self, ParseOptions, ParsedFeed};
 use kalends_core::service::imports;
-use kalends_core::store::{Detection, RunResult};
+use kalends_core::store::{Detection, Lease, RunResult};
 use kalends_core::{Store, StoreError};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
 use uuid::Uuid;
 
 use crate::JobError;
+use crate::lease::{hold, lease_end};
 
 /// How long a run holds its import without renewing it (a killed worker's lease runs out after
 /// this); a live run renews it every third of it, so it never runs out under a live run.
@@ -72,32 +73,23 @@ impl Importer {
     #[tracing::instrument(skip_all, fields(%tenant_id, %import_id))]
     pub async fn run(&self, tenant_id: Uuid, import_id: Uuid) -> Result<ImportRun, ImportError> {
         let tenant = self.store.tenant(tenant_id).await?;
-        let mut held = self.lease_end();
+        let held = lease_end(self.lease);
         let import = match self.store.lease_import_until(tenant_id, import_id, held).await {
-            Err(StoreError::Conflict(_)) => return Err(ImportError::Busy),
+            Err(StoreError::LeaseBusy) => return Err(ImportError::Busy),
             other => other?,
         };
         let started_at = Utc::now();
         // The lease is renewed while the fetch and the reading go on: were it to run out, a
         // second run could start and both would write the same import's items.
-        let work = self.fetch_and_read(&tenant, &import, started_at);
-        tokio::pin!(work);
-        let mut renew = tokio::time::interval((self.lease / 3).max(Duration::from_millis(10)));
-        renew.tick().await;
-        let parsed = loop {
-            tokio::select! {
-                parsed = &mut work => break parsed?,
-                _ = renew.tick() => {
-                    let until = self.lease_end();
-                    if !self.store.renew_import_lease(import.id, held, until).await? {
-                        // Lost (the database was unreachable for a whole lease): another run
-                        // may hold the import now, so this one records nothing.
-                        return Err(ImportError::Busy);
-                    }
-                    held = until;
-                }
-            }
+        let leased = {
+            let work = self.fetch_and_read(&tenant, &import, started_at);
+            hold(&self.store, &Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
         };
+        let Some(parsed) = leased.await? else {
+            // Lost: another run may hold the import now, so this one records nothing.
+            return Err(ImportError::Busy);
+        };
+        let parsed = parsed?;
         let result = match &parsed {
             Ok(Read::Changed { feed, status, etag, last_modified }) => RunResult::Read {
                 items: &feed.busy,
@@ -117,13 +109,6 @@ impl Importer {
         let (run, found) = recorded.await?;
         self.after_run(&import, &run, found);
         Ok(run)
-    }
-
-    /// The end of a lease taken or renewed now, in whole microseconds (what the databases keep,
-    /// so the run can recognise its own lease).
-    fn lease_end(&self) -> DateTime<Utc> {
-        let end = Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or_default();
-        DateTime::from_timestamp_micros(end.timestamp_micros()).unwrap_or(end)
     }
 
     async fn fetch_and_read(

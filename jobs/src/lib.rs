@@ -10,6 +10,7 @@ pub mod external_edits;
 mod handler;
 pub mod import_availability;
 pub mod import_feed;
+mod lease;
 pub mod mail;
 pub mod notify_customer;
 pub mod notify_reauth;
@@ -24,7 +25,7 @@ pub mod sync_booking;
 pub mod watch_calendars;
 pub mod worker;
 
-pub use handler::{JobError, JobHandler, KalendsJobs};
+pub use handler::{Cause, JobError, JobHandler, KalendsJobs};
 pub use import_feed::{ImportError, Importer};
 pub use queue::{JobQueue, QueuedJob};
 pub use retry::RetryPolicy;

@@ -87,7 +87,7 @@ pub(crate) async fn finish(store: &Store, id: Uuid, outcome: Outcome) -> Result<
         Outcome::Refused(why) => {
             store.finish_message(id, MessageStatus::Failed, None, Some(&why)).await?;
             tracing::warn!(message = %id, error = %why, "customer e-mail refused by the mail server");
-            Err(JobError::Permanent(why))
+            Err(JobError::permanent(why))
         }
     }
 }

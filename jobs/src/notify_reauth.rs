@@ -43,6 +43,6 @@ pub async fn run(
             Ok(())
         }
         Outcome::Deferred(why) => Err(JobError::transient(why)),
-        Outcome::Refused(why) => Err(JobError::Permanent(why)),
+        Outcome::Refused(why) => Err(JobError::permanent(why)),
     }
 }

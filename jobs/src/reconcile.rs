@@ -70,13 +70,13 @@ pub async fn run(
                 ConnectionError::Provider(p) => p.retry_after(),
                 _ => None,
             };
-            Err(JobError::Transient { message: e.to_string(), retry_after })
+            Err(JobError::transient_from(e, retry_after))
         }
         // A dead grant parks the connection; nothing to reconcile until it is back.
         Err(ConnectionError::Provider(kalends_providers::ProviderError::DeadGrant { .. })) => {
             Ok(())
         }
-        Err(e) => Err(JobError::Permanent(e.to_string())),
+        Err(e) => Err(JobError::permanent_from(e)),
     }
 }
 

@@ -26,7 +26,7 @@ pub async fn run(
         return Ok(());
     };
     let due = DateTime::from_timestamp(due_at, 0).ok_or_else(|| {
-        JobError::Permanent(format!("reminder due at an impossible instant {due_at}"))
+        JobError::permanent(format!("reminder due at an impossible instant {due_at}"))
     })?;
     let zone = store.booking_zone(&tenant, &booking.data).await?;
     let fingerprint = fingerprint(&booking, MessageKind::Reminder);

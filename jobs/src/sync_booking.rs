@@ -12,7 +12,7 @@ use std::time::Duration;
 use kalends_core::domain::{
     Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
-use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED};
+use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED, Lease};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{EventKey, Window};
@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::JobError;
 use crate::event_draft::{draft, rough_bounds};
+use crate::lease::{hold, lease_end};
 
 /// Runs the job for one booking.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id))]
@@ -60,8 +61,10 @@ impl Failures {
 
     fn answer(self) -> Result<(), JobError> {
         match (self.transient, self.permanent) {
-            (Some((message, retry_after)), _) => Err(JobError::Transient { message, retry_after }),
-            (None, Some(message)) => Err(JobError::Permanent(message)),
+            (Some((message, retry_after)), _) => {
+                Err(JobError::transient_after(message, retry_after))
+            }
+            (None, Some(message)) => Err(JobError::permanent(message)),
             (None, None) => Ok(()),
         }
     }
@@ -77,47 +80,31 @@ pub(crate) async fn converge(
 ) -> Result<(), JobError> {
     // One sync of a booking at a time: otherwise a job that read an older version could write
     // its content (or its staff's calendars) after a job that read the newer one.
-    let mut held = lease_end();
+    let held = lease_end(LEASE);
     if !store.lease_booking_sync(booking_id, held).await? {
-        return Err(JobError::Transient {
-            message: "another worker is syncing this booking".into(),
-            retry_after: Some(Duration::from_millis(500)),
-        });
+        return Err(JobError::transient_after(
+            "another worker is syncing this booking",
+            Some(Duration::from_millis(500)),
+        ));
     }
     // A long sync (many calendars, a provider asking to wait) keeps its lease: were it to run
     // out, a newer job could write its version and this one overwrite it with older content.
-    let work = converge_leased(store, credentials, tenant_id, booking_id);
-    tokio::pin!(work);
-    let mut renew = tokio::time::interval(std::time::Duration::from_secs(LEASE_SECS as u64 / 3));
-    renew.tick().await;
-    let result = loop {
-        tokio::select! {
-            result = &mut work => break result,
-            _ = renew.tick() => {
-                let until = lease_end();
-                if !store.renew_booking_sync(booking_id, held, until).await? {
-                    // Lost (the database was unreachable for a whole lease): stop before
-                    // writing anything more; the job is retried.
-                    return Err(JobError::transient("lost the booking's sync lease"));
-                }
-                held = until;
-            }
-        }
+    let leased = {
+        let work = converge_leased(store, credentials, tenant_id, booking_id);
+        hold(store, &Lease::BOOKING_SYNC, booking_id.into(), held, LEASE, work)
+    };
+    let Some(result) = leased.await? else {
+        // Lost (the database was unreachable for a whole lease): stop before writing anything
+        // more; the job is retried.
+        return Err(JobError::transient("lost the booking's sync lease"));
     };
     store.release_booking_sync(booking_id).await?;
     result
 }
 
-/// The end of a lease taken or renewed now, in whole microseconds (what the databases keep, so
-/// the holder can recognise its own lease).
-fn lease_end() -> chrono::DateTime<chrono::Utc> {
-    let end = chrono::Utc::now() + chrono::Duration::seconds(LEASE_SECS);
-    chrono::DateTime::from_timestamp_micros(end.timestamp_micros()).unwrap_or(end)
-}
-
 /// How long one sync of a booking holds its lease without renewing it (a killed worker's lease
 /// runs out after this); a running sync renews it every third of it.
-const LEASE_SECS: i64 = 60;
+const LEASE: Duration = Duration::from_secs(60);
 
 async fn converge_leased(
     store: &Store,

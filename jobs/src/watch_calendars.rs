@@ -49,8 +49,8 @@ pub async fn run(
         Err(ConnectionError::Provider(kalends_providers::ProviderError::DeadGrant { .. })) => {
             Ok(())
         }
-        Err(e) if e.is_retryable() => Err(JobError::transient(e.to_string())),
-        Err(e) => Err(JobError::Permanent(e.to_string())),
+        Err(e) if e.is_retryable() => Err(JobError::transient_from(e, None)),
+        Err(e) => Err(JobError::permanent_from(e)),
     }
 }
 

@@ -170,12 +170,13 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
         .record(started.elapsed().as_secs_f64());
     let outcome = match result {
         Ok(()) => "ok",
-        Err(JobError::Transient { message, retry_after }) => {
-            deps.retry_later(item, &message, retry_after).await?
+        Err(error @ JobError::Transient { retry_after, .. }) => {
+            deps.retry_later(item, &error, retry_after).await?
         }
-        Err(JobError::Permanent(message)) => {
-            tracing::error!(kind, error = %message, "job failed permanently");
-            deps.give_up(&item, &message).await?;
+        Err(error @ JobError::Permanent { .. }) => {
+            let (message, causes) = (error.message(), error.causes());
+            tracing::error!(kind, error = %message, %causes, "job failed permanently");
+            deps.give_up(&item, message).await?;
             "failed"
         }
     };
@@ -215,9 +216,10 @@ impl<H: JobHandler> Deps<H> {
     async fn retry_later(
         &self,
         item: QueuedJob,
-        message: &str,
+        error: &JobError,
         retry_after: Option<Duration>,
     ) -> Result<&'static str, BoxDynError> {
+        let (message, causes) = (error.message(), error.causes());
         let now_ms = Utc::now().timestamp_millis();
         let first_failed = item.first_failed_at_ms.unwrap_or(now_ms);
         let failing_for = Duration::from_millis((now_ms - first_failed).max(0) as u64);
@@ -226,11 +228,11 @@ impl<H: JobHandler> Deps<H> {
                 "gave up after {} attempts over {failing_for:?}: {message}",
                 item.attempt + 1
             );
-            tracing::error!(kind = item.job.kind(), %error, "job failed for good");
+            tracing::error!(kind = item.job.kind(), %error, %causes, "job failed for good");
             self.give_up(&item, &error).await?;
             return Ok("failed");
         };
-        tracing::warn!(kind = item.job.kind(), attempt = item.attempt + 1, ?delay, error = %message, "job failed; retrying later");
+        tracing::warn!(kind = item.job.kind(), attempt = item.attempt + 1, ?delay, error = %message, %causes, "job failed; retrying later");
         let next =
             QueuedJob { attempt: item.attempt + 1, first_failed_at_ms: Some(first_failed), ..item };
         if let Err(e) = self.queue.push(next.clone(), Some(delay)).await {

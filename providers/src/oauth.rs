@@ -99,11 +99,28 @@ impl std::fmt::Debug for OAuthClient {
     }
 }
 
+/// Why an OAuth client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthSetupError {
+    /// A configured endpoint is not a URL.
+    #[error("invalid {what}")]
+    Url {
+        /// Which endpoint (`auth URL`, `token URL`, `redirect URL`).
+        what: &'static str,
+        /// Why it does not parse.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The HTTP client could not be built.
+    #[error("HTTP client")]
+    Http(#[source] reqwest::Error),
+}
+
 impl OAuthClient {
     /// Builds the client; fails on an invalid URL.
-    pub fn new(settings: OAuthSettings) -> Result<Self, String> {
-        fn invalid(what: &'static str) -> impl Fn(url::ParseError) -> String {
-            move |error| format!("invalid {what}: {error}")
+    pub fn new(settings: OAuthSettings) -> Result<Self, OAuthSetupError> {
+        fn invalid(what: &'static str) -> impl Fn(url::ParseError) -> OAuthSetupError {
+            move |source| OAuthSetupError::Url { what, source }
         }
         let client = oauth2::Client::new(ClientId::new(settings.client_id))
             .set_client_secret(ClientSecret::new(settings.client_secret.expose_secret().to_owned()))
@@ -118,7 +135,7 @@ impl OAuthClient {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .build()
-            .map_err(|error| format!("HTTP client: {error}"))?;
+            .map_err(OAuthSetupError::Http)?;
         Ok(Self {
             client,
             http,

@@ -14,7 +14,7 @@ use crate::calendar::{
 use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
 use crate::microsoft::MicrosoftCalendar;
-use crate::oauth::{Authorization, OAuthClient, OAuthSettings};
+use crate::oauth::{Authorization, OAuthClient, OAuthSettings, OAuthSetupError};
 
 /// Google: scopes Kalends asks for.
 pub const GOOGLE_SCOPES: [&str; 4] = [
@@ -47,6 +47,42 @@ pub enum CalendarProvider {
     },
 }
 
+/// Why the providers could not be set up from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidersError {
+    /// A provider's client id came without its secret.
+    #[error("{0}.client_secret is required with {0}.client_id")]
+    MissingSecret(&'static str),
+    /// A provider's OAuth client could not be built.
+    #[error("{provider}")]
+    OAuth {
+        /// `google` or `microsoft`.
+        provider: &'static str,
+        /// What failed.
+        #[source]
+        source: OAuthSetupError,
+    },
+    /// A provider's calendar API client could not be built.
+    #[error("{provider}")]
+    Api {
+        /// `google` or `microsoft`.
+        provider: &'static str,
+        /// What failed.
+        #[source]
+        source: ProviderError,
+    },
+}
+
+impl ProvidersError {
+    fn oauth(provider: &'static str) -> impl Fn(OAuthSetupError) -> Self {
+        move |source| Self::OAuth { provider, source }
+    }
+
+    fn api(provider: &'static str) -> impl Fn(ProviderError) -> Self {
+        move |source| Self::Api { provider, source }
+    }
+}
+
 /// Both providers, configured; `sandboxed` says which ones talk to the built-in sandbox.
 #[derive(Clone, Debug)]
 pub struct Providers {
@@ -67,7 +103,7 @@ impl Providers {
         google: &GoogleConfig,
         microsoft: &MicrosoftConfig,
         sandboxed: Vec<Provider>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ProvidersError> {
         let public = public_url.trim_end_matches('/');
         let timeout = Duration::from_secs(30);
         let unavailable = [
@@ -105,11 +141,9 @@ fn client_credentials(
     provider: Provider,
     client_id: Option<&String>,
     client_secret: Option<&SecretString>,
-) -> Result<(String, SecretString), String> {
+) -> Result<(String, SecretString), ProvidersError> {
     let Some(id) = client_id else { return Ok((String::new(), SecretString::from(""))) };
-    let secret = client_secret
-        .cloned()
-        .ok_or_else(|| format!("{provider}.client_secret is required with {provider}.client_id"))?;
+    let secret = client_secret.cloned().ok_or(ProvidersError::MissingSecret(provider.as_str()))?;
     Ok((id.clone(), secret))
 }
 
@@ -118,7 +152,7 @@ fn google_client(
     public: &str,
     g: &GoogleConfig,
     timeout: Duration,
-) -> Result<CalendarProvider, String> {
+) -> Result<CalendarProvider, ProvidersError> {
     let (client_id, client_secret) =
         client_credentials(Provider::Google, g.client_id.as_ref(), g.client_secret.as_ref())?;
     Ok(CalendarProvider::Google {
@@ -137,9 +171,9 @@ fn google_client(
             ],
             timeout,
         })
-        .map_err(|e| format!("google: {e}"))?,
+        .map_err(ProvidersError::oauth("google"))?,
         api: Box::new(
-            GoogleCalendar::new(&g.api_base_url, timeout).map_err(|e| format!("google: {e}"))?,
+            GoogleCalendar::new(&g.api_base_url, timeout).map_err(ProvidersError::api("google"))?,
         ),
     })
 }
@@ -149,7 +183,7 @@ fn microsoft_client(
     public: &str,
     m: &MicrosoftConfig,
     timeout: Duration,
-) -> Result<CalendarProvider, String> {
+) -> Result<CalendarProvider, ProvidersError> {
     let (client_id, client_secret) =
         client_credentials(Provider::Microsoft, m.client_id.as_ref(), m.client_secret.as_ref())?;
     let authority = m.authority_url.trim_end_matches('/');
@@ -166,10 +200,10 @@ fn microsoft_client(
             extra_params: vec![("response_mode".into(), "query".into())],
             timeout,
         })
-        .map_err(|e| format!("microsoft: {e}"))?,
+        .map_err(ProvidersError::oauth("microsoft"))?,
         api: Box::new(
             MicrosoftCalendar::new(&m.graph_base_url, timeout)
-                .map_err(|e| format!("microsoft: {e}"))?,
+                .map_err(ProvidersError::api("microsoft"))?,
         ),
     })
 }

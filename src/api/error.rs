@@ -158,7 +158,18 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::not_found(),
-            StoreError::Conflict(detail) => ApiError::conflict(detail),
+            StoreError::DuplicateExternalId => {
+                ApiError::conflict("a record with that external_id already exists")
+            }
+            StoreError::DuplicateConnection => {
+                ApiError::conflict("that account is already connected for this staff member")
+            }
+            StoreError::InUse { what } => ApiError::conflict(format!(
+                "bookings still refer to this {what}; move or delete them first"
+            )),
+            StoreError::ForeignKey => ApiError::conflict("the record is still referenced by bookings"),
+            StoreError::LeaseBusy => ApiError::conflict("a run of this import is already in progress"),
+            StoreError::AlreadyResolved => ApiError::conflict("the conflict is already resolved"),
             StoreError::Invalid { field, message } => ApiError::invalid_field(field, message),
             StoreError::Collides(hits) => ApiError::collides(serde_json::Value::Array(
                 hits.iter()

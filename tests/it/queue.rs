@@ -104,7 +104,7 @@ impl JobHandler for Flaky {
             runs.len()
         };
         if self.permanent {
-            return Err(JobError::Permanent("the calendar was deleted".into()));
+            return Err(JobError::permanent("the calendar was deleted"));
         }
         if run <= self.fail_first {
             Err(JobError::transient(format!("HTTP 503 on run {run}")))

@@ -7,10 +7,11 @@ use std::time::Duration;
 use chrono::{NaiveDate, TimeZone as _, Utc};
 use kalends_core::StoreError;
 use kalends_core::domain::{
-    BookingSpan, BookingStatus, Customer, NewBooking, NewResource, NewStaff,
+    BookingSpan, BookingStatus, Customer, NewBooking, NewImport, NewResource, NewStaff, Owner,
+    Platform,
 };
 use kalends_core::job::Job;
-use kalends_core::store::{BookingFilter, UpsertOutcome};
+use kalends_core::store::{BookingFilter, Lease, LeaseKey, UpsertOutcome};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::helpers::{Db, TempDir, on_both_databases, store, tenant};
@@ -270,7 +271,7 @@ async fn a_resource_with_bookings_cannot_be_deleted(db: Db) {
     .await
     .unwrap();
     let err = store.delete_resource(tenant.id, room.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::InUse { what: "resource" }), "{err:?}");
     let empty = resource(&store, tenant.id, "Spare").await;
     store.delete_resource(tenant.id, empty.id).await.unwrap();
 }
@@ -390,7 +391,111 @@ async fn a_sync_attempt_is_recorded_once_per_version(db: Db) {
     assert_eq!(store.sync_attempts(booking.id).await.unwrap().len(), 1);
 }
 
+/// An instant `secs` from now as the databases keep it (whole microseconds), so a holder can
+/// name its lease's end when it renews it.
+fn lease_end(secs: i64) -> chrono::DateTime<Utc> {
+    let t = Utc::now() + chrono::Duration::seconds(secs);
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap()
+}
+
+/// The lease primitive on both of its homes: a lease row (a booking's sync) and a column of a
+/// row that exists for its own sake (an import's run, taken within its tenant).
+async fn a_lease_has_one_holder_until_it_runs_out(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let booking =
+        bookings::create(&store, &tenant, timed("B", 2), Overlap::Allow).await.unwrap().id;
+    let room = resource(&store, tenant.id, "Room").await;
+    let new = NewImport {
+        owner: Owner::Resource(room.id),
+        platform: Platform::Airbnb,
+        url: "https://example.com/room.ics".into(),
+        name: None,
+        interval_minutes: 60,
+    };
+    let import = store.create_import(&tenant, new).await.unwrap().id;
+    let other = crate::helpers::tenant(&store, "UTC").await.id;
+    let leases: [(&Lease, LeaseKey, Vec<LeaseKey>); 2] = [
+        (&Lease::BOOKING_SYNC, booking.into(), vec![]),
+        (&Lease::IMPORT_RUN, import.into(), vec![LeaseKey::Id(tenant.id)]),
+    ];
+    for (lease, key, guards) in leases {
+        let held = lease_end(60);
+        assert!(store.take_lease(lease, key, &guards, held).await.unwrap(), "{lease:?}: taken");
+        assert!(!store.take_lease(lease, key, &guards, lease_end(90)).await.unwrap(), "held");
+        let later = lease_end(80);
+        assert!(
+            !store.renew_lease(lease, key, later, later).await.unwrap(),
+            "not the holder's end"
+        );
+        assert!(store.renew_lease(lease, key, held, later).await.unwrap(), "its holder renews it");
+        assert!(!store.renew_lease(lease, key, held, later).await.unwrap(), "an old end is stale");
+
+        // Run out: the next taker takes it over, and the old holder can no longer renew it.
+        store.release_lease(lease, key).await.unwrap();
+        let ran_out = lease_end(-1);
+        assert!(store.take_lease(lease, key, &guards, ran_out).await.unwrap(), "released");
+        let taken_over = lease_end(60);
+        assert!(store.take_lease(lease, key, &guards, taken_over).await.unwrap(), "taken over");
+        assert!(!store.renew_lease(lease, key, ran_out, later).await.unwrap(), "lost");
+        assert!(store.renew_lease(lease, key, taken_over, later).await.unwrap());
+        store.release_lease(lease, key).await.unwrap();
+    }
+
+    // A lease that ran out and that nobody took: a booking's sync stops, an import's run goes on.
+    let ran_out = lease_end(-1);
+    assert!(store.take_lease(&Lease::BOOKING_SYNC, booking.into(), &[], ran_out).await.unwrap());
+    assert!(!store.renew_booking_sync(booking, ran_out, lease_end(60)).await.unwrap());
+    let guard = [LeaseKey::Id(tenant.id)];
+    assert!(store.take_lease(&Lease::IMPORT_RUN, import.into(), &guard, ran_out).await.unwrap());
+    assert!(
+        store.renew_lease(&Lease::IMPORT_RUN, import.into(), ran_out, lease_end(60)).await.unwrap()
+    );
+    store.release_lease(&Lease::IMPORT_RUN, import.into()).await.unwrap();
+
+    // A column lease is taken only where its guards match, and only on a row that exists.
+    let wrong = [LeaseKey::Id(other)];
+    assert!(
+        !store.take_lease(&Lease::IMPORT_RUN, import.into(), &wrong, lease_end(60)).await.unwrap()
+    );
+    let missing = uuid::Uuid::now_v7().into();
+    assert!(!store.take_lease(&Lease::IMPORT_RUN, missing, &guard, lease_end(60)).await.unwrap());
+    store.lease_import_until(tenant.id, import, lease_end(60)).await.unwrap();
+    assert!(matches!(
+        store.lease_import_until(tenant.id, import, lease_end(60)).await,
+        Err(StoreError::LeaseBusy)
+    ));
+}
+
+/// Each unique rule a caller can break says which it is, on both databases.
+async fn a_duplicate_external_id_is_named(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let staff = || NewStaff {
+        external_id: Some("s1".into()),
+        name: "Ann".into(),
+        email: None,
+        time_zone: None,
+    };
+    store.create_staff(tenant.id, staff()).await.unwrap();
+    let err = store.create_staff(tenant.id, staff()).await.unwrap_err();
+    assert!(matches!(err, StoreError::DuplicateExternalId), "{err:?}");
+    let room =
+        || NewResource { external_id: Some("r1".into()), name: "Room".into(), time_zone: None };
+    store.create_resource(tenant.id, room()).await.unwrap();
+    let err = store.create_resource(tenant.id, room()).await.unwrap_err();
+    assert!(matches!(err, StoreError::DuplicateExternalId), "{err:?}");
+    let booking = || NewBooking { external_id: Some("b1".into()), ..timed("B", 2) };
+    bookings::create(&store, &tenant, booking(), Overlap::Allow).await.unwrap();
+    let err = bookings::create(&store, &tenant, booking(), Overlap::Allow).await.unwrap_err();
+    assert!(matches!(err, StoreError::DuplicateExternalId), "{err:?}");
+}
+
 on_both_databases!(
+    a_lease_has_one_holder_until_it_runs_out,
+    a_duplicate_external_id_is_named,
     bookings_round_trip_with_every_field,
     every_change_bumps_the_version_and_owes_a_job,
     a_stale_version_cannot_overwrite_a_newer_one,

@@ -41,7 +41,7 @@ impl Store {
             .map(|_| ())
         })
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::NotFound,
+            StoreError::ForeignKey => StoreError::NotFound,
             other => other,
         })?;
         Ok(SecretString::from(key))

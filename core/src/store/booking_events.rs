@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
+use super::{Lease, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use crate::domain::{Booking, Connection, Provider};
 use crate::job::Job;
 
@@ -248,23 +248,11 @@ impl Store {
         booking_id: Uuid,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let taken = with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO sync_leases (booking_id, until) VALUES ($1, $2) ON CONFLICT (booking_id) \
-                 DO UPDATE SET until = excluded.until WHERE sync_leases.until < $3",
-            )
-            .bind(booking_id)
-            .bind(until)
-            .bind(now())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(taken == 1)
+        self.take_lease(&Lease::BOOKING_SYNC, booking_id.into(), &[], until).await
     }
 
     /// Extends the booking's sync lease from `held` (the `until` this holder last set) to
-    /// `until`; `false` when it is no longer this holder's (it ran out and was taken, or was
+    /// `until`; `false` when it is no longer this holder's (it ran out, was taken, or was
     /// released). Both instants must be whole microseconds (what the databases keep).
     pub async fn renew_booking_sync(
         &self,
@@ -272,31 +260,12 @@ impl Store {
         held: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let renewed = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE sync_leases SET until = $1 WHERE booking_id = $2 AND until = $3 AND until >= $4",
-            )
-            .bind(until)
-            .bind(booking_id)
-            .bind(held)
-            .bind(now())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(renewed == 1)
+        self.renew_lease(&Lease::BOOKING_SYNC, booking_id.into(), held, until).await
     }
 
     /// Gives the booking's sync lease back.
     pub async fn release_booking_sync(&self, booking_id: Uuid) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM sync_leases WHERE booking_id = $1")
-                .bind(booking_id)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        })?;
-        Ok(())
+        self.release_lease(&Lease::BOOKING_SYNC, booking_id.into()).await
     }
 
     /// Marks the booking's events still pending as failed with `error` (its sync was given up).

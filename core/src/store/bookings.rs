@@ -372,7 +372,7 @@ impl Store {
             match result {
                 // Another request created or changed it in between: read again.
                 Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::DuplicateExternalId | StoreError::ForeignKey) => continue,
                 other => return other,
             }
         }

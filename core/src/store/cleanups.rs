@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::connections::context;
-use super::{Store, StoreError, StoredTokens, corrupt, now, with_pool, with_read_pool};
+use super::{Lease, Store, StoreError, StoredTokens, corrupt, with_pool, with_read_pool};
 use crate::domain::Provider;
 use crate::seal::Sealer;
 
@@ -185,31 +185,12 @@ impl Store {
         id: Uuid,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let taken = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE connection_cleanups SET claimed_until = $1 WHERE id = $2 \
-                 AND (claimed_until IS NULL OR claimed_until < $3)",
-            )
-            .bind(until)
-            .bind(id)
-            .bind(now())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(taken == 1)
+        self.take_lease(&Lease::CONNECTION_CLEANUP, id.into(), &[], until).await
     }
 
     /// Gives the lease back (the run failed and will be retried).
     pub async fn release_connection_cleanup(&self, id: Uuid) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query("UPDATE connection_cleanups SET claimed_until = NULL WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        })?;
-        Ok(())
+        self.release_lease(&Lease::CONNECTION_CLEANUP, id.into()).await
     }
 
     /// Keeps tokens a cleanup refreshed (Microsoft rotates the refresh token), sealed as the

@@ -462,7 +462,7 @@ impl Store {
     ) -> Result<Conflict, StoreError> {
         let conflict = self.conflict(tenant_id, id).await?;
         if !conflict.open {
-            return Err(StoreError::Conflict("the conflict is already resolved".into()));
+            return Err(StoreError::AlreadyResolved);
         }
         with_pool!(self, |pool| {
             sqlx::query(

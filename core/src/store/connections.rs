@@ -6,7 +6,9 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::booking_events::{BEHIND, LEFT_DELETED};
-use super::{Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool};
+use super::{
+    Lease, LeaseKey, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
+};
 use crate::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
 use crate::job::Job;
 use crate::seal::Sealer;
@@ -537,20 +539,7 @@ impl Store {
         version: i64,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let taken = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE connections SET refresh_lease_until = $1 WHERE id = $2 AND token_version = $3 \
-                 AND (refresh_lease_until IS NULL OR refresh_lease_until < $4)",
-            )
-            .bind(until)
-            .bind(id)
-            .bind(version)
-            .bind(now())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(taken == 1)
+        self.take_lease(&Lease::TOKEN_REFRESH, id.into(), &[LeaseKey::Int(version)], until).await
     }
 
     /// Stores refreshed tokens atomically (access, rotated refresh, expiry, version) and releases
@@ -584,14 +573,7 @@ impl Store {
 
     /// Releases a refresh lease without new tokens (the refresh failed).
     pub async fn release_token_refresh(&self, id: Uuid) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query("UPDATE connections SET refresh_lease_until = NULL WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        })?;
-        Ok(())
+        self.release_lease(&Lease::TOKEN_REFRESH, id.into()).await
     }
 
     /// Records a connection's state after a call: its status and last error (`None` clears it).

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use super::{Lease, LeaseKey, Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::domain::{
     Import, ImportRun, ImportStatus, NewImport, Owner, Platform, RunCounts, RunOutcome, Tenant,
     TimeZone, local_midnight,
@@ -378,7 +378,7 @@ impl Store {
     }
 
     /// Takes the run lease of an import for `lease`, so one run happens at a time whoever starts
-    /// it (the scheduler's job or `POST .../run`). `Conflict` when another run holds it.
+    /// it (the scheduler's job or `POST .../run`). `LeaseBusy` when another run holds it.
     pub async fn lease_import(
         &self,
         tenant_id: Uuid,
@@ -391,55 +391,22 @@ impl Store {
     }
 
     /// [`Store::lease_import`] until a given instant, which the run keeps to renew its lease
-    /// with [`Store::renew_import_lease`] (give it whole microseconds: what the databases keep).
+    /// with [`Store::renew_lease`] and [`Lease::IMPORT_RUN`] (give it whole microseconds: what the
+    /// databases keep).
     pub async fn lease_import_until(
         &self,
         tenant_id: Uuid,
         id: Uuid,
         until: DateTime<Utc>,
     ) -> Result<Import, StoreError> {
-        let at = now();
-        let taken = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE imports SET running_until = $1 WHERE tenant_id = $2 AND id = $3 \
-                 AND (running_until IS NULL OR running_until < $4)",
-            )
-            .bind(until)
-            .bind(tenant_id)
-            .bind(id)
-            .bind(at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        let taken = self
+            .take_lease(&Lease::IMPORT_RUN, id.into(), &[LeaseKey::Id(tenant_id)], until)
+            .await?;
         let import = self.import(tenant_id, id).await?;
-        if taken == 0 {
-            return Err(StoreError::Conflict("a run of this import is already in progress".into()));
+        if !taken {
+            return Err(StoreError::LeaseBusy);
         }
         Ok(import)
-    }
-
-    /// Moves the end of a run's lease from `held` (what the run took or last renewed) to `until`.
-    /// False when the lease is no longer the run's (it ran out and another run took it, or the
-    /// import is gone): the run must stop without recording anything.
-    pub async fn renew_import_lease(
-        &self,
-        id: Uuid,
-        held: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let renewed = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE imports SET running_until = $1 WHERE id = $2 AND running_until = $3",
-            )
-            .bind(until)
-            .bind(id)
-            .bind(held)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(renewed == 1)
     }
 
     /// Writes a finished run as the service decided it (`service::imports::record_run`): what

@@ -32,6 +32,7 @@ mod feeds;
 mod history;
 mod imports;
 mod job_records;
+mod lease;
 mod maintenance;
 mod outbox;
 mod owner_writes;
@@ -53,6 +54,7 @@ pub use feed_content::{FeedStamp, FeedWindow};
 pub use history::HistoryLimits;
 pub use imports::{ImportPatch, ImportedItem, RunRecord, RunResult, kind_str};
 pub use job_records::{JobFailure, SyncAttempt};
+pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
 
@@ -80,15 +82,35 @@ macro_rules! with_read_pool {
 }
 pub(crate) use with_read_pool;
 
-/// A store failure, classified so callers can answer the right status.
+/// A store failure, classified so callers can answer the right status. The texts of the
+/// constraint variants are what jobs record and the API answers: keep them stable.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No such record in this tenant.
     #[error("not found")]
     NotFound,
-    /// A uniqueness or reference rule would break (e.g. a duplicate external id, a resource in use).
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// Another staff member, resource or booking of the tenant has that external id.
+    #[error("conflict: a record with that external_id already exists")]
+    DuplicateExternalId,
+    /// The staff member already has a connection to that account of the provider.
+    #[error("conflict: that account is already connected for this staff member")]
+    DuplicateConnection,
+    /// Bookings still refer to the record (a foreign key): move or delete them first.
+    #[error("conflict: bookings still refer to this {what}; move or delete them first")]
+    InUse {
+        /// What the record is (`resource`).
+        what: &'static str,
+    },
+    /// A reference between records would break (a foreign key), where the write does not say
+    /// which: a record still referenced, or a reference to one that is gone.
+    #[error("conflict: the record is still referenced by bookings")]
+    ForeignKey,
+    /// Someone else holds the lease the caller asked for (another run of the import).
+    #[error("conflict: a run of this import is already in progress")]
+    LeaseBusy,
+    /// The conflict was resolved already.
+    #[error("conflict: the conflict is already resolved")]
+    AlreadyResolved,
     /// A field refers to something that does not exist in this tenant.
     #[error("{field}: {message}")]
     Invalid {
@@ -107,7 +129,7 @@ pub enum StoreError {
     /// Stored data that no longer parses (a bug or a manual edit).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The database failed.
+    /// The database failed (an unexpected constraint included).
     #[error("database error")]
     Database(#[source] sqlx::Error),
     /// Migrations failed.
@@ -115,18 +137,49 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// What a duplicate of a unique constraint means.
+#[derive(Clone, Copy)]
+enum Duplicate {
+    ExternalId,
+    Connection,
+}
+
+/// Every unique constraint a caller can break: PostgreSQL's name of it, the end of SQLite's
+/// message for it ("UNIQUE constraint failed: staff.tenant_id, staff.external_id") and what it
+/// means. Any other (a random key or id colliding) is a database error.
+#[rustfmt::skip]
+const UNIQUE_RULES: [(&str, &str, Duplicate); 4] = [
+    ("staff_tenant_id_external_id_key", "staff.external_id", Duplicate::ExternalId),
+    ("resources_tenant_id_external_id_key", "resources.external_id", Duplicate::ExternalId),
+    ("bookings_tenant_id_external_id_key", "bookings.external_id", Duplicate::ExternalId),
+    ("connections_staff_id_provider_account_email_key", "connections.account_email", Duplicate::Connection),
+];
+
+/// Which rule a unique violation broke, if a caller can break it.
+fn broken_unique_rule(db: &dyn sqlx::error::DatabaseError) -> Option<StoreError> {
+    let (constraint, message) = (db.constraint(), db.message());
+    let (_, _, duplicate) = UNIQUE_RULES.iter().find(|(postgres, sqlite, _)| match constraint {
+        Some(name) => name == *postgres,
+        None => message.starts_with("UNIQUE constraint failed") && message.ends_with(sqlite),
+    })?;
+    Some(match duplicate {
+        Duplicate::ExternalId => StoreError::DuplicateExternalId,
+        Duplicate::Connection => StoreError::DuplicateConnection,
+    })
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict("a record with that external_id already exists".into())
+                broken_unique_rule(db.as_ref()).unwrap_or(StoreError::Database(e))
             }
             sqlx::Error::Database(db)
                 if db.is_foreign_key_violation()
                     || db.message().contains("FOREIGN KEY constraint failed") =>
             {
-                StoreError::Conflict("the record is still referenced by bookings".into())
+                StoreError::ForeignKey
             }
             _ => StoreError::Database(e),
         }

@@ -150,9 +150,7 @@ impl Store {
                 .map(|r| r.rows_affected())
         })
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(
-                "bookings still refer to this resource; move or delete them first".into(),
-            ),
+            StoreError::ForeignKey => StoreError::InUse { what: "resource" },
             other => other,
         })?;
         if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }

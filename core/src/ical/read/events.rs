@@ -195,7 +195,7 @@ impl<'a> Reader<'a> {
             transparent: false,
             sequence: 0,
         };
-        let mut bad_rule: Option<String> = None;
+        let mut bad_rule: Option<recur::BadRule> = None;
         for p in &c.properties {
             let val = p.val.as_str();
             match p.name.as_str() {

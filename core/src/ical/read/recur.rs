@@ -51,7 +51,7 @@ fn weekday(s: &str) -> Option<Weekday> {
     })
 }
 
-fn list<T>(value: &str, part: &str, ok: impl Fn(i64) -> Option<T>) -> Result<Vec<T>, String> {
+fn list<T>(value: &str, part: &str, ok: impl Fn(i64) -> Option<T>) -> Result<Vec<T>, BadRule> {
     value
         .split(',')
         .filter(|v| !v.trim().is_empty())
@@ -61,10 +61,16 @@ fn list<T>(value: &str, part: &str, ok: impl Fn(i64) -> Option<T>) -> Result<Vec
                 .parse::<i64>()
                 .ok()
                 .and_then(&ok)
-                .ok_or_else(|| format!("{part}={}", short(value)))
+                .ok_or_else(|| BadRule(format!("{part}={}", short(value))))
         })
         .collect()
 }
+
+/// A rule Kalends cannot read or expand: the part at fault as written (`BYDAY=...`, at most
+/// 40 characters of its value), or what the expansion refused.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct BadRule(String);
 
 /// At most 40 characters of a value, for messages.
 pub(super) fn short(value: &str) -> String {
@@ -77,7 +83,7 @@ pub(super) fn short(value: &str) -> String {
 /// Reads an RRULE value (`FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=...`). Unknown parts are ignored; parts
 /// that make no sense for the frequency (ordinal BYDAY in a WEEKLY rule, BYMONTHDAY in WEEKLY,
 /// BYYEARDAY outside YEARLY, BYWEEKNO outside YEARLY) are dropped as most readers do.
-pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, String> {
+pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, BadRule> {
     let mut rule = RuleSpec {
         freq: Frequency::Daily,
         interval: 1,
@@ -112,25 +118,31 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, String> {
                     "HOURLY" => Frequency::Hourly,
                     "MINUTELY" => Frequency::Minutely,
                     "SECONDLY" => Frequency::Secondly,
-                    _ => return Err(format!("FREQ={}", short(v))),
+                    _ => return Err(BadRule(format!("FREQ={}", short(v)))),
                 })
             }
             "INTERVAL" => {
                 rule.interval = match v.parse::<u32>() {
                     Ok(0) => 1,
-                    Ok(n) => u16::try_from(n).map_err(|_| format!("INTERVAL={}", short(v)))?,
-                    Err(_) => return Err(format!("INTERVAL={}", short(v))),
+                    Ok(n) => {
+                        u16::try_from(n).map_err(|_| BadRule(format!("INTERVAL={}", short(v))))?
+                    }
+                    Err(_) => return Err(BadRule(format!("INTERVAL={}", short(v)))),
                 }
             }
             "COUNT" => {
-                rule.count = Some(v.parse::<u32>().map_err(|_| format!("COUNT={}", short(v)))?)
+                rule.count =
+                    Some(v.parse::<u32>().map_err(|_| BadRule(format!("COUNT={}", short(v))))?)
             }
             "UNTIL" => {
-                rule.until =
-                    Some(parse_written(v, false).ok_or_else(|| format!("UNTIL={}", short(v)))?)
+                rule.until = Some(
+                    parse_written(v, false)
+                        .ok_or_else(|| BadRule(format!("UNTIL={}", short(v))))?,
+                )
             }
             "WKST" => {
-                rule.week_start = weekday(v).ok_or_else(|| format!("WKST={}", short(v)))?;
+                rule.week_start =
+                    weekday(v).ok_or_else(|| BadRule(format!("WKST={}", short(v))))?;
             }
             "BYSETPOS" => {
                 rule.by_set_pos = list(v, "BYSETPOS", |n| {
@@ -167,11 +179,11 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, String> {
             "BYDAY" => {
                 for d in v.split(',').map(str::trim).filter(|d| !d.is_empty()) {
                     if !d.is_ascii() || d.len() < 2 {
-                        return Err(format!("BYDAY={}", short(v)));
+                        return Err(BadRule(format!("BYDAY={}", short(v))));
                     }
                     let split = d.len() - 2;
                     let (n, day) = d.split_at(split);
-                    let day = weekday(day).ok_or_else(|| format!("BYDAY={}", short(v)))?;
+                    let day = weekday(day).ok_or_else(|| BadRule(format!("BYDAY={}", short(v))))?;
                     let n = n.trim_start_matches('+');
                     if n.is_empty() {
                         rule.by_weekday.push(NWeekday::Every(day));
@@ -180,7 +192,7 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, String> {
                             .parse::<i16>()
                             .ok()
                             .filter(|n| *n != 0 && (-53..=53).contains(n))
-                            .ok_or_else(|| format!("BYDAY={}", short(v)))?;
+                            .ok_or_else(|| BadRule(format!("BYDAY={}", short(v))))?;
                         rule.by_weekday.push(NWeekday::Nth(n, day));
                     }
                 }
@@ -188,7 +200,7 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, String> {
             _ => {}
         }
     }
-    rule.freq = freq.ok_or_else(|| "no FREQ".to_owned())?;
+    rule.freq = freq.ok_or_else(|| BadRule("no FREQ".to_owned()))?;
     match rule.freq {
         Frequency::Yearly => {}
         Frequency::Monthly => {
@@ -291,7 +303,7 @@ pub(super) fn expand(
     budget: &mut usize,
     work: &Work,
     out: &mut Vec<NaiveDateTime>,
-) -> Result<Option<Stop>, String> {
+) -> Result<Option<Stop>, BadRule> {
     // Even a rule that yields nothing was read and looked at.
     if !work.spend(1) {
         return Ok(Some(Stop::Work));
@@ -415,7 +427,7 @@ pub(super) fn expand(
     if let Some(count) = rule.count {
         builder = builder.count(count);
     }
-    let validated = builder.validate(utc(start)).map_err(|e| short(&e.to_string()))?;
+    let validated = builder.validate(utc(start)).map_err(|e| BadRule(short(&e.to_string())))?;
     let set = RRuleSet::new(utc(start)).rrule(validated).limit();
     let mut generated = 0usize;
     let cost = step_cost(rule);

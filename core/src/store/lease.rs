@@ -1,0 +1,242 @@
+//! One expiring-lease primitive for every "one holder at a time" rule of the store: a booking's
+//! sync, an import's run, a connection's token refresh, a connection cleanup, a periodic upkeep.
+//!
+//! A [`Lease`] says where a lease lives: a row of `table` found by its `key` column, whose
+//! `until` column holds the instant the lease runs out. Taking it succeeds when nobody holds it
+//! (no row, a NULL `until`, or an `until` in the past); renewing names the `until` the holder
+//! last set, so only the holder can renew it (anyone else's `until` differs); releasing frees
+//! it at once. Batch claims (the outbox, expiring push channels) and the due-work claim
+//! ([`Store::claim_due`]) pick many rows by a condition instead and keep their own SQL.
+
+use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{Store, StoreError, now, with_pool};
+
+/// Where a lease lives and how it behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct Lease {
+    /// The table that holds the lease.
+    table: &'static str,
+    /// The column that names what is leased (a primary key or unique column of `table`).
+    key: &'static str,
+    /// Further columns a taker must name (equality only), e.g. the tenant the row must belong
+    /// to; they are checked on take only.
+    guards: &'static [&'static str],
+    /// The column holding the instant the lease runs out.
+    until: &'static str,
+    /// How the lease is stored.
+    home: Home,
+    /// Whether a lease whose `until` equals now is free (`<=`) or still held (`<`).
+    free_at_end: bool,
+    /// Whether its holder may still renew a lease that ran out but that nobody took since.
+    renew_expired: bool,
+}
+
+/// How a lease is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Home {
+    /// A nullable column of a row that exists for its own sake: taking sets it, releasing
+    /// clears it (a missing row cannot be taken).
+    Column,
+    /// A row of a table of leases: taking inserts it (or takes over an expired one), releasing
+    /// deletes it.
+    Row,
+}
+
+/// A value of a lease's key or guard column.
+#[derive(Clone, Copy, Debug)]
+pub enum LeaseKey<'a> {
+    /// An id.
+    Id(Uuid),
+    /// A number (a version).
+    Int(i64),
+    /// A name.
+    Text(&'a str),
+}
+
+impl From<Uuid> for LeaseKey<'_> {
+    fn from(id: Uuid) -> Self {
+        LeaseKey::Id(id)
+    }
+}
+
+impl<'a> From<&'a str> for LeaseKey<'a> {
+    fn from(name: &'a str) -> Self {
+        LeaseKey::Text(name)
+    }
+}
+
+/// Binds each of `keys` to `query` in order (a macro so it serves both drivers' query types).
+macro_rules! bind_keys {
+    ($query:expr, $keys:expr) => {{
+        let mut query = $query;
+        for key in $keys {
+            query = match *key {
+                LeaseKey::Id(id) => query.bind(id),
+                LeaseKey::Int(n) => query.bind(n),
+                LeaseKey::Text(text) => query.bind(text),
+            };
+        }
+        query
+    }};
+}
+
+impl Lease {
+    /// One sync of a booking at a time (`sync_leases`, keyed by booking id). A holder whose lease
+    /// ran out stops even if nobody took it.
+    pub const BOOKING_SYNC: Lease = Lease {
+        table: "sync_leases",
+        key: "booking_id",
+        guards: &[],
+        until: "until",
+        home: Home::Row,
+        free_at_end: false,
+        renew_expired: false,
+    };
+
+    /// One run of an import at a time (`imports.running_until`, by id; taken within a tenant).
+    pub const IMPORT_RUN: Lease = Lease {
+        table: "imports",
+        key: "id",
+        guards: &["tenant_id"],
+        until: "running_until",
+        home: Home::Column,
+        free_at_end: false,
+        renew_expired: true,
+    };
+
+    /// One refresh of a connection's tokens at a time (`connections.refresh_lease_until`), taken
+    /// only while the tokens are still at the version the taker found stale.
+    pub const TOKEN_REFRESH: Lease = Lease {
+        table: "connections",
+        key: "id",
+        guards: &["token_version"],
+        until: "refresh_lease_until",
+        home: Home::Column,
+        free_at_end: false,
+        renew_expired: false,
+    };
+
+    /// One run of a connection cleanup at a time (`connection_cleanups.claimed_until`).
+    pub const CONNECTION_CLEANUP: Lease = Lease {
+        table: "connection_cleanups",
+        key: "id",
+        guards: &[],
+        until: "claimed_until",
+        home: Home::Column,
+        free_at_end: false,
+        renew_expired: false,
+    };
+
+    /// One run of a periodic upkeep per period (`maintenance_runs`, keyed by name): the lease
+    /// is never released, its end is when the next run is due (and due at that very instant).
+    pub const MAINTENANCE: Lease = Lease {
+        table: "maintenance_runs",
+        key: "name",
+        guards: &[],
+        until: "next_run_at",
+        home: Home::Row,
+        free_at_end: true,
+        renew_expired: false,
+    };
+
+    /// `until` compared with the current instant (`$at`) says the lease is free.
+    fn runs_out(&self, column: &str, at: usize) -> String {
+        let cmp = if self.free_at_end { "<=" } else { "<" };
+        format!("{column} {cmp} ${at}")
+    }
+
+    fn take_sql(&self) -> String {
+        let Lease { table, key, until, .. } = *self;
+        // $1 until, $2 now, $3 key, $4.. guards.
+        let guards: String =
+            self.guards.iter().enumerate().map(|(i, g)| format!(" AND {g} = ${}", i + 4)).collect();
+        match self.home {
+            Home::Column => format!(
+                "UPDATE {table} SET {until} = $1 WHERE {key} = $3{guards} \
+                 AND ({until} IS NULL OR {})",
+                self.runs_out(until, 2)
+            ),
+            Home::Row => {
+                debug_assert!(self.guards.is_empty(), "a lease row has no guard columns");
+                format!(
+                    "INSERT INTO {table} ({key}, {until}) VALUES ($3, $1) ON CONFLICT ({key}) \
+                     DO UPDATE SET {until} = excluded.{until} WHERE {}",
+                    self.runs_out(&format!("{table}.{until}"), 2)
+                )
+            }
+        }
+    }
+
+    fn renew_sql(&self) -> String {
+        let Lease { table, key, until, .. } = *self;
+        // $1 new until, $2 key, $3 held, $4 now.
+        let live = if self.renew_expired { String::new() } else { format!(" AND {until} >= $4") };
+        format!("UPDATE {table} SET {until} = $1 WHERE {key} = $2 AND {until} = $3{live}")
+    }
+
+    fn release_sql(&self) -> String {
+        let Lease { table, key, until, .. } = *self;
+        match self.home {
+            Home::Column => format!("UPDATE {table} SET {until} = NULL WHERE {key} = $1"),
+            Home::Row => format!("DELETE FROM {table} WHERE {key} = $1"),
+        }
+    }
+}
+
+impl Store {
+    /// Takes `lease` on `key` until `until` (give it whole microseconds if the holder will renew
+    /// it: what the databases keep); `guards` are the values of the lease's guard columns.
+    /// `false` while someone else holds it (or, for a lease in a column, when there is no such
+    /// row).
+    pub async fn take_lease(
+        &self,
+        lease: &Lease,
+        key: LeaseKey<'_>,
+        guards: &[LeaseKey<'_>],
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        debug_assert_eq!(guards.len(), lease.guards.len(), "one value per guard column");
+        let sql = lease.take_sql();
+        let taken = with_pool!(self, |pool| {
+            let query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(until).bind(now());
+            let query = bind_keys!(query, std::iter::once(&key).chain(guards));
+            query.execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(taken == 1)
+    }
+
+    /// Moves the end of `lease` on `key` from `held` (what its holder took or last renewed) to
+    /// `until`; `false` when the lease is no longer the caller's (someone took it, it was
+    /// released, or it ran out for a lease that does not renew expired holds).
+    pub async fn renew_lease(
+        &self,
+        lease: &Lease,
+        key: LeaseKey<'_>,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let sql = lease.renew_sql();
+        let renewed = with_pool!(self, |pool| {
+            let query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(until);
+            let query = bind_keys!(query, [&key]).bind(held);
+            let query = if lease.renew_expired { query } else { query.bind(now()) };
+            query.execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(renewed == 1)
+    }
+
+    /// Frees `lease` on `key` whoever holds it (its holder is done, or gives up).
+    pub async fn release_lease(&self, lease: &Lease, key: LeaseKey<'_>) -> Result<(), StoreError> {
+        let sql = lease.release_sql();
+        with_pool!(self, |pool| {
+            bind_keys!(sqlx::query(AssertSqlSafe(sql.as_str())), [&key])
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+}
