@@ -12,10 +12,12 @@
 
 use chrono::NaiveTime;
 use kalends_core::Store;
-use kalends_core::domain::{Booking, BookingSpan, Connection, ExternalEditPolicy, Tenant};
+use kalends_core::domain::{
+    Booking, BookingSpan, Connection, ExternalEditPolicy, Provider, Tenant,
+};
 use kalends_core::job::Job;
 use kalends_core::store::{BookingEvent, EventState, ExternalEditConflict, LEFT_DELETED};
-use kalends_providers::calendar::{Change, Span, TimeZone};
+use kalends_providers::calendar::{Change, Span, TimeZone, Window};
 
 /// What an edit was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,11 +29,16 @@ enum Edit<'a> {
 
 /// Looks through a calendar's changes for edits of Kalends's own events and acts on them.
 /// Returns how many it found.
+///
+/// `window` is the one the changes cover. Graph's delta reports an event that lies (or moved)
+/// outside it as removed, exactly as a deletion: such a removal is not taken for the staff
+/// member's (reconciliation, which reads the events themselves, still finds a real one).
 pub async fn handle(
     store: &Store,
     tenant: &Tenant,
     connection: &Connection,
     changes: &[Change],
+    window: Window,
 ) -> Result<usize, kalends_core::StoreError> {
     let mapped = store.connection_events(connection.id).await?;
     let mut found = 0;
@@ -64,6 +71,12 @@ pub async fn handle(
         if mapping.synced_version != Some(booking.version) {
             continue;
         }
+        if matches!(change, Change::Deleted { .. })
+            && connection.provider == Provider::Microsoft
+            && !in_window(store, tenant, &booking, window).await?
+        {
+            continue;
+        }
         let edit = match change {
             Change::Upserted(event) if where_booking_is(&booking.data.span, &event.time) => {
                 // Where it belongs (perhaps moved back by hand): an edit left open is settled.
@@ -79,6 +92,18 @@ pub async fn handle(
         found += 1;
     }
     Ok(found)
+}
+
+/// Whether the booking's time overlaps `window`.
+async fn in_window(
+    store: &Store,
+    tenant: &Tenant,
+    booking: &Booking,
+    window: Window,
+) -> Result<bool, kalends_core::StoreError> {
+    let zone = store.booking_zone(tenant, &booking.data).await?;
+    let (start, end) = booking.data.span.utc_range(zone);
+    Ok(start < window.end && end > window.start)
 }
 
 /// Whether an event's time is the booking's.

@@ -195,7 +195,8 @@ async fn import_calendar(
     {
         match changes(credentials, calendar, Some(cursor), window).await? {
             ChangeSet::Changes { changes, next_cursor } => {
-                crate::external_edits::handle(store, tenant, calendar.connection, &changes).await?;
+                let connection = calendar.connection;
+                crate::external_edits::handle(store, tenant, connection, &changes, window).await?;
                 let judged: Vec<BusyChange> = changes
                     .into_iter()
                     .filter_map(|c| judge(c, tenant.id, own, window, calendar.zone))

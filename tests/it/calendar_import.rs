@@ -20,6 +20,7 @@ on_both_databases!(
     a_dead_grant_parks_the_import_and_a_reconnect_imports_at_once,
     google_appointments_two_years_ahead_are_busy_times_and_followed,
     microsoft_appointments_two_years_ahead_are_busy_times_and_followed,
+    a_booking_beyond_the_outlook_import_window_is_written_once_and_left_alone,
 );
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -445,4 +446,21 @@ async fn far_appointments_are_busy_times_and_followed(app: &TestApp, staff: &Sta
         [("Dentist".to_owned(), at(2, 9))],
         "near ones stay"
     );
+}
+
+async fn a_booking_beyond_the_outlook_import_window_is_written_once_and_left_alone(db: Db) {
+    // Graph's delta reports an event outside the window it lists as removed, which reads like a
+    // staff member deleting it: taken as one, Kalends restored the event, which changed the
+    // calendar, which asked for another import, which "removed" it again, for ever.
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Microsoft, "gil@example.com").await;
+    let far = staff.booking(&app, "Retreat", at(700, 9)).await;
+    for _ in 0..3 {
+        staff.import_now(&app).await;
+    }
+    let (_, booking) = app.call("GET", &format!("/api/v1/bookings/{far}"), &staff.key, None).await;
+    let sync = &booking["sync"][0];
+    assert_eq!(sync["state"], "synced", "{booking}");
+    assert_eq!(sync["external_edit"], Value::Null, "taken for a deletion: {booking}");
+    app.stop().await;
 }
