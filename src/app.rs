@@ -153,6 +153,30 @@ pub async fn start(
     let config = Arc::new(config);
     let shutdown = CancellationToken::new();
     let mut tasks = Supervisor::new(shutdown.clone());
+    let state = app_state(config.clone(), store, queue)?;
+    // Workers talk to the sandbox of the API node; only a process serving the API mounts one.
+    let sandbox =
+        if role == Role::Worker { None } else { crate::sandbox::mount(&config, &state.providers) };
+    spawn_background(&mut tasks, role, &state, &shutdown);
+    let addr = match listen_addr(&config, role)? {
+        Some(listen) => {
+            let app = if role == Role::Worker {
+                ops::router().layer(axum::middleware::from_fn(ops::track)).with_state(state)
+            } else {
+                crate::sandbox::nest(router(state), sandbox.as_ref())
+            };
+            Some(spawn_http(&mut tasks, &config, listen, app, &shutdown).await?)
+        }
+        None => None,
+    };
+    let sandbox_token = sandbox.map(|sandbox| sandbox.control_token);
+    Ok(Running { addr, shutdown, sandbox_token, tasks })
+}
+
+/// What every part of the process shares: the store and queue, keys, provider clients with
+/// their request budgets, customer e-mail and the feed importer. The API serves from it and the
+/// job handler is built from it.
+fn app_state(config: Arc<Config>, store: Store, queue: JobQueue) -> anyhow::Result<AppState> {
     let secret_key = Arc::new(config.secret_keys()?.0);
     let sealer = Sealer::new(secret_key.current(), secret_key.previous());
     let providers = Arc::new(crate::sandbox::providers(&config)?);
@@ -172,27 +196,34 @@ pub async fn start(
     let signing_key = Arc::new(SecretBox::new(Box::new(*secret_key.current().expose_secret())));
     let customer_mail = CustomerMail::from_config(&config, signing_key)
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
-    // Workers talk to the sandbox of the API node; only a process serving the API mounts one.
-    let sandbox =
-        if role == Role::Worker { None } else { crate::sandbox::mount(&config, &providers) };
     let importer = Importer::new(store.clone(), &config.import).context("the feed importer")?;
-    let state = AppState {
-        store: store.clone(),
-        queue: queue.clone(),
-        config: config.clone(),
-        secret_key,
-        importer: importer.clone(),
+    Ok(AppState {
         feed_limiter: Arc::new(crate::feeds::FeedLimiter::new(config.feeds.rate_limit_per_minute)),
         feed_cache: Arc::new(crate::feed_cache::FeedCache::new(
             Duration::from_millis(config.feeds.validator_ttl_ms),
             config.feeds.body_cache_mib as usize * 1024 * 1024,
         )),
+        store,
+        queue,
+        config,
+        secret_key,
+        importer,
         sealer,
         providers,
-        credentials: credentials.clone(),
-        customer_mail: customer_mail.clone(),
-    };
+        credentials,
+        customer_mail,
+    })
+}
 
+/// The outbox relay, and for a role that runs jobs the worker, the scheduler and the wake-up
+/// subscription; on SQLite, the WAL checkpoints.
+fn spawn_background(
+    tasks: &mut Supervisor,
+    role: Role,
+    state: &AppState,
+    shutdown: &CancellationToken,
+) {
+    let (config, store, queue) = (&state.config, &state.store, &state.queue);
     let interval = Duration::from_millis(config.jobs.relay_interval_ms);
     let mut relay = Relay::new(store.clone(), queue.clone(), interval);
     if role != Role::Api {
@@ -207,18 +238,15 @@ pub async fn start(
                 Ok(())
             }
         });
-        spawn_workers(&mut tasks, &config, &store, &queue, woken, shutdown.clone(), {
-            let (store, credentials) = (store.clone(), credentials.clone());
-            let public_url = config.public_url.clone();
-            move || {
-                KalendsJobs::new(
-                    store.clone(),
-                    importer.clone(),
-                    customer_mail.clone(),
-                    credentials.clone(),
-                    public_url.clone(),
-                )
-            }
+        let state = state.clone();
+        spawn_workers(tasks, config, store, queue, woken, shutdown.clone(), move || {
+            KalendsJobs::new(
+                state.store.clone(),
+                state.importer.clone(),
+                state.customer_mail.clone(),
+                state.credentials.clone(),
+                state.config.public_url.clone(),
+            )
         });
     }
     let token = shutdown.clone();
@@ -233,8 +261,11 @@ pub async fn start(
         let (store, token) = (store.clone(), shutdown.clone());
         tasks.spawn("WAL checkpoints", move || checkpoints(store.clone(), token.clone()));
     }
+}
 
-    let listen = match role {
+/// Where `role` listens: the API's address, or for a worker its optional ops address.
+fn listen_addr(config: &Config, role: Role) -> anyhow::Result<Option<SocketAddr>> {
+    Ok(match role {
         Role::All | Role::Api => Some(config.listen_addr()?),
         Role::Worker => config
             .ops_listen
@@ -242,32 +273,30 @@ pub async fn start(
             .map(str::parse)
             .transpose()
             .context("KALENDS_OPS_LISTEN")?,
-    };
-    let sandbox_token = sandbox.as_ref().map(|sandbox| sandbox.control_token.clone());
-    let addr = match listen {
-        Some(listen) => {
-            let app = if role == Role::Worker {
-                ops::router().layer(axum::middleware::from_fn(ops::track)).with_state(state)
-            } else {
-                crate::sandbox::nest(router(state), sandbox.as_ref())
-            };
-            let app =
-                with_request_timeout(app, Duration::from_secs(config.http.request_timeout_secs));
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("listening on {listen} (KALENDS_LISTEN)"))?;
-            let addr = listener.local_addr()?;
-            let listener = Arc::new(listener.into_std()?);
-            let (token, deadline) =
-                (shutdown.clone(), Duration::from_secs(config.http.shutdown_timeout_secs));
-            tasks.spawn("HTTP server", move || {
-                serve(listener.clone(), app.clone(), token.clone(), deadline)
-            });
-            Some(addr)
-        }
-        None => None,
-    };
-    Ok(Running { addr, shutdown, sandbox_token, tasks })
+    })
+}
+
+/// Binds `listen` and serves `app` there (with the request time limit) until shutdown, with
+/// the shutdown deadline. Returns the bound address.
+async fn spawn_http(
+    tasks: &mut Supervisor,
+    config: &Config,
+    listen: SocketAddr,
+    app: Router,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let app = with_request_timeout(app, Duration::from_secs(config.http.request_timeout_secs));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen} (KALENDS_LISTEN)"))?;
+    let addr = listener.local_addr()?;
+    let listener = Arc::new(listener.into_std()?);
+    let (token, deadline) =
+        (shutdown.clone(), Duration::from_secs(config.http.shutdown_timeout_secs));
+    tasks.spawn("HTTP server", move || {
+        serve(listener.clone(), app.clone(), token.clone(), deadline)
+    });
+    Ok(addr)
 }
 
 /// The job worker and the scheduler of due work. `handler` builds the job handler anew for each

@@ -90,6 +90,8 @@ struct CallbackParams {
 }
 
 /// `GET /oauth/{provider}/callback`.
+// Long on purpose: each way a callback can fail (denied, no state, a used or foreign state, the
+// code exchange, saving) answers its own page; read top to bottom, that is the whole flow.
 async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -493,6 +493,7 @@ impl Store {
     }
 
     /// A page of the tenant's bookings matching `filter`, in id (creation) order.
+    // Long on purpose: every filter's SQL is assembled and bound in one place, for both databases.
     pub async fn list_bookings(
         &self,
         tenant_id: Uuid,

@@ -158,6 +158,7 @@ pub struct Detection {
 }
 
 /// A collision found by a pass, ready to record.
+#[derive(Debug)]
 struct Found {
     owner: Owner,
     pair_key: String,
@@ -200,6 +201,43 @@ enum Reach {
 type OpenRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>);
 
 /// One busy item as [`BusyQuery`] reads it.
+/// What a detection pass changes in the open conflicts it reached, compared by pair key (the
+/// two items): the policy of [`Store::record`], kept apart from its statements.
+#[derive(Debug, Default)]
+struct Plan {
+    /// Open conflicts no longer found: they resolve themselves.
+    gone: Vec<Uuid>,
+    /// Open conflicts found again with another severity or span: rewritten.
+    changed: Vec<(Uuid, Found)>,
+    /// Collisions without an open conflict: opened.
+    new: Vec<Found>,
+}
+
+impl Plan {
+    fn of(found: Vec<Found>, open: Vec<OpenRow>) -> Self {
+        let mut found_by_key: HashMap<String, Found> = HashMap::new();
+        for f in found {
+            found_by_key.entry(f.pair_key.clone()).or_insert(f);
+        }
+        let mut plan = Plan::default();
+        for (id, key, severity, start, end) in open {
+            match found_by_key.remove(&key) {
+                None => plan.gone.push(id),
+                Some(f) if f.severity.as_str() != severity || f.start != start || f.end != end => {
+                    plan.changed.push((id, f))
+                }
+                Some(_) => {}
+            }
+        }
+        plan.new = found_by_key.into_values().collect();
+        plan
+    }
+
+    fn is_empty(&self) -> bool {
+        self.gone.is_empty() && self.changed.is_empty() && self.new.is_empty()
+    }
+}
+
 pub(super) type BusyRow =
     (String, Uuid, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>, Option<Uuid>);
 
@@ -274,16 +312,33 @@ impl Store {
         Ok(hits)
     }
 
+    /// Brings the open conflicts within `reach` in line with what a detection pass `found`:
+    /// new collisions open, moved ones are rewritten, those no longer found resolve themselves.
     async fn record(
         &self,
         tenant_id: Uuid,
         reach: Reach,
         found: Vec<Found>,
     ) -> Result<Detection, StoreError> {
-        let mut found_by_key: HashMap<String, Found> = HashMap::new();
-        for f in found {
-            found_by_key.entry(f.pair_key.clone()).or_insert(f);
+        let open = self.open_overlaps(reach).await?;
+        let plan = Plan::of(found, open);
+        if plan.is_empty() {
+            // The common case after a booking change: nothing to write.
+            return Ok(Detection::default());
         }
+        let detection = self.apply_plan(tenant_id, &plan).await?;
+        if detection.opened > 0 {
+            tracing::warn!(
+                %tenant_id,
+                opened = detection.opened,
+                "double booking: new conflicts detected"
+            );
+        }
+        Ok(detection)
+    }
+
+    /// The open overlap conflicts within `reach`.
+    async fn open_overlaps(&self, reach: Reach) -> Result<Vec<OpenRow>, StoreError> {
         // No `tenant_id` term, and one lookup per item column: ids are globally unique, and
         // otherwise SQLite's planner walks every open conflict instead of using the indexes.
         // Only overlaps: an external edit is not the passes' to resolve.
@@ -308,34 +363,24 @@ impl Store {
             Reach::Owner(Owner::Resource(id) | Owner::Staff(id)) => Some(id),
             Reach::Item(_) => None,
         };
-        let open: Vec<OpenRow> = with_read_pool!(self, |pool| {
+        Ok(with_read_pool!(self, |pool| {
             let query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
             match bind_uuid {
                 Some(id) => query.bind(id).fetch_all(pool).await,
                 None => query.bind(&bind).fetch_all(pool).await,
             }
-        })?;
-        let mut gone = Vec::new();
-        let mut changed = Vec::new();
-        for (id, key, severity, start, end) in open {
-            match found_by_key.remove(&key) {
-                None => gone.push(id),
-                Some(f) if f.severity.as_str() != severity || f.start != start || f.end != end => {
-                    changed.push((id, f))
-                }
-                Some(_) => {}
-            }
-        }
-        let new: Vec<Found> = found_by_key.into_values().collect();
-        if gone.is_empty() && changed.is_empty() && new.is_empty() {
-            // The common case after a booking change: nothing to write.
-            return Ok(Detection::default());
-        }
+        })?)
+    }
+
+    /// Writes a [`Plan`] in one transaction. A new collision that someone resolved by hand at
+    /// exactly these times is not opened again until its items move.
+    async fn apply_plan(&self, tenant_id: Uuid, plan: &Plan) -> Result<Detection, StoreError> {
+        let Plan { gone, changed, new } = plan;
         let at = now();
-        let detection = with_pool!(self, |pool| {
+        with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let mut detection = Detection::default();
-            for id in &gone {
+            for id in gone {
                 let done = sqlx::query(
                     "UPDATE conflicts SET status = 'resolved', resolved_at = $1, \
                      resolution = 'auto' WHERE id = $2 AND status = 'open'",
@@ -346,7 +391,7 @@ impl Store {
                 .await?;
                 detection.resolved += done.rows_affected() as usize;
             }
-            for (id, f) in &changed {
+            for (id, f) in changed {
                 sqlx::query(
                     "UPDATE conflicts SET severity = $1, span_start = $2, span_end = $3, \
                      items = $4, suggestion = $5 WHERE id = $6",
@@ -360,7 +405,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            for f in &new {
+            for f in new {
                 // Someone looked at exactly this collision and resolved it: don't nag again
                 // until the items move.
                 let dismissed: Option<(Uuid,)> = sqlx::query_as(
@@ -402,15 +447,7 @@ impl Store {
             }
             tx.commit().await?;
             Ok::<_, StoreError>(detection)
-        })?;
-        if detection.opened > 0 {
-            tracing::warn!(
-                %tenant_id,
-                opened = detection.opened,
-                "double booking: new conflicts detected"
-            );
-        }
-        Ok(detection)
+        })
     }
 
     /// One conflict.

@@ -210,6 +210,8 @@ impl Store {
     /// it `owed`s in the same transaction. The first active connection of a staff member
     /// becomes the default; the account's primary writable calendar becomes the destination and
     /// the busy calendar. Returns the connection and how many bookings were queued for it.
+    // Long on purpose: a reconnect and a new connection differ in their statement, and each must
+    // commit together with what it owes, in one transaction per database.
     pub async fn save_connection(
         &self,
         tenant_id: Uuid,

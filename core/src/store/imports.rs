@@ -412,6 +412,8 @@ impl Store {
     /// Writes a finished run as the service decided it (`service::imports::record_run`): what
     /// changed (for a read feed), the run-log entry, the import's status and validators, and
     /// the release of its lease, all in one transaction. `zone` places all-day items.
+    // Long on purpose: the statements of one transaction (items removed, rewritten, added; the
+    // import's state; the run log), for both databases.
     pub async fn save_import_run(
         &self,
         tenant: &Tenant,

@@ -174,6 +174,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one parsed VEVENT. `None` (with a skipped entry) when it cannot be used at all.
+    // Long on purpose: one short arm per VEVENT property, all filling the same event.
     pub(super) fn read_event(&mut self, index: usize, c: &Component<'_>) -> Option<Ev> {
         let mut uid: Option<&str> = None;
         let mut summary: Option<&str> = None;
@@ -328,6 +329,8 @@ impl<'a> Reader<'a> {
         }
     }
 
+    // Long on purpose: masters, overrides and their matching by RECURRENCE-ID are one decision
+    // over the same lists (which master an override belongs to, which occurrences it replaces).
     fn series_inner(&mut self, evs: &[Ev]) {
         let (mut masters, overrides): (Vec<&Ev>, Vec<&Ev>) =
             evs.iter().partition(|e| e.rid.is_none());
@@ -576,6 +579,8 @@ impl<'a> Reader<'a> {
         }
     }
 
+    // Long on purpose: the occurrence loop, its caps, its work budget and the bookkeeping of
+    // skipped occurrences share one set of local state; split, each piece would take most of it.
     fn emit_master(&mut self, m: &Ev, all_day: bool, zone: ZoneRef, suppressed: &HashSet<RidKey>) {
         let Some(start) = m.start else { return };
         let length = self.length(m, start);

@@ -301,6 +301,8 @@ pub(crate) fn parse_with(bytes: &[u8], options: &ParseOptions, keep_free: bool) 
     parse_metered(bytes, options, keep_free).0
 }
 
+// Long on purpose: the reader's phases in order (unfold, components, zones, events, expansion,
+// sorting), each a few lines, all spending the same work meter.
 fn parse_metered(
     bytes: &[u8],
     options: &ParseOptions,

@@ -83,6 +83,7 @@ pub(super) fn short(value: &str) -> String {
 /// Reads an RRULE value (`FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=...`). Unknown parts are ignored; parts
 /// that make no sense for the frequency (ordinal BYDAY in a WEEKLY rule, BYMONTHDAY in WEEKLY,
 /// BYYEARDAY outside YEARLY, BYWEEKNO outside YEARLY) are dropped as most readers do.
+// Long on purpose: one short arm per RRULE part, all filling the same rule.
 pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, BadRule> {
     let mut rule = RuleSpec {
         freq: Frequency::Daily,
@@ -292,6 +293,8 @@ fn floor_div(a: i64, b: i64) -> i64 {
 /// the rule does not produce it). `until` is the rule's UNTIL as a local time. At most `cap`
 /// occurrences are generated (from the real or the moved start), and each one spends `budget`
 /// and its [`step_cost`] of `work`.
+// Long on purpose: RFC 5545's table of BYxxx parts (each expands or limits, by frequency) is
+// applied here step by step in the order the RFC gives; split, that order would be scattered.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn expand(
     rule: &RuleSpec,

@@ -16,6 +16,8 @@ pub(super) enum Written {
 /// Reads `YYYYMMDD`, `YYYYMMDDTHHMM[SS][Z]`, their ISO 8601 extended forms
 /// (`2020-06-09T09:00:00Z`), fractional seconds, and a trailing `±HH[:MM]` offset.
 /// `date_only` (from `VALUE=DATE`) keeps only the date of a date-time.
+// Long on purpose: one pass over the bytes of every date-time form real feeds write, with the
+// position kept in one place.
 pub(super) fn parse_written(raw: &str, date_only: bool) -> Option<Written> {
     let s = raw.trim().as_bytes();
     let mut digits = [0u8; 14];

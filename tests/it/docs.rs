@@ -1,0 +1,59 @@
+//! The documents that explain the code name only files that exist, and link only inside the
+//! repository (a person who clones Kalends has nothing beside it).
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The targets of relative Markdown links in `doc`, resolved from its folder; with `quoted`,
+/// also the backticked words that look like paths in the repository (`core/src/store/outbox.rs`,
+/// `jobs/src/`): the map names files that way.
+fn named_paths(doc: &Path, quoted: bool) -> Vec<(String, PathBuf)> {
+    let text = std::fs::read_to_string(root().join(doc)).unwrap();
+    let mut paths = Vec::new();
+    let words = if quoted { text.split('`').skip(1).step_by(2).collect() } else { Vec::new() };
+    for word in words {
+        let looks_like_path = word.contains('/')
+            && !word.contains("://")
+            && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c))
+            && !word.starts_with('/')
+            && !word.starts_with("..");
+        if looks_like_path {
+            paths.push((word.to_owned(), root().join(word)));
+        }
+    }
+    let folder = doc.parent().unwrap_or(Path::new(""));
+    for link in text.split("](").skip(1) {
+        let target = link.split([')', '#']).next().unwrap_or_default();
+        if !target.is_empty() && !target.contains("://") && !target.starts_with("mailto:") {
+            paths.push((target.to_owned(), root().join(folder).join(target)));
+        }
+    }
+    paths
+}
+
+#[test]
+fn every_path_the_architecture_map_names_and_every_link_of_the_docs_exists() {
+    let mut missing = Vec::new();
+    for doc in ["docs/ARCHITECTURE.md", "README.md", "FUZZING.md", "BENCHMARKS.md"] {
+        let quoted = doc == "docs/ARCHITECTURE.md";
+        for (named, path) in named_paths(Path::new(doc), quoted) {
+            if !path.exists() {
+                missing.push(format!("{doc}: {named}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "named but missing:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn the_documents_link_only_inside_the_repository() {
+    for doc in ["docs/ARCHITECTURE.md", "README.md", "docs/API.md", "FUZZING.md"] {
+        for (named, path) in named_paths(Path::new(doc), false) {
+            let resolved = path.canonicalize().unwrap_or(path.clone());
+            assert!(resolved.starts_with(root()), "{doc} links outside the repository: {named}");
+        }
+    }
+}
