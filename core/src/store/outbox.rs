@@ -177,4 +177,23 @@ impl Store {
         })?;
         Ok(n)
     }
+
+    /// The id of the last row ever written to the outbox (0 before the first). It only grows, so
+    /// two equal readings around [`Self::outbox_depth`] and the queue's count of unfinished jobs
+    /// show that no work was owed in between (tests wait on it; see `JobQueue::unfinished`).
+    pub async fn outbox_sequence(&self) -> Result<i64, StoreError> {
+        let n: Option<i64> = match &self.pool {
+            Pool::Sqlite { read, .. } => {
+                sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
+                    .fetch_optional(read)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar("SELECT last_value FROM outbox_id_seq")
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        Ok(n.unwrap_or(0))
+    }
 }
