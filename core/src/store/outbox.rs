@@ -189,9 +189,10 @@ impl Store {
                     .await?
             }
             Pool::Postgres(pool) => {
-                sqlx::query_scalar("SELECT last_value FROM outbox_id_seq")
-                    .fetch_optional(pool)
-                    .await?
+                // `last_value` is 1 both before and after the first row; `is_called` tells them apart.
+                let sql =
+                    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq";
+                sqlx::query_scalar(sql).fetch_optional(pool).await?
             }
         };
         Ok(n.unwrap_or(0))
