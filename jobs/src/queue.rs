@@ -268,6 +268,62 @@ impl JobQueue {
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
+    /// Jobs not finished: running (fetched by a worker and not yet acknowledged), or waiting and
+    /// due by `due_by` (retries included; reminders due later are not counted). Tests wait on it
+    /// (with [`Store::outbox_depth`]) to drive the work of their changes to completion; operators
+    /// read it as the backlog that is not merely scheduled.
+    pub async fn unfinished(&self, due_by: std::time::SystemTime) -> Result<u64, QueueError> {
+        let due_by = due_by.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let due_by = i64::try_from(due_by).unwrap_or(i64::MAX);
+        let count: i64 = match &self.storage {
+            Storage::Sqlite(s) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND (status IN ('Queued', 'Running') \
+                 OR (status = 'Pending' AND (run_at IS NULL OR run_at <= $2)) \
+                 OR (status = 'Failed' AND attempts < max_attempts AND run_at <= $2))",
+            )
+            .bind(&self.name)
+            .bind(due_by)
+            .fetch_one(s.pool())
+            .await
+            .map_err(queue_err)?,
+            Storage::Postgres(s) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 \
+                 AND (status IN ('Queued', 'Running') \
+                 OR (status = 'Pending' AND run_at <= to_timestamp($2)) \
+                 OR (status = 'Failed' AND attempts < max_attempts AND run_at <= to_timestamp($2)))",
+            )
+            .bind(&self.name)
+            .bind(due_by as f64)
+            .fetch_one(s.pool())
+            .await
+            .map_err(queue_err)?,
+            Storage::Redis(s) => {
+                // One script, so the count is a snapshot: a job moving from the active list to
+                // a worker's in-flight set is counted once.
+                let script = redis::Script::new(
+                    r#"local n = redis.call("llen", KEYS[1])
+                    n = n + redis.call("zcount", KEYS[2], "-inf", ARGV[1])
+                    for _, worker in ipairs(redis.call("zrange", KEYS[3], 0, -1)) do
+                        n = n + redis.call("scard", ARGV[2] .. ":" .. worker)
+                    end
+                    return n"#,
+                );
+                let config = s.get_config().clone();
+                let mut conn = s.clone().get_connection().clone();
+                script
+                    .key(config.active_jobs_list())
+                    .key(config.scheduled_jobs_set())
+                    .key(config.workers_set())
+                    .arg(due_by)
+                    .arg(config.inflight_jobs_set())
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+                    .map_err(queue_err)?
+            }
+        };
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
     /// Hands the jobs that the stopped worker `worker` fetched but did not finish back to the
     /// queue, so the next worker runs them at once. The queue's own recovery waits until the
     /// worker misses its heartbeats (a minute or more on the database queues), which after a

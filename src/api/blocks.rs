@@ -19,7 +19,7 @@ use kalends_core::service::blocks;
 
 /// A block: exactly one of `resource_id` and `staff_id`, and either `start`/`end` or
 /// `start_date`/`end_date` (exclusive end).
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockIn {
     /// The unavailable resource.
@@ -41,7 +41,7 @@ pub struct BlockIn {
 }
 
 /// A stored block.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct BlockOut {
     /// Server id.
     pub id: Uuid,

@@ -70,7 +70,7 @@ pub struct CustomerIn {
 /// A booking as the host sends it. Give `start`/`end` (RFC 3339 with offset, plus `time_zone`,
 /// default the resource's or the tenant's) for a timed booking, or `start_date`/`end_date` for an
 /// all-day booking (a stay: `end_date` is the check-out day, exclusive).
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingIn {
     /// The host's own id, unique per tenant.
@@ -191,44 +191,52 @@ impl From<&Booking> for BookingIn {
 
 /// A partial update: absent fields stay, `null` clears an optional field. Setting either time form
 /// replaces the other.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingPatch {
     /// The host's own id.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub external_id: Option<Option<String>>,
     /// The bookable thing.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Uuid>)]
     pub resource_id: Option<Option<Uuid>>,
     /// Staff assigned (replaces the list).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub staff_ids: Option<Vec<Uuid>>,
     /// New status.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
     /// Short title.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Longer text.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// Address or room.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub location: Option<Option<String>>,
     /// Who booked.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<CustomerIn>)]
     pub customer: Option<Option<CustomerIn>>,
     /// Timed start.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
     /// Timed end.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
     /// IANA zone of a timed booking.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
     /// All-day first day.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
     /// All-day check-out day.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_date: Option<String>,
 }
 
@@ -279,7 +287,7 @@ impl BookingPatch {
 }
 
 /// Where a booking stands in one connected calendar (`GET /api/v1/bookings/{id}` fills it).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct SyncOut {
     /// The connection.
     pub connection_id: Uuid,
@@ -316,7 +324,7 @@ impl From<&BookingEvent> for SyncOut {
 }
 
 /// A stored booking.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct BookingOut {
     /// Server id.
     pub id: Uuid,

@@ -16,10 +16,10 @@ use super::fields::Checker;
 use super::{AppState, ListOut};
 
 /// One side of a conflict.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConflictItemOut {
     /// `booking`, `block`, `feed` or `calendar`.
-    pub kind: &'static str,
+    pub kind: String,
     /// Its id (a booking, a block, an imported item).
     pub id: Uuid,
     /// A human label.
@@ -28,18 +28,18 @@ pub struct ConflictItemOut {
 
 impl From<&ConflictItem> for ConflictItemOut {
     fn from(i: &ConflictItem) -> Self {
-        ConflictItemOut { kind: i.kind.as_str(), id: i.id, label: i.label.clone() }
+        ConflictItemOut { kind: i.kind.as_str().into(), id: i.id, label: i.label.clone() }
     }
 }
 
 /// A conflict.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConflictOut {
     /// Server id.
     pub id: Uuid,
     /// `overlap` (two busy items collide) or `external_edit` (a staff member moved or deleted a
     /// booking's event by hand, left as is under `external_edit_policy: "accept"`).
-    pub kind: &'static str,
+    pub kind: String,
     /// The resource whose calendar it is in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<Uuid>,
@@ -59,7 +59,7 @@ pub struct ConflictOut {
     /// What to do about it.
     pub suggestion: String,
     /// `open` or `resolved`.
-    pub status: &'static str,
+    pub status: String,
     /// Found.
     pub detected_at: DateTime<Utc>,
     /// Resolved.
@@ -78,7 +78,7 @@ impl From<&Conflict> for ConflictOut {
         let (resource_id, staff_id) = c.owner.columns();
         ConflictOut {
             id: c.id,
-            kind: c.kind.as_str(),
+            kind: c.kind.as_str().into(),
             resource_id,
             staff_id,
             start: c.start,
@@ -86,7 +86,7 @@ impl From<&Conflict> for ConflictOut {
             severity: c.severity,
             items: c.items.iter().map(ConflictItemOut::from).collect(),
             suggestion: c.suggestion.clone(),
-            status: if c.open { "open" } else { "resolved" },
+            status: if c.open { "open" } else { "resolved" }.into(),
             detected_at: c.detected_at,
             resolved_at: c.resolved_at,
             resolution: c.resolution.clone(),

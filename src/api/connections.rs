@@ -21,7 +21,7 @@ use super::{AppState, ListOut};
 use crate::connections::Disconnected;
 
 /// A connected calendar account.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConnectionOut {
     /// Id.
     pub id: Uuid,
@@ -231,7 +231,7 @@ async fn list_calendars(
 }
 
 /// What a manual sync queued.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SyncQueued {
     /// Bookings whose event is missing, behind or failed, queued to be written again.
     pub bookings: usize,

@@ -11,7 +11,7 @@ use kalends_core::{Config, Store};
 use kalends_jobs::{Importer, JobQueue};
 use kalends_providers::provider::Providers;
 use kalends_providers::session::Credentials;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -62,7 +62,7 @@ pub struct AppState {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ListOut<T> {
     /// The items.
     pub items: Vec<T>,

@@ -18,7 +18,7 @@ use super::fields::{Checker, path_external_id};
 use super::{AppState, ListOut};
 
 /// A resource as the host sends it.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceIn {
     /// The host's own id, unique per tenant.
@@ -42,23 +42,24 @@ impl ResourceIn {
 }
 
 /// A partial update; `null` clears an optional field.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePatch {
     /// The host's own id.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub external_id: Option<Option<String>>,
     /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// IANA zone.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub time_zone: Option<Option<String>>,
 }
 
 /// A stored resource.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResourceOut {
     /// Server id.
     pub id: Uuid,

@@ -19,7 +19,7 @@ use super::fields::{Checker, path_external_id};
 use super::{AppState, ListOut};
 
 /// A staff member as the host sends it.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffIn {
     /// The host's own id, unique per tenant.
@@ -46,27 +46,28 @@ impl StaffIn {
 }
 
 /// A partial update; `null` clears an optional field.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffPatch {
     /// The host's own id.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub external_id: Option<Option<String>>,
     /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Email.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     /// IANA zone.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub time_zone: Option<Option<String>>,
 }
 
 /// A stored staff member.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct StaffOut {
     /// Server id.
     pub id: Uuid,
@@ -206,7 +207,7 @@ async fn upsert_staff(
 }
 
 /// A signed link to a staff member's settings page.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct SettingsLinkOut {
     /// Open it in a browser: it signs the staff member in to `/settings`.
     pub url: String,

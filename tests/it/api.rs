@@ -1,65 +1,49 @@
 //! The JSON API over real HTTP, against the real app.
 
+use kalends::api::blocks::BlockIn;
+use kalends::api::bookings::{BookingIn, BookingOut, BookingPatch, Status};
+use kalends::api::resources::{ResourceIn, ResourcePatch};
+use kalends::api::staff::StaffIn;
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, TestApp, booking_body, on_both_databases};
+use crate::helpers::{Db, TestApp, booking_in, fields, on_both_databases};
+
+fn utc(t: &str) -> chrono::DateTime<chrono::Utc> {
+    t.parse().unwrap()
+}
 
 async fn booking_lifecycle_over_http(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
-    let (status, created) =
-        app.call("POST", "/api/v1/bookings", &key, Some(booking_body("Massage", 2))).await;
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(
-        (created["version"].as_i64(), created["status"].as_str()),
-        (Some(1), Some("confirmed"))
-    );
-    assert_eq!(created["start"], "2030-01-02T09:00:00Z");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let (status, patched) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/bookings/{id}"),
-            &key,
-            Some(json!({"start_date": "2030-02-01", "end_date": "2030-02-03"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{patched}");
-    assert_eq!(
-        (patched["version"].as_i64(), patched["start_date"].as_str()),
-        (Some(2), Some("2030-02-01"))
-    );
-    assert!(patched.get("start").is_none(), "the timed form was replaced: {patched}");
-    let (status, cancelled) =
-        app.call("POST", &format!("/api/v1/bookings/{id}/cancel"), &key, None).await;
-    assert_eq!(
-        (status, cancelled["status"].as_str(), cancelled["version"].as_i64()),
-        (200, Some("cancelled"), Some(3))
-    );
-    let (status, fetched) = app.call("GET", &format!("/api/v1/bookings/{id}"), &key, None).await;
-    assert_eq!((status, fetched["version"].as_i64()), (200, Some(3)));
+    let api = app.api(&key);
+    let created = api.create_booking(&booking_in("Massage", 2)).await.unwrap();
+    assert_eq!((created.version, created.status), (1, Status::Confirmed));
+    assert_eq!(created.start, Some(utc("2030-01-02T09:00:00Z")));
+    let dates = BookingPatch {
+        start_date: Some("2030-02-01".into()),
+        end_date: Some("2030-02-03".into()),
+        ..BookingPatch::default()
+    };
+    let patched = api.patch_booking(created.id, &dates).await.unwrap();
+    assert_eq!((patched.version, patched.start_date), (2, Some("2030-02-01".parse().unwrap())));
+    assert_eq!(patched.start, None, "the timed form was replaced: {patched:?}");
+    let cancelled = api.cancel_booking(created.id).await.unwrap();
+    assert_eq!((cancelled.status, cancelled.version), (Status::Cancelled, 3));
+    assert_eq!(api.booking(created.id).await.unwrap().version, 3);
     app.stop().await;
 }
 
 async fn put_by_external_id_creates_then_replaces(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
-    let path = "/api/v1/bookings/by-external-id/host-42";
-    let (status, first) = app.call("PUT", path, &key, Some(booking_body("Stay", 2))).await;
-    assert_eq!(status, 201, "{first}");
-    let (status, same) = app.call("PUT", path, &key, Some(booking_body("Stay", 2))).await;
-    assert_eq!(
-        (status, same["version"].as_i64()),
-        (200, Some(1)),
-        "re-sending the same booking changes nothing"
-    );
-    let (status, moved) = app.call("PUT", path, &key, Some(booking_body("Stay", 5))).await;
-    assert_eq!(
-        (status, moved["version"].as_i64(), moved["id"].clone()),
-        (200, Some(2), first["id"].clone())
-    );
-    let (status, listed) = app.call("GET", "/api/v1/bookings", &key, None).await;
-    assert_eq!((status, listed["items"].as_array().unwrap().len()), (200, 1));
+    let api = app.api(&key);
+    let (status, first) = api.put_booking("host-42", &booking_in("Stay", 2)).await.unwrap();
+    assert_eq!(status, 201, "{first:?}");
+    let (status, same) = api.put_booking("host-42", &booking_in("Stay", 2)).await.unwrap();
+    assert_eq!((status, same.version), (200, 1), "re-sending the same booking changes nothing");
+    let (status, moved) = api.put_booking("host-42", &booking_in("Stay", 5)).await.unwrap();
+    assert_eq!((status, moved.version, moved.id), (200, 2, first.id));
+    assert_eq!(api.bookings("").await.unwrap().items.len(), 1);
     app.stop().await;
 }
 
@@ -67,24 +51,22 @@ async fn another_tenants_ids_answer_404(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, mine) = app.tenant().await;
     let (_, theirs) = app.tenant().await;
-    let (_, booking) =
-        app.call("POST", "/api/v1/bookings", &theirs, Some(booking_body("Theirs", 2))).await;
-    let (_, staff) =
-        app.call("POST", "/api/v1/staff", &theirs, Some(json!({"name": "Their staff"}))).await;
-    let id = booking["id"].as_str().unwrap();
+    let (mine, theirs) = (app.api(&mine), app.api(&theirs));
+    let booking = theirs.create_booking(&booking_in("Theirs", 2)).await.unwrap();
+    let staff = StaffIn { name: "Their staff".into(), ..StaffIn::default() };
+    let staff = theirs.create_staff(&staff).await.unwrap();
+    let id = booking.id;
     for (method, path) in [
         ("GET", format!("/api/v1/bookings/{id}")),
         ("POST", format!("/api/v1/bookings/{id}/cancel")),
-        ("GET", format!("/api/v1/staff/{}", staff["id"].as_str().unwrap())),
-        ("DELETE", format!("/api/v1/staff/{}", staff["id"].as_str().unwrap())),
+        ("GET", format!("/api/v1/staff/{}", staff.id)),
+        ("DELETE", format!("/api/v1/staff/{}", staff.id)),
         ("GET", "/api/v1/bookings/not-a-uuid".to_owned()),
     ] {
-        let (status, problem) = app.call(method, &path, &mine, None).await;
-        assert_eq!(status, 404, "{method} {path}: {problem}");
-        assert_eq!(problem["status"], 404);
+        let problem = mine.send::<Value>(method, &path, None, 200).await.unwrap_err();
+        assert_eq!(problem.status, 404, "{method} {path}: {problem:?}");
     }
-    let (status, _) = app.call("GET", &format!("/api/v1/bookings/{id}"), &theirs, None).await;
-    assert_eq!(status, 200, "the owner still sees it");
+    theirs.booking(id).await.expect("the owner still sees it");
     app.stop().await;
 }
 
@@ -93,15 +75,6 @@ on_both_databases!(
     put_by_external_id_creates_then_replaces,
     another_tenants_ids_answer_404
 );
-
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[tokio::test]
 async fn requests_without_a_valid_key_answer_401_problem() {
@@ -158,18 +131,14 @@ async fn impossible_times_and_bad_emails_are_field_errors() {
             "resource_id",
         ),
     ];
+    let api = app.api(&key);
     for (body, field) in cases {
-        let (status, problem) =
-            app.call("POST", "/api/v1/bookings", &key, Some(body.clone())).await;
-        assert_eq!(status, 422, "{body} -> {problem}");
-        assert_eq!(fields(&problem), [field], "{body} -> {problem}");
+        let sent = api.send::<BookingOut>("POST", "/api/v1/bookings", Some(body.clone()), 201);
+        let problem = sent.await.unwrap_err();
+        assert_eq!(problem.status, 422, "{body} -> {problem:?}");
+        assert_eq!(fields(&problem), [field], "{body} -> {problem:?}");
     }
-    let (status, listed) = app.call("GET", "/api/v1/bookings", &key, None).await;
-    assert_eq!(
-        (status, listed["items"].as_array().unwrap().len()),
-        (200, 0),
-        "nothing invalid was saved"
-    );
+    assert_eq!(api.bookings("").await.unwrap().items.len(), 0, "nothing invalid was saved");
     app.stop().await;
 }
 
@@ -200,35 +169,23 @@ async fn malformed_json_is_400_and_oversized_bodies_are_413() {
 async fn list_filters_and_cursors_are_validated() {
     let app = TestApp::start(Db::Sqlite, false).await;
     let (_, key) = app.tenant().await;
+    let api = app.api(&key);
     for day in 1..=5 {
-        app.call("POST", "/api/v1/bookings", &key, Some(booking_body(&format!("B{day}"), day)))
-            .await;
+        api.create_booking(&booking_in(&format!("B{day}"), day)).await.unwrap();
     }
-    let (_, page) = app.call("GET", "/api/v1/bookings?limit=2", &key, None).await;
-    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
-    let (_, next) =
-        app.call("GET", &format!("/api/v1/bookings?limit=2&cursor={cursor}"), &key, None).await;
-    assert_eq!(next["items"][0]["title"], "B3");
-    let (_, window) = app
-        .call(
-            "GET",
-            "/api/v1/bookings?from=2030-01-02T00:00:00Z&to=2030-01-04T00:00:00Z&status=confirmed",
-            &key,
-            None,
-        )
-        .await;
-    let titles: Vec<_> =
-        window["items"].as_array().unwrap().iter().map(|b| b["title"].as_str().unwrap()).collect();
+    let page = api.bookings("limit=2").await.unwrap();
+    let cursor = page.next_cursor.unwrap();
+    let next = api.bookings(&format!("limit=2&cursor={cursor}")).await.unwrap();
+    assert_eq!(next.items[0].title, "B3");
+    let window = api
+        .bookings("from=2030-01-02T00:00:00Z&to=2030-01-04T00:00:00Z&status=confirmed")
+        .await
+        .unwrap();
+    let titles: Vec<_> = window.items.iter().map(|b| b.title.as_str()).collect();
     assert_eq!(titles, ["B2", "B3"]);
-    let (status, problem) = app
-        .call(
-            "GET",
-            "/api/v1/bookings?limit=501&cursor=zzz&from=yesterday&status=maybe",
-            &key,
-            None,
-        )
-        .await;
-    assert_eq!(status, 422);
+    let problem =
+        api.bookings("limit=501&cursor=zzz&from=yesterday&status=maybe").await.unwrap_err();
+    assert_eq!(problem.status, 422);
     assert_eq!(fields(&problem), ["limit", "cursor", "from", "status"]);
     app.stop().await;
 }
@@ -237,82 +194,56 @@ async fn list_filters_and_cursors_are_validated() {
 async fn staff_resources_and_blocks_have_crud_and_upserts() {
     let app = TestApp::start(Db::Sqlite, false).await;
     let (_, key) = app.tenant().await;
-    let (status, staff) = app
-        .call(
-            "PUT",
-            "/api/v1/staff/by-external-id/s-1",
-            &key,
-            Some(json!({"name": "Ann", "email": "ann@example.com"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{staff}");
-    let (status, again) = app
-        .call(
-            "PUT",
-            "/api/v1/staff/by-external-id/s-1",
-            &key,
-            Some(json!({"name": "Ann B", "email": "ann@example.com"})),
-        )
-        .await;
+    let api = app.api(&key);
+    let ann = |name: &str| StaffIn {
+        name: name.into(),
+        email: Some("ann@example.com".into()),
+        ..StaffIn::default()
+    };
+    let (status, staff) = api.put_staff("s-1", &ann("Ann")).await.unwrap();
+    assert_eq!(status, 201, "{staff:?}");
+    let (status, again) = api.put_staff("s-1", &ann("Ann B")).await.unwrap();
+    assert_eq!((status, again.id, again.name.as_str()), (200, staff.id, "Ann B"));
+    let r = ResourceIn { name: "R".into(), ..ResourceIn::default() };
+    let problem = api.put_resource("%20padded", &r).await.unwrap_err();
     assert_eq!(
-        (status, again["id"].clone(), again["name"].as_str()),
-        (200, staff["id"].clone(), Some("Ann B"))
-    );
-    let (status, problem) = app
-        .call("PUT", "/api/v1/resources/by-external-id/%20padded", &key, Some(json!({"name": "R"})))
-        .await;
-    assert_eq!(
-        (status, fields(&problem)),
-        (422, vec!["external_id".to_owned()]),
+        (problem.status, fields(&problem)),
+        (422, vec!["external_id"]),
         "the URL's id is checked"
     );
-    let (status, problem) =
-        app.call("POST", "/api/v1/staff", &key, Some(json!({"name": "Bob", "email": "bob"}))).await;
-    assert_eq!((status, fields(&problem)), (422, vec!["email".to_owned()]));
-    let (status, room) = app
-        .call(
-            "POST",
-            "/api/v1/resources",
-            &key,
-            Some(json!({"name": "Room 1", "time_zone": "Europe/Lisbon"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{room}");
-    let room_id = room["id"].as_str().unwrap();
-    let (status, patched) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/resources/{room_id}"),
-            &key,
-            Some(json!({"time_zone": null})),
-        )
-        .await;
-    assert_eq!((status, patched["time_zone"].clone()), (200, Value::Null));
-    let mut body = booking_body("In room", 2);
-    body["resource_id"] = json!(room_id);
-    body["staff_ids"] = json!([staff["id"]]);
-    let (status, booking) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
-    assert_eq!(status, 201, "{booking}");
-    let (status, _) = app.call("DELETE", &format!("/api/v1/resources/{room_id}"), &key, None).await;
-    assert_eq!(status, 409, "a resource with bookings stays");
-    let (status, block) = app.call("POST", "/api/v1/blocks", &key, Some(json!({"resource_id": room_id, "start_date": "2030-03-01", "end_date": "2030-03-05", "reason": "Painting"}))).await;
-    assert_eq!(status, 201, "{block}");
-    let (status, problem) = app
-        .call(
-            "POST",
-            "/api/v1/blocks",
-            &key,
-            Some(json!({"start_date": "2030-03-01", "end_date": "2030-03-05"})),
-        )
-        .await;
-    assert_eq!((status, fields(&problem)), (422, vec!["resource_id".to_owned()]));
-    let (_, blocks) =
-        app.call("GET", &format!("/api/v1/blocks?resource_id={room_id}"), &key, None).await;
-    assert_eq!(blocks["items"].as_array().unwrap().len(), 1);
-    let (status, _) = app
-        .call("DELETE", &format!("/api/v1/blocks/{}", block["id"].as_str().unwrap()), &key, None)
-        .await;
-    assert_eq!(status, 204);
+    let bob = StaffIn { name: "Bob".into(), email: Some("bob".into()), ..StaffIn::default() };
+    let problem = api.create_staff(&bob).await.unwrap_err();
+    assert_eq!((problem.status, fields(&problem)), (422, vec!["email"]));
+    let room = ResourceIn {
+        name: "Room 1".into(),
+        time_zone: Some("Europe/Lisbon".into()),
+        ..ResourceIn::default()
+    };
+    let room = api.create_resource(&room).await.unwrap();
+    let no_zone = ResourcePatch { time_zone: Some(None), ..ResourcePatch::default() };
+    assert_eq!(api.patch_resource(room.id, &no_zone).await.unwrap().time_zone, None);
+    let body = BookingIn {
+        resource_id: Some(room.id),
+        staff_ids: vec![staff.id],
+        ..booking_in("In room", 2)
+    };
+    api.create_booking(&body).await.unwrap();
+    let problem = api.delete_resource(room.id).await.unwrap_err();
+    assert_eq!(problem.status, 409, "a resource with bookings stays");
+    let painting = BlockIn {
+        resource_id: Some(room.id),
+        start_date: Some("2030-03-01".into()),
+        end_date: Some("2030-03-05".into()),
+        reason: Some("Painting".into()),
+        ..BlockIn::default()
+    };
+    let block = api.create_block(&painting).await.unwrap();
+    let nowhere = BlockIn { resource_id: None, reason: None, ..painting };
+    let problem = api.create_block(&nowhere).await.unwrap_err();
+    assert_eq!((problem.status, fields(&problem)), (422, vec!["resource_id"]));
+    let blocks = api.blocks(&format!("resource_id={}", room.id)).await.unwrap();
+    assert_eq!(blocks.items.len(), 1);
+    api.delete_block(block.id).await.unwrap();
     app.stop().await;
 }
 
@@ -320,34 +251,26 @@ async fn staff_resources_and_blocks_have_crud_and_upserts() {
 async fn settings_have_defaults_and_patches_are_checked() {
     let app = TestApp::start(Db::Sqlite, false).await;
     let (_, key) = app.tenant().await;
-    let (status, settings) = app.call("GET", "/api/v1/settings", &key, None).await;
-    assert_eq!(status, 200);
+    let api = app.api(&key);
+    let settings = api.settings().await.unwrap();
     assert_eq!(settings["busy_label"], "Reserved");
     assert_eq!(settings["reminder_offsets_minutes"], json!([1440, 60]));
     assert_eq!(settings["event_privacy"], "details");
-    let (status, changed) = app
-        .call(
-            "PATCH",
-            "/api/v1/settings",
-            &key,
-            Some(json!({"busy_label": "Booked", "time_zone": "Asia/Tokyo"})),
-        )
-        .await;
+    let changed = json!({"busy_label": "Booked", "time_zone": "Asia/Tokyo"});
+    let changed = api.patch_settings(changed).await.unwrap();
     assert_eq!(
-        (status, changed["busy_label"].as_str(), changed["cancelled_retention_days"].as_i64()),
-        (200, Some("Booked"), Some(30))
+        (changed["busy_label"].as_str(), changed["cancelled_retention_days"].as_i64()),
+        (Some("Booked"), Some(30))
     );
-    let (_, reread) = app.call("GET", "/api/v1/settings", &key, None).await;
-    assert_eq!(reread["time_zone"], "Asia/Tokyo");
+    assert_eq!(api.settings().await.unwrap()["time_zone"], "Asia/Tokyo");
     for (body, field) in [
         (json!({"time_zone": "Nowhere/City"}), "time_zone"),
         (json!({"all_day_reminder_hour": 25}), "all_day_reminder_hour"),
         (json!({"event_privacy": "secret"}), "event_privacy"),
         (json!({"favourite_colour": "red"}), "favourite_colour"),
     ] {
-        let (status, problem) =
-            app.call("PATCH", "/api/v1/settings", &key, Some(body.clone())).await;
-        assert_eq!((status, fields(&problem)), (422, vec![field.to_owned()]), "{body}: {problem}");
+        let problem = api.patch_settings(body.clone()).await.unwrap_err();
+        assert_eq!((problem.status, fields(&problem)), (422, vec![field]), "{body}: {problem:?}");
     }
     app.stop().await;
 }
@@ -374,15 +297,13 @@ async fn openapi_document_describes_the_api() {
 async fn health_readiness_and_metrics_answer() {
     let app = TestApp::start(Db::Sqlite, false).await;
     let (_, key) = app.tenant().await;
-    app.call("POST", "/api/v1/bookings", &key, Some(booking_body("B", 2))).await;
+    app.api(&key).create_booking(&booking_in("B", 2)).await.unwrap();
     assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
     let ready: Value = app.http.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!((ready["database"].as_str(), ready["queue"].as_str()), (Some("ok"), Some("ok")));
-    let metrics = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
-        let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        text.contains("kalends_jobs_total").then_some(text)
-    })
-    .await;
+    app.settle().await;
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("kalends_jobs_total"), "{metrics}");
     assert!(metrics.contains(r#"route="/api/v1/bookings""#), "{metrics}");
     assert!(metrics.contains("kalends_http_request_duration_seconds_bucket"), "{metrics}");
     assert!(metrics.contains("kalends_queue_depth"), "{metrics}");

@@ -1,12 +1,23 @@
 //! Test fixtures: throwaway databases per test, the real app on port 0, a typed client.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use kalends::api::ListOut;
+use kalends::api::blocks::{BlockIn, BlockOut};
+use kalends::api::bookings::{BookingIn, BookingOut, BookingPatch};
+use kalends::api::conflicts::ConflictOut;
+use kalends::api::connections::{ConnectionOut, SyncQueued};
+use kalends::api::error::Problem;
+use kalends::api::resources::{ResourceIn, ResourceOut, ResourcePatch};
+use kalends::api::staff::{SettingsLinkOut, StaffIn, StaffOut};
 use kalends::app::{self, Role, Running};
 use kalends_core::domain::{Tenant, TenantSettings};
 use kalends_core::{Config, Store};
+use kalends_jobs::JobQueue;
 use secrecy::{ExposeSecret as _, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -104,6 +115,8 @@ pub async fn tenant(store: &Store, zone: &str) -> Tenant {
 #[derive(Debug)]
 pub struct TestApp {
     pub store: Store,
+    /// The job queue the app's workers run (for [`TestApp::settle`]).
+    pub queue: JobQueue,
     pub base: String,
     pub http: reqwest::Client,
     pub running: Option<Running>,
@@ -142,11 +155,11 @@ impl TestApp {
 
     pub async fn start_with(config: Config, dir: TempDir) -> TestApp {
         let (store, queue) = app::connect(&config).await.unwrap();
-        let running = app::start(config, Role::All, store.clone(), queue).await.unwrap();
+        let running = app::start(config, Role::All, store.clone(), queue.clone()).await.unwrap();
         let base = format!("http://{}", running.addr.unwrap());
         let sandbox_token = running.sandbox_token.clone();
         let http = reqwest::Client::new();
-        TestApp { store, base, http, running: Some(running), sandbox_token, _dir: dir }
+        TestApp { store, queue, base, http, running: Some(running), sandbox_token, _dir: dir }
     }
 
     /// A new tenant and an API key for it.
@@ -170,7 +183,8 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// Sends `method path` with `key` and an optional JSON body; returns status and JSON body.
+    /// Sends `method path` with `key` and an optional JSON body; returns status and JSON body
+    /// (a body that is not JSON as a string).
     pub async fn call(
         &self,
         method: &str,
@@ -178,6 +192,18 @@ impl TestApp {
         key: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        let (status, text) = self.send(method, path, key, body).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Sends `method path` with `key` and an optional JSON body; returns status and body text.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, String) {
         let mut request = self
             .http
             .request(method.parse().unwrap(), self.url(path))
@@ -187,8 +213,40 @@ impl TestApp {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (status, response.text().await.unwrap())
+    }
+
+    /// The typed API client of the tenant whose key is `key`.
+    pub fn api(&self, key: &str) -> Api<'_> {
+        Api { app: self, key: key.to_owned() }
+    }
+
+    /// Returns as soon as the work owed by every change made so far is done: the outbox is empty
+    /// and no job is running or due within [`SETTLE_LIMIT`] (jobs scheduled later, reminders for
+    /// instance, are not waited for). Work that a job causes (its follow-up jobs, its retries)
+    /// is waited for too; work from outside (a provider's push notification still on its way,
+    /// the next scheduled import) is not. Panics after [`SETTLE_LIMIT`].
+    pub async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        let due_by = SystemTime::now() + SETTLE_LIMIT;
+        loop {
+            // The outbox's sequence unchanged around the three counts: no work was owed while
+            // they were read, so a job that moved between outbox and queue was seen in one.
+            let written = self.store.outbox_sequence().await.unwrap();
+            let queued = self.queue.unfinished(due_by).await.unwrap();
+            let owed = self.store.outbox_depth().await.unwrap();
+            let running = self.queue.unfinished(due_by).await.unwrap();
+            let idle = queued + running == 0 && owed == 0;
+            if idle && self.store.outbox_sequence().await.unwrap() == written {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs did not settle within {SETTLE_LIMIT:?}: {owed} in the outbox, {running} \
+                 running or due on the queue"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub async fn stop(mut self) {
@@ -196,6 +254,195 @@ impl TestApp {
             running.stop().await.unwrap();
         }
     }
+}
+
+/// How long [`TestApp::settle`] waits for jobs before failing the test.
+pub const SETTLE_LIMIT: Duration = Duration::from_secs(120);
+
+/// The API as one tenant sees it, with the application's own request and answer types (a change
+/// of the contract breaks the tests at compile time). An error answer is its [`Problem`]; a
+/// success with another status than the route's documented one fails the test.
+#[derive(Debug)]
+pub struct Api<'a> {
+    app: &'a TestApp,
+    key: String,
+}
+
+impl Api<'_> {
+    /// Sends `method path` with `body`; the answer with its status, or the problem.
+    pub async fn exchange<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, T), Problem> {
+        let (status, text) = self.app.send(method, path, &self.key, body).await;
+        if !(200..300).contains(&status) {
+            let problem: Problem = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: {status} {text} is no problem: {e}"));
+            assert_eq!(
+                problem.status, status,
+                "{method} {path}: the problem's status is the answer's"
+            );
+            return Err(problem);
+        }
+        // An empty body (204) reads as `null`, the JSON of `()`.
+        let text = if text.is_empty() { "null" } else { text.as_str() };
+        let answer = serde_json::from_str(text).unwrap_or_else(|e| {
+            panic!("{method} {path}: {status} {text} is not a {}: {e}", std::any::type_name::<T>())
+        });
+        Ok((status, answer))
+    }
+
+    /// Sends `method path` with `body`; the answer must come with `expect`.
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        expect: u16,
+    ) -> Result<T, Problem> {
+        let (status, answer) = self.exchange(method, path, body).await?;
+        assert_eq!(status, expect, "{method} {path}");
+        Ok(answer)
+    }
+
+    /// A create or replace by external id: `(201, created)` or `(200, replaced)`.
+    async fn upsert<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<(u16, T), Problem> {
+        let (status, answer) = self.exchange("PUT", path, Some(json(body))).await?;
+        assert!(status == 200 || status == 201, "PUT {path}: {status}");
+        Ok((status, answer))
+    }
+
+    pub async fn create_booking(&self, booking: &BookingIn) -> Result<BookingOut, Problem> {
+        self.send("POST", "/api/v1/bookings", Some(json(booking)), 201).await
+    }
+
+    pub async fn put_booking(
+        &self,
+        external_id: &str,
+        booking: &BookingIn,
+    ) -> Result<(u16, BookingOut), Problem> {
+        self.upsert(&format!("/api/v1/bookings/by-external-id/{external_id}"), booking).await
+    }
+
+    pub async fn booking(&self, id: Uuid) -> Result<BookingOut, Problem> {
+        self.send("GET", &format!("/api/v1/bookings/{id}"), None, 200).await
+    }
+
+    /// `GET /api/v1/bookings?{query}` (all of them for an empty query).
+    pub async fn bookings(&self, query: &str) -> Result<ListOut<BookingOut>, Problem> {
+        self.send("GET", &format!("/api/v1/bookings?{query}"), None, 200).await
+    }
+
+    pub async fn patch_booking(
+        &self,
+        id: Uuid,
+        patch: &BookingPatch,
+    ) -> Result<BookingOut, Problem> {
+        self.send("PATCH", &format!("/api/v1/bookings/{id}"), Some(json(patch)), 200).await
+    }
+
+    pub async fn cancel_booking(&self, id: Uuid) -> Result<BookingOut, Problem> {
+        self.send("POST", &format!("/api/v1/bookings/{id}/cancel"), None, 200).await
+    }
+
+    pub async fn create_staff(&self, staff: &StaffIn) -> Result<StaffOut, Problem> {
+        self.send("POST", "/api/v1/staff", Some(json(staff)), 201).await
+    }
+
+    pub async fn put_staff(
+        &self,
+        external_id: &str,
+        staff: &StaffIn,
+    ) -> Result<(u16, StaffOut), Problem> {
+        self.upsert(&format!("/api/v1/staff/by-external-id/{external_id}"), staff).await
+    }
+
+    pub async fn settings_link(&self, staff_id: Uuid) -> Result<SettingsLinkOut, Problem> {
+        self.send("POST", &format!("/api/v1/staff/{staff_id}/settings-link"), None, 200).await
+    }
+
+    pub async fn create_resource(&self, resource: &ResourceIn) -> Result<ResourceOut, Problem> {
+        self.send("POST", "/api/v1/resources", Some(json(resource)), 201).await
+    }
+
+    pub async fn put_resource(
+        &self,
+        external_id: &str,
+        resource: &ResourceIn,
+    ) -> Result<(u16, ResourceOut), Problem> {
+        self.upsert(&format!("/api/v1/resources/by-external-id/{external_id}"), resource).await
+    }
+
+    pub async fn patch_resource(
+        &self,
+        id: Uuid,
+        patch: &ResourcePatch,
+    ) -> Result<ResourceOut, Problem> {
+        self.send("PATCH", &format!("/api/v1/resources/{id}"), Some(json(patch)), 200).await
+    }
+
+    pub async fn delete_resource(&self, id: Uuid) -> Result<(), Problem> {
+        self.send("DELETE", &format!("/api/v1/resources/{id}"), None, 204).await
+    }
+
+    pub async fn create_block(&self, block: &BlockIn) -> Result<BlockOut, Problem> {
+        self.send("POST", "/api/v1/blocks", Some(json(block)), 201).await
+    }
+
+    /// `GET /api/v1/blocks?{query}`.
+    pub async fn blocks(&self, query: &str) -> Result<ListOut<BlockOut>, Problem> {
+        self.send("GET", &format!("/api/v1/blocks?{query}"), None, 200).await
+    }
+
+    pub async fn delete_block(&self, id: Uuid) -> Result<(), Problem> {
+        self.send("DELETE", &format!("/api/v1/blocks/{id}"), None, 204).await
+    }
+
+    /// The tenant's settings, as the JSON document the API defines them by.
+    pub async fn settings(&self) -> Result<Value, Problem> {
+        self.send("GET", "/api/v1/settings", None, 200).await
+    }
+
+    pub async fn patch_settings(&self, patch: Value) -> Result<Value, Problem> {
+        self.send("PATCH", "/api/v1/settings", Some(patch), 200).await
+    }
+
+    /// The conflicts with `status` (`open` or `resolved`).
+    pub async fn conflicts(&self, status: &str) -> Result<Vec<ConflictOut>, Problem> {
+        let page: ListOut<ConflictOut> =
+            self.send("GET", &format!("/api/v1/conflicts?status={status}"), None, 200).await?;
+        Ok(page.items)
+    }
+
+    pub async fn conflict(&self, id: Uuid) -> Result<ConflictOut, Problem> {
+        self.send("GET", &format!("/api/v1/conflicts/{id}"), None, 200).await
+    }
+
+    pub async fn connections(&self) -> Result<Vec<ConnectionOut>, Problem> {
+        let page: ListOut<ConnectionOut> =
+            self.send("GET", "/api/v1/connections", None, 200).await?;
+        Ok(page.items)
+    }
+
+    /// `POST /api/v1/connections/{id}/sync` (202).
+    pub async fn sync_connection(&self, id: Uuid) -> Result<SyncQueued, Problem> {
+        self.send("POST", &format!("/api/v1/connections/{id}/sync"), None, 202).await
+    }
+}
+
+fn json(body: &impl Serialize) -> Value {
+    serde_json::to_value(body).expect("a request body is JSON")
+}
+
+/// The fields a problem names, in order.
+pub fn fields(problem: &Problem) -> Vec<&str> {
+    problem.errors.iter().map(|e| e.field.as_str()).collect()
 }
 
 /// Polls `check` until it returns `Some`, for at most `timeout`.
@@ -222,6 +469,11 @@ pub fn booking_body(title: &str, day: u32) -> Value {
         "end": format!("2030-01-{day:02}T11:00:00+01:00"),
         "time_zone": "Europe/Amsterdam",
     })
+}
+
+/// [`booking_body`] as the API's request type.
+pub fn booking_in(title: &str, day: u32) -> BookingIn {
+    serde_json::from_value(booking_body(title, day)).unwrap()
 }
 
 /// Generates the same test once per backend: `sqlite::name` runs everywhere, `postgres::name` is

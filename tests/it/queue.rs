@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use kalends::api::bookings::BookingPatch;
 use kalends::app;
 use kalends_core::job::Job;
 use kalends_core::{Config, Store};
@@ -178,6 +179,37 @@ async fn booking_changes_reach_the_worker_in_order(queue: Queue) {
     assert_eq!(eventually(Duration::from_secs(10), || synced(2)).await, "sync_booking");
     app.call("POST", &format!("/api/v1/bookings/{id}/cancel"), &key, None).await;
     assert_eq!(eventually(Duration::from_secs(10), || synced(3)).await, "delete_booking");
+    app.stop().await;
+}
+
+/// `TestApp::settle` (what most tests wait with) returns once each change's job ran, on every
+/// queue, and does not wait for a job due later.
+async fn settling_waits_for_the_jobs_of_each_change_and_not_for_later_ones(queue: Queue) {
+    let dir = TempDir::new();
+    let app = TestApp::start_with(queue_config(queue, &dir).await, TempDir::new()).await;
+    app.queue.push(a_job(), Some(Duration::from_secs(3600))).await.unwrap();
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let id = api.create_booking(&helpers::booking_in("B", 2)).await.unwrap().id;
+    let synced = |version: i64| {
+        let store = app.store.clone();
+        async move {
+            let attempts = store.sync_attempts(id).await.unwrap();
+            attempts.iter().find(|a| a.booking_version == version).map(|a| a.kind.clone())
+        }
+    };
+    app.settle().await;
+    assert_eq!(synced(1).await.as_deref(), Some("sync_booking"));
+    let moved = BookingPatch { title: Some("Moved".into()), ..BookingPatch::default() };
+    api.patch_booking(id, &moved).await.unwrap();
+    app.settle().await;
+    assert_eq!(synced(2).await.as_deref(), Some("sync_booking"));
+    api.cancel_booking(id).await.unwrap();
+    app.settle().await;
+    assert_eq!(synced(3).await.as_deref(), Some("delete_booking"));
+    assert_eq!(app.store.outbox_depth().await.unwrap(), 0);
+    let in_two_hours = std::time::SystemTime::now() + Duration::from_secs(7200);
+    assert_eq!(app.queue.unfinished(in_two_hours).await.unwrap(), 1, "the job due later waits");
     app.stop().await;
 }
 
@@ -480,6 +512,7 @@ macro_rules! on_every_queue {
 on_every_queue!(
     work_committed_before_a_crash_is_delivered_after_restart,
     booking_changes_reach_the_worker_in_order,
+    settling_waits_for_the_jobs_of_each_change_and_not_for_later_ones,
     transient_failures_are_retried_with_growing_delays,
     a_permanent_failure_stops_at_once_and_is_recorded,
     a_job_failing_past_its_deadline_is_recorded_as_given_up,

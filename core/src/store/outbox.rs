@@ -177,4 +177,24 @@ impl Store {
         })?;
         Ok(n)
     }
+
+    /// The id of the last row ever written to the outbox (0 before the first). It only grows, so
+    /// two equal readings around [`Self::outbox_depth`] and the queue's count of unfinished jobs
+    /// show that no work was owed in between (tests wait on it; see `JobQueue::unfinished`).
+    pub async fn outbox_sequence(&self) -> Result<i64, StoreError> {
+        let n: Option<i64> = match &self.pool {
+            Pool::Sqlite { read, .. } => {
+                sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
+                    .fetch_optional(read)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                // `last_value` is 1 both before and after the first row; `is_called` tells them apart.
+                let sql =
+                    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq";
+                sqlx::query_scalar(sql).fetch_optional(pool).await?
+            }
+        };
+        Ok(n.unwrap_or(0))
+    }
 }
