@@ -63,6 +63,10 @@ fn watched(connection: &Connection) -> Vec<String> {
     }
 }
 
+/// Starts or renews the push channels of the connection's watched calendars (Google watches, a
+/// Graph subscription) and stops those of calendars no longer watched.
+// Long on purpose: for each calendar, renew or subscribe, then replace the stored channel; then
+// stop the stale ones. The order is what keeps a channel from being orphaned at the provider.
 async fn watch(
     store: &Store,
     credentials: &Credentials,

@@ -90,6 +90,10 @@ pub(super) async fn list(
     let mut state = sandbox.lock();
     let account = admit(&mut state, &headers, "GET google events.list")?;
     let query = ListQuery::parse(&query_pairs(query.as_deref()))?;
+    if query.is_incremental() {
+        // Counted apart as well: one per incremental import of the calendar.
+        state.count("GET google events.list with syncToken");
+    }
     let answer = state.google.list(&account.email, &calendar_id, &query)?;
     Ok(Json(answer).into_response())
 }

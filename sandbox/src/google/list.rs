@@ -97,6 +97,11 @@ impl ListQuery {
         Ok(())
     }
 
+    /// Whether the call asks for the changes since a sync token (its first page).
+    pub(super) fn is_incremental(&self) -> bool {
+        self.sync_token.is_some() && self.page_token.is_none()
+    }
+
     /// Whether a stored event passes the filters of a full listing.
     fn admits(&self, stored: &Stored) -> bool {
         let body = &stored.body;
