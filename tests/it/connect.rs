@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+use kalends::api::connections::ConnectionOut;
+use kalends::api::staff::StaffIn;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
-use crate::helpers::{Db, TestApp, on_both_databases};
+use crate::helpers::{Db, TestApp, fields, on_both_databases};
 
 on_both_databases!(
     a_staff_member_connects_google_and_microsoft_and_disconnects_one,
@@ -76,18 +79,14 @@ fn form_action(page_url: &str, body: &str) -> String {
 }
 
 /// A tenant, a staff member, and a browser signed in to that staff member's settings.
-async fn signed_in(app: &TestApp, email: &str) -> (String, String, Browser) {
+async fn signed_in(app: &TestApp, email: &str) -> (String, Uuid, Browser) {
     let (_, key) = app.tenant().await;
-    let (status, staff) = app
-        .call("POST", "/api/v1/staff", &key, Some(json!({"name": "Ann Lee", "email": email})))
-        .await;
-    assert_eq!(status, 201);
-    let staff_id = staff["id"].as_str().unwrap().to_owned();
-    let (status, link) =
-        app.call("POST", &format!("/api/v1/staff/{staff_id}/settings-link"), &key, None).await;
-    assert_eq!(status, 200, "{link}");
+    let api = app.api(&key);
+    let staff = StaffIn { name: "Ann Lee".into(), email: Some(email.into()), ..StaffIn::default() };
+    let staff_id = api.create_staff(&staff).await.unwrap().id;
+    let link = api.settings_link(staff_id).await.unwrap();
     let browser = Browser::new();
-    let page = browser.get(link["url"].as_str().unwrap()).await;
+    let page = browser.get(&link.url).await;
     assert_eq!(page.status, 200);
     assert!(page.url.ends_with("/settings"), "the link lands on /settings: {}", page.url);
     assert!(page.body.contains("No calendar is connected yet"));
@@ -120,10 +119,8 @@ pub(crate) async fn connect_at(
     browser.post(&action, &[("email", email), ("decision", decision)], true).await
 }
 
-async fn connections(app: &TestApp, key: &str) -> Vec<Value> {
-    let (status, list) = app.call("GET", "/api/v1/connections", key, None).await;
-    assert_eq!(status, 200);
-    list["items"].as_array().unwrap().clone()
+async fn connections(app: &TestApp, key: &str) -> Vec<ConnectionOut> {
+    app.api(key).connections().await.unwrap()
 }
 
 async fn a_staff_member_connects_google_and_microsoft_and_disconnects_one(db: Db) {
@@ -142,16 +139,20 @@ async fn a_staff_member_connects_google_and_microsoft_and_disconnects_one(db: Db
 
     let list = connections(&app, &key).await;
     assert_eq!(list.len(), 2);
-    let google = list.iter().find(|c| c["provider"] == "google").unwrap();
-    let microsoft = list.iter().find(|c| c["provider"] == "microsoft").unwrap();
-    assert_eq!(google["staff_id"], staff_id.as_str());
-    assert_eq!(google["status"], "active");
-    assert_eq!(google["is_default"], true, "the first connection is the default");
-    assert_eq!(microsoft["is_default"], false);
-    assert_eq!(google["destination_calendar_id"], "ann@example.com", "the primary calendar");
-    assert_eq!(google["busy_calendar_ids"], json!(["ann@example.com"]));
+    let google = list.iter().find(|c| c.provider == "google").unwrap();
+    let microsoft = list.iter().find(|c| c.provider == "microsoft").unwrap();
+    assert_eq!(google.staff_id, staff_id);
+    assert_eq!(google.status, "active");
+    assert!(google.is_default, "the first connection is the default");
+    assert!(!microsoft.is_default);
+    assert_eq!(
+        google.destination_calendar_id.as_deref(),
+        Some("ann@example.com"),
+        "the primary calendar"
+    );
+    assert_eq!(google.busy_calendar_ids, ["ann@example.com"]);
 
-    let google_id = google["id"].as_str().unwrap();
+    let google_id = google.id;
     let (status, calendars) =
         app.call("GET", &format!("/api/v1/connections/{google_id}/calendars"), &key, None).await;
     assert_eq!(status, 200, "{calendars}");
@@ -167,7 +168,7 @@ async fn a_staff_member_connects_google_and_microsoft_and_disconnects_one(db: Db
     assert_eq!((status, &test["ok"]), (200, &json!(true)), "{test}");
 
     // The staff member makes Microsoft the default from the page, then disconnects Google.
-    let microsoft_id = microsoft["id"].as_str().unwrap();
+    let microsoft_id = microsoft.id;
     let settings = browser.get(&app.url("/settings")).await;
     let csrf = settings
         .body
@@ -203,10 +204,10 @@ async fn a_staff_member_connects_google_and_microsoft_and_disconnects_one(db: Db
     );
 
     let list = connections(&app, &key).await;
-    let google = list.iter().find(|c| c["provider"] == "google").unwrap();
-    assert_eq!(google["status"], "revoked");
-    let microsoft = list.iter().find(|c| c["provider"] == "microsoft").unwrap();
-    assert_eq!(microsoft["is_default"], true);
+    let google = list.iter().find(|c| c.provider == "google").unwrap();
+    assert_eq!(google.status, "revoked");
+    let microsoft = list.iter().find(|c| c.provider == "microsoft").unwrap();
+    assert!(microsoft.is_default);
     let grants: Value = app
         .sandbox()
         .get(app.url("/sandbox/_control/grants"))
@@ -306,7 +307,7 @@ async fn a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it(db: Db)
     let app = TestApp::start_public(db).await;
     let (key, _, browser) = signed_in(&app, "ann@example.com").await;
     connect(&app, &browser, "microsoft", "ann@example.com", "allow").await;
-    let id = connections(&app, &key).await[0]["id"].as_str().unwrap().to_owned();
+    let id = connections(&app, &key).await[0].id;
 
     // Token expiry mid-session: the next call refreshes and succeeds.
     let sandbox = app.sandbox();
@@ -324,9 +325,9 @@ async fn a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it(db: Db)
     sandbox.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
     let (_, test) = app.call("POST", &format!("/api/v1/connections/{id}/test"), &key, None).await;
     assert_eq!(test["ok"], false);
-    let (_, connection) = app.call("GET", &format!("/api/v1/connections/{id}"), &key, None).await;
-    assert_eq!(connection["status"], "needs_reauth", "{connection}");
-    assert!(connection["last_error"].as_str().unwrap().contains("AADSTS50173"), "{connection}");
+    let connection = app.api(&key).connection(id).await.unwrap();
+    assert_eq!(connection.status, "needs_reauth", "{connection:?}");
+    assert!(connection.last_error.as_ref().unwrap().contains("AADSTS50173"), "{connection:?}");
     let page = browser.get(&app.url("/settings")).await;
     assert!(page.body.contains("Needs reconnecting"));
     assert!(page.body.contains("Reconnect Microsoft"));
@@ -335,9 +336,9 @@ async fn a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it(db: Db)
     assert!(again.body.contains("Microsoft Outlook is connected"));
     let list = connections(&app, &key).await;
     assert_eq!(list.len(), 1, "the same connection is restored, not a second one");
-    assert_eq!(list[0]["id"], id.as_str());
-    assert_eq!(list[0]["status"], "active");
-    assert_eq!(list[0]["last_error"], Value::Null);
+    assert_eq!(list[0].id, id);
+    assert_eq!(list[0].status, "active");
+    assert_eq!(list[0].last_error, None);
     app.stop().await;
 }
 
@@ -361,29 +362,23 @@ async fn choices_that_are_not_the_accounts_calendars_are_refused_with_the_field(
     let app = TestApp::start_public(Db::Sqlite).await;
     let (key, _, browser) = signed_in(&app, "ann@example.com").await;
     connect(&app, &browser, "google", "ann@example.com", "allow").await;
-    let id = connections(&app, &key).await[0]["id"].as_str().unwrap().to_owned();
-    let path = format!("/api/v1/connections/{id}");
-    let (status, problem) =
-        app.call("PATCH", &path, &key, Some(json!({"busy_calendar_ids": ["nope"]}))).await;
-    assert_eq!(status, 422);
-    assert_eq!(problem["errors"][0]["field"], "busy_calendar_ids");
-    let (_, calendars) = app.call("GET", &format!("{path}/calendars"), &key, None).await;
+    let id = connections(&app, &key).await[0].id;
+    let api = app.api(&key);
+    let problem =
+        api.patch_connection(id, json!({"busy_calendar_ids": ["nope"]})).await.unwrap_err();
+    assert_eq!(problem.status, 422);
+    assert_eq!(fields(&problem)[0], "busy_calendar_ids");
+    let path = format!("/api/v1/connections/{id}/calendars");
+    let (_, calendars) = app.call("GET", &path, &key, None).await;
     let holidays =
         calendars["items"].as_array().unwrap().iter().find(|c| c["writable"] == false).unwrap();
-    let (status, problem) = app
-        .call("PATCH", &path, &key, Some(json!({"destination_calendar_id": holidays["id"]})))
-        .await;
-    assert_eq!(status, 422, "a read-only calendar cannot receive bookings: {problem}");
-    let (status, updated) = app
-        .call(
-            "PATCH",
-            &path,
-            &key,
-            Some(json!({"busy_calendar_ids": [holidays["id"], "ann@example.com"]})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(updated["busy_calendar_ids"].as_array().unwrap().len(), 2);
+    let problem =
+        api.patch_connection(id, json!({"destination_calendar_id": holidays["id"]})).await;
+    let problem = problem.unwrap_err();
+    assert_eq!(problem.status, 422, "a read-only calendar cannot receive bookings: {problem:?}");
+    let both = json!({"busy_calendar_ids": [holidays["id"], "ann@example.com"]});
+    let updated = api.patch_connection(id, both).await.unwrap();
+    assert_eq!(updated.busy_calendar_ids.len(), 2);
     app.stop().await;
 }
 
@@ -429,27 +424,21 @@ async fn a_browser_connects_google_through_the_consent_page() {
         return;
     };
     let app = TestApp::start_public(Db::Sqlite).await;
-    let (key, staff) = {
-        let (_, key) = app.tenant().await;
-        let (_, staff) = app
-            .call(
-                "POST",
-                "/api/v1/staff",
-                &key,
-                Some(json!({"name": "Ann Lee", "email": "ann@example.com"})),
-            )
-            .await;
-        (key, staff["id"].as_str().unwrap().to_owned())
+    let (_, key) = app.tenant().await;
+    let staff = StaffIn {
+        name: "Ann Lee".into(),
+        email: Some("ann@example.com".into()),
+        ..StaffIn::default()
     };
-    let (_, link) =
-        app.call("POST", &format!("/api/v1/staff/{staff}/settings-link"), &key, None).await;
+    let staff = app.api(&key).create_staff(&staff).await.unwrap();
+    let link = app.api(&key).settings_link(staff.id).await.unwrap();
     let screenshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/screenshots/settings-page.png");
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/browser_connect.py");
     let output = tokio::process::Command::new(python)
         .arg(script)
-        .arg(link["url"].as_str().unwrap())
+        .arg(&link.url)
         .arg(&screenshot)
         .output()
         .await
@@ -464,7 +453,7 @@ async fn a_browser_connects_google_through_the_consent_page() {
     assert_eq!(result["connected"], true);
     assert_eq!(result["connections"], 1);
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "a real screenshot was saved");
-    assert_eq!(connections(&app, &key).await[0]["status"], "active");
+    assert_eq!(connections(&app, &key).await[0].status, "active");
     app.stop().await;
 }
 
@@ -473,7 +462,7 @@ async fn an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_cal
     let app = TestApp::start_public(db).await;
     let (key, _, browser) = signed_in(&app, "ann@example.com").await;
     connect(&app, &browser, "google", "ann@example.com", "allow").await;
-    let id = connections(&app, &key).await[0]["id"].as_str().unwrap().to_owned();
+    let id = connections(&app, &key).await[0].id;
     // Two minutes left: inside the five-minute margin, so the next use refreshes first.
     let soon = chrono::Utc::now() + chrono::Duration::minutes(2);
     let sql = "UPDATE connections SET token_expires_at = $1";

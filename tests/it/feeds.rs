@@ -3,7 +3,12 @@
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode, header};
+use kalends::api::blocks::BlockIn;
+use kalends::api::bookings::{BookingIn, BookingOut, BookingPatch, CustomerIn, Status};
+use kalends::api::resources::ResourceIn;
+use kalends_core::conflicts::Severity;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::helpers::{Db, TempDir, TestApp, config, on_both_databases};
 
@@ -66,7 +71,7 @@ fn airbnb_ics(reserved: (&str, &str), blocked: (&str, &str)) -> String {
 }
 
 /// Registers `platform`'s feed as an Airbnb import of `room`.
-async fn register(app: &TestApp, key: &str, room: &str, platform: &FakePlatform) -> Value {
+async fn register(app: &TestApp, key: &str, room: Uuid, platform: &FakePlatform) -> Value {
     let body = json!({"resource_id": room, "platform": "airbnb", "url": platform.url()});
     let (status, import) = app.call("POST", "/api/v1/imports", key, Some(body)).await;
     assert_eq!(status, 201, "{import}");
@@ -87,28 +92,45 @@ async fn app_allowing_local_feeds(db: Db) -> TestApp {
     TestApp::start_with(config, dir).await
 }
 
-async fn resource(app: &TestApp, key: &str, zone: &str) -> String {
-    let (status, room) = app
-        .call(
-            "POST",
-            "/api/v1/resources",
-            key,
-            Some(json!({"name": "Sea view", "time_zone": zone})),
-        )
-        .await;
-    assert_eq!(status, 201, "{room}");
-    room["id"].as_str().unwrap().to_owned()
+async fn resource(app: &TestApp, key: &str, zone: &str) -> Uuid {
+    let room = ResourceIn {
+        name: "Sea view".into(),
+        time_zone: Some(zone.into()),
+        ..ResourceIn::default()
+    };
+    app.api(key).create_resource(&room).await.unwrap().id
 }
 
-async fn stay(app: &TestApp, key: &str, room: &str, from: &str, to: &str, status: &str) -> Value {
-    let body = json!({
-        "title": "Smith family", "resource_id": room, "status": status,
-        "start_date": from, "end_date": to,
-        "customer": {"name": "Ann Smith", "email": "ann@example.com", "phone": "+27 82 000 0000"},
-    });
-    let (code, booking) = app.call("POST", "/api/v1/bookings", key, Some(body)).await;
-    assert_eq!(code, 201, "{booking}");
-    booking
+/// A booking of `room` by dates, `from` to `to`.
+fn dates(title: &str, room: Uuid, from: &str, to: &str) -> BookingIn {
+    BookingIn {
+        title: title.into(),
+        resource_id: Some(room),
+        start_date: Some(from.into()),
+        end_date: Some(to.into()),
+        ..BookingIn::default()
+    }
+}
+
+async fn stay(
+    app: &TestApp,
+    key: &str,
+    room: Uuid,
+    from: &str,
+    to: &str,
+    status: Status,
+) -> BookingOut {
+    let customer = CustomerIn {
+        name: "Ann Smith".into(),
+        email: Some("ann@example.com".into()),
+        phone: Some("+27 82 000 0000".into()),
+    };
+    let booking = BookingIn {
+        status: Some(status),
+        customer: Some(customer),
+        ..dates("Smith family", room, from, to)
+    };
+    app.api(key).create_booking(&booking).await.unwrap()
 }
 
 async fn feed(app: &TestApp, key: &str, body: Value) -> Value {
@@ -142,16 +164,10 @@ async fn a_feed_serves_the_resources_bookings_as_rfc5545(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Africa/Johannesburg").await;
-    stay(&app, &key, &room, "2030-03-01", "2030-03-04", "confirmed").await;
-    let maybe = stay(&app, &key, &room, "2030-04-01", "2030-04-02", "tentative").await;
-    let gone = stay(&app, &key, &room, "2030-05-01", "2030-05-02", "confirmed").await;
-    app.call(
-        "POST",
-        &format!("/api/v1/bookings/{}/cancel", gone["id"].as_str().unwrap()),
-        &key,
-        None,
-    )
-    .await;
+    stay(&app, &key, room, "2030-03-01", "2030-03-04", Status::Confirmed).await;
+    let maybe = stay(&app, &key, room, "2030-04-01", "2030-04-02", Status::Tentative).await;
+    let gone = stay(&app, &key, room, "2030-05-01", "2030-05-02", Status::Confirmed).await;
+    app.api(&key).cancel_booking(gone.id).await.unwrap();
     let busy = feed(
         &app,
         &key,
@@ -192,7 +208,7 @@ async fn a_feed_serves_the_resources_bookings_as_rfc5545(db: Db) {
     let (_, _, body) = get_ics(&app, details["url"].as_str().unwrap(), &[]).await;
     assert!(body.contains("SUMMARY:Smith family") && body.contains("Ann Smith"), "{body}");
     assert!(body.contains("STATUS:TENTATIVE"));
-    assert!(body.contains(&format!("UID:{}@kalends", maybe["id"].as_str().unwrap())));
+    assert!(body.contains(&format!("UID:{}@kalends", maybe.id)));
     assert!(body.contains("SEQUENCE:2"), "the cancelled booking is at version 2: {body}");
     app.stop().await;
 }
@@ -201,7 +217,7 @@ async fn a_feed_answers_304_until_something_in_it_changes(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Berlin").await;
-    stay(&app, &key, &room, "2030-03-01", "2030-03-04", "confirmed").await;
+    stay(&app, &key, room, "2030-03-01", "2030-03-04", Status::Confirmed).await;
     let f = feed(
         &app,
         &key,
@@ -214,7 +230,7 @@ async fn a_feed_answers_304_until_something_in_it_changes(db: Db) {
     let modified = headers[header::LAST_MODIFIED].to_str().unwrap().to_owned();
     assert_eq!(get_ics(&app, url, &[("If-None-Match", &etag)]).await.0, 304);
     assert_eq!(get_ics(&app, url, &[("If-Modified-Since", &modified)]).await.0, 304);
-    stay(&app, &key, &room, "2030-06-01", "2030-06-04", "confirmed").await;
+    stay(&app, &key, room, "2030-06-01", "2030-06-04", Status::Confirmed).await;
     let (status, headers, body) = get_ics(&app, url, &[("If-None-Match", &etag)]).await;
     assert_eq!(status, 200, "a new booking changes the feed");
     assert_ne!(headers[header::ETAG].to_str().unwrap(), etag);
@@ -247,7 +263,7 @@ async fn a_booking_overlapping_an_imported_airbnb_reservation_is_a_high_conflict
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Lisbon").await;
-    let direct = stay(&app, &key, &room, &in_days(10), &in_days(14), "confirmed").await;
+    let direct = stay(&app, &key, room, &in_days(10), &in_days(14), Status::Confirmed).await;
     let airbnb = FakePlatform::airbnb().await;
     let (status, import) = app
         .call("POST", "/api/v1/imports", &key, Some(json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url(), "interval_minutes": 60})))
@@ -261,32 +277,23 @@ async fn a_booking_overlapping_an_imported_airbnb_reservation_is_a_high_conflict
         "{run}"
     );
 
-    let (_, open) = app.call("GET", "/api/v1/conflicts?status=open", &key, None).await;
-    let conflicts = open["items"].as_array().unwrap();
-    assert_eq!(conflicts.len(), 1, "{open}");
-    let conflict = &conflicts[0];
-    assert_eq!(conflict["severity"], "high");
-    let kinds: Vec<_> =
-        conflict["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"booking") && kinds.contains(&"feed"), "{conflict}");
-    assert!(conflict["suggestion"].as_str().unwrap().contains("Airbnb"));
+    let api = app.api(&key);
+    let open = api.conflicts("open").await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let conflict = &open[0];
+    assert_eq!(conflict.severity, Severity::High);
+    let kinds: Vec<_> = conflict.items.iter().map(|i| i.kind.as_str()).collect();
+    assert!(kinds.contains(&"booking") && kinds.contains(&"feed"), "{conflict:?}");
+    assert!(conflict.suggestion.contains("Airbnb"));
 
     let (status, again) = app.call("POST", &path, &key, None).await;
     assert_eq!((status, again["outcome"].as_str()), (200, Some("not_modified")), "{again}");
 
-    app.call(
-        "POST",
-        &format!("/api/v1/bookings/{}/cancel", direct["id"].as_str().unwrap()),
-        &key,
-        None,
-    )
-    .await;
-    let (_, resolved) = app
-        .call("GET", &format!("/api/v1/conflicts/{}", conflict["id"].as_str().unwrap()), &key, None)
-        .await;
+    api.cancel_booking(direct.id).await.unwrap();
+    let resolved = api.conflict(conflict.id).await.unwrap();
     assert_eq!(
-        (resolved["status"].as_str(), resolved["resolution"].as_str()),
-        (Some("resolved"), Some("auto"))
+        (resolved.status.as_str(), resolved.resolution.as_deref()),
+        ("resolved", Some("auto"))
     );
     app.stop().await;
 }
@@ -296,7 +303,7 @@ async fn imported_events_are_never_echoed_to_the_same_platform(db: Db) {
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Lisbon").await;
     let airbnb = FakePlatform::airbnb().await;
-    let import = register(&app, &key, &room, &airbnb).await;
+    let import = register(&app, &key, room, &airbnb).await;
     run(&app, &key, &import).await;
     let to_airbnb = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "To Airbnb", "platform": "airbnb"})).await;
     let to_booking = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "details", "name": "To Booking.com", "platform": "booking_com"})).await;
@@ -318,7 +325,7 @@ async fn a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs(db: 
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
     let airbnb = FakePlatform::airbnb().await;
-    let import = register(&app, &key, &room, &airbnb).await;
+    let import = register(&app, &key, room, &airbnb).await;
     let id = import["id"].as_str().unwrap();
     let run = format!("/api/v1/imports/{id}/run");
     app.call("POST", &run, &key, None).await;
@@ -360,7 +367,7 @@ async fn the_scheduler_runs_a_new_import_without_being_asked(db: Db) {
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
     let airbnb = FakePlatform::airbnb().await;
-    let import = register(&app, &key, &room, &airbnb).await;
+    let import = register(&app, &key, room, &airbnb).await;
     let path = format!("/api/v1/imports/{}", import["id"].as_str().unwrap());
     let done = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
         let (_, import) = app.call("GET", &path, &key, None).await;
@@ -382,7 +389,7 @@ async fn imports_cannot_reach_private_addresses_by_default(db: Db) {
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
     let local = FakePlatform::airbnb().await;
-    let import = register(&app, &key, &room, &local).await;
+    let import = register(&app, &key, room, &local).await;
     let run = run(&app, &key, &import).await;
     assert_eq!(run["outcome"], "failed");
     let error = run["error"].as_str().unwrap();
@@ -405,44 +412,32 @@ async fn reject_conflicts_refuses_a_double_booking_with_the_colliding_items(db: 
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "UTC").await;
-    let first = stay(&app, &key, &room, "2030-03-01", "2030-03-05", "confirmed").await;
-    let body = json!({"title": "Jones", "resource_id": room, "start_date": "2030-03-04", "end_date": "2030-03-06"});
-    let (status, refused) =
-        app.call("POST", "/api/v1/bookings?reject_conflicts=true", &key, Some(body.clone())).await;
-    assert_eq!(status, 409, "{refused}");
-    assert_eq!(refused["conflicts"][0]["id"], first["id"]);
-    let turnover = json!({"title": "Jones", "resource_id": room, "start_date": "2030-03-05", "end_date": "2030-03-06"});
-    let (status, _) =
-        app.call("POST", "/api/v1/bookings?reject_conflicts=true", &key, Some(turnover)).await;
-    assert_eq!(status, 201, "check-out day = check-in day is fine");
-    let overlapping = json!({"title": "Jones", "resource_id": room, "start_date": "2030-03-04", "end_date": "2030-03-05"});
-    let (status, saved) = app.call("POST", "/api/v1/bookings", &key, Some(overlapping)).await;
-    assert_eq!(status, 201, "without the flag the booking is saved and flagged");
-    let (_, open) = app.call("GET", "/api/v1/conflicts?status=open", &key, None).await;
-    let items = open["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{open}");
-    assert_eq!(items[0]["severity"], "high");
-    let id = items[0]["id"].as_str().unwrap();
-    let (status, resolved) = app
-        .call(
-            "POST",
-            &format!("/api/v1/conflicts/{id}/resolve"),
-            &key,
-            Some(json!({"note": "guests are family"})),
-        )
-        .await;
-    assert_eq!((status, resolved["resolution"].as_str()), (200, Some("manual")));
+    let first = stay(&app, &key, room, "2030-03-01", "2030-03-05", Status::Confirmed).await;
+    let api = app.api(&key);
+    let body = dates("Jones", room, "2030-03-04", "2030-03-06");
+    let refused = api.create_booking_rejecting_conflicts(&body).await.unwrap_err();
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert_eq!(refused.conflicts.as_ref().unwrap()[0]["id"], json!(first.id));
+    let turnover = dates("Jones", room, "2030-03-05", "2030-03-06");
+    api.create_booking_rejecting_conflicts(&turnover)
+        .await
+        .expect("check-out day = check-in day is fine");
+    let overlapping = dates("Jones", room, "2030-03-04", "2030-03-05");
+    let saved = api
+        .create_booking(&overlapping)
+        .await
+        .expect("without the flag the booking is saved and flagged");
+    let open = api.conflicts("open").await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].severity, Severity::High);
+    let resolved = api.resolve_conflict(open[0].id, "guests are family").await.unwrap();
+    assert_eq!(resolved.resolution.as_deref(), Some("manual"));
     // Touching the booking without moving it does not reopen what a person dismissed.
-    let patch = json!({"title": "Jones (late arrival)"});
-    app.call(
-        "PATCH",
-        &format!("/api/v1/bookings/{}", saved["id"].as_str().unwrap()),
-        &key,
-        Some(patch),
-    )
-    .await;
-    let (_, open) = app.call("GET", "/api/v1/conflicts?status=open", &key, None).await;
-    assert!(open["items"].as_array().unwrap().is_empty(), "{open}");
+    let patch =
+        BookingPatch { title: Some("Jones (late arrival)".into()), ..BookingPatch::default() };
+    api.patch_booking(saved.id, &patch).await.unwrap();
+    let open = api.conflicts("open").await.unwrap();
+    assert!(open.is_empty(), "{open:?}");
     app.stop().await;
 }
 
@@ -450,11 +445,15 @@ async fn availability_lists_busy_items_and_the_free_time_between(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "Europe/Berlin").await;
-    stay(&app, &key, &room, "2030-03-03", "2030-03-05", "confirmed").await;
-    let (status, _) = app
-        .call("POST", "/api/v1/blocks", &key, Some(json!({"resource_id": room, "start_date": "2030-03-08", "end_date": "2030-03-09", "reason": "Painting"})))
-        .await;
-    assert_eq!(status, 201);
+    stay(&app, &key, room, "2030-03-03", "2030-03-05", Status::Confirmed).await;
+    let block = BlockIn {
+        resource_id: Some(room),
+        start_date: Some("2030-03-08".into()),
+        end_date: Some("2030-03-09".into()),
+        reason: Some("Painting".into()),
+        ..BlockIn::default()
+    };
+    app.api(&key).create_block(&block).await.unwrap();
     let path = format!("/api/v1/availability?resource_id={room}&from=2030-03-01&to=2030-03-10");
     let (status, a) = app.call("GET", &path, &key, None).await;
     assert_eq!(status, 200, "{a}");
@@ -549,11 +548,16 @@ async fn a_feed_opens_in_python_icalendar_and_icaljs_with_the_right_dates(db: Db
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key, "America/New_York").await;
-    stay(&app, &key, &room, "2030-03-08", "2030-03-11", "confirmed").await;
-    let timed = json!({"title": "Late check-in; bring keys, please", "resource_id": room,
-        "start": "2030-03-10T01:30:00-05:00", "end": "2030-03-10T04:30:00-04:00", "time_zone": "America/New_York"});
-    let (status, _) = app.call("POST", "/api/v1/bookings", &key, Some(timed)).await;
-    assert_eq!(status, 201);
+    stay(&app, &key, room, "2030-03-08", "2030-03-11", Status::Confirmed).await;
+    let timed = BookingIn {
+        title: "Late check-in; bring keys, please".into(),
+        resource_id: Some(room),
+        start: Some("2030-03-10T01:30:00-05:00".into()),
+        end: Some("2030-03-10T04:30:00-04:00".into()),
+        time_zone: Some("America/New_York".into()),
+        ..BookingIn::default()
+    };
+    app.api(&key).create_booking(&timed).await.unwrap();
     let f = feed(&app, &key, json!({"scope": "resource", "scope_id": room, "profile": "details", "name": "Brooklyn loft"})).await;
     let (_, _, body) = get_ics(&app, f["url"].as_str().unwrap(), &[]).await;
     for (peer, reading) in peer_readings(&body) {

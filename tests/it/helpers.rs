@@ -434,6 +434,31 @@ impl Api<'_> {
     pub async fn sync_connection(&self, id: Uuid) -> Result<SyncQueued, Problem> {
         self.send("POST", &format!("/api/v1/connections/{id}/sync"), None, 202).await
     }
+
+    // Added for connect/feeds/invites/webhooks.
+
+    pub async fn connection(&self, id: Uuid) -> Result<ConnectionOut, Problem> {
+        self.send("GET", &format!("/api/v1/connections/{id}"), None, 200).await
+    }
+
+    /// `PATCH /api/v1/connections/{id}` with `patch` (its request type is not `Serialize`).
+    pub async fn patch_connection(&self, id: Uuid, patch: Value) -> Result<ConnectionOut, Problem> {
+        self.send("PATCH", &format!("/api/v1/connections/{id}"), Some(patch), 200).await
+    }
+
+    /// `POST /api/v1/bookings?reject_conflicts=true`: a collision is a 409 naming the items.
+    pub async fn create_booking_rejecting_conflicts(
+        &self,
+        booking: &BookingIn,
+    ) -> Result<BookingOut, Problem> {
+        let path = "/api/v1/bookings?reject_conflicts=true";
+        self.send("POST", path, Some(json(booking)), 201).await
+    }
+
+    pub async fn resolve_conflict(&self, id: Uuid, note: &str) -> Result<ConflictOut, Problem> {
+        let body = serde_json::json!({ "note": note });
+        self.send("POST", &format!("/api/v1/conflicts/{id}/resolve"), Some(body), 200).await
+    }
 }
 
 fn json(body: &impl Serialize) -> Value {

@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use kalends::api::bookings::{BookingIn, BookingPatch, CustomerIn, Status};
+use kalends::api::staff::StaffIn;
 use mail_parser::{MessageParser, MimeHeaders as _};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::feeds::peer_readings;
 use crate::helpers::{self, Db, TempDir, TestApp, eventually, on_both_databases};
@@ -30,9 +33,34 @@ async fn app_with(
     TestApp::start_with(config, dir).await
 }
 
-fn booking(title: &str, start: &str, end: &str) -> Value {
-    json!({"title": title, "start": start, "end": end, "time_zone": "Europe/Amsterdam", "location": "Spa, Room 2",
-        "status": "confirmed", "customer": {"name": "Ann Lee", "email": "ann@example.com"}})
+fn booking(title: &str, start: &str, end: &str) -> BookingIn {
+    BookingIn {
+        title: title.into(),
+        start: Some(start.into()),
+        end: Some(end.into()),
+        time_zone: Some("Europe/Amsterdam".into()),
+        location: Some("Spa, Room 2".into()),
+        status: Some(Status::Confirmed),
+        customer: Some(CustomerIn {
+            name: "Ann Lee".into(),
+            email: Some("ann@example.com".into()),
+            ..CustomerIn::default()
+        }),
+        ..BookingIn::default()
+    }
+}
+
+/// Creates `booking`; returns its id.
+async fn create(app: &TestApp, key: &str, booking: &BookingIn) -> Uuid {
+    app.api(key).create_booking(booking).await.unwrap().id
+}
+
+/// The e-mails recorded for the booking, oldest first (`GET .../messages`).
+async fn recorded(app: &TestApp, key: &str, booking_id: Uuid) -> Vec<Value> {
+    let path = format!("/api/v1/bookings/{booking_id}/messages");
+    let (status, sent) = app.call("GET", &path, key, None).await;
+    assert_eq!(status, 200, "{sent}");
+    sent["items"].as_array().unwrap().clone()
 }
 
 /// The calendar text of the message's inline `text/calendar` part, its `method` parameter, and
@@ -78,16 +106,9 @@ async fn a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellati
     let sink = SmtpSink::start().await;
     let app = app_with(db, &sink, TempDir::new(), |_| {}).await;
     let (_, key) = app.tenant().await;
-    let (status, created) = app
-        .call(
-            "POST",
-            "/api/v1/bookings",
-            &key,
-            Some(booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00")),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let api = app.api(&key);
+    let massage = booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00");
+    let id = create(&app, &key, &massage).await;
 
     let first = sink.wait_for(1, Duration::from_secs(20)).await.remove(0);
     assert_eq!(first.to, vec!["ann@example.com".to_owned()]);
@@ -105,20 +126,15 @@ async fn a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellati
     }
 
     // Reassigning staff is nothing the customer cares about; moving the booking is.
-    let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(json!({"name": "Bo"}))).await;
-    let path = format!("/api/v1/bookings/{id}");
-    let (status, _) =
-        app.call("PATCH", &path, &key, Some(json!({"staff_ids": [staff["id"]]}))).await;
-    assert_eq!(status, 200);
-    let (status, _) = app
-        .call(
-            "PATCH",
-            &path,
-            &key,
-            Some(json!({"start": "2030-01-03T10:00:00+01:00", "end": "2030-01-03T11:00:00+01:00"})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    let bo = api.create_staff(&StaffIn { name: "Bo".into(), ..StaffIn::default() }).await.unwrap();
+    let staffed = BookingPatch { staff_ids: Some(vec![bo.id]), ..BookingPatch::default() };
+    api.patch_booking(id, &staffed).await.unwrap();
+    let moved = BookingPatch {
+        start: Some("2030-01-03T10:00:00+01:00".into()),
+        end: Some("2030-01-03T11:00:00+01:00".into()),
+        ..BookingPatch::default()
+    };
+    api.patch_booking(id, &moved).await.unwrap();
     let messages = sink.wait_for(2, Duration::from_secs(20)).await;
     let (update, _, _) = calendar_of(&messages[1]);
     assert_eq!(property(&update, "UID"), uid, "the same UID for the booking's life");
@@ -129,8 +145,7 @@ async fn a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellati
     );
     assert!(messages[1].text().contains("Subject: Updated:"));
 
-    let (status, _) = app.call("POST", &format!("{path}/cancel"), &key, None).await;
-    assert_eq!(status, 200);
+    api.cancel_booking(id).await.unwrap();
     let messages = sink.wait_for(3, Duration::from_secs(20)).await;
     let (cancel, method, same) = calendar_of(&messages[2]);
     assert_eq!((method.as_str(), property(&cancel, "METHOD").as_str()), ("CANCEL", "CANCEL"));
@@ -142,7 +157,7 @@ async fn a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellati
     // The API and the public link answer the current invitation: the cancellation.
     let response = app
         .http
-        .get(app.url(&format!("{path}/invite.ics")))
+        .get(app.url(&format!("/api/v1/bookings/{id}/invite.ics")))
         .bearer_auth(&key)
         .send()
         .await
@@ -162,12 +177,9 @@ async fn a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellati
     assert_eq!(reqwest::get(app.url("/invite/forged.ics")).await.unwrap().status(), 404);
 
     // Each is recorded with its Message-ID once the server accepted it.
-    let sent = eventually(Duration::from_secs(10), || async {
-        let (_, sent) = app.call("GET", &format!("{path}/messages"), &key, None).await;
-        let items = sent["items"].as_array()?.clone();
-        items.iter().all(|m| m["status"] == "sent" && m["message_id"].is_string()).then_some(items)
-    })
-    .await;
+    app.settle().await;
+    let sent = recorded(&app, &key, id).await;
+    assert!(sent.iter().all(|m| m["status"] == "sent" && m["message_id"].is_string()), "{sent:#?}");
     let kinds: Vec<&str> = sent.iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["request", "request", "cancel"]);
     assert_eq!(sink.messages().len(), 3, "each e-mail exactly once");
@@ -183,21 +195,11 @@ async fn an_unknown_mailbox_marks_the_invite_failed_with_the_servers_words() {
     );
     let app = app_with(Db::Sqlite, &sink, TempDir::new(), |_| {}).await;
     let (_, key) = app.tenant().await;
-    let (_, created) = app
-        .call(
-            "POST",
-            "/api/v1/bookings",
-            &key,
-            Some(booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00")),
-        )
-        .await;
-    let path = format!("/api/v1/bookings/{}/messages", created["id"].as_str().unwrap());
-    let failed = eventually(Duration::from_secs(20), || async {
-        let (_, sent) = app.call("GET", &path, &key, None).await;
-        let first = sent["items"].get(0)?.clone();
-        (first["status"] == "failed").then_some(first)
-    })
-    .await;
+    let massage = booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00");
+    let id = create(&app, &key, &massage).await;
+    app.settle().await;
+    let failed = recorded(&app, &key, id).await.remove(0);
+    assert_eq!(failed["status"], "failed", "{failed}");
     assert!(failed["error"].as_str().unwrap().contains("550"), "{failed}");
     assert!(failed["error"].as_str().unwrap().contains("unknown mailbox"), "{failed}");
     app.stop().await;
@@ -209,13 +211,8 @@ async fn a_deferring_mail_server_is_retried_and_the_invite_arrives_once() {
     sink.defer_next(2, "451 4.3.0 Try again later");
     let app = app_with(Db::Sqlite, &sink, TempDir::new(), |_| {}).await;
     let (_, key) = app.tenant().await;
-    app.call(
-        "POST",
-        "/api/v1/bookings",
-        &key,
-        Some(booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00")),
-    )
-    .await;
+    let massage = booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00");
+    create(&app, &key, &massage).await;
     sink.wait_for(1, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 1);
@@ -232,20 +229,13 @@ fn starting_in(seconds: i64) -> (String, String) {
 
 async fn reminder_tenant(app: &TestApp) -> String {
     let (_, key) = app.tenant().await;
-    let (status, _) = app
-        .call(
-            "PATCH",
-            "/api/v1/settings",
-            &key,
-            Some(json!({"reminder_offsets_minutes": [1], "invite_on_confirm": false})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    let patch = json!({"reminder_offsets_minutes": [1], "invite_on_confirm": false});
+    app.api(&key).patch_settings(patch).await.unwrap();
     key
 }
 
 /// Whether a `send_reminder` job for the booking waits on the (SQLite) queue.
-async fn reminder_queued(app: &TestApp, booking_id: &str) -> bool {
+async fn reminder_queued(app: &TestApp, booking_id: Uuid) -> bool {
     let kalends_core::store::Pool::Sqlite { read, .. } = app.store.pool() else {
         unreachable!("this test runs on SQLite")
     };
@@ -264,14 +254,11 @@ async fn a_rescheduled_booking_gets_exactly_one_reminder_at_the_new_time(db: Db)
     let app = app_with(db, &sink, TempDir::new(), |_| {}).await;
     let key = reminder_tenant(&app).await;
     let (start, end) = starting_in(3);
-    let (_, created) =
-        app.call("POST", "/api/v1/bookings", &key, Some(booking("Massage", &start, &end))).await;
+    let id = create(&app, &key, &booking("Massage", &start, &end)).await;
     let (start, end) = starting_in(7);
     let moved_at = chrono::Utc::now();
-    let path = format!("/api/v1/bookings/{}", created["id"].as_str().unwrap());
-    let (status, _) =
-        app.call("PATCH", &path, &key, Some(json!({"start": start, "end": end}))).await;
-    assert_eq!(status, 200);
+    let moved = BookingPatch { start: Some(start), end: Some(end), ..BookingPatch::default() };
+    app.api(&key).patch_booking(id, &moved).await.unwrap();
     eventually(Duration::from_secs(30), || async { (reminders(&sink) == 1).then_some(()) }).await;
     assert!(
         chrono::Utc::now() - moved_at >= chrono::Duration::seconds(5),
@@ -297,7 +284,7 @@ async fn a_reminder_fires_once_across_a_restart_and_a_late_one_is_skipped_and_re
     let app = app_with(Db::Sqlite, &sink, dir, same_queue).await;
     let key = reminder_tenant(&app).await;
     let (start, end) = starting_in(4);
-    app.call("POST", "/api/v1/bookings", &key, Some(booking("On time", &start, &end))).await;
+    create(&app, &key, &booking("On time", &start, &end)).await;
     // The reminder job is queued (scheduled) before the restart.
     eventually(Duration::from_secs(10), || async {
         (app.store.outbox_depth().await.unwrap() == 0).then_some(())
@@ -312,12 +299,10 @@ async fn a_reminder_fires_once_across_a_restart_and_a_late_one_is_skipped_and_re
 
     // With no grace at all, a reminder that comes due while Kalends is down is skipped.
     let (start, end) = starting_in(2);
-    let (_, late) =
-        app.call("POST", "/api/v1/bookings", &key, Some(booking("Late", &start, &end))).await;
+    let late = create(&app, &key, &booking("Late", &start, &end)).await;
     // Stop only once its reminder is on the queue (scheduled for two seconds from now).
-    let late_id = late["id"].as_str().unwrap().to_owned();
     eventually(Duration::from_secs(10), || async {
-        reminder_queued(&app, &late_id).await.then_some(())
+        reminder_queued(&app, late).await.then_some(())
     })
     .await;
     let TestApp { running, _dir: dir, .. } = app;
@@ -328,13 +313,9 @@ async fn a_reminder_fires_once_across_a_restart_and_a_late_one_is_skipped_and_re
         config.mail.reminder_grace_minutes = 0;
     })
     .await;
-    let messages = format!("/api/v1/bookings/{}/messages", late["id"].as_str().unwrap());
-    let skipped = eventually(Duration::from_secs(20), || async {
-        let (_, sent) = app.call("GET", &messages, &key, None).await;
-        let first = sent["items"].get(0)?.clone();
-        (first["status"] == "skipped").then_some(first)
-    })
-    .await;
+    app.settle().await;
+    let skipped = recorded(&app, &key, late).await.remove(0);
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
     assert_eq!(skipped["kind"], "reminder");
     assert_eq!(reminders(&sink), 1, "the late reminder was not sent");
     app.stop().await;

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use kalends::api::staff::StaffIn;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::connect::{Browser, connect};
 use crate::helpers::{Db, TestApp, eventually};
@@ -14,27 +16,21 @@ async fn app() -> TestApp {
         .await
 }
 
-async fn connected(app: &TestApp, provider: &str, email: &str) -> (String, String) {
+async fn connected(app: &TestApp, provider: &str, email: &str) -> (String, Uuid) {
     let (_, key) = app.tenant().await;
-    let (_, staff) =
-        app.call("POST", "/api/v1/staff", &key, Some(json!({"name": "Ann", "email": email}))).await;
-    let staff_id = staff["id"].as_str().unwrap().to_owned();
-    let (_, link) =
-        app.call("POST", &format!("/api/v1/staff/{staff_id}/settings-link"), &key, None).await;
+    let api = app.api(&key);
+    let staff = StaffIn { name: "Ann".into(), email: Some(email.into()), ..StaffIn::default() };
+    let staff_id = api.create_staff(&staff).await.unwrap().id;
     let browser = Browser::new();
-    browser.get(link["url"].as_str().unwrap()).await;
+    browser.get(&api.settings_link(staff_id).await.unwrap().url).await;
     connect(app, &browser, provider, email, "allow").await;
     (key, staff_id)
 }
 
-/// A sandbox control list (channels, subscriptions), once it is not empty.
+/// A sandbox control list (channels, subscriptions), once the jobs that connecting queued ran.
 async fn sandbox_list(app: &TestApp, path: &str) -> Vec<Value> {
-    eventually(Duration::from_secs(20), || async {
-        let list: Vec<Value> =
-            app.sandbox().get(app.url(path)).send().await.ok()?.json().await.ok()?;
-        (!list.is_empty()).then_some(list)
-    })
-    .await
+    app.settle().await;
+    app.sandbox().get(app.url(path)).send().await.unwrap().json().await.unwrap()
 }
 
 async fn counter(app: &TestApp, route: &str) -> u64 {
@@ -106,18 +102,16 @@ async fn notifications_that_do_not_prove_themselves_are_refused() {
     connected(&app, "google", "ann@example.com").await;
     // The channel Kalends keeps (a watch retried under load may have left another one at the
     // sandbox, which Kalends never learnt of).
-    let channel = eventually(Duration::from_secs(20), || async {
-        let sql = "SELECT channel_id FROM calendar_channels WHERE provider = 'google'";
-        match app.store.pool() {
-            kalends_core::store::Pool::Sqlite { read, .. } => {
-                sqlx::query_scalar::<_, String>(sql).fetch_optional(read).await.unwrap()
-            }
-            kalends_core::store::Pool::Postgres(pool) => {
-                sqlx::query_scalar::<_, String>(sql).fetch_optional(pool).await.unwrap()
-            }
+    app.settle().await;
+    let sql = "SELECT channel_id FROM calendar_channels WHERE provider = 'google'";
+    let channel = match app.store.pool() {
+        kalends_core::store::Pool::Sqlite { read, .. } => {
+            sqlx::query_scalar::<_, String>(sql).fetch_one(read).await.unwrap()
         }
-    })
-    .await;
+        kalends_core::store::Pool::Postgres(pool) => {
+            sqlx::query_scalar::<_, String>(sql).fetch_one(pool).await.unwrap()
+        }
+    };
     let http = reqwest::Client::new();
     let forged = http
         .post(app.url("/webhooks/google"))
