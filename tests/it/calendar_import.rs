@@ -6,12 +6,15 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveTime, Utc};
+use kalends::api::bookings::BookingIn;
+use kalends::api::staff::StaffIn;
+use kalends_core::conflicts::Severity;
 use kalends_core::job::Job;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::connect::{Browser, connect};
-use crate::helpers::{Db, TestApp, eventually, on_both_databases};
+use crate::helpers::{Api, Db, TestApp, on_both_databases};
 
 on_both_databases!(
     google_busy_times_are_imported_followed_and_survive_an_expired_sync_token,
@@ -35,20 +38,18 @@ struct Staff {
     email: &'static str,
     key: String,
     tenant_id: Uuid,
-    staff_id: String,
+    staff_id: Uuid,
     connection_id: Uuid,
 }
 
 impl Staff {
     async fn connect(app: &TestApp, kind: Kind, email: &'static str) -> Staff {
         let (tenant, key) = app.tenant().await;
-        let body = json!({"name": "Ann", "email": email});
-        let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(body)).await;
-        let staff_id = staff["id"].as_str().unwrap().to_owned();
-        let path = format!("/api/v1/staff/{staff_id}/settings-link");
-        let (_, link) = app.call("POST", &path, &key, None).await;
+        let api = app.api(&key);
+        let ann = StaffIn { name: "Ann".into(), email: Some(email.into()), ..StaffIn::default() };
+        let staff_id = api.create_staff(&ann).await.unwrap().id;
         let browser = Browser::new();
-        browser.get(link["url"].as_str().unwrap()).await;
+        browser.get(&api.settings_link(staff_id).await.unwrap().url).await;
         let provider = match kind {
             Kind::Google => "google",
             Kind::Microsoft => "microsoft",
@@ -66,13 +67,19 @@ impl Staff {
         };
         // Connecting imports at once: let that import finish, so what a test does next is not
         // raced by it.
-        eventually(Duration::from_secs(30), || async {
-            let connection =
-                app.store.connection(staff.tenant_id, staff.connection_id).await.unwrap();
-            connection.last_sync_at.map(|_| ())
-        })
-        .await;
+        app.settle().await;
+        assert!(staff.last_sync_at(app).await.is_some(), "connecting imported");
         staff
+    }
+
+    fn api<'a>(&self, app: &'a TestApp) -> Api<'a> {
+        app.api(&self.key)
+    }
+
+    /// When the connection's last import finished.
+    async fn last_sync_at(&self, app: &TestApp) -> Option<DateTime<Utc>> {
+        let connection = app.store.connection(self.tenant_id, self.connection_id).await;
+        connection.unwrap().last_sync_at
     }
 
     fn events_path(&self) -> String {
@@ -148,21 +155,15 @@ impl Staff {
 
     /// Runs one import to completion (the connection's `last_sync_at` moves).
     async fn import_now(&self, app: &TestApp) {
-        let synced = || async {
-            let connection = app.store.connection(self.tenant_id, self.connection_id).await;
-            connection.unwrap().last_sync_at
-        };
-        let before = synced().await;
+        let before = self.last_sync_at(app).await;
         let job = Job::ImportAvailability {
             tenant_id: self.tenant_id,
             connection_id: self.connection_id,
         };
         app.store.enqueue(&job).await.unwrap();
-        eventually(Duration::from_secs(30), || async {
-            let now = synced().await;
-            (now.is_some() && now != before).then_some(())
-        })
-        .await;
+        app.settle().await;
+        let now = self.last_sync_at(app).await;
+        assert!(now.is_some() && now != before, "the import ran: {before:?} -> {now:?}");
     }
 
     /// The staff member's busy items over the next 30 days.
@@ -175,8 +176,7 @@ impl Staff {
         let from = day(from).format("%Y-%m-%dT%H:%M:%SZ");
         let to = day(to).format("%Y-%m-%dT%H:%M:%SZ");
         let path = format!("/api/v1/availability?staff_id={}&from={from}&to={to}", self.staff_id);
-        let (status, body) = app.call("GET", &path, &self.key, None).await;
-        assert_eq!(status, 200, "{body}");
+        let body: Value = self.api(app).send("GET", &path, None, 200).await.unwrap();
         body["busy"].as_array().unwrap().clone()
     }
 
@@ -206,21 +206,22 @@ impl Staff {
         found
     }
 
-    /// Creates a booking of this staff member; waits until it is in their calendar.
-    async fn booking(&self, app: &TestApp, title: &str, start: DateTime<Utc>) -> String {
+    /// Creates a booking of this staff member; once the jobs ran, it is in their calendar.
+    async fn booking(&self, app: &TestApp, title: &str, start: DateTime<Utc>) -> Uuid {
         let end = start + chrono::Duration::hours(1);
-        let body = json!({"title": title, "staff_ids": [self.staff_id],
-            "start": start.to_rfc3339(), "end": end.to_rfc3339(), "time_zone": "Europe/Amsterdam"});
-        let (status, created) = app.call("POST", "/api/v1/bookings", &self.key, Some(body)).await;
-        assert_eq!(status, 201, "{created}");
-        let id = created["id"].as_str().unwrap().to_owned();
-        let path = format!("/api/v1/bookings/{id}");
-        eventually(Duration::from_secs(30), || async {
-            let (_, b) = app.call("GET", &path, &self.key, None).await;
-            let sync = b["sync"].as_array()?.clone();
-            (sync.len() == 1 && sync[0]["state"] == "synced").then_some(())
-        })
-        .await;
+        let body = BookingIn {
+            title: title.into(),
+            staff_ids: vec![self.staff_id],
+            start: Some(start.to_rfc3339()),
+            end: Some(end.to_rfc3339()),
+            time_zone: Some("Europe/Amsterdam".into()),
+            ..BookingIn::default()
+        };
+        let api = self.api(app);
+        let id = api.create_booking(&body).await.unwrap().id;
+        app.settle().await;
+        let sync = api.booking(id).await.unwrap().sync;
+        assert!(sync.len() == 1 && sync[0].state == "synced", "{sync:?}");
         id
     }
 }
@@ -313,13 +314,9 @@ async fn a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_
         .unwrap();
     assert!(seeded.status().is_success());
     let staff = Staff::connect(&app, Kind::Google, "cy@example.com").await;
-    // The busy times are stored, then the connection's `last_sync_at` moves (a moment later).
-    let busy = eventually(Duration::from_secs(30), || async {
-        let busy = staff.calendar_busy(&app).await;
-        let synced = app.store.connection(staff.tenant_id, staff.connection_id).await.unwrap();
-        (!busy.is_empty() && synced.last_sync_at.is_some()).then_some(busy)
-    })
-    .await;
+    // The busy times are stored, and the connection's `last_sync_at` has moved.
+    let busy = staff.calendar_busy(&app).await;
+    assert!(staff.last_sync_at(&app).await.is_some());
     assert_eq!(busy, vec![("Dentist".to_owned(), at(2, 9))]);
     // Its reconciliation is due once, and claimed once across workers.
     let every = chrono::Duration::hours(6);
@@ -327,26 +324,22 @@ async fn a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_
     assert_eq!(app.store.claim_due_reconciles(Utc::now(), every, 10).await.unwrap(), 0);
 
     let booking = staff.booking(&app, "Massage", at(2, 10)).await;
-    let conflict = eventually(Duration::from_secs(30), || async {
-        let (_, page) = app.call("GET", "/api/v1/conflicts?status=open", &staff.key, None).await;
-        page["items"].as_array()?.first().cloned()
-    })
-    .await;
-    assert_eq!(conflict["severity"], "medium");
-    assert_eq!(conflict["staff_id"], staff.staff_id.as_str());
-    let mut kinds: Vec<&str> =
-        conflict["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    let api = staff.api(&app);
+    let open = api.conflicts("open").await.unwrap();
+    let conflict = open.first().expect("an open conflict");
+    assert_eq!(conflict.severity, Severity::Medium);
+    assert_eq!(conflict.staff_id, Some(staff.staff_id));
+    let mut kinds: Vec<&str> = conflict.items.iter().map(|i| i.kind.as_str()).collect();
     kinds.sort_unstable();
     assert_eq!(kinds, ["booking", "calendar"]);
-    assert!(conflict["items"].as_array().unwrap().iter().any(|i| i["id"] == booking.as_str()));
-    assert_eq!(conflict["start"], at(2, 10).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    assert!(conflict.items.iter().any(|i| i.id == booking));
+    assert_eq!(conflict.start, at(2, 10));
 
     // Cy disconnects the calendar: its busy times stop counting and the conflict resolves.
-    let path = format!("/api/v1/connections/{}", staff.connection_id);
-    assert_eq!(app.call("DELETE", &path, &staff.key, None).await.0, 200);
+    api.disconnect(staff.connection_id).await.unwrap();
     assert!(staff.calendar_busy(&app).await.is_empty());
-    let (_, page) = app.call("GET", "/api/v1/conflicts?status=open", &staff.key, None).await;
-    assert_eq!(page["items"], json!([]), "{page}");
+    let open = api.conflicts("open").await.unwrap();
+    assert!(open.is_empty(), "{open:?}");
     app.stop().await;
 }
 
@@ -366,14 +359,11 @@ async fn a_dead_grant_parks_the_import_and_a_reconnect_imports_at_once(db: Db) {
     let job =
         Job::ImportAvailability { tenant_id: staff.tenant_id, connection_id: staff.connection_id };
     app.store.enqueue(&job).await.unwrap();
-    let path = format!("/api/v1/connections/{}", staff.connection_id);
-    eventually(Duration::from_secs(30), || async {
-        let (_, connection) = app.call("GET", &path, &staff.key, None).await;
-        (connection["status"] == "needs_reauth").then_some(())
-    })
-    .await;
+    app.settle().await;
+    let api = staff.api(&app);
+    let connection = api.connection(staff.connection_id).await.unwrap();
+    assert_eq!(connection.status, "needs_reauth", "{connection:?}");
     // Parked, not failed: the job succeeded, and the last known busy times still count.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let failures = app.store.job_failures(100).await.unwrap();
     assert!(failures.iter().all(|f| f.kind != "import_availability"), "{failures:?}");
     assert_eq!(staff.calendar_busy(&app).await, imported);
@@ -384,16 +374,12 @@ async fn a_dead_grant_parks_the_import_and_a_reconnect_imports_at_once(db: Db) {
     // Reconnecting imports at once (Di's new appointment arrives with no scheduler pass), and
     // the scheduler does not run it a second time.
     staff.seed(&app, staff.event("Physio", at(3, 9), 1, json!({}))).await;
-    let (_, link) = app
-        .call("POST", &format!("/api/v1/staff/{}/settings-link", staff.staff_id), &staff.key, None)
-        .await;
     let browser = Browser::new();
-    browser.get(link["url"].as_str().unwrap()).await;
+    browser.get(&api.settings_link(staff.staff_id).await.unwrap().url).await;
     connect(&app, &browser, "microsoft", staff.email, "allow").await;
-    eventually(Duration::from_secs(30), || async {
-        (staff.calendar_busy(&app).await.len() == 2).then_some(())
-    })
-    .await;
+    app.settle().await;
+    let busy = staff.calendar_busy(&app).await;
+    assert_eq!(busy.len(), 2, "{busy:?}");
     assert_eq!(app.store.claim_due_calendar_imports(Utc::now(), every, 10).await.unwrap(), 0);
     app.stop().await;
 }
@@ -458,9 +444,9 @@ async fn a_booking_beyond_the_outlook_import_window_is_written_once_and_left_alo
     for _ in 0..3 {
         staff.import_now(&app).await;
     }
-    let (_, booking) = app.call("GET", &format!("/api/v1/bookings/{far}"), &staff.key, None).await;
-    let sync = &booking["sync"][0];
-    assert_eq!(sync["state"], "synced", "{booking}");
-    assert_eq!(sync["external_edit"], Value::Null, "taken for a deletion: {booking}");
+    let booking = staff.api(&app).booking(far).await.unwrap();
+    let sync = &booking.sync[0];
+    assert_eq!(sync.state, "synced", "{booking:?}");
+    assert_eq!(sync.external_edit, None, "taken for a deletion: {booking:?}");
     app.stop().await;
 }

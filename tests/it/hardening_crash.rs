@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
+use kalends::api::bookings::BookingIn;
+use kalends::api::staff::StaffIn;
 use kalends::app;
 use kalends_core::job::Job;
 use kalends_jobs::worker::{self, WorkerOptions};
@@ -15,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::connect::{Browser, connect};
-use crate::helpers::{self, Db, TempDir, TestApp, eventually, on_both_databases};
+use crate::helpers::{self, Db, TempDir, TestApp, booking_in, eventually, on_both_databases};
 use crate::process::{free_port, kalends, wait_ready};
 
 on_both_databases!(
@@ -25,15 +27,14 @@ on_both_databases!(
 );
 
 /// A staff member connected to Google through the sandbox; returns the API key and staff id.
-async fn connected_staff(app: &TestApp) -> (String, String) {
+async fn connected_staff(app: &TestApp) -> (String, Uuid) {
     let (_, key) = app.tenant().await;
-    let body = json!({"name": "Ann", "email": "ann@example.com"});
-    let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(body)).await;
-    let id = staff["id"].as_str().unwrap().to_owned();
-    let (_, link) =
-        app.call("POST", &format!("/api/v1/staff/{id}/settings-link"), &key, None).await;
+    let api = app.api(&key);
+    let ann =
+        StaffIn { name: "Ann".into(), email: Some("ann@example.com".into()), ..StaffIn::default() };
+    let id = api.create_staff(&ann).await.unwrap().id;
     let browser = Browser::new();
-    browser.get(link["url"].as_str().unwrap()).await;
+    browser.get(&api.settings_link(id).await.unwrap().url).await;
     let page = connect(app, &browser, "google", "ann@example.com", "allow").await;
     assert!(page.url.contains("notice=connected"), "{}", page.url);
     (key, id)
@@ -54,37 +55,31 @@ async fn a_retry_after_of_1e300_leaves_the_process_serving_and_the_sync_owed(db:
     let put = app.sandbox().put(app.url("/sandbox/_control/faults")).json(&faults);
     assert!(put.send().await.unwrap().status().is_success());
 
-    let booking = json!({"title": "Massage", "staff_ids": [ann],
-        "start": "2030-01-02T10:00:00+01:00", "end": "2030-01-02T11:00:00+01:00",
-        "time_zone": "Europe/Amsterdam"});
-    let (status, created) = app.call("POST", "/api/v1/bookings", &key, Some(booking)).await;
-    assert_eq!(status, 201);
-    let path = format!("/api/v1/bookings/{}", created["id"].as_str().unwrap());
+    let api = app.api(&key);
+    let booking = BookingIn { staff_ids: vec![ann], ..booking_in("Massage", 2) };
+    let id = api.create_booking(&booking).await.unwrap().id;
     // The throttled sync is recorded as waiting for a retry, not failed.
     let sync = eventually(Duration::from_secs(20), || async {
         assert!(!process.is_finished(), "the process stopped while syncing");
-        let (_, b) = app.call("GET", &path, &key, None).await;
-        let sync: Value = b["sync"].as_array()?.first()?.clone();
-        sync["last_error"].as_str().is_some_and(|e| e.contains("throttling")).then_some(sync)
+        let sync = api.booking(id).await.unwrap().sync.first()?.clone();
+        sync.last_error.as_deref().is_some_and(|e| e.contains("throttling")).then_some(sync)
     })
     .await;
-    assert_eq!(sync["state"], "pending", "{sync}");
+    assert_eq!(sync.state, "pending", "{sync:?}");
     // It is tried again later (within the longest retry delay, 1 s here): each try records how
     // much longer the provider's (clamped) hour has to run. The process still serves meanwhile.
-    let first = sync["last_error"].clone();
+    let first = sync.last_error;
     let retried = eventually(Duration::from_secs(20), || async {
         assert!(!process.is_finished(), "the process stopped after the 429");
-        let (_, b) = app.call("GET", &path, &key, None).await;
-        let sync: Value = b["sync"].as_array()?.first()?.clone();
-        (sync["last_error"].is_string() && sync["last_error"] != first).then_some(sync)
+        let sync = api.booking(id).await.unwrap().sync.first()?.clone();
+        (sync.last_error.is_some() && sync.last_error != first).then_some(sync)
     })
     .await;
-    assert_eq!(retried["state"], "pending", "{retried}");
-    assert!(retried["last_error"].as_str().unwrap().contains("wait 35"), "{retried}");
+    assert_eq!(retried.state, "pending", "{retried:?}");
+    assert!(retried.last_error.as_deref().unwrap().contains("wait 35"), "{retried:?}");
     let health = reqwest::get(app.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let (status, _) = app.call("GET", &path, &key, None).await;
-    assert_eq!(status, 200);
+    api.booking(id).await.unwrap();
     shutdown.cancel();
     let outcome = tokio::time::timeout(Duration::from_secs(20), process).await.unwrap().unwrap();
     assert!(outcome.is_ok(), "{outcome:?}");
@@ -177,12 +172,12 @@ async fn without_the_sandbox_there_is_no_sandbox_and_connecting_is_refused() {
     let control = reqwest::get(app.url("/sandbox/_control/faults")).await.unwrap();
     assert_eq!(control.status(), 404);
     let (_, key) = app.tenant().await;
-    let body = json!({"name": "Ann", "email": "ann@example.com"});
-    let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(body)).await;
-    let path = format!("/api/v1/staff/{}/settings-link", staff["id"].as_str().unwrap());
-    let (_, link) = app.call("POST", &path, &key, None).await;
+    let api = app.api(&key);
+    let ann =
+        StaffIn { name: "Ann".into(), email: Some("ann@example.com".into()), ..StaffIn::default() };
+    let staff = api.create_staff(&ann).await.unwrap();
     let browser = Browser::new();
-    browser.get(link["url"].as_str().unwrap()).await;
+    browser.get(&api.settings_link(staff.id).await.unwrap().url).await;
     let refused = browser.get(&app.url("/connect/google")).await;
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert!(refused.body.contains("not set up"), "{}", refused.body);

@@ -4,7 +4,11 @@
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
+use kalends::api::bookings::{BookingIn, Status};
+use kalends::api::error::Problem;
+use kalends::api::resources::ResourceIn;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::helpers::{Db, TempDir, TestApp, config, on_both_databases};
 
@@ -83,34 +87,43 @@ async fn app_allowing_local_feeds(db: Db) -> TestApp {
     TestApp::start_with(config, dir).await
 }
 
-async fn resource(app: &TestApp, key: &str) -> String {
-    let body = json!({"name": "Sea view", "time_zone": "UTC"});
-    let (status, room) = app.call("POST", "/api/v1/resources", key, Some(body)).await;
-    assert_eq!(status, 201, "{room}");
-    room["id"].as_str().unwrap().to_owned()
+async fn resource(app: &TestApp, key: &str) -> Uuid {
+    let room = ResourceIn {
+        name: "Sea view".into(),
+        time_zone: Some("UTC".into()),
+        ..ResourceIn::default()
+    };
+    app.api(key).create_resource(&room).await.unwrap().id
 }
 
-async fn register(app: &TestApp, key: &str, room: &str, url: &str) -> String {
+// Imports and availability have no typed answers (their `*Out` types only serialize): the
+// client checks the status and the problem, the tests read the JSON.
+
+async fn register(app: &TestApp, key: &str, room: Uuid, url: &str) -> String {
     let body = json!({"resource_id": room, "platform": "airbnb", "url": url});
-    let (status, import) = app.call("POST", "/api/v1/imports", key, Some(body)).await;
-    assert_eq!(status, 201, "{import}");
+    let import: Value =
+        app.api(key).send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
     import["id"].as_str().unwrap().to_owned()
 }
 
-/// Runs an import now; returns the HTTP status and the run.
-async fn run(app: &TestApp, key: &str, import: &str) -> (u16, Value) {
-    app.call("POST", &format!("/api/v1/imports/{import}/run"), key, None).await
+/// Runs an import now; returns the run, or the problem.
+async fn run(app: &TestApp, key: &str, import: &str) -> Result<Value, Problem> {
+    app.api(key).send("POST", &format!("/api/v1/imports/{import}/run"), None, 200).await
+}
+
+/// `GET path` (200).
+async fn get(app: &TestApp, key: &str, path: &str) -> Value {
+    app.api(key).send("GET", path, None, 200).await.unwrap()
 }
 
 /// The busy items of `room` between `from` and `to` days from today: (source, start date).
-async fn busy(app: &TestApp, key: &str, room: &str, from: i64, to: i64) -> Vec<(String, String)> {
+async fn busy(app: &TestApp, key: &str, room: Uuid, from: i64, to: i64) -> Vec<(String, String)> {
     let path = format!(
         "/api/v1/availability?resource_id={room}&from={}&to={}",
         in_days(from),
         in_days(to)
     );
-    let (status, availability) = app.call("GET", &path, key, None).await;
-    assert_eq!(status, 200, "{availability}");
+    let availability = get(app, key, &path).await;
     availability["busy"]
         .as_array()
         .unwrap()
@@ -128,12 +141,16 @@ async fn a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen(d
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key).await;
-    let body = json!({
-        "title": "Direct guest", "resource_id": room, "status": "confirmed",
-        "start_date": in_days(670), "end_date": in_days(674),
-    });
-    let (status, booking) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
-    assert_eq!(status, 201, "{booking}");
+    let api = app.api(&key);
+    let body = BookingIn {
+        title: "Direct guest".into(),
+        resource_id: Some(room),
+        status: Some(Status::Confirmed),
+        start_date: Some(in_days(670)),
+        end_date: Some(in_days(674)),
+        ..BookingIn::default()
+    };
+    let booking = api.create_booking(&body).await.unwrap();
     let weekly = format!(
         "DTSTART;VALUE=DATE:{}\r\nRRULE:FREQ=WEEKLY\r\nUID:cleaning@airbnb.com\r\nSUMMARY:Airbnb (Not available)\r\n",
         compact(2)
@@ -144,11 +161,11 @@ async fn a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen(d
         weekly,
     ]))
     .await;
-    let import = register(&app, &key, &room, &airbnb.url()).await;
-    let (status, done) = run(&app, &key, &import).await;
-    assert_eq!((status, done["outcome"].as_str()), (200, Some("ok")), "{done}");
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    let done = run(&app, &key, &import).await.unwrap();
+    assert_eq!(done["outcome"], "ok", "{done}");
 
-    let far = busy(&app, &key, &room, 600, 700).await;
+    let far = busy(&app, &key, room, 600, 700).await;
     let from_feed: Vec<&String> =
         far.iter().filter(|(source, _)| source == "feed").map(|(_, start)| start).collect();
     assert_eq!(
@@ -156,15 +173,12 @@ async fn a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen(d
         [&in_days(668)],
         "the far reservation blocks, the weekly block stops at the 548-day horizon: {far:?}"
     );
-    let near = busy(&app, &key, &room, 0, 30).await;
+    let near = busy(&app, &key, room, 0, 30).await;
     assert!(near.contains(&("feed".to_owned(), in_days(12))), "{near:?}");
     assert!(near.iter().filter(|(s, _)| s == "feed").count() >= 4, "the weekly block: {near:?}");
-    let (_, open) = app.call("GET", "/api/v1/conflicts?status=open", &key, None).await;
-    let conflicts = open["items"].as_array().unwrap();
-    assert_eq!(conflicts.len(), 1, "the double booking 22 months out is seen: {open}");
-    let ids: Vec<&str> =
-        conflicts[0]["items"].as_array().unwrap().iter().filter_map(|i| i["id"].as_str()).collect();
-    assert!(ids.contains(&booking["id"].as_str().unwrap()), "{open}");
+    let open = api.conflicts("open").await.unwrap();
+    assert_eq!(open.len(), 1, "the double booking 22 months out is seen: {open:?}");
+    assert!(open[0].items.iter().any(|i| i.id == booking.id), "{open:?}");
     app.stop().await;
 }
 
@@ -177,16 +191,16 @@ async fn an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run(db: 
         reservation("backwards@airbnb.com", 30, 25),
     ]))
     .await;
-    let import = register(&app, &key, &room, &airbnb.url()).await;
-    let (status, done) = run(&app, &key, &import).await;
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    let done = run(&app, &key, &import).await.unwrap();
     assert_eq!(
-        (status, done["outcome"].as_str(), done["added"].as_u64(), done["skipped"].as_u64()),
-        (200, Some("ok"), Some(1), Some(1)),
+        (done["outcome"].as_str(), done["added"].as_u64(), done["skipped"].as_u64()),
+        (Some("ok"), Some(1), Some(1)),
         "{done}"
     );
-    let blocked = busy(&app, &key, &room, 0, 60).await;
+    let blocked = busy(&app, &key, room, 0, 60).await;
     assert_eq!(blocked, vec![("feed".to_owned(), in_days(12))], "no made-up one-day block");
-    let (_, runs) = app.call("GET", &format!("/api/v1/imports/{import}/runs"), &key, None).await;
+    let runs = get(&app, &key, &format!("/api/v1/imports/{import}/runs")).await;
     assert_eq!(runs["items"][0]["skipped"], 1, "{runs}");
     app.stop().await;
 }
@@ -203,8 +217,8 @@ async fn an_address_refusal_says_not_a_public_address_without_naming_the_ip(db: 
         "http://127.0.0.1/export/listing.ics".to_owned(),
         "http://[fd00::17]/export/listing.ics".to_owned(),
     ] {
-        let import = register(&app, &key, &room, &url).await;
-        let (_, failed) = run(&app, &key, &import).await;
+        let import = register(&app, &key, room, &url).await;
+        let failed = run(&app, &key, &import).await.unwrap();
         assert_eq!(failed["outcome"], "failed", "{url}: {failed}");
         let error = failed["error"].as_str().unwrap();
         assert!(error.contains("not a public address"), "{url}: {error}");
@@ -238,23 +252,23 @@ async fn a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored(db: Db)
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key).await;
     let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
-    let import = register(&app, &key, &room, &airbnb.url()).await;
-    let (_, first) = run(&app, &key, &import).await;
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    let first = run(&app, &key, &import).await.unwrap();
     assert_eq!(first["outcome"], "ok", "{first}");
 
     let mut events = vec![reservation("b@airbnb.com", 20, 22)];
     events.extend(dear_events(2_000));
     airbnb.set(calendar(&events));
-    let (status, failed) = run(&app, &key, &import).await;
-    assert_eq!((status, failed["outcome"].as_str()), (200, Some("failed")), "{failed}");
+    let failed = run(&app, &key, &import).await.unwrap();
+    assert_eq!(failed["outcome"], "failed", "{failed}");
     let error = failed["error"].as_str().unwrap();
     assert!(error.starts_with("the feed needs too much work to read: "), "{error}");
     assert_eq!(
-        busy(&app, &key, &room, 0, 60).await,
+        busy(&app, &key, room, 0, 60).await,
         vec![("feed".to_owned(), in_days(12))],
         "nothing stored changed"
     );
-    let (_, state) = app.call("GET", &format!("/api/v1/imports/{import}"), &key, None).await;
+    let state = get(&app, &key, &format!("/api/v1/imports/{import}")).await;
     assert_eq!(state["consecutive_failures"], 1, "{state}");
     app.stop().await;
 }
@@ -306,7 +320,7 @@ async fn a_second_run_of_an_import_is_refused_while_the_first_is_alive(db: Db) {
     let (tenant, key) = app.tenant().await;
     let room = resource(&app, &key).await;
     let airbnb = Gated::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
-    let import = register(&app, &key, &room, &airbnb.platform.url()).await;
+    let import = register(&app, &key, room, &airbnb.platform.url()).await;
     let id: uuid::Uuid = import.parse().unwrap();
     // A lease of two seconds: the first run outlives it, and must keep its import all along.
     let importer = kalends_jobs::Importer::new(app.store.clone(), &settings)
@@ -323,8 +337,8 @@ async fn a_second_run_of_an_import_is_refused_while_the_first_is_alive(db: Db) {
     .await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
 
-    let (status, busy_run) = run(&app, &key, &import).await;
-    assert_eq!(status, 409, "POST .../run while a run is alive: {busy_run}");
+    let busy_run = run(&app, &key, &import).await.unwrap_err();
+    assert_eq!(busy_run.status, 409, "POST .../run while a run is alive: {busy_run:?}");
     let scheduled = kalends_jobs::import_feed::run(&importer, tenant_id, id).await;
     assert!(scheduled.is_ok(), "the scheduled job gives way quietly: {scheduled:?}");
     assert_eq!(airbnb.requests(), 1, "neither started a second run");
@@ -332,10 +346,10 @@ async fn a_second_run_of_an_import_is_refused_while_the_first_is_alive(db: Db) {
     airbnb.release.add_permits(1);
     let done = first.await.unwrap().unwrap();
     assert_eq!((done.outcome.as_str(), done.counts.added), ("ok", 1));
-    let (_, runs) = app.call("GET", &format!("/api/v1/imports/{import}/runs"), &key, None).await;
+    let runs = get(&app, &key, &format!("/api/v1/imports/{import}/runs")).await;
     assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
-    let (status, again) = run(&app, &key, &import).await;
-    assert_eq!((status, again["outcome"].as_str()), (200, Some("ok")), "the lease was given back");
+    let again = run(&app, &key, &import).await.unwrap();
+    assert_eq!(again["outcome"], "ok", "the lease was given back");
     app.stop().await;
 }
 
@@ -362,16 +376,15 @@ async fn the_import_list_shows_each_import_with_its_latest_run(db: Db) {
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key).await;
     let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
-    let first = register(&app, &key, &room, &airbnb.url()).await;
-    let second = register(&app, &key, &room, &format!("{}?second", airbnb.url())).await;
+    let first = register(&app, &key, room, &airbnb.url()).await;
+    let second = register(&app, &key, room, &format!("{}?second", airbnb.url())).await;
     for _ in 0..2 {
-        assert_eq!(run(&app, &key, &first).await.0, 200);
+        run(&app, &key, &first).await.unwrap();
     }
-    let (status, list) = app.call("GET", "/api/v1/imports", &key, None).await;
-    assert_eq!(status, 200, "{list}");
+    let list = get(&app, &key, "/api/v1/imports").await;
     let items = list["items"].as_array().unwrap();
     let find = |id: &str| items.iter().find(|i| i["id"] == id).unwrap().clone();
-    let (_, runs) = app.call("GET", &format!("/api/v1/imports/{first}/runs"), &key, None).await;
+    let runs = get(&app, &key, &format!("/api/v1/imports/{first}/runs")).await;
     assert_eq!(find(&first)["last_run"]["id"], runs["items"][0]["id"], "the newest of two runs");
     assert!(find(&second)["last_run"].is_null(), "{}", find(&second));
     app.stop().await;

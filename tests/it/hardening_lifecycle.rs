@@ -2,6 +2,8 @@
 //! claims and lost sync jobs are repaired, invite links expire, and history stays bounded.
 
 use base64::Engine as _;
+use kalends::api::bookings::{BookingIn, CustomerIn};
+use kalends::api::staff::StaffIn;
 use kalends_core::config::SecretKey;
 use kalends_core::domain::{ConnectionCalendar, NewStaff, Provider};
 use kalends_core::seal::Sealer;
@@ -10,6 +12,7 @@ use kalends_core::store::Overlap;
 use kalends_core::store::{NewChannel, NewConnection, StoredTokens};
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::helpers::{self, Db, TempDir, TestApp, on_both_databases};
 use crate::process::{free_port, kalends};
@@ -275,11 +278,13 @@ async fn feed_and_invite_links_made_before_a_key_rotation_keep_working(db: Db) {
     assert_eq!(status, 201, "{feed}");
     let feed_url = feed["url"].as_str().unwrap().to_owned();
     let feed_path = feed_url.split_once("/ical/").map(|(_, t)| format!("/ical/{t}")).unwrap();
-    let mut body = helpers::booking_body("Stay", 5);
-    body["customer"] = json!({"name": "Ann Lee", "email": "ann@example.com"});
-    let (status, booking) = app.call("POST", "/api/v1/bookings", &api_key, Some(body)).await;
-    assert_eq!(status, 201, "{booking}");
-    let booking_id: uuid::Uuid = booking["id"].as_str().unwrap().parse().unwrap();
+    let ann = CustomerIn {
+        name: "Ann Lee".into(),
+        email: Some("ann@example.com".into()),
+        ..CustomerIn::default()
+    };
+    let body = BookingIn { customer: Some(ann), ..helpers::booking_in("Stay", 5) };
+    let booking_id = app.api(&api_key).create_booking(&body).await.unwrap().id;
     let invite_path =
         format!("/invite/{}.ics", kalends_core::tokens::invite_token(&key(1), booking_id));
     assert_eq!(app.http.get(app.url(&invite_path)).send().await.unwrap().status(), 200);
@@ -398,19 +403,12 @@ async fn a_sync_job_lost_by_the_queue_is_queued_again_by_the_drift_check(db: Db)
     let (elsewhere, _) = kalends::app::connect(&config).await.unwrap();
     let app = TestApp::start_with(config, TempDir::new()).await;
     let (tenant, key) = app.tenant().await;
-    let (_, ann) = app
-        .call(
-            "POST",
-            "/api/v1/staff",
-            &key,
-            Some(json!({"name": "Ann", "email": "ann@example.com"})),
-        )
-        .await;
-    let ann: uuid::Uuid = ann["id"].as_str().unwrap().parse().unwrap();
-    let (_, link) =
-        app.call("POST", &format!("/api/v1/staff/{ann}/settings-link"), &key, None).await;
+    let api = app.api(&key);
+    let ann =
+        StaffIn { name: "Ann".into(), email: Some("ann@example.com".into()), ..StaffIn::default() };
+    let ann = api.create_staff(&ann).await.unwrap().id;
     let browser = crate::connect::Browser::new();
-    browser.get(link["url"].as_str().unwrap()).await;
+    browser.get(&api.settings_link(ann).await.unwrap().url).await;
     let page = crate::connect::connect(&app, &browser, "google", "ann@example.com", "allow").await;
     assert!(page.url.contains("notice=connected"), "{}", page.url);
 
@@ -451,14 +449,23 @@ async fn app_with_key(db: Db) -> TestApp {
 }
 
 /// Creates a booking for Ann Lee from `start` to `end`; returns its id and public invite path.
-async fn ann_invite(app: &TestApp, api_key: &str, start: &str, end: &str) -> (String, String) {
-    let body = json!({"title": "Hot stone massage", "start": start, "end": end, "time_zone": "UTC",
-        "location": "Spa, Room 2", "description": "Deep tissue, allergic to lavender",
-        "customer": {"name": "Ann Lee", "email": "ann.lee@example.com", "phone": "+27 82 000 0000"}});
-    let (status, booking) = app.call("POST", "/api/v1/bookings", api_key, Some(body)).await;
-    assert_eq!(status, 201, "{booking}");
-    let id = booking["id"].as_str().unwrap().to_owned();
-    let token = kalends_core::tokens::invite_token(&key(3), id.parse().unwrap());
+async fn ann_invite(app: &TestApp, api_key: &str, start: &str, end: &str) -> (Uuid, String) {
+    let body = BookingIn {
+        title: "Hot stone massage".into(),
+        start: Some(start.into()),
+        end: Some(end.into()),
+        time_zone: Some("UTC".into()),
+        location: Some("Spa, Room 2".into()),
+        description: Some("Deep tissue, allergic to lavender".into()),
+        customer: Some(CustomerIn {
+            name: "Ann Lee".into(),
+            email: Some("ann.lee@example.com".into()),
+            phone: Some("+27 82 000 0000".into()),
+        }),
+        ..BookingIn::default()
+    };
+    let id = app.api(api_key).create_booking(&body).await.unwrap().id;
+    let token = kalends_core::tokens::invite_token(&key(3), id);
     (id, format!("/invite/{token}.ics"))
 }
 
@@ -476,9 +483,7 @@ async fn a_cancelled_bookings_invite_link_shows_only_that_it_is_cancelled(db: Db
     assert_eq!(status, 200);
     assert!(before.contains("ann.lee@example.com") && before.contains("Spa"), "{before}");
 
-    let (status, _) =
-        app.call("POST", &format!("/api/v1/bookings/{id}/cancel"), &api_key, None).await;
-    assert_eq!(status, 200);
+    app.api(&api_key).cancel_booking(id).await.unwrap();
     let (status, after) = public_get(&app, &path).await;
     assert_eq!(status, 200, "{after}");
     assert!(after.contains("METHOD:CANCEL") && after.contains("STATUS:CANCELLED"), "{after}");

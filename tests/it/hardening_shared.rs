@@ -3,17 +3,18 @@
 //! events alone; deleting a staff member cleans up at the provider before Kalends forgets.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use kalends::api::bookings::BookingIn;
+use kalends::api::staff::StaffIn;
 use kalends_core::Config;
 use kalends_core::seal::Sealer;
 use kalends_jobs::reconcile::{Repairs, reconcile};
 use kalends_providers::session::Credentials;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::connect::{Browser, connect};
-use crate::helpers::{Db, TestApp, eventually, on_both_databases};
+use crate::helpers::{Db, TestApp, on_both_databases};
 
 on_both_databases!(
     two_staff_sharing_one_google_calendar_never_delete_or_rewrite_each_others_events,
@@ -40,18 +41,20 @@ async fn connected_staff(
     name: &str,
     provider: &str,
     email: &str,
-) -> (String, Uuid) {
-    let body = json!({"name": name, "email": format!("{}@salon.example", name.to_lowercase())});
-    let (status, staff) = app.call("POST", "/api/v1/staff", key, Some(body)).await;
-    assert_eq!(status, 201, "{staff}");
-    let id = staff["id"].as_str().unwrap().to_owned();
-    let (_, link) = app.call("POST", &format!("/api/v1/staff/{id}/settings-link"), key, None).await;
+) -> (Uuid, Uuid) {
+    let api = app.api(key);
+    let staff = StaffIn {
+        name: name.into(),
+        email: Some(format!("{}@salon.example", name.to_lowercase())),
+        ..StaffIn::default()
+    };
+    let id = api.create_staff(&staff).await.unwrap().id;
     let browser = Browser::new();
-    browser.get(link["url"].as_str().unwrap()).await;
+    browser.get(&api.settings_link(id).await.unwrap().url).await;
     let page = connect(app, &browser, provider, email, "allow").await;
     assert!(page.url.contains("notice=connected"), "{}", page.url);
-    let (_, list) = app.call("GET", &format!("/api/v1/connections?staff_id={id}"), key, None).await;
-    let connection = list["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    let connections = api.connections().await.unwrap();
+    let connection = connections.into_iter().find(|c| c.staff_id == id).unwrap().id;
     (id, connection)
 }
 
@@ -102,16 +105,12 @@ async fn writes(app: &TestApp) -> u64 {
         .sum()
 }
 
-/// Waits until every booking's event is synced.
-async fn synced(app: &TestApp, key: &str, bookings: &[String]) {
+/// Once the jobs have run, every booking's event is synced.
+async fn synced(app: &TestApp, key: &str, bookings: &[Uuid]) {
+    app.settle().await;
     for id in bookings {
-        let path = format!("/api/v1/bookings/{id}");
-        eventually(Duration::from_secs(30), || async {
-            let (_, b) = app.call("GET", &path, key, None).await;
-            let sync = b["sync"].as_array()?.clone();
-            (!sync.is_empty() && sync.iter().all(|s| s["state"] == "synced")).then_some(())
-        })
-        .await;
+        let b = app.api(key).booking(*id).await.unwrap();
+        assert!(!b.sync.is_empty() && b.sync.iter().all(|s| s.state == "synced"), "{b:?}");
     }
 }
 
@@ -126,20 +125,21 @@ async fn shared_calendar_stays_still(db: Db, provider: &str) {
     // At the same time (a salon's staff work in parallel), soon (reconciliation looks 18 months
     // ahead).
     let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
-    for (staff, title) in [(&ann, "Cut with Ann"), (&bo, "Colour with Bo")] {
-        let body = json!({"title": title, "staff_ids": [staff],
-            "start": format!("{day}T10:00:00Z"), "end": format!("{day}T11:00:00Z"),
-            "time_zone": "Europe/Amsterdam"});
-        let (status, created) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
-        assert_eq!(status, 201, "{created}");
-        bookings.push(created["id"].as_str().unwrap().to_owned());
+    let api = app.api(&key);
+    for (staff, title) in [(ann, "Cut with Ann"), (bo, "Colour with Bo")] {
+        let body = BookingIn {
+            title: title.into(),
+            staff_ids: vec![staff],
+            start: Some(format!("{day}T10:00:00Z")),
+            end: Some(format!("{day}T11:00:00Z")),
+            time_zone: Some("Europe/Amsterdam".into()),
+            ..BookingIn::default()
+        };
+        bookings.push(api.create_booking(&body).await.unwrap().id);
     }
     synced(&app, &key, &bookings).await;
-    let before = eventually(Duration::from_secs(30), || async {
-        let events = desk_events(&app, provider).await;
-        (events.len() == 2).then_some(events)
-    })
-    .await;
+    let before = desk_events(&app, provider).await;
+    assert_eq!(before.len(), 2, "{before:#?}");
     let writes_before = writes(&app).await;
 
     let credentials = credentials(&app);
@@ -158,8 +158,7 @@ async fn shared_calendar_stays_still(db: Db, provider: &str) {
             .unwrap();
         }
     }
-    // Whatever the imports queued (a restore of an event seen as deleted) has run by now.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Whatever the imports queued (a restore of an event seen as deleted) runs first.
     synced(&app, &key, &bookings).await;
 
     let after = desk_events(&app, provider).await;
@@ -170,8 +169,8 @@ async fn shared_calendar_stays_still(db: Db, provider: &str) {
         assert_eq!(count, 1, "{title} is in the shared calendar once");
     }
     // Neither staff member is busy because of the other's booking.
-    let (_, conflicts) = app.call("GET", "/api/v1/conflicts", &key, None).await;
-    assert_eq!(conflicts["items"], json!([]), "{conflicts}");
+    let conflicts = api.all_conflicts().await.unwrap();
+    assert!(conflicts.is_empty(), "{conflicts:?}");
     app.stop().await;
 }
 
@@ -195,24 +194,28 @@ async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_r
 ) {
     let app = TestApp::start_public(db).await;
     let (_, key) = app.tenant().await;
-    let body = json!({"name": "Ann", "email": "ann@example.com"});
-    let (_, staff) = app.call("POST", "/api/v1/staff", &key, Some(body)).await;
-    let ann = staff["id"].as_str().unwrap().to_owned();
-    let (_, link) =
-        app.call("POST", &format!("/api/v1/staff/{ann}/settings-link"), &key, None).await;
+    let api = app.api(&key);
+    let ann =
+        StaffIn { name: "Ann".into(), email: Some("ann@example.com".into()), ..StaffIn::default() };
+    let ann = api.create_staff(&ann).await.unwrap().id;
     let browser = Browser::new();
-    browser.get(link["url"].as_str().unwrap()).await;
+    browser.get(&api.settings_link(ann).await.unwrap().url).await;
     // Google is her default (bookings go there); Microsoft is connected too.
     for (provider, email) in [("google", "ann@example.com"), ("microsoft", "ann@contoso.example")] {
         let page = connect(&app, &browser, provider, email, "allow").await;
         assert!(page.url.contains("notice=connected"), "{}", page.url);
     }
     let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
-    let body = json!({"title": "Cut", "staff_ids": [ann], "time_zone": "UTC",
-        "start": format!("{day}T10:00:00Z"), "end": format!("{day}T11:00:00Z")});
-    let (status, created) = app.call("POST", "/api/v1/bookings", &key, Some(body)).await;
-    assert_eq!(status, 201, "{created}");
-    synced(&app, &key, &[created["id"].as_str().unwrap().to_owned()]).await;
+    let body = BookingIn {
+        title: "Cut".into(),
+        staff_ids: vec![ann],
+        time_zone: Some("UTC".into()),
+        start: Some(format!("{day}T10:00:00Z")),
+        end: Some(format!("{day}T11:00:00Z")),
+        ..BookingIn::default()
+    };
+    let created = api.create_booking(&body).await.unwrap();
+    synced(&app, &key, &[created.id]).await;
     let events_url =
         app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
     let live = || async {
@@ -221,34 +224,30 @@ async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_r
         events.into_iter().filter(|e| e["status"] != "cancelled").count()
     };
     assert_eq!(live().await, 1, "the booking is in her Google calendar");
-    eventually(Duration::from_secs(20), || async {
-        let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
-        let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
-        let watching = channels.len() == 1 && channels[0]["stopped"] != true;
-        (watching && subscriptions.len() == 1).then_some(())
-    })
-    .await;
+    let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
+    let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
+    let watching = channels.len() == 1 && channels[0]["stopped"] != true;
+    assert!(watching && subscriptions.len() == 1, "{channels:?} {subscriptions:?}");
 
-    let (status, _) = app.call("DELETE", &format!("/api/v1/staff/{ann}"), &key, None).await;
-    assert_eq!(status, 204);
+    api.delete_staff(ann).await.unwrap();
     // Gone from the API at once.
-    assert_eq!(app.call("GET", &format!("/api/v1/staff/{ann}"), &key, None).await.0, 404);
-    let (_, staff_list) = app.call("GET", "/api/v1/staff", &key, None).await;
-    assert_eq!(staff_list["items"], json!([]), "{staff_list}");
-    let (_, connections) = app.call("GET", "/api/v1/connections", &key, None).await;
-    assert_eq!(connections["items"], json!([]), "{connections}");
+    assert_eq!(api.staff(ann).await.unwrap_err().status, 404);
+    let staff_list = api.staff_list().await.unwrap();
+    assert!(staff_list.items.is_empty(), "{staff_list:?}");
+    let connections = api.connections().await.unwrap();
+    assert!(connections.is_empty(), "{connections:?}");
 
-    // Cleaned up at the providers: event removed, channel stopped, subscription deleted, the
-    // Google grant revoked (Microsoft has no revocation endpoint: its token is forgotten).
-    eventually(Duration::from_secs(30), || async {
-        let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
-        let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
-        let grants = sandbox_list(&app, "/sandbox/_control/grants").await;
-        let google_revoked =
-            grants.iter().any(|g| g["provider"] == "google" && g["revoked"] == true);
-        let stopped = channels.iter().all(|c| c["stopped"] == true);
-        (live().await == 0 && stopped && subscriptions.is_empty() && google_revoked).then_some(())
-    })
-    .await;
+    // Cleaned up at the providers once the jobs ran: event removed, channel stopped,
+    // subscription deleted, the Google grant revoked (Microsoft has no revocation endpoint: its
+    // token is forgotten).
+    app.settle().await;
+    let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
+    let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
+    let grants = sandbox_list(&app, "/sandbox/_control/grants").await;
+    let google_revoked = grants.iter().any(|g| g["provider"] == "google" && g["revoked"] == true);
+    assert_eq!(live().await, 0, "the event is removed");
+    assert!(channels.iter().all(|c| c["stopped"] == true), "{channels:?}");
+    assert!(subscriptions.is_empty(), "{subscriptions:?}");
+    assert!(google_revoked, "{grants:?}");
     app.stop().await;
 }

@@ -2,84 +2,99 @@
 //! the API accepts is range-checked before anything computes with it.
 
 use futures::future::join_all;
+use kalends::api::blocks::BlockIn;
+use kalends::api::bookings::{BookingIn, BookingOut};
+use kalends::api::error::Problem;
+use kalends::api::resources::ResourceIn;
+use kalends::api::staff::StaffIn;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
-use crate::helpers::{Db, TestApp, on_both_databases};
+use crate::helpers::{Api, Db, TestApp, fields, on_both_databases};
 
 /// How many requests race in the concurrency tests.
 const RACERS: usize = 50;
 
-async fn resource(app: &TestApp, key: &str) -> String {
-    let body = json!({"name": "Sea view", "time_zone": "UTC"});
-    let (status, room) = app.call("POST", "/api/v1/resources", key, Some(body)).await;
-    assert_eq!(status, 201, "{room}");
-    room["id"].as_str().unwrap().to_owned()
+async fn resource(api: &Api<'_>) -> Uuid {
+    let room = ResourceIn {
+        name: "Sea view".into(),
+        time_zone: Some("UTC".into()),
+        ..ResourceIn::default()
+    };
+    api.create_resource(&room).await.unwrap().id
 }
 
-async fn staff_member(app: &TestApp, key: &str) -> String {
-    let body = json!({"name": "Ann", "email": "ann@example.com"});
-    let (status, staff) = app.call("POST", "/api/v1/staff", key, Some(body)).await;
-    assert_eq!(status, 201, "{staff}");
-    staff["id"].as_str().unwrap().to_owned()
+async fn staff_member(api: &Api<'_>) -> Uuid {
+    let ann =
+        StaffIn { name: "Ann".into(), email: Some("ann@example.com".into()), ..StaffIn::default() };
+    api.create_staff(&ann).await.unwrap().id
 }
 
 /// A stay of `room` from the `day`th of March 2030, two nights.
-fn stay(room: &str, day: usize) -> Value {
+fn stay(room: Uuid, day: usize) -> Value {
     json!({
         "title": format!("Guest {day}"), "resource_id": room,
         "start_date": format!("2030-03-{day:02}"), "end_date": format!("2030-03-{:02}", day + 2),
     })
 }
 
-/// Sends all `requests` at once; returns the statuses and bodies in order.
-async fn race(app: &TestApp, key: &str, requests: Vec<(&str, String, Value)>) -> Vec<(u16, Value)> {
+/// What one racing write got: the booking with its status, or the problem.
+type Answer = Result<(u16, BookingOut), Problem>;
+
+/// Sends all `requests` at once; returns the answers in order.
+async fn race(api: &Api<'_>, requests: Vec<(&str, String, Value)>) -> Vec<Answer> {
     let calls = requests
         .into_iter()
-        .map(|(method, path, body)| async move { app.call(method, &path, key, Some(body)).await });
+        .map(|(method, path, body)| async move { api.exchange(method, &path, Some(body)).await });
     join_all(calls).await
 }
 
-fn count(answers: &[(u16, Value)], status: u16) -> usize {
-    answers.iter().filter(|(s, _)| *s == status).count()
+fn status(answer: &Answer) -> u16 {
+    answer.as_ref().map_or_else(|problem| problem.status, |(status, _)| *status)
 }
 
-async fn stored_bookings(app: &TestApp, key: &str) -> usize {
-    let (status, page) = app.call("GET", "/api/v1/bookings?limit=200", key, None).await;
-    assert_eq!(status, 200, "{page}");
-    page["items"].as_array().unwrap().len()
+fn count(answers: &[Answer], wanted: u16) -> usize {
+    answers.iter().filter(|a| status(a) == wanted).count()
+}
+
+async fn stored_bookings(api: &Api<'_>) -> usize {
+    api.bookings("limit=200").await.unwrap().items.len()
 }
 
 /// Every 409 names the one booking that won.
-fn assert_refusals_name(answers: &[(u16, Value)], winner: &Value) {
-    for (status, body) in answers.iter().filter(|(s, _)| *s == 409) {
-        assert_eq!(*status, 409);
-        assert_eq!(body["conflicts"][0]["id"], winner["id"], "{body}");
-        assert_eq!(body["conflicts"].as_array().unwrap().len(), 1, "{body}");
+fn assert_refusals_name(answers: &[Answer], winner: &BookingOut) {
+    for problem in answers.iter().filter_map(|a| a.as_ref().err()).filter(|p| p.status == 409) {
+        let conflicts = problem.conflicts.as_ref().unwrap();
+        assert_eq!(conflicts[0]["id"], winner.id.to_string(), "{problem:?}");
+        assert_eq!(conflicts.as_array().unwrap().len(), 1, "{problem:?}");
     }
 }
 
 async fn fifty_concurrent_conflicting_bookings_give_exactly_one_201(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
-    let room = resource(&app, &key).await;
+    let api = app.api(&key);
+    let room = resource(&api).await;
     let path = "/api/v1/bookings?reject_conflicts=true".to_owned();
-    let requests = (0..RACERS).map(|_| ("POST", path.clone(), stay(&room, 10))).collect();
-    let answers = race(&app, &key, requests).await;
-    let created: Vec<_> = answers.iter().filter(|(s, _)| *s == 201).collect();
+    let requests = (0..RACERS).map(|_| ("POST", path.clone(), stay(room, 10))).collect();
+    let answers = race(&api, requests).await;
+    let created: Vec<_> =
+        answers.iter().filter_map(|a| a.as_ref().ok()).filter(|(s, _)| *s == 201).collect();
     assert_eq!(
         (created.len(), count(&answers, 409)),
         (1, RACERS - 1),
         "one stay may win the nights; the others are refused"
     );
     assert_refusals_name(&answers, &created[0].1);
-    assert_eq!(stored_bookings(&app, &key).await, 1);
+    assert_eq!(stored_bookings(&api).await, 1);
     app.stop().await;
 }
 
 async fn fifty_concurrent_bookings_of_different_nights_are_all_saved(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
-    let room = resource(&app, &key).await;
+    let api = app.api(&key);
+    let room = resource(&api).await;
     // Two-night stays every other day of 2030: back to back, never overlapping.
     let path = "/api/v1/bookings?reject_conflicts=true".to_owned();
     let requests = (0..RACERS)
@@ -92,24 +107,25 @@ async fn fifty_concurrent_bookings_of_different_nights_are_all_saved(db: Db) {
             ("POST", path.clone(), body)
         })
         .collect();
-    let answers = race(&app, &key, requests).await;
-    assert_eq!(count(&answers, 201), RACERS, "{:?}", answers.iter().find(|(s, _)| *s != 201));
-    assert_eq!(stored_bookings(&app, &key).await, RACERS);
+    let answers = race(&api, requests).await;
+    assert_eq!(count(&answers, 201), RACERS, "{:?}", answers.iter().find(|a| status(a) != 201));
+    assert_eq!(stored_bookings(&api).await, RACERS);
     app.stop().await;
 }
 
 async fn concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
-    let ann = staff_member(&app, &key).await;
+    let api = app.api(&key);
+    let ann = staff_member(&api).await;
     let mut requests = Vec::new();
     for i in 0..10 {
-        let room = resource(&app, &key).await;
+        let room = resource(&api).await;
         let body = json!({"title": format!("Massage {i}"), "resource_id": room, "staff_ids": [ann],
             "start": "2030-03-01T10:00:00Z", "end": "2030-03-01T11:00:00Z"});
         requests.push(("POST", "/api/v1/bookings?reject_conflicts=true".to_owned(), body));
     }
-    let answers = race(&app, &key, requests).await;
+    let answers = race(&api, requests).await;
     assert_eq!((count(&answers, 201), count(&answers, 409)), (1, 9), "Ann can be in one room only");
     app.stop().await;
 }
@@ -117,15 +133,14 @@ async fn concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201
 async fn concurrent_upserts_and_patches_onto_the_same_nights_save_only_one(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
-    let room = resource(&app, &key).await;
+    let api = app.api(&key);
+    let room = resource(&api).await;
     // Ten stays on separate nights, each then moved onto the same nights at once…
     let mut requests = Vec::new();
     for i in 0..10 {
-        let (status, saved) =
-            app.call("POST", "/api/v1/bookings", &key, Some(stay(&room, 2 + 3 * i))).await;
-        assert_eq!(status, 201, "{saved}");
-        let path =
-            format!("/api/v1/bookings/{}?reject_conflicts=true", saved["id"].as_str().unwrap());
+        let saved: BookingOut =
+            api.send("POST", "/api/v1/bookings", Some(stay(room, 2 + 3 * i)), 201).await.unwrap();
+        let path = format!("/api/v1/bookings/{}?reject_conflicts=true", saved.id);
         let patch = json!({"start_date": "2030-04-10", "end_date": "2030-04-12"});
         requests.push(("PATCH", path, patch));
     }
@@ -135,38 +150,29 @@ async fn concurrent_upserts_and_patches_onto_the_same_nights_save_only_one(db: D
         let body = json!({"title": "Late", "resource_id": room, "start_date": "2030-04-11", "end_date": "2030-04-13"});
         requests.push(("PUT", path, body));
     }
-    let answers = race(&app, &key, requests).await;
+    let answers = race(&api, requests).await;
     let saved = count(&answers[..10], 200) + count(&answers[10..], 201);
-    let statuses: Vec<_> = answers.iter().map(|(s, _)| s).collect();
+    let statuses: Vec<_> = answers.iter().map(status).collect();
     assert_eq!((saved, count(&answers, 409)), (1, 19), "{statuses:?}");
     app.stop().await;
 }
 
-/// `method path` answers 422 naming exactly `fields`.
-async fn assert_refused(
-    app: &TestApp,
-    key: &str,
-    request: (&str, String, Option<Value>),
-    fields: &[&str],
-) {
+/// `method path` answers 422 naming exactly `named`.
+async fn assert_refused(api: &Api<'_>, request: (&str, String, Option<Value>), named: &[&str]) {
     let (method, path, body) = request;
-    let (status, problem) = app.call(method, &path, key, body).await;
-    assert_eq!(status, 422, "{method} {path}: {problem}");
-    let named: Vec<_> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(named, fields, "{method} {path}: {problem}");
+    let answer = api.exchange::<Value>(method, &path, body).await;
+    let problem = answer.expect_err(&format!("{method} {path} is refused"));
+    assert_eq!(problem.status, 422, "{method} {path}: {problem:?}");
+    assert_eq!(fields(&problem), named, "{method} {path}: {problem:?}");
 }
 
 async fn dates_beyond_the_supported_years_are_refused_naming_the_field(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
-    let room = resource(&app, &key).await;
-    let (status, kept) = app.call("POST", "/api/v1/bookings", &key, Some(stay(&room, 1))).await;
-    assert_eq!(status, 201, "{kept}");
+    let api = app.api(&key);
+    let room = resource(&api).await;
+    let kept: BookingOut =
+        api.send("POST", "/api/v1/bookings", Some(stay(room, 1)), 201).await.unwrap();
     let get = |path: String| ("GET", path, None);
     let window = |q: &str| get(format!("/api/v1/availability?resource_id={room}&{q}"));
     let block = |start: &str, end: &str| {
@@ -206,45 +212,45 @@ async fn dates_beyond_the_supported_years_are_refused_naming_the_field(db: Db) {
             ),
             &["start"],
         ),
-        (
-            ("PATCH", format!("/api/v1/bookings/{}", kept["id"].as_str().unwrap()), Some(patch)),
-            &["end_date"],
-        ),
+        (("PATCH", format!("/api/v1/bookings/{}", kept.id), Some(patch)), &["end_date"]),
     ];
     for (request, fields) in cases {
-        assert_refused(&app, &key, request, fields).await;
+        assert_refused(&api, request, fields).await;
     }
-    let (status, _) = app.call("GET", &window("from=2030-01-01").1, &key, None).await;
-    assert_eq!(status, 200, "the server keeps answering");
-    let (_, list) = app.call("GET", "/api/v1/bookings", &key, None).await;
-    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "nothing far was saved: {list}");
-    let (_, blocks) = app.call("GET", "/api/v1/blocks", &key, None).await;
-    assert_eq!(blocks["items"].as_array().map(Vec::len), Some(0), "{blocks}");
+    let answer = api.send::<Value>("GET", &window("from=2030-01-01").1, None, 200).await;
+    answer.expect("the server keeps answering");
+    let list = api.bookings("").await.unwrap();
+    assert_eq!(list.items.len(), 1, "nothing far was saved: {list:?}");
+    let blocks = api.blocks("").await.unwrap();
+    assert_eq!(blocks.items.len(), 0, "{blocks:?}");
     app.stop().await;
 }
 
 async fn the_last_day_of_2200_is_accepted_and_2201_refused(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
-    let room = resource(&app, &key).await;
-    let booking = json!({"title": "Edge", "resource_id": room, "start": "2200-12-31T10:00:00Z", "end": "2200-12-31T23:59:59Z"});
-    let (status, saved) = app.call("POST", "/api/v1/bookings", &key, Some(booking)).await;
-    assert_eq!(status, 201, "{saved}");
-    let block = json!({"resource_id": room, "start_date": "1900-01-01", "end_date": "1900-01-02"});
-    let (status, saved) = app.call("POST", "/api/v1/blocks", &key, Some(block)).await;
-    assert_eq!(status, 201, "{saved}");
-    let (status, window) = app
-        .call(
-            "GET",
-            &format!("/api/v1/availability?resource_id={room}&from=2200-12-31"),
-            &key,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{window}");
+    let api = app.api(&key);
+    let room = resource(&api).await;
+    let edge = |end: &str| BookingIn {
+        title: "Edge".into(),
+        resource_id: Some(room),
+        start: Some("2200-12-31T10:00:00Z".into()),
+        end: Some(end.into()),
+        ..BookingIn::default()
+    };
+    api.create_booking(&edge("2200-12-31T23:59:59Z")).await.unwrap();
+    let block = BlockIn {
+        resource_id: Some(room),
+        start_date: Some("1900-01-01".into()),
+        end_date: Some("1900-01-02".into()),
+        ..BlockIn::default()
+    };
+    api.create_block(&block).await.unwrap();
+    let path = format!("/api/v1/availability?resource_id={room}&from=2200-12-31");
+    let window: Value = api.send("GET", &path, None, 200).await.unwrap();
     assert_eq!(window["busy"].as_array().unwrap().len(), 1, "{window}");
     let booking = json!({"title": "Edge", "resource_id": room, "start": "2200-12-31T10:00:00Z", "end": "2201-01-01T00:00:00Z"});
-    assert_refused(&app, &key, ("POST", "/api/v1/bookings".into(), Some(booking)), &["end"]).await;
+    assert_refused(&api, ("POST", "/api/v1/bookings".into(), Some(booking)), &["end"]).await;
     app.stop().await;
 }
 

@@ -525,3 +525,33 @@ macro_rules! on_both_databases {
     };
 }
 pub(crate) use on_both_databases;
+
+// Added for hardening/calendar_import.
+impl Api<'_> {
+    pub async fn staff(&self, id: Uuid) -> Result<StaffOut, Problem> {
+        self.send("GET", &format!("/api/v1/staff/{id}"), None, 200).await
+    }
+
+    pub async fn staff_list(&self) -> Result<ListOut<StaffOut>, Problem> {
+        self.send("GET", "/api/v1/staff", None, 200).await
+    }
+
+    pub async fn delete_staff(&self, id: Uuid) -> Result<(), Problem> {
+        self.send("DELETE", &format!("/api/v1/staff/{id}"), None, 204).await
+    }
+
+    /// Every conflict, open and resolved.
+    pub async fn all_conflicts(&self) -> Result<Vec<ConflictOut>, Problem> {
+        let page: ListOut<ConflictOut> = self.send("GET", "/api/v1/conflicts", None, 200).await?;
+        Ok(page.items)
+    }
+
+    pub async fn connection(&self, id: Uuid) -> Result<ConnectionOut, Problem> {
+        self.send("GET", &format!("/api/v1/connections/{id}"), None, 200).await
+    }
+
+    /// `DELETE /api/v1/connections/{id}`: what was disconnected, as JSON.
+    pub async fn disconnect(&self, id: Uuid) -> Result<Value, Problem> {
+        self.send("DELETE", &format!("/api/v1/connections/{id}"), None, 200).await
+    }
+}
