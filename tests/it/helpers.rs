@@ -546,10 +546,6 @@ impl Api<'_> {
         Ok(page.items)
     }
 
-    pub async fn connection(&self, id: Uuid) -> Result<ConnectionOut, Problem> {
-        self.send("GET", &format!("/api/v1/connections/{id}"), None, 200).await
-    }
-
     /// `DELETE /api/v1/connections/{id}`: what was disconnected, as JSON.
     pub async fn disconnect(&self, id: Uuid) -> Result<Value, Problem> {
         self.send("DELETE", &format!("/api/v1/connections/{id}"), None, 200).await
