@@ -208,15 +208,7 @@ async fn a_staff_member_connects_google_and_microsoft_and_disconnects_one(db: Db
     assert_eq!(google.status, "revoked");
     let microsoft = list.iter().find(|c| c.provider == "microsoft").unwrap();
     assert!(microsoft.is_default);
-    let grants: Value = app
-        .sandbox()
-        .get(app.url("/sandbox/_control/grants"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grants: Value = app.sandbox_json("/sandbox/_control/grants").await;
     let google_grant =
         grants.as_array().unwrap().iter().find(|g| g["provider"] == "google").unwrap();
     assert_eq!(google_grant["revoked"], true, "Google was asked to revoke the grant");
@@ -479,15 +471,7 @@ async fn an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_cal
     for (status, test) in futures::future::join_all(calls).await {
         assert_eq!((status, &test["ok"]), (200, &json!(true)), "{test}");
     }
-    let grants: Value = app
-        .sandbox()
-        .get(app.url("/sandbox/_control/grants"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grants: Value = app.sandbox_json("/sandbox/_control/grants").await;
     assert_eq!(grants[0]["refreshes"], 1, "one refresh for eight concurrent callers: {grants}");
     let expires: chrono::DateTime<chrono::Utc> = match app.store.pool() {
         Pool::Postgres(pool) => sqlx::query_scalar("SELECT token_expires_at FROM connections")

@@ -85,15 +85,7 @@ fn fingerprint(events: &[Value]) -> Vec<(String, String, String)> {
 
 /// Writes and deletes the sandbox served so far.
 async fn writes(app: &TestApp) -> u64 {
-    let log: Value = app
-        .sandbox()
-        .get(app.url("/sandbox/_control/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = app.sandbox_json("/sandbox/_control/requests").await;
     log.as_object()
         .unwrap()
         .iter()
@@ -184,11 +176,6 @@ async fn two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_ot
     shared_calendar_stays_still(db, "microsoft").await;
 }
 
-/// A sandbox control list (channels, subscriptions, grants).
-async fn sandbox_list(app: &TestApp, path: &str) -> Vec<Value> {
-    app.sandbox().get(app.url(path)).send().await.unwrap().json().await.unwrap()
-}
-
 async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant(
     db: Db,
 ) {
@@ -224,8 +211,9 @@ async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_r
         events.into_iter().filter(|e| e["status"] != "cancelled").count()
     };
     assert_eq!(live().await, 1, "the booking is in her Google calendar");
-    let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
-    let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
+    let channels = app.sandbox_json::<Vec<Value>>("/sandbox/_control/google/channels").await;
+    let subscriptions =
+        app.sandbox_json::<Vec<Value>>("/sandbox/_control/microsoft/subscriptions").await;
     let watching = channels.len() == 1 && channels[0]["stopped"] != true;
     assert!(watching && subscriptions.len() == 1, "{channels:?} {subscriptions:?}");
 
@@ -241,9 +229,10 @@ async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_r
     // subscription deleted, the Google grant revoked (Microsoft has no revocation endpoint: its
     // token is forgotten).
     app.settle().await;
-    let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
-    let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
-    let grants = sandbox_list(&app, "/sandbox/_control/grants").await;
+    let channels = app.sandbox_json::<Vec<Value>>("/sandbox/_control/google/channels").await;
+    let subscriptions =
+        app.sandbox_json::<Vec<Value>>("/sandbox/_control/microsoft/subscriptions").await;
+    let grants = app.sandbox_json::<Vec<Value>>("/sandbox/_control/grants").await;
     let google_revoked = grants.iter().any(|g| g["provider"] == "google" && g["revoked"] == true);
     assert_eq!(live().await, 0, "the event is removed");
     assert!(channels.iter().all(|c| c["stopped"] == true), "{channels:?}");

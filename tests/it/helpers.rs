@@ -183,6 +183,14 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// What the sandbox's control API answers at `path` (`/sandbox/_control/...`: its request
+    /// counts, grants, channels, subscriptions), as JSON.
+    pub async fn sandbox_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let response = self.sandbox().get(self.url(path)).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap()
+    }
+
     /// Sends `method path` with `key` and an optional JSON body; returns status and JSON body
     /// (a body that is not JSON as a string).
     pub async fn call(

@@ -30,19 +30,11 @@ async fn connected(app: &TestApp, provider: &str, email: &str) -> (String, Uuid)
 /// A sandbox control list (channels, subscriptions), once the jobs that connecting queued ran.
 async fn sandbox_list(app: &TestApp, path: &str) -> Vec<Value> {
     app.settle().await;
-    app.sandbox().get(app.url(path)).send().await.unwrap().json().await.unwrap()
+    app.sandbox_json(path).await
 }
 
 async fn counter(app: &TestApp, route: &str) -> u64 {
-    let counts: Value = app
-        .sandbox()
-        .get(app.url("/sandbox/_control/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
     counts[route].as_u64().unwrap_or(0)
 }
 
