@@ -45,15 +45,11 @@ pub async fn replay(store: &Store, connection: &Connection) -> Result<usize, Sto
     if !connection.is_default || connection.status != ConnectionStatus::Active {
         return Ok(0);
     }
-    let behind = store.bookings_behind(connection).await?;
-    for booking_id in &behind {
-        let job = Job::SyncBooking { tenant_id: connection.tenant_id, booking_id: *booking_id };
-        store.enqueue(&job).await?;
+    let queued = store.queue_bookings_behind(connection).await?;
+    if queued > 0 {
+        tracing::info!(connection = %connection.id, bookings = queued, "bookings queued for the calendar");
     }
-    if !behind.is_empty() {
-        tracing::info!(connection = %connection.id, bookings = behind.len(), "bookings queued for the calendar");
-    }
-    Ok(behind.len())
+    Ok(queued)
 }
 
 /// Chooses the destination calendar, the busy calendars, or makes the connection the default;

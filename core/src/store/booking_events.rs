@@ -313,25 +313,67 @@ impl Store {
         Ok(())
     }
 
-    /// Bookings of a staff member that end in the future and whose event in `connection`'s
-    /// calendar is missing, behind or in another calendar: what a new connection, a reconnect or a
-    /// new destination replays, in order. An event the staff member deleted by hand and Kalends
-    /// left deleted (`external_edit_policy: accept`) is not missing until the booking changes.
-    pub async fn bookings_behind(&self, connection: &Connection) -> Result<Vec<Uuid>, StoreError> {
-        let rows: Vec<(Uuid,)> = with_read_pool!(self, |pool| {
-            sqlx::query_as(BEHIND)
-                .bind(connection.id)
-                .bind(connection.staff_id)
-                .bind(connection.tenant_id)
-                .bind(now())
-                .bind(connection.destination_calendar_id.as_deref().unwrap_or_default())
-                .bind(LEFT_DELETED)
-                .fetch_all(pool)
-                .await
+    /// Queues, in one transaction, a sync of each booking of a staff member that ends in the
+    /// future and whose event in `connection`'s calendar is missing, behind or in another
+    /// calendar, oldest change first: what a new default or destination, or a manual sync,
+    /// replays. An event the staff member deleted by hand and Kalends left deleted
+    /// (`external_edit_policy: accept`) is not missing until the booking changes. Returns how
+    /// many were queued.
+    pub async fn queue_bookings_behind(
+        &self,
+        connection: &Connection,
+    ) -> Result<usize, StoreError> {
+        let at = now();
+        let queued = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let destination = connection.destination_calendar_id.as_deref().unwrap_or_default();
+            let jobs = syncs_behind!(
+                tx,
+                connection.tenant_id,
+                connection.id,
+                connection.staff_id,
+                destination,
+                at
+            );
+            for job in &jobs {
+                sqlx::query(outbox::INSERT)
+                    .bind(outbox::encode(job)?)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(jobs.len())
         })?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        if queued > 0 {
+            self.outbox_signal.notify_one();
+        }
+        Ok(queued)
     }
 }
+
+/// The sync jobs owed, at `$at`, to the upcoming bookings of staff member `$staff_id` whose event
+/// in connection `$connection_id` (destination calendar `$destination`) is missing or behind
+/// ([`BEHIND`]), read in `$tx`: shared by a replay and by saving a connection.
+macro_rules! syncs_behind {
+    ($tx:expr, $tenant_id:expr, $connection_id:expr, $staff_id:expr, $destination:expr, $at:expr) => {{
+        let tenant_id: Uuid = $tenant_id;
+        let behind: Vec<(Uuid,)> = sqlx::query_as(super::booking_events::BEHIND)
+            .bind($connection_id)
+            .bind($staff_id)
+            .bind(tenant_id)
+            .bind($at)
+            .bind($destination)
+            .bind(super::booking_events::LEFT_DELETED)
+            .fetch_all(&mut *$tx)
+            .await?;
+        behind
+            .into_iter()
+            .map(|(booking_id,)| Job::SyncBooking { tenant_id, booking_id })
+            .collect::<Vec<Job>>()
+    }};
+}
+pub(super) use syncs_behind;
 
 /// The upcoming bookings of a connection's staff member ($2, tenant $3, now $4) whose event in
 /// the connection ($1, destination calendar $5) is missing or behind, oldest change first; a
