@@ -52,8 +52,26 @@ fn every_path_the_architecture_map_names_and_every_link_of_the_docs_exists() {
 fn the_documents_link_only_inside_the_repository() {
     for doc in ["docs/ARCHITECTURE.md", "README.md", "docs/API.md", "FUZZING.md"] {
         for (named, path) in named_paths(Path::new(doc), false) {
-            let resolved = path.canonicalize().unwrap_or(path.clone());
-            assert!(resolved.starts_with(root()), "{doc} links outside the repository: {named}");
+            assert!(
+                lexical(&path).starts_with(root()),
+                "{doc} links outside the repository: {named}"
+            );
         }
     }
+}
+
+/// `path` with its `..` and `.` parts applied, without touching the disk: a link to a file
+/// beside the repository counts as outside whether or not that file exists here.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
