@@ -5,7 +5,6 @@ pub mod clean_up_connection;
 pub mod customer_mail;
 pub mod customer_plan;
 pub mod delete_booking;
-pub mod event_draft;
 pub mod external_edits;
 mod handler;
 pub mod import_availability;

@@ -22,7 +22,6 @@ use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::event_draft::rough_bounds;
 
 /// How far back and ahead the calendar is compared.
 const PAST_DAYS: i64 = 1;
@@ -189,7 +188,7 @@ async fn belongs_here(
         Err(StoreError::NotFound) => return Ok((false, false)),
         Err(e) => return Err(e),
     };
-    let (start, end) = rough_bounds(&booking.data.span);
+    let (start, end) = booking.data.span.rough_bounds();
     let in_window = end > window.start && start < window.end;
     if booking.data.status == BookingStatus::Cancelled {
         return Ok((false, in_window));

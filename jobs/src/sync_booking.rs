@@ -9,18 +9,18 @@
 
 use std::time::Duration;
 
+use kalends_core::calendar_item::{Audience, CalendarItem};
 use kalends_core::domain::{
     Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
 use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED, Lease};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::{EventKey, Window};
+use kalends_providers::calendar::{EventDraft, EventKey, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::event_draft::{draft, rough_bounds};
 use crate::lease::{hold, lease_end};
 
 /// Runs the job for one booking.
@@ -153,6 +153,15 @@ async fn converge_leased(
     failures.answer()
 }
 
+/// The event for `booking` in the calendar of the connection `key` names: its calendar item for
+/// a staff calendar (the tenant's privacy setting, colours and reminders). Providers ignore the
+/// zone of whole days, so the tenant's zone does for placing them.
+fn event_for(tenant: &Tenant, booking: &Booking, key: EventKey) -> EventDraft {
+    let settings = &tenant.settings;
+    let item = CalendarItem::from_booking(booking, settings.time_zone, Audience::Staff(settings));
+    EventDraft::new(key, tenant.id, item)
+}
+
 /// Writes the booking into one connection's destination calendar.
 async fn push(
     store: &Store,
@@ -208,7 +217,7 @@ async fn push(
         _ => None,
     };
     store.event_pending(booking, connection, &calendar, None, None).await?;
-    let event = draft(tenant, booking, key);
+    let event = event_for(tenant, booking, key);
     let provider = credentials.providers().get(connection.provider);
     let result = credentials
         .with_token(connection, |token| {
@@ -301,7 +310,7 @@ async fn find_by_booking(
     booking: &Booking,
 ) -> Result<Option<String>, ConnectionError> {
     let provider = credentials.providers().get(connection.provider);
-    let (start, end) = rough_bounds(&booking.data.span);
+    let (start, end) = booking.data.span.rough_bounds();
     // The event may still hold an older time: search generously around the current one.
     let window = Window {
         start: start - chrono::Duration::days(400),

@@ -4,6 +4,8 @@
 //! the front speak only these.
 
 use chrono::{DateTime, Utc};
+use kalends_core::calendar_item::CalendarItem;
+use kalends_core::domain::BookingStatus;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -128,10 +130,30 @@ pub struct EventDraft {
     pub zone: TimeZone,
     /// A tentative booking shows as tentative.
     pub tentative: bool,
-    /// Google `colorId` (1-11); Microsoft ignores it.
-    pub color_id: Option<String>,
+    /// The tenant's colour for the booking's status, a name or Google's id; Google maps it to
+    /// its palette, Microsoft ignores it.
+    pub colour: Option<String>,
     /// Popup reminders, minutes before the start (at most 5 are sent).
     pub reminder_minutes: Vec<u32>,
+}
+
+impl EventDraft {
+    /// The event for a booking's calendar item (projected for a staff calendar) in the calendar
+    /// of the connection `key` names.
+    pub fn new(key: EventKey, tenant_id: Uuid, item: CalendarItem) -> Self {
+        EventDraft {
+            key,
+            tenant_id,
+            tentative: item.status == BookingStatus::Tentative,
+            colour: item.colour,
+            summary: item.title,
+            description: item.description,
+            location: item.location,
+            time: item.span,
+            zone: item.zone,
+            reminder_minutes: item.reminder_minutes,
+        }
+    }
 }
 
 /// An event as the provider holds it.

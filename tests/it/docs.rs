@@ -60,6 +60,22 @@ fn the_documents_link_only_inside_the_repository() {
     }
 }
 
+#[test]
+fn every_job_kind_runs_in_the_jobs_file_named_after_it() {
+    // `Job::kind` matches every variant (the compiler sees to that), one arm a line:
+    // `Job::SyncBooking { .. } => "sync_booking",`.
+    let source = std::fs::read_to_string(root().join("core/src/job.rs")).unwrap();
+    let kinds: Vec<&str> = source
+        .lines()
+        .filter(|line| line.trim_start().starts_with("Job::") && line.contains("=> \""))
+        .filter_map(|line| line.split('"').nth(1))
+        .collect();
+    assert!(kinds.len() >= 10, "read the kinds of core/src/job.rs: {kinds:?}");
+    let missing: Vec<_> =
+        kinds.iter().filter(|kind| !root().join(format!("jobs/src/{kind}.rs")).exists()).collect();
+    assert!(missing.is_empty(), "job kinds without jobs/src/KIND.rs: {missing:?}");
+}
+
 /// `path` with its `..` and `.` parts applied, without touching the disk: a link to a file
 /// beside the repository counts as outside whether or not that file exists here.
 fn lexical(path: &Path) -> PathBuf {

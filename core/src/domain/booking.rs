@@ -88,6 +88,19 @@ impl BookingSpan {
         Ok(Self::Timed { start, end, zone })
     }
 
+    /// Instants that surely contain the booking: a timed span as it is, whole days widened by a
+    /// day either side (which covers every zone they can be placed in). For windows that look
+    /// for the booking's event, not for placing it.
+    pub fn rough_bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        match *self {
+            Self::Timed { start, end, .. } => (start, end),
+            Self::AllDay { start, end } => (
+                start.and_time(NaiveTime::MIN).and_utc() - chrono::Duration::days(1),
+                end.and_time(NaiveTime::MIN).and_utc() + chrono::Duration::days(1),
+            ),
+        }
+    }
+
     /// An all-day span with an exclusive end date.
     pub fn all_day(start: NaiveDate, end: NaiveDate) -> Result<Self, SpanError> {
         if end <= start {

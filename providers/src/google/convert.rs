@@ -42,11 +42,46 @@ pub(super) fn event_of(draft: &EventDraft) -> Event {
         end: Some(end),
         status: Some(if draft.tentative { "tentative" } else { "confirmed" }.to_owned()),
         transparency: Some("opaque".to_owned()),
-        color_id: draft.color_id.clone(),
+        color_id: draft.colour.as_deref().and_then(color_id),
         reminders: Some(reminders_of(&draft.reminder_minutes)),
         extended_properties: Some(EventExtendedProperties { private: Some(private), shared: None }),
         ..Event::default()
     }
+}
+
+/// Google's event colour ids by name (the `event` palette of `colors.get`).
+const GOOGLE_COLORS: [(&str, &str); 11] = [
+    ("lavender", "1"),
+    ("sage", "2"),
+    ("grape", "3"),
+    ("flamingo", "4"),
+    ("banana", "5"),
+    ("tangerine", "6"),
+    ("peacock", "7"),
+    ("graphite", "8"),
+    ("blueberry", "9"),
+    ("basil", "10"),
+    ("tomato", "11"),
+];
+
+/// A colour name (or Google id) as Google's `colorId`; common names map to the nearest.
+fn color_id(name: &str) -> Option<String> {
+    let name = name.trim().to_ascii_lowercase();
+    if name.parse::<u8>().is_ok_and(|id| (1..=11).contains(&id)) {
+        return Some(name);
+    }
+    let alias = match name.as_str() {
+        "yellow" => "banana",
+        "green" => "basil",
+        "red" => "tomato",
+        "blue" => "blueberry",
+        "purple" => "grape",
+        "orange" => "tangerine",
+        "grey" | "gray" => "graphite",
+        "pink" => "flamingo",
+        other => other,
+    };
+    GOOGLE_COLORS.iter().find(|(n, _)| *n == alias).map(|(_, id)| (*id).to_owned())
 }
 
 fn times_of(time: &Span, zone: TimeZone) -> (EventDateTime, EventDateTime) {
@@ -180,7 +215,7 @@ mod tests {
             },
             zone: TimeZone::UTC,
             tentative: true,
-            color_id: Some("5".into()),
+            colour: Some("yellow".into()),
             reminder_minutes: reminders,
         }
     }
@@ -222,5 +257,14 @@ mod tests {
         };
         let declined = Event { attendees: Some(vec![own]), ..base };
         assert!(!remote_event(&declined).unwrap().busy);
+    }
+
+    #[test]
+    fn the_tenant_colour_becomes_the_nearest_google_colour() {
+        assert_eq!(event_of(&draft(vec![])).color_id.as_deref(), Some("5"), "yellow is banana");
+        assert_eq!(color_id("Tomato").as_deref(), Some("11"));
+        assert_eq!(color_id("7").as_deref(), Some("7"), "an id passes through");
+        assert_eq!(color_id("12"), None, "Google has 11 event colours");
+        assert_eq!(color_id("chartreuse"), None);
     }
 }

@@ -95,7 +95,7 @@ fn draft(booking: u128, summary: &str, start: &str, end: &str) -> EventDraft {
         time: Span::Timed { start: at(start), end: at(end) },
         zone: "Europe/Zurich".parse().unwrap(),
         tentative: false,
-        color_id: Some("5".into()),
+        colour: Some("banana".into()),
         reminder_minutes: vec![30, 10],
     }
 }

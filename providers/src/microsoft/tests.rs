@@ -129,7 +129,7 @@ fn draft(booking: u128, start: &str, end: &str) -> EventDraft {
         time: Span::Timed { start: at(start), end: at(end) },
         zone: "Europe/Zurich".parse().unwrap(),
         tentative: false,
-        color_id: None,
+        colour: None,
         reminder_minutes: vec![60, 15],
     }
 }
