@@ -153,7 +153,7 @@ pub async fn start(
     let config = Arc::new(config);
     let shutdown = CancellationToken::new();
     let mut tasks = Supervisor::new(shutdown.clone());
-    let state = app_state(config.clone(), store, queue)?;
+    let state = app_state(config.clone(), store, queue, shutdown.clone())?;
     // Workers talk to the sandbox of the API node; only a process serving the API mounts one.
     let sandbox =
         if role == Role::Worker { None } else { crate::sandbox::mount(&config, &state.providers) };
@@ -176,7 +176,12 @@ pub async fn start(
 /// What every part of the process shares: the store and queue, keys, provider clients with
 /// their request budgets, customer e-mail and the feed importer. The API serves from it and the
 /// job handler is built from it.
-fn app_state(config: Arc<Config>, store: Store, queue: JobQueue) -> anyhow::Result<AppState> {
+fn app_state(
+    config: Arc<Config>,
+    store: Store,
+    queue: JobQueue,
+    shutdown: CancellationToken,
+) -> anyhow::Result<AppState> {
     let secret_key = Arc::new(config.secret_keys()?.0);
     let sealer = Sealer::new(secret_key.current(), secret_key.previous());
     let providers = Arc::new(crate::sandbox::providers(&config)?);
@@ -212,6 +217,7 @@ fn app_state(config: Arc<Config>, store: Store, queue: JobQueue) -> anyhow::Resu
         providers,
         credentials,
         customer_mail,
+        shutdown,
     })
 }
 

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use kalends_core::config::SecretKeySource;
 use kalends_core::domain::{TenantSettings, TimeZone};
+use kalends_core::service::dashboard::{self, DashboardLink};
 use kalends_core::service::tenants;
 use kalends_core::store::{Pool, Revocation};
 use kalends_core::{Config, Store};
@@ -33,6 +34,9 @@ enum Command {
         /// Which parts to run.
         #[arg(long, value_enum, default_value_t = Role::All)]
         role: Role,
+        /// On an empty embedded database, start without the demo tenant and its sample data.
+        #[arg(long)]
+        no_demo: bool,
     },
     /// Apply database (and job queue) migrations and exit.
     Migrate,
@@ -40,6 +44,14 @@ enum Command {
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
+    },
+    /// Print a signed link to the tenant console (`/dashboard`); it works once.
+    DashboardLink {
+        /// The tenant's id.
+        tenant_id: String,
+        /// Print one JSON object: {"url", "expires_at"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Work with iCalendar files.
     Ics {
@@ -105,13 +117,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.config_dir)?;
     crate::telemetry::init(config.log_format, &config.log);
     match cli.command {
-        Command::Serve { role } => serve(config, role).await,
+        Command::Serve { role, no_demo } => {
+            let config = Config { demo_tenant: config.demo_tenant && !no_demo, ..config };
+            serve(config, role).await
+        }
         Command::Migrate => {
             app::connect(&config).await?;
             eprintln!("migrations applied");
             Ok(())
         }
         Command::Tenant { command } => tenant(config, command).await,
+        Command::DashboardLink { tenant_id, json } => {
+            dashboard_link(config, &tenant_id, json).await
+        }
         Command::Ics { command: IcsCommand::Check(args) } => {
             crate::ics_check::run(args, config.import.max_bytes, config.import.max_work_steps).await
         }
@@ -209,6 +227,36 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn dashboard_link(config: Config, tenant_id: &str, json: bool) -> anyhow::Result<()> {
+    let id: Uuid = tenant_id.parse().context("TENANT_ID must be a UUID")?;
+    let (store, _queue) = app::connect(&config).await?;
+    let link = mint_dashboard_link(&config, &store, id).await;
+    store.close().await;
+    let link = link?;
+    if json {
+        println!("{}", serde_json::json!({"url": link.url, "expires_at": link.expires_at}));
+    } else {
+        println!("{}", link.url);
+        eprintln!("Open it within {} minutes; it works once.", config.dashboard.link_minutes);
+    }
+    Ok(())
+}
+
+/// A one-time console link for the tenant, signed with the current secret key.
+async fn mint_dashboard_link(
+    config: &Config,
+    store: &Store,
+    tenant_id: Uuid,
+) -> anyhow::Result<DashboardLink> {
+    let (keys, _) = config.secret_keys()?;
+    let lifetime = chrono::Duration::minutes(i64::from(config.dashboard.link_minutes));
+    let public = config.public_base();
+    match dashboard::link(store, keys.current(), public, tenant_id, lifetime).await {
+        Err(kalends_core::StoreError::NotFound) => anyhow::bail!("no tenant with id {tenant_id}"),
+        other => Ok(other?),
+    }
+}
+
 /// Revokes the tenant's key `key_id` (even its last active one: an operator can mint another)
 /// and prints one line or one JSON object.
 async fn revoke_key(
@@ -264,14 +312,16 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     let demo = demo_tenant(&config, &store).await?;
     let public = config.public_base().to_owned();
     let token_configured = config.sandbox.token.is_some();
+    let config_for_links = config.clone();
     let running = app::start(config, role, store.clone(), queue.clone()).await?;
     tracing::info!(addr = ?running.addr, ?role, database = ?store.kind(), queue = queue.backend_name(), "Kalends started");
     if let Some(token) = &running.sandbox_token {
         eprintln!("Provider sandbox at {public}/sandbox (a development tool).");
         print_control_token(&format!("{public}/sandbox"), token, token_configured);
     }
-    if let (Some(key), Some(_)) = (demo, running.addr) {
-        print_welcome(&public, &key);
+    if let (Some((tenant_id, key)), Some(_)) = (demo, running.addr) {
+        let link = mint_dashboard_link(&config_for_links, &store, tenant_id).await?;
+        print_welcome(&public, tenant_id, &key, &link);
     }
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
@@ -286,7 +336,10 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
 }
 
 /// On the first start of an empty embedded database, a tenant to try things with.
-async fn demo_tenant(config: &Config, store: &Store) -> anyhow::Result<Option<SecretString>> {
+async fn demo_tenant(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<Option<(Uuid, SecretString)>> {
     if !config.demo_tenant
         || !matches!(store.pool(), Pool::Sqlite { .. })
         || store.count_tenants().await? > 0
@@ -296,17 +349,22 @@ async fn demo_tenant(config: &Config, store: &Store) -> anyhow::Result<Option<Se
     let settings = TenantSettings { name: "Demo".into(), ..TenantSettings::default() };
     let (tenant, key) = tenants::create(store, settings).await?;
     tracing::info!(tenant_id = %tenant.id, "created the Demo tenant on this empty database");
-    Ok(Some(key))
+    Ok(Some((tenant.id, key)))
 }
 
-fn print_welcome(public: &str, key: &SecretString) {
+fn print_welcome(public: &str, tenant_id: Uuid, key: &SecretString, console: &DashboardLink) {
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
     println!(
         "\nKalends is running. A \"Demo\" tenant was created on this empty database.\n\
+         \n  Console:  {console}\
+         \n            (opens the Demo tenant's dashboard; the link works once, for {minutes} minutes:\
+         \n             `kalends dashboard-link {tenant_id}` makes another)\
          \n  API:      {public}/api/v1  (OpenAPI: {public}/api/v1/openapi.json)\
          \n  API key:  {key}  (shown once: store it now)\n\
          \nCreate a booking:\n\n  curl -sS -X PUT {public}/api/v1/bookings/by-external-id/demo-1 \\\n    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    -d '{{\"title\": \"First booking\", \"start\": \"{tomorrow}T10:00:00Z\", \"end\": \"{tomorrow}T11:00:00Z\", \"time_zone\": \"UTC\"}}'\n",
-        key = key.expose_secret()
+        key = key.expose_secret(),
+        console = console.url,
+        minutes = (console.expires_at - chrono::Utc::now()).num_minutes() + 1,
     );
 }
 

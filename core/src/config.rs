@@ -119,6 +119,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Provider push notifications.
     pub webhooks: WebhooksConfig,
+    /// The tenant console (`/dashboard`).
+    pub dashboard: DashboardConfig,
 }
 
 impl Default for Config {
@@ -150,6 +152,7 @@ impl Default for Config {
             sandbox: SandboxSettings::default(),
             http: HttpConfig::default(),
             webhooks: WebhooksConfig::default(),
+            dashboard: DashboardConfig::default(),
         }
     }
 }
@@ -165,6 +168,22 @@ pub struct WebhooksConfig {
 impl Default for WebhooksConfig {
     fn default() -> Self {
         Self { rate_limit_per_minute: 1200 }
+    }
+}
+
+/// The tenant console: how long its links and sessions last.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DashboardConfig {
+    /// Minutes a dashboard link may wait before it is opened (it works once).
+    pub link_minutes: u32,
+    /// Hours a console session lasts after its link was opened.
+    pub session_hours: u32,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self { link_minutes: 15, session_hours: 12 }
     }
 }
 
@@ -591,6 +610,12 @@ impl Config {
         }
         if self.webhooks.rate_limit_per_minute == 0 {
             return Err(invalid("webhooks.rate_limit_per_minute", "must be at least 1"));
+        }
+        if !(1..=10_080).contains(&self.dashboard.link_minutes) {
+            return Err(invalid("dashboard.link_minutes", "must be between 1 and 10080 (a week)"));
+        }
+        if !(1..=720).contains(&self.dashboard.session_hours) {
+            return Err(invalid("dashboard.session_hours", "must be between 1 and 720 (30 days)"));
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Secret URL tokens (derived from the secret key, stored only as hashes) and signed staff
-//! links and session cookies.
+//! Secret URL tokens (derived from the secret key, stored only as hashes) and signed links and
+//! session cookies (staff settings, the tenant console).
 //!
 //! A feed's token is HMAC-SHA256(secret key, purpose ‖ feed id ‖ nonce): 256 bits that nobody
 //! can guess without the key, that Kalends can show again (it keeps the nonce, not the token),
@@ -40,13 +40,14 @@ fn derive(key: &SecretKey, purpose: &[u8], id: Uuid, nonce: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-/// What a signed staff link or session cookie says: who, for which tenant, until when.
+/// What a signed link or session cookie says: for which tenant, about whom, until when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StaffClaim {
+pub struct Claim {
     /// The tenant.
     pub tenant_id: Uuid,
-    /// The staff member.
-    pub staff_id: Uuid,
+    /// Whom it is about: the staff member of a settings link or session, the one-time id of a
+    /// dashboard link, the session of a dashboard cookie.
+    pub subject_id: Uuid,
     /// When the link or session stops working.
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
@@ -58,6 +59,10 @@ pub enum Purpose {
     SettingsLink,
     /// The `kalends_session` cookie set by that link.
     StaffSession,
+    /// `GET /dashboard/{token}`: the one-time link to the tenant console.
+    DashboardLink,
+    /// The `kalends_console` cookie set by that link.
+    DashboardSession,
 }
 
 impl Purpose {
@@ -65,16 +70,18 @@ impl Purpose {
         match self {
             Purpose::SettingsLink => b"kalends/settings-link/v1",
             Purpose::StaffSession => b"kalends/staff-session/v1",
+            Purpose::DashboardLink => b"kalends/dashboard-link/v1",
+            Purpose::DashboardSession => b"kalends/dashboard-session/v1",
         }
     }
 }
 
-impl StaffClaim {
-    /// `base64url(tenant ‖ staff ‖ expiry) . base64url(HMAC-SHA256(key, purpose ‖ payload))`.
+impl Claim {
+    /// `base64url(tenant ‖ subject ‖ expiry) . base64url(HMAC-SHA256(key, purpose ‖ payload))`.
     pub fn sign(&self, key: &SecretKey, purpose: Purpose) -> String {
         let mut payload = Vec::with_capacity(40);
         payload.extend_from_slice(self.tenant_id.as_bytes());
-        payload.extend_from_slice(self.staff_id.as_bytes());
+        payload.extend_from_slice(self.subject_id.as_bytes());
         payload.extend_from_slice(&self.expires_at.timestamp().to_be_bytes());
         let tag = mac(key, purpose, &payload);
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(tag))
@@ -95,13 +102,13 @@ impl StaffClaim {
             return None;
         }
         let tenant_id = Uuid::from_slice(&payload[..16]).ok()?;
-        let staff_id = Uuid::from_slice(&payload[16..32]).ok()?;
+        let subject_id = Uuid::from_slice(&payload[16..32]).ok()?;
         let seconds = i64::from_be_bytes(payload[32..40].try_into().ok()?);
         let expires_at = chrono::DateTime::from_timestamp(seconds, 0)?;
-        (expires_at > now).then_some(Self { tenant_id, staff_id, expires_at })
+        (expires_at > now).then_some(Self { tenant_id, subject_id, expires_at })
     }
 
-    /// Like [`StaffClaim::verify`], with whichever of `keys` signed the token (a link or session
+    /// Like [`Claim::verify`], with whichever of `keys` signed the token (a link or session
     /// made before a rotation of the secret key stays valid until it expires).
     pub fn verify_any<'k>(
         token: &str,
@@ -179,22 +186,22 @@ mod tests {
     #[test]
     fn a_signed_link_verifies_until_it_expires_and_only_for_its_purpose() {
         let now = chrono::Utc::now();
-        let claim = StaffClaim {
+        let claim = Claim {
             tenant_id: Uuid::now_v7(),
-            staff_id: Uuid::now_v7(),
+            subject_id: Uuid::now_v7(),
             expires_at: now + chrono::Duration::minutes(15),
         };
         let token = claim.sign(&key(1), Purpose::SettingsLink);
-        let verified = StaffClaim::verify(&token, &key(1), Purpose::SettingsLink, now).unwrap();
-        assert_eq!(verified.staff_id, claim.staff_id);
+        let verified = Claim::verify(&token, &key(1), Purpose::SettingsLink, now).unwrap();
+        assert_eq!(verified.subject_id, claim.subject_id);
         assert_eq!(verified.expires_at.timestamp(), claim.expires_at.timestamp());
-        assert!(StaffClaim::verify(&token, &key(1), Purpose::StaffSession, now).is_none());
-        assert!(StaffClaim::verify(&token, &key(2), Purpose::SettingsLink, now).is_none());
+        assert!(Claim::verify(&token, &key(1), Purpose::StaffSession, now).is_none());
+        assert!(Claim::verify(&token, &key(2), Purpose::SettingsLink, now).is_none());
         let later = now + chrono::Duration::minutes(16);
-        assert!(StaffClaim::verify(&token, &key(1), Purpose::SettingsLink, later).is_none());
+        assert!(Claim::verify(&token, &key(1), Purpose::SettingsLink, later).is_none());
         let mut forged = token.clone();
         forged.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
-        assert!(StaffClaim::verify(&forged, &key(1), Purpose::SettingsLink, now).is_none());
+        assert!(Claim::verify(&forged, &key(1), Purpose::SettingsLink, now).is_none());
     }
 
     #[test]

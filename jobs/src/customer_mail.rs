@@ -206,9 +206,9 @@ impl CustomerMail {
     ) -> Outcome {
         let now = Utc::now();
         let expires_at = now + chrono::Duration::hours(24);
-        let claim = kalends_core::tokens::StaffClaim {
+        let claim = kalends_core::tokens::Claim {
             tenant_id: tenant.id,
-            staff_id: connection.staff_id,
+            subject_id: connection.staff_id,
             expires_at,
         };
         let token = claim.sign(&self.secret_key, kalends_core::tokens::Purpose::SettingsLink);

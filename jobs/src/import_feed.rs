@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kalends_core::config::ImportConfig;
-use kalends_core::domain::{Import, ImportRun, ImportStatus, RunOutcome, Tenant};
+use kalends_core::domain::{Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant};
 use kalends_core::ical::{self, ParseOptions, ParsedFeed};
 use kalends_core::service::imports;
 use kalends_core::store::{Detection, Lease, RunResult};
@@ -82,7 +82,11 @@ impl Importer {
         // The lease is renewed while the fetch and the reading go on: were it to run out, a
         // second run could start and both would write the same import's items.
         let leased = {
-            let work = self.fetch_and_read(&tenant, &import, started_at);
+            let validators = Validators {
+                etag: import.etag.clone(),
+                last_modified: import.last_modified.clone(),
+            };
+            let work = self.fetch_and_read(&tenant, &import.data, validators, started_at);
             hold(&self.store, &Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
         };
         let Some(parsed) = leased.await? else {
@@ -111,18 +115,33 @@ impl Importer {
         Ok(run)
     }
 
+    /// Fetches and reads a feed that is not saved yet, as its first run would, and stores
+    /// nothing: what the console shows before an import is added. `Ok(Err(..))` is the feed's
+    /// failure in words, with the HTTP status when there was one.
+    pub async fn preview(
+        &self,
+        tenant: &Tenant,
+        import: &NewImport,
+    ) -> Result<Result<ParsedFeed, (Option<u16>, String)>, StoreError> {
+        let read = self.fetch_and_read(tenant, import, Validators::default(), Utc::now()).await?;
+        Ok(read.map(|read| match read {
+            Read::Changed { feed, .. } => feed,
+            // No validators were sent, so a 304 is the server's odd answer: nothing to show.
+            Read::NotModified { .. } => ParsedFeed::default(),
+        }))
+    }
+
     async fn fetch_and_read(
         &self,
         tenant: &Tenant,
-        import: &Import,
+        import: &NewImport,
+        validators: Validators,
         now: DateTime<Utc>,
     ) -> Result<Result<Read, (Option<u16>, String)>, StoreError> {
-        let url = match normalize_url(&import.data.url) {
+        let url = match normalize_url(&import.url) {
             Ok(url) => url,
             Err(e) => return Ok(Err((None, e.to_string()))),
         };
-        let validators =
-            Validators { etag: import.etag.clone(), last_modified: import.last_modified.clone() };
         let fetched = match self.fetcher.fetch(&url, &validators).await {
             Ok(fetched) => fetched,
             Err(e) => return Ok(Err((e.http_status(), e.to_string()))),
@@ -137,8 +156,8 @@ impl Importer {
             // A login page or an error page served with 200 must not wipe what is stored.
             return Ok(Err((Some(status), "the response is not an iCalendar file".into())));
         }
-        let zone = self.store.owner_zone(tenant, import.data.owner).await?;
-        let mut options = ParseOptions::new(import.data.platform, zone.tz(), now);
+        let zone = self.store.owner_zone(tenant, import.owner).await?;
+        let mut options = ParseOptions::new(import.platform, zone.tz(), now);
         options.to = now + chrono::Duration::days(i64::from(self.settings.horizon_days));
         options.max_events = self.settings.max_events;
         options.max_work = self.settings.max_work_steps;

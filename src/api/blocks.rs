@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::error::{ApiError, Problem};
+use super::error::{ApiError, FieldError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use super::fields::{Checker, SpanForm};
 use super::{AppState, ListOut};
@@ -38,6 +38,31 @@ pub struct BlockIn {
     pub end_date: Option<String>,
     /// Why; shown to staff.
     pub reason: Option<String>,
+}
+
+impl BlockIn {
+    /// The block to add, or every field's problem at once (the API and the console's form
+    /// check alike).
+    pub fn checked(self) -> Result<NewBlock, Vec<FieldError>> {
+        let mut c = Checker::default();
+        if self.resource_id.is_some() == self.staff_id.is_some() {
+            c.fail("resource_id", "give exactly one of resource_id and staff_id");
+        }
+        let form = SpanForm {
+            start: self.start.as_deref(),
+            end: self.end.as_deref(),
+            start_date: self.start_date.as_deref(),
+            end_date: self.end_date.as_deref(),
+        };
+        let span = c.span(form, Some(TimeZone::UTC));
+        let reason = c.optional_text("reason", self.reason.as_deref(), 1_000);
+        c.finish(|| NewBlock {
+            resource_id: self.resource_id,
+            staff_id: self.staff_id,
+            span: span.expect("checked"),
+            reason,
+        })
+    }
 }
 
 /// A stored block.
@@ -109,26 +134,7 @@ async fn create_block(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<BlockIn>,
 ) -> Result<Response, ApiError> {
-    let mut c = Checker::default();
-    if body.resource_id.is_some() == body.staff_id.is_some() {
-        c.fail("resource_id", "give exactly one of resource_id and staff_id");
-    }
-    let form = SpanForm {
-        start: body.start.as_deref(),
-        end: body.end.as_deref(),
-        start_date: body.start_date.as_deref(),
-        end_date: body.end_date.as_deref(),
-    };
-    let span = c.span(form, Some(TimeZone::UTC));
-    let reason = c.optional_text("reason", body.reason.as_deref(), 1_000);
-    let new = c
-        .finish(|| NewBlock {
-            resource_id: body.resource_id,
-            staff_id: body.staff_id,
-            span: span.expect("checked"),
-            reason,
-        })
-        .map_err(ApiError::invalid)?;
+    let new = body.checked().map_err(ApiError::invalid)?;
     let block = blocks::create(&state.store, &tenant, new).await?;
     Ok((StatusCode::CREATED, axum::Json(BlockOut::from(&block))).into_response())
 }

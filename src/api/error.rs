@@ -113,6 +113,15 @@ impl ApiError {
         )
     }
 
+    /// What a form shows in place: the field errors, or the whole problem under no field.
+    pub fn into_field_errors(self) -> Vec<FieldError> {
+        if self.errors.is_empty() {
+            vec![FieldError { field: String::new(), message: self.detail }]
+        } else {
+            self.errors
+        }
+    }
+
     /// 422: well-formed JSON with fields that are wrong.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {

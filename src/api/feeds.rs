@@ -73,8 +73,7 @@ pub struct FeedOut {
 
 impl FeedOut {
     fn new(feed: &Feed, state: &AppState) -> Self {
-        let token = feed_url_token(feed, &state.secret_key);
-        let url = format!("{}/ical/{token}.ics", state.config.public_base());
+        let url = feed_url(state, feed);
         let (scope_id, platform) = (
             feed.data.scope.owner().map(|o| match o {
                 Owner::Resource(id) | Owner::Staff(id) => id,
@@ -102,6 +101,12 @@ impl FeedOut {
 /// feed was made before a rotation (subscribers keep the URL they have; only its hash is stored,
 /// so it keeps answering whatever the keys). Once no configured key made it, the URL cannot be
 /// shown any more: the current key's token stands in, and rotating the feed gives it a new URL.
+/// The feed's public URL (`{public_url}/ical/{token}.ics`).
+pub fn feed_url(state: &AppState, feed: &Feed) -> String {
+    let token = feed_url_token(feed, &state.secret_key);
+    format!("{}/ical/{token}.ics", state.config.public_base())
+}
+
 fn feed_url_token(feed: &Feed, keys: &SecretKeys) -> String {
     keys.all()
         .map(|key| tokens::feed_token(key, feed.id, &feed.nonce))
@@ -109,7 +114,8 @@ fn feed_url_token(feed: &Feed, keys: &SecretKeys) -> String {
         .unwrap_or_else(|| tokens::feed_token(keys.current(), feed.id, &feed.nonce))
 }
 
-fn new_feed(body: FeedIn) -> Result<NewFeed, ApiError> {
+/// The feed to publish, checked (the API and the console's form alike).
+pub fn new_feed(body: FeedIn) -> Result<NewFeed, ApiError> {
     let mut c = Checker::default();
     let scope = match (body.scope.as_str(), body.scope_id) {
         ("tenant", None) => Some(FeedScope::Tenant),

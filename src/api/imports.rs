@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::error::{ApiError, Problem};
+use super::error::{ApiError, FieldError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::Checker;
 use super::{AppState, ListOut};
@@ -40,6 +40,30 @@ pub struct ImportIn {
     pub name: Option<String>,
     /// Minutes between runs, 5 to 1440 (default 30).
     pub interval_minutes: Option<u32>,
+}
+
+impl ImportIn {
+    /// The import to register, or every field's problem at once (the API and the console's
+    /// form check alike). `default_interval`: the minutes when none are given.
+    pub fn checked(self, default_interval: u32) -> Result<NewImport, Vec<FieldError>> {
+        let mut c = Checker::default();
+        let owner = Owner::from_columns(self.resource_id, self.staff_id);
+        if owner.is_none() {
+            c.fail("resource_id", "give exactly one of resource_id and staff_id");
+        }
+        let platform = check_platform(&mut c, &self.platform);
+        let url = check_url(&mut c, &self.url);
+        let interval_minutes =
+            check_interval(&mut c, self.interval_minutes.unwrap_or(default_interval));
+        let name = c.optional_text("name", self.name.as_deref(), 200);
+        c.finish(|| NewImport {
+            owner: owner.expect("checked"),
+            platform: platform.expect("checked"),
+            url: url.expect("checked"),
+            name,
+            interval_minutes,
+        })
+    }
 }
 
 /// Changes to an import.
@@ -196,25 +220,8 @@ async fn create_import(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<ImportIn>,
 ) -> Result<Response, ApiError> {
-    let mut c = Checker::default();
-    let owner = Owner::from_columns(body.resource_id, body.staff_id);
-    if owner.is_none() {
-        c.fail("resource_id", "give exactly one of resource_id and staff_id");
-    }
-    let platform = check_platform(&mut c, &body.platform);
-    let url = check_url(&mut c, &body.url);
-    let minutes = body.interval_minutes.unwrap_or(state.config.import.default_interval_minutes);
-    let interval_minutes = check_interval(&mut c, minutes);
-    let name = c.optional_text("name", body.name.as_deref(), 200);
-    let new = c
-        .finish(|| NewImport {
-            owner: owner.expect("checked"),
-            platform: platform.expect("checked"),
-            url: url.expect("checked"),
-            name,
-            interval_minutes,
-        })
-        .map_err(ApiError::invalid)?;
+    let new =
+        body.checked(state.config.import.default_interval_minutes).map_err(ApiError::invalid)?;
     let import = imports::create(&state.store, &tenant, new).await?;
     Ok((StatusCode::CREATED, axum::Json(ImportOut::new(&import, None))).into_response())
 }

@@ -23,6 +23,7 @@ pub mod bookings;
 pub mod collisions;
 pub mod conflicts;
 pub mod connections;
+pub mod dashboard_link;
 pub mod error;
 pub mod extract;
 pub mod feed_guides;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub credentials: Credentials,
     /// Renders customer invitations and their links.
     pub customer_mail: kalends_jobs::customer_mail::CustomerMail,
+    /// Cancelled at shutdown: long-lived answers (the console's live updates) end with it.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// One page of a list.
@@ -134,6 +137,7 @@ pub fn router() -> Router<AppState> {
         .merge(conflicts::router())
         .merge(connections::router())
         .merge(api_keys::router())
+        .merge(dashboard_link::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router

@@ -57,8 +57,18 @@ async fn patch_settings(
     AuthTenant(tenant): AuthTenant,
     ApiJson(patch): ApiJson<serde_json::Map<String, Value>>,
 ) -> Result<axum::Json<TenantSettings>, ApiError> {
-    let Value::Object(mut merged) =
-        serde_json::to_value(&tenant.settings).map_err(ApiError::internal)?
+    let settings = patched(&tenant.settings, patch)?;
+    tenants::update_settings(&state.store, tenant.id, &settings).await?;
+    Ok(axum::Json(settings))
+}
+
+/// `current` with the fields of `patch` replaced, checked as a whole (the API's PATCH and the
+/// console's settings form alike).
+pub fn patched(
+    current: &TenantSettings,
+    patch: serde_json::Map<String, Value>,
+) -> Result<TenantSettings, ApiError> {
+    let Value::Object(mut merged) = serde_json::to_value(current).map_err(ApiError::internal)?
     else {
         return Err(ApiError::internal(anyhow::anyhow!("settings are not an object")));
     };
@@ -74,8 +84,7 @@ async fn patch_settings(
     let bytes = serde_json::to_vec(&merged).map_err(ApiError::internal)?;
     let settings: TenantSettings = parse_json(&bytes)?;
     check(&settings).map_err(ApiError::invalid)?;
-    tenants::update_settings(&state.store, tenant.id, &settings).await?;
-    Ok(axum::Json(settings))
+    Ok(settings)
 }
 
 fn check(s: &TenantSettings) -> Result<(), Vec<super::error::FieldError>> {

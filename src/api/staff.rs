@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{NewStaff, Staff};
 use kalends_core::service::directory::{self, Saved};
-use kalends_core::tokens::{Purpose, StaffClaim};
+use kalends_core::tokens::{Claim, Purpose};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -227,11 +227,16 @@ async fn settings_link(
     Path(id): Path<String>,
 ) -> Result<axum::Json<SettingsLinkOut>, ApiError> {
     let staff = state.store.staff(tenant.id, parse_id(&id)?).await?;
+    Ok(axum::Json(settings_link_for(&state, tenant.id, staff.id)))
+}
+
+/// A fresh settings link for a staff member (the API and the console alike).
+pub fn settings_link_for(state: &AppState, tenant_id: Uuid, staff_id: Uuid) -> SettingsLinkOut {
     let expires_at = Utc::now() + chrono::Duration::minutes(SETTINGS_LINK_MINUTES);
-    let claim = StaffClaim { tenant_id: tenant.id, staff_id: staff.id, expires_at };
+    let claim = Claim { tenant_id, subject_id: staff_id, expires_at };
     let token = claim.sign(&state.secret_key, Purpose::SettingsLink);
     let url = format!("{}/settings/{token}", state.config.public_url.trim_end_matches('/'));
-    Ok(axum::Json(SettingsLinkOut { url, expires_at }))
+    SettingsLinkOut { url, expires_at }
 }
 
 /// The routes of this resource.

@@ -62,7 +62,7 @@ async fn start(
         state.providers.get(provider).authorize(staff.data.email.as_ref().map(|e| e.as_str()));
     let flow = OAuthFlow {
         tenant_id: session.claim.tenant_id,
-        staff_id: session.claim.staff_id,
+        staff_id: session.claim.subject_id,
         provider,
         pkce_verifier: authorization.pkce_verifier,
         expires_at: Utc::now() + Duration::minutes(FLOW_MINUTES),
@@ -134,7 +134,7 @@ async fn callback(
     };
     let session = Session::from_headers(&state, &headers);
     if session
-        .is_none_or(|s| s.claim.staff_id != flow.staff_id || s.claim.tenant_id != flow.tenant_id)
+        .is_none_or(|s| s.claim.subject_id != flow.staff_id || s.claim.tenant_id != flow.tenant_id)
     {
         return problem_page(
             StatusCode::BAD_REQUEST,

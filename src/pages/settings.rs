@@ -11,7 +11,7 @@ use kalends_core::StoreError;
 use kalends_core::domain::{Connection, ConnectionStatus, Provider, Staff};
 use kalends_core::service::connections;
 use kalends_core::store::ConnectionPatch;
-use kalends_core::tokens::{Purpose, StaffClaim};
+use kalends_core::tokens::{Claim, Purpose};
 use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -55,7 +55,7 @@ fn notice_text(code: &str) -> Option<(bool, &'static str)> {
 /// `GET /settings/{link}`: a signed link from the host; sets the session and moves on.
 async fn open_link(State(state): State<AppState>, Path(link): Path<String>) -> Response {
     let Some(claim) =
-        StaffClaim::verify_any(&link, state.secret_key.all(), Purpose::SettingsLink, Utc::now())
+        Claim::verify_any(&link, state.secret_key.all(), Purpose::SettingsLink, Utc::now())
     else {
         return problem_page(
             StatusCode::UNAUTHORIZED,
@@ -64,7 +64,7 @@ async fn open_link(State(state): State<AppState>, Path(link): Path<String>) -> R
             None,
         );
     };
-    if state.store.staff(claim.tenant_id, claim.staff_id).await.is_err() {
+    if state.store.staff(claim.tenant_id, claim.subject_id).await.is_err() {
         return problem_page(
             StatusCode::NOT_FOUND,
             "This link is no longer valid",
@@ -72,10 +72,8 @@ async fn open_link(State(state): State<AppState>, Path(link): Path<String>) -> R
             None,
         );
     }
-    let session = StaffClaim {
-        expires_at: Utc::now() + chrono::Duration::hours(super::SESSION_HOURS),
-        ..claim
-    };
+    let session =
+        Claim { expires_at: Utc::now() + chrono::Duration::hours(super::SESSION_HOURS), ..claim };
     (
         [
             (header::SET_COOKIE, session_cookie(&state, &session)),
@@ -102,7 +100,7 @@ pub(super) async fn signed_in(
     let session = Session::from_headers(state, headers).ok_or_else(ended)?;
     let staff = state
         .store
-        .staff(session.claim.tenant_id, session.claim.staff_id)
+        .staff(session.claim.tenant_id, session.claim.subject_id)
         .await
         .map_err(|_| ended())?;
     Ok((session, staff))

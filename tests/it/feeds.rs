@@ -14,7 +14,7 @@ use crate::helpers::{Db, TempDir, TestApp, config, on_both_databases};
 
 /// A tiny .ics server standing in for Airbnb: serves whatever body it holds, with an ETag.
 #[derive(Clone)]
-struct FakePlatform {
+pub(crate) struct FakePlatform {
     reply: Arc<Mutex<(u16, String)>>,
     base: String,
 }
@@ -45,12 +45,12 @@ impl FakePlatform {
     }
 
     /// One reservation 12 to 15 days from now and a host block 40 to 42 days from now.
-    async fn airbnb() -> FakePlatform {
+    pub(crate) async fn airbnb() -> FakePlatform {
         FakePlatform::start(&airbnb_ics((&in_days(12), &in_days(15)), (&in_days(40), &in_days(42))))
             .await
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}/calendar/ical/12345.ics?s=secret-token", self.base)
     }
 

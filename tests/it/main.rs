@@ -8,6 +8,7 @@ mod api;
 mod calendar_import;
 mod chaos;
 mod connect;
+mod console;
 mod docs;
 mod feeds;
 mod hardening_crash;

@@ -130,6 +130,16 @@ pub async fn resend_invite(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(
     store.enqueue(&Job::NotifyCustomer { tenant_id, booking_id: id, resend: true }).await
 }
 
+/// Tries the booking's calendar sync again now (the console's Retry after a failed sync).
+pub async fn retry_sync(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    let booking = store.booking(tenant_id, id).await?;
+    let job = match booking.data.status {
+        BookingStatus::Cancelled => Job::DeleteBooking { tenant_id, booking_id: id },
+        _ => Job::SyncBooking { tenant_id, booking_id: id },
+    };
+    store.enqueue(&job).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,3 +96,10 @@ pub async fn update(
 ) -> Result<Import, StoreError> {
     store.update_import(tenant_id, id, patch).await
 }
+
+/// Asks for a run of the import as soon as a worker is free (the console's "Run now"): the
+/// request returns at once, and the run's result arrives in the run log.
+pub async fn run_soon(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    store.import(tenant_id, id).await?;
+    store.enqueue(&crate::job::Job::ImportFeed { tenant_id, import_id: id }).await
+}

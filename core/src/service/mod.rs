@@ -19,6 +19,7 @@ pub mod blocks;
 pub mod bookings;
 pub mod conflicts;
 pub mod connections;
+pub mod dashboard;
 pub mod directory;
 pub mod feeds;
 pub mod imports;

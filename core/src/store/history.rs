@@ -26,6 +26,9 @@ const OLD_SYNC_ATTEMPTS: &str = "DELETE FROM sync_attempts WHERE id IN \
      (SELECT id FROM sync_attempts WHERE attempted_at < $1 LIMIT $2)";
 const OLD_JOB_FAILURES: &str = "DELETE FROM job_failures WHERE id IN \
      (SELECT id FROM job_failures WHERE failed_at < $1 LIMIT $2)";
+/// Console sessions that ended long ago (their links, shorter-lived still, are dead too).
+const OLD_DASHBOARD_SESSIONS: &str = "DELETE FROM dashboard_sessions WHERE id IN \
+     (SELECT id FROM dashboard_sessions WHERE expires_at < $1 LIMIT $2)";
 /// Failed jobs beyond the newest `$2`, `$1` at a time.
 const EXTRA_JOB_FAILURES: &str = "DELETE FROM job_failures WHERE id IN \
      (SELECT id FROM job_failures ORDER BY id DESC LIMIT $1 OFFSET $2)";
@@ -63,7 +66,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let batch = i64::from(batch);
         let mut removed = 0;
-        for sql in [OLD_IMPORT_RUNS, OLD_SYNC_ATTEMPTS, OLD_JOB_FAILURES] {
+        for sql in [OLD_IMPORT_RUNS, OLD_SYNC_ATTEMPTS, OLD_JOB_FAILURES, OLD_DASHBOARD_SESSIONS] {
             removed += with_pool!(self, |pool| {
                 sqlx::query(sql)
                     .bind(limits.older_than)

@@ -26,7 +26,9 @@ mod channels;
 mod cleanups;
 mod conflicts;
 mod connections;
+mod console;
 mod customer_messages;
+mod dashboard_sessions;
 mod feed_content;
 mod feeds;
 mod history;
@@ -49,6 +51,7 @@ pub use channels::{Channel, NewChannel};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
 pub use conflicts::{Conflict, ConflictItem, ConflictKind, Detection, ExternalEditConflict};
 pub use connections::{ConnectionOwed, ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
+pub use console::{DayFigures, FailedSync};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
 pub use feed_content::{FeedStamp, FeedWindow};
 pub use history::HistoryLimits;
@@ -111,6 +114,9 @@ pub enum StoreError {
     /// The conflict was resolved already.
     #[error("conflict: the conflict is already resolved")]
     AlreadyResolved,
+    /// A one-time link was opened before.
+    #[error("conflict: this link was used already")]
+    LinkUsed,
     /// A field refers to something that does not exist in this tenant.
     #[error("{field}: {message}")]
     Invalid {
@@ -142,17 +148,19 @@ pub enum StoreError {
 enum Duplicate {
     ExternalId,
     Connection,
+    Link,
 }
 
 /// Every unique constraint a caller can break: PostgreSQL's name of it, the end of SQLite's
 /// message for it ("UNIQUE constraint failed: staff.tenant_id, staff.external_id") and what it
 /// means. Any other (a random key or id colliding) is a database error.
 #[rustfmt::skip]
-const UNIQUE_RULES: [(&str, &str, Duplicate); 4] = [
+const UNIQUE_RULES: [(&str, &str, Duplicate); 5] = [
     ("staff_tenant_id_external_id_key", "staff.external_id", Duplicate::ExternalId),
     ("resources_tenant_id_external_id_key", "resources.external_id", Duplicate::ExternalId),
     ("bookings_tenant_id_external_id_key", "bookings.external_id", Duplicate::ExternalId),
     ("connections_staff_id_provider_account_email_key", "connections.account_email", Duplicate::Connection),
+    ("dashboard_sessions_link_id_key", "dashboard_sessions.link_id", Duplicate::Link),
 ];
 
 /// Which rule a unique violation broke, if a caller can break it.
@@ -165,6 +173,7 @@ fn broken_unique_rule(db: &dyn sqlx::error::DatabaseError) -> Option<StoreError>
     Some(match duplicate {
         Duplicate::ExternalId => StoreError::DuplicateExternalId,
         Duplicate::Connection => StoreError::DuplicateConnection,
+        Duplicate::Link => StoreError::LinkUsed,
     })
 }
 

@@ -1,0 +1,399 @@
+//! The overview: what needs attention, the last day in figures, and a timeline of every
+//! resource (or staff member) over 14, 30 or 90 days.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc, Weekday};
+use kalends_core::Store;
+use kalends_core::conflicts::{Busy, Class};
+use kalends_core::domain::{ConnectionStatus, ImportStatus, Owner, TimeZone, local_midnight};
+use kalends_core::store::{Conflict, DayFigures, FailedSync};
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use super::{Console, Section, internal, notice, page, query};
+use crate::api::AppState;
+
+/// The windows the timeline offers, in days.
+const WINDOWS: [i64; 3] = [14, 30, 90];
+
+/// One row of the timeline: a resource or a staff member.
+pub struct Row {
+    /// Whose row.
+    pub owner: Owner,
+    /// Its name.
+    pub name: String,
+    /// The zone its days are cut in.
+    pub zone: TimeZone,
+}
+
+/// What one day of a row shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cell {
+    /// The strongest kind of item on that day (`booking`, `tentative`, `feed`, `block`,
+    /// `calendar`), if any.
+    pub kind: Option<&'static str>,
+    /// The labels of the items, for the tooltip and screen readers.
+    pub labels: Vec<String>,
+    /// An open conflict covering the day.
+    pub conflict: Option<Uuid>,
+}
+
+/// The timeline's days and cells: `cells[row][day]`.
+pub struct Timeline {
+    /// The first day shown.
+    pub from: NaiveDate,
+    /// Days shown.
+    pub days: Vec<NaiveDate>,
+    /// Rows, in order.
+    pub rows: Vec<Row>,
+    /// Their cells.
+    pub cells: Vec<Vec<Cell>>,
+}
+
+/// Which kind of item shows when several share a day: what most needs seeing first.
+fn rank(kind: &str) -> u8 {
+    match kind {
+        "booking" => 5,
+        "feed" => 4,
+        "tentative" => 3,
+        "block" => 2,
+        _ => 1,
+    }
+}
+
+fn kind_of(class: Class) -> &'static str {
+    match class {
+        Class::Confirmed => "booking",
+        Class::Tentative => "tentative",
+        Class::Block => "block",
+        Class::Reservation(_) | Class::PlatformBlock(_) => "feed",
+        Class::CalendarBusy => "calendar",
+    }
+}
+
+/// Cuts one row's items (and its open conflicts) into days.
+pub fn cells(
+    days: &[NaiveDate],
+    zone: TimeZone,
+    items: &[Busy],
+    conflicts: &[&Conflict],
+) -> Vec<Cell> {
+    let bounds: Vec<(DateTime<Utc>, DateTime<Utc>)> = days
+        .iter()
+        .map(|d| (local_midnight(*d, zone), local_midnight(*d + Duration::days(1), zone)))
+        .collect();
+    let mut cells = vec![Cell::default(); days.len()];
+    let bounds = &bounds;
+    let overlapping = |start: DateTime<Utc>, end: DateTime<Utc>| {
+        // Days are in order: the first one ending after `start`, up to the last starting
+        // before `end`.
+        let first = bounds.partition_point(|(_, day_end)| *day_end <= start);
+        (first..bounds.len()).take_while(move |&i| bounds[i].0 < end)
+    };
+    for item in items {
+        let kind = kind_of(item.class);
+        for i in overlapping(item.start, item.end) {
+            let cell = &mut cells[i];
+            if cell.kind.is_none_or(|k| rank(kind) > rank(k)) {
+                cell.kind = Some(kind);
+            }
+            if cell.labels.len() < 4 {
+                cell.labels.push(item.label.clone());
+            }
+        }
+    }
+    for conflict in conflicts {
+        for i in overlapping(conflict.start, conflict.end) {
+            cells[i].conflict.get_or_insert(conflict.id);
+        }
+    }
+    cells
+}
+
+/// Reads and cuts the timeline of `rows` from `from` for `length` days.
+pub async fn timeline(
+    store: &Store,
+    tenant_id: Uuid,
+    rows: Vec<Row>,
+    from: NaiveDate,
+    length: i64,
+) -> Result<Timeline, kalends_core::StoreError> {
+    let days: Vec<NaiveDate> = (0..length).map(|i| from + Duration::days(i)).collect();
+    let open = store.list_conflicts(tenant_id, Some(true), None, 500).await?.items;
+    // Wide enough for every zone: each row keeps what falls on its own days.
+    let window = (
+        local_midnight(from, TimeZone::UTC) - Duration::days(1),
+        local_midnight(from + Duration::days(length), TimeZone::UTC) + Duration::days(1),
+    );
+    let reads = rows.iter().map(|row| store.busy_items(tenant_id, row.owner, Some(window)));
+    let items = futures::future::try_join_all(reads).await?;
+    let cells = rows
+        .iter()
+        .zip(&items)
+        .map(|(row, items)| {
+            let mine: Vec<&Conflict> = open.iter().filter(|c| c.owner == row.owner).collect();
+            cells(&days, row.zone, items, &mine)
+        })
+        .collect();
+    Ok(Timeline { from, days, rows, cells })
+}
+
+/// What the overview's health strip shows.
+struct Health {
+    failing_imports: usize,
+    reauth: usize,
+    failed_syncs: Vec<FailedSync>,
+    figures: DayFigures,
+}
+
+async fn health(state: &AppState, tenant_id: Uuid) -> Result<Health, kalends_core::StoreError> {
+    let store = &state.store;
+    let imports = store.list_imports(tenant_id, None, 500).await?.items;
+    let connections = store.list_connections(tenant_id, None).await?;
+    Ok(Health {
+        failing_imports: imports.iter().filter(|i| i.status == ImportStatus::Failing).count(),
+        reauth: connections
+            .iter()
+            .filter(|c| matches!(c.status, ConnectionStatus::NeedsReauth | ConnectionStatus::Error))
+            .count(),
+        failed_syncs: store.failed_syncs(tenant_id, 5).await?,
+        figures: store.day_figures(tenant_id, Utc::now() - Duration::hours(24)).await?,
+    })
+}
+
+/// `GET /dashboard?view=resources|staff&days=14|30|90&from=YYYY-MM-DD`.
+pub(super) async fn page_handler(
+    state: &AppState,
+    console: &Console,
+    q: &HashMap<String, String>,
+) -> Result<Response, Response> {
+    let tenant = &console.tenant;
+    let home = tenant.settings.time_zone;
+    let staff_view = query(q, "view") == Some("staff");
+    let length = query(q, "days")
+        .and_then(|d| d.parse().ok())
+        .filter(|d| WINDOWS.contains(d))
+        .unwrap_or(WINDOWS[0]);
+    let today = Utc::now().with_timezone(&home.tz()).date_naive();
+    let from = query(q, "from").and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or(today);
+    let rows: Vec<Row> = if staff_view {
+        console
+            .staff(state)
+            .await?
+            .into_iter()
+            .map(|s| Row {
+                owner: Owner::Staff(s.id),
+                name: s.data.name,
+                zone: s.data.time_zone.unwrap_or(home),
+            })
+            .collect()
+    } else {
+        console
+            .resources(state)
+            .await?
+            .into_iter()
+            .map(|r| Row {
+                owner: Owner::Resource(r.id),
+                name: r.data.name,
+                zone: r.data.time_zone.unwrap_or(home),
+            })
+            .collect()
+    };
+    let timeline = timeline(&state.store, tenant.id, rows, from, length).await.map_err(internal)?;
+    let health = health(state, tenant.id).await.map_err(internal)?;
+    let view = if staff_view { "staff" } else { "resources" };
+    let link = |days: i64, from: NaiveDate, view: &str| {
+        format!("/dashboard?view={view}&days={days}&from={from}")
+    };
+    let body = html! {
+        h1 { "Overview" }
+        (notice(query(q, "notice")))
+        (health_strip(&health))
+        section.card aria-labelledby="timeline-title" {
+            h2 #timeline-title { (if staff_view { "Team calendar" } else { "Availability" }) }
+            div.toolbar {
+                a.button href=(link(length, from - Duration::days(length), view)) { "← Earlier" }
+                a.button href=(link(length, today, view)) { "Today" }
+                a.button href=(link(length, from + Duration::days(length), view)) { "Later →" }
+                @for days in WINDOWS {
+                    a.button href=(link(days, from, view)) aria-current=(days == length) { (days) " days" }
+                }
+                a.button href=(link(length, from, "resources")) aria-current=(!staff_view) { "By property" }
+                a.button href=(link(length, from, "staff")) aria-current=(staff_view) { "By staff member" }
+            }
+            (legend())
+            (timeline_table(&timeline, staff_view))
+        }
+    };
+    Ok(page(console, Section::Overview, "Overview", body))
+}
+
+/// The route: see [`page_handler`].
+pub(super) async fn show(
+    State(state): State<AppState>,
+    console: Console,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    page_handler(&state, &console, &q).await.unwrap_or_else(|refused| refused)
+}
+
+fn health_strip(health: &Health) -> Markup {
+    let f = &health.figures;
+    let failed = health.failed_syncs.len();
+    html! {
+        section.health aria-label="Needs attention" {
+            div.card.(if health.failing_imports > 0 { "bad" } else { "ok" }) {
+                div.figure { (health.failing_imports) }
+                div.figure-label { a href="/dashboard/sync" { "imports failing" } }
+            }
+            div.card.(if health.reauth > 0 { "bad" } else { "ok" }) {
+                div.figure { (health.reauth) }
+                div.figure-label { a href="/dashboard/staff" { "calendars to reconnect" } }
+            }
+            div.card.(if failed > 0 { "bad" } else { "ok" }) {
+                div.figure { (failed) @if failed == 5 { "+" } }
+                div.figure-label { a href="/dashboard/staff#failed-syncs" { "bookings not synced" } }
+            }
+        }
+        section.card aria-labelledby="day-title" {
+            h2 #day-title { "Last 24 hours" }
+            div.figures {
+                (figure(f.bookings_synced, "bookings synced"))
+                (figure(f.imports_run, "imports run"))
+                (figure(f.imports_failed, "imports failed"))
+                (figure(f.conflicts_opened, "conflicts opened"))
+                (figure(f.conflicts_resolved, "conflicts resolved"))
+                (figure(f.emails_sent, "e-mails sent"))
+                (figure(f.jobs_failed, "jobs failed"))
+            }
+        }
+    }
+}
+
+fn figure(value: i64, label: &str) -> Markup {
+    html! { div { div.figure { (value) } div.figure-label { (label) } } }
+}
+
+fn legend() -> Markup {
+    html! {
+        p.legend {
+            span { i.booking {} "Booking" }
+            span { i.tentative {} "Tentative" }
+            span { i.feed {} "Platform (imported feed)" }
+            span { i.block {} "Block" }
+            span { i.calendar {} "Staff calendar busy" }
+            span { i.conflict {} "Conflict" }
+        }
+    }
+}
+
+fn describe(kind: &str) -> &'static str {
+    match kind {
+        "booking" => "Booked",
+        "tentative" => "Tentative",
+        "feed" => "Platform",
+        "block" => "Blocked",
+        _ => "Busy",
+    }
+}
+
+fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
+    let first = timeline.days.first().copied().unwrap_or(timeline.from);
+    let last = timeline.days.last().copied().unwrap_or(timeline.from);
+    html! {
+        @if timeline.rows.is_empty() {
+            p.empty { (if staff_view { "No staff members yet." } else { "No properties yet: add resources through the API." }) }
+        } @else {
+            div.timeline-wrap {
+                table.timeline {
+                    caption.visually-hidden { "From " (first.format("%-d %B %Y")) " to " (last.format("%-d %B %Y")) }
+                    thead {
+                        tr {
+                            th scope="col" { (if staff_view { "Staff member" } else { "Property" }) }
+                            @for day in &timeline.days {
+                                @let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+                                th.weekend[weekend] scope="col" title=(day.format("%A %-d %B")) {
+                                    (day.format("%a")) br; (day.day())
+                                }
+                            }
+                        }
+                    }
+                    tbody {
+                        @for (row, cells) in timeline.rows.iter().zip(&timeline.cells) {
+                            tr {
+                                th scope="row" { (row.name) }
+                                @for (day, cell) in timeline.days.iter().zip(cells) {
+                                    (cell_markup(*day, cell))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cell_markup(day: NaiveDate, cell: &Cell) -> Markup {
+    let Some(kind) = cell.kind else {
+        return html! { td.cell {} };
+    };
+    let text = format!("{}: {}: {}", day.format("%-d %b"), describe(kind), cell.labels.join(", "));
+    html! {
+        @match cell.conflict {
+            Some(id) => td.cell.(kind).conflict title=(format!("{text} (conflict)")) {
+                a href=(format!("/dashboard/conflicts#c-{id}")) {
+                    span.visually-hidden { (text) ", conflict" } "!"
+                }
+            },
+            None => td.cell.(kind) title=(text) { span { span.visually-hidden { (text) } } },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+    use kalends_core::conflicts::{ItemRef, Source};
+
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2030, 3, d).unwrap()
+    }
+
+    fn busy(class: Class, from: u32, to: u32, label: &str) -> Busy {
+        let at = |d: u32| Utc.with_ymd_and_hms(2030, 3, d, 0, 0, 0).unwrap();
+        Busy {
+            item: ItemRef { source: Source::Booking, id: Uuid::now_v7() },
+            start: at(from),
+            end: at(to),
+            all_day: true,
+            class,
+            group: None,
+            label: label.into(),
+        }
+    }
+
+    #[test]
+    fn a_stay_covers_its_nights_and_not_its_check_out_day() {
+        let days: Vec<_> = (10..15).map(day).collect();
+        let cells = cells(&days, TimeZone::UTC, &[busy(Class::Confirmed, 11, 13, "Smith")], &[]);
+        let kinds: Vec<_> = cells.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, [None, Some("booking"), Some("booking"), None, None]);
+        assert_eq!(cells[1].labels, ["Smith"]);
+    }
+
+    #[test]
+    fn a_booking_shows_over_a_block_on_the_same_day_with_both_labels() {
+        let days: Vec<_> = (10..12).map(day).collect();
+        let items = [busy(Class::Block, 10, 12, "Painting"), busy(Class::Confirmed, 11, 12, "Lee")];
+        let cells = cells(&days, TimeZone::UTC, &items, &[]);
+        assert_eq!(cells[0].kind, Some("block"));
+        assert_eq!(cells[1].kind, Some("booking"));
+        assert_eq!(cells[1].labels, ["Painting", "Lee"]);
+    }
+}

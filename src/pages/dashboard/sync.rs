@@ -1,0 +1,499 @@
+//! Calendar sync, per property: the feeds Kalends serves to the platforms (with a Copy button
+//! and each platform's steps), the feeds it imports from them (last run, next run, Run now,
+//! history, delete), and "Add import", which fetches and reads the feed before saving it.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use kalends_core::domain::{Feed, FeedScope, Import, ImportRun, Owner, Platform, Resource, Span};
+use kalends_core::ical::ParsedFeed;
+use kalends_core::service::{feeds, imports};
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use super::{
+    Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, not_found, notice,
+    other_errors, page, page_with_status, query, store_failure,
+};
+use crate::api::AppState;
+use crate::api::error::FieldError;
+use crate::api::feed_guides::{guides, webcal_url};
+use crate::api::feeds::{FeedIn, feed_url, new_feed};
+use crate::api::imports::ImportIn;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard/sync", get(show))
+        .route("/dashboard/imports", post(add_import))
+        .route("/dashboard/imports/{id}", get(history))
+        .route("/dashboard/imports/{id}/{action}", post(act_on_import))
+        .route("/dashboard/feeds", post(add_feed))
+}
+
+/// A platform's name as people know it.
+pub fn platform_name(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Airbnb => "Airbnb",
+        Platform::Vrbo => "VRBO",
+        Platform::BookingCom => "Booking.com",
+        Platform::Google => "Google Calendar",
+        Platform::Outlook => "Outlook",
+        Platform::Other => "Other calendar",
+    }
+}
+
+/// A time, as the console shows it: in the tenant's zone, to the minute.
+pub fn when(console: &Console, at: DateTime<Utc>) -> String {
+    at.with_timezone(&console.tenant.settings.time_zone.tz()).format("%-d %b %Y, %H:%M").to_string()
+}
+
+/// What the add-import form holds: what was typed, its errors, and a checked preview.
+#[derive(Default)]
+struct ImportForm<'a> {
+    platform: &'a str,
+    url: &'a str,
+    interval: &'a str,
+    errors: Vec<FieldError>,
+    /// The new-feed form's errors.
+    feed_errors: Vec<FieldError>,
+    preview: Option<Result<ParsedFeed, (Option<u16>, String)>>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    console: Console,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let resources = match console.resources(&state).await {
+        Ok(resources) => resources,
+        Err(refused) => return refused,
+    };
+    let chosen = match query(&q, "resource_id") {
+        Some(id) => match resources.iter().find(|r| r.id.to_string() == id) {
+            Some(resource) => Some(resource),
+            None => return not_found("Property"),
+        },
+        None => resources.first(),
+    };
+    let Some(resource) = chosen else {
+        let body = html! {
+            h1 { "Calendar sync" }
+            p.empty { "No properties yet: add resources through the API, then their feeds appear here." }
+        };
+        return page(&console, Section::Sync, "Calendar sync", body);
+    };
+    let form = ImportForm { interval: "30", ..ImportForm::default() };
+    render(&state, &console, &resources, resource, form, query(&q, "notice"), StatusCode::OK).await
+}
+
+async fn render(
+    state: &AppState,
+    console: &Console,
+    resources: &[Resource],
+    resource: &Resource,
+    form: ImportForm<'_>,
+    notice_code: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let tenant_id = console.tenant.id;
+    let owner = Owner::Resource(resource.id);
+    let (feeds, imports, runs) = match tokio::try_join!(
+        state.store.list_feeds(tenant_id, None, 500),
+        state.store.list_imports(tenant_id, None, 500),
+        state.store.last_import_runs(tenant_id),
+    ) {
+        Ok(read) => read,
+        Err(e) => return internal(e),
+    };
+    let feeds: Vec<&Feed> = feeds
+        .items
+        .iter()
+        .filter(|f| matches!(f.data.scope, FeedScope::Owner(o) if o == owner))
+        .collect();
+    let imports: Vec<&Import> = imports.items.iter().filter(|i| i.data.owner == owner).collect();
+    let last_run = |i: &Import| runs.iter().find(|r| r.import_id == i.id);
+    let body = html! {
+        h1 { "Calendar sync" }
+        (notice(notice_code))
+        nav.toolbar aria-label="Properties" {
+            @for r in resources {
+                a.button href=(format!("/dashboard/sync?resource_id={}", r.id)) aria-current=(r.id == resource.id) { (r.data.name) }
+            }
+        }
+        section.card aria-labelledby="out-title" {
+            h2 #out-title { "Feeds out: " (resource.data.name) }
+            p.muted { "Give a feed's address to each platform, so that a booking here closes the dates there." }
+            @if feeds.is_empty() {
+                p.empty { "No feed for this property yet." }
+            }
+            @for feed in &feeds { (feed_card(state, feed)) }
+            form.stack method="post" action="/dashboard/feeds" {
+                (console.csrf_field())
+                input type="hidden" name="scope_id" value=(resource.id);
+                (other_errors(&form.feed_errors, &["name"]))
+                label for="feed-name" { "New feed's name" }
+                input #feed-name name="name" value=(format!("{} for platforms", resource.data.name)) required
+                    aria-invalid=(invalid(&form.feed_errors, "name"));
+                (field_error(&form.feed_errors, "name"))
+                label for="feed-profile" { "What it shows" }
+                select #feed-profile name="profile" {
+                    option value="busy" selected { "Busy only: dates closed, no guest details (for booking platforms)" }
+                    option value="details" { "Details: booking titles and guests (for your own calendars)" }
+                }
+                div.actions { button.primary type="submit" { "Create feed" } }
+            }
+        }
+        section.card aria-labelledby="in-title" {
+            h2 #in-title { "Feeds in: " (resource.data.name) }
+            p.muted { "Platform calendars Kalends reads on a schedule; their reservations block these dates." }
+            @if imports.is_empty() {
+                p.empty { "No imports for this property yet." }
+            } @else {
+                table.list {
+                    thead { tr {
+                        th scope="col" { "Platform" } th scope="col" { "Status" } th scope="col" { "Last run" }
+                        th scope="col" { "Next run" } th scope="col" { "Every" } th scope="col" { span.visually-hidden { "Actions" } }
+                    } }
+                    tbody {
+                        @for import in &imports { (import_row(console, import, last_run(import))) }
+                    }
+                }
+            }
+        }
+        (add_import_form(console, resource, &form))
+    };
+    let title = format!("Calendar sync: {}", resource.data.name);
+    page_with_status(status, console, Section::Sync, &title, body)
+}
+
+fn feed_card(state: &AppState, feed: &Feed) -> Markup {
+    let url = feed_url(state, feed);
+    let field = format!("feed-{}", feed.id);
+    html! {
+        div.card {
+            h3 { (feed.data.name) " " span.badge.default { (feed.data.profile.as_str()) } }
+            div.copy-row {
+                label.visually-hidden for=(field) { "Address of " (feed.data.name) }
+                input id=(field) type="text" readonly value=(url);
+                button type="button" data-copy=(field) { "Copy" }
+                a.button href=(webcal_url(&url)) { "Subscribe" }
+            }
+            @for guide in guides(&url) {
+                details.guide {
+                    summary { "How to add it to " (guide.title) }
+                    ol { @for step in &guide.steps { li { (step) } } }
+                    p.muted { (guide.refresh) }
+                }
+            }
+        }
+    }
+}
+
+fn import_row(console: &Console, import: &Import, run: Option<&ImportRun>) -> Markup {
+    let name = import.data.name.as_deref().unwrap_or(platform_name(import.data.platform));
+    html! {
+        tr {
+            td { a href=(format!("/dashboard/imports/{}", import.id)) { (name) } br; span.muted { (platform_name(import.data.platform)) } }
+            td { span.badge.(import.status.as_str()) { (import.status.as_str()) }
+                @if import.consecutive_failures > 0 { br; span.muted { (import.consecutive_failures) " failed in a row" } } }
+            td { (run_summary(console, run)) }
+            td { (when(console, import.next_run_at)) }
+            td { (import.data.interval_minutes) " min" }
+            td {
+                form.inline method="post" action=(format!("/dashboard/imports/{}/run", import.id)) {
+                    (console.csrf_field()) button type="submit" { "Run now" }
+                }
+                " "
+                form.inline method="post" action=(format!("/dashboard/imports/{}/delete", import.id)) {
+                    (console.csrf_field()) button.danger type="submit" { "Delete" }
+                }
+            }
+        }
+    }
+}
+
+/// A run in words: when, how it ended, what it changed, and the error if any.
+fn run_summary(console: &Console, run: Option<&ImportRun>) -> Markup {
+    let Some(run) = run else { return html! { span.muted { "Not run yet" } } };
+    let c = &run.counts;
+    html! {
+        (when(console, run.finished_at)) br;
+        span.badge.(run.outcome.as_str()) { (run.outcome.as_str().replace('_', " ")) }
+        @if let Some(status) = run.http_status { " " span.muted { "HTTP " (status) } }
+        @if run.outcome.as_str() == "ok" {
+            br; span.muted { (c.added) " added, " (c.updated) " changed, " (c.removed) " removed, " (c.unchanged) " unchanged" }
+        }
+        @if let Some(error) = &run.error { p.error-text { (error) } }
+    }
+}
+
+fn add_import_form(console: &Console, resource: &Resource, form: &ImportForm<'_>) -> Markup {
+    let errors = &form.errors;
+    html! {
+        section.card #add-import aria-labelledby="add-title" {
+            h2 #add-title { "Add import" }
+            (other_errors(errors, &["platform", "url", "interval_minutes"]))
+            form.stack method="post" action="/dashboard/imports" {
+                (console.csrf_field())
+                input type="hidden" name="resource_id" value=(resource.id);
+                label for="platform" { "Platform" }
+                select #platform name="platform" aria-invalid=(invalid(errors, "platform")) {
+                    @for p in Platform::ALL {
+                        option value=(p.as_str()) selected[p.as_str() == form.platform] { (platform_name(p)) }
+                    }
+                }
+                (field_error(errors, "platform"))
+                label for="url" { "The platform's calendar address (export link)" }
+                input #url name="url" type="url" inputmode="url" placeholder="https://www.airbnb.com/calendar/ical/….ics"
+                    value=(form.url) required aria-invalid=(invalid(errors, "url")) aria-describedby="url-error";
+                (field_error(errors, "url"))
+                label for="interval_minutes" { "Read it every (minutes, 5 to 1440)" }
+                input #interval_minutes name="interval_minutes" type="number" min="5" max="1440"
+                    value=(form.interval) aria-invalid=(invalid(errors, "interval_minutes")) aria-describedby="interval_minutes-error";
+                (field_error(errors, "interval_minutes"))
+                @if let Some(preview) = &form.preview { (preview_markup(preview)) }
+                div.actions {
+                    button type="submit" name="action" value="check" { "Check the address" }
+                    button.primary type="submit" name="action" value="save" { "Add import" }
+                }
+            }
+        }
+    }
+}
+
+fn preview_markup(preview: &Result<ParsedFeed, (Option<u16>, String)>) -> Markup {
+    match preview {
+        Err((status, error)) => html! {
+            div.preview.problem role="alert" {
+                strong { "This address does not work yet: " } (error)
+                @if let Some(status) = status { " (HTTP " (status) ")" }
+            }
+        },
+        Ok(feed) => html! {
+            div.preview role="status" {
+                strong { "The address works." }
+                " It holds " (feed.events) " events; " (feed.busy.len()) " busy dates would be stored"
+                @if !feed.skipped.is_empty() { ", " (feed.skipped.len()) " skipped" } "."
+                @if !feed.busy.is_empty() {
+                    ul {
+                        @for item in feed.busy.iter().take(8) {
+                            li { (span_text(&item.span)) @if let Some(s) = &item.summary { ": " (s) } }
+                        }
+                        @if feed.busy.len() > 8 { li.muted { "and " (feed.busy.len() - 8) " more" } }
+                    }
+                }
+            }
+        },
+    }
+}
+
+fn span_text(span: &Span) -> String {
+    match span {
+        Span::AllDay { start, end } => {
+            format!("{} to {}", start.format("%-d %b %Y"), end.format("%-d %b %Y"))
+        }
+        Span::Timed { start, end } => {
+            format!("{} to {}", start.format("%-d %b %Y %H:%M"), end.format("%-d %b %H:%M UTC"))
+        }
+    }
+}
+
+/// `POST /dashboard/imports`: `action=check` fetches and reads the feed and shows what would be
+/// stored; `action=save` saves it (the API's own checks), either way keeping what was typed.
+async fn add_import(State(state): State<AppState>, Posted { console, form }: Posted) -> Response {
+    let resources = match console.resources(&state).await {
+        Ok(resources) => resources,
+        Err(refused) => return refused,
+    };
+    let Some(resource) =
+        resources.iter().find(|r| Some(r.id.to_string().as_str()) == form.get("resource_id"))
+    else {
+        return not_found("Property");
+    };
+    let mut shown = ImportForm {
+        platform: form.value("platform"),
+        url: form.value("url"),
+        interval: form.value("interval_minutes"),
+        ..ImportForm::default()
+    };
+    let new = match import_in(&form, resource.id)
+        .and_then(|input| input.checked(state.config.import.default_interval_minutes))
+    {
+        Ok(new) => new,
+        Err(errors) => {
+            shown.errors = errors;
+            return render(
+                &state,
+                &console,
+                &resources,
+                resource,
+                shown,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    if form.get("action") == Some("check") {
+        shown.preview = match state.importer.preview(&console.tenant, &new).await {
+            Ok(preview) => Some(preview),
+            Err(e) => return internal(e),
+        };
+        return render(&state, &console, &resources, resource, shown, None, StatusCode::OK).await;
+    }
+    match imports::create(&state.store, &console.tenant, new).await {
+        Ok(_) => done(&format!("/dashboard/sync?resource_id={}", resource.id), "import-added"),
+        Err(e) => store_failure("Property", e),
+    }
+}
+
+/// The form's fields as the API's import body; a number that is not one is the form's error.
+fn import_in(form: &Form, resource_id: Uuid) -> Result<ImportIn, Vec<FieldError>> {
+    let interval_minutes = match form.text("interval_minutes") {
+        None => None,
+        Some(text) => match text.parse() {
+            Ok(minutes) => Some(minutes),
+            Err(_) => {
+                return Err(vec![FieldError {
+                    field: "interval_minutes".into(),
+                    message: "must be a whole number of minutes from 5 to 1440".into(),
+                }]);
+            }
+        },
+    };
+    Ok(ImportIn {
+        resource_id: Some(resource_id),
+        staff_id: None,
+        platform: form.value("platform").to_owned(),
+        url: form.value("url").trim().to_owned(),
+        name: form.text("name"),
+        interval_minutes,
+    })
+}
+
+/// The import of this tenant named by a path, or the page that says it is not there.
+async fn owned_import(state: &AppState, console: &Console, id: &str) -> Result<Import, Response> {
+    let id = id_of(id, "Import")?;
+    state.store.import(console.tenant.id, id).await.map_err(|e| store_failure("Import", e))
+}
+
+fn back_to(import: &Import) -> String {
+    match import.data.owner {
+        Owner::Resource(id) => format!("/dashboard/sync?resource_id={id}"),
+        Owner::Staff(_) => "/dashboard/sync".to_owned(),
+    }
+}
+
+/// `POST /dashboard/imports/{id}/run` (queued, so the page never waits for a slow feed) and
+/// `POST /dashboard/imports/{id}/delete`.
+async fn act_on_import(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    Posted { console, .. }: Posted,
+) -> Response {
+    let import = match owned_import(&state, &console, &id).await {
+        Ok(import) => import,
+        Err(refused) => return refused,
+    };
+    let (tenant_id, store) = (console.tenant.id, &state.store);
+    let (done_code, result) = match action.as_str() {
+        "run" => ("import-run", imports::run_soon(store, tenant_id, import.id).await),
+        "delete" => ("import-deleted", imports::delete(store, tenant_id, import.id).await),
+        _ => return not_found("Page"),
+    };
+    match result {
+        Ok(()) => done(&back_to(&import), done_code),
+        Err(e) => store_failure("Import", e),
+    }
+}
+
+/// `GET /dashboard/imports/{id}`: the run history.
+async fn history(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Response {
+    let import = match owned_import(&state, &console, &id).await {
+        Ok(import) => import,
+        Err(refused) => return refused,
+    };
+    let runs = match state.store.list_import_runs(console.tenant.id, import.id, None, 100).await {
+        Ok(runs) => runs.items,
+        Err(e) => return internal(e),
+    };
+    let name =
+        import.data.name.clone().unwrap_or_else(|| platform_name(import.data.platform).to_owned());
+    let body = html! {
+        p { a href=(back_to(&import)) { "← Calendar sync" } }
+        h1 { "Runs of " (name) }
+        p.muted { "Every " (import.data.interval_minutes) " minutes; next run " (when(&console, import.next_run_at)) "." }
+        section.card {
+            @if runs.is_empty() { p.empty { "Not run yet." } } @else {
+                table.list {
+                    thead { tr { th scope="col" { "Finished" } th scope="col" { "Outcome" } th scope="col" { "Added" } th scope="col" { "Changed" } th scope="col" { "Removed" } th scope="col" { "Error" } } }
+                    tbody {
+                        @for run in &runs {
+                            tr {
+                                td { (when(&console, run.finished_at)) }
+                                td { span.badge.(run.outcome.as_str()) { (run.outcome.as_str().replace('_', " ")) } @if let Some(s) = run.http_status { " HTTP " (s) } }
+                                td { (run.counts.added) } td { (run.counts.updated) } td { (run.counts.removed) }
+                                td { @if let Some(e) = &run.error { span.error-text { (e) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(&console, Section::Sync, &format!("Runs of {name}"), body)
+}
+
+/// `POST /dashboard/feeds`: a feed of one property for the platforms.
+async fn add_feed(State(state): State<AppState>, Posted { console, form }: Posted) -> Response {
+    let resources = match console.resources(&state).await {
+        Ok(resources) => resources,
+        Err(refused) => return refused,
+    };
+    let Some(resource) =
+        resources.iter().find(|r| Some(r.id.to_string().as_str()) == form.get("scope_id"))
+    else {
+        return not_found("Property");
+    };
+    let input = FeedIn {
+        scope: "resource".into(),
+        scope_id: Some(resource.id),
+        profile: form.value("profile").to_owned(),
+        name: form.value("name").trim().to_owned(),
+        platform: None,
+        include_tentative: None,
+    };
+    let new = match new_feed(input) {
+        Ok(new) => new,
+        Err(e) => {
+            let shown = ImportForm {
+                interval: "30",
+                feed_errors: e.into_field_errors(),
+                ..ImportForm::default()
+            };
+            return render(
+                &state,
+                &console,
+                &resources,
+                resource,
+                shown,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match feeds::create(&state.store, &console.tenant, new, &state.secret_key).await {
+        Ok(_) => done(&format!("/dashboard/sync?resource_id={}", resource.id), "feed-added"),
+        Err(e) => store_failure("Property", e),
+    }
+}

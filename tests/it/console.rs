@@ -1,0 +1,425 @@
+//! The tenant console (`/dashboard`), driven over HTTP as a browser without JavaScript drives it:
+//! signing in by a one-time link, the overview, calendar sync, conflicts, blocks, settings, the
+//! live-update stream, and what it refuses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kalends::api::blocks::BlockIn;
+use kalends::api::bookings::BookingIn;
+use kalends::api::dashboard_link::DashboardLinkOut;
+use kalends::api::resources::ResourceIn;
+use uuid::Uuid;
+
+use crate::feeds::FakePlatform;
+use crate::helpers::{Db, TestApp, on_both_databases};
+
+on_both_databases!(
+    a_dashboard_link_signs_in_once_and_signing_out_ends_the_session,
+    the_overview_shows_each_property_with_its_bookings_blocks_and_conflicts,
+    adding_an_import_checks_the_address_first_and_a_bad_one_keeps_what_was_typed,
+    a_conflict_is_resolved_with_a_note_from_the_console,
+    blocks_are_added_and_removed_with_their_errors_in_place,
+    settings_are_saved_with_the_apis_checks,
+    another_tenants_objects_are_not_found_and_forms_need_the_session_token,
+    a_change_reaches_an_open_console_as_a_live_event,
+);
+
+/// A browser without JavaScript: keeps cookies, does not follow redirects.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+}
+
+/// A page as the browser got it.
+struct Page {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers.get("location").map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// The CSRF token of the page's forms.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token");
+        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser { client, base: app.base.clone() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        page(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        page(self.client.post(self.url(path)).form(form).send().await.unwrap()).await
+    }
+}
+
+async fn page(response: reqwest::Response) -> Page {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    Page { status, headers, body: response.text().await.unwrap() }
+}
+
+/// A tenant with a signed-in console: the browser, the API key and the CSRF token.
+async fn signed_in(app: &TestApp) -> (Browser, String, String) {
+    let (_, key) = app.tenant().await;
+    let link = dashboard_link(app, &key).await;
+    let browser = Browser::new(app);
+    let opened = browser.get(&link.url).await;
+    assert_eq!((opened.status, opened.location()), (303, "/dashboard"));
+    let overview = browser.get("/dashboard").await;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    let csrf = overview.csrf();
+    (browser, key, csrf)
+}
+
+async fn dashboard_link(app: &TestApp, key: &str) -> DashboardLinkOut {
+    app.api(key).send("POST", "/api/v1/dashboard-link", None, 200).await.unwrap()
+}
+
+async fn property(app: &TestApp, key: &str, name: &str) -> Uuid {
+    let resource = ResourceIn { name: name.into(), ..ResourceIn::default() };
+    app.api(key).create_resource(&resource).await.unwrap().id
+}
+
+fn in_days(n: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(n)).to_string()
+}
+
+async fn stay(app: &TestApp, key: &str, room: Uuid, title: &str, from: i64, to: i64) -> Uuid {
+    let booking = BookingIn {
+        resource_id: Some(room),
+        title: title.into(),
+        start_date: Some(in_days(from)),
+        end_date: Some(in_days(to)),
+        ..BookingIn::default()
+    };
+    app.api(key).create_booking(&booking).await.unwrap().id
+}
+
+async fn a_dashboard_link_signs_in_once_and_signing_out_ends_the_session(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let link = dashboard_link(&app, &key).await;
+    assert!(link.url.starts_with(&format!("{}/dashboard/", app.base)), "{}", link.url);
+    let browser = Browser::new(&app);
+    assert_eq!(browser.get("/dashboard").await.status, 401, "no session yet");
+    let opened = browser.get(&link.url).await;
+    assert_eq!((opened.status, opened.location()), (303, "/dashboard"));
+    let cookie = opened.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let overview = browser.get("/dashboard").await;
+    assert_eq!(overview.status, 200);
+    assert!(overview.body.contains("Guesthouse"), "the tenant's name shows");
+    let again = Browser::new(&app).get(&link.url).await;
+    assert_eq!(again.status, 410, "a link works once");
+    assert!(again.body.contains("used already"));
+    let forged = Browser::new(&app).get("/dashboard/not-a-link").await;
+    assert_eq!(forged.status, 404);
+
+    let refused = browser.post("/dashboard/sign-out", &[("csrf", "wrong")]).await;
+    assert_eq!(refused.status, 403, "signing out needs the form's token");
+    let out = browser.post("/dashboard/sign-out", &[("csrf", &overview.csrf())]).await;
+    assert_eq!(out.status, 200);
+    assert!(out.body.contains("signed out"));
+    assert_eq!(browser.get("/dashboard").await.status, 401, "the session ended");
+    app.stop().await;
+}
+
+async fn the_overview_shows_each_property_with_its_bookings_blocks_and_conflicts(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, key, _) = signed_in(&app).await;
+    let cottage = property(&app, &key, "Sea View Cottage").await;
+    let garden = property(&app, &key, "Garden Room").await;
+    stay(&app, &key, cottage, "Smith family", 2, 5).await;
+    stay(&app, &key, cottage, "Jones", 4, 6).await;
+    let block = BlockIn {
+        resource_id: Some(garden),
+        start_date: Some(in_days(1)),
+        end_date: Some(in_days(3)),
+        reason: Some("Painting".into()),
+        ..BlockIn::default()
+    };
+    app.api(&key).create_block(&block).await.unwrap();
+    let conflict = app.api(&key).conflicts("open").await.unwrap().remove(0);
+
+    let overview = browser.get("/dashboard").await;
+    assert_eq!(overview.status, 200);
+    let body = &overview.body;
+    for name in ["Sea View Cottage", "Garden Room", "Smith family", "Painting"] {
+        assert!(body.contains(name), "{name} shows on the timeline");
+    }
+    assert!(body.contains("td class=\"cell booking conflict\""), "the double booking is marked");
+    assert!(body.contains(&format!("/dashboard/conflicts#c-{}", conflict.id)), "and links to it");
+    assert!(body.contains("td class=\"cell block\""));
+    let wide = browser.get("/dashboard?days=90").await;
+    let weekend_days = wide.body.matches("<th class=\"weekend\" scope=\"col\"").count();
+    assert!(weekend_days >= 24, "90 days hold at least 24 weekend days: {weekend_days}");
+    let staff = browser.get("/dashboard?view=staff").await;
+    assert!(staff.body.contains("No staff members yet"));
+    app.stop().await;
+}
+
+async fn adding_an_import_checks_the_address_first_and_a_bad_one_keeps_what_was_typed(db: Db) {
+    let app = TestApp::start_public_with(db, |c| c.import.allow_private_networks = true).await;
+    let (browser, key, csrf) = signed_in(&app).await;
+    let room = property(&app, &key, "Sea View Cottage").await;
+    let airbnb = FakePlatform::airbnb().await;
+    let room_id = room.to_string();
+    let url = airbnb.url();
+    let form = |action: &'static str, url: String, minutes: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("resource_id", room_id.clone()),
+            ("platform", "airbnb".to_owned()),
+            ("url", url),
+            ("interval_minutes", minutes.to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post("/dashboard/imports", &fields).await
+        }
+    };
+
+    let checked = post(form("check", url.clone(), "30")).await;
+    assert_eq!(checked.status, 200);
+    assert!(checked.body.contains("The address works"), "{}", checked.body);
+    assert!(checked.body.contains("2 busy dates would be stored"));
+    assert!(checked.body.contains(&url.replace('&', "&amp;")), "the address stays in the form");
+    let listed: serde_json::Value =
+        app.api(&key).send("GET", "/api/v1/imports", None, 200).await.unwrap();
+    assert_eq!(listed["items"], serde_json::json!([]), "checking saves nothing");
+
+    let bad = post(form("save", "ftp://example.com/cal.ics".into(), "2")).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("id=\"url-error\""), "the URL's error is in place");
+    assert!(bad.body.contains("id=\"interval_minutes-error\""), "and the interval's");
+    assert!(bad.body.contains("value=\"ftp://example.com/cal.ics\""), "what was typed is kept");
+
+    let broken = post(form(
+        "check",
+        format!("{}/nothing-here.ics", url.split("/calendar").next().unwrap()),
+        "30",
+    ))
+    .await;
+    assert_eq!(broken.status, 200);
+    assert!(broken.body.contains("This address does not work yet"));
+
+    let saved = post(form("save", url.clone(), "30")).await;
+    assert_eq!(saved.status, 303);
+    assert!(saved.location().contains("notice=import-added"));
+    let sync = browser.get(saved.location()).await;
+    assert!(sync.body.contains("The import is saved"));
+    let at = sync.body.find("/run\"").expect("a Run now button");
+    let run = &sync.body[sync.body[..at].rfind("action=\"").unwrap() + 8..at + 4];
+    let queued = browser.post(run, &[("csrf", &csrf)]).await;
+    assert_eq!(queued.status, 303, "Run now answers at once");
+    app.settle().await;
+    let sync = browser.get(&format!("/dashboard/sync?resource_id={room}")).await;
+    assert!(sync.body.contains("2 added"), "the first run's result shows: {}", sync.body);
+    app.stop().await;
+}
+
+async fn a_conflict_is_resolved_with_a_note_from_the_console(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, key, csrf) = signed_in(&app).await;
+    let room = property(&app, &key, "Sea View Cottage").await;
+    stay(&app, &key, room, "Smith family", 2, 5).await;
+    stay(&app, &key, room, "Jones", 4, 6).await;
+    let conflict = app.api(&key).conflicts("open").await.unwrap().remove(0);
+
+    let list = browser.get("/dashboard/conflicts").await;
+    assert!(list.body.contains(&format!("id=\"c-{}\"", conflict.id)));
+    assert!(list.body.contains("Smith family") && list.body.contains("Jones"));
+    let filtered = browser.get("/dashboard/conflicts?severity=low").await;
+    assert!(!filtered.body.contains(&format!("id=\"c-{}\"", conflict.id)), "filters apply");
+
+    let path = format!("/dashboard/conflicts/{}/resolve", conflict.id);
+    let long = "x".repeat(2_001);
+    let refused = browser.post(&path, &[("csrf", &csrf), ("note", &long)]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("id=\"note-error\""));
+    let resolved =
+        browser.post(&path, &[("csrf", &csrf), ("note", "Moved Jones to the Garden Room")]).await;
+    assert_eq!(resolved.status, 303);
+    let conflict = app.api(&key).conflict(conflict.id).await.unwrap();
+    assert_eq!(conflict.status, "resolved");
+    let history = browser.get("/dashboard/conflicts?status=resolved").await;
+    assert!(history.body.contains("Moved Jones to the Garden Room"));
+    app.stop().await;
+}
+
+async fn blocks_are_added_and_removed_with_their_errors_in_place(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, key, csrf) = signed_in(&app).await;
+    let room = property(&app, &key, "Sea View Cottage").await;
+    let room_id = room.to_string();
+    let bad = browser
+        .post(
+            "/dashboard/blocks",
+            &[
+                ("csrf", &csrf),
+                ("resource_id", &room_id),
+                ("start_date", "2031-02-10"),
+                ("end_date", "2031-02-08"),
+                ("reason", "Roof repair"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("value=\"Roof repair\""), "what was typed is kept");
+    assert!(bad.body.contains("class=\"field-error\""), "{}", bad.body);
+    assert!(app.api(&key).blocks("").await.unwrap().items.is_empty(), "nothing half-saved");
+
+    let added = browser
+        .post(
+            "/dashboard/blocks",
+            &[
+                ("csrf", &csrf),
+                ("resource_id", &room_id),
+                ("start_date", "2031-02-08"),
+                ("end_date", "2031-02-10"),
+                ("reason", "Roof repair"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    let blocks = app.api(&key).blocks("").await.unwrap().items;
+    assert_eq!(blocks.len(), 1);
+    let list = browser.get("/dashboard/blocks").await;
+    assert!(list.body.contains("Roof repair"));
+    let removed = browser
+        .post(&format!("/dashboard/blocks/{}/delete", blocks[0].id), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(removed.status, 303);
+    assert!(app.api(&key).blocks("").await.unwrap().items.is_empty());
+    app.stop().await;
+}
+
+async fn settings_are_saved_with_the_apis_checks(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, key, csrf) = signed_in(&app).await;
+    let form = |hour: &'static str, zone: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Seaside Guesthouse".to_owned()),
+            ("time_zone", zone.to_owned()),
+            ("busy_label", "Closed".to_owned()),
+            ("event_privacy", "busy".to_owned()),
+            ("external_edit_policy", "accept".to_owned()),
+            ("reminder_offsets_minutes", "1440, 120".to_owned()),
+            ("all_day_reminder_hour", hour.to_owned()),
+            ("reply_to", String::new()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post("/dashboard/settings", &fields).await
+        }
+    };
+    let bad = post(form("25", "Mars/Olympus")).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("value=\"Seaside Guesthouse\""), "what was typed is kept");
+    let before = app.api(&key).settings().await.unwrap();
+    assert_eq!(before["name"], "Guesthouse", "nothing half-saved");
+    let saved = post(form("8", "Africa/Johannesburg")).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let after = app.api(&key).settings().await.unwrap();
+    assert_eq!(after["name"], "Seaside Guesthouse");
+    assert_eq!(after["time_zone"], "Africa/Johannesburg");
+    assert_eq!(after["event_privacy"], "busy");
+    assert_eq!(after["reminder_offsets_minutes"], serde_json::json!([1440, 120]));
+    assert_eq!(after["all_day_reminder_hour"], 8);
+    app.stop().await;
+}
+
+async fn another_tenants_objects_are_not_found_and_forms_need_the_session_token(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, _, csrf) = signed_in(&app).await;
+    let (_, other) = app.tenant().await;
+    let room = property(&app, &other, "Their Room").await;
+    stay(&app, &other, room, "A", 2, 5).await;
+    stay(&app, &other, room, "B", 4, 6).await;
+    let theirs = app.api(&other).conflicts("open").await.unwrap().remove(0);
+    let path = format!("/dashboard/conflicts/{}/resolve", theirs.id);
+    assert_eq!(browser.post(&path, &[("csrf", &csrf), ("note", "")]).await.status, 404);
+    assert_eq!(app.api(&other).conflict(theirs.id).await.unwrap().status, "open");
+    assert_eq!(browser.get(&format!("/dashboard/sync?resource_id={room}")).await.status, 404);
+    let overview = browser.get("/dashboard").await;
+    assert!(!overview.body.contains("Their Room"));
+
+    let no_token = browser.post("/dashboard/blocks", &[("resource_id", &room.to_string())]).await;
+    assert_eq!(no_token.status, 403, "a post without the session's token is refused");
+
+    for path in [
+        "/dashboard",
+        "/dashboard/sync",
+        "/dashboard/conflicts",
+        "/dashboard/staff",
+        "/dashboard/blocks",
+        "/dashboard/settings",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        let policy = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            policy.contains("script-src 'self'") && !policy.contains("unsafe"),
+            "{path}: {policy}"
+        );
+        assert_eq!(page.headers["cache-control"], "no-store", "{path}");
+    }
+    app.stop().await;
+}
+
+async fn a_change_reaches_an_open_console_as_a_live_event(db: Db) {
+    use futures::StreamExt as _;
+    let app = TestApp::start_public(db).await;
+    let (browser, key, _) = signed_in(&app).await;
+    let room = property(&app, &key, "Sea View Cottage").await;
+    let response = browser.client.get(browser.url("/dashboard/events")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut stream = response.bytes_stream();
+    // Let the stream take its first look before the change.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stay(&app, &key, room, "Walk-in", 1, 2).await;
+    let mut seen = String::new();
+    let arrived = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = stream.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains("event: changed") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(arrived, Ok(true), "a change event arrives: {seen:?}");
+    app.stop().await;
+}
