@@ -173,6 +173,14 @@ pub async fn start(
     Ok(Running { addr, shutdown, sandbox_token, tasks })
 }
 
+/// Kalends's own address, when its public URL names one by IP (`http://127.0.0.1:8080`, the
+/// embedded default): imports may read Kalends's own feeds and its sandbox's demo export there.
+fn own_address(config: &Config) -> Option<std::net::SocketAddr> {
+    let url = url::Url::parse(config.public_base()).ok()?;
+    let ip: std::net::IpAddr = url.host_str()?.trim_matches(['[', ']']).parse().ok()?;
+    Some(std::net::SocketAddr::new(ip, url.port_or_known_default()?))
+}
+
 /// What every part of the process shares: the store and queue, keys, provider clients with
 /// their request budgets, customer e-mail and the feed importer. The API serves from it and the
 /// job handler is built from it.
@@ -201,7 +209,8 @@ fn app_state(
     let signing_key = Arc::new(SecretBox::new(Box::new(*secret_key.current().expose_secret())));
     let customer_mail = CustomerMail::from_config(&config, signing_key)
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
-    let importer = Importer::new(store.clone(), &config.import).context("the feed importer")?;
+    let importer = Importer::beside(store.clone(), &config.import, own_address(&config))
+        .context("the feed importer")?;
     Ok(AppState {
         feed_limiter: Arc::new(crate::feeds::FeedLimiter::new(config.feeds.rate_limit_per_minute)),
         feed_cache: Arc::new(crate::feed_cache::FeedCache::new(

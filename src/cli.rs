@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use kalends_core::config::SecretKeySource;
-use kalends_core::domain::{TenantSettings, TimeZone};
+use kalends_core::domain::{Tenant, TenantSettings, TimeZone};
 use kalends_core::service::dashboard::{self, DashboardLink};
 use kalends_core::service::tenants;
 use kalends_core::store::{Pool, Revocation};
@@ -319,9 +319,12 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
         eprintln!("Provider sandbox at {public}/sandbox (a development tool).");
         print_control_token(&format!("{public}/sandbox"), token, token_configured);
     }
-    if let (Some((tenant_id, key)), Some(_)) = (demo, running.addr) {
-        let link = mint_dashboard_link(&config_for_links, &store, tenant_id).await?;
-        print_welcome(&public, tenant_id, &key, &link);
+    if let (Some((tenant, key)), Some(_)) = (demo, running.addr) {
+        let sandbox = running.sandbox_token.as_ref().map(|_| format!("{public}/sandbox"));
+        let (keys, _) = config_for_links.secret_keys()?;
+        crate::demo::seed(&store, &tenant, keys.current(), sandbox.as_deref()).await?;
+        let link = mint_dashboard_link(&config_for_links, &store, tenant.id).await?;
+        print_welcome(&public, tenant.id, &key, &link);
     }
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
@@ -339,7 +342,7 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
 async fn demo_tenant(
     config: &Config,
     store: &Store,
-) -> anyhow::Result<Option<(Uuid, SecretString)>> {
+) -> anyhow::Result<Option<(Tenant, SecretString)>> {
     if !config.demo_tenant
         || !matches!(store.pool(), Pool::Sqlite { .. })
         || store.count_tenants().await? > 0
@@ -349,13 +352,14 @@ async fn demo_tenant(
     let settings = TenantSettings { name: "Demo".into(), ..TenantSettings::default() };
     let (tenant, key) = tenants::create(store, settings).await?;
     tracing::info!(tenant_id = %tenant.id, "created the Demo tenant on this empty database");
-    Ok(Some((tenant.id, key)))
+    Ok(Some((tenant, key)))
 }
 
 fn print_welcome(public: &str, tenant_id: Uuid, key: &SecretString, console: &DashboardLink) {
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
     println!(
-        "\nKalends is running. A \"Demo\" tenant was created on this empty database.\n\
+        "\nKalends is running. A \"Demo\" tenant with sample properties, bookings, a feed, an\
+         \nAirbnb import and one conflict was created on this empty database (--no-demo: none).\n\
          \n  Console:  {console}\
          \n            (opens the Demo tenant's dashboard; the link works once, for {minutes} minutes:\
          \n             `kalends dashboard-link {tenant_id}` makes another)\

@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod connections;
+pub mod demo;
 pub mod feed_cache;
 pub mod feeds;
 pub mod ics_check;

@@ -47,7 +47,18 @@ pub enum ImportError {
 impl Importer {
     /// An importer that fetches under the configured policy.
     pub fn new(store: Store, settings: &ImportConfig) -> anyhow::Result<Self> {
+        Self::beside(store, settings, None)
+    }
+
+    /// Like [`Importer::new`], also reaching Kalends's own address `own` (its public URL's,
+    /// when that is a private IP literal such as the embedded default's 127.0.0.1:8080).
+    pub fn beside(
+        store: Store,
+        settings: &ImportConfig,
+        own: Option<std::net::SocketAddr>,
+    ) -> anyhow::Result<Self> {
         let policy = FetchPolicy {
+            allowed_addrs: own.into_iter().collect(),
             allow_private_networks: settings.allow_private_networks,
             timeout: Duration::from_secs(settings.timeout_secs),
             max_bytes: settings.max_bytes,

@@ -11,6 +11,7 @@
 //! | `/google/calendar/v3/` | www.googleapis.com/calendar/v3/ |
 //! | `/microsoft/{tenant}/oauth2/v2.0/{authorize,token}` | login.microsoftonline.com |
 //! | `/microsoft/v1.0/` | graph.microsoft.com/v1.0 |
+//! | `/ota/airbnb/{listing}.ics` | an Airbnb calendar export (the first run's demo imports it) |
 //! | `/_control/` | the test control API (faults, expiry, revocation, seeding, read-back), behind `Authorization: Bearer <control token>` |
 //!
 //! State lives in memory; it is a test double of remote services, not a store.
@@ -21,6 +22,7 @@ mod faults;
 mod google;
 mod microsoft;
 mod oauth;
+mod ota;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -199,6 +201,7 @@ impl Sandbox {
         Router::new()
             .merge(apis)
             .merge(consent::router())
+            .merge(ota::router())
             .nest(
                 "/_control",
                 control::router()

@@ -33,10 +33,11 @@ pub struct FetchPolicy {
     pub max_redirects: u8,
     /// The `User-Agent` header, so feed operators can tell who is polling them.
     pub user_agent: String,
-    /// FOR TESTS ONLY: exact `ip:port` pairs that literal-IP URLs may reach even when they
-    /// are private, so tests can run servers on 127.0.0.1 without turning the address
-    /// rules off. Never fill this from configuration. It does not apply to host names.
-    pub allowed_test_addrs: Vec<SocketAddr>,
+    /// Exact `ip:port` pairs that literal-IP URLs may reach even when they are private: the
+    /// tests' servers on 127.0.0.1, and Kalends's own address when its public URL is one (the
+    /// embedded first run imports its sandbox's demo export), without turning the address rules
+    /// off. Never a list an operator fills. It does not apply to host names.
+    pub allowed_addrs: Vec<SocketAddr>,
 }
 
 impl Default for FetchPolicy {
@@ -51,7 +52,7 @@ impl Default for FetchPolicy {
                 "Kalends/{} (+https://example.invalid/kalends)",
                 env!("CARGO_PKG_VERSION")
             ),
-            allowed_test_addrs: Vec::new(),
+            allowed_addrs: Vec::new(),
         }
     }
 }
@@ -176,8 +177,8 @@ impl Fetcher {
         let Some(ip) = literal_ip(url) else {
             return Ok(());
         };
-        let exempt = literal_socket_addr(url)
-            .is_some_and(|addr| self.policy.allowed_test_addrs.contains(&addr));
+        let exempt =
+            literal_socket_addr(url).is_some_and(|addr| self.policy.allowed_addrs.contains(&addr));
         if self.policy.allow_private_networks || exempt {
             return Ok(());
         }

@@ -12,7 +12,7 @@ use super::*;
 /// The default policy, with exactly these servers' addresses exempted.
 fn policy_for(servers: &[&TestServer]) -> FetchPolicy {
     FetchPolicy {
-        allowed_test_addrs: servers.iter().map(|s| s.addr).collect(),
+        allowed_addrs: servers.iter().map(|s| s.addr).collect(),
         ..FetchPolicy::default()
     }
 }
@@ -269,7 +269,7 @@ async fn private_and_special_ip_literals_are_refused_without_connecting() {
 async fn the_test_exemption_covers_only_the_exact_ip_and_port() {
     let server = TestServer::start(|_| Reply::ok("internal")).await;
     let other_port = SocketAddr::new(server.addr.ip(), server.addr.port().wrapping_add(1));
-    let policy = FetchPolicy { allowed_test_addrs: vec![other_port], ..FetchPolicy::default() };
+    let policy = FetchPolicy { allowed_addrs: vec![other_port], ..FetchPolicy::default() };
     let result = fetch_with(policy, &server.url("/"), &Validators::default()).await;
     assert_forbidden(result, AddressKind::Loopback);
     assert_eq!(server.connections(), 0);
@@ -384,7 +384,7 @@ async fn a_refused_connection_is_a_retryable_connect_error() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = closed.local_addr().unwrap();
     drop(closed);
-    let policy = FetchPolicy { allowed_test_addrs: vec![addr], ..FetchPolicy::default() };
+    let policy = FetchPolicy { allowed_addrs: vec![addr], ..FetchPolicy::default() };
     let url = Url::parse(&format!("http://{addr}/")).unwrap();
     let error = fetch_with(policy, &url, &Validators::default()).await.unwrap_err();
     assert!(matches!(error, FetchError::Connect { .. }), "{error:?}");
