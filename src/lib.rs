@@ -14,3 +14,4 @@ pub mod sandbox;
 pub mod supervisor;
 pub mod telemetry;
 pub mod webhooks;
+pub mod widget;

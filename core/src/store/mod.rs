@@ -39,6 +39,7 @@ mod owner_writes;
 mod resources;
 mod staff;
 mod tenants;
+mod widgets;
 mod zones;
 
 pub use api_keys::{ApiKeyInfo, Revocation};
@@ -57,6 +58,7 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
+pub use widgets::{AvailabilityWidget, WidgetLookup};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses; on
 /// SQLite, the single writer connection.
