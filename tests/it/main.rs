@@ -24,3 +24,4 @@ mod smtp_sink;
 mod store;
 mod sync;
 mod webhooks;
+mod widget;
