@@ -34,12 +34,15 @@ pub struct Known {
     pub last_modified: DateTime<Utc>,
 }
 
+/// When a URL was looked up, and what was found.
+type Remembered<T> = (Instant, Arc<T>);
+
 /// What was read about secret URLs (by the hash of their token), each kept for a short time: a
 /// feed's validators here, an availability widget's in `crate::widget`.
 #[derive(Debug)]
 pub struct Recent<T> {
     ttl: Duration,
-    map: Mutex<HashMap<Vec<u8>, (Instant, Arc<T>)>>,
+    map: Mutex<HashMap<Vec<u8>, Remembered<T>>>,
 }
 
 impl<T> Recent<T> {

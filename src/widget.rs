@@ -337,6 +337,15 @@ fn label(state: DayState) -> &'static str {
     }
 }
 
+/// The legend's word for a state.
+fn legend(state: DayState) -> &'static str {
+    match state {
+        DayState::Free => "Free",
+        DayState::Partial => "Partly busy",
+        DayState::Busy => "Busy",
+    }
+}
+
 const WEEKDAYS: [(&str, &str); 7] = [
     ("Mon", "Monday"),
     ("Tue", "Tuesday"),
@@ -359,6 +368,7 @@ fn month_page(known: &Known, days: &PublicAvailability, today: NaiveDate) -> Mar
     cells.extend(days.days.iter().copied().map(Some));
     cells.resize(cells.len().div_ceil(7) * 7, None);
     let body = html! {
+        h1.vh { "Availability of " (known.resource_name) }
         nav.months aria-label="Months" {
             @if let Some(prev) = prev {
                 a rel="prev nofollow" href={ "?month=" (prev.format("%Y-%m")) } {
@@ -390,7 +400,7 @@ fn month_page(known: &Known, days: &PublicAvailability, today: NaiveDate) -> Mar
         }
         ul.legend {
             @for state in [DayState::Free, DayState::Partial, DayState::Busy] {
-                li { span class={ "swatch " (state.as_str()) } aria-hidden="true" {} (label(state)) }
+                li { span class={ "swatch " (state.as_str()) } aria-hidden="true" {} (legend(state)) }
             }
         }
         p.zone { "Days in " (known.zone.tz().name()) " time." }
@@ -420,7 +430,7 @@ fn shell(title: &str, body: Markup) -> Markup {
 fn refusal(status: StatusCode, detail: &str) -> Response {
     let body = html! {
         div.refusal {
-            p { strong { (status.canonical_reason().unwrap_or("Error")) } }
+            h1 { (status.canonical_reason().unwrap_or("Error")) }
             p { (detail) }
             @if status == StatusCode::UNPROCESSABLE_ENTITY { p { a href="?" { "Show this month" } } }
         }
@@ -482,7 +492,7 @@ td[aria-current=date]{outline:2px solid #1f2430;outline-offset:-3px;font-weight:
 .swatch.busy{background:repeating-linear-gradient(135deg,#fee4e2 0 3px,#fecdca 3px 6px);border-color:#f97066}\
 .swatch.partial{background:linear-gradient(135deg,#ecfdf3 50%,#fecdca 50%);border-color:#f97066}\
 .zone{margin:6px 3px 0;font-size:12px;color:#475467}\
-.refusal{padding:16px;border:1px solid #e4e7ec;border-radius:8px}\
+.refusal{padding:16px;border:1px solid #e4e7ec;border-radius:8px}.refusal h1{font-size:16px;margin:0}\
 @media (max-width:400px){body{font-size:13px}.kalends-availability{padding:4px}table{border-spacing:2px}td{height:34px}caption{font-size:15px}}\
 @media (forced-colors:active){td.busy,td.partial{border-style:dashed}td.free{border-style:solid}}\
 ";

@@ -23,9 +23,22 @@ fn on(n: u32) -> String {
     later_month().with_day(n).unwrap().format("%Y-%m-%d").to_string()
 }
 
-/// Kalends on a port known in advance, so the widget URLs it hands out reach it.
-async fn start(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
-    TestApp::start_public_with(db, tweak).await
+/// A tenant's published calendar of its room "Sea view".
+struct Published {
+    app: TestApp,
+    key: String,
+    room: Uuid,
+    widget: AvailabilityWidgetOut,
+}
+
+/// Kalends (on a port known in advance, so the URLs it hands out reach it) with a published
+/// calendar.
+async fn published(db: Db, tweak: impl FnOnce(&mut Config)) -> Published {
+    let app = TestApp::start_public_with(db, tweak).await;
+    let (_, key) = app.tenant().await;
+    let room = room(&app, &key).await;
+    let widget = widget(&app, &key, room).await;
+    Published { app, key, room, widget }
 }
 
 async fn room(app: &TestApp, key: &str) -> Uuid {
@@ -117,10 +130,7 @@ async fn json_days(app: &TestApp, widget: &AvailabilityWidgetOut) -> Value {
 }
 
 async fn the_month_view_shows_booked_nights_busy_and_the_other_days_free(db: Db) {
-    let app = start(db, |_| {}).await;
-    let (_, key) = app.tenant().await;
-    let room = room(&app, &key).await;
-    let widget = widget(&app, &key, room).await;
+    let Published { app, key, room, widget } = published(db, |_| {}).await;
     smiths_stay(&app, &key, room, 10, 12).await;
     let afternoon = json!({
         "title": "Viewing", "resource_id": room,
@@ -166,10 +176,8 @@ async fn the_month_view_shows_booked_nights_busy_and_the_other_days_free(db: Db)
 }
 
 async fn an_imported_ota_reservation_and_a_manual_block_count_as_busy(db: Db) {
-    let app = start(db, |c| c.import.allow_private_networks = true).await;
-    let (_, key) = app.tenant().await;
-    let room = room(&app, &key).await;
-    let widget = widget(&app, &key, room).await;
+    let Published { app, key, room, widget } =
+        published(db, |c| c.import.allow_private_networks = true).await;
     let compact = |day: u32| on(day).replace('-', "");
     let ics = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Airbnb Inc//Hosting Calendar 0.8.8//EN\r\n\
@@ -209,10 +217,7 @@ async fn an_imported_ota_reservation_and_a_manual_block_count_as_busy(db: Db) {
 }
 
 async fn no_title_customer_or_id_of_a_booking_reaches_the_page_or_the_json(db: Db) {
-    let app = start(db, |_| {}).await;
-    let (_, key) = app.tenant().await;
-    let room = room(&app, &key).await;
-    let widget = widget(&app, &key, room).await;
+    let Published { app, key, room, widget } = published(db, |_| {}).await;
     smiths_stay(&app, &key, room, 6, 9).await;
     let booking_id = app.api(&key).bookings("").await.unwrap().items[0].id.to_string();
     let page = month_page(&app, &widget).await;
@@ -236,10 +241,7 @@ async fn no_title_customer_or_id_of_a_booking_reaches_the_page_or_the_json(db: D
 }
 
 async fn the_calendar_answers_304_until_a_booking_changes_it(db: Db) {
-    let app = start(db, |_| {}).await;
-    let (_, key) = app.tenant().await;
-    let room = room(&app, &key).await;
-    let widget = widget(&app, &key, room).await;
+    let Published { app, key, room, widget } = published(db, |_| {}).await;
     let month = format!("{}?month={}", widget.url, later_month().format("%Y-%m"));
     for url in [month.as_str(), widget.json_url.as_str()] {
         let (status, headers, _) = get(&app, url, &[]).await;
@@ -258,11 +260,8 @@ async fn the_calendar_answers_304_until_a_booking_changes_it(db: Db) {
 }
 
 async fn a_deleted_widget_and_another_tenants_widget_answer_404(db: Db) {
-    let app = start(db, |_| {}).await;
-    let (_, key) = app.tenant().await;
+    let Published { app, key, room, widget } = published(db, |_| {}).await;
     let (_, other_key) = app.tenant().await;
-    let room = room(&app, &key).await;
-    let widget = widget(&app, &key, room).await;
     let path = format!("/api/v1/availability-widgets/{}", widget.id);
     let mine: AvailabilityWidgetOut = app.api(&key).send("GET", &path, None, 200).await.unwrap();
     assert_eq!(mine.url, widget.url, "the API shows the same address again");
@@ -287,16 +286,18 @@ async fn a_deleted_widget_and_another_tenants_widget_answer_404(db: Db) {
     assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     assert!(page.contains("not published"), "{page}");
     assert_eq!(get(&app, &widget.json_url, &[]).await.0, 404);
+    let openapi: Value =
+        app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for documented in ["/api/v1/availability-widgets", "/api/v1/availability-widgets/{id}"] {
+        assert!(openapi["paths"].get(documented).is_some(), "{documented} is not in OpenAPI");
+    }
     let guessed = widget.url.replace(&widget.url[widget.url.len() - 5..], "AAAAA");
     assert_eq!(get(&app, &guessed, &[]).await.0, 404);
     app.stop().await;
 }
 
 async fn a_bad_month_or_window_is_refused_with_a_clear_error(db: Db) {
-    let app = start(db, |_| {}).await;
-    let (_, key) = app.tenant().await;
-    let room = room(&app, &key).await;
-    let widget = widget(&app, &key, room).await;
+    let Published { app, key, widget, .. } = published(db, |_| {}).await;
     for month in ["2026-13", "next", "1999-01"] {
         let (status, headers, page) =
             get(&app, &format!("{}?month={month}", widget.url), &[]).await;
@@ -330,11 +331,9 @@ async fn a_bad_month_or_window_is_refused_with_a_clear_error(db: Db) {
 }
 
 async fn the_page_is_framed_only_by_the_configured_ancestors_and_styled_by_kalends(db: Db) {
-    let app =
-        start(db, |c| c.widget.frame_ancestors = "https://www.guesthouse.example".into()).await;
-    let (_, key) = app.tenant().await;
-    let room = room(&app, &key).await;
-    let widget = widget(&app, &key, room).await;
+    let ancestors =
+        |c: &mut Config| c.widget.frame_ancestors = "https://www.guesthouse.example".into();
+    let Published { app, widget, .. } = published(db, ancestors).await;
     let (status, headers, page) = get(&app, &widget.url, &[]).await;
     assert_eq!(status, 200);
     let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
@@ -364,10 +363,7 @@ async fn the_page_is_framed_only_by_the_configured_ancestors_and_styled_by_kalen
 }
 
 async fn a_calendar_asked_too_often_answers_429_with_retry_after(db: Db) {
-    let app = start(db, |c| c.widget.rate_limit_per_minute = 2).await;
-    let (_, key) = app.tenant().await;
-    let room = room(&app, &key).await;
-    let widget = widget(&app, &key, room).await;
+    let Published { app, widget, .. } = published(db, |c| c.widget.rate_limit_per_minute = 2).await;
     for _ in 0..2 {
         assert_eq!(get(&app, &widget.url, &[]).await.0, 200);
     }

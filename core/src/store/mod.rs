@@ -395,6 +395,25 @@ impl Store {
         Ok(Page::from_rows(items, limit, id))
     }
 
+    /// The tenant's row `id` of `table` (selecting `columns`); `NotFound` when there is none.
+    pub(crate) async fn one_of<R: AnyRow, T: TryFrom<R, Error = StoreError>>(
+        &self,
+        table: &str,
+        columns: &str,
+        tenant_id: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> Result<T, StoreError> {
+        let sql = format!("SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2");
+        let row: R = with_read_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+        })?;
+        row.try_into()
+    }
+
     /// Deletes the tenant's row `id` of `table`; `NotFound` when there is none.
     pub(crate) async fn delete_of(
         &self,

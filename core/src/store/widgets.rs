@@ -120,16 +120,7 @@ impl Store {
         tenant_id: Uuid,
         id: Uuid,
     ) -> Result<AvailabilityWidget, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM availability_widgets WHERE tenant_id = $1 AND id = $2");
-        let row: WidgetRow = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(tenant_id)
-                .bind(id)
-                .fetch_one(pool)
-                .await
-        })?;
-        row.try_into()
+        self.one_of::<WidgetRow, _>("availability_widgets", COLUMNS, tenant_id, id).await
     }
 
     /// A page of the tenant's widgets.
