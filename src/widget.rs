@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Datelike as _, FixedOffset, Months, NaiveDate, Utc};
@@ -90,17 +90,21 @@ async fn serve(
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
-    let framing = match format {
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    match format {
         // Frames show the page and its refusals alike.
-        Format::Html => (header::CONTENT_SECURITY_POLICY, policy(&state)),
+        Format::Html => {
+            if let Ok(policy) = HeaderValue::from_str(&policy(&state)) {
+                headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+            }
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        }
         // Any website's scripts may read the days: they are public, and no cookie is involved.
-        Format::Json => (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
-    };
-    let more = [framing, (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned())];
-    let to_set = more.into_iter().chain(
-        (format == Format::Html).then(|| (header::REFERRER_POLICY, "no-referrer".to_owned())),
-    );
-    set_headers(response.headers_mut(), to_set);
+        Format::Json => {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+    }
     response
 }
 
@@ -112,14 +116,6 @@ fn policy(state: &AppState) -> String {
          frame-ancestors {}",
         state.config.widget.frame_ancestors
     )
-}
-
-fn set_headers(headers: &mut HeaderMap, pairs: impl IntoIterator<Item = (HeaderName, String)>) {
-    for (name, value) in pairs {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
 }
 
 async fn answer(
@@ -135,12 +131,7 @@ async fn answer(
         return Ok(not_found(format));
     }
     let hash = tokens::token_hash(token);
-    let mut key = hash.clone();
-    match client(extensions) {
-        IpAddr::V4(ip) => key.extend_from_slice(&ip.octets()),
-        IpAddr::V6(ip) => key.extend_from_slice(&ip.octets()),
-    }
-    if let Err(wait) = state.widget_limiter.check(&key) {
+    if let Err(wait) = state.widget_limiter.check(&limit_key(&hash, extensions)) {
         return Ok(too_many(wait, "this calendar is asked for too often; slow down"));
     }
     let known = match state.widget_cache.known(&hash) {
@@ -179,11 +170,19 @@ async fn answer(
     })
 }
 
-/// The client's address, or one shared by every client when the server was not told it.
-fn client(extensions: &Extensions) -> IpAddr {
-    extensions
+/// What the rate limit counts by: the calendar URL and the client's address (one shared by
+/// every client when the server was not told it), so one visitor asking in a loop slows only
+/// themselves.
+fn limit_key(hash: &[u8], extensions: &Extensions) -> Vec<u8> {
+    let address = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip())
+        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
+    let mut key = hash.to_vec();
+    match address {
+        IpAddr::V4(ip) => key.extend_from_slice(&ip.octets()),
+        IpAddr::V6(ip) => key.extend_from_slice(&ip.octets()),
+    }
+    key
 }
 
 /// Reads a calendar URL's widget, resource and zone; `None` for an unknown or deleted one.
