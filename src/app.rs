@@ -90,6 +90,7 @@ impl Running {
 pub fn router(state: AppState) -> Router {
     api::router()
         .merge(crate::feeds::router())
+        .merge(crate::widget::router())
         .merge(crate::pages::router())
         .merge(api::invites::public_router())
         .merge(crate::webhooks::router(state.config.webhooks.rate_limit_per_minute))
@@ -217,6 +218,12 @@ fn app_state(
             Duration::from_millis(config.feeds.validator_ttl_ms),
             config.feeds.body_cache_mib as usize * 1024 * 1024,
         )),
+        widget_limiter: Arc::new(crate::feeds::FeedLimiter::new(
+            config.widget.rate_limit_per_minute,
+        )),
+        widget_cache: Arc::new(crate::feed_cache::Recent::new(Duration::from_millis(
+            config.feeds.validator_ttl_ms,
+        ))),
         store,
         queue,
         config,

@@ -34,14 +34,57 @@ pub struct Known {
     pub last_modified: DateTime<Utc>,
 }
 
-/// When a feed was looked up, and what was found.
-type Remembered = (Instant, Arc<Known>);
+/// When a URL was looked up, and what was found.
+type Remembered<T> = (Instant, Arc<T>);
+
+/// What was read about secret URLs (by the hash of their token), each kept for a short time: a
+/// feed's validators here, an availability widget's in `crate::widget`.
+#[derive(Debug)]
+pub struct Recent<T> {
+    ttl: Duration,
+    map: Mutex<HashMap<Vec<u8>, Remembered<T>>>,
+}
+
+impl<T> Recent<T> {
+    /// Entries live `ttl` (zero: nothing is kept).
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, map: Mutex::new(HashMap::new()) }
+    }
+
+    /// What is known about the URL with this token hash, if it is recent enough.
+    pub fn known(&self, hash: &[u8]) -> Option<Arc<T>> {
+        let map = self.map.lock().ok()?;
+        map.get(hash).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, k)| k.clone())
+    }
+
+    /// Remembers what was just read about a URL.
+    pub fn remember(&self, hash: Vec<u8>, known: T) -> Arc<T> {
+        let known = Arc::new(known);
+        if self.ttl.is_zero() {
+            return known;
+        }
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= MAX_VALIDATORS {
+                let ttl = self.ttl;
+                map.retain(|_, (at, _)| at.elapsed() < ttl);
+            }
+            map.insert(hash, (Instant::now(), known.clone()));
+        }
+        known
+    }
+
+    /// Forgets every URL whose entry matches `gone` (its object changed or was deleted).
+    pub fn forget(&self, gone: impl Fn(&T) -> bool) {
+        if let Ok(mut map) = self.map.lock() {
+            map.retain(|_, (_, k)| !gone(k));
+        }
+    }
+}
 
 /// The caches of the feed endpoint.
 #[derive(Debug)]
 pub struct FeedCache {
-    ttl: Duration,
-    validators: Mutex<HashMap<Vec<u8>, Remembered>>,
+    validators: Recent<Known>,
     bodies: Mutex<Bodies>,
 }
 
@@ -57,37 +100,23 @@ impl FeedCache {
     /// Validators live `ttl`; rendered bodies share `budget` bytes.
     pub fn new(ttl: Duration, budget: usize) -> Self {
         let bodies = Bodies { budget, ..Bodies::default() };
-        Self { ttl, validators: Mutex::new(HashMap::new()), bodies: Mutex::new(bodies) }
+        Self { validators: Recent::new(ttl), bodies: Mutex::new(bodies) }
     }
 
     /// What is known about the feed with this token hash, if it is recent enough.
     pub fn known(&self, hash: &[u8]) -> Option<Arc<Known>> {
-        let map = self.validators.lock().ok()?;
-        map.get(hash).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, k)| k.clone())
+        self.validators.known(hash)
     }
 
     /// Remembers what was just read about a feed URL.
     pub fn remember(&self, hash: Vec<u8>, known: Known) -> Arc<Known> {
-        let known = Arc::new(known);
-        if self.ttl.is_zero() {
-            return known;
-        }
-        if let Ok(mut map) = self.validators.lock() {
-            if map.len() >= MAX_VALIDATORS {
-                let ttl = self.ttl;
-                map.retain(|_, (at, _)| at.elapsed() < ttl);
-            }
-            map.insert(hash, (Instant::now(), known.clone()));
-        }
-        known
+        self.validators.remember(hash, known)
     }
 
     /// Forgets a feed whose URL changed or that was deleted (in this process at once; in other
     /// API processes within the validators' lifetime).
     pub fn forget(&self, feed_id: Uuid) {
-        if let Ok(mut map) = self.validators.lock() {
-            map.retain(|_, (_, k)| k.feed.id != feed_id);
-        }
+        self.validators.forget(|k| k.feed.id == feed_id);
         if let Ok(mut bodies) = self.bodies.lock() {
             bodies.remove(feed_id);
         }

@@ -34,7 +34,8 @@ use crate::feed_cache::Known;
 /// Rows read and rendered per chunk.
 const PAGE: u32 = 500;
 
-/// Requests per feed URL, so a leaked URL polled in a loop costs little.
+/// Requests per feed URL, so a leaked URL polled in a loop costs little (availability widgets
+/// use one too, keyed by client address and URL).
 #[derive(Debug)]
 pub struct FeedLimiter {
     limiter: governor::DefaultKeyedRateLimiter<Vec<u8>>,
@@ -47,7 +48,7 @@ impl FeedLimiter {
         Self { limiter: governor::RateLimiter::hashmap(governor::Quota::per_minute(per_minute)) }
     }
 
-    /// `Err(wait)` when the feed with this token hash is over its rate.
+    /// `Err(wait)` when the feed with this token hash (or any other key) is over its rate.
     pub fn check(&self, hash: &[u8]) -> Result<(), std::time::Duration> {
         if self.limiter.len() > 100_000 {
             self.limiter.retain_recent();
@@ -78,15 +79,17 @@ async fn serve(
     }
     let hash = tokens::token_hash(token);
     if let Err(wait) = state.feed_limiter.check(&hash) {
-        return Ok(too_many(wait));
+        return Ok(too_many(wait, "this feed is polled too often; slow down"));
     }
     let known = match state.feed_cache.known(&hash) {
         Some(known) => known,
         None => state.feed_cache.remember(hash.clone(), look_up(&state, &hash).await?),
     };
     let mut common = HeaderMap::new();
-    write_validators(&known, &mut common, state.config.feeds.cache_max_age_secs);
-    if fresh(&known, &headers) {
+    let max_age = state.config.feeds.cache_max_age_secs;
+    let cache_control = format!("private, max-age={max_age}, must-revalidate");
+    write_validators(&known.etag, known.last_modified, &cache_control, &mut common);
+    if fresh(&known.etag, known.last_modified, &headers) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
     common.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
@@ -132,38 +135,44 @@ async fn look_up(state: &AppState, hash: &[u8]) -> Result<Known, ApiError> {
     Ok(Known { feed, tenant, window, etag, last_modified })
 }
 
-fn write_validators(known: &Known, headers: &mut HeaderMap, max_age: u32) {
-    let http_date = known.last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+/// Writes `ETag`, `Last-Modified` and `Cache-Control` (feeds and availability widgets).
+pub(crate) fn write_validators(
+    etag: &str,
+    last_modified: DateTime<Utc>,
+    cache_control: &str,
+    headers: &mut HeaderMap,
+) {
+    let http_date = last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let pairs = [
-        (header::ETAG, known.etag.clone()),
-        (header::LAST_MODIFIED, http_date),
-        (header::CACHE_CONTROL, format!("private, max-age={max_age}, must-revalidate")),
+        (header::ETAG, etag),
+        (header::LAST_MODIFIED, http_date.as_str()),
+        (header::CACHE_CONTROL, cache_control),
     ];
     for (name, value) in pairs {
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     }
 }
 
-/// Whether the subscriber's copy is current (RFC 9110 §13.1: `If-None-Match` wins).
-fn fresh(known: &Known, request: &HeaderMap) -> bool {
+/// Whether the client's copy is current (RFC 9110 §13.1: `If-None-Match` wins).
+pub(crate) fn fresh(etag: &str, last_modified: DateTime<Utc>, request: &HeaderMap) -> bool {
     if let Some(tags) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         return tags
             .split(',')
             .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == known.etag || t == "*");
+            .any(|t| t == etag || t == "*");
     }
     let since = request.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
     since
         .and_then(|s| DateTime::parse_from_rfc2822(s).ok())
-        .is_some_and(|since| known.last_modified.timestamp() <= since.timestamp())
+        .is_some_and(|since| last_modified.timestamp() <= since.timestamp())
 }
 
-fn too_many(wait: std::time::Duration) -> Response {
+/// 429 with `Retry-After` for a secret URL asked too often.
+pub(crate) fn too_many(wait: std::time::Duration, detail: &str) -> Response {
     let seconds = wait.as_secs().max(1).to_string();
-    let mut response =
-        ApiError::too_many_requests("this feed is polled too often; slow down").into_response();
+    let mut response = ApiError::too_many_requests(detail).into_response();
     if let Ok(value) = HeaderValue::from_str(&seconds) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
@@ -187,7 +196,7 @@ fn window(tenant: &Tenant, state: &AppState, now: DateTime<Utc>) -> FeedWindow {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -15,3 +15,4 @@ pub mod sandbox;
 pub mod supervisor;
 pub mod telemetry;
 pub mod webhooks;
+pub mod widget;

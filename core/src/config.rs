@@ -121,6 +121,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// The tenant console (`/dashboard`).
     pub dashboard: DashboardConfig,
+    /// The public availability calendars (`/availability/{token}`).
+    pub widget: WidgetConfig,
 }
 
 impl Default for Config {
@@ -153,8 +155,95 @@ impl Default for Config {
             http: HttpConfig::default(),
             webhooks: WebhooksConfig::default(),
             dashboard: DashboardConfig::default(),
+            widget: WidgetConfig::default(),
         }
     }
+}
+
+/// The public availability calendars that businesses embed in their own websites.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct WidgetConfig {
+    /// The pages allowed to show a calendar in a frame: the CSP `frame-ancestors` source list,
+    /// e.g. `https://www.example.com https://*.example.org`, or `'none'`.
+    pub frame_ancestors: String,
+    /// How long browsers and shared caches may reuse an answer (`Cache-Control: public, max-age`).
+    pub cache_max_age_secs: u32,
+    /// Requests one client address may make per minute to one calendar (bursts of as many);
+    /// above it: 429 with `Retry-After`.
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for WidgetConfig {
+    fn default() -> Self {
+        // Any site may frame a calendar: it is built to be embedded, shows only free and busy
+        // days, and has nothing to click but the month links (no form, no cookie, no session),
+        // so a hostile frame cannot make a visitor do anything.
+        Self { frame_ancestors: "*".into(), cache_max_age_secs: 60, rate_limit_per_minute: 120 }
+    }
+}
+
+impl WidgetConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_frame_ancestors(&self.frame_ancestors)
+            .map_err(|message| invalid("widget.frame_ancestors", message))?;
+        if self.rate_limit_per_minute == 0 {
+            return Err(invalid("widget.rate_limit_per_minute", "must be at least 1"));
+        }
+        if self.cache_max_age_secs > 86_400 {
+            return Err(invalid("widget.cache_max_age_secs", "must be at most 86400 (a day)"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a CSP `frame-ancestors` source list: `'none'` alone, or sources among `'self'`, `*`,
+/// schemes (`https:`) and hosts (`https://www.example.com`, `*.example.com:8443`, with a path).
+fn check_frame_ancestors(list: &str) -> Result<(), String> {
+    let sources: Vec<&str> = list.split_ascii_whitespace().collect();
+    if sources.is_empty() {
+        return Err("must name at least one source, or 'none'".into());
+    }
+    if sources.contains(&"'none'") && sources.len() > 1 {
+        return Err("'none' must stand alone".into());
+    }
+    match sources.iter().find(|s| !is_ancestor_source(s)) {
+        Some(bad) => Err(format!(
+            "{bad:?} is not a frame-ancestors source: use 'self', 'none', *, a scheme such as \
+             https: or a host such as https://www.example.com"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn is_ancestor_source(source: &str) -> bool {
+    if matches!(source, "'self'" | "'none'" | "*") {
+        return true;
+    }
+    let is_scheme = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
+    if let Some(scheme) = source.strip_suffix(':') {
+        return is_scheme(scheme);
+    }
+    let rest = match source.split_once("://") {
+        Some((scheme, rest)) if is_scheme(scheme) => rest,
+        Some(_) => return false,
+        None => source,
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = authority.rsplit_once(':').map_or((authority, None), |(h, p)| (h, Some(p)));
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    let host_ok = host == "*"
+        || (!host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }));
+    let port_ok =
+        port.is_none_or(|p| p == "*" || (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())));
+    let path_ok = path.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'\''));
+    host_ok && port_ok && path_ok
 }
 
 /// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`).
@@ -581,6 +670,7 @@ impl Config {
         }
         self.previous_secret_keys()?;
         self.validate_history()?;
+        self.widget.validate()?;
         self.validate_sandbox()?;
         self.validate_jobs()
     }
@@ -870,6 +960,11 @@ impl Config {
             "webhooks": {
                 "rate_limit_per_minute": self.webhooks.rate_limit_per_minute,
             },
+            "widget": {
+                "frame_ancestors": self.widget.frame_ancestors,
+                "cache_max_age_secs": self.widget.cache_max_age_secs,
+                "rate_limit_per_minute": self.widget.rate_limit_per_minute,
+            },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,
                 "drift_check_secs": self.sync.drift_check_secs,
@@ -1101,6 +1196,38 @@ mod tests {
                 .starts_with("KALENDS_SYNC__IMPORT_INTERVAL_MINUTES:")
         );
         assert!(load("1441").is_err());
+    }
+
+    #[test]
+    fn frame_ancestors_take_a_csp_source_list_and_refuse_anything_that_would_break_the_header() {
+        let load = |value: &str| {
+            Config::load_with_env(
+                Path::new("/nonexistent"),
+                env(&[("KALENDS_WIDGET__FRAME_ANCESTORS", value)]),
+            )
+        };
+        assert_eq!(Config::default().widget.frame_ancestors, "*");
+        for good in [
+            "'self'",
+            "'none'",
+            "https://www.example.com",
+            "'self' https://www.example.com https://*.example.org:8443/bookings/",
+            "https: http://localhost:*",
+        ] {
+            assert_eq!(load(good).unwrap().widget.frame_ancestors, good);
+        }
+        for bad in [
+            "",
+            "'none' https://a.example",
+            "https://a.example; script-src *",
+            "https://a.example,https://b.example",
+            "'unsafe-inline'",
+            "https://exa mple.com:x",
+            "https://bad_host.example",
+        ] {
+            let err = load(bad).unwrap_err().to_string();
+            assert!(err.starts_with("KALENDS_WIDGET__FRAME_ANCESTORS:"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

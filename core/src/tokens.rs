@@ -12,7 +12,7 @@ use secrecy::ExposeSecret as _;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-use crate::config::SecretKey;
+use crate::config::{SecretKey, SecretKeys};
 
 /// Bytes of a fresh nonce.
 pub const NONCE_LEN: usize = 32;
@@ -28,6 +28,27 @@ pub fn nonce() -> Vec<u8> {
 /// The URL token of a feed (43 URL-safe characters).
 pub fn feed_token(key: &SecretKey, feed_id: Uuid, nonce: &[u8]) -> String {
     derive(key, b"kalends/feed/v1", feed_id, nonce)
+}
+
+/// The URL token of an availability widget (43 URL-safe characters): made like a feed's, for
+/// another purpose, so neither kind of token ever opens the other.
+pub fn widget_token(key: &SecretKey, widget_id: Uuid, nonce: &[u8]) -> String {
+    derive(key, b"kalends/availability-widget/v1", widget_id, nonce)
+}
+
+/// The token of a stored URL as its owner sees it again: `make` with the current secret key, or
+/// with a previous one if the URL was made before a rotation (holders keep the URL they have;
+/// only its hash is stored, so it keeps answering whatever the keys). Once no configured key
+/// made it, it cannot be shown any more: the current key's token stands in.
+pub fn shown_token(
+    keys: &SecretKeys,
+    stored_hash: &[u8],
+    make: impl Fn(&SecretKey) -> String,
+) -> String {
+    keys.all()
+        .map(&make)
+        .find(|token| token_hash(token) == stored_hash)
+        .unwrap_or_else(|| make(keys.current()))
 }
 
 fn derive(key: &SecretKey, purpose: &[u8], id: Uuid, nonce: &[u8]) -> String {
@@ -181,6 +202,15 @@ mod tests {
         assert_eq!(token, feed_token(&key(1), id, &n));
         assert_ne!(token, feed_token(&key(1), id, &nonce()));
         assert_ne!(token, feed_token(&key(2), id, &n), "another key, another token");
+    }
+
+    #[test]
+    fn a_widget_token_is_not_the_feed_token_of_the_same_id_and_nonce() {
+        let (id, n) = (Uuid::now_v7(), nonce());
+        let token = widget_token(&key(1), id, &n);
+        assert_eq!(token.len(), 43);
+        assert_eq!(token, widget_token(&key(1), id, &n));
+        assert_ne!(token, feed_token(&key(1), id, &n));
     }
 
     #[test]

@@ -97,21 +97,16 @@ impl FeedOut {
     }
 }
 
-/// The token of the feed's URL: made with the current secret key, or with a previous one if the
-/// feed was made before a rotation (subscribers keep the URL they have; only its hash is stored,
-/// so it keeps answering whatever the keys). Once no configured key made it, the URL cannot be
-/// shown any more: the current key's token stands in, and rotating the feed gives it a new URL.
 /// The feed's public URL (`{public_url}/ical/{token}.ics`).
 pub fn feed_url(state: &AppState, feed: &Feed) -> String {
     let token = feed_url_token(feed, &state.secret_key);
     format!("{}/ical/{token}.ics", state.config.public_base())
 }
 
+/// The token of the feed's URL, as `tokens::shown_token` finds it among the configured keys
+/// (rotating the feed gives it a new URL once none of them made it).
 fn feed_url_token(feed: &Feed, keys: &SecretKeys) -> String {
-    keys.all()
-        .map(|key| tokens::feed_token(key, feed.id, &feed.nonce))
-        .find(|token| tokens::token_hash(token) == feed.token_hash)
-        .unwrap_or_else(|| tokens::feed_token(keys.current(), feed.id, &feed.nonce))
+    tokens::shown_token(keys, &feed.token_hash, |key| tokens::feed_token(key, feed.id, &feed.nonce))
 }
 
 /// The feed to publish, checked (the API and the console's form alike).

@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub mod api_keys;
 pub mod availability;
+pub mod availability_widgets;
 pub mod blocks;
 pub mod bookings;
 pub mod collisions;
@@ -52,6 +53,10 @@ pub struct AppState {
     pub feed_limiter: Arc<crate::feeds::FeedLimiter>,
     /// Recent feed validators and rendered bodies.
     pub feed_cache: Arc<crate::feed_cache::FeedCache>,
+    /// Rate limits of the public availability calendars (per client address and calendar).
+    pub widget_limiter: Arc<crate::feeds::FeedLimiter>,
+    /// Recent lookups of availability calendar URLs.
+    pub widget_cache: Arc<crate::feed_cache::Recent<crate::widget::Known>>,
     /// Seals OAuth tokens and PKCE verifiers at rest.
     pub sealer: Sealer,
     /// Google and Microsoft clients (or the sandbox).
@@ -103,6 +108,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "feeds", description = "iCal feeds out"),
         (name = "imports", description = "iCal feeds in"),
         (name = "availability", description = "Busy and free times"),
+        (name = "availability-widgets", description = "Public availability calendars for websites"),
         (name = "conflicts", description = "Double bookings"),
         (name = "connections", description = "Staff members' Google and Microsoft calendars"),
         (name = "api-keys", description = "The tenant's API keys"),
@@ -134,6 +140,7 @@ pub fn router() -> Router<AppState> {
         .merge(imports::router())
         .merge(invites::router())
         .merge(availability::router())
+        .merge(availability_widgets::router())
         .merge(conflicts::router())
         .merge(connections::router())
         .merge(api_keys::router())

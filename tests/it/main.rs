@@ -25,3 +25,4 @@ mod smtp_sink;
 mod store;
 mod sync;
 mod webhooks;
+mod widget;

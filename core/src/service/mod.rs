@@ -24,3 +24,4 @@ pub mod directory;
 pub mod feeds;
 pub mod imports;
 pub mod tenants;
+pub mod widgets;

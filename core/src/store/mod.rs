@@ -41,6 +41,7 @@ mod owner_writes;
 mod resources;
 mod staff;
 mod tenants;
+mod widgets;
 mod zones;
 
 pub use api_keys::{ApiKeyInfo, Revocation};
@@ -60,6 +61,7 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
+pub use widgets::{AvailabilityWidget, WidgetLookup};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses; on
 /// SQLite, the single writer connection.
@@ -400,6 +402,25 @@ impl Store {
         })?;
         let items = rows.into_iter().map(T::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(items, limit, id))
+    }
+
+    /// The tenant's row `id` of `table` (selecting `columns`); `NotFound` when there is none.
+    pub(crate) async fn one_of<R: AnyRow, T: TryFrom<R, Error = StoreError>>(
+        &self,
+        table: &str,
+        columns: &str,
+        tenant_id: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> Result<T, StoreError> {
+        let sql = format!("SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2");
+        let row: R = with_read_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+        })?;
+        row.try_into()
     }
 
     /// Deletes the tenant's row `id` of `table`; `NotFound` when there is none.
