@@ -47,14 +47,24 @@ pub(crate) async fn wait_ready(port: u16) {
     .await;
 }
 
+/// What the first run prints: the API key, the curl line and the console link.
+struct Welcome {
+    key: String,
+    curl: String,
+    console: String,
+}
+
 /// Reads the child's stdout until the printed curl command is complete.
-async fn read_welcome(child: &mut Child) -> (String, String) {
+async fn read_welcome(child: &mut Child) -> Welcome {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut key, mut curl) = (None, String::new());
+    let (mut key, mut curl, mut console) = (None, String::new(), None);
     let read = async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(rest) = line.trim().strip_prefix("API key:") {
                 key = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if let Some(rest) = line.trim().strip_prefix("Console:") {
+                console = rest.split_whitespace().next().map(str::to_owned);
             }
             if line.trim_start().starts_with("curl ") || !curl.is_empty() {
                 curl.push_str(line.trim().trim_end_matches('\\'));
@@ -68,11 +78,15 @@ async fn read_welcome(child: &mut Child) -> (String, String) {
     tokio::time::timeout(Duration::from_secs(30), read)
         .await
         .expect("the welcome text was printed");
-    (key.expect("an API key was printed"), curl)
+    Welcome {
+        key: key.expect("an API key was printed"),
+        curl,
+        console: console.expect("a console link was printed"),
+    }
 }
 
 #[tokio::test]
-async fn first_run_prints_a_demo_key_whose_curl_creates_a_booking_that_survives_a_restart() {
+async fn first_run_prints_a_demo_key_and_console_link_and_its_curl_booking_survives_a_restart() {
     let dir = TempDir::new();
     let port = free_port();
     let mut child = kalends(&dir, port)
@@ -81,8 +95,21 @@ async fn first_run_prints_a_demo_key_whose_curl_creates_a_booking_that_survives_
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let (key, curl) = read_welcome(&mut child).await;
+    let Welcome { key, curl, console } = read_welcome(&mut child).await;
     wait_ready(port).await;
+    // The console link opens the demo: its properties, and the conflict its Airbnb import finds.
+    let browser = reqwest::Client::builder()
+        .cookie_provider(std::sync::Arc::new(reqwest::cookie::Jar::default()))
+        .build()
+        .unwrap();
+    let overview = browser.get(&console).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains("Sea View Cottage (demo)"), "the console shows the demo: {overview}");
+    let conflicts = format!("http://127.0.0.1:{port}/dashboard/conflicts");
+    eventually(Duration::from_secs(30), || async {
+        let page = browser.get(&conflicts).send().await.ok()?.text().await.ok()?;
+        page.contains("Jones (demo)").then_some(())
+    })
+    .await;
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{curl} -w '\\n%{{http_code}}'"))
@@ -109,9 +136,9 @@ async fn first_run_prints_a_demo_key_whose_curl_creates_a_booking_that_survives_
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        list["items"].as_array().unwrap().len(),
-        1,
+    let items = list["items"].as_array().unwrap();
+    assert!(
+        items.iter().any(|b| b["external_id"] == "demo-1"),
         "the booking survived the restart: {list}"
     );
     let mut child = child;
@@ -124,6 +151,59 @@ async fn first_run_prints_a_demo_key_whose_curl_creates_a_booking_that_survives_
         !banner.contains("API key"),
         "no second demo tenant on a database that has one: {banner}"
     );
+}
+
+#[tokio::test]
+async fn dashboard_link_prints_a_one_time_link_and_an_unknown_tenant_fails_with_one_line() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let created = kalends(&dir, port)
+        .args(["tenant", "create", "--name", "Sea Breeze", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let tenant_id = created["tenant_id"].as_str().unwrap();
+    let output =
+        kalends(&dir, port).args(["dashboard-link", tenant_id, "--json"]).output().await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "exactly one JSON object: {stdout}");
+    let link: Value = serde_json::from_str(&stdout).unwrap();
+    let url = link["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("http://127.0.0.1:{port}/dashboard/")), "{url}");
+    assert!(link["expires_at"].as_str().is_some());
+
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let bad = kalends(&dir, port).args(["dashboard-link", &unknown]).output().await.unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no tenant with id"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_with_no_demo_starts_an_empty_database_without_a_tenant() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let mut child = kalends(&dir, port)
+        .args(["serve", "--no-demo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port).await;
+    let mut stdout = child.stdout.take().unwrap();
+    let status = terminate(child).await;
+    let mut banner = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut banner).await.unwrap();
+    assert!(status.success());
+    assert!(!banner.contains("API key"), "no demo tenant: {banner}");
+    let db = format!("sqlite://{}", dir.0.join("data/kalends.db").display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let (tenants,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM tenants").fetch_one(&pool).await.unwrap();
+    assert_eq!(tenants, 0, "the database holds no tenant");
 }
 
 #[tokio::test]
