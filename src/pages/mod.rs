@@ -18,6 +18,7 @@ use sha2::Sha256;
 
 use crate::api::AppState;
 
+mod caldav;
 mod connect;
 mod settings;
 
@@ -28,7 +29,7 @@ pub const SESSION_HOURS: i64 = 12;
 
 /// The pages' routes.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(settings::router()).merge(connect::router())
+    Router::new().merge(settings::router()).merge(connect::router()).merge(caldav::router())
 }
 
 /// The signed-in staff member, from the session cookie.
@@ -163,6 +164,6 @@ label.check{display:flex;gap:8px;align-items:center;margin:4px 0}select{padding:
 .button,button{display:inline-flex;align-items:center;gap:8px;padding:8px 16px;border-radius:8px;border:1px solid var(--line);background:#fff;color:var(--ink);font:inherit;font-weight:600;text-decoration:none;cursor:pointer}\
 .button.primary,button.primary{background:var(--brand);border-color:var(--brand);color:#fff}button.danger,.button.danger{color:var(--bad);border-color:#fecdca}\
 .providers{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:12px}.provider{display:flex;align-items:center;gap:12px;justify-content:center;padding:14px;font-size:15px}\
-.dot{width:10px;height:10px;border-radius:50%;display:inline-block}.dot.google{background:#1a73e8}.dot.microsoft{background:#0067b8}\
+.dot{width:10px;height:10px;border-radius:50%;display:inline-block}.dot.google{background:#1a73e8}.dot.microsoft{background:#0067b8}.dot.caldav{background:#6e6e73}\
 .empty{color:var(--muted);text-align:center;padding:26px}.sandbox-note{font-size:13px;color:var(--muted);margin-top:10px}\
 .problem h1{color:var(--bad)}";

@@ -1,0 +1,663 @@
+//! CalDAV (RFC 4791): Apple iCloud, Fastmail, Nextcloud, Radicale, Xandikos, a company server.
+//! Typed requests come from libdav; they travel through [`http::DavHttp`] (reqwest, Basic
+//! credentials, redirects followed with method and body). No libdav type leaves this module.
+//!
+//! - The account: an app password, never an OAuth grant. The "access token" the rest of Kalends
+//!   seals and hands back is [`Account`] as JSON (the calendar home URL, the user name and the
+//!   password); it never expires, and a 401 means the password stopped working: the refresh
+//!   answers a dead grant, so the connection becomes `needs_reauth` like a revoked OAuth grant.
+//! - Calendars are named by their absolute collection URL (iCloud's live on a per-account host).
+//! - A booking is one resource `{uid}.ics`, the uid being its [`EventKey`]'s stable id:
+//!   created with `If-None-Match: *`, changed and deleted with `If-Match`; a 412 re-reads and
+//!   converges, and a create whose answer was lost finds its resource where it was made.
+//! - Import: `sync-collection` (RFC 6578) from the stored token; a refused token (403 or 412,
+//!   depending on the server) or a change the token cannot describe occurrence by occurrence (a
+//!   recurring event, an outside event deleted) asks for a full listing of the window
+//!   (time-range `calendar-query` + `calendar-multiget`), which the import stores atomically.
+
+mod http;
+mod ics;
+
+use std::time::Duration;
+
+use ::http::{StatusCode, Uri};
+use chrono::{DateTime, Utc};
+use libdav::caldav::{
+    CalendarComponent, FindCalendarHomeSet, FindCalendars, GetCalendarResources,
+    GetSupportedComponents, ListCalendarResources, TimeRange,
+};
+use libdav::dav::{
+    Delete, FindPropertyHrefs, GetEtag, PutResource, RequestError, SyncCollection, WebDavClient,
+    WebDavError,
+};
+use libdav::names;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+
+use self::http::{DavHttp, HttpError};
+use crate::ProviderError;
+use crate::calendar::{
+    AccessToken, BusyInterval, Change, ChangeSet, EventDraft, RemoteCalendar, RemoteEvent, Window,
+};
+
+/// The `Content-Type` of a stored event (Xandikos refuses one without `text/calendar`).
+const ICS: &str = "text/calendar; charset=utf-8";
+/// The cursor of a calendar whose server has no `sync-collection`: every import lists it.
+const NO_SYNC: &str = "caldav:no-sync";
+/// Resources fetched per `calendar-multiget`.
+const MULTIGET_BATCH: usize = 200;
+/// How often a conditional write re-reads and tries again after a 412.
+const CONDITIONAL_ATTEMPTS: usize = 3;
+
+type Dav = WebDavClient<DavHttp>;
+type DavError = WebDavError<HttpError>;
+
+/// What Kalends keeps (sealed) of a CalDAV account.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Account {
+    /// The calendar home set, absolute.
+    pub home: String,
+    /// The user name (an Apple ID for iCloud).
+    pub username: String,
+    /// The app password.
+    pub password: String,
+}
+
+impl Account {
+    /// The sealed form the connection stores as its access token.
+    pub fn to_secret(&self) -> SecretString {
+        SecretString::from(serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// Reads the stored form back.
+    pub fn from_token(token: &AccessToken) -> Result<Self, ProviderError> {
+        serde_json::from_str(token.0.expose_secret()).map_err(|_| ProviderError::DeadGrant {
+            message: "the stored CalDAV credentials are unreadable; connect again".into(),
+        })
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("home", &self.home)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What discovering an account found.
+#[derive(Clone, Debug)]
+pub struct Discovered {
+    /// The account to store.
+    pub account: Account,
+    /// Its calendars that hold events (at least one).
+    pub calendars: Vec<RemoteCalendar>,
+}
+
+/// Why an account could not be connected; each says what the staff member can do.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// Not an http(s) URL.
+    #[error("the server address must be an http:// or https:// URL")]
+    BadUrl,
+    /// 401 or 403.
+    #[error("the server refused the user name or password (use an app password)")]
+    WrongCredentials,
+    /// Nothing answered.
+    #[error("the server could not be reached: {0}")]
+    Unreachable(String),
+    /// It answered, but not as a CalDAV server.
+    #[error("this address is not a CalDAV server ({0})")]
+    NotCaldav(String),
+    /// CalDAV, but no calendar holds events.
+    #[error("the account has no calendar that holds events")]
+    NoCalendars,
+}
+
+/// The CalDAV client; cheap to clone (one connection pool).
+#[derive(Clone, Debug)]
+pub struct CaldavCalendar {
+    client: reqwest::Client,
+}
+
+impl CaldavCalendar {
+    /// A client whose requests give up after `timeout`.
+    pub fn new(timeout: Duration) -> Result<Self, ProviderError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Kalends/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
+        Ok(Self { client })
+    }
+
+    fn dav(&self, account: &Account, url: &Uri) -> Dav {
+        let http = DavHttp::new(self.client.clone(), &account.username, &account.password);
+        WebDavClient::new(url.clone(), http)
+    }
+
+    /// Finds the account's calendars from the address given: `current-user-principal` there,
+    /// else at `/.well-known/caldav`, then the principal's `calendar-home-set`; only calendars
+    /// that hold VEVENTs. Nothing is stored here.
+    pub async fn discover(
+        &self,
+        server_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Discovered, DiscoveryError> {
+        let url = parse_url(server_url).ok_or(DiscoveryError::BadUrl)?;
+        let mut account =
+            Account { home: url.to_string(), username: username.into(), password: password.into() };
+        let dav = self.dav(&account, &url);
+        let home = match principal(&dav, &url).await? {
+            Some(principal) => home_set(&dav, &principal).await?.unwrap_or_else(|| url.clone()),
+            None => url.clone(),
+        };
+        account.home = home.to_string();
+        let calendars = self.calendars_at(&account, &home).await.map_err(discovery_error)?;
+        if calendars.is_empty() {
+            return Err(DiscoveryError::NoCalendars);
+        }
+        Ok(Discovered { account, calendars })
+    }
+
+    /// The account's calendars that hold events.
+    pub async fn list_calendars(
+        &self,
+        token: &AccessToken,
+    ) -> Result<Vec<RemoteCalendar>, ProviderError> {
+        let account = Account::from_token(token)?;
+        let home = parse_url(&account.home)
+            .ok_or_else(|| ProviderError::permanent(0, "the stored calendar home is no URL"))?;
+        self.calendars_at(&account, &home).await.map_err(failure)
+    }
+
+    async fn calendars_at(
+        &self,
+        account: &Account,
+        home: &Uri,
+    ) -> Result<Vec<RemoteCalendar>, DavError> {
+        let dav = self.dav(account, home);
+        let found = dav.request(FindCalendars::new(home.path())).await?.calendars;
+        let mut calendars = Vec::new();
+        for calendar in found {
+            let components =
+                dav.request(GetSupportedComponents::new(&calendar.href)).await?.components;
+            // None advertised means any component (RFC 4791 §5.2.3).
+            if !components.is_empty() && !components.contains(&CalendarComponent::VEvent) {
+                continue;
+            }
+            let name = calendar
+                .properties
+                .iter()
+                .find(|(property, _)| **property == names::DISPLAY_NAME)
+                .and_then(|(_, value)| value.clone())
+                .filter(|name| !name.trim().is_empty())
+                .unwrap_or_else(|| last_segment(&calendar.href).to_owned());
+            calendars.push(RemoteCalendar {
+                id: absolute(home, &calendar.href),
+                name,
+                primary: false,
+                writable: true,
+                time_zone: None,
+            });
+        }
+        calendars.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(first) = calendars.first_mut() {
+            first.primary = true;
+        }
+        Ok(calendars)
+    }
+
+    /// Writes the booking's resource: created with `If-None-Match: *`, else updated with
+    /// `If-Match`; a 412 (someone else's change, or a create whose answer was lost) re-reads.
+    pub async fn upsert_event(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        draft: &EventDraft,
+        remote_id: Option<&str>,
+    ) -> Result<RemoteEvent, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        let uid = draft.key.google_event_id();
+        let name = remote_id.map_or_else(|| format!("{uid}.ics"), str::to_owned);
+        let href = format!("{collection}{name}");
+        let body = ics::resource(draft, &uid, Utc::now());
+        let mut known = remote_id.is_some();
+        for _ in 0..CONDITIONAL_ATTEMPTS {
+            let etag = if known { etag_of(&dav, &href).await? } else { None };
+            let written = match &etag {
+                None => dav.request(PutResource::new(&href).create(body.as_str(), ICS)).await,
+                Some(etag) => {
+                    dav.request(PutResource::new(&href).update(body.as_str(), ICS, etag)).await
+                }
+            };
+            match written {
+                Ok(answer) => {
+                    return Ok(RemoteEvent {
+                        id: name,
+                        summary: Some(draft.summary.clone()),
+                        time: draft.time,
+                        zone: draft.zone,
+                        busy: true,
+                        booking_id: Some(draft.key.booking_id),
+                        connection_id: Some(draft.key.connection_id),
+                        tenant_id: Some(draft.tenant_id),
+                        creation_key: Some(uid),
+                        etag: answer.etag,
+                    });
+                }
+                Err(error) if is_precondition_failed(&error) => known = true,
+                Err(error) => return Err(failure(error)),
+            }
+        }
+        Err(ProviderError::transient("the event kept changing while Kalends wrote it"))
+    }
+
+    /// One event (the first occurrence of a recurring one); `None` when it is gone.
+    pub async fn get_event(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        id: &str,
+    ) -> Result<Option<RemoteEvent>, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        let name = id.split('#').next().unwrap_or(id);
+        let href = format!("{collection}{name}");
+        let window = Window { start: DateTime::<Utc>::MIN_UTC, end: DateTime::<Utc>::MAX_UTC };
+        let fetched = self.fetch(&dav, &collection, &[href], window).await?;
+        Ok(fetched.into_iter().flat_map(|(_, read)| read.events).find(|e| e.id == id))
+    }
+
+    /// Deletes the resource behind `id` with `If-Match`; one already gone counts as deleted.
+    pub async fn delete_event(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        id: &str,
+    ) -> Result<(), ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        let href = format!("{collection}{}", id.split('#').next().unwrap_or(id));
+        for _ in 0..CONDITIONAL_ATTEMPTS {
+            let Some(etag) = etag_of(&dav, &href).await? else { return Ok(()) };
+            match dav.request(Delete::new(&href).with_etag(etag)).await {
+                Ok(_) => return Ok(()),
+                Err(WebDavError::BadStatusCode(StatusCode::NOT_FOUND)) => return Ok(()),
+                Err(error) if is_precondition_failed(&error) => {}
+                Err(error) => return Err(failure(error)),
+            }
+        }
+        Err(ProviderError::transient("the event kept changing while Kalends deleted it"))
+    }
+
+    /// The events Kalends wrote in a calendar within a window.
+    pub async fn list_kalends_events(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        window: Window,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let events = self.events_in(token, calendar_id, window).await?;
+        Ok(events.into_iter().filter(|e| e.booking_id.is_some()).collect())
+    }
+
+    /// Changes since `cursor` (a sync token), or the whole window without one. See the module's
+    /// notes for when a full listing is asked for instead.
+    pub async fn changes(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        cursor: Option<&str>,
+        window: Window,
+    ) -> Result<ChangeSet, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        match cursor {
+            Some(NO_SYNC) => Ok(ChangeSet::FullSyncRequired),
+            Some(cursor) => self.changes_since(&dav, &collection, cursor, window).await,
+            None => {
+                // The token first: what changes during the listing is reported next time.
+                let next_cursor = match dav.request(SyncCollection::new(&collection)).await {
+                    Ok(answer) => answer.new_sync_token,
+                    Err(error) if is_unauthorized(&error) => return Err(failure(error)),
+                    // No `sync-collection` here: every import lists the window.
+                    Err(_) => NO_SYNC.to_owned(),
+                };
+                let changes = self
+                    .window_events(&dav, &collection, window)
+                    .await?
+                    .into_iter()
+                    .map(Change::Upserted)
+                    .collect();
+                Ok(ChangeSet::Changes { changes, next_cursor })
+            }
+        }
+    }
+
+    async fn changes_since(
+        &self,
+        dav: &Dav,
+        collection: &str,
+        cursor: &str,
+        window: Window,
+    ) -> Result<ChangeSet, ProviderError> {
+        let answer =
+            match dav.request(SyncCollection::new(collection).with_sync_token(cursor)).await {
+                Ok(answer) => answer,
+                Err(error) if is_invalid_token(&error) => return Ok(ChangeSet::FullSyncRequired),
+                Err(error) => return Err(failure(error)),
+            };
+        let mut changes = Vec::new();
+        for href in &answer.deleted {
+            let name = last_segment(href);
+            // Only Kalends's own resources are known to be single events: another deleted
+            // resource may have been a series whose occurrences are stored one by one.
+            if !is_kalends_name(name) {
+                return Ok(ChangeSet::FullSyncRequired);
+            }
+            changes.push(Change::Deleted { id: name.to_owned() });
+        }
+        let hrefs: Vec<String> = answer.changed.into_iter().map(|r| r.href).collect();
+        for (name, read) in self.fetch(dav, collection, &hrefs, window).await? {
+            if read.recurring {
+                return Ok(ChangeSet::FullSyncRequired);
+            }
+            if read.events.is_empty() {
+                changes.push(Change::Deleted { id: name });
+            }
+            changes.extend(read.events.into_iter().map(Change::Upserted));
+        }
+        Ok(ChangeSet::Changes { changes, next_cursor: answer.new_sync_token })
+    }
+
+    /// The calendar's single events starting from `from`, however far ahead.
+    pub async fn single_events_from(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        let window = Window { start: from, end: from };
+        let hrefs = self.hrefs_in(&dav, &collection, TimeRange::From(timestamp(from)?)).await?;
+        Ok(self
+            .fetch(&dav, &collection, &hrefs, window)
+            .await?
+            .into_iter()
+            .filter(|(_, read)| !read.recurring)
+            .flat_map(|(_, read)| read.events)
+            .filter(|event| utc_bounds(&event.time).0 >= from)
+            .collect())
+    }
+
+    /// Busy intervals of the calendars within `window`, sorted.
+    pub async fn free_busy(
+        &self,
+        token: &AccessToken,
+        calendar_ids: &[String],
+        window: Window,
+    ) -> Result<Vec<BusyInterval>, ProviderError> {
+        let mut busy = Vec::new();
+        for calendar_id in calendar_ids {
+            for event in self.events_in(token, calendar_id, window).await? {
+                let (start, end) = utc_bounds(&event.time);
+                busy.push(BusyInterval { start, end });
+            }
+        }
+        busy.sort_by_key(|b| (b.start, b.end));
+        Ok(busy)
+    }
+
+    async fn events_in(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        window: Window,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        self.window_events(&dav, &collection, window).await
+    }
+
+    /// Every busy occurrence in the window: a time-range `calendar-query` for the resources,
+    /// then their data by `calendar-multiget`.
+    async fn window_events(
+        &self,
+        dav: &Dav,
+        collection: &str,
+        window: Window,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let range = TimeRange::Between(timestamp(window.start)?, timestamp(window.end)?);
+        let hrefs = self.hrefs_in(dav, collection, range).await?;
+        Ok(self
+            .fetch(dav, collection, &hrefs, window)
+            .await?
+            .into_iter()
+            .flat_map(|(_, read)| read.events)
+            .collect())
+    }
+
+    async fn hrefs_in(
+        &self,
+        dav: &Dav,
+        collection: &str,
+        range: TimeRange,
+    ) -> Result<Vec<String>, ProviderError> {
+        let query = ListCalendarResources::new(collection)
+            .with_component_and_time_range(CalendarComponent::VEvent, range);
+        let listed = dav.request(query).await.map_err(failure)?;
+        Ok(listed
+            .resources
+            .into_iter()
+            .filter(|r| !r.resource_type.is_collection)
+            .map(|r| r.href)
+            .collect())
+    }
+
+    /// The resources' data, read: (name, what it holds), for those that still exist.
+    async fn fetch(
+        &self,
+        dav: &Dav,
+        collection: &str,
+        hrefs: &[String],
+        window: Window,
+    ) -> Result<Vec<(String, ics::Read)>, ProviderError> {
+        let mut out = Vec::with_capacity(hrefs.len());
+        for batch in hrefs.chunks(MULTIGET_BATCH) {
+            let request = GetCalendarResources::new(collection).with_hrefs(batch);
+            let fetched = dav.request(request).await.map_err(failure)?;
+            for resource in fetched.resources {
+                let Ok(content) = resource.content else { continue };
+                let name = last_segment(&resource.href).to_owned();
+                let read = ics::read_resource(&name, &content.etag, &content.data, window);
+                out.push((name, read));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A client for the calendar's host and the calendar's path (ending in `/`).
+    fn collection(
+        &self,
+        account: &Account,
+        calendar_id: &str,
+    ) -> Result<(Dav, String), ProviderError> {
+        let url = parse_url(calendar_id)
+            .ok_or_else(|| ProviderError::NotFound { message: "not a calendar URL".into() })?;
+        let mut path = url.path().to_owned();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        Ok((self.dav(account, &url), path))
+    }
+}
+
+/// The principal named at `url`, else at `/.well-known/caldav` (followed where it redirects).
+async fn principal(dav: &Dav, url: &Uri) -> Result<Option<Uri>, DiscoveryError> {
+    for path in [url.path(), "/.well-known/caldav"] {
+        match dav.request(FindPropertyHrefs::new(path, &names::CURRENT_USER_PRINCIPAL)).await {
+            Ok(found) => {
+                if let Some(href) = found.hrefs.into_iter().next() {
+                    return Ok(Some(resolve(url, &href)));
+                }
+            }
+            Err(error) if is_unauthorized(&error) => return Err(DiscoveryError::WrongCredentials),
+            Err(WebDavError::Request(RequestError::Client(error))) => {
+                return Err(DiscoveryError::Unreachable(error.to_string()));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The principal's calendar home, absolute.
+async fn home_set(dav: &Dav, principal: &Uri) -> Result<Option<Uri>, DiscoveryError> {
+    let found =
+        dav.request(FindCalendarHomeSet::new(principal.path())).await.map_err(discovery_error)?;
+    Ok(found.home_sets.first().map(|home| resolve(principal, home)))
+}
+
+fn discovery_error(error: DavError) -> DiscoveryError {
+    match error {
+        e if is_unauthorized(&e) => DiscoveryError::WrongCredentials,
+        WebDavError::Request(RequestError::Client(e)) => DiscoveryError::Unreachable(e.to_string()),
+        WebDavError::BadStatusCode(status) => {
+            DiscoveryError::NotCaldav(format!("it answered {status}"))
+        }
+        other => DiscoveryError::NotCaldav(other.to_string()),
+    }
+}
+
+/// An href relative to `base` made absolute (iCloud's are absolute on another host already).
+fn resolve(base: &Uri, href: &Uri) -> Uri {
+    if href.host().is_some() {
+        return href.clone();
+    }
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = href.path_and_query().cloned();
+    Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
+}
+
+fn absolute(base: &Uri, href: &str) -> String {
+    match href.parse::<Uri>() {
+        Ok(uri) => resolve(base, &uri).to_string(),
+        Err(_) => href.to_owned(),
+    }
+}
+
+fn parse_url(text: &str) -> Option<Uri> {
+    let url = url::Url::parse(text.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    url.as_str().parse().ok()
+}
+
+/// A span's instants, whole days from UTC midnight (the import judges days in the staff
+/// member's zone itself).
+fn utc_bounds(span: &crate::calendar::Span) -> (DateTime<Utc>, DateTime<Utc>) {
+    use crate::calendar::Span;
+    match *span {
+        Span::Timed { start, end } => (start, end),
+        Span::AllDay { start, end } => (
+            start.and_time(chrono::NaiveTime::MIN).and_utc(),
+            end.and_time(chrono::NaiveTime::MIN).and_utc(),
+        ),
+    }
+}
+
+fn last_segment(href: &str) -> &str {
+    href.trim_end_matches('/').rsplit('/').next().unwrap_or(href)
+}
+
+/// `{32 base32hex}.ics`: the name of a resource Kalends wrote (see [`EventKey`]).
+///
+/// [`EventKey`]: crate::calendar::EventKey
+fn is_kalends_name(name: &str) -> bool {
+    name.strip_suffix(".ics").is_some_and(|uid| {
+        uid.len() == 32 && uid.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
+    })
+}
+
+fn timestamp(at: DateTime<Utc>) -> Result<libdav::caldav::UtcTimestamp, ProviderError> {
+    let at = at.clamp(
+        DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default(),
+        DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or_default(),
+    );
+    at.format("%Y%m%dT%H%M%SZ")
+        .to_string()
+        .parse()
+        .map_err(|_| ProviderError::permanent(0, "an unrepresentable time"))
+}
+
+async fn etag_of(dav: &Dav, href: &str) -> Result<Option<String>, ProviderError> {
+    match dav.request(GetEtag::new(href)).await {
+        Ok(found) => Ok(Some(found.etag)),
+        Err(WebDavError::BadStatusCode(StatusCode::NOT_FOUND)) => Ok(None),
+        Err(error) => Err(failure(error)),
+    }
+}
+
+fn is_unauthorized(error: &DavError) -> bool {
+    matches!(error, WebDavError::BadStatusCode(StatusCode::UNAUTHORIZED))
+}
+
+fn is_precondition_failed(error: &DavError) -> bool {
+    matches!(
+        error,
+        WebDavError::PreconditionFailed(_)
+            | WebDavError::BadStatusCode(StatusCode::PRECONDITION_FAILED)
+    )
+}
+
+/// A sync token the server no longer accepts: Radicale and Xandikos answer 403 or 412 (with
+/// or without `DAV:valid-sync-token`), some servers 409 or 400.
+fn is_invalid_token(error: &DavError) -> bool {
+    matches!(
+        error,
+        WebDavError::PreconditionFailed(_)
+            | WebDavError::BadStatusCode(
+                StatusCode::FORBIDDEN
+                    | StatusCode::PRECONDITION_FAILED
+                    | StatusCode::CONFLICT
+                    | StatusCode::BAD_REQUEST
+            )
+    )
+}
+
+/// A libdav failure as a provider error; a 401 is a refused password.
+fn failure(error: DavError) -> ProviderError {
+    match error {
+        WebDavError::Request(RequestError::Client(e)) => ProviderError::from_transport(&e),
+        WebDavError::Request(RequestError::Http(e)) => {
+            ProviderError::transient(format!("the answer broke off: {e}"))
+        }
+        WebDavError::BadStatusCode(status) => ProviderError::from_status(
+            status.as_u16(),
+            None,
+            format!("the CalDAV server answered {status}"),
+            None,
+        ),
+        WebDavError::PreconditionFailed(p) => {
+            ProviderError::permanent(412, format!("precondition failed: {p}"))
+        }
+        other => ProviderError::permanent(0, format!("the CalDAV server's answer: {other}")),
+    }
+}
+
+/// What the OAuth "refresh" of a CalDAV connection answers: there is nothing to refresh, so a
+/// refused password is a dead grant.
+pub fn refused_password() -> ProviderError {
+    ProviderError::DeadGrant {
+        message: "the CalDAV server refused the password; connect again with a new app password"
+            .into(),
+    }
+}
