@@ -180,7 +180,7 @@ mod tests {
         let on = providers(&first_run).unwrap();
         assert_eq!(on.sandboxed, [Provider::Google, Provider::Microsoft]);
         assert!(on.unavailable.is_empty());
-        let consent = on.get(Provider::Google).authorize(None).url;
+        let consent = on.get(Provider::Google).authorize(None).unwrap().url;
         assert!(
             consent.as_str().starts_with("http://127.0.0.1:8080/sandbox/google/o/oauth2/v2/auth?")
         );
