@@ -31,7 +31,9 @@ pub fn providers(config: &Config) -> anyhow::Result<Providers> {
     } else {
         Vec::new()
     };
-    Providers::new(&config.public_url, &google, &microsoft, sandboxed).context("calendar providers")
+    Providers::new(&config.public_url, &google, &microsoft, sandboxed)
+        .and_then(|p| p.with_private_caldav_servers(config.import.allow_private_networks))
+        .context("calendar providers")
 }
 
 /// Refuses a configuration that enables the sandbox when this binary was built without it.

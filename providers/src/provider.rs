@@ -124,11 +124,22 @@ impl Providers {
             google: google_client(public, google, timeout)?,
             microsoft: microsoft_client(public, microsoft, timeout)?,
             caldav: CalendarProvider::Caldav {
-                api: Box::new(CaldavCalendar::new(timeout).map_err(ProvidersError::api("caldav"))?),
+                api: Box::new(
+                    CaldavCalendar::new(timeout, false).map_err(ProvidersError::api("caldav"))?,
+                ),
             },
             sandboxed,
             unavailable,
         })
+    }
+
+    /// The same, with CalDAV servers allowed on loopback and private addresses (the operator's
+    /// `import.allow_private_networks`: an intranet server, the tests).
+    pub fn with_private_caldav_servers(mut self, allow: bool) -> Result<Self, ProvidersError> {
+        let api = CaldavCalendar::new(Duration::from_secs(30), allow)
+            .map_err(ProvidersError::api("caldav"))?;
+        self.caldav = CalendarProvider::Caldav { api: Box::new(api) };
+        Ok(self)
     }
 
     /// Whether staff members can connect `provider` (it has a client id, or the sandbox is on).

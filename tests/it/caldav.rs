@@ -123,6 +123,11 @@ impl Staff {
     }
 }
 
+/// The app, allowed to reach CalDAV servers on loopback (as an operator allows intranet ones).
+async fn caldav_app(db: Db) -> TestApp {
+    TestApp::start_public_with(db, |config| config.import.allow_private_networks = true).await
+}
+
 fn day(offset: i64) -> NaiveDate {
     Utc::now().date_naive() + Duration::days(offset)
 }
@@ -153,7 +158,7 @@ async fn connect_and_check(app: &TestApp, ann: &Staff, server: &CaldavServer) ->
 
 async fn bookings_appear_move_and_disappear_and_busy_times_come_back(db: Db, kind: Server) {
     let Some(server) = CaldavServer::start(kind, "pw-1").await else { return };
-    let app = TestApp::start_public(db).await;
+    let app = caldav_app(db).await;
     let ann = staff(&app).await;
     let connection = connect_and_check(&app, &ann, &server).await;
 
@@ -246,7 +251,7 @@ async fn xandikos_bookings_appear_move_and_disappear_and_busy_times_come_back(db
 
 async fn a_changed_password_parks_the_work_and_reconnecting_replays_it(db: Db, kind: Server) {
     let Some(server) = CaldavServer::start(kind, "pw-1").await else { return };
-    let app = TestApp::start_public(db).await;
+    let app = caldav_app(db).await;
     let ann = staff(&app).await;
     connect_and_check(&app, &ann, &server).await;
     ann.booking(&app, day(4), "First").await;

@@ -6,6 +6,7 @@
 
 mod api;
 mod caldav;
+mod caldav_client;
 mod caldav_servers;
 mod calendar_import;
 mod chaos;

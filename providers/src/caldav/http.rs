@@ -26,6 +26,10 @@ pub enum HttpError {
     /// A redirect pointed somewhere that cannot be followed.
     #[error("the server redirected to an unusable location")]
     BadRedirect,
+    /// The address is loopback, private or otherwise off limits (and the operator did not
+    /// allow private networks).
+    #[error("the server's address is in a private network, which Kalends may not reach")]
+    Forbidden,
     /// The server kept redirecting.
     #[error("the server redirected more than {MAX_REDIRECTS} times")]
     TooManyRedirects,
@@ -36,30 +40,37 @@ pub enum HttpError {
 pub struct DavHttp {
     client: reqwest::Client,
     authorization: HeaderValue,
+    allow_private_networks: bool,
 }
 
 impl DavHttp {
     /// Basic credentials for `username` and `password` over `client` (which must not follow
-    /// redirects itself).
-    pub fn new(client: reqwest::Client, username: &str, password: &str) -> Self {
+    /// redirects itself, and resolves names through the feed fetcher's guarded resolver); IP
+    /// literals are checked here, hop by hop, unless `allow_private_networks`.
+    pub fn new(
+        client: reqwest::Client,
+        username: &str,
+        password: &str,
+        allow_private_networks: bool,
+    ) -> Self {
         use base64::Engine as _;
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
         let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         authorization.set_sensitive(true);
-        Self { client, authorization }
+        Self { client, authorization, allow_private_networks }
     }
 
-    async fn send(
-        client: reqwest::Client,
-        authorization: HeaderValue,
-        request: Request<String>,
-    ) -> Result<Response<Full<Bytes>>, HttpError> {
+    async fn send(self, request: Request<String>) -> Result<Response<Full<Bytes>>, HttpError> {
+        let Self { client, authorization, allow_private_networks } = self;
         let (mut parts, body) = request.into_parts();
         parts.headers.insert(AUTHORIZATION, authorization);
         let mut uri = parts.uri.clone();
         for _ in 0..=MAX_REDIRECTS {
+            if !allow_private_networks && is_forbidden(&uri) {
+                return Err(HttpError::Forbidden);
+            }
             let answer = client
                 .request(parts.method.clone(), uri.to_string())
                 .headers(parts.headers.clone())
@@ -84,6 +95,13 @@ impl DavHttp {
     }
 }
 
+/// Whether the URI's host is an IP literal off limits to user-given addresses (names are
+/// checked by the resolver, on the addresses actually connected to).
+fn is_forbidden(uri: &Uri) -> bool {
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| crate::feed::forbidden_kind(ip).is_some())
+}
+
 /// The absolute URI a `Location` names, relative to `from`; an https page is never sent on to
 /// plain http.
 fn follow(from: &Uri, location: &HeaderValue) -> Result<Uri, HttpError> {
@@ -106,6 +124,6 @@ impl tower_service::Service<Request<String>> for DavHttp {
     }
 
     fn call(&mut self, request: Request<String>) -> Self::Future {
-        Box::pin(Self::send(self.client.clone(), self.authorization.clone(), request))
+        Box::pin(self.clone().send(request))
     }
 }

@@ -119,23 +119,34 @@ pub enum DiscoveryError {
 #[derive(Clone, Debug)]
 pub struct CaldavCalendar {
     client: reqwest::Client,
+    allow_private_networks: bool,
 }
 
 impl CaldavCalendar {
-    /// A client whose requests give up after `timeout`.
-    pub fn new(timeout: Duration) -> Result<Self, ProviderError> {
+    /// A client whose requests give up after `timeout`. Server addresses come from staff
+    /// members, so loopback and private addresses are refused as for feed imports, unless
+    /// `allow_private_networks` (`import.allow_private_networks`: tests, intranet servers).
+    pub fn new(timeout: Duration, allow_private_networks: bool) -> Result<Self, ProviderError> {
+        let resolver = crate::feed::GuardedResolver { allow_private_networks };
         let client = reqwest::Client::builder()
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(resolver))
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Kalends/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
-        Ok(Self { client })
+        Ok(Self { client, allow_private_networks })
     }
 
     fn dav(&self, account: &Account, url: &Uri) -> Dav {
-        let http = DavHttp::new(self.client.clone(), &account.username, &account.password);
+        let http = DavHttp::new(
+            self.client.clone(),
+            &account.username,
+            &account.password,
+            self.allow_private_networks,
+        );
         WebDavClient::new(url.clone(), http)
     }
 
@@ -321,22 +332,32 @@ impl CaldavCalendar {
         match cursor {
             Some(NO_SYNC) => Ok(ChangeSet::FullSyncRequired),
             Some(cursor) => self.changes_since(&dav, &collection, cursor, window).await,
-            None => {
-                // The token first: what changes during the listing is reported next time.
-                let next_cursor = match dav.request(SyncCollection::new(&collection)).await {
-                    Ok(answer) => answer.new_sync_token,
-                    Err(error) if is_unauthorized(&error) => return Err(failure(error)),
-                    // No `sync-collection` here: every import lists the window.
-                    Err(_) => NO_SYNC.to_owned(),
-                };
-                let changes = self
-                    .window_events(&dav, &collection, window)
-                    .await?
-                    .into_iter()
-                    .map(Change::Upserted)
-                    .collect();
-                Ok(ChangeSet::Changes { changes, next_cursor })
-            }
+            // The listing that starts a token lists every resource: their data is read (in
+            // batches) and expanded here, cheaper for the server than a time-range query, which
+            // makes it expand every series itself.
+            None => match dav.request(SyncCollection::new(&collection)).await {
+                Ok(answer) => {
+                    let hrefs: Vec<String> = answer.changed.into_iter().map(|r| r.href).collect();
+                    let fetched = self.fetch(&dav, &collection, &hrefs, window).await?;
+                    let changes = fetched
+                        .into_iter()
+                        .flat_map(|(_, read)| read.events)
+                        .map(Change::Upserted)
+                        .collect();
+                    Ok(ChangeSet::Changes { changes, next_cursor: answer.new_sync_token })
+                }
+                Err(error) if is_unauthorized(&error) => Err(failure(error)),
+                // No `sync-collection` here: a time-range query, and every import lists again.
+                Err(_) => {
+                    let changes = self
+                        .window_events(&dav, &collection, window)
+                        .await?
+                        .into_iter()
+                        .map(Change::Upserted)
+                        .collect();
+                    Ok(ChangeSet::Changes { changes, next_cursor: NO_SYNC.to_owned() })
+                }
+            },
         }
     }
 
@@ -602,6 +623,8 @@ async fn etag_of(dav: &Dav, href: &str) -> Result<Option<String>, ProviderError>
     match dav.request(GetEtag::new(href)).await {
         Ok(found) => Ok(Some(found.etag)),
         Err(WebDavError::BadStatusCode(StatusCode::NOT_FOUND)) => Ok(None),
+        // Xandikos answers a PROPFIND of a missing resource with a 207 whose property is 404.
+        Err(WebDavError::InvalidResponse(_)) => Ok(None),
         Err(error) => Err(failure(error)),
     }
 }
