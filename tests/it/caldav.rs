@@ -20,6 +20,7 @@ on_both_databases!(
     xandikos_bookings_appear_move_and_disappear_and_busy_times_come_back,
     a_changed_radicale_password_parks_the_work_and_reconnecting_replays_it,
     a_changed_xandikos_password_parks_the_work_and_reconnecting_replays_it,
+    a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back,
 );
 
 /// A browser signed in to one staff member's settings.
@@ -136,6 +137,16 @@ fn compact(day: NaiveDate) -> String {
     day.format("%Y%m%d").to_string()
 }
 
+/// An event of the staff member's own, 09:00 to 10:00 UTC on `day`.
+fn own_event(uid: &str, day: NaiveDate, summary: &str) -> String {
+    let day = compact(day);
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20260101T000000Z\r\nDTSTART:{day}T090000Z\r\nDTEND:{day}T100000Z\r\n\
+         SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
 async fn connect_and_check(app: &TestApp, ann: &Staff, server: &CaldavServer) -> ConnectionOut {
     // A wrong password: a message on the form, the user name kept, nothing stored.
     let (status, page) = ann.connect(app, &server.url, "not-it").await;
@@ -180,17 +191,7 @@ async fn bookings_appear_move_and_disappear_and_busy_times_come_back(db: Db, kin
     assert!(events[0].contains(&compact(day(11))), "{}", events[0]);
 
     // Events of the staff member's own: a single one, a weekly one, and a free one.
-    server
-        .put_event(
-            "dentist.ics",
-            &format!(
-                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:dentist\r\nDTSTAMP:20260101T000000Z\r\n\
-                 DTSTART:{}T090000Z\r\nDTEND:{}T100000Z\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-                compact(day(5)),
-                compact(day(5))
-            ),
-        )
-        .await;
+    server.put_event("dentist.ics", &own_event("dentist", day(5), "Dentist")).await;
     server
         .put_event(
             "gym.ics",
@@ -279,6 +280,19 @@ async fn a_changed_password_parks_the_work_and_reconnecting_replays_it(db: Db, k
     let events = server.events().await;
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(events.iter().any(|e| e.contains("SUMMARY:Second")));
+
+    // Disconnected with its events: Kalends's resources leave the calendar, the rest stays.
+    server.put_event("mine.ics", &own_event("mine", day(7), "Mine")).await;
+    let page = ann.settings(&app).await;
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let form = [("csrf", csrf), ("remove_events", "yes")];
+    let url = app.url(&format!("/settings/connections/{}/disconnect", again.id));
+    let answer = ann.browser.post(url).form(&form).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 303);
+    app.settle().await;
+    let events = server.events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(events[0].contains("SUMMARY:Mine"));
     app.stop().await;
 }
 
@@ -288,4 +302,49 @@ async fn a_changed_radicale_password_parks_the_work_and_reconnecting_replays_it(
 
 async fn a_changed_xandikos_password_parks_the_work_and_reconnecting_replays_it(db: Db) {
     a_changed_password_parks_the_work_and_reconnecting_replays_it(db, Server::Xandikos).await;
+}
+
+async fn a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back(db: Db) {
+    for kind in [Server::Radicale, Server::Xandikos] {
+        let Some(server) = CaldavServer::start(kind, "pw-1").await else { return };
+        let app = caldav_app(db).await;
+        let ann = staff(&app).await;
+        let connection = connect_and_check(&app, &ann, &server).await;
+        let booking = BookingIn {
+            title: "Massage".into(),
+            staff_ids: vec![ann.id],
+            start: Some(format!("{}T10:00:00Z", day(20))),
+            end: Some(format!("{}T11:00:00Z", day(20))),
+            time_zone: Some("UTC".into()),
+            ..BookingIn::default()
+        };
+        let booking = app.api(&ann.key).create_booking(&booking).await.unwrap().id;
+        app.settle().await;
+        let [written] = server.events().await.try_into().unwrap();
+        let (start, end) =
+            (format!("{}T100000Z", compact(day(20))), format!("{}T110000Z", compact(day(20))));
+        assert!(written.contains(&start), "{kind:?}: {written}");
+
+        // Ann drags it two hours later in her calendar app.
+        let uid = written.split("UID:").nth(1).unwrap().split(['\r', '\n']).next().unwrap();
+        let moved = written
+            .replace(&start, &format!("{}T120000Z", compact(day(20))))
+            .replace(&end, &format!("{}T130000Z", compact(day(20))));
+        let url = format!("{}{uid}.ics", server.calendar);
+        let body = format!("BEGIN:VCALENDAR{moved}END:VCALENDAR\r\n");
+        let (status, _) = server.request("PUT", &url, Some(("text/calendar", body))).await;
+        assert!(matches!(status, 201 | 204), "{kind:?}: {status}");
+        let sync = format!("/api/v1/connections/{}/sync", connection.id);
+        assert_eq!(app.call("POST", &sync, &ann.key, None).await.0, 202);
+        app.settle().await;
+
+        // The tenant's policy is to restore: the event is back at the booking's time.
+        let [restored] = server.events().await.try_into().unwrap();
+        assert!(restored.contains(&start), "{kind:?}: {restored}");
+        let (_, body) =
+            app.call("GET", &format!("/api/v1/bookings/{booking}"), &ann.key, None).await;
+        let edit = body["sync"][0]["external_edit"].as_str().unwrap_or_default();
+        assert!(edit.contains("restored"), "{kind:?}: {body}");
+        app.stop().await;
+    }
 }
