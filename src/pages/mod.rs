@@ -159,7 +159,7 @@ main{max-width:860px;margin:32px auto;padding:0 20px}h1{font-size:24px;margin:0 
 .badge.active{color:var(--ok);background:#ecfdf3;border-color:#abefc6}.badge.needs_reauth,.badge.error{color:var(--warn);background:#fffaeb;border-color:#fedf89}.badge.revoked{color:var(--muted);background:#f2f4f7;border-color:var(--line)}\
 .badge.default{color:var(--brand);background:#eef2ff;border-color:#c7d2fe;margin-left:6px}\
 .error-text{color:var(--bad);font-size:13px;margin:8px 0 0}fieldset{border:0;padding:0;margin:14px 0 0}legend{font-weight:600;font-size:13px;margin-bottom:6px}\
-label.check{display:flex;gap:8px;align-items:center;margin:4px 0}select{padding:7px 10px;border:1px solid var(--line);border-radius:8px;font:inherit;min-width:260px}\
+label.check{display:flex;gap:8px;align-items:center;margin:4px 0}select{padding:7px 10px;border:1px solid var(--line);border-radius:8px;font:inherit;min-width:260px}form.caldav label{display:block;margin:10px 0;font-weight:600}form.caldav input:not([type=hidden]){display:block;margin-top:4px;padding:7px 10px;border:1px solid var(--line);border-radius:8px;font:inherit;width:100%;max-width:420px}details{margin-top:12px}summary{cursor:pointer;font-weight:600}\
 .actions{display:flex;gap:10px;flex-wrap:wrap;margin-top:16px;align-items:center}\
 .button,button{display:inline-flex;align-items:center;gap:8px;padding:8px 16px;border-radius:8px;border:1px solid var(--line);background:#fff;color:var(--ink);font:inherit;font-weight:600;text-decoration:none;cursor:pointer}\
 .button.primary,button.primary{background:var(--brand);border-color:var(--brand);color:#fff}button.danger,.button.danger{color:var(--bad);border-color:#fecdca}\

@@ -348,3 +348,41 @@ async fn a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back(db: Db) {
         app.stop().await;
     }
 }
+
+/// Headless Chromium (Python selenium, `tests/peers/browser_connect_caldav.py`) connects a
+/// Radicale calendar through the settings form: a wrong password first (the message beside the
+/// form, the user name kept, the password not), then the right one. The screenshot lands in
+/// `target/screenshots/settings-caldav.png`.
+#[tokio::test]
+async fn a_browser_connects_a_caldav_calendar_through_the_settings_form() {
+    let Ok(_) = std::env::var("KALENDS_TEST_CHROMEDRIVER") else {
+        eprintln!("note: no browser (KALENDS_TEST_CHROMEDRIVER comes from scripts/test); skipped");
+        return;
+    };
+    let Some(python) = crate::caldav_servers::python() else { return };
+    let Some(server) = CaldavServer::start(Server::Radicale, "pw-1").await else { return };
+    let app = caldav_app(Db::Sqlite).await;
+    let (_, key) = app.tenant().await;
+    let new = StaffIn { name: "Ann Lee".into(), ..StaffIn::default() };
+    let staff = app.api(&key).create_staff(&new).await.unwrap();
+    let link = app.api(&key).settings_link(staff.id).await.unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let screenshot = root.join("target/screenshots/settings-caldav.png");
+    let output = tokio::process::Command::new(python)
+        .arg(root.join("tests/peers/browser_connect_caldav.py"))
+        .args([&link.url, &server.url, USER, "pw-1"])
+        .arg(&screenshot)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "browser run failed: {stdout}\n{stderr}");
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["error_shown"], true, "{result}");
+    assert_eq!(result["username_kept"], true, "{result}");
+    assert_eq!(result["password_kept"], false, "{result}");
+    assert_eq!(result["connections"], 1, "{result}");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "a real screenshot was saved");
+    app.stop().await;
+}

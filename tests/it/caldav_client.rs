@@ -216,7 +216,7 @@ async fn caldav_push_latency_and_import_time_for_a_thousand_events() {
         println!("{kind:?} push (create, If-None-Match): {}", summary(pushes));
         println!("{kind:?} baseline bare PUT:              {}", summary(bare));
         println!(
-            "{kind:?} import of 1,000 events (sync token + calendar-query + multiget + expansion): {}",
+            "{kind:?} import of 1,000 events (sync-collection + multiget + expansion): {}",
             summary(imports)
         );
         println!("{kind:?} baseline one calendar-query REPORT of all data: {}", summary(raw));
