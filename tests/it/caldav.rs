@@ -315,21 +315,25 @@ async fn a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back(db: Db) {
             staff_ids: vec![ann.id],
             start: Some(format!("{}T10:00:00Z", day(20))),
             end: Some(format!("{}T11:00:00Z", day(20))),
-            time_zone: Some("UTC".into()),
+            // Shown in Amsterdam: the resource carries a VTIMEZONE (whose own RRULEs are not
+            // the event's).
+            time_zone: Some("Europe/Amsterdam".into()),
             ..BookingIn::default()
         };
         let booking = app.api(&ann.key).create_booking(&booking).await.unwrap().id;
         app.settle().await;
         let [written] = server.events().await.try_into().unwrap();
-        let (start, end) =
-            (format!("{}T100000Z", compact(day(20))), format!("{}T110000Z", compact(day(20))));
+        // Written in Amsterdam's local time; the hand-made move is two hours later.
+        let local = |hour: u32| {
+            let at = day(20).and_hms_opt(hour, 0, 0).unwrap().and_utc();
+            at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y%m%dT%H%M%S").to_string()
+        };
+        let (start, end) = (local(10), local(11));
         assert!(written.contains(&start), "{kind:?}: {written}");
 
         // Ann drags it two hours later in her calendar app.
         let uid = written.split("UID:").nth(1).unwrap().split(['\r', '\n']).next().unwrap();
-        let moved = written
-            .replace(&start, &format!("{}T120000Z", compact(day(20))))
-            .replace(&end, &format!("{}T130000Z", compact(day(20))));
+        let moved = written.replace(&end, &local(13)).replace(&start, &local(12));
         let url = format!("{}{uid}.ics", server.calendar);
         let body = format!("BEGIN:VCALENDAR{moved}END:VCALENDAR\r\n");
         let (status, _) = server.request("PUT", &url, Some(("text/calendar", body))).await;

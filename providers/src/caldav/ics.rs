@@ -52,7 +52,8 @@ pub fn resource(draft: &EventDraft, uid: &str, now: DateTime<Utc>) -> String {
     };
     write_event(&mut out, &event);
     // The writer closed the VEVENT: the Kalends properties and the alarms go inside it.
-    out.truncate(out.len() - "END:VEVENT\r\n".len());
+    debug_assert!(out.ends_with("END:VEVENT\r\n"));
+    out.truncate(out.len().saturating_sub("END:VEVENT\r\n".len()));
     for (name, id) in [
         ("X-KALENDS-BOOKING", draft.key.booking_id),
         ("X-KALENDS-CONNECTION", draft.key.connection_id),
@@ -92,12 +93,7 @@ pub fn read_resource(name: &str, etag: &str, data: &str, window: Window) -> Read
     let id_of = |wanted: &str| property(wanted).and_then(|v| Uuid::parse_str(&v).ok());
     let (booking_id, connection_id, tenant_id) =
         (id_of("X-KALENDS-BOOKING"), id_of("X-KALENDS-CONNECTION"), id_of("X-KALENDS-TENANT"));
-    let recurring = lines.iter().any(|line| {
-        let upper = line.get(..13).unwrap_or(line).to_ascii_uppercase();
-        upper.starts_with("RRULE")
-            || upper.starts_with("RDATE")
-            || upper.starts_with("RECURRENCE-ID")
-    });
+    let recurring = is_recurring(&lines);
     let options = ParseOptions {
         from: window.start,
         to: window.end,
@@ -130,6 +126,27 @@ pub fn read_resource(name: &str, etag: &str, data: &str, window: Window) -> Read
         })
         .collect();
     Read { events, recurring }
+}
+
+/// Whether a VEVENT repeats or overrides an occurrence (a VTIMEZONE's own RRULEs, the daylight
+/// saving rules every zoned booking carries, do not count).
+fn is_recurring(lines: &[String]) -> bool {
+    let mut in_event = false;
+    for line in lines {
+        let upper = line.get(..15).unwrap_or(line).to_ascii_uppercase();
+        if upper.starts_with("BEGIN:VEVENT") {
+            in_event = true;
+        } else if upper.starts_with("END:VEVENT") {
+            in_event = false;
+        } else if in_event
+            && ["RRULE", "RDATE", "RECURRENCE-ID"].iter().any(|name| {
+                upper.strip_prefix(name).is_some_and(|rest| rest.starts_with([':', ';']))
+            })
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// The content lines, unfolded (RFC 5545 §3.1), without their line breaks.
