@@ -133,6 +133,10 @@ async fn a_server_on_a_private_address_is_refused_unless_the_operator_allows_it(
     let refused = guarded.discover(&server.url, USER, "pw").await.unwrap_err();
     assert!(matches!(refused, DiscoveryError::Unreachable(_)), "{refused:?}");
     assert!(refused.to_string().contains("private network"), "{refused}");
+    // A name is checked on the addresses it resolves to.
+    let by_name = server.url.replace("127.0.0.1", "localhost");
+    let refused = guarded.discover(&by_name, USER, "pw").await.unwrap_err();
+    assert!(refused.to_string().contains("not a public address"), "{refused}");
     assert_eq!(server.requests.load(Ordering::Relaxed), before, "nothing reached the server");
     let wrong = CaldavCalendar::new(Duration::from_secs(5), true).unwrap();
     let refused = wrong.discover(&server.url, USER, "not-it").await.unwrap_err();

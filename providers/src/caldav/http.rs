@@ -20,7 +20,7 @@ const MAX_REDIRECTS: usize = 5;
 /// Why a request got no HTTP answer.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// Connecting, sending or reading failed (or timed out).
+    /// Connecting, sending or reading failed (or timed out); the URL is left out of the message.
     #[error("no answer from the server: {0}")]
     Transport(#[source] reqwest::Error),
     /// A redirect pointed somewhere that cannot be followed.
@@ -77,7 +77,7 @@ impl DavHttp {
                 .body(body.clone())
                 .send()
                 .await
-                .map_err(HttpError::Transport)?;
+                .map_err(|e| HttpError::Transport(e.without_url()))?;
             if answer.status().is_redirection()
                 && let Some(location) = answer.headers().get(LOCATION)
             {
@@ -88,7 +88,7 @@ impl DavHttp {
             for (name, value) in answer.headers() {
                 response = response.header(name, value);
             }
-            let bytes = answer.bytes().await.map_err(HttpError::Transport)?;
+            let bytes = answer.bytes().await.map_err(|e| HttpError::Transport(e.without_url()))?;
             return response.body(Full::new(bytes)).map_err(|_| HttpError::BadRedirect);
         }
         Err(HttpError::TooManyRedirects)

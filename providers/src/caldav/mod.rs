@@ -531,7 +531,7 @@ async fn principal(dav: &Dav, url: &Uri) -> Result<Option<Uri>, DiscoveryError> 
             }
             Err(error) if is_unauthorized(&error) => return Err(DiscoveryError::WrongCredentials),
             Err(WebDavError::Request(RequestError::Client(error))) => {
-                return Err(DiscoveryError::Unreachable(error.to_string()));
+                return Err(DiscoveryError::Unreachable(chain(&error)));
             }
             Err(_) => {}
         }
@@ -549,12 +549,27 @@ async fn home_set(dav: &Dav, principal: &Uri) -> Result<Option<Uri>, DiscoveryEr
 fn discovery_error(error: DavError) -> DiscoveryError {
     match error {
         e if is_unauthorized(&e) => DiscoveryError::WrongCredentials,
-        WebDavError::Request(RequestError::Client(e)) => DiscoveryError::Unreachable(e.to_string()),
+        WebDavError::Request(RequestError::Client(e)) => DiscoveryError::Unreachable(chain(&e)),
         WebDavError::BadStatusCode(status) => {
             DiscoveryError::NotCaldav(format!("it answered {status}"))
         }
         other => DiscoveryError::NotCaldav(other.to_string()),
     }
+}
+
+/// An error with its causes (the resolver's refusal of a private address sits deep in reqwest's).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// An href relative to `base` made absolute (iCloud's are absolute on another host already).
