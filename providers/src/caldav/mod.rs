@@ -15,6 +15,8 @@
 //!   recurring event, an outside event deleted) asks for a full listing of the window
 //!   (time-range `calendar-query` + `calendar-multiget`), which the import stores atomically.
 
+mod discovery;
+mod failure;
 mod http;
 mod ics;
 
@@ -23,17 +25,17 @@ use std::time::Duration;
 use ::http::{StatusCode, Uri};
 use chrono::{DateTime, Utc};
 use libdav::caldav::{
-    CalendarComponent, FindCalendarHomeSet, FindCalendars, GetCalendarResources,
-    GetSupportedComponents, ListCalendarResources, TimeRange,
+    CalendarComponent, FindCalendars, GetCalendarResources, GetSupportedComponents,
+    ListCalendarResources, TimeRange,
 };
-use libdav::dav::{
-    Delete, FindPropertyHrefs, GetEtag, PutResource, RequestError, SyncCollection, WebDavClient,
-    WebDavError,
-};
+use libdav::dav::{Delete, GetEtag, PutResource, SyncCollection, WebDavClient, WebDavError};
 use libdav::names;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub use self::discovery::{Discovered, DiscoveryError};
+pub use self::failure::refused_password;
+use self::failure::{failure, is_invalid_token, is_precondition_failed, is_unauthorized};
 use self::http::{DavHttp, HttpError};
 use crate::ProviderError;
 use crate::calendar::{
@@ -86,35 +88,6 @@ impl std::fmt::Debug for Account {
     }
 }
 
-/// What discovering an account found.
-#[derive(Clone, Debug)]
-pub struct Discovered {
-    /// The account to store.
-    pub account: Account,
-    /// Its calendars that hold events (at least one).
-    pub calendars: Vec<RemoteCalendar>,
-}
-
-/// Why an account could not be connected; each says what the staff member can do.
-#[derive(Debug, thiserror::Error)]
-pub enum DiscoveryError {
-    /// Not an http(s) URL.
-    #[error("the server address must be an http:// or https:// URL")]
-    BadUrl,
-    /// 401 or 403.
-    #[error("the server refused the user name or password (use an app password)")]
-    WrongCredentials,
-    /// Nothing answered.
-    #[error("the server could not be reached: {0}")]
-    Unreachable(String),
-    /// It answered, but not as a CalDAV server.
-    #[error("this address is not a CalDAV server ({0})")]
-    NotCaldav(String),
-    /// CalDAV, but no calendar holds events.
-    #[error("the account has no calendar that holds events")]
-    NoCalendars,
-}
-
 /// The CalDAV client; cheap to clone (one connection pool).
 #[derive(Clone, Debug)]
 pub struct CaldavCalendar {
@@ -148,31 +121,6 @@ impl CaldavCalendar {
             self.allow_private_networks,
         );
         WebDavClient::new(url.clone(), http)
-    }
-
-    /// Finds the account's calendars from the address given: `current-user-principal` there,
-    /// else at `/.well-known/caldav`, then the principal's `calendar-home-set`; only calendars
-    /// that hold VEVENTs. Nothing is stored here.
-    pub async fn discover(
-        &self,
-        server_url: &str,
-        username: &str,
-        password: &str,
-    ) -> Result<Discovered, DiscoveryError> {
-        let url = parse_url(server_url).ok_or(DiscoveryError::BadUrl)?;
-        let mut account =
-            Account { home: url.to_string(), username: username.into(), password: password.into() };
-        let dav = self.dav(&account, &url);
-        let home = match principal(&dav, &url).await? {
-            Some(principal) => home_set(&dav, &principal).await?.unwrap_or_else(|| url.clone()),
-            None => url.clone(),
-        };
-        account.home = home.to_string();
-        let calendars = self.calendars_at(&account, &home).await.map_err(discovery_error)?;
-        if calendars.is_empty() {
-            return Err(DiscoveryError::NoCalendars);
-        }
-        Ok(Discovered { account, calendars })
     }
 
     /// The account's calendars that hold events.
@@ -520,58 +468,6 @@ impl CaldavCalendar {
     }
 }
 
-/// The principal named at `url`, else at `/.well-known/caldav` (followed where it redirects).
-async fn principal(dav: &Dav, url: &Uri) -> Result<Option<Uri>, DiscoveryError> {
-    for path in [url.path(), "/.well-known/caldav"] {
-        match dav.request(FindPropertyHrefs::new(path, &names::CURRENT_USER_PRINCIPAL)).await {
-            Ok(found) => {
-                if let Some(href) = found.hrefs.into_iter().next() {
-                    return Ok(Some(resolve(url, &href)));
-                }
-            }
-            Err(error) if is_unauthorized(&error) => return Err(DiscoveryError::WrongCredentials),
-            Err(WebDavError::Request(RequestError::Client(error))) => {
-                return Err(DiscoveryError::Unreachable(chain(&error)));
-            }
-            Err(_) => {}
-        }
-    }
-    Ok(None)
-}
-
-/// The principal's calendar home, absolute.
-async fn home_set(dav: &Dav, principal: &Uri) -> Result<Option<Uri>, DiscoveryError> {
-    let found =
-        dav.request(FindCalendarHomeSet::new(principal.path())).await.map_err(discovery_error)?;
-    Ok(found.home_sets.first().map(|home| resolve(principal, home)))
-}
-
-fn discovery_error(error: DavError) -> DiscoveryError {
-    match error {
-        e if is_unauthorized(&e) => DiscoveryError::WrongCredentials,
-        WebDavError::Request(RequestError::Client(e)) => DiscoveryError::Unreachable(chain(&e)),
-        WebDavError::BadStatusCode(status) => {
-            DiscoveryError::NotCaldav(format!("it answered {status}"))
-        }
-        other => DiscoveryError::NotCaldav(other.to_string()),
-    }
-}
-
-/// An error with its causes (the resolver's refusal of a private address sits deep in reqwest's).
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// An href relative to `base` made absolute (iCloud's are absolute on another host already).
 fn resolve(base: &Uri, href: &Uri) -> Uri {
     if href.host().is_some() {
@@ -641,61 +537,5 @@ async fn etag_of(dav: &Dav, href: &str) -> Result<Option<String>, ProviderError>
         // Xandikos answers a PROPFIND of a missing resource with a 207 whose property is 404.
         Err(WebDavError::InvalidResponse(_)) => Ok(None),
         Err(error) => Err(failure(error)),
-    }
-}
-
-fn is_unauthorized(error: &DavError) -> bool {
-    matches!(error, WebDavError::BadStatusCode(StatusCode::UNAUTHORIZED))
-}
-
-fn is_precondition_failed(error: &DavError) -> bool {
-    matches!(
-        error,
-        WebDavError::PreconditionFailed(_)
-            | WebDavError::BadStatusCode(StatusCode::PRECONDITION_FAILED)
-    )
-}
-
-/// A sync token the server no longer accepts: Radicale and Xandikos answer 403 or 412 (with
-/// or without `DAV:valid-sync-token`), some servers 409 or 400.
-fn is_invalid_token(error: &DavError) -> bool {
-    matches!(
-        error,
-        WebDavError::PreconditionFailed(_)
-            | WebDavError::BadStatusCode(
-                StatusCode::FORBIDDEN
-                    | StatusCode::PRECONDITION_FAILED
-                    | StatusCode::CONFLICT
-                    | StatusCode::BAD_REQUEST
-            )
-    )
-}
-
-/// A libdav failure as a provider error; a 401 is a refused password.
-fn failure(error: DavError) -> ProviderError {
-    match error {
-        WebDavError::Request(RequestError::Client(e)) => ProviderError::from_transport(&e),
-        WebDavError::Request(RequestError::Http(e)) => {
-            ProviderError::transient(format!("the answer broke off: {e}"))
-        }
-        WebDavError::BadStatusCode(status) => ProviderError::from_status(
-            status.as_u16(),
-            None,
-            format!("the CalDAV server answered {status}"),
-            None,
-        ),
-        WebDavError::PreconditionFailed(p) => {
-            ProviderError::permanent(412, format!("precondition failed: {p}"))
-        }
-        other => ProviderError::permanent(0, format!("the CalDAV server's answer: {other}")),
-    }
-}
-
-/// What the OAuth "refresh" of a CalDAV connection answers: there is nothing to refresh, so a
-/// refused password is a dead grant.
-pub fn refused_password() -> ProviderError {
-    ProviderError::DeadGrant {
-        message: "the CalDAV server refused the password; connect again with a new app password"
-            .into(),
     }
 }
