@@ -1,5 +1,5 @@
 //! What the settings page and the JSON API both do with a connection: connect it from an OAuth
-//! callback, test it, list its calendars, disconnect it.
+//! callback or a CalDAV form, test it, list its calendars, disconnect it.
 
 use chrono::{Duration, Utc};
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
@@ -7,9 +7,10 @@ use kalends_core::service;
 use kalends_core::store::{NewConnection, StoredTokens};
 use kalends_jobs::clean_up_connection;
 use kalends_providers::ProviderError;
+use kalends_providers::caldav::DiscoveryError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::session::ConnectionError;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use crate::api::AppState;
@@ -71,6 +72,72 @@ pub async fn connect(
     let store = &state.store;
     Ok(service::connections::connected(store, &state.sealer, tenant_id, new, next_import_at)
         .await?)
+}
+
+/// Why a CalDAV account was not connected.
+#[derive(Debug, thiserror::Error)]
+pub enum CaldavConnectError {
+    /// Discovery failed: the message is for the staff member (wrong password, not CalDAV...).
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// Saving failed.
+    #[error("database: {0}")]
+    Store(#[from] kalends_core::StoreError),
+}
+
+/// Connects a CalDAV account (iCloud or any server) with an app password: discovers its
+/// calendars first, and only when that worked saves the connection (credentials sealed like
+/// OAuth tokens) through the same use case as an OAuth connect. A password that never expires
+/// stands in for the access token; a 401 later turns the connection `needs_reauth`.
+pub async fn connect_caldav(
+    state: &AppState,
+    tenant_id: Uuid,
+    staff_id: Uuid,
+    server_url: &str,
+    username: &str,
+    password: &SecretString,
+) -> Result<Connection, CaldavConnectError> {
+    let found = state
+        .providers
+        .caldav()
+        .discover(server_url, username.trim(), password.expose_secret())
+        .await?;
+    let new = NewConnection {
+        staff_id,
+        provider: Provider::Caldav,
+        account_email: caldav_account_name(username, &found.account.home),
+        calendars: calendars_of(found.calendars),
+        tokens: StoredTokens {
+            access_token: found.account.to_secret(),
+            // Nothing to refresh: asked to, the CalDAV provider answers that the password is dead.
+            refresh_token: Some(SecretString::from(String::new())),
+            expires_at: never_expires(),
+        },
+    };
+    let next_import_at = Utc::now() + import_interval(state);
+    Ok(service::connections::connected(&state.store, &state.sealer, tenant_id, new, next_import_at)
+        .await?)
+}
+
+/// How a CalDAV account is named: its user name when that is an address (an Apple ID), else
+/// `user@server`, so two servers' `admin`s stay apart.
+fn caldav_account_name(username: &str, home: &str) -> String {
+    let username = username.trim().to_ascii_lowercase();
+    if username.contains('@') {
+        return username;
+    }
+    let host = url::Url::parse(home).ok().and_then(|u| u.host_str().map(str::to_owned));
+    match host {
+        Some(host) => format!("{username}@{host}"),
+        None => username,
+    }
+}
+
+/// An app password does not expire: the token's expiry is the end of the calendar.
+fn never_expires() -> chrono::DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or_else(Utc::now, |at| at.and_utc())
 }
 
 /// When a connection's scheduled import is next due, counted from now.

@@ -31,7 +31,9 @@ pub fn providers(config: &Config) -> anyhow::Result<Providers> {
     } else {
         Vec::new()
     };
-    Providers::new(&config.public_url, &google, &microsoft, sandboxed).context("calendar providers")
+    Providers::new(&config.public_url, &google, &microsoft, sandboxed)
+        .and_then(|p| p.with_private_caldav_servers(config.import.allow_private_networks))
+        .context("calendar providers")
 }
 
 /// Refuses a configuration that enables the sandbox when this binary was built without it.
@@ -180,7 +182,7 @@ mod tests {
         let on = providers(&first_run).unwrap();
         assert_eq!(on.sandboxed, [Provider::Google, Provider::Microsoft]);
         assert!(on.unavailable.is_empty());
-        let consent = on.get(Provider::Google).authorize(None).url;
+        let consent = on.get(Provider::Google).authorize(None).unwrap().url;
         assert!(
             consent.as_str().starts_with("http://127.0.0.1:8080/sandbox/google/o/oauth2/v2/auth?")
         );

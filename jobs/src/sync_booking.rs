@@ -284,6 +284,12 @@ async fn delete_remote(
             EventKey { booking_id: event.booking_id, connection_id: connection.id }
                 .google_event_id()
         }
+        // So are CalDAV resource names (the same key, as `{uid}.ics`).
+        (None, Provider::Caldav) => format!(
+            "{}.ics",
+            EventKey { booking_id: event.booking_id, connection_id: connection.id }
+                .google_event_id()
+        ),
         // A Microsoft create whose answer was lost (a killed worker, a dropped connection) may
         // still have made the event: look for it by its booking property around the booking.
         (None, Provider::Microsoft) => {

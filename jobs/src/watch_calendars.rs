@@ -60,6 +60,8 @@ fn watched(connection: &Connection) -> Vec<String> {
     match connection.provider {
         Provider::Google => connection.busy_calendar_ids.clone(),
         Provider::Microsoft => vec!["me/events".to_owned()],
+        // CalDAV servers push nothing Kalends can receive: imports run on schedule.
+        Provider::Caldav => Vec::new(),
     }
 }
 

@@ -24,6 +24,7 @@ mod test_server;
 mod tests;
 
 pub use address::AddressKind;
+pub(crate) use address::{GuardedResolver, forbidden_kind};
 pub use error::FetchError;
 pub use fetcher::{FetchPolicy, Fetched, Fetcher, Validators};
 pub use normalize::normalize_url;

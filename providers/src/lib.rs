@@ -3,12 +3,14 @@
 //! - `calendar`: the provider-neutral types that cross the `CalendarProvider` boundary;
 //! - `provider`: `CalendarProvider`, an enum over Google (oauth2 + google-calendar3) and Microsoft
 //!   (oauth2 + graph-rs-sdk); SDK types never leave `google` and `microsoft`;
+//! - `caldav`: iCloud and any CalDAV server (libdav), with an app password instead of OAuth;
 //! - `oauth`: the authorization-code flow with PKCE, refresh and revocation, for both;
 //! - `feed`: iCal feed URLs fetched safely.
 //!
 //! The provider sandbox that emulates both providers is its own crate, `kalends-sandbox`: the
 //! providers' tests run against it, and the binary points a provider at it by its settings.
 
+pub mod caldav;
 pub mod calendar;
 mod error;
 pub mod feed;

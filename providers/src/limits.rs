@@ -58,6 +58,7 @@ pub struct RateLimits {
     budgets: Budgets,
     google: ProviderLimits,
     microsoft: ProviderLimits,
+    caldav: ProviderLimits,
     /// Accounts the provider told to wait (429 / rate-limit 403), until when.
     cooling: Mutex<HashMap<Uuid, Instant>>,
     /// The buckets every process shares, when there is a Redis.
@@ -79,6 +80,12 @@ struct Shared {
 }
 
 /// How long one try at the shared buckets may take before this process uses its own.
+/// CalDAV, per account a minute: each account is its own server's guest (iCloud throttles
+/// busy accounts with 503s), so a gentle fixed budget rather than a configured quota.
+const CALDAV_PER_ACCOUNT: u32 = 300;
+/// CalDAV, every account together (they live on many servers).
+const CALDAV_PER_PROJECT: u32 = 100_000;
+
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// The longest a call waits in place for an account's budget; a longer wait (a provider's
@@ -156,6 +163,7 @@ impl RateLimits {
                 budgets.microsoft_per_account,
                 budgets.microsoft_per_project,
             ),
+            caldav: ProviderLimits::new(CALDAV_PER_ACCOUNT, CALDAV_PER_PROJECT),
             cooling: Mutex::new(HashMap::new()),
         }
     }
@@ -187,6 +195,7 @@ impl RateLimits {
                 Provider::Microsoft => {
                     (self.budgets.microsoft_per_account, self.budgets.microsoft_per_project)
                 }
+                Provider::Caldav => (CALDAV_PER_ACCOUNT, CALDAV_PER_PROJECT),
             };
             loop {
                 match shared.take(provider, connection_id, account, project).await {
@@ -212,6 +221,7 @@ impl RateLimits {
         let limits = match provider {
             Provider::Google => &self.google,
             Provider::Microsoft => &self.microsoft,
+            Provider::Caldav => &self.caldav,
         };
         limits.per_account.until_key_ready(&connection_id).await;
         limits.per_project.until_ready().await;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use kalends_core::config::{GoogleConfig, MicrosoftConfig};
 use secrecy::SecretString;
 
+use crate::caldav::CaldavCalendar;
 use crate::calendar::{
     AccessToken, AccountIdentity, BusyInterval, ChangeSet, EventDraft, Provider, RemoteCalendar,
     RemoteEvent, Subscription, SubscriptionRequest, TokenSet, Window,
@@ -44,6 +45,11 @@ pub enum CalendarProvider {
         oauth: OAuthClient,
         /// Graph client.
         api: Box<MicrosoftCalendar>,
+    },
+    /// CalDAV (libdav): iCloud and any CalDAV server, with an app password instead of OAuth.
+    Caldav {
+        /// CalDAV client.
+        api: Box<CaldavCalendar>,
     },
 }
 
@@ -88,6 +94,7 @@ impl ProvidersError {
 pub struct Providers {
     google: CalendarProvider,
     microsoft: CalendarProvider,
+    caldav: CalendarProvider,
     /// Providers whose settings point at the provider sandbox instead of the real service.
     pub sandboxed: Vec<Provider>,
     /// Providers without a client id (and not sandboxed): connecting them is refused.
@@ -116,9 +123,23 @@ impl Providers {
         Ok(Self {
             google: google_client(public, google, timeout)?,
             microsoft: microsoft_client(public, microsoft, timeout)?,
+            caldav: CalendarProvider::Caldav {
+                api: Box::new(
+                    CaldavCalendar::new(timeout, false).map_err(ProvidersError::api("caldav"))?,
+                ),
+            },
             sandboxed,
             unavailable,
         })
+    }
+
+    /// The same, with CalDAV servers allowed on loopback and private addresses (the operator's
+    /// `import.allow_private_networks`: an intranet server, the tests).
+    pub fn with_private_caldav_servers(mut self, allow: bool) -> Result<Self, ProvidersError> {
+        let api = CaldavCalendar::new(Duration::from_secs(30), allow)
+            .map_err(ProvidersError::api("caldav"))?;
+        self.caldav = CalendarProvider::Caldav { api: Box::new(api) };
+        Ok(self)
     }
 
     /// Whether staff members can connect `provider` (it has a client id, or the sandbox is on).
@@ -131,6 +152,15 @@ impl Providers {
         match provider {
             Provider::Google => &self.google,
             Provider::Microsoft => &self.microsoft,
+            Provider::Caldav => &self.caldav,
+        }
+    }
+
+    /// The CalDAV client (connecting discovers the account through it).
+    pub fn caldav(&self) -> &CaldavCalendar {
+        match &self.caldav {
+            CalendarProvider::Caldav { api } => api,
+            _ => unreachable!("the caldav slot holds the CalDAV client"),
         }
     }
 }
@@ -214,18 +244,24 @@ impl CalendarProvider {
         match self {
             Self::Google { .. } => Provider::Google,
             Self::Microsoft { .. } => Provider::Microsoft,
+            Self::Caldav { .. } => Provider::Caldav,
         }
     }
 
-    fn oauth(&self) -> &OAuthClient {
+    /// The OAuth client; CalDAV has none (an app password instead).
+    fn oauth(&self) -> Result<&OAuthClient, ProviderError> {
         match self {
-            Self::Google { oauth, .. } | Self::Microsoft { oauth, .. } => oauth,
+            Self::Google { oauth, .. } | Self::Microsoft { oauth, .. } => Ok(oauth),
+            Self::Caldav { .. } => {
+                Err(ProviderError::permanent(0, "CalDAV connects with an app password, not OAuth"))
+            }
         }
     }
 
-    /// Starts an authorization: the consent URL with a fresh state and PKCE challenge.
-    pub fn authorize(&self, login_hint: Option<&str>) -> Authorization {
-        self.oauth().authorize(login_hint)
+    /// Starts an authorization: the consent URL with a fresh state and PKCE challenge; `None`
+    /// for CalDAV, which connects through a form.
+    pub fn authorize(&self, login_hint: Option<&str>) -> Option<Authorization> {
+        self.oauth().ok().map(|oauth| oauth.authorize(login_hint))
     }
 
     /// Exchanges the callback's code for tokens.
@@ -234,18 +270,26 @@ impl CalendarProvider {
         code: &str,
         pkce_verifier: &SecretString,
     ) -> Result<TokenSet, ProviderError> {
-        self.oauth().exchange_code(code, pkce_verifier).await
+        self.oauth()?.exchange_code(code, pkce_verifier).await
     }
 
-    /// New tokens from the refresh token (Microsoft rotates it: store the new one).
+    /// New tokens from the refresh token (Microsoft rotates it: store the new one). A CalDAV
+    /// password has nothing to refresh: asked after a 401, the password is dead.
     pub async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenSet, ProviderError> {
-        self.oauth().refresh(refresh_token).await
+        match self {
+            Self::Caldav { .. } => Err(crate::caldav::refused_password()),
+            _ => self.oauth()?.refresh(refresh_token).await,
+        }
     }
 
     /// Revokes the grant where the provider allows it (Google); `Ok(false)` where it has no
-    /// endpoint (Microsoft: forgetting the tokens is all a third-party app can do).
+    /// endpoint (Microsoft: forgetting the tokens is all a third-party app can do; CalDAV: the
+    /// staff member revokes the app password at their provider).
     pub async fn revoke(&self, token: &SecretString) -> Result<bool, ProviderError> {
-        self.oauth().revoke(token).await
+        match self {
+            Self::Caldav { .. } => Ok(false),
+            _ => self.oauth()?.revoke(token).await,
+        }
     }
 
     /// Who the account is: the id_token's e-mail when the exchange carried one, else asked.
@@ -263,6 +307,10 @@ impl CalendarProvider {
                 name: None,
             }),
             Self::Microsoft { api, .. } => api.me(token).await,
+            Self::Caldav { .. } => {
+                let account = crate::caldav::Account::from_token(token)?;
+                Ok(AccountIdentity { email: account.username, name: None })
+            }
         }
     }
 
@@ -274,6 +322,7 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.list_calendars(token).await,
             Self::Microsoft { api, .. } => api.list_calendars(token).await,
+            Self::Caldav { api } => api.list_calendars(token).await,
         }
     }
 
@@ -292,6 +341,7 @@ impl CalendarProvider {
             Self::Microsoft { api, .. } => {
                 api.upsert_event(token, calendar_id, draft, remote_id).await
             }
+            Self::Caldav { api } => api.upsert_event(token, calendar_id, draft, remote_id).await,
         }
     }
 
@@ -305,6 +355,7 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.get_event(token, calendar_id, id).await,
             Self::Microsoft { api, .. } => api.get_event(token, id).await,
+            Self::Caldav { api } => api.get_event(token, calendar_id, id).await,
         }
     }
 
@@ -318,6 +369,7 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.delete_event(token, calendar_id, id).await,
             Self::Microsoft { api, .. } => api.delete_event(token, id).await,
+            Self::Caldav { api } => api.delete_event(token, calendar_id, id).await,
         }
     }
 
@@ -331,6 +383,7 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.list_kalends_events(token, calendar_id, window).await,
             Self::Microsoft { api, .. } => api.list_kalends_events(token, window).await,
+            Self::Caldav { api } => api.list_kalends_events(token, calendar_id, window).await,
         }
     }
 
@@ -345,6 +398,7 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.changes(token, calendar_id, cursor, window).await,
             Self::Microsoft { api, .. } => api.changes(token, cursor, window).await,
+            Self::Caldav { api } => api.changes(token, calendar_id, cursor, window).await,
         }
     }
 
@@ -359,6 +413,7 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.single_events_from(token, calendar_id, from).await,
             Self::Microsoft { api, .. } => api.single_events_from(token, from).await,
+            Self::Caldav { api } => api.single_events_from(token, calendar_id, from).await,
         }
     }
 
@@ -373,6 +428,7 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.free_busy(token, calendar_ids, window).await,
             Self::Microsoft { api, .. } => api.free_busy(token, account_email, window).await,
+            Self::Caldav { api } => api.free_busy(token, calendar_ids, window).await,
         }
     }
 
@@ -385,6 +441,7 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.watch(token, request).await,
             Self::Microsoft { api, .. } => api.subscribe(token, request).await,
+            Self::Caldav { .. } => Err(no_push()),
         }
     }
 
@@ -403,6 +460,7 @@ impl CalendarProvider {
                 Ok(next)
             }
             Self::Microsoft { api, .. } => api.renew(token, &current.id, request.expires_at).await,
+            Self::Caldav { .. } => Err(no_push()),
         }
     }
 
@@ -415,8 +473,15 @@ impl CalendarProvider {
         match self {
             Self::Google { api, .. } => api.stop(token, subscription).await,
             Self::Microsoft { api, .. } => api.unsubscribe(token, &subscription.id).await,
+            Self::Caldav { .. } => Ok(()),
         }
     }
+}
+
+/// CalDAV has no push notifications Kalends can receive: its busy times are imported on
+/// schedule.
+fn no_push() -> ProviderError {
+    ProviderError::permanent(0, "CalDAV servers send no push notifications")
 }
 
 /// A window from `start` lasting `days`.

@@ -58,8 +58,11 @@ async fn start(
             back(),
         );
     }
-    let authorization =
-        state.providers.get(provider).authorize(staff.data.email.as_ref().map(|e| e.as_str()));
+    let login_hint = staff.data.email.as_ref().map(|e| e.as_str());
+    // CalDAV has no consent page: its form is on the settings page.
+    let Some(authorization) = state.providers.get(provider).authorize(login_hint) else {
+        return Redirect::to("/settings#connect-caldav").into_response();
+    };
     let flow = OAuthFlow {
         tenant_id: session.claim.tenant_id,
         staff_id: session.claim.subject_id,

@@ -19,6 +19,7 @@ use sha2::Sha256;
 use crate::api::AppState;
 
 mod assets;
+mod caldav;
 mod connect;
 mod dashboard;
 mod settings;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(settings::router())
         .merge(connect::router())
+        .merge(caldav::router())
         .merge(dashboard::router())
         .merge(assets::router())
 }

@@ -42,6 +42,10 @@ fn notice_text(code: &str) -> Option<(bool, &'static str)> {
         "connected-microsoft" => {
             (true, "Microsoft Outlook is connected. Your bookings will appear there.")
         }
+        "connected-caldav" => (
+            true,
+            "Your CalDAV calendar is connected. Choose where bookings go and which calendars count as busy.",
+        ),
         "saved" => (true, "Your calendar choices are saved."),
         "default" => (true, "That calendar is now your default."),
         "disconnected" => {
@@ -116,6 +120,20 @@ async fn page(
         Ok(found) => found,
         Err(page) => return page,
     };
+    let flash = notice.notice.as_deref().and_then(notice_text);
+    render_page(&state, &session, &staff, flash, None, StatusCode::OK).await
+}
+
+/// The settings page, with a flash notice, or with a CalDAV form that must be shown again (its
+/// error beside it), answered with `status`.
+pub(super) async fn render_page(
+    state: &AppState,
+    session: &Session,
+    staff: &Staff,
+    flash: Option<(bool, &str)>,
+    caldav: Option<&super::caldav::CaldavForm>,
+    status: StatusCode,
+) -> Response {
     let connections =
         match state.store.list_connections(session.claim.tenant_id, Some(staff.id)).await {
             Ok(list) => list
@@ -124,8 +142,7 @@ async fn page(
                 .collect::<Vec<_>>(),
             Err(e) => return internal(e),
         };
-    let csrf = session.csrf(&state);
-    let flash = notice.notice.as_deref().and_then(notice_text);
+    let csrf = session.csrf(state);
     let sandboxed = &state.providers.sandboxed;
     let body = html! {
         h1 { "Your calendars" }
@@ -139,7 +156,7 @@ async fn page(
             h2 { "Connect a calendar" }
             p.meta { "You will be asked to sign in and allow Kalends to manage your calendar. Kalends never sees your password." }
             div.providers style="margin-top:14px" {
-                @for provider in Provider::ALL {
+                @for provider in Provider::OAUTH {
                     a.button.provider href=(format!("/connect/{provider}")) {
                         span class=(format!("dot {provider}")) {} "Connect " (provider_name(provider))
                     }
@@ -149,8 +166,13 @@ async fn page(
                 p.sandbox-note { "Demo mode: " (sandboxed.iter().map(|p| provider_name(*p)).collect::<Vec<_>>().join(" and ")) " use the built-in sandbox, not the real service." }
             }
         }
+        (super::caldav::connect_forms(&csrf, caldav))
     };
-    (page_headers(), Html(layout("Your calendars", Some("Calendar settings"), body).into_string()))
+    (
+        status,
+        page_headers(),
+        Html(layout("Your calendars", Some("Calendar settings"), body).into_string()),
+    )
         .into_response()
 }
 
@@ -158,6 +180,7 @@ fn provider_name(provider: Provider) -> &'static str {
     match provider {
         Provider::Google => "Google",
         Provider::Microsoft => "Microsoft",
+        Provider::Caldav => "CalDAV",
     }
 }
 
@@ -182,7 +205,11 @@ fn connection_card(connection: &Connection, csrf: &str) -> Markup {
             }
             @if let Some(error) = &connection.last_error { p.error-text { "Last error: " (error) } }
             @if connection.status == ConnectionStatus::NeedsReauth {
-                div.actions { a.button.primary href=(format!("/connect/{}", connection.provider)) { "Reconnect " (provider_name(connection.provider)) } }
+                @if connection.provider == Provider::Caldav {
+                    p.meta { "The server refused the app password. Make a new one and connect this account again below." }
+                } @else {
+                    div.actions { a.button.primary href=(format!("/connect/{}", connection.provider)) { "Reconnect " (provider_name(connection.provider)) } }
+                }
             }
             form method="post" action=(format!("/settings/connections/{id}")) {
                 input type="hidden" name="csrf" value=(csrf);

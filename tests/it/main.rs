@@ -5,6 +5,9 @@
 //! runs them with `--include-ignored`.
 
 mod api;
+mod caldav;
+mod caldav_client;
+mod caldav_servers;
 mod calendar_import;
 mod chaos;
 mod connect;

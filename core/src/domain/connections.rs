@@ -15,17 +15,22 @@ pub enum Provider {
     Google,
     /// Microsoft Outlook / Exchange Online through Graph.
     Microsoft,
+    /// Apple iCloud or any CalDAV server, with an app password.
+    Caldav,
 }
 
 impl Provider {
-    /// Both, in display order.
-    pub const ALL: [Provider; 2] = [Provider::Google, Provider::Microsoft];
+    /// Every provider, in display order.
+    pub const ALL: [Provider; 3] = [Provider::Google, Provider::Microsoft, Provider::Caldav];
+    /// Those connected through OAuth (CalDAV connects through a form).
+    pub const OAUTH: [Provider; 2] = [Provider::Google, Provider::Microsoft];
 
     /// The word used in URLs, the API and the database.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Google => "google",
             Provider::Microsoft => "microsoft",
+            Provider::Caldav => "caldav",
         }
     }
 
@@ -34,6 +39,7 @@ impl Provider {
         match self {
             Provider::Google => "Google Calendar",
             Provider::Microsoft => "Microsoft Outlook",
+            Provider::Caldav => "CalDAV",
         }
     }
 }
@@ -51,7 +57,10 @@ impl FromStr for Provider {
         match value {
             "google" => Ok(Provider::Google),
             "microsoft" => Ok(Provider::Microsoft),
-            other => Err(format!("unknown provider {other:?}: expected google or microsoft")),
+            "caldav" => Ok(Provider::Caldav),
+            other => {
+                Err(format!("unknown provider {other:?}: expected google, microsoft or caldav"))
+            }
         }
     }
 }

@@ -158,7 +158,7 @@ fn forbidden_embedded_v4(ip: Ipv6Addr) -> Option<Option<AddressKind>> {
 /// Why the guarded resolver did not hand out an address. Travels inside reqwest's error
 /// chain so the fetcher can turn it back into a precise [`super::FetchError`].
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ResolveRefusal {
+pub(crate) enum ResolveRefusal {
     /// Every address the name resolved to is forbidden; the first one is kept (never shown).
     #[error("{host} is not a public address")]
     Forbidden { host: String, ip: IpAddr, kind: AddressKind },
@@ -172,9 +172,9 @@ pub(super) enum ResolveRefusal {
 /// Filtering here, on the addresses reqwest is about to connect to, is what defeats DNS
 /// rebinding: a name cannot pass a check with one answer and connect with another.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     /// When true every address is allowed (the operator opted in).
-    pub(super) allow_private_networks: bool,
+    pub(crate) allow_private_networks: bool,
 }
 
 impl Resolve for GuardedResolver {

@@ -28,6 +28,7 @@ fn provider_name(provider: Provider) -> &'static str {
     match provider {
         Provider::Google => "Google Calendar",
         Provider::Microsoft => "Microsoft Outlook",
+        Provider::Caldav => "CalDAV (iCloud)",
     }
 }
 

@@ -1,0 +1,63 @@
+//! libdav's failures as provider errors, and the answers that mean something particular.
+
+use ::http::StatusCode;
+use libdav::dav::{RequestError, WebDavError};
+
+use super::DavError;
+use crate::ProviderError;
+
+pub(super) fn is_unauthorized(error: &DavError) -> bool {
+    matches!(error, WebDavError::BadStatusCode(StatusCode::UNAUTHORIZED))
+}
+
+pub(super) fn is_precondition_failed(error: &DavError) -> bool {
+    matches!(
+        error,
+        WebDavError::PreconditionFailed(_)
+            | WebDavError::BadStatusCode(StatusCode::PRECONDITION_FAILED)
+    )
+}
+
+/// A sync token the server no longer accepts: Radicale and Xandikos answer 403 or 412 (with
+/// or without `DAV:valid-sync-token`), some servers 409 or 400.
+pub(super) fn is_invalid_token(error: &DavError) -> bool {
+    matches!(
+        error,
+        WebDavError::PreconditionFailed(_)
+            | WebDavError::BadStatusCode(
+                StatusCode::FORBIDDEN
+                    | StatusCode::PRECONDITION_FAILED
+                    | StatusCode::CONFLICT
+                    | StatusCode::BAD_REQUEST
+            )
+    )
+}
+
+/// A libdav failure as a provider error; a 401 is a refused password.
+pub(super) fn failure(error: DavError) -> ProviderError {
+    match error {
+        WebDavError::Request(RequestError::Client(e)) => ProviderError::from_transport(&e),
+        WebDavError::Request(RequestError::Http(e)) => {
+            ProviderError::transient(format!("the answer broke off: {e}"))
+        }
+        WebDavError::BadStatusCode(status) => ProviderError::from_status(
+            status.as_u16(),
+            None,
+            format!("the CalDAV server answered {status}"),
+            None,
+        ),
+        WebDavError::PreconditionFailed(p) => {
+            ProviderError::permanent(412, format!("precondition failed: {p}"))
+        }
+        other => ProviderError::permanent(0, format!("the CalDAV server's answer: {other}")),
+    }
+}
+
+/// What the OAuth "refresh" of a CalDAV connection answers: there is nothing to refresh, so a
+/// refused password is a dead grant.
+pub fn refused_password() -> ProviderError {
+    ProviderError::DeadGrant {
+        message: "the CalDAV server refused the password; connect again with a new app password"
+            .into(),
+    }
+}

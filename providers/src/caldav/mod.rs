@@ -1,0 +1,541 @@
+//! CalDAV (RFC 4791): Apple iCloud, Fastmail, Nextcloud, Radicale, Xandikos, a company server.
+//! Typed requests come from libdav; they travel through [`http::DavHttp`] (reqwest, Basic
+//! credentials, redirects followed with method and body). No libdav type leaves this module.
+//!
+//! - The account: an app password, never an OAuth grant. The "access token" the rest of Kalends
+//!   seals and hands back is [`Account`] as JSON (the calendar home URL, the user name and the
+//!   password); it never expires, and a 401 means the password stopped working: the refresh
+//!   answers a dead grant, so the connection becomes `needs_reauth` like a revoked OAuth grant.
+//! - Calendars are named by their absolute collection URL (iCloud's live on a per-account host).
+//! - A booking is one resource `{uid}.ics`, the uid being its [`EventKey`]'s stable id:
+//!   created with `If-None-Match: *`, changed and deleted with `If-Match`; a 412 re-reads and
+//!   converges, and a create whose answer was lost finds its resource where it was made.
+//! - Import: `sync-collection` (RFC 6578) from the stored token; a refused token (403 or 412,
+//!   depending on the server) or a change the token cannot describe occurrence by occurrence (a
+//!   recurring event, an outside event deleted) asks for a full listing of the window
+//!   (time-range `calendar-query` + `calendar-multiget`), which the import stores atomically.
+
+mod discovery;
+mod failure;
+mod http;
+mod ics;
+
+use std::time::Duration;
+
+use ::http::{StatusCode, Uri};
+use chrono::{DateTime, Utc};
+use libdav::caldav::{
+    CalendarComponent, FindCalendars, GetCalendarResources, GetSupportedComponents,
+    ListCalendarResources, TimeRange,
+};
+use libdav::dav::{Delete, GetEtag, PutResource, SyncCollection, WebDavClient, WebDavError};
+use libdav::names;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+
+pub use self::discovery::{Discovered, DiscoveryError};
+pub use self::failure::refused_password;
+use self::failure::{failure, is_invalid_token, is_precondition_failed, is_unauthorized};
+use self::http::{DavHttp, HttpError};
+use crate::ProviderError;
+use crate::calendar::{
+    AccessToken, BusyInterval, Change, ChangeSet, EventDraft, RemoteCalendar, RemoteEvent, Window,
+};
+
+/// The `Content-Type` of a stored event (Xandikos refuses one without `text/calendar`).
+const ICS: &str = "text/calendar; charset=utf-8";
+/// The cursor of a calendar whose server has no `sync-collection`: every import lists it.
+const NO_SYNC: &str = "caldav:no-sync";
+/// Resources fetched per `calendar-multiget`.
+const MULTIGET_BATCH: usize = 200;
+/// How often a conditional write re-reads and tries again after a 412.
+const CONDITIONAL_ATTEMPTS: usize = 3;
+
+type Dav = WebDavClient<DavHttp>;
+type DavError = WebDavError<HttpError>;
+
+/// What Kalends keeps (sealed) of a CalDAV account.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Account {
+    /// The calendar home set, absolute.
+    pub home: String,
+    /// The user name (an Apple ID for iCloud).
+    pub username: String,
+    /// The app password.
+    pub password: String,
+}
+
+impl Account {
+    /// The sealed form the connection stores as its access token.
+    pub fn to_secret(&self) -> SecretString {
+        SecretString::from(serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// Reads the stored form back.
+    pub fn from_token(token: &AccessToken) -> Result<Self, ProviderError> {
+        serde_json::from_str(token.0.expose_secret()).map_err(|_| ProviderError::DeadGrant {
+            message: "the stored CalDAV credentials are unreadable; connect again".into(),
+        })
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("home", &self.home)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The CalDAV client; cheap to clone (one connection pool).
+#[derive(Clone, Debug)]
+pub struct CaldavCalendar {
+    client: reqwest::Client,
+    allow_private_networks: bool,
+}
+
+impl CaldavCalendar {
+    /// A client whose requests give up after `timeout`. Server addresses come from staff
+    /// members, so loopback and private addresses are refused as for feed imports, unless
+    /// `allow_private_networks` (`import.allow_private_networks`: tests, intranet servers).
+    pub fn new(timeout: Duration, allow_private_networks: bool) -> Result<Self, ProviderError> {
+        let resolver = crate::feed::GuardedResolver { allow_private_networks };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(resolver))
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Kalends/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
+        Ok(Self { client, allow_private_networks })
+    }
+
+    fn dav(&self, account: &Account, url: &Uri) -> Dav {
+        let http = DavHttp::new(
+            self.client.clone(),
+            &account.username,
+            &account.password,
+            self.allow_private_networks,
+        );
+        WebDavClient::new(url.clone(), http)
+    }
+
+    /// The account's calendars that hold events.
+    pub async fn list_calendars(
+        &self,
+        token: &AccessToken,
+    ) -> Result<Vec<RemoteCalendar>, ProviderError> {
+        let account = Account::from_token(token)?;
+        let home = parse_url(&account.home)
+            .ok_or_else(|| ProviderError::permanent(0, "the stored calendar home is no URL"))?;
+        self.calendars_at(&account, &home).await.map_err(failure)
+    }
+
+    async fn calendars_at(
+        &self,
+        account: &Account,
+        home: &Uri,
+    ) -> Result<Vec<RemoteCalendar>, DavError> {
+        let dav = self.dav(account, home);
+        let found = dav.request(FindCalendars::new(home.path())).await?.calendars;
+        let mut calendars = Vec::new();
+        for calendar in found {
+            let components =
+                dav.request(GetSupportedComponents::new(&calendar.href)).await?.components;
+            // None advertised means any component (RFC 4791 §5.2.3).
+            if !components.is_empty() && !components.contains(&CalendarComponent::VEvent) {
+                continue;
+            }
+            let name = calendar
+                .properties
+                .iter()
+                .find(|(property, _)| **property == names::DISPLAY_NAME)
+                .and_then(|(_, value)| value.clone())
+                .filter(|name| !name.trim().is_empty())
+                .unwrap_or_else(|| last_segment(&calendar.href).to_owned());
+            calendars.push(RemoteCalendar {
+                id: absolute(home, &calendar.href),
+                name,
+                primary: false,
+                writable: true,
+                time_zone: None,
+            });
+        }
+        calendars.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(first) = calendars.first_mut() {
+            first.primary = true;
+        }
+        Ok(calendars)
+    }
+
+    /// Writes the booking's resource: created with `If-None-Match: *`, else updated with
+    /// `If-Match`; a 412 (someone else's change, or a create whose answer was lost) re-reads.
+    pub async fn upsert_event(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        draft: &EventDraft,
+        remote_id: Option<&str>,
+    ) -> Result<RemoteEvent, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        let uid = draft.key.google_event_id();
+        let name = remote_id.map_or_else(|| format!("{uid}.ics"), str::to_owned);
+        let href = format!("{collection}{name}");
+        let body = ics::resource(draft, &uid, Utc::now());
+        let mut known = remote_id.is_some();
+        for _ in 0..CONDITIONAL_ATTEMPTS {
+            let etag = if known { etag_of(&dav, &href).await? } else { None };
+            let written = match &etag {
+                None => dav.request(PutResource::new(&href).create(body.as_str(), ICS)).await,
+                Some(etag) => {
+                    dav.request(PutResource::new(&href).update(body.as_str(), ICS, etag)).await
+                }
+            };
+            match written {
+                Ok(answer) => {
+                    return Ok(RemoteEvent {
+                        id: name,
+                        summary: Some(draft.summary.clone()),
+                        time: draft.time,
+                        zone: draft.zone,
+                        busy: true,
+                        booking_id: Some(draft.key.booking_id),
+                        connection_id: Some(draft.key.connection_id),
+                        tenant_id: Some(draft.tenant_id),
+                        creation_key: Some(uid),
+                        etag: answer.etag,
+                    });
+                }
+                Err(error) if is_precondition_failed(&error) => known = true,
+                Err(error) => return Err(failure(error)),
+            }
+        }
+        Err(ProviderError::transient("the event kept changing while Kalends wrote it"))
+    }
+
+    /// One event (the first occurrence of a recurring one); `None` when it is gone.
+    pub async fn get_event(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        id: &str,
+    ) -> Result<Option<RemoteEvent>, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        let name = id.split('#').next().unwrap_or(id);
+        let href = format!("{collection}{name}");
+        let window = Window { start: DateTime::<Utc>::MIN_UTC, end: DateTime::<Utc>::MAX_UTC };
+        let fetched = self.fetch(&dav, &collection, &[href], window).await?;
+        Ok(fetched.into_iter().flat_map(|(_, read)| read.events).find(|e| e.id == id))
+    }
+
+    /// Deletes the resource behind `id` with `If-Match`; one already gone counts as deleted.
+    pub async fn delete_event(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        id: &str,
+    ) -> Result<(), ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        let href = format!("{collection}{}", id.split('#').next().unwrap_or(id));
+        for _ in 0..CONDITIONAL_ATTEMPTS {
+            let Some(etag) = etag_of(&dav, &href).await? else { return Ok(()) };
+            match dav.request(Delete::new(&href).with_etag(etag)).await {
+                Ok(_) => return Ok(()),
+                Err(WebDavError::BadStatusCode(StatusCode::NOT_FOUND)) => return Ok(()),
+                Err(error) if is_precondition_failed(&error) => {}
+                Err(error) => return Err(failure(error)),
+            }
+        }
+        Err(ProviderError::transient("the event kept changing while Kalends deleted it"))
+    }
+
+    /// The events Kalends wrote in a calendar within a window.
+    pub async fn list_kalends_events(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        window: Window,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let events = self.events_in(token, calendar_id, window).await?;
+        Ok(events.into_iter().filter(|e| e.booking_id.is_some()).collect())
+    }
+
+    /// Changes since `cursor` (a sync token), or the whole window without one. See the module's
+    /// notes for when a full listing is asked for instead.
+    pub async fn changes(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        cursor: Option<&str>,
+        window: Window,
+    ) -> Result<ChangeSet, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        match cursor {
+            Some(NO_SYNC) => Ok(ChangeSet::FullSyncRequired),
+            Some(cursor) => self.changes_since(&dav, &collection, cursor, window).await,
+            // The listing that starts a token lists every resource: their data is read (in
+            // batches) and expanded here, cheaper for the server than a time-range query, which
+            // makes it expand every series itself.
+            None => match dav.request(SyncCollection::new(&collection)).await {
+                Ok(answer) => {
+                    let hrefs: Vec<String> = answer.changed.into_iter().map(|r| r.href).collect();
+                    let fetched = self.fetch(&dav, &collection, &hrefs, window).await?;
+                    let changes = fetched
+                        .into_iter()
+                        .flat_map(|(_, read)| read.events)
+                        .map(Change::Upserted)
+                        .collect();
+                    Ok(ChangeSet::Changes { changes, next_cursor: answer.new_sync_token })
+                }
+                Err(error) if is_unauthorized(&error) => Err(failure(error)),
+                // No `sync-collection` here: a time-range query, and every import lists again.
+                Err(_) => {
+                    let changes = self
+                        .window_events(&dav, &collection, window)
+                        .await?
+                        .into_iter()
+                        .map(Change::Upserted)
+                        .collect();
+                    Ok(ChangeSet::Changes { changes, next_cursor: NO_SYNC.to_owned() })
+                }
+            },
+        }
+    }
+
+    async fn changes_since(
+        &self,
+        dav: &Dav,
+        collection: &str,
+        cursor: &str,
+        window: Window,
+    ) -> Result<ChangeSet, ProviderError> {
+        let answer =
+            match dav.request(SyncCollection::new(collection).with_sync_token(cursor)).await {
+                Ok(answer) => answer,
+                Err(error) if is_invalid_token(&error) => return Ok(ChangeSet::FullSyncRequired),
+                Err(error) => return Err(failure(error)),
+            };
+        let mut changes = Vec::new();
+        for href in &answer.deleted {
+            let name = last_segment(href);
+            // Only Kalends's own resources are known to be single events: another deleted
+            // resource may have been a series whose occurrences are stored one by one.
+            if !is_kalends_name(name) {
+                return Ok(ChangeSet::FullSyncRequired);
+            }
+            changes.push(Change::Deleted { id: name.to_owned() });
+        }
+        let hrefs: Vec<String> = answer.changed.into_iter().map(|r| r.href).collect();
+        for (name, read) in self.fetch(dav, collection, &hrefs, window).await? {
+            if read.recurring {
+                return Ok(ChangeSet::FullSyncRequired);
+            }
+            if read.events.is_empty() {
+                changes.push(Change::Deleted { id: name });
+            }
+            changes.extend(read.events.into_iter().map(Change::Upserted));
+        }
+        Ok(ChangeSet::Changes { changes, next_cursor: answer.new_sync_token })
+    }
+
+    /// The calendar's single events starting from `from`, however far ahead.
+    pub async fn single_events_from(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        let window = Window { start: from, end: from };
+        let hrefs = self.hrefs_in(&dav, &collection, TimeRange::From(timestamp(from)?)).await?;
+        Ok(self
+            .fetch(&dav, &collection, &hrefs, window)
+            .await?
+            .into_iter()
+            .filter(|(_, read)| !read.recurring)
+            .flat_map(|(_, read)| read.events)
+            .filter(|event| utc_bounds(&event.time).0 >= from)
+            .collect())
+    }
+
+    /// Busy intervals of the calendars within `window`, sorted.
+    pub async fn free_busy(
+        &self,
+        token: &AccessToken,
+        calendar_ids: &[String],
+        window: Window,
+    ) -> Result<Vec<BusyInterval>, ProviderError> {
+        let mut busy = Vec::new();
+        for calendar_id in calendar_ids {
+            for event in self.events_in(token, calendar_id, window).await? {
+                let (start, end) = utc_bounds(&event.time);
+                busy.push(BusyInterval { start, end });
+            }
+        }
+        busy.sort_by_key(|b| (b.start, b.end));
+        Ok(busy)
+    }
+
+    async fn events_in(
+        &self,
+        token: &AccessToken,
+        calendar_id: &str,
+        window: Window,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let account = Account::from_token(token)?;
+        let (dav, collection) = self.collection(&account, calendar_id)?;
+        self.window_events(&dav, &collection, window).await
+    }
+
+    /// Every busy occurrence in the window: a time-range `calendar-query` for the resources,
+    /// then their data by `calendar-multiget`.
+    async fn window_events(
+        &self,
+        dav: &Dav,
+        collection: &str,
+        window: Window,
+    ) -> Result<Vec<RemoteEvent>, ProviderError> {
+        let range = TimeRange::Between(timestamp(window.start)?, timestamp(window.end)?);
+        let hrefs = self.hrefs_in(dav, collection, range).await?;
+        Ok(self
+            .fetch(dav, collection, &hrefs, window)
+            .await?
+            .into_iter()
+            .flat_map(|(_, read)| read.events)
+            .collect())
+    }
+
+    async fn hrefs_in(
+        &self,
+        dav: &Dav,
+        collection: &str,
+        range: TimeRange,
+    ) -> Result<Vec<String>, ProviderError> {
+        let query = ListCalendarResources::new(collection)
+            .with_component_and_time_range(CalendarComponent::VEvent, range);
+        let listed = dav.request(query).await.map_err(failure)?;
+        Ok(listed
+            .resources
+            .into_iter()
+            .filter(|r| !r.resource_type.is_collection)
+            .map(|r| r.href)
+            .collect())
+    }
+
+    /// The resources' data, read: (name, what it holds), for those that still exist.
+    async fn fetch(
+        &self,
+        dav: &Dav,
+        collection: &str,
+        hrefs: &[String],
+        window: Window,
+    ) -> Result<Vec<(String, ics::Read)>, ProviderError> {
+        let mut out = Vec::with_capacity(hrefs.len());
+        for batch in hrefs.chunks(MULTIGET_BATCH) {
+            let request = GetCalendarResources::new(collection).with_hrefs(batch);
+            let fetched = dav.request(request).await.map_err(failure)?;
+            for resource in fetched.resources {
+                let Ok(content) = resource.content else { continue };
+                let name = last_segment(&resource.href).to_owned();
+                let read = ics::read_resource(&name, &content.etag, &content.data, window);
+                out.push((name, read));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A client for the calendar's host and the calendar's path (ending in `/`).
+    fn collection(
+        &self,
+        account: &Account,
+        calendar_id: &str,
+    ) -> Result<(Dav, String), ProviderError> {
+        let url = parse_url(calendar_id)
+            .ok_or_else(|| ProviderError::NotFound { message: "not a calendar URL".into() })?;
+        let mut path = url.path().to_owned();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        Ok((self.dav(account, &url), path))
+    }
+}
+
+/// An href relative to `base` made absolute (iCloud's are absolute on another host already).
+fn resolve(base: &Uri, href: &Uri) -> Uri {
+    if href.host().is_some() {
+        return href.clone();
+    }
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = href.path_and_query().cloned();
+    Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
+}
+
+fn absolute(base: &Uri, href: &str) -> String {
+    match href.parse::<Uri>() {
+        Ok(uri) => resolve(base, &uri).to_string(),
+        Err(_) => href.to_owned(),
+    }
+}
+
+fn parse_url(text: &str) -> Option<Uri> {
+    let url = url::Url::parse(text.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    url.as_str().parse().ok()
+}
+
+/// A span's instants, whole days from UTC midnight (the import judges days in the staff
+/// member's zone itself).
+fn utc_bounds(span: &crate::calendar::Span) -> (DateTime<Utc>, DateTime<Utc>) {
+    use crate::calendar::Span;
+    match *span {
+        Span::Timed { start, end } => (start, end),
+        Span::AllDay { start, end } => (
+            start.and_time(chrono::NaiveTime::MIN).and_utc(),
+            end.and_time(chrono::NaiveTime::MIN).and_utc(),
+        ),
+    }
+}
+
+fn last_segment(href: &str) -> &str {
+    href.trim_end_matches('/').rsplit('/').next().unwrap_or(href)
+}
+
+/// `{32 base32hex}.ics`: the name of a resource Kalends wrote (see [`EventKey`]).
+///
+/// [`EventKey`]: crate::calendar::EventKey
+fn is_kalends_name(name: &str) -> bool {
+    name.strip_suffix(".ics").is_some_and(|uid| {
+        uid.len() == 32 && uid.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
+    })
+}
+
+fn timestamp(at: DateTime<Utc>) -> Result<libdav::caldav::UtcTimestamp, ProviderError> {
+    let at = at.clamp(
+        DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default(),
+        DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or_default(),
+    );
+    at.format("%Y%m%dT%H%M%SZ")
+        .to_string()
+        .parse()
+        .map_err(|_| ProviderError::permanent(0, "an unrepresentable time"))
+}
+
+async fn etag_of(dav: &Dav, href: &str) -> Result<Option<String>, ProviderError> {
+    match dav.request(GetEtag::new(href)).await {
+        Ok(found) => Ok(Some(found.etag)),
+        Err(WebDavError::BadStatusCode(StatusCode::NOT_FOUND)) => Ok(None),
+        // Xandikos answers a PROPFIND of a missing resource with a 207 whose property is 404.
+        Err(WebDavError::InvalidResponse(_)) => Ok(None),
+        Err(error) => Err(failure(error)),
+    }
+}

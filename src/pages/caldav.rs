@@ -1,0 +1,205 @@
+//! Connecting Apple iCloud or another CalDAV calendar from the settings page: two forms (iCloud
+//! with its server filled in, any CalDAV server) posting to `POST /settings/connect/caldav`. The
+//! account is discovered before anything is saved; a failure answers the settings page again
+//! with the message beside the form and what was typed kept, the password excepted.
+
+use axum::Router;
+use axum::extract::{RawForm, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use maud::{Markup, html};
+use secrecy::SecretString;
+
+use super::problem_page;
+use super::settings::{render_page, signed_in};
+use crate::api::AppState;
+use crate::connections::{CaldavConnectError, connect_caldav};
+
+/// iCloud's CalDAV server (it redirects each account to its own host).
+pub const ICLOUD_SERVER: &str = "https://caldav.icloud.com";
+/// Where Apple issues app-specific passwords.
+const APPLE_ID_URL: &str = "https://appleid.apple.com";
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/settings/connect/caldav", post(connect))
+}
+
+/// Which form was used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// Apple iCloud.
+    #[default]
+    Icloud,
+    /// Any other CalDAV server.
+    Caldav,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Icloud => "icloud",
+            Kind::Caldav => "caldav",
+        }
+    }
+}
+
+/// A submitted form shown again: what was typed (never the password) and what went wrong.
+#[derive(Clone, Debug, Default)]
+pub struct CaldavForm {
+    /// The form used.
+    pub kind: Kind,
+    /// The server address typed.
+    pub server_url: String,
+    /// The user name typed.
+    pub username: String,
+    /// The message for the staff member.
+    pub error: String,
+}
+
+/// The two connect forms; `current` is the one submitted, shown open with its error.
+pub fn connect_forms(csrf: &str, current: Option<&CaldavForm>) -> Markup {
+    let open = |kind| current.is_some_and(|c| c.kind == kind);
+    let typed = |kind| current.filter(|c| c.kind == kind);
+    html! {
+        section.card id="connect-caldav" {
+            h2 { "Apple iCloud or another CalDAV calendar" }
+            p.meta { "These connect with an " strong { "app password" } ", never your account password: a password made for Kalends alone, which you can revoke at any time." }
+            details open[open(Kind::Icloud)] {
+                summary { "Connect Apple iCloud" }
+                ol.meta {
+                    li { "Sign in at " a href=(APPLE_ID_URL) target="_blank" rel="noopener" { "appleid.apple.com" } "." }
+                    li { "Under Sign-In and Security, choose App-Specific Passwords and make one named Kalends." }
+                    li { "Enter your Apple ID and that password below." }
+                }
+                (form(Kind::Icloud, csrf, typed(Kind::Icloud)))
+            }
+            details open[open(Kind::Caldav)] {
+                summary { "Connect another CalDAV calendar" }
+                p.meta { "Fastmail, Nextcloud, a company server: enter its CalDAV address, your user name and an app password." }
+                (form(Kind::Caldav, csrf, typed(Kind::Caldav)))
+            }
+        }
+    }
+}
+
+fn form(kind: Kind, csrf: &str, typed: Option<&CaldavForm>) -> Markup {
+    let server = typed
+        .map_or(if kind == Kind::Icloud { ICLOUD_SERVER } else { "" }, |t| t.server_url.as_str());
+    let username = typed.map_or("", |t| t.username.as_str());
+    let (user_label, password_label) = match kind {
+        Kind::Icloud => ("Apple ID", "App-specific password"),
+        Kind::Caldav => ("User name", "App password"),
+    };
+    html! {
+        form.caldav method="post" action="/settings/connect/caldav" data-kind=(kind.as_str()) {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="kind" value=(kind.as_str());
+            @if let Some(t) = typed { p.error-text role="alert" { (t.error) } }
+            label { "Server address" input type="url" name="server_url" required value=(server); }
+            label { (user_label) input type="text" name="username" required autocomplete="username" value=(username); }
+            label { (password_label) input type="password" name="password" required autocomplete="new-password"; }
+            div.actions { button.primary type="submit" { "Connect" } }
+        }
+    }
+}
+
+/// The fields posted.
+#[derive(Default)]
+struct Posted {
+    csrf: Option<String>,
+    kind: Kind,
+    server_url: String,
+    username: String,
+    password: SecretString,
+}
+
+fn parse(body: &[u8]) -> Posted {
+    let mut posted = Posted { password: SecretString::from(String::new()), ..Posted::default() };
+    for (key, value) in url::form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "csrf" => posted.csrf = Some(value.into_owned()),
+            "kind" if value == "caldav" => posted.kind = Kind::Caldav,
+            "server_url" => posted.server_url = value.trim().to_owned(),
+            "username" => posted.username = value.trim().to_owned(),
+            "password" => posted.password = SecretString::from(value.into_owned()),
+            _ => {}
+        }
+    }
+    posted
+}
+
+/// `POST /settings/connect/caldav`.
+async fn connect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    let (session, staff) = match signed_in(&state, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let posted = parse(&body);
+    if !session.csrf_matches(&state, posted.csrf.as_deref()) {
+        return problem_page(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "This form was out of date. Reload the settings page and try again.",
+            Some(("/settings", "Back to your calendars")),
+        );
+    }
+    let again = |error: String| CaldavForm {
+        kind: posted.kind,
+        server_url: posted.server_url.clone(),
+        username: posted.username.clone(),
+        error,
+    };
+    if posted.server_url.is_empty() || posted.username.is_empty() {
+        let form =
+            again("Please fill in the server address, the user name and the password.".into());
+        return render_page(
+            &state,
+            &session,
+            &staff,
+            None,
+            Some(&form),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let tenant_id = session.claim.tenant_id;
+    let connected = connect_caldav(
+        &state,
+        tenant_id,
+        staff.id,
+        &posted.server_url,
+        &posted.username,
+        &posted.password,
+    )
+    .await;
+    match connected {
+        Ok(_) => Redirect::to("/settings?notice=connected-caldav").into_response(),
+        Err(CaldavConnectError::Discovery(error)) => {
+            tracing::info!(error = %error, "a CalDAV account could not be connected");
+            let form = again(format!("Nothing was connected: {error}."));
+            render_page(
+                &state,
+                &session,
+                &staff,
+                None,
+                Some(&form),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(CaldavConnectError::Store(error)) => {
+            tracing::error!(error = %error, "saving a CalDAV connection failed");
+            problem_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The calendar could not be saved. Please try again in a moment.",
+                Some(("/settings", "Back to your calendars")),
+            )
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The CalDAV client against real Radicale and Xandikos: conditional writes that converge, sync
+//! tokens (and how each server refuses a bad one), private addresses refused, and the figures in
+//! BENCHMARKS.md.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone as _, Utc};
+use kalends_core::domain::Span;
+use kalends_providers::caldav::{CaldavCalendar, DiscoveryError};
+use kalends_providers::calendar::{AccessToken, Change, ChangeSet, EventDraft, EventKey, Window};
+use uuid::Uuid;
+
+use crate::caldav_servers::{CaldavServer, Server, USER};
+
+const SERVERS: [Server; 2] = [Server::Radicale, Server::Xandikos];
+
+/// The client allowed onto loopback, the discovered account's token and its calendar.
+async fn account(server: &CaldavServer) -> (CaldavCalendar, AccessToken, String) {
+    let client = CaldavCalendar::new(Duration::from_secs(30), true).unwrap();
+    let found = client.discover(&server.url, USER, "pw").await.unwrap();
+    let calendar = found.calendars.iter().find(|c| c.id == server.calendar).unwrap().id.clone();
+    (client, AccessToken(found.account.to_secret()), calendar)
+}
+
+fn draft(booking: u128, hour: u32) -> EventDraft {
+    let start = Utc.with_ymd_and_hms(2030, 1, 7, hour, 0, 0).unwrap();
+    EventDraft {
+        key: EventKey { booking_id: Uuid::from_u128(booking), connection_id: Uuid::from_u128(7) },
+        tenant_id: Uuid::from_u128(9),
+        summary: format!("Booking {booking}"),
+        description: Some("Line one\nline two; with, punctuation".into()),
+        location: None,
+        time: Span::Timed { start, end: start + chrono::Duration::hours(1) },
+        zone: kalends_core::domain::TimeZone::UTC,
+        tentative: false,
+        colour: None,
+        reminder_minutes: vec![30],
+    }
+}
+
+fn window() -> Window {
+    Window {
+        start: Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2030, 6, 1, 0, 0, 0).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_updates_its_own_resource_instead_of_making_a_second() {
+    for kind in SERVERS {
+        let Some(server) = CaldavServer::start(kind, "pw").await else { return };
+        let (client, token, calendar) = account(&server).await;
+        let first = client.upsert_event(&token, &calendar, &draft(1, 9), None).await.unwrap();
+        // Retried as a create (the first answer never arrived), with a new time.
+        let again = client.upsert_event(&token, &calendar, &draft(1, 15), None).await.unwrap();
+        assert_eq!(first.id, again.id, "{kind:?}");
+        let events = server.events().await;
+        assert_eq!(events.len(), 1, "{kind:?}: {events:?}");
+        assert!(events[0].contains("T150000"), "{kind:?}: {}", events[0]);
+        // Someone else changed it meanwhile: the update re-reads its etag and still lands.
+        let edited = events[0].replace("Booking 1", "Edited");
+        let resource = format!("{}{}", server.calendar, first.id);
+        let body = format!("BEGIN:VCALENDAR{edited}END:VCALENDAR\r\n");
+        let (status, _) = server.request("PUT", &resource, Some(("text/calendar", body))).await;
+        assert!(matches!(status, 201 | 204), "{kind:?}: {status}");
+        client.upsert_event(&token, &calendar, &draft(1, 16), Some(&first.id)).await.unwrap();
+        let events = server.events().await;
+        assert!(events[0].contains("Booking 1") && events[0].contains("T160000"), "{kind:?}");
+        client.delete_event(&token, &calendar, &first.id).await.unwrap();
+        client.delete_event(&token, &calendar, &first.id).await.unwrap();
+        assert!(server.events().await.is_empty(), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn changes_since_a_sync_token_name_new_events_and_deleted_bookings() {
+    for kind in SERVERS {
+        let Some(server) = CaldavServer::start(kind, "pw").await else { return };
+        let (client, token, calendar) = account(&server).await;
+        let pushed = client.upsert_event(&token, &calendar, &draft(2, 9), None).await.unwrap();
+        let ChangeSet::Changes { changes, next_cursor } =
+            client.changes(&token, &calendar, None, window()).await.unwrap()
+        else {
+            panic!("{kind:?}: a listing without a token")
+        };
+        assert_eq!(changes.len(), 1, "{kind:?}: {changes:?}");
+        server
+            .put_event(
+                "lunch.ics",
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:lunch\r\n\
+                 DTSTAMP:20260101T000000Z\r\nDTSTART:20300108T120000Z\r\nDTEND:20300108T130000Z\r\n\
+                 SUMMARY:Lunch\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            )
+            .await;
+        client.delete_event(&token, &calendar, &pushed.id).await.unwrap();
+        let ChangeSet::Changes { changes, .. } =
+            client.changes(&token, &calendar, Some(&next_cursor), window()).await.unwrap()
+        else {
+            panic!("{kind:?}: the token was refused")
+        };
+        let upserted: Vec<&str> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Upserted(e) => e.summary.as_deref(),
+                Change::Deleted { .. } => None,
+            })
+            .collect();
+        assert_eq!(upserted, ["Lunch"], "{kind:?}: {changes:?}");
+        assert!(
+            changes.contains(&Change::Deleted { id: pushed.id.clone() }),
+            "{kind:?}: {changes:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sync_token_the_server_refuses_asks_for_a_full_listing() {
+    for kind in SERVERS {
+        let Some(server) = CaldavServer::start(kind, "pw").await else { return };
+        let (client, token, calendar) = account(&server).await;
+        let bogus = format!("{}sync/not-a-token", server.url);
+        let answer = client.changes(&token, &calendar, Some(&bogus), window()).await.unwrap();
+        assert_eq!(answer, ChangeSet::FullSyncRequired, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_on_a_private_address_is_refused_unless_the_operator_allows_it() {
+    let Some(server) = CaldavServer::start(Server::Radicale, "pw").await else { return };
+    let before = server.requests.load(Ordering::Relaxed);
+    let guarded = CaldavCalendar::new(Duration::from_secs(5), false).unwrap();
+    let refused = guarded.discover(&server.url, USER, "pw").await.unwrap_err();
+    assert!(matches!(refused, DiscoveryError::Unreachable(_)), "{refused:?}");
+    assert!(refused.to_string().contains("private network"), "{refused}");
+    // A name is checked on the addresses it resolves to.
+    let by_name = server.url.replace("127.0.0.1", "localhost");
+    let refused = guarded.discover(&by_name, USER, "pw").await.unwrap_err();
+    assert!(refused.to_string().contains("not a public address"), "{refused}");
+    assert_eq!(server.requests.load(Ordering::Relaxed), before, "nothing reached the server");
+    let wrong = CaldavCalendar::new(Duration::from_secs(5), true).unwrap();
+    let refused = wrong.discover(&server.url, USER, "not-it").await.unwrap_err();
+    assert!(matches!(refused, DiscoveryError::WrongCredentials), "{refused:?}");
+}
+
+/// Median, min and max in milliseconds.
+fn summary(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "median {:.1} ms (min {:.1}, max {:.1}, n={})",
+        ms(samples[samples.len() / 2]),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    )
+}
+
+/// The figures in BENCHMARKS.md. A few minutes of 1,000 PUTs per server: it runs when
+/// `KALENDS_TEST_BENCH=1` (a note and a pass otherwise, like the peers' tests without their peers).
+#[tokio::test]
+async fn caldav_push_latency_and_import_time_for_a_thousand_events() {
+    if std::env::var("KALENDS_TEST_BENCH").as_deref() != Ok("1") {
+        eprintln!("note: KALENDS_TEST_BENCH is not 1: the CalDAV benchmark is skipped");
+        return;
+    }
+    for kind in SERVERS {
+        let Some(server) = CaldavServer::start(kind, "pw").await else { return };
+        let (client, token, calendar) = account(&server).await;
+        // Push, alternating with the baseline: one bare conditional PUT of the same bytes.
+        let (mut pushes, mut bare) = (Vec::new(), Vec::new());
+        for n in 0..40u128 {
+            let started = Instant::now();
+            client.upsert_event(&token, &calendar, &draft(100 + n, 9), None).await.unwrap();
+            pushes.push(started.elapsed());
+            let url = format!("{}bare-{n}.ics", server.calendar);
+            let body = format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:bare-{n}\r\n\
+                 DTSTAMP:20260101T000000Z\r\nDTSTART:20300107T090000Z\r\nDTEND:20300107T100000Z\r\n\
+                 SUMMARY:Bare {n}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            );
+            let started = Instant::now();
+            let (status, _) = server.request("PUT", &url, Some(("text/calendar", body))).await;
+            assert_eq!(status, 201);
+            bare.push(started.elapsed());
+        }
+        // 1,000 events, one in ten weekly for ten weeks.
+        for n in 0..1000 {
+            let day = 1 + n % 28;
+            let rule = if n % 10 == 0 { "RRULE:FREQ=WEEKLY;COUNT=10\r\n" } else { "" };
+            let ics = format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:e{n}\r\n\
+                 DTSTAMP:20260101T000000Z\r\nDTSTART:202602{day:02}T{:02}0000Z\r\nDTEND:202602{day:02}T{:02}3000Z\r\n\
+                 {rule}SUMMARY:Event {n}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                8 + n % 10,
+                8 + n % 10
+            );
+            server.put_event(&format!("e{n}.ics"), &ics).await;
+        }
+        let window = Window {
+            start: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2031, 1, 1, 0, 0, 0).unwrap(),
+        };
+        let (mut imports, mut raw) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let started = Instant::now();
+            let ChangeSet::Changes { changes, .. } =
+                client.changes(&token, &calendar, None, window).await.unwrap()
+            else {
+                panic!("a full listing")
+            };
+            imports.push(started.elapsed());
+            // 900 single events, 100 series of 10, the 40 pushed and the 40 bare ones.
+            assert_eq!(changes.len(), 900 + 1000 + 80, "{kind:?}");
+            let started = Instant::now();
+            let texts = server.events().await;
+            raw.push(started.elapsed());
+            assert_eq!(texts.len(), 1080);
+        }
+        println!("{kind:?} push (create, If-None-Match): {}", summary(pushes));
+        println!("{kind:?} baseline bare PUT:              {}", summary(bare));
+        println!(
+            "{kind:?} import of 1,000 events (sync-collection + multiget + expansion): {}",
+            summary(imports)
+        );
+        println!("{kind:?} baseline one calendar-query REPORT of all data: {}", summary(raw));
+    }
+}
