@@ -491,6 +491,7 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
         String::from_utf8_lossy(&output.stderr)
     );
     let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    eprintln!("pages checked: {}; live update: {}", seen["pages_checked"], seen["js"]["live"]);
     for finding in ["axe", "narrow", "keyboard"] {
         assert_eq!(seen[finding], serde_json::json!([]), "{finding}: {:#}", seen[finding]);
     }
@@ -510,9 +511,18 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
     let live = &seen["js"]["live"];
     assert_eq!(live["same_page"], true, "the page was not reloaded: {live}");
     assert_eq!(live["same_address"], true, "{live}");
-    assert!(live["arrived_after_seconds"].as_f64().unwrap() <= 5.0, "{live}");
+    // The stream looks every second; the slack is for a loaded test machine.
+    assert!(live["arrived_after_seconds"].as_f64().unwrap() <= 8.0, "{live}");
     let nojs = &seen["nojs"];
     assert_eq!(nojs["scripts_off"], true, "the second run had no JavaScript");
+    // Each post ended in a redirect to the page that says what was done.
+    for (done, notice) in [
+        (&nojs["import"]["added_at"], "notice=import-added"),
+        (&nojs["conflict"]["resolved_at"], "notice=conflict-resolved"),
+        (&nojs["block"]["added_at"], "notice=block-added"),
+    ] {
+        assert!(done.as_str().unwrap().contains(notice), "{done} has {notice}");
+    }
     for error in ["bad_address_error", "long_note_error", "bad_dates_error"] {
         let text = nojs["import"][error]
             .as_str()

@@ -221,6 +221,32 @@ return el ? [el.tagName.toLowerCase(), el.getAttribute('type') || '', (el.textCo
 """
 
 
+SWAPS = """
+if (!window.kalendsSwapHook) {
+  window.kalendsSwapHook = true;
+  window.kalendsSwaps = 0;
+  document.body.addEventListener('htmx:afterSwap', function () { window.kalendsSwaps += 1; });
+}
+return [window.kalendsSwaps, document.body.getAttribute('data-version')];
+"""
+
+
+def changes(driver):
+    """What tells a live update apart: htmx swaps so far, and the last change event's number."""
+    return driver.execute_script(SWAPS)
+
+
+def quiet(driver, still=1.5, longest=15):
+    """Waits until no live update came for `still` seconds; returns the state then."""
+    seen, since, deadline = changes(driver), time.time(), time.time() + longest
+    while time.time() < deadline and time.time() - since < still:
+        time.sleep(0.25)
+        now = changes(driver)
+        if now != seen:
+            seen, since = now, time.time()
+    return seen
+
+
 class Checks:
     """The accessibility checks, page by page, with their findings."""
 
@@ -232,31 +258,42 @@ class Checks:
         self.saved = []
 
     def page(self, driver, label):
+        """Checks the page; again when a live update replaced its content meanwhile."""
         blur(driver)
         self.pages.append(label)
+        for _ in range(5):
+            before = quiet(driver)
+            findings = {name: [] for name in self.findings}
+            self.check(driver, label, findings)
+            if changes(driver) == before:
+                break
+        for name, found in findings.items():
+            self.findings[name].extend(found)
+
+    def check(self, driver, label, findings):
         if self.axe:
             if not driver.execute_script("return !!window.axe"):
                 driver.execute_script(self.axe)
             for violation in driver.execute_async_script(AXE_RUN):
-                self.findings["axe"].append({"page": label, **violation})
+                findings["axe"].append({"page": label, **violation})
         for problem in driver.execute_script(KEYBOARD):
-            self.findings["keyboard"].append(f"{label}: {problem}")
-        self.tab_through(driver, label)
+            findings["keyboard"].append(f"{label}: {problem}")
+        self.tab_through(driver, label, findings)
         driver.execute_script(MARK_SHOWN)
         driver.set_window_size(*NARROW)
         try:
             time.sleep(0.2)
             for problem in driver.execute_script(OVERFLOW) + driver.execute_script(HIDDEN_NARROW):
-                self.findings["narrow"].append(f"{label}: {problem}")
+                findings["narrow"].append(f"{label}: {problem}")
             if self.axe:
                 # Narrow, the timeline scrolls: axe checks that the keyboard can scroll it too.
                 for violation in driver.execute_async_script(AXE_RUN):
-                    self.findings["axe"].append({"page": f"{label} at 360 px", **violation})
+                    findings["axe"].append({"page": f"{label} at 360 px", **violation})
         finally:
             driver.set_window_size(*WIDE)
             time.sleep(0.2)
 
-    def tab_through(self, driver, label, presses=200):
+    def tab_through(self, driver, label, findings, presses=200):
         """Tab from the top: the skip link comes first, and focus only lands on controls."""
         # Focus on the page itself: the next Tab starts from the top, whatever the address's #fragment.
         driver.execute_script(
@@ -266,27 +303,28 @@ class Checks:
         ActionChains(driver).send_keys(Keys.TAB).perform()
         first = driver.execute_script(FOCUSED)
         if not first or first[0] != "a" or first[2] != "Skip to content":
-            self.findings["keyboard"].append(f"{label}: the first Tab lands on {first}, not the skip link")
+            findings["keyboard"].append(f"{label}: the first Tab lands on {first}, not the skip link")
         previous = first
         for press in range(presses):
             focused = driver.execute_script(FOCUSED)
             if press > 0 and focused and focused[0] == "body":
                 break  # past the last control: the focus left the page
             if not focused or focused[0] not in ("a", "button", "input", "select", "textarea", "summary", "region"):
-                self.findings["keyboard"].append(f"{label}: Tab {press + 1} from {previous} landed on {focused}")
+                findings["keyboard"].append(f"{label}: Tab {press + 1} from {previous} landed on {focused}")
                 break
             previous = focused
             ActionChains(driver).send_keys(Keys.TAB).perform()
         else:
             return
         for control in driver.execute_script(NOT_REACHED):
-            self.findings["keyboard"].append(f"{label}: Tab never reaches {control}")
+            findings["keyboard"].append(f"{label}: Tab never reaches {control}")
         blur(driver)
         driver.execute_script("window.scrollTo(0, 0)")
 
     def shot(self, driver, name, size=WIDE):
         """A screenshot whose viewport (not window) is `size`."""
         blur(driver)
+        quiet(driver)
         driver.set_window_size(*size)
         chrome_height = driver.execute_script("return window.outerHeight - window.innerHeight")
         driver.set_window_size(size[0], size[1] + chrome_height)
@@ -354,6 +392,7 @@ def add_import(driver, config, js, checks):
     click(driver, By.XPATH, "//button[normalize-space()='Add import']")
     wait_text(driver, "The import is saved")
     seen["added"] = True
+    seen["added_at"] = driver.current_url
     WebDriverWait(driver, 20).until(lambda d: retrying(lambda: import_row(d)) is not None)
     retrying(lambda: import_row(driver).find_element(By.XPATH, ".//button[normalize-space()='Run now']").click())
     wait_text(driver, "The import is running")
@@ -409,6 +448,7 @@ def resolve_conflict(driver, js, checks):
     fill(driver, note_field, note)
     retrying(lambda: driver.find_element(By.ID, card).find_element(By.XPATH, ".//button[normalize-space()='Resolve']").click())
     wait_text(driver, "The conflict is resolved")
+    seen["resolved_at"] = driver.current_url
     assert not driver.find_elements(By.ID, card), "the conflict left the open list"
     seen["resolved"] = True
     return seen
@@ -430,6 +470,7 @@ def add_block(driver, js, checks):
     type_date(driver, "end_date", day(50))
     click(driver, By.XPATH, "//button[normalize-space()='Add block']")
     wait_text(driver, "The block is added")
+    seen["added_at"] = driver.current_url
     assert "Roof repair" in content(driver)
     seen["added"] = True
     if js:
