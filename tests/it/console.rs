@@ -423,3 +423,127 @@ async fn a_change_reaches_an_open_console_as_a_live_event(db: Db) {
     assert_eq!(arrived, Ok(true), "a change event arrives: {seen:?}");
     app.stop().await;
 }
+
+/// Headless Chromium (Python selenium, `tests/peers/browser_console.py`) drives the console of two
+/// tenants seeded with the first run's demo: the first with JavaScript (sign in by link, add an
+/// import after checking its address, Run now, the conflict it causes opened from the timeline
+/// and resolved with a note, a block, a booking made through the API arriving without a reload,
+/// sign out), the second with JavaScript turned off (the same flows by plain posts and redirects,
+/// with the errors in place). Every page passes axe-core (no serious or critical violation), fits
+/// 360 px without sideways scrolling (the timeline scrolls in its own box), and is usable by
+/// keyboard. The screenshots land in `target/screenshots/`, or in `docs/screenshots/` (those
+/// the README shows) when `KALENDS_UPDATE_SCREENSHOTS` is set or they are missing.
+#[tokio::test]
+async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_passes_axe() {
+    let (Ok(python), Ok(_)) =
+        (std::env::var("KALENDS_TEST_PYTHON"), std::env::var("KALENDS_TEST_CHROMEDRIVER"))
+    else {
+        eprintln!(
+            "note: no browser (KALENDS_TEST_PYTHON and KALENDS_TEST_CHROMEDRIVER come from scripts/test); skipped"
+        );
+        return;
+    };
+    let axe = std::env::var("KALENDS_TEST_AXE").ok();
+    if axe.is_none() {
+        eprintln!(
+            "note: no axe-core (KALENDS_TEST_AXE comes from scripts/test); pages not checked by it"
+        );
+    }
+    let mut config = None;
+    let app = TestApp::start_public_with(Db::Sqlite, |c| {
+        c.import.allow_private_networks = true;
+        config = Some(c.clone());
+    })
+    .await;
+    // The key the app generated into its data folder at start, which the demo's feed is sealed with.
+    let secret = config.unwrap().secret_key().unwrap().0;
+    let sandbox = format!("{}/sandbox", app.base);
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let (tenant, key) = app.tenant().await;
+        kalends::demo::seed(&app.store, &tenant, &secret, Some(&sandbox)).await.unwrap();
+        keys.push(key);
+    }
+    app.settle().await;
+    let airbnb = FakePlatform::airbnb().await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = root.join("docs/screenshots");
+    let shots = if std::env::var_os("KALENDS_UPDATE_SCREENSHOTS").is_some()
+        || !docs.join("console-overview.png").exists()
+    {
+        docs
+    } else {
+        root.join("target/screenshots")
+    };
+    let run = serde_json::json!({
+        "base": app.base, "keys": keys, "feed": airbnb.url(), "axe": axe, "shots": shots,
+    });
+    let output = tokio::process::Command::new(python)
+        .arg(root.join("tests/peers/browser_console.py"))
+        .arg(run.to_string())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser run failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    eprintln!("pages checked: {}; live update: {}", seen["pages_checked"], seen["js"]["live"]);
+    for finding in ["axe", "narrow", "keyboard"] {
+        assert_eq!(seen[finding], serde_json::json!([]), "{finding}: {:#}", seen[finding]);
+    }
+    assert_eq!(seen["axe_ran"], axe.is_some());
+    assert!(seen["pages_checked"].as_array().unwrap().len() >= 10, "{}", seen["pages_checked"]);
+    for flow in ["js", "nojs"] {
+        let flow = &seen[flow];
+        let checked = flow["import"]["checked"].as_str().unwrap();
+        assert!(checked.contains("2 busy dates would be stored"), "{checked}");
+        let result = flow["import"]["run_result"].as_str().unwrap();
+        assert!(result.contains("2 added") || result.contains("not modified"), "{result}");
+        assert_eq!(flow["conflict"]["resolved"], true);
+        assert_eq!(flow["conflict"]["url_names_it"], true, "the timeline links to the conflict");
+        assert_eq!(flow["block"]["added"], true);
+        assert_eq!(flow["signed_out"], true);
+    }
+    let live = &seen["js"]["live"];
+    assert_eq!(live["same_page"], true, "the page was not reloaded: {live}");
+    assert_eq!(live["same_address"], true, "{live}");
+    // The stream looks every second; the slack is for a loaded test machine.
+    assert!(live["arrived_after_seconds"].as_f64().unwrap() <= 8.0, "{live}");
+    let nojs = &seen["nojs"];
+    assert_eq!(nojs["scripts_off"], true, "the second run had no JavaScript");
+    // Each post ended in a redirect to the page that says what was done.
+    for (done, notice) in [
+        (&nojs["import"]["added_at"], "notice=import-added"),
+        (&nojs["conflict"]["resolved_at"], "notice=conflict-resolved"),
+        (&nojs["block"]["added_at"], "notice=block-added"),
+    ] {
+        assert!(done.as_str().unwrap().contains(notice), "{done} has {notice}");
+    }
+    for error in ["bad_address_error", "long_note_error", "bad_dates_error"] {
+        let text = nojs["import"][error]
+            .as_str()
+            .or(nojs["conflict"][error].as_str())
+            .or(nojs["block"][error].as_str());
+        assert!(text.is_some_and(|t| !t.is_empty()), "{error} shows in place: {nojs}");
+    }
+    for key in &keys {
+        let resolved = app.api(key).conflicts("resolved").await.unwrap();
+        let note = resolved.iter().find_map(|c| c.note.as_deref());
+        assert_eq!(note, Some("Moved the Airbnb guest to the Sea View Cottage"));
+        assert_eq!(app.api(key).conflicts("open").await.unwrap().len(), 1, "the demo's own stays");
+        let blocks = app.api(key).blocks("").await.unwrap().items;
+        assert_eq!(blocks.len(), 1, "one block, even after a refused form");
+        assert_eq!(blocks[0].reason.as_deref(), Some("Roof repair"));
+    }
+    let saved = seen["screenshots"].as_array().unwrap();
+    assert_eq!(saved.len(), 7, "{saved:?}");
+    for path in saved {
+        let size = std::fs::metadata(path.as_str().unwrap()).unwrap().len();
+        assert!(size > 10_000, "a real screenshot: {path} ({size} bytes)");
+    }
+    app.stop().await;
+}

@@ -307,7 +307,8 @@ fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
         @if timeline.rows.is_empty() {
             p.empty { (if staff_view { "No staff members yet." } else { "No properties yet: add resources through the API." }) }
         } @else {
-            div.timeline-wrap {
+            // Focusable, so that the keyboard scrolls it when it is wider than the screen.
+            div.timeline-wrap role="region" tabindex="0" aria-labelledby="timeline-title" {
                 table.timeline {
                     caption.visually-hidden { "From " (first.format("%-d %B %Y")) " to " (last.format("%-d %B %Y")) }
                     thead {

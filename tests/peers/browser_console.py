@@ -1,0 +1,584 @@
+"""Drives headless Chromium through the tenant console, as a property manager would.
+
+    browser_console.py CONFIG_JSON
+
+CONFIG_JSON names: "base" (the server), "keys" (two API keys of tenants seeded with the demo: the
+first is driven with JavaScript, the second without), "feed" (an Airbnb-style export to import
+into "Garden Room (demo)"), "axe" (the path of axe-core's axe.min.js, or null), "shots" (a folder
+for the screenshots).
+
+With JavaScript: signs in by a dashboard link minted through the API, sees the demo, adds an
+import ("Check the address", then "Add import"), clicks "Run now" and sees its result arrive,
+opens the conflict it causes from the timeline, resolves it with a note, adds a block, sees a
+booking made through the API arrive without a reload, and signs out. Every page is checked with
+axe-core, at 360 px wide (no horizontal overflow outside the timeline's own scroll box) and for
+keyboard use (every action a link, button or form control; Tab reaches only those).
+Without JavaScript: the same flows by plain form posts and redirects, with errors in place.
+
+Prints one JSON object: what each flow saw, the accessibility findings ("axe", "narrow",
+"keyboard": lists that are empty when all is well) and the screenshots saved. Exits non-zero when
+a flow fails. Chromedriver is taken from $KALENDS_TEST_CHROMEDRIVER (default /usr/bin/chromedriver).
+"""
+
+import datetime
+import json
+import os
+import re
+import sys
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+WIDE = (1280, 900)
+NARROW = (360, 800)
+ROOM = "Garden Room (demo)"
+COTTAGE = "Sea View Cottage (demo)"
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def api(base, key, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def chrome(js):
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 f"--window-size={WIDE[0]},{WIDE[1]}", "--lang=en-US", "--hide-scrollbars"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {
+        "intl.accept_languages": "en-US",
+        # 2: blocked, as a browser with JavaScript turned off.
+        "profile.managed_default_content_settings.javascript": 1 if js else 2,
+    })
+    service = Service(os.environ.get("KALENDS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_window_size(*WIDE)
+    return driver
+
+
+def retrying(action, tries=5):
+    """Runs `action` again when a live update replaced the element it held."""
+    for attempt in range(tries):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.3)
+
+
+def content(driver):
+    return retrying(lambda: driver.find_element(By.ID, "content").text)
+
+
+def wait_text(driver, text, timeout=20):
+    WebDriverWait(driver, timeout).until(
+        lambda d: text in content(d), f"{text!r} did not appear on {d_url(driver)}")
+
+
+def d_url(driver):
+    return driver.current_url
+
+
+def click(driver, by, what):
+    retrying(lambda: driver.find_element(by, what).click())
+
+
+def nav(driver, label, title):
+    click(driver, By.XPATH, f"//nav[@aria-label='Console']//a[normalize-space()='{label}']")
+    WebDriverWait(driver, 20).until(ec.title_contains(title))
+    wait_h1(driver, title.split(":")[0])
+
+
+def wait_h1(driver, heading):
+    WebDriverWait(driver, 20).until(
+        lambda d: retrying(lambda: d.find_element(By.CSS_SELECTOR, "#content h1").text).startswith(heading),
+        f"the page's heading is not {heading!r}")
+
+
+def fill(driver, field_id, text):
+    def go():
+        field = driver.find_element(By.ID, field_id)
+        field.clear()
+        field.send_keys(text)
+    retrying(go)
+
+
+def day(n):
+    return datetime.date.today() + datetime.timedelta(days=n)
+
+
+def type_date(driver, field_id, date):
+    """A date field, typed as a person types it (month, day, year in the en-US locale)."""
+    def go():
+        field = driver.find_element(By.ID, field_id)
+        field.click()
+        field.send_keys(date.strftime("%m%d%Y"))
+    retrying(go)
+
+
+def blur(driver):
+    driver.execute_script("if (document.activeElement) document.activeElement.blur()")
+
+
+# ----------------------------------------------------------------------------------- the checks
+
+AXE_RUN = """
+var done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']}).then(function (r) {
+  done(r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; })
+    .map(function (v) { return {id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 5).map(function (n) { return n.target.join(' ') + ': ' + n.failureSummary; })}; }));
+}, function (e) { done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]); });
+"""
+
+OVERFLOW = """
+var width = document.documentElement.clientWidth, found = [];
+if (document.documentElement.scrollWidth > width + 1) {
+  found.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + 'px wide in ' + width + 'px');
+}
+document.querySelectorAll('body *').forEach(function (el) {
+  if (el.parentElement.closest('.timeline-wrap') || el.closest('.skip')) return;
+  var r = el.getBoundingClientRect();
+  if (r.width > 0 && r.right > width + 1) {
+    var parent = el.parentElement.getBoundingClientRect();
+    // Only where the overflow starts, not every child of an element that overflows.
+    if (parent.right <= width + 1) {
+      found.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+        (el.className && typeof el.className === 'string' ? '.' + el.className.trim().replace(/\\s+/g, '.') : '') +
+        ' ends at ' + Math.round(r.right) + 'px: ' + (el.textContent || '').trim().slice(0, 40));
+    }
+  }
+});
+return found.slice(0, 10);
+"""
+
+KEYBOARD = """
+var actions = ['a', 'button', 'input', 'select', 'textarea', 'summary', 'label', 'option'];
+var found = [];
+function name(el) {
+  return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' "' + (el.textContent || '').trim().slice(0, 30) + '"';
+}
+document.querySelectorAll('[onclick], [hx-get], [hx-post], [hx-put], [hx-delete], [hx-trigger], [data-copy], [tabindex]')
+  .forEach(function (el) {
+    var tag = el.tagName.toLowerCase();
+    if (el.hasAttribute('tabindex') && Number(el.getAttribute('tabindex')) > 0) found.push('positive tabindex on ' + name(el));
+    // A scroll box takes the focus (tabindex 0) so that the keyboard scrolls it.
+    var scrollBox = el.getAttribute('role') === 'region' && el.getAttribute('tabindex') === '0';
+    if (tag !== 'form' && tag !== 'body' && !scrollBox && actions.indexOf(tag) < 0) found.push('an action on a ' + name(el));
+  });
+document.querySelectorAll('body *').forEach(function (el) {
+  if (getComputedStyle(el).cursor === 'pointer' && !el.closest('a[href], button, label, summary, select, input')) {
+    found.push('looks clickable but is not a control: ' + name(el));
+  }
+});
+document.querySelectorAll('a:not([href])').forEach(function (el) { found.push('a link without an address: ' + name(el)); });
+return found;
+"""
+
+CONTROLS = "#content a[href], #content button, #content input:not([type=hidden]), #content select, #content textarea"
+
+MARK_SHOWN = """
+document.querySelectorAll('%s').forEach(function (el) {
+  if (el.getClientRects().length) el.setAttribute('data-shown-wide', '');
+});
+""" % CONTROLS
+
+HIDDEN_NARROW = """
+return Array.from(document.querySelectorAll('[data-shown-wide]')).filter(function (el) {
+  return !el.getClientRects().length;
+}).map(function (el) { return 'hidden at 360 px: ' + el.tagName.toLowerCase() + ' "' + (el.textContent || el.name || '').trim().slice(0, 30) + '"'; });
+"""
+
+NOT_REACHED = """
+return Array.from(document.querySelectorAll(
+  'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex="0"]'
+)).filter(function (el) {
+  return el.getClientRects().length && !el.disabled && !el.hasAttribute('data-tab-seen');
+}).map(function (el) { return el.tagName.toLowerCase() + ' "' + (el.textContent || el.name || '').trim().slice(0, 30) + '"'; });
+"""
+
+FOCUSED = """
+var el = document.activeElement;
+if (el) el.setAttribute('data-tab-seen', '');
+if (el && el.getAttribute('role') === 'region') return ['region', '', el.getAttribute('aria-labelledby') || ''];
+return el ? [el.tagName.toLowerCase(), el.getAttribute('type') || '', (el.textContent || el.value || '').trim().slice(0, 30)] : null;
+"""
+
+
+SWAPS = """
+if (!window.kalendsSwapHook) {
+  window.kalendsSwapHook = true;
+  window.kalendsSwaps = 0;
+  document.body.addEventListener('htmx:afterSwap', function () { window.kalendsSwaps += 1; });
+}
+return [window.kalendsSwaps, document.body.getAttribute('data-version')];
+"""
+
+
+def changes(driver):
+    """What tells a live update apart: htmx swaps so far, and the last change event's number."""
+    return driver.execute_script(SWAPS)
+
+
+def quiet(driver, still=1.5, longest=15):
+    """Waits until no live update came for `still` seconds; returns the state then."""
+    seen, since, deadline = changes(driver), time.time(), time.time() + longest
+    while time.time() < deadline and time.time() - since < still:
+        time.sleep(0.25)
+        now = changes(driver)
+        if now != seen:
+            seen, since = now, time.time()
+    return seen
+
+
+class Checks:
+    """The accessibility checks, page by page, with their findings."""
+
+    def __init__(self, axe_path, shots):
+        self.axe = open(axe_path, encoding="utf-8").read() if axe_path else None
+        self.shots = shots
+        self.findings = {"axe": [], "narrow": [], "keyboard": []}
+        self.pages = []
+        self.saved = []
+
+    def page(self, driver, label):
+        """Checks the page; again when a live update replaced its content meanwhile."""
+        blur(driver)
+        self.pages.append(label)
+        for _ in range(5):
+            before = quiet(driver)
+            findings = {name: [] for name in self.findings}
+            self.check(driver, label, findings)
+            if changes(driver) == before:
+                break
+        for name, found in findings.items():
+            self.findings[name].extend(found)
+
+    def check(self, driver, label, findings):
+        if self.axe:
+            if not driver.execute_script("return !!window.axe"):
+                driver.execute_script(self.axe)
+            for violation in driver.execute_async_script(AXE_RUN):
+                findings["axe"].append({"page": label, **violation})
+        for problem in driver.execute_script(KEYBOARD):
+            findings["keyboard"].append(f"{label}: {problem}")
+        self.tab_through(driver, label, findings)
+        driver.execute_script(MARK_SHOWN)
+        driver.set_window_size(*NARROW)
+        try:
+            time.sleep(0.2)
+            for problem in driver.execute_script(OVERFLOW) + driver.execute_script(HIDDEN_NARROW):
+                findings["narrow"].append(f"{label}: {problem}")
+            if self.axe:
+                # Narrow, the timeline scrolls: axe checks that the keyboard can scroll it too.
+                for violation in driver.execute_async_script(AXE_RUN):
+                    findings["axe"].append({"page": f"{label} at 360 px", **violation})
+        finally:
+            driver.set_window_size(*WIDE)
+            time.sleep(0.2)
+
+    def tab_through(self, driver, label, findings, presses=200):
+        """Tab from the top: the skip link comes first, and focus only lands on controls."""
+        # Focus on the page itself: the next Tab starts from the top, whatever the address's #fragment.
+        driver.execute_script(
+            "document.querySelectorAll('[data-tab-seen]').forEach(function (el) { el.removeAttribute('data-tab-seen') }); "
+            "window.scrollTo(0, 0); var b = document.body; b.setAttribute('tabindex', '-1'); b.focus(); "
+            "b.removeAttribute('tabindex')")
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        first = driver.execute_script(FOCUSED)
+        if not first or first[0] != "a" or first[2] != "Skip to content":
+            findings["keyboard"].append(f"{label}: the first Tab lands on {first}, not the skip link")
+        previous = first
+        for press in range(presses):
+            focused = driver.execute_script(FOCUSED)
+            if press > 0 and focused and focused[0] == "body":
+                break  # past the last control: the focus left the page
+            if not focused or focused[0] not in ("a", "button", "input", "select", "textarea", "summary", "region"):
+                findings["keyboard"].append(f"{label}: Tab {press + 1} from {previous} landed on {focused}")
+                break
+            previous = focused
+            ActionChains(driver).send_keys(Keys.TAB).perform()
+        else:
+            return
+        for control in driver.execute_script(NOT_REACHED):
+            findings["keyboard"].append(f"{label}: Tab never reaches {control}")
+        blur(driver)
+        driver.execute_script("window.scrollTo(0, 0)")
+
+    def shot(self, driver, name, size=WIDE):
+        """A screenshot whose viewport (not window) is `size`."""
+        blur(driver)
+        quiet(driver)
+        driver.set_window_size(*size)
+        chrome_height = driver.execute_script("return window.outerHeight - window.innerHeight")
+        driver.set_window_size(size[0], size[1] + chrome_height)
+        try:
+            driver.execute_script("window.scrollTo(0, 0)")
+            time.sleep(0.3)
+            path = os.path.join(self.shots, f"console-{name}.png")
+            driver.save_screenshot(path)
+            self.saved.append(path)
+        finally:
+            driver.set_window_size(*WIDE)
+
+
+# ------------------------------------------------------------------------------------ the flows
+
+def sign_in(driver, config, key):
+    link = api(config["base"], key, "POST", "/api/v1/dashboard-link")["url"]
+    driver.get(link)
+    WebDriverWait(driver, 20).until(ec.title_contains("Overview"))
+    text = content(driver)
+    for name in (COTTAGE, ROOM):
+        assert name in text, f"the demo's {name} shows on the overview"
+    return text
+
+
+def import_row(driver):
+    """The row of the import this run added (named by its platform, unlike the demo's)."""
+    for row in driver.find_elements(By.CSS_SELECTOR, "table.list tbody tr"):
+        if row.find_element(By.CSS_SELECTOR, "td a").text == "Airbnb":
+            return row
+    return None
+
+
+def run_result(driver):
+    row = import_row(driver)
+    if row is None:
+        return None
+    text = row.find_elements(By.TAG_NAME, "td")[2].text
+    return None if "Not run yet" in text else text
+
+
+def add_import(driver, config, js, checks):
+    """Calendar sync for the Garden Room: check the address, add it, run it now."""
+    seen = {}
+    nav(driver, "Calendar sync", "Calendar sync")
+    click(driver, By.XPATH, f"//nav[@aria-label='Properties']//a[normalize-space()='{ROOM}']")
+    WebDriverWait(driver, 20).until(ec.title_contains(ROOM))
+    if not js:
+        # A bad address comes back in place, with what was typed.
+        fill(driver, "url", "ftp://example.com/cal.ics")
+        click(driver, By.XPATH, "//button[normalize-space()='Add import']")
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "url-error"))
+        seen["bad_address_error"] = driver.find_element(By.ID, "url-error").text
+        assert driver.find_element(By.ID, "url").get_attribute("value") == "ftp://example.com/cal.ics"
+        assert driver.find_element(By.ID, "url").get_attribute("aria-invalid") == "true"
+    retrying(lambda: Select(driver.find_element(By.ID, "platform")).select_by_value("airbnb"))
+    fill(driver, "url", config["feed"])
+    fill(driver, "interval_minutes", "60")
+    click(driver, By.XPATH, "//button[normalize-space()='Check the address']")
+    wait_text(driver, "The address works")
+    seen["checked"] = retrying(lambda: driver.find_element(By.CSS_SELECTOR, "div.preview").text)
+    assert driver.find_element(By.ID, "url").get_attribute("value") == config["feed"], "the address stays"
+    if js:
+        checks.page(driver, "calendar sync, address checked")
+    click(driver, By.XPATH, "//button[normalize-space()='Add import']")
+    wait_text(driver, "The import is saved")
+    seen["added"] = True
+    seen["added_at"] = driver.current_url
+    WebDriverWait(driver, 20).until(lambda d: retrying(lambda: import_row(d)) is not None)
+    retrying(lambda: import_row(driver).find_element(By.XPATH, ".//button[normalize-space()='Run now']").click())
+    wait_text(driver, "The import is running")
+    # With JavaScript the result arrives by itself; without, the manager reloads.
+    deadline = time.time() + 60
+    result = None
+    while time.time() < deadline and not result:
+        result = retrying(lambda: run_result(driver))
+        if not result:
+            time.sleep(0.5)
+            if not js:
+                driver.refresh()
+    assert result, "the run's result shows"
+    seen["run_result"] = result
+    return seen
+
+
+def resolve_conflict(driver, js, checks):
+    """From the overview's timeline to the conflict the import caused, resolved with a note."""
+    seen = {}
+    nav(driver, "Overview", "Overview")
+    if js:
+        checks.shot(driver, "overview")
+        checks.shot(driver, "overview-360", NARROW)
+        checks.page(driver, "overview")
+    # The Garden Room's cell 13 days from now (the import's reservation against Okafor's stay).
+    row = driver.find_element(By.XPATH, f"//table[contains(@class,'timeline')]//tr[th[normalize-space()='{ROOM}']]")
+    cell = row.find_elements(By.TAG_NAME, "td")[13]
+    assert "conflict" in cell.get_attribute("class"), f"the import's reservation is a conflict: {cell.get_attribute('class')}"
+    link = cell.find_element(By.TAG_NAME, "a")
+    target = link.get_attribute("href").split("#c-")[1]
+    link.click()
+    WebDriverWait(driver, 20).until(ec.title_contains("Conflicts"))
+    wait_h1(driver, "Conflicts")
+    card = f"c-{target}"
+    card_text = retrying(lambda: driver.find_element(By.ID, card).text)
+    assert "Imported feed" in card_text and "Okafor" in card_text, card_text
+    seen["conflict"] = target
+    seen["url_names_it"] = driver.current_url.endswith(f"#{card}")
+    if js:
+        checks.shot(driver, "conflicts")
+        checks.page(driver, "conflicts")
+    note_field = f"note-{target}"
+    if not js:
+        # Too long a note comes back in place, with what was typed.
+        long = "x" * 2001
+        driver.find_element(By.ID, note_field).send_keys(long)
+        driver.find_element(By.ID, card).find_element(By.XPATH, ".//button[normalize-space()='Resolve']").click()
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "note-error"))
+        seen["long_note_error"] = driver.find_element(By.ID, "note-error").text
+        assert len(driver.find_element(By.ID, note_field).get_attribute("value")) == 2001
+    note = "Moved the Airbnb guest to the Sea View Cottage"
+    fill(driver, note_field, note)
+    retrying(lambda: driver.find_element(By.ID, card).find_element(By.XPATH, ".//button[normalize-space()='Resolve']").click())
+    wait_text(driver, "The conflict is resolved")
+    seen["resolved_at"] = driver.current_url
+    assert not driver.find_elements(By.ID, card), "the conflict left the open list"
+    seen["resolved"] = True
+    return seen
+
+
+def add_block(driver, js, checks):
+    seen = {}
+    nav(driver, "Blocks", "Blocks")
+    retrying(lambda: Select(driver.find_element(By.ID, "resource_id")).select_by_visible_text(COTTAGE))
+    fill(driver, "reason", "Roof repair")
+    if not js:
+        type_date(driver, "start_date", day(50))
+        type_date(driver, "end_date", day(48))
+        click(driver, By.XPATH, "//button[normalize-space()='Add block']")
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.field-error"))
+        seen["bad_dates_error"] = driver.find_element(By.CSS_SELECTOR, "p.field-error").text
+        assert driver.find_element(By.ID, "reason").get_attribute("value") == "Roof repair", "what was typed is kept"
+    type_date(driver, "start_date", day(48))
+    type_date(driver, "end_date", day(50))
+    click(driver, By.XPATH, "//button[normalize-space()='Add block']")
+    wait_text(driver, "The block is added")
+    seen["added_at"] = driver.current_url
+    assert "Roof repair" in content(driver)
+    seen["added"] = True
+    if js:
+        checks.shot(driver, "blocks")
+        checks.page(driver, "blocks")
+    return seen
+
+
+def live_update(driver, config, key):
+    """A booking made through the API while the overview is open appears without a reload."""
+    nav(driver, "Overview", "Overview")
+    blur(driver)
+    driver.execute_script("window.kalendsMarker = 'still the same page'")
+    url = driver.current_url
+    cottage = next(r for r in api(config["base"], key, "GET", "/api/v1/resources")["items"] if r["name"] == COTTAGE)
+    title = "Walk-in guest (live)"
+    api(config["base"], key, "POST", "/api/v1/bookings", {
+        "resource_id": cottage["id"], "title": title,
+        "start_date": str(day(6)), "end_date": str(day(7))})
+    started = time.time()
+    WebDriverWait(driver, 20).until(
+        lambda d: title in retrying(lambda: d.find_element(By.ID, "content").get_attribute("innerHTML")),
+        "the new booking did not arrive")
+    return {
+        "arrived_after_seconds": round(time.time() - started, 1),
+        "same_page": driver.execute_script("return window.kalendsMarker") == "still the same page",
+        "same_address": driver.current_url == url,
+        "live_status": driver.find_element(By.ID, "live-status").text,
+    }
+
+
+def sign_out(driver):
+    click(driver, By.XPATH, "//button[normalize-space()='Sign out']")
+    WebDriverWait(driver, 20).until(ec.title_contains("Signed out"))
+    signed_out = "You are signed out" in driver.find_element(By.TAG_NAME, "main").text
+    driver.get(driver.current_url.split("/dashboard")[0] + "/dashboard")
+    WebDriverWait(driver, 20).until(ec.title_contains("Signed out"))
+    return signed_out and "session has ended" in driver.find_element(By.TAG_NAME, "main").text
+
+
+def with_javascript(config, checks):
+    driver = chrome(js=True)
+    seen = {}
+    try:
+        key = config["keys"][0]
+        sign_in(driver, config, key)
+        WebDriverWait(driver, 20).until(
+            lambda d: "Live" in d.find_element(By.ID, "live-status").text, "the live stream opens")
+        seen["import"] = add_import(driver, config, True, checks)
+        checks.shot(driver, "sync")
+        checks.page(driver, "calendar sync")
+        click(driver, By.XPATH, "//table//td/a[normalize-space()='Airbnb']")
+        WebDriverWait(driver, 20).until(ec.title_contains("Runs of"))
+        checks.page(driver, "import runs")
+        seen["conflict"] = resolve_conflict(driver, True, checks)
+        checks.page(driver, "conflicts, after resolving")
+        seen["block"] = add_block(driver, True, checks)
+        nav(driver, "Staff and calendars", "Staff and calendars")
+        click(driver, By.XPATH, "//button[normalize-space()='Make a settings link']")
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".copy-row input"))
+        checks.shot(driver, "staff")
+        checks.page(driver, "staff and calendars")
+        nav(driver, "Settings", "Settings")
+        checks.shot(driver, "settings")
+        checks.page(driver, "settings")
+        fill(driver, "time_zone", "Mars/Olympus")
+        click(driver, By.XPATH, "//button[normalize-space()='Save settings']")
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "time_zone-error"))
+        checks.page(driver, "settings with an error")
+        driver.get(config["base"] + "/dashboard?view=staff&days=30")
+        wait_h1(driver, "Overview")
+        checks.page(driver, "team calendar")
+        seen["live"] = live_update(driver, config, key)
+        seen["signed_out"] = sign_out(driver)
+    finally:
+        driver.quit()
+    return seen
+
+
+def without_javascript(config):
+    driver = chrome(js=False)
+    seen = {}
+    try:
+        sign_in(driver, config, config["keys"][1])
+        seen["scripts_off"] = driver.find_element(By.ID, "live-status").text == ""
+        seen["import"] = add_import(driver, config, False, None)
+        seen["conflict"] = resolve_conflict(driver, False, None)
+        seen["block"] = add_block(driver, False, None)
+        seen["signed_out"] = sign_out(driver)
+    finally:
+        driver.quit()
+    return seen
+
+
+def main(config):
+    os.makedirs(config["shots"], exist_ok=True)
+    checks = Checks(config.get("axe"), config["shots"])
+    result = {"js": with_javascript(config, checks), "nojs": without_javascript(config)}
+    result.update(checks.findings)
+    result["pages_checked"] = checks.pages
+    result["axe_ran"] = checks.axe is not None
+    result["screenshots"] = checks.saved
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    try:
+        main(json.loads(sys.argv[1]))
+    except TimeoutException as e:
+        log(f"timed out: {e.msg}")
+        raise
