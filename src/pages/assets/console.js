@@ -48,17 +48,24 @@
     var body = document.body;
     var url = body.getAttribute("data-live");
     if (!url || !window.EventSource) return;
-    var status = document.getElementById("live-status");
+    var say = function (text) {
+      var status = document.getElementById("live-status");
+      if (status) status.textContent = text;
+    };
     var source = new EventSource(url);
     source.addEventListener("open", function () {
-      if (status) status.textContent = "Live: changes appear as they happen";
+      say("Live: changes appear as they happen");
     });
     source.addEventListener("changed", function (event) {
       body.setAttribute("data-version", event.data);
       refresh();
     });
     source.addEventListener("error", function () {
-      if (status) status.textContent = "Live updates paused; reconnecting";
+      say("Live updates paused; reconnecting");
+    });
+    // A boosted navigation or a refresh swaps the page: say again that it is live.
+    document.body.addEventListener("htmx:afterSwap", function () {
+      if (source.readyState === 1) say("Live: changes appear as they happen");
     });
   }
 

@@ -274,10 +274,8 @@ pub fn page_with_status(
                         }
                     }
                 }
-                main #content {
-                    p #live-status .live aria-live="polite" { }
-                    (body)
-                }
+                p #live-status .live aria-live="polite" { }
+                main #content { (body) }
             }
         }
     };
