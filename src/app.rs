@@ -157,7 +157,8 @@ pub async fn start(
     // Workers talk to the sandbox of the API node; only a process serving the API mounts one.
     let sandbox =
         if role == Role::Worker { None } else { crate::sandbox::mount(&config, &state.providers) };
-    spawn_background(&mut tasks, role, &state, &shutdown);
+    let webhooks = kalends_jobs::deliver_webhook::WebhookSender::new(&config.webhooks)?;
+    spawn_background(&mut tasks, role, &state, webhooks, &shutdown);
     let addr = match listen_addr(&config, role)? {
         Some(listen) => {
             let app = if role == Role::Worker {
@@ -221,6 +222,7 @@ fn spawn_background(
     tasks: &mut Supervisor,
     role: Role,
     state: &AppState,
+    webhook_sender: kalends_jobs::deliver_webhook::WebhookSender,
     shutdown: &CancellationToken,
 ) {
     let (config, store, queue) = (&state.config, &state.store, &state.queue);
@@ -247,6 +249,7 @@ fn spawn_background(
                 state.credentials.clone(),
                 state.config.public_url.clone(),
             )
+            .with_webhooks(webhook_sender.clone())
         });
     }
     let token = shutdown.clone();

@@ -154,17 +154,36 @@ impl Default for Config {
     }
 }
 
-/// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`).
+/// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`) and the tenant's
+/// outbound webhooks (`/api/v1/webhook-endpoints`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct WebhooksConfig {
     /// Requests a minute one client address may make (bursts of as many); above it: 429.
     pub rate_limit_per_minute: u32,
+    /// Let outbound webhook endpoints be loopback, private or link-local addresses.
+    pub allow_private_networks: bool,
+    /// Time limit of one delivery attempt, in seconds.
+    pub delivery_timeout_secs: u64,
+    /// When each attempt of a delivery is made, in seconds after the previous one failed (the
+    /// first after the event was recorded); a delivery fails after the last.
+    pub retry_schedule_secs: Vec<u64>,
+    /// An endpoint whose deliveries have failed for this long without a success is disabled.
+    pub disable_after_failing_secs: u64,
+    /// How long a rotated secret keeps signing beside the new one, in seconds.
+    pub rotated_secret_valid_secs: u64,
 }
 
 impl Default for WebhooksConfig {
     fn default() -> Self {
-        Self { rate_limit_per_minute: 1200 }
+        Self {
+            rate_limit_per_minute: 1200,
+            allow_private_networks: false,
+            delivery_timeout_secs: 15,
+            retry_schedule_secs: vec![0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+            disable_after_failing_secs: 5 * 86_400,
+            rotated_secret_valid_secs: 86_400,
+        }
     }
 }
 
@@ -592,6 +611,12 @@ impl Config {
         if self.webhooks.rate_limit_per_minute == 0 {
             return Err(invalid("webhooks.rate_limit_per_minute", "must be at least 1"));
         }
+        if !(1..=300).contains(&self.webhooks.delivery_timeout_secs) {
+            return Err(invalid("webhooks.delivery_timeout_secs", "must be between 1 and 300"));
+        }
+        if self.webhooks.retry_schedule_secs.is_empty() {
+            return Err(invalid("webhooks.retry_schedule_secs", "must name at least one attempt"));
+        }
         Ok(())
     }
 
@@ -844,6 +869,11 @@ impl Config {
             },
             "webhooks": {
                 "rate_limit_per_minute": self.webhooks.rate_limit_per_minute,
+                "allow_private_networks": self.webhooks.allow_private_networks,
+                "delivery_timeout_secs": self.webhooks.delivery_timeout_secs,
+                "retry_schedule_secs": self.webhooks.retry_schedule_secs,
+                "disable_after_failing_secs": self.webhooks.disable_after_failing_secs,
+                "rotated_secret_valid_secs": self.webhooks.rotated_secret_valid_secs,
             },
             "sync": {
                 "import_interval_minutes": self.sync.import_interval_minutes,

@@ -93,6 +93,14 @@ pub enum Job {
         /// The connection.
         connection_id: Uuid,
     },
+    /// Make one attempt to deliver an outbound webhook event to one endpoint, and record what
+    /// follows (success, the next attempt's job, or giving up).
+    DeliverWebhook {
+        /// Owner of the endpoint.
+        tenant_id: Uuid,
+        /// The delivery (`webhook_deliveries`).
+        delivery_id: Uuid,
+    },
 }
 
 impl Job {
@@ -109,6 +117,7 @@ impl Job {
             Job::NotifyReauth { .. } => "notify_reauth",
             Job::ImportAvailability { .. } => "import_availability",
             Job::CleanUpConnection { .. } => "clean_up_connection",
+            Job::DeliverWebhook { .. } => "deliver_webhook",
         }
     }
 }

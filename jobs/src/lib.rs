@@ -5,6 +5,7 @@ pub mod clean_up_connection;
 pub mod customer_mail;
 pub mod customer_plan;
 pub mod delete_booking;
+pub mod deliver_webhook;
 pub mod event_draft;
 pub mod external_edits;
 mod handler;

@@ -33,6 +33,7 @@ pub mod invites;
 pub mod resources;
 pub mod settings;
 pub mod staff;
+pub mod webhook_endpoints;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -103,6 +104,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "conflicts", description = "Double bookings"),
         (name = "connections", description = "Staff members' Google and Microsoft calendars"),
         (name = "api-keys", description = "The tenant's API keys"),
+        (name = "webhooks", description = "Signed outbound webhooks (Standard Webhooks v1)"),
     )
 )]
 struct ApiDoc;
@@ -134,6 +136,7 @@ pub fn router() -> Router<AppState> {
         .merge(conflicts::router())
         .merge(connections::router())
         .merge(api_keys::router())
+        .merge(webhook_endpoints::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router

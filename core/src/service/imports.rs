@@ -9,6 +9,7 @@ use super::conflicts::recheck_owner;
 use crate::domain::{Import, ImportRun, ImportStatus, NewImport, RunCounts, RunOutcome, Tenant};
 use crate::imports;
 use crate::store::{Detection, ImportPatch, RunRecord, RunResult};
+use crate::webhooks::{self, EventDraft, FeedItemRef};
 use crate::{Store, StoreError};
 
 /// Records a finished run of `import` (started at `started_at`): what changed (for a feed that
@@ -65,13 +66,81 @@ pub async fn record_run(
         n if n >= failure_threshold => ImportStatus::Failing,
         _ => import.status,
     };
-    let record = RunRecord { run: &run, diff, status, failures, validators };
+    let wanted = store.wanted_event_types(tenant.id).await?;
+    let mut events = Vec::new();
+    if !wanted.is_empty() {
+        events = run_events(import, &run, status, failures, &stored, diff.as_ref());
+        events.retain(|e| wanted.contains(e.event_type));
+    }
+    let record = RunRecord { run: &run, diff, status, failures, validators, events };
     store.save_import_run(tenant, import, zone, &record).await?;
     let found = match run.outcome {
         RunOutcome::Ok => Some(recheck_owner(store, tenant.id, import.data.owner).await?),
         RunOutcome::NotModified | RunOutcome::Failed => None,
     };
     Ok((run, found))
+}
+
+/// An item as the feed has it now.
+fn fresh(item: &crate::ical::BusyItem) -> FeedItemRef<'_> {
+    FeedItemRef {
+        uid: &item.uid,
+        recurrence_id: item.recurrence_id.as_deref().unwrap_or(""),
+        kind: item.kind,
+        summary: item.summary.as_deref(),
+        span: &item.span,
+    }
+}
+
+/// The webhook events a run owes: the import starting to fail or recovering, and each item the
+/// feed brought, changed or took away.
+fn run_events(
+    import: &Import,
+    run: &ImportRun,
+    status: ImportStatus,
+    failures: u32,
+    stored: &[imports::StoredItem],
+    diff: Option<&imports::Diff<'_>>,
+) -> Vec<EventDraft> {
+    let mut events = Vec::new();
+    let was_failing = import.status == ImportStatus::Failing;
+    match (was_failing, status) {
+        (false, ImportStatus::Failing) => events.push(EventDraft::new(
+            "feed_import.failed",
+            webhooks::import_status_data(import, run, failures),
+        )),
+        (true, ImportStatus::Ok) => events.push(EventDraft::new(
+            "feed_import.recovered",
+            webhooks::import_status_data(import, run, failures),
+        )),
+        _ => {}
+    }
+    let Some(diff) = diff else {
+        return events;
+    };
+    for item in &diff.added {
+        events.push(EventDraft::new(
+            "feed_item.created",
+            webhooks::feed_item_data(import, fresh(item)),
+        ));
+    }
+    for (_, item) in &diff.updated {
+        events.push(EventDraft::new(
+            "feed_item.updated",
+            webhooks::feed_item_data(import, fresh(item)),
+        ));
+    }
+    for gone in stored.iter().filter(|s| diff.removed.contains(&s.id)) {
+        let item = FeedItemRef {
+            uid: &gone.uid,
+            recurrence_id: &gone.recurrence_id,
+            kind: gone.kind,
+            summary: gone.summary.as_deref(),
+            span: &gone.span,
+        };
+        events.push(EventDraft::new("feed_item.removed", webhooks::feed_item_data(import, item)));
+    }
+    events
 }
 
 /// Removes an import: the dates it blocked are free again, and the conflicts they caused settle.

@@ -23,3 +23,4 @@ pub mod directory;
 pub mod feeds;
 pub mod imports;
 pub mod tenants;
+pub mod webhooks;

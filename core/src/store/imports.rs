@@ -164,6 +164,8 @@ pub struct RunRecord<'a> {
     pub failures: u32,
     /// The validators for the next conditional GET, for a feed that was read.
     pub validators: Option<(Option<String>, Option<String>)>,
+    /// The webhook events the run owes (recorded in its transaction).
+    pub events: Vec<crate::webhooks::EventDraft>,
 }
 
 /// An item the last run of an import stored.
@@ -421,10 +423,10 @@ impl Store {
         zone: TimeZone,
         record: &RunRecord<'_>,
     ) -> Result<(), StoreError> {
-        let RunRecord { run, diff, status, failures, validators } = record;
+        let RunRecord { run, diff, status, failures, validators, events } = record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
-        with_pool!(self, |pool| {
+        let recorded = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             if let Some(d) = diff {
                 for id in &d.removed {
@@ -493,9 +495,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             insert_run!(tx, tenant.id, run);
+            let recorded = super::webhooks::record_webhook_events!(tx, tenant.id, events, at);
             tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(recorded)
         })?;
+        if recorded > 0 {
+            self.outbox_signal.notify_one();
+        }
         Ok(())
     }
 

@@ -34,11 +34,12 @@ mod imports;
 mod job_records;
 mod lease;
 mod maintenance;
-mod outbox;
+pub(crate) mod outbox;
 mod owner_writes;
 mod resources;
 mod staff;
 mod tenants;
+pub(crate) mod webhooks;
 mod zones;
 
 pub use api_keys::{ApiKeyInfo, Revocation};
@@ -57,6 +58,10 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
+pub use webhooks::{
+    AfterAttempt, AttemptRecord, Claim, DeliveryStatus, DeliveryWork, NewWebhookEndpoint,
+    WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch, secret_context,
+};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses; on
 /// SQLite, the single writer connection.
