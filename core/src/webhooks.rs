@@ -150,6 +150,46 @@ pub fn conflict_data(c: &crate::store::Conflict) -> Value {
     })
 }
 
+/// `data` of `booking.synced` and `booking.sync_failed`: which booking, at which version, in
+/// which connected calendar; the event's id there, or the provider's words.
+pub fn booking_sync_data(
+    booking_id: Uuid,
+    version: i64,
+    connection_id: Uuid,
+    provider: &str,
+    remote_id: Option<&str>,
+    error: Option<&str>,
+) -> Value {
+    json!({
+        "booking_id": booking_id,
+        "version": version,
+        "connection_id": connection_id,
+        "provider": provider,
+        "remote_id": remote_id,
+        "error": error,
+    })
+}
+
+/// `data` of `booking.external_edit`: a staff member moved (to `moved_to`) or deleted the
+/// booking's event in their own calendar, and what Kalends did (`restored` or `left`).
+pub fn external_edit_data(
+    booking_id: Uuid,
+    connection_id: Uuid,
+    staff_id: Uuid,
+    edit: &str,
+    moved_to: Option<Value>,
+    action: &str,
+) -> Value {
+    json!({
+        "booking_id": booking_id,
+        "connection_id": connection_id,
+        "staff_id": staff_id,
+        "edit": edit,
+        "moved_to": moved_to,
+        "action": action,
+    })
+}
+
 /// `data` of `connection.needs_reauth` and `connection.reconnected`.
 pub fn connection_data(
     connection_id: Uuid,

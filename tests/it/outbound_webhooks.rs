@@ -15,6 +15,7 @@ use kalends_core::Config;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use crate::connect::{Browser, connect};
 use crate::helpers::{Api, Db, TestApp, booking_body, eventually, fields, on_both_databases};
 
 /// One request the receiver got.
@@ -237,6 +238,10 @@ async fn a_test_event_arrives_signed_as_the_specification_and_its_python_package
     assert!(body["timestamp"].is_string());
     assert!(signed_by(&endpoint.secret, &got[0]));
     assert_ne!(python_verifies(&endpoint.secret, &got), Some(false));
+    let mut forged = got[0].clone();
+    forged.body = forged.body.replace("webhook.test", "conflict.opened");
+    assert!(!signed_by(&endpoint.secret, &forged), "a changed body does not verify");
+    assert_ne!(python_verifies(&endpoint.secret, &[forged]), Some(true));
     // After a rotation both secrets sign, space-separated, until the old one expires.
     let rotate = format!("/api/v1/webhook-endpoints/{}/rotate-secret", endpoint.endpoint.id);
     let rotated: WebhookEndpointWithSecret = api.send("POST", &rotate, None, 200).await.unwrap();
@@ -477,7 +482,77 @@ async fn a_feed_that_fails_recovers_and_changes_tells_the_booking_system(db: Db)
     app.stop().await;
 }
 
+/// Connects `email` at `provider` for a new staff member of the tenant; returns its id.
+async fn connected_staff(app: &TestApp, api: &Api<'_>, email: &str, provider: &str) -> uuid::Uuid {
+    let staff = json!({"name": email, "email": email});
+    let staff: Value = api.send("POST", "/api/v1/staff", Some(staff), 201).await.unwrap();
+    let id: uuid::Uuid = staff["id"].as_str().unwrap().parse().unwrap();
+    reconnect(app, api, id, email, provider).await;
+    id
+}
+
+async fn reconnect(app: &TestApp, api: &Api<'_>, staff: uuid::Uuid, email: &str, provider: &str) {
+    let browser = Browser::new();
+    browser.get(&api.settings_link(staff).await.unwrap().url).await;
+    let page = connect(app, &browser, provider, email, "allow").await;
+    assert!(page.url.contains("notice=connected"), "{}", page.url);
+}
+
+async fn a_synced_booking_a_dead_grant_and_a_reconnect_are_told(db: Db) {
+    let app = app(db).await;
+    let receiver = Receiver::start(Script {
+        refuse_until: Duration::ZERO,
+        hang_until: Duration::ZERO,
+        gone: false,
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let types = [
+        "booking.synced",
+        "booking.sync_failed",
+        "connection.needs_reauth",
+        "connection.reconnected",
+    ];
+    create_endpoint(&api, &receiver.url, &types).await;
+    let bo = connected_staff(&app, &api, "bo@example.com", "microsoft").await;
+    let mut booking = booking_body("Massage", 7);
+    booking["staff_ids"] = json!([bo]);
+    let first: Value =
+        api.send("POST", "/api/v1/bookings", Some(booking.clone()), 201).await.unwrap();
+    app.settle().await;
+    // Bo takes Kalends's access away at Microsoft, and his token has expired.
+    let http = app.sandbox();
+    let revoke = json!({"provider": "microsoft", "email": "bo@example.com"});
+    http.post(app.url("/sandbox/_control/revoke")).json(&revoke).send().await.unwrap();
+    http.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    booking["title"] = json!("Second massage");
+    let second: Value = api.send("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    app.settle().await;
+    reconnect(&app, &api, bo, "bo@example.com", "microsoft").await;
+    app.settle().await;
+    let events = events_of(&receiver);
+    let names: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        names,
+        ["booking.synced", "connection.needs_reauth", "connection.reconnected", "booking.synced"],
+        "{events:#?}"
+    );
+    let (_, synced) = &events[0];
+    assert_eq!(
+        (synced["booking_id"].clone(), synced["provider"].as_str()),
+        (first["id"].clone(), Some("microsoft"))
+    );
+    assert!(synced["remote_id"].is_string() && synced["version"].is_number(), "{synced}");
+    let (_, reauth) = &events[1];
+    assert_eq!(reauth["staff_id"], json!(bo));
+    assert!(reauth["error"].as_str().unwrap_or_default().contains("AADSTS50173"), "{reauth}");
+    assert_eq!(events[3].1["booking_id"], second["id"], "the parked booking is replayed");
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_synced_booking_a_dead_grant_and_a_reconnect_are_told,
     a_feed_that_fails_recovers_and_changes_tells_the_booking_system,
     an_endpoint_is_registered_listed_changed_and_deleted_with_its_secret_shown_once,
     an_endpoint_on_a_private_address_is_refused_unless_the_operator_allows_it,
