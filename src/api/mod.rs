@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
+use webhook_endpoints::EventSchemas;
 
 pub mod api_keys;
 pub mod availability;
@@ -90,7 +91,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Kalends API", description = "Calendar connector for booking businesses."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EventSchemas),
     security(("api_key" = [])),
     tags(
         (name = "bookings", description = "The host's bookings"),

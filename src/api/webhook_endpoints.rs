@@ -177,6 +177,226 @@ impl From<&WebhookDelivery> for DeliveryOut {
     }
 }
 
+/// The body of every delivery (Standard Webhooks): the type, when the event was recorded, and
+/// the type's `data` (the schemas `*Data` below; `x-webhooks` in this document maps each type).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct WebhookEvent {
+    /// One of the event types.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When the event was recorded (RFC 3339, milliseconds).
+    pub timestamp: DateTime<Utc>,
+    /// What happened: the schema of the type.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// `data` of `booking.synced` and `booking.sync_failed`.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct BookingSyncData {
+    /// The booking.
+    pub booking_id: Uuid,
+    /// The booking's version the sync wrote (or tried to).
+    pub version: i64,
+    /// The connected calendar.
+    pub connection_id: Uuid,
+    /// `google`, `microsoft` or `caldav`.
+    pub provider: String,
+    /// The event's id in the calendar, once synced.
+    pub remote_id: Option<String>,
+    /// The provider's words, or why the sync was given up.
+    pub error: Option<String>,
+}
+
+/// `data` of `booking.external_edit`.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct ExternalEditData {
+    /// The booking.
+    pub booking_id: Uuid,
+    /// The calendar it was edited in.
+    pub connection_id: Uuid,
+    /// Whose calendar.
+    pub staff_id: Uuid,
+    /// `moved` or `deleted`.
+    pub edit: String,
+    /// Where it was moved: `{start, end}` or `{start_date, end_date}`.
+    #[schema(value_type = Option<Object>)]
+    pub moved_to: Option<serde_json::Value>,
+    /// `restored` or `left` (the tenant's `external_edit_policy`).
+    pub action: String,
+}
+
+/// `data` of `feed_import.failed` and `feed_import.recovered` (never the feed's URL).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct ImportStatusData {
+    /// The import.
+    pub import_id: Uuid,
+    /// The resource it blocks, if one.
+    pub resource_id: Option<Uuid>,
+    /// The staff member it blocks, if one.
+    pub staff_id: Option<Uuid>,
+    /// Where the feed comes from.
+    pub platform: String,
+    /// Its label.
+    pub name: Option<String>,
+    /// The run that changed the status.
+    pub run_id: Uuid,
+    /// When that run finished.
+    pub finished_at: DateTime<Utc>,
+    /// Failed runs in a row (0 once recovered).
+    pub consecutive_failures: u32,
+    /// The feed's HTTP status in that run.
+    pub http_status: Option<u16>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// `data` of `feed_item.created`, `.updated` and `.removed`: an item an OTA feed brought, changed
+/// or took away (`start_date`/`end_date` for whole days, `start`/`end` for timed items).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct FeedItemData {
+    /// The import.
+    pub import_id: Uuid,
+    /// The resource it blocks, if one.
+    pub resource_id: Option<Uuid>,
+    /// The staff member it blocks, if one.
+    pub staff_id: Option<Uuid>,
+    /// Where the feed comes from.
+    pub platform: String,
+    /// The import's label.
+    pub name: Option<String>,
+    /// The event's UID in the feed.
+    pub uid: String,
+    /// Its RECURRENCE-ID, for an occurrence of a series.
+    pub recurrence_id: Option<String>,
+    /// `reservation`, `block` or `event`.
+    pub kind: String,
+    /// Its SUMMARY.
+    pub summary: Option<String>,
+    /// First day (whole days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<chrono::NaiveDate>,
+    /// The day after the last (whole days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<chrono::NaiveDate>,
+    /// Start (timed items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// End (timed items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// `data` of `conflict.opened` and `conflict.resolved`.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct ConflictEventData {
+    /// The conflict.
+    pub id: Uuid,
+    /// `overlap` or `external_edit`.
+    pub kind: String,
+    /// The resource, if one.
+    pub resource_id: Option<Uuid>,
+    /// The staff member, if one.
+    pub staff_id: Option<Uuid>,
+    /// Where the items overlap.
+    pub start: DateTime<Utc>,
+    /// Likewise.
+    pub end: DateTime<Utc>,
+    /// `high`, `medium` or `low`.
+    pub severity: String,
+    /// The two items: `{kind, id, label}`.
+    #[schema(value_type = Vec<Object>)]
+    pub items: serde_json::Value,
+    /// What to do about it.
+    pub suggestion: String,
+    /// `open` or `resolved`.
+    pub status: String,
+    /// When it was found.
+    pub detected_at: DateTime<Utc>,
+    /// When it ended.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// `auto` or `manual`.
+    pub resolution: Option<String>,
+}
+
+/// `data` of `connection.needs_reauth` and `connection.reconnected`.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct ConnectionEventData {
+    /// The connection.
+    pub connection_id: Uuid,
+    /// Whose calendar.
+    pub staff_id: Uuid,
+    /// `google`, `microsoft` or `caldav`.
+    pub provider: String,
+    /// Its status now.
+    pub status: String,
+    /// The provider's words.
+    pub error: Option<String>,
+}
+
+/// `data` of `webhook.test`.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct TestEventData {
+    /// The endpoint tested.
+    pub endpoint_id: Uuid,
+    /// A sentence.
+    pub message: String,
+}
+
+/// Which schema describes each event type's `data` (the document's `x-webhooks`).
+pub const EVENT_SCHEMAS: [(&str, &str); 13] = [
+    ("booking.synced", "BookingSyncData"),
+    ("booking.sync_failed", "BookingSyncData"),
+    ("booking.external_edit", "ExternalEditData"),
+    ("feed_import.failed", "ImportStatusData"),
+    ("feed_import.recovered", "ImportStatusData"),
+    ("feed_item.created", "FeedItemData"),
+    ("feed_item.updated", "FeedItemData"),
+    ("feed_item.removed", "FeedItemData"),
+    ("conflict.opened", "ConflictEventData"),
+    ("conflict.resolved", "ConflictEventData"),
+    ("connection.needs_reauth", "ConnectionEventData"),
+    ("connection.reconnected", "ConnectionEventData"),
+    ("webhook.test", "TestEventData"),
+];
+
+/// Adds the event schemas and `x-webhooks` (event type -> schema of its `data`) to the document.
+#[derive(Debug)]
+pub struct EventSchemas;
+
+impl utoipa::Modify for EventSchemas {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::PartialSchema as _;
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let schemas = [
+            ("WebhookEvent", WebhookEvent::schema()),
+            ("BookingSyncData", BookingSyncData::schema()),
+            ("ExternalEditData", ExternalEditData::schema()),
+            ("ImportStatusData", ImportStatusData::schema()),
+            ("FeedItemData", FeedItemData::schema()),
+            ("ConflictEventData", ConflictEventData::schema()),
+            ("ConnectionEventData", ConnectionEventData::schema()),
+            ("TestEventData", TestEventData::schema()),
+        ];
+        for (name, schema) in schemas {
+            components.schemas.insert(name.to_owned(), schema);
+        }
+        let map: serde_json::Map<String, serde_json::Value> = EVENT_SCHEMAS
+            .iter()
+            .map(|(event, schema)| {
+                let reference = format!("#/components/schemas/{schema}");
+                ((*event).to_owned(), serde_json::json!({"$ref": reference}))
+            })
+            .collect();
+        let extensions = openapi.extensions.get_or_insert_with(Default::default);
+        extensions.merge(
+            utoipa::openapi::extensions::ExtensionsBuilder::new()
+                .add("x-webhooks", serde_json::Value::Object(map))
+                .build(),
+        );
+    }
+}
+
 /// Checks an endpoint URL as import URLs are checked: absolute `http(s)`, no credentials, and
 /// not a loopback, private or link-local address unless the operator allows them (every
 /// attempt's resolved address is checked again when it is sent).

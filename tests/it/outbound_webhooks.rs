@@ -114,6 +114,32 @@ async fn deliveries(api: &Api<'_>, endpoint: &WebhookEndpointWithSecret) -> Vec<
     page.items
 }
 
+/// Checks that every event the receiver got is as `GET /api/v1/openapi.json` documents it: its
+/// type in `x-webhooks`, its `data` holding every required field and nothing undocumented.
+async fn assert_documented(app: &TestApp, receiver: &Receiver) {
+    let doc: Value =
+        app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for r in receiver.unique().values() {
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["data", "timestamp", "type"]);
+        let kind = body["type"].as_str().unwrap();
+        let reference = doc["x-webhooks"][kind]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind} undocumented"));
+        let schema = &doc["components"]["schemas"][reference.rsplit('/').next().unwrap()];
+        let documented = schema["properties"].as_object().unwrap();
+        for (field, _) in body["data"].as_object().unwrap() {
+            assert!(documented.contains_key(field), "{kind}: {field} is not documented");
+        }
+        for field in schema["required"].as_array().into_iter().flatten() {
+            let field = field.as_str().unwrap();
+            assert!(body["data"].get(field).is_some(), "{kind}: {field} is missing: {body}");
+        }
+    }
+}
+
 /// Checks a request's signature in Rust against `secret`.
 fn signed_by(secret: &str, r: &Received) -> bool {
     let secret = SecretString::from(secret.to_owned());
@@ -237,6 +263,7 @@ async fn a_test_event_arrives_signed_as_the_specification_and_its_python_package
     assert_eq!(body["data"]["endpoint_id"], json!(endpoint.endpoint.id));
     assert!(body["timestamp"].is_string());
     assert!(signed_by(&endpoint.secret, &got[0]));
+    assert_documented(&app, &receiver).await;
     assert_ne!(python_verifies(&endpoint.secret, &got), Some(false));
     let mut forged = got[0].clone();
     forged.body = forged.body.replace("webhook.test", "conflict.opened");
@@ -324,6 +351,7 @@ async fn every_event_arrives_once_through_refusals_and_timeouts(db: Db) {
     let received: Vec<Received> = unique.into_values().collect();
     assert!(received.iter().all(|r| signed_by(&endpoint.secret, r)));
     assert_ne!(python_verifies(&endpoint.secret, &received), Some(false));
+    assert_documented(&app, &receiver).await;
     app.stop().await;
 }
 
@@ -479,6 +507,7 @@ async fn a_feed_that_fails_recovers_and_changes_tells_the_booking_system(db: Db)
     );
     assert_eq!(updated["resource_id"], room["id"]);
     assert_eq!(events[5].1["uid"], "b@airbnb");
+    assert_documented(&app, &receiver).await;
     app.stop().await;
 }
 
@@ -548,6 +577,7 @@ async fn a_synced_booking_a_dead_grant_and_a_reconnect_are_told(db: Db) {
     assert_eq!(reauth["staff_id"], json!(bo));
     assert!(reauth["error"].as_str().unwrap_or_default().contains("AADSTS50173"), "{reauth}");
     assert_eq!(events[3].1["booking_id"], second["id"], "the parked booking is replayed");
+    assert_documented(&app, &receiver).await;
     app.stop().await;
 }
 
