@@ -197,7 +197,9 @@ fn app_state(config: Arc<Config>, store: Store, queue: JobQueue) -> anyhow::Resu
     let signing_key = Arc::new(SecretBox::new(Box::new(*secret_key.current().expose_secret())));
     let customer_mail = CustomerMail::from_config(&config, signing_key)
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
-    let importer = Importer::new(store.clone(), &config.import).context("the feed importer")?;
+    let importer = Importer::new(store.clone(), &config.import)
+        .context("the feed importer")?
+        .with_alerts(&config.alerts);
     Ok(AppState {
         feed_limiter: Arc::new(crate::feeds::FeedLimiter::new(config.feeds.rate_limit_per_minute)),
         feed_cache: Arc::new(crate::feed_cache::FeedCache::new(

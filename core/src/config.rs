@@ -119,6 +119,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Provider push notifications.
     pub webhooks: WebhooksConfig,
+    /// Alert e-mails to the tenant.
+    pub alerts: AlertsConfig,
 }
 
 impl Default for Config {
@@ -150,6 +152,7 @@ impl Default for Config {
             sandbox: SandboxSettings::default(),
             http: HttpConfig::default(),
             webhooks: WebhooksConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -183,6 +186,28 @@ impl Default for WebhooksConfig {
             retry_schedule_secs: vec![0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
             disable_after_failing_secs: 5 * 86_400,
             rotated_secret_valid_secs: 86_400,
+        }
+    }
+}
+
+/// Alert e-mails to the tenant's `alert_emails`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AlertsConfig {
+    /// A feed import failing this long (from its first failed run) is alerted, in seconds.
+    pub import_failing_after_secs: u64,
+    /// The same alert about the same object is not repeated within this long, in seconds.
+    pub quiet_period_secs: u64,
+    /// Alerts raised within this long of each other go out as one e-mail, in seconds.
+    pub digest_window_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            import_failing_after_secs: 1800,
+            quiet_period_secs: 6 * 3600,
+            digest_window_secs: 60,
         }
     }
 }
@@ -866,6 +891,11 @@ impl Config {
             "http": {
                 "request_timeout_secs": self.http.request_timeout_secs,
                 "shutdown_timeout_secs": self.http.shutdown_timeout_secs,
+            },
+            "alerts": {
+                "import_failing_after_secs": self.alerts.import_failing_after_secs,
+                "quiet_period_secs": self.alerts.quiet_period_secs,
+                "digest_window_secs": self.alerts.digest_window_secs,
             },
             "webhooks": {
                 "rate_limit_per_minute": self.webhooks.rate_limit_per_minute,

@@ -101,6 +101,11 @@ pub enum Job {
         /// The delivery (`webhook_deliveries`).
         delivery_id: Uuid,
     },
+    /// E-mail the tenant's unsent alerts to its `alert_emails` (several as one digest).
+    SendAlert {
+        /// The tenant.
+        tenant_id: Uuid,
+    },
 }
 
 impl Job {
@@ -118,6 +123,7 @@ impl Job {
             Job::ImportAvailability { .. } => "import_availability",
             Job::CleanUpConnection { .. } => "clean_up_connection",
             Job::DeliverWebhook { .. } => "deliver_webhook",
+            Job::SendAlert { .. } => "send_alert",
         }
     }
 }

@@ -205,6 +205,9 @@ impl JobHandler for KalendsJobs {
                     *delivery_id,
                 ))
             }
+            Job::SendAlert { tenant_id } => {
+                Box::pin(crate::send_alert::run(store, mail, *tenant_id))
+            }
             Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
                 crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
             ),

@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod relay;
 pub mod retry;
 pub mod scheduler;
+pub mod send_alert;
 pub mod send_reminder;
 pub mod sync_booking;
 pub mod watch_calendars;

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::connect::{Browser, connect};
 use crate::helpers::{Api, Db, TestApp, booking_body, eventually, fields, on_both_databases};
+use crate::smtp_sink::SmtpSink;
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -581,7 +582,75 @@ async fn a_synced_booking_a_dead_grant_and_a_reconnect_are_told(db: Db) {
     app.stop().await;
 }
 
+/// The subjects of the messages the sink got.
+fn subjects(sink: &SmtpSink) -> Vec<String> {
+    let subject = |text: String| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))
+            .unwrap_or_default()
+    };
+    sink.messages().into_iter().map(|m| subject(m.text())).collect()
+}
+
+async fn a_feed_failing_for_half_an_hour_alerts_once_and_its_recovery_once(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_public_with(db, |config| {
+        config.smtp_url = Some(SecretString::from(sink.url()));
+        config.import.allow_private_networks = true;
+        // Two seconds stand for the 30 minutes; the digest window is left out.
+        config.alerts.import_failing_after_secs = 2;
+        config.alerts.digest_window_secs = 0;
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let emails = json!({"alert_emails": ["ops@example.com", "owner@example.com"]});
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
+    let bad = json!({"alert_emails": ["not an address"]});
+    let problem = api.send::<Value>("PATCH", "/api/v1/settings", Some(bad), 200).await.unwrap_err();
+    assert_eq!(fields(&problem), ["alert_emails"]);
+    let room: Value =
+        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
+    let (url, reply) = fake_feed().await;
+    let body =
+        json!({"resource_id": room["id"], "platform": "vrbo", "url": url, "name": "Loft on VRBO"});
+    let import: Value = api.send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
+    let run = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
+    // Failing, but not for long yet: nobody is told.
+    api.exchange::<Value>("POST", &run, None).await.ok();
+    api.exchange::<Value>("POST", &run, None).await.ok();
+    app.settle().await;
+    assert!(sink.messages().is_empty(), "{:?}", subjects(&sink));
+    // Past the threshold every failed run would qualify: one alert all the same.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for _ in 0..3 {
+        api.exchange::<Value>("POST", &run, None).await.ok();
+        app.settle().await;
+    }
+    assert_eq!(subjects(&sink), ["Kalends alert: Feed import failing: Loft on VRBO"]);
+    let alert = sink.messages().remove(0);
+    assert_eq!(alert.to, ["ops@example.com", "owner@example.com"]);
+    let text = alert.text();
+    assert!(text.contains("Failing since") && text.contains("/api/v1/imports/"), "{text}");
+    assert!(!text.contains(&url), "the feed URL is a secret");
+    // It works again: one recovery e-mail; later runs say nothing.
+    *reply.lock().unwrap() = (200, feed_with(&[("a@vrbo", "20310301", "20310305")]));
+    for _ in 0..2 {
+        api.exchange::<Value>("POST", &run, None).await.unwrap();
+        app.settle().await;
+    }
+    assert_eq!(
+        subjects(&sink),
+        [
+            "Kalends alert: Feed import failing: Loft on VRBO",
+            "Kalends alert: Feed import recovered: Loft on VRBO"
+        ]
+    );
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_feed_failing_for_half_an_hour_alerts_once_and_its_recovery_once,
     a_synced_booking_a_dead_grant_and_a_reconnect_are_told,
     a_feed_that_fails_recovers_and_changes_tells_the_booking_system,
     an_endpoint_is_registered_listed_changed_and_deleted_with_its_secret_shown_once,

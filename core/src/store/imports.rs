@@ -166,6 +166,10 @@ pub struct RunRecord<'a> {
     pub validators: Option<(Option<String>, Option<String>)>,
     /// The webhook events the run owes (recorded in its transaction).
     pub events: Vec<crate::webhooks::EventDraft>,
+    /// The alerts it may raise (each as its rule allows).
+    pub alerts: Vec<super::AlertDraft>,
+    /// When raised alerts are sent (after the digest window).
+    pub alerts_due: DateTime<Utc>,
 }
 
 /// An item the last run of an import stored.
@@ -423,7 +427,8 @@ impl Store {
         zone: TimeZone,
         record: &RunRecord<'_>,
     ) -> Result<(), StoreError> {
-        let RunRecord { run, diff, status, failures, validators, events } = record;
+        let RunRecord { run, diff, status, failures, validators, events, alerts, alerts_due } =
+            record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
         let recorded = with_pool!(self, |pool| {
@@ -484,7 +489,9 @@ impl Store {
             sqlx::query(
                 "UPDATE imports SET status = $1, consecutive_failures = $2, running_until = NULL, \
                  etag = CASE WHEN $3 THEN $4 ELSE etag END, \
-                 last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END WHERE id = $6",
+                 last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END, \
+                 failing_since = CASE WHEN $7 THEN COALESCE(failing_since, $8) ELSE NULL END \
+                 WHERE id = $6",
             )
             .bind(status.as_str())
             .bind(i64::from(*failures))
@@ -492,10 +499,14 @@ impl Store {
             .bind(etag)
             .bind(last_modified)
             .bind(import.id)
+            .bind(run.outcome == RunOutcome::Failed)
+            .bind(run.started_at)
             .execute(&mut *tx)
             .await?;
             insert_run!(tx, tenant.id, run);
             let recorded = super::webhooks::record_webhook_events!(tx, tenant.id, events, at);
+            let raised = super::alerts::record_alerts!(tx, tenant.id, alerts, at, *alerts_due);
+            let recorded = recorded + usize::try_from(raised).unwrap_or(usize::MAX);
             tx.commit().await?;
             Ok::<_, StoreError>(recorded)
         })?;

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::config::{DatabaseConfig, DatabaseKind};
 
+pub(crate) mod alerts;
 mod api_keys;
 mod blocks;
 mod booking_events;
@@ -42,6 +43,7 @@ mod tenants;
 pub(crate) mod webhooks;
 mod zones;
 
+pub use alerts::{Alert, AlertDraft, AlertRule};
 pub use api_keys::{ApiKeyInfo, Revocation};
 pub use booking_events::{BookingEvent, EventState, LEFT_DELETED};
 pub use bookings::{BookingFilter, OwedJobs, UpsertOutcome};
