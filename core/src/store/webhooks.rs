@@ -202,7 +202,7 @@ pub struct DeliveryWork {
 #[derive(Clone, Debug)]
 pub enum Claim {
     /// Claimed: make the attempt.
-    Claimed(DeliveryWork),
+    Claimed(Box<DeliveryWork>),
     /// Another attempt holds it until then (a duplicate job, or one whose worker died).
     Busy(DateTime<Utc>),
     /// Its next attempt is later; the job scheduled for it will make it.
@@ -737,7 +737,8 @@ impl Store {
             other => other?,
         };
         let attempt = attempts + 1;
-        Ok(Claim::Claimed(DeliveryWork { delivery_id: id, attempt, event_id, body, endpoint }))
+        let work = DeliveryWork { delivery_id: id, attempt, event_id, body, endpoint };
+        Ok(Claim::Claimed(Box::new(work)))
     }
 
     /// Why a delivery could not be claimed.
