@@ -15,7 +15,9 @@ use kalends_core::Store;
 use kalends_core::config::WebhooksConfig;
 use kalends_core::seal::Sealer;
 use kalends_core::service::webhooks::signing_secrets;
-use kalends_core::store::{AfterAttempt, AttemptRecord, Claim, DeliveryWork, WebhookAttempt};
+use kalends_core::store::{
+    AfterAttempt, AlertDraft, AlertRule, AttemptRecord, Claim, DeliveryWork, WebhookAttempt,
+};
 use kalends_core::webhooks::{message_id, signature};
 use kalends_providers::feed::{GuardedResolver, forbidden_kind};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -89,12 +91,43 @@ pub async fn run(
     let started = Instant::now();
     let answer = attempt(sealer, sender, &work, attempted_at).await;
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let record = judge(&sender.config, &work, attempted_at, duration_ms, answer);
+    let mut record = judge(&sender.config, &work, attempted_at, duration_ms, answer);
+    if let AfterAttempt::DisableEndpoint(reason) = &record.next {
+        tracing::warn!(endpoint = %work.endpoint.id, %reason, "webhook endpoint disabled");
+        record.alerts.push(disabled_alert(&work, reason));
+    }
     if let Some(error) = &record.log.error {
         tracing::info!(endpoint = %work.endpoint.id, attempt = work.attempt, %error, "webhook attempt failed");
     }
     store.finish_webhook_attempt(&work, &record).await?;
     Ok(())
+}
+
+/// The alert telling the tenant its endpoint was disabled: once each time it is disabled (an
+/// alert about it from before its last change does not count).
+fn disabled_alert(work: &DeliveryWork, reason: &str) -> AlertDraft {
+    let endpoint = &work.endpoint;
+    let since = endpoint.failing_since.unwrap_or(endpoint.updated_at);
+    AlertDraft {
+        kind: "webhook_endpoint_disabled",
+        object_id: endpoint.id,
+        summary: format!(
+            "Webhook endpoint disabled: {}",
+            endpoint.description.as_deref().unwrap_or("no description")
+        ),
+        facts: vec![
+            ("Why".to_owned(), reason.to_owned()),
+            ("Failing since".to_owned(), since.format("%Y-%m-%d %H:%M UTC").to_string()),
+            (
+                "What it affects".to_owned(),
+                "No events are sent to it until it is enabled again (PATCH enabled: true); \
+                 failed deliveries can be retried."
+                    .to_owned(),
+            ),
+        ],
+        link: format!("/api/v1/webhook-endpoints/{}", endpoint.id),
+        rule: AlertRule::Unless(endpoint.updated_at),
+    }
 }
 
 /// What the endpoint answered.
@@ -204,12 +237,13 @@ fn judge(
             log.status_code = Some(i32::from(answer.status));
             log.response_excerpt = Some(answer.excerpt).filter(|e| !e.is_empty());
             if (200..300).contains(&answer.status) {
-                return AttemptRecord { log, next: AfterAttempt::Succeeded };
+                return AttemptRecord { log, next: AfterAttempt::Succeeded, alerts: Vec::new() };
             }
             if answer.status == 410 {
                 log.error = Some("the endpoint answered 410 Gone".into());
                 let reason = "the endpoint answered 410 Gone".to_owned();
-                return AttemptRecord { log, next: AfterAttempt::DisableEndpoint(reason) };
+                let next = AfterAttempt::DisableEndpoint(reason);
+                return AttemptRecord { log, next, alerts: Vec::new() };
             }
             log.error = Some(format!("the endpoint answered {}", answer.status));
             answer.retry_after
@@ -220,7 +254,7 @@ fn judge(
         }
     };
     let next = after_failure(config, work, attempted_at, retry_after);
-    AttemptRecord { log, next }
+    AttemptRecord { log, next, alerts: Vec::new() }
 }
 
 /// After a failed attempt: the next one on the schedule (later if `Retry-After` asks), or the

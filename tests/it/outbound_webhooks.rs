@@ -39,6 +39,10 @@ struct Script {
     gone: bool,
 }
 
+/// Answers 204 at once.
+const AT_ONCE: Script =
+    Script { refuse_until: Duration::ZERO, hang_until: Duration::ZERO, gone: false };
+
 /// A webhook receiver on port 0 in this process.
 #[derive(Clone, Debug)]
 struct Receiver {
@@ -244,12 +248,7 @@ async fn an_endpoint_on_a_private_address_is_refused_unless_the_operator_allows_
 
 async fn a_test_event_arrives_signed_as_the_specification_and_its_python_package_verify(db: Db) {
     let app = app(db).await;
-    let receiver = Receiver::start(Script {
-        refuse_until: Duration::ZERO,
-        hang_until: Duration::ZERO,
-        gone: false,
-    })
-    .await;
+    let receiver = Receiver::start(AT_ONCE).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
     let endpoint = create_endpoint(&api, &receiver.url, &["conflict.opened"]).await;
@@ -357,7 +356,12 @@ async fn every_event_arrives_once_through_refusals_and_timeouts(db: Db) {
 }
 
 async fn an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again(db: Db) {
-    let app = app(db).await;
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        config.smtp_url = Some(SecretString::from(sink.url()));
+    })
+    .await;
     let receiver = Receiver::start(Script {
         refuse_until: Duration::ZERO,
         hang_until: Duration::ZERO,
@@ -366,6 +370,8 @@ async fn an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again(db: Db) 
     .await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
+    let emails = json!({"alert_emails": ["ops@example.com"]});
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
     let endpoint = create_endpoint(&api, &receiver.url, &["webhook.test"]).await;
     let id = endpoint.endpoint.id;
     let test = format!("/api/v1/webhook-endpoints/{id}/test");
@@ -377,6 +383,8 @@ async fn an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again(db: Db) 
     assert!(shown.disabled_reason.as_deref().unwrap_or_default().contains("410"), "{shown:?}");
     let log = deliveries(&api, &endpoint).await;
     assert_eq!((log[0].status.as_str(), log[0].attempts.len()), ("failed", 1), "{log:#?}");
+    assert_eq!(subjects(&sink), ["Kalends alert: Webhook endpoint disabled: booking system"]);
+    assert!(sink.messages()[0].text().contains("410 Gone"));
     // Enabled again by the tenant, the failed delivery is retried by hand.
     api.send::<WebhookEndpointOut>("PATCH", &path, Some(json!({"enabled": true})), 200)
         .await
@@ -395,6 +403,8 @@ async fn an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again(db: Db) 
         (!shown.enabled).then_some(())
     })
     .await;
+    app.settle().await;
+    assert_eq!(subjects(&sink).len(), 2, "disabled again after it was enabled: told again");
     app.stop().await;
 }
 
@@ -450,12 +460,7 @@ async fn a_feed_that_fails_recovers_and_changes_tells_the_booking_system(db: Db)
         config.import.allow_private_networks = true;
     })
     .await;
-    let receiver = Receiver::start(Script {
-        refuse_until: Duration::ZERO,
-        hang_until: Duration::ZERO,
-        gone: false,
-    })
-    .await;
+    let receiver = Receiver::start(AT_ONCE).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
     let types = [
@@ -530,12 +535,7 @@ async fn reconnect(app: &TestApp, api: &Api<'_>, staff: uuid::Uuid, email: &str,
 
 async fn a_synced_booking_a_dead_grant_and_a_reconnect_are_told(db: Db) {
     let app = app(db).await;
-    let receiver = Receiver::start(Script {
-        refuse_until: Duration::ZERO,
-        hang_until: Duration::ZERO,
-        gone: false,
-    })
-    .await;
+    let receiver = Receiver::start(AT_ONCE).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
     let types = [

@@ -7,6 +7,28 @@ use uuid::Uuid;
 use super::webhooks::record_webhook_events;
 use crate::webhooks::EventDraft;
 
+/// Runs `$update` (an `UPDATE booking_events ... RETURNING tenant_id`, fetched optionally in
+/// `$tx`) and records `$events` for that tenant in the same transaction (none when no row
+/// changed); wakes the relay when it recorded any.
+macro_rules! update_with_events {
+    ($store:expr, $events:expr, $at:expr, |$tx:ident| $update:expr) => {{
+        let recorded = with_pool!($store, |pool| async {
+            let mut $tx = pool.begin().await?;
+            let done: Option<(Uuid,)> = $update;
+            let recorded = match done {
+                Some((tenant_id,)) => record_webhook_events!($tx, tenant_id, $events, $at),
+                None => 0,
+            };
+            $tx.commit().await?;
+            Ok::<usize, StoreError>(recorded)
+        }
+        .await)?;
+        if recorded > 0 {
+            $store.outbox_signal.notify_one();
+        }
+    }};
+}
+
 use super::{Lease, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use crate::domain::{Booking, Connection, Provider};
 use crate::job::Job;
@@ -202,10 +224,8 @@ impl Store {
         events: &[EventDraft],
     ) -> Result<(), StoreError> {
         let at = now();
-        let recorded = with_pool!(self, |pool| {
-            async {
-            let mut tx = pool.begin().await?;
-            let done: Option<(Uuid,)> = sqlx::query_as(
+        update_with_events!(self, events, at, |tx| {
+            sqlx::query_as(
                 "UPDATE booking_events SET remote_id = $1, state = 'synced', synced_version = $2, last_error = NULL, \
                  synced_at = $3, updated_at = $3 WHERE booking_id = $4 AND connection_id = $5 \
                  AND (synced_version IS NULL OR synced_version <= $2) RETURNING tenant_id",
@@ -216,19 +236,8 @@ impl Store {
             .bind(booking_id)
             .bind(connection_id)
             .fetch_optional(&mut *tx)
-            .await?;
-            let recorded = match done {
-                Some((tenant_id,)) => record_webhook_events!(tx, tenant_id, events, at),
-                None => 0,
-            };
-            tx.commit().await?;
-            Ok::<usize, StoreError>(recorded)
-        }
-        .await
-        })?;
-        if recorded > 0 {
-            self.outbox_signal.notify_one();
-        }
+            .await?
+        });
         Ok(())
     }
 
@@ -254,30 +263,17 @@ impl Store {
         events: &[EventDraft],
     ) -> Result<(), StoreError> {
         let at = now();
-        let recorded = with_pool!(self, |pool| async {
-            let mut tx = pool.begin().await?;
-            let done: Option<(Uuid,)> = sqlx::query_as(
-                "UPDATE booking_events SET state = $1, last_error = $2, updated_at = $3 \
+        update_with_events!(self, events, at, |tx| sqlx::query_as(
+            "UPDATE booking_events SET state = $1, last_error = $2, updated_at = $3 \
                  WHERE booking_id = $4 AND connection_id = $5 RETURNING tenant_id",
-            )
-            .bind(state.as_str())
-            .bind(error)
-            .bind(at)
-            .bind(booking_id)
-            .bind(connection_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let recorded = match done {
-                Some((tenant_id,)) => record_webhook_events!(tx, tenant_id, events, at),
-                None => 0,
-            };
-            tx.commit().await?;
-            Ok::<usize, StoreError>(recorded)
-        }
-        .await)?;
-        if recorded > 0 {
-            self.outbox_signal.notify_one();
-        }
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(at)
+        .bind(booking_id)
+        .bind(connection_id)
+        .fetch_optional(&mut *tx)
+        .await?);
         Ok(())
     }
 
@@ -371,31 +367,16 @@ impl Store {
         events: &[EventDraft],
     ) -> Result<(), StoreError> {
         let at = now();
-        let recorded = with_pool!(self, |pool| {
-            async {
-            let mut tx = pool.begin().await?;
-            let done: Option<(Uuid,)> = sqlx::query_as(
-                "UPDATE booking_events SET external_edit = $1, external_edit_at = $2, updated_at = $2 \
+        update_with_events!(self, events, at, |tx| sqlx::query_as(
+            "UPDATE booking_events SET external_edit = $1, external_edit_at = $2, updated_at = $2 \
                  WHERE booking_id = $3 AND connection_id = $4 RETURNING tenant_id",
-            )
-            .bind(note)
-            .bind(at)
-            .bind(booking_id)
-            .bind(connection_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let recorded = match done {
-                Some((tenant_id,)) => record_webhook_events!(tx, tenant_id, events, at),
-                None => 0,
-            };
-            tx.commit().await?;
-            Ok::<usize, StoreError>(recorded)
-        }
-        .await
-        })?;
-        if recorded > 0 {
-            self.outbox_signal.notify_one();
-        }
+        )
+        .bind(note)
+        .bind(at)
+        .bind(booking_id)
+        .bind(connection_id)
+        .fetch_optional(&mut *tx)
+        .await?);
         Ok(())
     }
 

@@ -231,6 +231,8 @@ pub struct AttemptRecord {
     pub log: WebhookAttempt,
     /// What follows.
     pub next: AfterAttempt,
+    /// Alerts to raise with it (the endpoint disabled), sent at once.
+    pub alerts: Vec<super::AlertDraft>,
 }
 
 /// Records `$events` (a `&[EventDraft]`) of tenant `$tenant_id` at `$at`, in transaction `$tx`:
@@ -251,36 +253,49 @@ macro_rules! record_webhook_events {
             .fetch_all(&mut *$tx)
             .await?;
             let plan = $crate::store::webhooks::fan_out(tenant_id, &endpoints, events, at)?;
-            for (event_id, event_type, body) in &plan.events {
-                sqlx::query(
-                    "INSERT INTO webhook_events (id, tenant_id, event_type, body, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(event_id)
-                .bind(tenant_id)
-                .bind(event_type)
-                .bind(body)
-                .bind(at)
-                .execute(&mut *$tx)
-                .await?;
-            }
-            for (delivery_id, endpoint_id, event_id, job) in &plan.deliveries {
-                sqlx::query($crate::store::webhooks::INSERT_DELIVERY)
-                    .bind(delivery_id)
-                    .bind(tenant_id)
-                    .bind(endpoint_id)
-                    .bind(event_id)
-                    .bind(at)
-                    .execute(&mut *$tx)
-                    .await?;
-                sqlx::query($crate::store::outbox::INSERT).bind(job).bind(at).execute(&mut *$tx).await?;
-            }
+            $crate::store::webhooks::write_fan_out!($tx, tenant_id, &plan, at);
             recorded = plan.deliveries.len();
         }
         recorded
     }};
 }
 pub(crate) use record_webhook_events;
+
+/// Writes a [`FanOut`]'s events, deliveries and their jobs in `$tx`.
+macro_rules! write_fan_out {
+    ($tx:expr, $tenant_id:expr, $plan:expr, $at:expr) => {{
+        let plan: &$crate::store::webhooks::FanOut = $plan;
+        for (event_id, event_type, body) in &plan.events {
+            sqlx::query(
+                "INSERT INTO webhook_events (id, tenant_id, event_type, body, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(event_id)
+            .bind($tenant_id)
+            .bind(event_type)
+            .bind(body)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        for (delivery_id, endpoint_id, event_id, job) in &plan.deliveries {
+            sqlx::query($crate::store::webhooks::INSERT_DELIVERY)
+                .bind(delivery_id)
+                .bind($tenant_id)
+                .bind(endpoint_id)
+                .bind(event_id)
+                .bind($at)
+                .execute(&mut *$tx)
+                .await?;
+            sqlx::query($crate::store::outbox::INSERT)
+                .bind(job)
+                .bind($at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use write_fan_out;
 
 pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, tenant_id, \
      endpoint_id, event_id, status, attempts, next_attempt_at, created_at, updated_at) \
@@ -520,26 +535,6 @@ impl Store {
         Ok(wanted)
     }
 
-    /// Records `events` on their own (for changes whose store write has no transaction of its
-    /// own to join). Returns the deliveries recorded.
-    pub async fn record_webhook_events(
-        &self,
-        tenant_id: Uuid,
-        events: &[EventDraft],
-    ) -> Result<usize, StoreError> {
-        let recorded = with_pool!(self, |pool| async {
-            let mut tx = pool.begin().await?;
-            let n = record_webhook_events!(tx, tenant_id, events, now());
-            tx.commit().await?;
-            Ok::<_, StoreError>(n)
-        }
-        .await)?;
-        if recorded > 0 {
-            self.outbox_signal.notify_one();
-        }
-        Ok(recorded)
-    }
-
     /// Records `event` for one endpoint only, whatever it subscribed to (`POST .../test`).
     pub async fn record_webhook_event_for(
         &self,
@@ -551,33 +546,12 @@ impl Store {
         let at = now();
         let endpoints = [(endpoint_id, serde_json::json!([event.event_type]).to_string())];
         let plan = fan_out(tenant_id, &endpoints, std::slice::from_ref(event), at)?;
-        let (Some((event_id, event_type, body)), Some((delivery_id, _, _, job))) =
-            (plan.events.first(), plan.deliveries.first())
-        else {
+        let Some((delivery_id, ..)) = plan.deliveries.first() else {
             return Err(corrupt("a test event fanned out to nothing"));
         };
         with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO webhook_events (id, tenant_id, event_type, body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(event_id)
-            .bind(tenant_id)
-            .bind(event_type)
-            .bind(body)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(INSERT_DELIVERY)
-                .bind(delivery_id)
-                .bind(tenant_id)
-                .bind(endpoint_id)
-                .bind(event_id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(outbox::INSERT).bind(job).bind(at).execute(&mut *tx).await?;
+            write_fan_out!(tx, tenant_id, &plan, at);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         }
@@ -822,6 +796,7 @@ impl Store {
                 AfterAttempt::RetryAt(_) | AfterAttempt::Failed => endpoint.bind(log.attempted_at),
             };
             endpoint.execute(&mut *tx).await?;
+            super::alerts::record_alerts!(tx, tenant_id, &record.alerts, at, at);
             if let Some(when) = next_at {
                 sqlx::query(outbox::INSERT_AT).bind(&job).bind(at).bind(when).execute(&mut *tx).await?;
             }
