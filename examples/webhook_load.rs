@@ -114,11 +114,13 @@ where
 async fn wait_for(arrivals: &Arrivals, ids: &[String]) {
     let deadline = Instant::now() + Duration::from_secs(600);
     while Instant::now() < deadline {
-        let seen = arrivals.lock().unwrap();
-        if ids.iter().all(|id| seen.contains_key(id)) {
+        let all = {
+            let seen = arrivals.lock().unwrap();
+            ids.iter().all(|id| seen.contains_key(id))
+        };
+        if all {
             return;
         }
-        drop(seen);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("not every event arrived within 10 minutes");
