@@ -81,7 +81,12 @@ pub async fn run(
                 Some(wait),
             ));
         }
-        Claim::NotDue | Claim::Done => return Ok(()),
+        Claim::NotDue(due) => {
+            // Started early: come back when it is due (a duplicate then finds it done).
+            let wait = (due - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(100);
+            return Err(JobError::transient_after("the next attempt is not due yet", Some(wait)));
+        }
+        Claim::Done => return Ok(()),
     };
     if !work.endpoint.enabled {
         store.abandon_webhook_delivery(delivery_id).await?;

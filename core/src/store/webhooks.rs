@@ -205,8 +205,8 @@ pub enum Claim {
     Claimed(Box<DeliveryWork>),
     /// Another attempt holds it until then (a duplicate job, or one whose worker died).
     Busy(DateTime<Utc>),
-    /// Its next attempt is later; the job scheduled for it will make it.
-    NotDue,
+    /// Its next attempt is due then (the job started early, or a retry moved it).
+    NotDue(DateTime<Utc>),
     /// Delivered, given up, or gone with its endpoint.
     Done,
 }
@@ -717,15 +717,20 @@ impl Store {
 
     /// Why a delivery could not be claimed.
     async fn unclaimable(&self, id: Uuid, at: DateTime<Utc>) -> Result<Claim, StoreError> {
-        let row: Option<(String, Option<DateTime<Utc>>)> = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT status, claimed_until FROM webhook_deliveries WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await
+        type Row = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        let row: Option<Row> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT status, claimed_until, next_attempt_at FROM webhook_deliveries WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
         })?;
         Ok(match row {
-            Some((status, Some(until))) if status == "pending" && until >= at => Claim::Busy(until),
-            Some((status, _)) if status == "pending" => Claim::NotDue,
+            Some((status, Some(until), _)) if status == "pending" && until >= at => {
+                Claim::Busy(until)
+            }
+            Some((status, _, due)) if status == "pending" => Claim::NotDue(due.unwrap_or(at)),
             _ => Claim::Done,
         })
     }
