@@ -649,7 +649,38 @@ async fn a_feed_failing_for_half_an_hour_alerts_once_and_its_recovery_once(db: D
     app.stop().await;
 }
 
+async fn alerts_raised_within_the_digest_window_arrive_as_one_email(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_public_with(db, |config| {
+        config.smtp_url = Some(SecretString::from(sink.url()));
+        config.import.allow_private_networks = true;
+        config.alerts.import_failing_after_secs = 0;
+        config.alerts.digest_window_secs = 1;
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let emails = json!({"alert_emails": ["ops@example.com"]});
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
+    let room: Value =
+        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
+    let (url, _reply) = fake_feed().await;
+    for name in ["Loft on VRBO", "Loft on Airbnb"] {
+        let body =
+            json!({"resource_id": room["id"], "platform": "other", "url": url, "name": name});
+        let import: Value = api.send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
+        let run = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
+        api.exchange::<Value>("POST", &run, None).await.ok();
+    }
+    app.settle().await;
+    assert_eq!(subjects(&sink), ["Kalends: 2 alerts"]);
+    let text = sink.messages()[0].text();
+    assert!(text.contains("Loft on VRBO") && text.contains("Loft on Airbnb"), "{text}");
+    app.stop().await;
+}
+
 on_both_databases!(
+    alerts_raised_within_the_digest_window_arrive_as_one_email,
     a_feed_failing_for_half_an_hour_alerts_once_and_its_recovery_once,
     a_synced_booking_a_dead_grant_and_a_reconnect_are_told,
     a_feed_that_fails_recovers_and_changes_tells_the_booking_system,
