@@ -158,7 +158,8 @@ pub async fn start(
     // Workers talk to the sandbox of the API node; only a process serving the API mounts one.
     let sandbox =
         if role == Role::Worker { None } else { crate::sandbox::mount(&config, &state.providers) };
-    spawn_background(&mut tasks, role, &state, &shutdown);
+    let webhooks = kalends_jobs::deliver_webhook::WebhookSender::new(&config.webhooks)?;
+    spawn_background(&mut tasks, role, &state, webhooks, &shutdown);
     let addr = match listen_addr(&config, role)? {
         Some(listen) => {
             let app = if role == Role::Worker {
@@ -211,7 +212,8 @@ fn app_state(
     let customer_mail = CustomerMail::from_config(&config, signing_key)
         .map_err(|e| anyhow::anyhow!("customer e-mail: {e}"))?;
     let importer = Importer::beside(store.clone(), &config.import, own_address(&config))
-        .context("the feed importer")?;
+        .context("the feed importer")?
+        .with_alerts(&config.alerts);
     Ok(AppState {
         feed_limiter: Arc::new(crate::feeds::FeedLimiter::new(config.feeds.rate_limit_per_minute)),
         feed_cache: Arc::new(crate::feed_cache::FeedCache::new(
@@ -243,6 +245,7 @@ fn spawn_background(
     tasks: &mut Supervisor,
     role: Role,
     state: &AppState,
+    webhook_sender: kalends_jobs::deliver_webhook::WebhookSender,
     shutdown: &CancellationToken,
 ) {
     let (config, store, queue) = (&state.config, &state.store, &state.queue);
@@ -269,6 +272,7 @@ fn spawn_background(
                 state.credentials.clone(),
                 state.config.public_url.clone(),
             )
+            .with_webhooks(webhook_sender.clone())
         });
     }
     let token = shutdown.clone();

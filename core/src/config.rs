@@ -123,6 +123,8 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// The public availability calendars (`/availability/{token}`).
     pub widget: WidgetConfig,
+    /// Alert e-mails to the tenant.
+    pub alerts: AlertsConfig,
 }
 
 impl Default for Config {
@@ -156,6 +158,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             dashboard: DashboardConfig::default(),
             widget: WidgetConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -247,16 +250,58 @@ fn is_ancestor_source(source: &str) -> bool {
 }
 
 /// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`).
+/// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`) and the tenant's
+/// outbound webhooks (`/api/v1/webhook-endpoints`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct WebhooksConfig {
     /// Requests a minute one client address may make (bursts of as many); above it: 429.
     pub rate_limit_per_minute: u32,
+    /// Let outbound webhook endpoints be loopback, private or link-local addresses.
+    pub allow_private_networks: bool,
+    /// Time limit of one delivery attempt, in seconds.
+    pub delivery_timeout_secs: u64,
+    /// When each attempt of a delivery is made, in seconds after the previous one failed (the
+    /// first after the event was recorded); a delivery fails after the last.
+    pub retry_schedule_secs: Vec<u64>,
+    /// An endpoint whose deliveries have failed for this long without a success is disabled.
+    pub disable_after_failing_secs: u64,
+    /// How long a rotated secret keeps signing beside the new one, in seconds.
+    pub rotated_secret_valid_secs: u64,
 }
 
 impl Default for WebhooksConfig {
     fn default() -> Self {
-        Self { rate_limit_per_minute: 1200 }
+        Self {
+            rate_limit_per_minute: 1200,
+            allow_private_networks: false,
+            delivery_timeout_secs: 15,
+            retry_schedule_secs: vec![0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+            disable_after_failing_secs: 5 * 86_400,
+            rotated_secret_valid_secs: 86_400,
+        }
+    }
+}
+
+/// Alert e-mails to the tenant's `alert_emails`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AlertsConfig {
+    /// A feed import failing this long (from its first failed run) is alerted, in seconds.
+    pub import_failing_after_secs: u64,
+    /// The same alert about the same object is not repeated within this long, in seconds.
+    pub quiet_period_secs: u64,
+    /// Alerts raised within this long of each other go out as one e-mail, in seconds.
+    pub digest_window_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            import_failing_after_secs: 1800,
+            quiet_period_secs: 6 * 3600,
+            digest_window_secs: 60,
+        }
     }
 }
 
@@ -707,6 +752,12 @@ impl Config {
         if !(1..=720).contains(&self.dashboard.session_hours) {
             return Err(invalid("dashboard.session_hours", "must be between 1 and 720 (30 days)"));
         }
+        if !(1..=300).contains(&self.webhooks.delivery_timeout_secs) {
+            return Err(invalid("webhooks.delivery_timeout_secs", "must be between 1 and 300"));
+        }
+        if self.webhooks.retry_schedule_secs.is_empty() {
+            return Err(invalid("webhooks.retry_schedule_secs", "must name at least one attempt"));
+        }
         Ok(())
     }
 
@@ -957,8 +1008,18 @@ impl Config {
                 "request_timeout_secs": self.http.request_timeout_secs,
                 "shutdown_timeout_secs": self.http.shutdown_timeout_secs,
             },
+            "alerts": {
+                "import_failing_after_secs": self.alerts.import_failing_after_secs,
+                "quiet_period_secs": self.alerts.quiet_period_secs,
+                "digest_window_secs": self.alerts.digest_window_secs,
+            },
             "webhooks": {
                 "rate_limit_per_minute": self.webhooks.rate_limit_per_minute,
+                "allow_private_networks": self.webhooks.allow_private_networks,
+                "delivery_timeout_secs": self.webhooks.delivery_timeout_secs,
+                "retry_schedule_secs": self.webhooks.retry_schedule_secs,
+                "disable_after_failing_secs": self.webhooks.disable_after_failing_secs,
+                "rotated_secret_valid_secs": self.webhooks.rotated_secret_valid_secs,
             },
             "widget": {
                 "frame_ancestors": self.widget.frame_ancestors,

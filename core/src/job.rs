@@ -93,6 +93,19 @@ pub enum Job {
         /// The connection.
         connection_id: Uuid,
     },
+    /// Make one attempt to deliver an outbound webhook event to one endpoint, and record what
+    /// follows (success, the next attempt's job, or giving up).
+    DeliverWebhook {
+        /// Owner of the endpoint.
+        tenant_id: Uuid,
+        /// The delivery (`webhook_deliveries`).
+        delivery_id: Uuid,
+    },
+    /// E-mail the tenant's unsent alerts to its `alert_emails` (several as one digest).
+    SendAlert {
+        /// The tenant.
+        tenant_id: Uuid,
+    },
 }
 
 impl Job {
@@ -109,6 +122,8 @@ impl Job {
             Job::NotifyReauth { .. } => "notify_reauth",
             Job::ImportAvailability { .. } => "import_availability",
             Job::CleanUpConnection { .. } => "clean_up_connection",
+            Job::DeliverWebhook { .. } => "deliver_webhook",
+            Job::SendAlert { .. } => "send_alert",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod seal;
 pub mod service;
 pub mod store;
 pub mod tokens;
+pub mod webhooks;
 
 #[cfg(test)]
 mod fuzz_regressions;

@@ -14,8 +14,8 @@ use kalends_core::invite::{Invite, InviteKind, render, render_cancelled_notice};
 use kalends_core::store::MessageKind;
 
 use crate::mail::{
-    InviteEmail, MailError, Mailer, ReconnectEmail, ReminderEmail, invite_message,
-    reconnect_message, reminder_message,
+    AlertEmail, AlertItem, InviteEmail, MailError, Mailer, ReconnectEmail, ReminderEmail,
+    alert_message, invite_message, reconnect_message, reminder_message,
 };
 
 /// How a send ended.
@@ -225,6 +225,38 @@ impl CustomerMail {
             now,
         };
         match reconnect_message(&email) {
+            Ok(message) => self.deliver(message).await,
+            Err(e) => outcome_of(e),
+        }
+    }
+
+    /// E-mails the tenant's alerts (one, or several as a digest) to its `alert_emails`; a link
+    /// given as a path is made absolute on the public URL.
+    pub async fn send_alerts(
+        &self,
+        tenant: &Tenant,
+        alerts: &[kalends_core::store::Alert],
+    ) -> Outcome {
+        let items: Vec<AlertItem<'_>> = alerts
+            .iter()
+            .map(|a| AlertItem {
+                summary: &a.summary,
+                facts: &a.facts,
+                link: if a.link.starts_with('/') {
+                    format!("{}{}", self.public_url, a.link)
+                } else {
+                    a.link.clone()
+                },
+            })
+            .collect();
+        let email = AlertEmail {
+            tenant_name: &tenant.settings.name,
+            from: Party { email: &self.address, name: Some("Kalends"), rsvp: false },
+            to: &tenant.settings.alert_emails,
+            alerts: &items,
+            now: Utc::now(),
+        };
+        match alert_message(&email) {
             Ok(message) => self.deliver(message).await,
             Err(e) => outcome_of(e),
         }

@@ -17,7 +17,9 @@ use kalends_core::domain::{
 };
 use kalends_core::job::Job;
 use kalends_core::store::{BookingEvent, EventState, ExternalEditConflict, LEFT_DELETED};
+use kalends_core::webhooks::{WebhookEvent, external_edit_data};
 use kalends_providers::calendar::{Change, Span, TimeZone, Window};
+use serde_json::json;
 
 /// What an edit was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,10 +137,33 @@ async fn apply(
         Edit::Moved(..) => "moved in the calendar by the staff member",
         Edit::Deleted => "deleted from the calendar by the staff member",
     };
+    let event = |action: &str| {
+        let (kind, moved_to) = match edit {
+            Edit::Moved(Span::AllDay { start, end }, _) => {
+                ("moved", Some(json!({"start_date": start, "end_date": end})))
+            }
+            Edit::Moved(Span::Timed { start, end }, _) => {
+                ("moved", Some(json!({"start": start, "end": end})))
+            }
+            Edit::Deleted => ("deleted", None),
+        };
+        let data = external_edit_data(
+            mapping.booking_id,
+            connection.id,
+            connection.staff_id,
+            kind,
+            moved_to,
+            action,
+        );
+        [WebhookEvent::new("booking.external_edit", data)]
+    };
     match tenant.settings.external_edit_policy {
         ExternalEditPolicy::Restore => {
             let note = format!("{what}; restored");
-            store.event_edited_externally(mapping.booking_id, connection.id, &note).await?;
+            let events = event("restored");
+            store
+                .event_edited_externally(mapping.booking_id, connection.id, &note, &events)
+                .await?;
             store
                 .event_finished(mapping.booking_id, connection.id, EventState::Pending, None)
                 .await?;
@@ -150,7 +175,10 @@ async fn apply(
         ExternalEditPolicy::Accept => {
             let note =
                 format!("{what}; left as is (external_edit_policy is accept): check the booking");
-            store.event_edited_externally(mapping.booking_id, connection.id, &note).await?;
+            let events = event("left");
+            store
+                .event_edited_externally(mapping.booking_id, connection.id, &note, &events)
+                .await?;
             if edit == Edit::Deleted {
                 let why = Some(LEFT_DELETED);
                 store

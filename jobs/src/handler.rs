@@ -117,6 +117,8 @@ pub struct KalendsJobs {
     credentials: kalends_providers::session::Credentials,
     /// Where providers send push notifications (`{public_url}/webhooks/...`).
     public_url: String,
+    /// Sends the tenants' outbound webhooks.
+    webhooks: crate::deliver_webhook::WebhookSender,
 }
 
 impl KalendsJobs {
@@ -129,7 +131,16 @@ impl KalendsJobs {
         credentials: kalends_providers::session::Credentials,
         public_url: String,
     ) -> Self {
-        Self { store, importer, mail, credentials, public_url }
+        let webhooks = crate::deliver_webhook::WebhookSender::new(&Default::default())
+            .expect("the TLS backend starts");
+        Self { store, importer, mail, credentials, public_url, webhooks }
+    }
+
+    /// Sends outbound webhooks with `sender` (configured from `[webhooks]`) instead of the
+    /// defaults.
+    pub fn with_webhooks(mut self, sender: crate::deliver_webhook::WebhookSender) -> Self {
+        self.webhooks = sender;
+        self
     }
 }
 
@@ -184,6 +195,18 @@ impl JobHandler for KalendsJobs {
             ),
             Job::Reconcile { tenant_id, connection_id } => {
                 Box::pin(crate::reconcile::run(store, credentials, *tenant_id, *connection_id))
+            }
+            Job::DeliverWebhook { tenant_id, delivery_id } => {
+                Box::pin(crate::deliver_webhook::run(
+                    store,
+                    credentials.sealer(),
+                    &self.webhooks,
+                    *tenant_id,
+                    *delivery_id,
+                ))
+            }
+            Job::SendAlert { tenant_id } => {
+                Box::pin(crate::send_alert::run(store, mail, *tenant_id))
             }
             Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
                 crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kalends_core::config::ImportConfig;
+use kalends_core::config::{AlertsConfig, ImportConfig};
 use kalends_core::domain::{Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant};
 use kalends_core::ical::{self, ParseOptions, ParsedFeed};
 use kalends_core::service::imports;
@@ -30,6 +30,7 @@ pub struct Importer {
     store: Store,
     fetcher: Fetcher,
     settings: Arc<ImportConfig>,
+    alerts: Arc<AlertsConfig>,
     lease: Duration,
 }
 
@@ -70,7 +71,14 @@ impl Importer {
 
     /// An importer with a given fetcher (tests allow their local servers this way).
     pub fn with_fetcher(store: Store, fetcher: Fetcher, settings: &ImportConfig) -> Self {
-        Self { store, fetcher, settings: Arc::new(settings.clone()), lease: LEASE }
+        let (settings, alerts) = (Arc::new(settings.clone()), Arc::default());
+        Self { store, fetcher, settings, alerts, lease: LEASE }
+    }
+
+    /// The same importer alerting the tenant with `alerts` (`[alerts]`) instead of the defaults.
+    pub fn with_alerts(mut self, alerts: &AlertsConfig) -> Self {
+        self.alerts = Arc::new(alerts.clone());
+        self
     }
 
     /// The same importer with another lease length (5 minutes by default): tests shorten it to
@@ -118,9 +126,12 @@ impl Importer {
                 RunResult::Failed { http_status: *http_status, error: error.clone() }
             }
         };
-        let threshold = self.settings.failure_threshold;
+        let policy = imports::RunPolicy {
+            failure_threshold: self.settings.failure_threshold,
+            alerts: &self.alerts,
+        };
         let recorded =
-            imports::record_run(&self.store, &tenant, &import, started_at, result, threshold);
+            imports::record_run_with(&self.store, &tenant, &import, started_at, result, policy);
         let (run, found) = recorded.await?;
         self.after_run(&import, &run, found);
         Ok(run)

@@ -14,6 +14,7 @@ use kalends_core::domain::{
     Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
 use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED, Lease};
+use kalends_core::webhooks::{WebhookEvent, booking_sync_data};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{EventDraft, EventKey, Window};
@@ -227,12 +228,23 @@ async fn push(
         .await;
     match result {
         Ok(remote) => {
-            store.event_synced(booking.id, connection.id, &remote.id, booking.version).await?;
+            let data = booking_sync_data(
+                booking.id,
+                booking.version,
+                connection.id,
+                &connection.provider.to_string(),
+                Some(&remote.id),
+                None,
+            );
+            let events = [WebhookEvent::new("booking.synced", data)];
+            store
+                .event_synced(booking.id, connection.id, &remote.id, booking.version, &events)
+                .await?;
             settle_external_edit(store, current).await?;
             Ok(())
         }
         Err(error) => {
-            record_failure(store, booking.id, connection.id, &error).await?;
+            record_failure(store, booking, connection, &error).await?;
             Err(error)
         }
     }
@@ -264,7 +276,7 @@ async fn remove(
             Ok(())
         }
         Err(error) => {
-            record_failure(store, event.booking_id, event.connection_id, &error).await?;
+            record_failure(store, booking, &connection, &error).await?;
             Err(error)
         }
     }
@@ -356,8 +368,8 @@ async fn settle_external_edit(
 /// connection is `needs_reauth` already); anything else fails it with the provider's words.
 async fn record_failure(
     store: &Store,
-    booking_id: Uuid,
-    connection_id: Uuid,
+    booking: &Booking,
+    connection: &Connection,
     error: &ConnectionError,
 ) -> Result<(), StoreError> {
     let message = error.to_string();
@@ -366,5 +378,12 @@ async fn record_failure(
         e if e.is_retryable() => EventState::Pending,
         _ => EventState::Failed,
     };
-    store.event_finished(booking_id, connection_id, state, Some(&message)).await
+    let mut events = Vec::new();
+    if state == EventState::Failed {
+        let (provider, error) = (connection.provider.to_string(), Some(message.as_str()));
+        let data =
+            booking_sync_data(booking.id, booking.version, connection.id, &provider, None, error);
+        events.push(WebhookEvent::new("booking.sync_failed", data));
+    }
+    store.event_finished_with(booking.id, connection.id, state, Some(&message), &events).await
 }

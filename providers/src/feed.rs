@@ -23,8 +23,7 @@ mod test_server;
 #[cfg(test)]
 mod tests;
 
-pub use address::AddressKind;
-pub(crate) use address::{GuardedResolver, forbidden_kind};
+pub use address::{AddressKind, GuardedResolver, forbidden_kind};
 pub use error::FetchError;
 pub use fetcher::{FetchPolicy, Fetched, Fetcher, Validators};
 pub use normalize::normalize_url;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
+use webhook_endpoints::EventSchemas;
 
 pub mod api_keys;
 pub mod availability;
@@ -35,6 +36,7 @@ pub mod invites;
 pub mod resources;
 pub mod settings;
 pub mod staff;
+pub mod webhook_endpoints;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -97,7 +99,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Kalends API", description = "Calendar connector for booking businesses."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EventSchemas),
     security(("api_key" = [])),
     tags(
         (name = "bookings", description = "The host's bookings"),
@@ -112,6 +114,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "conflicts", description = "Double bookings"),
         (name = "connections", description = "Staff members' Google and Microsoft calendars"),
         (name = "api-keys", description = "The tenant's API keys"),
+        (name = "webhooks", description = "Signed outbound webhooks (Standard Webhooks v1)"),
     )
 )]
 struct ApiDoc;
@@ -145,6 +148,7 @@ pub fn router() -> Router<AppState> {
         .merge(connections::router())
         .merge(api_keys::router())
         .merge(dashboard_link::router())
+        .merge(webhook_endpoints::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router

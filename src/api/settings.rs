@@ -41,6 +41,8 @@ pub struct SettingsDoc {
     cancelled_retention_days: u32,
     /// Colours by status: `{confirmed, tentative}`.
     colors: Value,
+    /// Who receives alert e-mails (a feed failing for 30 minutes, and its recovery); default none.
+    alert_emails: Vec<String>,
 }
 
 /// The tenant's settings.
@@ -104,6 +106,12 @@ fn check(s: &TenantSettings) -> Result<(), Vec<super::error::FieldError>> {
             "reminder_offsets_minutes",
             "at most 10 offsets, each from 1 minute to 4 weeks (40320)",
         );
+    }
+    if s.alert_emails.len() > 10 {
+        c.fail("alert_emails", "at most 10 addresses");
+    }
+    for email in &s.alert_emails {
+        c.email("alert_emails", email);
     }
     if s.cancelled_retention_days > 365 {
         c.fail("cancelled_retention_days", "must be at most 365");

@@ -21,6 +21,7 @@ mod hardening_shared;
 mod hardening_writes;
 mod helpers;
 mod invites;
+mod outbound_webhooks;
 mod process;
 mod queue;
 #[path = "../support/smtp_sink.rs"]

@@ -68,6 +68,8 @@ pub struct TenantSettings {
     pub cancelled_retention_days: u32,
     /// Event colours by status.
     pub colors: StatusColors,
+    /// Who receives alert e-mails (a feed failing, and recovering); none by default.
+    pub alert_emails: Vec<String>,
 }
 
 impl Default for TenantSettings {
@@ -85,6 +87,7 @@ impl Default for TenantSettings {
             external_edit_policy: ExternalEditPolicy::Restore,
             cancelled_retention_days: 30,
             colors: StatusColors::default(),
+            alert_emails: Vec::new(),
         }
     }
 }

@@ -6,15 +6,14 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::conflicts::recheck_owner;
+use crate::config::AlertsConfig;
 use crate::domain::{Import, ImportRun, ImportStatus, NewImport, RunCounts, RunOutcome, Tenant};
 use crate::imports;
-use crate::store::{Detection, ImportPatch, RunRecord, RunResult};
+use crate::store::{AlertDraft, AlertRule, Detection, ImportPatch, RunRecord, RunResult};
+use crate::webhooks::{self, FeedItemRef, WebhookEvent};
 use crate::{Store, StoreError};
 
-/// Records a finished run of `import` (started at `started_at`): what changed (for a feed that
-/// was read), the run log, the import's status (failing once `failure_threshold` runs in a row
-/// failed, ok again after a success), and its lease released, in one transaction. A run that
-/// read the feed then looks for conflicts of the import's owner; its findings are returned.
+/// Records a finished run of `import` with the default alert timings: see [`record_run_with`].
 pub async fn record_run(
     store: &Store,
     tenant: &Tenant,
@@ -23,6 +22,35 @@ pub async fn record_run(
     result: RunResult<'_>,
     failure_threshold: u32,
 ) -> Result<(ImportRun, Option<Detection>), StoreError> {
+    let alerts = AlertsConfig::default();
+    let policy = RunPolicy { failure_threshold, alerts: &alerts };
+    record_run_with(store, tenant, import, started_at, result, policy).await
+}
+
+/// How a run is judged: the failed runs in a row that make an import `failing`, and when the
+/// tenant is alerted.
+#[derive(Clone, Copy, Debug)]
+pub struct RunPolicy<'a> {
+    /// Failed runs in a row after which the import is `failing`.
+    pub failure_threshold: u32,
+    /// The alert timings (`[alerts]`).
+    pub alerts: &'a AlertsConfig,
+}
+
+/// Records a finished run of `import` (started at `started_at`): what changed (for a feed that
+/// was read), the run log, the import's status (failing once `failure_threshold` runs in a row
+/// failed, ok again after a success), the webhook events and alerts it owes, and its lease
+/// released, in one transaction. A run that read the feed then looks for conflicts of the
+/// import's owner; its findings are returned.
+pub async fn record_run_with(
+    store: &Store,
+    tenant: &Tenant,
+    import: &Import,
+    started_at: DateTime<Utc>,
+    result: RunResult<'_>,
+    policy: RunPolicy<'_>,
+) -> Result<(ImportRun, Option<Detection>), StoreError> {
+    let failure_threshold = policy.failure_threshold;
     let zone = store.owner_zone(tenant, import.data.owner).await?;
     let stored = store.stored_items(import.id).await?;
     let finished_at = crate::store::now();
@@ -65,13 +93,157 @@ pub async fn record_run(
         n if n >= failure_threshold => ImportStatus::Failing,
         _ => import.status,
     };
-    let record = RunRecord { run: &run, diff, status, failures, validators };
+    let wanted = store.wanted_event_types(tenant.id).await?;
+    let mut events = Vec::new();
+    if !wanted.is_empty() {
+        events = run_events(import, &run, status, failures, &stored, diff.as_ref());
+        events.retain(|e| wanted.contains(e.event_type));
+    }
+    let mut alerts = Vec::new();
+    if !tenant.settings.alert_emails.is_empty() {
+        let failing_since = store.import_failing_since(import.id).await?;
+        alerts = run_alerts(import, &run, failing_since, policy.alerts);
+    }
+    let alerts_due = finished_at + seconds(policy.alerts.digest_window_secs);
+    let record =
+        RunRecord { run: &run, diff, status, failures, validators, events, alerts, alerts_due };
     store.save_import_run(tenant, import, zone, &record).await?;
     let found = match run.outcome {
         RunOutcome::Ok => Some(recheck_owner(store, tenant.id, import.data.owner).await?),
         RunOutcome::NotModified | RunOutcome::Failed => None,
     };
     Ok((run, found))
+}
+
+fn seconds(secs: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+}
+
+/// The alerts a run may raise: the import failing for `import_failing_after_secs` since its first
+/// failed run (once a streak, and not again within the quiet period), and its recovery (only
+/// when the failure was alerted).
+fn run_alerts(
+    import: &Import,
+    run: &ImportRun,
+    failing_since: Option<DateTime<Utc>>,
+    config: &AlertsConfig,
+) -> Vec<AlertDraft> {
+    let feed = import.data.name.clone().unwrap_or_else(|| import.data.platform.as_str().to_owned());
+    let (resource, staff) = import.data.owner.columns();
+    let owner = match (resource, staff) {
+        (Some(id), _) => ("Resource", id.to_string()),
+        (_, Some(id)) => ("Staff member", id.to_string()),
+        (None, None) => ("Owner", String::new()),
+    };
+    let link = format!("/api/v1/imports/{}", import.id);
+    let at = run.finished_at;
+    match (run.outcome, failing_since) {
+        (RunOutcome::Failed, since) => {
+            let since = since.unwrap_or(run.started_at);
+            if at - since < seconds(config.import_failing_after_secs) {
+                return Vec::new();
+            }
+            let quiet_from = at - seconds(config.quiet_period_secs);
+            let facts = vec![
+                ("Feed".to_owned(), format!("{feed} ({})", import.data.platform.as_str())),
+                ("Failing since".to_owned(), since.format("%Y-%m-%d %H:%M UTC").to_string()),
+                ("Last error".to_owned(), run.error.clone().unwrap_or_default()),
+                (owner.0.to_owned(), owner.1),
+                (
+                    "What it affects".to_owned(),
+                    "Dates booked or closed on the platform since then are not blocked in Kalends."
+                        .to_owned(),
+                ),
+            ];
+            vec![AlertDraft {
+                kind: "import_failing",
+                object_id: import.id,
+                summary: format!("Feed import failing: {feed}"),
+                facts,
+                link,
+                rule: AlertRule::Unless(since.min(quiet_from)),
+            }]
+        }
+        (RunOutcome::Ok | RunOutcome::NotModified, Some(since)) => {
+            let facts = vec![
+                ("Feed".to_owned(), format!("{feed} ({})", import.data.platform.as_str())),
+                ("Failed from".to_owned(), since.format("%Y-%m-%d %H:%M UTC").to_string()),
+                ("Recovered at".to_owned(), at.format("%Y-%m-%d %H:%M UTC").to_string()),
+                (owner.0.to_owned(), owner.1),
+            ];
+            vec![AlertDraft {
+                kind: "import_recovered",
+                object_id: import.id,
+                summary: format!("Feed import recovered: {feed}"),
+                facts,
+                link,
+                rule: AlertRule::After { kind: "import_failing", since },
+            }]
+        }
+        (RunOutcome::Ok | RunOutcome::NotModified, None) => Vec::new(),
+    }
+}
+
+/// An item as the feed has it now.
+fn fresh(item: &crate::ical::BusyItem) -> FeedItemRef<'_> {
+    FeedItemRef {
+        uid: &item.uid,
+        recurrence_id: item.recurrence_id.as_deref().unwrap_or(""),
+        kind: item.kind,
+        summary: item.summary.as_deref(),
+        span: &item.span,
+    }
+}
+
+/// The webhook events a run owes: the import starting to fail or recovering, and each item the
+/// feed brought, changed or took away.
+fn run_events(
+    import: &Import,
+    run: &ImportRun,
+    status: ImportStatus,
+    failures: u32,
+    stored: &[imports::StoredItem],
+    diff: Option<&imports::Diff<'_>>,
+) -> Vec<WebhookEvent> {
+    let mut events = Vec::new();
+    let was_failing = import.status == ImportStatus::Failing;
+    match (was_failing, status) {
+        (false, ImportStatus::Failing) => events.push(WebhookEvent::new(
+            "feed_import.failed",
+            webhooks::import_status_data(import, run, failures),
+        )),
+        (true, ImportStatus::Ok) => events.push(WebhookEvent::new(
+            "feed_import.recovered",
+            webhooks::import_status_data(import, run, failures),
+        )),
+        _ => {}
+    }
+    let Some(diff) = diff else {
+        return events;
+    };
+    for item in &diff.added {
+        events.push(WebhookEvent::new(
+            "feed_item.created",
+            webhooks::feed_item_data(import, fresh(item)),
+        ));
+    }
+    for (_, item) in &diff.updated {
+        events.push(WebhookEvent::new(
+            "feed_item.updated",
+            webhooks::feed_item_data(import, fresh(item)),
+        ));
+    }
+    for gone in stored.iter().filter(|s| diff.removed.contains(&s.id)) {
+        let item = FeedItemRef {
+            uid: &gone.uid,
+            recurrence_id: &gone.recurrence_id,
+            kind: gone.kind,
+            summary: gone.summary.as_deref(),
+            span: &gone.span,
+        };
+        events.push(WebhookEvent::new("feed_item.removed", webhooks::feed_item_data(import, item)));
+    }
+    events
 }
 
 /// Removes an import: the dates it blocked are free again, and the conflicts they caused settle.

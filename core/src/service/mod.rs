@@ -24,4 +24,5 @@ pub mod directory;
 pub mod feeds;
 pub mod imports;
 pub mod tenants;
+pub mod webhooks;
 pub mod widgets;

@@ -4,6 +4,31 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::webhooks::record_webhook_events;
+use crate::webhooks::WebhookEvent;
+
+/// Runs `$update` (an `UPDATE booking_events ... RETURNING tenant_id`, fetched optionally in
+/// `$tx`) and records `$events` for that tenant in the same transaction (none when no row
+/// changed); wakes the relay when it recorded any.
+macro_rules! update_with_events {
+    ($store:expr, $events:expr, $at:expr, |$tx:ident| $update:expr) => {{
+        let recorded = with_pool!($store, |pool| async {
+            let mut $tx = pool.begin().await?;
+            let done: Option<(Uuid,)> = $update;
+            let recorded = match done {
+                Some((tenant_id,)) => record_webhook_events!($tx, tenant_id, $events, $at),
+                None => 0,
+            };
+            $tx.commit().await?;
+            Ok::<usize, StoreError>(recorded)
+        }
+        .await)?;
+        if recorded > 0 {
+            $store.outbox_signal.notify_one();
+        }
+    }};
+}
+
 use super::{Lease, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use crate::domain::{Booking, Connection, Provider};
 use crate::job::Job;
@@ -196,23 +221,23 @@ impl Store {
         connection_id: Uuid,
         remote_id: &str,
         version: i64,
+        events: &[WebhookEvent],
     ) -> Result<(), StoreError> {
         let at = now();
-        with_pool!(self, |pool| {
-            sqlx::query(
+        update_with_events!(self, events, at, |tx| {
+            sqlx::query_as(
                 "UPDATE booking_events SET remote_id = $1, state = 'synced', synced_version = $2, last_error = NULL, \
                  synced_at = $3, updated_at = $3 WHERE booking_id = $4 AND connection_id = $5 \
-                 AND (synced_version IS NULL OR synced_version <= $2)",
+                 AND (synced_version IS NULL OR synced_version <= $2) RETURNING tenant_id",
             )
             .bind(remote_id)
             .bind(version)
             .bind(at)
             .bind(booking_id)
             .bind(connection_id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+            .fetch_optional(&mut *tx)
+            .await?
+        });
         Ok(())
     }
 
@@ -225,20 +250,30 @@ impl Store {
         state: EventState,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE booking_events SET state = $1, last_error = $2, updated_at = $3 \
-                 WHERE booking_id = $4 AND connection_id = $5",
-            )
-            .bind(state.as_str())
-            .bind(error)
-            .bind(now())
-            .bind(booking_id)
-            .bind(connection_id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+        self.event_finished_with(booking_id, connection_id, state, error, &[]).await
+    }
+
+    /// [`Self::event_finished`] recording `events` (`booking.sync_failed`) in its transaction.
+    pub async fn event_finished_with(
+        &self,
+        booking_id: Uuid,
+        connection_id: Uuid,
+        state: EventState,
+        error: Option<&str>,
+        events: &[WebhookEvent],
+    ) -> Result<(), StoreError> {
+        let at = now();
+        update_with_events!(self, events, at, |tx| sqlx::query_as(
+            "UPDATE booking_events SET state = $1, last_error = $2, updated_at = $3 \
+                 WHERE booking_id = $4 AND connection_id = $5 RETURNING tenant_id",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(at)
+        .bind(booking_id)
+        .bind(connection_id)
+        .fetch_optional(&mut *tx)
+        .await?);
         Ok(())
     }
 
@@ -268,24 +303,58 @@ impl Store {
         self.release_lease(&Lease::BOOKING_SYNC, booking_id.into()).await
     }
 
-    /// Marks the booking's events still pending as failed with `error` (its sync was given up).
+    /// Marks the booking's events still pending as failed with `error` (its sync was given up),
+    /// recording a `booking.sync_failed` event for each.
     pub async fn fail_pending_events(
         &self,
         booking_id: Uuid,
         error: &str,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query(
+        let at = now();
+        let recorded = with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let failed: Vec<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE booking_events SET state = 'failed', last_error = $1, updated_at = $2 \
-                 WHERE booking_id = $3 AND state = 'pending'",
+                 WHERE booking_id = $3 AND state = 'pending' RETURNING tenant_id, connection_id",
             )
             .bind(error)
-            .bind(now())
+            .bind(at)
             .bind(booking_id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut events = Vec::with_capacity(failed.len());
+            for (_, connection_id) in &failed {
+                let found: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT c.provider, b.version FROM connections c, bookings b \
+                     WHERE c.id = $1 AND b.id = $2",
+                )
+                .bind(connection_id)
+                .bind(booking_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((provider, version)) = found {
+                    let data = crate::webhooks::booking_sync_data(
+                        booking_id,
+                        version,
+                        *connection_id,
+                        &provider,
+                        None,
+                        Some(error),
+                    );
+                    events.push(WebhookEvent::new("booking.sync_failed", data));
+                }
+            }
+            let recorded = match failed.first() {
+                Some((tenant_id, _)) => record_webhook_events!(tx, *tenant_id, &events, at),
+                None => 0,
+            };
+            tx.commit().await?;
+            Ok::<usize, StoreError>(recorded)
+        }
+        .await)?;
+        if recorded > 0 {
+            self.outbox_signal.notify_one();
+        }
         Ok(())
     }
 
@@ -295,21 +364,19 @@ impl Store {
         booking_id: Uuid,
         connection_id: Uuid,
         note: &str,
+        events: &[WebhookEvent],
     ) -> Result<(), StoreError> {
         let at = now();
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE booking_events SET external_edit = $1, external_edit_at = $2, updated_at = $2 \
-                 WHERE booking_id = $3 AND connection_id = $4",
-            )
-            .bind(note)
-            .bind(at)
-            .bind(booking_id)
-            .bind(connection_id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+        update_with_events!(self, events, at, |tx| sqlx::query_as(
+            "UPDATE booking_events SET external_edit = $1, external_edit_at = $2, updated_at = $2 \
+                 WHERE booking_id = $3 AND connection_id = $4 RETURNING tenant_id",
+        )
+        .bind(note)
+        .bind(at)
+        .bind(booking_id)
+        .bind(connection_id)
+        .fetch_optional(&mut *tx)
+        .await?);
         Ok(())
     }
 

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use super::webhooks::record_webhook_events;
 use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Severity, Source};
 use crate::domain::{BookingStatus, Owner, Platform};
 use crate::ical::ItemKind;
+use crate::webhooks::WebhookEvent;
 
 /// Runs a [`BusyQuery`] on `$executor` (a pool, or `&mut *tx`); evaluates to the raw rows.
 macro_rules! fetch_busy {
@@ -380,6 +382,7 @@ impl Store {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let mut detection = Detection::default();
+            let (mut opened, mut resolved) = (Vec::new(), Vec::new());
             for id in gone {
                 let done = sqlx::query(
                     "UPDATE conflicts SET status = 'resolved', resolved_at = $1, \
@@ -390,6 +393,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 detection.resolved += done.rows_affected() as usize;
+                if done.rows_affected() > 0 {
+                    resolved.push(*id);
+                }
             }
             for (id, f) in changed {
                 sqlx::query(
@@ -422,13 +428,14 @@ impl Store {
                     continue;
                 }
                 let (resource_id, staff_id) = f.owner.columns();
+                let id = Uuid::now_v7();
                 let inserted = sqlx::query(
                     "INSERT INTO conflicts (id, tenant_id, resource_id, staff_id, pair_key, span_start, \
                      span_end, severity, items, suggestion, status, detected_at, item_a, item_b) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, $13) \
                      ON CONFLICT (tenant_id, pair_key) WHERE status = 'open' DO NOTHING",
                 )
-                .bind(Uuid::now_v7())
+                .bind(id)
                 .bind(tenant_id)
                 .bind(resource_id)
                 .bind(staff_id)
@@ -444,8 +451,27 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 detection.opened += inserted.rows_affected() as usize;
+                if inserted.rows_affected() > 0 {
+                    opened.push(id);
+                }
             }
+            let mut events = Vec::new();
+            for (ids, event_type) in
+                [(&opened, "conflict.opened"), (&resolved, "conflict.resolved")]
+            {
+                for id in ids {
+                    let sql = format!("SELECT {COLUMNS} FROM conflicts WHERE id = $1");
+                    let row: ConflictRow =
+                        sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_one(&mut *tx).await?;
+                    let data = crate::webhooks::conflict_data(&Conflict::try_from(row)?);
+                    events.push(WebhookEvent::new(event_type, data));
+                }
+            }
+            let recorded = record_webhook_events!(tx, tenant_id, &events, at);
             tx.commit().await?;
+            if recorded > 0 {
+                self.outbox_signal.notify_one();
+            }
             Ok::<_, StoreError>(detection)
         })
     }
@@ -501,19 +527,38 @@ impl Store {
         if !conflict.open {
             return Err(StoreError::AlreadyResolved);
         }
-        with_pool!(self, |pool| {
-            sqlx::query(
+        let at = now();
+        let mut resolved = conflict;
+        (resolved.open, resolved.resolved_at) = (false, Some(at));
+        (resolved.resolution, resolved.note) = (Some("manual".into()), note.clone());
+        let events =
+            [WebhookEvent::new("conflict.resolved", crate::webhooks::conflict_data(&resolved))];
+        let notify = with_pool!(self, |pool| {
+            async {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
                 "UPDATE conflicts SET status = 'resolved', resolved_at = $1, resolution = 'manual', \
                  note = $2 WHERE tenant_id = $3 AND id = $4 AND status = 'open'",
             )
-            .bind(now())
+            .bind(at)
             .bind(&note)
             .bind(tenant_id)
             .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            .execute(&mut *tx)
+            .await?;
+            let recorded = if done.rows_affected() > 0 {
+                record_webhook_events!(tx, tenant_id, &events, at)
+            } else {
+                0
+            };
+            tx.commit().await?;
+            Ok::<_, StoreError>(recorded > 0)
+        }
+        .await
         })?;
+        if notify {
+            self.outbox_signal.notify_one();
+        }
         self.conflict(tenant_id, id).await
     }
 

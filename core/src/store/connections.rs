@@ -5,6 +5,8 @@ use secrecy::SecretString;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::webhooks::WebhookEvent;
+
 use super::booking_events::{BEHIND, LEFT_DELETED};
 use super::{
     Lease, LeaseKey, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
@@ -225,6 +227,18 @@ impl Store {
         let refresh =
             new.tokens.refresh_token.as_ref().map(|t| sealer.seal(t, &context(id, "refresh")));
         let at = now();
+        // A connection that had lost its grant (or was disconnected) is back.
+        let reconnected: Vec<WebhookEvent> = existing
+            .as_ref()
+            .filter(|c| c.status != ConnectionStatus::Active)
+            .map(|c| {
+                let provider = c.provider.to_string();
+                let data =
+                    crate::webhooks::connection_data(id, c.staff_id, &provider, "active", None);
+                WebhookEvent::new("connection.reconnected", data)
+            })
+            .into_iter()
+            .collect();
         let replayed = match existing {
             Some(_) => {
                 with_pool!(self, |pool| {
@@ -251,6 +265,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     let replayed = record_connection_owed!(tx, tenant_id, id, owed, at);
+                    super::webhooks::record_webhook_events!(tx, tenant_id, &reconnected, at);
                     tx.commit().await?;
                     Ok::<_, StoreError>(replayed)
                 })?
@@ -293,6 +308,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     let replayed = record_connection_owed!(tx, tenant_id, id, owed, at);
+                    super::webhooks::record_webhook_events!(tx, tenant_id, &reconnected, at);
                     tx.commit().await?;
                     Ok::<_, StoreError>(replayed)
                 })?
@@ -591,11 +607,12 @@ impl Store {
         let fell = with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
             // A connection that just lost its grant owes its staff member an e-mail.
-            let previous: Option<(String, Uuid)> =
-                sqlx::query_as("SELECT status, tenant_id FROM connections WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let previous: Option<(String, Uuid, Uuid, String)> = sqlx::query_as(
+                "SELECT status, tenant_id, staff_id, provider FROM connections WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE connections SET status = $1, last_error = $2, \
                  last_sync_at = COALESCE($3, last_sync_at), updated_at = $4 \
@@ -608,10 +625,32 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            let fell = match previous {
-                Some((was, tenant_id)) if reauth && was == "active" => Some(tenant_id),
+            let fell = match &previous {
+                Some((was, tenant_id, ..)) if reauth && was == "active" => Some(*tenant_id),
                 _ => None,
             };
+            let mut recorded = 0;
+            if let Some((was, tenant_id, staff_id, provider)) = &previous {
+                let event = match (was.as_str(), status) {
+                    ("active", ConnectionStatus::NeedsReauth) => Some("connection.needs_reauth"),
+                    ("needs_reauth", ConnectionStatus::Active) => Some("connection.reconnected"),
+                    _ => None,
+                };
+                let events: Vec<WebhookEvent> = event
+                    .map(|event| {
+                        let data = crate::webhooks::connection_data(
+                            id,
+                            *staff_id,
+                            provider,
+                            status.as_str(),
+                            last_error,
+                        );
+                        WebhookEvent::new(event, data)
+                    })
+                    .into_iter()
+                    .collect();
+                recorded = super::webhooks::record_webhook_events!(tx, *tenant_id, &events, at);
+            }
             if let Some(tenant_id) = fell {
                 let job = super::outbox::encode(&crate::job::Job::NotifyReauth {
                     tenant_id,
@@ -620,7 +659,7 @@ impl Store {
                 sqlx::query(super::outbox::INSERT).bind(&job).bind(at).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok::<_, StoreError>(fell.is_some())
+            Ok::<_, StoreError>(fell.is_some() || recorded > 0)
         }
         .await)?;
         if fell {

@@ -164,6 +164,12 @@ pub struct RunRecord<'a> {
     pub failures: u32,
     /// The validators for the next conditional GET, for a feed that was read.
     pub validators: Option<(Option<String>, Option<String>)>,
+    /// The webhook events the run owes (recorded in its transaction).
+    pub events: Vec<crate::webhooks::WebhookEvent>,
+    /// The alerts it may raise (each as its rule allows).
+    pub alerts: Vec<super::AlertDraft>,
+    /// When raised alerts are sent (after the digest window).
+    pub alerts_due: DateTime<Utc>,
 }
 
 /// An item the last run of an import stored.
@@ -421,10 +427,11 @@ impl Store {
         zone: TimeZone,
         record: &RunRecord<'_>,
     ) -> Result<(), StoreError> {
-        let RunRecord { run, diff, status, failures, validators } = record;
+        let RunRecord { run, diff, status, failures, validators, events, alerts, alerts_due } =
+            record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
-        with_pool!(self, |pool| {
+        let recorded = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             if let Some(d) = diff {
                 for id in &d.removed {
@@ -482,7 +489,9 @@ impl Store {
             sqlx::query(
                 "UPDATE imports SET status = $1, consecutive_failures = $2, running_until = NULL, \
                  etag = CASE WHEN $3 THEN $4 ELSE etag END, \
-                 last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END WHERE id = $6",
+                 last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END, \
+                 failing_since = CASE WHEN $7 THEN COALESCE(failing_since, $8) ELSE NULL END \
+                 WHERE id = $6",
             )
             .bind(status.as_str())
             .bind(i64::from(*failures))
@@ -490,12 +499,20 @@ impl Store {
             .bind(etag)
             .bind(last_modified)
             .bind(import.id)
+            .bind(run.outcome == RunOutcome::Failed)
+            .bind(run.started_at)
             .execute(&mut *tx)
             .await?;
             insert_run!(tx, tenant.id, run);
+            let recorded = super::webhooks::record_webhook_events!(tx, tenant.id, events, at);
+            let raised = super::alerts::record_alerts!(tx, tenant.id, alerts, at, *alerts_due);
+            let recorded = recorded + usize::try_from(raised).unwrap_or(usize::MAX);
             tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(recorded)
         })?;
+        if recorded > 0 {
+            self.outbox_signal.notify_one();
+        }
         Ok(())
     }
 

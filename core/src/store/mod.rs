@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::config::{DatabaseConfig, DatabaseKind};
 
+pub(crate) mod alerts;
 mod api_keys;
 mod blocks;
 mod booking_events;
@@ -36,14 +37,16 @@ mod imports;
 mod job_records;
 mod lease;
 mod maintenance;
-mod outbox;
+pub(crate) mod outbox;
 mod owner_writes;
 mod resources;
 mod staff;
 mod tenants;
+pub(crate) mod webhooks;
 mod widgets;
 mod zones;
 
+pub use alerts::{Alert, AlertDraft, AlertRule};
 pub use api_keys::{ApiKeyInfo, Revocation};
 pub use booking_events::{BookingEvent, EventState, LEFT_DELETED};
 pub use bookings::{BookingFilter, OwedJobs, UpsertOutcome};
@@ -61,6 +64,10 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
+pub use webhooks::{
+    AfterAttempt, AttemptRecord, Claim, DeliveryStatus, DeliveryWork, NewWebhookEndpoint,
+    WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch, secret_context,
+};
 pub use widgets::{AvailabilityWidget, WidgetLookup};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses; on

@@ -5,6 +5,7 @@
 //! Building a message is pure; only [`Mailer::send`] does I/O. Nothing here logs a body or an
 //! address.
 
+mod alert;
 mod invite;
 mod links;
 mod page;
@@ -20,6 +21,7 @@ use kalends_core::ical::write::Party;
 use lettre::message::{Mailbox, MessageBuilder};
 use lettre::{Address, Message};
 
+pub use alert::{AlertEmail, AlertItem, alert_message};
 pub use invite::{InviteEmail, invite_message};
 pub use reconnect::{ReconnectEmail, reconnect_message};
 pub use reminder::{ReminderEmail, reminder_message};

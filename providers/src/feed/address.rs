@@ -172,9 +172,9 @@ pub(crate) enum ResolveRefusal {
 /// Filtering here, on the addresses reqwest is about to connect to, is what defeats DNS
 /// rebinding: a name cannot pass a check with one answer and connect with another.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct GuardedResolver {
+pub struct GuardedResolver {
     /// When true every address is allowed (the operator opted in).
-    pub(crate) allow_private_networks: bool,
+    pub allow_private_networks: bool,
 }
 
 impl Resolve for GuardedResolver {

@@ -1,0 +1,394 @@
+//! One attempt to deliver an outbound webhook (Standard Webhooks v1) to one endpoint: POST the
+//! recorded body signed with the endpoint's secret(s), record the attempt, and owe the next one
+//! on the configured schedule (a `Retry-After` waits longer), or give up: the schedule is spent,
+//! the endpoint answered `410 Gone`, or it has been failing for days (both disable it).
+//!
+//! Delivery is at least once: the attempt is recorded after the request, so a worker that dies
+//! in between sends it again (same `webhook-id`, which receivers deduplicate on).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use kalends_core::Store;
+use kalends_core::config::WebhooksConfig;
+use kalends_core::seal::Sealer;
+use kalends_core::service::webhooks::signing_secrets;
+use kalends_core::store::{
+    AfterAttempt, AlertDraft, AlertRule, AttemptRecord, Claim, DeliveryWork, WebhookAttempt,
+};
+use kalends_core::webhooks::{message_id, signature};
+use kalends_providers::feed::{GuardedResolver, forbidden_kind};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use uuid::Uuid;
+
+use crate::JobError;
+
+/// Bytes of an answer's body kept in the delivery log.
+const EXCERPT_BYTES: usize = 1024;
+
+/// Sends webhook deliveries: one HTTP client whose resolver refuses private addresses (unless
+/// the operator allows them), no redirects, no proxy, the attempt's time limit.
+#[derive(Clone, Debug)]
+pub struct WebhookSender {
+    client: reqwest::Client,
+    config: Arc<WebhooksConfig>,
+}
+
+/// The client could not be built (the TLS backend failed to start).
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the webhook HTTP client")]
+pub struct SenderError(#[source] reqwest::Error);
+
+impl WebhookSender {
+    /// A sender following `config` (`[webhooks]`).
+    pub fn new(config: &WebhooksConfig) -> Result<Self, SenderError> {
+        let client = reqwest::Client::builder()
+            // A redirect is a failure (3xx counts as one), and is never followed to an address
+            // that was not checked.
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private_networks: config.allow_private_networks,
+            }))
+            .timeout(Duration::from_secs(config.delivery_timeout_secs))
+            .user_agent(concat!("Kalends-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .referer(false)
+            .build()
+            .map_err(SenderError)?;
+        Ok(Self { client, config: Arc::new(config.clone()) })
+    }
+}
+
+/// Makes the delivery's next attempt, if it is due and nobody else is making it.
+#[tracing::instrument(skip_all, fields(%tenant_id, %delivery_id))]
+pub async fn run(
+    store: &Store,
+    sealer: &Sealer,
+    sender: &WebhookSender,
+    tenant_id: Uuid,
+    delivery_id: Uuid,
+) -> Result<(), JobError> {
+    let lease = Duration::from_secs(sender.config.delivery_timeout_secs + 30);
+    let work = match store.claim_webhook_delivery(delivery_id, lease).await? {
+        Claim::Claimed(work) => work,
+        Claim::Busy(until) => {
+            // Held by an attempt that may have died with its worker: look again once it expires.
+            let wait = (until - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
+            return Err(JobError::transient_after(
+                "another attempt holds the delivery",
+                Some(wait),
+            ));
+        }
+        Claim::NotDue(due) => {
+            // Started early: come back when it is due (a duplicate then finds it done).
+            let wait = (due - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(100);
+            return Err(JobError::transient_after("the next attempt is not due yet", Some(wait)));
+        }
+        Claim::Done => return Ok(()),
+    };
+    if !work.endpoint.enabled {
+        store.abandon_webhook_delivery(delivery_id).await?;
+        return Ok(());
+    }
+    let attempted_at = Utc::now();
+    let started = Instant::now();
+    let answer = attempt(sealer, sender, &work, attempted_at).await;
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let mut record = judge(&sender.config, &work, attempted_at, duration_ms, answer);
+    if let AfterAttempt::DisableEndpoint(reason) = &record.next {
+        tracing::warn!(endpoint = %work.endpoint.id, %reason, "webhook endpoint disabled");
+        record.alerts.push(disabled_alert(&work, reason));
+    }
+    if let Some(error) = &record.log.error {
+        tracing::info!(endpoint = %work.endpoint.id, attempt = work.attempt, %error, "webhook attempt failed");
+    }
+    store.finish_webhook_attempt(&work, &record).await?;
+    Ok(())
+}
+
+/// The alert telling the tenant its endpoint was disabled: once each time it is disabled (an
+/// alert about it from before its last change does not count).
+fn disabled_alert(work: &DeliveryWork, reason: &str) -> AlertDraft {
+    let endpoint = &work.endpoint;
+    let since = endpoint.failing_since.unwrap_or(endpoint.updated_at);
+    AlertDraft {
+        kind: "webhook_endpoint_disabled",
+        object_id: endpoint.id,
+        summary: format!(
+            "Webhook endpoint disabled: {}",
+            endpoint.description.as_deref().unwrap_or("no description")
+        ),
+        facts: vec![
+            ("Why".to_owned(), reason.to_owned()),
+            ("Failing since".to_owned(), since.format("%Y-%m-%d %H:%M UTC").to_string()),
+            (
+                "What it affects".to_owned(),
+                "No events are sent to it until it is enabled again (PATCH enabled: true); \
+                 failed deliveries can be retried."
+                    .to_owned(),
+            ),
+        ],
+        link: format!("/api/v1/webhook-endpoints/{}", endpoint.id),
+        rule: AlertRule::Unless(endpoint.updated_at),
+    }
+}
+
+/// What the endpoint answered.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    excerpt: String,
+}
+
+/// Sends the request; an error is what prevented an answer (refused address, timeout, ...).
+async fn attempt(
+    sealer: &Sealer,
+    sender: &WebhookSender,
+    work: &DeliveryWork,
+    at: DateTime<Utc>,
+) -> Result<Answer, String> {
+    let url = reqwest::Url::parse(&work.endpoint.url).map_err(|e| format!("bad URL: {e}"))?;
+    check_literal_address(&url, sender.config.allow_private_networks)?;
+    let secrets = signing_secrets(sealer, &work.endpoint, at).map_err(|e| e.to_string())?;
+    let (msg_id, timestamp) = (message_id(work.event_id), at.timestamp());
+    let refs: Vec<_> = secrets.iter().collect();
+    let signed = signature(&refs, &msg_id, timestamp, &work.body).map_err(|e| e.to_string())?;
+    let response = sender
+        .client
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header("webhook-id", &msg_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signed)
+        .body(work.body.clone())
+        .send()
+        .await
+        .map_err(|e| error_chain(&e.without_url()))?;
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers(), Utc::now());
+    let excerpt = excerpt(response).await;
+    Ok(Answer { status, retry_after, excerpt })
+}
+
+/// IP literals are connected to without asking the resolver: held to the same rules here.
+fn check_literal_address(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        _ => return Ok(()),
+    };
+    match forbidden_kind(ip).filter(|_| !allow_private) {
+        Some(kind) => Err(format!("the endpoint is {kind}, which webhooks may not reach")),
+        None => Ok(()),
+    }
+}
+
+/// The error and its causes, joined (reqwest's own text alone says little).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?.to_utc();
+    (at - now).to_std().ok()
+}
+
+/// The first [`EXCERPT_BYTES`] of the answer's body (the rest is not read).
+async fn excerpt(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < EXCERPT_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    bytes.truncate(EXCERPT_BYTES);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The attempt's log line and what follows it.
+fn judge(
+    config: &WebhooksConfig,
+    work: &DeliveryWork,
+    attempted_at: DateTime<Utc>,
+    duration_ms: i64,
+    answer: Result<Answer, String>,
+) -> AttemptRecord {
+    let mut log = WebhookAttempt {
+        attempt: work.attempt,
+        attempted_at,
+        status_code: None,
+        duration_ms,
+        response_excerpt: None,
+        error: None,
+    };
+    let retry_after = match answer {
+        Ok(answer) => {
+            log.status_code = Some(i32::from(answer.status));
+            log.response_excerpt = Some(answer.excerpt).filter(|e| !e.is_empty());
+            if (200..300).contains(&answer.status) {
+                return AttemptRecord { log, next: AfterAttempt::Succeeded, alerts: Vec::new() };
+            }
+            if answer.status == 410 {
+                log.error = Some("the endpoint answered 410 Gone".into());
+                let reason = "the endpoint answered 410 Gone".to_owned();
+                let next = AfterAttempt::DisableEndpoint(reason);
+                return AttemptRecord { log, next, alerts: Vec::new() };
+            }
+            log.error = Some(format!("the endpoint answered {}", answer.status));
+            answer.retry_after
+        }
+        Err(error) => {
+            log.error = Some(error);
+            None
+        }
+    };
+    let next = after_failure(config, work, attempted_at, retry_after);
+    AttemptRecord { log, next, alerts: Vec::new() }
+}
+
+/// After a failed attempt: the next one on the schedule (later if `Retry-After` asks), or the
+/// end (the schedule is spent, or the endpoint has failed too long and is disabled).
+fn after_failure(
+    config: &WebhooksConfig,
+    work: &DeliveryWork,
+    attempted_at: DateTime<Utc>,
+    retry_after: Option<Duration>,
+) -> AfterAttempt {
+    let failing_since = work.endpoint.failing_since.unwrap_or(attempted_at);
+    let limit = chrono::Duration::seconds(
+        i64::try_from(config.disable_after_failing_secs).unwrap_or(i64::MAX),
+    );
+    if attempted_at - failing_since >= limit {
+        let since = failing_since.to_rfc3339();
+        return AfterAttempt::DisableEndpoint(format!("every delivery failed since {since}"));
+    }
+    let Some(step) =
+        usize::try_from(work.attempt).ok().and_then(|n| config.retry_schedule_secs.get(n))
+    else {
+        return AfterAttempt::Failed;
+    };
+    let longest = config.retry_schedule_secs.iter().copied().max().unwrap_or(0);
+    let wait = Duration::from_secs(*step)
+        .max(retry_after.unwrap_or_default().min(Duration::from_secs(longest)));
+    let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+    AfterAttempt::RetryAt(Utc::now() + wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use kalends_core::store::WebhookEndpoint;
+
+    use super::*;
+
+    fn work(attempt: i32, failing_since: Option<DateTime<Utc>>) -> DeliveryWork {
+        let at = Utc::now();
+        DeliveryWork {
+            delivery_id: Uuid::now_v7(),
+            attempt,
+            event_id: Uuid::now_v7(),
+            body: "{}".into(),
+            endpoint: WebhookEndpoint {
+                id: Uuid::now_v7(),
+                tenant_id: Uuid::now_v7(),
+                url: "https://example.com/hook".into(),
+                description: None,
+                event_types: vec![],
+                enabled: true,
+                disabled_reason: None,
+                secret: String::new(),
+                previous_secret: None,
+                previous_secret_until: None,
+                failing_since,
+                created_at: at,
+                updated_at: at,
+            },
+        }
+    }
+
+    fn answer(status: u16, retry_after: Option<u64>) -> Result<Answer, String> {
+        Ok(Answer {
+            status,
+            retry_after: retry_after.map(Duration::from_secs),
+            excerpt: String::new(),
+        })
+    }
+
+    fn waits(record: &AttemptRecord) -> i64 {
+        match record.next {
+            AfterAttempt::RetryAt(at) => (at - Utc::now()).num_seconds(),
+            ref other => panic!("no retry: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn failures_follow_the_schedule_then_give_up() {
+        let config = WebhooksConfig::default();
+        let now = Utc::now();
+        let after = |n| judge(&config, &work(n, None), now, 1, answer(500, None));
+        assert!((4..=5).contains(&waits(&after(1))));
+        assert!((299..=300).contains(&waits(&after(2))));
+        assert!((35_999..=36_000).contains(&waits(&after(7))));
+        assert_eq!(after(8).next, AfterAttempt::Failed);
+    }
+
+    #[test]
+    fn success_gone_and_redirects_are_told_apart() {
+        let (config, now) = (WebhooksConfig::default(), Utc::now());
+        assert_eq!(
+            judge(&config, &work(1, None), now, 1, answer(204, None)).next,
+            AfterAttempt::Succeeded
+        );
+        let gone = judge(&config, &work(1, None), now, 1, answer(410, None));
+        assert!(matches!(gone.next, AfterAttempt::DisableEndpoint(_)));
+        let moved = judge(&config, &work(1, None), now, 1, answer(301, None));
+        assert!(matches!(moved.next, AfterAttempt::RetryAt(_)));
+        assert_eq!(moved.log.error.as_deref(), Some("the endpoint answered 301"));
+    }
+
+    #[test]
+    fn retry_after_waits_longer_than_the_schedule_but_not_forever() {
+        let (config, now) = (WebhooksConfig::default(), Utc::now());
+        let record = judge(&config, &work(1, None), now, 1, answer(429, Some(120)));
+        assert!((119..=120).contains(&waits(&record)));
+        let record = judge(&config, &work(1, None), now, 1, answer(503, Some(10_000_000)));
+        assert!(waits(&record) <= 36_000);
+    }
+
+    #[test]
+    fn an_endpoint_failing_for_five_days_is_disabled() {
+        let (config, now) = (WebhooksConfig::default(), Utc::now());
+        let since = now - chrono::Duration::days(5);
+        let record = judge(&config, &work(3, Some(since)), now, 1, Err("timed out".into()));
+        assert!(matches!(record.next, AfterAttempt::DisableEndpoint(_)));
+        let since = now - chrono::Duration::days(4);
+        let record = judge(&config, &work(3, Some(since)), now, 1, Err("timed out".into()));
+        assert!(matches!(record.next, AfterAttempt::RetryAt(_)));
+    }
+
+    #[test]
+    fn private_literal_addresses_are_refused_unless_allowed() {
+        let url = reqwest::Url::parse("http://127.0.0.1:9/x").unwrap();
+        assert!(check_literal_address(&url, false).is_err());
+        assert!(check_literal_address(&url, true).is_ok());
+        let url = reqwest::Url::parse("http://[fe80::1]/x").unwrap();
+        assert!(check_literal_address(&url, false).is_err());
+        let url = reqwest::Url::parse("https://93.184.216.34/x").unwrap();
+        assert!(check_literal_address(&url, false).is_ok());
+    }
+}

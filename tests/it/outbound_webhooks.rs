@@ -1,0 +1,692 @@
+//! Outbound webhooks (Standard Webhooks v1): endpoints registered through the API, events
+//! recorded with the changes that cause them, delivered signed to a real HTTP receiver that
+//! refuses, times out and comes back, and verified with the specification's own Python package.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use kalends::api::ListOut;
+use kalends::api::webhook_endpoints::{DeliveryOut, WebhookEndpointOut, WebhookEndpointWithSecret};
+use kalends_core::Config;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::connect::{Browser, connect};
+use crate::helpers::{Api, Db, TestApp, booking_body, eventually, fields, on_both_databases};
+use crate::smtp_sink::SmtpSink;
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: String,
+}
+
+/// How the receiver answers, by time since it started.
+#[derive(Clone, Copy, Debug)]
+struct Script {
+    /// Answer 503 until then.
+    refuse_until: Duration,
+    /// Then hang (past the attempt's time limit) until then; afterwards answer 204.
+    hang_until: Duration,
+    /// Answer 410 instead of 204.
+    gone: bool,
+}
+
+/// Answers 204 at once.
+const AT_ONCE: Script =
+    Script { refuse_until: Duration::ZERO, hang_until: Duration::ZERO, gone: false };
+
+/// A webhook receiver on port 0 in this process.
+#[derive(Clone, Debug)]
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start(script: Script) -> Receiver {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let started = Instant::now();
+        let log = received.clone();
+        let handler = move |headers: HeaderMap, body: Bytes| {
+            let log = log.clone();
+            async move {
+                let header = |name: &str| {
+                    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+                };
+                log.lock().unwrap().push(Received {
+                    id: header("webhook-id"),
+                    timestamp: header("webhook-timestamp"),
+                    signature: header("webhook-signature"),
+                    body: String::from_utf8(body.to_vec()).unwrap(),
+                });
+                let elapsed = started.elapsed();
+                if elapsed < script.refuse_until {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "busy, come back").into_response();
+                }
+                if elapsed < script.hang_until {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                if script.gone {
+                    return (StatusCode::GONE, "gone").into_response();
+                }
+                (StatusCode::NO_CONTENT, "").into_response()
+            }
+        };
+        let app = axum::Router::new().route("/hook", axum::routing::post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, received }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Every request, deduplicated on `webhook-id` as a receiver does.
+    fn unique(&self) -> HashMap<String, Received> {
+        self.received().into_iter().map(|r| (r.id.clone(), r)).collect()
+    }
+}
+
+/// Fast retries and a short attempt limit, private addresses allowed (the receiver is local).
+fn fast_webhooks(config: &mut Config) {
+    config.webhooks.allow_private_networks = true;
+    config.webhooks.delivery_timeout_secs = 1;
+    config.webhooks.retry_schedule_secs = vec![0, 1, 1, 1, 1, 1, 1, 1];
+}
+
+async fn app(db: Db) -> TestApp {
+    TestApp::start_public_with(db, fast_webhooks).await
+}
+
+async fn create_endpoint(api: &Api<'_>, url: &str, types: &[&str]) -> WebhookEndpointWithSecret {
+    let body = json!({"url": url, "event_types": types, "description": "booking system"});
+    api.send("POST", "/api/v1/webhook-endpoints", Some(body), 201).await.unwrap()
+}
+
+async fn deliveries(api: &Api<'_>, endpoint: &WebhookEndpointWithSecret) -> Vec<DeliveryOut> {
+    let path = format!("/api/v1/webhook-endpoints/{}/deliveries?limit=500", endpoint.endpoint.id);
+    let page: ListOut<DeliveryOut> = api.send("GET", &path, None, 200).await.unwrap();
+    page.items
+}
+
+/// Checks that every event the receiver got is as `GET /api/v1/openapi.json` documents it: its
+/// type in `x-webhooks`, its `data` holding every required field and nothing undocumented.
+async fn assert_documented(app: &TestApp, receiver: &Receiver) {
+    let doc: Value =
+        app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for r in receiver.unique().values() {
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["data", "timestamp", "type"]);
+        let kind = body["type"].as_str().unwrap();
+        let reference = doc["x-webhooks"][kind]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind} undocumented"));
+        let schema = &doc["components"]["schemas"][reference.rsplit('/').next().unwrap()];
+        let documented = schema["properties"].as_object().unwrap();
+        for (field, _) in body["data"].as_object().unwrap() {
+            assert!(documented.contains_key(field), "{kind}: {field} is not documented");
+        }
+        for field in schema["required"].as_array().into_iter().flatten() {
+            let field = field.as_str().unwrap();
+            assert!(body["data"].get(field).is_some(), "{kind}: {field} is missing: {body}");
+        }
+    }
+}
+
+/// Checks a request's signature in Rust against `secret`.
+fn signed_by(secret: &str, r: &Received) -> bool {
+    let secret = SecretString::from(secret.to_owned());
+    let ts = r.timestamp.parse().unwrap();
+    kalends_core::webhooks::verify(&secret, &r.id, ts, &r.body, &r.signature).unwrap()
+}
+
+/// Verifies requests with Python `standardwebhooks` (installed by scripts/test); `None` when
+/// that Python is not available.
+fn python_verifies(secret: &str, requests: &[Received]) -> Option<bool> {
+    let Some(python) = std::env::var_os("KALENDS_TEST_PYTHON") else {
+        eprintln!(
+            "note: KALENDS_TEST_PYTHON unset (scripts/test sets it); standardwebhooks skipped"
+        );
+        return None;
+    };
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+cases = json.load(sys.stdin)
+for case in cases:
+    try:
+        Webhook(case["secret"]).verify(case["body"], case["headers"])
+    except WebhookVerificationError as e:
+        print("refused", case["headers"]["webhook-id"], e)
+        sys.exit(1)
+print("verified", len(cases))
+"#;
+    let cases: Vec<Value> = requests
+        .iter()
+        .map(|r| {
+            json!({"secret": secret, "body": r.body, "headers": {
+                "webhook-id": r.id, "webhook-timestamp": r.timestamp, "webhook-signature": r.signature}})
+        })
+        .collect();
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(json!(cases).to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    eprintln!("standardwebhooks: {}", String::from_utf8_lossy(&output.stdout));
+    Some(output.status.success())
+}
+
+async fn an_endpoint_is_registered_listed_changed_and_deleted_with_its_secret_shown_once(db: Db) {
+    let app = app(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let created =
+        create_endpoint(&api, "https://hooks.example.com/kalends", &["conflict.opened"]).await;
+    assert!(created.secret.starts_with("whsec_"), "{}", created.secret);
+    let id = created.endpoint.id;
+    let path = format!("/api/v1/webhook-endpoints/{id}");
+    let (_, shown): (u16, Value) = api.exchange("GET", &path, None).await.unwrap();
+    assert!(shown.get("secret").is_none(), "the secret is shown once: {shown}");
+    let list: ListOut<WebhookEndpointOut> =
+        api.send("GET", "/api/v1/webhook-endpoints", None, 200).await.unwrap();
+    assert_eq!(list.items.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
+    let patch = json!({"event_types": ["conflict.opened", "feed_import.failed"], "enabled": false});
+    let changed: WebhookEndpointOut = api.send("PATCH", &path, Some(patch), 200).await.unwrap();
+    assert_eq!(changed.event_types, ["conflict.opened", "feed_import.failed"]);
+    assert!(!changed.enabled);
+    let bad = json!({"url": "ftp://x.example/", "event_types": ["booking.exploded"]});
+    let problem =
+        api.send::<Value>("POST", "/api/v1/webhook-endpoints", Some(bad), 201).await.unwrap_err();
+    assert_eq!((problem.status, fields(&problem)), (422, vec!["url", "event_types"]));
+    let (other, other_key) = app.tenant().await;
+    let theirs = app.api(&other_key).exchange::<Value>("GET", &path, None).await.unwrap_err();
+    assert_eq!(theirs.status, 404, "another tenant ({}) cannot see it", other.id);
+    api.send::<()>("DELETE", &path, None, 204).await.unwrap();
+    assert_eq!(api.exchange::<Value>("GET", &path, None).await.unwrap_err().status, 404);
+    app.stop().await;
+}
+
+async fn an_endpoint_on_a_private_address_is_refused_unless_the_operator_allows_it(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/",
+        "http://[::1]/x",
+        "http://10.0.0.8/x",
+    ] {
+        let body = json!({"url": url, "event_types": ["webhook.test"]});
+        let problem = api.send::<Value>("POST", "/api/v1/webhook-endpoints", Some(body), 201).await;
+        let problem = problem.unwrap_err();
+        assert_eq!((problem.status, fields(&problem)), (422, vec!["url"]), "{url}");
+    }
+    app.stop().await;
+    let app = self::app(db).await;
+    let (_, key) = app.tenant().await;
+    create_endpoint(&app.api(&key), "http://127.0.0.1:9/hook", &["webhook.test"]).await;
+    app.stop().await;
+}
+
+async fn a_test_event_arrives_signed_as_the_specification_and_its_python_package_verify(db: Db) {
+    let app = app(db).await;
+    let receiver = Receiver::start(AT_ONCE).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let endpoint = create_endpoint(&api, &receiver.url, &["conflict.opened"]).await;
+    let path = format!("/api/v1/webhook-endpoints/{}/test", endpoint.endpoint.id);
+    let queued: DeliveryOut = api.send("POST", &path, None, 202).await.unwrap();
+    app.settle().await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].id, queued.webhook_id);
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["type"], "webhook.test");
+    assert_eq!(body["data"]["endpoint_id"], json!(endpoint.endpoint.id));
+    assert!(body["timestamp"].is_string());
+    assert!(signed_by(&endpoint.secret, &got[0]));
+    assert_documented(&app, &receiver).await;
+    assert_ne!(python_verifies(&endpoint.secret, &got), Some(false));
+    let mut forged = got[0].clone();
+    forged.body = forged.body.replace("webhook.test", "conflict.opened");
+    assert!(!signed_by(&endpoint.secret, &forged), "a changed body does not verify");
+    assert_ne!(python_verifies(&endpoint.secret, &[forged]), Some(true));
+    // After a rotation both secrets sign, space-separated, until the old one expires.
+    let rotate = format!("/api/v1/webhook-endpoints/{}/rotate-secret", endpoint.endpoint.id);
+    let rotated: WebhookEndpointWithSecret = api.send("POST", &rotate, None, 200).await.unwrap();
+    assert_ne!(rotated.secret, endpoint.secret);
+    assert!(rotated.endpoint.previous_secret_valid_until.is_some());
+    api.send::<DeliveryOut>("POST", &path, None, 202).await.unwrap();
+    app.settle().await;
+    let last = receiver.received().pop().unwrap();
+    assert_eq!(last.signature.split(' ').count(), 2, "{}", last.signature);
+    assert!(signed_by(&endpoint.secret, &last) && signed_by(&rotated.secret, &last));
+    assert_ne!(python_verifies(&endpoint.secret, std::slice::from_ref(&last)), Some(false));
+    assert_ne!(python_verifies(&rotated.secret, std::slice::from_ref(&last)), Some(false));
+    let log = deliveries(&api, &endpoint).await;
+    assert_eq!(log.len(), 2);
+    for delivery in &log {
+        assert_eq!(delivery.status, "succeeded");
+        assert_eq!(delivery.attempts.len(), 1);
+        assert_eq!(delivery.attempts[0].status_code, Some(204));
+    }
+    app.stop().await;
+}
+
+/// Two bookings of one room at the same time: a conflict opens; cancelling one resolves it.
+async fn collide_and_settle(api: &Api<'_>, day: u32) {
+    let room = json!({"name": format!("Room {day}"), "time_zone": "UTC"});
+    let room: Value = api.send("POST", "/api/v1/resources", Some(room), 201).await.unwrap();
+    let booking = |title: &str| {
+        let mut body = booking_body(title, day);
+        body["resource_id"] = room["id"].clone();
+        body["status"] = json!("confirmed");
+        body
+    };
+    let first: Value =
+        api.send("POST", "/api/v1/bookings", Some(booking("Ann")), 201).await.unwrap();
+    api.send::<Value>("POST", "/api/v1/bookings", Some(booking("Bob")), 201).await.unwrap();
+    let cancel = format!("/api/v1/bookings/{}/cancel", first["id"].as_str().unwrap());
+    api.send::<Value>("POST", &cancel, None, 200).await.unwrap();
+}
+
+async fn every_event_arrives_once_through_refusals_and_timeouts(db: Db) {
+    let app = app(db).await;
+    let script = Script {
+        refuse_until: Duration::from_secs(2),
+        hang_until: Duration::from_secs(4),
+        gone: false,
+    };
+    let receiver = Receiver::start(script).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let types = ["conflict.opened", "conflict.resolved", "webhook.test"];
+    let endpoint = create_endpoint(&api, &receiver.url, &types).await;
+    let test = format!("/api/v1/webhook-endpoints/{}/test", endpoint.endpoint.id);
+    for day in 1..=3 {
+        collide_and_settle(&api, day * 5).await;
+        api.send::<DeliveryOut>("POST", &test, None, 202).await.unwrap();
+    }
+    app.settle().await;
+    let log = deliveries(&api, &endpoint).await;
+    assert_eq!(log.len(), 9, "3 opened, 3 resolved, 3 tests: {log:#?}");
+    assert!(log.iter().all(|d| d.status == "succeeded"), "{log:#?}");
+    let attempts: Vec<_> = log.iter().flat_map(|d| &d.attempts).collect();
+    assert!(attempts.iter().any(|a| a.status_code == Some(503)), "refused at first");
+    assert!(
+        attempts.iter().any(|a| a.status_code.is_none() && a.error.is_some()),
+        "timed out meanwhile: {attempts:#?}"
+    );
+    let unique = receiver.unique();
+    let ids: HashSet<_> = log.iter().map(|d| d.webhook_id.clone()).collect();
+    assert_eq!(unique.keys().cloned().collect::<HashSet<_>>(), ids, "every event, none lost");
+    assert!(receiver.received().len() > unique.len(), "retries reused their webhook-id");
+    let mut types: Vec<String> = unique
+        .values()
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.body).unwrap()["type"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    types.sort();
+    assert_eq!(types.iter().filter(|t| *t == "conflict.opened").count(), 3);
+    assert_eq!(types.iter().filter(|t| *t == "conflict.resolved").count(), 3);
+    let received: Vec<Received> = unique.into_values().collect();
+    assert!(received.iter().all(|r| signed_by(&endpoint.secret, r)));
+    assert_ne!(python_verifies(&endpoint.secret, &received), Some(false));
+    assert_documented(&app, &receiver).await;
+    app.stop().await;
+}
+
+async fn an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        config.smtp_url = Some(SecretString::from(sink.url()));
+    })
+    .await;
+    let receiver = Receiver::start(Script {
+        refuse_until: Duration::ZERO,
+        hang_until: Duration::ZERO,
+        gone: true,
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let emails = json!({"alert_emails": ["ops@example.com"]});
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
+    let endpoint = create_endpoint(&api, &receiver.url, &["webhook.test"]).await;
+    let id = endpoint.endpoint.id;
+    let test = format!("/api/v1/webhook-endpoints/{id}/test");
+    let delivery: DeliveryOut = api.send("POST", &test, None, 202).await.unwrap();
+    app.settle().await;
+    let path = format!("/api/v1/webhook-endpoints/{id}");
+    let shown: WebhookEndpointOut = api.send("GET", &path, None, 200).await.unwrap();
+    assert!(!shown.enabled);
+    assert!(shown.disabled_reason.as_deref().unwrap_or_default().contains("410"), "{shown:?}");
+    let log = deliveries(&api, &endpoint).await;
+    assert_eq!((log[0].status.as_str(), log[0].attempts.len()), ("failed", 1), "{log:#?}");
+    assert_eq!(subjects(&sink), ["Kalends alert: Webhook endpoint disabled: booking system"]);
+    assert!(sink.messages()[0].text().contains("410 Gone"));
+    // Enabled again by the tenant, the failed delivery is retried by hand.
+    api.send::<WebhookEndpointOut>("PATCH", &path, Some(json!({"enabled": true})), 200)
+        .await
+        .unwrap();
+    let retry = format!("/api/v1/webhook-endpoints/{id}/deliveries/{}/retry", delivery.id);
+    let again: DeliveryOut = api.send("POST", &retry, None, 202).await.unwrap();
+    assert_eq!(again.status, "pending");
+    app.settle().await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].id, received[1].id, "a retry is the same event");
+    let log = deliveries(&api, &endpoint).await;
+    assert_eq!(log[0].attempts.len(), 2);
+    eventually(Duration::from_secs(5), || async {
+        let shown: WebhookEndpointOut = api.send("GET", &path, None, 200).await.unwrap();
+        (!shown.enabled).then_some(())
+    })
+    .await;
+    app.settle().await;
+    assert_eq!(subjects(&sink).len(), 2, "disabled again after it was enabled: told again");
+    app.stop().await;
+}
+
+/// A calendar feed whose answer the test sets.
+async fn fake_feed() -> (String, Arc<Mutex<(u16, String)>>) {
+    let reply = Arc::new(Mutex::new((500, String::new())));
+    let shared = reply.clone();
+    let app = axum::Router::new().route(
+        "/feed.ics",
+        axum::routing::get(move || {
+            let shared = shared.clone();
+            async move {
+                let (status, body) = shared.lock().unwrap().clone();
+                (StatusCode::from_u16(status).unwrap(), body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/feed.ics", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, reply)
+}
+
+fn feed_with(events: &[(&str, &str, &str)]) -> String {
+    let mut ics = String::from(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Airbnb Inc//Hosting Calendar 0.8.8//EN\r\n",
+    );
+    for (uid, start, end) in events {
+        ics.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART;VALUE=DATE:{start}\r\nDTEND;VALUE=DATE:{end}\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n"
+        ));
+    }
+    ics.push_str("END:VCALENDAR\r\n");
+    ics
+}
+
+/// The types and `data` of what the receiver got, deduplicated, in the order they were recorded.
+fn events_of(receiver: &Receiver) -> Vec<(String, Value)> {
+    let mut unique: Vec<Received> = receiver.unique().into_values().collect();
+    unique.sort_by(|a, b| a.id.cmp(&b.id));
+    unique
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            (body["type"].as_str().unwrap().to_owned(), body["data"].clone())
+        })
+        .collect()
+}
+
+async fn a_feed_that_fails_recovers_and_changes_tells_the_booking_system(db: Db) {
+    let app = TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        config.import.allow_private_networks = true;
+    })
+    .await;
+    let receiver = Receiver::start(AT_ONCE).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let types = [
+        "feed_import.failed",
+        "feed_import.recovered",
+        "feed_item.created",
+        "feed_item.updated",
+        "feed_item.removed",
+    ];
+    create_endpoint(&api, &receiver.url, &types).await;
+    let room: Value =
+        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
+    let (url, reply) = fake_feed().await;
+    let body = json!({"resource_id": room["id"], "platform": "airbnb", "url": url});
+    let import: Value = api.send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
+    let run = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
+    for _ in 0..4 {
+        api.exchange::<Value>("POST", &run, None).await.ok();
+    }
+    *reply.lock().unwrap() = (
+        200,
+        feed_with(&[("a@airbnb", "20310301", "20310305"), ("b@airbnb", "20310310", "20310312")]),
+    );
+    api.exchange::<Value>("POST", &run, None).await.unwrap();
+    *reply.lock().unwrap() = (200, feed_with(&[("a@airbnb", "20310302", "20310305")]));
+    api.exchange::<Value>("POST", &run, None).await.unwrap();
+    app.settle().await;
+    let events = events_of(&receiver);
+    let names: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "feed_import.failed",
+            "feed_import.recovered",
+            "feed_item.created",
+            "feed_item.created",
+            "feed_item.updated",
+            "feed_item.removed"
+        ],
+        "{events:#?}"
+    );
+    let (_, failed) = &events[0];
+    assert_eq!(failed["import_id"], import["id"]);
+    assert_eq!(failed["http_status"], 500);
+    assert!(failed.get("url").is_none(), "the feed URL is a secret");
+    let (_, updated) = &events[4];
+    assert_eq!(
+        (updated["uid"].as_str(), updated["start_date"].as_str()),
+        (Some("a@airbnb"), Some("2031-03-02"))
+    );
+    assert_eq!(updated["resource_id"], room["id"]);
+    assert_eq!(events[5].1["uid"], "b@airbnb");
+    assert_documented(&app, &receiver).await;
+    app.stop().await;
+}
+
+/// Connects `email` at `provider` for a new staff member of the tenant; returns its id.
+async fn connected_staff(app: &TestApp, api: &Api<'_>, email: &str, provider: &str) -> uuid::Uuid {
+    let staff = json!({"name": email, "email": email});
+    let staff: Value = api.send("POST", "/api/v1/staff", Some(staff), 201).await.unwrap();
+    let id: uuid::Uuid = staff["id"].as_str().unwrap().parse().unwrap();
+    reconnect(app, api, id, email, provider).await;
+    id
+}
+
+async fn reconnect(app: &TestApp, api: &Api<'_>, staff: uuid::Uuid, email: &str, provider: &str) {
+    let browser = Browser::new();
+    browser.get(&api.settings_link(staff).await.unwrap().url).await;
+    let page = connect(app, &browser, provider, email, "allow").await;
+    assert!(page.url.contains("notice=connected"), "{}", page.url);
+}
+
+async fn a_synced_booking_a_dead_grant_and_a_reconnect_are_told(db: Db) {
+    let app = app(db).await;
+    let receiver = Receiver::start(AT_ONCE).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let types = [
+        "booking.synced",
+        "booking.sync_failed",
+        "connection.needs_reauth",
+        "connection.reconnected",
+    ];
+    create_endpoint(&api, &receiver.url, &types).await;
+    let bo = connected_staff(&app, &api, "bo@example.com", "microsoft").await;
+    let mut booking = booking_body("Massage", 7);
+    booking["staff_ids"] = json!([bo]);
+    let first: Value =
+        api.send("POST", "/api/v1/bookings", Some(booking.clone()), 201).await.unwrap();
+    app.settle().await;
+    // Bo takes Kalends's access away at Microsoft, and his token has expired.
+    let http = app.sandbox();
+    let revoke = json!({"provider": "microsoft", "email": "bo@example.com"});
+    http.post(app.url("/sandbox/_control/revoke")).json(&revoke).send().await.unwrap();
+    http.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    booking["title"] = json!("Second massage");
+    let second: Value = api.send("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    app.settle().await;
+    reconnect(&app, &api, bo, "bo@example.com", "microsoft").await;
+    app.settle().await;
+    let events = events_of(&receiver);
+    let names: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        names,
+        ["booking.synced", "connection.needs_reauth", "connection.reconnected", "booking.synced"],
+        "{events:#?}"
+    );
+    let (_, synced) = &events[0];
+    assert_eq!(
+        (synced["booking_id"].clone(), synced["provider"].as_str()),
+        (first["id"].clone(), Some("microsoft"))
+    );
+    assert!(synced["remote_id"].is_string() && synced["version"].is_number(), "{synced}");
+    let (_, reauth) = &events[1];
+    assert_eq!(reauth["staff_id"], json!(bo));
+    assert!(reauth["error"].as_str().unwrap_or_default().contains("AADSTS50173"), "{reauth}");
+    assert_eq!(events[3].1["booking_id"], second["id"], "the parked booking is replayed");
+    assert_documented(&app, &receiver).await;
+    app.stop().await;
+}
+
+/// The subjects of the messages the sink got.
+fn subjects(sink: &SmtpSink) -> Vec<String> {
+    let subject = |text: String| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))
+            .unwrap_or_default()
+    };
+    sink.messages().into_iter().map(|m| subject(m.text())).collect()
+}
+
+async fn a_feed_failing_for_half_an_hour_alerts_once_and_its_recovery_once(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_public_with(db, |config| {
+        config.smtp_url = Some(SecretString::from(sink.url()));
+        config.import.allow_private_networks = true;
+        // Two seconds stand for the 30 minutes; the digest window is left out.
+        config.alerts.import_failing_after_secs = 2;
+        config.alerts.digest_window_secs = 0;
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let emails = json!({"alert_emails": ["ops@example.com", "owner@example.com"]});
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
+    let bad = json!({"alert_emails": ["not an address"]});
+    let problem = api.send::<Value>("PATCH", "/api/v1/settings", Some(bad), 200).await.unwrap_err();
+    assert_eq!(fields(&problem), ["alert_emails"]);
+    let room: Value =
+        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
+    let (url, reply) = fake_feed().await;
+    let body =
+        json!({"resource_id": room["id"], "platform": "vrbo", "url": url, "name": "Loft on VRBO"});
+    let import: Value = api.send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
+    let run = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
+    // Failing, but not for long yet: nobody is told.
+    api.exchange::<Value>("POST", &run, None).await.ok();
+    api.exchange::<Value>("POST", &run, None).await.ok();
+    app.settle().await;
+    assert!(sink.messages().is_empty(), "{:?}", subjects(&sink));
+    // Past the threshold every failed run would qualify: one alert all the same.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for _ in 0..3 {
+        api.exchange::<Value>("POST", &run, None).await.ok();
+        app.settle().await;
+    }
+    assert_eq!(subjects(&sink), ["Kalends alert: Feed import failing: Loft on VRBO"]);
+    let alert = sink.messages().remove(0);
+    assert_eq!(alert.to, ["ops@example.com", "owner@example.com"]);
+    let text = alert.text();
+    assert!(text.contains("Failing since") && text.contains("/api/v1/imports/"), "{text}");
+    assert!(!text.contains(&url), "the feed URL is a secret");
+    // It works again: one recovery e-mail; later runs say nothing.
+    *reply.lock().unwrap() = (200, feed_with(&[("a@vrbo", "20310301", "20310305")]));
+    for _ in 0..2 {
+        api.exchange::<Value>("POST", &run, None).await.unwrap();
+        app.settle().await;
+    }
+    assert_eq!(
+        subjects(&sink),
+        [
+            "Kalends alert: Feed import failing: Loft on VRBO",
+            "Kalends alert: Feed import recovered: Loft on VRBO"
+        ]
+    );
+    app.stop().await;
+}
+
+async fn alerts_raised_within_the_digest_window_arrive_as_one_email(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_public_with(db, |config| {
+        config.smtp_url = Some(SecretString::from(sink.url()));
+        config.import.allow_private_networks = true;
+        config.alerts.import_failing_after_secs = 0;
+        config.alerts.digest_window_secs = 1;
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let emails = json!({"alert_emails": ["ops@example.com"]});
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
+    let room: Value =
+        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
+    let (url, _reply) = fake_feed().await;
+    for name in ["Loft on VRBO", "Loft on Airbnb"] {
+        let body =
+            json!({"resource_id": room["id"], "platform": "other", "url": url, "name": name});
+        let import: Value = api.send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
+        let run = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
+        api.exchange::<Value>("POST", &run, None).await.ok();
+    }
+    app.settle().await;
+    assert_eq!(subjects(&sink), ["Kalends: 2 alerts"]);
+    let text = sink.messages()[0].text();
+    assert!(text.contains("Loft on VRBO") && text.contains("Loft on Airbnb"), "{text}");
+    app.stop().await;
+}
+
+on_both_databases!(
+    alerts_raised_within_the_digest_window_arrive_as_one_email,
+    a_feed_failing_for_half_an_hour_alerts_once_and_its_recovery_once,
+    a_synced_booking_a_dead_grant_and_a_reconnect_are_told,
+    a_feed_that_fails_recovers_and_changes_tells_the_booking_system,
+    an_endpoint_is_registered_listed_changed_and_deleted_with_its_secret_shown_once,
+    an_endpoint_on_a_private_address_is_refused_unless_the_operator_allows_it,
+    a_test_event_arrives_signed_as_the_specification_and_its_python_package_verify,
+    every_event_arrives_once_through_refusals_and_timeouts,
+    an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again,
+);
