@@ -199,7 +199,9 @@ impl<'a> Reader<'a> {
     pub(super) fn read_event(&mut self, index: usize, block: &Block<'_>) -> Option<Ev> {
         let mut uid: Option<Cow<'_, str>> = None;
         let mut summary: Option<Cow<'_, str>> = None;
-        let mut description: Option<Cow<'_, str>> = None;
+        // Read as written: escapes never make or break the words looked for in it, and it is
+        // unescaped only for an event without UID.
+        let mut description: Option<Prop<'_>> = None;
         let mut dtstart: Option<(Prop<'_>, Cow<'_, str>)> = None;
         let mut ev = Ev {
             index: u32::try_from(index).unwrap_or(u32::MAX),
@@ -225,7 +227,7 @@ impl<'a> Reader<'a> {
                     }
                 }
                 "SUMMARY" if summary.is_none() => summary = Some(p.value()),
-                "DESCRIPTION" if description.is_none() => description = Some(p.value()),
+                "DESCRIPTION" if description.is_none() => description = Some(p),
                 "DTSTART" if dtstart.is_none() => dtstart = Some((p, p.value())),
                 "DTEND" if ev.end.is_none() => ev.end = self.moment(&p, &p.value()),
                 "DURATION" if ev.duration.is_none() => ev.duration = parse_duration(&p.value()),
@@ -257,10 +259,14 @@ impl<'a> Reader<'a> {
         }
         ev.uid = match uid {
             Some(u) => u.into_owned(),
-            None => synthesise_uid(dtstart.as_ref(), summary.as_deref(), description.as_deref()),
+            None => {
+                let description = description.map(|d| d.value());
+                synthesise_uid(dtstart.as_ref(), summary.as_deref(), description.as_deref())
+            }
         };
         ev.summary = summary.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
         ev.mentions_reservation = description.is_some_and(|d| {
+            let d = d.raw;
             d.contains("eservation") || d.contains("ESERVATION") || d.contains("/reservations/")
         });
         if let Some((p, value)) = &dtstart {

@@ -563,14 +563,16 @@ fn alone_with_uid(evs: &[events::Ev]) -> Vec<bool> {
     use std::hash::{BuildHasher as _, RandomState};
     // Hashes, not strings: a collision only sends two events down the slower, exact path.
     let state = RandomState::new();
-    let mut hashes: Vec<u64> = evs.iter().map(|ev| state.hash_one(ev.uid())).collect();
-    hashes.sort_unstable();
+    let hashes: Vec<u64> = evs.iter().map(|ev| state.hash_one(ev.uid())).collect();
+    let mut sorted = hashes.clone();
+    sorted.sort_unstable();
     let shared = |h: u64| {
-        let at = hashes.partition_point(|&x| x < h);
-        hashes.get(at + 1) == Some(&h)
+        let at = sorted.partition_point(|&x| x < h);
+        sorted.get(at + 1) == Some(&h)
     };
     evs.iter()
-        .map(|ev| events::Reader::is_single(ev) && !shared(state.hash_one(ev.uid())))
+        .zip(hashes.iter())
+        .map(|(ev, &h)| events::Reader::is_single(ev) && !shared(h))
         .collect()
 }
 
