@@ -93,6 +93,7 @@ async fn fixture(url: &str) -> Fixture {
         http_status: Some(200),
         etag: None,
         last_modified: None,
+        body_sha256: None,
     };
     // Recording the run looks for the room's conflicts once.
     imports::record_run(&store, &tenant, &import, Utc::now(), result, 3).await.unwrap();

@@ -115,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
             http_status: Some(200),
             etag: None,
             last_modified: None,
+            body_sha256: None,
         };
         imports::record_run(&store, &tenant, &import, Utc::now(), read, 3).await?;
     }

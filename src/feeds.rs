@@ -4,7 +4,8 @@
 //! A subscriber polls the same URL for years, so the answer is built for revalidation: the
 //! `ETag` and `Last-Modified` come from one aggregate query (counts and latest changes), and a
 //! matching `If-None-Match` / `If-Modified-Since` answers 304 without rendering anything. A full
-//! answer is streamed page by page, so a feed of 10,000 bookings never sits in memory whole.
+//! answer reads the bookings in one query (only the columns the feed shows) and renders them as
+//! they arrive, in 64 KiB chunks; the chunks are sent once rendered, and kept by the body cache.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,11 +19,11 @@ use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike as _, Duration, NaiveTime, Utc};
 use kalends_core::calendar_item::{Audience, CalendarItem};
-use kalends_core::domain::{Block, Booking, Owner, Tenant, TimeZone};
+use kalends_core::domain::{Block, Owner, Tenant, TimeZone};
 use kalends_core::ical::write::{
     CalendarHead, EventOut, Method, write_event, write_head, write_tail,
 };
-use kalends_core::store::{BookingFilter, FeedWindow, ImportedItem};
+use kalends_core::store::{FeedWindow, ImportedItem};
 use kalends_core::{Store, StoreError, tokens};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
@@ -200,7 +201,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Renders one feed into the channel, a page at a time.
+/// Renders one feed into the channel.
 struct Render {
     store: Store,
     known: Arc<Known>,
@@ -213,60 +214,109 @@ struct Sink {
 }
 
 impl Sink {
-    /// Sends what was rendered so far; `false` when the subscriber went away.
-    async fn send(&mut self, out: &mut String) -> bool {
-        if out.is_empty() {
+    /// Sends a chunk; `false` when the subscriber went away.
+    async fn send(&mut self, chunk: Bytes) -> bool {
+        if chunk.is_empty() {
             return true;
         }
-        let chunk = Bytes::from(std::mem::take(out).into_bytes());
         self.kept.push(chunk.clone());
         self.tx.send(Ok(chunk)).await.is_ok()
     }
 }
 
+/// The events of a feed as they are rendered, in chunks, with the years they cover.
+struct Events {
+    chunks: Vec<Bytes>,
+    out: String,
+    years: Option<(i32, i32)>,
+}
+
+impl Events {
+    fn new() -> Self {
+        Events { chunks: Vec::new(), out: String::with_capacity(CHUNK + 4096), years: None }
+    }
+
+    /// Counts an item's span (UTC) into the years the `VTIMEZONE` covers.
+    fn covers(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) {
+        let (first, last) = (start.year(), end.year());
+        self.years = Some(match self.years {
+            Some((a, b)) => (a.min(first), b.max(last)),
+            None => (first, last),
+        });
+    }
+
+    /// Closes a chunk once it is big enough.
+    fn flush_if_full(&mut self) {
+        if self.out.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.out.is_empty() {
+            let full = std::mem::replace(&mut self.out, String::with_capacity(CHUNK + 4096));
+            self.chunks.push(Bytes::from(full.into_bytes()));
+        }
+    }
+}
+
+/// Where a span starts and ends (all-day items: midnight UTC), for the years a feed covers.
+fn instants(span: &kalends_core::ical::Span) -> (DateTime<Utc>, DateTime<Utc>) {
+    match *span {
+        kalends_core::ical::Span::AllDay { start, end } => {
+            (start.and_time(NaiveTime::MIN).and_utc(), end.and_time(NaiveTime::MIN).and_utc())
+        }
+        kalends_core::ical::Span::Timed { start, end } => (start, end),
+    }
+}
+
+/// Bytes of rendered events per chunk.
+const CHUNK: usize = 64 * 1024;
+
 impl Render {
-    /// Renders the feed; the whole body when the subscriber took all of it.
+    /// Renders the feed; the whole body when the subscriber took all of it. The events are
+    /// rendered first, so that the head's `VTIMEZONE` covers the years they span without a
+    /// query of its own; then the head, the events and the tail are sent.
     async fn run(&self, sink: &mut Sink) -> Result<Option<Vec<Bytes>>, StoreError> {
         let zone = self.zone().await?;
-        let stamp = self.store.feed_stamp(&self.known.feed, &self.known.window).await?;
-        let first = stamp.first.map_or(Utc::now().year(), |t| t.year());
-        let last = stamp.last.map_or(first, |t| t.year()).max(first);
-        let mut out = String::with_capacity(64 * 1024);
+        let mut events = Events::new();
+        let audience = Audience::Feed(self.known.feed.data.profile, &self.known.tenant.settings);
+        self.store
+            .feed_bookings(&self.known.feed, &self.known.window, |b| {
+                let item = CalendarItem::from_booking(&b.booking, zone, audience);
+                write_event(&mut events.out, &EventOut::of(&item, Some(zone.tz())));
+                events.covers(b.span.0, b.span.1);
+                events.flush_if_full();
+            })
+            .await?;
+        self.blocks(&mut events, zone).await?;
+        self.imported(&mut events, zone).await?;
+        events.flush();
+        let this_year = Utc::now().year();
+        let (first, last) = events.years.unwrap_or((this_year, this_year));
+        let mut head = String::with_capacity(16 * 1024);
         write_head(
-            &mut out,
+            &mut head,
             &CalendarHead {
                 method: Method::Publish,
                 name: &self.known.feed.data.name,
                 zone: zone.tz(),
                 zones: &[zone.tz()],
-                years: first..=last,
+                years: first..=last.max(first),
                 refresh: Some(chrono::TimeDelta::hours(1)),
             },
         );
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .list_bookings(self.known.feed.tenant_id, &self.booking_filter(after))
-                .await?;
-            for booking in &page.items {
-                self.booking(&mut out, booking, zone);
-            }
-            if !sink.send(&mut out).await {
+        let mut tail = String::new();
+        write_tail(&mut tail);
+        let chunks = std::iter::once(Bytes::from(head.into_bytes()))
+            .chain(events.chunks)
+            .chain(std::iter::once(Bytes::from(tail.into_bytes())));
+        for chunk in chunks {
+            if !sink.send(chunk).await {
                 return Ok(None);
             }
-            match page.next_cursor {
-                Some(next) => after = Some(next),
-                None => break,
-            }
         }
-        if !(self.blocks(sink, &mut out, zone).await?
-            && self.imported(sink, &mut out, zone).await?)
-        {
-            return Ok(None);
-        }
-        write_tail(&mut out);
-        Ok(sink.send(&mut out).await.then(|| std::mem::take(&mut sink.kept)))
+        Ok(Some(std::mem::take(&mut sink.kept)))
     }
 
     async fn zone(&self) -> Result<TimeZone, StoreError> {
@@ -276,35 +326,8 @@ impl Render {
         })
     }
 
-    fn booking_filter(&self, after: Option<uuid::Uuid>) -> BookingFilter {
-        let (resource_id, staff_id) =
-            self.known.feed.data.scope.owner().map_or((None, None), Owner::columns);
-        BookingFilter {
-            from: Some(self.known.window.past_cutoff),
-            resource_id,
-            staff_id,
-            after,
-            cancelled_since: Some(self.known.window.cancelled_since),
-            exclude_tentative: !self.known.feed.data.include_tentative,
-            limit: PAGE,
-            ..BookingFilter::default()
-        }
-    }
-
-    /// The item of a booking, written in the feed's zone: a feed has one `VTIMEZONE`.
-    fn booking(&self, out: &mut String, b: &Booking, zone: TimeZone) {
-        let audience = Audience::Feed(self.known.feed.data.profile, &self.known.tenant.settings);
-        let item = CalendarItem::from_booking(b, zone, audience);
-        write_event(out, &EventOut::of(&item, Some(zone.tz())));
-    }
-
-    /// Renders the blocks; `false` when the subscriber went away.
-    async fn blocks(
-        &self,
-        sink: &mut Sink,
-        out: &mut String,
-        zone: TimeZone,
-    ) -> Result<bool, StoreError> {
+    /// Renders the blocks.
+    async fn blocks(&self, events: &mut Events, zone: TimeZone) -> Result<(), StoreError> {
         let (resource_id, staff_id) =
             self.known.feed.data.scope.owner().map_or((None, None), Owner::columns);
         let mut after = None;
@@ -314,31 +337,32 @@ impl Render {
                 .list_blocks(self.known.feed.tenant_id, resource_id, staff_id, after, PAGE)
                 .await?;
             for block in &page.items {
-                self.block(out, block, zone);
-            }
-            if !sink.send(out).await {
-                return Ok(false);
+                let item = self.block(&mut events.out, block, zone);
+                events.covers(item.0, item.1);
+                events.flush_if_full();
             }
             match page.next_cursor {
                 Some(next) => after = Some(next),
-                None => return Ok(true),
+                None => return Ok(()),
             }
         }
     }
 
-    fn block(&self, out: &mut String, block: &Block, zone: TimeZone) {
+    /// Writes a block; the instants it covers.
+    fn block(
+        &self,
+        out: &mut String,
+        block: &Block,
+        zone: TimeZone,
+    ) -> (DateTime<Utc>, DateTime<Utc>) {
         let (profile, settings) = (self.known.feed.data.profile, &self.known.tenant.settings);
         let item = CalendarItem::from_block(block, zone, profile, settings);
         write_event(out, &EventOut::of(&item, Some(zone.tz())));
+        instants(&item.span)
     }
 
-    /// Renders the imported items; `false` when the subscriber went away.
-    async fn imported(
-        &self,
-        sink: &mut Sink,
-        out: &mut String,
-        zone: TimeZone,
-    ) -> Result<bool, StoreError> {
+    /// Renders the imported items.
+    async fn imported(&self, events: &mut Events, zone: TimeZone) -> Result<(), StoreError> {
         let owner = self.known.feed.data.scope.owner();
         let mut after = None;
         loop {
@@ -354,21 +378,27 @@ impl Render {
                 )
                 .await?;
             for item in &page.items {
-                self.imported_item(out, item, zone);
-            }
-            if !sink.send(out).await {
-                return Ok(false);
+                let span = self.imported_item(&mut events.out, item, zone);
+                events.covers(span.0, span.1);
+                events.flush_if_full();
             }
             match page.next_cursor {
                 Some(next) => after = Some(next),
-                None => return Ok(true),
+                None => return Ok(()),
             }
         }
     }
 
-    fn imported_item(&self, out: &mut String, item: &ImportedItem, zone: TimeZone) {
+    /// Writes an imported item; the instants it covers.
+    fn imported_item(
+        &self,
+        out: &mut String,
+        item: &ImportedItem,
+        zone: TimeZone,
+    ) -> (DateTime<Utc>, DateTime<Utc>) {
         let (profile, settings) = (self.known.feed.data.profile, &self.known.tenant.settings);
         let item = CalendarItem::from_imported(item, zone, profile, settings);
         write_event(out, &EventOut::of(&item, Some(zone.tz())));
+        instants(&item.span)
     }
 }

@@ -44,7 +44,6 @@ pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Resu
     let from = args.from.unwrap_or(now.date_naive() - chrono::Duration::days(1));
     let to = args.to.unwrap_or(now.date_naive() + chrono::Duration::days(548));
     anyhow::ensure!(to > from, "--to must be after --from");
-    let bytes = read(&args.source, max_bytes).await?;
     let options = ParseOptions {
         from: from.and_time(NaiveTime::MIN).and_utc(),
         to: to.and_time(NaiveTime::MIN).and_utc(),
@@ -56,7 +55,18 @@ pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Resu
         max_work,
     };
     // The same refusal as an import's, so a feed is never found fine here and failing there.
-    let parsed = ical::read(&bytes, &options)?;
+    let parsed = if is_file(&args.source) {
+        // Read block by block: a file of 100 000 events is never held whole.
+        let file = std::fs::File::open(&args.source)
+            .with_context(|| format!("reading {}", args.source))?;
+        match ical::read_from(file, &options) {
+            Ok(parsed) => parsed,
+            Err(ical::ReadFromError::TooMuchWork(e)) => return Err(e.into()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", args.source)),
+        }
+    } else {
+        ical::read(&read(&args.source, max_bytes).await?, &options)?
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         serde_json::to_writer(&mut out, &parsed)?;
@@ -65,6 +75,11 @@ pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Resu
         print_text(&mut out, &parsed, from, to)?;
     }
     Ok(())
+}
+
+/// Whether the source names a file (not standard input or a URL).
+fn is_file(source: &str) -> bool {
+    source != "-" && !source.contains("://")
 }
 
 async fn read(source: &str, max_bytes: u64) -> anyhow::Result<Vec<u8>> {
@@ -76,9 +91,6 @@ async fn read(source: &str, max_bytes: u64) -> anyhow::Result<Vec<u8>> {
         })
         .await?
         .context("reading standard input");
-    }
-    if !source.contains("://") {
-        return tokio::fs::read(source).await.with_context(|| format!("reading {source}"));
     }
     let url = normalize_url(source)?;
     // The operator runs this on their own machine: intranet feeds are fair game here.

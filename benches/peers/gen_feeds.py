@@ -11,6 +11,7 @@ Writes, deterministically (no third-party modules, fixed seed):
                             --start (default: today), so all of them fall in the default window
                             of `kalends ics check` (yesterday to 18 months ahead); LF line ends
                             like the real file.
+  OUT_DIR/airbnb_100000.ics the same shape with 100,000 VEVENTs (about 23 MB; its own seed).
   OUT_DIR/google_1000.ics   1,000 timed VEVENTs (overrides included) shaped like a Google Calendar export (VTIMEZONE
                             Europe/Berlin and America/New_York, X-WR-TIMEZONE, CRLF), about 20%
                             weekly or daily RRULEs (COUNT, UNTIL or open-ended) with EXDATEs, and
@@ -48,7 +49,7 @@ def stamp(t):
     return t.strftime("%Y%m%dT%H%M%S")
 
 
-def airbnb(start, rng):
+def airbnb(start, rng, count=10_000):
     lines = [
         "BEGIN:VCALENDAR",
         "PRODID;X-RICAL-TZSOURCE=TZINFO:-//Airbnb Inc//Hosting Calendar 0.8.8//EN",
@@ -56,8 +57,8 @@ def airbnb(start, rng):
         "VERSION:2.0",
     ]
     alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-    for i in range(10_000):
-        day = start + dt.timedelta(days=i * 540 // 10_000)
+    for i in range(count):
+        day = start + dt.timedelta(days=i * 540 // count)
         end = day + dt.timedelta(days=rng.randint(1, 6))
         uid_hex = "%032x" % rng.getrandbits(128)
         lines.append("BEGIN:VEVENT")
@@ -226,7 +227,10 @@ def main():
         f.write(airbnb(start, rng))
     with open(os.path.join(out, "google_1000.ics"), "w", encoding="utf-8", newline="") as f:
         f.write(google(start, rng))
-    print("wrote %s and %s" % (os.path.join(out, "airbnb_10000.ics"), os.path.join(out, "google_1000.ics")))
+    # Its own seed, so that the two files above stay what they were before it existed.
+    with open(os.path.join(out, "airbnb_100000.ics"), "w", encoding="utf-8", newline="") as f:
+        f.write(airbnb(start, random.Random(20261122), 100_000))
+    print("wrote airbnb_10000.ics, google_1000.ics and airbnb_100000.ics in %s" % out)
 
 
 if __name__ == "__main__":

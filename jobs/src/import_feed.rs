@@ -93,10 +93,11 @@ impl Importer {
     pub async fn run(&self, tenant_id: Uuid, import_id: Uuid) -> Result<ImportRun, ImportError> {
         let tenant = self.store.tenant(tenant_id).await?;
         let held = lease_end(self.lease);
-        let import = match self.store.lease_import_until(tenant_id, import_id, held).await {
-            Err(StoreError::LeaseBusy) => return Err(ImportError::Busy),
-            other => other?,
-        };
+        let (import, last_read) =
+            match self.store.lease_import_for_run(tenant_id, import_id, held).await {
+                Err(StoreError::LeaseBusy) => return Err(ImportError::Busy),
+                other => other?,
+            };
         let started_at = Utc::now();
         // The lease is renewed while the fetch and the reading go on: were it to run out, a
         // second run could start and both would write the same import's items.
@@ -105,7 +106,13 @@ impl Importer {
                 etag: import.etag.clone(),
                 last_modified: import.last_modified.clone(),
             };
-            let work = self.fetch_and_read(&tenant, &import.data, validators, started_at);
+            let work = self.fetch_and_read(
+                &tenant,
+                &import.data,
+                validators,
+                last_read.as_deref(),
+                started_at,
+            );
             hold(&self.store, &Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
         };
         let Some(parsed) = leased.await? else {
@@ -114,13 +121,16 @@ impl Importer {
         };
         let parsed = parsed?;
         let result = match &parsed {
-            Ok(Read::Changed { feed, status, etag, last_modified }) => RunResult::Read {
-                items: &feed.busy,
-                skipped: u32::try_from(feed.skipped.len()).unwrap_or(u32::MAX),
-                http_status: Some(*status),
-                etag: etag.clone(),
-                last_modified: last_modified.clone(),
-            },
+            Ok(Read::Changed { feed, status, etag, last_modified, body_sha256 }) => {
+                RunResult::Read {
+                    items: &feed.busy,
+                    skipped: u32::try_from(feed.skipped.len()).unwrap_or(u32::MAX),
+                    http_status: Some(*status),
+                    etag: etag.clone(),
+                    last_modified: last_modified.clone(),
+                    body_sha256: Some(body_sha256.clone()),
+                }
+            }
             Ok(Read::NotModified { status }) => RunResult::NotModified { http_status: *status },
             Err((http_status, error)) => {
                 RunResult::Failed { http_status: *http_status, error: error.clone() }
@@ -145,7 +155,8 @@ impl Importer {
         tenant: &Tenant,
         import: &NewImport,
     ) -> Result<Result<ParsedFeed, (Option<u16>, String)>, StoreError> {
-        let read = self.fetch_and_read(tenant, import, Validators::default(), Utc::now()).await?;
+        let read =
+            self.fetch_and_read(tenant, import, Validators::default(), None, Utc::now()).await?;
         Ok(read.map(|read| match read {
             Read::Changed { feed, .. } => feed,
             // No validators were sent, so a 304 is the server's odd answer: nothing to show.
@@ -158,6 +169,7 @@ impl Importer {
         tenant: &Tenant,
         import: &NewImport,
         validators: Validators,
+        last_read: Option<&[u8]>,
         now: DateTime<Utc>,
     ) -> Result<Result<Read, (Option<u16>, String)>, StoreError> {
         let url = match normalize_url(&import.url) {
@@ -183,11 +195,17 @@ impl Importer {
         options.to = now + chrono::Duration::days(i64::from(self.settings.horizon_days));
         options.max_events = self.settings.max_events;
         options.max_work = self.settings.max_work_steps;
+        let body_sha256 = read_hash(&body, &options, zone.tz());
+        if last_read == Some(body_sha256.as_slice()) {
+            // The same bytes, read under the same settings on the same day, hold the items
+            // stored last time: neither the reading nor the diff can change anything.
+            return Ok(Ok(Read::NotModified { status }));
+        }
         let read = tokio::task::spawn_blocking(move || ical::read(&body, &options))
             .await
             .map_err(|e| StoreError::Corrupt(format!("the feed reader panicked: {e}")))?;
         match read {
-            Ok(feed) => Ok(Ok(Read::Changed { feed, status, etag, last_modified })),
+            Ok(feed) => Ok(Ok(Read::Changed { feed, status, etag, last_modified, body_sha256 })),
             // Refused whole: importing the part read so far would drop the rest's blocks.
             Err(too_much) => Ok(Err((Some(status), too_much.to_string()))),
         }
@@ -235,8 +253,35 @@ impl Importer {
 }
 
 enum Read {
-    Changed { feed: ParsedFeed, status: u16, etag: Option<String>, last_modified: Option<String> },
+    Changed {
+        feed: ParsedFeed,
+        status: u16,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        body_sha256: Vec<u8>,
+    },
+    /// A 304, or the same body as the last read.
     NotModified { status: u16 },
+}
+
+/// The SHA-256 of a feed's body and of everything else its reading depends on: the window's
+/// days (it moves once a day), the zone of floating times, the platform and the limits.
+fn read_hash(body: &[u8], options: &ParseOptions, zone: chrono_tz::Tz) -> Vec<u8> {
+    use sha2::{Digest as _, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(body);
+    let settings = format!(
+        "\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        options.from.date_naive(),
+        options.to.date_naive(),
+        zone.name(),
+        options.platform.as_str(),
+        options.max_events,
+        options.max_work,
+        options.all_single_events,
+    );
+    digest.update(settings.as_bytes());
+    digest.finalize().to_vec()
 }
 
 /// Whether a body is plausibly an iCalendar file (after a BOM and blank lines).

@@ -349,7 +349,8 @@ async fn a_second_run_of_an_import_is_refused_while_the_first_is_alive(db: Db) {
     let runs = get(&app, &key, &format!("/api/v1/imports/{import}/runs")).await;
     assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
     let again = run(&app, &key, &import).await.unwrap();
-    assert_eq!(again["outcome"], "ok", "the lease was given back");
+    // The lease was given back; the feed sent the same bytes, so they were not read again.
+    assert_eq!(again["outcome"], "not_modified", "{again}");
     app.stop().await;
 }
 
@@ -390,7 +391,40 @@ async fn the_import_list_shows_each_import_with_its_latest_run(db: Db) {
     app.stop().await;
 }
 
+async fn a_feed_sending_the_same_bytes_again_is_not_read_again_until_they_change(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    // A server without validators: every run gets the whole body.
+    let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    let first = run(&app, &key, &import).await.unwrap();
+    assert_eq!((first["outcome"].as_str(), first["added"].as_u64()), (Some("ok"), Some(1)));
+    let same = run(&app, &key, &import).await.unwrap();
+    assert_eq!(
+        (same["outcome"].as_str(), same["http_status"].as_u64(), same["unchanged"].as_u64()),
+        (Some("not_modified"), Some(200), Some(1)),
+        "the same bytes are not read again: {same}"
+    );
+    airbnb
+        .set(calendar(&[reservation("a@airbnb.com", 12, 15), reservation("b@airbnb.com", 20, 22)]));
+    let changed = run(&app, &key, &import).await.unwrap();
+    assert_eq!(
+        (changed["outcome"].as_str(), changed["added"].as_u64()),
+        (Some("ok"), Some(1)),
+        "{changed}"
+    );
+    let blocked = busy(&app, &key, room, 0, 60).await;
+    assert_eq!(
+        blocked,
+        vec![("feed".to_owned(), in_days(12)), ("feed".to_owned(), in_days(20))],
+        "{blocked:?}"
+    );
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_feed_sending_the_same_bytes_again_is_not_read_again_until_they_change,
     the_import_list_shows_each_import_with_its_latest_run,
     a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored,
     a_second_run_of_an_import_is_refused_while_the_first_is_alive,

@@ -10,6 +10,6 @@ mod properties;
 /// When an event takes place; the domain's one time type, named here for the reader and writer.
 pub use crate::domain::Span;
 pub use read::{
-    BusyItem, DEFAULT_MAX_WORK, ItemKind, ParseOptions, ParsedFeed, Skipped, TooMuchWork, parse,
-    read,
+    BusyItem, DEFAULT_MAX_WORK, ItemKind, ParseOptions, ParsedFeed, ReadFromError, Skipped,
+    TooMuchWork, parse, read, read_from,
 };

@@ -65,9 +65,10 @@ pub async fn record_run_with(
         skipped: 0,
         error: None,
     };
-    let (mut failures, mut validators, mut diff) = (0, None, None);
+    let (mut failures, mut validators, mut diff, mut body_sha256) = (0, None, None, None);
     match &result {
-        RunResult::Read { items, skipped, http_status, etag, last_modified } => {
+        RunResult::Read { items, skipped, http_status, etag, last_modified, body_sha256: hash } => {
+            body_sha256 = hash.as_deref();
             run.http_status = *http_status;
             run.skipped = *skipped;
             validators = Some((etag.clone(), last_modified.clone()));
@@ -105,8 +106,17 @@ pub async fn record_run_with(
         alerts = run_alerts(import, &run, failing_since, policy.alerts);
     }
     let alerts_due = finished_at + seconds(policy.alerts.digest_window_secs);
-    let record =
-        RunRecord { run: &run, diff, status, failures, validators, events, alerts, alerts_due };
+    let record = RunRecord {
+        run: &run,
+        diff,
+        status,
+        failures,
+        validators,
+        events,
+        alerts,
+        alerts_due,
+        body_sha256,
+    };
     store.save_import_run(tenant, import, zone, &record).await?;
     let found = match run.outcome {
         RunOutcome::Ok => Some(recheck_owner(store, tenant.id, import.data.owner).await?),

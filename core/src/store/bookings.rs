@@ -15,7 +15,7 @@ use crate::domain::{
 use crate::job::Job;
 
 #[derive(sqlx::FromRow)]
-struct BookingRow {
+pub(super) struct BookingRow {
     id: Uuid,
     tenant_id: Uuid,
     external_id: Option<String>,
@@ -46,7 +46,7 @@ const CONTENT: &str = "external_id, resource_id, status, title, description, loc
     customer_email, customer_phone, start_at, end_at, time_zone, start_date, end_date, span_start, span_end";
 
 impl BookingRow {
-    fn into_booking(self, staff_ids: Vec<Uuid>) -> Result<Booking, StoreError> {
+    pub(super) fn into_booking(self, staff_ids: Vec<Uuid>) -> Result<Booking, StoreError> {
         let status = BookingStatus::parse(&self.status).ok_or_else(|| corrupt(&self.status))?;
         let span =
             match (self.start_at, self.end_at, self.time_zone, self.start_date, self.end_date) {

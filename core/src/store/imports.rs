@@ -136,8 +136,10 @@ pub enum RunResult<'a> {
         etag: Option<String>,
         /// Likewise.
         last_modified: Option<String>,
+        /// See [`RunRecord::body_sha256`].
+        body_sha256: Option<Vec<u8>>,
     },
-    /// 304: nothing changed.
+    /// 304 (or the same body as last time): nothing changed.
     NotModified {
         /// HTTP status.
         http_status: u16,
@@ -170,6 +172,10 @@ pub struct RunRecord<'a> {
     pub alerts: Vec<super::AlertDraft>,
     /// When raised alerts are sent (after the digest window).
     pub alerts_due: DateTime<Utc>,
+    /// For a feed that was read: the SHA-256 of its body and of what the reading depended on
+    /// (the day, the zone, the settings). A later run that computes the same hash stores the
+    /// same items, so it skips the reading and the diff.
+    pub body_sha256: Option<&'a [u8]>,
 }
 
 /// An item the last run of an import stored.
@@ -303,15 +309,31 @@ impl Store {
 
     /// One import.
     pub async fn import(&self, tenant_id: Uuid, id: Uuid) -> Result<Import, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM imports WHERE tenant_id = $1 AND id = $2");
-        let row: ImportRow = with_read_pool!(self, |pool| {
+        self.import_and_last_read(tenant_id, id).await.map(|(import, _)| import)
+    }
+
+    /// One import, with the `body_sha256` its last read stored (see [`RunRecord::body_sha256`]).
+    async fn import_and_last_read(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<(Import, Option<Vec<u8>>), StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            import: ImportRow,
+            body_sha256: Option<Vec<u8>>,
+        }
+        let sql =
+            format!("SELECT {COLUMNS}, body_sha256 FROM imports WHERE tenant_id = $1 AND id = $2");
+        let row: Row = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(id)
                 .fetch_one(pool)
                 .await
         })?;
-        row.try_into()
+        Ok((row.import.try_into()?, row.body_sha256))
     }
 
     /// A page of the tenant's imports.
@@ -353,6 +375,7 @@ impl Store {
                  updated_at = $5, \
                  etag = CASE WHEN $6 THEN NULL ELSE etag END, \
                  last_modified = CASE WHEN $6 THEN NULL ELSE last_modified END, \
+                 body_sha256 = CASE WHEN $6 THEN NULL ELSE body_sha256 END, \
                  next_run_at = CASE WHEN $6 THEN $5 ELSE next_run_at END \
                  WHERE tenant_id = $7 AND id = $8",
             )
@@ -405,14 +428,25 @@ impl Store {
         id: Uuid,
         until: DateTime<Utc>,
     ) -> Result<Import, StoreError> {
+        self.lease_import_for_run(tenant_id, id, until).await.map(|(import, _)| import)
+    }
+
+    /// [`Store::lease_import_until`], with the `body_sha256` the last read of the feed stored
+    /// (see [`RunRecord::body_sha256`]), in the same two statements.
+    pub async fn lease_import_for_run(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<(Import, Option<Vec<u8>>), StoreError> {
         let taken = self
             .take_lease(&Lease::IMPORT_RUN, id.into(), &[LeaseKey::Id(tenant_id)], until)
             .await?;
-        let import = self.import(tenant_id, id).await?;
+        let read = self.import_and_last_read(tenant_id, id).await?;
         if !taken {
             return Err(StoreError::LeaseBusy);
         }
-        Ok(import)
+        Ok(read)
     }
 
     /// Writes a finished run as the service decided it (`service::imports::record_run`): what
@@ -427,8 +461,17 @@ impl Store {
         zone: TimeZone,
         record: &RunRecord<'_>,
     ) -> Result<(), StoreError> {
-        let RunRecord { run, diff, status, failures, validators, events, alerts, alerts_due } =
-            record;
+        let RunRecord {
+            run,
+            diff,
+            status,
+            failures,
+            validators,
+            events,
+            alerts,
+            alerts_due,
+            body_sha256,
+        } = record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
         let recorded = with_pool!(self, |pool| {
@@ -490,8 +533,8 @@ impl Store {
                 "UPDATE imports SET status = $1, consecutive_failures = $2, running_until = NULL, \
                  etag = CASE WHEN $3 THEN $4 ELSE etag END, \
                  last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END, \
-                 failing_since = CASE WHEN $7 THEN COALESCE(failing_since, $8) ELSE NULL END \
-                 WHERE id = $6",
+                 failing_since = CASE WHEN $7 THEN COALESCE(failing_since, $8) ELSE NULL END, \
+                 body_sha256 = CASE WHEN $3 THEN $9 ELSE body_sha256 END WHERE id = $6",
             )
             .bind(status.as_str())
             .bind(i64::from(*failures))
@@ -501,6 +544,7 @@ impl Store {
             .bind(import.id)
             .bind(run.outcome == RunOutcome::Failed)
             .bind(run.started_at)
+            .bind(*body_sha256)
             .execute(&mut *tx)
             .await?;
             insert_run!(tx, tenant.id, run);

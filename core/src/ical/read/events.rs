@@ -1,12 +1,13 @@
 //! VEVENTs to busy occurrences: reading the properties, series with their overrides, windows.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
-use icalendar::parser::{Component, Property};
 use sha2::{Digest, Sha256};
 
+use super::lines::{Block, Prop};
 use super::recur::{self, RuleSpec, Stop, short};
 use super::values::{Written, parse_duration, parse_written};
 use super::zones::{ZoneRef, Zones};
@@ -24,29 +25,57 @@ enum Moment {
     Time(NaiveDateTime, ZoneRef),
 }
 
-/// One VEVENT, read.
+/// One VEVENT, read. Kept small: a feed of 100 000 events holds 100 000 of them at once.
 #[derive(Debug)]
 pub(super) struct Ev {
-    index: usize,
+    index: u32,
+    sequence: i64,
     uid: String,
     summary: Option<String>,
-    mentions_reservation: bool,
     start: Option<Moment>,
     end: Option<Moment>,
     duration: Option<Duration>,
+    /// What few events have: recurrence, or the original start of an override.
+    more: Option<Box<More>>,
+    mentions_reservation: bool,
+    cancelled: bool,
+    transparent: bool,
+}
+
+/// The recurrence of an event, and the original start of an override.
+#[derive(Debug, Default)]
+struct More {
+    rid: Option<Moment>,
     rules: Vec<RuleSpec>,
     rdates: Vec<Moment>,
     exdates: Vec<Moment>,
-    rid: Option<Moment>,
-    cancelled: bool,
-    transparent: bool,
-    sequence: i64,
 }
 
 impl Ev {
     /// Its UID (given or synthesised).
     pub(super) fn uid(&self) -> &str {
         &self.uid
+    }
+
+    /// Its place among the VEVENTs read.
+    pub(super) fn index(&self) -> usize {
+        self.index as usize
+    }
+
+    fn rid(&self) -> Option<Moment> {
+        self.more.as_ref().and_then(|m| m.rid)
+    }
+
+    fn rules(&self) -> &[RuleSpec] {
+        self.more.as_ref().map_or(&[], |m| &m.rules)
+    }
+
+    fn rdates(&self) -> &[Moment] {
+        self.more.as_ref().map_or(&[], |m| &m.rdates)
+    }
+
+    fn exdates(&self) -> &[Moment] {
+        self.more.as_ref().map_or(&[], |m| &m.exdates)
     }
 }
 
@@ -93,7 +122,7 @@ impl RidKey {
 
 /// Where the reading of a feed's events stands.
 pub(super) struct Reader<'a> {
-    pub zones: &'a Zones,
+    pub zones: Zones,
     pub options: &'a ParseOptions,
     /// Keep transparent events (for checks of recurrence expansion).
     pub keep_free: bool,
@@ -107,21 +136,8 @@ pub(super) struct Reader<'a> {
     to_date: NaiveDate,
 }
 
-fn param<'p>(p: &'p Property<'_>, key: &str) -> Option<&'p str> {
-    p.params.iter().find(|x| x.key.as_str() == key).and_then(|x| x.val.as_ref()).map(|v| v.as_str())
-}
-
-/// The UID line of a block the parser could not read, for the skipped entry.
-pub(super) fn uid_of_block(block: &str) -> Option<String> {
-    block
-        .lines()
-        .find_map(|l| l.strip_prefix("UID:"))
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty())
-}
-
 impl<'a> Reader<'a> {
-    pub(super) fn new(zones: &'a Zones, options: &'a ParseOptions, keep_free: bool) -> Self {
+    pub(super) fn new(zones: Zones, options: &'a ParseOptions, keep_free: bool) -> Self {
         let clamp = |t: DateTime<Utc>| {
             let lo = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default();
             let hi = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
@@ -148,12 +164,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The work meter, once the reading is over.
+    pub(super) fn into_work(self) -> super::work::Work {
+        self.zones.work
+    }
+
     fn skip(&mut self, uid: Option<&str>, reason: impl Into<String>) {
         self.skipped.push(Skipped { uid: uid.map(str::to_owned), reason: reason.into() });
     }
 
-    fn moment(&self, p: &Property<'_>, raw: &str) -> Option<Moment> {
-        let value_type = param(p, "VALUE");
+    fn moment(&self, p: &Prop<'_>, raw: &str) -> Option<Moment> {
+        let value_type = p.param("VALUE");
         let date_only = value_type.is_some_and(|v| v.eq_ignore_ascii_case("DATE"));
         let raw = if value_type.is_some_and(|v| v.eq_ignore_ascii_case("PERIOD")) {
             raw.split('/').next().unwrap_or(raw)
@@ -165,7 +186,7 @@ impl<'a> Reader<'a> {
             Written::Utc(t) => Moment::Time(t, ZoneRef::Utc),
             Written::Local(t) => Moment::Time(
                 t,
-                match param(p, "TZID") {
+                match p.param("TZID") {
                     Some(tzid) => self.zones.resolve(tzid),
                     None => ZoneRef::Floating,
                 },
@@ -175,78 +196,87 @@ impl<'a> Reader<'a> {
 
     /// Reads one parsed VEVENT. `None` (with a skipped entry) when it cannot be used at all.
     // Long on purpose: one short arm per VEVENT property, all filling the same event.
-    pub(super) fn read_event(&mut self, index: usize, c: &Component<'_>) -> Option<Ev> {
-        let mut uid: Option<&str> = None;
-        let mut summary: Option<&str> = None;
-        let mut description: Option<&str> = None;
-        let mut dtstart: Option<&Property<'_>> = None;
+    pub(super) fn read_event(&mut self, index: usize, block: &Block<'_>) -> Option<Ev> {
+        let mut uid: Option<Cow<'_, str>> = None;
+        let mut summary: Option<Cow<'_, str>> = None;
+        // Read as written: escapes never make or break the words looked for in it, and it is
+        // unescaped only for an event without UID.
+        let mut description: Option<Prop<'_>> = None;
+        let mut dtstart: Option<(Prop<'_>, Cow<'_, str>)> = None;
         let mut ev = Ev {
-            index,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            sequence: 0,
             uid: String::new(),
             summary: None,
-            mentions_reservation: false,
             start: None,
             end: None,
             duration: None,
-            rules: Vec::new(),
-            rdates: Vec::new(),
-            exdates: Vec::new(),
-            rid: None,
+            more: None,
+            mentions_reservation: false,
             cancelled: false,
             transparent: false,
-            sequence: 0,
         };
+        let mut more = More::default();
         let mut bad_rule: Option<recur::BadRule> = None;
-        for p in &c.properties {
-            let val = p.val.as_str();
-            match p.name.as_str() {
-                "UID" => {
-                    let v = val.trim();
-                    if uid.is_none() && !v.is_empty() {
-                        uid = Some(v);
+        for p in block.props() {
+            match p.name {
+                "UID" if uid.is_none() => {
+                    let v = p.value();
+                    if !v.trim().is_empty() {
+                        uid = Some(trim_cow(v));
                     }
                 }
-                "SUMMARY" => summary = summary.or(Some(val)),
-                "DESCRIPTION" => description = description.or(Some(val)),
-                "DTSTART" => dtstart = dtstart.or(Some(p)),
-                "DTEND" if ev.end.is_none() => ev.end = self.moment(p, val),
-                "DURATION" if ev.duration.is_none() => ev.duration = parse_duration(val),
-                "RRULE" => match recur::parse_rule(val) {
-                    Ok(rule) => ev.rules.push(rule),
+                "SUMMARY" if summary.is_none() => summary = Some(p.value()),
+                "DESCRIPTION" if description.is_none() => description = Some(p),
+                "DTSTART" if dtstart.is_none() => dtstart = Some((p, p.value())),
+                "DTEND" if ev.end.is_none() => ev.end = self.moment(&p, &p.value()),
+                "DURATION" if ev.duration.is_none() => ev.duration = parse_duration(&p.value()),
+                "RRULE" => match recur::parse_rule(&p.value()) {
+                    Ok(rule) => more.rules.push(rule),
                     Err(e) => bad_rule = Some(e),
                 },
                 "RDATE" | "EXDATE" => {
-                    let list =
-                        if p.name.as_str() == "RDATE" { &mut ev.rdates } else { &mut ev.exdates };
-                    for v in val.split(',') {
-                        if let Some(m) = self.moment(p, v) {
+                    let list = if p.name == "RDATE" { &mut more.rdates } else { &mut more.exdates };
+                    for v in p.value().split(',') {
+                        if let Some(m) = self.moment(&p, v) {
                             list.push(m);
                         }
                     }
                 }
-                "RECURRENCE-ID" if ev.rid.is_none() => ev.rid = self.moment(p, val),
-                "STATUS" => ev.cancelled = val.trim().eq_ignore_ascii_case("CANCELLED"),
-                "TRANSP" => ev.transparent = val.trim().eq_ignore_ascii_case("TRANSPARENT"),
-                "SEQUENCE" => ev.sequence = val.trim().parse().unwrap_or(0),
+                "RECURRENCE-ID" if more.rid.is_none() => more.rid = self.moment(&p, &p.value()),
+                "STATUS" => ev.cancelled = p.value().trim().eq_ignore_ascii_case("CANCELLED"),
+                "TRANSP" => ev.transparent = p.value().trim().eq_ignore_ascii_case("TRANSPARENT"),
+                "SEQUENCE" => ev.sequence = p.value().trim().parse().unwrap_or(0),
                 _ => {}
             }
         }
+        let has_more = more.rid.is_some()
+            || !more.rules.is_empty()
+            || !more.rdates.is_empty()
+            || !more.exdates.is_empty();
+        if has_more {
+            ev.more = Some(Box::new(more));
+        }
         ev.uid = match uid {
-            Some(u) => u.to_owned(),
-            None => synthesise_uid(dtstart, summary, description),
+            Some(u) => u.into_owned(),
+            None => {
+                let description = description.map(|d| d.value());
+                synthesise_uid(dtstart.as_ref(), summary.as_deref(), description.as_deref())
+            }
         };
-        ev.summary = summary.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        ev.summary = summary.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
         ev.mentions_reservation = description.is_some_and(|d| {
+            let d = d.raw;
             d.contains("eservation") || d.contains("ESERVATION") || d.contains("/reservations/")
         });
-        if let Some(p) = dtstart {
-            ev.start = self.moment(p, p.val.as_str());
+        if let Some((p, value)) = &dtstart {
+            ev.start = self.moment(p, value);
             if ev.start.is_none() {
-                let reason = format!("unreadable DTSTART ({})", short(p.val.as_str().trim()));
+                let reason = format!("unreadable DTSTART ({})", short(value.trim()));
                 self.skip(Some(&ev.uid), reason);
                 return None;
             }
-        } else if ev.rid.is_none() {
+        } else if ev.rid().is_none() {
             self.skip(Some(&ev.uid), "no DTSTART");
             return None;
         }
@@ -283,20 +313,21 @@ impl<'a> Reader<'a> {
 
     /// Whether an event is a single one (no recurrence, not an override).
     pub(super) fn is_single(ev: &Ev) -> bool {
-        ev.rid.is_none() && ev.rules.is_empty() && ev.rdates.is_empty()
+        ev.rid().is_none() && ev.rules().is_empty() && ev.rdates().is_empty()
     }
 
-    /// Turns a single event, alone with its UID, into a busy item.
-    pub(super) fn single(&mut self, ev: Ev) {
+    /// The busy item of a single event, alone with its UID (`None`, with a skipped entry when
+    /// it is not busy, when it is not one).
+    pub(super) fn single(&mut self, ev: Ev) -> Option<BusyItem> {
         if ev.cancelled {
             self.skip(Some(&ev.uid), "cancelled");
-            return;
+            return None;
         }
         if ev.transparent && !self.keep_free {
             self.skip(Some(&ev.uid), "transparent (free)");
-            return;
+            return None;
         }
-        let Some(start) = ev.start else { return };
+        let start = ev.start?;
         let length = self.length(&ev, start);
         let (zone, local) = match start {
             Moment::Date(d) => (ZoneRef::Floating, d.and_time(NaiveTime::MIN)),
@@ -309,7 +340,7 @@ impl<'a> Reader<'a> {
                 ev.summary.as_deref(),
                 ev.mentions_reservation,
             );
-            self.busy.push(BusyItem {
+            return Some(BusyItem {
                 uid: ev.uid,
                 recurrence_id: None,
                 span,
@@ -317,6 +348,7 @@ impl<'a> Reader<'a> {
                 kind,
             });
         }
+        None
     }
 
     /// Turns all events of one UID (file order) into busy items.
@@ -333,7 +365,7 @@ impl<'a> Reader<'a> {
     // over the same lists (which master an override belongs to, which occurrences it replaces).
     fn series_inner(&mut self, evs: &[Ev]) {
         let (mut masters, overrides): (Vec<&Ev>, Vec<&Ev>) =
-            evs.iter().partition(|e| e.rid.is_none());
+            evs.iter().partition(|e| e.rid().is_none());
         // One master per UID: the highest SEQUENCE, then the last in the file. Another single
         // event with the same UID and SEQUENCE but another start is a different event from a
         // producer that reuses UIDs: it is kept, keyed by its start as a recurrence id.
@@ -377,7 +409,7 @@ impl<'a> Reader<'a> {
         // Overrides by key; the highest SEQUENCE (then the last) wins.
         let mut by_key: HashMap<RidKey, &Ev> = HashMap::new();
         for o in overrides {
-            let Some(rid) = o.rid else { continue };
+            let Some(rid) = o.rid() else { continue };
             let key =
                 if master.is_some() { self.rid_key(all_day, zone, rid) } else { self.own_key(rid) };
             match by_key.get(&key) {
@@ -553,7 +585,7 @@ impl<'a> Reader<'a> {
 
     fn emit_override(&mut self, o: &Ev, key: RidKey, master: Option<&Ev>) {
         // An override without DTSTART keeps its original start.
-        let Some(start) = o.start.or(o.rid) else {
+        let Some(start) = o.start.or(o.rid()) else {
             return;
         };
         let length = if o.end.is_none() && o.duration.is_none() {
@@ -588,7 +620,7 @@ impl<'a> Reader<'a> {
             Moment::Date(d) => d.and_time(NaiveTime::MIN),
             Moment::Time(t, _) => t,
         };
-        let recurring = !m.rules.is_empty() || !m.rdates.is_empty();
+        let recurring = !m.rules().is_empty() || !m.rdates().is_empty();
         if !recurring {
             let key = self.occurrence_key(all_day, zone, dtstart);
             if suppressed.contains(&key) {
@@ -615,7 +647,7 @@ impl<'a> Reader<'a> {
         if dtstart >= lo && dtstart < hi {
             locals.push(dtstart);
         }
-        for rule in &m.rules {
+        for rule in m.rules() {
             let until = rule.until.map(|u| self.until_local(all_day, zone, u));
             match recur::expand(
                 rule,
@@ -647,7 +679,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        for r in &m.rdates {
+        for r in m.rdates() {
             let local = match *r {
                 Moment::Date(d) if all_day => d.and_time(NaiveTime::MIN),
                 Moment::Date(d) => d.and_time(dtstart.time()),
@@ -664,7 +696,7 @@ impl<'a> Reader<'a> {
         // EXDATEs: instants when both sides are zoned (or both floating), dates otherwise.
         let mut ex_dates: HashSet<NaiveDate> = HashSet::new();
         let mut ex_instants: HashSet<DateTime<Utc>> = HashSet::new();
-        for x in &m.exdates {
+        for x in m.exdates() {
             match *x {
                 Moment::Date(d) => {
                     ex_dates.insert(d);
@@ -737,17 +769,17 @@ impl<'a> Reader<'a> {
 /// of its DTSTART as written (with its TZID), SUMMARY and DESCRIPTION. Two events identical in all
 /// three get the same UID and are read as one.
 fn synthesise_uid(
-    dtstart: Option<&Property<'_>>,
+    dtstart: Option<&(Prop<'_>, Cow<'_, str>)>,
     summary: Option<&str>,
     description: Option<&str>,
 ) -> String {
     let mut h = Sha256::new();
-    if let Some(p) = dtstart {
-        if let Some(tzid) = param(p, "TZID") {
+    if let Some((p, value)) = dtstart {
+        if let Some(tzid) = p.param("TZID") {
             h.update(tzid.as_bytes());
         }
         h.update(b":");
-        h.update(p.val.as_str().trim().as_bytes());
+        h.update(value.trim().as_bytes());
     }
     h.update([0x1f]);
     h.update(summary.unwrap_or("").as_bytes());
@@ -761,4 +793,13 @@ fn synthesise_uid(
         uid.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
     }
     uid
+}
+
+/// A value without the blanks around it, borrowed when it was.
+fn trim_cow(value: Cow<'_, str>) -> Cow<'_, str> {
+    match value {
+        Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
+        Cow::Owned(v) if v.trim().len() == v.len() => Cow::Owned(v),
+        Cow::Owned(v) => Cow::Owned(v.trim().to_owned()),
+    }
 }

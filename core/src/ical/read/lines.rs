@@ -25,15 +25,13 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// The feed after the pre-pass.
+/// What the pre-pass keeps of the feed outside its VEVENTs.
 #[derive(Debug, Default)]
 pub(super) struct Prepared {
-    /// The normalised VEVENT blocks, back to back.
-    pub events_text: String,
-    /// Each read VEVENT's block in `events_text`, in file order.
-    pub events: Vec<Range<usize>>,
     /// Every VEVENT in the file, also those over the limit.
     pub event_count: usize,
+    /// The VEVENTs handed over (at most the limit).
+    pub events_read: usize,
     /// The normalised VTIMEZONE blocks.
     pub zones_text: String,
     /// Each VTIMEZONE's block in `zones_text`.
@@ -44,12 +42,172 @@ pub(super) struct Prepared {
     pub calendar_name: Option<String>,
 }
 
+/// One property of a VEVENT, normalised: its name upper-cased, its parameters rewritten as
+/// `;KEY=VALUE...` (see [`write_params`]), its value as written (still escaped).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Prop<'a> {
+    pub name: &'a str,
+    pub params: &'a str,
+    pub raw: &'a str,
+}
+
+impl<'a> Prop<'a> {
+    /// The first parameter named `key` (upper case); `None` when it is missing or empty. A single
+    /// quoted value loses its quotes; several stay as written (`"a","b"`).
+    pub(super) fn param(&self, key: &str) -> Option<&'a str> {
+        let params: &'a str = self.params;
+        let mut rest = params;
+        while let Some(at) = rest.strip_prefix(';') {
+            let eq = at.find('=')?;
+            let (k, after) = (&at[..eq], &at[eq + 1..]);
+            // Values are quoted when they hold `;`, so the next unquoted `;` ends this one.
+            let end = if after.starts_with('"') {
+                let mut i = 0;
+                let bytes = after.as_bytes();
+                let mut quoted = false;
+                while i < bytes.len() && (quoted || bytes[i] != b';') {
+                    if bytes[i] == b'"' {
+                        quoted = !quoted;
+                    }
+                    i += 1;
+                }
+                i
+            } else {
+                after.find(';').unwrap_or(after.len())
+            };
+            let value = &after[..end];
+            if k == key {
+                let inner = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .filter(|v| !v.contains('"'));
+                let value = inner.unwrap_or(value);
+                return (!value.is_empty()).then_some(value);
+            }
+            rest = &after[end..];
+        }
+        None
+    }
+
+    /// The value, unescaped when its type is TEXT (by the `VALUE` parameter, else by the
+    /// property's name), as `icalendar::parser` reads it.
+    pub(super) fn value(&self) -> Cow<'a, str> {
+        if is_text(self.name, self.param("VALUE")) {
+            unescape_cow(self.raw)
+        } else {
+            Cow::Borrowed(self.raw)
+        }
+    }
+}
+
+/// Whether a property's value is TEXT (RFC 5545 3.3.11), the types `icalendar::parser` unescapes.
+fn is_text(name: &str, value_type: Option<&str>) -> bool {
+    const OTHER: [&str; 13] = [
+        "BINARY",
+        "BOOLEAN",
+        "CAL-ADDRESS",
+        "DATE",
+        "DATE-TIME",
+        "DURATION",
+        "FLOAT",
+        "INTEGER",
+        "PERIOD",
+        "RECUR",
+        "TIME",
+        "URI",
+        "UTC-OFFSET",
+    ];
+    match value_type {
+        Some("TEXT") => return true,
+        Some(t) if OTHER.contains(&t) => return false,
+        _ => {}
+    }
+    if name == "CATEGORIES" || name == "RESOURCES" {
+        return false;
+    }
+    name.starts_with("X-")
+        || matches!(
+            name,
+            "CALSCALE"
+                | "METHOD"
+                | "PRODID"
+                | "VERSION"
+                | "CLASS"
+                | "COMMENT"
+                | "DESCRIPTION"
+                | "LOCATION"
+                | "STATUS"
+                | "SUMMARY"
+                | "TRANSP"
+                | "TZID"
+                | "TZNAME"
+                | "CONTACT"
+                | "RELATED-TO"
+                | "UID"
+                | "ACTION"
+                | "REQUEST-STATUS"
+        )
+}
+
+/// The properties of a VEVENT that the reader looks at; the others are not copied.
+fn is_read(name: &str) -> bool {
+    matches!(
+        name,
+        "UID"
+            | "SUMMARY"
+            | "DESCRIPTION"
+            | "DTSTART"
+            | "DTEND"
+            | "DURATION"
+            | "RRULE"
+            | "RDATE"
+            | "EXDATE"
+            | "RECURRENCE-ID"
+            | "STATUS"
+            | "TRANSP"
+            | "SEQUENCE"
+    )
+}
+
+/// One VEVENT as the pre-pass hands it over: its read properties, in file order.
+#[derive(Debug)]
+pub(super) struct Block<'a> {
+    text: &'a str,
+    props: &'a [PropAt],
+}
+
+impl<'a> Block<'a> {
+    /// Its properties, in file order.
+    pub(super) fn props(&self) -> impl Iterator<Item = Prop<'a>> + 'a {
+        let text = self.text;
+        self.props.iter().map(move |p| Prop {
+            name: &text[p.name.clone()],
+            params: &text[p.params.clone()],
+            raw: &text[p.raw.clone()],
+        })
+    }
+}
+
+/// Where a property's parts lie in the VEVENT buffer.
+#[derive(Clone, Debug)]
+struct PropAt {
+    name: Range<usize>,
+    params: Range<usize>,
+    raw: Range<usize>,
+}
+
+/// What receives the VEVENTs, one at a time, as the pass reads them.
+pub(super) trait Events {
+    /// A VEVENT within the limit; `prepared` holds what came before it in the file.
+    fn event(&mut self, prepared: &Prepared, block: &Block<'_>);
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Outside any component we read (at the calendar level, or before BEGIN:VCALENDAR).
     Top,
     /// Inside a VEVENT; `skip` counts the nested components being left out.
-    Event { start: usize, skip: u32, read: bool },
+    Event { skip: u32, read: bool },
     /// Inside a VTIMEZONE; `sub` is the STANDARD/DAYLIGHT being read, `skip` counts other
     /// nested components.
     Zone { start: usize, sub: Option<&'static str>, skip: u32 },
@@ -57,72 +215,109 @@ enum State {
     Ignored { depth: u32 },
 }
 
-/// Runs the pre-pass. VEVENTs after the first `max_events` are counted but not kept.
-pub(super) fn prepare(bytes: &[u8], max_events: usize) -> Prepared {
-    let text = decode(bytes);
-    let text: &str = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut pass = Pass {
-        out: Prepared {
-            events_text: String::with_capacity(text.len() + text.len() / 8),
-            ..Prepared::default()
-        },
-        state: State::Top,
-        max_events,
-    };
-    let mut scratch = String::new();
-    // The logical line being assembled: a slice of `text`, or `scratch` once it has been unfolded.
-    let mut pending: Option<&str> = None;
-    let mut pending_in_scratch = false;
-    for physical in PhysicalLines::new(text) {
-        if physical.is_empty() {
-            continue;
+/// The pre-pass over text that arrives in pieces, each cut right after a line end (CR or LF):
+/// the whole file at once, or a file read block by block. One VEVENT at a time is held, in
+/// buffers reused from one to the next.
+pub(super) struct Pre {
+    pass: Pass,
+    /// A logical line being unfolded, or carried over from the previous piece.
+    scratch: String,
+    /// Whether `scratch` holds a line not yet handed to the pass.
+    carried: bool,
+    /// Whether the next piece is the first (a UTF-8 byte-order mark is dropped from it).
+    first: bool,
+}
+
+impl Pre {
+    /// A pass that hands at most `max_events` VEVENTs over (the rest are counted).
+    pub(super) fn new(max_events: usize) -> Self {
+        Pre {
+            pass: Pass {
+                out: Prepared::default(),
+                state: State::Top,
+                max_events,
+                event_text: String::with_capacity(4096),
+                event_props: Vec::with_capacity(32),
+            },
+            scratch: String::new(),
+            carried: false,
+            first: true,
         }
-        let first = physical.as_bytes()[0];
-        if first == b' ' || first == b'\t' {
-            let rest = &physical[1..];
-            match pending {
-                Some(line) => {
-                    if !pending_in_scratch {
-                        scratch.clear();
-                        scratch.push_str(line);
-                        pending_in_scratch = true;
-                    }
-                    scratch.push_str(rest);
-                }
-                None => {
+    }
+
+    /// Reads a piece of the text, handing its VEVENTs to `handler`; it must end at a line end,
+    /// or be the last piece.
+    pub(super) fn feed(&mut self, text: &str, handler: &mut dyn Events) {
+        let text = if std::mem::take(&mut self.first) {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
+        } else {
+            text
+        };
+        // The logical line being assembled: a slice of `text`, or `scratch` once it has been
+        // unfolded (or carried over from the last piece).
+        let mut pending: Option<&str> = None;
+        let mut in_scratch = std::mem::take(&mut self.carried);
+        for physical in PhysicalLines::new(text) {
+            if physical.is_empty() {
+                continue;
+            }
+            let first = physical.as_bytes()[0];
+            if first == b' ' || first == b'\t' {
+                let rest = &physical[1..];
+                if in_scratch {
+                    self.scratch.push_str(rest);
+                } else if let Some(line) = pending.take() {
+                    self.scratch.clear();
+                    self.scratch.push_str(line);
+                    self.scratch.push_str(rest);
+                    in_scratch = true;
+                } else {
                     // A continuation with nothing to continue: read it as a line of its own.
                     let trimmed = rest.trim_start();
                     if !trimmed.is_empty() {
                         pending = Some(trimmed);
                     }
                 }
+                continue;
             }
-            continue;
-        }
-        if let Some(line) = pending.take() {
-            if pending_in_scratch {
-                pass.line(&scratch);
-            } else {
-                pass.line(line);
+            if std::mem::take(&mut in_scratch) {
+                self.pass.line(&self.scratch, handler);
+            } else if let Some(line) = pending.take() {
+                self.pass.line(line, handler);
             }
+            pending = Some(physical);
         }
-        pending = Some(physical);
-        pending_in_scratch = false;
-    }
-    if let Some(line) = pending.take() {
-        if pending_in_scratch {
-            pass.line(&scratch);
-        } else {
-            pass.line(line);
+        if let Some(line) = pending {
+            // The next piece may continue it.
+            self.scratch.clear();
+            self.scratch.push_str(line);
+            in_scratch = true;
         }
+        self.carried = in_scratch;
     }
-    pass.close_open();
-    pass.out
+
+    /// Ends the pass: what the file holds outside its VEVENTs.
+    pub(super) fn finish(mut self, handler: &mut dyn Events) -> Prepared {
+        if self.carried {
+            self.pass.line(&self.scratch, handler);
+        }
+        self.pass.close_open(handler);
+        self.pass.out
+    }
+}
+
+/// Runs the pre-pass over a whole file in memory.
+#[cfg(test)]
+pub(super) fn prepare(bytes: &[u8], max_events: usize, handler: &mut dyn Events) -> Prepared {
+    let text = decode(bytes);
+    let mut pre = Pre::new(max_events);
+    pre.feed(&text, handler);
+    pre.finish(handler)
 }
 
 /// Decodes the bytes: UTF-16 when the file starts with its byte-order mark, else UTF-8 with U+FFFD
 /// for invalid bytes.
-fn decode(bytes: &[u8]) -> Cow<'_, str> {
+pub(super) fn decode(bytes: &[u8]) -> Cow<'_, str> {
     let utf16 = |big_endian: bool| -> Cow<'_, str> {
         let units = bytes[2..].chunks_exact(2).map(|pair| {
             if big_endian {
@@ -373,36 +568,41 @@ struct Pass {
     out: Prepared,
     state: State,
     max_events: usize,
+    /// The read properties of the VEVENT being read, normalised, back to back.
+    event_text: String,
+    /// Where each of them lies in `event_text`.
+    event_props: Vec<PropAt>,
 }
 
 impl Pass {
-    fn line(&mut self, raw: &str) {
+    fn line(&mut self, raw: &str, handler: &mut dyn Events) {
         let Some(line) = split_line(raw) else {
             return;
         };
         if line.name.eq_ignore_ascii_case("BEGIN") {
-            self.begin(comp(line.value));
+            self.begin(comp(line.value), handler);
         } else if line.name.eq_ignore_ascii_case("END") {
-            self.end(comp(line.value));
+            self.end(comp(line.value), handler);
         } else {
             self.property(&line);
         }
     }
 
-    fn begin(&mut self, c: Comp) {
+    fn begin(&mut self, c: Comp, handler: &mut dyn Events) {
         match c {
             Comp::Event => {
-                self.close_open();
+                self.close_open(handler);
                 self.out.event_count += 1;
-                let read = self.out.events.len() < self.max_events;
-                let start = self.out.events_text.len();
+                let read = self.out.events_read < self.max_events;
                 if read {
-                    self.out.events_text.push_str("BEGIN:VEVENT\r\n");
+                    self.out.events_read += 1;
                 }
-                self.state = State::Event { start, skip: 0, read };
+                self.event_text.clear();
+                self.event_props.clear();
+                self.state = State::Event { skip: 0, read };
             }
             Comp::Timezone => {
-                self.close_open();
+                self.close_open(handler);
                 let start = self.out.zones_text.len();
                 self.out.zones_text.push_str("BEGIN:VTIMEZONE\r\n");
                 self.state = State::Zone { start, sub: None, skip: 0 };
@@ -439,15 +639,15 @@ impl Pass {
         }
     }
 
-    fn end(&mut self, c: Comp) {
+    fn end(&mut self, c: Comp, handler: &mut dyn Events) {
         match (&mut self.state, c) {
             (_, Comp::Calendar) => {
-                self.close_open();
+                self.close_open(handler);
                 self.state = State::Top;
             }
-            (State::Event { .. }, Comp::Event) => self.close_open(),
+            (State::Event { .. }, Comp::Event) => self.close_open(handler),
             (State::Event { skip, .. }, _) => *skip = skip.saturating_sub(1),
-            (State::Zone { .. }, Comp::Timezone) => self.close_open(),
+            (State::Zone { .. }, Comp::Timezone) => self.close_open(handler),
             (State::Zone { sub, skip, .. }, _) => {
                 if *skip > 0 {
                     *skip -= 1;
@@ -470,7 +670,28 @@ impl Pass {
 
     fn property(&mut self, line: &Line<'_>) {
         let buf = match self.state {
-            State::Event { skip: 0, read: true, .. } => &mut self.out.events_text,
+            State::Event { skip: 0, read: true } => {
+                // Names are compared upper-cased; most lines already are.
+                let upper;
+                let name = if line.name.bytes().any(|b| b.is_ascii_lowercase()) {
+                    upper = line.name.to_ascii_uppercase();
+                    upper.as_str()
+                } else {
+                    line.name
+                };
+                if is_read(name) {
+                    let buf = &mut self.event_text;
+                    let name_at = buf.len()..buf.len() + name.len();
+                    buf.push_str(name);
+                    let params_start = buf.len();
+                    write_params(buf, line.params);
+                    let params_at = params_start..buf.len();
+                    buf.push_str(line.value);
+                    let raw_at = params_at.end..buf.len();
+                    self.event_props.push(PropAt { name: name_at, params: params_at, raw: raw_at });
+                }
+                return;
+            }
             State::Zone { skip: 0, .. } => &mut self.out.zones_text,
             State::Top => {
                 let value = line.value.trim();
@@ -496,12 +717,11 @@ impl Pass {
     }
 
     /// Closes the VEVENT or VTIMEZONE being read, if any.
-    fn close_open(&mut self) {
+    fn close_open(&mut self, handler: &mut dyn Events) {
         match self.state {
-            State::Event { start, read: true, .. } => {
-                self.out.events_text.push_str("END:VEVENT\r\n");
-                let end = self.out.events_text.len();
-                self.out.events.push(start..end);
+            State::Event { read: true, .. } => {
+                let block = Block { text: &self.event_text, props: &self.event_props };
+                handler.event(&self.out, &block);
             }
             State::Zone { start, sub, .. } => {
                 if let Some(name) = sub {
@@ -521,8 +741,13 @@ impl Pass {
 
 /// Unescapes a TEXT value (`\,` `\;` `\n` `\N` `\\`; other escapes are kept as written).
 pub(super) fn unescape(value: &str) -> String {
+    unescape_cow(value).into_owned()
+}
+
+/// [`unescape`], borrowing the value when it has nothing to unescape.
+pub(super) fn unescape_cow(value: &str) -> Cow<'_, str> {
     if !value.contains('\\') {
-        return value.to_owned();
+        return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars();
@@ -541,31 +766,79 @@ pub(super) fn unescape(value: &str) -> String {
             None => out.push('\\'),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Each VEVENT handed over, as `NAME;PARAMS:VALUE` lines.
+    #[derive(Default)]
+    struct Lines(Vec<Vec<String>>);
+
+    impl Events for Lines {
+        fn event(&mut self, _: &Prepared, block: &Block<'_>) {
+            let lines = block.props().map(|p| format!("{}{}:{}", p.name, p.params, p.raw));
+            self.0.push(lines.collect());
+        }
+    }
+
     #[test]
     fn malformed_lines_are_repaired_or_dropped_and_names_upper_cased() {
         let text = "begin:vevent\n\
-            DTSTART;TZID=\"W. Europe Standard Time:20200609T090000\"\n\
+            dtstart;TZID=\"W. Europe Standard Time:20200609T090000\"\n\
             ORGANIZER;CN=x\n\
-            x-a;bad key=1;Cn=\"Doe, John\";tzid=;RSVP;member=\"a\",\"\",\"b\":v\n\
+            summary;bad key=1;Cn=\"Doe, John\";tzid=;RSVP;member=\"a\",\"\",\"b\":v\n\
             not a property line\n\
-            BEGIN:VALARM\nTRIGGER:-PT15M\nEND:VALARM\n\
+            BEGIN:VALARM\nTRIGGER:-PT15M\nSUMMARY:alarm\nEND:VALARM\n\
             END:VEVENT\n";
-        let out = prepare(text.as_bytes(), 10);
+        let mut events = Lines::default();
+        let out = prepare(text.as_bytes(), 10, &mut events);
         assert_eq!(out.event_count, 1);
         assert_eq!(
-            &out.events_text[out.events[0].clone()],
-            "BEGIN:VEVENT\r\n\
-             DTSTART;TZID=\"W. Europe Standard Time\":20200609T090000\r\n\
-             X-A;CN=\"Doe, John\";TZID=;MEMBER=\"a\",\"b\":v\r\n\
-             END:VEVENT\r\n"
+            events.0,
+            vec![vec![
+                "DTSTART;TZID=\"W. Europe Standard Time\":20200609T090000".to_owned(),
+                "SUMMARY;CN=\"Doe, John\";TZID=;MEMBER=\"a\",\"b\":v".to_owned(),
+            ]]
         );
+    }
+
+    #[test]
+    fn parameters_are_read_as_the_icalendar_parser_reads_them() {
+        let prop =
+            Prop { name: "DTSTART", params: ";CN=\"a;b\";TZID=;X=\"a\",\"b\";VALUE=DATE", raw: "" };
+        assert_eq!(prop.param("CN"), Some("a;b"));
+        assert_eq!(prop.param("TZID"), None);
+        assert_eq!(prop.param("X"), Some("\"a\",\"b\""));
+        assert_eq!(prop.param("VALUE"), Some("DATE"));
+        assert_eq!(prop.param("RSVP"), None);
+        let text = Prop { name: "SUMMARY", params: "", raw: "a\\, b\\nc" };
+        assert_eq!(text.value(), "a, b\nc");
+        let uri = Prop { name: "SUMMARY", params: ";VALUE=URI", raw: "a\\, b" };
+        assert_eq!(uri.value(), "a\\, b");
+    }
+
+    #[test]
+    fn a_file_read_in_pieces_reads_as_a_whole() {
+        let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:a long\r\n  summary\r\n\
+            \r\n  folded\r\nEND:VEVENT\rBEGIN:VEVENT\nUID:2\nEND:VEVENT\nEND:VCALENDAR";
+        let mut whole = Lines::default();
+        prepare(text.as_bytes(), 10, &mut whole);
+        assert_eq!(whole.0[0][1], "SUMMARY:a long summary folded");
+        // Cut after every line end, as a reader of blocks does.
+        let mut pieces = Lines::default();
+        let mut pre = Pre::new(10);
+        let mut rest = text;
+        while let Some(i) = rest.find(['\r', '\n']) {
+            pre.feed(&rest[..=i], &mut pieces);
+            rest = &rest[i + 1..];
+        }
+        pre.feed(rest, &mut pieces);
+        let out = pre.finish(&mut pieces);
+        assert_eq!(out.event_count, 2);
+        assert_eq!(pieces.0, whole.0);
     }
 
     #[test]
@@ -575,10 +848,10 @@ mod tests {
             BEGIN:VEVENT\r\nUID:2\r\nEND:VEVENT\r\n\
             BEGIN:VTODO\r\nUID:3\r\nBEGIN:VALARM\r\nEND:VALARM\r\nEND:VTODO\r\n\
             BEGIN:VEVENT\r\nUID:4";
-        let out = prepare(text.as_bytes(), 10);
+        let mut events = Lines::default();
+        let out = prepare(text.as_bytes(), 10, &mut events);
         assert_eq!(out.event_count, 3);
-        let uids: Vec<&str> =
-            out.events.iter().map(|r| out.events_text[r.clone()].lines().nth(1).unwrap()).collect();
+        let uids: Vec<&str> = events.0.iter().map(|e| e[0].as_str()).collect();
         assert_eq!(uids, vec!["UID:1", "UID:2", "UID:4"]);
         assert_eq!(out.x_wr_timezone.as_deref(), Some("Europe/Paris"));
         assert_eq!(out.calendar_name.as_deref(), Some("A, B"));

@@ -284,6 +284,34 @@ pub fn read(bytes: &[u8], options: &ParseOptions) -> Result<ParsedFeed, TooMuchW
     read_counting(bytes, options).0
 }
 
+/// Why [`read_from`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFromError {
+    /// The source could not be read.
+    #[error("reading the feed failed")]
+    Io(#[source] std::io::Error),
+    /// The feed needs too much work.
+    #[error(transparent)]
+    TooMuchWork(#[from] TooMuchWork),
+}
+
+/// [`read`] from a file or any other seekable source, read block by block rather than held
+/// whole: what `kalends ics check` uses on files, so that a feed of 100 000 events costs
+/// little more memory than what it holds. The source is read a second time only in the rare
+/// file whose VTIMEZONE or `X-WR-TIMEZONE` comes after its first VEVENT.
+pub fn read_from<R: std::io::Read + std::io::Seek>(
+    mut source: R,
+    options: &ParseOptions,
+) -> Result<ParsedFeed, ReadFromError> {
+    let mut feed =
+        |pre: &mut lines::Pre, events: &mut dyn lines::Events| feed_from(&mut source, pre, events);
+    let (feed, work) = parse_source(&mut feed, options, false).map_err(ReadFromError::Io)?;
+    if work.exhausted() {
+        return Err(TooMuchWork { limit: work.limit() }.into());
+    }
+    Ok(feed)
+}
+
 /// [`read`], with the steps it spent.
 pub(crate) fn read_counting(
     bytes: &[u8],
@@ -301,15 +329,125 @@ pub(crate) fn parse_with(bytes: &[u8], options: &ParseOptions, keep_free: bool) 
     parse_metered(bytes, options, keep_free).0
 }
 
-// Long on purpose: the reader's phases in order (unfold, components, zones, events, expansion,
-// sorting), each a few lines, all spending the same work meter.
 fn parse_metered(
     bytes: &[u8],
     options: &ParseOptions,
     keep_free: bool,
 ) -> (ParsedFeed, work::Work) {
-    let prepared = lines::prepare(bytes, options.max_events);
+    let mut feed = |pre: &mut lines::Pre, events: &mut dyn lines::Events| {
+        pre.feed(&lines::decode(bytes), events);
+        Ok::<(), std::convert::Infallible>(())
+    };
+    match parse_source(&mut feed, options, keep_free) {
+        Ok(read) => read,
+        Err(never) => match never {},
+    }
+}
 
+/// Hands a whole feed to the pre-pass, from its start.
+type Feed<'f, E> = dyn FnMut(&mut lines::Pre, &mut dyn lines::Events) -> Result<(), E> + 'f;
+
+/// Bytes read from a source at a time.
+const BLOCK: usize = 256 * 1024;
+
+/// Hands a feed to the pre-pass from a seekable source, in blocks cut after line ends.
+fn feed_from<R: std::io::Read + std::io::Seek>(
+    reader: &mut R,
+    pre: &mut lines::Pre,
+    events: &mut dyn lines::Events,
+) -> std::io::Result<()> {
+    reader.seek(std::io::SeekFrom::Start(0))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    let mut first = true;
+    loop {
+        let filled = buf.len();
+        buf.resize(filled + BLOCK, 0);
+        let n = loop {
+            match reader.read(&mut buf[filled..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        buf.truncate(filled + n);
+        let utf16 = buf.starts_with(&[0xFF, 0xFE]) || buf.starts_with(&[0xFE, 0xFF]);
+        if std::mem::take(&mut first) && utf16 {
+            // UTF-16 (rare, and small): decoded whole.
+            reader.read_to_end(&mut buf)?;
+            pre.feed(&lines::decode(&buf), events);
+            return Ok(());
+        }
+        if n == 0 {
+            pre.feed(&lines::decode(&buf), events);
+            return Ok(());
+        }
+        // Cut after the last line end: a line end is ASCII, so no character is split.
+        if let Some(cut) = buf.iter().rposition(|&b| b == b'\n' || b == b'\r') {
+            pre.feed(&lines::decode(&buf[..=cut]), events);
+            buf.drain(..=cut);
+        }
+    }
+}
+
+/// Reads the VEVENTs as the pre-pass hands them over, with the zones of the file.
+struct Collect<'o> {
+    options: &'o ParseOptions,
+    keep_free: bool,
+    /// The zones to read with from the start (a second pass), else built at the first VEVENT.
+    preset: Option<zones::Zones>,
+    reader: Option<events::Reader<'o>>,
+    /// The VTIMEZONE count and `X-WR-TIMEZONE` the zones were built from.
+    built_from: Option<(usize, Option<String>)>,
+    evs: Vec<events::Ev>,
+    /// Whether the work budget ran out (nothing more is read).
+    stopped: bool,
+}
+
+impl<'o> Collect<'o> {
+    fn new(options: &'o ParseOptions, keep_free: bool, preset: Option<zones::Zones>) -> Self {
+        Collect {
+            options,
+            keep_free,
+            preset,
+            reader: None,
+            built_from: None,
+            evs: Vec::new(),
+            stopped: false,
+        }
+    }
+
+    /// The reader, its zones built from what the file held so far (or preset).
+    fn reader(&mut self, prepared: &lines::Prepared) -> &mut events::Reader<'o> {
+        let (options, keep_free) = (self.options, self.keep_free);
+        let (preset, built_from) = (&mut self.preset, &mut self.built_from);
+        self.reader.get_or_insert_with(|| {
+            let zones = preset.take().unwrap_or_else(|| {
+                *built_from = Some((prepared.zones.len(), prepared.x_wr_timezone.clone()));
+                zones_of(prepared, options)
+            });
+            events::Reader::new(zones, options, keep_free)
+        })
+    }
+}
+
+impl lines::Events for Collect<'_> {
+    fn event(&mut self, prepared: &lines::Prepared, block: &lines::Block<'_>) {
+        if self.stopped {
+            return;
+        }
+        let index = prepared.events_read - 1;
+        let reader = self.reader(prepared);
+        if !reader.zones.work.spend(1) {
+            self.stopped = true;
+            return;
+        }
+        if let Some(ev) = reader.read_event(index, block) {
+            self.evs.push(ev);
+        }
+    }
+}
+
+/// The zones of a file: its VTIMEZONEs, and its `X-WR-TIMEZONE` for floating times.
+fn zones_of(prepared: &lines::Prepared, options: &ParseOptions) -> zones::Zones {
     let vtimezones: Vec<icalendar::parser::Component<'_>> = prepared
         .zones
         .iter()
@@ -324,71 +462,74 @@ fn parse_metered(
         .as_deref()
         .and_then(zones::resolve_name)
         .unwrap_or(options.floating_zone);
-    let zones = zones::Zones::new(floating, &vtimezones, work::Work::new(options.max_work));
+    zones::Zones::new(floating, &vtimezones, work::Work::new(options.max_work))
+}
 
-    let mut reader = events::Reader::new(&zones, options, keep_free);
-    let mut evs: Vec<events::Ev> = Vec::with_capacity(prepared.events.len());
-    for (index, range) in prepared.events.iter().enumerate() {
-        if !zones.work.spend(1) {
-            break;
-        }
-        let block = &prepared.events_text[range.clone()];
-        let component = match icalendar::parser::read_calendar_simple(block) {
-            Ok(mut components) if !components.is_empty() => components.swap_remove(0),
-            _ => {
-                let detail = icalendar::parser::read_calendar(block).err().unwrap_or_default();
-                let detail = detail
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty() && *l != "error:")
-                    .unwrap_or("parse error")
-                    .to_owned();
-                reader.skipped.push(Skipped {
-                    uid: events::uid_of_block(block),
-                    reason: format!("unreadable VEVENT ({})", recur::short(&detail)),
-                });
-                continue;
+/// Reads the VEVENTs of a source, one at a time, with the zones the file defines before its
+/// first VEVENT; when the file defines more after it, reads the VEVENTs again with all of them.
+fn read_events<'o, E>(
+    feed: &mut Feed<'_, E>,
+    options: &'o ParseOptions,
+    keep_free: bool,
+) -> Result<(Collect<'o>, lines::Prepared), E> {
+    let mut collect = Collect::new(options, keep_free, None);
+    let mut pre = lines::Pre::new(options.max_events);
+    feed(&mut pre, &mut collect)?;
+    let prepared = pre.finish(&mut collect);
+    let late = match &collect.built_from {
+        Some((count, x_wr)) => *count != prepared.zones.len() || *x_wr != prepared.x_wr_timezone,
+        None => false,
+    };
+    if !late {
+        return Ok((collect, prepared));
+    }
+    let mut again = Collect::new(options, keep_free, Some(zones_of(&prepared, options)));
+    let mut pre = lines::Pre::new(options.max_events);
+    feed(&mut pre, &mut again)?;
+    let prepared = pre.finish(&mut again);
+    Ok((again, prepared))
+}
+
+// Long on purpose: the reader's phases in order (events, grouping, expansion, sorting), each a
+// few lines, all spending the same work meter.
+fn parse_source<E>(
+    feed: &mut Feed<'_, E>,
+    options: &ParseOptions,
+    keep_free: bool,
+) -> Result<(ParsedFeed, work::Work), E> {
+    let (mut collect, prepared) = read_events(feed, options, keep_free)?;
+    let mut reader = match collect.reader.take() {
+        Some(reader) => reader,
+        None => events::Reader::new(zones_of(&prepared, options), options, keep_free),
+    };
+    let mut evs = std::mem::take(&mut collect.evs);
+    // Most events are single and alone with their UID: they become busy items in the memory
+    // that held them, without a second copy of the feed. The others are grouped by UID, and
+    // each group is expanded where its first event stood, so that the skipped entries keep
+    // the file's order.
+    let alone = alone_with_uid(&evs);
+    let mut at = 0;
+    let rest: Vec<events::Ev> = evs
+        .extract_if(.., |_| {
+            at += 1;
+            !alone[at - 1]
+        })
+        .collect();
+    drop(alone);
+    let mut groups = group_by_uid(rest).into_iter().peekable();
+    let mut busy: Vec<BusyItem> = evs
+        .into_iter()
+        .filter_map(|ev| {
+            while let Some(group) = groups.next_if(|g| g[0].index() < ev.index()) {
+                reader.series(group);
             }
-        };
-        if let Some(ev) = reader.read_event(index, &component) {
-            evs.push(ev);
-        }
+            reader.single(ev)
+        })
+        .collect();
+    for group in groups {
+        reader.series(group);
     }
-    // Group by UID, in order of first appearance.
-    let mut group_of: std::collections::HashMap<&str, u32> =
-        std::collections::HashMap::with_capacity(evs.len());
-    let mut keys: Vec<(u32, u32)> = Vec::with_capacity(evs.len());
-    for (i, ev) in evs.iter().enumerate() {
-        let next = group_of.len() as u32;
-        let g = *group_of.entry(ev.uid()).or_insert(next);
-        keys.push((g, i as u32));
-    }
-    drop(group_of);
-    keys.sort_unstable();
-    let mut slots: Vec<Option<events::Ev>> = evs.into_iter().map(Some).collect();
-    let mut i = 0;
-    while i < keys.len() {
-        let g = keys[i].0;
-        let mut j = i + 1;
-        while j < keys.len() && keys[j].0 == g {
-            j += 1;
-        }
-        if j == i + 1 {
-            if let Some(ev) = slots[keys[i].1 as usize].take() {
-                if events::Reader::is_single(&ev) {
-                    reader.single(ev);
-                } else {
-                    reader.series(vec![ev]);
-                }
-            }
-        } else {
-            let group: Vec<events::Ev> =
-                keys[i..j].iter().filter_map(|&(_, k)| slots[k as usize].take()).collect();
-            reader.series(group);
-        }
-        i = j;
-    }
-    let over = prepared.event_count - prepared.events.len();
+    let over = prepared.event_count - prepared.events_read;
     if over > 0 {
         reader.skipped.push(Skipped {
             uid: None,
@@ -399,9 +540,9 @@ fn parse_metered(
         });
     }
 
-    let mut busy = std::mem::take(&mut reader.busy);
+    busy.append(&mut reader.busy);
     let skipped = std::mem::take(&mut reader.skipped);
-    drop(reader);
+    let work = reader.into_work();
     sort_busy(&mut busy);
     if options.platform == Platform::BookingCom {
         busy = profiles::merge_stays(busy);
@@ -413,7 +554,42 @@ fn parse_metered(
         calendar_name: prepared.calendar_name,
         calendar_zone: prepared.x_wr_timezone,
     };
-    (feed, zones.work)
+    Ok((feed, work))
+}
+
+/// For each event, whether it is single (no recurrence, no override) and no other event has its
+/// UID.
+fn alone_with_uid(evs: &[events::Ev]) -> Vec<bool> {
+    use std::hash::{BuildHasher as _, RandomState};
+    // Hashes, not strings: a collision only sends two events down the slower, exact path.
+    let state = RandomState::new();
+    let hashes: Vec<u64> = evs.iter().map(|ev| state.hash_one(ev.uid())).collect();
+    let mut sorted = hashes.clone();
+    sorted.sort_unstable();
+    let shared = |h: u64| {
+        let at = sorted.partition_point(|&x| x < h);
+        sorted.get(at + 1) == Some(&h)
+    };
+    evs.iter()
+        .zip(hashes.iter())
+        .map(|(ev, &h)| events::Reader::is_single(ev) && !shared(h))
+        .collect()
+}
+
+/// Events grouped by UID, each group in file order, the groups in order of their first event.
+fn group_by_uid(evs: Vec<events::Ev>) -> Vec<Vec<events::Ev>> {
+    let mut group_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<events::Ev>> = Vec::new();
+    for ev in evs {
+        match group_of.get(ev.uid()) {
+            Some(&g) => groups[g].push(ev),
+            None => {
+                group_of.insert(ev.uid().to_owned(), groups.len());
+                groups.push(vec![ev]);
+            }
+        }
+    }
+    groups
 }
 
 /// The instant an item starts (midnight UTC for all-day items), for ordering.

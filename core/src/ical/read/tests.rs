@@ -1202,3 +1202,65 @@ fn every_corpus_file_reads_within_the_default_work_budget() {
         assert!(read(&bytes, &wide).is_ok(), "{name}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reading in pieces.
+
+/// A source that hands out at most 7 bytes per read, as a slow pipe would.
+struct Trickle(std::io::Cursor<Vec<u8>>);
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(7);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+impl std::io::Seek for Trickle {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+fn same_reading(a: &ParsedFeed, b: &ParsedFeed, name: &str) {
+    assert_eq!(a.events, b.events, "{name}");
+    assert_eq!(a.busy, b.busy, "{name}");
+    let reasons = |f: &ParsedFeed| {
+        f.skipped.iter().map(|s| (s.uid.clone(), s.reason.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(reasons(a), reasons(b), "{name}");
+    assert_eq!(a.calendar_name, b.calendar_name, "{name}");
+}
+
+#[test]
+fn every_corpus_file_reads_the_same_in_pieces_as_whole() {
+    let options = opts(Platform::Other, utc(1990, 1, 1), utc(2030, 1, 1));
+    for (name, bytes) in corpus() {
+        let whole = parse(&bytes, &options);
+        let pieces = read_from(Trickle(std::io::Cursor::new(bytes)), &options);
+        same_reading(&whole, &pieces.unwrap(), &name);
+    }
+}
+
+#[test]
+fn zones_defined_after_the_events_apply_to_them() {
+    let zone = "BEGIN:VTIMEZONE\r\nTZID:Office Time\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n\
+        TZOFFSETFROM:+0500\r\nTZOFFSETTO:+0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+    let events = "BEGIN:VEVENT\r\nUID:a\r\nDTSTART;TZID=Office Time:20250301T100000\r\n\
+        DTEND;TZID=Office Time:20250301T110000\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:b\r\nDTSTART:20250302T100000\r\nRRULE:FREQ=DAILY;COUNT=2\r\nEND:VEVENT\r\n";
+    let options = opts(Platform::Other, utc(2025, 1, 1), utc(2026, 1, 1));
+    let first = parse(&feed(&format!("{zone}{events}")), &options);
+    let last = parse(&feed(&format!("{events}{zone}")), &options);
+    let calendar_zone = format!("X-WR-TIMEZONE:Asia/Tokyo\r\n{events}");
+    let floating_after = parse(&feed(&format!("{calendar_zone}X-WR-TIMEZONE:x\r\n")), &options);
+    same_reading(&first, &last, "zone after the events");
+    assert_eq!(timed(&last.busy[0]), (at(2025, 3, 1, 5, 0), at(2025, 3, 1, 6, 0)));
+    // Floating times follow X-WR-TIMEZONE, also when it comes after the events.
+    let late = parse(
+        &feed(&format!("{events}X-WR-TIMEZONE:Asia/Tokyo\r\n")),
+        &opts(Platform::Other, utc(2025, 1, 1), utc(2026, 1, 1)),
+    );
+    assert_eq!(timed(&late.busy[1]).0, at(2025, 3, 2, 1, 0));
+    assert_eq!(timed(&floating_after.busy[1]).0, at(2025, 3, 2, 1, 0));
+}

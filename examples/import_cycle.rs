@@ -1,0 +1,439 @@
+//! Import cycle benchmark (issue 18, part 1): many feeds of ~200 events, all due at once, served
+//! by a local HTTP server this program starts, imported by real `kalends` processes.
+//!
+//! - **Feeds** (`/feed/{i}.ics`, Airbnb-shaped all-day events over 540 days): feed `i` with
+//!   `i % 20 == 0` (5%) changes 3 of its events before each cycle that asks for changes; of the
+//!   others, even ones answer `If-None-Match` with 304 (ETag), odd ones send the same body again
+//!   without validators.
+//! - **Imports**: one tenant per 20 feeds, one resource per feed (Airbnb and Booking.com imports
+//!   alternating), every 30 minutes; written through the store before any worker starts.
+//! - **Processes**: on PostgreSQL (`--database-url postgres://...`, an empty database) with Redis
+//!   (`--redis-url`): `--workers` (default 2) `kalends serve --role worker` processes, 16 jobs
+//!   at a time each. On SQLite (no `--database-url`): one embedded `kalends serve`.
+//!
+//! Phases, each timed from the moment every import is made due (`next_run_at` set to now) until
+//! every one has a new run in its log, with the worker processes' CPU time over it (from
+//! `/proc/PID/stat`):
+//!
+//! 1. **first import**: every feed is new (read and 200 items stored each);
+//! 2. **cycle**: 5% of the feeds changed, the rest answer 304 or the same bytes;
+//! 3. **unchanged cycle**: no feed changed; the worker CPU divided by the feeds is the cost of an
+//!    unchanged feed, scheduling, queue and HTTP included.
+//!
+//! Then **statements**: one import of each kind is run in this process (the same `Importer` the
+//! workers run), counting the statements sqlx executes (its `sqlx::query` events).
+//!
+//! ```text
+//! cargo build --release --bin kalends --example import_cycle
+//! target/release/examples/import_cycle [--feeds 10000] [--events 200] [--workers 2] \
+//!     [--database-url postgres://.../empty_db --redis-url redis://...]
+//! ```
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{TimeDelta, Utc};
+use kalends::app;
+use kalends_core::Config;
+use kalends_core::domain::{NewImport, NewResource, Owner, Platform, TenantSettings};
+use kalends_jobs::import_feed::Importer;
+use secrecy::SecretString;
+use tokio::process::{Child, Command};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::{Layer as _, filter};
+use uuid::Uuid;
+
+struct Args {
+    feeds: usize,
+    events: usize,
+    workers: usize,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+}
+
+fn args() -> Args {
+    let mut args =
+        Args { feeds: 10_000, events: 200, workers: 2, database_url: None, redis_url: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--feeds" => args.feeds = value.parse().expect("--feeds is a number"),
+            "--events" => args.events = value.parse().expect("--events is a number"),
+            "--workers" => args.workers = value.parse().expect("--workers is a number"),
+            "--database-url" => args.database_url = Some(value),
+            "--redis-url" => args.redis_url = Some(value),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+/// How a feed answers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// Changes a few events before each cycle that asks for changes.
+    Changing,
+    /// Sends an ETag and answers a matching `If-None-Match` with 304.
+    Validators,
+    /// Sends the same bytes, without validators.
+    SameBody,
+}
+
+fn kind(i: usize) -> Kind {
+    match i {
+        i if i % 20 == 0 => Kind::Changing,
+        i if i % 2 == 0 => Kind::Validators,
+        _ => Kind::SameBody,
+    }
+}
+
+/// The feed server's state.
+struct Feeds {
+    events: usize,
+    /// Bumped before a cycle with changes: the changing feeds move 3 events.
+    version: AtomicU64,
+    ok: AtomicUsize,
+    not_modified: AtomicUsize,
+}
+
+fn body(i: usize, events: usize, version: u64) -> String {
+    // From 60 days ago: most events lie ahead, where imports keep them.
+    let start = Utc::now().date_naive() - TimeDelta::days(60 - (i % 7) as i64);
+    let mut out = String::with_capacity(events * 260);
+    out.push_str(
+        "BEGIN:VCALENDAR\nPRODID;X-RICAL-TZSOURCE=TZINFO:-//Airbnb Inc//Hosting Calendar 0.8.8//EN\n\
+         CALSCALE:GREGORIAN\nVERSION:2.0\n",
+    );
+    for j in 0..events {
+        // Three events a few months ahead move by a day per version.
+        let changes = kind(i) == Kind::Changing && (events / 2..events / 2 + 3).contains(&j);
+        let moved = if changes { version as i64 } else { 0 };
+        let day = start + TimeDelta::days((j * 540 / events) as i64 + moved);
+        let end = day + TimeDelta::days(1 + (j % 3) as i64);
+        out.push_str(&format!(
+            "BEGIN:VEVENT\nDTEND;VALUE=DATE:{}\nDTSTART;VALUE=DATE:{}\n\
+             UID:{i:08x}{j:04x}-1418fb94e984@airbnb.com\n",
+            end.format("%Y%m%d"),
+            day.format("%Y%m%d")
+        ));
+        if j % 2 == 0 {
+            out.push_str(&format!(
+                "DESCRIPTION:Reservation URL: https://www.airbnb.com/hosting/reservations/deta\n \
+                 ils/HM{i:04}{j:04}\\nPhone Number (Last 4 Digits): {:04}\nSUMMARY:Reserved\n",
+                (i * 7 + j) % 10_000
+            ));
+        } else {
+            out.push_str("SUMMARY:Airbnb (Not available)\n");
+        }
+        out.push_str("END:VEVENT\n");
+    }
+    out.push_str("END:VCALENDAR\n");
+    out
+}
+
+async fn serve_feed(
+    State(feeds): State<Arc<Feeds>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(i) = file.strip_suffix(".ics").and_then(|n| n.parse::<usize>().ok()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let version = feeds.version.load(Ordering::Relaxed);
+    let etag = format!("\"feed-{i}\"");
+    if kind(i) == Kind::Validators
+        && headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        feeds.not_modified.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    feeds.ok.fetch_add(1, Ordering::Relaxed);
+    let mut response = body(i, feeds.events, version).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
+    if kind(i) == Kind::Validators {
+        h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
+    }
+    response
+}
+
+/// Starts the feed server; its base URL.
+async fn feed_server(feeds: Arc<Feeds>) -> String {
+    let app =
+        axum::Router::new().route("/feed/{file}", axum::routing::get(serve_feed)).with_state(feeds);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Runs a statement on the benchmark's own connection.
+async fn execute(database_url: &str, sql: &'static str) {
+    if database_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// Runs per outcome, over all imports.
+async fn outcomes(database_url: &str) -> HashMap<String, i64> {
+    let sql = "SELECT outcome, count(*) FROM import_runs GROUP BY outcome";
+    let rows: Vec<(String, i64)> = if database_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    } else {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    };
+    rows.into_iter().collect()
+}
+
+/// Imports with a run that started at or after `since`.
+async fn imports_run_since(database_url: &str, since: chrono::DateTime<Utc>) -> i64 {
+    let sql = "SELECT count(DISTINCT import_id) FROM import_runs WHERE started_at >= $1";
+    let (n,): (i64,) = if database_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        let n = sqlx::query_as(sql).bind(since).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        let n = sqlx::query_as(sql).bind(since).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    };
+    n
+}
+
+/// User plus system CPU seconds of a process so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |k: usize| fields.get(k).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the command name: state is field 0, utime field 11, stime field 12 (ticks of 1/100 s).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn kalends(args: &Args, database_url: &str, dir: &std::path::Path, queue: &str) -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|p| p.parent()).unwrap().join("kalends");
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir)
+        .env("KALENDS_DATABASE_URL", database_url)
+        .env("KALENDS_JOBS__QUEUE", queue)
+        .env("KALENDS_LISTEN", "127.0.0.1:0")
+        .env("KALENDS_DATA_DIR", dir)
+        .env("KALENDS_CONFIG_DIR", dir.join("none"))
+        .env("KALENDS_DEMO_TENANT", "false")
+        .env("KALENDS_LOG", "error")
+        .env("KALENDS_JOBS__CONCURRENCY", "16")
+        .env("KALENDS_DATABASE__MAX_CONNECTIONS", "16")
+        .env("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS", "true")
+        .env("KALENDS_IMPORT__SCHEDULER_INTERVAL_SECS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    if let Some(redis) = &args.redis_url {
+        cmd.env("KALENDS_REDIS_URL", redis);
+    }
+    cmd
+}
+
+/// Makes every import due now and waits until each has one more run; wall seconds and the
+/// processes' CPU seconds.
+async fn cycle(database_url: &str, processes: &[Child], feeds: usize) -> (f64, f64) {
+    let pids: Vec<u32> = processes.iter().filter_map(Child::id).collect();
+    let cpu_before: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
+    let started = Instant::now();
+    let since = Utc::now();
+    execute(database_url, "UPDATE imports SET next_run_at = created_at").await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if imports_run_since(database_url, since).await >= feeds as i64 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(3600), "the cycle did not finish");
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() - cpu_before;
+    (wall, cpu)
+}
+
+/// Counts the statements sqlx runs (its `sqlx::query` events).
+#[derive(Clone, Default)]
+struct Statements(Arc<AtomicU64>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let statements = Statements::default();
+    let only_queries = filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE);
+    let subscriber =
+        tracing_subscriber::registry().with(statements.clone().with_filter(only_queries));
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let dir =
+        std::env::temp_dir().join(format!("kalends-import-cycle-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/kalends.db", dir.display()));
+    let backend = match &args.redis_url {
+        Some(_) => format!("PostgreSQL + Redis, {} worker processes", args.workers),
+        None if database_url.starts_with("postgres") => {
+            format!("PostgreSQL, {} worker processes", args.workers)
+        }
+        None => "SQLite, one embedded `kalends serve`".to_owned(),
+    };
+    let feeds = Arc::new(Feeds {
+        events: args.events,
+        version: AtomicU64::new(0),
+        ok: AtomicUsize::new(0),
+        not_modified: AtomicUsize::new(0),
+    });
+    let base = feed_server(feeds.clone()).await;
+
+    let mut config = Config {
+        database_url: SecretString::from(database_url.clone()),
+        data_dir: dir.clone(),
+        demo_tenant: false,
+        ..Config::default()
+    };
+    config.import.allow_private_networks = true;
+    let (store, _queue) = app::connect(&config).await.unwrap();
+    let started = Instant::now();
+    let mut imports = Vec::with_capacity(args.feeds);
+    let mut tenant = None;
+    for i in 0..args.feeds {
+        if i % 20 == 0 {
+            let settings = TenantSettings { name: format!("Host {i}"), ..Default::default() };
+            tenant = Some(store.create_tenant(settings).await.unwrap());
+        }
+        let tenant = tenant.as_ref().unwrap();
+        let new = NewResource { external_id: None, name: format!("Flat {i}"), time_zone: None };
+        let resource = store.create_resource(tenant.id, new).await.unwrap();
+        let new = NewImport {
+            owner: Owner::Resource(resource.id),
+            platform: if i % 2 == 0 { Platform::Airbnb } else { Platform::BookingCom },
+            url: format!("{base}/feed/{i}.ics"),
+            name: None,
+            interval_minutes: 30,
+        };
+        let import = store.create_import(tenant, new).await.unwrap();
+        imports.push((tenant.clone(), import.id));
+    }
+    eprintln!(
+        "import_cycle: {} imports registered on {backend} in {:.1} s",
+        args.feeds,
+        started.elapsed().as_secs_f64()
+    );
+
+    let queue = format!("import-cycle-{}", Uuid::now_v7().simple());
+    let mut processes: Vec<Child> = Vec::new();
+    if database_url.starts_with("postgres") {
+        for _ in 0..args.workers {
+            let mut cmd = kalends(&args, &database_url, &dir, &queue);
+            processes.push(cmd.args(["serve", "--role", "worker"]).spawn().unwrap());
+        }
+    } else {
+        let mut cmd = kalends(&args, &database_url, &dir, &queue);
+        processes.push(cmd.arg("serve").spawn().unwrap());
+    }
+
+    let mut rows = Vec::new();
+    for (phase, changes) in [
+        ("first import (every feed new)", false),
+        ("cycle (5% changed)", true),
+        ("unchanged cycle", false),
+    ] {
+        if changes {
+            feeds.version.fetch_add(1, Ordering::Relaxed);
+        }
+        let (ok0, nm0) =
+            (feeds.ok.load(Ordering::Relaxed), feeds.not_modified.load(Ordering::Relaxed));
+        let runs0 = outcomes(&database_url).await;
+        let (wall, cpu) = cycle(&database_url, &processes, args.feeds).await;
+        let runs = outcomes(&database_url).await;
+        let delta = |k: &str| runs.get(k).unwrap_or(&0) - runs0.get(k).unwrap_or(&0);
+        let served = (
+            feeds.ok.load(Ordering::Relaxed) - ok0,
+            feeds.not_modified.load(Ordering::Relaxed) - nm0,
+        );
+        eprintln!("import_cycle: {phase}: {wall:.1} s, worker CPU {cpu:.1} s");
+        rows.push(format!(
+            "| {phase} | **{wall:.1} s** | {cpu:.1} s | {:.2} ms | {} 200 / {} 304 | {} ok, {} not modified, {} failed |",
+            cpu * 1000.0 / args.feeds as f64,
+            served.0,
+            served.1,
+            delta("ok"),
+            delta("not_modified"),
+            delta("failed"),
+        ));
+    }
+    for mut p in processes {
+        let _ = p.start_kill();
+        let _ = p.wait().await;
+    }
+
+    // Statements per run, in this process: one feed of each kind.
+    let importer = Importer::new(store.clone(), &config.import).unwrap();
+    feeds.version.fetch_add(1, Ordering::Relaxed);
+    let mut counted = Vec::new();
+    for (label, i) in [("changed (3 events moved)", 0), ("304", 2), ("same body, no validators", 1)]
+    {
+        let (tenant, import) = &imports[i];
+        let before = statements.0.load(Ordering::Relaxed);
+        let run = importer.run(tenant.id, *import).await.unwrap();
+        let n = statements.0.load(Ordering::Relaxed) - before;
+        counted.push(format!(
+            "| {label} | {n} | {} (added {}, updated {}, removed {}) |",
+            run.outcome.as_str(),
+            run.counts.added,
+            run.counts.updated,
+            run.counts.removed
+        ));
+    }
+
+    println!(
+        "{backend}: {} feeds of {} events, {}",
+        args.feeds,
+        args.events,
+        Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    println!(
+        "| phase | wall (all due at once → every import has a new run) | worker CPU | CPU per feed | HTTP answers | runs |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    println!();
+    println!("| one run of a feed that is | statements | outcome |");
+    println!("|---|---|---|");
+    for row in counted {
+        println!("{row}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
