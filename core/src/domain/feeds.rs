@@ -243,7 +243,8 @@ pub struct Import {
 pub enum RunOutcome {
     /// Fetched, read and stored.
     Ok,
-    /// The server said nothing changed (304).
+    /// Nothing changed: the server answered 304, or sent the same bytes as the last run that
+    /// was read (under the same settings that day), which are not read again.
     NotModified,
     /// Fetching or reading failed; nothing stored changed.
     Failed,
