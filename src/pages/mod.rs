@@ -128,18 +128,27 @@ pub fn problem_page(
     (status, Html(layout(title, None, body).into_string())).into_response()
 }
 
+/// The `<head>` of every page: its title, Kalends's stylesheet, no referrer, and `extra` (the
+/// console's scripts).
+pub fn head(title: &str, extra: Markup) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="referrer" content="no-referrer";
+            title { (title) " · Kalends" }
+            link rel="stylesheet" href=(STYLESHEET);
+            (extra)
+        }
+    }
+}
+
 /// The page shell: head, styles, header.
 pub fn layout(title: &str, heading: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
-                title { (title) " · Kalends" }
-                link rel="stylesheet" href=(STYLESHEET);
-            }
+            (head(title, html! {}))
             body {
                 header.top {
                     span.logo { "Kalends" }

@@ -139,15 +139,7 @@ impl Store {
 
     /// One feed.
     pub async fn feed(&self, tenant_id: Uuid, id: Uuid) -> Result<Feed, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM feeds WHERE tenant_id = $1 AND id = $2");
-        let row: FeedRow = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(tenant_id)
-                .bind(id)
-                .fetch_one(pool)
-                .await
-        })?;
-        row.try_into()
+        self.one_of::<FeedRow, _>("feeds", COLUMNS, tenant_id, id).await
     }
 
     /// The feed whose URL token hashes to `hash`, with its tenant's content version and when that

@@ -60,15 +60,7 @@ impl Store {
 
     /// One resource of the tenant.
     pub async fn resource(&self, tenant_id: Uuid, id: Uuid) -> Result<Resource, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND id = $2");
-        let row: ResourceRow = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(tenant_id)
-                .bind(id)
-                .fetch_one(pool)
-                .await
-        })?;
-        row.try_into()
+        self.one_of::<ResourceRow, _>("resources", COLUMNS, tenant_id, id).await
     }
 
     /// The resource with this external id, if any.

@@ -63,15 +63,7 @@ impl Store {
 
     /// One staff member of the tenant.
     pub async fn staff(&self, tenant_id: Uuid, id: Uuid) -> Result<Staff, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND id = $2");
-        let row: StaffRow = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(tenant_id)
-                .bind(id)
-                .fetch_one(pool)
-                .await
-        })?;
-        row.try_into()
+        self.one_of::<StaffRow, _>("staff", COLUMNS, tenant_id, id).await
     }
 
     /// The staff member with this external id, if any.

@@ -406,17 +406,7 @@ impl Store {
         tenant_id: Uuid,
         id: Uuid,
     ) -> Result<WebhookEndpoint, StoreError> {
-        let sql = format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
-        );
-        let row: EndpointRow = with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(tenant_id)
-                .bind(id)
-                .fetch_one(pool)
-                .await
-        })?;
-        row.try_into()
+        self.one_of::<EndpointRow, _>("webhook_endpoints", ENDPOINT_COLUMNS, tenant_id, id).await
     }
 
     /// A page of the tenant's endpoints.

@@ -28,8 +28,8 @@ use kalends_core::tokens::{Claim, Purpose};
 use maud::{DOCTYPE, Markup, html};
 use uuid::Uuid;
 
-use super::assets::{CONSOLE_JS, HTMX, STYLESHEET};
-use super::{cookie_value, csrf_matches, csrf_token};
+use super::assets::{CONSOLE_JS, HTMX};
+use super::{cookie_value, csrf_matches, csrf_token, head};
 use crate::api::AppState;
 use crate::api::error::FieldError;
 
@@ -100,7 +100,7 @@ impl FromRequestParts<AppState> for Console {
 
 impl Console {
     /// The fields of a posted form, if it carries this session's CSRF token.
-    pub fn form(&self, state: &AppState, body: &[u8]) -> Result<Form, Response> {
+    fn form(&self, state: &AppState, body: &[u8]) -> Result<Form, Response> {
         let form = Form::parse(body);
         if csrf_matches(state, &self.cookie, form.get("csrf")) {
             Ok(form)
@@ -245,16 +245,11 @@ pub fn page_with_status(
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
+            (head(&format!("{title} · {tenant}"), html! {
                 meta name="htmx-config" content=(HTMX_CONFIG);
-                title { (title) " · " (tenant) " · Kalends" }
-                link rel="stylesheet" href=(STYLESHEET);
                 script src=(HTMX) defer {}
                 script src=(CONSOLE_JS) defer {}
-            }
+            }))
             body.console hx-boost="true" data-live="/dashboard/events" {
                 a.skip href="#content" { "Skip to content" }
                 header.top {
@@ -306,12 +301,7 @@ fn bare(status: StatusCode, title: &str, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Kalends" }
-                link rel="stylesheet" href=(STYLESHEET);
-            }
+            (head(title, html! {}))
             body {
                 header.top { span.logo { "Kalends" } }
                 main #content { (body) }

@@ -74,9 +74,9 @@ async fn show(
         Err(refused) => return refused,
     };
     let chosen = match query(&q, "resource_id") {
-        Some(id) => match resources.iter().find(|r| r.id.to_string() == id) {
-            Some(resource) => Some(resource),
-            None => return not_found("Property"),
+        Some(id) => match property(&resources, Some(id)) {
+            Ok(resource) => Some(resource),
+            Err(refused) => return refused,
         },
         None => resources.first(),
     };
@@ -303,6 +303,25 @@ fn span_text(span: &Span) -> String {
     }
 }
 
+/// The property a form names, among the tenant's; another tenant's or none is a 404.
+fn property<'a>(resources: &'a [Resource], id: Option<&str>) -> Result<&'a Resource, Response> {
+    resources
+        .iter()
+        .find(|r| Some(r.id.to_string().as_str()) == id)
+        .ok_or_else(|| not_found("Property"))
+}
+
+/// The property's page again with the forms' errors in place (422).
+async fn refused(
+    state: &AppState,
+    console: &Console,
+    resources: &[Resource],
+    resource: &Resource,
+    shown: ImportForm<'_>,
+) -> Response {
+    render(state, console, resources, resource, shown, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
 /// `POST /dashboard/imports`: `action=check` fetches and reads the feed and shows what would be
 /// stored; `action=save` saves it (the API's own checks), either way keeping what was typed.
 async fn add_import(State(state): State<AppState>, Posted { console, form }: Posted) -> Response {
@@ -310,10 +329,9 @@ async fn add_import(State(state): State<AppState>, Posted { console, form }: Pos
         Ok(resources) => resources,
         Err(refused) => return refused,
     };
-    let Some(resource) =
-        resources.iter().find(|r| Some(r.id.to_string().as_str()) == form.get("resource_id"))
-    else {
-        return not_found("Property");
+    let resource = match property(&resources, form.get("resource_id")) {
+        Ok(resource) => resource,
+        Err(refused) => return refused,
     };
     let mut shown = ImportForm {
         platform: form.value("platform"),
@@ -327,16 +345,7 @@ async fn add_import(State(state): State<AppState>, Posted { console, form }: Pos
         Ok(new) => new,
         Err(errors) => {
             shown.errors = errors;
-            return render(
-                &state,
-                &console,
-                &resources,
-                resource,
-                shown,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refused(&state, &console, &resources, resource, shown).await;
         }
     };
     if form.get("action") == Some("check") {
@@ -459,10 +468,9 @@ async fn add_feed(State(state): State<AppState>, Posted { console, form }: Poste
         Ok(resources) => resources,
         Err(refused) => return refused,
     };
-    let Some(resource) =
-        resources.iter().find(|r| Some(r.id.to_string().as_str()) == form.get("scope_id"))
-    else {
-        return not_found("Property");
+    let resource = match property(&resources, form.get("scope_id")) {
+        Ok(resource) => resource,
+        Err(refused) => return refused,
     };
     let input = FeedIn {
         scope: "resource".into(),
@@ -480,16 +488,7 @@ async fn add_feed(State(state): State<AppState>, Posted { console, form }: Poste
                 feed_errors: e.into_field_errors(),
                 ..ImportForm::default()
             };
-            return render(
-                &state,
-                &console,
-                &resources,
-                resource,
-                shown,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refused(&state, &console, &resources, resource, shown).await;
         }
     };
     match feeds::create(&state.store, &console.tenant, new, &state.secret_key).await {
