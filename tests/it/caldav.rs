@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::caldav_servers::{CaldavServer, Server, USER};
-use crate::helpers::{Db, TestApp, on_both_databases};
+use crate::helpers::{Chromium, Db, TestApp, on_both_databases};
 
 on_both_databases!(
     radicale_bookings_appear_move_and_disappear_and_busy_times_come_back,
@@ -359,11 +359,7 @@ async fn a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back(db: Db) {
 /// `target/screenshots/settings-caldav.png`.
 #[tokio::test]
 async fn a_browser_connects_a_caldav_calendar_through_the_settings_form() {
-    let Ok(_) = std::env::var("KALENDS_TEST_CHROMEDRIVER") else {
-        eprintln!("note: no browser (KALENDS_TEST_CHROMEDRIVER comes from scripts/test); skipped");
-        return;
-    };
-    let Some(python) = crate::caldav_servers::python() else { return };
+    let Some(chromium) = Chromium::find() else { return };
     let Some(server) = CaldavServer::start(Server::Radicale, "pw-1").await else { return };
     let app = caldav_app(Db::Sqlite).await;
     let (_, key) = app.tenant().await;
@@ -372,17 +368,14 @@ async fn a_browser_connects_a_caldav_calendar_through_the_settings_form() {
     let link = app.api(&key).settings_link(staff.id).await.unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let screenshot = root.join("target/screenshots/settings-caldav.png");
-    let output = tokio::process::Command::new(python)
-        .arg(root.join("tests/peers/browser_connect_caldav.py"))
-        .args([&link.url, &server.url, USER, "pw-1"])
-        .arg(&screenshot)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser run failed: {stdout}\n{stderr}");
-    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let args = [
+        link.url.as_ref(),
+        server.url.as_ref(),
+        USER.as_ref(),
+        "pw-1".as_ref(),
+        screenshot.as_os_str(),
+    ];
+    let result = chromium.run("browser_connect_caldav.py", args).await;
     assert_eq!(result["error_shown"], true, "{result}");
     assert_eq!(result["username_kept"], true, "{result}");
     assert_eq!(result["password_kept"], false, "{result}");

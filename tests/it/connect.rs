@@ -8,7 +8,7 @@ use kalends::api::staff::StaffIn;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Db, TestApp, fields, on_both_databases};
+use crate::helpers::{Chromium, Db, TestApp, fields, on_both_databases};
 
 on_both_databases!(
     a_staff_member_connects_google_and_microsoft_and_disconnects_one,
@@ -407,14 +407,7 @@ async fn the_sandbox_refuses_a_code_with_the_wrong_pkce_verifier() {
 /// connection listed. The screenshot lands in `target/screenshots/settings-page.png`.
 #[tokio::test]
 async fn a_browser_connects_google_through_the_consent_page() {
-    let (Ok(python), Ok(_)) =
-        (std::env::var("KALENDS_TEST_PYTHON"), std::env::var("KALENDS_TEST_CHROMEDRIVER"))
-    else {
-        eprintln!(
-            "note: no browser (KALENDS_TEST_PYTHON and KALENDS_TEST_CHROMEDRIVER come from scripts/test); skipped"
-        );
-        return;
-    };
+    let Some(chromium) = Chromium::find() else { return };
     let app = TestApp::start_public(Db::Sqlite).await;
     let (_, key) = app.tenant().await;
     let staff = StaffIn {
@@ -426,22 +419,8 @@ async fn a_browser_connects_google_through_the_consent_page() {
     let link = app.api(&key).settings_link(staff.id).await.unwrap();
     let screenshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/screenshots/settings-page.png");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/browser_connect.py");
-    let output = tokio::process::Command::new(python)
-        .arg(script)
-        .arg(&link.url)
-        .arg(&screenshot)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "browser run failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let result =
+        chromium.run("browser_connect.py", [link.url.as_ref(), screenshot.as_os_str()]).await;
     assert_eq!(result["connected"], true);
     assert_eq!(result["connections"], 1);
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "a real screenshot was saved");

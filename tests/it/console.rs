@@ -12,7 +12,7 @@ use kalends::api::resources::ResourceIn;
 use uuid::Uuid;
 
 use crate::feeds::FakePlatform;
-use crate::helpers::{Db, TestApp, on_both_databases};
+use crate::helpers::{Chromium, Db, TestApp, on_both_databases};
 
 on_both_databases!(
     a_dashboard_link_signs_in_once_and_signing_out_ends_the_session,
@@ -435,14 +435,7 @@ async fn a_change_reaches_an_open_console_as_a_live_event(db: Db) {
 /// the README shows) when `KALENDS_UPDATE_SCREENSHOTS` is set or they are missing.
 #[tokio::test]
 async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_passes_axe() {
-    let (Ok(python), Ok(_)) =
-        (std::env::var("KALENDS_TEST_PYTHON"), std::env::var("KALENDS_TEST_CHROMEDRIVER"))
-    else {
-        eprintln!(
-            "note: no browser (KALENDS_TEST_PYTHON and KALENDS_TEST_CHROMEDRIVER come from scripts/test); skipped"
-        );
-        return;
-    };
+    let Some(chromium) = Chromium::find() else { return };
     let axe = std::env::var("KALENDS_TEST_AXE").ok();
     if axe.is_none() {
         eprintln!(
@@ -478,19 +471,7 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
     let run = serde_json::json!({
         "base": app.base, "keys": keys, "feed": airbnb.url(), "axe": axe, "shots": shots,
     });
-    let output = tokio::process::Command::new(python)
-        .arg(root.join("tests/peers/browser_console.py"))
-        .arg(run.to_string())
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "browser run failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let seen = chromium.run("browser_console.py", [run.to_string()]).await;
     eprintln!("pages checked: {}; live update: {}", seen["pages_checked"], seen["js"]["live"]);
     for finding in ["axe", "narrow", "keyboard"] {
         assert_eq!(seen[finding], serde_json::json!([]), "{finding}: {:#}", seen[finding]);

@@ -473,6 +473,49 @@ fn json(body: &impl Serialize) -> Value {
     serde_json::to_value(body).expect("a request body is JSON")
 }
 
+/// Headless Chromium driven by the Python selenium scripts in `tests/peers/`, as `scripts/test`
+/// provides it (`KALENDS_TEST_PYTHON`, `KALENDS_TEST_CHROMEDRIVER`).
+pub struct Chromium {
+    python: String,
+}
+
+impl Chromium {
+    /// The browser, or `None` after a note when the test runs without one (outside `scripts/test`,
+    /// or on a machine where it could not install Chromium).
+    pub fn find() -> Option<Self> {
+        match (std::env::var("KALENDS_TEST_PYTHON"), std::env::var("KALENDS_TEST_CHROMEDRIVER")) {
+            (Ok(python), Ok(_)) => Some(Self { python }),
+            _ => {
+                eprintln!(
+                    "note: no browser (KALENDS_TEST_PYTHON and KALENDS_TEST_CHROMEDRIVER come from scripts/test); skipped"
+                );
+                None
+            }
+        }
+    }
+
+    /// Runs `tests/peers/{script}` with `args` and answers the one JSON object it printed; the
+    /// test fails, with what the script said, when the script does.
+    pub async fn run<I, S>(&self, script: &str, args: I) -> Value
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let output = tokio::process::Command::new(&self.python)
+            .arg(root.join("tests/peers").join(script))
+            .args(args)
+            .output()
+            .await
+            .expect("the browser script starts");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{script} failed: {stdout}\n{stderr}");
+        serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("{script} printed no JSON object ({e}): {stdout}\n{stderr}"))
+    }
+}
+
 /// The fields a problem names, in order.
 pub fn fields(problem: &Problem) -> Vec<&str> {
     problem.errors.iter().map(|e| e.field.as_str()).collect()

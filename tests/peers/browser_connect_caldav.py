@@ -6,15 +6,13 @@ Opens the settings link, opens "Connect another CalDAV calendar", sends it once 
 password (the message must appear beside the form, the user name kept, the password not), then
 with the right one, waits for the settings page to list the connection, saves a screenshot and
 prints one JSON object: {"error_shown", "username_kept", "password_kept", "connected", "connections"}.
-Exits non-zero on any failure. Chromedriver is taken from $KALENDS_TEST_CHROMEDRIVER.
+Exits non-zero on any failure. Chromium is started by `browser.py`.
 """
 
 import json
-import os
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from browser import chrome, save_page
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -33,12 +31,7 @@ def fill(driver, server, username, password):
 
 
 def main(link, server, username, password, screenshot):
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1100,900", "--lang=en-US"):
-        options.add_argument(flag)
-    service = Service(os.environ.get("KALENDS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
-    driver = webdriver.Chrome(service=service, options=options)
+    driver = chrome()
     wait = WebDriverWait(driver, 20)
     try:
         driver.get(link)
@@ -53,10 +46,7 @@ def main(link, server, username, password, screenshot):
         fill(driver, server, username, password)
         wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "main"), "CalDAV calendar is connected"))
         cards = driver.find_elements(By.CSS_SELECTOR, "section.connection")
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1100, max(900, height + 40))
-        os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
-        driver.save_screenshot(screenshot)
+        save_page(driver, screenshot, 1100)
         print(json.dumps({"error_shown": error_shown, "username_kept": username_kept,
                           "password_kept": password_kept, "connected": True,
                           "connections": len(cards)}))

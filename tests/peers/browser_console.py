@@ -17,7 +17,7 @@ Without JavaScript: the same flows by plain form posts and redirects, with error
 
 Prints one JSON object: what each flow saw, the accessibility findings ("axe", "narrow",
 "keyboard": lists that are empty when all is well) and the screenshots saved. Exits non-zero when
-a flow fails. Chromedriver is taken from $KALENDS_TEST_CHROMEDRIVER (default /usr/bin/chromedriver).
+a flow fails. Chromium is started by `browser.py`.
 """
 
 import datetime
@@ -28,9 +28,8 @@ import sys
 import time
 import urllib.request
 
-from selenium import webdriver
+from browser import chrome
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -53,22 +52,6 @@ def api(base, key, method, path, body=None):
         "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
-
-
-def chrome(js):
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 f"--window-size={WIDE[0]},{WIDE[1]}", "--lang=en-US", "--hide-scrollbars"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {
-        "intl.accept_languages": "en-US",
-        # 2: blocked, as a browser with JavaScript turned off.
-        "profile.managed_default_content_settings.javascript": 1 if js else 2,
-    })
-    service = Service(os.environ.get("KALENDS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_window_size(*WIDE)
-    return driver
 
 
 def retrying(action, tries=5):
@@ -512,7 +495,7 @@ def sign_out(driver):
 
 
 def with_javascript(config, checks):
-    driver = chrome(js=True)
+    driver = chrome(WIDE, js=True, flags=["--hide-scrollbars"])
     seen = {}
     try:
         key = config["keys"][0]
@@ -551,7 +534,7 @@ def with_javascript(config, checks):
 
 
 def without_javascript(config):
-    driver = chrome(js=False)
+    driver = chrome(WIDE, js=False, flags=["--hide-scrollbars"])
     seen = {}
     try:
         sign_in(driver, config, config["keys"][1])

@@ -1,0 +1,36 @@
+"""Headless Chromium for the browser tests: one way to start it and to save a whole page.
+
+The scripts beside this file import it (`from browser import chrome, save_page`); the Rust tests
+run them through `helpers::Browser`. Chromedriver is taken from $KALENDS_TEST_CHROMEDRIVER
+(default /usr/bin/chromedriver), which `scripts/test` sets.
+"""
+
+import os
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+
+def chrome(size=(1100, 900), js=True, flags=()):
+    """A headless Chromium at `size`, in US English, with JavaScript on or (`js=False`) blocked."""
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 f"--window-size={size[0]},{size[1]}", "--lang=en-US", *flags):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {
+        "intl.accept_languages": "en-US",
+        # 2: blocked, as a browser with JavaScript turned off.
+        "profile.managed_default_content_settings.javascript": 1 if js else 2,
+    })
+    service = Service(os.environ.get("KALENDS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_window_size(*size)
+    return driver
+
+
+def save_page(driver, path, width):
+    """Saves the whole page (not only the window) at `width` pixels to `path`."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, max(900, height + 40))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    driver.save_screenshot(path)
