@@ -1,17 +1,20 @@
 //! The first run's demo: on an empty embedded database, the "Demo" tenant gets two properties,
-//! a staff member, bookings over the next weeks, a feed for the platforms, and an Airbnb import
-//! (the sandbox's export) whose reservation collides with a direct booking, so the console
-//! opens on something to look at: a timeline, a feed to copy, an import's runs, one conflict.
-//! Everything is labelled "(demo)"; `kalends serve --no-demo` starts without it.
+//! a staff member whose calendar is the sandbox's Google calendar (connected the way a person
+//! connects one: settings link, "Connect Google", "Allow"), bookings over the next weeks, a feed
+//! for the platforms, and an Airbnb import (the sandbox's export) whose reservation collides with
+//! a direct booking, so the console opens on something to look at: a timeline, a synced
+//! calendar, a feed to copy, an import's runs, one conflict. Everything is labelled "(demo)";
+//! `kalends serve --no-demo` starts without it.
 
 use chrono::{Duration, NaiveDate, Utc};
 use kalends_core::config::SecretKey;
 use kalends_core::domain::{
     BookingSpan, BookingStatus, Customer, FeedProfile, FeedScope, NewBooking, NewFeed, NewImport,
-    NewResource, NewStaff, Owner, Platform, Tenant,
+    NewResource, NewStaff, Owner, Platform, Staff, Tenant,
 };
 use kalends_core::service::{bookings, directory, feeds, imports};
 use kalends_core::store::Overlap;
+use kalends_core::tokens::{Claim, Purpose};
 use kalends_core::{Store, StoreError};
 
 /// Seeds the demo for `tenant`. `sandbox`: the base URL of the mounted provider sandbox, whose
@@ -36,6 +39,12 @@ pub async fn seed(
         time_zone: None,
     };
     let ann = directory::create_staff(store, tenant.id, ann).await?;
+    if let Some(sandbox) = sandbox {
+        // Without it the demo still stands: the staff page then shows no calendar connected.
+        if let Err(e) = connect_sandbox_calendar(sandbox, key, tenant.id, &ann).await {
+            tracing::warn!(error = %e, "the demo's staff member was not connected to the sandbox calendar");
+        }
+    }
     let today = Utc::now().with_timezone(&tenant.settings.time_zone.tz()).date_naive();
     let stays = [
         (cottage.id, "Smith family (demo)", 1, 5, vec![]),
@@ -67,6 +76,56 @@ pub async fn seed(
         imports::run_soon(store, tenant.id, import.id).await?;
     }
     Ok(())
+}
+
+/// Why the demo's calendar was not connected.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    /// A request of the flow failed.
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The flow ended somewhere else than the settings page saying it is connected.
+    #[error("the connect flow ended at {0} (HTTP {1})")]
+    NotConnected(String, u16),
+}
+
+/// Connects `staff` to the sandbox's Google calendar (the sandbox at `sandbox`, mounted on
+/// Kalends's own address) as a person does it: their settings link, "Connect Google", "Allow"
+/// on the consent page; the OAuth callback then stores the connection as for a real account.
+async fn connect_sandbox_calendar(
+    sandbox: &str,
+    key: &SecretKey,
+    tenant_id: uuid::Uuid,
+    staff: &Staff,
+) -> Result<(), ConnectError> {
+    let base = sandbox.trim_end_matches("/sandbox");
+    let claim =
+        Claim { tenant_id, subject_id: staff.id, expires_at: Utc::now() + Duration::minutes(5) };
+    let link = format!("{base}/settings/{}", claim.sign(key, Purpose::SettingsLink));
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(std::time::Duration::from_secs(20))
+        .build()?;
+    browser.get(&link).send().await?.error_for_status()?;
+    let consent = browser.get(format!("{base}/connect/google")).send().await?.error_for_status()?;
+    let page = consent.url().clone();
+    let body = consent.text().await?;
+    let action = body
+        .split("<form")
+        .nth(1)
+        .and_then(|form| form.split("action=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .map(|action| action.replace("&amp;", "&"))
+        .and_then(|action| page.join(&action).ok())
+        .ok_or_else(|| ConnectError::NotConnected(page.to_string(), 200))?;
+    let email = staff.data.email.as_ref().map_or("ann@example.com", |e| e.as_str());
+    let done = browser.post(action).form(&[("email", email), ("decision", "allow")]).send().await?;
+    let (status, reached) = (done.status().as_u16(), done.url().to_string());
+    if reached.ends_with("notice=connected-google") {
+        Ok(())
+    } else {
+        Err(ConnectError::NotConnected(reached, status))
+    }
 }
 
 fn stay(

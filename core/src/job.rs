@@ -53,6 +53,14 @@ pub enum Job {
         /// The connection.
         connection_id: Uuid,
     },
+    /// E-mail a staff member a link to their calendar settings (the console's "E-mail a
+    /// settings link").
+    SendSettingsLink {
+        /// The staff member's tenant.
+        tenant_id: Uuid,
+        /// The staff member.
+        staff_id: Uuid,
+    },
     /// Make sure the connection's calendars send push notifications: a channel (Google) or
     /// subscription (Microsoft) per watched calendar, created or renewed before it expires.
     WatchCalendars {
@@ -120,6 +128,7 @@ impl Job {
             Job::Reconcile { .. } => "reconcile",
             Job::WatchCalendars { .. } => "watch_calendars",
             Job::NotifyReauth { .. } => "notify_reauth",
+            Job::SendSettingsLink { .. } => "send_settings_link",
             Job::ImportAvailability { .. } => "import_availability",
             Job::CleanUpConnection { .. } => "clean_up_connection",
             Job::DeliverWebhook { .. } => "deliver_webhook",

@@ -12,11 +12,17 @@ use kalends_core::domain::{Booking, Tenant, TimeZone};
 use kalends_core::ical::write::Party;
 use kalends_core::invite::{Invite, InviteKind, render, render_cancelled_notice};
 use kalends_core::store::MessageKind;
+use uuid::Uuid;
 
 use crate::mail::{
-    AlertEmail, AlertItem, InviteEmail, MailError, Mailer, ReconnectEmail, ReminderEmail,
-    alert_message, invite_message, reconnect_message, reminder_message,
+    AlertEmail, AlertItem, InviteEmail, MailError, Mailer, ReminderEmail, SettingsLinkEmail,
+    alert_message, invite_message, reminder_message, settings_link_message,
 };
+
+pub use crate::mail::LinkReason;
+
+/// How long a settings link sent by e-mail works (one shown on a screen works 15 minutes).
+pub const EMAILED_LINK_HOURS: i64 = 24;
 
 /// How a send ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,27 +210,40 @@ impl CustomerMail {
         staff_email: &str,
         staff_name: &str,
     ) -> Outcome {
-        let now = Utc::now();
-        let expires_at = now + chrono::Duration::hours(24);
-        let claim = kalends_core::tokens::Claim {
-            tenant_id: tenant.id,
-            subject_id: connection.staff_id,
-            expires_at,
+        let reason = LinkReason::Reconnect {
+            provider: connection.provider.label(),
+            account: &connection.account_email,
         };
+        self.send_settings_link(tenant, connection.staff_id, (staff_email, staff_name), reason)
+            .await
+    }
+
+    /// E-mails a staff member (`to`: address and name) a link to their settings page, valid
+    /// for [`EMAILED_LINK_HOURS`], saying why.
+    pub async fn send_settings_link(
+        &self,
+        tenant: &Tenant,
+        staff_id: Uuid,
+        to: (&str, &str),
+        reason: LinkReason<'_>,
+    ) -> Outcome {
+        let now = Utc::now();
+        let expires_at = now + chrono::Duration::hours(EMAILED_LINK_HOURS);
+        let claim =
+            kalends_core::tokens::Claim { tenant_id: tenant.id, subject_id: staff_id, expires_at };
         let token = claim.sign(&self.secret_key, kalends_core::tokens::Purpose::SettingsLink);
         let link = format!("{}/settings/{token}", self.public_url);
         let name = tenant.settings.mail_from_name.as_deref().unwrap_or(&tenant.settings.name);
-        let email = ReconnectEmail {
+        let email = SettingsLinkEmail {
             tenant_name: &tenant.settings.name,
             from: Party { email: &self.address, name: Some(name), rsvp: false },
-            to: Party { email: staff_email, name: Some(staff_name), rsvp: false },
-            provider: connection.provider.label(),
-            account: &connection.account_email,
+            to: Party { email: to.0, name: Some(to.1), rsvp: false },
+            reason,
             link: &link,
             link_expires_at: expires_at,
             now,
         };
-        match reconnect_message(&email) {
+        match settings_link_message(&email) {
             Ok(message) => self.deliver(message).await,
             Err(e) => outcome_of(e),
         }

@@ -181,6 +181,9 @@ impl JobHandler for KalendsJobs {
             Job::NotifyReauth { tenant_id, connection_id } => {
                 Box::pin(crate::notify_reauth::run(store, mail, *tenant_id, *connection_id))
             }
+            Job::SendSettingsLink { tenant_id, staff_id } => {
+                Box::pin(crate::send_settings_link::run(store, mail, *tenant_id, *staff_id))
+            }
             Job::WatchCalendars { tenant_id, connection_id } => {
                 Box::pin(crate::watch_calendars::run(
                     store,

@@ -22,6 +22,7 @@ pub mod retry;
 pub mod scheduler;
 pub mod send_alert;
 pub mod send_reminder;
+pub mod send_settings_link;
 pub mod sync_booking;
 pub mod watch_calendars;
 pub mod worker;

@@ -80,6 +80,21 @@ pub struct ImportPatchIn {
     pub name: Option<Option<String>>,
     /// New interval.
     pub interval_minutes: Option<u32>,
+    /// `true` pauses it (the scheduler leaves it alone until it is resumed; "run" still runs it),
+    /// `false` resumes it (at once when a run was missed while it was paused).
+    pub paused: Option<bool>,
+}
+
+impl ImportPatchIn {
+    /// The changes as the store takes them, or every field that is wrong.
+    pub fn checked(self) -> Result<ImportPatch, Vec<FieldError>> {
+        let mut c = Checker::default();
+        let platform = self.platform.as_deref().and_then(|p| check_platform(&mut c, p));
+        let url = self.url.as_deref().and_then(|u| check_url(&mut c, u));
+        let interval_minutes = self.interval_minutes.map(|m| check_interval(&mut c, m));
+        let name = self.name.map(|n| c.optional_text("name", n.as_deref(), 200));
+        c.finish(|| ImportPatch { url, platform, name, interval_minutes, paused: self.paused })
+    }
 }
 
 /// One run of an import.
@@ -158,8 +173,10 @@ pub struct ImportOut {
     pub consecutive_failures: u32,
     /// The latest run.
     pub last_run: Option<RunOut>,
-    /// When the scheduler runs it next.
+    /// When the scheduler runs it next (while it is not paused).
     pub next_run_at: DateTime<Utc>,
+    /// Since when it is paused; `null` while it runs on its interval.
+    pub paused_at: Option<DateTime<Utc>>,
     /// Registered.
     pub created_at: DateTime<Utc>,
     /// Settings last changed.
@@ -181,6 +198,7 @@ impl ImportOut {
             consecutive_failures: i.consecutive_failures,
             last_run: last_run.map(RunOut::from),
             next_run_at: i.next_run_at,
+            paused_at: i.paused_at,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }
@@ -258,7 +276,7 @@ async fn get_import(
     Ok(axum::Json(import_out(&state, tenant.id, parse_id(&id)?).await?))
 }
 
-/// Change an import. A new URL forgets the cached validators and runs soon.
+/// Change an import, or pause and resume it. A new URL forgets the cached validators and runs soon.
 #[utoipa::path(patch, path = "/api/v1/imports/{id}", tag = "imports", request_body = ImportPatchIn,
     responses((status = 200, body = ImportOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn patch_import(
@@ -268,14 +286,7 @@ async fn patch_import(
     ApiJson(body): ApiJson<ImportPatchIn>,
 ) -> Result<axum::Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
-    let mut c = Checker::default();
-    let platform = body.platform.as_deref().and_then(|p| check_platform(&mut c, p));
-    let url = body.url.as_deref().and_then(|u| check_url(&mut c, u));
-    let interval_minutes = body.interval_minutes.map(|m| check_interval(&mut c, m));
-    let name = body.name.map(|n| c.optional_text("name", n.as_deref(), 200));
-    let patch = c
-        .finish(|| ImportPatch { url, platform, name, interval_minutes })
-        .map_err(ApiError::invalid)?;
+    let patch = body.checked().map_err(ApiError::invalid)?;
     imports::update(&state.store, tenant.id, id, patch).await?;
     Ok(axum::Json(import_out(&state, tenant.id, id).await?))
 }

@@ -110,6 +110,14 @@ async fn first_run_prints_a_demo_key_and_console_link_and_its_curl_booking_survi
         page.contains("Jones (demo)").then_some(())
     })
     .await;
+    // Its staff member's calendar is the sandbox's, connected and holding her stays.
+    let staff = format!("http://127.0.0.1:{port}/dashboard/staff");
+    eventually(Duration::from_secs(30), || async {
+        let page = browser.get(&staff).send().await.ok()?.text().await.ok()?;
+        (page.contains("Google Calendar") && page.contains("Syncing") && !page.contains("Not yet"))
+            .then_some(())
+    })
+    .await;
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{curl} -w '\\n%{{http_code}}'"))

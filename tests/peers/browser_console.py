@@ -9,8 +9,9 @@ for the screenshots).
 
 With JavaScript: signs in by a dashboard link minted through the API, sees the demo, adds an
 import ("Check the address", then "Add import"), clicks "Run now" and sees its result arrive,
-opens the conflict it causes from the timeline, resolves it with a note, adds a block, sees a
-booking made through the API arrive without a reload, and signs out. Every page is checked with
+opens the conflict it causes from the timeline, resolves it with a note, adds a block by picking
+its nights on the timeline, sees a booking made through the API arrive without a reload, and signs
+out. Every page is checked with
 axe-core, at 360 px wide (no horizontal overflow outside the timeline's own scroll box) and for
 keyboard use (every action a link, button or form control; Tab reaches only those).
 Without JavaScript: the same flows by plain form posts and redirects, with errors in place.
@@ -437,10 +438,37 @@ def resolve_conflict(driver, js, checks):
     return seen
 
 
+TIMELINE_CELL = """
+var table = document.querySelector('table.timeline'), col = -1, heads = table.tHead.rows[0].cells;
+for (var i = 0; i < heads.length; i++) if (heads[i].getAttribute('data-day') === arguments[1]) col = i;
+for (var r of table.tBodies[0].rows) if (r.cells[0].textContent.trim() === arguments[0]) return r.cells[col];
+return null;"""
+
+
+def block_from_timeline(driver, first, last):
+    """Picks the nights `first` to `last` of the cottage on the 90-day timeline."""
+    nav(driver, "Overview", "Overview")
+    click(driver, By.XPATH, "//a[normalize-space()='90 days']")
+    WebDriverWait(driver, 20).until(lambda d: "days=90" in d.current_url)
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "timeline-hint").is_displayed())
+    retrying(lambda: driver.execute_script(TIMELINE_CELL, COTTAGE, first.isoformat()).click())
+    WebDriverWait(driver, 20).until(lambda d: "last night" in d.find_element(By.ID, "timeline-hint").text)
+    retrying(lambda: driver.execute_script(TIMELINE_CELL, COTTAGE, last.isoformat()).click())
+    WebDriverWait(driver, 20).until(ec.title_contains("Blocks"))
+
+
 def add_block(driver, js, checks):
     seen = {}
-    nav(driver, "Blocks", "Blocks")
-    retrying(lambda: Select(driver.find_element(By.ID, "resource_id")).select_by_visible_text(COTTAGE))
+    if js:
+        # From the timeline: the form opens with the property and the nights filled in.
+        block_from_timeline(driver, day(48), day(49))
+        picked = [driver.find_element(By.ID, f).get_attribute("value") for f in ("start_date", "end_date")]
+        seen["from_timeline"] = picked == [day(48).isoformat(), day(50).isoformat()]
+        chosen = Select(driver.find_element(By.ID, "resource_id")).first_selected_option.text
+        seen["from_timeline_property"] = chosen == COTTAGE
+    else:
+        nav(driver, "Blocks", "Blocks")
+        retrying(lambda: Select(driver.find_element(By.ID, "resource_id")).select_by_visible_text(COTTAGE))
     fill(driver, "reason", "Roof repair")
     if not js:
         type_date(driver, "start_date", day(50))
@@ -449,8 +477,9 @@ def add_block(driver, js, checks):
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.field-error"))
         seen["bad_dates_error"] = driver.find_element(By.CSS_SELECTOR, "p.field-error").text
         assert driver.find_element(By.ID, "reason").get_attribute("value") == "Roof repair", "what was typed is kept"
-    type_date(driver, "start_date", day(48))
-    type_date(driver, "end_date", day(50))
+    if not js:
+        type_date(driver, "start_date", day(48))
+        type_date(driver, "end_date", day(50))
     click(driver, By.XPATH, "//button[normalize-space()='Add block']")
     wait_text(driver, "The block is added")
     seen["added_at"] = driver.current_url
@@ -506,8 +535,8 @@ def with_javascript(config, checks):
         checks.shot(driver, "sync")
         checks.page(driver, "calendar sync")
         click(driver, By.XPATH, "//table//td/a[normalize-space()='Airbnb']")
-        WebDriverWait(driver, 20).until(ec.title_contains("Runs of"))
-        checks.page(driver, "import runs")
+        WebDriverWait(driver, 20).until(ec.title_contains("Import:"))
+        checks.page(driver, "import settings and runs")
         seen["conflict"] = resolve_conflict(driver, True, checks)
         checks.page(driver, "conflicts, after resolving")
         seen["block"] = add_block(driver, True, checks)

@@ -229,8 +229,10 @@ pub struct Import {
     pub etag: Option<String>,
     /// Likewise.
     pub last_modified: Option<String>,
-    /// When the scheduler runs it next.
+    /// When the scheduler runs it next (not while it is paused).
     pub next_run_at: DateTime<Utc>,
+    /// Since when the scheduler leaves it alone; `None` while it runs on its interval.
+    pub paused_at: Option<DateTime<Utc>>,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
     /// When its settings last changed.

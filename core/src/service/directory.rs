@@ -93,3 +93,29 @@ pub async fn save_staff_by_external_id(
         None => Saved::Created(store.create_staff(tenant_id, new).await?),
     })
 }
+
+/// Why a settings link cannot be e-mailed to a staff member.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailLinkError {
+    /// Kalends knows no address for them (give one through the API, or copy the link instead).
+    #[error("the staff member has no e-mail address")]
+    NoAddress,
+    /// The staff member is not there, or the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Queues an e-mail to a staff member with a link to their calendar settings (the
+/// `send_settings_link` job sends it, a day's worth of validity); answers who gets it.
+pub async fn email_settings_link(
+    store: &Store,
+    tenant_id: Uuid,
+    staff_id: Uuid,
+) -> Result<Staff, EmailLinkError> {
+    let staff = store.staff(tenant_id, staff_id).await?;
+    if staff.data.email.is_none() {
+        return Err(EmailLinkError::NoAddress);
+    }
+    store.enqueue(&crate::job::Job::SendSettingsLink { tenant_id, staff_id }).await?;
+    Ok(staff)
+}

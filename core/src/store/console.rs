@@ -25,6 +25,17 @@ pub struct DayFigures {
     pub jobs_failed: i64,
 }
 
+/// What needs the tenant's attention now, counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attention {
+    /// Imports failing (not paused ones: their owner already knows).
+    pub failing_imports: i64,
+    /// Calendar connections to authorise again, or failing.
+    pub connections_to_reconnect: i64,
+    /// Bookings that could not be written to a staff calendar.
+    pub failed_syncs: i64,
+}
+
 /// A booking that could not be written to a staff member's calendar.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct FailedSync {
@@ -48,6 +59,11 @@ const DAY_FIGURES: &str = "SELECT \
     (SELECT COUNT(*) FROM conflicts WHERE tenant_id = $1 AND resolved_at >= $2), \
     (SELECT COUNT(*) FROM customer_messages WHERE tenant_id = $1 AND status = 'sent' AND created_at >= $2), \
     (SELECT COUNT(*) FROM job_failures WHERE failed_at >= $2 AND job LIKE $3)";
+
+const ATTENTION: &str = "SELECT \
+    (SELECT COUNT(*) FROM imports WHERE tenant_id = $1 AND status = 'failing' AND paused_at IS NULL), \
+    (SELECT COUNT(*) FROM connections WHERE tenant_id = $1 AND status IN ('needs_reauth', 'error')), \
+    (SELECT COUNT(DISTINCT booking_id) FROM booking_events WHERE tenant_id = $1 AND state = 'failed')";
 
 /// Every time the console shows something of: the latest change among them.
 const FINGERPRINT: &str = "SELECT \
@@ -102,6 +118,18 @@ impl Store {
             conflicts_resolved: row.4,
             emails_sent: row.5,
             jobs_failed: row.6,
+        })
+    }
+
+    /// What needs the tenant's attention now, in one statement.
+    pub async fn attention(&self, tenant_id: Uuid) -> Result<Attention, StoreError> {
+        let row: (i64, i64, i64) = with_read_pool!(self, |pool| {
+            sqlx::query_as(ATTENTION).bind(tenant_id).fetch_one(pool).await
+        })?;
+        Ok(Attention {
+            failing_imports: row.0,
+            connections_to_reconnect: row.1,
+            failed_syncs: row.2,
         })
     }
 

@@ -32,12 +32,13 @@ struct ImportRow {
     etag: Option<String>,
     last_modified: Option<String>,
     next_run_at: DateTime<Utc>,
+    paused_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str = "id, tenant_id, resource_id, staff_id, platform, url, name, interval_minutes, \
-     status, consecutive_failures, etag, last_modified, next_run_at, created_at, updated_at";
+     status, consecutive_failures, etag, last_modified, next_run_at, paused_at, created_at, updated_at";
 
 impl TryFrom<ImportRow> for Import {
     type Error = StoreError;
@@ -59,6 +60,7 @@ impl TryFrom<ImportRow> for Import {
             etag: r.etag,
             last_modified: r.last_modified,
             next_run_at: r.next_run_at,
+            paused_at: r.paused_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -119,6 +121,9 @@ pub struct ImportPatch {
     pub name: Option<Option<String>>,
     /// New interval.
     pub interval_minutes: Option<u32>,
+    /// `Some(true)` pauses it (the scheduler leaves it alone; a paused import stays paused),
+    /// `Some(false)` resumes it (due at once when its run was missed while paused).
+    pub paused: Option<bool>,
 }
 
 /// The result of fetching and reading a feed, for [`Store::finish_import_run`].
@@ -263,10 +268,10 @@ fn parse_kind(s: &str) -> Option<ItemKind> {
         .find(|k| kind_str(*k) == s)
 }
 
-/// Feed imports that are due, each moving by its own interval.
+/// Feed imports that are due, each moving by its own interval; paused ones wait.
 const DUE_IMPORTS: DueWork = DueWork {
     select: "SELECT id, tenant_id, interval_minutes * 60 FROM imports \
-             WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2",
+             WHERE next_run_at <= $1 AND paused_at IS NULL ORDER BY next_run_at LIMIT $2",
     advance: "UPDATE imports SET next_run_at = $1 WHERE id = $2",
     job: |tenant_id, import_id| Job::ImportFeed { tenant_id, import_id },
 };
@@ -369,10 +374,15 @@ impl Store {
         if let Some(minutes) = patch.interval_minutes {
             import.data.interval_minutes = minutes;
         }
+        let paused_at = match patch.paused {
+            Some(true) => import.paused_at.or(Some(at)),
+            Some(false) => None,
+            None => import.paused_at,
+        };
         with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE imports SET url = $1, platform = $2, name = $3, interval_minutes = $4, \
-                 updated_at = $5, \
+                 updated_at = $5, paused_at = $9, \
                  etag = CASE WHEN $6 THEN NULL ELSE etag END, \
                  last_modified = CASE WHEN $6 THEN NULL ELSE last_modified END, \
                  body_sha256 = CASE WHEN $6 THEN NULL ELSE body_sha256 END, \
@@ -387,6 +397,7 @@ impl Store {
             .bind(url_changed)
             .bind(tenant_id)
             .bind(id)
+            .bind(paused_at)
             .execute(pool)
             .await
             .map(|_| ())

@@ -55,7 +55,7 @@ pub use channels::{Channel, NewChannel};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
 pub use conflicts::{Conflict, ConflictItem, ConflictKind, Detection, ExternalEditConflict};
 pub use connections::{ConnectionOwed, ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
-pub use console::{DayFigures, FailedSync};
+pub use console::{Attention, DayFigures, FailedSync};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
 pub use feed_content::{FeedBooking, FeedStamp, FeedWindow};
 pub use history::HistoryLimits;

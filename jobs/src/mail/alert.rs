@@ -74,6 +74,7 @@ pub fn alert_message(email: &AlertEmail<'_>) -> Result<Message, MailError> {
         facts: vec![("Alerts", email.alerts.len().to_string())],
         description: Some(&description),
         links: vec![("Open in Kalends", first.link.clone())],
+        links_title: None,
     };
     let body = MultiPart::alternative_plain_html(page.text(), page.html(&subject));
     let to = Party { email: first_to, name: None, rsvp: false };

@@ -94,6 +94,7 @@ fn page<'a>(email: &'a InviteEmail<'a>) -> Page<'a> {
         facts: facts(&booking.span, invite.zone, email.customer_zone, booking.location.as_deref()),
         description: non_blank(booking.description.as_deref()),
         links: if cancelled { Vec::new() } else { add_links(email) },
+        links_title: Some("Add to calendar"),
     }
 }
 

@@ -9,8 +9,8 @@ mod alert;
 mod invite;
 mod links;
 mod page;
-mod reconnect;
 mod reminder;
+mod settings_link;
 mod transport;
 mod when;
 
@@ -23,8 +23,8 @@ use lettre::{Address, Message};
 
 pub use alert::{AlertEmail, AlertItem, alert_message};
 pub use invite::{InviteEmail, invite_message};
-pub use reconnect::{ReconnectEmail, reconnect_message};
 pub use reminder::{ReminderEmail, reminder_message};
+pub use settings_link::{LinkReason, SettingsLinkEmail, settings_link_message};
 pub use transport::{MailError, Mailer, Sent};
 
 /// The headers every customer email has: From, Reply-To, To, Subject, Date and a Message-ID

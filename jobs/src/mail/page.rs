@@ -20,8 +20,10 @@ pub(crate) struct Page<'a> {
     pub facts: Vec<(&'static str, String)>,
     /// The booking's own text.
     pub description: Option<&'a str>,
-    /// "Add to calendar" links: label and URL.
+    /// Buttons: label and URL.
     pub links: Vec<(&'static str, String)>,
+    /// The words above the buttons ("Add to calendar"), if any.
+    pub links_title: Option<&'static str>,
 }
 
 const FONT: &str =
@@ -91,8 +93,10 @@ impl Page<'_> {
     fn links_block(&self) -> Markup {
         html! {
             @if !self.links.is_empty() {
-                p style="margin:24px 0 8px;font-weight:600;" { "Add to calendar" }
-                p style="margin:0;" {
+                @if let Some(title) = self.links_title {
+                    p style="margin:24px 0 8px;font-weight:600;" { (title) }
+                }
+                p style=(if self.links_title.is_some() { "margin:0;" } else { "margin:24px 0 0;" }) {
                     @for (label, url) in &self.links {
                         a href=(url) style="display:inline-block;margin:0 8px 8px 0;padding:8px 14px;border-radius:6px;background:#111827;color:#ffffff;text-decoration:none;font-size:14px;" { (label) }
                     }
@@ -122,7 +126,10 @@ impl Page<'_> {
             out.push_str(&format!("\n{description}\n"));
         }
         if !self.links.is_empty() {
-            out.push_str("\nAdd to calendar:\n");
+            out.push('\n');
+            if let Some(title) = self.links_title {
+                out.push_str(&format!("{title}:\n"));
+            }
             for (label, url) in &self.links {
                 out.push_str(&format!("- {label}: {url}\n"));
             }

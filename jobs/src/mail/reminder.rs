@@ -50,6 +50,7 @@ pub fn reminder_message(email: &ReminderEmail<'_>) -> Result<Message, MailError>
         facts: facts(&booking.span, email.zone, email.customer_zone, booking.location.as_deref()),
         description: non_blank(booking.description.as_deref()),
         links: links::all(email.url, &EventLink::of(booking)),
+        links_title: Some("Add to calendar"),
     };
     let body = MultiPart::alternative_plain_html(page.text(), page.html(&subject));
     Envelope {

@@ -29,6 +29,61 @@
     }
   });
 
+  // The availability timeline: click a free night of a property, then the last night to block
+  // (the same one again for one night): the block form opens with the property and the dates
+  // filled in. Escape, or a click elsewhere in another row, starts over.
+  var picked = null;
+  function dayOf(cell) {
+    var head = cell.closest("table").tHead.rows[0].cells[cell.cellIndex];
+    return head && head.getAttribute("data-day");
+  }
+  function dayAfter(day) {
+    var next = new Date(day + "T00:00:00Z");
+    next.setUTCDate(next.getUTCDate() + 1);
+    return next.toISOString().slice(0, 10);
+  }
+  function hint(text) {
+    var hint = document.getElementById("timeline-hint");
+    if (hint) hint.textContent = text;
+  }
+  function unpick() {
+    if (picked) picked.cell.classList.remove("picked");
+    picked = null;
+  }
+  function pickNight(cell) {
+    var row = cell.parentElement;
+    var day = dayOf(cell);
+    if (!day) return;
+    if (!picked || picked.row !== row || day < picked.day) {
+      unpick();
+      picked = { row: row, day: day, cell: cell };
+      cell.classList.add("picked");
+      hint("From the night of " + day + " at " + row.cells[0].textContent.trim() +
+        ": now click the last night to block (Escape to start over).");
+      return;
+    }
+    window.location.href = row.getAttribute("data-block") + "&start_date=" + picked.day +
+      "&end_date=" + dayAfter(day);
+  }
+  document.addEventListener("click", function (event) {
+    var cell = event.target.closest("tr[data-block] td.cell");
+    // A busy night is not free to block; a conflict's cell is a link of its own.
+    if (cell && cell.classList.length === 1 || cell && cell.classList.contains("picked")) {
+      pickNight(cell);
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && picked) {
+      unpick();
+      hint("To block dates, click a free night of a property, then the last night to block.");
+    }
+  });
+  function showHint() {
+    var hint = document.getElementById("timeline-hint");
+    if (hint) hint.hidden = false;
+  }
+  document.addEventListener("htmx:afterSwap", function () { picked = null; showHint(); });
+
   function typing() {
     var active = document.activeElement;
     return active && active.form && active.type !== "submit";
@@ -69,9 +124,13 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", listen);
-  } else {
+  function start() {
     listen();
+    showHint();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

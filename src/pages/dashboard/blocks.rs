@@ -32,7 +32,12 @@ async fn show(
     console: Console,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let typed = Form::default();
+    // Nights picked on the timeline arrive as the form's values.
+    let picked = ["start_date", "end_date"]
+        .into_iter()
+        .filter_map(|field| Some((field.to_owned(), query(&q, field)?.to_owned())))
+        .collect();
+    let typed = Form(picked);
     render(&state, &console, &typed, Vec::new(), query(&q, "notice"), query(&q, "resource_id"))
         .await
 }

@@ -217,11 +217,19 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("import-added") => "The import is saved; its first run starts within a minute.",
         Some("import-run") => "The import is running; this page shows its result when it ends.",
         Some("import-deleted") => "The import is deleted; the dates it blocked are free again.",
+        Some("import-paused") => "The import is paused: it is not read until you resume it.",
+        Some("import-resumed") => {
+            "The import is resumed; a run it missed while paused starts within a minute."
+        }
+        Some("import-saved") => "The import's settings are saved.",
         Some("conflict-resolved") => "The conflict is resolved.",
         Some("block-added") => "The block is added.",
         Some("block-deleted") => "The block is removed.",
         Some("settings-saved") => "The settings are saved.",
         Some("sync-retried") => "The booking's sync is queued again.",
+        Some("settings-link-sent") => {
+            "The settings link is on its way by e-mail; it works for 24 hours."
+        }
         Some("feed-added") => "The feed is created; give its address to the platform.",
         _ => return html! {},
     };

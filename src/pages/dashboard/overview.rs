@@ -8,8 +8,8 @@ use axum::response::Response;
 use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc, Weekday};
 use kalends_core::Store;
 use kalends_core::conflicts::{Busy, Class};
-use kalends_core::domain::{ConnectionStatus, ImportStatus, Owner, TimeZone, local_midnight};
-use kalends_core::store::{Conflict, DayFigures, FailedSync};
+use kalends_core::domain::{Owner, TimeZone, local_midnight};
+use kalends_core::store::{Attention, Conflict, DayFigures};
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -143,25 +143,17 @@ pub async fn timeline(
 
 /// What the overview's health strip shows.
 struct Health {
-    failing_imports: usize,
-    reauth: usize,
-    failed_syncs: Vec<FailedSync>,
+    attention: Attention,
     figures: DayFigures,
 }
 
 async fn health(state: &AppState, tenant_id: Uuid) -> Result<Health, kalends_core::StoreError> {
     let store = &state.store;
-    let imports = store.list_imports(tenant_id, None, 500).await?.items;
-    let connections = store.list_connections(tenant_id, None).await?;
-    Ok(Health {
-        failing_imports: imports.iter().filter(|i| i.status == ImportStatus::Failing).count(),
-        reauth: connections
-            .iter()
-            .filter(|c| matches!(c.status, ConnectionStatus::NeedsReauth | ConnectionStatus::Error))
-            .count(),
-        failed_syncs: store.failed_syncs(tenant_id, 5).await?,
-        figures: store.day_figures(tenant_id, Utc::now() - Duration::hours(24)).await?,
-    })
+    let (attention, figures) = tokio::try_join!(
+        store.attention(tenant_id),
+        store.day_figures(tenant_id, Utc::now() - Duration::hours(24)),
+    )?;
+    Ok(Health { attention, figures })
 }
 
 /// `GET /dashboard?view=resources|staff&days=14|30|90&from=YYYY-MM-DD`.
@@ -225,6 +217,12 @@ pub(super) async fn page_handler(
                 a.button href=(link(length, from, "staff")) aria-current=(staff_view) { "By staff member" }
             }
             (legend())
+            @if !staff_view && !timeline.rows.is_empty() {
+                // Shown by the script, which makes free nights clickable.
+                p.muted #timeline-hint hidden aria-live="polite" {
+                    "To block dates, click a free night of a property, then the last night to block."
+                }
+            }
             (timeline_table(&timeline, staff_view))
         }
     };
@@ -241,21 +239,19 @@ pub(super) async fn show(
 }
 
 fn health_strip(health: &Health) -> Markup {
-    let f = &health.figures;
-    let failed = health.failed_syncs.len();
+    let (f, a) = (&health.figures, &health.attention);
+    let attention = [
+        (a.failing_imports, "/dashboard/sync", "imports failing"),
+        (a.connections_to_reconnect, "/dashboard/staff", "calendars to reconnect"),
+        (a.failed_syncs, "/dashboard/staff#failed-syncs", "bookings not synced"),
+    ];
     html! {
         section.health aria-label="Needs attention" {
-            div.card.(if health.failing_imports > 0 { "bad" } else { "ok" }) {
-                div.figure { (health.failing_imports) }
-                div.figure-label { a href="/dashboard/sync" { "imports failing" } }
-            }
-            div.card.(if health.reauth > 0 { "bad" } else { "ok" }) {
-                div.figure { (health.reauth) }
-                div.figure-label { a href="/dashboard/staff" { "calendars to reconnect" } }
-            }
-            div.card.(if failed > 0 { "bad" } else { "ok" }) {
-                div.figure { (failed) @if failed == 5 { "+" } }
-                div.figure-label { a href="/dashboard/staff#failed-syncs" { "bookings not synced" } }
+            @for (count, link, label) in attention {
+                div.card.(if count > 0 { "bad" } else { "ok" }) {
+                    div.figure { (count) }
+                    div.figure-label { a href=(link) { (label) } }
+                }
             }
         }
         section.card aria-labelledby="day-title" {
@@ -316,7 +312,7 @@ fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
                             th scope="col" { (if staff_view { "Staff member" } else { "Property" }) }
                             @for day in &timeline.days {
                                 @let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
-                                th.weekend[weekend] scope="col" title=(day.format("%A %-d %B")) {
+                                th.weekend[weekend] scope="col" title=(day.format("%A %-d %B")) data-day=(day) {
                                     (day.format("%a")) br; (day.day())
                                 }
                             }
@@ -324,7 +320,12 @@ fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
                     }
                     tbody {
                         @for (row, cells) in timeline.rows.iter().zip(&timeline.cells) {
-                            tr {
+                            // A property's free nights can be picked to block (console.js).
+                            @let blocks = match row.owner {
+                                Owner::Resource(id) if !staff_view => Some(format!("/dashboard/blocks?resource_id={id}")),
+                                _ => None,
+                            };
+                            tr data-block=[blocks] {
                                 th scope="row" { (row.name) }
                                 @for (day, cell) in timeline.days.iter().zip(cells) {
                                     (cell_markup(*day, cell))

@@ -1,19 +1,23 @@
 //! Staff and calendars: each staff member's calendar connections (provider, account, status,
-//! last sync, last error), a settings link to copy and hand over, and the bookings whose sync
-//! failed, each with Retry.
+//! last sync, last error), a settings link to e-mail them or to copy and hand over, and the
+//! bookings whose sync failed, each with Retry.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use kalends_core::domain::{Connection, ConnectionStatus, Provider, Staff};
 use kalends_core::service::bookings;
+use kalends_core::service::directory::{self, EmailLinkError};
 use maud::{Markup, html};
 use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::sync::when;
-use super::{Console, Posted, Section, done, id_of, internal, notice, page, query, store_failure};
+use super::{
+    Console, Posted, Section, done, id_of, internal, notice, page, problem, query, store_failure,
+};
 use crate::api::AppState;
 use crate::api::staff::settings_link_for;
 
@@ -21,6 +25,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/dashboard/staff", get(show))
         .route("/dashboard/staff/{id}/settings-link", post(settings_link))
+        .route("/dashboard/staff/{id}/email-settings-link", post(email_settings_link))
         .route("/dashboard/bookings/{id}/retry", post(retry))
 }
 
@@ -118,8 +123,15 @@ fn staff_card<'a>(
                     h2 id=(format!("s-{}", member.id)) { (member.data.name) }
                     @if let Some(email) = &member.data.email { div.meta { (email.as_str()) } }
                 }
-                form.inline method="post" action=(format!("/dashboard/staff/{}/settings-link", member.id)) {
-                    (console.csrf_field()) button type="submit" { "Make a settings link" }
+                div.actions {
+                    @if member.data.email.is_some() {
+                        form.inline method="post" action=(format!("/dashboard/staff/{}/email-settings-link", member.id)) {
+                            (console.csrf_field()) button type="submit" { "E-mail a settings link" }
+                        }
+                    }
+                    form.inline method="post" action=(format!("/dashboard/staff/{}/settings-link", member.id)) {
+                        (console.csrf_field()) button type="submit" { "Make a settings link" }
+                    }
                 }
             }
             @if let Some(url) = link {
@@ -166,6 +178,29 @@ async fn settings_link(
     }
     let link = settings_link_for(&state, console.tenant.id, id);
     render(&state, &console, None, Some((id, link.url))).await
+}
+
+/// `POST /dashboard/staff/{id}/email-settings-link`: the link goes out by e-mail (queued, valid
+/// a day); a member without an address is told so in place.
+async fn email_settings_link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { console, .. }: Posted,
+) -> Response {
+    let id = match id_of(&id, "Staff member") {
+        Ok(id) => id,
+        Err(refused) => return refused,
+    };
+    match directory::email_settings_link(&state.store, console.tenant.id, id).await {
+        Ok(_) => done("/dashboard/staff", "settings-link-sent"),
+        Err(EmailLinkError::NoAddress) => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "No e-mail address",
+            "Kalends has no e-mail address for this staff member: give one through the API, or \
+             make a settings link and hand it over yourself.",
+        ),
+        Err(EmailLinkError::Store(e)) => store_failure("Staff member", e),
+    }
 }
 
 async fn retry(
