@@ -322,7 +322,8 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     if let (Some((tenant, key)), Some(_)) = (demo, running.addr) {
         let sandbox = running.sandbox_token.as_ref().map(|_| format!("{public}/sandbox"));
         let (keys, _) = config_for_links.secret_keys()?;
-        crate::demo::seed(&store, &tenant, keys.current(), sandbox.as_deref()).await?;
+        let ann = crate::demo::STAFF_EMAIL;
+        crate::demo::seed(&store, &tenant, keys.current(), sandbox.as_deref(), ann).await?;
         let link = mint_dashboard_link(&config_for_links, &store, tenant.id).await?;
         print_welcome(&public, tenant.id, &key, &link);
     }

@@ -17,13 +17,20 @@ use kalends_core::store::Overlap;
 use kalends_core::tokens::{Claim, Purpose};
 use kalends_core::{Store, StoreError};
 
+/// The demo staff member's address on a first run, and her account in the sandbox.
+pub const STAFF_EMAIL: &str = "ann@example.com";
+
 /// Seeds the demo for `tenant`. `sandbox`: the base URL of the mounted provider sandbox, whose
-/// Airbnb export the demo imports (without a sandbox there is no import, and no conflict).
+/// Airbnb export the demo imports and whose Google calendar its staff member connects (without a
+/// sandbox there is no import, no conflict and no calendar). `staff_email`: her address and
+/// sandbox account ([`STAFF_EMAIL`]; demo tenants sharing one sandbox need one each, or each
+/// calendar holds the others' stays as busy time).
 pub async fn seed(
     store: &Store,
     tenant: &Tenant,
     key: &SecretKey,
     sandbox: Option<&str>,
+    staff_email: &str,
 ) -> Result<(), StoreError> {
     let place = |name: &str| NewResource {
         external_id: None,
@@ -35,7 +42,7 @@ pub async fn seed(
     let ann = NewStaff {
         external_id: None,
         name: "Ann Lee (demo housekeeping)".into(),
-        email: "ann@example.com".parse().ok(),
+        email: staff_email.parse().ok(),
         time_zone: None,
     };
     let ann = directory::create_staff(store, tenant.id, ann).await?;
@@ -118,7 +125,7 @@ async fn connect_sandbox_calendar(
         .map(|action| action.replace("&amp;", "&"))
         .and_then(|action| page.join(&action).ok())
         .ok_or_else(|| ConnectError::NotConnected(page.to_string(), 200))?;
-    let email = staff.data.email.as_ref().map_or("ann@example.com", |e| e.as_str());
+    let email = staff.data.email.as_ref().map_or(STAFF_EMAIL, |e| e.as_str());
     let done = browser.post(action).form(&[("email", email), ("decision", "allow")]).send().await?;
     let (status, reached) = (done.status().as_u16(), done.url().to_string());
     if reached.ends_with("notice=connected-google") {

@@ -452,7 +452,7 @@ def block_from_timeline(driver, first, last):
     WebDriverWait(driver, 20).until(lambda d: "days=90" in d.current_url)
     WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "timeline-hint").is_displayed())
     retrying(lambda: driver.execute_script(TIMELINE_CELL, COTTAGE, first.isoformat()).click())
-    WebDriverWait(driver, 20).until(lambda d: "last night" in d.find_element(By.ID, "timeline-hint").text)
+    WebDriverWait(driver, 20).until(lambda d: "From the night of" in d.find_element(By.ID, "timeline-hint").text)
     retrying(lambda: driver.execute_script(TIMELINE_CELL, COTTAGE, last.isoformat()).click())
     WebDriverWait(driver, 20).until(ec.title_contains("Blocks"))
 

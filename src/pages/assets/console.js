@@ -79,7 +79,7 @@
     }
   });
   function showHint() {
-    var hint = document.getElementById("timeline-hint");
+    var hint = document.querySelector("[data-timeline-hint]");
     if (hint) hint.hidden = false;
   }
   document.addEventListener("htmx:afterSwap", function () { picked = null; showHint(); });

@@ -218,9 +218,13 @@ pub(super) async fn page_handler(
             }
             (legend())
             @if !staff_view && !timeline.rows.is_empty() {
-                // Shown by the script, which makes free nights clickable.
-                p.muted #timeline-hint hidden aria-live="polite" {
-                    "To block dates, click a free night of a property, then the last night to block."
+                // Shown by the script, which makes free nights clickable; the form is the way
+                // by keyboard.
+                p.muted hidden data-timeline-hint {
+                    span #timeline-hint aria-live="polite" {
+                        "To block dates, click a free night of a property, then the last night to block."
+                    }
+                    " " a href="/dashboard/blocks" { "Or block dates with the form." }
                 }
             }
             (timeline_table(&timeline, staff_view))
