@@ -51,7 +51,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
                     &config.database_url
                 ))
             )
-        })?;
+        })?
+        .with_alerts(&config.alerts);
     store.migrate().await.context("applying database migrations")?;
     let queue = JobQueue::connect(config, &store, &config.jobs.queue)
         .await
