@@ -43,8 +43,9 @@ pub enum Role {
 
 /// Connects the store and the queue and applies both sets of migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
-    let store =
-        Store::connect(&config.database_url, &config.database).await.with_context(|| {
+    let store = Store::connect(&config.database_url, &config.database)
+        .await
+        .with_context(|| {
             format!(
                 "connecting to {}",
                 kalends_core::config::redact_url(secrecy::ExposeSecret::expose_secret(

@@ -49,7 +49,10 @@ pub async fn run(store: &Store, mail: &CustomerMail, tenant_id: Uuid) -> Result<
 
 /// The e-mails to send: the addresses that chose the same alerts of `alerts`, and those alerts
 /// (oldest first), in the order of `alert_emails`.
-fn recipients<'a>(settings: &TenantSettings, alerts: &'a [Alert]) -> Vec<(Vec<String>, Vec<&'a Alert>)> {
+fn recipients<'a>(
+    settings: &TenantSettings,
+    alerts: &'a [Alert],
+) -> Vec<(Vec<String>, Vec<&'a Alert>)> {
     let mut groups: Vec<(Vec<String>, Vec<&Alert>)> = Vec::new();
     for address in &settings.alert_emails {
         let wanted: Vec<&Alert> = alerts
@@ -90,7 +93,11 @@ mod tests {
     #[test]
     fn addresses_with_the_same_choice_share_an_email_and_others_get_only_theirs() {
         let settings = TenantSettings {
-            alert_emails: vec!["a@example.com".into(), "b@example.com".into(), "c@example.com".into()],
+            alert_emails: vec![
+                "a@example.com".into(),
+                "b@example.com".into(),
+                "c@example.com".into(),
+            ],
             alert_subscriptions: BTreeMap::from([
                 ("b@example.com".to_owned(), vec!["conflict_opened".to_owned()]),
                 ("c@example.com".to_owned(), vec!["booking_sync_failed".to_owned()]),

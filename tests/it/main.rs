@@ -4,6 +4,7 @@
 //! starts throwaway servers, exports `KALENDS_TEST_POSTGRES_URL` / `KALENDS_TEST_REDIS_URL` and
 //! runs them with `--include-ignored`.
 
+mod alert_emails;
 mod api;
 mod caldav;
 mod caldav_client;

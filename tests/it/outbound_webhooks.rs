@@ -518,7 +518,12 @@ async fn a_feed_that_fails_recovers_and_changes_tells_the_booking_system(db: Db)
 }
 
 /// Connects `email` at `provider` for a new staff member of the tenant; returns its id.
-async fn connected_staff(app: &TestApp, api: &Api<'_>, email: &str, provider: &str) -> uuid::Uuid {
+pub(crate) async fn connected_staff(
+    app: &TestApp,
+    api: &Api<'_>,
+    email: &str,
+    provider: &str,
+) -> uuid::Uuid {
     let staff = json!({"name": email, "email": email});
     let staff: Value = api.send("POST", "/api/v1/staff", Some(staff), 201).await.unwrap();
     let id: uuid::Uuid = staff["id"].as_str().unwrap().parse().unwrap();
@@ -583,7 +588,7 @@ async fn a_synced_booking_a_dead_grant_and_a_reconnect_are_told(db: Db) {
 }
 
 /// The subjects of the messages the sink got.
-fn subjects(sink: &SmtpSink) -> Vec<String> {
+pub(crate) fn subjects(sink: &SmtpSink) -> Vec<String> {
     let subject = |text: String| {
         text.lines()
             .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))

@@ -142,7 +142,10 @@ pub(crate) fn connection_needs_reauth(
             ("Staff member".to_owned(), grant.staff_name.to_owned()),
             ("Calendar".to_owned(), format!("{} ({})", grant.account, grant.provider)),
             ("Since".to_owned(), instant(at)),
-            ("Error".to_owned(), grant.error.unwrap_or("the grant was revoked or expired").to_owned()),
+            (
+                "Error".to_owned(),
+                grant.error.unwrap_or("the grant was revoked or expired").to_owned(),
+            ),
             (
                 "What it affects".to_owned(),
                 format!(
@@ -205,10 +208,7 @@ pub(crate) fn booking_sync_failed(
     facts.extend([
         ("Calendar".to_owned(), booking.calendar.clone()),
         ("Failed at".to_owned(), instant(at)),
-        (
-            "Last synced".to_owned(),
-            booking.last_synced.map_or_else(|| "never".to_owned(), instant),
-        ),
+        ("Last synced".to_owned(), booking.last_synced.map_or_else(|| "never".to_owned(), instant)),
         ("Error".to_owned(), booking.error.to_owned()),
         (
             "What it affects".to_owned(),

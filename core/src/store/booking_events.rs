@@ -57,7 +57,18 @@ macro_rules! alert_sync_failed {
         .fetch_optional(&mut *$tx)
         .await?;
         match found {
-            Some((title, start, end, start_date, end_date, created_at, resource, staff, provider, last_synced)) => {
+            Some((
+                title,
+                start,
+                end,
+                start_date,
+                end_date,
+                created_at,
+                resource,
+                staff,
+                provider,
+                last_synced,
+            )) => {
                 let booking = super::alerts::FailedBooking {
                     booking_id: $booking_id,
                     title: &title,
@@ -70,7 +81,8 @@ macro_rules! alert_sync_failed {
                     created_at,
                     error: $error,
                 };
-                let alert = super::alerts::booking_sync_failed(&booking, $at, $store.alert_quiet_period());
+                let alert =
+                    super::alerts::booking_sync_failed(&booking, $at, $store.alert_quiet_period());
                 let due = $store.alert_digest_due($at);
                 super::alerts::record_alerts!($tx, $tenant_id, &[alert], $at, due)
             }
@@ -331,7 +343,15 @@ impl Store {
                 recorded = record_webhook_events!(tx, tenant_id, events, at);
                 if state == EventState::Failed {
                     let error = error.unwrap_or("the calendar refused the event");
-                    let raised = alert_sync_failed!(self, tx, tenant_id, booking_id, connection_id, error, at);
+                    let raised = alert_sync_failed!(
+                        self,
+                        tx,
+                        tenant_id,
+                        booking_id,
+                        connection_id,
+                        error,
+                        at
+                    );
                     recorded += usize::try_from(raised).unwrap_or(usize::MAX);
                 }
             }

@@ -474,7 +474,10 @@ impl Store {
                             sqlx::query_as(sql).bind(owner_id).fetch_one(&mut *tx).await?;
                         alerts.push(super::alerts::conflict_opened(&conflict, &name, at));
                     }
-                    events.push(WebhookEvent::new(event_type, crate::webhooks::conflict_data(&conflict)));
+                    events.push(WebhookEvent::new(
+                        event_type,
+                        crate::webhooks::conflict_data(&conflict),
+                    ));
                 }
             }
             let recorded = record_webhook_events!(tx, tenant_id, &events, at);

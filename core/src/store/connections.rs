@@ -678,11 +678,8 @@ impl Store {
                     error: last_error,
                     upcoming_bookings: upcoming,
                 };
-                let alert = super::alerts::connection_needs_reauth(
-                    &grant,
-                    at,
-                    self.alert_quiet_period(),
-                );
+                let alert =
+                    super::alerts::connection_needs_reauth(&grant, at, self.alert_quiet_period());
                 let due = self.alert_digest_due(at);
                 super::alerts::record_alerts!(tx, tenant_id, &[alert], at, due);
             }
