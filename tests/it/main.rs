@@ -13,6 +13,7 @@ mod calendar_import;
 mod chaos;
 mod connect;
 mod console;
+mod console_webhooks;
 mod docs;
 mod feeds;
 mod hardening_crash;

@@ -21,8 +21,8 @@ use crate::smtp_sink::SmtpSink;
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    id: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
     timestamp: String,
     signature: String,
     body: String,
@@ -30,7 +30,7 @@ struct Received {
 
 /// How the receiver answers, by time since it started.
 #[derive(Clone, Copy, Debug)]
-struct Script {
+pub(crate) struct Script {
     /// Answer 503 until then.
     refuse_until: Duration,
     /// Then hang (past the attempt's time limit) until then; afterwards answer 204.
@@ -40,18 +40,18 @@ struct Script {
 }
 
 /// Answers 204 at once.
-const AT_ONCE: Script =
+pub(crate) const AT_ONCE: Script =
     Script { refuse_until: Duration::ZERO, hang_until: Duration::ZERO, gone: false };
 
 /// A webhook receiver on port 0 in this process.
 #[derive(Clone, Debug)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start(script: Script) -> Receiver {
+    pub(crate) async fn start(script: Script) -> Receiver {
         let received = Arc::new(Mutex::new(Vec::new()));
         let started = Instant::now();
         let log = received.clone();
@@ -87,7 +87,7 @@ impl Receiver {
         Receiver { url, received }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
@@ -98,7 +98,7 @@ impl Receiver {
 }
 
 /// Fast retries and a short attempt limit, private addresses allowed (the receiver is local).
-fn fast_webhooks(config: &mut Config) {
+pub(crate) fn fast_webhooks(config: &mut Config) {
     config.webhooks.allow_private_networks = true;
     config.webhooks.delivery_timeout_secs = 1;
     config.webhooks.retry_schedule_secs = vec![0, 1, 1, 1, 1, 1, 1, 1];
