@@ -30,5 +30,6 @@ mod queue;
 mod smtp_sink;
 mod store;
 mod sync;
+mod webhook_crash;
 mod webhooks;
 mod widget;

@@ -23,9 +23,9 @@ use crate::smtp_sink::SmtpSink;
 #[derive(Clone, Debug)]
 pub(crate) struct Received {
     pub(crate) id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
 }
 
 /// How the receiver answers, by time since it started.
@@ -146,7 +146,7 @@ async fn assert_documented(app: &TestApp, receiver: &Receiver) {
 }
 
 /// Checks a request's signature in Rust against `secret`.
-fn signed_by(secret: &str, r: &Received) -> bool {
+pub(crate) fn signed_by(secret: &str, r: &Received) -> bool {
     let secret = SecretString::from(secret.to_owned());
     let ts = r.timestamp.parse().unwrap();
     kalends_core::webhooks::verify(&secret, &r.id, ts, &r.body, &r.signature).unwrap()
@@ -154,7 +154,7 @@ fn signed_by(secret: &str, r: &Received) -> bool {
 
 /// Verifies requests with Python `standardwebhooks` (installed by scripts/test); `None` when
 /// that Python is not available.
-fn python_verifies(secret: &str, requests: &[Received]) -> Option<bool> {
+pub(crate) fn python_verifies(secret: &str, requests: &[Received]) -> Option<bool> {
     let Some(python) = std::env::var_os("KALENDS_TEST_PYTHON") else {
         eprintln!(
             "note: KALENDS_TEST_PYTHON unset (scripts/test sets it); standardwebhooks skipped"
