@@ -16,7 +16,6 @@ use kalends_core::store::{WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch
 use kalends_core::webhooks::{EVENT_TYPES, message_id};
 use maud::{Markup, html};
 use secrecy::{ExposeSecret as _, SecretString};
-use uuid::Uuid;
 
 use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, not_found,
@@ -260,7 +259,8 @@ async fn log(
         Ok(endpoint) => endpoint,
         Err(e) => return store_failure("Webhook endpoint", e),
     };
-    let deliveries = match latest_deliveries(&state, tenant, id).await {
+    // The log is paged oldest first in the API; here the latest come first.
+    let deliveries = match state.store.latest_webhook_deliveries(tenant, id, MAX_LISTED).await {
         Ok(deliveries) => deliveries,
         Err(e) => return store_failure("Webhook endpoint", e),
     };
@@ -269,35 +269,11 @@ async fn log(
         (webhook_notice(query(&q, "notice")))
         p { a href="/dashboard/webhooks" { "All endpoints" } }
         section.card aria-labelledby="log-title" {
-            h2 #log-title { "Delivery log (newest first)" }
+            h2 #log-title { "Delivery log (the latest " (MAX_LISTED) ", newest first)" }
             (delivery_list(&console, &deliveries))
         }
     };
     page_with_status(StatusCode::OK, &console, Section::Webhooks, "Webhook deliveries", body)
-}
-
-/// The endpoint's last [`MAX_LISTED`] deliveries, newest first (the log is paged oldest first).
-async fn latest_deliveries(
-    state: &AppState,
-    tenant: Uuid,
-    id: Uuid,
-) -> Result<Vec<WebhookDelivery>, kalends_core::StoreError> {
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.list_webhook_deliveries(tenant, id, after, MAX_LISTED).await?;
-        after = page.items.last().map(|d| d.id);
-        let more = page.next_cursor.is_some();
-        all.extend(page.items);
-        if all.len() > MAX_LISTED as usize {
-            all.drain(..all.len() - MAX_LISTED as usize);
-        }
-        if !more || after.is_none() {
-            break;
-        }
-    }
-    all.reverse();
-    Ok(all)
 }
 
 fn delivery_list(console: &Console, deliveries: &[WebhookDelivery]) -> Markup {
