@@ -41,7 +41,9 @@ pub struct SettingsDoc {
     cancelled_retention_days: u32,
     /// Colours by status: `{confirmed, tentative}`.
     colors: Value,
-    /// Who receives alert e-mails (a feed failing for 30 minutes, and its recovery); default none.
+    /// Who receives alert e-mails (a feed failing for 30 minutes and its recovery, a double
+    /// booking, a calendar needing reconnecting, a booking not synced, a webhook endpoint
+    /// disabled); default none.
     alert_emails: Vec<String>,
     /// Which alerts an address of `alert_emails` wants, by address: `{"owner@example.com":
     /// ["conflict_opened"]}`; an address not listed receives every alert. Kinds:

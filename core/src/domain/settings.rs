@@ -70,7 +70,8 @@ pub struct TenantSettings {
     pub cancelled_retention_days: u32,
     /// Event colours by status.
     pub colors: StatusColors,
-    /// Who receives alert e-mails (a feed failing, and recovering); none by default.
+    /// Who receives alert e-mails (each address every alert, unless `alert_subscriptions` says
+    /// otherwise); none by default.
     pub alert_emails: Vec<String>,
     /// Which alerts (of [`ALERT_KINDS`]) an address of `alert_emails` wants; an address not
     /// listed here receives every alert.
