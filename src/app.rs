@@ -43,15 +43,17 @@ pub enum Role {
 
 /// Connects the store and the queue and applies both sets of migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
-    let store =
-        Store::connect(&config.database_url, &config.database).await.with_context(|| {
+    let store = Store::connect(&config.database_url, &config.database)
+        .await
+        .with_context(|| {
             format!(
                 "connecting to {}",
                 kalends_core::config::redact_url(secrecy::ExposeSecret::expose_secret(
                     &config.database_url
                 ))
             )
-        })?;
+        })?
+        .with_alerts(&config.alerts);
     store.migrate().await.context("applying database migrations")?;
     let queue = JobQueue::connect(config, &store, &config.jobs.queue)
         .await

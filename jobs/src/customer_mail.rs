@@ -249,12 +249,13 @@ impl CustomerMail {
         }
     }
 
-    /// E-mails the tenant's alerts (one, or several as a digest) to its `alert_emails`; a link
-    /// given as a path is made absolute on the public URL.
+    /// E-mails the tenant's alerts (one, or several as a digest) to `to` (addresses of its
+    /// `alert_emails`); a link given as a path is made absolute on the public URL.
     pub async fn send_alerts(
         &self,
         tenant: &Tenant,
-        alerts: &[kalends_core::store::Alert],
+        alerts: &[&kalends_core::store::Alert],
+        to: &[String],
     ) -> Outcome {
         let items: Vec<AlertItem<'_>> = alerts
             .iter()
@@ -271,7 +272,7 @@ impl CustomerMail {
         let email = AlertEmail {
             tenant_name: &tenant.settings.name,
             from: Party { email: &self.address, name: Some("Kalends"), rsvp: false },
-            to: &tenant.settings.alert_emails,
+            to,
             alerts: &items,
             now: Utc::now(),
         };

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use kalends_core::domain::TenantSettings;
+use kalends_core::store::Alert;
 use kalends_core::{Store, StoreError};
 use uuid::Uuid;
 
@@ -26,24 +28,99 @@ pub async fn run(store: &Store, mail: &CustomerMail, tenant_id: Uuid) -> Result<
         return Ok(());
     }
     let ids: Vec<Uuid> = alerts.iter().map(|a| a.id).collect();
-    if tenant.settings.alert_emails.is_empty() {
-        // Nobody to tell any more (the addresses were removed meanwhile).
-        store.finish_alerts(&ids, true).await?;
-        return Ok(());
+    // Each address gets the alerts it chose; addresses with the same choice share one e-mail.
+    // Nobody left to tell (the addresses were removed meanwhile): the alerts are done.
+    let mut outcome = Ok(());
+    for (to, wanted) in recipients(&tenant.settings, &alerts) {
+        match mail.send_alerts(&tenant, &wanted, &to).await {
+            Outcome::Sent { .. } => {
+                tracing::info!(alerts = wanted.len(), recipients = to.len(), "alert e-mail sent");
+            }
+            Outcome::Deferred(why) => {
+                store.finish_alerts(&ids, false).await?;
+                return Err(JobError::transient(why));
+            }
+            Outcome::Refused(why) => outcome = Err(JobError::permanent(why)),
+        }
     }
-    match mail.send_alerts(&tenant, &alerts).await {
-        Outcome::Sent { .. } => {
-            store.finish_alerts(&ids, true).await?;
-            tracing::info!(alerts = ids.len(), "alert e-mail sent");
-            Ok(())
+    store.finish_alerts(&ids, true).await?;
+    outcome
+}
+
+/// The e-mails to send: the addresses that chose the same alerts of `alerts`, and those alerts
+/// (oldest first), in the order of `alert_emails`.
+fn recipients<'a>(
+    settings: &TenantSettings,
+    alerts: &'a [Alert],
+) -> Vec<(Vec<String>, Vec<&'a Alert>)> {
+    let mut groups: Vec<(Vec<String>, Vec<&Alert>)> = Vec::new();
+    for address in &settings.alert_emails {
+        let wanted: Vec<&Alert> = alerts
+            .iter()
+            .filter(|a| settings.alert_recipients(&a.kind).contains(&address.as_str()))
+            .collect();
+        if wanted.is_empty() {
+            continue;
         }
-        Outcome::Deferred(why) => {
-            store.finish_alerts(&ids, false).await?;
-            Err(JobError::transient(why))
+        let ids: Vec<Uuid> = wanted.iter().map(|a| a.id).collect();
+        match groups.iter_mut().find(|(_, g)| g.iter().map(|a| a.id).eq(ids.iter().copied())) {
+            Some((to, _)) => to.push(address.clone()),
+            None => groups.push((vec![address.clone()], wanted)),
         }
-        Outcome::Refused(why) => {
-            store.finish_alerts(&ids, true).await?;
-            Err(JobError::permanent(why))
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Utc;
+
+    use super::*;
+
+    fn alert(kind: &str) -> Alert {
+        Alert {
+            id: Uuid::now_v7(),
+            kind: kind.to_owned(),
+            summary: kind.to_owned(),
+            facts: Vec::new(),
+            link: "/dashboard".to_owned(),
+            created_at: Utc::now(),
         }
+    }
+
+    #[test]
+    fn addresses_with_the_same_choice_share_an_email_and_others_get_only_theirs() {
+        let settings = TenantSettings {
+            alert_emails: vec![
+                "a@example.com".into(),
+                "b@example.com".into(),
+                "c@example.com".into(),
+            ],
+            alert_subscriptions: BTreeMap::from([
+                ("b@example.com".to_owned(), vec!["conflict_opened".to_owned()]),
+                ("c@example.com".to_owned(), vec!["booking_sync_failed".to_owned()]),
+            ]),
+            ..TenantSettings::default()
+        };
+        let alerts = [alert("import_failing"), alert("conflict_opened")];
+        let groups = recipients(&settings, &alerts);
+        let shown: Vec<(Vec<String>, Vec<&str>)> = groups
+            .iter()
+            .map(|(to, wanted)| (to.clone(), wanted.iter().map(|a| a.kind.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (vec!["a@example.com".to_owned()], vec!["import_failing", "conflict_opened"]),
+                (vec!["b@example.com".to_owned()], vec!["conflict_opened"]),
+            ]
+        );
+        let everyone = TenantSettings {
+            alert_emails: vec!["a@example.com".into(), "b@example.com".into()],
+            ..TenantSettings::default()
+        };
+        assert_eq!(recipients(&everyone, &alerts).len(), 1, "one e-mail to both");
     }
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/settings`: the tenant's own choices, each with a sensible default.
 
 use axum::extract::State;
-use kalends_core::domain::TenantSettings;
+use kalends_core::domain::{ALERT_KINDS, TenantSettings};
 use kalends_core::service::tenants;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -41,8 +41,15 @@ pub struct SettingsDoc {
     cancelled_retention_days: u32,
     /// Colours by status: `{confirmed, tentative}`.
     colors: Value,
-    /// Who receives alert e-mails (a feed failing for 30 minutes, and its recovery); default none.
+    /// Who receives alert e-mails (a feed failing for 30 minutes and its recovery, a double
+    /// booking, a calendar needing reconnecting, a booking not synced, a webhook endpoint
+    /// disabled); default none.
     alert_emails: Vec<String>,
+    /// Which alerts an address of `alert_emails` wants, by address: `{"owner@example.com":
+    /// ["conflict_opened"]}`; an address not listed receives every alert. Kinds:
+    /// `import_failing`, `import_recovered`, `webhook_endpoint_disabled`, `conflict_opened`,
+    /// `connection_needs_reauth`, `booking_sync_failed`.
+    alert_subscriptions: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// The tenant's settings.
@@ -74,6 +81,9 @@ pub fn patched(
     else {
         return Err(ApiError::internal(anyhow::anyhow!("settings are not an object")));
     };
+    // Addresses taken out of `alert_emails` take their choices with them, unless the patch
+    // sets the choices too (then they are checked as given).
+    let prune = !patch.contains_key("alert_subscriptions");
     let mut c = Checker::default();
     for (key, value) in patch {
         if merged.contains_key(&key) {
@@ -84,7 +94,11 @@ pub fn patched(
     }
     c.finish(|| ()).map_err(ApiError::invalid)?;
     let bytes = serde_json::to_vec(&merged).map_err(ApiError::internal)?;
-    let settings: TenantSettings = parse_json(&bytes)?;
+    let mut settings: TenantSettings = parse_json(&bytes)?;
+    if prune {
+        let emails = settings.alert_emails.clone();
+        settings.alert_subscriptions.retain(|address, _| emails.contains(address));
+    }
     check(&settings).map_err(ApiError::invalid)?;
     Ok(settings)
 }
@@ -112,6 +126,17 @@ fn check(s: &TenantSettings) -> Result<(), Vec<super::error::FieldError>> {
     }
     for email in &s.alert_emails {
         c.email("alert_emails", email);
+    }
+    for (address, kinds) in &s.alert_subscriptions {
+        if !s.alert_emails.contains(address) {
+            c.fail("alert_subscriptions", "each address must be one of alert_emails");
+        }
+        if let Some(kind) = kinds.iter().find(|k| !ALERT_KINDS.contains(&k.as_str())) {
+            c.fail(
+                "alert_subscriptions",
+                format!("unknown alert {kind:?}: one of {}", ALERT_KINDS.join(", ")),
+            );
+        }
     }
     if s.cancelled_retention_days > 365 {
         c.fail("cancelled_retention_days", "must be at most 365");

@@ -455,7 +455,11 @@ fn check_event_types(c: &mut Checker, types: &[String]) -> Vec<String> {
     unique
 }
 
-fn endpoint_spec(body: WebhookEndpointIn, allow_private: bool) -> Result<EndpointSpec, ApiError> {
+/// The endpoint to create, checked (the API's create and the console's form alike).
+pub(crate) fn endpoint_spec(
+    body: WebhookEndpointIn,
+    allow_private: bool,
+) -> Result<EndpointSpec, ApiError> {
     let mut c = Checker::default();
     let url = check_url(&mut c, &body.url, allow_private);
     let event_types = check_event_types(&mut c, &body.event_types);
@@ -559,8 +563,7 @@ async fn rotate_secret(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<axum::Json<WebhookEndpointWithSecret>, ApiError> {
-    let valid = state.config.webhooks.rotated_secret_valid_secs;
-    let until = Utc::now() + chrono::Duration::seconds(i64::try_from(valid).unwrap_or(86_400));
+    let until = rotated_until(&state);
     let (endpoint, secret) =
         webhooks::rotate_secret(&state.store, &state.sealer, tenant.id, parse_id(&id)?, until)
             .await?;
@@ -608,6 +611,12 @@ async fn retry_delivery(
     let (id, delivery_id) = (parse_id(&id)?, parse_id(&delivery_id)?);
     let delivery = webhooks::retry(&state.store, tenant.id, id, delivery_id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(DeliveryOut::from(&delivery))).into_response())
+}
+
+/// Until when a secret replaced now keeps signing beside the new one.
+pub(crate) fn rotated_until(state: &AppState) -> DateTime<Utc> {
+    let valid = state.config.webhooks.rotated_secret_valid_secs;
+    Utc::now() + chrono::Duration::seconds(i64::try_from(valid).unwrap_or(86_400))
 }
 
 /// The routes of this resource.

@@ -4,6 +4,7 @@
 //! starts throwaway servers, exports `KALENDS_TEST_POSTGRES_URL` / `KALENDS_TEST_REDIS_URL` and
 //! runs them with `--include-ignored`.
 
+mod alert_emails;
 mod api;
 mod caldav;
 mod caldav_client;
@@ -12,6 +13,7 @@ mod calendar_import;
 mod chaos;
 mod connect;
 mod console;
+mod console_webhooks;
 mod docs;
 mod feeds;
 mod hardening_crash;
@@ -28,5 +30,6 @@ mod queue;
 mod smtp_sink;
 mod store;
 mod sync;
+mod webhook_crash;
 mod webhooks;
 mod widget;

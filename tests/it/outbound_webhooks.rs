@@ -21,16 +21,16 @@ use crate::smtp_sink::SmtpSink;
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
 }
 
 /// How the receiver answers, by time since it started.
 #[derive(Clone, Copy, Debug)]
-struct Script {
+pub(crate) struct Script {
     /// Answer 503 until then.
     refuse_until: Duration,
     /// Then hang (past the attempt's time limit) until then; afterwards answer 204.
@@ -40,18 +40,18 @@ struct Script {
 }
 
 /// Answers 204 at once.
-const AT_ONCE: Script =
+pub(crate) const AT_ONCE: Script =
     Script { refuse_until: Duration::ZERO, hang_until: Duration::ZERO, gone: false };
 
 /// A webhook receiver on port 0 in this process.
 #[derive(Clone, Debug)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start(script: Script) -> Receiver {
+    pub(crate) async fn start(script: Script) -> Receiver {
         let received = Arc::new(Mutex::new(Vec::new()));
         let started = Instant::now();
         let log = received.clone();
@@ -87,7 +87,7 @@ impl Receiver {
         Receiver { url, received }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
@@ -98,7 +98,7 @@ impl Receiver {
 }
 
 /// Fast retries and a short attempt limit, private addresses allowed (the receiver is local).
-fn fast_webhooks(config: &mut Config) {
+pub(crate) fn fast_webhooks(config: &mut Config) {
     config.webhooks.allow_private_networks = true;
     config.webhooks.delivery_timeout_secs = 1;
     config.webhooks.retry_schedule_secs = vec![0, 1, 1, 1, 1, 1, 1, 1];
@@ -146,7 +146,7 @@ async fn assert_documented(app: &TestApp, receiver: &Receiver) {
 }
 
 /// Checks a request's signature in Rust against `secret`.
-fn signed_by(secret: &str, r: &Received) -> bool {
+pub(crate) fn signed_by(secret: &str, r: &Received) -> bool {
     let secret = SecretString::from(secret.to_owned());
     let ts = r.timestamp.parse().unwrap();
     kalends_core::webhooks::verify(&secret, &r.id, ts, &r.body, &r.signature).unwrap()
@@ -154,7 +154,7 @@ fn signed_by(secret: &str, r: &Received) -> bool {
 
 /// Verifies requests with Python `standardwebhooks` (installed by scripts/test); `None` when
 /// that Python is not available.
-fn python_verifies(secret: &str, requests: &[Received]) -> Option<bool> {
+pub(crate) fn python_verifies(secret: &str, requests: &[Received]) -> Option<bool> {
     let Some(python) = std::env::var_os("KALENDS_TEST_PYTHON") else {
         eprintln!(
             "note: KALENDS_TEST_PYTHON unset (scripts/test sets it); standardwebhooks skipped"
@@ -518,7 +518,12 @@ async fn a_feed_that_fails_recovers_and_changes_tells_the_booking_system(db: Db)
 }
 
 /// Connects `email` at `provider` for a new staff member of the tenant; returns its id.
-async fn connected_staff(app: &TestApp, api: &Api<'_>, email: &str, provider: &str) -> uuid::Uuid {
+pub(crate) async fn connected_staff(
+    app: &TestApp,
+    api: &Api<'_>,
+    email: &str,
+    provider: &str,
+) -> uuid::Uuid {
     let staff = json!({"name": email, "email": email});
     let staff: Value = api.send("POST", "/api/v1/staff", Some(staff), 201).await.unwrap();
     let id: uuid::Uuid = staff["id"].as_str().unwrap().parse().unwrap();
@@ -583,7 +588,7 @@ async fn a_synced_booking_a_dead_grant_and_a_reconnect_are_told(db: Db) {
 }
 
 /// The subjects of the messages the sink got.
-fn subjects(sink: &SmtpSink) -> Vec<String> {
+pub(crate) fn subjects(sink: &SmtpSink) -> Vec<String> {
     let subject = |text: String| {
         text.lines()
             .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))

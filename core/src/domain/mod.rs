@@ -20,6 +20,6 @@ pub use feeds::{
     Platform, RunCounts, RunOutcome,
 };
 pub use people::{Block, NewBlock, NewResource, NewStaff, Resource, Staff, Tenant};
-pub use settings::{EventPrivacy, ExternalEditPolicy, StatusColors, TenantSettings};
+pub use settings::{ALERT_KINDS, EventPrivacy, ExternalEditPolicy, StatusColors, TenantSettings};
 pub use span::Span;
 pub use values::{Email, TimeZone};

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::TimeZone;
@@ -68,8 +70,42 @@ pub struct TenantSettings {
     pub cancelled_retention_days: u32,
     /// Event colours by status.
     pub colors: StatusColors,
-    /// Who receives alert e-mails (a feed failing, and recovering); none by default.
+    /// Who receives alert e-mails (each address every alert, unless `alert_subscriptions` says
+    /// otherwise); none by default.
     pub alert_emails: Vec<String>,
+    /// Which alerts (of [`ALERT_KINDS`]) an address of `alert_emails` wants; an address not
+    /// listed here receives every alert.
+    pub alert_subscriptions: BTreeMap<String, Vec<String>>,
+}
+
+/// The alerts an address of `alert_emails` may choose, one per kind of alert.
+pub const ALERT_KINDS: &[&str] = &[
+    "import_failing",
+    "import_recovered",
+    "webhook_endpoint_disabled",
+    "conflict_opened",
+    "connection_needs_reauth",
+    "booking_sync_failed",
+];
+
+impl TenantSettings {
+    /// The addresses that want alerts of `kind`, in the order of `alert_emails`.
+    pub fn alert_recipients(&self, kind: &str) -> Vec<&str> {
+        self.alert_emails
+            .iter()
+            .filter(|address| {
+                self.alert_subscriptions
+                    .get(address.as_str())
+                    .is_none_or(|kinds| kinds.iter().any(|k| k == kind))
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Whether anybody wants alerts of `kind`.
+    pub fn wants_alert(&self, kind: &str) -> bool {
+        !self.alert_recipients(kind).is_empty()
+    }
 }
 
 impl Default for TenantSettings {
@@ -88,6 +124,31 @@ impl Default for TenantSettings {
             cancelled_retention_days: 30,
             colors: StatusColors::default(),
             alert_emails: Vec::new(),
+            alert_subscriptions: BTreeMap::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_without_choices_gets_every_alert_and_one_with_choices_only_those() {
+        let settings = TenantSettings {
+            alert_emails: vec!["ops@example.com".into(), "owner@example.com".into()],
+            alert_subscriptions: BTreeMap::from([(
+                "owner@example.com".to_owned(),
+                vec!["conflict_opened".to_owned()],
+            )]),
+            ..TenantSettings::default()
+        };
+        assert_eq!(
+            settings.alert_recipients("conflict_opened"),
+            ["ops@example.com", "owner@example.com"]
+        );
+        assert_eq!(settings.alert_recipients("import_failing"), ["ops@example.com"]);
+        let nobody = TenantSettings::default();
+        assert!(!nobody.wants_alert("conflict_opened"));
     }
 }

@@ -10,9 +10,9 @@ use super::{Store, StoreError, corrupt, now, with_pool, with_read_pool};
 /// An alert to raise, if its rule allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlertDraft {
-    /// `import_failing` or `import_recovered`.
+    /// One of [`crate::domain::ALERT_KINDS`].
     pub kind: &'static str,
-    /// What it is about (an import).
+    /// What it is about (an import, a conflict, a connection, a booking, an endpoint).
     pub object_id: Uuid,
     /// One line: the subject of a single alert, a line of a digest.
     pub summary: String,
@@ -57,6 +57,174 @@ pub struct Alert {
     pub created_at: DateTime<Utc>,
 }
 
+fn seconds(secs: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+}
+
+/// An instant as alerts write it.
+fn instant(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A span as alerts write it: whole days as dates (the end exclusive, as a stay's check-out),
+/// otherwise instants.
+fn span(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let midnight = |t: DateTime<Utc>| t.time() == chrono::NaiveTime::MIN;
+    if midnight(start) && midnight(end) {
+        format!("{} to {}", start.format("%Y-%m-%d"), end.format("%Y-%m-%d"))
+    } else {
+        format!("{} to {}", instant(start), instant(end))
+    }
+}
+
+/// The owner's label and name: `("Resource", "Loft")` or `("Staff member", "Ana")`.
+fn owner_fact(owner: crate::domain::Owner, name: &str) -> (String, String) {
+    let label = match owner {
+        crate::domain::Owner::Resource(_) => "Resource",
+        crate::domain::Owner::Staff(_) => "Staff member",
+    };
+    (label.to_owned(), name.to_owned())
+}
+
+/// `conflict_opened`: a new high-severity conflict, told at once (a new conflict is a new
+/// object: each is told once).
+pub(crate) fn conflict_opened(
+    conflict: &super::Conflict,
+    owner_name: &str,
+    at: DateTime<Utc>,
+) -> AlertDraft {
+    let items: Vec<&str> = conflict.items.iter().map(|i| i.label.as_str()).collect();
+    AlertDraft {
+        kind: "conflict_opened",
+        object_id: conflict.id,
+        summary: format!("Double booking: {} on {owner_name}", items.join(" and ")),
+        facts: vec![
+            ("What happened".to_owned(), format!("These overlap: {}", items.join("; "))),
+            ("Detected at".to_owned(), instant(conflict.detected_at)),
+            owner_fact(conflict.owner, owner_name),
+            ("Dates".to_owned(), span(conflict.start, conflict.end)),
+            ("Severity".to_owned(), conflict.severity.as_str().to_owned()),
+            ("What to do".to_owned(), conflict.suggestion.clone()),
+        ],
+        link: "/dashboard/conflicts".to_owned(),
+        rule: AlertRule::Unless(at),
+    }
+}
+
+/// What a connection that lost its grant is.
+pub(crate) struct DeadGrant<'a> {
+    /// The connection.
+    pub connection_id: Uuid,
+    /// Its staff member's name.
+    pub staff_name: &'a str,
+    /// `google`, `microsoft`, ...
+    pub provider: &'a str,
+    /// The account it is.
+    pub account: &'a str,
+    /// The provider's words.
+    pub error: Option<&'a str>,
+    /// The staff member's bookings still to come.
+    pub upcoming_bookings: i64,
+}
+
+/// `connection_needs_reauth`: a connection's grant died; not told again about the same
+/// connection within the quiet period.
+pub(crate) fn connection_needs_reauth(
+    grant: &DeadGrant<'_>,
+    at: DateTime<Utc>,
+    quiet_period: chrono::Duration,
+) -> AlertDraft {
+    AlertDraft {
+        kind: "connection_needs_reauth",
+        object_id: grant.connection_id,
+        summary: format!("Calendar needs reconnecting: {}", grant.staff_name),
+        facts: vec![
+            ("Staff member".to_owned(), grant.staff_name.to_owned()),
+            ("Calendar".to_owned(), format!("{} ({})", grant.account, grant.provider)),
+            ("Since".to_owned(), instant(at)),
+            (
+                "Error".to_owned(),
+                grant.error.unwrap_or("the grant was revoked or expired").to_owned(),
+            ),
+            (
+                "What it affects".to_owned(),
+                format!(
+                    "{} upcoming booking(s) of theirs are not written to this calendar, and its \
+                     busy times are not read, until they reconnect (they were e-mailed a link).",
+                    grant.upcoming_bookings
+                ),
+            ),
+        ],
+        link: "/dashboard/staff".to_owned(),
+        rule: AlertRule::Unless(at - quiet_period),
+    }
+}
+
+/// What a booking whose sync failed is.
+pub(crate) struct FailedBooking<'a> {
+    /// The booking.
+    pub booking_id: Uuid,
+    /// Its title.
+    pub title: &'a str,
+    /// Its time.
+    pub start: DateTime<Utc>,
+    /// Likewise.
+    pub end: DateTime<Utc>,
+    /// Its days, when it is all-day (the end exclusive).
+    pub dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    /// Its resource's name, if any.
+    pub resource: Option<&'a str>,
+    /// Whose calendar, and which: `Ana (google)`.
+    pub calendar: String,
+    /// When it last synced anywhere (the failing streak began after), if ever.
+    pub last_synced: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// The provider's words, or why the sync was given up.
+    pub error: &'a str,
+}
+
+/// `booking_sync_failed`: once per booking per failing streak (until it syncs again), and not
+/// again within the quiet period; several bookings within the digest window make one e-mail.
+pub(crate) fn booking_sync_failed(
+    booking: &FailedBooking<'_>,
+    at: DateTime<Utc>,
+    quiet_period: chrono::Duration,
+) -> AlertDraft {
+    let streak = booking.last_synced.unwrap_or(booking.created_at);
+    let mut facts = vec![
+        ("Booking".to_owned(), booking.title.to_owned()),
+        (
+            "Dates".to_owned(),
+            booking.dates.map_or_else(
+                || span(booking.start, booking.end),
+                |(start, end)| format!("{start} to {end}"),
+            ),
+        ),
+    ];
+    if let Some(resource) = booking.resource {
+        facts.push(("Resource".to_owned(), resource.to_owned()));
+    }
+    facts.extend([
+        ("Calendar".to_owned(), booking.calendar.clone()),
+        ("Failed at".to_owned(), instant(at)),
+        ("Last synced".to_owned(), booking.last_synced.map_or_else(|| "never".to_owned(), instant)),
+        ("Error".to_owned(), booking.error.to_owned()),
+        (
+            "What it affects".to_owned(),
+            "The staff member's calendar does not show this booking as it is now.".to_owned(),
+        ),
+    ]);
+    AlertDraft {
+        kind: "booking_sync_failed",
+        object_id: booking.booking_id,
+        summary: format!("Booking not synced: {}", booking.title),
+        facts,
+        link: "/dashboard/sync".to_owned(),
+        rule: AlertRule::Unless(streak.min(at - quiet_period)),
+    }
+}
+
 /// Raises `$alerts` (a `&[AlertDraft]`) of tenant `$tenant_id` at `$at` in transaction `$tx`,
 /// each as its rule allows, and owes one `SendAlert` job at `$send_at` when any was raised.
 /// Evaluates to how many were raised.
@@ -65,7 +233,21 @@ macro_rules! record_alerts {
         let alerts: &[$crate::store::alerts::AlertDraft] = $alerts;
         let (tenant_id, at): (uuid::Uuid, chrono::DateTime<chrono::Utc>) = ($tenant_id, $at);
         let mut raised = 0u64;
-        for alert in alerts {
+        // Only the alerts somebody wants, as the settings are in this transaction.
+        let settings: $crate::domain::TenantSettings = if alerts.is_empty() {
+            $crate::domain::TenantSettings::default()
+        } else {
+            let row: Option<(String,)> =
+                sqlx::query_as("SELECT settings FROM tenants WHERE id = $1")
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+            match row {
+                Some((json,)) => serde_json::from_str(&json).map_err($crate::store::corrupt)?,
+                None => $crate::domain::TenantSettings::default(),
+            }
+        };
+        for alert in alerts.iter().filter(|a| settings.wants_alert(a.kind)) {
             let facts = serde_json::to_string(&alert.facts).map_err($crate::store::corrupt)?;
             let (sql, kind, since) = match alert.rule {
                 $crate::store::alerts::AlertRule::Unless(since) => {
@@ -143,6 +325,16 @@ impl TryFrom<AlertRow> for Alert {
 }
 
 impl Store {
+    /// The quiet period of the alerts raised in this store's transactions.
+    pub(crate) fn alert_quiet_period(&self) -> chrono::Duration {
+        seconds(self.alerts.quiet_period_secs)
+    }
+
+    /// When alerts raised at `at` are sent: after the digest window.
+    pub(crate) fn alert_digest_due(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at + seconds(self.alerts.digest_window_secs)
+    }
+
     /// Claims the tenant's unsent alerts for `lease` (oldest first): a sender holds them until
     /// it marks them sent or releases them; another sender meanwhile finds nothing to send.
     pub async fn claim_alerts(

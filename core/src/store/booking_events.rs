@@ -29,6 +29,68 @@ macro_rules! update_with_events {
     }};
 }
 
+/// Raises the `booking_sync_failed` alert of booking `$booking_id`'s event in connection
+/// `$connection_id` (failed with `$error` at `$at`) in transaction `$tx` of `$store`.
+macro_rules! alert_sync_failed {
+    ($store:expr, $tx:expr, $tenant_id:expr, $booking_id:expr, $connection_id:expr, $error:expr, $at:expr) => {{
+        type Row = (
+            String,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            Option<chrono::NaiveDate>,
+            Option<chrono::NaiveDate>,
+            DateTime<Utc>,
+            Option<String>,
+            String,
+            String,
+            Option<DateTime<Utc>>,
+        );
+        let found: Option<Row> = sqlx::query_as(
+            "SELECT b.title, b.span_start, b.span_end, b.start_date, b.end_date, b.created_at, \
+             r.name, s.name, c.provider, e.synced_at FROM bookings b \
+             JOIN booking_events e ON e.booking_id = b.id AND e.connection_id = $2 \
+             JOIN connections c ON c.id = e.connection_id JOIN staff s ON s.id = c.staff_id \
+             LEFT JOIN resources r ON r.id = b.resource_id WHERE b.id = $1",
+        )
+        .bind($booking_id)
+        .bind($connection_id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        match found {
+            Some((
+                title,
+                start,
+                end,
+                start_date,
+                end_date,
+                created_at,
+                resource,
+                staff,
+                provider,
+                last_synced,
+            )) => {
+                let booking = super::alerts::FailedBooking {
+                    booking_id: $booking_id,
+                    title: &title,
+                    start,
+                    end,
+                    dates: start_date.zip(end_date),
+                    resource: resource.as_deref(),
+                    calendar: format!("{staff} ({provider})"),
+                    last_synced,
+                    created_at,
+                    error: $error,
+                };
+                let alert =
+                    super::alerts::booking_sync_failed(&booking, $at, $store.alert_quiet_period());
+                let due = $store.alert_digest_due($at);
+                super::alerts::record_alerts!($tx, $tenant_id, &[alert], $at, due)
+            }
+            None => 0,
+        }
+    }};
+}
+
 use super::{Lease, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use crate::domain::{Booking, Connection, Provider};
 use crate::job::Job;
@@ -263,17 +325,43 @@ impl Store {
         events: &[WebhookEvent],
     ) -> Result<(), StoreError> {
         let at = now();
-        update_with_events!(self, events, at, |tx| sqlx::query_as(
-            "UPDATE booking_events SET state = $1, last_error = $2, updated_at = $3 \
+        let recorded = with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let done: Option<(Uuid,)> = sqlx::query_as(
+                "UPDATE booking_events SET state = $1, last_error = $2, updated_at = $3 \
                  WHERE booking_id = $4 AND connection_id = $5 RETURNING tenant_id",
-        )
-        .bind(state.as_str())
-        .bind(error)
-        .bind(at)
-        .bind(booking_id)
-        .bind(connection_id)
-        .fetch_optional(&mut *tx)
-        .await?);
+            )
+            .bind(state.as_str())
+            .bind(error)
+            .bind(at)
+            .bind(booking_id)
+            .bind(connection_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut recorded = 0;
+            if let Some((tenant_id,)) = done {
+                recorded = record_webhook_events!(tx, tenant_id, events, at);
+                if state == EventState::Failed {
+                    let error = error.unwrap_or("the calendar refused the event");
+                    let raised = alert_sync_failed!(
+                        self,
+                        tx,
+                        tenant_id,
+                        booking_id,
+                        connection_id,
+                        error,
+                        at
+                    );
+                    recorded += usize::try_from(raised).unwrap_or(usize::MAX);
+                }
+            }
+            tx.commit().await?;
+            Ok::<usize, StoreError>(recorded)
+        }
+        .await)?;
+        if recorded > 0 {
+            self.outbox_signal.notify_one();
+        }
         Ok(())
     }
 
@@ -344,10 +432,15 @@ impl Store {
                     events.push(WebhookEvent::new("booking.sync_failed", data));
                 }
             }
-            let recorded = match failed.first() {
+            let mut recorded = match failed.first() {
                 Some((tenant_id, _)) => record_webhook_events!(tx, *tenant_id, &events, at),
                 None => 0,
             };
+            for (tenant_id, connection_id) in &failed {
+                let raised =
+                    alert_sync_failed!(self, tx, *tenant_id, booking_id, *connection_id, error, at);
+                recorded += usize::try_from(raised).unwrap_or(usize::MAX);
+            }
             tx.commit().await?;
             Ok::<usize, StoreError>(recorded)
         }

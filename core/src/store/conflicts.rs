@@ -455,7 +455,7 @@ impl Store {
                     opened.push(id);
                 }
             }
-            let mut events = Vec::new();
+            let (mut events, mut alerts) = (Vec::new(), Vec::new());
             for (ids, event_type) in
                 [(&opened, "conflict.opened"), (&resolved, "conflict.resolved")]
             {
@@ -463,11 +463,27 @@ impl Store {
                     let sql = format!("SELECT {COLUMNS} FROM conflicts WHERE id = $1");
                     let row: ConflictRow =
                         sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_one(&mut *tx).await?;
-                    let data = crate::webhooks::conflict_data(&Conflict::try_from(row)?);
-                    events.push(WebhookEvent::new(event_type, data));
+                    let conflict = Conflict::try_from(row)?;
+                    if event_type == "conflict.opened" && conflict.severity == Severity::High {
+                        let sql = match conflict.owner {
+                            Owner::Resource(_) => "SELECT name FROM resources WHERE id = $1",
+                            Owner::Staff(_) => "SELECT name FROM staff WHERE id = $1",
+                        };
+                        let (Owner::Resource(owner_id) | Owner::Staff(owner_id)) = conflict.owner;
+                        let (name,): (String,) =
+                            sqlx::query_as(sql).bind(owner_id).fetch_one(&mut *tx).await?;
+                        alerts.push(super::alerts::conflict_opened(&conflict, &name, at));
+                    }
+                    events.push(WebhookEvent::new(
+                        event_type,
+                        crate::webhooks::conflict_data(&conflict),
+                    ));
                 }
             }
             let recorded = record_webhook_events!(tx, tenant_id, &events, at);
+            // A high-severity conflict is told at once.
+            let raised = super::alerts::record_alerts!(tx, tenant_id, &alerts, at, at);
+            let recorded = recorded + usize::try_from(raised).unwrap_or(usize::MAX);
             tx.commit().await?;
             if recorded > 0 {
                 self.outbox_signal.notify_one();

@@ -657,6 +657,31 @@ impl Store {
                     connection_id: id,
                 })?;
                 sqlx::query(super::outbox::INSERT).bind(&job).bind(at).execute(&mut *tx).await?;
+                // And the tenant's alert e-mail, after the digest window.
+                let (staff_name, account, provider, upcoming): (String, String, String, i64) =
+                    sqlx::query_as(
+                        "SELECT s.name, c.account_email, c.provider, (SELECT COUNT(*) \
+                         FROM booking_staff bs JOIN bookings b ON b.id = bs.booking_id \
+                         WHERE bs.staff_id = c.staff_id AND b.status <> 'cancelled' \
+                         AND b.span_end > $2) FROM connections c JOIN staff s ON s.id = c.staff_id \
+                         WHERE c.id = $1",
+                    )
+                    .bind(id)
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let grant = super::alerts::DeadGrant {
+                    connection_id: id,
+                    staff_name: &staff_name,
+                    provider: &provider,
+                    account: &account,
+                    error: last_error,
+                    upcoming_bookings: upcoming,
+                };
+                let alert =
+                    super::alerts::connection_needs_reauth(&grant, at, self.alert_quiet_period());
+                let due = self.alert_digest_due(at);
+                super::alerts::record_alerts!(tx, tenant_id, &[alert], at, due);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(fell.is_some() || recorded > 0)

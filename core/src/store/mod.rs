@@ -15,7 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::Notify;
 
-use crate::config::{DatabaseConfig, DatabaseKind};
+use crate::config::{AlertsConfig, DatabaseConfig, DatabaseKind};
 
 pub(crate) mod alerts;
 mod api_keys;
@@ -235,6 +235,8 @@ pub enum Pool {
 pub struct Store {
     pool: Pool,
     outbox_signal: Arc<Notify>,
+    /// The quiet period and digest window of the alerts raised in the store's transactions.
+    alerts: Arc<AlertsConfig>,
 }
 
 /// WAL pages (4 KiB each) above which a checkpoint truncates the log: 64 MiB.
@@ -294,7 +296,19 @@ impl Store {
                 .await?;
             Pool::Postgres(pool)
         };
-        Ok(Store { pool, outbox_signal: Arc::new(Notify::new()) })
+        Ok(Store {
+            pool,
+            outbox_signal: Arc::new(Notify::new()),
+            alerts: Arc::new(AlertsConfig::default()),
+        })
+    }
+
+    /// This store raising the alerts of its own transactions (a conflict, a dead grant, a
+    /// failed sync) with `config`'s quiet period and digest window.
+    #[must_use]
+    pub fn with_alerts(mut self, config: &AlertsConfig) -> Store {
+        self.alerts = Arc::new(config.clone());
+        self
     }
 
     /// Applies Kalends' own migrations (the job queue's tables are the queue's business).

@@ -605,6 +605,37 @@ impl Store {
         Ok(Page::from_rows(items, limit, |d| d.id))
     }
 
+    /// The endpoint's latest `limit` deliveries, newest first, with their attempts (the
+    /// console's delivery log).
+    pub async fn latest_webhook_deliveries(
+        &self,
+        tenant_id: Uuid,
+        endpoint_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.webhook_endpoint(tenant_id, endpoint_id).await?;
+        let sql = format!(
+            "{DELIVERY_SELECT} WHERE d.tenant_id = $1 AND d.endpoint_id = $2 \
+             ORDER BY d.id DESC LIMIT $3"
+        );
+        let rows: Vec<DeliveryRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(endpoint_id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?;
+        let mut items =
+            rows.into_iter().map(WebhookDelivery::try_from).collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<Uuid> = items.iter().map(|d| d.id).collect();
+        let mut attempts = self.webhook_attempts(&ids).await?;
+        for item in &mut items {
+            item.attempts = attempts.remove(&item.id).unwrap_or_default();
+        }
+        Ok(items)
+    }
+
     /// The attempts of `deliveries`, by delivery, in attempt order.
     async fn webhook_attempts(
         &self,

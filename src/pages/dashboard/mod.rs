@@ -40,6 +40,7 @@ mod overview;
 mod settings;
 mod staff;
 mod sync;
+mod webhooks;
 
 /// Name of the console's session cookie.
 pub const CONSOLE_COOKIE: &str = "kalends_console";
@@ -58,6 +59,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(staff::router())
         .merge(blocks::router())
         .merge(settings::router())
+        .merge(webhooks::router())
 }
 
 /// The signed-in console of a request: its tenant and the session's CSRF token.
@@ -199,15 +201,17 @@ pub enum Section {
     Conflicts,
     Staff,
     Blocks,
+    Webhooks,
     Settings,
 }
 
-const SECTIONS: [(Section, &str, &str); 6] = [
+const SECTIONS: [(Section, &str, &str); 7] = [
     (Section::Overview, "/dashboard", "Overview"),
     (Section::Sync, "/dashboard/sync", "Calendar sync"),
     (Section::Conflicts, "/dashboard/conflicts", "Conflicts"),
     (Section::Staff, "/dashboard/staff", "Staff and calendars"),
     (Section::Blocks, "/dashboard/blocks", "Blocks"),
+    (Section::Webhooks, "/dashboard/webhooks", "Webhooks"),
     (Section::Settings, "/dashboard/settings", "Settings"),
 ];
 

@@ -1,15 +1,15 @@
 //! The tenant's settings: the same fields and the same checks as `PATCH /api/v1/settings`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use kalends_core::domain::{EventPrivacy, ExternalEditPolicy, TenantSettings};
+use kalends_core::domain::{ALERT_KINDS, EventPrivacy, ExternalEditPolicy, TenantSettings};
 use kalends_core::service::tenants;
-use maud::html;
+use maud::{Markup, html};
 use serde_json::{Map, Value};
 
 use super::{
@@ -35,6 +35,10 @@ struct Shown {
     all_day_hour: String,
     invite_on_confirm: bool,
     reply_to: String,
+    /// One address a line.
+    alert_emails: String,
+    /// The alerts each address shown with its choices wants.
+    alert_choices: Vec<(String, Vec<String>)>,
 }
 
 impl Shown {
@@ -54,6 +58,19 @@ impl Shown {
             all_day_hour: s.all_day_reminder_hour.to_string(),
             invite_on_confirm: s.invite_on_confirm,
             reply_to: s.reply_to.clone().unwrap_or_default(),
+            alert_emails: s.alert_emails.join("\n"),
+            alert_choices: s
+                .alert_emails
+                .iter()
+                .map(|address| {
+                    let kinds = ALERT_KINDS
+                        .iter()
+                        .filter(|k| s.alert_recipients(k).contains(&address.as_str()))
+                        .map(|k| (*k).to_owned())
+                        .collect();
+                    (address.clone(), kinds)
+                })
+                .collect(),
         }
     }
 
@@ -78,7 +95,64 @@ impl Shown {
             reply_to: form
                 .get("reply_to")
                 .map_or_else(|| current.reply_to.clone().unwrap_or_default(), str::to_owned),
+            alert_emails: form.value("alert_emails").to_owned(),
+            alert_choices: current
+                .alert_emails
+                .iter()
+                .map(|address| (address.clone(), ticked(form, address)))
+                .collect(),
         }
+    }
+}
+
+/// What each alert kind is, in words.
+fn alert_label(kind: &str) -> &str {
+    match kind {
+        "import_failing" => "A feed import failing for half an hour",
+        "import_recovered" => "A failing feed import working again",
+        "webhook_endpoint_disabled" => "A webhook endpoint disabled",
+        "conflict_opened" => "A double booking",
+        "connection_needs_reauth" => "A calendar needing reconnecting",
+        "booking_sync_failed" => "A booking that could not be synced",
+        other => other,
+    }
+}
+
+/// The name of the checkbox choosing alerts of `kind` for `address` (addresses hold no spaces).
+fn choice_name(address: &str, kind: &str) -> String {
+    format!("alert {address} {kind}")
+}
+
+/// The kinds ticked for `address`.
+fn ticked(form: &Form, address: &str) -> Vec<String> {
+    ALERT_KINDS
+        .iter()
+        .filter(|k| form.get(&choice_name(address, k)) == Some("yes"))
+        .map(|k| (*k).to_owned())
+        .collect()
+}
+
+/// The alert addresses and, for each saved one, a checkbox per alert.
+fn alert_fields(s: &Shown, errors: &[FieldError]) -> Markup {
+    html! {
+        label for="alert_emails" { "Alert e-mails to (one address a line)" }
+        textarea #alert_emails name="alert_emails" rows="3" aria-invalid=(invalid(errors, "alert_emails"))
+            aria-describedby="alert_emails-error" { (s.alert_emails) }
+        (field_error(errors, "alert_emails"))
+        @for (address, kinds) in &s.alert_choices {
+            fieldset.checks {
+                legend { "Alerts " (address) " receives" }
+                input type="hidden" name=(format!("alerts-shown {address}")) value="yes";
+                @for kind in ALERT_KINDS {
+                    label.check {
+                        input type="checkbox" name=(choice_name(address, kind)) value="yes"
+                            checked[kinds.iter().any(|k| k == kind)];
+                        (alert_label(kind))
+                    }
+                }
+            }
+        }
+        (field_error(errors, "alert_subscriptions"))
     }
 }
 
@@ -107,6 +181,8 @@ fn render(
         "all_day_reminder_hour",
         "invite_on_confirm",
         "reply_to",
+        "alert_emails",
+        "alert_subscriptions",
     ];
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let body = html! {
@@ -150,6 +226,7 @@ fn render(
                     input type="checkbox" name="invite_on_confirm" value="yes" checked[s.invite_on_confirm];
                     "E-mail the customer an invitation when a booking is confirmed"
                 }
+                (alert_fields(s, errors))
                 div.actions { button.primary type="submit" { "Save settings" } }
             }
         }
@@ -194,6 +271,28 @@ fn patch(form: &Form) -> Result<Map<String, Value>, Vec<FieldError>> {
     patch.insert(
         "invite_on_confirm".into(),
         Value::Bool(form.get("invite_on_confirm") == Some("yes")),
+    );
+    let emails: Vec<String> = form
+        .value("alert_emails")
+        .split([',', '\n', '\r', ' ', '\t'])
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    // An address whose choices were on the form keeps what was ticked (all ticked: every
+    // alert, also those added later); a new address receives every alert.
+    let mut choices = BTreeMap::new();
+    for address in &emails {
+        let kinds = ticked(form, address);
+        if form.get(&format!("alerts-shown {address}")) == Some("yes")
+            && kinds.len() < ALERT_KINDS.len()
+        {
+            choices.insert(address.clone(), kinds);
+        }
+    }
+    patch.insert("alert_emails".into(), emails.into());
+    patch.insert(
+        "alert_subscriptions".into(),
+        serde_json::to_value(choices).unwrap_or_else(|_| Value::Object(Map::new())),
     );
     if errors.is_empty() { Ok(patch) } else { Err(errors) }
 }

@@ -1,0 +1,216 @@
+//! Alert e-mails to the tenant about a double booking, a calendar needing reconnecting and
+//! bookings whose sync failed, each through the SMTP test server, to the addresses that chose
+//! it (issue 15).
+
+use std::time::Duration;
+
+use kalends_core::Config;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::helpers::{Api, Db, TestApp, booking_body, eventually, fields, on_both_databases};
+use crate::outbound_webhooks::{connected_staff, subjects};
+use crate::smtp_sink::{Received, SmtpSink};
+
+/// The message's text with quoted-printable soft line breaks joined.
+fn plain(message: &Received) -> String {
+    message.text().replace("=\r\n", "")
+}
+
+async fn app_telling(db: Db, sink: &SmtpSink, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let url = sink.url();
+    TestApp::start_public_with(db, move |config| {
+        config.smtp_url = Some(SecretString::from(url));
+        configure(config);
+    })
+    .await
+}
+
+async fn set(api: &Api<'_>, settings: Value) {
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(settings), 200).await.unwrap();
+}
+
+async fn a_double_booking_is_alerted_at_once_to_the_addresses_that_chose_it(db: Db) {
+    let sink = SmtpSink::start().await;
+    // A digest window of a minute: the double booking does not wait for it.
+    let app = app_telling(db, &sink, |config| config.alerts.digest_window_secs = 60).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    set(
+        &api,
+        json!({
+            "alert_emails": ["ops@example.com", "owner@example.com", "books@example.com"],
+            "alert_subscriptions": {
+                "owner@example.com": ["conflict_opened"],
+                "books@example.com": ["booking_sync_failed"],
+            },
+        }),
+    )
+    .await;
+    let shown: Value = api.send("GET", "/api/v1/settings", None, 200).await.unwrap();
+    assert_eq!(shown["alert_subscriptions"]["owner@example.com"], json!(["conflict_opened"]));
+    for bad in [
+        json!({"alert_subscriptions": {"stranger@example.com": ["conflict_opened"]}}),
+        json!({"alert_subscriptions": {"ops@example.com": ["everything"]}}),
+    ] {
+        let problem = api.send::<Value>("PATCH", "/api/v1/settings", Some(bad), 200).await;
+        assert_eq!(fields(&problem.unwrap_err()), ["alert_subscriptions"]);
+    }
+    let room: Value =
+        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
+    for title in ["Stay of Ana", "Stay of Bo"] {
+        let mut booking = booking_body(title, 14);
+        booking["resource_id"] = room["id"].clone();
+        api.send::<Value>("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    }
+    let sent = eventually(Duration::from_secs(20), || async {
+        let messages = sink.messages();
+        (!messages.is_empty()).then_some(messages)
+    })
+    .await;
+    let subject = subjects(&sink).remove(0);
+    assert!(subject.starts_with("Kalends alert: Double booking: Stay of "), "{subject}");
+    assert!(subject.contains("Ana") && subject.contains("Bo") && subject.ends_with(" on Loft"));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, ["ops@example.com", "owner@example.com"], "not books@");
+    let text = plain(&sent[0]);
+    for fact in ["Resource: Loft", "Dates: 2030-01-14", "Detected at: ", "Severity: high"] {
+        assert!(text.contains(fact), "{fact} in {text}");
+    }
+    assert!(text.contains(&app.url("/dashboard/conflicts")), "{text}");
+    app.stop().await;
+}
+
+async fn a_calendar_needing_reconnecting_is_alerted_once_with_what_it_affects(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = app_telling(db, &sink, |config| config.alerts.digest_window_secs = 0).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    set(
+        &api,
+        json!({
+            "alert_emails": ["ops@example.com", "owner@example.com"],
+            "alert_subscriptions": {"owner@example.com": ["conflict_opened"]},
+        }),
+    )
+    .await;
+    let bo = connected_staff(&app, &api, "bo@example.com", "microsoft").await;
+    let mut booking = booking_body("Massage", 7);
+    booking["staff_ids"] = json!([bo]);
+    api.send::<Value>("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    app.settle().await;
+    assert!(sink.messages().is_empty(), "{:?}", subjects(&sink));
+    // Bo takes Kalends's access away at Microsoft, and his token has expired.
+    let http = app.sandbox();
+    let revoke = json!({"provider": "microsoft", "email": "bo@example.com"});
+    http.post(app.url("/sandbox/_control/revoke")).json(&revoke).send().await.unwrap();
+    http.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    for (title, day) in [("Second massage", 8), ("Third massage", 9)] {
+        let mut booking = booking_body(title, day);
+        booking["staff_ids"] = json!([bo]);
+        api.send::<Value>("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+        app.settle().await;
+    }
+    // Bo is e-mailed a link to reconnect; the tenant is alerted once.
+    let alerts: Vec<Received> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| !m.to.contains(&"bo@example.com".to_owned()))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{:?}", subjects(&sink));
+    let message = alerts[0].clone();
+    assert!(
+        plain(&message)
+            .contains("Subject: Kalends alert: Calendar needs reconnecting: bo@example.com"),
+        "{:?}",
+        subjects(&sink)
+    );
+    assert_eq!(message.to, ["ops@example.com"], "owner@ chose only double bookings");
+    let text = plain(&message);
+    assert!(text.contains("Calendar: bo@example.com (microsoft)"), "{text}");
+    assert!(text.contains("AADSTS50173") && text.contains("Since: "), "{text}");
+    assert!(text.contains("upcoming booking(s)"), "{text}");
+    assert!(text.contains(&app.url("/dashboard/staff")), "{text}");
+    app.stop().await;
+}
+
+async fn bookings_whose_sync_failed_are_alerted_in_one_digest_once_per_failing_streak(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = app_telling(db, &sink, |config| {
+        config.jobs.retry_base_ms = 100;
+        config.jobs.retry_max_delay_ms = 200;
+        config.jobs.retry_give_up_after_secs = 1;
+        config.alerts.digest_window_secs = 3;
+        // Only the streak keeps a second failure quiet here.
+        config.alerts.quiet_period_secs = 0;
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    set(&api, json!({"alert_emails": ["ops@example.com"]})).await;
+    let ann = connected_staff(&app, &api, "ann@example.com", "google").await;
+    let faults = |rate: f64| {
+        let put = app.sandbox().put(app.url("/sandbox/_control/faults"));
+        let body = if rate > 0.0 { json!({"error_rate": rate}) } else { json!({}) };
+        async move { put.json(&body).send().await.unwrap() }
+    };
+    faults(1.0).await;
+    let room: Value =
+        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
+    let mut ids = Vec::new();
+    for (title, day) in [("Massage", 8), ("Facial", 9)] {
+        let mut booking = booking_body(title, day);
+        booking["staff_ids"] = json!([ann]);
+        booking["resource_id"] = room["id"].clone();
+        let created: Value =
+            api.send("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    app.settle().await;
+    assert_eq!(subjects(&sink), ["Kalends: 2 alerts"], "two bookings, one digest");
+    let text = plain(&sink.messages()[0]);
+    for fact in [
+        "Booking not synced: Massage",
+        "Booking not synced: Facial",
+        "Resource: Loft",
+        "Calendar: ann@example.com (google)",
+        "Last synced: never",
+        "Backend Error",
+    ] {
+        assert!(text.contains(fact), "{fact} in {text}");
+    }
+    assert!(text.contains(&app.url("/dashboard/sync")), "{text}");
+    // Retried while the calendar still fails: the same streak, nobody is told again.
+    let connection: Value = api.send("GET", "/api/v1/connections", None, 200).await.unwrap();
+    let sync =
+        format!("/api/v1/connections/{}/sync", connection["items"][0]["id"].as_str().unwrap());
+    api.send::<Value>("POST", &sync, None, 202).await.unwrap();
+    app.settle().await;
+    assert_eq!(sink.messages().len(), 1, "{:?}", subjects(&sink));
+    // It syncs again, then fails again: a new streak is told.
+    faults(0.0).await;
+    api.send::<Value>("POST", &sync, None, 202).await.unwrap();
+    app.settle().await;
+    let massage: Value =
+        api.send("GET", &format!("/api/v1/bookings/{}", ids[0]), None, 200).await.unwrap();
+    assert_eq!(massage["sync"][0]["state"], "synced", "{massage}");
+    faults(1.0).await;
+    let patch = json!({"title": "Long massage"});
+    let path = format!("/api/v1/bookings/{}", ids[0]);
+    api.send::<Value>("PATCH", &path, Some(patch), 200).await.unwrap();
+    app.settle().await;
+    assert_eq!(
+        subjects(&sink),
+        ["Kalends: 2 alerts", "Kalends alert: Booking not synced: Long massage"]
+    );
+    let text = plain(&sink.messages()[1]);
+    assert!(!text.contains("Last synced: never"), "{text}");
+    faults(0.0).await;
+    app.stop().await;
+}
+
+on_both_databases!(
+    a_double_booking_is_alerted_at_once_to_the_addresses_that_chose_it,
+    a_calendar_needing_reconnecting_is_alerted_once_with_what_it_affects,
+    bookings_whose_sync_failed_are_alerted_in_one_digest_once_per_failing_streak,
+);
