@@ -639,6 +639,10 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
         assert_eq!(flow["block"]["added"], true);
         assert_eq!(flow["signed_out"], true);
     }
+    let webhooks = &seen["js"]["webhooks"];
+    assert_eq!(webhooks["secret_shown"], true, "the new endpoint's secret is shown: {webhooks}");
+    assert_eq!(webhooks["secret_shown_again"], false, "and only once: {webhooks}");
+    assert_eq!(webhooks["listed"], true, "{webhooks}");
     let block = &seen["js"]["block"];
     assert_eq!(
         block["from_timeline"], true,
@@ -677,7 +681,7 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
         assert_eq!(blocks[0].reason.as_deref(), Some("Roof repair"));
     }
     let saved = seen["screenshots"].as_array().unwrap();
-    assert_eq!(saved.len(), 7, "{saved:?}");
+    assert_eq!(saved.len(), 8, "{saved:?}");
     for path in saved {
         let size = std::fs::metadata(path.as_str().unwrap()).unwrap().len();
         assert!(size > 10_000, "a real screenshot: {path} ({size} bytes)");

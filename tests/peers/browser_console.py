@@ -491,6 +491,24 @@ def add_block(driver, js, checks):
     return seen
 
 
+def add_webhook(driver, checks):
+    """Adds an endpoint from the console: its signing secret is shown once, then never again."""
+    nav(driver, "Webhooks", "Webhooks")
+    checks.page(driver, "webhooks")
+    fill(driver, "url", "https://hooks.example.com/kalends")
+    fill(driver, "description", "Front desk system")
+    for kind in ("conflict.opened", "feed_item.created"):
+        click(driver, By.XPATH, f"//label[code[normalize-space()='{kind}']]/input")
+    click(driver, By.XPATH, "//button[normalize-space()='Add endpoint']")
+    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "secret-title"))
+    shown = "whsec_" in content(driver)
+    checks.shot(driver, "webhooks")
+    checks.page(driver, "webhooks, with the new secret")
+    nav(driver, "Webhooks", "Webhooks")
+    return {"secret_shown": shown, "secret_shown_again": "whsec_" in content(driver),
+            "listed": "Front desk system" in content(driver)}
+
+
 def live_update(driver, config, key):
     """A booking made through the API while the overview is open appears without a reload."""
     nav(driver, "Overview", "Overview")
@@ -545,6 +563,7 @@ def with_javascript(config, checks):
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".copy-row input"))
         checks.shot(driver, "staff")
         checks.page(driver, "staff and calendars")
+        seen["webhooks"] = add_webhook(driver, checks)
         nav(driver, "Settings", "Settings")
         checks.shot(driver, "settings")
         checks.page(driver, "settings")
