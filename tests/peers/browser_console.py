@@ -576,6 +576,10 @@ def with_javascript(config, checks):
         checks.page(driver, "team calendar")
         seen["live"] = live_update(driver, config, key)
         seen["signed_out"] = sign_out(driver)
+    except Exception:
+        log("with JavaScript, failed at", driver.current_url, "titled", driver.title)
+        log("the page said:", content(driver)[:600])
+        raise
     finally:
         driver.quit()
     return seen

@@ -90,13 +90,25 @@
   }
 
   var pending = false;
+  // The address a refresh was asked for, until its answer arrives.
+  var refreshing = null;
   function refresh() {
     var content = document.getElementById("content");
     if (!content || !window.htmx) return;
     if (typing()) { pending = true; return; }
     pending = false;
-    window.htmx.ajax("GET", window.location.href, { target: "#content", select: "#content", swap: "outerHTML" });
+    refreshing = window.location.href;
+    window.htmx.ajax("GET", refreshing, { target: "#content", select: "#content", swap: "outerHTML" });
   }
+  // A refresh overtaken by a navigation (a link followed meanwhile) would put the page that was
+  // left back over the new one: its answer is dropped.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var config = event.detail.requestConfig;
+    if (refreshing && config && config.path === refreshing) {
+      if (window.location.href !== refreshing) event.detail.shouldSwap = false;
+      refreshing = null;
+    }
+  });
   document.addEventListener("focusout", function () { if (pending) setTimeout(refresh, 200); });
 
   function listen() {

@@ -148,7 +148,7 @@ fn endpoint_list(console: &Console, endpoints: &[WebhookEndpoint]) -> Markup {
         @if endpoints.is_empty() { p.empty { "No endpoints: nothing is sent." } } @else {
             table.list {
                 thead { tr {
-                    th scope="col" { "Endpoint" } th scope="col" { "Events" } th scope="col" { "Status" }
+                    th scope="col" { "Endpoint" } th.wide-only scope="col" { "Events" } th scope="col" { "Status" }
                     th scope="col" { span.visually-hidden { "Actions" } }
                 } }
                 tbody {
@@ -158,18 +158,19 @@ fn endpoint_list(console: &Console, endpoints: &[WebhookEndpoint]) -> Markup {
                                 a href=(format!("/dashboard/webhooks/{}", e.id)) { (label(e)) }
                                 br; small { (e.url) }
                             }
-                            td { (e.event_types.join(", ")) }
+                            td.wide-only { (e.event_types.join(", ")) }
                             td {
                                 @if e.enabled { "Enabled" } @else { "Disabled" }
                                 @if let Some(reason) = &e.disabled_reason { br; small { (reason) } }
                                 @if let Some(since) = e.failing_since { br; small { "Failing since " (instant(since)) } }
                             }
                             td {
+                                // Spaces between the buttons, so that a narrow screen wraps them.
                                 @if e.enabled { (action(e, "disable", "Disable", "")) }
                                 @else { (action(e, "enable", "Enable", "")) }
-                                (action(e, "test", "Send test", ""))
-                                (action(e, "rotate-secret", "Rotate secret", ""))
-                                (action(e, "delete", "Delete", "danger"))
+                                " " (action(e, "test", "Send test", ""))
+                                " " (action(e, "rotate-secret", "Rotate secret", ""))
+                                " " (action(e, "delete", "Delete", "danger"))
                             }
                         }
                     }
