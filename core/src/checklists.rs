@@ -350,6 +350,42 @@ pub fn net(input: &ListingInput<'_>) -> Plan {
     Plan { supersede, create, held }
 }
 
+/// When an item made at `now` for nights starting at `check_in` is due: soon after the change,
+/// sooner when check-in is near (`[checklists]`).
+pub fn due_at(
+    config: &crate::config::ChecklistsConfig,
+    now: DateTime<Utc>,
+    check_in: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+    if check_in - now <= secs(config.urgent_within_secs) {
+        now + secs(config.urgent_due_secs)
+    } else {
+        now + secs(config.due_after_secs)
+    }
+}
+
+/// The reminder step an item is at, at `now`: 0 before its due time, 1 once overdue, and one
+/// more for each of `steps_secs` (seconds before check-in) passed.
+pub fn reminder_step(
+    steps_secs: &[u64],
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+    check_in: DateTime<Utc>,
+) -> (i64, Option<DateTime<Utc>>) {
+    if now < due {
+        return (0, Some(due));
+    }
+    let mut marks: Vec<DateTime<Utc>> = steps_secs
+        .iter()
+        .map(|s| check_in - chrono::Duration::seconds(i64::try_from(*s).unwrap_or(0)))
+        .collect();
+    marks.sort();
+    let passed = marks.iter().filter(|m| **m <= now).count();
+    let next = marks.into_iter().find(|m| *m > now);
+    (1 + i64::try_from(passed).unwrap_or(0), next)
+}
+
 /// "the 12th", "1st", "22nd".
 fn ordinal(day: u32) -> String {
     let suffix = match (day % 10, day % 100) {
@@ -647,6 +683,26 @@ mod tests {
             describe(Action::Close, d(1), d(21)),
             "close 1–21 March: 20 nights, the 1st to the 20th; check-out on the 21st"
         );
+    }
+
+    #[test]
+    fn reminders_escalate_at_each_step_before_check_in() {
+        let t = |h: i64| DateTime::from_timestamp(1_900_000_000 + h * 3600, 0).unwrap();
+        let (due, check_in) = (t(0), t(48));
+        assert_eq!(reminder_step(&[86_400, 7200], t(-1), due, check_in), (0, Some(due)));
+        assert_eq!(reminder_step(&[86_400, 7200], t(1), due, check_in), (1, Some(t(24))));
+        assert_eq!(reminder_step(&[86_400, 7200], t(25), due, check_in), (2, Some(t(46))));
+        assert_eq!(reminder_step(&[86_400, 7200], t(47), due, check_in), (3, None));
+    }
+
+    #[test]
+    fn an_item_is_due_sooner_when_check_in_is_near() {
+        let config = crate::config::ChecklistsConfig::default();
+        let now = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let soon = now + chrono::Duration::hours(20);
+        assert_eq!(due_at(&config, now, soon), now + chrono::Duration::minutes(15));
+        let later = now + chrono::Duration::days(30);
+        assert_eq!(due_at(&config, now, later), now + chrono::Duration::hours(2));
     }
 
     #[test]

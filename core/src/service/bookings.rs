@@ -14,24 +14,34 @@ use crate::{Store, StoreError};
 const EDIT_ATTEMPTS: usize = 3;
 
 /// The jobs a booking's new content owes: its calendars follow it (or drop it once cancelled),
-/// and a customer with an e-mail address hears of it.
+/// a customer with an e-mail address hears of it, and the manual update checklists of its
+/// resource (and of its former one) follow its nights.
 pub fn owed_jobs(tenant_id: Uuid, booking_id: Uuid, booking: &NewBooking) -> Vec<Job> {
-    let mut jobs = vec![match booking.status {
-        BookingStatus::Cancelled => Job::DeleteBooking { tenant_id, booking_id },
-        _ => Job::SyncBooking { tenant_id, booking_id },
+    let cancelled = booking.status == BookingStatus::Cancelled;
+    let mut jobs = vec![match cancelled {
+        true => Job::DeleteBooking { tenant_id, booking_id },
+        false => Job::SyncBooking { tenant_id, booking_id },
     }];
     if booking.customer.as_ref().is_some_and(|c| c.email.is_some()) {
         jobs.push(Job::NotifyCustomer { tenant_id, booking_id, resend: false });
     }
+    let cause = if cancelled { "booking_cancelled" } else { "booking_saved" };
+    jobs.push(checklists_job(tenant_id, booking.resource_id, booking_id, cause));
     jobs
 }
 
-/// The jobs a cancellation owes: the removal from calendars, and the customer's notice (the job
-/// itself skips a customer without an address).
-fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid) -> [Job; 2] {
+/// The checklist refresh a booking change owes.
+fn checklists_job(tenant_id: Uuid, resource_id: Option<Uuid>, booking_id: Uuid, cause: &str) -> Job {
+    Job::UpdateChecklists { tenant_id, resource_id, booking_id: Some(booking_id), cause: cause.into() }
+}
+
+/// The jobs a cancellation owes: the removal from calendars, the customer's notice (the job
+/// itself skips a customer without an address), and the checklists of its resource.
+fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid) -> [Job; 3] {
     [
         Job::DeleteBooking { tenant_id, booking_id },
         Job::NotifyCustomer { tenant_id, booking_id, resend: false },
+        checklists_job(tenant_id, None, booking_id, "booking_cancelled"),
     ]
 }
 
@@ -169,21 +179,24 @@ mod tests {
     fn a_confirmed_booking_is_synced_and_its_customer_with_an_address_is_told() {
         let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let jobs = owed_jobs(t, b, &stay(BookingStatus::Confirmed, Some("ann@example.com")));
+        let checklists = checklists_job(t, None, b, "booking_saved");
         assert_eq!(
             jobs,
             [
                 Job::SyncBooking { tenant_id: t, booking_id: b },
-                Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false }
+                Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false },
+                checklists.clone(),
             ]
         );
         let silent = owed_jobs(t, b, &stay(BookingStatus::Tentative, None));
-        assert_eq!(silent, [Job::SyncBooking { tenant_id: t, booking_id: b }]);
+        assert_eq!(silent, [Job::SyncBooking { tenant_id: t, booking_id: b }, checklists]);
     }
 
     #[test]
     fn a_booking_saved_as_cancelled_leaves_the_calendars() {
         let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let jobs = owed_jobs(t, b, &stay(BookingStatus::Cancelled, None));
-        assert_eq!(jobs, [Job::DeleteBooking { tenant_id: t, booking_id: b }]);
+        let checklists = checklists_job(t, None, b, "booking_cancelled");
+        assert_eq!(jobs, [Job::DeleteBooking { tenant_id: t, booking_id: b }, checklists]);
     }
 }

@@ -176,6 +176,8 @@ pub struct RunRecord<'a> {
     /// (the day, the zone, the settings). A later run that computes the same hash stores the
     /// same items, so it skips the reading and the diff.
     pub body_sha256: Option<&'a [u8]>,
+    /// The jobs the run owes (the owner's manual update checklists when its items changed).
+    pub owed: Vec<crate::job::Job>,
 }
 
 /// An item the last run of an import stored.
@@ -471,6 +473,7 @@ impl Store {
             alerts,
             alerts_due,
             body_sha256,
+            owed,
         } = record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
@@ -551,6 +554,14 @@ impl Store {
             let recorded = super::webhooks::record_webhook_events!(tx, tenant.id, events, at);
             let raised = super::alerts::record_alerts!(tx, tenant.id, alerts, at, *alerts_due);
             let recorded = recorded + usize::try_from(raised).unwrap_or(usize::MAX);
+            for job in owed {
+                sqlx::query(super::outbox::INSERT)
+                    .bind(super::outbox::encode(job)?)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let recorded = recorded + owed.len();
             tx.commit().await?;
             Ok::<_, StoreError>(recorded)
         })?;
