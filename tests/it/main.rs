@@ -10,6 +10,7 @@ mod caldav_client;
 mod caldav_servers;
 mod calendar_import;
 mod chaos;
+mod checklists;
 mod connect;
 mod console;
 mod docs;
