@@ -271,7 +271,10 @@ fn believed_closed(input: &ListingInput<'_>) -> BTreeSet<NaiveDate> {
 }
 
 /// What each night needs, from today on.
-fn needs_by_night(input: &ListingInput<'_>, held: &BTreeSet<NaiveDate>) -> BTreeMap<NaiveDate, Need> {
+fn needs_by_night(
+    input: &ListingInput<'_>,
+    held: &BTreeSet<NaiveDate>,
+) -> BTreeMap<NaiveDate, Need> {
     let closed = believed_closed(input);
     let verifying: BTreeSet<NaiveDate> = input
         .items
@@ -634,11 +637,7 @@ mod tests {
     #[test]
     fn a_cancellation_on_the_platform_that_sold_the_nights_asks_to_verify() {
         let mut map = BTreeMap::new();
-        let cause = NightCause {
-            feeds: vec![Platform::BookingCom],
-            own: false,
-            booking_id: None,
-        };
+        let cause = NightCause { feeds: vec![Platform::BookingCom], own: false, booking_id: None };
         map.insert(d(12), cause);
         let input = |busy, was_held| ListingInput {
             platform: ListingPlatform::BookingCom,

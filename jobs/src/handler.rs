@@ -228,9 +228,12 @@ impl JobHandler for KalendsJobs {
                     cause,
                 ))
             }
-            Job::RemindChecklist { tenant_id, item_id } => {
-                Box::pin(crate::remind_checklist::run(store, &self.checklists, *tenant_id, *item_id))
-            }
+            Job::RemindChecklist { tenant_id, item_id } => Box::pin(crate::remind_checklist::run(
+                store,
+                &self.checklists,
+                *tenant_id,
+                *item_id,
+            )),
             Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
                 crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
             ),

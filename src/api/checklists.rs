@@ -318,8 +318,7 @@ async fn mark_item(
     let mut c = Checker::default();
     let note = c.optional_text("note", body.note.as_deref(), 2_000);
     c.finish(|| ()).map_err(ApiError::invalid)?;
-    let item =
-        checklists::mark(&state.store, tenant, id, mark, API_ACTOR, note.as_deref()).await?;
+    let item = checklists::mark(&state.store, tenant, id, mark, API_ACTOR, note.as_deref()).await?;
     Ok(axum::Json(ChecklistItemOut::from(&item)))
 }
 

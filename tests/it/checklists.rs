@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::console::signed_in;
 use crate::helpers::{Api, Db, TestApp, fields, on_both_databases};
 use crate::smtp_sink::SmtpSink;
 
@@ -40,8 +41,10 @@ fn stay(room: Uuid, title: &str, from: u32, to: u32) -> Value {
 }
 
 async fn book(api: &Api<'_>, room: Uuid, from: u32, to: u32) -> Uuid {
-    let booking: Value =
-        api.send("POST", "/api/v1/bookings", Some(stay(room, "Stay", from, to)), 201).await.unwrap();
+    let booking: Value = api
+        .send("POST", "/api/v1/bookings", Some(stay(room, "Stay", from, to)), 201)
+        .await
+        .unwrap();
     booking["id"].as_str().unwrap().parse().unwrap()
 }
 
@@ -143,8 +146,8 @@ async fn a_cancellation_after_the_close_reopens_only_nights_nothing_else_holds(d
 }
 
 async fn an_airbnb_reservation_from_its_export_asks_the_other_platforms_to_close(db: Db) {
-    let app = TestApp::start_public_with(db, |config| config.import.allow_private_networks = true)
-        .await;
+    let app =
+        TestApp::start_public_with(db, |config| config.import.allow_private_networks = true).await;
     let (tenant, key) = app.tenant().await;
     let api = app.api(&key);
     let (room, _) = listed_room(&api).await;
@@ -278,11 +281,101 @@ async fn overdue_items_are_emailed_per_platform_once_per_quiet_period(db: Db) {
     app.stop().await;
 }
 
+async fn a_close_is_done_with_one_tap_and_a_skip_needs_its_reason_in_the_console(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, key, csrf) = signed_in(&app).await;
+    let api = app.api(&key);
+    let (room, _) = listed_room(&api).await;
+    book(&api, room, 12, 15).await;
+    book(&api, room, 20, 22).await;
+    // Every Friday and Saturday of a month: one bulk edit with a day mask.
+    for (from, to) in [(1, 3), (8, 10), (15, 17)] {
+        let weekend = json!({"resource_id": room, "start_date": format!("2030-11-{from:02}"),
+            "end_date": format!("2030-11-{to:02}")});
+        api.send::<Value>("POST", "/api/v1/blocks", Some(weekend), 201).await.unwrap();
+    }
+    app.settle().await;
+    let list = browser.get("/dashboard/checklists").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("Agoda") && list.body.contains("Deluxe Loft"), "{}", list.body);
+    assert!(list.body.contains("close 12–15 March: nights of the 12th, 13th and 14th"));
+    assert!(list.body.contains("YCS: Calendar"), "the platform's steps are there");
+    assert!(list.body.contains("aria-current=\"page\">Checklists"), "it is in the navigation");
+    let pending = items(&api, "status=pending").await;
+    assert_eq!(pending.len(), 5);
+    let first = pending.iter().find(|i| i.start_date.to_string() == "2030-03-12").unwrap();
+    let path = format!("/dashboard/checklists/{}/done", first.id);
+    let done = browser.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!((done.status, done.location()), (303, "/dashboard/checklists?notice=item-done"));
+    let item: ChecklistItemOut = api
+        .send("GET", "/api/v1/checklist-items?status=done", None, 200)
+        .await
+        .map(|page: ListOut<ChecklistItemOut>| page.items.into_iter().next().unwrap())
+        .unwrap();
+    assert_eq!((item.id, item.done_by.as_deref()), (first.id, Some("console")));
+    // A skip without a reason comes back with the error in place.
+    let second = pending.iter().find(|i| i.start_date.to_string() == "2030-03-20").unwrap();
+    let path = format!("/dashboard/checklists/{}/skip", second.id);
+    let refused = browser.post(&path, &[("csrf", &csrf), ("note", "  ")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("say why it is not needed"), "{}", refused.body);
+    let skipped = browser.post(&path, &[("csrf", &csrf), ("note", "room sold out there")]).await;
+    assert_eq!(skipped.status, 303);
+    let forged = browser.post(&path, &[("csrf", "forged"), ("note", "x")]).await;
+    assert_ne!(forged.status, 303, "a post needs the session's token");
+    // The bulk view: the three weekends are one range with a Friday-Saturday mask.
+    let bulk = browser.get("/dashboard/checklists/bulk?platform=agoda").await;
+    assert!(bulk.body.contains("3 pending items as 1 bulk edits"), "{}", bulk.body);
+    assert!(bulk.body.contains("Fri Sat"), "{}", bulk.body);
+    let csv = browser.get("/dashboard/checklists/export.csv?platform=agoda").await;
+    assert_eq!(
+        csv.body,
+        "Room Type,Start Date,End Date,Days,Close Out\r\nDeluxe Loft,2030-11-01,2030-11-16,Fri Sat,Y\r\n"
+    );
+    // A listing added from the console; a bad one keeps what was typed.
+    let room_id = room.to_string();
+    let bad = browser
+        .post(
+            "/dashboard/checklists/listings",
+            &[
+                ("csrf", &csrf),
+                ("resource_id", &room_id),
+                ("platform", "orbitz"),
+                ("mode", "manual"),
+                ("room", "Loft 2"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("value=\"Loft 2\""), "what was typed is kept");
+    let added = browser
+        .post(
+            "/dashboard/checklists/listings",
+            &[
+                ("csrf", &csrf),
+                ("resource_id", &room_id),
+                ("platform", "expedia"),
+                ("mode", "manual"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    app.settle().await;
+    assert_eq!(pending_of(&api, "expedia").await, 5, "the new listing needs every busy night");
+    let figures = browser.get("/dashboard/checklists").await;
+    assert!(figures.body.contains("Last 30 days"), "{}", figures.body);
+    app.stop().await;
+}
+
+async fn pending_of(api: &Api<'_>, platform: &str) -> usize {
+    pending(api, platform).await.len()
+}
+
 on_both_databases!(
+    a_close_is_done_with_one_tap_and_a_skip_needs_its_reason_in_the_console,
     a_booking_moved_twice_then_cancelled_leaves_one_item_then_nothing,
     a_cancellation_after_the_close_reopens_only_nights_nothing_else_holds,
     an_airbnb_reservation_from_its_export_asks_the_other_platforms_to_close,
     listings_and_items_refuse_what_they_cannot_be,
     overdue_items_are_emailed_per_platform_once_per_quiet_period,
 );
-

@@ -26,20 +26,20 @@ on_both_databases!(
 );
 
 /// A browser without JavaScript: keeps cookies, does not follow redirects.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     base: String,
 }
 
 /// A page as the browser got it.
-struct Page {
-    status: u16,
+pub(crate) struct Page {
+    pub(crate) status: u16,
     headers: reqwest::header::HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get("location").map_or("", |v| v.to_str().unwrap())
     }
 
@@ -65,11 +65,11 @@ impl Browser {
         if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         page(self.client.get(self.url(path)).send().await.unwrap()).await
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         page(self.client.post(self.url(path)).form(form).send().await.unwrap()).await
     }
 }
@@ -81,7 +81,7 @@ async fn page(response: reqwest::Response) -> Page {
 }
 
 /// A tenant with a signed-in console: the browser, the API key and the CSRF token.
-async fn signed_in(app: &TestApp) -> (Browser, String, String) {
+pub(crate) async fn signed_in(app: &TestApp) -> (Browser, String, String) {
     let (_, key) = app.tenant().await;
     let link = dashboard_link(app, &key).await;
     let browser = Browser::new(app);

@@ -36,7 +36,11 @@ pub async fn create(store: &Store, tenant: &Tenant, new: NewBlock) -> Result<Blo
 
 /// Removes a block: the time is free again.
 pub async fn delete(store: &Store, tenant: &Tenant, id: Uuid) -> Result<(), StoreError> {
-    store.delete_block(tenant.id, id, |resource_id| owed_jobs(tenant.id, resource_id, "block_removed")).await?;
+    store
+        .delete_block(tenant.id, id, |resource_id| {
+            owed_jobs(tenant.id, resource_id, "block_removed")
+        })
+        .await?;
     after_block_change(store, tenant, id, None).await;
     Ok(())
 }

@@ -31,8 +31,18 @@ pub fn owed_jobs(tenant_id: Uuid, booking_id: Uuid, booking: &NewBooking) -> Vec
 }
 
 /// The checklist refresh a booking change owes.
-fn checklists_job(tenant_id: Uuid, resource_id: Option<Uuid>, booking_id: Uuid, cause: &str) -> Job {
-    Job::UpdateChecklists { tenant_id, resource_id, booking_id: Some(booking_id), cause: cause.into() }
+fn checklists_job(
+    tenant_id: Uuid,
+    resource_id: Option<Uuid>,
+    booking_id: Uuid,
+    cause: &str,
+) -> Job {
+    Job::UpdateChecklists {
+        tenant_id,
+        resource_id,
+        booking_id: Some(booking_id),
+        cause: cause.into(),
+    }
 }
 
 /// The jobs a cancellation owes: the removal from calendars, the customer's notice (the job

@@ -10,9 +10,9 @@ use crate::config::AlertsConfig;
 use crate::domain::{
     Import, ImportRun, ImportStatus, NewImport, Owner, RunCounts, RunOutcome, Tenant,
 };
+use crate::imports;
 use crate::imports::Diff;
 use crate::job::Job;
-use crate::imports;
 use crate::store::{AlertDraft, AlertRule, Detection, ImportPatch, RunRecord, RunResult};
 use crate::webhooks::{self, FeedItemRef, WebhookEvent};
 use crate::{Store, StoreError};
@@ -133,8 +133,8 @@ pub async fn record_run_with(
 
 /// What a run owes: when a resource's items changed, its manual update checklists follow.
 fn checklist_jobs(tenant_id: Uuid, import: &Import, diff: Option<&Diff<'_>>) -> Vec<Job> {
-    let changed = diff
-        .is_some_and(|d| !(d.added.is_empty() && d.updated.is_empty() && d.removed.is_empty()));
+    let changed =
+        diff.is_some_and(|d| !(d.added.is_empty() && d.updated.is_empty() && d.removed.is_empty()));
     match import.data.owner {
         Owner::Resource(id) if changed => vec![Job::UpdateChecklists {
             tenant_id,

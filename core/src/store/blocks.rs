@@ -87,7 +87,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             for job in owed {
-                sqlx::query(outbox::INSERT).bind(outbox::encode(job)?).bind(at).execute(&mut *tx).await?;
+                sqlx::query(outbox::INSERT)
+                    .bind(outbox::encode(job)?)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -166,7 +170,11 @@ impl Store {
             .await?;
             if let Some((resource_id,)) = gone {
                 for job in owed(resource_id) {
-                    sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind(at).execute(&mut *tx).await?;
+                    sqlx::query(outbox::INSERT)
+                        .bind(outbox::encode(&job)?)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
             tx.commit().await?;

@@ -274,7 +274,11 @@ macro_rules! owe_refresh {
             booking_id: None,
             cause: $cause.to_owned(),
         };
-        sqlx::query(outbox::INSERT).bind(outbox::encode(&job)?).bind($at).execute(&mut *$tx).await?;
+        sqlx::query(outbox::INSERT)
+            .bind(outbox::encode(&job)?)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?;
     }};
 }
 
@@ -399,13 +403,15 @@ impl Store {
         id: Uuid,
     ) -> Result<(), StoreError> {
         let gone = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM listings WHERE tenant_id = $1 AND resource_id = $2 AND id = $3")
-                .bind(tenant_id)
-                .bind(resource_id)
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+            sqlx::query(
+                "DELETE FROM listings WHERE tenant_id = $1 AND resource_id = $2 AND id = $3",
+            )
+            .bind(tenant_id)
+            .bind(resource_id)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         if gone == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
@@ -547,16 +553,21 @@ impl Store {
             for (listing_id, platform, held) in listings {
                 let platform = ListingPlatform::parse(&platform)
                     .ok_or_else(|| corrupt(format!("listing {listing_id} has a bad platform")))?;
-                let was_held: BTreeSet<NaiveDate> =
-                    serde_json::from_str(&held).map_err(corrupt)?;
-                let views: Vec<(Uuid, String, NaiveDate, NaiveDate, String, Option<DateTime<Utc>>)> =
-                    sqlx::query_as(
-                        "SELECT id, action, start_date, end_date, status, done_at \
+                let was_held: BTreeSet<NaiveDate> = serde_json::from_str(&held).map_err(corrupt)?;
+                let views: Vec<(
+                    Uuid,
+                    String,
+                    NaiveDate,
+                    NaiveDate,
+                    String,
+                    Option<DateTime<Utc>>,
+                )> = sqlx::query_as(
+                    "SELECT id, action, start_date, end_date, status, done_at \
                          FROM checklist_items WHERE listing_id = $1 AND status <> 'superseded'",
-                    )
-                    .bind(listing_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                )
+                .bind(listing_id)
+                .fetch_all(&mut *tx)
+                .await?;
                 let views = views
                     .into_iter()
                     .map(|(id, action, start, end, status, done_at)| {

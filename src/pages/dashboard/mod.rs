@@ -34,6 +34,8 @@ use crate::api::AppState;
 use crate::api::error::FieldError;
 
 mod blocks;
+mod checklist_guides;
+mod checklists;
 mod conflicts;
 mod live;
 mod overview;
@@ -57,6 +59,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(conflicts::router())
         .merge(staff::router())
         .merge(blocks::router())
+        .merge(checklists::router())
         .merge(settings::router())
 }
 
@@ -199,15 +202,17 @@ pub enum Section {
     Conflicts,
     Staff,
     Blocks,
+    Checklists,
     Settings,
 }
 
-const SECTIONS: [(Section, &str, &str); 6] = [
+const SECTIONS: [(Section, &str, &str); 7] = [
     (Section::Overview, "/dashboard", "Overview"),
     (Section::Sync, "/dashboard/sync", "Calendar sync"),
     (Section::Conflicts, "/dashboard/conflicts", "Conflicts"),
     (Section::Staff, "/dashboard/staff", "Staff and calendars"),
     (Section::Blocks, "/dashboard/blocks", "Blocks"),
+    (Section::Checklists, "/dashboard/checklists", "Checklists"),
     (Section::Settings, "/dashboard/settings", "Settings"),
 ];
 
