@@ -14,8 +14,8 @@ use super::owner_writes::begin_owner_write;
 use super::webhooks::record_webhook_events;
 use super::{Page, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use crate::checklists::{
-    Action, ItemStatus, ItemView, ListingInput, ListingMode, ListingPlatform, NightCause, describe,
-    due_at, net,
+    Action, ItemStatus, ItemView, ListingInput, ListingMode, ListingPlatform, Need, NightCause,
+    describe, due_at, net,
 };
 use crate::conflicts::{Busy, Class, Source};
 use crate::domain::{Owner, TimeZone};
@@ -263,6 +263,79 @@ pub(crate) fn night_start(date: NaiveDate, zone: TimeZone) -> DateTime<Utc> {
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| midnight.and_utc())
+}
+
+/// An item's id, action, nights, status and when it was done, as the netting reads them.
+type ViewRow = (Uuid, String, NaiveDate, NaiveDate, String, Option<DateTime<Utc>>);
+
+fn item_view(row: ViewRow) -> Result<ItemView, StoreError> {
+    let (id, action, start, end, status, done_at) = row;
+    let bad = |what: &str| corrupt(format!("checklist item {id} has a bad {what}"));
+    Ok(ItemView {
+        id,
+        action: Action::parse(&action).ok_or_else(|| bad("action"))?,
+        start,
+        end,
+        status: ItemStatus::parse(&status).ok_or_else(|| bad("status"))?,
+        done_at,
+    })
+}
+
+/// A new pending item of the listing `(id, resource, platform)` for `need`, made at `at`.
+fn pending_item(
+    need: &Need,
+    listing: (Uuid, Uuid, ListingPlatform),
+    policy: &RefreshPolicy<'_>,
+    at: DateTime<Utc>,
+) -> ChecklistItem {
+    let check_in_at = night_start(need.start, policy.zone);
+    ChecklistItem {
+        id: Uuid::now_v7(),
+        listing_id: listing.0,
+        resource_id: listing.1,
+        platform: listing.2,
+        action: need.action,
+        start_date: need.start,
+        end_date: need.end,
+        booking_id: need.booking_id,
+        trigger: policy.cause.to_owned(),
+        due_at: due_at(policy.config, at, check_in_at),
+        status: ItemStatus::Pending,
+        done_at: None,
+        done_by: None,
+        note: None,
+        text: describe(need.action, need.start, need.end),
+        check_in_at,
+        created_at: at,
+        reminded_step: 0,
+    }
+}
+
+/// Inserts a new pending item in `$tx`.
+macro_rules! insert_item {
+    ($tx:expr, $tenant_id:expr, $item:expr) => {{
+        let item: &ChecklistItem = $item;
+        sqlx::query(
+            "INSERT INTO checklist_items (id, tenant_id, listing_id, resource_id, platform, action, \
+             start_date, end_date, booking_id, cause, due_at, check_in_at, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13)",
+        )
+        .bind(item.id)
+        .bind($tenant_id)
+        .bind(item.listing_id)
+        .bind(item.resource_id)
+        .bind(item.platform.as_str())
+        .bind(item.action.as_str())
+        .bind(item.start_date)
+        .bind(item.end_date)
+        .bind(item.booking_id)
+        .bind(&item.trigger)
+        .bind(item.due_at)
+        .bind(item.check_in_at)
+        .bind(item.created_at)
+        .execute(&mut *$tx)
+        .await?;
+    }};
 }
 
 /// The refresh job a change of a listing or an item owes, in `$tx`.
@@ -554,34 +627,14 @@ impl Store {
                 let platform = ListingPlatform::parse(&platform)
                     .ok_or_else(|| corrupt(format!("listing {listing_id} has a bad platform")))?;
                 let was_held: BTreeSet<NaiveDate> = serde_json::from_str(&held).map_err(corrupt)?;
-                let views: Vec<(
-                    Uuid,
-                    String,
-                    NaiveDate,
-                    NaiveDate,
-                    String,
-                    Option<DateTime<Utc>>,
-                )> = sqlx::query_as(
+                let views: Vec<ViewRow> = sqlx::query_as(
                     "SELECT id, action, start_date, end_date, status, done_at \
-                         FROM checklist_items WHERE listing_id = $1 AND status <> 'superseded'",
+                     FROM checklist_items WHERE listing_id = $1 AND status <> 'superseded'",
                 )
                 .bind(listing_id)
                 .fetch_all(&mut *tx)
                 .await?;
-                let views = views
-                    .into_iter()
-                    .map(|(id, action, start, end, status, done_at)| {
-                        Ok(ItemView {
-                            id,
-                            action: Action::parse(&action).ok_or_else(|| corrupt("item action"))?,
-                            start,
-                            end,
-                            status: ItemStatus::parse(&status)
-                                .ok_or_else(|| corrupt("item status"))?,
-                            done_at,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let views = views.into_iter().map(item_view).collect::<Result<Vec<_>, _>>()?;
                 let plan = net(&ListingInput {
                     platform,
                     today,
@@ -599,48 +652,8 @@ impl Store {
                     .await?;
                 }
                 for need in &plan.create {
-                    let check_in_at = night_start(need.start, policy.zone);
-                    let item = ChecklistItem {
-                        id: Uuid::now_v7(),
-                        listing_id,
-                        resource_id,
-                        platform,
-                        action: need.action,
-                        start_date: need.start,
-                        end_date: need.end,
-                        booking_id: need.booking_id,
-                        trigger: policy.cause.to_owned(),
-                        due_at: due_at(policy.config, at, check_in_at),
-                        status: ItemStatus::Pending,
-                        done_at: None,
-                        done_by: None,
-                        note: None,
-                        text: describe(need.action, need.start, need.end),
-                        check_in_at,
-                        created_at: at,
-                        reminded_step: 0,
-                    };
-                    sqlx::query(
-                        "INSERT INTO checklist_items (id, tenant_id, listing_id, resource_id, \
-                         platform, action, start_date, end_date, booking_id, cause, due_at, \
-                         check_in_at, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                         $8, $9, $10, $11, $12, 'pending', $13)",
-                    )
-                    .bind(item.id)
-                    .bind(tenant_id)
-                    .bind(listing_id)
-                    .bind(resource_id)
-                    .bind(platform.as_str())
-                    .bind(item.action.as_str())
-                    .bind(item.start_date)
-                    .bind(item.end_date)
-                    .bind(item.booking_id)
-                    .bind(&item.trigger)
-                    .bind(item.due_at)
-                    .bind(item.check_in_at)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    let item = pending_item(need, (listing_id, resource_id, platform), policy, at);
+                    insert_item!(tx, tenant_id, &item);
                     let remind = Job::RemindChecklist { tenant_id, item_id: item.id };
                     sqlx::query(outbox::INSERT_AT)
                         .bind(outbox::encode(&remind)?)
