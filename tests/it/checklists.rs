@@ -176,6 +176,15 @@ async fn an_airbnb_reservation_from_its_export_asks_the_other_platforms_to_close
     let triggers: Vec<String> =
         items(&api, "platform=agoda").await.into_iter().map(|i| i.trigger).collect();
     assert_eq!(triggers, ["feed_import", "feed_import"]);
+    // The import goes: nothing is left to close, and Airbnb's own nights are to be checked open.
+    let path = format!("/api/v1/imports/{}", import["id"].as_str().unwrap());
+    api.send::<()>("DELETE", &path, None, 204).await.unwrap();
+    app.settle().await;
+    assert_eq!(pending(&api, "agoda").await, []);
+    assert_eq!(
+        pending(&api, "airbnb").await,
+        [nights("verify", &day(4), &day(7)), nights("verify", &day(20), &day(23))]
+    );
     app.stop().await;
 }
 

@@ -25,8 +25,10 @@ pub fn owed_jobs(tenant_id: Uuid, booking_id: Uuid, booking: &NewBooking) -> Vec
     if booking.customer.as_ref().is_some_and(|c| c.email.is_some()) {
         jobs.push(Job::NotifyCustomer { tenant_id, booking_id, resend: false });
     }
-    let cause = if cancelled { "booking_cancelled" } else { "booking_saved" };
-    jobs.push(checklists_job(tenant_id, booking.resource_id, booking_id, cause));
+    if booking.resource_id.is_some() {
+        let cause = if cancelled { "booking_cancelled" } else { "booking_saved" };
+        jobs.push(checklists_job(tenant_id, booking.resource_id, booking_id, cause));
+    }
     jobs
 }
 
@@ -46,13 +48,16 @@ fn checklists_job(
 }
 
 /// The jobs a cancellation owes: the removal from calendars, the customer's notice (the job
-/// itself skips a customer without an address), and the checklists of its resource.
-fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid) -> [Job; 3] {
-    [
+/// itself skips a customer without an address), and the checklists of its resource, if any.
+fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid, resource_id: Option<Uuid>) -> Vec<Job> {
+    let mut jobs = vec![
         Job::DeleteBooking { tenant_id, booking_id },
         Job::NotifyCustomer { tenant_id, booking_id, resend: false },
-        checklists_job(tenant_id, None, booking_id, "booking_cancelled"),
-    ]
+    ];
+    if resource_id.is_some() {
+        jobs.push(checklists_job(tenant_id, resource_id, booking_id, "booking_cancelled"));
+    }
+    jobs
 }
 
 /// Creates a booking. With [`Overlap::Reject`] it is refused
@@ -132,7 +137,9 @@ where
 /// Cancels a booking: it leaves every calendar and stays in feeds as cancelled for a while.
 /// Cancelling it again changes nothing.
 pub async fn cancel(store: &Store, tenant: &Tenant, id: Uuid) -> Result<Booking, StoreError> {
-    let booking = store.cancel_booking(tenant, id, &cancellation_jobs(tenant.id, id)).await?;
+    let resource_id = store.booking(tenant.id, id).await?.data.resource_id;
+    let owed = cancellation_jobs(tenant.id, id, resource_id);
+    let booking = store.cancel_booking(tenant, id, &owed).await?;
     after_booking_change(store, tenant, &booking).await;
     Ok(booking)
 }
@@ -189,24 +196,31 @@ mod tests {
     fn a_confirmed_booking_is_synced_and_its_customer_with_an_address_is_told() {
         let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let jobs = owed_jobs(t, b, &stay(BookingStatus::Confirmed, Some("ann@example.com")));
-        let checklists = checklists_job(t, None, b, "booking_saved");
         assert_eq!(
             jobs,
             [
                 Job::SyncBooking { tenant_id: t, booking_id: b },
                 Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false },
-                checklists.clone(),
             ]
         );
         let silent = owed_jobs(t, b, &stay(BookingStatus::Tentative, None));
-        assert_eq!(silent, [Job::SyncBooking { tenant_id: t, booking_id: b }, checklists]);
+        assert_eq!(silent, [Job::SyncBooking { tenant_id: t, booking_id: b }]);
     }
 
     #[test]
     fn a_booking_saved_as_cancelled_leaves_the_calendars() {
         let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let jobs = owed_jobs(t, b, &stay(BookingStatus::Cancelled, None));
-        let checklists = checklists_job(t, None, b, "booking_cancelled");
-        assert_eq!(jobs, [Job::DeleteBooking { tenant_id: t, booking_id: b }, checklists]);
+        assert_eq!(jobs, [Job::DeleteBooking { tenant_id: t, booking_id: b }]);
+    }
+
+    #[test]
+    fn a_booking_of_a_resource_owes_its_checklists() {
+        let (t, b, r) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let room = NewBooking { resource_id: Some(r), ..stay(BookingStatus::Confirmed, None) };
+        let jobs = owed_jobs(t, b, &room);
+        assert_eq!(jobs[1], checklists_job(t, Some(r), b, "booking_saved"));
+        let cancelled = cancellation_jobs(t, b, Some(r));
+        assert_eq!(cancelled[2], checklists_job(t, Some(r), b, "booking_cancelled"));
     }
 }

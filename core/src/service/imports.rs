@@ -136,13 +136,18 @@ fn checklist_jobs(tenant_id: Uuid, import: &Import, diff: Option<&Diff<'_>>) -> 
     let changed =
         diff.is_some_and(|d| !(d.added.is_empty() && d.updated.is_empty() && d.removed.is_empty()));
     match import.data.owner {
-        Owner::Resource(id) if changed => vec![Job::UpdateChecklists {
-            tenant_id,
-            resource_id: Some(id),
-            booking_id: None,
-            cause: "feed_import".into(),
-        }],
+        Owner::Resource(id) if changed => vec![checklist_job(tenant_id, id, "feed_import")],
         _ => Vec::new(),
+    }
+}
+
+/// The refresh of a resource's manual update checklists.
+fn checklist_job(tenant_id: Uuid, resource_id: Uuid, cause: &str) -> Job {
+    Job::UpdateChecklists {
+        tenant_id,
+        resource_id: Some(resource_id),
+        booking_id: None,
+        cause: cause.into(),
     }
 }
 
@@ -280,7 +285,11 @@ fn run_events(
 /// Removes an import: the dates it blocked are free again, and the conflicts they caused settle.
 pub async fn delete(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
     let import = store.import(tenant_id, id).await?;
-    store.delete_import(tenant_id, id).await?;
+    let owed = match import.data.owner {
+        Owner::Resource(resource_id) => vec![checklist_job(tenant_id, resource_id, "feed_removed")],
+        Owner::Staff(_) => Vec::new(),
+    };
+    store.delete_import(tenant_id, id, &owed).await?;
     recheck_owner(store, tenant_id, import.data.owner).await?;
     Ok(())
 }

@@ -396,9 +396,41 @@ impl Store {
         self.import(tenant_id, id).await
     }
 
-    /// Deletes an import with its run log and items.
-    pub async fn delete_import(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        self.delete_of("imports", tenant_id, id).await
+    /// Deletes an import with its run log and items, and records the jobs it owes.
+    pub async fn delete_import(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        owed: &[crate::job::Job],
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let deleted = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM imports WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 1 {
+                for job in owed {
+                    sqlx::query(super::outbox::INSERT)
+                        .bind(super::outbox::encode(job)?)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(deleted)
+        })?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if !owed.is_empty() {
+            self.outbox_signal.notify_one();
+        }
+        Ok(())
     }
 
     /// Claims up to `limit` imports that are due: each moves its next run one interval ahead and

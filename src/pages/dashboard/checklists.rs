@@ -230,6 +230,7 @@ fn trigger_words(trigger: &str) -> &'static str {
         "block_added" => "dates were blocked",
         "block_removed" => "a block was removed",
         "feed_import" => "a platform's calendar changed",
+        "feed_removed" => "a platform's calendar was removed",
         "listing_added" | "listing_changed" => "the listing was set up",
         _ => "the checklist was updated",
     }
