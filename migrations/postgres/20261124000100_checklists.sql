@@ -13,6 +13,7 @@ CREATE TABLE listings (
     created_at   TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX listings_resource ON listings(resource_id, id);
+CREATE INDEX listings_tenant ON listings(tenant_id, mode);
 
 CREATE TABLE checklist_items (
     id             UUID PRIMARY KEY,

@@ -70,6 +70,10 @@ pub async fn refresh(
     cause: &str,
     config: &ChecklistsConfig,
 ) -> Result<usize, StoreError> {
+    let listed = store.manually_listed_resources(tenant_id).await?;
+    if listed.is_empty() {
+        return Ok(0);
+    }
     let tenant = match store.tenant(tenant_id).await {
         Err(StoreError::NotFound) => return Ok(0),
         other => other?,
@@ -85,6 +89,7 @@ pub async fn refresh(
     }
     resources.sort_unstable();
     resources.dedup();
+    resources.retain(|id| listed.contains(id));
     let mut created = 0;
     for id in resources {
         let zone = match store.owner_zone(&tenant, Owner::Resource(id)).await {

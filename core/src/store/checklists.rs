@@ -683,6 +683,23 @@ impl Store {
         Ok(created)
     }
 
+    /// The tenant's resources with a `manual` listing (one cheap read, so that the many tenants
+    /// without one pay nothing more for a change).
+    pub async fn manually_listed_resources(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let rows: Vec<(Uuid,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT DISTINCT resource_id FROM listings WHERE tenant_id = $1 AND mode = 'manual'",
+            )
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// The resources that have checklist items about `booking_id` (a moved booking leaves some
     /// on its old resource).
     pub async fn checklist_resources_of_booking(
