@@ -380,7 +380,38 @@ async fn pending_of(api: &Api<'_>, platform: &str) -> usize {
     pending(api, platform).await.len()
 }
 
+async fn an_overdue_item_is_reminded_again_as_check_in_approaches(db: Db) {
+    let sink = SmtpSink::start().await;
+    // A stay from tomorrow: its check-in is the start of tomorrow in the tenant's zone. The one
+    // reminder step falls four seconds from now; the quiet period is one second.
+    let zone = chrono_tz::Europe::Amsterdam;
+    let tomorrow = Utc::now().with_timezone(&zone).date_naive() + chrono::Duration::days(1);
+    let check_in = tomorrow.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(zone).unwrap();
+    let step = (check_in.with_timezone(&Utc) - Utc::now()).num_seconds() - 4;
+    let app = TestApp::start_public_with(db, |config| {
+        reminding(config, &sink);
+        config.alerts.quiet_period_secs = 1;
+        config.checklists.reminder_steps_secs = vec![u64::try_from(step).unwrap()];
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let emails = json!({"alert_emails": ["ops@example.com"]});
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
+    let (room, _) = listed_room(&api).await;
+    let stay = json!({"title": "Late", "resource_id": room, "start_date": tomorrow.to_string(),
+        "end_date": (tomorrow + chrono::Duration::days(2)).to_string()});
+    api.send::<Value>("POST", "/api/v1/bookings", Some(stay), 201).await.unwrap();
+    app.settle().await;
+    let subjects = subjects(&sink);
+    assert_eq!(subjects.len(), 2, "overdue, then again at the step: {subjects:?}");
+    let last = sink.messages().pop().unwrap().text();
+    assert!(last.contains("check-in is near"), "{last}");
+    app.stop().await;
+}
+
 on_both_databases!(
+    an_overdue_item_is_reminded_again_as_check_in_approaches,
     a_close_is_done_with_one_tap_and_a_skip_needs_its_reason_in_the_console,
     a_booking_moved_twice_then_cancelled_leaves_one_item_then_nothing,
     a_cancellation_after_the_close_reopens_only_nights_nothing_else_holds,
