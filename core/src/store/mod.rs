@@ -24,6 +24,7 @@ mod booking_events;
 mod bookings;
 mod calendar_busy;
 mod channels;
+mod checklist_reminders;
 mod checklists;
 mod cleanups;
 mod conflicts;
@@ -53,9 +54,8 @@ pub use booking_events::{BookingEvent, EventState, LEFT_DELETED};
 pub use bookings::{BookingFilter, OwedJobs, UpsertOutcome};
 pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
 pub use channels::{Channel, NewChannel};
-pub use checklists::{
-    ChecklistItem, ItemFilter, Listing, Mark, NewListing, PlatformFigures, RefreshPolicy, Reminder,
-};
+pub use checklist_reminders::{PlatformFigures, Reminder};
+pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
 pub use conflicts::{Conflict, ConflictItem, ConflictKind, Detection, ExternalEditConflict};
 pub use connections::{ConnectionOwed, ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
