@@ -158,6 +158,8 @@ async fn an_airbnb_reservation_from_its_export_asks_the_other_platforms_to_close
     let manual = json!({"mode": "manual"});
     let listing_path = format!("{path}/{}", airbnb.id);
     api.send::<ListingOut>("PATCH", &listing_path, Some(manual), 200).await.unwrap();
+    // The listings' own refreshes are done before the feed brings anything.
+    app.settle().await;
     let url = app.url("/sandbox/ota/airbnb/loft.ics");
     let body = json!({"resource_id": room, "platform": "airbnb", "url": url});
     let import: Value = api.send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
