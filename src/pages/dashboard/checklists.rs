@@ -164,7 +164,7 @@ fn platform_group(
                 h2 id=(format!("h-{id}")) { (platform.label()) }
                 span.badge { (items.len()) " to do" }
             }
-            details {
+            details.guide {
                 summary { "How to do it on " (platform.label()) }
                 ol { @for step in steps(platform) { li { (step) } } }
             }
@@ -193,7 +193,7 @@ fn item_card(
     let field = format!("note-{}", item.id);
     let failed = failed.skip.filter(|id| *id == item.id).map(|_| failed);
     html! {
-        article.item id=(format!("i-{}", item.id)) {
+        article.check-item id=(format!("i-{}", item.id)) {
             p { strong { (place) } @if let Some(room) = room { " · " (room) } }
             p.action { (item.text) }
             p.meta {
@@ -408,7 +408,7 @@ async fn bulk(
             }
             p { a href=(format!("/dashboard/checklists/export.csv?platform={}", platform.as_str())) hx-boost="false" { "Download as CSV" } }
         }
-        details open {
+        details.guide open {
             summary { "How to do it on " (platform.label()) }
             ol { @for step in steps(platform) { li { (step) } } }
         }
