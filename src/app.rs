@@ -275,6 +275,7 @@ fn spawn_background(
                 state.config.public_url.clone(),
             )
             .with_webhooks(webhook_sender.clone())
+            .with_checklists(&state.config.checklists, &state.config.alerts)
         });
     }
     let token = shutdown.clone();

@@ -125,6 +125,8 @@ pub struct Config {
     pub widget: WidgetConfig,
     /// Alert e-mails to the tenant.
     pub alerts: AlertsConfig,
+    /// Manual update checklists: when items are due, when reminders repeat.
+    pub checklists: ChecklistsConfig,
 }
 
 impl Default for Config {
@@ -159,6 +161,7 @@ impl Default for Config {
             dashboard: DashboardConfig::default(),
             widget: WidgetConfig::default(),
             alerts: AlertsConfig::default(),
+            checklists: ChecklistsConfig::default(),
         }
     }
 }
@@ -301,6 +304,32 @@ impl Default for AlertsConfig {
             import_failing_after_secs: 1800,
             quiet_period_secs: 6 * 3600,
             digest_window_secs: 60,
+        }
+    }
+}
+
+/// Manual update checklists (`/api/v1/checklist-items`): due times and reminders.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ChecklistsConfig {
+    /// An item is due this long after the change that asked for it, in seconds.
+    pub due_after_secs: u64,
+    /// When its first night starts within this long, an item is due sooner, in seconds.
+    pub urgent_within_secs: u64,
+    /// How long after the change such an urgent item is due, in seconds.
+    pub urgent_due_secs: u64,
+    /// An overdue item is reminded again this long before its first night starts, once per
+    /// step, in seconds (largest first: e.g. a day, then two hours).
+    pub reminder_steps_secs: Vec<u64>,
+}
+
+impl Default for ChecklistsConfig {
+    fn default() -> Self {
+        Self {
+            due_after_secs: 2 * 3600,
+            urgent_within_secs: 2 * 86_400,
+            urgent_due_secs: 15 * 60,
+            reminder_steps_secs: vec![86_400, 7200],
         }
     }
 }
@@ -1012,6 +1041,12 @@ impl Config {
                 "import_failing_after_secs": self.alerts.import_failing_after_secs,
                 "quiet_period_secs": self.alerts.quiet_period_secs,
                 "digest_window_secs": self.alerts.digest_window_secs,
+            },
+            "checklists": {
+                "due_after_secs": self.checklists.due_after_secs,
+                "urgent_within_secs": self.checklists.urgent_within_secs,
+                "urgent_due_secs": self.checklists.urgent_due_secs,
+                "reminder_steps_secs": self.checklists.reminder_steps_secs,
             },
             "webhooks": {
                 "rate_limit_per_minute": self.webhooks.rate_limit_per_minute,

@@ -109,6 +109,26 @@ pub enum Job {
         /// The delivery (`webhook_deliveries`).
         delivery_id: Uuid,
     },
+    /// Bring the manual update checklists of a resource (and of every resource with items about
+    /// the booking) up to date with its busy nights.
+    UpdateChecklists {
+        /// The tenant.
+        tenant_id: Uuid,
+        /// The resource whose nights changed, if known.
+        resource_id: Option<Uuid>,
+        /// The booking that changed, if one did.
+        booking_id: Option<Uuid>,
+        /// What changed (`booking_saved`, `block_added`, ...), shown as the items' trigger.
+        cause: String,
+    },
+    /// Remind the tenant of a checklist item past its due time (with the other overdue items of
+    /// its platform), and schedule the next, more urgent reminder before its first night.
+    RemindChecklist {
+        /// The tenant.
+        tenant_id: Uuid,
+        /// The item.
+        item_id: Uuid,
+    },
     /// E-mail the tenant's unsent alerts to its `alert_emails` (several as one digest).
     SendAlert {
         /// The tenant.
@@ -133,6 +153,8 @@ impl Job {
             Job::CleanUpConnection { .. } => "clean_up_connection",
             Job::DeliverWebhook { .. } => "deliver_webhook",
             Job::SendAlert { .. } => "send_alert",
+            Job::UpdateChecklists { .. } => "update_checklists",
+            Job::RemindChecklist { .. } => "remind_checklist",
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use kalends_core::config::{AlertsConfig, ChecklistsConfig};
 use kalends_core::job::Job;
 use kalends_core::{Store, StoreError};
 
@@ -119,6 +120,8 @@ pub struct KalendsJobs {
     public_url: String,
     /// Sends the tenants' outbound webhooks.
     webhooks: crate::deliver_webhook::WebhookSender,
+    /// When checklist items are due and reminded (`[checklists]`, `[alerts]`).
+    checklists: std::sync::Arc<(ChecklistsConfig, AlertsConfig)>,
 }
 
 impl KalendsJobs {
@@ -133,7 +136,14 @@ impl KalendsJobs {
     ) -> Self {
         let webhooks = crate::deliver_webhook::WebhookSender::new(&Default::default())
             .expect("the TLS backend starts");
-        Self { store, importer, mail, credentials, public_url, webhooks }
+        let checklists = std::sync::Arc::default();
+        Self { store, importer, mail, credentials, public_url, webhooks, checklists }
+    }
+
+    /// Dates and reminds checklist items with `checklists` and `alerts` instead of the defaults.
+    pub fn with_checklists(mut self, checklists: &ChecklistsConfig, alerts: &AlertsConfig) -> Self {
+        self.checklists = std::sync::Arc::new((checklists.clone(), alerts.clone()));
+        self
     }
 
     /// Sends outbound webhooks with `sender` (configured from `[webhooks]`) instead of the
@@ -211,6 +221,22 @@ impl JobHandler for KalendsJobs {
             Job::SendAlert { tenant_id } => {
                 Box::pin(crate::send_alert::run(store, mail, *tenant_id))
             }
+            Job::UpdateChecklists { tenant_id, resource_id, booking_id, cause } => {
+                Box::pin(crate::update_checklists::run(
+                    store,
+                    &self.checklists.0,
+                    *tenant_id,
+                    *resource_id,
+                    *booking_id,
+                    cause,
+                ))
+            }
+            Job::RemindChecklist { tenant_id, item_id } => Box::pin(crate::remind_checklist::run(
+                store,
+                &self.checklists,
+                *tenant_id,
+                *item_id,
+            )),
             Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
                 crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
             ),

@@ -18,12 +18,14 @@ pub mod poll;
 pub mod queue;
 pub mod reconcile;
 pub mod relay;
+pub mod remind_checklist;
 pub mod retry;
 pub mod scheduler;
 pub mod send_alert;
 pub mod send_reminder;
 pub mod send_settings_link;
 pub mod sync_booking;
+pub mod update_checklists;
 pub mod watch_calendars;
 pub mod worker;
 

@@ -22,6 +22,7 @@ pub mod availability;
 pub mod availability_widgets;
 pub mod blocks;
 pub mod bookings;
+pub mod checklists;
 pub mod collisions;
 pub mod conflicts;
 pub mod connections;
@@ -115,6 +116,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "connections", description = "Staff members' Google and Microsoft calendars"),
         (name = "api-keys", description = "The tenant's API keys"),
         (name = "webhooks", description = "Signed outbound webhooks (Standard Webhooks v1)"),
+        (name = "checklists", description = "Listings and manual update checklists"),
     )
 )]
 struct ApiDoc;
@@ -149,6 +151,7 @@ pub fn router() -> Router<AppState> {
         .merge(api_keys::router())
         .merge(dashboard_link::router())
         .merge(webhook_endpoints::router())
+        .merge(checklists::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router

@@ -344,7 +344,7 @@ pub struct TestEventData {
 }
 
 /// Which schema describes each event type's `data` (the document's `x-webhooks`).
-pub const EVENT_SCHEMAS: [(&str, &str); 13] = [
+pub const EVENT_SCHEMAS: [(&str, &str); 15] = [
     ("booking.synced", "BookingSyncData"),
     ("booking.sync_failed", "BookingSyncData"),
     ("booking.external_edit", "ExternalEditData"),
@@ -357,6 +357,8 @@ pub const EVENT_SCHEMAS: [(&str, &str); 13] = [
     ("conflict.resolved", "ConflictEventData"),
     ("connection.needs_reauth", "ConnectionEventData"),
     ("connection.reconnected", "ConnectionEventData"),
+    ("checklist_item.created", "ChecklistItemOut"),
+    ("checklist_item.overdue", "ChecklistItemOut"),
     ("webhook.test", "TestEventData"),
 ];
 
@@ -377,6 +379,7 @@ impl utoipa::Modify for EventSchemas {
             ("ConflictEventData", ConflictEventData::schema()),
             ("ConnectionEventData", ConnectionEventData::schema()),
             ("TestEventData", TestEventData::schema()),
+            ("ChecklistItemOut", super::checklists::ChecklistItemOut::schema()),
         ];
         for (name, schema) in schemas {
             components.schemas.insert(name.to_owned(), schema);

@@ -11,6 +11,7 @@ mod caldav_client;
 mod caldav_servers;
 mod calendar_import;
 mod chaos;
+mod checklists;
 mod connect;
 mod console;
 mod console_webhooks;

@@ -86,6 +86,7 @@ pub const ALERT_KINDS: &[&str] = &[
     "conflict_opened",
     "connection_needs_reauth",
     "booking_sync_failed",
+    "checklist_overdue",
 ];
 
 impl TenantSettings {

@@ -5,11 +5,27 @@ use uuid::Uuid;
 
 use super::conflicts::after_block_change;
 use crate::domain::{Block, NewBlock, Owner, Tenant};
+use crate::job::Job;
 use crate::{Store, StoreError};
+
+/// What a block of `resource_id` owes when added or removed: its resource's manual update
+/// checklists follow its nights.
+pub fn owed_jobs(tenant_id: Uuid, resource_id: Option<Uuid>, cause: &str) -> Vec<Job> {
+    resource_id
+        .map(|id| Job::UpdateChecklists {
+            tenant_id,
+            resource_id: Some(id),
+            booking_id: None,
+            cause: cause.into(),
+        })
+        .into_iter()
+        .collect()
+}
 
 /// Adds a block.
 pub async fn create(store: &Store, tenant: &Tenant, new: NewBlock) -> Result<Block, StoreError> {
-    let block = store.create_block(tenant, new).await?;
+    let owed = owed_jobs(tenant.id, new.resource_id, "block_added");
+    let block = store.create_block(tenant, new, &owed).await?;
     if let Some(owner) = Owner::from_columns(block.data.resource_id, block.data.staff_id) {
         let zone = store.owner_zone(tenant, owner).await?;
         let span = block.data.span.utc_range(zone);
@@ -20,7 +36,11 @@ pub async fn create(store: &Store, tenant: &Tenant, new: NewBlock) -> Result<Blo
 
 /// Removes a block: the time is free again.
 pub async fn delete(store: &Store, tenant: &Tenant, id: Uuid) -> Result<(), StoreError> {
-    store.delete_block(tenant.id, id).await?;
+    store
+        .delete_block(tenant.id, id, |resource_id| {
+            owed_jobs(tenant.id, resource_id, "block_removed")
+        })
+        .await?;
     after_block_change(store, tenant, id, None).await;
     Ok(())
 }

@@ -14,25 +14,50 @@ use crate::{Store, StoreError};
 const EDIT_ATTEMPTS: usize = 3;
 
 /// The jobs a booking's new content owes: its calendars follow it (or drop it once cancelled),
-/// and a customer with an e-mail address hears of it.
+/// a customer with an e-mail address hears of it, and the manual update checklists of its
+/// resource (and of its former one) follow its nights.
 pub fn owed_jobs(tenant_id: Uuid, booking_id: Uuid, booking: &NewBooking) -> Vec<Job> {
-    let mut jobs = vec![match booking.status {
-        BookingStatus::Cancelled => Job::DeleteBooking { tenant_id, booking_id },
-        _ => Job::SyncBooking { tenant_id, booking_id },
+    let cancelled = booking.status == BookingStatus::Cancelled;
+    let mut jobs = vec![match cancelled {
+        true => Job::DeleteBooking { tenant_id, booking_id },
+        false => Job::SyncBooking { tenant_id, booking_id },
     }];
     if booking.customer.as_ref().is_some_and(|c| c.email.is_some()) {
         jobs.push(Job::NotifyCustomer { tenant_id, booking_id, resend: false });
     }
+    if booking.resource_id.is_some() {
+        let cause = if cancelled { "booking_cancelled" } else { "booking_saved" };
+        jobs.push(checklists_job(tenant_id, booking.resource_id, booking_id, cause));
+    }
     jobs
 }
 
-/// The jobs a cancellation owes: the removal from calendars, and the customer's notice (the job
-/// itself skips a customer without an address).
-fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid) -> [Job; 2] {
-    [
+/// The checklist refresh a booking change owes.
+fn checklists_job(
+    tenant_id: Uuid,
+    resource_id: Option<Uuid>,
+    booking_id: Uuid,
+    cause: &str,
+) -> Job {
+    Job::UpdateChecklists {
+        tenant_id,
+        resource_id,
+        booking_id: Some(booking_id),
+        cause: cause.into(),
+    }
+}
+
+/// The jobs a cancellation owes: the removal from calendars, the customer's notice (the job
+/// itself skips a customer without an address), and the checklists of its resource, if any.
+fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid, resource_id: Option<Uuid>) -> Vec<Job> {
+    let mut jobs = vec![
         Job::DeleteBooking { tenant_id, booking_id },
         Job::NotifyCustomer { tenant_id, booking_id, resend: false },
-    ]
+    ];
+    if resource_id.is_some() {
+        jobs.push(checklists_job(tenant_id, resource_id, booking_id, "booking_cancelled"));
+    }
+    jobs
 }
 
 /// Creates a booking. With [`Overlap::Reject`] it is refused
@@ -112,7 +137,9 @@ where
 /// Cancels a booking: it leaves every calendar and stays in feeds as cancelled for a while.
 /// Cancelling it again changes nothing.
 pub async fn cancel(store: &Store, tenant: &Tenant, id: Uuid) -> Result<Booking, StoreError> {
-    let booking = store.cancel_booking(tenant, id, &cancellation_jobs(tenant.id, id)).await?;
+    let resource_id = store.booking(tenant.id, id).await?.data.resource_id;
+    let owed = cancellation_jobs(tenant.id, id, resource_id);
+    let booking = store.cancel_booking(tenant, id, &owed).await?;
     after_booking_change(store, tenant, &booking).await;
     Ok(booking)
 }
@@ -173,7 +200,7 @@ mod tests {
             jobs,
             [
                 Job::SyncBooking { tenant_id: t, booking_id: b },
-                Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false }
+                Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false },
             ]
         );
         let silent = owed_jobs(t, b, &stay(BookingStatus::Tentative, None));
@@ -185,5 +212,15 @@ mod tests {
         let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let jobs = owed_jobs(t, b, &stay(BookingStatus::Cancelled, None));
         assert_eq!(jobs, [Job::DeleteBooking { tenant_id: t, booking_id: b }]);
+    }
+
+    #[test]
+    fn a_booking_of_a_resource_owes_its_checklists() {
+        let (t, b, r) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let room = NewBooking { resource_id: Some(r), ..stay(BookingStatus::Confirmed, None) };
+        let jobs = owed_jobs(t, b, &room);
+        assert_eq!(jobs[1], checklists_job(t, Some(r), b, "booking_saved"));
+        let cancelled = cancellation_jobs(t, b, Some(r));
+        assert_eq!(cancelled[2], checklists_job(t, Some(r), b, "booking_cancelled"));
     }
 }

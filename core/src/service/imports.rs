@@ -7,8 +7,12 @@ use uuid::Uuid;
 
 use super::conflicts::recheck_owner;
 use crate::config::AlertsConfig;
-use crate::domain::{Import, ImportRun, ImportStatus, NewImport, RunCounts, RunOutcome, Tenant};
+use crate::domain::{
+    Import, ImportRun, ImportStatus, NewImport, Owner, RunCounts, RunOutcome, Tenant,
+};
 use crate::imports;
+use crate::imports::Diff;
+use crate::job::Job;
 use crate::store::{AlertDraft, AlertRule, Detection, ImportPatch, RunRecord, RunResult};
 use crate::webhooks::{self, FeedItemRef, WebhookEvent};
 use crate::{Store, StoreError};
@@ -106,6 +110,7 @@ pub async fn record_run_with(
         alerts = run_alerts(import, &run, failing_since, policy.alerts);
     }
     let alerts_due = finished_at + seconds(policy.alerts.digest_window_secs);
+    let owed = checklist_jobs(tenant.id, import, diff.as_ref());
     let record = RunRecord {
         run: &run,
         diff,
@@ -116,6 +121,7 @@ pub async fn record_run_with(
         alerts,
         alerts_due,
         body_sha256,
+        owed,
     };
     store.save_import_run(tenant, import, zone, &record).await?;
     let found = match run.outcome {
@@ -123,6 +129,26 @@ pub async fn record_run_with(
         RunOutcome::NotModified | RunOutcome::Failed => None,
     };
     Ok((run, found))
+}
+
+/// What a run owes: when a resource's items changed, its manual update checklists follow.
+fn checklist_jobs(tenant_id: Uuid, import: &Import, diff: Option<&Diff<'_>>) -> Vec<Job> {
+    let changed =
+        diff.is_some_and(|d| !(d.added.is_empty() && d.updated.is_empty() && d.removed.is_empty()));
+    match import.data.owner {
+        Owner::Resource(id) if changed => vec![checklist_job(tenant_id, id, "feed_import")],
+        _ => Vec::new(),
+    }
+}
+
+/// The refresh of a resource's manual update checklists.
+fn checklist_job(tenant_id: Uuid, resource_id: Uuid, cause: &str) -> Job {
+    Job::UpdateChecklists {
+        tenant_id,
+        resource_id: Some(resource_id),
+        booking_id: None,
+        cause: cause.into(),
+    }
 }
 
 fn seconds(secs: u64) -> chrono::Duration {
@@ -259,7 +285,11 @@ fn run_events(
 /// Removes an import: the dates it blocked are free again, and the conflicts they caused settle.
 pub async fn delete(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
     let import = store.import(tenant_id, id).await?;
-    store.delete_import(tenant_id, id).await?;
+    let owed = match import.data.owner {
+        Owner::Resource(resource_id) => vec![checklist_job(tenant_id, resource_id, "feed_removed")],
+        Owner::Staff(_) => Vec::new(),
+    };
+    store.delete_import(tenant_id, id, &owed).await?;
     recheck_owner(store, tenant_id, import.data.owner).await?;
     Ok(())
 }

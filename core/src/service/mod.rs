@@ -17,6 +17,7 @@
 
 pub mod blocks;
 pub mod bookings;
+pub mod checklists;
 pub mod conflicts;
 pub mod connections;
 pub mod dashboard;

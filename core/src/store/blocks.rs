@@ -5,8 +5,9 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::owner_writes::begin_owner_write;
-use super::{Page, Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
+use super::{Page, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool};
 use crate::domain::{Block, BookingSpan, NewBlock, Owner, Tenant, TimeZone};
+use crate::job::Job;
 
 #[derive(sqlx::FromRow)]
 struct BlockRow {
@@ -47,8 +48,13 @@ impl TryFrom<BlockRow> for Block {
 }
 
 impl Store {
-    /// Adds a block; its resource or staff member must belong to the tenant.
-    pub async fn create_block(&self, tenant: &Tenant, new: NewBlock) -> Result<Block, StoreError> {
+    /// Adds a block, with the jobs it owes; its resource or staff member must belong to the tenant.
+    pub async fn create_block(
+        &self,
+        tenant: &Tenant,
+        new: NewBlock,
+        owed: &[Job],
+    ) -> Result<Block, StoreError> {
         let home = self.block_home_zone(tenant, &new).await?;
         let (id, at) = (Uuid::now_v7(), now());
         let (span_start, span_end) = new.span.utc_range(home);
@@ -80,9 +86,19 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+            for job in owed {
+                sqlx::query(outbox::INSERT)
+                    .bind(outbox::encode(job)?)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
+        if !owed.is_empty() {
+            self.outbox_signal.notify_one();
+        }
         Ok(Block { id, data: new, created_at: at })
     }
 
@@ -135,8 +151,39 @@ impl Store {
         Ok(Page::from_rows(items, limit, |b| b.id))
     }
 
-    /// Removes a block.
-    pub async fn delete_block(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        self.delete_of("blocks", tenant_id, id).await
+    /// Removes a block, with the jobs `owed` names for its resource.
+    pub async fn delete_block(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        owed: impl Fn(Option<Uuid>) -> Vec<Job>,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let gone = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let gone: Option<(Option<Uuid>,)> = sqlx::query_as(
+                "DELETE FROM blocks WHERE tenant_id = $1 AND id = $2 RETURNING resource_id",
+            )
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((resource_id,)) = gone {
+                for job in owed(resource_id) {
+                    sqlx::query(outbox::INSERT)
+                        .bind(outbox::encode(&job)?)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(gone.is_some())
+        })?;
+        if !gone {
+            return Err(StoreError::NotFound);
+        }
+        self.outbox_signal.notify_one();
+        Ok(())
     }
 }

@@ -181,6 +181,8 @@ pub struct RunRecord<'a> {
     /// (the day, the zone, the settings). A later run that computes the same hash stores the
     /// same items, so it skips the reading and the diff.
     pub body_sha256: Option<&'a [u8]>,
+    /// The jobs the run owes (the owner's manual update checklists when its items changed).
+    pub owed: Vec<crate::job::Job>,
 }
 
 /// An item the last run of an import stored.
@@ -405,9 +407,41 @@ impl Store {
         self.import(tenant_id, id).await
     }
 
-    /// Deletes an import with its run log and items.
-    pub async fn delete_import(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        self.delete_of("imports", tenant_id, id).await
+    /// Deletes an import with its run log and items, and records the jobs it owes.
+    pub async fn delete_import(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        owed: &[crate::job::Job],
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let deleted = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM imports WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 1 {
+                for job in owed {
+                    sqlx::query(super::outbox::INSERT)
+                        .bind(super::outbox::encode(job)?)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(deleted)
+        })?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if !owed.is_empty() {
+            self.outbox_signal.notify_one();
+        }
+        Ok(())
     }
 
     /// Claims up to `limit` imports that are due: each moves its next run one interval ahead and
@@ -482,6 +516,7 @@ impl Store {
             alerts,
             alerts_due,
             body_sha256,
+            owed,
         } = record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
@@ -562,6 +597,14 @@ impl Store {
             let recorded = super::webhooks::record_webhook_events!(tx, tenant.id, events, at);
             let raised = super::alerts::record_alerts!(tx, tenant.id, alerts, at, *alerts_due);
             let recorded = recorded + usize::try_from(raised).unwrap_or(usize::MAX);
+            for job in owed {
+                sqlx::query(super::outbox::INSERT)
+                    .bind(super::outbox::encode(job)?)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let recorded = recorded + owed.len();
             tx.commit().await?;
             Ok::<_, StoreError>(recorded)
         })?;

@@ -34,6 +34,8 @@ use crate::api::AppState;
 use crate::api::error::FieldError;
 
 mod blocks;
+mod checklist_guides;
+mod checklists;
 mod conflicts;
 mod live;
 mod overview;
@@ -58,6 +60,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(conflicts::router())
         .merge(staff::router())
         .merge(blocks::router())
+        .merge(checklists::router())
         .merge(settings::router())
         .merge(webhooks::router())
 }
@@ -201,14 +204,16 @@ pub enum Section {
     Conflicts,
     Staff,
     Blocks,
+    Checklists,
     Webhooks,
     Settings,
 }
 
-const SECTIONS: [(Section, &str, &str); 7] = [
+const SECTIONS: [(Section, &str, &str); 8] = [
     (Section::Overview, "/dashboard", "Overview"),
     (Section::Sync, "/dashboard/sync", "Calendar sync"),
     (Section::Conflicts, "/dashboard/conflicts", "Conflicts"),
+    (Section::Checklists, "/dashboard/checklists", "Checklists"),
     (Section::Staff, "/dashboard/staff", "Staff and calendars"),
     (Section::Blocks, "/dashboard/blocks", "Blocks"),
     (Section::Webhooks, "/dashboard/webhooks", "Webhooks"),

@@ -114,6 +114,7 @@ fn alert_label(kind: &str) -> &str {
         "conflict_opened" => "A double booking",
         "connection_needs_reauth" => "A calendar needing reconnecting",
         "booking_sync_failed" => "A booking that could not be synced",
+        "checklist_overdue" => "Checklist items past their due time",
         other => other,
     }
 }
