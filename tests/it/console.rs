@@ -639,6 +639,13 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
         assert_eq!(flow["block"]["added"], true);
         assert_eq!(flow["signed_out"], true);
     }
+    let checklist = &seen["js"]["checklist"];
+    // The cottage's stays and block are nights to close on MakeMyTrip; one tap marks one done.
+    let items = checklist["items"].as_u64().unwrap();
+    assert!(items >= 2, "{checklist}");
+    assert_eq!(checklist["left_after_done"].as_u64(), Some(items - 1), "{checklist}");
+    let first = checklist["first"].as_str().unwrap().to_lowercase();
+    assert!(first.starts_with("close ") && first.contains("check-out on the"), "{first}");
     let webhooks = &seen["js"]["webhooks"];
     assert_eq!(webhooks["secret_shown"], true, "the new endpoint's secret is shown: {webhooks}");
     assert_eq!(webhooks["secret_shown_again"], false, "and only once: {webhooks}");
@@ -681,7 +688,7 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
         assert_eq!(blocks[0].reason.as_deref(), Some("Roof repair"));
     }
     let saved = seen["screenshots"].as_array().unwrap();
-    assert_eq!(saved.len(), 8, "{saved:?}");
+    assert_eq!(saved.len(), 9, "{saved:?}");
     for path in saved {
         let size = std::fs::metadata(path.as_str().unwrap()).unwrap().len();
         assert!(size > 10_000, "a real screenshot: {path} ({size} bytes)");

@@ -67,31 +67,38 @@ const ATTENTION: &str = "SELECT \
 
 /// Every time the console shows something of: the latest change among them.
 const FINGERPRINT: &str = "SELECT \
-    (SELECT MAX(updated_at) FROM bookings WHERE tenant_id = $1), \
-    (SELECT MAX(created_at) FROM blocks WHERE tenant_id = $1), \
-    (SELECT COUNT(*) FROM blocks WHERE tenant_id = $1), \
-    (SELECT MAX(finished_at) FROM import_runs WHERE tenant_id = $1), \
-    (SELECT MAX(updated_at) FROM imports WHERE tenant_id = $1), \
-    (SELECT COUNT(*) FROM imports WHERE tenant_id = $1), \
-    (SELECT MAX(COALESCE(resolved_at, detected_at)) FROM conflicts WHERE tenant_id = $1), \
-    (SELECT COUNT(*) FROM conflicts WHERE tenant_id = $1 AND status = 'open'), \
-    (SELECT MAX(updated_at) FROM connections WHERE tenant_id = $1), \
-    (SELECT MAX(updated_at) FROM booking_events WHERE tenant_id = $1), \
-    (SELECT MAX(updated_at) FROM tenants WHERE id = $1)";
+    (SELECT MAX(updated_at) FROM bookings WHERE tenant_id = $1) AS bookings, \
+    (SELECT MAX(created_at) FROM blocks WHERE tenant_id = $1) AS blocks_added, \
+    (SELECT COUNT(*) FROM blocks WHERE tenant_id = $1) AS blocks, \
+    (SELECT MAX(finished_at) FROM import_runs WHERE tenant_id = $1) AS import_runs, \
+    (SELECT MAX(updated_at) FROM imports WHERE tenant_id = $1) AS imports_changed, \
+    (SELECT COUNT(*) FROM imports WHERE tenant_id = $1) AS imports, \
+    (SELECT MAX(COALESCE(resolved_at, detected_at)) FROM conflicts WHERE tenant_id = $1) AS conflicts_changed, \
+    (SELECT COUNT(*) FROM conflicts WHERE tenant_id = $1 AND status = 'open') AS open_conflicts, \
+    (SELECT MAX(updated_at) FROM connections WHERE tenant_id = $1) AS connections, \
+    (SELECT MAX(updated_at) FROM booking_events WHERE tenant_id = $1) AS booking_events, \
+    (SELECT MAX(updated_at) FROM tenants WHERE id = $1) AS tenant, \
+    (SELECT MAX(created_at) FROM checklist_items WHERE tenant_id = $1) AS checklist_added, \
+    (SELECT COUNT(*) FROM checklist_items WHERE tenant_id = $1 AND status = 'pending') AS checklist_pending";
 
-type Stamps = (
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    i64,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    i64,
-    Option<DateTime<Utc>>,
-    i64,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
+/// The [`FINGERPRINT`]'s columns.
+#[derive(Debug, sqlx::FromRow)]
+#[allow(dead_code, reason = "read as a whole: the fingerprint is its Debug text")]
+struct Stamps {
+    bookings: Option<DateTime<Utc>>,
+    blocks_added: Option<DateTime<Utc>>,
+    blocks: i64,
+    import_runs: Option<DateTime<Utc>>,
+    imports_changed: Option<DateTime<Utc>>,
+    imports: i64,
+    conflicts_changed: Option<DateTime<Utc>>,
+    open_conflicts: i64,
+    connections: Option<DateTime<Utc>>,
+    booking_events: Option<DateTime<Utc>>,
+    tenant: Option<DateTime<Utc>>,
+    checklist_added: Option<DateTime<Utc>>,
+    checklist_pending: i64,
+}
 
 impl Store {
     /// The tenant's figures since `since`.
