@@ -221,6 +221,12 @@ async fn imports_run_since(database_url: &str, since: chrono::DateTime<Utc>) -> 
     n
 }
 
+/// The machine's load average over 1 and 5 minutes (the box is shared with other builds).
+fn load() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(2).collect::<Vec<_>>().join(", ")
+}
+
 /// User plus system CPU seconds of a process so far.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -383,13 +389,14 @@ async fn main() {
         );
         eprintln!("import_cycle: {phase}: {wall:.1} s, worker CPU {cpu:.1} s");
         rows.push(format!(
-            "| {phase} | **{wall:.1} s** | {cpu:.1} s | {:.2} ms | {} 200 / {} 304 | {} ok, {} not modified, {} failed |",
+            "| {phase} | **{wall:.1} s** | {cpu:.1} s | {:.2} ms | {} 200 / {} 304 | {} ok, {} not modified, {} failed | {} |",
             cpu * 1000.0 / args.feeds as f64,
             served.0,
             served.1,
             delta("ok"),
             delta("not_modified"),
             delta("failed"),
+            load(),
         ));
     }
     for mut p in processes {
@@ -423,9 +430,9 @@ async fn main() {
         Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
     println!(
-        "| phase | wall (all due at once → every import has a new run) | worker CPU | CPU per feed | HTTP answers | runs |"
+        "| phase | wall (all due at once → every import has a new run) | worker CPU | CPU per feed | HTTP answers | runs | load (1, 5 min) at its end |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }

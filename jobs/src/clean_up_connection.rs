@@ -200,9 +200,9 @@ impl Session<'_> {
     }
 
     async fn delete(&mut self, calendar: &str, id: &str) -> Result<(), CleanupError> {
-        self.call(
-            |provider, token| async move { provider.delete_event(&token, calendar, id).await },
-        )
+        self.call(|provider, token| async move {
+            provider.delete_event(&token, calendar, id, None).await
+        })
         .await
     }
 

@@ -206,8 +206,8 @@ async fn delete(
     let provider = credentials.providers().get(connection.provider);
     credentials
         .with_token(connection, |token| {
-            let id = &event.id;
-            async move { provider.delete_event(&token, calendar, id).await }
+            let (id, etag) = (&event.id, event.etag.as_deref());
+            async move { provider.delete_event(&token, calendar, id, etag).await }
         })
         .await
 }

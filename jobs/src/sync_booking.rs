@@ -202,7 +202,8 @@ async fn push(
         delete_remote(credentials, connection, old, booking).await?;
     }
     let key = EventKey { booking_id: booking.id, connection_id: connection.id };
-    let remote_id = match current.filter(|e| e.calendar_id == calendar) {
+    let here = current.filter(|e| e.calendar_id == calendar);
+    let remote_id = match here {
         Some(e) if e.remote_id.is_some() => e.remote_id.clone(),
         // An earlier attempt may have made the event and never heard back (a worker killed
         // between the write and recording it, a timeout). Graph answers a create with the same
@@ -223,7 +224,8 @@ async fn push(
     let result = credentials
         .with_token(connection, |token| {
             let (event, calendar, remote_id) = (&event, &calendar, remote_id.as_deref());
-            async move { provider.upsert_event(&token, calendar, event, remote_id).await }
+            let etag = here.and_then(|e| e.remote_etag.as_deref()).filter(|_| remote_id.is_some());
+            async move { provider.upsert_event(&token, calendar, event, remote_id, etag).await }
         })
         .await;
     match result {
@@ -238,7 +240,13 @@ async fn push(
             );
             let events = [WebhookEvent::new("booking.synced", data)];
             store
-                .event_synced(booking.id, connection.id, &remote.id, booking.version, &events)
+                .event_synced(
+                    booking.id,
+                    connection.id,
+                    (&remote.id, remote.etag.as_deref()),
+                    booking.version,
+                    &events,
+                )
                 .await?;
             settle_external_edit(store, current).await?;
             Ok(())
@@ -314,7 +322,8 @@ async fn delete_remote(
     credentials
         .with_token(connection, |token| {
             let (calendar, remote_id) = (&event.calendar_id, &remote_id);
-            async move { provider.delete_event(&token, calendar, remote_id).await }
+            let etag = event.remote_etag.as_deref().filter(|_| event.remote_id.is_some());
+            async move { provider.delete_event(&token, calendar, remote_id, etag).await }
         })
         .await
 }

@@ -327,12 +327,14 @@ impl CalendarProvider {
     }
 
     /// Creates or updates the booking's event, idempotently (event id / transactionId).
+    /// `etag` is the one the last write answered (CalDAV's `If-Match`; the others ignore it).
     pub async fn upsert_event(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         draft: &EventDraft,
         remote_id: Option<&str>,
+        etag: Option<&str>,
     ) -> Result<RemoteEvent, ProviderError> {
         match self {
             Self::Google { api, .. } => {
@@ -341,7 +343,9 @@ impl CalendarProvider {
             Self::Microsoft { api, .. } => {
                 api.upsert_event(token, calendar_id, draft, remote_id).await
             }
-            Self::Caldav { api } => api.upsert_event(token, calendar_id, draft, remote_id).await,
+            Self::Caldav { api } => {
+                api.upsert_event(token, calendar_id, draft, remote_id, etag).await
+            }
         }
     }
 
@@ -359,17 +363,19 @@ impl CalendarProvider {
         }
     }
 
-    /// Deletes an event; one that is already gone counts as deleted.
+    /// Deletes an event; one that is already gone counts as deleted. `etag` as for
+    /// [`Self::upsert_event`].
     pub async fn delete_event(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         id: &str,
+        etag: Option<&str>,
     ) -> Result<(), ProviderError> {
         match self {
             Self::Google { api, .. } => api.delete_event(token, calendar_id, id).await,
             Self::Microsoft { api, .. } => api.delete_event(token, id).await,
-            Self::Caldav { api } => api.delete_event(token, calendar_id, id).await,
+            Self::Caldav { api } => api.delete_event(token, calendar_id, id, etag).await,
         }
     }
 

@@ -1,5 +1,5 @@
-//! Connecting Apple iCloud or another CalDAV calendar from the settings page: two forms (iCloud
-//! with its server filled in, any CalDAV server) posting to `POST /settings/connect/caldav`. The
+//! Connecting Apple iCloud or another CalDAV calendar from the settings page: one form rendered
+//! with two presets (iCloud with its server filled in, any CalDAV server) posting to `POST /settings/connect/caldav`. The
 //! account is discovered before anything is saved; a failure answers the settings page again
 //! with the message beside the form and what was typed kept, the password excepted.
 
@@ -57,49 +57,84 @@ pub struct CaldavForm {
     pub error: String,
 }
 
+/// What sets the two forms apart: one form, rendered with each preset.
+struct Preset {
+    kind: Kind,
+    title: &'static str,
+    /// How to get there, above the fields.
+    help: fn() -> Markup,
+    /// The server address filled in.
+    server: &'static str,
+    user_label: &'static str,
+    password_label: &'static str,
+}
+
+const PRESETS: [Preset; 2] = [
+    Preset {
+        kind: Kind::Icloud,
+        title: "Connect Apple iCloud",
+        help: icloud_help,
+        server: ICLOUD_SERVER,
+        user_label: "Apple ID",
+        password_label: "App-specific password",
+    },
+    Preset {
+        kind: Kind::Caldav,
+        title: "Connect another CalDAV calendar",
+        help: caldav_help,
+        server: "",
+        user_label: "User name",
+        password_label: "App password",
+    },
+];
+
+fn icloud_help() -> Markup {
+    html! {
+        ol.meta {
+            li { "Sign in at " a href=(APPLE_ID_URL) target="_blank" rel="noopener" { "appleid.apple.com" } "." }
+            li { "Under Sign-In and Security, choose App-Specific Passwords and make one named Kalends." }
+            li { "Enter your Apple ID and that password below." }
+        }
+    }
+}
+
+fn caldav_help() -> Markup {
+    html! {
+        p.meta { "Fastmail, Nextcloud, a company server: enter its CalDAV address, your user name and an app password." }
+    }
+}
+
 /// The two connect forms; `current` is the one submitted, shown open with its error.
 pub fn connect_forms(csrf: &str, current: Option<&CaldavForm>) -> Markup {
-    let open = |kind| current.is_some_and(|c| c.kind == kind);
-    let typed = |kind| current.filter(|c| c.kind == kind);
     html! {
         section.card id="connect-caldav" {
             h2 { "Apple iCloud or another CalDAV calendar" }
             p.meta { "These connect with an " strong { "app password" } ", never your account password: a password made for Kalends alone, which you can revoke at any time." }
-            details open[open(Kind::Icloud)] {
-                summary { "Connect Apple iCloud" }
-                ol.meta {
-                    li { "Sign in at " a href=(APPLE_ID_URL) target="_blank" rel="noopener" { "appleid.apple.com" } "." }
-                    li { "Under Sign-In and Security, choose App-Specific Passwords and make one named Kalends." }
-                    li { "Enter your Apple ID and that password below." }
-                }
-                (form(Kind::Icloud, csrf, typed(Kind::Icloud)))
-            }
-            details open[open(Kind::Caldav)] {
-                summary { "Connect another CalDAV calendar" }
-                p.meta { "Fastmail, Nextcloud, a company server: enter its CalDAV address, your user name and an app password." }
-                (form(Kind::Caldav, csrf, typed(Kind::Caldav)))
+            @for preset in &PRESETS {
+                (form(preset, csrf, current.filter(|c| c.kind == preset.kind)))
             }
         }
     }
 }
 
-fn form(kind: Kind, csrf: &str, typed: Option<&CaldavForm>) -> Markup {
-    let server = typed
-        .map_or(if kind == Kind::Icloud { ICLOUD_SERVER } else { "" }, |t| t.server_url.as_str());
+/// One preset's form, open with what was typed and its error when it was the one submitted.
+fn form(preset: &Preset, csrf: &str, typed: Option<&CaldavForm>) -> Markup {
+    let kind = preset.kind.as_str();
+    let server = typed.map_or(preset.server, |t| t.server_url.as_str());
     let username = typed.map_or("", |t| t.username.as_str());
-    let (user_label, password_label) = match kind {
-        Kind::Icloud => ("Apple ID", "App-specific password"),
-        Kind::Caldav => ("User name", "App password"),
-    };
     html! {
-        form.caldav method="post" action="/settings/connect/caldav" data-kind=(kind.as_str()) {
-            input type="hidden" name="csrf" value=(csrf);
-            input type="hidden" name="kind" value=(kind.as_str());
-            @if let Some(t) = typed { p.error-text role="alert" { (t.error) } }
-            label { "Server address" input type="url" name="server_url" required value=(server); }
-            label { (user_label) input type="text" name="username" required autocomplete="username" value=(username); }
-            label { (password_label) input type="password" name="password" required autocomplete="new-password"; }
-            div.actions { button.primary type="submit" { "Connect" } }
+        details open[typed.is_some()] {
+            summary { (preset.title) }
+            ((preset.help)())
+            form.caldav method="post" action="/settings/connect/caldav" data-kind=(kind) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="kind" value=(kind);
+                @if let Some(t) = typed { p.error-text role="alert" { (t.error) } }
+                label { "Server address" input type="url" name="server_url" required value=(server); }
+                label { (preset.user_label) input type="text" name="username" required autocomplete="username" value=(username); }
+                label { (preset.password_label) input type="password" name="password" required autocomplete="new-password"; }
+                div.actions { button.primary type="submit" { "Connect" } }
+            }
         }
     }
 }

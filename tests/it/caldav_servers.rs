@@ -2,6 +2,7 @@
 //! into the peers' venv, `KALENDS_TEST_PYTHON`), each on a free port with its own temp storage,
 //! behind a small Basic-auth proxy whose password a test can change (Xandikos has no auth of
 //! its own over plain HTTP; Radicale runs with `auth none` and takes the user name given).
+//! Self-contained: examples/caldav_bench.rs includes it too (`#[path]`).
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,8 +14,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-
-use crate::helpers::TempDir;
 
 /// The user every test server knows.
 pub const USER: &str = "ann";
@@ -38,13 +37,15 @@ pub struct CaldavServer {
     child: tokio::process::Child,
     proxy: tokio::task::JoinHandle<()>,
     http: reqwest::Client,
-    _dir: TempDir,
+    /// The server's storage, deleted when it stops.
+    dir: std::path::PathBuf,
 }
 
 impl Drop for CaldavServer {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
         self.proxy.abort();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -69,9 +70,10 @@ impl CaldavServer {
     /// Starts `server` with password `password` for [`USER`] and one calendar.
     pub async fn start(server: Server, password: &str) -> Option<Self> {
         let python = python()?;
-        let dir = TempDir::new();
+        let dir =
+            std::env::temp_dir().join(format!("kalends-caldav-{}", uuid::Uuid::now_v7().simple()));
         let port = free_port();
-        let storage = dir.0.join("storage");
+        let storage = dir.join("storage");
         std::fs::create_dir_all(&storage).unwrap();
         let mut command = tokio::process::Command::new(python);
         match server {
@@ -143,7 +145,7 @@ impl CaldavServer {
             child,
             proxy,
             http: reqwest::Client::new(),
-            _dir: dir,
+            dir,
         };
         if server == Server::Radicale {
             let made = started.request("MKCALENDAR", &started.calendar.clone(), None).await;

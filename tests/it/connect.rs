@@ -56,7 +56,7 @@ impl Browser {
         answer(self.manual.get(url).send().await.unwrap()).await
     }
 
-    async fn post(&self, url: &str, form: &[(&str, &str)], follow: bool) -> Answer {
+    pub(crate) async fn post(&self, url: &str, form: &[(&str, &str)], follow: bool) -> Answer {
         let client = if follow { &self.follow } else { &self.manual };
         answer(client.post(url).form(form).send().await.unwrap()).await
     }

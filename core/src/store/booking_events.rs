@@ -150,6 +150,8 @@ pub struct BookingEvent {
     pub calendar_id: String,
     /// The provider's id, once known.
     pub remote_id: Option<String>,
+    /// The etag its last write answered (CalDAV's `If-Match`), when the provider gave one.
+    pub remote_etag: Option<String>,
     /// Where it stands.
     pub state: EventState,
     /// The booking version it holds.
@@ -171,6 +173,7 @@ struct EventRow {
     provider: String,
     calendar_id: String,
     remote_id: Option<String>,
+    remote_etag: Option<String>,
     state: String,
     synced_version: Option<i64>,
     last_error: Option<String>,
@@ -194,6 +197,7 @@ impl TryFrom<EventRow> for BookingEvent {
             provider: r.provider.parse().map_err(|_| bad("provider"))?,
             calendar_id: r.calendar_id,
             remote_id: r.remote_id,
+            remote_etag: r.remote_etag,
             state: EventState::parse(&r.state).ok_or_else(|| bad("state"))?,
             synced_version: r.synced_version,
             last_error: r.last_error,
@@ -209,7 +213,7 @@ impl Store {
     pub async fn booking_events(&self, booking_id: Uuid) -> Result<Vec<BookingEvent>, StoreError> {
         let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.state, \
+                "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.remote_etag, e.state, \
                  e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at FROM booking_events e \
                  JOIN connections c ON c.id = e.connection_id WHERE e.booking_id = $1 ORDER BY c.created_at, c.id",
             )
@@ -227,7 +231,7 @@ impl Store {
     ) -> Result<Vec<BookingEvent>, StoreError> {
         let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.state, \
+                "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.remote_etag, e.state, \
                  e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at FROM booking_events e \
                  JOIN connections c ON c.id = e.connection_id WHERE e.connection_id = $1 AND e.state <> 'deleted' \
                  ORDER BY e.booking_id",
@@ -281,15 +285,15 @@ impl Store {
         &self,
         booking_id: Uuid,
         connection_id: Uuid,
-        remote_id: &str,
+        (remote_id, etag): (&str, Option<&str>),
         version: i64,
         events: &[WebhookEvent],
     ) -> Result<(), StoreError> {
         let at = now();
         update_with_events!(self, events, at, |tx| {
             sqlx::query_as(
-                "UPDATE booking_events SET remote_id = $1, state = 'synced', synced_version = $2, last_error = NULL, \
-                 synced_at = $3, updated_at = $3 WHERE booking_id = $4 AND connection_id = $5 \
+                "UPDATE booking_events SET remote_id = $1, remote_etag = $6, state = 'synced', synced_version = $2, \
+                 last_error = NULL, synced_at = $3, updated_at = $3 WHERE booking_id = $4 AND connection_id = $5 \
                  AND (synced_version IS NULL OR synced_version <= $2) RETURNING tenant_id",
             )
             .bind(remote_id)
@@ -297,6 +301,7 @@ impl Store {
             .bind(at)
             .bind(booking_id)
             .bind(connection_id)
+            .bind(etag)
             .fetch_optional(&mut *tx)
             .await?
         });

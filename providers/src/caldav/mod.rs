@@ -8,8 +8,9 @@
 //!   answers a dead grant, so the connection becomes `needs_reauth` like a revoked OAuth grant.
 //! - Calendars are named by their absolute collection URL (iCloud's live on a per-account host).
 //! - A booking is one resource `{uid}.ics`, the uid being its [`EventKey`]'s stable id:
-//!   created with `If-None-Match: *`, changed and deleted with `If-Match`; a 412 re-reads and
-//!   converges, and a create whose answer was lost finds its resource where it was made.
+//!   created with `If-None-Match: *`, changed and deleted with `If-Match` on the etag its last
+//!   write answered (stored beside the remote id; read by PROPFIND only when not known); a 412
+//!   re-reads and converges, and a create whose answer was lost finds its resource where it was made.
 //! - Import: `sync-collection` (RFC 6578) from the stored token; a refused token (403 or 412,
 //!   depending on the server) or a change the token cannot describe occurrence by occurrence (a
 //!   recurring event, an outside event deleted) asks for a full listing of the window
@@ -172,13 +173,15 @@ impl CaldavCalendar {
     }
 
     /// Writes the booking's resource: created with `If-None-Match: *`, else updated with
-    /// `If-Match`; a 412 (someone else's change, or a create whose answer was lost) re-reads.
+    /// `If-Match` on `etag` (the one its last write answered; read first when not known); a 412
+    /// (someone else's change, or a create whose answer was lost) re-reads.
     pub async fn upsert_event(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         draft: &EventDraft,
         remote_id: Option<&str>,
+        etag: Option<&str>,
     ) -> Result<RemoteEvent, ProviderError> {
         let account = Account::from_token(token)?;
         let (dav, collection) = self.collection(&account, calendar_id)?;
@@ -187,8 +190,13 @@ impl CaldavCalendar {
         let href = format!("{collection}{name}");
         let body = ics::resource(draft, &uid, Utc::now());
         let mut known = remote_id.is_some();
+        let mut stored = etag.filter(|_| known).map(str::to_owned);
         for _ in 0..CONDITIONAL_ATTEMPTS {
-            let etag = if known { etag_of(&dav, &href).await? } else { None };
+            let etag = match stored.take() {
+                Some(etag) => Some(etag),
+                None if known => etag_of(&dav, &href).await?,
+                None => None,
+            };
             let written = match &etag {
                 None => dav.request(PutResource::new(&href).create(body.as_str(), ICS)).await,
                 Some(etag) => {
@@ -233,18 +241,25 @@ impl CaldavCalendar {
         Ok(fetched.into_iter().flat_map(|(_, read)| read.events).find(|e| e.id == id))
     }
 
-    /// Deletes the resource behind `id` with `If-Match`; one already gone counts as deleted.
+    /// Deletes the resource behind `id` with `If-Match` on `etag` (read first when not known);
+    /// one already gone counts as deleted.
     pub async fn delete_event(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         id: &str,
+        etag: Option<&str>,
     ) -> Result<(), ProviderError> {
         let account = Account::from_token(token)?;
         let (dav, collection) = self.collection(&account, calendar_id)?;
         let href = format!("{collection}{}", id.split('#').next().unwrap_or(id));
+        let mut stored = etag.map(str::to_owned);
         for _ in 0..CONDITIONAL_ATTEMPTS {
-            let Some(etag) = etag_of(&dav, &href).await? else { return Ok(()) };
+            let known = match stored.take() {
+                Some(etag) => Some(etag),
+                None => etag_of(&dav, &href).await?,
+            };
+            let Some(etag) = known else { return Ok(()) };
             match dav.request(Delete::new(&href).with_etag(etag)).await {
                 Ok(_) => return Ok(()),
                 Err(WebDavError::BadStatusCode(StatusCode::NOT_FOUND)) => return Ok(()),
