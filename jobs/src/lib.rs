@@ -23,6 +23,7 @@ pub mod scheduler;
 pub mod send_alert;
 pub mod send_reminder;
 pub mod sync_booking;
+pub mod sync_bookings;
 pub mod watch_calendars;
 pub mod worker;
 
