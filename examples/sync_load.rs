@@ -628,7 +628,8 @@ async fn main() {
     let sqlite = args.database_url.starts_with("sqlite");
     // Embedded (SQLite): one process does it all.
     let first = if sqlite { vec!["serve"] } else { vec!["serve", "--role", "api"] };
-    let mut processes: Vec<Child> = vec![kalends(&args, &dir, port, &queue).args(first).spawn().unwrap()];
+    let mut processes: Vec<Child> =
+        vec![kalends(&args, &dir, port, &queue).args(first).spawn().unwrap()];
     wait_ready(&base).await;
     for _ in 0..if sqlite { 0 } else { 2 } {
         processes.push(

@@ -141,7 +141,8 @@ async fn converge_one<'a>(
             connections.iter().filter(|c| booking.data.staff_ids.contains(&c.staff_id)).collect()
         }
     };
-    let existing: Vec<&BookingEvent> = events.iter().filter(|e| e.booking_id == booking.id).collect();
+    let existing: Vec<&BookingEvent> =
+        events.iter().filter(|e| e.booking_id == booking.id).collect();
     let On { store, credentials, tenant, record } = on;
     let run = converge_read(store, credentials, tenant, booking, &targets, &existing, record).await;
     (booking, run)

@@ -599,7 +599,8 @@ async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_
     let held = chrono::Utc::now() + chrono::Duration::seconds(2);
     let held = chrono::DateTime::from_timestamp_micros(held.timestamp_micros()).unwrap();
     assert!(app.store.lease_booking_sync(ids[0], held).await.unwrap());
-    let job = kalends_core::job::Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.clone() };
+    let job =
+        kalends_core::job::Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.clone() };
     app.store.enqueue(&job).await.unwrap();
     let titles = |events: &[Value], field: &str| {
         let mut titles: Vec<String> =

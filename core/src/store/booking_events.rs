@@ -295,7 +295,8 @@ impl Store {
             return Ok(());
         }
         let at = now();
-        let recorded = with_pool!(self, |pool| async {
+        let recorded = with_pool!(self, |pool| {
+            async {
             let mut tx = pool.begin().await?;
             let mut events = Vec::new();
             for event in synced {
@@ -319,7 +320,8 @@ impl Store {
             tx.commit().await?;
             Ok::<usize, StoreError>(recorded)
         }
-        .await)?;
+        .await
+        })?;
         if recorded > 0 {
             self.outbox_signal.notify_one();
         }

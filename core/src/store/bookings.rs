@@ -589,8 +589,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let list = super::placeholders(2, ids.len());
-        let sql =
-            format!("SELECT {COLUMNS} FROM bookings WHERE tenant_id = $1 AND id IN ({list}) ORDER BY id");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM bookings WHERE tenant_id = $1 AND id IN ({list}) ORDER BY id"
+        );
         let links_sql = format!(
             "SELECT booking_id, staff_id FROM booking_staff WHERE tenant_id = $1 \
              AND booking_id IN ({list}) ORDER BY booking_id, position"

@@ -81,7 +81,8 @@ impl Store {
             rows.join(", ")
         );
         with_pool!(self, |pool| {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(now());
+            let mut query =
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(now());
             for (booking_id, version, kind) in attempts {
                 query = query.bind(Uuid::now_v7()).bind(booking_id).bind(version).bind(*kind);
             }

@@ -287,7 +287,8 @@ impl Store {
             super::placeholders(4, keys.len())
         );
         let renewed = with_pool!(self, |pool| {
-            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(until).bind(held).bind(now());
+            let mut query =
+                sqlx::query(AssertSqlSafe(sql.as_str())).bind(until).bind(held).bind(now());
             for key in keys {
                 query = query.bind(key);
             }
