@@ -198,8 +198,9 @@ mod tests {
             OutboxEntry { id: 7, job: "{}".into(), created_at: chrono::Utc::now(), run_at: None },
         ];
         let items = together(&rows);
-        let seen: Vec<(i64, Option<(Job, Vec<i64>)>)> =
-            items.into_iter().map(|(row, item)| (row.id, item.ok())).collect();
+        // Each row an item stands where, with its job and the rows it carries.
+        type Seen = (i64, Option<(Job, Vec<i64>)>);
+        let seen: Vec<Seen> = items.into_iter().map(|(row, item)| (row.id, item.ok())).collect();
         let batch = Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(3)] };
         assert_eq!(
             seen,
