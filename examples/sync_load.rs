@@ -7,6 +7,9 @@
 //!    insert) minus the moment the client received the booking's 2xx; p50 and p99;
 //! 2. throughput: a burst of bookings created as fast as the API takes them; bookings synced per
 //!    second = burst / (last `synced_at` - first request);
+//!    the API's own rate (the burst over the time its last 2xx arrived) beside it; with
+//!    `pg_stat_statements` loaded in the server, the statements PostgreSQL ran from the burst's
+//!    first request to its last sync, per booking (the top ones on stderr);
 //! 3. ceiling: raw event inserts per second from a tight client (16 at a time) straight to the
 //!    same sandbox, in the same run;
 //! 4. full import: a Google calendar holding `--import-events` events (seeded at the sandbox) is
@@ -22,6 +25,9 @@
 //!    each change's own delay (p50, p99), the change listings the sandbox served meanwhile, and
 //!    how many of those connections the scheduler claimed meanwhile (0: every import came from a
 //!    notification). `0` skips it.
+//!
+//! With `--database-url sqlite://...` (and no Redis) it runs Kalends embedded instead, one
+//! process doing all of it, and measures phases 1-3 only.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example sync_load -- \
@@ -85,8 +91,14 @@ fn args() -> Args {
             other => panic!("unknown flag {other}"),
         }
     }
-    assert!(args.database_url.starts_with("postgres"), "--database-url postgres://... is required");
-    assert!(!args.redis_url.is_empty(), "--redis-url is required");
+    assert!(
+        args.database_url.starts_with("postgres") || args.database_url.starts_with("sqlite"),
+        "--database-url postgres://... or sqlite://... is required"
+    );
+    assert!(
+        !args.redis_url.is_empty() || args.database_url.starts_with("sqlite"),
+        "--redis-url is required on PostgreSQL"
+    );
     args
 }
 
@@ -110,7 +122,6 @@ fn kalends(args: &Args, dir: &std::path::Path, port: u16, queue: &str) -> Comman
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir)
         .env("KALENDS_DATABASE_URL", &args.database_url)
-        .env("KALENDS_REDIS_URL", &args.redis_url)
         .env("KALENDS_JOBS__QUEUE", queue)
         .env("KALENDS_LISTEN", format!("127.0.0.1:{port}"))
         .env("KALENDS_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
@@ -126,6 +137,9 @@ fn kalends(args: &Args, dir: &std::path::Path, port: u16, queue: &str) -> Comman
         .env("KALENDS_IMPORT__SCHEDULER_INTERVAL_SECS", "300")
         .stdin(Stdio::null())
         .stdout(Stdio::null());
+    if !args.redis_url.is_empty() {
+        cmd.env("KALENDS_REDIS_URL", &args.redis_url);
+    }
     if args.lift_budgets {
         for key in [
             "KALENDS_SYNC__GOOGLE_REQUESTS_PER_MINUTE_PER_ACCOUNT",
@@ -214,16 +228,28 @@ async fn create(
 }
 
 /// `synced_at` of every booking event, once all of `ids` are synced.
-async fn synced(pool: &sqlx::PgPool, ids: &[Uuid]) -> HashMap<Uuid, DateTime<Utc>> {
+async fn synced(db: &Db, ids: &[Uuid]) -> HashMap<Uuid, DateTime<Utc>> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT booking_id, synced_at FROM booking_events WHERE state = 'synced' AND booking_id = ANY($1)",
-        )
-        .bind(ids)
-        .fetch_all(pool)
-        .await
-        .unwrap();
+        let rows: Vec<(Uuid, DateTime<Utc>)> = match db {
+            Db::Postgres(pool) => sqlx::query_as(
+                "SELECT booking_id, synced_at FROM booking_events WHERE state = 'synced' AND booking_id = ANY($1)",
+            )
+            .bind(ids)
+            .fetch_all(pool)
+            .await
+            .unwrap(),
+            Db::Sqlite(pool) => {
+                let wanted: std::collections::HashSet<&Uuid> = ids.iter().collect();
+                let all: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT booking_id, synced_at FROM booking_events WHERE state = 'synced'",
+                )
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                all.into_iter().filter(|(id, _)| wanted.contains(id)).collect()
+            }
+        };
         if rows.len() >= ids.len() {
             return rows.into_iter().collect();
         }
@@ -235,6 +261,45 @@ async fn synced(pool: &sqlx::PgPool, ids: &[Uuid]) -> HashMap<Uuid, DateTime<Utc
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The benchmark's own connection to Kalends' database.
+enum Db {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// Empties `pg_stat_statements` when the server has it loaded (`shared_preload_libraries`);
+/// `false` when it does not (statements are then not counted).
+async fn reset_statements(db: &Db) -> bool {
+    let Db::Postgres(pool) = db else { return false };
+    let made = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").execute(pool).await;
+    made.is_ok() && sqlx::query("SELECT pg_stat_statements_reset()").execute(pool).await.is_ok()
+}
+
+/// The statements PostgreSQL ran in this database since [`reset_statements`], leaving out the
+/// benchmark's own (its polling of `booking_events` and these readings); the 25 most frequent on
+/// stderr, with their calls and mean time.
+async fn statements_since_reset(db: &Db, counting: bool) -> Option<i64> {
+    let Db::Postgres(pool) = db else { return None };
+    if !counting {
+        return None;
+    }
+    let mine = "query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE 'SELECT booking_id, synced_at FROM booking_events%'";
+    let rows: Vec<(i64, f64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT calls, mean_exec_time, query FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND {mine} \
+         ORDER BY calls DESC"
+    )))
+    .fetch_all(pool)
+    .await
+    .ok()?;
+    for (calls, mean, query) in rows.iter().take(25) {
+        let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
+        let query: String = query.chars().take(150).collect();
+        eprintln!("sync_load: {calls:>7} calls {mean:>7.3} ms  {query}");
+    }
+    Some(rows.iter().map(|(calls, _, _)| calls).sum())
 }
 
 /// Raw inserts per second against the sandbox, 16 at a time, for `seconds`.
@@ -560,10 +625,13 @@ async fn main() {
         .as_str()
         .unwrap()
         .to_owned();
+    let sqlite = args.database_url.starts_with("sqlite");
+    // Embedded (SQLite): one process does it all.
+    let first = if sqlite { vec!["serve"] } else { vec!["serve", "--role", "api"] };
     let mut processes: Vec<Child> =
-        vec![kalends(&args, &dir, port, &queue).args(["serve", "--role", "api"]).spawn().unwrap()];
+        vec![kalends(&args, &dir, port, &queue).args(first).spawn().unwrap()];
     wait_ready(&base).await;
-    for _ in 0..2 {
+    for _ in 0..if sqlite { 0 } else { 2 } {
         processes.push(
             kalends(&args, &dir, port, &queue).args(["serve", "--role", "worker"]).spawn().unwrap(),
         );
@@ -581,7 +649,11 @@ async fn main() {
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_owned())
         .collect();
-    let pool = sqlx::PgPool::connect(&args.database_url).await.unwrap();
+    let db = if sqlite {
+        Db::Sqlite(sqlx::SqlitePool::connect(&args.database_url).await.unwrap())
+    } else {
+        Db::Postgres(sqlx::PgPool::connect(&args.database_url).await.unwrap())
+    };
 
     // 1. Latency at a fixed rate (open loop).
     phase("latency");
@@ -597,7 +669,7 @@ async fn main() {
     }
     let sent: Vec<(Uuid, DateTime<Utc>)> = tasks.join_all().await;
     let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
-    let at = synced(&pool, &ids).await;
+    let at = synced(&db, &ids).await;
     let mut latencies: Vec<f64> = sent
         .iter()
         .map(|(id, t)| (at[id] - *t).num_microseconds().unwrap_or(0) as f64 / 1000.0)
@@ -606,6 +678,7 @@ async fn main() {
 
     // 2. Throughput: a burst, as fast as the API takes it.
     phase("burst");
+    let counting = reset_statements(&db).await;
     let burst_start = Utc::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = tokio::task::JoinSet::new();
@@ -621,27 +694,40 @@ async fn main() {
             made
         });
     }
-    let burst: Vec<Uuid> = tasks.join_all().await.into_iter().map(|(id, _)| id).collect();
-    let burst_at = synced(&pool, &burst).await;
+    let made: Vec<(Uuid, DateTime<Utc>)> = tasks.join_all().await;
+    let accepted = made.iter().map(|(_, at)| *at).max().unwrap_or(burst_start);
+    let burst: Vec<Uuid> = made.into_iter().map(|(id, _)| id).collect();
+    let burst_at = synced(&db, &burst).await;
+    let statements = statements_since_reset(&db, counting).await;
     let last = burst_at.values().max().copied().unwrap_or(burst_start);
-    let throughput =
-        args.burst as f64 / ((last - burst_start).num_milliseconds().max(1) as f64 / 1000.0);
+    let per_second = |until: DateTime<Utc>| {
+        args.burst as f64 / ((until - burst_start).num_milliseconds().max(1) as f64 / 1000.0)
+    };
+    let throughput = per_second(last);
+    let api_rate = per_second(accepted);
+    let statements_per_booking = statements.map(|n| n as f64 / args.burst as f64);
 
     // 3. The sandbox's own ceiling, same run.
     phase("ceiling");
     let ceiling = ceiling(&base, 10).await;
 
-    // 4. A full import of a big calendar.
-    phase("full import");
-    let worker_pids: Vec<u32> = processes[1..].iter().filter_map(Child::id).collect();
-    let (import_seconds, peak_before, peak_after) =
-        full_import(&base, &key, &pool, &worker_pids, args.import_events).await;
-
-    // 5. Incremental imports: one change in each of many calendars, told by push notifications.
-    phase("incremental imports");
-    let incremental = match args.import_connections {
-        0 => None,
-        n => Some(incremental_import(&base, &key, &pool, n).await),
+    // 4. A full import of a big calendar (PostgreSQL only).
+    let (import_seconds, peak_before, peak_after, incremental) = match &db {
+        Db::Postgres(pool) => {
+            phase("full import");
+            let worker_pids: Vec<u32> = processes[1..].iter().filter_map(Child::id).collect();
+            let (seconds, before, after) =
+                full_import(&base, &key, pool, &worker_pids, args.import_events).await;
+            // 5. Incremental imports: one change in each of many calendars, told by push
+            // notifications.
+            phase("incremental imports");
+            let incremental = match args.import_connections {
+                0 => None,
+                n => Some(incremental_import(&base, &key, pool, n).await),
+            };
+            (Some(seconds), Some(before), Some(after), incremental)
+        }
+        Db::Sqlite(_) => (None, None, None, None),
     };
     let field = |f: fn(&Incremental) -> Value| incremental.as_ref().map_or(Value::Null, f);
     println!(
@@ -651,6 +737,7 @@ async fn main() {
             "latency_p50_ms": percentile(&latencies, 50.0), "latency_p99_ms": percentile(&latencies, 99.0),
             "latency_max_ms": latencies.last(),
             "burst": args.burst, "synced_per_s": throughput, "sandbox_inserts_per_s": ceiling,
+            "api_created_per_s": api_rate, "statements_per_booking": statements_per_booking,
             "share_of_ceiling": throughput / ceiling,
             "import_events": args.import_events, "import_seconds": import_seconds,
             "worker_peak_mib_before_import": peak_before, "worker_peak_mib_after_import": peak_after,

@@ -17,6 +17,14 @@ pub enum Job {
         /// The booking.
         booking_id: Uuid,
     },
+    /// [`Job::SyncBooking`] for several bookings of one tenant in one run: what the outbox relay
+    /// makes of the syncs of a tenant that it moves to the queue together.
+    SyncBookings {
+        /// Owner of the bookings.
+        tenant_id: Uuid,
+        /// The bookings, each once.
+        booking_ids: Vec<Uuid>,
+    },
     /// Remove a cancelled booking from the calendars it was pushed to.
     DeleteBooking {
         /// Owner of the booking.
@@ -141,6 +149,7 @@ impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::SyncBooking { .. } => "sync_booking",
+            Job::SyncBookings { .. } => "sync_bookings",
             Job::DeleteBooking { .. } => "delete_booking",
             Job::ImportFeed { .. } => "import_feed",
             Job::NotifyCustomer { .. } => "notify_customer",

@@ -163,6 +163,13 @@ impl JobHandler for KalendsJobs {
         {
             tracing::warn!(error = %e, "could not mark the booking's pending events failed");
         }
+        if let Job::SyncBookings { booking_ids, .. } = job {
+            for booking_id in booking_ids {
+                if let Err(e) = self.store.fail_pending_events(*booking_id, error).await {
+                    tracing::warn!(error = %e, "could not mark the booking's pending events failed");
+                }
+            }
+        }
         if let Job::CleanUpConnection { cleanup_id, .. } = job {
             crate::clean_up_connection::give_up(&self.store, *cleanup_id, error).await;
         }
@@ -175,6 +182,9 @@ impl JobHandler for KalendsJobs {
         let run: BoxedRun<'_> = match job {
             Job::SyncBooking { tenant_id, booking_id } => {
                 Box::pin(crate::sync_booking::run(store, credentials, *tenant_id, *booking_id))
+            }
+            Job::SyncBookings { tenant_id, booking_ids } => {
+                Box::pin(crate::sync_bookings::run(store, credentials, *tenant_id, booking_ids))
             }
             Job::DeleteBooking { tenant_id, booking_id } => {
                 Box::pin(crate::delete_booking::run(store, credentials, *tenant_id, *booking_id))

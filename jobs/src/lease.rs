@@ -28,10 +28,37 @@ pub(crate) fn hold<'a, T: Send + 'a>(
     store: &'a Store,
     lease: &'a Lease,
     key: LeaseKey<'a>,
-    mut held: DateTime<Utc>,
+    held: DateTime<Utc>,
     length: Duration,
     work: impl Future<Output = T> + Send + 'a,
 ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a {
+    let renew = move |held, until| store.renew_lease(lease, key, held, until);
+    hold_with(renew, held, length, work)
+}
+
+/// [`hold`] for the leases on several `keys` taken together ([`Store::take_leases`]): renewed
+/// together, and lost together when any one of them is.
+pub(crate) fn hold_many<'a, T: Send + 'a>(
+    store: &'a Store,
+    lease: &'a Lease,
+    keys: &'a [uuid::Uuid],
+    held: DateTime<Utc>,
+    length: Duration,
+    work: impl Future<Output = T> + Send + 'a,
+) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a {
+    let renew = move |held, until| store.renew_leases(lease, keys, held, until);
+    hold_with(renew, held, length, work)
+}
+
+fn hold_with<'a, T: Send + 'a, R>(
+    renew_lease: impl Fn(DateTime<Utc>, DateTime<Utc>) -> R + Send + 'a,
+    mut held: DateTime<Utc>,
+    length: Duration,
+    work: impl Future<Output = T> + Send + 'a,
+) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a
+where
+    R: Future<Output = Result<bool, StoreError>> + Send + 'a,
+{
     let mut work = Box::pin(work);
     async move {
         let mut renew = tokio::time::interval((length / 3).max(Duration::from_millis(10)));
@@ -41,7 +68,7 @@ pub(crate) fn hold<'a, T: Send + 'a>(
                 done = &mut work => return Ok(Some(done)),
                 _ = renew.tick() => {
                     let until = lease_end(length);
-                    if !store.renew_lease(lease, key, held, until).await? {
+                    if !renew_lease(held, until).await? {
                         return Ok(None);
                     }
                     held = until;

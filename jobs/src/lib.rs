@@ -25,6 +25,7 @@ pub mod send_alert;
 pub mod send_reminder;
 pub mod send_settings_link;
 pub mod sync_booking;
+pub mod sync_bookings;
 pub mod update_checklists;
 pub mod watch_calendars;
 pub mod worker;

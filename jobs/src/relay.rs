@@ -9,11 +9,19 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use kalends_core::Store;
+use kalends_core::job::Job;
+use kalends_core::store::OutboxEntry;
 use tokio_util::sync::CancellationToken;
 
 use crate::{JobQueue, QueuedJob};
 
 const BATCH: u32 = 100;
+
+/// How long the relay gathers rows after a round that moved several.
+const GATHER: Duration = Duration::from_millis(10);
+
+/// The most bookings one `SyncBookings` job carries.
+const SYNC_BATCH: usize = 50;
 const LEASE: Duration = Duration::from_secs(30);
 
 /// Moves outbox rows to the queue.
@@ -44,6 +52,15 @@ impl Relay {
         loop {
             match self.relay_once().await {
                 Ok(n) if n as u32 >= BATCH => continue,
+                // Busy (rows came faster than one at a time): gather a moment before the next
+                // round, so a burst moves in batches (see `together`); one row at a time goes at
+                // once.
+                Ok(n) if n > 1 => {
+                    tokio::select! {
+                        () = tokio::time::sleep(GATHER) => continue,
+                        () = shutdown.cancelled() => return,
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox relay round failed; will retry"),
             }
@@ -60,9 +77,9 @@ impl Relay {
         let rows = self.store.claim_outbox(BATCH, LEASE).await?;
         let mut done = Vec::with_capacity(rows.len());
         let mut result = Ok(());
-        for row in &rows {
-            match row.decode() {
-                Ok(job) => {
+        for (row, item) in together(&rows) {
+            match item {
+                Ok((job, carried)) => {
                     let item = QueuedJob::new(job, row.created_at.timestamp_millis());
                     let delay = row
                         .run_at
@@ -73,15 +90,16 @@ impl Relay {
                         result = Err(e);
                         break;
                     }
+                    done.extend(carried);
                 }
                 Err(e) => {
                     let error =
                         format!("outbox row {} is not a job this version understands: {e}", row.id);
                     tracing::error!(%error, "unreadable outbox row recorded as a failed job");
                     self.store.record_job_failure("unknown", &row.job, &error, 0).await?;
+                    done.push(row.id);
                 }
             }
-            done.push(row.id);
         }
         if !done.is_empty() {
             self.store.complete_outbox(&done).await?;
@@ -93,5 +111,126 @@ impl Relay {
             }
         }
         result.map_err(Into::into).map(|()| done.len())
+    }
+}
+
+/// What one queue item carries: its job and the outbox rows it stands for.
+type Item = Result<(Job, Vec<i64>), serde_json::Error>;
+
+/// The queue items for `rows` (in order), each beside the row it stands where: the
+/// `SyncBooking`s of one tenant that are due now travel together as one `SyncBookings` (up to
+/// [`SYNC_BATCH`] bookings, each once) where the first of them stood, so a burst of bookings is
+/// synced in batches; one alone stays a `SyncBooking`. Nothing is lost or promised twice: each
+/// row's booking is in exactly one item, and the rows are deleted once their item is queued.
+fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
+    let mut items: Vec<(&OutboxEntry, Item)> = Vec::with_capacity(rows.len());
+    // The open batch of each tenant: its item's index.
+    let mut open: std::collections::HashMap<uuid::Uuid, usize> = Default::default();
+    for row in rows {
+        let job = match row.decode() {
+            Ok(job) => job,
+            Err(e) => {
+                items.push((row, Err(e)));
+                continue;
+            }
+        };
+        let (tenant_id, booking_id) = match job {
+            Job::SyncBooking { tenant_id, booking_id } if row.run_at.is_none() => {
+                (tenant_id, booking_id)
+            }
+            job => {
+                items.push((row, Ok((job, vec![row.id]))));
+                continue;
+            }
+        };
+        let batch = open.get(&tenant_id).and_then(|&at| match &mut items[at].1 {
+            Ok((job, carried)) => Some((job, carried)),
+            Err(_) => None,
+        });
+        let Some((job, carried)) = batch else {
+            open.insert(tenant_id, items.len());
+            items.push((row, Ok((Job::SyncBooking { tenant_id, booking_id }, vec![row.id]))));
+            continue;
+        };
+        if let Job::SyncBooking { booking_id: first, .. } = *job {
+            *job = Job::SyncBookings { tenant_id, booking_ids: vec![first] };
+        }
+        let mut full = false;
+        if let Job::SyncBookings { booking_ids, .. } = job {
+            if !booking_ids.contains(&booking_id) {
+                booking_ids.push(booking_id);
+            }
+            full = booking_ids.len() >= SYNC_BATCH;
+        }
+        carried.push(row.id);
+        if full {
+            // The next one opens another.
+            open.remove(&tenant_id);
+        }
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn row(id: i64, job: &Job, run_at: Option<chrono::DateTime<chrono::Utc>>) -> OutboxEntry {
+        let job = serde_json::to_string(job).unwrap();
+        OutboxEntry { id, job, created_at: chrono::Utc::now(), run_at }
+    }
+
+    #[test]
+    fn a_tenants_syncs_moved_together_travel_as_one_batch_and_everything_else_as_it_came() {
+        let (ann, bo) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let b = |n: u128| Uuid::from_u128(100 + n);
+        let sync = |tenant_id, booking_id| Job::SyncBooking { tenant_id, booking_id };
+        let notify = Job::NotifyCustomer { tenant_id: ann, booking_id: b(1), resend: false };
+        let later = chrono::Utc::now() + chrono::Duration::hours(1);
+        let rows = [
+            row(1, &sync(ann, b(1)), None),
+            row(2, &notify, None),
+            row(3, &sync(bo, b(2)), None),
+            row(4, &sync(ann, b(3)), None),
+            row(5, &sync(ann, b(1)), None),
+            row(6, &sync(ann, b(4)), Some(later)),
+            OutboxEntry { id: 7, job: "{}".into(), created_at: chrono::Utc::now(), run_at: None },
+        ];
+        let items = together(&rows);
+        // Each row an item stands where, with its job and the rows it carries.
+        type Seen = (i64, Option<(Job, Vec<i64>)>);
+        let seen: Vec<Seen> = items.into_iter().map(|(row, item)| (row.id, item.ok())).collect();
+        let batch = Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(3)] };
+        assert_eq!(
+            seen,
+            [
+                (1, Some((batch, vec![1, 4, 5]))),
+                (2, Some((notify, vec![2]))),
+                (3, Some((sync(bo, b(2)), vec![3]))),
+                (6, Some((sync(ann, b(4)), vec![6]))),
+                (7, None),
+            ],
+            "each row in exactly one item; a delayed sync and another tenant's go on their own"
+        );
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_its_share_of_bookings() {
+        let tenant_id = Uuid::from_u128(1);
+        let rows: Vec<OutboxEntry> = (0..SYNC_BATCH as i64 + 3)
+            .map(|n| {
+                let job = Job::SyncBooking { tenant_id, booking_id: Uuid::from_u128(n as u128) };
+                row(n, &job, None)
+            })
+            .collect();
+        let sizes: Vec<usize> = together(&rows)
+            .into_iter()
+            .map(|(_, item)| match item.unwrap().0 {
+                Job::SyncBookings { booking_ids, .. } => booking_ids.len(),
+                _ => 1,
+            })
+            .collect();
+        assert_eq!(sizes, [SYNC_BATCH, 3]);
     }
 }

@@ -7,13 +7,14 @@
 //! so a retry after a crash finds what it was doing. A target that fails transiently makes the
 //! whole job retry; the targets already written are skipped by their synced version.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use kalends_core::calendar_item::{Audience, CalendarItem};
 use kalends_core::domain::{
     Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
-use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED, Lease};
+use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED, Lease, SyncedEvent};
 use kalends_core::webhooks::{WebhookEvent, booking_sync_data};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
@@ -37,7 +38,7 @@ pub async fn run(
 
 /// What went wrong across the targets; the worst decides the job's answer.
 #[derive(Default)]
-struct Failures {
+pub(crate) struct Failures {
     transient: Option<(String, Option<Duration>)>,
     permanent: Option<String>,
 }
@@ -60,7 +61,18 @@ impl Failures {
         }
     }
 
-    fn answer(self) -> Result<(), JobError> {
+    /// Adds what went wrong for another booking of the same run.
+    pub(crate) fn merge(&mut self, other: Failures) {
+        if let Some((message, hint)) = other.transient {
+            let longest = self.transient.as_ref().and_then(|(_, h)| *h).max(hint);
+            self.transient = Some((message, longest));
+        }
+        if let Some(message) = other.permanent {
+            self.permanent.get_or_insert(message);
+        }
+    }
+
+    pub(crate) fn answer(self) -> Result<(), JobError> {
         match (self.transient, self.permanent) {
             (Some((message, retry_after)), _) => {
                 Err(JobError::transient_after(message, retry_after))
@@ -105,7 +117,7 @@ pub(crate) async fn converge(
 
 /// How long one sync of a booking holds its lease without renewing it (a killed worker's lease
 /// runs out after this); a running sync renews it every third of it.
-const LEASE: Duration = Duration::from_secs(60);
+pub(crate) const LEASE: Duration = Duration::from_secs(60);
 
 async fn converge_leased(
     store: &Store,
@@ -125,14 +137,46 @@ async fn converge_leased(
         BookingStatus::Tentative | BookingStatus::Confirmed => store.sync_targets(&booking).await?,
     };
     let existing = store.booking_events(booking.id).await?;
+    let targets: Vec<&Connection> = targets.iter().collect();
+    let existing: Vec<&BookingEvent> = existing.iter().collect();
+    let record = Record::Now;
+    let failures =
+        converge_read(store, credentials, &tenant, &booking, &targets, &existing, &record).await?;
+    store.record_sync_attempt(tenant_id, booking_id, booking.version, action(&booking)).await?;
+    failures.answer()
+}
+
+/// What a sync of the booking is recorded as (`sync_attempts.kind`).
+pub(crate) fn action(booking: &Booking) -> &'static str {
+    match booking.data.status {
+        BookingStatus::Cancelled => "delete_booking",
+        BookingStatus::Tentative | BookingStatus::Confirmed => "sync_booking",
+    }
+}
+
+/// Brings the calendars of `targets` (the booking's default connections; none once cancelled)
+/// up to date with the booking, and takes it out of the calendars of its `existing` events that
+/// are no longer targets; the caller holds the booking's sync lease. What the providers refused
+/// is in the answer; a database failure ends it. What the calendars now hold is recorded as
+/// `record` says.
+pub(crate) async fn converge_read(
+    store: &Store,
+    credentials: &Credentials,
+    tenant: &Tenant,
+    booking: &Booking,
+    targets: &[&Connection],
+    existing: &[&BookingEvent],
+    record: &Record<'_>,
+) -> Result<Failures, StoreError> {
     let mut failures = Failures::default();
-    for connection in &targets {
-        let current = existing.iter().find(|e| e.connection_id == connection.id);
-        if let Err(e) = push(store, credentials, &tenant, &booking, connection, current).await {
+    for connection in targets {
+        let current = existing.iter().copied().find(|e| e.connection_id == connection.id);
+        let pushed = push(store, credentials, tenant, booking, connection, current, record);
+        if let Err(e) = pushed.await {
             failures.add(&e);
         }
     }
-    for event in &existing {
+    for event in existing {
         if targets.iter().any(|t| t.id == event.connection_id) {
             continue;
         }
@@ -142,16 +186,11 @@ async fn converge_leased(
             settle_external_edit(store, Some(event)).await?;
             continue;
         }
-        if let Err(e) = remove(store, credentials, &tenant, &booking, event).await {
+        if let Err(e) = remove(store, credentials, tenant, booking, event).await {
             failures.add(&e);
         }
     }
-    let action = match booking.data.status {
-        BookingStatus::Cancelled => "delete_booking",
-        BookingStatus::Tentative | BookingStatus::Confirmed => "sync_booking",
-    };
-    store.record_sync_attempt(tenant_id, booking_id, booking.version, action).await?;
-    failures.answer()
+    Ok(failures)
 }
 
 /// The event for `booking` in the calendar of the connection `key` names: its calendar item for
@@ -163,6 +202,16 @@ fn event_for(tenant: &Tenant, booking: &Booking, key: EventKey) -> EventDraft {
     EventDraft::new(key, tenant.id, item)
 }
 
+/// Where a run records the events the calendars now hold.
+pub(crate) enum Record<'a> {
+    /// At once, each in its own transaction (one booking's run).
+    Now,
+    /// Gathered here, and recorded together once the batch is done (`sync_bookings`): until
+    /// then the events stay pending, and a run that dies before it writes them again (each
+    /// write is idempotent) as after any crash between a write and its record.
+    Later(&'a Mutex<Vec<SyncedEvent>>),
+}
+
 /// Writes the booking into one connection's destination calendar.
 async fn push(
     store: &Store,
@@ -171,6 +220,7 @@ async fn push(
     booking: &Booking,
     connection: &Connection,
     current: Option<&BookingEvent>,
+    record: &Record<'_>,
 ) -> Result<(), ConnectionError> {
     let Some(calendar) = connection.destination_calendar_id.clone() else {
         let why = "the connection has no destination calendar";
@@ -238,16 +288,25 @@ async fn push(
                 Some(&remote.id),
                 None,
             );
-            let events = [WebhookEvent::new("booking.synced", data)];
-            store
-                .event_synced(
-                    booking.id,
-                    connection.id,
-                    (&remote.id, remote.etag.as_deref()),
-                    booking.version,
-                    &events,
-                )
-                .await?;
+            let events = vec![WebhookEvent::new("booking.synced", data)];
+            match record {
+                Record::Now => {
+                    let written = (remote.id.as_str(), remote.etag.as_deref());
+                    let (id, version) = (booking.id, booking.version);
+                    store.event_synced(id, connection.id, written, version, &events).await?;
+                }
+                Record::Later(gathered) => {
+                    let synced = SyncedEvent {
+                        booking_id: booking.id,
+                        connection_id: connection.id,
+                        remote_id: remote.id,
+                        remote_etag: remote.etag,
+                        version: booking.version,
+                        events,
+                    };
+                    gathered.lock().unwrap_or_else(PoisonError::into_inner).push(synced);
+                }
+            }
             settle_external_edit(store, current).await?;
             Ok(())
         }

@@ -3,7 +3,7 @@
 //! duplicate; parked on a dead grant and replayed on reconnect.
 
 use kalends_core::service::bookings;
-use kalends_core::store::Overlap;
+use kalends_core::store::{EventState, Overlap};
 use std::time::Duration;
 
 use kalends::api::bookings::{BookingIn, BookingPatch, CustomerIn};
@@ -23,6 +23,7 @@ on_both_databases!(
     an_event_moved_by_hand_is_restored_or_left_with_a_conflict_per_the_tenants_policy,
     a_sync_lease_is_renewed_only_by_its_holder,
     a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_version,
+    a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_for_a_held_one,
 );
 
 /// A tenant with two staff members, Ann on Google and Bo on Microsoft, both connected.
@@ -565,5 +566,59 @@ async fn a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_vers
         starts.len() == 1 && starts[0].starts_with("2030-01-05T14:00:00"),
         "synced, but Bo's calendar holds the booking at {starts:?}, not 2030-01-05T14:00:00"
     );
+    app.stop().await;
+}
+
+/// Bookings that changed together are synced as one batch (what the outbox relay makes of a
+/// burst of a tenant's bookings): each lands once in each calendar, at its new version, and one
+/// whose sync another worker holds follows once that sync is over.
+async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_for_a_held_one(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (key, ann, bo) = two_connected_staff(&app).await;
+    let api = app.api(&key);
+    let mut ids = Vec::new();
+    for day in 2..7 {
+        ids.push(api.create_booking(&booking(ann, bo, day)).await.unwrap().id);
+    }
+    settled(&app, |g, m| g.len() == 5 && m.len() == 5).await;
+    let tenant = app.store.authenticate(&key.clone().into()).await.unwrap().unwrap();
+    // Renamed behind the queue's back (no job owed), then synced as one batch while the first
+    // one's sync lease is held elsewhere for two seconds.
+    for (n, id) in ids.iter().enumerate() {
+        let current = app.store.booking(tenant.id, *id).await.unwrap();
+        let mut renamed = current.data.clone();
+        renamed.title = format!("Massage {n}");
+        let none: kalends_core::store::OwedJobs = |_, _, _| Vec::new();
+        app.store
+            .replace_booking(&tenant, *id, current.version, renamed, Overlap::Allow, none)
+            .await
+            .unwrap();
+    }
+    let held = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let held = chrono::DateTime::from_timestamp_micros(held.timestamp_micros()).unwrap();
+    assert!(app.store.lease_booking_sync(ids[0], held).await.unwrap());
+    let job =
+        kalends_core::job::Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.clone() };
+    app.store.enqueue(&job).await.unwrap();
+    let titles = |events: &[Value], field: &str| {
+        let mut titles: Vec<String> =
+            events.iter().map(|e| e[field].as_str().unwrap_or_default().to_owned()).collect();
+        titles.sort();
+        titles
+    };
+    let expected: Vec<String> = (0..5).map(|n| format!("Massage {n}")).collect();
+    let (g, m) = settled(&app, |g, m| g.len() == 5 && m.len() == 5).await;
+    for id in &ids {
+        let events = app.store.booking_events(*id).await.unwrap();
+        let versions: Vec<_> = events.iter().map(|e| (e.state, e.synced_version)).collect();
+        assert_eq!(versions, [(EventState::Synced, Some(2)); 2], "booking {id}");
+        let attempts = app.store.sync_attempts(*id).await.unwrap();
+        let versions: Vec<i64> = attempts.iter().map(|a| a.booking_version).collect();
+        assert_eq!(versions, [1, 2], "one recorded sync per version of booking {id}");
+    }
+    assert_eq!(titles(&g, "summary"), expected, "each booking once in Ann's calendar, renamed");
+    assert_eq!(titles(&m, "subject"), expected, "each booking once in Bo's calendar, renamed");
     app.stop().await;
 }

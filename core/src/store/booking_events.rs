@@ -166,6 +166,23 @@ pub struct BookingEvent {
     pub external_edit_at: Option<DateTime<Utc>>,
 }
 
+/// An event a calendar now holds, for [`Store::events_synced`].
+#[derive(Clone, Debug)]
+pub struct SyncedEvent {
+    /// The booking.
+    pub booking_id: Uuid,
+    /// The connection whose calendar holds it.
+    pub connection_id: Uuid,
+    /// The provider's id of the event.
+    pub remote_id: String,
+    /// The etag the calendar answered the write with (CalDAV sends it back as `If-Match`).
+    pub remote_etag: Option<String>,
+    /// The booking version it holds (an older one never overwrites a newer one).
+    pub version: i64,
+    /// What to tell the tenant's webhooks once recorded (`booking.synced`).
+    pub events: Vec<WebhookEvent>,
+}
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
     booking_id: Uuid,
@@ -208,6 +225,10 @@ impl TryFrom<EventRow> for BookingEvent {
     }
 }
 
+/// The columns of an [`EventRow`], from `booking_events e JOIN connections c`.
+const EVENT_COLUMNS: &str = "e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, \
+    e.state, e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at";
+
 impl Store {
     /// The booking's events in connected calendars (deleted ones included).
     pub async fn booking_events(&self, booking_id: Uuid) -> Result<Vec<BookingEvent>, StoreError> {
@@ -220,6 +241,30 @@ impl Store {
             .bind(booking_id)
             .fetch_all(pool)
             .await
+        })?;
+        rows.into_iter().map(BookingEvent::try_from).collect()
+    }
+
+    /// [`Self::booking_events`] of several bookings in one query, each booking's in the same
+    /// order.
+    pub async fn booking_events_of(
+        &self,
+        booking_ids: &[Uuid],
+    ) -> Result<Vec<BookingEvent>, StoreError> {
+        if booking_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM booking_events e JOIN connections c ON c.id = e.connection_id \
+             WHERE e.booking_id IN ({}) ORDER BY c.created_at, c.id",
+            super::placeholders(1, booking_ids.len())
+        );
+        let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for id in booking_ids {
+                query = query.bind(id);
+            }
+            query.fetch_all(pool).await
         })?;
         rows.into_iter().map(BookingEvent::try_from).collect()
     }
@@ -305,6 +350,51 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
         });
+        Ok(())
+    }
+
+    /// [`Self::event_synced`] for several events of one tenant's bookings in one transaction
+    /// (a batch of syncs records what it wrote when it is done).
+    pub async fn events_synced(
+        &self,
+        tenant_id: Uuid,
+        synced: &[SyncedEvent],
+    ) -> Result<(), StoreError> {
+        if synced.is_empty() {
+            return Ok(());
+        }
+        let at = now();
+        let recorded = with_pool!(self, |pool| {
+            async {
+            let mut tx = pool.begin().await?;
+            let mut events = Vec::new();
+            for event in synced {
+                let done = sqlx::query(
+                    "UPDATE booking_events SET remote_id = $1, remote_etag = $6, state = 'synced', synced_version = $2, \
+                     last_error = NULL, synced_at = $3, updated_at = $3 WHERE booking_id = $4 AND connection_id = $5 \
+                     AND (synced_version IS NULL OR synced_version <= $2)",
+                )
+                .bind(&event.remote_id)
+                .bind(event.version)
+                .bind(at)
+                .bind(event.booking_id)
+                .bind(event.connection_id)
+                .bind(&event.remote_etag)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() > 0 {
+                    events.extend(event.events.iter().cloned());
+                }
+            }
+            let recorded = record_webhook_events!(tx, tenant_id, &events, at);
+            tx.commit().await?;
+            Ok::<usize, StoreError>(recorded)
+        }
+        .await
+        })?;
+        if recorded > 0 {
+            self.outbox_signal.notify_one();
+        }
         Ok(())
     }
 

@@ -574,19 +574,54 @@ impl Store {
             };
             Ok::<_, StoreError>((rows, links))
         })?;
-        let mut staff: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for (booking_id, staff_id) in links {
-            staff.entry(booking_id).or_default().push(staff_id);
-        }
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                let ids = staff.remove(&row.id).unwrap_or_default();
-                row.into_booking(ids)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = with_staff(rows, links)?;
         Ok(Page::from_rows(items, filter.limit, |b| b.id))
     }
+
+    /// The tenant's bookings with these ids (those that exist), in id order, in two queries
+    /// whatever their number (a batch of syncs reads its bookings together).
+    pub async fn bookings_by_ids(
+        &self,
+        tenant_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<Vec<Booking>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = super::placeholders(2, ids.len());
+        let sql = format!(
+            "SELECT {COLUMNS} FROM bookings WHERE tenant_id = $1 AND id IN ({list}) ORDER BY id"
+        );
+        let links_sql = format!(
+            "SELECT booking_id, staff_id FROM booking_staff WHERE tenant_id = $1 \
+             AND booking_id IN ({list}) ORDER BY booking_id, position"
+        );
+        let (rows, links): (Vec<BookingRow>, Vec<(Uuid, Uuid)>) = with_read_pool!(self, |pool| {
+            let mut query =
+                sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+            let mut links = sqlx::query_as(AssertSqlSafe(links_sql.as_str())).bind(tenant_id);
+            for id in ids {
+                query = query.bind(id);
+                links = links.bind(id);
+            }
+            Ok::<_, StoreError>((query.fetch_all(pool).await?, links.fetch_all(pool).await?))
+        })?;
+        with_staff(rows, links)
+    }
+}
+
+/// Bookings from their rows and their staff links (`(booking_id, staff_id)` in position order).
+fn with_staff(rows: Vec<BookingRow>, links: Vec<(Uuid, Uuid)>) -> Result<Vec<Booking>, StoreError> {
+    let mut staff: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (booking_id, staff_id) in links {
+        staff.entry(booking_id).or_default().push(staff_id);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let ids = staff.remove(&row.id).unwrap_or_default();
+            row.into_booking(ids)
+        })
+        .collect()
 }
 
 enum Key<'a> {

@@ -393,6 +393,31 @@ impl Store {
         rows.into_iter().map(Connection::try_from).collect()
     }
 
+    /// The default connections (not disconnected) of these staff members, oldest first, in one
+    /// query: a batch of syncs picks each booking's targets from them by its staff.
+    pub async fn default_connections_of_staff(
+        &self,
+        tenant_id: Uuid,
+        staff_ids: &[Uuid],
+    ) -> Result<Vec<Connection>, StoreError> {
+        if staff_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1 AND is_default AND status <> 'revoked' \
+             AND staff_id IN ({}) ORDER BY created_at, id",
+            super::placeholders(2, staff_ids.len())
+        );
+        let rows: Vec<ConnectionRow> = with_read_pool!(self, |pool| {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+            for id in staff_ids {
+                query = query.bind(id);
+            }
+            query.fetch_all(pool).await
+        })?;
+        rows.into_iter().map(Connection::try_from).collect()
+    }
+
     /// Changes a connection's choices; making one the default unsets the staff member's others
     /// in the same transaction. New busy calendars are imported at once.
     pub async fn update_connection(

@@ -152,8 +152,8 @@ impl Store {
         let columns: String =
             COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT {columns}, t.content_version, t.content_changed_at FROM feeds f \
-             JOIN tenants t ON t.id = f.tenant_id WHERE f.token_hash = $1"
+            "SELECT {columns}, {} FROM feeds f WHERE f.token_hash = $1",
+            super::tenants::content_version_columns("f.tenant_id")
         );
         let row: Option<LookupRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(hash).fetch_optional(pool).await

@@ -62,6 +62,35 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// [`Self::record_sync_attempt`] for several bookings of a tenant in one statement: each
+    /// `(booking, version, kind)` once.
+    pub async fn record_sync_attempts(
+        &self,
+        tenant_id: Uuid,
+        attempts: &[(Uuid, i64, &str)],
+    ) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<String> = (0..attempts.len())
+            .map(|i| format!("({}, $1, $2)", super::placeholders(3 + 4 * i, 4)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO sync_attempts (id, booking_id, booking_version, kind, tenant_id, attempted_at) \
+             VALUES {} ON CONFLICT (booking_id, booking_version, kind) DO NOTHING",
+            rows.join(", ")
+        );
+        with_pool!(self, |pool| {
+            let mut query =
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(now());
+            for (booking_id, version, kind) in attempts {
+                query = query.bind(Uuid::now_v7()).bind(booking_id).bind(version).bind(*kind);
+            }
+            query.execute(pool).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Every recorded sync of a booking, oldest first.
     pub async fn sync_attempts(&self, booking_id: Uuid) -> Result<Vec<SyncAttempt>, StoreError> {
         Ok(with_read_pool!(self, |pool| {

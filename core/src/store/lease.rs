@@ -177,6 +177,20 @@ impl Lease {
         format!("UPDATE {table} SET {until} = $1 WHERE {key} = $2 AND {until} = $3{live}")
     }
 
+    /// [`Self::take_sql`] for `count` keys of a lease row at once (`$1` until, `$2` now, `$3..`
+    /// the keys), answering the keys it took.
+    fn take_many_sql(&self, count: usize) -> String {
+        let Lease { table, key, until, .. } = *self;
+        debug_assert!(self.home == Home::Row && self.guards.is_empty(), "lease rows only");
+        let rows: Vec<String> = (0..count).map(|i| format!("(${}, $1)", i + 3)).collect();
+        format!(
+            "INSERT INTO {table} ({key}, {until}) VALUES {} ON CONFLICT ({key}) \
+             DO UPDATE SET {until} = excluded.{until} WHERE {} RETURNING {key}",
+            rows.join(", "),
+            self.runs_out(&format!("{table}.{until}"), 2)
+        )
+    }
+
     fn release_sql(&self) -> String {
         let Lease { table, key, until, .. } = *self;
         match self.home {
@@ -226,6 +240,80 @@ impl Store {
             query.execute(pool).await.map(|r| r.rows_affected())
         })?;
         Ok(renewed == 1)
+    }
+
+    /// Takes `lease` (a lease row without guards, such as [`Lease::BOOKING_SYNC`]) on each of
+    /// `keys` that nobody holds, in one statement, until `until` (whole microseconds); returns
+    /// the keys it took. Keys are taken in sorted order, so two takers of overlapping sets never
+    /// wait on each other crosswise.
+    pub async fn take_leases(
+        &self,
+        lease: &Lease,
+        keys: &[Uuid],
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(keys);
+        }
+        let sql = lease.take_many_sql(keys.len());
+        let taken: Vec<(Uuid,)> = with_pool!(self, |pool| {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(until).bind(now());
+            for key in &keys {
+                query = query.bind(key);
+            }
+            query.fetch_all(pool).await
+        })?;
+        Ok(taken.into_iter().map(|(key,)| key).collect())
+    }
+
+    /// Moves the end of `lease` on every one of `keys` (all taken together by
+    /// [`Self::take_leases`]) from `held` to `until`; `false` when any of them is no longer the
+    /// caller's (a lease that ran out counts as lost: only leases that do not renew expired
+    /// holds, such as [`Lease::BOOKING_SYNC`]).
+    pub async fn renew_leases(
+        &self,
+        lease: &Lease,
+        keys: &[Uuid],
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Lease { table, key, until: column, .. } = *lease;
+        debug_assert!(!lease.renew_expired, "a lease that runs out is not renewed");
+        let sql = format!(
+            "UPDATE {table} SET {column} = $1 WHERE {column} = $2 AND {column} >= $3 AND {key} IN ({})",
+            super::placeholders(4, keys.len())
+        );
+        let renewed = with_pool!(self, |pool| {
+            let mut query =
+                sqlx::query(AssertSqlSafe(sql.as_str())).bind(until).bind(held).bind(now());
+            for key in keys {
+                query = query.bind(key);
+            }
+            query.execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(renewed == keys.len() as u64)
+    }
+
+    /// Frees `lease` on each of `keys` whoever holds it, in one statement.
+    pub async fn release_leases(&self, lease: &Lease, keys: &[Uuid]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let Lease { table, key, .. } = *lease;
+        debug_assert!(lease.home == Home::Row, "lease rows only");
+        let sql =
+            format!("DELETE FROM {table} WHERE {key} IN ({})", super::placeholders(1, keys.len()));
+        with_pool!(self, |pool| {
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+            for key in keys {
+                query = query.bind(key);
+            }
+            query.execute(pool).await.map(|_| ())
+        })?;
+        Ok(())
     }
 
     /// Frees `lease` on `key` whoever holds it (its holder is done, or gives up).

@@ -50,7 +50,7 @@ mod zones;
 
 pub use alerts::{Alert, AlertDraft, AlertRule};
 pub use api_keys::{ApiKeyInfo, Revocation};
-pub use booking_events::{BookingEvent, EventState, LEFT_DELETED};
+pub use booking_events::{BookingEvent, EventState, LEFT_DELETED, SyncedEvent};
 pub use bookings::{BookingFilter, OwedJobs, UpsertOutcome};
 pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
 pub use channels::{Channel, NewChannel};
@@ -206,6 +206,12 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Database(e),
         }
     }
+}
+
+/// `$first, $first+1, ...`: `count` numbered parameters, for an `IN (...)` list or a row of
+/// values that both databases read the same way.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) fn invalid(field: &str, message: impl Into<String>) -> StoreError {

@@ -158,14 +158,18 @@ impl Store {
         Ok(rows)
     }
 
-    /// Deletes rows whose jobs are safely on the queue.
+    /// Deletes rows whose jobs are safely on the queue, in one statement.
     pub async fn complete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("DELETE FROM outbox WHERE id IN ({})", super::placeholders(1, ids.len()));
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for id in ids {
-                sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                query = query.bind(id);
             }
-            tx.commit().await
+            query.execute(pool).await.map(|_| ())
         })?;
         Ok(())
     }

@@ -147,9 +147,10 @@ impl Store {
         let columns: String =
             COLUMNS.split(", ").map(|c| format!("w.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT {columns}, r.name AS resource_name, t.content_version, t.content_changed_at \
+            "SELECT {columns}, r.name AS resource_name, {} \
              FROM availability_widgets w JOIN resources r ON r.id = w.resource_id \
-             JOIN tenants t ON t.id = w.tenant_id WHERE w.token_hash = $1"
+             WHERE w.token_hash = $1",
+            super::tenants::content_version_columns("w.tenant_id")
         );
         let row: Option<LookupRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(hash).fetch_optional(pool).await
