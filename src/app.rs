@@ -278,6 +278,17 @@ fn spawn_background(
             .with_checklists(&state.config.checklists, &state.config.alerts)
         });
     }
+    if role != Role::Worker {
+        // Changes told by any process (on Redis) reach this process's open consoles.
+        let (heard, token) = (queue.clone(), shutdown.clone());
+        tasks.spawn("change news", move || {
+            let (heard, token) = (heard.clone(), token.clone());
+            async move {
+                heard.hear_changes(token).await;
+                Ok(())
+            }
+        });
+    }
     let token = shutdown.clone();
     tasks.spawn("outbox relay", move || {
         let (relay, token) = (relay.clone(), token.clone());

@@ -334,7 +334,7 @@ impl Default for ChecklistsConfig {
     }
 }
 
-/// The tenant console: how long its links and sessions last.
+/// The tenant console: how long its links and sessions last, and how its live updates look.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct DashboardConfig {
@@ -342,11 +342,14 @@ pub struct DashboardConfig {
     pub link_minutes: u32,
     /// Hours a console session lasts after its link was opened.
     pub session_hours: u32,
+    /// Milliseconds between an open console's own looks for changes no job tells of (a
+    /// setting saved, a conflict resolved); changes a job makes or owes are told at once.
+    pub live_poll_ms: u64,
 }
 
 impl Default for DashboardConfig {
     fn default() -> Self {
-        Self { link_minutes: 15, session_hours: 12 }
+        Self { link_minutes: 15, session_hours: 12, live_poll_ms: 2000 }
     }
 }
 
@@ -777,6 +780,12 @@ impl Config {
         }
         if !(1..=10_080).contains(&self.dashboard.link_minutes) {
             return Err(invalid("dashboard.link_minutes", "must be between 1 and 10080 (a week)"));
+        }
+        if !(100..=600_000).contains(&self.dashboard.live_poll_ms) {
+            return Err(invalid(
+                "dashboard.live_poll_ms",
+                "must be between 100 and 600000 (10 minutes)",
+            ));
         }
         if !(1..=720).contains(&self.dashboard.session_hours) {
             return Err(invalid("dashboard.session_hours", "must be between 1 and 720 (30 days)"));

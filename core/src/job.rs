@@ -145,6 +145,28 @@ pub enum Job {
 }
 
 impl Job {
+    /// The tenant whose work it is.
+    pub fn tenant_id(&self) -> Uuid {
+        match self {
+            Job::SyncBooking { tenant_id, .. }
+            | Job::SyncBookings { tenant_id, .. }
+            | Job::DeleteBooking { tenant_id, .. }
+            | Job::NotifyCustomer { tenant_id, .. }
+            | Job::SendReminder { tenant_id, .. }
+            | Job::NotifyReauth { tenant_id, .. }
+            | Job::SendSettingsLink { tenant_id, .. }
+            | Job::WatchCalendars { tenant_id, .. }
+            | Job::Reconcile { tenant_id, .. }
+            | Job::ImportFeed { tenant_id, .. }
+            | Job::CleanUpConnection { tenant_id, .. }
+            | Job::ImportAvailability { tenant_id, .. }
+            | Job::DeliverWebhook { tenant_id, .. }
+            | Job::UpdateChecklists { tenant_id, .. }
+            | Job::RemindChecklist { tenant_id, .. }
+            | Job::SendAlert { tenant_id, .. } => *tenant_id,
+        }
+    }
+
     /// The job's kind, as used in metrics, logs and the failure record.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -12,6 +12,8 @@ use kalends_core::store::Pool;
 use kalends_core::{Config, Store};
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
 
 /// What travels on the queue: the job, plus what the worker needs to time and retry it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,9 +49,14 @@ fn queue_err(e: impl std::fmt::Display) -> QueueError {
 pub struct JobQueue {
     name: String,
     pub(crate) storage: Storage,
-    /// For the subscription that wakes workers of other processes (Redis only).
+    /// For the subscriptions that hear other processes (Redis only).
     redis_client: Option<redis::Client>,
+    /// The tenants whose data changed, as this process hears of them ([`Self::changed`]).
+    changes: broadcast::Sender<Uuid>,
 }
+
+/// How many changes a slow listener may fall behind before it misses some (it then looks anyway).
+const CHANGES_KEPT: usize = 256;
 
 /// The apalis storage behind a [`JobQueue`].
 #[derive(Clone)]
@@ -82,7 +89,9 @@ impl JobQueue {
                 .missed_heartbeats(3);
             let storage = Storage::Redis(RedisStorage::new(conn).with_config(cfg));
             let client = redis::Client::open(url.expose_secret()).map_err(queue_err)?;
-            return Ok(JobQueue { name: queue.to_owned(), storage, redis_client: Some(client) });
+            let (changes, _) = broadcast::channel(CHANGES_KEPT);
+            let redis_client = Some(client);
+            return Ok(JobQueue { name: queue.to_owned(), storage, redis_client, changes });
         }
         let storage = match store.pool() {
             Pool::Sqlite { write: pool, .. } => {
@@ -94,7 +103,8 @@ impl JobQueue {
                 Storage::Postgres(PostgresStorage::new(pool).with_config(cfg))
             }
         };
-        Ok(JobQueue { name: queue.to_owned(), storage, redis_client: None })
+        let (changes, _) = broadcast::channel(CHANGES_KEPT);
+        Ok(JobQueue { name: queue.to_owned(), storage, redis_client: None, changes })
     }
 
     /// The queue's name.
@@ -131,11 +141,68 @@ impl JobQueue {
         wake: futures::channel::mpsc::Sender<()>,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
+        // A full channel already holds a wake-up; that is enough.
+        let wake_up = |_: redis::Msg| drop(wake.clone().try_send(()));
+        self.listen(self.wake_channel(), "job wake-ups", wake_up, shutdown).await;
+    }
+
+    /// The Redis channel on which [`Self::changed`] tells every process of a tenant's change.
+    fn changes_channel(&self) -> String {
+        format!("{}:changes", self.name)
+    }
+
+    /// Tells whoever shows a tenant's data (the console's live updates) that it changed: a job
+    /// of the tenant was queued or has run, so what it shows may be out of date. On Redis every
+    /// process hears it ([`Self::hear_changes`]); on a database queue, this process.
+    pub async fn changed(&self, tenant_id: Uuid) {
+        let Storage::Redis(s) = &self.storage else {
+            // Nobody listening is not a failure.
+            let _ = self.changes.send(tenant_id);
+            return;
+        };
+        let mut conn = s.clone().get_connection().clone();
+        let sent: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(self.changes_channel())
+            .arg(tenant_id.to_string())
+            .query_async(&mut conn)
+            .await;
+        if let Err(error) = sent {
+            tracing::debug!(%error, "could not tell of a change; open consoles look again soon");
+        }
+    }
+
+    /// The tenants whose data changed, as [`Self::changed`] tells of them in any process.
+    pub fn changes(&self) -> broadcast::Receiver<Uuid> {
+        self.changes.subscribe()
+    }
+
+    /// On Redis, passes what every process tells through [`Self::changed`] to this process's
+    /// [`Self::changes`] until shutdown; returns at once on the database queues.
+    pub async fn hear_changes(&self, shutdown: tokio_util::sync::CancellationToken) {
+        let changes = self.changes.clone();
+        let heard = move |message: redis::Msg| {
+            if let Ok(Ok(tenant_id)) = message.get_payload::<String>().map(|t| t.parse::<Uuid>()) {
+                let _ = changes.send(tenant_id);
+            }
+        };
+        self.listen(self.changes_channel(), "change news", heard, shutdown).await;
+    }
+
+    /// Subscribes to `channel` on Redis and hands each message to `on_message` until shutdown,
+    /// subscribing again after a lost connection (and every five minutes: a connection silently
+    /// dropped on the way, by a NAT or a load balancer, would otherwise never end the stream).
+    /// `what` names the messages in the log. Returns at once on the database queues.
+    async fn listen(
+        &self,
+        channel: String,
+        what: &str,
+        mut on_message: impl FnMut(redis::Msg),
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
         use futures::StreamExt as _;
         let (Storage::Redis(_), Some(client)) = (&self.storage, &self.redis_client) else {
             return;
         };
-        let channel = self.wake_channel();
         let mut failing = false;
         while !shutdown.is_cancelled() {
             let subscribed = async {
@@ -147,18 +214,15 @@ impl JobQueue {
             match subscribed {
                 Ok(mut pubsub) => {
                     if std::mem::take(&mut failing) {
-                        tracing::info!("job wake-ups from Redis are back");
+                        tracing::info!(what, "messages from Redis are back");
                     }
                     let mut messages = pubsub.on_message();
-                    // Subscribe afresh now and then: a connection silently dropped on the way
-                    // (a NAT, a load balancer) would otherwise never end the stream.
                     let renew = tokio::time::sleep(Duration::from_secs(300));
                     tokio::pin!(renew);
                     loop {
                         tokio::select! {
                             message = messages.next() => match message {
-                                // A full channel already holds a wake-up; that is enough.
-                                Some(_) => { let _ = wake.clone().try_send(()); }
+                                Some(message) => on_message(message),
                                 None => break,
                             },
                             () = &mut renew => break,
@@ -168,7 +232,7 @@ impl JobQueue {
                 }
                 Err(error) if !failing => {
                     failing = true;
-                    tracing::warn!(%error, "no job wake-ups from Redis; workers poll meanwhile");
+                    tracing::warn!(%error, what, "no messages from Redis; polling meanwhile");
                 }
                 Err(_) => {}
             }

@@ -76,10 +76,12 @@ impl Relay {
     pub async fn relay_once(&self) -> Result<usize, anyhow::Error> {
         let rows = self.store.claim_outbox(BATCH, LEASE).await?;
         let mut done = Vec::with_capacity(rows.len());
+        let mut tenants = Vec::new();
         let mut result = Ok(());
         for (row, item) in together(&rows) {
             match item {
                 Ok((job, carried)) => {
+                    tenants.push(job.tenant_id());
                     let item = QueuedJob::new(job, row.created_at.timestamp_millis());
                     let delay = row
                         .run_at
@@ -108,6 +110,12 @@ impl Relay {
             if let Some(wake) = &self.wake_worker {
                 // A full channel already holds a wake-up; that is enough.
                 let _ = wake.clone().try_send(());
+            }
+            // Work owed means a change committed: open consoles of these tenants look again.
+            tenants.sort_unstable();
+            tenants.dedup();
+            for tenant_id in tenants {
+                self.queue.changed(tenant_id).await;
             }
         }
         result.map_err(Into::into).map(|()| done.len())

@@ -158,7 +158,7 @@ async fn drain(
 
 /// Runs one delivery: the handler, then the bookkeeping its outcome calls for.
 async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<(), BoxDynError> {
-    let kind = item.job.kind();
+    let (kind, tenant_id) = (item.job.kind(), item.job.tenant_id());
     if item.attempt == 0 {
         let waited = (Utc::now().timestamp_millis() - item.committed_at_ms).max(0) as f64 / 1000.0;
         metrics::histogram!("kalends_job_start_delay_seconds", "kind" => kind).record(waited);
@@ -181,6 +181,8 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
         }
     };
     metrics::counter!("kalends_jobs_total", "kind" => kind, "outcome" => outcome).increment(1);
+    // What a job does (a feed read, a calendar written or failing) is what a console shows.
+    deps.queue.changed(tenant_id).await;
     Ok(())
 }
 

@@ -26,6 +26,7 @@ on_both_databases!(
     settings_are_saved_with_the_apis_checks,
     another_tenants_objects_are_not_found_and_forms_need_the_session_token,
     a_change_reaches_an_open_console_as_a_live_event,
+    news_of_a_change_reaches_an_open_console_before_its_next_look,
     a_staff_member_is_emailed_a_settings_link_that_opens_their_settings,
 );
 
@@ -569,6 +570,60 @@ async fn a_change_reaches_an_open_console_as_a_live_event(db: Db) {
     })
     .await;
     assert_eq!(arrived, Ok(true), "a change event arrives: {seen:?}");
+    app.stop().await;
+}
+
+/// The stream looks for itself only every ten minutes here: a change that owes a job must
+/// arrive by the news the relay tells (through Redis on PostgreSQL, within the process on
+/// SQLite), and so must the import run's result when its job has run.
+async fn news_of_a_change_reaches_an_open_console_before_its_next_look(db: Db) {
+    use futures::StreamExt as _;
+    let app = TestApp::start_public_with(db, |config| {
+        if db == Db::Postgres {
+            config.redis_url = Some(secrecy::SecretString::from(crate::helpers::redis_url()));
+        }
+        config.dashboard.live_poll_ms = 600_000;
+        config.import.allow_private_networks = true;
+    })
+    .await;
+    let (browser, key, _) = signed_in(&app).await;
+    let room = property(&app, &key, "Sea View Cottage").await;
+    let response = browser.client.get(browser.url("/dashboard/events")).send().await.unwrap();
+    let mut stream = response.bytes_stream();
+    // Whether a `changed` event arrives within `wait`.
+    let mut changed_within = async |wait: Duration| {
+        tokio::time::timeout(wait, async {
+            let mut seen = String::new();
+            while let Some(chunk) = stream.next().await {
+                seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+                if seen.contains("event: changed") {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stay(&app, &key, room, "Walk-in", 1, 2).await;
+    assert!(
+        changed_within(Duration::from_secs(10)).await,
+        "a booking (a sync owed) is told at once"
+    );
+    app.settle().await;
+    // What the sync's own news brought is read; then the stream is quiet.
+    while changed_within(Duration::from_millis(700)).await {}
+    let airbnb = FakePlatform::airbnb().await;
+    let body = serde_json::json!({"resource_id": room, "platform": "airbnb", "url": airbnb.url()});
+    let import: serde_json::Value =
+        app.api(&key).send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
+    let run = format!("/dashboard/imports/{}/run", import["id"].as_str().unwrap());
+    let csrf = browser.get("/dashboard/sync").await.csrf();
+    assert_eq!(browser.post(&run, &[("csrf", &csrf)]).await.status, 303);
+    assert!(
+        changed_within(Duration::from_secs(10)).await,
+        "the queued run's result is told when its job has run"
+    );
     app.stop().await;
 }
 

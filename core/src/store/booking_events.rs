@@ -227,20 +227,17 @@ impl TryFrom<EventRow> for BookingEvent {
 
 /// The columns of an [`EventRow`], from `booking_events e JOIN connections c`.
 const EVENT_COLUMNS: &str = "e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, \
-    e.state, e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at";
+    e.remote_etag, e.state, e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at";
 
 impl Store {
     /// The booking's events in connected calendars (deleted ones included).
     pub async fn booking_events(&self, booking_id: Uuid) -> Result<Vec<BookingEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM booking_events e JOIN connections c ON c.id = e.connection_id \
+             WHERE e.booking_id = $1 ORDER BY c.created_at, c.id"
+        );
         let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.remote_etag, e.state, \
-                 e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at FROM booking_events e \
-                 JOIN connections c ON c.id = e.connection_id WHERE e.booking_id = $1 ORDER BY c.created_at, c.id",
-            )
-            .bind(booking_id)
-            .fetch_all(pool)
-            .await
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(booking_id).fetch_all(pool).await
         })?;
         rows.into_iter().map(BookingEvent::try_from).collect()
     }
@@ -274,16 +271,15 @@ impl Store {
         &self,
         connection_id: Uuid,
     ) -> Result<Vec<BookingEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM booking_events e JOIN connections c ON c.id = e.connection_id \
+             WHERE e.connection_id = $1 AND e.state <> 'deleted' ORDER BY e.booking_id"
+        );
         let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT e.booking_id, e.connection_id, c.provider, e.calendar_id, e.remote_id, e.remote_etag, e.state, \
-                 e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at FROM booking_events e \
-                 JOIN connections c ON c.id = e.connection_id WHERE e.connection_id = $1 AND e.state <> 'deleted' \
-                 ORDER BY e.booking_id",
-            )
-            .bind(connection_id)
-            .fetch_all(pool)
-            .await
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(connection_id)
+                .fetch_all(pool)
+                .await
         })?;
         rows.into_iter().map(BookingEvent::try_from).collect()
     }
