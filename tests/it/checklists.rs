@@ -109,6 +109,29 @@ async fn a_booking_moved_twice_then_cancelled_leaves_one_item_then_nothing(db: D
     app.stop().await;
 }
 
+async fn a_booking_moved_off_its_property_asks_to_reopen_the_nights_it_closed(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let (room, _) = listed_room(&api).await;
+    let ann: Value =
+        api.send("POST", "/api/v1/staff", Some(json!({"name": "Ann Lee"})), 201).await.unwrap();
+    let mut body = stay(room, "Massage and stay", 12, 15);
+    body["staff_ids"] = json!([ann["id"]]);
+    let booking: Value = api.send("POST", "/api/v1/bookings", Some(body), 201).await.unwrap();
+    app.settle().await;
+    for item in items(&api, "status=pending").await {
+        mark_done(&api, item.id).await;
+    }
+    app.settle().await;
+    // The booking stays (with its staff member) but leaves the room: Agoda must reopen it.
+    let path = format!("/api/v1/bookings/{}", booking["id"].as_str().unwrap());
+    api.send::<Value>("PATCH", &path, Some(json!({"resource_id": null})), 200).await.unwrap();
+    app.settle().await;
+    assert_eq!(pending(&api, "agoda").await, [nights("open", "2030-03-12", "2030-03-15")]);
+    app.stop().await;
+}
+
 async fn a_cancellation_after_the_close_reopens_only_nights_nothing_else_holds(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -413,6 +436,7 @@ async fn an_overdue_item_is_reminded_again_as_check_in_approaches(db: Db) {
 }
 
 on_both_databases!(
+    a_booking_moved_off_its_property_asks_to_reopen_the_nights_it_closed,
     an_overdue_item_is_reminded_again_as_check_in_approaches,
     a_close_is_done_with_one_tap_and_a_skip_needs_its_reason_in_the_console,
     a_booking_moved_twice_then_cancelled_leaves_one_item_then_nothing,

@@ -590,7 +590,7 @@ async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_
         let current = app.store.booking(tenant.id, *id).await.unwrap();
         let mut renamed = current.data.clone();
         renamed.title = format!("Massage {n}");
-        let none: kalends_core::store::OwedJobs = |_, _, _| Vec::new();
+        let none: kalends_core::store::OwedJobs = |_, _, _, _| Vec::new();
         app.store
             .replace_booking(&tenant, *id, current.version, renamed, Overlap::Allow, none)
             .await

@@ -193,6 +193,9 @@ NOT_REACHED = """
 return Array.from(document.querySelectorAll(
   'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex="0"]'
 )).filter(function (el) {
+  // What a closed <details> holds is reached by opening it (its summary is checked).
+  var closed = el.closest('details:not([open])');
+  if (closed && !(el.tagName === 'SUMMARY' && el.parentElement === closed)) return false;
   return el.getClientRects().length && !el.disabled && !el.hasAttribute('data-tab-seen');
 }).map(function (el) { return el.tagName.toLowerCase() + ' "' + (el.textContent || el.name || '').trim().slice(0, 30) + '"'; });
 """

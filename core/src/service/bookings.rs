@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::conflicts::after_booking_change;
 use crate::domain::{Booking, BookingStatus, NewBooking, Tenant};
 use crate::job::Job;
-use crate::store::{Overlap, UpsertOutcome};
+use crate::store::{BookingWrite, Overlap, UpsertOutcome};
 use crate::{Store, StoreError};
 
 /// How often an edit is tried again when the booking changed under it.
@@ -15,8 +15,14 @@ const EDIT_ATTEMPTS: usize = 3;
 
 /// The jobs a booking's new content owes: its calendars follow it (or drop it once cancelled),
 /// a customer with an e-mail address hears of it, and the manual update checklists of its
-/// resource (and of its former one) follow its nights.
-pub fn owed_jobs(tenant_id: Uuid, booking_id: Uuid, booking: &NewBooking) -> Vec<Job> {
+/// resource (and of its former one: a replaced booking may have left a resource, whose
+/// checklist then asks to reopen what it closed) follow its nights.
+pub fn owed_jobs(
+    tenant_id: Uuid,
+    booking_id: Uuid,
+    booking: &NewBooking,
+    write: BookingWrite,
+) -> Vec<Job> {
     let cancelled = booking.status == BookingStatus::Cancelled;
     let mut jobs = vec![match cancelled {
         true => Job::DeleteBooking { tenant_id, booking_id },
@@ -25,7 +31,7 @@ pub fn owed_jobs(tenant_id: Uuid, booking_id: Uuid, booking: &NewBooking) -> Vec
     if booking.customer.as_ref().is_some_and(|c| c.email.is_some()) {
         jobs.push(Job::NotifyCustomer { tenant_id, booking_id, resend: false });
     }
-    if booking.resource_id.is_some() {
+    if booking.resource_id.is_some() || write == BookingWrite::Replaced {
         let cause = if cancelled { "booking_cancelled" } else { "booking_saved" };
         jobs.push(checklists_job(tenant_id, booking.resource_id, booking_id, cause));
     }
@@ -195,7 +201,8 @@ mod tests {
     #[test]
     fn a_confirmed_booking_is_synced_and_its_customer_with_an_address_is_told() {
         let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        let jobs = owed_jobs(t, b, &stay(BookingStatus::Confirmed, Some("ann@example.com")));
+        let confirmed = stay(BookingStatus::Confirmed, Some("ann@example.com"));
+        let jobs = owed_jobs(t, b, &confirmed, BookingWrite::Created);
         assert_eq!(
             jobs,
             [
@@ -203,14 +210,14 @@ mod tests {
                 Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false },
             ]
         );
-        let silent = owed_jobs(t, b, &stay(BookingStatus::Tentative, None));
+        let silent = owed_jobs(t, b, &stay(BookingStatus::Tentative, None), BookingWrite::Created);
         assert_eq!(silent, [Job::SyncBooking { tenant_id: t, booking_id: b }]);
     }
 
     #[test]
     fn a_booking_saved_as_cancelled_leaves_the_calendars() {
         let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        let jobs = owed_jobs(t, b, &stay(BookingStatus::Cancelled, None));
+        let jobs = owed_jobs(t, b, &stay(BookingStatus::Cancelled, None), BookingWrite::Created);
         assert_eq!(jobs, [Job::DeleteBooking { tenant_id: t, booking_id: b }]);
     }
 
@@ -218,8 +225,13 @@ mod tests {
     fn a_booking_of_a_resource_owes_its_checklists() {
         let (t, b, r) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
         let room = NewBooking { resource_id: Some(r), ..stay(BookingStatus::Confirmed, None) };
-        let jobs = owed_jobs(t, b, &room);
+        let jobs = owed_jobs(t, b, &room, BookingWrite::Created);
         assert_eq!(jobs[1], checklists_job(t, Some(r), b, "booking_saved"));
+        // Without a resource now, but maybe with one before: its former resource's checklist.
+        let off = stay(BookingStatus::Confirmed, None);
+        let jobs = owed_jobs(t, b, &off, BookingWrite::Replaced);
+        assert_eq!(jobs[1], checklists_job(t, None, b, "booking_saved"));
+        assert_eq!(owed_jobs(t, b, &off, BookingWrite::Created).len(), 1, "a new one had none");
         let cancelled = cancellation_jobs(t, b, Some(r));
         assert_eq!(cancelled[2], checklists_job(t, Some(r), b, "booking_cancelled"));
     }

@@ -200,13 +200,23 @@ macro_rules! resolve_refs {
 }
 
 /// What a booking write owes, decided by the service layer (`service::bookings::owed_jobs`):
-/// given the tenant, the booking's id (known only inside the write for a create or an upsert)
-/// and its new content, the jobs the store records in the outbox in the write's transaction.
-pub type OwedJobs = fn(Uuid, Uuid, &NewBooking) -> Vec<Job>;
+/// given the tenant, the booking's id (known only inside the write for a create or an upsert),
+/// its new content and whether it was new, the jobs the store records in the outbox in the
+/// write's transaction.
+pub type OwedJobs = fn(Uuid, Uuid, &NewBooking, BookingWrite) -> Vec<Job>;
+
+/// Whether a booking write made the booking or replaced its content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BookingWrite {
+    /// The booking is new.
+    Created,
+    /// An existing booking has new content (its former resource may have been another).
+    Replaced,
+}
 
 /// Rewrites the booking's staff links and records the jobs the change owes.
 macro_rules! write_links_and_jobs {
-    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $owed:expr, $at:expr) => {{
+    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $owed:expr, $write:expr, $at:expr) => {{
         let new: &NewBooking = $new;
         sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1").bind($id).execute(&mut *$tx).await?;
         for (position, staff_id) in new.staff_ids.iter().enumerate() {
@@ -219,7 +229,7 @@ macro_rules! write_links_and_jobs {
                 .await?;
         }
         let owed: OwedJobs = $owed;
-        write_jobs!($tx, &owed($tenant_id, $id, new), $at);
+        write_jobs!($tx, &owed($tenant_id, $id, new, $write), $at);
     }};
 }
 
@@ -278,7 +288,7 @@ impl Store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
-            write_links_and_jobs!(tx, tenant.id, id, &new, owed, at);
+            write_links_and_jobs!(tx, tenant.id, id, &new, owed, BookingWrite::Created, at);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
@@ -325,7 +335,7 @@ impl Store {
             else {
                 return Err(StoreError::VersionConflict);
             };
-            write_links_and_jobs!(tx, tenant.id, id, &new, owed, at);
+            write_links_and_jobs!(tx, tenant.id, id, &new, owed, BookingWrite::Replaced, at);
             tx.commit().await?;
             Ok::<_, StoreError>(created_at)
         })?;
