@@ -123,9 +123,16 @@ async fn every_change_bumps_the_version_and_owes_a_job(db: Db) {
     // The customer has an address: each change also owes telling them.
     let notify =
         Job::NotifyCustomer { tenant_id: tenant.id, booking_id: booking.id, resend: false };
+    // A replaced booking may have left a resource whose manual checklist closed its nights.
+    let checklists = Job::UpdateChecklists {
+        tenant_id: tenant.id,
+        resource_id: None,
+        booking_id: Some(booking.id),
+        cause: "booking_saved".into(),
+    };
     assert_eq!(
         jobs_owed(&store).await,
-        vec![sync.clone(), notify.clone(), sync, notify.clone(), delete, notify]
+        vec![sync.clone(), notify.clone(), sync, notify.clone(), checklists, delete, notify]
     );
 }
 
