@@ -25,31 +25,13 @@ mod caldav_servers;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone as _, Utc};
-use kalends_core::domain::{Span, TimeZone};
 use kalends_providers::caldav::CaldavCalendar;
-use kalends_providers::calendar::{AccessToken, ChangeSet, EventDraft, EventKey, Window};
-use uuid::Uuid;
+use kalends_providers::calendar::{AccessToken, ChangeSet, Window};
 
-use crate::caldav_servers::{CaldavServer, Server, USER};
+use crate::caldav_servers::{CaldavServer, Server, USER, draft};
 
 const EVENTS: usize = 1000;
 const IMPORTS: usize = 5;
-
-fn draft(booking: u128, hour: u32) -> EventDraft {
-    let start = Utc.with_ymd_and_hms(2030, 1, 7, hour, 0, 0).unwrap();
-    EventDraft {
-        key: EventKey { booking_id: Uuid::from_u128(booking), connection_id: Uuid::from_u128(7) },
-        tenant_id: Uuid::from_u128(9),
-        summary: format!("Booking {booking}"),
-        description: Some("Line one\nline two".into()),
-        location: None,
-        time: Span::Timed { start, end: start + chrono::Duration::hours(1) },
-        zone: TimeZone::UTC,
-        tentative: false,
-        colour: None,
-        reminder_minutes: vec![30],
-    }
-}
 
 /// A plain event `uid` at `hour` on 2030-01-07 (the bare baseline's body).
 fn bare(uid: &str, hour: u32) -> String {

@@ -6,12 +6,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{TimeZone as _, Utc};
-use kalends_core::domain::Span;
 use kalends_providers::caldav::{CaldavCalendar, DiscoveryError};
-use kalends_providers::calendar::{AccessToken, Change, ChangeSet, EventDraft, EventKey, Window};
-use uuid::Uuid;
+use kalends_providers::calendar::{AccessToken, Change, ChangeSet, Window};
 
-use crate::caldav_servers::{CaldavServer, Server, USER};
+use crate::caldav_servers::{CaldavServer, Server, USER, draft};
 
 const SERVERS: [Server; 2] = [Server::Radicale, Server::Xandikos];
 
@@ -21,22 +19,6 @@ async fn account(server: &CaldavServer) -> (CaldavCalendar, AccessToken, String)
     let found = client.discover(&server.url, USER, "pw").await.unwrap();
     let calendar = found.calendars.iter().find(|c| c.id == server.calendar).unwrap().id.clone();
     (client, AccessToken(found.account.to_secret()), calendar)
-}
-
-fn draft(booking: u128, hour: u32) -> EventDraft {
-    let start = Utc.with_ymd_and_hms(2030, 1, 7, hour, 0, 0).unwrap();
-    EventDraft {
-        key: EventKey { booking_id: Uuid::from_u128(booking), connection_id: Uuid::from_u128(7) },
-        tenant_id: Uuid::from_u128(9),
-        summary: format!("Booking {booking}"),
-        description: Some("Line one\nline two; with, punctuation".into()),
-        location: None,
-        time: Span::Timed { start, end: start + chrono::Duration::hours(1) },
-        zone: kalends_core::domain::TimeZone::UTC,
-        tentative: false,
-        colour: None,
-        reminder_minutes: vec![30],
-    }
 }
 
 fn window() -> Window {

@@ -277,3 +277,25 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let bytes = answer.bytes().await.unwrap_or_default();
     response.body(Body::from(bytes)).unwrap()
 }
+
+/// Booking `booking`'s event as Kalends writes it: an hour from `hour` on 7 January 2030, with
+/// a two-line description that needs escaping and a reminder.
+pub fn draft(booking: u128, hour: u32) -> kalends_providers::calendar::EventDraft {
+    use chrono::TimeZone as _;
+    let start = chrono::Utc.with_ymd_and_hms(2030, 1, 7, hour, 0, 0).unwrap();
+    kalends_providers::calendar::EventDraft {
+        key: kalends_providers::calendar::EventKey {
+            booking_id: uuid::Uuid::from_u128(booking),
+            connection_id: uuid::Uuid::from_u128(7),
+        },
+        tenant_id: uuid::Uuid::from_u128(9),
+        summary: format!("Booking {booking}"),
+        description: Some("Line one\nline two; with, punctuation".into()),
+        location: None,
+        time: kalends_core::domain::Span::Timed { start, end: start + chrono::Duration::hours(1) },
+        zone: kalends_core::domain::TimeZone::UTC,
+        tentative: false,
+        colour: None,
+        reminder_minutes: vec![30],
+    }
+}

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, NaiveDate, Utc};
 use kalends_core::StoreError;
-use kalends_core::checklists::{Action, ListingMode, ListingPlatform, bulk_ranges};
+use kalends_core::checklists::{Action, BulkRange, ListingMode, ListingPlatform, bulk_ranges};
 use kalends_core::domain::Resource;
 use kalends_core::service::checklists;
 use kalends_core::store::{ChecklistItem, ItemFilter, Listing, Mark, PlatformFigures};
@@ -120,10 +120,7 @@ async fn render(
         Ok(figures) => figures,
         Err(e) => return internal(e),
     };
-    let names: HashMap<Uuid, &str> =
-        resources.iter().map(|r| (r.id, r.data.name.as_str())).collect();
-    let rooms: HashMap<Uuid, &str> =
-        listings.iter().filter_map(|l| Some((l.id, l.data.room.as_deref()?))).collect();
+    let (names, rooms) = labels(&resources, &listings);
     let mut groups: BTreeMap<ListingPlatform, Vec<&ChecklistItem>> = BTreeMap::new();
     for item in &items {
         groups.entry(item.platform).or_default().push(item);
@@ -344,7 +341,7 @@ fn merged(
     items: &[ChecklistItem],
     names: &HashMap<Uuid, &str>,
     rooms: &HashMap<Uuid, &str>,
-) -> Vec<(String, kalends_core::checklists::BulkRange)> {
+) -> Vec<(String, BulkRange)> {
     let mut sets: BTreeMap<(String, Action), BTreeSet<NaiveDate>> = BTreeMap::new();
     for item in items {
         let room = rooms
@@ -362,10 +359,29 @@ fn merged(
         .collect()
 }
 
-fn platform_of(q: &HashMap<String, String>) -> Result<ListingPlatform, Response> {
-    query(q, "platform")
+/// Each property's name and each listing's room on the platform, by id.
+fn labels<'a>(
+    resources: &'a [Resource],
+    listings: &'a [Listing],
+) -> (HashMap<Uuid, &'a str>, HashMap<Uuid, &'a str>) {
+    let names = resources.iter().map(|r| (r.id, r.data.name.as_str())).collect();
+    let rooms = listings.iter().filter_map(|l| Some((l.id, l.data.room.as_deref()?))).collect();
+    (names, rooms)
+}
+
+/// The platform `?platform=` names, how many items are pending on it, and those items merged
+/// into ranges (the bulk view and its CSV).
+async fn platform_ranges(
+    state: &AppState,
+    console: &Console,
+    q: &HashMap<String, String>,
+) -> Result<(ListingPlatform, usize, Vec<(String, BulkRange)>), Response> {
+    let platform = query(q, "platform")
         .and_then(ListingPlatform::parse)
-        .ok_or_else(|| super::not_found("Platform"))
+        .ok_or_else(|| super::not_found("Platform"))?;
+    let (resources, listings, items) = read(state, console, Some(platform)).await?;
+    let (names, rooms) = labels(&resources, &listings);
+    Ok((platform, items.len(), merged(&items, &names, &rooms)))
 }
 
 /// `GET /dashboard/checklists/bulk?platform=`: the platform's pending items in few ranges.
@@ -374,22 +390,13 @@ async fn bulk(
     console: Console,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let platform = match platform_of(&q) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    let (resources, listings, items) = match read(&state, &console, Some(platform)).await {
+    let (platform, items, ranges) = match platform_ranges(&state, &console, &q).await {
         Ok(read) => read,
         Err(refused) => return refused,
     };
-    let names: HashMap<Uuid, &str> =
-        resources.iter().map(|r| (r.id, r.data.name.as_str())).collect();
-    let rooms: HashMap<Uuid, &str> =
-        listings.iter().filter_map(|l| Some((l.id, l.data.room.as_deref()?))).collect();
-    let ranges = merged(&items, &names, &rooms);
     let body = html! {
         h1 { (platform.label()) ": bulk view" }
-        p { (items.len()) " pending items as " (ranges.len()) " bulk edits. Dates are nights: the last night is the day before check-out." }
+        p { (items) " pending items as " (ranges.len()) " bulk edits. Dates are nights: the last night is the day before check-out." }
         @if ranges.is_empty() { p.empty { "Nothing to do on " (platform.label()) "." } } @else {
             table.list {
                 thead { tr {
@@ -423,19 +430,11 @@ async fn export(
     console: Console,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let platform = match platform_of(&q) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    let (resources, listings, items) = match read(&state, &console, Some(platform)).await {
+    let (platform, _, ranges) = match platform_ranges(&state, &console, &q).await {
         Ok(read) => read,
         Err(refused) => return refused,
     };
-    let names: HashMap<Uuid, &str> =
-        resources.iter().map(|r| (r.id, r.data.name.as_str())).collect();
-    let rooms: HashMap<Uuid, &str> =
-        listings.iter().filter_map(|l| Some((l.id, l.data.room.as_deref()?))).collect();
-    let text = csv(platform, &merged(&items, &names, &rooms));
+    let text = csv(platform, &ranges);
     let disposition = format!("attachment; filename=\"kalends-{}.csv\"", platform.as_str());
     (
         [

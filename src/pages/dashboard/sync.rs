@@ -399,25 +399,24 @@ async fn add_import(State(state): State<AppState>, Posted { console, form }: Pos
 
 /// The form's fields as the API's import body; a number that is not one is the form's error.
 fn import_in(form: &Form, resource_id: Uuid) -> Result<ImportIn, Vec<FieldError>> {
-    let interval_minutes = match form.text("interval_minutes") {
-        None => None,
-        Some(text) => match text.parse() {
-            Ok(minutes) => Some(minutes),
-            Err(_) => {
-                return Err(vec![FieldError {
-                    field: "interval_minutes".into(),
-                    message: "must be a whole number of minutes from 5 to 1440".into(),
-                }]);
-            }
-        },
-    };
     Ok(ImportIn {
         resource_id: Some(resource_id),
         staff_id: None,
         platform: form.value("platform").to_owned(),
         url: form.value("url").trim().to_owned(),
         name: form.text("name"),
-        interval_minutes,
+        interval_minutes: interval_of(form)?,
+    })
+}
+
+/// The interval field as a number of minutes (`None` when empty); text that is not a number is
+/// the form's error (a number out of range is the API's check's).
+fn interval_of(form: &Form) -> Result<Option<u32>, Vec<FieldError>> {
+    form.text("interval_minutes").map(|text| text.parse()).transpose().map_err(|_| {
+        vec![FieldError {
+            field: "interval_minutes".into(),
+            message: "must be a whole number of minutes from 5 to 1440".into(),
+        }]
     })
 }
 
@@ -458,7 +457,7 @@ async fn act_on_import(
             "import-resumed",
             imports::update(store, tenant_id, import.id, pause(false)).await.map(drop),
         ),
-        "edit" => match edit_of(&form).checked() {
+        "edit" => match edit_of(&form).and_then(ImportPatchIn::checked) {
             Ok(patch) => (
                 "import-saved",
                 imports::update(store, tenant_id, import.id, patch).await.map(drop),
@@ -480,15 +479,14 @@ async fn act_on_import(
 }
 
 /// The edit form's fields as the API's import patch; a number that is not one is the form's error.
-fn edit_of(form: &Form) -> ImportPatchIn {
-    ImportPatchIn {
+fn edit_of(form: &Form) -> Result<ImportPatchIn, Vec<FieldError>> {
+    Ok(ImportPatchIn {
         platform: Some(form.value("platform").to_owned()),
         url: Some(form.value("url").trim().to_owned()),
         name: Some(form.text("name")),
-        // Not a number: 0, which the API's check refuses with its own words.
-        interval_minutes: Some(form.value("interval_minutes").trim().parse().unwrap_or(0)),
+        interval_minutes: interval_of(form)?,
         paused: None,
-    }
+    })
 }
 
 /// What the edit form shows: the import as stored, or what was typed with its errors.
