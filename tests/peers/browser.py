@@ -8,7 +8,9 @@ run them through `helpers::Browser`. Chromedriver is taken from $KALENDS_TEST_CH
 import os
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def chrome(size=(1100, 900), js=True, flags=()):
@@ -34,3 +36,10 @@ def save_page(driver, path, width):
     driver.set_window_size(width, max(900, height + 40))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     driver.save_screenshot(path)
+
+
+def waiting(driver, seconds=20):
+    """A wait that looks again through the moment a navigation swaps the document: Chromium may
+    then answer "Node ... does not belong to the document" for a node just found. A condition
+    that never holds still ends in a TimeoutException."""
+    return WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,))

@@ -11,15 +11,14 @@ Chromium is started by `browser.py`.
 import json
 import sys
 
-from browser import chrome, save_page
+from browser import chrome, save_page, waiting
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 
 def main(link: str, screenshot: str) -> None:
     driver = chrome()
-    wait = WebDriverWait(driver, 20)
+    wait = waiting(driver)
     try:
         driver.get(link)
         wait.until(ec.title_contains("Your calendars"))

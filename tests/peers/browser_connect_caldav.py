@@ -12,10 +12,9 @@ Exits non-zero on any failure. Chromium is started by `browser.py`.
 import json
 import sys
 
-from browser import chrome, save_page
+from browser import chrome, save_page, waiting
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 
 def fill(driver, server, username, password):
@@ -32,7 +31,7 @@ def fill(driver, server, username, password):
 
 def main(link, server, username, password, screenshot):
     driver = chrome()
-    wait = WebDriverWait(driver, 20)
+    wait = waiting(driver)
     try:
         driver.get(link)
         wait.until(ec.title_contains("Your calendars"))
