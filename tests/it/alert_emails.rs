@@ -9,7 +9,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::helpers::{Api, Db, TestApp, booking_body, eventually, fields, on_both_databases};
-use crate::outbound_webhooks::{connected_staff, subjects};
+use crate::outbound_webhooks::{
+    AT_ONCE, Receiver, connected_staff, create_endpoint, events_of, fast_webhooks, subjects,
+};
 use crate::smtp_sink::{Received, SmtpSink};
 
 /// The message's text with quoted-printable soft line breaks joined.
@@ -209,8 +211,86 @@ async fn bookings_whose_sync_failed_are_alerted_in_one_digest_once_per_failing_s
     app.stop().await;
 }
 
+async fn an_event_moved_by_hand_and_left_so_is_alerted_once_and_told_opened_then_resolved(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = app_telling(db, &sink, |config| {
+        fast_webhooks(config);
+        config.import.scheduler_interval_secs = 1;
+    })
+    .await;
+    let receiver = Receiver::start(AT_ONCE).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    set(&api, json!({"alert_emails": ["ops@example.com"], "external_edit_policy": "accept"})).await;
+    create_endpoint(&api, &receiver.url, &["conflict.opened", "conflict.resolved"]).await;
+    let ann = connected_staff(&app, &api, "ann@example.com", "google").await;
+    // Imports read the calendar 18 months ahead: a booking three weeks from now.
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(20);
+    let at = |hour: u32| format!("{day}T{hour}:00:00Z");
+    let booking = json!({"title": "Massage", "staff_ids": [ann], "time_zone": "UTC",
+                         "start": at(10), "end": at(11)});
+    let booking: Value = api.send("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    app.settle().await;
+    let events =
+        app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
+    let http = app.sandbox();
+    let written: Vec<Value> = http.get(&events).send().await.unwrap().json().await.unwrap();
+    assert_eq!(written.len(), 1, "{written:?}");
+    // Let an import read the calendar as Kalends wrote it, then Ann drags the event two hours on.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let event = format!("{events}/{}", written[0]["id"].as_str().unwrap());
+    let moved = json!({"start": {"dateTime": at(12)}, "end": {"dateTime": at(13)}});
+    assert!(http.patch(&event).json(&moved).send().await.unwrap().status().is_success());
+
+    let sent = eventually(Duration::from_secs(30), || async {
+        let messages = sink.messages();
+        (!messages.is_empty()).then_some(messages)
+    })
+    .await;
+    assert_eq!(
+        subjects(&sink),
+        ["Kalends alert: Booking changed by hand: Massage in ann@example.com's calendar"]
+    );
+    assert_eq!(sent[0].to, ["ops@example.com"]);
+    let text = plain(&sent[0]);
+    for fact in [
+        &format!("What happened: Massage: Moved to {day} 12:00"),
+        "Staff member: ann@example.com",
+        "Severity: high",
+    ] {
+        assert!(text.contains(fact), "{fact} in {text}");
+    }
+    assert!(text.contains(&app.url("/dashboard/conflicts")), "{text}");
+    // Later imports see the same edit: nobody is told again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    app.settle().await;
+    assert_eq!(sink.messages().len(), 1, "{:?}", subjects(&sink));
+
+    // The business moves the booking: it is written again, and the conflict settles itself.
+    let path = format!("/api/v1/bookings/{}", booking["id"].as_str().unwrap());
+    let patch = json!({"start": at(15), "end": at(16)});
+    api.send::<Value>("PATCH", &path, Some(patch), 200).await.unwrap();
+    app.settle().await;
+    let told = eventually(Duration::from_secs(20), || async {
+        let told = events_of(&receiver);
+        (told.len() >= 2).then_some(told)
+    })
+    .await;
+    let types: Vec<&str> = told.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["conflict.opened", "conflict.resolved"], "{told:#?}");
+    for (_, conflict) in &told {
+        assert_eq!(conflict["kind"], "external_edit");
+        assert_eq!(conflict["staff_id"], json!(ann));
+        assert_eq!(conflict["items"][0]["id"], booking["id"]);
+    }
+    assert_eq!(told[1].1["resolution"], "auto");
+    assert_eq!(sink.messages().len(), 1, "a settled conflict is not an alert");
+    app.stop().await;
+}
+
 on_both_databases!(
     a_double_booking_is_alerted_at_once_to_the_addresses_that_chose_it,
     a_calendar_needing_reconnecting_is_alerted_once_with_what_it_affects,
     bookings_whose_sync_failed_are_alerted_in_one_digest_once_per_failing_streak,
+    an_event_moved_by_hand_and_left_so_is_alerted_once_and_told_opened_then_resolved,
 );

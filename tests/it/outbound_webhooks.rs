@@ -108,7 +108,11 @@ async fn app(db: Db) -> TestApp {
     TestApp::start_public_with(db, fast_webhooks).await
 }
 
-async fn create_endpoint(api: &Api<'_>, url: &str, types: &[&str]) -> WebhookEndpointWithSecret {
+pub(crate) async fn create_endpoint(
+    api: &Api<'_>,
+    url: &str,
+    types: &[&str],
+) -> WebhookEndpointWithSecret {
     let body = json!({"url": url, "event_types": types, "description": "booking system"});
     api.send("POST", "/api/v1/webhook-endpoints", Some(body), 201).await.unwrap()
 }
@@ -442,7 +446,7 @@ fn feed_with(events: &[(&str, &str, &str)]) -> String {
 }
 
 /// The types and `data` of what the receiver got, deduplicated, in the order they were recorded.
-fn events_of(receiver: &Receiver) -> Vec<(String, Value)> {
+pub(crate) fn events_of(receiver: &Receiver) -> Vec<(String, Value)> {
     let mut unique: Vec<Received> = receiver.unique().into_values().collect();
     unique.sort_by(|a, b| a.id.cmp(&b.id));
     unique
@@ -589,10 +593,15 @@ async fn a_synced_booking_a_dead_grant_and_a_reconnect_are_told(db: Db) {
 
 /// The subjects of the messages the sink got.
 pub(crate) fn subjects(sink: &SmtpSink) -> Vec<String> {
+    // A long subject is folded over several header lines (RFC 5322): unfolded here.
     let subject = |text: String| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))
-            .unwrap_or_default()
+        let mut lines = text.lines().skip_while(|l| !l.starts_with("Subject: "));
+        let Some(first) = lines.next() else { return String::new() };
+        let mut subject = first["Subject: ".len()..].to_owned();
+        for folded in lines.take_while(|l| l.starts_with([' ', '\t'])) {
+            subject.push_str(folded);
+        }
+        subject
     };
     sink.messages().into_iter().map(|m| subject(m.text())).collect()
 }

@@ -87,22 +87,36 @@ fn owner_fact(owner: crate::domain::Owner, name: &str) -> (String, String) {
 }
 
 /// `conflict_opened`: a new high-severity conflict, told at once (a new conflict is a new
-/// object: each is told once).
+/// object: each is told once). A double booking names the two stays; a booking's event edited
+/// by hand in a staff calendar (and left so) names the booking and where the event is now.
 pub(crate) fn conflict_opened(
     conflict: &super::Conflict,
     owner_name: &str,
     at: DateTime<Utc>,
 ) -> AlertDraft {
     let items: Vec<&str> = conflict.items.iter().map(|i| i.label.as_str()).collect();
+    let booking = items.first().copied().unwrap_or("a booking");
+    let (summary, what, dates) = match conflict.kind {
+        super::ConflictKind::Overlap => (
+            format!("Double booking: {} on {owner_name}", items.join(" and ")),
+            format!("These overlap: {}", items.join("; ")),
+            "Dates",
+        ),
+        super::ConflictKind::ExternalEdit => (
+            format!("Booking changed by hand: {booking} in {owner_name}'s calendar"),
+            items.join(": "),
+            "Booking's dates",
+        ),
+    };
     AlertDraft {
         kind: "conflict_opened",
         object_id: conflict.id,
-        summary: format!("Double booking: {} on {owner_name}", items.join(" and ")),
+        summary,
         facts: vec![
-            ("What happened".to_owned(), format!("These overlap: {}", items.join("; "))),
+            ("What happened".to_owned(), what),
             ("Detected at".to_owned(), instant(conflict.detected_at)),
             owner_fact(conflict.owner, owner_name),
-            ("Dates".to_owned(), span(conflict.start, conflict.end)),
+            (dates.to_owned(), span(conflict.start, conflict.end)),
             ("Severity".to_owned(), conflict.severity.as_str().to_owned()),
             ("What to do".to_owned(), conflict.suggestion.clone()),
         ],

@@ -243,6 +243,40 @@ impl Plan {
 pub(super) type BusyRow =
     (String, Uuid, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>, Option<Uuid>);
 
+/// Tells of the conflicts opened and resolved in transaction `$tx` (slices of ids): a
+/// `conflict.opened` or `conflict.resolved` event each, and an alert at once for each new
+/// high-severity one. Evaluates to how many events and alerts were recorded.
+macro_rules! tell_conflicts {
+    ($tx:expr, $tenant_id:expr, $opened:expr, $resolved:expr, $at:expr) => {{
+        let (tenant_id, at): (Uuid, DateTime<Utc>) = ($tenant_id, $at);
+        let (opened, resolved): (&[Uuid], &[Uuid]) = ($opened, $resolved);
+        let (mut events, mut alerts) = (Vec::new(), Vec::new());
+        for (ids, event_type) in [(opened, "conflict.opened"), (resolved, "conflict.resolved")] {
+            for id in ids {
+                let sql = format!("SELECT {COLUMNS} FROM conflicts WHERE id = $1");
+                let row: ConflictRow =
+                    sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_one(&mut *$tx).await?;
+                let conflict = Conflict::try_from(row)?;
+                if event_type == "conflict.opened" && conflict.severity == Severity::High {
+                    let sql = match conflict.owner {
+                        Owner::Resource(_) => "SELECT name FROM resources WHERE id = $1",
+                        Owner::Staff(_) => "SELECT name FROM staff WHERE id = $1",
+                    };
+                    let (Owner::Resource(owner_id) | Owner::Staff(owner_id)) = conflict.owner;
+                    let (name,): (String,) =
+                        sqlx::query_as(sql).bind(owner_id).fetch_one(&mut *$tx).await?;
+                    alerts.push(super::alerts::conflict_opened(&conflict, &name, at));
+                }
+                events
+                    .push(WebhookEvent::new(event_type, crate::webhooks::conflict_data(&conflict)));
+            }
+        }
+        let recorded = record_webhook_events!($tx, tenant_id, &events, at);
+        let raised = super::alerts::record_alerts!($tx, tenant_id, &alerts, at, at);
+        recorded + usize::try_from(raised).unwrap_or(usize::MAX)
+    }};
+}
+
 impl Store {
     /// The busy items of a resource or staff member touching `[from, to]` (everything when
     /// `None`): bookings that are not cancelled, blocks, imported feed items, and for a staff
@@ -455,35 +489,7 @@ impl Store {
                     opened.push(id);
                 }
             }
-            let (mut events, mut alerts) = (Vec::new(), Vec::new());
-            for (ids, event_type) in
-                [(&opened, "conflict.opened"), (&resolved, "conflict.resolved")]
-            {
-                for id in ids {
-                    let sql = format!("SELECT {COLUMNS} FROM conflicts WHERE id = $1");
-                    let row: ConflictRow =
-                        sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_one(&mut *tx).await?;
-                    let conflict = Conflict::try_from(row)?;
-                    if event_type == "conflict.opened" && conflict.severity == Severity::High {
-                        let sql = match conflict.owner {
-                            Owner::Resource(_) => "SELECT name FROM resources WHERE id = $1",
-                            Owner::Staff(_) => "SELECT name FROM staff WHERE id = $1",
-                        };
-                        let (Owner::Resource(owner_id) | Owner::Staff(owner_id)) = conflict.owner;
-                        let (name,): (String,) =
-                            sqlx::query_as(sql).bind(owner_id).fetch_one(&mut *tx).await?;
-                        alerts.push(super::alerts::conflict_opened(&conflict, &name, at));
-                    }
-                    events.push(WebhookEvent::new(
-                        event_type,
-                        crate::webhooks::conflict_data(&conflict),
-                    ));
-                }
-            }
-            let recorded = record_webhook_events!(tx, tenant_id, &events, at);
-            // A high-severity conflict is told at once.
-            let raised = super::alerts::record_alerts!(tx, tenant_id, &alerts, at, at);
-            let recorded = recorded + usize::try_from(raised).unwrap_or(usize::MAX);
+            let recorded = tell_conflicts!(tx, tenant_id, &opened, &resolved, at);
             tx.commit().await?;
             if recorded > 0 {
                 self.outbox_signal.notify_one();
@@ -603,51 +609,81 @@ impl Store {
         ];
         let items = serde_json::to_string(&items).map_err(corrupt)?;
         let key = external_edit_key(edit.booking_id, edit.connection_id);
-        let dismissed: Option<(Uuid,)> = with_read_pool!(self, |pool| {
-            sqlx::query_as(
+        let booking_item = ItemRef { source: Source::Booking, id: edit.booking_id }.to_string();
+        let calendar_item =
+            ItemRef { source: Source::Calendar, id: edit.connection_id }.to_string();
+        // The event is still as Kalends last wrote this version of the booking.
+        const AS_WRITTEN: &str = "FROM bookings b JOIN booking_events e ON e.booking_id = b.id \
+             AND e.connection_id = $3 WHERE b.tenant_id = $1 AND b.id = $2 \
+             AND e.synced_version = b.version";
+        let at = now();
+        let (opened, recorded) = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let dismissed: Option<(Uuid,)> = sqlx::query_as(
                 "SELECT id FROM conflicts WHERE tenant_id = $1 AND pair_key = $2 \
                  AND resolution = 'manual' AND items = $3 LIMIT 1",
             )
             .bind(edit.tenant_id)
             .bind(&key)
             .bind(&items)
-            .fetch_optional(pool)
-            .await
+            .fetch_optional(&mut *tx)
+            .await?;
+            if dismissed.is_some() {
+                return Ok(());
+            }
+            let id = Uuid::now_v7();
+            let sql = format!(
+                "INSERT INTO conflicts (id, kind, tenant_id, resource_id, staff_id, pair_key, \
+                 span_start, span_end, severity, items, suggestion, status, detected_at, item_a, \
+                 item_b) SELECT $4, 'external_edit', b.tenant_id, NULL, $5, $6, b.span_start, \
+                 b.span_end, 'high', $7, $8, 'open', $9, $10, $11 {AS_WRITTEN} \
+                 ON CONFLICT (tenant_id, pair_key) WHERE status = 'open' DO NOTHING"
+            );
+            let inserted = sqlx::query(AssertSqlSafe(sql))
+                .bind(edit.tenant_id)
+                .bind(edit.booking_id)
+                .bind(edit.connection_id)
+                .bind(id)
+                .bind(edit.staff_id)
+                .bind(&key)
+                .bind(&items)
+                .bind(edit.suggestion)
+                .bind(at)
+                .bind(&booking_item)
+                .bind(&calendar_item)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let recorded = if inserted > 0 {
+                tell_conflicts!(tx, edit.tenant_id, &[id], &[], at)
+            } else {
+                // Open already (a later import saw the edit again, or it moved once more):
+                // brought up to date, told once.
+                let sql = format!(
+                    "UPDATE conflicts SET items = $4, suggestion = $5, \
+                     span_start = (SELECT span_start FROM bookings WHERE id = $2), \
+                     span_end = (SELECT span_end FROM bookings WHERE id = $2) \
+                     WHERE tenant_id = $1 AND pair_key = $6 AND status = 'open' \
+                     AND EXISTS (SELECT 1 {AS_WRITTEN})"
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(edit.tenant_id)
+                    .bind(edit.booking_id)
+                    .bind(edit.connection_id)
+                    .bind(&items)
+                    .bind(edit.suggestion)
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?;
+                0
+            };
+            tx.commit().await?;
+            Ok::<_, StoreError>((inserted > 0, recorded))
         })?;
-        if dismissed.is_some() {
-            return Ok(());
+        if recorded > 0 {
+            self.outbox_signal.notify_one();
         }
-        let booking_item = ItemRef { source: Source::Booking, id: edit.booking_id }.to_string();
-        let calendar_item =
-            ItemRef { source: Source::Calendar, id: edit.connection_id }.to_string();
-        let raised = with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO conflicts (id, kind, tenant_id, resource_id, staff_id, pair_key, span_start, \
-                 span_end, severity, items, suggestion, status, detected_at, item_a, item_b) \
-                 SELECT $1, 'external_edit', b.tenant_id, NULL, $2, $3, b.span_start, b.span_end, 'high', \
-                 $4, $5, 'open', $6, $7, $8 FROM bookings b JOIN booking_events e \
-                 ON e.booking_id = b.id AND e.connection_id = $11 \
-                 WHERE b.tenant_id = $9 AND b.id = $10 AND e.synced_version = b.version \
-                 ON CONFLICT (tenant_id, pair_key) WHERE status = 'open' \
-                 DO UPDATE SET items = excluded.items, suggestion = excluded.suggestion, \
-                 span_start = excluded.span_start, span_end = excluded.span_end",
-            )
-            .bind(Uuid::now_v7())
-            .bind(edit.staff_id)
-            .bind(&key)
-            .bind(&items)
-            .bind(edit.suggestion)
-            .bind(now())
-            .bind(&booking_item)
-            .bind(&calendar_item)
-            .bind(edit.tenant_id)
-            .bind(edit.booking_id)
-            .bind(edit.connection_id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
-        if raised > 0 {
+        if opened {
             tracing::warn!(
                 tenant_id = %edit.tenant_id,
                 booking = %edit.booking_id,
@@ -664,17 +700,12 @@ impl Store {
         connection_id: Uuid,
     ) -> Result<u64, StoreError> {
         let calendar_item = ItemRef { source: Source::Calendar, id: connection_id }.to_string();
-        Ok(with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE conflicts SET status = 'resolved', resolved_at = $1, resolution = 'auto' \
-                 WHERE item_b = $2 AND kind = 'external_edit' AND status = 'open'",
-            )
-            .bind(now())
-            .bind(calendar_item)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?)
+        self.resolve_external_edits(
+            "item_b = $2 AND kind = 'external_edit' AND status = 'open'",
+            &calendar_item,
+            None,
+        )
+        .await
     }
 
     /// Resolves the external-edit conflict of a booking's event in a connection's calendar, if
@@ -685,20 +716,62 @@ impl Store {
         booking_id: Uuid,
         connection_id: Uuid,
     ) -> Result<bool, StoreError> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE conflicts SET status = 'resolved', resolved_at = $1, resolution = 'auto' \
-                 WHERE item_a = $2 AND pair_key = $3 AND status = 'open'",
+        let booking_item = ItemRef { source: Source::Booking, id: booking_id }.to_string();
+        let key = external_edit_key(booking_id, connection_id);
+        let resolved = self
+            .resolve_external_edits(
+                "item_a = $2 AND pair_key = $3 AND status = 'open'",
+                &booking_item,
+                Some(&key),
             )
-            .bind(now())
-            .bind(ItemRef { source: Source::Booking, id: booking_id }.to_string())
-            .bind(external_edit_key(booking_id, connection_id))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
-        Ok(done > 0)
+            .await?;
+        Ok(resolved > 0)
     }
+
+    /// Resolves (`auto`) the open external-edit conflicts `filter` picks (`$2` is `item`, `$3`
+    /// the pair key when given) in one transaction, telling each as `conflict.resolved`.
+    async fn resolve_external_edits(
+        &self,
+        filter: &str,
+        item: &str,
+        pair_key: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let sql = format!(
+            "UPDATE conflicts SET status = 'resolved', resolved_at = $1, resolution = 'auto' \
+             WHERE {filter} RETURNING id, tenant_id"
+        );
+        let at = now();
+        let (resolved, recorded) = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut update = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(at).bind(item);
+            if let Some(key) = pair_key {
+                update = update.bind(key);
+            }
+            let rows: Vec<(Uuid, Uuid)> = update.fetch_all(&mut *tx).await?;
+            let mut recorded = 0;
+            for (tenant_id, ids) in group_by_tenant(&rows) {
+                recorded += tell_conflicts!(tx, tenant_id, &[], &ids, at);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>((rows.len() as u64, recorded))
+        })?;
+        if recorded > 0 {
+            self.outbox_signal.notify_one();
+        }
+        Ok(resolved)
+    }
+}
+
+/// `(id, tenant_id)` rows as each tenant's ids, in the order first seen.
+fn group_by_tenant(rows: &[(Uuid, Uuid)]) -> Vec<(Uuid, Vec<Uuid>)> {
+    let mut groups: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+    for &(id, tenant_id) in rows {
+        match groups.iter_mut().find(|(t, _)| *t == tenant_id) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((tenant_id, vec![id])),
+        }
+    }
+    groups
 }
 
 /// What [`Store::raise_external_edit`] records.
