@@ -125,12 +125,12 @@ fn disabled_alert(work: &DeliveryWork, reason: &str) -> AlertDraft {
             ("Failing since".to_owned(), since.format("%Y-%m-%d %H:%M UTC").to_string()),
             (
                 "What it affects".to_owned(),
-                "No events are sent to it until it is enabled again (PATCH enabled: true); \
-                 failed deliveries can be retried."
+                "No events are sent to it until it is enabled again (on the console's Webhooks \
+                 page, or PATCH enabled: true); its failed deliveries can be retried there."
                     .to_owned(),
             ),
         ],
-        link: format!("/api/v1/webhook-endpoints/{}", endpoint.id),
+        link: format!("/dashboard/webhooks/{}", endpoint.id),
         rule: AlertRule::Unless(endpoint.updated_at),
     }
 }

@@ -1,6 +1,7 @@
 //! `send_alert`: e-mails a tenant's unsent alerts to its `alert_emails`, several as one digest.
 //! The alerts are claimed before sending (another run meanwhile finds nothing) and marked sent
-//! after; a deferred send releases them for the retry.
+//! after; a deferred send releases them for the retry, which sends only to the addresses whose
+//! e-mail did not go out.
 
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ pub async fn run(store: &Store, mail: &CustomerMail, tenant_id: Uuid) -> Result<
         match mail.send_alerts(&tenant, &wanted, &to).await {
             Outcome::Sent { .. } => {
                 tracing::info!(alerts = wanted.len(), recipients = to.len(), "alert e-mail sent");
+                store.alerts_sent_to(&wanted, &to).await?;
             }
             Outcome::Deferred(why) => {
                 store.finish_alerts(&ids, false).await?;
@@ -47,8 +49,8 @@ pub async fn run(store: &Store, mail: &CustomerMail, tenant_id: Uuid) -> Result<
     outcome
 }
 
-/// The e-mails to send: the addresses that chose the same alerts of `alerts`, and those alerts
-/// (oldest first), in the order of `alert_emails`.
+/// The e-mails to send: the addresses that chose the same alerts of `alerts` (and were not sent
+/// them yet), and those alerts (oldest first), in the order of `alert_emails`.
 fn recipients<'a>(
     settings: &TenantSettings,
     alerts: &'a [Alert],
@@ -58,6 +60,7 @@ fn recipients<'a>(
         let wanted: Vec<&Alert> = alerts
             .iter()
             .filter(|a| settings.alert_recipients(&a.kind).contains(&address.as_str()))
+            .filter(|a| !a.sent_to.contains(address))
             .collect();
         if wanted.is_empty() {
             continue;
@@ -87,6 +90,7 @@ mod tests {
             facts: Vec::new(),
             link: "/dashboard".to_owned(),
             created_at: Utc::now(),
+            sent_to: Vec::new(),
         }
     }
 
@@ -122,5 +126,27 @@ mod tests {
             ..TenantSettings::default()
         };
         assert_eq!(recipients(&everyone, &alerts).len(), 1, "one e-mail to both");
+    }
+
+    #[test]
+    fn an_address_already_sent_an_alert_is_not_sent_it_again() {
+        let settings = TenantSettings {
+            alert_emails: vec!["a@example.com".into(), "b@example.com".into()],
+            ..TenantSettings::default()
+        };
+        let mut told = alert("conflict_opened");
+        told.sent_to = vec!["a@example.com".to_owned()];
+        let alerts = [told, alert("import_failing")];
+        let shown: Vec<(Vec<String>, Vec<&str>)> = recipients(&settings, &alerts)
+            .iter()
+            .map(|(to, wanted)| (to.clone(), wanted.iter().map(|a| a.kind.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (vec!["a@example.com".to_owned()], vec!["import_failing"]),
+                (vec!["b@example.com".to_owned()], vec!["conflict_opened", "import_failing"]),
+            ]
+        );
     }
 }

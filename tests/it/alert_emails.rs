@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Api, Db, TestApp, booking_body, eventually, fields, on_both_databases};
 use crate::outbound_webhooks::{
-    AT_ONCE, Receiver, connected_staff, create_endpoint, events_of, fast_webhooks, subjects,
+    AT_ONCE, Receiver, Script, connected_staff, create_endpoint, events_of, fast_webhooks, subjects,
 };
 use crate::smtp_sink::{Received, SmtpSink};
 
@@ -30,6 +30,29 @@ async fn app_telling(db: Db, sink: &SmtpSink, configure: impl FnOnce(&mut Config
 
 async fn set(api: &Api<'_>, settings: Value) {
     api.send::<Value>("PATCH", "/api/v1/settings", Some(settings), 200).await.unwrap();
+}
+
+/// ops@ is told everything, owner@ only of double bookings.
+async fn ops_told_all_owner_double_bookings(api: &Api<'_>) {
+    set(
+        api,
+        json!({
+            "alert_emails": ["ops@example.com", "owner@example.com"],
+            "alert_subscriptions": {"owner@example.com": ["conflict_opened"]},
+        }),
+    )
+    .await;
+}
+
+/// Two stays at the Loft on 2030-01-14: a high-severity conflict.
+async fn double_booking(api: &Api<'_>) {
+    let room: Value =
+        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
+    for title in ["Stay of Ana", "Stay of Bo"] {
+        let mut booking = booking_body(title, 14);
+        booking["resource_id"] = room["id"].clone();
+        api.send::<Value>("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    }
 }
 
 async fn a_double_booking_is_alerted_at_once_to_the_addresses_that_chose_it(db: Db) {
@@ -58,13 +81,7 @@ async fn a_double_booking_is_alerted_at_once_to_the_addresses_that_chose_it(db: 
         let problem = api.send::<Value>("PATCH", "/api/v1/settings", Some(bad), 200).await;
         assert_eq!(fields(&problem.unwrap_err()), ["alert_subscriptions"]);
     }
-    let room: Value =
-        api.send("POST", "/api/v1/resources", Some(json!({"name": "Loft"})), 201).await.unwrap();
-    for title in ["Stay of Ana", "Stay of Bo"] {
-        let mut booking = booking_body(title, 14);
-        booking["resource_id"] = room["id"].clone();
-        api.send::<Value>("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
-    }
+    double_booking(&api).await;
     let sent = eventually(Duration::from_secs(20), || async {
         let messages = sink.messages();
         (!messages.is_empty()).then_some(messages)
@@ -88,14 +105,7 @@ async fn a_calendar_needing_reconnecting_is_alerted_once_with_what_it_affects(db
     let app = app_telling(db, &sink, |config| config.alerts.digest_window_secs = 0).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
-    set(
-        &api,
-        json!({
-            "alert_emails": ["ops@example.com", "owner@example.com"],
-            "alert_subscriptions": {"owner@example.com": ["conflict_opened"]},
-        }),
-    )
-    .await;
+    ops_told_all_owner_double_bookings(&api).await;
     let bo = connected_staff(&app, &api, "bo@example.com", "microsoft").await;
     let mut booking = booking_body("Massage", 7);
     booking["staff_ids"] = json!([bo]);
@@ -288,9 +298,57 @@ async fn an_event_moved_by_hand_and_left_so_is_alerted_once_and_told_opened_then
     app.stop().await;
 }
 
+async fn an_address_whose_email_went_out_is_not_sent_it_again_when_another_is_retried(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = app_telling(db, &sink, |config| {
+        fast_webhooks(config);
+        config.jobs.retry_base_ms = 200;
+        config.jobs.retry_max_delay_ms = 1_000;
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    // ops@ is told everything, owner@ only of double bookings: two different e-mails.
+    ops_told_all_owner_double_bookings(&api).await;
+    // Both mail servers defer for now.
+    let later = "451 4.3.0 Try again later";
+    sink.refuse_recipient("ops@example.com", later);
+    sink.refuse_recipient("owner@example.com", later);
+    // An endpoint answering 410 Gone is disabled: an alert for ops@ alone.
+    let gone = Receiver::start(Script { gone: true, ..AT_ONCE }).await;
+    let endpoint = create_endpoint(&api, &gone.url, &["webhook.test"]).await;
+    let path = format!("/api/v1/webhook-endpoints/{}", endpoint.endpoint.id);
+    api.send::<Value>("POST", &format!("{path}/test"), None, 202).await.unwrap();
+    eventually(Duration::from_secs(10), || async {
+        let shown: Value = api.send("GET", &path, None, 200).await.unwrap();
+        (shown["enabled"] == false).then_some(())
+    })
+    .await;
+    // A double booking, for both.
+    double_booking(&api).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(sink.messages().is_empty());
+    // ops@'s server takes mail again: its e-mail (both alerts) goes out, owner@'s (the double
+    // booking) is still deferred.
+    sink.accept_recipient("ops@example.com");
+    sink.wait_for(1, Duration::from_secs(20)).await;
+    // The job is retried for owner@ a few times meanwhile.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sink.accept_recipient("owner@example.com");
+    sink.wait_for(2, Duration::from_secs(20)).await;
+    app.settle().await;
+    let to: Vec<Vec<String>> = sink.messages().into_iter().map(|m| m.to).collect();
+    assert_eq!(to, [["ops@example.com"], ["owner@example.com"]], "ops@ once");
+    let subjects = subjects(&sink);
+    assert_eq!(subjects[0], "Kalends: 2 alerts");
+    assert!(subjects[1].starts_with("Kalends alert: Double booking: Stay of "), "{subjects:?}");
+    app.stop().await;
+}
+
 on_both_databases!(
     a_double_booking_is_alerted_at_once_to_the_addresses_that_chose_it,
     a_calendar_needing_reconnecting_is_alerted_once_with_what_it_affects,
     bookings_whose_sync_failed_are_alerted_in_one_digest_once_per_failing_streak,
     an_event_moved_by_hand_and_left_so_is_alerted_once_and_told_opened_then_resolved,
+    an_address_whose_email_went_out_is_not_sent_it_again_when_another_is_retried,
 );

@@ -115,6 +115,11 @@ impl SmtpSink {
         state.refused.insert(addr.to_ascii_lowercase(), reply.to_owned());
     }
 
+    /// Accepts `addr` again after [`SmtpSink::refuse_recipient`].
+    pub fn accept_recipient(&self, addr: &str) {
+        self.shared.state().refused.remove(&addr.to_ascii_lowercase());
+    }
+
     /// Answers the next `n` `RCPT`s, whoever they name, with `reply` (e.g.
     /// `451 4.3.0 Try again later`).
     pub fn defer_next(&self, n: usize, reply: &str) {

@@ -107,7 +107,14 @@ pub async fn record_run_with(
     let mut alerts = Vec::new();
     if !tenant.settings.alert_emails.is_empty() {
         let failing_since = store.import_failing_since(import.id).await?;
-        alerts = run_alerts(import, &run, failing_since, policy.alerts);
+        if run.outcome == RunOutcome::Failed || failing_since.is_some() {
+            let owner = match import.data.owner {
+                Owner::Resource(id) => store.resource(tenant.id, id).await?.data.name,
+                Owner::Staff(id) => store.staff(tenant.id, id).await?.data.name,
+            };
+            let owner = crate::store::alerts::owner_fact(import.data.owner, &owner);
+            alerts = run_alerts(import, &run, failing_since, owner, policy.alerts);
+        }
     }
     let alerts_due = finished_at + seconds(policy.alerts.digest_window_secs);
     let owed = checklist_jobs(tenant.id, import, diff.as_ref());
@@ -162,16 +169,11 @@ fn run_alerts(
     import: &Import,
     run: &ImportRun,
     failing_since: Option<DateTime<Utc>>,
+    owner: (String, String),
     config: &AlertsConfig,
 ) -> Vec<AlertDraft> {
     let feed = import.data.name.clone().unwrap_or_else(|| import.data.platform.as_str().to_owned());
-    let (resource, staff) = import.data.owner.columns();
-    let owner = match (resource, staff) {
-        (Some(id), _) => ("Resource", id.to_string()),
-        (_, Some(id)) => ("Staff member", id.to_string()),
-        (None, None) => ("Owner", String::new()),
-    };
-    let link = format!("/api/v1/imports/{}", import.id);
+    let link = format!("/dashboard/imports/{}", import.id);
     let at = run.finished_at;
     match (run.outcome, failing_since) {
         (RunOutcome::Failed, since) => {
@@ -184,7 +186,7 @@ fn run_alerts(
                 ("Feed".to_owned(), format!("{feed} ({})", import.data.platform.as_str())),
                 ("Failing since".to_owned(), since.format("%Y-%m-%d %H:%M UTC").to_string()),
                 ("Last error".to_owned(), run.error.clone().unwrap_or_default()),
-                (owner.0.to_owned(), owner.1),
+                owner,
                 (
                     "What it affects".to_owned(),
                     "Dates booked or closed on the platform since then are not blocked in Kalends."
@@ -205,7 +207,7 @@ fn run_alerts(
                 ("Feed".to_owned(), format!("{feed} ({})", import.data.platform.as_str())),
                 ("Failed from".to_owned(), since.format("%Y-%m-%d %H:%M UTC").to_string()),
                 ("Recovered at".to_owned(), at.format("%Y-%m-%d %H:%M UTC").to_string()),
-                (owner.0.to_owned(), owner.1),
+                owner,
             ];
             vec![AlertDraft {
                 kind: "import_recovered",

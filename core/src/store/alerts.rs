@@ -55,6 +55,8 @@ pub struct Alert {
     pub link: String,
     /// When it was raised.
     pub created_at: DateTime<Utc>,
+    /// The addresses it already went to (an e-mail to others was deferred).
+    pub sent_to: Vec<String>,
 }
 
 fn seconds(secs: u64) -> chrono::Duration {
@@ -78,7 +80,7 @@ fn span(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
 }
 
 /// The owner's label and name: `("Resource", "Loft")` or `("Staff member", "Ana")`.
-fn owner_fact(owner: crate::domain::Owner, name: &str) -> (String, String) {
+pub(crate) fn owner_fact(owner: crate::domain::Owner, name: &str) -> (String, String) {
     let label = match owner {
         crate::domain::Owner::Resource(_) => "Resource",
         crate::domain::Owner::Staff(_) => "Staff member",
@@ -321,6 +323,7 @@ struct AlertRow {
     facts: String,
     link: String,
     created_at: DateTime<Utc>,
+    sent_to: String,
 }
 
 impl TryFrom<AlertRow> for Alert {
@@ -334,6 +337,7 @@ impl TryFrom<AlertRow> for Alert {
             facts,
             link: r.link,
             created_at: r.created_at,
+            sent_to: serde_json::from_str(&r.sent_to).map_err(corrupt)?,
         })
     }
 }
@@ -362,7 +366,7 @@ impl Store {
             sqlx::query_as(
                 "UPDATE alerts SET claimed_until = $1 WHERE tenant_id = $2 AND sent_at IS NULL \
                  AND (claimed_until IS NULL OR claimed_until < $3) \
-                 RETURNING id, kind, summary, facts, link, created_at",
+                 RETURNING id, kind, summary, facts, link, created_at, sent_to",
             )
             .bind(until)
             .bind(tenant_id)
@@ -373,6 +377,27 @@ impl Store {
         let mut alerts = rows.into_iter().map(Alert::try_from).collect::<Result<Vec<_>, _>>()?;
         alerts.sort_by_key(|a| a.id);
         Ok(alerts)
+    }
+
+    /// Notes that claimed `alerts` went to the addresses `to` (one e-mail of several): a retry
+    /// of the others does not send them there again.
+    pub async fn alerts_sent_to(&self, alerts: &[&Alert], to: &[String]) -> Result<(), StoreError> {
+        with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            for alert in alerts {
+                let mut sent_to = alert.sent_to.clone();
+                sent_to.extend(to.iter().filter(|a| !alert.sent_to.contains(a)).cloned());
+                let sent_to = serde_json::to_string(&sent_to).map_err(corrupt)?;
+                sqlx::query("UPDATE alerts SET sent_to = $1 WHERE id = $2")
+                    .bind(sent_to)
+                    .bind(alert.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        }
+        .await)
     }
 
     /// Marks claimed alerts sent (`sent`), or releases them for a later try.
