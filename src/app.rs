@@ -279,7 +279,7 @@ fn spawn_background(
         });
     }
     if role != Role::Worker {
-        // Changes told by any process (on Redis) reach this process's open consoles.
+        // Changes told by any process (on Redis or PostgreSQL) reach this process's open consoles.
         let (heard, token) = (queue.clone(), shutdown.clone());
         tasks.spawn("change news", move || {
             let (heard, token) = (heard.clone(), token.clone());

@@ -49,7 +49,7 @@ fn queue_err(e: impl std::fmt::Display) -> QueueError {
 pub struct JobQueue {
     name: String,
     pub(crate) storage: Storage,
-    /// For the subscriptions that hear other processes (Redis only).
+    /// For the subscriptions that hear other processes on Redis.
     redis_client: Option<redis::Client>,
     /// The tenants whose data changed, as this process hears of them ([`Self::changed`]).
     changes: broadcast::Sender<Uuid>,
@@ -112,62 +112,79 @@ impl JobQueue {
         &self.name
     }
 
-    /// The Redis channel on which [`Self::announce`] tells every worker that jobs are due.
+    /// The channel on which [`Self::announce`] tells every worker that jobs are due.
     fn wake_channel(&self) -> String {
         format!("{}:wake", self.name)
     }
 
-    /// On Redis, tells the workers of every process that jobs due now were pushed (one message
-    /// per relayed batch). apalis-redis 1.0 files every push under its scheduled set (it sets
-    /// `run_at` to now when there is none), so its own "available" events never fire.
+    /// Tells the workers of every process that jobs due now were pushed (one message per relayed
+    /// batch), through Redis or PostgreSQL's `NOTIFY`. apalis-redis 1.0 files every push under
+    /// its scheduled set (it sets `run_at` to now when there is none), so its own "available"
+    /// events never fire; apalis-postgres is polled.
     pub async fn announce(&self) {
-        if let Storage::Redis(s) = &self.storage {
-            let mut conn = s.clone().get_connection().clone();
-            let sent: Result<i64, _> =
-                redis::cmd("PUBLISH").arg(self.wake_channel()).arg(1).query_async(&mut conn).await;
-            if let Err(error) = sent {
-                tracing::debug!(%error, "could not announce new jobs; workers will poll");
-            }
+        if let Err(error) = self.tell(self.wake_channel(), "1".to_owned()).await {
+            tracing::debug!(%error, "could not announce new jobs; workers will poll");
         }
     }
 
-    /// On Redis, wakes this process's worker (through `wake`) whenever any process announces
-    /// jobs ([`Self::announce`]). Without it a worker in another process than the relay's found
-    /// new work only at its next poll (`jobs.poll_interval_ms`, 250 ms). Resubscribes after a
-    /// lost connection; the poll still finds everything meanwhile. Returns at once on the
-    /// database queues.
+    /// Wakes this process's worker (through `wake`) whenever any process announces jobs
+    /// ([`Self::announce`]). Without it a worker in another process than the relay's found new
+    /// work only at its next poll (`jobs.poll_interval_ms`, 250 ms). Listens again after a lost
+    /// connection; the poll still finds everything meanwhile. Returns at once on SQLite (one
+    /// process).
     pub async fn wake_on_new_jobs(
         &self,
         wake: futures::channel::mpsc::Sender<()>,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
         // A full channel already holds a wake-up; that is enough.
-        let wake_up = |_: redis::Msg| drop(wake.clone().try_send(()));
+        let wake_up = |_: &str| drop(wake.clone().try_send(()));
         self.listen(self.wake_channel(), "job wake-ups", wake_up, shutdown).await;
     }
 
-    /// The Redis channel on which [`Self::changed`] tells every process of a tenant's change.
+    /// The channel on which [`Self::changed`] tells every process of a tenant's change.
     fn changes_channel(&self) -> String {
         format!("{}:changes", self.name)
     }
 
     /// Tells whoever shows a tenant's data (the console's live updates) that it changed: a job
-    /// of the tenant was queued or has run, so what it shows may be out of date. On Redis every
-    /// process hears it ([`Self::hear_changes`]); on a database queue, this process.
+    /// of the tenant was queued or has run, so what it shows may be out of date. On Redis and
+    /// PostgreSQL every process hears it ([`Self::hear_changes`]); on SQLite, this process.
     pub async fn changed(&self, tenant_id: Uuid) {
-        let Storage::Redis(s) = &self.storage else {
+        if let Storage::Sqlite(_) = &self.storage {
             // Nobody listening is not a failure.
             let _ = self.changes.send(tenant_id);
             return;
-        };
-        let mut conn = s.clone().get_connection().clone();
-        let sent: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(self.changes_channel())
-            .arg(tenant_id.to_string())
-            .query_async(&mut conn)
-            .await;
-        if let Err(error) = sent {
+        }
+        if let Err(error) = self.tell(self.changes_channel(), tenant_id.to_string()).await {
             tracing::debug!(%error, "could not tell of a change; open consoles look again soon");
+        }
+    }
+
+    /// Sends `payload` on `channel` to every process: Redis `PUBLISH`, PostgreSQL `NOTIFY`
+    /// (delivered when the statement commits, to every session listening); nothing on SQLite.
+    async fn tell(&self, channel: String, payload: String) -> Result<(), QueueError> {
+        match &self.storage {
+            Storage::Sqlite(_) => Ok(()),
+            Storage::Postgres(s) => {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(channel)
+                    .bind(payload)
+                    .execute(s.pool())
+                    .await
+                    .map_err(queue_err)?;
+                Ok(())
+            }
+            Storage::Redis(s) => {
+                let mut conn = s.clone().get_connection().clone();
+                let _: i64 = redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(payload)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(queue_err)?;
+                Ok(())
+            }
         }
     }
 
@@ -176,53 +193,47 @@ impl JobQueue {
         self.changes.subscribe()
     }
 
-    /// On Redis, passes what every process tells through [`Self::changed`] to this process's
-    /// [`Self::changes`] until shutdown; returns at once on the database queues.
+    /// On Redis and PostgreSQL, passes what every process tells through [`Self::changed`] to this
+    /// process's [`Self::changes`] until shutdown; returns at once on SQLite.
     pub async fn hear_changes(&self, shutdown: tokio_util::sync::CancellationToken) {
         let changes = self.changes.clone();
-        let heard = move |message: redis::Msg| {
-            if let Ok(Ok(tenant_id)) = message.get_payload::<String>().map(|t| t.parse::<Uuid>()) {
+        let heard = move |payload: &str| {
+            if let Ok(tenant_id) = payload.parse::<Uuid>() {
                 let _ = changes.send(tenant_id);
             }
         };
         self.listen(self.changes_channel(), "change news", heard, shutdown).await;
     }
 
-    /// Subscribes to `channel` on Redis and hands each message to `on_message` until shutdown,
-    /// subscribing again after a lost connection (and every five minutes: a connection silently
+    /// Hands each message sent on `channel` ([`Self::tell`]) to `on_message` until shutdown,
+    /// listening again after a lost connection (and every five minutes: a connection silently
     /// dropped on the way, by a NAT or a load balancer, would otherwise never end the stream).
-    /// `what` names the messages in the log. Returns at once on the database queues.
+    /// `what` names the messages in the log. Returns at once on SQLite.
     async fn listen(
         &self,
         channel: String,
         what: &str,
-        mut on_message: impl FnMut(redis::Msg),
+        mut on_message: impl FnMut(&str),
         shutdown: tokio_util::sync::CancellationToken,
     ) {
-        use futures::StreamExt as _;
-        let (Storage::Redis(_), Some(client)) = (&self.storage, &self.redis_client) else {
-            return;
+        let source = match &self.storage {
+            Storage::Sqlite(_) => return,
+            Storage::Postgres(_) => "PostgreSQL",
+            Storage::Redis(_) => "Redis",
         };
         let mut failing = false;
         while !shutdown.is_cancelled() {
-            let subscribed = async {
-                let mut pubsub = client.get_async_pubsub().await?;
-                pubsub.subscribe(&channel).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            }
-            .await;
-            match subscribed {
-                Ok(mut pubsub) => {
+            match self.subscribe(&channel).await {
+                Ok(mut subscription) => {
                     if std::mem::take(&mut failing) {
-                        tracing::info!(what, "messages from Redis are back");
+                        tracing::info!(what, source, "messages are back");
                     }
-                    let mut messages = pubsub.on_message();
                     let renew = tokio::time::sleep(Duration::from_secs(300));
                     tokio::pin!(renew);
                     loop {
                         tokio::select! {
-                            message = messages.next() => match message {
-                                Some(message) => on_message(message),
+                            message = subscription.next() => match message {
+                                Some(payload) => on_message(&payload),
                                 None => break,
                             },
                             () = &mut renew => break,
@@ -232,7 +243,7 @@ impl JobQueue {
                 }
                 Err(error) if !failing => {
                     failing = true;
-                    tracing::warn!(%error, what, "no messages from Redis; polling meanwhile");
+                    tracing::warn!(%error, what, source, "no messages; polling meanwhile");
                 }
                 Err(_) => {}
             }
@@ -240,6 +251,25 @@ impl JobQueue {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 () = shutdown.cancelled() => return,
             }
+        }
+    }
+
+    /// Starts listening on `channel`: a Redis subscription, or a PostgreSQL `LISTEN` on a
+    /// connection of the pool (held while listening).
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, QueueError> {
+        match (&self.storage, &self.redis_client) {
+            (Storage::Redis(_), Some(client)) => {
+                let mut pubsub = client.get_async_pubsub().await.map_err(queue_err)?;
+                pubsub.subscribe(channel).await.map_err(queue_err)?;
+                Ok(Subscription::Redis(pubsub))
+            }
+            (Storage::Postgres(s), _) => {
+                let mut listener =
+                    sqlx::postgres::PgListener::connect_with(s.pool()).await.map_err(queue_err)?;
+                listener.listen(channel).await.map_err(queue_err)?;
+                Ok(Subscription::Postgres(Box::new(listener)))
+            }
+            _ => Err(QueueError("this queue tells other processes nothing".to_owned())),
         }
     }
 
@@ -462,6 +492,32 @@ impl JobQueue {
                     .map(|_| ())
                     .map_err(queue_err)
             }
+        }
+    }
+}
+
+/// What [`JobQueue::subscribe`] listens on.
+enum Subscription {
+    Redis(redis::aio::PubSub),
+    Postgres(Box<sqlx::postgres::PgListener>),
+}
+
+impl Subscription {
+    /// The next message's payload; `None` once the connection is gone.
+    async fn next(&mut self) -> Option<String> {
+        use futures::StreamExt as _;
+        match self {
+            Subscription::Redis(pubsub) => {
+                let message = pubsub.on_message().next().await?;
+                Some(message.get_payload::<String>().unwrap_or_default())
+            }
+            Subscription::Postgres(listener) => match listener.recv().await {
+                Ok(notification) => Some(notification.payload().to_owned()),
+                Err(error) => {
+                    tracing::debug!(%error, "listening again");
+                    None
+                }
+            },
         }
     }
 }

@@ -521,13 +521,11 @@ on_every_queue!(
     a_job_a_stopped_worker_left_unfinished_runs_at_once_on_the_next_worker,
 );
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
-async fn on_redis_a_worker_in_another_process_is_woken_when_jobs_are_relayed() {
-    // Two processes' queues on one Redis: what one relays wakes the other's worker, which
-    // otherwise would find it only at its next poll.
+/// Two processes' queues on one Redis or one PostgreSQL database (`LISTEN`/`NOTIFY`): what one
+/// relays wakes the other's worker, which otherwise would find it only at its next poll.
+async fn a_worker_in_another_process_is_woken_when_jobs_are_relayed(queue: Queue) {
     let dir = TempDir::new();
-    let config = queue_config(Queue::Redis, &dir).await;
+    let config = queue_config(queue, &dir).await;
     let (_, api_node) = app::connect(&config).await.unwrap();
     let (_, worker_node) = app::connect(&config).await.unwrap();
     let (wake, mut woken) = futures::channel::mpsc::channel(1);
@@ -550,3 +548,58 @@ async fn on_redis_a_worker_in_another_process_is_woken_when_jobs_are_relayed() {
     stop.cancel();
     listening.await.unwrap();
 }
+
+/// A tenant's change told by one process (its relay or worker) reaches the open consoles of
+/// another process sharing the queue, at once rather than at their next look.
+async fn a_change_told_by_one_process_is_heard_by_another(queue: Queue) {
+    let dir = TempDir::new();
+    let config = queue_config(queue, &dir).await;
+    let (_, worker_node) = app::connect(&config).await.unwrap();
+    let (_, console_node) = app::connect(&config).await.unwrap();
+    let mut changes = console_node.changes();
+    let stop = CancellationToken::new();
+    let listening = tokio::spawn({
+        let stop = stop.clone();
+        async move { console_node.hear_changes(stop).await }
+    });
+    let tenant = uuid::Uuid::now_v7();
+    let mut heard = None;
+    for _ in 0..50 {
+        worker_node.changed(tenant).await;
+        if let Ok(Ok(id)) = tokio::time::timeout(Duration::from_millis(200), changes.recv()).await {
+            heard = Some(id);
+            break;
+        }
+    }
+    assert_eq!(heard, Some(tenant), "the other process never heard of the change");
+    stop.cancel();
+    listening.await.unwrap();
+}
+
+macro_rules! on_shared_queues {
+    ($($name:ident),* $(,)?) => {
+        mod postgres_shared {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: run scripts/test"]
+                async fn $name() {
+                    super::$name(super::Queue::Postgres).await
+                }
+            )*
+        }
+        mod redis_shared {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+                async fn $name() {
+                    super::$name(super::Queue::Redis).await
+                }
+            )*
+        }
+    };
+}
+
+on_shared_queues!(
+    a_worker_in_another_process_is_woken_when_jobs_are_relayed,
+    a_change_told_by_one_process_is_heard_by_another,
+);
