@@ -348,7 +348,7 @@ impl Render {
         let mut kept = HashMap::new();
         if let Some(previous) = self.cache.events(feed.id, &context) {
             let stamps = self.store.feed_stamps(feed, window).await?;
-            let listed = stamps.entries().collect::<Result<Vec<_>, _>>()?;
+            let listed = stamps.entries()?;
             let unchanged = |id: &Uuid, stamp: &str| {
                 previous.events.get(id).filter(|e| &*e.stamp == stamp).cloned()
             };
