@@ -200,7 +200,7 @@ impl Store {
             }
         };
         let ids = match only {
-            Some(ids) if ids.is_empty() => return Ok(()),
+            Some([]) => return Ok(()),
             Some(ids) => {
                 let params: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 6)).collect();
                 format!("AND b.id IN ({})", params.join(", "))
