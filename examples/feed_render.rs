@@ -18,7 +18,11 @@
 //!
 //! ```text
 //! cargo run --release --example feed_render -- [--bookings 10000] [--gets 30] [--database-url URL]
+//!     [--event-cache-mib N]
 //! ```
+//!
+//! `--event-cache-mib 0` keeps no rendered events, so that every GET renders every booking (the
+//! full rendering a feed gets the first time, or after its settings or zone changed).
 
 use std::time::{Duration, Instant};
 
@@ -39,10 +43,11 @@ struct Args {
     bookings: u32,
     gets: usize,
     database_url: Option<String>,
+    event_cache_mib: Option<u32>,
 }
 
 fn args() -> Args {
-    let mut args = Args { bookings: 10_000, gets: 30, database_url: None };
+    let mut args = Args { bookings: 10_000, gets: 30, database_url: None, event_cache_mib: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -50,6 +55,9 @@ fn args() -> Args {
             "--bookings" => args.bookings = value.parse().expect("--bookings is a number"),
             "--gets" => args.gets = value.parse().expect("--gets is a number"),
             "--database-url" => args.database_url = Some(value),
+            "--event-cache-mib" => {
+                args.event_cache_mib = Some(value.parse().expect("--event-cache-mib is a number"));
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -150,6 +158,9 @@ async fn main() {
     // Each GET follows a change, so the validators must be read again at once.
     config.feeds.validator_ttl_ms = 0;
     config.feeds.rate_limit_per_minute = 1_000_000_000;
+    if let Some(mib) = args.event_cache_mib {
+        config.feeds.event_cache_mib = mib;
+    }
     let keys = config.secret_keys().unwrap().0;
     let key = keys.current();
     let (store, queue) = app::connect(&config).await.unwrap();

@@ -221,6 +221,7 @@ fn app_state(
         feed_cache: Arc::new(crate::feed_cache::FeedCache::new(
             Duration::from_millis(config.feeds.validator_ttl_ms),
             config.feeds.body_cache_mib as usize * 1024 * 1024,
+            config.feeds.event_cache_mib as usize * 1024 * 1024,
         )),
         widget_limiter: Arc::new(crate::feeds::FeedLimiter::new(
             config.widget.rate_limit_per_minute,

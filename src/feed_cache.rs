@@ -1,10 +1,14 @@
 //! What the feed endpoint remembers between requests: the validators of recently asked feeds (for
-//! a short time) and the rendered bodies of recent feed versions (within a memory budget).
+//! a short time), the rendered bodies of recent feed versions and the rendered events of recent
+//! feeds (each within a memory budget).
 //!
 //! Subscribers poll every few minutes to hours, so answering a revalidation from a copy at most
 //! `validator_ttl` old never shows anyone stale data they would otherwise have seen; and OTAs that
 //! re-download whole feeds without validators get a stored body instead of a fresh rendering
-//! while the feed's version is unchanged.
+//! while the feed's version is unchanged. After a change, a feed's new body reuses the events
+//! kept from its last rendering for every booking whose stamp (version and last change) is the
+//! same, under the same context (the feed, the tenant's settings, the zone): only the changed
+//! bookings are read whole and rendered again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -81,26 +85,64 @@ impl<T> Recent<T> {
     }
 }
 
+/// One booking's `VEVENT` as a feed rendered it.
+#[derive(Clone, Debug)]
+pub struct RenderedEvent {
+    /// The stamp of the row it was rendered from (`Store::feed_stamps`).
+    pub stamp: Arc<str>,
+    /// The `VEVENT`, CRLF-terminated.
+    pub text: Arc<str>,
+    /// The years (UTC) its span starts and ends in, for the head's `VTIMEZONE`.
+    pub years: (i32, i32),
+}
+
+/// Bytes counted for each kept event besides its stamp and text: its map entry (id, two
+/// pointers, the years, the table's spare room) and the two shared strings' headers.
+pub const EVENT_OVERHEAD: usize = 128;
+
+/// The rendered events of one feed, valid while its context is the same.
+#[derive(Debug)]
+pub struct FeedEvents {
+    /// A digest of everything besides the booking that the feed's events show: the feed, the
+    /// tenant's settings, the zone.
+    pub context: [u8; 32],
+    /// By booking id.
+    pub events: HashMap<Uuid, RenderedEvent>,
+}
+
+impl FeedEvents {
+    /// The memory the events take, as counted against the budget.
+    fn size(&self) -> usize {
+        let each = |e: &RenderedEvent| e.stamp.len() + e.text.len() + EVENT_OVERHEAD;
+        self.events.values().map(each).sum()
+    }
+}
+
 /// The caches of the feed endpoint.
 #[derive(Debug)]
 pub struct FeedCache {
     validators: Recent<Known>,
-    bodies: Mutex<Bodies>,
+    bodies: Mutex<Budgeted<(String, Arc<[Bytes]>)>>,
+    events: Mutex<Budgeted<Arc<FeedEvents>>>,
 }
 
-#[derive(Debug, Default)]
-struct Bodies {
+/// One value per feed within a memory budget; the least recently stored go first.
+#[derive(Debug)]
+struct Budgeted<T> {
     budget: usize,
     used: usize,
-    by_feed: HashMap<Uuid, (String, Arc<[Bytes]>, usize)>,
+    by_feed: HashMap<Uuid, (T, usize)>,
     order: VecDeque<Uuid>,
 }
 
 impl FeedCache {
-    /// Validators live `ttl`; rendered bodies share `budget` bytes.
-    pub fn new(ttl: Duration, budget: usize) -> Self {
-        let bodies = Bodies { budget, ..Bodies::default() };
-        Self { validators: Recent::new(ttl), bodies: Mutex::new(bodies) }
+    /// Validators live `ttl`; rendered bodies share `budget` bytes, rendered events `events`.
+    pub fn new(ttl: Duration, budget: usize, events: usize) -> Self {
+        Self {
+            validators: Recent::new(ttl),
+            bodies: Mutex::new(Budgeted::new(budget)),
+            events: Mutex::new(Budgeted::new(events)),
+        }
     }
 
     /// What is known about the feed with this token hash, if it is recent enough.
@@ -120,36 +162,67 @@ impl FeedCache {
         if let Ok(mut bodies) = self.bodies.lock() {
             bodies.remove(feed_id);
         }
+        if let Ok(mut events) = self.events.lock() {
+            events.remove(feed_id);
+        }
     }
 
     /// The stored body of this version of a feed.
     pub fn body(&self, feed_id: Uuid, etag: &str) -> Option<Arc<[Bytes]>> {
         let bodies = self.bodies.lock().ok()?;
-        bodies.by_feed.get(&feed_id).filter(|(tag, _, _)| tag == etag).map(|(_, b, _)| b.clone())
+        let ((tag, body), _) = bodies.by_feed.get(&feed_id)?;
+        (tag == etag).then(|| body.clone())
     }
 
     /// Stores a rendered body, evicting the oldest ones beyond the budget. Bodies larger than a
     /// quarter of the budget are not stored.
     pub fn keep_body(&self, feed_id: Uuid, etag: String, chunks: Vec<Bytes>) {
         let size: usize = chunks.iter().map(Bytes::len).sum();
-        let Ok(mut bodies) = self.bodies.lock() else { return };
-        if size > bodies.budget / 4 {
-            return;
+        if let Ok(mut bodies) = self.bodies.lock() {
+            bodies.keep(feed_id, (etag, chunks.into()), size);
         }
-        bodies.remove(feed_id);
-        while bodies.used + size > bodies.budget {
-            let Some(oldest) = bodies.order.pop_front() else { break };
-            bodies.remove(oldest);
+    }
+
+    /// The events last rendered for a feed, if rendered under this context.
+    pub fn events(&self, feed_id: Uuid, context: &[u8; 32]) -> Option<Arc<FeedEvents>> {
+        let events = self.events.lock().ok()?;
+        let (kept, _) = events.by_feed.get(&feed_id)?;
+        (kept.context == *context).then(|| kept.clone())
+    }
+
+    /// Stores the events a feed was just rendered with (replacing its earlier ones), evicting the
+    /// oldest feeds' beyond the budget. Those larger than a quarter of the budget are not kept.
+    pub fn keep_events(&self, feed_id: Uuid, kept: FeedEvents) {
+        let size = kept.size();
+        if let Ok(mut events) = self.events.lock() {
+            events.keep(feed_id, Arc::new(kept), size);
         }
-        bodies.used += size;
-        bodies.order.push_back(feed_id);
-        bodies.by_feed.insert(feed_id, (etag, chunks.into(), size));
     }
 }
 
-impl Bodies {
+impl<T> Budgeted<T> {
+    fn new(budget: usize) -> Self {
+        Self { budget, used: 0, by_feed: HashMap::new(), order: VecDeque::new() }
+    }
+
+    /// Stores `value` of `size` bytes for a feed in place of its earlier one, evicting the
+    /// oldest beyond the budget; a value over a quarter of the budget only drops the earlier one.
+    fn keep(&mut self, feed_id: Uuid, value: T, size: usize) {
+        self.remove(feed_id);
+        if size > self.budget / 4 {
+            return;
+        }
+        while self.used + size > self.budget {
+            let Some(oldest) = self.order.pop_front() else { break };
+            self.remove(oldest);
+        }
+        self.used += size;
+        self.order.push_back(feed_id);
+        self.by_feed.insert(feed_id, (value, size));
+    }
+
     fn remove(&mut self, feed_id: Uuid) {
-        if let Some((_, _, size)) = self.by_feed.remove(&feed_id) {
+        if let Some((_, size)) = self.by_feed.remove(&feed_id) {
             self.used -= size;
             self.order.retain(|id| *id != feed_id);
         }
@@ -162,7 +235,7 @@ mod tests {
 
     #[test]
     fn bodies_beyond_the_budget_evict_the_oldest_and_a_new_version_replaces_the_old() {
-        let cache = FeedCache::new(Duration::from_secs(2), 40);
+        let cache = FeedCache::new(Duration::from_secs(2), 40, 0);
         let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let chunk = || vec![Bytes::from_static(b"0123456789")];
         cache.keep_body(a, "v1".into(), chunk());

@@ -6,7 +6,11 @@
 //! matching `If-None-Match` / `If-Modified-Since` answers 304 without rendering anything. A full
 //! answer reads the bookings in one query (only the columns the feed shows) and renders them as
 //! they arrive, in 64 KiB chunks; the chunks are sent once rendered, and kept by the body cache.
+//! The rendered events are kept too: the next rendering of the feed (after a change) lists its
+//! bookings' ids and stamps as one aggregated value, reads and renders only the bookings whose
+//! stamp changed, and splices the kept events of the others.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -23,17 +27,22 @@ use kalends_core::domain::{Block, Owner, Tenant, TimeZone};
 use kalends_core::ical::write::{
     CalendarHead, EventOut, Method, write_event, write_head, write_tail,
 };
-use kalends_core::store::{FeedWindow, ImportedItem};
+use kalends_core::store::{FeedBooking, FeedWindow, ImportedItem};
 use kalends_core::{Store, StoreError, tokens};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use crate::api::AppState;
 use crate::api::error::ApiError;
-use crate::feed_cache::Known;
+use crate::feed_cache::{FeedCache, FeedEvents, Known, RenderedEvent};
 
 /// Rows read and rendered per chunk.
 const PAGE: u32 = 500;
+
+/// Bookings changed since a feed's last rendering beyond which it is rendered whole again: the
+/// changed ones are read by id, one bound parameter each.
+const MAX_CHANGED: usize = 500;
 
 /// Requests per feed URL, so a leaked URL polled in a loop costs little (availability widgets
 /// use one too, keyed by client address and URL).
@@ -103,7 +112,7 @@ async fn serve(
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(4);
     let (cache, store) = (state.feed_cache.clone(), state.store.clone());
     tokio::spawn(async move {
-        let render = Render { store, known: known.clone() };
+        let render = Render { store, cache: cache.clone(), known: known.clone() };
         match render.run(&mut Sink { tx, kept: Vec::new() }).await {
             Ok(Some(chunks)) => cache.keep_body(known.feed.id, known.etag.clone(), chunks),
             Ok(None) => {}
@@ -204,6 +213,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Renders one feed into the channel.
 struct Render {
     store: Store,
+    cache: Arc<FeedCache>,
     known: Arc<Known>,
 }
 
@@ -238,11 +248,21 @@ impl Events {
 
     /// Counts an item's span (UTC) into the years the `VTIMEZONE` covers.
     fn covers(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) {
-        let (first, last) = (start.year(), end.year());
+        self.covers_years(start.year(), end.year());
+    }
+
+    fn covers_years(&mut self, first: i32, last: i32) {
         self.years = Some(match self.years {
             Some((a, b)) => (a.min(first), b.max(last)),
             None => (first, last),
         });
+    }
+
+    /// Appends a booking's rendered event.
+    fn push(&mut self, event: &RenderedEvent) {
+        self.out.push_str(&event.text);
+        self.covers_years(event.years.0, event.years.1);
+        self.flush_if_full();
     }
 
     /// Closes a chunk once it is big enough.
@@ -280,15 +300,7 @@ impl Render {
     async fn run(&self, sink: &mut Sink) -> Result<Option<Vec<Bytes>>, StoreError> {
         let zone = self.zone().await?;
         let mut events = Events::new();
-        let audience = Audience::Feed(self.known.feed.data.profile, &self.known.tenant.settings);
-        self.store
-            .feed_bookings(&self.known.feed, &self.known.window, |b| {
-                let item = CalendarItem::from_booking(&b.booking, zone, audience);
-                write_event(&mut events.out, &EventOut::of(&item, Some(zone.tz())));
-                events.covers(b.span.0, b.span.1);
-                events.flush_if_full();
-            })
-            .await?;
+        self.bookings(&mut events, zone).await?;
         self.blocks(&mut events, zone).await?;
         self.imported(&mut events, zone).await?;
         events.flush();
@@ -317,6 +329,76 @@ impl Render {
             }
         }
         Ok(Some(std::mem::take(&mut sink.kept)))
+    }
+
+    /// Renders the bookings, reusing the events kept from the feed's last rendering under the
+    /// same context for every booking whose stamp is unchanged (all of them read and rendered
+    /// when none are kept, or when more than [`MAX_CHANGED`] changed), and keeps the new ones.
+    async fn bookings(&self, events: &mut Events, zone: TimeZone) -> Result<(), StoreError> {
+        let (feed, window) = (&self.known.feed, &self.known.window);
+        let context = self.context(zone);
+        let audience = Audience::Feed(feed.data.profile, &self.known.tenant.settings);
+        let render = |b: &FeedBooking| {
+            let item = CalendarItem::from_booking(&b.booking, zone, audience);
+            let mut text = String::with_capacity(512);
+            write_event(&mut text, &EventOut::of(&item, Some(zone.tz())));
+            let years = (b.span.0.year(), b.span.1.year());
+            RenderedEvent { stamp: b.stamp.as_str().into(), text: text.into(), years }
+        };
+        let mut kept = HashMap::new();
+        if let Some(previous) = self.cache.events(feed.id, &context) {
+            let stamps = self.store.feed_stamps(feed, window).await?;
+            let listed = stamps.entries()?;
+            let unchanged = |id: &Uuid, stamp: &str| {
+                previous.events.get(id).filter(|e| &*e.stamp == stamp).cloned()
+            };
+            let changed: Vec<Uuid> = listed
+                .iter()
+                .filter(|(id, stamp)| unchanged(id, stamp).is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            if changed.len() <= MAX_CHANGED {
+                let mut fresh = HashMap::with_capacity(changed.len());
+                self.store
+                    .feed_bookings(feed, window, Some(&changed), |b| {
+                        fresh.insert(b.booking.id, render(&b));
+                    })
+                    .await?;
+                // A changed booking that is no longer shown (changed again since the listing)
+                // is left out, as a rendering a moment later would.
+                for (id, stamp) in listed {
+                    if let Some(event) = fresh.remove(&id).or_else(|| unchanged(&id, stamp)) {
+                        events.push(&event);
+                        kept.insert(id, event);
+                    }
+                }
+                self.cache.keep_events(feed.id, FeedEvents { context, events: kept });
+                return Ok(());
+            }
+        }
+        self.store
+            .feed_bookings(feed, window, None, |b| {
+                let event = render(&b);
+                events.push(&event);
+                kept.insert(b.booking.id, event);
+            })
+            .await?;
+        self.cache.keep_events(feed.id, FeedEvents { context, events: kept });
+        Ok(())
+    }
+
+    /// A digest of what the feed's events show besides the bookings themselves: the feed (its
+    /// profile; any edit changes its `updated_at`), the tenant's settings (busy label, privacy)
+    /// and the zone timed events are written in.
+    fn context(&self, zone: TimeZone) -> [u8; 32] {
+        let feed = &self.known.feed;
+        let mut digest = Sha256::new();
+        digest.update(feed.id.as_bytes());
+        digest.update(feed.updated_at.timestamp_micros().to_le_bytes());
+        digest.update(feed.data.profile.as_str());
+        digest.update(serde_json::to_vec(&self.known.tenant.settings).unwrap_or_default());
+        digest.update(zone.tz().name());
+        digest.finalize().into()
     }
 
     async fn zone(&self) -> Result<TimeZone, StoreError> {

@@ -664,6 +664,9 @@ pub struct FeedsConfig {
     pub validator_ttl_ms: u64,
     /// Memory for rendered feed bodies, reused while a feed does not change, in MiB.
     pub body_cache_mib: u32,
+    /// Memory for the rendered events of recent feeds, in MiB: after a change, a feed renders
+    /// only the bookings that changed and reuses the rest.
+    pub event_cache_mib: u32,
 }
 
 impl Default for FeedsConfig {
@@ -674,6 +677,7 @@ impl Default for FeedsConfig {
             rate_limit_per_minute: 60,
             validator_ttl_ms: 2000,
             body_cache_mib: 64,
+            event_cache_mib: 64,
         }
     }
 }
@@ -1031,6 +1035,7 @@ impl Config {
                 "rate_limit_per_minute": self.feeds.rate_limit_per_minute,
                 "validator_ttl_ms": self.feeds.validator_ttl_ms,
                 "body_cache_mib": self.feeds.body_cache_mib,
+                "event_cache_mib": self.feeds.event_cache_mib,
             },
             "mail": {
                 "timeout_secs": self.mail.timeout_secs,

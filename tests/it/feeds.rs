@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::{HeaderMap, StatusCode, header};
 use kalends::api::blocks::BlockIn;
 use kalends::api::bookings::{BookingIn, BookingOut, BookingPatch, CustomerIn, Status};
-use kalends::api::resources::ResourceIn;
+use kalends::api::resources::{ResourceIn, ResourcePatch};
 use kalends_core::conflicts::Severity;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -584,6 +584,123 @@ async fn a_feed_opens_in_python_icalendar_and_icaljs_with_the_right_dates(db: Db
     app.stop().await;
 }
 
+/// A booking of `room` from 09:00 to 11:30 UTC on `day`, written in `zone`.
+fn timed(title: &str, room: Uuid, day: &str, zone: &str) -> BookingIn {
+    BookingIn {
+        title: title.into(),
+        resource_id: Some(room),
+        start: Some(format!("{day}T09:00:00Z")),
+        end: Some(format!("{day}T11:30:00Z")),
+        time_zone: Some(zone.into()),
+        description: Some("Two adults, late arrival".into()),
+        ..BookingIn::default()
+    }
+}
+
+/// Each feed's body as served now, next to the body of a feed made just now with the same
+/// settings (nothing of it rendered before): they must be the same bytes.
+async fn same_as_fresh(app: &TestApp, key: &str, feeds: &[(Value, String)], after: &str) {
+    for (settings, url) in feeds {
+        let (status, _, served) = get_ics(app, url, &[]).await;
+        assert_eq!(status, 200, "{served}");
+        let fresh = feed(app, key, settings.clone()).await;
+        let (_, _, rendered) = get_ics(app, fresh["url"].as_str().unwrap(), &[]).await;
+        assert_eq!(served, rendered, "{} after {after}", settings["name"]);
+        assert!(served.ends_with("END:VCALENDAR\r\n"));
+    }
+}
+
+async fn a_feed_rendered_after_any_change_is_byte_for_byte_a_fresh_rendering(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = resource(&app, &key, "Europe/Berlin").await;
+    let other = resource(&app, &key, "Africa/Johannesburg").await;
+    let mut stays = Vec::new();
+    for (i, (from, to)) in
+        [("2030-03-01", "2030-03-04"), ("2030-03-05", "2030-03-06"), ("2030-04-01", "2030-04-08")]
+            .into_iter()
+            .enumerate()
+    {
+        let status = if i == 1 { Status::Tentative } else { Status::Confirmed };
+        stays.push(stay(&app, &key, room, from, to, status).await);
+    }
+    let meeting = api.create_booking(&timed("Viewing", room, "2030-03-20", "Europe/Berlin")).await;
+    let meeting = meeting.unwrap();
+    stay(&app, &key, other, "2030-03-01", "2030-03-03", Status::Confirmed).await;
+    let mut feeds = Vec::new();
+    for settings in [
+        json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Room busy"}),
+        json!({"scope": "resource", "scope_id": room, "profile": "details", "name": "Room"}),
+        json!({"scope": "tenant", "profile": "details", "name": "Everything"}),
+    ] {
+        let url = feed(&app, &key, settings.clone()).await["url"].as_str().unwrap().to_owned();
+        feeds.push((settings, url));
+    }
+    same_as_fresh(&app, &key, &feeds, "the first rendering").await;
+
+    api.create_booking(&timed("Cleaning", room, "2030-05-02", "Africa/Johannesburg"))
+        .await
+        .unwrap();
+    stay(&app, &key, room, "2030-06-01", "2030-06-03", Status::Tentative).await;
+    same_as_fresh(&app, &key, &feeds, "new bookings").await;
+
+    let renamed = BookingPatch {
+        title: Some("Jones family".into()),
+        customer: Some(Some(CustomerIn { name: "Bo Jones".into(), ..CustomerIn::default() })),
+        ..BookingPatch::default()
+    };
+    api.patch_booking(stays[0].id, &renamed).await.unwrap();
+    same_as_fresh(&app, &key, &feeds, "a new title and customer").await;
+
+    let moved = BookingPatch {
+        start_date: Some("2030-07-01".into()),
+        end_date: Some("2030-07-05".into()),
+        ..BookingPatch::default()
+    };
+    api.patch_booking(stays[2].id, &moved).await.unwrap();
+    let later = BookingPatch {
+        start: Some("2031-01-10T15:00:00Z".into()),
+        end: Some("2031-01-10T16:00:00Z".into()),
+        ..BookingPatch::default()
+    };
+    api.patch_booking(meeting.id, &later).await.unwrap();
+    same_as_fresh(&app, &key, &feeds, "new dates (one in a year no event covered)").await;
+
+    let confirmed = BookingPatch { status: Some(Status::Confirmed), ..BookingPatch::default() };
+    api.patch_booking(stays[1].id, &confirmed).await.unwrap();
+    api.cancel_booking(stays[0].id).await.unwrap();
+    same_as_fresh(&app, &key, &feeds, "a confirmation and a cancellation").await;
+
+    let elsewhere = BookingPatch { resource_id: Some(Some(other)), ..BookingPatch::default() };
+    api.patch_booking(stays[2].id, &elsewhere).await.unwrap();
+    same_as_fresh(&app, &key, &feeds, "a booking moved to another resource").await;
+
+    api.patch_settings(json!({"busy_label": "Occupied"})).await.unwrap();
+    same_as_fresh(&app, &key, &feeds, "a new busy label").await;
+
+    let zone = ResourcePatch {
+        time_zone: Some(Some("America/New_York".into())),
+        ..ResourcePatch::default()
+    };
+    api.patch_resource(room, &zone).await.unwrap();
+    same_as_fresh(&app, &key, &feeds, "the resource's new zone").await;
+
+    let block = BlockIn {
+        resource_id: Some(room),
+        start_date: Some("2030-08-01".into()),
+        end_date: Some("2030-08-03".into()),
+        reason: Some("Painting".into()),
+        ..BlockIn::default()
+    };
+    let block = api.create_block(&block).await.unwrap();
+    same_as_fresh(&app, &key, &feeds, "a block").await;
+    api.delete_block(block.id).await.unwrap();
+    api.patch_booking(meeting.id, &renamed).await.unwrap();
+    same_as_fresh(&app, &key, &feeds, "a deleted block and a renamed booking").await;
+    app.stop().await;
+}
+
 on_both_databases!(
     a_feed_opens_in_python_icalendar_and_icaljs_with_the_right_dates,
     a_feed_serves_the_resources_bookings_as_rfc5545,
@@ -596,4 +713,5 @@ on_both_databases!(
     imports_cannot_reach_private_addresses_by_default,
     reject_conflicts_refuses_a_double_booking_with_the_colliding_items,
     availability_lists_busy_items_and_the_free_time_between,
+    a_feed_rendered_after_any_change_is_byte_for_byte_a_fresh_rendering,
 );
