@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kalends_core::config::{AlertsConfig, ImportConfig};
-use kalends_core::domain::{Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant};
+use kalends_core::domain::{
+    Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant, TimeZone,
+};
 use kalends_core::ical::{self, ParseOptions, ParsedFeed};
 use kalends_core::service::imports;
-use kalends_core::store::{Detection, Lease, RunResult};
+use kalends_core::store::{Detection, Lease, LeasedImport, RunResult};
 use kalends_core::{Store, StoreError};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
 use uuid::Uuid;
@@ -91,10 +93,9 @@ impl Importer {
     /// Runs one import now and returns its run-log entry.
     #[tracing::instrument(skip_all, fields(%tenant_id, %import_id))]
     pub async fn run(&self, tenant_id: Uuid, import_id: Uuid) -> Result<ImportRun, ImportError> {
-        let tenant = self.store.tenant(tenant_id).await?;
         let held = lease_end(self.lease);
-        let (import, last_read) =
-            match self.store.lease_import_for_run(tenant_id, import_id, held).await {
+        let LeasedImport { tenant, import, zone, last_read } =
+            match self.store.lease_import_run(tenant_id, import_id, held).await {
                 Err(StoreError::LeaseBusy) => return Err(ImportError::Busy),
                 other => other?,
             };
@@ -107,8 +108,8 @@ impl Importer {
                 last_modified: import.last_modified.clone(),
             };
             let work = self.fetch_and_read(
-                &tenant,
                 &import.data,
+                zone,
                 validators,
                 last_read.as_deref(),
                 started_at,
@@ -155,8 +156,9 @@ impl Importer {
         tenant: &Tenant,
         import: &NewImport,
     ) -> Result<Result<ParsedFeed, (Option<u16>, String)>, StoreError> {
+        let zone = self.store.owner_zone(tenant, import.owner).await?;
         let read =
-            self.fetch_and_read(tenant, import, Validators::default(), None, Utc::now()).await?;
+            self.fetch_and_read(import, zone, Validators::default(), None, Utc::now()).await?;
         Ok(read.map(|read| match read {
             Read::Changed { feed, .. } => feed,
             // No validators were sent, so a 304 is the server's odd answer: nothing to show.
@@ -164,10 +166,12 @@ impl Importer {
         }))
     }
 
+    /// Fetches `import`'s feed and reads it unless it is the same as last time (`last_read`
+    /// matches); `zone` is its owner's.
     async fn fetch_and_read(
         &self,
-        tenant: &Tenant,
         import: &NewImport,
+        zone: TimeZone,
         validators: Validators,
         last_read: Option<&[u8]>,
         now: DateTime<Utc>,
@@ -190,7 +194,6 @@ impl Importer {
             // A login page or an error page served with 200 must not wipe what is stored.
             return Ok(Err((Some(status), "the response is not an iCalendar file".into())));
         }
-        let zone = self.store.owner_zone(tenant, import.owner).await?;
         let mut options = ParseOptions::new(import.platform, zone.tz(), now);
         options.to = now + chrono::Duration::days(i64::from(self.settings.horizon_days));
         options.max_events = self.settings.max_events;

@@ -475,6 +475,50 @@ async fn a_lease_has_one_holder_until_it_runs_out(db: Db) {
     ));
 }
 
+/// A run takes its import's lease and reads what it starts from in one go: the import, its
+/// tenant, and the zone its owner's all-day items are read in (the owner's, else the tenant's).
+async fn a_run_takes_its_import_with_the_tenant_and_the_owners_zone(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "Europe/Berlin").await;
+    let lisbon = NewResource {
+        external_id: None,
+        name: "Lisbon flat".into(),
+        time_zone: Some("Europe/Lisbon".parse().unwrap()),
+    };
+    let lisbon = store.create_resource(tenant.id, lisbon).await.unwrap();
+    let plain = resource(&store, tenant.id, "Room").await;
+    let staff = NewStaff {
+        external_id: None,
+        name: "Ann".into(),
+        email: None,
+        time_zone: Some("America/New_York".parse().unwrap()),
+    };
+    let ann = store.create_staff(tenant.id, staff).await.unwrap();
+    let mut zones = Vec::new();
+    for owner in [Owner::Resource(lisbon.id), Owner::Resource(plain.id), Owner::Staff(ann.id)] {
+        let new = NewImport {
+            owner,
+            platform: Platform::Airbnb,
+            url: "https://example.com/a.ics".into(),
+            name: None,
+            interval_minutes: 60,
+        };
+        let import = store.create_import(&tenant, new).await.unwrap();
+        let leased = store.lease_import_run(tenant.id, import.id, lease_end(60)).await.unwrap();
+        assert_eq!((leased.import.id, leased.tenant.id), (import.id, tenant.id));
+        assert_eq!(leased.tenant.settings.name, tenant.settings.name);
+        assert_eq!(leased.last_read, None, "never read");
+        zones.push(leased.zone.to_string());
+        let again = store.lease_import_run(tenant.id, import.id, lease_end(60)).await;
+        assert!(matches!(again, Err(StoreError::LeaseBusy)), "held: {again:?}");
+        let other = crate::helpers::tenant(&store, "UTC").await.id;
+        let foreign = store.lease_import_run(other, import.id, lease_end(60)).await;
+        assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
+    }
+    assert_eq!(zones, ["Europe/Lisbon", "Europe/Berlin", "America/New_York"]);
+}
+
 /// Each unique rule a caller can break says which it is, on both databases.
 async fn a_duplicate_external_id_is_named(db: Db) {
     let dir = TempDir::new();
@@ -502,6 +546,7 @@ async fn a_duplicate_external_id_is_named(db: Db) {
 
 on_both_databases!(
     a_lease_has_one_holder_until_it_runs_out,
+    a_run_takes_its_import_with_the_tenant_and_the_owners_zone,
     a_duplicate_external_id_is_named,
     bookings_round_trip_with_every_field,
     every_change_bumps_the_version_and_owes_a_job,

@@ -55,8 +55,15 @@ pub async fn record_run_with(
     policy: RunPolicy<'_>,
 ) -> Result<(ImportRun, Option<Detection>), StoreError> {
     let failure_threshold = policy.failure_threshold;
-    let zone = store.owner_zone(tenant, import.data.owner).await?;
-    let stored = store.stored_items(import.id).await?;
+    // Only a read compares the feed with the stored items and places them in the owner's zone:
+    // the items of a run that did not read the feed are counted as its run is recorded.
+    let (zone, stored) = match &result {
+        RunResult::Read { .. } => (
+            Some(store.owner_zone(tenant, import.data.owner).await?),
+            store.stored_items(import.id).await?,
+        ),
+        RunResult::NotModified { .. } | RunResult::Failed { .. } => (None, Vec::new()),
+    };
     let finished_at = crate::store::now();
     let mut run = ImportRun {
         id: Uuid::now_v7(),
@@ -84,7 +91,6 @@ pub async fn record_run_with(
         RunResult::NotModified { http_status } => {
             run.outcome = RunOutcome::NotModified;
             run.http_status = Some(*http_status);
-            run.counts.unchanged = u32::try_from(stored.len()).unwrap_or(u32::MAX);
         }
         RunResult::Failed { http_status, error } => {
             run.outcome = RunOutcome::Failed;
@@ -98,11 +104,17 @@ pub async fn record_run_with(
         n if n >= failure_threshold => ImportStatus::Failing,
         _ => import.status,
     };
-    let wanted = store.wanted_event_types(tenant.id).await?;
     let mut events = Vec::new();
-    if !wanted.is_empty() {
-        events = run_events(import, &run, status, failures, &stored, diff.as_ref());
-        events.retain(|e| wanted.contains(e.event_type));
+    // The tenant's subscriptions are asked only when the run owes an event at all (most runs
+    // change nothing).
+    let status_moved =
+        (import.status == ImportStatus::Failing) != (status == ImportStatus::Failing);
+    if status_moved || changes_items(diff.as_ref()) {
+        let wanted = store.wanted_event_types(tenant.id).await?;
+        if !wanted.is_empty() {
+            events = run_events(import, &run, status, failures, &stored, diff.as_ref());
+            events.retain(|e| wanted.contains(e.event_type));
+        }
     }
     let mut alerts = Vec::new();
     if !tenant.settings.alert_emails.is_empty() {
@@ -120,7 +132,7 @@ pub async fn record_run_with(
     let owed = checklist_jobs(tenant.id, import, diff.as_ref());
     let record = RunRecord {
         run: &run,
-        diff,
+        diff: diff.zip(zone),
         status,
         failures,
         validators,
@@ -130,7 +142,7 @@ pub async fn record_run_with(
         body_sha256,
         owed,
     };
-    store.save_import_run(tenant, import, zone, &record).await?;
+    run.counts.unchanged = store.save_import_run(tenant, import, &record).await?;
     let found = match run.outcome {
         RunOutcome::Ok => Some(recheck_owner(store, tenant.id, import.data.owner).await?),
         RunOutcome::NotModified | RunOutcome::Failed => None,
@@ -140,12 +152,17 @@ pub async fn record_run_with(
 
 /// What a run owes: when a resource's items changed, its manual update checklists follow.
 fn checklist_jobs(tenant_id: Uuid, import: &Import, diff: Option<&Diff<'_>>) -> Vec<Job> {
-    let changed =
-        diff.is_some_and(|d| !(d.added.is_empty() && d.updated.is_empty() && d.removed.is_empty()));
     match import.data.owner {
-        Owner::Resource(id) if changed => vec![checklist_job(tenant_id, id, "feed_import")],
+        Owner::Resource(id) if changes_items(diff) => {
+            vec![checklist_job(tenant_id, id, "feed_import")]
+        }
         _ => Vec::new(),
     }
+}
+
+/// Whether a run's diff adds, rewrites or removes an item.
+fn changes_items(diff: Option<&Diff<'_>>) -> bool {
+    diff.is_some_and(|d| !(d.added.is_empty() && d.updated.is_empty() && d.removed.is_empty()))
 }
 
 /// The refresh of a resource's manual update checklists.

@@ -8,7 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Lease, LeaseKey, Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use super::tenants::TenantRow;
+use super::{Lease, Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::domain::{
     Import, ImportRun, ImportStatus, NewImport, Owner, Platform, RunCounts, RunOutcome, Tenant,
     TimeZone, local_midnight,
@@ -35,6 +36,28 @@ struct ImportRow {
     paused_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+/// An import's row with the `body_sha256` its last read stored.
+#[derive(sqlx::FromRow)]
+struct LastReadRow {
+    #[sqlx(flatten)]
+    import: ImportRow,
+    body_sha256: Option<Vec<u8>>,
+}
+
+/// What a run of an import starts from, read as it takes the import's lease
+/// ([`Store::lease_import_run`]).
+#[derive(Debug)]
+pub struct LeasedImport {
+    /// The import's tenant.
+    pub tenant: Tenant,
+    /// The import.
+    pub import: Import,
+    /// The zone its owner's all-day items are read in: the owner's, else the tenant's.
+    pub zone: TimeZone,
+    /// The `body_sha256` the last read of the feed stored (see [`RunRecord::body_sha256`]).
+    pub last_read: Option<Vec<u8>>,
 }
 
 const COLUMNS: &str = "id, tenant_id, resource_id, staff_id, platform, url, name, interval_minutes, \
@@ -163,8 +186,9 @@ pub enum RunResult<'a> {
 pub struct RunRecord<'a> {
     /// The run-log entry.
     pub run: &'a ImportRun,
-    /// What changed against the stored items, for a feed that was read.
-    pub diff: Option<imports::Diff<'a>>,
+    /// What changed against the stored items, for a feed that was read, with the zone that
+    /// places its all-day items (the owner's).
+    pub diff: Option<(imports::Diff<'a>, TimeZone)>,
     /// The import's status from now on.
     pub status: ImportStatus,
     /// Failed runs in a row, this one included (0 after a success).
@@ -316,31 +340,15 @@ impl Store {
 
     /// One import.
     pub async fn import(&self, tenant_id: Uuid, id: Uuid) -> Result<Import, StoreError> {
-        self.import_and_last_read(tenant_id, id).await.map(|(import, _)| import)
-    }
-
-    /// One import, with the `body_sha256` its last read stored (see [`RunRecord::body_sha256`]).
-    async fn import_and_last_read(
-        &self,
-        tenant_id: Uuid,
-        id: Uuid,
-    ) -> Result<(Import, Option<Vec<u8>>), StoreError> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            import: ImportRow,
-            body_sha256: Option<Vec<u8>>,
-        }
-        let sql =
-            format!("SELECT {COLUMNS}, body_sha256 FROM imports WHERE tenant_id = $1 AND id = $2");
-        let row: Row = with_read_pool!(self, |pool| {
+        let sql = format!("SELECT {COLUMNS} FROM imports WHERE tenant_id = $1 AND id = $2");
+        let row: ImportRow = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(id)
                 .fetch_one(pool)
                 .await
         })?;
-        Ok((row.import.try_into()?, row.body_sha256))
+        row.try_into()
     }
 
     /// A page of the tenant's imports.
@@ -473,39 +481,75 @@ impl Store {
         id: Uuid,
         until: DateTime<Utc>,
     ) -> Result<Import, StoreError> {
-        self.lease_import_for_run(tenant_id, id, until).await.map(|(import, _)| import)
+        self.lease_import_run(tenant_id, id, until).await.map(|leased| leased.import)
     }
 
-    /// [`Store::lease_import_until`], with the `body_sha256` the last read of the feed stored
-    /// (see [`RunRecord::body_sha256`]), in the same two statements.
-    pub async fn lease_import_for_run(
+    /// [`Store::lease_import_until`] for a run: the lease taken and everything the run starts
+    /// from read in one statement (the import, its tenant, its owner's zone, the hash of its
+    /// last read). `LeaseBusy` while another run holds it; `NotFound` without such an import.
+    pub async fn lease_import_run(
         &self,
         tenant_id: Uuid,
         id: Uuid,
         until: DateTime<Utc>,
-    ) -> Result<(Import, Option<Vec<u8>>), StoreError> {
-        let taken = self
-            .take_lease(&Lease::IMPORT_RUN, id.into(), &[LeaseKey::Id(tenant_id)], until)
-            .await?;
-        let read = self.import_and_last_read(tenant_id, id).await?;
-        if !taken {
-            return Err(StoreError::LeaseBusy);
+    ) -> Result<LeasedImport, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            read: LastReadRow,
+            tenant_settings: String,
+            tenant_created_at: DateTime<Utc>,
+            owner_zone: Option<String>,
         }
-        Ok(read)
+        let sql = Lease::IMPORT_RUN.take_returning_sql(&format!(
+            "{COLUMNS}, body_sha256, \
+             (SELECT t.settings FROM tenants t WHERE t.id = imports.tenant_id) AS tenant_settings, \
+             (SELECT t.created_at FROM tenants t WHERE t.id = imports.tenant_id) \
+             AS tenant_created_at, \
+             COALESCE((SELECT r.time_zone FROM resources r WHERE r.id = imports.resource_id), \
+             (SELECT s.time_zone FROM staff s WHERE s.id = imports.staff_id)) AS owner_zone"
+        ));
+        let taken: Option<Row> = with_pool!(self, |pool| {
+            // $1 until, $2 now, $3 the import, $4 its tenant (the lease's guard).
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(until)
+                .bind(now())
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        let Some(row) = taken else {
+            // Not taken: held by another run, or there is no such import (`NotFound`).
+            self.import(tenant_id, id).await?;
+            return Err(StoreError::LeaseBusy);
+        };
+        let tenant = Tenant::try_from(TenantRow {
+            id: tenant_id,
+            settings: row.tenant_settings,
+            created_at: row.tenant_created_at,
+        })?;
+        let owner_zone = row.owner_zone.map(|z| z.parse()).transpose().map_err(corrupt)?;
+        Ok(LeasedImport {
+            zone: owner_zone.unwrap_or(tenant.settings.time_zone),
+            tenant,
+            import: row.read.import.try_into()?,
+            last_read: row.read.body_sha256,
+        })
     }
 
     /// Writes a finished run as the service decided it (`service::imports::record_run`): what
     /// changed (for a read feed), the run-log entry, the import's status and validators, and
-    /// the release of its lease, all in one transaction. `zone` places all-day items.
+    /// the release of its lease, all in one transaction. Answers the run's `unchanged` count as
+    /// recorded: for a run that did not read the feed, the items the import holds.
     // Long on purpose: the statements of one transaction (items removed, rewritten, added; the
     // import's state; the run log), for both databases.
     pub async fn save_import_run(
         &self,
         tenant: &Tenant,
         import: &Import,
-        zone: TimeZone,
         record: &RunRecord<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u32, StoreError> {
         let RunRecord {
             run,
             diff,
@@ -520,9 +564,10 @@ impl Store {
         } = record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
-        let recorded = with_pool!(self, |pool| {
+        let (recorded, unchanged) = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            if let Some(d) = diff {
+            if let Some((d, zone)) = diff {
+                let zone = *zone;
                 for id in &d.removed {
                     sqlx::query("DELETE FROM imported_items WHERE id = $1")
                         .bind(id)
@@ -593,7 +638,7 @@ impl Store {
             .bind(*body_sha256)
             .execute(&mut *tx)
             .await?;
-            insert_run!(tx, tenant.id, run);
+            let unchanged = insert_run!(tx, tenant.id, run);
             let recorded = super::webhooks::record_webhook_events!(tx, tenant.id, events, at);
             let raised = super::alerts::record_alerts!(tx, tenant.id, alerts, at, *alerts_due);
             let recorded = recorded + usize::try_from(raised).unwrap_or(usize::MAX);
@@ -606,12 +651,12 @@ impl Store {
             }
             let recorded = recorded + owed.len();
             tx.commit().await?;
-            Ok::<_, StoreError>(recorded)
+            Ok::<_, StoreError>((recorded, unchanged))
         })?;
         if recorded > 0 {
             self.outbox_signal.notify_one();
         }
-        Ok(())
+        Ok(u32::try_from(unchanged).unwrap_or(u32::MAX))
     }
 
     /// The items an import holds now, for a run to compare the feed with.
@@ -726,13 +771,17 @@ pub(super) fn columns(
     }
 }
 
+/// Inserts a run-log entry and answers its `unchanged` count: for a run that did not read the
+/// feed, the items the import holds, counted here rather than read to be counted.
 macro_rules! insert_run {
     ($tx:expr, $tenant_id:expr, $run:expr) => {{
         let run: &ImportRun = $run;
-        sqlx::query(
+        let (unchanged,): (i64,) = sqlx::query_as(
             "INSERT INTO import_runs (id, import_id, tenant_id, started_at, finished_at, outcome, \
              http_status, added, updated, removed, unchanged, skipped, error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             CASE WHEN $14 THEN (SELECT count(*) FROM imported_items WHERE import_id = $2) \
+             ELSE $11 END, $12, $13) RETURNING unchanged",
         )
         .bind(run.id)
         .bind(run.import_id)
@@ -747,8 +796,10 @@ macro_rules! insert_run {
         .bind(i64::from(run.counts.unchanged))
         .bind(i64::from(run.skipped))
         .bind(&run.error)
-        .execute(&mut *$tx)
+        .bind(run.outcome == RunOutcome::NotModified)
+        .fetch_one(&mut *$tx)
         .await?;
+        unchanged
     }};
 }
 use insert_run;

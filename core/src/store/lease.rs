@@ -170,6 +170,14 @@ impl Lease {
         }
     }
 
+    /// [`Self::take_sql`] for a lease in a column, answering `returning` of the row it took (no
+    /// row when the lease is held, or there is no such row): the take and the read of the
+    /// leased row in one statement, under the same condition as [`Store::take_lease`].
+    pub(super) fn take_returning_sql(&self, returning: &str) -> String {
+        debug_assert!(self.home == Home::Column, "only a lease in a column has a row to read");
+        format!("{} RETURNING {returning}", self.take_sql())
+    }
+
     fn renew_sql(&self) -> String {
         let Lease { table, key, until, .. } = *self;
         // $1 new until, $2 key, $3 held, $4 now.

@@ -8,9 +8,9 @@ use crate::domain::{Tenant, TenantSettings};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct TenantRow {
-    id: Uuid,
-    settings: String,
-    created_at: DateTime<Utc>,
+    pub(super) id: Uuid,
+    pub(super) settings: String,
+    pub(super) created_at: DateTime<Utc>,
 }
 
 impl TryFrom<TenantRow> for Tenant {
