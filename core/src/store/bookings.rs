@@ -218,7 +218,10 @@ pub enum BookingWrite {
 macro_rules! write_links_and_jobs {
     ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $owed:expr, $write:expr, $at:expr) => {{
         let new: &NewBooking = $new;
-        sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1").bind($id).execute(&mut *$tx).await?;
+        // A new booking has no links yet.
+        if $write == BookingWrite::Replaced {
+            sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1").bind($id).execute(&mut *$tx).await?;
+        }
         for (position, staff_id) in new.staff_ids.iter().enumerate() {
             sqlx::query("INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position) VALUES ($1, $2, $3, $4)")
                 .bind($id)
@@ -278,7 +281,8 @@ impl Store {
         let sql = insert_sql();
         let owners = new.owners();
         with_pool!(self, |pool| {
-            let mut tx = begin_owner_write!(self, pool, &owners);
+            let locked = owner_writes::owners_to_lock(overlap, &owners);
+            let mut tx = begin_owner_write!(self, pool, locked);
             let home = resolve_refs!(tx, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant.id, candidate, &owners);
@@ -320,7 +324,8 @@ impl Store {
         let sql = update_sql();
         let owners = new.owners();
         let created_at = with_pool!(self, |pool| {
-            let mut tx = begin_owner_write!(self, pool, &owners);
+            let locked = owner_writes::owners_to_lock(overlap, &owners);
+            let mut tx = begin_owner_write!(self, pool, locked);
             let home = resolve_refs!(tx, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant.id, candidate, &owners);
