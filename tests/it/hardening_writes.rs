@@ -157,10 +157,9 @@ async fn concurrent_upserts_and_patches_onto_the_same_nights_save_only_one(db: D
     app.stop().await;
 }
 
-/// Bookings saved without a check (the default) take no place in the queue of checked writes,
-/// so they race checked ones here: the promise of `?reject_conflicts=true` still holds (at most
-/// one checked stay gets the nights), every unchecked stay is saved, and each overlap it makes is
-/// recorded as a conflict.
+/// Bookings saved without a check (the default) race checked ones for the same nights: the
+/// promise of `?reject_conflicts=true` holds (at most one checked stay gets the nights), every
+/// unchecked stay is saved, and each overlap it makes is recorded as a conflict.
 async fn checked_stays_racing_unchecked_ones_keep_the_check_and_record_every_overlap(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;

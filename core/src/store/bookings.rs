@@ -281,8 +281,7 @@ impl Store {
         let sql = insert_sql();
         let owners = new.owners();
         with_pool!(self, |pool| {
-            let locked = owner_writes::owners_to_lock(overlap, &owners);
-            let mut tx = begin_owner_write!(self, pool, locked);
+            let mut tx = begin_owner_write!(self, pool, &owners);
             let home = resolve_refs!(tx, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant.id, candidate, &owners);
@@ -324,8 +323,7 @@ impl Store {
         let sql = update_sql();
         let owners = new.owners();
         let created_at = with_pool!(self, |pool| {
-            let locked = owner_writes::owners_to_lock(overlap, &owners);
-            let mut tx = begin_owner_write!(self, pool, locked);
+            let mut tx = begin_owner_write!(self, pool, &owners);
             let home = resolve_refs!(tx, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant.id, candidate, &owners);

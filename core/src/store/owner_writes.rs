@@ -8,14 +8,6 @@
 //! lock holder committed. SQLite: writes go through one connection, and `BEGIN IMMEDIATE` takes
 //! the database's write lock before the check reads anything, so not even another process on the
 //! same file can write in between.
-//!
-//! Only writes that read the owner's time and decide on it take the lock: a booking checked with
-//! [`Overlap::Reject`], a block (what such a check is made against), a checklist refresh. A
-//! booking saved with [`Overlap::Allow`] reads nothing it decides on, so it needs no place in
-//! that queue: if it commits before a checked write's check, the check sees it and refuses; if
-//! after, the checked write was right when it checked, and the unchecked one was allowed to
-//! overlap (the detection after each write records the conflict either way). This keeps the
-//! bursts of unchecked bookings an integration sends from waiting on each other per owner.
 
 use uuid::Uuid;
 
@@ -50,15 +42,6 @@ impl Store {
             Pool::Sqlite { .. } => None,
             Pool::Postgres(_) => Some("SELECT pg_advisory_xact_lock($1)"),
         }
-    }
-}
-
-/// The owners a booking write locks: all of them when it checks for overlaps, none otherwise
-/// (see the module docs).
-pub(super) fn owners_to_lock(overlap: Overlap, owners: &[Owner]) -> &[Owner] {
-    match overlap {
-        Overlap::Reject => owners,
-        Overlap::Allow => &[],
     }
 }
 
