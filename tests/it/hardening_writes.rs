@@ -157,6 +157,42 @@ async fn concurrent_upserts_and_patches_onto_the_same_nights_save_only_one(db: D
     app.stop().await;
 }
 
+/// Bookings saved without a check (the default) race checked ones for the same nights: the
+/// promise of `?reject_conflicts=true` holds (at most one checked stay gets the nights), every
+/// unchecked stay is saved, and each overlap it makes is recorded as a conflict.
+async fn checked_stays_racing_unchecked_ones_keep_the_check_and_record_every_overlap(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = resource(&api).await;
+    // Checked and unchecked requests interleaved, five of each, all for the same nights.
+    let requests = (0..10)
+        .map(|i| {
+            let query = if i % 2 == 0 { "?reject_conflicts=true" } else { "" };
+            ("POST", format!("/api/v1/bookings{query}"), stay(room, 10))
+        })
+        .collect();
+    let answers = race(&api, requests).await;
+    let (checked, unchecked): (Vec<_>, Vec<_>) =
+        answers.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    let statuses =
+        |side: &[(usize, &Answer)]| side.iter().map(|(_, a)| status(a)).collect::<Vec<_>>();
+    let checked_saved = statuses(&checked[..]).iter().filter(|s| **s == 201).count();
+    assert!(checked_saved <= 1, "one checked stay at most: {:?}", statuses(&checked[..]));
+    assert_eq!(checked_saved + count(&answers, 409), 5, "{:?}", statuses(&checked[..]));
+    assert_eq!(statuses(&unchecked[..]), vec![201; 5], "unchecked stays are always saved");
+    let saved: Vec<Uuid> =
+        answers.iter().filter_map(|a| a.as_ref().ok()).map(|(_, booking)| booking.id).collect();
+    assert_eq!(stored_bookings(&api).await, saved.len());
+    app.settle().await;
+    let open = api.conflicts("open").await.unwrap();
+    for id in &saved {
+        let named = open.iter().any(|c| c.items.iter().any(|item| item.id == *id));
+        assert!(named, "booking {id} overlaps the others and is in an open conflict: {open:?}");
+    }
+    app.stop().await;
+}
+
 /// `method path` answers 422 naming exactly `named`.
 async fn assert_refused(api: &Api<'_>, request: (&str, String, Option<Value>), named: &[&str]) {
     let (method, path, body) = request;
@@ -284,6 +320,7 @@ on_both_databases_in_parallel!(
     fifty_concurrent_bookings_of_different_nights_are_all_saved,
     concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201,
     concurrent_upserts_and_patches_onto_the_same_nights_save_only_one,
+    checked_stays_racing_unchecked_ones_keep_the_check_and_record_every_overlap,
 );
 
 on_both_databases!(
@@ -291,6 +328,7 @@ on_both_databases!(
     fifty_concurrent_bookings_of_different_nights_are_all_saved,
     concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201,
     concurrent_upserts_and_patches_onto_the_same_nights_save_only_one,
+    checked_stays_racing_unchecked_ones_keep_the_check_and_record_every_overlap,
     dates_beyond_the_supported_years_are_refused_naming_the_field,
     the_last_day_of_2200_is_accepted_and_2201_refused,
 );

@@ -218,7 +218,10 @@ pub enum BookingWrite {
 macro_rules! write_links_and_jobs {
     ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $owed:expr, $write:expr, $at:expr) => {{
         let new: &NewBooking = $new;
-        sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1").bind($id).execute(&mut *$tx).await?;
+        // A new booking has no links yet.
+        if $write == BookingWrite::Replaced {
+            sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1").bind($id).execute(&mut *$tx).await?;
+        }
         for (position, staff_id) in new.staff_ids.iter().enumerate() {
             sqlx::query("INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position) VALUES ($1, $2, $3, $4)")
                 .bind($id)
