@@ -6,6 +6,7 @@
 //! on both of its sources: the poll interval and the in-process wake-ups from the relay.
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,17 +15,20 @@ use futures::Stream;
 use futures::channel::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+/// The relay's wake-ups, kept across the runs of a worker that is started again.
+pub type Wake = Arc<Mutex<mpsc::Receiver<()>>>;
+
 /// Wakes the worker every `interval`, and at once whenever the relay pushed work.
 #[derive(Debug)]
 pub struct WakeOrTick {
     tick: tokio::time::Interval,
-    wake: Option<mpsc::Receiver<()>>,
+    wake: Option<Wake>,
     stopping: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
 }
 
 impl WakeOrTick {
     /// A strategy ticking every `interval`, also woken by `wake` when given.
-    pub fn new(interval: Duration, wake: Option<mpsc::Receiver<()>>) -> Self {
+    pub fn new(interval: Duration, wake: Option<Wake>) -> Self {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self { tick, wake, stopping: None }
@@ -50,12 +54,15 @@ impl PollStrategy for WakeOrTick {
         while self.tick.poll_tick(cx).is_ready() {
             due = true;
         }
-        if let Some(wake) = &mut self.wake {
+        if let Some(wake) = &self.wake {
+            // One run of the worker at a time polls it: the lock is never contended.
+            let mut wake = wake.lock().unwrap_or_else(PoisonError::into_inner);
             loop {
                 match Pin::new(&mut *wake).poll_next(cx) {
                     Poll::Ready(Some(())) => due = true,
                     // The relay is gone (shutdown); the ticker still drives the worker.
                     Poll::Ready(None) => {
+                        drop(wake);
                         self.wake = None;
                         break;
                     }
@@ -75,7 +82,8 @@ mod tests {
     #[tokio::test]
     async fn a_wake_up_is_reported_and_the_next_one_still_arrives() {
         let (mut tx, rx) = mpsc::channel(1);
-        let mut strategy = WakeOrTick::new(Duration::from_secs(3600), Some(rx));
+        let mut strategy =
+            WakeOrTick::new(Duration::from_secs(3600), Some(Arc::new(Mutex::new(rx))));
         let mut cx = Context::from_waker(noop_waker_ref());
         let snapshot = PollSnapshot::default();
         assert!(strategy.poll_drive(&mut cx, &snapshot).is_pending());

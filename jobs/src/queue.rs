@@ -55,6 +55,11 @@ pub struct JobQueue {
     changes: broadcast::Sender<Uuid>,
 }
 
+/// How long a Redis command of the queue may take before it fails. redis-rs gives up after
+/// 500 ms by default, which a loaded machine exceeds: a failed poll stops the worker's run (it is
+/// started again, [`crate::worker::run`]), a failed push hands the job back to the outbox.
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How many changes a slow listener may fall behind before it misses some (it then looks anyway).
 const CHANGES_KEPT: usize = 256;
 
@@ -82,13 +87,16 @@ impl JobQueue {
     /// Connects the queue that configuration asks for; `queue` names it (the Redis key prefix).
     pub async fn connect(config: &Config, store: &Store, queue: &str) -> Result<Self, QueueError> {
         if let Some(url) = &config.redis_url {
-            let conn = apalis_redis::connect(url.expose_secret()).await.map_err(queue_err)?;
+            let client = redis::Client::open(url.expose_secret()).map_err(queue_err)?;
+            let manager = redis::aio::ConnectionManagerConfig::new()
+                .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT));
+            let conn =
+                client.get_connection_manager_with_config(manager).await.map_err(queue_err)?;
             let cfg = apalis_redis::Config::default()
                 .queue(queue)
                 .heartbeat_interval(Duration::from_secs(config.jobs.heartbeat_secs))
                 .missed_heartbeats(3);
             let storage = Storage::Redis(RedisStorage::new(conn).with_config(cfg));
-            let client = redis::Client::open(url.expose_secret()).map_err(queue_err)?;
             let (changes, _) = broadcast::channel(CHANGES_KEPT);
             let redis_client = Some(client);
             return Ok(JobQueue { name: queue.to_owned(), storage, redis_client, changes });

@@ -91,14 +91,55 @@ pub async fn run<H: JobHandler>(
     options: WorkerOptions,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
-    let running = Running::default();
     let deps = Deps {
         store,
         queue: queue.clone(),
         handler,
         retry: options.retry,
-        running: running.clone(),
+        running: Running::default(),
     };
+    let wake = wake.map(|wake| Arc::new(std::sync::Mutex::new(wake)));
+    let mut pause = FIRST_RESTART_PAUSE;
+    loop {
+        let stopped = run_once(&queue, deps.clone(), wake.clone(), &options, &shutdown).await;
+        match queue.release_unfinished(&options.name).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "handed unfinished jobs back to the queue"),
+            Err(error) => {
+                tracing::warn!(%error, "could not hand unfinished jobs back; the queue will after missed heartbeats")
+            }
+        }
+        match stopped {
+            // The queue failed under the worker (a Redis poll timed out under load, the database
+            // restarted): started again rather than stopping the process.
+            Err(error) if !shutdown.is_cancelled() => {
+                tracing::warn!(%error, ?pause, "the job worker lost its queue; starting it again");
+                metrics::counter!("kalends_worker_restarts_total").increment(1);
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = shutdown.cancelled() => return Ok(()),
+                }
+                pause = (pause * 2).min(LAST_RESTART_PAUSE);
+            }
+            stopped => return stopped,
+        }
+    }
+}
+
+/// How long a worker whose queue failed waits before it starts again; doubled each time, up to
+/// [`LAST_RESTART_PAUSE`].
+const FIRST_RESTART_PAUSE: Duration = Duration::from_secs(1);
+const LAST_RESTART_PAUSE: Duration = Duration::from_secs(30);
+
+/// One run of the apalis worker, until shutdown or until its queue fails.
+async fn run_once<H: JobHandler>(
+    queue: &JobQueue,
+    deps: Deps<H>,
+    wake: Option<crate::poll::Wake>,
+    options: &WorkerOptions,
+    shutdown: &CancellationToken,
+) -> Result<(), WorkerError> {
+    let running = deps.running.clone();
     let strategy = WakeOrTick::new(options.poll_interval, wake).until(shutdown.clone());
     // apalis is told to stop only once the running jobs are done (or the deadline passed): while
     // it stops, it no longer drives its own bookkeeping, and on SQLite that bookkeeping may be
@@ -118,22 +159,14 @@ pub async fn run<H: JobHandler>(
                 .concurrency(options.concurrency)
                 .data(deps)
                 .build(execute::<H>);
-            drain(worker.run_until(stop), shutdown, options.shutdown_timeout).await
+            drain(worker.run_until(stop), shutdown.clone(), options.shutdown_timeout).await
         }};
     }
-    let stopped = match &queue.storage {
+    match &queue.storage {
         Storage::Sqlite(s) => run_on!(s),
         Storage::Postgres(s) => run_on!(s),
         Storage::Redis(s) => run_on!(s),
-    };
-    match queue.release_unfinished(&options.name).await {
-        Ok(0) => {}
-        Ok(released) => tracing::info!(released, "handed unfinished jobs back to the queue"),
-        Err(error) => {
-            tracing::warn!(%error, "could not hand unfinished jobs back; the queue will after missed heartbeats")
-        }
     }
-    stopped
 }
 
 async fn drain(

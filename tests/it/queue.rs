@@ -576,6 +576,84 @@ async fn a_change_told_by_one_process_is_heard_by_another(queue: Queue) {
     listening.await.unwrap();
 }
 
+/// A TCP relay to Redis that can hold every byte for a while, as a Redis too loaded to answer.
+struct StallingRelay {
+    url: String,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl StallingRelay {
+    async fn start(redis_url: &str) -> StallingRelay {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut url = reqwest::Url::parse(redis_url).unwrap();
+        let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(6379));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        url.set_port(Some(listener.local_addr().unwrap().port())).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        let (open, gate) = tokio::sync::watch::channel(true);
+        let pipe = |mut from: tokio::net::tcp::OwnedReadHalf,
+                    mut to: tokio::net::tcp::OwnedWriteHalf,
+                    mut gate: tokio::sync::watch::Receiver<bool>| async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n @ 1..) = from.read(&mut buf).await {
+                if gate.wait_for(|open| *open).await.is_err()
+                    || to.write_all(&buf[..n]).await.is_err()
+                {
+                    return;
+                }
+            }
+        };
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else { continue };
+                let ((client_r, client_w), (server_r, server_w)) =
+                    (client.into_split(), server.into_split());
+                tokio::spawn(pipe(client_r, server_w, gate.clone()));
+                tokio::spawn(pipe(server_r, client_w, gate.clone()));
+            }
+        });
+        StallingRelay { url: url.to_string(), open }
+    }
+
+    fn hold(&self) {
+        self.open.send_replace(false);
+    }
+
+    fn release(&self) {
+        self.open.send_replace(true);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+async fn on_redis_a_worker_whose_queue_stops_answering_for_a_while_carries_on() {
+    let dir = TempDir::new();
+    let mut config = queue_config(Queue::Redis, &dir).await;
+    let relay = StallingRelay::start(&helpers::redis_url()).await;
+    config.redis_url = Some(SecretString::from(relay.url.clone()));
+    let (store, queue) = app::connect(&config).await.unwrap();
+    let handler = Flaky::default();
+    let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
+    let ran = |n: usize| {
+        let runs = handler.runs.clone();
+        move || {
+            let runs = runs.clone();
+            async move { (runs.lock().unwrap().len() >= n).then_some(()) }
+        }
+    };
+    queue.push(a_job(), None).await.unwrap();
+    eventually(Duration::from_secs(20), ran(1)).await;
+    // Redis answers nothing for longer than a command may wait (5 s): the worker's polls fail.
+    relay.hold();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    relay.release();
+    queue.push(a_job(), None).await.unwrap();
+    eventually(Duration::from_secs(40), ran(2)).await;
+    assert!(!worker.is_finished(), "the worker runs on");
+    stop.cancel();
+    worker.await.unwrap();
+}
+
 macro_rules! on_shared_queues {
     ($($name:ident),* $(,)?) => {
         mod postgres_shared {
