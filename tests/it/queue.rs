@@ -478,6 +478,31 @@ async fn on_sqlite_a_stopping_worker_is_not_stalled_by_its_own_queue_bookkeeping
     );
 }
 
+/// The stories of `$name`s on the queues several processes share: PostgreSQL (module `$pg`) and
+/// Redis (`$redis`).
+macro_rules! on_shared_queues {
+    ($pg:ident, $redis:ident; $($name:ident),* $(,)?) => {
+        mod $pg {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: run scripts/test"]
+                async fn $name() {
+                    super::$name(super::Queue::Postgres).await
+                }
+            )*
+        }
+        mod $redis {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+                async fn $name() {
+                    super::$name(super::Queue::Redis).await
+                }
+            )*
+        }
+    };
+}
+
 macro_rules! on_every_queue {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -488,24 +513,7 @@ macro_rules! on_every_queue {
                 }
             )*
         }
-        mod postgres {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL: run scripts/test"]
-                async fn $name() {
-                    super::$name(super::Queue::Postgres).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
-                async fn $name() {
-                    super::$name(super::Queue::Redis).await
-                }
-            )*
-        }
+        on_shared_queues!(postgres, redis; $($name),*);
     };
 }
 
@@ -654,30 +662,9 @@ async fn on_redis_a_worker_whose_queue_stops_answering_for_a_while_carries_on() 
     worker.await.unwrap();
 }
 
-macro_rules! on_shared_queues {
-    ($($name:ident),* $(,)?) => {
-        mod postgres_shared {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL: run scripts/test"]
-                async fn $name() {
-                    super::$name(super::Queue::Postgres).await
-                }
-            )*
-        }
-        mod redis_shared {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
-                async fn $name() {
-                    super::$name(super::Queue::Redis).await
-                }
-            )*
-        }
-    };
-}
-
 on_shared_queues!(
+    postgres_shared,
+    redis_shared;
     a_worker_in_another_process_is_woken_when_jobs_are_relayed,
     a_change_told_by_one_process_is_heard_by_another,
 );

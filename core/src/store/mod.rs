@@ -61,7 +61,7 @@ pub use conflicts::{Conflict, ConflictItem, ConflictKind, Detection, ExternalEdi
 pub use connections::{ConnectionOwed, ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
 pub use console::{Attention, DayFigures, FailedSync};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
-pub use feed_content::{FeedBooking, FeedStamp, FeedStamps, FeedWindow};
+pub use feed_content::{FeedBooking, FeedStamps, FeedWindow};
 pub use history::HistoryLimits;
 pub use imports::{ImportPatch, ImportedItem, LeasedImport, RunRecord, RunResult, kind_str};
 pub use job_records::{JobFailure, SyncAttempt};
