@@ -3,7 +3,10 @@
 //! `cargo bench --bench conflicts` measures, on SQLite (and on PostgreSQL when
 //! `KALENDS_BENCH_POSTGRES_URL` names an empty database):
 //! - `after_one_change`: what a booking write pays: the item-centric pass that reads what overlaps
-//!   the changed booking and records its conflicts (the "< 10 ms" figure);
+//!   the changed booking and records its conflicts (the "< 10 ms" figure), for a booking
+//!   in the middle of the history;
+//! - `after_the_newest_booking`: the same for the latest booking, as a new booking usually is (the
+//!   bookings before it are history that the pass should not walk);
 //! - `full_sweep`: what an import run pays: every item of the resource read, sorted and swept;
 //! - `sweep_in_memory`: the sort-and-sweep alone over the same 20,000 items.
 
@@ -31,8 +34,12 @@ struct Fixture {
     store: Store,
     tenant: Tenant,
     owner: Owner,
-    probe: (Uuid, (chrono::DateTime<Utc>, chrono::DateTime<Utc>)),
+    probe: Probe,
+    newest: Probe,
 }
+
+/// A booking and the instants it spans.
+type Probe = (Uuid, (chrono::DateTime<Utc>, chrono::DateTime<Utc>));
 
 fn day(n: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Days::days(i64::from(n))
@@ -48,7 +55,7 @@ async fn fixture(url: &str) -> Fixture {
     let tenant = store.create_tenant(TenantSettings::default()).await.unwrap();
     let resource = NewResource { external_id: None, name: "Villa".into(), time_zone: None };
     let room = store.create_resource(tenant.id, resource).await.unwrap();
-    let mut probe = None;
+    let (mut probe, mut newest) = (None, None);
     for i in 0..BOOKINGS {
         let span = BookingSpan::all_day(day(2 * i), day(2 * i + 1)).unwrap();
         let booking = NewBooking {
@@ -63,8 +70,11 @@ async fn fixture(url: &str) -> Fixture {
             span: span.clone(),
         };
         let created = bookings::create(&store, &tenant, booking, Overlap::Allow).await.unwrap();
+        let placed = Some((created.id, span.utc_range(tenant.settings.time_zone)));
         if i == BOOKINGS / 2 {
-            probe = Some((created.id, span.utc_range(tenant.settings.time_zone)));
+            probe = placed;
+        } else if i == BOOKINGS - 1 {
+            newest = placed;
         }
     }
     let items: Vec<BusyItem> = (0..BLOCKS)
@@ -98,7 +108,7 @@ async fn fixture(url: &str) -> Fixture {
     // Recording the run looks for the room's conflicts once.
     imports::record_run(&store, &tenant, &import, Utc::now(), result, 3).await.unwrap();
     let owner = Owner::Resource(room.id);
-    Fixture { store, tenant, owner, probe: probe.unwrap() }
+    Fixture { store, tenant, owner, probe: probe.unwrap(), newest: newest.unwrap() }
 }
 
 fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
@@ -111,6 +121,18 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
         b.iter(|| {
             rt.block_on(f.store.detect_conflicts_of(f.tenant.id, item, Some(f.probe.1), &[f.owner]))
                 .unwrap()
+        })
+    });
+    let newest = ItemRef { source: Source::Booking, id: f.newest.0 };
+    group.bench_function("after_the_newest_booking", |b| {
+        b.iter(|| {
+            rt.block_on(f.store.detect_conflicts_of(
+                f.tenant.id,
+                newest,
+                Some(f.newest.1),
+                &[f.owner],
+            ))
+            .unwrap()
         })
     });
     group.bench_function("full_sweep", |b| {

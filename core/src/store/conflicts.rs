@@ -27,14 +27,16 @@ macro_rules! fetch_busy {
         .bind(query.earliest)
         .bind(query.from)
         .bind(query.to)
+        .bind(query.latest)
         .fetch_all($executor)
         .await
     }};
 }
 pub(super) use fetch_busy;
 
-/// How far back an item may start and still reach into a window. Bookings and blocks last at
-/// most 366 days; imported items longer than this are cut off from conflict checks by design.
+/// How far back an item may start and still reach into a window (and, for bookings, how far past
+/// it one may end). Bookings and blocks last at most 366 days; imported items longer than this
+/// are cut off from conflict checks by design.
 const LOOKBACK_DAYS: i64 = 3 * 366;
 
 /// One side of a conflict, as the API shows it.
@@ -807,6 +809,8 @@ pub(super) struct BusyQuery {
     pub(super) earliest: DateTime<Utc>,
     pub(super) from: DateTime<Utc>,
     pub(super) to: DateTime<Utc>,
+    /// The latest a booking touching the window may end.
+    pub(super) latest: DateTime<Utc>,
 }
 
 impl BusyQuery {
@@ -823,6 +827,9 @@ impl BusyQuery {
             .checked_sub_signed(chrono::Duration::days(LOOKBACK_DAYS))
             .unwrap_or(DateTime::UNIX_EPOCH)
             .max(DateTime::UNIX_EPOCH);
+        let latest = to
+            .checked_add_signed(chrono::Duration::days(LOOKBACK_DAYS))
+            .map_or(far_future(), |latest| latest.min(far_future()));
         let (column, bookings_of) = match owner {
             Owner::Resource(_) => ("resource_id", "b.resource_id = $2"),
             Owner::Staff(_) => {
@@ -842,10 +849,13 @@ impl BusyQuery {
                  AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
             }
         };
+        // Bookings by when they end (indexes `bookings_*_span_end`): from the window's start on,
+        // that is what is still to come, not the years of history a look-back on their start
+        // would walk for a new booking. The other items are not kept for years: by their start.
         let sql = format!(
             "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, CAST(NULL AS UUID) \
              FROM bookings b WHERE b.tenant_id = $1 AND {bookings_of} AND b.status <> 'cancelled' \
-             AND b.span_start >= $3 AND b.span_start <= $5 AND b.span_end >= $4 \
+             AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
              UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, k.span_end, CAST(NULL AS UUID) \
              FROM blocks k WHERE k.tenant_id = $1 AND k.{column} = $2 \
              AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
@@ -855,7 +865,7 @@ impl BusyQuery {
              AND i.{column} = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4\
              {calendars}"
         );
-        BusyQuery { sql, tenant_id, owner_id, earliest, from, to }
+        BusyQuery { sql, tenant_id, owner_id, earliest, from, to, latest }
     }
 }
 
