@@ -5,7 +5,7 @@
 //! left behind. Rows are deleted only after the queue accepted them, so a crash between commit and
 //! enqueue loses nothing.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use kalends_core::Store;
@@ -17,12 +17,8 @@ use crate::{JobQueue, QueuedJob};
 
 const BATCH: u32 = 100;
 
-/// How long the relay gathers rows after a busy round (see [`gather_after`]).
+/// How long the relay gathers rows after a round that moved several.
 const GATHER: Duration = Duration::from_millis(10);
-
-/// Rounds that each moved rows this close together mean rows are coming faster than one at a
-/// time (a burst of single bookings, each committed alone: 200 a second and more).
-const STREAM: Duration = Duration::from_millis(5);
 
 /// The most bookings one `SyncBookings` job carries.
 const SYNC_BATCH: usize = 50;
@@ -53,22 +49,19 @@ impl Relay {
     /// Runs until `shutdown`; errors are logged and retried on the next round.
     pub async fn run(self, shutdown: CancellationToken) {
         let signal = self.store.outbox_signal();
-        // When the last round that moved rows ended.
-        let mut last_moved: Option<Instant> = None;
         loop {
             match self.relay_once().await {
                 Ok(n) if n as u32 >= BATCH => continue,
-                Ok(0) => {}
-                Ok(n) => {
-                    let since = last_moved.map(|at| at.elapsed());
-                    last_moved = Some(Instant::now());
-                    if let Some(pause) = gather_after(n, since) {
-                        tokio::select! {
-                            () = tokio::time::sleep(pause) => continue,
-                            () = shutdown.cancelled() => return,
-                        }
+                // Busy (rows came faster than one at a time): gather a moment before the next
+                // round, so a burst moves in batches (see `together`); one row at a time goes at
+                // once.
+                Ok(n) if n > 1 => {
+                    tokio::select! {
+                        () = tokio::time::sleep(GATHER) => continue,
+                        () = shutdown.cancelled() => return,
                     }
                 }
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox relay round failed; will retry"),
             }
             tokio::select! {
@@ -127,16 +120,6 @@ impl Relay {
         }
         result.map_err(Into::into).map(|()| done.len())
     }
-}
-
-/// How long to gather rows before the next round, after one that moved `moved` rows `since` the
-/// previous round that moved any: a moment when rows come faster than one at a time (several in
-/// one round, or single rows in quick succession), so a burst moves in batches (see
-/// [`together`]) and costs the workers one job per batch; nothing when a row came alone, so it
-/// goes at once.
-fn gather_after(moved: usize, since: Option<Duration>) -> Option<Duration> {
-    let streaming = since.is_some_and(|since| since < STREAM);
-    (moved > 1 || streaming).then_some(GATHER)
 }
 
 /// What one queue item carries: its job and the outbox rows it stands for.
@@ -204,17 +187,6 @@ mod tests {
     fn row(id: i64, job: &Job, run_at: Option<chrono::DateTime<chrono::Utc>>) -> OutboxEntry {
         let job = serde_json::to_string(job).unwrap();
         OutboxEntry { id, job, created_at: chrono::Utc::now(), run_at }
-    }
-
-    #[test]
-    fn a_row_alone_goes_at_once_and_rows_coming_fast_are_gathered_into_batches() {
-        let ms = Duration::from_millis;
-        // The first row, or one long after the last: at once.
-        assert_eq!(gather_after(1, None), None);
-        assert_eq!(gather_after(1, Some(ms(20))), None);
-        // Several in one round, or one right after another round that moved rows: gather.
-        assert_eq!(gather_after(3, None), Some(GATHER));
-        assert_eq!(gather_after(1, Some(ms(2))), Some(GATHER));
     }
 
     #[test]
