@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -174,51 +175,67 @@ async fn feed_server(feeds: Arc<Feeds>) -> String {
     format!("http://{addr}")
 }
 
-/// Runs a statement on the benchmark's own connection.
-async fn execute(database_url: &str, sql: &'static str) {
-    if database_url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
-        sqlx::query(sql).execute(&pool).await.unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
-        sqlx::query(sql).execute(&pool).await.unwrap();
-        pool.close().await;
+/// The benchmark's own connections to the database the processes work on.
+#[derive(Clone)]
+enum Db {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// How long the benchmark's own statements wait for SQLite's write lock. The `kalends serve`
+/// under test holds it for most of a cycle; sqlx's default of 5 s once ended a 10,000-feed run
+/// with "database is locked" between two phases.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Db {
+    async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
+        if database_url.starts_with("postgres") {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2);
+            return Ok(Db::Postgres(pool.connect(database_url).await?));
+        }
+        let options =
+            <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(database_url)?
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1);
+        Ok(Db::Sqlite(pool.connect_with(options).await?))
     }
-}
 
-/// Runs per outcome, over all imports.
-async fn outcomes(database_url: &str) -> HashMap<String, i64> {
-    let sql = "SELECT outcome, count(*) FROM import_runs GROUP BY outcome";
-    let rows: Vec<(String, i64)> = if database_url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
-        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
-        pool.close().await;
-        rows
-    } else {
-        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
-        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
-        pool.close().await;
-        rows
-    };
-    rows.into_iter().collect()
-}
+    /// Runs a statement.
+    async fn execute(&self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+            Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        }
+    }
 
-/// Imports with a run that started at or after `since`.
-async fn imports_run_since(database_url: &str, since: chrono::DateTime<Utc>) -> i64 {
-    let sql = "SELECT count(DISTINCT import_id) FROM import_runs WHERE started_at >= $1";
-    let (n,): (i64,) = if database_url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
-        let n = sqlx::query_as(sql).bind(since).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
-    } else {
-        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
-        let n = sqlx::query_as(sql).bind(since).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
-    };
-    n
+    /// Makes every import due at `until` only.
+    async fn postpone_imports(&self, until: chrono::DateTime<Utc>) -> Result<(), sqlx::Error> {
+        let sql = "UPDATE imports SET next_run_at = $1";
+        match self {
+            Db::Postgres(pool) => sqlx::query(sql).bind(until).execute(pool).await.map(drop),
+            Db::Sqlite(pool) => sqlx::query(sql).bind(until).execute(pool).await.map(drop),
+        }
+    }
+
+    /// Runs per outcome, over all imports.
+    async fn outcomes(&self) -> Result<HashMap<String, i64>, sqlx::Error> {
+        let sql = "SELECT outcome, count(*) FROM import_runs GROUP BY outcome";
+        let rows: Vec<(String, i64)> = match self {
+            Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+            Db::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+        };
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Imports with a run that started at or after `since`.
+    async fn imports_run_since(&self, since: chrono::DateTime<Utc>) -> Result<i64, sqlx::Error> {
+        let sql = "SELECT count(DISTINCT import_id) FROM import_runs WHERE started_at >= $1";
+        let (n,): (i64,) = match self {
+            Db::Postgres(pool) => sqlx::query_as(sql).bind(since).fetch_one(pool).await?,
+            Db::Sqlite(pool) => sqlx::query_as(sql).bind(since).fetch_one(pool).await?,
+        };
+        Ok(n)
+    }
 }
 
 /// The machine's load average over 1 and 5 minutes (the box is shared with other builds).
@@ -253,7 +270,9 @@ fn kalends(args: &Args, database_url: &str, dir: &std::path::Path, queue: &str) 
         .env("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS", "true")
         .env("KALENDS_IMPORT__SCHEDULER_INTERVAL_SECS", "1")
         .stdin(Stdio::null())
-        .stdout(Stdio::null());
+        .stdout(Stdio::null())
+        // A benchmark that ends early (a failure, a panic) leaves no process behind.
+        .kill_on_drop(true);
     if let Some(redis) = &args.redis_url {
         cmd.env("KALENDS_REDIS_URL", redis);
     }
@@ -261,23 +280,34 @@ fn kalends(args: &Args, database_url: &str, dir: &std::path::Path, queue: &str) 
 }
 
 /// Makes every import due now and waits until each has one more run; wall seconds and the
-/// processes' CPU seconds.
-async fn cycle(database_url: &str, processes: &[Child], feeds: usize) -> (f64, f64) {
+/// processes' CPU seconds. Fails (instead of waiting on) when a process under test ended or
+/// the cycle takes more than an hour.
+async fn cycle(db: &Db, processes: &mut [Child], feeds: usize) -> anyhow::Result<(f64, f64)> {
     let pids: Vec<u32> = processes.iter().filter_map(Child::id).collect();
     let cpu_before: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
     let started = Instant::now();
     let since = Utc::now();
-    execute(database_url, "UPDATE imports SET next_run_at = created_at").await;
+    db.execute("UPDATE imports SET next_run_at = created_at")
+        .await
+        .context("making every import due")?;
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        if imports_run_since(database_url, since).await >= feeds as i64 {
+        let run = db.imports_run_since(since).await.context("counting the imports run")?;
+        if run >= feeds as i64 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(3600), "the cycle did not finish");
+        for process in processes.iter_mut() {
+            if let Some(status) = process.try_wait()? {
+                anyhow::bail!("a `kalends` process ended ({status}) with {run} of {feeds} run");
+            }
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            anyhow::bail!("the cycle did not finish within an hour ({run} of {feeds} run)");
+        }
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() - cpu_before;
-    (wall, cpu)
+    Ok((wall, cpu))
 }
 
 /// Counts the statements sqlx runs (its `sqlx::query` events).
@@ -288,6 +318,17 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
     fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Ends the benchmark with a message saying which phase failed and why, stopping the processes
+/// under test first.
+async fn fail(processes: &mut [Child], phase: &str, error: anyhow::Error) -> ! {
+    for p in processes.iter_mut() {
+        let _ = p.start_kill();
+        let _ = p.wait().await;
+    }
+    eprintln!("import_cycle: FAILED in phase \"{phase}\": {error:#}");
+    std::process::exit(1);
 }
 
 #[tokio::main]
@@ -356,6 +397,17 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    // Registered imports are due at once; the first phase makes them due itself. A scheduler
+    // pass before it would claim each import twice (once now, once for the phase): runs counted
+    // twice, and left over into the next phases.
+    let db = match Db::connect(&database_url).await {
+        Ok(db) => db,
+        Err(error) => fail(&mut [], "connecting to the database", error.into()).await,
+    };
+    if let Err(error) = db.postpone_imports(Utc::now() + TimeDelta::days(1)).await {
+        fail(&mut [], "registering the imports", error.into()).await;
+    }
+
     let queue = format!("import-cycle-{}", Uuid::now_v7().simple());
     let mut processes: Vec<Child> = Vec::new();
     if database_url.starts_with("postgres") {
@@ -379,9 +431,16 @@ async fn main() {
         }
         let (ok0, nm0) =
             (feeds.ok.load(Ordering::Relaxed), feeds.not_modified.load(Ordering::Relaxed));
-        let runs0 = outcomes(&database_url).await;
-        let (wall, cpu) = cycle(&database_url, &processes, args.feeds).await;
-        let runs = outcomes(&database_url).await;
+        let measured = async {
+            let runs0 = db.outcomes().await.context("counting the runs")?;
+            let (wall, cpu) = cycle(&db, &mut processes, args.feeds).await?;
+            let runs = db.outcomes().await.context("counting the runs")?;
+            anyhow::Ok((runs0, wall, cpu, runs))
+        };
+        let (runs0, wall, cpu, runs) = match measured.await {
+            Ok(measured) => measured,
+            Err(error) => fail(&mut processes, phase, error).await,
+        };
         let delta = |k: &str| runs.get(k).unwrap_or(&0) - runs0.get(k).unwrap_or(&0);
         let served = (
             feeds.ok.load(Ordering::Relaxed) - ok0,

@@ -63,6 +63,18 @@ const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many changes a slow listener may fall behind before it misses some (it then looks anyway).
 const CHANGES_KEPT: usize = 256;
 
+/// On SQLite, a job's row goes as soon as apalis marks it done. Kalends keeps what it needs of a
+/// job elsewhere (the run logs, the sync attempts, the failures recorded for good), and apalis
+/// marks jobs done with a statement that visits every row the worker ever took (its index on
+/// `lock_by`; done rows keep theirs) and reads the whole batch of results for each: kept, the
+/// rows of done jobs made every completion slower than the last (over a second each after
+/// 10,000 imports). Rows already done when this starts go too.
+const FORGET_DONE_JOBS_SQLITE: [&str; 2] = [
+    "CREATE TRIGGER IF NOT EXISTS kalends_forget_done_jobs AFTER UPDATE OF status ON Jobs \
+     WHEN NEW.status = 'Done' BEGIN DELETE FROM Jobs WHERE rowid = NEW.rowid; END",
+    "DELETE FROM Jobs WHERE status = 'Done'",
+];
+
 /// The apalis storage behind a [`JobQueue`].
 #[derive(Clone)]
 pub(crate) enum Storage {
@@ -103,7 +115,12 @@ impl JobQueue {
         }
         let storage = match store.pool() {
             Pool::Sqlite { write: pool, .. } => {
-                let cfg = apalis_sqlite::Config::default().queue(queue);
+                // No "running" mark per started job: the fetch already marks a job taken (by
+                // this worker, so a dead worker's jobs are handed back as before), and apalis
+                // finds the jobs to mark by scanning every waiting job of every queue (its
+                // `status = ... OR ...` condition), once per batch of started jobs, on the one
+                // write connection: 10,000 due imports made that quadratic.
+                let cfg = apalis_sqlite::Config::default().queue(queue).lock_tasks(false);
                 Storage::Sqlite(SqliteStorage::new(pool).with_config(cfg))
             }
             Pool::Postgres(pool) => {
@@ -296,7 +313,12 @@ impl JobQueue {
             Storage::Sqlite(s) => {
                 let mut migrator = SqliteStorage::<()>::migrations();
                 migrator.set_ignore_missing(true);
-                migrator.run(s.pool()).await.map_err(queue_err)
+                migrator.run(s.pool()).await.map_err(queue_err)?;
+                // After apalis's own migrations, which may build the table anew.
+                for statement in FORGET_DONE_JOBS_SQLITE {
+                    sqlx::query(statement).execute(s.pool()).await.map_err(queue_err)?;
+                }
+                Ok(())
             }
             Storage::Postgres(s) => {
                 let mut migrator = PostgresStorage::<()>::migrations();
@@ -319,20 +341,26 @@ impl JobQueue {
     /// Puts a job on the queue, to run now or after `delay`. Each delivery runs once at the apalis
     /// level: retries are ours (see the worker), so they survive restarts and honour `Retry-After`.
     pub async fn push(&self, item: QueuedJob, delay: Option<Duration>) -> Result<(), QueueError> {
-        let mut builder = TaskBuilder::new(item).max_attempts(1);
-        if let Some(delay) = delay {
-            // The queues schedule in whole seconds; round up so a retry never comes early.
-            let due = std::time::SystemTime::now() + delay;
-            let since_epoch = due.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            builder = builder.run_at_timestamp(
-                since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0),
-            );
-        }
-        let task = builder.build();
+        let task = task(item, delay);
         match &self.storage {
             Storage::Sqlite(s) => s.clone().push_task(task).await.map_err(queue_err),
             Storage::Postgres(s) => s.clone().push_task(task).await.map_err(queue_err),
             Storage::Redis(s) => s.clone().push_task(task).await.map_err(queue_err),
+        }
+    }
+
+    /// Puts several jobs on the queue, as [`Self::push`] does each, all or none: one transaction
+    /// on the databases, one script on Redis.
+    pub async fn push_all(
+        &self,
+        items: Vec<(QueuedJob, Option<Duration>)>,
+    ) -> Result<(), QueueError> {
+        let tasks = items.into_iter().map(|(item, delay)| task(item, delay)).collect::<Vec<_>>();
+        let tasks = futures::stream::iter(tasks);
+        match &self.storage {
+            Storage::Sqlite(s) => s.clone().push_all(tasks).await.map_err(queue_err),
+            Storage::Postgres(s) => s.clone().push_all(tasks).await.map_err(queue_err),
+            Storage::Redis(s) => s.clone().push_all(tasks).await.map_err(queue_err),
         }
     }
 
@@ -502,6 +530,20 @@ impl JobQueue {
             }
         }
     }
+}
+
+/// The apalis task for `item`, to run now or after `delay`. Each delivery runs once at the apalis
+/// level: retries are ours (see the worker), so they survive restarts and honour `Retry-After`.
+fn task(item: QueuedJob, delay: Option<Duration>) -> apalis::prelude::Task<QueuedJob> {
+    let mut builder = TaskBuilder::new(item).max_attempts(1);
+    if let Some(delay) = delay {
+        // The queues schedule in whole seconds; round up so a retry never comes early.
+        let due = std::time::SystemTime::now() + delay;
+        let since_epoch = due.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        builder = builder
+            .run_at_timestamp(since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0));
+    }
+    builder.build()
 }
 
 /// What [`JobQueue::subscribe`] listens on.

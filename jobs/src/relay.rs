@@ -72,12 +72,15 @@ impl Relay {
         }
     }
 
-    /// Moves one batch; returns how many rows it handled.
+    /// Moves one batch; returns how many rows it handled. The batch's jobs go onto the queue
+    /// together (one transaction on the databases: on SQLite, one turn of the one write
+    /// connection for the whole batch instead of one per job), and their rows are deleted once
+    /// the queue took them; if it fails, they stay claimed and go again after the lease.
     pub async fn relay_once(&self) -> Result<usize, anyhow::Error> {
         let rows = self.store.claim_outbox(BATCH, LEASE).await?;
         let mut done = Vec::with_capacity(rows.len());
         let mut tenants = Vec::new();
-        let mut result = Ok(());
+        let (mut batch, mut carried_by_batch) = (Vec::new(), Vec::new());
         for (row, item) in together(&rows) {
             match item {
                 Ok((job, carried)) => {
@@ -87,12 +90,8 @@ impl Relay {
                         .run_at
                         .and_then(|at| (at - chrono::Utc::now()).to_std().ok())
                         .filter(|delay| !delay.is_zero());
-                    if let Err(e) = self.queue.push(item, delay).await {
-                        // Leave this and later rows claimed; the lease expires and they go again.
-                        result = Err(e);
-                        break;
-                    }
-                    done.extend(carried);
+                    batch.push((item, delay));
+                    carried_by_batch.extend(carried);
                 }
                 Err(e) => {
                     let error =
@@ -101,6 +100,14 @@ impl Relay {
                     self.store.record_job_failure("unknown", &row.job, &error, 0).await?;
                     done.push(row.id);
                 }
+            }
+        }
+        let mut result = Ok(());
+        if !batch.is_empty() {
+            match self.queue.push_all(batch).await {
+                Ok(()) => done.extend(carried_by_batch),
+                // Left claimed; the lease expires and they go again.
+                Err(e) => result = Err(e),
             }
         }
         if !done.is_empty() {

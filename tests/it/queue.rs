@@ -444,16 +444,22 @@ impl JobHandler for BusyWriter {
     }
 }
 
+/// A store and its queue on a new SQLite database, with its write and read pools.
+async fn on_sqlite(dir: &TempDir) -> (Store, JobQueue, sqlx::SqlitePool, sqlx::SqlitePool) {
+    let (store, queue) = app::connect(&queue_config(Queue::Sqlite, dir).await).await.unwrap();
+    let kalends_core::store::Pool::Sqlite { write, read, .. } = store.pool().clone() else {
+        unreachable!()
+    };
+    (store, queue, write, read)
+}
+
 #[tokio::test]
 async fn on_sqlite_a_stopping_worker_is_not_stalled_by_its_own_queue_bookkeeping() {
     // The queue shares Kalends's one SQLite write connection. A stop used to leave the queue's
     // own bookkeeping (marking the job running) waiting for that connection, unpolled, while the
     // job needed it again: the job stalled until the pool's acquire timeout.
     let dir = TempDir::new();
-    let (store, queue) = app::connect(&queue_config(Queue::Sqlite, &dir).await).await.unwrap();
-    let kalends_core::store::Pool::Sqlite { write, .. } = store.pool().clone() else {
-        unreachable!()
-    };
+    let (store, queue, write, _) = on_sqlite(&dir).await;
     let handler = BusyWriter { write, started: Arc::default(), finished: Arc::default() };
     let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
     queue.push(a_job(), None).await.unwrap();
@@ -476,6 +482,35 @@ async fn on_sqlite_a_stopping_worker_is_not_stalled_by_its_own_queue_bookkeeping
         "the worker stopped once the job was done, not after a timeout: {:?}",
         stopping.elapsed()
     );
+}
+
+#[tokio::test]
+async fn on_sqlite_the_queue_keeps_no_row_of_a_finished_job() {
+    // apalis marks a job done with a statement that visits every row its worker ever took: kept,
+    // the rows of done jobs made each completion slower than the last, and the file grew with
+    // every job ever run. What a job did stays in Kalends's own records.
+    let dir = TempDir::new();
+    let (store, queue, _, read) = on_sqlite(&dir).await;
+    let handler = Flaky::default();
+    let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
+    for _ in 0..3 {
+        queue.push(a_job(), None).await.unwrap();
+    }
+    queue.push(a_job(), Some(Duration::from_secs(3600))).await.unwrap();
+    let left = || {
+        let (read, name) = (read.clone(), queue.name().to_owned());
+        async move {
+            let sql = "SELECT status FROM Jobs WHERE job_type = $1";
+            let rows: Vec<String> =
+                sqlx::query_scalar(sql).bind(name).fetch_all(&read).await.unwrap();
+            (rows.len() == 1).then_some(rows)
+        }
+    };
+    let rows = eventually(Duration::from_secs(20), left).await;
+    assert_eq!(handler.runs.lock().unwrap().len(), 3, "the three jobs due now ran");
+    assert_eq!(rows, ["Pending"], "only the job due in an hour is still in the queue");
+    stop.cancel();
+    worker.await.unwrap();
 }
 
 /// The stories of `$name`s on the queues several processes share: PostgreSQL (module `$pg`) and
