@@ -75,6 +75,19 @@ const FORGET_DONE_JOBS_SQLITE: [&str; 2] = [
     "DELETE FROM Jobs WHERE status = 'Done'",
 ];
 
+/// The same on PostgreSQL without Redis (`apalis.jobs`), where the done rows only made the table
+/// grow with every job ever run. Run under a transaction-scoped advisory lock, as processes
+/// starting together each run it.
+const FORGET_DONE_JOBS_POSTGRES: [&str; 5] = [
+    "SELECT pg_advisory_xact_lock(hashtext('kalends_forget_done_jobs'))",
+    "CREATE OR REPLACE FUNCTION apalis.kalends_forget_done_job() RETURNS trigger \
+     LANGUAGE plpgsql AS $$ BEGIN DELETE FROM apalis.jobs WHERE id = NEW.id; RETURN NULL; END $$",
+    "DROP TRIGGER IF EXISTS kalends_forget_done_jobs ON apalis.jobs",
+    "CREATE TRIGGER kalends_forget_done_jobs AFTER UPDATE OF status ON apalis.jobs \
+     FOR EACH ROW WHEN (NEW.status = 'Done') EXECUTE FUNCTION apalis.kalends_forget_done_job()",
+    "DELETE FROM apalis.jobs WHERE status = 'Done'",
+];
+
 /// The apalis storage behind a [`JobQueue`].
 #[derive(Clone)]
 pub(crate) enum Storage {
@@ -323,7 +336,12 @@ impl JobQueue {
             Storage::Postgres(s) => {
                 let mut migrator = PostgresStorage::<()>::migrations();
                 migrator.set_ignore_missing(true);
-                migrator.run(s.pool()).await.map_err(queue_err)
+                migrator.run(s.pool()).await.map_err(queue_err)?;
+                let mut tx = s.pool().begin().await.map_err(queue_err)?;
+                for statement in FORGET_DONE_JOBS_POSTGRES {
+                    sqlx::query(statement).execute(&mut *tx).await.map_err(queue_err)?;
+                }
+                tx.commit().await.map_err(queue_err)
             }
             Storage::Redis(_) => Ok(()),
         }
