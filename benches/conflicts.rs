@@ -99,6 +99,7 @@ async fn fixture(url: &str) -> Fixture {
     let import = store.create_import(&tenant, new).await.unwrap();
     let result = RunResult::Read {
         items: &items,
+        zone: store.owner_zone(&tenant, Owner::Resource(room.id)).await.unwrap(),
         skipped: 0,
         http_status: Some(200),
         etag: None,

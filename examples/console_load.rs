@@ -111,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
         let import = imports::create(&store, &tenant, import).await?;
         let read = RunResult::Read {
             items: &items,
+            zone: store.owner_zone(&tenant, Owner::Resource(room.id)).await?,
             skipped: 0,
             http_status: Some(200),
             etag: None,

@@ -125,6 +125,7 @@ impl Importer {
             Ok(Read::Changed { feed, status, etag, last_modified, body_sha256 }) => {
                 RunResult::Read {
                     items: &feed.busy,
+                    zone,
                     skipped: u32::try_from(feed.skipped.len()).unwrap_or(u32::MAX),
                     http_status: Some(*status),
                     etag: etag.clone(),

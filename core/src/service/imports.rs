@@ -55,14 +55,11 @@ pub async fn record_run_with(
     policy: RunPolicy<'_>,
 ) -> Result<(ImportRun, Option<Detection>), StoreError> {
     let failure_threshold = policy.failure_threshold;
-    // Only a read compares the feed with the stored items and places them in the owner's zone:
-    // the items of a run that did not read the feed are counted as its run is recorded.
-    let (zone, stored) = match &result {
-        RunResult::Read { .. } => (
-            Some(store.owner_zone(tenant, import.data.owner).await?),
-            store.stored_items(import.id).await?,
-        ),
-        RunResult::NotModified { .. } | RunResult::Failed { .. } => (None, Vec::new()),
+    // Only a read compares the feed with the stored items: the items of a run that did not
+    // read the feed are counted as its run is recorded.
+    let stored = match &result {
+        RunResult::Read { .. } => store.stored_items(import.id).await?,
+        RunResult::NotModified { .. } | RunResult::Failed { .. } => Vec::new(),
     };
     let finished_at = crate::store::now();
     let mut run = ImportRun {
@@ -77,8 +74,17 @@ pub async fn record_run_with(
         error: None,
     };
     let (mut failures, mut validators, mut diff, mut body_sha256) = (0, None, None, None);
+    let mut zone = None;
     match &result {
-        RunResult::Read { items, skipped, http_status, etag, last_modified, body_sha256: hash } => {
+        RunResult::Read {
+            items,
+            zone: read_in,
+            skipped,
+            http_status,
+            etag,
+            last_modified,
+            body_sha256: hash,
+        } => {
             body_sha256 = hash.as_deref();
             run.http_status = *http_status;
             run.skipped = *skipped;
@@ -87,6 +93,7 @@ pub async fn record_run_with(
                 imports::diff(&stored, items, import.data.platform, finished_at.date_naive());
             run.counts = changes.counts;
             diff = Some(changes);
+            zone = Some(*read_in);
         }
         RunResult::NotModified { http_status } => {
             run.outcome = RunOutcome::NotModified;

@@ -156,6 +156,9 @@ pub enum RunResult<'a> {
     Read {
         /// Busy occurrences.
         items: &'a [BusyItem],
+        /// The zone they were read in, which places their all-day items: the owner's
+        /// ([`LeasedImport::zone`], [`Store::owner_zone`]).
+        zone: TimeZone,
         /// Events not imported.
         skipped: u32,
         /// HTTP status.
