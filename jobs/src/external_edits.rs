@@ -10,6 +10,8 @@
 //!
 //! Either way the booking's `sync` entry keeps `external_edit` (what happened, what was done).
 
+use std::collections::HashMap;
+
 use chrono::NaiveTime;
 use kalends_core::Store;
 use kalends_core::domain::{
@@ -20,6 +22,7 @@ use kalends_core::store::{BookingEvent, EventState, ExternalEditConflict, LEFT_D
 use kalends_core::webhooks::{WebhookEvent, external_edit_data};
 use kalends_providers::calendar::{Change, Span, TimeZone, Window};
 use serde_json::json;
+use uuid::Uuid;
 
 /// What an edit was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,40 +45,49 @@ pub async fn handle(
     changes: &[Change],
     window: Window,
 ) -> Result<usize, kalends_core::StoreError> {
-    let mapped = store.connection_events(connection.id).await?;
-    let mut found = 0;
-    for change in changes {
-        let remote_id = match change {
+    // The changes that may be edits of this connection's own events, by the event they name.
+    let named: Vec<(&Change, &str)> = changes
+        .iter()
+        .filter_map(|change| match change {
             // Another connection's event in a shared calendar is never this one's edit.
             Change::Upserted(event)
                 if event.writer(connection.id) == kalends_providers::calendar::Writer::Another
                     && event.booking_id.is_some() =>
             {
-                continue;
+                None
             }
-            Change::Upserted(event) => event.id.as_str(),
-            Change::Deleted { id } => id.as_str(),
-        };
-        // Only events Kalends holds as written at the booking's current version: one still being
-        // written (or deleted by Kalends itself) is not an outside edit.
-        let Some(mapping) = mapped.iter().find(|m| m.remote_id.as_deref() == Some(remote_id))
-        else {
-            continue;
-        };
-        if mapping.state != EventState::Synced {
-            continue;
-        }
-        let booking = match store.booking(connection.tenant_id, mapping.booking_id).await {
-            Ok(booking) => booking,
-            Err(kalends_core::StoreError::NotFound) => continue,
-            Err(e) => return Err(e),
-        };
+            Change::Upserted(event) => Some((change, event.id.as_str())),
+            Change::Deleted { id } => Some((change, id.as_str())),
+        })
+        .collect();
+    let remote_ids: Vec<&str> = named.iter().map(|(_, id)| *id).collect();
+    // Only events Kalends holds as written at the booking's current version: one still being
+    // written (or deleted by Kalends itself) is not an outside edit. Both are read once for the
+    // whole list: each sync Kalends makes comes back here as a change of its own event.
+    let mapped: HashMap<String, BookingEvent> = store
+        .connection_events_with_remote_ids(connection.id, &remote_ids)
+        .await?
+        .into_iter()
+        .filter(|m| m.state == EventState::Synced)
+        .filter_map(|m| Some((m.remote_id.clone()?, m)))
+        .collect();
+    let booking_ids: Vec<Uuid> = mapped.values().map(|m| m.booking_id).collect();
+    let bookings: HashMap<Uuid, Booking> = store
+        .bookings_by_ids(connection.tenant_id, &booking_ids)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
+    let mut found = 0;
+    for (change, remote_id) in named {
+        let Some(mapping) = mapped.get(remote_id) else { continue };
+        let Some(booking) = bookings.get(&mapping.booking_id) else { continue };
         if mapping.synced_version != Some(booking.version) {
             continue;
         }
         if matches!(change, Change::Deleted { .. })
             && connection.provider == Provider::Microsoft
-            && !in_window(store, tenant, &booking, window).await?
+            && !in_window(store, tenant, booking, window).await?
         {
             continue;
         }
@@ -90,7 +102,7 @@ pub async fn handle(
             Change::Upserted(event) => Edit::Moved(&event.time, event.zone),
             Change::Deleted { .. } => Edit::Deleted,
         };
-        apply(store, tenant, connection, mapping, &booking, edit).await?;
+        apply(store, tenant, connection, mapping, booking, edit).await?;
         found += 1;
     }
     Ok(found)

@@ -714,8 +714,9 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
     let live = &seen["js"]["live"];
     assert_eq!(live["same_page"], true, "the page was not reloaded: {live}");
     assert_eq!(live["same_address"], true, "{live}");
-    // The stream looks every second; the slack is for a loaded test machine.
-    assert!(live["arrived_after_seconds"].as_f64().unwrap() <= 8.0, "{live}");
+    // The stream looks every second (0.5 s is usual); the slack is for a test machine running
+    // the whole suite on two cores.
+    assert!(live["arrived_after_seconds"].as_f64().unwrap() <= 15.0, "{live}");
     let nojs = &seen["nojs"];
     assert_eq!(nojs["scripts_off"], true, "the second run had no JavaScript");
     // Each post ended in a redirect to the page that says what was done.

@@ -6,11 +6,17 @@ run them through `helpers::Browser`. Chromedriver is taken from $KALENDS_TEST_CH
 """
 
 import os
+import sys
+import time
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
+
+
+# How many times a browser is started before its test fails.
+STARTS = 3
 
 
 def chrome(size=(1100, 900), js=True, flags=()):
@@ -24,8 +30,21 @@ def chrome(size=(1100, 900), js=True, flags=()):
         # 2: blocked, as a browser with JavaScript turned off.
         "profile.managed_default_content_settings.javascript": 1 if js else 2,
     })
-    service = Service(os.environ.get("KALENDS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
-    driver = webdriver.Chrome(service=service, options=options)
+    driver = None
+    for attempt in range(1, STARTS + 1):
+        # Selenium picks chromedriver's port by closing a probe socket: on a busy test machine
+        # another server may take that port first, and chromedriver then cannot start. A new
+        # port is picked on each try; a browser that never starts still fails the test.
+        service = Service(os.environ.get("KALENDS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
+        try:
+            driver = webdriver.Chrome(service=service, options=options)
+            break
+        except WebDriverException as e:
+            print(f"browser.py: Chromium did not start (try {attempt} of {STARTS}): {e.msg}",
+                  file=sys.stderr)
+            if attempt == STARTS:
+                raise
+            time.sleep(1)
     driver.set_window_size(*size)
     return driver
 

@@ -284,6 +284,36 @@ impl Store {
         rows.into_iter().map(BookingEvent::try_from).collect()
     }
 
+    /// The events of [`Self::connection_events`] with these provider ids (those there are), in
+    /// one query per thousand ids: an import's change list names the events it touched, and
+    /// reading only those keeps the import's cost with the changes, not with the calendar's size.
+    pub async fn connection_events_with_remote_ids(
+        &self,
+        connection_id: Uuid,
+        remote_ids: &[&str],
+    ) -> Result<Vec<BookingEvent>, StoreError> {
+        let mut events = Vec::new();
+        for chunk in remote_ids.chunks(super::IDS_PER_QUERY) {
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM booking_events e JOIN connections c ON c.id = e.connection_id \
+                 WHERE e.connection_id = $1 AND e.state <> 'deleted' AND e.remote_id IN ({})",
+                super::placeholders(2, chunk.len())
+            );
+            let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
+                let mut query =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(connection_id);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(pool).await
+            })?;
+            for row in rows {
+                events.push(BookingEvent::try_from(row)?);
+            }
+        }
+        Ok(events)
+    }
+
     /// The connections a booking goes to: the default connection of each assigned staff member
     /// that is not disconnected (a `needs_reauth` one included: its work waits for the reconnect).
     pub async fn sync_targets(&self, booking: &Booking) -> Result<Vec<Connection>, StoreError> {

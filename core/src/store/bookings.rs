@@ -591,35 +591,41 @@ impl Store {
         Ok(Page::from_rows(items, filter.limit, |b| b.id))
     }
 
-    /// The tenant's bookings with these ids (those that exist), in id order, in two queries
-    /// whatever their number (a batch of syncs reads its bookings together).
+    /// The tenant's bookings with these ids (those that exist), in id order, in two queries per
+    /// thousand ids (a batch of syncs reads its bookings together).
     pub async fn bookings_by_ids(
         &self,
         tenant_id: Uuid,
         ids: &[Uuid],
     ) -> Result<Vec<Booking>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut bookings = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(super::IDS_PER_QUERY) {
+            let list = super::placeholders(2, chunk.len());
+            let sql =
+                format!("SELECT {COLUMNS} FROM bookings WHERE tenant_id = $1 AND id IN ({list})");
+            let links_sql = format!(
+                "SELECT booking_id, staff_id FROM booking_staff WHERE tenant_id = $1 \
+                 AND booking_id IN ({list}) ORDER BY booking_id, position"
+            );
+            let (rows, links): (Vec<BookingRow>, Vec<(Uuid, Uuid)>) =
+                with_read_pool!(self, |pool| {
+                    let mut query = sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str()))
+                        .bind(tenant_id);
+                    let mut links =
+                        sqlx::query_as(AssertSqlSafe(links_sql.as_str())).bind(tenant_id);
+                    for id in chunk {
+                        query = query.bind(id);
+                        links = links.bind(id);
+                    }
+                    Ok::<_, StoreError>((
+                        query.fetch_all(pool).await?,
+                        links.fetch_all(pool).await?,
+                    ))
+                })?;
+            bookings.extend(with_staff(rows, links)?);
         }
-        let list = super::placeholders(2, ids.len());
-        let sql = format!(
-            "SELECT {COLUMNS} FROM bookings WHERE tenant_id = $1 AND id IN ({list}) ORDER BY id"
-        );
-        let links_sql = format!(
-            "SELECT booking_id, staff_id FROM booking_staff WHERE tenant_id = $1 \
-             AND booking_id IN ({list}) ORDER BY booking_id, position"
-        );
-        let (rows, links): (Vec<BookingRow>, Vec<(Uuid, Uuid)>) = with_read_pool!(self, |pool| {
-            let mut query =
-                sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
-            let mut links = sqlx::query_as(AssertSqlSafe(links_sql.as_str())).bind(tenant_id);
-            for id in ids {
-                query = query.bind(id);
-                links = links.bind(id);
-            }
-            Ok::<_, StoreError>((query.fetch_all(pool).await?, links.fetch_all(pool).await?))
-        })?;
-        with_staff(rows, links)
+        bookings.sort_unstable_by_key(|b| b.id);
+        Ok(bookings)
     }
 }
 

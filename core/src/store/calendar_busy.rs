@@ -38,6 +38,24 @@ pub enum BusyChange {
     },
 }
 
+impl BusyChange {
+    /// The id of the event that no longer blocks time, for a `Free`.
+    fn freed(&self) -> Option<&String> {
+        match self {
+            Self::Free { remote_id } => Some(remote_id),
+            Self::Busy(_) => None,
+        }
+    }
+
+    /// The event, for a `Busy`.
+    fn busy(&self) -> Option<&CalendarBusyEvent> {
+        match self {
+            Self::Busy(event) => Some(event),
+            Self::Free { .. } => None,
+        }
+    }
+}
+
 /// Where a calendar's incremental import stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CalendarCursor {
@@ -80,8 +98,9 @@ const UPSERT: &str = "INSERT INTO calendar_busy (id, tenant_id, connection_id, s
      OR calendar_busy.end_date IS DISTINCT FROM excluded.end_date \
      OR calendar_busy.span_start <> excluded.span_start OR calendar_busy.span_end <> excluded.span_end";
 
-const DELETE_ONE: &str =
-    "DELETE FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2 AND remote_id = $3";
+/// The head of a delete of several busy times of one calendar; `IN (...)` follows from `$3` on.
+const DELETE_SOME: &str =
+    "DELETE FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2 AND remote_id IN";
 
 /// Stores a cursor; `listed_at` ($5) only moves with a full listing (NULL keeps it).
 const SET_CURSOR: &str = "INSERT INTO calendar_cursors \
@@ -133,23 +152,34 @@ macro_rules! upsert_busy {
     }};
 }
 
+/// Deletes the calendar's busy times with the remote ids `$ids` (strings), a thousand in one
+/// statement, in `$tx`; evaluates to the rows deleted.
+macro_rules! delete_busy {
+    ($tx:expr, $calendar:expr, $ids:expr) => {{
+        let calendar: &BusyCalendar<'_> = $calendar;
+        let ids: Vec<&str> = $ids.map(|id: &String| id.as_str()).collect();
+        let mut deleted = 0;
+        for chunk in ids.chunks(super::IDS_PER_QUERY) {
+            let sql = format!("{DELETE_SOME} ({})", super::placeholders(3, chunk.len()));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(calendar.connection.id)
+                .bind(calendar.calendar_id);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            deleted += query.execute(&mut *$tx).await?.rows_affected();
+        }
+        deleted
+    }};
+}
+
 /// Deletes the calendar's stored busy times among `$stored` (remote ids) that `$listed` (a
 /// set of remote ids) lacks, in `$tx`; evaluates to the rows deleted.
 macro_rules! delete_unlisted {
     ($tx:expr, $calendar:expr, $stored:expr, $listed:expr) => {{
-        let calendar: &BusyCalendar<'_> = $calendar;
         let listed: &HashSet<&str> = $listed;
-        let mut deleted = 0;
-        for (remote_id,) in $stored.iter().filter(|(id,)| !listed.contains(id.as_str())) {
-            deleted += sqlx::query(DELETE_ONE)
-                .bind(calendar.connection.id)
-                .bind(calendar.calendar_id)
-                .bind(remote_id)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected();
-        }
-        deleted
+        let unlisted = $stored.iter().map(|(id,)| id).filter(|id| !listed.contains(id.as_str()));
+        delete_busy!($tx, $calendar, unlisted)
     }};
 }
 
@@ -212,17 +242,12 @@ impl Store {
         let changed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let mut changed = 0;
-            for change in changes {
-                changed += match change {
-                    BusyChange::Busy(event) => upsert_busy!(tx, &calendar, event, at),
-                    BusyChange::Free { remote_id } => sqlx::query(DELETE_ONE)
-                        .bind(calendar.connection.id)
-                        .bind(calendar.calendar_id)
-                        .bind(remote_id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected(),
-                };
+            // In the list's order; the events that became free next to each other go together.
+            for run in changes.chunk_by(|a, b| a.freed().is_some() == b.freed().is_some()) {
+                changed += delete_busy!(tx, &calendar, run.iter().filter_map(BusyChange::freed));
+                for event in run.iter().filter_map(BusyChange::busy) {
+                    changed += upsert_busy!(tx, &calendar, event, at);
+                }
             }
             let stored: Vec<(String,)> = sqlx::query_as(STORED_FROM)
                 .bind(calendar.connection.id)
