@@ -29,6 +29,11 @@ use kalends_core::store::{Overlap, RunResult};
 use kalends_core::tokens::Purpose;
 use secrecy::SecretString;
 
+#[path = "common/flags.rs"]
+mod flags;
+
+const USAGE: &str = "usage: console_load --database-url URL [--resources 50] [--bookings 10000] [--imported 10000] [--requests 200]";
+
 struct Args {
     database_url: String,
     resources: usize,
@@ -38,28 +43,15 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        database_url: String::new(),
-        resources: 50,
-        bookings: 10_000,
-        imported: 10_000,
-        requests: 200,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let number = || value.parse::<usize>().unwrap_or_else(|_| panic!("{flag}: a number"));
-        match flag.as_str() {
-            "--database-url" => args.database_url = value.clone(),
-            "--resources" => args.resources = number(),
-            "--bookings" => args.bookings = number(),
-            "--imported" => args.imported = number(),
-            "--requests" => args.requests = number(),
-            other => panic!("unknown flag {other}"),
-        }
+    let known = ["--database-url", "--resources", "--bookings", "--imported", "--requests"];
+    let flags = flags::Flags::parse(USAGE, &known);
+    Args {
+        database_url: flags.required("--database-url"),
+        resources: flags.number("--resources").unwrap_or(50),
+        bookings: flags.number("--bookings").unwrap_or(10_000),
+        imported: flags.number("--imported").unwrap_or(10_000),
+        requests: flags.number("--requests").unwrap_or(200),
     }
-    assert!(!args.database_url.is_empty(), "--database-url is required");
-    args
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

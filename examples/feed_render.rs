@@ -39,6 +39,12 @@ use kalends_core::tokens;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+#[path = "common/flags.rs"]
+mod flags;
+
+const USAGE: &str =
+    "usage: feed_render [--bookings 10000] [--gets 30] [--database-url URL] [--event-cache-mib N]";
+
 struct Args {
     bookings: u32,
     gets: usize,
@@ -47,21 +53,14 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args { bookings: 10_000, gets: 30, database_url: None, event_cache_mib: None };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--bookings" => args.bookings = value.parse().expect("--bookings is a number"),
-            "--gets" => args.gets = value.parse().expect("--gets is a number"),
-            "--database-url" => args.database_url = Some(value),
-            "--event-cache-mib" => {
-                args.event_cache_mib = Some(value.parse().expect("--event-cache-mib is a number"));
-            }
-            other => panic!("unknown flag {other}"),
-        }
+    let known = ["--bookings", "--gets", "--database-url", "--event-cache-mib"];
+    let flags = flags::Flags::parse(USAGE, &known);
+    Args {
+        bookings: flags.number("--bookings").unwrap_or(10_000),
+        gets: flags.number("--gets").unwrap_or(30),
+        database_url: flags.text("--database-url"),
+        event_cache_mib: flags.number("--event-cache-mib"),
     }
-    args
 }
 
 /// A small deterministic generator (xorshift), so every run writes the same bookings.

@@ -50,6 +50,11 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{Layer as _, filter};
 use uuid::Uuid;
 
+#[path = "common/flags.rs"]
+mod flags;
+
+const USAGE: &str = "usage: import_cycle [--feeds 10000] [--events 200] [--workers 2] [--database-url postgres://.../empty_db --redis-url redis://...]";
+
 struct Args {
     feeds: usize,
     events: usize,
@@ -59,21 +64,15 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args =
-        Args { feeds: 10_000, events: 200, workers: 2, database_url: None, redis_url: None };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--feeds" => args.feeds = value.parse().expect("--feeds is a number"),
-            "--events" => args.events = value.parse().expect("--events is a number"),
-            "--workers" => args.workers = value.parse().expect("--workers is a number"),
-            "--database-url" => args.database_url = Some(value),
-            "--redis-url" => args.redis_url = Some(value),
-            other => panic!("unknown flag {other}"),
-        }
+    let known = ["--feeds", "--events", "--workers", "--database-url", "--redis-url"];
+    let flags = flags::Flags::parse(USAGE, &known);
+    Args {
+        feeds: flags.number("--feeds").unwrap_or(10_000),
+        events: flags.number("--events").unwrap_or(200),
+        workers: flags.number("--workers").unwrap_or(2),
+        database_url: flags.text("--database-url"),
+        redis_url: flags.text("--redis-url"),
     }
-    args
 }
 
 /// How a feed answers.

@@ -26,6 +26,11 @@ use uuid::Uuid;
 /// One answered request: latency (ms), booking id, version, and when the 2xx arrived.
 type Sample = (f64, Uuid, i64, DateTime<Utc>);
 
+#[path = "common/flags.rs"]
+mod flags;
+
+const USAGE: &str = "usage: load --database-url URL [--redis-url redis://...] [--rate 200] [--seconds 30] [--label TEXT]";
+
 struct Args {
     database_url: String,
     redis_url: Option<String>,
@@ -35,27 +40,15 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        database_url: String::new(),
-        redis_url: None,
-        rate: 200,
-        seconds: 30,
-        label: String::new(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--database-url" => args.database_url = value,
-            "--redis-url" => args.redis_url = Some(value),
-            "--rate" => args.rate = value.parse().expect("--rate is a number"),
-            "--seconds" => args.seconds = value.parse().expect("--seconds is a number"),
-            "--label" => args.label = value,
-            other => panic!("unknown flag {other}"),
-        }
+    let known = ["--database-url", "--redis-url", "--rate", "--seconds", "--label"];
+    let flags = flags::Flags::parse(USAGE, &known);
+    Args {
+        database_url: flags.required("--database-url"),
+        redis_url: flags.text("--redis-url"),
+        rate: flags.number("--rate").unwrap_or(200),
+        seconds: flags.number("--seconds").unwrap_or(30),
+        label: flags.text("--label").unwrap_or_default(),
     }
-    assert!(!args.database_url.is_empty(), "--database-url is required");
-    args
 }
 
 fn kalends(args: &Args, dir: &std::path::Path, port: u16) -> Command {

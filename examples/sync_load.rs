@@ -45,6 +45,11 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
+#[path = "common/flags.rs"]
+mod flags;
+
+const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true]";
+
 struct Args {
     database_url: String,
     redis_url: String,
@@ -60,45 +65,36 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        database_url: String::new(),
-        redis_url: String::new(),
-        rate: 50,
-        seconds: 60,
-        staff: 20,
-        burst: 2000,
-        import_events: 10_000,
-        import_connections: 1000,
-        lift_budgets: false,
+    let known = [
+        "--database-url",
+        "--redis-url",
+        "--rate",
+        "--seconds",
+        "--staff",
+        "--burst",
+        "--import-events",
+        "--import-connections",
+        "--lift-budgets",
+    ];
+    let flags = flags::Flags::parse(USAGE, &known);
+    let args = Args {
+        database_url: flags.required("--database-url"),
+        redis_url: flags.text("--redis-url").unwrap_or_default(),
+        rate: flags.number("--rate").unwrap_or(50),
+        seconds: flags.number("--seconds").unwrap_or(60),
+        staff: flags.number("--staff").unwrap_or(20),
+        burst: flags.number("--burst").unwrap_or(2000),
+        import_events: flags.number("--import-events").unwrap_or(10_000),
+        import_connections: flags.number("--import-connections").unwrap_or(1000),
+        lift_budgets: flags.number("--lift-budgets").unwrap_or(false),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--database-url" => args.database_url = value,
-            "--redis-url" => args.redis_url = value,
-            "--rate" => args.rate = value.parse().expect("--rate is a number"),
-            "--seconds" => args.seconds = value.parse().expect("--seconds is a number"),
-            "--staff" => args.staff = value.parse().expect("--staff is a number"),
-            "--burst" => args.burst = value.parse().expect("--burst is a number"),
-            "--import-events" => {
-                args.import_events = value.parse().expect("--import-events is a number")
-            }
-            "--import-connections" => {
-                args.import_connections = value.parse().expect("--import-connections is a number")
-            }
-            "--lift-budgets" => args.lift_budgets = value == "true",
-            other => panic!("unknown flag {other}"),
-        }
+    let sqlite = args.database_url.starts_with("sqlite");
+    if !sqlite && !args.database_url.starts_with("postgres") {
+        flags.refuse("--database-url is a postgres://... or sqlite://... URL".to_owned());
     }
-    assert!(
-        args.database_url.starts_with("postgres") || args.database_url.starts_with("sqlite"),
-        "--database-url postgres://... or sqlite://... is required"
-    );
-    assert!(
-        !args.redis_url.is_empty() || args.database_url.starts_with("sqlite"),
-        "--redis-url is required on PostgreSQL"
-    );
+    if !sqlite && args.redis_url.is_empty() {
+        flags.refuse("--redis-url is required on PostgreSQL".to_owned());
+    }
     args
 }
 

@@ -28,6 +28,11 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+#[path = "common/flags.rs"]
+mod flags;
+
+const USAGE: &str = "usage: webhook_load [--rate 100] [--seconds 30] [--burst 2000] [--database-url postgres://.../empty_db --redis-url redis://...]";
+
 struct Args {
     rate: u64,
     seconds: u64,
@@ -37,20 +42,15 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args =
-        Args { rate: 100, seconds: 30, burst: 2000, database_url: None, redis_url: None };
-    let mut it = std::env::args().skip(1);
-    while let (Some(flag), Some(value)) = (it.next(), it.next()) {
-        match flag.as_str() {
-            "--rate" => args.rate = value.parse().unwrap(),
-            "--seconds" => args.seconds = value.parse().unwrap(),
-            "--burst" => args.burst = value.parse().unwrap(),
-            "--database-url" => args.database_url = Some(value),
-            "--redis-url" => args.redis_url = Some(value),
-            other => panic!("unknown flag {other}"),
-        }
+    let known = ["--rate", "--seconds", "--burst", "--database-url", "--redis-url"];
+    let flags = flags::Flags::parse(USAGE, &known);
+    Args {
+        rate: flags.number("--rate").unwrap_or(100),
+        seconds: flags.number("--seconds").unwrap_or(30),
+        burst: flags.number("--burst").unwrap_or(2000),
+        database_url: flags.text("--database-url"),
+        redis_url: flags.text("--redis-url"),
     }
-    args
 }
 
 /// When each `webhook-id` first arrived.
