@@ -88,6 +88,19 @@ fn scope_of(feed: &Feed) -> (&'static str, Uuid) {
 }
 
 impl Store {
+    /// The `FROM` item of the bookings of `feed`, all of them. A resource's feed reads them
+    /// through `bookings_resource_feed`, which holds every column the listing needs, in id
+    /// order. SQLite keeps no statistics here and would otherwise take the range of
+    /// `bookings_resource_span_end` and look up each row (twice the time at 10,000 bookings).
+    fn feed_table(&self, feed: &Feed) -> &'static str {
+        match (&self.pool, feed.data.scope) {
+            (Pool::Sqlite { .. }, FeedScope::Owner(Owner::Resource(_))) => {
+                "bookings b INDEXED BY bookings_resource_feed"
+            }
+            _ => "bookings b",
+        }
+    }
+
     /// The ids and stamps of the bookings `feed` shows in `window`, those
     /// [`Store::feed_bookings`] would hand over: what an incremental render compares with the
     /// events it kept. For a resource's feed, one range scan of `bookings_resource_feed`.
@@ -103,8 +116,8 @@ impl Store {
             Pool::Postgres(_) => "CAST(b.id AS TEXT)",
         };
         let sql = format!(
-            "SELECT string_agg({id} || ':' || {STAMP}, ',') \
-             FROM bookings b WHERE {}",
+            "SELECT string_agg({id} || ':' || {STAMP}, ',') FROM {} WHERE {}",
+            self.feed_table(feed),
             conditions(scope)
         );
         let text: Option<String> = with_read_pool!(self, |pool| {
@@ -144,19 +157,20 @@ impl Store {
                  CAST(NULL AS TEXT) AS customer_email, CAST(NULL AS TEXT) AS customer_phone"
             }
         };
-        let ids = match only {
+        // A few bookings by their ids: by the primary key.
+        let (table, ids) = match only {
             Some([]) => return Ok(()),
             Some(ids) => {
                 let params: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 6)).collect();
-                format!("AND b.id IN ({})", params.join(", "))
+                ("bookings b", format!("AND b.id IN ({})", params.join(", ")))
             }
-            None => String::new(),
+            None => (self.feed_table(feed), String::new()),
         };
         let sql = format!(
             "SELECT b.id, b.tenant_id, b.external_id, b.resource_id, b.status, {words}, \
              b.start_at, b.end_at, b.time_zone, b.start_date, b.end_date, b.span_start, \
              b.span_end, b.version, b.created_at, b.updated_at, {STAMP} AS stamp \
-             FROM bookings b WHERE {} {ids} ORDER BY b.id",
+             FROM {table} WHERE {} {ids} ORDER BY b.id",
             conditions(scope)
         );
         with_read_pool!(self, |pool| {
