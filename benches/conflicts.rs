@@ -120,7 +120,8 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
     let item = ItemRef { source: Source::Booking, id: f.probe.0 };
     group.bench_function("after_one_change", |b| {
         b.iter(|| {
-            rt.block_on(f.store.detect_conflicts_of(f.tenant.id, item, Some(f.probe.1), &[f.owner]))
+            let probe = Some(f.probe.1);
+            rt.block_on(f.store.detect_conflicts_of(f.tenant.id, item, probe, &[f.owner], false))
                 .unwrap()
         })
     });
@@ -132,6 +133,7 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
                 newest,
                 Some(f.newest.1),
                 &[f.owner],
+                false,
             ))
             .unwrap()
         })

@@ -23,7 +23,9 @@ pub async fn after_booking_change(store: &Store, tenant: &Tenant, booking: &Book
                 Some(booking.data.span.utc_range(zone))
             }
         };
-        store.detect_conflicts_of(tenant.id, item, span, &booking.data.owners()).await
+        // Version 1: the write that runs this made the booking.
+        let just_made = booking.version == 1;
+        store.detect_conflicts_of(tenant.id, item, span, &booking.data.owners(), just_made).await
     };
     if let Err(error) = result.await {
         tracing::error!(booking_id = %booking.id, %error, "conflict detection failed after a booking change");
@@ -43,7 +45,7 @@ pub async fn after_block_change(
         Some((owner, span)) => (vec![owner], Some(span)),
         None => (Vec::new(), None),
     };
-    if let Err(error) = store.detect_conflicts_of(tenant.id, item, span, &owners).await {
+    if let Err(error) = store.detect_conflicts_of(tenant.id, item, span, &owners, false).await {
         tracing::error!(block_id = %id, %error, "conflict detection failed after a block change");
     }
 }

@@ -312,12 +312,17 @@ impl Store {
     /// After one item changed: finds its collisions in each of its owners' calendars and brings
     /// the conflicts naming it up to date. Cheap (it reads only what overlaps the item), so it
     /// runs right after every booking or block change.
+    ///
+    /// `just_made`: the change made the item. When it then collides with nothing, no conflict
+    /// can name it (one that another item's pass opened names an overlap this pass finds too),
+    /// so the open conflicts are not read.
     pub async fn detect_conflicts_of(
         &self,
         tenant_id: Uuid,
         item: ItemRef,
         span: Option<(DateTime<Utc>, DateTime<Utc>)>,
         owners: &[Owner],
+        just_made: bool,
     ) -> Result<Detection, StoreError> {
         let mut found: Vec<Found> = Vec::new();
         if let Some(window) = span {
@@ -328,6 +333,9 @@ impl Store {
                     found.push(Found::new(owner, me, &items[k], c));
                 }
             }
+        }
+        if just_made && found.is_empty() {
+            return Ok(Detection::default());
         }
         self.record(tenant_id, Reach::Item(item), found).await
     }
