@@ -199,16 +199,8 @@ impl Db {
         Ok(Db::Sqlite(pool.connect_with(options).await?))
     }
 
-    /// Runs a statement.
-    async fn execute(&self, sql: &'static str) -> Result<(), sqlx::Error> {
-        match self {
-            Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
-            Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
-        }
-    }
-
-    /// Makes every import due at `until` only.
-    async fn postpone_imports(&self, until: chrono::DateTime<Utc>) -> Result<(), sqlx::Error> {
+    /// Makes every import due at `until` (now: due at once).
+    async fn imports_due_at(&self, until: chrono::DateTime<Utc>) -> Result<(), sqlx::Error> {
         let sql = "UPDATE imports SET next_run_at = $1";
         match self {
             Db::Postgres(pool) => sqlx::query(sql).bind(until).execute(pool).await.map(drop),
@@ -286,9 +278,7 @@ async fn cycle(db: &Db, processes: &mut [Child], feeds: usize) -> anyhow::Result
     let cpu_before: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
     let started = Instant::now();
     let since = Utc::now();
-    db.execute("UPDATE imports SET next_run_at = created_at")
-        .await
-        .context("making every import due")?;
+    db.imports_due_at(since).await.context("making every import due")?;
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let run = db.imports_run_since(since).await.context("counting the imports run")?;
@@ -403,7 +393,7 @@ async fn main() {
         Ok(db) => db,
         Err(error) => fail(&mut [], "connecting to the database", error.into()).await,
     };
-    if let Err(error) = db.postpone_imports(Utc::now() + TimeDelta::days(1)).await {
+    if let Err(error) = db.imports_due_at(Utc::now() + TimeDelta::days(1)).await {
         fail(&mut [], "registering the imports", error.into()).await;
     }
 

@@ -21,12 +21,8 @@ impl Flags {
     /// Reads the process's arguments: `known` are the flag names (with their `--`), `usage`
     /// the text `--help` prints.
     pub fn parse(usage: &'static str, known: &[&str]) -> Flags {
-        Flags::from_args(usage, known, std::env::args().skip(1))
-    }
-
-    fn from_args(usage: &'static str, known: &[&str], args: impl Iterator<Item = String>) -> Flags {
         let mut given = HashMap::new();
-        let mut args = args.peekable();
+        let mut args = std::env::args().skip(1).peekable();
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
                 println!("{usage}");

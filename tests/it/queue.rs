@@ -444,22 +444,16 @@ impl JobHandler for BusyWriter {
     }
 }
 
-/// A store and its queue on a new SQLite database, with its write and read pools.
-async fn on_sqlite(dir: &TempDir) -> (Store, JobQueue, sqlx::SqlitePool, sqlx::SqlitePool) {
-    let (store, queue) = app::connect(&queue_config(Queue::Sqlite, dir).await).await.unwrap();
-    let kalends_core::store::Pool::Sqlite { write, read, .. } = store.pool().clone() else {
-        unreachable!()
-    };
-    (store, queue, write, read)
-}
-
 #[tokio::test]
 async fn on_sqlite_a_stopping_worker_is_not_stalled_by_its_own_queue_bookkeeping() {
     // The queue shares Kalends's one SQLite write connection. A stop used to leave the queue's
     // own bookkeeping (marking the job running) waiting for that connection, unpolled, while the
     // job needed it again: the job stalled until the pool's acquire timeout.
     let dir = TempDir::new();
-    let (store, queue, write, _) = on_sqlite(&dir).await;
+    let (store, queue) = app::connect(&queue_config(Queue::Sqlite, &dir).await).await.unwrap();
+    let kalends_core::store::Pool::Sqlite { write, .. } = store.pool().clone() else {
+        unreachable!()
+    };
     let handler = BusyWriter { write, started: Arc::default(), finished: Arc::default() };
     let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
     queue.push(a_job(), None).await.unwrap();

@@ -161,8 +161,7 @@ impl Store {
         let (table, ids) = match only {
             Some([]) => return Ok(()),
             Some(ids) => {
-                let params: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 6)).collect();
-                ("bookings b", format!("AND b.id IN ({})", params.join(", ")))
+                ("bookings b", format!("AND b.id IN ({})", super::placeholders(6, ids.len())))
             }
             None => (self.feed_table(feed), String::new()),
         };

@@ -208,12 +208,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// `$first, $first+1, ...`: `count` numbered parameters, for an `IN (...)` list or a row of
-/// values that both databases read the same way.
 /// The most ids one `IN (...)` list binds: far below either database's limit on parameters
 /// (SQLite's 32,766, PostgreSQL's 65,535), so a long list is read in several queries.
 pub(crate) const IDS_PER_QUERY: usize = 1000;
 
+/// `$first, $first+1, ...`: `count` numbered parameters, for an `IN (...)` list or a row of
+/// values that both databases read the same way.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
