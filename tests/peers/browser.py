@@ -10,7 +10,7 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -55,6 +55,14 @@ def save_page(driver, path, width):
     driver.set_window_size(width, max(900, height + 40))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     driver.save_screenshot(path)
+
+
+def replaced(error):
+    """Whether `error` says the element found is no longer in the page: a live update swapped
+    it (stale), or a navigation swapped the whole document between finding the node and using
+    it (Chromium's "Node ... does not belong to the document")."""
+    return isinstance(error, StaleElementReferenceException) or (
+        "does not belong to the document" in (error.msg or ""))
 
 
 def waiting(driver, seconds=20):

@@ -29,13 +29,13 @@ import sys
 import time
 import urllib.request
 
-from browser import chrome
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from browser import chrome, replaced, waiting
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 WIDE = (1280, 900)
 NARROW = (360, 800)
@@ -56,12 +56,12 @@ def api(base, key, method, path, body=None):
 
 
 def retrying(action, tries=5):
-    """Runs `action` again when a live update replaced the element it held."""
+    """Runs `action` again when a live update or a navigation replaced the element it held."""
     for attempt in range(tries):
         try:
             return action()
-        except StaleElementReferenceException:
-            if attempt == tries - 1:
+        except WebDriverException as error:
+            if attempt == tries - 1 or not replaced(error):
                 raise
             time.sleep(0.3)
 
@@ -71,7 +71,7 @@ def content(driver):
 
 
 def wait_text(driver, text, timeout=20):
-    WebDriverWait(driver, timeout).until(
+    waiting(driver, timeout).until(
         lambda d: text in content(d), f"{text!r} did not appear on {d_url(driver)}")
 
 
@@ -85,12 +85,12 @@ def click(driver, by, what):
 
 def nav(driver, label, title):
     click(driver, By.XPATH, f"//nav[@aria-label='Console']//a[normalize-space()='{label}']")
-    WebDriverWait(driver, 20).until(ec.title_contains(title))
+    waiting(driver, 20).until(ec.title_contains(title))
     wait_h1(driver, title.split(":")[0])
 
 
 def wait_h1(driver, heading):
-    WebDriverWait(driver, 20).until(
+    waiting(driver, 20).until(
         lambda d: retrying(lambda: d.find_element(By.CSS_SELECTOR, "#content h1").text).startswith(heading),
         f"the page's heading is not {heading!r}")
 
@@ -330,7 +330,7 @@ class Checks:
 def sign_in(driver, config, key):
     link = api(config["base"], key, "POST", "/api/v1/dashboard-link")["url"]
     driver.get(link)
-    WebDriverWait(driver, 20).until(ec.title_contains("Overview"))
+    waiting(driver, 20).until(ec.title_contains("Overview"))
     text = content(driver)
     for name in (COTTAGE, ROOM):
         assert name in text, f"the demo's {name} shows on the overview"
@@ -358,12 +358,12 @@ def add_import(driver, config, js, checks):
     seen = {}
     nav(driver, "Calendar sync", "Calendar sync")
     click(driver, By.XPATH, f"//nav[@aria-label='Properties']//a[normalize-space()='{ROOM}']")
-    WebDriverWait(driver, 20).until(ec.title_contains(ROOM))
+    waiting(driver, 20).until(ec.title_contains(ROOM))
     if not js:
         # A bad address comes back in place, with what was typed.
         fill(driver, "url", "ftp://example.com/cal.ics")
         click(driver, By.XPATH, "//button[normalize-space()='Add import']")
-        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "url-error"))
+        waiting(driver, 20).until(lambda d: d.find_elements(By.ID, "url-error"))
         seen["bad_address_error"] = driver.find_element(By.ID, "url-error").text
         assert driver.find_element(By.ID, "url").get_attribute("value") == "ftp://example.com/cal.ics"
         assert driver.find_element(By.ID, "url").get_attribute("aria-invalid") == "true"
@@ -380,7 +380,7 @@ def add_import(driver, config, js, checks):
     wait_text(driver, "The import is saved")
     seen["added"] = True
     seen["added_at"] = driver.current_url
-    WebDriverWait(driver, 20).until(lambda d: retrying(lambda: import_row(d)) is not None)
+    waiting(driver, 20).until(lambda d: retrying(lambda: import_row(d)) is not None)
     retrying(lambda: import_row(driver).find_element(By.XPATH, ".//button[normalize-space()='Run now']").click())
     wait_text(driver, "The import is running")
     # With JavaScript the result arrives by itself; without, the manager reloads.
@@ -412,7 +412,7 @@ def resolve_conflict(driver, js, checks):
     link = cell.find_element(By.TAG_NAME, "a")
     target = link.get_attribute("href").split("#c-")[1]
     link.click()
-    WebDriverWait(driver, 20).until(ec.title_contains("Conflicts"))
+    waiting(driver, 20).until(ec.title_contains("Conflicts"))
     wait_h1(driver, "Conflicts")
     card = f"c-{target}"
     card_text = retrying(lambda: driver.find_element(By.ID, card).text)
@@ -428,7 +428,7 @@ def resolve_conflict(driver, js, checks):
         long = "x" * 2001
         driver.find_element(By.ID, note_field).send_keys(long)
         driver.find_element(By.ID, card).find_element(By.XPATH, ".//button[normalize-space()='Resolve']").click()
-        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "note-error"))
+        waiting(driver, 20).until(lambda d: d.find_elements(By.ID, "note-error"))
         seen["long_note_error"] = driver.find_element(By.ID, "note-error").text
         assert len(driver.find_element(By.ID, note_field).get_attribute("value")) == 2001
     note = "Moved the Airbnb guest to the Sea View Cottage"
@@ -452,12 +452,12 @@ def block_from_timeline(driver, first, last):
     """Picks the nights `first` to `last` of the cottage on the 90-day timeline."""
     nav(driver, "Overview", "Overview")
     click(driver, By.XPATH, "//a[normalize-space()='90 days']")
-    WebDriverWait(driver, 20).until(lambda d: "days=90" in d.current_url)
-    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "timeline-hint").is_displayed())
+    waiting(driver, 20).until(lambda d: "days=90" in d.current_url)
+    waiting(driver, 20).until(lambda d: d.find_element(By.ID, "timeline-hint").is_displayed())
     retrying(lambda: driver.execute_script(TIMELINE_CELL, COTTAGE, first.isoformat()).click())
-    WebDriverWait(driver, 20).until(lambda d: "From the night of" in d.find_element(By.ID, "timeline-hint").text)
+    waiting(driver, 20).until(lambda d: "From the night of" in d.find_element(By.ID, "timeline-hint").text)
     retrying(lambda: driver.execute_script(TIMELINE_CELL, COTTAGE, last.isoformat()).click())
-    WebDriverWait(driver, 20).until(ec.title_contains("Blocks"))
+    waiting(driver, 20).until(ec.title_contains("Blocks"))
 
 
 def add_block(driver, js, checks):
@@ -477,7 +477,7 @@ def add_block(driver, js, checks):
         type_date(driver, "start_date", day(50))
         type_date(driver, "end_date", day(48))
         click(driver, By.XPATH, "//button[normalize-space()='Add block']")
-        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.field-error"))
+        waiting(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.field-error"))
         seen["bad_dates_error"] = driver.find_element(By.CSS_SELECTOR, "p.field-error").text
         assert driver.find_element(By.ID, "reason").get_attribute("value") == "Roof repair", "what was typed is kept"
     if not js:
@@ -503,7 +503,7 @@ def add_webhook(driver, checks):
     for kind in ("conflict.opened", "feed_item.created"):
         click(driver, By.XPATH, f"//label[code[normalize-space()='{kind}']]/input")
     click(driver, By.XPATH, "//button[normalize-space()='Add endpoint']")
-    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "secret-title"))
+    waiting(driver, 20).until(lambda d: d.find_elements(By.ID, "secret-title"))
     shown = "whsec_" in content(driver)
     checks.shot(driver, "webhooks")
     checks.page(driver, "webhooks, with the new secret")
@@ -523,7 +523,7 @@ def work_a_checklist(driver, checks):
     click(driver, By.XPATH, "//button[normalize-space()='Add listing']")
     wait_text(driver, "The listing is saved")
     # The checklist is made by a job: the live stream brings it onto the open page.
-    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "article.check-item"))
+    waiting(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "article.check-item"))
     driver.set_window_size(*NARROW)
     items = len(driver.find_elements(By.CSS_SELECTOR, "article.check-item"))
     first = retrying(lambda: driver.find_element(By.CSS_SELECTOR, "article.check-item p.action").text)
@@ -548,7 +548,7 @@ def live_update(driver, config, key):
         "resource_id": cottage["id"], "title": title,
         "start_date": str(day(6)), "end_date": str(day(7))})
     started = time.time()
-    WebDriverWait(driver, 20).until(
+    waiting(driver, 20).until(
         lambda d: title in retrying(lambda: d.find_element(By.ID, "content").get_attribute("innerHTML")),
         "the new booking did not arrive")
     return {
@@ -561,10 +561,10 @@ def live_update(driver, config, key):
 
 def sign_out(driver):
     click(driver, By.XPATH, "//button[normalize-space()='Sign out']")
-    WebDriverWait(driver, 20).until(ec.title_contains("Signed out"))
+    waiting(driver, 20).until(ec.title_contains("Signed out"))
     signed_out = "You are signed out" in driver.find_element(By.TAG_NAME, "main").text
     driver.get(driver.current_url.split("/dashboard")[0] + "/dashboard")
-    WebDriverWait(driver, 20).until(ec.title_contains("Signed out"))
+    waiting(driver, 20).until(ec.title_contains("Signed out"))
     return signed_out and "session has ended" in driver.find_element(By.TAG_NAME, "main").text
 
 
@@ -574,20 +574,20 @@ def with_javascript(config, checks):
     try:
         key = config["keys"][0]
         sign_in(driver, config, key)
-        WebDriverWait(driver, 20).until(
+        waiting(driver, 20).until(
             lambda d: "Live" in d.find_element(By.ID, "live-status").text, "the live stream opens")
         seen["import"] = add_import(driver, config, True, checks)
         checks.shot(driver, "sync")
         checks.page(driver, "calendar sync")
         click(driver, By.XPATH, "//table//td/a[normalize-space()='Airbnb']")
-        WebDriverWait(driver, 20).until(ec.title_contains("Import:"))
+        waiting(driver, 20).until(ec.title_contains("Import:"))
         checks.page(driver, "import settings and runs")
         seen["conflict"] = resolve_conflict(driver, True, checks)
         checks.page(driver, "conflicts, after resolving")
         seen["block"] = add_block(driver, True, checks)
         nav(driver, "Staff and calendars", "Staff and calendars")
         click(driver, By.XPATH, "//button[normalize-space()='Make a settings link']")
-        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".copy-row input"))
+        waiting(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".copy-row input"))
         checks.shot(driver, "staff")
         checks.page(driver, "staff and calendars")
         seen["webhooks"] = add_webhook(driver, checks)
@@ -597,7 +597,7 @@ def with_javascript(config, checks):
         checks.page(driver, "settings")
         fill(driver, "time_zone", "Mars/Olympus")
         click(driver, By.XPATH, "//button[normalize-space()='Save settings']")
-        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "time_zone-error"))
+        waiting(driver, 20).until(lambda d: d.find_elements(By.ID, "time_zone-error"))
         checks.page(driver, "settings with an error")
         driver.get(config["base"] + "/dashboard?view=staff&days=30")
         wait_h1(driver, "Overview")
