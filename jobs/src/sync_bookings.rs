@@ -53,8 +53,10 @@ pub async fn run(
     if taken.is_empty() {
         return Ok(());
     }
+    // The batch's events go into a few calendars: each token is read once for the run.
+    let credentials = credentials.for_one_run();
     let leased = {
-        let work = converge_all(store, credentials, tenant_id, &taken);
+        let work = converge_all(store, &credentials, tenant_id, &taken);
         hold_many(store, &Lease::BOOKING_SYNC, &taken, held, LEASE, work)
     };
     let Some(result) = leased.await? else {

@@ -2,15 +2,17 @@
 //! one worker at a time (a lease in the database), stored atomically (Microsoft's rotated refresh
 //! token included), and a dead grant turns the connection into `needs_reauth`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus};
 use kalends_core::seal::Sealer;
 use kalends_core::store::StoredTokens;
 use kalends_core::{Store, StoreError};
+use uuid::Uuid;
 
 use crate::calendar::AccessToken;
 use crate::error::ProviderError;
@@ -57,6 +59,16 @@ pub struct Credentials {
     providers: Arc<Providers>,
     margin: Duration,
     limits: Arc<RateLimits>,
+    /// The tokens this run already read, when it keeps them ([`Self::for_one_run`]).
+    run_tokens: Option<Arc<tokio::sync::Mutex<HashMap<Uuid, Token>>>>,
+}
+
+/// An access token as stored: its version and when it expires.
+#[derive(Clone, Debug)]
+struct Token {
+    token: AccessToken,
+    version: i64,
+    expires_at: DateTime<Utc>,
 }
 
 impl Credentials {
@@ -68,7 +80,17 @@ impl Credentials {
             providers,
             margin: REFRESH_MARGIN,
             limits: Arc::new(RateLimits::new(Budgets::default())),
+            run_tokens: None,
         }
+    }
+
+    /// The same, keeping each connection's token once read for the calls of one run of work (a
+    /// batch of bookings writing into a few calendars reads each token once, not once per
+    /// event). A token kept is still refreshed within the margin, and a 401 reads the stored
+    /// one again; the next run reads afresh, so a token changed meanwhile (a reconnect, another
+    /// worker's refresh) is used from the next run on.
+    pub fn for_one_run(&self) -> Self {
+        Self { run_tokens: Some(Arc::default()), ..self.clone() }
     }
 
     /// The same with another refresh margin (tests).
@@ -169,6 +191,35 @@ impl Credentials {
         connection: &Connection,
         stale: Option<i64>,
     ) -> Result<(AccessToken, i64), ConnectionError> {
+        let Some(run_tokens) = &self.run_tokens else {
+            let stored = self.stored_token(connection, stale).await?;
+            return Ok((stored.token, stored.version));
+        };
+        // Held while reading: the run's parallel calls into one calendar wait for one read.
+        let mut known = run_tokens.lock().await;
+        if stale.is_none()
+            && let Some(kept) = known.get(&connection.id)
+            && self.fresh(kept.expires_at)
+        {
+            return Ok((kept.token.clone(), kept.version));
+        }
+        let stored = self.stored_token(connection, stale).await?;
+        known.insert(connection.id, stored.clone());
+        Ok((stored.token, stored.version))
+    }
+
+    /// Whether a token expiring at `expires_at` has more than the margin left.
+    fn fresh(&self, expires_at: DateTime<Utc>) -> bool {
+        let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
+        expires_at - margin > Utc::now()
+    }
+
+    /// [`Self::token_with_version`] from the database, refreshing under the lease when needed.
+    async fn stored_token(
+        &self,
+        connection: &Connection,
+        stale: Option<i64>,
+    ) -> Result<Token, ConnectionError> {
         let deadline = tokio::time::Instant::now() + LEASE + LEASE;
         loop {
             let (tokens, version) = self
@@ -176,14 +227,14 @@ impl Credentials {
                 .connection_tokens(connection.id, &self.sealer)
                 .await?
                 .ok_or(ConnectionError::Disconnected)?;
-            let margin = chrono::Duration::from_std(self.margin).unwrap_or_default();
-            let fresh = tokens.expires_at - margin > Utc::now();
-            if fresh && stale.is_none_or(|stale| version > stale) {
-                return Ok((AccessToken(tokens.access_token), version));
+            if self.fresh(tokens.expires_at) && stale.is_none_or(|stale| version > stale) {
+                let token = AccessToken(tokens.access_token);
+                return Ok(Token { token, version, expires_at: tokens.expires_at });
             }
             let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
             if self.store.lease_token_refresh(connection.id, version, until).await? {
-                return self.refresh(connection, tokens).await.map(|t| (t, version + 1));
+                let (token, expires_at) = self.refresh(connection, tokens).await?;
+                return Ok(Token { token, version: version + 1, expires_at });
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(ProviderError::transient(
@@ -200,7 +251,7 @@ impl Credentials {
         &self,
         connection: &Connection,
         current: StoredTokens,
-    ) -> Result<AccessToken, ConnectionError> {
+    ) -> Result<(AccessToken, DateTime<Utc>), ConnectionError> {
         let Some(refresh_token) = current.refresh_token else {
             self.store.release_token_refresh(connection.id).await?;
             let message = "the provider gave no refresh token; connect again".to_owned();
@@ -219,7 +270,7 @@ impl Credentials {
                 };
                 self.store.store_refreshed_tokens(connection.id, &stored, &self.sealer).await?;
                 tracing::debug!(connection = %connection.id, "access token refreshed");
-                Ok(AccessToken(tokens.access_token))
+                Ok((AccessToken(tokens.access_token), tokens.expires_at))
             }
             Err(error) => {
                 self.store.release_token_refresh(connection.id).await?;

@@ -24,6 +24,7 @@ on_both_databases!(
     a_sync_lease_is_renewed_only_by_its_holder,
     a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_version,
     a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_for_a_held_one,
+    a_batch_whose_tokens_expired_refreshes_each_once_and_brings_every_booking,
 );
 
 /// A tenant with two staff members, Ann on Google and Bo on Microsoft, both connected.
@@ -572,30 +573,43 @@ async fn a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_vers
 /// Bookings that changed together are synced as one batch (what the outbox relay makes of a
 /// burst of a tenant's bookings): each lands once in each calendar, at its new version, and one
 /// whose sync another worker holds follows once that sync is over.
-async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_for_a_held_one(
-    db: Db,
-) {
-    let app = TestApp::start_public(db).await;
-    let (key, ann, bo) = two_connected_staff(&app).await;
+/// `count` bookings of Ann and Bo (both connected), synced, then renamed "`title` 0", "`title`
+/// 1", ... behind the queue's back (no job owed, so only a job the test queues brings the new
+/// names anywhere); returns their tenant and ids.
+async fn synced_then_renamed_without_jobs(
+    app: &TestApp,
+    count: u32,
+    title: &str,
+) -> (kalends_core::domain::Tenant, Vec<Uuid>) {
+    let (key, ann, bo) = two_connected_staff(app).await;
     let api = app.api(&key);
     let mut ids = Vec::new();
-    for day in 2..7 {
+    for day in 2..2 + count {
         ids.push(api.create_booking(&booking(ann, bo, day)).await.unwrap().id);
     }
-    settled(&app, |g, m| g.len() == 5 && m.len() == 5).await;
-    let tenant = app.store.authenticate(&key.clone().into()).await.unwrap().unwrap();
-    // Renamed behind the queue's back (no job owed), then synced as one batch while the first
-    // one's sync lease is held elsewhere for two seconds.
+    let n = count as usize;
+    settled(app, |g, m| g.len() == n && m.len() == n).await;
+    let tenant = app.store.authenticate(&key.into()).await.unwrap().unwrap();
     for (n, id) in ids.iter().enumerate() {
         let current = app.store.booking(tenant.id, *id).await.unwrap();
         let mut renamed = current.data.clone();
-        renamed.title = format!("Massage {n}");
+        renamed.title = format!("{title} {n}");
         let none: kalends_core::store::OwedJobs = |_, _, _, _| Vec::new();
         app.store
             .replace_booking(&tenant, *id, current.version, renamed, Overlap::Allow, none)
             .await
             .unwrap();
     }
+    (tenant, ids)
+}
+
+async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_for_a_held_one(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    // Renamed behind the queue's back, then synced as one batch while the first one's sync
+    // lease is held elsewhere for two seconds.
+    let (tenant, ids) = synced_then_renamed_without_jobs(&app, 5, "Massage").await;
     let held = chrono::Utc::now() + chrono::Duration::seconds(2);
     let held = chrono::DateTime::from_timestamp_micros(held.timestamp_micros()).unwrap();
     assert!(app.store.lease_booking_sync(ids[0], held).await.unwrap());
@@ -620,5 +634,37 @@ async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_
     }
     assert_eq!(titles(&g, "summary"), expected, "each booking once in Ann's calendar, renamed");
     assert_eq!(titles(&m, "subject"), expected, "each booking once in Bo's calendar, renamed");
+    app.stop().await;
+}
+
+/// A batch keeps each calendar's token for its run: when the provider refuses it midway (the
+/// access tokens expired at the provider, not yet by their stored expiry), the run refreshes it
+/// once and every booking of the batch still arrives.
+async fn a_batch_whose_tokens_expired_refreshes_each_once_and_brings_every_booking(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, ids) = synced_then_renamed_without_jobs(&app, 6, "Facial").await;
+    let refreshes = || async {
+        let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
+        ["POST google token", "POST microsoft token"]
+            .map(|route| counts[route].as_u64().unwrap_or(0))
+    };
+    let before = refreshes().await;
+    let expired =
+        app.sandbox().post(app.url("/sandbox/_control/expire-tokens")).send().await.unwrap();
+    assert!(expired.status().is_success());
+    let job =
+        kalends_core::job::Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.clone() };
+    app.store.enqueue(&job).await.unwrap();
+    let renamed = |events: &[Value], field: &str| {
+        events.iter().filter(|e| e[field].as_str().is_some_and(|t| t.starts_with("Facial"))).count()
+    };
+    settled(&app, |g, m| renamed(g, "summary") == 6 && renamed(m, "subject") == 6).await;
+    for id in &ids {
+        let events = app.store.booking_events(*id).await.unwrap();
+        let versions: Vec<_> = events.iter().map(|e| (e.state, e.synced_version)).collect();
+        assert_eq!(versions, [(EventState::Synced, Some(2)); 2], "booking {id}");
+    }
+    let after = refreshes().await;
+    assert_eq!([after[0] - before[0], after[1] - before[1]], [1, 1], "one refresh per calendar");
     app.stop().await;
 }

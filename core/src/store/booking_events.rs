@@ -392,31 +392,32 @@ impl Store {
         let at = now();
         let recorded = with_pool!(self, |pool| {
             async {
-            let mut tx = pool.begin().await?;
-            let mut events = Vec::new();
-            for event in synced {
-                let done = sqlx::query(
-                    "UPDATE booking_events SET remote_id = $1, remote_etag = $6, state = 'synced', synced_version = $2, \
-                     last_error = NULL, synced_at = $3, updated_at = $3 WHERE booking_id = $4 AND connection_id = $5 \
-                     AND (synced_version IS NULL OR synced_version <= $2)",
-                )
-                .bind(&event.remote_id)
-                .bind(event.version)
-                .bind(at)
-                .bind(event.booking_id)
-                .bind(event.connection_id)
-                .bind(&event.remote_etag)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() > 0 {
-                    events.extend(event.events.iter().cloned());
+                let mut tx = pool.begin().await?;
+                let mut events = Vec::new();
+                for chunk in synced.chunks(SYNCED_PER_UPDATE) {
+                    let sql = synced_update_sql(chunk.len());
+                    let mut query =
+                        sqlx::query_as::<_, (Uuid, Uuid)>(sqlx::AssertSqlSafe(sql)).bind(at);
+                    for event in chunk {
+                        query = query
+                            .bind(event.booking_id)
+                            .bind(event.connection_id)
+                            .bind(&event.remote_id)
+                            .bind(&event.remote_etag)
+                            .bind(event.version);
+                    }
+                    let updated = query.fetch_all(&mut *tx).await?;
+                    let written =
+                        |e: &&SyncedEvent| updated.contains(&(e.booking_id, e.connection_id));
+                    events.extend(
+                        chunk.iter().filter(written).flat_map(|e| e.events.iter().cloned()),
+                    );
                 }
+                let recorded = record_webhook_events!(tx, tenant_id, &events, at);
+                tx.commit().await?;
+                Ok::<usize, StoreError>(recorded)
             }
-            let recorded = record_webhook_events!(tx, tenant_id, &events, at);
-            tx.commit().await?;
-            Ok::<usize, StoreError>(recorded)
-        }
-        .await
+            .await
         })?;
         if recorded > 0 {
             self.outbox_signal.notify_one();
@@ -727,4 +728,25 @@ impl Store {
         }
         Ok(queued)
     }
+}
+
+/// Rows of [`Store::events_synced`]'s update per statement (5 parameters each).
+const SYNCED_PER_UPDATE: usize = super::IDS_PER_QUERY;
+
+/// The update recording `rows` synced events at once, as one statement both databases read the
+/// same way: `$1` the time, then per event its booking, connection, remote id, etag and version
+/// (a row of `VALUES`, whose columns are `column1`..`column5`). An event already recorded at a
+/// newer version keeps it; the updated ones come back.
+fn synced_update_sql(rows: usize) -> String {
+    let values: Vec<String> =
+        (0..rows).map(|i| format!("({})", super::placeholders(2 + 5 * i, 5))).collect();
+    format!(
+        "UPDATE booking_events SET remote_id = v.column3, remote_etag = v.column4, state = 'synced', \
+         synced_version = v.column5, last_error = NULL, synced_at = $1, updated_at = $1 \
+         FROM (VALUES {}) AS v WHERE booking_events.booking_id = v.column1 \
+         AND booking_events.connection_id = v.column2 \
+         AND (booking_events.synced_version IS NULL OR booking_events.synced_version <= v.column5) \
+         RETURNING booking_events.booking_id, booking_events.connection_id",
+        values.join(", ")
+    )
 }
