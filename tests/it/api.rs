@@ -33,7 +33,7 @@ async fn booking_lifecycle_over_http(db: Db) {
     app.stop().await;
 }
 
-async fn put_by_external_id_creates_then_replaces(db: Db) {
+async fn put_by_external_id_creates_then_replaces_and_post_refuses_a_used_one(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
@@ -44,6 +44,17 @@ async fn put_by_external_id_creates_then_replaces(db: Db) {
     let (status, moved) = api.put_booking("host-42", &booking_in("Stay", 5)).await.unwrap();
     assert_eq!((status, moved.version, moved.id), (200, 2, first.id));
     assert_eq!(api.bookings("").await.unwrap().items.len(), 1);
+    // A POST naming a used external id is refused whole: no second booking, no staff link.
+    let staff = api.create_staff(&StaffIn { name: "Ann".into(), ..StaffIn::default() }).await;
+    let again = BookingIn {
+        external_id: Some("host-42".into()),
+        staff_ids: vec![staff.unwrap().id],
+        ..booking_in("Stay again", 9)
+    };
+    let problem = api.create_booking(&again).await.unwrap_err();
+    assert_eq!(problem.status, 409, "{problem:?}");
+    let kept = api.bookings("").await.unwrap().items;
+    assert_eq!((kept.len(), kept[0].version, kept[0].staff_ids.len()), (1, 2, 0));
     app.stop().await;
 }
 
@@ -72,7 +83,7 @@ async fn another_tenants_ids_answer_404(db: Db) {
 
 on_both_databases!(
     booking_lifecycle_over_http,
-    put_by_external_id_creates_then_replaces,
+    put_by_external_id_creates_then_replaces_and_post_refuses_a_used_one,
     another_tenants_ids_answer_404
 );
 

@@ -8,7 +8,9 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::owner_writes::{self, Overlap, begin_owner_write, reject_overlaps};
-use super::{Page, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool};
+use super::{
+    Page, Pool, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
+};
 use crate::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Owner, Tenant, TimeZone,
 };
@@ -220,8 +222,21 @@ macro_rules! write_links_and_jobs {
         let new: &NewBooking = $new;
         // A new booking has no links yet.
         if $write == BookingWrite::Replaced {
-            sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1").bind($id).execute(&mut *$tx).await?;
+            sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1")
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
         }
+        write_links!($tx, $tenant_id, $id, new);
+        let owed: OwedJobs = $owed;
+        write_jobs!($tx, &owed($tenant_id, $id, new, $write), $at);
+    }};
+}
+
+/// Links the booking `$id` to `$new`'s staff, in their order, in `$tx`.
+macro_rules! write_links {
+    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr) => {{
+        let new: &NewBooking = $new;
         for (position, staff_id) in new.staff_ids.iter().enumerate() {
             sqlx::query("INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position) VALUES ($1, $2, $3, $4)")
                 .bind($id)
@@ -231,8 +246,6 @@ macro_rules! write_links_and_jobs {
                 .execute(&mut *$tx)
                 .await?;
         }
-        let owed: OwedJobs = $owed;
-        write_jobs!($tx, &owed($tenant_id, $id, new, $write), $at);
     }};
 }
 
@@ -257,6 +270,32 @@ fn insert_sql() -> String {
     )
 }
 
+/// [`insert_sql`] with the new booking's `staff` links and `jobs` outbox rows as data-modifying
+/// `WITH` parts: one statement instead of one per row (PostgreSQL checks the links' foreign key
+/// on the booking at its end). After `insert_sql`'s parameters come the staff ids, then the jobs.
+fn insert_with_links_and_jobs_sql(staff: usize, jobs: usize) -> String {
+    let mut parts = Vec::new();
+    if staff > 0 {
+        let rows: Vec<String> =
+            (0..staff).map(|i| format!("($17, ${}, $18, {i})", 20 + i)).collect();
+        parts.push(format!(
+            "links AS (INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position) VALUES {})",
+            rows.join(", ")
+        ));
+    }
+    if jobs > 0 {
+        let rows: Vec<String> = (0..jobs).map(|i| format!("(${}, $19)", 20 + staff + i)).collect();
+        parts.push(format!(
+            "jobs AS (INSERT INTO outbox (job, created_at) VALUES {})",
+            rows.join(", ")
+        ));
+    }
+    match parts.is_empty() {
+        true => insert_sql(),
+        false => format!("WITH {} {}", parts.join(", "), insert_sql()),
+    }
+}
+
 fn update_sql() -> String {
     let sets: Vec<String> =
         CONTENT.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
@@ -278,20 +317,37 @@ impl Store {
         owed: OwedJobs,
     ) -> Result<Booking, StoreError> {
         let (id, at) = (Uuid::now_v7(), now());
-        let sql = insert_sql();
         let owners = new.owners();
+        let jobs = owed(tenant.id, id, &new, BookingWrite::Created);
+        // PostgreSQL takes the booking, its links and its jobs in one statement; SQLite, whose
+        // statements cost no round trip, one each (it has no data-modifying `WITH`).
+        let together = matches!(self.pool, Pool::Postgres(_));
+        let sql = match together {
+            true => insert_with_links_and_jobs_sql(new.staff_ids.len(), jobs.len()),
+            false => insert_sql(),
+        };
         with_pool!(self, |pool| {
             let mut tx = begin_owner_write!(self, pool, &owners);
             let home = resolve_refs!(tx, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant.id, candidate, &owners);
-            bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
+            let mut insert = bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
                 .bind(id)
                 .bind(tenant.id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            write_links_and_jobs!(tx, tenant.id, id, &new, owed, BookingWrite::Created, at);
+                .bind(at);
+            if together {
+                for staff_id in &new.staff_ids {
+                    insert = insert.bind(staff_id);
+                }
+                for job in &jobs {
+                    insert = insert.bind(outbox::encode(job)?);
+                }
+            }
+            insert.execute(&mut *tx).await?;
+            if !together {
+                write_links!(tx, tenant.id, id, &new);
+                write_jobs!(tx, &jobs, at);
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
