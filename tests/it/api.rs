@@ -81,10 +81,66 @@ async fn another_tenants_ids_answer_404(db: Db) {
     app.stop().await;
 }
 
+/// A booking naming a staff member or resource that is not the tenant's is refused with the field
+/// that names it, and the booking is not made; its resource's zone places its days.
+async fn a_booking_naming_someone_elses_staff_or_room_names_the_field_and_is_not_made(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, mine) = app.tenant().await;
+    let (_, theirs) = app.tenant().await;
+    let (mine, theirs) = (app.api(&mine), app.api(&theirs));
+    let ann = mine.create_staff(&StaffIn { name: "Ann".into(), ..StaffIn::default() }).await;
+    let ann = ann.unwrap().id;
+    let bo = theirs.create_staff(&StaffIn { name: "Bo".into(), ..StaffIn::default() }).await;
+    let bo = bo.unwrap().id;
+    let room = ResourceIn {
+        name: "Room 1".into(),
+        time_zone: Some("Pacific/Auckland".into()),
+        ..ResourceIn::default()
+    };
+    let room = mine.create_resource(&room).await.unwrap().id;
+    let their_room = ResourceIn { name: "Room 9".into(), ..ResourceIn::default() };
+    let their_room = theirs.create_resource(&their_room).await.unwrap().id;
+    for (resource_id, staff_ids, field) in [
+        (None, vec![ann, bo], "staff_ids[1]"),
+        (None, vec![bo, ann], "staff_ids[0]"),
+        (Some(their_room), vec![ann], "resource_id"),
+        (Some(room), vec![ann, bo], "staff_ids[1]"),
+    ] {
+        let body = BookingIn { resource_id, staff_ids, ..booking_in("Stay", 2) };
+        let problem = mine.create_booking(&body).await.unwrap_err();
+        assert_eq!((problem.status, fields(&problem)), (422, vec![field]), "{problem:?}");
+    }
+    assert!(mine.bookings("").await.unwrap().items.is_empty(), "nothing was made");
+    let body = BookingIn {
+        resource_id: Some(room),
+        staff_ids: vec![ann],
+        start_date: Some("2030-01-02".into()),
+        end_date: Some("2030-01-03".into()),
+        start: None,
+        end: None,
+        time_zone: None,
+        ..booking_in("Stay", 2)
+    };
+    let made = mine.create_booking(&body).await.unwrap();
+    assert_eq!((made.resource_id, made.staff_ids), (Some(room), vec![ann]));
+    // The room's day starts at midnight in Auckland (UTC+13 in January), 11:00 UTC the day
+    // before: a visit at noon UTC that day is in the stay.
+    let visit = BookingIn {
+        resource_id: Some(room),
+        start: Some("2030-01-01T12:00:00Z".into()),
+        end: Some("2030-01-01T13:00:00Z".into()),
+        ..booking_in("Visit", 2)
+    };
+    mine.create_booking(&visit).await.unwrap();
+    assert_eq!(mine.all_conflicts().await.unwrap().len(), 1, "the stay is in Auckland's days");
+    app.stop().await;
+}
+
 on_both_databases!(
     booking_lifecycle_over_http,
     put_by_external_id_creates_then_replaces_and_post_refuses_a_used_one,
-    another_tenants_ids_answer_404
+    another_tenants_ids_answer_404,
+    a_booking_naming_someone_elses_staff_or_room_names_the_field_and_is_not_made
 );
 
 #[tokio::test]

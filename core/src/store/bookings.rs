@@ -201,6 +201,75 @@ macro_rules! resolve_refs {
     }};
 }
 
+/// Opens the write transaction of booking `$new` and checks its references: evaluates to the
+/// transaction, with `$new`'s owners locked ([`begin_owner_write!`]), and the zone
+/// [`resolve_refs!`] gives. On PostgreSQL the locks and the checks are one statement
+/// ([`lock_and_resolve_sql`]); a reference it does not find is looked up again one by one, for
+/// the field error.
+macro_rules! begin_booking_write {
+    ($store:expr, $pool:expr, $tenant:expr, $new:expr) => {{
+        let store: &Store = $store;
+        let (tenant, new): (&Tenant, &NewBooking) = ($tenant, $new);
+        if store.owner_lock_sql().is_none() {
+            let mut tx = begin_owner_write!(store, $pool, &new.owners());
+            let home = resolve_refs!(tx, tenant, new);
+            (tx, home)
+        } else {
+            let mut tx = $pool.begin_with(store.begin_owner_write()).await?;
+            let keys = owner_writes::owner_keys(&new.owners());
+            let sql = lock_and_resolve_sql(keys.len(), new.staff_ids.len());
+            let mut query =
+                sqlx::query_as::<_, (i64, i64, i64, Option<String>)>(AssertSqlSafe(sql))
+                    .bind(tenant.id)
+                    .bind(new.resource_id);
+            for key in &keys {
+                query = query.bind(key);
+            }
+            for staff_id in &new.staff_ids {
+                query = query.bind(staff_id);
+            }
+            let (_, resources, staff, zone) = query.fetch_one(&mut *tx).await?;
+            let found = new.resource_id.is_none_or(|_| resources == 1)
+                && usize::try_from(staff).is_ok_and(|n| n == new.staff_ids.len());
+            let home = match (found, zone) {
+                (true, Some(zone)) => zone.parse().map_err(corrupt)?,
+                (true, None) => tenant.settings.time_zone,
+                (false, _) => resolve_refs!(tx, tenant, new),
+            };
+            (tx, home)
+        }
+    }};
+}
+
+/// PostgreSQL: one statement taking the advisory locks of `keys` owner keys (bound ascending
+/// from `$3`, in that order) and counting the booking's resource (`$2`, `$1` the tenant) and its
+/// `staff` staff members (bound after the keys); returns (locks taken, resources found, staff
+/// found, the resource's zone). The reads run on the statement's snapshot, taken before the
+/// locks: fine for references, which a lock does not guard; a check of overlaps reads after it.
+fn lock_and_resolve_sql(keys: usize, staff: usize) -> String {
+    let locked = match keys {
+        0 => "CAST(0 AS BIGINT)".to_owned(),
+        _ => {
+            let rows: Vec<String> = (0..keys).map(|i| format!("(${})", 3 + i)).collect();
+            format!(
+                "(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS keys (k)) AS held)",
+                rows.join(", ")
+            )
+        }
+    };
+    let staff = match staff {
+        0 => "CAST(0 AS BIGINT)".to_owned(),
+        _ => format!(
+            "(SELECT count(*) FROM staff WHERE tenant_id = $1 AND id IN ({}))",
+            super::placeholders(3 + keys, staff)
+        ),
+    };
+    format!(
+        "SELECT {locked}, (SELECT count(*) FROM resources WHERE tenant_id = $1 AND id = $2), {staff}, \
+         (SELECT time_zone FROM resources WHERE tenant_id = $1 AND id = $2)"
+    )
+}
+
 /// What a booking write owes, decided by the service layer (`service::bookings::owed_jobs`):
 /// given the tenant, the booking's id (known only inside the write for a create or an upsert),
 /// its new content and whether it was new, the jobs the store records in the outbox in the
@@ -327,8 +396,7 @@ impl Store {
             false => insert_sql(),
         };
         with_pool!(self, |pool| {
-            let mut tx = begin_owner_write!(self, pool, &owners);
-            let home = resolve_refs!(tx, tenant, &new);
+            let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant.id, candidate, &owners);
             let mut insert = bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
@@ -379,8 +447,7 @@ impl Store {
         let sql = update_sql();
         let owners = new.owners();
         let created_at = with_pool!(self, |pool| {
-            let mut tx = begin_owner_write!(self, pool, &owners);
-            let home = resolve_refs!(tx, tenant, &new);
+            let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant.id, candidate, &owners);
             let query = sqlx::query_as::<_, (DateTime<Utc>,)>(AssertSqlSafe(sql.as_str()));
