@@ -7,6 +7,7 @@
 //! so a retry after a crash finds what it was doing. A target that fails transiently makes the
 //! whole job retry; the targets already written are skipped by their synced version.
 
+use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -209,7 +210,22 @@ pub(crate) enum Record<'a> {
     /// Gathered here, and recorded together once the batch is done (`sync_bookings`): until
     /// then the events stay pending, and a run that dies before it writes them again (each
     /// write is idempotent) as after any crash between a write and its record.
-    Later(&'a Mutex<Vec<SyncedEvent>>),
+    Later {
+        gathered: &'a Mutex<Vec<SyncedEvent>>,
+        /// The (booking, connection) pairs whose `pending` row the batch already wrote, together,
+        /// before their pushes.
+        marked: &'a HashSet<(Uuid, Uuid)>,
+    },
+}
+
+impl Record<'_> {
+    /// Whether the run already marked the booking's event in this connection's calendar pending.
+    fn marked(&self, booking_id: Uuid, connection_id: Uuid) -> bool {
+        match self {
+            Self::Now => false,
+            Self::Later { marked, .. } => marked.contains(&(booking_id, connection_id)),
+        }
+    }
 }
 
 /// Writes the booking into one connection's destination calendar.
@@ -268,7 +284,9 @@ async fn push(
         }
         _ => None,
     };
-    store.event_pending(booking, connection, &calendar, None, None).await?;
+    if !record.marked(booking.id, connection.id) {
+        store.event_pending(booking, connection, &calendar, None, None).await?;
+    }
     let event = event_for(tenant, booking, key);
     let provider = credentials.providers().get(connection.provider);
     let result = credentials
@@ -295,7 +313,7 @@ async fn push(
                     let (id, version) = (booking.id, booking.version);
                     store.event_synced(id, connection.id, written, version, &events).await?;
                 }
-                Record::Later(gathered) => {
+                Record::Later { gathered, .. } => {
                     let synced = SyncedEvent {
                         booking_id: booking.id,
                         connection_id: connection.id,

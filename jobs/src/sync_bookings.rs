@@ -2,16 +2,17 @@
 //! one run, the unit of work under load. The outbox relay turns the `SyncBooking`s of a tenant
 //! it moves together into one of these, so a burst of bookings costs one lease statement, one
 //! read of the bookings, the tenant, their calendars and their events, one transaction recording
-//! what the calendars now hold and one record of the attempts per batch instead of per booking
-//! (each event's `pending` row is still written before its provider call). Each booking is still written under its own sync
-//! lease (taken together, in one statement), converged to its current version like a
+//! what the calendars now hold and one record of the attempts per batch instead of per booking.
+//! Each event's `pending` row is still written before its provider call: a new event's together
+//! with those of the other bookings pushed at the same time. Each booking is still written under
+//! its own sync lease (taken together, in one statement), converged to its current version like a
 //! `sync_booking` (so a retry after a crash skips what was written), and a booking whose lease
 //! another worker holds gets a `sync_booking` of its own that waits for it.
-
+use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use kalends_core::domain::{Booking, BookingStatus, Connection, Tenant};
+use kalends_core::domain::{Booking, BookingStatus, Connection, ConnectionStatus, Tenant};
 use kalends_core::job::Job;
 use kalends_core::store::{BookingEvent, Lease};
 use kalends_core::{Store, StoreError};
@@ -89,11 +90,12 @@ async fn converge_all(
     let connections = store.default_connections_of_staff(tenant_id, &staff).await?;
     let events = store.booking_events_of(ids).await?;
     let gathered = Mutex::new(Vec::new());
-    let record = Record::Later(&gathered);
     // A few at a time (named futures: a closure here trips the compiler's check that the job's
     // future is `Send`).
     let mut runs = Vec::with_capacity(bookings.len());
     for chunk in bookings.chunks(PARALLEL) {
+        let marked = mark_new_events(store, chunk, &connections, &events).await?;
+        let record = Record::Later { gathered: &gathered, marked: &marked };
         let mut batch = Vec::with_capacity(chunk.len());
         for booking in chunk {
             let on = On { store, credentials, tenant: &tenant, record: &record };
@@ -120,6 +122,46 @@ async fn converge_all(
     failures.answer()
 }
 
+/// Marks the events that `bookings` will create (none yet in a connected calendar that has a
+/// destination) `pending`, in one statement, as each push would before its provider call; the
+/// pushes then skip that write. Events that exist, or wait for a reconnect, are marked by their
+/// own push as in `sync_booking`.
+async fn mark_new_events(
+    store: &Store,
+    bookings: &[Booking],
+    connections: &[Connection],
+    events: &[BookingEvent],
+) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+    let mut new_events = Vec::new();
+    for booking in bookings {
+        for connection in targets(booking, connections) {
+            let exists = events
+                .iter()
+                .any(|e| e.booking_id == booking.id && e.connection_id == connection.id);
+            let active = connection.status != ConnectionStatus::NeedsReauth;
+            if let Some(calendar) = connection.destination_calendar_id.as_deref()
+                && active
+                && !exists
+            {
+                new_events.push((booking, connection, calendar));
+            }
+        }
+    }
+    store.events_pending(&new_events).await?;
+    Ok(new_events.iter().map(|(b, c, _)| (b.id, c.id)).collect())
+}
+
+/// The connections of `connections` a booking is written into: its staff's, unless it is
+/// cancelled (oldest first, as `Store::sync_targets` has them).
+fn targets<'c>(booking: &Booking, connections: &'c [Connection]) -> Vec<&'c Connection> {
+    match booking.data.status {
+        BookingStatus::Cancelled => Vec::new(),
+        BookingStatus::Tentative | BookingStatus::Confirmed => {
+            connections.iter().filter(|c| booking.data.staff_ids.contains(&c.staff_id)).collect()
+        }
+    }
+}
+
 /// What every booking of the run works with.
 #[derive(Clone, Copy)]
 struct On<'a> {
@@ -137,12 +179,7 @@ async fn converge_one<'a>(
     connections: &[Connection],
     events: &[BookingEvent],
 ) -> (&'a Booking, Result<Failures, StoreError>) {
-    let targets: Vec<&Connection> = match booking.data.status {
-        BookingStatus::Cancelled => Vec::new(),
-        BookingStatus::Tentative | BookingStatus::Confirmed => {
-            connections.iter().filter(|c| booking.data.staff_ids.contains(&c.staff_id)).collect()
-        }
-    };
+    let targets = targets(booking, connections);
     let existing: Vec<&BookingEvent> =
         events.iter().filter(|e| e.booking_id == booking.id).collect();
     let On { store, credentials, tenant, record } = on;

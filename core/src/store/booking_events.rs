@@ -350,6 +350,42 @@ impl Store {
         Ok(())
     }
 
+    /// [`Self::event_pending`] without a remote id or a reason for several events at once, one
+    /// statement per thousand (a batch of syncs marks a few new events before writing them):
+    /// each `(booking, connection, calendar)`.
+    pub async fn events_pending(
+        &self,
+        events: &[(&Booking, &Connection, &str)],
+    ) -> Result<(), StoreError> {
+        let at = now();
+        for chunk in events.chunks(PENDING_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!("({}, NULL, 'pending', NULL, $1)", super::placeholders(2 + 4 * i, 4))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO booking_events (booking_id, connection_id, tenant_id, calendar_id, remote_id, \
+                 state, last_error, updated_at) VALUES {} ON CONFLICT (booking_id, connection_id) DO UPDATE \
+                 SET calendar_id = excluded.calendar_id, state = 'pending', last_error = NULL, \
+                 updated_at = excluded.updated_at",
+                rows.join(", ")
+            );
+            with_pool!(self, |pool| {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(at);
+                for (booking, connection, calendar) in chunk {
+                    query = query
+                        .bind(booking.id)
+                        .bind(connection.id)
+                        .bind(booking.tenant_id)
+                        .bind(*calendar);
+                }
+                query.execute(pool).await.map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
     /// Records that the calendar holds the booking at `version`; an older version never
     /// overwrites a newer one.
     pub async fn event_synced(
@@ -729,6 +765,9 @@ impl Store {
         Ok(queued)
     }
 }
+
+/// Rows of [`Store::events_pending`]'s insert per statement (4 parameters each).
+const PENDING_PER_INSERT: usize = super::IDS_PER_QUERY;
 
 /// Rows of [`Store::events_synced`]'s update per statement (5 parameters each).
 const SYNCED_PER_UPDATE: usize = super::IDS_PER_QUERY;
