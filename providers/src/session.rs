@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -59,13 +59,17 @@ pub struct Credentials {
     providers: Arc<Providers>,
     margin: Duration,
     limits: Arc<RateLimits>,
-    /// The tokens this run already read, when it keeps them ([`Self::for_one_run`]).
-    run_tokens: Option<Arc<tokio::sync::Mutex<HashMap<Uuid, Token>>>>,
+    /// The tokens this run already read, when it keeps them ([`Self::for_one_run`]): one slot
+    /// per connection, each with its own lock.
+    run_tokens: Option<Arc<std::sync::Mutex<HashMap<Uuid, TokenSlot>>>>,
 }
+
+/// A run's kept token of one connection, locked while it is read or refreshed.
+type TokenSlot = Arc<tokio::sync::Mutex<Option<KeptToken>>>;
 
 /// An access token as stored: its version and when it expires.
 #[derive(Clone, Debug)]
-struct Token {
+struct KeptToken {
     token: AccessToken,
     version: i64,
     expires_at: DateTime<Utc>,
@@ -87,8 +91,11 @@ impl Credentials {
     /// The same, keeping each connection's token once read for the calls of one run of work (a
     /// batch of bookings writing into a few calendars reads each token once, not once per
     /// event). A token kept is still refreshed within the margin, and a 401 reads the stored
-    /// one again; the next run reads afresh, so a token changed meanwhile (a reconnect, another
-    /// worker's refresh) is used from the next run on.
+    /// one again (or takes the one another call of the run refreshed meanwhile); the next run
+    /// reads afresh, so a token changed meanwhile (a reconnect, another worker's refresh) is used
+    /// from the next run on. A calendar disconnected during the run gets the run's remaining
+    /// calls with the kept token until the provider refuses it (the grant is revoked on
+    /// disconnect); the refusal then finds the connection without tokens.
     pub fn for_one_run(&self) -> Self {
         Self { run_tokens: Some(Arc::default()), ..self.clone() }
     }
@@ -195,16 +202,21 @@ impl Credentials {
             let stored = self.stored_token(connection, stale).await?;
             return Ok((stored.token, stored.version));
         };
-        // Held while reading: the run's parallel calls into one calendar wait for one read.
-        let mut known = run_tokens.lock().await;
-        if stale.is_none()
-            && let Some(kept) = known.get(&connection.id)
-            && self.fresh(kept.expires_at)
+        let slot = {
+            let mut slots = run_tokens.lock().unwrap_or_else(PoisonError::into_inner);
+            slots.entry(connection.id).or_default().clone()
+        };
+        // Held while reading: the run's parallel calls into this calendar wait for one read (and
+        // after a 401, for one refresh).
+        let mut kept = slot.lock().await;
+        if let Some(token) = kept.as_ref()
+            && self.fresh(token.expires_at)
+            && stale.is_none_or(|stale| token.version > stale)
         {
-            return Ok((kept.token.clone(), kept.version));
+            return Ok((token.token.clone(), token.version));
         }
         let stored = self.stored_token(connection, stale).await?;
-        known.insert(connection.id, stored.clone());
+        *kept = Some(stored.clone());
         Ok((stored.token, stored.version))
     }
 
@@ -219,7 +231,7 @@ impl Credentials {
         &self,
         connection: &Connection,
         stale: Option<i64>,
-    ) -> Result<Token, ConnectionError> {
+    ) -> Result<KeptToken, ConnectionError> {
         let deadline = tokio::time::Instant::now() + LEASE + LEASE;
         loop {
             let (tokens, version) = self
@@ -229,12 +241,12 @@ impl Credentials {
                 .ok_or(ConnectionError::Disconnected)?;
             if self.fresh(tokens.expires_at) && stale.is_none_or(|stale| version > stale) {
                 let token = AccessToken(tokens.access_token);
-                return Ok(Token { token, version, expires_at: tokens.expires_at });
+                return Ok(KeptToken { token, version, expires_at: tokens.expires_at });
             }
             let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
             if self.store.lease_token_refresh(connection.id, version, until).await? {
                 let (token, expires_at) = self.refresh(connection, tokens).await?;
-                return Ok(Token { token, version: version + 1, expires_at });
+                return Ok(KeptToken { token, version: version + 1, expires_at });
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(ProviderError::transient(

@@ -53,6 +53,7 @@ async fn put_by_external_id_creates_then_replaces_and_post_refuses_a_used_one(db
     };
     let problem = api.create_booking(&again).await.unwrap_err();
     assert_eq!(problem.status, 409, "{problem:?}");
+    assert!(problem.detail.contains("external_id already exists"), "{problem:?}");
     let kept = api.bookings("").await.unwrap().items;
     assert_eq!((kept.len(), kept[0].version, kept[0].staff_ids.len()), (1, 2, 0));
     app.stop().await;

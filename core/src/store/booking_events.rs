@@ -1,6 +1,8 @@
 //! The events Kalends made in connected calendars: one row per (booking, connection), written
 //! before the provider is called (so a retry knows what it is retrying) and moved forward after.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -416,7 +418,8 @@ impl Store {
     }
 
     /// [`Self::event_synced`] for several events of one tenant's bookings in one transaction
-    /// (a batch of syncs records what it wrote when it is done).
+    /// (a batch of syncs records what it wrote when it is done). Each (booking, connection)
+    /// comes at most once: a run writes each event once.
     pub async fn events_synced(
         &self,
         tenant_id: Uuid,
@@ -442,7 +445,8 @@ impl Store {
                             .bind(&event.remote_etag)
                             .bind(event.version);
                     }
-                    let updated = query.fetch_all(&mut *tx).await?;
+                    let updated: HashSet<(Uuid, Uuid)> =
+                        query.fetch_all(&mut *tx).await?.into_iter().collect();
                     let written =
                         |e: &&SyncedEvent| updated.contains(&(e.booking_id, e.connection_id));
                     events.extend(

@@ -210,7 +210,7 @@ macro_rules! begin_booking_write {
     ($store:expr, $pool:expr, $tenant:expr, $new:expr) => {{
         let store: &Store = $store;
         let (tenant, new): (&Tenant, &NewBooking) = ($tenant, $new);
-        if store.owner_lock_sql().is_none() {
+        if !store.booking_writes_together() {
             let mut tx = begin_owner_write!(store, $pool, &new.owners());
             let home = resolve_refs!(tx, tenant, new);
             (tx, home)
@@ -228,7 +228,8 @@ macro_rules! begin_booking_write {
             for staff_id in &new.staff_ids {
                 query = query.bind(staff_id);
             }
-            let (_, resources, staff, zone) = query.fetch_one(&mut *tx).await?;
+            let (locked, resources, staff, zone) = query.fetch_one(&mut *tx).await?;
+            debug_assert_eq!(usize::try_from(locked).ok(), Some(keys.len()), "every owner locked");
             let found = new.resource_id.is_none_or(|_| resources == 1)
                 && usize::try_from(staff).is_ok_and(|n| n == new.staff_ids.len());
             let home = match (found, zone) {
@@ -241,22 +242,13 @@ macro_rules! begin_booking_write {
     }};
 }
 
-/// PostgreSQL: one statement taking the advisory locks of `keys` owner keys (bound ascending
-/// from `$3`, in that order) and counting the booking's resource (`$2`, `$1` the tenant) and its
+/// PostgreSQL: one statement taking the advisory locks of `keys` owner keys (bound from `$3`;
+/// [`owner_writes::owner_locks_sql`]) and counting the booking's resource (`$2`, `$1` the tenant) and its
 /// `staff` staff members (bound after the keys); returns (locks taken, resources found, staff
 /// found, the resource's zone). The reads run on the statement's snapshot, taken before the
 /// locks: fine for references, which a lock does not guard; a check of overlaps reads after it.
 fn lock_and_resolve_sql(keys: usize, staff: usize) -> String {
-    let locked = match keys {
-        0 => "CAST(0 AS BIGINT)".to_owned(),
-        _ => {
-            let rows: Vec<String> = (0..keys).map(|i| format!("(${})", 3 + i)).collect();
-            format!(
-                "(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS keys (k)) AS held)",
-                rows.join(", ")
-            )
-        }
-    };
+    let locked = owner_writes::owner_locks_sql(3, keys);
     let staff = match staff {
         0 => "CAST(0 AS BIGINT)".to_owned(),
         _ => format!(
@@ -268,6 +260,16 @@ fn lock_and_resolve_sql(keys: usize, staff: usize) -> String {
         "SELECT {locked}, (SELECT count(*) FROM resources WHERE tenant_id = $1 AND id = $2), {staff}, \
          (SELECT time_zone FROM resources WHERE tenant_id = $1 AND id = $2)"
     )
+}
+
+impl Store {
+    /// Whether a booking write goes in as few statements as it can: on PostgreSQL the owners'
+    /// locks with the reference checks ([`begin_booking_write!`]), and a new booking with its
+    /// links and jobs ([`insert_with_links_and_jobs_sql`]); SQLite, whose statements cost no
+    /// round trip and which has no data-modifying `WITH`, takes one statement each.
+    fn booking_writes_together(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
 }
 
 /// What a booking write owes, decided by the service layer (`service::bookings::owed_jobs`):
@@ -285,20 +287,17 @@ pub enum BookingWrite {
     Replaced,
 }
 
-/// Rewrites the booking's staff links and records the jobs the change owes.
-macro_rules! write_links_and_jobs {
-    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $owed:expr, $write:expr, $at:expr) => {{
+/// Rewrites the staff links of the replaced booking `$id` and records the jobs the change owes.
+macro_rules! replace_links_and_jobs {
+    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $owed:expr, $at:expr) => {{
         let new: &NewBooking = $new;
-        // A new booking has no links yet.
-        if $write == BookingWrite::Replaced {
-            sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1")
-                .bind($id)
-                .execute(&mut *$tx)
-                .await?;
-        }
+        sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1")
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
         write_links!($tx, $tenant_id, $id, new);
         let owed: OwedJobs = $owed;
-        write_jobs!($tx, &owed($tenant_id, $id, new, $write), $at);
+        write_jobs!($tx, &owed($tenant_id, $id, new, BookingWrite::Replaced), $at);
     }};
 }
 
@@ -388,9 +387,7 @@ impl Store {
         let (id, at) = (Uuid::now_v7(), now());
         let owners = new.owners();
         let jobs = owed(tenant.id, id, &new, BookingWrite::Created);
-        // PostgreSQL takes the booking, its links and its jobs in one statement; SQLite, whose
-        // statements cost no round trip, one each (it has no data-modifying `WITH`).
-        let together = matches!(self.pool, Pool::Postgres(_));
+        let together = self.booking_writes_together();
         let sql = match together {
             true => insert_with_links_and_jobs_sql(new.staff_ids.len(), jobs.len()),
             false => insert_sql(),
@@ -461,7 +458,7 @@ impl Store {
             else {
                 return Err(StoreError::VersionConflict);
             };
-            write_links_and_jobs!(tx, tenant.id, id, &new, owed, BookingWrite::Replaced, at);
+            replace_links_and_jobs!(tx, tenant.id, id, &new, owed, at);
             tx.commit().await?;
             Ok::<_, StoreError>(created_at)
         })?;

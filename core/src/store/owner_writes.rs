@@ -3,9 +3,10 @@
 //! or block of the same owner can be written between its check and its insert.
 //!
 //! PostgreSQL: every such write transaction first takes a transaction-scoped advisory lock per
-//! owner, in ascending key order so that two writers never wait for each other in a cycle; the
-//! check then runs in the same transaction and, under READ COMMITTED, sees everything the previous
-//! lock holder committed. SQLite: writes go through one connection, and `BEGIN IMMEDIATE` takes
+//! owner, in ascending key order so that two writers never wait for each other in a cycle (a
+//! booking write takes them in one statement with its reference checks, [`owner_locks_sql`]);
+//! the check then runs in the next statement of the same transaction and, under READ COMMITTED,
+//! sees everything the previous lock holder committed. SQLite: writes go through one connection, and `BEGIN IMMEDIATE` takes
 //! the database's write lock before the check reads anything, so not even another process on the
 //! same file can write in between.
 
@@ -43,6 +44,21 @@ impl Store {
             Pool::Postgres(_) => Some("SELECT pg_advisory_xact_lock($1)"),
         }
     }
+}
+
+/// PostgreSQL: a scalar subquery taking the advisory locks of `keys` owner keys, bound from
+/// `$first` on, in ascending key order ([`owner_keys`]); it counts the locks taken. Booking writes
+/// put it in the statement that also checks their references (`begin_booking_write!`).
+pub(super) fn owner_locks_sql(first: usize, keys: usize) -> String {
+    if keys == 0 {
+        return "CAST(0 AS BIGINT)".to_owned();
+    }
+    let rows: Vec<String> = (0..keys).map(|i| format!("(${})", first + i)).collect();
+    format!(
+        "(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS keys (k) \
+         ORDER BY k) AS held)",
+        rows.join(", ")
+    )
 }
 
 /// The advisory lock keys of `owners`: one 64-bit key per owner id (ids are unique across
