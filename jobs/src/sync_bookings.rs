@@ -8,6 +8,7 @@
 //! its own sync lease (taken together, in one statement), converged to its current version like a
 //! `sync_booking` (so a retry after a crash skips what was written), and a booking whose lease
 //! another worker holds gets a `sync_booking` of its own that waits for it.
+
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;

@@ -331,56 +331,47 @@ impl Store {
         remote_id: Option<&str>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO booking_events (booking_id, connection_id, tenant_id, calendar_id, remote_id, state, \
-                 last_error, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) \
-                 ON CONFLICT (booking_id, connection_id) DO UPDATE SET calendar_id = $4, \
-                 remote_id = COALESCE($5, booking_events.remote_id), state = 'pending', last_error = $6, updated_at = $7",
-            )
-            .bind(booking.id)
-            .bind(connection.id)
-            .bind(booking.tenant_id)
-            .bind(calendar_id)
-            .bind(remote_id)
-            .bind(error)
-            .bind(now())
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
-        Ok(())
+        self.upsert_pending(&[(booking, connection, calendar_id, remote_id, error)]).await
     }
 
-    /// [`Self::event_pending`] without a remote id or a reason for several events at once, one
-    /// statement per thousand (a batch of syncs marks a few new events before writing them):
-    /// each `(booking, connection, calendar)`.
+    /// [`Self::event_pending`] without a remote id or a reason for several events at once (a
+    /// batch of syncs marks a few new events before writing them): each `(booking, connection,
+    /// calendar)`.
     pub async fn events_pending(
         &self,
         events: &[(&Booking, &Connection, &str)],
     ) -> Result<(), StoreError> {
+        let rows: Vec<PendingRow<'_>> = events
+            .iter()
+            .map(|&(booking, connection, calendar)| (booking, connection, calendar, None, None))
+            .collect();
+        self.upsert_pending(&rows).await
+    }
+
+    /// Marks `rows` pending, one statement per thousand: a stored remote id stays unless the row
+    /// names one.
+    async fn upsert_pending(&self, rows: &[PendingRow<'_>]) -> Result<(), StoreError> {
         let at = now();
-        for chunk in events.chunks(PENDING_PER_INSERT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!("({}, NULL, 'pending', NULL, $1)", super::placeholders(2 + 4 * i, 4))
-                })
-                .collect();
+        for chunk in rows.chunks(PENDING_PER_INSERT) {
+            let values =
+                super::value_rows(2, chunk.len(), 6, |row| format!("({row}, 'pending', $1)"));
             let sql = format!(
                 "INSERT INTO booking_events (booking_id, connection_id, tenant_id, calendar_id, remote_id, \
-                 state, last_error, updated_at) VALUES {} ON CONFLICT (booking_id, connection_id) DO UPDATE \
-                 SET calendar_id = excluded.calendar_id, state = 'pending', last_error = NULL, \
-                 updated_at = excluded.updated_at",
-                rows.join(", ")
+                 last_error, state, updated_at) VALUES {values} ON CONFLICT (booking_id, connection_id) \
+                 DO UPDATE SET calendar_id = excluded.calendar_id, \
+                 remote_id = COALESCE(excluded.remote_id, booking_events.remote_id), state = 'pending', \
+                 last_error = excluded.last_error, updated_at = excluded.updated_at"
             );
             with_pool!(self, |pool| {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(at);
-                for (booking, connection, calendar) in chunk {
+                for &(booking, connection, calendar, remote_id, error) in chunk {
                     query = query
                         .bind(booking.id)
                         .bind(connection.id)
                         .bind(booking.tenant_id)
-                        .bind(*calendar);
+                        .bind(calendar)
+                        .bind(remote_id)
+                        .bind(error);
                 }
                 query.execute(pool).await.map(|_| ())
             })?;
@@ -770,7 +761,10 @@ impl Store {
     }
 }
 
-/// Rows of [`Store::events_pending`]'s insert per statement (4 parameters each).
+/// An event to mark pending: booking, connection, calendar, remote id and reason.
+type PendingRow<'a> = (&'a Booking, &'a Connection, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// Rows of the pending upsert per statement (6 parameters each).
 const PENDING_PER_INSERT: usize = super::IDS_PER_QUERY;
 
 /// Rows of [`Store::events_synced`]'s update per statement (5 parameters each).
@@ -781,15 +775,13 @@ const SYNCED_PER_UPDATE: usize = super::IDS_PER_QUERY;
 /// (a row of `VALUES`, whose columns are `column1`..`column5`). An event already recorded at a
 /// newer version keeps it; the updated ones come back.
 fn synced_update_sql(rows: usize) -> String {
-    let values: Vec<String> =
-        (0..rows).map(|i| format!("({})", super::placeholders(2 + 5 * i, 5))).collect();
+    let values = super::value_rows(2, rows, 5, |row| format!("({row})"));
     format!(
         "UPDATE booking_events SET remote_id = v.column3, remote_etag = v.column4, state = 'synced', \
          synced_version = v.column5, last_error = NULL, synced_at = $1, updated_at = $1 \
-         FROM (VALUES {}) AS v WHERE booking_events.booking_id = v.column1 \
+         FROM (VALUES {values}) AS v WHERE booking_events.booking_id = v.column1 \
          AND booking_events.connection_id = v.column2 \
          AND (booking_events.synced_version IS NULL OR booking_events.synced_version <= v.column5) \
-         RETURNING booking_events.booking_id, booking_events.connection_id",
-        values.join(", ")
+         RETURNING booking_events.booking_id, booking_events.connection_id"
     )
 }

@@ -72,13 +72,10 @@ impl Store {
         if attempts.is_empty() {
             return Ok(());
         }
-        let rows: Vec<String> = (0..attempts.len())
-            .map(|i| format!("({}, $1, $2)", super::placeholders(3 + 4 * i, 4)))
-            .collect();
+        let rows = super::value_rows(3, attempts.len(), 4, |row| format!("({row}, $1, $2)"));
         let sql = format!(
             "INSERT INTO sync_attempts (id, booking_id, booking_version, kind, tenant_id, attempted_at) \
-             VALUES {} ON CONFLICT (booking_id, booking_version, kind) DO NOTHING",
-            rows.join(", ")
+             VALUES {rows} ON CONFLICT (booking_id, booking_version, kind) DO NOTHING"
         );
         with_pool!(self, |pool| {
             let mut query =

@@ -218,6 +218,17 @@ pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// The rows of a `VALUES` list: `rows` rows of `width` numbered parameters each, from `$first` on,
+/// each written by `row` from its parameters (`"$2, $3"`), comma-separated.
+pub(crate) fn value_rows(
+    first: usize,
+    rows: usize,
+    width: usize,
+    row: impl Fn(String) -> String,
+) -> String {
+    (0..rows).map(|i| row(placeholders(first + width * i, width))).collect::<Vec<_>>().join(", ")
+}
+
 pub(crate) fn invalid(field: &str, message: impl Into<String>) -> StoreError {
     StoreError::Invalid { field: field.into(), message: message.into() }
 }

@@ -6,9 +6,9 @@
 //! owner, in ascending key order so that two writers never wait for each other in a cycle (a
 //! booking write takes them in one statement with its reference checks, [`owner_locks_sql`]);
 //! the check then runs in the next statement of the same transaction and, under READ COMMITTED,
-//! sees everything the previous lock holder committed. SQLite: writes go through one connection, and `BEGIN IMMEDIATE` takes
-//! the database's write lock before the check reads anything, so not even another process on the
-//! same file can write in between.
+//! sees everything the previous lock holder committed. SQLite: writes go through one
+//! connection, and `BEGIN IMMEDIATE` takes the database's write lock before the check reads
+//! anything, so not even another process on the same file can write in between.
 
 use uuid::Uuid;
 
@@ -53,11 +53,10 @@ pub(super) fn owner_locks_sql(first: usize, keys: usize) -> String {
     if keys == 0 {
         return "CAST(0 AS BIGINT)".to_owned();
     }
-    let rows: Vec<String> = (0..keys).map(|i| format!("(${})", first + i)).collect();
+    let rows = super::value_rows(first, keys, 1, |key| format!("({key})"));
     format!(
-        "(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS keys (k) \
-         ORDER BY k) AS held)",
-        rows.join(", ")
+        "(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM (VALUES {rows}) AS keys (k) \
+         ORDER BY k) AS held)"
     )
 }
 
