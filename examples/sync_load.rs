@@ -29,10 +29,15 @@
 //! With `--database-url sqlite://...` (and no Redis) it runs Kalends embedded instead, one
 //! process doing all of it, and measures phases 1-3 only.
 //!
+//! With `--workers 0` (PostgreSQL) no worker runs: phase 2 then measures only how fast the API
+//! takes the burst (`api_created_per_s`; nothing is synced), the ceiling of the booking system's
+//! side on this machine, and phases 1, 4 and 5 are skipped.
+//!
 //! ```text
 //! cargo build --release && cargo run --release --example sync_load -- \
 //!     --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] \
-//!     [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true]
+//!     [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] \
+//!     [--workers 2]
 //! ```
 
 use std::collections::HashMap;
@@ -48,7 +53,7 @@ use uuid::Uuid;
 #[path = "common/flags.rs"]
 mod flags;
 
-const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true]";
+const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] [--workers 2]";
 
 struct Args {
     database_url: String,
@@ -62,6 +67,8 @@ struct Args {
     import_connections: usize,
     /// Lift the per-account request budgets, to see the pipeline's own throughput.
     lift_budgets: bool,
+    /// Worker processes beside the API (PostgreSQL); 0 measures the API alone.
+    workers: usize,
 }
 
 fn args() -> Args {
@@ -75,6 +82,7 @@ fn args() -> Args {
         "--import-events",
         "--import-connections",
         "--lift-budgets",
+        "--workers",
     ];
     let flags = flags::Flags::parse(USAGE, &known);
     let args = Args {
@@ -87,6 +95,7 @@ fn args() -> Args {
         import_events: flags.number("--import-events").unwrap_or(10_000),
         import_connections: flags.number("--import-connections").unwrap_or(1000),
         lift_budgets: flags.number("--lift-budgets").unwrap_or(false),
+        workers: flags.number("--workers").unwrap_or(2),
     };
     let sqlite = args.database_url.starts_with("sqlite");
     if !sqlite && !args.database_url.starts_with("postgres") {
@@ -94,6 +103,9 @@ fn args() -> Args {
     }
     if !sqlite && args.redis_url.is_empty() {
         flags.refuse("--redis-url is required on PostgreSQL".to_owned());
+    }
+    if sqlite && args.workers != 2 {
+        flags.refuse("--workers is for PostgreSQL (SQLite runs one embedded process)".to_owned());
     }
     args
 }
@@ -587,6 +599,37 @@ async fn incremental_import(base: &str, key: &str, pool: &sqlx::PgPool, n: usize
     }
 }
 
+/// Phase 1: bookings created at `--rate` for `--seconds` (open loop); each one's delay from its
+/// 2xx to its event's `synced_at`, in ms, sorted.
+async fn latency(
+    args: &Args,
+    db: &Db,
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    staff_ids: &[String],
+) -> Vec<f64> {
+    let period = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..(args.rate * args.seconds) as usize {
+        tokio::time::sleep_until((started + period * n as u32).into()).await;
+        let (http, base, key, staff_id) =
+            (http.clone(), base.to_owned(), key.to_owned(), staff_ids[n % staff_ids.len()].clone());
+        let slot = n / staff_ids.len();
+        tasks.spawn(async move { create(&http, &base, &key, &staff_id, n, slot).await });
+    }
+    let sent: Vec<(Uuid, DateTime<Utc>)> = tasks.join_all().await;
+    let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
+    let at = synced(db, &ids).await;
+    let mut latencies: Vec<f64> = sent
+        .iter()
+        .map(|(id, t)| (at[id] - *t).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    latencies
+}
+
 async fn wait_ready(base: &str) {
     for _ in 0..300 {
         if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
@@ -627,7 +670,7 @@ async fn main() {
     let mut processes: Vec<Child> =
         vec![kalends(&args, &dir, port, &queue).args(first).spawn().unwrap()];
     wait_ready(&base).await;
-    for _ in 0..if sqlite { 0 } else { 2 } {
+    for _ in 0..if sqlite { 0 } else { args.workers } {
         processes.push(
             kalends(&args, &dir, port, &queue).args(["serve", "--role", "worker"]).spawn().unwrap(),
         );
@@ -651,26 +694,16 @@ async fn main() {
         Db::Postgres(sqlx::PgPool::connect(&args.database_url).await.unwrap())
     };
 
+    // Without workers nothing is synced: only the API's side is measured.
+    let syncing = sqlite || args.workers > 0;
+
     // 1. Latency at a fixed rate (open loop).
-    phase("latency");
-    let period = Duration::from_secs_f64(1.0 / args.rate as f64);
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..(args.rate * args.seconds) as usize {
-        tokio::time::sleep_until((started + period * n as u32).into()).await;
-        let (http, base, key, staff_id) =
-            (http.clone(), base.clone(), key.clone(), staff_ids[n % staff_ids.len()].clone());
-        let slot = n / staff_ids.len();
-        tasks.spawn(async move { create(&http, &base, &key, &staff_id, n, slot).await });
-    }
-    let sent: Vec<(Uuid, DateTime<Utc>)> = tasks.join_all().await;
-    let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
-    let at = synced(&db, &ids).await;
-    let mut latencies: Vec<f64> = sent
-        .iter()
-        .map(|(id, t)| (at[id] - *t).num_microseconds().unwrap_or(0) as f64 / 1000.0)
-        .collect();
-    latencies.sort_by(f64::total_cmp);
+    let latencies = if syncing {
+        phase("latency");
+        latency(&args, &db, &http, &base, &key, &staff_ids).await
+    } else {
+        Vec::new()
+    };
 
     // 2. Throughput: a burst, as fast as the API takes it.
     phase("burst");
@@ -693,13 +726,12 @@ async fn main() {
     let made: Vec<(Uuid, DateTime<Utc>)> = tasks.join_all().await;
     let accepted = made.iter().map(|(_, at)| *at).max().unwrap_or(burst_start);
     let burst: Vec<Uuid> = made.into_iter().map(|(id, _)| id).collect();
-    let burst_at = synced(&db, &burst).await;
+    let burst_at = if syncing { synced(&db, &burst).await } else { HashMap::new() };
     let statements = statements_since_reset(&db, counting).await;
-    let last = burst_at.values().max().copied().unwrap_or(burst_start);
     let per_second = |until: DateTime<Utc>| {
         args.burst as f64 / ((until - burst_start).num_milliseconds().max(1) as f64 / 1000.0)
     };
-    let throughput = per_second(last);
+    let throughput = burst_at.values().max().map(|last| per_second(*last));
     let api_rate = per_second(accepted);
     let statements_per_booking = statements.map(|n| n as f64 / args.burst as f64);
 
@@ -709,7 +741,7 @@ async fn main() {
 
     // 4. A full import of a big calendar (PostgreSQL only).
     let (import_seconds, peak_before, peak_after, incremental) = match &db {
-        Db::Postgres(pool) => {
+        Db::Postgres(pool) if syncing => {
             phase("full import");
             let worker_pids: Vec<u32> = processes[1..].iter().filter_map(Child::id).collect();
             let (seconds, before, after) =
@@ -723,7 +755,7 @@ async fn main() {
             };
             (Some(seconds), Some(before), Some(after), incremental)
         }
-        Db::Sqlite(_) => (None, None, None, None),
+        _ => (None, None, None, None),
     };
     let field = |f: fn(&Incremental) -> Value| incremental.as_ref().map_or(Value::Null, f);
     println!(
@@ -734,7 +766,8 @@ async fn main() {
             "latency_max_ms": latencies.last(),
             "burst": args.burst, "synced_per_s": throughput, "sandbox_inserts_per_s": ceiling,
             "api_created_per_s": api_rate, "statements_per_booking": statements_per_booking,
-            "share_of_ceiling": throughput / ceiling,
+            "share_of_ceiling": throughput.map(|synced| synced / ceiling),
+            "workers": if sqlite { Value::Null } else { args.workers.into() },
             "import_events": args.import_events, "import_seconds": import_seconds,
             "worker_peak_mib_before_import": peak_before, "worker_peak_mib_after_import": peak_after,
             "incremental_connections": args.import_connections,

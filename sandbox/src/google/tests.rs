@@ -148,6 +148,42 @@ async fn listing_pages_carry_the_sync_token_only_on_the_last_page() {
 }
 
 #[tokio::test]
+async fn a_sync_token_lists_each_changed_event_once_in_the_order_of_its_last_change() {
+    let api = Api::start().await;
+    for (id, day) in [("bbbbb1", "01"), ("bbbbb2", "02"), ("bbbbb3", "03"), ("bbbbb4", "04")] {
+        let start = format!("2025-03-{day}T10:00:00Z");
+        api.insert(event(id, &start, &format!("2025-03-{day}T11:00:00Z"))).await;
+    }
+    let (_, listed) = api.call(Method::GET, "/calendars/primary/events", None).await;
+    let sync = listed["nextSyncToken"].as_str().unwrap().to_owned();
+
+    // bbbbb1 changes twice (listed once, at its last change), bbbbb5 is new, bbbbb2 deleted;
+    // bbbbb3 and bbbbb4 stay as they were.
+    let one = "/calendars/primary/events/bbbbb1";
+    api.call(Method::PATCH, one, Some(json!({"summary": "moved"}))).await;
+    api.insert(event("bbbbb5", "2025-03-05T10:00:00Z", "2025-03-05T11:00:00Z")).await;
+    api.call(Method::DELETE, "/calendars/primary/events/bbbbb2", None).await;
+    let (_, last) = api.call(Method::PATCH, one, Some(json!({"summary": "moved again"}))).await;
+
+    let (status, changes) =
+        api.call(Method::GET, &format!("/calendars/primary/events?syncToken={sync}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = changes["items"].as_array().unwrap();
+    let listed: Vec<(&str, &str)> = items
+        .iter()
+        .map(|item| (item["id"].as_str().unwrap(), item["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("bbbbb5", "confirmed"), ("bbbbb2", "cancelled"), ("bbbbb1", "confirmed")]);
+    assert_eq!(items[2]["summary"], "moved again");
+    assert_eq!(changes["updated"], last["updated"], "the listing is as new as its newest change");
+
+    let next = changes["nextSyncToken"].as_str().unwrap();
+    let (_, quiet) =
+        api.call(Method::GET, &format!("/calendars/primary/events?syncToken={next}"), None).await;
+    assert_eq!(quiet["items"], json!([]), "nothing changed since the last token");
+}
+
+#[tokio::test]
 async fn private_extended_property_filters_are_anded_and_windows_bound_end_and_start() {
     let api = Api::start().await;
     let mut both = event("bbbbb1", "2025-03-01T10:00:00Z", "2025-03-01T11:00:00Z");
