@@ -29,6 +29,10 @@
 //! With `--database-url sqlite://...` (and no Redis) it runs Kalends embedded instead, one
 //! process doing all of it, and measures phases 1-3 only.
 //!
+//! With `--rooms true` each staff member also has a room (a resource), and each booking names
+//! its staff member's room as well: the path of a salon's or a rental's bookings, where a
+//! write also checks and locks the resource.
+//!
 //! With `--workers 0` (PostgreSQL) no worker runs: phase 2 then measures only how fast the API
 //! takes the burst (`api_created_per_s`; nothing is synced), the ceiling of the booking system's
 //! side on this machine, and phases 1, 4 and 5 are skipped.
@@ -37,7 +41,7 @@
 //! cargo build --release && cargo run --release --example sync_load -- \
 //!     --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] \
 //!     [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] \
-//!     [--workers 2]
+//!     [--workers 2] [--rooms true]
 //! ```
 
 use std::collections::HashMap;
@@ -53,7 +57,7 @@ use uuid::Uuid;
 #[path = "common/flags.rs"]
 mod flags;
 
-const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] [--workers 2]";
+const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] [--workers 2] [--rooms true]";
 
 struct Args {
     database_url: String,
@@ -69,6 +73,8 @@ struct Args {
     lift_budgets: bool,
     /// Worker processes beside the API (PostgreSQL); 0 measures the API alone.
     workers: usize,
+    /// A room per staff member, named by each of their bookings.
+    rooms: bool,
 }
 
 fn args() -> Args {
@@ -83,6 +89,7 @@ fn args() -> Args {
         "--import-connections",
         "--lift-budgets",
         "--workers",
+        "--rooms",
     ];
     let flags = flags::Flags::parse(USAGE, &known);
     let args = Args {
@@ -96,6 +103,7 @@ fn args() -> Args {
         import_connections: flags.number("--import-connections").unwrap_or(1000),
         lift_budgets: flags.number("--lift-budgets").unwrap_or(false),
         workers: flags.number("--workers").unwrap_or(2),
+        rooms: flags.number("--rooms").unwrap_or(false),
     };
     let sqlite = args.database_url.starts_with("sqlite");
     if !sqlite && !args.database_url.starts_with("postgres") {
@@ -206,12 +214,19 @@ async fn connect(base: &str, key: &str, name: &str, provider: &str) {
     assert!(done.url().as_str().contains("notice=connected"), "connecting {name} failed");
 }
 
+/// Who a booking is for: a staff member, and with `--rooms` their room.
+#[derive(Clone)]
+struct Seat {
+    staff_id: String,
+    room_id: Option<String>,
+}
+
 /// Creates bookings; returns (booking id, when the 2xx arrived).
 async fn create(
     http: &reqwest::Client,
     base: &str,
     key: &str,
-    staff_id: &str,
+    seat: &Seat,
     n: usize,
     slot: usize,
 ) -> (Uuid, DateTime<Utc>) {
@@ -220,8 +235,11 @@ async fn create(
     // conflict detection instead of the sync.
     let day = Utc::now().date_naive() + chrono::Duration::days(10 + (slot / 10) as i64);
     let start = day.and_hms_opt(8 + (slot % 10) as u32, 0, 0).unwrap().and_utc();
-    let body = json!({"title": format!("Booking {n}"), "staff_ids": [staff_id], "time_zone": "UTC",
+    let mut body = json!({"title": format!("Booking {n}"), "staff_ids": [seat.staff_id], "time_zone": "UTC",
         "start": start.to_rfc3339(), "end": (start + chrono::Duration::hours(1)).to_rfc3339()});
+    if let Some(room_id) = &seat.room_id {
+        body["resource_id"] = room_id.as_str().into();
+    }
     let response = http
         .post(format!("{base}/api/v1/bookings"))
         .bearer_auth(key)
@@ -607,17 +625,17 @@ async fn latency(
     http: &reqwest::Client,
     base: &str,
     key: &str,
-    staff_ids: &[String],
+    seats: &[Seat],
 ) -> Vec<f64> {
     let period = Duration::from_secs_f64(1.0 / args.rate as f64);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..(args.rate * args.seconds) as usize {
         tokio::time::sleep_until((started + period * n as u32).into()).await;
-        let (http, base, key, staff_id) =
-            (http.clone(), base.to_owned(), key.to_owned(), staff_ids[n % staff_ids.len()].clone());
-        let slot = n / staff_ids.len();
-        tasks.spawn(async move { create(&http, &base, &key, &staff_id, n, slot).await });
+        let (http, base, key, seat) =
+            (http.clone(), base.to_owned(), key.to_owned(), seats[n % seats.len()].clone());
+        let slot = n / seats.len();
+        tasks.spawn(async move { create(&http, &base, &key, &seat, n, slot).await });
     }
     let sent: Vec<(Uuid, DateTime<Utc>)> = tasks.join_all().await;
     let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
@@ -682,12 +700,19 @@ async fn main() {
     let http = client();
     let staff: Value =
         json_of(http.get(format!("{base}/api/v1/staff?limit=500")).bearer_auth(&key)).await;
-    let staff_ids: Vec<String> = staff["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_owned())
-        .collect();
+    let mut seats: Vec<Seat> = Vec::new();
+    for (i, member) in staff["items"].as_array().unwrap().iter().enumerate() {
+        let room_id = if args.rooms {
+            let room = http
+                .post(format!("{base}/api/v1/resources"))
+                .bearer_auth(&key)
+                .json(&json!({"name": format!("Room {i}")}));
+            Some(json_of(room).await["id"].as_str().unwrap().to_owned())
+        } else {
+            None
+        };
+        seats.push(Seat { staff_id: member["id"].as_str().unwrap().to_owned(), room_id });
+    }
     let db = if sqlite {
         Db::Sqlite(sqlx::SqlitePool::connect(&args.database_url).await.unwrap())
     } else {
@@ -700,7 +725,7 @@ async fn main() {
     // 1. Latency at a fixed rate (open loop).
     let latencies = if syncing {
         phase("latency");
-        latency(&args, &db, &http, &base, &key, &staff_ids).await
+        latency(&args, &db, &http, &base, &key, &seats).await
     } else {
         Vec::new()
     };
@@ -713,12 +738,12 @@ async fn main() {
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..args.burst {
         let permit = semaphore.clone().acquire_owned().await.unwrap();
-        let (http, base, key, staff_id) =
-            (http.clone(), base.clone(), key.clone(), staff_ids[n % staff_ids.len()].clone());
+        let (http, base, key, seat) =
+            (http.clone(), base.clone(), key.clone(), seats[n % seats.len()].clone());
         // After the latency phase's slots.
-        let slot = (args.rate * args.seconds) as usize / staff_ids.len() + 1 + n / staff_ids.len();
+        let slot = (args.rate * args.seconds) as usize / seats.len() + 1 + n / seats.len();
         tasks.spawn(async move {
-            let made = create(&http, &base, &key, &staff_id, 100_000 + n, slot).await;
+            let made = create(&http, &base, &key, &seat, 100_000 + n, slot).await;
             drop(permit);
             made
         });

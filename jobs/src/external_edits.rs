@@ -115,8 +115,7 @@ async fn in_window(
     booking: &Booking,
     window: Window,
 ) -> Result<bool, kalends_core::StoreError> {
-    let zone = store.booking_zone(tenant, &booking.data).await?;
-    let (start, end) = booking.data.span.utc_range(zone);
+    let (start, end) = store.booking_instants(tenant, &booking.data).await?;
     Ok(start < window.end && end > window.start)
 }
 

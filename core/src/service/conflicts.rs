@@ -18,10 +18,7 @@ pub async fn after_booking_change(store: &Store, tenant: &Tenant, booking: &Book
     let result = async {
         let span = match booking.data.status {
             BookingStatus::Cancelled => None,
-            _ => {
-                let zone = store.booking_zone(tenant, &booking.data).await?;
-                Some(booking.data.span.utc_range(zone))
-            }
+            _ => Some(store.booking_instants(tenant, &booking.data).await?),
         };
         // Version 1: the write that runs this made the booking.
         let just_made = booking.version == 1;

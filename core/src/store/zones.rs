@@ -1,6 +1,8 @@
 //! The zones things are read in: whole days of a resource's or staff member's items, and of a
 //! booking.
 
+use chrono::{DateTime, Utc};
+
 use super::{Store, StoreError};
 use crate::domain::{NewBooking, Owner, Tenant, TimeZone};
 
@@ -27,5 +29,20 @@ impl Store {
             Some(resource) => self.owner_zone(tenant, Owner::Resource(resource)).await,
             None => Ok(tenant.settings.time_zone),
         }
+    }
+
+    /// The instants a booking covers. Only whole days need the zone they are counted in; a
+    /// timed booking's instants are its own, so its resource is not read.
+    pub async fn booking_instants(
+        &self,
+        tenant: &Tenant,
+        booking: &NewBooking,
+    ) -> Result<(DateTime<Utc>, DateTime<Utc>), StoreError> {
+        let zone = if booking.span.is_all_day() {
+            self.booking_zone(tenant, booking).await?
+        } else {
+            tenant.settings.time_zone
+        };
+        Ok(booking.span.utc_range(zone))
     }
 }
