@@ -112,7 +112,7 @@ fn args() -> Args {
     if !sqlite && args.redis_url.is_empty() {
         flags.refuse("--redis-url is required on PostgreSQL".to_owned());
     }
-    if sqlite && args.workers != 2 {
+    if sqlite && flags.text("--workers").is_some() {
         flags.refuse("--workers is for PostgreSQL (SQLite runs one embedded process)".to_owned());
     }
     args

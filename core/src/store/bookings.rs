@@ -243,9 +243,9 @@ macro_rules! begin_booking_write {
 }
 
 /// PostgreSQL: one statement taking the advisory locks of `keys` owner keys (bound from `$3`;
-/// [`owner_writes::owner_locks_sql`]) and counting the booking's resource (`$2`, `$1` the tenant) and its
-/// `staff` staff members (bound after the keys); returns (locks taken, resources found, staff
-/// found, the resource's zone). The reads run on the statement's snapshot, taken before the
+/// [`owner_writes::owner_locks_sql`]), reading the booking's resource once (`$2`, `$1` the
+/// tenant) and counting its `staff` staff members (bound after the keys); returns (locks taken,
+/// resources found, staff found, the resource's zone). The reads run on the statement's snapshot, taken before the
 /// locks: fine for references, which a lock does not guard; a check of overlaps reads after it.
 fn lock_and_resolve_sql(keys: usize, staff: usize) -> String {
     let locked = owner_writes::owner_locks_sql(3, keys);
@@ -257,8 +257,8 @@ fn lock_and_resolve_sql(keys: usize, staff: usize) -> String {
         ),
     };
     format!(
-        "SELECT {locked}, (SELECT count(*) FROM resources WHERE tenant_id = $1 AND id = $2), {staff}, \
-         (SELECT time_zone FROM resources WHERE tenant_id = $1 AND id = $2)"
+        "SELECT {locked}, r.found, {staff}, r.time_zone FROM (SELECT count(*) AS found, \
+         max(time_zone) AS time_zone FROM resources WHERE tenant_id = $1 AND id = $2) AS r"
     )
 }
 
@@ -352,11 +352,8 @@ fn insert_with_links_and_jobs_sql(staff: usize, jobs: usize) -> String {
         ));
     }
     if jobs > 0 {
-        let rows: Vec<String> = (0..jobs).map(|i| format!("(${}, $19)", 20 + staff + i)).collect();
-        parts.push(format!(
-            "jobs AS (INSERT INTO outbox (job, created_at) VALUES {})",
-            rows.join(", ")
-        ));
+        let rows = super::value_rows(20 + staff, jobs, 1, |job| format!("({job}, $19)"));
+        parts.push(format!("jobs AS (INSERT INTO outbox (job, created_at) VALUES {rows})"));
     }
     match parts.is_empty() {
         true => insert_sql(),
