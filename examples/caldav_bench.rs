@@ -64,7 +64,14 @@ struct Row {
 
 async fn bench(kind: Server, rounds: u128) -> Vec<Row> {
     let server = CaldavServer::start(kind, "pw").await.expect("KALENDS_TEST_PYTHON is needed");
-    let client = CaldavCalendar::new(Duration::from_secs(60), true).unwrap();
+    let client = CaldavCalendar::new(
+        Duration::from_secs(60),
+        kalends_providers::outbound::AddressPolicy {
+            allow_private_networks: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let found = client.discover(&server.url, USER, "pw").await.unwrap();
     let token = AccessToken(found.account.to_secret());
     let calendar = server.calendar.clone();

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use axum::Router;
 use kalends_core::Config;
 use kalends_core::domain::Provider;
+use kalends_providers::outbound::AddressPolicy;
 use kalends_providers::provider::Providers;
 use secrecy::SecretString;
 
@@ -32,7 +33,13 @@ pub fn providers(config: &Config) -> anyhow::Result<Providers> {
         Vec::new()
     };
     Providers::new(&config.public_url, &google, &microsoft, sandboxed)
-        .and_then(|p| p.with_private_caldav_servers(config.import.allow_private_networks))
+        .and_then(|p| {
+            let addresses = AddressPolicy {
+                allow_private_networks: config.import.allow_private_networks,
+                allowed: config.import.allowed_addresses.clone(),
+            };
+            p.with_caldav_addresses(addresses, config.import.max_bytes)
+        })
         .context("calendar providers")
 }
 

@@ -262,6 +262,9 @@ pub struct WebhooksConfig {
     pub rate_limit_per_minute: u32,
     /// Let outbound webhook endpoints be loopback, private or link-local addresses.
     pub allow_private_networks: bool,
+    /// The loopback or private IPs, networks or `ip:port` that webhook endpoints may be
+    /// although `allow_private_networks` is off.
+    pub allowed_addresses: crate::addresses::AllowedAddresses,
     /// Time limit of one delivery attempt, in seconds.
     pub delivery_timeout_secs: u64,
     /// When each attempt of a delivery is made, in seconds after the previous one failed (the
@@ -278,6 +281,7 @@ impl Default for WebhooksConfig {
         Self {
             rate_limit_per_minute: 1200,
             allow_private_networks: false,
+            allowed_addresses: crate::addresses::AllowedAddresses::default(),
             delivery_timeout_secs: 15,
             retry_schedule_secs: vec![0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
             disable_after_failing_secs: 5 * 86_400,
@@ -540,8 +544,11 @@ impl Default for MicrosoftConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct ImportConfig {
-    /// Let feed imports reach loopback and private addresses.
+    /// Let feed imports and CalDAV servers reach loopback and private addresses.
     pub allow_private_networks: bool,
+    /// The loopback or private IPs, networks or `ip:port` that feed imports and CalDAV servers
+    /// may reach although `allow_private_networks` is off (an intranet CalDAV server).
+    pub allowed_addresses: crate::addresses::AllowedAddresses,
     /// Whole-request time limit of a fetch, in seconds.
     pub timeout_secs: u64,
     /// Largest feed accepted (after decompression), in bytes.
@@ -568,6 +575,7 @@ impl Default for ImportConfig {
     fn default() -> Self {
         Self {
             allow_private_networks: false,
+            allowed_addresses: crate::addresses::AllowedAddresses::default(),
             timeout_secs: 30,
             max_bytes: 10 * 1024 * 1024,
             max_redirects: 5,
@@ -1019,6 +1027,7 @@ impl Config {
             },
             "import": {
                 "allow_private_networks": self.import.allow_private_networks,
+                "allowed_addresses": self.import.allowed_addresses,
                 "timeout_secs": self.import.timeout_secs,
                 "max_bytes": self.import.max_bytes,
                 "max_redirects": self.import.max_redirects,
@@ -1065,6 +1074,7 @@ impl Config {
             "webhooks": {
                 "rate_limit_per_minute": self.webhooks.rate_limit_per_minute,
                 "allow_private_networks": self.webhooks.allow_private_networks,
+                "allowed_addresses": self.webhooks.allowed_addresses,
                 "delivery_timeout_secs": self.webhooks.delivery_timeout_secs,
                 "retry_schedule_secs": self.webhooks.retry_schedule_secs,
                 "disable_after_failing_secs": self.webhooks.disable_after_failing_secs,
@@ -1288,6 +1298,30 @@ mod tests {
         .unwrap();
         assert_eq!(config.listen, "0.0.0.0:9000");
         assert_eq!(config.jobs.concurrency, 3);
+    }
+
+    #[test]
+    fn allowed_addresses_come_from_the_environment_comma_separated_and_from_the_files() {
+        let config = Config::load_with_env(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config")),
+            env(&[
+                ("KALENDS_IMPORT__ALLOWED_ADDRESSES", "127.0.0.1:5232,10.1.0.0/16"),
+                ("KALENDS_WEBHOOKS__ALLOWED_ADDRESSES", "192.168.7.7"),
+            ]),
+        )
+        .unwrap();
+        let at = |text: &str| text.parse::<SocketAddr>().unwrap();
+        assert!(config.import.allowed_addresses.allows(at("127.0.0.1:5232")));
+        assert!(config.import.allowed_addresses.allows(at("10.1.9.9:443")));
+        assert!(!config.import.allowed_addresses.allows(at("127.0.0.1:8080")));
+        assert!(config.webhooks.allowed_addresses.allows(at("192.168.7.7:80")));
+        let error = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[("KALENDS_IMPORT__ALLOWED_ADDRESSES", "localhost:5232")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("localhost:5232"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Kalends core: the domain, its storage on SQLite and PostgreSQL, configuration, and the shapes of
 //! the work that changes owe. Knows nothing of HTTP, the job queue or any provider SDK.
 
+pub mod addresses;
 pub mod calendar_item;
 pub mod checklists;
 pub mod config;

@@ -6,7 +6,6 @@
 //! Delivery is at least once: the attempt is recorded after the request, so a worker that dies
 //! in between sends it again (same `webhook-id`, which receivers deduplicate on).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use kalends_core::store::{
     AfterAttempt, AlertDraft, AlertRule, AttemptRecord, Claim, DeliveryWork, WebhookAttempt,
 };
 use kalends_core::webhooks::{message_id, signature};
-use kalends_providers::feed::{GuardedResolver, forbidden_kind};
+use kalends_providers::outbound::{AddressPolicy, Outbound, Refused, refusal_in};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use uuid::Uuid;
 
@@ -28,11 +27,12 @@ use crate::JobError;
 /// Bytes of an answer's body kept in the delivery log.
 const EXCERPT_BYTES: usize = 1024;
 
-/// Sends webhook deliveries: one HTTP client whose resolver refuses private addresses (unless
-/// the operator allows them), no redirects, no proxy, the attempt's time limit.
+/// Sends webhook deliveries through the outbound guard: private addresses are refused (unless
+/// the operator allows them, all or by `webhooks.allowed_addresses`) on the address actually
+/// connected to, no redirects, no proxy, the attempt's time limit.
 #[derive(Clone, Debug)]
 pub struct WebhookSender {
-    client: reqwest::Client,
+    outbound: Outbound,
     config: Arc<WebhooksConfig>,
 }
 
@@ -44,20 +44,18 @@ pub struct SenderError(#[source] reqwest::Error);
 impl WebhookSender {
     /// A sender following `config` (`[webhooks]`).
     pub fn new(config: &WebhooksConfig) -> Result<Self, SenderError> {
-        let client = reqwest::Client::builder()
-            // A redirect is a failure (3xx counts as one), and is never followed to an address
-            // that was not checked.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private_networks: config.allow_private_networks,
-            }))
-            .timeout(Duration::from_secs(config.delivery_timeout_secs))
-            .user_agent(concat!("Kalends-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .referer(false)
-            .build()
-            .map_err(SenderError)?;
-        Ok(Self { client, config: Arc::new(config.clone()) })
+        let addresses = AddressPolicy {
+            allow_private_networks: config.allow_private_networks,
+            allowed: config.allowed_addresses.clone(),
+        };
+        // A redirect is a failure (3xx counts as one): the guard's clients never follow one.
+        let outbound = Outbound::new(addresses, |builder| {
+            builder
+                .timeout(Duration::from_secs(config.delivery_timeout_secs))
+                .user_agent(concat!("Kalends-Webhooks/", env!("CARGO_PKG_VERSION")))
+        })
+        .map_err(SenderError)?;
+        Ok(Self { outbound, config: Arc::new(config.clone()) })
     }
 }
 
@@ -150,15 +148,14 @@ async fn attempt(
     work: &DeliveryWork,
     at: DateTime<Utc>,
 ) -> Result<Answer, String> {
-    let url = reqwest::Url::parse(&work.endpoint.url).map_err(|e| format!("bad URL: {e}"))?;
-    check_literal_address(&url, sender.config.allow_private_networks)?;
+    let url = Outbound::parse(&work.endpoint.url).map_err(|e| format!("bad URL: {e}"))?;
+    let client = sender.outbound.client_for(&url).map_err(refused)?;
     let secrets = signing_secrets(sealer, &work.endpoint, at).map_err(|e| e.to_string())?;
     let (msg_id, timestamp) = (message_id(work.event_id), at.timestamp());
     let refs: Vec<_> = secrets.iter().collect();
     let signed = signature(&refs, &msg_id, timestamp, &work.body).map_err(|e| e.to_string())?;
-    let response = sender
-        .client
-        .post(url)
+    let response = client
+        .post(url.clone())
         .header(CONTENT_TYPE, "application/json")
         .header("webhook-id", &msg_id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -166,23 +163,22 @@ async fn attempt(
         .body(work.body.clone())
         .send()
         .await
-        .map_err(|e| error_chain(&e.without_url()))?;
+        .map_err(|e| refusal_in(&e).map_or_else(|| error_chain(&e.without_url()), refused))?;
+    sender.outbound.check_peer(&url, &response).map_err(refused)?;
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers(), Utc::now());
     let excerpt = excerpt(response).await;
     Ok(Answer { status, retry_after, excerpt })
 }
 
-/// IP literals are connected to without asking the resolver: held to the same rules here.
-fn check_literal_address(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
-    let ip = match url.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
-        _ => return Ok(()),
-    };
-    match forbidden_kind(ip).filter(|_| !allow_private) {
-        Some(kind) => Err(format!("the endpoint is {kind}, which webhooks may not reach")),
-        None => Ok(()),
+/// The guard's refusal as the attempt's error (never the address it resolved to).
+fn refused(refusal: Refused) -> String {
+    match refusal {
+        Refused::InvalidUrl { reason } => format!("bad URL: {reason}"),
+        Refused::Forbidden { .. } => {
+            "the endpoint is not a public address, which webhooks may not reach (webhooks.allowed_addresses opens one)"
+                .to_owned()
+        }
     }
 }
 
@@ -382,13 +378,20 @@ mod tests {
     }
 
     #[test]
-    fn private_literal_addresses_are_refused_unless_allowed() {
-        let url = reqwest::Url::parse("http://127.0.0.1:9/x").unwrap();
-        assert!(check_literal_address(&url, false).is_err());
-        assert!(check_literal_address(&url, true).is_ok());
-        let url = reqwest::Url::parse("http://[fe80::1]/x").unwrap();
-        assert!(check_literal_address(&url, false).is_err());
-        let url = reqwest::Url::parse("https://93.184.216.34/x").unwrap();
-        assert!(check_literal_address(&url, false).is_ok());
+    fn private_endpoints_are_refused_unless_allowed_all_or_by_address() {
+        let client = |config: WebhooksConfig, url: &str| {
+            let sender = WebhookSender::new(&config).unwrap();
+            sender.outbound.client_for(&Outbound::parse(url).unwrap()).map(|_| ())
+        };
+        let strict = WebhooksConfig::default();
+        assert!(client(strict.clone(), "http://127.0.0.1:9/x").is_err());
+        assert!(client(strict.clone(), "http://0x7f.1:9/x").is_err());
+        assert!(client(strict.clone(), "http://[fe80::1]/x").is_err());
+        assert!(client(strict.clone(), "https://93.184.216.34/x").is_ok());
+        let open = WebhooksConfig { allow_private_networks: true, ..strict.clone() };
+        assert!(client(open, "http://127.0.0.1:9/x").is_ok());
+        let one = WebhooksConfig { allowed_addresses: "10.1.0.0/16".parse().unwrap(), ..strict };
+        assert!(client(one.clone(), "http://10.1.2.3:8080/x").is_ok());
+        assert!(client(one, "http://10.2.0.1/x").is_err());
     }
 }

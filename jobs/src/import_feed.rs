@@ -61,8 +61,9 @@ impl Importer {
         own: Option<std::net::SocketAddr>,
     ) -> anyhow::Result<Self> {
         let policy = FetchPolicy {
-            allowed_addrs: own.into_iter().collect(),
+            own_address: own,
             allow_private_networks: settings.allow_private_networks,
+            allowed: settings.allowed_addresses.clone(),
             timeout: Duration::from_secs(settings.timeout_secs),
             max_bytes: settings.max_bytes,
             max_redirects: settings.max_redirects,

@@ -5,7 +5,8 @@
 //!   (oauth2 + graph-rs-sdk); SDK types never leave `google` and `microsoft`;
 //! - `caldav`: iCloud and any CalDAV server (libdav), with an app password instead of OAuth;
 //! - `oauth`: the authorization-code flow with PKCE, refresh and revocation, for both;
-//! - `feed`: iCal feed URLs fetched safely.
+//! - `feed`: iCal feed URLs fetched safely;
+//! - `outbound`: the address guard and capped body reads every outbound client goes through.
 //!
 //! The provider sandbox that emulates both providers is its own crate, `kalends-sandbox`: the
 //! providers' tests run against it, and the binary points a provider at it by its settings.
@@ -18,6 +19,7 @@ mod google;
 pub mod limits;
 mod microsoft;
 pub mod oauth;
+pub mod outbound;
 pub mod provider;
 pub mod session;
 

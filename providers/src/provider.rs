@@ -16,6 +16,7 @@ use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
 use crate::microsoft::MicrosoftCalendar;
 use crate::oauth::{Authorization, OAuthClient, OAuthSettings, OAuthSetupError};
+use crate::outbound::AddressPolicy;
 
 /// Google: scopes Kalends asks for.
 pub const GOOGLE_SCOPES: [&str; 4] = [
@@ -125,7 +126,8 @@ impl Providers {
             microsoft: microsoft_client(public, microsoft, timeout)?,
             caldav: CalendarProvider::Caldav {
                 api: Box::new(
-                    CaldavCalendar::new(timeout, false).map_err(ProvidersError::api("caldav"))?,
+                    CaldavCalendar::new(timeout, AddressPolicy::default())
+                        .map_err(ProvidersError::api("caldav"))?,
                 ),
             },
             sandboxed,
@@ -133,11 +135,17 @@ impl Providers {
         })
     }
 
-    /// The same, with CalDAV servers allowed on loopback and private addresses (the operator's
-    /// `import.allow_private_networks`: an intranet server, the tests).
-    pub fn with_private_caldav_servers(mut self, allow: bool) -> Result<Self, ProvidersError> {
-        let api = CaldavCalendar::new(Duration::from_secs(30), allow)
-            .map_err(ProvidersError::api("caldav"))?;
+    /// The same, with the operator's address rules for CalDAV servers (`import.*`: the
+    /// private networks or single addresses an intranet server lives on, the tests' servers) and
+    /// the largest answer read (`import.max_bytes`).
+    pub fn with_caldav_addresses(
+        mut self,
+        addresses: AddressPolicy,
+        max_bytes: u64,
+    ) -> Result<Self, ProvidersError> {
+        let api = CaldavCalendar::new(Duration::from_secs(30), addresses)
+            .map_err(ProvidersError::api("caldav"))?
+            .with_max_answer_bytes(max_bytes);
         self.caldav = CalendarProvider::Caldav { api: Box::new(api) };
         Ok(self)
     }

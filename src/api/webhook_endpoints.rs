@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use kalends_core::config::WebhooksConfig;
 use kalends_core::service::webhooks::{self, EndpointSpec};
 use kalends_core::store::{WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch};
 use kalends_core::webhooks::{EVENT_TYPES, is_event_type, message_id};
@@ -401,9 +402,10 @@ impl utoipa::Modify for EventSchemas {
 }
 
 /// Checks an endpoint URL as import URLs are checked: absolute `http(s)`, no credentials, and
-/// not a loopback, private or link-local address unless the operator allows them (every
-/// attempt's resolved address is checked again when it is sent).
-fn check_url(c: &mut Checker, text: &str, allow_private: bool) -> Option<String> {
+/// not a loopback, private or link-local address unless the operator allows them, all or by
+/// `webhooks.allowed_addresses` (every attempt's connected address is checked again when it is
+/// sent).
+fn check_url(c: &mut Checker, text: &str, config: &WebhooksConfig) -> Option<String> {
     let url = match Url::parse(text.trim()) {
         Ok(url) => url,
         Err(e) => {
@@ -415,9 +417,13 @@ fn check_url(c: &mut Checker, text: &str, allow_private: bool) -> Option<String>
         Some("the scheme must be https or http".to_owned())
     } else if !url.username().is_empty() || url.password().is_some() {
         Some("must not contain a user name or password".to_owned())
-    } else if allow_private {
+    } else if config.allow_private_networks {
         None
     } else {
+        let allowed = |ip: std::net::IpAddr| {
+            let port = url.port_or_known_default().unwrap_or(0);
+            config.allowed_addresses.allows(std::net::SocketAddr::new(ip, port))
+        };
         match url.host() {
             None => Some("must name a host".to_owned()),
             Some(Host::Domain(name)) => {
@@ -425,6 +431,8 @@ fn check_url(c: &mut Checker, text: &str, allow_private: bool) -> Option<String>
                 (name == "localhost" || name.ends_with(".localhost"))
                     .then(|| "must not be a loopback address".to_owned())
             }
+            Some(Host::Ipv4(ip)) if allowed(ip.into()) => None,
+            Some(Host::Ipv6(ip)) if allowed(ip.into()) => None,
             Some(Host::Ipv4(ip)) => forbidden_kind(ip.into()).map(|k| format!("must not be {k}")),
             Some(Host::Ipv6(ip)) => forbidden_kind(ip.into()).map(|k| format!("must not be {k}")),
         }
@@ -461,10 +469,10 @@ fn check_event_types(c: &mut Checker, types: &[String]) -> Vec<String> {
 /// The endpoint to create, checked (the API's create and the console's form alike).
 pub(crate) fn endpoint_spec(
     body: WebhookEndpointIn,
-    allow_private: bool,
+    config: &WebhooksConfig,
 ) -> Result<EndpointSpec, ApiError> {
     let mut c = Checker::default();
-    let url = check_url(&mut c, &body.url, allow_private);
+    let url = check_url(&mut c, &body.url, config);
     let event_types = check_event_types(&mut c, &body.event_types);
     let description = c.optional_text("description", body.description.as_deref(), 500);
     c.finish(|| EndpointSpec {
@@ -478,10 +486,10 @@ pub(crate) fn endpoint_spec(
 
 fn endpoint_patch(
     body: WebhookEndpointPatchIn,
-    allow_private: bool,
+    config: &WebhooksConfig,
 ) -> Result<WebhookEndpointPatch, ApiError> {
     let mut c = Checker::default();
-    let url = body.url.as_deref().and_then(|u| check_url(&mut c, u, allow_private));
+    let url = body.url.as_deref().and_then(|u| check_url(&mut c, u, config));
     let event_types = body.event_types.as_deref().map(|t| check_event_types(&mut c, t));
     let description = body.description.map(|d| c.optional_text("description", d.as_deref(), 500));
     c.finish(|| WebhookEndpointPatch { url, description, event_types, enabled: body.enabled })
@@ -497,7 +505,7 @@ async fn create_endpoint(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<WebhookEndpointIn>,
 ) -> Result<Response, ApiError> {
-    let spec = endpoint_spec(body, state.config.webhooks.allow_private_networks)?;
+    let spec = endpoint_spec(body, &state.config.webhooks)?;
     let (endpoint, secret) = webhooks::create(&state.store, &state.sealer, tenant.id, spec).await?;
     let out = WebhookEndpointWithSecret::new(&endpoint, &secret);
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
@@ -540,7 +548,7 @@ async fn patch_endpoint(
     ApiJson(body): ApiJson<WebhookEndpointPatchIn>,
 ) -> Result<axum::Json<WebhookEndpointOut>, ApiError> {
     let id = parse_id(&id)?;
-    let patch = endpoint_patch(body, state.config.webhooks.allow_private_networks)?;
+    let patch = endpoint_patch(body, &state.config.webhooks)?;
     let endpoint = webhooks::update(&state.store, tenant.id, id, &patch).await?;
     Ok(axum::Json((&endpoint).into()))
 }

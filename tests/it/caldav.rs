@@ -24,13 +24,13 @@ on_both_databases!(
 );
 
 /// A browser signed in to one staff member's settings.
-struct Staff {
-    key: String,
+pub(crate) struct Staff {
+    pub(crate) key: String,
     id: Uuid,
     browser: reqwest::Client,
 }
 
-async fn staff(app: &TestApp) -> Staff {
+pub(crate) async fn staff(app: &TestApp) -> Staff {
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
     let new = StaffIn {
@@ -56,7 +56,12 @@ impl Staff {
     }
 
     /// Fills in and sends the "another CalDAV calendar" form: (status, page).
-    async fn connect(&self, app: &TestApp, server: &str, password: &str) -> (u16, String) {
+    pub(crate) async fn connect(
+        &self,
+        app: &TestApp,
+        server: &str,
+        password: &str,
+    ) -> (u16, String) {
         let page = self.settings(app).await;
         assert!(
             page.contains("Connect Apple iCloud") && page.contains("https://caldav.icloud.com")
@@ -80,7 +85,7 @@ impl Staff {
         (answer.status().as_u16(), answer.text().await.unwrap())
     }
 
-    async fn connections(&self, app: &TestApp) -> Vec<ConnectionOut> {
+    pub(crate) async fn connections(&self, app: &TestApp) -> Vec<ConnectionOut> {
         let path = format!("/api/v1/connections?staff_id={}", self.id);
         let (status, body) = app.call("GET", &path, &self.key, None).await;
         assert_eq!(status, 200, "{body}");

@@ -23,6 +23,7 @@ mod hardening_lifecycle;
 mod hardening_shared;
 mod hardening_writes;
 mod helpers;
+mod hostile_servers;
 mod invites;
 mod outbound_webhooks;
 mod process;

@@ -8,6 +8,7 @@ use libdav::dav::{FindPropertyHrefs, RequestError, WebDavError};
 use libdav::names;
 
 use super::failure::is_unauthorized;
+use super::http::HttpError;
 use super::{Account, CaldavCalendar, Dav, DavError, parse_url, resolve};
 use crate::calendar::RemoteCalendar;
 
@@ -35,6 +36,10 @@ pub enum DiscoveryError {
     /// It answered, but not as a CalDAV server.
     #[error("this address is not a CalDAV server ({0})")]
     NotCaldav(String),
+    /// The server (or an address it handed back) is refused by the address rules, or it
+    /// answered more than Kalends reads.
+    #[error("{0}")]
+    Refused(String),
     /// CalDAV, but no calendar holds events.
     #[error("the account has no calendar that holds events")]
     NoCalendars,
@@ -78,7 +83,7 @@ async fn principal(dav: &Dav, url: &Uri) -> Result<Option<Uri>, DiscoveryError> 
             }
             Err(error) if is_unauthorized(&error) => return Err(DiscoveryError::WrongCredentials),
             Err(WebDavError::Request(RequestError::Client(error))) => {
-                return Err(DiscoveryError::Unreachable(chain(&error)));
+                return Err(client_error(&error));
             }
             Err(_) => {}
         }
@@ -96,11 +101,19 @@ async fn home_set(dav: &Dav, principal: &Uri) -> Result<Option<Uri>, DiscoveryEr
 fn discovery_error(error: DavError) -> DiscoveryError {
     match error {
         e if is_unauthorized(&e) => DiscoveryError::WrongCredentials,
-        WebDavError::Request(RequestError::Client(e)) => DiscoveryError::Unreachable(chain(&e)),
+        WebDavError::Request(RequestError::Client(e)) => client_error(&e),
         WebDavError::BadStatusCode(status) => {
             DiscoveryError::NotCaldav(format!("it answered {status}"))
         }
         other => DiscoveryError::NotCaldav(other.to_string()),
+    }
+}
+
+/// Why the HTTP client got no usable answer, for the form.
+fn client_error(error: &HttpError) -> DiscoveryError {
+    match error {
+        HttpError::Transport(_) => DiscoveryError::Unreachable(chain(error)),
+        refused => DiscoveryError::Refused(refused.to_string()),
     }
 }
 

@@ -4,6 +4,7 @@ use ::http::StatusCode;
 use libdav::dav::{RequestError, WebDavError};
 
 use super::DavError;
+use super::http::HttpError;
 use crate::ProviderError;
 
 pub(super) fn is_unauthorized(error: &DavError) -> bool {
@@ -36,6 +37,15 @@ pub(super) fn is_invalid_token(error: &DavError) -> bool {
 /// A libdav failure as a provider error; a 401 is a refused password.
 pub(super) fn failure(error: DavError) -> ProviderError {
     match error {
+        // Nothing a retry changes: the operator's address rules, or a server that answers
+        // more than Kalends reads.
+        WebDavError::Request(RequestError::Client(
+            e @ (HttpError::Forbidden
+            | HttpError::TooLarge { .. }
+            | HttpError::TooManyCalendars { .. }
+            | HttpError::TooManyRedirects
+            | HttpError::BadRedirect),
+        )) => ProviderError::permanent(0, e.to_string()),
         WebDavError::Request(RequestError::Client(e)) => ProviderError::from_transport(&e),
         WebDavError::Request(RequestError::Http(e)) => {
             ProviderError::transient(format!("the answer broke off: {e}"))

@@ -11,13 +11,16 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, HeaderValue, LOCATION};
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 use http_body_util::Full;
+use reqwest::Url;
+
+use crate::outbound::{self, BodyError, Outbound, Refused};
 
 /// How many redirects one request may follow.
 const MAX_REDIRECTS: usize = 5;
 
-/// Why a request got no HTTP answer.
+/// Why a request got no HTTP answer, or its answer was not read.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     /// Connecting, sending or reading failed (or timed out); the URL is left out of the message.
@@ -26,92 +29,114 @@ pub enum HttpError {
     /// A redirect pointed somewhere that cannot be followed.
     #[error("the server redirected to an unusable location")]
     BadRedirect,
-    /// The address is loopback, private or otherwise off limits (and the operator did not
-    /// allow private networks).
+    /// The address (given, redirected to, or handed back by the server) is loopback, private
+    /// or otherwise off limits, and the operator did not allow it.
     #[error("the server's address is in a private network, which Kalends may not reach")]
     Forbidden,
     /// The server kept redirecting.
     #[error("the server redirected more than {MAX_REDIRECTS} times")]
     TooManyRedirects,
+    /// An answer grew past the limit (counted after decompression).
+    #[error("the server's answer is larger than {} MiB, more than Kalends reads", limit / (1024 * 1024))]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The account lists more calendars than Kalends reads.
+    #[error("the account has more than {limit} calendars, more than Kalends reads")]
+    TooManyCalendars {
+        /// The limit.
+        limit: usize,
+    },
 }
 
-/// One account's client: the shared reqwest client and the account's `Authorization` value.
+impl HttpError {
+    /// A reqwest failure; the guarded resolver's refusal inside it is a [`HttpError::Forbidden`].
+    fn from_transport(error: reqwest::Error) -> Self {
+        match outbound::refusal_in(&error) {
+            Some(_) => Self::Forbidden,
+            None => Self::Transport(error.without_url()),
+        }
+    }
+}
+
+impl From<Refused> for HttpError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::InvalidUrl { .. } => Self::BadRedirect,
+            Refused::Forbidden { .. } => Self::Forbidden,
+        }
+    }
+}
+
+/// One account's client: the guarded clients, the account's `Authorization` value and the
+/// largest answer read.
 #[derive(Clone)]
 pub struct DavHttp {
-    client: reqwest::Client,
+    outbound: Outbound,
     authorization: HeaderValue,
-    allow_private_networks: bool,
+    max_bytes: u64,
 }
 
 impl DavHttp {
-    /// Basic credentials for `username` and `password` over `client` (which must not follow
-    /// redirects itself, and resolves names through the feed fetcher's guarded resolver); IP
-    /// literals are checked here, hop by hop, unless `allow_private_networks`.
-    pub fn new(
-        client: reqwest::Client,
-        username: &str,
-        password: &str,
-        allow_private_networks: bool,
-    ) -> Self {
+    /// Basic credentials for `username` and `password` over `outbound`; every request, every
+    /// redirect and every address the server hands back is held to its address rules, and no
+    /// answer is read past `max_bytes`.
+    pub fn new(outbound: Outbound, username: &str, password: &str, max_bytes: u64) -> Self {
         use base64::Engine as _;
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
         let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         authorization.set_sensitive(true);
-        Self { client, authorization, allow_private_networks }
+        Self { outbound, authorization, max_bytes }
     }
 
     async fn send(self, request: Request<String>) -> Result<Response<Full<Bytes>>, HttpError> {
-        let Self { client, authorization, allow_private_networks } = self;
+        let Self { outbound, authorization, max_bytes } = self;
         let (mut parts, body) = request.into_parts();
         parts.headers.insert(AUTHORIZATION, authorization);
-        let mut uri = parts.uri.clone();
+        // Read once by the guard's parser: what is checked is what is sent.
+        let mut url = Outbound::parse(&parts.uri.to_string())?;
         for _ in 0..=MAX_REDIRECTS {
-            if !allow_private_networks && is_forbidden(&uri) {
-                return Err(HttpError::Forbidden);
-            }
-            let answer = client
-                .request(parts.method.clone(), uri.to_string())
+            let answer = outbound
+                .client_for(&url)?
+                .request(parts.method.clone(), url.clone())
                 .headers(parts.headers.clone())
                 .body(body.clone())
                 .send()
                 .await
-                .map_err(|e| HttpError::Transport(e.without_url()))?;
+                .map_err(HttpError::from_transport)?;
+            outbound.check_peer(&url, &answer)?;
             if answer.status().is_redirection()
                 && let Some(location) = answer.headers().get(LOCATION)
             {
-                uri = follow(&uri, location)?;
+                url = follow(&url, location)?;
                 continue;
             }
             let mut response = Response::builder().status(answer.status());
             for (name, value) in answer.headers() {
                 response = response.header(name, value);
             }
-            let bytes = answer.bytes().await.map_err(|e| HttpError::Transport(e.without_url()))?;
+            let bytes = outbound::read_capped(answer, max_bytes).await.map_err(|e| match e {
+                BodyError::TooLarge { limit } => HttpError::TooLarge { limit },
+                BodyError::Transport(e) => HttpError::from_transport(e),
+            })?;
             return response.body(Full::new(bytes)).map_err(|_| HttpError::BadRedirect);
         }
         Err(HttpError::TooManyRedirects)
     }
 }
 
-/// Whether the URI's host is an IP literal off limits to user-given addresses (names are
-/// checked by the resolver, on the addresses actually connected to).
-fn is_forbidden(uri: &Uri) -> bool {
-    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    host.parse::<std::net::IpAddr>().is_ok_and(|ip| crate::feed::forbidden_kind(ip).is_some())
-}
-
-/// The absolute URI a `Location` names, relative to `from`; an https page is never sent on to
+/// The absolute URL a `Location` names, relative to `from`; an https page is never sent on to
 /// plain http.
-fn follow(from: &Uri, location: &HeaderValue) -> Result<Uri, HttpError> {
+fn follow(from: &Url, location: &HeaderValue) -> Result<Url, HttpError> {
     let location = location.to_str().map_err(|_| HttpError::BadRedirect)?;
-    let base = url::Url::parse(&from.to_string()).map_err(|_| HttpError::BadRedirect)?;
-    let next = base.join(location).map_err(|_| HttpError::BadRedirect)?;
-    if base.scheme() == "https" && next.scheme() != "https" {
+    let next = from.join(location).map_err(|_| HttpError::BadRedirect)?;
+    if from.scheme() == "https" && next.scheme() != "https" {
         return Err(HttpError::BadRedirect);
     }
-    next.as_str().parse().map_err(|_| HttpError::BadRedirect)
+    Ok(next)
 }
 
 impl tower_service::Service<Request<String>> for DavHttp {

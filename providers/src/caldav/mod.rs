@@ -29,7 +29,9 @@ use libdav::caldav::{
     CalendarComponent, FindCalendars, GetCalendarResources, GetSupportedComponents,
     ListCalendarResources, TimeRange,
 };
-use libdav::dav::{Delete, GetEtag, PutResource, SyncCollection, WebDavClient, WebDavError};
+use libdav::dav::{
+    Delete, GetEtag, PutResource, RequestError, SyncCollection, WebDavClient, WebDavError,
+};
 use libdav::names;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,7 @@ use crate::ProviderError;
 use crate::calendar::{
     AccessToken, BusyInterval, Change, ChangeSet, EventDraft, RemoteCalendar, RemoteEvent, Window,
 };
+use crate::outbound::{AddressPolicy, Outbound};
 
 /// The `Content-Type` of a stored event (Xandikos refuses one without `text/calendar`).
 const ICS: &str = "text/calendar; charset=utf-8";
@@ -49,6 +52,11 @@ const ICS: &str = "text/calendar; charset=utf-8";
 const NO_SYNC: &str = "caldav:no-sync";
 /// Resources fetched per `calendar-multiget`.
 const MULTIGET_BATCH: usize = 200;
+/// The largest answer read by default, counted after decompression (a listing of a busy
+/// calendar is a few MiB; a gzip bomb is refused at this size).
+pub const MAX_ANSWER_BYTES: u64 = 10 * 1024 * 1024;
+/// Calendars read at most from one account (each costs a request when it is listed).
+pub const MAX_CALENDARS: usize = 200;
 /// How often a conditional write re-reads and tries again after a 412.
 const CONDITIONAL_ATTEMPTS: usize = 3;
 
@@ -92,34 +100,40 @@ impl std::fmt::Debug for Account {
 /// The CalDAV client; cheap to clone (one connection pool).
 #[derive(Clone, Debug)]
 pub struct CaldavCalendar {
-    client: reqwest::Client,
-    allow_private_networks: bool,
+    outbound: Outbound,
+    max_bytes: u64,
 }
 
 impl CaldavCalendar {
     /// A client whose requests give up after `timeout`. Server addresses come from staff
-    /// members, so loopback and private addresses are refused as for feed imports, unless
-    /// `allow_private_networks` (`import.allow_private_networks`: tests, intranet servers).
-    pub fn new(timeout: Duration, allow_private_networks: bool) -> Result<Self, ProviderError> {
-        let resolver = crate::feed::GuardedResolver { allow_private_networks };
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .dns_resolver(std::sync::Arc::new(resolver))
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Kalends/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
-        Ok(Self { client, allow_private_networks })
+    /// members and from the servers themselves (the principal, the calendar home, calendar
+    /// hrefs, redirects), so every request goes through the outbound guard under `addresses`
+    /// (`import.allow_private_networks` and `import.allowed_addresses`), and no answer is read
+    /// past [`MAX_ANSWER_BYTES`] (see [`CaldavCalendar::with_max_answer_bytes`]).
+    pub fn new(timeout: Duration, addresses: AddressPolicy) -> Result<Self, ProviderError> {
+        let outbound = Outbound::new(addresses, |builder| {
+            builder
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .gzip(true)
+                .user_agent(concat!("Kalends/", env!("CARGO_PKG_VERSION")))
+        })
+        .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
+        Ok(Self { outbound, max_bytes: MAX_ANSWER_BYTES })
+    }
+
+    /// The same client reading answers up to `max_bytes` (`import.max_bytes`).
+    pub fn with_max_answer_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     fn dav(&self, account: &Account, url: &Uri) -> Dav {
         let http = DavHttp::new(
-            self.client.clone(),
+            self.outbound.clone(),
             &account.username,
             &account.password,
-            self.allow_private_networks,
+            self.max_bytes,
         );
         WebDavClient::new(url.clone(), http)
     }
@@ -142,8 +156,18 @@ impl CaldavCalendar {
     ) -> Result<Vec<RemoteCalendar>, DavError> {
         let dav = self.dav(account, home);
         let found = dav.request(FindCalendars::new(home.path())).await?.calendars;
+        if found.len() > MAX_CALENDARS {
+            let limit = MAX_CALENDARS;
+            return Err(RequestError::Client(HttpError::TooManyCalendars { limit }).into());
+        }
         let mut calendars = Vec::new();
         for calendar in found {
+            let id = absolute(home, &calendar.href);
+            // Stored as the calendar's address and used by every later sync: a server must not
+            // plant one on an address Kalends may not reach.
+            let refused = |r| DavError::from(RequestError::Client(HttpError::from(r)));
+            let url = Outbound::parse(&id).map_err(refused)?;
+            self.outbound.vet(&url).await.map_err(refused)?;
             let components =
                 dav.request(GetSupportedComponents::new(&calendar.href)).await?.components;
             // None advertised means any component (RFC 4791 §5.2.3).
@@ -158,7 +182,7 @@ impl CaldavCalendar {
                 .filter(|name| !name.trim().is_empty())
                 .unwrap_or_else(|| last_segment(&calendar.href).to_owned());
             calendars.push(RemoteCalendar {
-                id: absolute(home, &calendar.href),
+                id,
                 name,
                 primary: false,
                 writable: true,

@@ -242,7 +242,7 @@ mod tests {
             ("169.254.169.254", "169.254.169.254"),
         ] {
             let ip: IpAddr = ip.parse().unwrap();
-            let kind = super::super::address::forbidden_kind(ip).unwrap();
+            let kind = crate::outbound::forbidden_kind(ip).unwrap();
             let error = FetchError::ForbiddenAddress { host: host.into(), ip, kind };
             let message = error.to_string();
             assert!(message.contains("not a public address"), "{message}");

@@ -7,14 +7,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use kalends_core::addresses::{AddressRule, AllowedAddresses};
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{Response, StatusCode, Url, redirect};
+use reqwest::{Response, StatusCode, Url};
 
 use super::FetchError;
-use super::address::{GuardedResolver, ResolveRefusal, forbidden_kind};
 use super::error::parse_retry_after;
-use super::normalize::{check_fetchable, host_of, literal_ip, literal_socket_addr};
+use super::normalize::{check_fetchable, host_of};
+use crate::outbound::{self, AddressPolicy, BodyError, Outbound, Refused, ResolveRefusal};
 
 /// What a [`Fetcher`] is allowed to do.
 #[derive(Debug, Clone)]
@@ -23,6 +24,9 @@ pub struct FetchPolicy {
     /// only for installations whose feeds really live on the internal network
     /// (`KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS=true`).
     pub allow_private_networks: bool,
+    /// The non-public IPs, networks and `ip:port` the operator opened
+    /// (`import.allowed_addresses`): reachable on every hop, by IP literal or by name.
+    pub allowed: AllowedAddresses,
     /// Deadline for the whole fetch: every redirect hop and the full body.
     pub timeout: Duration,
     /// Deadline for establishing each TCP (and TLS) connection.
@@ -33,11 +37,10 @@ pub struct FetchPolicy {
     pub max_redirects: u8,
     /// The `User-Agent` header, so feed operators can tell who is polling them.
     pub user_agent: String,
-    /// Exact `ip:port` pairs that literal-IP URLs may reach even when they are private: the
-    /// tests' servers on 127.0.0.1, and Kalends's own address when its public URL is one (the
-    /// embedded first run imports its sandbox's demo export), without turning the address rules
-    /// off. Never a list an operator fills. It does not apply to host names.
-    pub allowed_addrs: Vec<SocketAddr>,
+    /// Kalends's own address when its public URL names one by IP (the embedded first run
+    /// imports its sandbox's demo export from there): reachable as the URL a tenant registered,
+    /// never through a redirect, so an outside server cannot point Kalends at itself.
+    pub own_address: Option<SocketAddr>,
 }
 
 impl Default for FetchPolicy {
@@ -52,7 +55,8 @@ impl Default for FetchPolicy {
                 "Kalends/{} (+https://example.invalid/kalends)",
                 env!("CARGO_PKG_VERSION")
             ),
-            allowed_addrs: Vec::new(),
+            allowed: AllowedAddresses::default(),
+            own_address: None,
         }
     }
 }
@@ -93,38 +97,44 @@ pub enum Fetched {
 /// connection pool.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    outbound: Outbound,
+    /// The same clients also reaching [`FetchPolicy::own_address`], for the first hop only.
+    first_hop: Option<Outbound>,
     policy: Arc<FetchPolicy>,
 }
 
 impl Fetcher {
-    /// Builds the HTTP client for `policy`. Fails only when the user agent is not a valid
+    /// Builds the HTTP clients for `policy`. Fails only when the user agent is not a valid
     /// header value or the TLS backend cannot start.
     pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static("text/calendar, */*;q=0.5"));
-        let client = reqwest::Client::builder()
-            // Redirects are followed in `fetch` so each hop's address is checked.
-            .redirect(redirect::Policy::none())
-            // Through a proxy the resolver would only ever see the proxy's name, and the
-            // address rules could not be enforced.
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private_networks: policy.allow_private_networks,
-            }))
-            .timeout(policy.timeout)
-            .connect_timeout(policy.connect_timeout)
-            .user_agent(policy.user_agent.as_str())
-            .default_headers(headers)
-            // The URL is secret; never let it leak to a redirect target as a Referer.
-            .referer(false)
-            .gzip(true)
-            .build()
+        let guard = |allowed: AllowedAddresses| {
+            let addresses =
+                AddressPolicy { allow_private_networks: policy.allow_private_networks, allowed };
+            Outbound::new(addresses, |builder| {
+                let mut headers = HeaderMap::new();
+                headers
+                    .insert(header::ACCEPT, HeaderValue::from_static("text/calendar, */*;q=0.5"));
+                builder
+                    .timeout(policy.timeout)
+                    .connect_timeout(policy.connect_timeout)
+                    .user_agent(policy.user_agent.as_str())
+                    .default_headers(headers)
+                    .gzip(true)
+            })
             .map_err(|error| FetchError::Other {
                 host: String::new(),
                 detail: error_chain(&error.without_url()),
-            })?;
-        Ok(Self { client, policy: Arc::new(policy) })
+            })
+        };
+        let outbound = guard(policy.allowed.clone())?;
+        let first_hop = match policy.own_address {
+            Some(own) => {
+                let rules = policy.allowed.rules().iter().copied();
+                Some(guard(AllowedAddresses::new(rules.chain([AddressRule::Socket(own)])))?)
+            }
+            None => None,
+        };
+        Ok(Self { outbound, first_hop, policy: Arc::new(policy) })
     }
 
     /// The policy this fetcher enforces.
@@ -155,10 +165,16 @@ impl Fetcher {
         let origin = url.origin();
         let mut redirects = 0;
         loop {
-            self.check_hop(&url)?;
+            let guard = match (&self.first_hop, redirects) {
+                (Some(first_hop), 0) => first_hop,
+                _ => &self.outbound,
+            };
+            check_fetchable(&url)?;
+            let client = guard.client_for(&url).map_err(refused)?;
             // Validators describe the original resource; another origin must not see them.
             let conditional = (url.origin() == origin).then_some(validators);
-            let response = self.send(&url, conditional).await?;
+            let response = self.send(client, &url, conditional).await?;
+            guard.check_peer(&url, &response).map_err(refused)?;
             let Some(next) = redirect_target(&url, &response)? else {
                 return self.finish(url, response).await;
             };
@@ -170,33 +186,13 @@ impl Fetcher {
         }
     }
 
-    /// The checks made before connecting: URL shape, and the address rules for IP literals,
-    /// which reqwest connects to without asking the resolver.
-    fn check_hop(&self, url: &Url) -> Result<(), FetchError> {
-        check_fetchable(url)?;
-        let Some(ip) = literal_ip(url) else {
-            return Ok(());
-        };
-        let exempt =
-            literal_socket_addr(url).is_some_and(|addr| self.policy.allowed_addrs.contains(&addr));
-        if self.policy.allow_private_networks || exempt {
-            return Ok(());
-        }
-        match forbidden_kind(ip) {
-            None => Ok(()),
-            Some(kind) => {
-                tracing::debug!(host = %host_of(url), %kind, "feed URL points at a forbidden address");
-                Err(FetchError::ForbiddenAddress { host: host_of(url), ip, kind })
-            }
-        }
-    }
-
     async fn send(
         &self,
+        client: &reqwest::Client,
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Response, FetchError> {
-        let mut request = self.client.get(url.clone());
+        let mut request = client.get(url.clone());
         if let Some(validators) = validators {
             request = request.headers(conditional_headers(validators));
         }
@@ -220,25 +216,12 @@ impl Fetcher {
         Ok(Fetched::Body { status: status.as_u16(), body, etag, last_modified, final_url: url })
     }
 
-    /// Reads the decoded body chunk by chunk, stopping as soon as it passes the limit so a
-    /// huge feed or a gzip bomb costs at most one chunk more than the limit.
-    async fn read_body(&self, url: &Url, mut response: Response) -> Result<Bytes, FetchError> {
-        let limit = self.policy.max_bytes;
-        let too_large = || FetchError::BodyTooLarge { limit };
-        // Only known for identity encoding: reqwest drops the length of gzip bodies.
-        let announced = response.content_length();
-        if announced.is_some_and(|length| length > limit) {
-            return Err(too_large());
-        }
-        let capacity = announced.unwrap_or(0).min(limit);
-        let mut body = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
-        while let Some(chunk) = response.chunk().await.map_err(|error| self.classify(error, url))? {
-            if (body.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
+    /// Reads the decoded body up to the policy's limit (a gzip bomb costs one chunk more).
+    async fn read_body(&self, url: &Url, response: Response) -> Result<Bytes, FetchError> {
+        outbound::read_capped(response, self.policy.max_bytes).await.map_err(|error| match error {
+            BodyError::TooLarge { limit } => FetchError::BodyTooLarge { limit },
+            BodyError::Transport(error) => self.classify(error, url),
+        })
     }
 
     /// Maps a reqwest error to a [`FetchError`] without ever formatting the URL.
@@ -269,6 +252,14 @@ impl Fetcher {
             return FetchError::Connect { host, detail };
         }
         FetchError::Other { host, detail }
+    }
+}
+
+/// The guard's refusal as a fetch error.
+fn refused(refusal: Refused) -> FetchError {
+    match refusal {
+        Refused::InvalidUrl { reason } => FetchError::InvalidUrl { reason },
+        Refused::Forbidden { host, ip, kind } => FetchError::ForbiddenAddress { host, ip, kind },
     }
 }
 

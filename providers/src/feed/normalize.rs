@@ -1,7 +1,5 @@
 //! Turning what a user typed into a feed URL Kalends is willing to fetch.
 
-use std::net::{IpAddr, SocketAddr};
-
 use reqwest::Url;
 
 use super::FetchError;
@@ -56,21 +54,6 @@ pub(super) fn check_fetchable(url: &Url) -> Result<(), FetchError> {
         return Err(invalid("has no host"));
     }
     Ok(())
-}
-
-/// The URL's host when it is an IP literal; `None` for domain names.
-///
-/// `Url` has already normalized the odd IPv4 spellings (`2130706433`, `0x7f.1`) to dotted
-/// form, and brackets IPv6 literals.
-pub(super) fn literal_ip(url: &Url) -> Option<IpAddr> {
-    let host = url.host_str()?;
-    let unbracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    unbracketed.parse().ok()
-}
-
-/// The socket address a literal-IP URL connects to.
-pub(super) fn literal_socket_addr(url: &Url) -> Option<SocketAddr> {
-    Some(SocketAddr::new(literal_ip(url)?, url.port_or_known_default()?))
 }
 
 /// The host for error messages and logs: never the path or query, which carry secrets.
@@ -134,15 +117,5 @@ mod tests {
         let text = message("https://host.example:99999/private-token/basic.ics");
         assert!(!text.contains("private-token"), "{text}");
         assert!(text.starts_with("url: is not a valid URL"), "{text}");
-    }
-
-    #[test]
-    fn literal_ips_are_recognized_in_every_spelling() {
-        let ip = |s: &str| literal_ip(&Url::parse(s).unwrap());
-        assert_eq!(ip("http://127.0.0.1/"), Some([127, 0, 0, 1].into()));
-        assert_eq!(ip("http://2130706433/"), Some([127, 0, 0, 1].into()));
-        assert_eq!(ip("http://0x7f.1/"), Some([127, 0, 0, 1].into()));
-        assert_eq!(ip("http://[::1]:8080/"), Some("::1".parse().unwrap()));
-        assert_eq!(ip("http://host.example/"), None);
     }
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use kalends_core::addresses::AllowedAddresses;
 use reqwest::Url;
 
 use super::test_server::{Reply, STREAM_TOTAL, TestServer, Then};
@@ -12,7 +13,7 @@ use super::*;
 /// The default policy, with exactly these servers' addresses exempted.
 fn policy_for(servers: &[&TestServer]) -> FetchPolicy {
     FetchPolicy {
-        allowed_addrs: servers.iter().map(|s| s.addr).collect(),
+        allowed: AllowedAddresses::sockets(servers.iter().map(|s| s.addr)),
         ..FetchPolicy::default()
     }
 }
@@ -222,11 +223,23 @@ async fn a_refused_redirect_target_is_not_named_by_its_address() {
 }
 
 #[tokio::test]
-async fn localhost_is_refused_by_the_resolver_even_on_an_exempted_port() {
-    let server = TestServer::start(|_| Reply::ok("internal")).await;
-    let url = Url::parse(&format!("http://localhost:{}/", server.addr.port())).unwrap();
-    let result = fetch_with(policy_for(&[&server]), &url, &Validators::default()).await;
-    match result {
+async fn a_name_is_held_to_the_allowed_address_and_port_it_resolves_to() {
+    // An allowed `ip:port` is a destination: a name that resolves to it reaches it (an intranet
+    // server by its name), and the same name on another port is refused by the resolver.
+    let server = TestServer::start(|_| Reply::ok("BEGIN:VCALENDAR")).await;
+    let other = TestServer::start(|_| Reply::ok("internal")).await;
+    let policy = || FetchPolicy {
+        allowed: AllowedAddresses::sockets([SocketAddr::new(
+            [127, 0, 0, 1].into(),
+            server.addr.port(),
+        )]),
+        ..FetchPolicy::default()
+    };
+    let allowed = Url::parse(&format!("http://localhost:{}/", server.addr.port())).unwrap();
+    let fetched = fetch_with(policy(), &allowed, &Validators::default()).await.unwrap();
+    assert_eq!(body_of(fetched), b"BEGIN:VCALENDAR");
+    let refused = Url::parse(&format!("http://localhost:{}/", other.addr.port())).unwrap();
+    match fetch_with(policy(), &refused, &Validators::default()).await {
         Err(FetchError::ForbiddenAddress { host, ip, kind }) => {
             assert_eq!(host, "localhost");
             assert!(ip.is_loopback(), "{ip}");
@@ -234,7 +247,7 @@ async fn localhost_is_refused_by_the_resolver_even_on_an_exempted_port() {
         }
         other => panic!("expected a forbidden address, got {other:?}"),
     }
-    assert_eq!(server.connections(), 0);
+    assert_eq!(other.connections(), 0);
 }
 
 #[tokio::test]
@@ -266,10 +279,11 @@ async fn private_and_special_ip_literals_are_refused_without_connecting() {
 }
 
 #[tokio::test]
-async fn the_test_exemption_covers_only_the_exact_ip_and_port() {
+async fn an_allowed_ip_and_port_covers_only_that_exact_port() {
     let server = TestServer::start(|_| Reply::ok("internal")).await;
     let other_port = SocketAddr::new(server.addr.ip(), server.addr.port().wrapping_add(1));
-    let policy = FetchPolicy { allowed_addrs: vec![other_port], ..FetchPolicy::default() };
+    let policy =
+        FetchPolicy { allowed: AllowedAddresses::sockets([other_port]), ..FetchPolicy::default() };
     let result = fetch_with(policy, &server.url("/"), &Validators::default()).await;
     assert_forbidden(result, AddressKind::Loopback);
     assert_eq!(server.connections(), 0);
@@ -384,7 +398,8 @@ async fn a_refused_connection_is_a_retryable_connect_error() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = closed.local_addr().unwrap();
     drop(closed);
-    let policy = FetchPolicy { allowed_addrs: vec![addr], ..FetchPolicy::default() };
+    let policy =
+        FetchPolicy { allowed: AllowedAddresses::sockets([addr]), ..FetchPolicy::default() };
     let url = Url::parse(&format!("http://{addr}/")).unwrap();
     let error = fetch_with(policy, &url, &Validators::default()).await.unwrap_err();
     assert!(matches!(error, FetchError::Connect { .. }), "{error:?}");

@@ -193,7 +193,7 @@ async fn add(State(state): State<AppState>, Posted { console, form }: Posted) ->
         description: form.text("description"),
         enabled: Some(true),
     };
-    let spec = match endpoint_spec(body, state.config.webhooks.allow_private_networks) {
+    let spec = match endpoint_spec(body, &state.config.webhooks) {
         Ok(spec) => spec,
         Err(e) => {
             return render(&state, &console, &form, &e.into_field_errors(), None, None).await;

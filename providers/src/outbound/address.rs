@@ -1,16 +1,19 @@
-//! Which IP addresses a feed may live on, and the DNS resolver that enforces it.
+//! Which IP addresses an outbound request may reach, and the DNS resolver that enforces it.
 //!
-//! Feed URLs come from users, so without these rules anyone who can register a feed could
-//! make Kalends send requests into the operator's network (cloud metadata at
-//! 169.254.169.254, admin panels on 10.x, services on localhost).
+//! Feed URLs, CalDAV servers (and every address such a server hands back) and webhook endpoints
+//! come from tenants or remote servers, so without these rules anyone who can register one could
+//! make Kalends send requests into the operator's network (cloud metadata at 169.254.169.254,
+//! admin panels on 10.x, services on localhost).
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
+use kalends_core::addresses::AllowedAddresses;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// Why an address is off limits for feed fetching.
+/// Why an address is off limits for outbound requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddressKind {
     /// `0.0.0.0` or `::`: "this host", which connects to the local machine.
@@ -155,8 +158,29 @@ fn forbidden_embedded_v4(ip: Ipv6Addr) -> Option<Option<AddressKind>> {
     deprecated.then(|| Some(forbidden_v4(low32).unwrap_or(AddressKind::Reserved)))
 }
 
+/// Which addresses an outbound client may connect to: public ones, and the non-public ones the
+/// operator opened (all of them with `allow_private_networks`, or those `allowed` names).
+#[derive(Clone, Debug, Default)]
+pub struct AddressPolicy {
+    /// Every address is allowed (`import.allow_private_networks`, `webhooks.allow_private_networks`).
+    pub allow_private_networks: bool,
+    /// Non-public IPs, networks or `ip:port` allowed anyway (`*.allowed_addresses`).
+    pub allowed: AllowedAddresses,
+}
+
+impl AddressPolicy {
+    /// Why `addr` may not be connected to, or `None` when it may. Port 0 stands for "a port no
+    /// `ip:port` rule names", which only network rules can allow.
+    pub fn refusal(&self, addr: SocketAddr) -> Option<AddressKind> {
+        if self.allow_private_networks || self.allowed.allows(addr) {
+            return None;
+        }
+        forbidden_kind(addr.ip())
+    }
+}
+
 /// Why the guarded resolver did not hand out an address. Travels inside reqwest's error
-/// chain so the fetcher can turn it back into a precise [`super::FetchError`].
+/// chain so the clients can turn it back into a precise error.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ResolveRefusal {
     /// Every address the name resolved to is forbidden; the first one is kept (never shown).
@@ -170,20 +194,22 @@ pub(crate) enum ResolveRefusal {
 /// A [`Resolve`] implementation that drops forbidden addresses.
 ///
 /// Filtering here, on the addresses reqwest is about to connect to, is what defeats DNS
-/// rebinding: a name cannot pass a check with one answer and connect with another.
-#[derive(Debug, Clone, Copy)]
-pub struct GuardedResolver {
-    /// When true every address is allowed (the operator opted in).
-    pub allow_private_networks: bool,
+/// rebinding: a name cannot pass a check with one answer and connect with another. A resolver
+/// does not see the URL's port, so each client resolves for one port: `port` is the one an
+/// `ip:port` rule names, or 0 for every other port.
+#[derive(Debug, Clone)]
+pub(crate) struct GuardedResolver {
+    pub(crate) policy: Arc<AddressPolicy>,
+    pub(crate) port: u16,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private_networks;
+        let (policy, port) = (self.policy.clone(), self.port);
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let addrs = lookup(&host).await?;
-            let allowed = allowed_addrs(&host, addrs, allow_private)?;
+            let allowed = allowed_addrs(&host, addrs, &policy, port)?;
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
@@ -200,19 +226,17 @@ async fn lookup(host: &str) -> Result<Vec<SocketAddr>, ResolveRefusal> {
     Ok(addrs)
 }
 
-/// Keeps the allowed addresses, failing when none is left.
+/// Keeps the addresses `policy` allows on `port`, failing when none is left.
 fn allowed_addrs(
     host: &str,
     addrs: Vec<SocketAddr>,
-    allow_private: bool,
+    policy: &AddressPolicy,
+    port: u16,
 ) -> Result<Vec<SocketAddr>, ResolveRefusal> {
-    if allow_private {
-        return Ok(addrs);
-    }
     let mut first_refused = None;
     let allowed: Vec<SocketAddr> = addrs
         .into_iter()
-        .filter(|addr| match forbidden_kind(addr.ip()) {
+        .filter(|addr| match policy.refusal(SocketAddr::new(addr.ip(), port)) {
             None => true,
             Some(kind) => {
                 first_refused.get_or_insert((addr.ip(), kind));
@@ -222,7 +246,7 @@ fn allowed_addrs(
         .collect();
     match (allowed.is_empty(), first_refused) {
         (true, Some((ip, kind))) => {
-            tracing::debug!(%host, %ip, %kind, "feed host resolves only to forbidden addresses");
+            tracing::debug!(%host, %kind, "host resolves only to forbidden addresses");
             Err(ResolveRefusal::Forbidden { host: host.to_owned(), ip, kind })
         }
         _ => Ok(allowed),
@@ -316,17 +340,21 @@ mod tests {
         }
     }
 
+    fn policy(allowed: &str, allow_private_networks: bool) -> AddressPolicy {
+        AddressPolicy { allow_private_networks, allowed: allowed.parse().unwrap() }
+    }
+
     #[test]
     fn resolver_filter_keeps_public_addresses_and_drops_private_ones() {
         let addrs = vec!["10.0.0.1:0".parse().unwrap(), "8.8.8.8:0".parse().unwrap()];
-        let kept = allowed_addrs("mixed.example", addrs, false).unwrap();
+        let kept = allowed_addrs("mixed.example", addrs, &policy("", false), 0).unwrap();
         assert_eq!(kept, vec!["8.8.8.8:0".parse::<SocketAddr>().unwrap()]);
     }
 
     #[test]
     fn resolver_filter_fails_naming_the_first_forbidden_address_when_nothing_is_left() {
         let addrs = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
-        let refusal = allowed_addrs("evil.example", addrs, false).unwrap_err();
+        let refusal = allowed_addrs("evil.example", addrs, &policy("", false), 0).unwrap_err();
         assert!(matches!(
             refusal,
             ResolveRefusal::Forbidden { ref host, ip, kind: AddressKind::Loopback }
@@ -337,6 +365,16 @@ mod tests {
     #[test]
     fn resolver_filter_lets_everything_through_when_private_networks_are_allowed() {
         let addrs = vec!["127.0.0.1:0".parse().unwrap()];
-        assert_eq!(allowed_addrs("localhost", addrs.clone(), true).unwrap(), addrs);
+        let kept = allowed_addrs("localhost", addrs.clone(), &policy("", true), 0).unwrap();
+        assert_eq!(kept, addrs);
+    }
+
+    #[test]
+    fn an_allowed_ip_and_port_is_resolved_only_for_that_port() {
+        let addrs: Vec<SocketAddr> = vec!["127.0.0.1:0".parse().unwrap()];
+        let allowed = policy("127.0.0.1:5232", false);
+        assert!(allowed_addrs("caldav.intranet", addrs.clone(), &allowed, 5232).is_ok());
+        assert!(allowed_addrs("caldav.intranet", addrs.clone(), &allowed, 22).is_err());
+        assert!(allowed_addrs("caldav.intranet", addrs, &allowed, 0).is_err());
     }
 }

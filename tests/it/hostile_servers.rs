@@ -1,0 +1,451 @@
+//! Servers that play the attacker. A CalDAV server a staff member names (or one that turned
+//! hostile later) answers with a gzip bomb, an endless body, a body that drips, a redirect loop,
+//! ten thousand calendars, or addresses of the operator's network in every spelling; a feed host
+//! and a webhook endpoint try the same. Kalends must stay small, send nothing to the refused
+//! addresses (a recording listener stands behind them), and end each case with a clear error,
+//! storing nothing.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kalends_core::addresses::AllowedAddresses;
+use kalends_providers::caldav::{CaldavCalendar, DiscoveryError};
+use kalends_providers::feed::{FetchError, FetchPolicy, Fetcher, Validators};
+use kalends_providers::outbound::AddressPolicy;
+
+use crate::caldav::{Staff, staff};
+use crate::helpers::{Db, TestApp, on_both_databases};
+
+on_both_databases!(
+    a_caldav_gzip_bomb_on_the_form_is_refused_in_place_and_nothing_is_stored,
+    a_caldav_home_on_a_refused_address_is_refused_in_place_and_nothing_is_stored,
+    a_webhook_endpoint_on_an_allowed_address_is_accepted_and_any_other_spelling_refused,
+);
+
+/// Every spelling of loopback (and the cloud metadata address) a hostile server might hand back,
+/// each aimed at `port`.
+fn loopback_spellings(port: u16) -> Vec<String> {
+    let mut hrefs: Vec<String> = [
+        "127.0.0.1",
+        "2130706433",
+        "127.1",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "127.0.0.1.",
+        "[::ffff:127.0.0.1]",
+        "[::1]",
+        "localhost",
+        "0",
+    ]
+    .iter()
+    .map(|host| format!("http://{host}:{port}/dav/"))
+    .collect();
+    hrefs.push("http://169.254.169.254/latest/".into());
+    hrefs.push("http://[fe80::1]/dav/".into());
+    hrefs
+}
+
+/// A TCP listener that only counts who connects: it stands behind the refused addresses.
+struct Recorder {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Self { addr, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// How the hostile CalDAV server misbehaves.
+#[derive(Clone, Debug)]
+enum Hostile {
+    /// Every answer: 207 with a small gzip body that decodes to 256 MiB.
+    GzipBomb,
+    /// Every answer: 207 with a chunked body that never ends.
+    Endless,
+    /// Every answer: 207 with a body of one byte a second.
+    Drip,
+    /// Every request is redirected to itself.
+    RedirectLoop,
+    /// A well-formed account with this many calendars.
+    Calendars(usize),
+    /// A well-formed account whose principal, calendar home or calendar lives at these hrefs.
+    Hrefs { principal: String, home: String, calendar: String },
+}
+
+/// A CalDAV server on loopback, answering as `Hostile` says; it counts the requests it got.
+struct HostileServer {
+    addr: SocketAddr,
+    requests: Arc<AtomicUsize>,
+}
+
+impl HostileServer {
+    async fn start(behaviour: Hostile) -> Self {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (counted, behaviour) = (requests.clone(), Arc::new(behaviour));
+        let app =
+            Router::new().fallback(move |headers: HeaderMap, uri: axum::http::Uri, body: Bytes| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let behaviour = behaviour.clone();
+                async move { answer(&behaviour, &headers, uri.path(), &body) }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { addr, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/dav/", self.addr)
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn answer(behaviour: &Hostile, _headers: &HeaderMap, path: &str, body: &[u8]) -> Response {
+    let multistatus = |status: u16| {
+        Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/xml; charset=utf-8")
+    };
+    match behaviour {
+        Hostile::GzipBomb => multistatus(207)
+            .header(header::CONTENT_ENCODING, "gzip")
+            .body(Body::from(gzip_bomb()))
+            .unwrap(),
+        Hostile::Endless => {
+            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+            let stream =
+                futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            multistatus(207).body(Body::from_stream(stream)).unwrap()
+        }
+        Hostile::Drip => {
+            let stream = futures::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), ()))
+            });
+            multistatus(207).body(Body::from_stream(stream)).unwrap()
+        }
+        Hostile::RedirectLoop => {
+            (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, path.to_owned())]).into_response()
+        }
+        Hostile::Calendars(count) => {
+            let hrefs = Hostile::Hrefs {
+                principal: "/principal/".into(),
+                home: "/home/".into(),
+                calendar: String::new(),
+            };
+            let text = String::from_utf8_lossy(body);
+            if text.contains("resourcetype") && !text.contains("calendar-home-set") {
+                let calendars = (0..*count).map(|n| format!("/home/c{n}/")).collect::<Vec<_>>();
+                return multistatus(207).body(Body::from(calendars_xml(&calendars))).unwrap();
+            }
+            answer(&hrefs, _headers, path, body)
+        }
+        Hostile::Hrefs { principal, home, calendar } => {
+            let text = String::from_utf8_lossy(body);
+            let xml = if text.contains("current-user-principal") {
+                prop_xml(
+                    path,
+                    &format!(
+                        "<d:current-user-principal><d:href>{principal}</d:href></d:current-user-principal>"
+                    ),
+                )
+            } else if text.contains("calendar-home-set") {
+                prop_xml(
+                    path,
+                    &format!("<c:calendar-home-set><d:href>{home}</d:href></c:calendar-home-set>"),
+                )
+            } else if text.contains("supported-calendar-component-set") {
+                prop_xml(
+                    path,
+                    "<c:supported-calendar-component-set><c:comp name=\"VEVENT\"/></c:supported-calendar-component-set>",
+                )
+            } else {
+                calendars_xml(std::slice::from_ref(calendar))
+            };
+            multistatus(207).body(Body::from(xml)).unwrap()
+        }
+    }
+}
+
+fn prop_xml(href: &str, prop: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>{href}</d:href><d:propstat><d:prop>{prop}</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"#
+    )
+}
+
+fn calendars_xml(hrefs: &[String]) -> String {
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="utf-8"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">"#,
+    );
+    for href in hrefs {
+        xml.push_str(&format!(
+            "<d:response><d:href>{href}</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:displayname>Work</d:displayname></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+        ));
+    }
+    xml.push_str("</d:multistatus>");
+    xml
+}
+
+/// A gzip body of about 250 KiB that decodes to 256 MiB of zeros (made once per test binary).
+fn gzip_bomb() -> Bytes {
+    static BOMB: OnceLock<Bytes> = OnceLock::new();
+    BOMB.get_or_init(|| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1024 * 1024];
+        for _ in 0..256 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        Bytes::from(encoder.finish().unwrap())
+    })
+    .clone()
+}
+
+/// A CalDAV client allowed to reach `allowed` only, as an operator allows one intranet server.
+fn client_allowing(allowed: &[SocketAddr], timeout: Duration) -> CaldavCalendar {
+    let policy = AddressPolicy {
+        allow_private_networks: false,
+        allowed: AllowedAddresses::sockets(allowed.iter().copied()),
+    };
+    CaldavCalendar::new(timeout, policy).unwrap()
+}
+
+/// This process's resident set now, in bytes (Linux).
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = status.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+#[tokio::test]
+async fn a_caldav_gzip_bomb_is_refused_at_the_answer_limit() {
+    let server = HostileServer::start(Hostile::GzipBomb).await;
+    let client = client_allowing(&[server.addr], Duration::from_secs(30));
+    let before = resident_bytes();
+    let refused = client.discover(&server.url(), "ann", "pw").await.unwrap_err();
+    assert!(matches!(refused, DiscoveryError::Refused(_)), "{refused:?}");
+    assert!(refused.to_string().contains("larger than 10 MiB"), "{refused}");
+    // Read up to the limit and dropped: far from the 256 MiB the answer decodes to.
+    let grown = resident_bytes().saturating_sub(before);
+    assert!(grown < 100 * 1024 * 1024, "grew by {grown} bytes");
+}
+
+#[tokio::test]
+async fn an_endless_caldav_answer_is_cut_off_at_the_answer_limit() {
+    let server = HostileServer::start(Hostile::Endless).await;
+    let client = client_allowing(&[server.addr], Duration::from_secs(30));
+    let refused = client.discover(&server.url(), "ann", "pw").await.unwrap_err();
+    assert!(refused.to_string().contains("larger than 10 MiB"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_caldav_answer_that_drips_ends_at_the_time_limit() {
+    let server = HostileServer::start(Hostile::Drip).await;
+    let client = client_allowing(&[server.addr], Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    let refused = client.discover(&server.url(), "ann", "pw").await.unwrap_err();
+    assert!(matches!(refused, DiscoveryError::Unreachable(_)), "{refused:?}");
+    // Two requests at most (the address given, then /.well-known/caldav), 2 s each.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_caldav_redirect_loop_ends_after_five_redirects() {
+    let server = HostileServer::start(Hostile::RedirectLoop).await;
+    let client = client_allowing(&[server.addr], Duration::from_secs(10));
+    let refused = client.discover(&server.url(), "ann", "pw").await.unwrap_err();
+    assert!(refused.to_string().contains("redirected more than 5 times"), "{refused}");
+    assert!(server.requests() <= 12, "{} requests", server.requests());
+}
+
+#[tokio::test]
+async fn an_account_with_ten_thousand_calendars_is_refused_without_asking_about_each() {
+    let server = HostileServer::start(Hostile::Calendars(10_000)).await;
+    let client = client_allowing(&[server.addr], Duration::from_secs(30));
+    let refused = client.discover(&server.url(), "ann", "pw").await.unwrap_err();
+    assert!(refused.to_string().contains("more than 200 calendars"), "{refused}");
+    assert!(server.requests() < 10, "{} requests", server.requests());
+}
+
+#[tokio::test]
+async fn a_home_set_on_any_spelling_of_loopback_or_link_local_is_refused_and_never_reached() {
+    let recorder = Recorder::start().await;
+    for home in loopback_spellings(recorder.addr.port()) {
+        let server = HostileServer::start(Hostile::Hrefs {
+            principal: "/principal/".into(),
+            home: home.clone(),
+            calendar: "/home/work/".into(),
+        })
+        .await;
+        let client = client_allowing(&[server.addr], Duration::from_secs(5));
+        let refused = client.discover(&server.url(), "ann", "pw").await.unwrap_err();
+        assert!(matches!(refused, DiscoveryError::Refused(_)), "{home}: {refused:?}");
+        assert!(refused.to_string().contains("private network"), "{home}: {refused}");
+        assert!(!refused.to_string().contains("127.0.0.1"), "{home}: {refused}");
+    }
+    assert_eq!(recorder.connections(), 0, "a refused address was reached");
+}
+
+#[tokio::test]
+async fn a_calendar_listed_on_any_spelling_of_loopback_is_refused_before_it_is_stored() {
+    let recorder = Recorder::start().await;
+    for calendar in loopback_spellings(recorder.addr.port()) {
+        let server = HostileServer::start(Hostile::Hrefs {
+            principal: "/principal/".into(),
+            home: "/home/".into(),
+            calendar: calendar.clone(),
+        })
+        .await;
+        let client = client_allowing(&[server.addr], Duration::from_secs(5));
+        let refused = client.discover(&server.url(), "ann", "pw").await.unwrap_err();
+        assert!(refused.to_string().contains("private network"), "{calendar}: {refused}");
+    }
+    assert_eq!(recorder.connections(), 0, "a refused address was reached");
+}
+
+#[tokio::test]
+async fn the_allowed_caldav_address_works_while_every_other_port_and_spelling_is_refused() {
+    // `import.allowed_addresses = 127.0.0.1:PORT`: the first hop there works, an href the
+    // server hands back to another port of loopback does not.
+    let recorder = Recorder::start().await;
+    let good = HostileServer::start(Hostile::Hrefs {
+        principal: "/principal/".into(),
+        home: "/home/".into(),
+        calendar: "/home/work/".into(),
+    })
+    .await;
+    let client = client_allowing(&[good.addr], Duration::from_secs(5));
+    let found = client.discover(&good.url(), "ann", "pw").await.unwrap();
+    assert_eq!(found.calendars.len(), 1);
+    assert!(found.calendars[0].id.starts_with(&format!("http://{}/", good.addr)));
+    let moved = format!("http://127.0.0.1:{}/home/", recorder.addr.port());
+    let hostile = HostileServer::start(Hostile::Hrefs {
+        principal: "/principal/".into(),
+        home: moved,
+        calendar: "/home/work/".into(),
+    })
+    .await;
+    let client = client_allowing(&[hostile.addr], Duration::from_secs(5));
+    assert!(client.discover(&hostile.url(), "ann", "pw").await.is_err());
+    assert_eq!(recorder.connections(), 0);
+}
+
+#[tokio::test]
+async fn a_feed_redirect_to_kalends_own_address_is_refused() {
+    // The embedded default may read its own address (its demo imports its sandbox's export)
+    // as the URL a tenant registered, never because an outside server redirected there.
+    let recorder = Recorder::start().await;
+    let own = recorder.addr;
+    let redirecting = {
+        let app = Router::new().fallback(move || async move {
+            (StatusCode::FOUND, [(header::LOCATION, format!("http://{own}/metrics"))])
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    };
+    let policy = FetchPolicy {
+        allowed: AllowedAddresses::sockets([redirecting]),
+        own_address: Some(own),
+        ..FetchPolicy::default()
+    };
+    let fetcher = Fetcher::new(policy).unwrap();
+    let url = reqwest::Url::parse(&format!("http://{redirecting}/feed.ics")).unwrap();
+    let error = fetcher.fetch(&url, &Validators::default()).await.unwrap_err();
+    assert!(matches!(error, FetchError::ForbiddenAddress { .. }), "{error:?}");
+    assert_eq!(recorder.connections(), 0);
+}
+
+/// An app that lets CalDAV reach `server` only (`import.allowed_addresses`), and a staff member
+/// signed in to their settings page.
+async fn form_for(db: Db, server: &HostileServer) -> (TestApp, Staff) {
+    let allowed = server.addr.to_string();
+    let app = TestApp::start_public_with(db, |config| {
+        config.import.allowed_addresses = allowed.parse().unwrap();
+    })
+    .await;
+    let staff = staff(&app).await;
+    (app, staff)
+}
+
+async fn a_caldav_gzip_bomb_on_the_form_is_refused_in_place_and_nothing_is_stored(db: Db) {
+    let server = HostileServer::start(Hostile::GzipBomb).await;
+    let (app, staff) = form_for(db, &server).await;
+    let (status, page) = staff.connect(&app, &server.url(), "app-password").await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("larger than 10 MiB"), "{page}");
+    assert!(!page.contains("app-password"), "the password is never shown again");
+    assert!(staff.connections(&app).await.is_empty());
+}
+
+async fn a_caldav_home_on_a_refused_address_is_refused_in_place_and_nothing_is_stored(db: Db) {
+    let recorder = Recorder::start().await;
+    let server = HostileServer::start(Hostile::Hrefs {
+        principal: "/principal/".into(),
+        home: format!("http://0x7f.1:{}/home/", recorder.addr.port()),
+        calendar: "/home/work/".into(),
+    })
+    .await;
+    let (app, staff) = form_for(db, &server).await;
+    let (status, page) = staff.connect(&app, &server.url(), "app-password").await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("private network"), "{page}");
+    assert!(!page.contains(&recorder.addr.port().to_string()), "no address echoed: {page}");
+    assert!(staff.connections(&app).await.is_empty());
+    assert_eq!(recorder.connections(), 0);
+}
+
+async fn a_webhook_endpoint_on_an_allowed_address_is_accepted_and_any_other_spelling_refused(
+    db: Db,
+) {
+    let recorder = Recorder::start().await;
+    let allowed = "127.0.0.1:9";
+    let app = TestApp::start_public_with(db, |config| {
+        config.webhooks.allowed_addresses = allowed.parse().unwrap();
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let create = |url: String| {
+        let body = serde_json::json!({"url": url, "event_types": ["booking.synced"]});
+        let (app, key) = (&app, &key);
+        async move { app.call("POST", "/api/v1/webhook-endpoints", key, Some(body)).await }
+    };
+    let (status, body) = create(format!("http://{allowed}/hook")).await;
+    assert_eq!(status, 201, "{body}");
+    let mut refused = loopback_spellings(recorder.addr.port());
+    // Another port of the allowed address, spelled otherwise.
+    refused.push("http://2130706433:10/hook".into());
+    for url in refused {
+        let (status, body) = create(url.clone()).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(body["errors"][0]["field"], "url", "{url}: {body}");
+    }
+    assert_eq!(recorder.connections(), 0);
+}
