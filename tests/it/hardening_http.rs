@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use kalends::app::{self, Role};
 use kalends_core::Config;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -11,10 +12,12 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::helpers::{Db, TempDir, TestApp, booking_in, config, on_both_databases};
+use crate::process::free_port;
 
+// A body read slowly is bounded by the request timeout layer (`http.request_timeout_secs`),
+// through this accept loop too: `hardening_crash::a_request_whose_body_never_finishes_is_answered_408`.
 on_both_databases!(
     five_hundred_trickling_connections_stop_neither_healthz_nor_a_booking_and_are_closed,
-    a_body_sent_too_slowly_is_answered_408_within_the_request_timeout,
 );
 
 /// The methods a metrics label may name.
@@ -31,10 +34,6 @@ async fn start_on(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = config(db, &dir).await;
     tweak(&mut config);
     TestApp::start_with(config, dir).await
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The series of an exposition: each sample line without its value.
@@ -113,6 +112,30 @@ async fn with_an_ops_listener_metrics_and_readiness_details_are_served_only_ther
     assert_eq!(get(ops_url("/healthz")).await.status(), 200);
     assert_eq!(get(ops_url("/api/v1/bookings")).await.status(), 404, "the API is not on ops");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn the_api_and_worker_roles_serve_metrics_on_the_ops_listener_too() {
+    for role in [Role::Api, Role::Worker] {
+        let dir = TempDir::new();
+        let mut config = config(Db::Sqlite, &dir).await;
+        let ops = format!("127.0.0.1:{}", free_port());
+        config.ops_listen = Some(ops.clone());
+        let (store, queue) = app::connect(&config).await.unwrap();
+        let running = app::start(config, role, store, queue).await.unwrap();
+        assert_eq!(running.ops_addr.map(|a| a.to_string()), Some(ops.clone()), "{role:?}");
+        let http = reqwest::Client::new();
+        let metrics = http.get(format!("http://{ops}/metrics")).send().await.unwrap();
+        assert_eq!(metrics.status(), 200, "{role:?}");
+        let ready: Value =
+            http.get(format!("http://{ops}/readyz")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ready["database"], "ok", "{role:?}");
+        if role == Role::Api {
+            let public = format!("http://{}/metrics", running.addr.unwrap());
+            assert_eq!(http.get(public).send().await.unwrap().status(), 404);
+        }
+        running.stop().await.unwrap();
+    }
 }
 
 #[tokio::test]
@@ -197,23 +220,6 @@ async fn five_hundred_trickling_connections_stop_neither_healthz_nor_a_booking_a
     app.stop().await;
 }
 
-async fn a_body_sent_too_slowly_is_answered_408_within_the_request_timeout(db: Db) {
-    let app = start_on(db, |config| config.http.request_timeout_secs = 2).await;
-    let (_, key) = app.tenant().await;
-    let mut stream = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
-    let head = format!(
-        "POST /api/v1/bookings HTTP/1.1\r\nHost: kalends.example\r\nAuthorization: Bearer {key}\r\n\
-         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"title\""
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(6), stream.read_to_end(&mut answer)).await;
-    read.expect("answered and closed within 6 s").unwrap();
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    app.stop().await;
-}
-
 /// Whether the server closes `stream` within `within` (rather than leaving it open).
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     let mut buf = [0u8; 1024];
@@ -285,13 +291,18 @@ async fn notify(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
     request.send().await.unwrap().status().as_u16()
 }
 
-#[tokio::test]
-async fn behind_a_trusted_proxy_two_visitors_get_separate_budgets() {
-    let app = start(|config| {
-        config.trusted_proxies = serde_json::from_value(serde_json::json!("127.0.0.1/32")).unwrap();
+/// Kalends trusting the proxies `nets`, taking one webhook notification a minute per client.
+async fn one_notification_a_minute_behind(nets: &str) -> TestApp {
+    start(|config| {
+        config.trusted_proxies = serde_json::from_value(serde_json::json!(nets)).unwrap();
         config.webhooks.rate_limit_per_minute = 1;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_two_visitors_get_separate_budgets() {
+    let app = one_notification_a_minute_behind("127.0.0.1/32").await;
     let xff = "X-Forwarded-For";
     assert_ne!(notify(&app, &[(xff, "203.0.113.1")]).await, 429);
     assert_eq!(notify(&app, &[(xff, "203.0.113.1")]).await, 429, "one visitor, one budget");
@@ -308,11 +319,7 @@ async fn behind_a_trusted_proxy_two_visitors_get_separate_budgets() {
 
 #[tokio::test]
 async fn an_untrusted_peer_cannot_dodge_the_limit_with_forwarded_for() {
-    let app = start(|config| {
-        config.trusted_proxies = serde_json::from_value(serde_json::json!("10.0.0.0/8")).unwrap();
-        config.webhooks.rate_limit_per_minute = 1;
-    })
-    .await;
+    let app = one_notification_a_minute_behind("10.0.0.0/8").await;
     assert_ne!(notify(&app, &[("X-Forwarded-For", "203.0.113.1")]).await, 429);
     assert_eq!(notify(&app, &[("X-Forwarded-For", "203.0.113.2")]).await, 429);
     assert_eq!(notify(&app, &[("Forwarded", "for=203.0.113.3")]).await, 429);
@@ -321,11 +328,7 @@ async fn an_untrusted_peer_cannot_dodge_the_limit_with_forwarded_for() {
 
 #[tokio::test]
 async fn two_ipv6_addresses_in_one_64_share_one_budget() {
-    let app = start(|config| {
-        config.trusted_proxies = serde_json::from_value(serde_json::json!("127.0.0.1")).unwrap();
-        config.webhooks.rate_limit_per_minute = 1;
-    })
-    .await;
+    let app = one_notification_a_minute_behind("127.0.0.1").await;
     let xff = "X-Forwarded-For";
     assert_ne!(notify(&app, &[(xff, "2001:db8:1:2::1")]).await, 429);
     assert_eq!(notify(&app, &[(xff, "2001:db8:1:2:aaaa:bbbb:cccc:dddd")]).await, 429);
