@@ -171,6 +171,39 @@ async fn in_production_without_an_ops_listener_or_a_token_metrics_are_not_served
     app.stop().await;
 }
 
+#[tokio::test]
+async fn in_production_start_up_says_how_to_enable_metrics_when_nothing_serves_them() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = TempDir::new();
+    let port = free_port();
+    let mut child = crate::process::kalends(&dir, port)
+        .env("KALENDS_PROFILE", "production")
+        .env("KALENDS_PUBLIC_URL", "https://kalends.example")
+        .env("KALENDS_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .env("KALENDS_DEMO_TENANT", "false")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let warning = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("/metrics") {
+                return line;
+            }
+        }
+        panic!("stderr ended without a word on /metrics");
+    });
+    let warning = warning.await.expect("a warning within 30 s");
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("KALENDS_OPS_LISTEN") && warning.contains("KALENDS_METRICS_TOKEN"));
+    crate::process::wait_ready(port).await;
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), 404);
+    child.kill().await.unwrap();
+}
+
 /// What became of a connection that sends its request head one byte at a time.
 async fn trickle(addr: String, every: Duration, give_up: Instant) -> Option<Instant> {
     let head = b"GET /healthz HTTP/1.1\r\nHost: kalends.example\r\n\r\n";
