@@ -1470,11 +1470,14 @@ mod tests {
                 ("KALENDS_DATABASE_URL", "postgres://kal:hunter2@db/kalends"),
                 ("KALENDS_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
                 ("KALENDS_GOOGLE__CLIENT_SECRET", "goog-secret"),
+                ("KALENDS_METRICS_TOKEN", "scrape-secret-0123456789"),
             ]),
         )
         .unwrap();
         let shown = format!("{:?} {:?}", config.redacted(), config);
         assert!(!shown.contains("hunter2") && !shown.contains("goog-secret"), "{shown}");
+        assert!(!shown.contains("scrape-secret"), "{shown}");
+        assert_eq!(config.redacted()["metrics_token"], "[REDACTED]");
         assert!(!shown.contains("AAAAAAAA"), "{shown}");
         assert_eq!(config.redacted()["database_url"], "postgres://kal:[REDACTED]@db/kalends");
     }
@@ -1566,6 +1569,25 @@ mod tests {
             env(&[("KALENDS_PUBLIC_URL", "http://kalends.example")]),
         );
         assert!(outside.is_ok(), "outside production http:// stays allowed");
+    }
+
+    #[test]
+    fn connection_limits_and_the_metrics_token_are_checked_at_start_up() {
+        let load = |key: &str, value: &str| {
+            Config::load_with_env(Path::new("/nonexistent"), env(&[(key, value)]))
+        };
+        for (key, value) in [
+            ("KALENDS_HTTP__HEADER_READ_TIMEOUT_SECS", "0"),
+            ("KALENDS_HTTP__MAX_CONNECTIONS", "0"),
+            ("KALENDS_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            ("KALENDS_METRICS_TOKEN", "short"),
+        ] {
+            let err = load(key, value).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{key}:")), "{err}");
+        }
+        let config = load("KALENDS_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "20").unwrap();
+        assert_eq!(config.http.max_connections_per_address, 20);
+        assert_eq!(config.http.header_read_timeout_secs, 10);
     }
 
     #[test]
