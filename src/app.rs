@@ -5,6 +5,9 @@
 //! | `all`    | yes      | yes (wakes the worker in-process) | yes |
 //! | `api`    | yes      | yes (pushes to the queue at once)  | no  |
 //! | `worker` | ops only, if `ops_listen` is set | yes (polls) | yes |
+//!
+//! With `ops_listen` set, every role also serves the operations routes there (`/healthz`,
+//! `/readyz` with details, `/metrics`; see [`ops`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,8 +68,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
 /// A started Kalends.
 #[derive(Debug)]
 pub struct Running {
-    /// Where the HTTP server listens (none for a worker without `ops_listen`).
+    /// Where the HTTP server listens (none for a worker without `ops_listen`; a worker's is its
+    /// operations listener).
     pub addr: Option<SocketAddr>,
+    /// Where the operations listener listens, when `ops_listen` is set.
+    pub ops_addr: Option<SocketAddr>,
     /// Cancel to shut down gracefully.
     pub shutdown: CancellationToken,
     /// The bearer token of the provider sandbox's control API, when the sandbox is mounted.
@@ -88,7 +94,8 @@ impl Running {
     }
 }
 
-/// The full HTTP router: API plus operations endpoints, with request metrics.
+/// The full public HTTP router: API plus the public operations endpoints, with request metrics
+/// and each request's client address (see [`crate::client_addr`]).
 pub fn router(state: AppState) -> Router {
     api::router()
         .merge(crate::feeds::router())
@@ -96,33 +103,15 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::router())
         .merge(api::invites::public_router())
         .merge(crate::webhooks::router(state.config.webhooks.rate_limit_per_minute))
-        .merge(ops::router())
+        .merge(ops::public_router(&state.config))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::client_addr::remember))
         .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until `shutdown`; requests still running `deadline` after it are
-/// cut off, so a slow client cannot hold a stop.
-async fn serve(
-    listener: Arc<std::net::TcpListener>,
-    app: Router,
-    shutdown: CancellationToken,
-    deadline: Duration,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
-    let serving = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let cut_off = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(deadline).await;
-    };
-    tokio::select! {
-        served = serving.into_future() => served.context("HTTP server"),
-        () = cut_off => {
-            tracing::warn!(?deadline, "requests still running at the HTTP shutdown deadline; closing them");
-            Ok(())
-        }
-    }
+/// The operations listener's router, with request metrics.
+fn ops_app(state: AppState) -> Router {
+    ops::ops_router().layer(axum::middleware::from_fn(ops::track)).with_state(state)
 }
 
 /// Every request, its body included, must be answered within `timeout` (408 otherwise).
@@ -162,19 +151,25 @@ pub async fn start(
         if role == Role::Worker { None } else { crate::sandbox::mount(&config, &state.providers) };
     let webhooks = kalends_jobs::deliver_webhook::WebhookSender::new(&config.webhooks)?;
     spawn_background(&mut tasks, role, &state, webhooks, &shutdown);
-    let addr = match listen_addr(&config, role)? {
+    let ops_addr = match ops_listen_addr(&config)? {
         Some(listen) => {
-            let app = if role == Role::Worker {
-                ops::router().layer(axum::middleware::from_fn(ops::track)).with_state(state)
-            } else {
-                crate::sandbox::nest(router(state), sandbox.as_ref())
-            };
-            Some(spawn_http(&mut tasks, &config, listen, app, &shutdown).await?)
+            let app = ops_app(state.clone());
+            Some(
+                spawn_http(&mut tasks, &config, listen, app, &shutdown, "KALENDS_OPS_LISTEN")
+                    .await?,
+            )
         }
         None => None,
     };
+    let addr = if role == Role::Worker {
+        ops_addr
+    } else {
+        let app = crate::sandbox::nest(router(state), sandbox.as_ref());
+        let listen = config.listen_addr()?;
+        Some(spawn_http(&mut tasks, &config, listen, app, &shutdown, "KALENDS_LISTEN").await?)
+    };
     let sandbox_token = sandbox.map(|sandbox| sandbox.control_token);
-    Ok(Running { addr, shutdown, sandbox_token, tasks })
+    Ok(Running { addr, ops_addr, shutdown, sandbox_token, tasks })
 }
 
 /// Kalends's own address, when its public URL names one by IP (`http://127.0.0.1:8080`, the
@@ -304,38 +299,35 @@ fn spawn_background(
     }
 }
 
-/// Where `role` listens: the API's address, or for a worker its optional ops address.
-fn listen_addr(config: &Config, role: Role) -> anyhow::Result<Option<SocketAddr>> {
-    Ok(match role {
-        Role::All | Role::Api => Some(config.listen_addr()?),
-        Role::Worker => config
-            .ops_listen
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .context("KALENDS_OPS_LISTEN")?,
-    })
+/// The operations listener's address, when `ops_listen` is set.
+fn ops_listen_addr(config: &Config) -> anyhow::Result<Option<SocketAddr>> {
+    config.ops_listen.as_deref().map(str::parse).transpose().context("KALENDS_OPS_LISTEN")
 }
 
-/// Binds `listen` and serves `app` there (with the request time limit) until shutdown, with
-/// the shutdown deadline. Returns the bound address.
+/// Binds `listen` (set by the variable `key`) and serves `app` there (with the request time
+/// limit and the connection limits of [`crate::server`]) until shutdown. Returns the bound
+/// address.
 async fn spawn_http(
     tasks: &mut Supervisor,
     config: &Config,
     listen: SocketAddr,
     app: Router,
     shutdown: &CancellationToken,
+    key: &str,
 ) -> anyhow::Result<SocketAddr> {
     let app = with_request_timeout(app, Duration::from_secs(config.http.request_timeout_secs));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("listening on {listen} (KALENDS_LISTEN)"))?;
+        .with_context(|| format!("listening on {listen} ({key})"))?;
     let addr = listener.local_addr()?;
     let listener = Arc::new(listener.into_std()?);
-    let (token, deadline) =
-        (shutdown.clone(), Duration::from_secs(config.http.shutdown_timeout_secs));
+    let (token, limits) = (shutdown.clone(), crate::server::Limits::from_config(&config.http));
     tasks.spawn("HTTP server", move || {
-        serve(listener.clone(), app.clone(), token.clone(), deadline)
+        let (listener, app, token) = (listener.clone(), app.clone(), token.clone());
+        async move {
+            let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+            crate::server::serve(listener, app, limits, token).await.context("HTTP server")
+        }
     });
     Ok(addr)
 }

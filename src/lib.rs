@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod client_addr;
 pub mod connections;
 pub mod demo;
 pub mod feed_cache;
@@ -12,6 +13,7 @@ pub mod ics_check;
 pub mod ops;
 pub mod pages;
 pub mod sandbox;
+pub mod server;
 pub mod supervisor;
 pub mod telemetry;
 pub mod webhooks;

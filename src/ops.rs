@@ -1,16 +1,25 @@
 //! Operations endpoints (`/healthz`, `/readyz`, `/metrics`) and the HTTP metrics middleware.
+//!
+//! With `ops_listen` set, every role serves `/metrics` and the detailed `/readyz` on that
+//! listener only ([`ops_router`]); the public listener keeps `/healthz` and a `/readyz` that says
+//! only ready or not ready ([`public_router`]). Without it, `/metrics` on the public listener asks
+//! for `metrics_token` when one is set, is open outside production, and is not served (404) in
+//! production.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use kalends_core::Config;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
+use subtle::ConstantTimeEq as _;
 
 use crate::api::AppState;
 
@@ -35,12 +44,90 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// `/healthz`, `/readyz` and `/metrics`.
-pub fn router() -> Router<AppState> {
+/// Who may read `/metrics` on the public listener.
+#[derive(Clone, Debug)]
+pub enum PublicMetrics {
+    /// Anyone (outside the production profile, with neither `ops_listen` nor `metrics_token`).
+    Open,
+    /// Whoever sends `Authorization: Bearer <metrics_token>`.
+    Token(SecretString),
+    /// Nobody: served on the operations listener, or not at all (404).
+    Hidden,
+}
+
+impl PublicMetrics {
+    /// What `config` says; in production with neither an ops listener nor a token, logs how to
+    /// enable the metrics.
+    pub fn from_config(config: &Config) -> Self {
+        if config.ops_listen.is_some() {
+            Self::Hidden
+        } else if let Some(token) = &config.metrics_token {
+            Self::Token(token.clone())
+        } else if config.is_production() {
+            tracing::warn!(
+                "/metrics is not served: set KALENDS_OPS_LISTEN (an operations listener) or KALENDS_METRICS_TOKEN (a bearer token) to enable it"
+            );
+            Self::Hidden
+        } else {
+            Self::Open
+        }
+    }
+}
+
+/// The operations routes of the public listener: `/healthz`, and `/readyz` and `/metrics` as
+/// `config` allows. With an operations listener, `/readyz` says only ready or not ready there.
+pub fn public_router(config: &Config) -> Router<AppState> {
+    let router = Router::new().route("/healthz", get(healthz));
+    let router = if config.ops_listen.is_some() {
+        router.route("/readyz", get(bare_readyz))
+    } else {
+        router.route("/readyz", get(readyz))
+    };
+    match PublicMetrics::from_config(config) {
+        PublicMetrics::Open => router.route("/metrics", get(metrics)),
+        PublicMetrics::Token(token) => {
+            let token = Arc::new(token);
+            router.route(
+                "/metrics",
+                get(metrics).route_layer(axum::middleware::from_fn_with_state(
+                    token,
+                    require_metrics_token,
+                )),
+            )
+        }
+        PublicMetrics::Hidden => router,
+    }
+}
+
+/// The operations listener's routes: `/healthz`, the detailed `/readyz` and `/metrics`.
+pub fn ops_router() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+}
+
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({"status": "ok"}))
+}
+
+/// 401 unless the request bears the metrics token (compared in constant time).
+async fn require_metrics_token(
+    State(token): State<Arc<SecretString>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let offered = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(offered.as_bytes().ct_eq(token.expose_secret().as_bytes())) {
+        next.run(request).await
+    } else {
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response()
+    }
 }
 
 /// "ok", or what went wrong, for one dependency of `/readyz`.
@@ -52,17 +139,32 @@ async fn check<E: std::fmt::Display>(probe: impl Future<Output = Result<(), E>>)
     }
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+/// Whether the database and the queue answer, and what each said.
+async fn readiness(state: &AppState) -> (bool, String, String) {
     let (database, queue) = tokio::join!(check(state.store.ping()), check(state.queue.ping()));
-    let ready = database == "ok" && queue == "ok";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (database == "ok" && queue == "ok", database, queue)
+}
+
+fn status_of(ready: bool) -> (StatusCode, &'static str) {
+    if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let (ready, database, queue) = readiness(&state).await;
+    let (status, word) = status_of(ready);
     let body = json!({
-        "status": if ready { "ready" } else { "not ready" },
+        "status": word,
         "database": database,
         "queue": queue,
         "queue_backend": state.queue.backend_name(),
     });
     (status, axum::Json(body)).into_response()
+}
+
+/// `/readyz` for the public: the same status code, none of the details.
+async fn bare_readyz(State(state): State<AppState>) -> Response {
+    let (status, word) = status_of(readiness(&state).await.0);
+    (status, axum::Json(json!({ "status": word }))).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -78,6 +180,23 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }
 
+/// The `method` label: a standard method, or `OTHER` (a client may send any token as a method;
+/// each would otherwise be a new series).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 /// Counts requests by route and status and times them. Logs the route pattern, never the raw
 /// path: paths can hold secret tokens.
 pub async fn track(request: Request, next: Next) -> Response {
@@ -85,13 +204,13 @@ pub async fn track(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16().to_string();
     tracing::debug!(%method, %route, %status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
-    metrics::counter!("kalends_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!("kalends_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("kalends_http_request_duration_seconds", "method" => method, "route" => route)
         .record(elapsed.as_secs_f64());

@@ -9,17 +9,16 @@
 //!   the token as `text/plain` (`nosniff`; over 1024 characters: 400); otherwise
 //!   `{"value": [{subscriptionId, clientState, ...}]}`, at most [`MAX_NOTIFICATIONS`] entries.
 //!
-//! Both are rate-limited per client address (`webhooks.rate_limit_per_minute`): 429 with
-//! `Retry-After` above it.
+//! Both are rate-limited per client address (`webhooks.rate_limit_per_minute`; the address as
+//! [`ClientAddr`] gives it, behind trusted proxies too): 429 with `Retry-After` above it.
 
-use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -31,6 +30,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
 use crate::api::AppState;
+use crate::client_addr::ClientAddr;
 
 /// Notifications within this window ask for one import.
 const DEBOUNCE: Duration = Duration::from_secs(2);
@@ -56,7 +56,7 @@ pub fn router(per_minute: u32) -> Router<AppState> {
 /// read, so unauthenticated senders must not get to make unlimited ones.
 #[derive(Debug)]
 struct WebhookLimiter {
-    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+    limiter: governor::DefaultKeyedRateLimiter<ClientAddr>,
 }
 
 impl WebhookLimiter {
@@ -66,7 +66,7 @@ impl WebhookLimiter {
     }
 
     /// `Err(wait)` when `address` is over its rate.
-    fn check(&self, address: IpAddr) -> Result<(), Duration> {
+    fn check(&self, address: ClientAddr) -> Result<(), Duration> {
         if self.limiter.len() > 100_000 {
             self.limiter.retain_recent();
         }
@@ -85,11 +85,7 @@ async fn rate_limit(
     request: Request,
     next: Next,
 ) -> Response {
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
-    match limiter.check(address) {
+    match limiter.check(ClientAddr::of(request.extensions())) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
             metrics::counter!("kalends_webhook_rate_limited_total").increment(1);

@@ -9,11 +9,10 @@
 //! (`feed_cache::Recent`), and each client address may ask each calendar only so often (the
 //! feeds' limiter, keyed by address and URL).
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,6 +28,7 @@ use sha2::{Digest as _, Sha256};
 use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::api::fields::Checker;
+use crate::client_addr::ClientAddr;
 use crate::feeds::{fresh, hex, too_many, write_validators};
 
 /// How many months before the current one the month view goes back.
@@ -170,18 +170,12 @@ async fn answer(
     })
 }
 
-/// What the rate limit counts by: the calendar URL and the client's address (one shared by
-/// every client when the server was not told it), so one visitor asking in a loop slows only
-/// themselves.
+/// What the rate limit counts by: the calendar URL and the client's address ([`ClientAddr`]:
+/// behind trusted proxies the visitor's, an IPv6 visitor's /64; one shared by every client when
+/// the server was not told it), so one visitor asking in a loop slows only themselves.
 fn limit_key(hash: &[u8], extensions: &Extensions) -> Vec<u8> {
-    let address = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
     let mut key = hash.to_vec();
-    match address {
-        IpAddr::V4(ip) => key.extend_from_slice(&ip.octets()),
-        IpAddr::V6(ip) => key.extend_from_slice(&ip.octets()),
-    }
+    key.extend_from_slice(&ClientAddr::of(extensions).octets());
     key
 }
 

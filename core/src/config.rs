@@ -73,10 +73,20 @@ pub struct Config {
     pub redis_url: Option<SecretString>,
     /// HTTP listen address.
     pub listen: String,
-    /// Where a `--role worker` process serves `/healthz`, `/readyz` and `/metrics` (unset: nowhere).
+    /// The operations listener: when set, every role serves `/metrics` and the detailed `/readyz`
+    /// here only (the public listener answers 404 for `/metrics` and a bare `/readyz`); a
+    /// `--role worker` process serves nothing else. Unset: a worker serves no HTTP at all.
     pub ops_listen: Option<String>,
+    /// Without `ops_listen`, the bearer token `/metrics` on the public listener asks for.
+    pub metrics_token: Option<SecretString>,
     /// Base of every URL Kalends hands out.
     pub public_url: String,
+    /// The production profile accepts an `http://` `public_url` only with this (a TLS proxy on
+    /// the same host).
+    pub allow_insecure_public_url: bool,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client (CIDRs, a
+    /// list or one comma-separated string); empty: the peer address is the client.
+    pub trusted_proxies: TrustedProxies,
     /// 32 random bytes, base64. Unset outside production: generated into `data_dir/secret.key`.
     pub secret_key: Option<SecretString>,
     /// Earlier secret keys, comma-separated, still accepted after a rotation: tokens they sealed
@@ -137,7 +147,10 @@ impl Default for Config {
             redis_url: None,
             listen: "127.0.0.1:8080".into(),
             ops_listen: None,
+            metrics_token: None,
             public_url: "http://127.0.0.1:8080".into(),
+            allow_insecure_public_url: false,
+            trusted_proxies: TrustedProxies::default(),
             secret_key: None,
             previous_secret_keys: None,
             smtp_url: None,
@@ -369,7 +382,7 @@ pub struct SandboxSettings {
     pub token: Option<SecretString>,
 }
 
-/// HTTP server time limits.
+/// HTTP server time and connection limits.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct HttpConfig {
@@ -377,11 +390,68 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// On shutdown, how long requests in flight may take before their connections are closed.
     pub shutdown_timeout_secs: u64,
+    /// A connection that has not sent a whole request head this long after it opened, or after
+    /// its previous response (an idle keep-alive connection), is closed.
+    pub header_read_timeout_secs: u64,
+    /// Open connections per listener; one more is closed at once.
+    pub max_connections: usize,
+    /// Open connections per client address (IPv6: per /64) per listener; one more is closed at
+    /// once. Behind a reverse proxy this counts the proxy's connections.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { request_timeout_secs: 30, shutdown_timeout_secs: 10 }
+        Self {
+            request_timeout_secs: 30,
+            shutdown_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            max_connections: 8192,
+            max_connections_per_address: 1024,
+        }
+    }
+}
+
+/// The networks of trusted reverse proxies (`trusted_proxies`), from a list of CIDRs or one
+/// comma-separated string (the form an environment variable gives). A bare address is its own
+/// network (`/32`, `/128`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Whether `ip` is inside one of the networks.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    fn parse_one(text: &str) -> Result<ipnet::IpNet, String> {
+        let text = text.trim();
+        text.parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| format!("{text:?} is not a network like 10.0.0.0/8 or an address"))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(String),
+            Many(Vec<String>),
+        }
+        let items = match Form::deserialize(deserializer)? {
+            Form::One(text) => text.split(',').map(str::to_owned).collect(),
+            Form::Many(items) => items,
+        };
+        items
+            .iter()
+            .filter(|item| !item.trim().is_empty())
+            .map(|item| Self::parse_one(item))
+            .collect::<Result<_, _>>()
+            .map(Self)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -742,6 +812,7 @@ impl Config {
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             return Err(invalid("public_url", "must start with http:// or https://"));
         }
+        self.validate_http()?;
         if let Some(url) = &self.redis_url {
             let url = url.expose_secret();
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -807,6 +878,35 @@ impl Config {
         }
         if self.webhooks.retry_schedule_secs.is_empty() {
             return Err(invalid("webhooks.retry_schedule_secs", "must name at least one attempt"));
+        }
+        Ok(())
+    }
+
+    /// The public surface: the connection limits, the metrics token, and in production an
+    /// `https://` public URL.
+    fn validate_http(&self) -> Result<(), ConfigError> {
+        if !(1..=3600).contains(&self.http.header_read_timeout_secs) {
+            return Err(invalid("http.header_read_timeout_secs", "must be between 1 and 3600"));
+        }
+        if self.http.max_connections == 0 {
+            return Err(invalid("http.max_connections", "must be at least 1"));
+        }
+        if self.http.max_connections_per_address == 0 {
+            return Err(invalid("http.max_connections_per_address", "must be at least 1"));
+        }
+        if let Some(token) = &self.metrics_token
+            && token.expose_secret().trim().len() < 16
+        {
+            return Err(invalid("metrics_token", "must be at least 16 characters"));
+        }
+        if self.is_production()
+            && !self.public_url.starts_with("https://")
+            && !self.allow_insecure_public_url
+        {
+            return Err(invalid(
+                "public_url",
+                "must start with https:// in the production profile (links, feed URLs and cookies travel over it); behind a TLS proxy on the same host set KALENDS_ALLOW_INSECURE_PUBLIC_URL=true",
+            ));
         }
         Ok(())
     }
@@ -986,7 +1086,10 @@ impl Config {
             "redis_url": self.redis_url.as_ref().map(|u| redact_url(u.expose_secret())),
             "listen": self.listen,
             "ops_listen": self.ops_listen,
+            "metrics_token": secret(&self.metrics_token),
             "public_url": self.public_url,
+            "allow_insecure_public_url": self.allow_insecure_public_url,
+            "trusted_proxies": self.trusted_proxies.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             "secret_key": secret(&self.secret_key).unwrap_or("(unset: generated under data_dir)"),
             "previous_secret_keys": secret(&self.previous_secret_keys),
             "smtp_url": self.smtp_url.as_ref().map(|u| redact_url(u.expose_secret())),
@@ -1059,6 +1162,9 @@ impl Config {
             "http": {
                 "request_timeout_secs": self.http.request_timeout_secs,
                 "shutdown_timeout_secs": self.http.shutdown_timeout_secs,
+                "header_read_timeout_secs": self.http.header_read_timeout_secs,
+                "max_connections": self.http.max_connections,
+                "max_connections_per_address": self.http.max_connections_per_address,
             },
             "alerts": {
                 "import_failing_after_secs": self.alerts.import_failing_after_secs,
@@ -1398,11 +1504,14 @@ mod tests {
                 ("KALENDS_DATABASE_URL", "postgres://kal:hunter2@db/kalends"),
                 ("KALENDS_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
                 ("KALENDS_GOOGLE__CLIENT_SECRET", "goog-secret"),
+                ("KALENDS_METRICS_TOKEN", "scrape-secret-0123456789"),
             ]),
         )
         .unwrap();
         let shown = format!("{:?} {:?}", config.redacted(), config);
         assert!(!shown.contains("hunter2") && !shown.contains("goog-secret"), "{shown}");
+        assert!(!shown.contains("scrape-secret"), "{shown}");
+        assert_eq!(config.redacted()["metrics_token"], "[REDACTED]");
         assert!(!shown.contains("AAAAAAAA"), "{shown}");
         assert_eq!(config.redacted()["database_url"], "postgres://kal:[REDACTED]@db/kalends");
     }
@@ -1438,7 +1547,10 @@ mod tests {
         assert!(load(&[]));
         assert!(!load(&[("KALENDS_DATABASE_URL", "postgres://db/kalends")]));
         assert!(!load(&[("KALENDS_GOOGLE__CLIENT_ID", "real.apps.googleusercontent.com")]));
-        assert!(!load(&[("KALENDS_PROFILE", "production")]));
+        assert!(!load(&[
+            ("KALENDS_PROFILE", "production"),
+            ("KALENDS_PUBLIC_URL", "https://kalends.example")
+        ]));
         assert!(!load(&[("KALENDS_SANDBOX__ENABLED", "false")]));
         assert!(load(&[
             ("KALENDS_DATABASE_URL", "postgres://db/kalends"),
@@ -1453,6 +1565,7 @@ mod tests {
                 Path::new("/nonexistent"),
                 env(&[
                     ("KALENDS_PROFILE", "production"),
+                    ("KALENDS_PUBLIC_URL", "https://kalends.example"),
                     ("KALENDS_SANDBOX__ENABLED", "true"),
                     ("KALENDS_LISTEN", listen),
                 ]),
@@ -1463,6 +1576,76 @@ mod tests {
         assert!(!err.contains('\n'), "one line: {err}");
         assert!(load("127.0.0.1:8080").unwrap().sandbox_enabled());
         assert!(load("[::1]:8080").is_ok());
+    }
+
+    #[test]
+    fn production_refuses_an_http_public_url_unless_allowed() {
+        let load = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("KALENDS_PROFILE", "production")];
+            all.extend_from_slice(pairs);
+            Config::load_with_env(Path::new("/nonexistent"), env(&all))
+        };
+        let err = load(&[("KALENDS_PUBLIC_URL", "http://kalends.example")]).unwrap_err();
+        let err = err.to_string();
+        assert!(err.starts_with("KALENDS_PUBLIC_URL:"), "{err}");
+        assert!(err.contains("KALENDS_ALLOW_INSECURE_PUBLIC_URL=true"), "says how: {err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+        assert!(load(&[("KALENDS_PUBLIC_URL", "https://kalends.example")]).is_ok());
+        assert!(
+            load(&[
+                ("KALENDS_PUBLIC_URL", "http://kalends.example"),
+                ("KALENDS_ALLOW_INSECURE_PUBLIC_URL", "true"),
+            ])
+            .is_ok()
+        );
+        let outside = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[("KALENDS_PUBLIC_URL", "http://kalends.example")]),
+        );
+        assert!(outside.is_ok(), "outside production http:// stays allowed");
+    }
+
+    #[test]
+    fn connection_limits_and_the_metrics_token_are_checked_at_start_up() {
+        let load = |key: &str, value: &str| {
+            Config::load_with_env(Path::new("/nonexistent"), env(&[(key, value)]))
+        };
+        for (key, value) in [
+            ("KALENDS_HTTP__HEADER_READ_TIMEOUT_SECS", "0"),
+            ("KALENDS_HTTP__MAX_CONNECTIONS", "0"),
+            ("KALENDS_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            ("KALENDS_METRICS_TOKEN", "short"),
+        ] {
+            let err = load(key, value).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{key}:")), "{err}");
+        }
+        let config = load("KALENDS_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "20").unwrap();
+        assert_eq!(config.http.max_connections_per_address, 20);
+        assert_eq!(config.http.header_read_timeout_secs, 10);
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_comma_separated_variable_or_a_list() {
+        let config = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[("KALENDS_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,2001:db8::/32")]),
+        )
+        .unwrap();
+        let shown: Vec<String> = config.trusted_proxies.0.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32", "2001:db8::/32"]);
+        assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(config.trusted_proxies.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!config.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
+        let listed: TrustedProxies =
+            serde_json::from_value(json!(["192.168.0.0/16", "::1"])).unwrap();
+        assert_eq!(listed.0.len(), 2);
+        let err = Config::load_with_env(
+            Path::new("/nonexistent"),
+            env(&[("KALENDS_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("proxy.local"), "{err}");
     }
 
     #[test]

@@ -189,6 +189,7 @@ async fn production_refuses_to_start_with_the_sandbox_on_a_public_address() {
     let dir = TempDir::new();
     let output = kalends(&dir, free_port())
         .env("KALENDS_PROFILE", "production")
+        .env("KALENDS_PUBLIC_URL", "https://kalends.example")
         .env("KALENDS_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
         .env("KALENDS_SANDBOX__ENABLED", "true")
         .env("KALENDS_LISTEN", format!("0.0.0.0:{}", free_port()))

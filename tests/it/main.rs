@@ -18,6 +18,7 @@ mod console_webhooks;
 mod docs;
 mod feeds;
 mod hardening_crash;
+mod hardening_http;
 mod hardening_imports;
 mod hardening_lifecycle;
 mod hardening_shared;

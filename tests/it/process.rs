@@ -250,6 +250,7 @@ async fn production_profile_without_a_secret_key_refuses_to_start() {
     let dir = TempDir::new();
     let output = kalends(&dir, free_port())
         .env("KALENDS_PROFILE", "production")
+        .env("KALENDS_PUBLIC_URL", "https://kalends.example")
         .arg("serve")
         .output()
         .await
