@@ -98,6 +98,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::webhooks::router(state.config.webhooks.rate_limit_per_minute))
         .merge(ops::router())
         .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            crate::pages::strict_transport,
+        ))
         .with_state(state)
 }
 

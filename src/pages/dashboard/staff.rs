@@ -176,8 +176,10 @@ async fn settings_link(
     if let Err(e) = state.store.staff(console.tenant.id, id).await {
         return store_failure("Staff member", e);
     }
-    let link = settings_link_for(&state, console.tenant.id, id);
-    render(&state, &console, None, Some((id, link.url))).await
+    match settings_link_for(&state, console.tenant.id, id).await {
+        Ok(link) => render(&state, &console, None, Some((id, link.url))).await,
+        Err(e) => store_failure("Staff member", e),
+    }
 }
 
 /// `POST /dashboard/staff/{id}/email-settings-link`: the link goes out by e-mail (queued, valid
