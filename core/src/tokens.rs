@@ -323,7 +323,11 @@ mod tests {
         assert!(SettingsLinkClaim::verify_any(&token, [&key(2)], now).is_none());
         let later = now + chrono::Duration::minutes(16);
         assert!(SettingsLinkClaim::verify_any(&token, [&key(1)], later).is_none());
-        let session = Claim { tenant_id: link.tenant_id, subject_id: link.staff_id, ..opened };
+        let session = Claim {
+            tenant_id: link.tenant_id,
+            subject_id: link.staff_id,
+            expires_at: opened.expires_at,
+        };
         let cookie = session.sign(&key(1), Purpose::StaffSession);
         assert!(SettingsLinkClaim::verify_any(&cookie, [&key(1)], now).is_none());
         assert!(Claim::verify(&token, &key(1), Purpose::StaffSession, now).is_none());
