@@ -217,7 +217,7 @@ pub(super) async fn render_page(
             }
         }
         (super::caldav::connect_forms(&csrf, caldav))
-        form.sign-out method="post" action="/settings/sign-out" {
+        form.actions method="post" action="/settings/sign-out" {
             input type="hidden" name="csrf" value=(csrf);
             button type="submit" { "Sign out" }
         }

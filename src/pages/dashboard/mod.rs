@@ -238,7 +238,7 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("settings-saved") => "The settings are saved.",
         Some("sync-retried") => "The booking's sync is queued again.",
         Some("settings-link-sent") => {
-            "The settings link is on its way by e-mail; it works for 24 hours."
+            "The settings link is on its way by e-mail; it opens once, within 24 hours."
         }
         Some("feed-added") => "The feed is created; give its address to the platform.",
         _ => return html! {},

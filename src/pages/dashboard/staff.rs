@@ -140,7 +140,7 @@ fn staff_card<'a>(
                     input id=(field) type="text" readonly value=(url);
                     button type="button" data-copy=(field) { "Copy" }
                 }
-                p.meta { "Send it to " (member.data.name) ": it opens their calendar settings, works for 15 minutes." }
+                p.meta { "Send it to " (member.data.name) ": it opens their calendar settings once, within 15 minutes, and signs out whoever opened an older one." }
             }
             @if connections.is_empty() {
                 p.muted { "No calendar connected." }
