@@ -106,6 +106,10 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::public_router(&state.config))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::client_addr::remember))
         .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            crate::pages::strict_transport,
+        ))
         .with_state(state)
 }
 

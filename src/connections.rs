@@ -188,17 +188,19 @@ pub async fn record(state: &AppState, connection: &Connection, error: Option<&Co
 /// on) in the same transaction that owes the cleanup at the provider (the events Kalends created
 /// removed when asked, push channels stopped, the grant revoked where the provider allows it),
 /// which is then tried at once; what fails transiently is retried by the queued job, and the
-/// tokens are forgotten for good only once the cleanup is done or given up.
+/// tokens are forgotten for good only once the cleanup is done or given up. The staff member's
+/// settings sessions end, but for `by` (the session that asked, on the settings page).
 pub async fn disconnect(
     state: &AppState,
     connection: &Connection,
     remove_events: bool,
+    by: Option<&service::staff_sessions::StaffSession>,
 ) -> Result<Disconnected, ConnectionError> {
     let mut outcome = Disconnected::default();
     // The queued job waits a little: this request's own attempt goes first.
     let safety_net = Utc::now() + Duration::seconds(CLEANUP_RETRY_AFTER_SECS);
     let cleanup =
-        service::connections::disconnect(&state.store, connection, remove_events, safety_net)
+        service::connections::disconnect(&state.store, connection, remove_events, safety_net, by)
             .await?;
     if let Some(cleanup_id) = cleanup {
         match clean_up_connection::clean_up(&state.store, &state.credentials, cleanup_id).await {

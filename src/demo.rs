@@ -12,9 +12,8 @@ use kalends_core::domain::{
     BookingSpan, BookingStatus, Customer, FeedProfile, FeedScope, NewBooking, NewFeed, NewImport,
     NewResource, NewStaff, Owner, Platform, Staff, Tenant,
 };
-use kalends_core::service::{bookings, directory, feeds, imports};
+use kalends_core::service::{bookings, directory, feeds, imports, staff_sessions};
 use kalends_core::store::Overlap;
-use kalends_core::tokens::{Claim, Purpose};
 use kalends_core::{Store, StoreError};
 
 /// The demo staff member's address on a first run, and her account in the sandbox.
@@ -106,9 +105,8 @@ async fn connect_sandbox_calendar(
     staff: &Staff,
 ) -> Result<(), ConnectError> {
     let base = sandbox.trim_end_matches("/sandbox");
-    let claim =
-        Claim { tenant_id, subject_id: staff.id, expires_at: Utc::now() + Duration::minutes(5) };
-    let link = format!("{base}/settings/{}", claim.sign(key, Purpose::SettingsLink));
+    // A one-time link, opened once below (the console mints Ann's next one).
+    let link = staff_sessions::sign_link(key, base, tenant_id, staff.id, Duration::minutes(5)).url;
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .timeout(std::time::Duration::from_secs(20))

@@ -66,8 +66,8 @@ fn derive(key: &SecretKey, purpose: &[u8], id: Uuid, nonce: &[u8]) -> String {
 pub struct Claim {
     /// The tenant.
     pub tenant_id: Uuid,
-    /// Whom it is about: the staff member of a settings link or session, the one-time id of a
-    /// dashboard link, the session of a dashboard cookie.
+    /// Whom it is about: the one-time id of a dashboard link, the session of a staff or
+    /// dashboard cookie.
     pub subject_id: Uuid,
     /// When the link or session stops working.
     pub expires_at: chrono::DateTime<chrono::Utc>,
@@ -76,9 +76,10 @@ pub struct Claim {
 /// What a signed token is for; a token signed for one purpose never verifies for another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
-    /// `GET /settings/{token}`: the link the host hands a staff member.
+    /// `GET /settings/{token}`: the one-time link the host hands a staff member
+    /// ([`SettingsLinkClaim`]).
     SettingsLink,
-    /// The `kalends_session` cookie set by that link.
+    /// The `kalends_session` cookie set by that link (its subject is the session's id).
     StaffSession,
     /// `GET /dashboard/{token}`: the one-time link to the tenant console.
     DashboardLink,
@@ -89,7 +90,7 @@ pub enum Purpose {
 impl Purpose {
     fn label(self) -> &'static [u8] {
         match self {
-            Purpose::SettingsLink => b"kalends/settings-link/v1",
+            Purpose::SettingsLink => b"kalends/settings-link/v2",
             Purpose::StaffSession => b"kalends/staff-session/v1",
             Purpose::DashboardLink => b"kalends/dashboard-link/v1",
             Purpose::DashboardSession => b"kalends/dashboard-session/v1",
@@ -104,8 +105,7 @@ impl Claim {
         payload.extend_from_slice(self.tenant_id.as_bytes());
         payload.extend_from_slice(self.subject_id.as_bytes());
         payload.extend_from_slice(&self.expires_at.timestamp().to_be_bytes());
-        let tag = mac(key, purpose, &payload);
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(tag))
+        signed(key, purpose, &payload)
     }
 
     /// The claim of a token signed with `key` for `purpose` and not expired at `now`.
@@ -115,18 +115,11 @@ impl Claim {
         purpose: Purpose,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<Self> {
-        use subtle::ConstantTimeEq as _;
-        let (payload, tag) = token.split_once('.')?;
-        let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        if payload.len() != 40 || !bool::from(mac(key, purpose, &payload).ct_eq(&tag)) {
-            return None;
-        }
+        let payload = verified(token, key, purpose, 40)?;
         let tenant_id = Uuid::from_slice(&payload[..16]).ok()?;
         let subject_id = Uuid::from_slice(&payload[16..32]).ok()?;
-        let seconds = i64::from_be_bytes(payload[32..40].try_into().ok()?);
-        let expires_at = chrono::DateTime::from_timestamp(seconds, 0)?;
-        (expires_at > now).then_some(Self { tenant_id, subject_id, expires_at })
+        let expires_at = unexpired(&payload[32..40], now)?;
+        Some(Self { tenant_id, subject_id, expires_at })
     }
 
     /// Like [`Claim::verify`], with whichever of `keys` signed the token (a link or session
@@ -139,6 +132,87 @@ impl Claim {
     ) -> Option<Self> {
         keys.into_iter().find_map(|key| Self::verify(token, key, purpose, now))
     }
+}
+
+/// What a settings link says: whose settings, for which tenant, its own one-time id (so each
+/// link minted is a new one, and opening it can be recorded once), until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettingsLinkClaim {
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// The staff member whose settings it opens.
+    pub staff_id: Uuid,
+    /// This link's id: opening it makes the one session it ever makes.
+    pub link_id: Uuid,
+    /// When the link stops working if nobody opened it.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl SettingsLinkClaim {
+    /// `base64url(tenant ‖ staff ‖ link ‖ expiry) . base64url(HMAC-SHA256(key, purpose ‖
+    /// payload))`, for [`Purpose::SettingsLink`].
+    pub fn sign(&self, key: &SecretKey) -> String {
+        let mut payload = Vec::with_capacity(56);
+        payload.extend_from_slice(self.tenant_id.as_bytes());
+        payload.extend_from_slice(self.staff_id.as_bytes());
+        payload.extend_from_slice(self.link_id.as_bytes());
+        payload.extend_from_slice(&self.expires_at.timestamp().to_be_bytes());
+        signed(key, Purpose::SettingsLink, &payload)
+    }
+
+    /// The claim of a settings link signed with one of `keys` and not expired at `now`.
+    pub fn verify_any<'k>(
+        token: &str,
+        keys: impl IntoIterator<Item = &'k SecretKey>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Self> {
+        let payload =
+            keys.into_iter().find_map(|key| verified(token, key, Purpose::SettingsLink, 56))?;
+        Some(Self {
+            tenant_id: Uuid::from_slice(&payload[..16]).ok()?,
+            staff_id: Uuid::from_slice(&payload[16..32]).ok()?,
+            link_id: Uuid::from_slice(&payload[32..48]).ok()?,
+            expires_at: unexpired(&payload[48..56], now)?,
+        })
+    }
+}
+
+/// A session's id as the database keeps it: SHA-256 of its 16 bytes (the cookie names the
+/// session; a copy of the table names none).
+pub fn session_hash(id: Uuid) -> Vec<u8> {
+    Sha256::digest(id.as_bytes()).to_vec()
+}
+
+/// A fresh random (version 4) id: 122 bits nobody can guess, for a session.
+pub fn random_id() -> Uuid {
+    use rand::RngCore as _;
+    let mut bytes = [0; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// `base64url(payload) . base64url(HMAC-SHA256(key, purpose ‖ payload))`.
+fn signed(key: &SecretKey, purpose: Purpose, payload: &[u8]) -> String {
+    let tag = mac(key, purpose, payload);
+    format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
+}
+
+/// The payload of a token signed with `key` for `purpose`, if it is `len` bytes long.
+fn verified(token: &str, key: &SecretKey, purpose: Purpose, len: usize) -> Option<Vec<u8>> {
+    use subtle::ConstantTimeEq as _;
+    let (payload, tag) = token.split_once('.')?;
+    let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+    (payload.len() == len && bool::from(mac(key, purpose, &payload).ct_eq(&tag))).then_some(payload)
+}
+
+/// The expiry written as 8 big-endian bytes of Unix seconds, if it is after `now`.
+fn unexpired(
+    bytes: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let seconds = i64::from_be_bytes(bytes.try_into().ok()?);
+    chrono::DateTime::from_timestamp(seconds, 0).filter(|at| *at > now)
 }
 
 fn mac(key: &SecretKey, purpose: Purpose, payload: &[u8]) -> Vec<u8> {
@@ -221,17 +295,42 @@ mod tests {
             subject_id: Uuid::now_v7(),
             expires_at: now + chrono::Duration::minutes(15),
         };
-        let token = claim.sign(&key(1), Purpose::SettingsLink);
-        let verified = Claim::verify(&token, &key(1), Purpose::SettingsLink, now).unwrap();
+        let token = claim.sign(&key(1), Purpose::DashboardLink);
+        let verified = Claim::verify(&token, &key(1), Purpose::DashboardLink, now).unwrap();
         assert_eq!(verified.subject_id, claim.subject_id);
         assert_eq!(verified.expires_at.timestamp(), claim.expires_at.timestamp());
-        assert!(Claim::verify(&token, &key(1), Purpose::StaffSession, now).is_none());
-        assert!(Claim::verify(&token, &key(2), Purpose::SettingsLink, now).is_none());
+        assert!(Claim::verify(&token, &key(1), Purpose::DashboardSession, now).is_none());
+        assert!(Claim::verify(&token, &key(2), Purpose::DashboardLink, now).is_none());
         let later = now + chrono::Duration::minutes(16);
-        assert!(Claim::verify(&token, &key(1), Purpose::SettingsLink, later).is_none());
+        assert!(Claim::verify(&token, &key(1), Purpose::DashboardLink, later).is_none());
         let mut forged = token.clone();
         forged.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
-        assert!(Claim::verify(&forged, &key(1), Purpose::SettingsLink, now).is_none());
+        assert!(Claim::verify(&forged, &key(1), Purpose::DashboardLink, now).is_none());
+    }
+
+    #[test]
+    fn a_settings_link_names_its_staff_member_and_its_own_id_and_nothing_else_opens_as_one() {
+        let now = chrono::Utc::now();
+        let link = SettingsLinkClaim {
+            tenant_id: Uuid::now_v7(),
+            staff_id: Uuid::now_v7(),
+            link_id: random_id(),
+            expires_at: now + chrono::Duration::minutes(15),
+        };
+        let token = link.sign(&key(1));
+        let opened = SettingsLinkClaim::verify_any(&token, [&key(2), &key(1)], now).unwrap();
+        assert_eq!((opened.staff_id, opened.link_id), (link.staff_id, link.link_id));
+        assert!(SettingsLinkClaim::verify_any(&token, [&key(2)], now).is_none());
+        let later = now + chrono::Duration::minutes(16);
+        assert!(SettingsLinkClaim::verify_any(&token, [&key(1)], later).is_none());
+        let session = Claim {
+            tenant_id: link.tenant_id,
+            subject_id: link.staff_id,
+            expires_at: opened.expires_at,
+        };
+        let cookie = session.sign(&key(1), Purpose::StaffSession);
+        assert!(SettingsLinkClaim::verify_any(&cookie, [&key(1)], now).is_none());
+        assert!(Claim::verify(&token, &key(1), Purpose::StaffSession, now).is_none());
     }
 
     #[test]

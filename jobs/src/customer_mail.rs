@@ -11,6 +11,7 @@ use kalends_core::config::SecretKey;
 use kalends_core::domain::{Booking, Tenant, TimeZone};
 use kalends_core::ical::write::Party;
 use kalends_core::invite::{Invite, InviteKind, render, render_cancelled_notice};
+use kalends_core::service::staff_sessions::{SettingsLink, new_link, sign_link};
 use kalends_core::store::MessageKind;
 use uuid::Uuid;
 
@@ -214,33 +215,44 @@ impl CustomerMail {
             provider: connection.provider.label(),
             account: &connection.account_email,
         };
-        self.send_settings_link(tenant, connection.staff_id, (staff_email, staff_name), reason)
-            .await
+        // Sent on its own, not asked for: it ends no session (the staff member may be on the
+        // settings page, connecting again).
+        let lifetime = chrono::Duration::hours(EMAILED_LINK_HOURS);
+        let staff_id = connection.staff_id;
+        let link = sign_link(&self.secret_key, &self.public_url, tenant.id, staff_id, lifetime);
+        self.send_settings_link(tenant, (staff_email, staff_name), reason, &link).await
     }
 
-    /// E-mails a staff member (`to`: address and name) a link to their settings page, valid
-    /// for [`EMAILED_LINK_HOURS`], saying why.
+    /// A settings link someone asked to be e-mailed, valid for [`EMAILED_LINK_HOURS`]: the
+    /// staff member's sessions opened before it end.
+    pub async fn new_settings_link(
+        &self,
+        store: &kalends_core::Store,
+        tenant_id: Uuid,
+        staff_id: Uuid,
+    ) -> Result<SettingsLink, kalends_core::StoreError> {
+        let lifetime = chrono::Duration::hours(EMAILED_LINK_HOURS);
+        new_link(store, &self.secret_key, &self.public_url, tenant_id, staff_id, lifetime).await
+    }
+
+    /// E-mails a staff member (`to`: address and name) `link` to their settings page, saying
+    /// why.
     pub async fn send_settings_link(
         &self,
         tenant: &Tenant,
-        staff_id: Uuid,
         to: (&str, &str),
         reason: LinkReason<'_>,
+        link: &SettingsLink,
     ) -> Outcome {
         let now = Utc::now();
-        let expires_at = now + chrono::Duration::hours(EMAILED_LINK_HOURS);
-        let claim =
-            kalends_core::tokens::Claim { tenant_id: tenant.id, subject_id: staff_id, expires_at };
-        let token = claim.sign(&self.secret_key, kalends_core::tokens::Purpose::SettingsLink);
-        let link = format!("{}/settings/{token}", self.public_url);
         let name = tenant.settings.mail_from_name.as_deref().unwrap_or(&tenant.settings.name);
         let email = SettingsLinkEmail {
             tenant_name: &tenant.settings.name,
             from: Party { email: &self.address, name: Some(name), rsvp: false },
             to: Party { email: to.0, name: Some(to.1), rsvp: false },
             reason,
-            link: &link,
-            link_expires_at: expires_at,
+            link: &link.url,
+            link_expires_at: link.expires_at,
             now,
         };
         match settings_link_message(&email) {

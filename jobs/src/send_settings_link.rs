@@ -1,5 +1,6 @@
 //! `send_settings_link`: the console's "E-mail a settings link": the staff member gets a signed
-//! link to their calendar settings, valid a day, to connect (or change) their calendars.
+//! one-time link to their calendar settings, valid a day, to connect (or change) their
+//! calendars; minting it ends the sessions their older links opened.
 
 use kalends_core::Store;
 use kalends_core::StoreError;
@@ -28,7 +29,8 @@ pub async fn run(
     };
     let tenant = store.tenant(tenant_id).await?;
     let to = (email.as_str(), staff.data.name.as_str());
-    match mail.send_settings_link(&tenant, staff.id, to, LinkReason::Connect).await {
+    let link = mail.new_settings_link(store, tenant_id, staff.id).await?;
+    match mail.send_settings_link(&tenant, to, LinkReason::Connect, &link).await {
         Outcome::Sent { .. } => {
             tracing::info!("staff member e-mailed a settings link");
             Ok(())

@@ -191,10 +191,14 @@ async fn delete_connection(
     Query(query): Query<DisconnectQuery>,
 ) -> Result<axum::Json<Disconnected>, ApiError> {
     let connection = state.store.connection(tenant.id, parse_id(&id)?).await?;
-    let outcome =
-        crate::connections::disconnect(&state, &connection, query.remove_events.unwrap_or(false))
-            .await
-            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let outcome = crate::connections::disconnect(
+        &state,
+        &connection,
+        query.remove_events.unwrap_or(false),
+        None,
+    )
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?;
     Ok(axum::Json(outcome))
 }
 

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{NewStaff, Staff};
 use kalends_core::service::directory::{self, Saved};
-use kalends_core::tokens::{Claim, Purpose};
+use kalends_core::service::staff_sessions;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -209,7 +209,8 @@ async fn upsert_staff(
 /// A signed link to a staff member's settings page.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct SettingsLinkOut {
-    /// Open it in a browser: it signs the staff member in to `/settings`.
+    /// Open it in a browser: it signs the staff member in to `/settings`, once (a second
+    /// opening is refused). Minting it ends the sessions the staff member's older links opened.
     pub url: String,
     /// When the link stops working (default 15 minutes).
     pub expires_at: DateTime<Utc>,
@@ -227,16 +228,22 @@ async fn settings_link(
     Path(id): Path<String>,
 ) -> Result<axum::Json<SettingsLinkOut>, ApiError> {
     let staff = state.store.staff(tenant.id, parse_id(&id)?).await?;
-    Ok(axum::Json(settings_link_for(&state, tenant.id, staff.id)))
+    Ok(axum::Json(settings_link_for(&state, tenant.id, staff.id).await?))
 }
 
-/// A fresh settings link for a staff member (the API and the console alike).
-pub fn settings_link_for(state: &AppState, tenant_id: Uuid, staff_id: Uuid) -> SettingsLinkOut {
-    let expires_at = Utc::now() + chrono::Duration::minutes(SETTINGS_LINK_MINUTES);
-    let claim = Claim { tenant_id, subject_id: staff_id, expires_at };
-    let token = claim.sign(&state.secret_key, Purpose::SettingsLink);
-    let url = format!("{}/settings/{token}", state.config.public_url.trim_end_matches('/'));
-    SettingsLinkOut { url, expires_at }
+/// A fresh one-time settings link for a staff member (the API and the console alike); the
+/// sessions their older links opened end.
+pub async fn settings_link_for(
+    state: &AppState,
+    tenant_id: Uuid,
+    staff_id: Uuid,
+) -> Result<SettingsLinkOut, kalends_core::StoreError> {
+    let lifetime = chrono::Duration::minutes(SETTINGS_LINK_MINUTES);
+    let (key, public_url) = (state.secret_key.current(), &state.config.public_url);
+    let link =
+        staff_sessions::new_link(&state.store, key, public_url, tenant_id, staff_id, lifetime);
+    let link = link.await?;
+    Ok(SettingsLinkOut { url: link.url, expires_at: link.expires_at })
 }
 
 /// The routes of this resource.

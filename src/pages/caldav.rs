@@ -202,7 +202,7 @@ async fn connect(
         )
         .await;
     }
-    let tenant_id = session.claim.tenant_id;
+    let tenant_id = session.tenant_id();
     let connected = connect_caldav(
         &state,
         tenant_id,

@@ -1,7 +1,9 @@
 //! The OAuth connect flow: `GET /connect/{provider}` sends the browser to the provider with a
 //! single-use `state` (stored hashed, bound to the tenant and staff member, 15 minutes) and a
-//! PKCE challenge; `GET /oauth/{provider}/callback` checks state and cookie, exchanges the code,
-//! and lands back on the settings page. Every failure shows a clear page and stores nothing.
+//! PKCE challenge; `GET /oauth/{provider}/callback` checks the session first, then takes the
+//! state (only its own: a callback from another browser leaves the flow to the one that started
+//! it), exchanges the code, and lands back on the settings page. Every failure shows a clear page
+//! and stores nothing.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -64,8 +66,8 @@ async fn start(
         return Redirect::to("/settings#connect-caldav").into_response();
     };
     let flow = OAuthFlow {
-        tenant_id: session.claim.tenant_id,
-        staff_id: session.claim.subject_id,
+        tenant_id: session.tenant_id(),
+        staff_id: session.staff_id(),
         provider,
         pkce_verifier: authorization.pkce_verifier,
         expires_at: Utc::now() + Duration::minutes(FLOW_MINUTES),
@@ -110,13 +112,28 @@ async fn callback(
         );
     };
     let restart = Some(("/settings", "Start again from your settings"));
-    // The state is taken (deleted) first, so it works once whatever happens next.
-    let flow = match params.state.as_deref() {
-        Some(value) => state.store.take_oauth_flow(value, &state.sealer).await,
-        None => Ok(None),
+    // The session first: a callback without the session that started the flow (someone who saw
+    // its address) takes nothing, so the right browser can still finish it.
+    let session = match Session::from_headers(&state, &headers).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return other_session(),
+        Err(e) => return flow_unreadable(&e),
     };
-    let flow = match flow {
-        Ok(Some(flow)) if flow.provider == provider => flow,
+    // Then the state, taken (deleted) if it is this session's, so it works once whatever
+    // happens next.
+    let taken = match params.state.as_deref() {
+        Some(value) => {
+            let (tenant_id, staff_id) = (session.tenant_id(), session.staff_id());
+            match state.store.take_oauth_flow(value, tenant_id, staff_id, &state.sealer).await {
+                Ok(None) => state.store.oauth_flow_waiting(value).await.map(|w| (None, w)),
+                other => other.map(|flow| (flow, false)),
+            }
+        }
+        None => Ok((None, false)),
+    };
+    let flow = match taken {
+        Ok((Some(flow), _)) if flow.provider == provider => flow,
+        Ok((None, true)) => return other_session(),
         Ok(_) => {
             return problem_page(
                 StatusCode::BAD_REQUEST,
@@ -125,27 +142,8 @@ async fn callback(
                 restart,
             );
         }
-        Err(e) => {
-            tracing::error!(error = %e, "could not read the connect flow");
-            return problem_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Nothing was connected. Please try again.",
-                restart,
-            );
-        }
+        Err(e) => return flow_unreadable(&e),
     };
-    let session = Session::from_headers(&state, &headers);
-    if session
-        .is_none_or(|s| s.claim.subject_id != flow.staff_id || s.claim.tenant_id != flow.tenant_id)
-    {
-        return problem_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in belongs to another session",
-            "It was started in another browser or by someone else, so nothing was connected. Open your settings link in this browser and start again.",
-            None,
-        );
-    }
     if let Some(error) = params.error.as_deref() {
         if error == "access_denied" {
             return Redirect::to("/settings?notice=denied").into_response();
@@ -183,6 +181,26 @@ async fn callback(
         Ok(_) => Redirect::to(&format!("/settings?notice=connected-{provider}")).into_response(),
         Err(error) => failure_page(provider, &error),
     }
+}
+
+/// A callback from a browser without the session that started its flow.
+fn other_session() -> Response {
+    problem_page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in belongs to another session",
+        "It was started in another browser or by someone else, so nothing was connected. Open your settings link in this browser and start again.",
+        None,
+    )
+}
+
+fn flow_unreadable(error: &kalends_core::StoreError) -> Response {
+    tracing::error!(error = %error, "could not read the connect flow");
+    problem_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Nothing was connected. Please try again.",
+        Some(("/settings", "Start again from your settings")),
+    )
 }
 
 fn failure_page(provider: Provider, error: &ConnectionError) -> Response {

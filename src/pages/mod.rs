@@ -1,16 +1,18 @@
 //! Server-rendered pages for people: the staff settings page and the OAuth connect flow.
 //! They work without JavaScript, escape everything (maud), and never show a stack trace.
 //!
-//! A staff member arrives through a signed link minted by the host (`/settings/{token}`), which
-//! sets a signed, HttpOnly, SameSite=Lax session cookie; every form carries a CSRF token derived
-//! from that cookie.
+//! A staff member arrives through a one-time link minted by the host (`/settings/{token}`),
+//! which opens a server-side session (`core/src/service/staff_sessions.rs`) held in a signed,
+//! HttpOnly, SameSite=Lax cookie; every form carries a CSRF token derived from that cookie, and
+//! "Sign out" ends the session.
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
-use chrono::Utc;
 use hmac::{Hmac, Mac as _};
+use kalends_core::StoreError;
+use kalends_core::service::staff_sessions::{self, StaffSession};
 use kalends_core::tokens::{Claim, Purpose};
 use maud::{DOCTYPE, Markup, html};
 use secrecy::ExposeSecret as _;
@@ -21,15 +23,16 @@ use crate::api::AppState;
 mod assets;
 mod caldav;
 mod connect;
+mod cookies;
 mod dashboard;
 mod settings;
 
 use assets::STYLESHEET;
+pub use cookies::strict_transport;
+use cookies::{read_cookie, set_cookie};
 
-/// Name of the session cookie.
+/// Name of the session cookie (`__Host-` in front under https).
 pub const SESSION_COOKIE: &str = "kalends_session";
-/// How long a session lasts after opening a settings link.
-pub const SESSION_HOURS: i64 = 12;
 
 /// The pages' routes.
 pub fn router() -> Router<AppState> {
@@ -41,22 +44,36 @@ pub fn router() -> Router<AppState> {
         .merge(assets::router())
 }
 
-/// The signed-in staff member, from the session cookie.
+/// The signed-in staff member's session, from the session cookie.
 #[derive(Clone, Debug)]
 pub struct Session {
-    /// Who and for which tenant.
-    pub claim: Claim,
+    /// Who and for which tenant (the store's open session).
+    pub staff: StaffSession,
     /// The cookie's value (the CSRF token is derived from it).
     cookie: String,
 }
 
 impl Session {
-    /// The session of a request, if its cookie is valid.
-    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Self> {
-        let cookie = cookie_value(headers, SESSION_COOKIE)?;
-        let claim =
-            Claim::verify_any(&cookie, state.secret_key.all(), Purpose::StaffSession, Utc::now())?;
-        Some(Self { claim, cookie })
+    /// The session of a request, if its cookie names an open session.
+    pub async fn from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+    ) -> Result<Option<Self>, StoreError> {
+        let Some(cookie) = read_cookie(state, headers, SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        let staff = staff_sessions::session(&state.store, &state.secret_key, &cookie).await?;
+        Ok(staff.map(|staff| Self { staff, cookie }))
+    }
+
+    /// The tenant.
+    pub fn tenant_id(&self) -> uuid::Uuid {
+        self.staff.tenant_id
+    }
+
+    /// The signed-in staff member.
+    pub fn staff_id(&self) -> uuid::Uuid {
+        self.staff.staff_id
     }
 
     /// The CSRF token forms of this session carry.
@@ -90,14 +107,15 @@ pub fn csrf_matches(state: &AppState, cookie: &str, submitted: Option<&str>) -> 
     })
 }
 
-/// `Set-Cookie` for a new session.
+/// `Set-Cookie` for a new staff session whose cookie carries `claim`.
 pub fn session_cookie(state: &AppState, claim: &Claim) -> String {
-    let secure = if state.config.public_url.starts_with("https://") { "; Secure" } else { "" };
-    format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        claim.sign(&state.secret_key, Purpose::StaffSession),
-        SESSION_HOURS * 3600
-    )
+    let value = claim.sign(&state.secret_key, Purpose::StaffSession);
+    set_cookie(state, SESSION_COOKIE, &value, staff_sessions::SESSION_HOURS * 3600)
+}
+
+/// `Set-Cookie` that makes the browser forget its staff session cookie.
+pub fn forget_session_cookie(state: &AppState) -> String {
+    set_cookie(state, SESSION_COOKIE, "", 0)
 }
 
 pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -1,5 +1,5 @@
-//! The staff settings page: connections with their status, calendar choices, default,
-//! reconnect and disconnect.
+//! The staff settings page: opening a settings link, connections with their status, calendar
+//! choices, default, reconnect and disconnect, signing out.
 
 use axum::Router;
 use axum::extract::{Path, Query, RawForm, State};
@@ -10,19 +10,20 @@ use chrono::{DateTime, Utc};
 use kalends_core::StoreError;
 use kalends_core::domain::{Connection, ConnectionStatus, Provider, Staff};
 use kalends_core::service::connections;
+use kalends_core::service::staff_sessions::{self, LinkError};
 use kalends_core::store::ConnectionPatch;
-use kalends_core::tokens::{Claim, Purpose};
 use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Session, layout, page_headers, problem_page, session_cookie};
+use super::{Session, forget_session_cookie, layout, page_headers, problem_page, session_cookie};
 use crate::api::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/settings", get(page))
         .route("/settings/{link}", get(open_link))
+        .route("/settings/sign-out", post(sign_out))
         .route("/settings/connections/{id}", post(save))
         .route("/settings/connections/{id}/default", post(make_default))
         .route("/settings/connections/{id}/disconnect", get(confirm_disconnect).post(disconnect))
@@ -56,31 +57,40 @@ fn notice_text(code: &str) -> Option<(bool, &'static str)> {
     })
 }
 
-/// `GET /settings/{link}`: a signed link from the host; sets the session and moves on.
+/// `GET /settings/{link}`: a one-time link from the host opens a session and moves on.
 async fn open_link(State(state): State<AppState>, Path(link): Path<String>) -> Response {
-    let Some(claim) =
-        Claim::verify_any(&link, state.secret_key.all(), Purpose::SettingsLink, Utc::now())
-    else {
-        return problem_page(
-            StatusCode::UNAUTHORIZED,
-            "This link has expired",
-            "Settings links work for a short time. Ask for a new one from the booking system you use.",
-            None,
-        );
+    let opened = match staff_sessions::open(&state.store, &state.secret_key, &link).await {
+        Ok(opened) => opened,
+        Err(LinkError::Store(e)) => return internal(e),
+        Err(LinkError::Invalid) => {
+            return problem_page(
+                StatusCode::UNAUTHORIZED,
+                "This link has expired",
+                "Settings links work for a short time. Ask for a new one from the booking system you use.",
+                None,
+            );
+        }
+        Err(LinkError::Used) => {
+            return problem_page(
+                StatusCode::GONE,
+                "This link was already used",
+                "A settings link opens once, in one browser. If that was not you, ask for a new \
+                 one from the booking system you use: a new link signs out whoever opened this one.",
+                None,
+            );
+        }
+        Err(LinkError::NoStaff) => {
+            return problem_page(
+                StatusCode::NOT_FOUND,
+                "This link is no longer valid",
+                "The staff member it was made for no longer exists.",
+                None,
+            );
+        }
     };
-    if state.store.staff(claim.tenant_id, claim.subject_id).await.is_err() {
-        return problem_page(
-            StatusCode::NOT_FOUND,
-            "This link is no longer valid",
-            "The staff member it was made for no longer exists.",
-            None,
-        );
-    }
-    let session =
-        Claim { expires_at: Utc::now() + chrono::Duration::hours(super::SESSION_HOURS), ..claim };
     (
         [
-            (header::SET_COOKIE, session_cookie(&state, &session)),
+            (header::SET_COOKIE, session_cookie(&state, &opened.cookie)),
             (header::REFERRER_POLICY, "no-referrer".into()),
         ],
         Redirect::to("/settings"),
@@ -88,26 +98,67 @@ async fn open_link(State(state): State<AppState>, Path(link): Path<String>) -> R
         .into_response()
 }
 
+/// The page a request without an open session gets.
+fn session_ended() -> Response {
+    problem_page(
+        StatusCode::UNAUTHORIZED,
+        "Please open your settings link again",
+        "Your session has ended or this browser has not opened a settings link yet.",
+        None,
+    )
+}
+
 /// The session's staff member, or the page to show instead.
 pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(Session, Staff), Response> {
-    let ended = || {
-        problem_page(
-            StatusCode::UNAUTHORIZED,
-            "Please open your settings link again",
-            "Your session has ended or this browser has not opened a settings link yet.",
-            None,
-        )
+    let session = match Session::from_headers(state, headers).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return Err(session_ended()),
+        Err(e) => return Err(internal(e)),
     };
-    let session = Session::from_headers(state, headers).ok_or_else(ended)?;
-    let staff = state
-        .store
-        .staff(session.claim.tenant_id, session.claim.subject_id)
-        .await
-        .map_err(|_| ended())?;
-    Ok((session, staff))
+    match state.store.staff(session.tenant_id(), session.staff_id()).await {
+        Ok(staff) => Ok((session, staff)),
+        Err(StoreError::NotFound) => Err(session_ended()),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// `POST /settings/sign-out`: ends the session here and in the browser.
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    let (session, _) = match signed_in(&state, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if !session.csrf_matches(&state, parse_form(&body).csrf.as_deref()) {
+        return out_of_date();
+    }
+    if let Err(e) = staff_sessions::sign_out(&state.store, &session.staff).await {
+        return internal(e);
+    }
+    let body = html! {
+        section.card {
+            h1 { "You are signed out" }
+            p { "Open a new settings link to come back." }
+        }
+    };
+    let page = layout("Signed out", Some("Calendar settings"), body).into_string();
+    ([(header::SET_COOKIE, forget_session_cookie(&state))], page_headers(), Html(page))
+        .into_response()
+}
+
+fn out_of_date() -> Response {
+    problem_page(
+        StatusCode::FORBIDDEN,
+        "Please try again",
+        "This form was out of date. Reload the settings page and try again.",
+        Some(("/settings", "Back to your calendars")),
+    )
 }
 
 /// `GET /settings`.
@@ -134,14 +185,13 @@ pub(super) async fn render_page(
     caldav: Option<&super::caldav::CaldavForm>,
     status: StatusCode,
 ) -> Response {
-    let connections =
-        match state.store.list_connections(session.claim.tenant_id, Some(staff.id)).await {
-            Ok(list) => list
-                .into_iter()
-                .filter(|c| c.status != ConnectionStatus::Revoked)
-                .collect::<Vec<_>>(),
-            Err(e) => return internal(e),
-        };
+    let connections = match state.store.list_connections(session.tenant_id(), Some(staff.id)).await
+    {
+        Ok(list) => {
+            list.into_iter().filter(|c| c.status != ConnectionStatus::Revoked).collect::<Vec<_>>()
+        }
+        Err(e) => return internal(e),
+    };
     let csrf = session.csrf(state);
     let sandboxed = &state.providers.sandboxed;
     let body = html! {
@@ -167,6 +217,10 @@ pub(super) async fn render_page(
             }
         }
         (super::caldav::connect_forms(&csrf, caldav))
+        form.actions method="post" action="/settings/sign-out" {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { "Sign out" }
+        }
     };
     (
         status,
@@ -274,22 +328,18 @@ fn parse_form(body: &[u8]) -> FormFields {
     fields
 }
 
-/// The connection a form acts on, if the session may: checks the CSRF token and ownership.
+/// The connection a form acts on and the session acting, if the session may: checks the CSRF
+/// token and ownership.
 async fn owned(
     state: &AppState,
     headers: &HeaderMap,
     id: &str,
     fields: &FormFields,
     check_csrf: bool,
-) -> Result<Connection, Response> {
+) -> Result<(Connection, Session), Response> {
     let (session, staff) = signed_in(state, headers).await?;
     if check_csrf && !session.csrf_matches(state, fields.csrf.as_deref()) {
-        return Err(problem_page(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "This form was out of date. Reload the settings page and try again.",
-            Some(("/settings", "Back to your calendars")),
-        ));
+        return Err(out_of_date());
     }
     let gone = || {
         problem_page(
@@ -300,8 +350,8 @@ async fn owned(
         )
     };
     let id: Uuid = id.parse().map_err(|_| gone())?;
-    match state.store.connection(session.claim.tenant_id, id).await {
-        Ok(connection) if connection.staff_id == staff.id => Ok(connection),
+    match state.store.connection(session.tenant_id(), id).await {
+        Ok(connection) if connection.staff_id == staff.id => Ok((connection, session)),
         _ => Err(gone()),
     }
 }
@@ -347,7 +397,7 @@ async fn apply(
 ) -> Response {
     let fields = parse_form(body);
     let connection = match owned(state, headers, id, &fields, true).await {
-        Ok(c) => c,
+        Ok((c, _)) => c,
         Err(page) => return page,
     };
     // A new default or destination: the staff member's bookings go there now.
@@ -375,21 +425,12 @@ async fn confirm_disconnect(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let connection = match owned(&state, &headers, &id, &FormFields::default(), false).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
-    let csrf = match Session::from_headers(&state, &headers) {
-        Some(session) => session.csrf(&state),
-        None => {
-            return problem_page(
-                StatusCode::UNAUTHORIZED,
-                "Please open your settings link again",
-                "Your session has ended.",
-                None,
-            );
-        }
-    };
+    let (connection, session) =
+        match owned(&state, &headers, &id, &FormFields::default(), false).await {
+            Ok(found) => found,
+            Err(page) => return page,
+        };
+    let csrf = session.csrf(&state);
     let calendar = connection
         .destination_calendar_id
         .as_deref()
@@ -421,11 +462,12 @@ async fn disconnect(
     RawForm(body): RawForm,
 ) -> Response {
     let fields = parse_form(&body);
-    let connection = match owned(&state, &headers, &id, &fields, true).await {
-        Ok(c) => c,
+    let (connection, session) = match owned(&state, &headers, &id, &fields, true).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    match crate::connections::disconnect(&state, &connection, fields.remove_events).await {
+    let by = Some(&session.staff);
+    match crate::connections::disconnect(&state, &connection, fields.remove_events, by).await {
         Ok(_) => Redirect::to("/settings?notice=disconnected").into_response(),
         Err(e) => {
             tracing::error!(connection = %connection.id, error = %e, "disconnect failed");

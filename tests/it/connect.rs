@@ -119,6 +119,19 @@ pub(crate) async fn connect_at(
     browser.post(&action, &[("email", email), ("decision", decision)], true).await
 }
 
+/// Starts connecting `provider` in `browser` and allows on the sandbox's consent page without
+/// following its redirect: the callback address (with the flow's `state`) the browser was sent to.
+pub(crate) async fn consent_callback(app: &TestApp, browser: &Browser, provider: &str) -> String {
+    let consent = browser.get(&app.url(&format!("/connect/{provider}"))).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    let action = form_action(&consent.url, &consent.body);
+    let email = "ann@example.com";
+    let redirect = browser.post(&action, &[("email", email), ("decision", "allow")], false).await;
+    let callback = redirect.location.expect("the sandbox redirects to the callback");
+    assert!(callback.contains(&format!("/oauth/{provider}/callback?code=")), "{callback}");
+    callback
+}
+
 async fn connections(app: &TestApp, key: &str) -> Vec<ConnectionOut> {
     app.api(key).connections().await.unwrap()
 }

@@ -88,6 +88,13 @@ async fn page(response: reqwest::Response) -> Page {
 /// A tenant with a signed-in console: the browser, the API key and the CSRF token.
 pub(crate) async fn signed_in(app: &TestApp) -> (Browser, String, String) {
     let (_, key) = app.tenant().await;
+    signed_in_as(app, &key).await
+}
+
+/// A browser signed in to the console of the tenant whose API key is `key`: the browser, the
+/// key and the session's CSRF token.
+pub(crate) async fn signed_in_as(app: &TestApp, key: &str) -> (Browser, String, String) {
+    let key = key.to_owned();
     let link = dashboard_link(app, &key).await;
     let browser = Browser::new(app);
     let opened = browser.get(&link.url).await;

@@ -31,6 +31,7 @@ mod process;
 mod queue;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
+mod staff_sessions;
 mod store;
 mod sync;
 mod webhook_crash;

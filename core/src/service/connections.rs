@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::conflicts::recheck_owner;
+use super::staff_sessions::{self, StaffSession};
 use crate::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner};
 use crate::job::Job;
 use crate::seal::Sealer;
@@ -113,15 +114,18 @@ pub async fn sync_now(
 /// Disconnects in the store: the connection is marked disconnected (tokens out of it, the
 /// default handed on) in the same transaction that owes its cleanup at the provider, due at
 /// `cleanup_at`; its external-edit conflicts and the conflicts of its busy times settle, and the
-/// staff member's bookings go to their new default. Returns the cleanup's id, for the caller to
-/// try at once (`None` when there is nothing to clean up).
+/// staff member's bookings go to their new default. The staff member's sessions end first
+/// (`by`, the session that asked, if the staff member did, excepted). Returns the cleanup's id,
+/// for the caller to try at once (`None` when there is nothing to clean up).
 pub async fn disconnect(
     store: &Store,
     connection: &Connection,
     remove_events: bool,
     cleanup_at: DateTime<Utc>,
+    by: Option<&StaffSession>,
 ) -> Result<Option<Uuid>, StoreError> {
     let (tenant_id, id) = (connection.tenant_id, connection.id);
+    staff_sessions::end_on_disconnect(store, tenant_id, connection.staff_id, by).await?;
     let (_, cleanup) =
         store.disconnect_connection(tenant_id, id, remove_events, cleanup_at).await?;
     store.resolve_external_edits_of_connection(id).await?;

@@ -74,7 +74,8 @@ pub async fn update_staff(
 }
 
 /// Removes a staff member: their connections are cleaned up at the provider first (events
-/// removed, channels stopped, grants revoked, through the outbox), then forgotten.
+/// removed, channels stopped, grants revoked, through the outbox), then forgotten. Their
+/// settings sessions go with them (the store's cascade), so a session open elsewhere ends.
 pub async fn delete_staff(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
     store.delete_staff(tenant_id, id).await
 }

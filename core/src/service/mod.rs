@@ -24,6 +24,7 @@ pub mod dashboard;
 pub mod directory;
 pub mod feeds;
 pub mod imports;
+pub mod staff_sessions;
 pub mod tenants;
 pub mod webhooks;
 pub mod widgets;

@@ -839,20 +839,27 @@ impl Store {
         Ok(())
     }
 
-    /// Takes a connect flow by its `state`: it is deleted whether or not it is still valid, so a
-    /// state works at most once. `None` when unknown, used or expired.
+    /// Takes the connect flow that `state` names if the staff member `staff_id` of `tenant_id`
+    /// started it: it is deleted whether or not it is still valid, so a state works at most
+    /// once; another staff member's flow is left as it is, for the browser that started it.
+    /// `None` when unknown, used, expired or someone else's.
     pub async fn take_oauth_flow(
         &self,
         state: &str,
+        tenant_id: Uuid,
+        staff_id: Uuid,
         sealer: &Sealer,
     ) -> Result<Option<OAuthFlow>, StoreError> {
         let hash = crate::tokens::token_hash(state);
         let row: Option<(Uuid, Uuid, String, String, DateTime<Utc>)> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "DELETE FROM oauth_states WHERE state_hash = $1 \
+                "DELETE FROM oauth_states WHERE state_hash = $1 AND tenant_id = $2 \
+                 AND staff_id = $3 \
                  RETURNING tenant_id, staff_id, provider, pkce_verifier, expires_at",
             )
             .bind(&hash)
+            .bind(tenant_id)
+            .bind(staff_id)
             .fetch_optional(pool)
             .await
         })?;
@@ -872,6 +879,19 @@ impl Store {
             pkce_verifier,
             expires_at,
         }))
+    }
+
+    /// Whether `state` names a connect flow still waiting for its callback (anyone's).
+    pub async fn oauth_flow_waiting(&self, state: &str) -> Result<bool, StoreError> {
+        let hash = crate::tokens::token_hash(state);
+        let found: Option<(i32,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as("SELECT 1 FROM oauth_states WHERE state_hash = $1 AND expires_at > $2")
+                .bind(&hash)
+                .bind(now())
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(found.is_some())
     }
 }
 

@@ -29,6 +29,10 @@ const OLD_JOB_FAILURES: &str = "DELETE FROM job_failures WHERE id IN \
 /// Console sessions that ended long ago (their links, shorter-lived still, are dead too).
 const OLD_DASHBOARD_SESSIONS: &str = "DELETE FROM dashboard_sessions WHERE id IN \
      (SELECT id FROM dashboard_sessions WHERE expires_at < $1 LIMIT $2)";
+/// Staff sessions that ended long ago: their links (a day at most, and history is kept a day at
+/// least) are dead too, so forgetting that a link was opened cannot let it open again.
+const OLD_STAFF_SESSIONS: &str = "DELETE FROM staff_sessions WHERE id_hash IN \
+     (SELECT id_hash FROM staff_sessions WHERE expires_at < $1 LIMIT $2)";
 /// Failed jobs beyond the newest `$2`, `$1` at a time.
 const EXTRA_JOB_FAILURES: &str = "DELETE FROM job_failures WHERE id IN \
      (SELECT id FROM job_failures ORDER BY id DESC LIMIT $1 OFFSET $2)";
@@ -66,7 +70,14 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let batch = i64::from(batch);
         let mut removed = 0;
-        for sql in [OLD_IMPORT_RUNS, OLD_SYNC_ATTEMPTS, OLD_JOB_FAILURES, OLD_DASHBOARD_SESSIONS] {
+        let rules = [
+            OLD_IMPORT_RUNS,
+            OLD_SYNC_ATTEMPTS,
+            OLD_JOB_FAILURES,
+            OLD_DASHBOARD_SESSIONS,
+            OLD_STAFF_SESSIONS,
+        ];
+        for sql in rules {
             removed += with_pool!(self, |pool| {
                 sqlx::query(sql)
                     .bind(limits.older_than)

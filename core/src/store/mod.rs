@@ -43,6 +43,7 @@ pub(crate) mod outbox;
 mod owner_writes;
 mod resources;
 mod staff;
+mod staff_sessions;
 mod tenants;
 pub(crate) mod webhooks;
 mod widgets;
@@ -68,6 +69,7 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
+pub use staff_sessions::NewStaffSession;
 pub use webhooks::{
     AfterAttempt, AttemptRecord, Claim, DeliveryStatus, DeliveryWork, NewWebhookEndpoint,
     WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch, secret_context,
@@ -168,12 +170,13 @@ enum Duplicate {
 /// message for it ("UNIQUE constraint failed: staff.tenant_id, staff.external_id") and what it
 /// means. Any other (a random key or id colliding) is a database error.
 #[rustfmt::skip]
-const UNIQUE_RULES: [(&str, &str, Duplicate); 5] = [
+const UNIQUE_RULES: [(&str, &str, Duplicate); 6] = [
     ("staff_tenant_id_external_id_key", "staff.external_id", Duplicate::ExternalId),
     ("resources_tenant_id_external_id_key", "resources.external_id", Duplicate::ExternalId),
     ("bookings_tenant_id_external_id_key", "bookings.external_id", Duplicate::ExternalId),
     ("connections_staff_id_provider_account_email_key", "connections.account_email", Duplicate::Connection),
     ("dashboard_sessions_link_id_key", "dashboard_sessions.link_id", Duplicate::Link),
+    ("staff_sessions_link_id_key", "staff_sessions.link_id", Duplicate::Link),
 ];
 
 /// Which rule a unique violation broke, if a caller can break it.

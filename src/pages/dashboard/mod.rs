@@ -29,7 +29,8 @@ use maud::{DOCTYPE, Markup, html};
 use uuid::Uuid;
 
 use super::assets::{CONSOLE_JS, HTMX};
-use super::{cookie_value, csrf_matches, csrf_token, head};
+use super::cookies::{read_cookie, set_cookie};
+use super::{csrf_matches, csrf_token, head};
 use crate::api::AppState;
 use crate::api::error::FieldError;
 
@@ -44,7 +45,7 @@ mod staff;
 mod sync;
 mod webhooks;
 
-/// Name of the console's session cookie.
+/// Name of the console's session cookie (`__Host-` in front under https).
 pub const CONSOLE_COOKIE: &str = "kalends_console";
 
 /// Most resources or staff members one console page lists.
@@ -88,7 +89,7 @@ impl FromRequestParts<AppState> for Console {
                  from your booking system (or run `kalends dashboard-link TENANT_ID`).",
             )
         };
-        let cookie = cookie_value(&parts.headers, CONSOLE_COOKIE).ok_or_else(signed_out)?;
+        let cookie = read_cookie(state, &parts.headers, CONSOLE_COOKIE).ok_or_else(signed_out)?;
         let session = dashboard::session(&state.store, &state.secret_key, &cookie)
             .await
             .map_err(internal)?
@@ -237,7 +238,7 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("settings-saved") => "The settings are saved.",
         Some("sync-retried") => "The booking's sync is queued again.",
         Some("settings-link-sent") => {
-            "The settings link is on its way by e-mail; it works for 24 hours."
+            "The settings link is on its way by e-mail; it opens once, within 24 hours."
         }
         Some("feed-added") => "The feed is created; give its address to the platform.",
         _ => return html! {},
@@ -404,13 +405,8 @@ async fn open_link(State(state): State<AppState>, Path(token): Path<String>) -> 
     let hours = i64::from(state.config.dashboard.session_hours);
     match dashboard::open(&state.store, &state.secret_key, &token, Duration::hours(hours)).await {
         Ok(session) => {
-            let secure =
-                if state.config.public_url.starts_with("https://") { "; Secure" } else { "" };
-            let cookie = format!(
-                "{CONSOLE_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                session.sign(&state.secret_key, Purpose::DashboardSession),
-                hours * 3600
-            );
+            let value = session.sign(&state.secret_key, Purpose::DashboardSession);
+            let cookie = set_cookie(&state, CONSOLE_COOKIE, &value, hours * 3600);
             (
                 [(header::SET_COOKIE, cookie), (header::REFERRER_POLICY, "no-referrer".into())],
                 Redirect::to("/dashboard"),
@@ -436,7 +432,7 @@ async fn sign_out(State(state): State<AppState>, Posted { console, .. }: Posted)
     if let Err(e) = dashboard::sign_out(&state.store, &console.session).await {
         return internal(e);
     }
-    let expired = format!("{CONSOLE_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let expired = set_cookie(&state, CONSOLE_COOKIE, "", 0);
     let body = html! {
         section.card {
             h1 { "You are signed out" }

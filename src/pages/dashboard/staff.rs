@@ -140,7 +140,7 @@ fn staff_card<'a>(
                     input id=(field) type="text" readonly value=(url);
                     button type="button" data-copy=(field) { "Copy" }
                 }
-                p.meta { "Send it to " (member.data.name) ": it opens their calendar settings, works for 15 minutes." }
+                p.meta { "Send it to " (member.data.name) ": it opens their calendar settings once, within 15 minutes, and signs out whoever opened an older one." }
             }
             @if connections.is_empty() {
                 p.muted { "No calendar connected." }
@@ -176,8 +176,10 @@ async fn settings_link(
     if let Err(e) = state.store.staff(console.tenant.id, id).await {
         return store_failure("Staff member", e);
     }
-    let link = settings_link_for(&state, console.tenant.id, id);
-    render(&state, &console, None, Some((id, link.url))).await
+    match settings_link_for(&state, console.tenant.id, id).await {
+        Ok(link) => render(&state, &console, None, Some((id, link.url))).await,
+        Err(e) => store_failure("Staff member", e),
+    }
 }
 
 /// `POST /dashboard/staff/{id}/email-settings-link`: the link goes out by e-mail (queued, valid
