@@ -8,7 +8,7 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -27,6 +27,7 @@ on_both_databases!(
     a_caldav_gzip_bomb_on_the_form_is_refused_in_place_and_nothing_is_stored,
     a_caldav_home_on_a_refused_address_is_refused_in_place_and_nothing_is_stored,
     a_webhook_endpoint_on_an_allowed_address_is_accepted_and_any_other_spelling_refused,
+    a_connected_caldav_server_that_turns_into_a_gzip_bomb_shows_in_the_connections_status,
 );
 
 /// Every spelling of loopback (and the cloud metadata address) a hostile server might hand back,
@@ -99,22 +100,29 @@ enum Hostile {
 struct HostileServer {
     addr: SocketAddr,
     requests: Arc<AtomicUsize>,
+    behaviour: Arc<Mutex<Hostile>>,
 }
 
 impl HostileServer {
     async fn start(behaviour: Hostile) -> Self {
         let requests = Arc::new(AtomicUsize::new(0));
-        let (counted, behaviour) = (requests.clone(), Arc::new(behaviour));
+        let behaviour = Arc::new(Mutex::new(behaviour));
+        let (counted, shared) = (requests.clone(), behaviour.clone());
         let app =
             Router::new().fallback(move |headers: HeaderMap, uri: axum::http::Uri, body: Bytes| {
                 counted.fetch_add(1, Ordering::SeqCst);
-                let behaviour = behaviour.clone();
-                async move { answer(&behaviour, &headers, uri.path(), &body) }
+                let now = shared.lock().unwrap().clone();
+                async move { answer(&now, &headers, uri.path(), &body) }
             });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { addr, requests }
+        Self { addr, requests, behaviour }
+    }
+
+    /// From now on, answers as `behaviour` says (a server that turns hostile after connecting).
+    fn turn(&self, behaviour: Hostile) {
+        *self.behaviour.lock().unwrap() = behaviour;
     }
 
     fn url(&self) -> String {
@@ -448,4 +456,128 @@ async fn a_webhook_endpoint_on_an_allowed_address_is_accepted_and_any_other_spel
         assert_eq!(body["errors"][0]["field"], "url", "{url}: {body}");
     }
     assert_eq!(recorder.connections(), 0);
+}
+
+/// `VmRSS` or `VmHWM` (the peak) of process `pid`, in bytes.
+fn memory_of(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with(field)).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+#[tokio::test]
+async fn kalends_serve_stays_small_while_caldav_servers_send_bombs_and_endless_bodies() {
+    use crate::helpers::TempDir;
+    use crate::process::{free_port, kalends, wait_ready};
+
+    let servers = [
+        HostileServer::start(Hostile::GzipBomb).await,
+        HostileServer::start(Hostile::Endless).await,
+    ];
+    let allowed: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
+    let (dir, port) = (TempDir::new(), free_port());
+    let created = kalends(&dir, port)
+        .args(["tenant", "create", "--name", "Sea Breeze", "--timezone", "UTC", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    let child = kalends(&dir, port)
+        .args(["serve", "--no-demo"])
+        .env("KALENDS_IMPORT__ALLOWED_ADDRESSES", allowed.join(","))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    wait_ready(port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let api = reqwest::Client::new();
+    let staff: serde_json::Value = api
+        .post(format!("{base}/api/v1/staff"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "Ann Lee"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link: serde_json::Value = api
+        .post(format!("{base}/api/v1/staff/{}/settings-link", staff["id"].as_str().unwrap()))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    browser.get(link["url"].as_str().unwrap()).send().await.unwrap();
+    let page = browser.get(format!("{base}/settings")).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let idle = memory_of(pid, "VmRSS:");
+    for server in &servers {
+        let form = [
+            ("csrf", csrf),
+            ("kind", "caldav"),
+            ("server_url", &server.url()),
+            ("username", "ann"),
+            ("password", "app-password"),
+        ];
+        let answer = browser
+            .post(format!("{base}/settings/connect/caldav"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 422);
+        let page = answer.text().await.unwrap();
+        assert!(page.contains("larger than 10 MiB"), "{page}");
+    }
+    let peak = memory_of(pid, "VmHWM:");
+    let grown = peak.saturating_sub(idle);
+    assert!(grown < 100 * 1024 * 1024, "the process grew by {} MiB", grown / (1024 * 1024));
+    let connections: serde_json::Value = api
+        .get(format!("{base}/api/v1/connections"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(connections["items"].as_array().unwrap().len(), 0, "{connections}");
+}
+
+async fn a_connected_caldav_server_that_turns_into_a_gzip_bomb_shows_in_the_connections_status(
+    db: Db,
+) {
+    let server = HostileServer::start(Hostile::Hrefs {
+        principal: "/principal/".into(),
+        home: "/home/".into(),
+        calendar: "/home/work/".into(),
+    })
+    .await;
+    let (app, staff) = form_for(db, &server).await;
+    let (status, page) = staff.connect(&app, &server.url(), "app-password").await;
+    assert_eq!(status, 303, "{page}");
+    app.settle().await;
+    let connection = staff.connections(&app).await.remove(0);
+    server.turn(Hostile::GzipBomb);
+    let api = app.api(&staff.key);
+    api.sync_connection(connection.id).await.unwrap();
+    let error = crate::helpers::eventually(Duration::from_secs(20), || async {
+        let now = api.connection(connection.id).await.ok()?;
+        now.last_error.filter(|error| error.contains("larger than 10 MiB"))
+    })
+    .await;
+    assert!(!error.contains(&server.addr.to_string()), "{error}");
 }
