@@ -21,6 +21,8 @@
 #[path = "../tests/it/caldav_servers.rs"]
 #[allow(dead_code)] // The tests' helpers this benchmark does not call.
 mod caldav_servers;
+#[path = "../tests/support/peer.rs"]
+mod peer;
 
 use std::time::{Duration, Instant};
 
@@ -63,7 +65,7 @@ struct Row {
 }
 
 async fn bench(kind: Server, rounds: u128) -> Vec<Row> {
-    let server = CaldavServer::start(kind, "pw").await.expect("KALENDS_TEST_PYTHON is needed");
+    let server = CaldavServer::start(kind, "pw").await;
     let client = CaldavCalendar::new(
         Duration::from_secs(60),
         kalends_providers::outbound::AddressPolicy {

@@ -99,11 +99,28 @@ mod tests {
         );
     }
 
+    /// Each tick wakes the task that waits for it (a lost waker would hang here until the
+    /// time limit), never before its time, and only once.
     #[tokio::test]
-    async fn the_ticker_keeps_firing() {
-        let mut strategy = WakeOrTick::new(Duration::from_millis(10), None);
-        for _ in 0..3 {
-            std::future::poll_fn(|cx| strategy.poll_drive(cx, &PollSnapshot::default())).await;
+    async fn the_ticker_keeps_firing_at_its_interval() {
+        let interval = Duration::from_millis(50);
+        let started = tokio::time::Instant::now();
+        let mut strategy = WakeOrTick::new(interval, None);
+        let snapshot = PollSnapshot::default();
+        for n in 1..=3 {
+            let next = std::future::poll_fn(|cx| strategy.poll_drive(cx, &snapshot));
+            // The time limit first: a tick only noticed when the limit's own timer wakes the task
+            // is a lost waker, not a tick that arrived.
+            let fired = tokio::select! {
+                biased;
+                () = tokio::time::sleep(Duration::from_secs(5)) => None,
+                fired = next => fired,
+            };
+            assert_eq!(fired, Some(()), "tick {n} arrives within 5 s");
+            let elapsed = started.elapsed();
+            assert!(elapsed >= interval * n, "tick {n} after {elapsed:?}, before its time");
+            let mut cx = Context::from_waker(noop_waker_ref());
+            assert!(strategy.poll_drive(&mut cx, &snapshot).is_pending(), "tick {n} fired twice");
         }
     }
 }

@@ -13,14 +13,20 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::caldav_servers::{CaldavServer, Server, USER};
-use crate::helpers::{Chromium, Db, TestApp, on_both_databases};
+use crate::helpers::{Chromium, Db, TestApp, needs_peers};
 
-on_both_databases!(
+needs_peers!(
+    "needs Radicale and Xandikos: run scripts/test",
+    on_both_databases;
     radicale_bookings_appear_move_and_disappear_and_busy_times_come_back,
     xandikos_bookings_appear_move_and_disappear_and_busy_times_come_back,
     a_changed_radicale_password_parks_the_work_and_reconnecting_replays_it,
     a_changed_xandikos_password_parks_the_work_and_reconnecting_replays_it,
     a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back,
+);
+needs_peers!(
+    "needs Chromium and Radicale: run scripts/test";
+    a_browser_connects_a_caldav_calendar_through_the_settings_form,
 );
 
 /// A browser signed in to one staff member's settings.
@@ -173,7 +179,7 @@ async fn connect_and_check(app: &TestApp, ann: &Staff, server: &CaldavServer) ->
 }
 
 async fn bookings_appear_move_and_disappear_and_busy_times_come_back(db: Db, kind: Server) {
-    let Some(server) = CaldavServer::start(kind, "pw-1").await else { return };
+    let server = CaldavServer::start(kind, "pw-1").await;
     let app = caldav_app(db).await;
     let ann = staff(&app).await;
     let connection = connect_and_check(&app, &ann, &server).await;
@@ -256,7 +262,7 @@ async fn xandikos_bookings_appear_move_and_disappear_and_busy_times_come_back(db
 }
 
 async fn a_changed_password_parks_the_work_and_reconnecting_replays_it(db: Db, kind: Server) {
-    let Some(server) = CaldavServer::start(kind, "pw-1").await else { return };
+    let server = CaldavServer::start(kind, "pw-1").await;
     let app = caldav_app(db).await;
     let ann = staff(&app).await;
     connect_and_check(&app, &ann, &server).await;
@@ -311,7 +317,7 @@ async fn a_changed_xandikos_password_parks_the_work_and_reconnecting_replays_it(
 
 async fn a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back(db: Db) {
     for kind in [Server::Radicale, Server::Xandikos] {
-        let Some(server) = CaldavServer::start(kind, "pw-1").await else { return };
+        let server = CaldavServer::start(kind, "pw-1").await;
         let app = caldav_app(db).await;
         let ann = staff(&app).await;
         let connection = connect_and_check(&app, &ann, &server).await;
@@ -362,10 +368,9 @@ async fn a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back(db: Db) {
 /// Radicale calendar through the settings form: a wrong password first (the message beside the
 /// form, the user name kept, the password not), then the right one. The screenshot lands in
 /// `target/screenshots/settings-caldav.png`.
-#[tokio::test]
 async fn a_browser_connects_a_caldav_calendar_through_the_settings_form() {
-    let Some(chromium) = Chromium::find() else { return };
-    let Some(server) = CaldavServer::start(Server::Radicale, "pw-1").await else { return };
+    let chromium = Chromium::find();
+    let server = CaldavServer::start(Server::Radicale, "pw-1").await;
     let app = caldav_app(Db::Sqlite).await;
     let (_, key) = app.tenant().await;
     let new = StaffIn { name: "Ann Lee".into(), ..StaffIn::default() };

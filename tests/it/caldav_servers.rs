@@ -2,7 +2,8 @@
 //! into the peers' venv, `KALENDS_TEST_PYTHON`), each on a free port with its own temp storage,
 //! behind a small Basic-auth proxy whose password a test can change (Xandikos has no auth of
 //! its own over plain HTTP; Radicale runs with `auth none` and takes the user name given).
-//! Self-contained: examples/caldav_bench.rs includes it too (`#[path]`).
+//! Self-contained but for `peer` (tests/support/peer.rs): examples/caldav_bench.rs includes both
+//! too (`#[path]`).
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+
+use crate::peer::peer;
 
 /// The user every test server knows.
 pub const USER: &str = "ann";
@@ -53,23 +56,11 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// The peers' Python, or `None` (with a note) when scripts/test could not install it.
-pub fn python() -> Option<String> {
-    match std::env::var("KALENDS_TEST_PYTHON") {
-        Ok(python) => Some(python),
-        Err(_) => {
-            eprintln!(
-                "note: KALENDS_TEST_PYTHON is not set (run scripts/test): CalDAV servers skipped"
-            );
-            None
-        }
-    }
-}
-
 impl CaldavServer {
-    /// Starts `server` with password `password` for [`USER`] and one calendar.
-    pub async fn start(server: Server, password: &str) -> Option<Self> {
-        let python = python()?;
+    /// Starts `server` with password `password` for [`USER`] and one calendar; the test fails at
+    /// once when `scripts/test` did not provide the peers' Python (`KALENDS_TEST_PYTHON`).
+    pub async fn start(server: Server, password: &str) -> Self {
+        let python = peer("KALENDS_TEST_PYTHON");
         let dir =
             std::env::temp_dir().join(format!("kalends-caldav-{}", uuid::Uuid::now_v7().simple()));
         let port = free_port();
@@ -151,7 +142,7 @@ impl CaldavServer {
             let made = started.request("MKCALENDAR", &started.calendar.clone(), None).await;
             assert_eq!(made.0, 201, "MKCALENDAR: {}", made.1);
         }
-        Some(started)
+        started
     }
 
     /// Changes the password the server accepts.

@@ -17,7 +17,7 @@ use tokio::process::{Child, Command};
 
 use crate::caldav_servers::{CaldavServer, Server, USER};
 use crate::connect::{Browser, connect_at};
-use crate::helpers::{self, TempDir};
+use crate::helpers::{self, TempDir, needs_peers};
 use crate::process::{free_port, kalends, wait_ready};
 
 /// A tiny deterministic generator (xorshift), so a failing run can be repeated.
@@ -86,8 +86,11 @@ fn env_size(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+needs_peers!(
+    "needs PostgreSQL, Redis and Radicale: run scripts/test", servers;
+    every_calendar_converges_through_faults_expired_tokens_and_killed_workers,
+);
+
 async fn every_calendar_converges_through_faults_expired_tokens_and_killed_workers() {
     let (ops, staff_count) =
         (env_size("KALENDS_CHAOS_OPS", 300), env_size("KALENDS_CHAOS_STAFF", 10));
@@ -111,7 +114,7 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
         // The CalDAV server is on loopback.
         ("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS".to_owned(), "true".to_owned()),
     ];
-    // One more staff member on CalDAV, when scripts/test could install Radicale (a note if not).
+    // One more staff member on CalDAV (Radicale, which scripts/test installs).
     let caldav = CaldavServer::start(Server::Radicale, "pw").await;
     let dir = TempDir::new();
     let logs =
@@ -175,28 +178,27 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
         assert!(page.url.contains("notice=connected"), "{}", page.url);
         staff.push((id, provider, email));
     }
-    if let Some(server) = &caldav {
-        let email = "staff-caldav@example.com".to_owned();
-        let (_, s) =
-            call("POST", "/api/v1/staff", Some(json!({"name": "Staff on CalDAV", "email": email})))
-                .await;
-        let id = s["id"].as_str().unwrap().to_owned();
-        let (_, link) = call("POST", &format!("/api/v1/staff/{id}/settings-link"), None).await;
-        let browser = Browser::new();
-        let settings = browser.get(link["url"].as_str().unwrap()).await;
-        let csrf = settings.body.split("name=\"csrf\" value=\"").nth(1).unwrap();
-        let csrf = csrf.split('"').next().unwrap();
-        let form = [
-            ("csrf", csrf),
-            ("kind", "caldav"),
-            ("server_url", server.url.as_str()),
-            ("username", USER),
-            ("password", "pw"),
-        ];
-        let page = browser.post(&cluster.url("/settings/connect/caldav"), &form, true).await;
-        assert!(page.url.contains("notice=connected"), "{} {}", page.url, page.body);
-        staff.push((id, "caldav", email));
-    }
+    let server = &caldav;
+    let email = "staff-caldav@example.com".to_owned();
+    let (_, s) =
+        call("POST", "/api/v1/staff", Some(json!({"name": "Staff on CalDAV", "email": email})))
+            .await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let (_, link) = call("POST", &format!("/api/v1/staff/{id}/settings-link"), None).await;
+    let browser = Browser::new();
+    let settings = browser.get(link["url"].as_str().unwrap()).await;
+    let csrf = settings.body.split("name=\"csrf\" value=\"").nth(1).unwrap();
+    let csrf = csrf.split('"').next().unwrap();
+    let form = [
+        ("csrf", csrf),
+        ("kind", "caldav"),
+        ("server_url", server.url.as_str()),
+        ("username", USER),
+        ("password", "pw"),
+    ];
+    let page = browser.post(&cluster.url("/settings/connect/caldav"), &form, true).await;
+    assert!(page.url.contains("notice=connected"), "{} {}", page.url, page.body);
+    staff.push((id, "caldav", email));
     let staff_count = staff.len();
 
     let faults = json!({"error_rate": 0.10, "rate_limit_rate": 0.05, "retry_after_secs": 0.5, "drop_rate": 0.02});
@@ -328,9 +330,10 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
     loop {
         let mut problems = Vec::new();
         for (i, (_, provider, email)) in staff.iter().enumerate() {
-            let held = match &caldav {
-                Some(server) if *provider == "caldav" => caldav_calendar(server).await,
-                _ => calendar(&http, &cluster, provider, email).await,
+            let held = if *provider == "caldav" {
+                caldav_calendar(&caldav).await
+            } else {
+                calendar(&http, &cluster, provider, email).await
             };
             let want = expected.get(&i).cloned().unwrap_or_default();
             let mut seen: BTreeMap<String, usize> = BTreeMap::new();

@@ -8,7 +8,7 @@ use kalends::api::staff::StaffIn;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Chromium, Db, TestApp, fields, on_both_databases};
+use crate::helpers::{Chromium, Db, TestApp, fields, needs_peers, on_both_databases};
 
 on_both_databases!(
     a_staff_member_connects_google_and_microsoft_and_disconnects_one,
@@ -16,6 +16,10 @@ on_both_databases!(
     tokens_are_not_readable_in_the_database,
     a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
+);
+needs_peers!(
+    "needs Chromium: run scripts/test";
+    a_browser_connects_google_through_the_consent_page,
 );
 
 /// A browser: keeps cookies, follows redirects (and a twin that does not, same cookies).
@@ -418,9 +422,8 @@ async fn the_sandbox_refuses_a_code_with_the_wrong_pkce_verifier() {
 /// Headless Chromium (through Python selenium, `tests/peers/browser_connect.py`) opens a settings
 /// link, clicks "Connect Google", clicks Allow on the sandbox's consent page and sees the
 /// connection listed. The screenshot lands in `target/screenshots/settings-page.png`.
-#[tokio::test]
 async fn a_browser_connects_google_through_the_consent_page() {
-    let Some(chromium) = Chromium::find() else { return };
+    let chromium = Chromium::find();
     let app = TestApp::start_public(Db::Sqlite).await;
     let (_, key) = app.tenant().await;
     let staff = StaffIn {

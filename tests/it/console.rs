@@ -13,7 +13,8 @@ use kalends::api::staff::StaffIn;
 use uuid::Uuid;
 
 use crate::feeds::FakePlatform;
-use crate::helpers::{Chromium, Db, TestApp, on_both_databases};
+use crate::helpers::{Chromium, Db, TestApp, needs_peers, on_both_databases};
+use crate::peer::peer;
 use crate::smtp_sink::SmtpSink;
 
 on_both_databases!(
@@ -28,6 +29,10 @@ on_both_databases!(
     a_change_reaches_an_open_console_as_a_live_event,
     news_of_a_change_reaches_an_open_console_before_its_next_look,
     a_staff_member_is_emailed_a_settings_link_that_opens_their_settings,
+);
+needs_peers!(
+    "needs Chromium and axe-core: run scripts/test";
+    a_browser_runs_the_console_with_and_without_javascript_and_every_page_passes_axe,
 );
 
 /// A browser without JavaScript: keeps cookies, does not follow redirects.
@@ -644,15 +649,9 @@ async fn news_of_a_change_reaches_an_open_console_before_its_next_look(db: Db) {
 /// 360 px without sideways scrolling (the timeline scrolls in its own box), and is usable by
 /// keyboard. The screenshots land in `target/screenshots/`, or in `docs/screenshots/` (those
 /// the README shows) when `KALENDS_UPDATE_SCREENSHOTS` is set or they are missing.
-#[tokio::test]
 async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_passes_axe() {
-    let Some(chromium) = Chromium::find() else { return };
-    let axe = std::env::var("KALENDS_TEST_AXE").ok();
-    if axe.is_none() {
-        eprintln!(
-            "note: no axe-core (KALENDS_TEST_AXE comes from scripts/test); pages not checked by it"
-        );
-    }
+    let chromium = Chromium::find();
+    let axe = peer("KALENDS_TEST_AXE");
     let mut config = None;
     let app = TestApp::start_public_with(Db::Sqlite, |c| {
         c.import.allow_private_networks = true;
@@ -688,7 +687,7 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
     for finding in ["axe", "narrow", "keyboard"] {
         assert_eq!(seen[finding], serde_json::json!([]), "{finding}: {:#}", seen[finding]);
     }
-    assert_eq!(seen["axe_ran"], axe.is_some());
+    assert_eq!(seen["axe_ran"], true, "axe-core checked the pages");
     assert!(seen["pages_checked"].as_array().unwrap().len() >= 10, "{}", seen["pages_checked"]);
     for flow in ["js", "nojs"] {
         let flow = &seen[flow];

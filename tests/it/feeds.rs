@@ -10,7 +10,8 @@ use kalends_core::conflicts::Severity;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Db, TempDir, TestApp, config, on_both_databases};
+use crate::helpers::{Db, TempDir, TestApp, config, needs_peers, on_both_databases};
+use crate::peer::peer;
 
 /// A tiny .ics server standing in for Airbnb: serves whatever body it holds, with an ETag.
 #[derive(Clone)]
@@ -512,32 +513,23 @@ async fn a_feed_url_polled_too_often_answers_429_with_retry_after() {
     app.stop().await;
 }
 
-/// Runs the peer validators of `tests/peers/` (Python icalendar, ical.js) on `ics`, when
-/// `scripts/test` made them available; returns what each of them read.
+/// Runs the peer validators of `tests/peers/` (Python icalendar, ical.js) on `ics`; returns what
+/// each of them read. The test fails when `scripts/test` did not provide them.
 pub(crate) fn peer_readings(ics: &str) -> Vec<(&'static str, Value)> {
     let dir = TempDir::new();
     let file = dir.0.join("feed.ics");
     std::fs::write(&file, ics).unwrap();
     let peers = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
-    let mut runs = Vec::new();
-    if let Some(python) = std::env::var_os("KALENDS_TEST_PYTHON") {
-        let mut cmd = std::process::Command::new(python);
-        cmd.arg(format!("{peers}/validate_ics.py")).arg(&file);
-        runs.push(("python icalendar", cmd));
-    }
-    if let Some(node_path) = std::env::var_os("KALENDS_TEST_NODE_PATH") {
-        let mut cmd = std::process::Command::new("node");
-        cmd.env("KALENDS_TEST_NODE_PATH", node_path)
-            .arg(format!("{peers}/validate_ics.mjs"))
-            .arg(&file);
-        runs.push(("ical.js", cmd));
-    }
-    if runs.is_empty() {
-        eprintln!("note: no peer validators available (scripts/test installs them)");
-    }
-    runs.into_iter()
+    let mut python = std::process::Command::new(peer("KALENDS_TEST_PYTHON"));
+    python.arg(format!("{peers}/validate_ics.py")).arg(&file);
+    let mut node = std::process::Command::new("node");
+    node.env("KALENDS_TEST_NODE_PATH", peer("KALENDS_TEST_NODE_PATH"))
+        .arg(format!("{peers}/validate_ics.mjs"))
+        .arg(&file);
+    [("python icalendar", python), ("ical.js", node)]
+        .into_iter()
         .map(|(name, mut cmd)| {
-            let out = cmd.output().unwrap();
+            let out = cmd.output().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(
                 out.status.success(),
                 "{name} rejected the feed: {}",
@@ -705,8 +697,12 @@ async fn a_feed_rendered_after_any_change_is_byte_for_byte_a_fresh_rendering(db:
     app.stop().await;
 }
 
-on_both_databases!(
+needs_peers!(
+    "needs Python icalendar and ical.js: run scripts/test",
+    on_both_databases;
     a_feed_opens_in_python_icalendar_and_icaljs_with_the_right_dates,
+);
+on_both_databases!(
     a_feed_serves_the_resources_bookings_as_rfc5545,
     a_feed_answers_304_until_something_in_it_changes,
     rotating_a_feed_kills_its_old_url,

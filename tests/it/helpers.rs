@@ -21,6 +21,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::peer::peer;
+
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Db {
@@ -480,18 +482,10 @@ pub struct Chromium {
 }
 
 impl Chromium {
-    /// The browser, or `None` after a note when the test runs without one (outside `scripts/test`,
-    /// or on a machine where it could not install Chromium).
-    pub fn find() -> Option<Self> {
-        match (std::env::var("KALENDS_TEST_PYTHON"), std::env::var("KALENDS_TEST_CHROMEDRIVER")) {
-            (Ok(python), Ok(_)) => Some(Self { python }),
-            _ => {
-                eprintln!(
-                    "note: no browser (KALENDS_TEST_PYTHON and KALENDS_TEST_CHROMEDRIVER come from scripts/test); skipped"
-                );
-                None
-            }
-        }
+    /// The browser; the test fails at once when `scripts/test` did not provide it.
+    pub fn find() -> Self {
+        peer("KALENDS_TEST_CHROMEDRIVER");
+        Self { python: peer("KALENDS_TEST_PYTHON") }
     }
 
     /// Runs `tests/peers/{script}` with `args` and answers the one JSON object it printed; the
@@ -552,30 +546,75 @@ pub fn booking_in(title: &str, day: u32) -> BookingIn {
     serde_json::from_value(booking_body(title, day)).unwrap()
 }
 
+/// `mod $module`, holding a `#[tokio::test]` with `$attrs` for each `name` that calls the
+/// calling module's `async fn name` with `$args`: the building block of the macros below.
+macro_rules! test_module {
+    ($module:ident, $attrs:tt, $args:tt; $($name:ident),* $(,)?) => {
+        mod $module {
+            $( $crate::helpers::test_module!(@one $attrs $args $name); )*
+        }
+    };
+    (@one [$($attr:meta),*] ($($arg:expr)?) $name:ident) => {
+        #[tokio::test]
+        $(#[$attr])*
+        async fn $name() {
+            super::$name($($arg)?).await
+        }
+    };
+}
+pub(crate) use test_module;
+
 /// Generates the same test once per backend: `sqlite::name` runs everywhere, `postgres::name` is
 /// ignored unless `scripts/test` provides a server.
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name($crate::helpers::Db::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL: run scripts/test"]
-                async fn $name() {
-                    super::$name($crate::helpers::Db::Postgres).await
-                }
-            )*
-        }
+        $crate::helpers::test_module!(sqlite, [], ($crate::helpers::Db::Sqlite); $($name),*);
+        $crate::helpers::test_module!(
+            postgres,
+            [ignore = "needs PostgreSQL: run scripts/test"],
+            ($crate::helpers::Db::Postgres);
+            $($name),*
+        );
     };
 }
 pub(crate) use on_both_databases;
+
+/// Tests that need a peer of `tests/peers/` (a validator, Radicale or Xandikos, `standardwebhooks`,
+/// Chromium, axe-core), each `async fn name(..)` in the calling module: `#[ignore = $reason]`, so a
+/// plain `cargo test` reports them as ignored, and in a module whose name starts with `peers`, which
+/// is how `scripts/test` finds them by name (`--no-peers` skips `peers`; `--no-services` runs the
+/// ignored `peers` tests but not `peers_postgres`). Each finds its peer with
+/// [`peer`](crate::peer::peer), which fails the test when `scripts/test` did not provide it.
+///
+/// - `needs_peers!("needs Chromium: run scripts/test"; name, ...)`: `peers::name`, which needs
+///   nothing else (`async fn name()`).
+/// - `needs_peers!("needs ...", on_both_databases; name, ...)`: `peers_sqlite::name` and
+///   `peers_postgres::name` (`async fn name(db: Db)`), as [`on_both_databases`].
+/// - `needs_peers!("needs PostgreSQL, Redis and ...", servers; name, ...)`: `peers_postgres::name`,
+///   which also needs the servers `scripts/test` starts (`async fn name()`).
+macro_rules! needs_peers {
+    ($reason:literal; $($name:ident),* $(,)?) => {
+        $crate::helpers::test_module!(peers, [ignore = $reason], (); $($name),*);
+    };
+    ($reason:literal, on_both_databases; $($name:ident),* $(,)?) => {
+        $crate::helpers::test_module!(
+            peers_sqlite,
+            [ignore = $reason],
+            ($crate::helpers::Db::Sqlite);
+            $($name),*
+        );
+        $crate::helpers::test_module!(
+            peers_postgres,
+            [ignore = $reason],
+            ($crate::helpers::Db::Postgres);
+            $($name),*
+        );
+    };
+    ($reason:literal, servers; $($name:ident),* $(,)?) => {
+        $crate::helpers::test_module!(peers_postgres, [ignore = $reason], (); $($name),*);
+    };
+}
+pub(crate) use needs_peers;
 
 // Added for hardening/calendar_import.
 impl Api<'_> {

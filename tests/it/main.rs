@@ -2,7 +2,10 @@
 //!
 //! Tests that need PostgreSQL or Redis are `#[ignore]`d in a plain `cargo test`; `scripts/test`
 //! starts throwaway servers, exports `KALENDS_TEST_POSTGRES_URL` / `KALENDS_TEST_REDIS_URL` and
-//! runs them with `--include-ignored`.
+//! runs them with `--include-ignored`. So are the tests that need a peer of `tests/peers/` (a
+//! validator, Radicale or Xandikos, Chromium...): `helpers::needs_peers!` puts them in modules
+//! named `peers*`, and `scripts/test` provides their peers or, with `--no-peers`, skips them by
+//! that name. Run without their peer, they fail (`peer::peer`).
 
 mod alert_emails;
 mod api;
@@ -27,6 +30,8 @@ mod helpers;
 mod hostile_servers;
 mod invites;
 mod outbound_webhooks;
+#[path = "../support/peer.rs"]
+mod peer;
 mod process;
 mod queue;
 #[path = "../support/smtp_sink.rs"]

@@ -17,7 +17,7 @@ use tokio::process::Command;
 use tokio::sync::Notify;
 
 use crate::helpers::{self, TempDir, eventually};
-use crate::outbound_webhooks::{Received, python_verifies, signed_by};
+use crate::outbound_webhooks::{Received, signed_by};
 use crate::process::{free_port, kalends, wait_ready};
 
 /// A receiver that holds its first request open (the delivery in flight) until released, and
@@ -171,7 +171,6 @@ async fn a_worker_killed_mid_delivery_loses_no_event_and_sends_each_webhook_id_o
         "the attempt cut short was sent again with its webhook-id"
     );
     assert!(received.iter().all(|r| signed_by(&endpoint.secret, r)), "each signed");
-    assert_ne!(python_verifies(&endpoint.secret, &received), Some(false));
     let bodies: HashSet<(&str, &str)> =
         received.iter().map(|r| (r.id.as_str(), r.body.as_str())).collect();
     assert_eq!(bodies.len(), expected.len(), "a webhook-id always carries the same body");

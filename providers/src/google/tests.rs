@@ -187,6 +187,9 @@ async fn deleting_twice_or_deleting_an_unknown_event_is_ok() {
     f.google.delete_event(&f.token, "primary", &event.id).await.unwrap();
     f.google.delete_event(&f.token, "primary", &event.id).await.unwrap();
     f.google.delete_event(&f.token, "primary", "neverexisted").await.unwrap();
+    let stored = f.stored().await;
+    assert_eq!(stored.len(), 1, "nothing made by the deletes: {stored:?}");
+    assert_eq!(stored[0]["status"], "cancelled", "the event is deleted");
 }
 
 #[tokio::test]

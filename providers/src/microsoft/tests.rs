@@ -280,6 +280,9 @@ async fn deleting_an_event_that_is_already_gone_is_ok() {
     harness.client.delete_event(&token, &id).await.unwrap();
     harness.client.delete_event(&token, &id).await.unwrap();
     harness.client.delete_event(&token, "AAMkAGnever-was").await.unwrap();
+    let stored = harness.events("ann@example.com").await;
+    assert_eq!(stored.len(), 1, "nothing made by the deletes: {stored:?}");
+    assert_eq!(stored[0]["deleted"], true, "the event is deleted");
 }
 
 #[tokio::test]

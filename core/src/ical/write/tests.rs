@@ -9,6 +9,10 @@ use super::vtimezone::observances;
 use super::*;
 use crate::ical::Span;
 
+#[path = "../../../../tests/support/peer.rs"]
+mod peer;
+use peer::peer;
+
 // ------------------------------------------------------------------------------------- fixtures
 
 fn at(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -517,40 +521,21 @@ fn expected_peer_events() -> Vec<serde_json::Value> {
 
 // ---------------------------------------------------------------------------- the peer validators
 
-/// The configured peer validators (see tests/peers/README.md), as (name, command without the
-/// file); prints a note for each one that is not configured.
-fn peers() -> Vec<(&'static str, Command)> {
+/// Both peer validators (see tests/peers/README.md), as (name, command without the file); a test
+/// that runs them fails at once when `scripts/test` did not provide one.
+fn peers() -> [(&'static str, Command); 2] {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/peers");
-    let mut peers = Vec::new();
-    match std::env::var_os("KALENDS_TEST_PYTHON") {
-        Some(python) => {
-            let mut command = Command::new(python);
-            command.arg(dir.join("validate_ics.py"));
-            peers.push(("validate_ics.py", command));
-        }
-        None => eprintln!(
-            "note: KALENDS_TEST_PYTHON is not set: Python icalendar not run (scripts/test sets it)"
-        ),
-    }
-    match std::env::var_os("KALENDS_TEST_NODE_PATH") {
-        Some(node_path) => {
-            let mut command = Command::new("node");
-            command.env("KALENDS_TEST_NODE_PATH", node_path).arg(dir.join("validate_ics.mjs"));
-            peers.push(("validate_ics.mjs", command));
-        }
-        None => eprintln!(
-            "note: KALENDS_TEST_NODE_PATH is not set: ical.js not run (scripts/test sets it)"
-        ),
-    }
-    peers
+    let mut python = Command::new(peer("KALENDS_TEST_PYTHON"));
+    python.arg(dir.join("validate_ics.py"));
+    let mut node = Command::new("node");
+    node.env("KALENDS_TEST_NODE_PATH", peer("KALENDS_TEST_NODE_PATH"))
+        .arg(dir.join("validate_ics.mjs"));
+    [("validate_ics.py", python), ("validate_ics.mjs", node)]
 }
 
-/// Runs every configured peer on `ics`: (peer, whether it succeeded, stdout, stderr).
+/// Runs both peers on `ics`: (peer, whether it succeeded, stdout, stderr).
 fn run_peers(test: &str, ics: &str) -> Vec<(&'static str, bool, String, String)> {
     let peers = peers();
-    if peers.is_empty() {
-        return Vec::new();
-    }
     let path =
         std::env::temp_dir().join(format!("kalends-write-{test}-{}.ics", std::process::id()));
     std::fs::write(&path, ics).unwrap();
@@ -580,6 +565,7 @@ fn assert_peers_read(test: &str, ics: &str, expected: &[serde_json::Value]) {
 }
 
 #[test]
+#[ignore = "needs Python icalendar and ical.js: run scripts/test"]
 fn peers_read_the_sample_feed() {
     let (spans, zones) = sample_spans();
     let events = sample_events(&spans);
@@ -588,6 +574,7 @@ fn peers_read_the_sample_feed() {
 }
 
 #[test]
+#[ignore = "needs Python icalendar and ical.js: run scripts/test"]
 fn peers_read_times_in_zones_that_change_their_rules() {
     let cases = [
         (chrono_tz::America::New_York, 2005..=2008),
@@ -637,6 +624,7 @@ fn peers_read_times_in_zones_that_change_their_rules() {
 }
 
 #[test]
+#[ignore = "needs Python icalendar and ical.js: run scripts/test"]
 fn peers_reject_a_broken_file() {
     for (peer, ok, _, _) in
         run_peers("broken", "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025\r\n")
