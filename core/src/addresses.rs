@@ -143,18 +143,25 @@ impl fmt::Display for AllowedAddresses {
 
 impl<'de> Deserialize<'de> for AllowedAddresses {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Given {
-            One(String),
-            Many(Vec<String>),
-        }
-        let text = match Given::deserialize(deserializer)? {
-            Given::One(text) => text,
-            Given::Many(parts) => parts.join(","),
-        };
-        text.parse().map_err(serde::de::Error::custom)
+        comma_separated(deserializer)?.join(",").parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// The items of a list written in TOML as a list, or as one comma-separated string (the form an
+/// environment variable gives: the `config` crate does not split it).
+pub(crate) fn comma_separated<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Given::deserialize(deserializer)? {
+        Given::One(text) => text.split(',').map(str::to_owned).collect(),
+        Given::Many(items) => items,
+    })
 }
 
 impl serde::Serialize for AllowedAddresses {

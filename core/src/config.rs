@@ -435,17 +435,7 @@ impl TrustedProxies {
 
 impl<'de> Deserialize<'de> for TrustedProxies {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            One(String),
-            Many(Vec<String>),
-        }
-        let items = match Form::deserialize(deserializer)? {
-            Form::One(text) => text.split(',').map(str::to_owned).collect(),
-            Form::Many(items) => items,
-        };
-        items
+        crate::addresses::comma_separated(deserializer)?
             .iter()
             .filter(|item| !item.trim().is_empty())
             .map(|item| Self::parse_one(item))

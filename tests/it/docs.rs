@@ -37,8 +37,10 @@ fn named_paths(doc: &Path, quoted: bool) -> Vec<(String, PathBuf)> {
 #[test]
 fn every_path_the_architecture_map_names_and_every_link_of_the_docs_exists() {
     let mut missing = Vec::new();
-    for doc in ["docs/ARCHITECTURE.md", "README.md", "FUZZING.md", "BENCHMARKS.md"] {
-        let quoted = doc == "docs/ARCHITECTURE.md";
+    for doc in
+        ["docs/ARCHITECTURE.md", "docs/SECURITY.md", "README.md", "FUZZING.md", "BENCHMARKS.md"]
+    {
+        let quoted = matches!(doc, "docs/ARCHITECTURE.md" | "docs/SECURITY.md");
         for (named, path) in named_paths(Path::new(doc), quoted) {
             if !path.exists() {
                 missing.push(format!("{doc}: {named}"));
@@ -50,7 +52,9 @@ fn every_path_the_architecture_map_names_and_every_link_of_the_docs_exists() {
 
 #[test]
 fn the_documents_link_only_inside_the_repository() {
-    for doc in ["docs/ARCHITECTURE.md", "README.md", "docs/API.md", "FUZZING.md"] {
+    for doc in
+        ["docs/ARCHITECTURE.md", "docs/SECURITY.md", "README.md", "docs/API.md", "FUZZING.md"]
+    {
         for (named, path) in named_paths(Path::new(doc), false) {
             assert!(
                 lexical(&path).starts_with(root()),

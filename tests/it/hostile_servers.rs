@@ -466,10 +466,78 @@ fn memory_of(pid: u32, field: &str) -> u64 {
     kib * 1024
 }
 
+/// A staff member of a running `kalends` at `base`, signed in to their settings page through
+/// the API (as the host booking system does it): the API key, the browser and its CSRF token.
+struct RemoteStaff {
+    base: String,
+    key: String,
+    browser: reqwest::Client,
+    csrf: String,
+}
+
+impl RemoteStaff {
+    async fn sign_in(base: &str, key: &str) -> Self {
+        let api = reqwest::Client::new();
+        let staff = api.post(format!("{base}/api/v1/staff")).bearer_auth(key);
+        let created = json_of(staff.json(&serde_json::json!({"name": "Ann Lee"}))).await;
+        let id = created["id"].as_str().unwrap();
+        let link_of = api.post(format!("{base}/api/v1/staff/{id}/settings-link")).bearer_auth(key);
+        let link = json_of(link_of).await;
+        let browser = reqwest::Client::builder()
+            .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        browser.get(link["url"].as_str().unwrap()).send().await.unwrap();
+        let page =
+            browser.get(format!("{base}/settings")).send().await.unwrap().text().await.unwrap();
+        let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+        Self { base: base.to_owned(), key: key.to_owned(), browser, csrf: csrf.to_owned() }
+    }
+
+    /// Sends the CalDAV form for `server`: (status, page).
+    async fn connect(&self, server: &HostileServer) -> (u16, String) {
+        let form = [
+            ("csrf", self.csrf.as_str()),
+            ("kind", "caldav"),
+            ("server_url", &server.url()),
+            ("username", "ann"),
+            ("password", "app-password"),
+        ];
+        let url = format!("{}/settings/connect/caldav", self.base);
+        let answer = self.browser.post(url).form(&form).send().await.unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    }
+
+    /// A call of the JSON API with the tenant's key: its answer's body.
+    async fn api(&self, method: reqwest::Method, path: &str) -> serde_json::Value {
+        let url = format!("{}/api/v1/{path}", self.base);
+        json_of(reqwest::Client::new().request(method, url).bearer_auth(&self.key)).await
+    }
+}
+
+/// Sends `request` and reads its answer as JSON (`null` when it has none).
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap_or_default()
+}
+
+/// Creates a tenant with the CLI (`with` sets the process's database and queue): its API key.
+async fn tenant_key(command: tokio::process::Command) -> String {
+    let mut command = command;
+    let created = command
+        .args(["tenant", "create", "--name", "Sea Breeze", "--timezone", "UTC", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    created["api_key"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn kalends_serve_stays_small_while_caldav_servers_send_bombs_and_endless_bodies() {
     use crate::helpers::TempDir;
-    use crate::process::{free_port, kalends, wait_ready};
+    use crate::process::{free_port, kalends, terminate, wait_ready};
 
     let servers = [
         HostileServer::start(Hostile::GzipBomb).await,
@@ -477,14 +545,7 @@ async fn kalends_serve_stays_small_while_caldav_servers_send_bombs_and_endless_b
     ];
     let allowed: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
     let (dir, port) = (TempDir::new(), free_port());
-    let created = kalends(&dir, port)
-        .args(["tenant", "create", "--name", "Sea Breeze", "--timezone", "UTC", "--json"])
-        .output()
-        .await
-        .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
-    let key = created["api_key"].as_str().unwrap().to_owned();
+    let key = tenant_key(kalends(&dir, port)).await;
     let child = kalends(&dir, port)
         .args(["serve", "--no-demo"])
         .env("KALENDS_IMPORT__ALLOWED_ADDRESSES", allowed.join(","))
@@ -494,67 +555,73 @@ async fn kalends_serve_stays_small_while_caldav_servers_send_bombs_and_endless_b
         .unwrap();
     let pid = child.id().unwrap();
     wait_ready(port).await;
-    let base = format!("http://127.0.0.1:{port}");
-    let api = reqwest::Client::new();
-    let staff: serde_json::Value = api
-        .post(format!("{base}/api/v1/staff"))
-        .bearer_auth(&key)
-        .json(&serde_json::json!({"name": "Ann Lee"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let link: serde_json::Value = api
-        .post(format!("{base}/api/v1/staff/{}/settings-link", staff["id"].as_str().unwrap()))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let browser = reqwest::Client::builder()
-        .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    browser.get(link["url"].as_str().unwrap()).send().await.unwrap();
-    let page = browser.get(format!("{base}/settings")).send().await.unwrap().text().await.unwrap();
-    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let staff = RemoteStaff::sign_in(&format!("http://127.0.0.1:{port}"), &key).await;
     let idle = memory_of(pid, "VmRSS:");
     for server in &servers {
-        let form = [
-            ("csrf", csrf),
-            ("kind", "caldav"),
-            ("server_url", &server.url()),
-            ("username", "ann"),
-            ("password", "app-password"),
-        ];
-        let answer = browser
-            .post(format!("{base}/settings/connect/caldav"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status().as_u16(), 422);
-        let page = answer.text().await.unwrap();
+        let (status, page) = staff.connect(server).await;
+        assert_eq!(status, 422, "{page}");
         assert!(page.contains("larger than 10 MiB"), "{page}");
     }
-    let peak = memory_of(pid, "VmHWM:");
-    let grown = peak.saturating_sub(idle);
+    let grown = memory_of(pid, "VmHWM:").saturating_sub(idle);
     assert!(grown < 100 * 1024 * 1024, "the process grew by {} MiB", grown / (1024 * 1024));
-    let connections: serde_json::Value = api
-        .get(format!("{base}/api/v1/connections"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let connections = staff.api(reqwest::Method::GET, "connections").await;
     assert_eq!(connections["items"].as_array().unwrap().len(), 0, "{connections}");
+    assert!(terminate(child).await.success());
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+async fn a_separate_worker_stays_small_when_a_connected_caldav_server_turns_into_a_gzip_bomb() {
+    use crate::helpers::{TempDir, eventually, postgres_database, redis_url};
+    use crate::process::{free_port, kalends, terminate, wait_ready};
+
+    let server = HostileServer::start(Hostile::Hrefs {
+        principal: "/principal/".into(),
+        home: "/home/".into(),
+        calendar: "/home/work/".into(),
+    })
+    .await;
+    let (dir, database_url) = (TempDir::new(), postgres_database().await);
+    let queue = format!("kalends-hostile-{}", uuid::Uuid::now_v7().simple());
+    let (port, ops_port) = (free_port(), free_port());
+    let with_env = |port: u16| {
+        let mut command = kalends(&dir, port);
+        command
+            .env("KALENDS_DATABASE_URL", &database_url)
+            .env("KALENDS_REDIS_URL", redis_url())
+            .env("KALENDS_JOBS__QUEUE", &queue)
+            .env("KALENDS_IMPORT__ALLOWED_ADDRESSES", server.addr.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    let key = tenant_key(with_env(port)).await;
+    let api = with_env(port).args(["serve", "--role", "api"]).spawn().unwrap();
+    let mut worker = with_env(port);
+    worker.env("KALENDS_OPS_LISTEN", format!("127.0.0.1:{ops_port}"));
+    let worker = worker.args(["serve", "--role", "worker"]).spawn().unwrap();
+    let worker_pid = worker.id().unwrap();
+    wait_ready(port).await;
+    wait_ready(ops_port).await;
+    let staff = RemoteStaff::sign_in(&format!("http://127.0.0.1:{port}"), &key).await;
+    let (status, page) = staff.connect(&server).await;
+    assert_eq!(status, 303, "{page}");
+    let connections = staff.api(reqwest::Method::GET, "connections").await;
+    let id = connections["items"][0]["id"].as_str().unwrap().to_owned();
+    server.turn(Hostile::GzipBomb);
+    let idle = memory_of(worker_pid, "VmRSS:");
+    staff.api(reqwest::Method::POST, &format!("connections/{id}/sync")).await;
+    let error = eventually(Duration::from_secs(30), || async {
+        let connection = staff.api(reqwest::Method::GET, &format!("connections/{id}")).await;
+        let error = connection["last_error"].as_str()?.to_owned();
+        error.contains("larger than 10 MiB").then_some(error)
+    })
+    .await;
+    assert!(!error.contains(&server.addr.to_string()), "{error}");
+    let grown = memory_of(worker_pid, "VmHWM:").saturating_sub(idle);
+    assert!(grown < 100 * 1024 * 1024, "the worker grew by {} MiB", grown / (1024 * 1024));
+    assert!(terminate(api).await.success());
+    assert!(terminate(worker).await.success());
 }
 
 async fn a_connected_caldav_server_that_turns_into_a_gzip_bomb_shows_in_the_connections_status(

@@ -29,7 +29,7 @@ pub(crate) fn kalends(dir: &TempDir, port: u16) -> Command {
     cmd
 }
 
-async fn terminate(mut child: Child) -> std::process::ExitStatus {
+pub(crate) async fn terminate(mut child: Child) -> std::process::ExitStatus {
     let pid = child.id().unwrap().to_string();
     std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     tokio::time::timeout(Duration::from_secs(15), child.wait())
