@@ -203,7 +203,8 @@ impl<'a> Block<'a> {
     }
 
     /// Every property of the VEVENT itself (not of the components nested in it), in file
-    /// order.
+    /// order; those the reader does not look at have their parameters as written (not
+    /// normalised), which is all that naming an event needs.
     pub(super) fn every_prop(&self) -> impl Iterator<Item = Prop<'a>> + 'a {
         let text = self.text;
         self.props.iter().map(move |p| Self::prop(text, p))
@@ -718,13 +719,18 @@ impl Pass {
                 } else {
                     line.name
                 };
-                // Every property is kept: an event without UID is named after all of them.
+                // Every property is kept: an event without UID is named after all of them. Those
+                // only named after keep their parameters as written (cheaper, and as stable).
                 let read = is_read(name);
                 let buf = &mut self.event_text;
                 let name_at = buf.len()..buf.len() + name.len();
                 buf.push_str(name);
                 let params_start = buf.len();
-                write_params(buf, line.params);
+                if read {
+                    write_params(buf, line.params);
+                } else {
+                    buf.push_str(line.params);
+                }
                 let params_at = params_start..buf.len();
                 buf.push_str(line.value);
                 let raw_at = params_at.end..buf.len();
