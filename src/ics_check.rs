@@ -26,7 +26,8 @@ pub struct CheckArgs {
     /// Platform profile: airbnb, vrbo, booking_com, google, outlook or other.
     #[arg(long, default_value = "other")]
     pub platform: String,
-    /// Print one JSON object: {"events", "skipped", "busy"}.
+    /// Print one JSON object: {"events", "skipped", "busy"}, and "truncated": true for a file
+    /// that was cut off.
     #[arg(long)]
     pub json: bool,
 }
@@ -123,6 +124,9 @@ fn print_text(
         parsed.busy.len(),
         parsed.skipped.len()
     )?;
+    if parsed.truncated {
+        writeln!(out, "truncated: an import of this file fails and changes nothing stored")?;
+    }
     if let (Some(first), Some(last)) = (parsed.busy.first(), parsed.busy.last()) {
         writeln!(out, "range: {} .. {}", span_text(&first.span).0, span_text(&last.span).1)?;
     }

@@ -2,7 +2,8 @@
 //!
 //! The same run serves the scheduler's job and `POST /api/v1/imports/{id}/run`. A lease on the
 //! import makes sure only one run happens at a time, whoever starts it. A failed fetch changes
-//! nothing that was stored: the import keeps blocking the dates it blocked before.
+//! nothing that was stored: the import keeps blocking the dates it blocked before. So does a
+//! body that was cut off (it ends inside a component): what it lacks is not removed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,10 @@ use uuid::Uuid;
 
 use crate::JobError;
 use crate::lease::{hold, lease_end};
+
+/// The error of a run whose body was cut off ([`ParsedFeed::truncated`]).
+const TRUNCATED: &str = "the feed is truncated: it ends inside an event or before END:VCALENDAR, \
+     so events it holds may be missing; nothing stored changed";
 
 /// How long a run holds its import without renewing it (a killed worker's lease runs out after
 /// this); a live run renews it every third of it, so it never runs out under a live run.
@@ -210,6 +215,10 @@ impl Importer {
             .await
             .map_err(|e| StoreError::Corrupt(format!("the feed reader panicked: {e}")))?;
         match read {
+            // Cut off: the items it lacks may be missing only because of the cut, and a run
+            // that read it would remove them. Failed, it changes nothing stored (not even the
+            // validators, so the next run fetches the whole body again).
+            Ok(feed) if feed.truncated => Ok(Err((Some(status), TRUNCATED.to_owned()))),
             Ok(feed) => Ok(Ok(Read::Changed { feed, status, etag, last_modified, body_sha256 })),
             // Refused whole: importing the part read so far would drop the rest's blocks.
             Err(too_much) => Ok(Err((Some(status), too_much.to_string()))),

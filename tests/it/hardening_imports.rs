@@ -14,13 +14,13 @@ use crate::helpers::{Db, TempDir, TestApp, config, on_both_databases};
 
 /// A platform's .ics export on 127.0.0.1, serving whatever body it currently holds.
 #[derive(Clone)]
-struct Platform {
+pub(crate) struct Platform {
     body: Arc<Mutex<String>>,
     base: String,
 }
 
 impl Platform {
-    async fn start(body: String) -> Platform {
+    pub(crate) async fn start(body: String) -> Platform {
         let body = Arc::new(Mutex::new(body));
         let shared = body.clone();
         let app = axum::Router::new().route(
@@ -36,17 +36,17 @@ impl Platform {
         Platform { body, base }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}/export/listing.ics?s=secret-token", self.base)
     }
 
-    fn set(&self, body: String) {
+    pub(crate) fn set(&self, body: String) {
         *self.body.lock().unwrap() = body;
     }
 }
 
 /// A calendar file around `events` (each a VEVENT's inner lines, CRLF-terminated).
-fn calendar(events: &[String]) -> String {
+pub(crate) fn calendar(events: &[String]) -> String {
     let mut ics = String::from(
         "BEGIN:VCALENDAR\r\nPRODID:-//Airbnb Inc//Hosting Calendar 0.8.8//EN\r\nVERSION:2.0\r\n",
     );
@@ -60,7 +60,7 @@ fn calendar(events: &[String]) -> String {
 }
 
 /// An all-day reservation from `from` to `to` days from today.
-fn reservation(uid: &str, from: i64, to: i64) -> String {
+pub(crate) fn reservation(uid: &str, from: i64, to: i64) -> String {
     format!(
         "DTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nUID:{uid}\r\nSUMMARY:Reserved\r\n",
         compact(from),
@@ -72,7 +72,7 @@ fn day(n: i64) -> chrono::NaiveDate {
     chrono::Utc::now().date_naive() + chrono::Duration::days(n)
 }
 
-fn in_days(n: i64) -> String {
+pub(crate) fn in_days(n: i64) -> String {
     day(n).to_string()
 }
 
@@ -80,14 +80,14 @@ fn compact(n: i64) -> String {
     day(n).format("%Y%m%d").to_string()
 }
 
-async fn app_allowing_local_feeds(db: Db) -> TestApp {
+pub(crate) async fn app_allowing_local_feeds(db: Db) -> TestApp {
     let dir = TempDir::new();
     let mut config = config(db, &dir).await;
     config.import.allow_private_networks = true;
     TestApp::start_with(config, dir).await
 }
 
-async fn resource(app: &TestApp, key: &str) -> Uuid {
+pub(crate) async fn resource(app: &TestApp, key: &str) -> Uuid {
     let room = ResourceIn {
         name: "Sea view".into(),
         time_zone: Some("UTC".into()),
@@ -99,7 +99,7 @@ async fn resource(app: &TestApp, key: &str) -> Uuid {
 // Imports and availability have no typed answers (their `*Out` types only serialize): the
 // client checks the status and the problem, the tests read the JSON.
 
-async fn register(app: &TestApp, key: &str, room: Uuid, url: &str) -> String {
+pub(crate) async fn register(app: &TestApp, key: &str, room: Uuid, url: &str) -> String {
     let body = json!({"resource_id": room, "platform": "airbnb", "url": url});
     let import: Value =
         app.api(key).send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
@@ -107,7 +107,7 @@ async fn register(app: &TestApp, key: &str, room: Uuid, url: &str) -> String {
 }
 
 /// Runs an import now; returns the run, or the problem.
-async fn run(app: &TestApp, key: &str, import: &str) -> Result<Value, Problem> {
+pub(crate) async fn run(app: &TestApp, key: &str, import: &str) -> Result<Value, Problem> {
     app.api(key).send("POST", &format!("/api/v1/imports/{import}/run"), None, 200).await
 }
 
@@ -117,7 +117,13 @@ async fn get(app: &TestApp, key: &str, path: &str) -> Value {
 }
 
 /// The busy items of `room` between `from` and `to` days from today: (source, start date).
-async fn busy(app: &TestApp, key: &str, room: Uuid, from: i64, to: i64) -> Vec<(String, String)> {
+pub(crate) async fn busy(
+    app: &TestApp,
+    key: &str,
+    room: Uuid,
+    from: i64,
+    to: i64,
+) -> Vec<(String, String)> {
     let path = format!(
         "/api/v1/availability?resource_id={room}&from={}&to={}",
         in_days(from),

@@ -218,6 +218,8 @@ impl<'a> Reader<'a> {
         };
         let mut more = More::default();
         let mut bad_rule: Option<recur::BadRule> = None;
+        // What could not be read in an event that is kept, reported once it is (see `Faults`).
+        let mut faults = Faults::default();
         for p in block.props() {
             match p.name {
                 "UID" if uid.is_none() => {
@@ -228,18 +230,34 @@ impl<'a> Reader<'a> {
                 }
                 "SUMMARY" if summary.is_none() => summary = Some(p.value()),
                 "DESCRIPTION" if description.is_none() => description = Some(p),
-                "DTSTART" if dtstart.is_none() => dtstart = Some((p, p.value())),
-                "DTEND" if ev.end.is_none() => ev.end = self.moment(&p, &p.value()),
-                "DURATION" if ev.duration.is_none() => ev.duration = parse_duration(&p.value()),
+                "DTSTART" => match &dtstart {
+                    None => dtstart = Some((p, p.value())),
+                    Some((first, _)) => faults.second_start(first, &p),
+                },
+                "DTEND" if ev.end.is_none() && faults.end.is_none() => {
+                    ev.end = self.moment(&p, &p.value());
+                    if ev.end.is_none() {
+                        faults.end = Some(p.value());
+                    }
+                }
+                "DURATION" if ev.duration.is_none() && faults.duration.is_none() => {
+                    match parse_duration(&p.value()) {
+                        // RFC 5545 3.8.2.5: an event's duration is positive.
+                        Some(d) if d >= Duration::zero() => ev.duration = Some(d),
+                        Some(_) => faults.duration = Some(("negative", p.value())),
+                        None => faults.duration = Some(("unreadable", p.value())),
+                    }
+                }
                 "RRULE" => match recur::parse_rule(&p.value()) {
                     Ok(rule) => more.rules.push(rule),
                     Err(e) => bad_rule = Some(e),
                 },
                 "RDATE" | "EXDATE" => {
                     let list = if p.name == "RDATE" { &mut more.rdates } else { &mut more.exdates };
-                    for v in p.value().split(',') {
-                        if let Some(m) = self.moment(&p, v) {
-                            list.push(m);
+                    for v in p.value().split(',').filter(|v| !v.trim().is_empty()) {
+                        match self.moment(&p, v) {
+                            Some(m) => list.push(m),
+                            None => faults.date_in_list(p.name, v),
                         }
                     }
                 }
@@ -259,10 +277,7 @@ impl<'a> Reader<'a> {
         }
         ev.uid = match uid {
             Some(u) => u.into_owned(),
-            None => {
-                let description = description.map(|d| d.value());
-                synthesise_uid(dtstart.as_ref(), summary.as_deref(), description.as_deref())
-            }
+            None => synthesise_uid(block),
         };
         ev.summary = summary.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
         ev.mentions_reservation = description.is_some_and(|d| {
@@ -290,6 +305,9 @@ impl<'a> Reader<'a> {
             // Hand-edited exports do this; guessing a length would block days nobody booked.
             self.skip(Some(&ev.uid), "end before start");
             return None;
+        }
+        for reason in faults.reasons(&ev) {
+            self.skip(Some(&ev.uid), reason);
         }
         Some(ev)
     }
@@ -765,26 +783,85 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A stable UID for an event without one: `kalends-` and the first 32 hex digits of the SHA-256
-/// of its DTSTART as written (with its TZID), SUMMARY and DESCRIPTION. Two events identical in all
-/// three get the same UID and are read as one.
-fn synthesise_uid(
-    dtstart: Option<&(Prop<'_>, Cow<'_, str>)>,
-    summary: Option<&str>,
-    description: Option<&str>,
-) -> String {
-    let mut h = Sha256::new();
-    if let Some((p, value)) = dtstart {
-        if let Some(tzid) = p.param("TZID") {
-            h.update(tzid.as_bytes());
+/// What could not be read in an event that is kept anyway, each reported in `skipped` with what
+/// was read instead. The safe reading is never shorter than what the file can be trusted for:
+/// - an unreadable DTEND (or an unreadable or negative DURATION) leaves the length to the other
+///   of the two when it reads, else to DTSTART alone (one day for a date, an instant for a
+///   date-time), as if the property were absent: its length cannot be trusted;
+/// - an unreadable EXDATE removes nothing, so every occurrence stays busy;
+/// - an unreadable RDATE adds nothing: there is no time to block;
+/// - of two DTSTARTs the first is used (what the event's other properties were written against).
+#[derive(Default)]
+struct Faults<'a> {
+    end: Option<Cow<'a, str>>,
+    /// `negative` or `unreadable`, and the value.
+    duration: Option<(&'static str, Cow<'a, str>)>,
+    /// Reasons in file order (dates in lists, second DTSTARTs).
+    other: Vec<String>,
+}
+
+impl<'a> Faults<'a> {
+    fn second_start(&mut self, first: &Prop<'a>, second: &Prop<'a>) {
+        if (first.params, first.raw.trim()) != (second.params, second.raw.trim()) {
+            self.other.push(format!(
+                "second DTSTART ({}) ignored: kept with the first ({})",
+                short(second.raw.trim()),
+                short(first.raw.trim())
+            ));
         }
-        h.update(b":");
-        h.update(value.trim().as_bytes());
     }
-    h.update([0x1f]);
-    h.update(summary.unwrap_or("").as_bytes());
-    h.update([0x1f]);
-    h.update(description.unwrap_or("").as_bytes());
+
+    fn date_in_list(&mut self, name: &str, value: &str) {
+        let effect = if name == "EXDATE" { "removed" } else { "added" };
+        self.other.push(format!(
+            "unreadable {name} ({}): kept, no occurrence {effect} for it",
+            short(value.trim())
+        ));
+    }
+
+    /// The reasons, the length's first.
+    fn reasons(self, ev: &Ev) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(v) = &self.end {
+            let from = if ev.duration.is_some() { "DURATION" } else { "DTSTART alone" };
+            out.push(format!(
+                "unreadable DTEND ({}): kept, its length read from {from}",
+                short(v.trim())
+            ));
+        }
+        if let Some((what, v)) = &self.duration {
+            let from = if ev.end.is_some() { "DTEND" } else { "DTSTART alone" };
+            out.push(format!(
+                "{what} DURATION ({}): kept, its length read from {from}",
+                short(v.trim())
+            ));
+        }
+        out.extend(self.other);
+        out
+    }
+}
+
+/// A stable UID for an event without one: `kalends-` and the first 32 hex digits of the SHA-256
+/// of all its properties (not those of the components nested in it) as written, sorted, so that
+/// the order they come in does not matter; DTSTAMP is left out, as it is the time of the export
+/// (a feed that writes a new one on every fetch would otherwise rename its events every run).
+/// Two events identical in all of them get the same UID and are read as one; events that differ
+/// in anything (DTEND, RRULE, LOCATION...) do not.
+fn synthesise_uid(block: &Block<'_>) -> String {
+    let mut props: Vec<(&str, &str, &str)> = block
+        .every_prop()
+        .filter(|p| p.name != "DTSTAMP")
+        .map(|p| (p.name, p.params, p.raw.trim()))
+        .collect();
+    props.sort_unstable();
+    let mut h = Sha256::new();
+    for (name, params, raw) in props {
+        h.update(name.as_bytes());
+        h.update(params.as_bytes());
+        h.update(b":");
+        h.update(raw.as_bytes());
+        h.update([0x1e]);
+    }
     let digest = h.finalize();
     let mut uid = String::with_capacity(8 + 32);
     uid.push_str("kalends-");

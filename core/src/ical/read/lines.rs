@@ -15,9 +15,13 @@
 //!   when they hold `;`, `:` or `,`, and lose stray double quotes;
 //! - components nested in a VEVENT (VALARM, vendor components) are left out: nothing in them is
 //!   read, and unbalanced ones cannot break the event;
-//! - a VEVENT left open is closed by the next `BEGIN:VEVENT`, `BEGIN:VTIMEZONE`,
-//!   `END:VCALENDAR` or the end of the file; VTODO, VJOURNAL, VFREEBUSY and any other component
-//!   are skipped.
+//! - a VEVENT left open is closed by the next `BEGIN:VEVENT`, `BEGIN:VTIMEZONE` or
+//!   `END:VCALENDAR`; VTODO, VJOURNAL, VFREEBUSY and any other component are skipped.
+//!
+//! What it does not repair: a file that ends inside a component (a VEVENT, a VTIMEZONE, any
+//! other, or the VCALENDAR itself) was cut off. The component left open is not handed over (its
+//! last property may be cut short, and a made-up event is worse than none) and
+//! [`Prepared::truncated`] says where the file ended.
 //!
 //! The blocks are written with CRLF line ends into one buffer per kind, so the pass allocates a
 //! handful of times per file, not per line.
@@ -40,6 +44,21 @@ pub(super) struct Prepared {
     pub x_wr_timezone: Option<String>,
     /// The calendar's `X-WR-CALNAME`.
     pub calendar_name: Option<String>,
+    /// Where the file ended, when it ended inside a component.
+    pub truncated: Option<Truncated>,
+}
+
+/// Where a truncated file ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Truncated {
+    /// Inside a VEVENT (with its UID, when it got that far): the event is not read.
+    Event(Option<String>),
+    /// Inside a VTIMEZONE: the zone is not read.
+    Zone,
+    /// Inside another component.
+    Other,
+    /// After its last component, before `END:VCALENDAR`.
+    Calendar,
 }
 
 /// One property of a VEVENT, normalised: its name upper-cased, its parameters rewritten as
@@ -177,14 +196,26 @@ pub(super) struct Block<'a> {
 }
 
 impl<'a> Block<'a> {
-    /// Its properties, in file order.
+    /// The properties the reader looks at, in file order.
     pub(super) fn props(&self) -> impl Iterator<Item = Prop<'a>> + 'a {
         let text = self.text;
-        self.props.iter().map(move |p| Prop {
+        self.props.iter().filter(|p| p.read).map(move |p| Self::prop(text, p))
+    }
+
+    /// Every property of the VEVENT itself (not of the components nested in it), in file
+    /// order; those the reader does not look at have their parameters as written (not
+    /// normalised), which is all that naming an event needs.
+    pub(super) fn every_prop(&self) -> impl Iterator<Item = Prop<'a>> + 'a {
+        let text = self.text;
+        self.props.iter().map(move |p| Self::prop(text, p))
+    }
+
+    fn prop(text: &'a str, p: &PropAt) -> Prop<'a> {
+        Prop {
             name: &text[p.name.clone()],
             params: &text[p.params.clone()],
             raw: &text[p.raw.clone()],
-        })
+        }
     }
 }
 
@@ -194,6 +225,8 @@ struct PropAt {
     name: Range<usize>,
     params: Range<usize>,
     raw: Range<usize>,
+    /// Whether the reader looks at it (the others only make a UID for an event without one).
+    read: bool,
 }
 
 /// What receives the VEVENTs, one at a time, as the pass reads them.
@@ -235,6 +268,7 @@ impl Pre {
             pass: Pass {
                 out: Prepared::default(),
                 state: State::Top,
+                in_calendar: false,
                 max_events,
                 event_text: String::with_capacity(4096),
                 event_props: Vec::with_capacity(32),
@@ -296,12 +330,13 @@ impl Pre {
         self.carried = in_scratch;
     }
 
-    /// Ends the pass: what the file holds outside its VEVENTs.
+    /// Ends the pass: what the file holds outside its VEVENTs. A component still open is not
+    /// handed over: the file was cut off ([`Prepared::truncated`]).
     pub(super) fn finish(mut self, handler: &mut dyn Events) -> Prepared {
         if self.carried {
             self.pass.line(&self.scratch, handler);
         }
-        self.pass.close_open(handler);
+        self.pass.out.truncated = self.pass.truncated();
         self.pass.out
     }
 }
@@ -567,6 +602,8 @@ fn comp(value: &str) -> Comp {
 struct Pass {
     out: Prepared,
     state: State,
+    /// Whether a VCALENDAR is open (its `BEGIN` read, its `END` not yet).
+    in_calendar: bool,
     max_events: usize,
     /// The read properties of the VEVENT being read, normalised, back to back.
     event_text: String,
@@ -609,7 +646,9 @@ impl Pass {
             }
             _ => match &mut self.state {
                 State::Top => {
-                    if c != Comp::Calendar {
+                    if c == Comp::Calendar {
+                        self.in_calendar = true;
+                    } else {
                         self.state = State::Ignored { depth: 1 };
                     }
                 }
@@ -644,6 +683,7 @@ impl Pass {
             (_, Comp::Calendar) => {
                 self.close_open(handler);
                 self.state = State::Top;
+                self.in_calendar = false;
             }
             (State::Event { .. }, Comp::Event) => self.close_open(handler),
             (State::Event { skip, .. }, _) => *skip = skip.saturating_sub(1),
@@ -679,17 +719,27 @@ impl Pass {
                 } else {
                     line.name
                 };
-                if is_read(name) {
-                    let buf = &mut self.event_text;
-                    let name_at = buf.len()..buf.len() + name.len();
-                    buf.push_str(name);
-                    let params_start = buf.len();
+                // Every property is kept: an event without UID is named after all of them. Those
+                // only named after keep their parameters as written (cheaper, and as stable).
+                let read = is_read(name);
+                let buf = &mut self.event_text;
+                let name_at = buf.len()..buf.len() + name.len();
+                buf.push_str(name);
+                let params_start = buf.len();
+                if read {
                     write_params(buf, line.params);
-                    let params_at = params_start..buf.len();
-                    buf.push_str(line.value);
-                    let raw_at = params_at.end..buf.len();
-                    self.event_props.push(PropAt { name: name_at, params: params_at, raw: raw_at });
+                } else {
+                    buf.push_str(line.params);
                 }
+                let params_at = params_start..buf.len();
+                buf.push_str(line.value);
+                let raw_at = params_at.end..buf.len();
+                self.event_props.push(PropAt {
+                    name: name_at,
+                    params: params_at,
+                    raw: raw_at,
+                    read,
+                });
                 return;
             }
             State::Zone { skip: 0, .. } => &mut self.out.zones_text,
@@ -714,6 +764,28 @@ impl Pass {
         buf.push(':');
         buf.push_str(line.value);
         buf.push_str("\r\n");
+    }
+
+    /// At the end of the file: where it was cut off, if it ended inside a component. The
+    /// component is dropped (a VTIMEZONE's text too).
+    fn truncated(&mut self) -> Option<Truncated> {
+        let truncated = match self.state {
+            State::Event { read, .. } => {
+                let block = Block { text: &self.event_text, props: &self.event_props };
+                let uid = block.props().find(|p| p.name == "UID").map(|p| p.value());
+                let uid = uid.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+                Some(Truncated::Event(uid.filter(|_| read)))
+            }
+            State::Zone { start, .. } => {
+                self.out.zones_text.truncate(start);
+                Some(Truncated::Zone)
+            }
+            State::Ignored { .. } => Some(Truncated::Other),
+            State::Top if self.in_calendar => Some(Truncated::Calendar),
+            State::Top => None,
+        };
+        self.state = State::Top;
+        truncated
     }
 
     /// Closes the VEVENT or VTIMEZONE being read, if any.
@@ -842,7 +914,7 @@ mod tests {
     }
 
     #[test]
-    fn unclosed_events_end_at_the_next_event_and_todos_are_skipped() {
+    fn unclosed_events_end_at_the_next_event_todos_are_skipped_and_a_cut_event_is_dropped() {
         let text = "BEGIN:VCALENDAR\r\nX-WR-TIMEZONE:Europe/Paris\r\nX-WR-CALNAME:A\\, B\r\n\
             BEGIN:VEVENT\r\nUID:1\r\n\
             BEGIN:VEVENT\r\nUID:2\r\nEND:VEVENT\r\n\
@@ -852,7 +924,8 @@ mod tests {
         let out = prepare(text.as_bytes(), 10, &mut events);
         assert_eq!(out.event_count, 3);
         let uids: Vec<&str> = events.0.iter().map(|e| e[0].as_str()).collect();
-        assert_eq!(uids, vec!["UID:1", "UID:2", "UID:4"]);
+        assert_eq!(uids, vec!["UID:1", "UID:2"]);
+        assert_eq!(out.truncated, Some(Truncated::Event(Some("4".to_owned()))));
         assert_eq!(out.x_wr_timezone.as_deref(), Some("Europe/Paris"));
         assert_eq!(out.calendar_name.as_deref(), Some("A, B"));
     }

@@ -43,13 +43,22 @@
 //!   occurrence is (moving in and out of the window both work).
 //! - EXDATE and RECURRENCE-ID of another type than DTSTART (DATE against DATE-TIME, floating
 //!   against zoned) match by the date as written.
-//! - An event without UID gets `kalends-` and 32 hex digits of the SHA-256 of its DTSTART (with
-//!   TZID), SUMMARY and DESCRIPTION.
+//! - An event without UID gets `kalends-` and 32 hex digits of the SHA-256 of all its properties
+//!   but DTSTAMP (sorted, as written): identical events are read as one, events that differ in
+//!   anything (DTEND, RRULE, ...) are not.
 //! - RDATE periods count from their start with the series' length. RANGE=THISANDFUTURE is read as
 //!   a single override. EXRULE is ignored.
 //! - Components nested in VEVENTs (VALARM) are not read.
 //! - An event whose DTSTART or RRULE cannot be read is skipped whole ("unreadable DTSTART (…)",
-//!   "unreadable RRULE (…)"), rather than imported as a single occurrence.
+//!   "unreadable RRULE (…)"), rather than imported as a single occurrence. An RRULE part that
+//!   RFC 5545 and RFC 7529 do not name (`UNTL=`, `FOO=`, `X-…=`) makes the rule unreadable: a
+//!   misspelt UNTIL must not make a series endless.
+//! - A kept event with a value that cannot be read (DTEND, DURATION, a date of RDATE or EXDATE)
+//!   or a second DTSTART gets a `skipped` entry saying what was read instead (the reading that
+//!   is never shorter than what the file can be trusted for: see `events::Faults`).
+//! - A file that ends inside a component (cut off in transfer) is [`ParsedFeed::truncated`]:
+//!   the component left open is not read, the rest is, and one `skipped` entry says where it
+//!   ended.
 //! - A series generates at most 10 000 occurrences (counting those before the window for COUNT
 //!   rules) and a feed at most 2 000 000; a series cut short is listed in `skipped` and keeps the
 //!   occurrences found so far.
@@ -68,6 +77,8 @@ mod zones;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_flagged;
 
 use chrono::{DateTime, Months, NaiveTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -151,6 +162,11 @@ pub struct ParsedFeed {
     pub calendar_name: Option<String>,
     /// The calendar's `X-WR-TIMEZONE` as written, if any (not part of the JSON contract).
     pub calendar_zone: Option<String>,
+    /// Whether the file ends inside a component (a VEVENT, a VTIMEZONE, or the VCALENDAR
+    /// itself): it was cut off, so events it should hold may be missing. The component left
+    /// open is not read, what came whole before it is, and `skipped` says so. An import of a
+    /// truncated file fails its run, so that no stored item is removed for being missing.
+    pub truncated: bool,
 }
 
 /// An event that was not imported.
@@ -191,9 +207,16 @@ pub enum ItemKind {
 }
 
 impl Serialize for ParsedFeed {
-    /// `{"events": N, "skipped": [{"uid", "reason"}], "busy": [...]}`.
+    /// `{"events": N, "skipped": [{"uid", "reason"}], "busy": [...]}`, and `"truncated": true`
+    /// first for a file that was cut off (absent otherwise).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("ParsedFeed", 3)?;
+        let fields = if self.truncated { 4 } else { 3 };
+        let mut s = serializer.serialize_struct("ParsedFeed", fields)?;
+        if self.truncated {
+            s.serialize_field("truncated", &true)?;
+        } else {
+            s.skip_field("truncated")?;
+        }
         s.serialize_field("events", &self.events)?;
         s.serialize_field("skipped", &self.skipped)?;
         s.serialize_field("busy", &self.busy)?;
@@ -540,6 +563,10 @@ fn parse_source<E>(
         });
     }
 
+    if let Some(cut) = &prepared.truncated {
+        reader.skipped.push(truncated_entry(cut));
+    }
+
     busy.append(&mut reader.busy);
     let skipped = std::mem::take(&mut reader.skipped);
     let work = reader.into_work();
@@ -553,8 +580,20 @@ fn parse_source<E>(
         busy,
         calendar_name: prepared.calendar_name,
         calendar_zone: prepared.x_wr_timezone,
+        truncated: prepared.truncated.is_some(),
     };
     Ok((feed, work))
+}
+
+/// The skipped entry of a file that ends inside a component.
+fn truncated_entry(cut: &lines::Truncated) -> Skipped {
+    let (uid, inside) = match cut {
+        lines::Truncated::Event(uid) => (uid.clone(), "inside a VEVENT, which is not imported"),
+        lines::Truncated::Zone => (None, "inside a VTIMEZONE, which is not read"),
+        lines::Truncated::Other => (None, "inside a component"),
+        lines::Truncated::Calendar => (None, "before END:VCALENDAR"),
+    };
+    Skipped { uid, reason: format!("the file is truncated: it ends {inside}") }
 }
 
 /// For each event, whether it is single (no recurrence, no override) and no other event has its

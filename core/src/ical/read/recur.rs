@@ -80,7 +80,8 @@ pub(super) fn short(value: &str) -> String {
     }
 }
 
-/// Reads an RRULE value (`FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=...`). Unknown parts are ignored; parts
+/// Reads an RRULE value (`FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=...`). Unknown parts (also `X-` ones)
+/// make the rule unreadable; parts
 /// that make no sense for the frequency (ordinal BYDAY in a WEEKLY rule, BYMONTHDAY in WEEKLY,
 /// BYYEARDAY outside YEARLY, BYWEEKNO outside YEARLY) are dropped as most readers do.
 // Long on purpose: one short arm per RRULE part, all filling the same rule.
@@ -104,8 +105,13 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, BadRule> {
     let mut freq = None;
     let value = value.trim().strip_prefix("RRULE:").unwrap_or(value.trim());
     for part in value.split(';') {
-        let Some((key, v)) = part.split_once('=') else {
+        // An empty part (a trailing or doubled `;`) says nothing; any other part must be
+        // `NAME=VALUE`.
+        if part.trim().is_empty() {
             continue;
+        }
+        let Some((key, v)) = part.split_once('=') else {
+            return Err(BadRule(format!("unknown part {}", short(part.trim()))));
         };
         let key = key.trim().to_ascii_uppercase();
         let v = v.trim();
@@ -198,7 +204,12 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, BadRule> {
                     }
                 }
             }
-            _ => {}
+            // RFC 7529's parts: known, read where the rule is expanded.
+            "RSCALE" | "SKIP" => {}
+            // RFC 5545 3.3.10 allows no other part, and its recur-rule-part has no x-name, so
+            // `X-...` parts are unknown too. An unknown part is most often a misspelt one
+            // (`UNTL=`): ignoring it would turn a series that ends into one that never does.
+            _ => return Err(BadRule(format!("unknown part {}", short(part.trim())))),
         }
     }
     rule.freq = freq.ok_or_else(|| BadRule("no FREQ".to_owned()))?;
@@ -554,8 +565,8 @@ mod tests {
     }
 
     #[test]
-    fn stray_and_misplaced_parts_are_tolerated() {
-        let rule = parse_rule("FREQ=WEEKLY;BYDAY=1MO;BYMONTHDAY=3;X-FOO=1;WK").unwrap();
+    fn misplaced_parts_and_empty_parts_are_tolerated() {
+        let rule = parse_rule("FREQ=WEEKLY;BYDAY=1MO;BYMONTHDAY=3;").unwrap();
         assert_eq!(rule.by_weekday, vec![NWeekday::Every(Weekday::Mon)]);
         assert!(rule.by_month_day.is_empty());
         assert!(parse_rule("INTERVAL=2").is_err());
