@@ -28,6 +28,7 @@ mod hardening_shared;
 mod hardening_writes;
 mod helpers;
 mod hostile_servers;
+mod ics_ranges;
 mod invites;
 mod outbound_webhooks;
 #[path = "../support/peer.rs"]
