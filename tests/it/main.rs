@@ -29,6 +29,7 @@ mod hardening_writes;
 mod helpers;
 mod hostile_servers;
 mod ics_flagged;
+mod ics_ranges;
 mod invites;
 mod outbound_webhooks;
 #[path = "../support/peer.rs"]

@@ -46,9 +46,31 @@ pub(super) struct Ev {
 #[derive(Debug, Default)]
 struct More {
     rid: Option<Moment>,
+    /// `RECURRENCE-ID;RANGE=THISANDFUTURE`: the override also applies to later instances.
+    this_and_future: bool,
     rules: Vec<RuleSpec>,
     rdates: Vec<Moment>,
+    /// The ends of the RDATEs written as periods (`VALUE=PERIOD`), by their start.
+    periods: Vec<(Moment, PeriodEnd)>,
     exdates: Vec<Moment>,
+}
+
+/// The end of an RDATE period: `start/end` or `start/duration`.
+#[derive(Clone, Copy, Debug)]
+enum PeriodEnd {
+    At(Moment),
+    For(Duration),
+}
+
+/// A `RANGE=THISANDFUTURE` override, as it applies to the later instances of its series.
+struct Range<'e> {
+    /// The original start it replaces, a local time of the series.
+    from: NaiveDateTime,
+    /// How far it moves every later instance (its start minus `from`, on the wall clock).
+    offset: Duration,
+    /// The length it gives them.
+    length: Length,
+    ev: &'e Ev,
 }
 
 impl Ev {
@@ -76,6 +98,14 @@ impl Ev {
 
     fn exdates(&self) -> &[Moment] {
         self.more.as_ref().map_or(&[], |m| &m.exdates)
+    }
+
+    fn periods(&self) -> &[(Moment, PeriodEnd)] {
+        self.more.as_ref().map_or(&[], |m| &m.periods)
+    }
+
+    fn this_and_future(&self) -> bool {
+        self.more.as_ref().is_some_and(|m| m.this_and_future)
     }
 }
 
@@ -194,6 +224,21 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The end of an RDATE written as a period (`VALUE=PERIOD`, `start/end` or
+    /// `start/duration`); `None` for a plain RDATE or an unreadable end.
+    fn period_end(&self, p: &Prop<'_>, raw: &str) -> Option<PeriodEnd> {
+        if p.name != "RDATE" || !p.param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("PERIOD"))
+        {
+            return None;
+        }
+        let (_, end) = raw.split_once('/')?;
+        if end.trim().trim_start_matches(['+', '-']).starts_with(['P', 'p']) {
+            parse_duration(end).map(PeriodEnd::For)
+        } else {
+            self.moment(p, end).map(PeriodEnd::At)
+        }
+    }
+
     /// Reads one parsed VEVENT. `None` (with a skipped entry) when it cannot be used at all.
     // Long on purpose: one short arm per VEVENT property, all filling the same event.
     pub(super) fn read_event(&mut self, index: usize, block: &Block<'_>) -> Option<Ev> {
@@ -256,12 +301,21 @@ impl<'a> Reader<'a> {
                     let list = if p.name == "RDATE" { &mut more.rdates } else { &mut more.exdates };
                     for v in p.value().split(',').filter(|v| !v.trim().is_empty()) {
                         match self.moment(&p, v) {
-                            Some(m) => list.push(m),
+                            Some(m) => {
+                                list.push(m);
+                                if let Some(end) = self.period_end(&p, v) {
+                                    more.periods.push((m, end));
+                                }
+                            }
                             None => faults.date_in_list(p.name, v),
                         }
                     }
                 }
-                "RECURRENCE-ID" if more.rid.is_none() => more.rid = self.moment(&p, &p.value()),
+                "RECURRENCE-ID" if more.rid.is_none() => {
+                    more.rid = self.moment(&p, &p.value());
+                    more.this_and_future =
+                        p.param("RANGE").is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE"));
+                }
                 "STATUS" => ev.cancelled = p.value().trim().eq_ignore_ascii_case("CANCELLED"),
                 "TRANSP" => ev.transparent = p.value().trim().eq_ignore_ascii_case("TRANSPARENT"),
                 "SEQUENCE" => ev.sequence = p.value().trim().parse().unwrap_or(0),
@@ -296,7 +350,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         if let Some(e) = bad_rule {
-            self.skip(Some(&ev.uid), format!("unreadable RRULE ({e})"));
+            self.skip(Some(&ev.uid), e.reason());
             return None;
         }
         if let (Some(start), Some(end)) = (ev.start, ev.end)
@@ -440,8 +494,14 @@ impl<'a> Reader<'a> {
         let mut suppressed: HashSet<RidKey> = HashSet::new();
         let mut overrides: Vec<(RidKey, &Ev)> = by_key.into_iter().collect();
         overrides.sort_by_key(|(_, o)| o.index);
+        let mut ranges: Vec<Range<'_>> = Vec::new();
         for (key, o) in overrides {
             suppressed.insert(key);
+            if let Some(m) = master
+                && let Some(range) = self.range(o, m, all_day, zone)
+            {
+                ranges.push(range);
+            }
             if o.cancelled {
                 self.skip(Some(&o.uid), "cancelled");
                 continue;
@@ -472,7 +532,67 @@ impl<'a> Reader<'a> {
             self.skip(Some(&master.uid), "transparent (free)");
             return;
         }
-        self.emit_master(master, all_day, zone, &suppressed);
+        ranges.sort_by_key(|r| r.from);
+        self.emit_master(master, all_day, zone, &suppressed, &ranges);
+    }
+
+    /// How a `RANGE=THISANDFUTURE` override of `master` moves the later instances. `None` for
+    /// any other override, and for one that cannot be applied whole: a cancelled or transparent
+    /// one (it removes its own instance only, rather than every later one: busy time is kept
+    /// when in doubt), or one whose DTSTART is of another type than the series' (a date in a
+    /// timed series, or the reverse), which replaces its own instance only.
+    fn range<'e>(&self, o: &'e Ev, master: &Ev, all_day: bool, zone: ZoneRef) -> Option<Range<'e>> {
+        if !o.this_and_future() || o.cancelled || (o.transparent && !self.keep_free) {
+            return None;
+        }
+        let (rid, start, dtstart) = (o.rid()?, o.start?, master.start?);
+        if matches!(start, Moment::Date(_)) != all_day {
+            return None;
+        }
+        let time = match dtstart {
+            Moment::Date(_) => NaiveTime::MIN,
+            Moment::Time(t, _) => t.time(),
+        };
+        let from = self.series_local(all_day, zone, time, rid);
+        let offset = self.series_local(all_day, zone, time, start) - from;
+        Some(Range { from, offset, length: self.override_length(o, start, Some(master)), ev: o })
+    }
+
+    /// A DATE or DATE-TIME as a local time of the series: midnight in an all-day series, the
+    /// time of DTSTART (`time`) for a date in a timed one.
+    fn series_local(
+        &self,
+        all_day: bool,
+        zone: ZoneRef,
+        time: NaiveTime,
+        m: Moment,
+    ) -> NaiveDateTime {
+        match m {
+            Moment::Date(d) if all_day => d.and_time(NaiveTime::MIN),
+            Moment::Date(d) => d.and_time(time),
+            Moment::Time(t, _) if all_day => t.date().and_time(NaiveTime::MIN),
+            Moment::Time(t, z) if z == zone || z == ZoneRef::Floating => t,
+            Moment::Time(t, z) => self.zones.to_local(zone, self.zones.to_utc(z, t)),
+        }
+    }
+
+    /// The length of an RDATE period starting at `local` (a local time of the series).
+    fn period_length(
+        &self,
+        all_day: bool,
+        zone: ZoneRef,
+        local: NaiveDateTime,
+        end: PeriodEnd,
+    ) -> Length {
+        let wall = match end {
+            PeriodEnd::For(d) => d,
+            PeriodEnd::At(e) => self.series_local(false, zone, NaiveTime::MIN, e) - local,
+        };
+        if all_day {
+            Length::Days(((wall.num_seconds() + 86_399).div_euclid(86_400)).max(1))
+        } else {
+            Length::Wall(wall.max(Duration::zero()))
+        }
     }
 
     /// The key of an override's RECURRENCE-ID in a series of the given type and zone.
@@ -606,18 +726,7 @@ impl<'a> Reader<'a> {
         let Some(start) = o.start.or(o.rid()) else {
             return;
         };
-        let length = if o.end.is_none() && o.duration.is_none() {
-            match master.and_then(|m| m.start.map(|s| (m, s))) {
-                Some((m, s))
-                    if matches!(s, Moment::Date(_)) == matches!(start, Moment::Date(_)) =>
-                {
-                    self.length(m, s)
-                }
-                _ => self.length(o, start),
-            }
-        } else {
-            self.length(o, start)
-        };
+        let length = self.override_length(o, start, master);
         let (zone, local) = match start {
             Moment::Date(d) => (ZoneRef::Floating, d.and_time(NaiveTime::MIN)),
             Moment::Time(t, z) => (z, t),
@@ -629,9 +738,32 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The length of an override starting at `start`: its own, else its master's.
+    fn override_length(&self, o: &Ev, start: Moment, master: Option<&Ev>) -> Length {
+        if o.end.is_none() && o.duration.is_none() {
+            match master.and_then(|m| m.start.map(|s| (m, s))) {
+                Some((m, s))
+                    if matches!(s, Moment::Date(_)) == matches!(start, Moment::Date(_)) =>
+                {
+                    self.length(m, s)
+                }
+                _ => self.length(o, start),
+            }
+        } else {
+            self.length(o, start)
+        }
+    }
+
     // Long on purpose: the occurrence loop, its caps, its work budget and the bookkeeping of
     // skipped occurrences share one set of local state; split, each piece would take most of it.
-    fn emit_master(&mut self, m: &Ev, all_day: bool, zone: ZoneRef, suppressed: &HashSet<RidKey>) {
+    fn emit_master(
+        &mut self,
+        m: &Ev,
+        all_day: bool,
+        zone: ZoneRef,
+        suppressed: &HashSet<RidKey>,
+        ranges: &[Range<'_>],
+    ) {
         let Some(start) = m.start else { return };
         let length = self.length(m, start);
         let dtstart = match start {
@@ -650,8 +782,8 @@ impl<'a> Reader<'a> {
             }
             return;
         }
-        // The local range whose starts can overlap the window.
-        let (lo, hi) = match length {
+        // The local range whose starts can overlap the window (once moved by a range override).
+        let (mut lo, mut hi) = match length {
             Length::Days(days) => (
                 (self.from_date - Duration::days(days + 1)).and_time(NaiveTime::MIN),
                 (self.to_date + Duration::days(1)).and_time(NaiveTime::MIN),
@@ -661,6 +793,20 @@ impl<'a> Reader<'a> {
                 self.zones.to_local(zone, self.to) + Duration::days(2),
             ),
         };
+        if let Some(reach) = ranges.iter().map(|r| r.offset.abs()).max() {
+            let long = ranges.iter().map(|r| match r.length {
+                Length::Days(days) => Duration::days(days),
+                Length::Wall(wall) => wall,
+            });
+            let long = long.max().unwrap_or_default();
+            // Kept within years 1 to 9999, as the window is: a crafted offset moves nothing further.
+            let first =
+                NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN);
+            let last =
+                NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default().and_time(NaiveTime::MIN);
+            lo = lo.checked_sub_signed(reach + long).map_or(first, |t| t.max(first)).min(lo);
+            hi = hi.checked_add_signed(reach).map_or(last, |t| t.min(last)).max(hi);
+        }
         let mut locals: Vec<NaiveDateTime> = Vec::new();
         if dtstart >= lo && dtstart < hi {
             locals.push(dtstart);
@@ -692,23 +838,26 @@ impl<'a> Reader<'a> {
                 // The whole feed is refused; nothing of this series counts.
                 Ok(Some(Stop::Work)) => return,
                 Err(e) => {
-                    self.skip(Some(&m.uid), format!("unreadable RRULE ({e})"));
+                    self.skip(Some(&m.uid), e.reason());
                     return;
                 }
             }
         }
         for r in m.rdates() {
-            let local = match *r {
-                Moment::Date(d) if all_day => d.and_time(NaiveTime::MIN),
-                Moment::Date(d) => d.and_time(dtstart.time()),
-                Moment::Time(t, _) if all_day => t.date().and_time(NaiveTime::MIN),
-                Moment::Time(t, rz) if rz == zone || rz == ZoneRef::Floating => t,
-                Moment::Time(t, rz) => self.zones.to_local(zone, self.zones.to_utc(rz, t)),
-            };
+            let local = self.series_local(all_day, zone, dtstart.time(), *r);
             if local >= lo && local < hi {
                 locals.push(local);
             }
         }
+        // RDATE periods last as long as they say.
+        let own_length: HashMap<NaiveDateTime, Length> = m
+            .periods()
+            .iter()
+            .map(|&(start, end)| {
+                let local = self.series_local(all_day, zone, dtstart.time(), start);
+                (local, self.period_length(all_day, zone, local, end))
+            })
+            .collect();
         locals.sort_unstable();
         locals.dedup();
         // EXDATEs: instants when both sides are zoned (or both floating), dates otherwise.
@@ -756,9 +905,21 @@ impl<'a> Reader<'a> {
             kept.retain(|(_, key)| seen.insert(*key));
         }
         for (local, key) in kept {
-            let span = self.span(zone, local, length);
+            let length = own_length.get(&local).copied().unwrap_or(length);
+            // The last range override before this instance moves it; an EXDATE or a single
+            // override names its original start, as RFC 5545 defines the set before overrides.
+            let Some(r) = ranges.iter().rev().find(|r| r.from < local) else {
+                let span = self.span(zone, local, length);
+                if self.in_window(&span) {
+                    self.push_kind(m, m.summary.as_ref(), kind, Some(key.format()), span);
+                }
+                continue;
+            };
+            let Some(moved) = local.checked_add_signed(r.offset) else { continue };
+            let span = self.span(zone, moved, r.length);
             if self.in_window(&span) {
-                self.push_kind(m, m.summary.as_ref(), kind, Some(key.format()), span);
+                let summary = r.ev.summary.as_ref().or(m.summary.as_ref());
+                self.push(r.ev, summary, Some(key.format()), span);
             }
         }
     }

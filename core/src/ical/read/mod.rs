@@ -46,8 +46,20 @@
 //! - An event without UID gets `kalends-` and 32 hex digits of the SHA-256 of all its properties
 //!   but DTSTAMP (sorted, as written): identical events are read as one, events that differ in
 //!   anything (DTEND, RRULE, ...) are not.
-//! - RDATE periods count from their start with the series' length. RANGE=THISANDFUTURE is read as
-//!   a single override. EXRULE is ignored.
+//! - An RDATE period (`VALUE=PERIOD`, `start/end` or `start/duration`) lasts as long as it says.
+//!   EXRULE is ignored.
+//! - `RECURRENCE-ID;RANGE=THISANDFUTURE` moves its instance and every later one (from RRULE or
+//!   RDATE) by its offset on the wall clock (its DTSTART minus the original start), and gives them
+//!   its length and summary; each keeps its own original start as `recurrence_id`. A later range
+//!   override takes over from its instance on; a single override of a later instance wins for
+//!   that instance. Where RFC 5545 is silent, busy time is kept: EXDATEs name instances by their
+//!   original start (one naming only a moved start removes nothing); a range override ending
+//!   before its start is skipped ("end before start") and moves nothing; a cancelled or
+//!   transparent one, or one whose DTSTART is of another type than the series', replaces its own
+//!   instance only.
+//! - RFC 7529: `RSCALE=GREGORIAN` with `SKIP=FORWARD|BACKWARD` is honoured (`rscale`); an RRULE in
+//!   another calendar skips its event with a reason naming the calendar rather than being
+//!   expanded as Gregorian.
 //! - Components nested in VEVENTs (VALARM) are not read.
 //! - An event whose DTSTART or RRULE cannot be read is skipped whole ("unreadable DTSTART (…)",
 //!   "unreadable RRULE (…)"), rather than imported as a single occurrence. An RRULE part that
@@ -71,6 +83,7 @@ mod events;
 mod lines;
 mod profiles;
 mod recur;
+mod rscale;
 mod values;
 mod work;
 mod zones;
@@ -79,6 +92,8 @@ mod zones;
 mod tests;
 #[cfg(test)]
 mod tests_flagged;
+#[cfg(test)]
+mod tests_ranges;
 
 use chrono::{DateTime, Months, NaiveTime, TimeDelta, Utc};
 use serde::Serialize;

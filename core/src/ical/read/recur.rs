@@ -15,6 +15,7 @@ use chrono::{
 };
 use rrule::{Frequency, NWeekday, RRule, RRuleSet, Tz};
 
+use super::rscale::{self, Skip};
 use super::values::{Written, parse_written};
 use super::work::Work;
 
@@ -36,6 +37,8 @@ pub(super) struct RuleSpec {
     pub by_hour: Vec<u8>,
     pub by_minute: Vec<u8>,
     pub by_second: Vec<u8>,
+    /// RFC 7529's SKIP: what becomes of a day the month does not have.
+    pub skip: Skip,
 }
 
 fn weekday(s: &str) -> Option<Weekday> {
@@ -72,6 +75,21 @@ fn list<T>(value: &str, part: &str, ok: impl Fn(i64) -> Option<T>) -> Result<Vec
 #[error("{0}")]
 pub(super) struct BadRule(String);
 
+/// How [`BadRule`] says that a rule is in a calendar Kalends does not expand.
+const OTHER_CALENDAR: &str = "RSCALE=";
+
+impl BadRule {
+    /// The reason an event with this rule is skipped.
+    pub(super) fn reason(&self) -> String {
+        match self.0.strip_prefix(OTHER_CALENDAR) {
+            Some(calendar) => format!(
+                "recurrence in the {calendar} calendar (RSCALE): only GREGORIAN is expanded"
+            ),
+            None => format!("unreadable RRULE ({})", self.0),
+        }
+    }
+}
+
 /// At most 40 characters of a value, for messages.
 pub(super) fn short(value: &str) -> String {
     match value.char_indices().nth(40) {
@@ -101,6 +119,7 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, BadRule> {
         by_hour: Vec::new(),
         by_minute: Vec::new(),
         by_second: Vec::new(),
+        skip: Skip::Omit,
     };
     let mut freq = None;
     let value = value.trim().strip_prefix("RRULE:").unwrap_or(value.trim());
@@ -183,6 +202,14 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, BadRule> {
                 rule.by_second =
                     list(v, "BYSECOND", |n| (0..=60).contains(&n).then_some(n.min(59) as u8))?
             }
+            // RFC 7529. Another calendar expanded as Gregorian would block the wrong days.
+            "RSCALE" if !v.eq_ignore_ascii_case("GREGORIAN") => {
+                return Err(BadRule(format!("{OTHER_CALENDAR}{}", short(&v.to_ascii_uppercase()))));
+            }
+            "SKIP" => {
+                rule.skip =
+                    rscale::parse_skip(v).ok_or_else(|| BadRule(format!("SKIP={}", short(v))))?;
+            }
             "BYDAY" => {
                 for d in v.split(',').map(str::trim).filter(|d| !d.is_empty()) {
                     if !d.is_ascii() || d.len() < 2 {
@@ -204,8 +231,8 @@ pub(super) fn parse_rule(value: &str) -> Result<RuleSpec, BadRule> {
                     }
                 }
             }
-            // RFC 7529's parts: known, read where the rule is expanded.
-            "RSCALE" | "SKIP" => {}
+            // RFC 7529: the Gregorian calendar is the one the rule is expanded in anyway.
+            "RSCALE" => {}
             // RFC 5545 3.3.10 allows no other part, and its recur-rule-part has no x-name, so
             // `X-...` parts are unknown too. An unknown part is most often a misspelt one
             // (`UNTL=`): ignoring it would turn a series that ends into one that never does.
@@ -322,7 +349,8 @@ pub(super) fn expand(
     if !work.spend(1) {
         return Ok(Some(Stop::Work));
     }
-    if hi <= lo || impossible(rule) {
+    let skipping = rscale::applies(rule);
+    if hi <= lo || (!skipping && impossible(rule)) {
         return Ok(None);
     }
     let until = match until {
@@ -424,6 +452,14 @@ pub(super) fn expand(
         return Ok(None);
     }
 
+    if skipping {
+        let times = rscale::Times { hours: &by_hour, minutes: &by_minute, seconds: &by_second };
+        let by_month: Vec<u32> = by_month.iter().map(|&m| u32::from(m)).collect();
+        let days =
+            rscale::Days { months: &by_month, month_days: &by_month_day, weekdays: &by_weekday };
+        let mut walk = rscale::Walk { dtstart, until, lo, hi, cap, budget, work, out };
+        return Ok(rscale::expand(rule, start, &days, &times, &mut walk));
+    }
     let utc = |t: NaiveDateTime| -> DateTime<Tz> { Tz::UTC.from_utc_datetime(&t) };
     let mut builder = RRule::new(rule.freq)
         .interval(rule.interval.max(1))
