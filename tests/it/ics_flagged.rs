@@ -8,22 +8,12 @@ use crate::hardening_imports::{
     Platform, app_allowing_local_feeds, busy, calendar, in_days, register, reservation, resource,
     run,
 };
-use crate::helpers::{Db, TempDir, on_both_databases};
-use crate::process::{free_port, kalends};
+use crate::helpers::{Db, on_both_databases};
+use crate::process::ics_check_json;
 
 /// `kalends ics check --json` of `text` over 2030: the JSON it prints (it must succeed).
 async fn check(text: &str) -> Value {
-    let dir = TempDir::new();
-    let file = dir.0.join("feed.ics");
-    std::fs::write(&file, text).unwrap();
-    let out = kalends(&dir, free_port())
-        .args(["ics", "check", file.to_str().unwrap()])
-        .args(["--from", "2030-01-01", "--to", "2031-01-01", "--json"])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    ics_check_json(text, "2030-01-01", "2031-01-01").await
 }
 
 fn wrapped(body: &str) -> String {

@@ -3,25 +3,14 @@
 
 use serde_json::Value;
 
-use crate::helpers::TempDir;
-use crate::process::{free_port, kalends};
+use crate::process::ics_check_json;
 
 /// Runs `kalends ics check --json` on `events` (VEVENT lines) for 2024 and 2025.
 async fn check(events: &str) -> Value {
-    let dir = TempDir::new();
     let body: Vec<&str> = events.trim().lines().map(str::trim).collect();
     let text =
         format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{}\r\nEND:VCALENDAR\r\n", body.join("\r\n"));
-    let path = dir.0.join("feed.ics");
-    std::fs::write(&path, text).unwrap();
-    let out = kalends(&dir, free_port())
-        .args(["ics", "check", path.to_str().unwrap()])
-        .args(["--from", "2024-01-01", "--to", "2026-01-01", "--json"])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    ics_check_json(&text, "2024-01-01", "2026-01-01").await
 }
 
 /// `(start, end)` of every busy item, as printed.

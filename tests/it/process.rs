@@ -38,6 +38,22 @@ pub(crate) async fn terminate(mut child: Child) -> std::process::ExitStatus {
         .unwrap()
 }
 
+/// `kalends ics check --json` of `text` read over `from`..`to`: the JSON it prints (it must
+/// succeed).
+pub(crate) async fn ics_check_json(text: &str, from: &str, to: &str) -> Value {
+    let dir = TempDir::new();
+    let file = dir.0.join("feed.ics");
+    std::fs::write(&file, text).unwrap();
+    let out = kalends(&dir, free_port())
+        .args(["ics", "check", file.to_str().unwrap()])
+        .args(["--from", from, "--to", to, "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 pub(crate) async fn wait_ready(port: u16) {
     let http = reqwest::Client::new();
     eventually(Duration::from_secs(30), || async {
