@@ -19,6 +19,7 @@ use kalends_core::store::{
 };
 use kalends_core::webhooks::{message_id, signature};
 use kalends_providers::outbound::{AddressPolicy, Outbound, Refused, refusal_in};
+use kalends_providers::text::printable;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use uuid::Uuid;
 
@@ -204,7 +205,8 @@ fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     (at - now).to_std().ok()
 }
 
-/// The first [`EXCERPT_BYTES`] of the answer's body (the rest is not read).
+/// The first [`EXCERPT_BYTES`] of the answer's body (the rest is not read), as text a person can
+/// read (a gzip bomb's zeros are not).
 async fn excerpt(mut response: reqwest::Response) -> String {
     let mut bytes = Vec::new();
     while bytes.len() < EXCERPT_BYTES {
@@ -214,7 +216,7 @@ async fn excerpt(mut response: reqwest::Response) -> String {
         }
     }
     bytes.truncate(EXCERPT_BYTES);
-    String::from_utf8_lossy(&bytes).into_owned()
+    printable(&String::from_utf8_lossy(&bytes))
 }
 
 /// The attempt's log line and what follows it.

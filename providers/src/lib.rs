@@ -6,7 +6,8 @@
 //! - `caldav`: iCloud and any CalDAV server (libdav), with an app password instead of OAuth;
 //! - `oauth`: the authorization-code flow with PKCE, refresh and revocation, for both;
 //! - `feed`: iCal feed URLs fetched safely;
-//! - `outbound`: the address guard and capped body reads every outbound client goes through.
+//! - `outbound`: the address guard and capped body reads every outbound client goes through;
+//! - `text`: text a remote server wrote, as Kalends keeps it.
 //!
 //! The provider sandbox that emulates both providers is its own crate, `kalends-sandbox`: the
 //! providers' tests run against it, and the binary points a provider at it by its settings.
@@ -22,6 +23,7 @@ pub mod oauth;
 pub mod outbound;
 pub mod provider;
 pub mod session;
+pub mod text;
 
 pub use error::{ProviderError, is_dead_grant, parse_retry_after};
 pub use google::GoogleCalendar;

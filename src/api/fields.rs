@@ -40,8 +40,8 @@ impl Checker {
         let value = value.trim();
         if value.is_empty() {
             self.fail(field, "must not be empty");
-        } else if value.chars().count() > max {
-            self.fail(field, format!("must be at most {max} characters"));
+        } else {
+            self.readable(field, value, max);
         }
         value.to_owned()
     }
@@ -54,10 +54,22 @@ impl Checker {
         max: usize,
     ) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        self.readable(field, value, max);
+        Some(value.to_owned())
+    }
+
+    /// Whether `value` is at most `max` characters without control characters other than tab
+    /// and line breaks (none is readable anywhere Kalends shows text, and PostgreSQL refuses
+    /// NUL: refused here, the same on both databases); records the problem when it is not.
+    fn readable(&mut self, field: &str, value: &str, max: usize) {
         if value.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
+        } else if value.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+            self.fail(
+                field,
+                "must not contain control characters (other than tabs and line breaks)",
+            );
         }
-        Some(value.to_owned())
     }
 
     /// An instant with an explicit offset (RFC 3339), in the supported years.
@@ -115,10 +127,12 @@ impl Checker {
         value.parse().map_err(|e: String| self.fail(field, e)).ok()
     }
 
-    /// An external id: 1 to 255 characters without surrounding space.
+    /// An external id: 1 to 255 characters without surrounding space or control characters.
     pub fn external_id(&mut self, field: &str, value: &str) -> String {
         if value.is_empty() || value.len() > 255 || value.trim() != value {
             self.fail(field, "must be 1 to 255 characters without leading or trailing spaces");
+        } else if value.chars().any(char::is_control) {
+            self.fail(field, "must not contain control characters");
         }
         value.to_owned()
     }

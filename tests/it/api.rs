@@ -141,8 +141,49 @@ on_both_databases!(
     booking_lifecycle_over_http,
     put_by_external_id_creates_then_replaces_and_post_refuses_a_used_one,
     another_tenants_ids_answer_404,
-    a_booking_naming_someone_elses_staff_or_room_names_the_field_and_is_not_made
+    a_booking_naming_someone_elses_staff_or_room_names_the_field_and_is_not_made,
+    text_with_a_nul_or_other_control_character_is_a_field_error_and_nothing_is_saved,
 );
+
+/// PostgreSQL refuses NUL in text, and no control character is readable: every text field
+/// refuses them by name on both databases (a 500 on one of them before), and nothing is saved.
+async fn text_with_a_nul_or_other_control_character_is_a_field_error_and_nothing_is_saved(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let stay = |extra: Value| {
+        let mut body =
+            json!({"title": "Stay", "start_date": "2030-01-02", "end_date": "2030-01-03"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let cases = [
+        ("POST", "/api/v1/bookings", stay(json!({"title": "Sea\u{0} view"})), "title"),
+        ("POST", "/api/v1/bookings", stay(json!({"description": "a\u{1b}[2J"})), "description"),
+        (
+            "POST",
+            "/api/v1/bookings",
+            stay(json!({"customer": {"name": "Ann\u{0}"}})),
+            "customer.name",
+        ),
+        ("PUT", "/api/v1/bookings/by-external-id/host%00-1", stay(json!({})), "external_id"),
+        ("POST", "/api/v1/staff", json!({"name": "Bo\u{7}"}), "name"),
+        ("POST", "/api/v1/resources", json!({"name": "Room\u{0}1"}), "name"),
+        ("PATCH", "/api/v1/settings", json!({"busy_label": "Busy\u{0}"}), "busy_label"),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, problem) = app.call(method, path, &key, Some(body)).await;
+        assert_eq!(status, 422, "{method} {path}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        assert!(problem["errors"][0]["message"].as_str().unwrap().contains("control"), "{problem}");
+    }
+    // Tabs and line breaks are text like any other.
+    let multi = stay(json!({"description": "Line one\r\nline two\tend"}));
+    let (status, created) = app.call("POST", "/api/v1/bookings", &key, Some(multi)).await;
+    assert_eq!(status, 201, "{created}");
+    let (_, listed) = app.call("GET", "/api/v1/bookings", &key, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "only the readable one: {listed}");
+    app.stop().await;
+}
 
 #[tokio::test]
 async fn requests_without_a_valid_key_answer_401_problem() {

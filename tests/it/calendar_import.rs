@@ -24,6 +24,7 @@ on_both_databases!(
     google_appointments_two_years_ahead_are_busy_times_and_followed,
     microsoft_appointments_two_years_ahead_are_busy_times_and_followed,
     a_booking_beyond_the_outlook_import_window_is_written_once_and_left_alone,
+    a_busy_time_whose_title_holds_control_characters_is_imported_without_them,
 );
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -448,5 +449,21 @@ async fn a_booking_beyond_the_outlook_import_window_is_written_once_and_left_alo
     let sync = &booking.sync[0];
     assert_eq!(sync.state, "synced", "{booking:?}");
     assert_eq!(sync.external_edit, None, "taken for a deletion: {booking:?}");
+    app.stop().await;
+}
+
+/// PostgreSQL's text refuses NUL, and no control character is readable: an event titled with
+/// them (a calendar app's bug, or a hostile account) is imported, its title without them, on
+/// both databases, and its calendar's other busy times with it.
+async fn a_busy_time_whose_title_holds_control_characters_is_imported_without_them(db: Db) {
+    let app = quiet_app(db).await;
+    for (kind, email) in [(Kind::Google, "ann@example.com"), (Kind::Microsoft, "bo@example.com")] {
+        let staff = Staff::connect(&app, kind, email).await;
+        staff.seed(&app, staff.event("Den\u{0}tist\u{7}", at(2, 9), 1, json!({}))).await;
+        staff.seed(&app, staff.event("Gym", at(3, 9), 1, json!({}))).await;
+        staff.import_now(&app).await;
+        let expected = vec![("Dentist".to_owned(), at(2, 9)), ("Gym".to_owned(), at(3, 9))];
+        assert_eq!(staff.calendar_busy(&app).await, expected);
+    }
     app.stop().await;
 }

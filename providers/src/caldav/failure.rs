@@ -6,6 +6,7 @@ use libdav::dav::{RequestError, WebDavError};
 use super::DavError;
 use super::http::HttpError;
 use crate::ProviderError;
+use crate::text::printable;
 
 pub(super) fn is_unauthorized(error: &DavError) -> bool {
     matches!(error, WebDavError::BadStatusCode(StatusCode::UNAUTHORIZED))
@@ -59,7 +60,9 @@ pub(super) fn failure(error: DavError) -> ProviderError {
         WebDavError::PreconditionFailed(p) => {
             ProviderError::permanent(412, format!("precondition failed: {p}"))
         }
-        other => ProviderError::permanent(0, format!("the CalDAV server's answer: {other}")),
+        other => {
+            ProviderError::permanent(0, printable(&format!("the CalDAV server's answer: {other}")))
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::ProviderError;
 use crate::calendar::{Change, EventDraft, RemoteCalendar, RemoteEvent, Span, TimeZone};
+use crate::text::printable;
 
 /// The private extended property that marks an event as Kalends's (and its filter).
 pub(super) const MARKER: (&str, &str) = ("kalends", "1");
@@ -125,7 +126,7 @@ pub(super) fn remote_event(event: &Event) -> Result<RemoteEvent, ProviderError> 
     let (time, zone) =
         time_of(event).ok_or_else(|| unreadable("an event without readable times"))?;
     Ok(RemoteEvent {
-        summary: event.summary.clone(),
+        summary: event.summary.as_deref().map(printable),
         time,
         zone,
         busy: is_busy(event),

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::calendar::{BusyInterval, Change, EventDraft, RemoteEvent, Span, Subscription};
 use crate::error::ProviderError;
+use crate::text::printable;
 
 /// The single-value extended property that tags Kalends's events with their booking.
 pub(super) const BOOKING_PROPERTY: &str =
@@ -125,7 +126,7 @@ impl WireEvent {
             connection_id: self.property(CONNECTION_PROPERTY),
             tenant_id: self.property(TENANT_PROPERTY),
             id: self.id,
-            summary: self.subject,
+            summary: self.subject.as_deref().map(printable),
             time,
             zone,
             busy,
