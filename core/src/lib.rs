@@ -2,6 +2,7 @@
 //! the work that changes owe. Knows nothing of HTTP, the job queue or any provider SDK.
 
 pub mod addresses;
+pub mod availability;
 pub mod calendar_item;
 pub mod checklists;
 pub mod config;
