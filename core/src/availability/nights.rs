@@ -287,21 +287,24 @@ impl<'a> Grid<'a> {
         }
     }
 
-    /// The runs of free nights: each free night's run start and end.
+    /// The runs of free nights, as (first night, end) index pairs, in order.
+    fn free_runs(&self) -> Vec<(usize, usize)> {
+        let free = |i: &usize| self.state[*i] == NightState::Free;
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for i in (0..self.state.len()).filter(free) {
+            match runs.last_mut() {
+                Some(run) if run.1 == i => run.1 = i + 1,
+                _ => runs.push((i, i + 1)),
+            }
+        }
+        runs
+    }
+
+    /// Records each free night's run start and end.
     fn find_runs(&mut self) {
-        let len = self.state.len();
-        let mut i = 0;
-        while i < len {
-            if self.state[i] != NightState::Free {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < len && self.state[i] == NightState::Free {
-                i += 1;
-            }
-            for k in start..i {
-                (self.run_start[k], self.run_end[k]) = (start, i);
+        for (start, end) in self.free_runs() {
+            for k in start..end {
+                (self.run_start[k], self.run_end[k]) = (start, end);
             }
         }
     }
@@ -319,13 +322,7 @@ impl<'a> Grid<'a> {
     fn close_short_gaps(&mut self) {
         let min = self.rules.min_nights() as usize;
         let len = self.state.len();
-        let mut i = 0;
-        while i < len {
-            if self.state[i] != NightState::Free {
-                i += 1;
-                continue;
-            }
-            let (start, end) = (self.run_start[i], self.run_end[i]);
+        for (start, end) in self.free_runs() {
             let usable = self.last_check_out(end).saturating_sub(start);
             if start > 0 && end < len && usable < min {
                 for k in start..end {
@@ -333,7 +330,6 @@ impl<'a> Grid<'a> {
                     self.closed_by[k] = Some(Closure::ShortGap);
                 }
             }
-            i = end;
         }
     }
 
