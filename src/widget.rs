@@ -5,9 +5,9 @@
 //! What a visitor sees comes from `kalends_core::service::widgets::availability`, which hands
 //! out one state per day and the merged busy time, nothing else: no titles, names or sources.
 //! Like a feed, an answer is built for revalidation (an `ETag` from the tenant's content
-//! version, 304 without reading the calendar), lookups are remembered as briefly as feeds'
-//! (`feed_cache::Recent`), and each client address may ask each calendar only so often (the
-//! feeds' limiter, keyed by address and URL).
+//! version, 304 without reading the calendar), lookups (`widget_lookup`) are remembered as
+//! briefly as feeds' (`feed_cache::Recent`), and each client address may ask each calendar only
+//! so often (the feeds' limiter, keyed by address and URL).
 
 use std::sync::LazyLock;
 
@@ -17,39 +17,24 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Datelike as _, FixedOffset, Months, NaiveDate, Utc};
-use kalends_core::domain::{Owner, TimeZone, local_midnight};
+use kalends_core::domain::local_midnight;
 use kalends_core::service::widgets::{self, DayState, DayWindow, PublicAvailability};
-use kalends_core::store::AvailabilityWidget;
-use kalends_core::{StoreError, tokens};
+use kalends_core::tokens;
 use maud::{DOCTYPE, Markup, html};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::api::fields::Checker;
 use crate::client_addr::ClientAddr;
-use crate::feeds::{fresh, hex, too_many, write_validators};
+use crate::public_http::{fresh, hex, too_many, write_validators};
+use crate::state::AppState;
+use crate::widget_lookup::{Known, look_up};
 
 /// How many months before the current one the month view goes back.
 const MONTHS_BACK: u32 = 12;
 /// How many months after the current one it goes ahead (platforms sell up to two years out).
 const MONTHS_AHEAD: u32 = 24;
-
-/// What the public routes know about a calendar URL.
-#[derive(Debug)]
-pub struct Known {
-    /// The widget.
-    pub widget: AvailabilityWidget,
-    /// Its resource's name (the calendar's title).
-    pub resource_name: String,
-    /// The zone its days are counted in.
-    pub zone: TimeZone,
-    /// Moves whenever anything the calendar shows may have changed.
-    pub version: String,
-    /// When the calendar's data last changed.
-    pub changed_at: DateTime<Utc>,
-}
 
 /// The public calendar routes.
 pub fn router() -> Router<AppState> {
@@ -136,7 +121,7 @@ async fn answer(
     }
     let known = match state.widget_cache.known(&hash) {
         Some(known) => known,
-        None => match look_up(state, &hash).await? {
+        None => match look_up(&state.store, &hash).await? {
             Some(known) => state.widget_cache.remember(hash, known),
             None => return Ok(not_found(format)),
         },
@@ -177,28 +162,6 @@ fn limit_key(hash: &[u8], extensions: &Extensions) -> Vec<u8> {
     let mut key = hash.to_vec();
     key.extend_from_slice(&ClientAddr::of(extensions).octets());
     key
-}
-
-/// Reads a calendar URL's widget, resource and zone; `None` for an unknown or deleted one.
-async fn look_up(state: &AppState, hash: &[u8]) -> Result<Option<Known>, StoreError> {
-    let Some(found) = state.store.widget_lookup(hash).await? else { return Ok(None) };
-    let tenant = state.store.tenant(found.widget.tenant_id).await?;
-    let zone = state.store.owner_zone(&tenant, Owner::Resource(found.widget.resource_id)).await?;
-    let mut digest = Sha256::new();
-    digest.update(found.widget.id.as_bytes());
-    digest.update(found.content_version.to_le_bytes());
-    // The tenant's zone (a resource without its own) is a setting, outside the content version.
-    digest.update(zone.tz().name().as_bytes());
-    let changed_at = found
-        .content_changed_at
-        .map_or(found.widget.created_at, |c| c.max(found.widget.created_at));
-    Ok(Some(Known {
-        version: hex(&digest.finalize()[..12]),
-        widget: found.widget,
-        resource_name: found.resource_name,
-        zone,
-        changed_at,
-    }))
 }
 
 /// The answer's `ETag`: the calendar's version, the window and the day it was made on (the page

@@ -11,10 +11,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, FieldError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use super::fields::{Checker, SpanForm};
-use super::{AppState, ListOut};
+use crate::state::AppState;
 use kalends_core::service::blocks;
 
 /// A block: exactly one of `resource_id` and `staff_id`, and either `start`/`end` or

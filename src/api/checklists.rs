@@ -14,10 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, FieldError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 /// Who marks items through the API.
 const API_ACTOR: &str = "api";

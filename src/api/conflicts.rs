@@ -10,10 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 /// One side of a conflict.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

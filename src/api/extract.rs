@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::AppState;
 use super::error::{ApiError, FieldError};
+use crate::state::AppState;
 
 /// A JSON body. Malformed JSON answers 400, a wrong or unknown field 422 naming the field, a body
 /// over the limit 413 and a non-JSON content type 415.

@@ -14,11 +14,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use super::feed_guides::{Guide, guides, webcal_url};
 use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 /// A feed to publish.
 #[derive(Clone, Debug, Deserialize, ToSchema)]

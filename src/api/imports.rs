@@ -17,10 +17,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, FieldError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 const PLATFORMS: &str = "must be airbnb, vrbo, booking_com, google, outlook or other";
 

@@ -14,9 +14,10 @@ use kalends_core::tokens;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{AuthTenant, parse_id};
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 /// The current invitation of a booking, as the customer's calendar should hold it.
 async fn current_invite(

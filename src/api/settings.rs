@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, parse_json};
 use super::fields::Checker;
+use crate::state::AppState;
 
 /// The tenant's settings (the document shape; every field has a default).
 #[derive(Debug, ToSchema)]

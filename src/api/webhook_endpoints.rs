@@ -18,10 +18,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
 use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 /// An endpoint to create.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]

@@ -13,8 +13,8 @@ use secrecy::SecretString;
 
 use super::problem_page;
 use super::settings::{render_page, signed_in};
-use crate::api::AppState;
 use crate::connections::{CaldavConnectError, connect_caldav};
+use crate::state::AppState;
 
 /// iCloud's CalDAV server (it redirects each account to its own host).
 pub const ICLOUD_SERVER: &str = "https://caldav.icloud.com";

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::settings::signed_in;
 use super::{Session, problem_page};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// How long a started connect flow is accepted.
 const FLOW_MINUTES: i64 = 15;

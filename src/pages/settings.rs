@@ -17,7 +17,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Session, forget_session_cookie, layout, page_headers, problem_page, session_cookie};
-use crate::api::AppState;
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -17,9 +17,9 @@ use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, notice,
     other_errors, page_with_status, query, store_failure,
 };
-use crate::api::AppState;
 use crate::api::blocks::BlockIn;
 use crate::api::error::FieldError;
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

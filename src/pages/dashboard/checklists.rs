@@ -25,10 +25,10 @@ use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, other_errors,
     page_with_status, query, store_failure,
 };
-use crate::api::AppState;
 use crate::api::checklists::ListingIn;
 use crate::api::error::FieldError;
 use crate::api::fields::Checker;
+use crate::state::AppState;
 
 /// Who marks items from the console.
 const CONSOLE_ACTOR: &str = "console";

@@ -21,9 +21,9 @@ use super::{
     Console, Posted, Section, done, field_error, id_of, internal, notice, page_with_status, query,
     store_failure,
 };
-use crate::api::AppState;
 use crate::api::error::FieldError;
 use crate::api::fields::Checker;
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

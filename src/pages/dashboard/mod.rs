@@ -31,8 +31,8 @@ use uuid::Uuid;
 use super::assets::{CONSOLE_JS, HTMX};
 use super::cookies::{read_cookie, set_cookie};
 use super::{csrf_matches, csrf_token, head};
-use crate::api::AppState;
 use crate::api::error::FieldError;
+use crate::state::AppState;
 
 mod blocks;
 mod checklist_guides;

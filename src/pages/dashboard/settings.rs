@@ -16,9 +16,9 @@ use super::{
     Console, Form, Posted, Section, done, field_error, invalid, notice, other_errors,
     page_with_status, query, store_failure,
 };
-use crate::api::AppState;
 use crate::api::error::FieldError;
 use crate::api::settings::patched;
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/dashboard/settings", get(show).post(save))

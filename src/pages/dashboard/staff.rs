@@ -18,8 +18,8 @@ use super::sync::when;
 use super::{
     Console, Posted, Section, done, id_of, internal, notice, page, problem, query, store_failure,
 };
-use crate::api::AppState;
 use crate::api::staff::settings_link_for;
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

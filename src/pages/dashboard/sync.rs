@@ -20,11 +20,11 @@ use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, not_found, notice,
     other_errors, page, page_with_status, query, store_failure,
 };
-use crate::api::AppState;
 use crate::api::error::FieldError;
 use crate::api::feed_guides::{guides, webcal_url};
 use crate::api::feeds::{FeedIn, feed_url, new_feed};
 use crate::api::imports::{ImportIn, ImportPatchIn};
+use crate::state::AppState;
 use kalends_core::store::ImportPatch;
 
 pub(super) fn router() -> Router<AppState> {

@@ -21,9 +21,9 @@ use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, not_found,
     other_errors, page_with_status, query, store_failure,
 };
-use crate::api::AppState;
 use crate::api::error::FieldError;
 use crate::api::webhook_endpoints::{WebhookEndpointIn, endpoint_spec, rotated_until};
+use crate::state::AppState;
 
 /// Most endpoints, and most deliveries of one endpoint, a page lists.
 const MAX_LISTED: u32 = 200;
