@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::api::error::ApiError;
-use crate::api::fields::Checker;
 use crate::client_addr::ClientAddr;
+use crate::input::fields::Checker;
 use crate::public_http::{fresh, hex, too_many, write_validators};
 use crate::state::AppState;
 use crate::widget_lookup::{Known, look_up};

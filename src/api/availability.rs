@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::AuthTenant;
-use super::fields::{Checker, When};
+use crate::input::fields::{Checker, When};
 use crate::state::AppState;
 
 /// The longest window one request may ask for.

@@ -7,21 +7,7 @@ use kalends_core::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// One field's problem.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct FieldError {
-    /// The field, as a path into the request (`customer.email`, `staff_ids[1]`, `start_date`).
-    pub field: String,
-    /// What is wrong with it, in words a host developer can act on.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+use crate::input::FieldError;
 
 /// An RFC 9457 problem.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -111,15 +97,6 @@ impl ApiError {
             "unsupported-media-type",
             "send the body as application/json",
         )
-    }
-
-    /// What a form shows in place: the field errors, or the whole problem under no field.
-    pub fn into_field_errors(self) -> Vec<FieldError> {
-        if self.errors.is_empty() {
-            vec![FieldError { field: String::new(), message: self.detail }]
-        } else {
-            self.errors
-        }
     }
 
     /// 422: well-formed JSON with fields that are wrong.

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::{Checker, path_external_id};
+use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id, path_external_id};
+use crate::input::fields::Checker;
 use crate::state::AppState;
 
 /// A resource as the host sends it.
