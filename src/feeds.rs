@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::api::error::ApiError;
 use crate::feed_cache::{FeedCache, FeedEvents, Known, RenderedEvent};
-use crate::public_http::{fresh, hex, too_many, write_validators};
+use crate::public_http::{fresh, hex, write_validators};
 use crate::state::AppState;
 
 /// Rows read and rendered per chunk.
@@ -63,7 +63,7 @@ async fn serve(
     }
     let hash = tokens::token_hash(token);
     if let Err(wait) = state.feed_limiter.check(&hash) {
-        return Ok(too_many(wait, "this feed is polled too often; slow down"));
+        return Err(ApiError::rate_limited(wait, "this feed is polled too often; slow down"));
     }
     let known = match state.feed_cache.known(&hash) {
         Some(known) => known,

@@ -1,13 +1,10 @@
 //! What the public secret-URL routes share, the feeds (`src/feeds.rs`) and the availability
-//! calendars (`src/widget.rs`): the per-URL rate limiter and its `429` answer, the validators
-//! (`ETag`, `Last-Modified`) an answer carries and the check that answers `304` to a client whose
-//! copy is current, and the hex digests the tags are written in.
+//! calendars (`src/widget.rs`): the per-URL rate limiter (its `429` is `ApiError::rate_limited`),
+//! the validators (`ETag`, `Last-Modified`) an answer carries and the check that answers `304` to
+//! a client whose copy is current, and the hex digests the tags are written in.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-
-use crate::api::error::ApiError;
 
 /// Requests per feed URL, so a leaked URL polled in a loop costs little (availability widgets
 /// use one too, keyed by client address and URL).
@@ -68,16 +65,6 @@ pub fn fresh(etag: &str, last_modified: DateTime<Utc>, request: &HeaderMap) -> b
     since
         .and_then(|s| DateTime::parse_from_rfc2822(s).ok())
         .is_some_and(|since| last_modified.timestamp() <= since.timestamp())
-}
-
-/// 429 with `Retry-After` for a secret URL asked too often.
-pub fn too_many(wait: std::time::Duration, detail: &str) -> Response {
-    let seconds = wait.as_secs().max(1).to_string();
-    let mut response = ApiError::too_many_requests(detail).into_response();
-    if let Ok(value) = HeaderValue::from_str(&seconds) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }
 
 /// Lower-case hex of `bytes`, as entity tags and versions are written.

@@ -27,7 +27,7 @@ use sha2::{Digest as _, Sha256};
 use crate::api::error::ApiError;
 use crate::client_addr::ClientAddr;
 use crate::input::fields::Checker;
-use crate::public_http::{fresh, hex, too_many, write_validators};
+use crate::public_http::{fresh, hex, write_validators};
 use crate::state::AppState;
 use crate::widget_lookup::{Known, look_up};
 
@@ -117,7 +117,10 @@ async fn answer(
     }
     let hash = tokens::token_hash(token);
     if let Err(wait) = state.widget_limiter.check(&limit_key(&hash, extensions)) {
-        return Ok(too_many(wait, "this calendar is asked for too often; slow down"));
+        return Err(ApiError::rate_limited(
+            wait,
+            "this calendar is asked for too often; slow down",
+        ));
     }
     let known = match state.widget_cache.known(&hash) {
         Some(known) => known,
