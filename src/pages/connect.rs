@@ -17,7 +17,7 @@ use kalends_providers::ProviderError;
 use kalends_providers::session::ConnectionError;
 use serde::Deserialize;
 
-use super::settings::signed_in;
+use super::calendars::signed_in;
 use super::{Session, problem_page};
 use crate::state::AppState;
 

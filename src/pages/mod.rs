@@ -22,6 +22,7 @@ use crate::state::AppState;
 
 mod assets;
 mod caldav;
+mod calendars;
 mod connect;
 mod cookies;
 mod dashboard;
