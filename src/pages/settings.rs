@@ -1,5 +1,5 @@
-//! The staff settings page: opening a settings link, connections with their status, calendar
-//! choices, default, reconnect and disconnect, signing out.
+//! The staff settings routes: opening a settings link, the page itself (rendered by
+//! `calendars.rs`), calendar choices, default, reconnect and disconnect, signing out.
 
 use axum::Router;
 use axum::extract::{Path, Query, RawForm, State};

@@ -6,7 +6,8 @@
 //! page is server-rendered and works without JavaScript; htmx (vendored) turns links and forms
 //! into partial updates, and a Server-Sent Events stream (`live.rs`) tells an open page when
 //! something it shows changed. Every change goes through the same service function as the JSON
-//! API, with the field checks the API uses (`src/input/`), so a form and an API call can never disagree.
+//! API, with the field checks the API uses (`src/input/`), so a form and an API call can never
+//! disagree.
 
 // A refusal here is a whole page (`Response`), made at most once per request and returned at
 // once: boxing it would only add an allocation.
