@@ -29,8 +29,9 @@ use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::api::{self, AppState};
+use crate::api;
 use crate::ops;
+use crate::state::AppState;
 use crate::supervisor::Supervisor;
 
 /// Which parts of Kalends this process runs.
@@ -216,13 +217,15 @@ fn app_state(
         .context("the feed importer")?
         .with_alerts(&config.alerts);
     Ok(AppState {
-        feed_limiter: Arc::new(crate::feeds::FeedLimiter::new(config.feeds.rate_limit_per_minute)),
+        feed_limiter: Arc::new(crate::public_http::FeedLimiter::new(
+            config.feeds.rate_limit_per_minute,
+        )),
         feed_cache: Arc::new(crate::feed_cache::FeedCache::new(
             Duration::from_millis(config.feeds.validator_ttl_ms),
             config.feeds.body_cache_mib as usize * 1024 * 1024,
             config.feeds.event_cache_mib as usize * 1024 * 1024,
         )),
-        widget_limiter: Arc::new(crate::feeds::FeedLimiter::new(
+        widget_limiter: Arc::new(crate::public_http::FeedLimiter::new(
             config.widget.rate_limit_per_minute,
         )),
         widget_cache: Arc::new(crate::feed_cache::Recent::new(Duration::from_millis(

@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use kalends_core::config::TrustedProxies;
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// The client's address as a rate-limit key: an IPv4 address, or an IPv6 address cut to its /64
 /// (one household or server gets a whole /64, so the rest of it is theirs to pick).

@@ -13,7 +13,7 @@ use kalends_providers::session::ConnectionError;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// What a disconnect did.
 #[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]

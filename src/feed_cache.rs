@@ -42,7 +42,7 @@ pub struct Known {
 type Remembered<T> = (Instant, Arc<T>);
 
 /// What was read about secret URLs (by the hash of their token), each kept for a short time: a
-/// feed's validators here, an availability widget's in `crate::widget`.
+/// feed's validators here, an availability widget's in `crate::widget_lookup`.
 #[derive(Debug)]
 pub struct Recent<T> {
     ttl: Duration,

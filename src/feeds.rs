@@ -33,9 +33,10 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::feed_cache::{FeedCache, FeedEvents, Known, RenderedEvent};
+use crate::public_http::{fresh, hex, write_validators};
+use crate::state::AppState;
 
 /// Rows read and rendered per chunk.
 const PAGE: u32 = 500;
@@ -43,33 +44,6 @@ const PAGE: u32 = 500;
 /// Bookings changed since a feed's last rendering beyond which it is rendered whole again: the
 /// changed ones are read by id, one bound parameter each.
 const MAX_CHANGED: usize = 500;
-
-/// Requests per feed URL, so a leaked URL polled in a loop costs little (availability widgets
-/// use one too, keyed by client address and URL).
-#[derive(Debug)]
-pub struct FeedLimiter {
-    limiter: governor::DefaultKeyedRateLimiter<Vec<u8>>,
-}
-
-impl FeedLimiter {
-    /// `per_minute` requests a minute per feed, in bursts of as many.
-    pub fn new(per_minute: u32) -> Self {
-        let per_minute = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
-        Self { limiter: governor::RateLimiter::hashmap(governor::Quota::per_minute(per_minute)) }
-    }
-
-    /// `Err(wait)` when the feed with this token hash (or any other key) is over its rate.
-    pub fn check(&self, hash: &[u8]) -> Result<(), std::time::Duration> {
-        if self.limiter.len() > 100_000 {
-            self.limiter.retain_recent();
-        }
-        self.limiter.check_key(&hash.to_vec()).map_err(|not_until| {
-            not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ))
-        })
-    }
-}
 
 /// The public feed route.
 pub fn router() -> Router<AppState> {
@@ -89,7 +63,7 @@ async fn serve(
     }
     let hash = tokens::token_hash(token);
     if let Err(wait) = state.feed_limiter.check(&hash) {
-        return Ok(too_many(wait, "this feed is polled too often; slow down"));
+        return Err(ApiError::rate_limited(wait, "this feed is polled too often; slow down"));
     }
     let known = match state.feed_cache.known(&hash) {
         Some(known) => known,
@@ -145,50 +119,6 @@ async fn look_up(state: &AppState, hash: &[u8]) -> Result<Known, ApiError> {
     Ok(Known { feed, tenant, window, etag, last_modified })
 }
 
-/// Writes `ETag`, `Last-Modified` and `Cache-Control` (feeds and availability widgets).
-pub(crate) fn write_validators(
-    etag: &str,
-    last_modified: DateTime<Utc>,
-    cache_control: &str,
-    headers: &mut HeaderMap,
-) {
-    let http_date = last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let pairs = [
-        (header::ETAG, etag),
-        (header::LAST_MODIFIED, http_date.as_str()),
-        (header::CACHE_CONTROL, cache_control),
-    ];
-    for (name, value) in pairs {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    }
-}
-
-/// Whether the client's copy is current (RFC 9110 §13.1: `If-None-Match` wins).
-pub(crate) fn fresh(etag: &str, last_modified: DateTime<Utc>, request: &HeaderMap) -> bool {
-    if let Some(tags) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        return tags
-            .split(',')
-            .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == etag || t == "*");
-    }
-    let since = request.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
-    since
-        .and_then(|s| DateTime::parse_from_rfc2822(s).ok())
-        .is_some_and(|since| last_modified.timestamp() <= since.timestamp())
-}
-
-/// 429 with `Retry-After` for a secret URL asked too often.
-pub(crate) fn too_many(wait: std::time::Duration, detail: &str) -> Response {
-    let seconds = wait.as_secs().max(1).to_string();
-    let mut response = ApiError::too_many_requests(detail).into_response();
-    if let Ok(value) = HeaderValue::from_str(&seconds) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
-
 fn tokio_stream_from(
     mut rx: mpsc::Receiver<Result<Bytes, Infallible>>,
 ) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
@@ -204,10 +134,6 @@ fn window(tenant: &Tenant, state: &AppState, now: DateTime<Utc>) -> FeedWindow {
         past_cutoff: midnight - Duration::days(i64::from(state.config.feeds.past_days)),
         cancelled_since: midnight - Duration::days(retention),
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Renders one feed into the channel.

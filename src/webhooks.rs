@@ -29,8 +29,8 @@ use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
-use crate::api::AppState;
 use crate::client_addr::ClientAddr;
+use crate::state::AppState;
 
 /// Notifications within this window ask for one import.
 const DEBOUNCE: Duration = Duration::from_secs(2);

@@ -5,11 +5,11 @@
 //! What a visitor sees comes from `kalends_core::service::widgets::availability`, which hands
 //! out one state per day and the merged busy time, nothing else: no titles, names or sources.
 //! Like a feed, an answer is built for revalidation (an `ETag` from the tenant's content
-//! version, 304 without reading the calendar), lookups are remembered as briefly as feeds'
-//! (`feed_cache::Recent`), and each client address may ask each calendar only so often (the
-//! feeds' limiter, keyed by address and URL).
+//! version, 304 without reading the calendar), lookups (`widget_lookup`) are remembered as
+//! briefly as feeds' (`feed_cache::Recent`), and each client address may ask each calendar only
+//! so often (the feeds' limiter, keyed by address and URL).
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -17,39 +17,24 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Datelike as _, FixedOffset, Months, NaiveDate, Utc};
-use kalends_core::domain::{Owner, TimeZone, local_midnight};
+use kalends_core::domain::local_midnight;
 use kalends_core::service::widgets::{self, DayState, DayWindow, PublicAvailability};
-use kalends_core::store::AvailabilityWidget;
 use kalends_core::{StoreError, tokens};
 use maud::{DOCTYPE, Markup, html};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::api::AppState;
 use crate::api::error::ApiError;
-use crate::api::fields::Checker;
 use crate::client_addr::ClientAddr;
-use crate::feeds::{fresh, hex, too_many, write_validators};
+use crate::input::fields::Checker;
+use crate::public_http::{fresh, hex, write_validators};
+use crate::state::AppState;
+use crate::widget_lookup::{Known, look_up};
 
 /// How many months before the current one the month view goes back.
 const MONTHS_BACK: u32 = 12;
 /// How many months after the current one it goes ahead (platforms sell up to two years out).
 const MONTHS_AHEAD: u32 = 24;
-
-/// What the public routes know about a calendar URL.
-#[derive(Debug)]
-pub struct Known {
-    /// The widget.
-    pub widget: AvailabilityWidget,
-    /// Its resource's name (the calendar's title).
-    pub resource_name: String,
-    /// The zone its days are counted in.
-    pub zone: TimeZone,
-    /// Moves whenever anything the calendar shows may have changed.
-    pub version: String,
-    /// When the calendar's data last changed.
-    pub changed_at: DateTime<Utc>,
-}
 
 /// The public calendar routes.
 pub fn router() -> Router<AppState> {
@@ -118,6 +103,8 @@ fn policy(state: &AppState) -> String {
     )
 }
 
+/// The answer to a calendar URL: 404 for none, 429 when asked too often, 422 for a window it
+/// does not show, 304 when the client's copy is current, else the days.
 async fn answer(
     state: &AppState,
     token: &str,
@@ -132,24 +119,47 @@ async fn answer(
     }
     let hash = tokens::token_hash(token);
     if let Err(wait) = state.widget_limiter.check(&limit_key(&hash, extensions)) {
-        return Ok(too_many(wait, "this calendar is asked for too often; slow down"));
+        let detail = "this calendar is asked for too often; slow down";
+        return Err(ApiError::rate_limited(wait, detail));
     }
-    let known = match state.widget_cache.known(&hash) {
-        Some(known) => known,
-        None => match look_up(state, &hash).await? {
-            Some(known) => state.widget_cache.remember(hash, known),
-            None => return Ok(not_found(format)),
-        },
-    };
+    let Some(known) = known(state, hash).await? else { return Ok(not_found(format)) };
     let today = Utc::now().with_timezone(&known.zone.tz()).date_naive();
     let window = match format {
         Format::Html => match month_window(query.month.as_deref(), today) {
             Ok(window) => window,
-            Err(message) => return Ok(refusal(StatusCode::UNPROCESSABLE_ENTITY, &message)),
+            Err(e) => return Ok(refusal(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())),
         },
         Format::Json => json_window(query, today)?,
     };
-    let etag = etag(&known, format, window, today);
+    days(state, &known, Asked { format, window, today }, headers).await
+}
+
+/// The calendar a token hash names, remembered for a short time; `None` for none.
+async fn known(state: &AppState, hash: Vec<u8>) -> Result<Option<Arc<Known>>, StoreError> {
+    if let Some(known) = state.widget_cache.known(&hash) {
+        return Ok(Some(known));
+    }
+    let found = look_up(&state.store, &hash).await?;
+    Ok(found.map(|known| state.widget_cache.remember(hash, known)))
+}
+
+/// What a request asks of a calendar: the answer's form, its days, and today where it is.
+#[derive(Clone, Copy, Debug)]
+struct Asked {
+    format: Format,
+    window: DayWindow,
+    today: NaiveDate,
+}
+
+/// The days of `asked.window` with their validators, or 304 when the client's copy is current.
+async fn days(
+    state: &AppState,
+    known: &Known,
+    asked: Asked,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let Asked { format, window, today } = asked;
+    let etag = etag(known, format, window, today);
     let changed = known.changed_at.max(local_midnight(today, known.zone));
     let mut out = HeaderMap::new();
     let cache_control = format!("public, max-age={}", state.config.widget.cache_max_age_secs);
@@ -160,12 +170,12 @@ async fn answer(
     let days = widgets::availability(&state.store, &known.widget, known.zone, window).await?;
     Ok(match format {
         Format::Html => {
-            let page = month_page(&known, &days, today).into_string();
+            let page = month_page(known, &days, today).into_string();
             out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
             (StatusCode::OK, out, page).into_response()
         }
         Format::Json => {
-            (StatusCode::OK, out, axum::Json(CalendarOut::new(&known, &days))).into_response()
+            (StatusCode::OK, out, axum::Json(CalendarOut::new(known, &days))).into_response()
         }
     })
 }
@@ -177,28 +187,6 @@ fn limit_key(hash: &[u8], extensions: &Extensions) -> Vec<u8> {
     let mut key = hash.to_vec();
     key.extend_from_slice(&ClientAddr::of(extensions).octets());
     key
-}
-
-/// Reads a calendar URL's widget, resource and zone; `None` for an unknown or deleted one.
-async fn look_up(state: &AppState, hash: &[u8]) -> Result<Option<Known>, StoreError> {
-    let Some(found) = state.store.widget_lookup(hash).await? else { return Ok(None) };
-    let tenant = state.store.tenant(found.widget.tenant_id).await?;
-    let zone = state.store.owner_zone(&tenant, Owner::Resource(found.widget.resource_id)).await?;
-    let mut digest = Sha256::new();
-    digest.update(found.widget.id.as_bytes());
-    digest.update(found.content_version.to_le_bytes());
-    // The tenant's zone (a resource without its own) is a setting, outside the content version.
-    digest.update(zone.tz().name().as_bytes());
-    let changed_at = found
-        .content_changed_at
-        .map_or(found.widget.created_at, |c| c.max(found.widget.created_at));
-    Ok(Some(Known {
-        version: hex(&digest.finalize()[..12]),
-        widget: found.widget,
-        resource_name: found.resource_name,
-        zone,
-        changed_at,
-    }))
 }
 
 /// The answer's `ETag`: the calendar's version, the window and the day it was made on (the page
@@ -213,24 +201,29 @@ fn etag(known: &Known, format: Format, window: DayWindow, today: NaiveDate) -> S
     format!("\"{}\"", hex(&digest.finalize()[..16]))
 }
 
+/// Why `?month=` names no month the page shows.
+#[derive(Debug, thiserror::Error)]
+enum MonthError {
+    /// Not `YYYY-MM`, or outside the months the page shows (`first` to `last`).
+    #[error("month must be a month from {} to {}, written YYYY-MM (for example {})",
+        first.format("%Y-%m"), last.format("%Y-%m"), today.format("%Y-%m"))]
+    Outside { first: NaiveDate, last: NaiveDate, today: NaiveDate },
+    /// A month the calendar cannot hold.
+    #[error("that month cannot be shown")]
+    Unshowable,
+}
+
 /// The month `?month=YYYY-MM` names (default: the current one), within the months the page
 /// shows; the error says which those are.
-fn month_window(month: Option<&str>, today: NaiveDate) -> Result<DayWindow, String> {
+fn month_window(month: Option<&str>, today: NaiveDate) -> Result<DayWindow, MonthError> {
     let (first, last) = month_range(today);
     let asked = match month.map(str::trim).filter(|m| !m.is_empty()) {
         None => today,
-        Some(text) => {
-            parse_month(text).filter(|m| (first..=last).contains(m)).ok_or_else(|| {
-                format!(
-                    "month must be a month from {} to {}, written YYYY-MM (for example {})",
-                    first.format("%Y-%m"),
-                    last.format("%Y-%m"),
-                    today.format("%Y-%m")
-                )
-            })?
-        }
+        Some(text) => parse_month(text)
+            .filter(|m| (first..=last).contains(m))
+            .ok_or(MonthError::Outside { first, last, today })?,
     };
-    DayWindow::month_of(asked).ok_or_else(|| "that month cannot be shown".to_owned())
+    DayWindow::month_of(asked).ok_or(MonthError::Unshowable)
 }
 
 /// The first days of the first and the last month the page shows.
@@ -507,7 +500,7 @@ mod tests {
         assert!(month_window(Some("2025-11"), today).is_ok(), "12 months back");
         assert!(month_window(Some("2028-11"), today).is_ok(), "24 months ahead");
         for bad in ["2025-10", "2028-12", "2026-13", "2026-1", "26-12", "december", "2026-12-01"] {
-            let err = month_window(Some(bad), today).unwrap_err();
+            let err = month_window(Some(bad), today).unwrap_err().to_string();
             assert!(err.contains("from 2025-11 to 2028-11"), "{bad}: {err}");
         }
     }

@@ -16,9 +16,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{AuthKey, parse_id};
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 /// An API key without its secret.
 #[derive(Clone, Debug, Serialize, ToSchema)]

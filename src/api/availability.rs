@@ -9,10 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::AuthTenant;
-use super::fields::{Checker, When};
+use crate::input::fields::{Checker, When};
+use crate::state::AppState;
 
 /// The longest window one request may ask for.
 const MAX_DAYS: i64 = 366;

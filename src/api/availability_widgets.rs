@@ -14,9 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 /// A calendar to publish.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -4,17 +4,19 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use kalends_core::domain::{Block, BookingSpan, NewBlock, TimeZone};
+use kalends_core::domain::{Block, BookingSpan};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::error::{ApiError, FieldError, Problem};
+use super::ListOut;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
-use super::fields::{Checker, SpanForm};
-use super::{AppState, ListOut};
+use crate::input::blocks::{BlockFields, new_block};
+use crate::input::fields::SpanForm;
+use crate::state::AppState;
 use kalends_core::service::blocks;
 
 /// A block: exactly one of `resource_id` and `staff_id`, and either `start`/`end` or
@@ -41,27 +43,19 @@ pub struct BlockIn {
 }
 
 impl BlockIn {
-    /// The block to add, or every field's problem at once (the API and the console's form
-    /// check alike).
-    pub fn checked(self) -> Result<NewBlock, Vec<FieldError>> {
-        let mut c = Checker::default();
-        if self.resource_id.is_some() == self.staff_id.is_some() {
-            c.fail("resource_id", "give exactly one of resource_id and staff_id");
-        }
-        let form = SpanForm {
-            start: self.start.as_deref(),
-            end: self.end.as_deref(),
-            start_date: self.start_date.as_deref(),
-            end_date: self.end_date.as_deref(),
-        };
-        let span = c.span(form, Some(TimeZone::UTC));
-        let reason = c.optional_text("reason", self.reason.as_deref(), 1_000);
-        c.finish(|| NewBlock {
+    /// The body's fields, for the checks the console's form shares (`input::blocks`).
+    fn fields(&self) -> BlockFields<'_> {
+        BlockFields {
             resource_id: self.resource_id,
             staff_id: self.staff_id,
-            span: span.expect("checked"),
-            reason,
-        })
+            span: SpanForm {
+                start: self.start.as_deref(),
+                end: self.end.as_deref(),
+                start_date: self.start_date.as_deref(),
+                end_date: self.end_date.as_deref(),
+            },
+            reason: self.reason.as_deref(),
+        }
     }
 }
 
@@ -134,7 +128,7 @@ async fn create_block(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<BlockIn>,
 ) -> Result<Response, ApiError> {
-    let new = body.checked().map_err(ApiError::invalid)?;
+    let new = new_block(body.fields()).map_err(ApiError::invalid)?;
     let block = blocks::create(&state.store, &tenant, new).await?;
     Ok((StatusCode::CREATED, axum::Json(BlockOut::from(&block))).into_response())
 }

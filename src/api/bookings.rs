@@ -17,11 +17,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::collisions::WriteQuery;
-use super::error::{ApiError, FieldError};
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::{Checker, SpanForm, path_external_id};
-use super::{AppState, ListOut};
+use super::error::ApiError;
+use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id, path_external_id};
+use crate::input::FieldError;
+use crate::input::fields::{Checker, SpanForm};
+use crate::state::AppState;
 
 /// Where a booking stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -5,19 +5,21 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use kalends_core::checklists::{ItemStatus, ListingMode, ListingPlatform};
+use kalends_core::checklists::{ItemStatus, ListingPlatform};
 use kalends_core::service::checklists;
-use kalends_core::store::{ChecklistItem, ItemFilter, Listing, Mark, NewListing};
+use kalends_core::store::{ChecklistItem, ItemFilter, Listing, Mark};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::error::{ApiError, FieldError, Problem};
+use super::ListOut;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
-use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::input::checklists::{ListingFields, listing, platform_message};
+use crate::input::{self, FieldError};
+use crate::state::AppState;
 
 /// Who marks items through the API.
 const API_ACTOR: &str = "api";
@@ -37,52 +39,15 @@ pub struct ListingIn {
 }
 
 impl ListingIn {
-    /// The listing's new content over `current` (none for a new one: platform and mode are
-    /// then required), or every field's problem at once.
-    pub fn checked(self, current: Option<&NewListing>) -> Result<NewListing, Vec<FieldError>> {
-        let mut c = Checker::default();
-        let platform = match (self.platform.as_deref(), current) {
-            (Some(p), _) => ListingPlatform::parse(p).or_else(|| {
-                c.fail("platform", platform_message());
-                None
-            }),
-            (None, Some(cur)) => Some(cur.platform),
-            (None, None) => {
-                c.fail("platform", "is required");
-                None
-            }
-        };
-        let mode = match (self.mode.as_deref(), current) {
-            (Some(m), _) => ListingMode::parse(m).or_else(|| {
-                c.fail("mode", "must be manual or ical");
-                None
-            }),
-            (None, Some(cur)) => Some(cur.mode),
-            (None, None) => {
-                c.fail("mode", "is required");
-                None
-            }
-        };
-        let room = match self.room {
-            Some(r) => c.optional_text("room", Some(&r), 200),
-            None => current.and_then(|cur| cur.room.clone()),
-        };
-        let notes = match self.notes {
-            Some(n) => c.optional_text("notes", Some(&n), 2_000),
-            None => current.and_then(|cur| cur.notes.clone()),
-        };
-        c.finish(|| NewListing {
-            platform: platform.expect("checked"),
-            mode: mode.expect("checked"),
-            room,
-            notes,
-        })
+    /// The body's fields, for the checks the console's form shares (`input::checklists`).
+    fn fields(&self) -> ListingFields<'_> {
+        ListingFields {
+            platform: self.platform.as_deref(),
+            mode: self.mode.as_deref(),
+            room: self.room.as_deref(),
+            notes: self.notes.as_deref(),
+        }
     }
-}
-
-fn platform_message() -> String {
-    let names: Vec<&str> = ListingPlatform::ALL.iter().map(|p| p.as_str()).collect();
-    format!("must be one of {}", names.join(", "))
 }
 
 /// A stored listing.
@@ -250,7 +215,7 @@ async fn create_listing(
     ApiJson(body): ApiJson<ListingIn>,
 ) -> Result<Response, ApiError> {
     let resource_id = parse_id(&id)?;
-    let new = body.checked(None).map_err(ApiError::invalid)?;
+    let new = listing(body.fields(), None).map_err(ApiError::invalid)?;
     let listing = checklists::create_listing(&state.store, &tenant, resource_id, &new).await?;
     Ok((StatusCode::CREATED, axum::Json(ListingOut::from(&listing))).into_response())
 }
@@ -267,7 +232,7 @@ async fn update_listing(
 ) -> Result<axum::Json<ListingOut>, ApiError> {
     let (resource_id, listing_id) = (parse_id(&id)?, parse_id(&listing_id)?);
     let current = state.store.listing(tenant.id, resource_id, listing_id).await?;
-    let new = body.checked(Some(&current.data)).map_err(ApiError::invalid)?;
+    let new = listing(body.fields(), Some(&current.data)).map_err(ApiError::invalid)?;
     let listing =
         checklists::update_listing(&state.store, &tenant, resource_id, listing_id, &new).await?;
     Ok(axum::Json(ListingOut::from(&listing)))
@@ -315,9 +280,7 @@ async fn mark_item(
     body: MarkIn,
 ) -> Result<axum::Json<ChecklistItemOut>, ApiError> {
     let id = parse_id(id)?;
-    let mut c = Checker::default();
-    let note = c.optional_text("note", body.note.as_deref(), 2_000);
-    c.finish(|| ()).map_err(ApiError::invalid)?;
+    let note = input::note(body.note.as_deref()).map_err(ApiError::invalid)?;
     let item = checklists::mark(&state.store, tenant, id, mark, API_ACTOR, note.as_deref()).await?;
     Ok(axum::Json(ChecklistItemOut::from(&item)))
 }

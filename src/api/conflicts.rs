@@ -10,10 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
-use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::input;
+use crate::state::AppState;
 
 /// One side of a conflict.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -154,9 +155,7 @@ async fn resolve_conflict(
     ApiJson(body): ApiJson<ResolveIn>,
 ) -> Result<axum::Json<ConflictOut>, ApiError> {
     let id = parse_id(&id)?;
-    let mut c = Checker::default();
-    let note = c.optional_text("note", body.note.as_deref(), 2_000);
-    c.finish(|| ()).map_err(ApiError::invalid)?;
+    let note = input::note(body.note.as_deref()).map_err(ApiError::invalid)?;
     let conflict = kalends_core::service::conflicts::resolve(&state.store, tenant.id, id, note);
     let conflict = conflict.await?;
     Ok(axum::Json(ConflictOut::from(&conflict)))

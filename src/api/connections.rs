@@ -15,10 +15,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, parse_id};
-use super::{AppState, ListOut};
 use crate::connections::Disconnected;
+use crate::state::AppState;
 
 /// A connected calendar account.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::AuthTenant;
+use crate::state::AppState;
 
 /// A signed link to the tenant console.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -1,27 +1,15 @@
 //! The one API error type: every failure answers `application/problem+json` (RFC 9457), with
 //! field-level messages where a request field is at fault.
 
+use std::time::Duration;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kalends_core::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// One field's problem.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct FieldError {
-    /// The field, as a path into the request (`customer.email`, `staff_ids[1]`, `start_date`).
-    pub field: String,
-    /// What is wrong with it, in words a host developer can act on.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+use crate::input::FieldError;
 
 /// An RFC 9457 problem.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -51,11 +39,13 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     conflicts: Option<serde_json::Value>,
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, slug, detail: detail.into(), errors: Vec::new(), conflicts: None }
+        let detail = detail.into();
+        Self { status, slug, detail, errors: Vec::new(), conflicts: None, retry_after: None }
     }
 
     /// 409 for a booking that would collide with `items` (`?reject_conflicts=true`).
@@ -113,15 +103,6 @@ impl ApiError {
         )
     }
 
-    /// What a form shows in place: the field errors, or the whole problem under no field.
-    pub fn into_field_errors(self) -> Vec<FieldError> {
-        if self.errors.is_empty() {
-            vec![FieldError { field: String::new(), message: self.detail }]
-        } else {
-            self.errors
-        }
-    }
-
     /// 422: well-formed JSON with fields that are wrong.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {
@@ -147,9 +128,13 @@ impl ApiError {
         )
     }
 
-    /// 429: over a rate limit.
-    pub fn too_many_requests(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", detail)
+    /// 429 with `Retry-After` (whole seconds, at least one): over a rate limit until `wait` has
+    /// passed.
+    pub fn rate_limited(wait: Duration, detail: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(wait),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", detail)
+        }
     }
 
     /// 503: a dependency is down.
@@ -212,6 +197,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(wait) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
         }
         response
     }

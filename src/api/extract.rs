@@ -13,8 +13,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::AppState;
-use super::error::{ApiError, FieldError};
+use super::error::ApiError;
+use crate::input::FieldError;
+use crate::input::fields::Checker;
+use crate::input::json::{self, JsonError};
+use crate::state::AppState;
 
 /// A JSON body. Malformed JSON answers 400, a wrong or unknown field 422 naming the field, a body
 /// over the limit 413 and a non-JSON content type 415.
@@ -49,48 +52,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// Deserializes `bytes`, turning serde's error into a field-level problem.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let inner = e.inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request(format!("the body is not valid JSON: {inner}"));
+    json::read(bytes).map_err(|e| match e {
+        JsonError::Malformed(inner) => {
+            ApiError::bad_request(format!("the body is not valid JSON: {inner}"))
         }
-        let path = e.path().to_string();
-        let message = inner.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-        ApiError::invalid(vec![field_error(&path, message)])
+        JsonError::Field(error) => ApiError::invalid(vec![error]),
     })
-}
-
-/// serde names unknown and missing fields only in its message; put them in the path.
-fn field_error(path: &str, message: String) -> FieldError {
-    let named = ["unknown field `", "missing field `"]
-        .iter()
-        .find_map(|p| message.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next());
-    match named {
-        Some(name) => {
-            let field = if path == "." || path.is_empty() {
-                name.to_owned()
-            } else if path == name || path.ends_with(&format!(".{name}")) {
-                path.to_owned()
-            } else {
-                format!("{path}.{name}")
-            };
-            let message = if message.starts_with("unknown") {
-                format!(
-                    "unknown field{}",
-                    message
-                        .split_once(", expected")
-                        .map_or(String::new(), |(_, rest)| format!("; expected{rest}"))
-                )
-            } else {
-                "is required".to_owned()
-            };
-            FieldError::new(field, message)
-        }
-        None => FieldError::new(if path == "." { String::new() } else { path.to_owned() }, message),
-    }
 }
 
 /// The tenant whose API key the request presents (`Authorization: Bearer <key>`).
@@ -184,6 +151,17 @@ fn decode_cursor(text: &str) -> Option<Uuid> {
 /// A path id; anything that is not a UUID cannot name an object, so it answers 404.
 pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     text.parse().map_err(|_| ApiError::not_found())
+}
+
+/// The external id of a `PUT .../by-external-id/{external_id}`: the one in the URL, checked like
+/// any external id. The body may repeat it but not contradict it.
+pub fn path_external_id(path: &str, body: Option<&str>) -> Result<String, ApiError> {
+    let mut c = Checker::default();
+    let ext = c.external_id("external_id", path);
+    if body.is_some_and(|b| b != path) {
+        c.fail("external_id", "differs from the external id in the URL");
+    }
+    c.finish(|| ext).map_err(ApiError::invalid)
 }
 
 /// Serde helper for PATCH fields that may be set to null: absent = `None`, null = `Some(None)`.

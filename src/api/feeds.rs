@@ -4,21 +4,21 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use kalends_core::config::SecretKeys;
-use kalends_core::domain::{Feed, FeedProfile, FeedScope, NewFeed, Owner, Platform};
+use kalends_core::domain::{Feed, FeedProfile, Owner, Platform};
 use kalends_core::service::feeds;
-use kalends_core::tokens;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
-use super::feed_guides::{Guide, guides, webcal_url};
-use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::feed_guides::{Guide, guides, webcal_url};
+use crate::input::feeds::{FeedFields, new_feed};
+use crate::links::feed_url;
+use crate::state::AppState;
 
 /// A feed to publish.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -97,58 +97,18 @@ impl FeedOut {
     }
 }
 
-/// The feed's public URL (`{public_url}/ical/{token}.ics`).
-pub fn feed_url(state: &AppState, feed: &Feed) -> String {
-    let token = feed_url_token(feed, &state.secret_key);
-    format!("{}/ical/{token}.ics", state.config.public_base())
-}
-
-/// The token of the feed's URL, as `tokens::shown_token` finds it among the configured keys
-/// (rotating the feed gives it a new URL once none of them made it).
-fn feed_url_token(feed: &Feed, keys: &SecretKeys) -> String {
-    tokens::shown_token(keys, &feed.token_hash, |key| tokens::feed_token(key, feed.id, &feed.nonce))
-}
-
-/// The feed to publish, checked (the API and the console's form alike).
-pub fn new_feed(body: FeedIn) -> Result<NewFeed, ApiError> {
-    let mut c = Checker::default();
-    let scope = match (body.scope.as_str(), body.scope_id) {
-        ("tenant", None) => Some(FeedScope::Tenant),
-        ("tenant", Some(_)) => {
-            c.fail("scope_id", "a tenant feed covers everything: leave scope_id out");
-            None
+impl FeedIn {
+    /// The body's fields, for the checks the console's form shares (`input::feeds`).
+    fn fields(&self) -> FeedFields<'_> {
+        FeedFields {
+            scope: &self.scope,
+            scope_id: self.scope_id,
+            profile: &self.profile,
+            name: &self.name,
+            platform: self.platform.as_deref(),
+            include_tentative: self.include_tentative,
         }
-        ("resource", Some(id)) => Some(FeedScope::Owner(Owner::Resource(id))),
-        ("staff", Some(id)) => Some(FeedScope::Owner(Owner::Staff(id))),
-        ("resource" | "staff", None) => {
-            c.fail("scope_id", "required for a resource or staff feed");
-            None
-        }
-        _ => {
-            c.fail("scope", "must be resource, staff or tenant");
-            None
-        }
-    };
-    let profile = FeedProfile::parse(&body.profile);
-    if profile.is_none() {
-        c.fail("profile", "must be busy or details");
     }
-    let platform = body.platform.as_deref().and_then(|p| {
-        let parsed = Platform::parse(p);
-        if parsed.is_none() {
-            c.fail("platform", "must be airbnb, vrbo, booking_com, google, outlook or other");
-        }
-        parsed
-    });
-    let name = c.text("name", &body.name, 200);
-    c.finish(|| NewFeed {
-        scope: scope.expect("checked"),
-        profile: profile.expect("checked"),
-        name,
-        platform,
-        include_tentative: body.include_tentative.unwrap_or(true),
-    })
-    .map_err(ApiError::invalid)
 }
 
 /// Publish a feed.
@@ -159,7 +119,7 @@ async fn create_feed(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<FeedIn>,
 ) -> Result<Response, ApiError> {
-    let new = new_feed(body)?;
+    let new = new_feed(body.fields()).map_err(ApiError::invalid)?;
     let feed = feeds::create(&state.store, &tenant, new, &state.secret_key).await?;
     Ok((StatusCode::CREATED, axum::Json(FeedOut::new(&feed, &state))).into_response())
 }

@@ -4,25 +4,20 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use kalends_core::domain::{
-    Import, ImportRun, ImportStatus, NewImport, Owner, Platform, RunCounts, RunOutcome,
-};
+use kalends_core::domain::{Import, ImportRun, ImportStatus, Platform, RunCounts, RunOutcome};
 use kalends_core::service::imports;
-use kalends_core::store::ImportPatch;
 use kalends_jobs::ImportError;
-use kalends_providers::feed::normalize_url;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::error::{ApiError, FieldError, Problem};
+use super::ListOut;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::Checker;
-use super::{AppState, ListOut};
-
-const PLATFORMS: &str = "must be airbnb, vrbo, booking_com, google, outlook or other";
+use crate::input::imports::{ImportChanges, ImportFields, import_patch, new_import};
+use crate::state::AppState;
 
 /// A feed to import: exactly one of `resource_id` and `staff_id`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -43,26 +38,16 @@ pub struct ImportIn {
 }
 
 impl ImportIn {
-    /// The import to register, or every field's problem at once (the API and the console's
-    /// form check alike). `default_interval`: the minutes when none are given.
-    pub fn checked(self, default_interval: u32) -> Result<NewImport, Vec<FieldError>> {
-        let mut c = Checker::default();
-        let owner = Owner::from_columns(self.resource_id, self.staff_id);
-        if owner.is_none() {
-            c.fail("resource_id", "give exactly one of resource_id and staff_id");
+    /// The body's fields, for the checks the console's form shares (`input::imports`).
+    fn fields(&self) -> ImportFields<'_> {
+        ImportFields {
+            resource_id: self.resource_id,
+            staff_id: self.staff_id,
+            platform: &self.platform,
+            url: &self.url,
+            name: self.name.as_deref(),
+            interval_minutes: self.interval_minutes,
         }
-        let platform = check_platform(&mut c, &self.platform);
-        let url = check_url(&mut c, &self.url);
-        let interval_minutes =
-            check_interval(&mut c, self.interval_minutes.unwrap_or(default_interval));
-        let name = c.optional_text("name", self.name.as_deref(), 200);
-        c.finish(|| NewImport {
-            owner: owner.expect("checked"),
-            platform: platform.expect("checked"),
-            url: url.expect("checked"),
-            name,
-            interval_minutes,
-        })
     }
 }
 
@@ -86,14 +71,15 @@ pub struct ImportPatchIn {
 }
 
 impl ImportPatchIn {
-    /// The changes as the store takes them, or every field that is wrong.
-    pub fn checked(self) -> Result<ImportPatch, Vec<FieldError>> {
-        let mut c = Checker::default();
-        let platform = self.platform.as_deref().and_then(|p| check_platform(&mut c, p));
-        let url = self.url.as_deref().and_then(|u| check_url(&mut c, u));
-        let interval_minutes = self.interval_minutes.map(|m| check_interval(&mut c, m));
-        let name = self.name.map(|n| c.optional_text("name", n.as_deref(), 200));
-        c.finish(|| ImportPatch { url, platform, name, interval_minutes, paused: self.paused })
+    /// The body's changes, for the checks the console's edit form shares.
+    fn changes(&self) -> ImportChanges<'_> {
+        ImportChanges {
+            platform: self.platform.as_deref(),
+            url: self.url.as_deref(),
+            name: self.name.as_ref().map(Option::as_deref),
+            interval_minutes: self.interval_minutes,
+            paused: self.paused,
+        }
     }
 }
 
@@ -205,31 +191,6 @@ impl ImportOut {
     }
 }
 
-fn check_url(c: &mut Checker, url: &str) -> Option<String> {
-    match normalize_url(url) {
-        Ok(url) => Some(url.to_string()),
-        Err(e) => {
-            c.fail("url", e.to_string());
-            None
-        }
-    }
-}
-
-fn check_platform(c: &mut Checker, platform: &str) -> Option<Platform> {
-    let parsed = Platform::parse(platform);
-    if parsed.is_none() {
-        c.fail("platform", PLATFORMS);
-    }
-    parsed
-}
-
-fn check_interval(c: &mut Checker, minutes: u32) -> u32 {
-    if !(5..=1440).contains(&minutes) {
-        c.fail("interval_minutes", "must be between 5 and 1440 (24 hours)");
-    }
-    minutes
-}
-
 /// Register a feed to import; its first run happens within the scheduler's interval.
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports", request_body = ImportIn,
     responses((status = 201, body = ImportOut), (status = 422, body = Problem)))]
@@ -238,8 +199,8 @@ async fn create_import(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<ImportIn>,
 ) -> Result<Response, ApiError> {
-    let new =
-        body.checked(state.config.import.default_interval_minutes).map_err(ApiError::invalid)?;
+    let default_interval = state.config.import.default_interval_minutes;
+    let new = new_import(body.fields(), default_interval).map_err(ApiError::invalid)?;
     let import = imports::create(&state.store, &tenant, new).await?;
     Ok((StatusCode::CREATED, axum::Json(ImportOut::new(&import, None))).into_response())
 }
@@ -286,7 +247,7 @@ async fn patch_import(
     ApiJson(body): ApiJson<ImportPatchIn>,
 ) -> Result<axum::Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
-    let patch = body.checked().map_err(ApiError::invalid)?;
+    let patch = import_patch(body.changes()).map_err(ApiError::invalid)?;
     imports::update(&state.store, tenant.id, id, patch).await?;
     Ok(axum::Json(import_out(&state, tenant.id, id).await?))
 }

@@ -14,9 +14,10 @@ use kalends_core::tokens;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{AuthTenant, parse_id};
-use super::{AppState, ListOut};
+use crate::state::AppState;
 
 /// The current invitation of a booking, as the customer's calendar should hold it.
 async fn current_invite(
@@ -111,13 +112,7 @@ async fn public_invite(
         .find_map(|key| tokens::verify_invite_token(key, token))
         .ok_or_else(ApiError::not_found)?;
     if let Err(wait) = state.feed_limiter.check(&tokens::token_hash(token)) {
-        let seconds = wait.as_secs().max(1).to_string();
-        let mut response =
-            ApiError::too_many_requests("too many requests for this invitation").into_response();
-        if let Ok(value) = seconds.parse() {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return Ok(response);
+        return Err(ApiError::rate_limited(wait, "too many requests for this invitation"));
     }
     let booking =
         state.store.booking_anywhere(booking_id).await?.ok_or_else(ApiError::not_found)?;

@@ -5,17 +5,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use kalends_core::config::SecretKeys;
-use kalends_core::seal::Sealer;
-use kalends_core::{Config, Store};
-use kalends_jobs::{Importer, JobQueue};
-use kalends_providers::provider::Providers;
-use kalends_providers::session::Credentials;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use webhook_endpoints::EventSchemas;
+
+use crate::state::AppState;
 
 pub mod api_keys;
 pub mod availability;
@@ -29,48 +25,13 @@ pub mod connections;
 pub mod dashboard_link;
 pub mod error;
 pub mod extract;
-pub mod feed_guides;
 pub mod feeds;
-pub mod fields;
 pub mod imports;
 pub mod invites;
 pub mod resources;
 pub mod settings;
 pub mod staff;
 pub mod webhook_endpoints;
-
-/// What every handler can reach.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The store.
-    pub store: Store,
-    /// The job queue (readiness and depth).
-    pub queue: JobQueue,
-    /// Configuration.
-    pub config: Arc<Config>,
-    /// The secret key (feed tokens, signed links).
-    pub secret_key: Arc<SecretKeys>,
-    /// Runs feed imports (`POST /api/v1/imports/{id}/run`).
-    pub importer: Importer,
-    /// Rate limits of the public feed URLs.
-    pub feed_limiter: Arc<crate::feeds::FeedLimiter>,
-    /// Recent feed validators and rendered bodies.
-    pub feed_cache: Arc<crate::feed_cache::FeedCache>,
-    /// Rate limits of the public availability calendars (per client address and calendar).
-    pub widget_limiter: Arc<crate::feeds::FeedLimiter>,
-    /// Recent lookups of availability calendar URLs.
-    pub widget_cache: Arc<crate::feed_cache::Recent<crate::widget::Known>>,
-    /// Seals OAuth tokens and PKCE verifiers at rest.
-    pub sealer: Sealer,
-    /// Google and Microsoft clients (or the sandbox).
-    pub providers: Arc<Providers>,
-    /// Fresh access tokens for connections.
-    pub credentials: Credentials,
-    /// Renders customer invitations and their links.
-    pub customer_mail: kalends_jobs::customer_mail::CustomerMail,
-    /// Cancelled at shutdown: long-lived answers (the console's live updates) end with it.
-    pub shutdown: tokio_util::sync::CancellationToken,
-}
 
 /// One page of a list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

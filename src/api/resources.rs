@@ -12,10 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::{Checker, path_external_id};
-use super::{AppState, ListOut};
+use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id, path_external_id};
+use crate::input::fields::Checker;
+use crate::state::AppState;
 
 /// A resource as the host sends it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]

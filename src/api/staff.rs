@@ -6,17 +6,18 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{NewStaff, Staff};
 use kalends_core::service::directory::{self, Saved};
-use kalends_core::service::staff_sessions;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::{Checker, path_external_id};
-use super::{AppState, ListOut};
+use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id, path_external_id};
+use crate::input::fields::Checker;
+use crate::links;
+use crate::state::AppState;
 
 /// A staff member as the host sends it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -216,9 +217,6 @@ pub struct SettingsLinkOut {
     pub expires_at: DateTime<Utc>,
 }
 
-/// How long a settings link works.
-const SETTINGS_LINK_MINUTES: i64 = 15;
-
 /// Mint a link to the staff member's calendar settings (connect Google or Microsoft).
 #[utoipa::path(post, path = "/api/v1/staff/{id}/settings-link", tag = "staff",
     responses((status = 200, body = SettingsLinkOut), (status = 404, body = Problem)))]
@@ -228,22 +226,8 @@ async fn settings_link(
     Path(id): Path<String>,
 ) -> Result<axum::Json<SettingsLinkOut>, ApiError> {
     let staff = state.store.staff(tenant.id, parse_id(&id)?).await?;
-    Ok(axum::Json(settings_link_for(&state, tenant.id, staff.id).await?))
-}
-
-/// A fresh one-time settings link for a staff member (the API and the console alike); the
-/// sessions their older links opened end.
-pub async fn settings_link_for(
-    state: &AppState,
-    tenant_id: Uuid,
-    staff_id: Uuid,
-) -> Result<SettingsLinkOut, kalends_core::StoreError> {
-    let lifetime = chrono::Duration::minutes(SETTINGS_LINK_MINUTES);
-    let (key, public_url) = (state.secret_key.current(), &state.config.public_url);
-    let link =
-        staff_sessions::new_link(&state.store, key, public_url, tenant_id, staff_id, lifetime);
-    let link = link.await?;
-    Ok(SettingsLinkOut { url: link.url, expires_at: link.expires_at })
+    let link = links::settings_link(&state, tenant.id, staff.id).await?;
+    Ok(axum::Json(SettingsLinkOut { url: link.url, expires_at: link.expires_at }))
 }
 
 /// The routes of this resource.

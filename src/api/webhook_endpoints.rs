@@ -5,23 +5,23 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use kalends_core::config::WebhooksConfig;
-use kalends_core::service::webhooks::{self, EndpointSpec};
-use kalends_core::store::{WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch};
-use kalends_core::webhooks::{EVENT_TYPES, is_event_type, message_id};
-use kalends_providers::feed::forbidden_kind;
+use kalends_core::service::webhooks;
+use kalends_core::store::{WebhookAttempt, WebhookDelivery, WebhookEndpoint};
+use kalends_core::webhooks::message_id;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
-use url::{Host, Url};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use super::fields::Checker;
-use super::{AppState, ListOut};
+use crate::input::webhook_endpoints::{
+    EndpointChanges, EndpointFields, endpoint_patch, endpoint_spec, rotated_until,
+};
+use crate::state::AppState;
 
 /// An endpoint to create.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
@@ -401,99 +401,28 @@ impl utoipa::Modify for EventSchemas {
     }
 }
 
-/// Checks an endpoint URL as import URLs are checked: absolute `http(s)`, no credentials, and
-/// not a loopback, private or link-local address unless the operator allows them, all or by
-/// `webhooks.allowed_addresses` (every attempt's connected address is checked again when it is
-/// sent).
-fn check_url(c: &mut Checker, text: &str, config: &WebhooksConfig) -> Option<String> {
-    let url = match Url::parse(text.trim()) {
-        Ok(url) => url,
-        Err(e) => {
-            c.fail("url", format!("is not a valid absolute URL ({e})"));
-            return None;
+impl WebhookEndpointIn {
+    /// The body's fields, for the checks the console's form shares (`input::webhook_endpoints`).
+    fn fields(&self) -> EndpointFields<'_> {
+        EndpointFields {
+            url: &self.url,
+            event_types: &self.event_types,
+            description: self.description.as_deref(),
+            enabled: self.enabled,
         }
-    };
-    let problem = if !matches!(url.scheme(), "https" | "http") {
-        Some("the scheme must be https or http".to_owned())
-    } else if !url.username().is_empty() || url.password().is_some() {
-        Some("must not contain a user name or password".to_owned())
-    } else if config.allow_private_networks {
-        None
-    } else {
-        let allowed = |ip: std::net::IpAddr| {
-            let port = url.port_or_known_default().unwrap_or(0);
-            config.allowed_addresses.allows(std::net::SocketAddr::new(ip, port))
-        };
-        match url.host() {
-            None => Some("must name a host".to_owned()),
-            Some(Host::Domain(name)) => {
-                let name = name.trim_end_matches('.').to_ascii_lowercase();
-                (name == "localhost" || name.ends_with(".localhost"))
-                    .then(|| "must not be a loopback address".to_owned())
-            }
-            Some(Host::Ipv4(ip)) if allowed(ip.into()) => None,
-            Some(Host::Ipv6(ip)) if allowed(ip.into()) => None,
-            Some(Host::Ipv4(ip)) => forbidden_kind(ip.into()).map(|k| format!("must not be {k}")),
-            Some(Host::Ipv6(ip)) => forbidden_kind(ip.into()).map(|k| format!("must not be {k}")),
-        }
-    };
-    match problem {
-        Some(message) => {
-            c.fail("url", message);
-            None
-        }
-        None => Some(url.to_string()),
     }
 }
 
-/// Checks that every event type is known (and that there is one).
-fn check_event_types(c: &mut Checker, types: &[String]) -> Vec<String> {
-    if types.is_empty() {
-        c.fail("event_types", "must name at least one event type");
-    }
-    for t in types.iter().filter(|t| !is_event_type(t)) {
-        c.fail(
-            "event_types",
-            format!("unknown event type {t:?}; known: {}", EVENT_TYPES.join(", ")),
-        );
-    }
-    let mut unique: Vec<String> = Vec::with_capacity(types.len());
-    for t in types {
-        if !unique.contains(t) {
-            unique.push(t.clone());
+impl WebhookEndpointPatchIn {
+    /// The body's changes, for the shared checks.
+    fn changes(&self) -> EndpointChanges<'_> {
+        EndpointChanges {
+            url: self.url.as_deref(),
+            event_types: self.event_types.as_deref(),
+            description: self.description.as_ref().map(Option::as_deref),
+            enabled: self.enabled,
         }
     }
-    unique
-}
-
-/// The endpoint to create, checked (the API's create and the console's form alike).
-pub(crate) fn endpoint_spec(
-    body: WebhookEndpointIn,
-    config: &WebhooksConfig,
-) -> Result<EndpointSpec, ApiError> {
-    let mut c = Checker::default();
-    let url = check_url(&mut c, &body.url, config);
-    let event_types = check_event_types(&mut c, &body.event_types);
-    let description = c.optional_text("description", body.description.as_deref(), 500);
-    c.finish(|| EndpointSpec {
-        url: url.expect("checked"),
-        description,
-        event_types,
-        enabled: body.enabled.unwrap_or(true),
-    })
-    .map_err(ApiError::invalid)
-}
-
-fn endpoint_patch(
-    body: WebhookEndpointPatchIn,
-    config: &WebhooksConfig,
-) -> Result<WebhookEndpointPatch, ApiError> {
-    let mut c = Checker::default();
-    let url = body.url.as_deref().and_then(|u| check_url(&mut c, u, config));
-    let event_types = body.event_types.as_deref().map(|t| check_event_types(&mut c, t));
-    let description = body.description.map(|d| c.optional_text("description", d.as_deref(), 500));
-    c.finish(|| WebhookEndpointPatch { url, description, event_types, enabled: body.enabled })
-        .map_err(ApiError::invalid)
 }
 
 /// Register an endpoint; the answer holds its signing secret, shown this once.
@@ -505,7 +434,7 @@ async fn create_endpoint(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<WebhookEndpointIn>,
 ) -> Result<Response, ApiError> {
-    let spec = endpoint_spec(body, &state.config.webhooks)?;
+    let spec = endpoint_spec(body.fields(), &state.config.webhooks).map_err(ApiError::invalid)?;
     let (endpoint, secret) = webhooks::create(&state.store, &state.sealer, tenant.id, spec).await?;
     let out = WebhookEndpointWithSecret::new(&endpoint, &secret);
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
@@ -548,7 +477,8 @@ async fn patch_endpoint(
     ApiJson(body): ApiJson<WebhookEndpointPatchIn>,
 ) -> Result<axum::Json<WebhookEndpointOut>, ApiError> {
     let id = parse_id(&id)?;
-    let patch = endpoint_patch(body, &state.config.webhooks)?;
+    let patch =
+        endpoint_patch(body.changes(), &state.config.webhooks).map_err(ApiError::invalid)?;
     let endpoint = webhooks::update(&state.store, tenant.id, id, &patch).await?;
     Ok(axum::Json((&endpoint).into()))
 }
@@ -574,7 +504,7 @@ async fn rotate_secret(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<axum::Json<WebhookEndpointWithSecret>, ApiError> {
-    let until = rotated_until(&state);
+    let until = rotated_until(&state.config.webhooks);
     let (endpoint, secret) =
         webhooks::rotate_secret(&state.store, &state.sealer, tenant.id, parse_id(&id)?, until)
             .await?;
@@ -622,12 +552,6 @@ async fn retry_delivery(
     let (id, delivery_id) = (parse_id(&id)?, parse_id(&delivery_id)?);
     let delivery = webhooks::retry(&state.store, tenant.id, id, delivery_id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(DeliveryOut::from(&delivery))).into_response())
-}
-
-/// Until when a secret replaced now keeps signing beside the new one.
-pub(crate) fn rotated_until(state: &AppState) -> DateTime<Utc> {
-    let valid = state.config.webhooks.rotated_secret_valid_secs;
-    Utc::now() + chrono::Duration::seconds(i64::try_from(valid).unwrap_or(86_400))
 }
 
 /// The routes of this resource.

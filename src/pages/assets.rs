@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// The stylesheet every page links.
 pub const STYLESHEET: &str = "/assets/kalends.css";

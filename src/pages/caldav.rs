@@ -8,13 +8,14 @@ use axum::extract::{RawForm, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
+use kalends_core::domain::Staff;
 use maud::{Markup, html};
 use secrecy::SecretString;
 
-use super::problem_page;
-use super::settings::{render_page, signed_in};
-use crate::api::AppState;
+use super::calendars::{out_of_date, render_page, signed_in};
+use super::{Session, problem_page};
 use crate::connections::{CaldavConnectError, connect_caldav};
+use crate::state::AppState;
 
 /// iCloud's CalDAV server (it redirects each account to its own host).
 pub const ICLOUD_SERVER: &str = "https://caldav.icloud.com";
@@ -176,65 +177,51 @@ async fn connect(
     };
     let posted = parse(&body);
     if !session.csrf_matches(&state, posted.csrf.as_deref()) {
-        return problem_page(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "This form was out of date. Reload the settings page and try again.",
-            Some(("/settings", "Back to your calendars")),
-        );
+        return out_of_date();
     }
-    let again = |error: String| CaldavForm {
+    let refuse = |error: String| again(&state, &session, &staff, &posted, error);
+    if posted.server_url.is_empty() || posted.username.is_empty() {
+        return refuse("Please fill in the server address, the user name and the password.".into())
+            .await;
+    }
+    let (server_url, username) = (&posted.server_url, &posted.username);
+    let (tenant_id, password) = (session.tenant_id(), &posted.password);
+    match connect_caldav(&state, tenant_id, staff.id, server_url, username, password).await {
+        Ok(_) => Redirect::to("/settings?notice=connected-caldav").into_response(),
+        Err(CaldavConnectError::Discovery(error)) => {
+            tracing::info!(error = %error, "a CalDAV account could not be connected");
+            refuse(format!("Nothing was connected: {error}.")).await
+        }
+        Err(CaldavConnectError::Store(error)) => not_saved(&error),
+    }
+}
+
+/// The page a connection that was discovered but could not be saved answers with (logged).
+fn not_saved(error: &impl std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "saving a CalDAV connection failed");
+    problem_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The calendar could not be saved. Please try again in a moment.",
+        Some(("/settings", "Back to your calendars")),
+    )
+}
+
+/// The settings page again (422) with the submitted form open: what was typed, never the
+/// password, and `error` beside it.
+async fn again(
+    state: &AppState,
+    session: &Session,
+    staff: &Staff,
+    posted: &Posted,
+    error: String,
+) -> Response {
+    let form = CaldavForm {
         kind: posted.kind,
         server_url: posted.server_url.clone(),
         username: posted.username.clone(),
         error,
     };
-    if posted.server_url.is_empty() || posted.username.is_empty() {
-        let form =
-            again("Please fill in the server address, the user name and the password.".into());
-        return render_page(
-            &state,
-            &session,
-            &staff,
-            None,
-            Some(&form),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let tenant_id = session.tenant_id();
-    let connected = connect_caldav(
-        &state,
-        tenant_id,
-        staff.id,
-        &posted.server_url,
-        &posted.username,
-        &posted.password,
-    )
-    .await;
-    match connected {
-        Ok(_) => Redirect::to("/settings?notice=connected-caldav").into_response(),
-        Err(CaldavConnectError::Discovery(error)) => {
-            tracing::info!(error = %error, "a CalDAV account could not be connected");
-            let form = again(format!("Nothing was connected: {error}."));
-            render_page(
-                &state,
-                &session,
-                &staff,
-                None,
-                Some(&form),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(CaldavConnectError::Store(error)) => {
-            tracing::error!(error = %error, "saving a CalDAV connection failed");
-            problem_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "The calendar could not be saved. Please try again in a moment.",
-                Some(("/settings", "Back to your calendars")),
-            )
-        }
-    }
+    let caldav = |csrf: &str| connect_forms(csrf, Some(&form));
+    render_page(state, session, staff, None, caldav, StatusCode::UNPROCESSABLE_ENTITY).await
 }

@@ -17,9 +17,9 @@ use kalends_providers::ProviderError;
 use kalends_providers::session::ConnectionError;
 use serde::Deserialize;
 
-use super::settings::signed_in;
+use super::calendars::signed_in;
 use super::{Session, problem_page};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// How long a started connect flow is accepted.
 const FLOW_MINUTES: i64 = 15;
@@ -34,6 +34,11 @@ fn back() -> Option<(&'static str, &'static str)> {
     Some(("/settings", "Back to your calendars"))
 }
 
+/// Where a failed callback sends the person: back to where a flow starts.
+fn restart() -> Option<(&'static str, &'static str)> {
+    Some(("/settings", "Start again from your settings"))
+}
+
 /// `GET /connect/{provider}`.
 async fn start(
     State(state): State<AppState>,
@@ -41,12 +46,7 @@ async fn start(
     Path(provider): Path<String>,
 ) -> Response {
     let Ok(provider) = provider.parse::<Provider>() else {
-        return problem_page(
-            StatusCode::NOT_FOUND,
-            "Unknown calendar provider",
-            "Kalends connects Google and Microsoft calendars.",
-            back(),
-        );
+        return unknown_provider();
     };
     let (session, staff) = match signed_in(&state, &headers).await {
         Ok(found) => found,
@@ -72,17 +72,31 @@ async fn start(
         pkce_verifier: authorization.pkce_verifier,
         expires_at: Utc::now() + Duration::minutes(FLOW_MINUTES),
     };
-    if let Err(e) = state.store.create_oauth_flow(&authorization.state, &flow, &state.sealer).await
-    {
-        tracing::error!(error = %e, "could not store the connect flow");
-        return problem_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The connection could not be started. Please try again.",
-            back(),
-        );
+    match state.store.create_oauth_flow(&authorization.state, &flow, &state.sealer).await {
+        Ok(()) => Redirect::to(authorization.url.as_str()).into_response(),
+        Err(e) => not_started(&e),
     }
-    Redirect::to(authorization.url.as_str()).into_response()
+}
+
+/// The page a provider name Kalends does not know answers with.
+fn unknown_provider() -> Response {
+    problem_page(
+        StatusCode::NOT_FOUND,
+        "Unknown calendar provider",
+        "Kalends connects Google and Microsoft calendars.",
+        back(),
+    )
+}
+
+/// The page a flow that could not be stored answers with (logged).
+fn not_started(error: &kalends_core::StoreError) -> Response {
+    tracing::error!(error = %error, "could not store the connect flow");
+    problem_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The connection could not be started. Please try again.",
+        back(),
+    )
 }
 
 /// What the provider sends back.
@@ -94,9 +108,8 @@ struct CallbackParams {
     error_description: Option<String>,
 }
 
-/// `GET /oauth/{provider}/callback`.
-// Long on purpose: each way a callback can fail (denied, no state, a used or foreign state, the
-// code exchange, saving) answers its own page; read top to bottom, that is the whole flow.
+/// `GET /oauth/{provider}/callback`: each way a callback can fail (no session, no state, a used
+/// or foreign state, a refusal at the provider, the code exchange, saving) answers its own page.
 async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -104,83 +117,102 @@ async fn callback(
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let Ok(provider) = provider.parse::<Provider>() else {
-        return problem_page(
-            StatusCode::NOT_FOUND,
-            "Unknown calendar provider",
-            "Kalends connects Google and Microsoft calendars.",
-            back(),
-        );
+        return unknown_provider();
     };
-    let restart = Some(("/settings", "Start again from your settings"));
+    match finish(&state, &headers, provider, &params).await {
+        Ok(connected) => connected,
+        Err(page) => page,
+    }
+}
+
+/// Finishes a flow in order: the session, the flow its state names, the provider's answer, the
+/// code exchange. `Err` is the page that says where it stopped.
+async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    provider: Provider,
+    params: &CallbackParams,
+) -> Result<Response, Response> {
     // The session first: a callback without the session that started the flow (someone who saw
     // its address) takes nothing, so the right browser can still finish it.
-    let session = match Session::from_headers(&state, &headers).await {
+    let session = match Session::from_headers(state, headers).await {
         Ok(Some(session)) => session,
-        Ok(None) => return other_session(),
-        Err(e) => return flow_unreadable(&e),
+        Ok(None) => return Err(other_session()),
+        Err(e) => return Err(flow_unreadable(&e)),
     };
-    // Then the state, taken (deleted) if it is this session's, so it works once whatever
-    // happens next.
-    let taken = match params.state.as_deref() {
-        Some(value) => {
-            let (tenant_id, staff_id) = (session.tenant_id(), session.staff_id());
-            match state.store.take_oauth_flow(value, tenant_id, staff_id, &state.sealer).await {
-                Ok(None) => state.store.oauth_flow_waiting(value).await.map(|w| (None, w)),
-                other => other.map(|flow| (flow, false)),
-            }
+    let flow = taken_flow(state, &session, provider, params.state.as_deref()).await?;
+    let code = authorization_code(provider, params)?;
+    let (tenant_id, staff_id, verifier) = (flow.tenant_id, flow.staff_id, &flow.pkce_verifier);
+    match crate::connections::connect(state, tenant_id, staff_id, provider, code, verifier).await {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/settings?notice=connected-{provider}")).into_response())
         }
+        Err(error) => Err(failure_page(provider, &error)),
+    }
+}
+
+/// The flow the callback's `state` names for `provider`, taken (deleted) if it is this
+/// session's, so it works once whatever happens next; or the page that says why there is none.
+async fn taken_flow(
+    state: &AppState,
+    session: &Session,
+    provider: Provider,
+    value: Option<&str>,
+) -> Result<OAuthFlow, Response> {
+    let taken = match value {
+        Some(value) => take(state, session, value).await,
         None => Ok((None, false)),
     };
-    let flow = match taken {
-        Ok((Some(flow), _)) if flow.provider == provider => flow,
-        Ok((None, true)) => return other_session(),
-        Ok(_) => {
-            return problem_page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in has expired or was already used",
-                "Nothing was connected. Start again from your settings page; the sign-in must be finished within 15 minutes.",
-                restart,
-            );
-        }
-        Err(e) => return flow_unreadable(&e),
-    };
+    match taken {
+        Ok((Some(flow), _)) if flow.provider == provider => Ok(flow),
+        Ok((None, true)) => Err(other_session()),
+        Ok(_) => Err(problem_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired or was already used",
+            "Nothing was connected. Start again from your settings page; the sign-in must be finished within 15 minutes.",
+            restart(),
+        )),
+        Err(e) => Err(flow_unreadable(&e)),
+    }
+}
+
+/// The session's own flow under `value`, taken; without one, whether another session's flow
+/// waits under it.
+async fn take(
+    state: &AppState,
+    session: &Session,
+    value: &str,
+) -> Result<(Option<OAuthFlow>, bool), kalends_core::StoreError> {
+    let (tenant_id, staff_id) = (session.tenant_id(), session.staff_id());
+    match state.store.take_oauth_flow(value, tenant_id, staff_id, &state.sealer).await {
+        Ok(None) => state.store.oauth_flow_waiting(value).await.map(|waiting| (None, waiting)),
+        other => other.map(|flow| (flow, false)),
+    }
+}
+
+/// The authorization code the provider sent, or what its refusal answers: a person who declined
+/// is back on the settings page, told so; any other error is the provider's words.
+// The refusal is a whole page, made at most once per request and returned at once: boxing it
+// would only add an allocation.
+#[allow(clippy::result_large_err)]
+fn authorization_code(provider: Provider, params: &CallbackParams) -> Result<&str, Response> {
     if let Some(error) = params.error.as_deref() {
         if error == "access_denied" {
-            return Redirect::to("/settings?notice=denied").into_response();
+            return Err(Redirect::to("/settings?notice=denied").into_response());
         }
-        let detail = format!(
-            "{} said: {}",
-            provider.label(),
-            params.error_description.as_deref().unwrap_or(error)
-        );
-        return problem_page(
-            StatusCode::BAD_GATEWAY,
-            "The calendar could not be connected",
-            &detail,
-            restart,
-        );
+        let said = params.error_description.as_deref().unwrap_or(error);
+        let detail = format!("{} said: {said}", provider.label());
+        let title = "The calendar could not be connected";
+        return Err(problem_page(StatusCode::BAD_GATEWAY, title, &detail, restart()));
     }
-    let Some(code) = params.code.as_deref() else {
-        return problem_page(
+    params.code.as_deref().ok_or_else(|| {
+        problem_page(
             StatusCode::BAD_REQUEST,
             "The calendar could not be connected",
             "The provider sent no authorization code. Nothing was connected.",
-            restart,
-        );
-    };
-    match crate::connections::connect(
-        &state,
-        flow.tenant_id,
-        flow.staff_id,
-        provider,
-        code,
-        &flow.pkce_verifier,
-    )
-    .await
-    {
-        Ok(_) => Redirect::to(&format!("/settings?notice=connected-{provider}")).into_response(),
-        Err(error) => failure_page(provider, &error),
-    }
+            restart(),
+        )
+    })
 }
 
 /// A callback from a browser without the session that started its flow.
@@ -199,7 +231,7 @@ fn flow_unreadable(error: &kalends_core::StoreError) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
         "Nothing was connected. Please try again.",
-        Some(("/settings", "Start again from your settings")),
+        restart(),
     )
 }
 
@@ -219,10 +251,5 @@ fn failure_page(provider: Provider, error: &ConnectionError) -> Response {
         }
         _ => "Nothing was connected. Please try again.".to_owned(),
     };
-    problem_page(
-        StatusCode::BAD_GATEWAY,
-        "The calendar could not be connected",
-        &detail,
-        Some(("/settings", "Start again from your settings")),
-    )
+    problem_page(StatusCode::BAD_GATEWAY, "The calendar could not be connected", &detail, restart())
 }

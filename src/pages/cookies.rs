@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 use super::cookie_value;
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// What every answer says under an https public URL: browsers use https only, for a year.
 const HSTS: &str = "max-age=31536000; includeSubDomains";

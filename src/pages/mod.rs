@@ -18,10 +18,11 @@ use maud::{DOCTYPE, Markup, html};
 use secrecy::ExposeSecret as _;
 use sha2::Sha256;
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 mod assets;
 mod caldav;
+mod calendars;
 mod connect;
 mod cookies;
 mod dashboard;

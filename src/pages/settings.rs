@@ -1,23 +1,24 @@
-//! The staff settings page: opening a settings link, connections with their status, calendar
-//! choices, default, reconnect and disconnect, signing out.
+//! The staff settings routes: opening a settings link, the page itself (rendered by
+//! `calendars.rs`), calendar choices, default, reconnect and disconnect, signing out.
 
 use axum::Router;
 use axum::extract::{Path, Query, RawForm, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
 use kalends_core::StoreError;
-use kalends_core::domain::{Connection, ConnectionStatus, Provider, Staff};
+use kalends_core::domain::Connection;
 use kalends_core::service::connections;
 use kalends_core::service::staff_sessions::{self, LinkError};
 use kalends_core::store::ConnectionPatch;
-use maud::{Markup, html};
+use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::caldav::connect_forms;
+use super::calendars::{internal, out_of_date, render_page, signed_in};
 use super::{Session, forget_session_cookie, layout, page_headers, problem_page, session_cookie};
-use crate::api::AppState;
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -98,33 +99,6 @@ async fn open_link(State(state): State<AppState>, Path(link): Path<String>) -> R
         .into_response()
 }
 
-/// The page a request without an open session gets.
-fn session_ended() -> Response {
-    problem_page(
-        StatusCode::UNAUTHORIZED,
-        "Please open your settings link again",
-        "Your session has ended or this browser has not opened a settings link yet.",
-        None,
-    )
-}
-
-/// The session's staff member, or the page to show instead.
-pub(super) async fn signed_in(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(Session, Staff), Response> {
-    let session = match Session::from_headers(state, headers).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return Err(session_ended()),
-        Err(e) => return Err(internal(e)),
-    };
-    match state.store.staff(session.tenant_id(), session.staff_id()).await {
-        Ok(staff) => Ok((session, staff)),
-        Err(StoreError::NotFound) => Err(session_ended()),
-        Err(e) => Err(internal(e)),
-    }
-}
-
 /// `POST /settings/sign-out`: ends the session here and in the browser.
 async fn sign_out(
     State(state): State<AppState>,
@@ -152,15 +126,6 @@ async fn sign_out(
         .into_response()
 }
 
-fn out_of_date() -> Response {
-    problem_page(
-        StatusCode::FORBIDDEN,
-        "Please try again",
-        "This form was out of date. Reload the settings page and try again.",
-        Some(("/settings", "Back to your calendars")),
-    )
-}
-
 /// `GET /settings`.
 async fn page(
     State(state): State<AppState>,
@@ -172,137 +137,8 @@ async fn page(
         Err(page) => return page,
     };
     let flash = notice.notice.as_deref().and_then(notice_text);
-    render_page(&state, &session, &staff, flash, None, StatusCode::OK).await
-}
-
-/// The settings page, with a flash notice, or with a CalDAV form that must be shown again (its
-/// error beside it), answered with `status`.
-pub(super) async fn render_page(
-    state: &AppState,
-    session: &Session,
-    staff: &Staff,
-    flash: Option<(bool, &str)>,
-    caldav: Option<&super::caldav::CaldavForm>,
-    status: StatusCode,
-) -> Response {
-    let connections = match state.store.list_connections(session.tenant_id(), Some(staff.id)).await
-    {
-        Ok(list) => {
-            list.into_iter().filter(|c| c.status != ConnectionStatus::Revoked).collect::<Vec<_>>()
-        }
-        Err(e) => return internal(e),
-    };
-    let csrf = session.csrf(state);
-    let sandboxed = &state.providers.sandboxed;
-    let body = html! {
-        h1 { "Your calendars" }
-        p.lead { "Hi " (staff.data.name) ". Connect your calendar and every booking assigned to you appears in it, moves when it is rescheduled and disappears when it is cancelled. Your own busy times come back so nobody double-books you." }
-        @if let Some((ok, text)) = flash { div class=(if ok { "flash ok" } else { "flash bad" }) role="status" { (text) } }
-        @if connections.is_empty() {
-            section.card.empty { "No calendar is connected yet." }
-        }
-        @for connection in &connections { (connection_card(connection, &csrf)) }
-        section.card {
-            h2 { "Connect a calendar" }
-            p.meta { "You will be asked to sign in and allow Kalends to manage your calendar. Kalends never sees your password." }
-            div.providers style="margin-top:14px" {
-                @for provider in Provider::OAUTH {
-                    a.button.provider href=(format!("/connect/{provider}")) {
-                        span class=(format!("dot {provider}")) {} "Connect " (provider_name(provider))
-                    }
-                }
-            }
-            @if !sandboxed.is_empty() {
-                p.sandbox-note { "Demo mode: " (sandboxed.iter().map(|p| provider_name(*p)).collect::<Vec<_>>().join(" and ")) " use the built-in sandbox, not the real service." }
-            }
-        }
-        (super::caldav::connect_forms(&csrf, caldav))
-        form.actions method="post" action="/settings/sign-out" {
-            input type="hidden" name="csrf" value=(csrf);
-            button type="submit" { "Sign out" }
-        }
-    };
-    (
-        status,
-        page_headers(),
-        Html(layout("Your calendars", Some("Calendar settings"), body).into_string()),
-    )
-        .into_response()
-}
-
-fn provider_name(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Google => "Google",
-        Provider::Microsoft => "Microsoft",
-        Provider::Caldav => "CalDAV",
-    }
-}
-
-fn when(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(|| "never".into(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())
-}
-
-fn connection_card(connection: &Connection, csrf: &str) -> Markup {
-    let id = connection.id;
-    let status = connection.status.as_str();
-    html! {
-        section.card.connection data-connection=(id) {
-            div.conn-head {
-                div {
-                    h2 { span class=(format!("dot {}", connection.provider)) {} " " (connection.provider.label()) }
-                    div.meta { (connection.account_email) " · last sync " (when(connection.last_sync_at)) }
-                }
-                div {
-                    span class=(format!("badge {status}")) { (status_text(connection.status)) }
-                    @if connection.is_default { span.badge.default { "Default" } }
-                }
-            }
-            @if let Some(error) = &connection.last_error { p.error-text { "Last error: " (error) } }
-            @if connection.status == ConnectionStatus::NeedsReauth {
-                @if connection.provider == Provider::Caldav {
-                    p.meta { "The server refused the app password. Make a new one and connect this account again below." }
-                } @else {
-                    div.actions { a.button.primary href=(format!("/connect/{}", connection.provider)) { "Reconnect " (provider_name(connection.provider)) } }
-                }
-            }
-            form method="post" action=(format!("/settings/connections/{id}")) {
-                input type="hidden" name="csrf" value=(csrf);
-                fieldset {
-                    legend { "Put my bookings in" }
-                    select name="destination_calendar_id" aria-label="Destination calendar" {
-                        @for calendar in connection.calendars.iter().filter(|c| c.writable) {
-                            option value=(calendar.id) selected[connection.destination_calendar_id.as_deref() == Some(calendar.id.as_str())] { (calendar.name) }
-                        }
-                    }
-                }
-                fieldset {
-                    legend { "Count me as busy when these calendars are" }
-                    @for calendar in &connection.calendars {
-                        label.check {
-                            input type="checkbox" name="busy_calendar_ids" value=(calendar.id) checked[connection.busy_calendar_ids.contains(&calendar.id)];
-                            (calendar.name)
-                        }
-                    }
-                }
-                div.actions {
-                    button.primary type="submit" { "Save" }
-                    @if !connection.is_default {
-                        button type="submit" formaction=(format!("/settings/connections/{id}/default")) { "Make default" }
-                    }
-                    a.button.danger href=(format!("/settings/connections/{id}/disconnect")) { "Disconnect" }
-                }
-            }
-        }
-    }
-}
-
-fn status_text(status: ConnectionStatus) -> &'static str {
-    match status {
-        ConnectionStatus::Active => "Connected",
-        ConnectionStatus::NeedsReauth => "Needs reconnecting",
-        ConnectionStatus::Revoked => "Disconnected",
-        ConnectionStatus::Error => "Error",
-    }
+    let caldav = |csrf: &str| connect_forms(csrf, None);
+    render_page(&state, &session, &staff, flash, caldav, StatusCode::OK).await
 }
 
 /// The fields of a settings form (checkbox lists repeat their name).
@@ -479,14 +315,4 @@ async fn disconnect(
             )
         }
     }
-}
-
-fn internal(error: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %error, "settings page failed");
-    problem_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "Kalends could not load your settings. Please try again in a moment.",
-        None,
-    )
 }

@@ -1,5 +1,5 @@
 //! Blocks: manual unavailability of a property (holidays, maintenance), added and removed here
-//! with the API's own checks.
+//! with the API's checks (`input::blocks`).
 
 use std::collections::HashMap;
 
@@ -17,9 +17,10 @@ use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, notice,
     other_errors, page_with_status, query, store_failure,
 };
-use crate::api::AppState;
-use crate::api::blocks::BlockIn;
-use crate::api::error::FieldError;
+use crate::input::FieldError;
+use crate::input::blocks::{BlockFields, new_block};
+use crate::input::fields::SpanForm;
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -151,14 +152,17 @@ async fn add(State(state): State<AppState>, Posted { console, form }: Posted) ->
             return render(&state, &console, &form, vec![error], None, None).await;
         }
     };
-    let input = BlockIn {
+    let fields = BlockFields {
         resource_id,
-        start_date: form.text("start_date"),
-        end_date: form.text("end_date"),
-        reason: form.text("reason"),
-        ..BlockIn::default()
+        span: SpanForm {
+            start_date: form.trimmed("start_date"),
+            end_date: form.trimmed("end_date"),
+            ..SpanForm::default()
+        },
+        reason: form.trimmed("reason"),
+        ..BlockFields::default()
     };
-    let new = match input.checked() {
+    let new = match new_block(fields) {
         Ok(new) => new,
         Err(errors) => return render(&state, &console, &form, errors, None, None).await,
     };

@@ -25,10 +25,9 @@ use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, other_errors,
     page_with_status, query, store_failure,
 };
-use crate::api::AppState;
-use crate::api::checklists::ListingIn;
-use crate::api::error::FieldError;
-use crate::api::fields::Checker;
+use crate::input::checklists::{ListingFields, listing};
+use crate::input::{self, FieldError};
+use crate::state::AppState;
 
 /// Who marks items from the console.
 const CONSOLE_ACTOR: &str = "console";
@@ -494,16 +493,15 @@ async fn skip(
         Ok(id) => id,
         Err(refused) => return refused,
     };
-    let mut c = Checker::default();
-    let note = c.optional_text("note", form.get("note"), 2_000);
-    if note.is_none() {
-        c.fail("note", "say why it is not needed");
-    }
-    if let Err(errors) = c.finish(|| ()) {
-        let failed = Failed { skip: Some(id), listing: false, form, errors };
-        return render(&state, &console, None, None, failed).await;
-    }
-    marked(&state, &console, &path, Mark::Skip, note.as_deref(), "item-skipped").await
+    let errors = match input::note(form.get("note")) {
+        Ok(Some(note)) => {
+            return marked(&state, &console, &path, Mark::Skip, Some(&note), "item-skipped").await;
+        }
+        Ok(None) => vec![FieldError::new("note", "say why it is not needed")],
+        Err(errors) => errors,
+    };
+    let failed = Failed { skip: Some(id), listing: false, form, errors };
+    render(&state, &console, None, None, failed).await
 }
 
 async fn add_listing(State(state): State<AppState>, Posted { console, form }: Posted) -> Response {
@@ -515,13 +513,13 @@ async fn add_listing(State(state): State<AppState>, Posted { console, form }: Po
             return render(&state, &console, None, None, fail(form, vec![error])).await;
         }
     };
-    let input = ListingIn {
-        platform: form.text("platform"),
-        mode: form.text("mode"),
-        room: form.text("room"),
-        notes: form.text("notes"),
+    let fields = ListingFields {
+        platform: form.trimmed("platform"),
+        mode: form.trimmed("mode"),
+        room: form.trimmed("room"),
+        notes: form.trimmed("notes"),
     };
-    let new = match input.checked(None) {
+    let new = match listing(fields, None) {
         Ok(new) => new,
         Err(errors) => return render(&state, &console, None, None, fail(form, errors)).await,
     };

@@ -21,9 +21,8 @@ use super::{
     Console, Posted, Section, done, field_error, id_of, internal, notice, page_with_status, query,
     store_failure,
 };
-use crate::api::AppState;
-use crate::api::error::FieldError;
-use crate::api::fields::Checker;
+use crate::input::{self, FieldError};
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -193,12 +192,14 @@ async fn resolve(
         Ok(id) => id,
         Err(refused) => return refused,
     };
-    let mut c = Checker::default();
-    let note = c.optional_text("note", form.get("note"), 2_000);
-    if let Err(errors) = c.finish(|| ()) {
-        let typed = form.value("note").to_owned();
-        return render(&state, &console, &Filter::default(), None, Some((id, errors, typed))).await;
-    }
+    let note = match input::note(form.get("note")) {
+        Ok(note) => note,
+        Err(errors) => {
+            let typed = form.value("note").to_owned();
+            let failed = Some((id, errors, typed));
+            return render(&state, &console, &Filter::default(), None, failed).await;
+        }
+    };
     match conflicts::resolve(&state.store, console.tenant.id, id, note).await {
         Ok(_) | Err(StoreError::AlreadyResolved) => {
             done("/dashboard/conflicts", "conflict-resolved")

@@ -23,7 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::Console;
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// How long a burst of news is let settle before the fingerprint is compared once for it.
 const SETTLE: Duration = Duration::from_millis(50);

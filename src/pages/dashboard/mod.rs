@@ -6,7 +6,8 @@
 //! page is server-rendered and works without JavaScript; htmx (vendored) turns links and forms
 //! into partial updates, and a Server-Sent Events stream (`live.rs`) tells an open page when
 //! something it shows changed. Every change goes through the same service function as the JSON
-//! API, with the API's own field checks, so a form and an API call can never disagree.
+//! API, with the field checks the API uses (`src/input/`), so a form and an API call can never
+//! disagree.
 
 // A refusal here is a whole page (`Response`), made at most once per request and returned at
 // once: boxing it would only add an allocation.
@@ -31,8 +32,8 @@ use uuid::Uuid;
 use super::assets::{CONSOLE_JS, HTMX};
 use super::cookies::{read_cookie, set_cookie};
 use super::{csrf_matches, csrf_token, head};
-use crate::api::AppState;
-use crate::api::error::FieldError;
+use crate::input::FieldError;
+use crate::state::AppState;
 
 mod blocks;
 mod checklist_guides;
@@ -188,7 +189,12 @@ impl Form {
 
     /// A field's value with surrounding blanks removed; `None` when empty.
     pub fn text(&self, name: &str) -> Option<String> {
-        self.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+        self.trimmed(name).map(str::to_owned)
+    }
+
+    /// Like [`Form::text`], borrowed.
+    pub fn trimmed(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
 
     /// A field's value, or the empty string (to show what was typed).

@@ -14,7 +14,7 @@ use maud::{Markup, html};
 use uuid::Uuid;
 
 use super::{Console, Section, internal, notice, page, query};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// The windows the timeline offers, in days.
 const WINDOWS: [i64; 3] = [14, 30, 90];

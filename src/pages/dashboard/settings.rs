@@ -13,12 +13,12 @@ use maud::{Markup, html};
 use serde_json::{Map, Value};
 
 use super::{
-    Console, Form, Posted, Section, done, field_error, invalid, notice, other_errors,
+    Console, Form, Posted, Section, done, field_error, internal, invalid, notice, other_errors,
     page_with_status, query, store_failure,
 };
-use crate::api::AppState;
-use crate::api::error::FieldError;
-use crate::api::settings::patched;
+use crate::input::FieldError;
+use crate::input::settings::{PatchError, patched};
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/dashboard/settings", get(show).post(save))
@@ -300,11 +300,13 @@ fn patch(form: &Form) -> Result<Map<String, Value>, Vec<FieldError>> {
 
 async fn save(State(state): State<AppState>, Posted { console, form }: Posted) -> Response {
     let current = &console.tenant.settings;
-    let settings =
-        patch(&form).and_then(|patch| patched(current, patch).map_err(|e| e.into_field_errors()));
+    let settings = patch(&form).map_err(PatchError::Invalid).and_then(|p| patched(current, p));
     let settings = match settings {
         Ok(settings) => settings,
-        Err(errors) => return render(&console, &Shown::typed(&form, current), &errors, None),
+        Err(PatchError::Invalid(errors)) => {
+            return render(&console, &Shown::typed(&form, current), &errors, None);
+        }
+        Err(PatchError::Internal(e)) => return internal(e),
     };
     match tenants::update_settings(&state.store, console.tenant.id, &settings).await {
         Ok(()) => done("/dashboard/settings", "settings-saved"),

@@ -18,8 +18,8 @@ use super::sync::when;
 use super::{
     Console, Posted, Section, done, id_of, internal, notice, page, problem, query, store_failure,
 };
-use crate::api::AppState;
-use crate::api::staff::settings_link_for;
+use crate::links;
+use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -176,7 +176,7 @@ async fn settings_link(
     if let Err(e) = state.store.staff(console.tenant.id, id).await {
         return store_failure("Staff member", e);
     }
-    match settings_link_for(&state, console.tenant.id, id).await {
+    match links::settings_link(&state, console.tenant.id, id).await {
         Ok(link) => render(&state, &console, None, Some((id, link.url))).await,
         Err(e) => store_failure("Staff member", e),
     }

@@ -20,11 +20,12 @@ use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, not_found, notice,
     other_errors, page, page_with_status, query, store_failure,
 };
-use crate::api::AppState;
-use crate::api::error::FieldError;
-use crate::api::feed_guides::{guides, webcal_url};
-use crate::api::feeds::{FeedIn, feed_url, new_feed};
-use crate::api::imports::{ImportIn, ImportPatchIn};
+use crate::feed_guides::{guides, webcal_url};
+use crate::input::FieldError;
+use crate::input::feeds::{FeedFields, new_feed};
+use crate::input::imports::{ImportChanges, ImportFields, import_patch, new_import};
+use crate::links::feed_url;
+use crate::state::AppState;
 use kalends_core::store::ImportPatch;
 
 pub(super) fn router() -> Router<AppState> {
@@ -359,7 +360,7 @@ async fn refused(
 }
 
 /// `POST /dashboard/imports`: `action=check` fetches and reads the feed and shows what would be
-/// stored; `action=save` saves it (the API's own checks), either way keeping what was typed.
+/// stored; `action=save` saves it (the API's checks), either way keeping what was typed.
 async fn add_import(State(state): State<AppState>, Posted { console, form }: Posted) -> Response {
     let resources = match console.resources(&state).await {
         Ok(resources) => resources,
@@ -375,8 +376,9 @@ async fn add_import(State(state): State<AppState>, Posted { console, form }: Pos
         interval: form.value("interval_minutes"),
         ..ImportForm::default()
     };
-    let new = match import_in(&form, resource.id)
-        .and_then(|input| input.checked(state.config.import.default_interval_minutes))
+    let default_interval = state.config.import.default_interval_minutes;
+    let new = match import_fields(&form, resource.id)
+        .and_then(|fields| new_import(fields, default_interval))
     {
         Ok(new) => new,
         Err(errors) => {
@@ -397,20 +399,20 @@ async fn add_import(State(state): State<AppState>, Posted { console, form }: Pos
     }
 }
 
-/// The form's fields as the API's import body; a number that is not one is the form's error.
-fn import_in(form: &Form, resource_id: Uuid) -> Result<ImportIn, Vec<FieldError>> {
-    Ok(ImportIn {
+/// The form's fields as an import's; a number that is not one is the form's error.
+fn import_fields(form: &Form, resource_id: Uuid) -> Result<ImportFields<'_>, Vec<FieldError>> {
+    Ok(ImportFields {
         resource_id: Some(resource_id),
         staff_id: None,
-        platform: form.value("platform").to_owned(),
-        url: form.value("url").trim().to_owned(),
-        name: form.text("name"),
+        platform: form.value("platform"),
+        url: form.value("url").trim(),
+        name: form.trimmed("name"),
         interval_minutes: interval_of(form)?,
     })
 }
 
 /// The interval field as a number of minutes (`None` when empty); text that is not a number is
-/// the form's error (a number out of range is the API's check's).
+/// the form's error (a number out of range is the shared check's).
 fn interval_of(form: &Form) -> Result<Option<u32>, Vec<FieldError>> {
     form.text("interval_minutes").map(|text| text.parse()).transpose().map_err(|_| {
         vec![FieldError {
@@ -434,7 +436,7 @@ fn back_to(import: &Import) -> String {
 }
 
 /// `POST /dashboard/imports/{id}/run` (queued, so the page never waits for a slow feed),
-/// `.../pause`, `.../resume`, `.../edit` (the API's own checks; the import's page again with the
+/// `.../pause`, `.../resume`, `.../edit` (the API's checks; the import's page again with the
 /// errors in place when one fails) and `.../delete`.
 async fn act_on_import(
     State(state): State<AppState>,
@@ -457,7 +459,7 @@ async fn act_on_import(
             "import-resumed",
             imports::update(store, tenant_id, import.id, pause(false)).await.map(drop),
         ),
-        "edit" => match edit_of(&form).and_then(ImportPatchIn::checked) {
+        "edit" => match edit_of(&form).and_then(import_patch) {
             Ok(patch) => (
                 "import-saved",
                 imports::update(store, tenant_id, import.id, patch).await.map(drop),
@@ -478,12 +480,12 @@ async fn act_on_import(
     }
 }
 
-/// The edit form's fields as the API's import patch; a number that is not one is the form's error.
-fn edit_of(form: &Form) -> Result<ImportPatchIn, Vec<FieldError>> {
-    Ok(ImportPatchIn {
-        platform: Some(form.value("platform").to_owned()),
-        url: Some(form.value("url").trim().to_owned()),
-        name: Some(form.text("name")),
+/// The edit form's fields as an import's changes; a number that is not one is the form's error.
+fn edit_of(form: &Form) -> Result<ImportChanges<'_>, Vec<FieldError>> {
+    Ok(ImportChanges {
+        platform: Some(form.value("platform")),
+        url: Some(form.value("url").trim()),
+        name: Some(form.trimmed("name")),
         interval_minutes: interval_of(form)?,
         paused: None,
     })
@@ -613,22 +615,18 @@ async fn add_feed(State(state): State<AppState>, Posted { console, form }: Poste
         Ok(resource) => resource,
         Err(refused) => return refused,
     };
-    let input = FeedIn {
-        scope: "resource".into(),
+    let fields = FeedFields {
+        scope: "resource",
         scope_id: Some(resource.id),
-        profile: form.value("profile").to_owned(),
-        name: form.value("name").trim().to_owned(),
+        profile: form.value("profile"),
+        name: form.value("name").trim(),
         platform: None,
         include_tentative: None,
     };
-    let new = match new_feed(input) {
+    let new = match new_feed(fields) {
         Ok(new) => new,
-        Err(e) => {
-            let shown = ImportForm {
-                interval: "30",
-                feed_errors: e.into_field_errors(),
-                ..ImportForm::default()
-            };
+        Err(feed_errors) => {
+            let shown = ImportForm { interval: "30", feed_errors, ..ImportForm::default() };
             return refused(&state, &console, &resources, resource, shown).await;
         }
     };

@@ -1,7 +1,7 @@
 //! Webhooks: the tenant's outbound webhook endpoints, added (the signing secret shown once),
 //! enabled or disabled, their secret rotated (shown once), tested and deleted, and each one's
 //! delivery log with a retry per delivery; every action the same service function as
-//! `/api/v1/webhook-endpoints`, with the API's own checks.
+//! `/api/v1/webhook-endpoints`, with the API's checks (`input::webhook_endpoints`).
 
 use std::collections::HashMap;
 
@@ -21,9 +21,9 @@ use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, not_found,
     other_errors, page_with_status, query, store_failure,
 };
-use crate::api::AppState;
-use crate::api::error::FieldError;
-use crate::api::webhook_endpoints::{WebhookEndpointIn, endpoint_spec, rotated_until};
+use crate::input::FieldError;
+use crate::input::webhook_endpoints::{EndpointFields, endpoint_spec, rotated_until};
+use crate::state::AppState;
 
 /// Most endpoints, and most deliveries of one endpoint, a page lists.
 const MAX_LISTED: u32 = 200;
@@ -183,21 +183,20 @@ fn endpoint_list(console: &Console, endpoints: &[WebhookEndpoint]) -> Markup {
 /// `POST /dashboard/webhooks`: the API's endpoint, checked the API's way; errors in place,
 /// the secret shown once on success.
 async fn add(State(state): State<AppState>, Posted { console, form }: Posted) -> Response {
-    let body = WebhookEndpointIn {
-        url: form.value("url").to_owned(),
-        event_types: EVENT_TYPES
-            .iter()
-            .filter(|t| form.get(&type_field(t)) == Some("yes"))
-            .map(|t| (*t).to_owned())
-            .collect(),
-        description: form.text("description"),
+    let event_types: Vec<String> = EVENT_TYPES
+        .iter()
+        .filter(|t| form.get(&type_field(t)) == Some("yes"))
+        .map(|t| (*t).to_owned())
+        .collect();
+    let fields = EndpointFields {
+        url: form.value("url"),
+        event_types: &event_types,
+        description: form.trimmed("description"),
         enabled: Some(true),
     };
-    let spec = match endpoint_spec(body, &state.config.webhooks) {
+    let spec = match endpoint_spec(fields, &state.config.webhooks) {
         Ok(spec) => spec,
-        Err(e) => {
-            return render(&state, &console, &form, &e.into_field_errors(), None, None).await;
-        }
+        Err(errors) => return render(&state, &console, &form, &errors, None, None).await,
     };
     match webhooks::create(&state.store, &state.sealer, console.tenant.id, spec).await {
         Ok((endpoint, secret)) => {
@@ -226,7 +225,7 @@ async fn act(
         "test" => webhooks::send_test(store, tenant, id).await.map(|_| "tested"),
         "delete" => webhooks::delete(store, tenant, id).await.map(|()| "deleted"),
         "rotate-secret" => {
-            let until = rotated_until(&state);
+            let until = rotated_until(&state.config.webhooks);
             return match webhooks::rotate_secret(store, &state.sealer, tenant, id, until).await {
                 Ok((endpoint, secret)) => {
                     let new = NewSecret { endpoint: &endpoint, secret: &secret };

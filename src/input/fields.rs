@@ -1,10 +1,10 @@
-//! Parsing of request fields into domain values, collecting every problem instead of stopping at
-//! the first, so a host sees all that is wrong with a request at once.
+//! Parsing of submitted fields into domain values, collecting every problem instead of stopping
+//! at the first, so a host (or a person at a form) sees all that is wrong at once.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use kalends_core::domain::{BookingSpan, Email, SpanError, TimeZone};
 
-use super::error::{ApiError, FieldError};
+use super::FieldError;
 
 /// The first year a date or time in a request may fall in. Every date and instant the API accepts
 /// is checked here, once, so nothing downstream (window arithmetic, time-zone rules, feeds) ever
@@ -198,17 +198,6 @@ impl Checker {
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
         if self.errors.is_empty() { Ok(value()) } else { Err(self.errors) }
     }
-}
-
-/// The external id of a `PUT .../by-external-id/{external_id}`: the one in the URL, checked like
-/// any external id. The body may repeat it but not contradict it.
-pub fn path_external_id(path: &str, body: Option<&str>) -> Result<String, ApiError> {
-    let mut c = Checker::default();
-    let ext = c.external_id("external_id", path);
-    if body.is_some_and(|b| b != path) {
-        c.fail("external_id", "differs from the external id in the URL");
-    }
-    c.finish(|| ext).map_err(ApiError::invalid)
 }
 
 /// The time fields of a request, as given.
