@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -50,12 +51,66 @@ pub fn env_name(key: &str) -> String {
     format!("KALENDS_{}", key.replace('.', "__").to_uppercase())
 }
 
+/// `config/default.toml` as it was built: the one place every default is written. It is the
+/// first layer, under the deployment's own `config/default.toml`.
+const BUILT_IN_DEFAULTS: &str = include_str!("../../config/default.toml");
+
+fn built_in_defaults() -> config::File<config::FileSourceString, config::FileFormat> {
+    config::File::from_str(BUILT_IN_DEFAULTS, config::FileFormat::Toml)
+}
+
+/// The built-in defaults, read once. The text is fixed at build time and the tests read it, so
+/// failing here would be a build that never passed them.
+static DEFAULTS: LazyLock<Config> = LazyLock::new(|| {
+    config::Config::builder()
+        .add_source(built_in_defaults())
+        .build()
+        .and_then(config::Config::try_deserialize)
+        .unwrap_or_else(|e| panic!("the built-in config/default.toml does not read: {e}"))
+});
+
+impl Default for Config {
+    /// The built-in `config/default.toml`, unvalidated; no file or environment is read.
+    fn default() -> Self {
+        DEFAULTS.clone()
+    }
+}
+
+/// A section's default is its part of the built-in `config/default.toml`.
+macro_rules! section_defaults {
+    ($($field:ident: $section:ty),* $(,)?) => {$(
+        impl Default for $section {
+            fn default() -> Self {
+                DEFAULTS.$field.clone()
+            }
+        }
+    )*};
+}
+
+section_defaults!(
+    database: DatabaseConfig,
+    jobs: JobsConfig,
+    google: GoogleConfig,
+    microsoft: MicrosoftConfig,
+    import: ImportConfig,
+    feeds: FeedsConfig,
+    mail: MailConfig,
+    sync: SyncConfig,
+    history: HistoryConfig,
+    sandbox: SandboxSettings,
+    http: HttpConfig,
+    webhooks: WebhooksConfig,
+    dashboard: DashboardConfig,
+    widget: WidgetConfig,
+    alerts: AlertsConfig,
+    checklists: ChecklistsConfig,
+);
+
 /// How log lines are written.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
-    #[default]
     Text,
     /// One JSON object per line.
     Json,
@@ -63,7 +118,6 @@ pub enum LogFormat {
 
 /// The whole configuration. Field names are the keys of `config/default.toml`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct Config {
     /// The profile (`KALENDS_PROFILE`), e.g. `production`.
     pub profile: Option<String>,
@@ -139,49 +193,8 @@ pub struct Config {
     pub checklists: ChecklistsConfig,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            profile: None,
-            database_url: SecretString::from("sqlite://data/kalends.db"),
-            redis_url: None,
-            listen: "127.0.0.1:8080".into(),
-            ops_listen: None,
-            metrics_token: None,
-            public_url: "http://127.0.0.1:8080".into(),
-            allow_insecure_public_url: false,
-            trusted_proxies: TrustedProxies::default(),
-            secret_key: None,
-            previous_secret_keys: None,
-            smtp_url: None,
-            mail_from: "Kalends <kalends@localhost>".into(),
-            data_dir: PathBuf::from("data"),
-            log_format: LogFormat::Text,
-            log: "info".into(),
-            demo_tenant: true,
-            database: DatabaseConfig::default(),
-            jobs: JobsConfig::default(),
-            google: GoogleConfig::default(),
-            microsoft: MicrosoftConfig::default(),
-            import: ImportConfig::default(),
-            feeds: FeedsConfig::default(),
-            mail: MailConfig::default(),
-            sync: SyncConfig::default(),
-            history: HistoryConfig::default(),
-            sandbox: SandboxSettings::default(),
-            http: HttpConfig::default(),
-            webhooks: WebhooksConfig::default(),
-            dashboard: DashboardConfig::default(),
-            widget: WidgetConfig::default(),
-            alerts: AlertsConfig::default(),
-            checklists: ChecklistsConfig::default(),
-        }
-    }
-}
-
 /// The public availability calendars that businesses embed in their own websites.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct WidgetConfig {
     /// The pages allowed to show a calendar in a frame: the CSP `frame-ancestors` source list,
     /// e.g. `https://www.example.com https://*.example.org`, or `'none'`.
@@ -191,15 +204,6 @@ pub struct WidgetConfig {
     /// Requests one client address may make per minute to one calendar (bursts of as many);
     /// above it: 429 with `Retry-After`.
     pub rate_limit_per_minute: u32,
-}
-
-impl Default for WidgetConfig {
-    fn default() -> Self {
-        // Any site may frame a calendar: it is built to be embedded, shows only free and busy
-        // days, and has nothing to click but the month links (no form, no cookie, no session),
-        // so a hostile frame cannot make a visitor do anything.
-        Self { frame_ancestors: "*".into(), cache_max_age_secs: 60, rate_limit_per_minute: 120 }
-    }
 }
 
 impl WidgetConfig {
@@ -269,7 +273,6 @@ fn is_ancestor_source(source: &str) -> bool {
 /// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`) and the tenant's
 /// outbound webhooks (`/api/v1/webhook-endpoints`).
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct WebhooksConfig {
     /// Requests a minute one client address may make (bursts of as many); above it: 429.
     pub rate_limit_per_minute: u32,
@@ -289,23 +292,8 @@ pub struct WebhooksConfig {
     pub rotated_secret_valid_secs: u64,
 }
 
-impl Default for WebhooksConfig {
-    fn default() -> Self {
-        Self {
-            rate_limit_per_minute: 1200,
-            allow_private_networks: false,
-            allowed_addresses: crate::addresses::AllowedAddresses::default(),
-            delivery_timeout_secs: 15,
-            retry_schedule_secs: vec![0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
-            disable_after_failing_secs: 5 * 86_400,
-            rotated_secret_valid_secs: 86_400,
-        }
-    }
-}
-
 /// Alert e-mails to the tenant's `alert_emails`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct AlertsConfig {
     /// A feed import failing this long (from its first failed run) is alerted, in seconds.
     pub import_failing_after_secs: u64,
@@ -315,19 +303,8 @@ pub struct AlertsConfig {
     pub digest_window_secs: u64,
 }
 
-impl Default for AlertsConfig {
-    fn default() -> Self {
-        Self {
-            import_failing_after_secs: 1800,
-            quiet_period_secs: 6 * 3600,
-            digest_window_secs: 60,
-        }
-    }
-}
-
 /// Manual update checklists (`/api/v1/checklist-items`): due times and reminders.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct ChecklistsConfig {
     /// An item is due this long after the change that asked for it, in seconds.
     pub due_after_secs: u64,
@@ -340,20 +317,8 @@ pub struct ChecklistsConfig {
     pub reminder_steps_secs: Vec<u64>,
 }
 
-impl Default for ChecklistsConfig {
-    fn default() -> Self {
-        Self {
-            due_after_secs: 2 * 3600,
-            urgent_within_secs: 2 * 86_400,
-            urgent_due_secs: 15 * 60,
-            reminder_steps_secs: vec![86_400, 7200],
-        }
-    }
-}
-
 /// The tenant console: how long its links and sessions last, and how its live updates look.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct DashboardConfig {
     /// Minutes a dashboard link may wait before it is opened (it works once).
     pub link_minutes: u32,
@@ -364,15 +329,8 @@ pub struct DashboardConfig {
     pub live_poll_ms: u64,
 }
 
-impl Default for DashboardConfig {
-    fn default() -> Self {
-        Self { link_minutes: 15, session_hours: 12, live_poll_ms: 2000 }
-    }
-}
-
 /// The built-in provider sandbox: emulated Google and Microsoft mounted at `/sandbox`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct SandboxSettings {
     /// Mount it. Unset: only in the embedded first run (SQLite, no client id for either
     /// provider, not the production profile).
@@ -384,7 +342,6 @@ pub struct SandboxSettings {
 
 /// HTTP server time and connection limits.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct HttpConfig {
     /// A request (reading its body included) that takes longer is answered 408 and dropped.
     pub request_timeout_secs: u64,
@@ -398,18 +355,6 @@ pub struct HttpConfig {
     /// Open connections per client address (IPv6: per /64) per listener; one more is closed at
     /// once. Behind a reverse proxy this counts the proxy's connections.
     pub max_connections_per_address: usize,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self {
-            request_timeout_secs: 30,
-            shutdown_timeout_secs: 10,
-            header_read_timeout_secs: 10,
-            max_connections: 8192,
-            max_connections_per_address: 1024,
-        }
-    }
 }
 
 /// The networks of trusted reverse proxies (`trusted_proxies`), from a list of CIDRs or one
@@ -447,7 +392,6 @@ impl<'de> Deserialize<'de> for TrustedProxies {
 
 /// Customer e-mail settings (the transport is `smtp_url`, the sender `mail_from`).
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct MailConfig {
     /// Whole-send time limit of one message to the SMTP server, in seconds.
     pub timeout_secs: u64,
@@ -473,20 +417,8 @@ impl MailConfig {
     }
 }
 
-impl Default for MailConfig {
-    fn default() -> Self {
-        Self {
-            timeout_secs: 30,
-            reminder_grace_minutes: 30,
-            stale_claim_secs: 900,
-            invite_link_days: 30,
-        }
-    }
-}
-
 /// Database pool settings.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct DatabaseConfig {
     /// Upper bound on open connections per process.
     pub max_connections: u32,
@@ -494,15 +426,8 @@ pub struct DatabaseConfig {
     pub acquire_timeout_secs: u64,
 }
 
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout_secs: 5 }
-    }
-}
-
 /// Job queue and worker settings.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct JobsConfig {
     /// Queue name (the Redis key prefix, or the queue column in the database).
     pub queue: String,
@@ -525,25 +450,8 @@ pub struct JobsConfig {
     pub heartbeat_secs: u64,
 }
 
-impl Default for JobsConfig {
-    fn default() -> Self {
-        Self {
-            queue: "kalends".into(),
-            concurrency: 8,
-            poll_interval_ms: 250,
-            relay_interval_ms: 500,
-            retry_base_ms: 1_000,
-            retry_max_delay_ms: 3_600_000,
-            retry_give_up_after_secs: 86_400,
-            shutdown_timeout_secs: 30,
-            heartbeat_secs: 10,
-        }
-    }
-}
-
 /// Google OAuth client and endpoints.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct GoogleConfig {
     /// OAuth client id; unset uses the built-in sandbox.
     pub client_id: Option<String>,
@@ -559,22 +467,8 @@ pub struct GoogleConfig {
     pub api_base_url: String,
 }
 
-impl Default for GoogleConfig {
-    fn default() -> Self {
-        Self {
-            client_id: None,
-            client_secret: None,
-            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
-            token_url: "https://oauth2.googleapis.com/token".into(),
-            revoke_url: "https://oauth2.googleapis.com/revoke".into(),
-            api_base_url: "https://www.googleapis.com/calendar/v3/".into(),
-        }
-    }
-}
-
 /// Microsoft identity platform app and endpoints.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct MicrosoftConfig {
     /// Application (client) id; unset uses the built-in sandbox.
     pub client_id: Option<String>,
@@ -588,21 +482,8 @@ pub struct MicrosoftConfig {
     pub graph_base_url: String,
 }
 
-impl Default for MicrosoftConfig {
-    fn default() -> Self {
-        Self {
-            client_id: None,
-            client_secret: None,
-            tenant: "common".into(),
-            authority_url: "https://login.microsoftonline.com".into(),
-            graph_base_url: "https://graph.microsoft.com/v1.0".into(),
-        }
-    }
-}
-
 /// iCal feed import settings.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct ImportConfig {
     /// Let feed imports and CalDAV servers reach loopback and private addresses.
     pub allow_private_networks: bool,
@@ -631,28 +512,9 @@ pub struct ImportConfig {
     pub scheduler_interval_secs: u64,
 }
 
-impl Default for ImportConfig {
-    fn default() -> Self {
-        Self {
-            allow_private_networks: false,
-            allowed_addresses: crate::addresses::AllowedAddresses::default(),
-            timeout_secs: 30,
-            max_bytes: 10 * 1024 * 1024,
-            max_redirects: 5,
-            max_events: 100_000,
-            failure_threshold: 3,
-            horizon_days: 548,
-            max_work_steps: crate::ical::DEFAULT_MAX_WORK,
-            default_interval_minutes: 30,
-            scheduler_interval_secs: 30,
-        }
-    }
-}
-
 /// How much history is kept: import runs, sync attempts and failed jobs would otherwise grow
 /// forever. The scheduler prunes them in small batches.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct HistoryConfig {
     /// Rows older than this many days go (each import's last run stays, however old).
     pub max_age_days: u32,
@@ -664,20 +526,8 @@ pub struct HistoryConfig {
     pub prune_interval_secs: u64,
 }
 
-impl Default for HistoryConfig {
-    fn default() -> Self {
-        Self {
-            max_age_days: 90,
-            max_per_item: 100,
-            max_job_failures: 10_000,
-            prune_interval_secs: 3600,
-        }
-    }
-}
-
 /// Two-way sync with connected calendars.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct SyncConfig {
     /// How often each connection's busy times are imported, in minutes: the safety net under
     /// push notifications.
@@ -696,19 +546,6 @@ pub struct SyncConfig {
     pub drift_check_secs: u64,
 }
 
-impl Default for SyncConfig {
-    fn default() -> Self {
-        Self {
-            import_interval_minutes: 15,
-            google_requests_per_minute_per_account: 600,
-            google_requests_per_minute: 10_000,
-            microsoft_requests_per_minute_per_account: 1_000,
-            microsoft_requests_per_minute: 20_000,
-            drift_check_secs: 300,
-        }
-    }
-}
-
 impl SyncConfig {
     /// The interval between two scheduled imports of a connection.
     pub fn import_interval(&self) -> std::time::Duration {
@@ -718,7 +555,6 @@ impl SyncConfig {
 
 /// iCal feed export settings.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
 pub struct FeedsConfig {
     /// How long subscribers may reuse a feed before revalidating (`Cache-Control: max-age`).
     pub cache_max_age_secs: u32,
@@ -735,19 +571,6 @@ pub struct FeedsConfig {
     /// Memory for the rendered events of recent feeds, in MiB: after a change, a feed renders
     /// only the bookings that changed and reuses the rest.
     pub event_cache_mib: u32,
-}
-
-impl Default for FeedsConfig {
-    fn default() -> Self {
-        Self {
-            cache_max_age_secs: 300,
-            past_days: 90,
-            rate_limit_per_minute: 60,
-            validator_ttl_ms: 2000,
-            body_cache_mib: 64,
-            event_cache_mib: 64,
-        }
-    }
 }
 
 /// Which database a URL names.
@@ -770,6 +593,7 @@ impl Config {
     pub fn load_with_env(dir: &Path, env: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let profile = env.get("KALENDS_PROFILE").cloned();
         let mut builder = config::Config::builder()
+            .add_source(built_in_defaults())
             .add_source(config::File::from(dir.join("default.toml")).required(false));
         if let Some(profile) = &profile {
             builder = builder.add_source(
@@ -1383,6 +1207,23 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_defaults_are_the_built_in_file_and_they_are_valid() {
+        let defaults = Config::default();
+        defaults.validate().unwrap();
+        let without_files = Config::load_with_env(Path::new("/nonexistent"), env(&[])).unwrap();
+        assert_eq!(format!("{without_files:?}"), format!("{defaults:?}"));
+        let repository = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
+        let with_the_file = Config::load_with_env(repository, env(&[])).unwrap();
+        assert_eq!(format!("{with_the_file:?}"), format!("{defaults:?}"));
+        assert_eq!(
+            WebhooksConfig::default().retry_schedule_secs,
+            defaults.webhooks.retry_schedule_secs
+        );
+        // The reader's own limit, for callers without a configuration, is the operator's default.
+        assert_eq!(defaults.import.max_work_steps, crate::ical::DEFAULT_MAX_WORK);
     }
 
     #[test]
