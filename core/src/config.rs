@@ -12,8 +12,11 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+
+mod redact;
+
+pub use redact::redact_url;
 
 /// The profile name under which a missing secret key is an error instead of being generated.
 pub const PRODUCTION_PROFILE: &str = "production";
@@ -107,7 +110,7 @@ section_defaults!(
 );
 
 /// How log lines are written.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -117,13 +120,15 @@ pub enum LogFormat {
 }
 
 /// The whole configuration. Field names are the keys of `config/default.toml`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Config {
     /// The profile (`KALENDS_PROFILE`), e.g. `production`.
     pub profile: Option<String>,
     /// `sqlite://...` (embedded default) or `postgres://...`.
+    #[serde(serialize_with = "redact::url")]
     pub database_url: SecretString,
     /// Set: jobs go through Redis. Unset: jobs are stored in the database.
+    #[serde(serialize_with = "redact::optional_url")]
     pub redis_url: Option<SecretString>,
     /// HTTP listen address.
     pub listen: String,
@@ -132,6 +137,7 @@ pub struct Config {
     /// `--role worker` process serves nothing else. Unset: a worker serves no HTTP at all.
     pub ops_listen: Option<String>,
     /// Without `ops_listen`, the bearer token `/metrics` on the public listener asks for.
+    #[serde(serialize_with = "redact::secret")]
     pub metrics_token: Option<SecretString>,
     /// Base of every URL Kalends hands out.
     pub public_url: String,
@@ -142,16 +148,20 @@ pub struct Config {
     /// list or one comma-separated string); empty: the peer address is the client.
     pub trusted_proxies: TrustedProxies,
     /// 32 random bytes, base64. Unset outside production: generated into `data_dir/secret.key`.
+    #[serde(serialize_with = "redact::secret_key")]
     pub secret_key: Option<SecretString>,
     /// Earlier secret keys, comma-separated, still accepted after a rotation: tokens they sealed
     /// open (and are re-sealed with `secret_key`), links and cookies they signed verify, and the
     /// API keeps showing feed URLs they made.
+    #[serde(serialize_with = "redact::secret")]
     pub previous_secret_keys: Option<SecretString>,
     /// `smtp://` or `smtps://user:pass@host:port`; unset writes `.eml` files under `data_dir/outbox`.
+    #[serde(serialize_with = "redact::optional_url")]
     pub smtp_url: Option<SecretString>,
     /// Sender of invites and reminders.
     pub mail_from: String,
     /// Where the embedded default keeps its database, secret key and mail.
+    #[serde(serialize_with = "redact::path")]
     pub data_dir: PathBuf,
     /// `text` or `json`.
     pub log_format: LogFormat,
@@ -194,7 +204,7 @@ pub struct Config {
 }
 
 /// The public availability calendars that businesses embed in their own websites.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct WidgetConfig {
     /// The pages allowed to show a calendar in a frame: the CSP `frame-ancestors` source list,
     /// e.g. `https://www.example.com https://*.example.org`, or `'none'`.
@@ -272,7 +282,7 @@ fn is_ancestor_source(source: &str) -> bool {
 /// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`).
 /// Provider push notifications (`/webhooks/google`, `/webhooks/microsoft`) and the tenant's
 /// outbound webhooks (`/api/v1/webhook-endpoints`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct WebhooksConfig {
     /// Requests a minute one client address may make (bursts of as many); above it: 429.
     pub rate_limit_per_minute: u32,
@@ -293,7 +303,7 @@ pub struct WebhooksConfig {
 }
 
 /// Alert e-mails to the tenant's `alert_emails`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct AlertsConfig {
     /// A feed import failing this long (from its first failed run) is alerted, in seconds.
     pub import_failing_after_secs: u64,
@@ -304,7 +314,7 @@ pub struct AlertsConfig {
 }
 
 /// Manual update checklists (`/api/v1/checklist-items`): due times and reminders.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ChecklistsConfig {
     /// An item is due this long after the change that asked for it, in seconds.
     pub due_after_secs: u64,
@@ -318,7 +328,7 @@ pub struct ChecklistsConfig {
 }
 
 /// The tenant console: how long its links and sessions last, and how its live updates look.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DashboardConfig {
     /// Minutes a dashboard link may wait before it is opened (it works once).
     pub link_minutes: u32,
@@ -330,18 +340,19 @@ pub struct DashboardConfig {
 }
 
 /// The built-in provider sandbox: emulated Google and Microsoft mounted at `/sandbox`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SandboxSettings {
     /// Mount it. Unset: only in the embedded first run (SQLite, no client id for either
     /// provider, not the production profile).
     pub enabled: Option<bool>,
     /// Bearer token of its control API (`/sandbox/_control/`). Unset: random per process,
     /// printed at start-up.
+    #[serde(serialize_with = "redact::secret")]
     pub token: Option<SecretString>,
 }
 
 /// HTTP server time and connection limits.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct HttpConfig {
     /// A request (reading its body included) that takes longer is answered 408 and dropped.
     pub request_timeout_secs: u64,
@@ -390,8 +401,16 @@ impl<'de> Deserialize<'de> for TrustedProxies {
     }
 }
 
+impl Serialize for TrustedProxies {
+    /// One comma-separated string, the form `KALENDS_TRUSTED_PROXIES` takes.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let networks: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        serializer.serialize_str(&networks.join(","))
+    }
+}
+
 /// Customer e-mail settings (the transport is `smtp_url`, the sender `mail_from`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct MailConfig {
     /// Whole-send time limit of one message to the SMTP server, in seconds.
     pub timeout_secs: u64,
@@ -418,7 +437,7 @@ impl MailConfig {
 }
 
 /// Database pool settings.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DatabaseConfig {
     /// Upper bound on open connections per process.
     pub max_connections: u32,
@@ -427,7 +446,7 @@ pub struct DatabaseConfig {
 }
 
 /// Job queue and worker settings.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct JobsConfig {
     /// Queue name (the Redis key prefix, or the queue column in the database).
     pub queue: String,
@@ -451,11 +470,12 @@ pub struct JobsConfig {
 }
 
 /// Google OAuth client and endpoints.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct GoogleConfig {
     /// OAuth client id; unset uses the built-in sandbox.
     pub client_id: Option<String>,
     /// OAuth client secret.
+    #[serde(serialize_with = "redact::secret")]
     pub client_secret: Option<SecretString>,
     /// Authorization endpoint.
     pub auth_url: String,
@@ -468,11 +488,12 @@ pub struct GoogleConfig {
 }
 
 /// Microsoft identity platform app and endpoints.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct MicrosoftConfig {
     /// Application (client) id; unset uses the built-in sandbox.
     pub client_id: Option<String>,
     /// Client secret.
+    #[serde(serialize_with = "redact::secret")]
     pub client_secret: Option<SecretString>,
     /// Directory tenant: `common`, `organizations`, `consumers` or a tenant id.
     pub tenant: String,
@@ -483,7 +504,7 @@ pub struct MicrosoftConfig {
 }
 
 /// iCal feed import settings.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ImportConfig {
     /// Let feed imports and CalDAV servers reach loopback and private addresses.
     pub allow_private_networks: bool,
@@ -514,7 +535,7 @@ pub struct ImportConfig {
 
 /// How much history is kept: import runs, sync attempts and failed jobs would otherwise grow
 /// forever. The scheduler prunes them in small batches.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct HistoryConfig {
     /// Rows older than this many days go (each import's last run stays, however old).
     pub max_age_days: u32,
@@ -527,7 +548,7 @@ pub struct HistoryConfig {
 }
 
 /// Two-way sync with connected calendars.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SyncConfig {
     /// How often each connection's busy times are imported, in minutes: the safety net under
     /// push notifications.
@@ -554,7 +575,7 @@ impl SyncConfig {
 }
 
 /// iCal feed export settings.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct FeedsConfig {
     /// How long subscribers may reuse a feed before revalidating (`Cache-Control: max-age`).
     pub cache_max_age_secs: u32,
@@ -886,175 +907,7 @@ impl Config {
 
     /// The configuration as flat `key = value` pairs with every secret redacted, for `config check`.
     pub fn redacted(&self) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        flatten("", &self.redacted_json(), &mut out);
-        out
-    }
-
-    // Long on purpose: one literal listing every setting, so a new key sits beside its group.
-    fn redacted_json(&self) -> Value {
-        let secret = |s: &Option<SecretString>| s.as_ref().map(|_| "[REDACTED]");
-        json!({
-            "profile": self.profile,
-            "database_url": redact_url(self.database_url.expose_secret()),
-            "redis_url": self.redis_url.as_ref().map(|u| redact_url(u.expose_secret())),
-            "listen": self.listen,
-            "ops_listen": self.ops_listen,
-            "metrics_token": secret(&self.metrics_token),
-            "public_url": self.public_url,
-            "allow_insecure_public_url": self.allow_insecure_public_url,
-            "trusted_proxies": self.trusted_proxies.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-            "secret_key": secret(&self.secret_key).unwrap_or("(unset: generated under data_dir)"),
-            "previous_secret_keys": secret(&self.previous_secret_keys),
-            "smtp_url": self.smtp_url.as_ref().map(|u| redact_url(u.expose_secret())),
-            "mail_from": self.mail_from,
-            "data_dir": self.data_dir.display().to_string(),
-            "log_format": format!("{:?}", self.log_format).to_lowercase(),
-            "log": self.log,
-            "demo_tenant": self.demo_tenant,
-            "database": {
-                "max_connections": self.database.max_connections,
-                "acquire_timeout_secs": self.database.acquire_timeout_secs,
-            },
-            "jobs": {
-                "queue": self.jobs.queue,
-                "concurrency": self.jobs.concurrency,
-                "poll_interval_ms": self.jobs.poll_interval_ms,
-                "relay_interval_ms": self.jobs.relay_interval_ms,
-                "retry_base_ms": self.jobs.retry_base_ms,
-                "retry_max_delay_ms": self.jobs.retry_max_delay_ms,
-                "retry_give_up_after_secs": self.jobs.retry_give_up_after_secs,
-                "shutdown_timeout_secs": self.jobs.shutdown_timeout_secs,
-                "heartbeat_secs": self.jobs.heartbeat_secs,
-            },
-            "google": {
-                "client_id": self.google.client_id,
-                "client_secret": secret(&self.google.client_secret),
-                "auth_url": self.google.auth_url,
-                "token_url": self.google.token_url,
-                "revoke_url": self.google.revoke_url,
-                "api_base_url": self.google.api_base_url,
-            },
-            "microsoft": {
-                "client_id": self.microsoft.client_id,
-                "client_secret": secret(&self.microsoft.client_secret),
-                "tenant": self.microsoft.tenant,
-                "authority_url": self.microsoft.authority_url,
-                "graph_base_url": self.microsoft.graph_base_url,
-            },
-            "import": {
-                "allow_private_networks": self.import.allow_private_networks,
-                "allowed_addresses": self.import.allowed_addresses,
-                "timeout_secs": self.import.timeout_secs,
-                "max_bytes": self.import.max_bytes,
-                "max_redirects": self.import.max_redirects,
-                "max_events": self.import.max_events,
-                "failure_threshold": self.import.failure_threshold,
-                "horizon_days": self.import.horizon_days,
-                "max_work_steps": self.import.max_work_steps,
-                "default_interval_minutes": self.import.default_interval_minutes,
-                "scheduler_interval_secs": self.import.scheduler_interval_secs,
-            },
-            "feeds": {
-                "cache_max_age_secs": self.feeds.cache_max_age_secs,
-                "past_days": self.feeds.past_days,
-                "rate_limit_per_minute": self.feeds.rate_limit_per_minute,
-                "validator_ttl_ms": self.feeds.validator_ttl_ms,
-                "body_cache_mib": self.feeds.body_cache_mib,
-                "event_cache_mib": self.feeds.event_cache_mib,
-            },
-            "mail": {
-                "timeout_secs": self.mail.timeout_secs,
-                "reminder_grace_minutes": self.mail.reminder_grace_minutes,
-                "stale_claim_secs": self.mail.stale_claim_secs,
-                "invite_link_days": self.mail.invite_link_days,
-            },
-            "sandbox": {
-                "enabled": self.sandbox.enabled,
-                "token": secret(&self.sandbox.token),
-            },
-            "http": {
-                "request_timeout_secs": self.http.request_timeout_secs,
-                "shutdown_timeout_secs": self.http.shutdown_timeout_secs,
-                "header_read_timeout_secs": self.http.header_read_timeout_secs,
-                "max_connections": self.http.max_connections,
-                "max_connections_per_address": self.http.max_connections_per_address,
-            },
-            "alerts": {
-                "import_failing_after_secs": self.alerts.import_failing_after_secs,
-                "quiet_period_secs": self.alerts.quiet_period_secs,
-                "digest_window_secs": self.alerts.digest_window_secs,
-            },
-            "checklists": {
-                "due_after_secs": self.checklists.due_after_secs,
-                "urgent_within_secs": self.checklists.urgent_within_secs,
-                "urgent_due_secs": self.checklists.urgent_due_secs,
-                "reminder_steps_secs": self.checklists.reminder_steps_secs,
-            },
-            "webhooks": {
-                "rate_limit_per_minute": self.webhooks.rate_limit_per_minute,
-                "allow_private_networks": self.webhooks.allow_private_networks,
-                "allowed_addresses": self.webhooks.allowed_addresses,
-                "delivery_timeout_secs": self.webhooks.delivery_timeout_secs,
-                "retry_schedule_secs": self.webhooks.retry_schedule_secs,
-                "disable_after_failing_secs": self.webhooks.disable_after_failing_secs,
-                "rotated_secret_valid_secs": self.webhooks.rotated_secret_valid_secs,
-            },
-            "widget": {
-                "frame_ancestors": self.widget.frame_ancestors,
-                "cache_max_age_secs": self.widget.cache_max_age_secs,
-                "rate_limit_per_minute": self.widget.rate_limit_per_minute,
-            },
-            "sync": {
-                "import_interval_minutes": self.sync.import_interval_minutes,
-                "drift_check_secs": self.sync.drift_check_secs,
-                "google_requests_per_minute_per_account": self.sync.google_requests_per_minute_per_account,
-                "google_requests_per_minute": self.sync.google_requests_per_minute,
-                "microsoft_requests_per_minute_per_account": self.sync.microsoft_requests_per_minute_per_account,
-                "microsoft_requests_per_minute": self.sync.microsoft_requests_per_minute,
-            },
-            "history": {
-                "max_age_days": self.history.max_age_days,
-                "max_per_item": self.history.max_per_item,
-                "max_job_failures": self.history.max_job_failures,
-                "prune_interval_secs": self.history.prune_interval_secs,
-            },
-        })
-    }
-}
-
-fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                flatten(&key, v, out);
-            }
-        }
-        Value::Null => {
-            out.insert(prefix.to_owned(), "(unset)".into());
-        }
-        Value::String(s) => {
-            out.insert(prefix.to_owned(), s.clone());
-        }
-        other => {
-            out.insert(prefix.to_owned(), other.to_string());
-        }
-    }
-}
-
-/// Replaces the password of `scheme://user:password@host/...` with `[REDACTED]`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            let masked =
-                if userinfo.contains(':') { format!("{user}:[REDACTED]") } else { user.to_owned() };
-            format!("{scheme}://{masked}@{host}{path}")
-        }
-        None => url.to_owned(),
+        redact::flat(self)
     }
 }
 
@@ -1204,6 +1057,7 @@ fn publish_private_file(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -1224,6 +1078,44 @@ mod tests {
         );
         // The reader's own limit, for callers without a configuration, is the operator's default.
         assert_eq!(defaults.import.max_work_steps, crate::ical::DEFAULT_MAX_WORK);
+    }
+
+    /// The keys `config/default.toml` names as `section.key`, with whether each is set (`key =`)
+    /// or only shown in a comment (`# key =`).
+    fn keys_of_the_file(text: &str) -> Vec<(String, bool)> {
+        let mut section = String::new();
+        let mut keys = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = format!("{name}.");
+                continue;
+            }
+            let (set, body) = match line.strip_prefix("# ") {
+                Some(body) => (false, body),
+                None => (true, line),
+            };
+            let Some((key, _)) = body.split_once(" = ") else { continue };
+            if !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                keys.push((format!("{section}{key}"), set));
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn every_setting_is_a_key_of_the_file_set_there_unless_it_has_no_default() {
+        let view = Config::default().redacted();
+        let keys = keys_of_the_file(BUILT_IN_DEFAULTS);
+        let named: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
+        let settings: Vec<&str> =
+            view.keys().map(String::as_str).filter(|key| *key != "profile").collect();
+        let mut sorted = named.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, settings, "the file names every setting, once");
+        for (key, set) in &keys {
+            let unset = view[key].starts_with("(unset");
+            assert_eq!(*set, !unset, "{key} is set in the file exactly when it has a default");
+        }
     }
 
     #[test]
@@ -1345,6 +1237,38 @@ mod tests {
         assert_eq!(config.redacted()["metrics_token"], "[REDACTED]");
         assert!(!shown.contains("AAAAAAAA"), "{shown}");
         assert_eq!(config.redacted()["database_url"], "postgres://kal:[REDACTED]@db/kalends");
+    }
+
+    #[test]
+    fn the_redacted_view_shows_whether_each_secret_is_set_and_never_its_value() {
+        let secrets = [
+            ("KALENDS_REDIS_URL", "redis://:redis-pw-1@cache:6379/", "redis-pw"),
+            ("KALENDS_SMTP_URL", "smtps://mailer:smtp-pw-2@mail.example:465", "smtp-pw"),
+            (
+                "KALENDS_PREVIOUS_SECRET_KEYS",
+                "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+                "AQEBAQ",
+            ),
+            ("KALENDS_MICROSOFT__CLIENT_SECRET", "ms-secret-3", "ms-secret"),
+            ("KALENDS_SANDBOX__TOKEN", "sandbox-token-4-0123456789", "sandbox-token"),
+        ];
+        let unset = Config::default().redacted();
+        for key in ["redis_url", "smtp_url", "previous_secret_keys", "sandbox.token"] {
+            assert_eq!(unset[key], "(unset)");
+        }
+        assert_eq!(unset["secret_key"], "(unset: generated under data_dir)");
+        let given: Vec<_> = secrets.iter().map(|(name, value, _)| (*name, *value)).collect();
+        let config = Config::load_with_env(Path::new("/nonexistent"), env(&given)).unwrap();
+        let view = config.redacted();
+        let shown = format!("{view:?} {config:?} {}", serde_json::to_string(&config).unwrap());
+        for (_, _, secret) in secrets {
+            assert!(!shown.contains(secret), "{secret}: {shown}");
+        }
+        assert_eq!(view["redis_url"], "redis://:[REDACTED]@cache:6379/");
+        assert_eq!(view["smtp_url"], "smtps://mailer:[REDACTED]@mail.example:465");
+        for key in ["previous_secret_keys", "microsoft.client_secret", "sandbox.token"] {
+            assert_eq!(view[key], "[REDACTED]", "{key}");
+        }
     }
 
     #[test]
