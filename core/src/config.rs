@@ -295,6 +295,7 @@ pub struct WebhooksConfig {
     pub delivery_timeout_secs: u64,
     /// When each attempt of a delivery is made, in seconds after the previous one failed (the
     /// first after the event was recorded); a delivery fails after the last.
+    #[serde(deserialize_with = "numbers")]
     pub retry_schedule_secs: Vec<u64>,
     /// An endpoint whose deliveries have failed for this long without a success is disabled.
     pub disable_after_failing_secs: u64,
@@ -324,6 +325,7 @@ pub struct ChecklistsConfig {
     pub urgent_due_secs: u64,
     /// An overdue item is reminded again this long before its first night starts, once per
     /// step, in seconds (largest first: e.g. a day, then two hours).
+    #[serde(deserialize_with = "numbers")]
     pub reminder_steps_secs: Vec<u64>,
 }
 
@@ -406,6 +408,48 @@ impl Serialize for TrustedProxies {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let networks: Vec<String> = self.0.iter().map(ToString::to_string).collect();
         serializer.serialize_str(&networks.join(","))
+    }
+}
+
+/// A list of whole numbers, written in TOML as a list or, as an environment variable gives it,
+/// one comma-separated string (`86400,7200`) or one number.
+fn numbers<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
+    deserializer.deserialize_any(Numbers)
+}
+
+struct Numbers;
+
+impl<'de> serde::de::Visitor<'de> for Numbers {
+    type Value = Vec<u64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of whole numbers, or one comma-separated string of them")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<Vec<u64>, E> {
+        Ok(vec![number])
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<Vec<u64>, E> {
+        let unexpected = serde::de::Unexpected::Signed(number);
+        u64::try_from(number).map(|n| vec![n]).map_err(|_| E::invalid_value(unexpected, &self))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<u64>, E> {
+        let items = text.split(',').map(str::trim).filter(|item| !item.is_empty());
+        items
+            .map(|item| {
+                item.parse().map_err(|_| E::custom(format!("{item:?} is not a whole number")))
+            })
+            .collect()
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u64>, A::Error> {
+        let mut numbers = Vec::new();
+        while let Some(number) = seq.next_element()? {
+            numbers.push(number);
+        }
+        Ok(numbers)
     }
 }
 
@@ -1151,6 +1195,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("localhost:5232"), "{error}");
+    }
+
+    #[test]
+    fn lists_of_numbers_come_from_the_environment_comma_separated() {
+        let load = |key: &str, value: &str| {
+            Config::load_with_env(Path::new("/nonexistent"), env(&[(key, value)]))
+        };
+        let steps = load("KALENDS_CHECKLISTS__REMINDER_STEPS_SECS", "86400, 3600").unwrap();
+        assert_eq!(steps.checklists.reminder_steps_secs, [86_400, 3600]);
+        let one = load("KALENDS_WEBHOOKS__RETRY_SCHEDULE_SECS", "5").unwrap();
+        assert_eq!(one.webhooks.retry_schedule_secs, [5]);
+        let err = load("KALENDS_WEBHOOKS__RETRY_SCHEDULE_SECS", "5,soon").unwrap_err().to_string();
+        assert!(err.contains("webhooks.retry_schedule_secs") && err.contains("soon"), "{err}");
+        let err = load("KALENDS_WEBHOOKS__RETRY_SCHEDULE_SECS", "").unwrap_err().to_string();
+        assert!(err.starts_with("KALENDS_WEBHOOKS__RETRY_SCHEDULE_SECS:"), "{err}");
     }
 
     #[test]
