@@ -112,9 +112,10 @@ pub struct Config {
     /// `smtp://` or `smtps://user:pass@host:port`; unset writes `.eml` files under `data_dir/outbox`.
     #[serde(serialize_with = "redact::optional_url")]
     pub smtp_url: Option<SecretString>,
-    /// Sender of invites and reminders.
+    /// The sender of every e-mail; only its address is used (the name shown is the tenant's).
     pub mail_from: String,
-    /// Where the embedded default keeps its database, secret key and mail.
+    /// Where the generated secret key and the mail written as files go (not the database: that
+    /// is where `database_url` says).
     #[serde(serialize_with = "redact::path")]
     pub data_dir: PathBuf,
     /// `text` or `json`.
