@@ -8,6 +8,7 @@ use super::{Config, ConfigError};
 mod file;
 mod load;
 mod redact;
+mod reference;
 mod secret_key;
 mod validate;
 
