@@ -1,0 +1,49 @@
+//! The redacted view: whether each secret is set, never its value.
+
+use super::load_env;
+use crate::config::Config;
+
+#[test]
+fn redacted_view_hides_every_secret() {
+    let config = load_env(&[
+        ("KALENDS_DATABASE_URL", "postgres://kal:hunter2@db/kalends"),
+        ("KALENDS_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ("KALENDS_GOOGLE__CLIENT_SECRET", "goog-secret"),
+        ("KALENDS_METRICS_TOKEN", "scrape-secret-0123456789"),
+    ])
+    .unwrap();
+    let shown = format!("{:?} {:?}", config.redacted(), config);
+    assert!(!shown.contains("hunter2") && !shown.contains("goog-secret"), "{shown}");
+    assert!(!shown.contains("scrape-secret"), "{shown}");
+    assert_eq!(config.redacted()["metrics_token"], "[REDACTED]");
+    assert!(!shown.contains("AAAAAAAA"), "{shown}");
+    assert_eq!(config.redacted()["database_url"], "postgres://kal:[REDACTED]@db/kalends");
+}
+
+#[test]
+fn the_redacted_view_shows_whether_each_secret_is_set_and_never_its_value() {
+    let secrets = [
+        ("KALENDS_REDIS_URL", "redis://:redis-pw-1@cache:6379/", "redis-pw"),
+        ("KALENDS_SMTP_URL", "smtps://mailer:smtp-pw-2@mail.example:465", "smtp-pw"),
+        ("KALENDS_PREVIOUS_SECRET_KEYS", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "AQEBAQ"),
+        ("KALENDS_MICROSOFT__CLIENT_SECRET", "ms-secret-3", "ms-secret"),
+        ("KALENDS_SANDBOX__TOKEN", "sandbox-token-4-0123456789", "sandbox-token"),
+    ];
+    let unset = Config::default().redacted();
+    for key in ["redis_url", "smtp_url", "previous_secret_keys", "sandbox.token"] {
+        assert_eq!(unset[key], "(unset)");
+    }
+    assert_eq!(unset["secret_key"], "(unset: generated under data_dir)");
+    let given: Vec<_> = secrets.iter().map(|(name, value, _)| (*name, *value)).collect();
+    let config = load_env(&given).unwrap();
+    let view = config.redacted();
+    let shown = format!("{view:?} {config:?} {}", serde_json::to_string(&config).unwrap());
+    for (_, _, secret) in secrets {
+        assert!(!shown.contains(secret), "{secret}: {shown}");
+    }
+    assert_eq!(view["redis_url"], "redis://:[REDACTED]@cache:6379/");
+    assert_eq!(view["smtp_url"], "smtps://mailer:[REDACTED]@mail.example:465");
+    for key in ["previous_secret_keys", "microsoft.client_secret", "sandbox.token"] {
+        assert_eq!(view[key], "[REDACTED]", "{key}");
+    }
+}
