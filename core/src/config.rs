@@ -642,7 +642,7 @@ impl Default for ImportConfig {
             max_events: 100_000,
             failure_threshold: 3,
             horizon_days: 548,
-            max_work_steps: crate::ical::DEFAULT_MAX_WORK,
+            max_work_steps: kalends_ical::DEFAULT_MAX_WORK,
             default_interval_minutes: 30,
             scheduler_interval_secs: 30,
         }

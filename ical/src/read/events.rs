@@ -408,7 +408,7 @@ impl<'a> Reader<'a> {
         let span = self.span(zone, local, length);
         if self.explicit_in_window(&span) {
             let kind = profiles::classify(
-                self.options.platform,
+                self.options.producer,
                 ev.summary.as_deref(),
                 ev.mentions_reservation,
             );
@@ -693,7 +693,7 @@ impl<'a> Reader<'a> {
 
     fn kind(&self, ev: &Ev, summary: Option<&String>) -> ItemKind {
         profiles::classify(
-            self.options.platform,
+            self.options.producer,
             summary.map(String::as_str),
             ev.mentions_reservation,
         )
