@@ -7,8 +7,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use sha2::{Digest, Sha256};
 
+use super::bounds::Stop;
 use super::lines::{Block, Prop};
-use super::recur::{self, RuleSpec, Stop, short};
+use super::recur;
+use super::rule::{self, RuleSpec, short};
 use super::values::{Written, parse_duration, parse_written};
 use super::zones::{ZoneRef, Zones};
 use super::{BusyItem, ItemKind, ParseOptions, Skipped, Span, profiles};
@@ -262,7 +264,7 @@ impl<'a> Reader<'a> {
             transparent: false,
         };
         let mut more = More::default();
-        let mut bad_rule: Option<recur::BadRule> = None;
+        let mut bad_rule: Option<rule::BadRule> = None;
         // What could not be read in an event that is kept, reported once it is (see `Faults`).
         let mut faults = Faults::default();
         for p in block.props() {
@@ -293,7 +295,7 @@ impl<'a> Reader<'a> {
                         None => faults.duration = Some(("unreadable", p.value())),
                     }
                 }
-                "RRULE" => match recur::parse_rule(&p.value()) {
+                "RRULE" => match rule::parse_rule(&p.value()) {
                     Ok(rule) => more.rules.push(rule),
                     Err(e) => bad_rule = Some(e),
                 },

@@ -12,9 +12,9 @@
 //!    Exchange display names, legacy names, and the file's own VTIMEZONE rules, wherever in the
 //!    file they are. Floating times use the calendar's `X-WR-TIMEZONE` when it names a zone, else
 //!    [`ParseOptions::floating_zone`].
-//! 4. Events are grouped by UID into series (`events`): RRULEs are expanded with the `rrule`
-//!    crate (`recur`), bounded to the window; RDATE adds, EXDATE removes, RECURRENCE-ID overrides
-//!    replace occurrences.
+//! 4. Events are grouped by UID into series (`events`): RRULEs are read (`rule`) and expanded
+//!    with the `rrule` crate (`recur`), bounded to the window; RDATE adds, EXDATE removes,
+//!    RECURRENCE-ID overrides replace occurrences.
 //! 5. The producer's profile (`profiles`) says what each item is.
 //!
 //! Decisions worth knowing:
@@ -79,11 +79,13 @@
 //! - Booking.com: adjacent or overlapping all-day items of one kind are merged into one stay that
 //!   keeps the uid, recurrence id and summary of its first night.
 
+mod bounds;
 mod events;
 mod lines;
 mod profiles;
 mod recur;
 mod rscale;
+mod rule;
 mod values;
 mod work;
 mod zones;
