@@ -94,6 +94,8 @@
 //!
 //! `examples/check.rs` reads a file as the first example does and prints what it found.
 
+#![warn(missing_docs)]
+
 pub mod read;
 mod span;
 pub mod write;
