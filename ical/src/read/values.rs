@@ -28,8 +28,8 @@ pub(super) fn parse_written(raw: &str, date_only: bool) -> Option<Written> {
         return if saw_t || i == s.len() { Some(Written::Date(date)) } else { None };
     }
     let (clock, i) = read_clock(s, i);
-    let Some((hour, minute, second)) = clock.hms() else {
-        return if clock.count == 0 && i == s.len() { Some(Written::Date(date)) } else { None };
+    let Some((hour, minute, second)) = clock.hms else {
+        return if clock.digits == 0 && i == s.len() { Some(Written::Date(date)) } else { None };
     };
     let (date, hour) =
         if hour == 24 && minute == 0 && second == 0 { (date.succ_opt()?, 0) } else { (date, hour) };
@@ -73,40 +73,38 @@ fn read_date(s: &[u8]) -> Option<(NaiveDate, usize)> {
     Some((NaiveDate::from_ymd_opt(year, month, day)?, i))
 }
 
-/// The digits of a time of day as written: up to six, `:` allowed between them.
+/// A time of day as written.
 struct Clock {
-    digits: [u8; 6],
-    count: usize,
+    /// Hours, minutes and seconds (a leap second read as 59), when it has four or six digits.
+    hms: Option<(u32, u32, u32)>,
+    /// How many digits it has (at most six are read).
+    digits: usize,
 }
 
-impl Clock {
-    /// Hours, minutes and seconds (leap seconds read as 59): four or six digits, else `None`.
-    fn hms(&self) -> Option<(u32, u32, u32)> {
-        let two = |k: usize| u32::from(self.digits[k] * 10 + self.digits[k + 1]);
-        match self.count {
-            4 => Some((two(0), two(2), 0)),
-            6 => Some((two(0), two(2), two(4).min(59))),
-            _ => None,
-        }
-    }
-}
-
-/// The time of day from `s[i..]` and where it ends, after any fraction of a second (which is
-/// dropped).
+/// The time of day from `s[i..]` (digits, `:` allowed between them) and where it ends, after
+/// any fraction of a second (which is dropped).
 fn read_clock(s: &[u8], mut i: usize) -> (Clock, usize) {
-    let mut clock = Clock { digits: [0; 6], count: 0 };
-    while i < s.len() && clock.count < 6 {
+    let mut digits = [0u8; 6];
+    let mut n = 0;
+    while i < s.len() && n < 6 {
         match s[i] {
             b'0'..=b'9' => {
-                clock.digits[clock.count] = s[i] - b'0';
-                clock.count += 1;
+                digits[n] = s[i] - b'0';
+                n += 1;
             }
             b':' => {}
             _ => break,
         }
         i += 1;
     }
-    if clock.hms().is_some() && i < s.len() && (s[i] == b'.' || s[i] == b',') {
+    let two = |k: usize| u32::from(digits[k] * 10 + digits[k + 1]);
+    let hms = match n {
+        4 => Some((two(0), two(2), 0)),
+        6 => Some((two(0), two(2), two(4).min(59))),
+        _ => None,
+    };
+    let clock = Clock { hms, digits: n };
+    if clock.hms.is_some() && i < s.len() && (s[i] == b'.' || s[i] == b',') {
         i += 1;
         while i < s.len() && s[i].is_ascii_digit() {
             i += 1;
