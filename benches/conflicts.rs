@@ -21,9 +21,9 @@ use kalends_core::domain::{
     BookingSpan, BookingStatus, NewBooking, NewImport, NewResource, Owner, Platform, Tenant,
     TenantSettings,
 };
-use kalends_core::ical::{BusyItem, ItemKind, Span};
 use kalends_core::store::RunResult;
 use kalends_core::{Config, Store};
+use kalends_ical::{BusyItem, ItemKind, Span};
 use secrecy::SecretString;
 use uuid::Uuid;
 

@@ -20,9 +20,9 @@ use kalends_core::Config;
 use kalends_core::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TenantSettings, TimeZone,
 };
-use kalends_core::ical::write::Party;
 use kalends_core::invite::{Invite, InviteKind};
 use kalends_core::store::MessageKind;
+use kalends_ical::write::Party;
 use kalends_jobs::customer_mail::{CustomerMail, Outcome};
 use kalends_jobs::mail::{InviteEmail, Mailer, invite_message};
 use secrecy::SecretString;

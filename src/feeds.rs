@@ -24,11 +24,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Datelike as _, Duration, NaiveTime, Utc};
 use kalends_core::calendar_item::{Audience, CalendarItem};
 use kalends_core::domain::{Block, Owner, Tenant, TimeZone};
-use kalends_core::ical::write::{
-    CalendarHead, EventOut, Method, write_event, write_head, write_tail,
-};
 use kalends_core::store::{FeedBooking, FeedWindow, ImportedItem};
 use kalends_core::{Store, StoreError, tokens};
+use kalends_ical::write::{CalendarHead, Method, write_event, write_head, write_tail};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -207,12 +205,12 @@ impl Events {
 }
 
 /// Where a span starts and ends (all-day items: midnight UTC), for the years a feed covers.
-fn instants(span: &kalends_core::ical::Span) -> (DateTime<Utc>, DateTime<Utc>) {
+fn instants(span: &kalends_ical::Span) -> (DateTime<Utc>, DateTime<Utc>) {
     match *span {
-        kalends_core::ical::Span::AllDay { start, end } => {
+        kalends_ical::Span::AllDay { start, end } => {
             (start.and_time(NaiveTime::MIN).and_utc(), end.and_time(NaiveTime::MIN).and_utc())
         }
-        kalends_core::ical::Span::Timed { start, end } => (start, end),
+        kalends_ical::Span::Timed { start, end } => (start, end),
     }
 }
 
@@ -267,7 +265,7 @@ impl Render {
         let render = |b: &FeedBooking| {
             let item = CalendarItem::from_booking(&b.booking, zone, audience);
             let mut text = String::with_capacity(512);
-            write_event(&mut text, &EventOut::of(&item, Some(zone.tz())));
+            write_event(&mut text, &item.event(Some(zone.tz())));
             let years = (b.span.0.year(), b.span.1.year());
             RenderedEvent { stamp: b.stamp.as_str().into(), text: text.into(), years }
         };
@@ -365,7 +363,7 @@ impl Render {
     ) -> (DateTime<Utc>, DateTime<Utc>) {
         let (profile, settings) = (self.known.feed.data.profile, &self.known.tenant.settings);
         let item = CalendarItem::from_block(block, zone, profile, settings);
-        write_event(out, &EventOut::of(&item, Some(zone.tz())));
+        write_event(out, &item.event(Some(zone.tz())));
         instants(&item.span)
     }
 
@@ -406,7 +404,7 @@ impl Render {
     ) -> (DateTime<Utc>, DateTime<Utc>) {
         let (profile, settings) = (self.known.feed.data.profile, &self.known.tenant.settings);
         let item = CalendarItem::from_imported(item, zone, profile, settings);
-        write_event(out, &EventOut::of(&item, Some(zone.tz())));
+        write_event(out, &item.event(Some(zone.tz())));
         instants(&item.span)
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{NaiveDate, NaiveTime, Utc};
 use kalends_core::domain::Platform;
-use kalends_core::ical::{self, ParseOptions, ParsedFeed, Span};
+use kalends_ical::{ParseOptions, ParsedFeed, ReadFromError, Span};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
 
 /// What to check.
@@ -49,7 +49,7 @@ pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Resu
         from: from.and_time(NaiveTime::MIN).and_utc(),
         to: to.and_time(NaiveTime::MIN).and_utc(),
         floating_zone: zone,
-        platform,
+        producer: platform.into(),
         max_events: usize::MAX,
         // Without --to, show what an import stores: every single event ahead.
         all_single_events: args.to.is_none(),
@@ -60,13 +60,13 @@ pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Resu
         // Read block by block: a file of 100 000 events is never held whole.
         let file = std::fs::File::open(&args.source)
             .with_context(|| format!("reading {}", args.source))?;
-        match ical::read_from(file, &options) {
+        match kalends_ical::read_from(file, &options) {
             Ok(parsed) => parsed,
-            Err(ical::ReadFromError::TooMuchWork(e)) => return Err(e.into()),
+            Err(ReadFromError::TooMuchWork(e)) => return Err(e.into()),
             Err(e) => return Err(e).with_context(|| format!("reading {}", args.source)),
         }
     } else {
-        ical::read(&read(&args.source, max_bytes).await?, &options)?
+        kalends_ical::read(&read(&args.source, max_bytes).await?, &options)?
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {

@@ -8,9 +8,12 @@
 //! description is built here, once.
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use chrono::{DateTime, Utc};
+use kalends_ical::write::{EventOut, EventStatus};
 use uuid::Uuid;
 
 use crate::conflicts::imported_label;
@@ -189,6 +192,29 @@ impl CalendarItem {
         Self::busy(uid, title, item.span, home, item.updated_at)
     }
 
+    /// The item as a `VEVENT` of a feed, with timed spans written in `zone`: opaque, its
+    /// `DTSTAMP` the item's last change, no URL and no parties (an invite sets those).
+    pub fn event(&self, zone: Option<chrono_tz::Tz>) -> EventOut<'_> {
+        EventOut {
+            uid: &self.uid,
+            span: &self.span,
+            zone,
+            summary: &self.title,
+            description: self.description.as_deref(),
+            location: self.location.as_deref(),
+            status: self.status.into(),
+            sequence: self.sequence,
+            created: self.created,
+            last_modified: self.changed,
+            dtstamp: self.changed,
+            transparent: false,
+            url: None,
+            organizer: None,
+            attendees: &[],
+            categories: &[],
+        }
+    }
+
     /// A confirmed item that is neither a booking nor personal: never revised in place, no
     /// description or location.
     fn busy(uid: String, title: String, span: Span, zone: TimeZone, at: DateTime<Utc>) -> Self {
@@ -205,6 +231,16 @@ impl CalendarItem {
             changed: at,
             colour: None,
             reminder_minutes: Vec::new(),
+        }
+    }
+}
+
+impl From<BookingStatus> for EventStatus {
+    fn from(status: BookingStatus) -> Self {
+        match status {
+            BookingStatus::Confirmed => EventStatus::Confirmed,
+            BookingStatus::Tentative => EventStatus::Tentative,
+            BookingStatus::Cancelled => EventStatus::Cancelled,
         }
     }
 }

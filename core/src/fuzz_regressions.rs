@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 
 use crate::domain::Platform;
-use crate::ical::{BusyItem, ItemKind, Span};
 use crate::imports::{StoredItem, diff};
+use kalends_ical::{BusyItem, ItemKind, Span};
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 
 use crate::domain::{Platform, RunCounts};
-use crate::ical::{BusyItem, ItemKind, Span};
+use kalends_ical::{BusyItem, ItemKind, Span};
 
 /// An item as the last run stored it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,5 +206,24 @@ mod tests {
         assert_eq!(d.counts, RunCounts { unchanged: 1, ..Default::default() });
         assert_eq!(d.updated.len(), 1, "the stored dates still follow the feed");
         assert!(d.added.is_empty() && d.removed.is_empty());
+    }
+
+    #[test]
+    fn airbnb_rolling_not_available_block_is_recognised() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let today = day(2030, 1, 1);
+        let block = |end: NaiveDate, kind| BusyItem {
+            uid: "x".into(),
+            recurrence_id: None,
+            span: Span::AllDay { start: day(2030, 6, 1), end },
+            summary: Some("Airbnb (Not available)".into()),
+            kind,
+        };
+        let rolling =
+            |item: &BusyItem, platform| is_rolling_window(platform, item.kind, &item.span, today);
+        assert!(rolling(&block(day(2031, 1, 1), ItemKind::Block), Platform::Airbnb));
+        assert!(!rolling(&block(day(2030, 7, 1), ItemKind::Block), Platform::Airbnb));
+        assert!(!rolling(&block(day(2031, 1, 1), ItemKind::Reservation), Platform::Airbnb));
+        assert!(!rolling(&block(day(2031, 1, 1), ItemKind::Block), Platform::Vrbo));
     }
 }

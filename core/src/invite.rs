@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::calendar_item::{Audience, CalendarItem, booking_uid};
 use crate::domain::{Booking, BookingStatus, Span, TimeZone};
-use crate::ical::write::{CalendarHead, EventOut, EventStatus, Method, Party, calendar};
+use kalends_ical::write::{CalendarHead, EventOut, EventStatus, Method, Party, calendar};
 
 /// What an invite asks of the customer's calendar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,7 +103,7 @@ fn render_event(invite: &Invite<'_>, bare: bool) -> String {
         url: invite.url,
         organizer: Some(Party { rsvp: false, ..invite.organizer }),
         attendees: if bare { &[] } else { &attendees },
-        ..EventOut::of(&item, Some(zone))
+        ..item.event(Some(zone))
     };
     calendar(&head, &[event])
 }

@@ -8,7 +8,6 @@ pub mod checklists;
 pub mod config;
 pub mod conflicts;
 pub mod domain;
-pub mod ical;
 pub mod imports;
 pub mod invite;
 pub mod job;

@@ -242,7 +242,7 @@ pub struct FeedItemRef<'a> {
     /// Its RECURRENCE-ID (empty for a single event).
     pub recurrence_id: &'a str,
     /// What it is.
-    pub kind: crate::ical::ItemKind,
+    pub kind: kalends_ical::ItemKind,
     /// Its SUMMARY.
     pub summary: Option<&'a str>,
     /// When it is busy.

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use kalends_core::domain::Platform;
-use kalends_core::ical::{ParseOptions, ParsedFeed, Span, parse};
+use kalends_ical::{ParseOptions, ParsedFeed, Span, parse};
 use kalends_core::imports::{StoredItem, diff};
 
 /// "Now" for every run, so that a crashing input crashes again.
@@ -12,12 +12,16 @@ pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap()
 }
 
+/// The platform the first byte chooses (its low bits).
+pub fn platform(first: u8) -> Platform {
+    Platform::ALL[usize::from(first & 0x7f) % Platform::ALL.len()]
+}
+
 /// The first byte chooses the platform (low bits) and, when its high bit is set, a limit of
 /// three VEVENTs (to exercise the cut-off); the rest is the feed as fetched.
 pub fn options(first: u8) -> ParseOptions {
-    let platform = Platform::ALL[usize::from(first & 0x7f) % Platform::ALL.len()];
     let now = now();
-    let mut options = ParseOptions::new(platform, chrono_tz::Europe::Paris, now);
+    let mut options = ParseOptions::new(platform(first).into(), chrono_tz::Europe::Paris, now);
     // As the import job sets them with the default configuration (`[imports]` in
     // config/default.toml).
     options.to = now + TimeDelta::days(548);
@@ -38,7 +42,7 @@ pub fn check(data: &[u8]) {
     let parsed = parse(feed, &options);
     check_limits(&parsed, &options);
     check_window(&parsed, &options);
-    check_rerun_changes_nothing(&parsed, &options);
+    check_rerun_changes_nothing(&parsed, platform(first));
     // `kalends ics check --json` prints this.
     serde_json::to_string(&parsed).expect("a parsed feed serializes");
 }
@@ -102,7 +106,7 @@ fn midnight(day: NaiveDate) -> DateTime<Utc> {
 
 /// Importing the same feed twice changes nothing: the second run finds every item unchanged,
 /// which needs each (UID, RECURRENCE-ID) key to be unique.
-fn check_rerun_changes_nothing(parsed: &ParsedFeed, options: &ParseOptions) {
+fn check_rerun_changes_nothing(parsed: &ParsedFeed, platform: Platform) {
     let stored: Vec<StoredItem> = parsed
         .busy
         .iter()
@@ -117,7 +121,7 @@ fn check_rerun_changes_nothing(parsed: &ParsedFeed, options: &ParseOptions) {
         })
         .collect();
     let today = now().date_naive();
-    let again = diff(&stored, &parsed.busy, options.platform, today);
+    let again = diff(&stored, &parsed.busy, platform, today);
     assert!(
         again.added.is_empty() && again.updated.is_empty() && again.removed.is_empty(),
         "a second import of the same feed changes {:?}",

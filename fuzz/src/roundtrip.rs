@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
-use kalends_core::domain::Platform;
-use kalends_core::ical::write::{CalendarHead, EventOut, EventStatus, Method, calendar};
-use kalends_core::ical::{ItemKind, ParseOptions, Span, parse};
+use kalends_ical::write::{CalendarHead, EventOut, EventStatus, Method, calendar};
+use kalends_ical::{ItemKind, ParseOptions, Producer, Span, parse};
 
 use crate::decode::Source;
 
@@ -155,10 +154,10 @@ pub fn read_options() -> ParseOptions {
         from: DateTime::from_timestamp(1_546_300_800, 0).unwrap(), // 2019-01-01
         to: DateTime::from_timestamp(2_114_380_800, 0).unwrap(),   // 2037-01-01
         floating_zone: chrono_tz::UTC,
-        platform: Platform::Other,
+        producer: Producer::Other,
         max_events: usize::MAX,
         all_single_events: true,
-        max_work: kalends_core::ical::DEFAULT_MAX_WORK,
+        max_work: kalends_ical::DEFAULT_MAX_WORK,
     }
 }
 

@@ -9,10 +9,10 @@ use chrono::Utc;
 use kalends_core::Config;
 use kalends_core::config::SecretKey;
 use kalends_core::domain::{Booking, Tenant, TimeZone};
-use kalends_core::ical::write::Party;
 use kalends_core::invite::{Invite, InviteKind, render, render_cancelled_notice};
 use kalends_core::service::staff_sessions::{SettingsLink, new_link, sign_link};
 use kalends_core::store::MessageKind;
+use kalends_ical::write::Party;
 use uuid::Uuid;
 
 use crate::mail::{

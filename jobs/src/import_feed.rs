@@ -11,12 +11,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kalends_core::config::{AlertsConfig, ImportConfig};
 use kalends_core::domain::{
-    Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant, TimeZone,
+    Import, ImportRun, ImportStatus, NewImport, Platform, RunOutcome, Tenant, TimeZone,
 };
-use kalends_core::ical::{self, ParseOptions, ParsedFeed};
 use kalends_core::service::imports;
 use kalends_core::store::{Detection, Lease, LeasedImport, RunResult};
 use kalends_core::{Store, StoreError};
+use kalends_ical::{ParseOptions, ParsedFeed};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
 use uuid::Uuid;
 
@@ -201,17 +201,17 @@ impl Importer {
             // A login page or an error page served with 200 must not wipe what is stored.
             return Ok(Err((Some(status), "the response is not an iCalendar file".into())));
         }
-        let mut options = ParseOptions::new(import.platform, zone.tz(), now);
+        let mut options = ParseOptions::new(import.platform.into(), zone.tz(), now);
         options.to = now + chrono::Duration::days(i64::from(self.settings.horizon_days));
         options.max_events = self.settings.max_events;
         options.max_work = self.settings.max_work_steps;
-        let body_sha256 = read_hash(&body, &options, zone.tz());
+        let body_sha256 = read_hash(&body, &options, import.platform, zone.tz());
         if last_read == Some(body_sha256.as_slice()) {
             // The same bytes, read under the same settings on the same day, hold the items
             // stored last time: neither the reading nor the diff can change anything.
             return Ok(Ok(Read::NotModified { status }));
         }
-        let read = tokio::task::spawn_blocking(move || ical::read(&body, &options))
+        let read = tokio::task::spawn_blocking(move || kalends_ical::read(&body, &options))
             .await
             .map_err(|e| StoreError::Corrupt(format!("the feed reader panicked: {e}")))?;
         match read {
@@ -280,7 +280,12 @@ enum Read {
 
 /// The SHA-256 of a feed's body and of everything else its reading depends on: the window's
 /// days (it moves once a day), the zone of floating times, the platform and the limits.
-fn read_hash(body: &[u8], options: &ParseOptions, zone: chrono_tz::Tz) -> Vec<u8> {
+fn read_hash(
+    body: &[u8],
+    options: &ParseOptions,
+    platform: Platform,
+    zone: chrono_tz::Tz,
+) -> Vec<u8> {
     use sha2::{Digest as _, Sha256};
     let mut digest = Sha256::new();
     digest.update(body);
@@ -289,7 +294,7 @@ fn read_hash(body: &[u8], options: &ParseOptions, zone: chrono_tz::Tz) -> Vec<u8
         options.from.date_naive(),
         options.to.date_naive(),
         zone.name(),
-        options.platform.as_str(),
+        platform.as_str(),
         options.max_events,
         options.max_work,
         options.all_single_events,

@@ -2,7 +2,7 @@ use chrono::{NaiveDate, TimeZone as _};
 
 use super::*;
 use crate::domain::{BookingSpan, Customer, NewBlock, NewBooking, Platform};
-use crate::ical::ItemKind;
+use kalends_ical::ItemKind;
 
 // ------------------------------------------------------------------------------------- fixtures
 

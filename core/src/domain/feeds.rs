@@ -53,6 +53,20 @@ impl Platform {
     }
 }
 
+/// The producer whose quirks the iCalendar reader applies to a feed from this platform.
+impl From<Platform> for kalends_ical::Producer {
+    fn from(platform: Platform) -> Self {
+        match platform {
+            Platform::Airbnb => Self::Airbnb,
+            Platform::Vrbo => Self::Vrbo,
+            Platform::BookingCom => Self::BookingCom,
+            Platform::Google => Self::Google,
+            Platform::Outlook => Self::Outlook,
+            Platform::Other => Self::Other,
+        }
+    }
+}
+
 /// Whose calendar something belongs to: a resource or a staff member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Owner {

@@ -8,7 +8,6 @@ mod connections;
 mod feeds;
 mod people;
 mod settings;
-mod span;
 mod values;
 
 pub use booking::{
@@ -19,7 +18,9 @@ pub use feeds::{
     Feed, FeedProfile, FeedScope, Import, ImportRun, ImportStatus, NewFeed, NewImport, Owner,
     Platform, RunCounts, RunOutcome,
 };
+/// When something takes place: the iCalendar library's time type, the one that crosses every
+/// border (what a feed reader found, what a provider holds, what Kalends writes).
+pub use kalends_ical::Span;
 pub use people::{Block, NewBlock, NewResource, NewStaff, Resource, Staff, Tenant};
 pub use settings::{ALERT_KINDS, EventPrivacy, ExternalEditPolicy, StatusColors, TenantSettings};
-pub use span::Span;
 pub use values::{Email, TimeZone};

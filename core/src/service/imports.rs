@@ -247,7 +247,7 @@ fn run_alerts(
 }
 
 /// An item as the feed has it now.
-fn fresh(item: &crate::ical::BusyItem) -> FeedItemRef<'_> {
+fn fresh(item: &kalends_ical::BusyItem) -> FeedItemRef<'_> {
     FeedItemRef {
         uid: &item.uid,
         recurrence_id: item.recurrence_id.as_deref().unwrap_or(""),

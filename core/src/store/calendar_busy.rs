@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::imports::columns;
 use super::{Pool, Store, StoreError, now, with_pool, with_read_pool};
 use crate::domain::{Connection, TimeZone};
-use crate::ical::Span;
 use crate::job::Job;
+use kalends_ical::Span;
 
 /// A busy event of a connected calendar, as the import stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use super::webhooks::record_webhook_events;
 use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Severity, Source};
 use crate::domain::{BookingStatus, Owner, Platform};
-use crate::ical::ItemKind;
 use crate::webhooks::WebhookEvent;
+use kalends_ical::ItemKind;
 
 /// Runs a [`BusyQuery`] on `$executor` (a pool, or `&mut *tx`); evaluates to the raw rows.
 macro_rules! fetch_busy {

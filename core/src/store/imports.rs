@@ -14,9 +14,9 @@ use crate::domain::{
     Import, ImportRun, ImportStatus, NewImport, Owner, Platform, RunCounts, RunOutcome, Tenant,
     TimeZone, local_midnight,
 };
-use crate::ical::{BusyItem, ItemKind, Span};
 use crate::imports::{self, StoredItem};
 use crate::job::Job;
+use kalends_ical::{BusyItem, ItemKind, Span};
 
 #[derive(sqlx::FromRow)]
 struct ImportRow {

@@ -3,7 +3,7 @@
 //! look.
 
 use chrono::{DateTime, Utc};
-use kalends_core::ical::write::Party;
+use kalends_ical::write::Party;
 use lettre::Message;
 use lettre::message::MultiPart;
 

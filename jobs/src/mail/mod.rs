@@ -17,7 +17,7 @@ mod when;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use kalends_core::ical::write::Party;
+use kalends_ical::write::Party;
 use lettre::message::{Mailbox, MessageBuilder};
 use lettre::{Address, Message};
 

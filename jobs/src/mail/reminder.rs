@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{Booking, TimeZone};
-use kalends_core::ical::write::Party;
+use kalends_ical::write::Party;
 use lettre::Message;
 use lettre::message::MultiPart;
 

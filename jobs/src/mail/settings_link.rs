@@ -3,7 +3,7 @@
 //! asks them to connect a calendar (the console's "E-mail a settings link").
 
 use chrono::{DateTime, Utc};
-use kalends_core::ical::write::Party;
+use kalends_ical::write::Party;
 use lettre::Message;
 use lettre::message::MultiPart;
 

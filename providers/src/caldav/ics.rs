@@ -1,15 +1,14 @@
 //! A booking's event as a CalDAV resource, and resources read back as events.
 //!
-//! Writing goes through the project's iCalendar writer (`kalends_core::ical::write`) with no
+//! Writing goes through the project's iCalendar writer (`kalends_ical::write`) with no
 //! `METHOD` (RFC 4791 §4.1 forbids one in a stored calendar object); the booking, connection and
 //! tenant ride along as `X-KALENDS-*` properties, as Google's private extended properties do.
 //! Reading goes through the project's reader, which expands recurring events (RRULE, RDATE,
 //! EXDATE, overrides) and leaves out transparent and cancelled ones.
 
 use chrono::{DateTime, Datelike as _, Utc};
-use kalends_core::domain::Platform;
-use kalends_core::ical::read::{DEFAULT_MAX_WORK, ParseOptions, read};
-use kalends_core::ical::write::{EventOut, EventStatus, PRODID, write_event, write_vtimezone};
+use kalends_ical::write::{EventOut, EventStatus, PRODID, write_event, write_vtimezone};
+use kalends_ical::{DEFAULT_MAX_WORK, ParseOptions, Producer, read};
 use uuid::Uuid;
 
 use crate::calendar::{EventDraft, RemoteEvent, Span, TimeZone, Window};
@@ -98,7 +97,7 @@ pub fn read_resource(name: &str, etag: &str, data: &str, window: Window) -> Read
         from: window.start,
         to: window.end,
         floating_zone: chrono_tz::UTC,
-        platform: Platform::Other,
+        producer: Producer::Other,
         max_events: MAX_EVENTS_PER_RESOURCE,
         all_single_events: true,
         max_work: DEFAULT_MAX_WORK,

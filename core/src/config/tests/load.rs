@@ -22,7 +22,7 @@ fn the_defaults_are_the_built_in_file_and_they_are_valid() {
         defaults.webhooks.retry_schedule_secs
     );
     // The reader's own limit, for callers without a configuration, is the operator's default.
-    assert_eq!(defaults.import.max_work_steps, crate::ical::DEFAULT_MAX_WORK);
+    assert_eq!(defaults.import.max_work_steps, kalends_ical::DEFAULT_MAX_WORK);
 }
 
 #[test]

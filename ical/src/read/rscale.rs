@@ -4,7 +4,7 @@
 //! MONTHLY or YEARLY rule whose days come from BYMONTHDAY is walked here, month by month: a day
 //! past the month's end becomes the first of the next month (FORWARD) or the month's last day
 //! (BACKWARD), after BYMONTH and before BYDAY, and duplicates count once, as RFC 7529 says.
-//! Other calendars are refused by `recur::parse_rule` (see `BadRule::reason`).
+//! Other calendars are refused by `rule::parse_rule` (see `BadRule::reason`).
 //!
 //! Not walked here, and left to `rrule` (which omits the missing day): rules with BYYEARDAY,
 //! BYWEEKNO, BYSETPOS or an ordinal BYDAY (`2MO`). A negative BYMONTHDAY past the month's start
@@ -13,29 +13,8 @@
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime};
 use rrule::{Frequency, NWeekday};
 
-use super::recur::{RuleSpec, Stop};
-use super::work::Work;
-
-/// RFC 7529's SKIP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Skip {
-    /// The day is dropped (RFC 5545's behaviour, the default).
-    Omit,
-    /// The day becomes the first day of the next month.
-    Forward,
-    /// The day becomes the last day of its month.
-    Backward,
-}
-
-/// Reads a SKIP value.
-pub(super) fn parse_skip(value: &str) -> Option<Skip> {
-    Some(match value.trim().to_ascii_uppercase().as_str() {
-        "OMIT" => Skip::Omit,
-        "FORWARD" => Skip::Forward,
-        "BACKWARD" => Skip::Backward,
-        _ => return None,
-    })
-}
+use super::bounds::{Stop, Walk};
+use super::rule::{RuleSpec, Skip};
 
 /// Whether the rule is walked here rather than by `rrule` (see the module's documentation).
 pub(super) fn applies(rule: &RuleSpec) -> bool {
@@ -61,18 +40,6 @@ pub(super) struct Days<'a> {
     pub months: &'a [u32],
     pub month_days: &'a [i8],
     pub weekdays: &'a [NWeekday],
-}
-
-/// The bounds and meters of one expansion, as `recur::expand` was given them.
-pub(super) struct Walk<'a> {
-    pub dtstart: NaiveDateTime,
-    pub until: NaiveDateTime,
-    pub lo: NaiveDateTime,
-    pub hi: NaiveDateTime,
-    pub cap: usize,
-    pub budget: &'a mut usize,
-    pub work: &'a Work,
-    pub out: &'a mut Vec<NaiveDateTime>,
 }
 
 /// The day `day` of the month starting on `first`, with SKIP applied.

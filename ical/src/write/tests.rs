@@ -7,9 +7,9 @@ use icalendar::parser::{Component, read_calendar, unfold};
 
 use super::vtimezone::observances;
 use super::*;
-use crate::ical::Span;
+use crate::Span;
 
-#[path = "../../../../tests/support/peer.rs"]
+#[path = "../../../tests/support/peer.rs"]
 mod peer;
 use peer::peer;
 

@@ -22,7 +22,7 @@ fn read(events: &str) -> ParsedFeed {
         from: at(2024, 1, 1, 0, 0),
         to: at(2030, 1, 1, 0, 0),
         floating_zone: chrono_tz::UTC,
-        platform: Platform::Other,
+        producer: Producer::Other,
         max_events: 100_000,
         all_single_events: false,
         max_work: DEFAULT_MAX_WORK,

@@ -7,8 +7,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use sha2::{Digest, Sha256};
 
+use super::bounds::Stop;
 use super::lines::{Block, Prop};
-use super::recur::{self, RuleSpec, Stop, short};
+use super::recur;
+use super::rule::{self, RuleSpec, short};
 use super::values::{Written, parse_duration, parse_written};
 use super::zones::{ZoneRef, Zones};
 use super::{BusyItem, ItemKind, ParseOptions, Skipped, Span, profiles};
@@ -73,7 +75,53 @@ struct Range<'e> {
     ev: &'e Ev,
 }
 
+/// How the occurrences of a series are placed: whole days or timed, the zone of its local
+/// times, and its DTSTART as a local time (midnight for whole days).
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    all_day: bool,
+    zone: ZoneRef,
+    dtstart: NaiveDateTime,
+}
+
+/// The local times `[lo, hi)` whose occurrences can reach the window.
+#[derive(Clone, Copy, Debug)]
+struct Reach {
+    lo: NaiveDateTime,
+    hi: NaiveDateTime,
+}
+
+impl Reach {
+    fn holds(self, local: NaiveDateTime) -> bool {
+        local >= self.lo && local < self.hi
+    }
+}
+
+/// The occurrences the EXDATEs of a series remove: by date, or by instant.
+#[derive(Default)]
+struct Exclusions {
+    dates: HashSet<NaiveDate>,
+    instants: HashSet<DateTime<Utc>>,
+}
+
 impl Ev {
+    /// The `index`-th VEVENT of the feed, before any of its properties is read.
+    fn new(index: usize) -> Self {
+        Ev {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            sequence: 0,
+            uid: String::new(),
+            summary: None,
+            start: None,
+            end: None,
+            duration: None,
+            more: None,
+            mentions_reservation: false,
+            cancelled: false,
+            transparent: false,
+        }
+    }
+
     /// Its UID (given or synthesised).
     pub(super) fn uid(&self) -> &str {
         &self.uid
@@ -240,130 +288,108 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one parsed VEVENT. `None` (with a skipped entry) when it cannot be used at all.
-    // Long on purpose: one short arm per VEVENT property, all filling the same event.
     pub(super) fn read_event(&mut self, index: usize, block: &Block<'_>) -> Option<Ev> {
-        let mut uid: Option<Cow<'_, str>> = None;
-        let mut summary: Option<Cow<'_, str>> = None;
-        // Read as written: escapes never make or break the words looked for in it, and it is
-        // unescaped only for an event without UID.
-        let mut description: Option<Prop<'_>> = None;
-        let mut dtstart: Option<(Prop<'_>, Cow<'_, str>)> = None;
-        let mut ev = Ev {
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-            sequence: 0,
-            uid: String::new(),
-            summary: None,
-            start: None,
-            end: None,
-            duration: None,
-            more: None,
-            mentions_reservation: false,
-            cancelled: false,
-            transparent: false,
-        };
-        let mut more = More::default();
-        let mut bad_rule: Option<recur::BadRule> = None;
-        // What could not be read in an event that is kept, reported once it is (see `Faults`).
-        let mut faults = Faults::default();
+        // The event and its fields stay here, borrowed by the steps below: a feed of 100 000
+        // events would otherwise copy each of them from step to step.
+        let mut ev = Ev::new(index);
+        let mut fields = Fields::default();
         for p in block.props() {
-            match p.name {
-                "UID" if uid.is_none() => {
-                    let v = p.value();
-                    if !v.trim().is_empty() {
-                        uid = Some(trim_cow(v));
+            self.read_prop(&mut ev, &mut fields, p);
+        }
+        fields.complete(&mut ev, block);
+        self.usable(&mut ev, &mut fields).then_some(ev)
+    }
+
+    /// Reads one property of a VEVENT into the event, or into what is kept of it until the
+    /// event is complete.
+    fn read_prop<'b>(&self, ev: &mut Ev, f: &mut Fields<'b>, p: Prop<'b>) {
+        match p.name {
+            "UID" if f.uid.is_none() => {
+                let v = p.value();
+                if !v.trim().is_empty() {
+                    f.uid = Some(trim_cow(v));
+                }
+            }
+            "SUMMARY" if f.summary.is_none() => f.summary = Some(p.value()),
+            "DESCRIPTION" if f.description.is_none() => f.description = Some(p),
+            "DTSTART" => match &f.dtstart {
+                None => f.dtstart = Some((p, p.value())),
+                Some((first, _)) => f.faults.second_start(first, &p),
+            },
+            "DTEND" if ev.end.is_none() && f.faults.end.is_none() => {
+                ev.end = self.moment(&p, &p.value());
+                if ev.end.is_none() {
+                    f.faults.end = Some(p.value());
+                }
+            }
+            "DURATION" if ev.duration.is_none() && f.faults.duration.is_none() => {
+                read_duration(ev, &mut f.faults, &p);
+            }
+            "RRULE" => match rule::parse_rule(&p.value()) {
+                Ok(rule) => f.more.rules.push(rule),
+                Err(e) => f.bad_rule = Some(e),
+            },
+            "RDATE" | "EXDATE" => self.read_dates(f, &p),
+            "RECURRENCE-ID" if f.more.rid.is_none() => {
+                f.more.rid = self.moment(&p, &p.value());
+                f.more.this_and_future =
+                    p.param("RANGE").is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE"));
+            }
+            "STATUS" => ev.cancelled = p.value().trim().eq_ignore_ascii_case("CANCELLED"),
+            "TRANSP" => ev.transparent = p.value().trim().eq_ignore_ascii_case("TRANSPARENT"),
+            "SEQUENCE" => ev.sequence = p.value().trim().parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+
+    /// Reads an RDATE or EXDATE list (with the ends of RDATE periods); a date that cannot be
+    /// read is a fault, the others are kept.
+    fn read_dates<'b>(&self, f: &mut Fields<'b>, p: &Prop<'b>) {
+        let more = &mut f.more;
+        let list = if p.name == "RDATE" { &mut more.rdates } else { &mut more.exdates };
+        for v in p.value().split(',').filter(|v| !v.trim().is_empty()) {
+            match self.moment(p, v) {
+                Some(m) => {
+                    list.push(m);
+                    if let Some(end) = self.period_end(p, v) {
+                        more.periods.push((m, end));
                     }
                 }
-                "SUMMARY" if summary.is_none() => summary = Some(p.value()),
-                "DESCRIPTION" if description.is_none() => description = Some(p),
-                "DTSTART" => match &dtstart {
-                    None => dtstart = Some((p, p.value())),
-                    Some((first, _)) => faults.second_start(first, &p),
-                },
-                "DTEND" if ev.end.is_none() && faults.end.is_none() => {
-                    ev.end = self.moment(&p, &p.value());
-                    if ev.end.is_none() {
-                        faults.end = Some(p.value());
-                    }
-                }
-                "DURATION" if ev.duration.is_none() && faults.duration.is_none() => {
-                    match parse_duration(&p.value()) {
-                        // RFC 5545 3.8.2.5: an event's duration is positive.
-                        Some(d) if d >= Duration::zero() => ev.duration = Some(d),
-                        Some(_) => faults.duration = Some(("negative", p.value())),
-                        None => faults.duration = Some(("unreadable", p.value())),
-                    }
-                }
-                "RRULE" => match recur::parse_rule(&p.value()) {
-                    Ok(rule) => more.rules.push(rule),
-                    Err(e) => bad_rule = Some(e),
-                },
-                "RDATE" | "EXDATE" => {
-                    let list = if p.name == "RDATE" { &mut more.rdates } else { &mut more.exdates };
-                    for v in p.value().split(',').filter(|v| !v.trim().is_empty()) {
-                        match self.moment(&p, v) {
-                            Some(m) => {
-                                list.push(m);
-                                if let Some(end) = self.period_end(&p, v) {
-                                    more.periods.push((m, end));
-                                }
-                            }
-                            None => faults.date_in_list(p.name, v),
-                        }
-                    }
-                }
-                "RECURRENCE-ID" if more.rid.is_none() => {
-                    more.rid = self.moment(&p, &p.value());
-                    more.this_and_future =
-                        p.param("RANGE").is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE"));
-                }
-                "STATUS" => ev.cancelled = p.value().trim().eq_ignore_ascii_case("CANCELLED"),
-                "TRANSP" => ev.transparent = p.value().trim().eq_ignore_ascii_case("TRANSPARENT"),
-                "SEQUENCE" => ev.sequence = p.value().trim().parse().unwrap_or(0),
-                _ => {}
+                None => f.faults.date_in_list(p.name, v),
             }
         }
-        let has_more = more.rid.is_some()
-            || !more.rules.is_empty()
-            || !more.rdates.is_empty()
-            || !more.exdates.is_empty();
-        if has_more {
-            ev.more = Some(Box::new(more));
-        }
-        ev.uid = match uid {
-            Some(u) => u.into_owned(),
-            None => synthesise_uid(block),
-        };
-        ev.summary = summary.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-        ev.mentions_reservation = description.is_some_and(|d| {
-            let d = d.raw;
-            d.contains("eservation") || d.contains("ESERVATION") || d.contains("/reservations/")
-        });
-        if let Some((p, value)) = &dtstart {
+    }
+
+    /// Whether the event can be used, its DTSTART read: not when its DTSTART or RRULE cannot
+    /// be read, when it has neither DTSTART nor RECURRENCE-ID, or when it ends before it starts
+    /// (skipped with the reason). The faults of a usable event are listed as skipped entries.
+    fn usable(&mut self, ev: &mut Ev, f: &mut Fields<'_>) -> bool {
+        if let Some((p, value)) = &f.dtstart {
             ev.start = self.moment(p, value);
             if ev.start.is_none() {
                 let reason = format!("unreadable DTSTART ({})", short(value.trim()));
                 self.skip(Some(&ev.uid), reason);
-                return None;
+                return false;
             }
         } else if ev.rid().is_none() {
             self.skip(Some(&ev.uid), "no DTSTART");
-            return None;
+            return false;
         }
-        if let Some(e) = bad_rule {
+        if let Some(e) = &f.bad_rule {
             self.skip(Some(&ev.uid), e.reason());
-            return None;
+            return false;
         }
         if let (Some(start), Some(end)) = (ev.start, ev.end)
             && self.ends_before(start, end)
         {
             // Hand-edited exports do this; guessing a length would block days nobody booked.
             self.skip(Some(&ev.uid), "end before start");
-            return None;
+            return false;
         }
-        for reason in faults.reasons(&ev) {
+        for reason in f.faults.reasons(ev) {
             self.skip(Some(&ev.uid), reason);
         }
-        Some(ev)
+        true
     }
 
     /// Whether DTEND lies before DTSTART (compared as `length` measures them).
@@ -408,7 +434,7 @@ impl<'a> Reader<'a> {
         let span = self.span(zone, local, length);
         if self.explicit_in_window(&span) {
             let kind = profiles::classify(
-                self.options.platform,
+                self.options.producer,
                 ev.summary.as_deref(),
                 ev.mentions_reservation,
             );
@@ -433,38 +459,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    // Long on purpose: masters, overrides and their matching by RECURRENCE-ID are one decision
-    // over the same lists (which master an override belongs to, which occurrences it replaces).
+    /// Turns the events of one UID into busy items: its master, its overrides (by
+    /// RECURRENCE-ID), and the single events that reuse its UID.
     fn series_inner(&mut self, evs: &[Ev]) {
-        let (mut masters, overrides): (Vec<&Ev>, Vec<&Ev>) =
+        let (masters, overrides): (Vec<&Ev>, Vec<&Ev>) =
             evs.iter().partition(|e| e.rid().is_none());
-        // One master per UID: the highest SEQUENCE, then the last in the file. Another single
-        // event with the same UID and SEQUENCE but another start is a different event from a
-        // producer that reuses UIDs: it is kept, keyed by its start as a recurrence id.
-        let mut extra: Vec<&Ev> = Vec::new();
-        let master = if masters.is_empty() {
-            None
-        } else {
-            let best = (0..masters.len())
-                .max_by_key(|&i| (masters[i].sequence, masters[i].index))
-                .unwrap_or(0);
-            let master = masters.swap_remove(best);
-            for other in masters {
-                if other.sequence == master.sequence
-                    && other.start != master.start
-                    && Self::is_single(other)
-                    && Self::is_single(master)
-                {
-                    extra.push(other);
-                } else {
-                    self.skip(
-                        Some(&master.uid),
-                        "duplicate UID (another VEVENT with this UID replaces it)",
-                    );
-                }
-            }
-            Some(master)
-        };
+        let (master, extra) = self.pick_master(masters);
         if let Some(m) = master
             && m.cancelled
         {
@@ -478,24 +478,66 @@ impl<'a> Reader<'a> {
             Some(Moment::Time(_, z)) => (false, z),
             None => (false, ZoneRef::Floating),
         };
-        // Overrides by key; the highest SEQUENCE (then the last) wins.
-        let mut by_key: HashMap<RidKey, &Ev> = HashMap::new();
-        for o in overrides {
-            let Some(rid) = o.rid() else { continue };
-            let key =
-                if master.is_some() { self.rid_key(all_day, zone, rid) } else { self.own_key(rid) };
-            match by_key.get(&key) {
-                Some(prev) if (prev.sequence, prev.index) > (o.sequence, o.index) => {}
-                _ => {
-                    by_key.insert(key, o);
-                }
+        let mut suppressed: HashSet<RidKey> = HashSet::new();
+        let mut ranges = self.emit_overrides(overrides, master, all_day, zone, &mut suppressed);
+        let Some(master) = master else { return };
+        self.emit_extra(extra, master, all_day, zone, &mut suppressed);
+        if master.transparent && !self.keep_free {
+            self.skip(Some(&master.uid), "transparent (free)");
+            return;
+        }
+        ranges.sort_by_key(|r| r.from);
+        let frame = match master.start {
+            Some(Moment::Date(d)) => Frame { all_day, zone, dtstart: d.and_time(NaiveTime::MIN) },
+            Some(Moment::Time(t, _)) => Frame { all_day, zone, dtstart: t },
+            None => return,
+        };
+        self.emit_master(master, frame, &suppressed, &ranges);
+    }
+
+    /// One master per UID, among the events without RECURRENCE-ID: the highest SEQUENCE, then
+    /// the last in the file; the others are skipped as duplicates. Except that another single
+    /// event with the same UID and SEQUENCE but another start is a different event from a
+    /// producer that reuses UIDs: it is kept (returned second), keyed by its start as a
+    /// recurrence id.
+    fn pick_master<'e>(&mut self, mut masters: Vec<&'e Ev>) -> (Option<&'e Ev>, Vec<&'e Ev>) {
+        let mut extra: Vec<&Ev> = Vec::new();
+        if masters.is_empty() {
+            return (None, extra);
+        }
+        let best = (0..masters.len())
+            .max_by_key(|&i| (masters[i].sequence, masters[i].index))
+            .unwrap_or(0);
+        let master = masters.swap_remove(best);
+        for other in masters {
+            if other.sequence == master.sequence
+                && other.start != master.start
+                && Self::is_single(other)
+                && Self::is_single(master)
+            {
+                extra.push(other);
+            } else {
+                self.skip(
+                    Some(&master.uid),
+                    "duplicate UID (another VEVENT with this UID replaces it)",
+                );
             }
         }
-        let mut suppressed: HashSet<RidKey> = HashSet::new();
-        let mut overrides: Vec<(RidKey, &Ev)> = by_key.into_iter().collect();
-        overrides.sort_by_key(|(_, o)| o.index);
+        (Some(master), extra)
+    }
+
+    /// Emits the overrides of a series, each suppressing the occurrence it replaces; returns
+    /// the `RANGE=THISANDFUTURE` ones, which also move the later occurrences.
+    fn emit_overrides<'e>(
+        &mut self,
+        overrides: Vec<&'e Ev>,
+        master: Option<&Ev>,
+        all_day: bool,
+        zone: ZoneRef,
+        suppressed: &mut HashSet<RidKey>,
+    ) -> Vec<Range<'e>> {
         let mut ranges: Vec<Range<'_>> = Vec::new();
-        for (key, o) in overrides {
+        for (key, o) in self.by_key(overrides, master, all_day, zone) {
             suppressed.insert(key);
             if let Some(m) = master
                 && let Some(range) = self.range(o, m, all_day, zone)
@@ -512,7 +554,46 @@ impl<'a> Reader<'a> {
             }
             self.emit_override(o, key, master);
         }
-        let Some(master) = master else { return };
+        ranges
+    }
+
+    /// The overrides of a series by the occurrence each replaces, in file order: of several for
+    /// one occurrence, the highest SEQUENCE (then the last) wins.
+    fn by_key<'e>(
+        &self,
+        overrides: Vec<&'e Ev>,
+        master: Option<&Ev>,
+        all_day: bool,
+        zone: ZoneRef,
+    ) -> Vec<(RidKey, &'e Ev)> {
+        let mut by_key: HashMap<RidKey, &Ev> = HashMap::new();
+        for o in overrides {
+            let Some(rid) = o.rid() else { continue };
+            let key =
+                if master.is_some() { self.rid_key(all_day, zone, rid) } else { self.own_key(rid) };
+            match by_key.get(&key) {
+                Some(prev) if (prev.sequence, prev.index) > (o.sequence, o.index) => {}
+                _ => {
+                    by_key.insert(key, o);
+                }
+            }
+        }
+        let mut overrides: Vec<(RidKey, &Ev)> = by_key.into_iter().collect();
+        overrides.sort_by_key(|(_, o)| o.index);
+        overrides
+    }
+
+    /// Emits the single events that reuse the master's UID (see [`Self::pick_master`]), keyed
+    /// by their start: one on the master's start, or on an occurrence already taken, is a
+    /// duplicate.
+    fn emit_extra(
+        &mut self,
+        mut extra: Vec<&Ev>,
+        master: &Ev,
+        all_day: bool,
+        zone: ZoneRef,
+        suppressed: &mut HashSet<RidKey>,
+    ) {
         extra.sort_by_key(|e| e.index);
         let master_key = master.start.map(|s| self.rid_key(all_day, zone, s));
         for e in extra {
@@ -528,12 +609,6 @@ impl<'a> Reader<'a> {
                 self.emit_override(e, key, None);
             }
         }
-        if master.transparent && !self.keep_free {
-            self.skip(Some(&master.uid), "transparent (free)");
-            return;
-        }
-        ranges.sort_by_key(|r| r.from);
-        self.emit_master(master, all_day, zone, &suppressed, &ranges);
     }
 
     /// How a `RANGE=THISANDFUTURE` override of `master` moves the later instances. `None` for
@@ -693,7 +768,7 @@ impl<'a> Reader<'a> {
 
     fn kind(&self, ev: &Ev, summary: Option<&String>) -> ItemKind {
         profiles::classify(
-            self.options.platform,
+            self.options.producer,
             summary.map(String::as_str),
             ev.mentions_reservation,
         )
@@ -754,36 +829,50 @@ impl<'a> Reader<'a> {
         }
     }
 
-    // Long on purpose: the occurrence loop, its caps, its work budget and the bookkeeping of
-    // skipped occurrences share one set of local state; split, each piece would take most of it.
+    /// Emits the occurrences of a series' master that no override replaced (`suppressed`),
+    /// each moved by the last range override before it (`ranges`, sorted by the start they
+    /// replace).
     fn emit_master(
         &mut self,
         m: &Ev,
-        all_day: bool,
-        zone: ZoneRef,
+        frame: Frame,
         suppressed: &HashSet<RidKey>,
         ranges: &[Range<'_>],
     ) {
         let Some(start) = m.start else { return };
         let length = self.length(m, start);
-        let dtstart = match start {
-            Moment::Date(d) => d.and_time(NaiveTime::MIN),
-            Moment::Time(t, _) => t,
-        };
-        let recurring = !m.rules().is_empty() || !m.rdates().is_empty();
-        if !recurring {
-            let key = self.occurrence_key(all_day, zone, dtstart);
-            if suppressed.contains(&key) {
-                return;
-            }
-            let span = self.span(zone, dtstart, length);
-            if self.explicit_in_window(&span) {
-                self.push(m, m.summary.as_ref(), None, span);
-            }
+        if m.rules().is_empty() && m.rdates().is_empty() {
+            self.emit_lone_master(m, frame, length, suppressed);
             return;
         }
-        // The local range whose starts can overlap the window (once moved by a range override).
-        let (mut lo, mut hi) = match length {
+        let reach = self.reach(frame.zone, length, ranges);
+        let Some(locals) = self.occurrence_starts(m, frame, reach) else { return };
+        let periods = self.period_lengths(m, frame);
+        let kept = self.kept(locals, &self.exclusions(m, frame), suppressed, frame);
+        self.emit_occurrences(m, kept, length, &periods, frame, ranges);
+    }
+
+    /// Emits a master without RRULE or RDATE: its one occurrence, unless an override replaced it.
+    fn emit_lone_master(
+        &mut self,
+        m: &Ev,
+        frame: Frame,
+        length: Length,
+        suppressed: &HashSet<RidKey>,
+    ) {
+        let key = self.occurrence_key(frame.all_day, frame.zone, frame.dtstart);
+        if suppressed.contains(&key) {
+            return;
+        }
+        let span = self.span(frame.zone, frame.dtstart, length);
+        if self.explicit_in_window(&span) {
+            self.push(m, m.summary.as_ref(), None, span);
+        }
+    }
+
+    /// The local range whose starts can overlap the window, once moved by a range override.
+    fn reach(&self, zone: ZoneRef, length: Length, ranges: &[Range<'_>]) -> Reach {
+        let (lo, hi) = match length {
             Length::Days(days) => (
                 (self.from_date - Duration::days(days + 1)).and_time(NaiveTime::MIN),
                 (self.to_date + Duration::days(1)).and_time(NaiveTime::MIN),
@@ -793,107 +882,154 @@ impl<'a> Reader<'a> {
                 self.zones.to_local(zone, self.to) + Duration::days(2),
             ),
         };
-        if let Some(reach) = ranges.iter().map(|r| r.offset.abs()).max() {
-            let long = ranges.iter().map(|r| match r.length {
-                Length::Days(days) => Duration::days(days),
-                Length::Wall(wall) => wall,
-            });
-            let long = long.max().unwrap_or_default();
-            // Kept within years 1 to 9999, as the window is: a crafted offset moves nothing further.
-            let first =
-                NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN);
-            let last =
-                NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default().and_time(NaiveTime::MIN);
-            lo = lo.checked_sub_signed(reach + long).map_or(first, |t| t.max(first)).min(lo);
-            hi = hi.checked_add_signed(reach).map_or(last, |t| t.min(last)).max(hi);
+        let Some(moved) = ranges.iter().map(|r| r.offset.abs()).max() else {
+            return Reach { lo, hi };
+        };
+        let long = ranges.iter().map(|r| match r.length {
+            Length::Days(days) => Duration::days(days),
+            Length::Wall(wall) => wall,
+        });
+        let long = long.max().unwrap_or_default();
+        // Kept within years 1 to 9999, as the window is: a crafted offset moves nothing further.
+        let first = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN);
+        let last =
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default().and_time(NaiveTime::MIN);
+        Reach {
+            lo: lo.checked_sub_signed(moved + long).map_or(first, |t| t.max(first)).min(lo),
+            hi: hi.checked_add_signed(moved).map_or(last, |t| t.min(last)).max(hi),
         }
+    }
+
+    /// The local starts of a series in `reach`, sorted and distinct: DTSTART, those of its
+    /// rules, its RDATEs. `None` when the series is not emitted: a rule cannot be expanded
+    /// (skipped with the reason), or the feed's work budget is spent.
+    fn occurrence_starts(
+        &mut self,
+        m: &Ev,
+        frame: Frame,
+        reach: Reach,
+    ) -> Option<Vec<NaiveDateTime>> {
         let mut locals: Vec<NaiveDateTime> = Vec::new();
-        if dtstart >= lo && dtstart < hi {
-            locals.push(dtstart);
+        if reach.holds(frame.dtstart) {
+            locals.push(frame.dtstart);
         }
         for rule in m.rules() {
-            let until = rule.until.map(|u| self.until_local(all_day, zone, u));
-            match recur::expand(
-                rule,
-                dtstart,
-                until,
-                lo,
-                hi,
-                MAX_OCCURRENCES_PER_SERIES,
-                &mut self.budget,
-                &self.zones.work,
-                &mut locals,
-            ) {
-                Ok(None) => {}
-                Ok(Some(Stop::Capped)) => self.skip(
-                    Some(&m.uid),
-                    format!(
-                        "recurrence stopped after {MAX_OCCURRENCES_PER_SERIES} occurrences"
-                    ),
-                ),
-                Ok(Some(Stop::Budget)) => self.skip(
-                    Some(&m.uid),
-                    format!("recurrence stopped: the feed's budget of {FEED_BUDGET} occurrences is spent"),
-                ),
-                // The whole feed is refused; nothing of this series counts.
-                Ok(Some(Stop::Work)) => return,
-                Err(e) => {
-                    self.skip(Some(&m.uid), e.reason());
-                    return;
-                }
-            }
+            self.expand_rule(m, rule, frame, reach, &mut locals)?;
         }
         for r in m.rdates() {
-            let local = self.series_local(all_day, zone, dtstart.time(), *r);
-            if local >= lo && local < hi {
+            let local = self.series_local(frame.all_day, frame.zone, frame.dtstart.time(), *r);
+            if reach.holds(local) {
                 locals.push(local);
             }
         }
-        // RDATE periods last as long as they say.
-        let own_length: HashMap<NaiveDateTime, Length> = m
-            .periods()
-            .iter()
-            .map(|&(start, end)| {
-                let local = self.series_local(all_day, zone, dtstart.time(), start);
-                (local, self.period_length(all_day, zone, local, end))
-            })
-            .collect();
         locals.sort_unstable();
         locals.dedup();
-        // EXDATEs: instants when both sides are zoned (or both floating), dates otherwise.
-        let mut ex_dates: HashSet<NaiveDate> = HashSet::new();
-        let mut ex_instants: HashSet<DateTime<Utc>> = HashSet::new();
+        Some(locals)
+    }
+
+    /// Adds the starts one rule of a series generates in `reach` to `locals`; a series cut
+    /// short is listed in `skipped` and keeps what was found. `None` when the series is not
+    /// emitted (see [`Self::occurrence_starts`]).
+    fn expand_rule(
+        &mut self,
+        m: &Ev,
+        rule: &RuleSpec,
+        frame: Frame,
+        reach: Reach,
+        locals: &mut Vec<NaiveDateTime>,
+    ) -> Option<()> {
+        let until = rule.until.map(|u| self.until_local(frame.all_day, frame.zone, u));
+        let expanded = recur::expand(
+            rule,
+            frame.dtstart,
+            until,
+            reach.lo,
+            reach.hi,
+            MAX_OCCURRENCES_PER_SERIES,
+            &mut self.budget,
+            &self.zones.work,
+            locals,
+        );
+        match expanded {
+            Ok(None) => {}
+            Ok(Some(Stop::Capped)) => self.skip(
+                Some(&m.uid),
+                format!("recurrence stopped after {MAX_OCCURRENCES_PER_SERIES} occurrences"),
+            ),
+            Ok(Some(Stop::Budget)) => self.skip(
+                Some(&m.uid),
+                format!(
+                    "recurrence stopped: the feed's budget of {FEED_BUDGET} occurrences is spent"
+                ),
+            ),
+            // The whole feed is refused; nothing of this series counts.
+            Ok(Some(Stop::Work)) => return None,
+            Err(e) => {
+                self.skip(Some(&m.uid), e.reason());
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// The lengths of the RDATE periods by their local start: they last as long as they say.
+    fn period_lengths(&self, m: &Ev, frame: Frame) -> HashMap<NaiveDateTime, Length> {
+        let (all_day, zone) = (frame.all_day, frame.zone);
+        m.periods()
+            .iter()
+            .map(|&(start, end)| {
+                let local = self.series_local(all_day, zone, frame.dtstart.time(), start);
+                (local, self.period_length(all_day, zone, local, end))
+            })
+            .collect()
+    }
+
+    /// The EXDATEs of a series: instants when both sides are zoned (or both floating), dates
+    /// otherwise.
+    fn exclusions(&self, m: &Ev, frame: Frame) -> Exclusions {
+        let mut ex = Exclusions::default();
         for x in m.exdates() {
             match *x {
                 Moment::Date(d) => {
-                    ex_dates.insert(d);
+                    ex.dates.insert(d);
                 }
-                Moment::Time(t, _) if all_day => {
-                    ex_dates.insert(t.date());
+                Moment::Time(t, _) if frame.all_day => {
+                    ex.dates.insert(t.date());
                 }
                 Moment::Time(t, xz) => {
-                    if (xz == ZoneRef::Floating) == (zone == ZoneRef::Floating) {
-                        ex_instants.insert(self.zones.to_utc(xz, t));
+                    if (xz == ZoneRef::Floating) == (frame.zone == ZoneRef::Floating) {
+                        ex.instants.insert(self.zones.to_utc(xz, t));
                     } else {
-                        ex_dates.insert(t.date());
+                        ex.dates.insert(t.date());
                     }
                 }
             }
         }
-        let kind = self.kind(m, m.summary.as_ref());
+        ex
+    }
+
+    /// The starts that neither an EXDATE nor an override (`suppressed`) removes, with their
+    /// keys: one occurrence a key.
+    fn kept(
+        &self,
+        locals: Vec<NaiveDateTime>,
+        ex: &Exclusions,
+        suppressed: &HashSet<RidKey>,
+        frame: Frame,
+    ) -> Vec<(NaiveDateTime, RidKey)> {
         let mut kept: Vec<(NaiveDateTime, RidKey)> = Vec::with_capacity(locals.len());
         for local in locals {
-            if ex_dates.contains(&local.date()) {
+            if ex.dates.contains(&local.date()) {
                 continue;
             }
-            let key = self.occurrence_key(all_day, zone, local);
+            let key = self.occurrence_key(frame.all_day, frame.zone, local);
             if let RidKey::Instant(t) = key
-                && ex_instants.contains(&t)
+                && ex.instants.contains(&t)
             {
                 continue;
             }
             if suppressed.contains(&key)
-                || (!all_day && suppressed.contains(&RidKey::Date(local.date())))
+                || (!frame.all_day && suppressed.contains(&RidKey::Date(local.date())))
             {
                 continue;
             }
@@ -904,19 +1040,34 @@ impl<'a> Reader<'a> {
             let mut seen: HashSet<RidKey> = HashSet::with_capacity(kept.len());
             kept.retain(|(_, key)| seen.insert(*key));
         }
+        kept
+    }
+
+    /// Emits the kept occurrences of a master in the window, each lasting `length` (or as long
+    /// as its RDATE period says).
+    fn emit_occurrences(
+        &mut self,
+        m: &Ev,
+        kept: Vec<(NaiveDateTime, RidKey)>,
+        length: Length,
+        periods: &HashMap<NaiveDateTime, Length>,
+        frame: Frame,
+        ranges: &[Range<'_>],
+    ) {
+        let kind = self.kind(m, m.summary.as_ref());
         for (local, key) in kept {
-            let length = own_length.get(&local).copied().unwrap_or(length);
+            let length = periods.get(&local).copied().unwrap_or(length);
             // The last range override before this instance moves it; an EXDATE or a single
             // override names its original start, as RFC 5545 defines the set before overrides.
             let Some(r) = ranges.iter().rev().find(|r| r.from < local) else {
-                let span = self.span(zone, local, length);
+                let span = self.span(frame.zone, local, length);
                 if self.in_window(&span) {
                     self.push_kind(m, m.summary.as_ref(), kind, Some(key.format()), span);
                 }
                 continue;
             };
             let Some(moved) = local.checked_add_signed(r.offset) else { continue };
-            let span = self.span(zone, moved, r.length);
+            let span = self.span(frame.zone, moved, r.length);
             if self.in_window(&span) {
                 let summary = r.ev.summary.as_ref().or(m.summary.as_ref());
                 self.push(r.ev, summary, Some(key.format()), span);
@@ -941,6 +1092,56 @@ impl<'a> Reader<'a> {
             Written::Utc(t) if all_day => t,
             Written::Utc(t) => self.zones.to_local(zone, t.and_utc()),
         }
+    }
+}
+
+/// What is kept of a VEVENT's properties while they are read, until the event is complete.
+#[derive(Default)]
+struct Fields<'b> {
+    uid: Option<Cow<'b, str>>,
+    summary: Option<Cow<'b, str>>,
+    /// Read as written: escapes never make or break the words looked for in it, and it is
+    /// unescaped only for an event without UID.
+    description: Option<Prop<'b>>,
+    dtstart: Option<(Prop<'b>, Cow<'b, str>)>,
+    more: More,
+    bad_rule: Option<rule::BadRule>,
+    /// What could not be read in an event that is kept, reported once it is (see `Faults`).
+    faults: Faults<'b>,
+}
+
+impl Fields<'_> {
+    /// Fills in what the event takes from its fields once all are read: its UID (synthesised
+    /// when it has none), summary, recurrence, and whether it mentions a reservation.
+    fn complete(&mut self, ev: &mut Ev, block: &Block<'_>) {
+        let more = &mut self.more;
+        let has_more = more.rid.is_some()
+            || !more.rules.is_empty()
+            || !more.rdates.is_empty()
+            || !more.exdates.is_empty();
+        if has_more {
+            ev.more = Some(Box::new(std::mem::take(more)));
+        }
+        ev.uid = match self.uid.take() {
+            Some(u) => u.into_owned(),
+            None => synthesise_uid(block),
+        };
+        let summary = self.summary.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        ev.summary = summary.map(str::to_owned);
+        ev.mentions_reservation = self.description.is_some_and(|d| {
+            let d = d.raw;
+            d.contains("eservation") || d.contains("ESERVATION") || d.contains("/reservations/")
+        });
+    }
+}
+
+/// Reads DURATION: RFC 5545 3.8.2.5 wants an event's duration positive, so a negative one is a
+/// fault, as is one that cannot be read.
+fn read_duration<'b>(ev: &mut Ev, faults: &mut Faults<'b>, p: &Prop<'b>) {
+    match parse_duration(&p.value()) {
+        Some(d) if d >= Duration::zero() => ev.duration = Some(d),
+        Some(_) => faults.duration = Some(("negative", p.value())),
+        None => faults.duration = Some(("unreadable", p.value())),
     }
 }
 
@@ -981,7 +1182,7 @@ impl<'a> Faults<'a> {
     }
 
     /// The reasons, the length's first.
-    fn reasons(self, ev: &Ev) -> Vec<String> {
+    fn reasons(&mut self, ev: &Ev) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(v) = &self.end {
             let from = if ev.duration.is_some() { "DURATION" } else { "DTSTART alone" };
@@ -997,7 +1198,7 @@ impl<'a> Faults<'a> {
                 short(v.trim())
             ));
         }
-        out.extend(self.other);
+        out.append(&mut self.other);
         out
     }
 }

@@ -1,10 +1,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-/// When a calendar item takes place: whole days, or two instants. The one time type that crosses
-/// every border: what a feed reader found, what a provider holds, what Kalends writes. The zone a
-/// timed span is shown in travels beside it where it matters (a booking's [`super::BookingSpan`]
-/// carries its own; a pushed or read event has a `zone` field).
+/// When an event takes place: whole days, or two instants. What the reader returns for each busy
+/// occurrence and what the writer writes. A timed span holds no zone: the zone it is shown in
+/// travels beside it where it matters (the writer's [`crate::write::EventOut::zone`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Span {

@@ -20,7 +20,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use icalendar::parser::Component;
 
-use super::recur::{self, RuleSpec};
+use super::recur;
+use super::rule::{self, RuleSpec};
 use super::values::{Written, parse_written};
 use super::work::Work;
 
@@ -301,7 +302,7 @@ fn read_custom(vtz: &Component<'_>) -> Option<CustomZone> {
         for p in &sub.properties {
             match p.name.as_str() {
                 "RRULE" => {
-                    if let Ok(rule) = recur::parse_rule(p.val.as_str()) {
+                    if let Ok(rule) = rule::parse_rule(p.val.as_str()) {
                         rules.push(rule);
                     }
                 }

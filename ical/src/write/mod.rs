@@ -29,9 +29,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use super::Span;
-use crate::calendar_item::CalendarItem;
-use crate::domain::BookingStatus;
+use crate::Span;
 
 pub use vtimezone::write_vtimezone;
 
@@ -102,16 +100,6 @@ impl EventStatus {
     }
 }
 
-impl From<BookingStatus> for EventStatus {
-    fn from(status: BookingStatus) -> Self {
-        match status {
-            BookingStatus::Confirmed => EventStatus::Confirmed,
-            BookingStatus::Tentative => EventStatus::Tentative,
-            BookingStatus::Cancelled => EventStatus::Cancelled,
-        }
-    }
-}
-
 /// An organizer or attendee, written as a `mailto:` address with an optional `CN`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Party<'a> {
@@ -159,31 +147,6 @@ pub struct EventOut<'a> {
     pub attendees: &'a [Party<'a>],
     /// `CATEGORIES`, one line for all; empty names are left out.
     pub categories: &'a [&'a str],
-}
-
-impl<'a> EventOut<'a> {
-    /// A calendar item as a `VEVENT` of a feed, with timed spans written in `zone`: opaque, its
-    /// `DTSTAMP` the item's last change, no URL and no parties (an invite sets those).
-    pub fn of(item: &'a CalendarItem, zone: Option<Tz>) -> Self {
-        EventOut {
-            uid: &item.uid,
-            span: &item.span,
-            zone,
-            summary: &item.title,
-            description: item.description.as_deref(),
-            location: item.location.as_deref(),
-            status: item.status.into(),
-            sequence: item.sequence,
-            created: item.created,
-            last_modified: item.changed,
-            dtstamp: item.changed,
-            transparent: false,
-            url: None,
-            organizer: None,
-            attendees: &[],
-            categories: &[],
-        }
-    }
 }
 
 /// Writes `BEGIN:VCALENDAR`, the calendar properties and one `VTIMEZONE` per zone.

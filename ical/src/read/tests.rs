@@ -38,12 +38,12 @@ fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
 }
 
-fn opts(platform: Platform, from: DateTime<Utc>, to: DateTime<Utc>) -> ParseOptions {
+fn opts(producer: Producer, from: DateTime<Utc>, to: DateTime<Utc>) -> ParseOptions {
     ParseOptions {
         from,
         to,
         floating_zone: chrono_tz::UTC,
-        platform,
+        producer,
         max_events: 100_000,
         all_single_events: false,
         max_work: DEFAULT_MAX_WORK,
@@ -52,7 +52,7 @@ fn opts(platform: Platform, from: DateTime<Utc>, to: DateTime<Utc>) -> ParseOpti
 
 /// Reads a corpus file for the window, free events included (as the manifest's tools count them).
 fn occurrences(name: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> ParsedFeed {
-    parse_with(&fixture(name), &opts(Platform::Other, from, to), true)
+    parse_with(&fixture(name), &opts(Producer::Other, from, to), true)
 }
 
 fn timed(item: &BusyItem) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -109,7 +109,7 @@ fn every_corpus_file_parses_without_panic_and_counts_its_vevents() {
         let cols: Vec<&str> = row.split('\t').collect();
         let (name, n_vevent) = (cols[0], cols[7].parse::<usize>().unwrap());
         let parsed =
-            parse(&fixture(name), &opts(Platform::Other, utc(1990, 1, 1), utc(2030, 1, 1)));
+            parse(&fixture(name), &opts(Producer::Other, utc(1990, 1, 1), utc(2030, 1, 1)));
         assert_eq!(parsed.events, n_vevent, "{name}");
         assert_unique_keys(&parsed);
         checked += 1;
@@ -121,7 +121,7 @@ fn every_corpus_file_parses_without_panic_and_counts_its_vevents() {
 fn airbnb_feed_has_eight_reservations_and_thirteen_blocks() {
     let parsed = parse(
         &fixture("airbnb_rical088_reserved_and_blocked.ics"),
-        &opts(Platform::Airbnb, utc(2022, 1, 1), utc(2024, 1, 1)),
+        &opts(Producer::Airbnb, utc(2022, 1, 1), utc(2024, 1, 1)),
     );
     assert_eq!(parsed.events, 21);
     assert_eq!(parsed.busy.len(), 21);
@@ -250,7 +250,7 @@ fn google_biweekly_series_honours_folded_and_mismatched_exdates() {
 fn google_event_with_alarms_serialises_to_the_cli_contract() {
     let parsed = parse(
         &fixture("google_alarm_valarm_rrule.ics"),
-        &opts(Platform::Google, utc(2024, 1, 1), utc(2025, 1, 1)),
+        &opts(Producer::Google, utc(2024, 1, 1), utc(2025, 1, 1)),
     );
     assert_eq!(parsed.calendar_zone.as_deref(), Some("Europe/London"));
     assert_eq!(
@@ -320,7 +320,7 @@ fn exchange_quoted_value_bug_is_repaired_to_44_occurrences_in_september_2020() {
     let test = parsed.busy.iter().find(|b| summary(b) == "test").unwrap();
     assert_eq!(timed(test), (at(2020, 9, 10, 7, 0), at(2020, 9, 10, 7, 30)));
     // Both series are TRANSP:TRANSPARENT: not busy in a real import.
-    let real = parse(&fixture(name), &opts(Platform::Outlook, utc(2020, 9, 1), utc(2020, 10, 1)));
+    let real = parse(&fixture(name), &opts(Producer::Outlook, utc(2020, 9, 1), utc(2020, 10, 1)));
     assert_eq!(real.busy.len(), 2);
     let free = real.skipped.iter().filter(|s| s.reason == "transparent (free)").count();
     assert_eq!(free, 2);
@@ -385,7 +385,7 @@ fn exchange_empty_tzid_is_floating() {
     assert_eq!(item.summary, None);
     assert_eq!(item.uid, "t21ocubdt9jagerldbkak7uhcg@google.com");
     assert_eq!(timed(item), (at(2015, 8, 26, 9, 0), at(2015, 8, 26, 10, 0)));
-    let mut berlin = opts(Platform::Other, utc(2015, 1, 1), utc(2016, 1, 1));
+    let mut berlin = opts(Producer::Other, utc(2015, 1, 1), utc(2016, 1, 1));
     berlin.floating_zone = chrono_tz::Europe::Berlin;
     let parsed = parse(&fixture(name), &berlin);
     assert_eq!(timed(&parsed.busy[0]).0, at(2015, 8, 26, 7, 0));
@@ -543,7 +543,7 @@ fn meetup_phoenix_event_has_no_daylight_saving() {
 #[test]
 fn school_feed_with_broken_vtimezone_reads_its_floating_event() {
     let name = "school_wordpress_events_calendar_broken_vtimezone.ics";
-    let mut options = opts(Platform::Other, utc(2024, 1, 1), utc(2025, 1, 1));
+    let mut options = opts(Producer::Other, utc(2024, 1, 1), utc(2025, 1, 1));
     options.floating_zone = chrono_tz::America::Los_Angeles;
     let parsed = parse(&fixture(name), &options);
     assert_eq!(parsed.events, 1);
@@ -619,7 +619,7 @@ fn sixt_organizer_without_value_does_not_abort_and_the_free_rental_is_not_busy()
     assert_eq!(parsed.events, 1);
     assert_eq!(summary(&parsed.busy[0]), "Sixt : détails de votre réservation");
     assert_eq!(timed(&parsed.busy[0]), (at(2019, 6, 24, 6, 30), at(2019, 6, 24, 16, 30)));
-    let real = parse(&fixture(name), &opts(Platform::Other, utc(2019, 1, 1), utc(2020, 1, 1)));
+    let real = parse(&fixture(name), &opts(Producer::Other, utc(2019, 1, 1), utc(2020, 1, 1)));
     assert!(real.busy.is_empty());
     assert_eq!(real.skipped.len(), 1);
     assert_eq!(real.skipped[0].reason, "transparent (free)");
@@ -695,7 +695,7 @@ fn seeded_mutations_of_the_corpus_never_panic() {
     let files = corpus();
     let mut rng = StdRng::seed_from_u64(0x006b_616c_656e_6473);
     // Four years around most of the corpus' recurring series.
-    let options = opts(Platform::BookingCom, utc(2004, 6, 1), utc(2008, 6, 1));
+    let options = opts(Producer::BookingCom, utc(2004, 6, 1), utc(2008, 6, 1));
     let n = 2_500;
     for _ in 0..n {
         let (_, bytes) = &files[rng.random_range(0..files.len())];
@@ -725,7 +725,7 @@ fn booking_com_adjacent_nights_merge_into_one_stay() {
             "BEGIN:VEVENT\r\nUID:night-{i}@booking.com\r\nDTSTART;VALUE=DATE:{s}\r\nDTEND;VALUE=DATE:{e}\r\nSUMMARY:CLOSED - Not available\r\nEND:VEVENT\r\n"
         ));
     }
-    let options = opts(Platform::BookingCom, utc(2030, 1, 1), utc(2031, 1, 1));
+    let options = opts(Producer::BookingCom, utc(2030, 1, 1), utc(2031, 1, 1));
     let parsed = parse(&feed(&body), &options);
     assert_eq!(parsed.events, 5);
     let stays: Vec<(&str, (NaiveDate, NaiveDate), ItemKind)> =
@@ -744,8 +744,8 @@ fn booking_com_adjacent_nights_merge_into_one_stay() {
         blocks.concat()
     };
     assert_eq!(parse(&feed(&reversed), &options).busy, parsed.busy);
-    // Other platforms do not merge.
-    let other = parse(&feed(&body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    // Other producers do not merge.
+    let other = parse(&feed(&body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(other.busy.len(), 5);
 }
 
@@ -755,43 +755,23 @@ fn vrbo_and_airbnb_summaries_map_to_reservations_and_blocks() {
 BEGIN:VEVENT\r\nUID:b\r\nDTSTART;VALUE=DATE:20300105\r\nDTEND;VALUE=DATE:20300106\r\nSUMMARY:Blocked\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:c\r\nDTSTART;VALUE=DATE:20300107\r\nDTEND;VALUE=DATE:20300108\r\nSUMMARY:Unavailable\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20300109\r\nDTEND;VALUE=DATE:20300110\r\nSUMMARY:Not available\r\nEND:VEVENT\r\n";
-    let kinds = |platform| {
-        parse(&feed(body), &opts(platform, utc(2030, 1, 1), utc(2031, 1, 1)))
+    let kinds = |producer| {
+        parse(&feed(body), &opts(producer, utc(2030, 1, 1), utc(2031, 1, 1)))
             .busy
             .iter()
             .map(|b| b.kind)
             .collect::<Vec<_>>()
     };
     use ItemKind::*;
-    assert_eq!(kinds(Platform::Vrbo), vec![Reservation, Block, Block, Block]);
-    assert_eq!(kinds(Platform::Airbnb), vec![Reservation, Block, Block, Block]);
-    assert_eq!(kinds(Platform::Google), vec![Event, Event, Event, Event]);
-}
-
-#[test]
-fn airbnb_rolling_not_available_block_is_recognised() {
-    let today = day(2030, 1, 1);
-    let block = |end: NaiveDate, kind| BusyItem {
-        uid: "x".into(),
-        recurrence_id: None,
-        span: Span::AllDay { start: day(2030, 6, 1), end },
-        summary: Some("Airbnb (Not available)".into()),
-        kind,
-    };
-    assert!(is_rolling_window(&block(day(2031, 1, 1), ItemKind::Block), Platform::Airbnb, today));
-    assert!(!is_rolling_window(&block(day(2030, 7, 1), ItemKind::Block), Platform::Airbnb, today));
-    assert!(!is_rolling_window(
-        &block(day(2031, 1, 1), ItemKind::Reservation),
-        Platform::Airbnb,
-        today
-    ));
-    assert!(!is_rolling_window(&block(day(2031, 1, 1), ItemKind::Block), Platform::Vrbo, today));
+    assert_eq!(kinds(Producer::Vrbo), vec![Reservation, Block, Block, Block]);
+    assert_eq!(kinds(Producer::Airbnb), vec![Reservation, Block, Block, Block]);
+    assert_eq!(kinds(Producer::Google), vec![Event, Event, Event, Event]);
 }
 
 #[test]
 fn monthly_bysetpos_rule_takes_the_last_weekday() {
     let body = "BEGIN:VEVENT\r\nUID:pos\r\nDTSTART:20300101T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2030, 4, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2030, 4, 1)));
     let got: Vec<DateTime<Utc>> = parsed.busy.iter().map(|b| timed(b).0).collect();
     // Jan 1 (DTSTART, always an occurrence), then the last weekdays of January to March 2030.
     assert_eq!(
@@ -810,7 +790,7 @@ fn monthly_bysetpos_rule_takes_the_last_weekday() {
 fn exdates_in_lists_on_several_lines_and_of_the_other_type_remove_occurrences() {
     let body = "BEGIN:VEVENT\r\nUID:ex\r\nDTSTART;TZID=Europe/Paris:20300101T090000\r\nDTEND;TZID=Europe/Paris:20300101T100000\r\nRRULE:FREQ=DAILY;COUNT=10\r\n\
 EXDATE;TZID=Europe/Paris:20300102T090000,20300103T090000\r\nEXDATE:20300104T080000Z\r\nEXDATE;VALUE=DATE:20300105\r\nEXDATE:20300106T090000\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2030, 2, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2030, 2, 1)));
     let got: Vec<u32> = parsed.busy.iter().map(|b| timed(b).0.date_naive().day0() + 1).collect();
     assert_eq!(got, vec![1, 7, 8, 9, 10]);
     assert_eq!(parsed.busy[0].recurrence_id.as_deref(), Some("20300101T080000Z"));
@@ -822,7 +802,7 @@ fn overrides_move_occurrences_into_and_out_of_the_window_and_cancel_them() {
 BEGIN:VEVENT\r\nUID:w\r\nDTSTART:20300101T090000Z\r\nDTEND:20300101T100000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=TH\r\nSUMMARY:weekly\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID:20300214T090000Z\r\nDTSTART:20300108T120000Z\r\nDTEND:20300108T130000Z\r\nSUMMARY:moved in\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID:20300110T090000Z\r\nDTSTART:20300110T090000Z\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2030, 1, 20)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2030, 1, 20)));
     let got: Vec<(DateTime<Utc>, &str, Option<&str>)> =
         parsed.busy.iter().map(|b| (timed(b).0, summary(b), b.recurrence_id.as_deref())).collect();
     assert_eq!(
@@ -841,7 +821,7 @@ BEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID:20300110T090000Z\r\nDTSTART:20300110T0900
 fn all_day_override_with_utc_recurrence_id_replaces_its_day() {
     let body = "BEGIN:VEVENT\r\nUID:h\r\nDTSTART;VALUE=DATE:20300425\r\nDTEND;VALUE=DATE:20300426\r\nRRULE:FREQ=YEARLY\r\nSUMMARY:Holiday\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:h\r\nRECURRENCE-ID:20310425T000000Z\r\nDTSTART;VALUE=DATE:20310428\r\nDTEND;VALUE=DATE:20310429\r\nSUMMARY:Holiday (observed)\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2031, 1, 1), utc(2032, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2031, 1, 1), utc(2032, 1, 1)));
     let got: Vec<(NaiveDate, &str, Option<&str>)> = parsed
         .busy
         .iter()
@@ -855,7 +835,7 @@ fn cancelled_and_transparent_events_are_not_busy() {
     let body = "BEGIN:VEVENT\r\nUID:c\r\nDTSTART:20300101T090000Z\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:t\r\nDTSTART:20300101T090000Z\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:b\r\nDTSTART:20300101T090000Z\r\nDTEND:20300101T100000Z\r\nTRANSP:OPAQUE\r\nSTATUS:CONFIRMED\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(parsed.events, 3);
     assert_eq!(parsed.busy.len(), 1);
     assert_eq!(parsed.busy[0].uid, "b");
@@ -873,7 +853,7 @@ fn events_over_max_events_are_counted_and_skipped() {
             i + 1
         ));
     }
-    let mut options = opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1));
+    let mut options = opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1));
     options.max_events = 3;
     let parsed = parse(&feed(&body), &options);
     assert_eq!(parsed.events, 5);
@@ -890,7 +870,7 @@ BEGIN:VEVENT\r\nUID:bad-date\r\nDTSTART:2030-13-45\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:no-start\r\nSUMMARY:nothing\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:bad-rule\r\nDTSTART:20300101T090000Z\r\nRRULE:FREQ=SOMETIMES\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:good-2\r\nORGANIZER;CN=x\r\nDTSTART;VALUE=DATE:20300102\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(parsed.events, 5);
     let uids: Vec<&str> = parsed.busy.iter().map(|b| b.uid.as_str()).collect();
     assert_eq!(uids, vec!["good-1", "good-2"]);
@@ -910,7 +890,7 @@ BEGIN:VEVENT\r\nUID:good-2\r\nORGANIZER;CN=x\r\nDTSTART;VALUE=DATE:20300102\r\nE
 fn an_open_ended_minutely_rule_from_1970_is_capped_not_walked() {
     let body = "BEGIN:VEVENT\r\nUID:m\r\nDTSTART:19700101T000000Z\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:d\r\nDTSTART:19700101T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2030, 3, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2030, 3, 1)));
     let daily = parsed.busy.iter().filter(|b| b.uid == "d").count();
     assert_eq!(daily, 59);
     let minutely = parsed.busy.iter().filter(|b| b.uid == "m").count();
@@ -924,7 +904,7 @@ BEGIN:VEVENT\r\nUID:d\r\nDTSTART:19700101T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ
 fn rdate_and_until_forms_shape_a_series() {
     let body = "BEGIN:VEVENT\r\nUID:r\r\nDTSTART;VALUE=DATE:20300101\r\nRRULE:FREQ=WEEKLY;UNTIL=20300115\r\nRDATE;VALUE=DATE:20300120,20300125\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:f\r\nDTSTART:20300101T090000\r\nRRULE:FREQ=DAILY;UNTIL=20300103T090000\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     let r: Vec<NaiveDate> =
         parsed.busy.iter().filter(|b| b.uid == "r").map(|b| all_day(b).0).collect();
     assert_eq!(
@@ -948,7 +928,7 @@ fn custom_vtimezone_rules_apply_when_the_name_is_unknown() {
 BEGIN:VEVENT\r\nUID:y\r\nDTSTART;TZID=My Office:20300715T090000\r\nEND:VEVENT\r\n\
 BEGIN:VTIMEZONE\r\nTZID:My Office\r\nBEGIN:STANDARD\r\nDTSTART:19700405T030000\r\nTZOFFSETFROM:+1100\r\nTZOFFSETTO:+1000\r\nRRULE:FREQ=YEARLY;BYMONTH=4;BYDAY=1SU\r\nEND:STANDARD\r\n\
 BEGIN:DAYLIGHT\r\nDTSTART:19701004T020000\r\nTZOFFSETFROM:+1000\r\nTZOFFSETTO:+1100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=1SU\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(timed(&parsed.busy[0]), (at(2030, 1, 14, 22, 0), at(2030, 1, 14, 23, 0)));
     assert_eq!(timed(&parsed.busy[1]).0, at(2030, 7, 14, 23, 0));
 }
@@ -956,7 +936,7 @@ BEGIN:DAYLIGHT\r\nDTSTART:19701004T020000\r\nTZOFFSETFROM:+1000\r\nTZOFFSETTO:+1
 #[test]
 fn floating_times_follow_x_wr_timezone_else_the_default_zone() {
     let event = "BEGIN:VEVENT\r\nUID:f\r\nDTSTART:20300701T120000\r\nDTEND:20300701T130000\r\nEND:VEVENT\r\n";
-    let mut options = opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1));
+    let mut options = opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1));
     options.floating_zone = chrono_tz::Asia::Tokyo;
     let plain = parse(&feed(event), &options);
     assert_eq!(timed(&plain.busy[0]).0, at(2030, 7, 1, 3, 0));
@@ -969,8 +949,8 @@ fn floating_times_follow_x_wr_timezone_else_the_default_zone() {
 #[test]
 fn text_is_unescaped_and_missing_uids_are_synthesised_stably() {
     let body = "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20300101\r\nSUMMARY:  Smith\\, John\\; room 2\\nlate \\\\ \r\nEND:VEVENT\r\n";
-    let a = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
-    let b = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let a = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let b = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(summary(&a.busy[0]), "Smith, John; room 2\nlate \\");
     assert_eq!(a.busy[0].uid, b.busy[0].uid);
     assert!(a.busy[0].uid.starts_with("kalends-"));
@@ -979,7 +959,7 @@ fn text_is_unescaped_and_missing_uids_are_synthesised_stably() {
 #[test]
 fn odd_line_endings_folding_and_mixed_case_are_read() {
     let text = "\u{feff}begin:vcalendar\rbegin:vevent\ruid:x\r\ndtstart;value=date:2030\r\n\t0101\nSummary;Language=en:a\n b\r\n\r\nend:vevent\rend:vcalendar";
-    let parsed = parse(text.as_bytes(), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(text.as_bytes(), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(parsed.events, 1);
     assert_eq!(summary(&parsed.busy[0]), "ab");
     assert_eq!(all_day(&parsed.busy[0]), (day(2030, 1, 1), day(2030, 1, 2)));
@@ -988,7 +968,7 @@ fn odd_line_endings_folding_and_mixed_case_are_read() {
         .chain(String::from_utf8(feed("BEGIN:VEVENT\r\nUID:u\r\nDTSTART;VALUE=DATE:20300101\r\nSUMMARY:ü\r\nEND:VEVENT\r\n")).unwrap().encode_utf16())
         .flat_map(u16::to_le_bytes)
         .collect();
-    let parsed = parse(&utf16, &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&utf16, &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(summary(&parsed.busy[0]), "ü");
 }
 
@@ -996,7 +976,7 @@ fn odd_line_endings_folding_and_mixed_case_are_read() {
 fn date_only_start_is_one_day_and_date_time_only_start_is_an_instant() {
     let body = "BEGIN:VEVENT\r\nUID:d\r\nDTSTART:20300105\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:t\r\nDTSTART:20300105T090000Z\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     let d = parsed.busy.iter().find(|b| b.uid == "d").unwrap();
     assert_eq!(all_day(d), (day(2030, 1, 5), day(2030, 1, 6)));
     let t = parsed.busy.iter().find(|b| b.uid == "t").unwrap();
@@ -1011,7 +991,7 @@ BEGIN:VEVENT\r\nUID:back-zone\r\nDTSTART;TZID=Europe/Amsterdam:20300105T090000\r
 BEGIN:VEVENT\r\nUID:back-series\r\nDTSTART;VALUE=DATE:20300110\r\nDTEND;VALUE=DATE:20300109\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:zone-later\r\nDTSTART;TZID=Europe/Amsterdam:20300105T090000\r\nDTEND:20300105T083000Z\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:same-day\r\nDTSTART;VALUE=DATE:20300120\r\nDTEND;VALUE=DATE:20300120\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Airbnb, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Airbnb, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(parsed.events, 6);
     let kept: Vec<&str> = parsed.busy.iter().map(|b| b.uid.as_str()).collect();
     assert_eq!(kept, vec!["zone-later", "same-day"], "no one-day block is made up");
@@ -1039,7 +1019,7 @@ BEGIN:VEVENT\r\nUID:far-timed\r\nDTSTART:20351110T100000Z\r\nDTEND:20351110T1100
 BEGIN:VEVENT\r\nUID:weekly\r\nDTSTART;VALUE=DATE:20300104\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:weekly\r\nRECURRENCE-ID;VALUE=DATE:20300301\r\nDTSTART;VALUE=DATE:20320301\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:past\r\nDTSTART;VALUE=DATE:20290101\r\nEND:VEVENT\r\n";
-    let options = ParseOptions::new(Platform::Airbnb, chrono_tz::UTC, now);
+    let options = ParseOptions::new(Producer::Airbnb, chrono_tz::UTC, now);
     let parsed = parse(&feed(body), &options);
     let far = parsed.busy.iter().find(|b| b.uid == "far").expect("the far reservation is read");
     assert_eq!(all_day(far), (day(2031, 11, 10), day(2031, 11, 17)));
@@ -1062,7 +1042,7 @@ BEGIN:VEVENT\r\nUID:past\r\nDTSTART;VALUE=DATE:20290101\r\nEND:VEVENT\r\n";
     assert_eq!(series.last(), Some(&day(2031, 7, 4)), "the series stops at the horizon");
     assert!(series.iter().all(|d| d.and_time(chrono::NaiveTime::MIN).and_utc() < options.to));
     assert!(parsed.busy.iter().all(|b| b.uid != "past"));
-    let windowed = parse(&feed(body), &opts(Platform::Airbnb, options.from, options.to));
+    let windowed = parse(&feed(body), &opts(Producer::Airbnb, options.from, options.to));
     assert!(
         windowed.busy.iter().all(|b| !b.uid.starts_with("far")),
         "a window without the option keeps its end for single events"
@@ -1072,7 +1052,7 @@ BEGIN:VEVENT\r\nUID:past\r\nDTSTART;VALUE=DATE:20290101\r\nEND:VEVENT\r\n";
 #[test]
 fn all_day_items_serialise_as_dates_with_an_exclusive_end() {
     let body = "BEGIN:VEVENT\r\nUID:a\r\nDTSTART;VALUE=DATE:20300105\r\nDTEND;VALUE=DATE:20300108\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Airbnb, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Airbnb, utc(2030, 1, 1), utc(2031, 1, 1)));
     assert_eq!(
         serde_json::to_value(&parsed.busy[0]).unwrap(),
         serde_json::json!({
@@ -1085,11 +1065,11 @@ fn all_day_items_serialise_as_dates_with_an_exclusive_end() {
 #[test]
 fn default_options_run_from_yesterday_to_eighteen_months_ahead() {
     let now = at(2030, 3, 31, 15, 20);
-    let options = ParseOptions::new(Platform::Airbnb, chrono_tz::Europe::Paris, now);
+    let options = ParseOptions::new(Producer::Airbnb, chrono_tz::Europe::Paris, now);
     assert_eq!(options.from, utc(2030, 3, 30));
     assert_eq!(options.to, at(2031, 9, 30, 15, 20));
     assert_eq!(options.max_events, 100_000);
-    assert_eq!(options.platform, Platform::Airbnb);
+    assert_eq!(options.producer, Producer::Airbnb);
 }
 
 #[test]
@@ -1102,7 +1082,7 @@ BEGIN:VEVENT\r\nUID:c\r\nDTSTART;TZID=Etc/GMT+12:00010101T000000\r\nRRULE:FREQ=D
         (utc(9999, 12, 1), DateTime::<Utc>::MAX_UTC),
         (DateTime::<Utc>::MIN_UTC, utc(1, 2, 1)),
     ] {
-        let parsed = parse(&feed(body), &opts(Platform::Other, from, to));
+        let parsed = parse(&feed(body), &opts(Producer::Other, from, to));
         assert!(
             parsed.skipped.iter().all(|s| !s.reason.starts_with("internal error")),
             "{:?}",
@@ -1118,7 +1098,7 @@ fn a_reused_uid_keeps_distinct_events_and_a_higher_sequence_replaces_an_older_ve
 BEGIN:VEVENT\r\nUID:dup\r\nDTSTART:20300102T090000Z\r\nSUMMARY:second\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:ver\r\nDTSTART:20300105T090000Z\r\nSEQUENCE:0\r\nSUMMARY:old\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:ver\r\nDTSTART:20300106T090000Z\r\nSEQUENCE:1\r\nSUMMARY:new\r\nEND:VEVENT\r\n";
-    let parsed = parse(&feed(body), &opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    let parsed = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
     let got: Vec<(&str, Option<&str>, &str)> = parsed
         .busy
         .iter()
@@ -1152,7 +1132,7 @@ fn secondly_feed(n: usize) -> Vec<u8> {
 
 #[test]
 fn a_feed_of_secondly_rules_fails_once_its_work_budget_is_spent() {
-    let mut options = opts(Platform::Other, utc(2030, 1, 1), utc(2031, 7, 1));
+    let mut options = opts(Producer::Other, utc(2030, 1, 1), utc(2031, 7, 1));
     options.max_work = 2_000_000;
     let (parsed, spent) = read_counting(&secondly_feed(2_000), &options);
     let error = parsed.unwrap_err();
@@ -1165,7 +1145,7 @@ fn a_feed_of_secondly_rules_fails_once_its_work_budget_is_spent() {
 
 #[test]
 fn parse_reports_a_spent_work_budget_as_a_skipped_entry() {
-    let mut options = opts(Platform::Other, utc(2030, 1, 1), utc(2031, 7, 1));
+    let mut options = opts(Producer::Other, utc(2030, 1, 1), utc(2031, 7, 1));
     options.max_work = 100_000;
     let parsed = parse(&secondly_feed(100), &options);
     let last = parsed.skipped.last().unwrap();
@@ -1187,7 +1167,7 @@ fn custom_vtimezone_rules_are_paid_for_from_the_same_budget() {
             "BEGIN:VEVENT\r\nUID:z{i}\r\nDTSTART;TZID=Zone{i}:20300601T100000\r\nEND:VEVENT\r\n"
         ));
     }
-    let mut options = opts(Platform::Other, utc(2030, 1, 1), utc(2031, 1, 1));
+    let mut options = opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1));
     options.max_work = 1_000_000;
     let (parsed, spent) = read_counting(&feed(&(zones + &events)), &options);
     assert!(parsed.is_err(), "200 zones of daily offset changes cost more than the budget");
@@ -1196,7 +1176,7 @@ fn custom_vtimezone_rules_are_paid_for_from_the_same_budget() {
 
 #[test]
 fn every_corpus_file_reads_within_the_default_work_budget() {
-    let options = ParseOptions::new(Platform::Other, chrono_tz::UTC, utc(2024, 1, 1));
+    let options = ParseOptions::new(Producer::Other, chrono_tz::UTC, utc(2024, 1, 1));
     for (name, bytes) in corpus() {
         let wide = ParseOptions { from: utc(1990, 1, 1), to: utc(2040, 1, 1), ..options.clone() };
         assert!(read(&bytes, &wide).is_ok(), "{name}");
@@ -1234,7 +1214,7 @@ fn same_reading(a: &ParsedFeed, b: &ParsedFeed, name: &str) {
 
 #[test]
 fn every_corpus_file_reads_the_same_in_pieces_as_whole() {
-    let options = opts(Platform::Other, utc(1990, 1, 1), utc(2030, 1, 1));
+    let options = opts(Producer::Other, utc(1990, 1, 1), utc(2030, 1, 1));
     for (name, bytes) in corpus() {
         let whole = parse(&bytes, &options);
         let pieces = read_from(Trickle(std::io::Cursor::new(bytes)), &options);
@@ -1249,7 +1229,7 @@ fn zones_defined_after_the_events_apply_to_them() {
     let events = "BEGIN:VEVENT\r\nUID:a\r\nDTSTART;TZID=Office Time:20250301T100000\r\n\
         DTEND;TZID=Office Time:20250301T110000\r\nEND:VEVENT\r\n\
         BEGIN:VEVENT\r\nUID:b\r\nDTSTART:20250302T100000\r\nRRULE:FREQ=DAILY;COUNT=2\r\nEND:VEVENT\r\n";
-    let options = opts(Platform::Other, utc(2025, 1, 1), utc(2026, 1, 1));
+    let options = opts(Producer::Other, utc(2025, 1, 1), utc(2026, 1, 1));
     let first = parse(&feed(&format!("{zone}{events}")), &options);
     let last = parse(&feed(&format!("{events}{zone}")), &options);
     let calendar_zone = format!("X-WR-TIMEZONE:Asia/Tokyo\r\n{events}");
@@ -1259,7 +1239,7 @@ fn zones_defined_after_the_events_apply_to_them() {
     // Floating times follow X-WR-TIMEZONE, also when it comes after the events.
     let late = parse(
         &feed(&format!("{events}X-WR-TIMEZONE:Asia/Tokyo\r\n")),
-        &opts(Platform::Other, utc(2025, 1, 1), utc(2026, 1, 1)),
+        &opts(Producer::Other, utc(2025, 1, 1), utc(2026, 1, 1)),
     );
     assert_eq!(timed(&late.busy[1]).0, at(2025, 3, 2, 1, 0));
     assert_eq!(timed(&floating_after.busy[1]).0, at(2025, 3, 2, 1, 0));

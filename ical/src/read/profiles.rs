@@ -1,11 +1,38 @@
-//! What each platform means by its events.
-
-use chrono::NaiveDate;
+//! What each producer means by its events.
 
 use super::{BusyItem, ItemKind, Span};
-use crate::domain::Platform;
 
-/// The kind of a busy item from `platform`, given its SUMMARY and whether its DESCRIPTION talks
+/// Who wrote a feed: the producers whose exports say more than iCalendar does (what an event
+/// is, how a stay is cut into events), and any other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Producer {
+    /// Airbnb's export: reservations and blocks, told apart by SUMMARY and DESCRIPTION.
+    Airbnb,
+    /// VRBO / HomeAway's export: "Reserved" is a reservation, anything else a block.
+    Vrbo,
+    /// Booking.com's export: one event per closed night, merged back into stays.
+    BookingCom,
+    /// Google Calendar (a secret address): events.
+    Google,
+    /// Outlook / Microsoft 365 (a published calendar): events.
+    Outlook,
+    /// Any other producer: events.
+    Other,
+}
+
+impl Producer {
+    /// Every producer.
+    pub const ALL: [Producer; 6] = [
+        Producer::Airbnb,
+        Producer::Vrbo,
+        Producer::BookingCom,
+        Producer::Google,
+        Producer::Outlook,
+        Producer::Other,
+    ];
+}
+
+/// The kind of a busy item from `producer`, given its SUMMARY and whether its DESCRIPTION talks
 /// about a reservation.
 ///
 /// - Airbnb: "Reserved…" is a reservation; "Airbnb (Not available)" / "Not available" is a block;
@@ -17,7 +44,7 @@ use crate::domain::Platform;
 ///   only a summary that says so ("Reserved…", "Booked…", "…reservation…") is a reservation.
 /// - Google, Outlook, other: an event.
 pub(super) fn classify(
-    platform: Platform,
+    producer: Producer,
     summary: Option<&str>,
     mentions_reservation: bool,
 ) -> ItemKind {
@@ -27,8 +54,8 @@ pub(super) fn classify(
     let contains = |needle: &str| {
         summary.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
     };
-    match platform {
-        Platform::Airbnb => {
+    match producer {
+        Producer::Airbnb => {
             if starts("reserved") {
                 ItemKind::Reservation
             } else if contains("not available") || contains("blocked") {
@@ -39,21 +66,21 @@ pub(super) fn classify(
                 ItemKind::Block
             }
         }
-        Platform::Vrbo => {
+        Producer::Vrbo => {
             if starts("reserved") {
                 ItemKind::Reservation
             } else {
                 ItemKind::Block
             }
         }
-        Platform::BookingCom => {
+        Producer::BookingCom => {
             if starts("reserved") || starts("booked") || contains("reservation") {
                 ItemKind::Reservation
             } else {
                 ItemKind::Block
             }
         }
-        Platform::Google | Platform::Outlook | Platform::Other => ItemKind::Event,
+        Producer::Google | Producer::Outlook | Producer::Other => ItemKind::Event,
     }
 }
 
@@ -87,11 +114,4 @@ pub(super) fn merge_stays(items: Vec<BusyItem>) -> Vec<BusyItem> {
         out.push(item);
     }
     out
-}
-
-/// Whether an item is Airbnb's rolling "Not available" block at the far end of the calendar (the
-/// dates beyond the host's availability window, which move every day): an all-day block from an
-/// Airbnb feed that ends at least 300 days after `today`. Other platforms have none.
-pub fn is_rolling_window(item: &BusyItem, platform: Platform, today: NaiveDate) -> bool {
-    crate::imports::is_rolling_window(platform, item.kind, &item.span, today)
 }

@@ -1,7 +1,7 @@
 //! Properties of the reader and the writer together, checked on generated input (`proptest`):
 //! what the writer writes, the reader reads back as the same events; the reader never panics,
-//! whatever the bytes; every booking the API accepts renders a feed that reads back. The
-//! coverage-guided fuzz targets in `fuzz/` check the same on far more input (see FUZZING.md).
+//! whatever the bytes. The coverage-guided fuzz targets in the repository's `fuzz/` check the
+//! same on far more input.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -10,9 +10,8 @@ use chrono::{DateTime, NaiveDate, TimeDelta};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-use super::write::{CalendarHead, EventOut, EventStatus, Method, calendar};
-use super::{ItemKind, ParseOptions, ParsedFeed, Span, parse};
-use crate::domain::{BookingSpan, BookingStatus, Platform, TimeZone};
+use crate::write::{CalendarHead, EventOut, EventStatus, Method, calendar};
+use crate::{DEFAULT_MAX_WORK, ItemKind, ParseOptions, ParsedFeed, Producer, Span, parse};
 
 /// 2020-01-01T00:00:00Z: generated events start from here, over [`SPREAD_DAYS`].
 const BASE: i64 = 1_577_836_800;
@@ -24,10 +23,10 @@ fn wide_window() -> ParseOptions {
         from: DateTime::from_timestamp(1_546_300_800, 0).unwrap(),
         to: DateTime::from_timestamp(2_114_380_800, 0).unwrap(),
         floating_zone: chrono_tz::UTC,
-        platform: Platform::Other,
+        producer: Producer::Other,
         max_events: usize::MAX,
         all_single_events: true,
-        max_work: crate::ical::DEFAULT_MAX_WORK,
+        max_work: DEFAULT_MAX_WORK,
     }
 }
 
@@ -255,10 +254,11 @@ fn apply(bytes: &mut Vec<u8>, edit: &Edit) {
     }
 }
 
-/// Reads `bytes` as an import from `platform` would; `parse` must return (not panic) real spans.
-fn parse_as(bytes: &[u8], platform: Platform) {
+/// Reads `bytes` as an import of a feed from `producer` would; `parse` must return (not panic)
+/// real spans.
+fn parse_as(bytes: &[u8], producer: Producer) {
     let now = DateTime::from_timestamp(1_795_348_800, 0).unwrap(); // 2026-11-22T12:00:00Z
-    let parsed = parse(bytes, &ParseOptions::new(platform, chrono_tz::Europe::Paris, now));
+    let parsed = parse(bytes, &ParseOptions::new(producer, chrono_tz::Europe::Paris, now));
     for item in &parsed.busy {
         match item.span {
             Span::AllDay { start, end } => assert!(start < end, "{item:?}"),
@@ -267,77 +267,10 @@ fn parse_as(bytes: &[u8], platform: Platform) {
     }
 }
 
-/// Reads `bytes` as an import from every platform would.
+/// Reads `bytes` as an import of a feed from every producer would.
 fn parse_everywhere(bytes: &[u8]) {
-    for platform in Platform::ALL {
-        parse_as(bytes, platform);
-    }
-}
-
-/// A booking the API would accept, rendered as the feed route renders it.
-#[derive(Clone, Debug)]
-struct AcceptedBooking {
-    id: u128,
-    title: String,
-    description: Option<String>,
-    status: BookingStatus,
-    span: BookingSpan,
-}
-
-fn booking() -> impl Strategy<Value = AcceptedBooking> {
-    let status = prop_oneof![
-        Just(BookingStatus::Confirmed),
-        Just(BookingStatus::Tentative),
-        Just(BookingStatus::Cancelled)
-    ];
-    // As the API checks a title: trimmed, not blank, at most 500 characters.
-    let title = text()
-        .prop_map(|t| t.trim().chars().take(500).collect::<String>())
-        .prop_filter("a title is not blank", |t| !t.is_empty());
-    let timed =
-        (0..SPREAD_DAYS * 86_400, 1..=366 * 86_400i64, zone()).prop_map(|(start, length, zone)| {
-            let start = DateTime::from_timestamp(BASE + start, 0).unwrap();
-            BookingSpan::timed(
-                start,
-                start + TimeDelta::seconds(length),
-                zone.name().parse::<TimeZone>().unwrap(),
-            )
-        });
-    let all_day = (0..SPREAD_DAYS, 1..=366i64).prop_map(|(start, days)| {
-        let start = base_day() + TimeDelta::days(start);
-        BookingSpan::all_day(start, start + TimeDelta::days(days))
-    });
-    let span = prop_oneof![timed, all_day].prop_map(|s| s.expect("the span is accepted"));
-    (any::<u128>(), title, prop::option::of(text()), status, span).prop_map(
-        |(id, title, description, status, span)| AcceptedBooking {
-            id,
-            title,
-            description,
-            status,
-            span,
-        },
-    )
-}
-
-impl AcceptedBooking {
-    /// As `src/feeds.rs` writes a booking into a `details` feed.
-    fn generated(&self) -> Generated {
-        Generated {
-            uid: format!("{}@kalends", uuid::Uuid::from_u128(self.id)),
-            span: match self.span {
-                BookingSpan::Timed { start, end, .. } => Span::Timed { start, end },
-                BookingSpan::AllDay { start, end } => Span::AllDay { start, end },
-            },
-            zoned: true,
-            summary: self.title.clone(),
-            description: self.description.clone().filter(|d| !d.is_empty()),
-            status: match self.status {
-                BookingStatus::Cancelled => EventStatus::Cancelled,
-                BookingStatus::Tentative => EventStatus::Tentative,
-                BookingStatus::Confirmed => EventStatus::Confirmed,
-            },
-            transparent: false,
-        }
+    for producer in Producer::ALL {
+        parse_as(bytes, producer);
     }
 }
 
@@ -358,17 +291,6 @@ proptest! {
             name.chars().filter(|&c| c == '\n' || c == '\t' || !c.is_ascii_control()).collect();
         let name = name.trim_matches(|c: char| c.is_whitespace() && c != '\n');
         prop_assert_eq!(parsed.calendar_name.as_deref(), (!name.is_empty()).then_some(name));
-    }
-
-    #[test]
-    fn every_accepted_booking_renders_a_feed_that_reads_back_as_that_booking(
-        bookings in prop::collection::vec(booking(), 1..6),
-        feed_zone in zone(),
-    ) {
-        let events: Vec<Generated> = bookings.iter().map(AcceptedBooking::generated).collect();
-        let text = written("Bookings", feed_zone, &events);
-        let parsed = parse(text.as_bytes(), &wide_window());
-        assert_reads_back(&parsed, &events, &text);
     }
 }
 
@@ -395,7 +317,7 @@ proptest! {
     #[test]
     fn reading_an_edited_real_world_file_never_panics(
         file in any::<prop::sample::Index>(),
-        platform in prop::sample::select(Platform::ALL.to_vec()),
+        producer in prop::sample::select(Producer::ALL.to_vec()),
         edits in prop::collection::vec(edit(), 1..8),
     ) {
         let fixtures = fixtures();
@@ -403,6 +325,6 @@ proptest! {
         for edit in &edits {
             apply(&mut bytes, edit);
         }
-        parse_as(&bytes, platform);
+        parse_as(&bytes, producer);
     }
 }

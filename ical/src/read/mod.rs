@@ -12,10 +12,10 @@
 //!    Exchange display names, legacy names, and the file's own VTIMEZONE rules, wherever in the
 //!    file they are. Floating times use the calendar's `X-WR-TIMEZONE` when it names a zone, else
 //!    [`ParseOptions::floating_zone`].
-//! 4. Events are grouped by UID into series (`events`): RRULEs are expanded with the `rrule`
-//!    crate (`recur`), bounded to the window; RDATE adds, EXDATE removes, RECURRENCE-ID overrides
-//!    replace occurrences.
-//! 5. The platform profile (`profiles`) says what each item is.
+//! 4. Events are grouped by UID into series (`events`): RRULEs are read (`rule`) and expanded
+//!    with the `rrule` crate (`recur`), bounded to the window; RDATE adds, EXDATE removes,
+//!    RECURRENCE-ID overrides replace occurrences.
+//! 5. The producer's profile (`profiles`) says what each item is.
 //!
 //! Decisions worth knowing:
 //! - DTSTART alone: a DATE is one day; a DATE-TIME is a zero-length item (`start == end`), kept
@@ -79,11 +79,13 @@
 //! - Booking.com: adjacent or overlapping all-day items of one kind are merged into one stay that
 //!   keeps the uid, recurrence id and summary of its first night.
 
+mod bounds;
 mod events;
 mod lines;
 mod profiles;
 mod recur;
 mod rscale;
+mod rule;
 mod values;
 mod work;
 mod zones;
@@ -99,10 +101,9 @@ use chrono::{DateTime, Months, NaiveTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
-use super::Span;
-use crate::domain::Platform;
+use crate::Span;
 
-pub use profiles::is_rolling_window;
+pub use profiles::Producer;
 
 /// What to read and how.
 #[derive(Clone, Debug)]
@@ -114,8 +115,8 @@ pub struct ParseOptions {
     pub to: DateTime<Utc>,
     /// The zone for floating times when the file names none (`X-WR-TIMEZONE`).
     pub floating_zone: chrono_tz::Tz,
-    /// The platform profile.
-    pub platform: Platform,
+    /// Who wrote the feed, which says what its events mean ([`BusyItem::kind`]).
+    pub producer: Producer,
     /// At most this many VEVENTs are read; the rest are skipped.
     pub max_events: usize,
     /// Return single events (and occurrences moved by an override) however far after `to` they
@@ -148,7 +149,7 @@ impl ParseOptions {
     /// The defaults: the window runs from the start of yesterday (UTC) to 18 months after `now`
     /// for recurring events and has no end for single ones, and at most 100 000 VEVENTs are
     /// read.
-    pub fn new(platform: Platform, floating_zone: chrono_tz::Tz, now: DateTime<Utc>) -> Self {
+    pub fn new(producer: Producer, floating_zone: chrono_tz::Tz, now: DateTime<Utc>) -> Self {
         let yesterday = now.date_naive() - TimeDelta::days(1);
         let from = yesterday.and_time(NaiveTime::MIN).and_utc();
         let to = now.checked_add_months(Months::new(18)).unwrap_or(DateTime::<Utc>::MAX_UTC);
@@ -156,7 +157,7 @@ impl ParseOptions {
             from,
             to,
             floating_zone,
-            platform,
+            producer,
             max_events: 100_000,
             all_single_events: true,
             max_work: DEFAULT_MAX_WORK,
@@ -205,7 +206,7 @@ pub struct BusyItem {
     pub span: Span,
     /// The event's SUMMARY, unescaped and trimmed.
     pub summary: Option<String>,
-    /// What the platform means by it.
+    /// What its producer means by it.
     pub kind: ItemKind,
 }
 
@@ -213,7 +214,7 @@ pub struct BusyItem {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
-    /// A guest's reservation on the platform.
+    /// A guest's reservation on a booking platform.
     Reservation,
     /// Dates closed by the host or the platform.
     Block,
@@ -586,7 +587,7 @@ fn parse_source<E>(
     let skipped = std::mem::take(&mut reader.skipped);
     let work = reader.into_work();
     sort_busy(&mut busy);
-    if options.platform == Platform::BookingCom {
+    if options.producer == Producer::BookingCom {
         busy = profiles::merge_stays(busy);
     }
     let feed = ParsedFeed {

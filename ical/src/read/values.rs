@@ -16,15 +16,40 @@ pub(super) enum Written {
 /// Reads `YYYYMMDD`, `YYYYMMDDTHHMM[SS][Z]`, their ISO 8601 extended forms
 /// (`2020-06-09T09:00:00Z`), fractional seconds, and a trailing `±HH[:MM]` offset.
 /// `date_only` (from `VALUE=DATE`) keeps only the date of a date-time.
-// Long on purpose: one pass over the bytes of every date-time form real feeds write, with the
-// position kept in one place.
 pub(super) fn parse_written(raw: &str, date_only: bool) -> Option<Written> {
     let s = raw.trim().as_bytes();
-    let mut digits = [0u8; 14];
-    let mut n = 0usize;
-    let mut i = 0usize;
-    let mut saw_t = false;
-    // Date: 8 digits, '-' allowed between.
+    let (date, mut i) = read_date(s)?;
+    let saw_t = matches!(s.get(i), Some(b'T' | b't' | b' '));
+    if saw_t {
+        i += 1;
+    }
+    if !saw_t || date_only {
+        // Trailing text after a bare date is tolerated only when it is a time we ignore.
+        return if saw_t || i == s.len() { Some(Written::Date(date)) } else { None };
+    }
+    let (clock, i) = read_clock(s, i);
+    let Some((hour, minute, second)) = clock.hms else {
+        return if clock.digits == 0 && i == s.len() { Some(Written::Date(date)) } else { None };
+    };
+    let (date, hour) =
+        if hour == 24 && minute == 0 && second == 0 { (date.succ_opt()?, 0) } else { (date, hour) };
+    let local = NaiveDateTime::new(date, NaiveTime::from_hms_opt(hour, minute, second)?);
+    match &s[i..] {
+        [] => Some(Written::Local(local)),
+        [b'Z' | b'z'] => Some(Written::Utc(local)),
+        [sign @ (b'+' | b'-'), tail @ ..] => {
+            let offset = read_offset(tail)?;
+            let offset = if *sign == b'-' { -offset } else { offset };
+            Some(Written::Utc(local - Duration::seconds(offset)))
+        }
+        _ => None,
+    }
+}
+
+/// The date at the start of `s` (8 digits, `-` allowed between them), and where it ends.
+fn read_date(s: &[u8]) -> Option<(NaiveDate, usize)> {
+    let mut digits = [0u8; 8];
+    let (mut n, mut i) = (0, 0);
     while i < s.len() && n < 8 {
         match s[i] {
             b'0'..=b'9' => {
@@ -45,18 +70,23 @@ pub(super) fn parse_written(raw: &str, date_only: bool) -> Option<Written> {
         + i32::from(digits[3]);
     let month = u32::from(digits[4] * 10 + digits[5]);
     let day = u32::from(digits[6] * 10 + digits[7]);
-    let date = NaiveDate::from_ymd_opt(year, month, day)?;
-    if i < s.len() && (s[i] == b'T' || s[i] == b't' || s[i] == b' ') {
-        saw_t = true;
-        i += 1;
-    }
-    if !saw_t || date_only {
-        // Trailing text after a bare date is tolerated only when it is a time we ignore.
-        return if saw_t || i == s.len() { Some(Written::Date(date)) } else { None };
-    }
-    // Time: 4 or 6 digits, ':' allowed between, then optional fraction.
-    let time_start = n;
-    while i < s.len() && n < 14 {
+    Some((NaiveDate::from_ymd_opt(year, month, day)?, i))
+}
+
+/// A time of day as written.
+struct Clock {
+    /// Hours, minutes and seconds (a leap second read as 59), when it has four or six digits.
+    hms: Option<(u32, u32, u32)>,
+    /// How many digits it has (at most six are read).
+    digits: usize,
+}
+
+/// The time of day from `s[i..]` (digits, `:` allowed between them) and where it ends, after
+/// any fraction of a second (which is dropped).
+fn read_clock(s: &[u8], mut i: usize) -> (Clock, usize) {
+    let mut digits = [0u8; 6];
+    let mut n = 0;
+    while i < s.len() && n < 6 {
         match s[i] {
             b'0'..=b'9' => {
                 digits[n] = s[i] - b'0';
@@ -67,49 +97,40 @@ pub(super) fn parse_written(raw: &str, date_only: bool) -> Option<Written> {
         }
         i += 1;
     }
-    let time_digits = n - time_start;
-    if time_digits != 4 && time_digits != 6 {
-        return if time_digits == 0 && i == s.len() { Some(Written::Date(date)) } else { None };
-    }
     let two = |k: usize| u32::from(digits[k] * 10 + digits[k + 1]);
-    let hour = two(8);
-    let minute = two(10);
-    let second = if time_digits == 6 { two(12).min(59) } else { 0 };
-    if i < s.len() && (s[i] == b'.' || s[i] == b',') {
+    let hms = match n {
+        4 => Some((two(0), two(2), 0)),
+        6 => Some((two(0), two(2), two(4).min(59))),
+        _ => None,
+    };
+    let clock = Clock { hms, digits: n };
+    if clock.hms.is_some() && i < s.len() && (s[i] == b'.' || s[i] == b',') {
         i += 1;
         while i < s.len() && s[i].is_ascii_digit() {
             i += 1;
         }
     }
-    let (date, hour) =
-        if hour == 24 && minute == 0 && second == 0 { (date.succ_opt()?, 0) } else { (date, hour) };
-    let local = NaiveDateTime::new(date, NaiveTime::from_hms_opt(hour, minute, second)?);
-    let rest = &s[i..];
-    match rest {
-        [] => Some(Written::Local(local)),
-        [b'Z' | b'z'] => Some(Written::Utc(local)),
-        [sign @ (b'+' | b'-'), tail @ ..] => {
-            let mut d = [0u32; 4];
-            let mut k = 0;
-            for &b in tail {
-                match b {
-                    b'0'..=b'9' if k < 4 => {
-                        d[k] = u32::from(b - b'0');
-                        k += 1;
-                    }
-                    b':' => {}
-                    _ => return None,
-                }
+    (clock, i)
+}
+
+/// The seconds of a UTC offset after its sign: `HH`, `HHMM` or `HH:MM`.
+fn read_offset(tail: &[u8]) -> Option<i64> {
+    let mut d = [0u32; 4];
+    let mut k = 0;
+    for &b in tail {
+        match b {
+            b'0'..=b'9' if k < 4 => {
+                d[k] = u32::from(b - b'0');
+                k += 1;
             }
-            if k != 2 && k != 4 {
-                return None;
-            }
-            let secs = i64::from((d[0] * 10 + d[1]) * 3600 + (d[2] * 10 + d[3]) * 60);
-            let offset = if *sign == b'-' { -secs } else { secs };
-            Some(Written::Utc(local - Duration::seconds(offset)))
+            b':' => {}
+            _ => return None,
         }
-        _ => None,
     }
+    if k != 2 && k != 4 {
+        return None;
+    }
+    Some(i64::from((d[0] * 10 + d[1]) * 3600 + (d[2] * 10 + d[3]) * 60))
 }
 
 /// Reads an RFC 5545 DURATION (`P1D`, `PT86400S`, `-PT15M`, `P1W`, `P1DT2H`). Negative

@@ -18,7 +18,7 @@ fn read_2030(bytes: &[u8]) -> ParsedFeed {
         from: at(2030, 1, 1, 0, 0),
         to: at(2031, 1, 1, 0, 0),
         floating_zone: chrono_tz::UTC,
-        platform: Platform::Other,
+        producer: Producer::Other,
         max_events: 100_000,
         all_single_events: false,
         max_work: DEFAULT_MAX_WORK,

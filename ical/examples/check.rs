@@ -1,0 +1,49 @@
+//! Reads an `.ics` file as an import would and prints what it holds, as JSON: the busy
+//! occurrences from yesterday to 18 months ahead, and every event not imported with the reason.
+//!
+//! `cargo run -p kalends-ical --example check -- FILE [airbnb|vrbo|booking_com|google|outlook|other]`
+
+use std::process::ExitCode;
+
+use kalends_ical::{ParseOptions, Producer};
+
+fn producer(name: &str) -> Option<Producer> {
+    Some(match name {
+        "airbnb" => Producer::Airbnb,
+        "vrbo" => Producer::Vrbo,
+        "booking_com" => Producer::BookingCom,
+        "google" => Producer::Google,
+        "outlook" => Producer::Outlook,
+        "other" => Producer::Other,
+        _ => return None,
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(path), Some(producer)) =
+        (args.first(), producer(args.get(1).map_or("other", String::as_str)))
+    else {
+        eprintln!("usage: check FILE [airbnb|vrbo|booking_com|google|outlook|other]");
+        return ExitCode::from(2);
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Floating times without an `X-WR-TIMEZONE` are read in UTC.
+    let options = ParseOptions::new(producer, chrono_tz::UTC, chrono::Utc::now());
+    match kalends_ical::read_from(file, &options) {
+        Ok(feed) => {
+            println!("{}", serde_json::to_string_pretty(&feed).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
