@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::Platform;
+use crate::domain::{BookingStatus, NewBooking, Platform, TimeZone};
 
 /// Where a busy item comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -98,6 +98,25 @@ pub struct Busy {
     pub group: Option<Uuid>,
     /// A human label ("Smith family", "Airbnb: Reserved").
     pub label: String,
+}
+
+impl Busy {
+    /// Booking `id` with content `new` as a busy item, its days counted in `home`.
+    pub fn booking(id: Uuid, new: &NewBooking, home: TimeZone) -> Busy {
+        let (start, end) = new.span.utc_range(home);
+        Busy {
+            item: ItemRef { source: Source::Booking, id },
+            start,
+            end,
+            all_day: new.span.is_all_day(),
+            class: match new.status {
+                BookingStatus::Tentative => Class::Tentative,
+                _ => Class::Confirmed,
+            },
+            group: None,
+            label: new.title.clone(),
+        }
+    }
 }
 
 /// How bad a collision is.

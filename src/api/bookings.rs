@@ -488,7 +488,7 @@ async fn upsert_booking(
         bookings::save_by_external_id(&state.store, &tenant, &external_id, new, write.overlap());
     Ok(match saved.await? {
         UpsertOutcome::Created(b) => created(&b),
-        UpsertOutcome::Updated(b) | UpsertOutcome::Unchanged(b) => {
+        UpsertOutcome::Updated { booking: b, .. } | UpsertOutcome::Unchanged(b) => {
             axum::Json(BookingOut::from(&b)).into_response()
         }
     })

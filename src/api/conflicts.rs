@@ -38,9 +38,13 @@ impl From<&ConflictItem> for ConflictItemOut {
 pub struct ConflictOut {
     /// Server id.
     pub id: Uuid,
-    /// `overlap` (two busy items collide) or `external_edit` (a staff member moved or deleted a
-    /// booking's event by hand, left as is under `external_edit_policy: "accept"`).
+    /// `overlap` (two busy items collide), `external_edit` (a staff member moved or deleted a
+    /// booking's event by hand, left as is under `external_edit_policy: "accept"`) or `rule`
+    /// (a booking breaks an availability rule of its resource or staff member).
     pub kind: String,
+    /// For `kind: "rule"`: the rule the booking breaks (`min_nights`, `turnover_days`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// The resource whose calendar it is in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<Uuid>,
@@ -80,6 +84,7 @@ impl From<&Conflict> for ConflictOut {
         ConflictOut {
             id: c.id,
             kind: c.kind.as_str().into(),
+            rule: c.rule.map(|r| r.as_str().to_owned()),
             resource_id,
             staff_id,
             start: c.start,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kalends_core::StoreError;
+use kalends_core::availability::Violation;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -29,6 +30,22 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub conflicts: Option<serde_json::Value>,
+    /// For a booking refused with `?reject_conflicts=true` because it breaks an availability
+    /// rule: the (first) rule's field name, `min_nights` say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// That rule's limit (`2` for `min_nights`, `["sun"]` for `no_arrival_days`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub limit: Option<serde_json::Value>,
+    /// What the booking has (`1` night, `"sun"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub value: Option<serde_json::Value>,
+    /// Every rule the booking breaks: `{rule, limit, value, message}` each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub violations: Option<serde_json::Value>,
 }
 
 /// An error answer of the API.
@@ -38,26 +55,48 @@ pub struct ApiError {
     slug: &'static str,
     detail: String,
     errors: Vec<FieldError>,
-    conflicts: Option<serde_json::Value>,
+    /// What a booking write refused with `?reject_conflicts=true` collides with or breaks;
+    /// boxed, as few errors carry it.
+    refusal: Option<Box<Refusal>>,
     retry_after: Option<Duration>,
+}
+
+/// Why a booking write with `?reject_conflicts=true` was refused.
+#[derive(Debug)]
+enum Refusal {
+    /// The items it would collide with.
+    Collides(serde_json::Value),
+    /// The availability rules it breaks (at least one).
+    BreaksRules(Vec<Violation>),
 }
 
 impl ApiError {
     fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        Self { status, slug, detail, errors: Vec::new(), conflicts: None, retry_after: None }
+        Self { status, slug, detail, errors: Vec::new(), refusal: None, retry_after: None }
     }
 
     /// 409 for a booking that would collide with `items` (`?reject_conflicts=true`).
     pub fn collides(items: serde_json::Value) -> Self {
         Self {
-            conflicts: Some(items),
+            refusal: Some(Box::new(Refusal::Collides(items))),
             ..Self::new(
                 StatusCode::CONFLICT,
                 "conflict",
                 "the booking overlaps another booking, a block or an imported busy time; see conflicts",
             )
         }
+    }
+
+    /// 422 for a booking that breaks availability rules (`?reject_conflicts=true`): the first
+    /// rule, its limit and the booking's value at the top, every one in `violations`.
+    pub fn breaks_rules(broken: Vec<Violation>) -> Self {
+        let detail = match broken.first() {
+            Some(v) => format!("the booking breaks the rule {}: {}", v.rule, v.message),
+            None => "the booking breaks an availability rule".to_owned(),
+        };
+        let refusal = Some(Box::new(Refusal::BreaksRules(broken)));
+        Self { refusal, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "rule", detail) }
     }
 
     /// 404: no such object in this tenant (other tenants' objects answer this too).
@@ -170,6 +209,7 @@ impl From<StoreError> for ApiError {
                     .map(|h| serde_json::json!({"kind": h.kind.as_str(), "id": h.id, "label": h.label}))
                     .collect(),
             )),
+            StoreError::BreaksRules(broken) => ApiError::breaks_rules(broken),
             StoreError::VersionConflict => {
                 ApiError::conflict("the record changed while this request ran; retry it")
             }
@@ -181,13 +221,30 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let title = self.status.canonical_reason().unwrap_or("Error").to_owned();
+        let (conflicts, broken) = match self.refusal.map(|r| *r) {
+            Some(Refusal::Collides(items)) => (Some(items), Vec::new()),
+            Some(Refusal::BreaksRules(broken)) => (None, broken),
+            None => (None, Vec::new()),
+        };
+        let violations = broken
+            .iter()
+            .map(|v| {
+                serde_json::json!({"rule": v.rule.as_str(), "limit": v.limit, "value": v.value,
+                    "message": v.message})
+            })
+            .collect::<Vec<_>>();
+        let first = broken.into_iter().next();
         let problem = Problem {
             kind: format!("https://kalends.dev/problems/{}", self.slug),
             title,
             status: self.status.as_u16(),
             detail: self.detail,
             errors: self.errors,
-            conflicts: self.conflicts,
+            conflicts,
+            rule: first.as_ref().map(|v| v.rule.as_str().to_owned()),
+            limit: first.as_ref().map(|v| v.limit.clone()),
+            value: first.map(|v| v.value),
+            violations: (!violations.is_empty()).then_some(serde_json::Value::Array(violations)),
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
         response

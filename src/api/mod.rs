@@ -17,6 +17,7 @@ pub mod api_keys;
 pub mod availability;
 pub mod availability_widgets;
 pub mod blocks;
+pub mod bookable;
 pub mod bookings;
 pub mod checklists;
 pub mod collisions;
@@ -29,6 +30,7 @@ pub mod feeds;
 pub mod imports;
 pub mod invites;
 pub mod resources;
+pub mod rules;
 pub mod settings;
 pub mod staff;
 pub mod webhook_endpoints;
@@ -106,6 +108,8 @@ pub fn router() -> Router<AppState> {
         .merge(imports::router())
         .merge(invites::router())
         .merge(availability::router())
+        .merge(bookable::router())
+        .merge(rules::router())
         .merge(availability_widgets::router())
         .merge(conflicts::router())
         .merge(connections::router())

@@ -408,11 +408,12 @@ async fn pending_of(api: &Api<'_>, platform: &str) -> usize {
 async fn an_overdue_item_is_reminded_again_as_check_in_approaches(db: Db) {
     let sink = SmtpSink::start().await;
     // A stay from tomorrow: its check-in is the start of tomorrow in the tenant's zone. The one
-    // reminder step falls four seconds from now; the quiet period is one second.
+    // reminder step falls fifteen seconds from now (time for the app to start and the booking to
+    // be written first, even on a loaded machine); the quiet period is one second.
     let zone = chrono_tz::Europe::Amsterdam;
     let tomorrow = Utc::now().with_timezone(&zone).date_naive() + chrono::Duration::days(1);
     let check_in = tomorrow.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(zone).unwrap();
-    let step = (check_in.with_timezone(&Utc) - Utc::now()).num_seconds() - 4;
+    let step = (check_in.with_timezone(&Utc) - Utc::now()).num_seconds() - 15;
     let app = TestApp::start_public_with(db, |config| {
         reminding(config, &sink);
         config.alerts.quiet_period_secs = 1;

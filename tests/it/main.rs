@@ -9,6 +9,7 @@
 
 mod alert_emails;
 mod api;
+mod availability_rules;
 mod caldav;
 mod caldav_client;
 mod caldav_servers;

@@ -164,7 +164,10 @@ async fn an_identical_upsert_changes_nothing_and_owes_nothing(db: Db) {
     let same = upsert(2).await.unwrap();
     assert!(matches!(same, UpsertOutcome::Unchanged(ref b) if b.version == 1), "{same:?}");
     let changed = upsert(5).await.unwrap();
-    assert!(matches!(changed, UpsertOutcome::Updated(ref b) if b.version == 2), "{changed:?}");
+    assert!(
+        matches!(changed, UpsertOutcome::Updated { booking: ref b, .. } if b.version == 2),
+        "{changed:?}"
+    );
     let syncs = jobs_owed(&store).await.into_iter().filter(|j| j.kind() == "sync_booking").count();
     assert_eq!(syncs, 2, "only the create and the real change owe a sync");
 }

@@ -79,7 +79,11 @@ def d_url(driver):
     return driver.current_url
 
 
-def click(driver, by, what):
+def click(driver, by, what, timeout=20):
+    """Clicks the element once it is there: a live update or a form's answer may still be
+    replacing the page when the previous step's text appeared (slow on a loaded machine)."""
+    waiting(driver, timeout).until(ec.presence_of_element_located((by, what)),
+                                   f"{what!r} did not appear on {d_url(driver)}")
     retrying(lambda: driver.find_element(by, what).click())
 
 

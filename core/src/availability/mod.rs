@@ -5,12 +5,14 @@
 //! cases call these, and the API, the feeds, the widget and the console show their answers.
 //! Stays are counted in nights of the owner's zone ([`nights`]); appointments in instants, with
 //! opening hours in the owner's zone ([`slots`]). A booking written against the rules is judged
-//! by [`check_stay`] or [`check_appointment`].
+//! by [`check_stay`] or [`check_appointment`], through [`judge`] where bookings are written.
 
+mod judge;
 mod nights;
 mod rules;
 mod slots;
 
+pub use judge::{has_new_dates, judge, reach as judge_reach};
 pub use nights::{
     Closure, ItemKind, Night, NightItem, NightState, check_stay, nights, reach as nights_reach,
 };

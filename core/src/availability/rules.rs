@@ -46,6 +46,27 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, in the order the API lists them.
+    pub const ALL: [Rule; 12] = [
+        Self::TurnoverDays,
+        Self::MinNights,
+        Self::MaxNights,
+        Self::BookingWindowDays,
+        Self::MinNoticeDays,
+        Self::MinNoticeMinutes,
+        Self::NoArrivalDays,
+        Self::NoDepartureDays,
+        Self::WeeklyHours,
+        Self::BufferBeforeMinutes,
+        Self::BufferAfterMinutes,
+        Self::BlockShortGaps,
+    ];
+
+    /// The rule a field name names.
+    pub fn parse(name: &str) -> Option<Rule> {
+        Self::ALL.into_iter().find(|rule| rule.as_str() == name)
+    }
+
     /// The field name, as the API spells it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -154,33 +175,48 @@ impl WeeklyHours {
 
 /// The rules as submitted or stored: numbers and names not yet checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RulesDraft {
     /// Nights kept free after each stay, 0 to 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turnover_days: Option<i64>,
     /// The shortest stay, 1 to 365 nights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_nights: Option<i64>,
     /// The longest stay, 1 to 365 nights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_nights: Option<i64>,
     /// Nothing bookable further ahead than this many days, 1 to 1095.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub booking_window_days: Option<i64>,
     /// Stays: no check-in sooner than this many days from today, 0 to 365.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_notice_days: Option<i64>,
     /// Appointments: no start sooner than this many minutes from now, 0 to 100,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_notice_minutes: Option<i64>,
     /// Weekdays no stay starts on (`mon` ... `sun`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_arrival_days: Option<Vec<String>>,
     /// Weekdays no stay ends on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_departure_days: Option<Vec<String>>,
     /// Opening periods per weekday, `{"mon": [["09:00", "12:30"], ...]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>, example = json!({"mon": [["09:00", "12:30"], ["13:30", "18:00"]]})))]
     pub weekly_hours: Option<BTreeMap<String, Vec<[String; 2]>>>,
     /// Minutes kept free before each appointment, 0 to 240.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffer_before_minutes: Option<i64>,
     /// Minutes kept free after each appointment, 0 to 240.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffer_after_minutes: Option<i64>,
     /// Stays: free gaps too short for the shortest stay are closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_short_gaps: Option<bool>,
     /// Rule-closed nights appear in the busy feeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_to_feeds: Option<bool>,
 }
 

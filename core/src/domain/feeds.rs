@@ -86,6 +86,13 @@ impl Owner {
         }
     }
 
+    /// The resource's or the staff member's id.
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::Resource(id) | Self::Staff(id) => id,
+        }
+    }
+
     /// The `resource_id` / `staff_id` column pair.
     pub fn columns(self) -> (Option<Uuid>, Option<Uuid>) {
         match self {

@@ -75,7 +75,7 @@ pub async fn create(
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
     let booking = store.create_booking(tenant, new, overlap, owed_jobs).await?;
-    after_booking_change(store, tenant, &booking).await;
+    after_booking_change(store, tenant, &booking, true).await;
     Ok(booking)
 }
 
@@ -89,13 +89,18 @@ pub async fn save_by_external_id(
     overlap: Overlap,
 ) -> Result<UpsertOutcome, StoreError> {
     let outcome = store.upsert_booking(tenant, external_id, new, overlap, owed_jobs).await?;
-    if let UpsertOutcome::Created(booking) | UpsertOutcome::Updated(booking) = &outcome {
-        after_booking_change(store, tenant, booking).await;
+    match &outcome {
+        UpsertOutcome::Created(booking) => after_booking_change(store, tenant, booking, true).await,
+        UpsertOutcome::Updated { booking, new_dates } => {
+            after_booking_change(store, tenant, booking, *new_dates).await
+        }
+        UpsertOutcome::Unchanged(_) => {}
     }
     Ok(outcome)
 }
 
 /// Replaces a booking still at `expected_version` ([`StoreError::VersionConflict`] otherwise).
+/// A replacement states its dates anew: the notice and the booking window are judged again.
 pub async fn replace(
     store: &Store,
     tenant: &Tenant,
@@ -106,7 +111,7 @@ pub async fn replace(
 ) -> Result<Booking, StoreError> {
     let booking =
         store.replace_booking(tenant, id, expected_version, new, overlap, owed_jobs).await?;
-    after_booking_change(store, tenant, &booking).await;
+    after_booking_change(store, tenant, &booking, true).await;
     Ok(booking)
 }
 
@@ -132,9 +137,14 @@ where
         if new == current.data {
             return Ok(current);
         }
-        match replace(store, tenant, id, current.version, new, overlap).await {
+        let new_dates = new.span != current.data.span;
+        match store.replace_booking(tenant, id, current.version, new, overlap, owed_jobs).await {
             Err(StoreError::VersionConflict) => continue,
-            result => return Ok(result?),
+            Ok(booking) => {
+                after_booking_change(store, tenant, &booking, new_dates).await;
+                return Ok(booking);
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     Err(StoreError::VersionConflict.into())
@@ -146,7 +156,7 @@ pub async fn cancel(store: &Store, tenant: &Tenant, id: Uuid) -> Result<Booking,
     let resource_id = store.booking(tenant.id, id).await?.data.resource_id;
     let owed = cancellation_jobs(tenant.id, id, resource_id);
     let booking = store.cancel_booking(tenant, id, &owed).await?;
-    after_booking_change(store, tenant, &booking).await;
+    after_booking_change(store, tenant, &booking, false).await;
     Ok(booking)
 }
 

@@ -15,6 +15,7 @@
 //! What each change owes is decided here (`bookings::owed_jobs`), not in SQL. Reads need no
 //! use case: adapters read through the store directly.
 
+pub mod availability;
 pub mod blocks;
 pub mod bookings;
 pub mod checklists;

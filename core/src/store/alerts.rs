@@ -109,6 +109,12 @@ pub(crate) fn conflict_opened(
             items.join(": "),
             "Booking's dates",
         ),
+        // Rule conflicts are low or medium: not told at once, but written the same way.
+        super::ConflictKind::Rule => (
+            format!("Booking breaks a rule: {booking} on {owner_name}"),
+            conflict.suggestion.clone(),
+            "Booking's dates",
+        ),
     };
     AlertDraft {
         kind: "conflict_opened",

@@ -120,7 +120,13 @@ pub enum UpsertOutcome {
     /// A new booking.
     Created(Booking),
     /// An existing booking changed; its version went up.
-    Updated(Booking),
+    Updated {
+        /// The booking as it now stands.
+        booking: Booking,
+        /// Whether it took other dates or times than it had (only then are the notice and
+        /// the booking window judged again).
+        new_dates: bool,
+    },
     /// The booking already had exactly this content; nothing was written or scheduled.
     Unchanged(Booking),
 }
@@ -129,7 +135,7 @@ impl UpsertOutcome {
     /// The booking as it now stands.
     pub fn booking(&self) -> &Booking {
         match self {
-            Self::Created(b) | Self::Updated(b) | Self::Unchanged(b) => b,
+            Self::Created(b) | Self::Updated { booking: b, .. } | Self::Unchanged(b) => b,
         }
     }
 }
@@ -392,7 +398,7 @@ impl Store {
         with_pool!(self, |pool| {
             let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
-            reject_overlaps!(tx, tenant.id, candidate, &owners);
+            reject_overlaps!(tx, tenant, candidate, &owners, home);
             let mut insert = bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
                 .bind(id)
                 .bind(tenant.id)
@@ -443,7 +449,7 @@ impl Store {
         let created_at = with_pool!(self, |pool| {
             let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
-            reject_overlaps!(tx, tenant.id, candidate, &owners);
+            reject_overlaps!(tx, tenant, candidate, &owners, home);
             let query = sqlx::query_as::<_, (DateTime<Utc>,)>(AssertSqlSafe(sql.as_str()));
             let Some((created_at,)) = bind_content!(query, &new, home)
                 .bind(at)
@@ -493,7 +499,10 @@ impl Store {
                         owed,
                     )
                     .await
-                    .map(UpsertOutcome::Updated),
+                    .map(|booking| UpsertOutcome::Updated {
+                        new_dates: booking.data.span != existing.data.span,
+                        booking,
+                    }),
                 None => self
                     .create_booking(tenant, new.clone(), overlap, owed)
                     .await
@@ -526,8 +535,14 @@ impl Store {
         else {
             return Ok(());
         };
-        let hits = self.collisions_of(tenant.id, &candidate, &owners).await?;
-        if hits.is_empty() { Ok(()) } else { Err(StoreError::Collides(hits)) }
+        let (hits, broken) = with_read_pool!(self, |pool| {
+            owner_writes::judge_owners!(pool, tenant, &candidate, &owners, home)
+        })?;
+        match (hits.is_empty(), broken.is_empty()) {
+            (false, _) => Err(StoreError::Collides(hits)),
+            (true, false) => Err(StoreError::BreaksRules(broken)),
+            (true, true) => Ok(()),
+        }
     }
 
     /// Cancels a booking: a new version, and `owed` (the removal from calendars, the customer's

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::webhooks::record_webhook_events;
 use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use crate::availability::{Rule, Violation};
 use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Severity, Source};
 use crate::domain::{BookingStatus, Owner, Platform};
 use crate::webhooks::WebhookEvent;
@@ -58,6 +59,9 @@ pub enum ConflictKind {
     /// A staff member moved or deleted a booking's event by hand and the tenant's
     /// `external_edit_policy` is `accept`: left as is for a person to decide.
     ExternalEdit,
+    /// A booking breaks an availability rule of its resource or staff member (saved without
+    /// `?reject_conflicts=true`): found and resolved by the pass after each booking change.
+    Rule,
 }
 
 impl ConflictKind {
@@ -66,6 +70,7 @@ impl ConflictKind {
         match self {
             Self::Overlap => "overlap",
             Self::ExternalEdit => "external_edit",
+            Self::Rule => "rule",
         }
     }
 
@@ -73,6 +78,7 @@ impl ConflictKind {
         match s {
             "overlap" => Some(Self::Overlap),
             "external_edit" => Some(Self::ExternalEdit),
+            "rule" => Some(Self::Rule),
             _ => None,
         }
     }
@@ -83,8 +89,10 @@ impl ConflictKind {
 pub struct Conflict {
     /// Its id.
     pub id: Uuid,
-    /// An overlap or an external edit.
+    /// An overlap, an external edit or a broken rule.
     pub kind: ConflictKind,
+    /// For a conflict of kind [`ConflictKind::Rule`]: the rule the booking breaks.
+    pub rule: Option<Rule>,
     /// Whose calendar it is in.
     pub owner: Owner,
     /// Where the items overlap.
@@ -113,6 +121,7 @@ pub struct Conflict {
 struct ConflictRow {
     id: Uuid,
     kind: String,
+    item_b: String,
     resource_id: Option<Uuid>,
     staff_id: Option<Uuid>,
     span_start: DateTime<Utc>,
@@ -127,16 +136,24 @@ struct ConflictRow {
     note: Option<String>,
 }
 
-const COLUMNS: &str = "id, kind, resource_id, staff_id, span_start, span_end, severity, items, \
+const COLUMNS: &str = "id, kind, item_b, resource_id, staff_id, span_start, span_end, severity, items, \
      suggestion, status, detected_at, resolved_at, resolution, note";
 
 impl TryFrom<ConflictRow> for Conflict {
     type Error = StoreError;
     fn try_from(r: ConflictRow) -> Result<Self, StoreError> {
         let bad = |what: &str| corrupt(format!("conflict {} has a bad {what}", r.id));
+        let kind = ConflictKind::parse(&r.kind).ok_or_else(|| bad("kind"))?;
+        let rule = match kind {
+            ConflictKind::Rule => Some(
+                r.item_b.strip_prefix("rule:").and_then(Rule::parse).ok_or_else(|| bad("rule"))?,
+            ),
+            _ => None,
+        };
         Ok(Conflict {
             id: r.id,
-            kind: ConflictKind::parse(&r.kind).ok_or_else(|| bad("kind"))?,
+            kind,
+            rule,
             owner: Owner::from_columns(r.resource_id, r.staff_id).ok_or_else(|| bad("owner"))?,
             start: r.span_start,
             end: r.span_end,
@@ -164,6 +181,7 @@ pub struct Detection {
 /// A collision found by a pass, ready to record.
 #[derive(Debug)]
 struct Found {
+    kind: ConflictKind,
     owner: Owner,
     pair_key: String,
     item_a: String,
@@ -181,6 +199,7 @@ impl Found {
             |x: &Busy| ConflictItem { kind: x.item.source, id: x.item.id, label: x.label.clone() };
         let (x, y) = if a.item <= b.item { (a.item, b.item) } else { (b.item, a.item) };
         Found {
+            kind: ConflictKind::Overlap,
             owner,
             pair_key: Collision::pair_key(a.item, b.item),
             item_a: x.to_string(),
@@ -194,12 +213,53 @@ impl Found {
     }
 }
 
+impl From<&RuleBreach> for Found {
+    fn from(b: &RuleBreach) -> Self {
+        let (Owner::Resource(owner_id) | Owner::Staff(owner_id)) = b.owner;
+        let rule = b.violation.rule;
+        Found {
+            kind: ConflictKind::Rule,
+            owner: b.owner,
+            pair_key: format!("rule:{}:{owner_id}:{rule}", b.booking.id),
+            item_a: ItemRef { source: Source::Booking, id: b.booking.id }.to_string(),
+            item_b: format!("rule:{rule}"),
+            start: b.start,
+            end: b.end,
+            severity: b.violation.severity(),
+            items: vec![b.booking.clone()],
+            suggestion: format!(
+                "The booking breaks a rule: {}. Move it, or change the rules if this one is an \
+                 exception.",
+                b.violation.message
+            ),
+        }
+    }
+}
+
+/// A rule a saved booking breaks in one owner's calendar, as the pass after each booking change
+/// records it ([`Store::record_rule_conflicts`]).
+#[derive(Clone, Debug)]
+pub struct RuleBreach {
+    /// The resource or staff member whose rule it is.
+    pub owner: Owner,
+    /// The booking.
+    pub booking: ConflictItem,
+    /// The booking's start.
+    pub start: DateTime<Utc>,
+    /// Its end.
+    pub end: DateTime<Utc>,
+    /// The rule, its limit and the booking's value.
+    pub violation: Violation,
+}
+
 /// Which open conflicts a pass is responsible for.
 enum Reach {
     /// Every open conflict of a resource or staff member.
     Owner(Owner),
     /// Every open conflict naming this item.
     Item(ItemRef),
+    /// Every open rule conflict of this booking.
+    Rules(ItemRef),
 }
 
 type OpenRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>);
@@ -358,6 +418,23 @@ impl Store {
         Ok(hits)
     }
 
+    /// Brings the open rule conflicts of booking `booking_id` in line with the rules it breaks
+    /// now (`breaches`): new ones open, those it no longer breaks resolve themselves, except
+    /// those of the `unjudged` rules (the notice and the window, when the booking kept its
+    /// dates), which stay as they are.
+    pub async fn record_rule_conflicts(
+        &self,
+        tenant_id: Uuid,
+        booking_id: Uuid,
+        breaches: &[RuleBreach],
+        unjudged: &[Rule],
+    ) -> Result<Detection, StoreError> {
+        let reach = Reach::Rules(ItemRef { source: Source::Booking, id: booking_id });
+        let mut open = self.open_overlaps(reach).await?;
+        open.retain(|(_, key, ..)| !unjudged.iter().any(|rule| key.ends_with(&format!(":{rule}"))));
+        self.apply_found(tenant_id, open, breaches.iter().map(Found::from).collect()).await
+    }
+
     /// Brings the open conflicts within `reach` in line with what a detection pass `found`:
     /// new collisions open, moved ones are rewritten, those no longer found resolve themselves.
     async fn record(
@@ -367,6 +444,16 @@ impl Store {
         found: Vec<Found>,
     ) -> Result<Detection, StoreError> {
         let open = self.open_overlaps(reach).await?;
+        self.apply_found(tenant_id, open, found).await
+    }
+
+    /// Writes what a pass `found` changes in the `open` conflicts it reached ([`Plan`]).
+    async fn apply_found(
+        &self,
+        tenant_id: Uuid,
+        open: Vec<OpenRow>,
+        found: Vec<Found>,
+    ) -> Result<Detection, StoreError> {
         let plan = Plan::of(found, open);
         if plan.is_empty() {
             // The common case after a booking change: nothing to write.
@@ -374,11 +461,7 @@ impl Store {
         }
         let detection = self.apply_plan(tenant_id, &plan).await?;
         if detection.opened > 0 {
-            tracing::warn!(
-                %tenant_id,
-                opened = detection.opened,
-                "double booking: new conflicts detected"
-            );
+            tracing::warn!(%tenant_id, opened = detection.opened, "new conflicts detected");
         }
         Ok(detection)
     }
@@ -390,12 +473,16 @@ impl Store {
         // Only overlaps: an external edit is not the passes' to resolve.
         const COLS: &str = "SELECT id, pair_key, severity, span_start, span_end FROM conflicts";
         const OPEN: &str = "status = 'open' AND kind = 'overlap'";
+        const RULES: &str = "status = 'open' AND kind = 'rule'";
         let (sql, bind) = match reach {
             Reach::Owner(Owner::Resource(id)) => {
                 (format!("{COLS} WHERE {OPEN} AND resource_id = $1"), id.to_string())
             }
             Reach::Owner(Owner::Staff(id)) => {
                 (format!("{COLS} WHERE {OPEN} AND staff_id = $1"), id.to_string())
+            }
+            Reach::Rules(item) => {
+                (format!("{COLS} WHERE {RULES} AND item_a = $1"), item.to_string())
             }
             Reach::Item(item) => (
                 format!(
@@ -407,7 +494,7 @@ impl Store {
         };
         let bind_uuid = match reach {
             Reach::Owner(Owner::Resource(id) | Owner::Staff(id)) => Some(id),
-            Reach::Item(_) => None,
+            Reach::Item(_) | Reach::Rules(_) => None,
         };
         Ok(with_read_pool!(self, |pool| {
             let query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
@@ -475,8 +562,8 @@ impl Store {
                 let id = Uuid::now_v7();
                 let inserted = sqlx::query(
                     "INSERT INTO conflicts (id, tenant_id, resource_id, staff_id, pair_key, span_start, \
-                     span_end, severity, items, suggestion, status, detected_at, item_a, item_b) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, $13) \
+                     span_end, severity, items, suggestion, status, detected_at, item_a, item_b, kind) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, $13, $14) \
                      ON CONFLICT (tenant_id, pair_key) WHERE status = 'open' DO NOTHING",
                 )
                 .bind(id)
@@ -492,6 +579,7 @@ impl Store {
                 .bind(at)
                 .bind(&f.item_a)
                 .bind(&f.item_b)
+                .bind(f.kind.as_str())
                 .execute(&mut *tx)
                 .await?;
                 detection.opened += inserted.rows_affected() as usize;

@@ -42,6 +42,7 @@ mod maintenance;
 pub(crate) mod outbox;
 mod owner_writes;
 mod resources;
+pub(crate) mod rules;
 mod staff;
 mod staff_sessions;
 mod tenants;
@@ -58,7 +59,9 @@ pub use channels::{Channel, NewChannel};
 pub use checklist_reminders::{PlatformFigures, Reminder};
 pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
-pub use conflicts::{Conflict, ConflictItem, ConflictKind, Detection, ExternalEditConflict};
+pub use conflicts::{
+    Conflict, ConflictItem, ConflictKind, Detection, ExternalEditConflict, RuleBreach,
+};
 pub use connections::{ConnectionOwed, ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
 pub use console::{Attention, DayFigures, FailedSync};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
@@ -69,6 +72,7 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
+pub use rules::OwnerRules;
 pub use staff_sessions::NewStaffSession;
 pub use webhooks::{
     AfterAttempt, AttemptRecord, Claim, DeliveryStatus, DeliveryWork, NewWebhookEndpoint,
@@ -144,6 +148,10 @@ pub enum StoreError {
     /// asked for [`Overlap::Reject`]: nothing was saved.
     #[error("the booking overlaps {} other items", .0.len())]
     Collides(Vec<ConflictItem>),
+    /// The booking breaks these availability rules of its resource or staff (at least one), and
+    /// the write asked for [`Overlap::Reject`]: nothing was saved.
+    #[error("the booking breaks {} availability rules", .0.len())]
+    BreaksRules(Vec<crate::availability::Violation>),
     /// Someone else changed the record first; re-read and try again.
     #[error("the record changed concurrently")]
     VersionConflict,

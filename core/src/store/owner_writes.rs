@@ -13,7 +13,7 @@
 use uuid::Uuid;
 
 use super::{Pool, Store};
-use crate::conflicts::{Busy, Class, ItemRef, Source};
+use crate::conflicts::Busy;
 use crate::domain::{BookingStatus, NewBooking, Owner, TimeZone};
 
 /// What a booking write does when the booking would overlap another item of its resource or
@@ -94,26 +94,69 @@ macro_rules! begin_owner_write {
 }
 pub(super) use begin_owner_write;
 
-/// Inside a transaction from [`begin_owner_write!`]: returns [`super::StoreError::Collides`] from
-/// the enclosing function when `$candidate` (an `Option<Busy>`: `None` checks nothing) overlaps
-/// another item of `$owners`.
-macro_rules! reject_overlaps {
-    ($tx:expr, $tenant_id:expr, $candidate:expr, $owners:expr) => {{
-        let candidate: Option<$crate::conflicts::Busy> = $candidate;
-        if let Some(candidate) = candidate {
-            let mut hits = Vec::new();
-            for &owner in $owners {
-                let window = Some((candidate.start, candidate.end));
-                let query = $crate::store::conflicts::BusyQuery::new($tenant_id, owner, window);
-                let rows = $crate::store::conflicts::fetch_busy!(query, &mut *$tx)?;
+/// What `$candidate` (a [`Busy`]) would break among the items of `$owners` (a `&[Owner]`) of
+/// `$tenant`: the items it overlaps ([`add_refusing_hits`](super::conflicts::add_refusing_hits))
+/// and the availability rules it breaks, its days counted in `$home`. Reads with `$executor`
+/// (re-evaluated for each statement: `&mut *tx` inside a write, or a pool): the owners' rules in
+/// one statement, then each owner's busy items around the booking as far as its rules reach.
+/// Evaluates to `Result<(Vec<ConflictItem>, Vec<Violation>), StoreError>`.
+macro_rules! judge_owners {
+    ($executor:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr) => {{
+        let (tenant, candidate, owners, home): (
+            &$crate::domain::Tenant,
+            &$crate::conflicts::Busy,
+            &[$crate::domain::Owner],
+            $crate::domain::TimeZone,
+        ) = ($tenant, $candidate, $owners, $home);
+        let now = chrono::Utc::now();
+        async {
+            let ruled = $crate::store::rules::fetch_rules!(tenant, owners, $executor)?;
+            let (mut hits, mut broken) = (Vec::new(), Vec::new());
+            for &owner in owners {
+                let rules = ruled.iter().find(|r| r.owner == owner && !r.rules.is_empty());
+                let window = match rules {
+                    Some(r) => $crate::availability::judge_reach(&r.rules, home, candidate),
+                    None => (candidate.start, candidate.end),
+                };
+                let query =
+                    $crate::store::conflicts::BusyQuery::new(tenant.id, owner, Some(window));
+                let rows = $crate::store::conflicts::fetch_busy!(query, $executor)?;
                 let items = rows
                     .into_iter()
                     .map($crate::store::conflicts::busy_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
-                $crate::store::conflicts::add_refusing_hits(&candidate, &items, &mut hits);
+                $crate::store::conflicts::add_refusing_hits(candidate, &items, &mut hits);
+                if let Some(r) = rules {
+                    let new_dates = $crate::availability::has_new_dates(candidate, &items);
+                    let zones = (home, r.zone);
+                    broken.extend($crate::availability::judge(
+                        &r.rules, zones, now, candidate, &items, new_dates,
+                    ));
+                }
             }
+            Ok::<_, $crate::store::StoreError>((hits, broken))
+        }
+        .await
+    }};
+}
+pub(super) use judge_owners;
+
+/// Inside a transaction from [`begin_owner_write!`]: returns [`super::StoreError::Collides`]
+/// from the enclosing function when `$candidate` (an `Option<Busy>`: `None` checks nothing)
+/// overlaps another item of `$owners`, or [`super::StoreError::BreaksRules`] when it breaks
+/// one of their availability rules ([`judge_owners!`]).
+macro_rules! reject_overlaps {
+    ($tx:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr) => {{
+        let candidate: Option<$crate::conflicts::Busy> = $candidate;
+        if let Some(candidate) = candidate {
+            let (hits, broken) = $crate::store::owner_writes::judge_owners!(
+                &mut *$tx, $tenant, &candidate, $owners, $home
+            )?;
             if !hits.is_empty() {
                 return Err($crate::store::StoreError::Collides(hits));
+            }
+            if !broken.is_empty() {
+                return Err($crate::store::StoreError::BreaksRules(broken));
             }
         }
     }};
@@ -131,19 +174,7 @@ pub(super) fn candidate(
     if overlap == Overlap::Allow || new.status == BookingStatus::Cancelled {
         return None;
     }
-    let (start, end) = new.span.utc_range(home);
-    Some(Busy {
-        item: ItemRef { source: Source::Booking, id },
-        start,
-        end,
-        all_day: new.span.is_all_day(),
-        class: match new.status {
-            BookingStatus::Tentative => Class::Tentative,
-            _ => Class::Confirmed,
-        },
-        group: None,
-        label: new.title.clone(),
-    })
+    Some(Busy::booking(id, new, home))
 }
 
 #[cfg(test)]

@@ -1,0 +1,290 @@
+//! Availability rules over the API: written and read back with field errors, applied to the
+//! nights and slots offered, enforced on booking writes (422 with `?reject_conflicts=true`, a
+//! conflict of kind `rule` without), and holding under concurrent writes.
+
+use futures::future::join_all;
+use kalends::api::resources::ResourceIn;
+use kalends::api::staff::StaffIn;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{Api, Db, TestApp, fields, on_both_databases};
+
+async fn room(api: &Api<'_>, zone: &str) -> Uuid {
+    let room =
+        ResourceIn { name: "Sea view".into(), time_zone: Some(zone.into()), ..Default::default() };
+    api.create_resource(&room).await.unwrap().id
+}
+
+async fn therapist(api: &Api<'_>, name: &str) -> Uuid {
+    let staff =
+        StaffIn { name: name.into(), time_zone: Some("Europe/Paris".into()), ..StaffIn::default() };
+    api.create_staff(&staff).await.unwrap().id
+}
+
+async fn put_rules(api: &Api<'_>, path: &str, rules: Value) -> Value {
+    api.send("PUT", &format!("/api/v1/{path}/rules"), Some(rules), 200).await.unwrap()
+}
+
+fn stay(room: Uuid, from: &str, to: &str) -> Value {
+    json!({"title": format!("Guest {from}"), "resource_id": room, "start_date": from, "end_date": to})
+}
+
+async fn post(
+    api: &Api<'_>,
+    body: Value,
+    reject: bool,
+) -> Result<Value, kalends::api::error::Problem> {
+    let path = if reject { "/api/v1/bookings?reject_conflicts=true" } else { "/api/v1/bookings" };
+    api.send("POST", path, Some(body), 201).await
+}
+
+async fn rules_are_read_back_as_written_and_an_empty_object_clears_them(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "Europe/Paris").await;
+    let written = json!({
+        "turnover_days": 1, "min_nights": 2, "max_nights": 14, "booking_window_days": 365,
+        "min_notice_days": 1, "no_arrival_days": ["sun"], "no_departure_days": ["sat", "sun"],
+        "block_short_gaps": true, "export_to_feeds": true,
+    });
+    assert_eq!(put_rules(&api, &format!("resources/{room}"), written.clone()).await, written);
+    let read: Value =
+        api.send("GET", &format!("/api/v1/resources/{room}/rules"), None, 200).await.unwrap();
+    assert_eq!(read, written);
+    let ann = therapist(&api, "Ann").await;
+    let hours = json!({"weekly_hours": {"mon": [["09:00", "12:30"], ["13:30", "18:00"]]},
+        "buffer_after_minutes": 15, "min_notice_minutes": 120});
+    assert_eq!(put_rules(&api, &format!("staff/{ann}"), hours.clone()).await, hours);
+    assert_eq!(put_rules(&api, &format!("resources/{room}"), json!({})).await, json!({}));
+    let read: Value =
+        api.send("GET", &format!("/api/v1/resources/{room}/rules"), None, 200).await.unwrap();
+    assert_eq!(read, json!({}), "no rule is left");
+    app.stop().await;
+}
+
+async fn rules_out_of_range_are_field_errors_and_the_old_rules_stay(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "UTC").await;
+    put_rules(&api, &format!("resources/{room}"), json!({"min_nights": 3})).await;
+    let bad = json!({"min_nights": 0, "turnover_days": 31, "no_arrival_days": ["sunday"],
+        "weekly_hours": {"mon": [["18:00", "09:00"]]}, "buffer_before_minutes": 241});
+    let path = format!("/api/v1/resources/{room}/rules");
+    let problem = api.send::<Value>("PUT", &path, Some(bad), 200).await.unwrap_err();
+    assert_eq!(problem.status, 422, "{problem:?}");
+    let mut named = fields(&problem);
+    named.sort_unstable();
+    for field in ["buffer_before_minutes", "min_nights", "turnover_days"] {
+        assert!(named.contains(&field), "{field} is named: {named:?}");
+    }
+    assert!(named.iter().any(|f| f.starts_with("no_arrival_days")), "{named:?}");
+    assert!(named.iter().any(|f| f.starts_with("weekly_hours.mon")), "{named:?}");
+    let unknown = api.send::<Value>("PUT", &path, Some(json!({"min_stay": 2})), 200).await;
+    assert_eq!(fields(&unknown.unwrap_err()), ["min_stay"]);
+    let kept: Value = api.send("GET", &path, None, 200).await.unwrap();
+    assert_eq!(kept, json!({"min_nights": 3}), "nothing of the refused rules was saved");
+    let nobody = format!("/api/v1/staff/{}/rules", Uuid::now_v7());
+    assert_eq!(api.send::<Value>("GET", &nobody, None, 200).await.unwrap_err().status, 404);
+    app.stop().await;
+}
+
+async fn stays_show_booked_turnover_and_where_a_stay_may_start_and_end(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "Europe/Paris").await;
+    let rules = json!({"turnover_days": 1, "min_nights": 2, "no_arrival_days": ["sun"]});
+    put_rules(&api, &format!("resources/{room}"), rules).await;
+    post(&api, stay(room, "2030-01-10", "2030-01-12"), false).await.unwrap();
+    let path =
+        format!("/api/v1/availability/stays?resource_id={room}&from=2030-01-07&to=2030-01-15");
+    let answer: Value = api.send("GET", &path, None, 200).await.unwrap();
+    assert_eq!(answer["time_zone"], "Europe/Paris");
+    let nights = answer["nights"].as_array().unwrap();
+    let night = |date: &str| nights.iter().find(|n| n["date"] == date).unwrap().clone();
+    assert_eq!(nights.len(), 8);
+    assert_eq!(night("2030-01-10")["state"], "booked");
+    assert_eq!(night("2030-01-11")["state"], "booked");
+    assert_eq!(night("2030-01-12")["state"], "turnover", "the cleaning night after the stay");
+    let seventh = night("2030-01-07");
+    assert_eq!(
+        (seventh["state"].clone(), seventh["can_check_in"].clone()),
+        (json!("free"), json!(true))
+    );
+    assert_eq!(
+        seventh["max_check_out"], "2030-01-09",
+        "a stay from the 7th must leave the 9th free for cleaning before the booking"
+    );
+    assert_eq!(
+        night("2030-01-08")["can_check_in"],
+        false,
+        "no room for two nights and the cleaning"
+    );
+    assert_eq!(night("2030-01-09")["can_check_out"], true);
+    assert_eq!(night("2030-01-13")["can_check_in"], false, "the 13th is a Sunday: no arrivals");
+    assert_eq!(night("2030-01-14")["can_check_in"], true);
+    let missing =
+        api.send::<Value>("GET", "/api/v1/availability/stays?from=2030-01-01", None, 200).await;
+    assert_eq!(fields(&missing.unwrap_err()), ["resource_id"]);
+    app.stop().await;
+}
+
+async fn a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_otherwise(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "UTC").await;
+    put_rules(&api, &format!("resources/{room}"), json!({"min_nights": 2, "turnover_days": 1}))
+        .await;
+    let problem = post(&api, stay(room, "2030-02-01", "2030-02-02"), true).await.unwrap_err();
+    assert_eq!(problem.status, 422, "{problem:?}");
+    assert_eq!(
+        (problem.rule.as_deref(), problem.limit.clone(), problem.value.clone()),
+        (Some("min_nights"), Some(json!(2)), Some(json!(1)))
+    );
+    assert!(api.bookings("").await.unwrap().items.is_empty(), "nothing was saved");
+    post(&api, stay(room, "2030-02-10", "2030-02-12"), true).await.unwrap();
+    let back_to_back = post(&api, stay(room, "2030-02-12", "2030-02-14"), true).await.unwrap_err();
+    assert_eq!((back_to_back.status, back_to_back.rule.as_deref()), (422, Some("turnover_days")));
+    // Without the flag the booking is saved, and a conflict says which rule it breaks.
+    let short = post(&api, stay(room, "2030-03-01", "2030-03-02"), false).await.unwrap();
+    let open: Value = api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+    let conflicts = open["items"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{open}");
+    assert_eq!(
+        (conflicts[0]["kind"].clone(), conflicts[0]["rule"].clone()),
+        (json!("rule"), json!("min_nights"))
+    );
+    assert_eq!(conflicts[0]["severity"], "low");
+    assert_eq!(conflicts[0]["items"][0]["id"], short["id"]);
+    // Lengthened to two nights, it keeps the rule: the conflict resolves itself.
+    let path = format!("/api/v1/bookings/{}", short["id"].as_str().unwrap());
+    api.send::<Value>("PATCH", &path, Some(json!({"end_date": "2030-03-03"})), 200).await.unwrap();
+    let open: Value = api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+    assert_eq!(open["items"].as_array().unwrap().len(), 0, "{open}");
+    app.stop().await;
+}
+
+async fn slots_follow_opening_hours_bookings_and_the_buffer_after_them(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let ann = therapist(&api, "Ann").await;
+    let rules = json!({"weekly_hours": {"mon": [["09:00", "12:00"]]}, "buffer_after_minutes": 15});
+    put_rules(&api, &format!("staff/{ann}"), rules).await;
+    // Monday 7 January 2030, 10:00 to 10:30 in Paris.
+    let massage = json!({"title": "Massage", "staff_ids": [ann], "start": "2030-01-07T10:00:00+01:00",
+        "end": "2030-01-07T10:30:00+01:00", "time_zone": "Europe/Paris"});
+    post(&api, massage, false).await.unwrap();
+    let path = format!(
+        "/api/v1/availability/slots?staff_id={ann}&duration_minutes=30&from=2030-01-07&to=2030-01-08"
+    );
+    let answer: Value = api.send("GET", &path, None, 200).await.unwrap();
+    let starts: Vec<&str> =
+        answer["slots"].as_array().unwrap().iter().map(|s| s["start"].as_str().unwrap()).collect();
+    assert_eq!(
+        starts,
+        ["2030-01-07T08:00:00Z", "2030-01-07T10:00:00Z", "2030-01-07T10:30:00Z"],
+        "09:00 Paris, then 11:00 and 11:30: a 09:30 slot would leave no 15 minutes before the \
+         massage, and 10:30 is inside the 15 minutes after it"
+    );
+    assert_eq!(answer["slots"][0]["staff_ids"], json!([ann]));
+    assert_eq!(answer["time_zone"], "Europe/Paris");
+    // Outside the opening hours a booking is refused when asked.
+    let evening = json!({"title": "Late", "staff_ids": [ann], "start": "2030-01-07T19:00:00+01:00",
+        "end": "2030-01-07T19:30:00+01:00", "time_zone": "Europe/Paris"});
+    let problem = post(&api, evening, true).await.unwrap_err();
+    assert_eq!((problem.status, problem.rule.as_deref()), (422, Some("weekly_hours")));
+    let bad = "/api/v1/availability/slots?staff_id=nope&duration_minutes=3&mode=some";
+    let problem = api.send::<Value>("GET", bad, None, 200).await.unwrap_err();
+    let mut named = fields(&problem);
+    named.sort_unstable();
+    assert_eq!(named, ["duration_minutes", "mode", "staff_id"]);
+    app.stop().await;
+}
+
+async fn slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_free(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let (ann, bob) = (therapist(&api, "Ann").await, therapist(&api, "Bob").await);
+    let hours = json!({"weekly_hours": {"tue": [["09:00", "11:00"]]}});
+    for who in [ann, bob] {
+        put_rules(&api, &format!("staff/{who}"), hours.clone()).await;
+    }
+    // Ann has one appointment that Tuesday (8 January 2030), 09:00 to 10:00 in Paris.
+    let busy = json!({"title": "Massage", "staff_ids": [ann], "start": "2030-01-08T09:00:00+01:00",
+        "end": "2030-01-08T10:00:00+01:00", "time_zone": "Europe/Paris"});
+    post(&api, busy, false).await.unwrap();
+    let base = format!(
+        "/api/v1/availability/slots?staff_ids={ann},{bob}&duration_minutes=60&from=2030-01-08&to=2030-01-09"
+    );
+    let any: Value = api.send("GET", &format!("{base}&mode=any"), None, 200).await.unwrap();
+    let slots = any["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 2, "{any}");
+    assert_eq!(slots[0]["staff_ids"], json!([bob]), "only Bob is free at nine");
+    assert_eq!(slots[1]["staff_ids"], json!([bob, ann]), "Bob has fewer bookings this week");
+    let all: Value = api.send("GET", &format!("{base}&mode=all"), None, 200).await.unwrap();
+    let starts: Vec<&str> =
+        all["slots"].as_array().unwrap().iter().map(|s| s["start"].as_str().unwrap()).collect();
+    assert_eq!(
+        starts,
+        ["2030-01-08T09:00:00Z"],
+        "ten o'clock Paris is the only hour both are free"
+    );
+    app.stop().await;
+}
+
+async fn fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between_every_two(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "UTC").await;
+    put_rules(&api, &format!("resources/{room}"), json!({"turnover_days": 1})).await;
+    // Fifty two-night stays starting on fifty consecutive days, all at once.
+    let day =
+        |i: i64| chrono::NaiveDate::from_ymd_opt(2030, 5, 1).unwrap() + chrono::Duration::days(i);
+    let calls = (0..50).map(|i| {
+        let body = stay(room, &day(i).to_string(), &day(i + 2).to_string());
+        let api = &api;
+        async move { post(api, body, true).await }
+    });
+    let answers = join_all(calls).await;
+    for answer in &answers {
+        if let Err(problem) = answer {
+            assert!(matches!(problem.status, 409 | 422), "{problem:?}");
+        }
+    }
+    let mut saved: Vec<(String, String)> = api
+        .bookings("limit=200")
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|b| (b.start_date.unwrap().to_string(), b.end_date.unwrap().to_string()))
+        .collect();
+    saved.sort();
+    assert!(!saved.is_empty());
+    assert_eq!(saved.len(), answers.iter().filter(|a| a.is_ok()).count());
+    for pair in saved.windows(2) {
+        let (end, next) = (
+            pair[0].1.parse::<chrono::NaiveDate>().unwrap(),
+            pair[1].0.parse::<chrono::NaiveDate>().unwrap(),
+        );
+        assert!(next > end, "a night is kept free between {pair:?}");
+    }
+    app.stop().await;
+}
+
+on_both_databases!(
+    rules_are_read_back_as_written_and_an_empty_object_clears_them,
+    rules_out_of_range_are_field_errors_and_the_old_rules_stay,
+    stays_show_booked_turnover_and_where_a_stay_may_start_and_end,
+    a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_otherwise,
+    slots_follow_opening_hours_bookings_and_the_buffer_after_them,
+    slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_free,
+    fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between_every_two,
+);
