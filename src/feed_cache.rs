@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kalends_core::domain::{Feed, Tenant};
-use kalends_core::store::FeedWindow;
+use kalends_core::store::{FeedWindow, OwnerRules};
 use uuid::Uuid;
 
 /// Validators lookups kept at most; the oldest half goes when full.
@@ -36,6 +36,18 @@ pub struct Known {
     pub etag: String,
     /// Its current `Last-Modified`.
     pub last_modified: DateTime<Utc>,
+    /// For a resource's feed that exports the nights its rules close: the rules, and the
+    /// resource's date when they were read (the notice and the window count from it).
+    pub closing: Option<Closing>,
+}
+
+/// The rules a resource's feed exports, as of one day.
+#[derive(Debug)]
+pub struct Closing {
+    /// The resource, its rules and its zone.
+    pub owned: OwnerRules,
+    /// The resource's date.
+    pub today: NaiveDate,
 }
 
 /// When a URL was looked up, and what was found.

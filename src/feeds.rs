@@ -21,9 +21,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use chrono::{DateTime, Datelike as _, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Datelike as _, Days, Duration, NaiveTime, Utc};
+use kalends_core::availability::{RulesDraft, closed_runs};
 use kalends_core::calendar_item::{Audience, CalendarItem};
-use kalends_core::domain::{Block, Owner, Tenant, TimeZone};
+use kalends_core::domain::{Block, Feed, Owner, Tenant, TimeZone, local_midnight};
+use kalends_core::service::availability;
 use kalends_core::store::{FeedBooking, FeedWindow, ImportedItem};
 use kalends_core::{Store, StoreError, tokens};
 use kalends_ical::write::{CalendarHead, Method, write_event, write_head, write_tail};
@@ -32,9 +34,13 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::api::error::ApiError;
-use crate::feed_cache::{FeedCache, FeedEvents, Known, RenderedEvent};
+use crate::feed_cache::{Closing, FeedCache, FeedEvents, Known, RenderedEvent};
 use crate::public_http::{fresh, hex, write_validators};
 use crate::state::AppState;
+
+/// How far ahead a resource's feed shows the nights its rules close, in days: booking platforms
+/// open their calendars up to two years ahead.
+const CLOSED_HORIZON_DAYS: u64 = 730;
 
 /// Rows read and rendered per chunk.
 const PAGE: u32 = 500;
@@ -112,9 +118,35 @@ async fn look_up(state: &AppState, hash: &[u8]) -> Result<Known, ApiError> {
     for t in [window.past_cutoff, window.cancelled_since] {
         digest.update(t.timestamp().to_le_bytes());
     }
+    let closing = closing(state, &feed, &tenant).await?;
+    if let Some(closing) = &closing {
+        digest.update(closing_digest(closing));
+    }
     let etag = format!("\"{}\"", hex(&digest.finalize()[..16]));
     let last_modified = changed_at.map_or(feed.updated_at, |c| c.max(feed.updated_at));
-    Ok(Known { feed, tenant, window, etag, last_modified })
+    Ok(Known { feed, tenant, window, etag, last_modified, closing })
+}
+
+/// What the closed nights of a feed depend on: the rules, and the resource's date (the notice
+/// and the window count from it), which turns at the resource's midnight, not at UTC's.
+fn closing_digest(Closing { owned, today }: &Closing) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    digest.update(serde_json::to_vec(&RulesDraft::from(&owned.rules)).unwrap_or_default());
+    digest.update(today.to_string());
+    digest.finalize().into()
+}
+
+/// The rules a resource's feed exports with the resource's date now; none for other feeds and
+/// for resources whose rules are not exported.
+async fn closing(
+    state: &AppState,
+    feed: &Feed,
+    tenant: &Tenant,
+) -> Result<Option<Closing>, StoreError> {
+    let Some(owner @ Owner::Resource(_)) = feed.data.scope.owner() else { return Ok(None) };
+    let owned = state.store.owner_rules(tenant, owner).await?;
+    let today = owned.today(Utc::now());
+    Ok(owned.rules.export_to_feeds().then_some(Closing { owned, today }))
 }
 
 fn tokio_stream_from(
@@ -227,6 +259,7 @@ impl Render {
         self.bookings(&mut events, zone).await?;
         self.blocks(&mut events, zone).await?;
         self.imported(&mut events, zone).await?;
+        self.closed(&mut events).await?;
         events.flush();
         let this_year = Utc::now().year();
         let (first, last) = events.years.unwrap_or((this_year, this_year));
@@ -395,6 +428,25 @@ impl Render {
         }
     }
 
+    /// Renders the nights the resource's rules close, when its feed exports them: from the
+    /// resource's today to [`CLOSED_HORIZON_DAYS`] ahead, one all-day event per run of one
+    /// reason. Stamped with the start of that day, so that an event changes only with its run.
+    async fn closed(&self, events: &mut Events) -> Result<(), StoreError> {
+        let Some(Closing { owned, today }) = &self.known.closing else { return Ok(()) };
+        let reach = (*today, *today + Days::new(CLOSED_HORIZON_DAYS));
+        let tenant = &self.known.tenant;
+        let nights = availability::stays_under(&self.store, tenant, owned, *today, reach).await?;
+        let at = local_midnight(*today, owned.zone);
+        for run in closed_runs(&nights) {
+            let item = CalendarItem::from_closed(owned.owner.id(), &run, owned.zone, at);
+            write_event(&mut events.out, &item.event(Some(owned.zone.tz())));
+            let (start, end) = instants(&item.span);
+            events.covers(start, end);
+            events.flush_if_full();
+        }
+        Ok(())
+    }
+
     /// Writes an imported item; the instants it covers.
     fn imported_item(
         &self,
@@ -406,5 +458,34 @@ impl Render {
         let item = CalendarItem::from_imported(item, zone, profile, settings);
         write_event(out, &item.event(Some(zone.tz())));
         instants(&item.span)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kalends_core::availability::{Rules, RulesDraft};
+    use kalends_core::domain::{Owner, TimeZone};
+    use kalends_core::store::OwnerRules;
+
+    use super::{Closing, closing_digest};
+
+    fn closing(today: &str, rules: serde_json::Value) -> Closing {
+        let draft: RulesDraft = serde_json::from_value(rules).unwrap();
+        let owned = OwnerRules {
+            owner: Owner::Resource(uuid::Uuid::nil()),
+            rules: Rules::try_from(draft).unwrap(),
+            zone: "UTC".parse::<TimeZone>().unwrap(),
+        };
+        Closing { owned, today: today.parse().unwrap() }
+    }
+
+    #[test]
+    fn a_feed_closing_nights_changes_its_etag_with_the_day_and_with_the_rules() {
+        let rules = serde_json::json!({"min_notice_days": 2, "export_to_feeds": true});
+        let monday = closing_digest(&closing("2030-03-04", rules.clone()));
+        assert_eq!(monday, closing_digest(&closing("2030-03-04", rules.clone())));
+        assert_ne!(monday, closing_digest(&closing("2030-03-05", rules)), "the notice moved");
+        let longer = serde_json::json!({"min_notice_days": 3, "export_to_feeds": true});
+        assert_ne!(monday, closing_digest(&closing("2030-03-04", longer)));
     }
 }

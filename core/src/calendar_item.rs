@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use kalends_ical::write::{EventOut, EventStatus};
 use uuid::Uuid;
 
+use crate::availability::ClosedRun;
 use crate::conflicts::imported_label;
 use crate::domain::{
     Block, Booking, BookingStatus, EventPrivacy, FeedProfile, Span, TenantSettings, TimeZone,
@@ -190,6 +191,15 @@ impl CalendarItem {
         };
         let uid = format!("import-{}@kalends", item.id);
         Self::busy(uid, title, item.span, home, item.updated_at)
+    }
+
+    /// Nights of `resource` its rules close (`export_to_feeds`), as a feed shows them: only
+    /// why, under a `UID` made of the resource, the reason and the first night, so that the
+    /// same run keeps its `UID` from one fetch to the next; `at` stamps it.
+    pub fn from_closed(resource: Uuid, run: &ClosedRun, zone: TimeZone, at: DateTime<Utc>) -> Self {
+        let uid = format!("closed-{resource}-{}-{}@kalends", run.by.as_str(), run.start);
+        let span = Span::AllDay { start: run.start, end: run.end };
+        Self::busy(uid, run.by.title().to_owned(), span, zone, at)
     }
 
     /// The item as a `VEVENT` of a feed, with timed spans written in `zone`: opaque, its

@@ -697,10 +697,125 @@ async fn a_feed_rendered_after_any_change_is_byte_for_byte_a_fresh_rendering(db:
     app.stop().await;
 }
 
+/// Room's rules: a night of turnover, three nights at least, two days' notice, sixty days ahead,
+/// short gaps closed, and all of it exported to the feeds.
+fn exported_rules() -> Value {
+    json!({"turnover_days": 1, "min_nights": 3, "min_notice_days": 2, "booking_window_days": 60,
+        "block_short_gaps": true, "export_to_feeds": true})
+}
+
+/// The summary, first and check-out day of each closed-night event of `body`, by start.
+fn closed_events(body: &str) -> Vec<(String, String, String)> {
+    let mut found: Vec<(String, String, String)> = body
+        .split("BEGIN:VEVENT\r\n")
+        .skip(1)
+        .filter(|event| event.contains("UID:closed-"))
+        .map(|event| {
+            let field = |name: &str| {
+                let line = event.lines().find(|l| l.starts_with(name)).unwrap_or_default();
+                line[name.len()..].to_owned()
+            };
+            (field("SUMMARY:"), field("DTSTART;VALUE=DATE:"), field("DTEND;VALUE=DATE:"))
+        })
+        .collect();
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    found
+}
+
+/// What a room with [`exported_rules`] and stays from day 10 to 13 and 16 to 20 closes.
+fn expected_closures() -> Vec<(String, String, String)> {
+    let closed = |summary: &str, from: i64, to: i64| {
+        (summary.to_owned(), compact(&in_days(from)), compact(&in_days(to)))
+    };
+    vec![
+        closed("Not available (notice)", 0, 2),
+        closed("Closed (turnover)", 13, 14),
+        closed("Not available (short gap)", 14, 16),
+        closed("Closed (turnover)", 20, 21),
+        closed("Not available (booking window)", 60, 730),
+    ]
+}
+
+async fn a_resource_exporting_its_rules_closes_turnover_notice_window_and_short_gaps_in_its_feed(
+    db: Db,
+) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = resource(&app, &key, "UTC").await;
+    let rules = format!("/api/v1/resources/{room}/rules");
+    api.send::<Value>("PUT", &rules, Some(exported_rules()), 200).await.unwrap();
+    stay(&app, &key, room, &in_days(10), &in_days(13), Status::Confirmed).await;
+    stay(&app, &key, room, &in_days(16), &in_days(20), Status::Confirmed).await;
+    let settings =
+        json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Room"});
+    let url = feed(&app, &key, settings.clone()).await["url"].as_str().unwrap().to_owned();
+    let (status, _, body) = get_ics(&app, &url, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(closed_events(&body), expected_closures(), "{body}");
+    assert_eq!(body.matches("BEGIN:VEVENT").count(), 7, "two stays and five closed runs");
+    assert_eq!(body.matches("TRANSP:OPAQUE").count(), 7, "closed nights block like stays");
+    assert!(!body.contains("Smith") && !body.contains("ann@example.com"), "{body}");
+    let turnover = format!("UID:closed-{room}-turnover-{}@kalends", in_days(13));
+    assert!(body.contains(&turnover), "{body}");
+
+    stay(&app, &key, room, &in_days(40), &in_days(43), Status::Confirmed).await;
+    let (_, _, later) = get_ics(&app, &url, &[]).await;
+    assert!(later.contains(&turnover), "an unchanged run keeps its UID: {later}");
+    assert!(later.contains("DTSTART;VALUE=DATE:") && later.contains(&compact(&in_days(43))));
+    same_as_fresh(&app, &key, &[(settings, url.clone())], "a stay among closed nights").await;
+
+    let etag = get_ics(&app, &url, &[]).await.1[header::ETAG].to_str().unwrap().to_owned();
+    let quiet = json!({"turnover_days": 1, "min_nights": 3});
+    api.send::<Value>("PUT", &rules, Some(quiet), 200).await.unwrap();
+    let (status, _, body) = get_ics(&app, &url, &[("If-None-Match", &etag)]).await;
+    assert_eq!(status, 200, "new rules change the feed");
+    assert!(closed_events(&body).is_empty(), "rules not exported close nothing: {body}");
+    app.stop().await;
+}
+
+async fn the_closed_nights_of_a_feed_open_in_python_icalendar_and_icaljs(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key, "UTC").await;
+    let rules = format!("/api/v1/resources/{room}/rules");
+    app.api(&key).send::<Value>("PUT", &rules, Some(exported_rules()), 200).await.unwrap();
+    stay(&app, &key, room, &in_days(10), &in_days(13), Status::Confirmed).await;
+    stay(&app, &key, room, &in_days(16), &in_days(20), Status::Confirmed).await;
+    let settings =
+        json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Room"});
+    let f = feed(&app, &key, settings).await;
+    let (_, _, body) = get_ics(&app, f["url"].as_str().unwrap(), &[]).await;
+    let expected: Vec<(String, String, String)> = expected_closures()
+        .into_iter()
+        .map(|(summary, from, to)| {
+            let iso = |d: &str| format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]);
+            (summary, iso(&from), iso(&to))
+        })
+        .collect();
+    for (peer, reading) in peer_readings(&body) {
+        let mut closed: Vec<(String, String, String)> = reading["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["uid"].as_str().unwrap().starts_with("closed-"))
+            .map(|e| {
+                assert_eq!(e["all_day"], true, "{peer}: {e}");
+                let text = |name: &str| e[name].as_str().unwrap().to_owned();
+                (text("summary"), text("start"), text("end"))
+            })
+            .collect();
+        closed.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(closed, expected, "{peer}: {reading}");
+    }
+    app.stop().await;
+}
+
 needs_peers!(
     "needs Python icalendar and ical.js: run scripts/test",
     on_both_databases;
     a_feed_opens_in_python_icalendar_and_icaljs_with_the_right_dates,
+    the_closed_nights_of_a_feed_open_in_python_icalendar_and_icaljs,
 );
 on_both_databases!(
     a_feed_serves_the_resources_bookings_as_rfc5545,
@@ -714,4 +829,5 @@ on_both_databases!(
     reject_conflicts_refuses_a_double_booking_with_the_colliding_items,
     availability_lists_busy_items_and_the_free_time_between,
     a_feed_rendered_after_any_change_is_byte_for_byte_a_fresh_rendering,
+    a_resource_exporting_its_rules_closes_turnover_notice_window_and_short_gaps_in_its_feed,
 );

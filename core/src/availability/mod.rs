@@ -7,11 +7,13 @@
 //! opening hours in the owner's zone ([`slots`]). A booking written against the rules is judged
 //! by [`check_stay`] or [`check_appointment`], through [`judge`] where bookings are written.
 
+mod closed;
 mod judge;
 mod nights;
 mod rules;
 mod slots;
 
+pub use closed::{ClosedBy, ClosedRun, closed_runs};
 pub use judge::{has_new_dates, judge, reach as judge_reach};
 pub use nights::{
     Closure, ItemKind, Night, NightItem, NightState, check_stay, nights, reach as nights_reach,

@@ -44,13 +44,27 @@ pub async fn stays(
     resource: Owner,
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<Vec<Night>, StoreError> {
-    let OwnerRules { rules, zone, .. } = store.owner_rules(tenant, resource).await?;
-    let (lo, hi) = availability::nights_reach(&rules, from, to);
+    let owned = store.owner_rules(tenant, resource).await?;
+    let today = owned.today(Utc::now());
+    stays_under(store, tenant, &owned, today, (from, to)).await
+}
+
+/// The nights `from` to `to` (exclusive) of the resource `owned` names, under the rules it
+/// holds, `today` being its date now: for callers that read the rules already (a feed keeps
+/// the rules its `ETag` was made of).
+pub async fn stays_under(
+    store: &Store,
+    tenant: &Tenant,
+    owned: &OwnerRules,
+    today: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Result<Vec<Night>, StoreError> {
+    let (rules, zone) = (&owned.rules, owned.zone);
+    let (lo, hi) = availability::nights_reach(rules, from, to);
     let window = (local_midnight(lo, zone), local_midnight(hi, zone));
-    let busy = store.busy_items(tenant.id, resource, Some(window)).await?;
+    let busy = store.busy_items(tenant.id, owned.owner, Some(window)).await?;
     let items: Vec<NightItem> = busy.iter().map(|item| NightItem::of(item, zone)).collect();
-    let today = Utc::now().with_timezone(&zone.tz()).date_naive();
-    Ok(availability::nights(&rules, today, &items, from, to))
+    Ok(availability::nights(rules, today, &items, from, to))
 }
 
 /// What slots are asked for, of whom.

@@ -19,6 +19,13 @@ pub struct OwnerRules {
     pub zone: TimeZone,
 }
 
+impl OwnerRules {
+    /// The owner's date at `now`, in its zone: the day its notice and window count from.
+    pub fn today(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        now.with_timezone(&self.zone.tz()).date_naive()
+    }
+}
+
 /// A row of [`rules_sql`]: `(id, 'resource' | 'staff', rules, time_zone)`.
 pub(super) type RulesRow = (Uuid, String, Option<String>, Option<String>);
 
