@@ -167,7 +167,8 @@ async fn days(
     if fresh(&etag, changed, headers) {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
-    let days = widgets::availability(&state.store, &known.widget, known.zone, window).await?;
+    let days = widgets::availability(&state.store, &known.widget, &known.owned, today, window);
+    let days = days.await?;
     Ok(match format {
         Format::Html => {
             let page = month_page(known, &days, today).into_string();
@@ -320,6 +321,7 @@ fn label(state: DayState) -> &'static str {
         DayState::Free => "free",
         DayState::Partial => "partly busy",
         DayState::Busy => "busy",
+        DayState::NoCheckIn => "free, no check-in",
     }
 }
 
@@ -329,6 +331,7 @@ fn legend(state: DayState) -> &'static str {
         DayState::Free => "Free",
         DayState::Partial => "Partly busy",
         DayState::Busy => "Busy",
+        DayState::NoCheckIn => "No check-in",
     }
 }
 
@@ -387,6 +390,13 @@ fn month_page(known: &Known, days: &PublicAvailability, today: NaiveDate) -> Mar
         ul.legend {
             @for state in [DayState::Free, DayState::Partial, DayState::Busy] {
                 li { span class={ "swatch " (state.as_str()) } aria-hidden="true" {} (legend(state)) }
+            }
+            // Only calendars under rules have such days; the others keep their three states.
+            @if days.days.iter().any(|(_, state)| *state == DayState::NoCheckIn) {
+                li {
+                    span class="swatch no_check_in" aria-hidden="true" {}
+                    (legend(DayState::NoCheckIn))
+                }
             }
         }
         p.zone { "Days in " (known.zone.tz().name()) " time." }
@@ -471,16 +481,18 @@ td.free{background:#ecfdf3;border-color:#75e0a7;color:#054f31}\
 td.busy{background:repeating-linear-gradient(135deg,#fee4e2 0 5px,#fecdca 5px 10px);border-color:#f97066;color:#7a271a}\
 td.busy .n{text-decoration:line-through}\
 td.partial{background:linear-gradient(135deg,#ecfdf3 50%,#fecdca 50%);border-color:#f97066;color:#1f2430}\
+td.no_check_in{background:#f2f4f7;border-color:#98a2b3;border-style:dotted;color:#344054}\
 td[aria-current=date]{outline:2px solid #1f2430;outline-offset:-3px;font-weight:700}\
 .legend{display:flex;flex-wrap:wrap;gap:6px 14px;list-style:none;margin:8px 3px 0;padding:0;font-size:13px}\
 .swatch{display:inline-block;width:14px;height:14px;margin-right:6px;vertical-align:-2px;border:1px solid;border-radius:3px}\
 .swatch.free{background:#ecfdf3;border-color:#75e0a7}\
 .swatch.busy{background:repeating-linear-gradient(135deg,#fee4e2 0 3px,#fecdca 3px 6px);border-color:#f97066}\
 .swatch.partial{background:linear-gradient(135deg,#ecfdf3 50%,#fecdca 50%);border-color:#f97066}\
+.swatch.no_check_in{background:#f2f4f7;border-color:#98a2b3;border-style:dotted}\
 .zone{margin:6px 3px 0;font-size:12px;color:#475467}\
 .refusal{padding:16px;border:1px solid #e4e7ec;border-radius:8px}.refusal h1{font-size:16px;margin:0}\
 @media (max-width:400px){body{font-size:13px}.kalends-availability{padding:4px}table{border-spacing:2px}td{height:34px}caption{font-size:15px}}\
-@media (forced-colors:active){td.busy,td.partial{border-style:dashed}td.free{border-style:solid}}\
+@media (forced-colors:active){td.busy,td.partial{border-style:dashed}td.free{border-style:solid}td.no_check_in{border-style:dotted}}\
 ";
 
 #[cfg(test)]

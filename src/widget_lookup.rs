@@ -1,11 +1,11 @@
-//! What an availability calendar's secret URL names: its widget, its resource's name, the zone
-//! its days are counted in and a version that moves whenever what it shows may have changed. The
+//! What an availability calendar's secret URL names: its widget, its resource's name, rules and
+//! the zone its days are counted in and a version that moves whenever what it shows may have changed. The
 //! public calendar routes (`src/widget.rs`) remember it as briefly as a feed's validators
 //! (`feed_cache::Recent`, held in the app state).
 
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{Owner, TimeZone};
-use kalends_core::store::AvailabilityWidget;
+use kalends_core::store::{AvailabilityWidget, OwnerRules};
 use kalends_core::{Store, StoreError};
 use sha2::{Digest as _, Sha256};
 
@@ -20,6 +20,8 @@ pub struct Known {
     pub resource_name: String,
     /// The zone its days are counted in.
     pub zone: TimeZone,
+    /// Its resource's rules and zone: which days a stay may start on.
+    pub owned: OwnerRules,
     /// Moves whenever anything the calendar shows may have changed.
     pub version: String,
     /// When the calendar's data last changed.
@@ -30,7 +32,9 @@ pub struct Known {
 pub async fn look_up(store: &Store, hash: &[u8]) -> Result<Option<Known>, StoreError> {
     let Some(found) = store.widget_lookup(hash).await? else { return Ok(None) };
     let tenant = store.tenant(found.widget.tenant_id).await?;
-    let zone = store.owner_zone(&tenant, Owner::Resource(found.widget.resource_id)).await?;
+    // Its rules are part of the content version: a change of them moves the version too.
+    let owned = store.owner_rules(&tenant, Owner::Resource(found.widget.resource_id)).await?;
+    let zone = owned.zone;
     let mut digest = Sha256::new();
     digest.update(found.widget.id.as_bytes());
     digest.update(found.content_version.to_le_bytes());
@@ -44,6 +48,7 @@ pub async fn look_up(store: &Store, hash: &[u8]) -> Result<Option<Known>, StoreE
         widget: found.widget,
         resource_name: found.resource_name,
         zone,
+        owned,
         changed_at,
     }))
 }

@@ -373,6 +373,62 @@ async fn a_calendar_asked_too_often_answers_429_with_retry_after(db: Db) {
     app.stop().await;
 }
 
+async fn a_free_day_on_which_the_rules_let_no_stay_start_is_shown_as_no_check_in(db: Db) {
+    let Published { app, key, room, widget } = published(db, |_| {}).await;
+    let rules = json!({"turnover_days": 1, "min_nights": 2});
+    let path = format!("/api/v1/resources/{room}/rules");
+    app.api(&key).send::<Value>("PUT", &path, Some(rules), 200).await.unwrap();
+    smiths_stay(&app, &key, room, 10, 12).await;
+    smiths_stay(&app, &key, room, 15, 17).await;
+
+    // The 12th and the 17th are kept for turnover; the 8th and 9th, and the 13th and 14th,
+    // leave no room for two nights and the turnover before the next stay.
+    let no_check_in = |d: u32| (d, "no_check_in".to_owned());
+    let busy = |d: u32| (d, "busy".to_owned());
+    let page = month_page(&app, &widget).await;
+    assert_eq!(
+        taken_days(&page),
+        [no_check_in(8), no_check_in(9), busy(10), busy(11), no_check_in(12), no_check_in(13)]
+            .into_iter()
+            .chain([no_check_in(14), busy(15), busy(16), no_check_in(17)])
+            .collect::<Vec<_>>()
+    );
+    assert!(day_cells(&page).iter().any(|(d, _, words)| *d == 13 && words == "free, no check-in"));
+    assert!(page.contains("No check-in</li>"), "the legend names the new state: {page}");
+    assert!(!page.contains("Smith") && !page.contains("ann@example.com"));
+
+    let next = later_month().checked_add_months(Months::new(1)).unwrap();
+    let stays = format!(
+        "/api/v1/availability/stays?resource_id={room}&from={}&to={}",
+        on(1),
+        next.format("%Y-%m-%d")
+    );
+    let nights: Value = app.api(&key).send("GET", &stays, None, 200).await.unwrap();
+    let days = json_days(&app, &widget).await;
+    for (day, night) in
+        days["days"].as_array().unwrap().iter().zip(nights["nights"].as_array().unwrap())
+    {
+        assert_eq!(day["date"], night["date"]);
+        let free = night["state"] != "booked" && night["state"] != "blocked";
+        let expected = match (free, night["can_check_in"].as_bool().unwrap()) {
+            (false, _) => "busy",
+            (true, true) => "free",
+            (true, false) => "no_check_in",
+        };
+        assert_eq!(day["state"], expected, "{day} against {night}");
+    }
+    app.stop().await;
+}
+
+async fn a_calendar_without_rules_shows_no_check_in_state_and_no_legend_for_it(db: Db) {
+    let Published { app, key, room, widget } = published(db, |_| {}).await;
+    smiths_stay(&app, &key, room, 10, 12).await;
+    let page = month_page(&app, &widget).await;
+    assert_eq!(taken_days(&page), [(10, "busy".to_owned()), (11, "busy".to_owned())]);
+    assert!(!page.contains("No check-in"), "{page}");
+    app.stop().await;
+}
+
 on_both_databases!(
     the_month_view_shows_booked_nights_busy_and_the_other_days_free,
     an_imported_ota_reservation_and_a_manual_block_count_as_busy,
@@ -382,4 +438,6 @@ on_both_databases!(
     a_bad_month_or_window_is_refused_with_a_clear_error,
     the_page_is_framed_only_by_the_configured_ancestors_and_styled_by_kalends,
     a_calendar_asked_too_often_answers_429_with_retry_after,
+    a_free_day_on_which_the_rules_let_no_stay_start_is_shown_as_no_check_in,
+    a_calendar_without_rules_shows_no_check_in_state_and_no_legend_for_it,
 );

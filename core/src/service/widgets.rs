@@ -9,9 +9,10 @@
 use chrono::{DateTime, Datelike as _, Days, NaiveDate, Utc};
 use uuid::Uuid;
 
+use crate::availability::{self, NightItem};
 use crate::config::SecretKey;
 use crate::domain::{Owner, Tenant, TimeZone, local_midnight};
-use crate::store::AvailabilityWidget;
+use crate::store::{AvailabilityWidget, OwnerRules};
 use crate::{Store, StoreError};
 
 /// Days a window covers when none is asked for.
@@ -102,15 +103,20 @@ pub enum DayState {
     /// The whole day is taken: for stays, the night that starts on it (a stay from the 10th to
     /// the 12th takes the 10th and the 11th; the 12th, its check-out day, stays free).
     Busy,
+    /// Nothing takes the day, but the resource's rules let no stay start on it (turnover, the
+    /// notice, the window, a gap too short, a weekday without arrivals): only for resources
+    /// with rules, as `GET /api/v1/availability/stays` answers `can_check_in`.
+    NoCheckIn,
 }
 
 impl DayState {
-    /// `free`, `partial` or `busy`.
+    /// `free`, `partial`, `busy` or `no_check_in`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Free => "free",
             Self::Partial => "partial",
             Self::Busy => "busy",
+            Self::NoCheckIn => "no_check_in",
         }
     }
 }
@@ -129,18 +135,36 @@ pub struct PublicAvailability {
     pub busy: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
-/// The free and busy days of the widget's resource in `window`, counted in `zone` (the
-/// resource's, see `Store::owner_zone`).
+/// The free and busy days of the widget's resource (`owned`: its rules and zone) in `window`,
+/// counted in its zone, `today` being its date now. Under rules, a free day on which no stay
+/// may start is [`DayState::NoCheckIn`]; without, the days are only free or taken.
 pub async fn availability(
     store: &Store,
     widget: &AvailabilityWidget,
-    zone: TimeZone,
+    owned: &OwnerRules,
+    today: NaiveDate,
     window: DayWindow,
 ) -> Result<PublicAvailability, StoreError> {
-    let (start, end) = (local_midnight(window.from, zone), local_midnight(window.to, zone));
+    let (rules, zone) = (&owned.rules, owned.zone);
+    // Whether a stay may start on a day depends on the nights around the window too.
+    let (lo, hi) = match rules.is_empty() {
+        true => (window.from, window.to),
+        false => availability::nights_reach(rules, window.from, window.to),
+    };
+    let (start, end) = (local_midnight(lo, zone), local_midnight(hi, zone));
     let owner = Owner::Resource(widget.resource_id);
     let items = store.busy_items(widget.tenant_id, owner, Some((start, end))).await?;
-    Ok(summarise(items.into_iter().map(|b| (b.start, b.end)), zone, window))
+    let mut public = summarise(items.iter().map(|b| (b.start, b.end)), zone, window);
+    if !rules.is_empty() {
+        let taken: Vec<NightItem> = items.iter().map(|item| NightItem::of(item, zone)).collect();
+        let nights = availability::nights(rules, today, &taken, window.from, window.to);
+        for ((_, state), night) in public.days.iter_mut().zip(&nights) {
+            if *state == DayState::Free && !night.can_check_in {
+                *state = DayState::NoCheckIn;
+            }
+        }
+    }
+    Ok(public)
 }
 
 /// The day states and the merged busy time of `spans` in `window`.
