@@ -29,11 +29,93 @@ on_both_databases!(
     a_change_reaches_an_open_console_as_a_live_event,
     news_of_a_change_reaches_an_open_console_before_its_next_look,
     a_staff_member_is_emailed_a_settings_link_that_opens_their_settings,
+    rules_of_a_property_and_a_staff_member_are_saved_with_errors_in_place,
 );
 needs_peers!(
     "needs Chromium and axe-core: run scripts/test";
     a_browser_runs_the_console_with_and_without_javascript_and_every_page_passes_axe,
 );
+
+async fn rules_of_a_property_and_a_staff_member_are_saved_with_errors_in_place(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, key, csrf) = signed_in(&app).await;
+    let api = app.api(&key);
+    let room = property(&app, &key, "Sea view").await;
+    stay(&app, &key, room, "Okafor", 5, 7).await;
+    let path = format!("/dashboard/resources/{room}/rules");
+    let form = browser.get(&path).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("Availability rules of Sea view"), "{}", form.body);
+
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("turnover_days", "1"),
+        ("min_nights", "0"),
+        ("max_nights", "ten"),
+        ("no_arrival_days.sun", "yes"),
+        ("export_to_feeds", "yes"),
+    ];
+    let refused = browser.post(&path, &bad).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("id=\"max_nights-error\""), "a word is not a number");
+    assert!(refused.body.contains("id=\"min_nights-error\""), "Rules::try_from's error in place");
+    assert!(refused.body.contains("must be a whole number from 1 to 365"), "{}", refused.body);
+    assert!(refused.body.contains("name=\"turnover_days\" inputmode=\"numeric\" value=\"1\""));
+    assert!(refused.body.contains("name=\"max_nights\" inputmode=\"numeric\" value=\"ten\""));
+    assert!(refused.body.contains("name=\"no_arrival_days.sun\" value=\"yes\" checked"));
+    let rules_path = format!("/api/v1/resources/{room}/rules");
+    let stored: serde_json::Value = api.send("GET", &rules_path, None, 200).await.unwrap();
+    assert_eq!(stored, serde_json::json!({}), "nothing is saved");
+    assert_eq!(browser.post(&path, &[("csrf", "wrong"), ("min_nights", "2")]).await.status, 403);
+
+    let good = [("csrf", csrf.as_str()), ("turnover_days", "1"), ("min_nights", "2")];
+    let saved = browser.post(&path, &[good[0], good[1], good[2], ("export_to_feeds", "yes")]).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(saved.location().contains("notice=rules-saved"), "{}", saved.location());
+    let stored: serde_json::Value = api.send("GET", &rules_path, None, 200).await.unwrap();
+    let expected =
+        serde_json::json!({"turnover_days": 1, "min_nights": 2, "export_to_feeds": true});
+    assert_eq!(stored, expected);
+    let overview = browser.get("/dashboard").await;
+    assert!(overview.body.contains("Closed by a rule"), "the legend names the new state");
+    assert!(
+        overview
+            .body
+            .contains("Not bookable: closed by a rule: turnover after a stay (turnover_days)"),
+        "the turnover night after the stay names its rule: {}",
+        overview.body
+    );
+    assert!(overview.body.contains("href=\"/dashboard/rules\""), "the overview links the rules");
+    let index = browser.get("/dashboard/rules").await;
+    assert!(index.body.contains(&format!("href=\"{path}\"")), "each property links its rules");
+
+    let ann = StaffIn { name: "Ann".into(), ..StaffIn::default() };
+    let ann = api.create_staff(&ann).await.unwrap().id;
+    let staff_path = format!("/dashboard/staff/{ann}/rules");
+    assert!(browser.get("/dashboard/staff").await.body.contains(&staff_path));
+    assert!(browser.get("/dashboard/rules").await.body.contains(&staff_path));
+    let backwards = [("csrf", csrf.as_str()), ("weekly_hours.mon", "18:00-09:00")];
+    let refused = browser.post(&staff_path, &backwards).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("id=\"weekly_hours.mon-error\""), "{}", refused.body);
+    assert!(refused.body.contains("value=\"18:00-09:00\""), "what was typed is kept");
+    let hours = [
+        ("csrf", csrf.as_str()),
+        ("weekly_hours.mon", "09:00-12:30, 13:30-18:00"),
+        ("buffer_after_minutes", "15"),
+    ];
+    assert_eq!(browser.post(&staff_path, &hours).await.status, 303);
+    let stored: serde_json::Value =
+        api.send("GET", &format!("/api/v1/staff/{ann}/rules"), None, 200).await.unwrap();
+    let expected = serde_json::json!({"weekly_hours": {"mon": [["09:00", "12:30"], ["13:30", "18:00"]]},
+        "buffer_after_minutes": 15});
+    assert_eq!(stored, expected);
+    let (_, other) = app.tenant().await;
+    let theirs = property(&app, &other, "Not yours").await;
+    let not_yours = browser.get(&format!("/dashboard/resources/{theirs}/rules")).await;
+    assert_eq!(not_yours.status, 404, "another tenant's property is not found");
+    app.stop().await;
+}
 
 /// A browser without JavaScript: keeps cookies, does not follow redirects.
 pub(crate) struct Browser {
@@ -717,6 +799,17 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
         "two nights picked on the timeline fill the form: {block}"
     );
     assert_eq!(block["from_timeline_property"], true, "{block}");
+    let rules = &seen["js"]["rules"];
+    let error = rules["error"].as_str().unwrap();
+    assert!(error.contains("from 1 to 365"), "min_nights 0 is refused in place: {rules}");
+    assert_eq!(rules["kept"], true, "everything typed is kept on the refused form: {rules}");
+    assert_eq!(rules["saved"], true, "{rules}");
+    assert_eq!(rules["legend"], true, "{rules}");
+    let titles = rules["timeline_rule_titles"].as_array().unwrap();
+    assert!(
+        titles.iter().any(|t| t.as_str().unwrap().contains("closed by a rule: ")),
+        "the timeline shows the nights the rules close, naming the rule: {rules}"
+    );
     let live = &seen["js"]["live"];
     assert_eq!(live["same_page"], true, "the page was not reloaded: {live}");
     assert_eq!(live["same_address"], true, "{live}");
@@ -750,7 +843,7 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
         assert_eq!(blocks[0].reason.as_deref(), Some("Roof repair"));
     }
     let saved = seen["screenshots"].as_array().unwrap();
-    assert_eq!(saved.len(), 9, "{saved:?}");
+    assert_eq!(saved.len(), 10, "{saved:?}");
     for path in saved {
         let size = std::fs::metadata(path.as_str().unwrap()).unwrap().len();
         assert!(size > 10_000, "a real screenshot: {path} ({size} bytes)");

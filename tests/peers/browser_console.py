@@ -498,6 +498,48 @@ def add_block(driver, js, checks):
     return seen
 
 
+def set_rules(driver, checks):
+    """Sets the Garden Room's availability rules from the overview: a shortest stay of 0 is
+    refused under its field with everything typed kept; 2 is saved, and the nights the rules
+    close (the notice, beyond the window) show on the timeline, named in their titles. The room,
+    not the cottage: the live update books the cottage, which these rules would refuse."""
+    nav(driver, "Overview", "Overview")
+    click(driver, By.XPATH, "//a[normalize-space()='Availability rules']")
+    wait_h1(driver, "Availability rules")
+    checks.page(driver, "availability rules")
+    click(driver, By.XPATH, f"//a[normalize-space()='Rules of {ROOM}']")
+    wait_h1(driver, "Availability rules of")
+    checks.page(driver, "rules of a property")
+    fill(driver, "turnover_days", "1")
+    fill(driver, "min_nights", "0")
+    fill(driver, "min_notice_days", "1")
+    fill(driver, "booking_window_days", "10")
+    click(driver, By.XPATH, "//label[normalize-space()='Saturday'][ancestor::fieldset[legend[normalize-space()='No check-in on']]]/input")
+    click(driver, By.XPATH, "//input[@name='export_to_feeds']")
+    click(driver, By.XPATH, "//button[normalize-space()='Save rules']")
+    waiting(driver, 20).until(lambda d: d.find_elements(By.ID, "min_nights-error"))
+    seen = {"error": driver.find_element(By.ID, "min_nights-error").text}
+    seen["kept"] = (
+        driver.find_element(By.ID, "turnover_days").get_attribute("value") == "1"
+        and driver.find_element(By.NAME, "no_arrival_days.sat").is_selected()
+        and driver.find_element(By.NAME, "export_to_feeds").is_selected()
+        and driver.find_element(By.ID, "min_nights").get_attribute("aria-invalid") == "true")
+    checks.page(driver, "rules with an error")
+    fill(driver, "min_nights", "2")
+    click(driver, By.XPATH, "//button[normalize-space()='Save rules']")
+    wait_text(driver, "The availability rules are saved")
+    seen["saved_at"] = driver.current_url
+    seen["saved"] = driver.find_element(By.ID, "min_nights").get_attribute("value") == "2"
+    checks.shot(driver, "rules")
+    checks.page(driver, "rules, saved")
+    nav(driver, "Overview", "Overview")
+    titles = retrying(lambda: [td.get_attribute("title") for td in driver.find_elements(By.CSS_SELECTOR, "td.cell.rule")])
+    seen["timeline_rule_titles"] = titles[:3]
+    seen["legend"] = "Closed by a rule" in content(driver)
+    checks.page(driver, "overview with rule-closed nights")
+    return seen
+
+
 def add_webhook(driver, checks):
     """Adds an endpoint from the console: its signing secret is shown once, then never again."""
     nav(driver, "Webhooks", "Webhooks")
@@ -589,6 +631,7 @@ def with_javascript(config, checks):
         seen["conflict"] = resolve_conflict(driver, True, checks)
         checks.page(driver, "conflicts, after resolving")
         seen["block"] = add_block(driver, True, checks)
+        seen["rules"] = set_rules(driver, checks)
         nav(driver, "Staff and calendars", "Staff and calendars")
         click(driver, By.XPATH, "//button[normalize-space()='Make a settings link']")
         waiting(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".copy-row input"))

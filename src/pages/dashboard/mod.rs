@@ -41,6 +41,7 @@ mod checklists;
 mod conflicts;
 mod live;
 mod overview;
+mod rules;
 mod settings;
 mod staff;
 mod sync;
@@ -65,6 +66,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(checklists::router())
         .merge(settings::router())
         .merge(webhooks::router())
+        .merge(rules::router())
 }
 
 /// The signed-in console of a request: its tenant and the session's CSRF token.
@@ -242,6 +244,7 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("block-added") => "The block is added.",
         Some("block-deleted") => "The block is removed.",
         Some("settings-saved") => "The settings are saved.",
+        Some("rules-saved") => "The availability rules are saved.",
         Some("sync-retried") => "The booking's sync is queued again.",
         Some("settings-link-sent") => {
             "The settings link is on its way by e-mail; it opens once, within 24 hours."

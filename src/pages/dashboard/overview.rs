@@ -13,7 +13,7 @@ use kalends_core::store::{Attention, Conflict, DayFigures};
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::{Console, Section, internal, notice, page, query};
+use super::{Console, Section, internal, notice, page, query, rules};
 use crate::state::AppState;
 
 /// The windows the timeline offers, in days.
@@ -194,7 +194,11 @@ pub(super) async fn page_handler(
             })
             .collect()
     };
-    let timeline = timeline(&state.store, tenant.id, rows, from, length).await.map_err(internal)?;
+    let mut timeline =
+        timeline(&state.store, tenant.id, rows, from, length).await.map_err(internal)?;
+    if !staff_view {
+        rules::mark_rule_closed(&state.store, tenant, &mut timeline).await.map_err(internal)?;
+    }
     let health = health(state, tenant.id).await.map_err(internal)?;
     let view = if staff_view { "staff" } else { "resources" };
     let link = |days: i64, from: NaiveDate, view: &str| {
@@ -215,6 +219,7 @@ pub(super) async fn page_handler(
                 }
                 a.button href=(link(length, from, "resources")) aria-current=(!staff_view) { "By property" }
                 a.button href=(link(length, from, "staff")) aria-current=(staff_view) { "By staff member" }
+                a.button href="/dashboard/rules" { "Availability rules" }
             }
             (legend())
             @if !staff_view && !timeline.rows.is_empty() {
@@ -285,6 +290,7 @@ fn legend() -> Markup {
             span { i.feed {} "Platform (imported feed)" }
             span { i.block {} "Block" }
             span { i.calendar {} "Staff calendar busy" }
+            span { i.rule {} "Closed by a rule" }
             span { i.conflict {} "Conflict" }
         }
     }
@@ -296,6 +302,7 @@ fn describe(kind: &str) -> &'static str {
         "tentative" => "Tentative",
         "feed" => "Platform",
         "block" => "Blocked",
+        "rule" => "Not bookable",
         _ => "Busy",
     }
 }

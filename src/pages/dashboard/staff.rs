@@ -124,6 +124,7 @@ fn staff_card<'a>(
                     @if let Some(email) = &member.data.email { div.meta { (email.as_str()) } }
                 }
                 div.actions {
+                    a.button href=(format!("/dashboard/staff/{}/rules", member.id)) { "Availability rules" }
                     @if member.data.email.is_some() {
                         form.inline method="post" action=(format!("/dashboard/staff/{}/email-settings-link", member.id)) {
                             (console.csrf_field()) button type="submit" { "E-mail a settings link" }
