@@ -123,8 +123,17 @@ async fn look_up(state: &AppState, hash: &[u8]) -> Result<Known, ApiError> {
         digest.update(closing_digest(closing));
     }
     let etag = format!("\"{}\"", hex(&digest.finalize()[..16]));
-    let last_modified = changed_at.map_or(feed.updated_at, |c| c.max(feed.updated_at));
+    let changed = changed_at.map_or(feed.updated_at, |c| c.max(feed.updated_at));
+    let last_modified = last_modified(changed, closing.as_ref());
     Ok(Known { feed, tenant, window, etag, last_modified, closing })
+}
+
+/// When a feed last changed: its data's last change, and for a feed closing nights no earlier
+/// than the resource's last midnight, when the notice and the window moved. A client that
+/// revalidates by date alone (`If-Modified-Since`) then gets the new nights, not a 304.
+fn last_modified(changed: DateTime<Utc>, closing: Option<&Closing>) -> DateTime<Utc> {
+    closing
+        .map_or(changed, |Closing { owned, today }| changed.max(local_midnight(*today, owned.zone)))
 }
 
 /// What the closed nights of a feed depend on: the rules, and the resource's date (the notice
@@ -467,7 +476,9 @@ mod tests {
     use kalends_core::domain::{Owner, TimeZone};
     use kalends_core::store::OwnerRules;
 
-    use super::{Closing, closing_digest};
+    use chrono::{DateTime, Utc};
+
+    use super::{Closing, closing_digest, last_modified};
 
     fn closing(today: &str, rules: serde_json::Value) -> Closing {
         let draft: RulesDraft = serde_json::from_value(rules).unwrap();
@@ -477,6 +488,22 @@ mod tests {
             zone: "UTC".parse::<TimeZone>().unwrap(),
         };
         Closing { owned, today: today.parse().unwrap() }
+    }
+
+    #[test]
+    fn a_feed_closing_nights_is_modified_no_earlier_than_the_resources_last_midnight() {
+        let rules = serde_json::json!({"min_notice_days": 2, "export_to_feeds": true});
+        let today = closing("2030-03-04", rules);
+        let yesterday: DateTime<Utc> = "2030-03-03T10:00:00Z".parse().unwrap();
+        let midnight: DateTime<Utc> = "2030-03-04T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            last_modified(yesterday, Some(&today)),
+            midnight,
+            "the notice moved at midnight"
+        );
+        assert_eq!(last_modified(yesterday, None), yesterday, "other feeds keep their data's date");
+        let later: DateTime<Utc> = "2030-03-04T09:00:00Z".parse().unwrap();
+        assert_eq!(last_modified(later, Some(&today)), later);
     }
 
     #[test]
