@@ -43,5 +43,6 @@ mod staff_sessions;
 mod store;
 mod sync;
 mod webhook_crash;
+mod webhook_examples;
 mod webhooks;
 mod widget;
