@@ -31,6 +31,7 @@ mod hostile_servers;
 mod ics_flagged;
 mod ics_ranges;
 mod invites;
+mod landing;
 mod outbound_webhooks;
 #[path = "../support/peer.rs"]
 mod peer;
