@@ -123,6 +123,16 @@ fn in_days(n: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(n)).to_string()
 }
 
+/// The night `n` days from now as the console says it: `the night of Fri 27 Nov`, with the year
+/// when it is not this one.
+fn night_of(n: i64) -> String {
+    use chrono::Datelike as _;
+    let today = chrono::Utc::now().date_naive();
+    let day = today + chrono::Duration::days(n);
+    let year = if day.year() == today.year() { String::new() } else { format!(" {}", day.year()) };
+    format!("the night of {}{year}", day.format("%a %-d %b"))
+}
+
 async fn stay(app: &TestApp, key: &str, room: Uuid, title: &str, from: i64, to: i64) -> Uuid {
     let booking = BookingIn {
         resource_id: Some(room),
@@ -189,6 +199,8 @@ async fn the_overview_shows_each_property_with_its_bookings_blocks_and_conflicts
     assert!(body.contains("td class=\"cell booking conflict\""), "the double booking is marked");
     assert!(body.contains(&format!("/dashboard/conflicts#c-{}", conflict.id)), "and links to it");
     assert!(body.contains("td class=\"cell block\""));
+    let tooltip = format!("title=\"{}: Booked: Smith family\"", night_of(2));
+    assert!(body.contains(&tooltip), "a day of a property is a night: {tooltip}");
     let wide = browser.get("/dashboard?days=90").await;
     let weekend_days = wide.body.matches("<th class=\"weekend\" scope=\"col\"").count();
     assert!(weekend_days >= 24, "90 days hold at least 24 weekend days: {weekend_days}");
@@ -416,6 +428,8 @@ async fn a_conflict_is_resolved_with_a_note_from_the_console(db: Db) {
     let list = browser.get("/dashboard/conflicts").await;
     assert!(list.body.contains(&format!("id=\"c-{}\"", conflict.id)));
     assert!(list.body.contains("Smith family") && list.body.contains("Jones"));
+    let overlap = format!("Sea View Cottage: {}", night_of(4));
+    assert!(list.body.contains(&overlap), "the one night they share: {overlap}");
     let filtered = browser.get("/dashboard/conflicts?severity=low").await;
     assert!(!filtered.body.contains(&format!("id=\"c-{}\"", conflict.id)), "filters apply");
 
@@ -473,6 +487,7 @@ async fn blocks_are_added_and_removed_with_their_errors_in_place(db: Db) {
     assert_eq!(blocks.len(), 1);
     let list = browser.get("/dashboard/blocks").await;
     assert!(list.body.contains("Roof repair"));
+    assert!(list.body.contains("2 nights, 8–10 Feb 2031"), "{}", list.body);
     let removed = browser
         .post(&format!("/dashboard/blocks/{}/delete", blocks[0].id), &[("csrf", &csrf)])
         .await;

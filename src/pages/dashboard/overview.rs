@@ -227,7 +227,7 @@ pub(super) async fn page_handler(
                     " " a href="/dashboard/blocks" { "Or block dates with the form." }
                 }
             }
-            (timeline_table(&timeline, staff_view))
+            (timeline_table(&timeline, staff_view, today))
         }
     };
     Ok(page(console, Section::Overview, "Overview", body))
@@ -300,7 +300,7 @@ fn describe(kind: &str) -> &'static str {
     }
 }
 
-fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
+fn timeline_table(timeline: &Timeline, staff_view: bool, today: NaiveDate) -> Markup {
     let first = timeline.days.first().copied().unwrap_or(timeline.from);
     let last = timeline.days.last().copied().unwrap_or(timeline.from);
     html! {
@@ -332,7 +332,7 @@ fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
                             tr data-block=[blocks] {
                                 th scope="row" { (row.name) }
                                 @for (day, cell) in timeline.days.iter().zip(cells) {
-                                    (cell_markup(*day, cell))
+                                    (cell_markup(*day, cell, (!staff_view).then_some(today)))
                                 }
                             }
                         }
@@ -343,11 +343,17 @@ fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
     }
 }
 
-fn cell_markup(day: NaiveDate, cell: &Cell) -> Markup {
+/// One day of a row. A property's day is a night (`nights_seen` is today, for the year): its
+/// tooltip says `the night of Fri 27 Nov`; a staff member's says `Fri 27 Nov`.
+fn cell_markup(day: NaiveDate, cell: &Cell, nights_seen: Option<NaiveDate>) -> Markup {
     let Some(kind) = cell.kind else {
         return html! { td.cell {} };
     };
-    let text = format!("{}: {}: {}", day.format("%-d %b"), describe(kind), cell.labels.join(", "));
+    let when = match nights_seen {
+        Some(today) => kalends_core::words::nights(day, day + Duration::days(1), today),
+        None => day.format("%a %-d %b").to_string(),
+    };
+    let text = format!("{when}: {}: {}", describe(kind), cell.labels.join(", "));
     html! {
         @match cell.conflict {
             Some(id) => td.cell.(kind).conflict title=(format!("{text} (conflict)")) {
