@@ -36,6 +36,7 @@ use crate::input::FieldError;
 use crate::state::AppState;
 
 mod blocks;
+mod charts;
 mod checklist_guides;
 mod checklists;
 mod conflicts;

@@ -1,5 +1,6 @@
-//! The overview: what needs attention, the last day in figures, and a timeline of every
-//! resource (or staff member) over 14, 30 or 90 days.
+//! The overview: what needs attention, the last day in figures, charts of the last day and
+//! month (`charts.rs`), and a timeline of every resource (or staff member) over 14, 30 or 90
+//! days.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ use kalends_core::store::{Attention, Conflict, DayFigures};
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::{Console, Section, internal, notice, page, query};
+use super::{Console, Section, charts, internal, notice, page, query};
 use crate::state::AppState;
 
 /// The windows the timeline offers, in days.
@@ -196,6 +197,7 @@ pub(super) async fn page_handler(
     };
     let timeline = timeline(&state.store, tenant.id, rows, from, length).await.map_err(internal)?;
     let health = health(state, tenant.id).await.map_err(internal)?;
+    let [hours, days] = charts::read(state, tenant.id, home, Utc::now()).await.map_err(internal)?;
     let view = if staff_view { "staff" } else { "resources" };
     let link = |days: i64, from: NaiveDate, view: &str| {
         format!("/dashboard?view={view}&days={days}&from={from}")
@@ -204,6 +206,11 @@ pub(super) async fn page_handler(
         h1 { "Overview" }
         (notice(query(q, "notice")))
         (health_strip(&health))
+        section.card aria-labelledby="activity-title" {
+            h2 #activity-title { "Activity" }
+            (hours.markup("Last 24 hours, by the hour"))
+            (days.markup("Last 30 days, by the day"))
+        }
         section.card aria-labelledby="timeline-title" {
             h2 #timeline-title { (if staff_view { "Team calendar" } else { "Availability" }) }
             div.toolbar {
