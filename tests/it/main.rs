@@ -32,6 +32,7 @@ mod hostile_servers;
 mod ics_flagged;
 mod ics_ranges;
 mod invites;
+mod landing;
 mod monitoring;
 mod outbound_webhooks;
 #[path = "../support/peer.rs"]
