@@ -415,21 +415,15 @@ fn and_list(parts: &[String]) -> String {
     }
 }
 
-/// The nights of `[start, end)` for a person: "close 12–15 March: nights of the 12th, 13th and
-/// 14th; check-out on the 15th".
-pub fn describe(action: Action, start: NaiveDate, end: NaiveDate) -> String {
+/// The nights of `[start, end)` for a person, seen on `today` (the range as every page says it,
+/// [`crate::words::nights`]; the nights one by one when there are a few, for extranets that
+/// take them so): "close 3 nights, 12–15 Mar (the 12th, 13th and 14th); check-out on the 15th".
+pub fn describe(action: Action, start: NaiveDate, end: NaiveDate, today: NaiveDate) -> String {
     let same_month = start.month() == end.month() && start.year() == end.year();
-    let span = if same_month {
-        format!("{}–{}", start.day(), end.format("%-d %B"))
-    } else {
-        format!("{}–{}", start.format("%-d %B"), end.format("%-d %B"))
-    };
-    let count = (end - start).num_days();
     let list: Vec<NaiveDate> = start.iter_days().take_while(|d| *d < end).collect();
-    let nights = match list.as_slice() {
-        [one] => format!("the night of {}", day_name(*one, same_month)),
-        all if count <= 5 => {
-            let names: Vec<String> = all
+    let each = match list.as_slice() {
+        [_, _, ..] if list.len() <= 5 => {
+            let names: Vec<String> = list
                 .iter()
                 .enumerate()
                 .map(|(i, d)| match (same_month, i) {
@@ -438,21 +432,17 @@ pub fn describe(action: Action, start: NaiveDate, end: NaiveDate) -> String {
                     (false, _) => day_name(*d, false),
                 })
                 .collect();
-            format!("nights of {}", and_list(&names))
+            format!(" ({})", and_list(&names))
         }
-        [first, .., last] => format!(
-            "{count} nights, {} to {}",
-            day_name(*first, same_month),
-            day_name(*last, same_month)
-        ),
-        [] => "no nights".into(),
+        _ => String::new(),
     };
     let verb = match action {
         Action::Close => "close",
         Action::Open => "open",
         Action::Verify => "check the platform reopened",
     };
-    format!("{verb} {span}: {nights}; check-out on {}", day_name(end, same_month))
+    let nights = crate::words::nights(start, end, today);
+    format!("{verb} {nights}{each}; check-out on {}", day_name(end, same_month))
 }
 
 /// A range for a bulk editor: `[start, end)` restricted to the days of `days`.
@@ -669,19 +659,26 @@ mod tests {
 
     #[test]
     fn the_nights_read_as_a_person_would_say_them() {
+        let today = NaiveDate::from_ymd_opt(2030, 1, 5).unwrap();
         assert_eq!(
-            describe(Action::Close, d(12), d(15)),
-            "close 12–15 March: nights of the 12th, 13th and 14th; check-out on the 15th"
+            describe(Action::Close, d(12), d(15), today),
+            "close 3 nights, 12–15 Mar (the 12th, 13th and 14th); check-out on the 15th"
         );
         let april = NaiveDate::from_ymd_opt(2030, 4, 2).unwrap();
         assert_eq!(
-            describe(Action::Open, d(31), april),
-            "open 31 March–2 April: nights of 31 March and 1 April; check-out on 2 April"
+            describe(Action::Open, d(31), april, today),
+            "open 2 nights, 31 Mar–2 Apr (31 March and 1 April); check-out on 2 April"
         );
         assert_eq!(
-            describe(Action::Close, d(1), d(21)),
-            "close 1–21 March: 20 nights, the 1st to the 20th; check-out on the 21st"
+            describe(Action::Close, d(1), d(21), today),
+            "close 20 nights, 1–21 Mar; check-out on the 21st"
         );
+        assert_eq!(
+            describe(Action::Close, d(12), d(13), today),
+            "close the night of Tue 12 Mar; check-out on the 13th"
+        );
+        let last_year = NaiveDate::from_ymd_opt(2029, 12, 1).unwrap();
+        assert!(describe(Action::Close, d(1), d(21), last_year).contains("1–21 Mar 2030"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod service;
 pub mod store;
 pub mod tokens;
 pub mod webhooks;
+pub mod words;
 
 #[cfg(test)]
 mod fuzz_regressions;

@@ -223,13 +223,12 @@ async fn apply(
     Ok(())
 }
 
-/// An event's time for a person: whole days as dates (the last night's day, not the exclusive
-/// end), a timed span in the event's own zone.
+/// An event's time for a person: whole days as nights (`kalends_core::words`), a timed span in
+/// the event's own zone.
 fn describe(time: &Span, zone: TimeZone) -> String {
     match *time {
         Span::AllDay { start, end } => {
-            let last = end.pred_opt().unwrap_or(end);
-            if last <= start { start.to_string() } else { format!("{start} to {last}") }
+            kalends_core::words::nights(start, end, chrono::Utc::now().date_naive())
         }
         Span::Timed { start, end } => format!(
             "{} to {} ({})",

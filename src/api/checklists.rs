@@ -116,8 +116,8 @@ pub struct ChecklistItemOut {
     /// The note (a skip's reason).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// The nights in words: "close 12–15 March: nights of the 12th, 13th and 14th; check-out
-    /// on the 15th".
+    /// The nights in words: "close 3 nights, 12–15 Mar (the 12th, 13th and 14th); check-out on
+    /// the 15th".
     pub text: String,
 }
 

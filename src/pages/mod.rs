@@ -20,12 +20,14 @@ use sha2::Sha256;
 
 use crate::state::AppState;
 
+mod api_docs;
 mod assets;
 mod caldav;
 mod calendars;
 mod connect;
 mod cookies;
 mod dashboard;
+mod home;
 mod settings;
 
 use assets::STYLESHEET;
@@ -43,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .merge(caldav::router())
         .merge(dashboard::router())
         .merge(assets::router())
+        .merge(home::router())
+        .merge(api_docs::router())
 }
 
 /// The signed-in staff member's session, from the session cookie.

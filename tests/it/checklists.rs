@@ -89,7 +89,7 @@ async fn a_booking_moved_twice_then_cancelled_leaves_one_item_then_nothing(db: D
     assert_eq!((item.booking_id, item.trigger.as_str()), (Some(booking), "booking_saved"));
     assert_eq!(
         item.text,
-        "close 12–15 March: nights of the 12th, 13th and 14th; check-out on the 15th"
+        "close 3 nights, 12–15 Mar 2030 (the 12th, 13th and 14th); check-out on the 15th"
     );
     assert!(item.due_at > Utc::now(), "due soon, not already late");
     // Moved twice before anyone acted: one close, for the nights it holds now.
@@ -292,7 +292,10 @@ async fn overdue_items_are_emailed_per_platform_once_per_quiet_period(db: Db) {
     app.settle().await;
     assert_eq!(subjects(&sink), ["Kalends alert: Agoda checklist overdue: 1 item"]);
     let text = sink.messages()[0].text();
-    assert!(text.contains("/dashboard/checklists") && text.contains("Loft: close 12"), "{text}");
+    assert!(
+        text.contains("/dashboard/checklists") && text.contains("Loft: close 3 nights, 12"),
+        "{text}"
+    );
     // Another item overdue within the quiet period: told at its end, with the first one.
     book(&api, room, 20, 22).await;
     app.settle().await;
@@ -332,7 +335,7 @@ async fn a_close_is_done_with_one_tap_and_a_skip_needs_its_reason_in_the_console
     let list = browser.get("/dashboard/checklists").await;
     assert_eq!(list.status, 200, "{}", list.body);
     assert!(list.body.contains("Agoda") && list.body.contains("Deluxe Loft"), "{}", list.body);
-    assert!(list.body.contains("close 12–15 March: nights of the 12th, 13th and 14th"));
+    assert!(list.body.contains("close 3 nights, 12–15 Mar 2030 (the 12th, 13th and 14th)"));
     assert!(list.body.contains("YCS: Calendar"), "the platform's steps are there");
     assert!(list.body.contains("aria-current=\"page\">Checklists"), "it is in the navigation");
     let pending = items(&api, "status=pending").await;

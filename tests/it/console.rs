@@ -10,6 +10,7 @@ use kalends::api::bookings::BookingIn;
 use kalends::api::dashboard_link::DashboardLinkOut;
 use kalends::api::resources::ResourceIn;
 use kalends::api::staff::StaffIn;
+use kalends_core::store::charts::{Buckets, Series};
 use uuid::Uuid;
 
 use crate::feeds::FakePlatform;
@@ -30,6 +31,7 @@ on_both_databases!(
     news_of_a_change_reaches_an_open_console_before_its_next_look,
     a_staff_member_is_emailed_a_settings_link_that_opens_their_settings,
     rules_of_a_property_and_a_staff_member_are_saved_with_errors_in_place,
+    the_overview_charts_count_syncs_imports_and_conflicts_by_the_hour_and_by_the_day,
 );
 needs_peers!(
     "needs Chromium and axe-core: run scripts/test";
@@ -205,6 +207,16 @@ fn in_days(n: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(n)).to_string()
 }
 
+/// The night `n` days from now as the console says it: `the night of Fri 27 Nov`, with the year
+/// when it is not this one.
+fn night_of(n: i64) -> String {
+    use chrono::Datelike as _;
+    let today = chrono::Utc::now().date_naive();
+    let day = today + chrono::Duration::days(n);
+    let year = if day.year() == today.year() { String::new() } else { format!(" {}", day.year()) };
+    format!("the night of {}{year}", day.format("%a %-d %b"))
+}
+
 async fn stay(app: &TestApp, key: &str, room: Uuid, title: &str, from: i64, to: i64) -> Uuid {
     let booking = BookingIn {
         resource_id: Some(room),
@@ -271,11 +283,85 @@ async fn the_overview_shows_each_property_with_its_bookings_blocks_and_conflicts
     assert!(body.contains("td class=\"cell booking conflict\""), "the double booking is marked");
     assert!(body.contains(&format!("/dashboard/conflicts#c-{}", conflict.id)), "and links to it");
     assert!(body.contains("td class=\"cell block\""));
+    let tooltip = format!("title=\"{}: Booked: Smith family\"", night_of(2));
+    assert!(body.contains(&tooltip), "a day of a property is a night: {tooltip}");
     let wide = browser.get("/dashboard?days=90").await;
     let weekend_days = wide.body.matches("<th class=\"weekend\" scope=\"col\"").count();
     assert!(weekend_days >= 24, "90 days hold at least 24 weekend days: {weekend_days}");
     let staff = browser.get("/dashboard?view=staff").await;
     assert!(staff.body.contains("No staff members yet"));
+    app.stop().await;
+}
+
+/// How many of each series the tenant had in `buckets`, in all.
+async fn chart_totals(app: &TestApp, tenant_id: Uuid, buckets: Buckets) -> Vec<(Series, i64)> {
+    let mut totals = Vec::new();
+    for series in Series::ALL {
+        let counts = app.store.chart_series(tenant_id, series, &buckets).await.unwrap();
+        assert_eq!(counts.len(), buckets.count());
+        totals.push((series, counts.iter().sum()));
+    }
+    totals
+}
+
+/// The demo (bookings synced to the sandbox's Google, a feed import, a double booking), a failed
+/// import run and a resolved conflict, counted by the store's chart series (on both databases)
+/// in the last 24 hours and the last 30 days, and drawn on the overview with a text for each
+/// chart; a week ago and another tenant count nothing.
+async fn the_overview_charts_count_syncs_imports_and_conflicts_by_the_hour_and_by_the_day(db: Db) {
+    let mut config = None;
+    let app = TestApp::start_public_with(db, |c| {
+        c.import.allow_private_networks = true;
+        config = Some(c.clone());
+    })
+    .await;
+    let secret = config.unwrap().secret_key().unwrap().0;
+    let (tenant, key) = app.tenant().await;
+    let sandbox = format!("{}/sandbox", app.base);
+    kalends::demo::seed(&app.store, &tenant, &secret, Some(&sandbox), "ann@example.com")
+        .await
+        .unwrap();
+    app.settle().await;
+    let room = property(&app, &key, "Garden Room").await;
+    let closed = serde_json::json!({"resource_id": room, "platform": "airbnb",
+        "url": "http://127.0.0.1:9/calendar.ics"});
+    let (status, import) = app.call("POST", "/api/v1/imports", &key, Some(closed)).await;
+    assert_eq!(status, 201, "{import}");
+    let run = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
+    app.call("POST", &run, &key, None).await;
+    let conflict = app.api(&key).conflicts("open").await.unwrap().remove(0);
+    app.api(&key).resolve_conflict(conflict.id, "Seen").await.unwrap();
+
+    let now = chrono::Utc::now();
+    let hours = Buckets::ending_at(now, chrono::Duration::hours(1), 24);
+    let today = now.with_timezone(&tenant.settings.time_zone.tz()).date_naive();
+    let days = Buckets::days_until(today, 30, tenant.settings.time_zone);
+    for buckets in [&hours, &days] {
+        let totals = chart_totals(&app, tenant.id, buckets.clone()).await;
+        let total = |series: Series| totals.iter().find(|(s, _)| *s == series).unwrap().1;
+        assert!(total(Series::BookingsSynced) >= 1, "{totals:?}");
+        assert!(total(Series::ImportRuns) >= 2, "the demo's and the failed one: {totals:?}");
+        assert!(total(Series::ImportFailures) >= 1, "{totals:?}");
+        assert!(total(Series::ImportFailures) <= total(Series::ImportRuns), "{totals:?}");
+        assert!(total(Series::ConflictsOpened) >= 1, "{totals:?}");
+        assert_eq!(total(Series::ConflictsResolved), 1, "{totals:?}");
+    }
+    let week_ago =
+        Buckets::ending_at(now - chrono::Duration::days(7), chrono::Duration::hours(1), 24);
+    let (other, _) = app.tenant().await;
+    for (tenant_id, buckets) in [(tenant.id, week_ago), (other.id, days.clone())] {
+        let totals = chart_totals(&app, tenant_id, buckets).await;
+        assert!(totals.iter().all(|(_, n)| *n == 0), "{totals:?}");
+    }
+
+    let (browser, _, _) = signed_in_as(&app, &key).await;
+    let overview = browser.get("/dashboard").await.body;
+    assert_eq!(overview.matches("<svg role=\"img\"").count(), 10, "five series, two windows");
+    assert!(
+        overview.contains("Conflicts resolved in the last 24 hours: 1, most at "),
+        "{overview}"
+    );
+    assert!(overview.contains("Conflicts resolved in the last 30 days: 1, most at "));
     app.stop().await;
 }
 
@@ -498,6 +584,8 @@ async fn a_conflict_is_resolved_with_a_note_from_the_console(db: Db) {
     let list = browser.get("/dashboard/conflicts").await;
     assert!(list.body.contains(&format!("id=\"c-{}\"", conflict.id)));
     assert!(list.body.contains("Smith family") && list.body.contains("Jones"));
+    let overlap = format!("Sea View Cottage: {}", night_of(4));
+    assert!(list.body.contains(&overlap), "the one night they share: {overlap}");
     let filtered = browser.get("/dashboard/conflicts?severity=low").await;
     assert!(!filtered.body.contains(&format!("id=\"c-{}\"", conflict.id)), "filters apply");
 
@@ -555,6 +643,7 @@ async fn blocks_are_added_and_removed_with_their_errors_in_place(db: Db) {
     assert_eq!(blocks.len(), 1);
     let list = browser.get("/dashboard/blocks").await;
     assert!(list.body.contains("Roof repair"));
+    assert!(list.body.contains("2 nights, 8–10 Feb 2031"), "{}", list.body);
     let removed = browser
         .post(&format!("/dashboard/blocks/{}/delete", blocks[0].id), &[("csrf", &csrf)])
         .await;

@@ -95,3 +95,52 @@ fn lexical(path: &Path) -> PathBuf {
     }
     out
 }
+
+/// The documents a person reads, as paths from the repository's root: the Markdown files outside
+/// `target/` and the build's own folders.
+fn documents() -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            let name = entry.file_name();
+            let skipped = [".git", "target", "node_modules"].contains(&name.to_str().unwrap_or(""));
+            if path.is_dir() && !path.is_symlink() && !skipped {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&root(), &mut found);
+    found
+}
+
+/// Whether `text` speaks of an internal work item by number ("issue 18", "issues 14, 15",
+/// "issue #3"), which means nothing to a reader outside the team.
+fn names_a_work_item(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.match_indices("issue").any(|(at, _)| {
+        let rest = lower[at + "issue".len()..].strip_prefix('s').unwrap_or(&lower[at + 5..]);
+        let rest = rest.strip_prefix(' ').unwrap_or(rest);
+        let rest = rest.strip_prefix('#').unwrap_or(rest);
+        rest.starts_with(|c: char| c.is_ascii_digit())
+    })
+}
+
+#[test]
+fn no_document_names_an_internal_work_item_by_number() {
+    assert!(names_a_work_item("see Issue 18, part 2") && names_a_work_item("issues #14"));
+    assert!(!names_a_work_item("a known issue with 2 calendars") && !names_a_work_item("issued"));
+    let documents = documents();
+    assert!(documents.iter().any(|d| d.ends_with("docs/src/SUMMARY.md")), "read the guide");
+    let named: Vec<_> = documents
+        .iter()
+        .filter(|doc| names_a_work_item(&std::fs::read_to_string(doc).unwrap()))
+        .map(|doc| doc.strip_prefix(root()).unwrap_or(doc).display().to_string())
+        .collect();
+    assert!(
+        named.is_empty(),
+        "documents naming work items by number (speak of features): {named:?}"
+    );
+}

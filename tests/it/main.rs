@@ -32,6 +32,8 @@ mod hostile_servers;
 mod ics_flagged;
 mod ics_ranges;
 mod invites;
+mod landing;
+mod monitoring;
 mod outbound_webhooks;
 #[path = "../support/peer.rs"]
 mod peer;
@@ -43,5 +45,6 @@ mod staff_sessions;
 mod store;
 mod sync;
 mod webhook_crash;
+mod webhook_examples;
 mod webhooks;
 mod widget;

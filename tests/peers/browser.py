@@ -15,6 +15,17 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
 
+# axe-core on the whole page (`execute_async_script`): its serious and critical violations, with
+# up to five nodes each; an axe-core that fails is one critical finding.
+AXE_RUN = """
+var done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']}).then(function (r) {
+  done(r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; })
+    .map(function (v) { return {id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 5).map(function (n) { return n.target.join(' ') + ': ' + n.failureSummary; })}; }));
+}, function (e) { done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]); });
+"""
+
 # How many times a browser is started before its test fails.
 STARTS = 3
 

@@ -29,7 +29,7 @@ import sys
 import time
 import urllib.request
 
-from browser import chrome, replaced, waiting
+from browser import AXE_RUN, chrome, replaced, waiting
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -125,15 +125,6 @@ def blur(driver):
 
 
 # ----------------------------------------------------------------------------------- the checks
-
-AXE_RUN = """
-var done = arguments[arguments.length - 1];
-axe.run(document, {resultTypes: ['violations']}).then(function (r) {
-  done(r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; })
-    .map(function (v) { return {id: v.id, impact: v.impact, help: v.help,
-      nodes: v.nodes.slice(0, 5).map(function (n) { return n.target.join(' ') + ': ' + n.failureSummary; })}; }));
-}, function (e) { done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]); });
-"""
 
 OVERFLOW = """
 var width = document.documentElement.clientWidth, found = [];

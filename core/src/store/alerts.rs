@@ -68,14 +68,12 @@ fn instant(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// A span as alerts write it: whole days as dates (the end exclusive, as a stay's check-out),
-/// otherwise instants.
-fn span(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
-    let midnight = |t: DateTime<Utc>| t.time() == chrono::NaiveTime::MIN;
-    if midnight(start) && midnight(end) {
-        format!("{} to {}", start.format("%Y-%m-%d"), end.format("%Y-%m-%d"))
-    } else {
-        format!("{} to {}", instant(start), instant(end))
+/// A span as alerts write it on `today`: whole days (midnight to midnight UTC, as whole-day items
+/// are kept for alerts) as nights, otherwise instants.
+fn span(start: DateTime<Utc>, end: DateTime<Utc>, today: chrono::NaiveDate) -> String {
+    match crate::words::whole_days(start, end, chrono_tz::UTC) {
+        Some((first, checkout)) => crate::words::nights(first, checkout, today),
+        None => format!("{} to {}", instant(start), instant(end)),
     }
 }
 
@@ -124,7 +122,7 @@ pub(crate) fn conflict_opened(
             ("What happened".to_owned(), what),
             ("Detected at".to_owned(), instant(conflict.detected_at)),
             owner_fact(conflict.owner, owner_name),
-            (dates.to_owned(), span(conflict.start, conflict.end)),
+            (dates.to_owned(), span(conflict.start, conflict.end, at.date_naive())),
             ("Severity".to_owned(), conflict.severity.as_str().to_owned()),
             ("What to do".to_owned(), conflict.suggestion.clone()),
         ],
@@ -219,8 +217,8 @@ pub(crate) fn booking_sync_failed(
         (
             "Dates".to_owned(),
             booking.dates.map_or_else(
-                || span(booking.start, booking.end),
-                |(start, end)| format!("{start} to {end}"),
+                || span(booking.start, booking.end, at.date_naive()),
+                |(start, end)| crate::words::nights(start, end, at.date_naive()),
             ),
         ),
     ];
@@ -441,5 +439,24 @@ impl Store {
                 .await
         })?;
         Ok(row.and_then(|(since,)| since))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone as _};
+
+    use super::*;
+
+    #[test]
+    fn an_alert_gives_whole_days_as_nights_and_other_spans_as_instants() {
+        let today = NaiveDate::from_ymd_opt(2030, 1, 2).unwrap();
+        let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2030, 1, d, h, 0, 0).unwrap();
+        assert_eq!(span(at(14, 0), at(15, 0), today), "the night of Mon 14 Jan");
+        assert_eq!(span(at(14, 0), at(17, 0), today), "3 nights, 14–17 Jan");
+        assert_eq!(
+            span(at(14, 9), at(14, 10), today),
+            "2030-01-14 09:00 UTC to 2030-01-14 10:00 UTC"
+        );
     }
 }

@@ -77,7 +77,7 @@ pub struct ChecklistItem {
     pub done_by: Option<String>,
     /// The note given (a skip's reason).
     pub note: Option<String>,
-    /// The nights in words ("close 12–15 March: nights of the 12th, ...").
+    /// The nights in words ("close 3 nights, 12–15 Mar (the 12th, 13th and 14th); ...").
     pub text: String,
     /// When its first night starts (reminders escalate towards it).
     #[serde(skip)]
@@ -135,7 +135,7 @@ impl TryFrom<ItemRow> for ChecklistItem {
             done_at: r.done_at,
             done_by: r.done_by,
             note: r.note,
-            text: describe(action, r.start_date, r.end_date),
+            text: describe(action, r.start_date, r.end_date, r.created_at.date_naive()),
             check_in_at: r.check_in_at,
             created_at: r.created_at,
             reminded_step: r.reminded_step,
@@ -278,7 +278,7 @@ fn pending_item(
         done_at: None,
         done_by: None,
         note: None,
-        text: describe(need.action, need.start, need.end),
+        text: describe(need.action, need.start, need.end, at.date_naive()),
         check_in_at,
         created_at: at,
         reminded_step: 0,

@@ -24,6 +24,7 @@ mod booking_events;
 mod bookings;
 mod calendar_busy;
 mod channels;
+pub mod charts;
 mod checklist_reminders;
 mod checklists;
 mod cleanups;

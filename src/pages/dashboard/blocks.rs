@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use kalends_core::domain::{Block, BookingSpan, Resource};
 use kalends_core::service::blocks;
+use kalends_core::words;
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -111,7 +112,7 @@ fn block_list(console: &Console, blocks: &[Block], resources: &[Resource]) -> Ma
                     @for block in blocks {
                         tr {
                             td { (name(block.data.resource_id)) }
-                            td { (dates(&block.data.span)) }
+                            td { (dates(console, &block.data.span)) }
                             td { (block.data.reason.as_deref().unwrap_or("")) }
                             td {
                                 form.inline method="post" action=(format!("/dashboard/blocks/{}/delete", block.id)) {
@@ -126,18 +127,11 @@ fn block_list(console: &Console, blocks: &[Block], resources: &[Resource]) -> Ma
     }
 }
 
-fn dates(span: &BookingSpan) -> String {
-    match span {
-        BookingSpan::AllDay { start, end } => {
-            format!("{} to {} (free again)", start.format("%-d %b %Y"), end.format("%-d %b %Y"))
-        }
+fn dates(console: &Console, span: &BookingSpan) -> String {
+    match *span {
+        BookingSpan::AllDay { start, end } => words::nights(start, end, console.today()),
         BookingSpan::Timed { start, end, zone } => {
-            let tz = zone.tz();
-            format!(
-                "{} to {}",
-                start.with_timezone(&tz).format("%-d %b %Y %H:%M"),
-                end.with_timezone(&tz).format("%-d %b %Y %H:%M")
-            )
+            words::span(start, end, zone.tz(), console.today())
         }
     }
 }

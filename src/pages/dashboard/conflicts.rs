@@ -153,7 +153,7 @@ fn conflict_card(
         section.card id=(format!("c-{}", conflict.id)) aria-labelledby=(format!("h-{}", conflict.id)) {
             div.conn-head {
                 h2 id=(format!("h-{}", conflict.id)) {
-                    (owner) ": " (when(console, conflict.start)) " to " (when(console, conflict.end))
+                    (owner) ": " (console.span(conflict.start, conflict.end))
                 }
                 span.badge.(severity) { (severity) @if conflict.severity == Severity::High { " (double booking)" } }
             }

@@ -21,7 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::Duration;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kalends_core::StoreError;
 use kalends_core::domain::{Resource, Staff, Tenant};
 use kalends_core::service::dashboard::{self, LinkError};
@@ -36,6 +36,7 @@ use crate::input::FieldError;
 use crate::state::AppState;
 
 mod blocks;
+mod charts;
 mod checklist_guides;
 mod checklists;
 mod conflicts;
@@ -137,6 +138,17 @@ impl Console {
     /// The hidden CSRF field of a form.
     pub fn csrf_field(&self) -> Markup {
         html! { input type="hidden" name="csrf" value=(self.csrf); }
+    }
+
+    /// Today in the tenant's zone: a date of another year shows its year.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.tenant.settings.time_zone.tz()).date_naive()
+    }
+
+    /// A span as the console shows it: nights when it is whole days in the tenant's zone
+    /// (`the night of Fri 27 Nov`), otherwise its times there.
+    pub fn span(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+        kalends_core::words::span(start, end, self.tenant.settings.time_zone.tz(), self.today())
     }
 }
 

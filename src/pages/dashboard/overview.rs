@@ -1,5 +1,6 @@
-//! The overview: what needs attention, the last day in figures, and a timeline of every
-//! resource (or staff member) over 14, 30 or 90 days.
+//! The overview: what needs attention, the last day in figures, charts of the last day and
+//! month (`charts.rs`), and a timeline of every resource (or staff member) over 14, 30 or 90
+//! days.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ use kalends_core::store::{Attention, Conflict, DayFigures};
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::{Console, Section, internal, notice, page, query, rules};
+use super::{Console, Section, charts, internal, notice, page, query, rules};
 use crate::state::AppState;
 
 /// The windows the timeline offers, in days.
@@ -200,6 +201,7 @@ pub(super) async fn page_handler(
         rules::mark_rule_closed(&state.store, tenant, &mut timeline).await.map_err(internal)?;
     }
     let health = health(state, tenant.id).await.map_err(internal)?;
+    let [hours, days] = charts::read(state, tenant.id, home, Utc::now()).await.map_err(internal)?;
     let view = if staff_view { "staff" } else { "resources" };
     let link = |days: i64, from: NaiveDate, view: &str| {
         format!("/dashboard?view={view}&days={days}&from={from}")
@@ -208,6 +210,11 @@ pub(super) async fn page_handler(
         h1 { "Overview" }
         (notice(query(q, "notice")))
         (health_strip(&health))
+        section.card aria-labelledby="activity-title" {
+            h2 #activity-title { "Activity" }
+            (hours.markup("Last 24 hours, by the hour"))
+            (days.markup("Last 30 days, by the day"))
+        }
         section.card aria-labelledby="timeline-title" {
             h2 #timeline-title { (if staff_view { "Team calendar" } else { "Availability" }) }
             div.toolbar {
@@ -232,7 +239,7 @@ pub(super) async fn page_handler(
                     " " a href="/dashboard/blocks" { "Or block dates with the form." }
                 }
             }
-            (timeline_table(&timeline, staff_view))
+            (timeline_table(&timeline, staff_view, today))
         }
     };
     Ok(page(console, Section::Overview, "Overview", body))
@@ -307,7 +314,7 @@ fn describe(kind: &str) -> &'static str {
     }
 }
 
-fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
+fn timeline_table(timeline: &Timeline, staff_view: bool, today: NaiveDate) -> Markup {
     let first = timeline.days.first().copied().unwrap_or(timeline.from);
     let last = timeline.days.last().copied().unwrap_or(timeline.from);
     html! {
@@ -339,7 +346,7 @@ fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
                             tr data-block=[blocks] {
                                 th scope="row" { (row.name) }
                                 @for (day, cell) in timeline.days.iter().zip(cells) {
-                                    (cell_markup(*day, cell))
+                                    (cell_markup(*day, cell, (!staff_view).then_some(today)))
                                 }
                             }
                         }
@@ -350,11 +357,17 @@ fn timeline_table(timeline: &Timeline, staff_view: bool) -> Markup {
     }
 }
 
-fn cell_markup(day: NaiveDate, cell: &Cell) -> Markup {
+/// One day of a row. A property's day is a night (`nights_seen` is today, for the year): its
+/// tooltip says `the night of Fri 27 Nov`; a staff member's says `Fri 27 Nov`.
+fn cell_markup(day: NaiveDate, cell: &Cell, nights_seen: Option<NaiveDate>) -> Markup {
     let Some(kind) = cell.kind else {
         return html! { td.cell {} };
     };
-    let text = format!("{}: {}: {}", day.format("%-d %b"), describe(kind), cell.labels.join(", "));
+    let when = match nights_seen {
+        Some(today) => kalends_core::words::nights(day, day + Duration::days(1), today),
+        None => day.format("%a %-d %b").to_string(),
+    };
+    let text = format!("{when}: {}: {}", describe(kind), cell.labels.join(", "));
     html! {
         @match cell.conflict {
             Some(id) => td.cell.(kind).conflict title=(format!("{text} (conflict)")) {

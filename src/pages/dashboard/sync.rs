@@ -293,7 +293,7 @@ fn add_import_form(console: &Console, resource: &Resource, form: &ImportForm<'_>
                 input #interval_minutes name="interval_minutes" type="number" min="5" max="1440"
                     value=(form.interval) aria-invalid=(invalid(errors, "interval_minutes")) aria-describedby="interval_minutes-error";
                 (field_error(errors, "interval_minutes"))
-                @if let Some(preview) = &form.preview { (preview_markup(preview)) }
+                @if let Some(preview) = &form.preview { (preview_markup(console, preview)) }
                 div.actions {
                     button type="submit" name="action" value="check" { "Check the address" }
                     button.primary type="submit" name="action" value="save" { "Add import" }
@@ -303,7 +303,10 @@ fn add_import_form(console: &Console, resource: &Resource, form: &ImportForm<'_>
     }
 }
 
-fn preview_markup(preview: &Result<ParsedFeed, (Option<u16>, String)>) -> Markup {
+fn preview_markup(
+    console: &Console,
+    preview: &Result<ParsedFeed, (Option<u16>, String)>,
+) -> Markup {
     match preview {
         Err((status, error)) => html! {
             div.preview.problem role="alert" {
@@ -319,7 +322,7 @@ fn preview_markup(preview: &Result<ParsedFeed, (Option<u16>, String)>) -> Markup
                 @if !feed.busy.is_empty() {
                     ul {
                         @for item in feed.busy.iter().take(8) {
-                            li { (span_text(&item.span)) @if let Some(s) = &item.summary { ": " (s) } }
+                            li { (span_text(console, &item.span)) @if let Some(s) = &item.summary { ": " (s) } }
                         }
                         @if feed.busy.len() > 8 { li.muted { "and " (feed.busy.len() - 8) " more" } }
                     }
@@ -329,14 +332,10 @@ fn preview_markup(preview: &Result<ParsedFeed, (Option<u16>, String)>) -> Markup
     }
 }
 
-fn span_text(span: &Span) -> String {
-    match span {
-        Span::AllDay { start, end } => {
-            format!("{} to {}", start.format("%-d %b %Y"), end.format("%-d %b %Y"))
-        }
-        Span::Timed { start, end } => {
-            format!("{} to {}", start.format("%-d %b %Y %H:%M"), end.format("%-d %b %H:%M UTC"))
-        }
+fn span_text(console: &Console, span: &Span) -> String {
+    match *span {
+        Span::AllDay { start, end } => kalends_core::words::nights(start, end, console.today()),
+        Span::Timed { start, end } => console.span(start, end),
     }
 }
 

@@ -1,0 +1,241 @@
+//! What is bookable, at the size of a busy tenant, on SQLite and PostgreSQL:
+//!
+//! - `stays`: 50 properties with 10,000 stays and 10,000 imported platform items between them
+//!   (200 and 200 each over two years), each asked for its 365 nights under a turnover, a
+//!   minimum stay, arrival days, a window, a notice and short gaps (`GET /api/v1/availability/stays`
+//!   without HTTP: the rules read, the busy read, the engine);
+//! - `slots`: 20 staff members with 10,000 appointments and 5,000 busy times (blocks) between
+//!   them, asked for 30 days of one-hour slots on a 15-minute step, `mode=any` over all 20
+//!   (`GET /api/v1/availability/slots` without HTTP).
+//!
+//! Each request is timed on its own; the figures are the median and the 95th percentile over
+//! `ROUNDS` rounds of every property (stays) or of the 20-staff request (slots). Run it with
+//! `scripts/bench-availability` (which starts PostgreSQL through `scripts/test`) or
+//! `cargo bench --bench availability` for SQLite alone (PostgreSQL when
+//! `KALENDS_BENCH_POSTGRES_URL` names an empty database).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone as _, Utc};
+use kalends_core::availability::{Mode, RulesDraft};
+use kalends_core::domain::{
+    BookingSpan, BookingStatus, NewBlock, NewBooking, NewImport, NewResource, NewStaff, Owner,
+    Platform, Tenant, TenantSettings, TimeZone,
+};
+use kalends_core::service::availability::{self, SlotsWanted};
+use kalends_core::service::imports;
+use kalends_core::store::{Overlap, RunResult};
+use kalends_core::{Config, Store};
+use kalends_ical::{BusyItem, ItemKind, Span};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+const PROPERTIES: u32 = 50;
+const STAYS: u32 = 10_000;
+const IMPORTED: u32 = 10_000;
+const STAFF: u32 = 20;
+const APPOINTMENTS: u32 = 10_000;
+const BUSY_TIMES: u32 = 5_000;
+const ROUNDS: usize = 20;
+
+fn zone() -> TimeZone {
+    "Europe/Paris".parse().unwrap()
+}
+
+fn today() -> NaiveDate {
+    Utc::now().with_timezone(&zone().tz()).date_naive()
+}
+
+async fn store(url: &str) -> (Store, Tenant) {
+    let mut config =
+        Config { database_url: SecretString::from(url.to_owned()), ..Config::default() };
+    config.database.max_connections = 4;
+    let store = kalends::app::connect(&config).await.unwrap().0;
+    let settings = TenantSettings { time_zone: zone(), ..TenantSettings::default() };
+    let tenant = store.create_tenant(settings).await.unwrap();
+    (store, tenant)
+}
+
+fn booking(resource: Option<Uuid>, staff: Vec<Uuid>, span: BookingSpan, i: u32) -> NewBooking {
+    NewBooking {
+        external_id: None,
+        resource_id: resource,
+        staff_ids: staff,
+        status: BookingStatus::Confirmed,
+        title: format!("Guest {i}"),
+        description: None,
+        location: None,
+        customer: None,
+        span,
+    }
+}
+
+fn rules(json: serde_json::Value) -> kalends_core::availability::Rules {
+    serde_json::from_value::<RulesDraft>(json).unwrap().try_into().unwrap()
+}
+
+/// 50 properties; each gets 200 stays of 2 to 4 nights and 200 imported items (reservations
+/// and closed dates alike) spread over the year behind and the year ahead.
+async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
+    let rules = rules(serde_json::json!({"turnover_days": 1, "min_nights": 2, "max_nights": 30,
+        "no_arrival_days": ["sun"], "booking_window_days": 365, "min_notice_days": 1,
+        "block_short_gaps": true}));
+    let mut owners = Vec::new();
+    let start = today() - Days::new(365);
+    for p in 0..PROPERTIES {
+        let new = NewResource { external_id: None, name: format!("Villa {p}"), time_zone: None };
+        let room = store.create_resource(tenant.id, new).await.unwrap();
+        let owner = Owner::Resource(room.id);
+        store.set_owner_rules(tenant.id, owner, &rules).await.unwrap();
+        // A stay every 3.6 days, an imported item in the gap after it.
+        for s in 0..STAYS / PROPERTIES {
+            let first = start + Days::new(u64::from(s) * 36 / 10);
+            let span =
+                BookingSpan::all_day(first, first + Days::new(2 + u64::from(s % 2))).unwrap();
+            let new = booking(Some(room.id), vec![], span, s);
+            store.create_booking(tenant, new, Overlap::Allow, |_, _, _, _| vec![]).await.unwrap();
+        }
+        let items: Vec<BusyItem> = (0..IMPORTED / PROPERTIES)
+            .map(|i| {
+                let first = start + Days::new(u64::from(i) * 36 / 10 + 3);
+                BusyItem {
+                    uid: format!("item-{p}-{i}@airbnb.com"),
+                    recurrence_id: None,
+                    span: Span::AllDay { start: first, end: first + Days::new(1) },
+                    summary: Some("Reserved".into()),
+                    kind: if i % 2 == 0 { ItemKind::Reservation } else { ItemKind::Block },
+                }
+            })
+            .collect();
+        let import = NewImport {
+            owner,
+            platform: Platform::Airbnb,
+            url: format!("https://www.airbnb.com/calendar/ical/{p}.ics"),
+            name: None,
+            interval_minutes: 30,
+        };
+        let import = store.create_import(tenant, import).await.unwrap();
+        let result = RunResult::Read {
+            items: &items,
+            zone: zone(),
+            skipped: 0,
+            http_status: Some(200),
+            etag: None,
+            last_modified: None,
+            body_sha256: None,
+        };
+        imports::record_run(store, tenant, &import, Utc::now(), result, 3).await.unwrap();
+        owners.push(owner);
+    }
+    owners
+}
+
+/// 20 staff members open Monday to Saturday 09:00-18:00 with 15-minute buffers; 500
+/// one-hour appointments and 250 two-hour busy times each over the 30 days behind and the
+/// 30 ahead.
+async fn salon(store: &Store, tenant: &Tenant) -> Vec<Owner> {
+    let hours = serde_json::json!([["09:00", "18:00"]]);
+    let rules = rules(serde_json::json!({"weekly_hours": {"mon": hours, "tue": hours,
+        "wed": hours, "thu": hours, "fri": hours, "sat": hours},
+        "buffer_before_minutes": 15, "buffer_after_minutes": 15, "min_notice_minutes": 120}));
+    let mut owners = Vec::new();
+    let first = Utc.from_utc_datetime(&(today() - Days::new(30)).and_hms_opt(8, 0, 0).unwrap());
+    let at = |k: u32| first + chrono::Duration::minutes(i64::from(k) * 173 % (60 * 24 * 60));
+    for s in 0..STAFF {
+        let new = NewStaff {
+            external_id: None,
+            name: format!("Staff {s}"),
+            email: None,
+            time_zone: None,
+        };
+        let staff = store.create_staff(tenant.id, new).await.unwrap();
+        let owner = Owner::Staff(staff.id);
+        store.set_owner_rules(tenant.id, owner, &rules).await.unwrap();
+        for a in 0..APPOINTMENTS / STAFF {
+            let start = at(a * 7 + s);
+            let span =
+                BookingSpan::timed(start, start + chrono::Duration::hours(1), zone()).unwrap();
+            let new = booking(None, vec![staff.id], span, a);
+            store.create_booking(tenant, new, Overlap::Allow, |_, _, _, _| vec![]).await.unwrap();
+        }
+        for b in 0..BUSY_TIMES / STAFF {
+            let start = at(b * 13 + s + 5);
+            let span =
+                BookingSpan::timed(start, start + chrono::Duration::hours(2), zone()).unwrap();
+            let new = NewBlock { resource_id: None, staff_id: Some(staff.id), span, reason: None };
+            store.create_block(tenant, new, &[]).await.unwrap();
+        }
+        owners.push(owner);
+    }
+    owners
+}
+
+/// The median and the 95th percentile of `samples`.
+fn figures(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+fn report(backend: &str, what: &str, samples: Vec<Duration>) {
+    let n = samples.len();
+    let (median, p95) = figures(samples);
+    println!(
+        "availability {backend} {what}: median {:.2} ms, p95 {:.2} ms ({n} requests)",
+        median.as_secs_f64() * 1e3,
+        p95.as_secs_f64() * 1e3
+    );
+}
+
+async fn bench(backend: &str, url: &str) {
+    let (store, tenant) = store(url).await;
+    let built = Instant::now();
+    let properties = properties(&store, &tenant).await;
+    let staff = salon(&store, &tenant).await;
+    eprintln!("availability {backend}: data written in {:.0} s", built.elapsed().as_secs_f64());
+    let year = (today(), today() + Days::new(365));
+    let mut samples = Vec::new();
+    let mut offered = 0;
+    for _ in 0..ROUNDS {
+        for &owner in &properties {
+            let started = Instant::now();
+            let nights = availability::stays(&store, &tenant, owner, year).await.unwrap();
+            samples.push(started.elapsed());
+            offered += nights.iter().filter(|n| n.can_check_in).count();
+        }
+    }
+    assert!(offered > 0, "some nights can be booked");
+    report(backend, "stays (one property-year)", samples);
+    let from: DateTime<Utc> = Utc::now();
+    let wanted = SlotsWanted {
+        owners: staff,
+        mode: Mode::Any,
+        from,
+        to: from + chrono::Duration::days(30),
+        duration: chrono::Duration::hours(1),
+        step: chrono::Duration::minutes(15),
+    };
+    let mut samples = Vec::new();
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let slots = availability::slots(&store, &tenant, &wanted).await.unwrap();
+        samples.push(started.elapsed());
+        assert!(!slots.is_empty(), "some slots are free");
+    }
+    report(backend, "slots (20 staff x 30 days, any)", samples);
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs it as a test: skip the work then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let dir = std::env::temp_dir().join(format!("kalends-bench-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    rt.block_on(bench("sqlite", &format!("sqlite://{}/bench.db", dir.display())));
+    if let Ok(url) = std::env::var("KALENDS_BENCH_POSTGRES_URL") {
+        rt.block_on(bench("postgres", &url));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
