@@ -98,8 +98,15 @@ async fn stays(
     let to = q.to.as_deref().and_then(|v| c.date("to", v));
     let (resource, from, to) = c.finish(|| (resource, from, to)).map_err(ApiError::invalid)?;
     let owner = Owner::Resource(resource.expect("checked"));
-    let zone = known(&state, &tenant, owner, "resource_id").await?;
-    let from = from.unwrap_or_else(|| Utc::now().with_timezone(&zone.tz()).date_naive());
+    // The resource's rules and zone, read once: the default window and the nights both use them.
+    let owned = match state.store.owner_rules(&tenant, owner).await {
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::invalid_field("resource_id", "no such staff member or resource"));
+        }
+        other => other?,
+    };
+    let (zone, today) = (owned.zone, owned.today(Utc::now()));
+    let from = from.unwrap_or(today);
     let to = to.or_else(|| from.checked_add_days(Days::new(90)));
     let mut c = Checker::default();
     match to {
@@ -109,7 +116,8 @@ async fn stays(
         Some(_) => {}
     }
     let to = c.finish(|| to.expect("checked")).map_err(ApiError::invalid)?;
-    let nights = availability::stays(&state.store, &tenant, owner, (from, to)).await?;
+    let nights =
+        availability::stays_under(&state.store, &tenant, &owned, today, (from, to)).await?;
     let nights = nights.iter().map(NightOut::from).collect();
     Ok(axum::Json(StaysOut { time_zone: zone.tz().name().to_owned(), nights }))
 }

@@ -400,24 +400,6 @@ impl Store {
         self.record(tenant_id, Reach::Item(item), found).await
     }
 
-    /// The collisions a booking would have, for `?reject_conflicts=true`: overlaps (not mere
-    /// touching) with its resource's and staff's other items. Read outside any write: the
-    /// booking writes check again under their owners' lock.
-    pub async fn collisions_of(
-        &self,
-        tenant_id: Uuid,
-        candidate: &Busy,
-        owners: &[Owner],
-    ) -> Result<Vec<ConflictItem>, StoreError> {
-        let mut hits: Vec<ConflictItem> = Vec::new();
-        for &owner in owners {
-            let items =
-                self.busy_items(tenant_id, owner, Some((candidate.start, candidate.end))).await?;
-            add_refusing_hits(candidate, &items, &mut hits);
-        }
-        Ok(hits)
-    }
-
     /// Brings the open rule conflicts of booking `booking_id` in line with the rules it breaks
     /// now (`breaches`): new ones open, those it no longer breaks resolve themselves, except
     /// those of the `unjudged` rules (the notice and the window, when the booking kept its
