@@ -222,6 +222,8 @@ async fn bench(backend: &str, url: &str) {
         samples.push(started.elapsed());
         assert!(!slots.is_empty(), "some slots are free");
     }
+    let each: Vec<String> = samples.iter().map(|d| format!("{:.0}", d.as_secs_f64() * 1e3)).collect();
+    eprintln!("availability {backend} slots, each request in ms: {}", each.join(" "));
     report(backend, "slots (20 staff x 30 days, any)", samples);
 }
 
