@@ -113,6 +113,7 @@ async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
             url: format!("https://www.airbnb.com/calendar/ical/{p}.ics"),
             name: None,
             interval_minutes: 30,
+            settings: Default::default(),
         };
         let import = store.create_import(tenant, import).await.unwrap();
         let result = RunResult::Read {

@@ -95,6 +95,7 @@ async fn fixture(url: &str) -> Fixture {
         url: "https://www.airbnb.com/calendar/ical/1.ics".into(),
         name: None,
         interval_minutes: 30,
+        settings: Default::default(),
     };
     let import = store.create_import(&tenant, new).await.unwrap();
     let result = RunResult::Read {

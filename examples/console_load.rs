@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
             url: format!("https://www.airbnb.com/calendar/ical/{r}.ics"),
             name: None,
             interval_minutes: 30,
+            settings: Default::default(),
         };
         let import = imports::create(&store, &tenant, import).await?;
         let read = RunResult::Read {

@@ -17,15 +17,17 @@ use uuid::Uuid;
 
 /// Every event type an endpoint can subscribe to. The names are part of the public contract
 /// (docs/API.md, "Outbound webhooks").
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 17] = [
     "booking.synced",
     "booking.sync_failed",
     "booking.external_edit",
     "feed_import.failed",
     "feed_import.recovered",
+    "feed_import.held",
     "feed_item.created",
     "feed_item.updated",
     "feed_item.removed",
+    "feed_item.missing",
     "conflict.opened",
     "conflict.resolved",
     "connection.needs_reauth",
@@ -219,7 +221,8 @@ fn import_ref(import: &crate::domain::Import) -> serde_json::Map<String, Value> 
     data
 }
 
-/// `data` of `feed_import.failed` and `feed_import.recovered`.
+/// `data` of `feed_import.failed`, `feed_import.recovered` and `feed_import.held` (whose `error`
+/// says what the held run would have removed).
 pub fn import_status_data(
     import: &crate::domain::Import,
     run: &crate::domain::ImportRun,

@@ -345,15 +345,17 @@ pub struct TestEventData {
 }
 
 /// Which schema describes each event type's `data` (the document's `x-webhooks`).
-pub const EVENT_SCHEMAS: [(&str, &str); 15] = [
+pub const EVENT_SCHEMAS: [(&str, &str); 17] = [
     ("booking.synced", "BookingSyncData"),
     ("booking.sync_failed", "BookingSyncData"),
     ("booking.external_edit", "ExternalEditData"),
     ("feed_import.failed", "ImportStatusData"),
     ("feed_import.recovered", "ImportStatusData"),
+    ("feed_import.held", "ImportStatusData"),
     ("feed_item.created", "FeedItemData"),
     ("feed_item.updated", "FeedItemData"),
     ("feed_item.removed", "FeedItemData"),
+    ("feed_item.missing", "FeedItemData"),
     ("conflict.opened", "ConflictEventData"),
     ("conflict.resolved", "ConflictEventData"),
     ("connection.needs_reauth", "ConnectionEventData"),
