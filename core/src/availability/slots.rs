@@ -101,7 +101,8 @@ pub fn slots(owners: &[SlotOwner<'_>], mode: Mode, query: &SlotQuery) -> Vec<Slo
         .filter(|(_, who)| mode == Mode::Any || who.len() == owners.len())
         .map(|((start, end), mut who)| {
             if mode == Mode::Any {
-                who.sort_by_key(|&k| (weeks[k].count(start), k));
+                // Each owner's week of the slot is read once (a zone conversion), not per comparison.
+                who.sort_by_cached_key(|&k| (weeks[k].count(start), k));
             }
             Slot { start, end, owners: who.into_iter().map(|k| owners[k].id).collect() }
         })

@@ -295,28 +295,31 @@ pub enum BookingWrite {
 
 /// Rewrites the staff links of the replaced booking `$id` and records the jobs the change owes.
 macro_rules! replace_links_and_jobs {
-    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $owed:expr, $at:expr) => {{
+    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $home:expr, $owed:expr, $at:expr) => {{
         let new: &NewBooking = $new;
         sqlx::query("DELETE FROM booking_staff WHERE booking_id = $1")
             .bind($id)
             .execute(&mut *$tx)
             .await?;
-        write_links!($tx, $tenant_id, $id, new);
+        write_links!($tx, $tenant_id, $id, new, $home);
         let owed: OwedJobs = $owed;
         write_jobs!($tx, &owed($tenant_id, $id, new, BookingWrite::Replaced), $at);
     }};
 }
 
-/// Links the booking `$id` to `$new`'s staff, in their order, in `$tx`.
+/// Links the booking `$id` to `$new`'s staff, in their order, with when it ends (instants read
+/// in `$home`), in `$tx`.
 macro_rules! write_links {
-    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr) => {{
+    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $home:expr) => {{
         let new: &NewBooking = $new;
+        let (_, span_end) = new.span.utc_range($home);
         for (position, staff_id) in new.staff_ids.iter().enumerate() {
-            sqlx::query("INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position) VALUES ($1, $2, $3, $4)")
+            sqlx::query("INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position, span_end) VALUES ($1, $2, $3, $4, $5)")
                 .bind($id)
                 .bind(staff_id)
                 .bind($tenant_id)
                 .bind(position as i64)
+                .bind(span_end)
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -351,9 +354,9 @@ fn insert_with_links_and_jobs_sql(staff: usize, jobs: usize) -> String {
     let mut parts = Vec::new();
     if staff > 0 {
         let rows: Vec<String> =
-            (0..staff).map(|i| format!("($17, ${}, $18, {i})", 20 + i)).collect();
+            (0..staff).map(|i| format!("($17, ${}, $18, {i}, $16)", 20 + i)).collect();
         parts.push(format!(
-            "links AS (INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position) VALUES {})",
+            "links AS (INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position, span_end) VALUES {})",
             rows.join(", ")
         ));
     }
@@ -413,7 +416,7 @@ impl Store {
             }
             insert.execute(&mut *tx).await?;
             if !together {
-                write_links!(tx, tenant.id, id, &new);
+                write_links!(tx, tenant.id, id, &new, home);
                 write_jobs!(tx, &jobs, at);
             }
             tx.commit().await?;
@@ -461,7 +464,7 @@ impl Store {
             else {
                 return Err(StoreError::VersionConflict);
             };
-            replace_links_and_jobs!(tx, tenant.id, id, &new, owed, at);
+            replace_links_and_jobs!(tx, tenant.id, id, &new, home, owed, at);
             tx.commit().await?;
             Ok::<_, StoreError>(created_at)
         })?;

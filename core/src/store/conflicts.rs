@@ -908,11 +908,16 @@ impl BusyQuery {
         let latest = to
             .checked_add_signed(chrono::Duration::days(LOOKBACK_DAYS))
             .map_or(far_future(), |latest| latest.min(far_future()));
+        // A staff member's bookings from their links, by when they end (index
+        // `booking_staff_staff_span_end`; SQLite takes CROSS JOIN's order as given), not from
+        // every booking of the tenant in the window.
         let (column, bookings_of) = match owner {
-            Owner::Resource(_) => ("resource_id", "b.resource_id = $2"),
-            Owner::Staff(_) => {
-                ("staff_id", "b.id IN (SELECT booking_id FROM booking_staff WHERE staff_id = $2)")
-            }
+            Owner::Resource(_) => ("resource_id", "bookings b WHERE b.resource_id = $2"),
+            Owner::Staff(_) => (
+                "staff_id",
+                "booking_staff bs CROSS JOIN bookings b WHERE bs.staff_id = $2 \
+                 AND bs.span_end >= $4 AND bs.span_end <= $6 AND b.id = bs.booking_id",
+            ),
         };
         let owner_id = match owner {
             Owner::Resource(id) | Owner::Staff(id) => id,
@@ -932,7 +937,7 @@ impl BusyQuery {
         // would walk for a new booking. The other items are not kept for years: by their start.
         let sql = format!(
             "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, CAST(NULL AS UUID) \
-             FROM bookings b WHERE b.tenant_id = $1 AND {bookings_of} AND b.status <> 'cancelled' \
+             FROM {bookings_of} AND b.tenant_id = $1 AND b.status <> 'cancelled' \
              AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
              UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, k.span_end, CAST(NULL AS UUID) \
              FROM blocks k WHERE k.tenant_id = $1 AND k.{column} = $2 \
