@@ -104,6 +104,7 @@ async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
                     span: Span::AllDay { start: first, end: first + Days::new(1) },
                     summary: Some("Reserved".into()),
                     kind: if i % 2 == 0 { ItemKind::Reservation } else { ItemKind::Block },
+                    details: Default::default(),
                 }
             })
             .collect();

@@ -86,6 +86,7 @@ async fn fixture(url: &str) -> Fixture {
                 span: Span::AllDay { start, end: day(2 * i + 2) },
                 summary: Some("Airbnb (Not available)".into()),
                 kind: ItemKind::Block,
+                details: Default::default(),
             }
         })
         .collect();

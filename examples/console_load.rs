@@ -191,5 +191,6 @@ fn airbnb_item(r: usize, k: usize, start: NaiveDate, end: NaiveDate) -> BusyItem
         span: Span::AllDay { start, end },
         summary: Some("Reserved".into()),
         kind: ItemKind::Reservation,
+        details: Default::default(),
     }
 }

@@ -252,6 +252,7 @@ mod tests {
             span: Span::AllDay { start: from, end: to },
             summary: Some("Reserved".into()),
             kind,
+            details: Default::default(),
         }
     }
 
@@ -312,6 +313,7 @@ mod tests {
             span: Span::AllDay { start: day(2030, 6, 1), end },
             summary: Some("Airbnb (Not available)".into()),
             kind,
+            details: Default::default(),
         };
         let rolling =
             |item: &BusyItem, platform| is_rolling_window(platform, item.kind, &item.span, today);
