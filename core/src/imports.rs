@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use crate::domain::{EndDateIs, ImportAs, ImportSettings, Platform, RunCounts, TimeZone};
 use chrono::{DateTime, Utc};
-use kalends_ical::{BusyItem, ItemKind, Span};
+use kalends_ical::{BusyItem, ItemDetails, ItemKind, Span};
 
 /// An item as the last run stored it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct StoredItem {
     pub summary: Option<String>,
     /// When.
     pub span: Span,
+    /// What the platform said of the reservation.
+    pub details: ItemDetails,
     /// Since when it is gone from the feed while its import keeps missing items
     /// ([`crate::domain::OnMissing::KeepAndAlert`]).
     pub missing_since: Option<DateTime<Utc>>,
@@ -233,8 +235,13 @@ pub fn settle(items: &mut [BusyItem], settings: &ImportSettings, platform: Platf
     }
 }
 
+/// Whether an item is as stored. Its details are part of it: a platform that adds the phone
+/// digits later changed the item.
 fn same(old: &StoredItem, new: &BusyItem) -> bool {
-    old.span == new.span && old.kind == new.kind && old.summary == new.summary
+    old.span == new.span
+        && old.kind == new.kind
+        && old.summary == new.summary
+        && old.details == new.details
 }
 
 #[cfg(test)]
@@ -264,6 +271,7 @@ mod tests {
             kind: item.kind,
             summary: item.summary.clone(),
             span: item.span,
+            details: item.details.clone(),
             missing_since: None,
         }
     }

@@ -248,6 +248,8 @@ pub struct FeedItemRef<'a> {
     pub kind: kalends_ical::ItemKind,
     /// Its SUMMARY.
     pub summary: Option<&'a str>,
+    /// What the platform said of the reservation.
+    pub details: &'a kalends_ical::ItemDetails,
     /// When it is busy.
     pub span: &'a crate::domain::Span,
 }
@@ -259,6 +261,7 @@ pub fn feed_item_data(import: &crate::domain::Import, item: FeedItemRef<'_>) -> 
     data.insert("recurrence_id".into(), json!(Some(item.recurrence_id).filter(|r| !r.is_empty())));
     data.insert("kind".into(), json!(item.kind));
     data.insert("summary".into(), json!(item.summary));
+    data.insert("details".into(), json!(item.details));
     match item.span {
         crate::domain::Span::AllDay { start, end } => {
             data.insert("start_date".into(), json!(start));

@@ -430,7 +430,7 @@ impl From<&ImportedItem> for ImportedItemOut {
             end_date: None,
             start: None,
             end: None,
-            details: serde_json::json!({}),
+            details: serde_json::to_value(&i.details).unwrap_or_default(),
             missing_since: i.missing_since,
         };
         match i.span {

@@ -274,6 +274,11 @@ pub struct FeedItemData {
     pub kind: String,
     /// Its SUMMARY.
     pub summary: Option<String>,
+    /// What the platform's feed says of the reservation: `reservation_code`, `reservation_url`
+    /// (https, on the platform's own site), `phone_last_digits` (at most four), `guests`, each
+    /// only when the feed carries it.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
     /// First day (whole days).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_date: Option<chrono::NaiveDate>,

@@ -258,7 +258,36 @@ async fn the_items_list_pages_and_keeps_to_the_window_asked(db: Db) {
     app.stop().await;
 }
 
+async fn an_airbnb_reservation_is_listed_with_its_code_link_and_phone_digits(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let described = format!(
+        "{}DESCRIPTION:Reservation URL: https://www.airbnb.com/hosting/reservations/details/HMABCD1234\\n\
+         Phone Number (Last 4 Digits): 4321\r\n",
+        reservation("a@airbnb.com", 12, 15)
+    );
+    let blocked = "DTSTART;VALUE=DATE:20300101\r\nDTEND;VALUE=DATE:20300105\r\nUID:b@airbnb.com\r\n\
+        SUMMARY:Airbnb (Not available)\r\n";
+    let airbnb = Platform::start(calendar(&[described, blocked.to_owned()])).await;
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    run(&app, &key, &import).await.unwrap();
+    let listed = items(&app, &key, &import).await;
+    let stay = listed.iter().find(|i| i["uid"] == "a@airbnb.com").unwrap();
+    assert_eq!(
+        stay["details"],
+        json!({"reservation_code": "HMABCD1234",
+            "reservation_url": "https://www.airbnb.com/hosting/reservations/details/HMABCD1234",
+            "phone_last_digits": "4321"}),
+        "{stay}"
+    );
+    let closed = listed.iter().find(|i| i["uid"] == "b@airbnb.com").unwrap();
+    assert_eq!((&closed["kind"], &closed["details"]), (&json!("block"), &json!({})), "{closed}");
+    app.stop().await;
+}
+
 on_both_databases!(
+    an_airbnb_reservation_is_listed_with_its_code_link_and_phone_digits,
     every_reading_setting_out_of_range_is_its_own_field_error_and_nothing_is_saved,
     a_changed_setting_reads_the_last_body_again_at_once_without_a_fetch,
     a_feed_that_goes_empty_is_held_and_the_next_full_feed_releases_it,

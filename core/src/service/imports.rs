@@ -340,6 +340,7 @@ fn fresh(item: &kalends_ical::BusyItem) -> FeedItemRef<'_> {
         recurrence_id: item.recurrence_id.as_deref().unwrap_or(""),
         kind: item.kind,
         summary: item.summary.as_deref(),
+        details: &item.details,
         span: &item.span,
     }
 }
@@ -410,6 +411,7 @@ fn kept(item: &imports::StoredItem) -> FeedItemRef<'_> {
         recurrence_id: &item.recurrence_id,
         kind: item.kind,
         summary: item.summary.as_deref(),
+        details: &item.details,
         span: &item.span,
     }
 }

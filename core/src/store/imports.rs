@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::imports::{self, StoredItem};
 use crate::job::Job;
-use kalends_ical::{BusyItem, ItemKind, Span};
+use kalends_ical::{BusyItem, ItemDetails, ItemKind, Span};
 
 #[derive(sqlx::FromRow)]
 struct ImportRow {
@@ -318,6 +318,8 @@ pub struct ImportedItem {
     pub updated_at: DateTime<Utc>,
     /// Since when it is gone from the feed, kept until the owner confirms the removal.
     pub missing_since: Option<DateTime<Utc>>,
+    /// What the platform said of the reservation.
+    pub details: ItemDetails,
 }
 
 #[derive(sqlx::FromRow)]
@@ -335,10 +337,12 @@ struct ItemRow {
     span_end: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     missing_since: Option<DateTime<Utc>>,
+    details: Option<String>,
 }
 
 const ITEM_COLUMNS: &str = "i.id, i.import_id, m.platform, i.uid, i.recurrence_id, i.kind, \
-     i.summary, i.start_date, i.end_date, i.span_start, i.span_end, i.updated_at, i.missing_since";
+     i.summary, i.start_date, i.end_date, i.span_start, i.span_end, i.updated_at, i.missing_since, \
+     i.details";
 
 impl TryFrom<ItemRow> for ImportedItem {
     type Error = StoreError;
@@ -361,6 +365,10 @@ impl TryFrom<ItemRow> for ImportedItem {
             span_end: r.span_end,
             updated_at: r.updated_at,
             missing_since: r.missing_since,
+            details: match r.details.as_deref() {
+                None => ItemDetails::default(),
+                Some(json) => serde_json::from_str(json).map_err(|_| bad("details"))?,
+            },
         })
     }
 }
@@ -689,7 +697,8 @@ impl Store {
                     sqlx::query(
                         "UPDATE imported_items SET kind = $1, summary = $2, start_date = $3, \
                          end_date = $4, span_start = $5, span_end = $6, updated_at = $7, \
-                         uid = $8, recurrence_id = $9, missing_since = NULL WHERE id = $10",
+                         uid = $8, recurrence_id = $9, missing_since = NULL, details = $11 \
+                         WHERE id = $10",
                     )
                     .bind(kind_str(item.kind))
                     .bind(&item.summary)
@@ -701,6 +710,7 @@ impl Store {
                     .bind(&item.uid)
                     .bind(item.recurrence_id.as_deref().unwrap_or(""))
                     .bind(id)
+                    .bind(details_json(&item.details)?)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -709,7 +719,8 @@ impl Store {
                     sqlx::query(
                         "INSERT INTO imported_items (id, import_id, tenant_id, resource_id, staff_id, \
                          uid, recurrence_id, kind, summary, start_date, end_date, span_start, span_end, \
-                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                         updated_at, details) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                     )
                     .bind(Uuid::now_v7())
                     .bind(import.id)
@@ -725,6 +736,7 @@ impl Store {
                     .bind(span_start)
                     .bind(span_end)
                     .bind(at)
+                    .bind(details_json(&item.details)?)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -814,6 +826,7 @@ impl Store {
                     kind: item.kind,
                     summary: item.summary,
                     span: item.span,
+                    details: item.details,
                     missing_since: item.missing_since,
                 })
             })
@@ -1028,6 +1041,14 @@ macro_rules! insert_run {
     }};
 }
 use insert_run;
+
+/// An item's details as stored: JSON, `NULL` when the platform said nothing.
+fn details_json(details: &ItemDetails) -> Result<Option<String>, StoreError> {
+    if *details == ItemDetails::default() {
+        return Ok(None);
+    }
+    serde_json::to_string(details).map(Some).map_err(|e| corrupt(e.to_string()))
+}
 
 /// A feed body as kept: deflated, fast (a feed is text that shrinks about tenfold).
 fn deflate(body: &[u8]) -> Vec<u8> {
