@@ -104,6 +104,7 @@ async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
                     span: Span::AllDay { start: first, end: first + Days::new(1) },
                     summary: Some("Reserved".into()),
                     kind: if i % 2 == 0 { ItemKind::Reservation } else { ItemKind::Block },
+                    details: Default::default(),
                 }
             })
             .collect();
@@ -113,6 +114,7 @@ async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
             url: format!("https://www.airbnb.com/calendar/ical/{p}.ics"),
             name: None,
             interval_minutes: 30,
+            settings: Default::default(),
         };
         let import = store.create_import(tenant, import).await.unwrap();
         let result = RunResult::Read {

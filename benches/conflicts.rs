@@ -86,6 +86,7 @@ async fn fixture(url: &str) -> Fixture {
                 span: Span::AllDay { start, end: day(2 * i + 2) },
                 summary: Some("Airbnb (Not available)".into()),
                 kind: ItemKind::Block,
+                details: Default::default(),
             }
         })
         .collect();
@@ -95,6 +96,7 @@ async fn fixture(url: &str) -> Fixture {
         url: "https://www.airbnb.com/calendar/ical/1.ics".into(),
         name: None,
         interval_minutes: 30,
+        settings: Default::default(),
     };
     let import = store.create_import(&tenant, new).await.unwrap();
     let result = RunResult::Read {

@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
             url: format!("https://www.airbnb.com/calendar/ical/{r}.ics"),
             name: None,
             interval_minutes: 30,
+            settings: Default::default(),
         };
         let import = imports::create(&store, &tenant, import).await?;
         let read = RunResult::Read {
@@ -190,5 +191,6 @@ fn airbnb_item(r: usize, k: usize, start: NaiveDate, end: NaiveDate) -> BusyItem
         span: Span::AllDay { start, end },
         summary: Some("Reserved".into()),
         kind: ItemKind::Reservation,
+        details: Default::default(),
     }
 }

@@ -376,6 +376,7 @@ async fn main() {
             url: format!("{base}/feed/{i}.ics"),
             name: None,
             interval_minutes: 30,
+            settings: Default::default(),
         };
         let import = store.create_import(tenant, new).await.unwrap();
         imports.push((tenant.clone(), import.id));

@@ -77,6 +77,7 @@ pub async fn seed(
             url: format!("{sandbox}/ota/airbnb/garden-room.ics"),
             name: Some("Garden Room on Airbnb (demo)".into()),
             interval_minutes: 30,
+            settings: Default::default(),
         };
         let import = imports::create(store, tenant, import).await?;
         imports::run_soon(store, tenant.id, import.id).await?;

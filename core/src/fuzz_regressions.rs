@@ -18,6 +18,7 @@ fn block(uid: &str, start: NaiveDate, end: NaiveDate) -> BusyItem {
         span: Span::AllDay { start, end },
         summary: Some("Airbnb (Not available)".into()),
         kind: ItemKind::Block,
+        details: Default::default(),
     }
 }
 

@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use crate::domain::{Platform, RunCounts};
-use kalends_ical::{BusyItem, ItemKind, Span};
+use crate::domain::{EndDateIs, ImportAs, ImportSettings, Platform, RunCounts, TimeZone};
+use chrono::{DateTime, Utc};
+use kalends_ical::{BusyItem, ItemDetails, ItemKind, Span};
 
 /// An item as the last run stored it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +24,11 @@ pub struct StoredItem {
     pub summary: Option<String>,
     /// When.
     pub span: Span,
+    /// What the platform said of the reservation.
+    pub details: ItemDetails,
+    /// Since when it is gone from the feed while its import keeps missing items
+    /// ([`crate::domain::OnMissing::KeepAndAlert`]).
+    pub missing_since: Option<DateTime<Utc>>,
 }
 
 /// What to write.
@@ -34,6 +40,9 @@ pub struct Diff<'a> {
     pub updated: Vec<(uuid::Uuid, &'a BusyItem)>,
     /// Rows to delete.
     pub removed: Vec<uuid::Uuid>,
+    /// Rows gone from the feed that stay, marked missing from now on
+    /// ([`crate::domain::OnMissing::KeepAndAlert`]; see [`Diff::keep_missing`]).
+    pub missing: Vec<uuid::Uuid>,
     /// The counts the run log shows.
     pub counts: RunCounts,
 }
@@ -100,7 +109,10 @@ pub fn diff<'a>(
                 out.added.push(item);
                 out.counts.added += 1;
             }
-            Some(old) if same(old, item) => out.counts.unchanged += 1,
+            // An item back in the feed after it went missing is rewritten: it is no longer missing.
+            Some(old) if same(old, item) && old.missing_since.is_none() => {
+                out.counts.unchanged += 1
+            }
             Some(old) => {
                 out.updated.push((old.id, item));
                 out.counts.updated += 1;
@@ -140,8 +152,96 @@ fn match_rolling<'s>(
     (kept, left)
 }
 
+impl Diff<'_> {
+    /// Under [`crate::domain::OnMissing::KeepAndAlert`], the items gone from the feed stay: those not missing
+    /// yet become `missing`, those already missing are left as they are, and nothing is removed.
+    pub fn keep_missing(&mut self, stored: &[StoredItem]) {
+        let removed = std::mem::take(&mut self.removed);
+        self.missing = stored
+            .iter()
+            .filter(|s| s.missing_since.is_none() && removed.binary_search(&s.id).is_ok())
+            .map(|s| s.id)
+            .collect();
+        self.missing.sort_unstable();
+        self.counts.removed = 0;
+    }
+
+    /// Whether it adds, rewrites, removes or marks an item.
+    pub fn changes_items(&self) -> bool {
+        !(self.added.is_empty()
+            && self.updated.is_empty()
+            && self.removed.is_empty()
+            && self.missing.is_empty())
+    }
+}
+
+/// The mass-removal guard: why a run that would remove more than `max_share` of the import's
+/// items that end after `now` (or every one of them) must be held, in words; `None` when it
+/// may go ahead. A platform outage that serves an empty but valid calendar would otherwise free
+/// every night at once.
+pub fn removal_hold(
+    stored: &[StoredItem],
+    diff: &Diff<'_>,
+    max_share: f64,
+    now: DateTime<Utc>,
+    zone: TimeZone,
+) -> Option<String> {
+    let future = |s: &&StoredItem| span_end(&s.span, zone) > now;
+    let total = stored.iter().filter(future).count();
+    let removed =
+        stored.iter().filter(future).filter(|s| diff.removed.binary_search(&s.id).is_ok()).count();
+    // Counts of items: far below 2^52, exact as f64.
+    let share = removed as f64 / total.max(1) as f64;
+    if removed == 0 || (removed < total && share <= max_share) {
+        return None;
+    }
+    Some(format!(
+        "the feed would remove {removed} of the {total} future items ({:.0}%, more than the {:.0}% \
+         allowed at once), so nothing was changed: it may be a platform outage. The next run that \
+         agrees with the stored items releases the hold; accept the removal in the console if \
+         it is real",
+        share * 100.0,
+        max_share * 100.0
+    ))
+}
+
+/// When a span ends, all-day spans at midnight in `zone`.
+fn span_end(span: &Span, zone: TimeZone) -> DateTime<Utc> {
+    match *span {
+        Span::Timed { end, .. } => end,
+        Span::AllDay { end, .. } => crate::domain::local_midnight(end, zone),
+    }
+}
+
+/// Applies an import's settings to the items read from its feed, in place: what each item is
+/// ([`ImportAs`]), what an all-day end date means ([`EndDateIs`]) and the shift of every date.
+pub fn settle(items: &mut [BusyItem], settings: &ImportSettings, platform: Platform) {
+    let import_as = settings.import_as(platform);
+    let shift = chrono::Duration::days(i64::from(settings.date_shift_days));
+    let last_night = settings.end_date_is == EndDateIs::LastNight;
+    for item in items {
+        item.kind = match (import_as, item.kind) {
+            (ImportAs::Block, _) => ItemKind::Block,
+            (ImportAs::Reservation, ItemKind::Event) => ItemKind::Reservation,
+            (ImportAs::Reservation, kind) => kind,
+        };
+        item.span = match item.span {
+            Span::AllDay { start, end } => {
+                let end = if last_night { end + chrono::Duration::days(1) } else { end };
+                Span::AllDay { start: start + shift, end: end + shift }
+            }
+            Span::Timed { start, end } => Span::Timed { start: start + shift, end: end + shift },
+        };
+    }
+}
+
+/// Whether an item is as stored. Its details are part of it: a platform that adds the phone
+/// digits later changed the item.
 fn same(old: &StoredItem, new: &BusyItem) -> bool {
-    old.span == new.span && old.kind == new.kind && old.summary == new.summary
+    old.span == new.span
+        && old.kind == new.kind
+        && old.summary == new.summary
+        && old.details == new.details
 }
 
 #[cfg(test)]
@@ -159,6 +259,7 @@ mod tests {
             span: Span::AllDay { start: from, end: to },
             summary: Some("Reserved".into()),
             kind,
+            details: Default::default(),
         }
     }
 
@@ -170,6 +271,8 @@ mod tests {
             kind: item.kind,
             summary: item.summary.clone(),
             span: item.span,
+            details: item.details.clone(),
+            missing_since: None,
         }
     }
 
@@ -218,6 +321,7 @@ mod tests {
             span: Span::AllDay { start: day(2030, 6, 1), end },
             summary: Some("Airbnb (Not available)".into()),
             kind,
+            details: Default::default(),
         };
         let rolling =
             |item: &BusyItem, platform| is_rolling_window(platform, item.kind, &item.span, today);

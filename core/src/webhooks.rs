@@ -17,15 +17,17 @@ use uuid::Uuid;
 
 /// Every event type an endpoint can subscribe to. The names are part of the public contract
 /// (docs/API.md, "Outbound webhooks").
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 17] = [
     "booking.synced",
     "booking.sync_failed",
     "booking.external_edit",
     "feed_import.failed",
     "feed_import.recovered",
+    "feed_import.held",
     "feed_item.created",
     "feed_item.updated",
     "feed_item.removed",
+    "feed_item.missing",
     "conflict.opened",
     "conflict.resolved",
     "connection.needs_reauth",
@@ -219,7 +221,8 @@ fn import_ref(import: &crate::domain::Import) -> serde_json::Map<String, Value> 
     data
 }
 
-/// `data` of `feed_import.failed` and `feed_import.recovered`.
+/// `data` of `feed_import.failed`, `feed_import.recovered` and `feed_import.held` (whose `error`
+/// says what the held run would have removed).
 pub fn import_status_data(
     import: &crate::domain::Import,
     run: &crate::domain::ImportRun,
@@ -245,6 +248,8 @@ pub struct FeedItemRef<'a> {
     pub kind: kalends_ical::ItemKind,
     /// Its SUMMARY.
     pub summary: Option<&'a str>,
+    /// What the platform said of the reservation.
+    pub details: &'a kalends_ical::ItemDetails,
     /// When it is busy.
     pub span: &'a crate::domain::Span,
 }
@@ -256,6 +261,7 @@ pub fn feed_item_data(import: &crate::domain::Import, item: FeedItemRef<'_>) -> 
     data.insert("recurrence_id".into(), json!(Some(item.recurrence_id).filter(|r| !r.is_empty())));
     data.insert("kind".into(), json!(item.kind));
     data.insert("summary".into(), json!(item.summary));
+    data.insert("details".into(), json!(item.details));
     match item.span {
         crate::domain::Span::AllDay { start, end } => {
             data.insert("start_date".into(), json!(start));

@@ -104,7 +104,7 @@ pub mod write;
 mod properties;
 
 pub use read::{
-    BusyItem, DEFAULT_MAX_WORK, ItemKind, ParseOptions, ParsedFeed, Producer, ReadFromError,
-    Skipped, TooMuchWork, parse, read, read_from,
+    BusyItem, DEFAULT_MAX_WORK, ItemDetails, ItemKind, ParseOptions, ParsedFeed, Producer,
+    ReadFromError, Skipped, TooMuchWork, parse, read, read_from,
 };
 pub use span::Span;

@@ -11,7 +11,9 @@ use chrono_tz::Tz;
 use proptest::prelude::*;
 
 use crate::write::{CalendarHead, EventOut, EventStatus, Method, calendar};
-use crate::{DEFAULT_MAX_WORK, ItemKind, ParseOptions, ParsedFeed, Producer, Span, parse};
+use crate::{
+    DEFAULT_MAX_WORK, ItemDetails, ItemKind, ParseOptions, ParsedFeed, Producer, Span, parse,
+};
 
 /// 2020-01-01T00:00:00Z: generated events start from here, over [`SPREAD_DAYS`].
 const BASE: i64 = 1_577_836_800;
@@ -264,7 +266,51 @@ fn parse_as(bytes: &[u8], producer: Producer) {
             Span::AllDay { start, end } => assert!(start < end, "{item:?}"),
             Span::Timed { start, end } => assert!(start <= end, "{item:?}"),
         }
+        assert_details_bounded(&item.details, producer);
     }
+}
+
+/// What any feed can make of the details: nothing for producers that are not booking
+/// platforms; else a short code, an https link of bounded length, at most four digits.
+fn assert_details_bounded(d: &ItemDetails, producer: Producer) {
+    if matches!(producer, Producer::Google | Producer::Outlook | Producer::Other) {
+        assert!(d.is_empty(), "{d:?}");
+    }
+    if let Some(code) = &d.reservation_code {
+        assert!((4..=ItemDetails::MAX_CODE_LEN).contains(&code.len()), "{d:?}");
+        assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+    if let Some(url) = &d.reservation_url {
+        assert!(url.starts_with("https://") && url.len() <= ItemDetails::MAX_URL_LEN, "{d:?}");
+    }
+    if let Some(digits) = &d.phone_last_digits {
+        assert!((1..=4).contains(&digits.len()), "{d:?}");
+        assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{d:?}");
+    }
+}
+
+/// A DESCRIPTION as written: labels the platforms use, links, escapes, and anything between.
+fn description() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("Reservation URL: ".to_owned()),
+        Just("Reservation ID: ".to_owned()),
+        Just("Reservation ".to_owned()),
+        Just("Booking ID: ".to_owned()),
+        Just("Phone Number (Last 4 Digits): ".to_owned()),
+        Just("PHONE: ".to_owned()),
+        Just("Guests: ".to_owned()),
+        Just("https://".to_owned()),
+        Just("www.airbnb.com/hosting/reservations/details/".to_owned()),
+        Just("admin.booking.com/".to_owned()),
+        Just("www.vrbo.com/reservations/".to_owned()),
+        Just("@example.com".to_owned()),
+        Just("\\n".to_owned()),
+        Just("\\,".to_owned()),
+        "[A-Z0-9-]{0,80}",
+        "[0-9 +()-]{0,30}",
+        "[ -~]{0,40}",
+    ];
+    prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
 }
 
 /// Reads `bytes` as an import of a feed from every producer would.
@@ -307,6 +353,18 @@ proptest! {
         lines in prop::collection::vec("[A-Z-]{1,12}(;[A-Z]{1,6}=[^:\r\n]{0,20})?:[^\r\n]{0,60}", 0..30),
     ) {
         let text = format!("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n{}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", lines.join("\r\n"));
+        parse_everywhere(text.as_bytes());
+    }
+
+    #[test]
+    fn the_details_of_any_description_stay_within_their_bounds(
+        summary in description(),
+        description in description(),
+    ) {
+        let text = format!(
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART;VALUE=DATE:20261201\r\n\
+             SUMMARY:{summary}\r\nDESCRIPTION:{description}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
         parse_everywhere(text.as_bytes());
     }
 }

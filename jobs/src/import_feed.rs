@@ -6,13 +6,16 @@
 //! body that was cut off (it ends inside a component): what it lacks is not removed.
 
 use std::sync::Arc;
+
+use bytes::Bytes;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kalends_core::config::{AlertsConfig, ImportConfig};
 use kalends_core::domain::{
-    Import, ImportRun, ImportStatus, NewImport, Platform, RunOutcome, Tenant, TimeZone,
+    Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant, TimeZone,
 };
+use kalends_core::imports::settle;
 use kalends_core::service::imports;
 use kalends_core::store::{Detection, Lease, LeasedImport, RunResult};
 use kalends_core::{Store, StoreError};
@@ -99,6 +102,40 @@ impl Importer {
     /// Runs one import now and returns its run-log entry.
     #[tracing::instrument(skip_all, fields(%tenant_id, %import_id))]
     pub async fn run(&self, tenant_id: Uuid, import_id: Uuid) -> Result<ImportRun, ImportError> {
+        self.leased(tenant_id, import_id, Source::Fetch).await.map(|run| run.expect("fetched"))
+    }
+
+    /// Reads the body the last run fetched again, without a fetch, under the import's settings
+    /// as they are now (after the owner changed them, so the effect shows at once), and records
+    /// that as a run. `accept_removal`: the owner accepted what the mass-removal guard held, so
+    /// this run removes it. `None` when no body is kept (the import never read its feed).
+    #[tracing::instrument(skip_all, fields(%tenant_id, %import_id))]
+    pub async fn reread(
+        &self,
+        tenant_id: Uuid,
+        import_id: Uuid,
+        accept_removal: bool,
+    ) -> Result<Option<ImportRun>, ImportError> {
+        self.leased(tenant_id, import_id, Source::Kept { accept_removal }).await
+    }
+
+    /// After a change of what an import's items depend on (its settings, its platform): its
+    /// last body read again at once, or, while a run holds the import, a run queued to follow.
+    pub async fn read_again(&self, tenant_id: Uuid, import_id: Uuid) -> Result<(), StoreError> {
+        match self.reread(tenant_id, import_id, false).await {
+            Ok(_) => Ok(()),
+            Err(ImportError::Busy) => imports::run_soon(&self.store, tenant_id, import_id).await,
+            Err(ImportError::Store(e)) => Err(e),
+        }
+    }
+
+    /// A run under the import's lease, from `source`.
+    async fn leased(
+        &self,
+        tenant_id: Uuid,
+        import_id: Uuid,
+        source: Source,
+    ) -> Result<Option<ImportRun>, ImportError> {
         let held = lease_end(self.lease);
         let LeasedImport { tenant, import, zone, last_read } =
             match self.store.lease_import_run(tenant_id, import_id, held).await {
@@ -109,34 +146,28 @@ impl Importer {
         // The lease is renewed while the fetch and the reading go on: were it to run out, a
         // second run could start and both would write the same import's items.
         let leased = {
-            let validators = Validators {
-                etag: import.etag.clone(),
-                last_modified: import.last_modified.clone(),
-            };
-            let work = self.fetch_and_read(
-                &import.data,
-                zone,
-                validators,
-                last_read.as_deref(),
-                started_at,
-            );
+            let work = self.obtain(&import, zone, source, last_read.as_deref(), started_at);
             hold(&self.store, &Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
         };
         let Some(parsed) = leased.await? else {
             // Lost: another run may hold the import now, so this one records nothing.
             return Err(ImportError::Busy);
         };
-        let parsed = parsed?;
+        let Some(parsed) = parsed? else {
+            self.store.release_lease(&Lease::IMPORT_RUN, import.id.into()).await?;
+            return Ok(None);
+        };
         let result = match &parsed {
-            Ok(Read::Changed { feed, status, etag, last_modified, body_sha256 }) => {
+            Ok(Read::Changed { feed, status, etag, last_modified, body_sha256, body }) => {
                 RunResult::Read {
                     items: &feed.busy,
                     zone,
                     skipped: u32::try_from(feed.skipped.len()).unwrap_or(u32::MAX),
-                    http_status: Some(*status),
+                    http_status: *status,
                     etag: etag.clone(),
                     last_modified: last_modified.clone(),
                     body_sha256: Some(body_sha256.clone()),
+                    body: body.as_deref(),
                 }
             }
             Ok(Read::NotModified { status }) => RunResult::NotModified { http_status: *status },
@@ -147,12 +178,50 @@ impl Importer {
         let policy = imports::RunPolicy {
             failure_threshold: self.settings.failure_threshold,
             alerts: &self.alerts,
+            accept_removal: matches!(source, Source::Kept { accept_removal: true }),
         };
         let recorded =
             imports::record_run_with(&self.store, &tenant, &import, started_at, result, policy);
         let (run, found) = recorded.await?;
         self.after_run(&import, &run, found);
-        Ok(run)
+        Ok(Some(run))
+    }
+
+    /// The read a run records: from the feed's address, or from the body kept by the last read
+    /// (`None` when there is none).
+    async fn obtain(
+        &self,
+        import: &Import,
+        zone: TimeZone,
+        source: Source,
+        last_read: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Result<Read, (Option<u16>, String)>>, StoreError> {
+        match source {
+            Source::Fetch => {
+                let validators = Validators {
+                    etag: import.etag.clone(),
+                    last_modified: import.last_modified.clone(),
+                };
+                let read = self.fetch_and_read(&import.data, zone, validators, last_read, now);
+                read.await.map(Some)
+            }
+            Source::Kept { .. } => {
+                let Some(body) = self.store.last_body(import.id).await? else {
+                    return Ok(None);
+                };
+                let validators = (import.etag.clone(), import.last_modified.clone());
+                let kept = Kept { body: body.into(), status: None, validators };
+                let read = self.read(&import.data, zone, kept, None, now);
+                Ok(Some(read.await?.map(|read| match read {
+                    // Kept already: the same bytes need not be written again.
+                    Read::Changed { feed, status, etag, last_modified, body_sha256, .. } => {
+                        Read::Changed { feed, status, etag, last_modified, body_sha256, body: None }
+                    }
+                    not_modified => not_modified,
+                })))
+            }
+        }
     }
 
     /// Fetches and reads a feed that is not saved yet, as its first run would, and stores
@@ -201,27 +270,58 @@ impl Importer {
             // A login page or an error page served with 200 must not wipe what is stored.
             return Ok(Err((Some(status), "the response is not an iCalendar file".into())));
         }
+        let fetched = Kept { body, status: Some(status), validators: (etag, last_modified) };
+        self.read(import, zone, fetched, last_read, now).await
+    }
+
+    /// Reads a body under `import`'s settings (off the async threads: a big feed takes a
+    /// while), or says why it cannot be imported.
+    async fn read(
+        &self,
+        import: &NewImport,
+        zone: TimeZone,
+        kept: Kept,
+        last_read: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Read, (Option<u16>, String)>, StoreError> {
+        let Kept { body, status, validators: (etag, last_modified) } = kept;
         let mut options = ParseOptions::new(import.platform.into(), zone.tz(), now);
         options.to = now + chrono::Duration::days(i64::from(self.settings.horizon_days));
         options.max_events = self.settings.max_events;
         options.max_work = self.settings.max_work_steps;
-        let body_sha256 = read_hash(&body, &options, import.platform, zone.tz());
-        if last_read == Some(body_sha256.as_slice()) {
+        let body_sha256 = read_hash(&body, &options, import, zone.tz());
+        if let Some(status) = status
+            && last_read == Some(body_sha256.as_slice())
+        {
             // The same bytes, read under the same settings on the same day, hold the items
             // stored last time: neither the reading nor the diff can change anything.
             return Ok(Ok(Read::NotModified { status }));
         }
-        let read = tokio::task::spawn_blocking(move || kalends_ical::read(&body, &options))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("the feed reader panicked: {e}")))?;
+        let (settings, platform) = (import.settings, import.platform);
+        let (body, read) = tokio::task::spawn_blocking(move || {
+            let read = kalends_ical::read(&body, &options).map(|mut feed| {
+                settle(&mut feed.busy, &settings, platform);
+                feed
+            });
+            (body, read)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the feed reader panicked: {e}")))?;
         match read {
             // Cut off: the items it lacks may be missing only because of the cut, and a run
             // that read it would remove them. Failed, it changes nothing stored (not even the
             // validators, so the next run fetches the whole body again).
-            Ok(feed) if feed.truncated => Ok(Err((Some(status), TRUNCATED.to_owned()))),
-            Ok(feed) => Ok(Ok(Read::Changed { feed, status, etag, last_modified, body_sha256 })),
+            Ok(feed) if feed.truncated => Ok(Err((status, TRUNCATED.to_owned()))),
+            Ok(feed) => Ok(Ok(Read::Changed {
+                feed,
+                status,
+                etag,
+                last_modified,
+                body_sha256,
+                body: Some(body),
+            })),
             // Refused whole: importing the part read so far would drop the rest's blocks.
-            Err(too_much) => Ok(Err((Some(status), too_much.to_string()))),
+            Err(too_much) => Ok(Err((status, too_much.to_string()))),
         }
     }
 
@@ -245,6 +345,10 @@ impl Importer {
                 );
             }
             RunOutcome::NotModified => tracing::debug!("feed not modified"),
+            RunOutcome::Held => tracing::warn!(
+                reason = run.error.as_deref().unwrap_or_default(),
+                "feed import held by the mass-removal guard: nothing stored changed"
+            ),
             RunOutcome::Failed => {
                 let failures = import.consecutive_failures + 1;
                 let error = run.error.as_deref().unwrap_or_default();
@@ -266,38 +370,62 @@ impl Importer {
     }
 }
 
+/// Where a run's feed comes from.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// The feed's address.
+    Fetch,
+    /// The body the last read kept.
+    Kept {
+        /// The owner accepted the removal the mass-removal guard held.
+        accept_removal: bool,
+    },
+}
+
+/// A body to read, with the status and validators of the response that brought it (none for
+/// a kept body read again).
+struct Kept {
+    body: Bytes,
+    status: Option<u16>,
+    validators: (Option<String>, Option<String>),
+}
+
 enum Read {
     Changed {
         feed: ParsedFeed,
-        status: u16,
+        status: Option<u16>,
         etag: Option<String>,
         last_modified: Option<String>,
         body_sha256: Vec<u8>,
+        /// The body to keep; `None` when it is kept already.
+        body: Option<Bytes>,
     },
     /// A 304, or the same body as the last read.
     NotModified { status: u16 },
 }
 
 /// The SHA-256 of a feed's body and of everything else its reading depends on: the window's
-/// days (it moves once a day), the zone of floating times, the platform and the limits.
+/// days (it moves once a day), the zone of floating times, the platform, the import's settings
+/// and the limits.
 fn read_hash(
     body: &[u8],
     options: &ParseOptions,
-    platform: Platform,
+    import: &NewImport,
     zone: chrono_tz::Tz,
 ) -> Vec<u8> {
     use sha2::{Digest as _, Sha256};
     let mut digest = Sha256::new();
     digest.update(body);
     let settings = format!(
-        "\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        "\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{:?}",
         options.from.date_naive(),
         options.to.date_naive(),
         zone.name(),
-        platform.as_str(),
+        import.platform.as_str(),
         options.max_events,
         options.max_work,
         options.all_single_events,
+        import.settings,
     );
     digest.update(settings.as_bytes());
     digest.finalize().to_vec()

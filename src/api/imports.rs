@@ -3,12 +3,16 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use kalends_core::domain::{Import, ImportRun, ImportStatus, Platform, RunCounts, RunOutcome};
+use chrono::{DateTime, NaiveDate, Utc};
+use kalends_core::domain::{
+    Import, ImportRun, ImportStatus, Platform, RunCounts, RunOutcome, Span, local_midnight,
+};
 use kalends_core::service::imports;
+use kalends_core::store::ImportedItem;
+use kalends_ical::ItemKind;
 use kalends_jobs::ImportError;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -16,7 +20,10 @@ use uuid::Uuid;
 use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
-use crate::input::imports::{ImportChanges, ImportFields, import_patch, new_import};
+use crate::input::fields::{Checker, When};
+use crate::input::imports::{
+    ImportChanges, ImportFields, SettingsFields, import_patch, new_import,
+};
 use crate::state::AppState;
 
 /// A feed to import: exactly one of `resource_id` and `staff_id`.
@@ -35,6 +42,21 @@ pub struct ImportIn {
     pub name: Option<String>,
     /// Minutes between runs, 5 to 1440 (default 30).
     pub interval_minutes: Option<u32>,
+    /// `reservation` (the default for airbnb, vrbo and booking_com: the platform's own closed
+    /// dates stay blocks) or `block` (the default for calendars: every item closes dates).
+    pub import_as: Option<String>,
+    /// `checkout` (default: an all-day event's end date is the check-out day) or `last_night`
+    /// (it is the last night; the stay ends the day after).
+    pub end_date_is: Option<String>,
+    /// Days every item is moved by, -2 to 2 (default 0), for exports that get dates wrong.
+    pub date_shift_days: Option<i64>,
+    /// `remove` (default: an item gone from the feed is cancelled) or `keep_and_alert` (it stays,
+    /// marked missing, with a `feed_item.missing` webhook and an alert, until the owner confirms
+    /// the removal in the console).
+    pub on_missing: Option<String>,
+    /// The share of the import's future items, 0 to 1 (default 0.5), above which a run that
+    /// would remove them (or all of them) is held: nothing changes, its outcome is `held`.
+    pub max_removed_share: Option<f64>,
 }
 
 impl ImportIn {
@@ -47,6 +69,13 @@ impl ImportIn {
             url: &self.url,
             name: self.name.as_deref(),
             interval_minutes: self.interval_minutes,
+            settings: SettingsFields {
+                import_as: self.import_as.as_deref().map(Some),
+                end_date_is: self.end_date_is.as_deref(),
+                date_shift_days: self.date_shift_days,
+                on_missing: self.on_missing.as_deref(),
+                max_removed_share: self.max_removed_share,
+            },
         }
     }
 }
@@ -68,6 +97,20 @@ pub struct ImportPatchIn {
     /// `true` pauses it (the scheduler leaves it alone until it is resumed; "run" still runs it),
     /// `false` resumes it (at once when a run was missed while it was paused).
     pub paused: Option<bool>,
+    /// `reservation` or `block`; null goes back to the platform's default. A change of this or
+    /// of the next three settings (or of the platform) reads the last fetched body again at
+    /// once, without a fetch.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub import_as: Option<Option<String>>,
+    /// `checkout` or `last_night`.
+    pub end_date_is: Option<String>,
+    /// -2 to 2.
+    pub date_shift_days: Option<i64>,
+    /// `remove` or `keep_and_alert`.
+    pub on_missing: Option<String>,
+    /// 0 to 1.
+    pub max_removed_share: Option<f64>,
 }
 
 impl ImportPatchIn {
@@ -79,6 +122,13 @@ impl ImportPatchIn {
             name: self.name.as_ref().map(Option::as_deref),
             interval_minutes: self.interval_minutes,
             paused: self.paused,
+            settings: SettingsFields {
+                import_as: self.import_as.as_ref().map(Option::as_deref),
+                end_date_is: self.end_date_is.as_deref(),
+                date_shift_days: self.date_shift_days,
+                on_missing: self.on_missing.as_deref(),
+                max_removed_share: self.max_removed_share,
+            },
         }
     }
 }
@@ -92,7 +142,9 @@ pub struct RunOut {
     pub started_at: DateTime<Utc>,
     /// Finished.
     pub finished_at: DateTime<Utc>,
-    /// `ok`, `not_modified` (the server answered 304) or `failed`.
+    /// `ok`, `not_modified` (the server answered 304, or the same bytes again), `failed`, or
+    /// `held` (it would have removed more than `max_removed_share` of the future items, or all
+    /// of them: nothing changed; `error` says what).
     #[schema(value_type = String)]
     pub outcome: RunOutcome,
     /// Items new in this run.
@@ -109,7 +161,7 @@ pub struct RunOut {
     pub http_status: Option<u16>,
     /// Run time in milliseconds.
     pub duration_ms: i64,
-    /// Why it failed.
+    /// Why it failed or was held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -152,6 +204,20 @@ pub struct ImportOut {
     pub name: Option<String>,
     /// Minutes between runs.
     pub interval_minutes: u32,
+    /// `reservation` or `block` (as set, else the platform's default).
+    pub import_as: &'static str,
+    /// `checkout` or `last_night`.
+    pub end_date_is: &'static str,
+    /// Days every item is moved by.
+    pub date_shift_days: i8,
+    /// `remove` or `keep_and_alert`.
+    pub on_missing: &'static str,
+    /// The mass-removal guard's limit.
+    pub max_removed_share: f64,
+    /// Since when the mass-removal guard holds its runs; `null` when it does not.
+    pub held_since: Option<DateTime<Utc>>,
+    /// Why, in words.
+    pub held_reason: Option<String>,
     /// `pending` (not run yet), `ok`, or `failing` (several runs in a row failed).
     #[schema(value_type = String)]
     pub status: ImportStatus,
@@ -180,6 +246,13 @@ impl ImportOut {
             url: i.data.url.clone(),
             name: i.data.name.clone(),
             interval_minutes: i.data.interval_minutes,
+            import_as: i.data.settings.import_as(i.data.platform).as_str(),
+            end_date_is: i.data.settings.end_date_is.as_str(),
+            date_shift_days: i.data.settings.date_shift_days,
+            on_missing: i.data.settings.on_missing.as_str(),
+            max_removed_share: i.data.settings.max_removed_share,
+            held_since: i.hold.as_ref().map(|h| h.since),
+            held_reason: i.hold.as_ref().map(|h| h.reason.clone()),
             status: i.status,
             consecutive_failures: i.consecutive_failures,
             last_run: last_run.map(RunOut::from),
@@ -248,7 +321,10 @@ async fn patch_import(
 ) -> Result<axum::Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
     let patch = import_patch(body.changes()).map_err(ApiError::invalid)?;
-    imports::update(&state.store, tenant.id, id, patch).await?;
+    let (_, read_again) = imports::update(&state.store, tenant.id, id, patch).await?;
+    if read_again {
+        state.importer.read_again(tenant.id, id).await?;
+    }
     Ok(axum::Json(import_out(&state, tenant.id, id).await?))
 }
 
@@ -297,6 +373,109 @@ async fn list_runs(
     Ok(axum::Json(ListOut::from_page(&page, RunOut::from)))
 }
 
+/// `?from=&to=` of an import's items: dates (midnight in the owner's zone) or instants.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ItemsQuery {
+    /// Only items that end after this.
+    pub from: Option<String>,
+    /// Only items that start before this.
+    pub to: Option<String>,
+}
+
+/// An item an import holds, its dates as the import's settings made them.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ImportedItemOut {
+    /// Server id.
+    pub id: Uuid,
+    /// The event's UID in the feed.
+    pub uid: String,
+    /// Its RECURRENCE-ID; null for a single event.
+    pub recurrence_id: Option<String>,
+    /// `reservation` or `block`.
+    #[schema(value_type = String)]
+    pub kind: ItemKind,
+    /// Its SUMMARY.
+    pub summary: Option<String>,
+    /// All-day items: the first day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<NaiveDate>,
+    /// All-day items: the day after the last (the check-out day).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
+    /// Timed items: the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// Timed items: the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// What the platform says of the reservation (code, URL, phone digits, guests), as far
+    /// as its feed carries it.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// Since when it is gone from the feed (kept, `on_missing: keep_and_alert`, until the
+    /// owner confirms the removal); absent while it is in the feed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_since: Option<DateTime<Utc>>,
+}
+
+impl From<&ImportedItem> for ImportedItemOut {
+    fn from(i: &ImportedItem) -> Self {
+        let mut out = ImportedItemOut {
+            id: i.id,
+            uid: i.uid.clone(),
+            recurrence_id: Some(i.recurrence_id.clone()).filter(|r| !r.is_empty()),
+            kind: i.kind,
+            summary: i.summary.clone(),
+            start_date: None,
+            end_date: None,
+            start: None,
+            end: None,
+            details: serde_json::to_value(&i.details).unwrap_or_default(),
+            missing_since: i.missing_since,
+        };
+        match i.span {
+            Span::AllDay { start, end } => {
+                (out.start_date, out.end_date) = (Some(start), Some(end))
+            }
+            Span::Timed { start, end } => (out.start, out.end) = (Some(start), Some(end)),
+        }
+        out
+    }
+}
+
+/// The items an import holds now, in id order (`from`/`to`: only those that overlap).
+#[utoipa::path(get, path = "/api/v1/imports/{id}/items", tag = "imports",
+    params(ItemsQuery, PageQuery),
+    responses((status = 200, body = ListOut<ImportedItemOut>), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+async fn list_items(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+    Query(query): Query<ItemsQuery>,
+    Query(page): Query<PageQuery>,
+) -> Result<axum::Json<ListOut<ImportedItemOut>>, ApiError> {
+    let import = state.store.import(tenant.id, parse_id(&id)?).await?;
+    let zone = state.store.owner_zone(&tenant, import.data.owner).await?;
+    let mut errors = Vec::new();
+    let paging = page.paging(&mut errors);
+    let mut c = Checker::default();
+    let mut bound = |field: &str, value: Option<&str>| {
+        value.and_then(|v| c.date_or_instant(field, v)).map(|when| match when {
+            When::Day(day) => local_midnight(day, zone),
+            When::Instant(at) => at,
+        })
+    };
+    let window = (bound("from", query.from.as_deref()), bound("to", query.to.as_deref()));
+    for e in errors {
+        c.fail(&e.field, e.message);
+    }
+    let window = c.finish(|| window).map_err(ApiError::invalid)?;
+    let items =
+        state.store.import_items(tenant.id, import.id, window, paging.after, paging.limit).await?;
+    Ok(axum::Json(ListOut::from_page(&items, ImportedItemOut::from)))
+}
+
 /// The routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -304,4 +483,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_import, patch_import, delete_import))
         .routes(routes!(run_import))
         .routes(routes!(list_runs))
+        .routes(routes!(list_items))
 }

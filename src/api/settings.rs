@@ -48,7 +48,8 @@ pub struct SettingsDoc {
     /// Which alerts an address of `alert_emails` wants, by address: `{"owner@example.com":
     /// ["conflict_opened"]}`; an address not listed receives every alert. Kinds:
     /// `import_failing`, `import_recovered`, `webhook_endpoint_disabled`, `conflict_opened`,
-    /// `connection_needs_reauth`, `booking_sync_failed`.
+    /// `connection_needs_reauth`, `booking_sync_failed`, `checklist_overdue`, `import_held`,
+    /// `feed_item_missing`.
     alert_subscriptions: std::collections::BTreeMap<String, Vec<String>>,
 }
 

@@ -274,6 +274,11 @@ pub struct FeedItemData {
     pub kind: String,
     /// Its SUMMARY.
     pub summary: Option<String>,
+    /// What the platform's feed says of the reservation: `reservation_code`, `reservation_url`
+    /// (https, on the platform's own site), `phone_last_digits` (at most four), `guests`, each
+    /// only when the feed carries it.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
     /// First day (whole days).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_date: Option<chrono::NaiveDate>,
@@ -345,15 +350,17 @@ pub struct TestEventData {
 }
 
 /// Which schema describes each event type's `data` (the document's `x-webhooks`).
-pub const EVENT_SCHEMAS: [(&str, &str); 15] = [
+pub const EVENT_SCHEMAS: [(&str, &str); 17] = [
     ("booking.synced", "BookingSyncData"),
     ("booking.sync_failed", "BookingSyncData"),
     ("booking.external_edit", "ExternalEditData"),
     ("feed_import.failed", "ImportStatusData"),
     ("feed_import.recovered", "ImportStatusData"),
+    ("feed_import.held", "ImportStatusData"),
     ("feed_item.created", "FeedItemData"),
     ("feed_item.updated", "FeedItemData"),
     ("feed_item.removed", "FeedItemData"),
+    ("feed_item.missing", "FeedItemData"),
     ("conflict.opened", "ConflictEventData"),
     ("conflict.resolved", "ConflictEventData"),
     ("connection.needs_reauth", "ConnectionEventData"),

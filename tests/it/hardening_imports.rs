@@ -17,23 +17,31 @@ use crate::helpers::{Db, TempDir, TestApp, config, on_both_databases};
 pub(crate) struct Platform {
     body: Arc<Mutex<String>>,
     base: String,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Platform {
     pub(crate) async fn start(body: String) -> Platform {
         let body = Arc::new(Mutex::new(body));
-        let shared = body.clone();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (shared, counted) = (body.clone(), hits.clone());
         let app = axum::Router::new().route(
             "/export/{file}",
             axum::routing::get(move || {
                 let shared = shared.clone();
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 async move { (StatusCode::OK, shared.lock().unwrap().clone()) }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Platform { body, base }
+        Platform { body, base, hits }
+    }
+
+    /// How many times the feed was fetched.
+    pub(crate) fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn url(&self) -> String {
@@ -309,7 +317,7 @@ impl Gated {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Gated { platform: Platform { body: shared, base }, requests, release }
+        Gated { platform: Platform { body: shared, base, hits: Arc::default() }, requests, release }
     }
 
     fn requests(&self) -> usize {

@@ -550,6 +550,7 @@ async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db:
             url: format!("https://example.com/{name}.ics"),
             name: Some(name.into()),
             interval_minutes: 60,
+            settings: Default::default(),
         };
         let import = store.create_import(&tenant, new).await.unwrap();
         for _ in 0..runs {

@@ -31,6 +31,7 @@ mod helpers;
 mod hostile_servers;
 mod ics_flagged;
 mod ics_ranges;
+mod import_settings;
 mod invites;
 mod landing;
 mod monitoring;

@@ -423,6 +423,7 @@ async fn a_lease_has_one_holder_until_it_runs_out(db: Db) {
         url: "https://example.com/room.ics".into(),
         name: None,
         interval_minutes: 60,
+        settings: Default::default(),
     };
     let import = store.create_import(&tenant, new).await.unwrap().id;
     let other = crate::helpers::tenant(&store, "UTC").await.id;
@@ -506,6 +507,7 @@ async fn a_run_takes_its_import_with_the_tenant_and_the_owners_zone(db: Db) {
             url: "https://example.com/a.ics".into(),
             name: None,
             interval_minutes: 60,
+            settings: Default::default(),
         };
         let import = store.create_import(&tenant, new).await.unwrap();
         let leased = store.lease_import_run(tenant.id, import.id, lease_end(60)).await.unwrap();

@@ -203,6 +203,8 @@ pub struct NewImport {
     pub name: Option<String>,
     /// Minutes between runs (5 to 1440).
     pub interval_minutes: u32,
+    /// How its feed is read.
+    pub settings: super::ImportSettings,
 }
 
 /// How an import is doing.
@@ -258,6 +260,8 @@ pub struct Import {
     pub created_at: DateTime<Utc>,
     /// When its settings last changed.
     pub updated_at: DateTime<Utc>,
+    /// Set while the mass-removal guard holds its runs.
+    pub hold: Option<super::Hold>,
 }
 
 /// How a run ended.
@@ -271,6 +275,9 @@ pub enum RunOutcome {
     NotModified,
     /// Fetching or reading failed; nothing stored changed.
     Failed,
+    /// Read, but it would have removed too many of the import's future items at once (the
+    /// mass-removal guard): nothing stored changed.
+    Held,
 }
 
 impl RunOutcome {
@@ -280,12 +287,15 @@ impl RunOutcome {
             Self::Ok => "ok",
             Self::NotModified => "not_modified",
             Self::Failed => "failed",
+            Self::Held => "held",
         }
     }
 
     /// Parses the database name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Ok, Self::NotModified, Self::Failed].into_iter().find(|p| p.as_str() == s)
+        [Self::Ok, Self::NotModified, Self::Failed, Self::Held]
+            .into_iter()
+            .find(|p| p.as_str() == s)
     }
 }
 

@@ -6,6 +6,7 @@
 mod booking;
 mod connections;
 mod feeds;
+mod import_settings;
 mod people;
 mod settings;
 mod values;
@@ -18,6 +19,7 @@ pub use feeds::{
     Feed, FeedProfile, FeedScope, Import, ImportRun, ImportStatus, NewFeed, NewImport, Owner,
     Platform, RunCounts, RunOutcome,
 };
+pub use import_settings::{EndDateIs, Hold, ImportAs, ImportSettings, OnMissing};
 /// When something takes place: the iCalendar library's time type, the one that crosses every
 /// border (what a feed reader found, what a provider holds, what Kalends writes).
 pub use kalends_ical::Span;

@@ -87,6 +87,8 @@ pub const ALERT_KINDS: &[&str] = &[
     "connection_needs_reauth",
     "booking_sync_failed",
     "checklist_overdue",
+    "import_held",
+    "feed_item_missing",
 ];
 
 impl TenantSettings {

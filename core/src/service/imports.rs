@@ -8,12 +8,14 @@ use uuid::Uuid;
 use super::conflicts::recheck_owner;
 use crate::config::AlertsConfig;
 use crate::domain::{
-    Import, ImportRun, ImportStatus, NewImport, Owner, RunCounts, RunOutcome, Tenant,
+    Import, ImportRun, ImportStatus, NewImport, OnMissing, Owner, RunCounts, RunOutcome, Tenant,
 };
 use crate::imports;
 use crate::imports::Diff;
 use crate::job::Job;
-use crate::store::{AlertDraft, AlertRule, Detection, ImportPatch, RunRecord, RunResult};
+use crate::store::{
+    AlertDraft, AlertRule, Detection, HoldChange, ImportPatch, RunRecord, RunResult,
+};
 use crate::webhooks::{self, FeedItemRef, WebhookEvent};
 use crate::{Store, StoreError};
 
@@ -27,7 +29,7 @@ pub async fn record_run(
     failure_threshold: u32,
 ) -> Result<(ImportRun, Option<Detection>), StoreError> {
     let alerts = AlertsConfig::default();
-    let policy = RunPolicy { failure_threshold, alerts: &alerts };
+    let policy = RunPolicy { failure_threshold, alerts: &alerts, accept_removal: false };
     record_run_with(store, tenant, import, started_at, result, policy).await
 }
 
@@ -39,6 +41,8 @@ pub struct RunPolicy<'a> {
     pub failure_threshold: u32,
     /// The alert timings (`[alerts]`).
     pub alerts: &'a AlertsConfig,
+    /// The owner accepted the removal the mass-removal guard held: this run goes ahead.
+    pub accept_removal: bool,
 }
 
 /// Records a finished run of `import` (started at `started_at`): what changed (for a feed that
@@ -74,7 +78,7 @@ pub async fn record_run_with(
         error: None,
     };
     let (mut failures, mut validators, mut diff, mut body_sha256) = (0, None, None, None);
-    let mut zone = None;
+    let (mut zone, mut kept_body, mut hold, mut held_reason) = (None, None, HoldChange::Keep, None);
     match &result {
         RunResult::Read {
             items,
@@ -84,15 +88,40 @@ pub async fn record_run_with(
             etag,
             last_modified,
             body_sha256: hash,
+            body,
         } => {
             body_sha256 = hash.as_deref();
+            kept_body = *body;
             run.http_status = *http_status;
             run.skipped = *skipped;
             validators = Some((etag.clone(), last_modified.clone()));
-            let changes =
+            let mut changes =
                 imports::diff(&stored, items, import.data.platform, finished_at.date_naive());
-            run.counts = changes.counts;
-            diff = Some(changes);
+            let settings = &import.data.settings;
+            let held = match settings.on_missing {
+                OnMissing::KeepAndAlert => {
+                    changes.keep_missing(&stored);
+                    None
+                }
+                OnMissing::Remove if policy.accept_removal => None,
+                OnMissing::Remove => {
+                    let share = settings.max_removed_share;
+                    imports::removal_hold(&stored, &changes, share, finished_at, *read_in)
+                }
+            };
+            match held {
+                Some(reason) => {
+                    run.outcome = RunOutcome::Held;
+                    run.error = Some(reason.clone());
+                    run.counts.unchanged = u32::try_from(stored.len()).unwrap_or(u32::MAX);
+                    hold = HoldChange::Hold(held_reason.insert(reason));
+                }
+                None => {
+                    run.counts = changes.counts;
+                    diff = Some(changes);
+                    hold = HoldChange::Release;
+                }
+            }
             zone = Some(*read_in);
         }
         RunResult::NotModified { http_status } => {
@@ -116,7 +145,8 @@ pub async fn record_run_with(
     // change nothing).
     let status_moved =
         (import.status == ImportStatus::Failing) != (status == ImportStatus::Failing);
-    if status_moved || changes_items(diff.as_ref()) {
+    let newly_held = run.outcome == RunOutcome::Held && import.hold.is_none();
+    if status_moved || newly_held || changes_items(diff.as_ref()) {
         let wanted = store.wanted_event_types(tenant.id).await?;
         if !wanted.is_empty() {
             events = run_events(import, &run, status, failures, &stored, diff.as_ref());
@@ -126,13 +156,16 @@ pub async fn record_run_with(
     let mut alerts = Vec::new();
     if !tenant.settings.alert_emails.is_empty() {
         let failing_since = store.import_failing_since(import.id).await?;
-        if run.outcome == RunOutcome::Failed || failing_since.is_some() {
+        let missing = diff.as_ref().map_or(0, |d| d.missing.len());
+        if run.outcome == RunOutcome::Failed || failing_since.is_some() || newly_held || missing > 0
+        {
             let owner = match import.data.owner {
                 Owner::Resource(id) => store.resource(tenant.id, id).await?.data.name,
                 Owner::Staff(id) => store.staff(tenant.id, id).await?.data.name,
             };
             let owner = crate::store::alerts::owner_fact(import.data.owner, &owner);
-            alerts = run_alerts(import, &run, failing_since, owner, policy.alerts);
+            alerts = run_alerts(import, &run, failing_since, owner.clone(), policy.alerts);
+            alerts.extend(guard_alerts(import, &run, newly_held, missing, owner));
         }
     }
     let alerts_due = finished_at + seconds(policy.alerts.digest_window_secs);
@@ -148,11 +181,13 @@ pub async fn record_run_with(
         alerts_due,
         body_sha256,
         owed,
+        hold,
+        body: kept_body,
     };
     run.counts.unchanged = store.save_import_run(tenant, import, &record).await?;
     let found = match run.outcome {
         RunOutcome::Ok => Some(recheck_owner(store, tenant.id, import.data.owner).await?),
-        RunOutcome::NotModified | RunOutcome::Failed => None,
+        RunOutcome::NotModified | RunOutcome::Failed | RunOutcome::Held => None,
     };
     Ok((run, found))
 }
@@ -167,9 +202,9 @@ fn checklist_jobs(tenant_id: Uuid, import: &Import, diff: Option<&Diff<'_>>) -> 
     }
 }
 
-/// Whether a run's diff adds, rewrites or removes an item.
+/// Whether a run's diff adds, rewrites, removes or marks an item.
 fn changes_items(diff: Option<&Diff<'_>>) -> bool {
-    diff.is_some_and(|d| !(d.added.is_empty() && d.updated.is_empty() && d.removed.is_empty()))
+    diff.is_some_and(Diff::changes_items)
 }
 
 /// The refresh of a resource's manual update checklists.
@@ -226,7 +261,7 @@ fn run_alerts(
                 rule: AlertRule::Unless(since.min(quiet_from)),
             }]
         }
-        (RunOutcome::Ok | RunOutcome::NotModified, Some(since)) => {
+        (RunOutcome::Ok | RunOutcome::NotModified | RunOutcome::Held, Some(since)) => {
             let facts = vec![
                 ("Feed".to_owned(), format!("{feed} ({})", import.data.platform.as_str())),
                 ("Failed from".to_owned(), since.format("%Y-%m-%d %H:%M UTC").to_string()),
@@ -242,8 +277,60 @@ fn run_alerts(
                 rule: AlertRule::After { kind: "import_failing", since },
             }]
         }
-        (RunOutcome::Ok | RunOutcome::NotModified, None) => Vec::new(),
+        (RunOutcome::Ok | RunOutcome::NotModified | RunOutcome::Held, None) => Vec::new(),
     }
+}
+
+/// The alerts of the mass-removal guard and of items kept although gone from the feed: once
+/// when a hold starts, once per run that finds items missing.
+fn guard_alerts(
+    import: &Import,
+    run: &ImportRun,
+    newly_held: bool,
+    missing: usize,
+    owner: (String, String),
+) -> Vec<AlertDraft> {
+    let feed = import.data.name.clone().unwrap_or_else(|| import.data.platform.as_str().to_owned());
+    let link = format!("/dashboard/imports/{}", import.id);
+    let at = run.finished_at;
+    let platform = import.data.platform.as_str();
+    let mut alerts = Vec::new();
+    if newly_held {
+        let facts = vec![
+            ("Feed".to_owned(), format!("{feed} ({platform})")),
+            ("Held at".to_owned(), at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            ("Why".to_owned(), run.error.clone().unwrap_or_default()),
+            owner.clone(),
+        ];
+        alerts.push(AlertDraft {
+            kind: "import_held",
+            object_id: import.id,
+            summary: format!("Feed import held: {feed} would remove most of its dates"),
+            facts,
+            link: link.clone(),
+            rule: AlertRule::Unless(at),
+        });
+    }
+    if missing > 0 {
+        let facts = vec![
+            ("Feed".to_owned(), format!("{feed} ({platform})")),
+            ("Items gone from the feed".to_owned(), missing.to_string()),
+            (
+                "What it means".to_owned(),
+                "Their dates stay blocked until you confirm the removal in the console.".to_owned(),
+            ),
+            owner,
+        ];
+        alerts.push(AlertDraft {
+            kind: "feed_item_missing",
+            object_id: import.id,
+            summary: format!("Items gone from a feed: {feed}"),
+            facts,
+            link,
+            rule: AlertRule::Unless(at),
+        });
+    }
+    alerts
 }
 
 /// An item as the feed has it now.
@@ -253,6 +340,7 @@ fn fresh(item: &kalends_ical::BusyItem) -> FeedItemRef<'_> {
         recurrence_id: item.recurrence_id.as_deref().unwrap_or(""),
         kind: item.kind,
         summary: item.summary.as_deref(),
+        details: &item.details,
         span: &item.span,
     }
 }
@@ -280,6 +368,12 @@ fn run_events(
         )),
         _ => {}
     }
+    if run.outcome == RunOutcome::Held && import.hold.is_none() {
+        events.push(WebhookEvent::new(
+            "feed_import.held",
+            webhooks::import_status_data(import, run, failures),
+        ));
+    }
     let Some(diff) = diff else {
         return events;
     };
@@ -295,17 +389,31 @@ fn run_events(
             webhooks::feed_item_data(import, fresh(item)),
         ));
     }
-    for gone in stored.iter().filter(|s| diff.removed.contains(&s.id)) {
-        let item = FeedItemRef {
-            uid: &gone.uid,
-            recurrence_id: &gone.recurrence_id,
-            kind: gone.kind,
-            summary: gone.summary.as_deref(),
-            span: &gone.span,
-        };
-        events.push(WebhookEvent::new("feed_item.removed", webhooks::feed_item_data(import, item)));
+    for gone in stored.iter().filter(|s| diff.removed.binary_search(&s.id).is_ok()) {
+        events.push(WebhookEvent::new(
+            "feed_item.removed",
+            webhooks::feed_item_data(import, kept(gone)),
+        ));
+    }
+    for gone in stored.iter().filter(|s| diff.missing.binary_search(&s.id).is_ok()) {
+        events.push(WebhookEvent::new(
+            "feed_item.missing",
+            webhooks::feed_item_data(import, kept(gone)),
+        ));
     }
     events
+}
+
+/// An item as the import keeps it.
+fn kept(item: &imports::StoredItem) -> FeedItemRef<'_> {
+    FeedItemRef {
+        uid: &item.uid,
+        recurrence_id: &item.recurrence_id,
+        kind: item.kind,
+        summary: item.summary.as_deref(),
+        details: &item.details,
+        span: &item.span,
+    }
 }
 
 /// Removes an import: the dates it blocked are free again, and the conflicts they caused settle.
@@ -325,14 +433,58 @@ pub async fn create(store: &Store, tenant: &Tenant, new: NewImport) -> Result<Im
     store.create_import(tenant, new).await
 }
 
-/// Changes an import's address, platform, name or interval.
+/// Changes an import's address, platform, name, interval or reading settings. Answers the
+/// import and whether what its stored items depend on changed (the settings or the platform):
+/// then its last body should be read again ([`Importer::reread`] in the jobs crate) so the
+/// effect shows at once.
 pub async fn update(
     store: &Store,
     tenant_id: Uuid,
     id: Uuid,
     patch: ImportPatch,
-) -> Result<Import, StoreError> {
-    store.update_import(tenant_id, id, patch).await
+) -> Result<(Import, bool), StoreError> {
+    let before = store.import(tenant_id, id).await?;
+    let after = store.update_import(tenant_id, id, patch).await?;
+    let reread =
+        before.data.settings != after.data.settings || before.data.platform != after.data.platform;
+    Ok((after, reread))
+}
+
+/// Removes items of an import that are gone from its feed, as the owner confirmed (all of them
+/// with `item_id` `None`): their dates are free again, the `feed_item.removed` events go out,
+/// the owner's conflicts and checklists follow. Answers how many were removed.
+pub async fn confirm_missing(
+    store: &Store,
+    tenant_id: Uuid,
+    import_id: Uuid,
+    item_id: Option<Uuid>,
+) -> Result<u64, StoreError> {
+    let import = store.import(tenant_id, import_id).await?;
+    let gone: Vec<_> = store
+        .stored_items(import.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.missing_since.is_some() && item_id.is_none_or(|id| id == s.id))
+        .collect();
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    let wanted = store.wanted_event_types(tenant_id).await?;
+    let events: Vec<_> = gone
+        .iter()
+        .map(|item| {
+            WebhookEvent::new("feed_item.removed", webhooks::feed_item_data(&import, kept(item)))
+        })
+        .filter(|e| wanted.contains(e.event_type))
+        .collect();
+    let owed = match import.data.owner {
+        Owner::Resource(resource_id) => vec![checklist_job(tenant_id, resource_id, "feed_import")],
+        Owner::Staff(_) => Vec::new(),
+    };
+    let ids: Vec<Uuid> = gone.iter().map(|s| s.id).collect();
+    let removed = store.remove_missing_items(tenant_id, import.id, &ids, &events, &owed).await?;
+    recheck_owner(store, tenant_id, import.data.owner).await?;
+    Ok(removed)
 }
 
 /// Asks for a run of the import as soon as a worker is free (the console's "Run now"): the

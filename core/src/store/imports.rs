@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::tenants::TenantRow;
 use super::{Lease, Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::domain::{
-    Import, ImportRun, ImportStatus, NewImport, Owner, Platform, RunCounts, RunOutcome, Tenant,
-    TimeZone, local_midnight,
+    EndDateIs, Hold, Import, ImportAs, ImportRun, ImportSettings, ImportStatus, NewImport,
+    OnMissing, Owner, Platform, RunCounts, RunOutcome, Tenant, TimeZone, local_midnight,
 };
 use crate::imports::{self, StoredItem};
 use crate::job::Job;
-use kalends_ical::{BusyItem, ItemKind, Span};
+use kalends_ical::{BusyItem, ItemDetails, ItemKind, Span};
 
 #[derive(sqlx::FromRow)]
 struct ImportRow {
@@ -36,6 +36,13 @@ struct ImportRow {
     paused_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    import_as: Option<String>,
+    end_date_is: String,
+    date_shift_days: i64,
+    on_missing: String,
+    max_removed_share: f64,
+    held_since: Option<DateTime<Utc>>,
+    held_reason: Option<String>,
 }
 
 /// An import's row with the `body_sha256` its last read stored.
@@ -61,7 +68,8 @@ pub struct LeasedImport {
 }
 
 const COLUMNS: &str = "id, tenant_id, resource_id, staff_id, platform, url, name, interval_minutes, \
-     status, consecutive_failures, etag, last_modified, next_run_at, paused_at, created_at, updated_at";
+     status, consecutive_failures, etag, last_modified, next_run_at, paused_at, created_at, updated_at, \
+     import_as, end_date_is, date_shift_days, on_missing, max_removed_share, held_since, held_reason";
 
 impl TryFrom<ImportRow> for Import {
     type Error = StoreError;
@@ -77,6 +85,18 @@ impl TryFrom<ImportRow> for Import {
                 url: r.url,
                 name: r.name,
                 interval_minutes: u32::try_from(r.interval_minutes).map_err(|_| bad("interval"))?,
+                settings: ImportSettings {
+                    import_as: match r.import_as.as_deref() {
+                        None => None,
+                        Some(s) => Some(ImportAs::parse(s).ok_or_else(|| bad("import_as"))?),
+                    },
+                    end_date_is: EndDateIs::parse(&r.end_date_is)
+                        .ok_or_else(|| bad("end_date_is"))?,
+                    date_shift_days: i8::try_from(r.date_shift_days)
+                        .map_err(|_| bad("date shift"))?,
+                    on_missing: OnMissing::parse(&r.on_missing).ok_or_else(|| bad("on_missing"))?,
+                    max_removed_share: r.max_removed_share,
+                },
             },
             status: ImportStatus::parse(&r.status).ok_or_else(|| bad("status"))?,
             consecutive_failures: u32::try_from(r.consecutive_failures).unwrap_or(u32::MAX),
@@ -86,6 +106,9 @@ impl TryFrom<ImportRow> for Import {
             paused_at: r.paused_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            hold: r
+                .held_since
+                .map(|since| Hold { since, reason: r.held_reason.unwrap_or_default() }),
         })
     }
 }
@@ -147,6 +170,44 @@ pub struct ImportPatch {
     /// `Some(true)` pauses it (the scheduler leaves it alone; a paused import stays paused),
     /// `Some(false)` resumes it (due at once when its run was missed while paused).
     pub paused: Option<bool>,
+    /// New reading settings, each only when given.
+    pub settings: SettingsPatch,
+}
+
+/// Changes to an import's reading settings; `None` leaves a setting as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SettingsPatch {
+    /// What its items are (`Some(None)`: the platform's default).
+    pub import_as: Option<Option<ImportAs>>,
+    /// What an all-day end date means.
+    pub end_date_is: Option<EndDateIs>,
+    /// Days every item moves by.
+    pub date_shift_days: Option<i8>,
+    /// What an item gone from the feed means.
+    pub on_missing: Option<OnMissing>,
+    /// The mass-removal guard's limit.
+    pub max_removed_share: Option<f64>,
+}
+
+impl SettingsPatch {
+    /// Writes the given settings over `settings`.
+    pub fn apply(&self, settings: &mut ImportSettings) {
+        if let Some(import_as) = self.import_as {
+            settings.import_as = import_as;
+        }
+        if let Some(end_date_is) = self.end_date_is {
+            settings.end_date_is = end_date_is;
+        }
+        if let Some(days) = self.date_shift_days {
+            settings.date_shift_days = days;
+        }
+        if let Some(on_missing) = self.on_missing {
+            settings.on_missing = on_missing;
+        }
+        if let Some(share) = self.max_removed_share {
+            settings.max_removed_share = share;
+        }
+    }
 }
 
 /// The result of fetching and reading a feed, for [`Store::finish_import_run`].
@@ -169,6 +230,9 @@ pub enum RunResult<'a> {
         last_modified: Option<String>,
         /// See [`RunRecord::body_sha256`].
         body_sha256: Option<Vec<u8>>,
+        /// The body as fetched, kept for a change of settings to read again; `None` when it
+        /// is the one already kept (a run that read it again).
+        body: Option<&'a [u8]>,
     },
     /// 304 (or the same body as last time): nothing changed.
     NotModified {
@@ -210,6 +274,21 @@ pub struct RunRecord<'a> {
     pub body_sha256: Option<&'a [u8]>,
     /// The jobs the run owes (the owner's manual update checklists when its items changed).
     pub owed: Vec<crate::job::Job>,
+    /// What becomes of the mass-removal guard's hold.
+    pub hold: HoldChange<'a>,
+    /// A fetched body to keep (see [`RunResult::Read::body`]).
+    pub body: Option<&'a [u8]>,
+}
+
+/// What a run does to its import's hold ([`Import::hold`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldChange<'a> {
+    /// Left as it is (a run that did not read the feed).
+    Keep,
+    /// Held, for this reason (since the first held run).
+    Hold(&'a str),
+    /// Released: the run went ahead.
+    Release,
 }
 
 /// An item the last run of an import stored.
@@ -237,6 +316,10 @@ pub struct ImportedItem {
     pub span_end: DateTime<Utc>,
     /// When this run last changed it.
     pub updated_at: DateTime<Utc>,
+    /// Since when it is gone from the feed, kept until the owner confirms the removal.
+    pub missing_since: Option<DateTime<Utc>>,
+    /// What the platform said of the reservation.
+    pub details: ItemDetails,
 }
 
 #[derive(sqlx::FromRow)]
@@ -253,10 +336,13 @@ struct ItemRow {
     span_start: DateTime<Utc>,
     span_end: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    missing_since: Option<DateTime<Utc>>,
+    details: Option<String>,
 }
 
 const ITEM_COLUMNS: &str = "i.id, i.import_id, m.platform, i.uid, i.recurrence_id, i.kind, \
-     i.summary, i.start_date, i.end_date, i.span_start, i.span_end, i.updated_at";
+     i.summary, i.start_date, i.end_date, i.span_start, i.span_end, i.updated_at, i.missing_since, \
+     i.details";
 
 impl TryFrom<ItemRow> for ImportedItem {
     type Error = StoreError;
@@ -278,6 +364,11 @@ impl TryFrom<ItemRow> for ImportedItem {
             span_start: r.span_start,
             span_end: r.span_end,
             updated_at: r.updated_at,
+            missing_since: r.missing_since,
+            details: match r.details.as_deref() {
+                None => ItemDetails::default(),
+                Some(json) => serde_json::from_str(json).map_err(|_| bad("details"))?,
+            },
         })
     }
 }
@@ -322,8 +413,10 @@ impl Store {
         with_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO imports (id, tenant_id, resource_id, staff_id, platform, url, name, \
-                 interval_minutes, status, consecutive_failures, next_run_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9)",
+                 interval_minutes, status, consecutive_failures, next_run_at, created_at, updated_at, \
+                 import_as, end_date_is, date_shift_days, on_missing, max_removed_share) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9, \
+                 $10, $11, $12, $13, $14)",
             )
             .bind(id)
             .bind(tenant.id)
@@ -334,6 +427,11 @@ impl Store {
             .bind(&new.name)
             .bind(i64::from(new.interval_minutes))
             .bind(at)
+            .bind(new.settings.import_as.map(ImportAs::as_str))
+            .bind(new.settings.end_date_is.as_str())
+            .bind(i64::from(new.settings.date_shift_days))
+            .bind(new.settings.on_missing.as_str())
+            .bind(new.settings.max_removed_share)
             .execute(pool)
             .await
             .map(|_| ())
@@ -387,6 +485,7 @@ impl Store {
         if let Some(minutes) = patch.interval_minutes {
             import.data.interval_minutes = minutes;
         }
+        patch.settings.apply(&mut import.data.settings);
         let paused_at = match patch.paused {
             Some(true) => import.paused_at.or(Some(at)),
             Some(false) => None,
@@ -399,7 +498,9 @@ impl Store {
                  etag = CASE WHEN $6 THEN NULL ELSE etag END, \
                  last_modified = CASE WHEN $6 THEN NULL ELSE last_modified END, \
                  body_sha256 = CASE WHEN $6 THEN NULL ELSE body_sha256 END, \
-                 next_run_at = CASE WHEN $6 THEN $5 ELSE next_run_at END \
+                 next_run_at = CASE WHEN $6 THEN $5 ELSE next_run_at END, \
+                 import_as = $10, end_date_is = $11, date_shift_days = $12, on_missing = $13, \
+                 max_removed_share = $14 \
                  WHERE tenant_id = $7 AND id = $8",
             )
             .bind(&import.data.url)
@@ -411,6 +512,11 @@ impl Store {
             .bind(tenant_id)
             .bind(id)
             .bind(paused_at)
+            .bind(import.data.settings.import_as.map(ImportAs::as_str))
+            .bind(import.data.settings.end_date_is.as_str())
+            .bind(i64::from(import.data.settings.date_shift_days))
+            .bind(import.data.settings.on_missing.as_str())
+            .bind(import.data.settings.max_removed_share)
             .execute(pool)
             .await
             .map(|_| ())
@@ -564,6 +670,8 @@ impl Store {
             alerts_due,
             body_sha256,
             owed,
+            hold,
+            body,
         } = record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
@@ -577,12 +685,20 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                for id in &d.missing {
+                    sqlx::query("UPDATE imported_items SET missing_since = $1 WHERE id = $2")
+                        .bind(at)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 for (id, item) in &d.updated {
                     let (start_date, end_date, span_start, span_end) = columns(&item.span, zone);
                     sqlx::query(
                         "UPDATE imported_items SET kind = $1, summary = $2, start_date = $3, \
                          end_date = $4, span_start = $5, span_end = $6, updated_at = $7, \
-                         uid = $8, recurrence_id = $9 WHERE id = $10",
+                         uid = $8, recurrence_id = $9, missing_since = NULL, details = $11 \
+                         WHERE id = $10",
                     )
                     .bind(kind_str(item.kind))
                     .bind(&item.summary)
@@ -594,6 +710,7 @@ impl Store {
                     .bind(&item.uid)
                     .bind(item.recurrence_id.as_deref().unwrap_or(""))
                     .bind(id)
+                    .bind(details_json(&item.details)?)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -602,7 +719,8 @@ impl Store {
                     sqlx::query(
                         "INSERT INTO imported_items (id, import_id, tenant_id, resource_id, staff_id, \
                          uid, recurrence_id, kind, summary, start_date, end_date, span_start, span_end, \
-                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                         updated_at, details) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                     )
                     .bind(Uuid::now_v7())
                     .bind(import.id)
@@ -618,6 +736,7 @@ impl Store {
                     .bind(span_start)
                     .bind(span_end)
                     .bind(at)
+                    .bind(details_json(&item.details)?)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -628,7 +747,11 @@ impl Store {
                  etag = CASE WHEN $3 THEN $4 ELSE etag END, \
                  last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END, \
                  failing_since = CASE WHEN $7 THEN COALESCE(failing_since, $8) ELSE NULL END, \
-                 body_sha256 = CASE WHEN $3 THEN $9 ELSE body_sha256 END WHERE id = $6",
+                 body_sha256 = CASE WHEN $3 THEN $9 ELSE body_sha256 END, \
+                 held_since = CASE $10 WHEN 'hold' THEN COALESCE(held_since, $11) \
+                 WHEN 'release' THEN NULL ELSE held_since END, \
+                 held_reason = CASE $10 WHEN 'hold' THEN $12 \
+                 WHEN 'release' THEN NULL ELSE held_reason END WHERE id = $6",
             )
             .bind(status.as_str())
             .bind(i64::from(*failures))
@@ -639,8 +762,30 @@ impl Store {
             .bind(run.outcome == RunOutcome::Failed)
             .bind(run.started_at)
             .bind(*body_sha256)
+            .bind(match hold {
+                HoldChange::Keep => "keep",
+                HoldChange::Hold(_) => "hold",
+                HoldChange::Release => "release",
+            })
+            .bind(at)
+            .bind(match hold {
+                HoldChange::Hold(reason) => Some(*reason),
+                HoldChange::Keep | HoldChange::Release => None,
+            })
             .execute(&mut *tx)
             .await?;
+            if let Some(body) = body {
+                sqlx::query(
+                    "INSERT INTO import_bodies (import_id, body, read_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (import_id) DO UPDATE SET body = excluded.body, \
+                     read_at = excluded.read_at",
+                )
+                .bind(import.id)
+                .bind(deflate(body))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
             let unchanged = insert_run!(tx, tenant.id, run);
             let recorded = super::webhooks::record_webhook_events!(tx, tenant.id, events, at);
             let raised = super::alerts::record_alerts!(tx, tenant.id, alerts, at, *alerts_due);
@@ -681,6 +826,8 @@ impl Store {
                     kind: item.kind,
                     summary: item.summary,
                     span: item.span,
+                    details: item.details,
+                    missing_since: item.missing_since,
                 })
             })
             .collect()
@@ -723,6 +870,94 @@ impl Store {
             sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).fetch_all(pool).await
         })?;
         rows.into_iter().map(ImportRun::try_from).collect()
+    }
+
+    /// The body the last read of an import fetched, when one is kept.
+    pub async fn last_body(&self, import_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+        let kept: Option<(Vec<u8>,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as("SELECT body FROM import_bodies WHERE import_id = $1")
+                .bind(import_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        kept.map(|(body,)| inflate(&body)).transpose()
+    }
+
+    /// A page of one import's items that end after `from` and start before `to` (each bound
+    /// only when given), in id order.
+    pub async fn import_items(
+        &self,
+        tenant_id: Uuid,
+        import_id: Uuid,
+        window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<ImportedItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM imported_items i JOIN imports m ON m.id = i.import_id \
+             WHERE i.tenant_id = $1 AND i.import_id = $2 AND ($3 IS NULL OR i.span_end > $3) \
+             AND ($4 IS NULL OR i.span_start < $4) \
+             AND ($5 IS NULL OR i.id > $5) ORDER BY i.id LIMIT $6"
+        );
+        let rows: Vec<ItemRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(import_id)
+                .bind(window.0)
+                .bind(window.1)
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let items = rows.into_iter().map(ImportedItem::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, limit, |i| i.id))
+    }
+
+    /// Removes items of an import that are gone from its feed (the owner confirmed it), with the
+    /// webhook events and jobs that owes, in one transaction. Only items still marked missing
+    /// are removed: one that came back meanwhile stays. Answers how many were removed.
+    pub async fn remove_missing_items(
+        &self,
+        tenant_id: Uuid,
+        import_id: Uuid,
+        ids: &[Uuid],
+        events: &[crate::webhooks::WebhookEvent],
+        owed: &[Job],
+    ) -> Result<u64, StoreError> {
+        let at = now();
+        let removed = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut removed = 0;
+            for id in ids {
+                removed += sqlx::query(
+                    "DELETE FROM imported_items WHERE tenant_id = $1 AND import_id = $2 \
+                     AND id = $3 AND missing_since IS NOT NULL",
+                )
+                .bind(tenant_id)
+                .bind(import_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            if removed > 0 {
+                super::webhooks::record_webhook_events!(tx, tenant_id, events, at);
+                for job in owed {
+                    sqlx::query(super::outbox::INSERT)
+                        .bind(super::outbox::encode(job)?)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(removed)
+        })?;
+        if removed > 0 {
+            self.outbox_signal.notify_one();
+        }
+        Ok(removed)
     }
 
     /// A page of imported items of a resource or staff member (or the whole tenant), ending after
@@ -806,3 +1041,33 @@ macro_rules! insert_run {
     }};
 }
 use insert_run;
+
+/// An item's details as stored: JSON, `NULL` when the platform said nothing.
+fn details_json(details: &ItemDetails) -> Result<Option<String>, StoreError> {
+    if *details == ItemDetails::default() {
+        return Ok(None);
+    }
+    serde_json::to_string(details).map(Some).map_err(|e| corrupt(e.to_string()))
+}
+
+/// A feed body as kept: deflated, fast (a feed is text that shrinks about tenfold).
+fn deflate(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(body.len() / 8),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    encoder.write_all(body).expect("writing to memory");
+    encoder.finish().expect("writing to memory")
+}
+
+/// A kept body as fetched.
+fn inflate(kept: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Read as _;
+    let mut body = Vec::with_capacity(kept.len() * 8);
+    flate2::read::DeflateDecoder::new(kept)
+        .read_to_end(&mut body)
+        .map_err(|e| corrupt(format!("a kept feed body does not inflate: {e}")))?;
+    Ok(body)
+}

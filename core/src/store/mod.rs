@@ -68,7 +68,10 @@ pub use console::{Attention, DayFigures, FailedSync};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
 pub use feed_content::{FeedBooking, FeedStamps, FeedWindow};
 pub use history::HistoryLimits;
-pub use imports::{ImportPatch, ImportedItem, LeasedImport, RunRecord, RunResult, kind_str};
+pub use imports::{
+    HoldChange, ImportPatch, ImportedItem, LeasedImport, RunRecord, RunResult, SettingsPatch,
+    kind_str,
+};
 pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;

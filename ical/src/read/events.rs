@@ -13,7 +13,7 @@ use super::recur;
 use super::rule::{self, RuleSpec, short};
 use super::values::{Written, parse_duration, parse_written};
 use super::zones::{ZoneRef, Zones};
-use super::{BusyItem, ItemKind, ParseOptions, Skipped, Span, profiles};
+use super::{BusyItem, ItemDetails, ItemKind, ParseOptions, Skipped, Span, profiles};
 
 /// Occurrences one series may generate (also before the window, for COUNT rules).
 pub(super) const MAX_OCCURRENCES_PER_SERIES: usize = 10_000;
@@ -40,6 +40,9 @@ pub(super) struct Ev {
     /// What few events have: recurrence, or the original start of an override.
     more: Option<Box<More>>,
     mentions_reservation: bool,
+    /// What a booking platform says about the reservation; `None` when it says nothing (and
+    /// for other producers), so that an event costs one pointer for it.
+    details: Option<Box<ItemDetails>>,
     cancelled: bool,
     transparent: bool,
 }
@@ -117,6 +120,7 @@ impl Ev {
             duration: None,
             more: None,
             mentions_reservation: false,
+            details: None,
             cancelled: false,
             transparent: false,
         }
@@ -297,7 +301,13 @@ impl<'a> Reader<'a> {
             self.read_prop(&mut ev, &mut fields, p);
         }
         fields.complete(&mut ev, block);
-        self.usable(&mut ev, &mut fields).then_some(ev)
+        if !self.usable(&mut ev, &mut fields) {
+            return None;
+        }
+        let description = fields.description.map(|d| d.raw);
+        let details = profiles::details(self.options.producer, ev.summary.as_deref(), description);
+        ev.details = (!details.is_empty()).then(|| Box::new(details));
+        Some(ev)
     }
 
     /// Reads one property of a VEVENT into the event, or into what is kept of it until the
@@ -444,6 +454,7 @@ impl<'a> Reader<'a> {
                 span,
                 summary: ev.summary,
                 kind,
+                details: ev.details.map(|d| *d).unwrap_or_default(),
             });
         }
         None
@@ -793,6 +804,7 @@ impl<'a> Reader<'a> {
             span,
             summary: summary.cloned(),
             kind,
+            details: ev.details.as_deref().cloned().unwrap_or_default(),
         });
     }
 

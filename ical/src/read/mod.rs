@@ -77,9 +77,14 @@
 //! - VEVENTs beyond [`ParseOptions::max_events`] are counted in `events` and summed up in one
 //!   skipped entry without UID.
 //! - Booking.com: adjacent or overlapping all-day items of one kind are merged into one stay that
-//!   keeps the uid, recurrence id and summary of its first night.
+//!   keeps the uid, recurrence id and summary of its first night (unless the nights name two
+//!   different reservation codes).
+//! - Booking platforms (Airbnb, VRBO, Booking.com): the reservation's code, link, the guest's
+//!   last phone digits and number of guests are read from SUMMARY and DESCRIPTION where the
+//!   platform labels them ([`BusyItem::details`]); links only https on the platform's own sites.
 
 mod bounds;
+mod details;
 mod events;
 mod lines;
 mod profiles;
@@ -93,6 +98,8 @@ mod zones;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_details;
+#[cfg(test)]
 mod tests_flagged;
 #[cfg(test)]
 mod tests_ranges;
@@ -103,6 +110,7 @@ use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
 use crate::Span;
 
+pub use details::ItemDetails;
 pub use profiles::Producer;
 
 /// What to read and how.
@@ -208,6 +216,12 @@ pub struct BusyItem {
     pub summary: Option<String>,
     /// What its producer means by it.
     pub kind: ItemKind,
+    /// What a booking platform's export says about the reservation (its code, link, the last
+    /// digits of the guest's phone, the number of guests), from the event's SUMMARY and
+    /// DESCRIPTION; empty for other producers. Part of the item's content, as its summary is:
+    /// a platform that adds the phone digits to a reservation later has updated it, while its
+    /// key (`uid`, `recurrence_id`) stays the same.
+    pub details: ItemDetails,
 }
 
 /// What an imported busy item is.
@@ -280,7 +294,8 @@ impl Stamp {
 impl Serialize for BusyItem {
     /// `{"start", "end", "all_day", "uid", "recurrence_id", "summary", "kind"}`: dates
     /// (`2024-10-04`, end exclusive) for all-day items, RFC 3339 UTC instants
-    /// (`2024-10-04T18:15:00Z`) otherwise.
+    /// (`2024-10-04T18:15:00Z`) otherwise. The details are not part of this contract (what
+    /// `kalends ics check` prints is what an import stores).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (start, end, all_day) = match self.span {
             Span::AllDay { start, end } => (Stamp::new(start, None), Stamp::new(end, None), true),

@@ -1,5 +1,6 @@
 //! What each producer means by its events.
 
+use super::details::{self, ItemDetails, Shape};
 use super::{BusyItem, ItemKind, Span};
 
 /// Who wrote a feed: the producers whose exports say more than iCalendar does (what an event
@@ -84,10 +85,79 @@ pub(super) fn classify(
     }
 }
 
+/// What an event of `producer` says about its reservation, from its SUMMARY (unescaped) and its
+/// DESCRIPTION (as written): only what the feed carries, and nothing (without allocating) from a
+/// producer that is not a booking platform. A link is kept only when it is https and on the
+/// platform's own site, a code only when it is labelled or ends a reservation link, phone digits
+/// only the last four.
+///
+/// - Airbnb: "Reservation URL: https://www.airbnb.com/hosting/reservations/details/HMABCDEF12"
+///   gives the link and the code (its last segment); "Phone Number (Last 4 Digits): 1234", or
+///   the "PHONE:" line of older exports (its last four digits), the phone digits. The e-mail
+///   and the guest's name are never read.
+/// - Booking.com: a number labelled "Reservation" or "Booking ID", links on booking.com;
+///   "CLOSED - Not available" says nothing.
+/// - VRBO / HomeAway: a code labelled "Reservation ID" ("HA-ABC123"), links on vrbo.com or
+///   homeaway.com; the name in "Reserved - Jane Doe" is not a detail.
+/// - Any of them: the number of guests ("Guests: 2", "NUMBER OF GUESTS: 2", "2 guests").
+/// - Google, Outlook, other: nothing.
+pub(super) fn details(
+    producer: Producer,
+    summary: Option<&str>,
+    description: Option<&str>,
+) -> ItemDetails {
+    let shape = match producer {
+        Producer::Airbnb => Shape { own_host: is_airbnb_host, numeric_codes: false },
+        Producer::Vrbo => Shape { own_host: is_vrbo_host, numeric_codes: false },
+        Producer::BookingCom => Shape { own_host: is_booking_com_host, numeric_codes: true },
+        Producer::Google | Producer::Outlook | Producer::Other => return ItemDetails::default(),
+    };
+    details::read(&shape, summary.into_iter().chain(description))
+}
+
+/// Airbnb's sites: `airbnb.com`, `airbnb.fr`, `airbnb.co.uk`, `airbnb.com.au` and their
+/// subdomains (`www.`), nothing that merely contains the name (`airbnb.example.com`).
+fn is_airbnb_host(host: &str) -> bool {
+    let mut labels = host.rsplit('.');
+    let top = labels.next().unwrap_or_default();
+    let letters = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
+    };
+    if !letters(top, 2..=3) {
+        return false;
+    }
+    match labels.next() {
+        Some(name) if name.eq_ignore_ascii_case("airbnb") => true,
+        // A country's second level (`co.uk`, `com.au`) under a two-letter country code.
+        Some(second) if ["co", "com"].iter().any(|s| second.eq_ignore_ascii_case(s)) => {
+            top.len() == 2 && labels.next().is_some_and(|n| n.eq_ignore_ascii_case("airbnb"))
+        }
+        _ => false,
+    }
+}
+
+/// VRBO's and HomeAway's sites: `vrbo.com`, `homeaway.com` and their subdomains.
+fn is_vrbo_host(host: &str) -> bool {
+    is_under(host, "vrbo.com") || is_under(host, "homeaway.com")
+}
+
+/// Booking.com's sites: `booking.com` and its subdomains (`admin.booking.com`).
+fn is_booking_com_host(host: &str) -> bool {
+    is_under(host, "booking.com")
+}
+
+/// Whether `host` is `domain` or one of its subdomains, case ignored.
+fn is_under(host: &str, domain: &str) -> bool {
+    let Some(head) = host.len().checked_sub(domain.len()) else { return false };
+    host.get(head..).is_some_and(|tail| tail.eq_ignore_ascii_case(domain))
+        && (head == 0 || host.as_bytes()[head - 1] == b'.')
+}
+
 /// Merges adjacent or overlapping all-day items of the same kind into one stay (Booking.com
 /// exports a stay as one event per night). `items` must be sorted by start. The merged item keeps
 /// the uid, recurrence id and summary of its first night, so its key is stable as long as that
-/// night is in the feed.
+/// night is in the feed, and the details of its first night that has any. Nights that name two
+/// different reservation codes are two stays, however close.
 pub(super) fn merge_stays(items: Vec<BusyItem>) -> Vec<BusyItem> {
     let mut out: Vec<BusyItem> = Vec::with_capacity(items.len());
     // Index in `out` of the open all-day stay of each kind.
@@ -100,11 +170,15 @@ pub(super) fn merge_stays(items: Vec<BusyItem>) -> Vec<BusyItem> {
     for item in items {
         if let Span::AllDay { start, end } = item.span
             && let Some(i) = open[slot(item.kind)]
+            && !other_reservation(&out[i].details, &item.details)
             && let Span::AllDay { end: ref mut stay_end, .. } = out[i].span
             && start <= *stay_end
         {
             if end > *stay_end {
                 *stay_end = end;
+            }
+            if out[i].details.is_empty() {
+                out[i].details = item.details;
             }
             continue;
         }
@@ -114,4 +188,9 @@ pub(super) fn merge_stays(items: Vec<BusyItem>) -> Vec<BusyItem> {
         out.push(item);
     }
     out
+}
+
+/// Whether two nights name different reservations.
+fn other_reservation(stay: &ItemDetails, night: &ItemDetails) -> bool {
+    matches!((&stay.reservation_code, &night.reservation_code), (Some(a), Some(b)) if a != b)
 }

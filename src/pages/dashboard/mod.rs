@@ -40,6 +40,7 @@ mod charts;
 mod checklist_guides;
 mod checklists;
 mod conflicts;
+mod import_page;
 mod live;
 mod overview;
 mod rules;
@@ -61,6 +62,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/dashboard/sign-out", post(sign_out))
         .route("/dashboard/events", get(live::events))
         .merge(sync::router())
+        .merge(import_page::router())
         .merge(conflicts::router())
         .merge(staff::router())
         .merge(blocks::router())
@@ -252,6 +254,11 @@ pub fn notice(code: Option<&str>) -> Markup {
             "The import is resumed; a run it missed while paused starts within a minute."
         }
         Some("import-saved") => "The import's settings are saved.",
+        Some("removal-accepted") => {
+            "The removal is accepted: the feed's dates are read as it has them now."
+        }
+        Some("import-busy") => "A run of this import is in progress; try again in a moment.",
+        Some("missing-removed") => "The removal is confirmed; those dates are free again.",
         Some("conflict-resolved") => "The conflict is resolved.",
         Some("block-added") => "The block is added.",
         Some("block-deleted") => "The block is removed.",

@@ -115,6 +115,8 @@ fn alert_label(kind: &str) -> &str {
         "connection_needs_reauth" => "A calendar needing reconnecting",
         "booking_sync_failed" => "A booking that could not be synced",
         "checklist_overdue" => "Checklist items past their due time",
+        "import_held" => "A feed import held: it would have removed most of its dates",
+        "feed_item_missing" => "Items gone from a feed whose import keeps them",
         other => other,
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -17,23 +17,20 @@ use maud::{Markup, html};
 use uuid::Uuid;
 
 use super::{
-    Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, not_found, notice,
+    Console, Form, Posted, Section, done, field_error, internal, invalid, not_found, notice,
     other_errors, page, page_with_status, query, store_failure,
 };
 use crate::feed_guides::{guides, webcal_url};
 use crate::input::FieldError;
 use crate::input::feeds::{FeedFields, new_feed};
-use crate::input::imports::{ImportChanges, ImportFields, import_patch, new_import};
+use crate::input::imports::{ImportFields, SettingsFields, new_import};
 use crate::links::feed_url;
 use crate::state::AppState;
-use kalends_core::store::ImportPatch;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/dashboard/sync", get(show))
         .route("/dashboard/imports", post(add_import))
-        .route("/dashboard/imports/{id}", get(history))
-        .route("/dashboard/imports/{id}/{action}", post(act_on_import))
         .route("/dashboard/feeds", post(add_feed))
 }
 
@@ -222,7 +219,7 @@ fn import_row(console: &Console, import: &Import, run: Option<&ImportRun>) -> Ma
 }
 
 /// The import's state: `paused` while the scheduler leaves it alone, else how its runs went.
-fn status_badge(import: &Import) -> Markup {
+pub(super) fn status_badge(import: &Import) -> Markup {
     match import.paused_at {
         Some(_) => html! { span.badge.paused { "paused" } },
         None => html! { span.badge.(import.status.as_str()) { (import.status.as_str()) } },
@@ -230,7 +227,7 @@ fn status_badge(import: &Import) -> Markup {
 }
 
 /// When the scheduler runs it next, or since when it is paused.
-fn next_run(console: &Console, import: &Import) -> Markup {
+pub(super) fn next_run(console: &Console, import: &Import) -> Markup {
     match import.paused_at {
         Some(since) => html! { span.muted { "Paused since " (when(console, since)) } },
         None => html! { (when(console, import.next_run_at)) },
@@ -238,7 +235,12 @@ fn next_run(console: &Console, import: &Import) -> Markup {
 }
 
 /// A one-button form posting `action` to the import.
-fn action_button(console: &Console, import: &Import, action: &str, label: &str) -> Markup {
+pub(super) fn action_button(
+    console: &Console,
+    import: &Import,
+    action: &str,
+    label: &str,
+) -> Markup {
     html! {
         form.inline method="post" action=(format!("/dashboard/imports/{}/{action}", import.id)) {
             (console.csrf_field()) button type="submit" { (label) }
@@ -247,7 +249,7 @@ fn action_button(console: &Console, import: &Import, action: &str, label: &str) 
 }
 
 /// "Pause" for a running import, "Resume" for a paused one.
-fn pause_button(console: &Console, import: &Import) -> Markup {
+pub(super) fn pause_button(console: &Console, import: &Import) -> Markup {
     match import.paused_at {
         Some(_) => action_button(console, import, "resume", "Resume"),
         None => action_button(console, import, "pause", "Pause"),
@@ -407,201 +409,19 @@ fn import_fields(form: &Form, resource_id: Uuid) -> Result<ImportFields<'_>, Vec
         url: form.value("url").trim(),
         name: form.trimmed("name"),
         interval_minutes: interval_of(form)?,
+        settings: SettingsFields::default(),
     })
 }
 
 /// The interval field as a number of minutes (`None` when empty); text that is not a number is
 /// the form's error (a number out of range is the shared check's).
-fn interval_of(form: &Form) -> Result<Option<u32>, Vec<FieldError>> {
+pub(super) fn interval_of(form: &Form) -> Result<Option<u32>, Vec<FieldError>> {
     form.text("interval_minutes").map(|text| text.parse()).transpose().map_err(|_| {
         vec![FieldError {
             field: "interval_minutes".into(),
             message: "must be a whole number of minutes from 5 to 1440".into(),
         }]
     })
-}
-
-/// The import of this tenant named by a path, or the page that says it is not there.
-async fn owned_import(state: &AppState, console: &Console, id: &str) -> Result<Import, Response> {
-    let id = id_of(id, "Import")?;
-    state.store.import(console.tenant.id, id).await.map_err(|e| store_failure("Import", e))
-}
-
-fn back_to(import: &Import) -> String {
-    match import.data.owner {
-        Owner::Resource(id) => format!("/dashboard/sync?resource_id={id}"),
-        Owner::Staff(_) => "/dashboard/sync".to_owned(),
-    }
-}
-
-/// `POST /dashboard/imports/{id}/run` (queued, so the page never waits for a slow feed),
-/// `.../pause`, `.../resume`, `.../edit` (the API's checks; the import's page again with the
-/// errors in place when one fails) and `.../delete`.
-async fn act_on_import(
-    State(state): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
-    Posted { console, form }: Posted,
-) -> Response {
-    let import = match owned_import(&state, &console, &id).await {
-        Ok(import) => import,
-        Err(refused) => return refused,
-    };
-    let (tenant_id, store) = (console.tenant.id, &state.store);
-    let pause = |paused| ImportPatch { paused: Some(paused), ..ImportPatch::default() };
-    let (done_code, result) = match action.as_str() {
-        "run" => ("import-run", imports::run_soon(store, tenant_id, import.id).await),
-        "pause" => (
-            "import-paused",
-            imports::update(store, tenant_id, import.id, pause(true)).await.map(drop),
-        ),
-        "resume" => (
-            "import-resumed",
-            imports::update(store, tenant_id, import.id, pause(false)).await.map(drop),
-        ),
-        "edit" => match edit_of(&form).and_then(import_patch) {
-            Ok(patch) => (
-                "import-saved",
-                imports::update(store, tenant_id, import.id, patch).await.map(drop),
-            ),
-            Err(errors) => {
-                let shown = EditForm { form: Some(&form), errors };
-                let status = StatusCode::UNPROCESSABLE_ENTITY;
-                return render_import(&state, &console, &import, shown, None, status).await;
-            }
-        },
-        "delete" => ("import-deleted", imports::delete(store, tenant_id, import.id).await),
-        _ => return not_found("Page"),
-    };
-    match result {
-        Ok(()) if action == "edit" => done(&format!("/dashboard/imports/{}", import.id), done_code),
-        Ok(()) => done(&back_to(&import), done_code),
-        Err(e) => store_failure("Import", e),
-    }
-}
-
-/// The edit form's fields as an import's changes; a number that is not one is the form's error.
-fn edit_of(form: &Form) -> Result<ImportChanges<'_>, Vec<FieldError>> {
-    Ok(ImportChanges {
-        platform: Some(form.value("platform")),
-        url: Some(form.value("url").trim()),
-        name: Some(form.trimmed("name")),
-        interval_minutes: interval_of(form)?,
-        paused: None,
-    })
-}
-
-/// What the edit form shows: the import as stored, or what was typed with its errors.
-#[derive(Default)]
-struct EditForm<'a> {
-    form: Option<&'a Form>,
-    errors: Vec<FieldError>,
-}
-
-/// `GET /dashboard/imports/{id}`: the import's settings to edit, pause or resume, and its runs.
-async fn history(
-    State(state): State<AppState>,
-    console: Console,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let import = match owned_import(&state, &console, &id).await {
-        Ok(import) => import,
-        Err(refused) => return refused,
-    };
-    render_import(
-        &state,
-        &console,
-        &import,
-        EditForm::default(),
-        query(&q, "notice"),
-        StatusCode::OK,
-    )
-    .await
-}
-
-/// The import's page: its state, the edit form (as stored, or as typed with its errors), its runs.
-async fn render_import(
-    state: &AppState,
-    console: &Console,
-    import: &Import,
-    shown: EditForm<'_>,
-    notice_code: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let runs = match state.store.list_import_runs(console.tenant.id, import.id, None, 100).await {
-        Ok(runs) => runs.items,
-        Err(e) => return internal(e),
-    };
-    let name =
-        import.data.name.clone().unwrap_or_else(|| platform_name(import.data.platform).to_owned());
-    let body = html! {
-        p { a href=(back_to(import)) { "← Calendar sync" } }
-        h1 { "Import: " (name) }
-        (notice(notice_code))
-        p { (status_badge(import)) " Every " (import.data.interval_minutes) " minutes; "
-            @if import.paused_at.is_some() { (next_run(console, import)) "." } @else { "next run " (when(console, import.next_run_at)) "." } }
-        div.actions { (action_button(console, import, "run", "Run now")) " " (pause_button(console, import)) }
-        (edit_form(console, import, &shown))
-        section.card aria-labelledby="runs-title" {
-            h2 #runs-title { "Runs" }
-            @if runs.is_empty() { p.empty { "Not run yet." } } @else {
-                table.list {
-                    thead { tr { th scope="col" { "Finished" } th scope="col" { "Outcome" } th scope="col" { "Added" } th scope="col" { "Changed" } th scope="col" { "Removed" } th scope="col" { "Error" } } }
-                    tbody {
-                        @for run in &runs {
-                            tr {
-                                td { (when(console, run.finished_at)) }
-                                td { span.badge.(run.outcome.as_str()) { (run.outcome.as_str().replace('_', " ")) } @if let Some(s) = run.http_status { " HTTP " (s) } }
-                                td { (run.counts.added) } td { (run.counts.updated) } td { (run.counts.removed) }
-                                td { @if let Some(e) = &run.error { span.error-text { (e) } } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    page_with_status(status, console, Section::Sync, &format!("Import: {name}"), body)
-}
-
-fn edit_form(console: &Console, import: &Import, shown: &EditForm<'_>) -> Markup {
-    let errors = &shown.errors;
-    let typed = |field: &str, stored: String| match shown.form {
-        Some(form) => form.value(field).to_owned(),
-        None => stored,
-    };
-    let platform = typed("platform", import.data.platform.as_str().to_owned());
-    let name = typed("name", import.data.name.clone().unwrap_or_default());
-    let url = typed("url", import.data.url.clone());
-    let interval = typed("interval_minutes", import.data.interval_minutes.to_string());
-    html! {
-        section.card #edit-import aria-labelledby="edit-title" {
-            h2 #edit-title { "Settings" }
-            (other_errors(errors, &["platform", "url", "interval_minutes", "name"]))
-            form.stack method="post" action=(format!("/dashboard/imports/{}/edit", import.id)) {
-                (console.csrf_field())
-                label for="name" { "Name (optional)" }
-                input #name name="name" value=(name) maxlength="200" aria-invalid=(invalid(errors, "name"));
-                (field_error(errors, "name"))
-                label for="platform" { "Platform" }
-                select #platform name="platform" aria-invalid=(invalid(errors, "platform")) {
-                    @for p in Platform::ALL {
-                        option value=(p.as_str()) selected[p.as_str() == platform] { (platform_name(p)) }
-                    }
-                }
-                (field_error(errors, "platform"))
-                label for="url" { "The platform's calendar address (export link)" }
-                input #url name="url" type="url" inputmode="url" value=(url) required
-                    aria-invalid=(invalid(errors, "url")) aria-describedby="url-error";
-                (field_error(errors, "url"))
-                label for="interval_minutes" { "Read it every (minutes, 5 to 1440)" }
-                input #interval_minutes name="interval_minutes" type="number" min="5" max="1440" value=(interval)
-                    aria-invalid=(invalid(errors, "interval_minutes")) aria-describedby="interval_minutes-error";
-                (field_error(errors, "interval_minutes"))
-                div.actions { button.primary type="submit" { "Save" } }
-            }
-        }
-    }
 }
 
 /// `POST /dashboard/feeds`: a feed of one property for the platforms.
