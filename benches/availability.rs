@@ -83,7 +83,12 @@ async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
     let mut owners = Vec::new();
     let start = today() - Days::new(365);
     for p in 0..PROPERTIES {
-        let new = NewResource { external_id: None, name: format!("Villa {p}"), time_zone: None };
+        let new = NewResource {
+            external_id: None,
+            name: format!("Villa {p}"),
+            time_zone: None,
+            parent_id: None,
+        };
         let room = store.create_resource(tenant.id, new).await.unwrap();
         let owner = Owner::Resource(room.id);
         store.set_owner_rules(tenant.id, owner, &rules).await.unwrap();
