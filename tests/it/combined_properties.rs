@@ -366,6 +366,45 @@ async fn the_timeline_groups_rooms_under_their_house_and_shows_the_house_booked_
     app.stop().await;
 }
 
+async fn the_property_form_sets_the_house_of_a_room_with_errors_in_place(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let House { house, rooms } = house(&api).await;
+    let cabin = resource(&api, "Cabin", None).await.id;
+    let (browser, _, csrf) = signed_in_as(&app, &key).await;
+    let list = browser.get("/dashboard/properties").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains(&format!("option value=\"{house}\"")), "a house to choose");
+    assert!(!list.body.contains(&format!("option value=\"{}\"", rooms[0])), "not a room");
+    let path = format!("/dashboard/properties/{cabin}");
+    let room = rooms[0].to_string();
+    let nested = [("csrf", csrf.as_str()), ("name", "Cabin"), ("parent_id", room.as_str())];
+    let refused = browser.post(&path, &nested).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("id=\"parent_id-error\""), "{}", refused.body);
+    assert!(refused.body.contains("one level only"), "{}", refused.body);
+    assert!(refused.body.contains("aria-invalid=\"true\""), "{}", refused.body);
+    let villa = house.to_string();
+    let good = [("csrf", csrf.as_str()), ("name", "Cabin"), ("parent_id", villa.as_str())];
+    let saved = browser.post(&path, &good).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let read: ResourceOut =
+        api.send("GET", &format!("/api/v1/resources/{cabin}"), None, 200).await.unwrap();
+    assert_eq!(read.parent_id, Some(house));
+    let added = [("csrf", csrf.as_str()), ("name", "Loft"), ("parent_id", villa.as_str())];
+    assert_eq!(browser.post("/dashboard/properties", &added).await.status, 303);
+    let blank = [("csrf", csrf.as_str()), ("name", " "), ("parent_id", "")];
+    let refused = browser.post("/dashboard/properties", &blank).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("id=\"name-error\""), "{}", refused.body);
+    let listed: ListOut<ResourceOut> =
+        api.send("GET", "/api/v1/resources", None, 200).await.unwrap();
+    let loft = listed.items.iter().find(|r| r.name == "Loft").unwrap();
+    assert_eq!(loft.parent_id, Some(house));
+    app.stop().await;
+}
+
 on_both_databases!(
     a_room_names_its_house_in_every_answer_and_null_detaches_it,
     a_second_level_parent_is_refused_with_a_field_error,
@@ -380,6 +419,7 @@ on_both_databases!(
     a_rooms_busy_feed_shows_the_houses_bookings_and_the_houses_feed_each_rooms,
     a_change_to_a_rooms_bookings_refreshes_the_houses_checklist_and_the_reverse,
     the_timeline_groups_rooms_under_their_house_and_shows_the_house_booked_on_them,
+    the_property_form_sets_the_house_of_a_room_with_errors_in_place,
 );
 
 #[tokio::test]

@@ -243,6 +243,7 @@ pub(super) async fn page_handler(
                 a.button href=(link(length, from, "resources")) aria-current=(!staff_view) { "By property" }
                 a.button href=(link(length, from, "staff")) aria-current=(staff_view) { "By staff member" }
                 a.button href="/dashboard/rules" { "Availability rules" }
+                a.button href="/dashboard/properties" { "Properties" }
             }
             (legend())
             @if !staff_view && !timeline.rows.is_empty() {
@@ -335,7 +336,7 @@ fn timeline_table(timeline: &Timeline, staff_view: bool, today: NaiveDate) -> Ma
     let last = timeline.days.last().copied().unwrap_or(timeline.from);
     html! {
         @if timeline.rows.is_empty() {
-            p.empty { (if staff_view { "No staff members yet." } else { "No properties yet: add resources through the API." }) }
+            p.empty { (if staff_view { "No staff members yet." } else { "No properties yet: add them through the API or on the Properties page." }) }
         } @else {
             // Focusable, so that the keyboard scrolls it when it is wider than the screen.
             div.timeline-wrap role="region" tabindex="0" aria-labelledby="timeline-title" {
