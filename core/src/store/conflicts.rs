@@ -352,7 +352,8 @@ macro_rules! tell_conflicts {
 impl Store {
     /// The busy items of a resource or staff member touching `[from, to]` (everything when
     /// `None`): bookings that are not cancelled, blocks, imported feed items, and for a staff
-    /// member the busy times of their connected calendars (unless disconnected).
+    /// member the busy times of their connected calendars (unless disconnected). A resource's
+    /// come with its family's (its house's, its rooms'), each marked with its [`Kin`].
     pub async fn busy_items(
         &self,
         tenant_id: Uuid,

@@ -223,31 +223,26 @@ impl Store {
     /// first) and that has no rooms ([`StoreError::HasRooms`]: detach or delete them first).
     pub async fn delete_resource(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
         let deleted = with_pool!(self, |pool| {
-            let mut tx = pool.begin_with(self.begin_owner_write()).await?;
-            let (rooms,): (i64,) = sqlx::query_as(
-                "SELECT count(*) FROM resources WHERE tenant_id = $1 AND parent_id = $2",
+            sqlx::query(
+                "DELETE FROM resources WHERE tenant_id = $1 AND id = $2 AND NOT EXISTS \
+                 (SELECT 1 FROM resources WHERE tenant_id = $1 AND parent_id = $2)",
             )
             .bind(tenant_id)
             .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if rooms > 0 {
-                return Err(StoreError::HasRooms);
-            }
-            let deleted = sqlx::query("DELETE FROM resources WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await?;
-            Ok::<_, StoreError>(deleted)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
         })
-        .map_err(|e| match e {
+        .map_err(|e| match StoreError::from(e) {
             StoreError::ForeignKey => StoreError::InUse { what: "resource" },
             other => other,
         })?;
-        if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if deleted > 0 {
+            return Ok(());
+        }
+        // Nothing deleted: either there is no such resource, or rooms still belong to it.
+        self.resource(tenant_id, id).await?;
+        Err(StoreError::HasRooms)
     }
 
     /// The families of `resources`: each of them, its parent and its children, once each and
