@@ -83,7 +83,12 @@ async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
     let mut owners = Vec::new();
     let start = today() - Days::new(365);
     for p in 0..PROPERTIES {
-        let new = NewResource { external_id: None, name: format!("Villa {p}"), time_zone: None };
+        let new = NewResource {
+            external_id: None,
+            name: format!("Villa {p}"),
+            time_zone: None,
+            parent_id: None,
+        };
         let room = store.create_resource(tenant.id, new).await.unwrap();
         let owner = Owner::Resource(room.id);
         store.set_owner_rules(tenant.id, owner, &rules).await.unwrap();
@@ -125,6 +130,7 @@ async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
             etag: None,
             last_modified: None,
             body_sha256: None,
+            body: None,
         };
         imports::record_run(store, tenant, &import, Utc::now(), result, 3).await.unwrap();
         owners.push(owner);
@@ -224,7 +230,8 @@ async fn bench(backend: &str, url: &str) {
         samples.push(started.elapsed());
         assert!(!slots.is_empty(), "some slots are free");
     }
-    let each: Vec<String> = samples.iter().map(|d| format!("{:.0}", d.as_secs_f64() * 1e3)).collect();
+    let each: Vec<String> =
+        samples.iter().map(|d| format!("{:.0}", d.as_secs_f64() * 1e3)).collect();
     eprintln!("availability {backend} slots, each request in ms: {}", each.join(" "));
     report(backend, "slots (20 staff x 30 days, any)", samples);
 }

@@ -53,7 +53,8 @@ async fn fixture(url: &str) -> Fixture {
     config.database.max_connections = 4;
     let store = kalends::app::connect(&config).await.unwrap().0;
     let tenant = store.create_tenant(TenantSettings::default()).await.unwrap();
-    let resource = NewResource { external_id: None, name: "Villa".into(), time_zone: None };
+    let resource =
+        NewResource { external_id: None, name: "Villa".into(), time_zone: None, parent_id: None };
     let room = store.create_resource(tenant.id, resource).await.unwrap();
     let (mut probe, mut newest) = (None, None);
     for i in 0..BOOKINGS {
@@ -107,6 +108,7 @@ async fn fixture(url: &str) -> Fixture {
         etag: None,
         last_modified: None,
         body_sha256: None,
+        body: None,
     };
     // Recording the run looks for the room's conflicts once.
     imports::record_run(&store, &tenant, &import, Utc::now(), result, 3).await.unwrap();

@@ -81,8 +81,12 @@ async fn main() -> anyhow::Result<()> {
     let per_room = args.bookings.div_ceil(args.resources);
     let imported_per_room = args.imported.div_ceil(args.resources);
     for r in 0..args.resources {
-        let new =
-            NewResource { external_id: None, name: format!("Property {r:02}"), time_zone: None };
+        let new = NewResource {
+            external_id: None,
+            name: format!("Property {r:02}"),
+            time_zone: None,
+            parent_id: None,
+        };
         let room = directory::create_resource(&store, tenant.id, new).await?;
         // Stays on days 4k..4k+2, imported items on 4k+2..4k+3: every 4 days, no overlaps.
         for k in 0..per_room {
@@ -110,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
             etag: None,
             last_modified: None,
             body_sha256: None,
+            body: None,
         };
         imports::record_run(&store, &tenant, &import, Utc::now(), read, 3).await?;
     }

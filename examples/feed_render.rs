@@ -169,7 +169,8 @@ async fn main() {
     let zone: kalends_core::domain::TimeZone = "Europe/Berlin".parse().unwrap();
     let settings = TenantSettings { name: "Bench".into(), time_zone: zone, ..Default::default() };
     let tenant = store.create_tenant(settings).await.unwrap();
-    let resource = NewResource { external_id: None, name: "Villa".into(), time_zone: None };
+    let resource =
+        NewResource { external_id: None, name: "Villa".into(), time_zone: None, parent_id: None };
     let room = store.create_resource(tenant.id, resource).await.unwrap();
     let started = Instant::now();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

@@ -368,7 +368,12 @@ async fn main() {
             tenant = Some(store.create_tenant(settings).await.unwrap());
         }
         let tenant = tenant.as_ref().unwrap();
-        let new = NewResource { external_id: None, name: format!("Flat {i}"), time_zone: None };
+        let new = NewResource {
+            external_id: None,
+            name: format!("Flat {i}"),
+            time_zone: None,
+            parent_id: None,
+        };
         let resource = store.create_resource(tenant.id, new).await.unwrap();
         let new = NewImport {
             owner: Owner::Resource(resource.id),

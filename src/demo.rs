@@ -35,6 +35,7 @@ pub async fn seed(
         external_id: None,
         name: format!("{name} (demo)"),
         time_zone: None,
+        parent_id: None,
     };
     let cottage = directory::create_resource(store, tenant.id, place("Sea View Cottage")).await?;
     let garden = directory::create_resource(store, tenant.id, place("Garden Room")).await?;

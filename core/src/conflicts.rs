@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{BookingStatus, NewBooking, Platform, TimeZone};
+use crate::domain::{BookingStatus, NewBooking, Owner, Platform, TimeZone};
 
 /// Where a busy item comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -80,6 +80,35 @@ impl Class {
     }
 }
 
+/// Whose an item is, seen from the resource whose calendar is read: a house rented whole or by
+/// its rooms shares its busy time with each room, and each room with the house (a room's
+/// siblings are not family).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kin {
+    /// The resource's (or staff member's) own item.
+    #[default]
+    Own,
+    /// An item of the whole property the resource is part of.
+    Parent,
+    /// An item of one of the resource's rooms, this one.
+    Child(Uuid),
+}
+
+/// Whose calendar records a collision of items `a` and `b` found in `owner`'s calendar, so
+/// that each collision of a family has one home: two items of the owner's own, or one of its
+/// own and one of its parent's (a room records its collisions with its house), in the owner's;
+/// one of its own and one of a room's, or two of one room's, in that room's. `None` for pairs
+/// no pass of this calendar records: two of the parent's (the parent's own pass does), or items
+/// of two rooms (siblings never collide).
+pub fn recorded_by(owner: Owner, a: Kin, b: Kin) -> Option<Owner> {
+    match (a, b) {
+        (Kin::Own, Kin::Own | Kin::Parent) | (Kin::Parent, Kin::Own) => Some(owner),
+        (Kin::Own, Kin::Child(room)) | (Kin::Child(room), Kin::Own) => Some(Owner::Resource(room)),
+        (Kin::Child(x), Kin::Child(y)) if x == y => Some(Owner::Resource(x)),
+        _ => None,
+    }
+}
+
 /// A busy interval of one resource or staff member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Busy {
@@ -98,6 +127,8 @@ pub struct Busy {
     pub group: Option<Uuid>,
     /// A human label ("Smith family", "Airbnb: Reserved").
     pub label: String,
+    /// Whether it is the owner's own item or one of its family's.
+    pub kin: Kin,
 }
 
 impl Busy {
@@ -115,6 +146,7 @@ impl Busy {
             },
             group: None,
             label: new.title.clone(),
+            kin: Kin::Own,
         }
     }
 }
@@ -316,7 +348,21 @@ mod tests {
             class,
             group: None,
             label: String::new(),
+            kin: Kin::Own,
         }
+    }
+
+    #[test]
+    fn a_collision_within_a_family_is_recorded_once_in_the_rooms_calendar() {
+        let (house, room, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (in_house, in_room) = (Owner::Resource(house), Owner::Resource(room));
+        let own = Kin::Own;
+        assert_eq!(recorded_by(in_house, own, own), Some(in_house));
+        assert_eq!(recorded_by(in_house, own, Kin::Child(room)), Some(in_room));
+        assert_eq!(recorded_by(in_room, Kin::Parent, own), Some(in_room), "the same pair");
+        assert_eq!(recorded_by(in_house, Kin::Child(room), Kin::Child(room)), Some(in_room));
+        assert_eq!(recorded_by(in_house, Kin::Child(room), Kin::Child(other)), None, "siblings");
+        assert_eq!(recorded_by(in_room, Kin::Parent, Kin::Parent), None, "the house's own");
     }
 
     #[test]

@@ -30,6 +30,8 @@ fn stored(id: u128, item: &BusyItem) -> StoredItem {
         kind: item.kind,
         summary: item.summary.clone(),
         span: item.span,
+        details: item.details.clone(),
+        missing_since: None,
     }
 }
 

@@ -236,7 +236,7 @@ impl Importer {
         let read =
             self.fetch_and_read(import, zone, Validators::default(), None, Utc::now()).await?;
         Ok(read.map(|read| match read {
-            Read::Changed { feed, .. } => feed,
+            Read::Changed { feed, .. } => *feed,
             // No validators were sent, so a 304 is the server's odd answer: nothing to show.
             Read::NotModified { .. } => ParsedFeed::default(),
         }))
@@ -313,7 +313,7 @@ impl Importer {
             // validators, so the next run fetches the whole body again).
             Ok(feed) if feed.truncated => Ok(Err((status, TRUNCATED.to_owned()))),
             Ok(feed) => Ok(Ok(Read::Changed {
-                feed,
+                feed: Box::new(feed),
                 status,
                 etag,
                 last_modified,
@@ -392,7 +392,8 @@ struct Kept {
 
 enum Read {
     Changed {
-        feed: ParsedFeed,
+        /// Boxed: a read feed is large beside a 304.
+        feed: Box<ParsedFeed>,
         status: Option<u16>,
         etag: Option<String>,
         last_modified: Option<String>,

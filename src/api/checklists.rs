@@ -101,7 +101,8 @@ pub struct ChecklistItemOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub booking_id: Option<Uuid>,
     /// What changed: `booking_saved`, `booking_cancelled`, `block_added`, `block_removed`,
-    /// `feed_import`, `feed_removed`, `listing_added`, `listing_changed`, `checklist_marked`.
+    /// `feed_import`, `feed_removed`, `listing_added`, `listing_changed`, `checklist_marked`,
+    /// `family_changed` (a room joined or left its property).
     pub trigger: String,
     /// When it should be done by.
     pub due_at: DateTime<Utc>,

@@ -200,6 +200,10 @@ impl From<StoreError> for ApiError {
             StoreError::InUse { what } => ApiError::conflict(format!(
                 "bookings still refer to this {what}; move or delete them first"
             )),
+            StoreError::HasRooms => ApiError::conflict(
+                "rooms still belong to this resource (their parent_id names it); detach them \
+                 (parent_id null) or delete them first",
+            ),
             StoreError::ForeignKey => ApiError::conflict("the record is still referenced by bookings"),
             StoreError::LeaseBusy => ApiError::conflict("a run of this import is already in progress"),
             StoreError::AlreadyResolved => ApiError::conflict("the conflict is already resolved"),

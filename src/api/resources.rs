@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::ListOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id, path_external_id};
-use crate::input::fields::Checker;
+use crate::input::resources::{ResourceFields, new_resource};
 use crate::state::AppState;
 
 /// A resource as the host sends it.
@@ -28,17 +28,22 @@ pub struct ResourceIn {
     pub name: String,
     /// IANA zone (all-day bookings are read in it); default the tenant's.
     pub time_zone: Option<String>,
+    /// The whole property this resource is part of (a room of a house rented whole or by its
+    /// rooms): a booking of either closes the other. One level only: the parent has no parent,
+    /// and a resource with rooms cannot have one.
+    #[serde(default)]
+    pub parent_id: Option<Uuid>,
 }
 
 impl ResourceIn {
     fn into_new(self) -> Result<NewResource, ApiError> {
-        let mut c = Checker::default();
-        let new = NewResource {
-            external_id: self.external_id.as_deref().map(|e| c.external_id("external_id", e)),
-            name: c.text("name", &self.name, 300),
-            time_zone: self.time_zone.as_deref().and_then(|z| c.zone("time_zone", z)),
-        };
-        c.finish(|| new).map_err(ApiError::invalid)
+        new_resource(ResourceFields {
+            external_id: self.external_id.as_deref(),
+            name: &self.name,
+            time_zone: self.time_zone.as_deref(),
+            parent_id: self.parent_id,
+        })
+        .map_err(ApiError::invalid)
     }
 }
 
@@ -57,6 +62,10 @@ pub struct ResourcePatch {
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub time_zone: Option<Option<String>>,
+    /// The whole property it is part of; `null` detaches it.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<Option<Uuid>>,
 }
 
 /// A stored resource.
@@ -70,6 +79,8 @@ pub struct ResourceOut {
     pub name: String,
     /// IANA zone.
     pub time_zone: Option<String>,
+    /// The whole property it is part of, if any.
+    pub parent_id: Option<Uuid>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -83,6 +94,7 @@ impl From<&Resource> for ResourceOut {
             external_id: r.data.external_id.clone(),
             name: r.data.name.clone(),
             time_zone: r.data.time_zone.map(String::from),
+            parent_id: r.data.parent_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -140,13 +152,14 @@ async fn patch_resource(
         external_id: patch.external_id.unwrap_or(current.external_id),
         name: patch.name.unwrap_or(current.name),
         time_zone: patch.time_zone.unwrap_or(current.time_zone),
+        parent_id: patch.parent_id.unwrap_or(current.parent_id),
     };
     let new = draft.into_new()?;
     let resource = directory::update_resource(&state.store, tenant.id, id, new).await?;
     Ok(axum::Json(ResourceOut::from(&resource)))
 }
 
-/// Remove a resource no booking refers to (409 otherwise).
+/// Remove a resource no booking refers to and with no rooms (409 otherwise).
 #[utoipa::path(delete, path = "/api/v1/resources/{id}", tag = "resources",
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn delete_resource(

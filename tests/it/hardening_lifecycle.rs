@@ -540,7 +540,12 @@ async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db:
     let dir = TempDir::new();
     let store = helpers::store(db, &dir).await;
     let tenant = helpers::tenant(&store, "UTC").await;
-    let room = NewResource { external_id: None, name: "Sea view".into(), time_zone: None };
+    let room = NewResource {
+        external_id: None,
+        name: "Sea view".into(),
+        time_zone: None,
+        parent_id: None,
+    };
     let room = store.create_resource(tenant.id, room).await.unwrap();
     let mut imports = Vec::new();
     for (name, runs) in [("busy", 6), ("quiet", 2)] {

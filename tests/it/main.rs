@@ -16,6 +16,7 @@ mod caldav_servers;
 mod calendar_import;
 mod chaos;
 mod checklists;
+mod combined_properties;
 mod connect;
 mod console;
 mod console_webhooks;

@@ -63,7 +63,8 @@ async fn resource(
     tenant_id: uuid::Uuid,
     name: &str,
 ) -> kalends_core::domain::Resource {
-    let new = NewResource { external_id: None, name: name.into(), time_zone: None };
+    let new =
+        NewResource { external_id: None, name: name.into(), time_zone: None, parent_id: None };
     store.create_resource(tenant_id, new).await.unwrap()
 }
 
@@ -83,6 +84,7 @@ async fn bookings_round_trip_with_every_field(db: Db) {
                 external_id: Some("r1".into()),
                 name: "Sea view".into(),
                 time_zone: None,
+                parent_id: None,
             },
         )
         .await
@@ -318,6 +320,7 @@ async fn all_day_bookings_are_placed_in_the_resource_zone(db: Db) {
                 external_id: None,
                 name: "Villa".into(),
                 time_zone: Some("Pacific/Auckland".parse().unwrap()),
+                parent_id: None,
             },
         )
         .await
@@ -489,6 +492,7 @@ async fn a_run_takes_its_import_with_the_tenant_and_the_owners_zone(db: Db) {
         external_id: None,
         name: "Lisbon flat".into(),
         time_zone: Some("Europe/Lisbon".parse().unwrap()),
+        parent_id: None,
     };
     let lisbon = store.create_resource(tenant.id, lisbon).await.unwrap();
     let plain = resource(&store, tenant.id, "Room").await;
@@ -538,8 +542,12 @@ async fn a_duplicate_external_id_is_named(db: Db) {
     store.create_staff(tenant.id, staff()).await.unwrap();
     let err = store.create_staff(tenant.id, staff()).await.unwrap_err();
     assert!(matches!(err, StoreError::DuplicateExternalId), "{err:?}");
-    let room =
-        || NewResource { external_id: Some("r1".into()), name: "Room".into(), time_zone: None };
+    let room = || NewResource {
+        external_id: Some("r1".into()),
+        name: "Room".into(),
+        time_zone: None,
+        parent_id: None,
+    };
     store.create_resource(tenant.id, room()).await.unwrap();
     let err = store.create_resource(tenant.id, room()).await.unwrap_err();
     assert!(matches!(err, StoreError::DuplicateExternalId), "{err:?}");

@@ -5,7 +5,7 @@ use chrono::{Datelike as _, Months, NaiveDate, Utc};
 use kalends::api::availability_widgets::AvailabilityWidgetOut;
 use kalends::api::blocks::BlockIn;
 use kalends::api::bookings::{BookingIn, CustomerIn};
-use kalends::api::resources::ResourceIn;
+use kalends::api::resources::{ResourceIn, ResourcePatch};
 use kalends_core::Config;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -172,6 +172,20 @@ async fn the_month_view_shows_booked_nights_busy_and_the_other_days_free(db: Db)
     );
     assert_eq!(days["busy"][0]["start"].as_str().unwrap()[..10], on(10));
     assert_eq!(days["busy"][0]["end"].as_str().unwrap()[..10], on(12));
+    app.stop().await;
+}
+
+async fn a_rooms_calendar_shows_the_nights_its_house_is_booked_as_busy(db: Db) {
+    let Published { app, key, room, widget } = published(db, |_| {}).await;
+    let api = app.api(&key);
+    let house = ResourceIn { name: "Whole villa".into(), ..ResourceIn::default() };
+    let house = api.create_resource(&house).await.unwrap().id;
+    let part_of = ResourcePatch { parent_id: Some(Some(house)), ..ResourcePatch::default() };
+    api.patch_resource(room, &part_of).await.unwrap();
+    smiths_stay(&app, &key, house, 10, 12).await;
+    let page = month_page(&app, &widget).await;
+    assert_eq!(taken_days(&page), [(10, "busy".into()), (11, "busy".into())]);
+    assert!(!page.contains("Smith"), "{page}");
     app.stop().await;
 }
 
@@ -431,6 +445,7 @@ async fn a_calendar_without_rules_shows_no_check_in_state_and_no_legend_for_it(d
 
 on_both_databases!(
     the_month_view_shows_booked_nights_busy_and_the_other_days_free,
+    a_rooms_calendar_shows_the_nights_its_house_is_booked_as_busy,
     an_imported_ota_reservation_and_a_manual_block_count_as_busy,
     no_title_customer_or_id_of_a_booking_reaches_the_page_or_the_json,
     the_calendar_answers_304_until_a_booking_changes_it,

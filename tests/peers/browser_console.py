@@ -489,18 +489,23 @@ def add_block(driver, js, checks):
     return seen
 
 
+def open_and_check(driver, checks, link, heading, label):
+    """Follows the link `link` (an XPath), waits for the page headed `heading` and checks it."""
+    click(driver, By.XPATH, link)
+    wait_h1(driver, heading)
+    checks.page(driver, label)
+
+
 def set_rules(driver, checks):
     """Sets the Garden Room's availability rules from the overview: a shortest stay of 0 is
     refused under its field with everything typed kept; 2 is saved, and the nights the rules
     close (the notice, beyond the window) show on the timeline, named in their titles. The room,
     not the cottage: the live update books the cottage, which these rules would refuse."""
     nav(driver, "Overview", "Overview")
-    click(driver, By.XPATH, "//a[normalize-space()='Availability rules']")
-    wait_h1(driver, "Availability rules")
-    checks.page(driver, "availability rules")
-    click(driver, By.XPATH, f"//a[normalize-space()='Rules of {ROOM}']")
-    wait_h1(driver, "Availability rules of")
-    checks.page(driver, "rules of a property")
+    open_and_check(driver, checks, "//a[normalize-space()='Availability rules']",
+                   "Availability rules", "availability rules")
+    open_and_check(driver, checks, f"//a[normalize-space()='Rules of {ROOM}']",
+                   "Availability rules of", "rules of a property")
     fill(driver, "turnover_days", "1")
     fill(driver, "min_nights", "0")
     fill(driver, "min_notice_days", "1")
@@ -623,6 +628,10 @@ def with_javascript(config, checks):
         checks.page(driver, "conflicts, after resolving")
         seen["block"] = add_block(driver, True, checks)
         seen["rules"] = set_rules(driver, checks)
+        open_and_check(driver, checks, "//a[normalize-space()='Properties']", "Properties",
+                       "properties")
+        open_and_check(driver, checks, f"//tr[td[normalize-space()='{ROOM}']]//a", "Properties",
+                       "a property's form")
         nav(driver, "Staff and calendars", "Staff and calendars")
         click(driver, By.XPATH, "//button[normalize-space()='Make a settings link']")
         waiting(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".copy-row input"))

@@ -87,6 +87,7 @@ mod tests {
             class: Class::Confirmed,
             group: None,
             label: "Stay".into(),
+            kin: Default::default(),
         }
     }
 

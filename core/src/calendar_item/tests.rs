@@ -224,6 +224,8 @@ fn an_imported_item_is_named_after_its_platform_unless_the_feed_is_busy() {
         span_start: at(19, 22),
         span_end: at(21, 22),
         updated_at: at(4, 7),
+        missing_since: None,
+        details: Default::default(),
     };
     let s = TenantSettings::default();
     let details = CalendarItem::from_imported(&item, home(), FeedProfile::Details, &s);

@@ -49,6 +49,9 @@ pub struct NewResource {
     pub name: String,
     /// Its zone; unset means the tenant's.
     pub time_zone: Option<TimeZone>,
+    /// The resource it is part of (a room of a house rented whole or by its rooms): a booking
+    /// of either closes the other. One level only: a parent has no parent of its own.
+    pub parent_id: Option<Uuid>,
 }
 
 /// A stored resource.

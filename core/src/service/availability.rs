@@ -37,7 +37,8 @@ pub async fn set_rules(
 }
 
 /// The nights `from` to `to` (exclusive) of a resource, under its rules, today being its date
-/// now.
+/// now. What its family holds is busy too (`Store::busy_items`): a room's nights are booked when
+/// its house is, and the house's when any room is.
 pub async fn stays(
     store: &Store,
     tenant: &Tenant,

@@ -61,7 +61,8 @@ pub async fn mark(
 }
 
 /// Brings the checklists up to date after a change: of `resource_id`, and for a booking of its
-/// current resource and of every resource that has items about it (a booking moved away).
+/// current resource and of every resource that has items about it (a booking moved away); and
+/// of each one's family (its house, its rooms), whose nights the change closes or opens too.
 pub async fn refresh(
     store: &Store,
     tenant_id: Uuid,
@@ -87,8 +88,8 @@ pub async fn refresh(
         }
         resources.extend(store.checklist_resources_of_booking(tenant_id, booking_id).await?);
     }
-    resources.sort_unstable();
-    resources.dedup();
+    // A house and its rooms share their nights: a change of one owes the others' checklists.
+    let mut resources = store.families(tenant_id, &resources).await?;
     resources.retain(|id| listed.contains(id));
     let mut created = 0;
     for id in resources {

@@ -3,7 +3,8 @@
 
 use uuid::Uuid;
 
-use crate::domain::{NewResource, NewStaff, Resource, Staff};
+use crate::domain::{NewResource, NewStaff, Owner, Resource, Staff};
+use crate::job::Job;
 use crate::{Store, StoreError};
 
 /// What saving by the host's own id did.
@@ -24,17 +25,37 @@ pub async fn create_resource(
     store.create_resource(tenant_id, new).await
 }
 
-/// Replaces a resource's details.
+/// Replaces a resource's details. When it joins or leaves a house, whatever its nights share
+/// changes: its conflicts are looked at again (those with its old house resolve themselves,
+/// those with its new one open), and the checklists of its old and new family are refreshed.
 pub async fn update_resource(
     store: &Store,
     tenant_id: Uuid,
     id: Uuid,
     new: NewResource,
 ) -> Result<Resource, StoreError> {
-    store.update_resource(tenant_id, id, new).await
+    let before = store.resource(tenant_id, id).await?.data.parent_id;
+    let resource = store.update_resource(tenant_id, id, new).await?;
+    if resource.data.parent_id != before {
+        crate::service::conflicts::recheck_owner(store, tenant_id, Owner::Resource(id)).await?;
+        for resource_id in [Some(id), before].into_iter().flatten() {
+            store.enqueue(&family_changed(tenant_id, resource_id)).await?;
+        }
+    }
+    Ok(resource)
 }
 
-/// Removes a resource that no booking refers to.
+/// The checklist refresh a change of family owes a resource (and, through it, its family).
+fn family_changed(tenant_id: Uuid, resource_id: Uuid) -> Job {
+    Job::UpdateChecklists {
+        tenant_id,
+        resource_id: Some(resource_id),
+        booking_id: None,
+        cause: "family_changed".into(),
+    }
+}
+
+/// Removes a resource that no booking refers to and that has no rooms.
 pub async fn delete_resource(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
     store.delete_resource(tenant_id, id).await
 }
@@ -49,7 +70,7 @@ pub async fn save_resource_by_external_id(
 ) -> Result<Saved<Resource>, StoreError> {
     Ok(match store.resource_by_external_id(tenant_id, external_id).await? {
         Some(existing) if existing.data == new => Saved::Kept(existing),
-        Some(existing) => Saved::Kept(store.update_resource(tenant_id, existing.id, new).await?),
+        Some(existing) => Saved::Kept(update_resource(store, tenant_id, existing.id, new).await?),
         None => Saved::Created(store.create_resource(tenant_id, new).await?),
     })
 }
@@ -117,6 +138,6 @@ pub async fn email_settings_link(
     if staff.data.email.is_none() {
         return Err(EmailLinkError::NoAddress);
     }
-    store.enqueue(&crate::job::Job::SendSettingsLink { tenant_id, staff_id }).await?;
+    store.enqueue(&Job::SendSettingsLink { tenant_id, staff_id }).await?;
     Ok(staff)
 }

@@ -208,14 +208,15 @@ macro_rules! resolve_refs {
 }
 
 /// Opens the write transaction of booking `$new` and checks its references: evaluates to the
-/// transaction, with `$new`'s owners locked ([`begin_owner_write!`]), and the zone
+/// transaction, with `$new`'s owners locked ([`begin_owner_write!`]; for a checked write,
+/// `$overlap` [`Overlap::Reject`], its resource's family too), and the zone
 /// [`resolve_refs!`] gives. On PostgreSQL the locks and the checks are one statement
 /// ([`lock_and_resolve_sql`]); a reference it does not find is looked up again one by one, for
 /// the field error.
 macro_rules! begin_booking_write {
-    ($store:expr, $pool:expr, $tenant:expr, $new:expr) => {{
+    ($store:expr, $pool:expr, $tenant:expr, $new:expr, $overlap:expr) => {{
         let store: &Store = $store;
-        let (tenant, new): (&Tenant, &NewBooking) = ($tenant, $new);
+        let (tenant, new, overlap): (&Tenant, &NewBooking, Overlap) = ($tenant, $new, $overlap);
         if !store.booking_writes_together() {
             let mut tx = begin_owner_write!(store, $pool, &new.owners());
             let home = resolve_refs!(tx, tenant, new);
@@ -223,7 +224,8 @@ macro_rules! begin_booking_write {
         } else {
             let mut tx = $pool.begin_with(store.begin_owner_write()).await?;
             let keys = owner_writes::owner_keys(&new.owners());
-            let sql = lock_and_resolve_sql(keys.len(), new.staff_ids.len());
+            let family = overlap == Overlap::Reject && new.resource_id.is_some();
+            let sql = lock_and_resolve_sql(keys.len(), new.staff_ids.len(), family);
             let mut query =
                 sqlx::query_as::<_, (i64, i64, i64, Option<String>)>(AssertSqlSafe(sql))
                     .bind(tenant.id)
@@ -235,7 +237,7 @@ macro_rules! begin_booking_write {
                 query = query.bind(staff_id);
             }
             let (locked, resources, staff, zone) = query.fetch_one(&mut *tx).await?;
-            debug_assert_eq!(usize::try_from(locked).ok(), Some(keys.len()), "every owner locked");
+            debug_assert!(usize::try_from(locked).is_ok_and(|n| n >= keys.len()), "owners locked");
             let found = new.resource_id.is_none_or(|_| resources == 1)
                 && usize::try_from(staff).is_ok_and(|n| n == new.staff_ids.len());
             let home = match (found, zone) {
@@ -249,12 +251,13 @@ macro_rules! begin_booking_write {
 }
 
 /// PostgreSQL: one statement taking the advisory locks of `keys` owner keys (bound from `$3`;
-/// [`owner_writes::owner_locks_sql`]), reading the booking's resource once (`$2`, `$1` the
+/// [`owner_writes::owner_locks_sql`], with the family of the booking's resource when `family`:
+/// a checked write judges the family's items too), reading the booking's resource once (`$2`, `$1` the
 /// tenant) and counting its `staff` staff members (bound after the keys); returns (locks taken,
 /// resources found, staff found, the resource's zone). The reads run on the statement's snapshot, taken before the
 /// locks: fine for references, which a lock does not guard; a check of overlaps reads after it.
-fn lock_and_resolve_sql(keys: usize, staff: usize) -> String {
-    let locked = owner_writes::owner_locks_sql(3, keys);
+fn lock_and_resolve_sql(keys: usize, staff: usize, family: bool) -> String {
+    let locked = owner_writes::owner_locks_sql(3, keys, family.then_some("$2"));
     let staff = match staff {
         0 => "CAST(0 AS BIGINT)".to_owned(),
         _ => format!(
@@ -399,7 +402,7 @@ impl Store {
             false => insert_sql(),
         };
         with_pool!(self, |pool| {
-            let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new);
+            let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new, overlap);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant, candidate, &owners, home);
             let mut insert = bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
@@ -450,7 +453,7 @@ impl Store {
         let sql = update_sql();
         let owners = new.owners();
         let created_at = with_pool!(self, |pool| {
-            let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new);
+            let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new, overlap);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
             reject_overlaps!(tx, tenant, candidate, &owners, home);
             let query = sqlx::query_as::<_, (DateTime<Utc>,)>(AssertSqlSafe(sql.as_str()));

@@ -17,7 +17,7 @@ use crate::checklists::{
     Action, ItemStatus, ItemView, ListingInput, ListingMode, ListingPlatform, Need, NightCause,
     describe, due_at, net,
 };
-use crate::conflicts::{Busy, Class, Source};
+use crate::conflicts::{Busy, Class, Kin, Source};
 use crate::domain::{Owner, TimeZone};
 use crate::job::Job;
 use crate::webhooks::WebhookEvent;
@@ -194,7 +194,8 @@ pub struct RefreshPolicy<'a> {
     pub config: &'a crate::config::ChecklistsConfig,
 }
 
-/// The resource's busy nights from `today` on, with why each is busy. Items are read by their
+/// The resource's busy nights from `today` on (its family's items included), with why each is
+/// busy. Items are read by their
 /// start so each night names the booking that took it first.
 fn busy_nights(
     mut items: Vec<Busy>,
@@ -211,7 +212,10 @@ fn busy_nights(
         for night in start.max(today).iter_days().take_while(|d| *d < end) {
             let cause = nights.entry(night).or_default();
             match (busy.item.source, busy.class) {
-                (Source::Feed, Class::Reservation(p) | Class::PlatformBlock(p)) => {
+                // The platform knows of its own listing's reservations, not of the family's.
+                (Source::Feed, Class::Reservation(p) | Class::PlatformBlock(p))
+                    if busy.kin == Kin::Own =>
+                {
                     cause.feeds.push(p);
                 }
                 (Source::Booking, _) => {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::webhooks::record_webhook_events;
 use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::availability::{Rule, Violation};
-use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Severity, Source};
+use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Kin, Severity, Source};
 use crate::domain::{BookingStatus, Owner, Platform};
 use crate::webhooks::WebhookEvent;
 use kalends_ical::ItemKind;
@@ -254,8 +254,8 @@ pub struct RuleBreach {
 
 /// Which open conflicts a pass is responsible for.
 enum Reach {
-    /// Every open conflict of a resource or staff member.
-    Owner(Owner),
+    /// Every open conflict of a staff member, or of a resource and its rooms (of the tenant).
+    Owner(Uuid, Owner),
     /// Every open conflict naming this item.
     Item(ItemRef),
     /// Every open rule conflict of this booking.
@@ -302,8 +302,18 @@ impl Plan {
     }
 }
 
-pub(super) type BusyRow =
-    (String, Uuid, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>, Option<Uuid>);
+pub(super) type BusyRow = (
+    String,
+    Uuid,
+    String,
+    Option<String>,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<Uuid>,
+    String,
+    Option<Uuid>,
+);
 
 /// Tells of the conflicts opened and resolved in transaction `$tx` (slices of ids): a
 /// `conflict.opened` or `conflict.resolved` event each, and an alert at once for each new
@@ -342,7 +352,8 @@ macro_rules! tell_conflicts {
 impl Store {
     /// The busy items of a resource or staff member touching `[from, to]` (everything when
     /// `None`): bookings that are not cancelled, blocks, imported feed items, and for a staff
-    /// member the busy times of their connected calendars (unless disconnected).
+    /// member the busy times of their connected calendars (unless disconnected). A resource's
+    /// come with its family's (its house's, its rooms'), each marked with its [`Kin`].
     pub async fn busy_items(
         &self,
         tenant_id: Uuid,
@@ -355,7 +366,9 @@ impl Store {
     }
 
     /// Finds every collision of a resource or staff member and brings the recorded conflicts up
-    /// to date: new ones open, those whose items no longer collide resolve themselves.
+    /// to date: new ones open, those whose items no longer collide resolve themselves. A house's
+    /// pass covers its rooms' too: their collisions with the house are recorded in the room's
+    /// calendar ([`conflicts::recorded_by`]), and read here with the house's items.
     pub async fn detect_conflicts(
         &self,
         tenant_id: Uuid,
@@ -364,9 +377,12 @@ impl Store {
         let mut items = self.busy_items(tenant_id, owner, None).await?;
         let found = conflicts::find(&mut items)
             .into_iter()
-            .map(|c| Found::new(owner, &items[c.a], &items[c.b], c))
+            .filter_map(|c| {
+                let (a, b) = (&items[c.a], &items[c.b]);
+                conflicts::recorded_by(owner, a.kin, b.kin).map(|home| Found::new(home, a, b, c))
+            })
             .collect();
-        self.record(tenant_id, Reach::Owner(owner), found).await
+        self.record(tenant_id, Reach::Owner(tenant_id, owner), found).await
     }
 
     /// After one item changed: finds its collisions in each of its owners' calendars and brings
@@ -390,7 +406,9 @@ impl Store {
                 let items = self.busy_items(tenant_id, owner, Some(window)).await?;
                 let Some(me) = items.iter().find(|b| b.item == item) else { continue };
                 for (k, c) in conflicts::find_with(me, &items) {
-                    found.push(Found::new(owner, me, &items[k], c));
+                    if let Some(home) = conflicts::recorded_by(owner, me.kin, items[k].kin) {
+                        found.push(Found::new(home, me, &items[k], c));
+                    }
                 }
             }
         }
@@ -457,12 +475,18 @@ impl Store {
         const OPEN: &str = "status = 'open' AND kind = 'overlap'";
         const RULES: &str = "status = 'open' AND kind = 'rule'";
         let (sql, bind) = match reach {
-            Reach::Owner(Owner::Resource(id)) => {
-                (format!("{COLS} WHERE {OPEN} AND resource_id = $1"), id.to_string())
+            Reach::Owner(_, Owner::Resource(id)) => {
+                let family = super::resources::family_sql("$2", "$1");
+                let sql = format!(
+                    "{COLS} WHERE {OPEN} AND resource_id IN \
+                     (SELECT id FROM ({family}) AS family WHERE kin <> 'parent')"
+                );
+                (sql, id.to_string())
             }
-            Reach::Owner(Owner::Staff(id)) => {
-                (format!("{COLS} WHERE {OPEN} AND staff_id = $1"), id.to_string())
-            }
+            Reach::Owner(_, Owner::Staff(id)) => (
+                format!("{COLS} WHERE {OPEN} AND staff_id = $1 AND $2 IS NOT NULL"),
+                id.to_string(),
+            ),
             Reach::Rules(item) => {
                 (format!("{COLS} WHERE {RULES} AND item_a = $1"), item.to_string())
             }
@@ -474,14 +498,14 @@ impl Store {
                 item.to_string(),
             ),
         };
-        let bind_uuid = match reach {
-            Reach::Owner(Owner::Resource(id) | Owner::Staff(id)) => Some(id),
+        let bind_uuids = match reach {
+            Reach::Owner(tenant_id, owner) => Some((owner.id(), tenant_id)),
             Reach::Item(_) | Reach::Rules(_) => None,
         };
         Ok(with_read_pool!(self, |pool| {
             let query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
-            match bind_uuid {
-                Some(id) => query.bind(id).fetch_all(pool).await,
+            match bind_uuids {
+                Some((id, tenant_id)) => query.bind(id).bind(tenant_id).fetch_all(pool).await,
                 None => query.bind(&bind).fetch_all(pool).await,
             }
         })?)
@@ -908,48 +932,66 @@ impl BusyQuery {
         let latest = to
             .checked_add_signed(chrono::Duration::days(LOOKBACK_DAYS))
             .map_or(far_future(), |latest| latest.min(far_future()));
-        // A staff member's bookings from their links, by when they end (index
-        // `booking_staff_staff_span_end`; SQLite takes CROSS JOIN's order as given), not from
-        // every booking of the tenant in the window.
-        let (column, bookings_of) = match owner {
-            Owner::Resource(_) => ("resource_id", "bookings b WHERE b.resource_id = $2"),
-            Owner::Staff(_) => (
-                "staff_id",
-                "booking_staff bs CROSS JOIN bookings b WHERE bs.staff_id = $2 \
-                 AND bs.span_end >= $4 AND bs.span_end <= $6 AND b.id = bs.booking_id",
-            ),
+        let sql = match owner {
+            Owner::Resource(_) => resource_busy_sql(),
+            Owner::Staff(_) => staff_busy_sql(),
         };
-        let owner_id = match owner {
-            Owner::Resource(id) | Owner::Staff(id) => id,
-        };
-        let calendars = match owner {
-            Owner::Resource(_) => "",
-            Owner::Staff(_) => {
-                " UNION ALL SELECT 'calendar', c.id, 'busy', c.summary, c.start_date IS NOT NULL, \
-                 c.span_start, c.span_end, c.connection_id \
-                 FROM calendar_busy c JOIN connections n ON n.id = c.connection_id \
-                 WHERE c.tenant_id = $1 AND c.staff_id = $2 AND n.status <> 'revoked' \
-                 AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
-            }
-        };
-        // Bookings by when they end (indexes `bookings_*_span_end`): from the window's start on,
-        // that is what is still to come, not the years of history a look-back on their start
-        // would walk for a new booking. The other items are not kept for years: by their start.
-        let sql = format!(
-            "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, CAST(NULL AS UUID) \
-             FROM {bookings_of} AND b.tenant_id = $1 AND b.status <> 'cancelled' \
-             AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
-             UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, k.span_end, CAST(NULL AS UUID) \
-             FROM blocks k WHERE k.tenant_id = $1 AND k.{column} = $2 \
-             AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
-             UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
-             i.span_start, i.span_end, i.import_id \
-             FROM imported_items i JOIN imports m ON m.id = i.import_id WHERE i.tenant_id = $1 \
-             AND i.{column} = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4\
-             {calendars}"
-        );
-        BusyQuery { sql, tenant_id, owner_id, earliest, from, to, latest }
+        BusyQuery { sql, tenant_id, owner_id: owner.id(), earliest, from, to, latest }
     }
+}
+
+// Bookings by when they end (indexes `bookings_*_span_end`): from the window's start on, that is
+// what is still to come, not the years of history a look-back on their start would walk for a
+// new booking. The other items are not kept for years: by their start.
+
+/// A resource's busy items and its family's ([`super::resources::family_sql`]), each with its
+/// kin: the family first (`CROSS JOIN` keeps SQLite from reading the items before it knows whose
+/// they are).
+fn resource_busy_sql() -> String {
+    format!(
+        "WITH family (id, kin) AS ({}) \
+         SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, \
+         CAST(NULL AS UUID), f.kin, f.id \
+         FROM family f CROSS JOIN bookings b WHERE b.tenant_id = $1 AND b.resource_id = f.id \
+         AND b.status <> 'cancelled' AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
+         UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, \
+         k.span_end, CAST(NULL AS UUID), f.kin, f.id \
+         FROM family f CROSS JOIN blocks k WHERE k.tenant_id = $1 AND k.resource_id = f.id \
+         AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
+         UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
+         i.span_start, i.span_end, i.import_id, f.kin, f.id \
+         FROM family f CROSS JOIN imported_items i JOIN imports m ON m.id = i.import_id \
+         WHERE i.tenant_id = $1 AND i.resource_id = f.id \
+         AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4",
+        super::resources::family_sql("$1", "$2")
+    )
+}
+
+/// A staff member's busy items: their bookings, blocks, imported items and the busy times of
+/// their connected calendars (unless disconnected), all their own. Their bookings come from
+/// their links by when they end (index `booking_staff_staff_span_end`; SQLite takes CROSS JOIN's
+/// order as given), not from every booking of the tenant in the window.
+fn staff_busy_sql() -> String {
+    "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, \
+     CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) \
+     FROM booking_staff bs CROSS JOIN bookings b WHERE bs.staff_id = $2 \
+     AND bs.span_end >= $4 AND bs.span_end <= $6 AND b.id = bs.booking_id \
+     AND b.tenant_id = $1 AND b.status <> 'cancelled' \
+     AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
+     UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, \
+     k.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) \
+     FROM blocks k WHERE k.tenant_id = $1 AND k.staff_id = $2 \
+     AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
+     UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
+     i.span_start, i.span_end, i.import_id, 'own', CAST(NULL AS UUID) \
+     FROM imported_items i JOIN imports m ON m.id = i.import_id WHERE i.tenant_id = $1 \
+     AND i.staff_id = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4 \
+     UNION ALL SELECT 'calendar', c.id, 'busy', c.summary, c.start_date IS NOT NULL, \
+     c.span_start, c.span_end, c.connection_id, 'own', CAST(NULL AS UUID) \
+     FROM calendar_busy c JOIN connections n ON n.id = c.connection_id \
+     WHERE c.tenant_id = $1 AND c.staff_id = $2 AND n.status <> 'revoked' \
+     AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
+        .to_owned()
 }
 
 /// Adds to `hits` the items of `items` that `?reject_conflicts=true` refuses `candidate` for:
@@ -973,7 +1015,12 @@ fn far_future() -> DateTime<Utc> {
 }
 
 pub(super) fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
-    let (source, id, status, label, all_day, start, end, group) = row;
+    let (source, id, status, label, all_day, start, end, group, kin, kin_id) = row;
+    let kin = match (kin.as_str(), kin_id) {
+        ("parent", _) => Kin::Parent,
+        ("child", Some(room)) => Kin::Child(room),
+        _ => Kin::Own,
+    };
     let (source, class, label) = match source.as_str() {
         "booking" => {
             let class = match BookingStatus::parse(&status) {
@@ -1000,5 +1047,5 @@ pub(super) fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
             (Source::Feed, class, conflicts::imported_label(platform, label.as_deref()))
         }
     };
-    Ok(Busy { item: ItemRef { source, id }, start, end, all_day, class, group, label })
+    Ok(Busy { item: ItemRef { source, id }, start, end, all_day, class, group, label, kin })
 }

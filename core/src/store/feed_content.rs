@@ -75,15 +75,21 @@ impl FeedStamps {
     }
 }
 
-/// The condition that keeps a feed's bookings to its scope, and the id bound as `$2`.
-fn scope_of(feed: &Feed) -> (&'static str, Uuid) {
+/// The condition that keeps a feed's bookings to its scope, and the id bound as `$2`. A
+/// resource's feed shows its family's bookings too (a booking of the house closes each room,
+/// and one of a room the house), under the feed's own profile.
+fn scope_of(feed: &Feed) -> (String, Uuid) {
     match feed.data.scope {
         // $2 is bound in every case; naming it keeps both drivers happy.
-        FeedScope::Tenant => ("AND $2 IS NOT NULL", Uuid::nil()),
-        FeedScope::Owner(Owner::Resource(id)) => ("AND b.resource_id = $2", id),
-        FeedScope::Owner(Owner::Staff(id)) => {
-            ("AND b.id IN (SELECT booking_id FROM booking_staff WHERE staff_id = $2)", id)
+        FeedScope::Tenant => ("AND $2 IS NOT NULL".to_owned(), Uuid::nil()),
+        FeedScope::Owner(Owner::Resource(id)) => {
+            let family = super::resources::family_sql("$1", "$2");
+            (format!("AND b.resource_id IN (SELECT id FROM ({family}) AS family)"), id)
         }
+        FeedScope::Owner(Owner::Staff(id)) => (
+            "AND b.id IN (SELECT booking_id FROM booking_staff WHERE staff_id = $2)".to_owned(),
+            id,
+        ),
     }
 }
 
@@ -118,7 +124,7 @@ impl Store {
         let sql = format!(
             "SELECT string_agg({id} || ':' || {STAMP}, ',') FROM {} WHERE {}",
             self.feed_table(feed),
-            conditions(scope)
+            conditions(&scope)
         );
         let text: Option<String> = with_read_pool!(self, |pool| {
             sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
@@ -170,7 +176,7 @@ impl Store {
              b.start_at, b.end_at, b.time_zone, b.start_date, b.end_date, b.span_start, \
              b.span_end, b.version, b.created_at, b.updated_at, {STAMP} AS stamp \
              FROM {table} WHERE {} {ids} ORDER BY b.id",
-            conditions(scope)
+            conditions(&scope)
         );
         with_read_pool!(self, |pool| {
             let mut query = sqlx::query_as::<_, FeedBookingRow>(AssertSqlSafe(sql.as_str()))

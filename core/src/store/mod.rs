@@ -127,6 +127,10 @@ pub enum StoreError {
         /// What the record is (`resource`).
         what: &'static str,
     },
+    /// Rooms still belong to the resource (their `parent_id` names it): detach or delete them
+    /// first.
+    #[error("conflict: rooms still belong to this resource; detach or delete them first")]
+    HasRooms,
     /// A reference between records would break (a foreign key), where the write does not say
     /// which: a record still referenced, or a reference to one that is gone.
     #[error("conflict: the record is still referenced by bookings")]

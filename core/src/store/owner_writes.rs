@@ -6,7 +6,10 @@
 //! owner, in ascending key order so that two writers never wait for each other in a cycle (a
 //! booking write takes them in one statement with its reference checks, [`owner_locks_sql`]);
 //! the check then runs in the next statement of the same transaction and, under READ COMMITTED,
-//! sees everything the previous lock holder committed. SQLite: writes go through one
+//! sees everything the previous lock holder committed. A checked booking write also locks its
+//! resource's family (a house and its rooms share their busy time), read in the same statement
+//! as the locks: a write that is not checked locks only its own owners, which is enough, since
+//! every checked write that reads them locks them too. SQLite: writes go through one
 //! connection, and `BEGIN IMMEDIATE` takes the database's write lock before the check reads
 //! anything, so not even another process on the same file can write in between.
 
@@ -47,17 +50,43 @@ impl Store {
 }
 
 /// PostgreSQL: a scalar subquery taking the advisory locks of `keys` owner keys, bound from
-/// `$first` on, in ascending key order ([`owner_keys`]); it counts the locks taken. Booking writes
-/// put it in the statement that also checks their references (`begin_booking_write!`).
-pub(super) fn owner_locks_sql(first: usize, keys: usize) -> String {
-    if keys == 0 {
+/// `$first` on, and with `family` (a resource id, `$2`, of tenant `$1`) the keys of that
+/// resource's family too ([`super::resources::family_sql`]), all in ascending key order
+/// ([`owner_keys`]; [`lock_key_sql`] computes the same keys); it counts the locks taken. Booking
+/// writes put it in the statement that also checks their references (`begin_booking_write!`):
+/// a checked write of a room then waits for a writer of its house and the reverse, while a
+/// tenant without families pays no statement more.
+pub(super) fn owner_locks_sql(first: usize, keys: usize, family: Option<&str>) -> String {
+    let mut sources = Vec::new();
+    if keys > 0 {
+        let rows = super::value_rows(first, keys, 1, |key| format!("({key})"));
+        sources.push(format!("SELECT k FROM (VALUES {rows}) AS owners (k)"));
+    }
+    if let Some(resource) = family {
+        let family = super::resources::family_sql("$1", resource);
+        let key = lock_key_sql("id");
+        sources.push(format!("SELECT {key} FROM ({family}) AS family WHERE kin <> 'own'"));
+    }
+    if sources.is_empty() {
         return "CAST(0 AS BIGINT)".to_owned();
     }
-    let rows = super::value_rows(first, keys, 1, |key| format!("({key})"));
     format!(
-        "(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM (VALUES {rows}) AS keys (k) \
-         ORDER BY k) AS held)"
+        "(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM ({}) AS keys \
+         ORDER BY k) AS held)",
+        sources.join(" UNION ")
     )
+}
+
+/// PostgreSQL: the advisory lock key of the owner id `id` (an SQL expression), as
+/// [`owner_keys`] computes it: the id's two 64-bit halves, read big-endian, folded together.
+fn lock_key_sql(id: &str) -> String {
+    let half = |from: u8| {
+        format!(
+            "CAST(CAST('x' || encode(substring(uuid_send({id}) from {from} for 8), 'hex') \
+             AS bit(64)) AS bigint)"
+        )
+    };
+    format!("({} # {})", half(1), half(9))
 }
 
 /// The advisory lock keys of `owners`: one 64-bit key per owner id (ids are unique across
@@ -98,7 +127,8 @@ pub(super) use begin_owner_write;
 /// `$tenant`: the items it overlaps ([`add_refusing_hits`](super::conflicts::add_refusing_hits))
 /// and the availability rules it breaks, its days counted in `$home`. Reads with `$executor`
 /// (re-evaluated for each statement: `&mut *tx` inside a write, or a pool): the owners' rules in
-/// one statement, then each owner's busy items around the booking as far as its rules reach.
+/// one statement, then each owner's busy items around the booking as far as its rules reach,
+/// a resource's with its family's (a booking of the house collides with one of a room).
 /// Evaluates to `Result<(Vec<ConflictItem>, Vec<Violation>), StoreError>`.
 macro_rules! judge_owners {
     ($executor:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr) => {{

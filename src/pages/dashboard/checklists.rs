@@ -228,6 +228,7 @@ fn trigger_words(trigger: &str) -> &'static str {
         "feed_import" => "a platform's calendar changed",
         "feed_removed" => "a platform's calendar was removed",
         "listing_added" | "listing_changed" => "the listing was set up",
+        "family_changed" => "a room joined or left its property",
         _ => "the checklist was updated",
     }
 }

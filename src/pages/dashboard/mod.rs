@@ -43,6 +43,7 @@ mod conflicts;
 mod import_page;
 mod live;
 mod overview;
+mod properties;
 mod rules;
 mod settings;
 mod staff;
@@ -70,6 +71,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(webhooks::router())
         .merge(rules::router())
+        .merge(properties::router())
 }
 
 /// The signed-in console of a request: its tenant and the session's CSRF token.
@@ -262,6 +264,7 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("conflict-resolved") => "The conflict is resolved.",
         Some("block-added") => "The block is added.",
         Some("block-deleted") => "The block is removed.",
+        Some("property-saved") => "The property is saved.",
         Some("settings-saved") => "The settings are saved.",
         Some("rules-saved") => "The availability rules are saved.",
         Some("sync-retried") => "The booking's sync is queued again.",

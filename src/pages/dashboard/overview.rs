@@ -9,7 +9,7 @@ use axum::response::Response;
 use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc, Weekday};
 use kalends_core::Store;
 use kalends_core::conflicts::{Busy, Class};
-use kalends_core::domain::{Owner, TimeZone, local_midnight};
+use kalends_core::domain::{Owner, Resource, TimeZone, local_midnight};
 use kalends_core::store::{Attention, Conflict, DayFigures};
 use maud::{Markup, html};
 use uuid::Uuid;
@@ -28,6 +28,9 @@ pub struct Row {
     pub name: String,
     /// The zone its days are cut in.
     pub zone: TimeZone,
+    /// For a room of a house rented whole or by its rooms: the house's name (the row follows
+    /// the house's, indented). Its days show the house's bookings too, and the house's its.
+    pub house: Option<String>,
 }
 
 /// What one day of a row shows.
@@ -142,6 +145,27 @@ pub async fn timeline(
     Ok(Timeline { from, days, rows, cells })
 }
 
+/// The timeline's rows of `resources`, each house followed by its rooms (a room whose house is
+/// not among them comes last, on its own).
+pub fn property_rows(resources: Vec<Resource>, home: TimeZone) -> Vec<Row> {
+    let names: HashMap<Uuid, String> =
+        resources.iter().map(|r| (r.id, r.data.name.clone())).collect();
+    let row = |r: &Resource| Row {
+        owner: Owner::Resource(r.id),
+        name: r.data.name.clone(),
+        zone: r.data.time_zone.unwrap_or(home),
+        house: r.data.parent_id.and_then(|p| names.get(&p).cloned()),
+    };
+    let mut rows = Vec::with_capacity(resources.len());
+    for house in resources.iter().filter(|r| r.data.parent_id.is_none()) {
+        rows.push(row(house));
+        rows.extend(resources.iter().filter(|r| r.data.parent_id == Some(house.id)).map(row));
+    }
+    let orphan = |r: &&Resource| r.data.parent_id.is_some_and(|p| !names.contains_key(&p));
+    rows.extend(resources.iter().filter(orphan).map(row));
+    rows
+}
+
 /// What the overview's health strip shows.
 struct Health {
     attention: Attention,
@@ -181,19 +205,11 @@ pub(super) async fn page_handler(
                 owner: Owner::Staff(s.id),
                 name: s.data.name,
                 zone: s.data.time_zone.unwrap_or(home),
+                house: None,
             })
             .collect()
     } else {
-        console
-            .resources(state)
-            .await?
-            .into_iter()
-            .map(|r| Row {
-                owner: Owner::Resource(r.id),
-                name: r.data.name,
-                zone: r.data.time_zone.unwrap_or(home),
-            })
-            .collect()
+        property_rows(console.resources(state).await?, home)
     };
     let mut timeline =
         timeline(&state.store, tenant.id, rows, from, length).await.map_err(internal)?;
@@ -227,6 +243,7 @@ pub(super) async fn page_handler(
                 a.button href=(link(length, from, "resources")) aria-current=(!staff_view) { "By property" }
                 a.button href=(link(length, from, "staff")) aria-current=(staff_view) { "By staff member" }
                 a.button href="/dashboard/rules" { "Availability rules" }
+                a.button href="/dashboard/properties" { "Properties" }
             }
             (legend())
             @if !staff_view && !timeline.rows.is_empty() {
@@ -319,7 +336,7 @@ fn timeline_table(timeline: &Timeline, staff_view: bool, today: NaiveDate) -> Ma
     let last = timeline.days.last().copied().unwrap_or(timeline.from);
     html! {
         @if timeline.rows.is_empty() {
-            p.empty { (if staff_view { "No staff members yet." } else { "No properties yet: add resources through the API." }) }
+            p.empty { (if staff_view { "No staff members yet." } else { "No properties yet: add them through the API or on the Properties page." }) }
         } @else {
             // Focusable, so that the keyboard scrolls it when it is wider than the screen.
             div.timeline-wrap role="region" tabindex="0" aria-labelledby="timeline-title" {
@@ -344,7 +361,7 @@ fn timeline_table(timeline: &Timeline, staff_view: bool, today: NaiveDate) -> Ma
                                 _ => None,
                             };
                             tr data-block=[blocks] {
-                                th scope="row" { (row.name) }
+                                (row_head(row))
                                 @for (day, cell) in timeline.days.iter().zip(cells) {
                                     (cell_markup(*day, cell, (!staff_view).then_some(today)))
                                 }
@@ -353,6 +370,20 @@ fn timeline_table(timeline: &Timeline, staff_view: bool, today: NaiveDate) -> Ma
                     }
                 }
             }
+        }
+    }
+}
+
+/// A row's name; a room's indented under its house, whose name screen readers hear with it.
+fn row_head(row: &Row) -> Markup {
+    html! {
+        @match &row.house {
+            Some(house) => th.room scope="row" title=(format!("A room of {house}")) {
+                span aria-hidden="true" { "↳ " }
+                (row.name)
+                span.visually-hidden { ", a room of " (house) }
+            },
+            None => th scope="row" { (row.name) },
         }
     }
 }
@@ -401,6 +432,7 @@ mod tests {
             class,
             group: None,
             label: label.into(),
+            kin: Default::default(),
         }
     }
 
