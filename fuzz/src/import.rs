@@ -118,6 +118,8 @@ fn check_rerun_changes_nothing(parsed: &ParsedFeed, platform: Platform) {
             kind: b.kind,
             summary: b.summary.clone(),
             span: b.span,
+            details: b.details.clone(),
+            missing_since: None,
         })
         .collect();
     let today = now().date_naive();
