@@ -58,47 +58,10 @@ pub(super) struct Shape {
 }
 
 /// The details in `texts` (a SUMMARY, a DESCRIPTION as written): of each, the first found.
-///
-/// One pass over the words of each line: a label is looked for only where a word starts with
-/// its first letter, and the text of a link is never read as labels (reading a feed of 100 000
-/// reservations must cost little more than reading their dates).
 pub(super) fn read<'t>(shape: &Shape, texts: impl IntoIterator<Item = &'t str>) -> ItemDetails {
     let mut d = ItemDetails::default();
-    for line in texts.into_iter().flat_map(lines) {
-        let bytes = line.as_bytes();
-        // Where the line first names a reservation, found once whatever the number of links.
-        let mut mention: Option<Option<usize>> = None;
-        let mut at = 0;
-        while at < bytes.len() {
-            if !bytes[at].is_ascii_alphanumeric()
-                || (at > 0 && bytes[at - 1].is_ascii_alphanumeric())
-            {
-                at += 1;
-                continue;
-            }
-            let rest = &line[at..];
-            match bytes[at].to_ascii_lowercase() {
-                b'h' if starts_with_ignore_case(rest, "http") => {
-                    let len = link_len(rest);
-                    if d.reservation_url.is_none() {
-                        let says = || {
-                            let first = *mention.get_or_insert_with(|| first_mention(line));
-                            first.is_some_and(|m| m < at)
-                        };
-                        d.reservation_url = reservation_url(shape, &rest[..len], says);
-                    }
-                    at += len.max(1);
-                    continue;
-                }
-                b'r' | b'c' | b'b' if d.reservation_code.is_none() => {
-                    d.reservation_code = labelled_code(shape, rest);
-                }
-                b'p' if d.phone_last_digits.is_none() => d.phone_last_digits = phone_digits(rest),
-                b'g' if d.guests.is_none() => d.guests = guests(line, at),
-                _ => {}
-            }
-            at += 1;
-        }
+    for text in texts {
+        scan(shape, text, &mut d);
     }
     if d.reservation_code.is_none() {
         d.reservation_code = d.reservation_url.as_deref().and_then(|url| code_in_url(shape, url));
@@ -106,32 +69,71 @@ pub(super) fn read<'t>(shape: &Shape, texts: impl IntoIterator<Item = &'t str>) 
     d
 }
 
-/// The lines of a text: split at line ends, and at the escaped line ends (`\n`, `\N`) of a
-/// value as written.
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(text);
-    std::iter::from_fn(move || {
-        let text = rest?;
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            match (bytes[i], bytes.get(i + 1)) {
-                (b'\n' | b'\r', _) => {
-                    rest = Some(&text[i + 1..]);
-                    return Some(&text[..i]);
-                }
-                (b'\\', Some(b'n' | b'N')) => {
-                    rest = Some(&text[i + 2..]);
-                    return Some(&text[..i]);
-                }
-                // An escaped character (`\,`, `\\`) never ends a line.
-                (b'\\', _) => i += 2,
-                _ => i += 1,
+/// The bytes [`scan`] stops at: the first letters of what it looks for (a link, a code's label,
+/// "phone", "guests"), and line ends (`\n` as written, or a real one).
+static STOPS: [bool; 256] = {
+    let mut stops = [false; 256];
+    let letters = b"hrcbpgHRCBPG\\\n\r";
+    let mut i = 0;
+    while i < letters.len() {
+        stops[letters[i] as usize] = true;
+        i += 1;
+    }
+    stops
+};
+
+/// Reads what `text` says into `d`, where `d` does not know it yet.
+///
+/// One pass over the text: it stops only where a word starts with the first letter of a label
+/// or a link, the text of a link is never read as labels, and what is found is read no further
+/// than its line (escaped line ends start with `\`, where every value stops). Reading a feed
+/// of 100 000 reservations must cost little more than reading their dates.
+fn scan(shape: &Shape, text: &str, d: &mut ItemDetails) {
+    let bytes = text.as_bytes();
+    // The line's start; whether it names a reservation before `read_to`, up to which it was read.
+    let (mut line, mut mention, mut read_to) = (0, false, 0);
+    let mut at = 0;
+    while let Some(step) = bytes[at..].iter().position(|&b| STOPS[usize::from(b)]) {
+        at += step;
+        let escaped = bytes[at] == b'\\';
+        if escaped || bytes[at] == b'\n' || bytes[at] == b'\r' {
+            let next = bytes.get(at + 1).copied().filter(u8::is_ascii);
+            let ends = !escaped || matches!(next, Some(b'n' | b'N'));
+            // An escape takes the (ASCII) character after it along: `\\` escapes no stop.
+            at += if escaped && next.is_some() { 2 } else { 1 };
+            if ends {
+                (line, mention, read_to) = (at, false, at);
             }
+            continue;
         }
-        rest = None;
-        Some(text)
-    })
+        if at > line && bytes[at - 1].is_ascii_alphanumeric() {
+            at += 1;
+            continue;
+        }
+        let rest = &text[at..];
+        match bytes[at] | 0x20 {
+            b'h' if starts_with_ignore_case(rest, "http") => {
+                let (len, escapes) = link_len(rest);
+                if d.reservation_url.is_none() {
+                    let labelled = || {
+                        mention = mention || first_mention(&text[read_to..at]).is_some();
+                        read_to = at;
+                        mention
+                    };
+                    d.reservation_url = reservation_url(shape, &rest[..len], escapes, labelled);
+                }
+                at += len.max(1);
+                continue;
+            }
+            b'r' | b'c' | b'b' if d.reservation_code.is_none() => {
+                d.reservation_code = labelled_code(shape, rest);
+            }
+            b'p' if d.phone_last_digits.is_none() => d.phone_last_digits = phone_digits(rest),
+            b'g' if d.guests.is_none() => d.guests = guests(&text[line..], at - line),
+            _ => {}
+        }
+        at += 1;
+    }
 }
 
 /// Whether `text` starts with `prefix` (ASCII), case ignored.
@@ -154,29 +156,28 @@ fn value_after(text: &str) -> &str {
     text.trim_start_matches([' ', '\t', ':', '#', '=', '.'])
 }
 
-/// Labels a reservation code follows, each before the shorter ones it starts with. The word
+/// The words a reservation code follows, each with the words that may qualify it. The word
 /// "reservation" alone needs a code with a digit ("Reservation URL: …" names no code).
-const CODE_LABELS: [&str; 10] = [
-    "reservation id",
-    "reservation code",
-    "reservation number",
-    "reservation no",
-    "reservation",
-    "confirmation code",
-    "confirmation number",
-    "booking id",
-    "booking number",
-    "booking reference",
+const CODE_LABELS: [(&str, &[&str]); 3] = [
+    ("reservation", &["id", "code", "number", "no"]),
+    ("confirmation", &["code", "number"]),
+    ("booking", &["id", "number", "reference"]),
 ];
 
 /// The code labelled at the start of `text` ("Reservation ID: HA-ABC123", "Booking ID:
 /// 1234567890", "Reservation 1234567890").
 fn labelled_code(shape: &Shape, text: &str) -> Option<String> {
-    let label = CODE_LABELS.iter().find(|&&label| word_at(text, label).is_some())?;
-    let code = code_token(value_after(&text[label.len()..]))?;
-    let bare = *label == "reservation";
-    let fits = is_code(shape, code) && (!bare || code.bytes().any(|b| b.is_ascii_digit()));
-    fits.then(|| code.to_owned())
+    let &(word, qualifiers) = CODE_LABELS.iter().find(|(word, _)| word_at(text, word).is_some())?;
+    let after = &text[word.len()..];
+    let qualified = after
+        .strip_prefix(' ')
+        .and_then(|next| qualifiers.iter().find_map(|q| word_at(next, q).map(|len| &next[len..])));
+    if qualified.is_none() && word != "reservation" {
+        return None;
+    }
+    let code = code_token(value_after(qualified.unwrap_or(after)))?;
+    let digits = code.bytes().any(|b| b.is_ascii_digit());
+    (is_code(shape, code) && (qualified.is_some() || digits)).then(|| code.to_owned())
 }
 
 /// The code at the start of `value`: letters, digits, `-` and `_`; `None` when there is none
@@ -204,38 +205,63 @@ fn is_code(shape: &Shape, code: &str) -> bool {
     digits || (bytes.len() >= 5 && !bytes.iter().any(u8::is_ascii_lowercase))
 }
 
-/// The length of the link at the start of `text`, as written: the characters of a URI, and
-/// the escaped `\,` and `\;` of a value.
-fn link_len(text: &str) -> usize {
+/// The length of the link at the start of `text`, as written (the characters of a URI, and the
+/// escaped `\\,` and `\\;` of a value), and how many escapes it holds.
+fn link_len(text: &str) -> (usize, usize) {
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1)) {
-            (b'\\', Some(b',' | b';')) => i += 2,
-            (b, _) if b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b) => {
-                i += 1
-            }
-            _ => break,
+    let (mut i, mut escapes) = (0, 0);
+    while let Some(&b) = bytes.get(i) {
+        if URI[usize::from(b)] {
+            i += 1;
+        } else if b == b'\\' && matches!(bytes.get(i + 1), Some(b',' | b';')) {
+            i += 2;
+            escapes += 1;
+        } else {
+            break;
         }
     }
-    i
+    (i, escapes)
 }
 
-/// The link (as written, see [`link_len`]) kept as the reservation's: https, on the platform's
-/// own site, not longer than kept, and a reservation's by its path or its label (`labelled`:
-/// "Reservation URL: …" before it on its line). Unescaped, without the punctuation that ends a
-/// sentence.
-fn reservation_url(shape: &Shape, link: &str, labelled: impl FnOnce() -> bool) -> Option<String> {
+/// The bytes of a URI (RFC 3986: unreserved, reserved, `%`).
+static URI: [bool; 256] = {
+    let mut uri = [false; 256];
+    let marks = b"-._~:/?#[]@!$&'()*+,;=%";
+    let mut b = 0;
+    while b < 256 {
+        uri[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < marks.len() {
+        uri[marks[i] as usize] = true;
+        i += 1;
+    }
+    uri
+};
+
+/// The link (as written, see [`link_len`], with `escapes` in it) kept as the reservation's:
+/// https, on the platform's own site, not longer than kept, and a reservation's by its path or
+/// its label (`labelled`: "Reservation URL: …" before it on its line). Unescaped, without the
+/// punctuation that ends a sentence.
+fn reservation_url(
+    shape: &Shape,
+    link: &str,
+    escapes: usize,
+    labelled: impl FnOnce() -> bool,
+) -> Option<String> {
     let link = link.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'']);
     let link = link.strip_suffix('\\').unwrap_or(link);
-    if !starts_with_ignore_case(link, "https://") {
+    if !starts_with_ignore_case(link, "https://") || link.len() > ItemDetails::MAX_URL_LEN + escapes
+    {
         return None;
     }
     let (host, path) = host_and_path(link)?;
-    if !(shape.own_host)(host) || !(first_mention(path).is_some() || labelled()) {
+    if !(shape.own_host)(host) || !(labelled() || first_mention(path).is_some()) {
         return None;
     }
-    let url: String = link.replace("\\,", ",").replace("\\;", ";");
+    let url =
+        if escapes > 0 { link.replace("\\,", ",").replace("\\;", ";") } else { link.to_owned() };
     (url.len() <= ItemDetails::MAX_URL_LEN).then_some(url)
 }
 
@@ -244,14 +270,18 @@ fn reservation_url(shape: &Shape, link: &str, labelled: impl FnOnce() -> bool) -
 /// another site's: `https://www.airbnb.com@example.com/`).
 fn host_and_path(url: &str) -> Option<(&str, &str)> {
     let rest = url.get("https://".len()..)?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
     let (authority, after) = rest.split_at(end);
-    let (host, port) = authority.split_once(':').unwrap_or((authority, "0"));
-    let host_ok = host.split('.').all(|label| {
-        !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    });
+    let colon = authority.bytes().position(|b| b == b':');
+    let (host, port) =
+        colon.map_or((authority, "0"), |at| (&authority[..at], &authority[at + 1..]));
+    let names = host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    // No empty label: `..`, or a dot first or last.
+    let labels = !host.starts_with('.') && !host.ends_with('.');
+    let host_ok = names && labels && !host.as_bytes().windows(2).any(|w| w == b"..");
     let port_ok = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    let path = &after[..after.find(['?', '#']).unwrap_or(after.len())];
+    let path_len = after.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(after.len());
+    let path = &after[..path_len];
     (host_ok && port_ok).then_some((host, path))
 }
 
@@ -259,7 +289,11 @@ fn host_and_path(url: &str) -> Option<(&str, &str)> {
 /// `…/hosting/reservations/details/HMABCDEF12`): its last segment, when a segment before it
 /// names reservations.
 fn code_in_url(shape: &Shape, url: &str) -> Option<String> {
-    let (_, path) = host_and_path(url)?;
+    // A kept link: its host was read when it was kept.
+    let after_host = url.get("https://".len()..)?;
+    let ends = |b: u8| b == b'?' || b == b'#';
+    let path = &after_host[after_host.bytes().position(|b| b == b'/' || ends(b))?..];
+    let path = &path[..path.bytes().position(ends).unwrap_or(path.len())];
     let mut segments = path.split('/').filter(|s| !s.is_empty());
     let last = segments.next_back()?;
     let linked = segments.any(|s| starts_with_ignore_case(s, "reservation"));
@@ -275,22 +309,23 @@ const PHONE_LABEL_LEN: usize = 40;
 fn phone_digits(text: &str) -> Option<String> {
     let rest = &text[word_at(text, "phone")?..];
     // The label's own words ("Number (Last 4 Digits)") end at a colon close by.
-    let colon = rest.bytes().take(PHONE_LABEL_LEN).position(|b| b == b':');
+    let mut label = rest.bytes().take(PHONE_LABEL_LEN).take_while(|b| !b"\\\r\n".contains(b));
+    let colon = label.position(|b| b == b':');
     let value = colon.map_or(rest, |at| &rest[at + 1..]);
-    let mut last = [0u8; 4];
+    // The last four digits, in the low bytes of `last`, the latest lowest.
+    let mut last = 0u32;
     let mut count = 0usize;
     for b in value.trim_start().bytes() {
         match b {
             b'0'..=b'9' => {
-                last.rotate_left(1);
-                last[3] = b;
+                last = (last << 8) | u32::from(b);
                 count += 1;
             }
             b' ' | b'\t' | b'+' | b'-' | b'(' | b')' | b'.' | b'/' => {}
             _ => break,
         }
     }
-    let kept = &last[4 - count.min(4)..];
+    let kept = &last.to_be_bytes()[4 - count.min(4)..];
     (count > 0).then(|| kept.iter().map(|&b| char::from(b)).collect())
 }
 
@@ -319,8 +354,10 @@ fn first_mention(text: &str) -> Option<usize> {
     reservation.into_iter().chain(booking).min()
 }
 
-/// Where `needle` (ASCII) first occurs in `haystack`, case ignored.
+/// Where `needle` (ASCII, lower case) first occurs in `haystack`, case ignored.
 fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    h.windows(n.len()).position(|w| w.eq_ignore_ascii_case(n))
+    let first = *n.first()?;
+    let last = h.len().checked_sub(n.len())?;
+    (0..=last).find(|&i| h[i] | 0x20 == first && h[i..i + n.len()].eq_ignore_ascii_case(n))
 }

@@ -118,22 +118,25 @@ pub(super) fn details(
 /// Airbnb's sites: `airbnb.com`, `airbnb.fr`, `airbnb.co.uk`, `airbnb.com.au` and their
 /// subdomains (`www.`), nothing that merely contains the name (`airbnb.example.com`).
 fn is_airbnb_host(host: &str) -> bool {
-    let mut labels = host.rsplit('.');
-    let top = labels.next().unwrap_or_default();
+    // The labels from the right: the top-level domain, then the one before it, and so on.
+    let label = |end: usize| {
+        let start = host[..end].bytes().rposition(|b| b == b'.').map_or(0, |dot| dot + 1);
+        (&host[start..end], start.checked_sub(1))
+    };
     let letters = |s: &str, n: std::ops::RangeInclusive<usize>| {
         n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
     };
+    let (top, Some(end)) = label(host.len()) else { return false };
     if !letters(top, 2..=3) {
         return false;
     }
-    match labels.next() {
-        Some(name) if name.eq_ignore_ascii_case("airbnb") => true,
-        // A country's second level (`co.uk`, `com.au`) under a two-letter country code.
-        Some(second) if ["co", "com"].iter().any(|s| second.eq_ignore_ascii_case(s)) => {
-            top.len() == 2 && labels.next().is_some_and(|n| n.eq_ignore_ascii_case("airbnb"))
-        }
-        _ => false,
+    let (second, before) = label(end);
+    if second.eq_ignore_ascii_case("airbnb") {
+        return true;
     }
+    // A country's second level (`co.uk`, `com.au`) under a two-letter country code.
+    let country = top.len() == 2 && ["co", "com"].iter().any(|s| second.eq_ignore_ascii_case(s));
+    country && before.is_some_and(|end| label(end).0.eq_ignore_ascii_case("airbnb"))
 }
 
 /// VRBO's and HomeAway's sites: `vrbo.com`, `homeaway.com` and their subdomains.

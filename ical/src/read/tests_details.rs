@@ -170,6 +170,13 @@ fn a_url_on_another_host_is_not_kept() {
 }
 
 #[test]
+fn a_code_is_read_from_a_links_path_not_its_query() {
+    let url = "https://www.airbnb.com?next=/reservations/HMABCDEF12";
+    let d = details_of(Producer::Airbnb, "Reserved", Some(&format!("Reservation URL: {url}")));
+    assert_eq!(d, ItemDetails { reservation_url: some(url), ..Default::default() });
+}
+
+#[test]
 fn a_link_that_is_not_https_is_not_kept() {
     let d = details_of(
         Producer::Airbnb,
