@@ -103,10 +103,10 @@ pub async fn slots(
         step: wanted.step,
         now: Utc::now(),
     };
-    let mut held = Vec::with_capacity(ruled.len());
-    for owned in &ruled {
-        held.push(Held::read(store, tenant, owned, &query).await?);
-    }
+    // One read per owner, all at once: the pool spreads them over its connections (SQLite's
+    // readers each run on their own thread).
+    let reads = ruled.iter().map(|owned| Held::read(store, tenant, owned, &query));
+    let held = futures::future::try_join_all(reads).await?;
     let owners: Vec<SlotOwner<'_>> = ruled
         .iter()
         .zip(&held)

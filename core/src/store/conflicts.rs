@@ -20,17 +20,17 @@ use kalends_ical::ItemKind;
 macro_rules! fetch_busy {
     ($query:expr, $executor:expr) => {{
         let query: &$crate::store::conflicts::BusyQuery = &$query;
-        sqlx::query_as::<_, $crate::store::conflicts::BusyRow>(sqlx::AssertSqlSafe(
-            query.sql.as_str(),
-        ))
-        .bind(query.tenant_id)
-        .bind(query.owner_id)
-        .bind(query.earliest)
-        .bind(query.from)
-        .bind(query.to)
-        .bind(query.latest)
-        .fetch_all($executor)
-        .await
+        let executor = $executor;
+        let sql = query.sql($crate::store::conflicts::on_postgres(&executor));
+        sqlx::query_as::<_, $crate::store::conflicts::BusyRow>(sqlx::AssertSqlSafe(sql))
+            .bind(query.tenant_id)
+            .bind(query.owner.id())
+            .bind(query.earliest)
+            .bind(query.from)
+            .bind(query.to)
+            .bind(query.latest)
+            .fetch_all(executor)
+            .await
     }};
 }
 pub(super) use fetch_busy;
@@ -905,9 +905,8 @@ fn external_edit_key(booking_id: Uuid, connection_id: Uuid) -> String {
 /// The statement reading an owner's busy items in a window, with its values; run it with
 /// [`fetch_busy!`] on a pool or inside a transaction.
 pub(super) struct BusyQuery {
-    pub(super) sql: String,
     pub(super) tenant_id: Uuid,
-    pub(super) owner_id: Uuid,
+    pub(super) owner: Owner,
     pub(super) earliest: DateTime<Utc>,
     pub(super) from: DateTime<Utc>,
     pub(super) to: DateTime<Utc>,
@@ -932,12 +931,22 @@ impl BusyQuery {
         let latest = to
             .checked_add_signed(chrono::Duration::days(LOOKBACK_DAYS))
             .map_or(far_future(), |latest| latest.min(far_future()));
-        let sql = match owner {
-            Owner::Resource(_) => resource_busy_sql(),
-            Owner::Staff(_) => staff_busy_sql(),
-        };
-        BusyQuery { sql, tenant_id, owner_id: owner.id(), earliest, from, to, latest }
+        BusyQuery { tenant_id, owner, earliest, from, to, latest }
     }
+
+    /// Its statement, on PostgreSQL or SQLite.
+    pub(super) fn sql(&self, postgres: bool) -> String {
+        match self.owner {
+            Owner::Resource(_) => resource_busy_sql(),
+            Owner::Staff(_) => staff_busy_sql(postgres),
+        }
+    }
+}
+
+/// Whether `executor` (a pool, or a transaction's connection) is PostgreSQL's: the few
+/// statements whose best form differs between the two databases are chosen by it.
+pub(super) fn on_postgres<'e, E: sqlx::Executor<'e>>(_executor: &E) -> bool {
+    <E::Database as sqlx::Database>::NAME == <sqlx::Postgres as sqlx::Database>::NAME
 }
 
 // Bookings by when they end (indexes `bookings_*_span_end`): from the window's start on, that is
@@ -969,29 +978,37 @@ fn resource_busy_sql() -> String {
 
 /// A staff member's busy items: their bookings, blocks, imported items and the busy times of
 /// their connected calendars (unless disconnected), all their own. Their bookings come from
-/// their links by when they end (index `booking_staff_staff_span_end`; SQLite takes CROSS JOIN's
-/// order as given), not from every booking of the tenant in the window.
-fn staff_busy_sql() -> String {
-    "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, \
-     CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) \
-     FROM booking_staff bs CROSS JOIN bookings b WHERE bs.staff_id = $2 \
-     AND bs.span_end >= $4 AND bs.span_end <= $6 AND b.id = bs.booking_id \
-     AND b.tenant_id = $1 AND b.status <> 'cancelled' \
-     AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
-     UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, \
-     k.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) \
-     FROM blocks k WHERE k.tenant_id = $1 AND k.staff_id = $2 \
-     AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
-     UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
-     i.span_start, i.span_end, i.import_id, 'own', CAST(NULL AS UUID) \
-     FROM imported_items i JOIN imports m ON m.id = i.import_id WHERE i.tenant_id = $1 \
-     AND i.staff_id = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4 \
-     UNION ALL SELECT 'calendar', c.id, 'busy', c.summary, c.start_date IS NOT NULL, \
-     c.span_start, c.span_end, c.connection_id, 'own', CAST(NULL AS UUID) \
-     FROM calendar_busy c JOIN connections n ON n.id = c.connection_id \
-     WHERE c.tenant_id = $1 AND c.staff_id = $2 AND n.status <> 'revoked' \
-     AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
-        .to_owned()
+/// their links by when they end (index `booking_staff_staff_span_end`), not from every booking
+/// of the tenant in the window. SQLite takes a `CROSS JOIN`'s order as given; PostgreSQL, asked
+/// the same way, picks a plan on the links' statistics that took seconds right after a bulk
+/// write, while a subquery on the links keeps it on the index (BENCHMARKS.md, "What is
+/// bookable").
+fn staff_busy_sql(postgres: bool) -> String {
+    let bookings = if postgres {
+        "FROM bookings b WHERE b.tenant_id = $1 AND b.id IN (SELECT bs.booking_id FROM \
+         booking_staff bs WHERE bs.staff_id = $2 AND bs.span_end >= $4 AND bs.span_end <= $6)"
+    } else {
+        "FROM booking_staff bs CROSS JOIN bookings b WHERE bs.staff_id = $2 \
+         AND bs.span_end >= $4 AND bs.span_end <= $6 AND b.id = bs.booking_id AND b.tenant_id = $1"
+    };
+    format!(
+        "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, \
+         b.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) {bookings} \
+         AND b.status <> 'cancelled' AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
+         UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, \
+         k.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) \
+         FROM blocks k WHERE k.tenant_id = $1 AND k.staff_id = $2 \
+         AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
+         UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
+         i.span_start, i.span_end, i.import_id, 'own', CAST(NULL AS UUID) \
+         FROM imported_items i JOIN imports m ON m.id = i.import_id WHERE i.tenant_id = $1 \
+         AND i.staff_id = $2 AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4 \
+         UNION ALL SELECT 'calendar', c.id, 'busy', c.summary, c.start_date IS NOT NULL, \
+         c.span_start, c.span_end, c.connection_id, 'own', CAST(NULL AS UUID) \
+         FROM calendar_busy c JOIN connections n ON n.id = c.connection_id \
+         WHERE c.tenant_id = $1 AND c.staff_id = $2 AND n.status <> 'revoked' \
+         AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
+    )
 }
 
 /// Adds to `hits` the items of `items` that `?reject_conflicts=true` refuses `candidate` for:
