@@ -132,9 +132,24 @@ impl WebhookEvent {
     }
 }
 
-/// `data` of `conflict.opened` and `conflict.resolved`: the conflict as the API shows it.
-pub fn conflict_data(c: &crate::store::Conflict) -> Value {
+/// `data` of `conflict.opened` and `conflict.resolved`: the conflict as the API shows it, its
+/// imported reservations with the `details` their feeds give (`details`: by item id).
+pub fn conflict_data(
+    c: &crate::store::Conflict,
+    details: &[(Uuid, kalends_ical::ItemDetails)],
+) -> Value {
     let (resource_id, staff_id) = c.owner.columns();
+    let items: Vec<Value> = c
+        .items
+        .iter()
+        .map(|item| {
+            let mut out = json!(item);
+            if let Some((_, known)) = details.iter().find(|(id, _)| *id == item.id) {
+                out["details"] = json!(known);
+            }
+            out
+        })
+        .collect();
     json!({
         "id": c.id,
         "kind": c.kind.as_str(),
@@ -143,7 +158,7 @@ pub fn conflict_data(c: &crate::store::Conflict) -> Value {
         "start": c.start,
         "end": c.end,
         "severity": c.severity.as_str(),
-        "items": c.items,
+        "items": items,
         "suggestion": c.suggestion,
         "status": if c.open { "open" } else { "resolved" },
         "detected_at": c.detected_at,

@@ -129,6 +129,65 @@ impl Importer {
         }
     }
 
+    /// A fresh look at `imports` at the moment a booking is made (`recheck_feeds`): each is run
+    /// now, all in parallel, each fetch conditional on the validators of its last read (a 304
+    /// costs one round trip), and what changed is stored before this returns. An import another
+    /// run holds is waited for and then looked at again. What has not answered by `within` is
+    /// reported as [`Recheck::Timeout`] and goes on in the background: its run is recorded when
+    /// it ends, as any other run, so nothing it finds is lost.
+    pub async fn recheck(
+        &self,
+        tenant_id: Uuid,
+        imports: &[Uuid],
+        within: Duration,
+    ) -> Vec<(Uuid, Recheck)> {
+        let deadline = tokio::time::Instant::now() + within;
+        let runs: Vec<_> = imports
+            .iter()
+            .map(|&import_id| {
+                let importer = self.clone();
+                let run = tokio::spawn(async move {
+                    importer.run_before(tenant_id, import_id, deadline).await
+                });
+                (import_id, run)
+            })
+            .collect();
+        let mut seen = Vec::with_capacity(runs.len());
+        for (import_id, run) in runs {
+            let outcome = match tokio::time::timeout_at(deadline, run).await {
+                Ok(Ok(outcome)) => outcome,
+                // The run panicked: what is stored stands.
+                Ok(Err(_)) => Recheck::Failed(None),
+                Err(_) => Recheck::Timeout,
+            };
+            seen.push((import_id, outcome));
+        }
+        seen
+    }
+
+    /// One run of a recheck: while another run holds the import, waits for it (until
+    /// `deadline`), then runs.
+    async fn run_before(
+        &self,
+        tenant_id: Uuid,
+        import_id: Uuid,
+        deadline: tokio::time::Instant,
+    ) -> Recheck {
+        loop {
+            match self.run(tenant_id, import_id).await {
+                Ok(run) => return Recheck::of(&run),
+                Err(ImportError::Busy) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(ImportError::Busy) => return Recheck::Timeout,
+                Err(ImportError::Store(e)) => {
+                    tracing::warn!(error = %e, %import_id, "a feed recheck could not run");
+                    return Recheck::Failed(None);
+                }
+            }
+        }
+    }
+
     /// A run under the import's lease, from `source`.
     async fn leased(
         &self,
@@ -366,6 +425,41 @@ impl Importer {
                     tracing::warn!(failures, error, "feed import failed");
                 }
             }
+        }
+    }
+}
+
+/// What a booking write's fresh look at one import found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recheck {
+    /// The feed had changed: the stored items are its new ones.
+    Changed,
+    /// The feed was as stored (a 304, the same body, or a body with the same items).
+    Unchanged,
+    /// No answer in time: the decision rests on what was stored; the run goes on.
+    Timeout,
+    /// The run failed or was held by the mass-removal guard (why, when known): what was stored
+    /// stands.
+    Failed(Option<String>),
+}
+
+impl Recheck {
+    fn of(run: &ImportRun) -> Self {
+        let counts = &run.counts;
+        match run.outcome {
+            RunOutcome::Ok if counts.added + counts.updated + counts.removed > 0 => Self::Changed,
+            RunOutcome::Ok | RunOutcome::NotModified => Self::Unchanged,
+            RunOutcome::Failed | RunOutcome::Held => Self::Failed(run.error.clone()),
+        }
+    }
+
+    /// Its name in the API: `changed`, `unchanged`, `timeout` or `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Changed => "changed",
+            Self::Unchanged => "unchanged",
+            Self::Timeout => "timeout",
+            Self::Failed(_) => "failed",
         }
     }
 }

@@ -18,9 +18,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::ListOut;
-use super::collisions::WriteQuery;
+use super::collisions::{FeedRechecked, WriteQuery};
+use super::conflicts::add_details;
 use super::error::ApiError;
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id, path_external_id};
+use super::extract::{
+    ApiJson, ApiQuery, AuthTenant, PageQuery, nullable, parse_id, path_external_id,
+};
 use crate::input::FieldError;
 use crate::input::fields::{Checker, SpanForm};
 use crate::state::AppState;
@@ -369,6 +372,9 @@ pub struct BookingOut {
     pub updated_at: DateTime<Utc>,
     /// Per connected calendar.
     pub sync: Vec<SyncOut>,
+    /// With `recheck_feeds=true`: what the fresh look at each import found before the write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feeds_rechecked: Option<Vec<FeedRechecked>>,
 }
 
 impl From<&Booking> for BookingOut {
@@ -400,6 +406,7 @@ impl From<&Booking> for BookingOut {
             created_at: b.created_at,
             updated_at: b.updated_at,
             sync: Vec::new(),
+            feeds_rechecked: None,
         }
     }
 }
@@ -448,10 +455,33 @@ async fn validate(
     body.into_new(zone).map_err(ApiError::invalid)
 }
 
-fn created(booking: &Booking) -> Response {
+/// A written booking's answer, with what the fresh look at the feeds found first, if asked.
+fn written(booking: &Booking, rechecked: Option<Vec<FeedRechecked>>) -> BookingOut {
+    BookingOut { feeds_rechecked: rechecked, ..BookingOut::from(booking) }
+}
+
+fn created(booking: &Booking, rechecked: Option<Vec<FeedRechecked>>) -> Response {
     let location = format!("/api/v1/bookings/{}", booking.id);
-    (StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(BookingOut::from(booking)))
+    (StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(written(booking, rechecked)))
         .into_response()
+}
+
+/// A refused booking write's error: the imported reservations it collides with carry their
+/// details, and it says what the fresh look at the feeds found first.
+async fn refused(
+    state: &AppState,
+    tenant_id: Uuid,
+    rechecked: &Option<Vec<FeedRechecked>>,
+    error: impl Into<ApiError>,
+) -> ApiError {
+    let mut error = error.into();
+    if let Some(items) = error.collisions_mut()
+        && let Err(failed) = add_details(state, tenant_id, items.iter_mut().collect()).await
+    {
+        return failed;
+    }
+    let seen = rechecked.as_ref().and_then(|seen| serde_json::to_value(seen).ok());
+    error.with_rechecked(seen)
 }
 
 /// Create a booking.
@@ -461,12 +491,16 @@ fn created(booking: &Booking) -> Response {
 async fn create_booking(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(write): Query<WriteQuery>,
+    ApiQuery(write): ApiQuery<WriteQuery>,
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
     let new = validate(&state, &tenant, body).await?;
-    let booking = bookings::create(&state.store, &tenant, new, write.overlap()).await?;
-    Ok(created(&booking))
+    let rechecked = write.recheck(&state, tenant.id, new.resource_id, &new.staff_ids).await?;
+    let booking = match bookings::create(&state.store, &tenant, new, write.overlap()).await {
+        Ok(booking) => booking,
+        Err(e) => return Err(refused(&state, tenant.id, &rechecked, e).await),
+    };
+    Ok(created(&booking, rechecked))
 }
 
 /// Create or replace the booking with this external id: 201 when new, 200 otherwise. Sending the
@@ -479,17 +513,22 @@ async fn upsert_booking(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(external_id): Path<String>,
-    Query(write): Query<WriteQuery>,
+    ApiQuery(write): ApiQuery<WriteQuery>,
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
     let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
     let new = validate(&state, &tenant, body).await?;
+    let rechecked = write.recheck(&state, tenant.id, new.resource_id, &new.staff_ids).await?;
     let saved =
         bookings::save_by_external_id(&state.store, &tenant, &external_id, new, write.overlap());
-    Ok(match saved.await? {
-        UpsertOutcome::Created(b) => created(&b),
+    let saved = match saved.await {
+        Ok(saved) => saved,
+        Err(e) => return Err(refused(&state, tenant.id, &rechecked, e).await),
+    };
+    Ok(match saved {
+        UpsertOutcome::Created(b) => created(&b, rechecked),
         UpsertOutcome::Updated { booking: b, .. } | UpsertOutcome::Unchanged(b) => {
-            axum::Json(BookingOut::from(&b)).into_response()
+            axum::Json(written(&b, rechecked)).into_response()
         }
     })
 }
@@ -516,18 +555,29 @@ async fn patch_booking(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    Query(write): Query<WriteQuery>,
+    ApiQuery(write): ApiQuery<WriteQuery>,
     ApiJson(patch): ApiJson<BookingPatch>,
 ) -> Result<axum::Json<BookingOut>, ApiError> {
     let id = parse_id(&id)?;
+    let rechecked = if write.recheck_feeds == Some(true) {
+        // The imports to look at are those of the booking as the patch leaves it.
+        let mut draft = BookingIn::from(&state.store.booking(tenant.id, id).await?);
+        patch.clone().apply(&mut draft);
+        write.recheck(&state, tenant.id, draft.resource_id, &draft.staff_ids).await?
+    } else {
+        write.recheck(&state, tenant.id, None, &[]).await? // checks the parameters only
+    };
     let (state_ref, tenant_ref) = (&state, &tenant);
     let edit = |current: Booking| {
         let mut draft = BookingIn::from(&current);
         patch.clone().apply(&mut draft);
         async move { validate(state_ref, tenant_ref, draft).await }
     };
-    let booking = bookings::edit(&state.store, &tenant, id, write.overlap(), edit).await?;
-    Ok(axum::Json(BookingOut::from(&booking)))
+    let booking = match bookings::edit(&state.store, &tenant, id, write.overlap(), edit).await {
+        Ok(booking) => booking,
+        Err(e) => return Err(refused(&state, tenant.id, &rechecked, e).await),
+    };
+    Ok(axum::Json(written(&booking, rechecked)))
 }
 
 /// Cancel a booking: it disappears from calendars and stays in feeds as cancelled for a while.

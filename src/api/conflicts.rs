@@ -25,12 +25,38 @@ pub struct ConflictItemOut {
     pub id: Uuid,
     /// A human label.
     pub label: String,
+    /// For an imported OTA reservation: what its platform's feed says of it
+    /// (`reservation_code`, `reservation_url`, `phone_last_digits`, `guests`, each only when
+    /// the feed carries it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl From<&ConflictItem> for ConflictItemOut {
     fn from(i: &ConflictItem) -> Self {
-        ConflictItemOut { kind: i.kind.as_str().into(), id: i.id, label: i.label.clone() }
+        let (kind, label) = (i.kind.as_str().into(), i.label.clone());
+        ConflictItemOut { kind, id: i.id, label, details: None }
     }
+}
+
+/// Fills in the reservation details of the imported items among `items`, in one read.
+pub(crate) async fn add_details(
+    state: &AppState,
+    tenant_id: Uuid,
+    items: Vec<&mut ConflictItemOut>,
+) -> Result<(), ApiError> {
+    let imported: Vec<Uuid> = items.iter().filter(|i| i.kind == "feed").map(|i| i.id).collect();
+    if imported.is_empty() {
+        return Ok(());
+    }
+    let found = state.store.imported_details(tenant_id, &imported).await?;
+    for item in items {
+        if let Some((_, details)) = found.iter().find(|(id, _)| *id == item.id) {
+            item.details = serde_json::to_value(details).ok();
+        }
+    }
+    Ok(())
 }
 
 /// A conflict.
@@ -133,7 +159,10 @@ async fn list_conflicts(
     };
     let paging = page.checked()?;
     let page = state.store.list_conflicts(tenant.id, open, paging.after, paging.limit).await?;
-    Ok(axum::Json(ListOut::from_page(&page, ConflictOut::from)))
+    let mut list = ListOut::from_page(&page, ConflictOut::from);
+    let items = list.items.iter_mut().flat_map(|c| c.items.iter_mut()).collect();
+    add_details(&state, tenant.id, items).await?;
+    Ok(axum::Json(list))
 }
 
 /// One conflict.
@@ -145,7 +174,7 @@ async fn get_conflict(
     Path(id): Path<String>,
 ) -> Result<axum::Json<ConflictOut>, ApiError> {
     let conflict = state.store.conflict(tenant.id, parse_id(&id)?).await?;
-    Ok(axum::Json(ConflictOut::from(&conflict)))
+    detailed(&state, tenant.id, &conflict).await
 }
 
 /// Mark a conflict resolved. It stays resolved while its items collide exactly as now; if they
@@ -163,7 +192,18 @@ async fn resolve_conflict(
     let note = input::note(body.note.as_deref()).map_err(ApiError::invalid)?;
     let conflict = kalends_core::service::conflicts::resolve(&state.store, tenant.id, id, note);
     let conflict = conflict.await?;
-    Ok(axum::Json(ConflictOut::from(&conflict)))
+    detailed(&state, tenant.id, &conflict).await
+}
+
+/// A conflict's answer, with its imported reservations' details.
+async fn detailed(
+    state: &AppState,
+    tenant_id: Uuid,
+    conflict: &Conflict,
+) -> Result<axum::Json<ConflictOut>, ApiError> {
+    let mut out = ConflictOut::from(conflict);
+    add_details(state, tenant_id, out.items.iter_mut().collect()).await?;
+    Ok(axum::Json(out))
 }
 
 /// The routes of this resource.

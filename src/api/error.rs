@@ -10,6 +10,7 @@ use kalends_core::availability::Violation;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::conflicts::ConflictItemOut;
 use crate::input::FieldError;
 
 /// An RFC 9457 problem.
@@ -46,6 +47,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub violations: Option<serde_json::Value>,
+    /// For a booking write with `recheck_feeds=true`: what the fresh look at each import found
+    /// before the decision (`{import_id, outcome, error?}` each).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub feeds_rechecked: Option<serde_json::Value>,
 }
 
 /// An error answer of the API.
@@ -59,13 +65,16 @@ pub struct ApiError {
     /// boxed, as few errors carry it.
     refusal: Option<Box<Refusal>>,
     retry_after: Option<Duration>,
+    /// What a booking write's fresh look at the feeds found (`recheck_feeds=true`); boxed, as
+    /// few errors carry it.
+    feeds_rechecked: Option<Box<serde_json::Value>>,
 }
 
 /// Why a booking write with `?reject_conflicts=true` was refused.
 #[derive(Debug)]
 enum Refusal {
     /// The items it would collide with.
-    Collides(serde_json::Value),
+    Collides(Vec<ConflictItemOut>),
     /// The availability rules it breaks (at least one).
     BreaksRules(Vec<Violation>),
 }
@@ -73,11 +82,27 @@ enum Refusal {
 impl ApiError {
     fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        Self { status, slug, detail, errors: Vec::new(), refusal: None, retry_after: None }
+        let (errors, refusal, retry_after, feeds_rechecked) = (Vec::new(), None, None, None);
+        Self { status, slug, detail, errors, refusal, retry_after, feeds_rechecked }
+    }
+
+    /// The items a booking write refused with 409 collides with, to add what the API knows of
+    /// them (the details of imported reservations).
+    pub fn collisions_mut(&mut self) -> Option<&mut Vec<ConflictItemOut>> {
+        match self.refusal.as_deref_mut() {
+            Some(Refusal::Collides(items)) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The same error, saying what a booking write's fresh look at the feeds found first.
+    pub fn with_rechecked(mut self, rechecked: Option<serde_json::Value>) -> Self {
+        self.feeds_rechecked = rechecked.map(Box::new);
+        self
     }
 
     /// 409 for a booking that would collide with `items` (`?reject_conflicts=true`).
-    pub fn collides(items: serde_json::Value) -> Self {
+    pub fn collides(items: Vec<ConflictItemOut>) -> Self {
         Self {
             refusal: Some(Box::new(Refusal::Collides(items))),
             ..Self::new(
@@ -204,15 +229,17 @@ impl From<StoreError> for ApiError {
                 "rooms still belong to this resource (their parent_id names it); detach them \
                  (parent_id null) or delete them first",
             ),
-            StoreError::ForeignKey => ApiError::conflict("the record is still referenced by bookings"),
-            StoreError::LeaseBusy => ApiError::conflict("a run of this import is already in progress"),
+            StoreError::ForeignKey => {
+                ApiError::conflict("the record is still referenced by bookings")
+            }
+            StoreError::LeaseBusy => {
+                ApiError::conflict("a run of this import is already in progress")
+            }
             StoreError::AlreadyResolved => ApiError::conflict("the conflict is already resolved"),
             StoreError::Invalid { field, message } => ApiError::invalid_field(field, message),
-            StoreError::Collides(hits) => ApiError::collides(serde_json::Value::Array(
-                hits.iter()
-                    .map(|h| serde_json::json!({"kind": h.kind.as_str(), "id": h.id, "label": h.label}))
-                    .collect(),
-            )),
+            StoreError::Collides(hits) => {
+                ApiError::collides(hits.iter().map(ConflictItemOut::from).collect())
+            }
             StoreError::BreaksRules(broken) => ApiError::breaks_rules(broken),
             StoreError::VersionConflict => {
                 ApiError::conflict("the record changed while this request ran; retry it")
@@ -226,7 +253,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let title = self.status.canonical_reason().unwrap_or("Error").to_owned();
         let (conflicts, broken) = match self.refusal.map(|r| *r) {
-            Some(Refusal::Collides(items)) => (Some(items), Vec::new()),
+            Some(Refusal::Collides(items)) => {
+                (Some(serde_json::to_value(items).unwrap_or_default()), Vec::new())
+            }
             Some(Refusal::BreaksRules(broken)) => (None, broken),
             None => (None, Vec::new()),
         };
@@ -249,6 +278,7 @@ impl IntoResponse for ApiError {
             limit: first.as_ref().map(|v| v.limit.clone()),
             value: first.map(|v| v.value),
             violations: (!violations.is_empty()).then_some(serde_json::Value::Array(violations)),
+            feeds_rechecked: self.feeds_rechecked.map(|seen| *seen),
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
         response

@@ -60,6 +60,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// A query string. A parameter of the wrong type (`?reject_conflicts=maybe`) answers 422 naming
+/// it, as a body field would; unknown parameters are ignored.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let query = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(query)
+            .map(ApiQuery)
+            .map_err(|e| ApiError::invalid_field(e.path().to_string(), e.inner().to_string()))
+    }
+}
+
 /// The tenant whose API key the request presents (`Authorization: Bearer <key>`).
 #[derive(Debug, Clone)]
 pub struct AuthTenant(pub Tenant);

@@ -12,31 +12,71 @@ use uuid::Uuid;
 
 use crate::helpers::{Db, TempDir, TestApp, config, on_both_databases};
 
-/// A platform's .ics export on 127.0.0.1, serving whatever body it currently holds.
+/// A platform's .ics export on 127.0.0.1, serving whatever body it currently holds: at once,
+/// or after a delay ([`Platform::delay`]); with an ETag and 304s once [`Platform::with_etags`]
+/// says so.
 #[derive(Clone)]
 pub(crate) struct Platform {
     body: Arc<Mutex<String>>,
     base: String,
     hits: Arc<std::sync::atomic::AtomicUsize>,
+    delay: Arc<Mutex<std::time::Duration>>,
+    etags: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Platform {
     pub(crate) async fn start(body: String) -> Platform {
-        let body = Arc::new(Mutex::new(body));
-        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (shared, counted) = (body.clone(), hits.clone());
+        let platform = Platform {
+            body: Arc::new(Mutex::new(body)),
+            base: String::new(),
+            hits: Arc::default(),
+            delay: Arc::default(),
+            etags: Arc::default(),
+        };
+        let serving = platform.clone();
         let app = axum::Router::new().route(
             "/export/{file}",
-            axum::routing::get(move || {
-                let shared = shared.clone();
-                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                async move { (StatusCode::OK, shared.lock().unwrap().clone()) }
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let serving = serving.clone();
+                async move { serving.answer(&headers).await }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Platform { body, base, hits }
+        Platform { base, ..platform }
+    }
+
+    async fn answer(&self, headers: &axum::http::HeaderMap) -> axum::response::Response {
+        use axum::response::IntoResponse as _;
+        self.hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let delay = *self.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        let body = self.body.lock().unwrap().clone();
+        if !self.etags.load(std::sync::atomic::Ordering::SeqCst) {
+            return (StatusCode::OK, body).into_response();
+        }
+        let etag = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            body.hash(&mut hasher);
+            format!("\"{:x}\"", hasher.finish())
+        };
+        let sent = headers.get("if-none-match").and_then(|v| v.to_str().ok());
+        if sent == Some(etag.as_str()) {
+            return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
+        }
+        (StatusCode::OK, [("etag", etag)], body).into_response()
+    }
+
+    /// From now on, answers with an ETag and 304 to a request that sends it back.
+    pub(crate) fn with_etags(&self) {
+        self.etags.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on, answers only after `delay`.
+    pub(crate) fn delay(&self, delay: std::time::Duration) {
+        *self.delay.lock().unwrap() = delay;
     }
 
     /// How many times the feed was fetched.
@@ -317,7 +357,17 @@ impl Gated {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Gated { platform: Platform { body: shared, base, hits: Arc::default() }, requests, release }
+        Gated {
+            platform: Platform {
+                body: shared,
+                base,
+                hits: Arc::default(),
+                delay: Arc::default(),
+                etags: Arc::default(),
+            },
+            requests,
+            release,
+        }
     }
 
     fn requests(&self) -> usize {

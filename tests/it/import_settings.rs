@@ -258,9 +258,17 @@ async fn the_items_list_pages_and_keeps_to_the_window_asked(db: Db) {
     app.stop().await;
 }
 
-async fn an_airbnb_reservation_is_listed_with_its_code_link_and_phone_digits(db: Db) {
-    let app = app_allowing_local_feeds(db).await;
+async fn an_airbnb_reservation_is_listed_and_shown_on_the_timeline_with_its_code_link_and_phone_digits(
+    db: Db,
+) {
+    let app = TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        config.import.allow_private_networks = true;
+    })
+    .await;
     let (_, key) = app.tenant().await;
+    let receiver = Receiver::start(AT_ONCE).await;
+    create_endpoint(&app.api(&key), &receiver.url, &["conflict.opened"]).await;
     let room = resource(&app, &key).await;
     let described = format!(
         "{}DESCRIPTION:Reservation URL: https://www.airbnb.com/hosting/reservations/details/HMABCD1234\\n\
@@ -283,11 +291,33 @@ async fn an_airbnb_reservation_is_listed_with_its_code_link_and_phone_digits(db:
     );
     let closed = listed.iter().find(|i| i["uid"] == "b@airbnb.com").unwrap();
     assert_eq!((&closed["kind"], &closed["details"]), (&json!("block"), &json!({})), "{closed}");
+
+    let (browser, _, _) = signed_in_as(&app, &key).await;
+    let overview = browser.get("/dashboard?days=30").await;
+    assert!(
+        overview.body.contains("Reserved (HMABCD1234, phone ending 4321)"),
+        "the timeline's tooltip names the reservation: {}",
+        overview.body
+    );
+
+    let direct = json!({"title": "Direct guest", "resource_id": room, "status": "confirmed",
+        "start_date": in_days(13), "end_date": in_days(14)});
+    let _: Value = app.api(&key).send("POST", "/api/v1/bookings", Some(direct), 201).await.unwrap();
+    app.settle().await;
+    let open: Value = app.api(&key).send("GET", "/api/v1/conflicts", None, 200).await.unwrap();
+    let listed = &open["items"][0]["items"];
+    let imported = listed.as_array().unwrap().iter().find(|i| i["kind"] == "feed").unwrap();
+    assert_eq!(imported["details"]["reservation_code"], "HMABCD1234", "{listed}");
+    let told = events_of(&receiver);
+    assert_eq!(told.len(), 1, "{told:?}");
+    let items = told[0].1["items"].as_array().unwrap();
+    let imported = items.iter().find(|i| i["kind"] == "feed").unwrap();
+    assert_eq!(imported["details"]["phone_last_digits"], "4321", "{items:?}");
     app.stop().await;
 }
 
 on_both_databases!(
-    an_airbnb_reservation_is_listed_with_its_code_link_and_phone_digits,
+    an_airbnb_reservation_is_listed_and_shown_on_the_timeline_with_its_code_link_and_phone_digits,
     every_reading_setting_out_of_range_is_its_own_field_error_and_nothing_is_saved,
     a_changed_setting_reads_the_last_body_again_at_once_without_a_fetch,
     a_feed_that_goes_empty_is_held_and_the_next_full_feed_releases_it,

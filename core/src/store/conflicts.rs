@@ -339,8 +339,22 @@ macro_rules! tell_conflicts {
                         sqlx::query_as(sql).bind(owner_id).fetch_one(&mut *$tx).await?;
                     alerts.push(super::alerts::conflict_opened(&conflict, &name, at));
                 }
-                events
-                    .push(WebhookEvent::new(event_type, crate::webhooks::conflict_data(&conflict)));
+                let mut details = Vec::new();
+                for item in conflict.items.iter().filter(|i| i.kind == Source::Feed) {
+                    let known: Option<(Option<String>,)> =
+                        sqlx::query_as("SELECT details FROM imported_items WHERE id = $1")
+                            .bind(item.id)
+                            .fetch_optional(&mut *$tx)
+                            .await?;
+                    if let Some((Some(json),)) = known {
+                        let known = serde_json::from_str(&json).map_err(|_| {
+                            corrupt(format!("imported item {} has unreadable details", item.id))
+                        })?;
+                        details.push((item.id, known));
+                    }
+                }
+                let data = crate::webhooks::conflict_data(&conflict, &details);
+                events.push(WebhookEvent::new(event_type, data));
             }
         }
         let recorded = record_webhook_events!($tx, tenant_id, &events, at);
@@ -657,8 +671,11 @@ impl Store {
         let mut resolved = conflict;
         (resolved.open, resolved.resolved_at) = (false, Some(at));
         (resolved.resolution, resolved.note) = (Some("manual".into()), note.clone());
-        let events =
-            [WebhookEvent::new("conflict.resolved", crate::webhooks::conflict_data(&resolved))];
+        let imported: Vec<Uuid> =
+            resolved.items.iter().filter(|i| i.kind == Source::Feed).map(|i| i.id).collect();
+        let details = self.imported_details(tenant_id, &imported).await?;
+        let data = crate::webhooks::conflict_data(&resolved, &details);
+        let events = [WebhookEvent::new("conflict.resolved", data)];
         let notify = with_pool!(self, |pool| {
             async {
             let mut tx = pool.begin().await?;

@@ -872,6 +872,65 @@ impl Store {
         rows.into_iter().map(ImportRun::try_from).collect()
     }
 
+    /// The unpaused imports whose items a booking of `resource` and `staff` is checked against:
+    /// those of the resource, its parent and its rooms ([`super::resources::family_sql`]) and
+    /// those of each staff member, in id order. A booking write's fresh look at the platforms'
+    /// feeds (`recheck_feeds`) reads these again.
+    pub async fn imports_blocking(
+        &self,
+        tenant_id: Uuid,
+        resource: Option<Uuid>,
+        staff: &[Uuid],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let family = super::resources::family_sql("$1", "$2");
+        let staff_ids = super::placeholders(3, staff.len().min(super::IDS_PER_QUERY));
+        let of_staff =
+            if staff.is_empty() { String::new() } else { format!(" OR staff_id IN ({staff_ids})") };
+        let sql = format!(
+            "SELECT id FROM imports WHERE tenant_id = $1 AND paused_at IS NULL \
+             AND (resource_id IN (SELECT id FROM ({family}) AS family){of_staff}) ORDER BY id"
+        );
+        let rows: Vec<(Uuid,)> = with_read_pool!(self, |pool| {
+            let mut query =
+                sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id).bind(resource);
+            for id in staff.iter().take(super::IDS_PER_QUERY) {
+                query = query.bind(id);
+            }
+            query.fetch_all(pool).await
+        })?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The reservation details of those of `ids` that are imported items of the tenant and
+    /// carry any (a conflict's or a refusal's items name them by id).
+    pub async fn imported_details(
+        &self,
+        tenant_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, ItemDetails)>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(super::IDS_PER_QUERY) {
+            let sql = format!(
+                "SELECT id, details FROM imported_items WHERE tenant_id = $1 \
+                 AND details IS NOT NULL AND id IN ({})",
+                super::placeholders(2, chunk.len())
+            );
+            let rows: Vec<(Uuid, String)> = with_read_pool!(self, |pool| {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.fetch_all(pool).await
+            })?;
+            for (id, json) in rows {
+                let details = serde_json::from_str(&json)
+                    .map_err(|_| corrupt(format!("imported item {id} has unreadable details")))?;
+                found.push((id, details));
+            }
+        }
+        Ok(found)
+    }
+
     /// The body the last read of an import fetched, when one is kept.
     pub async fn last_body(&self, import_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
         let kept: Option<(Vec<u8>,)> = with_read_pool!(self, |pool| {

@@ -8,9 +8,10 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc, Weekday};
 use kalends_core::Store;
-use kalends_core::conflicts::{Busy, Class};
+use kalends_core::conflicts::{Busy, Class, Source};
 use kalends_core::domain::{Owner, Resource, TimeZone, local_midnight};
 use kalends_core::store::{Attention, Conflict, DayFigures};
+use kalends_ical::ItemDetails;
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -133,7 +134,21 @@ pub async fn timeline(
         local_midnight(from + Duration::days(length), TimeZone::UTC) + Duration::days(1),
     );
     let reads = rows.iter().map(|row| store.busy_items(tenant_id, row.owner, Some(window)));
-    let items = futures::future::try_join_all(reads).await?;
+    let mut items = futures::future::try_join_all(reads).await?;
+    let imported: Vec<Uuid> = items
+        .iter()
+        .flatten()
+        .filter(|b| b.item.source == Source::Feed)
+        .map(|b| b.item.id)
+        .collect();
+    if !imported.is_empty() {
+        let details = store.imported_details(tenant_id, &imported).await?;
+        for item in items.iter_mut().flatten() {
+            if let Some((_, details)) = details.iter().find(|(id, _)| *id == item.item.id) {
+                item.label = detailed_label(&item.label, details);
+            }
+        }
+    }
     let cells = rows
         .iter()
         .zip(&items)
@@ -143,6 +158,16 @@ pub async fn timeline(
         })
         .collect();
     Ok(Timeline { from, days, rows, cells })
+}
+
+/// An imported reservation's label with what its platform's feed says of it, for the tooltip:
+/// `Airbnb: Reserved (HMABCD1234, phone ending 4321, 2 guests)`.
+fn detailed_label(label: &str, details: &ItemDetails) -> String {
+    let mut known = Vec::new();
+    known.extend(details.reservation_code.clone());
+    known.extend(details.phone_last_digits.as_ref().map(|d| format!("phone ending {d}")));
+    known.extend(details.guests.map(|n| format!("{n} guest{}", if n == 1 { "" } else { "s" })));
+    if known.is_empty() { label.to_owned() } else { format!("{label} ({})", known.join(", ")) }
 }
 
 /// The timeline's rows of `resources`, each house followed by its rooms (a room whose house is
@@ -443,6 +468,20 @@ mod tests {
         let kinds: Vec<_> = cells.iter().map(|c| c.kind).collect();
         assert_eq!(kinds, [None, Some("booking"), Some("booking"), None, None]);
         assert_eq!(cells[1].labels, ["Smith"]);
+    }
+
+    #[test]
+    fn an_imported_reservation_is_labelled_with_what_its_feed_says_and_nothing_more() {
+        let details = ItemDetails {
+            reservation_code: Some("HMABCD1234".into()),
+            phone_last_digits: Some("4321".into()),
+            guests: Some(1),
+            ..ItemDetails::default()
+        };
+        let label = detailed_label("Airbnb: Reserved", &details);
+        assert_eq!(label, "Airbnb: Reserved (HMABCD1234, phone ending 4321, 1 guest)");
+        let bare = detailed_label("Airbnb: Reserved", &ItemDetails::default());
+        assert_eq!(bare, "Airbnb: Reserved");
     }
 
     #[test]
