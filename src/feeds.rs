@@ -374,26 +374,41 @@ impl Render {
         })
     }
 
+    /// Whose blocks and imported items the feed shows: its owner's (everyone's for the tenant's
+    /// feed) and, for a resource, its house's and its rooms' too: a room sold whole with its
+    /// house on one platform is closed on the others as well.
+    async fn owners(&self) -> Result<Vec<Option<Owner>>, StoreError> {
+        Ok(match self.known.feed.data.scope.owner() {
+            Some(Owner::Resource(id)) => {
+                let family = self.store.families(self.known.feed.tenant_id, &[id]).await?;
+                family.into_iter().map(|id| Some(Owner::Resource(id))).collect()
+            }
+            owner => vec![owner],
+        })
+    }
+
     /// Renders the blocks.
     async fn blocks(&self, events: &mut Events, zone: TimeZone) -> Result<(), StoreError> {
-        let (resource_id, staff_id) =
-            self.known.feed.data.scope.owner().map_or((None, None), Owner::columns);
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .list_blocks(self.known.feed.tenant_id, resource_id, staff_id, after, PAGE)
-                .await?;
-            for block in &page.items {
-                let item = self.block(&mut events.out, block, zone);
-                events.covers(item.0, item.1);
-                events.flush_if_full();
-            }
-            match page.next_cursor {
-                Some(next) => after = Some(next),
-                None => return Ok(()),
+        for owner in self.owners().await? {
+            let (resource_id, staff_id) = owner.map_or((None, None), Owner::columns);
+            let mut after = None;
+            loop {
+                let page = self
+                    .store
+                    .list_blocks(self.known.feed.tenant_id, resource_id, staff_id, after, PAGE)
+                    .await?;
+                for block in &page.items {
+                    let item = self.block(&mut events.out, block, zone);
+                    events.covers(item.0, item.1);
+                    events.flush_if_full();
+                }
+                match page.next_cursor {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
             }
         }
+        Ok(())
     }
 
     /// Writes a block; the instants it covers.
@@ -411,30 +426,32 @@ impl Render {
 
     /// Renders the imported items.
     async fn imported(&self, events: &mut Events, zone: TimeZone) -> Result<(), StoreError> {
-        let owner = self.known.feed.data.scope.owner();
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .list_imported_items(
-                    self.known.feed.tenant_id,
-                    owner,
-                    self.known.feed.data.platform,
-                    self.known.window.past_cutoff,
-                    after,
-                    PAGE,
-                )
-                .await?;
-            for item in &page.items {
-                let span = self.imported_item(&mut events.out, item, zone);
-                events.covers(span.0, span.1);
-                events.flush_if_full();
-            }
-            match page.next_cursor {
-                Some(next) => after = Some(next),
-                None => return Ok(()),
+        for owner in self.owners().await? {
+            let mut after = None;
+            loop {
+                let page = self
+                    .store
+                    .list_imported_items(
+                        self.known.feed.tenant_id,
+                        owner,
+                        self.known.feed.data.platform,
+                        self.known.window.past_cutoff,
+                        after,
+                        PAGE,
+                    )
+                    .await?;
+                for item in &page.items {
+                    let span = self.imported_item(&mut events.out, item, zone);
+                    events.covers(span.0, span.1);
+                    events.flush_if_full();
+                }
+                match page.next_cursor {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
             }
         }
+        Ok(())
     }
 
     /// Renders the nights the resource's rules close, when its feed exports them: from the

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::console::signed_in_as;
 use crate::feeds::FakePlatform;
+use crate::hardening_imports::{Platform, calendar};
 use crate::helpers::{Api, Db, TempDir, TestApp, config, fields, on_both_databases};
 
 /// A house and two of its rooms.
@@ -302,6 +303,37 @@ async fn a_rooms_busy_feed_shows_the_houses_bookings_and_the_houses_feed_each_ro
     app.stop().await;
 }
 
+async fn a_houses_platform_reservation_and_a_rooms_block_close_each_others_feeds(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let House { house, rooms } = house(&api).await;
+    let block = json!({"resource_id": rooms[0], "start_date": "2030-10-01",
+        "end_date": "2030-10-03", "reason": "Painting"});
+    let _: Value = api.send("POST", "/api/v1/blocks", Some(block), 201).await.unwrap();
+    let vrbo = Platform::start(calendar(&[
+        "DTSTART;VALUE=DATE:20301105\r\nDTEND;VALUE=DATE:20301109\r\nUID:whole@vrbo.com\r\n\
+         SUMMARY:Reserved - Jones\r\n"
+            .to_owned(),
+    ]))
+    .await;
+    let body = json!({"resource_id": house, "platform": "vrbo", "url": vrbo.url()});
+    let import: Value = api.send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
+    let path = format!("/api/v1/imports/{}/run", import["id"].as_str().unwrap());
+    let run: Value = api.send("POST", &path, None, 200).await.unwrap();
+    assert_eq!(run["outcome"], "ok", "{run}");
+
+    let blue = get_ics(&app, &busy_feed(&api, rooms[0]).await).await;
+    assert!(blue.contains("DTSTART;VALUE=DATE:20301105"), "the house sold on VRBO: {blue}");
+    assert!(!blue.contains("Jones"), "no guest data in a busy feed: {blue}");
+    let house_feed = get_ics(&app, &busy_feed(&api, house).await).await;
+    assert!(house_feed.contains("DTSTART;VALUE=DATE:20301001"), "the room's block: {house_feed}");
+    let green = get_ics(&app, &busy_feed(&api, rooms[1]).await).await;
+    assert!(green.contains("DTSTART;VALUE=DATE:20301105"), "{green}");
+    assert!(!green.contains("20301001"), "a sibling's block stays out: {green}");
+    app.stop().await;
+}
+
 /// A manual Agoda listing of `resource`.
 async fn agoda_listing(api: &Api<'_>, resource: Uuid) {
     let path = format!("/api/v1/resources/{resource}/listings");
@@ -417,6 +449,7 @@ on_both_databases!(
     a_booking_of_the_house_over_a_booking_of_a_room_is_a_conflict_until_one_moves,
     an_imported_reservation_of_a_room_is_a_conflict_with_a_booking_of_the_house,
     a_rooms_busy_feed_shows_the_houses_bookings_and_the_houses_feed_each_rooms,
+    a_houses_platform_reservation_and_a_rooms_block_close_each_others_feeds,
     a_change_to_a_rooms_bookings_refreshes_the_houses_checklist_and_the_reverse,
     the_timeline_groups_rooms_under_their_house_and_shows_the_house_booked_on_them,
     the_property_form_sets_the_house_of_a_room_with_errors_in_place,

@@ -316,7 +316,70 @@ async fn an_airbnb_reservation_is_listed_and_shown_on_the_timeline_with_its_code
     app.stop().await;
 }
 
+/// A hand-made platform export of `tests/fixtures/ics-hand`, moved from 2026 to 2027 so that
+/// it lies ahead.
+fn ahead(file: &str) -> String {
+    let path = format!("{}/tests/fixtures/ics-hand/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).unwrap().replace("VALUE=DATE:2026", "VALUE=DATE:2027")
+}
+
+/// Each stored item of an import of `platform` serving `body`, by start date:
+/// (start date, kind, details).
+async fn imported_details(
+    app: &TestApp,
+    key: &str,
+    platform: &str,
+    body: String,
+) -> Vec<(String, String, Value)> {
+    let room = resource(app, key).await;
+    let feed = Platform::start(body).await;
+    let created = json!({"resource_id": room, "platform": platform, "url": feed.url()});
+    let import: Value =
+        app.api(key).send("POST", "/api/v1/imports", Some(created), 201).await.unwrap();
+    let import = import["id"].as_str().unwrap().to_owned();
+    let done = run(app, key, &import).await.unwrap();
+    assert_eq!(done["outcome"], "ok", "{done}");
+    let mut found: Vec<_> = items(app, key, &import)
+        .await
+        .into_iter()
+        .map(|i| {
+            let text = |f: &str| i[f].as_str().unwrap_or_default().to_owned();
+            (text("start_date"), text("kind"), i["details"].clone())
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+async fn booking_com_and_vrbo_reservations_are_listed_with_their_numbers_links_and_guests(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let booking_com = ahead("booking_com_reservation_numbers.ics");
+    let found = imported_details(&app, &key, "booking_com", booking_com).await;
+    let expected = [
+        ("2027-03-02", "reservation", json!({"reservation_code": "4012345678"})),
+        ("2027-03-04", "reservation", json!({"reservation_code": "4098765432"})),
+        ("2027-03-10", "block", json!({})),
+        ("2027-03-20", "reservation", json!({"reservation_code": "4055501234", "guests": 3})),
+    ];
+    let expected: Vec<_> =
+        expected.into_iter().map(|(d, k, v)| (d.to_owned(), k.to_owned(), v)).collect();
+    assert_eq!(found, expected, "a reservation's nights are one stay, with its number");
+
+    let vrbo = imported_details(&app, &key, "vrbo", ahead("vrbo_reservation_ids.ics")).await;
+    assert_eq!(vrbo.len(), 3, "{vrbo:?}");
+    assert_eq!(
+        vrbo[0].2,
+        json!({"reservation_code": "HA-ABC123", "guests": 2,
+            "reservation_url": "https://www.vrbo.com/traveler/reservations/HA-ABC123"})
+    );
+    assert_eq!(vrbo[1].2, json!({"reservation_code": "HA-XYZ789"}), "a foreign link is not kept");
+    assert_eq!((vrbo[2].1.as_str(), &vrbo[2].2), ("block", &json!({})));
+    app.stop().await;
+}
+
 on_both_databases!(
+    booking_com_and_vrbo_reservations_are_listed_with_their_numbers_links_and_guests,
     an_airbnb_reservation_is_listed_and_shown_on_the_timeline_with_its_code_link_and_phone_digits,
     every_reading_setting_out_of_range_is_its_own_field_error_and_nothing_is_saved,
     a_changed_setting_reads_the_last_body_again_at_once_without_a_fetch,
