@@ -996,14 +996,15 @@ fn resource_busy_sql() -> String {
 /// A staff member's busy items: their bookings, blocks, imported items and the busy times of
 /// their connected calendars (unless disconnected), all their own. Their bookings come from
 /// their links by when they end (index `booking_staff_staff_span_end`), not from every booking
-/// of the tenant in the window. SQLite takes a `CROSS JOIN`'s order as given; PostgreSQL, asked
-/// the same way, picks a plan on the links' statistics that took seconds right after a bulk
-/// write, while a subquery on the links keeps it on the index (BENCHMARKS.md, "What is
-/// bookable").
+/// of the tenant in the window. SQLite takes a `CROSS JOIN`'s order as given. PostgreSQL plans
+/// a join (or an `IN` subquery) on statistics, and before its first `ANALYZE` of freshly written
+/// rows it ran the bookings in the window as the outer loop, scanning the links once per booking
+/// (seconds at 10,000 bookings); `= ANY(ARRAY(...))` reads the links once, first, whatever the
+/// statistics say, then the bookings by their key (BENCHMARKS.md, "What is bookable").
 fn staff_busy_sql(postgres: bool) -> String {
     let bookings = if postgres {
-        "FROM bookings b WHERE b.tenant_id = $1 AND b.id IN (SELECT bs.booking_id FROM \
-         booking_staff bs WHERE bs.staff_id = $2 AND bs.span_end >= $4 AND bs.span_end <= $6)"
+        "FROM bookings b WHERE b.tenant_id = $1 AND b.id = ANY(ARRAY(SELECT bs.booking_id \
+         FROM booking_staff bs WHERE bs.staff_id = $2 AND bs.span_end >= $4 AND bs.span_end <= $6))"
     } else {
         "FROM booking_staff bs CROSS JOIN bookings b WHERE bs.staff_id = $2 \
          AND bs.span_end >= $4 AND bs.span_end <= $6 AND b.id = bs.booking_id AND b.tenant_id = $1"
