@@ -954,7 +954,7 @@ impl BusyQuery {
     /// Its statement, on PostgreSQL or SQLite.
     pub(super) fn sql(&self, postgres: bool) -> String {
         match self.owner {
-            Owner::Resource(_) => resource_busy_sql(),
+            Owner::Resource(_) => resource_busy_sql(postgres),
             Owner::Staff(_) => staff_busy_sql(postgres),
         }
     }
@@ -970,48 +970,118 @@ pub(super) fn on_postgres<'e, E: sqlx::Executor<'e>>(_executor: &E) -> bool {
 // what is still to come, not the years of history a look-back on their start would walk for a
 // new booking. The other items are not kept for years: by their start.
 
+/// The rows of `table` (as `alias`) for each row of `outer`, in that order on both databases,
+/// kept to the tenant `$1`. SQLite takes a `CROSS JOIN`'s order as given. PostgreSQL orders a
+/// join by its statistics, and before its first `ANALYZE` of freshly written rows it ran the
+/// tenant's items in the window as the outer loop and matched each against the owner's family
+/// or links (3.8-5 s per slots request, 15 ms per stays request, for the first half minute
+/// after 10,000 bookings were written; BENCHMARKS.md, "What is bookable"). A `LATERAL` subquery
+/// it may not flatten (`OFFSET 0`) holds it to the order, whatever the statistics say.
+struct EachOf<'a> {
+    /// The rows to start from, with their alias (PostgreSQL; SQLite's when `sqlite_outer`).
+    outer: &'a str,
+    /// SQLite's own start, when it differs (a plain table where PostgreSQL needs a subquery).
+    sqlite_outer: Option<&'a str>,
+    /// The table read for each of them, and its alias.
+    table: &'a str,
+    alias: &'a str,
+    /// The columns the statement reads of it (and `tenant_id`).
+    columns: &'a str,
+    /// What ties a row of it to the outer row, and what else selects it.
+    conditions: &'a str,
+    /// A join that follows (the import of an imported item).
+    then: &'a str,
+}
+
+impl EachOf<'_> {
+    fn sql(&self, postgres: bool) -> String {
+        let EachOf { outer, sqlite_outer, table, alias, columns, conditions, then } = self;
+        if postgres {
+            format!(
+                "FROM {outer} CROSS JOIN LATERAL (SELECT {columns}, tenant_id FROM {table} {alias} \
+                 WHERE {conditions} OFFSET 0) AS {alias} {then} WHERE {alias}.tenant_id = $1"
+            )
+        } else {
+            let outer = sqlite_outer.unwrap_or(outer);
+            format!(
+                "FROM {outer} CROSS JOIN {table} {alias} {then} WHERE {conditions} \
+                 AND {alias}.tenant_id = $1"
+            )
+        }
+    }
+}
+
 /// A resource's busy items and its family's ([`super::resources::family_sql`]), each with its
-/// kin: the family first (`CROSS JOIN` keeps SQLite from reading the items before it knows whose
-/// they are).
-fn resource_busy_sql() -> String {
+/// kin: the family first, then each member's items ([`EachOf`]).
+fn resource_busy_sql(postgres: bool) -> String {
+    let family = |table, alias, columns, conditions, then| {
+        let each = EachOf {
+            outer: "family f",
+            sqlite_outer: None,
+            table,
+            alias,
+            columns,
+            conditions,
+            then,
+        };
+        each.sql(postgres)
+    };
+    let bookings = family(
+        "bookings",
+        "b",
+        "id, status, title, start_date, span_start, span_end",
+        "b.resource_id = f.id AND b.status <> 'cancelled' AND b.span_end >= $4 \
+         AND b.span_end <= $6 AND b.span_start <= $5",
+        "",
+    );
+    let blocks = family(
+        "blocks",
+        "k",
+        "id, reason, start_date, span_start, span_end",
+        "k.resource_id = f.id AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4",
+        "",
+    );
+    let imported = family(
+        "imported_items",
+        "i",
+        "id, kind, summary, start_date, span_start, span_end, import_id",
+        "i.resource_id = f.id AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4",
+        "JOIN imports m ON m.id = i.import_id",
+    );
     format!(
         "WITH family (id, kin) AS ({}) \
          SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, \
-         CAST(NULL AS UUID), f.kin, f.id \
-         FROM family f CROSS JOIN bookings b WHERE b.tenant_id = $1 AND b.resource_id = f.id \
-         AND b.status <> 'cancelled' AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
+         CAST(NULL AS UUID), f.kin, f.id {bookings} \
          UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, \
-         k.span_end, CAST(NULL AS UUID), f.kin, f.id \
-         FROM family f CROSS JOIN blocks k WHERE k.tenant_id = $1 AND k.resource_id = f.id \
-         AND k.span_start >= $3 AND k.span_start <= $5 AND k.span_end >= $4 \
+         k.span_end, CAST(NULL AS UUID), f.kin, f.id {blocks} \
          UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
-         i.span_start, i.span_end, i.import_id, f.kin, f.id \
-         FROM family f CROSS JOIN imported_items i JOIN imports m ON m.id = i.import_id \
-         WHERE i.tenant_id = $1 AND i.resource_id = f.id \
-         AND i.span_start >= $3 AND i.span_start <= $5 AND i.span_end >= $4",
+         i.span_start, i.span_end, i.import_id, f.kin, f.id {imported}",
         super::resources::family_sql("$1", "$2")
     )
 }
 
 /// A staff member's busy items: their bookings, blocks, imported items and the busy times of
 /// their connected calendars (unless disconnected), all their own. Their bookings come from
-/// their links by when they end (index `booking_staff_staff_span_end`), not from every booking
-/// of the tenant in the window. SQLite takes a `CROSS JOIN`'s order as given. PostgreSQL plans
-/// a join (or an `IN` subquery) on statistics, and before its first `ANALYZE` of freshly written
-/// rows it ran the bookings in the window as the outer loop, scanning the links once per booking
-/// (seconds at 10,000 bookings); `= ANY(ARRAY(...))` reads the links once, first, whatever the
-/// statistics say, then the bookings by their key (BENCHMARKS.md, "What is bookable").
+/// their links by when they end (index `booking_staff_staff_span_end`), then each by its key
+/// ([`EachOf`]), not from every booking of the tenant in the window.
 fn staff_busy_sql(postgres: bool) -> String {
-    let bookings = if postgres {
-        "FROM bookings b WHERE b.tenant_id = $1 AND b.id = ANY(ARRAY(SELECT bs.booking_id \
-         FROM booking_staff bs WHERE bs.staff_id = $2 AND bs.span_end >= $4 AND bs.span_end <= $6))"
-    } else {
-        "FROM booking_staff bs CROSS JOIN bookings b WHERE bs.staff_id = $2 \
-         AND bs.span_end >= $4 AND bs.span_end <= $6 AND b.id = bs.booking_id AND b.tenant_id = $1"
+    let bookings = EachOf {
+        outer: "(SELECT bs.booking_id FROM booking_staff bs WHERE bs.staff_id = $2 \
+                AND bs.span_end >= $4 AND bs.span_end <= $6 OFFSET 0) AS bs",
+        sqlite_outer: Some("booking_staff bs"),
+        table: "bookings",
+        alias: "b",
+        columns: "id, status, title, start_date, span_start, span_end",
+        conditions: if postgres {
+            "b.id = bs.booking_id"
+        } else {
+            "bs.staff_id = $2 AND bs.span_end >= $4 AND bs.span_end <= $6 AND b.id = bs.booking_id"
+        },
+        then: "",
     };
     format!(
         "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, \
-         b.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) {bookings} \
+         b.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) {} \
          AND b.status <> 'cancelled' AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
          UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, \
          k.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) \
@@ -1025,7 +1095,8 @@ fn staff_busy_sql(postgres: bool) -> String {
          c.span_start, c.span_end, c.connection_id, 'own', CAST(NULL AS UUID) \
          FROM calendar_busy c JOIN connections n ON n.id = c.connection_id \
          WHERE c.tenant_id = $1 AND c.staff_id = $2 AND n.status <> 'revoked' \
-         AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4"
+         AND c.span_start >= $3 AND c.span_start <= $5 AND c.span_end >= $4",
+        bookings.sql(postgres)
     )
 }
 
