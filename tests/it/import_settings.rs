@@ -316,6 +316,69 @@ async fn an_airbnb_reservation_is_listed_and_shown_on_the_timeline_with_its_code
     app.stop().await;
 }
 
+async fn a_feed_that_answers_a_login_page_redirects_to_one_or_stops_answering_fails_and_removes_nothing(
+    db: Db,
+) {
+    let app = TestApp::start_public_with(db, |config| {
+        config.import.allow_private_networks = true;
+        config.import.timeout_secs = 1;
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let ics = calendar(&[reservation("a@airbnb.com", 10, 12), reservation("b@airbnb.com", 20, 23)]);
+    let airbnb = Platform::start(ics.clone()).await;
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    run(&app, &key, &import).await.unwrap();
+    let stored = dates(&app, &key, &import).await;
+    assert_eq!(stored.len(), 2);
+
+    let login = "<!DOCTYPE html><html><head><title>Log in - Airbnb</title></head>\
+        <body><form action=\"/login\"><input name=\"email\"></form></body></html>";
+    let redirecting = {
+        let login = login.to_owned();
+        let app = axum::Router::new()
+            .route(
+                "/export/{file}",
+                axum::routing::get(|| async { axum::response::Redirect::to("/login?next=export") }),
+            )
+            .route(
+                "/login",
+                axum::routing::get(move || async move { axum::response::Html(login) }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("{base}/export/listing.ics?s=secret-token")
+    };
+
+    airbnb.set(login.to_owned());
+    let failed = run(&app, &key, &import).await.unwrap();
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("not an iCalendar file"), "{failed}");
+    assert_eq!(dates(&app, &key, &import).await, stored, "a login page removes nothing");
+
+    let path = format!("/api/v1/imports/{import}");
+    let _: Value =
+        app.api(&key).send("PATCH", &path, Some(json!({"url": redirecting})), 200).await.unwrap();
+    let failed = run(&app, &key, &import).await.unwrap();
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("not an iCalendar file"), "{failed}");
+    assert_eq!(dates(&app, &key, &import).await, stored, "a redirect to a login page neither");
+
+    let _: Value =
+        app.api(&key).send("PATCH", &path, Some(json!({"url": airbnb.url()})), 200).await.unwrap();
+    airbnb.set(ics);
+    airbnb.delay(std::time::Duration::from_secs(3));
+    let failed = run(&app, &key, &import).await.unwrap();
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("did not answer within 1s"), "{error}");
+    assert!(!error.contains("secret-token"), "the feed's token is never shown: {error}");
+    assert_eq!(dates(&app, &key, &import).await, stored, "a feed that stops answering neither");
+    app.stop().await;
+}
+
 /// A hand-made platform export of `tests/fixtures/ics-hand`, moved from 2026 to 2027 so that
 /// it lies ahead.
 fn ahead(file: &str) -> String {
@@ -379,6 +442,7 @@ async fn booking_com_and_vrbo_reservations_are_listed_with_their_numbers_links_a
 }
 
 on_both_databases!(
+    a_feed_that_answers_a_login_page_redirects_to_one_or_stops_answering_fails_and_removes_nothing,
     booking_com_and_vrbo_reservations_are_listed_with_their_numbers_links_and_guests,
     an_airbnb_reservation_is_listed_and_shown_on_the_timeline_with_its_code_link_and_phone_digits,
     every_reading_setting_out_of_range_is_its_own_field_error_and_nothing_is_saved,
