@@ -76,8 +76,11 @@ impl<'a> Prop<'a> {
     pub(super) fn param(&self, key: &str) -> Option<&'a str> {
         let params: &'a str = self.params;
         let mut rest = params;
+        // Byte scans rather than `str::find`: parameter lists are a few bytes long, shorter
+        // than a general search takes to set up.
+        let find = |s: &str, byte: u8| s.bytes().position(|b| b == byte);
         while let Some(at) = rest.strip_prefix(';') {
-            let eq = at.find('=')?;
+            let eq = find(at, b'=')?;
             let (k, after) = (&at[..eq], &at[eq + 1..]);
             // Values are quoted when they hold `;`, so the next unquoted `;` ends this one.
             let end = if after.starts_with('"') {
@@ -92,7 +95,7 @@ impl<'a> Prop<'a> {
                 }
                 i
             } else {
-                after.find(';').unwrap_or(after.len())
+                find(after, b';').unwrap_or(after.len())
             };
             let value = &after[..end];
             if k == key {
@@ -376,18 +379,17 @@ pub(super) fn decode(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// Splits text at CRLF, LF or CR, in one pass (the next LF is searched once and remembered, so
-/// a file of lone CRs is not rescanned).
+/// Splits text at CRLF, LF or CR, in one pass: each line end is found by one scan for either
+/// byte, eight bytes at a time (a feed is mostly short lines, where a general search costs more
+/// to set up than to run).
 struct PhysicalLines<'a> {
     text: &'a str,
     pos: usize,
-    /// The next LF at or after `pos` (`None`: none left), once searched.
-    next_lf: Option<Option<usize>>,
 }
 
 impl<'a> PhysicalLines<'a> {
     fn new(text: &'a str) -> Self {
-        Self { text, pos: 0, next_lf: None }
+        Self { text, pos: 0 }
     }
 }
 
@@ -395,32 +397,49 @@ impl<'a> Iterator for PhysicalLines<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let len = self.text.len();
-        if self.pos >= len {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        if start >= bytes.len() {
             return None;
         }
-        let lf = match self.next_lf {
-            Some(Some(i)) if i >= self.pos => Some(i),
-            Some(None) => None,
-            _ => {
-                let found = self.text[self.pos..].find('\n').map(|i| self.pos + i);
-                self.next_lf = Some(found);
-                found
-            }
+        let Some(at) = line_end(&bytes[start..]).map(|i| start + i) else {
+            self.pos = bytes.len();
+            return Some(&self.text[start..]);
         };
-        let end = lf.unwrap_or(len);
-        let segment = &self.text[self.pos..end];
-        let body = match lf {
-            Some(_) => segment.strip_suffix('\r').unwrap_or(segment),
-            None => segment,
-        };
-        if let Some(cr) = body.find('\r') {
-            self.pos += cr + 1;
-            return Some(&body[..cr]);
-        }
-        self.pos = end + 1;
-        Some(body)
+        // CRLF is one line end; a lone CR or LF is one too.
+        let crlf = bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n');
+        self.pos = at + if crlf { 2 } else { 1 };
+        // The line ends are ASCII, so `at` is a character boundary.
+        Some(&self.text[start..at])
     }
+}
+
+/// Every byte of a word set to `byte`.
+const fn splat(byte: u8) -> u64 {
+    u64::from_le_bytes([byte; 8])
+}
+
+/// The high bit of each byte of `word` that equals `byte`, and possibly of bytes after such a
+/// byte (a borrow runs upwards): the lowest bit set is always the first match.
+const fn matches_byte(word: u64, byte: u8) -> u64 {
+    let x = word ^ splat(byte);
+    x.wrapping_sub(splat(0x01)) & !x & splat(0x80)
+}
+
+/// Where the first CR or LF of `bytes` is.
+fn line_end(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let found = matches_byte(word, b'\n') | matches_byte(word, b'\r');
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder().iter().position(|&b| b == b'\n' || b == b'\r');
+    tail.map(|i| at + i)
 }
 
 /// A content line cut into its parts (parameters still raw).
@@ -854,6 +873,34 @@ mod tests {
             let lines = block.props().map(|p| format!("{}{}:{}", p.name, p.params, p.raw));
             self.0.push(lines.collect());
         }
+    }
+
+    /// Lines as RFC 5545 and the module say they end: CRLF, then CR or LF alone.
+    fn reference_lines(text: &str) -> Vec<String> {
+        let normalised = text.replace("\r\n", "\n").replace('\r', "\n");
+        let mut lines: Vec<String> = normalised.split('\n').map(str::to_owned).collect();
+        if normalised.ends_with('\n') || normalised.is_empty() {
+            lines.pop();
+        }
+        lines
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn physical_lines_end_at_crlf_cr_or_lf_wherever_they_fall_in_a_word(
+            text in "[a\r\n é;:]{0,40}",
+        ) {
+            let lines: Vec<&str> = PhysicalLines::new(&text).collect();
+            proptest::prop_assert_eq!(lines, reference_lines(&text));
+        }
+    }
+
+    #[test]
+    fn physical_lines_split_long_lines_and_every_line_end() {
+        let text = "0123456789abcdef\r\n\r\r\n0123456789\rabcdefgh\n\n01234567\r";
+        let lines: Vec<&str> = PhysicalLines::new(text).collect();
+        assert_eq!(lines, ["0123456789abcdef", "", "", "0123456789", "abcdefgh", "", "01234567"]);
+        assert_eq!(lines, reference_lines(text));
     }
 
     #[test]
