@@ -1,0 +1,59 @@
+//! The order of busy items: sorting their keys gives what sorting the items themselves gives.
+
+use chrono::{NaiveDate, TimeDelta};
+use proptest::prelude::*;
+
+use super::*;
+
+/// An item from small sets of days, lengths, UIDs and recurrence ids, so that spans tie often
+/// and whole keys sometimes.
+fn item(day: u8, days: u8, timed: bool, uid: u8, rid: Option<u8>, summary: u8) -> BusyItem {
+    let start = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap() + TimeDelta::days(i64::from(day));
+    let end = start + TimeDelta::days(i64::from(days));
+    let span = if timed {
+        let at = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+        Span::Timed { start: at(start), end: at(end) }
+    } else {
+        Span::AllDay { start, end }
+    };
+    BusyItem {
+        uid: format!("uid-{uid}"),
+        recurrence_id: rid.map(|r| format!("2030010{r}")),
+        span,
+        summary: Some(format!("summary {summary}")),
+        kind: ItemKind::Event,
+        details: ItemDetails::default(),
+    }
+}
+
+fn items() -> impl Strategy<Value = Vec<BusyItem>> {
+    let one = (0..6u8, 0..3u8, any::<bool>(), 0..8u8, proptest::option::of(0..3u8), 0..4u8)
+        .prop_map(|(day, days, timed, uid, rid, summary)| {
+            item(day, days, timed, uid, rid, summary)
+        });
+    proptest::collection::vec(one, 0..60)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sorting_by_keys_orders_items_exactly_as_sorting_the_items_does(items in items()) {
+        let mut expected = items.clone();
+        expected.sort_unstable_by(busy_order);
+        let mut sorted = items;
+        sort_busy(&mut sorted);
+        prop_assert_eq!(sorted, expected);
+    }
+
+    #[test]
+    fn a_permutation_moves_each_item_to_the_place_its_order_names(
+        order in Just((0..40u32).collect::<Vec<u32>>()).prop_shuffle(),
+    ) {
+        let items: Vec<u32> = (100..140).collect();
+        let mut moved = items.clone();
+        permute(&mut moved, &mut order.clone());
+        let expected: Vec<u32> = order.iter().map(|&i| items[i as usize]).collect();
+        prop_assert_eq!(moved, expected);
+    }
+}
