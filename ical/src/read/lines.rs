@@ -495,6 +495,38 @@ fn split_line(line: &str) -> Option<Line<'_>> {
 
 /// Writes `;KEY=VALUE` for every usable parameter in `params` (which starts with `;`).
 fn write_params(out: &mut String, params: &str) {
+    // Most parameters are written as they would be rewritten (`;VALUE=DATE`): copied whole.
+    if is_normal(params) {
+        out.push_str(params);
+        return;
+    }
+    rewrite_params(out, params);
+}
+
+/// Whether `params` is already as [`rewrite_params`] writes it, by a sufficient test: each
+/// parameter `;KEY=VALUE` with an upper-case name and a value of printable ASCII that needs no
+/// quotes (no `"`, `;`, `:` or `,`) and has no blank at either end.
+fn is_normal(params: &str) -> bool {
+    let bytes = params.as_bytes();
+    if bytes.is_empty() {
+        return false;
+    }
+    bytes.split(|&b| b == b';').skip(1).all(|param| {
+        let Some(eq) = param.iter().position(|&b| b == b'=') else { return false };
+        let (key, value) = (&param[..eq], &param[eq + 1..]);
+        let key_ok = !key.is_empty()
+            && key
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        let plain = |b: &u8| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b';' | b':' | b',');
+        let ends = |b: Option<&u8>| b.is_some_and(|&b| b != b' ');
+        key_ok && value.iter().all(plain) && ends(value.first()) && ends(value.last())
+    }) && bytes[0] == b';'
+}
+
+/// [`write_params`] for any parameters: drops the unusable ones, upper-cases names, re-quotes
+/// values.
+fn rewrite_params(out: &mut String, params: &str) {
     let bytes = params.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -892,6 +924,37 @@ mod tests {
         ) {
             let lines: Vec<&str> = PhysicalLines::new(&text).collect();
             proptest::prop_assert_eq!(lines, reference_lines(&text));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parameters_already_normal_are_copied_as_the_rewrite_would_write_them(
+            params in proptest::prop_oneof![
+                "(;[A-Za-z0-9 _=\"\t,:é-]{0,12}){0,3}",
+                "(;[A-Z0-9_-]{1,5}=[A-Za-z0-9 ./-]{1,8}){1,3}",
+            ],
+        ) {
+            let mut rewritten = String::new();
+            rewrite_params(&mut rewritten, &params);
+            if is_normal(&params) {
+                proptest::prop_assert_eq!(&rewritten, &params);
+            }
+            let mut written = String::new();
+            write_params(&mut written, &params);
+            proptest::prop_assert_eq!(written, rewritten);
+        }
+    }
+
+    #[test]
+    fn common_parameters_are_normal_and_odd_ones_are_rewritten() {
+        for normal in [";VALUE=DATE", ";TZID=W. Europe Standard Time;VALUE=DATE-TIME", ";X-A_1=b"] {
+            assert!(is_normal(normal), "{normal}");
+        }
+        for odd in
+            ["", ";value=DATE", ";TZID=", ";CN=\"a\"", ";X=a,b", ";X= a", ";X", ";X=é", "X=a"]
+        {
+            assert!(!is_normal(odd), "{odd}");
         }
     }
 
