@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, 
 use sha2::{Digest, Sha256};
 
 use super::bounds::Stop;
-use super::lines::{Block, Prop};
+use super::lines::{Block, Prop, trim};
 use super::recur;
 use super::rule::{self, RuleSpec, short};
 use super::values::{Written, parse_duration, parse_written};
@@ -322,7 +322,7 @@ impl<'a> Reader<'a> {
         match p.name {
             "UID" if f.uid.is_none() => {
                 let v = p.value();
-                if !v.trim().is_empty() {
+                if !trim(&v).is_empty() {
                     f.uid = Some(trim_cow(v));
                 }
             }
@@ -1144,7 +1144,7 @@ impl Fields<'_> {
             Some(u) => u.into_owned(),
             None => synthesise_uid(block),
         };
-        let summary = self.summary.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let summary = self.summary.as_deref().map(trim).filter(|s| !s.is_empty());
         ev.summary = summary.map(str::to_owned);
         ev.mentions_reservation = self.description.is_some_and(|d| {
             let d = d.raw;
@@ -1255,8 +1255,8 @@ fn synthesise_uid(block: &Block<'_>) -> String {
 /// A value without the blanks around it, borrowed when it was.
 fn trim_cow(value: Cow<'_, str>) -> Cow<'_, str> {
     match value {
-        Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
-        Cow::Owned(v) if v.trim().len() == v.len() => Cow::Owned(v),
-        Cow::Owned(v) => Cow::Owned(v.trim().to_owned()),
+        Cow::Borrowed(v) => Cow::Borrowed(trim(v)),
+        Cow::Owned(v) if trim(&v).len() == v.len() => Cow::Owned(v),
+        Cow::Owned(v) => Cow::Owned(trim(&v).to_owned()),
     }
 }

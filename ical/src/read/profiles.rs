@@ -49,7 +49,7 @@ pub(super) fn classify(
     summary: Option<&str>,
     mentions_reservation: bool,
 ) -> ItemKind {
-    let summary = summary.unwrap_or("").trim();
+    let summary = super::lines::trim(summary.unwrap_or(""));
     let starts =
         |prefix: &str| summary.get(..prefix.len()).is_some_and(|s| s.eq_ignore_ascii_case(prefix));
     let contains = |needle: &str| {

@@ -17,7 +17,7 @@ pub(super) enum Written {
 /// (`2020-06-09T09:00:00Z`), fractional seconds, and a trailing `±HH[:MM]` offset.
 /// `date_only` (from `VALUE=DATE`) keeps only the date of a date-time.
 pub(super) fn parse_written(raw: &str, date_only: bool) -> Option<Written> {
-    let s = raw.trim().as_bytes();
+    let s = super::lines::trim(raw).as_bytes();
     let (date, mut i) = read_date(s)?;
     let saw_t = matches!(s.get(i), Some(b'T' | b't' | b' '));
     if saw_t {
