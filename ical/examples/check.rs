@@ -3,6 +3,7 @@
 //!
 //! `cargo run -p kalends-ical --example check -- FILE [airbnb|vrbo|booking_com|google|outlook|other]`
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use kalends_ical::{ParseOptions, Producer};
@@ -38,8 +39,20 @@ fn main() -> ExitCode {
     let options = ParseOptions::new(producer, chrono_tz::UTC, chrono::Utc::now());
     match kalends_ical::read_from(file, &options) {
         Ok(feed) => {
-            println!("{}", serde_json::to_string_pretty(&feed).unwrap_or_default());
-            ExitCode::SUCCESS
+            // Streamed, as `kalends ics check` writes it: the JSON of 100 000 events is some
+            // 25 MB, which a string would hold whole on top of the feed.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = serde_json::to_writer_pretty(&mut out, &feed)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+                .and_then(|()| out.flush());
+            match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("writing the result: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("{path}: {e}");
