@@ -17,20 +17,37 @@ use crate::webhooks::WebhookEvent;
 use kalends_ical::ItemKind;
 
 /// Runs a [`BusyQuery`] on `$executor` (a pool, or `&mut *tx`); evaluates to the raw rows.
+/// SQLite hands its rows over one at a time from its own thread, a cost that dominated a slots
+/// request reading thousands of them: there the statement answers them all as one JSON row
+/// ([`BusyQuery::sqlite_sql`]).
 macro_rules! fetch_busy {
     ($query:expr, $executor:expr) => {{
         let query: &$crate::store::conflicts::BusyQuery = &$query;
         let executor = $executor;
-        let sql = query.sql($crate::store::conflicts::on_postgres(&executor));
-        sqlx::query_as::<_, $crate::store::conflicts::BusyRow>(sqlx::AssertSqlSafe(sql))
-            .bind(query.tenant_id)
-            .bind(query.owner.id())
-            .bind(query.earliest)
-            .bind(query.from)
-            .bind(query.to)
-            .bind(query.latest)
-            .fetch_all(executor)
-            .await
+        // The statement's values, the same in both forms.
+        macro_rules! bound {
+            ($statement:expr) => {
+                $statement
+                    .bind(query.tenant_id)
+                    .bind(query.owner.id())
+                    .bind(query.earliest)
+                    .bind(query.from)
+                    .bind(query.to)
+                    .bind(query.latest)
+            };
+        }
+        if $crate::store::conflicts::on_postgres(&executor) {
+            let sql = sqlx::AssertSqlSafe(query.sql(true));
+            bound!(sqlx::query_as::<_, $crate::store::conflicts::BusyRow>(sql))
+                .fetch_all(executor)
+                .await
+        } else {
+            let sql = sqlx::AssertSqlSafe(query.sqlite_sql());
+            bound!(sqlx::query_scalar::<_, String>(sql))
+                .fetch_one(executor)
+                .await
+                .and_then(|json| $crate::store::conflicts::rows_from_json(&json))
+        }
     }};
 }
 pub(super) use fetch_busy;
@@ -958,6 +975,64 @@ impl BusyQuery {
             Owner::Staff(_) => staff_busy_sql(postgres),
         }
     }
+
+    /// SQLite's statement: the same rows as one JSON array of arrays, ids in hex (the empty
+    /// string for none), read back by [`rows_from_json`].
+    pub(super) fn sqlite_sql(&self) -> String {
+        format!(
+            "SELECT json_group_array(json_array(source, hex(id), status, label, all_day, \
+             span_start, span_end, hex(grp), kin, hex(kin_id))) FROM ({}) AS busy",
+            self.sql(false)
+        )
+    }
+}
+
+/// A row of [`BusyQuery::sqlite_sql`]'s array, as SQLite writes it.
+type JsonBusyRow<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<std::borrow::Cow<'a, str>>,
+    u8,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
+/// The rows of [`BusyQuery::sqlite_sql`]'s one JSON value.
+pub(super) fn rows_from_json(json: &str) -> Result<Vec<BusyRow>, sqlx::Error> {
+    let decode = |e: String| sqlx::Error::Decode(e.into());
+    let id = |hex: &str| match hex {
+        "" => Ok(None),
+        hex => Uuid::try_parse(hex).map(Some).map_err(|e| decode(format!("busy item id: {e}"))),
+    };
+    let rows: Vec<JsonBusyRow> =
+        serde_json::from_str(json).map_err(|e| decode(format!("busy items: {e}")))?;
+    rows.into_iter()
+        .map(|(source, item, status, label, all_day, start, end, group, kin, kin_id)| {
+            Ok((
+                source.to_owned(),
+                id(item)?.ok_or_else(|| decode("a busy item has no id".into()))?,
+                status.to_owned(),
+                label.map(std::borrow::Cow::into_owned),
+                all_day != 0,
+                stored_instant(start).map_err(decode)?,
+                stored_instant(end).map_err(decode)?,
+                id(group)?,
+                kin.to_owned(),
+                id(kin_id)?,
+            ))
+        })
+        .collect()
+}
+
+/// An instant as SQLite holds it: RFC 3339, as sqlx writes a `DateTime<Utc>`.
+fn stored_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| format!("busy item instant {text:?}: {e}"))
 }
 
 /// Whether `executor` (a pool, or a transaction's connection) is PostgreSQL's: the few
@@ -1012,7 +1087,8 @@ impl EachOf<'_> {
 }
 
 /// A resource's busy items and its family's ([`super::resources::family_sql`]), each with its
-/// kin: the family first, then each member's items ([`EachOf`]).
+/// kin: the family first, then each member's items ([`EachOf`]). The first branch names the
+/// columns, which [`BusyQuery::sqlite_sql`] reads by name.
 fn resource_busy_sql(postgres: bool) -> String {
     let family = |table, alias, columns, conditions, then| {
         let each = EachOf {
@@ -1050,8 +1126,9 @@ fn resource_busy_sql(postgres: bool) -> String {
     );
     format!(
         "WITH family (id, kin) AS ({}) \
-         SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, b.span_end, \
-         CAST(NULL AS UUID), f.kin, f.id {bookings} \
+         SELECT 'booking' AS source, b.id AS id, b.status AS status, b.title AS label, \
+         b.start_date IS NOT NULL AS all_day, b.span_start AS span_start, b.span_end AS span_end, \
+         CAST(NULL AS UUID) AS grp, f.kin AS kin, f.id AS kin_id {bookings} \
          UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, \
          k.span_end, CAST(NULL AS UUID), f.kin, f.id {blocks} \
          UNION ALL SELECT m.platform || ':' || i.kind, i.id, i.kind, i.summary, i.start_date IS NOT NULL, \
@@ -1063,7 +1140,8 @@ fn resource_busy_sql(postgres: bool) -> String {
 /// A staff member's busy items: their bookings, blocks, imported items and the busy times of
 /// their connected calendars (unless disconnected), all their own. Their bookings come from
 /// their links by when they end (index `booking_staff_staff_span_end`), then each by its key
-/// ([`EachOf`]), not from every booking of the tenant in the window.
+/// ([`EachOf`]), not from every booking of the tenant in the window. The first branch names
+/// the columns, as for a resource.
 fn staff_busy_sql(postgres: bool) -> String {
     let bookings = EachOf {
         outer: "(SELECT bs.booking_id FROM booking_staff bs WHERE bs.staff_id = $2 \
@@ -1080,8 +1158,9 @@ fn staff_busy_sql(postgres: bool) -> String {
         then: "",
     };
     format!(
-        "SELECT 'booking', b.id, b.status, b.title, b.start_date IS NOT NULL, b.span_start, \
-         b.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) {} \
+        "SELECT 'booking' AS source, b.id AS id, b.status AS status, b.title AS label, \
+         b.start_date IS NOT NULL AS all_day, b.span_start AS span_start, b.span_end AS span_end, \
+         CAST(NULL AS UUID) AS grp, 'own' AS kin, CAST(NULL AS UUID) AS kin_id {} \
          AND b.status <> 'cancelled' AND b.span_end >= $4 AND b.span_end <= $6 AND b.span_start <= $5 \
          UNION ALL SELECT 'block', k.id, 'block', k.reason, k.start_date IS NOT NULL, k.span_start, \
          k.span_end, CAST(NULL AS UUID), 'own', CAST(NULL AS UUID) \
@@ -1154,4 +1233,65 @@ pub(super) fn busy_from_row(row: BusyRow) -> Result<Busy, StoreError> {
         }
     };
     Ok(Busy { item: ItemRef { source, id }, start, end, all_day, class, group, label, kin })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    #[test]
+    fn sqlites_busy_rows_are_read_back_from_its_one_json_row() {
+        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let json = r#"[["booking","0123456789ABCDEF0123456789ABCDEF","confirmed","Ann \"A\" \u00e9",0,
+            "2030-01-14T09:00:00+00:00","2030-01-14T10:30:00.5+00:00","","own",""],
+            ["airbnb:reservation","0123456789ABCDEF0123456789ABCDEF","reservation",null,1,
+            "2030-01-14T00:00:00+00:00","2030-01-16T00:00:00+00:00",
+            "0123456789ABCDEF0123456789ABCDEF","child","0123456789ABCDEF0123456789ABCDEF"]]"#;
+        let rows = rows_from_json(json).unwrap();
+        let at = |d, h, m| Utc.with_ymd_and_hms(2030, 1, d, h, m, 0).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "booking".into(),
+                    id,
+                    "confirmed".into(),
+                    Some("Ann \"A\" é".into()),
+                    false,
+                    at(14, 9, 0),
+                    at(14, 10, 30) + chrono::Duration::milliseconds(500),
+                    None,
+                    "own".into(),
+                    None,
+                ),
+                (
+                    "airbnb:reservation".into(),
+                    id,
+                    "reservation".into(),
+                    None,
+                    true,
+                    at(14, 0, 0),
+                    at(16, 0, 0),
+                    Some(id),
+                    "child".into(),
+                    Some(id),
+                ),
+            ]
+        );
+        assert_eq!(rows_from_json("[]").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_busy_row_sqlite_cannot_have_written_is_an_error_not_a_guess() {
+        let row = |start: &str| {
+            format!(
+                r#"[["block","0123456789ABCDEF0123456789ABCDEF","block",null,0,"{start}","2030-01-14T10:00:00+00:00","","own",""]]"#
+            )
+        };
+        assert!(rows_from_json(&row("2030-01-14T09:00:00+00:00")).is_ok());
+        assert!(rows_from_json(&row("yesterday")).is_err());
+        assert!(rows_from_json(r#"[["block","not hex","block",null,0,"2030-01-14T09:00:00+00:00","2030-01-14T10:00:00+00:00","","own",""]]"#).is_err());
+    }
 }
