@@ -14,6 +14,8 @@
 //! `cargo bench --bench availability` for SQLite alone (PostgreSQL when
 //! `KALENDS_BENCH_POSTGRES_URL` names an empty database).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone as _, Utc};
@@ -237,16 +239,5 @@ async fn bench(backend: &str, url: &str) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` runs it as a test: skip the work then.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let dir = std::env::temp_dir().join(format!("kalends-bench-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    rt.block_on(bench("sqlite", &format!("sqlite://{}/bench.db", dir.display())));
-    if let Ok(url) = std::env::var("KALENDS_BENCH_POSTGRES_URL") {
-        rt.block_on(bench("postgres", &url));
-    }
-    let _ = std::fs::remove_dir_all(dir);
+    common::on_both_databases(|backend, url| async move { bench(backend, &url).await });
 }
