@@ -43,14 +43,25 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-impl FromStr for AddressRule {
-    type Err = String;
+/// An allow-list entry that is not one, named as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadAddressRule {
+    /// `ip:0`.
+    #[error("{0:?} names port 0, which no server listens on")]
+    PortZero(String),
+    /// A host name, a bad network, anything else.
+    #[error("{0:?} is not an IP address, a CIDR network (10.1.0.0/16) or ip:port")]
+    NotAnAddress(String),
+}
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl FromStr for AddressRule {
+    type Err = BadAddressRule;
+
+    fn from_str(text: &str) -> Result<Self, BadAddressRule> {
         let text = text.trim();
         if let Ok(socket) = text.parse::<SocketAddr>() {
             if socket.port() == 0 {
-                return Err(format!("{text:?} names port 0, which no server listens on"));
+                return Err(BadAddressRule::PortZero(text.to_owned()));
             }
             return Ok(Self::Socket(socket));
         }
@@ -60,7 +71,7 @@ impl FromStr for AddressRule {
         if let Ok(ip) = text.parse::<IpAddr>() {
             return Ok(Self::Network(IpNet::from(ip)));
         }
-        Err(format!("{text:?} is not an IP address, a CIDR network (10.1.0.0/16) or ip:port"))
+        Err(BadAddressRule::NotAnAddress(text.to_owned()))
     }
 }
 
@@ -121,10 +132,10 @@ impl AllowedAddresses {
 }
 
 impl FromStr for AllowedAddresses {
-    type Err = String;
+    type Err = BadAddressRule;
 
     /// Comma-separated rules; blanks between them are ignored.
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, BadAddressRule> {
         text.split(',')
             .map(str::trim)
             .filter(|part| !part.is_empty())
@@ -208,7 +219,7 @@ mod tests {
     #[test]
     fn a_host_name_or_a_bad_network_is_refused_naming_the_entry() {
         for bad in ["localhost:5232", "10.0.0.0/33", "300.1.1.1", "127.0.0.1:99999", "10.0.0.1:0"] {
-            let error = bad.parse::<AllowedAddresses>().unwrap_err();
+            let error = bad.parse::<AllowedAddresses>().unwrap_err().to_string();
             assert!(error.contains(bad), "{error}");
         }
     }

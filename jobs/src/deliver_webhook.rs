@@ -142,19 +142,39 @@ struct Answer {
     excerpt: String,
 }
 
+/// What prevented an answer, as the delivery log says it (never the address a name resolved to).
+#[derive(Debug, thiserror::Error)]
+enum NoAnswer {
+    /// The endpoint's URL cannot be requested.
+    #[error("bad URL: {0}")]
+    BadUrl(String),
+    /// The URL names an address the outbound rules refuse.
+    #[error(
+        "the endpoint is not a public address, which webhooks may not reach (webhooks.allowed_addresses opens one)"
+    )]
+    NotPublic,
+    /// The endpoint's secret could not be opened or used.
+    #[error("{0}")]
+    Signing(String),
+    /// The request failed on its way (refused, reset, timed out): the error and its causes.
+    #[error("{0}")]
+    Transport(String),
+}
+
 /// Sends the request; an error is what prevented an answer (refused address, timeout, ...).
 async fn attempt(
     sealer: &Sealer,
     sender: &WebhookSender,
     work: &DeliveryWork,
     at: DateTime<Utc>,
-) -> Result<Answer, String> {
-    let url = Outbound::parse(&work.endpoint.url).map_err(|e| format!("bad URL: {e}"))?;
+) -> Result<Answer, NoAnswer> {
+    let url = Outbound::parse(&work.endpoint.url).map_err(|e| NoAnswer::BadUrl(e.to_string()))?;
     let client = sender.outbound.client_for(&url).map_err(refused)?;
-    let secrets = signing_secrets(sealer, &work.endpoint, at).map_err(|e| e.to_string())?;
+    let signing = |e: &dyn std::fmt::Display| NoAnswer::Signing(e.to_string());
+    let secrets = signing_secrets(sealer, &work.endpoint, at).map_err(|e| signing(&e))?;
     let (msg_id, timestamp) = (message_id(work.event_id), at.timestamp());
     let refs: Vec<_> = secrets.iter().collect();
-    let signed = signature(&refs, &msg_id, timestamp, &work.body).map_err(|e| e.to_string())?;
+    let signed = signature(&refs, &msg_id, timestamp, &work.body).map_err(|e| signing(&e))?;
     let response = client
         .post(url.clone())
         .header(CONTENT_TYPE, "application/json")
@@ -164,7 +184,10 @@ async fn attempt(
         .body(work.body.clone())
         .send()
         .await
-        .map_err(|e| refusal_in(&e).map_or_else(|| error_chain(&e.without_url()), refused))?;
+        .map_err(|e| {
+            refusal_in(&e)
+                .map_or_else(|| NoAnswer::Transport(error_chain(&e.without_url())), refused)
+        })?;
     sender.outbound.check_peer(&url, &response).map_err(refused)?;
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers(), Utc::now());
@@ -172,14 +195,11 @@ async fn attempt(
     Ok(Answer { status, retry_after, excerpt })
 }
 
-/// The guard's refusal as the attempt's error (never the address it resolved to).
-fn refused(refusal: Refused) -> String {
+/// The guard's refusal as the attempt's error.
+fn refused(refusal: Refused) -> NoAnswer {
     match refusal {
-        Refused::InvalidUrl { reason } => format!("bad URL: {reason}"),
-        Refused::Forbidden { .. } => {
-            "the endpoint is not a public address, which webhooks may not reach (webhooks.allowed_addresses opens one)"
-                .to_owned()
-        }
+        Refused::InvalidUrl { reason } => NoAnswer::BadUrl(reason),
+        Refused::Forbidden { .. } => NoAnswer::NotPublic,
     }
 }
 
@@ -225,7 +245,7 @@ fn judge(
     work: &DeliveryWork,
     attempted_at: DateTime<Utc>,
     duration_ms: i64,
-    answer: Result<Answer, String>,
+    answer: Result<Answer, NoAnswer>,
 ) -> AttemptRecord {
     let mut log = WebhookAttempt {
         attempt: work.attempt,
@@ -252,7 +272,7 @@ fn judge(
             answer.retry_after
         }
         Err(error) => {
-            log.error = Some(error);
+            log.error = Some(error.to_string());
             None
         }
     };
@@ -319,7 +339,7 @@ mod tests {
         }
     }
 
-    fn answer(status: u16, retry_after: Option<u64>) -> Result<Answer, String> {
+    fn answer(status: u16, retry_after: Option<u64>) -> Result<Answer, NoAnswer> {
         Ok(Answer {
             status,
             retry_after: retry_after.map(Duration::from_secs),
@@ -372,10 +392,22 @@ mod tests {
     fn an_endpoint_failing_for_five_days_is_disabled() {
         let (config, now) = (WebhooksConfig::default(), Utc::now());
         let since = now - chrono::Duration::days(5);
-        let record = judge(&config, &work(3, Some(since)), now, 1, Err("timed out".into()));
+        let record = judge(
+            &config,
+            &work(3, Some(since)),
+            now,
+            1,
+            Err(NoAnswer::Transport("timed out".into())),
+        );
         assert!(matches!(record.next, AfterAttempt::DisableEndpoint(_)));
         let since = now - chrono::Duration::days(4);
-        let record = judge(&config, &work(3, Some(since)), now, 1, Err("timed out".into()));
+        let record = judge(
+            &config,
+            &work(3, Some(since)),
+            now,
+            1,
+            Err(NoAnswer::Transport("timed out".into())),
+        );
         assert!(matches!(record.next, AfterAttempt::RetryAt(_)));
     }
 

@@ -544,6 +544,8 @@ impl Store {
 
     /// Writes a [`Plan`] in one transaction. A new collision that someone resolved by hand at
     /// exactly these times is not opened again until its items move.
+    // Long on purpose: the plan's three kinds of statement (resolve, update, open) and what they
+    // tell, in one transaction for both databases; the plan itself is decided by `Plan::new`.
     async fn apply_plan(&self, tenant_id: Uuid, plan: &Plan) -> Result<Detection, StoreError> {
         let Plan { gone, changed, new } = plan;
         let at = now();
@@ -729,6 +731,8 @@ impl Store {
     /// Nothing is raised when the event was written again meanwhile (its mapping is no longer at
     /// the booking's version: a sync overtook the import), or when a person already resolved
     /// exactly this edit by hand (a later change of the event's text must not reopen it).
+    // Long on purpose: the checks and the write are one transaction's statements, for both
+    // databases, so that a sync that overtakes the import cannot slip between them.
     pub async fn raise_external_edit(
         &self,
         edit: &ExternalEditConflict<'_>,
@@ -1018,8 +1022,8 @@ pub(super) fn rows_from_json(json: &str) -> Result<Vec<BusyRow>, sqlx::Error> {
                 status.to_owned(),
                 label.map(std::borrow::Cow::into_owned),
                 all_day != 0,
-                stored_instant(start).map_err(decode)?,
-                stored_instant(end).map_err(decode)?,
+                stored_instant(start)?,
+                stored_instant(end)?,
                 id(group)?,
                 kin.to_owned(),
                 id(kin_id)?,
@@ -1029,10 +1033,10 @@ pub(super) fn rows_from_json(json: &str) -> Result<Vec<BusyRow>, sqlx::Error> {
 }
 
 /// An instant as SQLite holds it: RFC 3339, as sqlx writes a `DateTime<Utc>`.
-fn stored_instant(text: &str) -> Result<DateTime<Utc>, String> {
+fn stored_instant(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| format!("busy item instant {text:?}: {e}"))
+        .map_err(|e| sqlx::Error::Decode(format!("busy item instant {text:?}: {e}").into()))
 }
 
 /// Whether `executor` (a pool, or a transaction's connection) is PostgreSQL's: the few
