@@ -148,26 +148,7 @@ async fn apply(
         Edit::Moved(..) => "moved in the calendar by the staff member",
         Edit::Deleted => "deleted from the calendar by the staff member",
     };
-    let event = |action: &str| {
-        let (kind, moved_to) = match edit {
-            Edit::Moved(Span::AllDay { start, end }, _) => {
-                ("moved", Some(json!({"start_date": start, "end_date": end})))
-            }
-            Edit::Moved(Span::Timed { start, end }, _) => {
-                ("moved", Some(json!({"start": start, "end": end})))
-            }
-            Edit::Deleted => ("deleted", None),
-        };
-        let data = external_edit_data(
-            mapping.booking_id,
-            connection.id,
-            connection.staff_id,
-            kind,
-            moved_to,
-            action,
-        );
-        [WebhookEvent::new("booking.external_edit", data)]
-    };
+    let event = |action: &str| [edit_event(connection, mapping.booking_id, edit, action)];
     match tenant.settings.external_edit_policy {
         ExternalEditPolicy::Restore => {
             let note = format!("{what}; restored");
@@ -196,14 +177,7 @@ async fn apply(
                     .event_finished(mapping.booking_id, connection.id, EventState::Deleted, why)
                     .await?;
             }
-            let calendar =
-                format!("{}'s {}", connection.account_email, connection.provider.label());
-            let calendar_label = match edit {
-                Edit::Moved(time, zone) => {
-                    format!("Moved to {} in {calendar}", describe(time, zone))
-                }
-                Edit::Deleted => format!("Deleted from {calendar}"),
-            };
+            let calendar_label = where_now(connection, edit);
             store
                 .raise_external_edit(&ExternalEditConflict {
                     tenant_id: tenant.id,
@@ -221,6 +195,37 @@ async fn apply(
         }
     }
     Ok(())
+}
+
+/// The `booking.external_edit` webhook event: what the staff member did and what Kalends did
+/// about it (`action`).
+fn edit_event(
+    connection: &Connection,
+    booking_id: Uuid,
+    edit: Edit<'_>,
+    action: &str,
+) -> WebhookEvent {
+    let (kind, moved_to) = match edit {
+        Edit::Moved(Span::AllDay { start, end }, _) => {
+            ("moved", Some(json!({"start_date": start, "end_date": end})))
+        }
+        Edit::Moved(Span::Timed { start, end }, _) => {
+            ("moved", Some(json!({"start": start, "end": end})))
+        }
+        Edit::Deleted => ("deleted", None),
+    };
+    let data =
+        external_edit_data(booking_id, connection.id, connection.staff_id, kind, moved_to, action);
+    WebhookEvent::new("booking.external_edit", data)
+}
+
+/// Where the event is now, for a person: the conflict's label.
+fn where_now(connection: &Connection, edit: Edit<'_>) -> String {
+    let calendar = format!("{}'s {}", connection.account_email, connection.provider.label());
+    match edit {
+        Edit::Moved(time, zone) => format!("Moved to {} in {calendar}", describe(time, zone)),
+        Edit::Deleted => format!("Deleted from {calendar}"),
+    }
 }
 
 /// An event's time for a person: whole days as nights (`kalends_core::words`), a timed span in

@@ -19,7 +19,7 @@ use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED, Lease, SyncedE
 use kalends_core::webhooks::{WebhookEvent, booking_sync_data};
 use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::{EventDraft, EventKey, Window};
+use kalends_providers::calendar::{EventDraft, EventKey, RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
 use uuid::Uuid;
 
@@ -228,6 +228,56 @@ impl Record<'_> {
     }
 }
 
+/// Whether the booking's event in `calendar` needs no write: written at this version, or
+/// deleted by the staff member at this version and left so (`external_edit_policy: accept`).
+/// Only a new version of the booking writes it again.
+fn up_to_date(event: &BookingEvent, calendar: &str, booking: &Booking) -> bool {
+    let accepted_deletion =
+        event.state == EventState::Deleted && event.last_error.as_deref() == Some(LEFT_DELETED);
+    (event.state == EventState::Synced || accepted_deletion)
+        && event.calendar_id == calendar
+        && event.synced_version >= Some(booking.version)
+}
+
+/// Records that the provider took the booking's event (`remote`), with its `booking.synced`
+/// event: at once, or gathered for the batch's one transaction.
+async fn synced(
+    store: &Store,
+    booking: &Booking,
+    connection: &Connection,
+    remote: RemoteEvent,
+    record: &Record<'_>,
+) -> Result<(), ConnectionError> {
+    let data = booking_sync_data(
+        booking.id,
+        booking.version,
+        connection.id,
+        &connection.provider.to_string(),
+        Some(&remote.id),
+        None,
+    );
+    let events = vec![WebhookEvent::new("booking.synced", data)];
+    match record {
+        Record::Now => {
+            let written = (remote.id.as_str(), remote.etag.as_deref());
+            let (id, version) = (booking.id, booking.version);
+            store.event_synced(id, connection.id, written, version, &events).await?;
+        }
+        Record::Later { gathered, .. } => {
+            let synced = SyncedEvent {
+                booking_id: booking.id,
+                connection_id: connection.id,
+                remote_id: remote.id,
+                remote_etag: remote.etag,
+                version: booking.version,
+                events,
+            };
+            gathered.lock().unwrap_or_else(PoisonError::into_inner).push(synced);
+        }
+    }
+    Ok(())
+}
+
 /// Writes the booking into one connection's destination calendar.
 async fn push(
     store: &Store,
@@ -243,16 +293,7 @@ async fn push(
         store.event_pending(booking, connection, "", None, Some(why)).await?;
         return Err(ProviderError::permanent(0, why).into());
     };
-    // Written at this version, or deleted by the staff member at this version and left so
-    // (`external_edit_policy: accept`): only a new version of the booking writes it again.
-    let up_to_date = current.is_some_and(|e| {
-        let accepted_deletion =
-            e.state == EventState::Deleted && e.last_error.as_deref() == Some(LEFT_DELETED);
-        (e.state == EventState::Synced || accepted_deletion)
-            && e.calendar_id == calendar
-            && e.synced_version >= Some(booking.version)
-    });
-    if up_to_date {
+    if current.is_some_and(|e| up_to_date(e, &calendar, booking)) {
         return Ok(());
     }
     if connection.status == ConnectionStatus::NeedsReauth {
@@ -298,33 +339,7 @@ async fn push(
         .await;
     match result {
         Ok(remote) => {
-            let data = booking_sync_data(
-                booking.id,
-                booking.version,
-                connection.id,
-                &connection.provider.to_string(),
-                Some(&remote.id),
-                None,
-            );
-            let events = vec![WebhookEvent::new("booking.synced", data)];
-            match record {
-                Record::Now => {
-                    let written = (remote.id.as_str(), remote.etag.as_deref());
-                    let (id, version) = (booking.id, booking.version);
-                    store.event_synced(id, connection.id, written, version, &events).await?;
-                }
-                Record::Later { gathered, .. } => {
-                    let synced = SyncedEvent {
-                        booking_id: booking.id,
-                        connection_id: connection.id,
-                        remote_id: remote.id,
-                        remote_etag: remote.etag,
-                        version: booking.version,
-                        events,
-                    };
-                    gathered.lock().unwrap_or_else(PoisonError::into_inner).push(synced);
-                }
-            }
+            synced(store, booking, connection, remote, record).await?;
             settle_external_edit(store, current).await?;
             Ok(())
         }

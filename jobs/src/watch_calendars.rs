@@ -5,7 +5,7 @@
 
 use chrono::{Duration, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus, Provider};
-use kalends_core::store::NewChannel;
+use kalends_core::store::{Channel, NewChannel};
 use kalends_core::{Store, StoreError};
 use kalends_providers::calendar::{Subscription, SubscriptionRequest};
 use kalends_providers::session::{ConnectionError, Credentials};
@@ -67,8 +67,8 @@ fn watched(connection: &Connection) -> Vec<String> {
 
 /// Starts or renews the push channels of the connection's watched calendars (Google watches, a
 /// Graph subscription) and stops those of calendars no longer watched.
-// Long on purpose: for each calendar, renew or subscribe, then replace the stored channel; then
-// stop the stale ones. The order is what keeps a channel from being orphaned at the provider.
+// For each calendar, renew or subscribe, then replace the stored channel; then stop the stale
+// ones. The order is what keeps a channel from being orphaned at the provider.
 async fn watch(
     store: &Store,
     credentials: &Credentials,
@@ -102,14 +102,7 @@ async fn watch(
                 let (request, current) = (&request, current);
                 async move {
                     match current {
-                        Some(old) => {
-                            let old = Subscription {
-                                id: old.channel_id.clone(),
-                                resource_id: old.resource_id.clone(),
-                                expires_at: old.expires_at,
-                            };
-                            provider.renew(&token, &old, request).await
-                        }
+                        Some(old) => provider.renew(&token, &subscription_of(old), request).await,
                         None => provider.subscribe(&token, request).await,
                     }
                 }
@@ -135,11 +128,7 @@ async fn watch(
     }
     // Calendars no longer watched: stop their channels.
     for stale in existing.iter().filter(|c| !wanted.contains(&c.calendar_id)) {
-        let old = Subscription {
-            id: stale.channel_id.clone(),
-            resource_id: stale.resource_id.clone(),
-            expires_at: stale.expires_at,
-        };
+        let old = subscription_of(stale);
         credentials
             .with_token(connection, |token| {
                 let old = &old;
@@ -149,6 +138,15 @@ async fn watch(
         store.delete_channel(stale.id).await?;
     }
     Ok(())
+}
+
+/// A stored channel as the provider knows it.
+fn subscription_of(channel: &Channel) -> Subscription {
+    Subscription {
+        id: channel.channel_id.clone(),
+        resource_id: channel.resource_id.clone(),
+        expires_at: channel.expires_at,
+    }
 }
 
 /// 32 random bytes, base64url: the token a notification must echo.

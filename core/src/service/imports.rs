@@ -77,64 +77,8 @@ pub async fn record_run_with(
         skipped: 0,
         error: None,
     };
-    let (mut failures, mut validators, mut diff, mut body_sha256) = (0, None, None, None);
-    let (mut zone, mut kept_body, mut hold, mut held_reason) = (None, None, HoldChange::Keep, None);
-    match &result {
-        RunResult::Read {
-            items,
-            zone: read_in,
-            skipped,
-            http_status,
-            etag,
-            last_modified,
-            body_sha256: hash,
-            body,
-        } => {
-            body_sha256 = hash.as_deref();
-            kept_body = *body;
-            run.http_status = *http_status;
-            run.skipped = *skipped;
-            validators = Some((etag.clone(), last_modified.clone()));
-            let mut changes =
-                imports::diff(&stored, items, import.data.platform, finished_at.date_naive());
-            let settings = &import.data.settings;
-            let held = match settings.on_missing {
-                OnMissing::KeepAndAlert => {
-                    changes.keep_missing(&stored);
-                    None
-                }
-                OnMissing::Remove if policy.accept_removal => None,
-                OnMissing::Remove => {
-                    let share = settings.max_removed_share;
-                    imports::removal_hold(&stored, &changes, share, finished_at, *read_in)
-                }
-            };
-            match held {
-                Some(reason) => {
-                    run.outcome = RunOutcome::Held;
-                    run.error = Some(reason.clone());
-                    run.counts.unchanged = u32::try_from(stored.len()).unwrap_or(u32::MAX);
-                    hold = HoldChange::Hold(held_reason.insert(reason));
-                }
-                None => {
-                    run.counts = changes.counts;
-                    diff = Some(changes);
-                    hold = HoldChange::Release;
-                }
-            }
-            zone = Some(*read_in);
-        }
-        RunResult::NotModified { http_status } => {
-            run.outcome = RunOutcome::NotModified;
-            run.http_status = Some(*http_status);
-        }
-        RunResult::Failed { http_status, error } => {
-            run.outcome = RunOutcome::Failed;
-            run.http_status = *http_status;
-            run.error = Some(error.clone());
-            failures = import.consecutive_failures.saturating_add(1);
-        }
-    }
+    let judged = judge(import, &stored, &result, policy, &mut run);
+    let (failures, diff) = (judged.failures, judged.diff.as_ref().map(|(diff, _)| diff));
     let status = match failures {
         0 => ImportStatus::Ok,
         n if n >= failure_threshold => ImportStatus::Failing,
@@ -146,43 +90,29 @@ pub async fn record_run_with(
     let status_moved =
         (import.status == ImportStatus::Failing) != (status == ImportStatus::Failing);
     let newly_held = run.outcome == RunOutcome::Held && import.hold.is_none();
-    if status_moved || newly_held || changes_items(diff.as_ref()) {
+    if status_moved || newly_held || changes_items(diff) {
         let wanted = store.wanted_event_types(tenant.id).await?;
         if !wanted.is_empty() {
-            events = run_events(import, &run, status, failures, &stored, diff.as_ref());
+            events = run_events(import, &run, status, failures, &stored, diff);
             events.retain(|e| wanted.contains(e.event_type));
         }
     }
-    let mut alerts = Vec::new();
-    if !tenant.settings.alert_emails.is_empty() {
-        let failing_since = store.import_failing_since(import.id).await?;
-        let missing = diff.as_ref().map_or(0, |d| d.missing.len());
-        if run.outcome == RunOutcome::Failed || failing_since.is_some() || newly_held || missing > 0
-        {
-            let owner = match import.data.owner {
-                Owner::Resource(id) => store.resource(tenant.id, id).await?.data.name,
-                Owner::Staff(id) => store.staff(tenant.id, id).await?.data.name,
-            };
-            let owner = crate::store::alerts::owner_fact(import.data.owner, &owner);
-            alerts = run_alerts(import, &run, failing_since, owner.clone(), policy.alerts);
-            alerts.extend(guard_alerts(import, &run, newly_held, missing, owner));
-        }
-    }
+    let alerts = owed_alerts(store, tenant, import, &run, diff, newly_held, policy).await?;
     let alerts_due = finished_at + seconds(policy.alerts.digest_window_secs);
-    let owed = checklist_jobs(tenant.id, import, diff.as_ref());
+    let owed = checklist_jobs(tenant.id, import, diff);
     let record = RunRecord {
         run: &run,
-        diff: diff.zip(zone),
+        diff: judged.diff,
         status,
         failures,
-        validators,
+        validators: judged.validators,
         events,
         alerts,
         alerts_due,
-        body_sha256,
+        body_sha256: judged.body_sha256,
         owed,
-        hold,
-        body: kept_body,
+        hold: judged.hold.change(),
+        body: judged.kept_body,
     };
     run.counts.unchanged = store.save_import_run(tenant, import, &record).await?;
     let found = match run.outcome {
@@ -190,6 +120,144 @@ pub async fn record_run_with(
         RunOutcome::NotModified | RunOutcome::Failed | RunOutcome::Held => None,
     };
     Ok((run, found))
+}
+
+/// What a run's result makes of its import, decided before anything is written.
+struct Judged<'a> {
+    /// Failed runs in a row, this one included (0 after a success).
+    failures: u32,
+    /// The validators for the next conditional GET, for a feed that was read.
+    validators: Option<(Option<String>, Option<String>)>,
+    /// What changed, for a feed that was read and not held, with the zone it was read in.
+    diff: Option<(Diff<'a>, crate::domain::TimeZone)>,
+    /// See [`RunRecord::body_sha256`].
+    body_sha256: Option<&'a [u8]>,
+    /// A fetched body to keep.
+    kept_body: Option<&'a [u8]>,
+    /// What becomes of the mass-removal guard's hold.
+    hold: Guard,
+}
+
+/// What becomes of the mass-removal guard's hold ([`HoldChange`], owning its reason).
+enum Guard {
+    Keep,
+    Hold(String),
+    Release,
+}
+
+impl Guard {
+    fn change(&self) -> HoldChange<'_> {
+        match self {
+            Guard::Keep => HoldChange::Keep,
+            Guard::Hold(reason) => HoldChange::Hold(reason),
+            Guard::Release => HoldChange::Release,
+        }
+    }
+}
+
+/// Judges a run's `result` against the items the import holds (`stored`, read for a feed that
+/// was read): what changed, whether the mass-removal guard holds it, how many runs in a row
+/// failed; fills in `run`'s outcome, status, counts and error.
+fn judge<'a>(
+    import: &Import,
+    stored: &'a [imports::StoredItem],
+    result: &'a RunResult<'_>,
+    policy: RunPolicy<'_>,
+    run: &mut ImportRun,
+) -> Judged<'a> {
+    let mut judged = Judged {
+        failures: 0,
+        validators: None,
+        diff: None,
+        body_sha256: None,
+        kept_body: None,
+        hold: Guard::Keep,
+    };
+    match result {
+        RunResult::Read {
+            items,
+            zone,
+            skipped,
+            http_status,
+            etag,
+            last_modified,
+            body_sha256,
+            body,
+        } => {
+            judged.body_sha256 = body_sha256.as_deref();
+            judged.kept_body = *body;
+            run.http_status = *http_status;
+            run.skipped = *skipped;
+            judged.validators = Some((etag.clone(), last_modified.clone()));
+            let today = run.finished_at.date_naive();
+            let mut changes = imports::diff(stored, items, import.data.platform, today);
+            let settings = &import.data.settings;
+            let held = match settings.on_missing {
+                OnMissing::KeepAndAlert => {
+                    changes.keep_missing(stored);
+                    None
+                }
+                OnMissing::Remove if policy.accept_removal => None,
+                OnMissing::Remove => {
+                    let share = settings.max_removed_share;
+                    imports::removal_hold(stored, &changes, share, run.finished_at, *zone)
+                }
+            };
+            match held {
+                Some(reason) => {
+                    run.outcome = RunOutcome::Held;
+                    run.error = Some(reason.clone());
+                    run.counts.unchanged = u32::try_from(stored.len()).unwrap_or(u32::MAX);
+                    judged.hold = Guard::Hold(reason);
+                }
+                None => {
+                    run.counts = changes.counts;
+                    judged.diff = Some((changes, *zone));
+                    judged.hold = Guard::Release;
+                }
+            }
+        }
+        RunResult::NotModified { http_status } => {
+            run.outcome = RunOutcome::NotModified;
+            run.http_status = Some(*http_status);
+        }
+        RunResult::Failed { http_status, error } => {
+            run.outcome = RunOutcome::Failed;
+            run.http_status = *http_status;
+            run.error = Some(error.clone());
+            judged.failures = import.consecutive_failures.saturating_add(1);
+        }
+    }
+    judged
+}
+
+/// The alerts a run may raise, when the tenant has somewhere to send them and the run failed,
+/// the import is failing, the guard newly held it, or items went missing.
+async fn owed_alerts(
+    store: &Store,
+    tenant: &Tenant,
+    import: &Import,
+    run: &ImportRun,
+    diff: Option<&Diff<'_>>,
+    newly_held: bool,
+    policy: RunPolicy<'_>,
+) -> Result<Vec<AlertDraft>, StoreError> {
+    if tenant.settings.alert_emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let failing_since = store.import_failing_since(import.id).await?;
+    let missing = diff.map_or(0, |d| d.missing.len());
+    if run.outcome != RunOutcome::Failed && failing_since.is_none() && !newly_held && missing == 0 {
+        return Ok(Vec::new());
+    }
+    let owner = match import.data.owner {
+        Owner::Resource(id) => store.resource(tenant.id, id).await?.data.name,
+        Owner::Staff(id) => store.staff(tenant.id, id).await?.data.name,
+    };
+    let owner = crate::store::alerts::owner_fact(import.data.owner, &owner);
+    let mut alerts = run_alerts(import, run, failing_since, owner.clone(), policy.alerts);
+    alerts.extend(guard_alerts(import, run, newly_held, missing, owner));
+    Ok(alerts)
 }
 
 /// What a run owes: when a resource's items changed, its manual update checklists follow.

@@ -643,8 +643,8 @@ impl Store {
             .transpose()
     }
 
-    /// A page of the tenant's bookings matching `filter`, in id (creation) order.
-    // Long on purpose: every filter's SQL is assembled and bound in one place, for both databases.
+    /// A page of the tenant's bookings matching `filter`, in id (creation) order. Every filter's
+    /// SQL is assembled and bound in one place, for both databases.
     pub async fn list_bookings(
         &self,
         tenant_id: Uuid,
@@ -679,34 +679,17 @@ impl Store {
         let (rows, links): (Vec<BookingRow>, Vec<(Uuid, Uuid)>) = with_read_pool!(self, |pool| {
             let mut query =
                 sqlx::query_as::<_, BookingRow>(AssertSqlSafe(sql.as_str())).bind(tenant_id);
-            query = match filter.from {
-                Some(v) => query.bind(v),
-                None => query,
-            };
-            query = match filter.to {
-                Some(v) => query.bind(v),
-                None => query,
-            };
-            query = match filter.status {
-                Some(v) => query.bind(v.as_str()),
-                None => query,
-            };
-            query = match filter.resource_id {
-                Some(v) => query.bind(v),
-                None => query,
-            };
-            query = match filter.staff_id {
-                Some(v) => query.bind(v),
-                None => query,
-            };
-            query = match filter.after {
-                Some(v) => query.bind(v),
-                None => query,
-            };
-            query = match filter.cancelled_since {
-                Some(v) => query.bind(v),
-                None => query,
-            };
+            // The values of the conditions present, in their order above.
+            macro_rules! bind_present {
+                ($($value:expr),*) => {$(
+                    if let Some(value) = $value {
+                        query = query.bind(value);
+                    }
+                )*};
+            }
+            bind_present!(filter.from, filter.to, filter.status.map(|v| v.as_str()));
+            bind_present!(filter.resource_id, filter.staff_id, filter.after);
+            bind_present!(filter.cancelled_since);
             let rows = query.fetch_all(pool).await?;
             // Ids are ordered, so the page's staff links are those in its id range.
             let links = match (rows.first(), rows.last()) {

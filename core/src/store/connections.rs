@@ -656,24 +656,7 @@ impl Store {
             };
             let mut recorded = 0;
             if let Some((was, tenant_id, staff_id, provider)) = &previous {
-                let event = match (was.as_str(), status) {
-                    ("active", ConnectionStatus::NeedsReauth) => Some("connection.needs_reauth"),
-                    ("needs_reauth", ConnectionStatus::Active) => Some("connection.reconnected"),
-                    _ => None,
-                };
-                let events: Vec<WebhookEvent> = event
-                    .map(|event| {
-                        let data = crate::webhooks::connection_data(
-                            id,
-                            *staff_id,
-                            provider,
-                            status.as_str(),
-                            last_error,
-                        );
-                        WebhookEvent::new(event, data)
-                    })
-                    .into_iter()
-                    .collect();
+                let events = status_events(id, *staff_id, provider, was, status, last_error);
                 recorded = super::webhooks::record_webhook_events!(tx, *tenant_id, &events, at);
             }
             if let Some(tenant_id) = fell {
@@ -893,6 +876,25 @@ impl Store {
         })?;
         Ok(found.is_some())
     }
+}
+
+/// The webhook event a connection's change of status owes: losing its grant, or getting it back.
+fn status_events(
+    id: Uuid,
+    staff_id: Uuid,
+    provider: &str,
+    was: &str,
+    status: ConnectionStatus,
+    last_error: Option<&str>,
+) -> Vec<WebhookEvent> {
+    let event = match (was, status) {
+        ("active", ConnectionStatus::NeedsReauth) => "connection.needs_reauth",
+        ("needs_reauth", ConnectionStatus::Active) => "connection.reconnected",
+        _ => return Vec::new(),
+    };
+    let data =
+        crate::webhooks::connection_data(id, staff_id, provider, status.as_str(), last_error);
+    vec![WebhookEvent::new(event, data)]
 }
 
 fn hex(bytes: &[u8]) -> String {
