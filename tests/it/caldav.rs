@@ -46,7 +46,7 @@ pub(crate) async fn staff(app: &TestApp) -> Staff {
     };
     let id = api.create_staff(&new).await.unwrap().id;
     let link = api.settings_link(id).await.unwrap();
-    let browser = reqwest::Client::builder()
+    let browser = crate::helpers::client()
         .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
         .redirect(reqwest::redirect::Policy::none())
         .build()

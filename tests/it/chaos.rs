@@ -147,7 +147,7 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
     let mut headers = reqwest::header::HeaderMap::new();
     let bearer = format!("Bearer {sandbox_token}");
     headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().unwrap());
-    let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    let http = crate::helpers::client().default_headers(headers).build().unwrap();
     let call = |method: &str, path: &str, body: Option<Value>| {
         let mut request =
             http.request(method.parse().unwrap(), cluster.url(path)).bearer_auth(&key);

@@ -40,11 +40,7 @@ impl Browser {
     pub(crate) fn new() -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let build = |policy| {
-            reqwest::Client::builder()
-                .cookie_provider(jar.clone())
-                .redirect(policy)
-                .build()
-                .unwrap()
+            crate::helpers::client().cookie_provider(jar.clone()).redirect(policy).build().unwrap()
         };
         Browser {
             follow: build(reqwest::redirect::Policy::limited(10)),

@@ -147,7 +147,7 @@ impl Page {
 
 impl Browser {
     fn new(app: &TestApp) -> Self {
-        let client = reqwest::Client::builder()
+        let client = crate::helpers::client()
             .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -557,7 +557,7 @@ async fn a_staff_member_is_emailed_a_settings_link_that_opens_their_settings(db:
     let start = text[..at].rfind("http").unwrap();
     let end = at + text[at..].find(|c: char| c.is_whitespace() || c == '"' || c == '<').unwrap();
     let link = &text[start..end];
-    let opened = reqwest::Client::builder()
+    let opened = crate::helpers::client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -155,7 +155,7 @@ async fn the_sandbox_control_api_refuses_requests_without_its_token(db: Db) {
     let app = TestApp::start_public(db).await;
     let faults = json!({"rate_limit_rate": 1, "retry_after_secs": 1e300});
     let url = app.url("/sandbox/_control/faults");
-    let anyone = reqwest::Client::new();
+    let anyone = crate::helpers::client().build().unwrap();
     assert_eq!(anyone.put(&url).json(&faults).send().await.unwrap().status(), 401);
     let guessed = anyone.get(&url).bearer_auth("guessed").send().await.unwrap();
     assert_eq!(guessed.status(), 401);
@@ -227,7 +227,7 @@ async fn the_first_run_prints_the_sandbox_token_its_control_api_requires() {
     .expect("the token was printed at start-up");
     wait_ready(port).await;
     let url = format!("http://127.0.0.1:{port}/sandbox/_control/faults");
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client().build().unwrap();
     assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
     assert_eq!(http.get(&url).bearer_auth(&token).send().await.unwrap().status(), 200);
     child.kill().await.unwrap();

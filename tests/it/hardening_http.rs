@@ -124,7 +124,7 @@ async fn the_api_and_worker_roles_serve_metrics_on_the_ops_listener_too() {
         let (store, queue) = app::connect(&config).await.unwrap();
         let running = app::start(config, role, store, queue).await.unwrap();
         assert_eq!(running.ops_addr.map(|a| a.to_string()), Some(ops.clone()), "{role:?}");
-        let http = reqwest::Client::new();
+        let http = crate::helpers::client().build().unwrap();
         let metrics = http.get(format!("http://{ops}/metrics")).send().await.unwrap();
         assert_eq!(metrics.status(), 200, "{role:?}");
         let ready: Value =
@@ -235,7 +235,7 @@ async fn five_hundred_trickling_connections_stop_neither_healthz_nor_a_booking_a
         .map(|_| tokio::spawn(trickle(addr.clone(), Duration::from_secs(5), give_up)))
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let fresh = reqwest::Client::new();
+    let fresh = crate::helpers::client().build().unwrap();
     let healthz =
         tokio::time::timeout(Duration::from_secs(3), fresh.get(app.url("/healthz")).send());
     assert_eq!(healthz.await.expect("/healthz answers within 3 s").unwrap().status(), 200);

@@ -109,7 +109,7 @@ async fn the_cli_revokes_a_key_with_one_line_and_fails_on_an_unknown_key() {
     // Find the key's id through the API of a server on the same database.
     let port = free_port();
     let mut server = kalends(&dir, port).args(["serve"]).spawn().unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client().build().unwrap();
     let url = format!("http://127.0.0.1:{port}/api/v1/api-keys");
     let listed: Value = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
         let response = http.get(&url).bearer_auth(&key).send().await.ok()?;

@@ -469,13 +469,13 @@ struct RemoteStaff {
 
 impl RemoteStaff {
     async fn sign_in(base: &str, key: &str) -> Self {
-        let api = reqwest::Client::new();
+        let api = crate::helpers::client().build().unwrap();
         let staff = api.post(format!("{base}/api/v1/staff")).bearer_auth(key);
         let created = json_of(staff.json(&serde_json::json!({"name": "Ann Lee"}))).await;
         let id = created["id"].as_str().unwrap();
         let link_of = api.post(format!("{base}/api/v1/staff/{id}/settings-link")).bearer_auth(key);
         let link = json_of(link_of).await;
-        let browser = reqwest::Client::builder()
+        let browser = crate::helpers::client()
             .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -504,7 +504,10 @@ impl RemoteStaff {
     /// A call of the JSON API with the tenant's key: its answer's body.
     async fn api(&self, method: reqwest::Method, path: &str) -> serde_json::Value {
         let url = format!("{}/api/v1/{path}", self.base);
-        json_of(reqwest::Client::new().request(method, url).bearer_auth(&self.key)).await
+        json_of(
+            crate::helpers::client().build().unwrap().request(method, url).bearer_auth(&self.key),
+        )
+        .await
     }
 }
 

@@ -55,7 +55,7 @@ pub(crate) async fn ics_check_json(text: &str, from: &str, to: &str) -> Value {
 }
 
 pub(crate) async fn wait_ready(port: u16) {
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client().build().unwrap();
     eventually(Duration::from_secs(30), || async {
         let r = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.ok()?;
         r.status().is_success().then_some(())
@@ -114,7 +114,7 @@ async fn first_run_prints_a_demo_key_and_console_link_and_its_curl_booking_survi
     let Welcome { key, curl, console } = read_welcome(&mut child).await;
     wait_ready(port).await;
     // The console link opens the demo: its properties, and the conflict its Airbnb import finds.
-    let browser = reqwest::Client::builder()
+    let browser = crate::helpers::client()
         .cookie_provider(std::sync::Arc::new(reqwest::cookie::Jar::default()))
         .build()
         .unwrap();
@@ -151,7 +151,9 @@ async fn first_run_prints_a_demo_key_and_console_link_and_its_curl_booking_survi
         .spawn()
         .unwrap();
     wait_ready(port).await;
-    let list: Value = reqwest::Client::new()
+    let list: Value = crate::helpers::client()
+        .build()
+        .unwrap()
         .get(format!("http://127.0.0.1:{port}/api/v1/bookings"))
         .bearer_auth(&key)
         .send()
@@ -344,7 +346,7 @@ async fn api_and_worker_run_as_two_processes_on_postgres_and_redis() {
     let worker = worker_cmd.args(["serve", "--role", "worker"]).spawn().unwrap();
     wait_ready(port).await;
     wait_ready(ops_port).await;
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client().build().unwrap();
     let booking: Value = http
         .put(format!("http://127.0.0.1:{port}/api/v1/bookings/by-external-id/split-1"))
         .bearer_auth(&key)

@@ -37,7 +37,7 @@ async fn link(app: &TestApp, key: &str, staff_id: Uuid) -> String {
 /// (`name=value`).
 async fn open(link: &str) -> (u16, Option<String>, String) {
     let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        crate::helpers::client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let answer = client.get(link).send().await.unwrap();
     let status = answer.status().as_u16();
     let cookie = answer
@@ -224,7 +224,7 @@ async fn under_an_https_address_the_session_cookies_are_host_only_and_secure_wit
     let here = url.replace("https://kalends.example", &app.base);
 
     let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        crate::helpers::client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let opened = client.get(&here).send().await.unwrap();
     assert_eq!(opened.status(), 303);
     let hsts = opened.headers().get(STRICT_TRANSPORT_SECURITY).map(|v| v.to_str().unwrap());

@@ -121,7 +121,7 @@ async fn a_worker_killed_mid_delivery_loses_no_event_and_sends_each_webhook_id_o
     wait_ready(ops_port).await;
 
     let receiver = HoldingReceiver::start().await;
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client().build().unwrap();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let body = json!({"url": receiver.url, "event_types": ["webhook.test"]});
     let endpoint: WebhookEndpointWithSecret = http

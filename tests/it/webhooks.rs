@@ -104,7 +104,7 @@ async fn notifications_that_do_not_prove_themselves_are_refused() {
             sqlx::query_scalar::<_, String>(sql).fetch_one(pool).await.unwrap()
         }
     };
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client().build().unwrap();
     let forged = http
         .post(app.url("/webhooks/google"))
         .header("X-Goog-Channel-ID", channel.as_str())
