@@ -8,17 +8,15 @@
 //! `KALENDS_CHAOS_OPS=2000 KALENDS_CHAOS_STAFF=50 scripts/test -- chaos --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 
 use crate::caldav_servers::{CaldavServer, Server, USER};
 use crate::connect::{Browser, connect_at};
-use crate::helpers::{self, TempDir, needs_peers};
-use crate::process::{free_port, kalends, wait_ready};
+use crate::helpers::needs_peers;
+use crate::split::Split;
 
 /// A tiny deterministic generator (xorshift), so a failing run can be repeated.
 struct Dice(u64);
@@ -44,44 +42,6 @@ struct Expected {
     cancelled: bool,
 }
 
-struct Cluster {
-    dir: TempDir,
-    /// Each process's log (its stderr) as `NN-role.log`; kept when the test fails.
-    logs: std::path::PathBuf,
-    spawned: std::cell::Cell<usize>,
-    env: Vec<(String, String)>,
-    port: u16,
-    api: Child,
-}
-
-impl Cluster {
-    /// The command for one process, logging at debug for the jobs into its own file.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = kalends(&self.dir, self.port);
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        let n = self.spawned.get();
-        self.spawned.set(n + 1);
-        let role = args.iter().skip_while(|a| **a != "--role").nth(1).unwrap_or(&args[0]);
-        let log = std::fs::File::create(self.logs.join(format!("{n:03}-{role}.log"))).unwrap();
-        cmd.env("RUST_LOG", "info,kalends_jobs=debug,sqlx=warn")
-            .env("NO_COLOR", "1")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(log);
-        cmd
-    }
-
-    fn spawn_worker(&self) -> Child {
-        self.command(&["serve", "--role", "worker"]).spawn().unwrap()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
 fn env_size(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -94,54 +54,27 @@ needs_peers!(
 async fn every_calendar_converges_through_faults_expired_tokens_and_killed_workers() {
     let (ops, staff_count) =
         (env_size("KALENDS_CHAOS_OPS", 300), env_size("KALENDS_CHAOS_STAFF", 10));
-    let database_url = helpers::postgres_database().await;
-    let port = free_port();
     let sandbox_token = format!("chaos-{}", uuid::Uuid::now_v7().simple());
-    let env = vec![
-        // PostgreSQL and Redis: the sandbox is on only because the test asks for it.
-        ("KALENDS_SANDBOX__ENABLED".to_owned(), "true".to_owned()),
-        ("KALENDS_SANDBOX__TOKEN".to_owned(), sandbox_token.clone()),
-        ("KALENDS_DATABASE_URL".to_owned(), database_url),
-        ("KALENDS_REDIS_URL".to_owned(), helpers::redis_url()),
-        (
-            "KALENDS_JOBS__QUEUE".to_owned(),
-            format!("kalends-chaos-{}", uuid::Uuid::now_v7().simple()),
-        ),
-        ("KALENDS_JOBS__RETRY_BASE_MS".to_owned(), "200".to_owned()),
-        ("KALENDS_JOBS__RETRY_MAX_DELAY_MS".to_owned(), "3000".to_owned()),
-        ("KALENDS_JOBS__HEARTBEAT_SECS".to_owned(), "1".to_owned()),
-        ("KALENDS_JOBS__CONCURRENCY".to_owned(), "16".to_owned()),
-        // The CalDAV server is on loopback.
-        ("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS".to_owned(), "true".to_owned()),
-    ];
+    let cluster = Split::new(
+        "chaos",
+        &[
+            // The sandbox is on only because the test asks for it.
+            ("KALENDS_SANDBOX__ENABLED", "true"),
+            ("KALENDS_SANDBOX__TOKEN", &sandbox_token),
+            ("KALENDS_JOBS__RETRY_BASE_MS", "200"),
+            ("KALENDS_JOBS__RETRY_MAX_DELAY_MS", "3000"),
+            ("KALENDS_JOBS__HEARTBEAT_SECS", "1"),
+            ("KALENDS_JOBS__CONCURRENCY", "16"),
+            // The CalDAV server is on loopback.
+            ("KALENDS_IMPORT__ALLOW_PRIVATE_NETWORKS", "true"),
+        ],
+    )
+    .await;
     // One more staff member on CalDAV (Radicale, which scripts/test installs).
     let caldav = CaldavServer::start(Server::Radicale, "pw").await;
-    let dir = TempDir::new();
-    let logs =
-        std::env::temp_dir().join(format!("kalends-chaos-logs-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&logs).unwrap();
-    let mut cluster = Cluster {
-        dir,
-        logs,
-        spawned: std::cell::Cell::new(0),
-        env,
-        port,
-        api: tokio::process::Command::new("true").spawn().unwrap(),
-    };
-    let created = cluster
-        .command(&["tenant", "create", "--name", "Chaos", "--json"])
-        .stdout(Stdio::piped())
-        .output()
-        .await
-        .unwrap();
-    assert!(created.status.success());
-    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    cluster.api = cluster.command(&["serve", "--role", "api"]).spawn().unwrap();
-    wait_ready(port).await;
-    let workers = vec![cluster.spawn_worker(), cluster.spawn_worker()];
+    let key = cluster.tenant("Chaos").await;
+    let mut api = cluster.start_api().await;
+    let workers = vec![cluster.spawn_worker(None), cluster.spawn_worker(None)];
 
     // Control calls carry the sandbox's token; API calls set their own key.
     let mut headers = reqwest::header::HeaderMap::new();
@@ -222,7 +155,7 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
                 let victim = turn % workers.len();
                 workers[victim].start_kill().unwrap();
                 let _ = workers[victim].wait().await;
-                workers[victim] = cluster.spawn_worker();
+                workers[victim] = cluster.spawn_worker(None);
                 kills += 1;
                 turn += 1;
             }
@@ -366,7 +299,7 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
             "after 300 s: {} problems, e.g. {:?}; the processes' logs are in {}",
             problems.len(),
             &problems[..problems.len().min(10)],
-            cluster.logs.display()
+            cluster.logs_kept()
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -374,15 +307,13 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
         let _ = worker.start_kill();
     }
     drop(caldav);
-    let _ = cluster.api.start_kill();
-    // Passed: the logs are not needed (a failure keeps them for the diagnosis).
-    let _ = std::fs::remove_dir_all(&cluster.logs);
+    let _ = api.start_kill();
 }
 
 /// The Kalends events a staff member's calendar holds: (booking id, start).
 async fn calendar(
     http: &reqwest::Client,
-    cluster: &Cluster,
+    cluster: &Split,
     provider: &str,
     email: &str,
 ) -> Vec<(String, DateTime<Utc>)> {

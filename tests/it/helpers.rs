@@ -121,6 +121,11 @@ pub fn client() -> reqwest::ClientBuilder {
     reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5))
 }
 
+/// The JSON body of what `request` is answered (it must be sent and be JSON).
+pub async fn answer<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Kalends running in this process, with a client for its API.
 #[derive(Debug)]
 pub struct TestApp {

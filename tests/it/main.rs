@@ -44,6 +44,7 @@ mod process;
 mod queue;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
+mod split;
 mod staff_sessions;
 mod store;
 mod sync;

@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::helpers::{self, TempDir, eventually};
+use crate::split::Split;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kalends");
 
@@ -151,17 +152,14 @@ async fn first_run_prints_a_demo_key_and_console_link_and_its_curl_booking_survi
         .spawn()
         .unwrap();
     wait_ready(port).await;
-    let list: Value = crate::helpers::client()
-        .build()
-        .unwrap()
-        .get(format!("http://127.0.0.1:{port}/api/v1/bookings"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = helpers::answer(
+        crate::helpers::client()
+            .build()
+            .unwrap()
+            .get(format!("http://127.0.0.1:{port}/api/v1/bookings"))
+            .bearer_auth(&key),
+    )
+    .await;
     let items = list["items"].as_array().unwrap();
     assert!(
         items.iter().any(|b| b["external_id"] == "demo-1"),
@@ -316,49 +314,21 @@ async fn tenant_create_json_prints_exactly_one_object_with_a_working_key() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
 async fn api_and_worker_run_as_two_processes_on_postgres_and_redis() {
-    let dir = TempDir::new();
-    let database_url = helpers::postgres_database().await;
-    let redis_url = helpers::redis_url();
-    let queue = format!("kalends-split-{}", uuid::Uuid::now_v7().simple());
-    let with_env = |mut cmd: Command| {
-        cmd.env("KALENDS_DATABASE_URL", &database_url)
-            .env("KALENDS_REDIS_URL", &redis_url)
-            .env("KALENDS_JOBS__QUEUE", &queue)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        cmd
-    };
-    let created = with_env(kalends(&dir, 1))
-        .args(["tenant", "create", "--name", "Split", "--json"])
-        .output()
-        .await
-        .unwrap();
-    assert!(created.status.success());
-    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let port = free_port();
+    let split = Split::new("split", &[]).await;
+    let key = split.tenant("Split").await;
     let ops_port = free_port();
-    let api = with_env(kalends(&dir, port)).args(["serve", "--role", "api"]).spawn().unwrap();
-    let mut worker_cmd = with_env(kalends(&dir, port));
-    worker_cmd.env("KALENDS_OPS_LISTEN", format!("127.0.0.1:{ops_port}"));
-    let worker = worker_cmd.args(["serve", "--role", "worker"]).spawn().unwrap();
-    wait_ready(port).await;
+    let api = split.start_api().await;
+    let worker = split.spawn_worker(Some(ops_port));
     wait_ready(ops_port).await;
     let http = crate::helpers::client().build().unwrap();
-    let booking: Value = http
-        .put(format!("http://127.0.0.1:{port}/api/v1/bookings/by-external-id/split-1"))
-        .bearer_auth(&key)
-        .json(&helpers::booking_body("Split", 3))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let booking: Value = helpers::answer(
+        http.put(split.url("/api/v1/bookings/by-external-id/split-1"))
+            .bearer_auth(&key)
+            .json(&helpers::booking_body("Split", 3)),
+    )
+    .await;
     let id: uuid::Uuid = booking["id"].as_str().unwrap().parse().unwrap();
-    let pool = sqlx::PgPool::connect(&database_url).await.unwrap();
+    let pool = sqlx::PgPool::connect(split.database_url()).await.unwrap();
     eventually(Duration::from_secs(15), || async {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_attempts WHERE booking_id = $1")
             .bind(id)

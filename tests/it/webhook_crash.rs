@@ -3,7 +3,6 @@
 //! once after deduplication, none lost (issue 15).
 
 use std::collections::{BTreeSet, HashSet};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,13 +11,13 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use kalends::api::ListOut;
 use kalends::api::webhook_endpoints::{DeliveryOut, WebhookEndpointWithSecret};
-use serde_json::{Value, json};
-use tokio::process::Command;
+use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::helpers::{self, TempDir, eventually};
+use crate::helpers::{self, eventually};
 use crate::outbound_webhooks::{Received, signed_by};
-use crate::process::{free_port, kalends, wait_ready};
+use crate::process::{free_port, wait_ready};
+use crate::split::Split;
 
 /// A receiver that holds its first request open (the delivery in flight) until released, and
 /// answers every other at once.
@@ -80,72 +79,38 @@ impl HoldingReceiver {
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
 async fn a_worker_killed_mid_delivery_loses_no_event_and_sends_each_webhook_id_once_after_dedup() {
-    let dir = TempDir::new();
-    let database_url = helpers::postgres_database().await;
-    let redis_url = helpers::redis_url();
-    let queue = format!("kalends-hooks-{}", uuid::Uuid::now_v7().simple());
-    let with_env = |mut cmd: Command| {
-        cmd.env("KALENDS_DATABASE_URL", &database_url)
-            .env("KALENDS_REDIS_URL", &redis_url)
-            .env("KALENDS_JOBS__QUEUE", &queue)
-            .env("KALENDS_JOBS__HEARTBEAT_SECS", "1")
-            .env("KALENDS_JOBS__RETRY_BASE_MS", "200")
-            .env("KALENDS_JOBS__RETRY_MAX_DELAY_MS", "2000")
-            .env("KALENDS_WEBHOOKS__ALLOW_PRIVATE_NETWORKS", "true")
+    let split = Split::new(
+        "hooks",
+        &[
+            ("KALENDS_JOBS__HEARTBEAT_SECS", "1"),
+            ("KALENDS_JOBS__RETRY_BASE_MS", "200"),
+            ("KALENDS_JOBS__RETRY_MAX_DELAY_MS", "2000"),
+            ("KALENDS_WEBHOOKS__ALLOW_PRIVATE_NETWORKS", "true"),
             // The held attempt's claim runs out 2 + 30 s after it started.
-            .env("KALENDS_WEBHOOKS__DELIVERY_TIMEOUT_SECS", "2")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd
-    };
-    let created = with_env(kalends(&dir, 1))
-        .args(["tenant", "create", "--name", "Hooks", "--json"])
-        .stdout(Stdio::piped())
-        .output()
-        .await
-        .unwrap();
-    assert!(created.status.success());
-    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (port, ops_port) = (free_port(), free_port());
-    let api = with_env(kalends(&dir, port)).args(["serve", "--role", "api"]).spawn().unwrap();
-    let worker = |ops: u16| {
-        let mut cmd = with_env(kalends(&dir, port));
-        cmd.env("KALENDS_OPS_LISTEN", format!("127.0.0.1:{ops}"));
-        cmd.args(["serve", "--role", "worker"]).spawn().unwrap()
-    };
-    let mut first_worker = worker(ops_port);
-    wait_ready(port).await;
+            ("KALENDS_WEBHOOKS__DELIVERY_TIMEOUT_SECS", "2"),
+        ],
+    )
+    .await;
+    let key = split.tenant("Hooks").await;
+    let ops_port = free_port();
+    let api = split.start_api().await;
+    let mut first_worker = split.spawn_worker(Some(ops_port));
     wait_ready(ops_port).await;
 
     let receiver = HoldingReceiver::start().await;
     let http = crate::helpers::client().build().unwrap();
-    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let url = |path: &str| split.url(path);
     let body = json!({"url": receiver.url, "event_types": ["webhook.test"]});
-    let endpoint: WebhookEndpointWithSecret = http
-        .post(url("/api/v1/webhook-endpoints"))
-        .bearer_auth(&key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let endpoint: WebhookEndpointWithSecret =
+        helpers::answer(http.post(url("/api/v1/webhook-endpoints")).bearer_auth(&key).json(&body))
+            .await;
     let id = endpoint.endpoint.id;
     let mut expected = BTreeSet::new();
     for _ in 0..5 {
-        let delivery: DeliveryOut = http
-            .post(url(&format!("/api/v1/webhook-endpoints/{id}/test")))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let delivery: DeliveryOut = helpers::answer(
+            http.post(url(&format!("/api/v1/webhook-endpoints/{id}/test"))).bearer_auth(&key),
+        )
+        .await;
         expected.insert(delivery.webhook_id);
     }
     // A delivery is in flight: its worker dies without a word, and another takes over.
@@ -156,7 +121,7 @@ async fn a_worker_killed_mid_delivery_loses_no_event_and_sends_each_webhook_id_o
     let killed = first_worker.wait().await.unwrap();
     assert!(!killed.success(), "killed, not stopped");
     assert!(!receiver.holding.load(Ordering::SeqCst));
-    let mut second_worker = worker(free_port());
+    let mut second_worker = split.spawn_worker(Some(free_port()));
 
     let held = receiver.received()[0].id.clone();
     let unique = eventually(Duration::from_secs(120), || async {

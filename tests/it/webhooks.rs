@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::connect::{Browser, connect};
-use crate::helpers::{Db, TestApp, eventually};
+use crate::helpers::{self, Db, TestApp, eventually};
 
 /// Kalends with the scheduled imports out of the way (only notifications import here).
 async fn app() -> TestApp {
@@ -52,15 +52,10 @@ async fn a_burst_of_google_notifications_runs_one_import() {
     let http = app.sandbox();
     let events =
         app.url("/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events");
-    let seeded: Value = http
-        .post(&events)
-        .json(&json!({"summary": "Dentist", "start": {"dateTime": format!("{day}T09:00:00Z")}, "end": {"dateTime": format!("{day}T10:00:00Z")}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (start, end) = (format!("{day}T09:00:00Z"), format!("{day}T10:00:00Z"));
+    let dentist =
+        json!({"summary": "Dentist", "start": {"dateTime": start}, "end": {"dateTime": end}});
+    let seeded: Value = helpers::answer(http.post(&events).json(&dentist)).await;
     // Each import asks for the changes since its sync token once (and lists the single events
     // beyond its window apart).
     let before = counter(&app, "GET google events.list with syncToken").await;
