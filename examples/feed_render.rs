@@ -1,5 +1,5 @@
 //! Cold feed renders: `GET /ical/{token}.ics` of a resource with 10,000 bookings, each GET right
-//! after a booking changed, so that no cached body or validator can answer it (issue 18, part 4).
+//! after a booking changed, so that no cached body or validator can answer it.
 //!
 //! Starts Kalends in this process (`--role api` parts: the HTTP server, on port 0) on SQLite (a
 //! fresh file) or on the PostgreSQL database `--database-url` names (empty), writes the bookings

@@ -1,4 +1,4 @@
-//! Import cycle benchmark (issue 18, part 1): many feeds of ~200 events, all due at once, served
+//! Import cycle benchmark: many feeds of ~200 events, all due at once, served
 //! by a local HTTP server this program starts, imported by real `kalends` processes.
 //!
 //! - **Feeds** (`/feed/{i}.ics`, Airbnb-shaped all-day events over 540 days): feed `i` with

@@ -1,6 +1,6 @@
 //! Alert e-mails to the tenant about a double booking, a calendar needing reconnecting and
 //! bookings whose sync failed, each through the SMTP test server, to the addresses that chose
-//! it (issue 15).
+//! it.
 
 use std::time::Duration;
 

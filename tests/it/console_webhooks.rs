@@ -1,5 +1,5 @@
 //! The console's webhooks page (`/dashboard/webhooks`) and the alert addresses of its settings
-//! page, driven over HTTP as a browser without JavaScript drives them (issue 15).
+//! page, driven over HTTP as a browser without JavaScript drives them.
 
 use kalends::api::ListOut;
 use kalends::api::webhook_endpoints::{DeliveryOut, WebhookEndpointOut};

@@ -358,6 +358,67 @@ async fn all_day_bookings_are_placed_in_the_resource_zone(db: Db) {
     assert_eq!(found(probe(11), probe(13)).await, 1);
 }
 
+async fn a_burst_of_owed_work_is_claimed_in_batches_of_at_most_the_limit_each_row_once(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let owe = |n: usize| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for _ in 0..n {
+                let job = Job::ImportFeed {
+                    tenant_id: uuid::Uuid::now_v7(),
+                    import_id: uuid::Uuid::now_v7(),
+                };
+                store.enqueue(&job).await.unwrap();
+            }
+        })
+    };
+    for writer in [owe(500), owe(500)] {
+        writer.await.unwrap();
+    }
+    // Six relays drain it 20 at a time while two writers owe 1,000 more, as the first import of
+    // many feeds does (on PostgreSQL a claim re-checked under concurrent updates once handed
+    // out thousands of rows for a limit of 100).
+    let writers = [owe(500), owe(500)];
+    let relays: Vec<_> = (0..6)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (mut claimed, mut biggest, mut idle) = (Vec::new(), 0, 0);
+                while idle < 20 {
+                    let rows = store.claim_outbox(20, Duration::from_secs(60)).await.unwrap();
+                    biggest = biggest.max(rows.len());
+                    if rows.is_empty() {
+                        idle += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    idle = 0;
+                    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                    store.complete_outbox(&ids).await.unwrap();
+                    claimed.extend(ids);
+                }
+                (claimed, biggest)
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut all = Vec::new();
+    for relay in relays {
+        let (claimed, biggest) = relay.await.unwrap();
+        assert!(biggest <= 20, "a claim of 20 handed out {biggest} rows");
+        all.extend(claimed);
+    }
+    let total = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), total, "no row was handed out twice");
+    assert_eq!(total, 2_000, "every row owed was claimed");
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+}
+
 async fn outbox_claims_are_exclusive_until_the_lease_expires(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
@@ -558,6 +619,7 @@ async fn a_duplicate_external_id_is_named(db: Db) {
 }
 
 on_both_databases!(
+    a_burst_of_owed_work_is_claimed_in_batches_of_at_most_the_limit_each_row_once,
     a_lease_has_one_holder_until_it_runs_out,
     a_run_takes_its_import_with_the_tenant_and_the_owners_zone,
     a_duplicate_external_id_is_named,

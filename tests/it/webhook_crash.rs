@@ -1,6 +1,6 @@
 //! Outbound webhooks across a worker process killed (SIGKILL) while a delivery is in flight, on
 //! PostgreSQL and Redis with the real binary: every event arrives, signed, each `webhook-id`
-//! once after deduplication, none lost (issue 15).
+//! once after deduplication, none lost.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
