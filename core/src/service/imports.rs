@@ -111,7 +111,7 @@ pub async fn record_run_with(
         alerts_due,
         body_sha256: judged.body_sha256,
         owed,
-        hold: judged.hold.change(),
+        hold: hold_change(&run),
         body: judged.kept_body,
     };
     run.counts.unchanged = store.save_import_run(tenant, import, &record).await?;
@@ -134,30 +134,11 @@ struct Judged<'a> {
     body_sha256: Option<&'a [u8]>,
     /// A fetched body to keep.
     kept_body: Option<&'a [u8]>,
-    /// What becomes of the mass-removal guard's hold.
-    hold: Guard,
-}
-
-/// What becomes of the mass-removal guard's hold ([`HoldChange`], owning its reason).
-enum Guard {
-    Keep,
-    Hold(String),
-    Release,
-}
-
-impl Guard {
-    fn change(&self) -> HoldChange<'_> {
-        match self {
-            Guard::Keep => HoldChange::Keep,
-            Guard::Hold(reason) => HoldChange::Hold(reason),
-            Guard::Release => HoldChange::Release,
-        }
-    }
 }
 
 /// Judges a run's `result` against the items the import holds (`stored`, read for a feed that
 /// was read): what changed, whether the mass-removal guard holds it, how many runs in a row
-/// failed; fills in `run`'s outcome, status, counts and error.
+/// failed; fills in `run`'s outcome, HTTP status, counts and error.
 fn judge<'a>(
     import: &Import,
     stored: &'a [imports::StoredItem],
@@ -165,14 +146,8 @@ fn judge<'a>(
     policy: RunPolicy<'_>,
     run: &mut ImportRun,
 ) -> Judged<'a> {
-    let mut judged = Judged {
-        failures: 0,
-        validators: None,
-        diff: None,
-        body_sha256: None,
-        kept_body: None,
-        hold: Guard::Keep,
-    };
+    let mut judged =
+        Judged { failures: 0, validators: None, diff: None, body_sha256: None, kept_body: None };
     match result {
         RunResult::Read {
             items,
@@ -206,14 +181,12 @@ fn judge<'a>(
             match held {
                 Some(reason) => {
                     run.outcome = RunOutcome::Held;
-                    run.error = Some(reason.clone());
+                    run.error = Some(reason);
                     run.counts.unchanged = u32::try_from(stored.len()).unwrap_or(u32::MAX);
-                    judged.hold = Guard::Hold(reason);
                 }
                 None => {
                     run.counts = changes.counts;
                     judged.diff = Some((changes, *zone));
-                    judged.hold = Guard::Release;
                 }
             }
         }
@@ -229,6 +202,17 @@ fn judge<'a>(
         }
     }
     judged
+}
+
+/// What a run does to the mass-removal guard's hold, as its outcome says: a held run holds it
+/// (for the reason its error gives), a run that went ahead releases it, one that read nothing
+/// leaves it.
+fn hold_change(run: &ImportRun) -> HoldChange<'_> {
+    match run.outcome {
+        RunOutcome::Held => HoldChange::Hold(run.error.as_deref().unwrap_or_default()),
+        RunOutcome::Ok => HoldChange::Release,
+        RunOutcome::NotModified | RunOutcome::Failed => HoldChange::Keep,
+    }
 }
 
 /// The alerts a run may raise, when the tenant has somewhere to send them and the run failed,

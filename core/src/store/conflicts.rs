@@ -545,7 +545,7 @@ impl Store {
     /// Writes a [`Plan`] in one transaction. A new collision that someone resolved by hand at
     /// exactly these times is not opened again until its items move.
     // Long on purpose: the plan's three kinds of statement (resolve, update, open) and what they
-    // tell, in one transaction for both databases; the plan itself is decided by `Plan::new`.
+    // tell, in one transaction for both databases; the plan itself is decided by `Plan::of`.
     async fn apply_plan(&self, tenant_id: Uuid, plan: &Plan) -> Result<Detection, StoreError> {
         let Plan { gone, changed, new } = plan;
         let at = now();

@@ -111,7 +111,8 @@ const CLAIM_SQLITE: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (\
 /// LIMIT $3 FOR UPDATE SKIP LOCKED)` the pick could run again for a row another transaction
 /// changed meanwhile (PostgreSQL's re-check of updated rows), each time taking other rows: in
 /// the first import of 10,000 feeds one claim of 100 rows took 7,800, held them for 9 s, and
-/// the relays' deletes waited behind it (BENCHMARKS.md, "The outbox relay").
+/// the relays' deletes waited behind it (BENCHMARKS.md, "The outbox relay under a burst of
+/// owed work").
 const CLAIM_POSTGRES: &str = "WITH picked AS MATERIALIZED (SELECT id FROM outbox \
      WHERE claimed_until IS NULL OR claimed_until < $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
      UPDATE outbox o SET claimed_until = $1 FROM picked WHERE o.id = picked.id \
