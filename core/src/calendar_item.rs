@@ -21,7 +21,7 @@ use crate::conflicts::imported_label;
 use crate::domain::{
     Block, Booking, BookingStatus, EventPrivacy, FeedProfile, Span, TenantSettings, TimeZone,
 };
-use crate::store::ImportedItem;
+use crate::imports::ImportedItem;
 
 /// What a calendar shows of a booking, a block or an imported item.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use crate::domain::{EndDateIs, ImportAs, ImportSettings, Platform, RunCounts, TimeZone};
 use chrono::{DateTime, Utc};
 use kalends_ical::{BusyItem, ItemDetails, ItemKind, Span};
+use uuid::Uuid;
 
 /// An item as the last run stored it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,6 +243,37 @@ fn same(old: &StoredItem, new: &BusyItem) -> bool {
         && old.kind == new.kind
         && old.summary == new.summary
         && old.details == new.details
+}
+
+/// An item the last run of an import stored.
+#[derive(Clone, Debug)]
+pub struct ImportedItem {
+    /// Row id.
+    pub id: Uuid,
+    /// The import.
+    pub import_id: Uuid,
+    /// The import's platform.
+    pub platform: Platform,
+    /// The event's UID.
+    pub uid: String,
+    /// RECURRENCE-ID, empty for single events.
+    pub recurrence_id: String,
+    /// What it is.
+    pub kind: ItemKind,
+    /// SUMMARY.
+    pub summary: Option<String>,
+    /// When, as the feed says.
+    pub span: Span,
+    /// The instants it covers (all-day spans read in the owner's zone).
+    pub span_start: DateTime<Utc>,
+    /// Likewise.
+    pub span_end: DateTime<Utc>,
+    /// When this run last changed it.
+    pub updated_at: DateTime<Utc>,
+    /// Since when it is gone from the feed, kept until the owner confirms the removal.
+    pub missing_since: Option<DateTime<Utc>>,
+    /// What the platform said of the reservation.
+    pub details: ItemDetails,
 }
 
 #[cfg(test)]

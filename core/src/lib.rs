@@ -6,6 +6,7 @@ pub mod availability;
 pub mod calendar_item;
 pub mod checklists;
 pub mod config;
+pub mod conflict_record;
 pub mod conflicts;
 pub mod domain;
 pub mod imports;

@@ -135,7 +135,7 @@ impl WebhookEvent {
 /// `data` of `conflict.opened` and `conflict.resolved`: the conflict as the API shows it, its
 /// imported reservations with the `details` their feeds give (`details`: by item id).
 pub fn conflict_data(
-    c: &crate::store::Conflict,
+    c: &crate::conflict_record::Conflict,
     details: &[(Uuid, kalends_ical::ItemDetails)],
 ) -> Value {
     let (resource_id, staff_id) = c.owner.columns();

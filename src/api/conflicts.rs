@@ -2,8 +2,8 @@
 
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
+use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::Severity;
-use kalends_core::store::{Conflict, ConflictItem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kalends_core::domain::{
     Import, ImportRun, ImportStatus, Platform, RunCounts, RunOutcome, Span, local_midnight,
 };
+use kalends_core::imports::ImportedItem;
 use kalends_core::service::imports;
-use kalends_core::store::ImportedItem;
 use kalends_ical::ItemKind;
 use kalends_jobs::ImportError;
 use serde::{Deserialize, Serialize};

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::availability::{self, Rule};
+use crate::conflict_record::{Conflict, ConflictItem};
 use crate::conflicts::{Busy, ItemRef, Source};
 use crate::domain::{Booking, BookingStatus, Owner, Tenant};
-use crate::store::{Conflict, ConflictItem, Detection, RuleBreach};
+use crate::store::{Detection, RuleBreach};
 use crate::{Store, StoreError};
 
 /// A start and an end instant.

@@ -90,25 +90,25 @@ pub(crate) fn owner_fact(owner: crate::domain::Owner, name: &str) -> (String, St
 /// object: each is told once). A double booking names the two stays; a booking's event edited
 /// by hand in a staff calendar (and left so) names the booking and where the event is now.
 pub(crate) fn conflict_opened(
-    conflict: &super::Conflict,
+    conflict: &crate::conflict_record::Conflict,
     owner_name: &str,
     at: DateTime<Utc>,
 ) -> AlertDraft {
     let items: Vec<&str> = conflict.items.iter().map(|i| i.label.as_str()).collect();
     let booking = items.first().copied().unwrap_or("a booking");
     let (summary, what, dates) = match conflict.kind {
-        super::ConflictKind::Overlap => (
+        crate::conflict_record::ConflictKind::Overlap => (
             format!("Double booking: {} on {owner_name}", items.join(" and ")),
             format!("These overlap: {}", items.join("; ")),
             "Dates",
         ),
-        super::ConflictKind::ExternalEdit => (
+        crate::conflict_record::ConflictKind::ExternalEdit => (
             format!("Booking changed by hand: {booking} in {owner_name}'s calendar"),
             items.join(": "),
             "Booking's dates",
         ),
         // Rule conflicts are low or medium: not told at once, but written the same way.
-        super::ConflictKind::Rule => (
+        crate::conflict_record::ConflictKind::Rule => (
             format!("Booking breaks a rule: {booking} on {owner_name}"),
             conflict.suggestion.clone(),
             "Booking's dates",

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::webhooks::record_webhook_events;
 use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use crate::availability::{Rule, Violation};
+use crate::conflict_record::{Conflict, ConflictItem, ConflictKind};
 use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Kin, Severity, Source};
 use crate::domain::{BookingStatus, Owner, Platform};
 use crate::webhooks::WebhookEvent;
@@ -56,83 +56,6 @@ pub(super) use fetch_busy;
 /// it one may end). Bookings and blocks last at most 366 days; imported items longer than this
 /// are cut off from conflict checks by design.
 const LOOKBACK_DAYS: i64 = 3 * 366;
-
-/// One side of a conflict, as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConflictItem {
-    /// Where it comes from.
-    pub kind: Source,
-    /// Its id.
-    pub id: Uuid,
-    /// A human label.
-    pub label: String,
-}
-
-/// What a conflict is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConflictKind {
-    /// Two busy items overlap (or touch): found and resolved by the detection passes.
-    Overlap,
-    /// A staff member moved or deleted a booking's event by hand and the tenant's
-    /// `external_edit_policy` is `accept`: left as is for a person to decide.
-    ExternalEdit,
-    /// A booking breaks an availability rule of its resource or staff member (saved without
-    /// `?reject_conflicts=true`): found and resolved by the pass after each booking change.
-    Rule,
-}
-
-impl ConflictKind {
-    /// The API and column name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Overlap => "overlap",
-            Self::ExternalEdit => "external_edit",
-            Self::Rule => "rule",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "overlap" => Some(Self::Overlap),
-            "external_edit" => Some(Self::ExternalEdit),
-            "rule" => Some(Self::Rule),
-            _ => None,
-        }
-    }
-}
-
-/// A recorded conflict.
-#[derive(Clone, Debug)]
-pub struct Conflict {
-    /// Its id.
-    pub id: Uuid,
-    /// An overlap, an external edit or a broken rule.
-    pub kind: ConflictKind,
-    /// For a conflict of kind [`ConflictKind::Rule`]: the rule the booking breaks.
-    pub rule: Option<Rule>,
-    /// Whose calendar it is in.
-    pub owner: Owner,
-    /// Where the items overlap.
-    pub start: DateTime<Utc>,
-    /// Likewise.
-    pub end: DateTime<Utc>,
-    /// How bad it is.
-    pub severity: Severity,
-    /// The two items.
-    pub items: Vec<ConflictItem>,
-    /// What to do about it.
-    pub suggestion: String,
-    /// Still a problem?
-    pub open: bool,
-    /// When it was found.
-    pub detected_at: DateTime<Utc>,
-    /// When it ended.
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// `auto` (the items stopped overlapping) or `manual` (someone resolved it).
-    pub resolution: Option<String>,
-    /// The note given with a manual resolution.
-    pub note: Option<String>,
-}
 
 #[derive(sqlx::FromRow)]
 struct ConflictRow {

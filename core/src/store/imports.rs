@@ -14,7 +14,7 @@ use crate::domain::{
     EndDateIs, Hold, Import, ImportAs, ImportRun, ImportSettings, ImportStatus, NewImport,
     OnMissing, Owner, Platform, RunCounts, RunOutcome, Tenant, TimeZone, local_midnight,
 };
-use crate::imports::{self, StoredItem};
+use crate::imports::{self, ImportedItem, StoredItem};
 use crate::job::Job;
 use kalends_ical::{BusyItem, ItemDetails, ItemKind, Span};
 
@@ -289,37 +289,6 @@ pub enum HoldChange<'a> {
     Hold(&'a str),
     /// Released: the run went ahead.
     Release,
-}
-
-/// An item the last run of an import stored.
-#[derive(Clone, Debug)]
-pub struct ImportedItem {
-    /// Row id.
-    pub id: Uuid,
-    /// The import.
-    pub import_id: Uuid,
-    /// The import's platform.
-    pub platform: Platform,
-    /// The event's UID.
-    pub uid: String,
-    /// RECURRENCE-ID, empty for single events.
-    pub recurrence_id: String,
-    /// What it is.
-    pub kind: ItemKind,
-    /// SUMMARY.
-    pub summary: Option<String>,
-    /// When, as the feed says.
-    pub span: Span,
-    /// The instants it covers (all-day spans read in the owner's zone).
-    pub span_start: DateTime<Utc>,
-    /// Likewise.
-    pub span_end: DateTime<Utc>,
-    /// When this run last changed it.
-    pub updated_at: DateTime<Utc>,
-    /// Since when it is gone from the feed, kept until the owner confirms the removal.
-    pub missing_since: Option<DateTime<Utc>>,
-    /// What the platform said of the reservation.
-    pub details: ItemDetails,
 }
 
 #[derive(sqlx::FromRow)]

@@ -60,17 +60,14 @@ pub use channels::{Channel, NewChannel};
 pub use checklist_reminders::{PlatformFigures, Reminder};
 pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
-pub use conflicts::{
-    Conflict, ConflictItem, ConflictKind, Detection, ExternalEditConflict, RuleBreach,
-};
+pub use conflicts::{Detection, ExternalEditConflict, RuleBreach};
 pub use connections::{ConnectionOwed, ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
 pub use console::{Attention, DayFigures, FailedSync};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
 pub use feed_content::{FeedBooking, FeedStamps, FeedWindow};
 pub use history::HistoryLimits;
 pub use imports::{
-    HoldChange, ImportPatch, ImportedItem, LeasedImport, RunRecord, RunResult, SettingsPatch,
-    kind_str,
+    HoldChange, ImportPatch, LeasedImport, RunRecord, RunResult, SettingsPatch, kind_str,
 };
 pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey};
@@ -155,7 +152,7 @@ pub enum StoreError {
     /// The booking would overlap these other items of its resource or staff, and the write
     /// asked for [`Overlap::Reject`]: nothing was saved.
     #[error("the booking overlaps {} other items", .0.len())]
-    Collides(Vec<ConflictItem>),
+    Collides(Vec<crate::conflict_record::ConflictItem>),
     /// The booking breaks these availability rules of its resource or staff (at least one), and
     /// the write asked for [`Overlap::Reject`]: nothing was saved.
     #[error("the booking breaks {} availability rules", .0.len())]

@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use kalends_core::StoreError;
+use kalends_core::conflict_record::Conflict;
 use kalends_core::conflicts::Severity;
 use kalends_core::domain::Owner;
 use kalends_core::service::conflicts;
-use kalends_core::store::Conflict;
 use maud::{Markup, html};
 use uuid::Uuid;
 

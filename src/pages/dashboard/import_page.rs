@@ -14,8 +14,9 @@ use kalends_core::StoreError;
 use kalends_core::domain::{
     EndDateIs, Import, ImportAs, ImportSettings, OnMissing, Owner, Platform, Span,
 };
+use kalends_core::imports::ImportedItem;
 use kalends_core::service::imports;
-use kalends_core::store::{ImportPatch, ImportedItem};
+use kalends_core::store::ImportPatch;
 use kalends_jobs::ImportError;
 use maud::{Markup, html};
 use uuid::Uuid;
