@@ -7,8 +7,9 @@ FROM rust:1-bookworm AS builder
 WORKDIR /src
 # sqlx's compile-time checked queries (if any) read the committed `.sqlx/` data instead of a live database.
 ENV SQLX_OFFLINE=true
-# The whole workspace: src/, core/, providers/, sandbox/, jobs/, plus migrations/ (embedded by
-# `sqlx::migrate!` at compile time) and config/. `.dockerignore` keeps target/, data/ and .git/ out.
+# The whole workspace: src/, ical/, core/, store/, service/, providers/, sandbox/, jobs/, plus
+# migrations/ (embedded by `sqlx::migrate!` at compile time) and config/. `.dockerignore` keeps
+# target/, data/ and .git/ out.
 COPY . .
 # Plain RUN (no BuildKit cache mounts) so that the legacy builder works too.
 RUN cargo build --release --locked --bin kalends \

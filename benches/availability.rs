@@ -19,16 +19,17 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone as _, Utc};
+use kalends_core::Config;
 use kalends_core::availability::{Mode, RulesDraft};
 use kalends_core::domain::{
     BookingSpan, BookingStatus, NewBlock, NewBooking, NewImport, NewResource, NewStaff, Owner,
     Platform, Tenant, TenantSettings, TimeZone,
 };
-use kalends_core::service::availability::{self, SlotsWanted};
-use kalends_core::service::imports;
-use kalends_core::store::{Overlap, RunResult};
-use kalends_core::{Config, Store};
 use kalends_ical::{BusyItem, ItemKind, Span};
+use kalends_service::availability::{self, SlotsWanted};
+use kalends_service::imports;
+use kalends_store::Store;
+use kalends_store::{Overlap, RunResult};
 use secrecy::SecretString;
 use uuid::Uuid;
 

@@ -10,20 +10,21 @@
 //! - `full_sweep`: what an import run pays: every item of the resource read, sorted and swept;
 //! - `sweep_in_memory`: the sort-and-sweep alone over the same 20,000 items.
 
-use kalends_core::service::{bookings, imports};
-use kalends_core::store::Overlap;
+use kalends_service::{bookings, imports};
+use kalends_store::Overlap;
 use std::time::Duration;
 
 use chrono::{Duration as Days, NaiveDate, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
+use kalends_core::Config;
 use kalends_core::conflicts::{self, ItemRef, Source};
 use kalends_core::domain::{
     BookingSpan, BookingStatus, NewBooking, NewImport, NewResource, Owner, Platform, Tenant,
     TenantSettings,
 };
-use kalends_core::store::RunResult;
-use kalends_core::{Config, Store};
 use kalends_ical::{BusyItem, ItemKind, Span};
+use kalends_store::RunResult;
+use kalends_store::Store;
 use secrecy::SecretString;
 use uuid::Uuid;
 

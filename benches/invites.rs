@@ -21,10 +21,10 @@ use kalends_core::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TenantSettings, TimeZone,
 };
 use kalends_core::invite::{Invite, InviteKind};
-use kalends_core::store::MessageKind;
 use kalends_ical::write::Party;
 use kalends_jobs::customer_mail::{CustomerMail, Outcome};
 use kalends_jobs::mail::{InviteEmail, Mailer, invite_message};
+use kalends_store::MessageKind;
 use secrecy::SecretString;
 use uuid::Uuid;
 

@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use kalends_core::Config;
 use kalends_core::job::Job;
-use kalends_core::{Config, Store};
+use kalends_store::Store;
 use secrecy::SecretString;
 use tokio::sync::Mutex;
 use uuid::Uuid;

@@ -17,15 +17,16 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Days, Utc};
+use kalends_core::Config;
 use kalends_core::config::ImportConfig;
 use kalends_core::domain::{
     BookingSpan, BookingStatus, NewBooking, NewImport, NewResource, Owner, Platform, Tenant,
     TenantSettings,
 };
-use kalends_core::service::bookings;
-use kalends_core::store::Overlap;
-use kalends_core::{Config, Store};
 use kalends_jobs::{Importer, Recheck};
+use kalends_service::bookings;
+use kalends_store::Overlap;
+use kalends_store::Store;
 use secrecy::SecretString;
 use uuid::Uuid;
 

@@ -23,10 +23,10 @@ use kalends_core::domain::{
     BookingSpan, BookingStatus, NewBooking, NewImport, NewResource, Owner, Platform, Span,
     TenantSettings,
 };
-use kalends_core::service::{bookings, dashboard, directory, imports, tenants};
-use kalends_core::store::{Overlap, RunResult};
 use kalends_core::tokens::Purpose;
 use kalends_ical::{BusyItem, ItemKind};
+use kalends_service::{bookings, dashboard, directory, imports, tenants};
+use kalends_store::{Overlap, RunResult};
 use secrecy::SecretString;
 
 #[path = "common/flags.rs"]

@@ -33,9 +33,9 @@ use kalends_core::domain::{
     BookingSpan, BookingStatus, Customer, FeedProfile, FeedScope, NewBooking, NewFeed, NewResource,
     Owner, TenantSettings,
 };
-use kalends_core::service::bookings;
-use kalends_core::store::Overlap;
 use kalends_core::tokens;
+use kalends_service::bookings;
+use kalends_store::Overlap;
 use secrecy::SecretString;
 use uuid::Uuid;
 

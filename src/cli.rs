@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use kalends_core::Config;
 use kalends_core::config::SecretKeySource;
 use kalends_core::domain::{Tenant, TenantSettings, TimeZone};
-use kalends_core::service::dashboard::{self, DashboardLink};
-use kalends_core::service::tenants;
-use kalends_core::store::{Pool, Revocation};
-use kalends_core::{Config, Store};
+use kalends_service::dashboard::{self, DashboardLink};
+use kalends_service::tenants;
+use kalends_store::Store;
+use kalends_store::{Pool, Revocation};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -211,7 +212,7 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
         TenantCommand::ApiKey { tenant_id, revoke, json } => {
             let id: Uuid = tenant_id.parse().context("TENANT_ID must be a UUID")?;
             match store.tenant(id).await {
-                Err(kalends_core::StoreError::NotFound) => anyhow::bail!("no tenant with id {id}"),
+                Err(kalends_store::StoreError::NotFound) => anyhow::bail!("no tenant with id {id}"),
                 other => other?,
             };
             if let Some(key_id) = revoke {
@@ -252,7 +253,7 @@ async fn mint_dashboard_link(
     let lifetime = chrono::Duration::minutes(i64::from(config.dashboard.link_minutes));
     let public = config.public_base();
     match dashboard::link(store, keys.current(), public, tenant_id, lifetime).await {
-        Err(kalends_core::StoreError::NotFound) => anyhow::bail!("no tenant with id {tenant_id}"),
+        Err(kalends_store::StoreError::NotFound) => anyhow::bail!("no tenant with id {tenant_id}"),
         other => Ok(other?),
     }
 }
@@ -270,7 +271,7 @@ async fn revoke_key(
     let revoked_at = match tenants::revoke_api_key(store, tenant_id, key_id, false).await {
         Ok(Revocation::Revoked(at)) => at,
         Ok(Revocation::LastActiveKey) => anyhow::bail!("API key {key_id} is the last active key"),
-        Err(kalends_core::StoreError::NotFound) => {
+        Err(kalends_store::StoreError::NotFound) => {
             anyhow::bail!("tenant {tenant_id} has no API key {key_id}")
         }
         Err(e) => return Err(e.into()),

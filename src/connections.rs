@@ -3,13 +3,12 @@
 
 use chrono::{Duration, Utc};
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
-use kalends_core::service;
-use kalends_core::store::{NewConnection, StoredTokens};
 use kalends_jobs::clean_up_connection;
 use kalends_providers::ProviderError;
 use kalends_providers::caldav::DiscoveryError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::session::ConnectionError;
+use kalends_store::{NewConnection, StoredTokens};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -70,8 +69,14 @@ pub async fn connect(
     };
     let next_import_at = Utc::now() + import_interval(state);
     let store = &state.store;
-    Ok(service::connections::connected(store, &state.sealer, tenant_id, new, next_import_at)
-        .await?)
+    Ok(kalends_service::connections::connected(
+        store,
+        &state.sealer,
+        tenant_id,
+        new,
+        next_import_at,
+    )
+    .await?)
 }
 
 /// Why a CalDAV account was not connected.
@@ -82,7 +87,7 @@ pub enum CaldavConnectError {
     Discovery(#[from] DiscoveryError),
     /// Saving failed.
     #[error("database: {0}")]
-    Store(#[from] kalends_core::StoreError),
+    Store(#[from] kalends_store::StoreError),
 }
 
 /// Connects a CalDAV account (iCloud or any server) with an app password: discovers its
@@ -115,8 +120,14 @@ pub async fn connect_caldav(
         },
     };
     let next_import_at = Utc::now() + import_interval(state);
-    Ok(service::connections::connected(&state.store, &state.sealer, tenant_id, new, next_import_at)
-        .await?)
+    Ok(kalends_service::connections::connected(
+        &state.store,
+        &state.sealer,
+        tenant_id,
+        new,
+        next_import_at,
+    )
+    .await?)
 }
 
 /// How a CalDAV account is named: its user name when that is an address (an Apple ID), else
@@ -163,7 +174,7 @@ pub async fn calendars(
     record(state, connection, remote.as_ref().err()).await;
     let remote = remote?;
     let listed = calendars_of(remote.clone());
-    service::connections::calendars_listed(&state.store, connection.id, &listed).await?;
+    kalends_service::connections::calendars_listed(&state.store, connection.id, &listed).await?;
     Ok(remote)
 }
 
@@ -177,8 +188,12 @@ pub async fn record(state: &AppState, connection: &Connection, error: Option<&Co
         Some(ConnectionError::Disconnected) => return,
         Some(other) => (connection.status, Some(other.to_string())),
     };
-    let recorded =
-        service::connections::record_call(&state.store, connection.id, status, message.as_deref());
+    let recorded = kalends_service::connections::record_call(
+        &state.store,
+        connection.id,
+        status,
+        message.as_deref(),
+    );
     if let Err(e) = recorded.await {
         tracing::warn!(connection = %connection.id, error = %e, "could not record the connection's state");
     }
@@ -194,14 +209,19 @@ pub async fn disconnect(
     state: &AppState,
     connection: &Connection,
     remove_events: bool,
-    by: Option<&service::staff_sessions::StaffSession>,
+    by: Option<&kalends_service::staff_sessions::StaffSession>,
 ) -> Result<Disconnected, ConnectionError> {
     let mut outcome = Disconnected::default();
     // The queued job waits a little: this request's own attempt goes first.
     let safety_net = Utc::now() + Duration::seconds(CLEANUP_RETRY_AFTER_SECS);
-    let cleanup =
-        service::connections::disconnect(&state.store, connection, remove_events, safety_net, by)
-            .await?;
+    let cleanup = kalends_service::connections::disconnect(
+        &state.store,
+        connection,
+        remove_events,
+        safety_net,
+        by,
+    )
+    .await?;
     if let Some(cleanup_id) = cleanup {
         match clean_up_connection::clean_up(&state.store, &state.credentials, cleanup_id).await {
             Ok(Some(cleaned)) => {

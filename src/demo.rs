@@ -12,9 +12,9 @@ use kalends_core::domain::{
     BookingSpan, BookingStatus, Customer, FeedProfile, FeedScope, NewBooking, NewFeed, NewImport,
     NewResource, NewStaff, Owner, Platform, Staff, Tenant,
 };
-use kalends_core::service::{bookings, directory, feeds, imports, staff_sessions};
-use kalends_core::store::Overlap;
-use kalends_core::{Store, StoreError};
+use kalends_service::{bookings, directory, feeds, imports, staff_sessions};
+use kalends_store::Overlap;
+use kalends_store::{Store, StoreError};
 
 /// The demo staff member's address on a first run, and her account in the sandbox.
 pub const STAFF_EMAIL: &str = "ann@example.com";

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use kalends_core::domain::{Feed, Tenant};
-use kalends_core::store::{FeedWindow, OwnerRules};
+use kalends_store::{FeedWindow, OwnerRules};
 use uuid::Uuid;
 
 /// Validators lookups kept at most; the oldest half goes when full.

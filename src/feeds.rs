@@ -26,10 +26,11 @@ use kalends_core::availability::{RulesDraft, closed_runs};
 use kalends_core::calendar_item::{Audience, CalendarItem};
 use kalends_core::domain::{Block, Feed, Owner, Tenant, TimeZone, local_midnight};
 use kalends_core::imports::ImportedItem;
-use kalends_core::service::availability;
-use kalends_core::store::{FeedBooking, FeedWindow};
-use kalends_core::{Store, StoreError, tokens};
+use kalends_core::tokens;
 use kalends_ical::write::{CalendarHead, Method, write_event, write_head, write_tail};
+use kalends_service::availability;
+use kalends_store::{FeedBooking, FeedWindow};
+use kalends_store::{Store, StoreError};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -492,7 +493,7 @@ impl Render {
 mod tests {
     use kalends_core::availability::{Rules, RulesDraft};
     use kalends_core::domain::{Owner, TimeZone};
-    use kalends_core::store::OwnerRules;
+    use kalends_store::OwnerRules;
 
     use chrono::{DateTime, Utc};
 

@@ -1,11 +1,11 @@
 //! The addresses Kalends hands out that the JSON API and the console both show: a feed's secret
 //! URL, and a staff member's one-time settings link.
 
-use kalends_core::StoreError;
 use kalends_core::config::SecretKeys;
 use kalends_core::domain::Feed;
-use kalends_core::service::staff_sessions::{self, SettingsLink};
 use kalends_core::tokens;
+use kalends_service::staff_sessions::{self, SettingsLink};
+use kalends_store::StoreError;
 use uuid::Uuid;
 
 use crate::state::AppState;

@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
+use kalends_core::Config;
 use kalends_core::config::SecretKeys;
 use kalends_core::seal::Sealer;
-use kalends_core::{Config, Store};
 use kalends_jobs::{Importer, JobQueue};
 use kalends_providers::provider::Providers;
 use kalends_providers::session::Credentials;
+use kalends_store::Store;
 
 use crate::feed_cache::{FeedCache, Recent};
 use crate::public_http::FeedLimiter;

@@ -2,7 +2,7 @@
 //! for a frame in the business's own website) and `GET /availability/{token}.json` (the same
 //! days for its scripts), with the page's stylesheet at `/availability/widget.css`.
 //!
-//! What a visitor sees comes from `kalends_core::service::widgets::availability`, which hands
+//! What a visitor sees comes from `kalends_service::widgets::availability`, which hands
 //! out one state per day and the merged busy time, nothing else: no titles, names or sources.
 //! Like a feed, an answer is built for revalidation (an `ETag` from the tenant's content
 //! version, 304 without reading the calendar), lookups (`widget_lookup`) are remembered as
@@ -18,8 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Datelike as _, FixedOffset, Months, NaiveDate, Utc};
 use kalends_core::domain::local_midnight;
-use kalends_core::service::widgets::{self, DayState, DayWindow, PublicAvailability};
-use kalends_core::{StoreError, tokens};
+use kalends_core::tokens;
+use kalends_service::widgets::{self, DayState, DayWindow, PublicAvailability};
+use kalends_store::StoreError;
 use maud::{DOCTYPE, Markup, html};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};

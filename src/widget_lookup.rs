@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{Owner, TimeZone};
-use kalends_core::store::{AvailabilityWidget, OwnerRules};
-use kalends_core::{Store, StoreError};
+use kalends_store::{AvailabilityWidget, OwnerRules};
+use kalends_store::{Store, StoreError};
 use sha2::{Digest as _, Sha256};
 
 use crate::public_http::hex;

@@ -1,5 +1,7 @@
-//! Kalends core: the domain, its storage on SQLite and PostgreSQL, configuration, and the shapes of
-//! the work that changes owe. Knows nothing of HTTP, the job queue or any provider SDK.
+//! Kalends core: the domain values, the rules that decide over them as pure functions (conflicts,
+//! what is bookable, what an import run changes, checklists), configuration, and the shapes of the
+//! work that changes owe. Storage is `kalends-store`, the use cases `kalends-service`; this crate
+//! knows nothing of SQL tables, HTTP, the job queue or any provider SDK.
 
 pub mod addresses;
 pub mod availability;
@@ -13,8 +15,6 @@ pub mod imports;
 pub mod invite;
 pub mod job;
 pub mod seal;
-pub mod service;
-pub mod store;
 pub mod tokens;
 pub mod webhooks;
 pub mod words;
@@ -23,4 +23,3 @@ pub mod words;
 mod fuzz_regressions;
 
 pub use config::Config;
-pub use store::{Store, StoreError};

@@ -54,6 +54,15 @@ pub fn span(start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz, today: NaiveDate
     }
 }
 
+/// The owner's label and name: `("Resource", "Loft")` or `("Staff member", "Ana")`.
+pub fn owner_fact(owner: crate::domain::Owner, name: &str) -> (String, String) {
+    let label = match owner {
+        crate::domain::Owner::Resource(_) => "Resource",
+        crate::domain::Owner::Staff(_) => "Staff member",
+    };
+    (label.to_owned(), name.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;

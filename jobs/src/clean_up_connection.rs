@@ -21,12 +21,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
-use kalends_core::store::{ConnectionCleanup, StoredTokens};
-use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, Subscription, Window};
 use kalends_providers::provider::CalendarProvider;
 use kalends_providers::session::Credentials;
+use kalends_store::{ConnectionCleanup, StoredTokens};
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

@@ -10,9 +10,9 @@ use kalends_core::Config;
 use kalends_core::config::SecretKey;
 use kalends_core::domain::{Booking, Tenant, TimeZone};
 use kalends_core::invite::{Invite, InviteKind, render, render_cancelled_notice};
-use kalends_core::service::staff_sessions::{SettingsLink, new_link, sign_link};
-use kalends_core::store::MessageKind;
 use kalends_ical::write::Party;
+use kalends_service::staff_sessions::{SettingsLink, new_link, sign_link};
+use kalends_store::MessageKind;
 use uuid::Uuid;
 
 use crate::mail::{
@@ -227,10 +227,10 @@ impl CustomerMail {
     /// staff member's sessions opened before it end.
     pub async fn new_settings_link(
         &self,
-        store: &kalends_core::Store,
+        store: &kalends_store::Store,
         tenant_id: Uuid,
         staff_id: Uuid,
-    ) -> Result<SettingsLink, kalends_core::StoreError> {
+    ) -> Result<SettingsLink, kalends_store::StoreError> {
         let lifetime = chrono::Duration::hours(EMAILED_LINK_HOURS);
         new_link(store, &self.secret_key, &self.public_url, tenant_id, staff_id, lifetime).await
     }
@@ -266,7 +266,7 @@ impl CustomerMail {
     pub async fn send_alerts(
         &self,
         tenant: &Tenant,
-        alerts: &[&kalends_core::store::Alert],
+        alerts: &[&kalends_store::Alert],
         to: &[String],
     ) -> Outcome {
         let items: Vec<AlertItem<'_>> = alerts

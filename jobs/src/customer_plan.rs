@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone as _, Utc};
 use kalends_core::domain::{Booking, BookingSpan, BookingStatus, TenantSettings, TimeZone};
-use kalends_core::store::{CustomerMessage, MessageKind, MessageStatus};
+use kalends_store::{CustomerMessage, MessageKind, MessageStatus};
 use sha2::{Digest as _, Sha256};
 
 /// The invitation to send now, if any.

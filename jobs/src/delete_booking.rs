@@ -3,8 +3,8 @@
 //! It converges like `sync_booking`: if the booking was reinstated after the cancellation was
 //! queued, the current (reinstated) version wins and nothing is removed.
 
-use kalends_core::Store;
 use kalends_providers::session::Credentials;
+use kalends_store::Store;
 use uuid::Uuid;
 
 use crate::JobError;

@@ -10,16 +10,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use kalends_core::Store;
 use kalends_core::config::WebhooksConfig;
 use kalends_core::seal::Sealer;
-use kalends_core::service::webhooks::signing_secrets;
-use kalends_core::store::{
-    AfterAttempt, AlertDraft, AlertRule, AttemptRecord, Claim, DeliveryWork, WebhookAttempt,
-};
 use kalends_core::webhooks::{message_id, signature};
 use kalends_providers::outbound::{AddressPolicy, Outbound, Refused, refusal_in};
 use kalends_providers::text::printable;
+use kalends_service::webhooks::signing_secrets;
+use kalends_store::Store;
+use kalends_store::{
+    AfterAttempt, AlertDraft, AlertRule, AttemptRecord, Claim, DeliveryWork, WebhookAttempt,
+};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use uuid::Uuid;
 
@@ -310,7 +310,7 @@ fn after_failure(
 
 #[cfg(test)]
 mod tests {
-    use kalends_core::store::WebhookEndpoint;
+    use kalends_store::WebhookEndpoint;
 
     use super::*;
 

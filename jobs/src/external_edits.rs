@@ -13,14 +13,14 @@
 use std::collections::HashMap;
 
 use chrono::NaiveTime;
-use kalends_core::Store;
 use kalends_core::domain::{
     Booking, BookingSpan, Connection, ExternalEditPolicy, Provider, Tenant,
 };
 use kalends_core::job::Job;
-use kalends_core::store::{BookingEvent, EventState, ExternalEditConflict, LEFT_DELETED};
 use kalends_core::webhooks::{WebhookEvent, external_edit_data};
 use kalends_providers::calendar::{Change, Span, TimeZone, Window};
+use kalends_store::Store;
+use kalends_store::{BookingEvent, EventState, ExternalEditConflict, LEFT_DELETED};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -44,7 +44,7 @@ pub async fn handle(
     connection: &Connection,
     changes: &[Change],
     window: Window,
-) -> Result<usize, kalends_core::StoreError> {
+) -> Result<usize, kalends_store::StoreError> {
     // The changes that may be edits of this connection's own events, by the event they name.
     let named: Vec<(&Change, &str)> = changes
         .iter()
@@ -114,7 +114,7 @@ async fn in_window(
     tenant: &Tenant,
     booking: &Booking,
     window: Window,
-) -> Result<bool, kalends_core::StoreError> {
+) -> Result<bool, kalends_store::StoreError> {
     let (start, end) = store.booking_instants(tenant, &booking.data).await?;
     Ok(start < window.end && end > window.start)
 }
@@ -143,7 +143,7 @@ async fn apply(
     mapping: &BookingEvent,
     booking: &Booking,
     edit: Edit<'_>,
-) -> Result<(), kalends_core::StoreError> {
+) -> Result<(), kalends_store::StoreError> {
     let what = match edit {
         Edit::Moved(..) => "moved in the calendar by the staff member",
         Edit::Deleted => "deleted from the calendar by the staff member",

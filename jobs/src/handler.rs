@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kalends_core::config::{AlertsConfig, ChecklistsConfig};
 use kalends_core::job::Job;
-use kalends_core::{Store, StoreError};
+use kalends_store::{Store, StoreError};
 
 /// What made a job fail, kept for the log (the recorded failure is the job error's message).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;

@@ -31,15 +31,13 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Months, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus, Owner, Tenant, TimeZone, local_midnight};
-use kalends_core::service::conflicts;
-use kalends_core::store::{
-    BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents,
-};
-use kalends_core::{Store, StoreError};
 use kalends_ical::Span;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{Change, ChangeSet, EventKey, Provider, RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
+use kalends_service::conflicts;
+use kalends_store::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

@@ -16,11 +16,11 @@ use kalends_core::domain::{
     Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant, TimeZone,
 };
 use kalends_core::imports::settle;
-use kalends_core::service::imports;
-use kalends_core::store::{Detection, Lease, LeasedImport, RunResult};
-use kalends_core::{Store, StoreError};
 use kalends_ical::{ParseOptions, ParsedFeed};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
+use kalends_service::imports;
+use kalends_store::{Detection, Lease, LeasedImport, RunResult};
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

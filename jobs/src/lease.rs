@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kalends_core::store::{Lease, LeaseKey};
-use kalends_core::{Store, StoreError};
+use kalends_store::{Lease, LeaseKey};
+use kalends_store::{Store, StoreError};
 
 /// The end of a lease of `length` taken or renewed now, in whole microseconds (what the
 /// databases keep, so the holder can name its own lease when it renews it).

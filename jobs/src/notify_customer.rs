@@ -4,8 +4,8 @@
 use chrono::Utc;
 use kalends_core::domain::{Booking, BookingStatus, Tenant, TimeZone};
 use kalends_core::job::Job;
-use kalends_core::store::{MessageStatus, NewMessage};
-use kalends_core::{Store, StoreError};
+use kalends_store::{MessageStatus, NewMessage};
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

@@ -2,7 +2,7 @@
 //! e-mail with a fresh settings link to connect the calendar again.
 
 use kalends_core::domain::ConnectionStatus;
-use kalends_core::{Store, StoreError};
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

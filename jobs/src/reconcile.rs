@@ -15,10 +15,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Duration, Utc};
 use kalends_core::domain::{BookingStatus, Connection, ConnectionStatus};
 use kalends_core::job::Job;
-use kalends_core::store::EventState;
-use kalends_core::{Store, StoreError};
 use kalends_providers::calendar::{RemoteEvent, Window, Writer};
 use kalends_providers::session::{ConnectionError, Credentials};
+use kalends_store::EventState;
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

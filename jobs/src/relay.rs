@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use kalends_core::Store;
 use kalends_core::job::Job;
-use kalends_core::store::OutboxEntry;
+use kalends_store::OutboxEntry;
+use kalends_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::{JobQueue, QueuedJob};

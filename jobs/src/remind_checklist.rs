@@ -2,9 +2,9 @@
 //! the tenant (alert e-mail, webhook event) of the overdue items of its platform; an item done
 //! or skipped meanwhile is told of no more.
 
-use kalends_core::Store;
 use kalends_core::config::{AlertsConfig, ChecklistsConfig};
-use kalends_core::service::checklists;
+use kalends_service::checklists;
+use kalends_store::Store;
 use uuid::Uuid;
 
 use crate::JobError;

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use kalends_core::Store;
-use kalends_core::store::HistoryLimits;
+use kalends_store::HistoryLimits;
+use kalends_store::Store;
 use tokio_util::sync::CancellationToken;
 
 /// How often each connected calendar is compared with what Kalends made.

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use kalends_core::domain::TenantSettings;
-use kalends_core::store::Alert;
-use kalends_core::{Store, StoreError};
+use kalends_store::Alert;
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

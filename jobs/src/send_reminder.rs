@@ -3,8 +3,8 @@
 //! grace window, and otherwise recorded as skipped.
 
 use chrono::{DateTime, Utc};
-use kalends_core::Store;
-use kalends_core::store::{MessageKind, NewMessage};
+use kalends_store::Store;
+use kalends_store::{MessageKind, NewMessage};
 use uuid::Uuid;
 
 use crate::JobError;

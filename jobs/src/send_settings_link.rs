@@ -2,8 +2,8 @@
 //! one-time link to their calendar settings, valid a day, to connect (or change) their
 //! calendars; minting it ends the sessions their older links opened.
 
-use kalends_core::Store;
-use kalends_core::StoreError;
+use kalends_store::Store;
+use kalends_store::StoreError;
 use uuid::Uuid;
 
 use crate::JobError;

@@ -15,12 +15,12 @@ use kalends_core::calendar_item::{Audience, CalendarItem};
 use kalends_core::domain::{
     Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
-use kalends_core::store::{BookingEvent, EventState, LEFT_DELETED, Lease, SyncedEvent};
 use kalends_core::webhooks::{WebhookEvent, booking_sync_data};
-use kalends_core::{Store, StoreError};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{EventDraft, EventKey, RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
+use kalends_store::{BookingEvent, EventState, LEFT_DELETED, Lease, SyncedEvent};
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use kalends_core::domain::{Booking, BookingStatus, Connection, ConnectionStatus, Tenant};
 use kalends_core::job::Job;
-use kalends_core::store::{BookingEvent, Lease};
-use kalends_core::{Store, StoreError};
 use kalends_providers::session::Credentials;
+use kalends_store::{BookingEvent, Lease};
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;

@@ -2,9 +2,9 @@
 //! of every resource with items about it) up to date with its busy nights. It re-reads
 //! everything and nets against what is pending, so running it twice, or late, changes nothing.
 
-use kalends_core::Store;
 use kalends_core::config::ChecklistsConfig;
-use kalends_core::service::checklists;
+use kalends_service::checklists;
+use kalends_store::Store;
 use uuid::Uuid;
 
 use crate::JobError;

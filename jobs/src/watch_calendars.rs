@@ -5,10 +5,10 @@
 
 use chrono::{Duration, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus, Provider};
-use kalends_core::store::{Channel, NewChannel};
-use kalends_core::{Store, StoreError};
 use kalends_providers::calendar::{Subscription, SubscriptionRequest};
 use kalends_providers::session::{ConnectionError, Credentials};
+use kalends_store::{Channel, NewChannel};
+use kalends_store::{Store, StoreError};
 use secrecy::SecretString;
 use uuid::Uuid;
 

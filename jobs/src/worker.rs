@@ -13,8 +13,8 @@ use apalis::prelude::{
 use chrono::Utc;
 use futures::FutureExt as _;
 use futures::channel::mpsc;
-use kalends_core::Store;
 use kalends_core::job::Job;
+use kalends_store::Store;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 

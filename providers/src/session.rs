@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus};
 use kalends_core::seal::Sealer;
-use kalends_core::store::StoredTokens;
-use kalends_core::{Store, StoreError};
+use kalends_store::StoredTokens;
+use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::calendar::AccessToken;

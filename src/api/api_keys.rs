@@ -8,8 +8,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use kalends_core::service::tenants;
-use kalends_core::store::{ApiKeyInfo, Revocation};
+use kalends_service::tenants;
+use kalends_store::{ApiKeyInfo, Revocation};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -78,7 +78,7 @@ async fn availability(
     })?;
     let field = if q.resource_id.is_some() { "resource_id" } else { "staff_id" };
     let zone = match state.store.owner_zone(&tenant, owner).await {
-        Err(kalends_core::StoreError::NotFound) => {
+        Err(kalends_store::StoreError::NotFound) => {
             return Err(ApiError::invalid_field(field, "no such resource or staff member"));
         }
         other => other?,

@@ -17,7 +17,7 @@ use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use crate::input::blocks::{BlockFields, new_block};
 use crate::input::fields::SpanForm;
 use crate::state::AppState;
-use kalends_core::service::blocks;
+use kalends_service::blocks;
 
 /// A block: exactly one of `resource_id` and `staff_id`, and either `start`/`end` or
 /// `start_date`/`end_date` (exclusive end).

@@ -4,10 +4,10 @@
 
 use axum::extract::{Query, State};
 use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
-use kalends_core::StoreError;
 use kalends_core::availability::{Mode, Night};
 use kalends_core::domain::{Owner, Tenant, local_midnight};
-use kalends_core::service::availability::{self, SlotsWanted};
+use kalends_service::availability::{self, SlotsWanted};
+use kalends_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

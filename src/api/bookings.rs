@@ -5,12 +5,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use kalends_core::StoreError;
 use kalends_core::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone,
 };
-use kalends_core::service::bookings;
-use kalends_core::store::{BookingEvent, BookingFilter, UpsertOutcome};
+use kalends_service::bookings;
+use kalends_store::StoreError;
+use kalends_store::{BookingEvent, BookingFilter, UpsertOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

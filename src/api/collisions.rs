@@ -1,12 +1,12 @@
 //! `?reject_conflicts=true` on booking writes (checked by the store in the booking's own write
 //! transaction), and `&recheck_feeds=true`: a fresh look at the platforms' feeds before the
 //! decision. The detection pass after every change is the service layer's
-//! (`kalends_core::service::conflicts`).
+//! (`kalends_service::conflicts`).
 
 use std::time::Duration;
 
-use kalends_core::store::Overlap;
 use kalends_jobs::Recheck;
+use kalends_store::Overlap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;

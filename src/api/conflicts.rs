@@ -190,7 +190,7 @@ async fn resolve_conflict(
 ) -> Result<axum::Json<ConflictOut>, ApiError> {
     let id = parse_id(&id)?;
     let note = input::note(body.note.as_deref()).map_err(ApiError::invalid)?;
-    let conflict = kalends_core::service::conflicts::resolve(&state.store, tenant.id, id, note);
+    let conflict = kalends_service::conflicts::resolve(&state.store, tenant.id, id, note);
     let conflict = conflict.await?;
     detailed(&state, tenant.id, &conflict).await
 }

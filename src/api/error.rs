@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kalends_core::StoreError;
 use kalends_core::availability::Violation;
+use kalends_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

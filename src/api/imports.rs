@@ -8,9 +8,9 @@ use kalends_core::domain::{
     Import, ImportRun, ImportStatus, Platform, RunCounts, RunOutcome, Span, local_midnight,
 };
 use kalends_core::imports::ImportedItem;
-use kalends_core::service::imports;
 use kalends_ical::ItemKind;
 use kalends_jobs::ImportError;
+use kalends_service::imports;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

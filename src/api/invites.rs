@@ -8,9 +8,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kalends_core::domain::{Booking, BookingStatus, Tenant};
-use kalends_core::service::bookings;
-use kalends_core::store::{CustomerMessage, MessageKind};
 use kalends_core::tokens;
+use kalends_service::bookings;
+use kalends_store::{CustomerMessage, MessageKind};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -46,10 +46,7 @@ pub struct ListOut<T> {
 
 impl<T> ListOut<T> {
     /// The API form of a store page.
-    pub fn from_page<'a, U>(
-        page: &'a kalends_core::store::Page<U>,
-        item: impl Fn(&'a U) -> T,
-    ) -> Self {
+    pub fn from_page<'a, U>(page: &'a kalends_store::Page<U>, item: impl Fn(&'a U) -> T) -> Self {
         ListOut {
             items: page.items.iter().map(item).collect(),
             next_cursor: page.next_cursor.map(extract::encode_cursor),

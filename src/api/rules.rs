@@ -6,7 +6,7 @@
 use axum::extract::{Path, State};
 use kalends_core::availability::{RuleError, RulesDraft};
 use kalends_core::domain::Owner;
-use kalends_core::service::availability::{self, RulesRefused};
+use kalends_service::availability::{self, RulesRefused};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use kalends_core::domain::TenantSettings;
-use kalends_core::service::tenants;
+use kalends_service::tenants;
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

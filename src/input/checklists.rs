@@ -1,7 +1,7 @@
 //! A listing's fields (`/api/v1/resources/{id}/listings` and the console's listing form).
 
 use kalends_core::checklists::{ListingMode, ListingPlatform};
-use kalends_core::store::NewListing;
+use kalends_store::NewListing;
 
 use super::FieldError;
 use super::fields::Checker;

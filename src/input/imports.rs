@@ -4,8 +4,8 @@
 use kalends_core::domain::{
     EndDateIs, ImportAs, ImportSettings, NewImport, OnMissing, Owner, Platform,
 };
-use kalends_core::store::{ImportPatch, SettingsPatch};
 use kalends_providers::feed::normalize_url;
+use kalends_store::{ImportPatch, SettingsPatch};
 use uuid::Uuid;
 
 use super::FieldError;

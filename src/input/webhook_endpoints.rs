@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use kalends_core::config::WebhooksConfig;
-use kalends_core::service::webhooks::EndpointSpec;
-use kalends_core::store::WebhookEndpointPatch;
 use kalends_core::webhooks::{EVENT_TYPES, is_event_type};
 use kalends_providers::feed::forbidden_kind;
+use kalends_service::webhooks::EndpointSpec;
+use kalends_store::WebhookEndpointPatch;
 use url::{Host, Url};
 
 use super::FieldError;

@@ -6,8 +6,8 @@
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use kalends_core::StoreError;
 use kalends_core::domain::{Connection, ConnectionStatus, Provider, Staff};
+use kalends_store::StoreError;
 use maud::{Markup, html};
 
 use super::{Session, layout, page_headers, problem_page};

@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{Duration, Utc};
 use kalends_core::domain::Provider;
-use kalends_core::store::OAuthFlow;
 use kalends_providers::ProviderError;
 use kalends_providers::session::ConnectionError;
+use kalends_store::OAuthFlow;
 use serde::Deserialize;
 
 use super::calendars::signed_in;
@@ -89,7 +89,7 @@ fn unknown_provider() -> Response {
 }
 
 /// The page a flow that could not be stored answers with (logged).
-fn not_started(error: &kalends_core::StoreError) -> Response {
+fn not_started(error: &kalends_store::StoreError) -> Response {
     tracing::error!(error = %error, "could not store the connect flow");
     problem_page(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -182,7 +182,7 @@ async fn take(
     state: &AppState,
     session: &Session,
     value: &str,
-) -> Result<(Option<OAuthFlow>, bool), kalends_core::StoreError> {
+) -> Result<(Option<OAuthFlow>, bool), kalends_store::StoreError> {
     let (tenant_id, staff_id) = (session.tenant_id(), session.staff_id());
     match state.store.take_oauth_flow(value, tenant_id, staff_id, &state.sealer).await {
         Ok(None) => state.store.oauth_flow_waiting(value).await.map(|waiting| (None, waiting)),
@@ -225,7 +225,7 @@ fn other_session() -> Response {
     )
 }
 
-fn flow_unreadable(error: &kalends_core::StoreError) -> Response {
+fn flow_unreadable(error: &kalends_store::StoreError) -> Response {
     tracing::error!(error = %error, "could not read the connect flow");
     problem_page(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -2,7 +2,7 @@
 //! They work without JavaScript, escape everything (maud), and never show a stack trace.
 //!
 //! A staff member arrives through a one-time link minted by the host (`/settings/{token}`),
-//! which opens a server-side session (`core/src/service/staff_sessions.rs`) held in a signed,
+//! which opens a server-side session (`service/src/staff_sessions.rs`) held in a signed,
 //! HttpOnly, SameSite=Lax cookie; every form carries a CSRF token derived from that cookie, and
 //! "Sign out" ends the session.
 
@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
-use kalends_core::StoreError;
-use kalends_core::service::staff_sessions::{self, StaffSession};
 use kalends_core::tokens::{Claim, Purpose};
+use kalends_service::staff_sessions::{self, StaffSession};
+use kalends_store::StoreError;
 use maud::{DOCTYPE, Markup, html};
 use secrecy::ExposeSecret as _;
 use sha2::Sha256;

@@ -284,7 +284,7 @@ async fn tokens_are_not_readable_in_the_database(db: Db) {
 
 /// Every row of `connections` and `oauth_states`, as text.
 async fn raw_rows(app: &TestApp) -> String {
-    use kalends_core::store::Pool;
+    use kalends_store::Pool;
     match app.store.pool() {
         Pool::Postgres(pool) => {
             let rows: Vec<(String,)> = sqlx::query_as(
@@ -441,7 +441,7 @@ async fn a_browser_connects_google_through_the_consent_page() {
 }
 
 async fn an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers(db: Db) {
-    use kalends_core::store::Pool;
+    use kalends_store::Pool;
     let app = TestApp::start_public(db).await;
     let (key, _, browser) = signed_in(&app, "ann@example.com").await;
     connect(&app, &browser, "google", "ann@example.com", "allow").await;

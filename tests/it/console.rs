@@ -10,7 +10,7 @@ use kalends::api::bookings::BookingIn;
 use kalends::api::dashboard_link::DashboardLinkOut;
 use kalends::api::resources::ResourceIn;
 use kalends::api::staff::StaffIn;
-use kalends_core::store::charts::{Buckets, Series};
+use kalends_store::charts::{Buckets, Series};
 use uuid::Uuid;
 
 use crate::feeds::FakePlatform;

@@ -8,7 +8,7 @@ fn root() -> PathBuf {
 }
 
 /// The targets of relative Markdown links in `doc`, resolved from its folder; with `quoted`,
-/// also the backticked words that look like paths in the repository (`core/src/store/outbox.rs`,
+/// also the backticked words that look like paths in the repository (`store/src/outbox.rs`,
 /// `jobs/src/`): the map names files that way.
 fn named_paths(doc: &Path, quoted: bool) -> Vec<(String, PathBuf)> {
     let text = std::fs::read_to_string(root().join(doc)).unwrap();

@@ -7,9 +7,9 @@ use kalends::api::staff::StaffIn;
 use kalends_core::config::SecretKey;
 use kalends_core::domain::{ConnectionCalendar, NewStaff, Provider};
 use kalends_core::seal::Sealer;
-use kalends_core::service::{bookings, connections, imports};
-use kalends_core::store::Overlap;
-use kalends_core::store::{NewChannel, NewConnection, StoredTokens};
+use kalends_service::{bookings, connections, imports};
+use kalends_store::Overlap;
+use kalends_store::{NewChannel, NewConnection, StoredTokens};
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -161,17 +161,17 @@ fn key_text(byte: u8) -> SecretString {
 
 /// The raw sealed access token and channel secret of the store.
 async fn sealed_columns(
-    store: &kalends_core::Store,
+    store: &kalends_store::Store,
     connection_id: uuid::Uuid,
 ) -> (String, String) {
     let sql_token = "SELECT access_token FROM connections WHERE id = $1";
     let sql_secret = "SELECT secret FROM calendar_channels WHERE connection_id = $1";
     match store.pool() {
-        kalends_core::store::Pool::Sqlite { read, .. } => (
+        kalends_store::Pool::Sqlite { read, .. } => (
             sqlx::query_scalar(sql_token).bind(connection_id).fetch_one(read).await.unwrap(),
             sqlx::query_scalar(sql_secret).bind(connection_id).fetch_one(read).await.unwrap(),
         ),
-        kalends_core::store::Pool::Postgres(pool) => (
+        kalends_store::Pool::Postgres(pool) => (
             sqlx::query_scalar(sql_token).bind(connection_id).fetch_one(pool).await.unwrap(),
             sqlx::query_scalar(sql_secret).bind(connection_id).fetch_one(pool).await.unwrap(),
         ),
@@ -332,7 +332,7 @@ fn booking_for_ann(title: &str, day: u32) -> kalends_core::domain::NewBooking {
 }
 
 async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
-    use kalends_core::store::{MessageKind, MessageStatus, NewMessage};
+    use kalends_store::{MessageKind, MessageStatus, NewMessage};
     let sink = crate::smtp_sink::SmtpSink::start().await;
     let dir = TempDir::new();
     let mut config = helpers::config(db, &dir).await;
@@ -374,13 +374,13 @@ async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
 
 /// Runs `sql` with `text` bound as `$1` on `store`'s database; returns the rows it changed (none
 /// when it failed).
-async fn execute(store: &kalends_core::Store, sql: &str, text: String) -> u64 {
+async fn execute(store: &kalends_store::Store, sql: &str, text: String) -> u64 {
     let query = sqlx::query(sqlx::AssertSqlSafe(sql));
     match store.pool() {
-        kalends_core::store::Pool::Sqlite { write, .. } => {
+        kalends_store::Pool::Sqlite { write, .. } => {
             query.bind(text).execute(write).await.map_or(0, |r| r.rows_affected())
         }
-        kalends_core::store::Pool::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql))
+        kalends_store::Pool::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(text)
             .execute(pool)
             .await
@@ -516,7 +516,7 @@ async fn an_invite_link_expires_some_days_after_the_booking_ends(db: Db) {
 
 /// Sets `column` of every row of `table` whose `key` is `id` to a day in 2020.
 async fn age_rows(
-    store: &kalends_core::Store,
+    store: &kalends_store::Store,
     table: &str,
     column: &str,
     key: &str,
@@ -525,10 +525,10 @@ async fn age_rows(
     let sql = format!("UPDATE {table} SET {column} = '2020-01-01 00:00:00+00:00' WHERE {key} = $1");
     let sql = sqlx::AssertSqlSafe(sql);
     match store.pool() {
-        kalends_core::store::Pool::Sqlite { write, .. } => {
+        kalends_store::Pool::Sqlite { write, .. } => {
             sqlx::query(sql).bind(id).execute(write).await.unwrap();
         }
-        kalends_core::store::Pool::Postgres(pool) => {
+        kalends_store::Pool::Postgres(pool) => {
             sqlx::query(sql).bind(id).execute(pool).await.unwrap();
         }
     }
@@ -536,7 +536,7 @@ async fn age_rows(
 
 async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db: Db) {
     use kalends_core::domain::{NewImport, NewResource, Owner, Platform};
-    use kalends_core::store::RunResult;
+    use kalends_store::RunResult;
     let dir = TempDir::new();
     let store = helpers::store(db, &dir).await;
     let tenant = helpers::tenant(&store, "UTC").await;
@@ -611,13 +611,13 @@ async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db:
 }
 
 /// Cleanups at the provider still owed for a connection (`connection_cleanups` rows).
-async fn cleanups_owed(store: &kalends_core::Store, connection_id: uuid::Uuid) -> i64 {
+async fn cleanups_owed(store: &kalends_store::Store, connection_id: uuid::Uuid) -> i64 {
     let sql = "SELECT COUNT(*) FROM connection_cleanups WHERE connection_id = $1";
     match store.pool() {
-        kalends_core::store::Pool::Sqlite { read, .. } => {
+        kalends_store::Pool::Sqlite { read, .. } => {
             sqlx::query_scalar(sql).bind(connection_id).fetch_one(read).await.unwrap()
         }
-        kalends_core::store::Pool::Postgres(pool) => {
+        kalends_store::Pool::Postgres(pool) => {
             sqlx::query_scalar(sql).bind(connection_id).fetch_one(pool).await.unwrap()
         }
     }

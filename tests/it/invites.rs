@@ -260,7 +260,7 @@ async fn reminder_tenant(app: &TestApp) -> String {
 
 /// Whether a `send_reminder` job for the booking waits on the (SQLite) queue.
 async fn reminder_queued(app: &TestApp, booking_id: Uuid) -> bool {
-    let kalends_core::store::Pool::Sqlite { read, .. } = app.store.pool() else {
+    let kalends_store::Pool::Sqlite { read, .. } = app.store.pool() else {
         unreachable!("this test runs on SQLite")
     };
     let sql = "SELECT COUNT(*) FROM Jobs WHERE CAST(job AS TEXT) LIKE '%send_reminder%' AND CAST(job AS TEXT) LIKE $1";

@@ -2,18 +2,19 @@
 //! with backoff, permanent ones stop at once and are recorded, duplicates are harmless, and a
 //! stopping worker finishes what it runs.
 
-use kalends_core::service::bookings;
-use kalends_core::store::Overlap;
+use kalends_service::bookings;
+use kalends_store::Overlap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use kalends::api::bookings::BookingPatch;
 use kalends::app;
+use kalends_core::Config;
 use kalends_core::job::Job;
-use kalends_core::{Config, Store};
 use kalends_jobs::worker::{self, WorkerOptions};
 use kalends_jobs::{JobError, JobHandler, JobQueue, KalendsJobs, QueuedJob, RetryPolicy};
+use kalends_store::Store;
 use secrecy::SecretString;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -451,9 +452,7 @@ async fn on_sqlite_a_stopping_worker_is_not_stalled_by_its_own_queue_bookkeeping
     // job needed it again: the job stalled until the pool's acquire timeout.
     let dir = TempDir::new();
     let (store, queue) = app::connect(&queue_config(Queue::Sqlite, &dir).await).await.unwrap();
-    let kalends_core::store::Pool::Sqlite { write, .. } = store.pool().clone() else {
-        unreachable!()
-    };
+    let kalends_store::Pool::Sqlite { write, .. } = store.pool().clone() else { unreachable!() };
     let handler = BusyWriter { write, started: Arc::default(), finished: Arc::default() };
     let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
     queue.push(a_job(), None).await.unwrap();
@@ -508,11 +507,11 @@ async fn the_queue_keeps_no_row_of_a_finished_job(queue: Queue) {
 /// The status of each row the database queue `name` holds.
 async fn queue_rows(store: &Store, name: &str) -> Vec<String> {
     match store.pool() {
-        kalends_core::store::Pool::Sqlite { read, .. } => {
+        kalends_store::Pool::Sqlite { read, .. } => {
             let sql = "SELECT status FROM Jobs WHERE job_type = $1";
             sqlx::query_scalar(sql).bind(name).fetch_all(read).await.unwrap()
         }
-        kalends_core::store::Pool::Postgres(pool) => {
+        kalends_store::Pool::Postgres(pool) => {
             let sql = "SELECT status FROM apalis.jobs WHERE job_type = $1";
             sqlx::query_scalar(sql).bind(name).fetch_all(pool).await.unwrap()
         }

@@ -1,17 +1,17 @@
 //! The store: one story, two databases. Every test here runs on SQLite and on PostgreSQL.
 
-use kalends_core::service::bookings;
-use kalends_core::store::Overlap;
+use kalends_service::bookings;
+use kalends_store::Overlap;
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone as _, Utc};
-use kalends_core::StoreError;
 use kalends_core::domain::{
     BookingSpan, BookingStatus, Customer, NewBooking, NewImport, NewResource, NewStaff, Owner,
     Platform,
 };
 use kalends_core::job::Job;
-use kalends_core::store::{BookingFilter, Lease, LeaseKey, UpsertOutcome};
+use kalends_store::StoreError;
+use kalends_store::{BookingFilter, Lease, LeaseKey, UpsertOutcome};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::helpers::{Db, TempDir, on_both_databases, store, tenant};
@@ -50,7 +50,7 @@ fn stay(title: &str, from: u32, to: u32) -> NewBooking {
 }
 
 async fn staff(
-    store: &kalends_core::Store,
+    store: &kalends_store::Store,
     tenant_id: uuid::Uuid,
     name: &str,
 ) -> kalends_core::domain::Staff {
@@ -59,7 +59,7 @@ async fn staff(
 }
 
 async fn resource(
-    store: &kalends_core::Store,
+    store: &kalends_store::Store,
     tenant_id: uuid::Uuid,
     name: &str,
 ) -> kalends_core::domain::Resource {
@@ -68,7 +68,7 @@ async fn resource(
     store.create_resource(tenant_id, new).await.unwrap()
 }
 
-async fn jobs_owed(store: &kalends_core::Store) -> Vec<Job> {
+async fn jobs_owed(store: &kalends_store::Store) -> Vec<Job> {
     let rows = store.claim_outbox(1000, Duration::from_secs(60)).await.unwrap();
     rows.iter().map(|r| r.decode().unwrap()).collect()
 }

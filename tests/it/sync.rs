@@ -2,8 +2,8 @@
 //! in-process sandbox: created, moved, unassigned, cancelled; retried through faults without a
 //! duplicate; parked on a dead grant and replayed on reconnect.
 
-use kalends_core::service::bookings;
-use kalends_core::store::{EventState, Overlap};
+use kalends_service::bookings;
+use kalends_store::{EventState, Overlap};
 use std::time::Duration;
 
 use kalends::api::bookings::{BookingIn, BookingPatch, CustomerIn};
@@ -591,7 +591,7 @@ async fn synced_then_renamed_without_jobs(
         let current = app.store.booking(tenant.id, *id).await.unwrap();
         let mut renamed = current.data.clone();
         renamed.title = format!("{title} {n}");
-        let none: kalends_core::store::OwedJobs = |_, _, _, _| Vec::new();
+        let none: kalends_store::OwedJobs = |_, _, _, _| Vec::new();
         app.store
             .replace_booking(&tenant, *id, current.version, renamed, Overlap::Allow, none)
             .await

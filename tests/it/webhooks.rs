@@ -92,10 +92,10 @@ async fn notifications_that_do_not_prove_themselves_are_refused() {
     app.settle().await;
     let sql = "SELECT channel_id FROM calendar_channels WHERE provider = 'google'";
     let channel = match app.store.pool() {
-        kalends_core::store::Pool::Sqlite { read, .. } => {
+        kalends_store::Pool::Sqlite { read, .. } => {
             sqlx::query_scalar::<_, String>(sql).fetch_one(read).await.unwrap()
         }
-        kalends_core::store::Pool::Postgres(pool) => {
+        kalends_store::Pool::Postgres(pool) => {
             sqlx::query_scalar::<_, String>(sql).fetch_one(pool).await.unwrap()
         }
     };

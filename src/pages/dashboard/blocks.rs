@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use kalends_core::domain::{Block, BookingSpan, Resource};
-use kalends_core::service::blocks;
 use kalends_core::words;
+use kalends_service::blocks;
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -162,7 +162,7 @@ async fn add(State(state): State<AppState>, Posted { console, form }: Posted) ->
     };
     match blocks::create(&state.store, &console.tenant, new).await {
         Ok(_) => done("/dashboard/blocks", "block-added"),
-        Err(kalends_core::StoreError::Invalid { field, message }) => {
+        Err(kalends_store::StoreError::Invalid { field, message }) => {
             render(&state, &console, &form, vec![FieldError { field, message }], None, None).await
         }
         Err(e) => store_failure("Property", e),

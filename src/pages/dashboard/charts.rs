@@ -4,9 +4,9 @@
 //! every bucket that had any, so a screen reader hears what the bars show.
 
 use chrono::{DateTime, Duration, Utc};
-use kalends_core::StoreError;
 use kalends_core::domain::TimeZone;
-use kalends_core::store::charts::{Buckets, Series};
+use kalends_store::StoreError;
+use kalends_store::charts::{Buckets, Series};
 use maud::{Markup, html};
 use uuid::Uuid;
 

@@ -11,11 +11,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, NaiveDate, Utc};
-use kalends_core::StoreError;
 use kalends_core::checklists::{Action, BulkRange, ListingMode, ListingPlatform, bulk_ranges};
 use kalends_core::domain::Resource;
-use kalends_core::service::checklists;
-use kalends_core::store::{ChecklistItem, ItemFilter, Listing, Mark, PlatformFigures};
+use kalends_service::checklists;
+use kalends_store::StoreError;
+use kalends_store::{ChecklistItem, ItemFilter, Listing, Mark, PlatformFigures};
 use maud::{Markup, html};
 use uuid::Uuid;
 

@@ -8,11 +8,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use kalends_core::StoreError;
 use kalends_core::conflict_record::Conflict;
 use kalends_core::conflicts::Severity;
 use kalends_core::domain::Owner;
-use kalends_core::service::conflicts;
+use kalends_service::conflicts;
+use kalends_store::StoreError;
 use maud::{Markup, html};
 use uuid::Uuid;
 

@@ -10,14 +10,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
-use kalends_core::StoreError;
 use kalends_core::domain::{
     EndDateIs, Import, ImportAs, ImportSettings, OnMissing, Owner, Platform, Span,
 };
 use kalends_core::imports::ImportedItem;
-use kalends_core::service::imports;
-use kalends_core::store::ImportPatch;
 use kalends_jobs::ImportError;
+use kalends_service::imports;
+use kalends_store::ImportPatch;
+use kalends_store::StoreError;
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -389,7 +389,7 @@ fn items_card(console: &Console, import: &Import, items: &[ImportedItem]) -> Mar
                         @for item in shown {
                             tr {
                                 td { (item_dates(&item.span)) }
-                                td { (kalends_core::store::kind_str(item.kind)) }
+                                td { (kalends_store::kind_str(item.kind)) }
                                 td { (item.summary.as_deref().unwrap_or("")) }
                                 td { @match item.missing_since {
                                     None => "yes",

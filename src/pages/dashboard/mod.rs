@@ -2,7 +2,7 @@
 //! status, conflicts, blocks and settings.
 //!
 //! Access: a signed one-time link (`kalends dashboard-link`, `POST /api/v1/dashboard-link`)
-//! opens a session (`core/src/service/dashboard.rs`) held in a signed HttpOnly cookie. Every
+//! opens a session (`service/src/dashboard.rs`) held in a signed HttpOnly cookie. Every
 //! page is server-rendered and works without JavaScript; htmx (vendored) turns links and forms
 //! into partial updates, and a Server-Sent Events stream (`live.rs`) tells an open page when
 //! something it shows changed. Every change goes through the same service function as the JSON
@@ -22,10 +22,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use kalends_core::StoreError;
 use kalends_core::domain::{Resource, Staff, Tenant};
-use kalends_core::service::dashboard::{self, LinkError};
 use kalends_core::tokens::{Claim, Purpose};
+use kalends_service::dashboard::{self, LinkError};
+use kalends_store::StoreError;
 use maud::{DOCTYPE, Markup, html};
 use uuid::Uuid;
 

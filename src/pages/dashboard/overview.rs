@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc, Weekday};
-use kalends_core::Store;
 use kalends_core::conflict_record::Conflict;
 use kalends_core::conflicts::{Busy, Class, Source};
 use kalends_core::domain::{Owner, Resource, TimeZone, local_midnight};
-use kalends_core::store::{Attention, DayFigures};
 use kalends_ical::ItemDetails;
+use kalends_store::Store;
+use kalends_store::{Attention, DayFigures};
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -126,7 +126,7 @@ pub async fn timeline(
     rows: Vec<Row>,
     from: NaiveDate,
     length: i64,
-) -> Result<Timeline, kalends_core::StoreError> {
+) -> Result<Timeline, kalends_store::StoreError> {
     let days: Vec<NaiveDate> = (0..length).map(|i| from + Duration::days(i)).collect();
     let open = store.list_conflicts(tenant_id, Some(true), None, 500).await?.items;
     // Wide enough for every zone: each row keeps what falls on its own days.
@@ -198,7 +198,7 @@ struct Health {
     figures: DayFigures,
 }
 
-async fn health(state: &AppState, tenant_id: Uuid) -> Result<Health, kalends_core::StoreError> {
+async fn health(state: &AppState, tenant_id: Uuid) -> Result<Health, kalends_store::StoreError> {
     let store = &state.store;
     let (attention, figures) = tokio::try_join!(
         store.attention(tenant_id),

@@ -9,9 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use kalends_core::StoreError;
 use kalends_core::domain::{NewResource, Resource};
-use kalends_core::service::directory;
+use kalends_service::directory;
+use kalends_store::StoreError;
 use maud::{Markup, html};
 use uuid::Uuid;
 

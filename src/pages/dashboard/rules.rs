@@ -15,8 +15,8 @@ use kalends_core::availability::{
     Closure, Night, NightState, RuleError, Rules, RulesDraft, day_name,
 };
 use kalends_core::domain::{Owner, Tenant};
-use kalends_core::service::availability::{self, RulesRefused};
-use kalends_core::{Store, StoreError};
+use kalends_service::availability::{self, RulesRefused};
+use kalends_store::{Store, StoreError};
 use maud::{Markup, html};
 use uuid::Uuid;
 

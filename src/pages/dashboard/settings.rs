@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use kalends_core::domain::{ALERT_KINDS, EventPrivacy, ExternalEditPolicy, TenantSettings};
-use kalends_core::service::tenants;
+use kalends_service::tenants;
 use maud::{Markup, html};
 use serde_json::{Map, Value};
 

@@ -11,8 +11,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{Feed, FeedScope, Import, ImportRun, Owner, Platform, Resource, Span};
-use kalends_core::service::{feeds, imports};
 use kalends_ical::ParsedFeed;
+use kalends_service::{feeds, imports};
 use maud::{Markup, html};
 use uuid::Uuid;
 

@@ -11,9 +11,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use kalends_core::service::webhooks;
-use kalends_core::store::{WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch};
 use kalends_core::webhooks::{EVENT_TYPES, message_id};
+use kalends_service::webhooks;
+use kalends_store::{WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch};
 use maud::{Markup, html};
 use secrecy::{ExposeSecret as _, SecretString};
 

@@ -1,0 +1,143 @@
+//! The tenant's directory: its resources (rooms, villas, chairs) and staff members, created,
+//! changed and removed by hand or kept in step with the host's own ids.
+
+use uuid::Uuid;
+
+use kalends_core::domain::{NewResource, NewStaff, Owner, Resource, Staff};
+use kalends_core::job::Job;
+use kalends_store::{Store, StoreError};
+
+/// What saving by the host's own id did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Saved<T> {
+    /// It was new.
+    Created(T),
+    /// It existed; it now has the content given (unchanged when it already had).
+    Kept(T),
+}
+
+/// Adds a resource.
+pub async fn create_resource(
+    store: &Store,
+    tenant_id: Uuid,
+    new: NewResource,
+) -> Result<Resource, StoreError> {
+    store.create_resource(tenant_id, new).await
+}
+
+/// Replaces a resource's details. When it joins or leaves a house, whatever its nights share
+/// changes: its conflicts are looked at again (those with its old house resolve themselves,
+/// those with its new one open), and the checklists of its old and new family are refreshed.
+pub async fn update_resource(
+    store: &Store,
+    tenant_id: Uuid,
+    id: Uuid,
+    new: NewResource,
+) -> Result<Resource, StoreError> {
+    let before = store.resource(tenant_id, id).await?.data.parent_id;
+    let resource = store.update_resource(tenant_id, id, new).await?;
+    if resource.data.parent_id != before {
+        crate::conflicts::recheck_owner(store, tenant_id, Owner::Resource(id)).await?;
+        for resource_id in [Some(id), before].into_iter().flatten() {
+            store.enqueue(&family_changed(tenant_id, resource_id)).await?;
+        }
+    }
+    Ok(resource)
+}
+
+/// The checklist refresh a change of family owes a resource (and, through it, its family).
+fn family_changed(tenant_id: Uuid, resource_id: Uuid) -> Job {
+    Job::UpdateChecklists {
+        tenant_id,
+        resource_id: Some(resource_id),
+        booking_id: None,
+        cause: "family_changed".into(),
+    }
+}
+
+/// Removes a resource that no booking refers to and that has no rooms.
+pub async fn delete_resource(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    store.delete_resource(tenant_id, id).await
+}
+
+/// Creates or replaces the resource the host knows by `new.external_id`; the same content again
+/// writes nothing.
+pub async fn save_resource_by_external_id(
+    store: &Store,
+    tenant_id: Uuid,
+    external_id: &str,
+    new: NewResource,
+) -> Result<Saved<Resource>, StoreError> {
+    Ok(match store.resource_by_external_id(tenant_id, external_id).await? {
+        Some(existing) if existing.data == new => Saved::Kept(existing),
+        Some(existing) => Saved::Kept(update_resource(store, tenant_id, existing.id, new).await?),
+        None => Saved::Created(store.create_resource(tenant_id, new).await?),
+    })
+}
+
+/// Adds a staff member.
+pub async fn create_staff(
+    store: &Store,
+    tenant_id: Uuid,
+    new: NewStaff,
+) -> Result<Staff, StoreError> {
+    store.create_staff(tenant_id, new).await
+}
+
+/// Replaces a staff member's details.
+pub async fn update_staff(
+    store: &Store,
+    tenant_id: Uuid,
+    id: Uuid,
+    new: NewStaff,
+) -> Result<Staff, StoreError> {
+    store.update_staff(tenant_id, id, new).await
+}
+
+/// Removes a staff member: their connections are cleaned up at the provider first (events
+/// removed, channels stopped, grants revoked, through the outbox), then forgotten. Their
+/// settings sessions go with them (the store's cascade), so a session open elsewhere ends.
+pub async fn delete_staff(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    store.delete_staff(tenant_id, id).await
+}
+
+/// Creates or replaces the staff member the host knows by `external_id`; the same content again
+/// writes nothing.
+pub async fn save_staff_by_external_id(
+    store: &Store,
+    tenant_id: Uuid,
+    external_id: &str,
+    new: NewStaff,
+) -> Result<Saved<Staff>, StoreError> {
+    Ok(match store.staff_by_external_id(tenant_id, external_id).await? {
+        Some(existing) if existing.data == new => Saved::Kept(existing),
+        Some(existing) => Saved::Kept(store.update_staff(tenant_id, existing.id, new).await?),
+        None => Saved::Created(store.create_staff(tenant_id, new).await?),
+    })
+}
+
+/// Why a settings link cannot be e-mailed to a staff member.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailLinkError {
+    /// Kalends knows no address for them (give one through the API, or copy the link instead).
+    #[error("the staff member has no e-mail address")]
+    NoAddress,
+    /// The staff member is not there, or the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Queues an e-mail to a staff member with a link to their calendar settings (the
+/// `send_settings_link` job sends it, a day's worth of validity); answers who gets it.
+pub async fn email_settings_link(
+    store: &Store,
+    tenant_id: Uuid,
+    staff_id: Uuid,
+) -> Result<Staff, EmailLinkError> {
+    let staff = store.staff(tenant_id, staff_id).await?;
+    if staff.data.email.is_none() {
+        return Err(EmailLinkError::NoAddress);
+    }
+    store.enqueue(&Job::SendSettingsLink { tenant_id, staff_id }).await?;
+    Ok(staff)
+}

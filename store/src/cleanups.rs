@@ -1,0 +1,236 @@
+//! Connections being taken away: the cleanup at the provider (Kalends's events removed, push
+//! channels stopped, the grant revoked) is owed through the outbox, recorded in the same
+//! transaction as the disconnect or the staff member's deletion, and Kalends forgets the tokens
+//! only once that cleanup succeeded or gave up.
+//!
+//! The connection row is disconnected (or deleted with its staff member) at once, so nothing
+//! else uses it meanwhile; what the cleanup needs is copied into a `connection_cleanups` row: the
+//! sealed tokens as they were (bound to the connection's id), the events Kalends recorded, the
+//! channels.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::connections::context;
+use super::{Lease, Store, StoreError, StoredTokens, corrupt, with_pool, with_read_pool};
+use kalends_core::domain::Provider;
+use kalends_core::seal::Sealer;
+
+/// A push channel to stop, as a cleanup keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupChannel {
+    /// Google's channel id or Microsoft's subscription id.
+    pub id: String,
+    /// Google's resourceId.
+    pub resource_id: Option<String>,
+    /// When it would stop on its own.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the cleanup of one connection needs.
+#[derive(Clone, Debug)]
+pub struct ConnectionCleanup {
+    /// The cleanup's id (a connection can be disconnected, reconnected and disconnected again).
+    pub id: Uuid,
+    /// The connection taken away.
+    pub connection_id: Uuid,
+    /// Its tenant.
+    pub tenant_id: Uuid,
+    /// Google or Microsoft.
+    pub provider: Provider,
+    /// The account.
+    pub account_email: String,
+    /// Where its events were written.
+    pub destination_calendar_id: Option<String>,
+    /// Its tokens, opened.
+    pub tokens: StoredTokens,
+    /// Whether the events it wrote are removed.
+    pub remove_events: bool,
+    /// The events Kalends recorded for it: (calendar id, remote id).
+    pub events: Vec<(String, String)>,
+    /// Its push channels.
+    pub channels: Vec<CleanupChannel>,
+    /// When it was taken away.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The JSON parts of a cleanup row, read before the transaction that records it.
+pub(crate) struct CleanupParts {
+    pub(crate) events: String,
+    pub(crate) channels: String,
+}
+
+/// Copies a connection with tokens into `connection_cleanups`: `$1` cleanup id, `$2` remove
+/// events, `$3` events JSON, `$4` channels JSON, `$5` now, `$6` connection id.
+pub(crate) const INSERT: &str = "INSERT INTO connection_cleanups (id, connection_id, tenant_id, \
+     provider, account_email, destination_calendar_id, access_token, refresh_token, token_expires_at, \
+     remove_events, events, channels, created_at) SELECT $1, id, tenant_id, provider, account_email, \
+     destination_calendar_id, access_token, refresh_token, token_expires_at, $2, $3, $4, $5 \
+     FROM connections WHERE id = $6 AND access_token IS NOT NULL AND token_expires_at IS NOT NULL";
+
+type CleanupRow = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    bool,
+    String,
+    String,
+    DateTime<Utc>,
+);
+
+impl Store {
+    /// What a cleanup of the connection must know that its row does not hold: the events
+    /// Kalends recorded in its calendars and its push channels.
+    pub(crate) async fn cleanup_parts(
+        &self,
+        connection_id: Uuid,
+    ) -> Result<CleanupParts, StoreError> {
+        let events: Vec<(String, String)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT calendar_id, remote_id FROM booking_events WHERE connection_id = $1 \
+                 AND remote_id IS NOT NULL AND state <> 'deleted' ORDER BY booking_id",
+            )
+            .bind(connection_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        let channels: Vec<(String, Option<String>, DateTime<Utc>)> =
+            with_read_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT channel_id, resource_id, expires_at FROM calendar_channels \
+                 WHERE connection_id = $1 ORDER BY created_at",
+                )
+                .bind(connection_id)
+                .fetch_all(pool)
+                .await
+            })?;
+        let channels: Vec<CleanupChannel> = channels
+            .into_iter()
+            .map(|(id, resource_id, expires_at)| CleanupChannel { id, resource_id, expires_at })
+            .collect();
+        Ok(CleanupParts {
+            events: serde_json::to_string(&events).map_err(corrupt)?,
+            channels: serde_json::to_string(&channels).map_err(corrupt)?,
+        })
+    }
+
+    /// The cleanup, its tokens opened; `None` once done (or never owed).
+    pub async fn connection_cleanup(
+        &self,
+        id: Uuid,
+        sealer: &Sealer,
+    ) -> Result<Option<ConnectionCleanup>, StoreError> {
+        let row: Option<CleanupRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT connection_id, tenant_id, provider, account_email, destination_calendar_id, \
+                 access_token, refresh_token, token_expires_at, remove_events, events, channels, \
+                 created_at FROM connection_cleanups WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        let Some((
+            connection_id,
+            tenant_id,
+            provider,
+            email,
+            destination,
+            access,
+            refresh,
+            expires_at,
+            remove,
+            events,
+            channels,
+            created_at,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let bad = |what: &str| corrupt(format!("connection cleanup {id} has an unreadable {what}"));
+        let open = |sealed: &str, field: &str| {
+            sealer
+                .open(sealed, &context(connection_id, field))
+                .map_err(|e| corrupt(format!("connection cleanup {id}: {e}")))
+        };
+        Ok(Some(ConnectionCleanup {
+            id,
+            connection_id,
+            tenant_id,
+            provider: provider.parse().map_err(|_| bad("provider"))?,
+            account_email: email,
+            destination_calendar_id: destination,
+            tokens: StoredTokens {
+                access_token: open(&access, "access")?,
+                refresh_token: refresh.as_deref().map(|r| open(r, "refresh")).transpose()?,
+                expires_at,
+            },
+            remove_events: remove,
+            events: serde_json::from_str(&events).map_err(|_| bad("event list"))?,
+            channels: serde_json::from_str(&channels).map_err(|_| bad("channel list"))?,
+            created_at,
+        }))
+    }
+
+    /// Takes the cleanup's lease until `until`; `false` while another run holds it (or when it
+    /// is done).
+    pub async fn claim_connection_cleanup(
+        &self,
+        id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.take_lease(&Lease::CONNECTION_CLEANUP, id.into(), &[], until).await
+    }
+
+    /// Gives the lease back (the run failed and will be retried).
+    pub async fn release_connection_cleanup(&self, id: Uuid) -> Result<(), StoreError> {
+        self.release_lease(&Lease::CONNECTION_CLEANUP, id.into()).await
+    }
+
+    /// Keeps tokens a cleanup refreshed (Microsoft rotates the refresh token), sealed as the
+    /// connection's were; a `None` refresh token keeps the stored one.
+    pub async fn store_cleanup_tokens(
+        &self,
+        cleanup: &ConnectionCleanup,
+        tokens: &StoredTokens,
+        sealer: &Sealer,
+    ) -> Result<(), StoreError> {
+        let access = sealer.seal(&tokens.access_token, &context(cleanup.connection_id, "access"));
+        let refresh = tokens
+            .refresh_token
+            .as_ref()
+            .map(|t| sealer.seal(t, &context(cleanup.connection_id, "refresh")));
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE connection_cleanups SET access_token = $1, \
+                 refresh_token = COALESCE($2, refresh_token), token_expires_at = $3 WHERE id = $4",
+            )
+            .bind(&access)
+            .bind(&refresh)
+            .bind(tokens.expires_at)
+            .bind(cleanup.id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Forgets a cleanup (done, or given up): the last copy of the connection's tokens goes.
+    pub async fn forget_connection_cleanup(&self, id: Uuid) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM connection_cleanups WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+}

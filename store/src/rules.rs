@@ -1,0 +1,170 @@
+//! The availability rules of resources and staff members: one JSON column on each (`rules`,
+//! NULL when none is set), read with the owner's zone, since every rule is counted there.
+
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{Store, StoreError, corrupt, now, placeholders, with_pool, with_read_pool};
+use kalends_core::availability::{Rules, RulesDraft};
+use kalends_core::domain::{Owner, Tenant, TimeZone};
+
+/// One owner's rules and the zone they are counted in (its own, else the tenant's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerRules {
+    /// The resource or staff member.
+    pub owner: Owner,
+    /// Its rules (empty when none is set).
+    pub rules: Rules,
+    /// Its zone.
+    pub zone: TimeZone,
+}
+
+impl OwnerRules {
+    /// The owner's date at `now`, in its zone: the day its notice and window count from.
+    pub fn today(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        now.with_timezone(&self.zone.tz()).date_naive()
+    }
+}
+
+/// A row of [`rules_sql`]: `(id, 'resource' | 'staff', rules, time_zone)`.
+pub(super) type RulesRow = (Uuid, String, Option<String>, Option<String>);
+
+/// The statement reading the rules and zones of `resources` resources (bound from `$2`) and
+/// `staff` staff members (bound after them) of tenant `$1`.
+pub(super) fn rules_sql(resources: usize, staff: usize) -> String {
+    let mut parts = Vec::new();
+    if resources > 0 {
+        parts.push(format!(
+            "SELECT id, 'resource', rules, time_zone FROM resources \
+             WHERE tenant_id = $1 AND id IN ({})",
+            placeholders(2, resources)
+        ));
+    }
+    if staff > 0 {
+        parts.push(format!(
+            "SELECT id, 'staff', rules, time_zone FROM staff WHERE tenant_id = $1 AND id IN ({})",
+            placeholders(2 + resources, staff)
+        ));
+    }
+    parts.join(" UNION ALL ")
+}
+
+/// Reads the rules of `$owners` (a `&[Owner]`) of tenant `$tenant` (a `&Tenant`) on `$executor`
+/// (a pool, or `&mut *tx` inside a write); evaluates to `Result<Vec<OwnerRules>, StoreError>`,
+/// the owners found, in the order asked.
+macro_rules! fetch_rules {
+    ($tenant:expr, $owners:expr, $executor:expr) => {{
+        let (tenant, owners): (&kalends_core::domain::Tenant, &[kalends_core::domain::Owner]) =
+            ($tenant, $owners);
+        let (resources, staff) = $crate::rules::split(owners);
+        if owners.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let sql = $crate::rules::rules_sql(resources.len(), staff.len());
+            let mut query = sqlx::query_as::<_, $crate::rules::RulesRow>(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.id);
+            for id in resources.iter().chain(&staff) {
+                query = query.bind(*id);
+            }
+            match query.fetch_all($executor).await {
+                Ok(rows) => $crate::rules::owner_rules_of(tenant, owners, rows),
+                Err(e) => Err($crate::StoreError::from(e)),
+            }
+        }
+    }};
+}
+pub(super) use fetch_rules;
+
+/// The resource ids and the staff ids of `owners`.
+pub(super) fn split(owners: &[Owner]) -> (Vec<Uuid>, Vec<Uuid>) {
+    let (mut resources, mut staff) = (Vec::new(), Vec::new());
+    for owner in owners {
+        match *owner {
+            Owner::Resource(id) => resources.push(id),
+            Owner::Staff(id) => staff.push(id),
+        }
+    }
+    (resources, staff)
+}
+
+/// The rows of [`rules_sql`] as rules, in the order of `owners` (those not found left out).
+pub(super) fn owner_rules_of(
+    tenant: &Tenant,
+    owners: &[Owner],
+    rows: Vec<RulesRow>,
+) -> Result<Vec<OwnerRules>, StoreError> {
+    let mut found = Vec::with_capacity(rows.len());
+    for (id, kind, rules, zone) in rows {
+        let owner = if kind == "resource" { Owner::Resource(id) } else { Owner::Staff(id) };
+        let zone = match zone {
+            Some(zone) => zone.parse().map_err(corrupt)?,
+            None => tenant.settings.time_zone,
+        };
+        found.push(OwnerRules { owner, rules: parse(rules.as_deref())?, zone });
+    }
+    found.sort_by_key(|r| owners.iter().position(|o| *o == r.owner));
+    Ok(found)
+}
+
+/// Stored rules as [`Rules`]; a stored value that no longer checks is corrupt.
+fn parse(stored: Option<&str>) -> Result<Rules, StoreError> {
+    let Some(json) = stored else { return Ok(Rules::default()) };
+    let draft: RulesDraft =
+        serde_json::from_str(json).map_err(|e| corrupt(format!("stored rules: {e}")))?;
+    Rules::try_from(draft).map_err(|errors| corrupt(format!("stored rules: {}", errors[0])))
+}
+
+impl Store {
+    /// The rules of a resource or staff member, with its zone ([`StoreError::NotFound`] when it
+    /// is not the tenant's).
+    pub async fn owner_rules(
+        &self,
+        tenant: &Tenant,
+        owner: Owner,
+    ) -> Result<OwnerRules, StoreError> {
+        let mut found = self.rules_of(tenant, &[owner]).await?;
+        found.pop().ok_or(StoreError::NotFound)
+    }
+
+    /// The rules of several owners, in the order asked; owners not found are left out.
+    pub async fn rules_of(
+        &self,
+        tenant: &Tenant,
+        owners: &[Owner],
+    ) -> Result<Vec<OwnerRules>, StoreError> {
+        with_read_pool!(self, |pool| fetch_rules!(tenant, owners, pool))
+    }
+
+    /// Replaces the rules of a resource or staff member ([`StoreError::NotFound`] when it is not
+    /// the tenant's). Bookings already saved keep their place; the next change of each is judged
+    /// by the new rules.
+    pub async fn set_owner_rules(
+        &self,
+        tenant_id: Uuid,
+        owner: Owner,
+        rules: &Rules,
+    ) -> Result<(), StoreError> {
+        let stored = match rules.is_empty() {
+            true => None,
+            false => Some(serde_json::to_string(&RulesDraft::from(rules)).map_err(corrupt)?),
+        };
+        let (table, id) = match owner {
+            Owner::Resource(id) => ("resources", id),
+            Owner::Staff(id) => ("staff", id),
+        };
+        let sql = format!(
+            "UPDATE {table} SET rules = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4"
+        );
+        let done = with_pool!(self, |pool| {
+            sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(stored)
+                .bind(now())
+                .bind(tenant_id)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}
