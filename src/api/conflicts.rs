@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
-use kalends_core::conflict_record::{Conflict, ConflictItem};
+use kalends_core::conflict_record::Conflict;
 use kalends_core::conflicts::Severity;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,34 +11,11 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::ListOut;
+use super::conflict_item::ConflictItemOut;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
 use crate::input;
 use crate::state::AppState;
-
-/// One side of a conflict.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConflictItemOut {
-    /// `booking`, `block`, `feed` or `calendar`.
-    pub kind: String,
-    /// Its id (a booking, a block, an imported item).
-    pub id: Uuid,
-    /// A human label.
-    pub label: String,
-    /// For an imported OTA reservation: what its platform's feed says of it
-    /// (`reservation_code`, `reservation_url`, `phone_last_digits`, `guests`, each only when
-    /// the feed carries it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub details: Option<serde_json::Value>,
-}
-
-impl From<&ConflictItem> for ConflictItemOut {
-    fn from(i: &ConflictItem) -> Self {
-        let (kind, label) = (i.kind.as_str().into(), i.label.clone());
-        ConflictItemOut { kind, id: i.id, label, details: None }
-    }
-}
 
 /// Fills in the reservation details of the imported items among `items`, in one read.
 pub(crate) async fn add_details(

@@ -10,7 +10,7 @@ use kalends_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::conflicts::ConflictItemOut;
+use super::conflict_item::ConflictItemOut;
 use crate::input::FieldError;
 
 /// An RFC 9457 problem.

@@ -21,6 +21,7 @@ pub mod bookable;
 pub mod bookings;
 pub mod checklists;
 pub mod collisions;
+pub mod conflict_item;
 pub mod conflicts;
 pub mod connections;
 pub mod dashboard_link;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::connections::context;
+use super::sealed_tokens::context;
 use super::{Lease, Store, StoreError, StoredTokens, corrupt, with_pool, with_read_pool};
 use kalends_core::domain::Provider;
 use kalends_core::seal::Sealer;

@@ -8,23 +8,13 @@ use uuid::Uuid;
 use kalends_core::webhooks::WebhookEvent;
 
 use super::booking_events::{BEHIND, LEFT_DELETED};
+use super::sealed_tokens::{StoredTokens, context};
 use super::{
     Lease, LeaseKey, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
 };
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
 use kalends_core::job::Job;
 use kalends_core::seal::Sealer;
-
-/// Tokens as the store takes and gives them (sealed in between).
-#[derive(Clone, Debug)]
-pub struct StoredTokens {
-    /// Bearer token.
-    pub access_token: SecretString,
-    /// Refresh token; `None` on a refresh means "keep the one stored" (Google never rotates).
-    pub refresh_token: Option<SecretString>,
-    /// When the access token expires.
-    pub expires_at: DateTime<Utc>,
-}
 
 /// A newly authorized account, as the callback saves it.
 #[derive(Clone, Debug)]
@@ -117,11 +107,6 @@ impl TryFrom<ConnectionRow> for Connection {
 
 /// The sealed token columns: access, refresh, expiry, version.
 type TokenRow = (Option<String>, Option<String>, Option<DateTime<Utc>>, i64);
-
-/// What a sealed token is bound to: its connection and its column.
-pub(super) fn context(id: Uuid, field: &str) -> String {
-    format!("connection/{id}/{field}")
-}
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())

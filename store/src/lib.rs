@@ -44,6 +44,7 @@ pub(crate) mod outbox;
 mod owner_writes;
 mod resources;
 pub(crate) mod rules;
+mod sealed_tokens;
 mod staff;
 mod staff_sessions;
 mod tenants;
@@ -61,7 +62,7 @@ pub use checklist_reminders::{PlatformFigures, Reminder};
 pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
 pub use conflicts::{Detection, ExternalEditConflict, RuleBreach};
-pub use connections::{ConnectionOwed, ConnectionPatch, NewConnection, OAuthFlow, StoredTokens};
+pub use connections::{ConnectionOwed, ConnectionPatch, NewConnection, OAuthFlow};
 pub use console::{Attention, DayFigures, FailedSync};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
 pub use feed_content::{FeedBooking, FeedStamps, FeedWindow};
@@ -74,6 +75,7 @@ pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
 pub use rules::OwnerRules;
+pub use sealed_tokens::StoredTokens;
 pub use staff_sessions::NewStaffSession;
 pub use webhooks::{
     AfterAttempt, AttemptRecord, Claim, DeliveryStatus, DeliveryWork, NewWebhookEndpoint,

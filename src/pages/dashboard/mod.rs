@@ -48,6 +48,7 @@ mod rules;
 mod settings;
 mod staff;
 mod sync;
+mod timeline;
 mod webhooks;
 
 /// Name of the console's session cookie (`__Host-` in front under https).

@@ -15,7 +15,7 @@ use kalends_store::StoreError;
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::overview::property_rows;
+use super::timeline::property_rows;
 use super::{
     Console, Form, Posted, Section, done, field_error, id_of, invalid, notice, other_errors,
     page_with_status, query, store_failure,

@@ -20,7 +20,7 @@ use kalends_store::{Store, StoreError};
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::overview::{Cell, Timeline};
+use super::timeline::{Cell, Timeline};
 use super::{
     Console, Form, Posted, Section, done, field_error, id_of, invalid, notice, page_with_status,
     query, store_failure,
