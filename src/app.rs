@@ -22,7 +22,7 @@ use kalends_core::seal::Sealer;
 use kalends_jobs::customer_mail::CustomerMail;
 use kalends_jobs::relay::Relay;
 use kalends_jobs::worker::{self, WorkerOptions};
-use kalends_jobs::{Importer, JobQueue, KalendsJobs, RetryPolicy};
+use kalends_jobs::{Importer, JobQueue, KalendsJobs, RetryPolicy, SealedTokenStore};
 use kalends_providers::limits::Budgets;
 use kalends_providers::session::Credentials;
 use kalends_store::Store;
@@ -204,7 +204,8 @@ fn app_state(
         microsoft_per_account: config.sync.microsoft_requests_per_minute_per_account,
         microsoft_per_project: config.sync.microsoft_requests_per_minute,
     };
-    let credentials = Credentials::new(store.clone(), sealer.clone(), providers.clone());
+    let tokens = Arc::new(SealedTokenStore::new(store.clone(), sealer.clone()));
+    let credentials = Credentials::new(tokens, providers.clone());
     // On Redis every process shares the budgets; otherwise each has its own.
     let credentials = match queue.redis() {
         Some(redis) => credentials.with_shared_budgets(budgets, redis, queue.name()),
@@ -273,6 +274,7 @@ fn spawn_background(
         spawn_workers(tasks, config, store, queue, woken, shutdown.clone(), move || {
             KalendsJobs::new(
                 state.store.clone(),
+                state.sealer.clone(),
                 state.importer.clone(),
                 state.customer_mail.clone(),
                 state.credentials.clone(),

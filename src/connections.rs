@@ -69,14 +69,9 @@ pub async fn connect(
     };
     let next_import_at = Utc::now() + import_interval(state);
     let store = &state.store;
-    Ok(kalends_service::connections::connected(
-        store,
-        &state.sealer,
-        tenant_id,
-        new,
-        next_import_at,
-    )
-    .await?)
+    kalends_service::connections::connected(store, &state.sealer, tenant_id, new, next_import_at)
+        .await
+        .map_err(ConnectionError::store)
 }
 
 /// Why a CalDAV account was not connected.
@@ -174,7 +169,9 @@ pub async fn calendars(
     record(state, connection, remote.as_ref().err()).await;
     let remote = remote?;
     let listed = calendars_of(remote.clone());
-    kalends_service::connections::calendars_listed(&state.store, connection.id, &listed).await?;
+    kalends_service::connections::calendars_listed(&state.store, connection.id, &listed)
+        .await
+        .map_err(ConnectionError::store)?;
     Ok(remote)
 }
 
@@ -221,9 +218,17 @@ pub async fn disconnect(
         safety_net,
         by,
     )
-    .await?;
+    .await
+    .map_err(ConnectionError::store)?;
     if let Some(cleanup_id) = cleanup {
-        match clean_up_connection::clean_up(&state.store, &state.credentials, cleanup_id).await {
+        match clean_up_connection::clean_up(
+            &state.store,
+            &state.sealer,
+            &state.credentials,
+            cleanup_id,
+        )
+        .await
+        {
             Ok(Some(cleaned)) => {
                 outcome.events_removed = cleaned.events_removed;
                 outcome.revoked_at_provider = cleaned.revoked_at_provider;

@@ -11,7 +11,7 @@ use axum::Router;
 use kalends_core::Config;
 use kalends_core::domain::Provider;
 use kalends_providers::outbound::AddressPolicy;
-use kalends_providers::provider::Providers;
+use kalends_providers::provider::{GoogleSettings, MicrosoftSettings, Providers};
 use secrecy::SecretString;
 
 /// Where the sandbox is mounted under the public URL.
@@ -25,8 +25,23 @@ pub const NOT_BUILT_IN: &str =
 /// sandbox at `{public_url}/sandbox` (workers to the API node's) with the sandbox's client.
 pub fn providers(config: &Config) -> anyhow::Result<Providers> {
     refuse_if_missing(config)?;
-    let mut google = config.google.clone();
-    let mut microsoft = config.microsoft.clone();
+    let g = &config.google;
+    let mut google = GoogleSettings {
+        client_id: g.client_id.clone(),
+        client_secret: g.client_secret.clone(),
+        auth_url: g.auth_url.clone(),
+        token_url: g.token_url.clone(),
+        revoke_url: g.revoke_url.clone(),
+        api_base_url: g.api_base_url.clone(),
+    };
+    let m = &config.microsoft;
+    let mut microsoft = MicrosoftSettings {
+        client_id: m.client_id.clone(),
+        client_secret: m.client_secret.clone(),
+        tenant: m.tenant.clone(),
+        authority_url: m.authority_url.clone(),
+        graph_base_url: m.graph_base_url.clone(),
+    };
     let sandboxed = if config.sandbox_enabled() {
         point_at_sandbox(config, &mut google, &mut microsoft)
     } else {
@@ -63,8 +78,8 @@ fn refuse_without(config: &Config, built_in: bool) -> anyhow::Result<()> {
 #[cfg(feature = "sandbox")]
 fn point_at_sandbox(
     config: &Config,
-    google: &mut kalends_core::config::GoogleConfig,
-    microsoft: &mut kalends_core::config::MicrosoftConfig,
+    google: &mut GoogleSettings,
+    microsoft: &mut MicrosoftSettings,
 ) -> Vec<Provider> {
     use kalends_sandbox as sandbox;
     let root = format!("{}{MOUNT}", config.public_url.trim_end_matches('/'));
@@ -93,8 +108,8 @@ fn point_at_sandbox(
 #[cfg(not(feature = "sandbox"))]
 fn point_at_sandbox(
     _config: &Config,
-    _google: &mut kalends_core::config::GoogleConfig,
-    _microsoft: &mut kalends_core::config::MicrosoftConfig,
+    _google: &mut GoogleSettings,
+    _microsoft: &mut MicrosoftSettings,
 ) -> Vec<Provider> {
     Vec::new()
 }

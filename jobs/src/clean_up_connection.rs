@@ -21,6 +21,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
+use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, Subscription, Window};
 use kalends_providers::provider::CalendarProvider;
@@ -68,11 +69,12 @@ pub enum CleanupError {
 #[tracing::instrument(skip_all, fields(%tenant_id, %cleanup_id))]
 pub async fn run(
     store: &Store,
+    sealer: &Sealer,
     credentials: &Credentials,
     tenant_id: Uuid,
     cleanup_id: Uuid,
 ) -> Result<(), JobError> {
-    match clean_up(store, credentials, cleanup_id).await {
+    match clean_up(store, sealer, credentials, cleanup_id).await {
         Ok(_) => Ok(()),
         Err(CleanupError::Busy) => Err(JobError::transient_after(
             CleanupError::Busy.to_string(),
@@ -90,10 +92,11 @@ pub async fn run(
 /// (left) to do. An `Err` means the cleanup is kept for a retry.
 pub async fn clean_up(
     store: &Store,
+    sealer: &Sealer,
     credentials: &Credentials,
     cleanup_id: Uuid,
 ) -> Result<Option<Cleaned>, CleanupError> {
-    let Some(cleanup) = store.connection_cleanup(cleanup_id, credentials.sealer()).await? else {
+    let Some(cleanup) = store.connection_cleanup(cleanup_id, sealer).await? else {
         return Ok(None);
     };
     let until = Utc::now() + chrono::Duration::seconds(LEASE_SECS);
@@ -101,7 +104,7 @@ pub async fn clean_up(
         return Err(CleanupError::Busy);
     }
     let (id, connection) = (cleanup.id, cleanup.connection_id);
-    let mut session = Session { store, credentials, cleanup };
+    let mut session = Session { store, sealer, credentials, cleanup };
     match session.run().await {
         Ok(cleaned) => {
             store.forget_connection_cleanup(id).await?;
@@ -134,6 +137,7 @@ pub async fn give_up(store: &Store, cleanup_id: Uuid, error: &str) {
 /// One run: the cleanup and its (refreshed as needed) tokens.
 struct Session<'a> {
     store: &'a Store,
+    sealer: &'a Sealer,
     credentials: &'a Credentials,
     cleanup: ConnectionCleanup,
 }
@@ -242,7 +246,7 @@ impl Session<'_> {
             refresh_token: fresh.refresh_token.clone(),
             expires_at: fresh.expires_at,
         };
-        self.store.store_cleanup_tokens(&self.cleanup, &stored, self.credentials.sealer()).await?;
+        self.store.store_cleanup_tokens(&self.cleanup, &stored, self.sealer).await?;
         self.cleanup.tokens =
             StoredTokens { refresh_token: stored.refresh_token.or(Some(refresh_token)), ..stored };
         Ok(AccessToken(fresh.access_token))

@@ -83,6 +83,16 @@ impl JobError {
     }
 }
 
+/// A failure of the database behind a connection's tokens: judged as the store's error it is.
+impl From<kalends_providers::session::TokenStoreError> for JobError {
+    fn from(e: kalends_providers::session::TokenStoreError) -> Self {
+        match e.downcast::<StoreError>() {
+            Ok(store) => (*store).into(),
+            Err(other) => JobError::transient(other.to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -113,6 +123,8 @@ type BoxedRun<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), JobError>> 
 #[derive(Clone, Debug)]
 pub struct KalendsJobs {
     store: Store,
+    /// Seals the secrets the jobs keep (push channel secrets, a cleanup's tokens) and opens them.
+    sealer: kalends_core::seal::Sealer,
     importer: crate::Importer,
     mail: crate::customer_mail::CustomerMail,
     credentials: kalends_providers::session::Credentials,
@@ -125,10 +137,11 @@ pub struct KalendsJobs {
 }
 
 impl KalendsJobs {
-    /// Handlers that read and write through `store`, import feeds with `importer` and e-mail
-    /// customers through `mail`.
+    /// Handlers that read and write through `store` (its secrets sealed with `sealer`), import
+    /// feeds with `importer` and e-mail customers through `mail`.
     pub fn new(
         store: Store,
+        sealer: kalends_core::seal::Sealer,
         importer: crate::Importer,
         mail: crate::customer_mail::CustomerMail,
         credentials: kalends_providers::session::Credentials,
@@ -137,7 +150,7 @@ impl KalendsJobs {
         let webhooks = crate::deliver_webhook::WebhookSender::new(&Default::default())
             .expect("the TLS backend starts");
         let checklists = std::sync::Arc::default();
-        Self { store, importer, mail, credentials, public_url, webhooks, checklists }
+        Self { store, sealer, importer, mail, credentials, public_url, webhooks, checklists }
     }
 
     /// Dates and reminds checklist items with `checklists` and `alerts` instead of the defaults.
@@ -207,22 +220,29 @@ impl JobHandler for KalendsJobs {
             Job::WatchCalendars { tenant_id, connection_id } => {
                 Box::pin(crate::watch_calendars::run(
                     store,
+                    &self.sealer,
                     credentials,
                     &self.public_url,
                     *tenant_id,
                     *connection_id,
                 ))
             }
-            Job::CleanUpConnection { tenant_id, cleanup_id } => Box::pin(
-                crate::clean_up_connection::run(store, credentials, *tenant_id, *cleanup_id),
-            ),
+            Job::CleanUpConnection { tenant_id, cleanup_id } => {
+                Box::pin(crate::clean_up_connection::run(
+                    store,
+                    &self.sealer,
+                    credentials,
+                    *tenant_id,
+                    *cleanup_id,
+                ))
+            }
             Job::Reconcile { tenant_id, connection_id } => {
                 Box::pin(crate::reconcile::run(store, credentials, *tenant_id, *connection_id))
             }
             Job::DeliverWebhook { tenant_id, delivery_id } => {
                 Box::pin(crate::deliver_webhook::run(
                     store,
-                    credentials.sealer(),
+                    &self.sealer,
                     &self.webhooks,
                     *tenant_id,
                     *delivery_id,

@@ -93,15 +93,20 @@ async fn import(
     credentials: &Credentials,
     connection: &Connection,
 ) -> Result<Imported, ConnectionError> {
-    let tenant = store.tenant(connection.tenant_id).await?;
+    let tenant = store.tenant(connection.tenant_id).await.map_err(ConnectionError::store)?;
     let owner = Owner::Staff(connection.staff_id);
-    let zone = store.owner_zone(&tenant, owner).await?;
+    let zone = store.owner_zone(&tenant, owner).await.map_err(ConnectionError::store)?;
     let calendars = calendars_to_import(connection);
     let mut imported = Imported {
-        changed: store.retain_busy_calendars(connection.id, &calendars).await?,
+        changed: store
+            .retain_busy_calendars(connection.id, &calendars)
+            .await
+            .map_err(ConnectionError::store)?,
         ..Imported::default()
     };
-    let own = own_events(store.kalends_events_in_account(connection.id).await?);
+    let own = own_events(
+        store.kalends_events_in_account(connection.id).await.map_err(ConnectionError::store)?,
+    );
     let mut failure = None;
     for calendar_id in &calendars {
         let calendar = BusyCalendar { connection, calendar_id, zone };
@@ -118,7 +123,9 @@ async fn import(
         }
     }
     if imported.changed > 0 {
-        let found = conflicts::recheck_owner(store, tenant.id, owner).await?;
+        let found = conflicts::recheck_owner(store, tenant.id, owner)
+            .await
+            .map_err(ConnectionError::store)?;
         tracing::info!(
             calendars = imported.calendars,
             changed = imported.changed,
@@ -132,7 +139,10 @@ async fn import(
         Some(error) => Err(error),
         None => {
             // Records `last_sync_at` and clears an earlier error.
-            store.mark_connection(connection.id, ConnectionStatus::Active, None).await?;
+            store
+                .mark_connection(connection.id, ConnectionStatus::Active, None)
+                .await
+                .map_err(ConnectionError::store)?;
             Ok(imported)
         }
     }
@@ -187,22 +197,29 @@ async fn import_calendar(
     own: &HashSet<String>,
 ) -> Result<(u64, bool), ConnectionError> {
     let now = Utc::now();
-    let cursor = store.calendar_cursor(calendar.connection.id, calendar.calendar_id).await?;
+    let cursor = store
+        .calendar_cursor(calendar.connection.id, calendar.calendar_id)
+        .await
+        .map_err(ConnectionError::store)?;
     if let Some((cursor, window)) =
         cursor.as_ref().and_then(|c| Some((c.cursor.as_str(), cursor_window(c, now)?)))
     {
         match changes(credentials, calendar, Some(cursor), window).await? {
             ChangeSet::Changes { changes, next_cursor } => {
                 let connection = calendar.connection;
-                crate::external_edits::handle(store, tenant, connection, &changes, window).await?;
+                crate::external_edits::handle(store, tenant, connection, &changes, window)
+                    .await
+                    .map_err(ConnectionError::store)?;
                 let judged: Vec<BusyChange> = changes
                     .into_iter()
                     .filter_map(|c| judge(c, tenant.id, own, window, calendar.zone))
                     .collect();
                 let later = later_events(credentials, calendar, tenant.id, own, window.end).await?;
                 let later = LaterEvents { from: window.end, events: &later };
-                let changed =
-                    store.apply_calendar_changes(calendar, &judged, later, &next_cursor).await?;
+                let changed = store
+                    .apply_calendar_changes(calendar, &judged, later, &next_cursor)
+                    .await
+                    .map_err(ConnectionError::store)?;
                 return Ok((changed, false));
             }
             ChangeSet::FullSyncRequired => {
@@ -224,7 +241,10 @@ async fn import_calendar(
                 })
                 .collect();
             busy.extend(later_events(credentials, calendar, tenant.id, own, window.end).await?);
-            let changed = store.replace_calendar_busy(calendar, &busy, &next_cursor).await?;
+            let changed = store
+                .replace_calendar_busy(calendar, &busy, &next_cursor)
+                .await
+                .map_err(ConnectionError::store)?;
             Ok((changed, true))
         }
         // A listing without a cursor cannot have an expired one; try again later.

@@ -100,7 +100,8 @@ pub async fn reconcile(
         .await?;
     let mapped: HashMap<Uuid, Option<String>> = store
         .connection_events(connection.id)
-        .await?
+        .await
+        .map_err(ConnectionError::store)?
         .into_iter()
         .filter(|e| e.calendar_id == calendar)
         .map(|e| (e.booking_id, e.remote_id))
@@ -112,10 +113,16 @@ pub async fn reconcile(
         let Some(booking_id) = event.booking_id else { continue };
         // Another connection's event in a shared calendar (two staff members on one account) is
         // that connection's to judge.
-        if !written_here(store, connection, event, &recorded).await? {
+        if !written_here(store, connection, event, &recorded)
+            .await
+            .map_err(ConnectionError::store)?
+        {
             continue;
         }
-        let keep = belongs_here(store, connection, booking_id, window).await?.0
+        let keep = belongs_here(store, connection, booking_id, window)
+            .await
+            .map_err(ConnectionError::store)?
+            .0
             && mapped
                 .get(&booking_id)
                 .is_some_and(|id| id.as_deref().is_none_or(|id| id == event.id))
@@ -128,7 +135,12 @@ pub async fn reconcile(
     let present: HashSet<&str> = remote.iter().map(|e| e.id.as_str()).collect();
     for (booking_id, remote_id) in &mapped {
         let missing = remote_id.as_deref().is_some_and(|id| !present.contains(id));
-        if missing && belongs_here(store, connection, *booking_id, window).await? == (true, true) {
+        if missing
+            && belongs_here(store, connection, *booking_id, window)
+                .await
+                .map_err(ConnectionError::store)?
+                == (true, true)
+        {
             store
                 .event_finished(
                     *booking_id,
@@ -136,17 +148,22 @@ pub async fn reconcile(
                     EventState::Pending,
                     Some("missing from the calendar; written again"),
                 )
-                .await?;
+                .await
+                .map_err(ConnectionError::store)?;
             store
                 .enqueue(&Job::SyncBooking {
                     tenant_id: connection.tenant_id,
                     booking_id: *booking_id,
                 })
-                .await?;
+                .await
+                .map_err(ConnectionError::store)?;
             repairs.requeued += 1;
         }
     }
-    store.mark_connection(connection.id, ConnectionStatus::Active, None).await?;
+    store
+        .mark_connection(connection.id, ConnectionStatus::Active, None)
+        .await
+        .map_err(ConnectionError::store)?;
     Ok(repairs)
 }
 

@@ -261,7 +261,10 @@ async fn synced(
         Record::Now => {
             let written = (remote.id.as_str(), remote.etag.as_deref());
             let (id, version) = (booking.id, booking.version);
-            store.event_synced(id, connection.id, written, version, &events).await?;
+            store
+                .event_synced(id, connection.id, written, version, &events)
+                .await
+                .map_err(ConnectionError::store)?;
         }
         Record::Later { gathered, .. } => {
             let synced = SyncedEvent {
@@ -290,7 +293,10 @@ async fn push(
 ) -> Result<(), ConnectionError> {
     let Some(calendar) = connection.destination_calendar_id.clone() else {
         let why = "the connection has no destination calendar";
-        store.event_pending(booking, connection, "", None, Some(why)).await?;
+        store
+            .event_pending(booking, connection, "", None, Some(why))
+            .await
+            .map_err(ConnectionError::store)?;
         return Err(ProviderError::permanent(0, why).into());
     };
     if current.is_some_and(|e| up_to_date(e, &calendar, booking)) {
@@ -299,7 +305,10 @@ async fn push(
     if connection.status == ConnectionStatus::NeedsReauth {
         // Parked: replayed when the staff member reconnects.
         let why = "waiting for the calendar to be reconnected";
-        store.event_pending(booking, connection, &calendar, None, Some(why)).await?;
+        store
+            .event_pending(booking, connection, &calendar, None, Some(why))
+            .await
+            .map_err(ConnectionError::store)?;
         return Ok(());
     }
     // The destination changed since the event was written: take it out of the old calendar.
@@ -326,7 +335,10 @@ async fn push(
         _ => None,
     };
     if !record.marked(booking.id, connection.id) {
-        store.event_pending(booking, connection, &calendar, None, None).await?;
+        store
+            .event_pending(booking, connection, &calendar, None, None)
+            .await
+            .map_err(ConnectionError::store)?;
     }
     let event = event_for(tenant, booking, key);
     let provider = credentials.providers().get(connection.provider);
@@ -340,11 +352,13 @@ async fn push(
     match result {
         Ok(remote) => {
             synced(store, booking, connection, remote, record).await?;
-            settle_external_edit(store, current).await?;
+            settle_external_edit(store, current).await.map_err(ConnectionError::store)?;
             Ok(())
         }
         Err(error) => {
-            record_failure(store, booking, connection, &error).await?;
+            record_failure(store, booking, connection, &error)
+                .await
+                .map_err(ConnectionError::store)?;
             Err(error)
         }
     }
@@ -358,25 +372,30 @@ async fn remove(
     booking: &Booking,
     event: &BookingEvent,
 ) -> Result<(), ConnectionError> {
-    let connection = store.connection(tenant.id, event.connection_id).await?;
+    let connection =
+        store.connection(tenant.id, event.connection_id).await.map_err(ConnectionError::store)?;
     if connection.status == ConnectionStatus::Revoked {
         // Disconnected: Kalends can no longer touch that calendar.
         store
             .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
-            .await?;
-        settle_external_edit(store, Some(event)).await?;
+            .await
+            .map_err(ConnectionError::store)?;
+        settle_external_edit(store, Some(event)).await.map_err(ConnectionError::store)?;
         return Ok(());
     }
     match delete_remote(credentials, &connection, event, booking).await {
         Ok(()) => {
             store
                 .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
-                .await?;
-            settle_external_edit(store, Some(event)).await?;
+                .await
+                .map_err(ConnectionError::store)?;
+            settle_external_edit(store, Some(event)).await.map_err(ConnectionError::store)?;
             Ok(())
         }
         Err(error) => {
-            record_failure(store, booking, &connection, &error).await?;
+            record_failure(store, booking, &connection, &error)
+                .await
+                .map_err(ConnectionError::store)?;
             Err(error)
         }
     }

@@ -5,6 +5,7 @@
 
 use chrono::{Duration, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus, Provider};
+use kalends_core::seal::Sealer;
 use kalends_providers::calendar::{Subscription, SubscriptionRequest};
 use kalends_providers::session::{ConnectionError, Credentials};
 use kalends_store::{Channel, NewChannel};
@@ -23,6 +24,7 @@ pub const RENEW_BEFORE_HOURS: i64 = 24;
 #[tracing::instrument(skip_all, fields(%tenant_id, %connection_id))]
 pub async fn run(
     store: &Store,
+    sealer: &Sealer,
     credentials: &Credentials,
     public_url: &str,
     tenant_id: Uuid,
@@ -43,7 +45,7 @@ pub async fn run(
         );
         return Ok(());
     }
-    match watch(store, credentials, public_url, &connection).await {
+    match watch(store, sealer, credentials, public_url, &connection).await {
         Ok(()) => Ok(()),
         Err(ConnectionError::Store(e)) => Err(e.into()),
         Err(ConnectionError::Provider(kalends_providers::ProviderError::DeadGrant { .. })) => {
@@ -71,12 +73,13 @@ fn watched(connection: &Connection) -> Vec<String> {
 // ones. The order is what keeps a channel from being orphaned at the provider.
 async fn watch(
     store: &Store,
+    sealer: &Sealer,
     credentials: &Credentials,
     public_url: &str,
     connection: &Connection,
 ) -> Result<(), ConnectionError> {
-    let sealer = credentials.sealer();
-    let existing = store.channels_of(connection.id, sealer).await?;
+    let existing =
+        store.channels_of(connection.id, sealer).await.map_err(ConnectionError::store)?;
     let provider = credentials.providers().get(connection.provider);
     let wanted = watched(connection);
     let renew_before = Utc::now() + Duration::hours(RENEW_BEFORE_HOURS);
@@ -109,7 +112,7 @@ async fn watch(
             })
             .await?;
         if let Some(old) = current.filter(|old| old.channel_id != subscription.id) {
-            store.delete_channel(old.id).await?;
+            store.delete_channel(old.id).await.map_err(ConnectionError::store)?;
         }
         // A renewed Microsoft subscription keeps its id and its clientState.
         let kept =
@@ -124,7 +127,7 @@ async fn watch(
             secret: kept.as_ref().unwrap_or(&secret),
             expires_at: subscription.expires_at,
         };
-        store.save_channel(&new, sealer).await?;
+        store.save_channel(&new, sealer).await.map_err(ConnectionError::store)?;
     }
     // Calendars no longer watched: stop their channels.
     for stale in existing.iter().filter(|c| !wanted.contains(&c.calendar_id)) {
@@ -135,7 +138,7 @@ async fn watch(
                 async move { provider.unsubscribe(&token, old).await }
             })
             .await?;
-        store.delete_channel(stale.id).await?;
+        store.delete_channel(stale.id).await.map_err(ConnectionError::store)?;
     }
     Ok(())
 }

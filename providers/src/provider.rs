@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kalends_core::config::{GoogleConfig, MicrosoftConfig};
 use secrecy::SecretString;
 
 use crate::caldav::CaldavCalendar;
@@ -90,6 +89,38 @@ impl ProvidersError {
     }
 }
 
+/// Google's OAuth client and endpoints.
+#[derive(Clone, Debug)]
+pub struct GoogleSettings {
+    /// OAuth client id; `None` leaves Google unavailable.
+    pub client_id: Option<String>,
+    /// OAuth client secret (required with a client id).
+    pub client_secret: Option<SecretString>,
+    /// Authorization endpoint.
+    pub auth_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// Revocation endpoint.
+    pub revoke_url: String,
+    /// Calendar API base URL (with its trailing slash).
+    pub api_base_url: String,
+}
+
+/// Microsoft's identity platform app and endpoints.
+#[derive(Clone, Debug)]
+pub struct MicrosoftSettings {
+    /// Application (client) id; `None` leaves Microsoft unavailable.
+    pub client_id: Option<String>,
+    /// Client secret (required with a client id).
+    pub client_secret: Option<SecretString>,
+    /// Directory tenant: `common`, `organizations`, `consumers` or a tenant id.
+    pub tenant: String,
+    /// Identity platform authority.
+    pub authority_url: String,
+    /// Microsoft Graph base URL.
+    pub graph_base_url: String,
+}
+
 /// Both providers, configured; `sandboxed` says which ones talk to the built-in sandbox.
 #[derive(Clone, Debug)]
 pub struct Providers {
@@ -108,8 +139,8 @@ impl Providers {
     /// lists it in `sandboxed`; a provider still without a client id is unavailable.
     pub fn new(
         public_url: &str,
-        google: &GoogleConfig,
-        microsoft: &MicrosoftConfig,
+        google: &GoogleSettings,
+        microsoft: &MicrosoftSettings,
         sandboxed: Vec<Provider>,
     ) -> Result<Self, ProvidersError> {
         let public = public_url.trim_end_matches('/');
@@ -188,7 +219,7 @@ fn client_credentials(
 /// Google's OAuth client and Calendar v3 client.
 fn google_client(
     public: &str,
-    g: &GoogleConfig,
+    g: &GoogleSettings,
     timeout: Duration,
 ) -> Result<CalendarProvider, ProvidersError> {
     let (client_id, client_secret) =
@@ -219,7 +250,7 @@ fn google_client(
 /// Microsoft's OAuth client (identity platform, `tenant` under `authority_url`) and Graph client.
 fn microsoft_client(
     public: &str,
-    m: &MicrosoftConfig,
+    m: &MicrosoftSettings,
     timeout: Duration,
 ) -> Result<CalendarProvider, ProvidersError> {
     let (client_id, client_secret) =

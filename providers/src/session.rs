@@ -1,6 +1,9 @@
 //! Access tokens for a connection: refreshed before they expire (a margin, not after a 401), by
 //! one worker at a time (a lease in the database), stored atomically (Microsoft's rotated refresh
 //! token included), and a dead grant turns the connection into `needs_reauth`.
+//!
+//! Where the tokens are kept is the caller's: a [`TokenStore`] (Kalends keeps them sealed in its
+//! database, `kalends_jobs::SealedTokenStore`). This crate never opens a database.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -8,10 +11,8 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kalends_core::domain::{Connection, ConnectionStatus};
-use kalends_core::seal::Sealer;
-use kalends_store::StoredTokens;
-use kalends_store::{Store, StoreError};
+use kalends_core::domain::Connection;
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::calendar::AccessToken;
@@ -26,21 +27,73 @@ const LEASE: Duration = Duration::from_secs(30);
 /// How often a worker waiting for another's refresh looks again.
 const WAIT_STEP: Duration = Duration::from_millis(100);
 
+/// A connection's tokens as they are kept between calls.
+#[derive(Clone, Debug)]
+pub struct ConnectionTokens {
+    /// Bearer token.
+    pub access_token: SecretString,
+    /// Refresh token; `None` on a refresh means "keep the one stored" (Google never rotates).
+    pub refresh_token: Option<SecretString>,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why the place that keeps the tokens failed (a database error, in Kalends).
+pub type TokenStoreError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the tokens of connections are kept, with a version each and a refresh lease so that one
+/// worker at a time refreshes a connection's token.
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync + std::fmt::Debug {
+    /// The connection's tokens and their version; `None` when it has none (disconnected).
+    async fn tokens(
+        &self,
+        connection: Uuid,
+    ) -> Result<Option<(ConnectionTokens, i64)>, TokenStoreError>;
+
+    /// Takes the refresh lease of `connection` until `until` if its tokens are still at
+    /// `version` and no one else holds the lease; whether it was taken.
+    async fn lease_refresh(
+        &self,
+        connection: Uuid,
+        version: i64,
+        until: DateTime<Utc>,
+    ) -> Result<bool, TokenStoreError>;
+
+    /// Gives the refresh lease back without new tokens.
+    async fn release_refresh(&self, connection: Uuid) -> Result<(), TokenStoreError>;
+
+    /// Keeps the refreshed tokens (a new version) and gives the lease back, atomically.
+    async fn save_refreshed(
+        &self,
+        connection: Uuid,
+        tokens: &ConnectionTokens,
+    ) -> Result<(), TokenStoreError>;
+
+    /// The grant is dead: the connection needs its staff member to connect again, for `reason`.
+    async fn grant_dead(&self, connection: Uuid, reason: &str) -> Result<(), TokenStoreError>;
+}
+
 /// Why a connection could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
     /// The provider refused or failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    /// The database failed.
+    /// The place that keeps the tokens (or the caller's database) failed.
     #[error("database: {0}")]
-    Store(#[from] StoreError),
+    Store(TokenStoreError),
     /// The connection has no tokens any more (disconnected).
     #[error("the calendar is disconnected")]
     Disconnected,
 }
 
 impl ConnectionError {
+    /// A failure of the caller's database, met while using a connection.
+    pub fn store(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Store(Box::new(error))
+    }
+
     /// Whether retrying later can help.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -54,8 +107,7 @@ impl ConnectionError {
 /// Hands out working access tokens for connections.
 #[derive(Clone, Debug)]
 pub struct Credentials {
-    store: Store,
-    sealer: Sealer,
+    tokens: Arc<dyn TokenStore>,
     providers: Arc<Providers>,
     margin: Duration,
     limits: Arc<RateLimits>,
@@ -76,11 +128,10 @@ struct KeptToken {
 }
 
 impl Credentials {
-    /// Tokens from `store`, sealed with `sealer`, refreshed through `providers`.
-    pub fn new(store: Store, sealer: Sealer, providers: Arc<Providers>) -> Self {
+    /// Tokens kept in `tokens`, refreshed through `providers`.
+    pub fn new(tokens: Arc<dyn TokenStore>, providers: Arc<Providers>) -> Self {
         Self {
-            store,
-            sealer,
+            tokens,
             providers,
             margin: REFRESH_MARGIN,
             limits: Arc::new(RateLimits::new(Budgets::default())),
@@ -122,11 +173,6 @@ impl Credentials {
     ) -> Self {
         self.limits = Arc::new(RateLimits::shared(budgets, redis, prefix));
         self
-    }
-
-    /// The sealer of secrets at rest (channel secrets share it).
-    pub fn sealer(&self) -> &Sealer {
-        &self.sealer
     }
 
     /// The providers these credentials refresh through.
@@ -235,16 +281,18 @@ impl Credentials {
         let deadline = tokio::time::Instant::now() + LEASE + LEASE;
         loop {
             let (tokens, version) = self
-                .store
-                .connection_tokens(connection.id, &self.sealer)
-                .await?
+                .tokens
+                .tokens(connection.id)
+                .await
+                .map_err(ConnectionError::Store)?
                 .ok_or(ConnectionError::Disconnected)?;
             if self.fresh(tokens.expires_at) && stale.is_none_or(|stale| version > stale) {
                 let token = AccessToken(tokens.access_token);
                 return Ok(KeptToken { token, version, expires_at: tokens.expires_at });
             }
             let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
-            if self.store.lease_token_refresh(connection.id, version, until).await? {
+            let leased = self.tokens.lease_refresh(connection.id, version, until).await;
+            if leased.map_err(ConnectionError::Store)? {
                 let (token, expires_at) = self.refresh(connection, tokens).await?;
                 return Ok(KeptToken { token, version: version + 1, expires_at });
             }
@@ -262,39 +310,36 @@ impl Credentials {
     async fn refresh(
         &self,
         connection: &Connection,
-        current: StoredTokens,
+        current: ConnectionTokens,
     ) -> Result<(AccessToken, DateTime<Utc>), ConnectionError> {
+        let kept = &self.tokens;
         let Some(refresh_token) = current.refresh_token else {
-            self.store.release_token_refresh(connection.id).await?;
+            kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
             let message = "the provider gave no refresh token; connect again".to_owned();
-            self.store
-                .mark_connection(connection.id, ConnectionStatus::NeedsReauth, Some(&message))
-                .await?;
+            kept.grant_dead(connection.id, &message).await.map_err(ConnectionError::Store)?;
             return Err(ProviderError::DeadGrant { message }.into());
         };
         let provider = self.providers.get(connection.provider);
         match provider.refresh(&refresh_token).await {
             Ok(tokens) => {
-                let stored = StoredTokens {
+                let refreshed = ConnectionTokens {
                     access_token: tokens.access_token.clone(),
                     refresh_token: tokens.refresh_token,
                     expires_at: tokens.expires_at,
                 };
-                self.store.store_refreshed_tokens(connection.id, &stored, &self.sealer).await?;
+                kept.save_refreshed(connection.id, &refreshed)
+                    .await
+                    .map_err(ConnectionError::Store)?;
                 tracing::debug!(connection = %connection.id, "access token refreshed");
                 Ok((AccessToken(tokens.access_token), tokens.expires_at))
             }
             Err(error) => {
-                self.store.release_token_refresh(connection.id).await?;
+                kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
                 if let ProviderError::DeadGrant { message } = &error {
                     tracing::warn!(connection = %connection.id, provider = %connection.provider, "calendar grant is dead; the staff member must reconnect");
-                    self.store
-                        .mark_connection(
-                            connection.id,
-                            ConnectionStatus::NeedsReauth,
-                            Some(message),
-                        )
-                        .await?;
+                    kept.grant_dead(connection.id, message)
+                        .await
+                        .map_err(ConnectionError::Store)?;
                 }
                 Err(error.into())
             }

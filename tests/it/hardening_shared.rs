@@ -8,6 +8,7 @@ use kalends::api::bookings::BookingIn;
 use kalends::api::staff::StaffIn;
 use kalends_core::Config;
 use kalends_core::seal::Sealer;
+use kalends_jobs::SealedTokenStore;
 use kalends_jobs::reconcile::{Repairs, reconcile};
 use kalends_providers::session::Credentials;
 use serde_json::Value;
@@ -31,7 +32,8 @@ fn credentials(app: &TestApp) -> Credentials {
         Config { data_dir: app._dir.0.clone(), public_url: app.base.clone(), ..Config::default() };
     let key = config.secret_key().unwrap().0;
     let providers = kalends::sandbox::providers(&config).unwrap();
-    Credentials::new(app.store.clone(), Sealer::new(&key, &[]), Arc::new(providers))
+    let tokens = SealedTokenStore::new(app.store.clone(), Sealer::new(&key, &[]));
+    Credentials::new(Arc::new(tokens), Arc::new(providers))
 }
 
 /// A staff member who connected `email` at `provider`; returns (staff id, connection id).

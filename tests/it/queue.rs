@@ -54,10 +54,15 @@ fn customer_mail(dir: &TempDir) -> kalends_jobs::customer_mail::CustomerMail {
 
 /// Calendar credentials (no connection exists in these tests: the sync only records its attempt).
 fn credentials(store: &Store) -> kalends_providers::session::Credentials {
-    let key = secrecy::SecretBox::new(Box::new([7u8; 32]));
     let providers = kalends::sandbox::providers(&Config::default()).unwrap();
-    let sealer = kalends_core::seal::Sealer::new(&key, &[]);
-    kalends_providers::session::Credentials::new(store.clone(), sealer, Arc::new(providers))
+    let tokens = kalends_jobs::SealedTokenStore::new(store.clone(), sealer());
+    kalends_providers::session::Credentials::new(Arc::new(tokens), Arc::new(providers))
+}
+
+/// The sealer of the secrets these tests keep.
+fn sealer() -> kalends_core::seal::Sealer {
+    let key = secrecy::SecretBox::new(Box::new([7u8; 32]));
+    kalends_core::seal::Sealer::new(&key, &[])
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -307,6 +312,7 @@ async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
         &queue,
         KalendsJobs::new(
             store.clone(),
+            sealer(),
             importer(&store),
             customer_mail(&dir),
             credentials(&store),

@@ -1,0 +1,70 @@
+//! The provider tokens of connections, kept sealed in Kalends' database: the [`TokenStore`] the
+//! providers' [`Credentials`](kalends_providers::session::Credentials) refresh through.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kalends_core::domain::ConnectionStatus;
+use kalends_core::seal::Sealer;
+use kalends_providers::session::{ConnectionTokens, TokenStore, TokenStoreError};
+use kalends_store::{Store, StoredTokens};
+use uuid::Uuid;
+
+/// Tokens sealed with `sealer` in `store` (each bound to its connection and column), with the
+/// store's version and refresh lease.
+#[derive(Clone, Debug)]
+pub struct SealedTokenStore {
+    store: Store,
+    sealer: Sealer,
+}
+
+impl SealedTokenStore {
+    /// Tokens in `store`, sealed with `sealer`.
+    pub fn new(store: Store, sealer: Sealer) -> Self {
+        Self { store, sealer }
+    }
+}
+
+#[async_trait]
+impl TokenStore for SealedTokenStore {
+    async fn tokens(
+        &self,
+        connection: Uuid,
+    ) -> Result<Option<(ConnectionTokens, i64)>, TokenStoreError> {
+        let kept = self.store.connection_tokens(connection, &self.sealer).await?;
+        Ok(kept.map(|(tokens, version)| {
+            let StoredTokens { access_token, refresh_token, expires_at } = tokens;
+            (ConnectionTokens { access_token, refresh_token, expires_at }, version)
+        }))
+    }
+
+    async fn lease_refresh(
+        &self,
+        connection: Uuid,
+        version: i64,
+        until: DateTime<Utc>,
+    ) -> Result<bool, TokenStoreError> {
+        Ok(self.store.lease_token_refresh(connection, version, until).await?)
+    }
+
+    async fn release_refresh(&self, connection: Uuid) -> Result<(), TokenStoreError> {
+        Ok(self.store.release_token_refresh(connection).await?)
+    }
+
+    async fn save_refreshed(
+        &self,
+        connection: Uuid,
+        tokens: &ConnectionTokens,
+    ) -> Result<(), TokenStoreError> {
+        let stored = StoredTokens {
+            access_token: tokens.access_token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            expires_at: tokens.expires_at,
+        };
+        Ok(self.store.store_refreshed_tokens(connection, &stored, &self.sealer).await?)
+    }
+
+    async fn grant_dead(&self, connection: Uuid, reason: &str) -> Result<(), TokenStoreError> {
+        let status = ConnectionStatus::NeedsReauth;
+        Ok(self.store.mark_connection(connection, status, Some(reason)).await?)
+    }
+}
