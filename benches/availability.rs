@@ -101,7 +101,7 @@ async fn properties(store: &Store, tenant: &Tenant) -> Vec<Owner> {
             let span =
                 BookingSpan::all_day(first, first + Days::new(2 + u64::from(s % 2))).unwrap();
             let new = booking(Some(room.id), vec![], span, s);
-            store.create_booking(tenant, new, Overlap::Allow, |_, _, _, _| vec![]).await.unwrap();
+            store.create_booking(tenant, Uuid::now_v7(), new, Overlap::Allow, &[]).await.unwrap();
         }
         let items: Vec<BusyItem> = (0..IMPORTED / PROPERTIES)
             .map(|i| {
@@ -167,7 +167,7 @@ async fn salon(store: &Store, tenant: &Tenant) -> Vec<Owner> {
             let span =
                 BookingSpan::timed(start, start + chrono::Duration::hours(1), zone()).unwrap();
             let new = booking(None, vec![staff.id], span, a);
-            store.create_booking(tenant, new, Overlap::Allow, |_, _, _, _| vec![]).await.unwrap();
+            store.create_booking(tenant, Uuid::now_v7(), new, Overlap::Allow, &[]).await.unwrap();
         }
         for b in 0..BUSY_TIMES / STAFF {
             let start = at(b * 13 + s + 5);

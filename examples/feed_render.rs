@@ -34,7 +34,7 @@ use kalends_core::domain::{
     Owner, TenantSettings,
 };
 use kalends_core::tokens;
-use kalends_service::bookings;
+use kalends_service::bookings::{self, BookingWrite};
 use kalends_store::Overlap;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -176,7 +176,9 @@ async fn main() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for i in 0..args.bookings {
         let new = booking(i, &mut rng, room.id, zone);
-        store.create_booking(&tenant, new, Overlap::Allow, bookings::owed_jobs).await.unwrap();
+        let id = Uuid::now_v7();
+        let owed = bookings::owed_jobs(tenant.id, id, &new, BookingWrite::Created);
+        store.create_booking(&tenant, id, new, Overlap::Allow, &owed).await.unwrap();
     }
     eprintln!(
         "feed_render: {} bookings written on {backend} in {:.1} s",

@@ -7,11 +7,47 @@ use uuid::Uuid;
 use super::conflicts::after_booking_change;
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Tenant};
 use kalends_core::job::Job;
-use kalends_store::{BookingWrite, Overlap, UpsertOutcome};
+use kalends_store::Overlap;
 use kalends_store::{Store, StoreError};
 
-/// How often an edit is tried again when the booking changed under it.
+/// How often an edit or a save by external id is tried again when the booking changed (or was
+/// made) under it.
 const EDIT_ATTEMPTS: usize = 3;
+
+/// Whether a booking write made the booking or replaced its content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BookingWrite {
+    /// The booking is new.
+    Created,
+    /// An existing booking has new content (its former resource may have been another).
+    Replaced,
+}
+
+/// What a `PUT .../by-external-id` did.
+#[derive(Clone, Debug)]
+pub enum UpsertOutcome {
+    /// A new booking.
+    Created(Booking),
+    /// An existing booking changed; its version went up.
+    Updated {
+        /// The booking as it now stands.
+        booking: Booking,
+        /// Whether it took other dates or times than it had (only then are the notice and
+        /// the booking window judged again).
+        new_dates: bool,
+    },
+    /// The booking already had exactly this content; nothing was written or scheduled.
+    Unchanged(Booking),
+}
+
+impl UpsertOutcome {
+    /// The booking as it now stands.
+    pub fn booking(&self) -> &Booking {
+        match self {
+            Self::Created(b) | Self::Updated { booking: b, .. } | Self::Unchanged(b) => b,
+        }
+    }
+}
 
 /// The jobs a booking's new content owes: its calendars follow it (or drop it once cancelled),
 /// a customer with an e-mail address hears of it, and the manual update checklists of its
@@ -74,7 +110,9 @@ pub async fn create(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
-    let booking = store.create_booking(tenant, new, overlap, owed_jobs).await?;
+    let id = Uuid::now_v7();
+    let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Created);
+    let booking = store.create_booking(tenant, id, new, overlap, &owed).await?;
     after_booking_change(store, tenant, &booking, true).await;
     Ok(booking)
 }
@@ -88,7 +126,7 @@ pub async fn save_by_external_id(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<UpsertOutcome, StoreError> {
-    let outcome = store.upsert_booking(tenant, external_id, new, overlap, owed_jobs).await?;
+    let outcome = upsert(store, tenant, external_id, new, overlap).await?;
     match &outcome {
         UpsertOutcome::Created(booking) => after_booking_change(store, tenant, booking, true).await,
         UpsertOutcome::Updated { booking, new_dates } => {
@@ -97,6 +135,50 @@ pub async fn save_by_external_id(
         UpsertOutcome::Unchanged(_) => {}
     }
     Ok(outcome)
+}
+
+/// The write of [`save_by_external_id`]: identical content is left alone (but still refused
+/// when it overlaps and `overlap` rejects), other content replaces the booking, and a booking
+/// the host's id does not name yet is created. Another request creating or changing the same
+/// booking in between makes it read again.
+async fn upsert(
+    store: &Store,
+    tenant: &Tenant,
+    external_id: &str,
+    mut new: NewBooking,
+    overlap: Overlap,
+) -> Result<UpsertOutcome, StoreError> {
+    new.external_id = Some(external_id.to_owned());
+    for _ in 0..EDIT_ATTEMPTS {
+        let result = match store.booking_by_external_id(tenant.id, external_id).await? {
+            Some(existing) if existing.data == new => {
+                store.refuse_unchanged(tenant, &existing, overlap).await?;
+                return Ok(UpsertOutcome::Unchanged(existing));
+            }
+            Some(existing) => {
+                let owed = owed_jobs(tenant.id, existing.id, &new, BookingWrite::Replaced);
+                let (id, version) = (existing.id, existing.version);
+                store.replace_booking(tenant, id, version, new.clone(), overlap, &owed).await.map(
+                    |booking| UpsertOutcome::Updated {
+                        new_dates: booking.data.span != existing.data.span,
+                        booking,
+                    },
+                )
+            }
+            None => {
+                let id = Uuid::now_v7();
+                let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Created);
+                let created = store.create_booking(tenant, id, new.clone(), overlap, &owed).await;
+                created.map(UpsertOutcome::Created)
+            }
+        };
+        match result {
+            Err(StoreError::VersionConflict) => continue,
+            Err(StoreError::DuplicateExternalId | StoreError::ForeignKey) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::VersionConflict)
 }
 
 /// Replaces a booking still at `expected_version` ([`StoreError::VersionConflict`] otherwise).
@@ -109,8 +191,8 @@ pub async fn replace(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
-    let booking =
-        store.replace_booking(tenant, id, expected_version, new, overlap, owed_jobs).await?;
+    let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Replaced);
+    let booking = store.replace_booking(tenant, id, expected_version, new, overlap, &owed).await?;
     after_booking_change(store, tenant, &booking, true).await;
     Ok(booking)
 }
@@ -138,7 +220,8 @@ where
             return Ok(current);
         }
         let new_dates = new.span != current.data.span;
-        match store.replace_booking(tenant, id, current.version, new, overlap, owed_jobs).await {
+        let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Replaced);
+        match store.replace_booking(tenant, id, current.version, new, overlap, &owed).await {
             Err(StoreError::VersionConflict) => continue,
             Ok(booking) => {
                 after_booking_change(store, tenant, &booking, new_dates).await;

@@ -9,8 +9,9 @@ use kalends_core::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone,
 };
 use kalends_service::bookings;
+use kalends_service::bookings::UpsertOutcome;
 use kalends_store::StoreError;
-use kalends_store::{BookingEvent, BookingFilter, UpsertOutcome};
+use kalends_store::{BookingEvent, BookingFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

@@ -114,32 +114,6 @@ pub struct BookingFilter {
     pub limit: u32,
 }
 
-/// What a `PUT .../by-external-id` did.
-#[derive(Clone, Debug)]
-pub enum UpsertOutcome {
-    /// A new booking.
-    Created(Booking),
-    /// An existing booking changed; its version went up.
-    Updated {
-        /// The booking as it now stands.
-        booking: Booking,
-        /// Whether it took other dates or times than it had (only then are the notice and
-        /// the booking window judged again).
-        new_dates: bool,
-    },
-    /// The booking already had exactly this content; nothing was written or scheduled.
-    Unchanged(Booking),
-}
-
-impl UpsertOutcome {
-    /// The booking as it now stands.
-    pub fn booking(&self) -> &Booking {
-        match self {
-            Self::Created(b) | Self::Updated { booking: b, .. } | Self::Unchanged(b) => b,
-        }
-    }
-}
-
 /// Binds the 16 [`CONTENT`] columns of `$new` (with instants read in `$home`) to `$query`.
 macro_rules! bind_content {
     ($query:expr, $new:expr, $home:expr) => {{
@@ -281,22 +255,7 @@ impl Store {
     }
 }
 
-/// What a booking write owes, decided by the service layer (`service::bookings::owed_jobs`):
-/// given the tenant, the booking's id (known only inside the write for a create or an upsert),
-/// its new content and whether it was new, the jobs the store records in the outbox in the
-/// write's transaction.
-pub type OwedJobs = fn(Uuid, Uuid, &NewBooking, BookingWrite) -> Vec<Job>;
-
-/// Whether a booking write made the booking or replaced its content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BookingWrite {
-    /// The booking is new.
-    Created,
-    /// An existing booking has new content (its former resource may have been another).
-    Replaced,
-}
-
-/// Rewrites the staff links of the replaced booking `$id` and records the jobs the change owes.
+/// Rewrites the staff links of the replaced booking `$id` and records the jobs `$owed`.
 macro_rules! replace_links_and_jobs {
     ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $home:expr, $owed:expr, $at:expr) => {{
         let new: &NewBooking = $new;
@@ -305,8 +264,7 @@ macro_rules! replace_links_and_jobs {
             .execute(&mut *$tx)
             .await?;
         write_links!($tx, $tenant_id, $id, new, $home);
-        let owed: OwedJobs = $owed;
-        write_jobs!($tx, &owed($tenant_id, $id, new, BookingWrite::Replaced), $at);
+        write_jobs!($tx, $owed, $at);
     }};
 }
 
@@ -384,18 +342,19 @@ fn update_sql() -> String {
 }
 
 impl Store {
-    /// Creates a booking (version 1) and records the jobs it owes, checked against its owners'
-    /// other items in the same transaction when `overlap` is [`Overlap::Reject`].
+    /// Creates the booking `id` (version 1) and records the jobs `owed` in the outbox, checked
+    /// against its owners' other items in the same transaction when `overlap` is
+    /// [`Overlap::Reject`].
     pub async fn create_booking(
         &self,
         tenant: &Tenant,
+        id: Uuid,
         new: NewBooking,
         overlap: Overlap,
-        owed: OwedJobs,
+        jobs: &[Job],
     ) -> Result<Booking, StoreError> {
-        let (id, at) = (Uuid::now_v7(), now());
+        let at = now();
         let owners = new.owners();
-        let jobs = owed(tenant.id, id, &new, BookingWrite::Created);
         let together = self.booking_writes_together();
         let sql = match together {
             true => insert_with_links_and_jobs_sql(new.staff_ids.len(), jobs.len()),
@@ -413,14 +372,14 @@ impl Store {
                 for staff_id in &new.staff_ids {
                     insert = insert.bind(staff_id);
                 }
-                for job in &jobs {
+                for job in jobs {
                     insert = insert.bind(outbox::encode(job)?);
                 }
             }
             insert.execute(&mut *tx).await?;
             if !together {
                 write_links!(tx, tenant.id, id, &new, home);
-                write_jobs!(tx, &jobs, at);
+                write_jobs!(tx, jobs, at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -437,7 +396,7 @@ impl Store {
     }
 
     /// Replaces the content of a booking that is still at `expected_version`; otherwise
-    /// [`StoreError::VersionConflict`]. The version goes up by one and the jobs it owes are
+    /// [`StoreError::VersionConflict`]. The version goes up by one and the jobs `owed` are
     /// recorded; checked against its owners' other items in the same transaction when
     /// `overlap` is [`Overlap::Reject`].
     pub async fn replace_booking(
@@ -447,7 +406,7 @@ impl Store {
         expected_version: i64,
         new: NewBooking,
         overlap: Overlap,
-        owed: OwedJobs,
+        owed: &[Job],
     ) -> Result<Booking, StoreError> {
         let at = now();
         let sql = update_sql();
@@ -476,57 +435,10 @@ impl Store {
         Ok(Booking { id, tenant_id: tenant.id, data: new, version, created_at, updated_at: at })
     }
 
-    /// Creates or replaces the booking with this external id; identical content changes
-    /// nothing. Checked against its owners' other items in the same transaction when `overlap`
-    /// is [`Overlap::Reject`]: identical content is still refused when it overlaps, though
-    /// nothing would be written.
-    pub async fn upsert_booking(
-        &self,
-        tenant: &Tenant,
-        ext: &str,
-        mut new: NewBooking,
-        overlap: Overlap,
-        owed: OwedJobs,
-    ) -> Result<UpsertOutcome, StoreError> {
-        new.external_id = Some(ext.to_owned());
-        for _ in 0..3 {
-            let result = match self.booking_by_external_id(tenant.id, ext).await? {
-                Some(existing) if existing.data == new => {
-                    self.refuse_unchanged(tenant, &existing, overlap).await?;
-                    return Ok(UpsertOutcome::Unchanged(existing));
-                }
-                Some(existing) => self
-                    .replace_booking(
-                        tenant,
-                        existing.id,
-                        existing.version,
-                        new.clone(),
-                        overlap,
-                        owed,
-                    )
-                    .await
-                    .map(|booking| UpsertOutcome::Updated {
-                        new_dates: booking.data.span != existing.data.span,
-                        booking,
-                    }),
-                None => self
-                    .create_booking(tenant, new.clone(), overlap, owed)
-                    .await
-                    .map(UpsertOutcome::Created),
-            };
-            match result {
-                // Another request created or changed it in between: read again.
-                Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::DuplicateExternalId | StoreError::ForeignKey) => continue,
-                other => return other,
-            }
-        }
-        Err(StoreError::VersionConflict)
-    }
-
-    /// For an upsert that changes nothing: [`StoreError::Collides`] when `overlap` rejects and
-    /// the stored booking overlaps other items. Nothing is written, so no lock is needed.
-    async fn refuse_unchanged(
+    /// For a save that changes nothing: [`StoreError::Collides`] (or
+    /// [`StoreError::BreaksRules`]) when `overlap` rejects and the stored booking overlaps other
+    /// items (or breaks its owners' rules). Nothing is written, so no lock is needed.
+    pub async fn refuse_unchanged(
         &self,
         tenant: &Tenant,
         existing: &Booking,

@@ -55,7 +55,7 @@ mod zones;
 pub use alerts::{Alert, AlertDraft, AlertRule};
 pub use api_keys::{ApiKeyInfo, Revocation};
 pub use booking_events::{BookingEvent, EventState, LEFT_DELETED, SyncedEvent};
-pub use bookings::{BookingFilter, BookingWrite, OwedJobs, UpsertOutcome};
+pub use bookings::BookingFilter;
 pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
 pub use channels::{Channel, NewChannel};
 pub use checklist_reminders::{PlatformFigures, Reminder};

@@ -10,8 +10,9 @@ use kalends_core::domain::{
     Platform,
 };
 use kalends_core::job::Job;
+use kalends_service::bookings::UpsertOutcome;
 use kalends_store::StoreError;
-use kalends_store::{BookingFilter, Lease, LeaseKey, UpsertOutcome};
+use kalends_store::{BookingFilter, Lease, LeaseKey};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::helpers::{Db, TempDir, on_both_databases, store, tenant};

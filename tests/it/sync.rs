@@ -591,9 +591,8 @@ async fn synced_then_renamed_without_jobs(
         let current = app.store.booking(tenant.id, *id).await.unwrap();
         let mut renamed = current.data.clone();
         renamed.title = format!("{title} {n}");
-        let none: kalends_store::OwedJobs = |_, _, _, _| Vec::new();
         app.store
-            .replace_booking(&tenant, *id, current.version, renamed, Overlap::Allow, none)
+            .replace_booking(&tenant, *id, current.version, renamed, Overlap::Allow, &[])
             .await
             .unwrap();
     }
