@@ -10,6 +10,7 @@
 //! - `full_sweep`: what an import run pays: every item of the resource read, sorted and swept;
 //! - `sweep_in_memory`: the sort-and-sweep alone over the same 20,000 items.
 
+use kalends_service::conflicts::{detect_of, recheck_owner};
 use kalends_service::{bookings, imports};
 use kalends_store::Overlap;
 use std::time::Duration;
@@ -126,14 +127,14 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
     group.bench_function("after_one_change", |b| {
         b.iter(|| {
             let probe = Some(f.probe.1);
-            rt.block_on(f.store.detect_conflicts_of(f.tenant.id, item, probe, &[f.owner], false))
-                .unwrap()
+            rt.block_on(detect_of(&f.store, f.tenant.id, item, probe, &[f.owner], false)).unwrap()
         })
     });
     let newest = ItemRef { source: Source::Booking, id: f.newest.0 };
     group.bench_function("after_the_newest_booking", |b| {
         b.iter(|| {
-            rt.block_on(f.store.detect_conflicts_of(
+            rt.block_on(detect_of(
+                &f.store,
                 f.tenant.id,
                 newest,
                 Some(f.newest.1),
@@ -144,7 +145,7 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
         })
     });
     group.bench_function("full_sweep", |b| {
-        b.iter(|| rt.block_on(f.store.detect_conflicts(f.tenant.id, f.owner)).unwrap())
+        b.iter(|| rt.block_on(recheck_owner(&f.store, f.tenant.id, f.owner)).unwrap())
     });
     let items = rt.block_on(f.store.busy_items(f.tenant.id, f.owner, None)).unwrap();
     assert_eq!(items.len(), (BOOKINGS + BLOCKS) as usize);

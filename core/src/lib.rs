@@ -8,6 +8,7 @@ pub mod availability;
 pub mod calendar_item;
 pub mod checklists;
 pub mod config;
+pub mod conflict_plan;
 pub mod conflict_record;
 pub mod conflicts;
 pub mod domain;

@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use kalends_core::availability::{self, Rule};
+use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
 use kalends_core::domain::{Booking, BookingStatus, Owner, Tenant};
-use kalends_store::{Detection, RuleBreach};
+use kalends_store::{ConflictReach, Detection};
 use kalends_store::{Store, StoreError};
 
 /// A start and an end instant.
@@ -31,7 +32,7 @@ pub async fn after_booking_change(
         };
         // Version 1: the write that runs this made the booking.
         let just_made = booking.version == 1;
-        store.detect_conflicts_of(tenant.id, item, span, &booking.data.owners(), just_made).await?;
+        detect_of(store, tenant.id, item, span, &booking.data.owners(), just_made).await?;
         judge_rules(store, tenant, booking, new_dates).await
     };
     if let Err(error) = result.await {
@@ -90,7 +91,11 @@ async fn judge_rules(
         true => &[],
         false => &[Rule::MinNoticeDays, Rule::MinNoticeMinutes, Rule::BookingWindowDays],
     };
-    store.record_rule_conflicts(tenant.id, booking.id, &breaches, unjudged).await
+    let reach = ConflictReach::Rules(ItemRef { source: Source::Booking, id: booking.id });
+    let mut open = store.open_conflicts(reach).await?;
+    open.retain(|conflict| !conflict.is_of_rule(unjudged));
+    let found = breaches.iter().map(Found::from).collect();
+    apply(store, tenant.id, open, found).await
 }
 
 /// Brings the conflicts naming a block up to date (`placed` is `None` once it is deleted).
@@ -106,19 +111,73 @@ pub async fn after_block_change(
         Some((owner, span)) => (vec![owner], Some(span)),
         None => (Vec::new(), None),
     };
-    if let Err(error) = store.detect_conflicts_of(tenant.id, item, span, &owners, false).await {
+    if let Err(error) = detect_of(store, tenant.id, item, span, &owners, false).await {
         tracing::error!(block_id = %id, %error, "conflict detection failed after a block change");
     }
 }
 
 /// Looks at everything one resource or staff member holds again: after an import changed its
-/// busy times, or a calendar stopped counting.
+/// busy times, or a calendar stopped counting. Finds every collision and brings the recorded
+/// conflicts up to date: new ones open, those whose items no longer collide resolve themselves.
+/// A house's pass covers its rooms' too: their collisions with the house are recorded in the
+/// room's calendar, and read here with the house's items.
 pub async fn recheck_owner(
     store: &Store,
     tenant_id: Uuid,
     owner: Owner,
 ) -> Result<Detection, StoreError> {
-    store.detect_conflicts(tenant_id, owner).await
+    let mut items = store.busy_items(tenant_id, owner, None).await?;
+    let found = conflict_plan::found_among(owner, &mut items);
+    let open = store.open_conflicts(ConflictReach::Owner(tenant_id, owner)).await?;
+    apply(store, tenant_id, open, found).await
+}
+
+/// After one item changed: finds its collisions in each of its owners' calendars and brings
+/// the conflicts naming it up to date. Cheap (it reads only what overlaps the item), so it runs
+/// right after every booking or block change.
+///
+/// `just_made`: the change made the item. When it then collides with nothing, no conflict can
+/// name it (one that another item's pass opened names an overlap this pass finds too), so the
+/// open conflicts are not read.
+pub async fn detect_of(
+    store: &Store,
+    tenant_id: Uuid,
+    item: ItemRef,
+    span: Option<Instants>,
+    owners: &[Owner],
+    just_made: bool,
+) -> Result<Detection, StoreError> {
+    let mut found = Vec::new();
+    if let Some(window) = span {
+        for &owner in owners {
+            let items = store.busy_items(tenant_id, owner, Some(window)).await?;
+            found.extend(conflict_plan::found_with(owner, item, &items));
+        }
+    }
+    if just_made && found.is_empty() {
+        return Ok(Detection::default());
+    }
+    let open = store.open_conflicts(ConflictReach::Item(item)).await?;
+    apply(store, tenant_id, open, found).await
+}
+
+/// Writes what a pass `found` changes in the `open` conflicts it reached ([`Plan::of`]); the
+/// common case after a booking change writes nothing.
+async fn apply(
+    store: &Store,
+    tenant_id: Uuid,
+    open: Vec<OpenConflict>,
+    found: Vec<Found>,
+) -> Result<Detection, StoreError> {
+    let plan = Plan::of(found, open);
+    if plan.is_empty() {
+        return Ok(Detection::default());
+    }
+    let detection = store.apply_conflict_plan(tenant_id, &plan).await?;
+    if detection.opened > 0 {
+        tracing::warn!(%tenant_id, opened = detection.opened, "new conflicts detected");
+    }
+    Ok(detection)
 }
 
 /// Marks a conflict resolved by hand, with an optional note. It stays resolved while its items

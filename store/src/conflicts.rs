@@ -1,17 +1,16 @@
 //! Conflicts: the busy items of a resource or staff member, the collisions among them, and the
 //! record of each collision from detection to resolution.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::webhooks::record_webhook_events;
 use super::{Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
-use kalends_core::availability::{Rule, Violation};
+use kalends_core::availability::Rule;
+use kalends_core::conflict_plan::{OpenConflict, Plan};
 use kalends_core::conflict_record::{Conflict, ConflictItem, ConflictKind};
-use kalends_core::conflicts::{self, Busy, Class, Collision, ItemRef, Kin, Severity, Source};
+use kalends_core::conflicts::{self, Busy, Class, ItemRef, Kin, Severity, Source};
 use kalends_core::domain::{BookingStatus, Owner, Platform};
 use kalends_core::webhooks::WebhookEvent;
 use kalends_ical::ItemKind;
@@ -116,128 +115,18 @@ pub struct Detection {
     pub resolved: usize,
 }
 
-/// A collision found by a pass, ready to record.
-#[derive(Debug)]
-struct Found {
-    kind: ConflictKind,
-    owner: Owner,
-    pair_key: String,
-    item_a: String,
-    item_b: String,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    severity: Severity,
-    items: Vec<ConflictItem>,
-    suggestion: String,
-}
+/// An open conflict's id, pair key, severity, start and end.
+type OpenRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>);
 
-impl Found {
-    fn new(owner: Owner, a: &Busy, b: &Busy, c: Collision) -> Self {
-        let side =
-            |x: &Busy| ConflictItem { kind: x.item.source, id: x.item.id, label: x.label.clone() };
-        let (x, y) = if a.item <= b.item { (a.item, b.item) } else { (b.item, a.item) };
-        Found {
-            kind: ConflictKind::Overlap,
-            owner,
-            pair_key: Collision::pair_key(a.item, b.item),
-            item_a: x.to_string(),
-            item_b: y.to_string(),
-            start: c.start,
-            end: c.end,
-            severity: c.severity,
-            items: vec![side(a), side(b)],
-            suggestion: c.suggestion,
-        }
-    }
-}
-
-impl From<&RuleBreach> for Found {
-    fn from(b: &RuleBreach) -> Self {
-        let (Owner::Resource(owner_id) | Owner::Staff(owner_id)) = b.owner;
-        let rule = b.violation.rule;
-        Found {
-            kind: ConflictKind::Rule,
-            owner: b.owner,
-            pair_key: format!("rule:{}:{owner_id}:{rule}", b.booking.id),
-            item_a: ItemRef { source: Source::Booking, id: b.booking.id }.to_string(),
-            item_b: format!("rule:{rule}"),
-            start: b.start,
-            end: b.end,
-            severity: b.violation.severity(),
-            items: vec![b.booking.clone()],
-            suggestion: format!(
-                "The booking breaks a rule: {}. Move it, or change the rules if this one is an \
-                 exception.",
-                b.violation.message
-            ),
-        }
-    }
-}
-
-/// A rule a saved booking breaks in one owner's calendar, as the pass after each booking change
-/// records it ([`Store::record_rule_conflicts`]).
-#[derive(Clone, Debug)]
-pub struct RuleBreach {
-    /// The resource or staff member whose rule it is.
-    pub owner: Owner,
-    /// The booking.
-    pub booking: ConflictItem,
-    /// The booking's start.
-    pub start: DateTime<Utc>,
-    /// Its end.
-    pub end: DateTime<Utc>,
-    /// The rule, its limit and the booking's value.
-    pub violation: Violation,
-}
-
-/// Which open conflicts a pass is responsible for.
-enum Reach {
+/// Which open conflicts a detection pass is responsible for.
+#[derive(Clone, Copy, Debug)]
+pub enum ConflictReach {
     /// Every open conflict of a staff member, or of a resource and its rooms (of the tenant).
     Owner(Uuid, Owner),
     /// Every open conflict naming this item.
     Item(ItemRef),
     /// Every open rule conflict of this booking.
     Rules(ItemRef),
-}
-
-type OpenRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>);
-
-/// One busy item as [`BusyQuery`] reads it.
-/// What a detection pass changes in the open conflicts it reached, compared by pair key (the
-/// two items): the policy of [`Store::record`], kept apart from its statements.
-#[derive(Debug, Default)]
-struct Plan {
-    /// Open conflicts no longer found: they resolve themselves.
-    gone: Vec<Uuid>,
-    /// Open conflicts found again with another severity or span: rewritten.
-    changed: Vec<(Uuid, Found)>,
-    /// Collisions without an open conflict: opened.
-    new: Vec<Found>,
-}
-
-impl Plan {
-    fn of(found: Vec<Found>, open: Vec<OpenRow>) -> Self {
-        let mut found_by_key: HashMap<String, Found> = HashMap::new();
-        for f in found {
-            found_by_key.entry(f.pair_key.clone()).or_insert(f);
-        }
-        let mut plan = Plan::default();
-        for (id, key, severity, start, end) in open {
-            match found_by_key.remove(&key) {
-                None => plan.gone.push(id),
-                Some(f) if f.severity.as_str() != severity || f.start != start || f.end != end => {
-                    plan.changed.push((id, f))
-                }
-                Some(_) => {}
-            }
-        }
-        plan.new = found_by_key.into_values().collect();
-        plan
-    }
-
-    fn is_empty(&self) -> bool {
-        self.gone.is_empty() && self.changed.is_empty() && self.new.is_empty()
-    }
 }
 
 pub(super) type BusyRow = (
@@ -317,109 +206,12 @@ impl Store {
         rows.into_iter().map(busy_from_row).collect()
     }
 
-    /// Finds every collision of a resource or staff member and brings the recorded conflicts up
-    /// to date: new ones open, those whose items no longer collide resolve themselves. A house's
-    /// pass covers its rooms' too: their collisions with the house are recorded in the room's
-    /// calendar ([`conflicts::recorded_by`]), and read here with the house's items.
-    pub async fn detect_conflicts(
+    /// The open conflicts within `reach`: overlaps, or a booking's rule conflicts (external
+    /// edits are not the detection passes' to resolve).
+    pub async fn open_conflicts(
         &self,
-        tenant_id: Uuid,
-        owner: Owner,
-    ) -> Result<Detection, StoreError> {
-        let mut items = self.busy_items(tenant_id, owner, None).await?;
-        let found = conflicts::find(&mut items)
-            .into_iter()
-            .filter_map(|c| {
-                let (a, b) = (&items[c.a], &items[c.b]);
-                conflicts::recorded_by(owner, a.kin, b.kin).map(|home| Found::new(home, a, b, c))
-            })
-            .collect();
-        self.record(tenant_id, Reach::Owner(tenant_id, owner), found).await
-    }
-
-    /// After one item changed: finds its collisions in each of its owners' calendars and brings
-    /// the conflicts naming it up to date. Cheap (it reads only what overlaps the item), so it
-    /// runs right after every booking or block change.
-    ///
-    /// `just_made`: the change made the item. When it then collides with nothing, no conflict
-    /// can name it (one that another item's pass opened names an overlap this pass finds too),
-    /// so the open conflicts are not read.
-    pub async fn detect_conflicts_of(
-        &self,
-        tenant_id: Uuid,
-        item: ItemRef,
-        span: Option<(DateTime<Utc>, DateTime<Utc>)>,
-        owners: &[Owner],
-        just_made: bool,
-    ) -> Result<Detection, StoreError> {
-        let mut found: Vec<Found> = Vec::new();
-        if let Some(window) = span {
-            for &owner in owners {
-                let items = self.busy_items(tenant_id, owner, Some(window)).await?;
-                let Some(me) = items.iter().find(|b| b.item == item) else { continue };
-                for (k, c) in conflicts::find_with(me, &items) {
-                    if let Some(home) = conflicts::recorded_by(owner, me.kin, items[k].kin) {
-                        found.push(Found::new(home, me, &items[k], c));
-                    }
-                }
-            }
-        }
-        if just_made && found.is_empty() {
-            return Ok(Detection::default());
-        }
-        self.record(tenant_id, Reach::Item(item), found).await
-    }
-
-    /// Brings the open rule conflicts of booking `booking_id` in line with the rules it breaks
-    /// now (`breaches`): new ones open, those it no longer breaks resolve themselves, except
-    /// those of the `unjudged` rules (the notice and the window, when the booking kept its
-    /// dates), which stay as they are.
-    pub async fn record_rule_conflicts(
-        &self,
-        tenant_id: Uuid,
-        booking_id: Uuid,
-        breaches: &[RuleBreach],
-        unjudged: &[Rule],
-    ) -> Result<Detection, StoreError> {
-        let reach = Reach::Rules(ItemRef { source: Source::Booking, id: booking_id });
-        let mut open = self.open_overlaps(reach).await?;
-        open.retain(|(_, key, ..)| !unjudged.iter().any(|rule| key.ends_with(&format!(":{rule}"))));
-        self.apply_found(tenant_id, open, breaches.iter().map(Found::from).collect()).await
-    }
-
-    /// Brings the open conflicts within `reach` in line with what a detection pass `found`:
-    /// new collisions open, moved ones are rewritten, those no longer found resolve themselves.
-    async fn record(
-        &self,
-        tenant_id: Uuid,
-        reach: Reach,
-        found: Vec<Found>,
-    ) -> Result<Detection, StoreError> {
-        let open = self.open_overlaps(reach).await?;
-        self.apply_found(tenant_id, open, found).await
-    }
-
-    /// Writes what a pass `found` changes in the `open` conflicts it reached ([`Plan`]).
-    async fn apply_found(
-        &self,
-        tenant_id: Uuid,
-        open: Vec<OpenRow>,
-        found: Vec<Found>,
-    ) -> Result<Detection, StoreError> {
-        let plan = Plan::of(found, open);
-        if plan.is_empty() {
-            // The common case after a booking change: nothing to write.
-            return Ok(Detection::default());
-        }
-        let detection = self.apply_plan(tenant_id, &plan).await?;
-        if detection.opened > 0 {
-            tracing::warn!(%tenant_id, opened = detection.opened, "new conflicts detected");
-        }
-        Ok(detection)
-    }
-
-    /// The open overlap conflicts within `reach`.
-    async fn open_overlaps(&self, reach: Reach) -> Result<Vec<OpenRow>, StoreError> {
+        reach: ConflictReach,
+    ) -> Result<Vec<OpenConflict>, StoreError> {
         // No `tenant_id` term, and one lookup per item column: ids are globally unique, and
         // otherwise SQLite's planner walks every open conflict instead of using the indexes.
         // Only overlaps: an external edit is not the passes' to resolve.
@@ -427,7 +219,7 @@ impl Store {
         const OPEN: &str = "status = 'open' AND kind = 'overlap'";
         const RULES: &str = "status = 'open' AND kind = 'rule'";
         let (sql, bind) = match reach {
-            Reach::Owner(_, Owner::Resource(id)) => {
+            ConflictReach::Owner(_, Owner::Resource(id)) => {
                 let family = super::resources::family_sql("$2", "$1");
                 let sql = format!(
                     "{COLS} WHERE {OPEN} AND resource_id IN \
@@ -435,14 +227,14 @@ impl Store {
                 );
                 (sql, id.to_string())
             }
-            Reach::Owner(_, Owner::Staff(id)) => (
+            ConflictReach::Owner(_, Owner::Staff(id)) => (
                 format!("{COLS} WHERE {OPEN} AND staff_id = $1 AND $2 IS NOT NULL"),
                 id.to_string(),
             ),
-            Reach::Rules(item) => {
+            ConflictReach::Rules(item) => {
                 (format!("{COLS} WHERE {RULES} AND item_a = $1"), item.to_string())
             }
-            Reach::Item(item) => (
+            ConflictReach::Item(item) => (
                 format!(
                     "{COLS} WHERE {OPEN} AND item_a = $1 \
                      UNION ALL {COLS} WHERE {OPEN} AND item_b = $1"
@@ -451,23 +243,38 @@ impl Store {
             ),
         };
         let bind_uuids = match reach {
-            Reach::Owner(tenant_id, owner) => Some((owner.id(), tenant_id)),
-            Reach::Item(_) | Reach::Rules(_) => None,
+            ConflictReach::Owner(tenant_id, owner) => Some((owner.id(), tenant_id)),
+            ConflictReach::Item(_) | ConflictReach::Rules(_) => None,
         };
-        Ok(with_read_pool!(self, |pool| {
+        let rows: Vec<OpenRow> = with_read_pool!(self, |pool| {
             let query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
             match bind_uuids {
                 Some((id, tenant_id)) => query.bind(id).bind(tenant_id).fetch_all(pool).await,
                 None => query.bind(&bind).fetch_all(pool).await,
             }
-        })?)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, pair_key, severity, start, end)| OpenConflict {
+                id,
+                pair_key,
+                severity,
+                start,
+                end,
+            })
+            .collect())
     }
 
-    /// Writes a [`Plan`] in one transaction. A new collision that someone resolved by hand at
-    /// exactly these times is not opened again until its items move.
+    /// Writes a detection pass's [`Plan`] in one transaction, with the `conflict.opened` and
+    /// `conflict.resolved` events and alerts it owes. A new collision that someone resolved by
+    /// hand at exactly these times is not opened again until its items move.
     // Long on purpose: the plan's three kinds of statement (resolve, update, open) and what they
     // tell, in one transaction for both databases; the plan itself is decided by `Plan::of`.
-    async fn apply_plan(&self, tenant_id: Uuid, plan: &Plan) -> Result<Detection, StoreError> {
+    pub async fn apply_conflict_plan(
+        &self,
+        tenant_id: Uuid,
+        plan: &Plan,
+    ) -> Result<Detection, StoreError> {
         let Plan { gone, changed, new } = plan;
         let at = now();
         with_pool!(self, |pool| {
