@@ -191,23 +191,14 @@ impl JobHandler for KalendsJobs {
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         // Each kind's future is boxed: as one enum of them all the handler's future would be as
         // large as the largest, which overflows small stacks (debug builds, test threads).
-        let (store, credentials, mail) = (&self.store, &self.credentials, &self.mail);
+        if let Some(run) = self.calendar_work(job) {
+            return run.await;
+        }
+        let (store, mail) = (&self.store, &self.mail);
         let run: BoxedRun<'_> = match job {
-            Job::SyncBooking { tenant_id, booking_id } => {
-                Box::pin(crate::sync_booking::run(store, credentials, *tenant_id, *booking_id))
-            }
-            Job::SyncBookings { tenant_id, booking_ids } => {
-                Box::pin(crate::sync_bookings::run(store, credentials, *tenant_id, booking_ids))
-            }
-            Job::DeleteBooking { tenant_id, booking_id } => {
-                Box::pin(crate::delete_booking::run(store, credentials, *tenant_id, *booking_id))
-            }
             Job::ImportFeed { tenant_id, import_id } => {
                 Box::pin(crate::import_feed::run(&self.importer, *tenant_id, *import_id))
             }
-            Job::ImportAvailability { tenant_id, connection_id } => Box::pin(
-                crate::import_availability::run(store, credentials, *tenant_id, *connection_id),
-            ),
             Job::NotifyCustomer { tenant_id, booking_id, resend } => {
                 Box::pin(crate::notify_customer::run(store, mail, *tenant_id, *booking_id, *resend))
             }
@@ -217,33 +208,12 @@ impl JobHandler for KalendsJobs {
             Job::SendSettingsLink { tenant_id, staff_id } => {
                 Box::pin(crate::send_settings_link::run(store, mail, *tenant_id, *staff_id))
             }
-            Job::WatchCalendars { tenant_id, connection_id } => {
-                Box::pin(crate::watch_calendars::run(
-                    store,
-                    &self.sealer,
-                    credentials,
-                    &self.public_url,
-                    *tenant_id,
-                    *connection_id,
-                ))
-            }
-            Job::CleanUpConnection { tenant_id, cleanup_id } => {
-                Box::pin(crate::clean_up_connection::run(
-                    store,
-                    &self.sealer,
-                    credentials,
-                    *tenant_id,
-                    *cleanup_id,
-                ))
-            }
-            Job::Reconcile { tenant_id, connection_id } => {
-                Box::pin(crate::reconcile::run(store, credentials, *tenant_id, *connection_id))
-            }
             Job::DeliverWebhook { tenant_id, delivery_id } => {
+                let (sealer, sender) = (&self.sealer, &self.webhooks);
                 Box::pin(crate::deliver_webhook::run(
                     store,
-                    &self.sealer,
-                    &self.webhooks,
+                    sealer,
+                    sender,
                     *tenant_id,
                     *delivery_id,
                 ))
@@ -270,7 +240,58 @@ impl JobHandler for KalendsJobs {
             Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
                 crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
             ),
+            Job::SyncBooking { .. }
+            | Job::SyncBookings { .. }
+            | Job::DeleteBooking { .. }
+            | Job::ImportAvailability { .. }
+            | Job::WatchCalendars { .. }
+            | Job::CleanUpConnection { .. }
+            | Job::Reconcile { .. } => unreachable!("calendar_work runs the calendar kinds"),
         };
         run.await
+    }
+}
+
+impl KalendsJobs {
+    /// The run of a job that works in a staff member's calendar; `None` for any other kind.
+    fn calendar_work<'a>(&'a self, job: &'a Job) -> Option<BoxedRun<'a>> {
+        let (store, sealer, credentials) = (&self.store, &self.sealer, &self.credentials);
+        Some(match job {
+            Job::SyncBooking { tenant_id, booking_id } => {
+                Box::pin(crate::sync_booking::run(store, credentials, *tenant_id, *booking_id))
+            }
+            Job::SyncBookings { tenant_id, booking_ids } => {
+                Box::pin(crate::sync_bookings::run(store, credentials, *tenant_id, booking_ids))
+            }
+            Job::DeleteBooking { tenant_id, booking_id } => {
+                Box::pin(crate::delete_booking::run(store, credentials, *tenant_id, *booking_id))
+            }
+            Job::ImportAvailability { tenant_id, connection_id } => Box::pin(
+                crate::import_availability::run(store, credentials, *tenant_id, *connection_id),
+            ),
+            Job::WatchCalendars { tenant_id, connection_id } => {
+                Box::pin(crate::watch_calendars::run(
+                    store,
+                    sealer,
+                    credentials,
+                    &self.public_url,
+                    *tenant_id,
+                    *connection_id,
+                ))
+            }
+            Job::CleanUpConnection { tenant_id, cleanup_id } => {
+                Box::pin(crate::clean_up_connection::run(
+                    store,
+                    sealer,
+                    credentials,
+                    *tenant_id,
+                    *cleanup_id,
+                ))
+            }
+            Job::Reconcile { tenant_id, connection_id } => {
+                Box::pin(crate::reconcile::run(store, credentials, *tenant_id, *connection_id))
+            }
+            _ => return None,
+        })
     }
 }

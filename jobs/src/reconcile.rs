@@ -98,73 +98,89 @@ pub async fn reconcile(
             async move { provider.list_kalends_events(&token, calendar, window).await }
         })
         .await?;
-    let mapped: HashMap<Uuid, Option<String>> = store
-        .connection_events(connection.id)
-        .await
-        .map_err(ConnectionError::store)?
+    let events = store.connection_events(connection.id).await.map_err(ConnectionError::store)?;
+    let mapped: HashMap<Uuid, Option<String>> = events
         .into_iter()
         .filter(|e| e.calendar_id == calendar)
         .map(|e| (e.booking_id, e.remote_id))
         .collect();
-    let recorded: HashSet<String> = mapped.values().flatten().cloned().collect();
-    let mut repairs = Repairs::default();
-    let mut seen: HashSet<Uuid> = HashSet::new();
-    for event in &remote {
-        let Some(booking_id) = event.booking_id else { continue };
-        // Another connection's event in a shared calendar (two staff members on one account) is
-        // that connection's to judge.
-        if !written_here(store, connection, event, &recorded)
-            .await
-            .map_err(ConnectionError::store)?
-        {
-            continue;
+    let calendar = Destination { store, credentials, connection, calendar: &calendar, window };
+    let removed = calendar.remove_strays(&remote, &mapped).await?;
+    let requeued =
+        calendar.requeue_missing(&remote, &mapped).await.map_err(ConnectionError::store)?;
+    let active = ConnectionStatus::Active;
+    store.mark_connection(connection.id, active, None).await.map_err(ConnectionError::store)?;
+    Ok(Repairs { removed, requeued })
+}
+
+/// The calendar a reconciliation repairs, and what it reads and writes through.
+struct Destination<'a> {
+    store: &'a Store,
+    credentials: &'a Credentials,
+    connection: &'a Connection,
+    calendar: &'a str,
+    window: Window,
+}
+
+impl Destination<'_> {
+    /// Removes the events of `remote` this connection wrote that no longer belong here, or that
+    /// are not the one recorded for their booking (duplicates); how many.
+    async fn remove_strays(
+        &self,
+        remote: &[RemoteEvent],
+        mapped: &HashMap<Uuid, Option<String>>,
+    ) -> Result<usize, ConnectionError> {
+        let (store, connection) = (self.store, self.connection);
+        let recorded: HashSet<String> = mapped.values().flatten().cloned().collect();
+        let mut seen: HashSet<Uuid> = HashSet::new();
+        let mut removed = 0;
+        for event in remote {
+            let Some(booking_id) = event.booking_id else { continue };
+            // Another connection's event in a shared calendar (two staff members on one
+            // account) is that connection's to judge.
+            let mine = written_here(store, connection, event, &recorded).await;
+            if !mine.map_err(ConnectionError::store)? {
+                continue;
+            }
+            let belongs = belongs_here(store, connection, booking_id, self.window).await;
+            let keep = belongs.map_err(ConnectionError::store)?.0
+                && mapped
+                    .get(&booking_id)
+                    .is_some_and(|id| id.as_deref().is_none_or(|id| id == event.id))
+                && seen.insert(booking_id);
+            if !keep {
+                delete(self.credentials, connection, self.calendar, event).await?;
+                removed += 1;
+            }
         }
-        let keep = belongs_here(store, connection, booking_id, window)
-            .await
-            .map_err(ConnectionError::store)?
-            .0
-            && mapped
-                .get(&booking_id)
-                .is_some_and(|id| id.as_deref().is_none_or(|id| id == event.id))
-            && seen.insert(booking_id);
-        if !keep {
-            delete(credentials, connection, &calendar, event).await?;
-            repairs.removed += 1;
-        }
+        Ok(removed)
     }
-    let present: HashSet<&str> = remote.iter().map(|e| e.id.as_str()).collect();
-    for (booking_id, remote_id) in &mapped {
-        let missing = remote_id.as_deref().is_some_and(|id| !present.contains(id));
-        if missing
-            && belongs_here(store, connection, *booking_id, window)
-                .await
-                .map_err(ConnectionError::store)?
-                == (true, true)
-        {
-            store
-                .event_finished(
-                    *booking_id,
-                    connection.id,
-                    EventState::Pending,
-                    Some("missing from the calendar; written again"),
-                )
-                .await
-                .map_err(ConnectionError::store)?;
-            store
-                .enqueue(&Job::SyncBooking {
-                    tenant_id: connection.tenant_id,
-                    booking_id: *booking_id,
-                })
-                .await
-                .map_err(ConnectionError::store)?;
-            repairs.requeued += 1;
+
+    /// Queues the bookings whose recorded event is missing from `remote` (and that still belong
+    /// here) to be written again; how many.
+    async fn requeue_missing(
+        &self,
+        remote: &[RemoteEvent],
+        mapped: &HashMap<Uuid, Option<String>>,
+    ) -> Result<usize, StoreError> {
+        let (store, connection) = (self.store, self.connection);
+        let present: HashSet<&str> = remote.iter().map(|e| e.id.as_str()).collect();
+        let mut requeued = 0;
+        for (booking_id, remote_id) in mapped {
+            let missing = remote_id.as_deref().is_some_and(|id| !present.contains(id));
+            if !missing
+                || belongs_here(store, connection, *booking_id, self.window).await? != (true, true)
+            {
+                continue;
+            }
+            let why = Some("missing from the calendar; written again");
+            store.event_finished(*booking_id, connection.id, EventState::Pending, why).await?;
+            let tenant_id = connection.tenant_id;
+            store.enqueue(&Job::SyncBooking { tenant_id, booking_id: *booking_id }).await?;
+            requeued += 1;
         }
+        Ok(requeued)
     }
-    store
-        .mark_connection(connection.id, ConnectionStatus::Active, None)
-        .await
-        .map_err(ConnectionError::store)?;
-    Ok(repairs)
 }
 
 /// Whether this connection wrote the event. Events written before they named their connection

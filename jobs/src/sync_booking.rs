@@ -293,10 +293,7 @@ async fn push(
 ) -> Result<(), ConnectionError> {
     let Some(calendar) = connection.destination_calendar_id.clone() else {
         let why = "the connection has no destination calendar";
-        store
-            .event_pending(booking, connection, "", None, Some(why))
-            .await
-            .map_err(ConnectionError::store)?;
+        pending(store, booking, connection, "", Some(why)).await?;
         return Err(ProviderError::permanent(0, why).into());
     };
     if current.is_some_and(|e| up_to_date(e, &calendar, booking)) {
@@ -305,10 +302,7 @@ async fn push(
     if connection.status == ConnectionStatus::NeedsReauth {
         // Parked: replayed when the staff member reconnects.
         let why = "waiting for the calendar to be reconnected";
-        store
-            .event_pending(booking, connection, &calendar, None, Some(why))
-            .await
-            .map_err(ConnectionError::store)?;
+        pending(store, booking, connection, &calendar, Some(why)).await?;
         return Ok(());
     }
     // The destination changed since the event was written: take it out of the old calendar.
@@ -335,10 +329,7 @@ async fn push(
         _ => None,
     };
     if !record.marked(booking.id, connection.id) {
-        store
-            .event_pending(booking, connection, &calendar, None, None)
-            .await
-            .map_err(ConnectionError::store)?;
+        pending(store, booking, connection, &calendar, None).await?;
     }
     let event = event_for(tenant, booking, key);
     let provider = credentials.providers().get(connection.provider);
@@ -362,6 +353,18 @@ async fn push(
             Err(error)
         }
     }
+}
+
+/// Records the booking's event in `calendar` as about to be written (or, with `why`, as waiting).
+async fn pending(
+    store: &Store,
+    booking: &Booking,
+    connection: &Connection,
+    calendar: &str,
+    why: Option<&str>,
+) -> Result<(), ConnectionError> {
+    let recorded = store.event_pending(booking, connection, calendar, None, why).await;
+    recorded.map_err(ConnectionError::store)
 }
 
 /// Takes the booking's event out of a calendar it no longer belongs in.
