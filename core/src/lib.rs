@@ -4,6 +4,7 @@
 //! knows nothing of SQL tables, HTTP, the job queue or any provider SDK.
 
 pub mod addresses;
+pub mod alerts;
 pub mod availability;
 pub mod calendar_item;
 pub mod checklists;

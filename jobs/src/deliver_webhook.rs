@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use kalends_core::alerts::{AlertDraft, AlertRule};
 use kalends_core::config::WebhooksConfig;
 use kalends_core::seal::Sealer;
 use kalends_core::webhooks::{message_id, signature};
@@ -17,9 +18,7 @@ use kalends_providers::outbound::{AddressPolicy, Outbound, Refused, refusal_in};
 use kalends_providers::text::printable;
 use kalends_service::webhooks::signing_secrets;
 use kalends_store::Store;
-use kalends_store::{
-    AfterAttempt, AlertDraft, AlertRule, AttemptRecord, Claim, DeliveryWork, WebhookAttempt,
-};
+use kalends_store::{AfterAttempt, AttemptRecord, Claim, DeliveryWork, WebhookAttempt};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use uuid::Uuid;
 

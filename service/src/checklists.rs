@@ -5,13 +5,12 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use kalends_core::alerts::{AlertDraft, AlertRule, seconds};
 use kalends_core::checklists::{ItemStatus, ListingPlatform, reminder_step};
 use kalends_core::config::{AlertsConfig, ChecklistsConfig};
 use kalends_core::domain::{Owner, Tenant};
 use kalends_core::job::Job;
-use kalends_store::{
-    AlertDraft, AlertRule, ChecklistItem, Listing, Mark, NewListing, RefreshPolicy,
-};
+use kalends_store::{ChecklistItem, Listing, Mark, NewListing, RefreshPolicy};
 use kalends_store::{Store, StoreError};
 
 /// The alert kind of overdue checklist items.
@@ -108,10 +107,6 @@ pub async fn refresh(
 fn alert_object(tenant_id: Uuid, platform: ListingPlatform) -> Uuid {
     let index = ListingPlatform::ALL.iter().position(|p| *p == platform).unwrap_or(0);
     Uuid::from_u128(tenant_id.as_u128() ^ (index as u128 + 1))
-}
-
-fn seconds(secs: u64) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
 }
 
 /// The alert telling of `overdue` items of one platform.

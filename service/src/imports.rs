@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::conflicts::recheck_owner;
+use kalends_core::alerts::{AlertDraft, AlertRule, seconds};
 use kalends_core::config::AlertsConfig;
 use kalends_core::domain::{
     Import, ImportRun, ImportStatus, NewImport, OnMissing, Owner, RunCounts, RunOutcome, Tenant,
@@ -14,9 +15,7 @@ use kalends_core::imports;
 use kalends_core::imports::Diff;
 use kalends_core::job::Job;
 use kalends_core::webhooks::{self, FeedItemRef, WebhookEvent};
-use kalends_store::{
-    AlertDraft, AlertRule, Detection, HoldChange, ImportPatch, RunRecord, RunResult,
-};
+use kalends_store::{Detection, HoldChange, ImportPatch, RunRecord, RunResult};
 use kalends_store::{Store, StoreError};
 
 /// Records a finished run of `import` with the default alert timings: see [`record_run_with`].
@@ -267,10 +266,6 @@ fn checklist_job(tenant_id: Uuid, resource_id: Uuid, cause: &str) -> Job {
         booking_id: None,
         cause: cause.into(),
     }
-}
-
-fn seconds(secs: u64) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
 }
 
 /// The alerts a run may raise: the import failing for `import_failing_after_secs` since its first

@@ -71,7 +71,7 @@ macro_rules! alert_sync_failed {
                 provider,
                 last_synced,
             )) => {
-                let booking = super::alerts::FailedBooking {
+                let booking = kalends_core::alerts::FailedBooking {
                     booking_id: $booking_id,
                     title: &title,
                     start,
@@ -83,8 +83,11 @@ macro_rules! alert_sync_failed {
                     created_at,
                     error: $error,
                 };
-                let alert =
-                    super::alerts::booking_sync_failed(&booking, $at, $store.alert_quiet_period());
+                let alert = kalends_core::alerts::booking_sync_failed(
+                    &booking,
+                    $at,
+                    $store.alert_quiet_period(),
+                );
                 let due = $store.alert_digest_due($at);
                 super::alerts::record_alerts!($tx, $tenant_id, &[alert], $at, due)
             }

@@ -19,7 +19,7 @@ use kalends_core::webhooks::WebhookEvent;
 #[derive(Clone, Copy, Debug)]
 pub struct Reminder<'a> {
     /// The alert (none when the tenant has no alert addresses).
-    pub alert: Option<&'a super::AlertDraft>,
+    pub alert: Option<&'a kalends_core::alerts::AlertDraft>,
     /// When a raised alert is sent.
     pub alert_due: DateTime<Utc>,
     /// The overdue items with the reminder step each is at.
@@ -78,7 +78,7 @@ impl Store {
         reminder: &Reminder<'_>,
     ) -> Result<bool, StoreError> {
         let Reminder { alert, alert_due, steps, item_id, next, retry } = *reminder;
-        let alerts: &[super::AlertDraft] = match alert {
+        let alerts: &[kalends_core::alerts::AlertDraft] = match alert {
             Some(alert) => std::slice::from_ref(alert),
             None => &[],
         };

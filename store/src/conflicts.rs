@@ -164,7 +164,7 @@ macro_rules! tell_conflicts {
                     let (Owner::Resource(owner_id) | Owner::Staff(owner_id)) = conflict.owner;
                     let (name,): (String,) =
                         sqlx::query_as(sql).bind(owner_id).fetch_one(&mut *$tx).await?;
-                    alerts.push(super::alerts::conflict_opened(&conflict, &name, at));
+                    alerts.push(kalends_core::alerts::conflict_opened(&conflict, &name, at));
                 }
                 let mut details = Vec::new();
                 for item in conflict.items.iter().filter(|i| i.kind == Source::Feed) {

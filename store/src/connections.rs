@@ -664,7 +664,7 @@ impl Store {
                     .bind(at)
                     .fetch_one(&mut *tx)
                     .await?;
-                let grant = super::alerts::DeadGrant {
+                let grant = kalends_core::alerts::DeadGrant {
                     connection_id: id,
                     staff_name: &staff_name,
                     provider: &provider,
@@ -672,8 +672,11 @@ impl Store {
                     error: last_error,
                     upcoming_bookings: upcoming,
                 };
-                let alert =
-                    super::alerts::connection_needs_reauth(&grant, at, self.alert_quiet_period());
+                let alert = kalends_core::alerts::connection_needs_reauth(
+                    &grant,
+                    at,
+                    self.alert_quiet_period(),
+                );
                 let due = self.alert_digest_due(at);
                 super::alerts::record_alerts!(tx, tenant_id, &[alert], at, due);
             }

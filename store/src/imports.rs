@@ -265,7 +265,7 @@ pub struct RunRecord<'a> {
     /// The webhook events the run owes (recorded in its transaction).
     pub events: Vec<kalends_core::webhooks::WebhookEvent>,
     /// The alerts it may raise (each as its rule allows).
-    pub alerts: Vec<super::AlertDraft>,
+    pub alerts: Vec<kalends_core::alerts::AlertDraft>,
     /// When raised alerts are sent (after the digest window).
     pub alerts_due: DateTime<Utc>,
     /// For a feed that was read: the SHA-256 of its body and of what the reading depended on

@@ -52,7 +52,7 @@ pub(crate) mod webhooks;
 mod widgets;
 mod zones;
 
-pub use alerts::{Alert, AlertDraft, AlertRule};
+pub use alerts::Alert;
 pub use api_keys::{ApiKeyInfo, Revocation};
 pub use booking_events::{BookingEvent, EventState, LEFT_DELETED, SyncedEvent};
 pub use bookings::BookingFilter;

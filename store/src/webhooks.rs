@@ -232,7 +232,7 @@ pub struct AttemptRecord {
     /// What follows.
     pub next: AfterAttempt,
     /// Alerts to raise with it (the endpoint disabled), sent at once.
-    pub alerts: Vec<super::AlertDraft>,
+    pub alerts: Vec<kalends_core::alerts::AlertDraft>,
 }
 
 /// Records `$events` (a `&[WebhookEvent]`) of tenant `$tenant_id` at `$at`, in transaction `$tx`:
