@@ -12,6 +12,7 @@ use super::sealed_tokens::{StoredTokens, context};
 use super::{
     Lease, LeaseKey, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
 };
+use kalends_core::alerts::{DeadGrant, connection_needs_reauth};
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
 use kalends_core::job::Job;
 use kalends_core::seal::Sealer;
@@ -664,7 +665,7 @@ impl Store {
                     .bind(at)
                     .fetch_one(&mut *tx)
                     .await?;
-                let grant = kalends_core::alerts::DeadGrant {
+                let grant = DeadGrant {
                     connection_id: id,
                     staff_name: &staff_name,
                     provider: &provider,
@@ -672,11 +673,7 @@ impl Store {
                     error: last_error,
                     upcoming_bookings: upcoming,
                 };
-                let alert = kalends_core::alerts::connection_needs_reauth(
-                    &grant,
-                    at,
-                    self.alert_quiet_period(),
-                );
+                let alert = connection_needs_reauth(&grant, at, self.alert_quiet_period());
                 let due = self.alert_digest_due(at);
                 super::alerts::record_alerts!(tx, tenant_id, &[alert], at, due);
             }
