@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::store::{Calendar, Data, Stored};
+use super::store::{Calendar, Data, Page, Stored};
 use super::{ApiError, times};
 use crate::random_token;
 
@@ -24,15 +24,6 @@ const NOT_WITH_SYNC: [&str; 8] = [
     "iCalUID",
     "updatedMin",
 ];
-
-/// What is left of a listing after a page.
-#[derive(Debug, Clone)]
-pub(crate) struct Page {
-    calendar_id: String,
-    ids: Vec<String>,
-    snapshot: u64,
-    max_results: usize,
-}
 
 /// The parameters of one `events.list` call.
 #[derive(Debug, Default)]

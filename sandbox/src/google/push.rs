@@ -7,34 +7,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::store::Data;
+use super::store::{Channel, Data};
 use super::{ApiError, admit, json_object};
 use crate::{Sandbox, random_token};
 
 /// How long a channel lives when the request names no expiration, and at most.
 const DEFAULT_TTL_DAYS: i64 = 7;
 const MAX_TTL_DAYS: i64 = 30;
-
-/// A notification channel on one calendar's events.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Channel {
-    id: String,
-    resource_id: String,
-    resource_uri: String,
-    calendar_id: String,
-    owner: String,
-    address: String,
-    #[serde(skip)]
-    token: Option<String>,
-    expiration: DateTime<Utc>,
-    /// The last `X-Goog-Message-Number` sent.
-    message_number: u64,
-    stopped: bool,
-}
 
 impl Channel {
     fn live(&self, now: DateTime<Utc>) -> bool {

@@ -8,8 +8,6 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::list::Page;
-use super::push::Channel;
 use super::{ApiError, times};
 use crate::Account;
 
@@ -356,6 +354,33 @@ fn invalid_id() -> ApiError {
 fn random_event_id() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
     (0..26).map(|_| ALPHABET[rand::random_range(0..32)] as char).collect()
+}
+
+/// What is left of a listing after a page.
+#[derive(Debug, Clone)]
+pub(crate) struct Page {
+    pub(super) calendar_id: String,
+    pub(super) ids: Vec<String>,
+    pub(super) snapshot: u64,
+    pub(super) max_results: usize,
+}
+
+/// A notification channel on one calendar's events.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Channel {
+    pub(super) id: String,
+    pub(super) resource_id: String,
+    pub(super) resource_uri: String,
+    pub(super) calendar_id: String,
+    pub(super) owner: String,
+    pub(super) address: String,
+    #[serde(skip)]
+    pub(super) token: Option<String>,
+    pub(super) expiration: DateTime<Utc>,
+    /// The last `X-Goog-Message-Number` sent.
+    pub(super) message_number: u64,
+    pub(super) stopped: bool,
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::events::{Writer, parse_body};
+use super::events::Writer;
+use super::parse_body;
 use super::subscriptions::{ChangeType, deliver};
 use super::time::Zone;
 use super::{Data, not_found};

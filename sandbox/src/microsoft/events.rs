@@ -16,7 +16,7 @@ use super::subscriptions::{ChangeType, deliver};
 use super::time::{Zone, parse_local, render_day, render_instant};
 use super::{
     Base, Data, Mailbox, Prefer, access_denied, bad_request, begin, change_key, graph_id,
-    not_found, timestamp,
+    not_found, parse_body, timestamp,
 };
 use crate::Sandbox;
 
@@ -241,20 +241,6 @@ pub(super) fn expanded_properties(query: &[(String, String)]) -> Option<Vec<Stri
         .filter_map(|after| after.split_once('\'').map(|(id, _)| id.to_owned()))
         .collect();
     (!ids.is_empty()).then_some(ids)
-}
-
-/// Parses a JSON object body as Graph does.
-pub(super) fn parse_body(body: &Bytes) -> Result<Map<String, Value>, Response> {
-    if body.is_empty() {
-        return Err(bad_request("BadRequest", "Empty Payload. JSON content expected."));
-    }
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(bad_request(
-            "RequestBodyRead",
-            "Invalid JSON. A token was not recognized in the JSON content.",
-        )),
-    }
 }
 
 /// Who writes: a Graph client, or the user in Outlook (the control API).

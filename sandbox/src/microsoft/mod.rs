@@ -276,3 +276,19 @@ fn access_denied() -> Response {
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
+
+/// Parses a JSON object body as Graph does.
+fn parse_body(
+    body: &axum::body::Bytes,
+) -> Result<serde_json::Map<String, serde_json::Value>, Response> {
+    if body.is_empty() {
+        return Err(bad_request("BadRequest", "Empty Payload. JSON content expected."));
+    }
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(bad_request(
+            "RequestBodyRead",
+            "Invalid JSON. A token was not recognized in the JSON content.",
+        )),
+    }
+}

@@ -12,8 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::events::parse_body;
-use super::{Base, Data, TENANT_ID, bad_request, begin, timestamp};
+use super::{Base, Data, TENANT_ID, bad_request, begin, parse_body, timestamp};
 use crate::{MICROSOFT_CLIENT_ID, Sandbox, graph_error};
 
 /// Outlook resources' maximum subscription lifetime.

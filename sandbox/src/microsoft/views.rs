@@ -10,7 +10,8 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::events::{expanded_properties, parse_body};
+use super::events::expanded_properties;
+use super::parse_body;
 use super::time::{Zone, parse_instant, parse_local, render_instant};
 use super::{Base, Data, Mailbox, Prefer, StoredEvent, bad_request, begin, not_found};
 use crate::{Sandbox, graph_error, random_token};
