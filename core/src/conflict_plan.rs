@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::availability::{Rule, Violation};
 use crate::conflict_record::{ConflictItem, ConflictKind};
-use crate::conflicts::{self, Busy, Collision, ItemRef, Severity, Source};
+use crate::conflicts::{self, Busy, Class, Collision, ItemRef, Severity, Source};
 use crate::domain::Owner;
 
 /// A conflict a pass found, ready to record.
@@ -110,6 +110,23 @@ pub fn found_with(owner: Owner, item: ItemRef, items: &[Busy]) -> Vec<Found> {
         .collect()
 }
 
+/// Adds to `hits` the items of `items` that `?reject_conflicts=true` refuses `candidate` for:
+/// real overlaps (not mere touching) with anything but a tentative booking, each item once. The
+/// store applies it inside the write's transaction, with the owners locked.
+pub fn add_refusing_hits(candidate: &Busy, items: &[Busy], hits: &mut Vec<ConflictItem>) {
+    for (k, c) in conflicts::find_with(candidate, items) {
+        let other = &items[k];
+        let counts = c.severity > Severity::Low && other.class != Class::Tentative;
+        if counts && !hits.iter().any(|h| h.id == other.item.id) {
+            hits.push(ConflictItem {
+                kind: other.item.source,
+                id: other.item.id,
+                label: other.label.clone(),
+            });
+        }
+    }
+}
+
 /// A rule a saved booking breaks in one owner's calendar.
 #[derive(Clone, Debug)]
 pub struct RuleBreach {
@@ -195,7 +212,7 @@ mod tests {
     use chrono::TimeZone as _;
 
     use super::*;
-    use crate::conflicts::{Class, Kin};
+    use crate::conflicts::Kin;
 
     fn at(hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2030, 5, 1, hour, 0, 0).unwrap()
@@ -275,5 +292,19 @@ mod tests {
         assert!(found[0].pair_key.contains(&mine.to_string()));
         let absent = ItemRef { source: Source::Booking, id: Uuid::from_u128(5) };
         assert!(found_with(room(), absent, &items).is_empty());
+    }
+
+    #[test]
+    fn a_checked_booking_is_refused_for_a_real_overlap_but_not_for_touching_or_a_tentative_one() {
+        let candidate = busy(9, 10, 12);
+        let overlapping = busy(1, 11, 13);
+        let touching = busy(2, 12, 14);
+        let tentative = Busy { class: Class::Tentative, ..busy(3, 10, 11) };
+        let items = vec![candidate.clone(), overlapping, touching, tentative];
+        let mut hits = Vec::new();
+        add_refusing_hits(&candidate, &items, &mut hits);
+        add_refusing_hits(&candidate, &items, &mut hits);
+        let ids: Vec<Uuid> = hits.iter().map(|h| h.id).collect();
+        assert_eq!(ids, vec![Uuid::from_u128(1)], "each refusing item once, nothing else");
     }
 }

@@ -911,22 +911,6 @@ fn staff_busy_sql(postgres: bool) -> String {
     )
 }
 
-/// Adds to `hits` the items of `items` that `?reject_conflicts=true` refuses `candidate` for:
-/// real overlaps (not mere touching) with anything but a tentative booking, each item once.
-pub(super) fn add_refusing_hits(candidate: &Busy, items: &[Busy], hits: &mut Vec<ConflictItem>) {
-    for (k, c) in conflicts::find_with(candidate, items) {
-        let other = &items[k];
-        let counts = c.severity > Severity::Low && other.class != Class::Tentative;
-        if counts && !hits.iter().any(|h| h.id == other.item.id) {
-            hits.push(ConflictItem {
-                kind: other.item.source,
-                id: other.item.id,
-                label: other.label.clone(),
-            });
-        }
-    }
-}
-
 fn far_future() -> DateTime<Utc> {
     DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::UNIX_EPOCH)
 }

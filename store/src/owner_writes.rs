@@ -124,7 +124,7 @@ macro_rules! begin_owner_write {
 pub(super) use begin_owner_write;
 
 /// What `$candidate` (a [`Busy`]) would break among the items of `$owners` (a `&[Owner]`) of
-/// `$tenant`: the items it overlaps ([`add_refusing_hits`](super::conflicts::add_refusing_hits))
+/// `$tenant`: the items it overlaps (`kalends_core::conflict_plan::add_refusing_hits`)
 /// and the availability rules it breaks, its days counted in `$home`. Reads with `$executor`
 /// (re-evaluated for each statement: `&mut *tx` inside a write, or a pool): the owners' rules in
 /// one statement, then each owner's busy items around the booking as far as its rules reach,
@@ -154,7 +154,7 @@ macro_rules! judge_owners {
                     .into_iter()
                     .map($crate::conflicts::busy_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
-                $crate::conflicts::add_refusing_hits(candidate, &items, &mut hits);
+                kalends_core::conflict_plan::add_refusing_hits(candidate, &items, &mut hits);
                 if let Some(r) = rules {
                     let new_dates = kalends_core::availability::has_new_dates(candidate, &items);
                     let zones = (home, r.zone);
