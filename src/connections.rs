@@ -2,13 +2,14 @@
 //! callback or a CalDAV form, test it, list its calendars, disconnect it.
 
 use chrono::{Duration, Utc};
+use kalends_core::domain::ConnectionTokens;
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
 use kalends_jobs::clean_up_connection;
 use kalends_providers::ProviderError;
 use kalends_providers::caldav::DiscoveryError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::session::ConnectionError;
-use kalends_store::{NewConnection, StoredTokens};
+use kalends_store::NewConnection;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -61,7 +62,7 @@ pub async fn connect(
         provider,
         account_email: account.email.to_ascii_lowercase(),
         calendars,
-        tokens: StoredTokens {
+        tokens: ConnectionTokens {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
             expires_at: tokens.expires_at,
@@ -107,7 +108,7 @@ pub async fn connect_caldav(
         provider: Provider::Caldav,
         account_email: caldav_account_name(username, &found.account.home),
         calendars: calendars_of(found.calendars),
-        tokens: StoredTokens {
+        tokens: ConnectionTokens {
             access_token: found.account.to_secret(),
             // Nothing to refresh: asked to, the CalDAV provider answers that the password is dead.
             refresh_token: Some(SecretString::from(String::new())),

@@ -21,12 +21,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
+use kalends_core::domain::ConnectionTokens;
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, Subscription, Window};
 use kalends_providers::provider::CalendarProvider;
 use kalends_providers::session::Credentials;
-use kalends_store::{ConnectionCleanup, StoredTokens};
+use kalends_store::ConnectionCleanup;
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -241,14 +242,16 @@ impl Session<'_> {
             return Err(ProviderError::DeadGrant { message }.into());
         };
         let fresh = self.provider().refresh(&refresh_token).await?;
-        let stored = StoredTokens {
+        let stored = ConnectionTokens {
             access_token: fresh.access_token.clone(),
             refresh_token: fresh.refresh_token.clone(),
             expires_at: fresh.expires_at,
         };
         self.store.store_cleanup_tokens(&self.cleanup, &stored, self.sealer).await?;
-        self.cleanup.tokens =
-            StoredTokens { refresh_token: stored.refresh_token.or(Some(refresh_token)), ..stored };
+        self.cleanup.tokens = ConnectionTokens {
+            refresh_token: stored.refresh_token.or(Some(refresh_token)),
+            ..stored
+        };
         Ok(AccessToken(fresh.access_token))
     }
 }

@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kalends_core::domain::ConnectionStatus;
+use kalends_core::domain::{ConnectionStatus, ConnectionTokens};
 use kalends_core::seal::Sealer;
-use kalends_providers::session::{ConnectionTokens, TokenStore, TokenStoreError};
-use kalends_store::{Store, StoredTokens};
+use kalends_providers::session::{TokenStore, TokenStoreError};
+use kalends_store::Store;
 use uuid::Uuid;
 
 /// Tokens sealed with `sealer` in `store` (each bound to its connection and column), with the
@@ -30,11 +30,7 @@ impl TokenStore for SealedTokenStore {
         &self,
         connection: Uuid,
     ) -> Result<Option<(ConnectionTokens, i64)>, TokenStoreError> {
-        let kept = self.store.connection_tokens(connection, &self.sealer).await?;
-        Ok(kept.map(|(tokens, version)| {
-            let StoredTokens { access_token, refresh_token, expires_at } = tokens;
-            (ConnectionTokens { access_token, refresh_token, expires_at }, version)
-        }))
+        Ok(self.store.connection_tokens(connection, &self.sealer).await?)
     }
 
     async fn lease_refresh(
@@ -55,12 +51,7 @@ impl TokenStore for SealedTokenStore {
         connection: Uuid,
         tokens: &ConnectionTokens,
     ) -> Result<(), TokenStoreError> {
-        let stored = StoredTokens {
-            access_token: tokens.access_token.clone(),
-            refresh_token: tokens.refresh_token.clone(),
-            expires_at: tokens.expires_at,
-        };
-        Ok(self.store.store_refreshed_tokens(connection, &stored, &self.sealer).await?)
+        Ok(self.store.store_refreshed_tokens(connection, tokens, &self.sealer).await?)
     }
 
     async fn grant_dead(&self, connection: Uuid, reason: &str) -> Result<(), TokenStoreError> {

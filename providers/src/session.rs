@@ -11,8 +11,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kalends_core::domain::Connection;
-use secrecy::SecretString;
+use kalends_core::domain::{Connection, ConnectionTokens};
 use uuid::Uuid;
 
 use crate::calendar::AccessToken;
@@ -26,17 +25,6 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 const LEASE: Duration = Duration::from_secs(30);
 /// How often a worker waiting for another's refresh looks again.
 const WAIT_STEP: Duration = Duration::from_millis(100);
-
-/// A connection's tokens as they are kept between calls.
-#[derive(Clone, Debug)]
-pub struct ConnectionTokens {
-    /// Bearer token.
-    pub access_token: SecretString,
-    /// Refresh token; `None` on a refresh means "keep the one stored" (Google never rotates).
-    pub refresh_token: Option<SecretString>,
-    /// When the access token expires.
-    pub expires_at: DateTime<Utc>,
-}
 
 /// Why the place that keeps the tokens failed (a database error, in Kalends).
 pub type TokenStoreError = Box<dyn std::error::Error + Send + Sync>;

@@ -102,6 +102,31 @@ fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid, resource_id: Option<Uuid
     jobs
 }
 
+/// Writes a new booking with the jobs it owes, under a new id.
+async fn write_new(
+    store: &Store,
+    tenant: &Tenant,
+    new: NewBooking,
+    overlap: Overlap,
+) -> Result<Booking, StoreError> {
+    let id = Uuid::now_v7();
+    let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Created);
+    store.create_booking(tenant, id, new, overlap, &owed).await
+}
+
+/// Replaces booking `id`, still at `version`, with `new` and the jobs it owes.
+async fn write_replacement(
+    store: &Store,
+    tenant: &Tenant,
+    id: Uuid,
+    version: i64,
+    new: NewBooking,
+    overlap: Overlap,
+) -> Result<Booking, StoreError> {
+    let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Replaced);
+    store.replace_booking(tenant, id, version, new, overlap, &owed).await
+}
+
 /// Creates a booking. With [`Overlap::Reject`] it is refused
 /// ([`StoreError::Collides`]) when it overlaps another item of its resource or staff.
 pub async fn create(
@@ -110,9 +135,7 @@ pub async fn create(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
-    let id = Uuid::now_v7();
-    let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Created);
-    let booking = store.create_booking(tenant, id, new, overlap, &owed).await?;
+    let booking = write_new(store, tenant, new, overlap).await?;
     after_booking_change(store, tenant, &booking, true).await;
     Ok(booking)
 }
@@ -156,9 +179,8 @@ async fn upsert(
                 return Ok(UpsertOutcome::Unchanged(existing));
             }
             Some(existing) => {
-                let owed = owed_jobs(tenant.id, existing.id, &new, BookingWrite::Replaced);
                 let (id, version) = (existing.id, existing.version);
-                store.replace_booking(tenant, id, version, new.clone(), overlap, &owed).await.map(
+                write_replacement(store, tenant, id, version, new.clone(), overlap).await.map(
                     |booking| UpsertOutcome::Updated {
                         new_dates: booking.data.span != existing.data.span,
                         booking,
@@ -166,10 +188,7 @@ async fn upsert(
                 )
             }
             None => {
-                let id = Uuid::now_v7();
-                let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Created);
-                let created = store.create_booking(tenant, id, new.clone(), overlap, &owed).await;
-                created.map(UpsertOutcome::Created)
+                write_new(store, tenant, new.clone(), overlap).await.map(UpsertOutcome::Created)
             }
         };
         match result {
@@ -191,8 +210,7 @@ pub async fn replace(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
-    let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Replaced);
-    let booking = store.replace_booking(tenant, id, expected_version, new, overlap, &owed).await?;
+    let booking = write_replacement(store, tenant, id, expected_version, new, overlap).await?;
     after_booking_change(store, tenant, &booking, true).await;
     Ok(booking)
 }
@@ -220,8 +238,7 @@ where
             return Ok(current);
         }
         let new_dates = new.span != current.data.span;
-        let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Replaced);
-        match store.replace_booking(tenant, id, current.version, new, overlap, &owed).await {
+        match write_replacement(store, tenant, id, current.version, new, overlap).await {
             Err(StoreError::VersionConflict) => continue,
             Ok(booking) => {
                 after_booking_change(store, tenant, &booking, new_dates).await;

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::sealed_tokens::context;
-use super::{Lease, Store, StoreError, StoredTokens, corrupt, with_pool, with_read_pool};
+use super::{Lease, Store, StoreError, corrupt, with_pool, with_read_pool};
+use kalends_core::domain::ConnectionTokens;
 use kalends_core::domain::Provider;
 use kalends_core::seal::Sealer;
 
@@ -44,7 +45,7 @@ pub struct ConnectionCleanup {
     /// Where its events were written.
     pub destination_calendar_id: Option<String>,
     /// Its tokens, opened.
-    pub tokens: StoredTokens,
+    pub tokens: ConnectionTokens,
     /// Whether the events it wrote are removed.
     pub remove_events: bool,
     /// The events Kalends recorded for it: (calendar id, remote id).
@@ -166,7 +167,7 @@ impl Store {
             provider: provider.parse().map_err(|_| bad("provider"))?,
             account_email: email,
             destination_calendar_id: destination,
-            tokens: StoredTokens {
+            tokens: ConnectionTokens {
                 access_token: open(&access, "access")?,
                 refresh_token: refresh.as_deref().map(|r| open(r, "refresh")).transpose()?,
                 expires_at,
@@ -198,7 +199,7 @@ impl Store {
     pub async fn store_cleanup_tokens(
         &self,
         cleanup: &ConnectionCleanup,
-        tokens: &StoredTokens,
+        tokens: &ConnectionTokens,
         sealer: &Sealer,
     ) -> Result<(), StoreError> {
         let access = sealer.seal(&tokens.access_token, &context(cleanup.connection_id, "access"));

@@ -8,12 +8,14 @@ use uuid::Uuid;
 use kalends_core::webhooks::WebhookEvent;
 
 use super::booking_events::{BEHIND, LEFT_DELETED};
-use super::sealed_tokens::{StoredTokens, context};
+use super::sealed_tokens::context;
 use super::{
     Lease, LeaseKey, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
 };
 use kalends_core::alerts::{DeadGrant, connection_needs_reauth};
-use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
+use kalends_core::domain::{
+    Connection, ConnectionCalendar, ConnectionStatus, ConnectionTokens, Provider,
+};
 use kalends_core::job::Job;
 use kalends_core::seal::Sealer;
 
@@ -29,7 +31,7 @@ pub struct NewConnection {
     /// Its calendars.
     pub calendars: Vec<ConnectionCalendar>,
     /// Its tokens.
-    pub tokens: StoredTokens,
+    pub tokens: ConnectionTokens,
 }
 
 /// A change of a connection's choices.
@@ -501,7 +503,7 @@ impl Store {
         &self,
         id: Uuid,
         sealer: &Sealer,
-    ) -> Result<Option<(StoredTokens, i64)>, StoreError> {
+    ) -> Result<Option<(ConnectionTokens, i64)>, StoreError> {
         let row: Option<TokenRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT access_token, refresh_token, token_expires_at, token_version \
@@ -519,7 +521,7 @@ impl Store {
                 .open(sealed, &context(id, field))
                 .map_err(|e| corrupt(format!("connection {id}: {e}")))
         };
-        let tokens = StoredTokens {
+        let tokens = ConnectionTokens {
             access_token: open(&access, "access")?,
             refresh_token: refresh.as_deref().map(|r| open(r, "refresh")).transpose()?,
             expires_at,
@@ -538,7 +540,7 @@ impl Store {
         &self,
         id: Uuid,
         read_access: &str,
-        tokens: &StoredTokens,
+        tokens: &ConnectionTokens,
         sealer: &Sealer,
     ) -> Result<(), StoreError> {
         let access = sealer.seal(&tokens.access_token, &context(id, "access"));
@@ -577,7 +579,7 @@ impl Store {
     pub async fn store_refreshed_tokens(
         &self,
         id: Uuid,
-        tokens: &StoredTokens,
+        tokens: &ConnectionTokens,
         sealer: &Sealer,
     ) -> Result<(), StoreError> {
         let access = sealer.seal(&tokens.access_token, &context(id, "access"));

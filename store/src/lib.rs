@@ -75,7 +75,6 @@ pub use lease::{Lease, LeaseKey};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
 pub use rules::OwnerRules;
-pub use sealed_tokens::StoredTokens;
 pub use staff_sessions::NewStaffSession;
 pub use webhooks::{
     AfterAttempt, AttemptRecord, Claim, DeliveryStatus, DeliveryWork, NewWebhookEndpoint,

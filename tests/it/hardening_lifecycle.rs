@@ -5,11 +5,12 @@ use base64::Engine as _;
 use kalends::api::bookings::{BookingIn, CustomerIn};
 use kalends::api::staff::StaffIn;
 use kalends_core::config::SecretKey;
+use kalends_core::domain::ConnectionTokens;
 use kalends_core::domain::{ConnectionCalendar, NewStaff, Provider};
 use kalends_core::seal::Sealer;
 use kalends_service::{bookings, connections, imports};
 use kalends_store::Overlap;
-use kalends_store::{NewChannel, NewConnection, StoredTokens};
+use kalends_store::{NewChannel, NewConnection};
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -195,7 +196,7 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
             primary: true,
             writable: true,
         }],
-        tokens: StoredTokens {
+        tokens: ConnectionTokens {
             access_token: SecretString::from("ya29.access"),
             refresh_token: Some(SecretString::from("1//refresh")),
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
@@ -643,7 +644,7 @@ async fn reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed(db: Db)
             primary: true,
             writable: true,
         }],
-        tokens: StoredTokens {
+        tokens: ConnectionTokens {
             access_token: SecretString::from(access.to_owned()),
             refresh_token: Some(SecretString::from("1//refresh")),
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),

@@ -115,6 +115,18 @@ pub struct ConnectionCalendar {
     pub writable: bool,
 }
 
+/// A connection's provider tokens in the clear: as a provider hands them out, as the store seals
+/// and opens them, and as a refresh keeps them between calls.
+#[derive(Clone, Debug)]
+pub struct ConnectionTokens {
+    /// Bearer token.
+    pub access_token: secrecy::SecretString,
+    /// Refresh token; `None` on a refresh means "keep the one stored" (Google never rotates).
+    pub refresh_token: Option<secrecy::SecretString>,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A connection as the store keeps it (tokens stay sealed; see `SealedTokens`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {

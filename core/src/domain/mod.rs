@@ -14,7 +14,9 @@ mod values;
 pub use booking::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, SpanError, local_midnight,
 };
-pub use connections::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
+pub use connections::{
+    Connection, ConnectionCalendar, ConnectionStatus, ConnectionTokens, Provider,
+};
 pub use feeds::{
     Feed, FeedProfile, FeedScope, Import, ImportRun, ImportStatus, NewFeed, NewImport, Owner,
     Platform, RunCounts, RunOutcome,
