@@ -10,27 +10,20 @@ use uuid::Uuid;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
-    /// Bring every calendar the booking belongs in up to date with it.
-    SyncBooking {
-        /// Owner of the booking.
-        tenant_id: Uuid,
-        /// The booking.
-        booking_id: Uuid,
-    },
-    /// [`Job::SyncBooking`] for several bookings of one tenant in one run: what the outbox relay
-    /// makes of the syncs of a tenant that it moves to the queue together.
+    /// Bring every calendar the bookings belong in up to date with them: write each into its
+    /// staff's calendars, move it there, take it out once it is cancelled or its staff member is
+    /// taken off it. The one kind for a single booking and for a batch: the outbox relay gathers
+    /// the syncs of a tenant that it moves together into one job.
+    ///
+    /// The kinds it replaced, `sync_booking` and `delete_booking` with one `booking_id`, are
+    /// still read (from a queue or an outbox written by an earlier version) as this kind.
+    #[serde(alias = "sync_booking", alias = "delete_booking")]
     SyncBookings {
         /// Owner of the bookings.
         tenant_id: Uuid,
         /// The bookings, each once.
+        #[serde(alias = "booking_id", deserialize_with = "one_or_many")]
         booking_ids: Vec<Uuid>,
-    },
-    /// Remove a cancelled booking from the calendars it was pushed to.
-    DeleteBooking {
-        /// Owner of the booking.
-        tenant_id: Uuid,
-        /// The booking.
-        booking_id: Uuid,
     },
     /// Tell the booking's customer what changed: an invitation, an update or a cancellation by
     /// e-mail when something they care about changed, and the reminders scheduled.
@@ -145,12 +138,15 @@ pub enum Job {
 }
 
 impl Job {
+    /// Bring the calendars of one booking up to date with it (created, changed or cancelled).
+    pub fn sync_booking(tenant_id: Uuid, booking_id: Uuid) -> Self {
+        Job::SyncBookings { tenant_id, booking_ids: vec![booking_id] }
+    }
+
     /// The tenant whose work it is.
     pub fn tenant_id(&self) -> Uuid {
         match self {
-            Job::SyncBooking { tenant_id, .. }
-            | Job::SyncBookings { tenant_id, .. }
-            | Job::DeleteBooking { tenant_id, .. }
+            Job::SyncBookings { tenant_id, .. }
             | Job::NotifyCustomer { tenant_id, .. }
             | Job::SendReminder { tenant_id, .. }
             | Job::NotifyReauth { tenant_id, .. }
@@ -170,9 +166,7 @@ impl Job {
     /// The job's kind, as used in metrics, logs and the failure record.
     pub fn kind(&self) -> &'static str {
         match self {
-            Job::SyncBooking { .. } => "sync_booking",
             Job::SyncBookings { .. } => "sync_bookings",
-            Job::DeleteBooking { .. } => "delete_booking",
             Job::ImportFeed { .. } => "import_feed",
             Job::NotifyCustomer { .. } => "notify_customer",
             Job::SendReminder { .. } => "send_reminder",
@@ -187,5 +181,48 @@ impl Job {
             Job::UpdateChecklists { .. } => "update_checklists",
             Job::RemindChecklist { .. } => "remind_checklist",
         }
+    }
+}
+
+/// `booking_ids` as written today (a list) or by the kinds it replaced (one `booking_id`).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Uuid>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        One(Uuid),
+        Many(Vec<Uuid>),
+    }
+    Ok(match Ids::deserialize(deserializer)? {
+        Ids::One(id) => vec![id],
+        Ids::Many(ids) => ids,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_or_delete_queued_by_an_earlier_version_reads_as_a_sync_of_that_booking() {
+        let (tenant_id, booking_id) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        for kind in ["sync_booking", "delete_booking"] {
+            let json = format!(
+                r#"{{"kind":"{kind}","tenant_id":"{tenant_id}","booking_id":"{booking_id}"}}"#
+            );
+            let job: Job = serde_json::from_str(&json).unwrap();
+            assert_eq!(job, Job::sync_booking(tenant_id, booking_id), "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_sync_is_written_as_the_one_kind_with_its_list_and_read_back_the_same() {
+        let job = Job::SyncBookings {
+            tenant_id: Uuid::from_u128(1),
+            booking_ids: vec![Uuid::from_u128(2), Uuid::from_u128(3)],
+        };
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(json["kind"], "sync_bookings");
+        assert_eq!(json["booking_ids"].as_array().map(Vec::len), Some(2));
+        assert_eq!(serde_json::from_value::<Job>(json).unwrap(), job);
     }
 }

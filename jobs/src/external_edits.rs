@@ -159,9 +159,7 @@ async fn apply(
             store
                 .event_finished(mapping.booking_id, connection.id, EventState::Pending, None)
                 .await?;
-            store
-                .enqueue(&Job::SyncBooking { tenant_id: tenant.id, booking_id: mapping.booking_id })
-                .await?;
+            store.enqueue(&Job::sync_booking(tenant.id, mapping.booking_id)).await?;
             tracing::info!(booking = %mapping.booking_id, connection = %connection.id, edit = ?edit, "external edit restored");
         }
         ExternalEditPolicy::Accept => {

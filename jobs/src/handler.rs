@@ -171,11 +171,6 @@ impl JobHandler for KalendsJobs {
     /// A booking whose sync was given up shows `failed` with the reason in each calendar it
     /// was still waiting for (`POST /api/v1/connections/{id}/sync` retries it).
     async fn gave_up(&self, job: &Job, error: &str) {
-        if let Job::SyncBooking { booking_id, .. } | Job::DeleteBooking { booking_id, .. } = job
-            && let Err(e) = self.store.fail_pending_events(*booking_id, error).await
-        {
-            tracing::warn!(error = %e, "could not mark the booking's pending events failed");
-        }
         if let Job::SyncBookings { booking_ids, .. } = job {
             for booking_id in booking_ids {
                 if let Err(e) = self.store.fail_pending_events(*booking_id, error).await {
@@ -240,9 +235,7 @@ impl JobHandler for KalendsJobs {
             Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
                 crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
             ),
-            Job::SyncBooking { .. }
-            | Job::SyncBookings { .. }
-            | Job::DeleteBooking { .. }
+            Job::SyncBookings { .. }
             | Job::ImportAvailability { .. }
             | Job::WatchCalendars { .. }
             | Job::CleanUpConnection { .. }
@@ -257,14 +250,8 @@ impl KalendsJobs {
     fn calendar_work<'a>(&'a self, job: &'a Job) -> Option<BoxedRun<'a>> {
         let (store, sealer, credentials) = (&self.store, &self.sealer, &self.credentials);
         Some(match job {
-            Job::SyncBooking { tenant_id, booking_id } => {
-                Box::pin(crate::sync_booking::run(store, credentials, *tenant_id, *booking_id))
-            }
             Job::SyncBookings { tenant_id, booking_ids } => {
                 Box::pin(crate::sync_bookings::run(store, credentials, *tenant_id, booking_ids))
-            }
-            Job::DeleteBooking { tenant_id, booking_id } => {
-                Box::pin(crate::delete_booking::run(store, credentials, *tenant_id, *booking_id))
             }
             Job::ImportAvailability { tenant_id, connection_id } => Box::pin(
                 crate::import_availability::run(store, credentials, *tenant_id, *connection_id),

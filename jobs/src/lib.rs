@@ -4,7 +4,6 @@
 pub mod clean_up_connection;
 pub mod customer_mail;
 pub mod customer_plan;
-pub mod delete_booking;
 pub mod deliver_webhook;
 pub mod external_edits;
 mod handler;
@@ -24,7 +23,6 @@ pub mod scheduler;
 pub mod send_alert;
 pub mod send_reminder;
 pub mod send_settings_link;
-pub mod sync_booking;
 pub mod sync_bookings;
 mod tokens;
 pub mod update_checklists;

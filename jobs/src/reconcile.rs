@@ -176,7 +176,7 @@ impl Destination<'_> {
             let why = Some("missing from the calendar; written again");
             store.event_finished(*booking_id, connection.id, EventState::Pending, why).await?;
             let tenant_id = connection.tenant_id;
-            store.enqueue(&Job::SyncBooking { tenant_id, booking_id: *booking_id }).await?;
+            store.enqueue(&Job::sync_booking(tenant_id, *booking_id)).await?;
             requeued += 1;
         }
         Ok(requeued)

@@ -133,57 +133,59 @@ impl Relay {
 type Item = Result<(Job, Vec<i64>), serde_json::Error>;
 
 /// The queue items for `rows` (in order), each beside the row it stands where: the
-/// `SyncBooking`s of one tenant that are due now travel together as one `SyncBookings` (up to
-/// [`SYNC_BATCH`] bookings, each once) where the first of them stood, so a burst of bookings is
-/// synced in batches; one alone stays a `SyncBooking`. Nothing is lost or promised twice: each
-/// row's booking is in exactly one item, and the rows are deleted once their item is queued.
+/// `SyncBookings` of one tenant that are due now travel together as one (up to [`SYNC_BATCH`]
+/// bookings, each once) where the first of them stood, so a burst of bookings is synced in
+/// batches. This is the one place syncs are batched. Nothing is lost or promised twice: each
+/// row's bookings are in exactly one item, and the rows are deleted once their item is queued.
 fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
-    let mut items: Vec<(&OutboxEntry, Item)> = Vec::with_capacity(rows.len());
-    // The open batch of each tenant: its item's index.
+    /// Where a row's item comes from: as it came, or a tenant's batch (an index of `batches`).
+    enum Slot {
+        AsItCame(Item),
+        Batch(usize),
+    }
+    let mut slots: Vec<(&OutboxEntry, Slot)> = Vec::with_capacity(rows.len());
+    // Each batch's tenant, bookings and rows; the open batch of each tenant.
+    let mut batches: Vec<(uuid::Uuid, Vec<uuid::Uuid>, Vec<i64>)> = Vec::new();
     let mut open: std::collections::HashMap<uuid::Uuid, usize> = Default::default();
     for row in rows {
-        let job = match row.decode() {
-            Ok(job) => job,
-            Err(e) => {
-                items.push((row, Err(e)));
+        let (tenant_id, ids) = match row.decode() {
+            Ok(Job::SyncBookings { tenant_id, booking_ids }) if row.run_at.is_none() => {
+                (tenant_id, booking_ids)
+            }
+            decoded => {
+                slots.push((row, Slot::AsItCame(decoded.map(|job| (job, vec![row.id])))));
                 continue;
             }
         };
-        let (tenant_id, booking_id) = match job {
-            Job::SyncBooking { tenant_id, booking_id } if row.run_at.is_none() => {
-                (tenant_id, booking_id)
-            }
-            job => {
-                items.push((row, Ok((job, vec![row.id]))));
-                continue;
+        let fits = |&at: &usize| batches[at].1.len() + ids.len() <= SYNC_BATCH;
+        let at = match open.get(&tenant_id).copied().filter(fits) {
+            Some(at) => at,
+            None => {
+                batches.push((tenant_id, Vec::new(), Vec::new()));
+                slots.push((row, Slot::Batch(batches.len() - 1)));
+                open.insert(tenant_id, batches.len() - 1);
+                batches.len() - 1
             }
         };
-        let batch = open.get(&tenant_id).and_then(|&at| match &mut items[at].1 {
-            Ok((job, carried)) => Some((job, carried)),
-            Err(_) => None,
-        });
-        let Some((job, carried)) = batch else {
-            open.insert(tenant_id, items.len());
-            items.push((row, Ok((Job::SyncBooking { tenant_id, booking_id }, vec![row.id]))));
-            continue;
-        };
-        if let Job::SyncBooking { booking_id: first, .. } = *job {
-            *job = Job::SyncBookings { tenant_id, booking_ids: vec![first] };
-        }
-        let mut full = false;
-        if let Job::SyncBookings { booking_ids, .. } = job {
-            if !booking_ids.contains(&booking_id) {
-                booking_ids.push(booking_id);
+        let (_, booking_ids, carried) = &mut batches[at];
+        for id in ids {
+            if !booking_ids.contains(&id) {
+                booking_ids.push(id);
             }
-            full = booking_ids.len() >= SYNC_BATCH;
         }
         carried.push(row.id);
-        if full {
-            // The next one opens another.
-            open.remove(&tenant_id);
-        }
     }
-    items
+    let mut batches: Vec<_> = batches.into_iter().map(Some).collect();
+    slots
+        .into_iter()
+        .map(|(row, slot)| match slot {
+            Slot::AsItCame(item) => (row, item),
+            Slot::Batch(at) => {
+                let (tenant_id, booking_ids, carried) = batches[at].take().unwrap_or_default();
+                (row, Ok((Job::SyncBookings { tenant_id, booking_ids }, carried)))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -200,7 +202,7 @@ mod tests {
     fn a_tenants_syncs_moved_together_travel_as_one_batch_and_everything_else_as_it_came() {
         let (ann, bo) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let b = |n: u128| Uuid::from_u128(100 + n);
-        let sync = |tenant_id, booking_id| Job::SyncBooking { tenant_id, booking_id };
+        let sync = Job::sync_booking;
         let notify = Job::NotifyCustomer { tenant_id: ann, booking_id: b(1), resend: false };
         let later = chrono::Utc::now() + chrono::Duration::hours(1);
         let rows = [
@@ -231,11 +233,29 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_of_several_and_a_delete_queued_by_an_earlier_version_join_their_tenants_batch() {
+        let ann = Uuid::from_u128(1);
+        let b = |n: u128| Uuid::from_u128(100 + n);
+        let several = Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(2)] };
+        let earlier =
+            format!(r#"{{"kind":"delete_booking","tenant_id":"{ann}","booking_id":"{}"}}"#, b(3));
+        let rows = [
+            row(1, &several, None),
+            OutboxEntry { id: 2, job: earlier, created_at: chrono::Utc::now(), run_at: None },
+            row(3, &Job::sync_booking(ann, b(2)), None),
+        ];
+        let items: Vec<(Job, Vec<i64>)> =
+            together(&rows).into_iter().map(|(_, item)| item.unwrap()).collect();
+        let batch = Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(2), b(3)] };
+        assert_eq!(items, [(batch, vec![1, 2, 3])]);
+    }
+
+    #[test]
     fn a_batch_holds_at_most_its_share_of_bookings() {
         let tenant_id = Uuid::from_u128(1);
         let rows: Vec<OutboxEntry> = (0..SYNC_BATCH as i64 + 3)
             .map(|n| {
-                let job = Job::SyncBooking { tenant_id, booking_id: Uuid::from_u128(n as u128) };
+                let job = Job::sync_booking(tenant_id, Uuid::from_u128(n as u128));
                 row(n, &job, None)
             })
             .collect();
@@ -243,7 +263,7 @@ mod tests {
             .into_iter()
             .map(|(_, item)| match item.unwrap().0 {
                 Job::SyncBookings { booking_ids, .. } => booking_ids.len(),
-                _ => 1,
+                job => panic!("not a sync: {job:?}"),
             })
             .collect();
         assert_eq!(sizes, [SYNC_BATCH, 3]);

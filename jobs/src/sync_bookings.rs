@@ -1,34 +1,52 @@
-//! `sync_bookings`: [`sync_booking`](crate::sync_booking) for several bookings of one tenant in
-//! one run, the unit of work under load. The outbox relay turns the `SyncBooking`s of a tenant
-//! it moves together into one of these, so a burst of bookings costs one lease statement, one
-//! read of the bookings, the tenant, their calendars and their events, one transaction recording
-//! what the calendars now hold and one record of the attempts per batch instead of per booking.
-//! Each event's `pending` row is still written before its provider call: a new event's together
-//! with those of the other bookings pushed at the same time. Each booking is still written under
-//! its own sync lease (taken together, in one statement), converged to its current version like a
-//! `sync_booking` (so a retry after a crash skips what was written), and a booking whose lease
-//! another worker holds gets a `sync_booking` of its own that waits for it.
+//! `sync_bookings`: bring every calendar a set of bookings belongs in up to date with each
+//! booking's current version, and take each out of the calendars it no longer belongs in (it was
+//! cancelled, or its staff member taken off it). The one job for a booking's calendars: a new
+//! booking, a change, a cancellation, a reconnect's replay and a burst under load all come here,
+//! one booking or up to fifty of a tenant (the outbox relay gathers them; nothing else batches).
+//!
+//! The job re-reads the bookings, so a job queued for an old version converges to the current
+//! one and never regresses it. Each booking is written under its own sync lease (taken together,
+//! in one statement); a booking whose lease another worker holds waits for it in one later job
+//! with the others found busy, the only way a busy lease is handled. A run costs one read of the
+//! bookings, the tenant, their calendars and their events, one statement marking the new events
+//! `pending` before their provider calls, one transaction recording what the calendars now hold
+//! and one record of the attempts. Each target is written idempotently (Google: an event id
+//! derived from booking and connection; Microsoft: a `transactionId`; CalDAV: a resource name
+//! from the same key), after its `pending` row is stored, so a retry after a crash finds what it
+//! was doing. A target that fails transiently makes the whole job retry; the targets already
+//! written are skipped by their synced version.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use kalends_core::domain::{Booking, BookingStatus, Connection, ConnectionStatus, Tenant};
+use kalends_core::calendar_item::{Audience, CalendarItem};
+use kalends_core::domain::{
+    Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
+};
 use kalends_core::job::Job;
-use kalends_providers::session::Credentials;
-use kalends_store::{BookingEvent, Lease};
+use kalends_core::webhooks::{WebhookEvent, booking_sync_data};
+use kalends_providers::ProviderError;
+use kalends_providers::calendar::{EventDraft, EventKey, RemoteEvent, Window};
+use kalends_providers::session::{ConnectionError, Credentials};
+use kalends_store::{BookingEvent, EventState, LEFT_DELETED, Lease, SyncedEvent};
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
 use crate::lease::{hold_many, lease_end};
-use crate::sync_booking::{Failures, LEASE, Record, action, converge_read};
 
-/// How many bookings of the batch are pushed at once (their calendars may be the same one).
+/// How many bookings of the run are pushed at once (their calendars may be the same one).
 const PARALLEL: usize = 8;
 
-/// How long a booking whose lease another worker holds waits before its own job runs.
+/// How long a booking whose lease another worker holds waits before its next job runs.
 const BUSY_RETRY: Duration = Duration::from_millis(500);
+
+/// How long one sync of a booking holds its lease without renewing it (a killed worker's lease
+/// runs out after this); a running sync renews it every third of it. One sync of a booking at a
+/// time: otherwise a job that read an older version could write its content (or its staff's
+/// calendars) after a job that read the newer one.
+const LEASE: Duration = Duration::from_secs(60);
 
 /// Runs the job for `booking_ids`, bookings of `tenant_id`.
 #[tracing::instrument(skip_all, fields(%tenant_id, bookings = booking_ids.len()))]
@@ -39,33 +57,50 @@ pub async fn run(
     booking_ids: &[Uuid],
 ) -> Result<(), JobError> {
     let held = lease_end(LEASE);
-    let taken = match store.take_leases(&Lease::BOOKING_SYNC, booking_ids, held).await {
-        Ok(taken) => taken,
-        // One of them is gone (a lease names an existing booking): each goes on alone, and the
-        // gone one's job finds nothing to do, as it would have.
-        Err(StoreError::ForeignKey) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    // Another worker is syncing these: each waits for it in a job of its own (re-reading the
-    // booking then), as a `sync_booking` that found the lease taken would.
-    let at = chrono::Utc::now() + chrono::Duration::from_std(BUSY_RETRY).unwrap_or_default();
-    for booking_id in booking_ids.iter().filter(|id| !taken.contains(id)) {
-        store.enqueue_at(&Job::SyncBooking { tenant_id, booking_id: *booking_id }, at).await?;
+    let taken = take_leases(store, tenant_id, booking_ids, held).await?;
+    // Another worker is syncing these: they wait for it together, in a job that re-reads them.
+    let busy: Vec<Uuid> = booking_ids.iter().filter(|id| !taken.contains(id)).copied().collect();
+    if !busy.is_empty() {
+        let at = chrono::Utc::now() + chrono::Duration::from_std(BUSY_RETRY).unwrap_or_default();
+        store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids: busy }, at).await?;
     }
     if taken.is_empty() {
         return Ok(());
     }
-    // The batch's events go into a few calendars: each token is read once for the run.
+    // The run's events go into a few calendars: each token is read once for the run.
     let credentials = credentials.for_one_run();
+    // A long sync (many calendars, a provider asking to wait) keeps its leases: were one to run
+    // out, a newer job could write its version and this one overwrite it with older content.
     let leased = {
         let work = converge_all(store, &credentials, tenant_id, &taken);
         hold_many(store, &Lease::BOOKING_SYNC, &taken, held, LEASE, work)
     };
     let Some(result) = leased.await? else {
+        // Lost (the database was unreachable for a whole lease): `converge_all` was stopped
+        // before recording anything more; the job is retried.
         return Err(JobError::transient("lost the bookings' sync leases"));
     };
     store.release_leases(&Lease::BOOKING_SYNC, &taken).await?;
     result
+}
+
+/// Takes the sync leases of those of `ids` that exist (a lease names an existing booking; one
+/// whose tenant was deleted has nothing left to bring anywhere) until `held`: the ones taken.
+async fn take_leases(
+    store: &Store,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+    held: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Uuid>, JobError> {
+    match store.take_leases(&Lease::BOOKING_SYNC, ids, held).await {
+        Err(StoreError::ForeignKey) => {
+            let existing: Vec<Uuid> =
+                store.bookings_by_ids(tenant_id, ids).await?.iter().map(|b| b.id).collect();
+            // Gone in between too: the retry sorts it out.
+            Ok(store.take_leases(&Lease::BOOKING_SYNC, &existing, held).await?)
+        }
+        taken => Ok(taken?),
+    }
 }
 
 /// Converges every booking of `ids` (leased by the caller) and records one attempt for each.
@@ -96,7 +131,7 @@ async fn converge_all(
     let mut runs = Vec::with_capacity(bookings.len());
     for chunk in bookings.chunks(PARALLEL) {
         let marked = mark_new_events(store, chunk, &connections, &events).await?;
-        let record = Record::Later { gathered: &gathered, marked: &marked };
+        let record = Record { gathered: &gathered, marked: &marked };
         let mut batch = Vec::with_capacity(chunk.len());
         for booking in chunk {
             let on = On { store, credentials, tenant: &tenant, record: &record };
@@ -107,8 +142,7 @@ async fn converge_all(
     // What the calendars now hold, in one transaction.
     let synced = gathered.into_inner().unwrap_or_else(PoisonError::into_inner);
     store.events_synced(tenant_id, &synced).await?;
-    // A booking whose run ended on a database failure is not recorded (its retry is), as with
-    // `sync_booking`.
+    // A booking whose run ended on a database failure is not recorded (its retry is).
     let attempts: Vec<(Uuid, i64, &str)> = runs
         .iter()
         .filter(|(_, run)| run.is_ok())
@@ -124,9 +158,8 @@ async fn converge_all(
 }
 
 /// Marks the events that `bookings` will create (none yet in a connected calendar that has a
-/// destination) `pending`, in one statement, as each push would before its provider call; the
-/// pushes then skip that write. Events that exist, or wait for a reconnect, are marked by their
-/// own push as in `sync_booking`.
+/// destination) `pending`, in one statement, before any of their provider calls; the pushes then
+/// skip that write. Events that exist, or wait for a reconnect, are marked by their own push.
 async fn mark_new_events(
     store: &Store,
     bookings: &[Booking],
@@ -152,8 +185,8 @@ async fn mark_new_events(
     Ok(new_events.iter().map(|(b, c, _)| (b.id, c.id)).collect())
 }
 
-/// The connections of `connections` a booking is written into: its staff's, unless it is
-/// cancelled (oldest first, as `Store::sync_targets` has them).
+/// The connections of `connections` (its staff's default ones, oldest first) a booking is
+/// written into: its staff's, unless it is cancelled.
 fn targets<'c>(booking: &Booking, connections: &'c [Connection]) -> Vec<&'c Connection> {
     match booking.data.status {
         BookingStatus::Cancelled => Vec::new(),
@@ -173,7 +206,7 @@ struct On<'a> {
 }
 
 /// Converges one booking of the run, its targets picked from the run's `connections` by its
-/// staff (oldest first, as `Store::sync_targets` has them) and its events from `events`.
+/// staff and its events from `events`.
 async fn converge_one<'a>(
     on: On<'_>,
     booking: &'a Booking,
@@ -184,6 +217,383 @@ async fn converge_one<'a>(
     let existing: Vec<&BookingEvent> =
         events.iter().filter(|e| e.booking_id == booking.id).collect();
     let On { store, credentials, tenant, record } = on;
-    let run = converge_read(store, credentials, tenant, booking, &targets, &existing, record).await;
+    let run = converge(store, credentials, tenant, booking, &targets, &existing, record).await;
     (booking, run)
+}
+
+/// What went wrong across the targets; the worst decides the job's answer.
+#[derive(Default)]
+struct Failures {
+    transient: Option<(String, Option<Duration>)>,
+    permanent: Option<String>,
+}
+
+impl Failures {
+    fn add(&mut self, error: &ConnectionError) {
+        if matches!(error, ConnectionError::Provider(ProviderError::DeadGrant { .. })) {
+            // Parked with the connection (`needs_reauth`): the reconnect replays it.
+            return;
+        }
+        if error.is_retryable() {
+            let hint = match error {
+                ConnectionError::Provider(e) => e.retry_after(),
+                _ => None,
+            };
+            let longest = self.transient.as_ref().and_then(|(_, h)| *h).max(hint);
+            self.transient = Some((error.to_string(), longest));
+        } else {
+            self.permanent.get_or_insert_with(|| error.to_string());
+        }
+    }
+
+    /// Adds what went wrong for another booking of the same run.
+    fn merge(&mut self, other: Failures) {
+        if let Some((message, hint)) = other.transient {
+            let longest = self.transient.as_ref().and_then(|(_, h)| *h).max(hint);
+            self.transient = Some((message, longest));
+        }
+        if let Some(message) = other.permanent {
+            self.permanent.get_or_insert(message);
+        }
+    }
+
+    fn answer(self) -> Result<(), JobError> {
+        match (self.transient, self.permanent) {
+            (Some((message, retry_after)), _) => {
+                Err(JobError::transient_after(message, retry_after))
+            }
+            (None, Some(message)) => Err(JobError::permanent(message)),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// What a sync of the booking is recorded as (`sync_attempts.kind`).
+fn action(booking: &Booking) -> &'static str {
+    match booking.data.status {
+        BookingStatus::Cancelled => "delete_booking",
+        BookingStatus::Tentative | BookingStatus::Confirmed => "sync_booking",
+    }
+}
+
+/// Brings the calendars of `targets` (the booking's default connections; none once cancelled)
+/// up to date with the booking, and takes it out of the calendars of its `existing` events that
+/// are no longer targets; the caller holds the booking's sync lease. What the providers refused
+/// is in the answer; a database failure ends it. What the calendars now hold is gathered in
+/// `record`.
+async fn converge(
+    store: &Store,
+    credentials: &Credentials,
+    tenant: &Tenant,
+    booking: &Booking,
+    targets: &[&Connection],
+    existing: &[&BookingEvent],
+    record: &Record<'_>,
+) -> Result<Failures, StoreError> {
+    let mut failures = Failures::default();
+    for connection in targets {
+        let current = existing.iter().copied().find(|e| e.connection_id == connection.id);
+        let pushed = push(store, credentials, tenant, booking, connection, current, record);
+        if let Err(e) = pushed.await {
+            failures.add(&e);
+        }
+    }
+    for event in existing {
+        if targets.iter().any(|t| t.id == event.connection_id) {
+            continue;
+        }
+        if event.state == EventState::Deleted {
+            // Already out of that calendar (a hand deletion left as is, say): nothing to
+            // decide about it any more.
+            settle_external_edit(store, Some(event)).await?;
+            continue;
+        }
+        if let Err(e) = remove(store, credentials, tenant, booking, event).await {
+            failures.add(&e);
+        }
+    }
+    Ok(failures)
+}
+
+/// The event for `booking` in the calendar of the connection `key` names: its calendar item for
+/// a staff calendar (the tenant's privacy setting, colours and reminders). Providers ignore the
+/// zone of whole days, so the tenant's zone does for placing them.
+fn event_for(tenant: &Tenant, booking: &Booking, key: EventKey) -> EventDraft {
+    let settings = &tenant.settings;
+    let item = CalendarItem::from_booking(booking, settings.time_zone, Audience::Staff(settings));
+    EventDraft::new(key, tenant.id, item)
+}
+
+/// Where a run records the events the calendars now hold: gathered, and recorded together once
+/// the run is done. Until then the events stay pending, and a run that dies before it records
+/// them writes them again (each write is idempotent), as after any crash between a write and its
+/// record.
+struct Record<'a> {
+    gathered: &'a Mutex<Vec<SyncedEvent>>,
+    /// The (booking, connection) pairs whose `pending` row the run already wrote, together,
+    /// before their pushes.
+    marked: &'a HashSet<(Uuid, Uuid)>,
+}
+
+/// Whether the booking's event in `calendar` needs no write: written at this version, or
+/// deleted by the staff member at this version and left so (`external_edit_policy: accept`).
+/// Only a new version of the booking writes it again.
+fn up_to_date(event: &BookingEvent, calendar: &str, booking: &Booking) -> bool {
+    let accepted_deletion =
+        event.state == EventState::Deleted && event.last_error.as_deref() == Some(LEFT_DELETED);
+    (event.state == EventState::Synced || accepted_deletion)
+        && event.calendar_id == calendar
+        && event.synced_version >= Some(booking.version)
+}
+
+/// Gathers that the provider took the booking's event (`remote`), with its `booking.synced`
+/// event, for the run's one transaction.
+fn synced(booking: &Booking, connection: &Connection, remote: RemoteEvent, record: &Record<'_>) {
+    let data = booking_sync_data(
+        booking.id,
+        booking.version,
+        connection.id,
+        &connection.provider.to_string(),
+        Some(&remote.id),
+        None,
+    );
+    let synced = SyncedEvent {
+        booking_id: booking.id,
+        connection_id: connection.id,
+        remote_id: remote.id,
+        remote_etag: remote.etag,
+        version: booking.version,
+        events: vec![WebhookEvent::new("booking.synced", data)],
+    };
+    record.gathered.lock().unwrap_or_else(PoisonError::into_inner).push(synced);
+}
+
+/// Writes the booking into one connection's destination calendar.
+async fn push(
+    store: &Store,
+    credentials: &Credentials,
+    tenant: &Tenant,
+    booking: &Booking,
+    connection: &Connection,
+    current: Option<&BookingEvent>,
+    record: &Record<'_>,
+) -> Result<(), ConnectionError> {
+    let Some(calendar) = connection.destination_calendar_id.clone() else {
+        let why = "the connection has no destination calendar";
+        pending(store, booking, connection, "", Some(why)).await?;
+        return Err(ProviderError::permanent(0, why).into());
+    };
+    if current.is_some_and(|e| up_to_date(e, &calendar, booking)) {
+        return Ok(());
+    }
+    if connection.status == ConnectionStatus::NeedsReauth {
+        // Parked: replayed when the staff member reconnects.
+        let why = "waiting for the calendar to be reconnected";
+        pending(store, booking, connection, &calendar, Some(why)).await?;
+        return Ok(());
+    }
+    // The destination changed since the event was written: take it out of the old calendar.
+    if let Some(old) =
+        current.filter(|e| e.calendar_id != calendar && e.state != EventState::Deleted)
+    {
+        delete_remote(credentials, connection, old, booking).await?;
+    }
+    let key = EventKey { booking_id: booking.id, connection_id: connection.id };
+    let here = current.filter(|e| e.calendar_id == calendar);
+    let remote_id = match here {
+        Some(e) if e.remote_id.is_some() => e.remote_id.clone(),
+        // An earlier attempt may have made the event and never heard back (a worker killed
+        // between the write and recording it, a timeout). Graph answers a create with the same
+        // `transactionId` with that event as it is, at the earlier version's time: find it and
+        // update it instead.
+        Some(e) if connection.provider == Provider::Microsoft => {
+            let found = find_by_booking(credentials, connection, e, booking).await?;
+            if let Some(id) = &found {
+                tracing::info!(connection = %connection.id, remote_id = %id, "found the event of a create whose answer was lost; updating it");
+            }
+            found
+        }
+        _ => None,
+    };
+    if !record.marked.contains(&(booking.id, connection.id)) {
+        pending(store, booking, connection, &calendar, None).await?;
+    }
+    let event = event_for(tenant, booking, key);
+    let provider = credentials.providers().get(connection.provider);
+    let result = credentials
+        .with_token(connection, |token| {
+            let (event, calendar, remote_id) = (&event, &calendar, remote_id.as_deref());
+            let etag = here.and_then(|e| e.remote_etag.as_deref()).filter(|_| remote_id.is_some());
+            async move { provider.upsert_event(&token, calendar, event, remote_id, etag).await }
+        })
+        .await;
+    match result {
+        Ok(remote) => {
+            synced(booking, connection, remote, record);
+            settle_external_edit(store, current).await.map_err(ConnectionError::store)?;
+            Ok(())
+        }
+        Err(error) => {
+            record_failure(store, booking, connection, &error)
+                .await
+                .map_err(ConnectionError::store)?;
+            Err(error)
+        }
+    }
+}
+
+/// Records the booking's event in `calendar` as about to be written (or, with `why`, as waiting).
+async fn pending(
+    store: &Store,
+    booking: &Booking,
+    connection: &Connection,
+    calendar: &str,
+    why: Option<&str>,
+) -> Result<(), ConnectionError> {
+    let recorded = store.event_pending(booking, connection, calendar, None, why).await;
+    recorded.map_err(ConnectionError::store)
+}
+
+/// Takes the booking's event out of a calendar it no longer belongs in.
+async fn remove(
+    store: &Store,
+    credentials: &Credentials,
+    tenant: &Tenant,
+    booking: &Booking,
+    event: &BookingEvent,
+) -> Result<(), ConnectionError> {
+    let connection =
+        store.connection(tenant.id, event.connection_id).await.map_err(ConnectionError::store)?;
+    if connection.status == ConnectionStatus::Revoked {
+        // Disconnected: Kalends can no longer touch that calendar.
+        store
+            .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
+            .await
+            .map_err(ConnectionError::store)?;
+        settle_external_edit(store, Some(event)).await.map_err(ConnectionError::store)?;
+        return Ok(());
+    }
+    match delete_remote(credentials, &connection, event, booking).await {
+        Ok(()) => {
+            store
+                .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
+                .await
+                .map_err(ConnectionError::store)?;
+            settle_external_edit(store, Some(event)).await.map_err(ConnectionError::store)?;
+            Ok(())
+        }
+        Err(error) => {
+            record_failure(store, booking, &connection, &error)
+                .await
+                .map_err(ConnectionError::store)?;
+            Err(error)
+        }
+    }
+}
+
+async fn delete_remote(
+    credentials: &Credentials,
+    connection: &Connection,
+    event: &BookingEvent,
+    booking: &Booking,
+) -> Result<(), ConnectionError> {
+    let provider = credentials.providers().get(connection.provider);
+    let remote_id = match (&event.remote_id, connection.provider) {
+        (Some(id), _) => id.clone(),
+        // Google ids are known before the event exists.
+        (None, Provider::Google) => {
+            EventKey { booking_id: event.booking_id, connection_id: connection.id }
+                .google_event_id()
+        }
+        // So are CalDAV resource names (the same key, as `{uid}.ics`).
+        (None, Provider::Caldav) => format!(
+            "{}.ics",
+            EventKey { booking_id: event.booking_id, connection_id: connection.id }
+                .google_event_id()
+        ),
+        // A Microsoft create whose answer was lost (a killed worker, a dropped connection) may
+        // still have made the event: look for it by its booking property around the booking.
+        (None, Provider::Microsoft) => {
+            match find_by_booking(credentials, connection, event, booking).await? {
+                Some(id) => id,
+                None => return Ok(()),
+            }
+        }
+    };
+    credentials
+        .with_token(connection, |token| {
+            let (calendar, remote_id) = (&event.calendar_id, &remote_id);
+            let etag = event.remote_etag.as_deref().filter(|_| event.remote_id.is_some());
+            async move { provider.delete_event(&token, calendar, remote_id, etag).await }
+        })
+        .await
+}
+
+/// The id of the event carrying this booking's property in the connection's calendar, searched
+/// within a few days of the booking.
+async fn find_by_booking(
+    credentials: &Credentials,
+    connection: &Connection,
+    event: &BookingEvent,
+    booking: &Booking,
+) -> Result<Option<String>, ConnectionError> {
+    let provider = credentials.providers().get(connection.provider);
+    let (start, end) = booking.data.span.rough_bounds();
+    // The event may still hold an older time: search generously around the current one.
+    let window = Window {
+        start: start - chrono::Duration::days(400),
+        end: end + chrono::Duration::days(400),
+    };
+    let found = credentials
+        .with_token(connection, |token| {
+            let calendar = &event.calendar_id;
+            async move { provider.list_kalends_events(&token, calendar, window).await }
+        })
+        .await?;
+    // Only this connection's: another one sharing the mailbox may hold an event for the same
+    // booking (both staff members assigned). An older event without the connection property is
+    // told by its transactionId.
+    Ok(found
+        .into_iter()
+        .find(|e| {
+            e.booking_id == Some(event.booking_id)
+                && e.writer(connection.id) != kalends_providers::calendar::Writer::Another
+        })
+        .map(|e| e.id))
+}
+
+/// The event was written again (or taken out): an external edit left as is no longer stands, so
+/// its conflict resolves. Only events that were ever edited by hand cost a query.
+async fn settle_external_edit(
+    store: &Store,
+    event: Option<&BookingEvent>,
+) -> Result<(), StoreError> {
+    if let Some(event) = event.filter(|e| e.external_edit.is_some()) {
+        store.resolve_external_edit(event.booking_id, event.connection_id).await?;
+    }
+    Ok(())
+}
+
+/// A transient failure keeps the event pending with the reason; a dead grant parks it (the
+/// connection is `needs_reauth` already); anything else fails it with the provider's words.
+async fn record_failure(
+    store: &Store,
+    booking: &Booking,
+    connection: &Connection,
+    error: &ConnectionError,
+) -> Result<(), StoreError> {
+    let message = error.to_string();
+    let state = match error {
+        ConnectionError::Provider(ProviderError::DeadGrant { .. }) => EventState::Pending,
+        e if e.is_retryable() => EventState::Pending,
+        _ => EventState::Failed,
+    };
+    let mut events = Vec::new();
+    if state == EventState::Failed {
+        let (provider, error) = (connection.provider.to_string(), Some(message.as_str()));
+        let data =
+            booking_sync_data(booking.id, booking.version, connection.id, &provider, None, error);
+        events.push(WebhookEvent::new("booking.sync_failed", data));
+    }
+    store.event_finished_with(booking.id, connection.id, state, Some(&message), &events).await
 }

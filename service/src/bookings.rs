@@ -60,10 +60,7 @@ pub fn owed_jobs(
     write: BookingWrite,
 ) -> Vec<Job> {
     let cancelled = booking.status == BookingStatus::Cancelled;
-    let mut jobs = vec![match cancelled {
-        true => Job::DeleteBooking { tenant_id, booking_id },
-        false => Job::SyncBooking { tenant_id, booking_id },
-    }];
+    let mut jobs = vec![Job::sync_booking(tenant_id, booking_id)];
     if booking.customer.as_ref().is_some_and(|c| c.email.is_some()) {
         jobs.push(Job::NotifyCustomer { tenant_id, booking_id, resend: false });
     }
@@ -93,7 +90,7 @@ fn checklists_job(
 /// itself skips a customer without an address), and the checklists of its resource, if any.
 fn cancellation_jobs(tenant_id: Uuid, booking_id: Uuid, resource_id: Option<Uuid>) -> Vec<Job> {
     let mut jobs = vec![
-        Job::DeleteBooking { tenant_id, booking_id },
+        Job::sync_booking(tenant_id, booking_id),
         Job::NotifyCustomer { tenant_id, booking_id, resend: false },
     ];
     if resource_id.is_some() {
@@ -275,12 +272,8 @@ pub async fn resend_invite(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(
 
 /// Tries the booking's calendar sync again now (the console's Retry after a failed sync).
 pub async fn retry_sync(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-    let booking = store.booking(tenant_id, id).await?;
-    let job = match booking.data.status {
-        BookingStatus::Cancelled => Job::DeleteBooking { tenant_id, booking_id: id },
-        _ => Job::SyncBooking { tenant_id, booking_id: id },
-    };
-    store.enqueue(&job).await
+    store.booking(tenant_id, id).await?;
+    store.enqueue(&Job::sync_booking(tenant_id, id)).await
 }
 
 #[cfg(test)]
@@ -316,19 +309,19 @@ mod tests {
         assert_eq!(
             jobs,
             [
-                Job::SyncBooking { tenant_id: t, booking_id: b },
+                Job::sync_booking(t, b),
                 Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false },
             ]
         );
         let silent = owed_jobs(t, b, &stay(BookingStatus::Tentative, None), BookingWrite::Created);
-        assert_eq!(silent, [Job::SyncBooking { tenant_id: t, booking_id: b }]);
+        assert_eq!(silent, [Job::sync_booking(t, b)]);
     }
 
     #[test]
-    fn a_booking_saved_as_cancelled_leaves_the_calendars() {
+    fn a_booking_saved_as_cancelled_owes_the_sync_that_takes_it_out_of_the_calendars() {
         let (t, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let jobs = owed_jobs(t, b, &stay(BookingStatus::Cancelled, None), BookingWrite::Created);
-        assert_eq!(jobs, [Job::DeleteBooking { tenant_id: t, booking_id: b }]);
+        assert_eq!(jobs, [Job::sync_booking(t, b)]);
     }
 
     #[test]

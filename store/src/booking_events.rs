@@ -96,7 +96,7 @@ macro_rules! alert_sync_failed {
     }};
 }
 
-use super::{Lease, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
+use super::{Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use kalends_core::domain::{Booking, Connection, Provider};
 use kalends_core::job::Job;
 
@@ -382,38 +382,10 @@ impl Store {
         Ok(())
     }
 
-    /// Records that the calendar holds the booking at `version`; an older version never
-    /// overwrites a newer one.
-    pub async fn event_synced(
-        &self,
-        booking_id: Uuid,
-        connection_id: Uuid,
-        (remote_id, etag): (&str, Option<&str>),
-        version: i64,
-        events: &[WebhookEvent],
-    ) -> Result<(), StoreError> {
-        let at = now();
-        update_with_events!(self, events, at, |tx| {
-            sqlx::query_as(
-                "UPDATE booking_events SET remote_id = $1, remote_etag = $6, state = 'synced', synced_version = $2, \
-                 last_error = NULL, synced_at = $3, updated_at = $3 WHERE booking_id = $4 AND connection_id = $5 \
-                 AND (synced_version IS NULL OR synced_version <= $2) RETURNING tenant_id",
-            )
-            .bind(remote_id)
-            .bind(version)
-            .bind(at)
-            .bind(booking_id)
-            .bind(connection_id)
-            .bind(etag)
-            .fetch_optional(&mut *tx)
-            .await?
-        });
-        Ok(())
-    }
-
-    /// [`Self::event_synced`] for several events of one tenant's bookings in one transaction
-    /// (a batch of syncs records what it wrote when it is done). Each (booking, connection)
-    /// comes at most once: a run writes each event once.
+    /// Records that the calendars hold these events of one tenant's bookings at their versions,
+    /// in one transaction (a sync run records what it wrote when it is done); an older version
+    /// never overwrites a newer one. Each (booking, connection) comes at most once: a run writes
+    /// each event once.
     pub async fn events_synced(
         &self,
         tenant_id: Uuid,
@@ -519,32 +491,6 @@ impl Store {
             self.outbox_signal.notify_one();
         }
         Ok(())
-    }
-
-    /// Takes the booking's sync lease until `until`; `false` while another job holds it.
-    pub async fn lease_booking_sync(
-        &self,
-        booking_id: Uuid,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.take_lease(&Lease::BOOKING_SYNC, booking_id.into(), &[], until).await
-    }
-
-    /// Extends the booking's sync lease from `held` (the `until` this holder last set) to
-    /// `until`; `false` when it is no longer this holder's (it ran out, was taken, or was
-    /// released). Both instants must be whole microseconds (what the databases keep).
-    pub async fn renew_booking_sync(
-        &self,
-        booking_id: Uuid,
-        held: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.renew_lease(&Lease::BOOKING_SYNC, booking_id.into(), held, until).await
-    }
-
-    /// Gives the booking's sync lease back.
-    pub async fn release_booking_sync(&self, booking_id: Uuid) -> Result<(), StoreError> {
-        self.release_lease(&Lease::BOOKING_SYNC, booking_id.into()).await
     }
 
     /// Marks the booking's events still pending as failed with `error` (its sync was given up),
@@ -685,7 +631,7 @@ macro_rules! syncs_behind {
             .await?;
         behind
             .into_iter()
-            .map(|(booking_id,)| Job::SyncBooking { tenant_id, booking_id })
+            .map(|(booking_id,)| Job::sync_booking(tenant_id, booking_id))
             .collect::<Vec<Job>>()
     }};
 }
@@ -706,7 +652,7 @@ pub(super) const BEHIND: &str = "SELECT b.id FROM bookings b JOIN booking_staff 
 /// connection) holding nothing up to date; left alone while a job is still at it (an event
 /// touched since `$2`), when the current version failed for good (manual sync), or when the
 /// staff member's deletion was accepted and the booking has not changed since.
-const DRIFTED: &str = "SELECT b.id, b.tenant_id, b.status FROM bookings b \
+const DRIFTED: &str = "SELECT b.id, b.tenant_id FROM bookings b \
     WHERE b.span_end > $1 AND b.updated_at < $2 AND ( \
       EXISTS (SELECT 1 FROM booking_events e JOIN connections c ON c.id = e.connection_id \
         WHERE e.booking_id = b.id AND c.status = 'active' AND e.state <> 'deleted' \
@@ -734,19 +680,14 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let queued = with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
-            let drifted: Vec<(Uuid, Uuid, String)> = sqlx::query_as(DRIFTED)
+            let drifted: Vec<(Uuid, Uuid)> = sqlx::query_as(DRIFTED)
                 .bind(now)
                 .bind(now - behind_for)
                 .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
                 .await?;
-            for (booking_id, tenant_id, status) in &drifted {
-                let (tenant_id, booking_id) = (*tenant_id, *booking_id);
-                let job = if status == "cancelled" {
-                    Job::DeleteBooking { tenant_id, booking_id }
-                } else {
-                    Job::SyncBooking { tenant_id, booking_id }
-                };
+            for &(booking_id, tenant_id) in &drifted {
+                let job = Job::sync_booking(tenant_id, booking_id);
                 sqlx::query(outbox::INSERT)
                     .bind(outbox::encode(&job)?)
                     .bind(now)

@@ -154,12 +154,8 @@ macro_rules! record_connection_owed {
                     .bind(LEFT_DELETED)
                     .fetch_all(&mut *$tx)
                     .await?;
-                jobs.extend(
-                    behind.into_iter().map(|(booking_id,)| Job::SyncBooking {
-                        tenant_id: $tenant_id,
-                        booking_id,
-                    }),
-                );
+                let syncs = behind.into_iter().map(|(b,)| Job::sync_booking($tenant_id, b));
+                jobs.extend(syncs);
             }
         }
         let replayed = jobs.len();

@@ -35,35 +35,8 @@ pub struct JobFailure {
 }
 
 impl Store {
-    /// Records that `version` of a booking was synced; returns false if that was already recorded
-    /// (a duplicate delivery), which makes the job idempotent.
-    pub async fn record_sync_attempt(
-        &self,
-        tenant_id: Uuid,
-        booking_id: Uuid,
-        version: i64,
-        kind: &str,
-    ) -> Result<bool, StoreError> {
-        let inserted = with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO sync_attempts (id, tenant_id, booking_id, booking_version, kind, attempted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (booking_id, booking_version, kind) DO NOTHING",
-            )
-            .bind(Uuid::now_v7())
-            .bind(tenant_id)
-            .bind(booking_id)
-            .bind(version)
-            .bind(kind)
-            .bind(now())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(inserted == 1)
-    }
-
-    /// [`Self::record_sync_attempt`] for several bookings of a tenant in one statement: each
-    /// `(booking, version, kind)` once.
+    /// Records that these versions of a tenant's bookings were synced, in one statement: each
+    /// `(booking, version, kind)` once (a duplicate delivery records nothing more).
     pub async fn record_sync_attempts(
         &self,
         tenant_id: Uuid,

@@ -190,7 +190,7 @@ impl Store {
                 .bind(booking_id)
                 .execute(&mut *tx)
                 .await?;
-                let job = Job::SyncBooking { tenant_id, booking_id };
+                let job = Job::sync_booking(tenant_id, booking_id);
                 sqlx::query(outbox::INSERT)
                     .bind(outbox::encode(&job)?)
                     .bind(at)

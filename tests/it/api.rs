@@ -416,6 +416,6 @@ async fn health_readiness_and_metrics_answer() {
     assert!(metrics.contains(r#"route="/api/v1/bookings""#), "{metrics}");
     assert!(metrics.contains("kalends_http_request_duration_seconds_bucket"), "{metrics}");
     assert!(metrics.contains("kalends_queue_depth"), "{metrics}");
-    assert!(metrics.contains(r#"kind="sync_booking""#), "{metrics}");
+    assert!(metrics.contains(r#"kind="sync_bookings""#), "{metrics}");
     app.stop().await;
 }

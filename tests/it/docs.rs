@@ -67,7 +67,7 @@ fn the_documents_link_only_inside_the_repository() {
 #[test]
 fn every_job_kind_runs_in_the_jobs_file_named_after_it() {
     // `Job::kind` matches every variant (the compiler sees to that), one arm a line:
-    // `Job::SyncBooking { .. } => "sync_booking",`.
+    // `Job::SyncBookings { .. } => "sync_bookings",`.
     let source = std::fs::read_to_string(root().join("core/src/job.rs")).unwrap();
     let kinds: Vec<&str> = source
         .lines()

@@ -103,7 +103,7 @@ impl JobHandler for PanicsOnce {
 }
 
 fn a_job() -> QueuedJob {
-    let job = Job::SyncBooking { tenant_id: Uuid::now_v7(), booking_id: Uuid::now_v7() };
+    let job = Job::sync_booking(Uuid::now_v7(), Uuid::now_v7());
     QueuedJob::new(job, Utc::now().timestamp_millis())
 }
 

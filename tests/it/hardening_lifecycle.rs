@@ -569,10 +569,9 @@ async fn history_is_pruned_by_age_and_by_count_keeping_each_imports_last_run(db:
     // The quiet import last ran long ago: its old runs go, its last one stays.
     age_rows(&store, "import_runs", "finished_at", "import_id", imports[1].id).await;
     let (busy, quiet) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    for version in 1..=6 {
-        assert!(store.record_sync_attempt(tenant.id, busy, version, "sync_booking").await.unwrap());
-    }
-    store.record_sync_attempt(tenant.id, quiet, 1, "sync_booking").await.unwrap();
+    let six: Vec<_> = (1..=6).map(|version| (busy, version, "sync_booking")).collect();
+    store.record_sync_attempts(tenant.id, &six).await.unwrap();
+    store.record_sync_attempts(tenant.id, &[(quiet, 1, "sync_booking")]).await.unwrap();
     age_rows(&store, "sync_attempts", "attempted_at", "booking_id", quiet).await;
     for n in 0..8 {
         store.record_job_failure("sync_booking", "{}", &format!("failure {n}"), 5).await.unwrap();

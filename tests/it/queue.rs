@@ -137,8 +137,7 @@ fn a_stay(title: &str) -> kalends_core::domain::NewBooking {
 }
 
 fn a_job() -> QueuedJob {
-    let job =
-        Job::SyncBooking { tenant_id: uuid::Uuid::now_v7(), booking_id: uuid::Uuid::now_v7() };
+    let job = Job::sync_booking(uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     QueuedJob::new(job, Utc::now().timestamp_millis())
 }
 
@@ -255,7 +254,7 @@ async fn a_permanent_failure_stops_at_once_and_is_recorded(queue: Queue) {
         (!failures.is_empty()).then_some(failures)
     })
     .await;
-    assert_eq!((failures[0].kind.as_str(), failures[0].attempts), ("sync_booking", 1));
+    assert_eq!((failures[0].kind.as_str(), failures[0].attempts), ("sync_bookings", 1));
     assert!(failures[0].error.contains("the calendar was deleted"), "{failures:?}");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(handler.runs.lock().unwrap().len(), 1, "no retry after a permanent failure");
@@ -299,10 +298,8 @@ async fn duplicate_and_stale_deliveries_are_harmless(queue: Queue) {
     )
     .await
     .unwrap();
-    let job = QueuedJob::new(
-        Job::SyncBooking { tenant_id: tenant.id, booking_id: booking.id },
-        Utc::now().timestamp_millis(),
-    );
+    let job =
+        QueuedJob::new(Job::sync_booking(tenant.id, booking.id), Utc::now().timestamp_millis());
     // The same delivery three times (a relay that crashed after pushing, twice).
     for _ in 0..3 {
         queue.push(job.clone(), None).await.unwrap();

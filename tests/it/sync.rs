@@ -3,7 +3,7 @@
 //! duplicate; parked on a dead grant and replayed on reconnect.
 
 use kalends_service::bookings;
-use kalends_store::{EventState, Overlap};
+use kalends_store::{EventState, Lease, LeaseKey, Overlap};
 use std::time::Duration;
 
 use kalends::api::bookings::{BookingIn, BookingPatch, CustomerIn};
@@ -496,16 +496,17 @@ async fn a_sync_lease_is_renewed_only_by_its_holder(db: Db) {
     };
     let now = chrono::Utc::now();
     let held = micros(now + chrono::Duration::seconds(60));
-    assert!(store.lease_booking_sync(booking, held).await.unwrap());
-    assert!(!store.lease_booking_sync(booking, held).await.unwrap(), "one holder at a time");
+    let (lease, key) = (&Lease::BOOKING_SYNC, LeaseKey::from(booking));
+    assert!(store.take_lease(lease, key, &[], held).await.unwrap());
+    assert!(!store.take_lease(lease, key, &[], held).await.unwrap(), "one holder at a time");
     let later = micros(now + chrono::Duration::seconds(80));
-    assert!(store.renew_booking_sync(booking, held, later).await.unwrap());
+    assert!(store.renew_lease(lease, key, held, later).await.unwrap());
     assert!(
-        !store.renew_booking_sync(booking, held, later).await.unwrap(),
+        !store.renew_lease(lease, key, held, later).await.unwrap(),
         "a holder that no longer knows the lease's end (someone else's lease) cannot renew it"
     );
-    store.release_booking_sync(booking).await.unwrap();
-    assert!(!store.renew_booking_sync(booking, later, later).await.unwrap(), "released");
+    store.release_lease(lease, key).await.unwrap();
+    assert!(!store.renew_lease(lease, key, later, later).await.unwrap(), "released");
 }
 
 /// A create that reached Graph but whose answer never came back (the worker was killed between
@@ -611,7 +612,7 @@ async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_
     let (tenant, ids) = synced_then_renamed_without_jobs(&app, 5, "Massage").await;
     let held = chrono::Utc::now() + chrono::Duration::seconds(2);
     let held = chrono::DateTime::from_timestamp_micros(held.timestamp_micros()).unwrap();
-    assert!(app.store.lease_booking_sync(ids[0], held).await.unwrap());
+    assert!(app.store.take_lease(&Lease::BOOKING_SYNC, ids[0].into(), &[], held).await.unwrap());
     let job =
         kalends_core::job::Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.clone() };
     app.store.enqueue(&job).await.unwrap();
