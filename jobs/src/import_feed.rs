@@ -19,12 +19,11 @@ use kalends_core::imports::settle;
 use kalends_ical::{ParseOptions, ParsedFeed};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
 use kalends_service::imports;
-use kalends_store::{Detection, Lease, LeasedImport, RunResult};
+use kalends_store::{Detection, Lease, LeasedImport, RunResult, lease_end};
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::lease::{hold, lease_end};
 
 /// The error of a run whose body was cut off ([`ParsedFeed::truncated`]).
 const TRUNCATED: &str = "the feed is truncated: it ends inside an event or before END:VCALENDAR, \
@@ -206,7 +205,7 @@ impl Importer {
         // second run could start and both would write the same import's items.
         let leased = {
             let work = self.obtain(&import, zone, source, last_read.as_deref(), started_at);
-            hold(&self.store, &Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
+            self.store.hold(&Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
         };
         let Some(parsed) = leased.await? else {
             // Lost: another run may hold the import now, so this one records nothing.

@@ -9,7 +9,6 @@ pub mod external_edits;
 mod handler;
 pub mod import_availability;
 pub mod import_feed;
-mod lease;
 pub mod mail;
 pub mod notify_customer;
 pub mod notify_reauth;

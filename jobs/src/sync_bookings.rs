@@ -29,12 +29,11 @@ use kalends_core::webhooks::{WebhookEvent, booking_sync_data};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{EventDraft, EventKey, RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
-use kalends_store::{BookingEvent, EventState, LEFT_DELETED, Lease, SyncedEvent};
+use kalends_store::{BookingEvent, EventState, LEFT_DELETED, Lease, SyncedEvent, lease_end};
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::lease::{hold_many, lease_end};
 
 /// How many bookings of the run are pushed at once (their calendars may be the same one).
 const PARALLEL: usize = 8;
@@ -73,7 +72,7 @@ pub async fn run(
     // out, a newer job could write its version and this one overwrite it with older content.
     let leased = {
         let work = converge_all(store, &credentials, tenant_id, &taken);
-        hold_many(store, &Lease::BOOKING_SYNC, &taken, held, LEASE, work)
+        store.hold_many(&Lease::BOOKING_SYNC, &taken, held, LEASE, work)
     };
     let Some(result) = leased.await? else {
         // Lost (the database was unreachable for a whole lease): `converge_all` was stopped

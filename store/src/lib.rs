@@ -71,7 +71,7 @@ pub use imports::{
     HoldChange, ImportPatch, LeasedImport, RunRecord, RunResult, SettingsPatch, kind_str,
 };
 pub use job_records::{JobFailure, SyncAttempt};
-pub use lease::{Lease, LeaseKey};
+pub use lease::{Lease, LeaseKey, lease_end};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
 pub use rules::OwnerRules;
