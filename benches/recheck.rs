@@ -23,8 +23,8 @@ use kalends_core::domain::{
     BookingSpan, BookingStatus, NewBooking, NewImport, NewResource, Owner, Platform, Tenant,
     TenantSettings,
 };
-use kalends_jobs::{Importer, Recheck};
 use kalends_service::bookings;
+use kalends_service::importer::{Importer, Recheck};
 use kalends_store::Overlap;
 use kalends_store::Store;
 use secrecy::SecretString;

@@ -43,7 +43,7 @@ use chrono::{TimeDelta, Utc};
 use kalends::app;
 use kalends_core::Config;
 use kalends_core::domain::{NewImport, NewResource, Owner, Platform, TenantSettings};
-use kalends_jobs::import_feed::Importer;
+use kalends_service::importer::Importer;
 use secrecy::SecretString;
 use tokio::process::{Child, Command};
 use tracing_subscriber::layer::SubscriberExt as _;

@@ -4,11 +4,11 @@
 use chrono::{Duration, Utc};
 use kalends_core::domain::ConnectionTokens;
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
-use kalends_jobs::clean_up_connection;
 use kalends_providers::ProviderError;
 use kalends_providers::caldav::DiscoveryError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::session::ConnectionError;
+use kalends_service::connection_cleanups;
 use kalends_store::NewConnection;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
@@ -222,7 +222,7 @@ pub async fn disconnect(
     .await
     .map_err(ConnectionError::store)?;
     if let Some(cleanup_id) = cleanup {
-        match clean_up_connection::clean_up(
+        match connection_cleanups::clean_up(
             &state.store,
             &state.sealer,
             &state.credentials,

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use kalends_core::Config;
 use kalends_core::config::SecretKeys;
 use kalends_core::seal::Sealer;
-use kalends_jobs::{Importer, JobQueue};
+use kalends_jobs::JobQueue;
 use kalends_providers::provider::Providers;
 use kalends_providers::session::Credentials;
+use kalends_service::importer::Importer;
 use kalends_store::Store;
 
 use crate::feed_cache::{FeedCache, Recent};

@@ -125,7 +125,7 @@ pub struct KalendsJobs {
     store: Store,
     /// Seals the secrets the jobs keep (push channel secrets, a cleanup's tokens) and opens them.
     sealer: kalends_core::seal::Sealer,
-    importer: crate::Importer,
+    importer: kalends_service::importer::Importer,
     mail: crate::customer_mail::CustomerMail,
     credentials: kalends_providers::session::Credentials,
     /// Where providers send push notifications (`{public_url}/webhooks/...`).
@@ -142,7 +142,7 @@ impl KalendsJobs {
     pub fn new(
         store: Store,
         sealer: kalends_core::seal::Sealer,
-        importer: crate::Importer,
+        importer: kalends_service::importer::Importer,
         mail: crate::customer_mail::CustomerMail,
         credentials: kalends_providers::session::Credentials,
         public_url: String,
@@ -179,7 +179,7 @@ impl JobHandler for KalendsJobs {
             }
         }
         if let Job::CleanUpConnection { cleanup_id, .. } = job {
-            crate::clean_up_connection::give_up(&self.store, *cleanup_id, error).await;
+            kalends_service::connection_cleanups::give_up(&self.store, *cleanup_id, error).await;
         }
     }
 

@@ -29,7 +29,6 @@ pub mod watch_calendars;
 pub mod worker;
 
 pub use handler::{Cause, JobError, JobHandler, KalendsJobs};
-pub use import_feed::{ImportError, Importer, Recheck};
 pub use queue::{JobQueue, QueuedJob};
 pub use retry::RetryPolicy;
 pub use tokens::SealedTokenStore;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kalends_jobs::Recheck;
+use kalends_service::importer::Recheck;
 use kalends_store::Overlap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

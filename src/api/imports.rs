@@ -9,7 +9,7 @@ use kalends_core::domain::{
 };
 use kalends_core::imports::ImportedItem;
 use kalends_ical::ItemKind;
-use kalends_jobs::ImportError;
+use kalends_service::importer::ImportError;
 use kalends_service::imports;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -387,7 +387,7 @@ async fn a_second_run_of_an_import_is_refused_while_the_first_is_alive(db: Db) {
     let import = register(&app, &key, room, &airbnb.platform.url()).await;
     let id: uuid::Uuid = import.parse().unwrap();
     // A lease of two seconds: the first run outlives it, and must keep its import all along.
-    let importer = kalends_jobs::Importer::new(app.store.clone(), &settings)
+    let importer = kalends_service::importer::Importer::new(app.store.clone(), &settings)
         .unwrap()
         .with_lease(std::time::Duration::from_secs(2));
     let tenant_id = tenant.id;

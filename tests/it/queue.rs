@@ -41,8 +41,8 @@ async fn queue_config(queue: Queue, dir: &TempDir) -> Config {
     config
 }
 
-fn importer(store: &Store) -> kalends_jobs::Importer {
-    kalends_jobs::Importer::new(store.clone(), &Default::default()).unwrap()
+fn importer(store: &Store) -> kalends_service::importer::Importer {
+    kalends_service::importer::Importer::new(store.clone(), &Default::default()).unwrap()
 }
 
 /// Customer e-mail into `.eml` files under the test's folder.

@@ -14,7 +14,7 @@ use kalends_core::domain::{
     EndDateIs, Import, ImportAs, ImportSettings, OnMissing, Owner, Platform, Span,
 };
 use kalends_core::imports::ImportedItem;
-use kalends_jobs::ImportError;
+use kalends_service::importer::ImportError;
 use kalends_service::imports;
 use kalends_store::ImportPatch;
 use kalends_store::StoreError;

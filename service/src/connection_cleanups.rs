@@ -1,0 +1,232 @@
+//! Cleaning up after a connection was taken away (disconnected, or its staff member deleted):
+//! at the provider, then forget. A disconnect tries it at once (`src/connections.rs`); the
+//! `clean_up_connection` job retries it.
+//!
+//! 1. remove the events this connection wrote, when asked (always for a deleted staff member):
+//!    those it lists in its destination calendar as its own (never another connection's in a
+//!    shared calendar), and those Kalends recorded elsewhere;
+//! 2. stop its push channels (Google) or delete its subscriptions (Microsoft);
+//! 3. revoke the grant where the provider has an endpoint for it (Google). Microsoft has no
+//!    revocation endpoint for a third-party app's delegated refresh token (only an
+//!    administrator's, or the user's own, "revoke sessions", which signs the user out of every
+//!    app): forgetting the token is all Kalends can do there;
+//! 4. forget the cleanup row, the last copy of the tokens.
+//!
+//! A transient failure is retried (the whole run again: every step is idempotent, an event or
+//! channel already gone counts as done, a grant already revoked too); a dead grant cannot clean
+//! anything up, and a permanent refusal will not change: the cleanup is forgotten at once and
+//! logged. A cleanup retried until the queue gives up is forgotten too (`gave_up`). One run at a
+//! time holds the cleanup's lease.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use kalends_core::domain::ConnectionTokens;
+use kalends_core::seal::Sealer;
+use kalends_providers::ProviderError;
+use kalends_providers::calendar::{AccessToken, Subscription, Window};
+use kalends_providers::provider::CalendarProvider;
+use kalends_providers::session::Credentials;
+use kalends_store::ConnectionCleanup;
+use kalends_store::{Store, StoreError};
+use uuid::Uuid;
+
+/// How long one run holds the cleanup (a busy cleanup is tried again after it).
+pub const LEASE_SECS: i64 = 120;
+/// A token with less than this left is refreshed first.
+const REFRESH_MARGIN_SECS: i64 = 60;
+/// How far around now the destination calendar is searched for the connection's events.
+const PAST_DAYS: i64 = 365;
+const FUTURE_DAYS: i64 = 3 * 365;
+
+/// What a cleanup did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cleaned {
+    /// Events removed from the destination calendar.
+    pub events_removed: usize,
+    /// Whether the provider revoked the grant (never on Microsoft).
+    pub revoked_at_provider: bool,
+    /// What could not be done, and why, when the cleanup was given up.
+    pub warning: Option<String>,
+}
+
+/// Why a cleanup run did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    /// Another run holds the cleanup.
+    #[error("another run is cleaning up this connection")]
+    Busy,
+    /// The provider failed (transiently: the cleanup is kept and retried).
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The database failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Cleans up now (the job, or a disconnect's first attempt); `Ok(None)` when there is nothing
+/// (left) to do. An `Err` means the cleanup is kept for a retry.
+pub async fn clean_up(
+    store: &Store,
+    sealer: &Sealer,
+    credentials: &Credentials,
+    cleanup_id: Uuid,
+) -> Result<Option<Cleaned>, CleanupError> {
+    let Some(cleanup) = store.connection_cleanup(cleanup_id, sealer).await? else {
+        return Ok(None);
+    };
+    let until = Utc::now() + chrono::Duration::seconds(LEASE_SECS);
+    if !store.claim_connection_cleanup(cleanup.id, until).await? {
+        return Err(CleanupError::Busy);
+    }
+    let (id, connection) = (cleanup.id, cleanup.connection_id);
+    let mut session = Session { store, sealer, credentials, cleanup };
+    match session.run().await {
+        Ok(cleaned) => {
+            store.forget_connection_cleanup(id).await?;
+            tracing::info!(%connection, events_removed = cleaned.events_removed, revoked = cleaned.revoked_at_provider, "calendar cleaned up and forgotten");
+            Ok(Some(cleaned))
+        }
+        Err(CleanupError::Provider(error)) if !error.is_retryable() => {
+            // A dead grant cannot remove or revoke anything, and a refusal will not change.
+            store.forget_connection_cleanup(id).await?;
+            tracing::warn!(%connection, %error, "the calendar could not be cleaned up at the provider; forgotten anyway");
+            let warning = format!("the calendar could not be cleaned up at the provider: {error}");
+            Ok(Some(Cleaned { warning: Some(warning), ..Cleaned::default() }))
+        }
+        Err(error) => {
+            store.release_connection_cleanup(id).await?;
+            Err(error)
+        }
+    }
+}
+
+/// Forgets a cleanup the queue gave up on (it kept failing transiently for the whole retry
+/// period).
+pub async fn give_up(store: &Store, cleanup_id: Uuid, error: &str) {
+    tracing::warn!(%cleanup_id, error, "calendar cleanup given up; forgetting the tokens anyway");
+    if let Err(e) = store.forget_connection_cleanup(cleanup_id).await {
+        tracing::warn!(error = %e, "could not forget a given-up calendar cleanup");
+    }
+}
+
+/// One run: the cleanup and its (refreshed as needed) tokens.
+struct Session<'a> {
+    store: &'a Store,
+    sealer: &'a Sealer,
+    credentials: &'a Credentials,
+    cleanup: ConnectionCleanup,
+}
+
+impl Session<'_> {
+    fn provider(&self) -> &CalendarProvider {
+        self.credentials.providers().get(self.cleanup.provider)
+    }
+
+    async fn run(&mut self) -> Result<Cleaned, CleanupError> {
+        let mut cleaned = Cleaned::default();
+        if self.cleanup.remove_events {
+            cleaned.events_removed = self.remove_events().await?;
+        }
+        for channel in self.cleanup.channels.clone() {
+            let subscription = Subscription {
+                id: channel.id,
+                resource_id: channel.resource_id,
+                expires_at: channel.expires_at,
+            };
+            self.call(|provider, token| {
+                let subscription = subscription.clone();
+                async move { provider.unsubscribe(&token, &subscription).await }
+            })
+            .await?;
+        }
+        let tokens = &self.cleanup.tokens;
+        let grant = tokens.refresh_token.as_ref().unwrap_or(&tokens.access_token);
+        cleaned.revoked_at_provider = self.provider().revoke(grant).await?;
+        Ok(cleaned)
+    }
+
+    /// Removes the connection's own events from its destination calendar (counted), then the
+    /// other events Kalends recorded for it (in a former destination, or out of the window).
+    async fn remove_events(&mut self) -> Result<usize, CleanupError> {
+        let recorded: HashSet<String> =
+            self.cleanup.events.iter().map(|(_, id)| id.clone()).collect();
+        let mut done: HashSet<String> = HashSet::new();
+        if let Some(calendar) = self.cleanup.destination_calendar_id.clone() {
+            let now = Utc::now();
+            let window = Window {
+                start: now - chrono::Duration::days(PAST_DAYS),
+                end: now + chrono::Duration::days(FUTURE_DAYS),
+            };
+            let listed = self
+                .call(|provider, token| {
+                    let calendar = calendar.clone();
+                    async move { provider.list_kalends_events(&token, &calendar, window).await }
+                })
+                .await?;
+            let connection = self.cleanup.connection_id;
+            for event in listed.iter().filter(|e| e.is_written_by(connection, &recorded)) {
+                self.delete(&calendar, &event.id).await?;
+                done.insert(event.id.clone());
+            }
+        }
+        let removed = done.len();
+        for (calendar, id) in self.cleanup.events.clone() {
+            if !done.contains(&id) {
+                self.delete(&calendar, &id).await?;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn delete(&mut self, calendar: &str, id: &str) -> Result<(), CleanupError> {
+        self.call(|provider, token| async move {
+            provider.delete_event(&token, calendar, id, None).await
+        })
+        .await
+    }
+
+    /// Runs `call` with a fresh token; a 401 refreshes once and retries.
+    async fn call<T, F, Fut>(&mut self, call: F) -> Result<T, CleanupError>
+    where
+        F: Fn(CalendarProvider, AccessToken) -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let token = self.token().await?;
+        match call(self.provider().clone(), token).await {
+            Err(ProviderError::Unauthorized { .. }) => {
+                let token = self.refresh().await?;
+                Ok(call(self.provider().clone(), token).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn token(&mut self) -> Result<AccessToken, CleanupError> {
+        let margin = chrono::Duration::seconds(REFRESH_MARGIN_SECS);
+        if self.cleanup.tokens.expires_at - margin > Utc::now() {
+            return Ok(AccessToken(self.cleanup.tokens.access_token.clone()));
+        }
+        self.refresh().await
+    }
+
+    /// New tokens from the refresh token, kept on the cleanup (Microsoft rotates it).
+    async fn refresh(&mut self) -> Result<AccessToken, CleanupError> {
+        let Some(refresh_token) = self.cleanup.tokens.refresh_token.clone() else {
+            let message = "the provider gave no refresh token".to_owned();
+            return Err(ProviderError::DeadGrant { message }.into());
+        };
+        let fresh = self.provider().refresh(&refresh_token).await?;
+        let stored = ConnectionTokens {
+            access_token: fresh.access_token.clone(),
+            refresh_token: fresh.refresh_token.clone(),
+            expires_at: fresh.expires_at,
+        };
+        self.store.store_cleanup_tokens(&self.cleanup, &stored, self.sealer).await?;
+        self.cleanup.tokens = ConnectionTokens {
+            refresh_token: stored.refresh_token.or(Some(refresh_token)),
+            ..stored
+        };
+        Ok(AccessToken(fresh.access_token))
+    }
+}
