@@ -443,6 +443,13 @@ for (var r of table.tBodies[0].rows) if (r.cells[0].textContent.trim() === argum
 return null;"""
 
 
+# What the console's live stream does when something changed: the page's content fetched again
+# and swapped in place.
+LIVE_REFRESH = """
+window.htmx.ajax('GET', window.location.href, {target: '#content', select: '#content', swap: 'outerHTML'});
+"""
+
+
 def block_from_timeline(driver, first, last):
     """Picks the nights `first` to `last` of the cottage on the 90-day timeline."""
     nav(driver, "Overview", "Overview")
@@ -451,6 +458,14 @@ def block_from_timeline(driver, first, last):
     waiting(driver, 20).until(lambda d: d.find_element(By.ID, "timeline-hint").is_displayed())
     retrying(lambda: driver.execute_script(TIMELINE_CELL, COTTAGE, first.isoformat()).click())
     waiting(driver, 20).until(lambda d: "From the night of" in d.find_element(By.ID, "timeline-hint").text)
+    # A live refresh between the two clicks (what a change elsewhere sends the open console)
+    # swaps the timeline for a new one: the picked night stays picked.
+    swaps = changes(driver)[0]
+    driver.execute_script(LIVE_REFRESH)
+    waiting(driver, 20).until(lambda d: changes(d)[0] > swaps, "the live refresh swapped the page")
+    picked = driver.execute_script(TIMELINE_CELL, COTTAGE, first.isoformat())
+    assert "picked" in picked.get_attribute("class"), "the pick survived the live refresh"
+    assert "From the night of" in driver.find_element(By.ID, "timeline-hint").text
     retrying(lambda: driver.execute_script(TIMELINE_CELL, COTTAGE, last.isoformat()).click())
     waiting(driver, 20).until(ec.title_contains("Blocks"))
 

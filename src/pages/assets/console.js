@@ -31,7 +31,9 @@
 
   // The availability timeline: click a free night of a property, then the last night to block
   // (the same one again for one night): the block form opens with the property and the dates
-  // filled in. Escape, or a click elsewhere in another row, starts over.
+  // filled in. Escape, or a click elsewhere in another row, starts over. The pick is kept by its
+  // row's block link and its night, so a live refresh of the page between the two clicks keeps
+  // it (the refreshed timeline's cell is marked again).
   var picked = null;
   function dayOf(cell) {
     var head = cell.closest("table").tHead.rows[0].cells[cell.cellIndex];
@@ -46,24 +48,45 @@
     var hint = document.getElementById("timeline-hint");
     if (hint) hint.textContent = text;
   }
+  function pickedCell() {
+    if (!picked) return null;
+    var rows = document.querySelectorAll("tr[data-block]");
+    for (var r = 0; r < rows.length; r++) {
+      if (rows[r].getAttribute("data-block") !== picked.block) continue;
+      for (var c = 0; c < rows[r].cells.length; c++) {
+        if (rows[r].cells[c].matches("td.cell") && dayOf(rows[r].cells[c]) === picked.day) {
+          return rows[r].cells[c];
+        }
+      }
+    }
+    return null;
+  }
+  function markPicked() {
+    var cell = pickedCell();
+    if (!cell) {
+      picked = null;
+      return;
+    }
+    cell.classList.add("picked");
+    hint("From the night of " + picked.day + " at " + cell.parentElement.cells[0].textContent.trim() +
+      ": now click the last night to block (Escape to start over).");
+  }
   function unpick() {
-    if (picked) picked.cell.classList.remove("picked");
+    var cell = pickedCell();
+    if (cell) cell.classList.remove("picked");
     picked = null;
   }
   function pickNight(cell) {
-    var row = cell.parentElement;
+    var block = cell.parentElement.getAttribute("data-block");
     var day = dayOf(cell);
     if (!day) return;
-    if (!picked || picked.row !== row || day < picked.day) {
+    if (!picked || picked.block !== block || day < picked.day) {
       unpick();
-      picked = { row: row, day: day, cell: cell };
-      cell.classList.add("picked");
-      hint("From the night of " + day + " at " + row.cells[0].textContent.trim() +
-        ": now click the last night to block (Escape to start over).");
+      picked = { block: block, day: day };
+      markPicked();
       return;
     }
-    window.location.href = row.getAttribute("data-block") + "&start_date=" + picked.day +
-      "&end_date=" + dayAfter(day);
+    window.location.href = block + "&start_date=" + picked.day + "&end_date=" + dayAfter(day);
   }
   document.addEventListener("click", function (event) {
     var cell = event.target.closest("tr[data-block] td.cell");
@@ -82,7 +105,9 @@
     var hint = document.querySelector("[data-timeline-hint]");
     if (hint) hint.hidden = false;
   }
-  document.addEventListener("htmx:afterSwap", function () { picked = null; showHint(); });
+  // A live refresh (or a move to another page) swaps the content: the pick stays while its
+  // night is still on the page.
+  document.addEventListener("htmx:afterSwap", function () { showHint(); markPicked(); });
 
   function typing() {
     var active = document.activeElement;
