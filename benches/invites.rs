@@ -22,8 +22,8 @@ use kalends_core::domain::{
 };
 use kalends_core::invite::{Invite, InviteKind};
 use kalends_ical::write::Party;
-use kalends_jobs::customer_mail::{CustomerMail, Outcome};
-use kalends_jobs::mail::{InviteEmail, Mailer, invite_message};
+use kalends_service::customer_mail::{CustomerMail, Outcome};
+use kalends_service::mail::{InviteEmail, Mailer, invite_message};
 use kalends_store::MessageKind;
 use secrecy::SecretString;
 use uuid::Uuid;

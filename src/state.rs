@@ -46,7 +46,7 @@ pub struct AppState {
     /// Fresh access tokens for connections.
     pub credentials: Credentials,
     /// Renders customer invitations and their links.
-    pub customer_mail: kalends_jobs::customer_mail::CustomerMail,
+    pub customer_mail: kalends_service::customer_mail::CustomerMail,
     /// Cancelled at shutdown: long-lived answers (the console's live updates) end with it.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

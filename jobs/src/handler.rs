@@ -126,7 +126,7 @@ pub struct KalendsJobs {
     /// Seals the secrets the jobs keep (push channel secrets, a cleanup's tokens) and opens them.
     sealer: kalends_core::seal::Sealer,
     importer: kalends_service::importer::Importer,
-    mail: crate::customer_mail::CustomerMail,
+    mail: kalends_service::customer_mail::CustomerMail,
     credentials: kalends_providers::session::Credentials,
     /// Where providers send push notifications (`{public_url}/webhooks/...`).
     public_url: String,
@@ -143,7 +143,7 @@ impl KalendsJobs {
         store: Store,
         sealer: kalends_core::seal::Sealer,
         importer: kalends_service::importer::Importer,
-        mail: crate::customer_mail::CustomerMail,
+        mail: kalends_service::customer_mail::CustomerMail,
         credentials: kalends_providers::session::Credentials,
         public_url: String,
     ) -> Self {

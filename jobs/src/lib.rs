@@ -2,14 +2,11 @@
 //! configuration), the outbox relay that feeds it, the workers, the retry policy, and one file per job.
 
 pub mod clean_up_connection;
-pub mod customer_mail;
-pub mod customer_plan;
 pub mod deliver_webhook;
 pub mod external_edits;
 mod handler;
 pub mod import_availability;
 pub mod import_feed;
-pub mod mail;
 pub mod notify_customer;
 pub mod notify_reauth;
 pub mod poll;

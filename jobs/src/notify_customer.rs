@@ -9,8 +9,8 @@ use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::customer_mail::{CustomerMail, Outcome};
-use crate::customer_plan::{plan_invite, reminder_times};
+use kalends_service::customer_mail::{CustomerMail, Outcome};
+use kalends_service::customer_plan::{plan_invite, reminder_times};
 
 /// Runs the job for one booking.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id))]

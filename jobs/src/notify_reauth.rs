@@ -6,7 +6,7 @@ use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::customer_mail::{CustomerMail, Outcome};
+use kalends_service::customer_mail::{CustomerMail, Outcome};
 
 /// Runs the job.
 #[tracing::instrument(skip_all, fields(%tenant_id, %connection_id))]

@@ -11,7 +11,7 @@ use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::customer_mail::{CustomerMail, Outcome};
+use kalends_service::customer_mail::{CustomerMail, Outcome};
 
 /// How long a run holds the alerts it sends.
 const CLAIM: Duration = Duration::from_secs(5 * 60);

@@ -8,9 +8,9 @@ use kalends_store::{MessageKind, NewMessage};
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::customer_mail::CustomerMail;
-use crate::customer_plan::{Obstacle, fingerprint, reminder_obstacle};
 use crate::notify_customer::{finish, load};
+use kalends_service::customer_mail::CustomerMail;
+use kalends_service::customer_plan::{Obstacle, fingerprint, reminder_obstacle};
 
 /// Runs the job.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id, reminder))]

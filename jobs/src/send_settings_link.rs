@@ -7,7 +7,7 @@ use kalends_store::StoreError;
 use uuid::Uuid;
 
 use crate::JobError;
-use crate::customer_mail::{CustomerMail, LinkReason, Outcome};
+use kalends_service::customer_mail::{CustomerMail, LinkReason, Outcome};
 
 /// Runs the job.
 #[tracing::instrument(skip_all, fields(%tenant_id, %staff_id))]

@@ -348,7 +348,7 @@ async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
     let booking = bookings::create(&store, &tenant, booking_for_ann("Massage", 7), Overlap::Allow)
         .await
         .unwrap();
-    let fingerprint = kalends_jobs::customer_plan::fingerprint(&booking, MessageKind::Request);
+    let fingerprint = kalends_service::customer_plan::fingerprint(&booking, MessageKind::Request);
     let claim = NewMessage {
         tenant_id: tenant.id,
         booking_id: booking.id,

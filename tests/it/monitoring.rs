@@ -55,7 +55,7 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 /// `histogram!` in the crates that make up the binary.
 fn exported() -> BTreeSet<String> {
     let mut files = Vec::new();
-    for crate_dir in ["src", "core/src", "jobs/src", "providers/src"] {
+    for crate_dir in ["src", "core/src", "store/src", "service/src", "jobs/src", "providers/src"] {
         rust_files(&root().join(crate_dir), &mut files);
     }
     let mut names = BTreeSet::new();

@@ -46,10 +46,10 @@ fn importer(store: &Store) -> kalends_service::importer::Importer {
 }
 
 /// Customer e-mail into `.eml` files under the test's folder.
-fn customer_mail(dir: &TempDir) -> kalends_jobs::customer_mail::CustomerMail {
+fn customer_mail(dir: &TempDir) -> kalends_service::customer_mail::CustomerMail {
     let config = kalends_core::Config { data_dir: dir.0.clone(), ..Default::default() };
     let key = std::sync::Arc::new(secrecy::SecretBox::new(Box::new([7u8; 32])));
-    kalends_jobs::customer_mail::CustomerMail::from_config(&config, key).unwrap()
+    kalends_service::customer_mail::CustomerMail::from_config(&config, key).unwrap()
 }
 
 /// Calendar credentials (no connection exists in these tests: the sync only records its attempt).

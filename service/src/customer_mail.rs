@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::staff_sessions::{SettingsLink, new_link, sign_link};
 use chrono::Utc;
 use kalends_core::Config;
 use kalends_core::config::SecretKey;
 use kalends_core::domain::{Booking, Tenant, TimeZone};
 use kalends_core::invite::{Invite, InviteKind, render, render_cancelled_notice};
 use kalends_ical::write::Party;
-use kalends_service::staff_sessions::{SettingsLink, new_link, sign_link};
 use kalends_store::MessageKind;
 use uuid::Uuid;
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, TimeZone as _, Utc};
 use kalends_core::domain::{Booking, BookingSpan, BookingStatus, Customer, NewBooking, TimeZone};
 use kalends_core::invite::{Invite, InviteKind, invite_uid};
 use kalends_ical::write::Party;
-use kalends_jobs::mail::{
+use kalends_service::mail::{
     InviteEmail, MailError, Mailer, ReminderEmail, invite_message, reminder_message,
 };
 use mail_parser::{MessageParser, MimeHeaders};
