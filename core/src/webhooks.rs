@@ -132,6 +132,26 @@ impl WebhookEvent {
     }
 }
 
+/// Who is sent which of `events`: each event, in order, with the endpoints (their ids, from
+/// `endpoints`: each id with the event types it subscribed to) that subscribed to its type. An
+/// event no endpoint wants is left out: it is not recorded at all.
+pub fn recipients<'e>(
+    endpoints: &[(Uuid, Vec<String>)],
+    events: &'e [WebhookEvent],
+) -> Vec<(&'e WebhookEvent, Vec<Uuid>)> {
+    events
+        .iter()
+        .filter_map(|event| {
+            let wanting: Vec<Uuid> = endpoints
+                .iter()
+                .filter(|(_, types)| types.iter().any(|t| t == event.event_type))
+                .map(|(id, _)| *id)
+                .collect();
+            (!wanting.is_empty()).then_some((event, wanting))
+        })
+        .collect()
+}
+
 /// `data` of `conflict.opened` and `conflict.resolved`: the conflict as the API shows it, its
 /// imported reservations with the `details` their feeds give (`details`: by item id).
 pub fn conflict_data(
@@ -320,6 +340,29 @@ mod tests {
         assert!(secret.expose_secret().starts_with(SECRET_PREFIX));
         assert!(key_bytes(&secret).unwrap().len() >= 24);
         assert_ne!(secret.expose_secret(), new_secret().expose_secret());
+    }
+
+    #[test]
+    fn an_event_goes_to_the_endpoints_subscribed_to_its_type_and_one_nobody_wants_is_dropped() {
+        let (all, conflicts) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let types = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let endpoints = [
+            (all, types(&["booking.synced", "conflict.opened"])),
+            (conflicts, types(&["conflict.opened"])),
+        ];
+        let events = [
+            WebhookEvent::new("booking.synced", json!({})),
+            WebhookEvent::new("checklist_item.created", json!({})),
+            WebhookEvent::new("conflict.opened", json!({})),
+        ];
+        let sent: Vec<(&str, Vec<Uuid>)> = recipients(&endpoints, &events)
+            .into_iter()
+            .map(|(event, to)| (event.event_type, to))
+            .collect();
+        assert_eq!(
+            sent,
+            [("booking.synced", vec![all]), ("conflict.opened", vec![all, conflicts])]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Page, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
 use kalends_core::job::Job;
-use kalends_core::webhooks::WebhookEvent;
+use kalends_core::webhooks::{WebhookEvent, recipients};
 
 /// A tenant's webhook endpoint as stored (its secrets sealed).
 #[derive(Clone, Debug)]
@@ -305,7 +305,8 @@ pub(crate) struct FanOut {
     pub deliveries: Vec<(Uuid, Uuid, Uuid, String)>,
 }
 
-/// Which endpoints (id, JSON event types) get which of `events`.
+/// The rows that record `events` for the endpoints (id, JSON event types) that want them
+/// (who wants what is core's rule, `recipients`).
 pub(crate) fn fan_out(
     tenant_id: Uuid,
     endpoints: &[(Uuid, String)],
@@ -317,19 +318,13 @@ pub(crate) fn fan_out(
         .map(|(id, types)| Ok((*id, serde_json::from_str(types).map_err(corrupt)?)))
         .collect::<Result<_, StoreError>>()?;
     let mut plan = FanOut { events: Vec::new(), deliveries: Vec::new() };
-    for event in events {
-        let wanting =
-            subscribed.iter().filter(|(_, types)| types.iter().any(|t| t == event.event_type));
-        let mut event_id = None;
-        for (endpoint_id, _) in wanting {
-            let id = *event_id.get_or_insert_with(|| {
-                let id = Uuid::now_v7();
-                plan.events.push((id, event.event_type, event.body(at)));
-                id
-            });
+    for (event, wanting) in recipients(&subscribed, events) {
+        let event_id = Uuid::now_v7();
+        plan.events.push((event_id, event.event_type, event.body(at)));
+        for endpoint_id in wanting {
             let delivery_id = Uuid::now_v7();
             let job = outbox::encode(&Job::DeliverWebhook { tenant_id, delivery_id })?;
-            plan.deliveries.push((delivery_id, *endpoint_id, id, job));
+            plan.deliveries.push((delivery_id, endpoint_id, event_id, job));
         }
     }
     Ok(plan)
