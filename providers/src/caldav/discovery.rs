@@ -7,9 +7,9 @@ use libdav::caldav::FindCalendarHomeSet;
 use libdav::dav::{FindPropertyHrefs, RequestError, WebDavError};
 use libdav::names;
 
+use super::client::{Account, CaldavCalendar};
 use super::failure::is_unauthorized;
-use super::http::HttpError;
-use super::{Account, CaldavCalendar, Dav, DavError, parse_url, resolve};
+use super::http::{Dav, DavError, HttpError, parse_url, resolve};
 use crate::calendar::RemoteCalendar;
 
 /// What discovering an account found.

@@ -3,8 +3,7 @@
 use ::http::StatusCode;
 use libdav::dav::{RequestError, WebDavError};
 
-use super::DavError;
-use super::http::HttpError;
+use super::http::{DavError, HttpError};
 use crate::ProviderError;
 use crate::text::printable;
 

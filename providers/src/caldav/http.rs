@@ -11,11 +11,15 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, HeaderValue, LOCATION};
-use http::{Request, Response};
+use http::{Request, Response, Uri};
 use http_body_util::Full;
 use reqwest::Url;
 
 use crate::outbound::{self, BodyError, Outbound, Refused};
+
+/// A libdav client over [`DavHttp`], and the errors its requests end in.
+pub(super) type Dav = libdav::dav::WebDavClient<DavHttp>;
+pub(super) type DavError = libdav::dav::WebDavError<HttpError>;
 
 /// How many redirects one request may follow.
 const MAX_REDIRECTS: usize = 5;
@@ -151,4 +155,29 @@ impl tower_service::Service<Request<String>> for DavHttp {
     fn call(&mut self, request: Request<String>) -> Self::Future {
         Box::pin(self.clone().send(request))
     }
+}
+
+/// An href relative to `base` made absolute (iCloud's are absolute on another host already).
+pub(super) fn resolve(base: &Uri, href: &Uri) -> Uri {
+    if href.host().is_some() {
+        return href.clone();
+    }
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = href.path_and_query().cloned();
+    Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
+}
+
+pub(super) fn absolute(base: &Uri, href: &str) -> String {
+    match href.parse::<Uri>() {
+        Ok(uri) => resolve(base, &uri).to_string(),
+        Err(_) => href.to_owned(),
+    }
+}
+
+pub(super) fn parse_url(text: &str) -> Option<Uri> {
+    let url = url::Url::parse(text.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    url.as_str().parse().ok()
 }

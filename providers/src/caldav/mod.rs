@@ -16,12 +16,11 @@
 //!   recurring event, an outside event deleted) asks for a full listing of the window
 //!   (time-range `calendar-query` + `calendar-multiget`), which the import stores atomically.
 
+mod client;
 mod discovery;
 mod failure;
 mod http;
 mod ics;
-
-use std::time::Duration;
 
 use ::http::{StatusCode, Uri};
 use chrono::{DateTime, Utc};
@@ -29,22 +28,19 @@ use libdav::caldav::{
     CalendarComponent, FindCalendars, GetCalendarResources, GetSupportedComponents,
     ListCalendarResources, TimeRange,
 };
-use libdav::dav::{
-    Delete, GetEtag, PutResource, RequestError, SyncCollection, WebDavClient, WebDavError,
-};
+use libdav::dav::{Delete, GetEtag, PutResource, RequestError, SyncCollection, WebDavError};
 use libdav::names;
-use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
 
+pub use self::client::{Account, CaldavCalendar, MAX_ANSWER_BYTES};
 pub use self::discovery::{Discovered, DiscoveryError};
 pub use self::failure::refused_password;
 use self::failure::{failure, is_invalid_token, is_precondition_failed, is_unauthorized};
-use self::http::{DavHttp, HttpError};
+use self::http::{Dav, DavError, HttpError, absolute, parse_url};
 use crate::ProviderError;
 use crate::calendar::{
     AccessToken, BusyInterval, Change, ChangeSet, EventDraft, RemoteCalendar, RemoteEvent, Window,
 };
-use crate::outbound::{AddressPolicy, Outbound};
+use crate::outbound::Outbound;
 
 /// The `Content-Type` of a stored event (Xandikos refuses one without `text/calendar`).
 const ICS: &str = "text/calendar; charset=utf-8";
@@ -52,92 +48,12 @@ const ICS: &str = "text/calendar; charset=utf-8";
 const NO_SYNC: &str = "caldav:no-sync";
 /// Resources fetched per `calendar-multiget`.
 const MULTIGET_BATCH: usize = 200;
-/// The largest answer read by default, counted after decompression (a listing of a busy
-/// calendar is a few MiB; a gzip bomb is refused at this size).
-pub const MAX_ANSWER_BYTES: u64 = 10 * 1024 * 1024;
 /// Calendars read at most from one account (each costs a request when it is listed).
 pub const MAX_CALENDARS: usize = 200;
 /// How often a conditional write re-reads and tries again after a 412.
 const CONDITIONAL_ATTEMPTS: usize = 3;
 
-type Dav = WebDavClient<DavHttp>;
-type DavError = WebDavError<HttpError>;
-
-/// What Kalends keeps (sealed) of a CalDAV account.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Account {
-    /// The calendar home set, absolute.
-    pub home: String,
-    /// The user name (an Apple ID for iCloud).
-    pub username: String,
-    /// The app password.
-    pub password: String,
-}
-
-impl Account {
-    /// The sealed form the connection stores as its access token.
-    pub fn to_secret(&self) -> SecretString {
-        SecretString::from(serde_json::to_string(self).unwrap_or_default())
-    }
-
-    /// Reads the stored form back.
-    pub fn from_token(token: &AccessToken) -> Result<Self, ProviderError> {
-        serde_json::from_str(token.0.expose_secret()).map_err(|_| ProviderError::DeadGrant {
-            message: "the stored CalDAV credentials are unreadable; connect again".into(),
-        })
-    }
-}
-
-impl std::fmt::Debug for Account {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("home", &self.home)
-            .field("username", &self.username)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The CalDAV client; cheap to clone (one connection pool).
-#[derive(Clone, Debug)]
-pub struct CaldavCalendar {
-    outbound: Outbound,
-    max_bytes: u64,
-}
-
 impl CaldavCalendar {
-    /// A client whose requests give up after `timeout`. Server addresses come from staff
-    /// members and from the servers themselves (the principal, the calendar home, calendar
-    /// hrefs, redirects), so every request goes through the outbound guard under `addresses`
-    /// (`import.allow_private_networks` and `import.allowed_addresses`), and no answer is read
-    /// past [`MAX_ANSWER_BYTES`] (see [`CaldavCalendar::with_max_answer_bytes`]).
-    pub fn new(timeout: Duration, addresses: AddressPolicy) -> Result<Self, ProviderError> {
-        let outbound = Outbound::new(addresses, |builder| {
-            builder
-                .timeout(timeout)
-                .connect_timeout(timeout)
-                .gzip(true)
-                .user_agent(concat!("Kalends/", env!("CARGO_PKG_VERSION")))
-        })
-        .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
-        Ok(Self { outbound, max_bytes: MAX_ANSWER_BYTES })
-    }
-
-    /// The same client reading answers up to `max_bytes` (`import.max_bytes`).
-    pub fn with_max_answer_bytes(mut self, max_bytes: u64) -> Self {
-        self.max_bytes = max_bytes;
-        self
-    }
-
-    fn dav(&self, account: &Account, url: &Uri) -> Dav {
-        let http = DavHttp::new(
-            self.outbound.clone(),
-            &account.username,
-            &account.password,
-            self.max_bytes,
-        );
-        WebDavClient::new(url.clone(), http)
-    }
-
     /// The account's calendars that hold events.
     pub async fn list_calendars(
         &self,
@@ -505,31 +421,6 @@ impl CaldavCalendar {
         }
         Ok((self.dav(account, &url), path))
     }
-}
-
-/// An href relative to `base` made absolute (iCloud's are absolute on another host already).
-fn resolve(base: &Uri, href: &Uri) -> Uri {
-    if href.host().is_some() {
-        return href.clone();
-    }
-    let mut parts = base.clone().into_parts();
-    parts.path_and_query = href.path_and_query().cloned();
-    Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
-}
-
-fn absolute(base: &Uri, href: &str) -> String {
-    match href.parse::<Uri>() {
-        Ok(uri) => resolve(base, &uri).to_string(),
-        Err(_) => href.to_owned(),
-    }
-}
-
-fn parse_url(text: &str) -> Option<Uri> {
-    let url = url::Url::parse(text.trim()).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return None;
-    }
-    url.as_str().parse().ok()
 }
 
 /// A span's instants, whole days from UTC midnight (the import judges days in the staff
