@@ -49,6 +49,7 @@ pub(super) fn router() -> Router<Sandbox> {
         .route("/requests", get(requests))
         .nest("/google", super::google::control_router())
         .nest("/microsoft", super::microsoft::control_router())
+        .nest("/workspace", super::workspace::control_router())
 }
 
 async fn get_faults(State(sandbox): State<Sandbox>) -> Json<Faults> {

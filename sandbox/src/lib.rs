@@ -11,6 +11,7 @@
 //! | `/google/calendar/v3/` | www.googleapis.com/calendar/v3/ |
 //! | `/microsoft/{tenant}/oauth2/v2.0/{authorize,token}` | login.microsoftonline.com |
 //! | `/microsoft/v1.0/` | graph.microsoft.com/v1.0 |
+//! | `/google/token` (JWT-bearer grant), `/google/admin/directory/v1/` | a Google Workspace's domain-wide delegation and directory ([`workspace`]) |
 //! | `/ota/airbnb/{listing}.ics` | an Airbnb calendar export (the first run's demo imports it) |
 //! | `/_control/` | the test control API (faults, expiry, revocation, seeding, read-back), behind `Authorization: Bearer <control token>` |
 //!
@@ -23,6 +24,7 @@ mod google;
 mod microsoft;
 mod oauth;
 mod ota;
+pub mod workspace;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -171,6 +173,7 @@ pub(crate) struct State {
     pub(crate) oauth: oauth::OAuthState,
     pub(crate) google: google::Data,
     pub(crate) microsoft: microsoft::Data,
+    pub(crate) workspace: workspace::Data,
     /// API requests served, by "METHOD path-template" (read back by tests).
     pub(crate) requests: HashMap<String, u64>,
 }
@@ -186,6 +189,7 @@ impl Sandbox {
                 oauth: oauth::OAuthState::default(),
                 google: google::Data::default(),
                 microsoft: microsoft::Data::default(),
+                workspace: workspace::Data::default(),
                 requests: HashMap::new(),
             })),
         }
@@ -196,6 +200,7 @@ impl Sandbox {
         let apis = Router::new()
             .nest("/google/calendar/v3", google::router())
             .nest("/microsoft/v1.0", microsoft::router())
+            .nest("/google/admin/directory/v1", workspace::router())
             .merge(oauth::token_router())
             .layer(axum::middleware::from_fn_with_state(self.clone(), faults::inject));
         Router::new()
@@ -276,7 +281,7 @@ impl State {
 }
 
 /// "ann.lee@example.com" -> "Ann Lee".
-fn display_name(email: &str) -> String {
+pub(crate) fn display_name(email: &str) -> String {
     let local = email.split('@').next().unwrap_or(email);
     local
         .split(['.', '_', '-', '+'])
@@ -354,6 +359,19 @@ pub(crate) fn random_token(bytes: usize) -> String {
     let mut buffer = vec![0; bytes];
     rand::rng().fill_bytes(&mut buffer);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// A new sandbox served on a port of its own, for the sandbox's own tests: its address and a
+/// client that sends its control token.
+#[cfg(test)]
+pub(crate) async fn serve_for_tests() -> (String, reqwest::Client) {
+    let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
+    let http = control_client(&sandbox);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = sandbox.router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (base, http)
 }
 
 /// A client that sends the sandbox's control token (API calls set their own `Authorization`), for

@@ -80,6 +80,13 @@ impl OAuthState {
         (access.expires_at > now && !grant.revoked).then(|| (grant.provider, grant.email.clone()))
     }
 
+    /// The scopes granted to a live access token's grant (the consent's, or a delegated
+    /// service account's).
+    pub(crate) fn scopes_of_access_token(&self, token: &str) -> Option<Vec<String>> {
+        let access = self.access_tokens.get(token)?;
+        Some(self.grants.get(&access.grant_id)?.scopes.clone())
+    }
+
     /// Makes every access token expire now (the "mass expiry" fault); `email` limits it.
     pub(crate) fn expire_access_tokens(
         &mut self,
@@ -138,7 +145,7 @@ impl OAuthState {
         (self.new_access_token(&grant_id, lifetime, now), refresh)
     }
 
-    fn new_grant(
+    pub(crate) fn new_grant(
         &mut self,
         provider: Provider,
         email: &str,
@@ -161,7 +168,7 @@ impl OAuthState {
         id
     }
 
-    fn new_access_token(
+    pub(crate) fn new_access_token(
         &mut self,
         grant_id: &str,
         lifetime: Duration,
@@ -201,6 +208,8 @@ struct TokenForm {
     client_id: Option<String>,
     client_secret: Option<String>,
     scope: Option<String>,
+    /// The JWT-bearer grant's signed assertion.
+    assertion: Option<String>,
 }
 
 /// A token-endpoint failure: (status, error, description, AADSTS number).
@@ -225,6 +234,18 @@ async fn microsoft_token(
 fn token(sandbox: &Sandbox, provider: Provider, headers: &HeaderMap, form: TokenForm) -> Response {
     let mut state = sandbox.lock();
     state.count(&format!("POST {provider} token"));
+    // A service account signs its own assertion: no client authenticates beside it.
+    if provider == Provider::Google
+        && form.grant_type.as_deref() == Some(crate::workspace::JWT_BEARER)
+    {
+        state.count("POST google token jwt-bearer");
+        return match crate::workspace::jwt_bearer(&mut state, form.assertion.as_deref()) {
+            Ok(body) => ok_token(body),
+            Err(crate::workspace::Refused(status, error, description)) => {
+                refusal_response(provider, Refusal(status, error, description, None))
+            }
+        };
+    }
     let result =
         authenticate_client(&state, provider, headers, &form).and_then(|client| {
             match form.grant_type.as_deref() {
@@ -245,14 +266,15 @@ fn token(sandbox: &Sandbox, provider: Provider, headers: &HeaderMap, form: Token
             }
         });
     match result {
-        Ok(body) => (
-            StatusCode::OK,
-            [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
-            Json(body),
-        )
-            .into_response(),
+        Ok(body) => ok_token(body),
         Err(refusal) => refusal_response(provider, refusal),
     }
+}
+
+/// A token answer: never cached.
+fn ok_token(body: serde_json::Value) -> Response {
+    let no_cache = [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")];
+    (StatusCode::OK, no_cache, Json(body)).into_response()
 }
 
 /// client_secret_basic or client_secret_post, as both services accept either.

@@ -3,8 +3,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Sandbox, SandboxConfig};
-
 const ANN: &str = "ann@example.com";
 
 /// A sandbox on a port and a bearer token for Ann.
@@ -16,11 +14,7 @@ struct Api {
 
 impl Api {
     async fn start() -> Self {
-        let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
-        let http = crate::control_client(&sandbox);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, sandbox.router()).await });
+        let (base, http) = crate::serve_for_tests().await;
         let minted: Value = http
             .post(format!("{base}/_control/tokens"))
             .json(&json!({"provider": "google", "email": ANN}))

@@ -3,8 +3,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Sandbox, SandboxConfig};
-
 /// A sandbox on a port and a token for ann@example.com.
 struct Graph {
     base: String,
@@ -14,12 +12,7 @@ struct Graph {
 
 impl Graph {
     async fn start() -> Self {
-        let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
-        let http = crate::control_client(&sandbox);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let root = format!("http://{}", listener.local_addr().unwrap());
-        let router = sandbox.router();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let (root, http) = crate::serve_for_tests().await;
         let minted: Value = http
             .post(format!("{root}/_control/tokens"))
             .json(&json!({"provider": "microsoft", "email": "ann@example.com"}))

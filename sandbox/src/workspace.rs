@@ -1,0 +1,416 @@
+//! Google Workspace as its administrator sets it up for an organisation-wide connection: service
+//! accounts (the public half of each key), the domain-wide delegation the Admin console grants a
+//! service account's client id (Security > Access and data control > API controls > Domain-wide
+//! delegation: a list of scopes), and the directory of users (the Admin SDK Directory API's
+//! `users.list`, at its real path below `/google/admin/directory/v1/`).
+//!
+//! The token endpoint takes the JWT-bearer grant (RFC 7523, Google's "OAuth 2.0 for server to
+//! server applications") for a delegated user: an RS256 assertion signed with the service
+//! account's key, its `kid` the key's id, `iss` the service account, `aud` the token endpoint
+//! the key names, `sub` the user, `scope` what is asked, and at most an hour between `iat` and
+//! `exp`. Every check Google documents is made, with Google's error and words; where Google's
+//! behaviour is not documented the sandbox is stricter (every scope asked must be delegated, a
+//! suspended user is refused). A service account's own token (no `sub`) is not modelled.
+//!
+//! The tokens it mints are the user's, like a consent's: the calendar API serves that user's
+//! calendars with them, and the directory serves an administrator holding the directory scope.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::{Duration, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Sandbox, State as SandboxState, google_error};
+use crate::Provider;
+
+/// The JWT-bearer grant's `grant_type`.
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The scope the directory's `users.list` needs (or the read-write `admin.directory.user`).
+pub const DIRECTORY_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
+const DIRECTORY_WRITE_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user";
+
+/// The longest an assertion may live (`exp - iat`), in seconds.
+const MAX_ASSERTION_SECONDS: i64 = 3600;
+/// How far the clocks of the signer and the sandbox may disagree, in seconds.
+const CLOCK_SKEW_SECONDS: u64 = 60;
+/// `users.list`'s page size unless `maxResults` asks otherwise, and the most it allows.
+const PAGE: usize = 100;
+const MAX_PAGE: usize = 500;
+
+/// What the Workspace administrator has set up.
+#[derive(Debug, Default)]
+pub(crate) struct Data {
+    /// By `client_email`.
+    service_accounts: HashMap<String, ServiceAccount>,
+    /// Domain-wide delegation: a service account's client id and the scopes it may ask for a
+    /// user.
+    delegations: HashMap<String, Vec<String>>,
+    /// The directory, by lower-case primary e-mail.
+    users: HashMap<String, DirectoryUser>,
+    next_user_id: u64,
+}
+
+/// A service account as its key names it, with the public half of that key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServiceAccount {
+    /// `client_email` (the assertion's `iss`).
+    pub client_email: String,
+    /// `client_id`: what domain-wide delegation is granted to.
+    pub client_id: String,
+    /// `private_key_id`: the assertion's `kid`.
+    pub private_key_id: String,
+    /// The public key, PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key_pem: String,
+    /// `token_uri`: the token endpoint the key names, which the assertion's `aud` must be.
+    pub token_uri: String,
+}
+
+/// A user of the directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DirectoryUser {
+    /// `primaryEmail`.
+    pub primary_email: String,
+    /// `name.fullName` (from the address when not given).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `orgUnitPath` (`/` by default).
+    #[serde(default = "root_unit")]
+    pub org_unit_path: String,
+    /// `isAdmin`: may read the directory.
+    #[serde(default)]
+    pub is_admin: bool,
+    /// `suspended`: listed, but no token is issued for them.
+    #[serde(default)]
+    pub suspended: bool,
+    /// `id`, given by the sandbox (kept when the user is written again).
+    #[serde(default)]
+    pub id: String,
+}
+
+fn root_unit() -> String {
+    "/".into()
+}
+
+impl Data {
+    /// Whether `email` is a user of the directory who may sign in.
+    fn active_user(&self, email: &str) -> Option<&DirectoryUser> {
+        self.users.get(&email.to_ascii_lowercase()).filter(|u| !u.suspended)
+    }
+}
+
+/// A refused grant: the status, Google's `error` and its `error_description`.
+pub(crate) struct Refused(pub StatusCode, pub &'static str, pub String);
+
+fn invalid_grant(description: &str) -> Refused {
+    Refused(StatusCode::BAD_REQUEST, "invalid_grant", description.to_owned())
+}
+
+/// The claims of an assertion that the grant reads.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    iss: String,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    iat: i64,
+    exp: i64,
+}
+
+/// The JWT-bearer grant: checks `assertion` and, for a delegated user, mints their token.
+pub(crate) fn jwt_bearer(
+    state: &mut SandboxState,
+    assertion: Option<&str>,
+) -> Result<Value, Refused> {
+    let assertion = assertion.ok_or_else(|| {
+        Refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: assertion".into(),
+        )
+    })?;
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| invalid_grant("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(invalid_grant("Invalid JWT Signature."));
+    }
+    // Who signed it decides which key checks it: read `iss` before the signature is checked,
+    // and trust nothing else of the claims until it is.
+    let mut unchecked = Validation::new(Algorithm::RS256);
+    unchecked.insecure_disable_signature_validation();
+    unchecked.validate_exp = false;
+    unchecked.validate_aud = false;
+    unchecked.required_spec_claims.clear();
+    let issuer = jsonwebtoken::decode::<Claims>(assertion, &DecodingKey::from_secret(&[]), &unchecked)
+        .map_err(|_| invalid_grant("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."))?
+        .claims
+        .iss;
+    let Some(account) = state.workspace.service_accounts.get(&issuer).cloned() else {
+        return Err(invalid_grant("Invalid grant: account not found"));
+    };
+    if header.kid.as_deref() != Some(account.private_key_id.as_str()) {
+        return Err(invalid_grant("Invalid JWT Signature."));
+    }
+    let key = DecodingKey::from_rsa_pem(account.public_key_pem.as_bytes())
+        .map_err(|_| invalid_grant("Invalid JWT Signature."))?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[&account.client_email]);
+    validation.set_audience(&[&account.token_uri]);
+    validation.set_required_spec_claims(&["iss", "aud", "exp", "iat"]);
+    validation.leeway = CLOCK_SKEW_SECONDS;
+    let claims = match jsonwebtoken::decode::<Claims>(assertion, &key, &validation) {
+        Ok(data) => data.claims,
+        Err(e) => {
+            use jsonwebtoken::errors::ErrorKind;
+            return Err(invalid_grant(match e.kind() {
+                ErrorKind::InvalidAudience => "Invalid JWT: Failed audience check.",
+                ErrorKind::ExpiredSignature
+                | ErrorKind::ImmatureSignature
+                | ErrorKind::MissingRequiredClaim(_) => {
+                    "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."
+                }
+                _ => "Invalid JWT Signature.",
+            }));
+        }
+    };
+    let now = Utc::now().timestamp();
+    let skew = CLOCK_SKEW_SECONDS as i64;
+    if claims.exp - claims.iat > MAX_ASSERTION_SECONDS || claims.iat > now + skew {
+        return Err(invalid_grant(
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
+        ));
+    }
+    let scopes: Vec<String> =
+        claims.scope.unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+    if scopes.is_empty() {
+        return Err(Refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "Empty or missing scope not allowed.".into(),
+        ));
+    }
+    let Some(user) = claims.sub else {
+        return Err(Refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the sandbox models domain-wide delegation only: name the user in `sub`".into(),
+        ));
+    };
+    let delegated = state.workspace.delegations.get(&account.client_id);
+    if !scopes.iter().all(|scope| delegated.is_some_and(|granted| granted.contains(scope))) {
+        return Err(Refused(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.".into(),
+        ));
+    }
+    let Some(user) =
+        state.workspace.active_user(&user).map(|u| u.primary_email.to_ascii_lowercase())
+    else {
+        return Err(invalid_grant("Invalid email or User ID"));
+    };
+    let lifetime =
+        Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
+    let grant = state.oauth.new_grant(Provider::Google, &user, &account.client_id, scopes);
+    let token = state.oauth.new_access_token(&grant, lifetime, Utc::now());
+    state.ensure_account(Provider::Google, &user);
+    Ok(json!({"access_token": token, "expires_in": lifetime.num_seconds(), "token_type": "Bearer"}))
+}
+
+/// The directory API (nested at `/google/admin/directory/v1`).
+pub(super) fn router() -> Router<Sandbox> {
+    Router::new().route("/users", get(list_users))
+}
+
+/// `users.list`'s query.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    domain: Option<String>,
+    customer: Option<String>,
+    query: Option<String>,
+    max_results: Option<usize>,
+    page_token: Option<String>,
+}
+
+async fn list_users(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let mut state = sandbox.lock();
+    state.count("GET google directory users.list");
+    let caller = match state.authenticate(Provider::Google, &headers, Utc::now()) {
+        Ok(account) => account,
+        Err(refusal) => return refusal,
+    };
+    let token = bearer(&headers).unwrap_or_default();
+    let scopes = state.oauth.scopes_of_access_token(token).unwrap_or_default();
+    if !scopes.iter().any(|s| s == DIRECTORY_SCOPE || s == DIRECTORY_WRITE_SCOPE) {
+        return google_error(
+            StatusCode::FORBIDDEN,
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+            None,
+        );
+    }
+    if !state.workspace.active_user(&caller.email).is_some_and(|u| u.is_admin) {
+        return google_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not Authorized to access this resource/api",
+            None,
+        );
+    }
+    let domain = match (&query.domain, &query.customer) {
+        (Some(domain), _) => domain.to_ascii_lowercase(),
+        // `my_customer`: the caller's own domain (one domain per customer here).
+        (None, Some(_)) => caller.email.rsplit('@').next().unwrap_or_default().to_owned(),
+        (None, None) => {
+            return google_error(StatusCode::BAD_REQUEST, "badRequest", "Bad Request", None);
+        }
+    };
+    let unit = match query.query.as_deref().map(org_unit_of_query) {
+        Some(Ok(unit)) => Some(unit),
+        Some(Err(())) => {
+            return google_error(StatusCode::BAD_REQUEST, "invalid", "Invalid Input", None);
+        }
+        None => None,
+    };
+    let mut users: Vec<&DirectoryUser> = state
+        .workspace
+        .users
+        .values()
+        .filter(|u| u.primary_email.to_ascii_lowercase().ends_with(&format!("@{domain}")))
+        .filter(|u| unit.as_deref().is_none_or(|unit| within(&u.org_unit_path, unit)))
+        .collect();
+    users.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));
+    let size = query.max_results.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let start: usize = query.page_token.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let page: Vec<Value> = users
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|u| {
+            json!({
+                "kind": "admin#directory#user",
+                "id": u.id,
+                "primaryEmail": u.primary_email,
+                "name": {"fullName": u.name.clone().unwrap_or_else(|| super::display_name(&u.primary_email))},
+                "orgUnitPath": u.org_unit_path,
+                "isAdmin": u.is_admin,
+                "suspended": u.suspended,
+            })
+        })
+        .collect();
+    let mut body = json!({"kind": "admin#directory#users", "users": page});
+    if start + size < users.len() {
+        body["nextPageToken"] = json!((start + size).to_string());
+    }
+    Json(body).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+}
+
+/// The unit of a `query` of the form `orgUnitPath='/Staff'` (or without quotes); any other query
+/// is refused (the sandbox reads no other field).
+fn org_unit_of_query(query: &str) -> Result<String, ()> {
+    let value = query.trim().strip_prefix("orgUnitPath=").ok_or(())?;
+    let value = value.trim_matches(|c| c == '\'' || c == '"');
+    value.starts_with('/').then(|| value.to_owned()).ok_or(())
+}
+
+/// Whether a user in `path` is within `unit` (the unit itself or one below it).
+fn within(path: &str, unit: &str) -> bool {
+    let unit = unit.trim_end_matches('/');
+    unit.is_empty() || path == unit || path.starts_with(&format!("{unit}/"))
+}
+
+/// Control routes (nested at `/_control/workspace`): what the administrator sets up.
+pub(super) fn control_router() -> Router<Sandbox> {
+    Router::new()
+        .route("/service-accounts", post(add_service_account))
+        .route("/delegations/{client_id}", put(set_delegation))
+        .route("/users", get(users).post(put_user))
+        .route("/users/{email}", axum::routing::delete(remove_user))
+}
+
+async fn add_service_account(
+    State(sandbox): State<Sandbox>,
+    Json(account): Json<ServiceAccount>,
+) -> Response {
+    if DecodingKey::from_rsa_pem(account.public_key_pem.as_bytes()).is_err() {
+        let body = json!({"error": "public_key_pem is not an RSA public key in PEM"});
+        return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+    }
+    let mut state = sandbox.lock();
+    state.workspace.service_accounts.insert(account.client_email.clone(), account);
+    StatusCode::CREATED.into_response()
+}
+
+#[derive(Deserialize)]
+struct Delegation {
+    scopes: Vec<String>,
+}
+
+/// Grants (or, with no scopes, takes back) domain-wide delegation to a client id.
+async fn set_delegation(
+    State(sandbox): State<Sandbox>,
+    Path(client_id): Path<String>,
+    Json(delegation): Json<Delegation>,
+) -> StatusCode {
+    let mut state = sandbox.lock();
+    if delegation.scopes.is_empty() {
+        state.workspace.delegations.remove(&client_id);
+    } else {
+        state.workspace.delegations.insert(client_id, delegation.scopes);
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn users(State(sandbox): State<Sandbox>) -> Json<Vec<DirectoryUser>> {
+    let state = sandbox.lock();
+    let mut users: Vec<DirectoryUser> = state.workspace.users.values().cloned().collect();
+    users.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));
+    Json(users)
+}
+
+/// Adds a user to the directory, or changes one (a move to another unit, a suspension).
+async fn put_user(State(sandbox): State<Sandbox>, Json(mut user): Json<DirectoryUser>) -> Response {
+    let mut state = sandbox.lock();
+    let key = user.primary_email.to_ascii_lowercase();
+    let data = &mut state.workspace;
+    user.id = match data.users.get(&key) {
+        Some(existing) => existing.id.clone(),
+        None => {
+            data.next_user_id += 1;
+            format!("1{:020}", data.next_user_id)
+        }
+    };
+    data.users.insert(key, user.clone());
+    (StatusCode::OK, Json(user)).into_response()
+}
+
+async fn remove_user(State(sandbox): State<Sandbox>, Path(email): Path<String>) -> StatusCode {
+    let mut state = sandbox.lock();
+    match state.workspace.users.remove(&email.to_ascii_lowercase()) {
+        Some(_) => StatusCode::NO_CONTENT,
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+#[cfg(test)]
+mod tests;
