@@ -6,7 +6,7 @@
 //!
 //! The token endpoint takes the JWT-bearer grant (RFC 7523, Google's "OAuth 2.0 for server to
 //! server applications") for a delegated user: an RS256 assertion signed with the service
-//! account's key, its `kid` the key's id, `iss` the service account, `aud` the token endpoint
+//! account's key (its `kid`, when given, the key's id), `iss` the service account, `aud` the token endpoint
 //! the key names, `sub` the user, `scope` what is asked, and at most an hour between `iat` and
 //! `exp`. Every check Google documents is made, with Google's error and words; where Google's
 //! behaviour is not documented the sandbox is stricter (every scope asked must be delegated, a
@@ -156,7 +156,9 @@ pub(crate) fn jwt_bearer(
     let Some(account) = state.workspace.service_accounts.get(&issuer).cloned() else {
         return Err(invalid_grant("Invalid grant: account not found"));
     };
-    if header.kid.as_deref() != Some(account.private_key_id.as_str()) {
+    // The key id is optional (Google's own libraries leave it out); one that names another key
+    // is refused.
+    if header.kid.as_deref().is_some_and(|kid| kid != account.private_key_id) {
         return Err(invalid_grant("Invalid JWT Signature."));
     }
     let key = DecodingKey::from_rsa_pem(account.public_key_pem.as_bytes())

@@ -216,6 +216,12 @@ async fn each_spoiled_assertion_is_refused_with_googles_words() {
         let description = body["error_description"].as_str().unwrap_or_default();
         assert!(description.contains(words), "{what}: {body}");
     }
+    let (status, body) = workspace.grant(&assertion(with(&|p| p.kid = None))).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a key id is optional, as Google's libraries send none: {body}"
+    );
     let (status, body) = workspace.grant("not.a.jwt").await;
     assert_eq!((status, body["error"].as_str()), (bad, Some("invalid_grant")), "{body}");
 }
