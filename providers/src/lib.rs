@@ -27,4 +27,5 @@ pub mod text;
 
 pub use error::{ProviderError, is_dead_grant, parse_retry_after};
 pub use google::GoogleCalendar;
+pub use google::workspace;
 pub use microsoft::MicrosoftCalendar;

@@ -361,17 +361,17 @@ pub(crate) fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
 }
 
-/// A new sandbox served on a port of its own, for the sandbox's own tests: its address and a
-/// client that sends its control token.
+/// A new sandbox served on a port of its own, for the sandbox's own tests: its address, a
+/// client that sends its control token, and the sandbox.
 #[cfg(test)]
-pub(crate) async fn serve_for_tests() -> (String, reqwest::Client) {
+pub(crate) async fn serve_for_tests() -> (String, reqwest::Client, Sandbox) {
     let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
     let http = control_client(&sandbox);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = sandbox.router();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (base, http)
+    (base, http, sandbox)
 }
 
 /// A client that sends the sandbox's control token (API calls set their own `Authorization`), for

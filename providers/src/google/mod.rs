@@ -8,6 +8,7 @@ mod convert;
 mod failure;
 #[cfg(test)]
 mod tests;
+pub mod workspace;
 
 use std::future::Future;
 use std::pin::Pin;

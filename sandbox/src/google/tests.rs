@@ -14,7 +14,7 @@ struct Api {
 
 impl Api {
     async fn start() -> Self {
-        let (base, http) = crate::serve_for_tests().await;
+        let (base, http, _) = crate::serve_for_tests().await;
         let minted: Value = http
             .post(format!("{base}/_control/tokens"))
             .json(&json!({"provider": "google", "email": ANN}))

@@ -12,7 +12,7 @@ struct Graph {
 
 impl Graph {
     async fn start() -> Self {
-        let (root, http) = crate::serve_for_tests().await;
+        let (root, http, _) = crate::serve_for_tests().await;
         let minted: Value = http
             .post(format!("{root}/_control/tokens"))
             .json(&json!({"provider": "microsoft", "email": "ann@example.com"}))

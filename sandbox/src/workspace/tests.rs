@@ -14,9 +14,9 @@ const PUBLIC_KEY: &str =
 const OTHER_KEY: &str = include_str!("../../../tests/fixtures/workspace/other.key.pem");
 
 const CALENDAR: &str = "https://www.googleapis.com/auth/calendar.events";
-const SERVICE_ACCOUNT: &str = "kalends@salon-123.iam.gserviceaccount.com";
-const CLIENT_ID: &str = "104857600000000000001";
-const KEY_ID: &str = "3f1c2e";
+const SERVICE_ACCOUNT: &str = super::EXAMPLE_SERVICE_ACCOUNT;
+const CLIENT_ID: &str = super::EXAMPLE_CLIENT_ID;
+const KEY_ID: &str = super::EXAMPLE_KEY_ID;
 
 /// A sandbox on a port, with a service account registered whose key names this sandbox's
 /// token endpoint, and the salon's directory: an administrator and two staff members.
@@ -27,22 +27,9 @@ struct Workspace {
 
 impl Workspace {
     async fn start() -> Self {
-        let (base, http) = crate::serve_for_tests().await;
+        let (base, http, sandbox) = crate::serve_for_tests().await;
         let workspace = Self { base, http };
-        let account = json!({
-            "client_email": SERVICE_ACCOUNT, "client_id": CLIENT_ID, "private_key_id": KEY_ID,
-            "public_key_pem": PUBLIC_KEY, "token_uri": workspace.token_uri(),
-        });
-        workspace.control("POST", "/service-accounts", account).await;
-        for (email, unit, admin) in [
-            ("admin@salon.example", "/", true),
-            ("ann@salon.example", "/Staff", false),
-            ("bo@salon.example", "/Staff/Juniors", false),
-            ("cy@salon.example", "/Office", false),
-        ] {
-            let user = json!({"primary_email": email, "org_unit_path": unit, "is_admin": admin});
-            workspace.control("POST", "/users", user).await;
-        }
+        super::seed_example(&sandbox, PUBLIC_KEY, &workspace.token_uri());
         workspace
     }
 

@@ -1,0 +1,298 @@
+//! A Google Workspace connected once by its administrator: a service account with domain-wide
+//! delegation, whose key signs a JWT-bearer assertion for each user (yup-oauth2's service-account
+//! flow, the authenticator of the Google client stack; `sub` is the user), and the Admin SDK
+//! Directory, read as an administrator, that says who the users are.
+//!
+//! Every failure says what the administrator can do about it: a scope not delegated names the
+//! Admin console's page and the client id, a user outside the directory names the user, a
+//! directory reader who is no administrator names who to use instead.
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+use yup_oauth2::error::AuthErrorCode;
+use yup_oauth2::{ServiceAccountAuthenticator, ServiceAccountKey};
+
+use crate::ProviderError;
+use crate::calendar::AccessToken;
+
+/// Reads and writes the events of a user's calendars.
+pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar.events";
+/// Lists the user's calendars (which to write to, which to read busy times from).
+pub const CALENDAR_LIST_SCOPE: &str = "https://www.googleapis.com/auth/calendar.readonly";
+/// Only when a user is busy (the busy-times-only tier).
+pub const FREE_BUSY_SCOPE: &str = "https://www.googleapis.com/auth/calendar.freebusy";
+/// Reads the directory's users.
+pub const DIRECTORY_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
+
+/// Where Admin console grants domain-wide delegation, as the administrator finds it.
+const DELEGATION_PAGE: &str = "Admin console under Security > Access and data control > API controls > Domain-wide delegation";
+
+/// The Admin SDK's largest page of users.
+const DIRECTORY_PAGE: u32 = 500;
+
+/// A Workspace, as its service account and its endpoints reach it.
+#[derive(Clone)]
+pub struct Workspace {
+    key: ServiceAccountKey,
+    client_id: String,
+    directory_base_url: String,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("service_account", &self.key.client_email)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user's access token, minted for the scopes asked, and when it runs out.
+#[derive(Debug)]
+pub struct UserToken {
+    /// The bearer token.
+    pub token: AccessToken,
+    /// When Google says it expires.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A user of the directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryUser {
+    /// The directory's id for the user (stable across renames).
+    pub id: String,
+    /// The primary e-mail address.
+    pub email: String,
+    /// The full name.
+    pub name: String,
+    /// The organisational unit, `/Staff` say.
+    pub org_unit_path: String,
+    /// Suspended users are listed; they get no token.
+    pub suspended: bool,
+}
+
+/// Why the Workspace could not be used, each saying what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// The uploaded key is not a usable service account key.
+    #[error("the service account key is not usable: {0}")]
+    BadKey(String),
+    /// The key was deleted, or its service account was.
+    #[error(
+        "Google does not accept the key of {0}: it was deleted, or its service account was; create a new JSON key for the service account and upload it"
+    )]
+    KeyRefused(String),
+    /// Domain-wide delegation does not cover these scopes.
+    #[error(
+        "domain-wide delegation is not granted for scope {scopes}: add it in the {DELEGATION_PAGE}, for client id {client_id}"
+    )]
+    NotDelegated {
+        /// The scopes asked, space-separated.
+        scopes: String,
+        /// The service account's client id, as the Admin console asks for it.
+        client_id: String,
+    },
+    /// The user is not in the Workspace (or is suspended).
+    #[error("{0} is not an active user of this Google Workspace")]
+    UnknownUser(String),
+    /// The directory refused this reader.
+    #[error(
+        "{0} may not read the Workspace directory: name a Workspace administrator as the administrator e-mail"
+    )]
+    NotAdmin(String),
+    /// Anything else the provider said (a timeout, a 5xx: worth retrying).
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+impl Workspace {
+    /// The Workspace whose service account key (the JSON file Google Cloud hands out) is `key`,
+    /// its token requests sent to `token_url` (Google's, or the sandbox's) whatever the key
+    /// names, its directory read at `directory_base_url` (with its trailing slash).
+    pub fn new(
+        key: &Value,
+        token_url: &str,
+        directory_base_url: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Self, WorkspaceError> {
+        if key.get("type").and_then(Value::as_str) != Some("service_account") {
+            return Err(WorkspaceError::BadKey(
+                "it is not a service account key (its \"type\" is not \"service_account\")".into(),
+            ));
+        }
+        let mut key: ServiceAccountKey = serde_json::from_value(key.clone())
+            .map_err(|e| WorkspaceError::BadKey(format!("a field is missing or wrong: {e}")))?;
+        let client_id = key.client_id.clone().filter(|id| !id.is_empty()).ok_or_else(|| {
+            WorkspaceError::BadKey("it has no client_id (domain-wide delegation names it)".into())
+        })?;
+        if !key.private_key.contains("PRIVATE KEY-----") {
+            return Err(WorkspaceError::BadKey("its private_key is not a PEM private key".into()));
+        }
+        key.token_uri = token_url.to_owned();
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
+        Ok(Self { key, client_id, directory_base_url: directory_base_url.to_owned(), http })
+    }
+
+    /// The service account's address.
+    pub fn service_account(&self) -> &str {
+        &self.key.client_email
+    }
+
+    /// The client id domain-wide delegation is granted to.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// A token for `user` with `scopes`, signed by the service account.
+    pub async fn user_token(
+        &self,
+        user: &str,
+        scopes: &[&str],
+    ) -> Result<UserToken, WorkspaceError> {
+        let authenticator = ServiceAccountAuthenticator::builder(self.key.clone())
+            .subject(user)
+            .build()
+            .await
+            .map_err(|e| WorkspaceError::BadKey(format!("its private key cannot sign: {e}")))?;
+        let token = authenticator.token(scopes).await.map_err(|e| self.judge(e, user, scopes))?;
+        let secret = token.token().ok_or_else(|| {
+            ProviderError::permanent(0, "the token endpoint answered without an access token")
+        })?;
+        let expires_at =
+            token.expiration_time().and_then(|at| DateTime::from_timestamp(at.unix_timestamp(), 0));
+        Ok(UserToken { token: AccessToken(SecretString::from(secret.to_owned())), expires_at })
+    }
+
+    /// What a refused token request means for the administrator.
+    fn judge(&self, error: yup_oauth2::Error, user: &str, scopes: &[&str]) -> WorkspaceError {
+        let yup_oauth2::Error::AuthError(refusal) = error else {
+            // No answer, or one that was not a token endpoint's: worth another try.
+            return ProviderError::transient(format!("Google's token endpoint: {error}")).into();
+        };
+        let description = refusal.error_description.clone().unwrap_or_default();
+        match refusal.error {
+            AuthErrorCode::UnauthorizedClient | AuthErrorCode::AccessDenied => {
+                WorkspaceError::NotDelegated {
+                    scopes: scopes.join(" "),
+                    client_id: self.client_id.clone(),
+                }
+            }
+            AuthErrorCode::InvalidGrant if description.contains("Invalid email or User ID") => {
+                WorkspaceError::UnknownUser(user.to_owned())
+            }
+            AuthErrorCode::InvalidGrant
+                if description.contains("account not found")
+                    || description.contains("Invalid JWT Signature") =>
+            {
+                WorkspaceError::KeyRefused(self.key.client_email.clone())
+            }
+            _ => ProviderError::permanent(
+                400,
+                format!("Google refused the service account: {refusal}"),
+            )
+            .into(),
+        }
+    }
+
+    /// The directory's users of `domain`, within `org_unit` (and the units below it) when one
+    /// is named, read as `admin`.
+    pub async fn directory(
+        &self,
+        admin: &str,
+        domain: &str,
+        org_unit: Option<&str>,
+    ) -> Result<Vec<DirectoryUser>, WorkspaceError> {
+        let token = self.user_token(admin, &[DIRECTORY_SCOPE]).await?;
+        let url = format!("{}users", self.directory_base_url);
+        let mut users = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut query =
+                vec![("domain", domain.to_owned()), ("maxResults", DIRECTORY_PAGE.to_string())];
+            if let Some(unit) = org_unit {
+                query.push(("query", format!("orgUnitPath='{unit}'")));
+            }
+            if let Some(next) = &page_token {
+                query.push(("pageToken", next.clone()));
+            }
+            let response = self
+                .http
+                .get(&url)
+                .query(&query)
+                .bearer_auth(token.token.0.expose_secret())
+                .send()
+                .await
+                .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::FORBIDDEN {
+                return Err(WorkspaceError::NotAdmin(admin.to_owned()));
+            }
+            if !status.is_success() {
+                let message = format!("the Workspace directory answered {status}");
+                return Err(match status.is_server_error() || status.as_u16() == 429 {
+                    true => ProviderError::transient(message),
+                    false => ProviderError::permanent(status.as_u16(), message),
+                }
+                .into());
+            }
+            let page: UsersPage = response
+                .json()
+                .await
+                .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;
+            users.extend(page.users.into_iter().map(DirectoryUser::from));
+            match page.next_page_token {
+                Some(next) if !next.is_empty() => page_token = Some(next),
+                _ => return Ok(users),
+            }
+        }
+    }
+}
+
+/// A page of `users.list`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UsersPage {
+    #[serde(default)]
+    users: Vec<UserResource>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserResource {
+    id: String,
+    primary_email: String,
+    #[serde(default)]
+    name: Option<Name>,
+    #[serde(default)]
+    org_unit_path: Option<String>,
+    #[serde(default)]
+    suspended: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Name {
+    full_name: Option<String>,
+}
+
+impl From<UserResource> for DirectoryUser {
+    fn from(user: UserResource) -> Self {
+        Self {
+            name: user.name.and_then(|n| n.full_name).unwrap_or_else(|| user.primary_email.clone()),
+            id: user.id,
+            email: user.primary_email,
+            org_unit_path: user.org_unit_path.unwrap_or_else(|| "/".into()),
+            suspended: user.suspended,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,162 @@
+//! The Workspace client against the sandbox on a port: delegated tokens through yup-oauth2's
+//! service-account flow, the directory, and what each refusal tells the administrator.
+
+use std::time::Duration;
+
+use kalends_sandbox::{Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+
+use super::{CALENDAR_SCOPE, DIRECTORY_SCOPE, Workspace, WorkspaceError};
+use crate::google::GoogleCalendar;
+
+const KEY: &str = include_str!("../../../../tests/fixtures/workspace/test-service-account.key.pem");
+const PUBLIC_KEY: &str =
+    include_str!("../../../../tests/fixtures/workspace/test-service-account.pub.pem");
+const OTHER_KEY: &str = include_str!("../../../../tests/fixtures/workspace/other.key.pem");
+const SERVICE_ACCOUNT: &str = kalends_sandbox::workspace::EXAMPLE_SERVICE_ACCOUNT;
+const CLIENT_ID: &str = kalends_sandbox::workspace::EXAMPLE_CLIENT_ID;
+
+/// A sandbox on a port playing the example Workspace (`seed_example`: the service account, an
+/// administrator and three staff members in three units).
+struct Salon {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Salon {
+    async fn start() -> Self {
+        let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
+        let http = kalends_sandbox::control_client(&sandbox);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = sandbox.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let salon = Self { base, http };
+        let token_uri = format!("{}/google/token", salon.base);
+        kalends_sandbox::workspace::seed_example(&sandbox, PUBLIC_KEY, &token_uri);
+        salon
+    }
+
+    async fn control(&self, method: &str, path: &str, body: Value) {
+        let url = format!("{}/_control/workspace{path}", self.base);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = self.http.request(method, url).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+    }
+
+    async fn delegate(&self, scopes: &[&str]) {
+        self.control("PUT", &format!("/delegations/{CLIENT_ID}"), json!({"scopes": scopes})).await;
+    }
+
+    /// The key file as Google Cloud hands it out (its `token_uri` Google's own: Kalends sends
+    /// token requests where its configuration says).
+    fn key(private_key: &str) -> Value {
+        json!({
+            "type": "service_account", "project_id": "salon-123", "private_key_id": kalends_sandbox::workspace::EXAMPLE_KEY_ID,
+            "private_key": private_key, "client_email": SERVICE_ACCOUNT, "client_id": CLIENT_ID,
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        })
+    }
+
+    fn workspace(&self, private_key: &str) -> Workspace {
+        let token_url = format!("{}/google/token", self.base);
+        let directory = format!("{}/google/admin/directory/v1/", self.base);
+        Workspace::new(&Self::key(private_key), &token_url, &directory, Duration::from_secs(10))
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_delegated_users_token_reaches_their_own_calendar() {
+    let salon = Salon::start().await;
+    salon.delegate(&[CALENDAR_SCOPE]).await;
+    let workspace = salon.workspace(KEY);
+    let token = workspace.user_token("ann@salon.example", &[CALENDAR_SCOPE]).await.unwrap();
+    assert!(token.expires_at.is_some_and(|at| at > chrono::Utc::now()));
+    let calendar = GoogleCalendar::new(
+        &format!("{}/google/calendar/v3/", salon.base),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(calendar.primary_email(&token.token).await.unwrap(), "ann@salon.example");
+}
+
+#[tokio::test]
+async fn each_refusal_tells_the_administrator_what_to_do() {
+    let salon = Salon::start().await;
+    salon.delegate(&[CALENDAR_SCOPE]).await;
+    let workspace = salon.workspace(KEY);
+    let error = workspace.user_token("ann@salon.example", &[DIRECTORY_SCOPE]).await.unwrap_err();
+    assert!(matches!(error, WorkspaceError::NotDelegated { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("Security > Access and data control > API controls > Domain-wide delegation"),
+        "{text}"
+    );
+    assert!(text.contains(CLIENT_ID) && text.contains(DIRECTORY_SCOPE), "{text}");
+
+    let stranger = workspace.user_token("eve@elsewhere.example", &[CALENDAR_SCOPE]);
+    let error = stranger.await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "eve@elsewhere.example is not an active user of this Google Workspace"
+    );
+
+    let other_key = salon.workspace(OTHER_KEY);
+    let error = other_key.user_token("ann@salon.example", &[CALENDAR_SCOPE]).await.unwrap_err();
+    assert!(matches!(error, WorkspaceError::KeyRefused(_)), "{error:?}");
+    assert!(error.to_string().contains("create a new JSON key"), "{error}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_no_service_account_key_is_refused_before_anything_is_sent() {
+    let token_url = "http://127.0.0.1:9/google/token";
+    let timeout = Duration::from_secs(1);
+    let cases = [
+        (json!({"type": "authorized_user", "client_id": "x"}), "not a service account key"),
+        (json!({"type": "service_account", "client_email": SERVICE_ACCOUNT}), "a field is missing"),
+        (
+            {
+                let mut k = Salon::key(KEY);
+                k["client_id"] = json!("");
+                k
+            },
+            "no client_id",
+        ),
+        (
+            {
+                let mut k = Salon::key(KEY);
+                k["private_key"] = json!("hunter2");
+                k
+            },
+            "not a PEM private key",
+        ),
+    ];
+    for (key, words) in cases {
+        let error = Workspace::new(&key, token_url, token_url, timeout).unwrap_err();
+        assert!(matches!(error, WorkspaceError::BadKey(_)), "{error:?}");
+        assert!(error.to_string().contains(words), "{error}");
+        assert!(!error.to_string().contains("PRIVATE KEY"), "the key is never repeated: {error}");
+    }
+}
+
+#[tokio::test]
+async fn the_directory_lists_a_unit_with_those_below_it_and_refuses_a_reader_who_is_no_administrator()
+ {
+    let salon = Salon::start().await;
+    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
+    let workspace = salon.workspace(KEY);
+    let staff =
+        workspace.directory("admin@salon.example", "salon.example", Some("/Staff")).await.unwrap();
+    let emails: Vec<&str> = staff.iter().map(|u| u.email.as_str()).collect();
+    assert_eq!(emails, ["ann@salon.example", "bo@salon.example"]);
+    assert_eq!((staff[1].org_unit_path.as_str(), staff[1].suspended), ("/Staff/Juniors", false));
+    let everyone = workspace.directory("admin@salon.example", "salon.example", None).await.unwrap();
+    assert_eq!(everyone.len(), 4);
+    let error = workspace.directory("ann@salon.example", "salon.example", None).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "ann@salon.example may not read the Workspace directory: name a Workspace administrator as the administrator e-mail"
+    );
+}
