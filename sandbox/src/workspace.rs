@@ -166,6 +166,50 @@ pub(crate) fn jwt_bearer(
     state: &mut SandboxState,
     assertion: Option<&str>,
 ) -> Result<Value, Refused> {
+    let (account, claims) = verified(state, assertion)?;
+    let scopes: Vec<String> =
+        claims.scope.unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+    if scopes.is_empty() {
+        return Err(Refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "Empty or missing scope not allowed.".into(),
+        ));
+    }
+    let Some(user) = claims.sub else {
+        return Err(Refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the sandbox models domain-wide delegation only: name the user in `sub`".into(),
+        ));
+    };
+    let delegated = state.workspace.delegations.get(&account.client_id);
+    if !scopes.iter().all(|scope| delegated.is_some_and(|granted| granted.contains(scope))) {
+        return Err(Refused(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.".into(),
+        ));
+    }
+    let Some(user) =
+        state.workspace.active_user(&user).map(|u| u.primary_email.to_ascii_lowercase())
+    else {
+        return Err(invalid_grant("Invalid email or User ID"));
+    };
+    let lifetime =
+        Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
+    let grant = state.oauth.new_grant(Provider::Google, &user, &account.client_id, scopes);
+    let token = state.oauth.new_access_token(&grant, lifetime, Utc::now());
+    state.ensure_account(Provider::Google, &user);
+    Ok(json!({"access_token": token, "expires_in": lifetime.num_seconds(), "token_type": "Bearer"}))
+}
+
+/// The service account that signed `assertion`, and its claims, once the signature, the
+/// audience and the times are checked.
+fn verified(
+    state: &SandboxState,
+    assertion: Option<&str>,
+) -> Result<(ServiceAccount, Claims), Refused> {
     let assertion = assertion.ok_or_else(|| {
         Refused(
             StatusCode::BAD_REQUEST,
@@ -211,41 +255,7 @@ pub(crate) fn jwt_bearer(
     if expired || claims.exp - claims.iat > MAX_ASSERTION_SECONDS || claims.iat > now + skew {
         return Err(invalid_grant(TIMEFRAME));
     }
-    let scopes: Vec<String> =
-        claims.scope.unwrap_or_default().split_whitespace().map(str::to_owned).collect();
-    if scopes.is_empty() {
-        return Err(Refused(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            "Empty or missing scope not allowed.".into(),
-        ));
-    }
-    let Some(user) = claims.sub else {
-        return Err(Refused(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the sandbox models domain-wide delegation only: name the user in `sub`".into(),
-        ));
-    };
-    let delegated = state.workspace.delegations.get(&account.client_id);
-    if !scopes.iter().all(|scope| delegated.is_some_and(|granted| granted.contains(scope))) {
-        return Err(Refused(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized_client",
-            "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.".into(),
-        ));
-    }
-    let Some(user) =
-        state.workspace.active_user(&user).map(|u| u.primary_email.to_ascii_lowercase())
-    else {
-        return Err(invalid_grant("Invalid email or User ID"));
-    };
-    let lifetime =
-        Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
-    let grant = state.oauth.new_grant(Provider::Google, &user, &account.client_id, scopes);
-    let token = state.oauth.new_access_token(&grant, lifetime, Utc::now());
-    state.ensure_account(Provider::Google, &user);
-    Ok(json!({"access_token": token, "expires_in": lifetime.num_seconds(), "token_type": "Bearer"}))
+    Ok((account, claims))
 }
 
 /// The directory API (nested at `/google/admin/directory/v1`).
