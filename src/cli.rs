@@ -164,6 +164,7 @@ async fn sandbox(config: &Config, listen: std::net::SocketAddr) -> anyhow::Resul
     eprintln!("  KALENDS_GOOGLE__TOKEN_URL={}", endpoints.google_token_url);
     eprintln!("  KALENDS_GOOGLE__REVOKE_URL={}", endpoints.google_revoke_url);
     eprintln!("  KALENDS_GOOGLE__API_BASE_URL={}", endpoints.google_api_base_url);
+    eprintln!("  KALENDS_GOOGLE__DIRECTORY_BASE_URL={}", endpoints.google_directory_base_url);
     eprintln!("  KALENDS_MICROSOFT__CLIENT_ID={}", sandbox::MICROSOFT_CLIENT_ID);
     eprintln!("  KALENDS_MICROSOFT__CLIENT_SECRET={}", sandbox::MICROSOFT_CLIENT_SECRET);
     eprintln!("  KALENDS_MICROSOFT__AUTHORITY_URL={}", endpoints.microsoft_authority_url);

@@ -29,18 +29,6 @@ pub struct Disconnected {
 /// When the queued cleanup of a disconnect runs, should the request's own attempt not finish it.
 const CLEANUP_RETRY_AFTER_SECS: i64 = 30;
 
-fn calendars_of(remote: Vec<RemoteCalendar>) -> Vec<ConnectionCalendar> {
-    remote
-        .into_iter()
-        .map(|c| ConnectionCalendar {
-            id: c.id,
-            name: c.name,
-            primary: c.primary,
-            writable: c.writable,
-        })
-        .collect()
-}
-
 /// Finishes a connect flow: exchanges the code, reads the account and its calendars, and saves
 /// the connection with sealed tokens and the work it owes (one transaction). Nothing is stored
 /// unless every step succeeded.
@@ -56,7 +44,7 @@ pub async fn connect(
     let tokens = client.exchange_code(code, verifier).await?;
     let access = AccessToken(tokens.access_token.clone());
     let account = client.account(&access, tokens.id_token_email.as_deref()).await?;
-    let calendars = calendars_of(client.list_calendars(&access).await?);
+    let calendars = client.list_calendars(&access).await?.into_iter().map(Into::into).collect();
     let new = NewConnection {
         staff_id,
         provider,
@@ -107,7 +95,7 @@ pub async fn connect_caldav(
         staff_id,
         provider: Provider::Caldav,
         account_email: caldav_account_name(username, &found.account.home),
-        calendars: calendars_of(found.calendars),
+        calendars: found.calendars.into_iter().map(Into::into).collect(),
         tokens: ConnectionTokens {
             access_token: found.account.to_secret(),
             // Nothing to refresh: asked to, the CalDAV provider answers that the password is dead.
@@ -169,7 +157,7 @@ pub async fn calendars(
         .await;
     record(state, connection, remote.as_ref().err()).await;
     let remote = remote?;
-    let listed = calendars_of(remote.clone());
+    let listed: Vec<ConnectionCalendar> = remote.iter().cloned().map(Into::into).collect();
     kalends_service::connections::calendars_listed(&state.store, connection.id, &listed)
         .await
         .map_err(ConnectionError::store)?;
@@ -178,21 +166,29 @@ pub async fn calendars(
 
 /// Records the outcome of a live call on the connection (status and last error).
 pub async fn record(state: &AppState, connection: &Connection, error: Option<&ConnectionError>) {
-    let (status, message) = match error {
-        None => (ConnectionStatus::Active, None),
-        Some(ConnectionError::Provider(ProviderError::DeadGrant { .. })) => {
-            (ConnectionStatus::NeedsReauth, error.map(ToString::to_string))
+    let store = &state.store;
+    let recorded = match error {
+        None => {
+            kalends_service::connections::record_call(
+                store,
+                connection.id,
+                ConnectionStatus::Active,
+                None,
+            )
+            .await
         }
         Some(ConnectionError::Disconnected) => return,
-        Some(other) => (connection.status, Some(other.to_string())),
+        Some(dead @ ConnectionError::Provider(ProviderError::DeadGrant { .. })) => {
+            let message = dead.to_string();
+            let status = ConnectionStatus::NeedsReauth;
+            kalends_service::connections::record_call(store, connection.id, status, Some(&message))
+                .await
+        }
+        Some(other) => {
+            kalends_service::connections::note_error(store, connection.id, &other.to_string()).await
+        }
     };
-    let recorded = kalends_service::connections::record_call(
-        &state.store,
-        connection.id,
-        status,
-        message.as_deref(),
-    );
-    if let Err(e) = recorded.await {
+    if let Err(e) = recorded {
         tracing::warn!(connection = %connection.id, error = %e, "could not record the connection's state");
     }
 }

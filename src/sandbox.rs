@@ -33,6 +33,7 @@ pub fn providers(config: &Config) -> anyhow::Result<Providers> {
         token_url: g.token_url.clone(),
         revoke_url: g.revoke_url.clone(),
         api_base_url: g.api_base_url.clone(),
+        directory_base_url: g.directory_base_url.clone(),
     };
     let m = &config.microsoft;
     let mut microsoft = MicrosoftSettings {
@@ -93,6 +94,7 @@ fn point_at_sandbox(
         google.token_url = endpoints.google_token_url;
         google.revoke_url = endpoints.google_revoke_url;
         google.api_base_url = endpoints.google_api_base_url;
+        google.directory_base_url = endpoints.google_directory_base_url;
     }
     if microsoft.client_id.is_none() {
         sandboxed.push(Provider::Microsoft);

@@ -393,7 +393,7 @@ async fn answer(
         _ => {
             let message = error.to_string();
             tracing::warn!(error = message, "calendar import failed");
-            store.mark_connection(connection.id, connection.status, Some(&message)).await?;
+            store.note_connection_error(connection.id, &message).await?;
             Err(JobError::permanent_from(error))
         }
     }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{ConnectionStatus, ConnectionTokens};
 use kalends_core::seal::Sealer;
-use kalends_providers::session::{TokenStore, TokenStoreError};
+use kalends_providers::session::{Delegation, TokenStore, TokenStoreError};
 use kalends_store::Store;
 use uuid::Uuid;
 
@@ -56,6 +56,21 @@ impl TokenStore for SealedTokenStore {
 
     async fn grant_dead(&self, connection: Uuid, reason: &str) -> Result<(), TokenStoreError> {
         let status = ConnectionStatus::NeedsReauth;
+        Ok(self.store.mark_connection(connection, status, Some(reason)).await?)
+    }
+
+    async fn delegation(&self, connection: Uuid) -> Result<Option<Delegation>, TokenStoreError> {
+        let coverage = self.store.coverage(connection, &self.sealer).await?;
+        Ok(coverage.map(|c| Delegation { key: c.key, subject: c.email, busy_only: c.busy_only }))
+    }
+
+    async fn delegation_refused(
+        &self,
+        connection: Uuid,
+        reason: &str,
+    ) -> Result<(), TokenStoreError> {
+        // The organisation's administrator acts, not the staff member: no reconnect e-mail.
+        let status = ConnectionStatus::Error;
         Ok(self.store.mark_connection(connection, status, Some(reason)).await?)
     }
 }

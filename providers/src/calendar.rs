@@ -62,6 +62,13 @@ pub struct RemoteCalendar {
     pub time_zone: Option<String>,
 }
 
+impl From<RemoteCalendar> for kalends_core::domain::ConnectionCalendar {
+    /// The calendar as a connection keeps it.
+    fn from(c: RemoteCalendar) -> Self {
+        Self { id: c.id, name: c.name, primary: c.primary, writable: c.writable }
+    }
+}
+
 /// The idempotency key of a pushed event: one booking in one connection's calendar.
 ///
 /// Google gets it as the event id (base32hex), Microsoft as the `transactionId`; a retried

@@ -13,6 +13,7 @@ use crate::calendar::{
 };
 use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
+use crate::google::workspace::{Workspace, WorkspaceError};
 use crate::microsoft::MicrosoftCalendar;
 use crate::oauth::{Authorization, OAuthClient, OAuthSettings, OAuthSetupError};
 use crate::outbound::AddressPolicy;
@@ -104,6 +105,8 @@ pub struct GoogleSettings {
     pub revoke_url: String,
     /// Calendar API base URL (with its trailing slash).
     pub api_base_url: String,
+    /// Admin SDK Directory API base URL (with its trailing slash).
+    pub directory_base_url: String,
 }
 
 /// Microsoft's identity platform app and endpoints.
@@ -121,12 +124,22 @@ pub struct MicrosoftSettings {
     pub graph_base_url: String,
 }
 
+/// The endpoints every Google Workspace is reached at.
+#[derive(Clone, Debug)]
+struct WorkspaceEndpoints {
+    token_url: String,
+    directory_base_url: String,
+    timeout: Duration,
+}
+
 /// Both providers, configured; `sandboxed` says which ones talk to the built-in sandbox.
 #[derive(Clone, Debug)]
 pub struct Providers {
     google: CalendarProvider,
     microsoft: CalendarProvider,
     caldav: CalendarProvider,
+    /// Where a Google Workspace's service account gets its users' tokens and reads its directory.
+    workspace_endpoints: WorkspaceEndpoints,
     /// Providers whose settings point at the provider sandbox instead of the real service.
     pub sandboxed: Vec<Provider>,
     /// Providers without a client id (and not sandboxed): connecting them is refused.
@@ -161,9 +174,21 @@ impl Providers {
                         .map_err(ProvidersError::api("caldav"))?,
                 ),
             },
+            workspace_endpoints: WorkspaceEndpoints {
+                token_url: google.token_url.clone(),
+                directory_base_url: google.directory_base_url.clone(),
+                timeout,
+            },
             sandboxed,
             unavailable,
         })
+    }
+
+    /// The Google Workspace whose service account's JSON key is `key`, reached at the configured
+    /// token and directory endpoints (Google's, or the sandbox's).
+    pub fn workspace(&self, key: &serde_json::Value) -> Result<Workspace, WorkspaceError> {
+        let endpoints = &self.workspace_endpoints;
+        Workspace::new(key, &endpoints.token_url, &endpoints.directory_base_url, endpoints.timeout)
     }
 
     /// The same, with the operator's address rules for CalDAV servers (`import.*`: the

@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{Connection, ConnectionTokens};
+use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use crate::calendar::AccessToken;
 use crate::error::ProviderError;
+use crate::google::workspace::{self, WorkspaceError};
 use crate::limits::{Budgets, RateLimits};
 use crate::provider::Providers;
 
@@ -25,6 +27,8 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 const LEASE: Duration = Duration::from_secs(30);
 /// How often a worker waiting for another's refresh looks again.
 const WAIT_STEP: Duration = Duration::from_millis(100);
+/// How long a minted token is taken to last when the token endpoint does not say.
+const DEFAULT_LIFETIME: chrono::Duration = chrono::Duration::minutes(55);
 
 /// Why the place that keeps the tokens failed (a database error, in Kalends).
 pub type TokenStoreError = Box<dyn std::error::Error + Send + Sync>;
@@ -60,7 +64,57 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
 
     /// The grant is dead: the connection needs its staff member to connect again, for `reason`.
     async fn grant_dead(&self, connection: Uuid, reason: &str) -> Result<(), TokenStoreError>;
+
+    /// The organisation whose administrator granted the connection's calendar, when it is one
+    /// an organisation-wide connection covers: its tokens are minted for the user, not
+    /// refreshed. `None` for a connection of the staff member's own.
+    async fn delegation(&self, _connection: Uuid) -> Result<Option<Delegation>, TokenStoreError> {
+        Ok(None)
+    }
+
+    /// The organisation refused the connection's tokens (the delegation was taken back, the
+    /// user left the Workspace): its administrator, not the staff member, must act, for `reason`.
+    async fn delegation_refused(
+        &self,
+        connection: Uuid,
+        reason: &str,
+    ) -> Result<(), TokenStoreError> {
+        self.grant_dead(connection, reason).await
+    }
 }
+
+/// How a covered connection's tokens are minted: a Google Workspace's service account acting
+/// for the user (domain-wide delegation).
+#[derive(Clone)]
+pub struct Delegation {
+    /// The service account's JSON key, as the administrator uploaded it.
+    pub key: SecretString,
+    /// The user whose calendar it is.
+    pub subject: String,
+    /// Only busy times (the free/busy scope), no events written.
+    pub busy_only: bool,
+}
+
+impl std::fmt::Debug for Delegation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delegation")
+            .field("subject", &self.subject)
+            .field("busy_only", &self.busy_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Delegation {
+    /// The scopes its tokens are asked with.
+    pub fn scopes(&self) -> &'static [&'static str] {
+        if self.busy_only { BUSY_ONLY_SCOPES } else { CALENDAR_SCOPES }
+    }
+}
+
+/// What a covered connection's token may do: write events, list calendars.
+pub const CALENDAR_SCOPES: &[&str] = &[workspace::CALENDAR_SCOPE, workspace::CALENDAR_LIST_SCOPE];
+/// The busy-times-only tier: free/busy, nothing else.
+pub const BUSY_ONLY_SCOPES: &[&str] = &[workspace::FREE_BUSY_SCOPE];
 
 /// Why a connection could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -301,6 +355,11 @@ impl Credentials {
         current: ConnectionTokens,
     ) -> Result<(AccessToken, DateTime<Utc>), ConnectionError> {
         let kept = &self.tokens;
+        if let Some(delegation) =
+            kept.delegation(connection.id).await.map_err(ConnectionError::Store)?
+        {
+            return self.mint(connection, &delegation).await;
+        }
         let Some(refresh_token) = current.refresh_token else {
             kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
             let message = "the provider gave no refresh token; connect again".to_owned();
@@ -332,5 +391,50 @@ impl Credentials {
                 Err(error.into())
             }
         }
+    }
+
+    /// Mints a covered connection's token under the lease (the organisation's service account
+    /// acting for the user) and stores it like a refreshed one. A refusal the administrator
+    /// must fix marks the connection and fails for good; no answer fails for a retry.
+    async fn mint(
+        &self,
+        connection: &Connection,
+        delegation: &Delegation,
+    ) -> Result<(AccessToken, DateTime<Utc>), ConnectionError> {
+        let kept = &self.tokens;
+        let minted = match serde_json::from_str(delegation.key.expose_secret()) {
+            Ok(key) => match self.providers.workspace(&key) {
+                Ok(workspace) => {
+                    workspace.user_token(&delegation.subject, delegation.scopes()).await
+                }
+                Err(error) => Err(error),
+            },
+            Err(e) => Err(WorkspaceError::BadKey(format!("it is not JSON: {e}"))),
+        };
+        let refused = match minted {
+            Ok(minted) => {
+                let expires_at = minted.expires_at.unwrap_or_else(|| Utc::now() + DEFAULT_LIFETIME);
+                let tokens = ConnectionTokens {
+                    access_token: minted.token.0.clone(),
+                    refresh_token: None,
+                    expires_at,
+                };
+                kept.save_refreshed(connection.id, &tokens)
+                    .await
+                    .map_err(ConnectionError::Store)?;
+                tracing::debug!(connection = %connection.id, "access token minted for a covered calendar");
+                return Ok((minted.token, expires_at));
+            }
+            Err(WorkspaceError::Provider(error)) => {
+                kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
+                return Err(error.into());
+            }
+            Err(refused) => refused,
+        };
+        kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
+        let message = format!("the organisation refused this calendar's token: {refused}");
+        tracing::warn!(connection = %connection.id, "the organisation refused a covered calendar's token");
+        kept.delegation_refused(connection.id, &message).await.map_err(ConnectionError::Store)?;
+        Err(ProviderError::permanent(403, message).into())
     }
 }

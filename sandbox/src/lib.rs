@@ -80,6 +80,8 @@ pub struct Endpoints {
     pub google_revoke_url: String,
     /// Google Calendar v3, with its trailing slash (`google.api_base_url`).
     pub google_api_base_url: String,
+    /// The Admin SDK directory, with its trailing slash (`google.directory_base_url`).
+    pub google_directory_base_url: String,
     /// The Microsoft identity platform authority (`microsoft.authority_url`).
     pub microsoft_authority_url: String,
     /// Microsoft Graph (`microsoft.graph_base_url`).
@@ -95,6 +97,7 @@ impl Endpoints {
             google_token_url: format!("{root}/google/token"),
             google_revoke_url: format!("{root}/google/revoke"),
             google_api_base_url: format!("{root}/google/calendar/v3/"),
+            google_directory_base_url: format!("{root}/google/admin/directory/v1/"),
             microsoft_authority_url: format!("{root}/microsoft"),
             microsoft_graph_base_url: format!("{root}/microsoft/v1.0"),
         }

@@ -145,6 +145,12 @@ pub async fn record_call(
     store.mark_connection(id, status, error).await
 }
 
+/// Records why a live call failed, the connection's status left as it is now (not as the
+/// caller read it before the call).
+pub async fn note_error(store: &Store, id: Uuid, message: &str) -> Result<(), StoreError> {
+    store.note_connection_error(id, message).await
+}
+
 /// Stores the account's calendars as the provider listed them just now.
 pub async fn calendars_listed(
     store: &Store,

@@ -30,6 +30,7 @@ pub mod feeds;
 pub mod importer;
 pub mod imports;
 pub mod mail;
+pub mod organisations;
 pub mod staff_sessions;
 pub mod tenants;
 pub mod webhooks;

@@ -30,6 +30,7 @@ pub mod extract;
 pub mod feeds;
 pub mod imports;
 pub mod invites;
+pub mod organisation_connections;
 pub mod resources;
 pub mod rules;
 pub mod settings;
@@ -75,6 +76,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "availability-widgets", description = "Public availability calendars for websites"),
         (name = "conflicts", description = "Double bookings"),
         (name = "connections", description = "Staff members' Google and Microsoft calendars"),
+        (name = "organisation-connections", description = "A whole Google Workspace connected once by its administrator"),
         (name = "api-keys", description = "The tenant's API keys"),
         (name = "webhooks", description = "Signed outbound webhooks (Standard Webhooks v1)"),
         (name = "checklists", description = "Listings and manual update checklists"),
@@ -111,6 +113,7 @@ pub fn router() -> Router<AppState> {
         .merge(availability_widgets::router())
         .merge(conflicts::router())
         .merge(connections::router())
+        .merge(organisation_connections::router())
         .merge(api_keys::router())
         .merge(dashboard_link::router())
         .merge(webhook_endpoints::router())

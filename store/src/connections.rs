@@ -604,6 +604,21 @@ impl Store {
         self.release_lease(&Lease::TOKEN_REFRESH, id.into()).await
     }
 
+    /// Records why a call failed without touching the connection's status: whatever the status
+    /// became meanwhile (another failure marked it, a reconnect restored it) stays.
+    pub async fn note_connection_error(&self, id: Uuid, message: &str) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE connections SET last_error = $1, updated_at = $2 WHERE id = $3")
+                .bind(message)
+                .bind(now())
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Records a connection's state after a call: its status and last error (`None` clears it).
     pub async fn mark_connection(
         &self,

@@ -40,6 +40,7 @@ mod imports;
 mod job_records;
 mod lease;
 mod maintenance;
+mod organisations;
 pub(crate) mod outbox;
 mod owner_writes;
 mod resources;
@@ -72,6 +73,10 @@ pub use imports::{
 };
 pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey, lease_end};
+pub use organisations::{
+    Coverage, NewOrganisationConnection, OrganisationConnection, OrganisationMember,
+    OrganisationPatch,
+};
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;
 pub use rules::OwnerRules;

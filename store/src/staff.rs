@@ -83,6 +83,26 @@ impl Store {
         row.map(Staff::try_from).transpose()
     }
 
+    /// The oldest staff member with this e-mail address (letter case aside), if any.
+    pub async fn staff_by_email(
+        &self,
+        tenant_id: Uuid,
+        email: &str,
+    ) -> Result<Option<Staff>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND LOWER(email) = LOWER($2) \
+             ORDER BY id LIMIT 1"
+        );
+        let row: Option<StaffRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(email)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(Staff::try_from).transpose()
+    }
+
     /// A page of the tenant's staff after the cursor.
     pub async fn list_staff(
         &self,

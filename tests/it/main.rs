@@ -37,6 +37,7 @@ mod import_settings;
 mod invites;
 mod landing;
 mod monitoring;
+mod organisations;
 mod outbound_webhooks;
 #[path = "../support/peer.rs"]
 mod peer;

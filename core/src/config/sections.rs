@@ -57,6 +57,9 @@ pub struct GoogleConfig {
     pub revoke_url: String,
     /// Calendar API base URL (with its trailing slash).
     pub api_base_url: String,
+    /// Admin SDK Directory API base URL (with its trailing slash): where an organisation-wide
+    /// connection reads a Workspace's users.
+    pub directory_base_url: String,
 }
 
 /// Microsoft identity platform app and endpoints.

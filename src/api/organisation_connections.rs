@@ -1,0 +1,388 @@
+//! `/api/v1/organisation-connections`: a whole Google Workspace connected once by its
+//! administrator, and the staff its directory puts in scope. Answers never carry the key.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use kalends_core::domain::Email;
+use kalends_service::organisations::{self, Change, Context, GoogleWorkspace, OrganisationError};
+use kalends_store::{OrganisationConnection, OrganisationMember};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, AuthTenant, nullable, parse_id};
+use crate::input::FieldError;
+use crate::state::AppState;
+
+/// An organisation to connect. Google: `service_account_key`, `domain`, `admin_email`,
+/// `org_unit?`; Microsoft: `tenant_id`, `client_id`, `client_secret`, `group_id?`.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationConnectionIn {
+    /// `google` (a Workspace, through a service account with domain-wide delegation) or
+    /// `microsoft` (not available yet).
+    pub provider: String,
+    /// Google: the service account's JSON key, as downloaded (an object, or its text).
+    #[schema(value_type = Option<Object>)]
+    pub service_account_key: Option<serde_json::Value>,
+    /// Google: the Workspace's primary domain (`salon.example`).
+    pub domain: Option<String>,
+    /// Google: a Workspace administrator; the directory is read as them.
+    pub admin_email: Option<String>,
+    /// Google: only this organisational unit and those below it (`/Staff`).
+    pub org_unit: Option<String>,
+    /// Only busy times, nothing written (not available yet).
+    pub busy_only: Option<bool>,
+    /// Microsoft: the directory (tenant) id.
+    pub tenant_id: Option<String>,
+    /// Microsoft: the application (client) id.
+    pub client_id: Option<String>,
+    /// Microsoft: the client secret.
+    #[schema(value_type = Option<String>)]
+    pub client_secret: Option<SecretString>,
+    /// Microsoft: the security group the application is scoped to.
+    pub group_id: Option<String>,
+}
+
+/// A change: another administrator, another unit (null: the whole domain), or a new key.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationConnectionPatch {
+    /// A Workspace administrator.
+    pub admin_email: Option<String>,
+    /// The organisational unit in scope; null for the whole domain.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub org_unit: Option<Option<String>>,
+    /// A replacement JSON key (after the old one was deleted in Google Cloud, say).
+    #[schema(value_type = Option<Object>)]
+    pub service_account_key: Option<serde_json::Value>,
+}
+
+/// An organisation connection (never its key).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrganisationConnectionOut {
+    /// Server id.
+    pub id: Uuid,
+    /// `google`.
+    pub provider: String,
+    /// `active`, or `error` when the directory could not be read last time (`last_error`).
+    pub status: String,
+    /// Members whose calendars sync.
+    pub members_count: i64,
+    /// The Workspace's domain.
+    pub domain: String,
+    /// The administrator the directory is read as.
+    pub admin_email: String,
+    /// The organisational unit in scope; null: the whole domain.
+    pub org_unit: Option<String>,
+    /// Only busy times.
+    pub busy_only: bool,
+    /// The service account acting for the members (from the key).
+    pub service_account: String,
+    /// What the administrator must fix, when something failed.
+    pub last_error: Option<String>,
+    /// When the directory was last read.
+    pub last_refreshed_at: Option<DateTime<Utc>>,
+    /// Connected at.
+    pub created_at: DateTime<Utc>,
+    /// Changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<OrganisationConnection> for OrganisationConnectionOut {
+    fn from(o: OrganisationConnection) -> Self {
+        Self {
+            id: o.id,
+            provider: o.provider,
+            status: o.status,
+            members_count: o.members_count,
+            domain: o.domain,
+            admin_email: o.admin_email,
+            org_unit: o.org_unit,
+            busy_only: o.busy_only,
+            service_account: o.service_account,
+            last_error: o.last_error,
+            last_refreshed_at: o.last_refreshed_at,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// A user of the directory in scope.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct MemberOut {
+    /// The staff member they are.
+    pub staff_id: Uuid,
+    /// Their address.
+    pub email: String,
+    /// `active` (their calendar syncs), `failed` (it cannot be reached: `last_error`) or `left`
+    /// (no longer in scope: their calendar stopped syncing).
+    pub state: String,
+    /// Why, when not `active`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl From<OrganisationMember> for MemberOut {
+    fn from(m: OrganisationMember) -> Self {
+        Self { staff_id: m.staff_id, email: m.email, state: m.state, last_error: m.last_error }
+    }
+}
+
+/// The members of an organisation connection.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct MembersOut {
+    /// Every user in scope and every one who left it, by address.
+    pub items: Vec<MemberOut>,
+}
+
+/// The tenant's organisation connections.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrganisationConnectionsOut {
+    /// Oldest first.
+    pub items: Vec<OrganisationConnectionOut>,
+}
+
+/// Options of a disconnect.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Also remove the events Kalends created in the members' calendars (default true).
+    pub remove_events: Option<bool>,
+}
+
+impl From<OrganisationError> for ApiError {
+    fn from(e: OrganisationError) -> Self {
+        match e {
+            OrganisationError::Invalid { field, message } => {
+                ApiError::invalid_field(field, message)
+            }
+            OrganisationError::Unreachable(_) => ApiError::unavailable(e.to_string()),
+            OrganisationError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn context(state: &AppState) -> Context<'_> {
+    Context {
+        store: &state.store,
+        sealer: &state.sealer,
+        providers: &state.providers,
+        next_import_at: crate::connections::next_import_at(state),
+    }
+}
+
+/// A key given as the JSON object or as its text, kept as text.
+fn key_of(value: serde_json::Value) -> Result<SecretString, FieldError> {
+    let text = match value {
+        serde_json::Value::String(text) => text,
+        object @ serde_json::Value::Object(_) => object.to_string(),
+        _ => {
+            return Err(FieldError::new(
+                "service_account_key",
+                "the service account's JSON key: the object Google Cloud downloads, or its text",
+            ));
+        }
+    };
+    Ok(SecretString::from(text))
+}
+
+fn email_of(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
+    if value.parse::<Email>().is_err() {
+        errors.push(FieldError::new(field, "an e-mail address"));
+    }
+    value.trim().to_ascii_lowercase()
+}
+
+/// `/Staff` for `Staff` or `/Staff/`; `None` for the root.
+fn org_unit_of(value: &str) -> Option<String> {
+    let trimmed = value.trim().trim_matches('/');
+    (!trimmed.is_empty()).then(|| format!("/{trimmed}"))
+}
+
+/// The Workspace a creation describes, or every field at fault.
+fn google_of(body: OrganisationConnectionIn) -> Result<GoogleWorkspace, ApiError> {
+    let mut errors = Vec::new();
+    for (field, given) in [
+        ("tenant_id", body.tenant_id.is_some()),
+        ("client_id", body.client_id.is_some()),
+        ("client_secret", body.client_secret.is_some()),
+        ("group_id", body.group_id.is_some()),
+    ] {
+        if given {
+            errors.push(FieldError::new(field, "a Microsoft field; this is a Google connection"));
+        }
+    }
+    let key = match body.service_account_key.map(key_of) {
+        Some(Ok(key)) => Some(key),
+        Some(Err(error)) => {
+            errors.push(error);
+            None
+        }
+        None => {
+            errors.push(FieldError::new("service_account_key", "required: the JSON key"));
+            None
+        }
+    };
+    let domain = body.domain.map(|d| d.trim().to_ascii_lowercase()).unwrap_or_default();
+    if domain.is_empty() || domain.contains('@') || !domain.contains('.') {
+        errors
+            .push(FieldError::new("domain", "required: the Workspace's domain, salon.example say"));
+    }
+    let admin_email = match body.admin_email {
+        Some(admin) => email_of("admin_email", &admin, &mut errors),
+        None => {
+            errors.push(FieldError::new("admin_email", "required: a Workspace administrator"));
+            String::new()
+        }
+    };
+    match (key, errors.is_empty()) {
+        (Some(key), true) => Ok(GoogleWorkspace {
+            key,
+            domain,
+            admin_email,
+            org_unit: body.org_unit.as_deref().and_then(org_unit_of),
+            busy_only: body.busy_only.unwrap_or(false),
+        }),
+        _ => Err(ApiError::invalid(errors)),
+    }
+}
+
+/// Connect an organisation: Kalends checks the credentials with Google first (422 naming the
+/// missing grant; nothing stored), then covers every user in scope.
+#[utoipa::path(post, path = "/api/v1/organisation-connections", tag = "organisation-connections",
+    request_body = OrganisationConnectionIn,
+    responses((status = 201, body = OrganisationConnectionOut), (status = 422, body = Problem),
+        (status = 503, body = Problem)))]
+async fn create(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    ApiJson(body): ApiJson<OrganisationConnectionIn>,
+) -> Result<Response, ApiError> {
+    let input = match body.provider.as_str() {
+        "google" => google_of(body)?,
+        "microsoft" => {
+            return Err(ApiError::invalid_field(
+                "provider",
+                "Microsoft 365 organisation connections are not available yet: connect each staff member's Microsoft calendar from their settings page",
+            ));
+        }
+        _ => return Err(ApiError::invalid_field("provider", "google or microsoft")),
+    };
+    let created = organisations::create_google(context(&state), tenant.id, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(OrganisationConnectionOut::from(created))).into_response())
+}
+
+/// The tenant's organisation connections.
+#[utoipa::path(get, path = "/api/v1/organisation-connections", tag = "organisation-connections",
+    responses((status = 200, body = OrganisationConnectionsOut)))]
+async fn list(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+) -> Result<axum::Json<OrganisationConnectionsOut>, ApiError> {
+    let all = state.store.list_organisation_connections(tenant.id).await?;
+    Ok(axum::Json(OrganisationConnectionsOut { items: all.into_iter().map(Into::into).collect() }))
+}
+
+/// One organisation connection.
+#[utoipa::path(get, path = "/api/v1/organisation-connections/{id}", tag = "organisation-connections",
+    responses((status = 200, body = OrganisationConnectionOut), (status = 404, body = Problem)))]
+async fn get_one(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<OrganisationConnectionOut>, ApiError> {
+    let found = state.store.organisation_connection(tenant.id, parse_id(&id)?).await?;
+    Ok(axum::Json(found.into()))
+}
+
+/// Change the administrator, the unit or the key: checked with Google like a creation, then
+/// the directory applied with the new scope.
+#[utoipa::path(patch, path = "/api/v1/organisation-connections/{id}", tag = "organisation-connections",
+    request_body = OrganisationConnectionPatch,
+    responses((status = 200, body = OrganisationConnectionOut), (status = 404, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn patch(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<OrganisationConnectionPatch>,
+) -> Result<axum::Json<OrganisationConnectionOut>, ApiError> {
+    let id = parse_id(&id)?;
+    let mut errors = Vec::new();
+    let admin_email = body.admin_email.map(|a| email_of("admin_email", &a, &mut errors));
+    let key = match body.service_account_key.map(key_of).transpose() {
+        Ok(key) => key,
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let org_unit = body.org_unit.map(|unit| unit.as_deref().and_then(org_unit_of));
+    let change = Change { admin_email, org_unit, key };
+    let changed = organisations::update(context(&state), tenant.id, id, change).await?;
+    Ok(axum::Json(changed.into()))
+}
+
+/// Disconnect the organisation: every covered calendar stops at once (and Kalends' events are
+/// removed from it unless `remove_events=false`); the key is forgotten.
+#[utoipa::path(delete, path = "/api/v1/organisation-connections/{id}", tag = "organisation-connections",
+    params(DeleteQuery), responses((status = 204), (status = 404, body = Problem)))]
+async fn delete(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+    Query(query): Query<DeleteQuery>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let remove_events = query.remove_events.unwrap_or(true);
+    organisations::delete(&state.store, tenant.id, id, remove_events).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Read the directory again now: joiners covered, leavers' calendars stopped.
+#[utoipa::path(post, path = "/api/v1/organisation-connections/{id}/refresh", tag = "organisation-connections",
+    responses((status = 200, body = OrganisationConnectionOut), (status = 404, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn refresh(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<OrganisationConnectionOut>, ApiError> {
+    let refreshed = organisations::refresh(context(&state), tenant.id, parse_id(&id)?).await?;
+    Ok(axum::Json(refreshed.into()))
+}
+
+/// The users in scope (and those who left it) with their calendars' state.
+#[utoipa::path(get, path = "/api/v1/organisation-connections/{id}/members", tag = "organisation-connections",
+    responses((status = 200, body = MembersOut), (status = 404, body = Problem)))]
+async fn members(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(id): Path<String>,
+) -> Result<axum::Json<MembersOut>, ApiError> {
+    let id = parse_id(&id)?;
+    state.store.organisation_connection(tenant.id, id).await?;
+    let members = state.store.organisation_members(tenant.id, id).await?;
+    Ok(axum::Json(MembersOut { items: members.into_iter().map(Into::into).collect() }))
+}
+
+/// The routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, patch, delete))
+        .routes(routes!(refresh))
+        .routes(routes!(members))
+}

@@ -1,0 +1,457 @@
+//! Organisation-wide connections: a Google Workspace its administrator connected once, its
+//! service account's key sealed at rest, and the directory's users in scope (members), each a
+//! staff member with a covered connection.
+
+use chrono::{DateTime, Utc};
+use kalends_core::seal::Sealer;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::{Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
+
+/// What a sealed service account key is bound to: its organisation connection.
+fn context(id: Uuid) -> String {
+    format!("organisation/{id}/key")
+}
+
+/// An organisation connection as the administrator set it up (never its key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganisationConnection {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    pub tenant_id: Uuid,
+    /// `google`.
+    pub provider: String,
+    /// The Workspace's primary domain.
+    pub domain: String,
+    /// The administrator the directory is read as.
+    pub admin_email: String,
+    /// The organisational unit in scope (with the units below it); `None`: the whole domain.
+    pub org_unit: Option<String>,
+    /// Only busy times are read; nothing is written into the members' calendars.
+    pub busy_only: bool,
+    /// The service account's address (from its key; safe to show).
+    pub service_account: String,
+    /// `active`, or `error` when the last directory read failed.
+    pub status: String,
+    /// The last failure, in words for the administrator.
+    pub last_error: Option<String>,
+    /// When the directory was last read.
+    pub last_refreshed_at: Option<DateTime<Utc>>,
+    /// Members whose calendars sync.
+    pub members_count: i64,
+    /// Connected at.
+    pub created_at: DateTime<Utc>,
+    /// Changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new organisation connection, its key checked by the caller.
+#[derive(Clone, Debug)]
+pub struct NewOrganisationConnection {
+    /// `google`.
+    pub provider: String,
+    /// The Workspace's primary domain.
+    pub domain: String,
+    /// The administrator the directory is read as.
+    pub admin_email: String,
+    /// The organisational unit in scope.
+    pub org_unit: Option<String>,
+    /// Only busy times.
+    pub busy_only: bool,
+    /// The service account's address.
+    pub service_account: String,
+    /// The service account's JSON key, as uploaded (sealed here).
+    pub key: SecretString,
+}
+
+/// A change of an organisation connection's settings (a key checked by the caller).
+#[derive(Clone, Debug, Default)]
+pub struct OrganisationPatch {
+    /// Another administrator.
+    pub admin_email: Option<String>,
+    /// Another unit (`Some(None)`: the whole domain).
+    pub org_unit: Option<Option<String>>,
+    /// A replacement key and its service account.
+    pub key: Option<(SecretString, String)>,
+}
+
+/// A directory user in scope, as Kalends knows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganisationMember {
+    /// The directory's id of the user.
+    pub directory_id: String,
+    /// The staff member they are.
+    pub staff_id: Uuid,
+    /// Their address.
+    pub email: String,
+    /// Their covered connection, while there is one.
+    pub connection_id: Option<Uuid>,
+    /// `active` (syncing), `failed` (their calendar cannot be reached: `last_error` says why),
+    /// or `left` (no longer in scope; their calendar stopped syncing).
+    pub state: String,
+    /// Why their calendar cannot be reached.
+    pub last_error: Option<String>,
+}
+
+/// How a covered connection's tokens are minted: the organisation's key, for the member.
+#[derive(Clone)]
+pub struct Coverage {
+    /// The service account's JSON key, opened.
+    pub key: SecretString,
+    /// The member's address.
+    pub email: String,
+    /// Only busy times.
+    pub busy_only: bool,
+}
+
+impl std::fmt::Debug for Coverage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coverage").field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OrganisationRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    provider: String,
+    domain: String,
+    admin_email: String,
+    org_unit: Option<String>,
+    busy_only: bool,
+    service_account: String,
+    status: String,
+    last_error: Option<String>,
+    last_refreshed_at: Option<DateTime<Utc>>,
+    members_count: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<OrganisationRow> for OrganisationConnection {
+    fn from(r: OrganisationRow) -> Self {
+        Self {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            provider: r.provider,
+            domain: r.domain,
+            admin_email: r.admin_email,
+            org_unit: r.org_unit,
+            busy_only: r.busy_only,
+            service_account: r.service_account,
+            status: r.status,
+            last_error: r.last_error,
+            last_refreshed_at: r.last_refreshed_at,
+            members_count: r.members_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    directory_id: String,
+    staff_id: Uuid,
+    email: String,
+    connection_id: Option<Uuid>,
+    state: String,
+    last_error: Option<String>,
+}
+
+/// The columns of an organisation connection, with its count of syncing members.
+const SELECT: &str = "SELECT o.id, o.tenant_id, o.provider, o.domain, o.admin_email, o.org_unit, \
+     o.busy_only, o.service_account, o.status, o.last_error, o.last_refreshed_at, \
+     (SELECT COUNT(*) FROM organisation_members m WHERE m.organisation_connection_id = o.id \
+      AND m.state = 'active') AS members_count, o.created_at, o.updated_at \
+     FROM organisation_connections o";
+
+/// A member's state as shown: `active` only while their connection works.
+const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_id, \
+     CASE WHEN m.state = 'active' AND c.status IS NOT NULL AND c.status <> 'active' \
+          THEN 'failed' ELSE m.state END AS state, \
+     COALESCE(m.last_error, CASE WHEN m.state = 'active' THEN c.last_error END) AS last_error \
+     FROM organisation_members m LEFT JOIN connections c ON c.id = m.connection_id";
+
+impl Store {
+    /// Saves a new organisation connection with its key sealed; `domain` is refused when the
+    /// tenant connected that Workspace already.
+    pub async fn create_organisation_connection(
+        &self,
+        tenant_id: Uuid,
+        new: NewOrganisationConnection,
+        sealer: &Sealer,
+    ) -> Result<OrganisationConnection, StoreError> {
+        let taken = self
+            .list_organisation_connections(tenant_id)
+            .await?
+            .into_iter()
+            .any(|o| o.provider == new.provider && o.domain.eq_ignore_ascii_case(&new.domain));
+        if taken {
+            return Err(invalid(
+                "domain",
+                "this Workspace is connected already: refresh or change that connection instead",
+            ));
+        }
+        let (id, at) = (Uuid::now_v7(), now());
+        let sealed = sealer.seal(&new.key, &context(id));
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO organisation_connections (id, tenant_id, provider, domain, admin_email, \
+                 org_unit, busy_only, sealed_key, service_account, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $10)",
+            )
+            .bind(id)
+            .bind(tenant_id)
+            .bind(&new.provider)
+            .bind(new.domain.to_ascii_lowercase())
+            .bind(&new.admin_email)
+            .bind(&new.org_unit)
+            .bind(new.busy_only)
+            .bind(&sealed)
+            .bind(&new.service_account)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        self.organisation_connection(tenant_id, id).await
+    }
+
+    /// One organisation connection of the tenant.
+    pub async fn organisation_connection(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<OrganisationConnection, StoreError> {
+        let sql = format!("{SELECT} WHERE o.tenant_id = $1 AND o.id = $2");
+        let row: OrganisationRow = with_read_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(row.into())
+    }
+
+    /// The tenant's organisation connections, oldest first.
+    pub async fn list_organisation_connections(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Vec<OrganisationConnection>, StoreError> {
+        let sql = format!("{SELECT} WHERE o.tenant_id = $1 ORDER BY o.id");
+        let rows: Vec<OrganisationRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(tenant_id).fetch_all(pool).await
+        })?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// The organisation's service account key, opened (sealed again with the current secret key
+    /// when an earlier one sealed it).
+    pub async fn organisation_key(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        sealer: &Sealer,
+    ) -> Result<SecretString, StoreError> {
+        let (sealed,): (String,) = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT sealed_key FROM organisation_connections WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_one(pool)
+            .await
+        })?;
+        self.open_key(id, &sealed, sealer).await
+    }
+
+    async fn open_key(
+        &self,
+        id: Uuid,
+        sealed: &str,
+        sealer: &Sealer,
+    ) -> Result<SecretString, StoreError> {
+        let key = sealer
+            .open(sealed, &context(id))
+            .map_err(|e| corrupt(format!("organisation connection {id}: {e}")))?;
+        if !sealer.is_current(sealed) {
+            let resealed = sealer.seal(&key, &context(id));
+            with_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE organisation_connections SET sealed_key = $1 \
+                     WHERE id = $2 AND sealed_key = $3",
+                )
+                .bind(&resealed)
+                .bind(id)
+                .bind(sealed)
+                .execute(pool)
+                .await
+                .map(|_| ())
+            })?;
+        }
+        Ok(key)
+    }
+
+    /// Changes the administrator, the unit or the key.
+    pub async fn update_organisation_connection(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        patch: OrganisationPatch,
+        sealer: &Sealer,
+    ) -> Result<OrganisationConnection, StoreError> {
+        let current = self.organisation_connection(tenant_id, id).await?;
+        let admin_email = patch.admin_email.unwrap_or(current.admin_email);
+        let org_unit = patch.org_unit.unwrap_or(current.org_unit);
+        let (sealed, service_account) = match &patch.key {
+            Some((key, account)) => (Some(sealer.seal(key, &context(id))), account.clone()),
+            None => (None, current.service_account),
+        };
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE organisation_connections SET admin_email = $1, org_unit = $2, \
+                 sealed_key = COALESCE($3, sealed_key), service_account = $4, updated_at = $5 \
+                 WHERE tenant_id = $6 AND id = $7",
+            )
+            .bind(&admin_email)
+            .bind(&org_unit)
+            .bind(&sealed)
+            .bind(&service_account)
+            .bind(now())
+            .bind(tenant_id)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        self.organisation_connection(tenant_id, id).await
+    }
+
+    /// Records how the last directory read went.
+    pub async fn record_organisation_refresh(
+        &self,
+        id: Uuid,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let refreshed = error.is_none().then_some(at);
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE organisation_connections SET status = $1, last_error = $2, \
+                 last_refreshed_at = COALESCE($3, last_refreshed_at), updated_at = $4 WHERE id = $5",
+            )
+            .bind(if error.is_some() { "error" } else { "active" })
+            .bind(error)
+            .bind(refreshed)
+            .bind(at)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Forgets the organisation connection, its key and its members (their connections are the
+    /// caller's to disconnect first).
+    pub async fn delete_organisation_connection(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<(), StoreError> {
+        self.delete_of("organisation_connections", tenant_id, id).await
+    }
+
+    /// The organisation's members, by address.
+    pub async fn organisation_members(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<Vec<OrganisationMember>, StoreError> {
+        let sql = format!(
+            "{MEMBERS} WHERE m.tenant_id = $1 AND m.organisation_connection_id = $2 \
+             ORDER BY m.email"
+        );
+        let rows: Vec<MemberRow> = with_read_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OrganisationMember {
+                directory_id: r.directory_id,
+                staff_id: r.staff_id,
+                email: r.email,
+                connection_id: r.connection_id,
+                state: r.state,
+                last_error: r.last_error,
+            })
+            .collect())
+    }
+
+    /// Saves what a directory read found of one user: in scope (`active` with their connection,
+    /// or `failed` with why), or `left`.
+    pub async fn save_organisation_member(
+        &self,
+        tenant_id: Uuid,
+        organisation_id: Uuid,
+        member: &OrganisationMember,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO organisation_members (organisation_connection_id, directory_id, \
+                 tenant_id, staff_id, email, connection_id, state, last_error, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (organisation_connection_id, directory_id) DO UPDATE SET \
+                 staff_id = excluded.staff_id, email = excluded.email, \
+                 connection_id = COALESCE(excluded.connection_id, organisation_members.connection_id), \
+                 state = excluded.state, last_error = excluded.last_error, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(organisation_id)
+            .bind(&member.directory_id)
+            .bind(tenant_id)
+            .bind(member.staff_id)
+            .bind(&member.email)
+            .bind(member.connection_id)
+            .bind(&member.state)
+            .bind(&member.last_error)
+            .bind(now())
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// How the covered connection's tokens are minted, while its member is in scope; `None` for
+    /// a connection no organisation covers.
+    pub async fn coverage(
+        &self,
+        connection_id: Uuid,
+        sealer: &Sealer,
+    ) -> Result<Option<Coverage>, StoreError> {
+        let row: Option<(Uuid, String, String, bool)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT o.id, o.sealed_key, m.email, o.busy_only FROM organisation_members m \
+                 JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+                 WHERE m.connection_id = $1 AND m.state = 'active'",
+            )
+            .bind(connection_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        let Some((id, sealed, email, busy_only)) = row else {
+            return Ok(None);
+        };
+        let key = self.open_key(id, &sealed, sealer).await?;
+        Ok(Some(Coverage { key, email, busy_only }))
+    }
+}

@@ -1,0 +1,380 @@
+//! Organisation-wide connections against the in-process sandbox's Google Workspace: an
+//! administrator connects the Workspace once through the API, the directory's users in scope
+//! become staff members whose calendars receive their bookings, the directory is read again
+//! for joiners and leavers, bad credentials are refused naming the fix, and deleting the
+//! connection stops every covered calendar.
+
+use std::time::Duration;
+
+use kalends::api::bookings::BookingPatch;
+use kalends::api::organisation_connections::{MembersOut, OrganisationConnectionOut};
+use kalends::api::staff::StaffIn;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{Db, TestApp, booking_in, eventually, fields, on_both_databases};
+
+on_both_databases!(
+    an_administrator_connects_a_workspace_and_covered_staff_calendars_follow_their_bookings,
+    the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar,
+    bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored,
+    a_delegation_taken_back_marks_the_covered_calendars_for_the_administrator,
+    a_tenant_never_reaches_another_tenants_organisation_and_the_key_is_never_shown,
+);
+
+const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
+const PUBLIC_KEY: &str = include_str!("../fixtures/workspace/test-service-account.pub.pem");
+const OTHER_KEY: &str = include_str!("../fixtures/workspace/other.key.pem");
+const SERVICE_ACCOUNT: &str = "kalends@salon-123.iam.gserviceaccount.com";
+const CLIENT_ID: &str = "104857600000000000001";
+const CALENDAR_SCOPES: [&str; 2] = [
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.readonly",
+];
+const DIRECTORY_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
+
+/// The service account's JSON key as Google Cloud hands it out, signed with `private_key`.
+fn json_key(private_key: &str) -> Value {
+    json!({
+        "type": "service_account",
+        "project_id": "salon-123",
+        "private_key_id": "3f1c2e",
+        "private_key": private_key,
+        "client_email": SERVICE_ACCOUNT,
+        "client_id": CLIENT_ID,
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    })
+}
+
+/// Sets up the sandbox's Workspace `salon.example` as its administrator would: the service
+/// account, domain-wide delegation of `scopes`, and the directory (an administrator, Ann and Bo
+/// in `/Staff`, Cy in `/Office`).
+async fn workspace(app: &TestApp, scopes: &[&str]) {
+    let http = app.sandbox();
+    let account = json!({
+        "client_email": SERVICE_ACCOUNT,
+        "client_id": CLIENT_ID,
+        "private_key_id": "3f1c2e",
+        "public_key_pem": PUBLIC_KEY,
+        "token_uri": app.url("/sandbox/google/token"),
+    });
+    let url = app.url("/sandbox/_control/workspace/service-accounts");
+    assert_eq!(http.post(url).json(&account).send().await.unwrap().status(), 201);
+    delegate(app, scopes).await;
+    for (email, unit, admin) in [
+        ("admin@salon.example", "/", true),
+        ("ann@salon.example", "/Staff", false),
+        ("bo@salon.example", "/Staff/Juniors", false),
+        ("cy@salon.example", "/Office", false),
+    ] {
+        put_user(app, email, unit, admin).await;
+    }
+}
+
+async fn delegate(app: &TestApp, scopes: &[&str]) {
+    let url = app.url(&format!("/sandbox/_control/workspace/delegations/{CLIENT_ID}"));
+    let answer = app.sandbox().put(url).json(&json!({"scopes": scopes})).send().await.unwrap();
+    assert_eq!(answer.status(), 204);
+}
+
+async fn put_user(app: &TestApp, email: &str, unit: &str, is_admin: bool) {
+    let user = json!({"primary_email": email, "org_unit_path": unit, "is_admin": is_admin});
+    let url = app.url("/sandbox/_control/workspace/users");
+    assert!(app.sandbox().post(url).json(&user).send().await.unwrap().status().is_success());
+}
+
+fn all_scopes() -> Vec<&'static str> {
+    let mut scopes = CALENDAR_SCOPES.to_vec();
+    scopes.push(DIRECTORY_SCOPE);
+    scopes
+}
+
+fn google_body(key: Value, admin: &str, org_unit: Option<&str>) -> Value {
+    json!({
+        "provider": "google",
+        "service_account_key": key,
+        "domain": "salon.example",
+        "admin_email": admin,
+        "org_unit": org_unit,
+    })
+}
+
+async fn connect_staff_unit(app: &TestApp, key: &str) -> OrganisationConnectionOut {
+    let body = google_body(json_key(KEY), "admin@salon.example", Some("/Staff"));
+    let (status, answer) =
+        app.call("POST", "/api/v1/organisation-connections", key, Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    serde_json::from_value(answer).unwrap()
+}
+
+async fn members(app: &TestApp, key: &str, id: Uuid) -> MembersOut {
+    let path = format!("/api/v1/organisation-connections/{id}/members");
+    let (status, answer) = app.call("GET", &path, key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    serde_json::from_value(answer).unwrap()
+}
+
+/// The live events of `email`'s primary calendar in the sandbox.
+async fn events_of(app: &TestApp, email: &str) -> Vec<Value> {
+    let url = app.url(&format!("/sandbox/_control/google/calendars/{email}/{email}/events"));
+    let events: Vec<Value> = app.sandbox().get(url).send().await.unwrap().json().await.unwrap();
+    events.into_iter().filter(|e| e["status"] != "cancelled").collect()
+}
+
+async fn until_events(app: &TestApp, email: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    eventually(Duration::from_secs(30), || async {
+        let events = events_of(app, email).await;
+        check(&events).then_some(events)
+    })
+    .await
+}
+
+async fn an_administrator_connects_a_workspace_and_covered_staff_calendars_follow_their_bookings(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    // Ann is a staff member already, under her address in another letter case.
+    let ann = StaffIn {
+        name: "Ann".into(),
+        email: Some("Ann@Salon.example".into()),
+        ..StaffIn::default()
+    };
+    let ann = app.api(&key).create_staff(&ann).await.unwrap();
+
+    let organisation = connect_staff_unit(&app, &key).await;
+    assert_eq!(organisation.status, "active");
+    assert_eq!(organisation.members_count, 2, "Ann and Bo are in /Staff; Cy is not");
+    assert_eq!(organisation.service_account, SERVICE_ACCOUNT);
+
+    let listed = members(&app, &key, organisation.id).await.items;
+    let emails: Vec<&str> = listed.iter().map(|m| m.email.as_str()).collect();
+    assert_eq!(emails, ["ann@salon.example", "bo@salon.example"]);
+    assert!(listed.iter().all(|m| m.state == "active" && m.last_error.is_none()), "{listed:?}");
+    assert_eq!(listed[0].staff_id, ann.id, "matched by address, not added twice");
+    let bo = app.api(&key).staff(listed[1].staff_id).await.unwrap();
+    assert_eq!(bo.email.as_deref(), Some("bo@salon.example"));
+    assert_eq!(app.api(&key).staff_list().await.unwrap().items.len(), 2);
+    let connections = app.api(&key).connections().await.unwrap();
+    assert_eq!(connections.len(), 2);
+    assert!(connections.iter().all(|c| c.status == "active" && c.provider == "google"));
+
+    // A booking of Bo's appears in his Workspace calendar, moves with it and goes with it.
+    let mut booking = booking_in("Cut and colour", 10);
+    booking.staff_ids = vec![bo.id];
+    let booking = app.api(&key).create_booking(&booking).await.unwrap();
+    let events = until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
+    assert_eq!(events[0]["summary"], "Cut and colour");
+    let moved = BookingPatch { title: Some("Cut, colour and dry".into()), ..Default::default() };
+    app.api(&key).patch_booking(booking.id, &moved).await.unwrap();
+    until_events(&app, "bo@salon.example", |e| {
+        e.len() == 1 && e[0]["summary"] == "Cut, colour and dry"
+    })
+    .await;
+    app.api(&key).cancel_booking(booking.id).await.unwrap();
+    until_events(&app, "bo@salon.example", <[Value]>::is_empty).await;
+    app.settle().await;
+
+    // Deleting the organisation connection stops every covered calendar at once.
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let (status, _) = app.call("DELETE", &path, &key, None).await;
+    assert_eq!(status, 204);
+    let connections = app.api(&key).connections().await.unwrap();
+    assert!(connections.iter().all(|c| c.status == "revoked"), "{connections:?}");
+    let (status, _) = app.call("GET", &path, &key, None).await;
+    assert_eq!(status, 404);
+    let mut later = booking_in("After the disconnect", 12);
+    later.staff_ids = vec![bo.id];
+    app.api(&key).create_booking(&later).await.unwrap();
+    app.settle().await;
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    app.stop().await;
+}
+
+async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    let bo = members(&app, &key, organisation.id).await.items[1].clone();
+    let mut booking = booking_in("Trim", 8);
+    booking.staff_ids = vec![bo.staff_id];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
+
+    // Dee joins /Staff; Bo leaves the Workspace.
+    put_user(&app, "dee@salon.example", "/Staff", false).await;
+    let url = app.url("/sandbox/_control/workspace/users/bo@salon.example");
+    assert!(app.sandbox().delete(url).send().await.unwrap().status().is_success());
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["members_count"], 2, "Ann and Dee");
+    let listed = members(&app, &key, organisation.id).await.items;
+    let states: Vec<(&str, &str)> =
+        listed.iter().map(|m| (m.email.as_str(), m.state.as_str())).collect();
+    assert_eq!(
+        states,
+        [
+            ("ann@salon.example", "active"),
+            ("bo@salon.example", "left"),
+            ("dee@salon.example", "active")
+        ]
+    );
+    // Bo is marked, not deleted: still a staff member, his calendar disconnected and Kalends'
+    // event removed from it.
+    assert_eq!(app.api(&key).staff(bo.staff_id).await.unwrap().id, bo.staff_id);
+    let connections = app.api(&key).connections().await.unwrap();
+    let bos = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
+    assert_eq!(bos.status, "revoked");
+    app.settle().await;
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    app.stop().await;
+}
+
+async fn bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &[DIRECTORY_SCOPE]).await;
+    let create = |body: Value| {
+        let (app, key) = (&app, &key);
+        async move { app.call("POST", "/api/v1/organisation-connections", key, Some(body)).await }
+    };
+
+    // Missing and misplaced fields, each named.
+    let (status, answer) = create(json!({"provider": "google", "client_id": "x"})).await;
+    assert_eq!(status, 422, "{answer}");
+    let problem = serde_json::from_value(answer).unwrap();
+    let mut named = fields(&problem);
+    named.sort_unstable();
+    assert_eq!(named, ["admin_email", "client_id", "domain", "service_account_key"]);
+    let (status, answer) = create(json!({"provider": "fax"})).await;
+    assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("provider")));
+
+    // Not a service account key; a key Google does not know; the calendar scopes not delegated;
+    // an administrator who is not one.
+    let mut not_service = json_key(KEY);
+    not_service["type"] = "authorized_user".into();
+    let refusals = [
+        (
+            google_body(not_service, "admin@salon.example", None),
+            "service_account_key",
+            "service account key",
+        ),
+        (
+            google_body(json_key(OTHER_KEY), "admin@salon.example", None),
+            "service_account_key",
+            "create a new JSON key",
+        ),
+        (
+            google_body(json_key(KEY), "admin@salon.example", None),
+            "service_account_key",
+            "Security > Access and data control > API controls > Domain-wide delegation",
+        ),
+        (google_body(json_key(KEY), "ann@salon.example", None), "admin_email", "administrator"),
+    ];
+    put_user(&app, "admin@salon.example", "/", true).await;
+    for (body, field, words) in refusals {
+        let (status, answer) = create(body).await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(answer["errors"][0]["field"], field, "{answer}");
+        let message = answer["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{message}");
+        assert!(!answer.to_string().contains("PRIVATE KEY"), "the key is never echoed");
+    }
+    // The missing delegation names the scope and the client id to grant it to.
+    let (_, answer) = create(google_body(json_key(KEY), "admin@salon.example", None)).await;
+    let message = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains(CALENDAR_SCOPES[0]) && message.contains(CLIENT_ID), "{message}");
+
+    let (status, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    assert_eq!((status, listed["items"].as_array().unwrap().len()), (200, 0));
+    assert!(app.api(&key).staff_list().await.unwrap().items.is_empty());
+    assert!(app.api(&key).connections().await.unwrap().is_empty());
+
+    // Microsoft 365 is refused in words until it is built.
+    let microsoft =
+        json!({"provider": "microsoft", "tenant_id": "t", "client_id": "c", "client_secret": "s"});
+    let (status, answer) = create(microsoft).await;
+    assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("provider")));
+    app.stop().await;
+}
+
+async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrator(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    let bo = members(&app, &key, organisation.id).await.items[1].clone();
+
+    // The administrator takes the calendar scopes back; the minted tokens run out.
+    delegate(&app, &[DIRECTORY_SCOPE]).await;
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    app.sandbox().post(expire).json(&json!({})).send().await.unwrap();
+    let mut booking = booking_in("Blow-dry", 9);
+    booking.staff_ids = vec![bo.staff_id];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    app.settle().await;
+
+    let listed = members(&app, &key, organisation.id).await.items;
+    let bos = listed.iter().find(|m| m.staff_id == bo.staff_id).unwrap();
+    assert_eq!(bos.state, "failed", "{listed:?}");
+    let error = bos.last_error.as_deref().unwrap();
+    assert!(error.contains("Domain-wide delegation") && error.contains(CLIENT_ID), "{error}");
+    let connections = app.api(&key).connections().await.unwrap();
+    let covered = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
+    assert_eq!(covered.status, "error", "the administrator acts, not the staff member");
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
+
+    // Granted again, the administrator refreshes: Bo's calendar is covered again and gets the
+    // booking it missed.
+    delegate(&app, &all_scopes()).await;
+    let refresh = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
+    until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert!(listed.iter().all(|m| m.state == "active" && m.last_error.is_none()), "{listed:?}");
+    app.stop().await;
+}
+
+async fn a_tenant_never_reaches_another_tenants_organisation_and_the_key_is_never_shown(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let (_, other) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    for (method, path) in [
+        ("GET", path.clone()),
+        ("PATCH", path.clone()),
+        ("DELETE", path.clone()),
+        ("POST", format!("{path}/refresh")),
+        ("GET", format!("{path}/members")),
+    ] {
+        let body = (method == "PATCH").then(|| json!({"org_unit": null}));
+        let (status, answer) = app.call(method, &path, &other, body).await;
+        assert_eq!(status, 404, "{method} {path}: {answer}");
+    }
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &other, None).await;
+    assert_eq!(listed["items"], json!([]));
+
+    // The owner's answers never carry the key, and the database holds it sealed.
+    let (_, answer) = app.call("GET", &path, &key, None).await;
+    assert!(!answer.to_string().contains("PRIVATE KEY"));
+    assert!(answer.get("service_account_key").is_none());
+    let sealed: (String,) = match app.store.pool() {
+        kalends_store::Pool::Postgres(pool) => {
+            sqlx::query_as("SELECT sealed_key FROM organisation_connections").fetch_one(pool).await
+        }
+        kalends_store::Pool::Sqlite { read, .. } => {
+            sqlx::query_as("SELECT sealed_key FROM organisation_connections").fetch_one(read).await
+        }
+    }
+    .unwrap();
+    assert!(sealed.0.starts_with("v1."), "sealed: {}", &sealed.0[..8]);
+    assert!(!sealed.0.contains("PRIVATE KEY") && !sealed.0.contains(SERVICE_ACCOUNT));
+    app.stop().await;
+}
