@@ -283,6 +283,9 @@ fn spawn_background(
             )
             .with_webhooks(webhook_sender.clone())
             .with_checklists(&state.config.checklists, &state.config.alerts)
+            .with_import_interval(chrono::Duration::minutes(i64::from(
+                state.config.sync.import_interval_minutes,
+            )))
         });
     }
     if role != Role::Worker {

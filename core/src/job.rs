@@ -135,6 +135,14 @@ pub enum Job {
         /// The tenant.
         tenant_id: Uuid,
     },
+    /// Read an organisation-wide connection's directory again: joiners covered, leavers'
+    /// calendars stopped, calendars that failed covered again.
+    RefreshOrganisation {
+        /// The tenant.
+        tenant_id: Uuid,
+        /// The organisation connection.
+        organisation_id: Uuid,
+    },
 }
 
 impl Job {
@@ -159,7 +167,8 @@ impl Job {
             | Job::DeliverWebhook { tenant_id, .. }
             | Job::UpdateChecklists { tenant_id, .. }
             | Job::RemindChecklist { tenant_id, .. }
-            | Job::SendAlert { tenant_id, .. } => *tenant_id,
+            | Job::SendAlert { tenant_id, .. }
+            | Job::RefreshOrganisation { tenant_id, .. } => *tenant_id,
         }
     }
 
@@ -180,6 +189,7 @@ impl Job {
             Job::SendAlert { .. } => "send_alert",
             Job::UpdateChecklists { .. } => "update_checklists",
             Job::RemindChecklist { .. } => "remind_checklist",
+            Job::RefreshOrganisation { .. } => "refresh_organisation",
         }
     }
 }

@@ -134,6 +134,8 @@ pub struct KalendsJobs {
     webhooks: crate::deliver_webhook::WebhookSender,
     /// When checklist items are due and reminded (`[checklists]`, `[alerts]`).
     checklists: std::sync::Arc<(ChecklistsConfig, AlertsConfig)>,
+    /// How often a connected calendar's busy times are imported (`sync.import_interval_minutes`).
+    import_interval: chrono::Duration,
 }
 
 impl KalendsJobs {
@@ -150,7 +152,25 @@ impl KalendsJobs {
         let webhooks = crate::deliver_webhook::WebhookSender::new(&Default::default())
             .expect("the TLS backend starts");
         let checklists = std::sync::Arc::default();
-        Self { store, sealer, importer, mail, credentials, public_url, webhooks, checklists }
+        let import_interval = chrono::Duration::minutes(15);
+        Self {
+            store,
+            sealer,
+            importer,
+            mail,
+            credentials,
+            public_url,
+            webhooks,
+            checklists,
+            import_interval,
+        }
+    }
+
+    /// Schedules a newly covered calendar's next import `every` from now (the default: 15
+    /// minutes).
+    pub fn with_import_interval(mut self, every: chrono::Duration) -> Self {
+        self.import_interval = every;
+        self
     }
 
     /// Dates and reminds checklist items with `checklists` and `alerts` instead of the defaults.
@@ -235,6 +255,15 @@ impl JobHandler for KalendsJobs {
             Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
                 crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
             ),
+            Job::RefreshOrganisation { tenant_id, organisation_id } => {
+                let cx = kalends_service::organisations::Context {
+                    store,
+                    sealer: &self.sealer,
+                    providers: self.credentials.providers(),
+                    next_import_at: chrono::Utc::now() + self.import_interval,
+                };
+                Box::pin(crate::refresh_organisation::run(cx, *tenant_id, *organisation_id))
+            }
             Job::SyncBookings { .. }
             | Job::ImportAvailability { .. }
             | Job::WatchCalendars { .. }

@@ -12,6 +12,7 @@ pub mod notify_reauth;
 pub mod poll;
 pub mod queue;
 pub mod reconcile;
+pub mod refresh_organisation;
 pub mod relay;
 pub mod remind_checklist;
 pub mod retry;

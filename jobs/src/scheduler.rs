@@ -13,6 +13,12 @@ use tokio_util::sync::CancellationToken;
 /// How often each connected calendar is compared with what Kalends made.
 const RECONCILE_HOURS: i64 = 6;
 
+/// How often each organisation-wide connection's directory is read again.
+const DIRECTORY_REFRESH: Duration = Duration::from_secs(3600);
+
+/// How often one worker looks for directories due a read.
+const DIRECTORY_PASS: Duration = Duration::from_secs(300);
+
 /// Due imports claimed per pass; more wait for the next pass.
 const BATCH: u32 = 100;
 
@@ -80,6 +86,7 @@ pub async fn run(store: Store, schedule: Schedule, shutdown: CancellationToken) 
             tracing::warn!(error = %e, "looking for due reconciliations failed; will retry");
         }
         requeue_stale_messages(&store, schedule.stale_claim_after).await;
+        refresh_directories(&store, DIRECTORY_REFRESH).await;
         repair_drift(&store, schedule.drift_check).await;
         prune_history(&store, &schedule.history).await;
     }
@@ -191,6 +198,34 @@ async fn renew_channels(store: &Store) {
         }
         Err(e) => {
             tracing::warn!(error = %e, "looking for expiring push channels failed; will retry")
+        }
+    }
+}
+
+/// Queues a directory read for every organisation-wide connection not read for `every`, by
+/// the one worker that claims this pass (a read that fails still counts as the pass's: a
+/// refusal waits for its administrator, and is tried again an interval later).
+async fn refresh_directories(store: &Store, every: Duration) {
+    match store.claim_maintenance("refresh_directories", DIRECTORY_PASS).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "claiming the directory refresh failed; will retry");
+            return;
+        }
+    }
+    let before = Utc::now() - chrono::Duration::from_std(every).unwrap_or_default();
+    let due = match store.organisations_due(before, BATCH).await {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::warn!(error = %e, "looking for due directory reads failed; will retry");
+            return;
+        }
+    };
+    for (tenant_id, organisation_id) in due {
+        let job = kalends_core::job::Job::RefreshOrganisation { tenant_id, organisation_id };
+        if let Err(e) = store.enqueue(&job).await {
+            tracing::warn!(error = %e, "queuing a directory read failed; the next pass queues it");
         }
     }
 }

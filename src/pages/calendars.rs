@@ -68,6 +68,10 @@ pub(super) async fn render_page(
         }
         Err(e) => return internal(e),
     };
+    let covered = match state.store.covered_connections(session.tenant_id(), staff.id).await {
+        Ok(covered) => covered,
+        Err(e) => return internal(e),
+    };
     let csrf = session.csrf(state);
     let body = html! {
         h1 { "Your calendars" }
@@ -76,7 +80,10 @@ pub(super) async fn render_page(
         @if connections.is_empty() {
             section.card.empty { "No calendar is connected yet." }
         }
-        @for connection in &connections { (connection_card(connection, &csrf)) }
+        @for connection in &connections {
+            @let organisation = covered.iter().find(|(id, _)| *id == connection.id).map(|(_, domain)| domain.as_str());
+            (connection_card(connection, organisation, &csrf))
+        }
         (oauth_section(&state.providers.sandboxed))
         (caldav(&csrf))
         form.actions method="post" action="/settings/sign-out" {
@@ -124,7 +131,8 @@ fn when(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "never".into(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())
 }
 
-fn connection_card(connection: &Connection, csrf: &str) -> Markup {
+/// A connected calendar; `organisation` names the Workspace whose administrator connected it.
+fn connection_card(connection: &Connection, organisation: Option<&str>, csrf: &str) -> Markup {
     let id = connection.id;
     let status = connection.status.as_str();
     html! {
@@ -138,6 +146,9 @@ fn connection_card(connection: &Connection, csrf: &str) -> Markup {
                     span class=(format!("badge {status}")) { (status_text(connection.status)) }
                     @if connection.is_default { span.badge.default { "Default" } }
                 }
+            }
+            @if let Some(domain) = organisation {
+                p.meta.organisation { "Connected for you by your organisation (" (domain) "). Your administrator manages this connection; you may still connect a calendar of your own below." }
             }
             @if let Some(error) = &connection.last_error { p.error-text { "Last error: " (error) } }
             @if connection.status == ConnectionStatus::NeedsReauth {
@@ -171,7 +182,9 @@ fn connection_card(connection: &Connection, csrf: &str) -> Markup {
                     @if !connection.is_default {
                         button type="submit" formaction=(format!("/settings/connections/{id}/default")) { "Make default" }
                     }
-                    a.button.danger href=(format!("/settings/connections/{id}/disconnect")) { "Disconnect" }
+                    @if organisation.is_none() {
+                        a.button.danger href=(format!("/settings/connections/{id}/disconnect")) { "Disconnect" }
+                    }
                 }
             }
         }

@@ -356,6 +356,27 @@ impl Store {
         Ok(())
     }
 
+    /// The organisation connections whose directory was last read (or tried) before `before`,
+    /// oldest first, at most `limit`.
+    pub async fn organisations_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT tenant_id, id FROM organisation_connections \
+                 WHERE COALESCE(last_refreshed_at, created_at) < $1 AND updated_at < $1 \
+                 ORDER BY COALESCE(last_refreshed_at, created_at) LIMIT $2",
+            )
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(Into::into)
+    }
+
     /// Forgets the organisation connection, its key and its members (their connections are the
     /// caller's to disconnect first).
     pub async fn delete_organisation_connection(
@@ -429,6 +450,27 @@ impl Store {
             .map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// The staff member's connections an organisation covers, each with its Workspace's domain.
+    pub async fn covered_connections(
+        &self,
+        tenant_id: Uuid,
+        staff_id: Uuid,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT m.connection_id, o.domain FROM organisation_members m \
+                 JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+                 WHERE m.tenant_id = $1 AND m.staff_id = $2 AND m.state = 'active' \
+                 AND m.connection_id IS NOT NULL",
+            )
+            .bind(tenant_id)
+            .bind(staff_id)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(Into::into)
     }
 
     /// How the covered connection's tokens are minted, while its member is in scope; `None` for

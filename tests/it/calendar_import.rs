@@ -19,6 +19,7 @@ use crate::helpers::{Api, Db, TestApp, on_both_databases};
 on_both_databases!(
     google_busy_times_are_imported_followed_and_survive_an_expired_sync_token,
     microsoft_busy_times_are_imported_followed_and_survive_an_expired_delta_link,
+    a_workspace_calendars_busy_times_are_imported_followed_and_survive_an_expired_sync_token,
     a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_a_conflict,
     a_dead_grant_parks_the_import_and_a_reconnect_imports_at_once,
     google_appointments_two_years_ahead_are_busy_times_and_followed,
@@ -31,6 +32,8 @@ on_both_databases!(
 enum Kind {
     Google,
     Microsoft,
+    /// A Google calendar an organisation-wide connection covers (the sandbox's Workspace).
+    Workspace,
 }
 
 /// A connected staff member of a fresh tenant.
@@ -49,14 +52,15 @@ impl Staff {
         let api = app.api(&key);
         let ann = StaffIn { name: "Ann".into(), email: Some(email.into()), ..StaffIn::default() };
         let staff_id = api.create_staff(&ann).await.unwrap().id;
-        let browser = Browser::new();
-        browser.get(&api.settings_link(staff_id).await.unwrap().url).await;
-        let provider = match kind {
-            Kind::Google => "google",
-            Kind::Microsoft => "microsoft",
-        };
-        let page = connect(app, &browser, provider, email, "allow").await;
-        assert!(page.url.contains("notice=connected"), "{}", page.url);
+        if kind == Kind::Workspace {
+            crate::organisations::cover_one(app, &key, email).await;
+        } else {
+            let browser = Browser::new();
+            browser.get(&api.settings_link(staff_id).await.unwrap().url).await;
+            let provider = if kind == Kind::Google { "google" } else { "microsoft" };
+            let page = connect(app, &browser, provider, email, "allow").await;
+            assert!(page.url.contains("notice=connected"), "{}", page.url);
+        }
         let connections = app.store.list_connections(tenant.id, None).await.unwrap();
         let staff = Staff {
             kind,
@@ -85,7 +89,7 @@ impl Staff {
 
     fn events_path(&self) -> String {
         match self.kind {
-            Kind::Google => {
+            Kind::Google | Kind::Workspace => {
                 format!("/sandbox/_control/google/calendars/{0}/{0}/events", self.email)
             }
             Kind::Microsoft => format!("/sandbox/_control/microsoft/users/{}/events", self.email),
@@ -97,7 +101,7 @@ impl Staff {
     fn event(&self, title: &str, start: DateTime<Utc>, hours: i64, extra: Value) -> Value {
         let end = start + chrono::Duration::hours(hours);
         let mut body = match self.kind {
-            Kind::Google => json!({"summary": title,
+            Kind::Google | Kind::Workspace => json!({"summary": title,
                 "start": {"dateTime": start.to_rfc3339()}, "end": {"dateTime": end.to_rfc3339()}}),
             Kind::Microsoft => {
                 let local = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
@@ -111,14 +115,14 @@ impl Staff {
 
     fn free(&self) -> Value {
         match self.kind {
-            Kind::Google => json!({"transparency": "transparent"}),
+            Kind::Google | Kind::Workspace => json!({"transparency": "transparent"}),
             Kind::Microsoft => json!({"showAs": "free"}),
         }
     }
 
     fn declined(&self) -> Value {
         match self.kind {
-            Kind::Google => json!({"attendees": [
+            Kind::Google | Kind::Workspace => json!({"attendees": [
                 {"email": "boss@example.com", "organizer": true, "responseStatus": "accepted"},
                 {"email": self.email, "self": true, "responseStatus": "declined"}]}),
             Kind::Microsoft => json!({"responseStatus": {"response": "declined"}}),
@@ -147,7 +151,7 @@ impl Staff {
 
     async fn invalidate_cursors(&self, app: &TestApp) {
         let path = match self.kind {
-            Kind::Google => "/sandbox/_control/google/invalidate-sync-tokens",
+            Kind::Google | Kind::Workspace => "/sandbox/_control/google/invalidate-sync-tokens",
             Kind::Microsoft => "/sandbox/_control/microsoft/invalidate-delta-tokens",
         };
         let response = app.sandbox().post(app.url(path)).send().await.unwrap();
@@ -255,7 +259,16 @@ async fn microsoft_busy_times_are_imported_followed_and_survive_an_expired_delta
     app.stop().await;
 }
 
-/// The story both providers tell.
+async fn a_workspace_calendars_busy_times_are_imported_followed_and_survive_an_expired_sync_token(
+    db: Db,
+) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Workspace, "bo@salon.example").await;
+    busy_times_are_imported_and_followed(&app, &staff).await;
+    app.stop().await;
+}
+
+/// The story every kind of connection tells.
 async fn busy_times_are_imported_and_followed(app: &TestApp, staff: &Staff) {
     let dentist = staff.seed(app, staff.event("Dentist", at(2, 9), 1, json!({}))).await;
     let call = staff.seed(app, staff.event("Call", at(3, 9), 1, json!({}))).await;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use kalends::api::bookings::BookingPatch;
 use kalends::api::organisation_connections::{MembersOut, OrganisationConnectionOut};
 use kalends::api::staff::StaffIn;
+use kalends_core::job::Job;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -19,6 +20,7 @@ on_both_databases!(
     the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar,
     bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored,
     a_delegation_taken_back_marks_the_covered_calendars_for_the_administrator,
+    the_scheduled_directory_read_covers_a_joiner_and_keeps_a_refusal_for_the_administrator,
     a_tenant_never_reaches_another_tenants_organisation_and_the_key_is_never_shown,
 );
 
@@ -108,11 +110,28 @@ async fn connect_staff_unit(app: &TestApp, key: &str) -> OrganisationConnectionO
     serde_json::from_value(answer).unwrap()
 }
 
+/// Sets up the sandbox's Workspace and connects it for the organisational unit in which `email`
+/// is the only user (`bo@salon.example`: `/Staff/Juniors`): one covered calendar, theirs.
+pub(crate) async fn cover_one(app: &TestApp, key: &str, email: &str) {
+    assert_eq!(email, "bo@salon.example", "the only user of /Staff/Juniors");
+    workspace(app, &all_scopes()).await;
+    let body = google_body(json_key(KEY), "admin@salon.example", Some("/Staff/Juniors"));
+    let (status, answer) =
+        app.call("POST", "/api/v1/organisation-connections", key, Some(body)).await;
+    assert_eq!((status, &answer["members_count"]), (201, &json!(1)), "{answer}");
+}
+
 async fn members(app: &TestApp, key: &str, id: Uuid) -> MembersOut {
     let path = format!("/api/v1/organisation-connections/{id}/members");
     let (status, answer) = app.call("GET", &path, key, None).await;
     assert_eq!(status, 200, "{answer}");
     serde_json::from_value(answer).unwrap()
+}
+
+/// How many JWT-bearer grants the sandbox's token endpoint answered.
+async fn token_requests(app: &TestApp) -> u64 {
+    let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
+    counts["POST google token jwt-bearer"].as_u64().unwrap_or(0)
 }
 
 /// The live events of `email`'s primary calendar in the sandbox.
@@ -161,7 +180,21 @@ async fn an_administrator_connects_a_workspace_and_covered_staff_calendars_follo
     assert_eq!(connections.len(), 2);
     assert!(connections.iter().all(|c| c.status == "active" && c.provider == "google"));
 
+    // Bo's settings page says who connected his calendar, and leaves it to them.
+    let browser = crate::connect::Browser::new();
+    let page = browser.get(&app.api(&key).settings_link(bo.id).await.unwrap().url).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Connected for you by your organisation (salon.example)"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Disconnect"), "an administrator's connection is theirs to end");
+    assert!(page.body.contains("Connect Google"), "a calendar of his own may still be added");
+
     // A booking of Bo's appears in his Workspace calendar, moves with it and goes with it.
+    let minted = token_requests(&app).await;
+    assert_eq!(minted, 4, "the administrator's directory and calendar checks, Ann's, Bo's");
     let mut booking = booking_in("Cut and colour", 10);
     booking.staff_ids = vec![bo.id];
     let booking = app.api(&key).create_booking(&booking).await.unwrap();
@@ -176,6 +209,7 @@ async fn an_administrator_connects_a_workspace_and_covered_staff_calendars_follo
     app.api(&key).cancel_booking(booking.id).await.unwrap();
     until_events(&app, "bo@salon.example", <[Value]>::is_empty).await;
     app.settle().await;
+    assert_eq!(token_requests(&app).await, minted, "each user's token is kept until it expires");
 
     // Deleting the organisation connection stops every covered calendar at once.
     let path = format!("/api/v1/organisation-connections/{}", organisation.id);
@@ -337,6 +371,35 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
     until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
     let listed = members(&app, &key, organisation.id).await.items;
     assert!(listed.iter().all(|m| m.state == "active" && m.last_error.is_none()), "{listed:?}");
+    app.stop().await;
+}
+
+async fn the_scheduled_directory_read_covers_a_joiner_and_keeps_a_refusal_for_the_administrator(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    let job = Job::RefreshOrganisation { tenant_id: tenant.id, organisation_id: organisation.id };
+
+    put_user(&app, "dee@salon.example", "/Staff", false).await;
+    app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert!(listed.iter().any(|m| m.email == "dee@salon.example" && m.state == "active"));
+
+    // The administrator loses the directory scope: the scheduled read fails for good (no retry
+    // storm) and the connection says what to grant.
+    delegate(&app, &CALENDAR_SCOPES).await;
+    app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let (_, answer) = app.call("GET", &path, &key, None).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    let error = answer["last_error"].as_str().unwrap();
+    assert!(error.contains(DIRECTORY_SCOPE) && error.contains(CLIENT_ID), "{error}");
+    assert_eq!(answer["members_count"], 3, "the members keep syncing meanwhile");
     app.stop().await;
 }
 

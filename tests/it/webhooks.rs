@@ -84,6 +84,36 @@ async fn a_burst_of_google_notifications_runs_one_import() {
 }
 
 #[tokio::test]
+async fn a_calendar_an_organisation_covers_is_watched_and_its_change_arrives_by_notification() {
+    let app = app().await;
+    let (_, key) = app.tenant().await;
+    crate::organisations::cover_one(&app, &key, "bo@salon.example").await;
+    let channels = sandbox_list(&app, "/sandbox/_control/google/channels").await;
+    assert_eq!(channels.len(), 1, "the covered calendar is watched: {channels:?}");
+    let staff_id = app.api(&key).connections().await.unwrap()[0].staff_id;
+
+    // Bo adds an appointment in his Workspace calendar; no import is scheduled within the hour,
+    // so only Google's notification can bring it.
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
+    let events =
+        app.url("/sandbox/_control/google/calendars/bo@salon.example/bo@salon.example/events");
+    let (start, end) = (format!("{day}T09:00:00Z"), format!("{day}T10:00:00Z"));
+    let dentist =
+        json!({"summary": "Dentist", "start": {"dateTime": start}, "end": {"dateTime": end}});
+    let _: Value = helpers::answer(app.sandbox().post(&events).json(&dentist)).await;
+    eventually(Duration::from_secs(20), || async {
+        let path = format!(
+            "/api/v1/availability?staff_id={staff_id}&from={day}T00:00:00Z&to={day}T23:00:00Z"
+        );
+        let (_, availability) = app.call("GET", &path, &key, None).await;
+        let busy = availability["busy"].as_array()?.clone();
+        busy.iter().any(|b| b["source"] == "calendar" && b["label"] == "Dentist").then_some(())
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn notifications_that_do_not_prove_themselves_are_refused() {
     let app = app().await;
     connected(&app, "google", "ann@example.com").await;
