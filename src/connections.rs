@@ -135,6 +135,16 @@ fn never_expires() -> chrono::DateTime<Utc> {
         .map_or_else(Utc::now, |at| at.and_utc())
 }
 
+/// What the organisation-wide connections' use cases need from this process.
+pub fn organisation_context(state: &AppState) -> kalends_service::organisations::Context<'_> {
+    kalends_service::organisations::Context {
+        store: &state.store,
+        sealer: &state.sealer,
+        providers: &state.providers,
+        next_import_at: next_import_at(state),
+    }
+}
+
 /// When a connection's scheduled import is next due, counted from now.
 pub fn next_import_at(state: &AppState) -> chrono::DateTime<Utc> {
     Utc::now() + import_interval(state)

@@ -5,8 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use kalends_core::domain::Email;
-use kalends_service::organisations::{self, Change, Context, GoogleWorkspace, OrganisationError};
+use kalends_service::organisations::{self, Change, GoogleWorkspace, OrganisationError};
 use kalends_store::{OrganisationConnection, OrganisationMember};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, nullable, parse_id};
-use crate::input::FieldError;
+use crate::input::organisations::{GoogleFields, email_of, google_workspace, key_of, org_unit_of};
 use crate::state::AppState;
 
 /// An organisation to connect. Google: `service_account_key`, `domain`, `admin_email`,
@@ -171,89 +170,23 @@ impl From<OrganisationError> for ApiError {
     }
 }
 
-fn context(state: &AppState) -> Context<'_> {
-    Context {
-        store: &state.store,
-        sealer: &state.sealer,
-        providers: &state.providers,
-        next_import_at: crate::connections::next_import_at(state),
-    }
-}
-
-/// A key given as the JSON object or as its text, kept as text.
-fn key_of(value: serde_json::Value) -> Result<SecretString, FieldError> {
-    let text = match value {
-        serde_json::Value::String(text) => text,
-        object @ serde_json::Value::Object(_) => object.to_string(),
-        _ => {
-            return Err(FieldError::new(
-                "service_account_key",
-                "the service account's JSON key: the object Google Cloud downloads, or its text",
-            ));
-        }
-    };
-    Ok(SecretString::from(text))
-}
-
-fn email_of(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
-    if value.parse::<Email>().is_err() {
-        errors.push(FieldError::new(field, "an e-mail address"));
-    }
-    value.trim().to_ascii_lowercase()
-}
-
-/// `/Staff` for `Staff` or `/Staff/`; `None` for the root.
-fn org_unit_of(value: &str) -> Option<String> {
-    let trimmed = value.trim().trim_matches('/');
-    (!trimmed.is_empty()).then(|| format!("/{trimmed}"))
-}
-
 /// The Workspace a creation describes, or every field at fault.
 fn google_of(body: OrganisationConnectionIn) -> Result<GoogleWorkspace, ApiError> {
-    let mut errors = Vec::new();
-    for (field, given) in [
+    let foreign = [
         ("tenant_id", body.tenant_id.is_some()),
         ("client_id", body.client_id.is_some()),
         ("client_secret", body.client_secret.is_some()),
         ("group_id", body.group_id.is_some()),
-    ] {
-        if given {
-            errors.push(FieldError::new(field, "a Microsoft field; this is a Google connection"));
-        }
-    }
-    let key = match body.service_account_key.map(key_of) {
-        Some(Ok(key)) => Some(key),
-        Some(Err(error)) => {
-            errors.push(error);
-            None
-        }
-        None => {
-            errors.push(FieldError::new("service_account_key", "required: the JSON key"));
-            None
-        }
+    ];
+    let fields = GoogleFields {
+        service_account_key: body.service_account_key,
+        domain: body.domain.as_deref(),
+        admin_email: body.admin_email.as_deref(),
+        org_unit: body.org_unit.as_deref(),
+        busy_only: body.busy_only.unwrap_or(false),
+        foreign: foreign.iter().filter(|(_, given)| *given).map(|(field, _)| *field).collect(),
     };
-    let domain = body.domain.map(|d| d.trim().to_ascii_lowercase()).unwrap_or_default();
-    if domain.is_empty() || domain.contains('@') || !domain.contains('.') {
-        errors
-            .push(FieldError::new("domain", "required: the Workspace's domain, salon.example say"));
-    }
-    let admin_email = match body.admin_email {
-        Some(admin) => email_of("admin_email", &admin, &mut errors),
-        None => {
-            errors.push(FieldError::new("admin_email", "required: a Workspace administrator"));
-            String::new()
-        }
-    };
-    match (key, errors.is_empty()) {
-        (Some(key), true) => Ok(GoogleWorkspace {
-            key,
-            domain,
-            admin_email,
-            org_unit: body.org_unit.as_deref().and_then(org_unit_of),
-            busy_only: body.busy_only.unwrap_or(false),
-        }),
-        _ => Err(ApiError::invalid(errors)),
-    }
+    google_workspace(fields).map_err(ApiError::invalid)
 }
 
 /// Connect an organisation: Kalends checks the credentials with Google first (422 naming the
@@ -277,7 +210,12 @@ async fn create(
         }
         _ => return Err(ApiError::invalid_field("provider", "google or microsoft")),
     };
-    let created = organisations::create_google(context(&state), tenant.id, input).await?;
+    let created = organisations::create_google(
+        crate::connections::organisation_context(&state),
+        tenant.id,
+        input,
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(OrganisationConnectionOut::from(created))).into_response())
 }
 
@@ -331,7 +269,13 @@ async fn patch(
     }
     let org_unit = body.org_unit.map(|unit| unit.as_deref().and_then(org_unit_of));
     let change = Change { admin_email, org_unit, key };
-    let changed = organisations::update(context(&state), tenant.id, id, change).await?;
+    let changed = organisations::update(
+        crate::connections::organisation_context(&state),
+        tenant.id,
+        id,
+        change,
+    )
+    .await?;
     Ok(axum::Json(changed.into()))
 }
 
@@ -360,7 +304,12 @@ async fn refresh(
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
 ) -> Result<axum::Json<OrganisationConnectionOut>, ApiError> {
-    let refreshed = organisations::refresh(context(&state), tenant.id, parse_id(&id)?).await?;
+    let refreshed = organisations::refresh(
+        crate::connections::organisation_context(&state),
+        tenant.id,
+        parse_id(&id)?,
+    )
+    .await?;
     Ok(axum::Json(refreshed.into()))
 }
 

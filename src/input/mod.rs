@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod fields;
 pub mod imports;
 pub mod json;
+pub mod organisations;
 pub mod resources;
 pub mod settings;
 pub mod webhook_endpoints;

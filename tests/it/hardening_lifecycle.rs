@@ -222,6 +222,17 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
         expires_at: chrono::Utc::now() + chrono::Duration::days(7),
     };
     store.save_channel(&channel, &under_a).await.unwrap();
+    let organisation = kalends_store::NewOrganisationConnection {
+        provider: "google".into(),
+        domain: "salon.example".into(),
+        admin_email: "admin@salon.example".into(),
+        org_unit: None,
+        busy_only: false,
+        service_account: "kalends@salon-123.iam.gserviceaccount.com".into(),
+        key: SecretString::from(r#"{"type": "service_account"}"#),
+    };
+    let organisation =
+        store.create_organisation_connection(tenant.id, organisation, &under_a).await.unwrap();
 
     // Restart with the new key B, A still accepted: everything opens and moves to B.
     let rotated = Sealer::new(&key(2), &[key(1)]);
@@ -234,6 +245,8 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
     let prefix = format!("v1.{}.", rotated.key_id());
     assert!(access.starts_with(&prefix), "re-sealed under B: {}", &access[..12]);
     assert!(channel_secret.starts_with(&prefix), "re-sealed under B: {}", &channel_secret[..12]);
+    let service_key = store.organisation_key(tenant.id, organisation.id, &rotated).await.unwrap();
+    assert_eq!(service_key.expose_secret(), r#"{"type": "service_account"}"#);
 
     // A second restart with only B still reads them.
     let only_b = Sealer::new(&key(2), &[]);
@@ -242,6 +255,8 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
     assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "1//refresh");
     let channel = store.channel("chan-1", &only_b).await.unwrap().unwrap();
     assert_eq!(channel.secret.expose_secret(), "channel-secret");
+    let service_key = store.organisation_key(tenant.id, organisation.id, &only_b).await;
+    assert_eq!(service_key.unwrap().expose_secret(), r#"{"type": "service_account"}"#);
     store.close().await;
 }
 

@@ -22,6 +22,7 @@ on_both_databases!(
     a_delegation_taken_back_marks_the_covered_calendars_for_the_administrator,
     the_scheduled_directory_read_covers_a_joiner_and_keeps_a_refusal_for_the_administrator,
     a_tenant_never_reaches_another_tenants_organisation_and_the_key_is_never_shown,
+    the_console_connects_a_workspace_with_googles_refusals_in_place_refreshes_and_disconnects_it,
 );
 
 const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -439,5 +440,62 @@ async fn a_tenant_never_reaches_another_tenants_organisation_and_the_key_is_neve
     .unwrap();
     assert!(sealed.0.starts_with("v1."), "sealed: {}", &sealed.0[..8]);
     assert!(!sealed.0.contains("PRIVATE KEY") && !sealed.0.contains(SERVICE_ACCOUNT));
+    app.stop().await;
+}
+
+async fn the_console_connects_a_workspace_with_googles_refusals_in_place_refreshes_and_disconnects_it(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (browser, api_key, csrf) = crate::console::signed_in(&app).await;
+    workspace(&app, &[DIRECTORY_SCOPE]).await;
+    let page = browser.get("/dashboard/organisation").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Domain-wide delegation") && page.body.contains(DIRECTORY_SCOPE));
+    let key = json_key(KEY).to_string();
+    let post = |domain: &'static str| {
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("service_account_key", key.as_str()),
+            ("domain", domain),
+            ("admin_email", "admin@salon.example"),
+            ("org_unit", "Staff"),
+        ];
+        let browser = &browser;
+        async move { browser.post("/dashboard/organisation", &fields).await }
+    };
+
+    // A domain that is not one: the error in place, what was typed kept, the key not echoed.
+    let page = post("salon").await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("id=\"domain-error\""), "{}", page.body);
+    assert!(page.body.contains("value=\"admin@salon.example\""));
+    assert!(!page.body.contains("PRIVATE KEY"), "the key is never shown again");
+    // Google refuses: the calendar scopes are not delegated yet.
+    let page = post("salon.example").await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("id=\"service_account_key-error\""), "{}", page.body);
+    assert!(page.body.contains(CLIENT_ID));
+
+    delegate(&app, &all_scopes()).await;
+    let page = post("salon.example").await;
+    assert_eq!((page.status, page.location()), (303, "/dashboard/organisation?notice=connected"));
+    let page = browser.get("/dashboard/organisation?notice=connected").await;
+    assert!(page.body.contains("The Workspace is connected"), "{}", page.body);
+    assert!(page.body.contains("ann@salon.example") && page.body.contains("bo@salon.example"));
+    assert!(!page.body.contains("cy@salon.example"), "Cy is in /Office");
+    assert!(page.body.contains("Syncing"));
+
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &api_key, None).await;
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let csrf_only = [("csrf", csrf.as_str())];
+    let page = browser.post(&format!("/dashboard/organisation/{id}/refresh"), &csrf_only).await;
+    assert_eq!(page.location(), "/dashboard/organisation?notice=refreshed");
+    let page = browser.post(&format!("/dashboard/organisation/{id}/disconnect"), &csrf_only).await;
+    assert_eq!(page.location(), "/dashboard/organisation?notice=disconnected");
+    let page = browser.get("/dashboard/organisation").await;
+    assert!(!page.body.contains("bo@salon.example"));
+    let connections = app.api(&api_key).connections().await.unwrap();
+    assert!(connections.iter().all(|c| c.status == "revoked"));
     app.stop().await;
 }

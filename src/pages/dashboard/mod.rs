@@ -42,6 +42,7 @@ mod checklists;
 mod conflicts;
 mod import_page;
 mod live;
+mod organisation;
 mod overview;
 mod properties;
 mod rules;
@@ -71,6 +72,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(checklists::router())
         .merge(settings::router())
         .merge(webhooks::router())
+        .merge(organisation::router())
         .merge(rules::router())
         .merge(properties::router())
 }
@@ -232,10 +234,11 @@ pub enum Section {
     Blocks,
     Checklists,
     Webhooks,
+    Organisation,
     Settings,
 }
 
-const SECTIONS: [(Section, &str, &str); 8] = [
+const SECTIONS: [(Section, &str, &str); 9] = [
     (Section::Overview, "/dashboard", "Overview"),
     (Section::Sync, "/dashboard/sync", "Calendar sync"),
     (Section::Conflicts, "/dashboard/conflicts", "Conflicts"),
@@ -243,6 +246,7 @@ const SECTIONS: [(Section, &str, &str); 8] = [
     (Section::Staff, "/dashboard/staff", "Staff and calendars"),
     (Section::Blocks, "/dashboard/blocks", "Blocks"),
     (Section::Webhooks, "/dashboard/webhooks", "Webhooks"),
+    (Section::Organisation, "/dashboard/organisation", "Organisation"),
     (Section::Settings, "/dashboard/settings", "Settings"),
 ];
 

@@ -1,0 +1,93 @@
+//! An organisation-wide connection's fields, from the API's body or the console's form: the
+//! Workspace to connect, or every field at fault.
+
+use kalends_core::domain::Email;
+use kalends_service::organisations::GoogleWorkspace;
+use secrecy::SecretString;
+
+use super::FieldError;
+
+/// What an administrator submitted to connect a Google Workspace.
+#[derive(Debug, Default)]
+pub struct GoogleFields<'a> {
+    /// The service account's JSON key: the object, or its text (a form's paste, a file read).
+    pub service_account_key: Option<serde_json::Value>,
+    /// The Workspace's primary domain.
+    pub domain: Option<&'a str>,
+    /// A Workspace administrator.
+    pub admin_email: Option<&'a str>,
+    /// The organisational unit in scope.
+    pub org_unit: Option<&'a str>,
+    /// Only busy times.
+    pub busy_only: bool,
+    /// Fields of another provider that were given (each refused by name).
+    pub foreign: Vec<&'static str>,
+}
+
+/// The Workspace the fields describe, or every field at fault.
+pub fn google_workspace(fields: GoogleFields<'_>) -> Result<GoogleWorkspace, Vec<FieldError>> {
+    let mut errors: Vec<FieldError> = fields
+        .foreign
+        .iter()
+        .map(|field| FieldError::new(*field, "a Microsoft field; this is a Google connection"))
+        .collect();
+    let key = match fields.service_account_key.map(key_of) {
+        Some(Ok(key)) => Some(key),
+        Some(Err(error)) => {
+            errors.push(error);
+            None
+        }
+        None => {
+            errors.push(FieldError::new("service_account_key", "required: the JSON key"));
+            None
+        }
+    };
+    let domain = fields.domain.unwrap_or_default().trim().to_ascii_lowercase();
+    if domain.is_empty() || domain.contains('@') || !domain.contains('.') {
+        errors
+            .push(FieldError::new("domain", "required: the Workspace's domain, salon.example say"));
+    }
+    let admin_email = match fields.admin_email {
+        Some(admin) => email_of("admin_email", admin, &mut errors),
+        None => {
+            errors.push(FieldError::new("admin_email", "required: a Workspace administrator"));
+            String::new()
+        }
+    };
+    match key {
+        Some(key) if errors.is_empty() => Ok(GoogleWorkspace {
+            key,
+            domain,
+            admin_email,
+            org_unit: fields.org_unit.and_then(org_unit_of),
+            busy_only: fields.busy_only,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// A key given as the JSON object or as its text, kept as text.
+pub fn key_of(value: serde_json::Value) -> Result<SecretString, FieldError> {
+    match value {
+        serde_json::Value::String(text) if !text.trim().is_empty() => Ok(SecretString::from(text)),
+        object @ serde_json::Value::Object(_) => Ok(SecretString::from(object.to_string())),
+        _ => Err(FieldError::new(
+            "service_account_key",
+            "the service account's JSON key: the object Google Cloud downloads, or its text",
+        )),
+    }
+}
+
+/// An administrator's address, lower case; a problem with it is added to `errors`.
+pub fn email_of(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
+    if value.trim().parse::<Email>().is_err() {
+        errors.push(FieldError::new(field, "an e-mail address"));
+    }
+    value.trim().to_ascii_lowercase()
+}
+
+/// `/Staff` for `Staff` or `/Staff/`; `None` for the root.
+pub fn org_unit_of(value: &str) -> Option<String> {
+    let trimmed = value.trim().trim_matches('/');
+    (!trimmed.is_empty()).then(|| format!("/{trimmed}"))
+}
