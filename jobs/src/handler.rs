@@ -204,81 +204,28 @@ impl JobHandler for KalendsJobs {
     }
 
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
-        // Each kind's future is boxed: as one enum of them all the handler's future would be as
-        // large as the largest, which overflows small stacks (debug builds, test threads).
-        if let Some(run) = self.calendar_work(job) {
-            return run.await;
-        }
-        let (store, mail) = (&self.store, &self.mail);
-        let run: BoxedRun<'_> = match job {
-            Job::ImportFeed { tenant_id, import_id } => {
-                Box::pin(crate::import_feed::run(&self.importer, *tenant_id, *import_id))
-            }
-            Job::NotifyCustomer { tenant_id, booking_id, resend } => {
-                Box::pin(crate::notify_customer::run(store, mail, *tenant_id, *booking_id, *resend))
-            }
-            Job::NotifyReauth { tenant_id, connection_id } => {
-                Box::pin(crate::notify_reauth::run(store, mail, *tenant_id, *connection_id))
-            }
-            Job::SendSettingsLink { tenant_id, staff_id } => {
-                Box::pin(crate::send_settings_link::run(store, mail, *tenant_id, *staff_id))
-            }
-            Job::DeliverWebhook { tenant_id, delivery_id } => {
-                let (sealer, sender) = (&self.sealer, &self.webhooks);
-                Box::pin(crate::deliver_webhook::run(
-                    store,
-                    sealer,
-                    sender,
-                    *tenant_id,
-                    *delivery_id,
-                ))
-            }
-            Job::SendAlert { tenant_id } => {
-                Box::pin(crate::send_alert::run(store, mail, *tenant_id))
-            }
-            Job::UpdateChecklists { tenant_id, resource_id, booking_id, cause } => {
-                Box::pin(crate::update_checklists::run(
-                    store,
-                    &self.checklists.0,
-                    *tenant_id,
-                    *resource_id,
-                    *booking_id,
-                    cause,
-                ))
-            }
-            Job::RemindChecklist { tenant_id, item_id } => Box::pin(crate::remind_checklist::run(
-                store,
-                &self.checklists,
-                *tenant_id,
-                *item_id,
-            )),
-            Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
-                crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
-            ),
-            Job::RefreshOrganisation { tenant_id, organisation_id } => {
-                let cx = kalends_service::organisations::Context {
-                    store,
-                    sealer: &self.sealer,
-                    providers: self.credentials.providers(),
-                    next_import_at: chrono::Utc::now() + self.import_interval,
-                };
-                Box::pin(crate::refresh_organisation::run(cx, *tenant_id, *organisation_id))
-            }
-            Job::SyncBookings { .. }
-            | Job::ImportAvailability { .. }
-            | Job::WatchCalendars { .. }
-            | Job::CleanUpConnection { .. }
-            | Job::Reconcile { .. } => unreachable!("calendar_work runs the calendar kinds"),
-        };
-        run.await
+        self.run(job).await
     }
 }
 
 impl KalendsJobs {
-    /// The run of a job that works in a staff member's calendar; `None` for any other kind.
-    fn calendar_work<'a>(&'a self, job: &'a Job) -> Option<BoxedRun<'a>> {
-        let (store, sealer, credentials) = (&self.store, &self.sealer, &self.credentials);
-        Some(match job {
+    /// What the organisation-wide connections' use cases need from a worker.
+    fn organisations(&self) -> kalends_service::organisations::Context<'_> {
+        kalends_service::organisations::Context {
+            store: &self.store,
+            sealer: &self.sealer,
+            providers: self.credentials.providers(),
+            next_import_at: chrono::Utc::now() + self.import_interval,
+        }
+    }
+
+    /// The run of `job`: one arm per kind, each calling its file. Each kind's future is boxed:
+    /// as one enum of them all the handler's future would be as large as the largest, which
+    /// overflows small stacks (debug builds, test threads).
+    fn run<'a>(&'a self, job: &'a Job) -> BoxedRun<'a> {
+        let (store, sealer, mail) = (&self.store, &self.sealer, &self.mail);
+        let credentials = &self.credentials;
+        match job {
             Job::SyncBookings { tenant_id, booking_ids } => {
                 Box::pin(crate::sync_bookings::run(store, credentials, *tenant_id, booking_ids))
             }
@@ -307,7 +254,41 @@ impl KalendsJobs {
             Job::Reconcile { tenant_id, connection_id } => {
                 Box::pin(crate::reconcile::run(store, credentials, *tenant_id, *connection_id))
             }
-            _ => return None,
-        })
+            Job::RefreshOrganisation { tenant_id, organisation_id } => {
+                Box::pin(crate::refresh_organisation::run(
+                    self.organisations(),
+                    *tenant_id,
+                    *organisation_id,
+                ))
+            }
+            Job::ImportFeed { tenant_id, import_id } => {
+                Box::pin(crate::import_feed::run(&self.importer, *tenant_id, *import_id))
+            }
+            Job::NotifyCustomer { tenant_id, booking_id, resend } => {
+                Box::pin(crate::notify_customer::run(store, mail, *tenant_id, *booking_id, *resend))
+            }
+            Job::SendReminder { tenant_id, booking_id, reminder, due_at } => Box::pin(
+                crate::send_reminder::run(store, mail, *tenant_id, *booking_id, reminder, *due_at),
+            ),
+            Job::NotifyReauth { tenant_id, connection_id } => {
+                Box::pin(crate::notify_reauth::run(store, mail, *tenant_id, *connection_id))
+            }
+            Job::SendSettingsLink { tenant_id, staff_id } => {
+                Box::pin(crate::send_settings_link::run(store, mail, *tenant_id, *staff_id))
+            }
+            Job::SendAlert { tenant_id } => {
+                Box::pin(crate::send_alert::run(store, mail, *tenant_id))
+            }
+            Job::DeliverWebhook { tenant_id: t, delivery_id } => Box::pin(
+                crate::deliver_webhook::run(store, sealer, &self.webhooks, *t, *delivery_id),
+            ),
+            Job::UpdateChecklists { tenant_id: t, resource_id: r, booking_id: b, cause } => {
+                let config = &self.checklists.0;
+                Box::pin(crate::update_checklists::run(store, config, *t, *r, *b, cause))
+            }
+            Job::RemindChecklist { tenant_id: t, item_id } => {
+                Box::pin(crate::remind_checklist::run(store, &self.checklists, *t, *item_id))
+            }
+        }
     }
 }
