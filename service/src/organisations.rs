@@ -10,6 +10,7 @@
 //! taken out of them in the same request).
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use kalends_core::domain::{ConnectionStatus, ConnectionTokens, NewStaff};
 use kalends_core::domain::{Provider, Staff};
 use kalends_core::seal::Sealer;
@@ -23,6 +24,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use super::connections;
+
+/// Directory users covered at the same time.
+const COVERED_AT_ONCE: usize = 8;
 
 /// Why an organisation connection could not be made, changed or refreshed.
 #[derive(Debug, thiserror::Error)]
@@ -256,7 +260,7 @@ async fn apply_directory(
 ) -> Result<(), OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
-    let in_scope: Vec<&DirectoryUser> = users.iter().filter(|u| !u.suspended).collect();
+    let in_scope: Vec<DirectoryUser> = users.into_iter().filter(|u| !u.suspended).collect();
     for member in &known {
         if member.state != "left" && !in_scope.iter().any(|u| u.id == member.directory_id) {
             stop_covering(cx.store, tenant_id, member, true).await?;
@@ -269,13 +273,23 @@ async fn apply_directory(
             tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
         }
     }
+    let mut joiners = Vec::new();
     for user in in_scope {
-        let current = known.iter().find(|m| m.directory_id == user.id);
-        if current.is_some_and(|m| m.state == "active") {
-            continue;
+        if !known.iter().any(|m| m.directory_id == user.id && m.state == "active") {
+            joiners.push(async move {
+                let member = cover(cx, tenant_id, workspace, user).await?;
+                cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
+                Ok::<_, OrganisationError>(())
+            });
         }
-        let member = cover(cx, tenant_id, workspace, user).await?;
-        cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
+    }
+    // A few users at a time: a Workspace of hundreds is covered in a bounded time, and Google's
+    // token endpoint and calendar list are not hit by all of them at once. Every write happens
+    // inside the stream's futures: one awaited outside it would wait for a database connection
+    // that a future it no longer polls holds (SQLite has one writer).
+    let mut covered = futures::stream::iter(joiners).buffer_unordered(COVERED_AT_ONCE);
+    while let Some(done) = covered.next().await {
+        done?;
     }
     cx.store.record_organisation_refresh(organisation.id, None).await?;
     Ok(())
@@ -288,9 +302,9 @@ async fn cover(
     cx: Context<'_>,
     tenant_id: Uuid,
     workspace: &Workspace,
-    user: &DirectoryUser,
+    user: DirectoryUser,
 ) -> Result<OrganisationMember, OrganisationError> {
-    let staff = staff_for(cx.store, tenant_id, user).await?;
+    let staff = staff_for(cx.store, tenant_id, &user).await?;
     let email = user.email.to_ascii_lowercase();
     let member = |connection_id, error: Option<String>| OrganisationMember {
         directory_id: user.id.clone(),
