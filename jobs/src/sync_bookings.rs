@@ -56,9 +56,10 @@ pub async fn run(
     booking_ids: &[Uuid],
 ) -> Result<(), JobError> {
     let held = lease_end(LEASE);
-    let taken = take_leases(store, tenant_id, booking_ids, held).await?;
+    let Leases { taken, existing } = take_leases(store, tenant_id, booking_ids, held).await?;
     // Another worker is syncing these: they wait for it together, in a job that re-reads them.
-    let busy: Vec<Uuid> = booking_ids.iter().filter(|id| !taken.contains(id)).copied().collect();
+    // (A gone booking is not busy: nothing waits for it.)
+    let busy: Vec<Uuid> = existing.iter().filter(|id| !taken.contains(id)).copied().collect();
     if !busy.is_empty() {
         let at = chrono::Utc::now() + chrono::Duration::from_std(BUSY_RETRY).unwrap_or_default();
         store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids: busy }, at).await?;
@@ -83,22 +84,31 @@ pub async fn run(
     result
 }
 
+/// The sync leases a run took, of the bookings it found.
+struct Leases {
+    /// Leased by this run.
+    taken: Vec<Uuid>,
+    /// The bookings named that exist (those not taken are another worker's).
+    existing: Vec<Uuid>,
+}
+
 /// Takes the sync leases of those of `ids` that exist (a lease names an existing booking; one
-/// whose tenant was deleted has nothing left to bring anywhere) until `held`: the ones taken.
+/// whose tenant was deleted has nothing left to bring anywhere) until `held`.
 async fn take_leases(
     store: &Store,
     tenant_id: Uuid,
     ids: &[Uuid],
     held: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<Uuid>, JobError> {
+) -> Result<Leases, JobError> {
     match store.take_leases(&Lease::BOOKING_SYNC, ids, held).await {
         Err(StoreError::ForeignKey) => {
             let existing: Vec<Uuid> =
                 store.bookings_by_ids(tenant_id, ids).await?.iter().map(|b| b.id).collect();
             // Gone in between too: the retry sorts it out.
-            Ok(store.take_leases(&Lease::BOOKING_SYNC, &existing, held).await?)
+            let taken = store.take_leases(&Lease::BOOKING_SYNC, &existing, held).await?;
+            Ok(Leases { taken, existing })
         }
-        taken => Ok(taken?),
+        taken => Ok(Leases { taken: taken?, existing: ids.to_vec() }),
     }
 }
 

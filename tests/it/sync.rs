@@ -25,6 +25,7 @@ on_both_databases!(
     a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_version,
     a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_for_a_held_one,
     a_batch_whose_tokens_expired_refreshes_each_once_and_brings_every_booking,
+    a_sync_naming_a_booking_that_is_gone_brings_the_others_and_fails_nothing,
 );
 
 /// A tenant with two staff members, Ann on Google and Bo on Microsoft, both connected.
@@ -675,5 +676,48 @@ async fn a_batch_whose_tokens_expired_refreshes_each_once_and_brings_every_booki
     assert_eq!(made[..2], [1, 1], "one refresh per calendar: {made:?}");
     // Only the first eight, pushed with the expired token, can have been refused and sent again.
     assert!(made[2] <= 18 && made[3] <= 18, "writes per calendar: {made:?}");
+    app.stop().await;
+}
+
+/// A queued sync can name a booking that is gone by the time it runs (its tenant deleted): its
+/// lease cannot be taken (a lease names an existing booking), and the others are still brought.
+async fn a_sync_naming_a_booking_that_is_gone_brings_the_others_and_fails_nothing(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let ann =
+        StaffIn { name: "Ann".into(), email: Some("ann@example.com".into()), ..StaffIn::default() };
+    let ann = app.api(&key).create_staff(&ann).await.unwrap();
+    let browser = Browser::new();
+    browser.get(&app.api(&key).settings_link(ann.id).await.unwrap().url).await;
+    connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    // A booking the store holds whose sync nobody owed yet, and one that is gone.
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(6);
+    let stay = kalends_core::domain::NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![ann.id],
+        status: kalends_core::domain::BookingStatus::Confirmed,
+        title: "Stay".into(),
+        description: None,
+        location: None,
+        customer: None,
+        span: kalends_core::domain::BookingSpan::all_day(day, day + chrono::Duration::days(2))
+            .unwrap(),
+    };
+    let booking = Uuid::now_v7();
+    app.store.create_booking(&tenant, booking, stay, Overlap::Allow, &[]).await.unwrap();
+    let gone = Uuid::now_v7();
+    let job = kalends_core::job::Job::SyncBookings {
+        tenant_id: tenant.id,
+        booking_ids: vec![gone, booking],
+    };
+    app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    let events = google_events(&app).await;
+    assert_eq!(events.len(), 1, "the booking that exists is brought: {events:?}");
+    let failures = app.store.job_failures(10).await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    let queued = app.queue.unfinished(std::time::SystemTime::now() + Duration::from_secs(3600));
+    assert_eq!(queued.await.unwrap(), 0, "nothing waits for the gone booking");
     app.stop().await;
 }
