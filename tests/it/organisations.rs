@@ -23,6 +23,7 @@ on_both_databases!(
     the_scheduled_directory_read_covers_a_joiner_and_keeps_a_refusal_for_the_administrator,
     a_tenant_never_reaches_another_tenants_organisation_and_the_key_is_never_shown,
     the_console_connects_a_workspace_with_googles_refusals_in_place_refreshes_and_disconnects_it,
+    a_change_of_scope_administrator_or_key_is_checked_like_a_creation,
 );
 
 const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -497,5 +498,57 @@ async fn the_console_connects_a_workspace_with_googles_refusals_in_place_refresh
     assert!(!page.body.contains("bo@salon.example"));
     let connections = app.api(&api_key).connections().await.unwrap();
     assert!(connections.iter().all(|c| c.status == "revoked"));
+    app.stop().await;
+}
+
+async fn a_change_of_scope_administrator_or_key_is_checked_like_a_creation(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let patch = |body: Value| {
+        let (app, key, path) = (&app, &key, &path);
+        async move { app.call("PATCH", path, key, Some(body)).await }
+    };
+
+    // Refused changes leave everything as it was.
+    let (status, answer) = patch(json!({"admin_email": "ann@salon.example"})).await;
+    assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("admin_email")));
+    let (status, answer) = patch(json!({"service_account_key": json_key(OTHER_KEY)})).await;
+    assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("service_account_key")));
+    let (status, answer) = patch(json!({"domain": "other.example"})).await;
+    assert_eq!(status, 422, "the domain is the connection's identity: {answer}");
+    let (_, unchanged) = app.call("GET", &path, &key, None).await;
+    assert_eq!(
+        (unchanged["org_unit"].as_str(), unchanged["members_count"].as_i64()),
+        (Some("/Staff"), Some(2))
+    );
+
+    // The whole domain: the administrator and Cy are covered too; a suspended user is not.
+    put_user(&app, "cy@salon.example", "/Office", false).await;
+    let suspended = json!({"primary_email": "bo@salon.example", "org_unit_path": "/Staff/Juniors", "suspended": true});
+    let url = app.url("/sandbox/_control/workspace/users");
+    app.sandbox().post(url).json(&suspended).send().await.unwrap();
+    let (status, answer) = patch(json!({"org_unit": null})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["org_unit"], Value::Null);
+    let listed = members(&app, &key, organisation.id).await.items;
+    let states: Vec<(&str, &str)> =
+        listed.iter().map(|m| (m.email.as_str(), m.state.as_str())).collect();
+    assert_eq!(
+        states,
+        [
+            ("admin@salon.example", "active"),
+            ("ann@salon.example", "active"),
+            ("bo@salon.example", "left"),
+            ("cy@salon.example", "active"),
+        ]
+    );
+
+    // The same key uploaded again (after a rotation in Google Cloud, say) is checked and kept.
+    let (status, answer) = patch(json!({"service_account_key": json_key(KEY)})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(!answer.to_string().contains("PRIVATE KEY"));
     app.stop().await;
 }
