@@ -25,6 +25,9 @@ use uuid::Uuid;
 
 use super::connections;
 
+/// How long a minted token is taken to last when Google does not say (it says an hour).
+const MINTED_LIFETIME: chrono::Duration = chrono::Duration::minutes(55);
+
 /// Directory users covered at the same time.
 const COVERED_AT_ONCE: usize = 8;
 
@@ -216,36 +219,65 @@ pub async fn refresh(
 /// it, the Kalends events removed from it by the queued cleanup when `remove_events`), then the
 /// key and the members are forgotten.
 pub async fn delete(
-    store: &Store,
+    cx: Context<'_>,
     tenant_id: Uuid,
     id: Uuid,
     remove_events: bool,
 ) -> Result<(), StoreError> {
-    for member in store.organisation_members(tenant_id, id).await? {
-        stop_covering(store, tenant_id, &member, remove_events).await?;
+    // The key mints each cleanup a fresh token; one that no longer opens (sealed under a secret
+    // key since removed) or parses only means the cleanups use the calendars' last tokens.
+    let workspace = match cx.store.organisation_key(tenant_id, id, cx.sealer).await {
+        Ok(key) => workspace_of(cx.providers, &key).ok(),
+        Err(StoreError::Corrupt(_)) => None,
+        Err(other) => return Err(other),
+    };
+    let members = cx.store.organisation_members(tenant_id, id).await?;
+    for member in &members {
+        stop_covering(cx, tenant_id, member, remove_events, workspace.as_ref()).await?;
     }
-    store.delete_organisation_connection(tenant_id, id).await?;
+    cx.store.delete_organisation_connection(tenant_id, id).await?;
     tracing::info!(organisation = %id, "organisation disconnected");
     Ok(())
 }
 
-/// Disconnects a member's covered calendar, if it is still connected.
+/// Disconnects a member's covered calendar, if it is still connected. When Kalends' events are
+/// to be removed, the calendar first gets a token minted now through `workspace`: the cleanup
+/// inherits the calendar's token and has no way to mint one, and the last one minted may be at
+/// the end of its hour (a user no longer in the Workspace gets none; their calendar went with
+/// them).
 async fn stop_covering(
-    store: &Store,
+    cx: Context<'_>,
     tenant_id: Uuid,
     member: &OrganisationMember,
     remove_events: bool,
+    workspace: Option<&Workspace>,
 ) -> Result<(), StoreError> {
     let Some(connection_id) = member.connection_id else {
         return Ok(());
     };
-    let connection = match store.connection(tenant_id, connection_id).await {
+    let connection = match cx.store.connection(tenant_id, connection_id).await {
         Err(StoreError::NotFound) => return Ok(()),
         other => other?,
     };
-    if connection.status != ConnectionStatus::Revoked {
-        connections::disconnect(store, &connection, remove_events, Utc::now(), None).await?;
+    if connection.status == ConnectionStatus::Revoked {
+        return Ok(());
     }
+    if let Some(workspace) = workspace.filter(|_| remove_events) {
+        match workspace.user_token(&member.email, CALENDAR_SCOPES).await {
+            Ok(minted) => {
+                let tokens = ConnectionTokens {
+                    access_token: minted.token.0,
+                    refresh_token: None,
+                    expires_at: minted.expires_at.unwrap_or_else(|| Utc::now() + MINTED_LIFETIME),
+                };
+                cx.store.store_refreshed_tokens(connection.id, &tokens, cx.sealer).await?;
+            }
+            Err(error) => {
+                tracing::info!(connection = %connection.id, %error, "no fresh token for the cleanup; it uses the calendar's last one");
+            }
+        }
+    }
+    connections::disconnect(cx.store, &connection, remove_events, Utc::now(), None).await?;
     Ok(())
 }
 
@@ -263,7 +295,7 @@ async fn apply_directory(
     let in_scope: Vec<DirectoryUser> = users.into_iter().filter(|u| !u.suspended).collect();
     for member in &known {
         if member.state != "left" && !in_scope.iter().any(|u| u.id == member.directory_id) {
-            stop_covering(cx.store, tenant_id, member, true).await?;
+            stop_covering(cx, tenant_id, member, true, Some(workspace)).await?;
             let left = OrganisationMember {
                 state: "left".into(),
                 last_error: Some("no longer in the directory's scope".into()),
@@ -325,8 +357,7 @@ async fn cover(
         Err(error) if error.is_retryable() => return Err(OrganisationError::Unreachable(error)),
         Err(error) => return Ok(member(None, Some(error.to_string()))),
     };
-    let expires_at =
-        minted.expires_at.unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(55));
+    let expires_at = minted.expires_at.unwrap_or_else(|| Utc::now() + MINTED_LIFETIME);
     let new = NewConnection {
         staff_id: staff.id,
         provider: Provider::Google,

@@ -291,7 +291,13 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     let remove_events = query.remove_events.unwrap_or(true);
-    organisations::delete(&state.store, tenant.id, id, remove_events).await?;
+    organisations::delete(
+        crate::connections::organisation_context(&state),
+        tenant.id,
+        id,
+        remove_events,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

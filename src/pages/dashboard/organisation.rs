@@ -238,7 +238,14 @@ async fn act(
             Ok(_) => done("/dashboard/organisation", "refreshed"),
             Err(error) => refused(&state, &console, &form, error).await,
         },
-        "disconnect" => match organisations::delete(&state.store, tenant, id, true).await {
+        "disconnect" => match organisations::delete(
+            crate::connections::organisation_context(&state),
+            tenant,
+            id,
+            true,
+        )
+        .await
+        {
             Ok(()) => done("/dashboard/organisation", "disconnected"),
             Err(e) => store_failure("Organisation connection", e),
         },
