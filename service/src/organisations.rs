@@ -116,7 +116,8 @@ async fn check(
 }
 
 /// Connects a Google Workspace: checked first (nothing is stored when Google refuses), then
-/// stored with its key sealed, and every user in scope covered.
+/// stored with its key sealed, and every user in scope covered (a user Google does not answer
+/// for leaves the connection in `error` until the next read covers them).
 pub async fn create_google(
     cx: Context<'_>,
     tenant_id: Uuid,
@@ -143,7 +144,12 @@ pub async fn create_google(
     };
     let organisation = cx.store.create_organisation_connection(tenant_id, new, cx.sealer).await?;
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
-    apply_directory(cx, &organisation, &workspace, users).await?;
+    // The credentials are proven and stored: Google failing for a user now is the connection's
+    // `error` to show (the next read covers them), not a refused creation.
+    match apply_directory(cx, &organisation, &workspace, users).await {
+        Ok(()) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
+        Err(error @ OrganisationError::Store(_)) => return Err(error),
+    }
     Ok(cx.store.organisation_connection(tenant_id, organisation.id).await?)
 }
 
@@ -290,6 +296,26 @@ async fn apply_directory(
     workspace: &Workspace,
     users: Vec<DirectoryUser>,
 ) -> Result<(), OrganisationError> {
+    // How it went is kept on the connection: a user Google did not answer for is covered by the
+    // next read (hourly, or `refresh`), and the administrator sees why meanwhile.
+    let outcome = apply_users(cx, organisation, workspace, users).await;
+    match &outcome {
+        Ok(()) => cx.store.record_organisation_refresh(organisation.id, None).await?,
+        Err(OrganisationError::Store(_)) => {}
+        Err(error) => {
+            let error = error.to_string();
+            cx.store.record_organisation_refresh(organisation.id, Some(&error)).await?;
+        }
+    }
+    outcome
+}
+
+async fn apply_users(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    workspace: &Workspace,
+    users: Vec<DirectoryUser>,
+) -> Result<(), OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
     let in_scope: Vec<DirectoryUser> = users.into_iter().filter(|u| !u.suspended).collect();
@@ -323,7 +349,6 @@ async fn apply_directory(
     while let Some(done) = covered.next().await {
         done?;
     }
-    cx.store.record_organisation_refresh(organisation.id, None).await?;
     Ok(())
 }
 
