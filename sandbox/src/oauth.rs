@@ -140,7 +140,12 @@ impl OAuthState {
         lifetime: Duration,
         now: DateTime<Utc>,
     ) -> (String, String) {
-        let grant_id = self.new_grant(provider, email, client_id, Vec::new());
+        // What Kalends asks a staff member to allow (only Google's are checked).
+        let scopes = match provider {
+            Provider::Google => crate::google::KALENDS_SCOPES.map(str::to_owned).to_vec(),
+            Provider::Microsoft => Vec::new(),
+        };
+        let grant_id = self.new_grant(provider, email, client_id, scopes);
         let refresh = self.new_refresh_token(&grant_id);
         (self.new_access_token(&grant_id, lifetime, now), refresh)
     }

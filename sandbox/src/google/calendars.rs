@@ -18,7 +18,8 @@ pub(super) async fn calendar_list(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let mut state = sandbox.lock();
-    let account = admit(&mut state, &headers, "GET google calendarList.list")?;
+    let account =
+        admit(&mut state, &headers, "GET google calendarList.list", super::LIST_CALENDARS)?;
     let items: Vec<Value> =
         state.google.calendars_of(&account.email).into_iter().map(list_entry).collect();
     Ok(Json(json!({
@@ -60,7 +61,7 @@ pub(super) async fn free_busy(
     body: Bytes,
 ) -> Result<Response, Response> {
     let mut state = sandbox.lock();
-    let account = admit(&mut state, &headers, "POST google freebusy.query")?;
+    let account = admit(&mut state, &headers, "POST google freebusy.query", super::FREE_BUSY)?;
     let request = json_object(&body)?;
     let (start, end) = window(&request)?;
     let mut calendars = Map::new();

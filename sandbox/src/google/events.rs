@@ -20,7 +20,7 @@ pub(super) async fn insert(
     body: Bytes,
 ) -> Result<Response, Response> {
     let mut state = sandbox.lock();
-    let account = admit(&mut state, &headers, "POST google events.insert")?;
+    let account = admit(&mut state, &headers, "POST google events.insert", super::WRITE_EVENTS)?;
     let body = json_object(&body)?;
     let data = &mut state.google;
     let calendar = data.calendar_mut(&account.email, &calendar_id)?;
@@ -38,7 +38,7 @@ pub(super) async fn get(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let mut state = sandbox.lock();
-    let account = admit(&mut state, &headers, "GET google events.get")?;
+    let account = admit(&mut state, &headers, "GET google events.get", super::READ_EVENTS)?;
     let calendar = state.google.calendar(&account.email, &calendar_id)?;
     let event = calendar.event(&event_id)?;
     Ok(Json(Value::Object(event.body.clone())).into_response())
@@ -88,7 +88,7 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Response> {
     let mut state = sandbox.lock();
-    let account = admit(&mut state, &headers, "GET google events.list")?;
+    let account = admit(&mut state, &headers, "GET google events.list", super::READ_EVENTS)?;
     let query = ListQuery::parse(&query_pairs(query.as_deref()))?;
     if query.is_incremental() {
         // Counted apart as well: one per incremental import of the calendar.
@@ -111,7 +111,7 @@ fn write(
     ) -> Result<Value, super::ApiError>,
 ) -> Result<Response, Response> {
     let mut state = sandbox.lock();
-    let account = admit(&mut state, headers, route)?;
+    let account = admit(&mut state, headers, route, super::WRITE_EVENTS)?;
     let data = &mut state.google;
     let calendar = data.calendar_mut(&account.email, calendar_id)?;
     calendar.require_writer()?;

@@ -48,11 +48,60 @@ pub(super) fn control_router() -> Router<Sandbox> {
     control::router()
 }
 
-/// Counts an API request, then authenticates it (Google's 401 when the token is bad).
-#[allow(clippy::result_large_err, reason = "the refusal is the ready 401 response")]
-fn admit(state: &mut State, headers: &HeaderMap, route: &str) -> Result<Account, Response> {
+const CALENDAR: &str = "https://www.googleapis.com/auth/calendar";
+const READONLY: &str = "https://www.googleapis.com/auth/calendar.readonly";
+const EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
+const EVENTS_READONLY: &str = "https://www.googleapis.com/auth/calendar.events.readonly";
+
+/// The scopes Kalends asks a staff member for (what the control API's minted tokens carry).
+pub(crate) const KALENDS_SCOPES: [&str; 2] = [EVENTS, READONLY];
+/// Any of these lets a token read events, list them and watch them (Google's reference).
+const READ_EVENTS: &[&str] = &[CALENDAR, READONLY, EVENTS, EVENTS_READONLY];
+/// Any of these lets a token write events.
+const WRITE_EVENTS: &[&str] = &[CALENDAR, EVENTS];
+/// Any of these lets a token list the user's calendars.
+const LIST_CALENDARS: &[&str] = &[
+    CALENDAR,
+    READONLY,
+    "https://www.googleapis.com/auth/calendar.calendarlist",
+    "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+];
+/// Any of these lets a token ask for free/busy times.
+const FREE_BUSY: &[&str] = &[
+    CALENDAR,
+    READONLY,
+    "https://www.googleapis.com/auth/calendar.freebusy",
+    "https://www.googleapis.com/auth/calendar.events.freebusy",
+];
+
+/// Counts an API request, then authenticates it (Google's 401 when the token is bad) and checks
+/// that its grant holds one of the `accepted` scopes (403 `insufficientPermissions`, as Google
+/// answers a token asked with too narrow a scope: a domain-wide delegation of the free/busy
+/// scope only, say).
+#[allow(clippy::result_large_err, reason = "the refusal is the ready response")]
+fn admit(
+    state: &mut State,
+    headers: &HeaderMap,
+    route: &str,
+    accepted: &[&str],
+) -> Result<Account, Response> {
     state.count(route);
-    state.authenticate(Provider::Google, headers, Utc::now())
+    let account = state.authenticate(Provider::Google, headers, Utc::now())?;
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let scopes = state.oauth.scopes_of_access_token(token).unwrap_or_default();
+    if !scopes.iter().any(|scope| accepted.contains(&scope.as_str())) {
+        return Err(google_error(
+            axum::http::StatusCode::FORBIDDEN,
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+            None,
+        ));
+    }
+    Ok(account)
 }
 
 /// One of Google's errors: status, reason and message, rendered in its envelope.

@@ -42,7 +42,7 @@ pub(super) async fn watch(
     body: Bytes,
 ) -> Result<Response, Response> {
     let mut state = sandbox.lock();
-    let account = admit(&mut state, &headers, "POST google events.watch")?;
+    let account = admit(&mut state, &headers, "POST google events.watch", super::READ_EVENTS)?;
     let request = json_object(&body)?;
     let data = &mut state.google;
     let calendar_id = data.calendar(&account.email, &calendar_id)?.id.clone();
@@ -75,7 +75,7 @@ pub(super) async fn stop(
     body: Bytes,
 ) -> Result<Response, Response> {
     let mut state = sandbox.lock();
-    let account = admit(&mut state, &headers, "POST google channels.stop")?;
+    let account = admit(&mut state, &headers, "POST google channels.stop", super::READ_EVENTS)?;
     let request = json_object(&body)?;
     let id = string(&request, "id").unwrap_or_default();
     let resource_id = string(&request, "resourceId");

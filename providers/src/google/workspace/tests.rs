@@ -6,7 +6,7 @@ use std::time::Duration;
 use kalends_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
-use super::{CALENDAR_SCOPE, DIRECTORY_SCOPE, Workspace, WorkspaceError};
+use super::{CALENDAR_LIST_SCOPE, CALENDAR_SCOPE, DIRECTORY_SCOPE, Workspace, WorkspaceError};
 use crate::google::GoogleCalendar;
 
 const KEY: &str = include_str!("../../../../tests/fixtures/workspace/test-service-account.key.pem");
@@ -70,9 +70,10 @@ impl Salon {
 #[tokio::test]
 async fn a_delegated_users_token_reaches_their_own_calendar() {
     let salon = Salon::start().await;
-    salon.delegate(&[CALENDAR_SCOPE]).await;
+    salon.delegate(&[CALENDAR_SCOPE, CALENDAR_LIST_SCOPE]).await;
     let workspace = salon.workspace(KEY);
-    let token = workspace.user_token("ann@salon.example", &[CALENDAR_SCOPE]).await.unwrap();
+    let scopes = [CALENDAR_SCOPE, CALENDAR_LIST_SCOPE];
+    let token = workspace.user_token("ann@salon.example", &scopes).await.unwrap();
     assert!(token.expires_at.is_some_and(|at| at > chrono::Utc::now()));
     let calendar = GoogleCalendar::new(
         &format!("{}/google/calendar/v3/", salon.base),
@@ -80,6 +81,11 @@ async fn a_delegated_users_token_reaches_their_own_calendar() {
     )
     .unwrap();
     assert_eq!(calendar.primary_email(&token.token).await.unwrap(), "ann@salon.example");
+
+    // A token asked with the events scope alone may not list calendars, as at Google.
+    let narrow = workspace.user_token("ann@salon.example", &[CALENDAR_SCOPE]).await.unwrap();
+    let refused = calendar.primary_email(&narrow.token).await.unwrap_err();
+    assert!(refused.to_string().contains("insufficient authentication scopes"), "{refused}");
 }
 
 #[tokio::test]
