@@ -14,6 +14,7 @@ const PUBLIC_KEY: &str =
 const OTHER_KEY: &str = include_str!("../../../tests/fixtures/workspace/other.key.pem");
 
 const CALENDAR: &str = "https://www.googleapis.com/auth/calendar.events";
+const CALENDAR_LIST: &str = "https://www.googleapis.com/auth/calendar.readonly";
 const SERVICE_ACCOUNT: &str = super::EXAMPLE_SERVICE_ACCOUNT;
 const CLIENT_ID: &str = super::EXAMPLE_CLIENT_ID;
 const KEY_ID: &str = super::EXAMPLE_KEY_ID;
@@ -99,10 +100,10 @@ fn assertion(parts: Claims) -> String {
 #[tokio::test]
 async fn a_delegated_service_account_gets_a_token_that_serves_the_users_own_calendars() {
     let workspace = Workspace::start().await;
-    workspace.delegate(&[CALENDAR, DIRECTORY_SCOPE]).await;
-    let (status, body) = workspace
-        .grant(&assertion(Claims::for_user(&workspace, "ann@salon.example", CALENDAR)))
-        .await;
+    workspace.delegate(&[CALENDAR, CALENDAR_LIST, DIRECTORY_SCOPE]).await;
+    let both = format!("{CALENDAR} {CALENDAR_LIST}");
+    let (status, body) =
+        workspace.grant(&assertion(Claims::for_user(&workspace, "ann@salon.example", &both))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (body["token_type"].as_str(), body["expires_in"].as_i64()),
@@ -115,6 +116,16 @@ async fn a_delegated_service_account_gets_a_token_that_serves_the_users_own_cale
     assert_eq!(status, StatusCode::OK, "{calendars}");
     let primary = calendars["items"].as_array().unwrap().iter().find(|c| c["primary"] == true);
     assert_eq!(primary.unwrap()["id"], "ann@salon.example");
+
+    // With the events scope alone the calendar list is refused, as Google refuses it.
+    let (_, body) = workspace
+        .grant(&assertion(Claims::for_user(&workspace, "ann@salon.example", CALENDAR)))
+        .await;
+    let narrow = body["access_token"].as_str().unwrap();
+    let (status, refused) =
+        workspace.get("/google/calendar/v3/users/me/calendarList", narrow).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["errors"][0]["reason"], "insufficientPermissions");
 }
 
 #[tokio::test]
