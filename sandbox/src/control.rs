@@ -50,6 +50,7 @@ pub(super) fn router() -> Router<Sandbox> {
         .nest("/google", super::google::control_router())
         .nest("/microsoft", super::microsoft::control_router())
         .nest("/workspace", super::workspace::control_router())
+        .nest("/entra", super::entra::control_router())
 }
 
 async fn get_faults(State(sandbox): State<Sandbox>) -> Json<Faults> {

@@ -11,6 +11,7 @@
 //! | `/google/calendar/v3/` | www.googleapis.com/calendar/v3/ |
 //! | `/microsoft/{tenant}/oauth2/v2.0/{authorize,token}` | login.microsoftonline.com |
 //! | `/microsoft/v1.0/` | graph.microsoft.com/v1.0 |
+//! | `/microsoft/{tenant}/oauth2/v2.0/token` (client credentials), `/microsoft/v1.0/users`, `/groups/{id}/members`, `/users/{id}/…` | a Microsoft 365 tenant's app-only access and directory ([`entra`]) |
 //! | `/google/token` (JWT-bearer grant), `/google/admin/directory/v1/` | a Google Workspace's domain-wide delegation and directory ([`workspace`]) |
 //! | `/ota/airbnb/{listing}.ics` | an Airbnb calendar export (the first run's demo imports it) |
 //! | `/_control/` | the test control API (faults, expiry, revocation, seeding, read-back), behind `Authorization: Bearer <control token>` |
@@ -19,6 +20,7 @@
 
 mod consent;
 mod control;
+pub mod entra;
 mod faults;
 mod google;
 mod microsoft;
@@ -177,6 +179,7 @@ pub(crate) struct State {
     pub(crate) google: google::Data,
     pub(crate) microsoft: microsoft::Data,
     pub(crate) workspace: workspace::Data,
+    pub(crate) entra: entra::Data,
     /// API requests served, by "METHOD path-template" (read back by tests).
     pub(crate) requests: HashMap<String, u64>,
 }
@@ -193,6 +196,7 @@ impl Sandbox {
                 google: google::Data::default(),
                 microsoft: microsoft::Data::default(),
                 workspace: workspace::Data::default(),
+                entra: entra::Data::default(),
                 requests: HashMap::new(),
             })),
         }
@@ -202,11 +206,11 @@ impl Sandbox {
     pub fn router(&self) -> Router {
         let apis = Router::new()
             .nest("/google/calendar/v3", google::router())
-            .nest("/microsoft/v1.0", microsoft::router())
+            .nest("/microsoft/v1.0", microsoft::router().merge(entra::router()))
             .nest("/google/admin/directory/v1", workspace::router())
             .merge(oauth::token_router())
             .layer(axum::middleware::from_fn_with_state(self.clone(), faults::inject));
-        Router::new()
+        let routes = Router::new()
             .merge(apis)
             .merge(consent::router())
             .merge(ota::router())
@@ -215,7 +219,11 @@ impl Sandbox {
                 control::router()
                     .layer(axum::middleware::from_fn_with_state(self.clone(), control::authorize)),
             )
-            .with_state(self.clone())
+            .with_state(self.clone());
+        // An application's Graph call names the mailbox in its path (`/users/{id}/…`): Entra's
+        // checks and the rewrite to the `/me/…` handlers must come before routing.
+        let act_for = axum::middleware::from_fn_with_state(self.clone(), entra::act_for);
+        Router::new().fallback_service(tower::Layer::layer(&act_for, routes))
     }
 
     /// The bearer token of the control API.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::post;
@@ -230,9 +230,34 @@ async fn google_token(
 
 async fn microsoft_token(
     State(sandbox): State<Sandbox>,
+    Path(tenant): Path<String>,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
+    if form.grant_type.as_deref() == Some("client_credentials") {
+        let mut state = sandbox.lock();
+        state.count("POST microsoft token client_credentials");
+        let (id, secret) = basic_credentials(&headers).unwrap_or_else(|| {
+            (
+                form.client_id.clone().unwrap_or_default(),
+                form.client_secret.clone().unwrap_or_default(),
+            )
+        });
+        let granted = crate::entra::client_credentials(
+            &mut state,
+            &tenant,
+            &id,
+            &secret,
+            form.scope.as_deref(),
+        );
+        return match granted {
+            Ok(body) => ok_token(body),
+            Err(crate::entra::Refused(status, error, description, code)) => refusal_response(
+                Provider::Microsoft,
+                Refusal(status, error, description, Some(code)),
+            ),
+        };
+    }
     token(&sandbox, Provider::Microsoft, &headers, form)
 }
 
@@ -289,17 +314,7 @@ fn authenticate_client(
     headers: &HeaderMap,
     form: &TokenForm,
 ) -> Result<ClientRegistration, Refusal> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Basic "))
-        .and_then(|encoded| STANDARD.decode(encoded).ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|pair| {
-            let (id, secret) = pair.split_once(':')?;
-            Some((form_decode(id), form_decode(secret)))
-        });
-    let (id, secret) = basic
+    let (id, secret) = basic_credentials(headers)
         .or_else(|| Some((form.client_id.clone()?, form.client_secret.clone().unwrap_or_default())))
         .unwrap_or_default();
     let client = match provider {
@@ -331,6 +346,20 @@ fn authenticate_client(
         ));
     }
     Ok(client.clone())
+}
+
+/// The client id and secret of `Authorization: Basic` (each form-encoded, RFC 6749 2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|encoded| STANDARD.decode(encoded).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|pair| {
+            let (id, secret) = pair.split_once(':')?;
+            Some((form_decode(id), form_decode(secret)))
+        })
 }
 
 fn form_decode(value: &str) -> String {

@@ -43,7 +43,7 @@ use subscriptions::SubscriptionRecord;
 use views::{DeltaPage, DeltaRound};
 
 /// The tenant id notifications carry (the sandbox is one tenant).
-const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+pub(crate) const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 /// Calendars, events, delta state and subscriptions of every Microsoft account.
 #[derive(Debug, Default)]
@@ -107,6 +107,16 @@ impl Data {
         self.mailboxes.insert(account.email.to_ascii_lowercase(), mailbox);
     }
 
+    /// The user id of the mailbox at `email`.
+    pub(crate) fn user_id(&self, email: &str) -> Option<String> {
+        self.mailbox(email).map(|mailbox| mailbox.user_id.clone())
+    }
+
+    /// The address of the mailbox a subscription watches.
+    pub(crate) fn subscription_owner(&self, id: &str) -> Option<String> {
+        self.subscriptions.get(id).map(|record| record.email.clone())
+    }
+
     fn mailbox(&self, email: &str) -> Option<&Mailbox> {
         self.mailboxes.get(&email.to_ascii_lowercase())
     }
@@ -166,6 +176,18 @@ fn begin<'a>(
 ) -> Result<(std::sync::MutexGuard<'a, State>, Account), Response> {
     let mut state = sandbox.lock();
     state.count(route);
+    // A mailbox an application reached through `/users/{id}/` (checked by `entra::act_for`).
+    let acting_for = headers.get(crate::entra::ACTING_FOR).and_then(|value| value.to_str().ok());
+    if let Some(email) = acting_for {
+        let account = state.ensure_account(Provider::Microsoft, email);
+        return Ok((state, account));
+    }
+    if state.entra.holds_app_token(headers) {
+        return Err(bad_request(
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        ));
+    }
     let account = state.authenticate(Provider::Microsoft, headers, Utc::now())?;
     Ok((state, account))
 }
@@ -174,7 +196,7 @@ fn begin<'a>(
 /// the client reached it: from `Host`, `X-Forwarded-Proto`/`-Prefix`, and the part of the
 /// original path that the routers nesting this one have stripped.
 #[derive(Clone, Debug)]
-struct Base(String);
+pub(crate) struct Base(pub(crate) String);
 
 impl<S: Send + Sync> FromRequestParts<S> for Base {
     type Rejection = Infallible;

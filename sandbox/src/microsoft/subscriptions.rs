@@ -36,7 +36,7 @@ static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
 pub(crate) struct SubscriptionRecord {
     id: String,
     /// Owner's address (not in Graph's shape; the control API shows it).
-    email: String,
+    pub(super) email: String,
     resource: String,
     change_type: String,
     notification_url: String,
