@@ -75,7 +75,7 @@ async fn bench(kind: Server, rounds: u128) -> Vec<Row> {
     )
     .unwrap();
     let found = client.discover(&server.url, USER, "pw").await.unwrap();
-    let token = AccessToken(found.account.to_secret());
+    let token = AccessToken::from(found.account.to_secret());
     let calendar = server.calendar.clone();
     // A bare PUT, optionally conditional: its time and the etag it answered.
     let http = reqwest::Client::new();

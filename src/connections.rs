@@ -42,7 +42,7 @@ pub async fn connect(
 ) -> Result<Connection, ConnectionError> {
     let client = state.providers.get(provider);
     let tokens = client.exchange_code(code, verifier).await?;
-    let access = AccessToken(tokens.access_token.clone());
+    let access = AccessToken::from(tokens.access_token.clone());
     let account = client.account(&access, tokens.id_token_email.as_deref()).await?;
     let calendars = client.list_calendars(&access).await?.into_iter().map(Into::into).collect();
     let new = NewConnection {

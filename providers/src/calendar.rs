@@ -13,13 +13,41 @@ use uuid::Uuid;
 pub use kalends_core::domain::{Provider, Span, TimeZone};
 
 /// An access token for one call; never logged (`SecretString` redacts `Debug`).
+///
+/// An application's token (Microsoft 365 app-only access) is nobody's own: it names the mailbox
+/// it acts on, and the calls go to that user's calendars (`/users/{id}/…`) instead of the
+/// token holder's (`/me/…`).
 #[derive(Clone, Debug)]
-pub struct AccessToken(pub SecretString);
+pub struct AccessToken {
+    secret: SecretString,
+    mailbox: Option<String>,
+}
 
 impl AccessToken {
     /// Wraps a token string.
     pub fn new(token: impl Into<String>) -> Self {
-        Self(SecretString::from(token.into()))
+        Self::from(SecretString::from(token.into()))
+    }
+
+    /// The same token acting on `mailbox` (a user id or userPrincipalName).
+    pub fn for_mailbox(self, mailbox: impl Into<String>) -> Self {
+        Self { mailbox: Some(mailbox.into()), ..self }
+    }
+
+    /// The bearer token.
+    pub fn secret(&self) -> &SecretString {
+        &self.secret
+    }
+
+    /// The mailbox an application's token acts on; `None` for the holder's own.
+    pub fn mailbox(&self) -> Option<&str> {
+        self.mailbox.as_deref()
+    }
+}
+
+impl From<SecretString> for AccessToken {
+    fn from(secret: SecretString) -> Self {
+        Self { secret, mailbox: None }
     }
 }
 

@@ -28,4 +28,4 @@ pub mod text;
 pub use error::{ProviderError, is_dead_grant, parse_retry_after};
 pub use google::GoogleCalendar;
 pub use google::workspace;
-pub use microsoft::MicrosoftCalendar;
+pub use microsoft::{MicrosoftCalendar, tenant};

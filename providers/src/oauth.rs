@@ -255,10 +255,11 @@ pub fn id_token_email(jwt: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-type TokenError = RequestTokenError<oauth2::HttpClientError<reqwest::Error>, BasicErrorResponse>;
+pub(crate) type TokenError =
+    RequestTokenError<oauth2::HttpClientError<reqwest::Error>, BasicErrorResponse>;
 
 /// Token-endpoint failures, classified: a dead grant means "connect again".
-fn classify(error: TokenError) -> ProviderError {
+pub(crate) fn classify(error: TokenError) -> ProviderError {
     match error {
         RequestTokenError::ServerResponse(response) => {
             let code = response.error().to_string();

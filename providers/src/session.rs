@@ -329,7 +329,7 @@ impl Credentials {
                 .map_err(ConnectionError::Store)?
                 .ok_or(ConnectionError::Disconnected)?;
             if self.fresh(tokens.expires_at) && stale.is_none_or(|stale| version > stale) {
-                let token = AccessToken(tokens.access_token);
+                let token = AccessToken::from(tokens.access_token);
                 return Ok(KeptToken { token, version, expires_at: tokens.expires_at });
             }
             let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
@@ -378,7 +378,7 @@ impl Credentials {
                     .await
                     .map_err(ConnectionError::Store)?;
                 tracing::debug!(connection = %connection.id, "access token refreshed");
-                Ok((AccessToken(tokens.access_token), tokens.expires_at))
+                Ok((AccessToken::from(tokens.access_token), tokens.expires_at))
             }
             Err(error) => {
                 kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
@@ -415,7 +415,7 @@ impl Credentials {
             Ok(minted) => {
                 let expires_at = minted.expires_at.unwrap_or_else(|| Utc::now() + DEFAULT_LIFETIME);
                 let tokens = ConnectionTokens {
-                    access_token: minted.token.0.clone(),
+                    access_token: minted.token.secret().clone(),
                     refresh_token: None,
                     expires_at,
                 };

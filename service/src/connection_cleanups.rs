@@ -205,7 +205,7 @@ impl Session<'_> {
     async fn token(&mut self) -> Result<AccessToken, CleanupError> {
         let margin = chrono::Duration::seconds(REFRESH_MARGIN_SECS);
         if self.cleanup.tokens.expires_at - margin > Utc::now() {
-            return Ok(AccessToken(self.cleanup.tokens.access_token.clone()));
+            return Ok(AccessToken::from(self.cleanup.tokens.access_token.clone()));
         }
         self.refresh().await
     }
@@ -227,6 +227,6 @@ impl Session<'_> {
             refresh_token: stored.refresh_token.or(Some(refresh_token)),
             ..stored
         };
-        Ok(AccessToken(fresh.access_token))
+        Ok(AccessToken::from(fresh.access_token))
     }
 }

@@ -272,7 +272,7 @@ async fn stop_covering(
         match workspace.user_token(&member.email, CALENDAR_SCOPES).await {
             Ok(minted) => {
                 let tokens = ConnectionTokens {
-                    access_token: minted.token.0,
+                    access_token: minted.token.secret().clone(),
                     refresh_token: None,
                     expires_at: minted.expires_at.unwrap_or_else(|| Utc::now() + MINTED_LIFETIME),
                 };
@@ -388,7 +388,11 @@ async fn cover(
         provider: Provider::Google,
         account_email: email.clone(),
         calendars,
-        tokens: ConnectionTokens { access_token: minted.token.0, refresh_token: None, expires_at },
+        tokens: ConnectionTokens {
+            access_token: minted.token.secret().clone(),
+            refresh_token: None,
+            expires_at,
+        },
     };
     let connection =
         connections::connected(cx.store, cx.sealer, tenant_id, new, cx.next_import_at).await?;

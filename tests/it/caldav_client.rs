@@ -28,7 +28,7 @@ async fn account(server: &CaldavServer) -> (CaldavCalendar, AccessToken, String)
     let client = CaldavCalendar::new(Duration::from_secs(30), open_network()).unwrap();
     let found = client.discover(&server.url, USER, "pw").await.unwrap();
     let calendar = found.calendars.iter().find(|c| c.id == server.calendar).unwrap().id.clone();
-    (client, AccessToken(found.account.to_secret()), calendar)
+    (client, AccessToken::from(found.account.to_secret()), calendar)
 }
 
 fn window() -> Window {

@@ -36,7 +36,7 @@ impl Account {
 
     /// Reads the stored form back.
     pub fn from_token(token: &AccessToken) -> Result<Self, ProviderError> {
-        serde_json::from_str(token.0.expose_secret()).map_err(|_| ProviderError::DeadGrant {
+        serde_json::from_str(token.secret().expose_secret()).map_err(|_| ProviderError::DeadGrant {
             message: "the stored CalDAV credentials are unreadable; connect again".into(),
         })
     }

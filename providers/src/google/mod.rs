@@ -70,7 +70,7 @@ impl GetToken for Bearer {
                 + 'a,
         >,
     > {
-        let token = self.0.0.expose_secret().to_owned();
+        let token = self.0.secret().expose_secret().to_owned();
         Box::pin(async move { Ok(Some(token)) })
     }
 }

@@ -166,7 +166,10 @@ impl Workspace {
         })?;
         let expires_at =
             token.expiration_time().and_then(|at| DateTime::from_timestamp(at.unix_timestamp(), 0));
-        Ok(UserToken { token: AccessToken(SecretString::from(secret.to_owned())), expires_at })
+        Ok(UserToken {
+            token: AccessToken::from(SecretString::from(secret.to_owned())),
+            expires_at,
+        })
     }
 
     /// What a refused token request means for the administrator.
@@ -225,7 +228,7 @@ impl Workspace {
                 .http
                 .get(&url)
                 .query(&query)
-                .bearer_auth(token.token.0.expose_secret())
+                .bearer_auth(token.token.secret().expose_secret())
                 .send()
                 .await
                 .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;

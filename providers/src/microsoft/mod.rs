@@ -18,6 +18,7 @@
 //!   `Prefer` and reads error pages as JSON); links must point at the configured origin, so a
 //!   stored cursor can never send the token elsewhere.
 
+pub mod tenant;
 mod wire;
 
 #[cfg(test)]
@@ -42,7 +43,9 @@ use crate::calendar::{
     RemoteEvent, Subscription, SubscriptionRequest, Window,
 };
 use crate::error::{ProviderError, parse_retry_after};
-use wire::{PROPERTIES, Page, Schedule, User, WireCalendar, WireEvent, WireSubscription};
+use wire::{
+    DirectoryEntry, PROPERTIES, Page, Schedule, User, WireCalendar, WireEvent, WireSubscription,
+};
 
 /// The production Graph host (validated by the crate's own allow-list).
 const GRAPH_HOST: &str = "graph.microsoft.com";
@@ -91,7 +94,12 @@ struct CallToken;
 
 impl CallToken {
     fn current() -> Option<String> {
-        CALL_TOKEN.try_with(|token| token.0.expose_secret().to_owned()).ok()
+        CALL_TOKEN.try_with(|token| token.secret().expose_secret().to_owned()).ok()
+    }
+
+    /// The mailbox an application's token acts on, for the call under way.
+    fn mailbox() -> Option<String> {
+        CALL_TOKEN.try_with(|token| token.mailbox().map(str::to_owned)).ok().flatten()
     }
 
     fn missing() -> AuthExecutionError {
@@ -110,6 +118,32 @@ impl ClientApplication for CallToken {
     }
 
     fn with_force_token_refresh(&mut self, _: ForceTokenRefresh) {}
+}
+
+/// The crate's request for the mailbox of the call under way, built by the same calls on
+/// either: the token holder's (`/me/…`), or the user an application's token acts on
+/// (`/users/{id}/…`, Microsoft 365 app-only access).
+macro_rules! on_mailbox {
+    ($client:expr, |$m:ident| $call:expr) => {
+        match CallToken::mailbox() {
+            None => {
+                let $m = $client.me();
+                $call
+            }
+            Some(id) => {
+                let $m = $client.user(id);
+                $call
+            }
+        }
+    };
+}
+
+/// The path segments of the mailbox of the call under way: `me`, or `users/{id}`.
+fn mailbox_path() -> Vec<String> {
+    match CallToken::mailbox() {
+        None => vec!["me".to_owned()],
+        Some(id) => vec!["users".to_owned(), id],
+    }
 }
 
 /// A failed exchange: an HTTP answer that is not a success, or anything else.
@@ -204,7 +238,7 @@ impl MicrosoftCalendar {
     /// Who the token belongs to: `mail`, else `userPrincipalName`.
     pub async fn me(&self, token: &AccessToken) -> Result<AccountIdentity, ProviderError> {
         self.as_account(token, async {
-            let body = exchange(self.graph().me().get_user().send()).await?;
+            let body = exchange(on_mailbox!(self.graph(), |m| m.get_user()).send()).await?;
             let user: User = parse(&body)?;
             let email =
                 user.mail.filter(|mail| !mail.is_empty()).or(user.user_principal_name).ok_or_else(
@@ -220,6 +254,36 @@ impl MicrosoftCalendar {
         .await
     }
 
+    /// The users of the token's organisation (`/users`), or the direct members of one of its
+    /// groups who are users, all pages: what an application's directory permission
+    /// (`User.Read.All`, `GroupMember.Read.All`) lets it read.
+    pub async fn directory(
+        &self,
+        token: &AccessToken,
+        group: Option<&str>,
+    ) -> Result<Vec<tenant::TenantUser>, ProviderError> {
+        const FIELDS: [&str; 5] =
+            ["id", "mail", "userPrincipalName", "displayName", "accountEnabled"];
+        self.as_account(token, async {
+            let client = self.graph();
+            let request = match group {
+                None => client.users().list_user(),
+                Some(group) => client.group(group).list_members(),
+            };
+            let request = request.select(&FIELDS).top("999");
+            let first = exchange(request.send()).await?;
+            let entries: Vec<DirectoryEntry> = self.all_pages(client, first).await?;
+            Ok(entries
+                .into_iter()
+                .filter(|entry| {
+                    entry.odata_type.as_deref().is_none_or(|kind| kind == "#microsoft.graph.user")
+                })
+                .filter_map(tenant::TenantUser::from_entry)
+                .collect())
+        })
+        .await
+    }
+
     /// The account's calendars (`canEdit` false, as for Birthdays, means not writable).
     pub async fn list_calendars(
         &self,
@@ -227,7 +291,8 @@ impl MicrosoftCalendar {
     ) -> Result<Vec<RemoteCalendar>, ProviderError> {
         self.as_account(token, async {
             let client = self.graph();
-            let first = exchange(client.me().calendars().list_calendars().send()).await?;
+            let first =
+                exchange(on_mailbox!(client, |m| m.calendars().list_calendars()).send()).await?;
             let calendars: Vec<WireCalendar> = self.all_pages(client, first).await?;
             Ok(calendars
                 .into_iter()
@@ -256,7 +321,8 @@ impl MicrosoftCalendar {
             let client = self.graph();
             if let Some(id) = remote_id {
                 let patch = wire::event_body(draft, false);
-                let request = client.me().event(id).update_events(&patch).header(prefer(), utc());
+                let request = on_mailbox!(client, |m| m.event(id).update_events(&patch))
+                    .header(prefer(), utc());
                 match exchange(request.send()).await {
                     Ok(body) => return tagged(&body, draft),
                     Err(error) if error.status() == Some(404) => {}
@@ -264,8 +330,8 @@ impl MicrosoftCalendar {
                 }
             }
             let create = wire::event_body(draft, true);
-            let request =
-                client.me().calendar(calendar_id).create_events(&create).header(prefer(), utc());
+            let request = on_mailbox!(client, |m| m.calendar(calendar_id).create_events(&create))
+                .header(prefer(), utc());
             let body = exchange(request.send()).await?;
             tagged(&body, draft)
         })
@@ -279,11 +345,7 @@ impl MicrosoftCalendar {
         id: &str,
     ) -> Result<Option<RemoteEvent>, ProviderError> {
         self.as_account(token, async {
-            let request = self
-                .graph()
-                .me()
-                .event(id)
-                .get_events()
+            let request = on_mailbox!(self.graph(), |m| m.event(id).get_events())
                 .expand(&[expand_booking().as_str()])
                 .header(prefer(), utc());
             match exchange(request.send()).await {
@@ -298,7 +360,7 @@ impl MicrosoftCalendar {
     /// Deletes the event; one that is already gone counts as deleted.
     pub async fn delete_event(&self, token: &AccessToken, id: &str) -> Result<(), ProviderError> {
         self.as_account(token, async {
-            let request = self.graph().me().event(id).delete_events();
+            let request = on_mailbox!(self.graph(), |m| m.event(id).delete_events());
             match exchange(request.send()).await {
                 Ok(_) => Ok(()),
                 Err(error) if matches!(error.status(), Some(404 | 410)) => Ok(()),
@@ -342,10 +404,7 @@ impl MicrosoftCalendar {
             let first = match cursor {
                 Some(link) => self.get_link(client, link).await,
                 None => {
-                    let request = client
-                        .me()
-                        .calendar_views()
-                        .delta()
+                    let request = on_mailbox!(client, |m| m.calendar_views().delta())
                         .append_query_pair(
                             "startDateTime",
                             wire::query_instant(window.start).as_str(),
@@ -379,7 +438,8 @@ impl MicrosoftCalendar {
             url.path_segments_mut()
                 .map_err(|()| ProviderError::permanent(0, "the Graph base URL cannot have a path"))?
                 .pop_if_empty()
-                .extend(["me", "calendar", "events"]);
+                .extend(mailbox_path().iter().map(String::as_str))
+                .extend(["calendar", "events"]);
             let filter = format!(
                 "type eq 'singleInstance' and start/dateTime ge '{}'",
                 from.format("%Y-%m-%dT%H:%M:%S")
@@ -466,8 +526,8 @@ impl MicrosoftCalendar {
             "endTime": wire::utc_date_time(window.end),
             "availabilityViewInterval": 30,
         });
-        let request =
-            self.graph().me().default_calendar().get_schedule(&body).header(prefer(), utc());
+        let request = on_mailbox!(self.graph(), |m| m.default_calendar().get_schedule(&body))
+            .header(prefer(), utc());
         let answer = exchange(request.send()).await?;
         let page: Page<Schedule> = parse(&answer)?;
         let Some(schedule) = page.value.into_iter().next().filter(|s| s.error.is_none()) else {
@@ -492,7 +552,7 @@ impl MicrosoftCalendar {
             let body = json!({
                 "changeType": "created,updated,deleted",
                 "notificationUrl": request.callback_url,
-                "resource": "me/events",
+                "resource": format!("{}/events", mailbox_path().join("/")),
                 "expirationDateTime": expiry(request.expires_at),
                 "clientState": request.secret.expose_secret(),
             });
@@ -539,10 +599,7 @@ impl MicrosoftCalendar {
         with_booking: bool,
     ) -> Result<Vec<WireEvent>, ProviderError> {
         let client = self.graph();
-        let mut request = client
-            .me()
-            .calendar_views()
-            .list_calendar_view()
+        let mut request = on_mailbox!(client, |m| m.calendar_views().list_calendar_view())
             .append_query_pair("startDateTime", wire::query_instant(window.start).as_str())
             .append_query_pair("endDateTime", wire::query_instant(window.end).as_str())
             .header(prefer(), page_and_utc());

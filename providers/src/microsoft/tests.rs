@@ -102,7 +102,7 @@ impl Harness {
 }
 
 /// Serves an app on a free port; returns `http://127.0.0.1:PORT`.
-async fn serve(app: Router) -> String {
+pub(super) async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -115,11 +115,11 @@ fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
 }
 
-fn window() -> Window {
+pub(super) fn window() -> Window {
     Window { start: at("2026-03-01T00:00:00Z"), end: at("2026-04-01T00:00:00Z") }
 }
 
-fn draft(booking: u128, start: &str, end: &str) -> EventDraft {
+pub(super) fn draft(booking: u128, start: &str, end: &str) -> EventDraft {
     EventDraft {
         key: EventKey { booking_id: Uuid::from_u128(booking), connection_id: Uuid::from_u128(99) },
         tenant_id: Uuid::from_u128(98),

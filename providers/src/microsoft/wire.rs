@@ -187,6 +187,20 @@ pub(super) struct User {
     pub(super) display_name: Option<String>,
 }
 
+/// A user of the directory (`/users`, a group's members: only users are kept).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DirectoryEntry {
+    #[serde(rename = "@odata.type", default)]
+    pub(super) odata_type: Option<String>,
+    pub(super) id: String,
+    pub(super) mail: Option<String>,
+    pub(super) user_principal_name: Option<String>,
+    pub(super) display_name: Option<String>,
+    #[serde(default)]
+    pub(super) account_enabled: Option<bool>,
+}
+
 /// A calendar.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

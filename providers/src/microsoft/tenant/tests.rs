@@ -1,0 +1,155 @@
+//! An organisation's application against the sandbox's tenant (nested under a prefix, as
+//! Kalends mounts it), through the oauth2 crate and graph-rs-sdk.
+
+use std::time::Duration;
+
+use axum::Router;
+use kalends_sandbox::{Sandbox, SandboxConfig};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use super::{GROUP_PERMISSION, Tenant, TenantError, USERS_PERMISSION};
+use crate::calendar::{Change, ChangeSet};
+use crate::microsoft::MicrosoftCalendar;
+use crate::microsoft::tests::{draft, serve, window};
+
+const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const APP: &str = "0d6c1f52-7a43-4b1e-9a58-7e6e616e7431";
+const SECRET: &str = "app-secret-value";
+const EVERYTHING: &[&str] = &["Calendars.ReadWrite", "User.Read.All", "GroupMember.Read.All"];
+
+/// The sandbox under `/sandbox` with the salon's tenant: three users, a group of two.
+struct Harness {
+    root: String,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    async fn start() -> Self {
+        let sandbox = Sandbox::new(SandboxConfig::for_public_url("http://127.0.0.1:9"));
+        let http = kalends_sandbox::control_client(&sandbox);
+        let root = serve(Router::new().nest("/sandbox", sandbox.router())).await;
+        let harness = Self { root: format!("{root}/sandbox"), http };
+        for name in ["ann@salon.example", "bo@salon.example", "cy@salon.example"] {
+            harness.control("POST", "/users", json!({"user_principal_name": name})).await;
+        }
+        let staff = json!({"members": ["ann@salon.example", "bo@salon.example"]});
+        harness.control("PUT", "/groups/staff-group", staff).await;
+        harness
+    }
+
+    async fn control(&self, method: &str, path: &str, body: Value) {
+        let url = format!("{}/_control/entra{path}", self.root);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = self.http.request(method, url).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+    }
+
+    async fn register(&self, roles: &[&str], access_group: Option<&str>) {
+        let app = json!({
+            "client_id": APP, "client_secret": SECRET, "roles": roles, "access_group": access_group,
+        });
+        self.control("POST", "/apps", app).await;
+    }
+
+    fn graph(&self) -> MicrosoftCalendar {
+        MicrosoftCalendar::new(&format!("{}/microsoft/v1.0", self.root), Duration::from_secs(5))
+            .unwrap()
+    }
+
+    fn tenant(&self, secret: &str) -> Tenant {
+        let secret = SecretString::from(secret.to_owned());
+        let authority = format!("{}/microsoft", self.root);
+        Tenant::new(TENANT_ID, APP, &secret, &authority, self.graph(), Duration::from_secs(5))
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_organisation_token_reads_the_directory_and_books_into_each_staff_calendar() {
+    let harness = Harness::start().await;
+    harness.register(EVERYTHING, None).await;
+    let tenant = harness.tenant(SECRET);
+    let token = tenant.app_token().await.unwrap();
+    assert!(token.expires_at > chrono::Utc::now() + chrono::Duration::minutes(50));
+    let everyone = tenant.directory(&token.token, None).await.unwrap();
+    let emails: Vec<&str> = everyone.iter().map(|user| user.email.as_str()).collect();
+    assert_eq!(emails, ["ann@salon.example", "bo@salon.example", "cy@salon.example"]);
+    let staff = tenant.directory(&token.token, Some("staff-group")).await.unwrap();
+    assert_eq!(staff.len(), 2);
+    let ann = &staff[0];
+    let calendars = tenant.calendars(&token.token, ann).await.unwrap();
+    let default = calendars.iter().find(|calendar| calendar.primary).unwrap();
+
+    // The booking lands in Ann's calendar, and her calendar's changes show it.
+    let graph = harness.graph();
+    let as_ann = token.token.clone().for_mailbox(&ann.id);
+    let draft = draft(1, "2026-03-10T09:00:00Z", "2026-03-10T10:00:00Z");
+    let event = graph.upsert_event(&as_ann, &default.id, &draft, None).await.unwrap();
+    let ChangeSet::Changes { changes, next_cursor } =
+        graph.changes(&as_ann, None, window()).await.unwrap()
+    else {
+        panic!("a first round has changes");
+    };
+    assert!(changes.iter().any(|change| matches!(change, Change::Upserted(e) if e.id == event.id)));
+    // The cursor names Ann's mailbox, so the next round reads hers again.
+    assert!(next_cursor.contains("/users/"), "{next_cursor}");
+    graph.delete_event(&as_ann, &event.id).await.unwrap();
+    let round = graph.changes(&as_ann, Some(&next_cursor), window()).await.unwrap();
+    assert!(
+        matches!(round, ChangeSet::Changes { changes, .. } if changes.iter().any(|c| matches!(c, Change::Deleted { id } if *id == event.id)))
+    );
+    // Bo's calendar is not Ann's.
+    let bo = token.token.clone().for_mailbox(&staff[1].id);
+    assert!(graph.get_event(&bo, &event.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn each_refusal_names_what_the_administrator_must_fix() {
+    let harness = Harness::start().await;
+    harness.register(&["Calendars.Read"], Some("staff-group")).await;
+    let refused = harness.tenant("a-secret-id-not-its-value").app_token().await.unwrap_err();
+    assert!(
+        matches!(&refused, TenantError::Refused(why) if why.starts_with("AADSTS7000215")),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("client secret's value"), "{refused}");
+
+    let tenant = harness.tenant(SECRET);
+    let token = tenant.app_token().await.unwrap();
+    let error = tenant.directory(&token.token, None).await.unwrap_err();
+    assert!(matches!(error, TenantError::MissingPermission(USERS_PERMISSION)), "{error}");
+    let error = tenant.directory(&token.token, Some("staff-group")).await.unwrap_err();
+    assert!(matches!(error, TenantError::MissingPermission(GROUP_PERMISSION)), "{error}");
+    assert!(error.to_string().contains("grant admin consent"), "{error}");
+
+    harness
+        .register(&["Calendars.Read", "User.Read.All", "GroupMember.Read.All"], Some("staff-group"))
+        .await;
+    let users = tenant.directory(&token.token, None).await.unwrap();
+    let error = tenant.directory(&token.token, Some("no-such-group")).await.unwrap_err();
+    assert!(matches!(error, TenantError::UnknownGroup(_)), "{error}");
+    // Cy is outside the group the application is scoped to.
+    let cy = users.iter().find(|user| user.email.starts_with("cy@")).unwrap();
+    let error = tenant.calendars(&token.token, cy).await.unwrap_err();
+    assert!(
+        matches!(&error, TenantError::OutsideScope(who) if who == "cy@salon.example"),
+        "{error}"
+    );
+    // Ann is in scope, but reading is all the application may do.
+    let ann = users.iter().find(|user| user.email.starts_with("ann@")).unwrap();
+    let calendars = tenant.calendars(&token.token, ann).await.unwrap();
+    let as_ann = token.token.clone().for_mailbox(&ann.id);
+    let written = harness
+        .graph()
+        .upsert_event(
+            &as_ann,
+            &calendars[0].id,
+            &draft(2, "2026-03-11T09:00:00Z", "2026-03-11T10:00:00Z"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    let error = super::refusal(written, &ann.email);
+    assert!(matches!(error, TenantError::MissingPermission("Calendars.ReadWrite")), "{error}");
+}
