@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kalends_core::domain::{ConnectionStatus, ConnectionTokens};
+use kalends_core::domain::{ConnectionStatus, ConnectionTokens, Provider};
 use kalends_core::seal::Sealer;
-use kalends_providers::session::{Delegation, TokenStore, TokenStoreError};
+use kalends_providers::session::{Delegation, OrganisationGrant, TokenStore, TokenStoreError};
 use kalends_store::Store;
 use uuid::Uuid;
 
@@ -60,8 +60,24 @@ impl TokenStore for SealedTokenStore {
     }
 
     async fn delegation(&self, connection: Uuid) -> Result<Option<Delegation>, TokenStoreError> {
-        let coverage = self.store.coverage(connection, &self.sealer).await?;
-        Ok(coverage.map(|c| Delegation { key: c.key, subject: c.email, busy_only: c.busy_only }))
+        let Some(c) = self.store.coverage(connection, &self.sealer).await? else {
+            return Ok(None);
+        };
+        let (grant, subject) = if c.provider == Provider::Microsoft.as_str() {
+            let grant = OrganisationGrant::Microsoft {
+                tenant_id: c.domain,
+                client_id: c.service_account,
+                secret: c.key,
+            };
+            (grant, c.directory_id)
+        } else {
+            (OrganisationGrant::Workspace { key: c.key }, c.email)
+        };
+        Ok(Some(Delegation { grant, subject, busy_only: c.busy_only }))
+    }
+
+    async fn mailbox(&self, connection: Uuid) -> Result<Option<String>, TokenStoreError> {
+        Ok(self.store.covered_mailbox(connection).await?)
     }
 
     async fn delegation_refused(

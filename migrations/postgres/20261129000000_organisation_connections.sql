@@ -1,13 +1,16 @@
--- Organisation-wide connections: an administrator connects a whole Google Workspace once (a
--- service account with domain-wide delegation). The service account's JSON key is sealed like
--- provider tokens (`sealed_key`, bound to the row's id) and resealed on read after a key
--- rotation. `domain`, `admin_email` and `org_unit` say whose users are in scope.
+-- Organisation-wide connections: an administrator connects a whole Google Workspace (a service
+-- account with domain-wide delegation) or Microsoft 365 organisation (an application with
+-- app-only access) once. The service account's JSON key, or the application's client secret, is
+-- sealed like provider tokens (`sealed_key`, bound to the row's id) and resealed on read after a
+-- key rotation. Google: `domain`, `admin_email` and `org_unit` say whose users are in scope,
+-- `service_account` acts for them. Microsoft: `domain` is the tenant id, `org_unit` the security
+-- group in scope, `service_account` the application (client) id; no `admin_email`.
 CREATE TABLE organisation_connections (
     id                 UUID PRIMARY KEY,
     tenant_id          UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-    provider           TEXT NOT NULL CHECK (provider IN ('google')),
+    provider           TEXT NOT NULL CHECK (provider IN ('google', 'microsoft')),
     domain             TEXT NOT NULL,
-    admin_email        TEXT NOT NULL,
+    admin_email        TEXT,
     org_unit           TEXT,
     busy_only          BOOLEAN NOT NULL,
     sealed_key         TEXT NOT NULL,

@@ -15,6 +15,7 @@ use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
 use crate::google::workspace::{Workspace, WorkspaceError};
 use crate::microsoft::MicrosoftCalendar;
+use crate::microsoft::tenant::{Tenant, TenantError};
 use crate::oauth::{Authorization, OAuthClient, OAuthSettings, OAuthSetupError};
 use crate::outbound::AddressPolicy;
 
@@ -124,11 +125,13 @@ pub struct MicrosoftSettings {
     pub graph_base_url: String,
 }
 
-/// The endpoints every Google Workspace is reached at.
+/// The endpoints every Google Workspace and Microsoft 365 tenant is reached at.
 #[derive(Clone, Debug)]
 struct WorkspaceEndpoints {
     token_url: String,
     directory_base_url: String,
+    /// Microsoft's identity platform authority (a tenant's token endpoint is below it).
+    authority_url: String,
     timeout: Duration,
 }
 
@@ -177,6 +180,7 @@ impl Providers {
             workspace_endpoints: WorkspaceEndpoints {
                 token_url: google.token_url.clone(),
                 directory_base_url: google.directory_base_url.clone(),
+                authority_url: microsoft.authority_url.clone(),
                 timeout,
             },
             sandboxed,
@@ -189,6 +193,32 @@ impl Providers {
     pub fn workspace(&self, key: &serde_json::Value) -> Result<Workspace, WorkspaceError> {
         let endpoints = &self.workspace_endpoints;
         Workspace::new(key, &endpoints.token_url, &endpoints.directory_base_url, endpoints.timeout)
+    }
+
+    /// The Microsoft 365 tenant `tenant_id` as its application `client_id` (secret
+    /// `client_secret`) reaches it, at the configured authority and Graph (Microsoft's, or the
+    /// sandbox's).
+    pub fn tenant(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        client_secret: &secrecy::SecretString,
+    ) -> Result<Tenant, TenantError> {
+        let CalendarProvider::Microsoft { api, .. } = &self.microsoft else {
+            return Err(TenantError::Provider(ProviderError::permanent(
+                0,
+                "Microsoft is not configured",
+            )));
+        };
+        let endpoints = &self.workspace_endpoints;
+        Tenant::new(
+            tenant_id,
+            client_id,
+            client_secret,
+            &endpoints.authority_url,
+            (**api).clone(),
+            endpoints.timeout,
+        )
     }
 
     /// The same, with the operator's address rules for CalDAV servers (`import.*`: the

@@ -19,6 +19,7 @@ use crate::calendar::AccessToken;
 use crate::error::ProviderError;
 use crate::google::workspace::{self, WorkspaceError};
 use crate::limits::{Budgets, RateLimits};
+use crate::microsoft::tenant::TenantError;
 use crate::provider::Providers;
 
 /// Refresh when the access token has less than this left.
@@ -72,6 +73,13 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
+    /// The mailbox an organisation's application token acts on for the connection (a covered
+    /// Microsoft calendar: its member's directory id); `None` for a token of the holder's own.
+    /// Asked with every token of a Microsoft connection.
+    async fn mailbox(&self, _connection: Uuid) -> Result<Option<String>, TokenStoreError> {
+        Ok(None)
+    }
+
     /// The organisation refused the connection's tokens (the delegation was taken back, the
     /// user left the Workspace): its administrator, not the staff member, must act, for `reason`.
     async fn delegation_refused(
@@ -84,20 +92,45 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
 }
 
 /// How a covered connection's tokens are minted: a Google Workspace's service account acting
-/// for the user (domain-wide delegation).
+/// for the user (domain-wide delegation), or a Microsoft 365 application's own token (app-only
+/// access), addressed to the user's mailbox.
 #[derive(Clone)]
 pub struct Delegation {
-    /// The service account's JSON key, as the administrator uploaded it.
-    pub key: SecretString,
-    /// The user whose calendar it is.
+    /// Whose credentials mint the tokens.
+    pub grant: OrganisationGrant,
+    /// The user whose calendar it is: their address (Google), their directory id (Microsoft).
     pub subject: String,
     /// Only busy times (the free/busy scope), no events written.
     pub busy_only: bool,
 }
 
+/// An organisation's credentials, as its administrator gave them (`Debug` shows no secret).
+#[derive(Clone, Debug)]
+pub enum OrganisationGrant {
+    /// A Google Workspace's service account.
+    Workspace {
+        /// Its JSON key, as uploaded.
+        key: SecretString,
+    },
+    /// An application registered in a Microsoft 365 tenant.
+    Microsoft {
+        /// The tenant (directory) id.
+        tenant_id: String,
+        /// The application (client) id.
+        client_id: String,
+        /// The client secret.
+        secret: SecretString,
+    },
+}
+
 impl std::fmt::Debug for Delegation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.grant {
+            OrganisationGrant::Workspace { .. } => "google",
+            OrganisationGrant::Microsoft { .. } => "microsoft",
+        };
         f.debug_struct("Delegation")
+            .field("grant", &kind)
             .field("subject", &self.subject)
             .field("busy_only", &self.busy_only)
             .finish_non_exhaustive()
@@ -329,13 +362,15 @@ impl Credentials {
                 .map_err(ConnectionError::Store)?
                 .ok_or(ConnectionError::Disconnected)?;
             if self.fresh(tokens.expires_at) && stale.is_none_or(|stale| version > stale) {
-                let token = AccessToken::from(tokens.access_token);
+                let token =
+                    self.addressed(connection, AccessToken::from(tokens.access_token)).await?;
                 return Ok(KeptToken { token, version, expires_at: tokens.expires_at });
             }
             let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
             let leased = self.tokens.lease_refresh(connection.id, version, until).await;
             if leased.map_err(ConnectionError::Store)? {
                 let (token, expires_at) = self.refresh(connection, tokens).await?;
+                let token = self.addressed(connection, token).await?;
                 return Ok(KeptToken { token, version: version + 1, expires_at });
             }
             if tokio::time::Instant::now() > deadline {
@@ -346,6 +381,23 @@ impl Credentials {
             }
             tokio::time::sleep(WAIT_STEP).await;
         }
+    }
+
+    /// The token as the calls use it: an organisation's application token names the covered
+    /// member's mailbox (Microsoft app-only access); any other token is its holder's own.
+    async fn addressed(
+        &self,
+        connection: &Connection,
+        token: AccessToken,
+    ) -> Result<AccessToken, ConnectionError> {
+        if connection.provider != kalends_core::domain::Provider::Microsoft {
+            return Ok(token);
+        }
+        let mailbox = self.tokens.mailbox(connection.id).await.map_err(ConnectionError::Store)?;
+        Ok(match mailbox {
+            Some(mailbox) => token.for_mailbox(mailbox),
+            None => token,
+        })
     }
 
     /// Refreshes under the lease and stores the result atomically.
@@ -402,20 +454,11 @@ impl Credentials {
         delegation: &Delegation,
     ) -> Result<(AccessToken, DateTime<Utc>), ConnectionError> {
         let kept = &self.tokens;
-        let minted = match serde_json::from_str(delegation.key.expose_secret()) {
-            Ok(key) => match self.providers.workspace(&key) {
-                Ok(workspace) => {
-                    workspace.user_token(&delegation.subject, delegation.scopes()).await
-                }
-                Err(error) => Err(error),
-            },
-            Err(e) => Err(WorkspaceError::BadKey(format!("it is not JSON: {e}"))),
-        };
-        let refused = match minted {
-            Ok(minted) => {
-                let expires_at = minted.expires_at.unwrap_or_else(|| Utc::now() + DEFAULT_LIFETIME);
+        let refused = match self.minted(delegation).await {
+            Ok((token, expires_at)) => {
+                let expires_at = expires_at.unwrap_or_else(|| Utc::now() + DEFAULT_LIFETIME);
                 let tokens = ConnectionTokens {
-                    access_token: minted.token.secret().clone(),
+                    access_token: token.secret().clone(),
                     refresh_token: None,
                     expires_at,
                 };
@@ -423,18 +466,70 @@ impl Credentials {
                     .await
                     .map_err(ConnectionError::Store)?;
                 tracing::debug!(connection = %connection.id, "access token minted for a covered calendar");
-                return Ok((minted.token, expires_at));
+                return Ok((token, expires_at));
             }
-            Err(WorkspaceError::Provider(error)) => {
+            Err(Minting::Unanswered(error)) => {
                 kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
                 return Err(error.into());
             }
-            Err(refused) => refused,
+            Err(Minting::Refused(refused)) => refused,
         };
         kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
         let message = format!("the organisation refused this calendar's token: {refused}");
         tracing::warn!(connection = %connection.id, "the organisation refused a covered calendar's token");
         kept.delegation_refused(connection.id, &message).await.map_err(ConnectionError::Store)?;
         Err(ProviderError::permanent(403, message).into())
+    }
+
+    /// A token from the organisation's credentials: a Workspace user's, or the application's.
+    async fn minted(
+        &self,
+        delegation: &Delegation,
+    ) -> Result<(AccessToken, Option<DateTime<Utc>>), Minting> {
+        match &delegation.grant {
+            OrganisationGrant::Workspace { key } => {
+                let key = serde_json::from_str(key.expose_secret()).map_err(|e| {
+                    Minting::Refused(
+                        WorkspaceError::BadKey(format!("it is not JSON: {e}")).to_string(),
+                    )
+                })?;
+                let workspace = self.providers.workspace(&key).map_err(Minting::workspace)?;
+                let minted = workspace
+                    .user_token(&delegation.subject, delegation.scopes())
+                    .await
+                    .map_err(Minting::workspace)?;
+                Ok((minted.token, minted.expires_at))
+            }
+            OrganisationGrant::Microsoft { tenant_id, client_id, secret } => {
+                let tenant =
+                    self.providers.tenant(tenant_id, client_id, secret).map_err(Minting::tenant)?;
+                let minted = tenant.app_token().await.map_err(Minting::tenant)?;
+                Ok((minted.token, Some(minted.expires_at)))
+            }
+        }
+    }
+}
+
+/// Why an organisation's credentials gave no token.
+enum Minting {
+    /// The provider did not answer: try again.
+    Unanswered(ProviderError),
+    /// Refused, in words for the administrator.
+    Refused(String),
+}
+
+impl Minting {
+    fn workspace(error: WorkspaceError) -> Self {
+        match error {
+            WorkspaceError::Provider(error) => Self::Unanswered(error),
+            refused => Self::Refused(refused.to_string()),
+        }
+    }
+
+    fn tenant(error: TenantError) -> Self {
+        match error {
+            TenantError::Provider(error) if error.is_retryable() => Self::Unanswered(error),
+            refused => Self::Refused(refused.to_string()),
+        }
     }
 }

@@ -198,7 +198,24 @@ pub(crate) fn client_credentials(
     }
     let lifetime =
         Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
-    let token = format!("eyJ0eXAiOiJKV1Qi.app.{}", random_token(48));
+    // Shaped as Entra's are: a JWT whose claims name the tenant, the application and its
+    // consented permissions (`roles`); its signature is not checked by anyone here.
+    let token = {
+        use base64::Engine as _;
+        let encode = |value: Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+        };
+        let header = encode(json!({"typ": "JWT", "alg": "RS256", "kid": "sandbox"}));
+        let claims = encode(json!({
+            "aud": "https://graph.microsoft.com",
+            "iss": format!("https://sts.windows.net/{}/", super::microsoft::TENANT_ID),
+            "tid": super::microsoft::TENANT_ID,
+            "appid": client_id,
+            "roles": app.roles,
+            "exp": (Utc::now() + lifetime).timestamp(),
+        }));
+        format!("{header}.{claims}.{}", random_token(64))
+    };
     let issued = AppToken { client_id: client_id.to_owned(), expires_at: Utc::now() + lifetime };
     state.entra.tokens.insert(token.clone(), issued);
     Ok(json!({

@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use kalends_core::domain::ConnectionTokens;
+use kalends_core::domain::{ConnectionTokens, Provider};
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, Subscription, Window};
@@ -205,9 +205,23 @@ impl Session<'_> {
     async fn token(&mut self) -> Result<AccessToken, CleanupError> {
         let margin = chrono::Duration::seconds(REFRESH_MARGIN_SECS);
         if self.cleanup.tokens.expires_at - margin > Utc::now() {
-            return Ok(AccessToken::from(self.cleanup.tokens.access_token.clone()));
+            let token = AccessToken::from(self.cleanup.tokens.access_token.clone());
+            return Ok(self.addressed(token));
         }
         self.refresh().await
+    }
+
+    /// A Microsoft token without a refresh token is an organisation's application token (a
+    /// staff member's own sign-in always asks `offline_access`): it reaches the calendar at the
+    /// member's mailbox, named by their address, not at `/me`.
+    fn addressed(&self, token: AccessToken) -> AccessToken {
+        if self.cleanup.provider == Provider::Microsoft
+            && self.cleanup.tokens.refresh_token.is_none()
+        {
+            token.for_mailbox(self.cleanup.account_email.clone())
+        } else {
+            token
+        }
     }
 
     /// New tokens from the refresh token, kept on the cleanup (Microsoft rotates it).

@@ -1,11 +1,14 @@
-//! Organisation-wide connections: an administrator connects a whole Google Workspace once, and
-//! every user the directory puts in scope becomes a staff member whose calendar is connected
-//! like one connected by hand (a covered connection: its tokens are minted for the user by the
-//! organisation's service account instead of refreshed; see `Credentials`).
+//! Organisation-wide connections: an administrator connects a whole Google Workspace or
+//! Microsoft 365 organisation once, and every user the directory puts in scope becomes a staff
+//! member whose calendar is connected like one connected by hand (a covered connection: its
+//! tokens are minted by the organisation's service account for the user, or are the
+//! organisation's application token addressed to the user's mailbox, instead of refreshed; see
+//! `Credentials`).
 //!
-//! Creating one checks everything Google will be asked later before anything is stored: the key,
-//! the directory as the administrator, and the calendar scopes for the administrator's own
-//! calendar. Reading the directory again (on demand) covers joiners and stops the leavers'
+//! Creating one checks everything the provider will be asked later before anything is stored:
+//! Google: the key, the directory as the administrator, and the calendar scopes for the
+//! administrator's own calendar; Microsoft: the client secret, the directory or group, and the
+//! calendar permission the application was consented. Reading the directory again (on demand) covers joiners and stops the leavers'
 //! calendars; deleting the connection stops every covered calendar at once (their tokens are
 //! taken out of them in the same request).
 
@@ -15,8 +18,10 @@ use kalends_core::domain::{ConnectionStatus, ConnectionTokens, NewStaff};
 use kalends_core::domain::{Provider, Staff};
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
+use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::provider::Providers;
 use kalends_providers::session::CALENDAR_SCOPES;
+use kalends_providers::tenant::{self, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
 use kalends_store::{NewConnection, NewOrganisationConnection, OrganisationConnection};
 use kalends_store::{OrganisationMember, OrganisationPatch, Store, StoreError};
@@ -42,8 +47,9 @@ pub enum OrganisationError {
         /// What is wrong and what to do.
         message: String,
     },
-    /// Google did not answer (or answered with a server error): nothing changed; try again.
-    #[error("Google did not answer: {0}")]
+    /// The provider did not answer (or answered with a server error): nothing changed; try
+    /// again.
+    #[error("the provider did not answer: {0}")]
     Unreachable(ProviderError),
     /// The store failed, or the connection is not there.
     #[error(transparent)]
@@ -60,6 +66,173 @@ impl OrganisationError {
             }
             error => Self::Invalid { field: "service_account_key", message: error.to_string() },
         }
+    }
+
+    /// A Microsoft tenant's refusal, as the field the administrator must change.
+    fn of_tenant(error: TenantError) -> Self {
+        let error = match error {
+            TenantError::Provider(error) if error.is_retryable() => {
+                return Self::Unreachable(error);
+            }
+            other => other,
+        };
+        let field = match &error {
+            // Entra's numbers say which: AADSTS90002 the tenant, AADSTS700016 the application.
+            TenantError::Refused(why) if why.starts_with("AADSTS90002") => "tenant_id",
+            TenantError::Refused(why) if why.starts_with("AADSTS700016") => "client_id",
+            TenantError::Refused(_) => "client_secret",
+            TenantError::MissingPermission(_) => "client_id",
+            TenantError::OutsideScope(_) | TenantError::UnknownGroup(_) => "group_id",
+            TenantError::Provider(_) => "tenant_id",
+        };
+        Self::Invalid { field, message: error.to_string() }
+    }
+}
+
+/// A Microsoft 365 organisation to connect, as its administrator describes it.
+#[derive(Clone, Debug)]
+pub struct MicrosoftTenant {
+    /// The tenant (directory) id.
+    pub tenant_id: String,
+    /// The application (client) id.
+    pub client_id: String,
+    /// The client secret's value.
+    pub client_secret: SecretString,
+    /// The security group in scope (the one the application is scoped to); `None`: everyone.
+    pub group_id: Option<String>,
+    /// Only busy times, nothing written.
+    pub busy_only: bool,
+}
+
+/// An organisation's directory and credentials, whichever the provider.
+enum Org {
+    /// A Google Workspace: its service account, the administrator the directory is read as, and
+    /// the domain and unit in scope.
+    Google {
+        workspace: Box<Workspace>,
+        admin_email: String,
+        domain: String,
+        org_unit: Option<String>,
+    },
+    /// A Microsoft 365 tenant: its application, and the group in scope.
+    Microsoft { tenant: Box<Tenant>, group: Option<String> },
+}
+
+/// A user of either directory.
+#[derive(Clone, Debug)]
+struct OrgUser {
+    id: String,
+    email: String,
+    name: String,
+    /// Not suspended, not disabled.
+    active: bool,
+}
+
+/// Why no token could be had for one user.
+enum Unminted {
+    /// The provider did not answer: the whole read is retried.
+    Unreachable(ProviderError),
+    /// Refused for this user, in words for the administrator.
+    Refused(String),
+}
+
+impl Org {
+    /// The organisation of a stored connection and its key (or secret).
+    fn of(
+        providers: &Providers,
+        organisation: &OrganisationConnection,
+        key: &SecretString,
+    ) -> Result<Self, OrganisationError> {
+        if organisation.provider == Provider::Microsoft.as_str() {
+            let tenant = providers
+                .tenant(&organisation.domain, &organisation.service_account, key)
+                .map_err(OrganisationError::of_tenant)?;
+            let group = organisation.org_unit.clone();
+            return Ok(Self::Microsoft { tenant: Box::new(tenant), group });
+        }
+        Ok(Self::Google {
+            workspace: Box::new(workspace_of(providers, key)?),
+            admin_email: organisation.admin_email.clone().unwrap_or_default(),
+            domain: organisation.domain.clone(),
+            org_unit: organisation.org_unit.clone(),
+        })
+    }
+
+    fn provider(&self) -> Provider {
+        match self {
+            Self::Google { .. } => Provider::Google,
+            Self::Microsoft { .. } => Provider::Microsoft,
+        }
+    }
+
+    /// The directory's users in scope.
+    async fn users(&self) -> Result<Vec<OrgUser>, OrganisationError> {
+        match self {
+            Self::Google { workspace, admin_email, domain, org_unit } => {
+                let users = workspace
+                    .directory(admin_email, domain, org_unit.as_deref())
+                    .await
+                    .map_err(OrganisationError::of)?;
+                Ok(users.into_iter().map(OrgUser::from).collect())
+            }
+            Self::Microsoft { tenant, group } => {
+                let token = tenant.app_token().await.map_err(OrganisationError::of_tenant)?;
+                let users = tenant
+                    .directory(&token.token, group.as_deref())
+                    .await
+                    .map_err(OrganisationError::of_tenant)?;
+                Ok(users
+                    .into_iter()
+                    .map(|u| OrgUser { id: u.id, email: u.email, name: u.name, active: u.enabled })
+                    .collect())
+            }
+        }
+    }
+
+    /// A token for `user`'s calendar (addressed to their mailbox), and when it runs out.
+    async fn token(&self, user: &OrgUser) -> Result<(AccessToken, DateTime<Utc>), Unminted> {
+        match self {
+            Self::Google { workspace, .. } => {
+                match workspace.user_token(&user.email, CALENDAR_SCOPES).await {
+                    Ok(minted) => Ok((
+                        minted.token,
+                        minted.expires_at.unwrap_or_else(|| Utc::now() + MINTED_LIFETIME),
+                    )),
+                    Err(WorkspaceError::Provider(error)) => Err(Unminted::Unreachable(error)),
+                    Err(refused) => Err(Unminted::Refused(refused.to_string())),
+                }
+            }
+            Self::Microsoft { tenant, .. } => match tenant.app_token().await {
+                Ok(minted) => Ok((minted.token.for_mailbox(&user.id), minted.expires_at)),
+                Err(TenantError::Provider(error)) if error.is_retryable() => {
+                    Err(Unminted::Unreachable(error))
+                }
+                Err(refused) => Err(Unminted::Refused(refused.to_string())),
+            },
+        }
+    }
+
+    /// The user's calendars with `token`; a refusal in the administrator's words.
+    async fn calendars(
+        &self,
+        providers: &Providers,
+        token: &AccessToken,
+        user: &OrgUser,
+    ) -> Result<Vec<RemoteCalendar>, Unminted> {
+        match providers.get(self.provider()).list_calendars(token).await {
+            Ok(calendars) => Ok(calendars),
+            Err(error) if error.is_retryable() => Err(Unminted::Unreachable(error)),
+            Err(error) if self.provider() == Provider::Microsoft => {
+                Err(Unminted::Refused(tenant::refusal(error, &user.email).to_string()))
+            }
+            Err(error) => Err(Unminted::Refused(error.to_string())),
+        }
+    }
+}
+
+impl From<DirectoryUser> for OrgUser {
+    fn from(user: DirectoryUser) -> Self {
+        Self { id: user.id, email: user.email, name: user.name, active: !user.suspended }
     }
 }
 
@@ -101,18 +274,38 @@ fn workspace_of(providers: &Providers, key: &SecretString) -> Result<Workspace, 
     providers.workspace(&json).map_err(OrganisationError::of)
 }
 
-/// Reads the directory in scope and checks the calendar scopes on the administrator's own
-/// calendar: what creating or changing the connection must prove first.
-async fn check(
-    workspace: &Workspace,
-    admin_email: &str,
-    domain: &str,
-    org_unit: Option<&str>,
-) -> Result<Vec<DirectoryUser>, OrganisationError> {
-    let users =
-        workspace.directory(admin_email, domain, org_unit).await.map_err(OrganisationError::of)?;
-    workspace.user_token(admin_email, CALENDAR_SCOPES).await.map_err(OrganisationError::of)?;
+/// Reads the directory in scope and checks the calendar access on the administrator's own
+/// calendar (Google) or the application's consented permissions (Microsoft): what creating or
+/// changing the connection must prove first.
+async fn check(org: &Org) -> Result<Vec<OrgUser>, OrganisationError> {
+    let users = org.users().await?;
+    match org {
+        Org::Google { workspace, admin_email, .. } => {
+            workspace
+                .user_token(admin_email, CALENDAR_SCOPES)
+                .await
+                .map_err(OrganisationError::of)?;
+        }
+        Org::Microsoft { tenant, .. } => {
+            let token = tenant.app_token().await.map_err(OrganisationError::of_tenant)?;
+            if token.roles.as_ref().is_some_and(|roles| {
+                !roles.iter().any(|role| role.eq_ignore_ascii_case(tenant::CALENDAR_PERMISSION))
+            }) {
+                let missing = TenantError::MissingPermission(tenant::CALENDAR_PERMISSION);
+                return Err(OrganisationError::of_tenant(missing));
+            }
+        }
+    }
     Ok(users)
+}
+
+/// The busy-times-only tier is not built: refused by name.
+fn busy_only_refused() -> OrganisationError {
+    OrganisationError::Invalid {
+        field: "busy_only",
+        message: "the busy-times-only tier is not available yet: connect with busy_only false"
+            .into(),
+    }
 }
 
 /// Connects a Google Workspace: checked first (nothing is stored when Google refuses), then
@@ -124,29 +317,68 @@ pub async fn create_google(
     input: GoogleWorkspace,
 ) -> Result<OrganisationConnection, OrganisationError> {
     if input.busy_only {
-        return Err(OrganisationError::Invalid {
-            field: "busy_only",
-            message: "the busy-times-only tier is not available yet: connect with busy_only false"
-                .into(),
-        });
+        return Err(busy_only_refused());
     }
     let workspace = workspace_of(cx.providers, &input.key)?;
-    let users =
-        check(&workspace, &input.admin_email, &input.domain, input.org_unit.as_deref()).await?;
+    let service_account = workspace.service_account().to_owned();
+    let org = Org::Google {
+        workspace: Box::new(workspace),
+        admin_email: input.admin_email.clone(),
+        domain: input.domain.clone(),
+        org_unit: input.org_unit.clone(),
+    };
     let new = NewOrganisationConnection {
         provider: Provider::Google.as_str().to_owned(),
         domain: input.domain,
-        admin_email: input.admin_email,
+        admin_email: Some(input.admin_email),
         org_unit: input.org_unit,
         busy_only: input.busy_only,
-        service_account: workspace.service_account().to_owned(),
+        service_account,
         key: input.key,
     };
+    create(cx, tenant_id, org, new).await
+}
+
+/// Connects a Microsoft 365 organisation: its application's secret, directory (or group) and
+/// calendar permission checked first (nothing is stored when Microsoft refuses), then stored
+/// with the secret sealed, and every user in scope covered.
+pub async fn create_microsoft(
+    cx: Context<'_>,
+    tenant_id: Uuid,
+    input: MicrosoftTenant,
+) -> Result<OrganisationConnection, OrganisationError> {
+    if input.busy_only {
+        return Err(busy_only_refused());
+    }
+    let tenant = cx
+        .providers
+        .tenant(&input.tenant_id, &input.client_id, &input.client_secret)
+        .map_err(OrganisationError::of_tenant)?;
+    let org = Org::Microsoft { tenant: Box::new(tenant), group: input.group_id.clone() };
+    let new = NewOrganisationConnection {
+        provider: Provider::Microsoft.as_str().to_owned(),
+        domain: input.tenant_id,
+        admin_email: None,
+        org_unit: input.group_id,
+        busy_only: input.busy_only,
+        service_account: input.client_id,
+        key: input.client_secret,
+    };
+    create(cx, tenant_id, org, new).await
+}
+
+async fn create(
+    cx: Context<'_>,
+    tenant_id: Uuid,
+    org: Org,
+    new: NewOrganisationConnection,
+) -> Result<OrganisationConnection, OrganisationError> {
+    let users = check(&org).await?;
     let organisation = cx.store.create_organisation_connection(tenant_id, new, cx.sealer).await?;
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
-    // The credentials are proven and stored: Google failing for a user now is the connection's
-    // `error` to show (the next read covers them), not a refused creation.
-    match apply_directory(cx, &organisation, &workspace, users).await {
+    // The credentials are proven and stored: the provider failing for a user now is the
+    // connection's `error` to show (the next read covers them), not a refused creation.
+    match apply_directory(cx, &organisation, &org, users).await {
         Ok(()) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
@@ -156,16 +388,16 @@ pub async fn create_google(
 /// A change the administrator asks for.
 #[derive(Clone, Debug, Default)]
 pub struct Change {
-    /// Another administrator.
+    /// Another administrator (Google).
     pub admin_email: Option<String>,
-    /// Another unit (`Some(None)`: the whole domain).
+    /// Another unit or group (`Some(None)`: everyone).
     pub org_unit: Option<Option<String>>,
-    /// A replacement key.
+    /// A replacement key, or client secret.
     pub key: Option<SecretString>,
 }
 
-/// Changes the administrator, the unit or the key: checked like a creation, then the
-/// directory applied with the new scope.
+/// Changes the administrator, the unit (group) or the key (secret): checked like a creation,
+/// then the directory applied with the new scope.
 pub async fn update(
     cx: Context<'_>,
     tenant_id: Uuid,
@@ -177,18 +409,25 @@ pub async fn update(
         Some(key) => key.clone(),
         None => cx.store.organisation_key(tenant_id, id, cx.sealer).await?,
     };
-    let workspace = workspace_of(cx.providers, &key)?;
-    let admin_email = change.admin_email.clone().unwrap_or(current.admin_email.clone());
-    let org_unit = change.org_unit.clone().unwrap_or(current.org_unit.clone());
-    let users = check(&workspace, &admin_email, &current.domain, org_unit.as_deref()).await?;
+    let changed = OrganisationConnection {
+        admin_email: change.admin_email.clone().or(current.admin_email.clone()),
+        org_unit: change.org_unit.clone().unwrap_or(current.org_unit.clone()),
+        ..current
+    };
+    let org = Org::of(cx.providers, &changed, &key)?;
+    let users = check(&org).await?;
+    let service_account = match &org {
+        Org::Google { workspace, .. } => workspace.service_account().to_owned(),
+        Org::Microsoft { tenant, .. } => tenant.client_id().to_owned(),
+    };
     let patch = OrganisationPatch {
         admin_email: change.admin_email,
         org_unit: change.org_unit,
-        key: change.key.map(|key| (key, workspace.service_account().to_owned())),
+        key: change.key.map(|key| (key, service_account)),
     };
     let organisation =
         cx.store.update_organisation_connection(tenant_id, id, patch, cx.sealer).await?;
-    apply_directory(cx, &organisation, &workspace, users).await?;
+    apply_directory(cx, &organisation, &org, users).await?;
     Ok(cx.store.organisation_connection(tenant_id, id).await?)
 }
 
@@ -201,23 +440,18 @@ pub async fn refresh(
 ) -> Result<OrganisationConnection, OrganisationError> {
     let organisation = cx.store.organisation_connection(tenant_id, id).await?;
     let key = cx.store.organisation_key(tenant_id, id, cx.sealer).await?;
-    let workspace = workspace_of(cx.providers, &key)?;
-    let read = workspace
-        .directory(
-            &organisation.admin_email,
-            &organisation.domain,
-            organisation.org_unit.as_deref(),
-        )
-        .await;
-    let users = match read {
-        Ok(users) => users,
+    let read = match Org::of(cx.providers, &organisation, &key) {
+        Ok(org) => org.users().await.map(|users| (org, users)),
+        Err(error) => Err(error),
+    };
+    let (org, users) = match read {
+        Ok(read) => read,
         Err(error) => {
-            let error = OrganisationError::of(error);
             cx.store.record_organisation_refresh(id, Some(&error.to_string())).await?;
             return Err(error);
         }
     };
-    apply_directory(cx, &organisation, &workspace, users).await?;
+    apply_directory(cx, &organisation, &org, users).await?;
     Ok(cx.store.organisation_connection(tenant_id, id).await?)
 }
 
@@ -230,16 +464,17 @@ pub async fn delete(
     id: Uuid,
     remove_events: bool,
 ) -> Result<(), StoreError> {
+    let organisation = cx.store.organisation_connection(tenant_id, id).await?;
     // The key mints each cleanup a fresh token; one that no longer opens (sealed under a secret
     // key since removed) or parses only means the cleanups use the calendars' last tokens.
-    let workspace = match cx.store.organisation_key(tenant_id, id, cx.sealer).await {
-        Ok(key) => workspace_of(cx.providers, &key).ok(),
+    let org = match cx.store.organisation_key(tenant_id, id, cx.sealer).await {
+        Ok(key) => Org::of(cx.providers, &organisation, &key).ok(),
         Err(StoreError::Corrupt(_)) => None,
         Err(other) => return Err(other),
     };
     let members = cx.store.organisation_members(tenant_id, id).await?;
     for member in &members {
-        stop_covering(cx, tenant_id, member, remove_events, workspace.as_ref()).await?;
+        stop_covering(cx, tenant_id, member, remove_events, org.as_ref()).await?;
     }
     cx.store.delete_organisation_connection(tenant_id, id).await?;
     tracing::info!(organisation = %id, "organisation disconnected");
@@ -247,16 +482,16 @@ pub async fn delete(
 }
 
 /// Disconnects a member's covered calendar, if it is still connected. When Kalends' events are
-/// to be removed, the calendar first gets a token minted now through `workspace`: the cleanup
+/// to be removed, the calendar first gets a token minted now through `org`: the cleanup
 /// inherits the calendar's token and has no way to mint one, and the last one minted may be at
-/// the end of its hour (a user no longer in the Workspace gets none; their calendar went with
+/// the end of its hour (a user no longer in the directory gets none; their calendar went with
 /// them).
 async fn stop_covering(
     cx: Context<'_>,
     tenant_id: Uuid,
     member: &OrganisationMember,
     remove_events: bool,
-    workspace: Option<&Workspace>,
+    org: Option<&Org>,
 ) -> Result<(), StoreError> {
     let Some(connection_id) = member.connection_id else {
         return Ok(());
@@ -268,17 +503,26 @@ async fn stop_covering(
     if connection.status == ConnectionStatus::Revoked {
         return Ok(());
     }
-    if let Some(workspace) = workspace.filter(|_| remove_events) {
-        match workspace.user_token(&member.email, CALENDAR_SCOPES).await {
-            Ok(minted) => {
+    if let Some(org) = org.filter(|_| remove_events) {
+        let user = OrgUser {
+            id: member.directory_id.clone(),
+            email: member.email.clone(),
+            name: String::new(),
+            active: true,
+        };
+        match org.token(&user).await {
+            Ok((token, expires_at)) => {
                 let tokens = ConnectionTokens {
-                    access_token: minted.token.secret().clone(),
+                    access_token: token.secret().clone(),
                     refresh_token: None,
-                    expires_at: minted.expires_at.unwrap_or_else(|| Utc::now() + MINTED_LIFETIME),
+                    expires_at,
                 };
                 cx.store.store_refreshed_tokens(connection.id, &tokens, cx.sealer).await?;
             }
-            Err(error) => {
+            Err(Unminted::Unreachable(error)) => {
+                tracing::info!(connection = %connection.id, %error, "no fresh token for the cleanup; it uses the calendar's last one");
+            }
+            Err(Unminted::Refused(error)) => {
                 tracing::info!(connection = %connection.id, %error, "no fresh token for the cleanup; it uses the calendar's last one");
             }
         }
@@ -288,17 +532,18 @@ async fn stop_covering(
 }
 
 /// Brings the members in line with the directory's `users`: each active user in scope covered
-/// (a staff member matched by address, or added), each member no longer there (or suspended)
-/// marked `left` with their calendar disconnected and Kalends' events removed from it.
+/// (a staff member matched by address, or added), each member no longer there (or suspended,
+/// or disabled) marked `left` with their calendar disconnected and Kalends' events removed
+/// from it.
 async fn apply_directory(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
-    workspace: &Workspace,
-    users: Vec<DirectoryUser>,
+    org: &Org,
+    users: Vec<OrgUser>,
 ) -> Result<(), OrganisationError> {
-    // How it went is kept on the connection: a user Google did not answer for is covered by the
-    // next read (hourly, or `refresh`), and the administrator sees why meanwhile.
-    let outcome = apply_users(cx, organisation, workspace, users).await;
+    // How it went is kept on the connection: a user the provider did not answer for is covered
+    // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
+    let outcome = apply_users(cx, organisation, org, users).await;
     match &outcome {
         Ok(()) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
@@ -313,15 +558,15 @@ async fn apply_directory(
 async fn apply_users(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
-    workspace: &Workspace,
-    users: Vec<DirectoryUser>,
+    org: &Org,
+    users: Vec<OrgUser>,
 ) -> Result<(), OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
-    let in_scope: Vec<DirectoryUser> = users.into_iter().filter(|u| !u.suspended).collect();
+    let in_scope: Vec<OrgUser> = users.into_iter().filter(|u| u.active).collect();
     for member in &known {
         if member.state != "left" && !in_scope.iter().any(|u| u.id == member.directory_id) {
-            stop_covering(cx, tenant_id, member, true, Some(workspace)).await?;
+            stop_covering(cx, tenant_id, member, true, Some(org)).await?;
             let left = OrganisationMember {
                 state: "left".into(),
                 last_error: Some("no longer in the directory's scope".into()),
@@ -335,16 +580,16 @@ async fn apply_users(
     for user in in_scope {
         if !known.iter().any(|m| m.directory_id == user.id && m.state == "active") {
             joiners.push(async move {
-                let member = cover(cx, tenant_id, workspace, user).await?;
+                let member = cover(cx, tenant_id, org, user).await?;
                 cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
                 Ok::<_, OrganisationError>(())
             });
         }
     }
-    // A few users at a time: a Workspace of hundreds is covered in a bounded time, and Google's
-    // token endpoint and calendar list are not hit by all of them at once. Every write happens
-    // inside the stream's futures: one awaited outside it would wait for a database connection
-    // that a future it no longer polls holds (SQLite has one writer).
+    // A few users at a time: a directory of hundreds is covered in a bounded time, and the
+    // provider's token endpoint and calendar list are not hit by all of them at once. Every
+    // write happens inside the stream's futures: one awaited outside it would wait for a
+    // database connection that a future it no longer polls holds (SQLite has one writer).
     let mut covered = futures::stream::iter(joiners).buffer_unordered(COVERED_AT_ONCE);
     while let Some(done) = covered.next().await {
         done?;
@@ -353,13 +598,13 @@ async fn apply_users(
 }
 
 /// Covers one directory user: their staff member (found by address, or added with the
-/// directory's id as `external_id`), and their calendar connected with a token minted for them.
-/// A user Google refuses is a `failed` member saying why; the others go on.
+/// directory's id as `external_id`), and their calendar connected with a token for them. A user
+/// the provider refuses is a `failed` member saying why; the others go on.
 async fn cover(
     cx: Context<'_>,
     tenant_id: Uuid,
-    workspace: &Workspace,
-    user: DirectoryUser,
+    org: &Org,
+    user: OrgUser,
 ) -> Result<OrganisationMember, OrganisationError> {
     let staff = staff_for(cx.store, tenant_id, &user).await?;
     let email = user.email.to_ascii_lowercase();
@@ -371,25 +616,24 @@ async fn cover(
         state: if error.is_some() { "failed" } else { "active" }.into(),
         last_error: error,
     };
-    let minted = match workspace.user_token(&email, CALENDAR_SCOPES).await {
-        Ok(minted) => minted,
-        Err(WorkspaceError::Provider(error)) => return Err(OrganisationError::Unreachable(error)),
-        Err(refused) => return Ok(member(None, Some(refused.to_string()))),
+    let reached = match org.token(&user).await {
+        Ok((token, expires_at)) => {
+            org.calendars(cx.providers, &token, &user).await.map(|c| (token, expires_at, c))
+        }
+        Err(unminted) => Err(unminted),
     };
-    let google = cx.providers.get(Provider::Google);
-    let calendars = match google.list_calendars(&minted.token).await {
-        Ok(calendars) => calendars.into_iter().map(Into::into).collect(),
-        Err(error) if error.is_retryable() => return Err(OrganisationError::Unreachable(error)),
-        Err(error) => return Ok(member(None, Some(error.to_string()))),
+    let (token, expires_at, calendars) = match reached {
+        Ok(reached) => reached,
+        Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
+        Err(Unminted::Refused(why)) => return Ok(member(None, Some(why))),
     };
-    let expires_at = minted.expires_at.unwrap_or_else(|| Utc::now() + MINTED_LIFETIME);
     let new = NewConnection {
         staff_id: staff.id,
-        provider: Provider::Google,
+        provider: org.provider(),
         account_email: email.clone(),
-        calendars,
+        calendars: calendars.into_iter().map(Into::into).collect(),
         tokens: ConnectionTokens {
-            access_token: minted.token.secret().clone(),
+            access_token: token.secret().clone(),
             refresh_token: None,
             expires_at,
         },
@@ -400,11 +644,7 @@ async fn cover(
 }
 
 /// The staff member a directory user is: the one with their address, or a new one.
-async fn staff_for(
-    store: &Store,
-    tenant_id: Uuid,
-    user: &DirectoryUser,
-) -> Result<Staff, StoreError> {
+async fn staff_for(store: &Store, tenant_id: Uuid, user: &OrgUser) -> Result<Staff, StoreError> {
     if let Some(staff) = store.staff_by_email(tenant_id, &user.email).await? {
         return Ok(staff);
     }

@@ -5,7 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use kalends_service::organisations::{self, Change, GoogleWorkspace, OrganisationError};
+use kalends_service::organisations::{
+    self, Change, GoogleWorkspace, MicrosoftTenant, OrganisationError,
+};
 use kalends_store::{OrganisationConnection, OrganisationMember};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,11 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, nullable, parse_id};
-use crate::input::organisations::{GoogleFields, email_of, google_workspace, key_of, org_unit_of};
+use crate::input::FieldError;
+use crate::input::organisations::{
+    GoogleFields, MicrosoftFields, email_of, google_workspace, key_of, microsoft_tenant,
+    org_unit_of,
+};
 use crate::state::AppState;
 
 /// An organisation to connect. Google: `service_account_key`, `domain`, `admin_email`,
@@ -25,7 +31,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct OrganisationConnectionIn {
     /// `google` (a Workspace, through a service account with domain-wide delegation) or
-    /// `microsoft` (not available yet).
+    /// `microsoft` (an organisation, through an application with app-only access).
     pub provider: String,
     /// Google: the service account's JSON key, as downloaded (an object, or its text).
     #[schema(value_type = Option<Object>)]
@@ -49,42 +55,63 @@ pub struct OrganisationConnectionIn {
     pub group_id: Option<String>,
 }
 
-/// A change: another administrator, another unit (null: the whole domain), or a new key.
+/// A change. Google: another administrator, another unit (null: the whole domain), or a new
+/// key. Microsoft: another group (null: the whole tenant), or a new client secret.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganisationConnectionPatch {
-    /// A Workspace administrator.
+    /// Google: a Workspace administrator.
     pub admin_email: Option<String>,
-    /// The organisational unit in scope; null for the whole domain.
+    /// Google: the organisational unit in scope; null for the whole domain.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub org_unit: Option<Option<String>>,
-    /// A replacement JSON key (after the old one was deleted in Google Cloud, say).
+    /// Google: a replacement JSON key (after the old one was deleted in Google Cloud, say).
     #[schema(value_type = Option<Object>)]
     pub service_account_key: Option<serde_json::Value>,
+    /// Microsoft: the security group in scope; null for the whole tenant.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub group_id: Option<Option<String>>,
+    /// Microsoft: a new client secret (before the old one expires, say).
+    #[schema(value_type = Option<String>)]
+    pub client_secret: Option<SecretString>,
 }
 
-/// An organisation connection (never its key).
+/// An organisation connection (never its key or secret).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrganisationConnectionOut {
     /// Server id.
     pub id: Uuid,
-    /// `google`.
+    /// `google` or `microsoft`.
     pub provider: String,
     /// `active`, or `error` when the directory could not be read last time (`last_error`).
     pub status: String,
     /// Members whose calendars sync.
     pub members_count: i64,
-    /// The Workspace's domain.
-    pub domain: String,
-    /// The administrator the directory is read as.
-    pub admin_email: String,
-    /// The organisational unit in scope; null: the whole domain.
-    pub org_unit: Option<String>,
+    /// Google: the Workspace's domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Google: the administrator the directory is read as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_email: Option<String>,
+    /// Google: the organisational unit in scope; null: the whole domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_unit: Option<Option<String>>,
     /// Only busy times.
     pub busy_only: bool,
-    /// The service account acting for the members (from the key).
-    pub service_account: String,
+    /// Google: the service account acting for the members (from the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    /// Microsoft: the tenant (directory) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Microsoft: the application (client) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Microsoft: the security group in scope; null: the whole tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<Option<String>>,
     /// What the administrator must fix, when something failed.
     pub last_error: Option<String>,
     /// When the directory was last read.
@@ -97,16 +124,23 @@ pub struct OrganisationConnectionOut {
 
 impl From<OrganisationConnection> for OrganisationConnectionOut {
     fn from(o: OrganisationConnection) -> Self {
+        // Each provider's settings under its own names (Microsoft's tenant id is kept as the
+        // domain, its application id as the service account, its group as the unit).
+        let google = o.provider != "microsoft";
+        let microsoft = !google;
         Self {
             id: o.id,
             provider: o.provider,
             status: o.status,
             members_count: o.members_count,
-            domain: o.domain,
+            domain: google.then(|| o.domain.clone()),
             admin_email: o.admin_email,
-            org_unit: o.org_unit,
+            org_unit: google.then(|| o.org_unit.clone()),
             busy_only: o.busy_only,
-            service_account: o.service_account,
+            service_account: google.then(|| o.service_account.clone()),
+            tenant_id: microsoft.then_some(o.domain),
+            client_id: microsoft.then_some(o.service_account),
+            group_id: microsoft.then_some(o.org_unit),
             last_error: o.last_error,
             last_refreshed_at: o.last_refreshed_at,
             created_at: o.created_at,
@@ -189,8 +223,27 @@ fn google_of(body: OrganisationConnectionIn) -> Result<GoogleWorkspace, ApiError
     google_workspace(fields).map_err(ApiError::invalid)
 }
 
-/// Connect an organisation: Kalends checks the credentials with Google first (422 naming the
-/// missing grant; nothing stored), then covers every user in scope.
+/// The Microsoft 365 organisation a creation describes, or every field at fault.
+fn microsoft_of(body: OrganisationConnectionIn) -> Result<MicrosoftTenant, ApiError> {
+    let foreign = [
+        ("service_account_key", body.service_account_key.is_some()),
+        ("domain", body.domain.is_some()),
+        ("admin_email", body.admin_email.is_some()),
+        ("org_unit", body.org_unit.is_some()),
+    ];
+    let fields = MicrosoftFields {
+        tenant_id: body.tenant_id.as_deref(),
+        client_id: body.client_id.as_deref(),
+        client_secret: body.client_secret,
+        group_id: body.group_id.as_deref(),
+        busy_only: body.busy_only.unwrap_or(false),
+        foreign: foreign.iter().filter(|(_, given)| *given).map(|(field, _)| *field).collect(),
+    };
+    microsoft_tenant(fields).map_err(ApiError::invalid)
+}
+
+/// Connect an organisation: Kalends checks the credentials with the provider first (422 naming
+/// the missing grant or permission; nothing stored), then covers every user in scope.
 #[utoipa::path(post, path = "/api/v1/organisation-connections", tag = "organisation-connections",
     request_body = OrganisationConnectionIn,
     responses((status = 201, body = OrganisationConnectionOut), (status = 422, body = Problem),
@@ -200,22 +253,12 @@ async fn create(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body): ApiJson<OrganisationConnectionIn>,
 ) -> Result<Response, ApiError> {
-    let input = match body.provider.as_str() {
-        "google" => google_of(body)?,
-        "microsoft" => {
-            return Err(ApiError::invalid_field(
-                "provider",
-                "Microsoft 365 organisation connections are not available yet: connect each staff member's Microsoft calendar from their settings page",
-            ));
-        }
+    let cx = crate::connections::organisation_context(&state);
+    let created = match body.provider.as_str() {
+        "google" => organisations::create_google(cx, tenant.id, google_of(body)?).await?,
+        "microsoft" => organisations::create_microsoft(cx, tenant.id, microsoft_of(body)?).await?,
         _ => return Err(ApiError::invalid_field("provider", "google or microsoft")),
     };
-    let created = organisations::create_google(
-        crate::connections::organisation_context(&state),
-        tenant.id,
-        input,
-    )
-    .await?;
     Ok((StatusCode::CREATED, axum::Json(OrganisationConnectionOut::from(created))).into_response())
 }
 
@@ -255,7 +298,28 @@ async fn patch(
     ApiJson(body): ApiJson<OrganisationConnectionPatch>,
 ) -> Result<axum::Json<OrganisationConnectionOut>, ApiError> {
     let id = parse_id(&id)?;
-    let mut errors = Vec::new();
+    let current = state.store.organisation_connection(tenant.id, id).await?;
+    let change = if current.provider == "microsoft" {
+        microsoft_change(body)?
+    } else {
+        google_change(body)?
+    };
+    let changed = organisations::update(
+        crate::connections::organisation_context(&state),
+        tenant.id,
+        id,
+        change,
+    )
+    .await?;
+    Ok(axum::Json(changed.into()))
+}
+
+/// A Workspace's change, or every field at fault.
+fn google_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> {
+    let mut errors = foreign_fields(
+        &[("group_id", body.group_id.is_some()), ("client_secret", body.client_secret.is_some())],
+        "a Microsoft field; this is a Google connection",
+    );
     let admin_email = body.admin_email.map(|a| email_of("admin_email", &a, &mut errors));
     let key = match body.service_account_key.map(key_of).transpose() {
         Ok(key) => key,
@@ -268,15 +332,40 @@ async fn patch(
         return Err(ApiError::invalid(errors));
     }
     let org_unit = body.org_unit.map(|unit| unit.as_deref().and_then(org_unit_of));
-    let change = Change { admin_email, org_unit, key };
-    let changed = organisations::update(
-        crate::connections::organisation_context(&state),
-        tenant.id,
-        id,
-        change,
-    )
-    .await?;
-    Ok(axum::Json(changed.into()))
+    Ok(Change { admin_email, org_unit, key })
+}
+
+/// A Microsoft 365 organisation's change, or every field at fault.
+fn microsoft_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> {
+    use secrecy::ExposeSecret as _;
+    let mut errors = foreign_fields(
+        &[
+            ("admin_email", body.admin_email.is_some()),
+            ("org_unit", body.org_unit.is_some()),
+            ("service_account_key", body.service_account_key.is_some()),
+        ],
+        "a Google field; this is a Microsoft connection",
+    );
+    let key = body.client_secret;
+    if key.as_ref().is_some_and(|secret| secret.expose_secret().trim().is_empty()) {
+        errors.push(FieldError::new("client_secret", "the client secret's value"));
+    }
+    let group_id = body
+        .group_id
+        .map(|group| group.map(|g| g.trim().to_ascii_lowercase()).filter(|g| !g.is_empty()));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    Ok(Change { admin_email: None, org_unit: group_id, key })
+}
+
+/// A refusal of each field given that belongs to the other provider.
+fn foreign_fields(given: &[(&'static str, bool)], why: &str) -> Vec<FieldError> {
+    given
+        .iter()
+        .filter(|(_, given)| *given)
+        .map(|(field, _)| FieldError::new(*field, why))
+        .collect()
 }
 
 /// Disconnect the organisation: every covered calendar stops at once (and Kalends' events are

@@ -1,8 +1,8 @@
 //! An organisation-wide connection's fields, from the API's body or the console's form: the
-//! Workspace to connect, or every field at fault.
+//! Workspace or Microsoft 365 organisation to connect, or every field at fault.
 
 use kalends_core::domain::Email;
-use kalends_service::organisations::GoogleWorkspace;
+use kalends_service::organisations::{GoogleWorkspace, MicrosoftTenant};
 use secrecy::SecretString;
 
 use super::FieldError;
@@ -60,6 +60,66 @@ pub fn google_workspace(fields: GoogleFields<'_>) -> Result<GoogleWorkspace, Vec
             domain,
             admin_email,
             org_unit: fields.org_unit.and_then(org_unit_of),
+            busy_only: fields.busy_only,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// What an administrator submitted to connect a Microsoft 365 organisation.
+#[derive(Debug, Default)]
+pub struct MicrosoftFields<'a> {
+    /// The tenant (directory) id.
+    pub tenant_id: Option<&'a str>,
+    /// The application (client) id.
+    pub client_id: Option<&'a str>,
+    /// The client secret's value.
+    pub client_secret: Option<SecretString>,
+    /// The security group in scope.
+    pub group_id: Option<&'a str>,
+    /// Only busy times.
+    pub busy_only: bool,
+    /// Fields of another provider that were given (each refused by name).
+    pub foreign: Vec<&'static str>,
+}
+
+/// The organisation the fields describe, or every field at fault.
+pub fn microsoft_tenant(fields: MicrosoftFields<'_>) -> Result<MicrosoftTenant, Vec<FieldError>> {
+    use secrecy::ExposeSecret as _;
+    let mut errors: Vec<FieldError> = fields
+        .foreign
+        .iter()
+        .map(|field| FieldError::new(*field, "a Google field; this is a Microsoft connection"))
+        .collect();
+    let mut id = |field: &'static str, value: Option<&str>, what: &str| {
+        let value = value.unwrap_or_default().trim().to_ascii_lowercase();
+        if value.is_empty() {
+            errors.push(FieldError::new(field, format!("required: {what}")));
+        } else if !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+            errors.push(FieldError::new(
+                field,
+                format!("{what}, as the Microsoft Entra admin center shows it"),
+            ));
+        }
+        value
+    };
+    let tenant_id = id("tenant_id", fields.tenant_id, "the directory (tenant) id");
+    let client_id = id("client_id", fields.client_id, "the application (client) id");
+    let group_id = fields
+        .group_id
+        .filter(|group| !group.trim().is_empty())
+        .map(|group| id("group_id", Some(group), "the security group's object id"));
+    let client_secret =
+        fields.client_secret.filter(|secret| !secret.expose_secret().trim().is_empty());
+    if client_secret.is_none() {
+        errors.push(FieldError::new("client_secret", "required: the client secret's value"));
+    }
+    match client_secret {
+        Some(client_secret) if errors.is_empty() => Ok(MicrosoftTenant {
+            tenant_id,
+            client_id,
+            client_secret,
+            group_id,
             busy_only: fields.busy_only,
         }),
         _ => Err(errors),

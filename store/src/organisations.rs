@@ -14,24 +14,30 @@ fn context(id: Uuid) -> String {
     format!("organisation/{id}/key")
 }
 
-/// An organisation connection as the administrator set it up (never its key).
+/// An organisation connection as the administrator set it up (never its key or secret).
+///
+/// Google: `domain`, `admin_email`, `org_unit` (the unit in scope), `service_account`.
+/// Microsoft: `domain` is the tenant id, `org_unit` the security group in scope,
+/// `service_account` the application (client) id, and there is no `admin_email`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrganisationConnection {
     /// Id.
     pub id: Uuid,
     /// Owner.
     pub tenant_id: Uuid,
-    /// `google`.
+    /// `google` or `microsoft`.
     pub provider: String,
-    /// The Workspace's primary domain.
+    /// The Workspace's primary domain, or the Microsoft tenant id.
     pub domain: String,
-    /// The administrator the directory is read as.
-    pub admin_email: String,
-    /// The organisational unit in scope (with the units below it); `None`: the whole domain.
+    /// The administrator the directory is read as (Google).
+    pub admin_email: Option<String>,
+    /// The organisational unit (with the units below it) or security group in scope; `None`:
+    /// everyone.
     pub org_unit: Option<String>,
     /// Only busy times are read; nothing is written into the members' calendars.
     pub busy_only: bool,
-    /// The service account's address (from its key; safe to show).
+    /// The service account's address (from its key), or the application (client) id: safe to
+    /// show.
     pub service_account: String,
     /// `active`, or `error` when the last directory read failed.
     pub status: String,
@@ -50,19 +56,19 @@ pub struct OrganisationConnection {
 /// A new organisation connection, its key checked by the caller.
 #[derive(Clone, Debug)]
 pub struct NewOrganisationConnection {
-    /// `google`.
+    /// `google` or `microsoft`.
     pub provider: String,
-    /// The Workspace's primary domain.
+    /// The Workspace's primary domain, or the Microsoft tenant id.
     pub domain: String,
-    /// The administrator the directory is read as.
-    pub admin_email: String,
-    /// The organisational unit in scope.
+    /// The administrator the directory is read as (Google).
+    pub admin_email: Option<String>,
+    /// The organisational unit or security group in scope.
     pub org_unit: Option<String>,
     /// Only busy times.
     pub busy_only: bool,
-    /// The service account's address.
+    /// The service account's address, or the application (client) id.
     pub service_account: String,
-    /// The service account's JSON key, as uploaded (sealed here).
+    /// The service account's JSON key as uploaded, or the client secret (sealed here).
     pub key: SecretString,
 }
 
@@ -98,10 +104,18 @@ pub struct OrganisationMember {
 /// How a covered connection's tokens are minted: the organisation's key, for the member.
 #[derive(Clone)]
 pub struct Coverage {
-    /// The service account's JSON key, opened.
+    /// `google` or `microsoft`.
+    pub provider: String,
+    /// The Workspace's domain, or the Microsoft tenant id.
+    pub domain: String,
+    /// The service account's address, or the application (client) id.
+    pub service_account: String,
+    /// The service account's JSON key, or the client secret, opened.
     pub key: SecretString,
     /// The member's address.
     pub email: String,
+    /// The member's directory id (the mailbox an application's token acts on).
+    pub directory_id: String,
     /// Only busy times.
     pub busy_only: bool,
 }
@@ -118,7 +132,7 @@ struct OrganisationRow {
     tenant_id: Uuid,
     provider: String,
     domain: String,
-    admin_email: String,
+    admin_email: Option<String>,
     org_unit: Option<String>,
     busy_only: bool,
     service_account: String,
@@ -305,7 +319,7 @@ impl Store {
         sealer: &Sealer,
     ) -> Result<OrganisationConnection, StoreError> {
         let current = self.organisation_connection(tenant_id, id).await?;
-        let admin_email = patch.admin_email.unwrap_or(current.admin_email);
+        let admin_email = patch.admin_email.or(current.admin_email);
         let org_unit = patch.org_unit.unwrap_or(current.org_unit);
         let (sealed, service_account) = match &patch.key {
             Some((key, account)) => (Some(sealer.seal(key, &context(id))), account.clone()),
@@ -452,7 +466,9 @@ impl Store {
         Ok(())
     }
 
-    /// The staff member's connections an organisation covers, each with its Workspace's domain.
+    /// The staff member's connections an organisation covers, each with the organisation's name
+    /// as staff know it: its Workspace's domain, or "Microsoft 365" (a tenant id means nothing
+    /// to them).
     pub async fn covered_connections(
         &self,
         tenant_id: Uuid,
@@ -460,7 +476,9 @@ impl Store {
     ) -> Result<Vec<(Uuid, String)>, StoreError> {
         with_read_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT m.connection_id, o.domain FROM organisation_members m \
+                "SELECT m.connection_id, \
+                 CASE WHEN o.provider = 'microsoft' THEN 'Microsoft 365' ELSE o.domain END \
+                 FROM organisation_members m \
                  JOIN organisation_connections o ON o.id = m.organisation_connection_id \
                  WHERE m.tenant_id = $1 AND m.staff_id = $2 AND m.state = 'active' \
                  AND m.connection_id IS NOT NULL",
@@ -480,9 +498,11 @@ impl Store {
         connection_id: Uuid,
         sealer: &Sealer,
     ) -> Result<Option<Coverage>, StoreError> {
-        let row: Option<(Uuid, String, String, bool)> = with_pool!(self, |pool| {
+        type Row = (Uuid, String, String, bool, String, String, String, String);
+        let row: Option<Row> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT o.id, o.sealed_key, m.email, o.busy_only FROM organisation_members m \
+                "SELECT o.id, o.sealed_key, m.email, o.busy_only, o.provider, o.domain, \
+                 o.service_account, m.directory_id FROM organisation_members m \
                  JOIN organisation_connections o ON o.id = m.organisation_connection_id \
                  WHERE m.connection_id = $1 AND m.state = 'active'",
             )
@@ -490,10 +510,37 @@ impl Store {
             .fetch_optional(pool)
             .await
         })?;
-        let Some((id, sealed, email, busy_only)) = row else {
+        let Some((id, sealed, email, busy_only, provider, domain, service_account, directory_id)) =
+            row
+        else {
             return Ok(None);
         };
         let key = self.open_key(id, &sealed, sealer).await?;
-        Ok(Some(Coverage { key, email, busy_only }))
+        Ok(Some(Coverage {
+            provider,
+            domain,
+            service_account,
+            key,
+            email,
+            directory_id,
+            busy_only,
+        }))
+    }
+
+    /// The mailbox an organisation's application token acts on for a covered Microsoft
+    /// connection (its member's directory id); `None` for any other connection. Read with
+    /// every token of a Microsoft connection, so it opens nothing.
+    pub async fn covered_mailbox(&self, connection_id: Uuid) -> Result<Option<String>, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT m.directory_id FROM organisation_members m \
+                 JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+                 WHERE m.connection_id = $1 AND m.state = 'active' AND o.provider = 'microsoft'",
+            )
+            .bind(connection_id)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(Into::into)
     }
 }

@@ -225,7 +225,7 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
     let organisation = kalends_store::NewOrganisationConnection {
         provider: "google".into(),
         domain: "salon.example".into(),
-        admin_email: "admin@salon.example".into(),
+        admin_email: Some("admin@salon.example".into()),
         org_unit: None,
         busy_only: false,
         service_account: "kalends@salon-123.iam.gserviceaccount.com".into(),

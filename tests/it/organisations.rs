@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use kalends::api::bookings::BookingPatch;
-use kalends::api::organisation_connections::{MembersOut, OrganisationConnectionOut};
+use kalends::api::organisation_connections::{MemberOut, MembersOut, OrganisationConnectionOut};
 use kalends::api::staff::StaffIn;
 use kalends_core::job::Job;
 use serde_json::{Value, json};
@@ -123,7 +123,45 @@ pub(crate) async fn cover_one(app: &TestApp, key: &str, email: &str) {
     assert_eq!((status, &answer["members_count"]), (201, &json!(1)), "{answer}");
 }
 
-async fn members(app: &TestApp, key: &str, id: Uuid) -> MembersOut {
+/// A booking of `staff_id`'s appears in their calendar (as `events` reads its live events, the
+/// title under `title`), moves with it and goes with it.
+pub(crate) async fn a_booking_follows<F, Fut>(
+    app: &TestApp,
+    key: &str,
+    staff_id: Uuid,
+    title: &str,
+    events: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Vec<Value>>,
+{
+    let mut booking = booking_in("Cut and colour", 10);
+    booking.staff_ids = vec![staff_id];
+    let booking = app.api(key).create_booking(&booking).await.unwrap();
+    seen(&events, |e| e.len() == 1 && e[0][title] == "Cut and colour").await;
+    let moved = BookingPatch { title: Some("Cut, colour and dry".into()), ..Default::default() };
+    app.api(key).patch_booking(booking.id, &moved).await.unwrap();
+    seen(&events, |e| e.len() == 1 && e[0][title] == "Cut, colour and dry").await;
+    app.api(key).cancel_booking(booking.id).await.unwrap();
+    seen(&events, <[Value]>::is_empty).await;
+    app.settle().await;
+}
+
+/// Each member's address and state, in the order listed.
+pub(crate) fn states(members: &[MemberOut]) -> Vec<(&str, &str)> {
+    members.iter().map(|m| (m.email.as_str(), m.state.as_str())).collect()
+}
+
+/// Waits until the events `events` reads pass `check`.
+pub(crate) async fn seen<F, Fut>(events: &F, check: impl Fn(&[Value]) -> bool)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Vec<Value>>,
+{
+    eventually(Duration::from_secs(30), || async { check(&events().await).then_some(()) }).await;
+}
+
+pub(crate) async fn members(app: &TestApp, key: &str, id: Uuid) -> MembersOut {
     let path = format!("/api/v1/organisation-connections/{id}/members");
     let (status, answer) = app.call("GET", &path, key, None).await;
     assert_eq!(status, 200, "{answer}");
@@ -168,7 +206,7 @@ async fn an_administrator_connects_a_workspace_and_covered_staff_calendars_follo
     let organisation = connect_staff_unit(&app, &key).await;
     assert_eq!(organisation.status, "active");
     assert_eq!(organisation.members_count, 2, "Ann and Bo are in /Staff; Cy is not");
-    assert_eq!(organisation.service_account, SERVICE_ACCOUNT);
+    assert_eq!(organisation.service_account.as_deref(), Some(SERVICE_ACCOUNT));
 
     let listed = members(&app, &key, organisation.id).await.items;
     let emails: Vec<&str> = listed.iter().map(|m| m.email.as_str()).collect();
@@ -197,36 +235,40 @@ async fn an_administrator_connects_a_workspace_and_covered_staff_calendars_follo
     // A booking of Bo's appears in his Workspace calendar, moves with it and goes with it.
     let minted = token_requests(&app).await;
     assert_eq!(minted, 4, "the administrator's directory and calendar checks, Ann's, Bo's");
-    let mut booking = booking_in("Cut and colour", 10);
-    booking.staff_ids = vec![bo.id];
-    let booking = app.api(&key).create_booking(&booking).await.unwrap();
-    let events = until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
-    assert_eq!(events[0]["summary"], "Cut and colour");
-    let moved = BookingPatch { title: Some("Cut, colour and dry".into()), ..Default::default() };
-    app.api(&key).patch_booking(booking.id, &moved).await.unwrap();
-    until_events(&app, "bo@salon.example", |e| {
-        e.len() == 1 && e[0]["summary"] == "Cut, colour and dry"
-    })
-    .await;
-    app.api(&key).cancel_booking(booking.id).await.unwrap();
-    until_events(&app, "bo@salon.example", <[Value]>::is_empty).await;
-    app.settle().await;
+    a_booking_follows(&app, &key, bo.id, "summary", || events_of(&app, "bo@salon.example")).await;
     assert_eq!(token_requests(&app).await, minted, "each user's token is kept until it expires");
 
-    // Deleting the organisation connection stops every covered calendar at once.
-    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
-    let (status, _) = app.call("DELETE", &path, &key, None).await;
+    disconnecting_stops_every_covered_calendar(&app, &key, organisation.id, bo.id, || {
+        events_of(&app, "bo@salon.example")
+    })
+    .await;
+    app.stop().await;
+}
+
+/// Deleting the organisation connection stops every covered calendar at once: a later booking
+/// of `staff_id`'s never reaches their calendar (as `events` reads it).
+pub(crate) async fn disconnecting_stops_every_covered_calendar<F, Fut>(
+    app: &TestApp,
+    key: &str,
+    id: Uuid,
+    staff_id: Uuid,
+    events: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Vec<Value>>,
+{
+    let path = format!("/api/v1/organisation-connections/{id}");
+    let (status, _) = app.call("DELETE", &path, key, None).await;
     assert_eq!(status, 204);
-    let connections = app.api(&key).connections().await.unwrap();
+    let connections = app.api(key).connections().await.unwrap();
     assert!(connections.iter().all(|c| c.status == "revoked"), "{connections:?}");
-    let (status, _) = app.call("GET", &path, &key, None).await;
+    let (status, _) = app.call("GET", &path, key, None).await;
     assert_eq!(status, 404);
     let mut later = booking_in("After the disconnect", 12);
-    later.staff_ids = vec![bo.id];
-    app.api(&key).create_booking(&later).await.unwrap();
+    later.staff_ids = vec![staff_id];
+    app.api(key).create_booking(&later).await.unwrap();
     app.settle().await;
-    assert!(events_of(&app, "bo@salon.example").await.is_empty());
-    app.stop().await;
+    assert!(events().await.is_empty());
 }
 
 async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(db: Db) {
@@ -251,10 +293,8 @@ async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(d
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["members_count"], 2, "Ann and Dee");
     let listed = members(&app, &key, organisation.id).await.items;
-    let states: Vec<(&str, &str)> =
-        listed.iter().map(|m| (m.email.as_str(), m.state.as_str())).collect();
     assert_eq!(
-        states,
+        states(&listed),
         [
             ("ann@salon.example", "active"),
             ("bo@salon.example", "left"),
@@ -332,11 +372,17 @@ async fn bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored(db
     assert!(app.api(&key).staff_list().await.unwrap().items.is_empty());
     assert!(app.api(&key).connections().await.unwrap().is_empty());
 
-    // Microsoft 365 is refused in words until it is built.
-    let microsoft =
-        json!({"provider": "microsoft", "tenant_id": "t", "client_id": "c", "client_secret": "s"});
-    let (status, answer) = create(microsoft).await;
-    assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("provider")));
+    // The busy-times-only tier is refused in words until it is built, for either provider.
+    let mut busy_only = google_body(json_key(KEY), "admin@salon.example", None);
+    busy_only["busy_only"] = json!(true);
+    let microsoft = json!({
+        "provider": "microsoft", "tenant_id": "t", "client_id": "c", "client_secret": "s",
+        "busy_only": true,
+    });
+    for body in [busy_only, microsoft] {
+        let (status, answer) = create(body).await;
+        assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("busy_only")));
+    }
     app.stop().await;
 }
 
@@ -536,10 +582,8 @@ async fn a_change_of_scope_administrator_or_key_is_checked_like_a_creation(db: D
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["org_unit"], Value::Null);
     let listed = members(&app, &key, organisation.id).await.items;
-    let states: Vec<(&str, &str)> =
-        listed.iter().map(|m| (m.email.as_str(), m.state.as_str())).collect();
     assert_eq!(
-        states,
+        states(&listed),
         [
             ("admin@salon.example", "active"),
             ("ann@salon.example", "active"),

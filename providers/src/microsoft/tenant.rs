@@ -66,6 +66,9 @@ pub struct AppToken {
     pub token: AccessToken,
     /// When Microsoft says it expires.
     pub expires_at: DateTime<Utc>,
+    /// The application permissions it carries (its `roles` claim), when the token is a JWT
+    /// Kalends can read; `None` when it is not.
+    pub roles: Option<Vec<String>>,
 }
 
 /// A user of the directory.
@@ -166,8 +169,11 @@ impl Tenant {
             Ok(response) => {
                 let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3599));
                 let lifetime = chrono::Duration::from_std(lifetime).unwrap_or_default();
-                let secret = SecretString::from(response.access_token().secret().clone());
-                Ok(AppToken { token: AccessToken::from(secret), expires_at: Utc::now() + lifetime })
+                let text = response.access_token().secret().clone();
+                let roles = roles_of(&text);
+                let secret = SecretString::from(text);
+                let expires_at = Utc::now() + lifetime;
+                Ok(AppToken { token: AccessToken::from(secret), expires_at, roles })
             }
             Err(RequestTokenError::ServerResponse(response)) if !matches!(response.error(), BasicErrorResponseType::Extension(e) if e == "temporarily_unavailable" || e == "server_error") =>
             {
@@ -214,6 +220,23 @@ impl Tenant {
         let token = token.clone().for_mailbox(&user.id);
         self.graph.list_calendars(&token).await.map_err(|error| refusal(error, &user.email))
     }
+}
+
+/// The `roles` claim of an application token, read without checking its signature: the token
+/// came straight from the token endpoint over TLS, and is only read to tell the administrator
+/// which permission is missing before anything is stored (Graph still decides every call).
+fn roles_of(token: &str) -> Option<Vec<String>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let roles =
+        claims.get("roles").and_then(serde_json::Value::as_array).map_or_else(Vec::new, |roles| {
+            roles.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect()
+        });
+    Some(roles)
 }
 
 /// A Graph refusal of a mailbox call, in the administrator's terms: the access policy's 403 is

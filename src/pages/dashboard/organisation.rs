@@ -1,8 +1,10 @@
-//! Organisation: a whole Google Workspace connected once by its administrator. The steps in
-//! Google Cloud and the Admin console written out, the connect form (the API's checks,
-//! `input::organisations`; Google's refusals in place), each connection's covered staff and
-//! their calendars' state, refresh and disconnect: the same service functions as
-//! `/api/v1/organisation-connections`. The key is never shown, not even back in a failed form.
+//! Organisation: a whole Google Workspace or Microsoft 365 organisation connected once by its
+//! administrator. The steps in Google Cloud and the Admin console, or in the Microsoft Entra
+//! admin center, written out, a connect form for each (the API's checks,
+//! `input::organisations`; the provider's refusals in place), each connection's covered staff
+//! and their calendars' state, refresh and disconnect: the same service functions as
+//! `/api/v1/organisation-connections`. The key or secret is never shown, not even back in a
+//! failed form.
 
 use std::collections::HashMap;
 
@@ -20,14 +22,22 @@ use super::{
     other_errors, page_with_status, query, store_failure,
 };
 use crate::input::FieldError;
-use crate::input::organisations::{GoogleFields, google_workspace};
+use crate::input::organisations::{
+    GoogleFields, MicrosoftFields, google_workspace, microsoft_tenant,
+};
 use crate::state::AppState;
 
 /// The scopes the administrator delegates, as the Admin console takes them (comma-separated).
 const SCOPES: &str = "https://www.googleapis.com/auth/calendar.events,https://www.googleapis.com/auth/calendar.readonly,https://www.googleapis.com/auth/admin.directory.user.readonly";
 
-/// The form's fields, each shown with its own errors.
+/// The Google form's fields, each shown with its own errors.
 const FIELDS: [&str; 4] = ["service_account_key", "domain", "admin_email", "org_unit"];
+/// The Microsoft form's.
+const MICROSOFT_FIELDS: [&str; 4] = ["tenant_id", "client_id", "client_secret", "group_id"];
+
+/// The application permissions the administrator grants (and consents to) in Entra.
+const PERMISSIONS: &str =
+    "Calendars.ReadWrite, User.Read.All (or GroupMember.Read.All with a group)";
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -38,9 +48,12 @@ pub(super) fn router() -> Router<AppState> {
 fn organisation_notice(code: Option<&str>) -> Markup {
     let text = match code {
         Some("connected") => "The Workspace is connected: its staff's calendars are being filled.",
+        Some("connected-microsoft") => {
+            "The Microsoft 365 organisation is connected: its staff's calendars are being filled."
+        }
         Some("refreshed") => "The directory was read again.",
         Some("disconnected") => {
-            "The Workspace is disconnected: its staff's calendars no longer sync."
+            "The organisation is disconnected: its staff's calendars no longer sync."
         }
         _ => return html! {},
     };
@@ -75,9 +88,13 @@ async fn render(
         }
     }
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    // Errors that are no field's show above the form that was sent.
+    let microsoft_sent = typed.value("provider") == "microsoft";
+    let (google_errors, microsoft_errors) =
+        if microsoft_sent { (&[][..], errors) } else { (errors, &[][..]) };
     let body = html! {
         h1 { "Organisation" }
-        p.lead { "Connect your whole Google Workspace once: every staff member in it gets their bookings in their own calendar, without each of them connecting it." }
+        p.lead { "Connect your whole Google Workspace or Microsoft 365 organisation once: every staff member in it gets their bookings in their own calendar, without each of them connecting it." }
         (organisation_notice(notice_code))
         @for (organisation, members) in connected.iter().zip(&members) {
             (organisation_card(console, organisation, members))
@@ -85,7 +102,7 @@ async fn render(
         section.card aria-labelledby="connect-title" {
             h2 #connect-title { "Connect a Google Workspace" }
             (steps())
-            (other_errors(errors, &FIELDS))
+            (other_errors(google_errors, &FIELDS))
             form.stack method="post" action="/dashboard/organisation" {
                 (console.csrf_field())
                 label for="service_account_key" { "The service account's JSON key (paste the whole file)" }
@@ -93,7 +110,7 @@ async fn render(
                     spellcheck="false" autocomplete="off"
                     aria-invalid=(invalid(errors, "service_account_key"))
                     aria-describedby="service_account_key-error" {}
-                @if !errors.is_empty() { p.meta { "For your safety the key is not shown again: paste it once more." } }
+                @if !google_errors.is_empty() { p.meta { "For your safety the key is not shown again: paste it once more." } }
                 (field_error(errors, "service_account_key"))
                 label for="domain" { "Workspace domain" }
                 input #domain name="domain" required placeholder="salon.example" value=(typed.value("domain"))
@@ -109,7 +126,36 @@ async fn render(
                 (field_error(errors, "org_unit"))
                 div.actions { button.primary type="submit" { "Check and connect" } }
             }
-            p.meta { "Microsoft 365 organisations cannot be connected this way yet: their staff connect their calendars one by one from their settings pages." }
+        }
+        section.card aria-labelledby="connect-microsoft-title" {
+            h2 #connect-microsoft-title { "Connect a Microsoft 365 organisation" }
+            (microsoft_steps())
+            (other_errors(microsoft_errors, &MICROSOFT_FIELDS))
+            form.stack method="post" action="/dashboard/organisation" {
+                (console.csrf_field())
+                input type="hidden" name="provider" value="microsoft";
+                label for="tenant_id" { "Directory (tenant) ID" }
+                input #tenant_id name="tenant_id" required spellcheck="false"
+                    value=(if microsoft_sent { typed.value("tenant_id") } else { "" })
+                    aria-invalid=(invalid(errors, "tenant_id")) aria-describedby="tenant_id-error";
+                (field_error(errors, "tenant_id"))
+                label for="client_id" { "Application (client) ID" }
+                input #client_id name="client_id" required spellcheck="false"
+                    value=(if microsoft_sent { typed.value("client_id") } else { "" })
+                    aria-invalid=(invalid(errors, "client_id")) aria-describedby="client_id-error";
+                (field_error(errors, "client_id"))
+                label for="client_secret" { "Client secret (its value)" }
+                input #client_secret name="client_secret" type="password" required autocomplete="off"
+                    aria-invalid=(invalid(errors, "client_secret")) aria-describedby="client_secret-error";
+                @if !microsoft_errors.is_empty() { p.meta { "For your safety the secret is not shown again: paste it once more." } }
+                (field_error(errors, "client_secret"))
+                label for="group_id" { "Only this security group's members (optional: its object ID)" }
+                input #group_id name="group_id" spellcheck="false"
+                    value=(if microsoft_sent { typed.value("group_id") } else { "" })
+                    aria-invalid=(invalid(errors, "group_id")) aria-describedby="group_id-error";
+                (field_error(errors, "group_id"))
+                div.actions { button.primary type="submit" { "Check and connect" } }
+            }
         }
     };
     page_with_status(status, console, Section::Organisation, "Organisation", body)
@@ -126,6 +172,19 @@ fn steps() -> Markup {
     }
 }
 
+/// What the administrator does in the Microsoft Entra admin center (and Exchange) first.
+fn microsoft_steps() -> Markup {
+    html! {
+        ol.steps {
+            li { "In the Microsoft Entra admin center: Identity > Applications > App registrations > New registration (single tenant, no redirect URI). Note its Application (client) ID and Directory (tenant) ID." }
+            li { "API permissions > Add a permission > Microsoft Graph > Application permissions: " code.scopes { (PERMISSIONS) } ". Then Grant admin consent for your organisation." }
+            li { "Certificates & secrets > New client secret; copy its Value (not its Secret ID)." }
+            li { "Optional: to limit which mailboxes Kalends may reach, scope the application to a mail-enabled security group in Exchange Online (an application access policy, or RBAC for Applications) and give that group's object ID below: only its members become staff." }
+            li { "Fill in the form below. Kalends checks all of it with Microsoft before it keeps anything, and says what is missing." }
+        }
+    }
+}
+
 fn organisation_card(
     console: &Console,
     organisation: &OrganisationConnection,
@@ -138,12 +197,20 @@ fn organisation_card(
             }
         }
     };
+    let microsoft = organisation.provider == "microsoft";
+    let label = if microsoft { "Microsoft 365 tenant" } else { "Workspace" };
     html! {
-        section.card.organisation aria-label=(format!("Workspace {}", organisation.domain)) {
-            h2 { span class="dot google" {} " " (organisation.domain) }
+        section.card.organisation aria-label=(format!("{label} {}", organisation.domain)) {
+            h2 { span class=(format!("dot {}", organisation.provider)) {} " " (label) " " (organisation.domain) }
             p.meta {
-                "Service account " code { (organisation.service_account) } " · read as " (organisation.admin_email)
-                " · " (organisation.org_unit.as_deref().unwrap_or("the whole domain"))
+                @if microsoft {
+                    "Application " code { (organisation.service_account) }
+                    " · " (organisation.org_unit.as_deref().map_or_else(|| "the whole tenant".to_owned(), |group| format!("group {group}")))
+                } @else {
+                    "Service account " code { (organisation.service_account) }
+                    " · read as " (organisation.admin_email.as_deref().unwrap_or_default())
+                    " · " (organisation.org_unit.as_deref().unwrap_or("the whole domain"))
+                }
                 @if let Some(at) = organisation.last_refreshed_at { " · directory read " (at.format("%-d %b %Y %H:%M UTC")) }
             }
             @if let Some(error) = &organisation.last_error { p.error-text { "Last error: " (error) } }
@@ -157,7 +224,7 @@ fn organisation_card(
                                 td {
                                     @match m.state.as_str() {
                                         "active" => { "Syncing" },
-                                        "left" => { "Left the Workspace's scope: not synced" },
+                                        "left" => { "Left the organisation's scope: not synced" },
                                         _ => { "Failing" },
                                     }
                                     @if let Some(error) = &m.last_error { br; small { (error) } }
@@ -169,14 +236,17 @@ fn organisation_card(
             }
             div.actions {
                 (action("refresh", "Read the directory again", ""))
-                " " (action("disconnect", "Disconnect the Workspace", "danger"))
+                " " (action("disconnect", "Disconnect the organisation", "danger"))
             }
         }
     }
 }
 
-/// `POST /dashboard/organisation`: connect, checked with Google first; errors in place.
+/// `POST /dashboard/organisation`: connect, checked with the provider first; errors in place.
 async fn connect(State(state): State<AppState>, Posted { console, form }: Posted) -> Response {
+    if form.value("provider") == "microsoft" {
+        return connect_microsoft(&state, &console, &form).await;
+    }
     let fields = GoogleFields {
         service_account_key: form.text("service_account_key").map(serde_json::Value::String),
         domain: form.trimmed("domain"),
@@ -201,7 +271,27 @@ async fn connect(State(state): State<AppState>, Posted { console, form }: Posted
     }
 }
 
-/// A refusal shown on the page: a field's in place, Google's silence above the form.
+async fn connect_microsoft(state: &AppState, console: &Console, form: &Form) -> Response {
+    let fields = MicrosoftFields {
+        tenant_id: form.trimmed("tenant_id"),
+        client_id: form.trimmed("client_id"),
+        client_secret: form.text("client_secret").map(secrecy::SecretString::from),
+        group_id: form.trimmed("group_id"),
+        busy_only: false,
+        foreign: Vec::new(),
+    };
+    let input = match microsoft_tenant(fields) {
+        Ok(input) => input,
+        Err(errors) => return render(state, console, form, &errors, None).await,
+    };
+    let cx = crate::connections::organisation_context(state);
+    match organisations::create_microsoft(cx, console.tenant.id, input).await {
+        Ok(_) => done("/dashboard/organisation", "connected-microsoft"),
+        Err(error) => refused(state, console, form, error).await,
+    }
+}
+
+/// A refusal shown on the page: a field's in place, the provider's silence above the form.
 async fn refused(
     state: &AppState,
     console: &Console,

@@ -1,0 +1,267 @@
+//! Organisation-wide connections against the in-process sandbox's Microsoft 365 tenant: an
+//! administrator connects the organisation once with an application's credentials (app-only
+//! access), the users in scope (the tenant, or a security group) become staff members whose
+//! calendars receive their bookings at `/users/{id}/`, the directory is read again for joiners
+//! and leavers, and every refusal names the field to fix with nothing stored.
+
+use serde_json::{Value, json};
+
+use uuid::Uuid;
+
+use crate::helpers::{Db, TestApp, booking_in, on_both_databases};
+use crate::organisations::{
+    a_booking_follows, disconnecting_stops_every_covered_calendar, members, seen, states,
+};
+
+on_both_databases!(
+    an_administrator_connects_a_microsoft_365_organisation_and_covered_calendars_follow_bookings,
+    a_group_change_covers_a_joiner_and_cleans_up_a_leavers_calendar,
+    microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored,
+    the_console_connects_a_microsoft_365_organisation_with_refusals_in_place,
+);
+
+/// The sandbox's tenant id.
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const APP: &str = "0d6c1f52-7a43-4b1e-9a58-7e6e616e7431";
+const SECRET: &str = "Kx8Q~app-secret-value";
+const GROUP: &str = "3b5f9d2e-1c4a-4e8b-9f6d-7a2c1e0b4d5f";
+const EVERYTHING: &[&str] = &["Calendars.ReadWrite", "User.Read.All", "GroupMember.Read.All"];
+
+/// Sets up the sandbox's tenant as its administrators would: the application with `roles`,
+/// scoped to `access_group`; Ann, Bo and Cy, and a group of Ann and Bo.
+async fn tenant(app: &TestApp, roles: &[&str], access_group: Option<&str>) {
+    for name in ["ann@salon.example", "bo@salon.example", "cy@salon.example"] {
+        control(app, "POST", "/users", json!({"user_principal_name": name})).await;
+    }
+    group(app, &["ann@salon.example", "bo@salon.example"]).await;
+    register(app, roles, access_group).await;
+}
+
+async fn register(app: &TestApp, roles: &[&str], access_group: Option<&str>) {
+    let registration = json!({
+        "client_id": APP, "client_secret": SECRET, "roles": roles, "access_group": access_group,
+    });
+    control(app, "POST", "/apps", registration).await;
+}
+
+async fn group(app: &TestApp, members: &[&str]) {
+    control(app, "PUT", &format!("/groups/{GROUP}"), json!({"members": members})).await;
+}
+
+async fn control(app: &TestApp, method: &str, path: &str, body: Value) {
+    let url = app.url(&format!("/sandbox/_control/entra{path}"));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let answer = app.sandbox().request(method, url).json(&body).send().await.unwrap();
+    assert!(answer.status().is_success(), "{path}: {}", answer.status());
+}
+
+fn body(group_id: Option<&str>) -> Value {
+    json!({
+        "provider": "microsoft",
+        "tenant_id": TENANT,
+        "client_id": APP,
+        "client_secret": SECRET,
+        "group_id": group_id,
+    })
+}
+
+async fn connect(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
+    app.call("POST", "/api/v1/organisation-connections", key, Some(body)).await
+}
+
+/// The live events of `email`'s mailbox in the sandbox.
+async fn events_of(app: &TestApp, email: &str) -> Vec<Value> {
+    let url = app.url(&format!("/sandbox/_control/microsoft/users/{email}/events"));
+    let events: Vec<Value> = app.sandbox().get(url).send().await.unwrap().json().await.unwrap();
+    events.into_iter().filter(|e| e["deleted"] != true).collect()
+}
+
+/// How many client-credentials grants the tenant's token endpoint answered.
+async fn app_tokens(app: &TestApp) -> u64 {
+    let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
+    counts["POST microsoft token client_credentials"].as_u64().unwrap_or(0)
+}
+
+async fn an_administrator_connects_a_microsoft_365_organisation_and_covered_calendars_follow_bookings(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    let (status, organisation) = connect(&app, &key, body(Some(GROUP))).await;
+    assert_eq!(status, 201, "{organisation}");
+    assert_eq!(organisation["provider"], "microsoft");
+    assert_eq!(organisation["status"], "active");
+    assert_eq!(organisation["members_count"], 2, "Ann and Bo are in the group; Cy is not");
+    assert_eq!(
+        (&organisation["tenant_id"], &organisation["client_id"], &organisation["group_id"]),
+        (&json!(TENANT), &json!(APP), &json!(GROUP))
+    );
+    for google in ["domain", "admin_email", "service_account"] {
+        assert!(organisation.get(google).is_none(), "{organisation}");
+    }
+    assert!(!organisation.to_string().contains(SECRET), "the secret is never shown");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), [("ann@salon.example", "active"), ("bo@salon.example", "active")]);
+    let connections = app.api(&key).connections().await.unwrap();
+    assert!(connections.iter().all(|c| c.status == "active" && c.provider == "microsoft"));
+
+    // Bo's settings page says who connected his calendar.
+    let link = app.api(&key).settings_link(listed[1].staff_id).await.unwrap();
+    let page = crate::connect::Browser::new().get(&link.url).await;
+    assert!(page.body.contains("Connected for you by your organisation (Microsoft 365)"));
+
+    // A booking of Bo's lands in his mailbox through the organisation's application, moves
+    // with it and goes with it; the application's token is kept until it expires.
+    let minted = app_tokens(&app).await;
+    let bo = listed[1].staff_id;
+    a_booking_follows(&app, &key, bo, "subject", || events_of(&app, "bo@salon.example")).await;
+    assert_eq!(app_tokens(&app).await, minted, "no new token while the last one lives");
+    assert!(events_of(&app, "ann@salon.example").await.is_empty(), "Ann's mailbox is hers");
+
+    disconnecting_stops_every_covered_calendar(&app, &key, id, bo, || {
+        events_of(&app, "bo@salon.example")
+    })
+    .await;
+    app.stop().await;
+}
+
+async fn a_group_change_covers_a_joiner_and_cleans_up_a_leavers_calendar(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    let (status, organisation) = connect(&app, &key, body(Some(GROUP))).await;
+    assert_eq!(status, 201, "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let bo = members(&app, &key, id).await.items[1].clone();
+    let mut booking = booking_in("Trim", 8);
+    booking.staff_ids = vec![bo.staff_id];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 1).await;
+
+    // Cy joins the group, Bo leaves it: on the next read Cy is covered, and Bo's calendar
+    // stops with Kalends' events taken out of it.
+    group(&app, &["ann@salon.example", "cy@salon.example"]).await;
+    let path = format!("/api/v1/organisation-connections/{id}/refresh");
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["members_count"], 2, "Ann and Cy");
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(
+        states(&listed),
+        [
+            ("ann@salon.example", "active"),
+            ("bo@salon.example", "left"),
+            ("cy@salon.example", "active")
+        ]
+    );
+    seen(&|| events_of(&app, "bo@salon.example"), <[Value]>::is_empty).await;
+    app.stop().await;
+}
+
+async fn microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, &["Calendars.Read", "User.Read.All"], None).await;
+    let refused =
+        |answer: &Value, field: &str, words: &str| {
+            let errors = answer["errors"].as_array().cloned().unwrap_or_default();
+            assert!(
+                errors.iter().any(|e| e["field"] == field
+                    && e["message"].as_str().is_some_and(|m| m.contains(words))),
+                "{field}: {words}: {answer}"
+            );
+        };
+
+    // The form's own checks: what is missing, and Google's fields on a Microsoft connection.
+    let (status, answer) = connect(
+        &app,
+        &key,
+        json!({"provider": "microsoft", "domain": "salon.example", "client_id": "not an id"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    refused(&answer, "tenant_id", "required");
+    refused(&answer, "client_id", "application (client) id");
+    refused(&answer, "client_secret", "required");
+    refused(&answer, "domain", "a Google field");
+
+    // Entra's refusals, each on the field to fix.
+    let mut wrong = body(None);
+    wrong["client_secret"] = json!("the secret's id, not its value");
+    let (status, answer) = connect(&app, &key, wrong).await;
+    assert_eq!(status, 422, "{answer}");
+    refused(&answer, "client_secret", "client secret's value");
+    let mut wrong = body(None);
+    wrong["tenant_id"] = json!("00000000-0000-0000-0000-000000000000");
+    refused(&connect(&app, &key, wrong).await.1, "tenant_id", "AADSTS90002");
+    // Reading calendars is not writing bookings: the missing permission is named.
+    let (status, answer) = connect(&app, &key, body(None)).await;
+    assert_eq!(status, 422, "{answer}");
+    refused(&answer, "client_id", "lacks Calendars.ReadWrite");
+    refused(&answer, "client_id", "admin consent");
+    // A group needs a permission to read its members.
+    register(&app, &["Calendars.ReadWrite", "User.Read.All"], None).await;
+    refused(&connect(&app, &key, body(Some(GROUP))).await.1, "client_id", "GroupMember.Read.All");
+    register(&app, EVERYTHING, None).await;
+    refused(&connect(&app, &key, body(Some("no-such-group"))).await.1, "group_id", "no group");
+
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    assert_eq!(listed["items"], json!([]), "nothing was stored");
+    assert!(app.api(&key).staff_list().await.unwrap().items.is_empty());
+
+    // The application scoped to the group, connected for the whole tenant: Cy, outside the
+    // application's scope, is a failing member saying so; Ann and Bo sync.
+    register(&app, EVERYTHING, Some(GROUP)).await;
+    let (status, organisation) = connect(&app, &key, body(None)).await;
+    assert_eq!(status, 201, "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let listed = members(&app, &key, id).await.items;
+    let cy = listed.iter().find(|m| m.email == "cy@salon.example").unwrap();
+    assert_eq!(cy.state, "failed");
+    assert!(cy.last_error.as_deref().unwrap().contains("outside the application's access scope"));
+    assert_eq!(listed.iter().filter(|m| m.state == "active").count(), 2);
+    app.stop().await;
+}
+
+async fn the_console_connects_a_microsoft_365_organisation_with_refusals_in_place(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, _api_key, csrf) = crate::console::signed_in(&app).await;
+    tenant(&app, EVERYTHING, None).await;
+    let page = browser.get("/dashboard/organisation").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Connect a Microsoft 365 organisation"));
+    assert!(page.body.contains("Grant admin consent") && page.body.contains("Calendars.ReadWrite"));
+    let post = |secret: &'static str| {
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("provider", "microsoft"),
+            ("tenant_id", TENANT),
+            ("client_id", APP),
+            ("client_secret", secret),
+            ("group_id", GROUP),
+        ];
+        let browser = &browser;
+        async move { browser.post("/dashboard/organisation", &fields).await }
+    };
+
+    // Entra refuses the secret: the error beside it, the ids kept, the secret not echoed.
+    let page = post("the-secret-id").await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("id=\"client_secret-error\""), "{}", page.body);
+    assert!(page.body.contains(&format!("value=\"{APP}\"")));
+    assert!(!page.body.contains("the-secret-id"), "the secret is never shown again");
+
+    let page = post(SECRET).await;
+    assert_eq!(
+        (page.status, page.location()),
+        (303, "/dashboard/organisation?notice=connected-microsoft")
+    );
+    let page = browser.get("/dashboard/organisation?notice=connected-microsoft").await;
+    assert!(page.body.contains("The Microsoft 365 organisation is connected"), "{}", page.body);
+    assert!(page.body.contains("ann@salon.example") && page.body.contains("bo@salon.example"));
+    assert!(!page.body.contains("cy@salon.example"), "Cy is not in the group");
+    assert!(!page.body.contains(SECRET));
+    app.stop().await;
+}
