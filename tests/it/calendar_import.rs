@@ -26,6 +26,7 @@ on_both_databases!(
     microsoft_appointments_two_years_ahead_are_busy_times_and_followed,
     a_booking_beyond_the_outlook_import_window_is_written_once_and_left_alone,
     a_busy_time_whose_title_holds_control_characters_is_imported_without_them,
+    a_microsoft_365_calendars_busy_times_are_imported_followed_and_survive_an_expired_delta_link,
 );
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,8 @@ enum Kind {
     Microsoft,
     /// A Google calendar an organisation-wide connection covers (the sandbox's Workspace).
     Workspace,
+    /// A Microsoft calendar an organisation-wide connection covers (the sandbox's tenant).
+    Microsoft365,
 }
 
 /// A connected staff member of a fresh tenant.
@@ -54,6 +57,8 @@ impl Staff {
         let staff_id = api.create_staff(&ann).await.unwrap().id;
         if kind == Kind::Workspace {
             crate::organisations::cover_one(app, &key, email).await;
+        } else if kind == Kind::Microsoft365 {
+            crate::organisations_microsoft::cover_one(app, &key, email).await;
         } else {
             let browser = Browser::new();
             browser.get(&api.settings_link(staff_id).await.unwrap().url).await;
@@ -92,7 +97,9 @@ impl Staff {
             Kind::Google | Kind::Workspace => {
                 format!("/sandbox/_control/google/calendars/{0}/{0}/events", self.email)
             }
-            Kind::Microsoft => format!("/sandbox/_control/microsoft/users/{}/events", self.email),
+            Kind::Microsoft | Kind::Microsoft365 => {
+                format!("/sandbox/_control/microsoft/users/{}/events", self.email)
+            }
         }
     }
 
@@ -103,7 +110,7 @@ impl Staff {
         let mut body = match self.kind {
             Kind::Google | Kind::Workspace => json!({"summary": title,
                 "start": {"dateTime": start.to_rfc3339()}, "end": {"dateTime": end.to_rfc3339()}}),
-            Kind::Microsoft => {
+            Kind::Microsoft | Kind::Microsoft365 => {
                 let local = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
                 json!({"subject": title, "start": {"dateTime": local(start), "timeZone": "UTC"},
                     "end": {"dateTime": local(end), "timeZone": "UTC"}})
@@ -116,7 +123,7 @@ impl Staff {
     fn free(&self) -> Value {
         match self.kind {
             Kind::Google | Kind::Workspace => json!({"transparency": "transparent"}),
-            Kind::Microsoft => json!({"showAs": "free"}),
+            Kind::Microsoft | Kind::Microsoft365 => json!({"showAs": "free"}),
         }
     }
 
@@ -125,7 +132,9 @@ impl Staff {
             Kind::Google | Kind::Workspace => json!({"attendees": [
                 {"email": "boss@example.com", "organizer": true, "responseStatus": "accepted"},
                 {"email": self.email, "self": true, "responseStatus": "declined"}]}),
-            Kind::Microsoft => json!({"responseStatus": {"response": "declined"}}),
+            Kind::Microsoft | Kind::Microsoft365 => {
+                json!({"responseStatus": {"response": "declined"}})
+            }
         }
     }
 
@@ -152,7 +161,9 @@ impl Staff {
     async fn invalidate_cursors(&self, app: &TestApp) {
         let path = match self.kind {
             Kind::Google | Kind::Workspace => "/sandbox/_control/google/invalidate-sync-tokens",
-            Kind::Microsoft => "/sandbox/_control/microsoft/invalidate-delta-tokens",
+            Kind::Microsoft | Kind::Microsoft365 => {
+                "/sandbox/_control/microsoft/invalidate-delta-tokens"
+            }
         };
         let response = app.sandbox().post(app.url(path)).send().await.unwrap();
         assert!(response.status().is_success());
@@ -264,6 +275,15 @@ async fn a_workspace_calendars_busy_times_are_imported_followed_and_survive_an_e
 ) {
     let app = quiet_app(db).await;
     let staff = Staff::connect(&app, Kind::Workspace, "bo@salon.example").await;
+    busy_times_are_imported_and_followed(&app, &staff).await;
+    app.stop().await;
+}
+
+async fn a_microsoft_365_calendars_busy_times_are_imported_followed_and_survive_an_expired_delta_link(
+    db: Db,
+) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Microsoft365, "bo@salon.example").await;
     busy_times_are_imported_and_followed(&app, &staff).await;
     app.stop().await;
 }

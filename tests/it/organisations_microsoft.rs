@@ -55,6 +55,15 @@ async fn control(app: &TestApp, method: &str, path: &str, body: Value) {
     assert!(answer.status().is_success(), "{path}: {}", answer.status());
 }
 
+/// Sets up the sandbox's tenant and connects it for a group of `email` alone: one covered
+/// calendar, theirs.
+pub(crate) async fn cover_one(app: &TestApp, key: &str, email: &str) {
+    tenant(app, EVERYTHING, None).await;
+    group(app, &[email]).await;
+    let (status, answer) = connect(app, key, body(Some(GROUP))).await;
+    assert_eq!((status, &answer["members_count"]), (201, &json!(1)), "{answer}");
+}
+
 fn body(group_id: Option<&str>) -> Value {
     json!({
         "provider": "microsoft",

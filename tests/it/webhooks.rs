@@ -101,16 +101,44 @@ async fn a_calendar_an_organisation_covers_is_watched_and_its_change_arrives_by_
     let dentist =
         json!({"summary": "Dentist", "start": {"dateTime": start}, "end": {"dateTime": end}});
     let _: Value = helpers::answer(app.sandbox().post(&events).json(&dentist)).await;
+    until_busy(&app, &key, staff_id, day, "Dentist").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_microsoft_365_calendar_an_organisation_covers_is_subscribed_to_and_its_change_arrives() {
+    let app = app().await;
+    let (_, key) = app.tenant().await;
+    crate::organisations_microsoft::cover_one(&app, &key, "bo@salon.example").await;
+    let subscriptions = sandbox_list(&app, "/sandbox/_control/microsoft/subscriptions").await;
+    assert_eq!(subscriptions.len(), 1, "the covered mailbox is subscribed to: {subscriptions:?}");
+    assert!(subscriptions[0]["resource"].as_str().unwrap().starts_with("users/"));
+    let staff_id = app.api(&key).connections().await.unwrap()[0].staff_id;
+
+    // Bo adds an appointment in Outlook; only Graph's notification can bring it within the hour.
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
+    let events = app.url("/sandbox/_control/microsoft/users/bo@salon.example/events");
+    let dentist = json!({
+        "subject": "Dentist",
+        "start": {"dateTime": format!("{day}T09:00:00"), "timeZone": "UTC"},
+        "end": {"dateTime": format!("{day}T10:00:00"), "timeZone": "UTC"},
+    });
+    let _: Value = helpers::answer(app.sandbox().post(&events).json(&dentist)).await;
+    until_busy(&app, &key, staff_id, day, "Dentist").await;
+    app.stop().await;
+}
+
+/// Waits until the staff member's availability on `day` shows a calendar's busy time `label`.
+async fn until_busy(app: &TestApp, key: &str, staff_id: Uuid, day: chrono::NaiveDate, label: &str) {
     eventually(Duration::from_secs(20), || async {
         let path = format!(
             "/api/v1/availability?staff_id={staff_id}&from={day}T00:00:00Z&to={day}T23:00:00Z"
         );
-        let (_, availability) = app.call("GET", &path, &key, None).await;
+        let (_, availability) = app.call("GET", &path, key, None).await;
         let busy = availability["busy"].as_array()?.clone();
-        busy.iter().any(|b| b["source"] == "calendar" && b["label"] == "Dentist").then_some(())
+        busy.iter().any(|b| b["source"] == "calendar" && b["label"] == label).then_some(())
     })
     .await;
-    app.stop().await;
 }
 
 #[tokio::test]
