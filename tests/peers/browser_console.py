@@ -28,6 +28,7 @@ import re
 import sys
 import time
 import urllib.request
+from urllib.parse import urlparse
 
 from browser import AXE_RUN, chrome, replaced, waiting
 from selenium.common.exceptions import TimeoutException, WebDriverException
@@ -597,6 +598,10 @@ def live_update(driver, config, key):
     """A booking made through the API while the overview is open appears without a reload."""
     nav(driver, "Overview", "Overview")
     blur(driver)
+    # A boosted navigation swaps the page before it records the new address: wait for it, so
+    # that the address compared below is the overview's.
+    waiting(driver, 20).until(lambda d: urlparse(d.current_url).path == "/dashboard",
+                              "the address did not become the overview's")
     driver.execute_script("window.kalendsMarker = 'still the same page'")
     url = driver.current_url
     cottage = next(r for r in api(config["base"], key, "GET", "/api/v1/resources")["items"] if r["name"] == COTTAGE)
