@@ -54,9 +54,14 @@ impl TokenStore for SealedTokenStore {
         Ok(self.store.store_refreshed_tokens(connection, tokens, &self.sealer).await?)
     }
 
-    async fn grant_dead(&self, connection: Uuid, reason: &str) -> Result<(), TokenStoreError> {
+    async fn grant_dead(
+        &self,
+        connection: Uuid,
+        version: i64,
+        reason: &str,
+    ) -> Result<(), TokenStoreError> {
         let status = ConnectionStatus::NeedsReauth;
-        Ok(self.store.mark_connection(connection, status, Some(reason)).await?)
+        Ok(self.store.mark_tokens_refused(connection, version, status, reason).await?)
     }
 
     async fn delegation(&self, connection: Uuid) -> Result<Option<Delegation>, TokenStoreError> {
@@ -83,10 +88,11 @@ impl TokenStore for SealedTokenStore {
     async fn delegation_refused(
         &self,
         connection: Uuid,
+        version: i64,
         reason: &str,
     ) -> Result<(), TokenStoreError> {
         // The organisation's administrator acts, not the staff member: no reconnect e-mail.
         let status = ConnectionStatus::Error;
-        Ok(self.store.mark_connection(connection, status, Some(reason)).await?)
+        Ok(self.store.mark_tokens_refused(connection, version, status, reason).await?)
     }
 }

@@ -63,8 +63,15 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
         tokens: &ConnectionTokens,
     ) -> Result<(), TokenStoreError>;
 
-    /// The grant is dead: the connection needs its staff member to connect again, for `reason`.
-    async fn grant_dead(&self, connection: Uuid, reason: &str) -> Result<(), TokenStoreError>;
+    /// The grant of the tokens at `version` is dead: the connection needs its staff member to
+    /// connect again, for `reason`, unless newer tokens were stored meanwhile (the staff member
+    /// reconnected while the refusal was on its way: the new grant is not the dead one).
+    async fn grant_dead(
+        &self,
+        connection: Uuid,
+        version: i64,
+        reason: &str,
+    ) -> Result<(), TokenStoreError>;
 
     /// The organisation whose administrator granted the connection's calendar, when it is one
     /// an organisation-wide connection covers: its tokens are minted for the user, not
@@ -80,14 +87,16 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
-    /// The organisation refused the connection's tokens (the delegation was taken back, the
-    /// user left the Workspace): its administrator, not the staff member, must act, for `reason`.
+    /// The organisation refused the connection's tokens at `version` (the delegation was taken
+    /// back, the user left the Workspace): its administrator, not the staff member, must act, for
+    /// `reason`; nothing changes when newer tokens were stored meanwhile.
     async fn delegation_refused(
         &self,
         connection: Uuid,
+        version: i64,
         reason: &str,
     ) -> Result<(), TokenStoreError> {
-        self.grant_dead(connection, reason).await
+        self.grant_dead(connection, version, reason).await
     }
 }
 
@@ -369,7 +378,7 @@ impl Credentials {
             let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
             let leased = self.tokens.lease_refresh(connection.id, version, until).await;
             if leased.map_err(ConnectionError::Store)? {
-                let (token, expires_at) = self.refresh(connection, tokens).await?;
+                let (token, expires_at) = self.refresh(connection, tokens, version).await?;
                 let token = self.addressed(connection, token).await?;
                 return Ok(KeptToken { token, version: version + 1, expires_at });
             }
@@ -400,22 +409,25 @@ impl Credentials {
         })
     }
 
-    /// Refreshes under the lease and stores the result atomically.
+    /// Refreshes the tokens at `version` under the lease and stores the result atomically.
     async fn refresh(
         &self,
         connection: &Connection,
         current: ConnectionTokens,
+        version: i64,
     ) -> Result<(AccessToken, DateTime<Utc>), ConnectionError> {
         let kept = &self.tokens;
         if let Some(delegation) =
             kept.delegation(connection.id).await.map_err(ConnectionError::Store)?
         {
-            return self.mint(connection, &delegation).await;
+            return self.mint(connection, &delegation, version).await;
         }
         let Some(refresh_token) = current.refresh_token else {
             kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
             let message = "the provider gave no refresh token; connect again".to_owned();
-            kept.grant_dead(connection.id, &message).await.map_err(ConnectionError::Store)?;
+            kept.grant_dead(connection.id, version, &message)
+                .await
+                .map_err(ConnectionError::Store)?;
             return Err(ProviderError::DeadGrant { message }.into());
         };
         let provider = self.providers.get(connection.provider);
@@ -436,7 +448,7 @@ impl Credentials {
                 kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
                 if let ProviderError::DeadGrant { message } = &error {
                     tracing::warn!(connection = %connection.id, provider = %connection.provider, "calendar grant is dead; the staff member must reconnect");
-                    kept.grant_dead(connection.id, message)
+                    kept.grant_dead(connection.id, version, message)
                         .await
                         .map_err(ConnectionError::Store)?;
                 }
@@ -452,6 +464,7 @@ impl Credentials {
         &self,
         connection: &Connection,
         delegation: &Delegation,
+        version: i64,
     ) -> Result<(AccessToken, DateTime<Utc>), ConnectionError> {
         let kept = &self.tokens;
         let refused = match self.minted(delegation).await {
@@ -477,7 +490,9 @@ impl Credentials {
         kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
         let message = format!("the organisation refused this calendar's token: {refused}");
         tracing::warn!(connection = %connection.id, "the organisation refused a covered calendar's token");
-        kept.delegation_refused(connection.id, &message).await.map_err(ConnectionError::Store)?;
+        kept.delegation_refused(connection.id, version, &message)
+            .await
+            .map_err(ConnectionError::Store)?;
         Err(ProviderError::permanent(403, message).into())
     }
 

@@ -626,6 +626,29 @@ impl Store {
         status: ConnectionStatus,
         last_error: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.mark_connection_at(id, None, status, last_error).await
+    }
+
+    /// The same for a refusal of the connection's tokens at `version`: nothing changes when
+    /// newer tokens were stored meanwhile (its staff member reconnected while the refusal of the
+    /// old grant was on its way).
+    pub async fn mark_tokens_refused(
+        &self,
+        id: Uuid,
+        version: i64,
+        status: ConnectionStatus,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.mark_connection_at(id, Some(version), status, Some(reason)).await
+    }
+
+    async fn mark_connection_at(
+        &self,
+        id: Uuid,
+        version: Option<i64>,
+        status: ConnectionStatus,
+        last_error: Option<&str>,
+    ) -> Result<(), StoreError> {
         let at = now();
         let synced = (status == ConnectionStatus::Active && last_error.is_none()).then_some(at);
         let reauth = status == ConnectionStatus::NeedsReauth;
@@ -638,18 +661,29 @@ impl Store {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-            sqlx::query(
+            let sql = if version.is_some() {
                 "UPDATE connections SET status = $1, last_error = $2, \
                  last_sync_at = COALESCE($3, last_sync_at), updated_at = $4 \
-                 WHERE id = $5 AND status <> 'revoked'",
-            )
-            .bind(status.as_str())
-            .bind(last_error)
-            .bind(synced)
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+                 WHERE id = $5 AND status <> 'revoked' AND token_version = $6"
+            } else {
+                "UPDATE connections SET status = $1, last_error = $2, \
+                 last_sync_at = COALESCE($3, last_sync_at), updated_at = $4 \
+                 WHERE id = $5 AND status <> 'revoked'"
+            };
+            let mut update = sqlx::query(sql)
+                .bind(status.as_str())
+                .bind(last_error)
+                .bind(synced)
+                .bind(at)
+                .bind(id);
+            if let Some(version) = version {
+                update = update.bind(version);
+            }
+            let changed = update.execute(&mut *tx).await?.rows_affected();
+            if version.is_some() && changed == 0 {
+                // Newer tokens: the refusal was of a grant the connection no longer holds.
+                return Ok::<_, StoreError>(false);
+            }
             let fell = match &previous {
                 Some((was, tenant_id, ..)) if reauth && was == "active" => Some(*tenant_id),
                 _ => None,

@@ -27,7 +27,7 @@ on_both_databases!(
 const DESK: &str = "desk@salon.example";
 
 /// The calendar credentials the running app uses (same secret key, same sandbox).
-fn credentials(app: &TestApp) -> Credentials {
+pub(crate) fn credentials(app: &TestApp) -> Credentials {
     let config =
         Config { data_dir: app._dir.0.clone(), public_url: app.base.clone(), ..Config::default() };
     let key = config.secret_key().unwrap().0;

@@ -2,6 +2,8 @@
 //! in-process sandbox: created, moved, unassigned, cancelled; retried through faults without a
 //! duplicate; parked on a dead grant and replayed on reconnect.
 
+use kalends_providers::ProviderError;
+use kalends_providers::session::ConnectionError;
 use kalends_service::bookings;
 use kalends_store::{EventState, Lease, LeaseKey, Overlap};
 use std::time::Duration;
@@ -231,6 +233,53 @@ async fn a_dead_grant_parks_the_work_mails_a_link_and_reconnecting_replays_it() 
         sync.iter().all(|s| s.state == "synced").then_some(())
     })
     .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refresh_refused_while_the_staff_member_reconnects_leaves_the_new_connection_working() {
+    let app = TestApp::start_public(Db::Sqlite).await;
+    let (tenant, key) = app.tenant().await;
+    let bo =
+        StaffIn { name: "Bo".into(), email: Some("bo@example.com".into()), ..StaffIn::default() };
+    let bo = app.api(&key).create_staff(&bo).await.unwrap();
+    let reconnect = || async {
+        let browser = Browser::new();
+        browser.get(&app.api(&key).settings_link(bo.id).await.unwrap().url).await;
+        let page = connect(&app, &browser, "microsoft", "bo@example.com", "allow").await;
+        assert!(page.url.contains("notice=connected"), "{}", page.url);
+    };
+    reconnect().await;
+    app.settle().await;
+    let connection = app.store.list_connections(tenant.id, None).await.unwrap().remove(0);
+
+    // Bo removed Kalends's access and his token expired: a worker's refresh is refused, slowly.
+    let http = app.sandbox();
+    let revoke = json!({"provider": "microsoft", "email": "bo@example.com"});
+    http.post(app.url("/sandbox/_control/revoke")).json(&revoke).send().await.unwrap();
+    http.post(app.url("/sandbox/_control/expire-tokens")).json(&json!({})).send().await.unwrap();
+    let faults = app.url("/sandbox/_control/faults");
+    http.put(&faults).json(&json!({"latency_ms": 2500})).send().await.unwrap();
+    // (A margin longer than any token's life: this worker refreshes at once.)
+    let margin = Duration::from_secs(86_400 * 365);
+    let credentials = crate::hardening_shared::credentials(&app).with_margin(margin);
+    let refresh = tokio::spawn(async move { credentials.access_token(&connection).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    http.put(&faults).json(&json!({})).send().await.unwrap();
+    // Meanwhile Bo connects again: his new grant is stored before the old one's refusal arrives.
+    reconnect().await;
+    let refused = refresh.await.unwrap();
+    assert!(
+        matches!(refused, Err(ConnectionError::Provider(ProviderError::DeadGrant { .. }))),
+        "{refused:?}"
+    );
+
+    let connection = connection_of(&app.api(&key), "microsoft").await;
+    assert_eq!(
+        (connection.status.as_str(), connection.last_error.as_deref()),
+        ("active", None),
+        "the refusal of the revoked grant does not undo the reconnect"
+    );
     app.stop().await;
 }
 
