@@ -190,6 +190,41 @@ macro_rules! record_connection_owed {
     }};
 }
 
+/// Records in `$tx` what a connection that just lost its grant owes: its staff member's e-mail
+/// (a `NotifyReauth` job) and the tenant's alert, after the digest window.
+macro_rules! owe_reauth_notice {
+    ($store:expr, $tx:expr, $tenant_id:expr, $id:expr, $last_error:expr, $at:expr) => {{
+        let job = super::outbox::encode(&kalends_core::job::Job::NotifyReauth {
+            tenant_id: $tenant_id,
+            connection_id: $id,
+        })?;
+        sqlx::query(super::outbox::INSERT).bind(&job).bind($at).execute(&mut *$tx).await?;
+        let (staff_name, account, provider, upcoming): (String, String, String, i64) =
+            sqlx::query_as(
+                "SELECT s.name, c.account_email, c.provider, (SELECT COUNT(*) \
+                 FROM booking_staff bs JOIN bookings b ON b.id = bs.booking_id \
+                 WHERE bs.staff_id = c.staff_id AND b.status <> 'cancelled' \
+                 AND b.span_end > $2) FROM connections c JOIN staff s ON s.id = c.staff_id \
+                 WHERE c.id = $1",
+            )
+            .bind($id)
+            .bind($at)
+            .fetch_one(&mut *$tx)
+            .await?;
+        let grant = DeadGrant {
+            connection_id: $id,
+            staff_name: &staff_name,
+            provider: &provider,
+            account: &account,
+            error: $last_error,
+            upcoming_bookings: upcoming,
+        };
+        let alert = connection_needs_reauth(&grant, $at, $store.alert_quiet_period());
+        let due = $store.alert_digest_due($at);
+        super::alerts::record_alerts!($tx, $tenant_id, &[alert], $at, due);
+    }};
+}
+
 impl Store {
     /// Saves a newly authorized account: a new connection, or (the same staff member, provider
     /// and account connecting again) fresh tokens and `active` for the existing one, with what
@@ -661,27 +696,23 @@ impl Store {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-            let sql = if version.is_some() {
+            // With `version`, only while the tokens are still those: newer ones mean the refusal
+            // was of a grant the connection no longer holds (nothing changes, nothing is owed).
+            let changed = sqlx::query(
                 "UPDATE connections SET status = $1, last_error = $2, \
-                 last_sync_at = COALESCE($3, last_sync_at), updated_at = $4 \
-                 WHERE id = $5 AND status <> 'revoked' AND token_version = $6"
-            } else {
-                "UPDATE connections SET status = $1, last_error = $2, \
-                 last_sync_at = COALESCE($3, last_sync_at), updated_at = $4 \
-                 WHERE id = $5 AND status <> 'revoked'"
-            };
-            let mut update = sqlx::query(sql)
-                .bind(status.as_str())
-                .bind(last_error)
-                .bind(synced)
-                .bind(at)
-                .bind(id);
-            if let Some(version) = version {
-                update = update.bind(version);
-            }
-            let changed = update.execute(&mut *tx).await?.rows_affected();
-            if version.is_some() && changed == 0 {
-                // Newer tokens: the refusal was of a grant the connection no longer holds.
+                 last_sync_at = COALESCE($3, last_sync_at), updated_at = $4 WHERE id = $5 \
+                 AND status <> 'revoked' AND token_version = COALESCE($6, token_version)",
+            )
+            .bind(status.as_str())
+            .bind(last_error)
+            .bind(synced)
+            .bind(at)
+            .bind(id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
                 return Ok::<_, StoreError>(false);
             }
             let fell = match &previous {
@@ -694,35 +725,7 @@ impl Store {
                 recorded = super::webhooks::record_webhook_events!(tx, *tenant_id, &events, at);
             }
             if let Some(tenant_id) = fell {
-                let job = super::outbox::encode(&kalends_core::job::Job::NotifyReauth {
-                    tenant_id,
-                    connection_id: id,
-                })?;
-                sqlx::query(super::outbox::INSERT).bind(&job).bind(at).execute(&mut *tx).await?;
-                // And the tenant's alert e-mail, after the digest window.
-                let (staff_name, account, provider, upcoming): (String, String, String, i64) =
-                    sqlx::query_as(
-                        "SELECT s.name, c.account_email, c.provider, (SELECT COUNT(*) \
-                         FROM booking_staff bs JOIN bookings b ON b.id = bs.booking_id \
-                         WHERE bs.staff_id = c.staff_id AND b.status <> 'cancelled' \
-                         AND b.span_end > $2) FROM connections c JOIN staff s ON s.id = c.staff_id \
-                         WHERE c.id = $1",
-                    )
-                    .bind(id)
-                    .bind(at)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let grant = DeadGrant {
-                    connection_id: id,
-                    staff_name: &staff_name,
-                    provider: &provider,
-                    account: &account,
-                    error: last_error,
-                    upcoming_bookings: upcoming,
-                };
-                let alert = connection_needs_reauth(&grant, at, self.alert_quiet_period());
-                let due = self.alert_digest_due(at);
-                super::alerts::record_alerts!(tx, tenant_id, &[alert], at, due);
+                owe_reauth_notice!(self, tx, tenant_id, id, last_error, at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(fell.is_some() || recorded > 0)

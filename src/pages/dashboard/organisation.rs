@@ -127,6 +127,21 @@ async fn render(
                 div.actions { button.primary type="submit" { "Check and connect" } }
             }
         }
+        (microsoft_form(console, typed, errors, microsoft_errors))
+    };
+    page_with_status(status, console, Section::Organisation, "Organisation", body)
+}
+
+/// The form connecting a Microsoft 365 organisation; what was typed is kept when it was the one
+/// sent (never the secret).
+fn microsoft_form(
+    console: &Console,
+    typed: &Form,
+    errors: &[FieldError],
+    microsoft_errors: &[FieldError],
+) -> Markup {
+    let microsoft_sent = typed.value("provider") == "microsoft";
+    html! {
         section.card aria-labelledby="connect-microsoft-title" {
             h2 #connect-microsoft-title { "Connect a Microsoft 365 organisation" }
             (microsoft_steps())
@@ -157,8 +172,7 @@ async fn render(
                 div.actions { button.primary type="submit" { "Check and connect" } }
             }
         }
-    };
-    page_with_status(status, console, Section::Organisation, "Organisation", body)
+    }
 }
 
 /// What the administrator does in Google Cloud and the Admin console first.
