@@ -6,7 +6,7 @@ use kalends_core::domain::ConnectionTokens;
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
 use kalends_providers::ProviderError;
 use kalends_providers::caldav::DiscoveryError;
-use kalends_providers::calendar::{AccessToken, RemoteCalendar};
+use kalends_providers::calendar::{AccessToken, RemoteCalendar, Window};
 use kalends_providers::session::ConnectionError;
 use kalends_service::connection_cleanups;
 use kalends_store::NewConnection;
@@ -55,6 +55,7 @@ pub async fn connect(
             refresh_token: tokens.refresh_token,
             expires_at: tokens.expires_at,
         },
+        busy_only: false,
     };
     let next_import_at = Utc::now() + import_interval(state);
     let store = &state.store;
@@ -102,6 +103,7 @@ pub async fn connect_caldav(
             refresh_token: Some(SecretString::from(String::new())),
             expires_at: never_expires(),
         },
+        busy_only: false,
     };
     let next_import_at = Utc::now() + import_interval(state);
     Ok(kalends_service::connections::connected(
@@ -155,12 +157,29 @@ fn import_interval(state: &AppState) -> Duration {
     Duration::minutes(i64::from(state.config.sync.import_interval_minutes))
 }
 
-/// The account's calendars as the provider lists them now; the stored list follows.
+/// The account's calendars as the provider lists them now; the stored list follows. A
+/// busy-times-only connection's token lists nothing: its stored calendar, once the provider
+/// answered its free/busy for the next day.
 pub async fn calendars(
     state: &AppState,
     connection: &Connection,
 ) -> Result<Vec<RemoteCalendar>, ConnectionError> {
     let client = state.providers.get(connection.provider);
+    if connection.busy_only {
+        let now = Utc::now();
+        let window = Window { start: now, end: now + Duration::days(1) };
+        let ids = &connection.busy_calendar_ids;
+        let email = &connection.account_email;
+        let answered = state
+            .credentials
+            .with_token(connection, |token| async move {
+                client.free_busy(&token, ids, email, window).await
+            })
+            .await;
+        record(state, connection, answered.as_ref().err()).await;
+        answered?;
+        return Ok(connection.calendars.iter().map(stored_calendar).collect());
+    }
     let remote = state
         .credentials
         .with_token(connection, |token| async move { client.list_calendars(&token).await })
@@ -172,6 +191,17 @@ pub async fn calendars(
         .await
         .map_err(ConnectionError::store)?;
     Ok(remote)
+}
+
+/// A calendar as stored, as the provider would list it.
+fn stored_calendar(calendar: &ConnectionCalendar) -> RemoteCalendar {
+    RemoteCalendar {
+        id: calendar.id.clone(),
+        name: calendar.name.clone(),
+        primary: calendar.primary,
+        writable: calendar.writable,
+        time_zone: None,
+    }
 }
 
 /// Records the outcome of a live call on the connection (status and last error).

@@ -12,6 +12,12 @@
 //! the old cursor: nothing is lost, and the unique (connection, calendar, event) key means
 //! nothing is stored twice.
 //!
+//! A busy-times-only calendar (an organisation's tier whose tokens read free/busy and nothing
+//! else) has no events to list: its free/busy over the same window replaces what was stored at
+//! every import, asked in pieces of at most 60 days (Graph's `getSchedule` refuses longer
+//! ones). Free/busy says neither what nor whose, so every interval is busy; nothing of this
+//! tenant's is written into such a calendar.
+//!
 //! Not busy: events Kalends wrote for this tenant, by any of its connections (recognised by the
 //! booking and tenant ids in their extended properties, or, since Graph's delta results carry
 //! none, by their id among the events this tenant's connections to the same account pushed), and
@@ -33,7 +39,8 @@ use chrono::{DateTime, Months, Utc};
 use kalends_core::domain::{Connection, ConnectionStatus, Owner, Tenant, TimeZone, local_midnight};
 use kalends_ical::Span;
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::{Change, ChangeSet, EventKey, Provider, RemoteEvent, Window};
+use kalends_providers::calendar::{BusyInterval, Change, ChangeSet, EventKey, Provider};
+use kalends_providers::calendar::{RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
 use kalends_service::conflicts;
 use kalends_store::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
@@ -46,6 +53,8 @@ use crate::JobError;
 const PAST_DAYS: u64 = 1;
 /// How far ahead it reaches (for series: single events are imported however far ahead).
 const AHEAD_MONTHS: u32 = 18;
+/// The longest window one free/busy question covers.
+const FREE_BUSY_PIECE_DAYS: i64 = 60;
 /// How old a cursor's window may grow before the calendar is listed in full again (its
 /// changes cover the window of the listing they follow, whose end lags the horizon by as much).
 const RELIST_AFTER_DAYS: i64 = 30;
@@ -196,6 +205,9 @@ async fn import_calendar(
     calendar: BusyCalendar<'_>,
     own: &HashSet<String>,
 ) -> Result<(u64, bool), ConnectionError> {
+    if calendar.connection.busy_only {
+        return Ok((import_free_busy(store, credentials, calendar).await?, true));
+    }
     let now = Utc::now();
     let cursor = store
         .calendar_cursor(calendar.connection.id, calendar.calendar_id)
@@ -253,6 +265,75 @@ async fn import_calendar(
         )
         .into()),
     }
+}
+
+/// Imports a busy-times-only calendar: its free/busy from yesterday to 18 months ahead, piece
+/// by piece, replaces what was stored. Returns the busy times changed.
+async fn import_free_busy(
+    store: &Store,
+    credentials: &Credentials,
+    calendar: BusyCalendar<'_>,
+) -> Result<u64, ConnectionError> {
+    let connection = calendar.connection;
+    let provider = credentials.providers().get(connection.provider);
+    let ids = [calendar.calendar_id.to_owned()];
+    let mut intervals = Vec::new();
+    for piece in pieces(free_busy_window(Utc::now())) {
+        let ids = &ids;
+        let found = credentials
+            .with_token(connection, |token| async move {
+                provider.free_busy(&token, ids, &connection.account_email, piece).await
+            })
+            .await?;
+        intervals.extend(found);
+    }
+    let busy = free_busy_events(intervals);
+    store.replace_calendar_busy(calendar, &busy, "").await.map_err(ConnectionError::store)
+}
+
+/// The free/busy window: from yesterday's midnight (UTC) to 18 months later. Starting at a
+/// midnight keeps an interval the start clips the same all day, so imports that find nothing
+/// new change nothing.
+fn free_busy_window(now: DateTime<Utc>) -> Window {
+    let start = window_around(now).start.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = start.checked_add_months(Months::new(AHEAD_MONTHS)).unwrap_or(start);
+    Window { start, end }
+}
+
+/// `window` in consecutive pieces of at most `FREE_BUSY_PIECE_DAYS`.
+fn pieces(window: Window) -> Vec<Window> {
+    let step = chrono::Duration::days(FREE_BUSY_PIECE_DAYS);
+    let mut pieces = Vec::new();
+    let mut start = window.start;
+    while start < window.end {
+        let end = (start + step).min(window.end);
+        pieces.push(Window { start, end });
+        start = end;
+    }
+    pieces
+}
+
+/// Free/busy intervals as busy times: overlapping and touching ones merged (an appointment
+/// across two pieces is one again), each named by its instants, so the same interval keeps its
+/// id from one import to the next.
+fn free_busy_events(mut intervals: Vec<BusyInterval>) -> Vec<CalendarBusyEvent> {
+    intervals.retain(|i| i.start < i.end);
+    intervals.sort_by_key(|i| (i.start, i.end));
+    let mut merged: Vec<BusyInterval> = Vec::new();
+    for interval in intervals {
+        match merged.last_mut() {
+            Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
+            _ => merged.push(interval),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|i| CalendarBusyEvent {
+            remote_id: format!("free-busy:{}/{}", i.start.timestamp(), i.end.timestamp()),
+            summary: None,
+            span: Span::Timed { start: i.start, end: i.end },
+        })
+        .collect()
 }
 
 /// Asks the provider for the calendar's changes since `cursor` (its whole window without one).
@@ -512,6 +593,41 @@ mod tests {
         holiday.time = Span::AllDay { start: day(3), end: day(5) };
         let (busy, ..) = busy_event(&holiday, Uuid::nil(), &HashSet::new(), zone).unwrap();
         assert_eq!(busy.span, Span::AllDay { start: day(3), end: day(5) });
+    }
+
+    #[test]
+    fn free_busy_is_asked_from_yesterdays_midnight_in_pieces_of_sixty_days_at_most() {
+        let window = free_busy_window(at(10, 12));
+        assert_eq!(window.start, at(9, 0));
+        assert_eq!(window.end, Utc.with_ymd_and_hms(2031, 7, 9, 0, 0, 0).unwrap());
+        let pieces = pieces(window);
+        assert_eq!(pieces.len(), 10, "546 days in pieces of 60");
+        assert_eq!((pieces[0].start, pieces[9].end), (window.start, window.end));
+        assert!(pieces.windows(2).all(|p| p[0].end == p[1].start), "no gap, no overlap");
+        assert!(pieces.iter().all(|p| p.end - p.start <= chrono::Duration::days(60)));
+    }
+
+    #[test]
+    fn free_busy_split_by_pieces_or_overlapping_is_one_busy_time_with_a_lasting_id() {
+        let interval = |start, end| BusyInterval { start, end };
+        let busy = free_busy_events(vec![
+            interval(at(3, 9), at(3, 10)),
+            interval(at(2, 22), at(3, 0)),
+            interval(at(3, 0), at(3, 2)),
+            interval(at(3, 9), at(3, 9)),
+            interval(at(3, 9), at(3, 11)),
+        ]);
+        let spans: Vec<Span> = busy.iter().map(|b| b.span).collect();
+        assert_eq!(
+            spans,
+            [
+                Span::Timed { start: at(2, 22), end: at(3, 2) },
+                Span::Timed { start: at(3, 9), end: at(3, 11) }
+            ]
+        );
+        let again = free_busy_events(vec![interval(at(3, 9), at(3, 11))]);
+        assert_eq!(again[0].remote_id, busy[1].remote_id);
+        assert!(busy.iter().all(|b| b.summary.is_none()));
     }
 
     #[test]

@@ -57,8 +57,12 @@ pub async fn run(
 }
 
 /// The calendars to watch: Google one channel per busy calendar; Microsoft one subscription on
-/// `me/events`.
+/// `me/events`. A busy-times-only calendar none: free/busy cannot be watched (a token for it may
+/// not read events), so its imports run on schedule.
 fn watched(connection: &Connection) -> Vec<String> {
+    if connection.busy_only {
+        return Vec::new();
+    }
     match connection.provider {
         Provider::Google => connection.busy_calendar_ids.clone(),
         Provider::Microsoft => vec!["me/events".to_owned()],

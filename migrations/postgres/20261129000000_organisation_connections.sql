@@ -38,3 +38,7 @@ CREATE TABLE organisation_members (
     PRIMARY KEY (organisation_connection_id, directory_id)
 );
 CREATE INDEX organisation_members_connection ON organisation_members (connection_id);
+
+-- A covered connection of a busy-times-only organisation: nothing is written into its calendar
+-- (it is never a staff member's default), and its busy times are read as free/busy.
+ALTER TABLE connections ADD COLUMN busy_only BOOLEAN NOT NULL DEFAULT FALSE;

@@ -149,8 +149,13 @@ impl std::fmt::Debug for Delegation {
 impl Delegation {
     /// The scopes its tokens are asked with.
     pub fn scopes(&self) -> &'static [&'static str] {
-        if self.busy_only { BUSY_ONLY_SCOPES } else { CALENDAR_SCOPES }
+        delegated_scopes(self.busy_only)
     }
+}
+
+/// The scopes a Workspace user's token is minted with: the calendar's, or free/busy only.
+pub fn delegated_scopes(busy_only: bool) -> &'static [&'static str] {
+    if busy_only { BUSY_ONLY_SCOPES } else { CALENDAR_SCOPES }
 }
 
 /// What a covered connection's token may do: write events, list calendars.

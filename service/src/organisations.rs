@@ -6,11 +6,15 @@
 //! `Credentials`).
 //!
 //! Creating one checks everything the provider will be asked later before anything is stored:
-//! Google: the key, the directory as the administrator, and the calendar scopes for the
+//! Google: the key, the directory as the administrator, and the tier's scopes for the
 //! administrator's own calendar; Microsoft: the client secret, the directory or group, and the
-//! calendar permission the application was consented. Reading the directory again (on demand) covers joiners and stops the leavers'
-//! calendars; deleting the connection stops every covered calendar at once (their tokens are
-//! taken out of them in the same request).
+//! tier's calendar permission the application was consented. Reading the directory again (on
+//! demand) covers joiners and stops the leavers' calendars; deleting the connection stops every
+//! covered calendar at once (their tokens are taken out of them in the same request).
+//!
+//! The busy-times-only tier asks for no more than free/busy (Google's `calendar.freebusy`
+//! scope; Graph's `Calendars.Read`, the least `getSchedule` accepts): its covered calendars are
+//! never written into and their busy times are read as free/busy.
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
@@ -18,9 +22,10 @@ use kalends_core::domain::{ConnectionStatus, ConnectionTokens, NewStaff};
 use kalends_core::domain::{Provider, Staff};
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
+use kalends_providers::calendar::Window;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::provider::Providers;
-use kalends_providers::session::CALENDAR_SCOPES;
+use kalends_providers::session::delegated_scopes;
 use kalends_providers::tenant::{self, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
 use kalends_store::{NewConnection, NewOrganisationConnection, OrganisationConnection};
@@ -104,8 +109,15 @@ pub struct MicrosoftTenant {
     pub busy_only: bool,
 }
 
-/// An organisation's directory and credentials, whichever the provider.
-enum Org {
+/// An organisation's directory and credentials, whichever the provider, and its tier.
+struct Org {
+    directory: Directory,
+    /// Busy times only: tokens for free/busy, nothing written.
+    busy_only: bool,
+}
+
+/// Whose directory and credentials.
+enum Directory {
     /// A Google Workspace: its service account, the administrator the directory is read as, and
     /// the domain and unit in scope.
     Google {
@@ -143,39 +155,46 @@ impl Org {
         organisation: &OrganisationConnection,
         key: &SecretString,
     ) -> Result<Self, OrganisationError> {
-        if organisation.provider == Provider::Microsoft.as_str() {
+        let directory = if organisation.provider == Provider::Microsoft.as_str() {
             let tenant = providers
                 .tenant(&organisation.domain, &organisation.service_account, key)
                 .map_err(OrganisationError::of_tenant)?;
             let group = organisation.org_unit.clone();
-            return Ok(Self::Microsoft { tenant: Box::new(tenant), group });
-        }
-        Ok(Self::Google {
-            workspace: Box::new(workspace_of(providers, key)?),
-            admin_email: organisation.admin_email.clone().unwrap_or_default(),
-            domain: organisation.domain.clone(),
-            org_unit: organisation.org_unit.clone(),
-        })
+            Directory::Microsoft { tenant: Box::new(tenant), group }
+        } else {
+            Directory::Google {
+                workspace: Box::new(workspace_of(providers, key)?),
+                admin_email: organisation.admin_email.clone().unwrap_or_default(),
+                domain: organisation.domain.clone(),
+                org_unit: organisation.org_unit.clone(),
+            }
+        };
+        Ok(Self { directory, busy_only: organisation.busy_only })
     }
 
     fn provider(&self) -> Provider {
-        match self {
-            Self::Google { .. } => Provider::Google,
-            Self::Microsoft { .. } => Provider::Microsoft,
+        match self.directory {
+            Directory::Google { .. } => Provider::Google,
+            Directory::Microsoft { .. } => Provider::Microsoft,
         }
+    }
+
+    /// The calendar permission the tier needs (Microsoft).
+    fn permission(&self) -> &'static str {
+        if self.busy_only { tenant::READ_PERMISSION } else { tenant::CALENDAR_PERMISSION }
     }
 
     /// The directory's users in scope.
     async fn users(&self) -> Result<Vec<OrgUser>, OrganisationError> {
-        match self {
-            Self::Google { workspace, admin_email, domain, org_unit } => {
+        match &self.directory {
+            Directory::Google { workspace, admin_email, domain, org_unit } => {
                 let users = workspace
                     .directory(admin_email, domain, org_unit.as_deref())
                     .await
                     .map_err(OrganisationError::of)?;
                 Ok(users.into_iter().map(OrgUser::from).collect())
             }
-            Self::Microsoft { tenant, group } => {
+            Directory::Microsoft { tenant, group } => {
                 let token = tenant.app_token().await.map_err(OrganisationError::of_tenant)?;
                 let users = tenant
                     .directory(&token.token, group.as_deref())
@@ -191,9 +210,10 @@ impl Org {
 
     /// A token for `user`'s calendar (addressed to their mailbox), and when it runs out.
     async fn token(&self, user: &OrgUser) -> Result<(AccessToken, DateTime<Utc>), Unminted> {
-        match self {
-            Self::Google { workspace, .. } => {
-                match workspace.user_token(&user.email, CALENDAR_SCOPES).await {
+        match &self.directory {
+            Directory::Google { workspace, .. } => {
+                let scopes = delegated_scopes(self.busy_only);
+                match workspace.user_token(&user.email, scopes).await {
                     Ok(minted) => Ok((
                         minted.token,
                         minted.expires_at.unwrap_or_else(|| Utc::now() + MINTED_LIFETIME),
@@ -202,7 +222,7 @@ impl Org {
                     Err(refused) => Err(Unminted::Refused(refused.to_string())),
                 }
             }
-            Self::Microsoft { tenant, .. } => match tenant.app_token().await {
+            Directory::Microsoft { tenant, .. } => match tenant.app_token().await {
                 Ok(minted) => Ok((minted.token.for_mailbox(&user.id), minted.expires_at)),
                 Err(TenantError::Provider(error)) if error.is_retryable() => {
                     Err(Unminted::Unreachable(error))
@@ -212,18 +232,38 @@ impl Org {
         }
     }
 
-    /// The user's calendars with `token`; a refusal in the administrator's words.
+    /// The user's calendars with `token`, which proves the token reaches them; a refusal in the
+    /// administrator's words. Busy times only: their primary calendar, once its free/busy for
+    /// the next day answered (a token for free/busy may list nothing).
     async fn calendars(
         &self,
         providers: &Providers,
         token: &AccessToken,
         user: &OrgUser,
     ) -> Result<Vec<RemoteCalendar>, Unminted> {
-        match providers.get(self.provider()).list_calendars(token).await {
+        let provider = providers.get(self.provider());
+        let reached = if self.busy_only {
+            // Google's primary calendar's id is the user's address; Graph's schedule is asked
+            // by address too.
+            let primary = RemoteCalendar {
+                id: user.email.to_ascii_lowercase(),
+                name: user.email.to_ascii_lowercase(),
+                primary: true,
+                writable: false,
+                time_zone: None,
+            };
+            let window = Window { start: Utc::now(), end: Utc::now() + chrono::Duration::days(1) };
+            let ids = [primary.id.clone()];
+            provider.free_busy(token, &ids, &primary.id, window).await.map(|_| vec![primary])
+        } else {
+            provider.list_calendars(token).await
+        };
+        match reached {
             Ok(calendars) => Ok(calendars),
             Err(error) if error.is_retryable() => Err(Unminted::Unreachable(error)),
             Err(error) if self.provider() == Provider::Microsoft => {
-                Err(Unminted::Refused(tenant::refusal(error, &user.email).to_string()))
+                let refused = tenant::refusal(error, &user.email, self.permission());
+                Err(Unminted::Refused(refused.to_string()))
             }
             Err(error) => Err(Unminted::Refused(error.to_string())),
         }
@@ -279,33 +319,30 @@ fn workspace_of(providers: &Providers, key: &SecretString) -> Result<Workspace, 
 /// changing the connection must prove first.
 async fn check(org: &Org) -> Result<Vec<OrgUser>, OrganisationError> {
     let users = org.users().await?;
-    match org {
-        Org::Google { workspace, admin_email, .. } => {
+    match &org.directory {
+        Directory::Google { workspace, admin_email, .. } => {
             workspace
-                .user_token(admin_email, CALENDAR_SCOPES)
+                .user_token(admin_email, delegated_scopes(org.busy_only))
                 .await
                 .map_err(OrganisationError::of)?;
         }
-        Org::Microsoft { tenant, .. } => {
+        Directory::Microsoft { tenant, .. } => {
             let token = tenant.app_token().await.map_err(OrganisationError::of_tenant)?;
+            // Read-write covers reading; the busy-times-only tier needs no more than reading.
+            let enough: &[&str] = if org.busy_only {
+                &[tenant::READ_PERMISSION, tenant::CALENDAR_PERMISSION]
+            } else {
+                &[tenant::CALENDAR_PERMISSION]
+            };
             if token.roles.as_ref().is_some_and(|roles| {
-                !roles.iter().any(|role| role.eq_ignore_ascii_case(tenant::CALENDAR_PERMISSION))
+                !roles.iter().any(|role| enough.iter().any(|p| role.eq_ignore_ascii_case(p)))
             }) {
-                let missing = TenantError::MissingPermission(tenant::CALENDAR_PERMISSION);
+                let missing = TenantError::MissingPermission(org.permission());
                 return Err(OrganisationError::of_tenant(missing));
             }
         }
     }
     Ok(users)
-}
-
-/// The busy-times-only tier is not built: refused by name.
-fn busy_only_refused() -> OrganisationError {
-    OrganisationError::Invalid {
-        field: "busy_only",
-        message: "the busy-times-only tier is not available yet: connect with busy_only false"
-            .into(),
-    }
 }
 
 /// Connects a Google Workspace: checked first (nothing is stored when Google refuses), then
@@ -316,17 +353,15 @@ pub async fn create_google(
     tenant_id: Uuid,
     input: GoogleWorkspace,
 ) -> Result<OrganisationConnection, OrganisationError> {
-    if input.busy_only {
-        return Err(busy_only_refused());
-    }
     let workspace = workspace_of(cx.providers, &input.key)?;
     let service_account = workspace.service_account().to_owned();
-    let org = Org::Google {
+    let directory = Directory::Google {
         workspace: Box::new(workspace),
         admin_email: input.admin_email.clone(),
         domain: input.domain.clone(),
         org_unit: input.org_unit.clone(),
     };
+    let org = Org { directory, busy_only: input.busy_only };
     let new = NewOrganisationConnection {
         provider: Provider::Google.as_str().to_owned(),
         domain: input.domain,
@@ -347,14 +382,13 @@ pub async fn create_microsoft(
     tenant_id: Uuid,
     input: MicrosoftTenant,
 ) -> Result<OrganisationConnection, OrganisationError> {
-    if input.busy_only {
-        return Err(busy_only_refused());
-    }
     let tenant = cx
         .providers
         .tenant(&input.tenant_id, &input.client_id, &input.client_secret)
         .map_err(OrganisationError::of_tenant)?;
-    let org = Org::Microsoft { tenant: Box::new(tenant), group: input.group_id.clone() };
+    let directory =
+        Directory::Microsoft { tenant: Box::new(tenant), group: input.group_id.clone() };
+    let org = Org { directory, busy_only: input.busy_only };
     let new = NewOrganisationConnection {
         provider: Provider::Microsoft.as_str().to_owned(),
         domain: input.tenant_id,
@@ -416,9 +450,9 @@ pub async fn update(
     };
     let org = Org::of(cx.providers, &changed, &key)?;
     let users = check(&org).await?;
-    let service_account = match &org {
-        Org::Google { workspace, .. } => workspace.service_account().to_owned(),
-        Org::Microsoft { tenant, .. } => tenant.client_id().to_owned(),
+    let service_account = match &org.directory {
+        Directory::Google { workspace, .. } => workspace.service_account().to_owned(),
+        Directory::Microsoft { tenant, .. } => tenant.client_id().to_owned(),
     };
     let patch = OrganisationPatch {
         admin_email: change.admin_email,
@@ -637,6 +671,7 @@ async fn cover(
             refresh_token: None,
             expires_at,
         },
+        busy_only: org.busy_only,
     };
     let connection =
         connections::connected(cx.store, cx.sealer, tenant_id, new, cx.next_import_at).await?;

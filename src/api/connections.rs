@@ -40,6 +40,9 @@ pub struct ConnectionOut {
     pub busy_calendar_ids: Vec<String>,
     /// The staff member's default connection.
     pub is_default: bool,
+    /// Busy times only (an organisation's busy-times-only tier): nothing is written into it and
+    /// it is never the default.
+    pub busy_only: bool,
     /// Last successful call.
     pub last_sync_at: Option<DateTime<Utc>>,
     /// Last failure.
@@ -59,6 +62,7 @@ impl From<&Connection> for ConnectionOut {
             destination_calendar_id: c.destination_calendar_id.clone(),
             busy_calendar_ids: c.busy_calendar_ids.clone(),
             is_default: c.is_default,
+            busy_only: c.busy_only,
             last_sync_at: c.last_sync_at,
             last_error: c.last_error.clone(),
             created_at: c.created_at,

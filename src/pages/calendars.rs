@@ -158,6 +158,9 @@ fn connection_card(connection: &Connection, organisation: Option<&str>, csrf: &s
                     div.actions { a.button.primary href=(format!("/connect/{}", connection.provider)) { "Reconnect " (provider_name(connection.provider)) } }
                 }
             }
+            @if connection.busy_only {
+                p.meta.busy-only { "Busy times only: Kalends reads when you are busy in this calendar and writes nothing into it. Connect a calendar of your own below to get your bookings in one." }
+            } @else {
             form method="post" action=(format!("/settings/connections/{id}")) {
                 input type="hidden" name="csrf" value=(csrf);
                 fieldset {
@@ -186,6 +189,7 @@ fn connection_card(connection: &Connection, organisation: Option<&str>, csrf: &s
                         a.button.danger href=(format!("/settings/connections/{id}/disconnect")) { "Disconnect" }
                     }
                 }
+            }
             }
         }
     }

@@ -32,6 +32,8 @@ pub struct NewConnection {
     pub calendars: Vec<ConnectionCalendar>,
     /// Its tokens.
     pub tokens: ConnectionTokens,
+    /// Busy times only: no destination, never the default (see `Connection::busy_only`).
+    pub busy_only: bool,
 }
 
 /// A change of a connection's choices.
@@ -72,6 +74,7 @@ struct ConnectionRow {
     busy_calendar_ids: String,
     calendars: String,
     is_default: bool,
+    busy_only: bool,
     token_expires_at: Option<DateTime<Utc>>,
     last_sync_at: Option<DateTime<Utc>>,
     last_error: Option<String>,
@@ -80,8 +83,8 @@ struct ConnectionRow {
 }
 
 const COLUMNS: &str = "id, tenant_id, staff_id, provider, account_email, status, \
-    destination_calendar_id, busy_calendar_ids, calendars, is_default, token_expires_at, \
-    last_sync_at, last_error, created_at, updated_at";
+    destination_calendar_id, busy_calendar_ids, calendars, is_default, busy_only, \
+    token_expires_at, last_sync_at, last_error, created_at, updated_at";
 
 impl TryFrom<ConnectionRow> for Connection {
     type Error = StoreError;
@@ -99,6 +102,7 @@ impl TryFrom<ConnectionRow> for Connection {
                 .map_err(|_| bad("busy calendar list"))?,
             calendars: serde_json::from_str(&r.calendars).map_err(|_| bad("calendar list"))?,
             is_default: r.is_default,
+            busy_only: r.busy_only,
             last_sync_at: r.last_sync_at,
             last_error: r.last_error,
             token_expires_at: r.token_expires_at,
@@ -106,6 +110,70 @@ impl TryFrom<ConnectionRow> for Connection {
             updated_at: r.updated_at,
         })
     }
+}
+
+/// Whether `patch` may apply to `current`: its calendars its own, a destination one Kalends may
+/// write into, the default only moved onto a live calendar that takes bookings.
+fn check_patch(current: &Connection, patch: &ConnectionPatch) -> Result<(), StoreError> {
+    if current.busy_only
+        && (patch.is_default == Some(true) || patch.destination_calendar_id.is_some())
+    {
+        let field =
+            if patch.is_default == Some(true) { "is_default" } else { "destination_calendar_id" };
+        return Err(invalid(
+            field,
+            "this calendar is connected for busy times only: Kalends writes nothing into it",
+        ));
+    }
+    let known = |cal: &str| current.calendars.iter().find(|c| c.id == cal);
+    if let Some(destination) = &patch.destination_calendar_id {
+        match known(destination) {
+            None => {
+                return Err(invalid(
+                    "destination_calendar_id",
+                    "not one of this account's calendars",
+                ));
+            }
+            Some(c) if !c.writable => {
+                return Err(invalid(
+                    "destination_calendar_id",
+                    "Kalends cannot write to this calendar",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(busy) = &patch.busy_calendar_ids
+        && let Some(unknown) = busy.iter().find(|id| known(id).is_none())
+    {
+        return Err(invalid(
+            "busy_calendar_ids",
+            format!("{unknown:?} is not one of this account's calendars"),
+        ));
+    }
+    if patch.is_default == Some(false) {
+        return Err(invalid("is_default", "make another connection the default instead"));
+    }
+    if patch.is_default == Some(true) && current.status == ConnectionStatus::Revoked {
+        return Err(invalid("is_default", "a disconnected calendar cannot be the default"));
+    }
+    Ok(())
+}
+
+/// A new connection's destination and busy calendars: its primary calendar (or its first
+/// writable one) for both; busy times only, its primary calendar read and none written.
+fn first_choices(new: &NewConnection) -> (Option<String>, Vec<String>) {
+    let primary = new
+        .calendars
+        .iter()
+        .find(|c| c.primary && c.writable)
+        .or_else(|| new.calendars.iter().find(|c| c.writable));
+    let (destination, busy) = if new.busy_only {
+        (None, new.calendars.iter().find(|c| c.primary))
+    } else {
+        (primary.map(|c| c.id.clone()), primary)
+    };
+    (destination, busy.map(|c| c.id.clone()).into_iter().collect())
 }
 
 /// The sealed token columns: access, refresh, expiry, version.
@@ -267,7 +335,9 @@ impl Store {
                         "UPDATE connections SET status = 'active', access_token = $1, \
                          refresh_token = COALESCE($2, refresh_token), token_expires_at = $3, \
                          token_version = token_version + 1, refresh_lease_until = NULL, calendars = $4, \
-                         last_error = NULL, updated_at = $5, next_import_at = $5 WHERE id = $6",
+                         last_error = NULL, updated_at = $5, next_import_at = $5, busy_only = $7, \
+                         destination_calendar_id = CASE WHEN $7 THEN NULL ELSE destination_calendar_id END, \
+                         is_default = is_default AND NOT $7 WHERE id = $6",
                     )
                     .bind(&access)
                     .bind(&refresh)
@@ -275,6 +345,7 @@ impl Store {
                     .bind(json(&new.calendars))
                     .bind(at)
                     .bind(id)
+                    .bind(new.busy_only)
                     .execute(&mut *tx)
                     .await?;
                     // A cleanup still owed from an earlier disconnect would now revoke the new
@@ -291,13 +362,7 @@ impl Store {
                 })?
             }
             None => {
-                let primary = new
-                    .calendars
-                    .iter()
-                    .find(|c| c.primary && c.writable)
-                    .or_else(|| new.calendars.iter().find(|c| c.writable));
-                let destination = primary.map(|c| c.id.clone());
-                let busy: Vec<String> = primary.map(|c| c.id.clone()).into_iter().collect();
+                let (destination, busy) = first_choices(&new);
                 let has_default = self
                     .list_connections(tenant_id, Some(new.staff_id))
                     .await?
@@ -309,8 +374,8 @@ impl Store {
                         "INSERT INTO connections (id, tenant_id, staff_id, provider, account_email, status, \
                          destination_calendar_id, busy_calendar_ids, calendars, is_default, access_token, \
                          refresh_token, token_expires_at, token_version, created_at, updated_at, \
-                         next_import_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $13)",
+                         next_import_at, busy_only) \
+                         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $13, $14)",
                     )
                     .bind(id)
                     .bind(tenant_id)
@@ -320,11 +385,12 @@ impl Store {
                     .bind(&destination)
                     .bind(json(&busy))
                     .bind(json(&new.calendars))
-                    .bind(!has_default)
+                    .bind(!has_default && !new.busy_only)
                     .bind(&access)
                     .bind(&refresh)
                     .bind(new.tokens.expires_at)
                     .bind(at)
+                    .bind(new.busy_only)
                     .execute(&mut *tx)
                     .await?;
                     let replayed = record_connection_owed!(tx, tenant_id, id, owed, at);
@@ -447,38 +513,7 @@ impl Store {
         patch: ConnectionPatch,
     ) -> Result<Connection, StoreError> {
         let current = self.connection(tenant_id, id).await?;
-        let known = |cal: &str| current.calendars.iter().find(|c| c.id == cal);
-        if let Some(destination) = &patch.destination_calendar_id {
-            match known(destination) {
-                None => {
-                    return Err(invalid(
-                        "destination_calendar_id",
-                        "not one of this account's calendars",
-                    ));
-                }
-                Some(c) if !c.writable => {
-                    return Err(invalid(
-                        "destination_calendar_id",
-                        "Kalends cannot write to this calendar",
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-        if let Some(busy) = &patch.busy_calendar_ids
-            && let Some(unknown) = busy.iter().find(|id| known(id).is_none())
-        {
-            return Err(invalid(
-                "busy_calendar_ids",
-                format!("{unknown:?} is not one of this account's calendars"),
-            ));
-        }
-        if patch.is_default == Some(false) {
-            return Err(invalid("is_default", "make another connection the default instead"));
-        }
-        if patch.is_default == Some(true) && current.status == ConnectionStatus::Revoked {
-            return Err(invalid("is_default", "a disconnected calendar cannot be the default"));
-        }
+        check_patch(&current, &patch)?;
         let busy = patch.busy_calendar_ids.as_ref().map(json);
         with_pool!(self, |pool| {
             async {
@@ -797,7 +832,8 @@ impl Store {
             if current.is_default {
                 sqlx::query(
                     "UPDATE connections SET is_default = TRUE WHERE id = (SELECT id FROM connections \
-                     WHERE staff_id = $1 AND status <> 'revoked' AND id <> $2 ORDER BY created_at, id LIMIT 1)",
+                     WHERE staff_id = $1 AND status <> 'revoked' AND NOT busy_only AND id <> $2 \
+                     ORDER BY created_at, id LIMIT 1)",
                 )
                 .bind(current.staff_id)
                 .bind(id)

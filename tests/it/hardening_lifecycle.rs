@@ -201,6 +201,7 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
             refresh_token: Some(SecretString::from("1//refresh")),
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
         },
+        busy_only: false,
     };
     let saved = connections::connected(
         &store,
@@ -663,6 +664,7 @@ async fn reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed(db: Db)
             refresh_token: Some(SecretString::from("1//refresh")),
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
         },
+        busy_only: false,
     };
     let next = chrono::Utc::now() + chrono::Duration::minutes(15);
     let connection = connections::connected(&store, &sealer, tenant.id, grant("ya29.first"), next)

@@ -38,6 +38,7 @@ mod invites;
 mod landing;
 mod monitoring;
 mod organisations;
+mod organisations_busy_only;
 mod organisations_microsoft;
 mod outbound_webhooks;
 #[path = "../support/peer.rs"]

@@ -26,7 +26,7 @@ on_both_databases!(
     a_change_of_scope_administrator_or_key_is_checked_like_a_creation,
 );
 
-const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
+pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
 const PUBLIC_KEY: &str = include_str!("../fixtures/workspace/test-service-account.pub.pem");
 const OTHER_KEY: &str = include_str!("../fixtures/workspace/other.key.pem");
 const SERVICE_ACCOUNT: &str = "kalends@salon-123.iam.gserviceaccount.com";
@@ -35,10 +35,12 @@ const CALENDAR_SCOPES: [&str; 2] = [
     "https://www.googleapis.com/auth/calendar.events",
     "https://www.googleapis.com/auth/calendar.readonly",
 ];
-const DIRECTORY_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
+pub(crate) const FREE_BUSY_SCOPE: &str = "https://www.googleapis.com/auth/calendar.freebusy";
+pub(crate) const DIRECTORY_SCOPE: &str =
+    "https://www.googleapis.com/auth/admin.directory.user.readonly";
 
 /// The service account's JSON key as Google Cloud hands it out, signed with `private_key`.
-fn json_key(private_key: &str) -> Value {
+pub(crate) fn json_key(private_key: &str) -> Value {
     json!({
         "type": "service_account",
         "project_id": "salon-123",
@@ -54,7 +56,7 @@ fn json_key(private_key: &str) -> Value {
 /// Sets up the sandbox's Workspace `salon.example` as its administrator would: the service
 /// account, domain-wide delegation of `scopes`, and the directory (an administrator, Ann and Bo
 /// in `/Staff`, Cy in `/Office`).
-async fn workspace(app: &TestApp, scopes: &[&str]) {
+pub(crate) async fn workspace(app: &TestApp, scopes: &[&str]) {
     let http = app.sandbox();
     let account = json!({
         "client_email": SERVICE_ACCOUNT,
@@ -94,7 +96,7 @@ fn all_scopes() -> Vec<&'static str> {
     scopes
 }
 
-fn google_body(key: Value, admin: &str, org_unit: Option<&str>) -> Value {
+pub(crate) fn google_body(key: Value, admin: &str, org_unit: Option<&str>) -> Value {
     json!({
         "provider": "google",
         "service_account_key": key,
@@ -372,17 +374,13 @@ async fn bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored(db
     assert!(app.api(&key).staff_list().await.unwrap().items.is_empty());
     assert!(app.api(&key).connections().await.unwrap().is_empty());
 
-    // The busy-times-only tier is refused in words until it is built, for either provider.
+    // The busy-times-only tier asks for the free/busy scope alone, and names it when missing.
     let mut busy_only = google_body(json_key(KEY), "admin@salon.example", None);
     busy_only["busy_only"] = json!(true);
-    let microsoft = json!({
-        "provider": "microsoft", "tenant_id": "t", "client_id": "c", "client_secret": "s",
-        "busy_only": true,
-    });
-    for body in [busy_only, microsoft] {
-        let (status, answer) = create(body).await;
-        assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("busy_only")));
-    }
+    let (status, answer) = create(busy_only).await;
+    assert_eq!(answer["errors"][0]["field"], "service_account_key", "{answer}");
+    let message = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(status == 422 && message.contains(FREE_BUSY_SCOPE), "{message}");
     app.stop().await;
 }
 

@@ -24,12 +24,12 @@ on_both_databases!(
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const APP: &str = "0d6c1f52-7a43-4b1e-9a58-7e6e616e7431";
 const SECRET: &str = "Kx8Q~app-secret-value";
-const GROUP: &str = "3b5f9d2e-1c4a-4e8b-9f6d-7a2c1e0b4d5f";
+pub(crate) const GROUP: &str = "3b5f9d2e-1c4a-4e8b-9f6d-7a2c1e0b4d5f";
 const EVERYTHING: &[&str] = &["Calendars.ReadWrite", "User.Read.All", "GroupMember.Read.All"];
 
 /// Sets up the sandbox's tenant as its administrators would: the application with `roles`,
 /// scoped to `access_group`; Ann, Bo and Cy, and a group of Ann and Bo.
-async fn tenant(app: &TestApp, roles: &[&str], access_group: Option<&str>) {
+pub(crate) async fn tenant(app: &TestApp, roles: &[&str], access_group: Option<&str>) {
     for name in ["ann@salon.example", "bo@salon.example", "cy@salon.example"] {
         control(app, "POST", "/users", json!({"user_principal_name": name})).await;
     }
@@ -44,7 +44,7 @@ async fn register(app: &TestApp, roles: &[&str], access_group: Option<&str>) {
     control(app, "POST", "/apps", registration).await;
 }
 
-async fn group(app: &TestApp, members: &[&str]) {
+pub(crate) async fn group(app: &TestApp, members: &[&str]) {
     control(app, "PUT", &format!("/groups/{GROUP}"), json!({"members": members})).await;
 }
 
@@ -64,7 +64,7 @@ pub(crate) async fn cover_one(app: &TestApp, key: &str, email: &str) {
     assert_eq!((status, &answer["members_count"]), (201, &json!(1)), "{answer}");
 }
 
-fn body(group_id: Option<&str>) -> Value {
+pub(crate) fn body(group_id: Option<&str>) -> Value {
     json!({
         "provider": "microsoft",
         "tenant_id": TENANT,
@@ -210,6 +210,12 @@ async fn microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored(db: Db) 
     assert_eq!(status, 422, "{answer}");
     refused(&answer, "client_id", "lacks Calendars.ReadWrite");
     refused(&answer, "client_id", "admin consent");
+    // The busy-times-only tier reads no more than free/busy; with no calendar permission at all,
+    // the one it needs is named.
+    register(&app, &["User.Read.All"], None).await;
+    let mut busy_only = body(None);
+    busy_only["busy_only"] = json!(true);
+    refused(&connect(&app, &key, busy_only).await.1, "client_id", "lacks Calendars.Read (");
     // A group needs a permission to read its members.
     register(&app, &["Calendars.ReadWrite", "User.Read.All"], None).await;
     refused(&connect(&app, &key, body(Some(GROUP))).await.1, "client_id", "GroupMember.Read.All");

@@ -150,6 +150,9 @@ pub struct Connection {
     pub calendars: Vec<ConnectionCalendar>,
     /// The staff member's default connection (bookings go there).
     pub is_default: bool,
+    /// Busy times only (an organisation's busy-times-only tier): nothing is written into its
+    /// calendar, which is never the default, and its busy times are read as free/busy.
+    pub busy_only: bool,
     /// Last successful sync.
     pub last_sync_at: Option<DateTime<Utc>>,
     /// Last failure, in words.

@@ -32,6 +32,9 @@ use crate::calendar::{AccessToken, RemoteCalendar};
 pub const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// The application permission that writes bookings into calendars.
 pub const CALENDAR_PERMISSION: &str = "Calendars.ReadWrite";
+/// The application permission the busy-times-only tier needs: Graph's `getSchedule` asks for
+/// it (no narrower application permission reads free/busy), and nothing is written.
+pub const READ_PERMISSION: &str = "Calendars.Read";
 /// The application permission that reads the tenant's users.
 pub const USERS_PERMISSION: &str = "User.Read.All";
 /// The application permission that reads a group's members.
@@ -218,7 +221,10 @@ impl Tenant {
         user: &TenantUser,
     ) -> Result<Vec<RemoteCalendar>, TenantError> {
         let token = token.clone().for_mailbox(&user.id);
-        self.graph.list_calendars(&token).await.map_err(|error| refusal(error, &user.email))
+        self.graph
+            .list_calendars(&token)
+            .await
+            .map_err(|error| refusal(error, &user.email, CALENDAR_PERMISSION))
     }
 }
 
@@ -240,15 +246,13 @@ fn roles_of(token: &str) -> Option<Vec<String>> {
 }
 
 /// A Graph refusal of a mailbox call, in the administrator's terms: the access policy's 403 is
-/// the scope, any other 403 a missing permission.
-pub fn refusal(error: ProviderError, user: &str) -> TenantError {
+/// the scope, any other 403 a missing permission (`permission`, the one the call needs).
+pub fn refusal(error: ProviderError, user: &str, permission: &'static str) -> TenantError {
     match error {
         ProviderError::Permanent { status: 403, message } if message.contains("AccessPolicy") => {
             TenantError::OutsideScope(user.to_owned())
         }
-        ProviderError::Permanent { status: 403, .. } => {
-            TenantError::MissingPermission(CALENDAR_PERMISSION)
-        }
+        ProviderError::Permanent { status: 403, .. } => TenantError::MissingPermission(permission),
         other => TenantError::Provider(other),
     }
 }

@@ -415,6 +415,12 @@ impl ScheduleRequest {
         let (from, zone) = time("startTime")?;
         let (to, _) = time("endTime")?;
         let interval = body.get("availabilityViewInterval").and_then(Value::as_i64).unwrap_or(30);
+        // Exchange answers free/busy for at most 62 days at a time.
+        if to - from > Duration::days(62) {
+            return Err(invalid(
+                "The requested time duration specified is too long. The maximum duration is 62 days.",
+            ));
+        }
         if !(5..=1440).contains(&interval) || to <= from {
             return Err(invalid(
                 "The availabilityViewInterval must be between 5 and 1440 minutes and the window not empty.",

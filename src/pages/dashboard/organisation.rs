@@ -29,6 +29,8 @@ use crate::state::AppState;
 
 /// The scopes the administrator delegates, as the Admin console takes them (comma-separated).
 const SCOPES: &str = "https://www.googleapis.com/auth/calendar.events,https://www.googleapis.com/auth/calendar.readonly,https://www.googleapis.com/auth/admin.directory.user.readonly";
+/// The one calendar scope the busy-times-only tier delegates.
+const FREE_BUSY_SCOPE: &str = "https://www.googleapis.com/auth/calendar.freebusy";
 
 /// The Google form's fields, each shown with its own errors.
 const FIELDS: [&str; 4] = ["service_account_key", "domain", "admin_email", "org_unit"];
@@ -124,6 +126,7 @@ async fn render(
                 input #org_unit name="org_unit" placeholder="/Staff" value=(typed.value("org_unit"))
                     aria-invalid=(invalid(errors, "org_unit")) aria-describedby="org_unit-error";
                 (field_error(errors, "org_unit"))
+                (busy_only_field("google-busy_only", !microsoft_sent && typed.value("busy_only") == "true", FREE_BUSY_SCOPE))
                 div.actions { button.primary type="submit" { "Check and connect" } }
             }
         }
@@ -169,8 +172,21 @@ fn microsoft_form(
                     value=(if microsoft_sent { typed.value("group_id") } else { "" })
                     aria-invalid=(invalid(errors, "group_id")) aria-describedby="group_id-error";
                 (field_error(errors, "group_id"))
+                (busy_only_field("microsoft-busy_only", microsoft_sent && typed.value("busy_only") == "true", "Calendars.Read"))
                 div.actions { button.primary type="submit" { "Check and connect" } }
             }
+        }
+    }
+}
+
+/// The busy-times-only choice, checked when it was sent checked; `needs` is the narrower grant it
+/// asks for.
+fn busy_only_field(id: &str, checked: bool, needs: &str) -> Markup {
+    html! {
+        label.check for=(id) {
+            input #(id) type="checkbox" name="busy_only" value="true" checked[checked];
+            " Busy times only: Kalends reads when each person is busy and writes nothing into their calendars (needs only "
+            code { (needs) } ")"
         }
     }
 }
@@ -180,7 +196,8 @@ fn steps() -> Markup {
     html! {
         ol.steps {
             li { "In the Google Cloud console, in a project with the Google Calendar API and the Admin SDK API enabled: IAM & Admin > Service accounts > Create service account (no roles needed). Note its Unique ID, then Keys > Add key > Create new key > JSON." }
-            li { "In the Google Admin console, as a super administrator: Security > Access and data control > API controls > Domain-wide delegation > Add new. Client ID: the service account's Unique ID. OAuth scopes:" br; code.scopes { (SCOPES) } }
+            li { "In the Google Admin console, as a super administrator: Security > Access and data control > API controls > Domain-wide delegation > Add new. Client ID: the service account's Unique ID. OAuth scopes:" br; code.scopes { (SCOPES) }
+                br; "For busy times only, instead of the two calendar scopes: " code { (FREE_BUSY_SCOPE) } }
             li { "Paste the key below with your domain and an administrator's address. Kalends checks all of it with Google before it keeps anything, and says what is missing." }
         }
     }
@@ -191,7 +208,7 @@ fn microsoft_steps() -> Markup {
     html! {
         ol.steps {
             li { "In the Microsoft Entra admin center: Identity > Applications > App registrations > New registration (single tenant, no redirect URI). Note its Application (client) ID and Directory (tenant) ID." }
-            li { "API permissions > Add a permission > Microsoft Graph > Application permissions: " code.scopes { (PERMISSIONS) } ". Then Grant admin consent for your organisation." }
+            li { "API permissions > Add a permission > Microsoft Graph > Application permissions: " code.scopes { (PERMISSIONS) } " (for busy times only, " code { "Calendars.Read" } " instead of " code { "Calendars.ReadWrite" } "). Then Grant admin consent for your organisation." }
             li { "Certificates & secrets > New client secret; copy its Value (not its Secret ID)." }
             li { "Optional: to limit which mailboxes Kalends may reach, scope the application to a mail-enabled security group in Exchange Online (an application access policy, or RBAC for Applications) and give that group's object ID below: only its members become staff." }
             li { "Fill in the form below. Kalends checks all of it with Microsoft before it keeps anything, and says what is missing." }
@@ -225,6 +242,7 @@ fn organisation_card(
                     " · read as " (organisation.admin_email.as_deref().unwrap_or_default())
                     " · " (organisation.org_unit.as_deref().unwrap_or("the whole domain"))
                 }
+                @if organisation.busy_only { " · busy times only" }
                 @if let Some(at) = organisation.last_refreshed_at { " · directory read " (at.format("%-d %b %Y %H:%M UTC")) }
             }
             @if let Some(error) = &organisation.last_error { p.error-text { "Last error: " (error) } }
@@ -237,6 +255,7 @@ fn organisation_card(
                                 td { (m.email) }
                                 td {
                                     @match m.state.as_str() {
+                                        "active" if organisation.busy_only => { "Busy times read" },
                                         "active" => { "Syncing" },
                                         "left" => { "Left the organisation's scope: not synced" },
                                         _ => { "Failing" },
@@ -266,7 +285,7 @@ async fn connect(State(state): State<AppState>, Posted { console, form }: Posted
         domain: form.trimmed("domain"),
         admin_email: form.trimmed("admin_email"),
         org_unit: form.trimmed("org_unit"),
-        busy_only: false,
+        busy_only: form.value("busy_only") == "true",
         foreign: Vec::new(),
     };
     let input = match google_workspace(fields) {
@@ -291,7 +310,7 @@ async fn connect_microsoft(state: &AppState, console: &Console, form: &Form) -> 
         client_id: form.trimmed("client_id"),
         client_secret: form.text("client_secret").map(secrecy::SecretString::from),
         group_id: form.trimmed("group_id"),
-        busy_only: false,
+        busy_only: form.value("busy_only") == "true",
         foreign: Vec::new(),
     };
     let input = match microsoft_tenant(fields) {

@@ -150,6 +150,6 @@ async fn each_refusal_names_what_the_administrator_must_fix() {
         )
         .await
         .unwrap_err();
-    let error = super::refusal(written, &ann.email);
+    let error = super::refusal(written, &ann.email, super::CALENDAR_PERMISSION);
     assert!(matches!(error, TenantError::MissingPermission("Calendars.ReadWrite")), "{error}");
 }

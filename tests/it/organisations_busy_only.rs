@@ -1,0 +1,225 @@
+//! The busy-times-only tier of organisation-wide connections, told once for each provider: the
+//! administrator grants no more than free/busy (Google's `calendar.freebusy` scope; Microsoft's
+//! `Calendars.Read`), the covered calendars' busy times are read as free/busy and followed, a
+//! booking over one is a conflict, and nothing is ever written into those calendars.
+
+use chrono::{DateTime, NaiveTime, Utc};
+use kalends::api::bookings::BookingIn;
+use kalends_core::job::Job;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{Db, TestApp, fields, on_both_databases};
+use crate::organisations::{self as google, members};
+use crate::organisations_microsoft as microsoft;
+
+on_both_databases!(
+    a_busy_times_only_workspace_reads_free_busy_and_writes_nothing_into_its_calendars,
+    a_busy_times_only_microsoft_365_organisation_reads_free_busy_and_writes_nothing,
+);
+
+/// The covered user: the only member of the unit (Google) or group (Microsoft) connected.
+const BO: &str = "bo@salon.example";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Provider {
+    Google,
+    Microsoft,
+}
+
+impl Provider {
+    /// Sets up the sandbox's organisation with the narrower grant only, and connects it for
+    /// Bo alone, busy times only.
+    async fn connect(self, app: &TestApp, key: &str) -> Value {
+        let mut body = match self {
+            Self::Google => {
+                google::workspace(app, &[google::FREE_BUSY_SCOPE, google::DIRECTORY_SCOPE]).await;
+                let key = google::json_key(google::KEY);
+                google::google_body(key, "admin@salon.example", Some("/Staff/Juniors"))
+            }
+            Self::Microsoft => {
+                microsoft::tenant(app, &["Calendars.Read", "GroupMember.Read.All"], None).await;
+                microsoft::group(app, &[BO]).await;
+                microsoft::body(Some(microsoft::GROUP))
+            }
+        };
+        body["busy_only"] = json!(true);
+        let (status, answer) =
+            app.call("POST", "/api/v1/organisation-connections", key, Some(body)).await;
+        assert_eq!(status, 201, "{answer}");
+        answer
+    }
+
+    fn events_path(self) -> String {
+        match self {
+            Self::Google => format!("/sandbox/_control/google/calendars/{BO}/{BO}/events"),
+            Self::Microsoft => format!("/sandbox/_control/microsoft/users/{BO}/events"),
+        }
+    }
+
+    /// Makes an appointment in Bo's calendar, as his calendar app would; its id.
+    async fn seed(self, app: &TestApp, title: &str, start: DateTime<Utc>, hours: i64) -> String {
+        let end = start + chrono::Duration::hours(hours);
+        let body = match self {
+            Self::Google => json!({"summary": title,
+                "start": {"dateTime": start.to_rfc3339()}, "end": {"dateTime": end.to_rfc3339()}}),
+            Self::Microsoft => {
+                let local = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+                json!({"subject": title, "start": {"dateTime": local(start), "timeZone": "UTC"},
+                    "end": {"dateTime": local(end), "timeZone": "UTC"}})
+            }
+        };
+        let url = app.url(&self.events_path());
+        let response = app.sandbox().post(url).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+        let event: Value = response.json().await.unwrap();
+        event["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn delete(self, app: &TestApp, id: &str) {
+        let url = app.url(&format!("{}/{id}", self.events_path()));
+        assert!(app.sandbox().delete(url).send().await.unwrap().status().is_success());
+    }
+
+    /// How many live events Bo's calendar holds.
+    async fn events(self, app: &TestApp) -> usize {
+        let url = app.url(&self.events_path());
+        let events: Vec<Value> = app.sandbox().get(url).send().await.unwrap().json().await.unwrap();
+        events.iter().filter(|e| e["status"] != "cancelled" && e["deleted"] != true).count()
+    }
+}
+
+async fn a_busy_times_only_workspace_reads_free_busy_and_writes_nothing_into_its_calendars(db: Db) {
+    busy_times_only(db, Provider::Google).await;
+}
+
+async fn a_busy_times_only_microsoft_365_organisation_reads_free_busy_and_writes_nothing(db: Db) {
+    busy_times_only(db, Provider::Microsoft).await;
+}
+
+/// The story both providers tell.
+async fn busy_times_only(db: Db, provider: Provider) {
+    // Imports run on connecting and when the story asks: the scheduler stays out of the way.
+    let app =
+        TestApp::start_public_with(db, |config| config.import.scheduler_interval_secs = 300).await;
+    let (tenant, key) = app.tenant().await;
+    let api = app.api(&key);
+    // Bo already has a dentist's appointment when his organisation is connected.
+    let dentist = provider.seed(&app, "Dentist", at(2, 9), 1).await;
+    let organisation = provider.connect(&app, &key).await;
+    assert_eq!(
+        (&organisation["busy_only"], &organisation["members_count"]),
+        (&json!(true), &json!(1))
+    );
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let bo = members(&app, &key, id).await.items[0].staff_id;
+    app.settle().await;
+
+    // His covered calendar takes no bookings: never the default, no destination, and it cannot
+    // be made either.
+    let connections = api.connections().await.unwrap();
+    let connection = &connections[0];
+    assert!(connection.busy_only && !connection.is_default, "{connection:?}");
+    assert_eq!(connection.destination_calendar_id, None);
+    let refused = api.patch_connection(connection.id, json!({"is_default": true})).await;
+    assert_eq!(fields(&refused.unwrap_err()), ["is_default"]);
+
+    // His settings page says so.
+    let link = api.settings_link(bo).await.unwrap();
+    let page = crate::connect::Browser::new().get(&link.url).await;
+    assert!(page.body.contains("Busy times only: Kalends reads when you are busy"));
+
+    // Connecting read his free/busy: the appointment is a busy time, without its title.
+    assert_eq!(calendar_busy(&app, &key, bo).await, [("Busy".to_owned(), at(2, 9), at(2, 10))]);
+
+    // A booking of his is kept in Kalends only; one over the appointment is a conflict.
+    let booking = booking(&app, &key, bo, at(3, 14)).await;
+    assert!(api.booking(booking).await.unwrap().sync.is_empty(), "no calendar to write into");
+    let clash = self::booking(&app, &key, bo, at(2, 9)).await;
+    let open = api.conflicts("open").await.unwrap();
+    assert!(open.iter().any(|c| c.items.iter().any(|i| i.id == clash)), "{open:?}");
+    assert_eq!(provider.events(&app).await, 1, "nothing written into his calendar");
+
+    // Changes in his calendar are followed at the next import; the conflict resolves.
+    provider.delete(&app, &dentist).await;
+    provider.seed(&app, "Gym", at(4, 7), 2).await;
+    import_now(&app, tenant.id, connection.id).await;
+    assert_eq!(calendar_busy(&app, &key, bo).await, [("Busy".to_owned(), at(4, 7), at(4, 9))]);
+    assert!(api.conflicts("open").await.unwrap().is_empty());
+
+    // An appointment a year ahead is a busy time too (free/busy is asked in pieces).
+    provider.seed(&app, "Conference", at(365, 8), 3).await;
+    import_now(&app, tenant.id, connection.id).await;
+    let later = calendar_busy_between(&app, &key, bo, 360, 370).await;
+    assert_eq!(later, [("Busy".to_owned(), at(365, 8), at(365, 11))]);
+    app.stop().await;
+}
+
+/// Midnight UTC `n` days from today, plus `hour` hours.
+fn at(n: i64, hour: i64) -> DateTime<Utc> {
+    let day = (Utc::now() + chrono::Duration::days(n)).date_naive();
+    day.and_time(NaiveTime::MIN).and_utc() + chrono::Duration::hours(hour)
+}
+
+/// A one-hour booking of `staff_id` at `start`, once its jobs ran.
+async fn booking(app: &TestApp, key: &str, staff_id: Uuid, start: DateTime<Utc>) -> Uuid {
+    let body = BookingIn {
+        title: "Cut and colour".into(),
+        staff_ids: vec![staff_id],
+        start: Some(start.to_rfc3339()),
+        end: Some((start + chrono::Duration::hours(1)).to_rfc3339()),
+        time_zone: Some("Europe/Amsterdam".into()),
+        ..BookingIn::default()
+    };
+    let id = app.api(key).create_booking(&body).await.unwrap().id;
+    app.settle().await;
+    id
+}
+
+/// Runs one import of the connection's busy times to completion.
+async fn import_now(app: &TestApp, tenant_id: Uuid, connection_id: Uuid) {
+    app.store.enqueue(&Job::ImportAvailability { tenant_id, connection_id }).await.unwrap();
+    app.settle().await;
+}
+
+/// The staff member's busy times from their calendar over the next 30 days: label, start, end.
+async fn calendar_busy(
+    app: &TestApp,
+    key: &str,
+    staff_id: Uuid,
+) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+    calendar_busy_between(app, key, staff_id, 0, 30).await
+}
+
+async fn calendar_busy_between(
+    app: &TestApp,
+    key: &str,
+    staff_id: Uuid,
+    from: i64,
+    to: i64,
+) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+    let (from, to) = (at(from, 0).to_rfc3339(), at(to, 0).to_rfc3339());
+    let path = format!(
+        "/api/v1/availability?staff_id={staff_id}&from={}&to={}",
+        urlencoding(&from),
+        urlencoding(&to)
+    );
+    let body: Value = app.api(key).send("GET", &path, None, 200).await.unwrap();
+    let instant = |v: &Value| DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().to_utc();
+    let mut found: Vec<_> = body["busy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["source"] == "calendar")
+        .map(|b| {
+            (b["label"].as_str().unwrap().to_owned(), instant(&b["start"]), instant(&b["end"]))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// An instant as a query value (`+` is a space there).
+fn urlencoding(instant: &str) -> String {
+    instant.replace('+', "%2B")
+}
