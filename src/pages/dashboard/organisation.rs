@@ -186,7 +186,7 @@ fn busy_only_field(id: &str, checked: bool, needs: &str) -> Markup {
         label.check for=(id) {
             input #(id) type="checkbox" name="busy_only" value="true" checked[checked];
             " Busy times only: Kalends reads when each person is busy and writes nothing into their calendars (needs only "
-            code { (needs) } ")"
+            code.scopes { (needs) } ")"
         }
     }
 }
@@ -197,7 +197,7 @@ fn steps() -> Markup {
         ol.steps {
             li { "In the Google Cloud console, in a project with the Google Calendar API and the Admin SDK API enabled: IAM & Admin > Service accounts > Create service account (no roles needed). Note its Unique ID, then Keys > Add key > Create new key > JSON." }
             li { "In the Google Admin console, as a super administrator: Security > Access and data control > API controls > Domain-wide delegation > Add new. Client ID: the service account's Unique ID. OAuth scopes:" br; code.scopes { (SCOPES) }
-                br; "For busy times only, instead of the two calendar scopes: " code { (FREE_BUSY_SCOPE) } }
+                br; "For busy times only, instead of the two calendar scopes: " code.scopes { (FREE_BUSY_SCOPE) } }
             li { "Paste the key below with your domain and an administrator's address. Kalends checks all of it with Google before it keeps anything, and says what is missing." }
         }
     }
