@@ -322,10 +322,14 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
         print_control_token(&format!("{public}/sandbox"), token, token_configured);
     }
     if let (Some((tenant, key)), Some(_)) = (demo, running.addr) {
-        let sandbox = running.sandbox_token.as_ref().map(|_| format!("{public}/sandbox"));
+        let url = format!("{public}/sandbox");
+        let sandbox = running
+            .sandbox_token
+            .as_ref()
+            .map(|control_token| crate::demo::DemoSandbox { url: &url, control_token });
         let (keys, _) = config_for_links.secret_keys()?;
         let ann = crate::demo::STAFF_EMAIL;
-        crate::demo::seed(&store, &tenant, keys.current(), sandbox.as_deref(), ann).await?;
+        crate::demo::seed(&store, &tenant, keys.current(), &key, sandbox, ann).await?;
         let link = mint_dashboard_link(&config_for_links, &store, tenant.id).await?;
         print_welcome(&public, tenant.id, &key, &link);
     }

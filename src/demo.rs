@@ -1,10 +1,13 @@
 //! The first run's demo: on an empty embedded database, the "Demo" tenant gets two properties,
 //! a staff member whose calendar is the sandbox's Google calendar (connected the way a person
-//! connects one: settings link, "Connect Google", "Allow"), bookings over the next weeks, a feed
-//! for the platforms, and an Airbnb import (the sandbox's export) whose reservation collides with
-//! a direct booking, so the console opens on something to look at: a timeline, a synced
-//! calendar, a feed to copy, an import's runs, one conflict. Everything is labelled "(demo)";
-//! `kalends serve --no-demo` starts without it.
+//! connects one: settings link, "Connect Google", "Allow"), a front desk of two from the
+//! sandbox's Microsoft 365 organisation (connected through the API the way its administrator
+//! connects one: an application with its permissions consented, a group, the organisation
+//! connection), bookings over the next weeks, a feed for the platforms, and an Airbnb import (the
+//! sandbox's export) whose reservation collides with a direct booking, so the console opens on
+//! something to look at: a timeline, synced calendars, an organisation, a feed to copy, an
+//! import's runs, one conflict. Everything is labelled "(demo)"; `kalends serve --no-demo` starts
+//! without it.
 
 use chrono::{Duration, NaiveDate, Utc};
 use kalends_core::config::SecretKey;
@@ -15,20 +18,34 @@ use kalends_core::domain::{
 use kalends_service::{bookings, directory, feeds, imports, staff_sessions};
 use kalends_store::Overlap;
 use kalends_store::{Store, StoreError};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 /// The demo staff member's address on a first run, and her account in the sandbox.
 pub const STAFF_EMAIL: &str = "ann@example.com";
 
-/// Seeds the demo for `tenant`. `sandbox`: the base URL of the mounted provider sandbox, whose
-/// Airbnb export the demo imports and whose Google calendar its staff member connects (without a
-/// sandbox there is no import, no conflict and no calendar). `staff_email`: her address and
-/// sandbox account ([`STAFF_EMAIL`]; demo tenants sharing one sandbox need one each, or each
-/// calendar holds the others' stays as busy time).
+/// The mounted provider sandbox the demo connects its calendars in.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoSandbox<'a> {
+    /// Its base URL (`.../sandbox`, on Kalends' own address).
+    pub url: &'a str,
+    /// The bearer token of its control API, which sets up its Microsoft 365 organisation.
+    pub control_token: &'a SecretString,
+}
+
+/// Seeds the demo for `tenant`, whose API key is `api_key`. `sandbox`: the mounted provider
+/// sandbox, whose Airbnb export the demo imports, whose Google calendar its staff member connects
+/// and whose Microsoft 365 organisation gives its front desk (without a sandbox there is no
+/// import, no conflict and no calendar). `staff_email`: her address and sandbox account
+/// ([`STAFF_EMAIL`]; demo tenants sharing one sandbox need one each, or each calendar holds the
+/// others' stays as busy time; the front desk's addresses share its domain).
 pub async fn seed(
     store: &Store,
     tenant: &Tenant,
     key: &SecretKey,
-    sandbox: Option<&str>,
+    api_key: &SecretString,
+    sandbox: Option<DemoSandbox<'_>>,
     staff_email: &str,
 ) -> Result<(), StoreError> {
     let place = |name: &str| NewResource {
@@ -46,15 +63,22 @@ pub async fn seed(
         time_zone: None,
     };
     let ann = directory::create_staff(store, tenant.id, ann).await?;
+    let mut front_desk = None;
     if let Some(sandbox) = sandbox {
-        // Without it the demo still stands: the staff page then shows no calendar connected.
-        if let Err(e) = connect_sandbox_calendar(sandbox, key, tenant.id, &ann).await {
+        // Without them the demo still stands: the staff page then shows no calendar connected.
+        if let Err(e) = connect_sandbox_calendar(sandbox.url, key, tenant.id, &ann).await {
             tracing::warn!(error = %e, "the demo's staff member was not connected to the sandbox calendar");
+        }
+        match connect_sandbox_organisation(sandbox, api_key, staff_email).await {
+            Ok(sam) => front_desk = Some(sam),
+            Err(e) => {
+                tracing::warn!(error = %e, "the demo's organisation was not connected in the sandbox");
+            }
         }
     }
     let today = Utc::now().with_timezone(&tenant.settings.time_zone.tz()).date_naive();
     let stays = [
-        (cottage.id, "Smith family (demo)", 1, 5, vec![]),
+        (cottage.id, "Smith family (demo)", 1, 5, front_desk.into_iter().collect()),
         (cottage.id, "Garcia (demo)", 8, 12, vec![ann.id]),
         (garden.id, "Jones (demo)", 2, 5, vec![]),
         (garden.id, "Okafor (demo)", 12, 16, vec![ann.id]),
@@ -71,7 +95,7 @@ pub async fn seed(
         include_tentative: true,
     };
     feeds::create(store, tenant, feed, key).await?;
-    if let Some(sandbox) = sandbox {
+    if let Some(DemoSandbox { url: sandbox, .. }) = sandbox {
         let import = NewImport {
             owner: Owner::Resource(garden.id),
             platform: Platform::Airbnb,
@@ -95,6 +119,60 @@ enum ConnectError {
     /// The flow ended somewhere else than the settings page saying it is connected.
     #[error("the connect flow ended at {0} (HTTP {1})")]
     NotConnected(String, u16),
+    /// The organisation was connected without the member expected.
+    #[error("the organisation covers no {0}")]
+    NotCovered(String),
+}
+
+/// Connects a Microsoft 365 organisation of the sandbox through the API, as its administrator
+/// does: an application with `Calendars.ReadWrite` and `GroupMember.Read.All` consented, two
+/// front-desk users in a security group of their own, and the organisation connected for that
+/// group (fresh ids each time, so that demos sharing a sandbox keep apart; the users' domain is
+/// `staff_email`'s). Returns the staff id of the first, Sam.
+async fn connect_sandbox_organisation(
+    sandbox: DemoSandbox<'_>,
+    api_key: &SecretString,
+    staff_email: &str,
+) -> Result<Uuid, ConnectError> {
+    let domain = staff_email.rsplit_once('@').map_or("example.com", |(_, domain)| domain);
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build()?;
+    let control = sandbox.control_token.expose_secret();
+    let set_up = |path: &str, body: Value| {
+        let url = format!("{}/_control/entra{path}", sandbox.url);
+        let request = if path.starts_with("/groups/") { http.put(url) } else { http.post(url) };
+        async move { request.bearer_auth(control).json(&body).send().await?.error_for_status() }
+    };
+    let sam = format!("sam@{domain}");
+    let members = [(sam.clone(), "Sam Park"), (format!("lea@{domain}"), "Lea Roux")];
+    for (address, name) in &members {
+        let user = json!({"user_principal_name": address,
+            "display_name": format!("{name} (demo front desk)")});
+        set_up("/users", user).await?;
+    }
+    let group = Uuid::new_v4().to_string();
+    let addresses: Vec<&str> = members.iter().map(|(address, _)| address.as_str()).collect();
+    set_up(&format!("/groups/{group}"), json!({"members": addresses})).await?;
+    let (client_id, client_secret) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+    let registration = json!({"client_id": client_id, "client_secret": client_secret,
+        "roles": ["Calendars.ReadWrite", "GroupMember.Read.All"]});
+    set_up("/apps", registration).await?;
+
+    let api =
+        format!("{}/api/v1/organisation-connections", sandbox.url.trim_end_matches("/sandbox"));
+    let organisation = json!({"provider": "microsoft", "tenant_id": kalends_sandbox::entra::TENANT_ID,
+        "client_id": client_id, "client_secret": client_secret, "group_id": group});
+    let answer = http.post(&api).bearer_auth(api_key.expose_secret()).json(&organisation);
+    let created: Value = answer.send().await?.error_for_status()?.json().await?;
+    let id = created["id"].as_str().unwrap_or_default();
+    let listed = http.get(format!("{api}/{id}/members")).bearer_auth(api_key.expose_secret());
+    let listed: Value = listed.send().await?.error_for_status()?.json().await?;
+    listed["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|member| member["email"] == sam.as_str() && member["state"] == "active")
+        .and_then(|member| member["staff_id"].as_str()?.parse().ok())
+        .ok_or(ConnectError::NotCovered(sam))
 }
 
 /// Connects `staff` to the sandbox's Google calendar (the sandbox at `sandbox`, mounted on

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::microsoft::Base;
+pub use super::microsoft::TENANT_ID;
 use super::{Sandbox, State as SandboxState, graph_error, random_token};
 use crate::Provider;
 

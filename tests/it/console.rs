@@ -318,7 +318,9 @@ async fn the_overview_charts_count_syncs_imports_and_conflicts_by_the_hour_and_b
     let secret = config.unwrap().secret_key().unwrap().0;
     let (tenant, key) = app.tenant().await;
     let sandbox = format!("{}/sandbox", app.base);
-    kalends::demo::seed(&app.store, &tenant, &secret, Some(&sandbox), "ann@example.com")
+    let api_key = key.clone().into();
+    let demo = demo_sandbox(&app, &sandbox);
+    kalends::demo::seed(&app.store, &tenant, &secret, &api_key, demo, "ann@example.com")
         .await
         .unwrap();
     app.settle().await;
@@ -836,7 +838,9 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
     // One sandbox account each: a calendar shared by both demos would hold the other's stays.
     for ann in ["ann@example.com", "ann@example.org"] {
         let (tenant, key) = app.tenant().await;
-        kalends::demo::seed(&app.store, &tenant, &secret, Some(&sandbox), ann).await.unwrap();
+        let api_key = key.clone().into();
+        let demo = demo_sandbox(&app, &sandbox);
+        kalends::demo::seed(&app.store, &tenant, &secret, &api_key, demo, ann).await.unwrap();
         keys.push(key);
     }
     app.settle().await;
@@ -938,4 +942,10 @@ async fn a_browser_runs_the_console_with_and_without_javascript_and_every_page_p
         assert!(size > 10_000, "a real screenshot: {path} ({size} bytes)");
     }
     app.stop().await;
+}
+
+/// The test app's mounted sandbox, as the first run's demo is given it.
+fn demo_sandbox<'a>(app: &'a TestApp, url: &'a str) -> Option<kalends::demo::DemoSandbox<'a>> {
+    let control_token = app.sandbox_token.as_ref()?;
+    Some(kalends::demo::DemoSandbox { url, control_token })
 }

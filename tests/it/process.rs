@@ -135,6 +135,11 @@ async fn first_run_prints_a_demo_key_and_console_link_and_its_curl_booking_survi
             .then_some(())
     })
     .await;
+    // And the front desk's, through the Microsoft 365 organisation the demo connected.
+    let organisation = format!("http://127.0.0.1:{port}/dashboard/organisation");
+    let page = browser.get(&organisation).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Microsoft 365 tenant"), "the console shows the organisation: {page}");
+    assert!(page.contains("sam@example.com") && page.contains("lea@example.com"), "{page}");
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{curl} -w '\\n%{{http_code}}'"))
