@@ -155,11 +155,11 @@ async fn connect_sandbox_organisation(
     let (client_id, client_secret) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
     let registration = json!({"client_id": client_id, "client_secret": client_secret,
         "roles": ["Calendars.ReadWrite", "GroupMember.Read.All"]});
-    set_up("/apps", registration).await?;
+    let registered: Value = set_up("/apps", registration).await?.json().await?;
 
     let api =
         format!("{}/api/v1/organisation-connections", sandbox.url.trim_end_matches("/sandbox"));
-    let organisation = json!({"provider": "microsoft", "tenant_id": kalends_sandbox::entra::TENANT_ID,
+    let organisation = json!({"provider": "microsoft", "tenant_id": registered["tenant_id"],
         "client_id": client_id, "client_secret": client_secret, "group_id": group});
     let answer = http.post(&api).bearer_auth(api_key.expose_secret()).json(&organisation);
     let created: Value = answer.send().await?.error_for_status()?.json().await?;

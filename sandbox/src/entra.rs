@@ -35,7 +35,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::microsoft::Base;
-pub use super::microsoft::TENANT_ID;
 use super::{Sandbox, State as SandboxState, graph_error, random_token};
 use crate::Provider;
 
@@ -531,10 +530,12 @@ pub(super) fn control_router() -> Router<Sandbox> {
         .route("/groups/{id}", put(put_group))
 }
 
-/// Registers an application, or changes one (its secret, roles or access group).
-async fn put_app(State(sandbox): State<Sandbox>, Json(app): Json<App>) -> StatusCode {
+/// Registers an application, or changes one (its secret, roles or access group); answers its
+/// ids as the registration's overview page shows them: the application's and the tenant's.
+async fn put_app(State(sandbox): State<Sandbox>, Json(app): Json<App>) -> Json<Value> {
+    let ids = json!({"client_id": app.client_id, "tenant_id": super::microsoft::TENANT_ID});
     sandbox.lock().entra.apps.insert(app.client_id.clone(), app);
-    StatusCode::NO_CONTENT
+    Json(ids)
 }
 
 async fn users(State(sandbox): State<Sandbox>) -> Json<Vec<EntraUser>> {

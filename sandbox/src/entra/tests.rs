@@ -34,7 +34,8 @@ impl Tenant {
         let app = json!({
             "client_id": APP, "client_secret": SECRET, "roles": roles, "access_group": access_group,
         });
-        self.control("POST", "/apps", app).await;
+        let registered = self.control("POST", "/apps", app).await;
+        assert_eq!(registered, json!({"client_id": APP, "tenant_id": TENANT_ID}));
     }
 
     async fn control(&self, method: &str, path: &str, body: Value) -> Value {

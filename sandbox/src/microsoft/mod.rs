@@ -43,7 +43,7 @@ use subscriptions::SubscriptionRecord;
 use views::{DeltaPage, DeltaRound};
 
 /// The tenant id notifications carry (the sandbox is one tenant).
-pub const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+pub(crate) const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 /// Calendars, events, delta state and subscriptions of every Microsoft account.
 #[derive(Debug, Default)]
