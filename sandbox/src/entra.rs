@@ -73,8 +73,13 @@ pub(crate) struct Data {
 pub struct App {
     /// The application (client) id.
     pub client_id: String,
-    /// A client secret's value.
+    /// A client secret's value (none: the application proves itself with its certificate).
+    #[serde(default)]
     pub client_secret: String,
+    /// An uploaded certificate (PEM, public): its key checks the client assertions, its SHA-256
+    /// thumbprint names it (`x5t#S256`).
+    #[serde(default)]
+    pub certificate: Option<String>,
     /// Application permissions an administrator consented to (`Calendars.ReadWrite`,
     /// `User.Read.All`, `GroupMember.Read.All`, ...): the token's `roles`.
     #[serde(default)]
@@ -147,12 +152,21 @@ impl App {
 /// A token-endpoint refusal: status, `error`, description, AADSTS number.
 pub(crate) struct Refused(pub StatusCode, pub &'static str, pub String, pub u32);
 
+/// How a client proves itself at the token endpoint.
+pub(crate) enum Proof<'a> {
+    /// Its secret's value.
+    Secret(&'a str),
+    /// A client assertion (RFC 7523) its certificate signed, and the endpoint it was posted to
+    /// (which must be its audience), without the scheme: `host/path`.
+    Assertion { jwt: &'a str, endpoint: &'a str },
+}
+
 /// The client-credentials grant at `tenant`'s authority.
 pub(crate) fn client_credentials(
     state: &mut SandboxState,
     tenant: &str,
     client_id: &str,
-    client_secret: &str,
+    proof: Proof<'_>,
     scope: Option<&str>,
 ) -> Result<Value, Refused> {
     if !tenant.eq_ignore_ascii_case(super::microsoft::TENANT_ID) {
@@ -175,15 +189,19 @@ pub(crate) fn client_credentials(
             700016,
         ));
     };
-    if client_secret != app.client_secret {
-        return Err(Refused(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            format!(
-                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
-            ),
-            7000215,
-        ));
+    match proof {
+        Proof::Assertion { jwt, endpoint } => asserted(app, client_id, jwt, endpoint)?,
+        Proof::Secret(secret) if !app.client_secret.is_empty() && secret == app.client_secret => {}
+        Proof::Secret(_) => {
+            return Err(Refused(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                format!(
+                    "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
+                7000215,
+            ));
+        }
     }
     let scope = scope.unwrap_or_default();
     if scope != GRAPH_DEFAULT_SCOPE {
@@ -198,24 +216,7 @@ pub(crate) fn client_credentials(
     }
     let lifetime =
         Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
-    // Shaped as Entra's are: a JWT whose claims name the tenant, the application and its
-    // consented permissions (`roles`); its signature is not checked by anyone here.
-    let token = {
-        use base64::Engine as _;
-        let encode = |value: Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
-        };
-        let header = encode(json!({"typ": "JWT", "alg": "RS256", "kid": "sandbox"}));
-        let claims = encode(json!({
-            "aud": "https://graph.microsoft.com",
-            "iss": format!("https://sts.windows.net/{}/", super::microsoft::TENANT_ID),
-            "tid": super::microsoft::TENANT_ID,
-            "appid": client_id,
-            "roles": app.roles,
-            "exp": (Utc::now() + lifetime).timestamp(),
-        }));
-        format!("{header}.{claims}.{}", random_token(64))
-    };
+    let token = app_token(client_id, &app.roles, lifetime);
     let issued = AppToken { client_id: client_id.to_owned(), expires_at: Utc::now() + lifetime };
     state.entra.tokens.insert(token.clone(), issued);
     Ok(json!({
@@ -224,6 +225,73 @@ pub(crate) fn client_credentials(
         "ext_expires_in": lifetime.num_seconds(),
         "access_token": token,
     }))
+}
+
+/// An application token shaped as Entra's are: a JWT whose claims name the tenant, the
+/// application and its consented permissions (`roles`); its signature is not checked by anyone
+/// here.
+fn app_token(client_id: &str, roles: &[String], lifetime: Duration) -> String {
+    use base64::Engine as _;
+    let encode =
+        |value: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
+    let header = encode(json!({"typ": "JWT", "alg": "RS256", "kid": "sandbox"}));
+    let claims = encode(json!({
+        "aud": "https://graph.microsoft.com",
+        "iss": format!("https://sts.windows.net/{}/", super::microsoft::TENANT_ID),
+        "tid": super::microsoft::TENANT_ID,
+        "appid": client_id,
+        "roles": roles,
+        "exp": (Utc::now() + lifetime).timestamp(),
+    }));
+    format!("{header}.{claims}.{}", random_token(64))
+}
+
+/// Checks a client assertion as Entra does: signed (RS256) by the application's certificate that
+/// its `x5t#S256` names, for this endpoint (`aud`), by and about the application (`iss`, `sub`),
+/// within its times, with a `jti`.
+fn asserted(app: &App, client_id: &str, jwt: &str, endpoint: &str) -> Result<(), Refused> {
+    use jsonwebtoken::errors::ErrorKind;
+    let refused = |code: u32, why: &str| {
+        let description = format!("AADSTS{code}: {why}");
+        Refused(StatusCode::UNAUTHORIZED, "invalid_client", description, code)
+    };
+    let unknown = "The certificate with identifier used to sign the client assertion is not registered on application.";
+    let certificate = app.certificate.as_deref().ok_or_else(|| refused(700027, unknown))?;
+    let header = jsonwebtoken::decode_header(jwt)
+        .map_err(|_| refused(50027, "JWT token is invalid or malformed."))?;
+    let registered = pem::parse(certificate).map(|c| {
+        use base64::Engine as _;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(c.contents());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    });
+    if header.x5t_s256.is_none() || header.x5t_s256 != registered.ok() {
+        return Err(refused(700027, unknown));
+    }
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(certificate.as_bytes())
+        .map_err(|_| refused(700027, unknown))?;
+    let mut rules = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    rules.set_audience(&[format!("http://{endpoint}"), format!("https://{endpoint}")]);
+    rules.set_issuer(&[client_id]);
+    rules.sub = Some(client_id.to_owned());
+    rules.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+    rules.validate_nbf = true;
+    let claims = jsonwebtoken::decode::<Value>(jwt, &key, &rules).map_err(|e| match e.kind() {
+        ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => {
+            refused(700024, "Client assertion is not within its valid time range.")
+        }
+        ErrorKind::InvalidAudience => {
+            refused(700027, "Client assertion contains an invalid audience.")
+        }
+        ErrorKind::InvalidIssuer | ErrorKind::InvalidSubject => refused(
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        ),
+        _ => refused(700027, "Client assertion failed signature validation."),
+    })?;
+    if claims.claims.get("jti").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(refused(50027, "JWT token is invalid or malformed: it has no jti."));
+    }
+    Ok(())
 }
 
 /// Before routing: a Graph call for `/users/{id}/…` (or a subscription of an application) is

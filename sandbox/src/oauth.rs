@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::post;
@@ -215,7 +215,14 @@ struct TokenForm {
     scope: Option<String>,
     /// The JWT-bearer grant's signed assertion.
     assertion: Option<String>,
+    /// A client assertion's type (RFC 7523 §2.2), instead of a client secret.
+    client_assertion_type: Option<String>,
+    /// The client assertion.
+    client_assertion: Option<String>,
 }
+
+/// RFC 7523's client assertion type.
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A token-endpoint failure: (status, error, description, AADSTS number).
 struct Refusal(StatusCode, &'static str, String, Option<u32>);
@@ -231,6 +238,7 @@ async fn google_token(
 async fn microsoft_token(
     State(sandbox): State<Sandbox>,
     Path(tenant): Path<String>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
@@ -243,11 +251,19 @@ async fn microsoft_token(
                 form.client_secret.clone().unwrap_or_default(),
             )
         });
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let endpoint = format!("{host}{}", uri.path());
+        let proof = match (form.client_assertion_type.as_deref(), &form.client_assertion) {
+            (Some(CLIENT_ASSERTION_TYPE), Some(jwt)) => {
+                crate::entra::Proof::Assertion { jwt, endpoint: &endpoint }
+            }
+            _ => crate::entra::Proof::Secret(&secret),
+        };
         let granted = crate::entra::client_credentials(
             &mut state,
             &tenant,
             &id,
-            &secret,
+            proof,
             form.scope.as_deref(),
         );
         return match granted {

@@ -81,17 +81,34 @@ impl OrganisationError {
             }
             other => other,
         };
-        let field = match &error {
-            // Entra's numbers say which: AADSTS90002 the tenant, AADSTS700016 the application.
-            TenantError::Refused(why) if why.starts_with("AADSTS90002") => "tenant_id",
-            TenantError::Refused(why) if why.starts_with("AADSTS700016") => "client_id",
-            TenantError::Refused(_) => "client_secret",
-            TenantError::MissingPermission(_) => "client_id",
-            TenantError::OutsideScope(_) | TenantError::UnknownGroup(_) => "group_id",
-            TenantError::Provider(_) => "tenant_id",
+        let code = match &error {
+            TenantError::Refused(why) => aadsts(why),
+            _ => None,
+        };
+        let field = match (&error, code) {
+            // Entra's numbers say which: AADSTS90002 the tenant, AADSTS700016 the application,
+            // a refused client assertion the certificate (unknown to the application, or not
+            // signed as Entra wants it).
+            (TenantError::Refused(_), Some(90002)) => "tenant_id",
+            (TenantError::Refused(_), Some(700016)) => "client_id",
+            (TenantError::Refused(_), Some(700021 | 700024 | 700027 | 50027)) => {
+                "client_certificate"
+            }
+            (TenantError::Refused(_), _) => "client_secret",
+            (TenantError::BadCertificate(_), _) => "client_certificate",
+            (TenantError::MissingPermission(_), _) => "client_id",
+            (TenantError::OutsideScope(_) | TenantError::UnknownGroup(_), _) => "group_id",
+            (TenantError::Provider(_), _) => "tenant_id",
         };
         Self::Invalid { field, message: error.to_string() }
     }
+}
+
+/// The number of an Entra refusal (`AADSTS7000215: ...` is 7000215).
+fn aadsts(why: &str) -> Option<u32> {
+    let digits = why.strip_prefix("AADSTS")?;
+    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+    digits[..end].parse().ok()
 }
 
 /// A Microsoft 365 organisation to connect, as its administrator describes it.
@@ -101,8 +118,9 @@ pub struct MicrosoftTenant {
     pub tenant_id: String,
     /// The application (client) id.
     pub client_id: String,
-    /// The client secret's value.
-    pub client_secret: SecretString,
+    /// How the application proves itself: its client secret's value, or its certificate and
+    /// the certificate's private key (PEM).
+    pub credential: SecretString,
     /// The security group in scope (the one the application is scoped to); `None`: everyone.
     pub group_id: Option<String>,
     /// Only busy times, nothing written.
@@ -384,7 +402,7 @@ pub async fn create_microsoft(
 ) -> Result<OrganisationConnection, OrganisationError> {
     let tenant = cx
         .providers
-        .tenant(&input.tenant_id, &input.client_id, &input.client_secret)
+        .tenant(&input.tenant_id, &input.client_id, &input.credential)
         .map_err(OrganisationError::of_tenant)?;
     let directory =
         Directory::Microsoft { tenant: Box::new(tenant), group: input.group_id.clone() };
@@ -396,7 +414,7 @@ pub async fn create_microsoft(
         org_unit: input.group_id,
         busy_only: input.busy_only,
         service_account: input.client_id,
-        key: input.client_secret,
+        key: input.credential,
     };
     create(cx, tenant_id, org, new).await
 }
@@ -426,7 +444,7 @@ pub struct Change {
     pub admin_email: Option<String>,
     /// Another unit or group (`Some(None)`: everyone).
     pub org_unit: Option<Option<String>>,
-    /// A replacement key, or client secret.
+    /// A replacement key, or client secret or certificate.
     pub key: Option<SecretString>,
 }
 
@@ -696,5 +714,31 @@ async fn staff_for(store: &Store, tenant_id: Uuid, user: &OrgUser) -> Result<Sta
             store.create_staff(tenant_id, NewStaff { external_id: None, ..new }).await
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(why: &str) -> &'static str {
+        match OrganisationError::of_tenant(TenantError::Refused(why.into())) {
+            OrganisationError::Invalid { field, .. } => field,
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn each_entra_refusal_points_at_the_field_to_fix_by_its_whole_number() {
+        assert_eq!(field("AADSTS90002: Tenant 'x' not found."), "tenant_id");
+        assert_eq!(field("AADSTS700016: Application with identifier"), "client_id");
+        // 7000215 starts like 700021: the secret, not the certificate.
+        assert_eq!(field("AADSTS7000215: Invalid client secret provided."), "client_secret");
+        assert_eq!(
+            field("AADSTS700021: Client assertion application identifier"),
+            "client_certificate"
+        );
+        assert_eq!(field("AADSTS700027: The certificate with identifier"), "client_certificate");
+        assert_eq!(field("invalid_client"), "client_secret");
     }
 }

@@ -20,13 +20,14 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthTenant, nullable, parse_id};
 use crate::input::FieldError;
 use crate::input::organisations::{
-    GoogleFields, MicrosoftFields, email_of, google_workspace, key_of, microsoft_tenant,
-    org_unit_of,
+    GoogleFields, MicrosoftFields, credential_of, email_of, google_workspace, key_of,
+    microsoft_tenant, org_unit_of,
 };
 use crate::state::AppState;
 
 /// An organisation to connect. Google: `service_account_key`, `domain`, `admin_email`,
-/// `org_unit?`; Microsoft: `tenant_id`, `client_id`, `client_secret`, `group_id?`.
+/// `org_unit?`; Microsoft: `tenant_id`, `client_id`, `client_secret` (or `client_certificate`),
+/// `group_id?`.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganisationConnectionIn {
@@ -51,6 +52,9 @@ pub struct OrganisationConnectionIn {
     /// Microsoft: the client secret.
     #[schema(value_type = Option<String>)]
     pub client_secret: Option<SecretString>,
+    /// Microsoft: instead of a secret, the application's certificate and its private key (PEM).
+    #[schema(value_type = Option<String>)]
+    pub client_certificate: Option<SecretString>,
     /// Microsoft: the security group the application is scoped to.
     pub group_id: Option<String>,
 }
@@ -76,6 +80,9 @@ pub struct OrganisationConnectionPatch {
     /// Microsoft: a new client secret (before the old one expires, say).
     #[schema(value_type = Option<String>)]
     pub client_secret: Option<SecretString>,
+    /// Microsoft: a new certificate with its private key (PEM), instead of a secret.
+    #[schema(value_type = Option<String>)]
+    pub client_certificate: Option<SecretString>,
 }
 
 /// An organisation connection (never its key or secret).
@@ -210,6 +217,7 @@ fn google_of(body: OrganisationConnectionIn) -> Result<GoogleWorkspace, ApiError
         ("tenant_id", body.tenant_id.is_some()),
         ("client_id", body.client_id.is_some()),
         ("client_secret", body.client_secret.is_some()),
+        ("client_certificate", body.client_certificate.is_some()),
         ("group_id", body.group_id.is_some()),
     ];
     let fields = GoogleFields {
@@ -235,6 +243,7 @@ fn microsoft_of(body: OrganisationConnectionIn) -> Result<MicrosoftTenant, ApiEr
         tenant_id: body.tenant_id.as_deref(),
         client_id: body.client_id.as_deref(),
         client_secret: body.client_secret,
+        client_certificate: body.client_certificate,
         group_id: body.group_id.as_deref(),
         busy_only: body.busy_only.unwrap_or(false),
         foreign: foreign.iter().filter(|(_, given)| *given).map(|(field, _)| *field).collect(),
@@ -317,7 +326,11 @@ async fn patch(
 /// A Workspace's change, or every field at fault.
 fn google_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> {
     let mut errors = foreign_fields(
-        &[("group_id", body.group_id.is_some()), ("client_secret", body.client_secret.is_some())],
+        &[
+            ("group_id", body.group_id.is_some()),
+            ("client_secret", body.client_secret.is_some()),
+            ("client_certificate", body.client_certificate.is_some()),
+        ],
         "a Microsoft field; this is a Google connection",
     );
     let admin_email = body.admin_email.map(|a| email_of("admin_email", &a, &mut errors));
@@ -337,7 +350,6 @@ fn google_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> 
 
 /// A Microsoft 365 organisation's change, or every field at fault.
 fn microsoft_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> {
-    use secrecy::ExposeSecret as _;
     let mut errors = foreign_fields(
         &[
             ("admin_email", body.admin_email.is_some()),
@@ -346,10 +358,16 @@ fn microsoft_change(body: OrganisationConnectionPatch) -> Result<Change, ApiErro
         ],
         "a Google field; this is a Microsoft connection",
     );
-    let key = body.client_secret;
-    if key.as_ref().is_some_and(|secret| secret.expose_secret().trim().is_empty()) {
-        errors.push(FieldError::new("client_secret", "the client secret's value"));
-    }
+    let key = match (body.client_secret, body.client_certificate) {
+        (None, None) => None,
+        (secret, certificate) => match credential_of(secret, certificate) {
+            Ok(credential) => Some(credential),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        },
+    };
     let group_id = body
         .group_id
         .map(|group| group.map(|g| g.trim().to_ascii_lowercase()).filter(|g| !g.is_empty()));

@@ -75,6 +75,8 @@ pub struct MicrosoftFields<'a> {
     pub client_id: Option<&'a str>,
     /// The client secret's value.
     pub client_secret: Option<SecretString>,
+    /// Or the application's certificate with its private key (PEM).
+    pub client_certificate: Option<SecretString>,
     /// The security group in scope.
     pub group_id: Option<&'a str>,
     /// Only busy times.
@@ -85,7 +87,6 @@ pub struct MicrosoftFields<'a> {
 
 /// The organisation the fields describe, or every field at fault.
 pub fn microsoft_tenant(fields: MicrosoftFields<'_>) -> Result<MicrosoftTenant, Vec<FieldError>> {
-    use secrecy::ExposeSecret as _;
     let mut errors: Vec<FieldError> = fields
         .foreign
         .iter()
@@ -109,20 +110,56 @@ pub fn microsoft_tenant(fields: MicrosoftFields<'_>) -> Result<MicrosoftTenant, 
         .group_id
         .filter(|group| !group.trim().is_empty())
         .map(|group| id("group_id", Some(group), "the security group's object id"));
-    let client_secret =
-        fields.client_secret.filter(|secret| !secret.expose_secret().trim().is_empty());
-    if client_secret.is_none() {
-        errors.push(FieldError::new("client_secret", "required: the client secret's value"));
-    }
-    match client_secret {
-        Some(client_secret) if errors.is_empty() => Ok(MicrosoftTenant {
+    let credential = match credential_of(fields.client_secret, fields.client_certificate) {
+        Ok(credential) => Some(credential),
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    match credential {
+        Some(credential) if errors.is_empty() => Ok(MicrosoftTenant {
             tenant_id,
             client_id,
-            client_secret,
+            credential,
             group_id,
             busy_only: fields.busy_only,
         }),
         _ => Err(errors),
+    }
+}
+
+/// How a Microsoft application proves itself: its client secret's value, or its certificate with
+/// the private key (PEM), exactly one of them; `None` of both: the field to fill.
+pub fn credential_of(
+    secret: Option<SecretString>,
+    certificate: Option<SecretString>,
+) -> Result<SecretString, FieldError> {
+    use secrecy::ExposeSecret as _;
+    let given =
+        |value: Option<SecretString>| value.filter(|v| !v.expose_secret().trim().is_empty());
+    match (given(secret), given(certificate)) {
+        (Some(_), Some(_)) => Err(FieldError::new(
+            "client_certificate",
+            "give the client secret or the certificate, not both",
+        )),
+        (Some(secret), None) if secret.expose_secret().trim_start().starts_with("-----BEGIN") => {
+            Err(FieldError::new("client_secret", "a certificate goes in client_certificate"))
+        }
+        (Some(secret), None) => Ok(secret),
+        (None, Some(certificate))
+            if certificate.expose_secret().contains("-----BEGIN CERTIFICATE-----") =>
+        {
+            Ok(certificate)
+        }
+        (None, Some(_)) => Err(FieldError::new(
+            "client_certificate",
+            "the application's certificate and its private key, in PEM (-----BEGIN CERTIFICATE----- ...)",
+        )),
+        (None, None) => Err(FieldError::new(
+            "client_secret",
+            "required: the client secret's value (or the application's certificate, in client_certificate)",
+        )),
     }
 }
 

@@ -18,7 +18,15 @@ on_both_databases!(
     a_group_change_covers_a_joiner_and_cleans_up_a_leavers_calendar,
     microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored,
     the_console_connects_a_microsoft_365_organisation_with_refusals_in_place,
+    an_application_proves_itself_with_its_certificate_and_a_wrong_one_is_refused_by_name,
 );
+
+/// The test application's certificate with its private key, as the administrator pastes it, and
+/// the certificate alone, as uploaded to the application in Entra.
+const CERTIFICATE: &str = include_str!("../fixtures/entra/app-certificate.pem");
+const UPLOADED: &str = include_str!("../fixtures/entra/app-certificate.cer.pem");
+/// A certificate of another application.
+const OTHER_CERTIFICATE: &str = include_str!("../fixtures/entra/other-certificate.pem");
 
 /// The sandbox's tenant id.
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -278,5 +286,61 @@ async fn the_console_connects_a_microsoft_365_organisation_with_refusals_in_plac
     assert!(page.body.contains("ann@salon.example") && page.body.contains("bo@salon.example"));
     assert!(!page.body.contains("cy@salon.example"), "Cy is not in the group");
     assert!(!page.body.contains(SECRET));
+    app.stop().await;
+}
+
+async fn an_application_proves_itself_with_its_certificate_and_a_wrong_one_is_refused_by_name(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    group(&app, &["bo@salon.example"]).await;
+    // The application has a certificate uploaded and no secret at all.
+    let registration = json!({"client_id": APP, "certificate": UPLOADED, "roles": EVERYTHING});
+    control(&app, "POST", "/apps", registration).await;
+    let with = |certificate: &str| {
+        let mut body = body(Some(GROUP));
+        body.as_object_mut().unwrap().remove("client_secret");
+        body["client_certificate"] = json!(certificate);
+        body
+    };
+    let refused = |answer: &Value, words: &str| {
+        assert_eq!(answer["errors"][0]["field"], "client_certificate", "{answer}");
+        let message = answer["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{message}");
+        assert!(!answer.to_string().contains("PRIVATE KEY"), "the key is never echoed");
+    };
+
+    // Another application's certificate, something that is not one, and both a secret and a
+    // certificate: each refused on the field, nothing stored.
+    let (status, answer) = connect(&app, &key, with(OTHER_CERTIFICATE)).await;
+    assert_eq!(status, 422);
+    refused(&answer, "AADSTS700027");
+    let not_pem = with("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----");
+    refused(&connect(&app, &key, not_pem).await.1, "the certificate cannot be used");
+    let mut both = with(CERTIFICATE);
+    both["client_secret"] = json!(SECRET);
+    refused(&connect(&app, &key, both).await.1, "not both");
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    assert_eq!(listed["items"], json!([]), "nothing was stored");
+
+    // The right one: the organisation is connected and a booking of Bo's reaches his mailbox.
+    let (status, organisation) = connect(&app, &key, with(CERTIFICATE)).await;
+    assert_eq!((status, &organisation["members_count"]), (201, &json!(1)), "{organisation}");
+    assert!(!organisation.to_string().contains("PRIVATE KEY"));
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let bo = members(&app, &key, id).await.items[0].staff_id;
+    a_booking_follows(&app, &key, bo, "subject", || events_of(&app, "bo@salon.example")).await;
+
+    // A certificate of another application given as the replacement is refused as at creation.
+    let path = format!("/api/v1/organisation-connections/{id}");
+    let change = json!({"client_certificate": OTHER_CERTIFICATE});
+    let (status, answer) = app.call("PATCH", &path, &key, Some(change)).await;
+    assert_eq!(status, 422);
+    refused(&answer, "AADSTS700027");
+    let (status, _) =
+        app.call("PATCH", &path, &key, Some(json!({"client_certificate": CERTIFICATE}))).await;
+    assert_eq!(status, 200);
     app.stop().await;
 }

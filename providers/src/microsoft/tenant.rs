@@ -1,14 +1,17 @@
 //! A Microsoft 365 organisation connected once by its administrator: an application registered
 //! in the organisation's Microsoft Entra tenant with application permissions an administrator
-//! consented to (app-only access), whose client secret gets one token for the organisation (the
-//! client-credentials grant, RFC 6749 §4.4), and the directory (`/users`, or the members of the
+//! consented to (app-only access), whose client secret, or certificate, gets one token for the
+//! organisation (the client-credentials grant, RFC 6749 §4.4; a certificate signs a client
+//! assertion instead of sending a secret, RFC 7523 §2.2), and the directory (`/users`, or the members of the
 //! security group the application is scoped to) that says who the staff are. Calendar calls
 //! then go to `/users/{id}/…` with that token ([`AccessToken::for_mailbox`]).
 //!
 //! The grant goes through the oauth2 crate, as the staff's own sign-in does: graph-rs-sdk's
 //! confidential client (graph-oauth 3) reaches only Microsoft's fixed cloud instances, never a
 //! configured authority such as the sandbox's, and every endpoint stays configurable. The
-//! directory is read through graph-rs-sdk ([`MicrosoftCalendar::directory`]).
+//! directory is read through graph-rs-sdk ([`MicrosoftCalendar::directory`]). A certificate's
+//! assertion is signed with jsonwebtoken (ring), as graph-rs-sdk's own certificate credential
+//! would need OpenSSL.
 //!
 //! Every failure says what the administrator can do about it: a refused secret names where
 //! secrets live, a missing permission names it and the admin consent, a user outside the
@@ -52,8 +55,71 @@ type TokenClient =
 pub struct Tenant {
     client: TokenClient,
     client_id: String,
+    token_url: String,
+    /// Its certificate, when it proves itself with one rather than with a secret.
+    certificate: Option<Certificate>,
     http: reqwest::Client,
     graph: MicrosoftCalendar,
+}
+
+/// The assertion type of RFC 7523 §2.2, as Entra takes it.
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How long a client assertion is good for.
+const ASSERTION_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
+
+/// An application certificate: its private key signs the client assertions, its SHA-256
+/// thumbprint (`x5t#S256`) tells Entra which of the application's certificates to check them with.
+#[derive(Clone)]
+struct Certificate {
+    key: jsonwebtoken::EncodingKey,
+    thumbprint: String,
+}
+
+impl Certificate {
+    /// Whether `credential` is a certificate (PEM) rather than a client secret's value.
+    fn given(credential: &str) -> bool {
+        credential.trim_start().starts_with("-----BEGIN")
+    }
+
+    /// From a PEM bundle holding the certificate and its RSA private key, in either order.
+    fn from_pem(text: &str) -> Result<Self, TenantError> {
+        let bad = |why: &str| TenantError::BadCertificate(why.to_owned());
+        let blocks = pem::parse_many(text).map_err(|_| bad("it is not PEM"))?;
+        let certificate = blocks
+            .iter()
+            .find(|block| block.tag() == "CERTIFICATE")
+            .ok_or_else(|| bad("it holds no CERTIFICATE block"))?;
+        let private = blocks
+            .iter()
+            .find(|block| block.tag() == "PRIVATE KEY" || block.tag() == "RSA PRIVATE KEY")
+            .ok_or_else(|| {
+                bad("it holds no PRIVATE KEY block (export the key with the certificate)")
+            })?;
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem::encode(private).as_bytes())
+            .map_err(|_| bad("its private key is not an RSA key"))?;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(certificate.contents());
+        let thumbprint =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, digest);
+        Ok(Self { key, thumbprint })
+    }
+
+    /// A client assertion for `client_id` at `token_url`, good for a few minutes.
+    fn assertion(&self, client_id: &str, token_url: &str) -> Result<String, TenantError> {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.x5t_s256 = Some(self.thumbprint.clone());
+        let now = Utc::now();
+        let claims = serde_json::json!({
+            "aud": token_url,
+            "iss": client_id,
+            "sub": client_id,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "nbf": now.timestamp(),
+            "iat": now.timestamp(),
+            "exp": (now + ASSERTION_LIFETIME).timestamp(),
+        });
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| TenantError::BadCertificate(format!("it cannot sign: {e}")))
+    }
 }
 
 impl std::fmt::Debug for Tenant {
@@ -101,7 +167,7 @@ impl TenantUser {
 pub enum TenantError {
     /// The tenant, the application or its secret was refused.
     #[error(
-        "Microsoft refused the application's credentials ({0}): check the tenant id, the application (client) id and the client secret's value (not its id) in the {APP_PAGE}"
+        "Microsoft refused the application's credentials ({0}): check the tenant id, the application (client) id, and the client secret's value (not its id) or the certificate uploaded to the application, in the {APP_PAGE}"
     )]
     Refused(String),
     /// An application permission is missing, or no administrator consented to it.
@@ -117,19 +183,25 @@ pub enum TenantError {
     /// The security group named does not exist.
     #[error("the tenant has no group {0}: give the object id of a security group")]
     UnknownGroup(String),
+    /// The certificate given cannot be used.
+    #[error(
+        "the certificate cannot be used: {0}; give the certificate and its private key, both in PEM (for example `cat app.crt app.key`)"
+    )]
+    BadCertificate(String),
     /// Anything else (a timeout, a 5xx: worth retrying).
     #[error(transparent)]
     Provider(#[from] ProviderError),
 }
 
 impl Tenant {
-    /// The application `client_id` of tenant `tenant_id`, its tokens asked at
-    /// `{authority_url}/{tenant_id}/oauth2/v2.0/token` (Microsoft's, or the sandbox's), Graph
-    /// reached through `graph`.
+    /// The application `client_id` of tenant `tenant_id`, proving itself with `credential` (a
+    /// client secret's value, or a PEM bundle of its certificate and private key), its tokens
+    /// asked at `{authority_url}/{tenant_id}/oauth2/v2.0/token` (Microsoft's, or the
+    /// sandbox's), Graph reached through `graph`.
     pub fn new(
         tenant_id: &str,
         client_id: &str,
-        client_secret: &SecretString,
+        credential: &SecretString,
         authority_url: &str,
         graph: MicrosoftCalendar,
         timeout: Duration,
@@ -142,17 +214,25 @@ impl Tenant {
         }
         let token_url =
             format!("{}/{tenant_id}/oauth2/v2.0/token", authority_url.trim_end_matches('/'));
-        let client = BasicClient::new(ClientId::new(client_id.to_owned()))
-            .set_client_secret(ClientSecret::new(client_secret.expose_secret().to_owned()))
-            .set_token_uri(TokenUrl::new(token_url).map_err(|e| invalid(e.to_string()))?)
+        let certificate = if Certificate::given(credential.expose_secret()) {
+            Some(Certificate::from_pem(credential.expose_secret())?)
+        } else {
+            None
+        };
+        let mut client = BasicClient::new(ClientId::new(client_id.to_owned()))
+            .set_token_uri(TokenUrl::new(token_url.clone()).map_err(|e| invalid(e.to_string()))?)
             .set_auth_type(AuthType::RequestBody);
+        if certificate.is_none() {
+            client =
+                client.set_client_secret(ClientSecret::new(credential.expose_secret().to_owned()));
+        }
         // No redirects: a token endpoint that redirects is an attack (oauth2's own advice).
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .build()
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(Self { client, client_id: client_id.to_owned(), http, graph })
+        Ok(Self { client, client_id: client_id.to_owned(), token_url, certificate, http, graph })
     }
 
     /// The application (client) id.
@@ -160,14 +240,25 @@ impl Tenant {
         &self.client_id
     }
 
-    /// A token for the organisation: the client-credentials grant for Graph's `.default` scope.
+    /// Whether the application proves itself with a certificate.
+    pub fn uses_certificate(&self) -> bool {
+        self.certificate.is_some()
+    }
+
+    /// A token for the organisation: the client-credentials grant for Graph's `.default` scope,
+    /// with the secret or a client assertion the certificate signed.
     pub async fn app_token(&self) -> Result<AppToken, TenantError> {
-        let answer = self
+        let mut request = self
             .client
             .exchange_client_credentials()
-            .add_scope(Scope::new(GRAPH_DEFAULT_SCOPE.to_owned()))
-            .request_async(&self.http)
-            .await;
+            .add_scope(Scope::new(GRAPH_DEFAULT_SCOPE.to_owned()));
+        if let Some(certificate) = &self.certificate {
+            let assertion = certificate.assertion(&self.client_id, &self.token_url)?;
+            request = request
+                .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+                .add_extra_param("client_assertion", assertion);
+        }
+        let answer = request.request_async(&self.http).await;
         match answer {
             Ok(response) => {
                 let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3599));

@@ -229,3 +229,73 @@ async fn graph_refuses_what_the_application_was_not_granted_and_mailboxes_outsid
         tenant.http.get(url).bearer_auth("made-up").header(super::ACTING_FOR, "ann@salon.example");
     assert_eq!(forged.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The test application's certificate with its private key, and its public half.
+const CERTIFICATE: &str = include_str!("../../../tests/fixtures/entra/app-certificate.pem");
+const UPLOADED: &str = include_str!("../../../tests/fixtures/entra/app-certificate.cer.pem");
+
+/// A client assertion signed by the test certificate's key, `claims` over the correct ones and
+/// `thumbprint` (`None`: the certificate's) in its header.
+fn assertion(endpoint: &str, claims: Value, thumbprint: Option<&str>) -> String {
+    use base64::Engine as _;
+    let blocks = pem::parse_many(CERTIFICATE).unwrap();
+    let key = blocks.iter().find(|b| b.tag() == "PRIVATE KEY").unwrap();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem::encode(key).as_bytes()).unwrap();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(pem::parse(UPLOADED).unwrap().contents());
+    let own = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.x5t_s256 = Some(thumbprint.map_or(own, str::to_owned));
+    let now = chrono::Utc::now().timestamp();
+    let mut body = json!({"aud": endpoint, "iss": APP, "sub": APP, "jti": "1", "nbf": now,
+        "exp": now + 600});
+    body.as_object_mut().unwrap().extend(claims.as_object().unwrap().clone());
+    jsonwebtoken::encode(&header, &body, &key).unwrap()
+}
+
+#[tokio::test]
+async fn a_client_assertion_is_checked_for_its_certificate_audience_ids_and_times() {
+    let tenant = Tenant::start(&["Calendars.ReadWrite", "User.Read.All"], None).await;
+    let app = json!({"client_id": APP, "certificate": UPLOADED, "roles": ["Calendars.ReadWrite"]});
+    tenant.control("POST", "/apps", app).await;
+    let endpoint = format!("{}/microsoft/{TENANT_ID}/oauth2/v2.0/token", tenant.base);
+    let grant = |jwt: String| {
+        let form = [
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", APP.to_owned()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+            ),
+            ("client_assertion", jwt),
+            ("scope", GRAPH_DEFAULT_SCOPE.to_owned()),
+        ];
+        let request = tenant.http.post(&endpoint).form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = grant(assertion(&endpoint, json!({}), None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string());
+
+    let now = chrono::Utc::now().timestamp();
+    for (jwt, code) in [
+        (assertion(&endpoint, json!({}), Some("not-its-thumbprint")), "AADSTS700027"),
+        (assertion("https://login.example/token", json!({}), None), "AADSTS700027"),
+        (
+            assertion(&endpoint, json!({"iss": "another-app", "sub": "another-app"}), None),
+            "AADSTS700021",
+        ),
+        (assertion(&endpoint, json!({"nbf": now - 1200, "exp": now - 600}), None), "AADSTS700024"),
+        (assertion(&endpoint, json!({"jti": ""}), None), "AADSTS50027"),
+    ] {
+        let (status, body) = grant(jwt).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.starts_with(code), "{code}: {description}");
+    }
+    // The application has no secret: none is accepted.
+    let (status, _) = tenant.grant(TENANT_ID, APP, "", GRAPH_DEFAULT_SCOPE).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

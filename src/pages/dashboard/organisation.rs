@@ -35,7 +35,8 @@ const FREE_BUSY_SCOPE: &str = "https://www.googleapis.com/auth/calendar.freebusy
 /// The Google form's fields, each shown with its own errors.
 const FIELDS: [&str; 4] = ["service_account_key", "domain", "admin_email", "org_unit"];
 /// The Microsoft form's.
-const MICROSOFT_FIELDS: [&str; 4] = ["tenant_id", "client_id", "client_secret", "group_id"];
+const MICROSOFT_FIELDS: [&str; 5] =
+    ["tenant_id", "client_id", "client_secret", "client_certificate", "group_id"];
 
 /// The application permissions the administrator grants (and consents to) in Entra.
 const PERMISSIONS: &str =
@@ -163,10 +164,14 @@ fn microsoft_form(
                     aria-invalid=(invalid(errors, "client_id")) aria-describedby="client_id-error";
                 (field_error(errors, "client_id"))
                 label for="client_secret" { "Client secret (its value)" }
-                input #client_secret name="client_secret" type="password" required autocomplete="off"
+                input #client_secret name="client_secret" type="password" autocomplete="off"
                     aria-invalid=(invalid(errors, "client_secret")) aria-describedby="client_secret-error";
-                @if !microsoft_errors.is_empty() { p.meta { "For your safety the secret is not shown again: paste it once more." } }
+                @if !microsoft_errors.is_empty() { p.meta { "For your safety the secret or certificate is not shown again: paste it once more." } }
                 (field_error(errors, "client_secret"))
+                label for="client_certificate" { "Or, instead of a secret, the application's certificate and its private key (PEM)" }
+                textarea #client_certificate name="client_certificate" rows="4" spellcheck="false" autocomplete="off"
+                    aria-invalid=(invalid(errors, "client_certificate")) aria-describedby="client_certificate-error" {}
+                (field_error(errors, "client_certificate"))
                 label for="group_id" { "Only this security group's members (optional: its object ID)" }
                 input #group_id name="group_id" spellcheck="false"
                     value=(if microsoft_sent { typed.value("group_id") } else { "" })
@@ -209,7 +214,7 @@ fn microsoft_steps() -> Markup {
         ol.steps {
             li { "In the Microsoft Entra admin center: Identity > Applications > App registrations > New registration (single tenant, no redirect URI). Note its Application (client) ID and Directory (tenant) ID." }
             li { "API permissions > Add a permission > Microsoft Graph > Application permissions: " code.scopes { (PERMISSIONS) } " (for busy times only, " code { "Calendars.Read" } " instead of " code { "Calendars.ReadWrite" } "). Then Grant admin consent for your organisation." }
-            li { "Certificates & secrets > New client secret; copy its Value (not its Secret ID)." }
+            li { "Certificates & secrets > New client secret; copy its Value (not its Secret ID). Or upload a certificate there (its public part) and paste below the certificate with its private key." }
             li { "Optional: to limit which mailboxes Kalends may reach, scope the application to a mail-enabled security group in Exchange Online (an application access policy, or RBAC for Applications) and give that group's object ID below: only its members become staff." }
             li { "Fill in the form below. Kalends checks all of it with Microsoft before it keeps anything, and says what is missing." }
         }
@@ -309,6 +314,7 @@ async fn connect_microsoft(state: &AppState, console: &Console, form: &Form) -> 
         tenant_id: form.trimmed("tenant_id"),
         client_id: form.trimmed("client_id"),
         client_secret: form.text("client_secret").map(secrecy::SecretString::from),
+        client_certificate: form.text("client_certificate").map(secrecy::SecretString::from),
         group_id: form.trimmed("group_id"),
         busy_only: form.value("busy_only") == "true",
         foreign: Vec::new(),
