@@ -57,13 +57,12 @@ pub async fn run(
 }
 
 /// The calendars to watch: Google one channel per busy calendar; Microsoft one subscription on
-/// `me/events`. A busy-times-only calendar none: free/busy cannot be watched (a token for it may
-/// not read events), so its imports run on schedule.
+/// `me/events`. A busy-times-only Google calendar none: its token reads free/busy alone, which
+/// cannot be watched, so its imports run on schedule; a busy-times-only Microsoft calendar the
+/// same subscription (`Calendars.Read` allows it), whose notifications ask for a free/busy import.
 fn watched(connection: &Connection) -> Vec<String> {
-    if connection.busy_only {
-        return Vec::new();
-    }
     match connection.provider {
+        Provider::Google if connection.busy_only => Vec::new(),
         Provider::Google => connection.busy_calendar_ids.clone(),
         Provider::Microsoft => vec!["me/events".to_owned()],
         // CalDAV servers push nothing Kalends can receive: imports run on schedule.
