@@ -137,9 +137,9 @@ async fn connect_sandbox_organisation(
     let domain = staff_email.rsplit_once('@').map_or("example.com", |(_, domain)| domain);
     let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build()?;
     let control = sandbox.control_token.expose_secret();
-    let set_up = |path: &str, body: Value| {
-        let url = format!("{}/_control/entra{path}", sandbox.url);
-        let request = if path.starts_with("/groups/") { http.put(url) } else { http.post(url) };
+    // What the administrator does in Entra, through the sandbox's control API.
+    let set_up = |method: reqwest::Method, path: &str, body: Value| {
+        let request = http.request(method, format!("{}/_control/entra{path}", sandbox.url));
         async move { request.bearer_auth(control).json(&body).send().await?.error_for_status() }
     };
     let sam = format!("sam@{domain}");
@@ -147,15 +147,17 @@ async fn connect_sandbox_organisation(
     for (address, name) in &members {
         let user = json!({"user_principal_name": address,
             "display_name": format!("{name} (demo front desk)")});
-        set_up("/users", user).await?;
+        set_up(reqwest::Method::POST, "/users", user).await?;
     }
     let group = Uuid::new_v4().to_string();
     let addresses: Vec<&str> = members.iter().map(|(address, _)| address.as_str()).collect();
-    set_up(&format!("/groups/{group}"), json!({"members": addresses})).await?;
+    set_up(reqwest::Method::PUT, &format!("/groups/{group}"), json!({"members": addresses}))
+        .await?;
     let (client_id, client_secret) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
     let registration = json!({"client_id": client_id, "client_secret": client_secret,
         "roles": ["Calendars.ReadWrite", "GroupMember.Read.All"]});
-    let registered: Value = set_up("/apps", registration).await?.json().await?;
+    let registered: Value =
+        set_up(reqwest::Method::POST, "/apps", registration).await?.json().await?;
 
     let api =
         format!("{}/api/v1/organisation-connections", sandbox.url.trim_end_matches("/sandbox"));
