@@ -6,7 +6,7 @@ use kalends_core::domain::ConnectionTokens;
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Provider};
 use kalends_providers::ProviderError;
 use kalends_providers::caldav::DiscoveryError;
-use kalends_providers::calendar::{AccessToken, RemoteCalendar, Window};
+use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::session::ConnectionError;
 use kalends_service::connection_cleanups;
 use kalends_store::NewConnection;
@@ -166,14 +166,12 @@ pub async fn calendars(
 ) -> Result<Vec<RemoteCalendar>, ConnectionError> {
     let client = state.providers.get(connection.provider);
     if connection.busy_only {
-        let now = Utc::now();
-        let window = Window { start: now, end: now + Duration::days(1) };
         let ids = &connection.busy_calendar_ids;
         let email = &connection.account_email;
         let answered = state
             .credentials
             .with_token(connection, |token| async move {
-                client.free_busy(&token, ids, email, window).await
+                client.reaches_free_busy(&token, ids, email).await
             })
             .await;
         record(state, connection, answered.as_ref().err()).await;

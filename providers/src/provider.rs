@@ -532,6 +532,19 @@ impl CalendarProvider {
         }
     }
 
+    /// Asks the next day's free/busy and forgets the answer: what proves that a token for
+    /// free/busy alone (which may list nothing) reaches the calendar.
+    pub async fn reaches_free_busy(
+        &self,
+        token: &AccessToken,
+        calendar_ids: &[String],
+        account_email: &str,
+    ) -> Result<(), ProviderError> {
+        let start = Utc::now();
+        let window = Window { start, end: start + chrono::Duration::days(1) };
+        self.free_busy(token, calendar_ids, account_email, window).await.map(|_| ())
+    }
+
     /// Starts push notifications.
     pub async fn subscribe(
         &self,

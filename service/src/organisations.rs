@@ -22,7 +22,6 @@ use kalends_core::domain::{ConnectionStatus, ConnectionTokens, NewStaff};
 use kalends_core::domain::{Provider, Staff};
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::Window;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::provider::Providers;
 use kalends_providers::session::delegated_scopes;
@@ -270,9 +269,8 @@ impl Org {
                 writable: false,
                 time_zone: None,
             };
-            let window = Window { start: Utc::now(), end: Utc::now() + chrono::Duration::days(1) };
             let ids = [primary.id.clone()];
-            provider.free_busy(token, &ids, &primary.id, window).await.map(|_| vec![primary])
+            provider.reaches_free_busy(token, &ids, &primary.id).await.map(|()| vec![primary])
         } else {
             provider.list_calendars(token).await
         };

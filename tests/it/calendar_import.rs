@@ -243,11 +243,12 @@ impl Staff {
 }
 
 /// Midnight UTC `n` days from today.
-fn day(n: i64) -> DateTime<Utc> {
+pub(crate) fn day(n: i64) -> DateTime<Utc> {
     (Utc::now() + chrono::Duration::days(n)).date_naive().and_time(NaiveTime::MIN).and_utc()
 }
 
-fn at(n: i64, hour: i64) -> DateTime<Utc> {
+/// [`day`] `n`, plus `hour` hours.
+pub(crate) fn at(n: i64, hour: i64) -> DateTime<Utc> {
     day(n) + chrono::Duration::hours(hour)
 }
 

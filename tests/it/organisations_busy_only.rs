@@ -3,7 +3,7 @@
 //! `Calendars.Read`), the covered calendars' busy times are read as free/busy and followed, a
 //! booking over one is a conflict, and nothing is ever written into those calendars.
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use kalends::api::bookings::BookingIn;
 use kalends_core::job::Job;
 use serde_json::{Value, json};
@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use std::time::Duration;
 
+use crate::calendar_import::{at, day};
 use crate::helpers::{Db, TestApp, eventually, fields, on_both_databases};
 use crate::organisations::{self as google, members};
 use crate::organisations_microsoft as microsoft;
@@ -169,12 +170,6 @@ async fn busy_times_only(db: Db, provider: Provider) {
     app.stop().await;
 }
 
-/// Midnight UTC `n` days from today, plus `hour` hours.
-fn at(n: i64, hour: i64) -> DateTime<Utc> {
-    let day = (Utc::now() + chrono::Duration::days(n)).date_naive();
-    day.and_time(NaiveTime::MIN).and_utc() + chrono::Duration::hours(hour)
-}
-
 /// A one-hour booking of `staff_id` at `start`, once its jobs ran.
 async fn booking(app: &TestApp, key: &str, staff_id: Uuid, start: DateTime<Utc>) -> Uuid {
     let body = BookingIn {
@@ -212,12 +207,9 @@ async fn calendar_busy_between(
     from: i64,
     to: i64,
 ) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
-    let (from, to) = (at(from, 0).to_rfc3339(), at(to, 0).to_rfc3339());
-    let path = format!(
-        "/api/v1/availability?staff_id={staff_id}&from={}&to={}",
-        urlencoding(&from),
-        urlencoding(&to)
-    );
+    let from = day(from).format("%Y-%m-%dT%H:%M:%SZ");
+    let to = day(to).format("%Y-%m-%dT%H:%M:%SZ");
+    let path = format!("/api/v1/availability?staff_id={staff_id}&from={from}&to={to}");
     let body: Value = app.api(key).send("GET", &path, None, 200).await.unwrap();
     let instant = |v: &Value| DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().to_utc();
     let mut found: Vec<_> = body["busy"]
@@ -231,9 +223,4 @@ async fn calendar_busy_between(
         .collect();
     found.sort();
     found
-}
-
-/// An instant as a query value (`+` is a space there).
-fn urlencoding(instant: &str) -> String {
-    instant.replace('+', "%2B")
 }
