@@ -113,13 +113,10 @@ async fn import(
             .map_err(ConnectionError::store)?,
         ..Imported::default()
     };
-    let own = own_events(
-        store.kalends_events_in_account(connection.id).await.map_err(ConnectionError::store)?,
-    );
     let mut failure = None;
     for calendar_id in &calendars {
         let calendar = BusyCalendar { connection, calendar_id, zone };
-        match import_calendar(store, credentials, &tenant, calendar, &own).await {
+        match import_calendar(store, credentials, &tenant, calendar).await {
             Ok((changed, full)) => {
                 imported.calendars += 1;
                 imported.changed += changed;
@@ -196,14 +193,14 @@ fn cursor_window(cursor: &CalendarCursor, now: DateTime<Utc>) -> Option<Window> 
 /// Imports one calendar: incrementally from its cursor, or in full without one, when the
 /// provider refuses it or when its window has grown old. Either way the calendar's single
 /// events beyond the window are listed in full too: far-future appointments block time however
-/// far ahead, while series are expanded within the window only. Returns the busy times changed
-/// and whether a full sync happened.
+/// far ahead, while series are expanded within the window only. The tenant's own events are
+/// read after the listings (see [`own_events`]). Returns the busy times changed and whether a
+/// full sync happened.
 async fn import_calendar(
     store: &Store,
     credentials: &Credentials,
     tenant: &Tenant,
     calendar: BusyCalendar<'_>,
-    own: &HashSet<String>,
 ) -> Result<(u64, bool), ConnectionError> {
     if calendar.connection.busy_only {
         return Ok((import_free_busy(store, credentials, calendar).await?, true));
@@ -222,11 +219,13 @@ async fn import_calendar(
                 crate::external_edits::handle(store, tenant, connection, &changes, window)
                     .await
                     .map_err(ConnectionError::store)?;
+                let later = later_events(credentials, calendar, window.end).await?;
+                let own = own_events(store, connection).await?;
                 let judged: Vec<BusyChange> = changes
                     .into_iter()
-                    .filter_map(|c| judge(c, tenant.id, own, window, calendar.zone))
+                    .filter_map(|c| judge(c, tenant.id, &own, window, calendar.zone))
                     .collect();
-                let later = later_events(credentials, calendar, tenant.id, own, window.end).await?;
+                let later = later_busy(&later, tenant.id, &own, calendar.zone, window.end);
                 let later = LaterEvents { from: window.end, events: &later };
                 let changed = store
                     .apply_calendar_changes(calendar, &judged, later, &next_cursor)
@@ -245,14 +244,16 @@ async fn import_calendar(
     let window = window_around(now);
     match changes(credentials, calendar, None, window).await? {
         ChangeSet::Changes { changes, next_cursor } => {
+            let later = later_events(credentials, calendar, window.end).await?;
+            let own = own_events(store, calendar.connection).await?;
             let mut busy: Vec<CalendarBusyEvent> = changes
                 .into_iter()
-                .filter_map(|c| match judge(c, tenant.id, own, window, calendar.zone) {
+                .filter_map(|c| match judge(c, tenant.id, &own, window, calendar.zone) {
                     Some(BusyChange::Busy(event)) => Some(event),
                     Some(BusyChange::Free { .. }) | None => None,
                 })
                 .collect();
-            busy.extend(later_events(credentials, calendar, tenant.id, own, window.end).await?);
+            busy.extend(later_busy(&later, tenant.id, &own, calendar.zone, window.end));
             let changed = store
                 .replace_calendar_busy(calendar, &busy, &next_cursor)
                 .await
@@ -352,27 +353,35 @@ async fn changes(
         .await
 }
 
-/// The calendar's busy single events starting at or after `from`, listed in full.
+/// The calendar's single events starting at or after `from`, listed in full.
 async fn later_events(
     credentials: &Credentials,
     calendar: BusyCalendar<'_>,
-    tenant_id: Uuid,
-    own: &HashSet<String>,
     from: DateTime<Utc>,
-) -> Result<Vec<CalendarBusyEvent>, ConnectionError> {
+) -> Result<Vec<RemoteEvent>, ConnectionError> {
     let provider = credentials.providers().get(calendar.connection.provider);
     let calendar_id = calendar.calendar_id;
-    let events = credentials
+    credentials
         .with_token(calendar.connection, |token| async move {
             provider.single_events_from(&token, calendar_id, from).await
         })
-        .await?;
-    Ok(events
+        .await
+}
+
+/// The busy times among the later events that start at or after `from`.
+fn later_busy(
+    events: &[RemoteEvent],
+    tenant_id: Uuid,
+    own: &HashSet<String>,
+    zone: TimeZone,
+    from: DateTime<Utc>,
+) -> Vec<CalendarBusyEvent> {
+    events
         .iter()
-        .filter_map(|event| busy_event(event, tenant_id, own, calendar.zone))
+        .filter_map(|event| busy_event(event, tenant_id, own, zone))
         .filter(|(_, start, _)| *start >= from)
         .map(|(busy, _, _)| busy)
-        .collect())
+        .collect()
 }
 
 /// What one change means for the staff member's busy times; `None` for an event starting
@@ -428,10 +437,24 @@ fn this_tenants_booking(event: &RemoteEvent, tenant_id: Uuid, own: &HashSet<Stri
         || (event.booking_id.is_some() && event.tenant_id.is_none_or(|id| id == tenant_id))
 }
 
+/// What identifies the tenant's own events in the connection's account (see [`own_keys`]),
+/// read once the calendar has been listed: a booking another connection began writing there
+/// while the listing ran has its row already (it is written before the create), so its new
+/// event is known. Read before the listing, that event would be taken for busy time and stay
+/// so until the calendar is listed in full again.
+async fn own_events(
+    store: &Store,
+    connection: &Connection,
+) -> Result<HashSet<String>, ConnectionError> {
+    let rows =
+        store.kalends_events_in_account(connection.id).await.map_err(ConnectionError::store)?;
+    Ok(own_keys(rows))
+}
+
 /// What identifies the tenant's own events in an account: the provider ids recorded, and the
 /// creation keys (upper case) of every (booking, connection) written there, which tell an event
 /// whose create has not been recorded yet (Graph's delta carries no extended properties).
-fn own_events(events: impl IntoIterator<Item = (Uuid, Uuid, Option<String>)>) -> HashSet<String> {
+fn own_keys(events: impl IntoIterator<Item = (Uuid, Uuid, Option<String>)>) -> HashSet<String> {
     let mut own = HashSet::new();
     for (booking_id, connection_id, remote_id) in events {
         let key = EventKey { booking_id, connection_id };
@@ -573,7 +596,7 @@ mod tests {
         let window = Window { start: at(1, 0), end: at(20, 0) };
         let zone: TimeZone = "UTC".parse().unwrap();
         let key = EventKey { booking_id: Uuid::from_u128(1), connection_id: Uuid::from_u128(5) };
-        let own = own_events([(key.booking_id, key.connection_id, None)]);
+        let own = own_keys([(key.booking_id, key.connection_id, None)]);
         let creating = RemoteEvent {
             creation_key: Some(key.transaction_id().to_lowercase()),
             ..event("AAMkAD-new", true, None)

@@ -1,4 +1,4 @@
-//! The control API tests use: faults, token expiry, grant revocation, minting tokens, seeding
+//! The control API tests use: faults, a gate holding requests, token expiry, grant revocation, minting tokens, seeding
 //! accounts, registering redirect URIs, and reading back what the sandbox holds.
 
 use axum::extract::{Request, State};
@@ -12,6 +12,7 @@ use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
+use super::faults::{Gate, GateView};
 use super::{Faults, Sandbox};
 use crate::Provider;
 
@@ -40,6 +41,8 @@ pub(super) async fn authorize(
 pub(super) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/faults", get(get_faults).put(put_faults))
+        .route("/hold", get(get_hold).put(put_hold).delete(lift_hold))
+        .route("/hold/release", post(release_held))
         .route("/expire-tokens", post(expire_tokens))
         .route("/revoke", post(revoke))
         .route("/grants", get(grants))
@@ -51,6 +54,55 @@ pub(super) fn router() -> Router<Sandbox> {
         .nest("/microsoft", super::microsoft::control_router())
         .nest("/workspace", super::workspace::control_router())
         .nest("/entra", super::entra::control_router())
+}
+
+/// `PUT /hold {path}`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldIn {
+    /// Requests whose path contains this wait at the gate.
+    path: String,
+}
+
+/// `POST /hold/release {count}`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseIn {
+    count: usize,
+}
+
+async fn get_hold(State(sandbox): State<Sandbox>) -> Json<GateView> {
+    Json(Gate::view(sandbox.lock().gate.as_ref()))
+}
+
+/// Closes a gate before the API requests whose path contains `path` (a gate already there is
+/// lifted: what it held goes on).
+async fn put_hold(State(sandbox): State<Sandbox>, Json(hold): Json<HoldIn>) -> Json<GateView> {
+    let gate = Gate::new(hold.path);
+    let mut state = sandbox.lock();
+    if let Some(old) = state.gate.replace(gate) {
+        old.lift();
+    }
+    Json(Gate::view(state.gate.as_ref()))
+}
+
+/// Lets `count` requests through the gate, the longest waiting first; 404 without a gate.
+async fn release_held(
+    State(sandbox): State<Sandbox>,
+    Json(release): Json<ReleaseIn>,
+) -> Result<Json<GateView>, StatusCode> {
+    let state = sandbox.lock();
+    let gate = state.gate.as_ref().ok_or(StatusCode::NOT_FOUND)?;
+    gate.release(release.count);
+    Ok(Json(Gate::view(Some(gate))))
+}
+
+/// Lifts the gate: everything it held goes on, and nothing more is held.
+async fn lift_hold(State(sandbox): State<Sandbox>) -> StatusCode {
+    if let Some(gate) = sandbox.lock().gate.take() {
+        gate.lift();
+    }
+    StatusCode::NO_CONTENT
 }
 
 async fn get_faults(State(sandbox): State<Sandbox>) -> Json<Faults> {

@@ -1,6 +1,10 @@
 //! Fault injection for the API and token endpoints: latency, 5xx, 429 with `Retry-After`, and
-//! dropped connections, each at a configured rate, in the provider's own error envelope.
+//! dropped connections, each at a configured rate, in the provider's own error envelope; and a
+//! gate that holds the requests of one path until a test lets them through, so that a race
+//! happens in the order the test wants.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -9,6 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use super::{Sandbox, google_error, graph_error};
 use crate::Provider;
@@ -29,6 +34,55 @@ pub struct Faults {
     pub latency_ms: u64,
 }
 
+/// Holds the API requests whose path contains `path` until they are released one by one (or
+/// the gate is lifted), counting those waiting.
+#[derive(Clone, Debug)]
+pub(crate) struct Gate {
+    path: String,
+    waiting: Arc<AtomicUsize>,
+    passes: Arc<Semaphore>,
+}
+
+/// What `GET /_control/hold` answers.
+#[derive(Debug, Serialize)]
+pub(crate) struct GateView {
+    path: Option<String>,
+    waiting: usize,
+}
+
+impl Gate {
+    /// A closed gate for requests whose path contains `path`.
+    pub(crate) fn new(path: String) -> Self {
+        Self { path, waiting: Arc::default(), passes: Arc::new(Semaphore::new(0)) }
+    }
+
+    /// Lets `count` held (or future) requests through, oldest first.
+    pub(crate) fn release(&self, count: usize) {
+        self.passes.add_permits(count);
+    }
+
+    /// Lets every request through, now and later.
+    pub(crate) fn lift(&self) {
+        self.passes.close();
+    }
+
+    pub(crate) fn view(gate: Option<&Self>) -> GateView {
+        GateView {
+            path: gate.map(|g| g.path.clone()),
+            waiting: gate.map_or(0, |g| g.waiting.load(Ordering::SeqCst)),
+        }
+    }
+
+    /// Waits at the gate until released or lifted.
+    async fn pass(&self) {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        if let Ok(permit) = self.passes.acquire().await {
+            permit.forget();
+        }
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// What the dice decided for one request.
 enum Fault {
     Error,
@@ -47,10 +101,14 @@ pub(super) async fn inject(
     } else {
         Provider::Microsoft
     };
-    let (latency, fault) = {
-        let faults = sandbox.lock().faults.clone();
-        (faults.latency_ms, roll(&faults))
+    let (latency, fault, gate) = {
+        let state = sandbox.lock();
+        let gate = state.gate.clone().filter(|gate| request.uri().path().contains(&gate.path));
+        (state.faults.latency_ms, roll(&state.faults), gate)
     };
+    if let Some(gate) = gate {
+        gate.pass().await;
+    }
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }

@@ -174,6 +174,8 @@ pub struct Sandbox {
 pub(crate) struct State {
     pub(crate) config: SandboxConfig,
     pub(crate) faults: Faults,
+    /// Holds the requests of one path until a test releases them (`/_control/hold`).
+    pub(crate) gate: Option<faults::Gate>,
     pub(crate) accounts: HashMap<(Provider, String), Account>,
     pub(crate) oauth: oauth::OAuthState,
     pub(crate) google: google::Data,
@@ -191,6 +193,7 @@ impl Sandbox {
             state: Arc::new(Mutex::new(State {
                 config,
                 faults: Faults::default(),
+                gate: None,
                 accounts: HashMap::new(),
                 oauth: oauth::OAuthState::default(),
                 google: google::Data::default(),

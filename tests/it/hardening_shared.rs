@@ -3,6 +3,7 @@
 //! events alone; deleting a staff member cleans up at the provider before Kalends forgets.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kalends::api::bookings::BookingIn;
 use kalends::api::staff::StaffIn;
@@ -11,15 +12,16 @@ use kalends_core::seal::Sealer;
 use kalends_jobs::SealedTokenStore;
 use kalends_jobs::reconcile::{Repairs, reconcile};
 use kalends_providers::session::Credentials;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::connect::{Browser, connect};
-use crate::helpers::{Db, TestApp, on_both_databases};
+use crate::helpers::{Db, TestApp, eventually, on_both_databases};
 
 on_both_databases!(
     two_staff_sharing_one_google_calendar_never_delete_or_rewrite_each_others_events,
     two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_others_events,
+    a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_busy_time,
     deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant,
 );
 
@@ -176,6 +178,75 @@ async fn two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_ot
     db: Db,
 ) {
     shared_calendar_stays_still(db, "microsoft").await;
+}
+
+/// Graph's delta says nothing of whose an event is: an import tells a colleague's booking by the
+/// events this tenant is writing into the mailbox. One written while Ann's mailbox is being read
+/// (the sandbox holds her delta listing until Bo's booking is there) is known to be Bo's, so
+/// it never becomes Ann's busy time.
+async fn a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_busy_time(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let (ann, ann_connection) = connected_staff(&app, &key, "Ann", "microsoft", DESK).await;
+    let (bo, _) = connected_staff(&app, &key, "Bo", "microsoft", DESK).await;
+    app.settle().await;
+    let control = app.sandbox();
+    let hold = app.url("/sandbox/_control/hold");
+    let gate = json!({"path": "/calendarView/delta"});
+    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+    let waiting = |count: u64| {
+        let (control, hold) = (control.clone(), hold.clone());
+        async move {
+            let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+            (view["waiting"].as_u64() >= Some(count)).then_some(())
+        }
+    };
+
+    // Ann's import has asked for her mailbox's changes; Bo's booking goes in meanwhile.
+    let reading = tokio::spawn({
+        let (store, credentials) = (app.store.clone(), credentials(&app));
+        async move {
+            kalends_jobs::import_availability::run(&store, &credentials, tenant.id, ann_connection)
+                .await
+        }
+    });
+    eventually(Duration::from_secs(30), || waiting(1)).await;
+    let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    let colour = BookingIn {
+        title: "Colour with Bo".into(),
+        staff_ids: vec![bo],
+        start: Some(format!("{day}T10:00:00Z")),
+        end: Some(format!("{day}T11:00:00Z")),
+        time_zone: Some("UTC".into()),
+        ..BookingIn::default()
+    };
+    app.api(&key).create_booking(&colour).await.unwrap();
+    eventually(Duration::from_secs(30), || async {
+        (desk_events(&app, "microsoft").await.len() == 1).then_some(())
+    })
+    .await;
+    // Ann's listing goes on (the gate lets the longest waiting through) and finds Bo's event.
+    let release = app.url("/sandbox/_control/hold/release");
+    control.post(&release).json(&json!({"count": 1})).send().await.unwrap();
+    reading.await.unwrap().unwrap();
+    let ann_busy = || async {
+        let path = format!(
+            "/api/v1/availability?staff_id={ann}&from={day}&to={}",
+            day.succ_opt().unwrap()
+        );
+        let (status, availability) = app.call("GET", &path, &key, None).await;
+        assert_eq!(status, 200, "{availability}");
+        availability["busy"].as_array().unwrap().clone()
+    };
+    assert_eq!(ann_busy().await, Vec::<Value>::new(), "Bo's booking is not Ann's busy time");
+
+    // Everything else the gate held goes on; still nothing.
+    control.delete(&hold).send().await.unwrap();
+    app.settle().await;
+    assert_eq!(ann_busy().await, Vec::<Value>::new(), "nor after the other imports");
+    let conflicts = app.api(&key).all_conflicts().await.unwrap();
+    assert!(conflicts.is_empty(), "{conflicts:?}");
+    app.stop().await;
 }
 
 async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant(
