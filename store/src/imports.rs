@@ -648,18 +648,27 @@ impl Store {
             let mut tx = pool.begin().await?;
             if let Some((d, zone)) = diff {
                 let zone = *zone;
-                for id in &d.removed {
-                    sqlx::query("DELETE FROM imported_items WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                // A feed's items are written in a few statements of many rows, not one each:
+                // a first import adds hundreds, and each statement is a round trip (on SQLite,
+                // a hand-off to the connection's thread and back).
+                for ids in in_batches(&d.removed) {
+                    let mut delete = sqlx::QueryBuilder::new("DELETE FROM imported_items");
+                    delete.push(" WHERE id IN (");
+                    let mut list = delete.separated(", ");
+                    for id in ids {
+                        list.push_bind(*id);
+                    }
+                    delete.push(")").build().execute(&mut *tx).await?;
                 }
-                for id in &d.missing {
-                    sqlx::query("UPDATE imported_items SET missing_since = $1 WHERE id = $2")
-                        .bind(at)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                for ids in in_batches(&d.missing) {
+                    let mut mark =
+                        sqlx::QueryBuilder::new("UPDATE imported_items SET missing_since = ");
+                    mark.push_bind(at).push(" WHERE id IN (");
+                    let mut list = mark.separated(", ");
+                    for id in ids {
+                        list.push_bind(*id);
+                    }
+                    mark.push(")").build().execute(&mut *tx).await?;
                 }
                 for (id, item) in &d.updated {
                     let (start_date, end_date, span_start, span_end) = columns(&item.span, zone);
@@ -683,31 +692,37 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                for item in &d.added {
-                    let (start_date, end_date, span_start, span_end) = columns(&item.span, zone);
-                    sqlx::query(
+                for items in in_batches(&d.added) {
+                    let details = items.iter().map(|i| details_json(&i.details)).collect::<Result<
+                        Vec<_>,
+                        _,
+                    >>(
+                    )?;
+                    let mut insert = sqlx::QueryBuilder::new(
                         "INSERT INTO imported_items (id, import_id, tenant_id, resource_id, staff_id, \
                          uid, recurrence_id, kind, summary, start_date, end_date, span_start, span_end, \
-                         updated_at, details) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(import.id)
-                    .bind(tenant.id)
-                    .bind(owner.0)
-                    .bind(owner.1)
-                    .bind(&item.uid)
-                    .bind(item.recurrence_id.as_deref().unwrap_or(""))
-                    .bind(kind_str(item.kind))
-                    .bind(&item.summary)
-                    .bind(start_date)
-                    .bind(end_date)
-                    .bind(span_start)
-                    .bind(span_end)
-                    .bind(at)
-                    .bind(details_json(&item.details)?)
-                    .execute(&mut *tx)
-                    .await?;
+                         updated_at, details) ",
+                    );
+                    insert.push_values(items.iter().zip(details), |mut row, (item, details)| {
+                        let (start_date, end_date, span_start, span_end) =
+                            columns(&item.span, zone);
+                        row.push_bind(Uuid::now_v7())
+                            .push_bind(import.id)
+                            .push_bind(tenant.id)
+                            .push_bind(owner.0)
+                            .push_bind(owner.1)
+                            .push_bind(item.uid.clone())
+                            .push_bind(item.recurrence_id.clone().unwrap_or_default())
+                            .push_bind(kind_str(item.kind))
+                            .push_bind(item.summary.clone())
+                            .push_bind(start_date)
+                            .push_bind(end_date)
+                            .push_bind(span_start)
+                            .push_bind(span_end)
+                            .push_bind(at)
+                            .push_bind(details);
+                    });
+                    insert.build().execute(&mut *tx).await?;
                 }
             }
             let (etag, last_modified) = validators.clone().unwrap_or((None, None));
@@ -1037,6 +1052,25 @@ pub(super) fn columns(
     }
 }
 
+/// The most rows one multi-row statement writes (an item insert binds 15 values a row: 960).
+const MOST_ROWS: usize = 64;
+
+/// `rows` in slices of [`MOST_ROWS`], the rest in falling powers of two (200 rows: 64, 64, 64,
+/// 8): a few statements, of at most seven shapes, so each shape is prepared once per
+/// connection and stays in its statement cache.
+fn in_batches<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= MOST_ROWS { MOST_ROWS } else { 1 << rest.len().ilog2() };
+        let (batch, tail) = rest.split_at(size);
+        rest = tail;
+        Some(batch)
+    })
+}
+
 /// Inserts a run-log entry and answers its `unchanged` count: for a run that did not read the
 /// feed, the items the import holds, counted here rather than read to be counted.
 macro_rules! insert_run {
@@ -1098,4 +1132,25 @@ fn inflate(kept: &[u8]) -> Result<Vec<u8>, StoreError> {
         .read_to_end(&mut body)
         .map_err(|e| corrupt(format!("a kept feed body does not inflate: {e}")))?;
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_written_in_full_batches_then_falling_powers_of_two_each_row_once() {
+        let sizes = |n: usize| {
+            let rows: Vec<usize> = (0..n).collect();
+            let batches: Vec<&[usize]> = in_batches(&rows).collect();
+            assert_eq!(batches.concat(), rows, "every row once, in order");
+            batches.iter().map(|b| b.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(200), [64, 64, 64, 8]);
+        assert_eq!(sizes(127), [64, 32, 16, 8, 4, 2, 1]);
+        let shapes: std::collections::HashSet<usize> = (0..1000).flat_map(sizes).collect();
+        assert!(shapes.len() <= 7, "{shapes:?}");
+    }
 }
