@@ -20,8 +20,9 @@
 //! 3. **unchanged cycle**: no feed changed; the worker CPU divided by the feeds is the cost of an
 //!    unchanged feed, scheduling, queue and HTTP included.
 //!
-//! Then **statements**: one import of each kind is run in this process (the same `Importer` the
-//! workers run), counting the statements sqlx executes (its `sqlx::query` events).
+//! Then **statements**: one import of each kind (a feed never read before, a changed one, a 304,
+//! the same body again) is run in this process (the same `Importer` the workers run), counting
+//! the statements sqlx executes (its `sqlx::query` events).
 //!
 //! ```text
 //! cargo build --release --bin kalends --example import_cycle
@@ -50,6 +51,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{Layer as _, filter};
 use uuid::Uuid;
 
+#[path = "common/cpu.rs"]
+mod cpu;
 #[path = "common/flags.rs"]
 mod flags;
 
@@ -235,15 +238,6 @@ fn load() -> String {
     text.split_whitespace().take(2).collect::<Vec<_>>().join(", ")
 }
 
-/// User plus system CPU seconds of a process so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |k: usize| fields.get(k).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // After the command name: state is field 0, utime field 11, stime field 12 (ticks of 1/100 s).
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn kalends(args: &Args, database_url: &str, dir: &std::path::Path, queue: &str) -> Command {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().and_then(|p| p.parent()).unwrap().join("kalends");
@@ -275,7 +269,7 @@ fn kalends(args: &Args, database_url: &str, dir: &std::path::Path, queue: &str) 
 /// the cycle takes more than an hour.
 async fn cycle(db: &Db, processes: &mut [Child], feeds: usize) -> anyhow::Result<(f64, f64)> {
     let pids: Vec<u32> = processes.iter().filter_map(Child::id).collect();
-    let cpu_before: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
+    let cpu_before: f64 = pids.iter().map(|&p| cpu::cpu_seconds(p).0).sum();
     let started = Instant::now();
     let since = Utc::now();
     db.imports_due_at(since).await.context("making every import due")?;
@@ -295,7 +289,7 @@ async fn cycle(db: &Db, processes: &mut [Child], feeds: usize) -> anyhow::Result
         }
     }
     let wall = started.elapsed().as_secs_f64();
-    let cpu: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() - cpu_before;
+    let cpu: f64 = pids.iter().map(|&p| cpu::cpu_seconds(p).0).sum::<f64>() - cpu_before;
     Ok((wall, cpu))
 }
 
@@ -462,8 +456,32 @@ async fn main() {
     let importer = Importer::new(store.clone(), &config.import).unwrap();
     feeds.version.fetch_add(1, Ordering::Relaxed);
     let mut counted = Vec::new();
-    for (label, i) in [("changed (3 events moved)", 0), ("304", 2), ("same body, no validators", 1)]
-    {
+    // A feed never read before, as in the first import: one more flat of the first host.
+    let (first_host, _) = &imports[0];
+    let resource = NewResource {
+        external_id: None,
+        name: "A new flat".into(),
+        time_zone: None,
+        parent_id: None,
+    };
+    let resource = store.create_resource(first_host.id, resource).await.unwrap();
+    let new = NewImport {
+        owner: Owner::Resource(resource.id),
+        platform: Platform::Airbnb,
+        url: format!("{base}/feed/{}.ics", args.feeds),
+        name: None,
+        interval_minutes: 30,
+        settings: Default::default(),
+    };
+    let new = store.create_import(first_host, new).await.unwrap().id;
+    imports.push((first_host.clone(), new));
+    let new_label = format!("new ({} events)", args.events);
+    for (label, i) in [
+        (new_label.as_str(), imports.len() - 1),
+        ("changed (3 events moved)", 0),
+        ("304", 2),
+        ("same body, no validators", 1),
+    ] {
         let (tenant, import) = &imports[i];
         let before = statements.0.load(Ordering::Relaxed);
         let run = importer.run(tenant.id, *import).await.unwrap();

@@ -1,5 +1,5 @@
-//! Sync benchmark: real `kalends` processes (one `--role api` with the in-process provider
-//! sandbox, two `--role worker`) on PostgreSQL and Redis, staff members connected through the
+//! Sync benchmark: real `kalends` processes (one `--role api`, two `--role worker`, and the
+//! provider sandbox apart, `kalends sandbox`) on PostgreSQL and Redis, staff members connected through the
 //! consent pages, then:
 //!
 //! 1. latency: bookings created at a fixed rate (open loop) for a while, each assigned to one staff
@@ -7,7 +7,11 @@
 //!    insert) minus the moment the client received the booking's 2xx; p50 and p99;
 //! 2. throughput: a burst of bookings created as fast as the API takes them; bookings synced per
 //!    second = burst / (last `synced_at` - first request);
-//!    the API's own rate (the burst over the time its last 2xx arrived) beside it; with
+//!    the API's own rate (the burst over the time its last 2xx arrived) beside it; the CPU
+//!    Kalends' own processes spent per booking from the burst's first request to its last sync
+//!    (`cpu_ms_per_booking`: the API, the workers, every PostgreSQL backend and Redis, read from
+//!    `/proc/PID/stat` and Redis's `INFO cpu`; the sandbox and this program are left out, and
+//!    PostgreSQL only when it runs on this machine: `postgres_server_found`); with
 //!    `pg_stat_statements` loaded in the server, the statements PostgreSQL ran from the burst's
 //!    first request to its last sync, per booking (the top ones on stderr);
 //! 3. ceiling: raw event inserts per second from a tight client (16 at a time) straight to the
@@ -54,6 +58,8 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
+#[path = "common/cpu.rs"]
+mod cpu;
 #[path = "common/flags.rs"]
 mod flags;
 
@@ -118,6 +124,13 @@ fn args() -> Args {
     args
 }
 
+/// The sandbox's address (its own process: its CPU is not Kalends').
+fn sandbox() -> &'static str {
+    SANDBOX.get().expect("the sandbox is started first")
+}
+
+static SANDBOX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// The token of the sandbox's control API, the same for every process of this run.
 fn sandbox_token() -> &'static str {
     static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -143,9 +156,9 @@ fn kalends(args: &Args, dir: &std::path::Path, port: u16, queue: &str) -> Comman
         .env("KALENDS_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("KALENDS_CONFIG_DIR", dir.join("none"))
         .env("KALENDS_DEMO_TENANT", "false")
-        // PostgreSQL: the sandbox is on only because the benchmark asks for it.
-        .env("KALENDS_SANDBOX__ENABLED", "true")
-        .env("KALENDS_SANDBOX__TOKEN", sandbox_token())
+        // The sandbox runs apart (`start_sandbox`): these processes are Kalends alone.
+        .env("KALENDS_SANDBOX__ENABLED", "false")
+        .envs(SANDBOX_SETTINGS.get().expect("the sandbox is started first").iter().cloned())
         .env("KALENDS_LOG", "warn")
         .env("KALENDS_JOBS__CONCURRENCY", "16")
         .env("KALENDS_DATABASE__MAX_CONNECTIONS", "16")
@@ -167,6 +180,135 @@ fn kalends(args: &Args, dir: &std::path::Path, port: u16, queue: &str) -> Comman
         }
     }
     cmd
+}
+
+/// The settings that point Kalends at the sandbox (`KALENDS_GOOGLE__TOKEN_URL`, ...).
+static SANDBOX_SETTINGS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+/// Starts `kalends sandbox` on a port of its own, for a Kalends at `public_url`, and reads
+/// the settings it prints for Kalends (into [`SANDBOX_SETTINGS`], its address into
+/// [`SANDBOX`]).
+async fn start_sandbox(dir: &std::path::Path, public_url: &str) -> Child {
+    use tokio::io::AsyncBufReadExt as _;
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|p| p.parent()).unwrap().join("kalends");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(bin)
+        .current_dir(dir)
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        .env("KALENDS_PUBLIC_URL", public_url)
+        .env("KALENDS_CONFIG_DIR", dir.join("none"))
+        .env("KALENDS_SANDBOX__TOKEN", sandbox_token())
+        .env("KALENDS_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut settings = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some((key, value)) = line.trim().split_once('=')
+            && key.starts_with("KALENDS_")
+        {
+            settings.push((key.to_owned(), value.to_owned()));
+            if key == "KALENDS_MICROSOFT__GRAPH_BASE_URL" {
+                break;
+            }
+        }
+    }
+    assert!(settings.len() >= 5, "`kalends sandbox` printed no settings: {settings:?}");
+    // Keep reading, or the sandbox would block on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    SANDBOX_SETTINGS.set(settings).unwrap();
+    SANDBOX.set(format!("http://127.0.0.1:{port}")).unwrap();
+    child
+}
+
+/// CPU seconds Kalends' own processes have used so far: the API process (SQLite: the one
+/// embedded process), the workers, the PostgreSQL server (every backend) and Redis.
+#[derive(Clone, Copy, Debug, Default)]
+struct KalendsCpu {
+    api: f64,
+    workers: f64,
+    postgres: f64,
+    redis: f64,
+}
+
+impl KalendsCpu {
+    async fn read(pids: &[u32], postmaster: Option<u32>, redis_url: &str) -> Self {
+        let own = |pid: &u32| cpu::cpu_seconds(*pid).0;
+        let postgres = postmaster.map_or(0.0, |pid| {
+            let (own, waited) = cpu::cpu_seconds(pid);
+            own + waited + cpu::children(pid).iter().map(|c| cpu::cpu_seconds(*c).0).sum::<f64>()
+        });
+        Self {
+            api: pids.first().map_or(0.0, own),
+            workers: pids.iter().skip(1).map(own).sum(),
+            postgres,
+            redis: if redis_url.is_empty() { 0.0 } else { redis_cpu(redis_url).await },
+        }
+    }
+
+    /// Milliseconds per booking since `before`, by part and in all.
+    fn per_booking(self, before: Self, bookings: usize) -> Value {
+        let ms = |after: f64, before: f64| (after - before) * 1000.0 / bookings as f64;
+        let parts = [
+            ("api", ms(self.api, before.api)),
+            ("workers", ms(self.workers, before.workers)),
+            ("postgres", ms(self.postgres, before.postgres)),
+            ("redis", ms(self.redis, before.redis)),
+        ];
+        let total: f64 = parts.iter().map(|(_, v)| v).sum();
+        let mut out = serde_json::Map::new();
+        out.insert("total".into(), total.into());
+        for (name, value) in parts {
+            out.insert(name.into(), value.into());
+        }
+        Value::Object(out)
+    }
+}
+
+/// The PostgreSQL server's main process (postmaster), from its data directory's
+/// `postmaster.pid` (the server must run on this machine).
+async fn postmaster(pool: &sqlx::PgPool) -> Option<u32> {
+    let (dir,): (String,) =
+        sqlx::query_as("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+            .fetch_one(pool)
+            .await
+            .ok()?;
+    let pid = std::fs::read_to_string(format!("{dir}/postmaster.pid")).ok()?;
+    pid.lines().next()?.trim().parse().ok()
+}
+
+/// CPU seconds Redis has used so far (`INFO cpu`: user and system, its children's included).
+async fn redis_cpu(url: &str) -> f64 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let authority = url.trim_start_matches("redis://").split('/').next().unwrap_or_default();
+    let address = authority.rsplit('@').next().unwrap_or_default();
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("Redis answers");
+    stream.write_all(b"INFO cpu\r\n").await.unwrap();
+    // A bulk string: `$<length>\r\n<text>\r\n`.
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        answer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        let complete = text.split_once("\r\n").is_some_and(|(head, body)| {
+            head.trim_start_matches('$').parse::<usize>().is_ok_and(|len| body.len() >= len)
+        });
+        if complete || n == 0 {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(key, _)| key.starts_with("used_cpu_") && !key.contains("main_thread"))
+        .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
+        .sum()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -329,16 +471,16 @@ async fn statements_since_reset(db: &Db, counting: bool) -> Option<i64> {
 }
 
 /// Raw inserts per second against the sandbox, 16 at a time, for `seconds`.
-async fn ceiling(base: &str, seconds: u64) -> f64 {
+async fn ceiling(seconds: u64) -> f64 {
     let http = client();
     let minted: Value = json_of(
-        http.post(format!("{base}/sandbox/_control/tokens"))
+        http.post(format!("{}/_control/tokens", sandbox()))
             .json(&json!({"provider": "google", "email": "ceiling@example.com"})),
     )
     .await;
     let token = Arc::new(minted["access_token"].as_str().unwrap().to_owned());
     let url =
-        Arc::new(format!("{base}/sandbox/google/calendar/v3/calendars/ceiling@example.com/events"));
+        Arc::new(format!("{}/google/calendar/v3/calendars/ceiling@example.com/events", sandbox()));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..16 {
@@ -379,12 +521,12 @@ async fn full_import(
 ) -> (f64, f64, f64) {
     let http = client();
     let email = "bigcalendar@example.com";
-    http.post(format!("{base}/sandbox/_control/accounts"))
+    http.post(format!("{}/_control/accounts", sandbox()))
         .json(&json!({"provider": "google", "email": email}))
         .send()
         .await
         .unwrap();
-    let events = format!("{base}/sandbox/_control/google/calendars/{email}/{email}/events");
+    let events = format!("{}/_control/google/calendars/{email}/{email}/events", sandbox());
     let semaphore = Arc::new(tokio::sync::Semaphore::new(16));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
@@ -462,8 +604,8 @@ struct Incremental {
 }
 
 /// Change listings served by the sandbox so far.
-async fn provider_reads(http: &reqwest::Client, base: &str) -> u64 {
-    let counts = json_of(http.get(format!("{base}/sandbox/_control/requests"))).await;
+async fn provider_reads(http: &reqwest::Client) -> u64 {
+    let counts = json_of(http.get(format!("{}/_control/requests", sandbox()))).await;
     ["GET google events.list", "GET microsoft calendarView.delta"]
         .iter()
         .map(|route| counts[*route].as_u64().unwrap_or(0))
@@ -534,7 +676,7 @@ async fn incremental_import(base: &str, key: &str, pool: &sqlx::PgPool, n: usize
     }
     let initial_wait = waited.elapsed().as_secs_f64();
     let scheduled_before = next_imports(pool, &ids).await;
-    let reads_before = provider_reads(&http, base).await;
+    let reads_before = provider_reads(&http).await;
 
     // One change in every calendar, 32 at a time, while the stored ones are counted.
     let t0 = Utc::now();
@@ -547,11 +689,11 @@ async fn incremental_import(base: &str, key: &str, pool: &sqlx::PgPool, n: usize
         let title = format!("Change {i}");
         let (url, event) = if provider == "google" {
             let at = |minute: u32| json!({"dateTime": format!("{day}T{hour:02}:{minute:02}:00Z")});
-            let url = format!("{base}/sandbox/_control/google/calendars/{email}/{email}/events");
+            let url = format!("{}/_control/google/calendars/{email}/{email}/events", sandbox());
             (url, json!({"summary": title, "start": at(0), "end": at(45)}))
         } else {
             let at = |minute: u32| json!({"dateTime": format!("{day}T{hour:02}:{minute:02}:00"), "timeZone": "UTC"});
-            let url = format!("{base}/sandbox/_control/microsoft/users/{email}/events");
+            let url = format!("{}/_control/microsoft/users/{email}/events", sandbox());
             (url, json!({"subject": title, "start": at(0), "end": at(45)}))
         };
         let (http, semaphore, id) = (http.clone(), semaphore.clone(), *id);
@@ -600,7 +742,7 @@ async fn incremental_import(base: &str, key: &str, pool: &sqlx::PgPool, n: usize
     arrivals.sort_by(f64::total_cmp);
     let mut latencies: Vec<f64> = stored.iter().map(|(id, at)| seconds(*at - sent[id])).collect();
     latencies.sort_by(f64::total_cmp);
-    let reads = provider_reads(&http, base).await - reads_before;
+    let reads = provider_reads(&http).await - reads_before;
     let scheduled_after = next_imports(pool, &ids).await;
     let scheduled = ids.iter().filter(|id| scheduled_before[*id] != scheduled_after[*id]).count();
     Incremental {
@@ -671,6 +813,7 @@ async fn main() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let queue = format!("sync-bench-{}", Uuid::now_v7().simple());
     let base = format!("http://127.0.0.1:{port}");
+    let mut sandbox_process = start_sandbox(&dir, &base).await;
     let created = kalends(&args, &dir, port, &queue)
         .args(["tenant", "create", "--name", "Bench", "--json"])
         .stdout(Stdio::piped())
@@ -733,6 +876,12 @@ async fn main() {
     // 2. Throughput: a burst, as fast as the API takes it.
     phase("burst");
     let counting = reset_statements(&db).await;
+    let pids: Vec<u32> = processes.iter().filter_map(Child::id).collect();
+    let postmaster = match &db {
+        Db::Postgres(pool) => postmaster(pool).await,
+        Db::Sqlite(_) => None,
+    };
+    let cpu_before = KalendsCpu::read(&pids, postmaster, &args.redis_url).await;
     let burst_start = Utc::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = tokio::task::JoinSet::new();
@@ -752,6 +901,9 @@ async fn main() {
     let accepted = made.iter().map(|(_, at)| *at).max().unwrap_or(burst_start);
     let burst: Vec<Uuid> = made.into_iter().map(|(id, _)| id).collect();
     let burst_at = if syncing { synced(&db, &burst).await } else { HashMap::new() };
+    let cpu_per_booking = KalendsCpu::read(&pids, postmaster, &args.redis_url)
+        .await
+        .per_booking(cpu_before, args.burst);
     let statements = statements_since_reset(&db, counting).await;
     let per_second = |until: DateTime<Utc>| {
         args.burst as f64 / ((until - burst_start).num_milliseconds().max(1) as f64 / 1000.0)
@@ -762,7 +914,7 @@ async fn main() {
 
     // 3. The sandbox's own ceiling, same run.
     phase("ceiling");
-    let ceiling = ceiling(&base, 10).await;
+    let ceiling = ceiling(10).await;
 
     // 4. A full import of a big calendar (PostgreSQL only).
     let (import_seconds, peak_before, peak_after, incremental) = match &db {
@@ -791,6 +943,8 @@ async fn main() {
             "latency_max_ms": latencies.last(),
             "burst": args.burst, "synced_per_s": throughput, "sandbox_inserts_per_s": ceiling,
             "api_created_per_s": api_rate, "statements_per_booking": statements_per_booking,
+            "cpu_ms_per_booking": cpu_per_booking,
+            "postgres_server_found": postmaster.is_some(),
             "share_of_ceiling": throughput.map(|synced| synced / ceiling),
             "workers": if sqlite { Value::Null } else { args.workers.into() },
             "import_events": args.import_events, "import_seconds": import_seconds,
@@ -812,4 +966,5 @@ async fn main() {
     for mut p in processes {
         let _ = p.start_kill();
     }
+    let _ = sandbox_process.start_kill();
 }
