@@ -628,136 +628,15 @@ impl Store {
         import: &Import,
         record: &RunRecord<'_>,
     ) -> Result<u32, StoreError> {
-        let RunRecord {
-            run,
-            diff,
-            status,
-            failures,
-            validators,
-            events,
-            alerts,
-            alerts_due,
-            body_sha256,
-            owed,
-            hold,
-            body,
-        } = record;
+        let RunRecord { run, diff, events, alerts, alerts_due, owed, body, .. } = record;
         let at = run.finished_at;
         let owner = import.data.owner.columns();
         let (recorded, unchanged) = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            if let Some((d, zone)) = diff {
-                let zone = *zone;
-                // A feed's items are written in a few statements of many rows, not one each:
-                // a first import adds hundreds, and each statement is a round trip (on SQLite,
-                // a hand-off to the connection's thread and back).
-                for ids in in_batches(&d.removed) {
-                    let mut delete = sqlx::QueryBuilder::new("DELETE FROM imported_items");
-                    delete.push(" WHERE id IN (");
-                    let mut list = delete.separated(", ");
-                    for id in ids {
-                        list.push_bind(*id);
-                    }
-                    delete.push(")").build().execute(&mut *tx).await?;
-                }
-                for ids in in_batches(&d.missing) {
-                    let mut mark =
-                        sqlx::QueryBuilder::new("UPDATE imported_items SET missing_since = ");
-                    mark.push_bind(at).push(" WHERE id IN (");
-                    let mut list = mark.separated(", ");
-                    for id in ids {
-                        list.push_bind(*id);
-                    }
-                    mark.push(")").build().execute(&mut *tx).await?;
-                }
-                for (id, item) in &d.updated {
-                    let (start_date, end_date, span_start, span_end) = columns(&item.span, zone);
-                    sqlx::query(
-                        "UPDATE imported_items SET kind = $1, summary = $2, start_date = $3, \
-                         end_date = $4, span_start = $5, span_end = $6, updated_at = $7, \
-                         uid = $8, recurrence_id = $9, missing_since = NULL, details = $11 \
-                         WHERE id = $10",
-                    )
-                    .bind(kind_str(item.kind))
-                    .bind(&item.summary)
-                    .bind(start_date)
-                    .bind(end_date)
-                    .bind(span_start)
-                    .bind(span_end)
-                    .bind(at)
-                    .bind(&item.uid)
-                    .bind(item.recurrence_id.as_deref().unwrap_or(""))
-                    .bind(id)
-                    .bind(details_json(&item.details)?)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for items in in_batches(&d.added) {
-                    let details = items.iter().map(|i| details_json(&i.details)).collect::<Result<
-                        Vec<_>,
-                        _,
-                    >>(
-                    )?;
-                    let mut insert = sqlx::QueryBuilder::new(
-                        "INSERT INTO imported_items (id, import_id, tenant_id, resource_id, staff_id, \
-                         uid, recurrence_id, kind, summary, start_date, end_date, span_start, span_end, \
-                         updated_at, details) ",
-                    );
-                    insert.push_values(items.iter().zip(details), |mut row, (item, details)| {
-                        let (start_date, end_date, span_start, span_end) =
-                            columns(&item.span, zone);
-                        row.push_bind(Uuid::now_v7())
-                            .push_bind(import.id)
-                            .push_bind(tenant.id)
-                            .push_bind(owner.0)
-                            .push_bind(owner.1)
-                            .push_bind(item.uid.clone())
-                            .push_bind(item.recurrence_id.clone().unwrap_or_default())
-                            .push_bind(kind_str(item.kind))
-                            .push_bind(item.summary.clone())
-                            .push_bind(start_date)
-                            .push_bind(end_date)
-                            .push_bind(span_start)
-                            .push_bind(span_end)
-                            .push_bind(at)
-                            .push_bind(details);
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                }
+            if let Some((diff, zone)) = diff {
+                write_diff!(tx, diff, *zone, at, (import.id, tenant.id, owner));
             }
-            let (etag, last_modified) = validators.clone().unwrap_or((None, None));
-            sqlx::query(
-                "UPDATE imports SET status = $1, consecutive_failures = $2, running_until = NULL, \
-                 etag = CASE WHEN $3 THEN $4 ELSE etag END, \
-                 last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END, \
-                 failing_since = CASE WHEN $7 THEN COALESCE(failing_since, $8) ELSE NULL END, \
-                 body_sha256 = CASE WHEN $3 THEN $9 ELSE body_sha256 END, \
-                 held_since = CASE $10 WHEN 'hold' THEN COALESCE(held_since, $11) \
-                 WHEN 'release' THEN NULL ELSE held_since END, \
-                 held_reason = CASE $10 WHEN 'hold' THEN $12 \
-                 WHEN 'release' THEN NULL ELSE held_reason END WHERE id = $6",
-            )
-            .bind(status.as_str())
-            .bind(i64::from(*failures))
-            .bind(validators.is_some())
-            .bind(etag)
-            .bind(last_modified)
-            .bind(import.id)
-            .bind(run.outcome == RunOutcome::Failed)
-            .bind(run.started_at)
-            .bind(*body_sha256)
-            .bind(match hold {
-                HoldChange::Keep => "keep",
-                HoldChange::Hold(_) => "hold",
-                HoldChange::Release => "release",
-            })
-            .bind(at)
-            .bind(match hold {
-                HoldChange::Hold(reason) => Some(*reason),
-                HoldChange::Keep | HoldChange::Release => None,
-            })
-            .execute(&mut *tx)
-            .await?;
+            update_import!(tx, import.id, record);
             if let Some(body) = body {
                 sqlx::query(
                     "INSERT INTO import_bodies (import_id, body, read_at) VALUES ($1, $2, $3) \
@@ -1070,6 +949,129 @@ fn in_batches<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
         Some(batch)
     })
 }
+
+/// Records a run's outcome on its import in `$tx`: status, failures, validators, the body's
+/// hash and the mass-removal hold.
+macro_rules! update_import {
+    ($tx:expr, $import_id:expr, $record:expr) => {{
+        let RunRecord { run, status, failures, validators, body_sha256, hold, .. } = $record;
+        let at = run.finished_at;
+        let (etag, last_modified) = validators.clone().unwrap_or((None, None));
+        sqlx::query(
+            "UPDATE imports SET status = $1, consecutive_failures = $2, running_until = NULL, \
+             etag = CASE WHEN $3 THEN $4 ELSE etag END, \
+             last_modified = CASE WHEN $3 THEN $5 ELSE last_modified END, \
+             failing_since = CASE WHEN $7 THEN COALESCE(failing_since, $8) ELSE NULL END, \
+             body_sha256 = CASE WHEN $3 THEN $9 ELSE body_sha256 END, \
+             held_since = CASE $10 WHEN 'hold' THEN COALESCE(held_since, $11) \
+             WHEN 'release' THEN NULL ELSE held_since END, \
+             held_reason = CASE $10 WHEN 'hold' THEN $12 \
+             WHEN 'release' THEN NULL ELSE held_reason END WHERE id = $6",
+        )
+        .bind(status.as_str())
+        .bind(i64::from(*failures))
+        .bind(validators.is_some())
+        .bind(etag)
+        .bind(last_modified)
+        .bind($import_id)
+        .bind(run.outcome == RunOutcome::Failed)
+        .bind(run.started_at)
+        .bind(*body_sha256)
+        .bind(match hold {
+            HoldChange::Keep => "keep",
+            HoldChange::Hold(_) => "hold",
+            HoldChange::Release => "release",
+        })
+        .bind(at)
+        .bind(match hold {
+            HoldChange::Hold(reason) => Some(*reason),
+            HoldChange::Keep | HoldChange::Release => None,
+        })
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+use update_import;
+
+/// Writes a run's diff of an import's items in `$tx`: removed, missing, updated and added items,
+/// at `$at`, for the import, tenant and owner columns `$ids`.
+macro_rules! write_diff {
+    ($tx:expr, $diff:expr, $zone:expr, $at:expr, $ids:expr) => {{
+        let (import_id, tenant_id, owner): (Uuid, Uuid, (Option<Uuid>, Option<Uuid>)) = $ids;
+        // A feed's items are written in a few statements of many rows, not one each:
+        // a first import adds hundreds, and each statement is a round trip (on SQLite,
+        // a hand-off to the connection's thread and back).
+        for ids in in_batches(&$diff.removed) {
+            let mut delete = sqlx::QueryBuilder::new("DELETE FROM imported_items");
+            delete.push(" WHERE id IN (");
+            let mut list = delete.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            delete.push(")").build().execute(&mut *$tx).await?;
+        }
+        for ids in in_batches(&$diff.missing) {
+            let mut mark = sqlx::QueryBuilder::new("UPDATE imported_items SET missing_since = ");
+            mark.push_bind($at).push(" WHERE id IN (");
+            let mut list = mark.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            mark.push(")").build().execute(&mut *$tx).await?;
+        }
+        for (id, item) in &$diff.updated {
+            let (start_date, end_date, span_start, span_end) = columns(&item.span, $zone);
+            sqlx::query(
+                "UPDATE imported_items SET kind = $1, summary = $2, start_date = $3, \
+                 end_date = $4, span_start = $5, span_end = $6, updated_at = $7, \
+                 uid = $8, recurrence_id = $9, missing_since = NULL, details = $11 \
+                 WHERE id = $10",
+            )
+            .bind(kind_str(item.kind))
+            .bind(&item.summary)
+            .bind(start_date)
+            .bind(end_date)
+            .bind(span_start)
+            .bind(span_end)
+            .bind($at)
+            .bind(&item.uid)
+            .bind(item.recurrence_id.as_deref().unwrap_or(""))
+            .bind(id)
+            .bind(details_json(&item.details)?)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        for items in in_batches(&$diff.added) {
+            let details =
+                items.iter().map(|i| details_json(&i.details)).collect::<Result<Vec<_>, _>>()?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO imported_items (id, import_id, tenant_id, resource_id, staff_id, \
+                 uid, recurrence_id, kind, summary, start_date, end_date, span_start, span_end, \
+                 updated_at, details) ",
+            );
+            insert.push_values(items.iter().zip(details), |mut row, (item, details)| {
+                let (start_date, end_date, span_start, span_end) = columns(&item.span, $zone);
+                row.push_bind(Uuid::now_v7())
+                    .push_bind(import_id)
+                    .push_bind(tenant_id)
+                    .push_bind(owner.0)
+                    .push_bind(owner.1)
+                    .push_bind(item.uid.clone())
+                    .push_bind(item.recurrence_id.clone().unwrap_or_default())
+                    .push_bind(kind_str(item.kind))
+                    .push_bind(item.summary.clone())
+                    .push_bind(start_date)
+                    .push_bind(end_date)
+                    .push_bind(span_start)
+                    .push_bind(span_end)
+                    .push_bind($at)
+                    .push_bind(details);
+            });
+            insert.build().execute(&mut *$tx).await?;
+        }
+    }};
+}
+use write_diff;
 
 /// Inserts a run-log entry and answers its `unchanged` count: for a run that did not read the
 /// feed, the items the import holds, counted here rather than read to be counted.
