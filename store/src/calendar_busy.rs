@@ -87,10 +87,12 @@ pub struct BusyCalendar<'a> {
     pub zone: TimeZone,
 }
 
-const UPSERT: &str = "INSERT INTO calendar_busy (id, tenant_id, connection_id, staff_id, calendar_id, \
-     remote_id, summary, start_date, end_date, span_start, span_end, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-     ON CONFLICT (connection_id, calendar_id, remote_id) DO UPDATE SET summary = excluded.summary, \
+/// The head of an upsert of busy times; rows of 12 values follow, then [`UPSERT_TAIL`].
+const UPSERT_HEAD: &str = "INSERT INTO calendar_busy (id, tenant_id, connection_id, staff_id, \
+     calendar_id, remote_id, summary, start_date, end_date, span_start, span_end, updated_at) ";
+
+/// A stored busy time is rewritten only when it changed, so the rows affected count changes.
+const UPSERT_TAIL: &str = " ON CONFLICT (connection_id, calendar_id, remote_id) DO UPDATE SET summary = excluded.summary, \
      start_date = excluded.start_date, end_date = excluded.end_date, \
      span_start = excluded.span_start, span_end = excluded.span_end, updated_at = excluded.updated_at \
      WHERE calendar_busy.summary IS DISTINCT FROM excluded.summary \
@@ -127,29 +129,50 @@ const DUE_CALENDAR_IMPORTS: DueWork = DueWork {
     job: |tenant_id, connection_id| Job::ImportAvailability { tenant_id, connection_id },
 };
 
-/// Upserts one busy event in `$tx`; evaluates to the rows changed (0 when it was stored as is).
+/// Upserts busy events in `$tx`, 64 rows a statement (a calendar's full listing holds thousands);
+/// of events with the same id the last wins, as one upsert after another would have it (one
+/// statement may not touch a row twice). Evaluates to the rows changed (0 for those stored as
+/// they are).
 macro_rules! upsert_busy {
-    ($tx:expr, $calendar:expr, $event:expr, $at:expr) => {{
+    ($tx:expr, $calendar:expr, $events:expr, $at:expr) => {{
         let calendar: &BusyCalendar<'_> = $calendar;
-        let event: &CalendarBusyEvent = $event;
-        let (start_date, end_date, span_start, span_end) = columns(&event.span, calendar.zone);
-        sqlx::query(UPSERT)
-            .bind(Uuid::now_v7())
-            .bind(calendar.connection.tenant_id)
-            .bind(calendar.connection.id)
-            .bind(calendar.connection.staff_id)
-            .bind(calendar.calendar_id)
-            .bind(&event.remote_id)
-            .bind(&event.summary)
-            .bind(start_date)
-            .bind(end_date)
-            .bind(span_start)
-            .bind(span_end)
-            .bind($at)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected()
+        let events = last_of_each($events);
+        let mut changed = 0;
+        for batch in super::in_batches(&events) {
+            let mut upsert = sqlx::QueryBuilder::new(UPSERT_HEAD);
+            upsert.push_values(batch, |mut row, event| {
+                let (start_date, end_date, span_start, span_end) =
+                    columns(&event.span, calendar.zone);
+                row.push_bind(Uuid::now_v7())
+                    .push_bind(calendar.connection.tenant_id)
+                    .push_bind(calendar.connection.id)
+                    .push_bind(calendar.connection.staff_id)
+                    .push_bind(calendar.calendar_id.to_owned())
+                    .push_bind(event.remote_id.clone())
+                    .push_bind(event.summary.clone())
+                    .push_bind(start_date)
+                    .push_bind(end_date)
+                    .push_bind(span_start)
+                    .push_bind(span_end)
+                    .push_bind($at);
+            });
+            upsert.push(UPSERT_TAIL);
+            changed += upsert.build().execute(&mut *$tx).await?.rows_affected();
+        }
+        changed
     }};
+}
+
+/// The events with the last of each remote id only, in the order of those last ones.
+fn last_of_each<'e>(
+    events: impl IntoIterator<Item = &'e CalendarBusyEvent>,
+) -> Vec<&'e CalendarBusyEvent> {
+    let events: Vec<&CalendarBusyEvent> = events.into_iter().collect();
+    let mut seen = HashSet::new();
+    let mut kept: Vec<&CalendarBusyEvent> =
+        events.into_iter().rev().filter(|e| seen.insert(e.remote_id.as_str())).collect();
+    kept.reverse();
+    kept
 }
 
 /// Deletes the calendar's busy times with the remote ids `$ids` (strings), a thousand in one
@@ -245,9 +268,7 @@ impl Store {
             // In the list's order; the events that became free next to each other go together.
             for run in changes.chunk_by(|a, b| a.freed().is_some() == b.freed().is_some()) {
                 changed += delete_busy!(tx, &calendar, run.iter().filter_map(BusyChange::freed));
-                for event in run.iter().filter_map(BusyChange::busy) {
-                    changed += upsert_busy!(tx, &calendar, event, at);
-                }
+                changed += upsert_busy!(tx, &calendar, run.iter().filter_map(BusyChange::busy), at);
             }
             let stored: Vec<(String,)> = sqlx::query_as(STORED_FROM)
                 .bind(calendar.connection.id)
@@ -256,9 +277,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             changed += delete_unlisted!(tx, &calendar, stored, &listed);
-            for event in later.events {
-                changed += upsert_busy!(tx, &calendar, event, at);
-            }
+            changed += upsert_busy!(tx, &calendar, later.events, at);
             changed += finish_calendar!(tx, &calendar, cursor, None, at);
             tx.commit().await?;
             Ok::<_, StoreError>(changed)
@@ -287,9 +306,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             let mut changed = delete_unlisted!(tx, &calendar, stored, &listed);
-            for event in events {
-                changed += upsert_busy!(tx, &calendar, event, at);
-            }
+            changed += upsert_busy!(tx, &calendar, events, at);
             changed += finish_calendar!(tx, &calendar, cursor, Some(at), at);
             tx.commit().await?;
             Ok::<_, StoreError>(changed)
@@ -371,5 +388,26 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let seconds = i64::try_from(interval.as_secs()).unwrap_or(900);
         self.claim_due(DUE_CALENDAR_IMPORTS, now, Some(seconds), limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn of_events_listed_twice_the_last_is_stored_in_the_order_of_the_last_ones() {
+        let day = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        let event = |id: &str, title: &str| CalendarBusyEvent {
+            remote_id: id.to_owned(),
+            summary: Some(title.to_owned()),
+            span: Span::AllDay { start: day, end: day.succ_opt().unwrap() },
+        };
+        let listed = [event("a", "old"), event("b", "b"), event("a", "new"), event("c", "c")];
+        let kept: Vec<(&str, Option<&str>)> = last_of_each(&listed)
+            .into_iter()
+            .map(|e| (e.remote_id.as_str(), e.summary.as_deref()))
+            .collect();
+        assert_eq!(kept, [("b", Some("b")), ("a", Some("new")), ("c", Some("c"))]);
     }
 }

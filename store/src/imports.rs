@@ -931,25 +931,6 @@ pub(super) fn columns(
     }
 }
 
-/// The most rows one multi-row statement writes (an item insert binds 15 values a row: 960).
-const MOST_ROWS: usize = 64;
-
-/// `rows` in slices of [`MOST_ROWS`], the rest in falling powers of two (200 rows: 64, 64, 64,
-/// 8): a few statements, of at most seven shapes, so each shape is prepared once per
-/// connection and stays in its statement cache.
-fn in_batches<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = rows;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let size = if rest.len() >= MOST_ROWS { MOST_ROWS } else { 1 << rest.len().ilog2() };
-        let (batch, tail) = rest.split_at(size);
-        rest = tail;
-        Some(batch)
-    })
-}
-
 /// Records a run's outcome on its import in `$tx`: status, failures, validators, the body's
 /// hash and the mass-removal hold.
 macro_rules! update_import {
@@ -1001,7 +982,7 @@ macro_rules! write_diff {
         // A feed's items are written in a few statements of many rows, not one each:
         // a first import adds hundreds, and each statement is a round trip (on SQLite,
         // a hand-off to the connection's thread and back).
-        for ids in in_batches(&$diff.removed) {
+        for ids in super::in_batches(&$diff.removed) {
             let mut delete = sqlx::QueryBuilder::new("DELETE FROM imported_items");
             delete.push(" WHERE id IN (");
             let mut list = delete.separated(", ");
@@ -1010,7 +991,7 @@ macro_rules! write_diff {
             }
             delete.push(")").build().execute(&mut *$tx).await?;
         }
-        for ids in in_batches(&$diff.missing) {
+        for ids in super::in_batches(&$diff.missing) {
             let mut mark = sqlx::QueryBuilder::new("UPDATE imported_items SET missing_since = ");
             mark.push_bind($at).push(" WHERE id IN (");
             let mut list = mark.separated(", ");
@@ -1041,7 +1022,7 @@ macro_rules! write_diff {
             .execute(&mut *$tx)
             .await?;
         }
-        for items in in_batches(&$diff.added) {
+        for items in super::in_batches(&$diff.added) {
             let details =
                 items.iter().map(|i| details_json(&i.details)).collect::<Result<Vec<_>, _>>()?;
             let mut insert = sqlx::QueryBuilder::new(
@@ -1134,25 +1115,4 @@ fn inflate(kept: &[u8]) -> Result<Vec<u8>, StoreError> {
         .read_to_end(&mut body)
         .map_err(|e| corrupt(format!("a kept feed body does not inflate: {e}")))?;
     Ok(body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_are_written_in_full_batches_then_falling_powers_of_two_each_row_once() {
-        let sizes = |n: usize| {
-            let rows: Vec<usize> = (0..n).collect();
-            let batches: Vec<&[usize]> = in_batches(&rows).collect();
-            assert_eq!(batches.concat(), rows, "every row once, in order");
-            batches.iter().map(|b| b.len()).collect::<Vec<_>>()
-        };
-        assert_eq!(sizes(0), Vec::<usize>::new());
-        assert_eq!(sizes(1), [1]);
-        assert_eq!(sizes(200), [64, 64, 64, 8]);
-        assert_eq!(sizes(127), [64, 32, 16, 8, 4, 2, 1]);
-        let shapes: std::collections::HashSet<usize> = (0..1000).flat_map(sizes).collect();
-        assert!(shapes.len() <= 7, "{shapes:?}");
-    }
 }

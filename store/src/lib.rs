@@ -230,6 +230,25 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The most rows one multi-row statement writes (an imported item binds 15 values a row: 960).
+const MOST_ROWS: usize = 64;
+
+/// `rows` in slices of [`MOST_ROWS`], the rest in falling powers of two (200 rows: 64, 64, 64,
+/// 8): a few statements, of at most seven shapes, so each shape is prepared once per
+/// connection and stays in its statement cache.
+pub(crate) fn in_batches<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= MOST_ROWS { MOST_ROWS } else { 1 << rest.len().ilog2() };
+        let (batch, tail) = rest.split_at(size);
+        rest = tail;
+        Some(batch)
+    })
+}
+
 /// The most ids one `IN (...)` list binds: far below either database's limit on parameters
 /// (SQLite's 32,766, PostgreSQL's 65,535), so a long list is read in several queries.
 pub(crate) const IDS_PER_QUERY: usize = 1000;
@@ -527,5 +546,26 @@ impl<T> Page<T> {
         items.truncate(limit as usize);
         let next_cursor = if more { items.last().map(id) } else { None };
         Page { items, next_cursor }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_written_in_full_batches_then_falling_powers_of_two_each_row_once() {
+        let sizes = |n: usize| {
+            let rows: Vec<usize> = (0..n).collect();
+            let batches: Vec<&[usize]> = in_batches(&rows).collect();
+            assert_eq!(batches.concat(), rows, "every row once, in order");
+            batches.iter().map(|b| b.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(200), [64, 64, 64, 8]);
+        assert_eq!(sizes(127), [64, 32, 16, 8, 4, 2, 1]);
+        let shapes: std::collections::HashSet<usize> = (0..1000).flat_map(sizes).collect();
+        assert!(shapes.len() <= 7, "{shapes:?}");
     }
 }
