@@ -86,13 +86,7 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
-            for job in owed {
-                sqlx::query(outbox::INSERT)
-                    .bind(outbox::encode(job)?)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            outbox::owe_jobs!(tx, owed, at);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
@@ -169,13 +163,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((resource_id,)) = gone {
-                for job in owed(resource_id) {
-                    sqlx::query(outbox::INSERT)
-                        .bind(outbox::encode(&job)?)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                outbox::owe_jobs!(tx, owed(resource_id), at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(gone.is_some())

@@ -597,13 +597,7 @@ impl Store {
                 destination,
                 at
             );
-            for job in &jobs {
-                sqlx::query(outbox::INSERT)
-                    .bind(outbox::encode(job)?)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            outbox::owe_jobs!(tx, &jobs, at);
             tx.commit().await?;
             Ok::<_, StoreError>(jobs.len())
         })?;
@@ -686,14 +680,8 @@ impl Store {
                 .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
                 .await?;
-            for &(booking_id, tenant_id) in &drifted {
-                let job = Job::sync_booking(tenant_id, booking_id);
-                sqlx::query(outbox::INSERT)
-                    .bind(outbox::encode(&job)?)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let syncs = drifted.iter().map(|&(booking, tenant)| Job::sync_booking(tenant, booking));
+            outbox::owe_jobs!(tx, syncs, now);
             tx.commit().await?;
             Ok::<_, StoreError>(drifted.len())
         }

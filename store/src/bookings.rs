@@ -291,13 +291,7 @@ macro_rules! write_links {
 macro_rules! write_jobs {
     ($tx:expr, $jobs:expr, $at:expr) => {{
         let jobs: &[Job] = $jobs;
-        for job in jobs {
-            sqlx::query(outbox::INSERT)
-                .bind(outbox::encode(job)?)
-                .bind($at)
-                .execute(&mut *$tx)
-                .await?;
-        }
+        outbox::owe_jobs!($tx, jobs, $at);
     }};
 }
 

@@ -247,13 +247,7 @@ macro_rules! record_connection_owed {
                 jobs.push(Job::ImportAvailability { tenant_id: $tenant_id, connection_id: $id });
             }
         }
-        for job in &jobs {
-            sqlx::query(outbox::INSERT)
-                .bind(outbox::encode(job)?)
-                .bind($at)
-                .execute(&mut *$tx)
-                .await?;
-        }
+        outbox::owe_jobs!($tx, &jobs, $at);
         replayed
     }};
 }

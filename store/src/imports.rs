@@ -510,13 +510,7 @@ impl Store {
                 .await?
                 .rows_affected();
             if deleted == 1 {
-                for job in owed {
-                    sqlx::query(super::outbox::INSERT)
-                        .bind(super::outbox::encode(job)?)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                super::outbox::owe_jobs!(tx, owed, at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(deleted)
@@ -653,13 +647,7 @@ impl Store {
             let recorded = super::webhooks::record_webhook_events!(tx, tenant.id, events, at);
             let raised = super::alerts::record_alerts!(tx, tenant.id, alerts, at, *alerts_due);
             let recorded = recorded + usize::try_from(raised).unwrap_or(usize::MAX);
-            for job in owed {
-                sqlx::query(super::outbox::INSERT)
-                    .bind(super::outbox::encode(job)?)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            super::outbox::owe_jobs!(tx, owed, at);
             let recorded = recorded + owed.len();
             tx.commit().await?;
             Ok::<_, StoreError>((recorded, unchanged))
@@ -865,13 +853,7 @@ impl Store {
             }
             if removed > 0 {
                 super::webhooks::record_webhook_events!(tx, tenant_id, events, at);
-                for job in owed {
-                    sqlx::query(super::outbox::INSERT)
-                        .bind(super::outbox::encode(job)?)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                super::outbox::owe_jobs!(tx, owed, at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(removed)

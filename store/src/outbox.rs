@@ -22,6 +22,27 @@ pub(crate) fn encode(job: &Job) -> Result<String, StoreError> {
     serde_json::to_string(job).map_err(corrupt)
 }
 
+/// Records the jobs `$jobs` (anything iterating over `Job`s or `&Job`s) in the outbox in `$tx`,
+/// owed from `$at`, in their order, up to 64 rows a statement (connecting a calendar owes a
+/// sync for every upcoming booking: thousands at once); evaluates to how many.
+macro_rules! owe_jobs {
+    ($tx:expr, $jobs:expr, $at:expr) => {{
+        let encoded = $jobs
+            .into_iter()
+            .map(|job| $crate::outbox::encode(std::borrow::Borrow::borrow(&job)))
+            .collect::<Result<Vec<String>, _>>()?;
+        for batch in $crate::in_batches(&encoded) {
+            let mut insert = sqlx::QueryBuilder::new("INSERT INTO outbox (job, created_at) ");
+            insert.push_values(batch, |mut row, job| {
+                row.push_bind(job.clone()).push_bind($at);
+            });
+            insert.build().execute(&mut *$tx).await?;
+        }
+        encoded.len()
+    }};
+}
+pub(crate) use owe_jobs;
+
 /// Scheduled work of one kind, for [`Store::claim_due`].
 pub(crate) struct DueWork {
     /// `SELECT id, tenant_id, seconds FROM ... WHERE <due> ORDER BY ... LIMIT $2`: `$1` is now,
