@@ -30,6 +30,11 @@
 //!    how many of those connections the scheduler claimed meanwhile (0: every import came from a
 //!    notification). `0` skips it.
 //!
+//! With `--replay N`, after the burst, a new staff member with N upcoming bookings connects a
+//! Google calendar: `replay_connect_seconds` is how long the connect took (its transaction owes
+//! a sync of each booking), `replay_seconds` the time from its start until every booking is in
+//! the calendar (at the per-account budget unless `--lift-budgets true`).
+//!
 //! With `--database-url sqlite://...` (and no Redis) it runs Kalends embedded instead, one
 //! process doing all of it, and measures phases 1-3 only.
 //!
@@ -63,7 +68,7 @@ mod cpu;
 #[path = "common/flags.rs"]
 mod flags;
 
-const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] [--workers 2] [--rooms true]";
+const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] [--workers 2] [--rooms true] [--replay 0]";
 
 struct Args {
     database_url: String,
@@ -81,6 +86,8 @@ struct Args {
     workers: usize,
     /// A room per staff member, named by each of their bookings.
     rooms: bool,
+    /// Upcoming bookings of a staff member who connects afterwards (0: skipped).
+    replay: usize,
 }
 
 fn args() -> Args {
@@ -96,6 +103,7 @@ fn args() -> Args {
         "--lift-budgets",
         "--workers",
         "--rooms",
+        "--replay",
     ];
     let flags = flags::Flags::parse(USAGE, &known);
     let args = Args {
@@ -110,6 +118,7 @@ fn args() -> Args {
         lift_budgets: flags.number("--lift-budgets").unwrap_or(false),
         workers: flags.number("--workers").unwrap_or(2),
         rooms: flags.number("--rooms").unwrap_or(false),
+        replay: flags.number("--replay").unwrap_or(0),
     };
     let sqlite = args.database_url.starts_with("sqlite");
     if !sqlite && !args.database_url.starts_with("postgres") {
@@ -324,19 +333,31 @@ async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request.send().await.unwrap().json().await.unwrap()
 }
 
-/// Connects one staff member's calendar through the sandbox's consent page.
+/// Creates a staff member and connects their calendar through the sandbox's consent page.
 async fn connect(base: &str, key: &str, name: &str, provider: &str) {
-    let http = client();
+    let staff_id = new_staff(base, key, name).await;
+    connect_staff(base, key, &staff_id, name, provider).await;
+}
+
+/// Creates the staff member `name` (`name@example.com`); their id.
+async fn new_staff(base: &str, key: &str, name: &str) -> String {
     let email = format!("{name}@example.com");
     let staff: Value = json_of(
-        http.post(format!("{base}/api/v1/staff"))
+        client()
+            .post(format!("{base}/api/v1/staff"))
             .bearer_auth(key)
             .json(&json!({"name": name, "email": email})),
     )
     .await;
+    staff["id"].as_str().unwrap().to_owned()
+}
+
+/// Connects the calendar `name@example.com` at `provider` for the staff member `staff_id`
+/// through their settings page and the sandbox's consent page.
+async fn connect_staff(base: &str, key: &str, staff_id: &str, name: &str, provider: &str) {
+    let email = format!("{name}@example.com");
     let link: Value = json_of(
-        http.post(format!("{base}/api/v1/staff/{}/settings-link", staff["id"].as_str().unwrap()))
-            .bearer_auth(key),
+        client().post(format!("{base}/api/v1/staff/{staff_id}/settings-link")).bearer_auth(key),
     )
     .await;
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
@@ -354,6 +375,33 @@ async fn connect(base: &str, key: &str, name: &str, provider: &str) {
         .await
         .unwrap();
     assert!(done.url().as_str().contains("notice=connected"), "connecting {name} failed");
+}
+
+/// A staff member with `n` upcoming bookings connects a Google calendar: how long the connect
+/// took (its transaction owes a sync of each booking) and how long until every booking was in
+/// the calendar, from the connect's start.
+async fn replay(base: &str, key: &str, db: &Db, n: usize) -> (f64, f64) {
+    let seat = Seat { staff_id: new_staff(base, key, "replayed").await, room_id: None };
+    let http = client();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut tasks = tokio::task::JoinSet::new();
+    for slot in 0..n {
+        let permit = semaphore.clone().acquire_owned().await.unwrap();
+        let (http, base, key, seat) = (http.clone(), base.to_owned(), key.to_owned(), seat.clone());
+        tasks.spawn(async move {
+            let (id, _) = create(&http, &base, &key, &seat, 500_000 + slot, slot).await;
+            drop(permit);
+            id
+        });
+    }
+    let ids: Vec<Uuid> = tasks.join_all().await;
+    let started = Instant::now();
+    let started_at = Utc::now();
+    connect_staff(base, key, &seat.staff_id, "replayed", "google").await;
+    let connect = started.elapsed().as_secs_f64();
+    let synced = synced(db, &ids).await;
+    let last = synced.values().max().copied().unwrap_or(started_at);
+    (connect, (last - started_at).num_milliseconds() as f64 / 1000.0)
 }
 
 /// Who a booking is for: a staff member, and with `--rooms` their room.
@@ -912,6 +960,14 @@ async fn main() {
     let api_rate = per_second(accepted);
     let statements_per_booking = statements.map(|n| n as f64 / args.burst as f64);
 
+    // The replay of a staff member's upcoming bookings when they connect.
+    let replayed = if syncing && args.replay > 0 {
+        phase("replay");
+        Some(replay(&base, &key, &db, args.replay).await)
+    } else {
+        None
+    };
+
     // 3. The sandbox's own ceiling, same run.
     phase("ceiling");
     let ceiling = ceiling(10).await;
@@ -944,6 +1000,9 @@ async fn main() {
             "burst": args.burst, "synced_per_s": throughput, "sandbox_inserts_per_s": ceiling,
             "api_created_per_s": api_rate, "statements_per_booking": statements_per_booking,
             "cpu_ms_per_booking": cpu_per_booking,
+            "replay_bookings": args.replay,
+            "replay_connect_seconds": replayed.map(|(connect, _)| connect),
+            "replay_seconds": replayed.map(|(_, all)| all),
             "postgres_server_found": postmaster.is_some(),
             "share_of_ceiling": throughput.map(|synced| synced / ceiling),
             "workers": if sqlite { Value::Null } else { args.workers.into() },
