@@ -232,6 +232,32 @@ impl Db {
     }
 }
 
+/// Registers feed `i` (`/feed/{i}.ics`, Airbnb for even `i`, Booking.com for odd) for a new
+/// flat of `tenant`, imported every 30 minutes; the import's id.
+async fn register(
+    store: &kalends_store::Store,
+    tenant: &kalends_core::domain::Tenant,
+    base: &str,
+    i: usize,
+) -> Uuid {
+    let new = NewResource {
+        external_id: None,
+        name: format!("Flat {i}"),
+        time_zone: None,
+        parent_id: None,
+    };
+    let resource = store.create_resource(tenant.id, new).await.unwrap();
+    let new = NewImport {
+        owner: Owner::Resource(resource.id),
+        platform: if i.is_multiple_of(2) { Platform::Airbnb } else { Platform::BookingCom },
+        url: format!("{base}/feed/{i}.ics"),
+        name: None,
+        interval_minutes: 30,
+        settings: Default::default(),
+    };
+    store.create_import(tenant, new).await.unwrap().id
+}
+
 /// The machine's load average over 1 and 5 minutes (the box is shared with other builds).
 fn load() -> String {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -362,23 +388,8 @@ async fn main() {
             tenant = Some(store.create_tenant(settings).await.unwrap());
         }
         let tenant = tenant.as_ref().unwrap();
-        let new = NewResource {
-            external_id: None,
-            name: format!("Flat {i}"),
-            time_zone: None,
-            parent_id: None,
-        };
-        let resource = store.create_resource(tenant.id, new).await.unwrap();
-        let new = NewImport {
-            owner: Owner::Resource(resource.id),
-            platform: if i % 2 == 0 { Platform::Airbnb } else { Platform::BookingCom },
-            url: format!("{base}/feed/{i}.ics"),
-            name: None,
-            interval_minutes: 30,
-            settings: Default::default(),
-        };
-        let import = store.create_import(tenant, new).await.unwrap();
-        imports.push((tenant.clone(), import.id));
+        let import = register(&store, tenant, &base, i).await;
+        imports.push((tenant.clone(), import));
     }
     eprintln!(
         "import_cycle: {} imports registered on {backend} in {:.1} s",
@@ -457,24 +468,9 @@ async fn main() {
     feeds.version.fetch_add(1, Ordering::Relaxed);
     let mut counted = Vec::new();
     // A feed never read before, as in the first import: one more flat of the first host.
-    let (first_host, _) = &imports[0];
-    let resource = NewResource {
-        external_id: None,
-        name: "A new flat".into(),
-        time_zone: None,
-        parent_id: None,
-    };
-    let resource = store.create_resource(first_host.id, resource).await.unwrap();
-    let new = NewImport {
-        owner: Owner::Resource(resource.id),
-        platform: Platform::Airbnb,
-        url: format!("{base}/feed/{}.ics", args.feeds),
-        name: None,
-        interval_minutes: 30,
-        settings: Default::default(),
-    };
-    let new = store.create_import(first_host, new).await.unwrap().id;
-    imports.push((first_host.clone(), new));
+    let first_host = imports[0].0.clone();
+    let new = register(&store, &first_host, &base, args.feeds).await;
+    imports.push((first_host, new));
     let new_label = format!("new ({} events)", args.events);
     for (label, i) in [
         (new_label.as_str(), imports.len() - 1),

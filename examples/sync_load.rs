@@ -293,27 +293,10 @@ async fn postmaster(pool: &sqlx::PgPool) -> Option<u32> {
 
 /// CPU seconds Redis has used so far (`INFO cpu`: user and system, its children's included).
 async fn redis_cpu(url: &str) -> f64 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let authority = url.trim_start_matches("redis://").split('/').next().unwrap_or_default();
-    let address = authority.rsplit('@').next().unwrap_or_default();
-    let mut stream = tokio::net::TcpStream::connect(address).await.expect("Redis answers");
-    stream.write_all(b"INFO cpu\r\n").await.unwrap();
-    // A bulk string: `$<length>\r\n<text>\r\n`.
-    let mut answer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).await.unwrap();
-        answer.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&answer);
-        let complete = text.split_once("\r\n").is_some_and(|(head, body)| {
-            head.trim_start_matches('$').parse::<usize>().is_ok_and(|len| body.len() >= len)
-        });
-        if complete || n == 0 {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&answer)
-        .lines()
+    let client = redis::Client::open(url).expect("a Redis URL");
+    let mut connection = client.get_multiplexed_async_connection().await.expect("Redis answers");
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut connection).await.unwrap();
+    info.lines()
         .filter_map(|line| line.split_once(':'))
         .filter(|(key, _)| key.starts_with("used_cpu_") && !key.contains("main_thread"))
         .filter_map(|(_, value)| value.trim().parse::<f64>().ok())

@@ -264,7 +264,7 @@ macro_rules! replace_links_and_jobs {
             .execute(&mut *$tx)
             .await?;
         write_links!($tx, $tenant_id, $id, new, $home);
-        write_jobs!($tx, $owed, $at);
+        outbox::owe_jobs!($tx, $owed, $at);
     }};
 }
 
@@ -284,14 +284,6 @@ macro_rules! write_links {
                 .execute(&mut *$tx)
                 .await?;
         }
-    }};
-}
-
-/// Records `$jobs` in the outbox, in `$tx`.
-macro_rules! write_jobs {
-    ($tx:expr, $jobs:expr, $at:expr) => {{
-        let jobs: &[Job] = $jobs;
-        outbox::owe_jobs!($tx, jobs, $at);
     }};
 }
 
@@ -373,7 +365,7 @@ impl Store {
             insert.execute(&mut *tx).await?;
             if !together {
                 write_links!(tx, tenant.id, id, &new, home);
-                write_jobs!(tx, jobs, at);
+                outbox::owe_jobs!(tx, jobs, at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -479,7 +471,7 @@ impl Store {
             .await?
             .rows_affected();
             if changed == 1 {
-                write_jobs!(tx, owed, at);
+                outbox::owe_jobs!(tx, owed, at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(changed)
