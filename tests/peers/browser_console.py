@@ -28,7 +28,6 @@ import re
 import sys
 import time
 import urllib.request
-from urllib.parse import urlparse
 
 from browser import AXE_RUN, chrome, replaced, waiting
 from selenium.common.exceptions import TimeoutException, WebDriverException
@@ -596,11 +595,15 @@ def work_a_checklist(driver, checks):
 
 def live_update(driver, config, key):
     """A booking made through the API while the overview is open appears without a reload."""
+    # The team calendar open before this is the overview's own path with a query
+    # (/dashboard?view=staff...), and a boosted navigation swaps the page before it records the
+    # new address: wait for the whole address to be the link's, not only its path, so that the
+    # address compared below is the overview's and not the team calendar's.
+    link = driver.find_element(By.XPATH, "//nav[@aria-label='Console']//a[normalize-space()='Overview']")
+    overview = link.get_attribute("href")
     nav(driver, "Overview", "Overview")
     blur(driver)
-    # A boosted navigation swaps the page before it records the new address: wait for it, so
-    # that the address compared below is the overview's.
-    waiting(driver, 20).until(lambda d: urlparse(d.current_url).path == "/dashboard",
+    waiting(driver, 20).until(lambda d: d.current_url == overview,
                               "the address did not become the overview's")
     driver.execute_script("window.kalendsMarker = 'still the same page'")
     url = driver.current_url
