@@ -31,9 +31,14 @@
 //!    notification). `0` skips it.
 //!
 //! With `--replay N`, after the burst, a new staff member with N upcoming bookings connects a
-//! Google calendar: `replay_connect_seconds` is how long the connect took (its transaction owes
-//! a sync of each booking), `replay_seconds` the time from its start until every booking is in
-//! the calendar (at the per-account budget unless `--lift-budgets true`).
+//! Google calendar, then another a Microsoft one (`replays`, one entry each): how long the
+//! connect took (its transaction owes a sync of each booking), the time from its start until
+//! every booking is in the calendar (at the per-account budget unless `--lift-budgets true`),
+//! and how long a booking made for them ten seconds into the replay took to reach the
+//! calendar. With `--quota Q` as well, the sandbox answers 429 to a user's calendar requests
+//! over Q a minute (ten seconds' worth at once, then its pace) and Kalends' per-account budgets
+//! are Q too: each entry also has the least time the quota allows, the requests admitted and
+//! answered 429, and the events in the calendar (each booking once: nothing lost or doubled).
 //!
 //! With `--database-url sqlite://...` (and no Redis) it runs Kalends embedded instead, one
 //! process doing all of it, and measures phases 1-3 only.
@@ -50,7 +55,7 @@
 //! cargo build --release && cargo run --release --example sync_load -- \
 //!     --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] \
 //!     [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] \
-//!     [--workers 2] [--rooms true]
+//!     [--workers 2] [--rooms true] [--replay 5000 [--quota 6000]]
 //! ```
 
 use std::collections::HashMap;
@@ -68,7 +73,7 @@ mod cpu;
 #[path = "common/flags.rs"]
 mod flags;
 
-const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] [--workers 2] [--rooms true] [--replay 0]";
+const USAGE: &str = "usage: sync_load --database-url postgres://.../empty_db --redis-url redis://... [--rate 50] [--seconds 60] [--staff 20] [--burst 2000] [--import-events 10000] [--import-connections 1000] [--lift-budgets true] [--workers 2] [--rooms true] [--replay 0] [--quota 0] [--sandbox-bin PATH]";
 
 struct Args {
     database_url: String,
@@ -88,6 +93,12 @@ struct Args {
     rooms: bool,
     /// Upcoming bookings of a staff member who connects afterwards (0: skipped).
     replay: usize,
+    /// The per-user quota the sandbox enforces during the replay, and Kalends' per-account
+    /// budgets (requests a minute; 0: none, and the budgets as configured).
+    quota: u32,
+    /// The `kalends` binary whose provider sandbox runs (default: the one beside this one), so
+    /// that an older Kalends can be measured against the same sandbox.
+    sandbox_bin: Option<String>,
 }
 
 fn args() -> Args {
@@ -104,6 +115,8 @@ fn args() -> Args {
         "--workers",
         "--rooms",
         "--replay",
+        "--quota",
+        "--sandbox-bin",
     ];
     let flags = flags::Flags::parse(USAGE, &known);
     let args = Args {
@@ -119,6 +132,8 @@ fn args() -> Args {
         workers: flags.number("--workers").unwrap_or(2),
         rooms: flags.number("--rooms").unwrap_or(false),
         replay: flags.number("--replay").unwrap_or(0),
+        quota: flags.number("--quota").unwrap_or(0),
+        sandbox_bin: flags.text("--sandbox-bin"),
     };
     let sqlite = args.database_url.starts_with("sqlite");
     if !sqlite && !args.database_url.starts_with("postgres") {
@@ -188,19 +203,29 @@ fn kalends(args: &Args, dir: &std::path::Path, port: u16, queue: &str) -> Comman
             cmd.env(key, "1000000");
         }
     }
+    if args.quota > 0 {
+        for key in [
+            "KALENDS_SYNC__GOOGLE_REQUESTS_PER_MINUTE_PER_ACCOUNT",
+            "KALENDS_SYNC__MICROSOFT_REQUESTS_PER_MINUTE_PER_ACCOUNT",
+        ] {
+            cmd.env(key, args.quota.to_string());
+        }
+    }
     cmd
 }
 
 /// The settings that point Kalends at the sandbox (`KALENDS_GOOGLE__TOKEN_URL`, ...).
 static SANDBOX_SETTINGS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
 
-/// Starts `kalends sandbox` on a port of its own, for a Kalends at `public_url`, and reads
+/// Starts `kalends sandbox` (of `bin`, or the `kalends` beside this example) on a port of its
+/// own, for a Kalends at `public_url`, and reads
 /// the settings it prints for Kalends (into [`SANDBOX_SETTINGS`], its address into
 /// [`SANDBOX`]).
-async fn start_sandbox(dir: &std::path::Path, public_url: &str) -> Child {
+async fn start_sandbox(dir: &std::path::Path, public_url: &str, bin: Option<&str>) -> Child {
     use tokio::io::AsyncBufReadExt as _;
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|p| p.parent()).unwrap().join("kalends");
+    let beside = exe.parent().and_then(|p| p.parent()).unwrap().join("kalends");
+    let bin = bin.map_or(beside, std::path::PathBuf::from);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(bin)
         .current_dir(dir)
@@ -360,11 +385,42 @@ async fn connect_staff(base: &str, key: &str, staff_id: &str, name: &str, provid
     assert!(done.url().as_str().contains("notice=connected"), "connecting {name} failed");
 }
 
-/// A staff member with `n` upcoming bookings connects a Google calendar: how long the connect
-/// took (its transaction owes a sync of each booking) and how long until every booking was in
-/// the calendar, from the connect's start.
-async fn replay(base: &str, key: &str, db: &Db, n: usize) -> (f64, f64) {
-    let seat = Seat { staff_id: new_staff(base, key, "replayed").await, room_id: None };
+/// A staff member with `n` upcoming bookings connects a calendar at `provider`, and another
+/// booking of theirs is made `LIVE_AFTER` into the replay: what the replay shows.
+#[derive(Debug, serde::Serialize)]
+struct Replayed {
+    provider: &'static str,
+    /// How long the connect took (its transaction owes a sync of each booking).
+    connect_seconds: f64,
+    /// From the connect's start until every booking was in the calendar.
+    seconds: f64,
+    /// The least time the sandbox's quota allows for the calendar's requests (none: 0).
+    quota_minimum_seconds: f64,
+    /// From the live booking's 201 until it was in the calendar.
+    live_booking_seconds: f64,
+    /// Whether the live booking was in the calendar before the replay's last booking.
+    live_before_the_backlog: bool,
+    /// Calendar requests the sandbox let through, and answered 429 (quota set only).
+    admitted: u64,
+    limited: u64,
+    /// Events in the calendar, and how many distinct bookings they show.
+    events: usize,
+    distinct: usize,
+}
+
+/// How long into a replay the live booking is made.
+const LIVE_AFTER: Duration = Duration::from_secs(10);
+
+async fn replay(
+    base: &str,
+    key: &str,
+    db: &Db,
+    n: usize,
+    provider: &'static str,
+    quota: u32,
+) -> Replayed {
+    let name = format!("replayed-{provider}");
+    let seat = Seat { staff_id: new_staff(base, key, &name).await, room_id: None };
     let http = client();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = tokio::task::JoinSet::new();
@@ -378,13 +434,58 @@ async fn replay(base: &str, key: &str, db: &Db, n: usize) -> (f64, f64) {
         });
     }
     let ids: Vec<Uuid> = tasks.join_all().await;
+    // The quota's buckets start full, its counts at zero.
+    let quota_view = format!("{}/_control/quota", sandbox());
+    json_of(http.put(&quota_view).json(&json!({"requests_per_minute": quota}))).await;
     let started = Instant::now();
     let started_at = Utc::now();
-    connect_staff(base, key, &seat.staff_id, "replayed", "google").await;
-    let connect = started.elapsed().as_secs_f64();
-    let synced = synced(db, &ids).await;
-    let last = synced.values().max().copied().unwrap_or(started_at);
-    (connect, (last - started_at).num_milliseconds() as f64 / 1000.0)
+    let live = {
+        let (http, base, key, seat) = (http.clone(), base.to_owned(), key.to_owned(), seat.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(LIVE_AFTER).await;
+            create(&http, &base, &key, &seat, 900_000, n).await
+        })
+    };
+    connect_staff(base, key, &seat.staff_id, &name, provider).await;
+    let connect_seconds = started.elapsed().as_secs_f64();
+    let synced_at = synced(db, &ids).await;
+    let last = synced_at.values().max().copied().unwrap_or(started_at);
+    let (live_id, live_created) = live.await.unwrap();
+    let live_synced = synced(db, &[live_id]).await[&live_id];
+    let counts = json_of(http.get(&quota_view)).await;
+    json_of(http.put(&quota_view).json(&json!({"requests_per_minute": 0}))).await;
+    let email = format!("{name}@example.com");
+    let (url, title) = match provider {
+        "google" => {
+            (format!("{}/_control/google/calendars/{email}/{email}/events", sandbox()), "summary")
+        }
+        _ => (format!("{}/_control/microsoft/users/{email}/events", sandbox()), "subject"),
+    };
+    let events: Vec<Value> = json_of(http.get(url)).await.as_array().cloned().unwrap_or_default();
+    let titles: std::collections::HashSet<&str> =
+        events.iter().filter_map(|e| e[title].as_str()).collect();
+    let seconds =
+        |from: DateTime<Utc>, to: DateTime<Utc>| (to - from).num_milliseconds() as f64 / 1000.0;
+    // The calendar's requests: one insert a booking; the sandbox lets a tenth of a minute's
+    // quota through at once, then one request at its pace.
+    let requests = n as f64 + 1.0;
+    let quota_minimum_seconds = if quota == 0 {
+        0.0
+    } else {
+        (requests - f64::from(quota / 6)).max(0.0) * 60.0 / f64::from(quota)
+    };
+    Replayed {
+        provider,
+        connect_seconds,
+        seconds: seconds(started_at, last),
+        quota_minimum_seconds,
+        live_booking_seconds: seconds(live_created, live_synced),
+        live_before_the_backlog: live_synced < last,
+        admitted: counts["admitted"].as_u64().unwrap_or(0),
+        limited: counts["limited"].as_u64().unwrap_or(0),
+        events: events.len(),
+        distinct: titles.len(),
+    }
 }
 
 /// Who a booking is for: a staff member, and with `--rooms` their room.
@@ -844,7 +945,7 @@ async fn main() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let queue = format!("sync-bench-{}", Uuid::now_v7().simple());
     let base = format!("http://127.0.0.1:{port}");
-    let mut sandbox_process = start_sandbox(&dir, &base).await;
+    let mut sandbox_process = start_sandbox(&dir, &base, args.sandbox_bin.as_deref()).await;
     let created = kalends(&args, &dir, port, &queue)
         .args(["tenant", "create", "--name", "Bench", "--json"])
         .stdout(Stdio::piped())
@@ -944,12 +1045,13 @@ async fn main() {
     let statements_per_booking = statements.map(|n| n as f64 / args.burst as f64);
 
     // The replay of a staff member's upcoming bookings when they connect.
-    let replayed = if syncing && args.replay > 0 {
-        phase("replay");
-        Some(replay(&base, &key, &db, args.replay).await)
-    } else {
-        None
-    };
+    let mut replays = Vec::new();
+    if syncing && args.replay > 0 {
+        for provider in ["google", "microsoft"] {
+            phase(&format!("replay ({provider})"));
+            replays.push(replay(&base, &key, &db, args.replay, provider, args.quota).await);
+        }
+    }
 
     // 3. The sandbox's own ceiling, same run.
     phase("ceiling");
@@ -983,9 +1085,8 @@ async fn main() {
             "burst": args.burst, "synced_per_s": throughput, "sandbox_inserts_per_s": ceiling,
             "api_created_per_s": api_rate, "statements_per_booking": statements_per_booking,
             "cpu_ms_per_booking": cpu_per_booking,
-            "replay_bookings": args.replay,
-            "replay_connect_seconds": replayed.map(|(connect, _)| connect),
-            "replay_seconds": replayed.map(|(_, all)| all),
+            "replay_bookings": args.replay, "replay_quota_per_minute": args.quota,
+            "replays": replays,
             "postgres_server_found": postmaster.is_some(),
             "share_of_ceiling": throughput.map(|synced| synced / ceiling),
             "workers": if sqlite { Value::Null } else { args.workers.into() },

@@ -24,6 +24,12 @@ pub enum Job {
         /// The bookings, each once.
         #[serde(alias = "booking_id", deserialize_with = "one_or_many")]
         booking_ids: Vec<Uuid>,
+        /// Owed by a replay (a calendar connected or chosen anew, a manual sync, a lost job
+        /// found again), not by a change: it travels on the queue's backlog lane, so that a
+        /// change made meanwhile is not stuck behind thousands of bookings replayed at the
+        /// provider's quota ([`Lane`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        backlog: bool,
     },
     /// Tell the booking's customer what changed: an invitation, an update or a cancellation by
     /// e-mail when something they care about changed, and the reminders scheduled.
@@ -148,7 +154,20 @@ pub enum Job {
 impl Job {
     /// Bring the calendars of one booking up to date with it (created, changed or cancelled).
     pub fn sync_booking(tenant_id: Uuid, booking_id: Uuid) -> Self {
-        Job::SyncBookings { tenant_id, booking_ids: vec![booking_id] }
+        Job::SyncBookings { tenant_id, booking_ids: vec![booking_id], backlog: false }
+    }
+
+    /// Bring a booking into a calendar that lacks it, on the backlog lane: what a replay owes.
+    pub fn replay_booking(tenant_id: Uuid, booking_id: Uuid) -> Self {
+        Job::SyncBookings { tenant_id, booking_ids: vec![booking_id], backlog: true }
+    }
+
+    /// The queue lane the job travels on.
+    pub fn lane(&self) -> Lane {
+        match self {
+            Job::SyncBookings { backlog: true, .. } => Lane::Backlog,
+            _ => Lane::Live,
+        }
     }
 
     /// The tenant whose work it is.
@@ -194,6 +213,18 @@ impl Job {
     }
 }
 
+/// The two lanes of the job queue. Workers run live jobs first: a replay of thousands of
+/// bookings, paced by the provider's quota, waits on its own lane with a few jobs at a time,
+/// while a change made meanwhile is taken at once and its requests join the account's budget
+/// beside the replay's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Work a change owes now.
+    Live,
+    /// Replays: work owed in bulk that only has to arrive eventually.
+    Backlog,
+}
+
 /// `booking_ids` as written today (a list) or by the kinds it replaced (one `booking_id`).
 fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Uuid>, D::Error> {
     #[derive(Deserialize)]
@@ -229,10 +260,21 @@ mod tests {
         let job = Job::SyncBookings {
             tenant_id: Uuid::from_u128(1),
             booking_ids: vec![Uuid::from_u128(2), Uuid::from_u128(3)],
+            backlog: false,
         };
         let json = serde_json::to_value(&job).unwrap();
         assert_eq!(json["kind"], "sync_bookings");
         assert_eq!(json["booking_ids"].as_array().map(Vec::len), Some(2));
+        assert!(json.get("backlog").is_none(), "a live sync is written as before");
         assert_eq!(serde_json::from_value::<Job>(json).unwrap(), job);
+    }
+
+    #[test]
+    fn a_replayed_booking_travels_on_the_backlog_lane_and_keeps_it_through_the_queue() {
+        let job = Job::replay_booking(Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(job.lane(), Lane::Backlog);
+        let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+        assert_eq!(back.lane(), Lane::Backlog);
+        assert_eq!(Job::sync_booking(Uuid::from_u128(1), Uuid::from_u128(2)).lane(), Lane::Live);
     }
 }

@@ -226,8 +226,15 @@ impl KalendsJobs {
         let (store, sealer, mail) = (&self.store, &self.sealer, &self.mail);
         let credentials = &self.credentials;
         match job {
-            Job::SyncBookings { tenant_id, booking_ids } => {
-                Box::pin(crate::sync_bookings::run(store, credentials, *tenant_id, booking_ids))
+            Job::SyncBookings { tenant_id, booking_ids, .. } => {
+                let lane = job.lane();
+                Box::pin(crate::sync_bookings::run(
+                    store,
+                    credentials,
+                    *tenant_id,
+                    booking_ids,
+                    lane,
+                ))
             }
             Job::ImportAvailability { tenant_id, connection_id } => Box::pin(
                 crate::import_availability::run(store, credentials, *tenant_id, *connection_id),

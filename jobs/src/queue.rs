@@ -1,5 +1,10 @@
 //! The job queue: apalis storage in Redis when `KALENDS_REDIS_URL` is set, otherwise in the
 //! database itself (SQLite or PostgreSQL). The differences between the three stay in this file.
+//!
+//! The queue has two lanes ([`Lane`]), two apalis queues on the same storage: live work, and the
+//! backlog of replays (`{name}-backlog`). Each job goes to its own lane; the worker runs both,
+//! the backlog with fewer jobs at once, so a change made while thousands of bookings are replayed
+//! at a provider's quota is taken at once instead of waiting behind them.
 
 use std::time::Duration;
 
@@ -8,7 +13,7 @@ use apalis_postgres::PostgresStorage;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::SqliteStorage;
 use kalends_core::Config;
-use kalends_core::job::Job;
+use kalends_core::job::{Job, Lane};
 use kalends_store::Pool;
 use kalends_store::Store;
 use secrecy::ExposeSecret as _;
@@ -49,7 +54,10 @@ fn queue_err(e: impl std::fmt::Display) -> QueueError {
 #[derive(Clone)]
 pub struct JobQueue {
     name: String,
+    /// The live lane (named `name`).
     pub(crate) storage: Storage,
+    /// The backlog lane (named [`Self::backlog_name`]).
+    pub(crate) backlog: Storage,
     /// For the subscriptions that hear other processes on Redis.
     redis_client: Option<redis::Client>,
     /// The tenants whose data changed, as this process hears of them ([`Self::changed`]).
@@ -118,32 +126,52 @@ impl JobQueue {
                 .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT));
             let conn =
                 client.get_connection_manager_with_config(manager).await.map_err(queue_err)?;
-            let cfg = apalis_redis::Config::default()
-                .queue(queue)
-                .heartbeat_interval(Duration::from_secs(config.jobs.heartbeat_secs))
-                .missed_heartbeats(3);
-            let storage = Storage::Redis(RedisStorage::new(conn).with_config(cfg));
+            let lane = |name: &str| {
+                let cfg = apalis_redis::Config::default()
+                    .queue(name)
+                    .heartbeat_interval(Duration::from_secs(config.jobs.heartbeat_secs))
+                    .missed_heartbeats(3);
+                Storage::Redis(RedisStorage::new(conn.clone()).with_config(cfg))
+            };
+            let (storage, backlog) = (lane(queue), lane(&backlog_name(queue)));
             let (changes, _) = broadcast::channel(CHANGES_KEPT);
             let redis_client = Some(client);
-            return Ok(JobQueue { name: queue.to_owned(), storage, redis_client, changes });
+            let name = queue.to_owned();
+            return Ok(JobQueue { name, storage, backlog, redis_client, changes });
         }
-        let storage = match store.pool() {
+        let lane = |name: &str| match store.pool() {
             Pool::Sqlite { write: pool, .. } => {
                 // No "running" mark per started job: the fetch already marks a job taken (by
                 // this worker, so a dead worker's jobs are handed back as before), and apalis
                 // finds the jobs to mark by scanning every waiting job of every queue (its
                 // `status = ... OR ...` condition), once per batch of started jobs, on the one
                 // write connection: 10,000 due imports made that quadratic.
-                let cfg = apalis_sqlite::Config::default().queue(queue).lock_tasks(false);
+                let cfg = apalis_sqlite::Config::default().queue(name).lock_tasks(false);
                 Storage::Sqlite(SqliteStorage::new(pool).with_config(cfg))
             }
             Pool::Postgres(pool) => {
-                let cfg = apalis_postgres::Config::default().queue(queue);
+                let cfg = apalis_postgres::Config::default().queue(name);
                 Storage::Postgres(PostgresStorage::new(pool).with_config(cfg))
             }
         };
+        let (storage, backlog) = (lane(queue), lane(&backlog_name(queue)));
         let (changes, _) = broadcast::channel(CHANGES_KEPT);
-        Ok(JobQueue { name: queue.to_owned(), storage, redis_client: None, changes })
+        Ok(JobQueue { name: queue.to_owned(), storage, backlog, redis_client: None, changes })
+    }
+
+    /// The lanes, each with its storage and its queue's name.
+    pub(crate) fn lanes(&self) -> [(Lane, &Storage, String); 2] {
+        [
+            (Lane::Live, &self.storage, self.name.clone()),
+            (Lane::Backlog, &self.backlog, backlog_name(&self.name)),
+        ]
+    }
+
+    fn lane(&self, lane: Lane) -> &Storage {
+        match lane {
+            Lane::Live => &self.storage,
+            Lane::Backlog => &self.backlog,
+        }
     }
 
     /// The queue's name.
@@ -360,43 +388,61 @@ impl JobQueue {
     /// Puts a job on the queue, to run now or after `delay`. Each delivery runs once at the apalis
     /// level: retries are ours (see the worker), so they survive restarts and honour `Retry-After`.
     pub async fn push(&self, item: QueuedJob, delay: Option<Duration>) -> Result<(), QueueError> {
+        let storage = self.lane(item.job.lane());
         let task = task(item, delay);
-        match &self.storage {
+        match storage {
             Storage::Sqlite(s) => s.clone().push_task(task).await.map_err(queue_err),
             Storage::Postgres(s) => s.clone().push_task(task).await.map_err(queue_err),
             Storage::Redis(s) => s.clone().push_task(task).await.map_err(queue_err),
         }
     }
 
-    /// Puts several jobs on the queue, as [`Self::push`] does each, all or none: one transaction
-    /// on the databases, one script on Redis.
+    /// Puts several jobs on the queue, as [`Self::push`] does each, each lane's all or none: one
+    /// transaction on the databases, one script on Redis. Should the second lane fail after the
+    /// first took its jobs, the caller pushing all again runs those twice, which converges.
     pub async fn push_all(
         &self,
         items: Vec<(QueuedJob, Option<Duration>)>,
     ) -> Result<(), QueueError> {
-        let tasks = items.into_iter().map(|(item, delay)| task(item, delay)).collect::<Vec<_>>();
-        let tasks = futures::stream::iter(tasks);
-        match &self.storage {
-            Storage::Sqlite(s) => s.clone().push_all(tasks).await.map_err(queue_err),
-            Storage::Postgres(s) => s.clone().push_all(tasks).await.map_err(queue_err),
-            Storage::Redis(s) => s.clone().push_all(tasks).await.map_err(queue_err),
+        let (live, backlog): (Vec<_>, Vec<_>) =
+            items.into_iter().partition(|(item, _)| item.job.lane() == Lane::Live);
+        for (lane, items) in [(Lane::Live, live), (Lane::Backlog, backlog)] {
+            if items.is_empty() {
+                continue;
+            }
+            let tasks = items.into_iter().map(|(item, delay)| task(item, delay));
+            let tasks = futures::stream::iter(tasks.collect::<Vec<_>>());
+            match self.lane(lane) {
+                Storage::Sqlite(s) => s.clone().push_all(tasks).await.map_err(queue_err)?,
+                Storage::Postgres(s) => s.clone().push_all(tasks).await.map_err(queue_err)?,
+                Storage::Redis(s) => s.clone().push_all(tasks).await.map_err(queue_err)?,
+            }
         }
+        Ok(())
     }
 
-    /// Jobs waiting to run (due now or scheduled for later).
+    /// Jobs waiting to run (due now or scheduled for later), on both lanes.
     pub async fn depth(&self) -> Result<u64, QueueError> {
-        let count: i64 = match &self.storage {
+        let mut depth = 0;
+        for (_, storage, name) in self.lanes() {
+            depth += Self::depth_of(storage, &name).await?;
+        }
+        Ok(depth)
+    }
+
+    async fn depth_of(storage: &Storage, name: &str) -> Result<u64, QueueError> {
+        let count: i64 = match storage {
             Storage::Sqlite(s) => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status = 'Pending'",
             )
-            .bind(&self.name)
+            .bind(name)
             .fetch_one(s.pool())
             .await
             .map_err(queue_err)?,
             Storage::Postgres(s) => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending'",
             )
-            .bind(&self.name)
+            .bind(name)
             .fetch_one(s.pool())
             .await
             .map_err(queue_err)?,
@@ -424,13 +470,21 @@ impl JobQueue {
     pub async fn unfinished(&self, due_by: std::time::SystemTime) -> Result<u64, QueueError> {
         let due_by = due_by.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
         let due_by = i64::try_from(due_by).unwrap_or(i64::MAX);
-        let count: i64 = match &self.storage {
+        let mut unfinished = 0;
+        for (_, storage, name) in self.lanes() {
+            unfinished += Self::unfinished_of(storage, &name, due_by).await?;
+        }
+        Ok(unfinished)
+    }
+
+    async fn unfinished_of(storage: &Storage, name: &str, due_by: i64) -> Result<u64, QueueError> {
+        let count: i64 = match storage {
             Storage::Sqlite(s) => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND (status IN ('Queued', 'Running') \
                  OR (status = 'Pending' AND (run_at IS NULL OR run_at <= $2)) \
                  OR (status = 'Failed' AND attempts < max_attempts AND run_at <= $2))",
             )
-            .bind(&self.name)
+            .bind(name)
             .bind(due_by)
             .fetch_one(s.pool())
             .await
@@ -441,7 +495,7 @@ impl JobQueue {
                  OR (status = 'Pending' AND run_at <= to_timestamp($2)) \
                  OR (status = 'Failed' AND attempts < max_attempts AND run_at <= to_timestamp($2)))",
             )
-            .bind(&self.name)
+            .bind(name)
             .bind(due_by as f64)
             .fetch_one(s.pool())
             .await
@@ -479,13 +533,21 @@ impl JobQueue {
     /// restart delayed whatever was under way, reminders included. Jobs converge, so running one
     /// again is harmless. Call it only once the worker has stopped.
     pub async fn release_unfinished(&self, worker: &str) -> Result<u64, QueueError> {
-        match &self.storage {
+        let mut released = 0;
+        for (lane, storage, name) in self.lanes() {
+            released += Self::release_of(storage, &name, &worker_name(worker, lane)).await?;
+        }
+        Ok(released)
+    }
+
+    async fn release_of(storage: &Storage, name: &str, worker: &str) -> Result<u64, QueueError> {
+        match storage {
             Storage::Sqlite(s) => sqlx::query(
                 "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, done_at = NULL \
                  WHERE lock_by = $1 AND job_type = $2 AND status IN ('Queued', 'Running')",
             )
             .bind(worker)
-            .bind(&self.name)
+            .bind(name)
             .execute(s.pool())
             .await
             .map(|done| done.rows_affected())
@@ -496,7 +558,7 @@ impl JobQueue {
                  AND status IN ('Queued', 'Running')",
             )
             .bind(worker)
-            .bind(&self.name)
+            .bind(name)
             .execute(s.pool())
             .await
             .map(|done| done.rows_affected())
@@ -548,6 +610,19 @@ impl JobQueue {
                     .map_err(queue_err)
             }
         }
+    }
+}
+
+/// The name of the backlog lane's queue beside queue `name`.
+fn backlog_name(name: &str) -> String {
+    format!("{name}-backlog")
+}
+
+/// The name under which worker `worker` runs `lane` (each lane's jobs are marked taken by it).
+pub(crate) fn worker_name(worker: &str, lane: Lane) -> String {
+    match lane {
+        Lane::Live => worker.to_owned(),
+        Lane::Backlog => format!("{worker}-backlog"),
     }
 }
 

@@ -144,13 +144,16 @@ fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
         Batch(usize),
     }
     let mut slots: Vec<(&OutboxEntry, Slot)> = Vec::with_capacity(rows.len());
-    // Each batch's tenant, bookings and rows; the open batch of each tenant.
-    let mut batches: Vec<(uuid::Uuid, Vec<uuid::Uuid>, Vec<i64>)> = Vec::new();
-    let mut open: std::collections::HashMap<uuid::Uuid, usize> = Default::default();
+    /// A batch's tenant and whether it is a replay's (a replay's syncs and a change's never
+    /// share a job: they travel on different lanes).
+    type Key = (uuid::Uuid, bool);
+    // Each batch's key, bookings and rows; the open batch of each key.
+    let mut batches: Vec<(Key, Vec<uuid::Uuid>, Vec<i64>)> = Vec::new();
+    let mut open: std::collections::HashMap<Key, usize> = Default::default();
     for row in rows {
-        let (tenant_id, ids) = match row.decode() {
-            Ok(Job::SyncBookings { tenant_id, booking_ids }) if row.run_at.is_none() => {
-                (tenant_id, booking_ids)
+        let (key, ids) = match row.decode() {
+            Ok(Job::SyncBookings { tenant_id, booking_ids, backlog }) if row.run_at.is_none() => {
+                ((tenant_id, backlog), booking_ids)
             }
             decoded => {
                 slots.push((row, Slot::AsItCame(decoded.map(|job| (job, vec![row.id])))));
@@ -158,12 +161,12 @@ fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
             }
         };
         let fits = |&at: &usize| batches[at].1.len() + ids.len() <= SYNC_BATCH;
-        let at = match open.get(&tenant_id).copied().filter(fits) {
+        let at = match open.get(&key).copied().filter(fits) {
             Some(at) => at,
             None => {
-                batches.push((tenant_id, Vec::new(), Vec::new()));
+                batches.push((key, Vec::new(), Vec::new()));
                 slots.push((row, Slot::Batch(batches.len() - 1)));
-                open.insert(tenant_id, batches.len() - 1);
+                open.insert(key, batches.len() - 1);
                 batches.len() - 1
             }
         };
@@ -181,8 +184,9 @@ fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
         .map(|(row, slot)| match slot {
             Slot::AsItCame(item) => (row, item),
             Slot::Batch(at) => {
-                let (tenant_id, booking_ids, carried) = batches[at].take().unwrap_or_default();
-                (row, Ok((Job::SyncBookings { tenant_id, booking_ids }, carried)))
+                let ((tenant_id, backlog), booking_ids, carried) =
+                    batches[at].take().unwrap_or_default();
+                (row, Ok((Job::SyncBookings { tenant_id, booking_ids, backlog }, carried)))
             }
         })
         .collect()
@@ -218,7 +222,8 @@ mod tests {
         // Each row an item stands where, with its job and the rows it carries.
         type Seen = (i64, Option<(Job, Vec<i64>)>);
         let seen: Vec<Seen> = items.into_iter().map(|(row, item)| (row.id, item.ok())).collect();
-        let batch = Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(3)] };
+        let batch =
+            Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(3)], backlog: false };
         assert_eq!(
             seen,
             [
@@ -236,7 +241,8 @@ mod tests {
     fn a_sync_of_several_and_a_delete_queued_by_an_earlier_version_join_their_tenants_batch() {
         let ann = Uuid::from_u128(1);
         let b = |n: u128| Uuid::from_u128(100 + n);
-        let several = Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(2)] };
+        let several =
+            Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(2)], backlog: false };
         let earlier =
             format!(r#"{{"kind":"delete_booking","tenant_id":"{ann}","booking_id":"{}"}}"#, b(3));
         let rows = [
@@ -246,8 +252,28 @@ mod tests {
         ];
         let items: Vec<(Job, Vec<i64>)> =
             together(&rows).into_iter().map(|(_, item)| item.unwrap()).collect();
-        let batch = Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(2), b(3)] };
+        let batch = Job::SyncBookings {
+            tenant_id: ann,
+            booking_ids: vec![b(1), b(2), b(3)],
+            backlog: false,
+        };
         assert_eq!(items, [(batch, vec![1, 2, 3])]);
+    }
+
+    #[test]
+    fn a_replays_syncs_and_a_changes_sync_of_one_tenant_travel_in_separate_jobs() {
+        let ann = Uuid::from_u128(1);
+        let b = |n: u128| Uuid::from_u128(100 + n);
+        let rows = [
+            row(1, &Job::replay_booking(ann, b(1)), None),
+            row(2, &Job::sync_booking(ann, b(2)), None),
+            row(3, &Job::replay_booking(ann, b(3)), None),
+        ];
+        let items: Vec<(Job, Vec<i64>)> =
+            together(&rows).into_iter().map(|(_, item)| item.unwrap()).collect();
+        let replay =
+            Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(3)], backlog: true };
+        assert_eq!(items, [(replay, vec![1, 3]), (Job::sync_booking(ann, b(2)), vec![2])]);
     }
 
     #[test]

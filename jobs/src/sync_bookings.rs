@@ -16,7 +16,7 @@
 //! was doing. A target that fails transiently makes the whole job retry; the targets already
 //! written are skipped by their synced version.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use kalends_core::calendar_item::{Audience, CalendarItem};
 use kalends_core::domain::{
     Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
-use kalends_core::job::Job;
+use kalends_core::job::{Job, Lane};
 use kalends_core::webhooks::{WebhookEvent, booking_sync_data};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{EventDraft, EventKey, RemoteEvent, Window};
@@ -47,13 +47,15 @@ const BUSY_RETRY: Duration = Duration::from_millis(500);
 /// calendars) after a job that read the newer one.
 const LEASE: Duration = Duration::from_secs(60);
 
-/// Runs the job for `booking_ids`, bookings of `tenant_id`.
+/// Runs the job for `booking_ids`, bookings of `tenant_id`, on `lane` (the bookings that another
+/// worker is syncing wait on the same lane).
 #[tracing::instrument(skip_all, fields(%tenant_id, bookings = booking_ids.len()))]
 pub async fn run(
     store: &Store,
     credentials: &Credentials,
     tenant_id: Uuid,
     booking_ids: &[Uuid],
+    lane: Lane,
 ) -> Result<(), JobError> {
     let held = lease_end(LEASE);
     let Leases { taken, existing } = take_leases(store, tenant_id, booking_ids, held).await?;
@@ -62,7 +64,8 @@ pub async fn run(
     let busy: Vec<Uuid> = existing.iter().filter(|id| !taken.contains(id)).copied().collect();
     if !busy.is_empty() {
         let at = chrono::Utc::now() + chrono::Duration::from_std(BUSY_RETRY).unwrap_or_default();
-        store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids: busy }, at).await?;
+        let backlog = lane == Lane::Backlog;
+        store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids: busy, backlog }, at).await?;
     }
     if taken.is_empty() {
         return Ok(());
@@ -135,12 +138,13 @@ async fn converge_all(
     let connections = store.default_connections_of_staff(tenant_id, &staff).await?;
     let events = store.booking_events_of(ids).await?;
     let gathered = Mutex::new(Vec::new());
+    let listed = Listed::around(&bookings);
     // A few at a time (named futures: a closure here trips the compiler's check that the job's
     // future is `Send`).
     let mut runs = Vec::with_capacity(bookings.len());
     for chunk in bookings.chunks(PARALLEL) {
         let marked = mark_new_events(store, chunk, &connections, &events).await?;
-        let record = Record { gathered: &gathered, marked: &marked };
+        let record = Record { gathered: &gathered, marked: &marked, listed: &listed };
         let mut batch = Vec::with_capacity(chunk.len());
         for booking in chunk {
             let on = On { store, credentials, tenant: &tenant, record: &record };
@@ -317,7 +321,7 @@ async fn converge(
             settle_external_edit(store, Some(event)).await?;
             continue;
         }
-        if let Err(e) = remove(store, credentials, tenant, booking, event).await {
+        if let Err(e) = remove(store, credentials, tenant, booking, event, record).await {
             failures.add(&e);
         }
     }
@@ -342,6 +346,31 @@ struct Record<'a> {
     /// The (booking, connection) pairs whose `pending` row the run already wrote, together,
     /// before their pushes.
     marked: &'a HashSet<(Uuid, Uuid)>,
+    /// Kalends' events of the calendars a lookup listed.
+    listed: &'a Listed,
+}
+
+/// The Kalends events of each calendar (connection and calendar id) that this run looked
+/// through for creates whose answer was lost, listed once over the window of all its bookings:
+/// after a throttled run, every booking retried may need the lookup, and a calendar of
+/// thousands of events listed once per booking would cost thousands of requests each.
+struct Listed {
+    window: Window,
+    calendars: tokio::sync::Mutex<HashMap<(Uuid, String), Vec<RemoteEvent>>>,
+}
+
+impl Listed {
+    /// For the run's `bookings`: their events may still hold an older time, so the window
+    /// reaches generously around them.
+    fn around(bookings: &[Booking]) -> Self {
+        let bounds = bookings.iter().map(|b| b.data.span.rough_bounds());
+        let (start, end) = bounds
+            .reduce(|(s1, e1), (s2, e2)| (s1.min(s2), e1.max(e2)))
+            .unwrap_or_else(|| (chrono::Utc::now(), chrono::Utc::now()));
+        let margin = chrono::Duration::days(400);
+        let window = Window { start: start - margin, end: end + margin };
+        Self { window, calendars: tokio::sync::Mutex::default() }
+    }
 }
 
 /// Whether the booking's event in `calendar` needs no write: written at this version, or
@@ -405,7 +434,7 @@ async fn push(
     if let Some(old) =
         current.filter(|e| e.calendar_id != calendar && e.state != EventState::Deleted)
     {
-        delete_remote(credentials, connection, old, booking).await?;
+        delete_remote(credentials, connection, old, record.listed).await?;
     }
     let key = EventKey { booking_id: booking.id, connection_id: connection.id };
     let here = current.filter(|e| e.calendar_id == calendar);
@@ -416,7 +445,7 @@ async fn push(
         // `transactionId` with that event as it is, at the earlier version's time: find it and
         // update it instead.
         Some(e) if connection.provider == Provider::Microsoft => {
-            let found = find_by_booking(credentials, connection, e, booking).await?;
+            let found = find_by_booking(credentials, connection, e, record.listed).await?;
             if let Some(id) = &found {
                 tracing::info!(connection = %connection.id, remote_id = %id, "found the event of a create whose answer was lost; updating it");
             }
@@ -470,6 +499,7 @@ async fn remove(
     tenant: &Tenant,
     booking: &Booking,
     event: &BookingEvent,
+    record: &Record<'_>,
 ) -> Result<(), ConnectionError> {
     let connection =
         store.connection(tenant.id, event.connection_id).await.map_err(ConnectionError::store)?;
@@ -482,7 +512,7 @@ async fn remove(
         settle_external_edit(store, Some(event)).await.map_err(ConnectionError::store)?;
         return Ok(());
     }
-    match delete_remote(credentials, &connection, event, booking).await {
+    match delete_remote(credentials, &connection, event, record.listed).await {
         Ok(()) => {
             store
                 .event_finished(event.booking_id, event.connection_id, EventState::Deleted, None)
@@ -504,7 +534,7 @@ async fn delete_remote(
     credentials: &Credentials,
     connection: &Connection,
     event: &BookingEvent,
-    booking: &Booking,
+    listed: &Listed,
 ) -> Result<(), ConnectionError> {
     let provider = credentials.providers().get(connection.provider);
     let remote_id = match (&event.remote_id, connection.provider) {
@@ -523,7 +553,7 @@ async fn delete_remote(
         // A Microsoft create whose answer was lost (a killed worker, a dropped connection) may
         // still have made the event: look for it by its booking property around the booking.
         (None, Provider::Microsoft) => {
-            match find_by_booking(credentials, connection, event, booking).await? {
+            match find_by_booking(credentials, connection, event, listed).await? {
                 Some(id) => id,
                 None => return Ok(()),
             }
@@ -538,37 +568,39 @@ async fn delete_remote(
         .await
 }
 
-/// The id of the event carrying this booking's property in the connection's calendar, searched
-/// within a few days of the booking.
+/// The id of the event carrying this booking's property in the connection's calendar, looked up
+/// in the run's one listing of that calendar ([`Listed`]).
 async fn find_by_booking(
     credentials: &Credentials,
     connection: &Connection,
     event: &BookingEvent,
-    booking: &Booking,
+    listed: &Listed,
 ) -> Result<Option<String>, ConnectionError> {
-    let provider = credentials.providers().get(connection.provider);
-    let (start, end) = booking.data.span.rough_bounds();
-    // The event may still hold an older time: search generously around the current one.
-    let window = Window {
-        start: start - chrono::Duration::days(400),
-        end: end + chrono::Duration::days(400),
+    let mut calendars = listed.calendars.lock().await;
+    let key = (connection.id, event.calendar_id.clone());
+    let found = match calendars.entry(key) {
+        std::collections::hash_map::Entry::Occupied(listing) => listing.into_mut(),
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            let provider = credentials.providers().get(connection.provider);
+            let (calendar, window) = (&event.calendar_id, listed.window);
+            let listing = credentials
+                .with_token(connection, |token| async move {
+                    provider.list_kalends_events(&token, calendar, window).await
+                })
+                .await?;
+            slot.insert(listing)
+        }
     };
-    let found = credentials
-        .with_token(connection, |token| {
-            let calendar = &event.calendar_id;
-            async move { provider.list_kalends_events(&token, calendar, window).await }
-        })
-        .await?;
     // Only this connection's: another one sharing the mailbox may hold an event for the same
     // booking (both staff members assigned). An older event without the connection property is
     // told by its transactionId.
     Ok(found
-        .into_iter()
+        .iter()
         .find(|e| {
             e.booking_id == Some(event.booking_id)
                 && e.writer(connection.id) != kalends_providers::calendar::Writer::Another
         })
-        .map(|e| e.id))
+        .map(|e| e.id.clone()))
 }
 
 /// The event was written again (or taken out): an external edit left as is no longer stands, so

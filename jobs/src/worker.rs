@@ -13,13 +13,13 @@ use apalis::prelude::{
 use chrono::Utc;
 use futures::FutureExt as _;
 use futures::channel::mpsc;
-use kalends_core::job::Job;
+use kalends_core::job::{Job, Lane};
 use kalends_store::Store;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::poll::WakeOrTick;
-use crate::queue::Storage;
+use crate::queue::{Storage, worker_name};
 use crate::{JobError, JobHandler, JobQueue, QueuedJob, RetryPolicy};
 
 /// How a worker runs.
@@ -131,7 +131,8 @@ pub async fn run<H: JobHandler>(
 const FIRST_RESTART_PAUSE: Duration = Duration::from_secs(1);
 const LAST_RESTART_PAUSE: Duration = Duration::from_secs(30);
 
-/// One run of the apalis worker, until shutdown or until its queue fails.
+/// One run of the apalis workers of both lanes, until shutdown or until the queue fails under
+/// either (both then stop, and start again together).
 async fn run_once<H: JobHandler>(
     queue: &JobQueue,
     deps: Deps<H>,
@@ -139,8 +140,46 @@ async fn run_once<H: JobHandler>(
     options: &WorkerOptions,
     shutdown: &CancellationToken,
 ) -> Result<(), WorkerError> {
+    // A lane's failure stops the other lane too, so that the run is started again whole.
+    let stopping = shutdown.child_token();
+    let lanes = queue.lanes().map(|(lane, storage, _)| {
+        let (deps, stopping) = (deps.clone(), stopping.clone());
+        // The backlog polls: the relay's wake-ups are for live work.
+        let wake = if lane == Lane::Live { wake.clone() } else { None };
+        async move {
+            let ran = run_lane(lane, storage, deps, wake, options, &stopping).await;
+            stopping.cancel();
+            ran
+        }
+    });
+    let [live, backlog] = lanes;
+    let (live, backlog) = tokio::join!(live, backlog);
+    live.and(backlog)
+}
+
+/// How many backlog jobs a worker runs at once: a quarter of its live ones (at least one).
+/// Each runs several provider calls in parallel, so a few keep an account at its quota.
+fn backlog_concurrency(concurrency: usize) -> usize {
+    (concurrency / 4).max(1)
+}
+
+/// One lane's apalis worker, until `shutdown` or until its queue fails.
+async fn run_lane<H: JobHandler>(
+    lane: Lane,
+    storage: &Storage,
+    deps: Deps<H>,
+    wake: Option<crate::poll::Wake>,
+    options: &WorkerOptions,
+    shutdown: &CancellationToken,
+) -> Result<(), WorkerError> {
     let running = deps.running.clone();
     let strategy = WakeOrTick::new(options.poll_interval, wake).until(shutdown.clone());
+    let (name, concurrency) = match lane {
+        Lane::Live => (worker_name(&options.name, lane), options.concurrency),
+        Lane::Backlog => {
+            (worker_name(&options.name, lane), backlog_concurrency(options.concurrency))
+        }
+    };
     // apalis is told to stop only once the running jobs are done (or the deadline passed): while
     // it stops, it no longer drives its own bookkeeping, and on SQLite that bookkeeping may be
     // waiting for the one write connection a running job needs next.
@@ -154,15 +193,15 @@ async fn run_once<H: JobHandler>(
     };
     macro_rules! run_on {
         ($storage:expr) => {{
-            let worker = WorkerBuilder::new(options.name.clone())
+            let worker = WorkerBuilder::new(name)
                 .backend($storage.clone().poll_with_strategy(strategy))
-                .concurrency(options.concurrency)
+                .concurrency(concurrency)
                 .data(deps)
                 .build(execute::<H>);
             drain(worker.run_until(stop), shutdown.clone(), options.shutdown_timeout).await
         }};
     }
-    match &queue.storage {
+    match storage {
         Storage::Sqlite(s) => run_on!(s),
         Storage::Postgres(s) => run_on!(s),
         Storage::Redis(s) => run_on!(s),

@@ -1,6 +1,7 @@
 //! Request budgets: a token bucket per connected account keeps each account under the provider's
 //! per-user quota, one per provider keeps the whole project under its quota, and a 429 slows that
-//! one account down (for its `Retry-After`), not everyone.
+//! one account down (for its `Retry-After`), not everyone. A bucket holds [`BURST_SECONDS`] of
+//! its budget: a burst that size goes at once, then requests go at the budget's pace.
 //!
 //! With Redis (the job queue's), the buckets are shared by every process: one Lua script checks
 //! and takes from both buckets at once (GCRA: each bucket is one "theoretical arrival time" key,
@@ -12,8 +13,8 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -21,7 +22,25 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
+use crate::ProviderError;
 use crate::calendar::Provider;
+
+tokio::task_local! {
+    /// The budgets and the account of the call running ([`RateLimits::within`]): what a
+    /// listing's further pages take from ([`another_request`]).
+    static CALL: (Arc<RateLimits>, Provider, Uuid);
+}
+
+/// Takes one more request from the running call's account budget, waiting as
+/// [`RateLimits::acquire`] does: each further page of a listing is a request the provider counts
+/// like the first. Outside a budgeted call (connecting, before the connection exists) there is
+/// nothing to take from.
+pub(crate) async fn another_request() -> Result<(), ProviderError> {
+    let Ok((limits, provider, account)) = CALL.try_with(Clone::clone) else {
+        return Ok(());
+    };
+    limits.take(provider, account).await
+}
 
 /// Requests per minute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +116,7 @@ const REDIS_BACK_OFF: Duration = Duration::from_secs(30);
 
 /// Takes one request from an account's bucket and its provider's, or says how long to wait.
 /// KEYS: account bucket, provider bucket, account cooling-off. ARGV: per bucket, the emission
-/// interval in ms (60,000 / budget) and the burst (the budget). Returns 0 (go) or the ms to wait.
+/// interval in ms (60,000 / budget) and the burst ([`burst`]). Returns 0 (go) or the ms to wait.
 const TAKE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -139,8 +158,22 @@ impl std::fmt::Debug for RateLimits {
     }
 }
 
+/// How many seconds of its budget a bucket holds. A per-minute quota is no licence to send a
+/// minute's requests in one second: the providers throttle bursts too, and the sandbox, stricter
+/// when unsure, lets a user send ten seconds of its quota at once, then one request at its pace.
+/// A bucket of the same shape keeps a burst of bookings quick, and sends a replay of thousands
+/// at the quota's pace: requests arrive no earlier than they were sent, so a provider bucket
+/// shaped like this one never finds them over the quota.
+pub const BURST_SECONDS: u32 = 10;
+
+/// The requests a bucket of `per_minute` lets through at once.
+fn burst(per_minute: u32) -> u32 {
+    (per_minute.saturating_mul(BURST_SECONDS) / 60).max(1)
+}
+
 fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+    let burst = NonZeroU32::new(burst(n)).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)).allow_burst(burst)
 }
 
 impl ProviderLimits {
@@ -228,6 +261,27 @@ impl RateLimits {
         Ok(())
     }
 
+    /// Takes one request of the account from its budgets ([`Self::acquire`]); a wait longer than
+    /// a job should sit idle comes back as a transient error saying when to retry.
+    pub async fn take(&self, provider: Provider, account: Uuid) -> Result<(), ProviderError> {
+        self.acquire(provider, account).await.map_err(|wait| ProviderError::Transient {
+            message: format!("this account was told to wait {}s more", wait.as_secs()),
+            retry_after: Some(wait),
+        })
+    }
+
+    /// Takes the account's first request of `call` from its budgets, and runs `call` with them
+    /// at hand for its further requests ([`another_request`]).
+    pub async fn within<T>(
+        self: &Arc<Self>,
+        provider: Provider,
+        account: Uuid,
+        call: impl Future<Output = T>,
+    ) -> Result<T, ProviderError> {
+        self.take(provider, account).await?;
+        Ok(CALL.scope((self.clone(), provider, account), call).await)
+    }
+
     /// The provider asked this account to wait `for_how_long`: its next requests wait too (in
     /// every process, with Redis).
     pub async fn slow_down(&self, provider: Provider, connection_id: Uuid, for_how_long: Duration) {
@@ -279,9 +333,9 @@ impl Shared {
             .key(self.key(provider, "project"))
             .key(self.key(provider, &format!("cooling:{connection_id}")))
             .arg(interval(per_account))
-            .arg(per_account.max(1))
+            .arg(burst(per_account))
             .arg(interval(per_project))
-            .arg(per_project.max(1));
+            .arg(burst(per_project));
         let mut redis = self.redis.clone();
         self.noted(timed(invocation.invoke_async(&mut redis)).await)
     }
@@ -336,14 +390,14 @@ mod tests {
         let limits = RateLimits::new(Budgets { google_per_account: 60, ..Budgets::default() });
         let (busy, idle) = (Uuid::now_v7(), Uuid::now_v7());
         let start = Instant::now();
-        for _ in 0..60 {
+        for _ in 0..burst(60) {
             limits.acquire(Provider::Google, busy).await.unwrap();
         }
-        assert!(start.elapsed() < Duration::from_millis(200), "a burst of the budget goes at once");
+        assert!(start.elapsed() < Duration::from_millis(200), "ten seconds' worth go at once");
         limits.acquire(Provider::Google, busy).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(900),
-            "the 61st waits for a token (one a second)"
+            "the next one waits for a token (one a second)"
         );
         let other = Instant::now();
         limits.acquire(Provider::Google, idle).await.unwrap();
@@ -362,7 +416,7 @@ mod tests {
         let two = RateLimits::shared(budgets, redis, &prefix);
         let (busy, idle) = (Uuid::now_v7(), Uuid::now_v7());
         let start = Instant::now();
-        for n in 0..60 {
+        for n in 0..burst(60) {
             let limits = if n % 2 == 0 { &one } else { &two };
             limits.acquire(Provider::Google, busy).await.unwrap();
         }
@@ -370,7 +424,7 @@ mod tests {
         two.acquire(Provider::Google, busy).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(900),
-            "the 61st request, from either process, waits for a token (one a second): {:?}",
+            "the next request, from either process, waits for a token (one a second): {:?}",
             start.elapsed()
         );
         let other = Instant::now();
@@ -384,6 +438,29 @@ mod tests {
         assert!(cooling.elapsed() < Duration::from_millis(150), "another account is not slowed");
         two.acquire(Provider::Microsoft, busy).await.unwrap();
         assert!(cooling.elapsed() >= Duration::from_millis(350), "{:?}", cooling.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_listings_further_pages_take_from_the_budget_of_the_call_they_belong_to() {
+        let limits =
+            Arc::new(RateLimits::new(Budgets { google_per_account: 60, ..Budgets::default() }));
+        let account = Uuid::now_v7();
+        let start = Instant::now();
+        // The call's first request and nine more pages: the burst of ten.
+        let pages = limits.within(Provider::Google, account, async {
+            for _ in 1..burst(60) {
+                another_request().await.unwrap();
+            }
+        });
+        pages.await.unwrap();
+        assert!(start.elapsed() < Duration::from_millis(200), "the burst goes at once");
+        limits.within(Provider::Google, account, async {}).await.unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(900), "the next request waits its turn");
+        let outside = Instant::now();
+        for _ in 0..100 {
+            another_request().await.unwrap();
+        }
+        assert!(outside.elapsed() < Duration::from_millis(100), "outside a call nothing is taken");
     }
 
     #[tokio::test]

@@ -290,12 +290,11 @@ impl Credentials {
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let (token, version) = self.token_with_version(connection, None).await?;
-        self.within_budget(connection).await?;
-        let result = match call(token).await {
+        let (limits, provider, account) = (&self.limits, connection.provider, connection.id);
+        let result = match limits.within(provider, account, call(token)).await? {
             Err(ProviderError::Unauthorized { .. }) => {
                 let (token, _) = self.token_with_version(connection, Some(version)).await?;
-                self.within_budget(connection).await?;
-                call(token).await
+                limits.within(provider, account, call(token)).await?
             }
             other => other,
         };
@@ -305,17 +304,6 @@ impl Credentials {
             self.limits.slow_down(connection.provider, connection.id, wait).await;
         }
         Ok(result?)
-    }
-
-    /// Waits for the account's request budget, or fails transiently (with when to retry) while
-    /// the provider has told the account to wait longer than a job should sit idle.
-    async fn within_budget(&self, connection: &Connection) -> Result<(), ProviderError> {
-        self.limits.acquire(connection.provider, connection.id).await.map_err(|wait| {
-            ProviderError::Transient {
-                message: format!("this account was told to wait {}s more", wait.as_secs()),
-                retry_after: Some(wait),
-            }
-        })
     }
 
     async fn token(

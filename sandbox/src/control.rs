@@ -13,7 +13,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
 use super::faults::{Gate, GateView};
-use super::{Faults, Sandbox};
+use super::{Faults, Quota, QuotaView, Sandbox};
 use crate::Provider;
 
 /// Lets a request through only with the control token (compared in constant time); 401 else.
@@ -41,6 +41,7 @@ pub(super) async fn authorize(
 pub(super) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/faults", get(get_faults).put(put_faults))
+        .route("/quota", get(get_quota).put(put_quota))
         .route("/hold", get(get_hold).put(put_hold).delete(lift_hold))
         .route("/hold/release", post(release_held))
         .route("/expire-tokens", post(expire_tokens))
@@ -103,6 +104,18 @@ async fn lift_hold(State(sandbox): State<Sandbox>) -> StatusCode {
         gate.lift();
     }
     StatusCode::NO_CONTENT
+}
+
+async fn get_quota(State(sandbox): State<Sandbox>) -> Json<QuotaView> {
+    Json(sandbox.lock().quotas.view())
+}
+
+/// Sets the per-user quota (`requests_per_minute`, 0 for none): every user's bucket starts
+/// full, and the counts of admitted and limited requests from zero.
+async fn put_quota(State(sandbox): State<Sandbox>, Json(quota): Json<Quota>) -> Json<QuotaView> {
+    let mut state = sandbox.lock();
+    state.quotas.set(quota);
+    Json(state.quotas.view())
 }
 
 async fn get_faults(State(sandbox): State<Sandbox>) -> Json<Faults> {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse as _, Response};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use super::{Sandbox, google_error, graph_error};
+use super::{Sandbox, google_error, graph_error, quota};
 use crate::Provider;
 
 /// The faults injected into every API and token request (rates are 0.0 to 1.0).
@@ -108,6 +108,17 @@ pub(super) async fn inject(
     };
     if let Some(gate) = gate {
         gate.pass().await;
+    }
+    let path = request.uri().path();
+    if quota::applies(path) {
+        let mut state = sandbox.lock();
+        let now = chrono::Utc::now();
+        let user = quota::user_of(provider, path, request.headers(), |token| {
+            state.oauth.account_of_access_token(token, now).map(|(_, email)| email)
+        });
+        if !state.quotas.admit(&user, std::time::Instant::now()) {
+            return quota::over_quota(provider);
+        }
     }
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;

@@ -26,6 +26,7 @@ mod google;
 mod microsoft;
 mod oauth;
 mod ota;
+mod quota;
 pub mod workspace;
 
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use faults::Faults;
+pub use quota::{Quota, QuotaView};
 
 /// The sandbox's OAuth client for Google, used when no real client id is configured.
 pub const GOOGLE_CLIENT_ID: &str = "kalends-sandbox.apps.googleusercontent.com";
@@ -176,6 +178,8 @@ pub(crate) struct State {
     pub(crate) faults: Faults,
     /// Holds the requests of one path until a test releases them (`/_control/hold`).
     pub(crate) gate: Option<faults::Gate>,
+    /// The per-user quota on the calendar APIs (`/_control/quota`).
+    pub(crate) quotas: quota::Quotas,
     pub(crate) accounts: HashMap<(Provider, String), Account>,
     pub(crate) oauth: oauth::OAuthState,
     pub(crate) google: google::Data,
@@ -194,6 +198,7 @@ impl Sandbox {
                 config,
                 faults: Faults::default(),
                 gate: None,
+                quotas: quota::Quotas::default(),
                 accounts: HashMap::new(),
                 oauth: oauth::OAuthState::default(),
                 google: google::Data::default(),

@@ -625,7 +625,7 @@ macro_rules! syncs_behind {
             .await?;
         behind
             .into_iter()
-            .map(|(booking_id,)| Job::sync_booking(tenant_id, booking_id))
+            .map(|(booking_id,)| Job::replay_booking(tenant_id, booking_id))
             .collect::<Vec<Job>>()
     }};
 }
@@ -680,7 +680,8 @@ impl Store {
                 .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
                 .await?;
-            let syncs = drifted.iter().map(|&(booking, tenant)| Job::sync_booking(tenant, booking));
+            let syncs =
+                drifted.iter().map(|&(booking, tenant)| Job::replay_booking(tenant, booking));
             outbox::owe_jobs!(tx, syncs, now);
             tx.commit().await?;
             Ok::<_, StoreError>(drifted.len())

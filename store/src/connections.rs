@@ -222,7 +222,7 @@ macro_rules! record_connection_owed {
                     .bind(LEFT_DELETED)
                     .fetch_all(&mut *$tx)
                     .await?;
-                let syncs = behind.into_iter().map(|(b,)| Job::sync_booking($tenant_id, b));
+                let syncs = behind.into_iter().map(|(b,)| Job::replay_booking($tenant_id, b));
                 jobs.extend(syncs);
             }
         }

@@ -10,6 +10,7 @@
 mod alert_emails;
 mod api;
 mod availability_rules;
+mod backlog;
 mod booking_recheck;
 mod caldav;
 mod caldav_client;

@@ -28,6 +28,7 @@ on_both_databases!(
     a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_for_a_held_one,
     a_batch_whose_tokens_expired_refreshes_each_once_and_brings_every_booking,
     a_sync_naming_a_booking_that_is_gone_brings_the_others_and_fails_nothing,
+    after_a_throttled_run_the_microsoft_creates_retried_are_looked_up_in_one_listing_of_the_calendar,
 );
 
 /// A tenant with two staff members, Ann on Google and Bo on Microsoft, both connected.
@@ -663,8 +664,11 @@ async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_
     let held = chrono::Utc::now() + chrono::Duration::seconds(2);
     let held = chrono::DateTime::from_timestamp_micros(held.timestamp_micros()).unwrap();
     assert!(app.store.take_lease(&Lease::BOOKING_SYNC, ids[0].into(), &[], held).await.unwrap());
-    let job =
-        kalends_core::job::Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.clone() };
+    let job = kalends_core::job::Job::SyncBookings {
+        tenant_id: tenant.id,
+        booking_ids: ids.clone(),
+        backlog: false,
+    };
     app.store.enqueue(&job).await.unwrap();
     let titles = |events: &[Value], field: &str| {
         let mut titles: Vec<String> =
@@ -708,8 +712,11 @@ async fn a_batch_whose_tokens_expired_refreshes_each_once_and_brings_every_booki
     let expired =
         app.sandbox().post(app.url("/sandbox/_control/expire-tokens")).send().await.unwrap();
     assert!(expired.status().is_success());
-    let job =
-        kalends_core::job::Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.clone() };
+    let job = kalends_core::job::Job::SyncBookings {
+        tenant_id: tenant.id,
+        booking_ids: ids.clone(),
+        backlog: false,
+    };
     app.store.enqueue(&job).await.unwrap();
     let renamed = |events: &[Value], field: &str| {
         events.iter().filter(|e| e[field].as_str().is_some_and(|t| t.starts_with("Facial"))).count()
@@ -759,6 +766,7 @@ async fn a_sync_naming_a_booking_that_is_gone_brings_the_others_and_fails_nothin
     let job = kalends_core::job::Job::SyncBookings {
         tenant_id: tenant.id,
         booking_ids: vec![gone, booking],
+        backlog: false,
     };
     app.store.enqueue(&job).await.unwrap();
     app.settle().await;
@@ -768,5 +776,75 @@ async fn a_sync_naming_a_booking_that_is_gone_brings_the_others_and_fails_nothin
     assert!(failures.is_empty(), "{failures:?}");
     let queued = app.queue.unfinished(std::time::SystemTime::now() + Duration::from_secs(3600));
     assert_eq!(queued.await.unwrap(), 0, "nothing waits for the gone booking");
+    app.stop().await;
+}
+
+/// Twenty bookings of Bo (Microsoft) in one job, throttled by the mailbox's quota after the
+/// first create: the retry must find out whether each lost create made its event, and looks
+/// for all of them in one listing of Bo's calendar, not one listing per booking (a calendar of
+/// thousands of events listed twenty times is thousands of requests against that quota).
+async fn after_a_throttled_run_the_microsoft_creates_retried_are_looked_up_in_one_listing_of_the_calendar(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let bo =
+        StaffIn { name: "Bo".into(), email: Some("bo@example.com".into()), ..StaffIn::default() };
+    let bo = app.api(&key).create_staff(&bo).await.unwrap().id;
+    let browser = Browser::new();
+    browser.get(&app.api(&key).settings_link(bo).await.unwrap().url).await;
+    connect(&app, &browser, "microsoft", "bo@example.com", "allow").await;
+    app.settle().await;
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(6);
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let stay = kalends_core::domain::NewBooking {
+            external_id: None,
+            resource_id: None,
+            staff_ids: vec![bo],
+            status: kalends_core::domain::BookingStatus::Confirmed,
+            title: format!("Stay {n}"),
+            description: None,
+            location: None,
+            customer: None,
+            span: kalends_core::domain::BookingSpan::all_day(
+                day + chrono::Duration::days(n),
+                day + chrono::Duration::days(n + 1),
+            )
+            .unwrap(),
+        };
+        let id = Uuid::now_v7();
+        app.store.create_booking(&tenant, id, stay, Overlap::Allow, &[]).await.unwrap();
+        ids.push(id);
+    }
+    let quota = app.url("/sandbox/_control/quota");
+    let limit = |per_minute: u32| {
+        app.sandbox().put(&quota).json(&json!({"requests_per_minute": per_minute})).send()
+    };
+    assert!(limit(1).await.unwrap().status().is_success());
+    let listings = || async {
+        let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
+        counts["GET microsoft calendarView"].as_u64().unwrap_or(0)
+    };
+    let listed_before = listings().await;
+    let job = kalends_core::job::Job::SyncBookings {
+        tenant_id: tenant.id,
+        booking_ids: ids.clone(),
+        backlog: false,
+    };
+    app.store.enqueue(&job).await.unwrap();
+    eventually(Duration::from_secs(30), || async {
+        let counts: Value = app.sandbox_json("/sandbox/_control/quota").await;
+        (counts["limited"].as_u64().unwrap_or(0) >= 19).then_some(())
+    })
+    .await;
+    assert!(limit(0).await.unwrap().status().is_success());
+    app.settle().await;
+    let events = microsoft_events(&app).await;
+    let titles: std::collections::HashSet<&str> =
+        events.iter().filter_map(|e| e["subject"].as_str()).collect();
+    assert_eq!((events.len(), titles.len()), (20, 20), "each booking once: {titles:?}");
+    let listed = listings().await - listed_before;
+    assert!(listed <= 2, "Bo's calendar was listed {listed} times to find the lost creates");
     app.stop().await;
 }

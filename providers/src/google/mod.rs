@@ -128,6 +128,7 @@ impl GoogleCalendar {
             let mut delegate = capture.clone();
             let mut call = hub.calendar_list().list();
             if let Some(page) = &page_token {
+                crate::limits::another_request().await?;
                 call = call.page_token(page);
             }
             let (_, list) = self.send(&capture, call.delegate(&mut delegate).doit()).await?;
@@ -453,6 +454,8 @@ impl GoogleCalendar {
             Listing::After(from) => call = call.time_min(from),
         }
         if let Some(page) = page_token {
+            // Each further page is a request the quota counts like the first.
+            crate::limits::another_request().await.map_err(Failure::plain)?;
             call = call.page_token(page);
         }
         let capture = Capture::default();

@@ -484,7 +484,7 @@ impl MicrosoftCalendar {
                 )
                 .into());
             };
-            body = self.get_link(client, &next).await?;
+            body = self.next_page(client, &next).await?;
         }
         Err(ProviderError::permanent(0, "a Graph delta round did not end").into())
     }
@@ -624,9 +624,15 @@ impl MicrosoftCalendar {
             let Some(next) = page.next_link else {
                 return Ok(values);
             };
-            body = self.get_link(client, &next).await?;
+            body = self.next_page(client, &next).await?;
         }
         Err(ProviderError::permanent(0, "a Graph listing did not end").into())
+    }
+
+    /// A listing's next page, one more request taken from the account's budget.
+    async fn next_page(&self, client: &GraphClient, link: &str) -> Result<Bytes, CallError> {
+        crate::limits::another_request().await?;
+        self.get_link(client, link).await
     }
 
     /// GETs an `@odata.nextLink`/`@odata.deltaLink` through the crate, with the same

@@ -1,0 +1,105 @@
+//! A calendar connected with many upcoming bookings gets them at the provider's quota, on the job
+//! queue's backlog lane: a booking made meanwhile goes ahead of them, the sandbox's quota is
+//! kept, and each booking arrives once.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use kalends::api::bookings::BookingIn;
+use kalends::api::staff::StaffIn;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::connect::{Browser, connect};
+use crate::helpers::{Db, TestApp, eventually, on_both_databases, redis_url};
+
+on_both_databases!(
+    a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_before_the_replay_ends,
+);
+
+/// Requests a minute, the sandbox's per-user quota and Kalends' per-account budget alike: ten
+/// seconds' worth (100) at once, then ten a second.
+const QUOTA: u32 = 600;
+
+/// Upcoming bookings the staff member has when they connect: 100 beyond the burst, ten seconds
+/// at the quota's pace.
+const BACKLOG: usize = 200;
+
+const CALENDAR: &str = "/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events";
+
+fn stay(ann: uuid::Uuid, title: &str, n: usize) -> BookingIn {
+    let (day, hour) = (1 + n / 10, 8 + n % 10);
+    BookingIn {
+        title: title.into(),
+        staff_ids: vec![ann],
+        start: Some(format!("2030-03-{day:02}T{hour:02}:00:00Z")),
+        end: Some(format!("2030-03-{day:02}T{hour:02}:30:00Z")),
+        time_zone: Some("UTC".into()),
+        ..BookingIn::default()
+    }
+}
+
+async fn titles_in_calendar(app: &TestApp) -> Vec<String> {
+    let events: Vec<Value> = app.sandbox_json(CALENDAR).await;
+    events
+        .iter()
+        .filter(|e| e["status"] != "cancelled")
+        .filter_map(|e| e["summary"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_before_the_replay_ends(
+    db: Db,
+) {
+    let app = TestApp::start_public_with(db, |config| {
+        // One job at a time on each lane: on a single queue, the booking made during the
+        // replay would run after every replayed one.
+        config.jobs.concurrency = 1;
+        config.sync.google_requests_per_minute_per_account = QUOTA;
+        if db == Db::Postgres {
+            // The budgets shared through Redis, as in production.
+            config.redis_url = Some(SecretString::from(redis_url()));
+        }
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let staff =
+        StaffIn { name: "Ann".into(), email: Some("ann@example.com".into()), ..StaffIn::default() };
+    let ann = api.create_staff(&staff).await.unwrap().id;
+    for n in 0..BACKLOG {
+        api.create_booking(&stay(ann, &format!("Booked {n}"), n)).await.unwrap();
+    }
+    app.settle().await;
+    let quota = app.url("/sandbox/_control/quota");
+    let set = app.sandbox().put(&quota).json(&json!({"requests_per_minute": QUOTA}));
+    assert!(set.send().await.unwrap().status().is_success());
+
+    let browser = Browser::new();
+    browser.get(&api.settings_link(ann).await.unwrap().url).await;
+    let page = connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    assert!(page.url.contains("notice=connected"), "{}", page.url);
+    api.create_booking(&stay(ann, "Walk-in", BACKLOG)).await.unwrap();
+    let replayed_by_then = eventually(Duration::from_secs(60), || async {
+        let titles = titles_in_calendar(&app).await;
+        titles.iter().any(|t| t == "Walk-in").then(|| titles.len() - 1)
+    })
+    .await;
+    // At the quota's pace the last 100 replayed bookings take ten seconds; on a single queue the
+    // booking made meanwhile arrived after 199 of them.
+    assert!(
+        replayed_by_then <= BACKLOG - 50,
+        "the booking made during the replay arrived after {replayed_by_then} of the {BACKLOG} replayed ones"
+    );
+
+    app.settle().await;
+    let titles = titles_in_calendar(&app).await;
+    let distinct: HashSet<&String> = titles.iter().collect();
+    assert_eq!(titles.len(), BACKLOG + 1, "every booking is in the calendar");
+    assert_eq!(distinct.len(), titles.len(), "each booking once");
+    let counts: Value = app.sandbox_json("/sandbox/_control/quota").await;
+    let (admitted, limited) =
+        (counts["admitted"].as_u64().unwrap(), counts["limited"].as_u64().unwrap());
+    assert!(admitted > BACKLOG as u64, "{counts}");
+    assert!(limited * 100 < admitted, "more than 1% of the requests were over the quota: {counts}");
+}
