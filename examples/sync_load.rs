@@ -530,6 +530,7 @@ async fn create(
 /// `synced_at` of every booking event, once all of `ids` are synced.
 async fn synced(db: &Db, ids: &[Uuid]) -> HashMap<Uuid, DateTime<Utc>> {
     let deadline = Instant::now() + Duration::from_secs(600);
+    let mut reported = Instant::now();
     loop {
         let rows: Vec<(Uuid, DateTime<Utc>)> = match db {
             Db::Postgres(pool) => sqlx::query_as(
@@ -559,6 +560,10 @@ async fn synced(db: &Db, ids: &[Uuid]) -> HashMap<Uuid, DateTime<Utc>> {
             rows.len(),
             ids.len()
         );
+        if reported.elapsed() >= Duration::from_secs(30) {
+            reported = Instant::now();
+            eprintln!("sync_load: {} of {} synced", rows.len(), ids.len());
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -1049,7 +1054,10 @@ async fn main() {
     if syncing && args.replay > 0 {
         for provider in ["google", "microsoft"] {
             phase(&format!("replay ({provider})"));
-            replays.push(replay(&base, &key, &db, args.replay, provider, args.quota).await);
+            let replayed = replay(&base, &key, &db, args.replay, provider, args.quota).await;
+            // Each as soon as it is done: a replay that never ends still leaves the others.
+            eprintln!("sync_load: replayed {}", serde_json::to_string(&replayed).unwrap());
+            replays.push(replayed);
         }
     }
 

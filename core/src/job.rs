@@ -213,8 +213,8 @@ impl Job {
     }
 }
 
-/// The two lanes of the job queue. Workers run live jobs first: a replay of thousands of
-/// bookings, paced by the provider's quota, waits on its own lane with a few jobs at a time,
+/// The two lanes of the job queue, each with its own workers' slots: a replay of thousands of
+/// bookings, paced by the provider's quota, waits on its own lane and runs a few jobs at a time,
 /// while a change made meanwhile is taken at once and its requests join the account's budget
 /// beside the replay's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -223,6 +223,16 @@ pub enum Lane {
     Live,
     /// Replays: work owed in bulk that only has to arrive eventually.
     Backlog,
+}
+
+impl Lane {
+    /// `live` or `backlog`, as metrics label it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Live => "live",
+            Lane::Backlog => "backlog",
+        }
+    }
 }
 
 /// `booking_ids` as written today (a list) or by the kinds it replaced (one `booking_id`).

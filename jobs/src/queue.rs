@@ -56,7 +56,7 @@ pub struct JobQueue {
     name: String,
     /// The live lane (named `name`).
     pub(crate) storage: Storage,
-    /// The backlog lane (named [`Self::backlog_name`]).
+    /// The backlog lane (named `{name}-backlog`).
     pub(crate) backlog: Storage,
     /// For the subscriptions that hear other processes on Redis.
     redis_client: Option<redis::Client>,

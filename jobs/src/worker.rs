@@ -233,7 +233,11 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
     let (kind, tenant_id) = (item.job.kind(), item.job.tenant_id());
     if item.attempt == 0 {
         let waited = (Utc::now().timestamp_millis() - item.committed_at_ms).max(0) as f64 / 1000.0;
-        metrics::histogram!("kalends_job_start_delay_seconds", "kind" => kind).record(waited);
+        // By lane: a replay's jobs wait behind thousands of others by design, and would hide
+        // the delay of the work changes owe.
+        let lane = item.job.lane().as_str();
+        metrics::histogram!("kalends_job_start_delay_seconds", "kind" => kind, "lane" => lane)
+            .record(waited);
     }
     let started = Instant::now();
     let _running = deps.running.enter();
