@@ -291,10 +291,12 @@ impl Credentials {
     {
         let (token, version) = self.token_with_version(connection, None).await?;
         let (limits, provider, account) = (&self.limits, connection.provider, connection.id);
-        let result = match limits.within(provider, account, call(token)).await? {
+        // The calls boxed: a provider call's future is large, and held inline (twice) it made
+        // every caller's future larger still, which overflowed a debug build's thread stacks.
+        let result = match limits.within(provider, account, Box::pin(call(token))).await? {
             Err(ProviderError::Unauthorized { .. }) => {
                 let (token, _) = self.token_with_version(connection, Some(version)).await?;
-                limits.within(provider, account, call(token)).await?
+                limits.within(provider, account, Box::pin(call(token))).await?
             }
             other => other,
         };
