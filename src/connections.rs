@@ -44,12 +44,13 @@ pub async fn connect(
     let tokens = client.exchange_code(code, verifier).await?;
     let access = AccessToken::from(tokens.access_token.clone());
     let account = client.account(&access, tokens.id_token_email.as_deref()).await?;
-    let calendars = client.list_calendars(&access).await?.into_iter().map(Into::into).collect();
+    let listed = client.list_calendars(&access);
+    let calendars = state.credentials.for_account(provider, &account.email, listed).await?;
     let new = NewConnection {
         staff_id,
         provider,
         account_email: account.email.to_ascii_lowercase(),
-        calendars,
+        calendars: calendars.into_iter().map(Into::into).collect(),
         tokens: ConnectionTokens {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,

@@ -1,5 +1,5 @@
-//! Request budgets: a token bucket per connected account keeps each account under the provider's
-//! per-user quota, one per provider keeps the whole project under its quota, and a 429 slows that
+//! Request budgets: a token bucket per account keeps each account under the provider's per-user
+//! quota (whichever of its connections a request goes through, [`Account`]), one per provider keeps the whole project under its quota, and a 429 slows that
 //! one account down (for its `Retry-After`), not everyone. A bucket holds [`BURST_SECONDS`] of
 //! its budget: a burst that size goes at once, then requests go at the budget's pace.
 //!
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use redis::Script;
 use redis::aio::ConnectionManager;
-use uuid::Uuid;
+use sha2::{Digest, Sha256};
 
 use crate::ProviderError;
 use crate::calendar::Provider;
@@ -28,7 +28,35 @@ use crate::calendar::Provider;
 tokio::task_local! {
     /// The budgets and the account of the call running ([`RateLimits::within`]): what a
     /// listing's further pages take from ([`another_request`]).
-    static CALL: (Arc<RateLimits>, Provider, Uuid);
+    static CALL: (Arc<RateLimits>, Provider, Account);
+}
+
+/// Whose budget a request takes from: one account at its provider, whichever connection it goes
+/// through. A provider's quota is its user's, and one account may be connected more than once
+/// (two staff members sharing the front desk's calendar, a staff member and their organisation);
+/// each connection with a budget of its own sent the account twice its quota. Named by a digest
+/// of the provider and the address, so the shared buckets' Redis keys carry no address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Account([u8; 16]);
+
+impl Account {
+    /// The account `address` at `provider`, however the address is capitalised.
+    pub fn new(provider: Provider, address: &str) -> Self {
+        let digest = Sha256::new()
+            .chain_update(provider.as_str())
+            .chain_update(b"\0")
+            .chain_update(address.trim().to_lowercase())
+            .finalize();
+        let mut key = [0; 16];
+        key.copy_from_slice(&digest[..16]);
+        Self(key)
+    }
+}
+
+impl std::fmt::Display for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
 }
 
 /// Takes one more request from the running call's account budget, waiting as
@@ -68,7 +96,7 @@ impl Default for Budgets {
 
 /// The limiters of one provider.
 struct ProviderLimits {
-    per_account: DefaultKeyedRateLimiter<Uuid>,
+    per_account: DefaultKeyedRateLimiter<Account>,
     per_project: DefaultDirectRateLimiter,
 }
 
@@ -79,7 +107,7 @@ pub struct RateLimits {
     microsoft: ProviderLimits,
     caldav: ProviderLimits,
     /// Accounts the provider told to wait (429 / rate-limit 403), until when.
-    cooling: Mutex<HashMap<Uuid, Instant>>,
+    cooling: Mutex<HashMap<Account, Instant>>,
     /// The buckets every process shares, when there is a Redis.
     shared: Option<Shared>,
 }
@@ -219,9 +247,9 @@ impl RateLimits {
     /// Waits until one more request of this account fits every budget; when that would take
     /// longer than [`LONGEST_WAIT`] (the provider told the account to wait), returns how long
     /// instead, so the job is retried later rather than holding a worker meanwhile.
-    pub async fn acquire(&self, provider: Provider, connection_id: Uuid) -> Result<(), Duration> {
+    pub async fn acquire(&self, provider: Provider, account: Account) -> Result<(), Duration> {
         if let Some(shared) = &self.shared {
-            let (account, project) = match provider {
+            let (per_account, project) = match provider {
                 Provider::Google => {
                     (self.budgets.google_per_account, self.budgets.google_per_project)
                 }
@@ -231,7 +259,7 @@ impl RateLimits {
                 Provider::Caldav => (CALDAV_PER_ACCOUNT, CALDAV_PER_PROJECT),
             };
             loop {
-                match shared.take(provider, connection_id, account, project).await {
+                match shared.take(provider, account, per_account, project).await {
                     Ok(0) => return Ok(()),
                     Ok(wait_ms) if Duration::from_millis(wait_ms) > LONGEST_WAIT => {
                         return Err(Duration::from_millis(wait_ms));
@@ -244,7 +272,7 @@ impl RateLimits {
                 }
             }
         }
-        if let Some(until) = self.cooling_until(connection_id) {
+        if let Some(until) = self.cooling_until(account) {
             let wait = until.saturating_duration_since(Instant::now());
             if wait > LONGEST_WAIT {
                 return Err(wait);
@@ -256,14 +284,14 @@ impl RateLimits {
             Provider::Microsoft => &self.microsoft,
             Provider::Caldav => &self.caldav,
         };
-        limits.per_account.until_key_ready(&connection_id).await;
+        limits.per_account.until_key_ready(&account).await;
         limits.per_project.until_ready().await;
         Ok(())
     }
 
     /// Takes one request of the account from its budgets ([`Self::acquire`]); a wait longer than
     /// a job should sit idle comes back as a transient error saying when to retry.
-    pub async fn take(&self, provider: Provider, account: Uuid) -> Result<(), ProviderError> {
+    pub async fn take(&self, provider: Provider, account: Account) -> Result<(), ProviderError> {
         self.acquire(provider, account).await.map_err(|wait| ProviderError::Transient {
             message: format!("this account was told to wait {}s more", wait.as_secs()),
             retry_after: Some(wait),
@@ -275,7 +303,7 @@ impl RateLimits {
     pub async fn within<T>(
         self: &Arc<Self>,
         provider: Provider,
-        account: Uuid,
+        account: Account,
         call: impl Future<Output = T>,
     ) -> Result<T, ProviderError> {
         self.take(provider, account).await?;
@@ -284,22 +312,22 @@ impl RateLimits {
 
     /// The provider asked this account to wait `for_how_long`: its next requests wait too (in
     /// every process, with Redis).
-    pub async fn slow_down(&self, provider: Provider, connection_id: Uuid, for_how_long: Duration) {
+    pub async fn slow_down(&self, provider: Provider, account: Account, for_how_long: Duration) {
         let for_how_long = for_how_long.min(Duration::from_secs(3600));
         if let Some(shared) = &self.shared {
-            shared.cool(provider, connection_id, for_how_long).await;
+            shared.cool(provider, account, for_how_long).await;
         }
         let until = Instant::now() + for_how_long;
         let mut cooling = self.cooling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = cooling.entry(connection_id).or_insert(until);
+        let entry = cooling.entry(account).or_insert(until);
         *entry = (*entry).max(until);
     }
 
-    fn cooling_until(&self, connection_id: Uuid) -> Option<Instant> {
+    fn cooling_until(&self, account: Account) -> Option<Instant> {
         let mut cooling = self.cooling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         cooling.retain(|_, until| *until > now);
-        cooling.get(&connection_id).copied()
+        cooling.get(&account).copied()
     }
 }
 
@@ -319,7 +347,7 @@ impl Shared {
     async fn take(
         &self,
         provider: Provider,
-        connection_id: Uuid,
+        account: Account,
         per_account: u32,
         per_project: u32,
     ) -> Result<u64, ()> {
@@ -329,9 +357,9 @@ impl Shared {
         let interval = |per_minute: u32| 60_000.0 / f64::from(per_minute.max(1));
         let mut invocation = self.take.prepare_invoke();
         invocation
-            .key(self.key(provider, &format!("account:{connection_id}")))
+            .key(self.key(provider, &format!("account:{account}")))
             .key(self.key(provider, "project"))
-            .key(self.key(provider, &format!("cooling:{connection_id}")))
+            .key(self.key(provider, &format!("cooling:{account}")))
             .arg(interval(per_account))
             .arg(burst(per_account))
             .arg(interval(per_project))
@@ -340,13 +368,13 @@ impl Shared {
         self.noted(timed(invocation.invoke_async(&mut redis)).await)
     }
 
-    async fn cool(&self, provider: Provider, connection_id: Uuid, for_how_long: Duration) {
+    async fn cool(&self, provider: Provider, account: Account, for_how_long: Duration) {
         if self.resting() {
             return;
         }
         let mut invocation = self.cool.prepare_invoke();
         invocation
-            .key(self.key(provider, &format!("cooling:{connection_id}")))
+            .key(self.key(provider, &format!("cooling:{account}")))
             .arg(u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX).max(1));
         let mut redis = self.redis.clone();
         let _ = self.noted(timed(invocation.invoke_async(&mut redis)).await);
@@ -385,10 +413,26 @@ async fn timed(call: impl Future<Output = redis::RedisResult<u64>>) -> redis::Re
 mod tests {
     use super::*;
 
+    /// A fresh account of any provider (the limits are per provider anyway).
+    fn someone() -> Account {
+        Account::new(Provider::Google, &format!("{}@example.com", uuid::Uuid::now_v7()))
+    }
+
+    #[test]
+    fn an_address_is_one_account_however_it_is_capitalised_and_at_each_provider_its_own() {
+        let ann = Account::new(Provider::Google, "ann@example.com");
+        assert_eq!(Account::new(Provider::Google, " Ann@Example.COM"), ann);
+        assert_ne!(Account::new(Provider::Microsoft, "ann@example.com"), ann);
+        assert_ne!(Account::new(Provider::Google, "bo@example.com"), ann);
+        let key = ann.to_string();
+        assert_eq!(key.len(), 32, "{key}");
+        assert!(!key.contains("ann"), "the key carries no address: {key}");
+    }
+
     #[tokio::test]
     async fn an_account_over_its_budget_waits_and_another_account_does_not() {
         let limits = RateLimits::new(Budgets { google_per_account: 60, ..Budgets::default() });
-        let (busy, idle) = (Uuid::now_v7(), Uuid::now_v7());
+        let (busy, idle) = (someone(), someone());
         let start = Instant::now();
         for _ in 0..burst(60) {
             limits.acquire(Provider::Google, busy).await.unwrap();
@@ -409,12 +453,12 @@ mod tests {
     async fn processes_sharing_a_redis_share_each_accounts_budget_and_cooling_off() {
         let url = std::env::var("KALENDS_TEST_REDIS_URL").expect("KALENDS_TEST_REDIS_URL");
         let redis = redis::Client::open(url).unwrap().get_connection_manager().await.unwrap();
-        let prefix = format!("limits-test-{}", Uuid::now_v7().simple());
+        let prefix = format!("limits-test-{}", uuid::Uuid::now_v7().simple());
         let budgets = Budgets { google_per_account: 60, ..Budgets::default() };
         // Two processes' limits.
         let one = RateLimits::shared(budgets, redis.clone(), &prefix);
         let two = RateLimits::shared(budgets, redis, &prefix);
-        let (busy, idle) = (Uuid::now_v7(), Uuid::now_v7());
+        let (busy, idle) = (someone(), someone());
         let start = Instant::now();
         for n in 0..burst(60) {
             let limits = if n % 2 == 0 { &one } else { &two };
@@ -444,7 +488,7 @@ mod tests {
     async fn a_listings_further_pages_take_from_the_budget_of_the_call_they_belong_to() {
         let limits =
             Arc::new(RateLimits::new(Budgets { google_per_account: 60, ..Budgets::default() }));
-        let account = Uuid::now_v7();
+        let account = someone();
         let start = Instant::now();
         // The call's first request and nine more pages: the burst of ten.
         let pages = limits.within(Provider::Google, account, async {
@@ -466,7 +510,7 @@ mod tests {
     #[tokio::test]
     async fn a_rate_limited_account_cools_down_alone() {
         let limits = RateLimits::new(Budgets::default());
-        let (told, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let (told, other) = (someone(), someone());
         limits.slow_down(Provider::Microsoft, told, Duration::from_millis(300)).await;
         let start = Instant::now();
         limits.acquire(Provider::Microsoft, other).await.unwrap();
@@ -478,7 +522,7 @@ mod tests {
     #[tokio::test]
     async fn an_account_told_to_wait_an_hour_gets_the_wait_back_instead_of_sleeping() {
         let limits = RateLimits::new(Budgets::default());
-        let told = Uuid::now_v7();
+        let told = someone();
         limits.slow_down(Provider::Google, told, Duration::MAX).await;
         let start = Instant::now();
         let wait = limits.acquire(Provider::Google, told).await.unwrap_err();

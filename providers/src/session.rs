@@ -15,10 +15,10 @@ use kalends_core::domain::{Connection, ConnectionTokens};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
-use crate::calendar::AccessToken;
+use crate::calendar::{AccessToken, Provider};
 use crate::error::ProviderError;
 use crate::google::workspace::{self, WorkspaceError};
-use crate::limits::{Budgets, RateLimits};
+use crate::limits::{Account, Budgets, RateLimits};
 use crate::microsoft::tenant::TenantError;
 use crate::provider::Providers;
 
@@ -290,7 +290,8 @@ impl Credentials {
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let (token, version) = self.token_with_version(connection, None).await?;
-        let (limits, provider, account) = (&self.limits, connection.provider, connection.id);
+        let (limits, provider) = (&self.limits, connection.provider);
+        let account = Account::new(provider, &connection.account_email);
         // The calls boxed: a provider call's future is large, and held inline (twice) it made
         // every caller's future larger still, which overflowed a debug build's thread stacks.
         let result = match limits.within(provider, account, Box::pin(call(token))).await? {
@@ -300,12 +301,38 @@ impl Credentials {
             }
             other => other,
         };
-        if let Err(error) = &result
+        self.noted(provider, account, &result).await;
+        Ok(result?)
+    }
+
+    /// Runs `call`, made for the account `address` before it is connected (the calendars listed
+    /// while connecting it), within that account's request budgets: a staff member connecting
+    /// an account whose calendar is being replayed at the quota waits their turn rather than
+    /// meeting a 429.
+    pub async fn for_account<T>(
+        &self,
+        provider: Provider,
+        address: &str,
+        call: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        let account = Account::new(provider, address);
+        let result = self.limits.within(provider, account, Box::pin(call)).await?;
+        self.noted(provider, account, &result).await;
+        result
+    }
+
+    /// A rate-limit answer makes the account (only) wait its `Retry-After`.
+    async fn noted<T>(
+        &self,
+        provider: Provider,
+        account: Account,
+        result: &Result<T, ProviderError>,
+    ) {
+        if let Err(error) = result
             && let Some(wait) = error.retry_after()
         {
-            self.limits.slow_down(connection.provider, connection.id, wait).await;
+            self.limits.slow_down(provider, account, wait).await;
         }
-        Ok(result?)
     }
 
     async fn token(

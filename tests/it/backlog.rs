@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use kalends::api::bookings::BookingIn;
 use kalends::api::staff::StaffIn;
+use kalends_core::Config;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -15,6 +16,7 @@ use crate::helpers::{Db, TestApp, eventually, on_both_databases, redis_url};
 
 on_both_databases!(
     a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_before_the_replay_ends,
+    two_staff_connecting_one_account_share_its_quota,
 );
 
 /// Requests a minute, the sandbox's per-user quota and Kalends' per-account budget alike: ten
@@ -26,6 +28,10 @@ const QUOTA: u32 = 600;
 const BACKLOG: usize = 200;
 
 const CALENDAR: &str = "/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events";
+
+/// The front desk's account, which two staff members connect.
+const FRONT_DESK: &str =
+    "/sandbox/_control/google/calendars/front@example.com/front@example.com/events";
 
 fn stay(ann: uuid::Uuid, title: &str, n: usize) -> BookingIn {
     let (day, hour) = (1 + n / 10, 8 + n % 10);
@@ -39,8 +45,41 @@ fn stay(ann: uuid::Uuid, title: &str, n: usize) -> BookingIn {
     }
 }
 
+/// Kalends with a Google budget of `quota` requests a minute per account, shared through Redis on
+/// PostgreSQL as in production.
+async fn budgeted(db: Db, quota: u32, configure: impl FnOnce(&mut Config)) -> TestApp {
+    TestApp::start_public_with(db, |config| {
+        config.sync.google_requests_per_minute_per_account = quota;
+        if db == Db::Postgres {
+            config.redis_url = Some(SecretString::from(redis_url()));
+        }
+        configure(config);
+    })
+    .await
+}
+
+/// The sandbox enforces `quota` per user from now on, its counts at zero.
+async fn set_quota(app: &TestApp, quota: u32) {
+    let url = app.url("/sandbox/_control/quota");
+    let set = app.sandbox().put(&url).json(&json!({"requests_per_minute": quota}));
+    assert!(set.send().await.unwrap().status().is_success());
+}
+
+/// More than `writes` requests reached the sandbox, fewer than 1% of them over its quota.
+async fn assert_quota_kept(app: &TestApp, writes: usize) {
+    let counts: Value = app.sandbox_json("/sandbox/_control/quota").await;
+    let (admitted, limited) =
+        (counts["admitted"].as_u64().unwrap(), counts["limited"].as_u64().unwrap());
+    assert!(admitted > writes as u64, "{counts}");
+    assert!(limited * 100 < admitted, "more than 1% of the requests were over the quota: {counts}");
+}
+
 async fn titles_in_calendar(app: &TestApp) -> Vec<String> {
-    let events: Vec<Value> = app.sandbox_json(CALENDAR).await;
+    titles_in(app, CALENDAR).await
+}
+
+async fn titles_in(app: &TestApp, calendar: &str) -> Vec<String> {
+    let events: Vec<Value> = app.sandbox_json(calendar).await;
     events
         .iter()
         .filter(|e| e["status"] != "cancelled")
@@ -51,17 +90,9 @@ async fn titles_in_calendar(app: &TestApp) -> Vec<String> {
 async fn a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_before_the_replay_ends(
     db: Db,
 ) {
-    let app = TestApp::start_public_with(db, |config| {
-        // One job at a time on each lane: on a single queue, the booking made during the
-        // replay would run after every replayed one.
-        config.jobs.concurrency = 1;
-        config.sync.google_requests_per_minute_per_account = QUOTA;
-        if db == Db::Postgres {
-            // The budgets shared through Redis, as in production.
-            config.redis_url = Some(SecretString::from(redis_url()));
-        }
-    })
-    .await;
+    // One job at a time on each lane: on a single queue, the booking made during the replay
+    // would run after every replayed one.
+    let app = budgeted(db, QUOTA, |config| config.jobs.concurrency = 1).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
     let staff =
@@ -71,9 +102,7 @@ async fn a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_be
         api.create_booking(&stay(ann, &format!("Booked {n}"), n)).await.unwrap();
     }
     app.settle().await;
-    let quota = app.url("/sandbox/_control/quota");
-    let set = app.sandbox().put(&quota).json(&json!({"requests_per_minute": QUOTA}));
-    assert!(set.send().await.unwrap().status().is_success());
+    set_quota(&app, QUOTA).await;
 
     let browser = Browser::new();
     browser.get(&api.settings_link(ann).await.unwrap().url).await;
@@ -97,9 +126,41 @@ async fn a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_be
     let distinct: HashSet<&String> = titles.iter().collect();
     assert_eq!(titles.len(), BACKLOG + 1, "every booking is in the calendar");
     assert_eq!(distinct.len(), titles.len(), "each booking once");
-    let counts: Value = app.sandbox_json("/sandbox/_control/quota").await;
-    let (admitted, limited) =
-        (counts["admitted"].as_u64().unwrap(), counts["limited"].as_u64().unwrap());
-    assert!(admitted > BACKLOG as u64, "{counts}");
-    assert!(limited * 100 < admitted, "more than 1% of the requests were over the quota: {counts}");
+    assert_quota_kept(&app, BACKLOG).await;
+}
+
+/// The provider's quota is the account's, whichever connection its requests come through: two
+/// staff members who connect the front desk's account have their replays paced together, not
+/// each at the full quota (which sent the sandbox twice its quota at once).
+async fn two_staff_connecting_one_account_share_its_quota(db: Db) {
+    // Ten seconds' worth (50) at once, then five a second: each replay alone about fits the burst.
+    const QUOTA: u32 = 300;
+    const EACH: usize = 50;
+    let app = budgeted(db, QUOTA, |_| {}).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let mut staff = Vec::new();
+    for name in ["Ann", "Bo"] {
+        let id = api.create_staff(&StaffIn { name: name.into(), ..StaffIn::default() }).await;
+        let id = id.unwrap().id;
+        for n in 0..EACH {
+            api.create_booking(&stay(id, &format!("{name} {n}"), n)).await.unwrap();
+        }
+        staff.push(id);
+    }
+    app.settle().await;
+    set_quota(&app, QUOTA).await;
+
+    for id in staff {
+        let browser = Browser::new();
+        browser.get(&api.settings_link(id).await.unwrap().url).await;
+        let page = connect(&app, &browser, "google", "front@example.com", "allow").await;
+        assert!(page.url.contains("notice=connected"), "{}", page.url);
+    }
+    app.settle().await;
+    let titles = titles_in(&app, FRONT_DESK).await;
+    let distinct: HashSet<&String> = titles.iter().collect();
+    assert_eq!(titles.len(), 2 * EACH, "both staff members' bookings are in the calendar");
+    assert_eq!(distinct.len(), titles.len(), "each booking once");
+    assert_quota_kept(&app, 2 * EACH).await;
 }
