@@ -436,7 +436,7 @@ async fn replay(
     let ids: Vec<Uuid> = tasks.join_all().await;
     // The quota's buckets start full, its counts at zero.
     let quota_view = format!("{}/_control/quota", sandbox());
-    json_of(http.put(&quota_view).json(&json!({"requests_per_minute": quota}))).await;
+    let set = json_of(http.put(&quota_view).json(&json!({"requests_per_minute": quota}))).await;
     let started = Instant::now();
     let started_at = Utc::now();
     let live = {
@@ -466,14 +466,12 @@ async fn replay(
         events.iter().filter_map(|e| e[title].as_str()).collect();
     let seconds =
         |from: DateTime<Utc>, to: DateTime<Utc>| (to - from).num_milliseconds() as f64 / 1000.0;
-    // The calendar's requests: one insert a booking; the sandbox lets a tenth of a minute's
-    // quota through at once, then one request at its pace.
+    // The calendar's requests: one insert a booking; the sandbox lets its burst through at
+    // once, then one request at the quota's pace.
     let requests = n as f64 + 1.0;
-    let quota_minimum_seconds = if quota == 0 {
-        0.0
-    } else {
-        (requests - f64::from(quota / 6)).max(0.0) * 60.0 / f64::from(quota)
-    };
+    let burst = set["burst"].as_f64().unwrap_or_default();
+    let quota_minimum_seconds =
+        if quota == 0 { 0.0 } else { (requests - burst).max(0.0) * 60.0 / f64::from(quota) };
     Replayed {
         provider,
         connect_seconds,

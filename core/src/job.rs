@@ -28,8 +28,8 @@ pub enum Job {
         /// found again), not by a change: it travels on the queue's backlog lane, so that a
         /// change made meanwhile is not stuck behind thousands of bookings replayed at the
         /// provider's quota ([`Lane`]).
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        backlog: bool,
+        #[serde(default, skip_serializing_if = "Lane::is_live")]
+        lane: Lane,
     },
     /// Tell the booking's customer what changed: an invitation, an update or a cancellation by
     /// e-mail when something they care about changed, and the reminders scheduled.
@@ -154,18 +154,23 @@ pub enum Job {
 impl Job {
     /// Bring the calendars of one booking up to date with it (created, changed or cancelled).
     pub fn sync_booking(tenant_id: Uuid, booking_id: Uuid) -> Self {
-        Job::SyncBookings { tenant_id, booking_ids: vec![booking_id], backlog: false }
+        Job::sync_bookings(tenant_id, vec![booking_id])
+    }
+
+    /// Bring the calendars of several bookings of a tenant up to date, in one job.
+    pub fn sync_bookings(tenant_id: Uuid, booking_ids: Vec<Uuid>) -> Self {
+        Job::SyncBookings { tenant_id, booking_ids, lane: Lane::Live }
     }
 
     /// Bring a booking into a calendar that lacks it, on the backlog lane: what a replay owes.
     pub fn replay_booking(tenant_id: Uuid, booking_id: Uuid) -> Self {
-        Job::SyncBookings { tenant_id, booking_ids: vec![booking_id], backlog: true }
+        Job::SyncBookings { tenant_id, booking_ids: vec![booking_id], lane: Lane::Backlog }
     }
 
     /// The queue lane the job travels on.
     pub fn lane(&self) -> Lane {
         match self {
-            Job::SyncBookings { backlog: true, .. } => Lane::Backlog,
+            Job::SyncBookings { lane, .. } => *lane,
             _ => Lane::Live,
         }
     }
@@ -217,9 +222,11 @@ impl Job {
 /// bookings, paced by the provider's quota, waits on its own lane and runs a few jobs at a time,
 /// while a change made meanwhile is taken at once and its requests join the account's budget
 /// beside the replay's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Lane {
     /// Work a change owes now.
+    #[default]
     Live,
     /// Replays: work owed in bulk that only has to arrive eventually.
     Backlog,
@@ -232,6 +239,10 @@ impl Lane {
             Lane::Live => "live",
             Lane::Backlog => "backlog",
         }
+    }
+
+    fn is_live(&self) -> bool {
+        *self == Lane::Live
     }
 }
 
@@ -267,15 +278,12 @@ mod tests {
 
     #[test]
     fn a_sync_is_written_as_the_one_kind_with_its_list_and_read_back_the_same() {
-        let job = Job::SyncBookings {
-            tenant_id: Uuid::from_u128(1),
-            booking_ids: vec![Uuid::from_u128(2), Uuid::from_u128(3)],
-            backlog: false,
-        };
+        let job =
+            Job::sync_bookings(Uuid::from_u128(1), vec![Uuid::from_u128(2), Uuid::from_u128(3)]);
         let json = serde_json::to_value(&job).unwrap();
         assert_eq!(json["kind"], "sync_bookings");
         assert_eq!(json["booking_ids"].as_array().map(Vec::len), Some(2));
-        assert!(json.get("backlog").is_none(), "a live sync is written as before");
+        assert!(json.get("lane").is_none(), "a live sync is written as before");
         assert_eq!(serde_json::from_value::<Job>(json).unwrap(), job);
     }
 

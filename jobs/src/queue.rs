@@ -133,7 +133,7 @@ impl JobQueue {
                     .missed_heartbeats(3);
                 Storage::Redis(RedisStorage::new(conn.clone()).with_config(cfg))
             };
-            let (storage, backlog) = (lane(queue), lane(&backlog_name(queue)));
+            let (storage, backlog) = (lane(queue), lane(&lane_name(queue, Lane::Backlog)));
             let (changes, _) = broadcast::channel(CHANGES_KEPT);
             let redis_client = Some(client);
             let name = queue.to_owned();
@@ -154,7 +154,7 @@ impl JobQueue {
                 Storage::Postgres(PostgresStorage::new(pool).with_config(cfg))
             }
         };
-        let (storage, backlog) = (lane(queue), lane(&backlog_name(queue)));
+        let (storage, backlog) = (lane(queue), lane(&lane_name(queue, Lane::Backlog)));
         let (changes, _) = broadcast::channel(CHANGES_KEPT);
         Ok(JobQueue { name: queue.to_owned(), storage, backlog, redis_client: None, changes })
     }
@@ -162,8 +162,8 @@ impl JobQueue {
     /// The lanes, each with its storage and its queue's name.
     pub(crate) fn lanes(&self) -> [(Lane, &Storage, String); 2] {
         [
-            (Lane::Live, &self.storage, self.name.clone()),
-            (Lane::Backlog, &self.backlog, backlog_name(&self.name)),
+            (Lane::Live, &self.storage, lane_name(&self.name, Lane::Live)),
+            (Lane::Backlog, &self.backlog, lane_name(&self.name, Lane::Backlog)),
         ]
     }
 
@@ -535,7 +535,7 @@ impl JobQueue {
     pub async fn release_unfinished(&self, worker: &str) -> Result<u64, QueueError> {
         let mut released = 0;
         for (lane, storage, name) in self.lanes() {
-            released += Self::release_of(storage, &name, &worker_name(worker, lane)).await?;
+            released += Self::release_of(storage, &name, &lane_name(worker, lane)).await?;
         }
         Ok(released)
     }
@@ -613,16 +613,12 @@ impl JobQueue {
     }
 }
 
-/// The name of the backlog lane's queue beside queue `name`.
-fn backlog_name(name: &str) -> String {
-    format!("{name}-backlog")
-}
-
-/// The name under which worker `worker` runs `lane` (each lane's jobs are marked taken by it).
-pub(crate) fn worker_name(worker: &str, lane: Lane) -> String {
+/// The name of `lane` beside `name`: of its queue beside queue `name`, or the one under which
+/// worker `name` runs it (each lane's jobs are marked taken by it). The live lane keeps `name`.
+pub(crate) fn lane_name(name: &str, lane: Lane) -> String {
     match lane {
-        Lane::Live => worker.to_owned(),
-        Lane::Backlog => format!("{worker}-backlog"),
+        Lane::Live => name.to_owned(),
+        Lane::Backlog => format!("{name}-backlog"),
     }
 }
 

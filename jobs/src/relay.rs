@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use kalends_core::job::Job;
+use kalends_core::job::{Job, Lane};
 use kalends_store::OutboxEntry;
 use kalends_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -144,16 +144,15 @@ fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
         Batch(usize),
     }
     let mut slots: Vec<(&OutboxEntry, Slot)> = Vec::with_capacity(rows.len());
-    /// A batch's tenant and whether it is a replay's (a replay's syncs and a change's never
-    /// share a job: they travel on different lanes).
-    type Key = (uuid::Uuid, bool);
+    /// A batch's tenant and lane (a replay's syncs and a change's never share a job).
+    type Key = (uuid::Uuid, Lane);
     // Each batch's key, bookings and rows; the open batch of each key.
     let mut batches: Vec<(Key, Vec<uuid::Uuid>, Vec<i64>)> = Vec::new();
     let mut open: std::collections::HashMap<Key, usize> = Default::default();
     for row in rows {
         let (key, ids) = match row.decode() {
-            Ok(Job::SyncBookings { tenant_id, booking_ids, backlog }) if row.run_at.is_none() => {
-                ((tenant_id, backlog), booking_ids)
+            Ok(Job::SyncBookings { tenant_id, booking_ids, lane }) if row.run_at.is_none() => {
+                ((tenant_id, lane), booking_ids)
             }
             decoded => {
                 slots.push((row, Slot::AsItCame(decoded.map(|job| (job, vec![row.id])))));
@@ -184,9 +183,9 @@ fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
         .map(|(row, slot)| match slot {
             Slot::AsItCame(item) => (row, item),
             Slot::Batch(at) => {
-                let ((tenant_id, backlog), booking_ids, carried) =
+                let ((tenant_id, lane), booking_ids, carried) =
                     batches[at].take().unwrap_or_default();
-                (row, Ok((Job::SyncBookings { tenant_id, booking_ids, backlog }, carried)))
+                (row, Ok((Job::SyncBookings { tenant_id, booking_ids, lane }, carried)))
             }
         })
         .collect()
@@ -222,8 +221,7 @@ mod tests {
         // Each row an item stands where, with its job and the rows it carries.
         type Seen = (i64, Option<(Job, Vec<i64>)>);
         let seen: Vec<Seen> = items.into_iter().map(|(row, item)| (row.id, item.ok())).collect();
-        let batch =
-            Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(3)], backlog: false };
+        let batch = Job::sync_bookings(ann, vec![b(1), b(3)]);
         assert_eq!(
             seen,
             [
@@ -241,8 +239,7 @@ mod tests {
     fn a_sync_of_several_and_a_delete_queued_by_an_earlier_version_join_their_tenants_batch() {
         let ann = Uuid::from_u128(1);
         let b = |n: u128| Uuid::from_u128(100 + n);
-        let several =
-            Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(2)], backlog: false };
+        let several = Job::sync_bookings(ann, vec![b(1), b(2)]);
         let earlier =
             format!(r#"{{"kind":"delete_booking","tenant_id":"{ann}","booking_id":"{}"}}"#, b(3));
         let rows = [
@@ -252,11 +249,7 @@ mod tests {
         ];
         let items: Vec<(Job, Vec<i64>)> =
             together(&rows).into_iter().map(|(_, item)| item.unwrap()).collect();
-        let batch = Job::SyncBookings {
-            tenant_id: ann,
-            booking_ids: vec![b(1), b(2), b(3)],
-            backlog: false,
-        };
+        let batch = Job::sync_bookings(ann, vec![b(1), b(2), b(3)]);
         assert_eq!(items, [(batch, vec![1, 2, 3])]);
     }
 
@@ -271,8 +264,11 @@ mod tests {
         ];
         let items: Vec<(Job, Vec<i64>)> =
             together(&rows).into_iter().map(|(_, item)| item.unwrap()).collect();
-        let replay =
-            Job::SyncBookings { tenant_id: ann, booking_ids: vec![b(1), b(3)], backlog: true };
+        let replay = Job::SyncBookings {
+            tenant_id: ann,
+            booking_ids: vec![b(1), b(3)],
+            lane: Lane::Backlog,
+        };
         assert_eq!(items, [(replay, vec![1, 3]), (Job::sync_booking(ann, b(2)), vec![2])]);
     }
 

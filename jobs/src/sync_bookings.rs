@@ -64,8 +64,7 @@ pub async fn run(
     let busy: Vec<Uuid> = existing.iter().filter(|id| !taken.contains(id)).copied().collect();
     if !busy.is_empty() {
         let at = chrono::Utc::now() + chrono::Duration::from_std(BUSY_RETRY).unwrap_or_default();
-        let backlog = lane == Lane::Backlog;
-        store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids: busy, backlog }, at).await?;
+        store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids: busy, lane }, at).await?;
     }
     if taken.is_empty() {
         return Ok(());

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::poll::WakeOrTick;
-use crate::queue::{Storage, worker_name};
+use crate::queue::{Storage, lane_name};
 use crate::{JobError, JobHandler, JobQueue, QueuedJob, RetryPolicy};
 
 /// How a worker runs.
@@ -157,6 +157,10 @@ async fn run_once<H: JobHandler>(
     live.and(backlog)
 }
 
+/// How many times longer than the live lane the backlog waits between polls: its jobs only have
+/// to arrive eventually, and an idle worker should not ask the database twice as often.
+const BACKLOG_POLLS_LESS: u32 = 4;
+
 /// How many backlog jobs a worker runs at once: a quarter of its live ones (at least one).
 /// Each runs several provider calls in parallel, so a few keep an account at its quota.
 fn backlog_concurrency(concurrency: usize) -> usize {
@@ -173,13 +177,14 @@ async fn run_lane<H: JobHandler>(
     shutdown: &CancellationToken,
 ) -> Result<(), WorkerError> {
     let running = deps.running.clone();
-    let strategy = WakeOrTick::new(options.poll_interval, wake).until(shutdown.clone());
-    let (name, concurrency) = match lane {
-        Lane::Live => (worker_name(&options.name, lane), options.concurrency),
+    let name = lane_name(&options.name, lane);
+    let (concurrency, poll_interval) = match lane {
+        Lane::Live => (options.concurrency, options.poll_interval),
         Lane::Backlog => {
-            (worker_name(&options.name, lane), backlog_concurrency(options.concurrency))
+            (backlog_concurrency(options.concurrency), options.poll_interval * BACKLOG_POLLS_LESS)
         }
     };
+    let strategy = WakeOrTick::new(poll_interval, wake).until(shutdown.clone());
     // apalis is told to stop only once the running jobs are done (or the deadline passed): while
     // it stops, it no longer drives its own bookkeeping, and on SQLite that bookkeeping may be
     // waiting for the one write connection a running job needs next.

@@ -30,6 +30,16 @@ pub struct Quota {
     pub requests_per_minute: u32,
 }
 
+impl Quota {
+    /// Requests a user may send at once: [`BURST_SECONDS`] of the quota (none without one).
+    fn burst(self) -> u32 {
+        match self.requests_per_minute {
+            0 => 0,
+            per_minute => (per_minute.saturating_mul(BURST_SECONDS) / 60).max(1),
+        }
+    }
+}
+
 /// What `GET /_control/quota` answers: the quota and what it did since it was set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaView {
@@ -39,6 +49,8 @@ pub struct QuotaView {
     pub admitted: u64,
     /// Requests answered 429.
     pub limited: u64,
+    /// Requests a user may send at once, with a full bucket ([`BURST_SECONDS`] of the quota).
+    pub burst: u32,
 }
 
 /// The quota and each user's bucket.
@@ -75,6 +87,7 @@ impl Quotas {
             requests_per_minute: self.quota.requests_per_minute,
             admitted: self.admitted,
             limited: self.limited,
+            burst: self.quota.burst(),
         }
     }
 
@@ -85,7 +98,7 @@ impl Quotas {
             return true;
         }
         let interval = 60_000.0 / f64::from(per_minute);
-        let burst = f64::from((per_minute * BURST_SECONDS / 60).max(1));
+        let burst = f64::from(self.quota.burst());
         let now = now.duration_since(self.epoch).as_secs_f64() * 1000.0;
         let tat = self.users.get(user).copied().unwrap_or(now).max(now);
         // (A microsecond of slack for the sums' rounding.)
@@ -166,7 +179,7 @@ mod tests {
         assert!(quotas.admit("google:bo", start), "another user's bucket is full");
         assert_eq!(
             quotas.view(),
-            QuotaView { requests_per_minute: 600, admitted: 102, limited: 51 }
+            QuotaView { requests_per_minute: 600, admitted: 102, limited: 51, burst: 100 }
         );
     }
 

@@ -555,6 +555,27 @@ pub fn booking_body(title: &str, day: u32) -> Value {
     })
 }
 
+/// A confirmed all-day booking of `staff_ids` from `from` to `to` (the morning they leave), as
+/// the store takes it.
+pub fn all_day_booking(
+    title: &str,
+    staff_ids: Vec<Uuid>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> kalends_core::domain::NewBooking {
+    kalends_core::domain::NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids,
+        status: kalends_core::domain::BookingStatus::Confirmed,
+        title: title.into(),
+        description: None,
+        location: None,
+        customer: None,
+        span: kalends_core::domain::BookingSpan::all_day(from, to).unwrap(),
+    }
+}
+
 /// [`booking_body`] as the API's request type.
 pub fn booking_in(title: &str, day: u32) -> BookingIn {
     serde_json::from_value(booking_body(title, day)).unwrap()

@@ -123,17 +123,7 @@ impl JobHandler for Flaky {
 
 fn a_stay(title: &str) -> kalends_core::domain::NewBooking {
     let day = |d| chrono::NaiveDate::from_ymd_opt(2030, 5, d).unwrap();
-    kalends_core::domain::NewBooking {
-        external_id: None,
-        resource_id: None,
-        staff_ids: vec![],
-        status: kalends_core::domain::BookingStatus::Confirmed,
-        title: title.into(),
-        description: None,
-        location: None,
-        customer: None,
-        span: kalends_core::domain::BookingSpan::all_day(day(1), day(3)).unwrap(),
-    }
+    crate::helpers::all_day_booking(title, vec![], day(1), day(3))
 }
 
 fn a_job() -> QueuedJob {

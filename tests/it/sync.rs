@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::connect::{Browser, connect};
-use crate::helpers::{Api, Db, TestApp, eventually, on_both_databases};
+use crate::helpers::{Api, Db, TestApp, all_day_booking, eventually, on_both_databases};
 
 on_both_databases!(
     a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears,
@@ -530,17 +530,7 @@ async fn a_sync_lease_is_renewed_only_by_its_holder(db: Db) {
     let (store, _) = kalends::app::connect(&crate::helpers::config(db, &dir).await).await.unwrap();
     let tenant = crate::helpers::tenant(&store, "UTC").await;
     let day = |d| chrono::NaiveDate::from_ymd_opt(2030, 5, d).unwrap();
-    let stay = kalends_core::domain::NewBooking {
-        external_id: None,
-        resource_id: None,
-        staff_ids: vec![],
-        status: kalends_core::domain::BookingStatus::Confirmed,
-        title: "Stay".into(),
-        description: None,
-        location: None,
-        customer: None,
-        span: kalends_core::domain::BookingSpan::all_day(day(1), day(3)).unwrap(),
-    };
+    let stay = all_day_booking("Stay", vec![], day(1), day(3));
     let booking = bookings::create(&store, &tenant, stay, Overlap::Allow).await.unwrap().id;
     let micros = |t: chrono::DateTime<chrono::Utc>| {
         chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap()
@@ -664,11 +654,7 @@ async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_
     let held = chrono::Utc::now() + chrono::Duration::seconds(2);
     let held = chrono::DateTime::from_timestamp_micros(held.timestamp_micros()).unwrap();
     assert!(app.store.take_lease(&Lease::BOOKING_SYNC, ids[0].into(), &[], held).await.unwrap());
-    let job = kalends_core::job::Job::SyncBookings {
-        tenant_id: tenant.id,
-        booking_ids: ids.clone(),
-        backlog: false,
-    };
+    let job = kalends_core::job::Job::sync_bookings(tenant.id, ids.clone());
     app.store.enqueue(&job).await.unwrap();
     let titles = |events: &[Value], field: &str| {
         let mut titles: Vec<String> =
@@ -712,11 +698,7 @@ async fn a_batch_whose_tokens_expired_refreshes_each_once_and_brings_every_booki
     let expired =
         app.sandbox().post(app.url("/sandbox/_control/expire-tokens")).send().await.unwrap();
     assert!(expired.status().is_success());
-    let job = kalends_core::job::Job::SyncBookings {
-        tenant_id: tenant.id,
-        booking_ids: ids.clone(),
-        backlog: false,
-    };
+    let job = kalends_core::job::Job::sync_bookings(tenant.id, ids.clone());
     app.store.enqueue(&job).await.unwrap();
     let renamed = |events: &[Value], field: &str| {
         events.iter().filter(|e| e[field].as_str().is_some_and(|t| t.starts_with("Facial"))).count()
@@ -748,26 +730,11 @@ async fn a_sync_naming_a_booking_that_is_gone_brings_the_others_and_fails_nothin
     connect(&app, &browser, "google", "ann@example.com", "allow").await;
     // A booking the store holds whose sync nobody owed yet, and one that is gone.
     let day = chrono::Utc::now().date_naive() + chrono::Duration::days(6);
-    let stay = kalends_core::domain::NewBooking {
-        external_id: None,
-        resource_id: None,
-        staff_ids: vec![ann.id],
-        status: kalends_core::domain::BookingStatus::Confirmed,
-        title: "Stay".into(),
-        description: None,
-        location: None,
-        customer: None,
-        span: kalends_core::domain::BookingSpan::all_day(day, day + chrono::Duration::days(2))
-            .unwrap(),
-    };
+    let stay = all_day_booking("Stay", vec![ann.id], day, day + chrono::Duration::days(2));
     let booking = Uuid::now_v7();
     app.store.create_booking(&tenant, booking, stay, Overlap::Allow, &[]).await.unwrap();
     let gone = Uuid::now_v7();
-    let job = kalends_core::job::Job::SyncBookings {
-        tenant_id: tenant.id,
-        booking_ids: vec![gone, booking],
-        backlog: false,
-    };
+    let job = kalends_core::job::Job::sync_bookings(tenant.id, vec![gone, booking]);
     app.store.enqueue(&job).await.unwrap();
     app.settle().await;
     let events = google_events(&app).await;
@@ -798,21 +765,8 @@ async fn after_a_throttled_run_the_microsoft_creates_retried_are_looked_up_in_on
     let day = chrono::Utc::now().date_naive() + chrono::Duration::days(6);
     let mut ids = Vec::new();
     for n in 0..20 {
-        let stay = kalends_core::domain::NewBooking {
-            external_id: None,
-            resource_id: None,
-            staff_ids: vec![bo],
-            status: kalends_core::domain::BookingStatus::Confirmed,
-            title: format!("Stay {n}"),
-            description: None,
-            location: None,
-            customer: None,
-            span: kalends_core::domain::BookingSpan::all_day(
-                day + chrono::Duration::days(n),
-                day + chrono::Duration::days(n + 1),
-            )
-            .unwrap(),
-        };
+        let (from, to) = (day + chrono::Duration::days(n), day + chrono::Duration::days(n + 1));
+        let stay = all_day_booking(&format!("Stay {n}"), vec![bo], from, to);
         let id = Uuid::now_v7();
         app.store.create_booking(&tenant, id, stay, Overlap::Allow, &[]).await.unwrap();
         ids.push(id);
@@ -827,11 +781,7 @@ async fn after_a_throttled_run_the_microsoft_creates_retried_are_looked_up_in_on
         counts["GET microsoft calendarView"].as_u64().unwrap_or(0)
     };
     let listed_before = listings().await;
-    let job = kalends_core::job::Job::SyncBookings {
-        tenant_id: tenant.id,
-        booking_ids: ids.clone(),
-        backlog: false,
-    };
+    let job = kalends_core::job::Job::sync_bookings(tenant.id, ids.clone());
     app.store.enqueue(&job).await.unwrap();
     eventually(Duration::from_secs(30), || async {
         let counts: Value = app.sandbox_json("/sandbox/_control/quota").await;
