@@ -325,27 +325,8 @@ async fn feed_and_invite_links_made_before_a_key_rotation_keep_working(db: Db) {
     app.stop().await;
 }
 
-/// A confirmed timed booking of Ann Lee (who has an e-mail address) on 2030-01-`day`.
 fn booking_for_ann(title: &str, day: u32) -> kalends_core::domain::NewBooking {
-    use chrono::TimeZone as _;
-    use kalends_core::domain::{BookingSpan, BookingStatus, Customer, NewBooking};
-    let start = chrono::Utc.with_ymd_and_hms(2030, 1, day, 9, 0, 0).unwrap();
-    NewBooking {
-        external_id: None,
-        resource_id: None,
-        staff_ids: vec![],
-        status: BookingStatus::Confirmed,
-        title: title.into(),
-        description: None,
-        location: None,
-        customer: Some(Customer {
-            name: "Ann Lee".into(),
-            email: Some("ann@example.com".parse().unwrap()),
-            phone: None,
-        }),
-        span: BookingSpan::timed(start, start + chrono::Duration::hours(1), "UTC".parse().unwrap())
-            .unwrap(),
-    }
+    helpers::booking_for_ann(title, day, "UTC")
 }
 
 async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {

@@ -555,6 +555,30 @@ pub fn booking_body(title: &str, day: u32) -> Value {
     })
 }
 
+/// A confirmed booking of Ann Lee (who has an e-mail address) on 2030-01-`day`, 09:00 to 10:00
+/// UTC, in the zone named `zone`.
+pub fn booking_for_ann(title: &str, day: u32, zone: &str) -> kalends_core::domain::NewBooking {
+    use chrono::TimeZone as _;
+    use kalends_core::domain::{BookingSpan, BookingStatus, Customer, NewBooking};
+    let start = chrono::Utc.with_ymd_and_hms(2030, 1, day, 9, 0, 0).unwrap();
+    NewBooking {
+        external_id: None,
+        resource_id: None,
+        staff_ids: vec![],
+        status: BookingStatus::Confirmed,
+        title: title.into(),
+        description: None,
+        location: None,
+        customer: Some(Customer {
+            name: "Ann Lee".into(),
+            email: Some("ann@example.com".parse().unwrap()),
+            phone: None,
+        }),
+        span: BookingSpan::timed(start, start + chrono::Duration::hours(1), zone.parse().unwrap())
+            .unwrap(),
+    }
+}
+
 /// A confirmed all-day booking of `staff_ids` from `from` to `to` (the morning they leave), as
 /// the store takes it.
 pub fn all_day_booking(

@@ -31,6 +31,21 @@ pub(crate) struct Received {
     pub(crate) body: String,
 }
 
+impl Received {
+    /// The delivery a receiver was sent: its Standard Webhooks headers and body.
+    pub(crate) fn of(headers: &HeaderMap, body: &[u8]) -> Self {
+        let header = |name: &str| {
+            headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+        };
+        Received {
+            id: header("webhook-id"),
+            timestamp: header("webhook-timestamp"),
+            signature: header("webhook-signature"),
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        }
+    }
+}
+
 /// How the receiver answers, by time since it started.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Script {
@@ -61,15 +76,7 @@ impl Receiver {
         let handler = move |headers: HeaderMap, body: Bytes| {
             let log = log.clone();
             async move {
-                let header = |name: &str| {
-                    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-                };
-                log.lock().unwrap().push(Received {
-                    id: header("webhook-id"),
-                    timestamp: header("webhook-timestamp"),
-                    signature: header("webhook-signature"),
-                    body: String::from_utf8(body.to_vec()).unwrap(),
-                });
+                log.lock().unwrap().push(Received::of(&headers, &body));
                 let elapsed = started.elapsed();
                 if elapsed < script.refuse_until {
                     return (StatusCode::SERVICE_UNAVAILABLE, "busy, come back").into_response();

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone as _, Utc};
 use kalends_core::domain::{
-    BookingSpan, BookingStatus, Customer, NewBooking, NewImport, NewResource, NewStaff, Owner,
-    Platform,
+    BookingSpan, BookingStatus, NewBooking, NewImport, NewResource, NewStaff, Owner, Platform,
 };
 use kalends_core::job::Job;
 use kalends_service::bookings::UpsertOutcome;
@@ -18,26 +17,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::helpers::{Db, TempDir, on_both_databases, store, tenant};
 
 fn timed(title: &str, day: u32) -> NewBooking {
-    let start = Utc.with_ymd_and_hms(2030, 1, day, 9, 0, 0).unwrap();
     NewBooking {
-        external_id: None,
-        resource_id: None,
-        staff_ids: vec![],
-        status: BookingStatus::Confirmed,
-        title: title.into(),
         description: Some("Deep tissue".into()),
         location: Some("Room 2".into()),
-        customer: Some(Customer {
-            name: "Ann Lee".into(),
-            email: Some("ann@example.com".parse().unwrap()),
-            phone: None,
-        }),
-        span: BookingSpan::timed(
-            start,
-            start + chrono::Duration::hours(1),
-            "Europe/Paris".parse().unwrap(),
-        )
-        .unwrap(),
+        ..crate::helpers::booking_for_ann(title, day, "Europe/Paris")
     }
 }
 

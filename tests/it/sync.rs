@@ -149,12 +149,17 @@ async fn a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears(
     app.stop().await;
 }
 
-async fn faults_and_retries_never_make_a_second_event(db: Db) {
-    let app = TestApp::start_public_with(db, |config| {
+/// Kalends retrying a failed job after 50 ms, the wait doubling up to `max_ms`.
+async fn retrying_fast(db: Db, max_ms: u64) -> TestApp {
+    TestApp::start_public_with(db, |config| {
         config.jobs.retry_base_ms = 50;
-        config.jobs.retry_max_delay_ms = 400;
+        config.jobs.retry_max_delay_ms = max_ms;
     })
-    .await;
+    .await
+}
+
+async fn faults_and_retries_never_make_a_second_event(db: Db) {
+    let app = retrying_fast(db, 400).await;
     let (key, ann, bo) = two_connected_staff(&app).await;
     let api = app.api(&key);
     let faults = json!({"error_rate": 0.3, "rate_limit_rate": 0.1, "retry_after_secs": 0.2, "drop_rate": 0.1});
@@ -555,11 +560,7 @@ async fn a_sync_lease_is_renewed_only_by_its_holder(db: Db) {
 /// a later create with the same `transactionId` with that event unchanged: after the booking
 /// moved, the calendar must still end up holding the new time.
 async fn a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_version(db: Db) {
-    let app = TestApp::start_public_with(db, |config| {
-        config.jobs.retry_base_ms = 50;
-        config.jobs.retry_max_delay_ms = 200;
-    })
-    .await;
+    let app = retrying_fast(db, 200).await;
     let (key, _, bo) = two_connected_staff(&app).await;
     let api = app.api(&key);
     let connection = connection_of(&api, "microsoft").await.id;

@@ -42,21 +42,15 @@ impl HoldingReceiver {
             let (log, done) = (log.clone(), done.clone());
             let (told, hold) = (told.clone(), hold.clone());
             async move {
-                let header = |name: &str| {
-                    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-                };
-                log.lock().unwrap().push(Received {
-                    id: header("webhook-id"),
-                    timestamp: header("webhook-timestamp"),
-                    signature: header("webhook-signature"),
-                    body: String::from_utf8(body.to_vec()).unwrap(),
-                });
+                let received = Received::of(&headers, &body);
+                let id = received.id.clone();
+                log.lock().unwrap().push(received);
                 if hold.swap(false, Ordering::SeqCst) {
                     told.notify_one();
                     // Never answered: the worker making this attempt is killed meanwhile.
                     std::future::pending::<()>().await;
                 }
-                done.lock().unwrap().push(header("webhook-id"));
+                done.lock().unwrap().push(id);
                 StatusCode::NO_CONTENT
             }
         };
