@@ -111,12 +111,17 @@ async fn a_changed_setting_reads_the_last_body_again_at_once_without_a_fetch(db:
     app.stop().await;
 }
 
-async fn a_feed_that_goes_empty_is_held_and_the_next_full_feed_releases_it(db: Db) {
-    let app = TestApp::start_public_with(db, |config| {
+/// Kalends delivering webhooks at once and reading feeds served on this machine.
+async fn with_webhooks_and_local_feeds(db: Db) -> TestApp {
+    TestApp::start_public_with(db, |config| {
         fast_webhooks(config);
         config.import.allow_private_networks = true;
     })
-    .await;
+    .await
+}
+
+async fn a_feed_that_goes_empty_is_held_and_the_next_full_feed_releases_it(db: Db) {
+    let app = with_webhooks_and_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let receiver = Receiver::start(AT_ONCE).await;
     let api = app.api(&key);
@@ -185,11 +190,7 @@ async fn a_half_empty_feed_is_held_until_the_owner_accepts_the_removal_in_the_co
 }
 
 async fn an_item_gone_from_a_keeping_feed_stays_marked_until_the_owner_confirms(db: Db) {
-    let app = TestApp::start_public_with(db, |config| {
-        fast_webhooks(config);
-        config.import.allow_private_networks = true;
-    })
-    .await;
+    let app = with_webhooks_and_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let (browser, _, csrf) = signed_in_as(&app, &key).await;
     let receiver = Receiver::start(AT_ONCE).await;
@@ -261,11 +262,7 @@ async fn the_items_list_pages_and_keeps_to_the_window_asked(db: Db) {
 async fn an_airbnb_reservation_is_listed_and_shown_on_the_timeline_with_its_code_link_and_phone_digits(
     db: Db,
 ) {
-    let app = TestApp::start_public_with(db, |config| {
-        fast_webhooks(config);
-        config.import.allow_private_networks = true;
-    })
-    .await;
+    let app = with_webhooks_and_local_feeds(db).await;
     let (_, key) = app.tenant().await;
     let receiver = Receiver::start(AT_ONCE).await;
     create_endpoint(&app.api(&key), &receiver.url, &["conflict.opened"]).await;

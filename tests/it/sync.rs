@@ -149,6 +149,12 @@ async fn a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears(
     app.stop().await;
 }
 
+/// The sandbox answers every provider request with an error from now on.
+async fn every_request_fails(app: &TestApp) {
+    let faults = app.url("/sandbox/_control/faults");
+    app.sandbox().put(faults).json(&json!({"error_rate": 1.0})).send().await.unwrap();
+}
+
 /// Kalends retrying a failed job after 50 ms, the wait doubling up to `max_ms`.
 async fn retrying_fast(db: Db, max_ms: u64) -> TestApp {
     TestApp::start_public_with(db, |config| {
@@ -457,11 +463,7 @@ async fn a_sync_given_up_shows_failed_with_the_reason_and_a_manual_sync_retries_
     let (key, ann, _) = two_connected_staff(&app).await;
     let api = app.api(&key);
     let http = app.sandbox();
-    http.put(app.url("/sandbox/_control/faults"))
-        .json(&json!({"error_rate": 1.0}))
-        .send()
-        .await
-        .unwrap();
+    every_request_fails(&app).await;
     let (booking, _) = ann_booking(&api, ann, 12).await;
     app.settle().await;
     let failed = api.booking(booking).await.unwrap().sync.remove(0);
@@ -566,11 +568,7 @@ async fn a_microsoft_create_whose_answer_was_lost_is_brought_to_the_current_vers
     let connection = connection_of(&api, "microsoft").await.id;
     let http = app.sandbox();
     // Every Graph request fails until the booking has moved: the sync only ever tried.
-    http.put(app.url("/sandbox/_control/faults"))
-        .json(&json!({"error_rate": 1.0}))
-        .send()
-        .await
-        .unwrap();
+    every_request_fails(&app).await;
     let body = BookingIn {
         title: "Massage".into(),
         staff_ids: vec![bo],
