@@ -186,17 +186,23 @@ impl Session<'_> {
         .await
     }
 
-    /// Runs `call` with a fresh token; a 401 refreshes once and retries.
+    /// Runs `call` with a fresh token, within the account's request budget (a colleague's
+    /// connection to the same account may be replaying into it meanwhile, and thousands of
+    /// deletions would otherwise go at once); a 401 refreshes once and retries.
     async fn call<T, F, Fut>(&mut self, call: F) -> Result<T, CleanupError>
     where
         F: Fn(CalendarProvider, AccessToken) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
+        let (credentials, provider) = (self.credentials, self.cleanup.provider);
+        let account = self.cleanup.account_email.clone();
         let token = self.token().await?;
-        match call(self.provider().clone(), token).await {
+        let first = call(self.provider().clone(), token);
+        match credentials.for_account(provider, &account, first).await {
             Err(ProviderError::Unauthorized { .. }) => {
                 let token = self.refresh().await?;
-                Ok(call(self.provider().clone(), token).await?)
+                let again = call(self.provider().clone(), token);
+                Ok(credentials.for_account(provider, &account, again).await?)
             }
             other => Ok(other?),
         }

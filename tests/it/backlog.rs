@@ -9,14 +9,14 @@ use kalends::api::bookings::BookingIn;
 use kalends::api::staff::StaffIn;
 use kalends_core::Config;
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::connect::{Browser, connect};
 use crate::helpers::{Db, TestApp, eventually, on_both_databases, redis_url};
 
 on_both_databases!(
     a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_before_the_replay_ends,
-    two_staff_connecting_one_account_share_its_quota,
+    two_staff_sharing_one_account_share_its_quota_connecting_and_disconnecting,
 );
 
 /// Requests a minute, the sandbox's per-user quota and Kalends' per-account budget alike: ten
@@ -58,13 +58,6 @@ async fn budgeted(db: Db, quota: u32, configure: impl FnOnce(&mut Config)) -> Te
     .await
 }
 
-/// The sandbox enforces `quota` per user from now on, its counts at zero.
-async fn set_quota(app: &TestApp, quota: u32) {
-    let url = app.url("/sandbox/_control/quota");
-    let set = app.sandbox().put(&url).json(&json!({"requests_per_minute": quota}));
-    assert!(set.send().await.unwrap().status().is_success());
-}
-
 /// More than `writes` requests reached the sandbox, fewer than 1% of them over its quota.
 async fn assert_quota_kept(app: &TestApp, writes: usize) {
     let counts: Value = app.sandbox_json("/sandbox/_control/quota").await;
@@ -102,7 +95,7 @@ async fn a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_be
         api.create_booking(&stay(ann, &format!("Booked {n}"), n)).await.unwrap();
     }
     app.settle().await;
-    set_quota(&app, QUOTA).await;
+    app.set_sandbox_quota(QUOTA).await;
 
     let browser = Browser::new();
     browser.get(&api.settings_link(ann).await.unwrap().url).await;
@@ -131,8 +124,9 @@ async fn a_booking_made_while_a_new_calendar_is_replayed_at_the_quota_arrives_be
 
 /// The provider's quota is the account's, whichever connection its requests come through: two
 /// staff members who connect the front desk's account have their replays paced together, not
-/// each at the full quota (which sent the sandbox twice its quota at once).
-async fn two_staff_connecting_one_account_share_its_quota(db: Db) {
+/// each at the full quota (which sent the sandbox twice its quota at once); when both
+/// disconnect, taking their events out, the deletions are paced together too.
+async fn two_staff_sharing_one_account_share_its_quota_connecting_and_disconnecting(db: Db) {
     // Ten seconds' worth (50) at once, then five a second: each replay alone about fits the burst.
     const QUOTA: u32 = 300;
     const EACH: usize = 50;
@@ -149,7 +143,7 @@ async fn two_staff_connecting_one_account_share_its_quota(db: Db) {
         staff.push(id);
     }
     app.settle().await;
-    set_quota(&app, QUOTA).await;
+    app.set_sandbox_quota(QUOTA).await;
 
     for id in staff {
         let browser = Browser::new();
@@ -162,5 +156,19 @@ async fn two_staff_connecting_one_account_share_its_quota(db: Db) {
     let distinct: HashSet<&String> = titles.iter().collect();
     assert_eq!(titles.len(), 2 * EACH, "both staff members' bookings are in the calendar");
     assert_eq!(distinct.len(), titles.len(), "each booking once");
+    assert_quota_kept(&app, 2 * EACH).await;
+
+    // Both disconnect at once, each taking their events out of the calendar.
+    app.set_sandbox_quota(QUOTA).await;
+    let connections = api.connections().await.unwrap();
+    assert_eq!(connections.len(), 2, "{connections:?}");
+    let api = &api;
+    let disconnects = connections.iter().map(|c| async move {
+        let path = format!("/api/v1/connections/{}?remove_events=true", c.id);
+        api.send::<Value>("DELETE", &path, None, 200).await.unwrap()
+    });
+    futures::future::join_all(disconnects).await;
+    app.settle().await;
+    assert!(titles_in(&app, FRONT_DESK).await.is_empty(), "every event is taken out");
     assert_quota_kept(&app, 2 * EACH).await;
 }
