@@ -305,10 +305,12 @@ impl Credentials {
         Ok(result?)
     }
 
-    /// Runs `call`, made for the account `address` before it is connected (the calendars listed
-    /// while connecting it), within that account's request budgets: a staff member connecting
-    /// an account whose calendar is being replayed at the quota waits their turn rather than
-    /// meeting a 429.
+    /// Runs `call`, made for the account `address` outside a connection (the calendars listed
+    /// while connecting it, a disconnected calendar's clean-up), within that account's request
+    /// budgets: a staff member connecting an account whose calendar is being replayed at the
+    /// quota waits their turn (up to [`crate::limits::LONGEST_WAIT`]) rather than meeting a 429.
+    /// An account the provider told to wait longer gets the wait back as a transient error (a
+    /// connect then fails, to be started again).
     pub async fn for_account<T>(
         &self,
         provider: Provider,

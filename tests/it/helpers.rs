@@ -245,6 +245,15 @@ impl TestApp {
         Api { app: self, key: key.to_owned() }
     }
 
+    /// The sandbox enforces `per_minute` calendar requests a minute per user from now on (0: no
+    /// quota), its buckets full and its counts at zero.
+    pub async fn set_sandbox_quota(&self, per_minute: u32) {
+        let url = self.url("/sandbox/_control/quota");
+        let set =
+            self.sandbox().put(&url).json(&serde_json::json!({"requests_per_minute": per_minute}));
+        assert!(set.send().await.unwrap().status().is_success());
+    }
+
     /// Returns as soon as the work owed by every change made so far is done: the outbox is empty
     /// and no job is running or due within [`SETTLE_LIMIT`] (jobs scheduled later, reminders for
     /// instance, are not waited for). Work that a job causes (its follow-up jobs, its retries)

@@ -10,7 +10,9 @@ use crate::hardening_imports::{
     run,
 };
 use crate::helpers::{Db, TestApp, on_both_databases};
-use crate::outbound_webhooks::{AT_ONCE, Receiver, create_endpoint, events_of, fast_webhooks};
+use crate::outbound_webhooks::{
+    AT_ONCE, Receiver, create_endpoint, events_of, with_webhooks_and_local_feeds,
+};
 
 /// The import's items, as `GET /api/v1/imports/{id}/items` lists them.
 async fn items(app: &TestApp, key: &str, import: &str) -> Vec<Value> {
@@ -109,15 +111,6 @@ async fn a_changed_setting_reads_the_last_body_again_at_once_without_a_fetch(db:
     let next = run(&app, &key, &import).await.unwrap();
     assert_eq!(next["outcome"], "not_modified", "the same bytes under the same settings: {next}");
     app.stop().await;
-}
-
-/// Kalends delivering webhooks at once and reading feeds served on this machine.
-async fn with_webhooks_and_local_feeds(db: Db) -> TestApp {
-    TestApp::start_public_with(db, |config| {
-        fast_webhooks(config);
-        config.import.allow_private_networks = true;
-    })
-    .await
 }
 
 async fn a_feed_that_goes_empty_is_held_and_the_next_full_feed_releases_it(db: Db) {

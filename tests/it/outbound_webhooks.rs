@@ -107,6 +107,15 @@ impl Receiver {
     }
 }
 
+/// Kalends delivering webhooks at once and reading feeds served on this machine.
+pub(crate) async fn with_webhooks_and_local_feeds(db: Db) -> TestApp {
+    TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        config.import.allow_private_networks = true;
+    })
+    .await
+}
+
 /// Fast retries and a short attempt limit, private addresses allowed (the receiver is local).
 pub(crate) fn fast_webhooks(config: &mut Config) {
     config.webhooks.allow_private_networks = true;
@@ -475,11 +484,7 @@ pub(crate) fn events_of(receiver: &Receiver) -> Vec<(String, Value)> {
 }
 
 async fn a_feed_that_fails_recovers_and_changes_tells_the_booking_system(db: Db) {
-    let app = TestApp::start_public_with(db, |config| {
-        fast_webhooks(config);
-        config.import.allow_private_networks = true;
-    })
-    .await;
+    let app = with_webhooks_and_local_feeds(db).await;
     let receiver = Receiver::start(AT_ONCE).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);

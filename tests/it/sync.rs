@@ -770,11 +770,7 @@ async fn after_a_throttled_run_the_microsoft_creates_retried_are_looked_up_in_on
         app.store.create_booking(&tenant, id, stay, Overlap::Allow, &[]).await.unwrap();
         ids.push(id);
     }
-    let quota = app.url("/sandbox/_control/quota");
-    let limit = |per_minute: u32| {
-        app.sandbox().put(&quota).json(&json!({"requests_per_minute": per_minute})).send()
-    };
-    assert!(limit(1).await.unwrap().status().is_success());
+    app.set_sandbox_quota(1).await;
     let listings = || async {
         let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
         counts["GET microsoft calendarView"].as_u64().unwrap_or(0)
@@ -787,7 +783,7 @@ async fn after_a_throttled_run_the_microsoft_creates_retried_are_looked_up_in_on
         (counts["limited"].as_u64().unwrap_or(0) >= 19).then_some(())
     })
     .await;
-    assert!(limit(0).await.unwrap().status().is_success());
+    app.set_sandbox_quota(0).await;
     app.settle().await;
     let events = microsoft_events(&app).await;
     let titles: std::collections::HashSet<&str> =
