@@ -1,6 +1,7 @@
 //! Request budgets: a token bucket per account keeps each account under the provider's per-user
-//! quota (whichever of its connections a request goes through, [`Account`]), one per provider keeps the whole project under its quota, and a 429 slows that
-//! one account down (for its `Retry-After`), not everyone. A bucket holds [`BURST_SECONDS`] of
+//! quota (whichever of its connections a request goes through, [`Account`]), one per provider
+//! keeps the whole project under its quota, and a 429 slows that one account down (for its
+//! `Retry-After`), not everyone. A bucket holds [`BURST_SECONDS`] of
 //! its budget: a burst that size goes at once, then requests go at the budget's pace.
 //!
 //! With Redis (the job queue's), the buckets are shared by every process: one Lua script checks
@@ -28,7 +29,7 @@ use crate::calendar::Provider;
 tokio::task_local! {
     /// The budgets and the account of the call running ([`RateLimits::within`]): what a
     /// listing's further pages take from ([`another_request`]).
-    static CALL: (Arc<RateLimits>, Provider, Account);
+    static CALL: (Arc<RateLimits>, Account);
 }
 
 /// Whose budget a request takes from: one account at its provider, whichever connection it goes
@@ -37,25 +38,34 @@ tokio::task_local! {
 /// each connection with a budget of its own sent the account twice its quota. Named by a digest
 /// of the provider and the address, so the shared buckets' Redis keys carry no address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Account([u8; 16]);
+pub struct Account {
+    provider: Provider,
+    digest: [u8; 16],
+}
 
 impl Account {
     /// The account `address` at `provider`, however the address is capitalised.
     pub fn new(provider: Provider, address: &str) -> Self {
-        let digest = Sha256::new()
+        let full = Sha256::new()
             .chain_update(provider.as_str())
             .chain_update(b"\0")
             .chain_update(address.trim().to_lowercase())
             .finalize();
-        let mut key = [0; 16];
-        key.copy_from_slice(&digest[..16]);
-        Self(key)
+        let mut digest = [0; 16];
+        digest.copy_from_slice(&full[..16]);
+        Self { provider, digest }
+    }
+
+    /// The provider whose quota the account is under.
+    pub fn provider(self) -> Provider {
+        self.provider
     }
 }
 
+/// The digest, in hex: what names the account's buckets in Redis.
 impl std::fmt::Display for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+        self.digest.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
     }
 }
 
@@ -64,10 +74,10 @@ impl std::fmt::Display for Account {
 /// like the first. Outside a budgeted call (asking who an account is, before its address is
 /// known; an organisation's first listing of a user's calendars) there is nothing to take from.
 pub(crate) async fn another_request() -> Result<(), ProviderError> {
-    let Ok((limits, provider, account)) = CALL.try_with(Clone::clone) else {
+    let Ok((limits, account)) = CALL.try_with(Clone::clone) else {
         return Ok(());
     };
-    limits.take(provider, account).await
+    limits.take(account).await
 }
 
 /// Requests per minute.
@@ -247,7 +257,8 @@ impl RateLimits {
     /// Waits until one more request of this account fits every budget; when that would take
     /// longer than [`LONGEST_WAIT`] (the provider told the account to wait), returns how long
     /// instead, so the job is retried later rather than holding a worker meanwhile.
-    pub async fn acquire(&self, provider: Provider, account: Account) -> Result<(), Duration> {
+    pub async fn acquire(&self, account: Account) -> Result<(), Duration> {
+        let provider = account.provider;
         if let Some(shared) = &self.shared {
             let (per_account, project) = match provider {
                 Provider::Google => {
@@ -259,7 +270,7 @@ impl RateLimits {
                 Provider::Caldav => (CALDAV_PER_ACCOUNT, CALDAV_PER_PROJECT),
             };
             loop {
-                match shared.take(provider, account, per_account, project).await {
+                match shared.take(account, per_account, project).await {
                     Ok(0) => return Ok(()),
                     Ok(wait_ms) if Duration::from_millis(wait_ms) > LONGEST_WAIT => {
                         return Err(Duration::from_millis(wait_ms));
@@ -291,8 +302,8 @@ impl RateLimits {
 
     /// Takes one request of the account from its budgets ([`Self::acquire`]); a wait longer than
     /// a job should sit idle comes back as a transient error saying when to retry.
-    pub async fn take(&self, provider: Provider, account: Account) -> Result<(), ProviderError> {
-        self.acquire(provider, account).await.map_err(|wait| ProviderError::Transient {
+    pub async fn take(&self, account: Account) -> Result<(), ProviderError> {
+        self.acquire(account).await.map_err(|wait| ProviderError::Transient {
             message: format!("this account was told to wait {}s more", wait.as_secs()),
             retry_after: Some(wait),
         })
@@ -302,20 +313,19 @@ impl RateLimits {
     /// at hand for its further requests ([`another_request`]).
     pub async fn within<T>(
         self: &Arc<Self>,
-        provider: Provider,
         account: Account,
         call: impl Future<Output = T>,
     ) -> Result<T, ProviderError> {
-        self.take(provider, account).await?;
-        Ok(CALL.scope((self.clone(), provider, account), call).await)
+        self.take(account).await?;
+        Ok(CALL.scope((self.clone(), account), call).await)
     }
 
     /// The provider asked this account to wait `for_how_long`: its next requests wait too (in
     /// every process, with Redis).
-    pub async fn slow_down(&self, provider: Provider, account: Account, for_how_long: Duration) {
+    pub async fn slow_down(&self, account: Account, for_how_long: Duration) {
         let for_how_long = for_how_long.min(Duration::from_secs(3600));
         if let Some(shared) = &self.shared {
-            shared.cool(provider, account, for_how_long).await;
+            shared.cool(account, for_how_long).await;
         }
         let until = Instant::now() + for_how_long;
         let mut cooling = self.cooling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -332,8 +342,9 @@ impl RateLimits {
 }
 
 impl Shared {
-    fn key(&self, provider: Provider, what: &str) -> String {
-        format!("{}:limits:{}:{what}", self.prefix, provider.as_str())
+    /// A key of `account`'s provider: its account bucket, cooling-off, or the provider's own.
+    fn key(&self, account: Account, what: &str) -> String {
+        format!("{}:limits:{}:{what}", self.prefix, account.provider.as_str())
     }
 
     /// Whether Redis failed recently (this process uses its own buckets meanwhile).
@@ -344,22 +355,16 @@ impl Shared {
 
     /// One try at taking a request: `Ok(0)` go, `Ok(ms)` wait, `Err` Redis failed, slow or
     /// resting after a failure (logged once per outage).
-    async fn take(
-        &self,
-        provider: Provider,
-        account: Account,
-        per_account: u32,
-        per_project: u32,
-    ) -> Result<u64, ()> {
+    async fn take(&self, account: Account, per_account: u32, per_project: u32) -> Result<u64, ()> {
         if self.resting() {
             return Err(());
         }
         let interval = |per_minute: u32| 60_000.0 / f64::from(per_minute.max(1));
         let mut invocation = self.take.prepare_invoke();
         invocation
-            .key(self.key(provider, &format!("account:{account}")))
-            .key(self.key(provider, "project"))
-            .key(self.key(provider, &format!("cooling:{account}")))
+            .key(self.key(account, &format!("account:{account}")))
+            .key(self.key(account, "project"))
+            .key(self.key(account, &format!("cooling:{account}")))
             .arg(interval(per_account))
             .arg(burst(per_account))
             .arg(interval(per_project))
@@ -368,13 +373,13 @@ impl Shared {
         self.noted(timed(invocation.invoke_async(&mut redis)).await)
     }
 
-    async fn cool(&self, provider: Provider, account: Account, for_how_long: Duration) {
+    async fn cool(&self, account: Account, for_how_long: Duration) {
         if self.resting() {
             return;
         }
         let mut invocation = self.cool.prepare_invoke();
         invocation
-            .key(self.key(provider, &format!("cooling:{account}")))
+            .key(self.key(account, &format!("cooling:{account}")))
             .arg(u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX).max(1));
         let mut redis = self.redis.clone();
         let _ = self.noted(timed(invocation.invoke_async(&mut redis)).await);
@@ -413,9 +418,9 @@ async fn timed(call: impl Future<Output = redis::RedisResult<u64>>) -> redis::Re
 mod tests {
     use super::*;
 
-    /// A fresh account of any provider (the limits are per provider anyway).
-    fn someone() -> Account {
-        Account::new(Provider::Google, &format!("{}@example.com", uuid::Uuid::now_v7()))
+    /// A fresh account at `provider`.
+    fn someone(provider: Provider) -> Account {
+        Account::new(provider, &format!("{}@example.com", uuid::Uuid::now_v7()))
     }
 
     #[test]
@@ -432,19 +437,19 @@ mod tests {
     #[tokio::test]
     async fn an_account_over_its_budget_waits_and_another_account_does_not() {
         let limits = RateLimits::new(Budgets { google_per_account: 60, ..Budgets::default() });
-        let (busy, idle) = (someone(), someone());
+        let (busy, idle) = (someone(Provider::Google), someone(Provider::Google));
         let start = Instant::now();
         for _ in 0..burst(60) {
-            limits.acquire(Provider::Google, busy).await.unwrap();
+            limits.acquire(busy).await.unwrap();
         }
         assert!(start.elapsed() < Duration::from_millis(200), "ten seconds' worth go at once");
-        limits.acquire(Provider::Google, busy).await.unwrap();
+        limits.acquire(busy).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(900),
             "the next one waits for a token (one a second)"
         );
         let other = Instant::now();
-        limits.acquire(Provider::Google, idle).await.unwrap();
+        limits.acquire(idle).await.unwrap();
         assert!(other.elapsed() < Duration::from_millis(150), "another account has its own budget");
     }
 
@@ -458,29 +463,30 @@ mod tests {
         // Two processes' limits.
         let one = RateLimits::shared(budgets, redis.clone(), &prefix);
         let two = RateLimits::shared(budgets, redis, &prefix);
-        let (busy, idle) = (someone(), someone());
+        let (busy, idle) = (someone(Provider::Google), someone(Provider::Google));
         let start = Instant::now();
         for n in 0..burst(60) {
             let limits = if n % 2 == 0 { &one } else { &two };
-            limits.acquire(Provider::Google, busy).await.unwrap();
+            limits.acquire(busy).await.unwrap();
         }
         assert!(start.elapsed() < Duration::from_millis(500), "the budget's burst goes at once");
-        two.acquire(Provider::Google, busy).await.unwrap();
+        two.acquire(busy).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(900),
             "the next request, from either process, waits for a token (one a second): {:?}",
             start.elapsed()
         );
         let other = Instant::now();
-        one.acquire(Provider::Google, idle).await.unwrap();
+        one.acquire(idle).await.unwrap();
         assert!(other.elapsed() < Duration::from_millis(150), "another account has its own budget");
 
         // A 429 seen by one process slows that account in the other too.
-        one.slow_down(Provider::Microsoft, busy, Duration::from_millis(400)).await;
+        let (busy, idle) = (someone(Provider::Microsoft), someone(Provider::Microsoft));
+        one.slow_down(busy, Duration::from_millis(400)).await;
         let cooling = Instant::now();
-        two.acquire(Provider::Microsoft, idle).await.unwrap();
+        two.acquire(idle).await.unwrap();
         assert!(cooling.elapsed() < Duration::from_millis(150), "another account is not slowed");
-        two.acquire(Provider::Microsoft, busy).await.unwrap();
+        two.acquire(busy).await.unwrap();
         assert!(cooling.elapsed() >= Duration::from_millis(350), "{:?}", cooling.elapsed());
     }
 
@@ -488,17 +494,17 @@ mod tests {
     async fn a_listings_further_pages_take_from_the_budget_of_the_call_they_belong_to() {
         let limits =
             Arc::new(RateLimits::new(Budgets { google_per_account: 60, ..Budgets::default() }));
-        let account = someone();
+        let account = someone(Provider::Google);
         let start = Instant::now();
         // The call's first request and nine more pages: the burst of ten.
-        let pages = limits.within(Provider::Google, account, async {
+        let pages = limits.within(account, async {
             for _ in 1..burst(60) {
                 another_request().await.unwrap();
             }
         });
         pages.await.unwrap();
         assert!(start.elapsed() < Duration::from_millis(200), "the burst goes at once");
-        limits.within(Provider::Google, account, async {}).await.unwrap();
+        limits.within(account, async {}).await.unwrap();
         assert!(start.elapsed() >= Duration::from_millis(900), "the next request waits its turn");
         let outside = Instant::now();
         for _ in 0..100 {
@@ -510,22 +516,22 @@ mod tests {
     #[tokio::test]
     async fn a_rate_limited_account_cools_down_alone() {
         let limits = RateLimits::new(Budgets::default());
-        let (told, other) = (someone(), someone());
-        limits.slow_down(Provider::Microsoft, told, Duration::from_millis(300)).await;
+        let (told, other) = (someone(Provider::Microsoft), someone(Provider::Microsoft));
+        limits.slow_down(told, Duration::from_millis(300)).await;
         let start = Instant::now();
-        limits.acquire(Provider::Microsoft, other).await.unwrap();
+        limits.acquire(other).await.unwrap();
         assert!(start.elapsed() < Duration::from_millis(150), "another account is not slowed");
-        limits.acquire(Provider::Microsoft, told).await.unwrap();
+        limits.acquire(told).await.unwrap();
         assert!(start.elapsed() >= Duration::from_millis(290), "{:?}", start.elapsed());
     }
 
     #[tokio::test]
     async fn an_account_told_to_wait_an_hour_gets_the_wait_back_instead_of_sleeping() {
         let limits = RateLimits::new(Budgets::default());
-        let told = someone();
-        limits.slow_down(Provider::Google, told, Duration::MAX).await;
+        let told = someone(Provider::Google);
+        limits.slow_down(told, Duration::MAX).await;
         let start = Instant::now();
-        let wait = limits.acquire(Provider::Google, told).await.unwrap_err();
+        let wait = limits.acquire(told).await.unwrap_err();
         assert!(start.elapsed() < Duration::from_millis(150), "it did not sleep");
         assert!(wait > Duration::from_secs(3590) && wait <= Duration::from_secs(3600), "{wait:?}");
     }

@@ -290,18 +290,16 @@ impl Credentials {
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let (token, version) = self.token_with_version(connection, None).await?;
-        let (limits, provider) = (&self.limits, connection.provider);
-        let account = Account::new(provider, &connection.account_email);
+        let account = Account::new(connection.provider, &connection.account_email);
         // The calls boxed: a provider call's future is large, and held inline (twice) it made
         // every caller's future larger still, which overflowed a debug build's thread stacks.
-        let result = match limits.within(provider, account, Box::pin(call(token))).await? {
+        let result = match self.budgeted(account, Box::pin(call(token))).await {
             Err(ProviderError::Unauthorized { .. }) => {
                 let (token, _) = self.token_with_version(connection, Some(version)).await?;
-                limits.within(provider, account, Box::pin(call(token))).await?
+                self.budgeted(account, Box::pin(call(token))).await
             }
             other => other,
         };
-        self.noted(provider, account, &result).await;
         Ok(result?)
     }
 
@@ -317,24 +315,23 @@ impl Credentials {
         address: &str,
         call: impl Future<Output = Result<T, ProviderError>>,
     ) -> Result<T, ProviderError> {
-        let account = Account::new(provider, address);
-        let result = self.limits.within(provider, account, Box::pin(call)).await?;
-        self.noted(provider, account, &result).await;
-        result
+        self.budgeted(Account::new(provider, address), Box::pin(call)).await
     }
 
-    /// A rate-limit answer makes the account (only) wait its `Retry-After`.
-    async fn noted<T>(
+    /// Runs `call` once its request fits the account's budgets; a rate-limit answer makes the
+    /// account (only) wait its `Retry-After`.
+    async fn budgeted<T>(
         &self,
-        provider: Provider,
         account: Account,
-        result: &Result<T, ProviderError>,
-    ) {
-        if let Err(error) = result
+        call: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        let result = self.limits.within(account, call).await?;
+        if let Err(error) = &result
             && let Some(wait) = error.retry_after()
         {
-            self.limits.slow_down(provider, account, wait).await;
+            self.limits.slow_down(account, wait).await;
         }
+        result
     }
 
     async fn token(
