@@ -27,8 +27,9 @@ use kalends_providers::provider::Providers;
 use kalends_providers::session::delegated_scopes;
 use kalends_providers::tenant::{self, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
+use kalends_store::{Actor, NewLogEntry, OrganisationAction, OrganisationMember};
 use kalends_store::{NewConnection, NewOrganisationConnection, OrganisationConnection};
-use kalends_store::{OrganisationMember, OrganisationPatch, Store, StoreError};
+use kalends_store::{OrganisationPatch, Store, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -193,6 +194,26 @@ impl Org {
         match self.directory {
             Directory::Google { .. } => Provider::Google,
             Directory::Microsoft { .. } => Provider::Microsoft,
+        }
+    }
+
+    /// Who is in scope, in the administrator's words.
+    fn scope(&self) -> String {
+        match &self.directory {
+            Directory::Google { domain, org_unit: Some(unit), .. } => {
+                format!("the unit {unit} of {domain}")
+            }
+            Directory::Google { domain, org_unit: None, .. } => format!("everyone in {domain}"),
+            Directory::Microsoft { group: Some(group), .. } => format!("the group {group}"),
+            Directory::Microsoft { group: None, .. } => "everyone in the tenant".to_owned(),
+        }
+    }
+
+    /// What its credential is called.
+    fn secret_name(&self) -> &'static str {
+        match self.directory {
+            Directory::Google { .. } => "the service account key",
+            Directory::Microsoft { .. } => "the client secret or certificate",
         }
     }
 
@@ -368,6 +389,7 @@ pub async fn create_google(
     cx: Context<'_>,
     tenant_id: Uuid,
     input: GoogleWorkspace,
+    by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
     let workspace = workspace_of(cx.providers, &input.key)?;
     let service_account = workspace.service_account().to_owned();
@@ -387,7 +409,7 @@ pub async fn create_google(
         service_account,
         key: input.key,
     };
-    create(cx, tenant_id, org, new).await
+    create(cx, tenant_id, org, new, by).await
 }
 
 /// Connects a Microsoft 365 organisation: its application's secret, directory (or group) and
@@ -397,6 +419,7 @@ pub async fn create_microsoft(
     cx: Context<'_>,
     tenant_id: Uuid,
     input: MicrosoftTenant,
+    by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
     let tenant = cx
         .providers
@@ -414,7 +437,7 @@ pub async fn create_microsoft(
         service_account: input.client_id,
         key: input.credential,
     };
-    create(cx, tenant_id, org, new).await
+    create(cx, tenant_id, org, new, by).await
 }
 
 async fn create(
@@ -422,9 +445,16 @@ async fn create(
     tenant_id: Uuid,
     org: Org,
     new: NewOrganisationConnection,
+    by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
     let users = check(&org).await?;
-    let organisation = cx.store.create_organisation_connection(tenant_id, new, cx.sealer).await?;
+    let entry = NewLogEntry {
+        action: OrganisationAction::Connected,
+        by,
+        detail: log::connected(active(&users), &org.scope(), org.busy_only),
+    };
+    let organisation =
+        cx.store.create_organisation_connection(tenant_id, new, cx.sealer, &entry).await?;
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
@@ -453,6 +483,7 @@ pub async fn update(
     tenant_id: Uuid,
     id: Uuid,
     change: Change,
+    by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
     let current = cx.store.organisation_connection(tenant_id, id).await?;
     let key = match &change.key {
@@ -470,13 +501,18 @@ pub async fn update(
         Directory::Google { workspace, .. } => workspace.service_account().to_owned(),
         Directory::Microsoft { tenant, .. } => tenant.client_id().to_owned(),
     };
+    let entry = NewLogEntry {
+        action: OrganisationAction::Changed,
+        by,
+        detail: log::changed(&change, &org.scope(), active(&users), org.secret_name()),
+    };
     let patch = OrganisationPatch {
         admin_email: change.admin_email,
         org_unit: change.org_unit,
         key: change.key.map(|key| (key, service_account)),
     };
     let organisation =
-        cx.store.update_organisation_connection(tenant_id, id, patch, cx.sealer).await?;
+        cx.store.update_organisation_connection(tenant_id, id, patch, cx.sealer, &entry).await?;
     apply_directory(cx, &organisation, &org, users).await?;
     Ok(cx.store.organisation_connection(tenant_id, id).await?)
 }
@@ -513,6 +549,7 @@ pub async fn delete(
     tenant_id: Uuid,
     id: Uuid,
     remove_events: bool,
+    by: Actor,
 ) -> Result<(), StoreError> {
     let organisation = cx.store.organisation_connection(tenant_id, id).await?;
     // The key mints each cleanup a fresh token; one that no longer opens (sealed under a secret
@@ -523,15 +560,29 @@ pub async fn delete(
         Err(other) => return Err(other),
     };
     let members = cx.store.organisation_members(tenant_id, id).await?;
+    let mut stopped = 0;
     for member in &members {
-        stop_covering(cx, tenant_id, member, remove_events, org.as_ref()).await?;
+        if stop_covering(cx, tenant_id, member, remove_events, org.as_ref()).await? {
+            stopped += 1;
+        }
     }
-    cx.store.delete_organisation_connection(tenant_id, id).await?;
+    let entry = NewLogEntry {
+        action: OrganisationAction::Disconnected,
+        by,
+        detail: log::disconnected(stopped, remove_events),
+    };
+    cx.store.delete_organisation_connection(tenant_id, id, &entry).await?;
     tracing::info!(organisation = %id, "organisation disconnected");
     Ok(())
 }
 
-/// Disconnects a member's covered calendar, if it is still connected. When Kalends' events are
+/// How many of the directory's users may be covered (not suspended, not disabled).
+fn active(users: &[OrgUser]) -> usize {
+    users.iter().filter(|u| u.active).count()
+}
+
+/// Disconnects a member's covered calendar, if it is still connected (and says whether it was).
+/// When Kalends' events are
 /// to be removed, the calendar first gets a token minted now through `org`: the cleanup
 /// inherits the calendar's token and has no way to mint one, and the last one minted may be at
 /// the end of its hour (a user no longer in the directory gets none; their calendar went with
@@ -542,16 +593,16 @@ async fn stop_covering(
     member: &OrganisationMember,
     remove_events: bool,
     org: Option<&Org>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let Some(connection_id) = member.connection_id else {
-        return Ok(());
+        return Ok(false);
     };
     let connection = match cx.store.connection(tenant_id, connection_id).await {
-        Err(StoreError::NotFound) => return Ok(()),
+        Err(StoreError::NotFound) => return Ok(false),
         other => other?,
     };
     if connection.status == ConnectionStatus::Revoked {
-        return Ok(());
+        return Ok(false);
     }
     if let Some(org) = org.filter(|_| remove_events) {
         let user = OrgUser {
@@ -578,7 +629,7 @@ async fn stop_covering(
         }
     }
     connections::disconnect(cx.store, &connection, remove_events, Utc::now(), None).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Brings the members in line with the directory's `users`: each active user in scope covered
@@ -738,5 +789,93 @@ mod tests {
         );
         assert_eq!(field("AADSTS700027: The certificate with identifier"), "client_certificate");
         assert_eq!(field("invalid_client"), "client_secret");
+    }
+}
+
+/// What the organisation log says a change did: words for the administrator, never a secret.
+mod log {
+    use super::Change;
+
+    /// "2 users in scope (the unit Staff of salon.example)", and the tier.
+    pub(super) fn connected(users: usize, scope: &str, busy_only: bool) -> String {
+        let tier = if busy_only { "; busy times only, nothing written" } else { "" };
+        format!("{} in scope ({scope}){tier}", users_in(users))
+    }
+
+    /// What changed, and who is in scope now.
+    pub(super) fn changed(change: &Change, scope: &str, users: usize, secret: &str) -> String {
+        let mut what = Vec::new();
+        if let Some(admin) = &change.admin_email {
+            what.push(format!("administrator set to {admin}"));
+        }
+        if change.org_unit.is_some() {
+            what.push(format!("scope set to {scope}"));
+        }
+        if change.key.is_some() {
+            what.push(format!("{secret} replaced"));
+        }
+        if what.is_empty() {
+            what.push("nothing changed".to_owned());
+        }
+        format!("{}; {} in scope", what.join(", "), users_in(users))
+    }
+
+    /// How many covered calendars stopped, and what became of Kalends' events in them.
+    pub(super) fn disconnected(stopped: usize, remove_events: bool) -> String {
+        let calendars = if stopped == 1 { "calendar" } else { "calendars" };
+        let events = if remove_events {
+            "Kalends' events are being removed from them"
+        } else {
+            "Kalends' events were left in them"
+        };
+        format!("{stopped} covered {calendars} stopped; {events}")
+    }
+
+    fn users_in(n: usize) -> String {
+        if n == 1 { "1 user".to_owned() } else { format!("{n} users") }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use secrecy::SecretString;
+
+        use super::*;
+
+        #[test]
+        fn a_disconnection_says_how_many_calendars_stopped_and_what_became_of_the_events() {
+            assert_eq!(
+                disconnected(2, true),
+                "2 covered calendars stopped; Kalends' events are being removed from them"
+            );
+            assert_eq!(
+                disconnected(1, false),
+                "1 covered calendar stopped; Kalends' events were left in them"
+            );
+        }
+
+        #[test]
+        fn a_change_names_each_setting_changed_and_never_the_secret() {
+            let change = Change {
+                admin_email: Some("it@salon.example".into()),
+                org_unit: Some(None),
+                key: Some(SecretString::from("-----BEGIN PRIVATE KEY-----")),
+            };
+            let said = changed(&change, "everyone in salon.example", 3, "the service account key");
+            assert_eq!(
+                said,
+                "administrator set to it@salon.example, scope set to everyone in salon.example, \
+                 the service account key replaced; 3 users in scope"
+            );
+            assert!(!said.contains("PRIVATE"));
+        }
+
+        #[test]
+        fn a_connection_says_who_is_in_scope_and_the_tier() {
+            assert_eq!(connected(1, "the group staff", false), "1 user in scope (the group staff)");
+            assert_eq!(
+                connected(0, "everyone in the tenant", true),
+                "0 users in scope (everyone in the tenant); busy times only, nothing written"
+            );
+        }
     }
 }

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use kalends_service::organisations::{
     self, Change, GoogleWorkspace, MicrosoftTenant, OrganisationError,
 };
-use kalends_store::{OrganisationConnection, OrganisationMember};
+use kalends_store::OrganisationMember;
+use kalends_store::{Actor, LOG_LIMIT, OrganisationConnection, OrganisationLogEntry};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +18,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, nullable, parse_id};
+use super::extract::{ApiJson, AuthKey, AuthTenant, nullable, parse_id};
 use crate::input::FieldError;
 use crate::input::organisations::{
     GoogleFields, MicrosoftFields, credential_of, email_of, google_workspace, key_of,
@@ -191,6 +192,73 @@ pub struct OrganisationConnectionsOut {
     pub items: Vec<OrganisationConnectionOut>,
 }
 
+/// Who made a change in the organisation log.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LogActorOut {
+    /// `api_key` or `console`.
+    pub kind: String,
+    /// The API key's id (`kind` `api_key`).
+    pub api_key_id: Option<Uuid>,
+    /// The key's first characters, as `GET /api/v1/api-keys` shows them (while it is known).
+    pub api_key_prefix: Option<String>,
+}
+
+/// An entry of the organisation log.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LogEntryOut {
+    /// Id.
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The organisation connection (perhaps disconnected since).
+    pub organisation_connection_id: Uuid,
+    /// `google` or `microsoft`.
+    pub provider: String,
+    /// The Workspace's domain, or the Microsoft tenant id.
+    pub domain: String,
+    /// `connected`, `changed` or `disconnected`.
+    pub action: String,
+    /// Who did it.
+    pub by: LogActorOut,
+    /// What it did, in words (`2 covered calendars stopped; …`).
+    pub detail: String,
+}
+
+impl From<OrganisationLogEntry> for LogEntryOut {
+    fn from(e: OrganisationLogEntry) -> Self {
+        let kind = if e.api_key_id.is_some() { "api_key" } else { "console" };
+        Self {
+            id: e.id,
+            at: e.at,
+            organisation_connection_id: e.organisation_connection_id,
+            provider: e.provider,
+            domain: e.domain,
+            action: e.action,
+            by: LogActorOut {
+                kind: kind.to_owned(),
+                api_key_id: e.api_key_id,
+                api_key_prefix: e.api_key_prefix,
+            },
+            detail: e.detail,
+        }
+    }
+}
+
+/// The organisation log.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LogOut {
+    /// Newest first.
+    pub items: Vec<LogEntryOut>,
+}
+
+/// How much of the log.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// The newest entries to answer: default 50, at most 200.
+    pub limit: Option<String>,
+}
+
 /// Options of a disconnect.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -259,13 +327,16 @@ fn microsoft_of(body: OrganisationConnectionIn) -> Result<MicrosoftTenant, ApiEr
         (status = 503, body = Problem)))]
 async fn create(
     State(state): State<AppState>,
-    AuthTenant(tenant): AuthTenant,
+    AuthKey { tenant, key_id }: AuthKey,
     ApiJson(body): ApiJson<OrganisationConnectionIn>,
 ) -> Result<Response, ApiError> {
     let cx = crate::connections::organisation_context(&state);
+    let by = Actor::ApiKey(key_id);
     let created = match body.provider.as_str() {
-        "google" => organisations::create_google(cx, tenant.id, google_of(body)?).await?,
-        "microsoft" => organisations::create_microsoft(cx, tenant.id, microsoft_of(body)?).await?,
+        "google" => organisations::create_google(cx, tenant.id, google_of(body)?, by).await?,
+        "microsoft" => {
+            organisations::create_microsoft(cx, tenant.id, microsoft_of(body)?, by).await?
+        }
         _ => return Err(ApiError::invalid_field("provider", "google or microsoft")),
     };
     Ok((StatusCode::CREATED, axum::Json(OrganisationConnectionOut::from(created))).into_response())
@@ -302,7 +373,7 @@ async fn get_one(
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn patch(
     State(state): State<AppState>,
-    AuthTenant(tenant): AuthTenant,
+    AuthKey { tenant, key_id }: AuthKey,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OrganisationConnectionPatch>,
 ) -> Result<axum::Json<OrganisationConnectionOut>, ApiError> {
@@ -318,6 +389,7 @@ async fn patch(
         tenant.id,
         id,
         change,
+        Actor::ApiKey(key_id),
     )
     .await?;
     Ok(axum::Json(changed.into()))
@@ -392,7 +464,7 @@ fn foreign_fields(given: &[(&'static str, bool)], why: &str) -> Vec<FieldError> 
     params(DeleteQuery), responses((status = 204), (status = 404, body = Problem)))]
 async fn delete(
     State(state): State<AppState>,
-    AuthTenant(tenant): AuthTenant,
+    AuthKey { tenant, key_id }: AuthKey,
     Path(id): Path<String>,
     Query(query): Query<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
@@ -403,6 +475,7 @@ async fn delete(
         tenant.id,
         id,
         remove_events,
+        Actor::ApiKey(key_id),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -440,10 +513,33 @@ async fn members(
     Ok(axum::Json(MembersOut { items: members.into_iter().map(Into::into).collect() }))
 }
 
+/// What was done to the tenant's organisation connections, by whom and when, newest first: each
+/// connection, change and disconnection (with how many covered calendars it stopped), also of
+/// connections gone since.
+#[utoipa::path(get, path = "/api/v1/organisation-connections/log", tag = "organisation-connections",
+    params(LogQuery), responses((status = 200, body = LogOut), (status = 422, body = Problem)))]
+async fn log(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Query(query): Query<LogQuery>,
+) -> Result<axum::Json<LogOut>, ApiError> {
+    let limit = match query.limit.as_deref().map(str::parse::<u32>) {
+        None => 50,
+        Some(Ok(n)) if (1..=LOG_LIMIT).contains(&n) => n,
+        Some(_) => {
+            let why = format!("must be a whole number from 1 to {LOG_LIMIT}");
+            return Err(ApiError::invalid_field("limit", why));
+        }
+    };
+    let entries = state.store.organisation_log(tenant.id, limit).await?;
+    Ok(axum::Json(LogOut { items: entries.into_iter().map(Into::into).collect() }))
+}
+
 /// The routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(log))
         .routes(routes!(get_one, patch, delete))
         .routes(routes!(refresh))
         .routes(routes!(members))

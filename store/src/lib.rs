@@ -40,6 +40,7 @@ mod imports;
 mod job_records;
 mod lease;
 mod maintenance;
+mod organisation_log;
 mod organisations;
 pub(crate) mod outbox;
 mod owner_writes;
@@ -73,6 +74,9 @@ pub use imports::{
 };
 pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey, lease_end};
+pub use organisation_log::{
+    Actor, LOG_LIMIT, NewLogEntry, OrganisationAction, OrganisationLogEntry,
+};
 pub use organisations::{
     Coverage, NewOrganisationConnection, OrganisationConnection, OrganisationMember,
     OrganisationPatch,

@@ -7,7 +7,8 @@ use kalends_core::seal::Sealer;
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::{Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
+use super::organisation_log::write_log_entry;
+use super::{NewLogEntry, Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
 
 /// What a sealed service account key is bound to: its organisation connection.
 fn context(id: Uuid) -> String {
@@ -197,6 +198,7 @@ impl Store {
         tenant_id: Uuid,
         new: NewOrganisationConnection,
         sealer: &Sealer,
+        entry: &NewLogEntry,
     ) -> Result<OrganisationConnection, StoreError> {
         let taken = self
             .list_organisation_connections(tenant_id)
@@ -211,7 +213,9 @@ impl Store {
         }
         let (id, at) = (Uuid::now_v7(), now());
         let sealed = sealer.seal(&new.key, &context(id));
+        let domain = new.domain.to_ascii_lowercase();
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO organisation_connections (id, tenant_id, provider, domain, admin_email, \
                  org_unit, busy_only, sealed_key, service_account, status, created_at, updated_at) \
@@ -220,16 +224,24 @@ impl Store {
             .bind(id)
             .bind(tenant_id)
             .bind(&new.provider)
-            .bind(new.domain.to_ascii_lowercase())
+            .bind(&domain)
             .bind(&new.admin_email)
             .bind(&new.org_unit)
             .bind(new.busy_only)
             .bind(&sealed)
             .bind(&new.service_account)
             .bind(at)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            .execute(&mut *tx)
+            .await?;
+            write_log_entry!(
+                tx,
+                tenant_id,
+                (id, new.provider.as_str(), domain.as_str()),
+                entry,
+                at
+            );
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
         })?;
         self.organisation_connection(tenant_id, id).await
     }
@@ -317,6 +329,7 @@ impl Store {
         id: Uuid,
         patch: OrganisationPatch,
         sealer: &Sealer,
+        entry: &NewLogEntry,
     ) -> Result<OrganisationConnection, StoreError> {
         let current = self.organisation_connection(tenant_id, id).await?;
         let admin_email = patch.admin_email.or(current.admin_email);
@@ -325,7 +338,9 @@ impl Store {
             Some((key, account)) => (Some(sealer.seal(key, &context(id))), account.clone()),
             None => (None, current.service_account),
         };
+        let at = now();
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "UPDATE organisation_connections SET admin_email = $1, org_unit = $2, \
                  sealed_key = COALESCE($3, sealed_key), service_account = $4, updated_at = $5 \
@@ -335,12 +350,15 @@ impl Store {
             .bind(&org_unit)
             .bind(&sealed)
             .bind(&service_account)
-            .bind(now())
+            .bind(at)
             .bind(tenant_id)
             .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            .execute(&mut *tx)
+            .await?;
+            let org = (id, current.provider.as_str(), current.domain.as_str());
+            write_log_entry!(tx, tenant_id, org, entry, at);
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
         })?;
         self.organisation_connection(tenant_id, id).await
     }
@@ -392,13 +410,31 @@ impl Store {
     }
 
     /// Forgets the organisation connection, its key and its members (their connections are the
-    /// caller's to disconnect first).
+    /// caller's to disconnect first), with `entry` in the log.
     pub async fn delete_organisation_connection(
         &self,
         tenant_id: Uuid,
         id: Uuid,
+        entry: &NewLogEntry,
     ) -> Result<(), StoreError> {
-        self.delete_of("organisation_connections", tenant_id, id).await
+        let at = now();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let gone: Option<(String, String)> = sqlx::query_as(
+                "DELETE FROM organisation_connections WHERE tenant_id = $1 AND id = $2 \
+                 RETURNING provider, domain",
+            )
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((provider, domain)) = gone else {
+                return Err(StoreError::NotFound);
+            };
+            write_log_entry!(tx, tenant_id, (id, provider.as_str(), domain.as_str()), entry, at);
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// The organisation's members, by address.

@@ -232,8 +232,15 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
         service_account: "kalends@salon-123.iam.gserviceaccount.com".into(),
         key: SecretString::from(r#"{"type": "service_account"}"#),
     };
-    let organisation =
-        store.create_organisation_connection(tenant.id, organisation, &under_a).await.unwrap();
+    let entry = kalends_store::NewLogEntry {
+        action: kalends_store::OrganisationAction::Connected,
+        by: kalends_store::Actor::Console,
+        detail: "0 users in scope".into(),
+    };
+    let organisation = store
+        .create_organisation_connection(tenant.id, organisation, &under_a, &entry)
+        .await
+        .unwrap();
 
     // Restart with the new key B, A still accepted: everything opens and moves to B.
     let rotated = Sealer::new(&key(2), &[key(1)]);

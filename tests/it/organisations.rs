@@ -247,6 +247,13 @@ async fn an_administrator_connects_a_workspace_and_covered_staff_calendars_follo
     app.stop().await;
 }
 
+/// The tenant's organisation log, newest first.
+pub(crate) async fn organisation_log(app: &TestApp, key: &str) -> Vec<Value> {
+    let (status, log) = app.call("GET", "/api/v1/organisation-connections/log", key, None).await;
+    assert_eq!(status, 200, "{log}");
+    log["items"].as_array().unwrap().clone()
+}
+
 /// Deleting the organisation connection stops every covered calendar at once: a later booking
 /// of `staff_id`'s never reaches their calendar (as `events` reads it).
 pub(crate) async fn disconnecting_stops_every_covered_calendar<F, Fut>(
@@ -266,6 +273,23 @@ pub(crate) async fn disconnecting_stops_every_covered_calendar<F, Fut>(
     assert!(connections.iter().all(|c| c.status == "revoked"), "{connections:?}");
     let (status, _) = app.call("GET", &path, key, None).await;
     assert_eq!(status, 404);
+
+    // The log keeps who disconnected it and what that stopped, after the connection is gone.
+    let log = organisation_log(app, key).await;
+    let newest = &log[0];
+    assert_eq!(
+        (newest["action"].as_str(), newest["organisation_connection_id"].as_str()),
+        (Some("disconnected"), Some(id.to_string().as_str())),
+        "{log:?}"
+    );
+    assert_eq!(newest["by"]["kind"], "api_key");
+    let prefix = newest["by"]["api_key_prefix"].as_str().unwrap();
+    assert!(prefix.len() >= 8 && key.starts_with(prefix), "{prefix} names the key that asked");
+    let stopped = format!("{} covered calendar", connections.len());
+    let detail = newest["detail"].as_str().unwrap();
+    assert!(detail.starts_with(&stopped) && detail.contains("removed"), "{detail}");
+    let connected = log.iter().find(|e| e["action"] == "connected").expect("its connection");
+    assert_eq!(connected["organisation_connection_id"], newest["organisation_connection_id"]);
     let mut later = booking_in("After the disconnect", 12);
     later.staff_ids = vec![staff_id];
     app.api(key).create_booking(&later).await.unwrap();
@@ -471,6 +495,10 @@ async fn a_tenant_never_reaches_another_tenants_organisation_and_the_key_is_neve
     }
     let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &other, None).await;
     assert_eq!(listed["items"], json!([]));
+    assert!(organisation_log(&app, &other).await.is_empty(), "nor its log");
+    let (status, answer) =
+        app.call("GET", "/api/v1/organisation-connections/log?limit=0", &key, None).await;
+    assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("limit")), "{answer}");
 
     // The owner's answers never carry the key, and the database holds it sealed.
     let (_, answer) = app.call("GET", &path, &key, None).await;
@@ -544,6 +572,14 @@ async fn the_console_connects_a_workspace_with_googles_refusals_in_place_refresh
     assert!(!page.body.contains("bo@salon.example"));
     let connections = app.api(&api_key).connections().await.unwrap();
     assert!(connections.iter().all(|c| c.status == "revoked"));
+    // The page's log says the console connected and disconnected it, and what that stopped.
+    assert!(page.body.contains("What was done"), "{}", page.body);
+    assert!(
+        page.body.contains("Disconnected salon.example")
+            && page.body.contains("Connected salon.example")
+    );
+    assert!(page.body.contains("2 covered calendars stopped"), "{}", page.body);
+    assert_eq!(page.body.matches("The console").count(), 2, "{}", page.body);
     app.stop().await;
 }
 
@@ -594,5 +630,21 @@ async fn a_change_of_scope_administrator_or_key_is_checked_like_a_creation(db: D
     let (status, answer) = patch(json!({"service_account_key": json_key(KEY)})).await;
     assert_eq!(status, 200, "{answer}");
     assert!(!answer.to_string().contains("PRIVATE KEY"));
+
+    // Each accepted change is in the log, in words and without the key; the refused ones are not.
+    let log = organisation_log(&app, &key).await;
+    let said: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("changed", "the service account key replaced; 3 users in scope"),
+            ("changed", "scope set to everyone in salon.example; 3 users in scope"),
+            ("connected", "2 users in scope (the unit /Staff of salon.example)"),
+        ]
+    );
+    assert!(!serde_json::to_string(&log).unwrap().contains("PRIVATE KEY"));
     app.stop().await;
 }

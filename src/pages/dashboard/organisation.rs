@@ -14,9 +14,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use kalends_service::organisations::{self, OrganisationError};
-use kalends_store::{OrganisationConnection, OrganisationMember};
+use kalends_store::{Actor, OrganisationConnection, OrganisationLogEntry, OrganisationMember};
 use maud::{Markup, html};
 
+use super::sync::when;
 use super::{
     Console, Form, Posted, Section, done, field_error, id_of, internal, invalid, not_found,
     other_errors, page_with_status, query, store_failure,
@@ -37,6 +38,9 @@ const FIELDS: [&str; 4] = ["service_account_key", "domain", "admin_email", "org_
 /// The Microsoft form's.
 const MICROSOFT_FIELDS: [&str; 5] =
     ["tenant_id", "client_id", "client_secret", "client_certificate", "group_id"];
+
+/// The log entries the page shows, newest first (the API answers more).
+const LOG_SHOWN: u32 = 20;
 
 /// The application permissions the administrator grants (and consents to) in Entra.
 const PERMISSIONS: &str =
@@ -90,6 +94,10 @@ async fn render(
             Err(e) => return internal(e),
         }
     }
+    let log = match state.store.organisation_log(tenant, LOG_SHOWN).await {
+        Ok(log) => log,
+        Err(e) => return internal(e),
+    };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     // Errors that are no field's show above the form that was sent.
     let microsoft_sent = typed.value("provider") == "microsoft";
@@ -132,6 +140,7 @@ async fn render(
             }
         }
         (microsoft_form(console, typed, errors, microsoft_errors))
+        (log_card(console, &log))
     };
     page_with_status(status, console, Section::Organisation, "Organisation", body)
 }
@@ -182,6 +191,46 @@ fn microsoft_form(
             }
         }
     }
+}
+
+/// The newest entries of the organisation log: who connected, changed or disconnected which
+/// organisation, and what it did (empty until the first connection).
+fn log_card(console: &Console, log: &[OrganisationLogEntry]) -> Markup {
+    if log.is_empty() {
+        return html! {};
+    }
+    html! {
+        section.card aria-labelledby="log-title" {
+            h2 #log-title { "What was done" }
+            table.list {
+                thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "By" } } }
+                tbody {
+                    @for entry in log {
+                        tr {
+                            td { (when(console, entry.at)) }
+                            td {
+                                (capitalised(&entry.action)) " " (entry.domain)
+                                br; small { (entry.detail) }
+                            }
+                            td {
+                                @match &entry.api_key_prefix {
+                                    Some(prefix) => { "API key " code { (prefix) } },
+                                    None if entry.api_key_id.is_some() => { "An API key since deleted" },
+                                    None => { "The console" },
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `connected` as a sentence starts it.
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The busy-times-only choice, checked when it was sent checked; `needs` is the narrower grant it
@@ -301,6 +350,7 @@ async fn connect(State(state): State<AppState>, Posted { console, form }: Posted
         crate::connections::organisation_context(&state),
         console.tenant.id,
         input,
+        Actor::Console,
     )
     .await
     {
@@ -324,7 +374,7 @@ async fn connect_microsoft(state: &AppState, console: &Console, form: &Form) -> 
         Err(errors) => return render(state, console, form, &errors, None).await,
     };
     let cx = crate::connections::organisation_context(state);
-    match organisations::create_microsoft(cx, console.tenant.id, input).await {
+    match organisations::create_microsoft(cx, console.tenant.id, input, Actor::Console).await {
         Ok(_) => done("/dashboard/organisation", "connected-microsoft"),
         Err(error) => refused(state, console, form, error).await,
     }
@@ -372,6 +422,7 @@ async fn act(
             tenant,
             id,
             true,
+            Actor::Console,
         )
         .await
         {

@@ -1,0 +1,135 @@
+//! The organisation log: what was done to the tenant's organisation connections, by whom and
+//! when. Each entry is written in the transaction of the change it records, so a change is never
+//! without its entry nor an entry without its change, and entries outlive the connection.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Store, StoreError, with_read_pool};
+
+/// Who changed an organisation connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A request made with this API key.
+    ApiKey(Uuid),
+    /// Someone signed in to the console.
+    Console,
+}
+
+impl Actor {
+    /// The key's id, or `None` for the console.
+    pub(crate) fn api_key_id(self) -> Option<Uuid> {
+        match self {
+            Actor::ApiKey(id) => Some(id),
+            Actor::Console => None,
+        }
+    }
+}
+
+/// What was done to an organisation connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrganisationAction {
+    /// Connected (its credentials proven).
+    Connected,
+    /// Its administrator, scope or key changed.
+    Changed,
+    /// Disconnected: every covered calendar stopped.
+    Disconnected,
+}
+
+impl OrganisationAction {
+    /// As stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrganisationAction::Connected => "connected",
+            OrganisationAction::Changed => "changed",
+            OrganisationAction::Disconnected => "disconnected",
+        }
+    }
+}
+
+/// An entry to write with a change: what, by whom, and what it did in words.
+#[derive(Clone, Debug)]
+pub struct NewLogEntry {
+    /// What was done.
+    pub action: OrganisationAction,
+    /// By whom.
+    pub by: Actor,
+    /// What it did, for the administrator ("2 covered calendars stopped; …"); no secret.
+    pub detail: String,
+}
+
+/// An entry of the organisation log.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrganisationLogEntry {
+    /// Id (UUIDv7: in time order).
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The organisation connection (perhaps gone since).
+    pub organisation_connection_id: Uuid,
+    /// `google` or `microsoft`.
+    pub provider: String,
+    /// Its Workspace domain or Microsoft tenant id.
+    pub domain: String,
+    /// `connected`, `changed` or `disconnected`.
+    pub action: String,
+    /// The API key that asked; `None`: the console.
+    pub api_key_id: Option<Uuid>,
+    /// That key's first characters, while the key is known.
+    pub api_key_prefix: Option<String>,
+    /// What it did, in words.
+    pub detail: String,
+}
+
+/// Writes `$entry` (a [`NewLogEntry`]) for the organisation connection `$org` (its id, provider
+/// and domain) in `$tx`, at `$at`.
+macro_rules! write_log_entry {
+    ($tx:expr, $tenant_id:expr, $org:expr, $entry:expr, $at:expr) => {{
+        let (org_id, provider, domain): (uuid::Uuid, &str, &str) = $org;
+        let entry: &$crate::NewLogEntry = $entry;
+        sqlx::query(
+            "INSERT INTO organisation_log (id, tenant_id, organisation_connection_id, provider, \
+             domain, action, api_key_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind($tenant_id)
+        .bind(org_id)
+        .bind(provider)
+        .bind(domain)
+        .bind(entry.action.as_str())
+        .bind(entry.by.api_key_id())
+        .bind(&entry.detail)
+        .bind($at)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(crate) use write_log_entry;
+
+/// The most entries [`Store::organisation_log`] answers.
+pub const LOG_LIMIT: u32 = 200;
+
+impl Store {
+    /// The tenant's organisation log, newest first, at most `limit` entries (at most
+    /// [`LOG_LIMIT`]).
+    pub async fn organisation_log(
+        &self,
+        tenant_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<OrganisationLogEntry>, StoreError> {
+        let limit = i64::from(limit.min(LOG_LIMIT));
+        Ok(with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT l.id, l.at, l.organisation_connection_id, l.provider, l.domain, l.action, \
+                 l.api_key_id, k.prefix AS api_key_prefix, l.detail FROM organisation_log l \
+                 LEFT JOIN api_keys k ON k.id = l.api_key_id AND k.tenant_id = l.tenant_id \
+                 WHERE l.tenant_id = $1 ORDER BY l.id DESC LIMIT $2",
+            )
+            .bind(tenant_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+}
