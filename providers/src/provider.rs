@@ -15,7 +15,7 @@ use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
 use crate::google::workspace::{Workspace, WorkspaceError};
 use crate::microsoft::MicrosoftCalendar;
-use crate::microsoft::tenant::{Tenant, TenantError};
+use crate::microsoft::tenant::{AppTokens, Tenant, TenantError};
 use crate::oauth::{Authorization, OAuthClient, OAuthSettings, OAuthSetupError};
 use crate::outbound::AddressPolicy;
 
@@ -143,6 +143,8 @@ pub struct Providers {
     caldav: CalendarProvider,
     /// Where a Google Workspace's service account gets its users' tokens and reads its directory.
     workspace_endpoints: WorkspaceEndpoints,
+    /// The Microsoft organisations' application tokens, shared by the calendars each covers.
+    app_tokens: AppTokens,
     /// Providers whose settings point at the provider sandbox instead of the real service.
     pub sandboxed: Vec<Provider>,
     /// Providers without a client id (and not sandboxed): connecting them is refused.
@@ -183,6 +185,7 @@ impl Providers {
                 authority_url: microsoft.authority_url.clone(),
                 timeout,
             },
+            app_tokens: AppTokens::default(),
             sandboxed,
             unavailable,
         })
@@ -211,14 +214,15 @@ impl Providers {
             )));
         };
         let endpoints = &self.workspace_endpoints;
-        Tenant::new(
+        let tenant = Tenant::new(
             tenant_id,
             client_id,
             client_secret,
             &endpoints.authority_url,
             (**api).clone(),
             endpoints.timeout,
-        )
+        )?;
+        Ok(tenant.sharing(&self.app_tokens))
     }
 
     /// The same, with the operator's address rules for CalDAV servers (`import.*`: the

@@ -441,7 +441,7 @@ impl Credentials {
         if let Some(delegation) =
             kept.delegation(connection.id).await.map_err(ConnectionError::Store)?
         {
-            return self.mint(connection, &delegation, version).await;
+            return self.mint(connection, &delegation, &current.access_token, version).await;
         }
         let Some(refresh_token) = current.refresh_token else {
             kept.release_refresh(connection.id).await.map_err(ConnectionError::Store)?;
@@ -485,10 +485,11 @@ impl Credentials {
         &self,
         connection: &Connection,
         delegation: &Delegation,
+        replacing: &SecretString,
         version: i64,
     ) -> Result<(AccessToken, DateTime<Utc>), ConnectionError> {
         let kept = &self.tokens;
-        let refused = match self.minted(delegation).await {
+        let refused = match self.minted(delegation, replacing).await {
             Ok((token, expires_at)) => {
                 let expires_at = expires_at.unwrap_or_else(|| Utc::now() + DEFAULT_LIFETIME);
                 let tokens = ConnectionTokens {
@@ -517,10 +518,12 @@ impl Credentials {
         Err(ProviderError::permanent(403, message).into())
     }
 
-    /// A token from the organisation's credentials: a Workspace user's, or the application's.
+    /// A token from the organisation's credentials instead of `replacing`: a Workspace user's,
+    /// or the application's (the one its covered calendars share, unless that is `replacing`).
     async fn minted(
         &self,
         delegation: &Delegation,
+        replacing: &SecretString,
     ) -> Result<(AccessToken, Option<DateTime<Utc>>), Minting> {
         match &delegation.grant {
             OrganisationGrant::Workspace { key } => {
@@ -539,7 +542,8 @@ impl Credentials {
             OrganisationGrant::Microsoft { tenant_id, client_id, secret } => {
                 let tenant =
                     self.providers.tenant(tenant_id, client_id, secret).map_err(Minting::tenant)?;
-                let minted = tenant.app_token().await.map_err(Minting::tenant)?;
+                let minted =
+                    tenant.app_token_instead_of(replacing).await.map_err(Minting::tenant)?;
                 Ok((minted.token, Some(minted.expires_at)))
             }
         }

@@ -355,29 +355,33 @@ fn workspace_of(providers: &Providers, key: &SecretString) -> Result<Workspace, 
 /// calendar (Google) or the application's consented permissions (Microsoft): what creating or
 /// changing the connection must prove first.
 async fn check(org: &Org) -> Result<Vec<OrgUser>, OrganisationError> {
-    let users = org.users().await?;
-    match &org.directory {
-        Directory::Google { workspace, admin_email, .. } => {
-            workspace
-                .user_token(admin_email, delegated_scopes(org.busy_only))
-                .await
-                .map_err(OrganisationError::of)?;
-        }
+    // Microsoft: a new application token, which the directory read then shares (the one shared
+    // before may predate a permission the administrator has just consented to).
+    let app_token = match &org.directory {
         Directory::Microsoft { tenant, .. } => {
-            let token = tenant.app_token().await.map_err(OrganisationError::of_tenant)?;
-            // Read-write covers reading; the busy-times-only tier needs no more than reading.
-            let enough: &[&str] = if org.busy_only {
-                &[tenant::READ_PERMISSION, tenant::CALENDAR_PERMISSION]
-            } else {
-                &[tenant::CALENDAR_PERMISSION]
-            };
-            if token.roles.as_ref().is_some_and(|roles| {
-                !roles.iter().any(|role| enough.iter().any(|p| role.eq_ignore_ascii_case(p)))
-            }) {
-                let missing = TenantError::MissingPermission(org.permission());
-                return Err(OrganisationError::of_tenant(missing));
-            }
+            Some(tenant.new_app_token().await.map_err(OrganisationError::of_tenant)?)
         }
+        Directory::Google { .. } => None,
+    };
+    let users = org.users().await?;
+    if let Directory::Google { workspace, admin_email, .. } = &org.directory {
+        workspace
+            .user_token(admin_email, delegated_scopes(org.busy_only))
+            .await
+            .map_err(OrganisationError::of)?;
+    }
+    // Read-write covers reading; the busy-times-only tier needs no more than reading.
+    let enough: &[&str] = if org.busy_only {
+        &[tenant::READ_PERMISSION, tenant::CALENDAR_PERMISSION]
+    } else {
+        &[tenant::CALENDAR_PERMISSION]
+    };
+    let roles = app_token.as_ref().and_then(|token| token.roles.as_ref());
+    if roles.is_some_and(|roles| {
+        !roles.iter().any(|role| enough.iter().any(|p| role.eq_ignore_ascii_case(p)))
+    }) {
+        let missing = TenantError::MissingPermission(org.permission());
+        return Err(OrganisationError::of_tenant(missing));
     }
     Ok(users)
 }

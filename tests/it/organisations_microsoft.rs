@@ -123,6 +123,12 @@ async fn an_administrator_connects_a_microsoft_365_organisation_and_covered_cale
     assert_eq!(states(&listed), [("ann@salon.example", "active"), ("bo@salon.example", "active")]);
     let connections = app.api(&key).connections().await.unwrap();
     assert!(connections.iter().all(|c| c.status == "active" && c.provider == "microsoft"));
+    assert_eq!(
+        app_tokens(&app).await,
+        1,
+        "one application token for the organisation, shared by the check, the directory and \
+         both calendars"
+    );
 
     // Bo's settings page says who connected his calendar.
     let link = app.api(&key).settings_link(listed[1].staff_id).await.unwrap();

@@ -17,6 +17,8 @@
 //! secrets live, a missing permission names it and the admin consent, a user outside the
 //! application's scope names the group.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +28,7 @@ use oauth2::{
     TokenResponse as _, TokenUrl,
 };
 use secrecy::{ExposeSecret as _, SecretString};
+use sha2::{Digest as _, Sha256};
 
 use super::MicrosoftCalendar;
 use crate::ProviderError;
@@ -50,6 +53,41 @@ const APP_PAGE: &str =
 type TokenClient =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
+/// How much life a shared application token must have left to be handed out again: more than
+/// a connection's refresh margin, so that a covered calendar whose token is due gets a new one,
+/// not the one it is replacing.
+const SHARED_TOKEN_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The application tokens of the organisations this process acts for, one per application
+/// (its token endpoint, client id and credential), shared by every calendar it covers: one
+/// client-credentials grant per organisation an hour rather than one per covered calendar.
+/// Clones share the tokens; they are kept in memory only, until they run out.
+#[derive(Clone, Default)]
+pub struct AppTokens(Arc<Mutex<HashMap<[u8; 32], Slot>>>);
+
+/// One application's token; its lock is held while a token is asked for, so that calendars
+/// covered at the same time wait for one grant instead of each asking.
+type Slot = Arc<tokio::sync::Mutex<Option<AppToken>>>;
+
+impl AppTokens {
+    /// The slot of the application `key`, made on first use; slots whose tokens ran out go.
+    fn slot(&self, key: [u8; 32]) -> Slot {
+        let mut slots = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Utc::now();
+        slots.retain(|_, slot| {
+            // A slot being filled is locked: kept.
+            slot.try_lock().map_or(true, |held| held.as_ref().is_some_and(|t| t.expires_at > now))
+        });
+        slots.entry(key).or_default().clone()
+    }
+}
+
+impl std::fmt::Debug for AppTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppTokens")
+    }
+}
+
 /// An organisation's application, as its tenant's token endpoint and Graph reach it.
 #[derive(Clone)]
 pub struct Tenant {
@@ -60,6 +98,10 @@ pub struct Tenant {
     certificate: Option<Certificate>,
     http: reqwest::Client,
     graph: MicrosoftCalendar,
+    /// Where its token is kept for the other calendars it covers, under `key`: a digest of the
+    /// token endpoint, the client id and the credential (a new secret is another application).
+    tokens: AppTokens,
+    key: [u8; 32],
 }
 
 /// The assertion type of RFC 7523 §2.2, as Entra takes it.
@@ -129,7 +171,7 @@ impl std::fmt::Debug for Tenant {
 }
 
 /// The organisation's token and when it runs out.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AppToken {
     /// The bearer token (for no mailbox yet: see [`AccessToken::for_mailbox`]).
     pub token: AccessToken,
@@ -232,7 +274,27 @@ impl Tenant {
             .timeout(timeout)
             .build()
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(Self { client, client_id: client_id.to_owned(), token_url, certificate, http, graph })
+        let mut digest = Sha256::new();
+        for part in [token_url.as_str(), client_id, credential.expose_secret()] {
+            digest.update(part.len().to_be_bytes());
+            digest.update(part.as_bytes());
+        }
+        Ok(Self {
+            client,
+            client_id: client_id.to_owned(),
+            token_url,
+            certificate,
+            http,
+            graph,
+            tokens: AppTokens::default(),
+            key: digest.finalize().into(),
+        })
+    }
+
+    /// The same application, its token shared through `tokens` with every other `Tenant` of it
+    /// made with them.
+    pub fn sharing(self, tokens: &AppTokens) -> Self {
+        Self { tokens: tokens.clone(), ..self }
     }
 
     /// The application (client) id.
@@ -245,9 +307,48 @@ impl Tenant {
         self.certificate.is_some()
     }
 
-    /// A token for the organisation: the client-credentials grant for Graph's `.default` scope,
-    /// with the secret or a client assertion the certificate signed.
+    /// A token for the organisation: the one shared while it has some life left
+    /// (`SHARED_TOKEN_MARGIN`), else a new one ([`Tenant::new_app_token`]), shared from then.
     pub async fn app_token(&self) -> Result<AppToken, TenantError> {
+        let slot = self.tokens.slot(self.key);
+        let mut held = slot.lock().await;
+        if let Some(token) =
+            held.as_ref().filter(|t| t.expires_at - Utc::now() > SHARED_TOKEN_MARGIN)
+        {
+            return Ok(token.clone());
+        }
+        let token = self.request_token().await?;
+        *held = Some(token.clone());
+        Ok(token)
+    }
+
+    /// A new token for the organisation, shared from now on: what a check of the application's
+    /// permissions needs (an administrator who just consented to one is not told it is
+    /// missing by the token before), and what replaces a token Graph refused.
+    pub async fn new_app_token(&self) -> Result<AppToken, TenantError> {
+        let slot = self.tokens.slot(self.key);
+        let mut held = slot.lock().await;
+        let token = self.request_token().await?;
+        *held = Some(token.clone());
+        Ok(token)
+    }
+
+    /// A token other than `refused` (a token Graph answered 401): the shared one unless it is
+    /// that one, else a new one.
+    pub async fn app_token_instead_of(
+        &self,
+        refused: &SecretString,
+    ) -> Result<AppToken, TenantError> {
+        let shared = self.app_token().await?;
+        if shared.token.secret().expose_secret() == refused.expose_secret() {
+            return self.new_app_token().await;
+        }
+        Ok(shared)
+    }
+
+    /// Asks the token endpoint: the client-credentials grant for Graph's `.default` scope, with
+    /// the secret or a client assertion the certificate signed.
+    async fn request_token(&self) -> Result<AppToken, TenantError> {
         let mut request = self
             .client
             .exchange_client_credentials()
