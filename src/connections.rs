@@ -143,7 +143,7 @@ pub fn organisation_context(state: &AppState) -> kalends_service::organisations:
     kalends_service::organisations::Context {
         store: &state.store,
         sealer: &state.sealer,
-        providers: &state.providers,
+        credentials: &state.credentials,
         next_import_at: next_import_at(state),
     }
 }

@@ -214,7 +214,7 @@ impl KalendsJobs {
         kalends_service::organisations::Context {
             store: &self.store,
             sealer: &self.sealer,
-            providers: self.credentials.providers(),
+            credentials: &self.credentials,
             next_import_at: chrono::Utc::now() + self.import_interval,
         }
     }

@@ -24,7 +24,7 @@ use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::provider::Providers;
-use kalends_providers::session::delegated_scopes;
+use kalends_providers::session::{Credentials, delegated_scopes};
 use kalends_providers::tenant::{self, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
 use kalends_store::{Actor, NewLogEntry, OrganisationAction, OrganisationMember};
@@ -275,11 +275,11 @@ impl Org {
     /// the next day answered (a token for free/busy may list nothing).
     async fn calendars(
         &self,
-        providers: &Providers,
+        credentials: &Credentials,
         token: &AccessToken,
         user: &OrgUser,
     ) -> Result<Vec<RemoteCalendar>, Unminted> {
-        let provider = providers.get(self.provider());
+        let provider = credentials.providers().get(self.provider());
         let reached = if self.busy_only {
             // Google's primary calendar's id is the user's address; Graph's schedule is asked
             // by address too.
@@ -291,9 +291,11 @@ impl Org {
                 time_zone: None,
             };
             let ids = [primary.id.clone()];
-            provider.reaches_free_busy(token, &ids, &primary.id).await.map(|()| vec![primary])
+            let asked = provider.reaches_free_busy(token, &ids, &primary.id);
+            credentials.for_account(self.provider(), &user.email, asked).await.map(|()| vec![primary])
         } else {
-            provider.list_calendars(token).await
+            let listed = provider.list_calendars(token);
+            credentials.for_account(self.provider(), &user.email, listed).await
         };
         match reached {
             Ok(calendars) => Ok(calendars),
@@ -335,10 +337,17 @@ pub struct Context<'a> {
     pub store: &'a Store,
     /// Seals keys and tokens.
     pub sealer: &'a Sealer,
-    /// Google, configured.
-    pub providers: &'a Providers,
+    /// The providers, configured, and the accounts' request budgets (a covered calendar's first
+    /// listing draws on its account's, as a connection's calls do).
+    pub credentials: &'a Credentials,
     /// When a newly covered calendar's next scheduled import is due.
     pub next_import_at: DateTime<Utc>,
+}
+
+impl Context<'_> {
+    fn providers(&self) -> &Providers {
+        self.credentials.providers()
+    }
 }
 
 /// The Workspace of a key, or the field to fix.
@@ -395,7 +404,7 @@ pub async fn create_google(
     input: GoogleWorkspace,
     by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
-    let workspace = workspace_of(cx.providers, &input.key)?;
+    let workspace = workspace_of(cx.providers(), &input.key)?;
     let service_account = workspace.service_account().to_owned();
     let directory = Directory::Google {
         workspace: Box::new(workspace),
@@ -426,7 +435,7 @@ pub async fn create_microsoft(
     by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
     let tenant = cx
-        .providers
+        .providers()
         .tenant(&input.tenant_id, &input.client_id, &input.credential)
         .map_err(OrganisationError::of_tenant)?;
     let directory =
@@ -499,7 +508,7 @@ pub async fn update(
         org_unit: change.org_unit.clone().unwrap_or(current.org_unit.clone()),
         ..current
     };
-    let org = Org::of(cx.providers, &changed, &key)?;
+    let org = Org::of(cx.providers(), &changed, &key)?;
     let users = check(&org).await?;
     let service_account = match &org.directory {
         Directory::Google { workspace, .. } => workspace.service_account().to_owned(),
@@ -530,7 +539,7 @@ pub async fn refresh(
 ) -> Result<OrganisationConnection, OrganisationError> {
     let organisation = cx.store.organisation_connection(tenant_id, id).await?;
     let key = cx.store.organisation_key(tenant_id, id, cx.sealer).await?;
-    let read = match Org::of(cx.providers, &organisation, &key) {
+    let read = match Org::of(cx.providers(), &organisation, &key) {
         Ok(org) => org.users().await.map(|users| (org, users)),
         Err(error) => Err(error),
     };
@@ -559,7 +568,7 @@ pub async fn delete(
     // The key mints each cleanup a fresh token; one that no longer opens (sealed under a secret
     // key since removed) or parses only means the cleanups use the calendars' last tokens.
     let org = match cx.store.organisation_key(tenant_id, id, cx.sealer).await {
-        Ok(key) => Org::of(cx.providers, &organisation, &key).ok(),
+        Ok(key) => Org::of(cx.providers(), &organisation, &key).ok(),
         Err(StoreError::Corrupt(_)) => None,
         Err(other) => return Err(other),
     };
@@ -723,7 +732,7 @@ async fn cover(
     };
     let reached = match org.token(&user).await {
         Ok((token, expires_at)) => {
-            org.calendars(cx.providers, &token, &user).await.map(|c| (token, expires_at, c))
+            org.calendars(cx.credentials, &token, &user).await.map(|c| (token, expires_at, c))
         }
         Err(unminted) => Err(unminted),
     };
