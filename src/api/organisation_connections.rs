@@ -9,7 +9,7 @@ use kalends_service::organisations::{
     self, Change, GoogleWorkspace, MicrosoftTenant, OrganisationError,
 };
 use kalends_store::OrganisationMember;
-use kalends_store::{Actor, LOG_LIMIT, OrganisationConnection, OrganisationLogEntry};
+use kalends_store::{Actor, OrganisationConnection, OrganisationLogEntry};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,8 +17,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthKey, AuthTenant, nullable, parse_id};
+use super::extract::{ApiJson, AuthKey, AuthTenant, PageQuery, nullable, parse_id};
 use crate::input::FieldError;
 use crate::input::organisations::{
     GoogleFields, MicrosoftFields, credential_of, email_of, google_workspace, key_of,
@@ -198,8 +199,10 @@ pub struct LogActorOut {
     /// `api_key` or `console`.
     pub kind: String,
     /// The API key's id (`kind` `api_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_id: Option<Uuid>,
-    /// The key's first characters, as `GET /api/v1/api-keys` shows them (while it is known).
+    /// The key's first characters, as `GET /api/v1/api-keys` shows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_prefix: Option<String>,
 }
 
@@ -214,8 +217,12 @@ pub struct LogEntryOut {
     pub organisation_connection_id: Uuid,
     /// `google` or `microsoft`.
     pub provider: String,
-    /// The Workspace's domain, or the Microsoft tenant id.
-    pub domain: String,
+    /// Google: the Workspace's domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Microsoft: the directory (tenant) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     /// `connected`, `changed` or `disconnected`.
     pub action: String,
     /// Who did it.
@@ -227,12 +234,16 @@ pub struct LogEntryOut {
 impl From<OrganisationLogEntry> for LogEntryOut {
     fn from(e: OrganisationLogEntry) -> Self {
         let kind = if e.api_key_id.is_some() { "api_key" } else { "console" };
+        let microsoft = e.provider == "microsoft";
+        let (domain, tenant_id) =
+            if microsoft { (None, Some(e.domain)) } else { (Some(e.domain), None) };
         Self {
             id: e.id,
             at: e.at,
             organisation_connection_id: e.organisation_connection_id,
             provider: e.provider,
-            domain: e.domain,
+            domain,
+            tenant_id,
             action: e.action,
             by: LogActorOut {
                 kind: kind.to_owned(),
@@ -242,21 +253,6 @@ impl From<OrganisationLogEntry> for LogEntryOut {
             detail: e.detail,
         }
     }
-}
-
-/// The organisation log.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct LogOut {
-    /// Newest first.
-    pub items: Vec<LogEntryOut>,
-}
-
-/// How much of the log.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct LogQuery {
-    /// The newest entries to answer: default 50, at most 200.
-    pub limit: Option<String>,
 }
 
 /// Options of a disconnect.
@@ -515,24 +511,18 @@ async fn members(
 
 /// What was done to the tenant's organisation connections, by whom and when, newest first: each
 /// connection, change and disconnection (with how many covered calendars it stopped), also of
-/// connections gone since.
+/// connections gone since. Paged like every list (`limit`, `cursor`: the entries older than the
+/// page before).
 #[utoipa::path(get, path = "/api/v1/organisation-connections/log", tag = "organisation-connections",
-    params(LogQuery), responses((status = 200, body = LogOut), (status = 422, body = Problem)))]
+    params(PageQuery), responses((status = 200, body = ListOut<LogEntryOut>), (status = 422, body = Problem)))]
 async fn log(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(query): Query<LogQuery>,
-) -> Result<axum::Json<LogOut>, ApiError> {
-    let limit = match query.limit.as_deref().map(str::parse::<u32>) {
-        None => 50,
-        Some(Ok(n)) if (1..=LOG_LIMIT).contains(&n) => n,
-        Some(_) => {
-            let why = format!("must be a whole number from 1 to {LOG_LIMIT}");
-            return Err(ApiError::invalid_field("limit", why));
-        }
-    };
-    let entries = state.store.organisation_log(tenant.id, limit).await?;
-    Ok(axum::Json(LogOut { items: entries.into_iter().map(Into::into).collect() }))
+    Query(page): Query<PageQuery>,
+) -> Result<axum::Json<ListOut<LogEntryOut>>, ApiError> {
+    let paging = page.checked()?;
+    let page = state.store.organisation_log(tenant.id, paging.after, paging.limit).await?;
+    Ok(axum::Json(ListOut::from_page(&page, |e| LogEntryOut::from(e.clone()))))
 }
 
 /// The routes.

@@ -74,9 +74,7 @@ pub use imports::{
 };
 pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey, lease_end};
-pub use organisation_log::{
-    Actor, LOG_LIMIT, NewLogEntry, OrganisationAction, OrganisationLogEntry,
-};
+pub use organisation_log::{Actor, NewLogEntry, OrganisationAction, OrganisationLogEntry};
 pub use organisations::{
     Coverage, NewOrganisationConnection, OrganisationConnection, OrganisationMember,
     OrganisationPatch,

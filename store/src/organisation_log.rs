@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, with_read_pool};
+use super::{Page, Store, StoreError, with_read_pool};
 
 /// Who changed an organisation connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,29 +107,31 @@ macro_rules! write_log_entry {
 }
 pub(crate) use write_log_entry;
 
-/// The most entries [`Store::organisation_log`] answers.
-pub const LOG_LIMIT: u32 = 200;
-
 impl Store {
-    /// The tenant's organisation log, newest first, at most `limit` entries (at most
-    /// [`LOG_LIMIT`]).
+    /// A page of the tenant's organisation log, newest first: `limit` entries older than the
+    /// entry `before` (from the newest when `None`); the page's cursor is its last entry.
     pub async fn organisation_log(
         &self,
         tenant_id: Uuid,
+        before: Option<Uuid>,
         limit: u32,
-    ) -> Result<Vec<OrganisationLogEntry>, StoreError> {
-        let limit = i64::from(limit.min(LOG_LIMIT));
-        Ok(with_read_pool!(self, |pool| {
+    ) -> Result<Page<OrganisationLogEntry>, StoreError> {
+        let mut items: Vec<OrganisationLogEntry> = with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT l.id, l.at, l.organisation_connection_id, l.provider, l.domain, l.action, \
                  l.api_key_id, k.prefix AS api_key_prefix, l.detail FROM organisation_log l \
                  LEFT JOIN api_keys k ON k.id = l.api_key_id AND k.tenant_id = l.tenant_id \
-                 WHERE l.tenant_id = $1 ORDER BY l.id DESC LIMIT $2",
+                 WHERE l.tenant_id = $1 AND ($2 IS NULL OR l.id < $2) ORDER BY l.id DESC LIMIT $3",
             )
             .bind(tenant_id)
-            .bind(limit)
+            .bind(before)
+            .bind(i64::from(limit) + 1)
             .fetch_all(pool)
             .await
-        })?)
+        })?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if more { items.last().map(|e| e.id) } else { None };
+        Ok(Page { items, next_cursor })
     }
 }

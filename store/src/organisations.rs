@@ -341,7 +341,7 @@ impl Store {
         let at = now();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(
+            let updated = sqlx::query(
                 "UPDATE organisation_connections SET admin_email = $1, org_unit = $2, \
                  sealed_key = COALESCE($3, sealed_key), service_account = $4, updated_at = $5 \
                  WHERE tenant_id = $6 AND id = $7",
@@ -355,6 +355,10 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            // Deleted since it was read: no change, and no entry for one.
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
             let org = (id, current.provider.as_str(), current.domain.as_str());
             write_log_entry!(tx, tenant_id, org, entry, at);
             tx.commit().await?;

@@ -573,13 +573,11 @@ async fn the_console_connects_a_workspace_with_googles_refusals_in_place_refresh
     let connections = app.api(&api_key).connections().await.unwrap();
     assert!(connections.iter().all(|c| c.status == "revoked"));
     // The page's log says the console connected and disconnected it, and what that stopped.
-    assert!(page.body.contains("What was done"), "{}", page.body);
-    assert!(
-        page.body.contains("Disconnected salon.example")
-            && page.body.contains("Connected salon.example")
-    );
-    assert!(page.body.contains("2 covered calendars stopped"), "{}", page.body);
-    assert_eq!(page.body.matches("The console").count(), 2, "{}", page.body);
+    let log = &page.body[page.body.find("What was done").expect("the log is shown")..];
+    assert!(log.contains("Disconnected Workspace salon.example"), "{log}");
+    assert!(log.contains("Connected Workspace salon.example"), "{log}");
+    assert!(log.contains("2 covered calendars stopped"), "{log}");
+    assert_eq!(log.matches("The console").count(), 2, "both by the console: {log}");
     app.stop().await;
 }
 
@@ -646,5 +644,16 @@ async fn a_change_of_scope_administrator_or_key_is_checked_like_a_creation(db: D
         ]
     );
     assert!(!serde_json::to_string(&log).unwrap().contains("PRIVATE KEY"));
+    assert!(log.iter().all(|e| e["domain"] == "salon.example" && e.get("tenant_id").is_none()));
+
+    // Paged like every list, newest first.
+    let first = "/api/v1/organisation-connections/log?limit=2";
+    let (_, page) = app.call("GET", first, &key, None).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let next = format!("/api/v1/organisation-connections/log?limit=2&cursor={cursor}");
+    let (_, page) = app.call("GET", &next, &key, None).await;
+    assert_eq!(page["items"][0]["action"], "connected", "{page}");
+    assert_eq!((page["items"].as_array().unwrap().len(), &page["next_cursor"]), (1, &Value::Null));
     app.stop().await;
 }

@@ -143,6 +143,8 @@ async fn an_administrator_connects_a_microsoft_365_organisation_and_covered_cale
     assert_eq!(app_tokens(&app).await, minted, "no new token while the last one lives");
     assert!(events_of(&app, "ann@salon.example").await.is_empty(), "Ann's mailbox is hers");
 
+    let log = crate::organisations::organisation_log(&app, &key).await;
+    assert_eq!((&log[0]["tenant_id"], log[0].get("domain")), (&json!(TENANT), None), "{log:?}");
     disconnecting_stops_every_covered_calendar(&app, &key, id, bo, || {
         events_of(&app, "bo@salon.example")
     })

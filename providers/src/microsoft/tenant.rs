@@ -53,10 +53,11 @@ const APP_PAGE: &str =
 type TokenClient =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
-/// How much life a shared application token must have left to be handed out again: more than
-/// a connection's refresh margin, so that a covered calendar whose token is due gets a new one,
-/// not the one it is replacing.
-const SHARED_TOKEN_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
+/// How much life (in seconds) a shared application token must have left to be handed out
+/// again: more than a connection's refresh margin, so that a covered calendar whose token is
+/// due gets a new one, not the one it is replacing.
+const SHARED_TOKEN_MARGIN_SECS: i64 = 600;
+const _: () = assert!(SHARED_TOKEN_MARGIN_SECS as u64 > crate::session::REFRESH_MARGIN.as_secs());
 
 /// The application tokens of the organisations this process acts for, one per application
 /// (its token endpoint, client id and credential), shared by every calendar it covers: one
@@ -70,13 +71,17 @@ pub struct AppTokens(Arc<Mutex<HashMap<[u8; 32], Slot>>>);
 type Slot = Arc<tokio::sync::Mutex<Option<AppToken>>>;
 
 impl AppTokens {
-    /// The slot of the application `key`, made on first use; slots whose tokens ran out go.
+    /// The slot of the application `key`, made on first use; slots nobody is using whose
+    /// tokens ran out (or that never got one) go.
     fn slot(&self, key: [u8; 32]) -> Slot {
         let mut slots = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Utc::now();
         slots.retain(|_, slot| {
-            // A slot being filled is locked: kept.
-            slot.try_lock().map_or(true, |held| held.as_ref().is_some_and(|t| t.expires_at > now))
+            // Held elsewhere (about to be filled, or being filled): kept.
+            Arc::strong_count(slot) > 1
+                || slot
+                    .try_lock()
+                    .is_ok_and(|held| held.as_ref().is_some_and(|t| t.expires_at > now))
         });
         slots.entry(key).or_default().clone()
     }
@@ -308,13 +313,13 @@ impl Tenant {
     }
 
     /// A token for the organisation: the one shared while it has some life left
-    /// (`SHARED_TOKEN_MARGIN`), else a new one ([`Tenant::new_app_token`]), shared from then.
+    /// (`SHARED_TOKEN_MARGIN_SECS`), else a new one ([`Tenant::new_app_token`]), shared from then.
     pub async fn app_token(&self) -> Result<AppToken, TenantError> {
         let slot = self.tokens.slot(self.key);
         let mut held = slot.lock().await;
-        if let Some(token) =
-            held.as_ref().filter(|t| t.expires_at - Utc::now() > SHARED_TOKEN_MARGIN)
-        {
+        if let Some(token) = held.as_ref().filter(|t| {
+            t.expires_at - Utc::now() > chrono::Duration::seconds(SHARED_TOKEN_MARGIN_SECS)
+        }) {
             return Ok(token.clone());
         }
         let token = self.request_token().await?;
@@ -333,8 +338,8 @@ impl Tenant {
         Ok(token)
     }
 
-    /// A token other than `refused` (a token Graph answered 401): the shared one unless it is
-    /// that one, else a new one.
+    /// A token other than `refused` (a covered calendar's token Graph answered 401, or one due
+    /// for renewal): the shared one unless it is that one, else a new one.
     pub async fn app_token_instead_of(
         &self,
         refused: &SecretString,

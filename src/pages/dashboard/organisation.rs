@@ -94,8 +94,8 @@ async fn render(
             Err(e) => return internal(e),
         }
     }
-    let log = match state.store.organisation_log(tenant, LOG_SHOWN).await {
-        Ok(log) => log,
+    let log = match state.store.organisation_log(tenant, None, LOG_SHOWN).await {
+        Ok(page) => page.items,
         Err(e) => return internal(e),
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -209,14 +209,16 @@ fn log_card(console: &Console, log: &[OrganisationLogEntry]) -> Markup {
                         tr {
                             td { (when(console, entry.at)) }
                             td {
-                                (capitalised(&entry.action)) " " (entry.domain)
+                                (capitalised(&entry.action)) " "
+                                (if entry.provider == "microsoft" { "Microsoft 365 tenant " } else { "Workspace " })
+                                (entry.domain)
                                 br; small { (entry.detail) }
                             }
                             td {
-                                @match &entry.api_key_prefix {
-                                    Some(prefix) => { "API key " code { (prefix) } },
-                                    None if entry.api_key_id.is_some() => { "An API key since deleted" },
-                                    None => { "The console" },
+                                @match (&entry.api_key_prefix, entry.api_key_id) {
+                                    (Some(prefix), _) => { "API key " code { (prefix) } },
+                                    (None, Some(_)) => { "An API key" },
+                                    (None, None) => { "The console" },
                                 }
                             }
                         }
