@@ -1,15 +1,17 @@
 -- What was done to the tenant's organisation connections, by whom and when: connected, changed
--- (administrator, scope or key) and disconnected, with how many covered calendars stopped. Kept
--- after the organisation connection is gone (so no reference to it): an administrator asking who
--- disconnected the Workspace finds the answer here. `api_key_id` names the key that asked
--- (no reference either: a key's entry outlives the key); NULL is the console.
+-- (administrator, scope or key), refreshed (who joined or left the directory's scope) and
+-- disconnected, with how many covered calendars stopped. Kept after the organisation connection
+-- is gone (so no reference to it): an administrator asking who disconnected the Workspace finds
+-- the answer here. `actor`: an API key (`api_key_id` names it; no reference either, an entry
+-- outlives its key), the console, or the hourly directory read.
 CREATE TABLE organisation_log (
     id                          BLOB PRIMARY KEY NOT NULL,
     tenant_id                   BLOB NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     organisation_connection_id  BLOB NOT NULL,
     provider                    TEXT NOT NULL,
     domain                      TEXT NOT NULL,
-    action                      TEXT NOT NULL CHECK (action IN ('connected', 'changed', 'disconnected')),
+    action                      TEXT NOT NULL CHECK (action IN ('connected', 'changed', 'refreshed', 'disconnected')),
+    actor                       TEXT NOT NULL CHECK (actor IN ('api_key', 'console', 'schedule')),
     api_key_id                  BLOB,
     detail                      TEXT NOT NULL,
     at                          TEXT NOT NULL

@@ -481,7 +481,7 @@ async fn create(
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
     match apply_directory(cx, &organisation, &org, users).await {
-        Ok(()) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
+        Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
     Ok(cx.store.organisation_connection(tenant_id, organisation.id).await?)
@@ -546,18 +546,21 @@ pub async fn update(
     // Stored and logged: as after a creation, the provider failing for a user now is the
     // connection's `error` to show, not a refused change (asked again, it would be logged twice).
     match apply_directory(cx, &organisation, &org, users).await {
-        Ok(()) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
+        Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
     Ok(cx.store.organisation_connection(tenant_id, id).await?)
 }
 
 /// Reads the directory again: joiners covered, leavers' calendars stopped. A refusal is kept on
-/// the connection (its `status` and `last_error`) for the administrator, and answered.
+/// the connection (its `status` and `last_error`) for the administrator, and answered. The log
+/// records who joined and who left; a read asked for (`by` a key or the console) is logged even
+/// when nobody did, the hourly one only when someone did.
 pub async fn refresh(
     cx: Context<'_>,
     tenant_id: Uuid,
     id: Uuid,
+    by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
     let organisation = cx.store.organisation_connection(tenant_id, id).await?;
     let key = cx.store.organisation_key(tenant_id, id, cx.sealer).await?;
@@ -575,7 +578,17 @@ pub async fn refresh(
             return Err(error);
         }
     };
-    apply_directory(cx, &organisation, &org, users).await?;
+    let in_scope = active(&users);
+    let moved = apply_directory(cx, &organisation, &org, users).await?;
+    if by != Actor::Schedule || !moved.is_empty() {
+        let entry = NewLogEntry {
+            action: OrganisationAction::Refreshed,
+            by,
+            detail: log::refreshed(&moved, in_scope),
+        };
+        let at = (tenant_id, id, organisation.provider.as_str(), organisation.domain.as_str());
+        cx.store.log_organisation(at, &entry).await?;
+    }
     Ok(cx.store.organisation_connection(tenant_id, id).await?)
 }
 
@@ -679,12 +692,12 @@ async fn apply_directory(
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
-) -> Result<(), OrganisationError> {
+) -> Result<Moved, OrganisationError> {
     // How it went is kept on the connection: a user the provider did not answer for is covered
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
     let outcome = apply_users(cx, organisation, org, users).await;
     match &outcome {
-        Ok(()) => cx.store.record_organisation_refresh(organisation.id, None).await?,
+        Ok(_) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
         Err(error) => {
             let error = error.to_string();
@@ -694,17 +707,37 @@ async fn apply_directory(
     outcome
 }
 
+/// Who joined the directory's scope and who left it (their addresses), as one read found.
+#[derive(Debug, Default)]
+struct Moved {
+    joined: Vec<String>,
+    left: Vec<String>,
+}
+
+impl Moved {
+    fn is_empty(&self) -> bool {
+        self.joined.is_empty() && self.left.is_empty()
+    }
+}
+
 async fn apply_users(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
-) -> Result<(), OrganisationError> {
+) -> Result<Moved, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
     let in_scope: Vec<OrgUser> = users.into_iter().filter(|u| u.active).collect();
+    let mut moved = Moved::default();
+    for user in &in_scope {
+        if !known.iter().any(|m| m.directory_id == user.id && m.state != "left") {
+            moved.joined.push(user.email.to_ascii_lowercase());
+        }
+    }
     for member in &known {
         if member.state != "left" && !in_scope.iter().any(|u| u.id == member.directory_id) {
+            moved.left.push(member.email.clone());
             stop_covering(cx, tenant_id, member, true, Some(org)).await?;
             let left = OrganisationMember {
                 state: "left".into(),
@@ -733,7 +766,7 @@ async fn apply_users(
     while let Some(done) = covered.next().await {
         done?;
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// Covers one directory user: their staff member (found by address, or added with the
@@ -858,6 +891,29 @@ mod log {
         format!("{}; {} in scope", what.join(", "), users_in(users))
     }
 
+    /// Who joined and who left the scope (the first few by address), and how many are in it.
+    pub(super) fn refreshed(moved: &super::Moved, in_scope: usize) -> String {
+        const NAMED: usize = 5;
+        let named = |what: &str, who: &[String]| {
+            let mut said = format!("{} {what}", users_in(who.len()));
+            if !who.is_empty() {
+                let more = who.len().saturating_sub(NAMED);
+                let mut names = who.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+                if more > 0 {
+                    names.push_str(&format!(" and {more} more"));
+                }
+                said.push_str(&format!(" ({names})"));
+            }
+            said
+        };
+        format!(
+            "{}; {}; {} in scope",
+            named("joined", &moved.joined),
+            named("left", &moved.left),
+            users_in(in_scope)
+        )
+    }
+
     /// How many covered calendars stopped, and what became of Kalends' events in them.
     pub(super) fn disconnected(stopped: usize, remove_events: bool) -> String {
         let calendars = if stopped == 1 { "calendar" } else { "calendars" };
@@ -904,6 +960,22 @@ mod log {
                 "administrator set to it@salon.example, scope set to everyone in salon.example, \
                  the service account key replaced; 3 users in scope"
             );
+        }
+
+        #[test]
+        fn a_read_of_the_directory_names_the_first_joiners_and_leavers() {
+            let moved = crate::organisations::Moved {
+                joined: (1..=7).map(|n| format!("u{n}@salon.example")).collect(),
+                left: vec!["bo@salon.example".into()],
+            };
+            assert_eq!(
+                refreshed(&moved, 9),
+                "7 users joined (u1@salon.example, u2@salon.example, u3@salon.example, \
+                 u4@salon.example, u5@salon.example and 2 more); 1 user left (bo@salon.example); \
+                 9 users in scope"
+            );
+            let nobody = crate::organisations::Moved::default();
+            assert_eq!(refreshed(&nobody, 2), "0 users joined; 0 users left; 2 users in scope");
         }
 
         #[test]

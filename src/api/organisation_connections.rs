@@ -196,7 +196,7 @@ pub struct OrganisationConnectionsOut {
 /// Who made a change in the organisation log.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct LogActorOut {
-    /// `api_key` or `console`.
+    /// `api_key`, `console`, or `schedule` (the hourly read of the directory).
     pub kind: String,
     /// The API key's id (`kind` `api_key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +223,7 @@ pub struct LogEntryOut {
     /// Microsoft: the directory (tenant) id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
-    /// `connected`, `changed` or `disconnected`.
+    /// `connected`, `changed`, `refreshed` or `disconnected`.
     pub action: String,
     /// Who did it.
     pub by: LogActorOut,
@@ -233,7 +233,6 @@ pub struct LogEntryOut {
 
 impl From<OrganisationLogEntry> for LogEntryOut {
     fn from(e: OrganisationLogEntry) -> Self {
-        let kind = if e.api_key_id.is_some() { "api_key" } else { "console" };
         let microsoft = e.provider == "microsoft";
         let (domain, tenant_id) =
             if microsoft { (None, Some(e.domain)) } else { (Some(e.domain), None) };
@@ -246,7 +245,7 @@ impl From<OrganisationLogEntry> for LogEntryOut {
             tenant_id,
             action: e.action,
             by: LogActorOut {
-                kind: kind.to_owned(),
+                kind: e.actor,
                 api_key_id: e.api_key_id,
                 api_key_prefix: e.api_key_prefix,
             },
@@ -483,13 +482,14 @@ async fn delete(
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn refresh(
     State(state): State<AppState>,
-    AuthTenant(tenant): AuthTenant,
+    AuthKey { tenant, key_id }: AuthKey,
     Path(id): Path<String>,
 ) -> Result<axum::Json<OrganisationConnectionOut>, ApiError> {
     let refreshed = organisations::refresh(
         crate::connections::organisation_context(&state),
         tenant.id,
         parse_id(&id)?,
+        Actor::ApiKey(key_id),
     )
     .await?;
     Ok(axum::Json(refreshed.into()))

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Page, Store, StoreError, with_read_pool};
+use super::{Page, Store, StoreError, now, with_pool, with_read_pool};
 
 /// Who changed an organisation connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,14 +14,25 @@ pub enum Actor {
     ApiKey(Uuid),
     /// Someone signed in to the console.
     Console,
+    /// The hourly read of the directory.
+    Schedule,
 }
 
 impl Actor {
-    /// The key's id, or `None` for the console.
+    /// The key's id, when a key asked.
     pub(crate) fn api_key_id(self) -> Option<Uuid> {
         match self {
             Actor::ApiKey(id) => Some(id),
-            Actor::Console => None,
+            Actor::Console | Actor::Schedule => None,
+        }
+    }
+
+    /// As stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::ApiKey(_) => "api_key",
+            Actor::Console => "console",
+            Actor::Schedule => "schedule",
         }
     }
 }
@@ -33,6 +44,8 @@ pub enum OrganisationAction {
     Connected,
     /// Its administrator, scope or key changed.
     Changed,
+    /// Its directory read again, with users joining or leaving the scope.
+    Refreshed,
     /// Disconnected: every covered calendar stopped.
     Disconnected,
 }
@@ -43,6 +56,7 @@ impl OrganisationAction {
         match self {
             OrganisationAction::Connected => "connected",
             OrganisationAction::Changed => "changed",
+            OrganisationAction::Refreshed => "refreshed",
             OrganisationAction::Disconnected => "disconnected",
         }
     }
@@ -72,9 +86,11 @@ pub struct OrganisationLogEntry {
     pub provider: String,
     /// Its Workspace domain or Microsoft tenant id.
     pub domain: String,
-    /// `connected`, `changed` or `disconnected`.
+    /// `connected`, `changed`, `refreshed` or `disconnected`.
     pub action: String,
-    /// The API key that asked; `None`: the console.
+    /// `api_key`, `console` or `schedule`.
+    pub actor: String,
+    /// The API key that asked.
     pub api_key_id: Option<Uuid>,
     /// That key's first characters, while the key is known.
     pub api_key_prefix: Option<String>,
@@ -90,7 +106,8 @@ macro_rules! write_log_entry {
         let entry: &$crate::NewLogEntry = $entry;
         sqlx::query(
             "INSERT INTO organisation_log (id, tenant_id, organisation_connection_id, provider, \
-             domain, action, api_key_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             domain, action, actor, api_key_id, detail, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(uuid::Uuid::now_v7())
         .bind($tenant_id)
@@ -98,6 +115,7 @@ macro_rules! write_log_entry {
         .bind(provider)
         .bind(domain)
         .bind(entry.action.as_str())
+        .bind(entry.by.as_str())
         .bind(entry.by.api_key_id())
         .bind(&entry.detail)
         .bind($at)
@@ -108,6 +126,22 @@ macro_rules! write_log_entry {
 pub(crate) use write_log_entry;
 
 impl Store {
+    /// Writes `entry` for the organisation connection `organisation` on its own: for what is not
+    /// one change in one transaction (a directory read, many members' each).
+    pub async fn log_organisation(
+        &self,
+        organisation: (Uuid, Uuid, &str, &str),
+        entry: &NewLogEntry,
+    ) -> Result<(), StoreError> {
+        let (tenant_id, id, provider, domain) = organisation;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            write_log_entry!(tx, tenant_id, (id, provider, domain), entry, now());
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// A page of the tenant's organisation log, newest first: `limit` entries older than the
     /// entry `before` (from the newest when `None`); the page's cursor is its last entry.
     pub async fn organisation_log(
@@ -119,7 +153,7 @@ impl Store {
         let mut items: Vec<OrganisationLogEntry> = with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT l.id, l.at, l.organisation_connection_id, l.provider, l.domain, l.action, \
-                 l.api_key_id, k.prefix AS api_key_prefix, l.detail FROM organisation_log l \
+                 l.actor, l.api_key_id, k.prefix AS api_key_prefix, l.detail FROM organisation_log l \
                  LEFT JOIN api_keys k ON k.id = l.api_key_id AND k.tenant_id = l.tenant_id \
                  WHERE l.tenant_id = $1 AND ($2 IS NULL OR l.id < $2) ORDER BY l.id DESC LIMIT $3",
             )

@@ -333,6 +333,18 @@ async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(d
     let connections = app.api(&key).connections().await.unwrap();
     let bos = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
     assert_eq!(bos.status, "revoked");
+    let log = organisation_log(&app, &key).await;
+    assert_eq!(
+        (&log[0]["action"], &log[0]["by"]["kind"], &log[0]["detail"]),
+        (
+            &json!("refreshed"),
+            &json!("api_key"),
+            &json!(
+                "1 user joined (dee@salon.example); 1 user left (bo@salon.example); \
+                 2 users in scope"
+            )
+        )
+    );
     app.settle().await;
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
     app.stop().await;
@@ -455,11 +467,21 @@ async fn the_scheduled_directory_read_covers_a_joiner_and_keeps_a_refusal_for_th
     let organisation = connect_staff_unit(&app, &key).await;
     let job = Job::RefreshOrganisation { tenant_id: tenant.id, organisation_id: organisation.id };
 
+    // A read that finds nobody new is not logged; one that finds Dee is.
+    app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    assert_eq!(organisation_log(&app, &key).await.len(), 1, "only the connection");
     put_user(&app, "dee@salon.example", "/Staff", false).await;
     app.store.enqueue(&job).await.unwrap();
     app.settle().await;
     let listed = members(&app, &key, organisation.id).await.items;
     assert!(listed.iter().any(|m| m.email == "dee@salon.example" && m.state == "active"));
+    let log = organisation_log(&app, &key).await;
+    assert_eq!(
+        (&log[0]["action"], &log[0]["by"]),
+        (&json!("refreshed"), &json!({"kind": "schedule"}))
+    );
+    assert!(log[0]["detail"].as_str().unwrap().starts_with("1 user joined (dee@salon.example)"));
 
     // The administrator loses the directory scope: the scheduled read fails for good (no retry
     // storm) and the connection says what to grant.
@@ -577,7 +599,8 @@ async fn the_console_connects_a_workspace_with_googles_refusals_in_place_refresh
     assert!(log.contains("Disconnected Workspace salon.example"), "{log}");
     assert!(log.contains("Connected Workspace salon.example"), "{log}");
     assert!(log.contains("2 covered calendars stopped"), "{log}");
-    assert_eq!(log.matches("The console").count(), 2, "both by the console: {log}");
+    assert!(log.contains("Refreshed Workspace salon.example"), "{log}");
+    assert_eq!(log.matches("The console").count(), 3, "all three by the console: {log}");
     app.stop().await;
 }
 

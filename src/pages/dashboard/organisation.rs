@@ -215,10 +215,11 @@ fn log_card(console: &Console, log: &[OrganisationLogEntry]) -> Markup {
                                 br; small { (entry.detail) }
                             }
                             td {
-                                @match (&entry.api_key_prefix, entry.api_key_id) {
-                                    (Some(prefix), _) => { "API key " code { (prefix) } },
-                                    (None, Some(_)) => { "An API key" },
-                                    (None, None) => { "The console" },
+                                @match (entry.actor.as_str(), &entry.api_key_prefix) {
+                                    ("api_key", Some(prefix)) => { "API key " code { (prefix) } },
+                                    ("api_key", None) => { "An API key" },
+                                    ("schedule", _) => { "The hourly directory read" },
+                                    _ => { "The console" },
                                 }
                             }
                         }
@@ -413,6 +414,7 @@ async fn act(
             crate::connections::organisation_context(&state),
             tenant,
             id,
+            Actor::Console,
         )
         .await
         {
