@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{ConnectionStatus, ConnectionTokens, Provider};
 use kalends_core::seal::Sealer;
-use kalends_providers::session::{Delegation, OrganisationGrant, TokenStore, TokenStoreError};
+use kalends_providers::session::TokenStoreError;
+use kalends_providers::session::{Delegation, OrganisationGrant, StoredTokens, TokenStore};
 use kalends_store::Store;
 use uuid::Uuid;
 
@@ -26,11 +27,9 @@ impl SealedTokenStore {
 
 #[async_trait]
 impl TokenStore for SealedTokenStore {
-    async fn tokens(
-        &self,
-        connection: Uuid,
-    ) -> Result<Option<(ConnectionTokens, i64)>, TokenStoreError> {
-        Ok(self.store.connection_tokens(connection, &self.sealer).await?)
+    async fn tokens(&self, connection: Uuid) -> Result<Option<StoredTokens>, TokenStoreError> {
+        let kept = self.store.connection_tokens(connection, &self.sealer).await?;
+        Ok(kept.map(|k| StoredTokens { tokens: k.tokens, version: k.version, mailbox: k.mailbox }))
     }
 
     async fn lease_refresh(
@@ -79,10 +78,6 @@ impl TokenStore for SealedTokenStore {
             (OrganisationGrant::Workspace { key: c.key }, c.email)
         };
         Ok(Some(Delegation { grant, subject, busy_only: c.busy_only }))
-    }
-
-    async fn mailbox(&self, connection: Uuid) -> Result<Option<String>, TokenStoreError> {
-        Ok(self.store.covered_mailbox(connection).await?)
     }
 
     async fn delegation_refused(

@@ -38,11 +38,9 @@ pub type TokenStoreError = Box<dyn std::error::Error + Send + Sync>;
 /// worker at a time refreshes a connection's token.
 #[async_trait::async_trait]
 pub trait TokenStore: Send + Sync + std::fmt::Debug {
-    /// The connection's tokens and their version; `None` when it has none (disconnected).
-    async fn tokens(
-        &self,
-        connection: Uuid,
-    ) -> Result<Option<(ConnectionTokens, i64)>, TokenStoreError>;
+    /// The connection's tokens, their version and the mailbox they act on; `None` when it has
+    /// none (disconnected).
+    async fn tokens(&self, connection: Uuid) -> Result<Option<StoredTokens>, TokenStoreError>;
 
     /// Takes the refresh lease of `connection` until `until` if its tokens are still at
     /// `version` and no one else holds the lease; whether it was taken.
@@ -80,13 +78,6 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
-    /// The mailbox an organisation's application token acts on for the connection (a covered
-    /// Microsoft calendar: its member's directory id); `None` for a token of the holder's own.
-    /// Asked with every token of a Microsoft connection.
-    async fn mailbox(&self, _connection: Uuid) -> Result<Option<String>, TokenStoreError> {
-        Ok(None)
-    }
-
     /// The organisation refused the connection's tokens at `version` (the delegation was taken
     /// back, the user left the Workspace): its administrator, not the staff member, must act, for
     /// `reason`; nothing changes when newer tokens were stored meanwhile.
@@ -98,6 +89,19 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), TokenStoreError> {
         self.grant_dead(connection, version, reason).await
     }
+}
+
+/// A connection's tokens as kept.
+#[derive(Clone, Debug)]
+pub struct StoredTokens {
+    /// The tokens.
+    pub tokens: ConnectionTokens,
+    /// Their version (one more at each refresh).
+    pub version: i64,
+    /// The mailbox an organisation's application token acts on for the connection (a covered
+    /// Microsoft calendar: its member's directory id); `None` for a token of the holder's own.
+    /// Read with the tokens: asking for it apart cost every Microsoft token read a statement.
+    pub mailbox: Option<String>,
 }
 
 /// How a covered connection's tokens are minted: a Google Workspace's service account acting
@@ -385,22 +389,21 @@ impl Credentials {
     ) -> Result<KeptToken, ConnectionError> {
         let deadline = tokio::time::Instant::now() + LEASE + LEASE;
         loop {
-            let (tokens, version) = self
+            let StoredTokens { tokens, version, mailbox } = self
                 .tokens
                 .tokens(connection.id)
                 .await
                 .map_err(ConnectionError::Store)?
                 .ok_or(ConnectionError::Disconnected)?;
             if self.fresh(tokens.expires_at) && stale.is_none_or(|stale| version > stale) {
-                let token =
-                    self.addressed(connection, AccessToken::from(tokens.access_token)).await?;
+                let token = addressed(connection, AccessToken::from(tokens.access_token), mailbox);
                 return Ok(KeptToken { token, version, expires_at: tokens.expires_at });
             }
             let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
             let leased = self.tokens.lease_refresh(connection.id, version, until).await;
             if leased.map_err(ConnectionError::Store)? {
                 let (token, expires_at) = self.refresh(connection, tokens, version).await?;
-                let token = self.addressed(connection, token).await?;
+                let token = addressed(connection, token, mailbox);
                 return Ok(KeptToken { token, version: version + 1, expires_at });
             }
             if tokio::time::Instant::now() > deadline {
@@ -411,23 +414,6 @@ impl Credentials {
             }
             tokio::time::sleep(WAIT_STEP).await;
         }
-    }
-
-    /// The token as the calls use it: an organisation's application token names the covered
-    /// member's mailbox (Microsoft app-only access); any other token is its holder's own.
-    async fn addressed(
-        &self,
-        connection: &Connection,
-        token: AccessToken,
-    ) -> Result<AccessToken, ConnectionError> {
-        if connection.provider != kalends_core::domain::Provider::Microsoft {
-            return Ok(token);
-        }
-        let mailbox = self.tokens.mailbox(connection.id).await.map_err(ConnectionError::Store)?;
-        Ok(match mailbox {
-            Some(mailbox) => token.for_mailbox(mailbox),
-            None => token,
-        })
     }
 
     /// Refreshes the tokens at `version` under the lease and stores the result atomically.
@@ -571,5 +557,16 @@ impl Minting {
             TenantError::Provider(error) if error.is_retryable() => Self::Unanswered(error),
             refused => Self::Refused(refused.to_string()),
         }
+    }
+}
+
+/// The token as the calls use it: an organisation's application token names the covered member's
+/// `mailbox` (Microsoft app-only access); any other token is its holder's own.
+fn addressed(connection: &Connection, token: AccessToken, mailbox: Option<String>) -> AccessToken {
+    match mailbox {
+        Some(mailbox) if connection.provider == kalends_core::domain::Provider::Microsoft => {
+            token.for_mailbox(mailbox)
+        }
+        _ => token,
     }
 }

@@ -177,7 +177,20 @@ fn first_choices(new: &NewConnection) -> (Option<String>, Vec<String>) {
 }
 
 /// The sealed token columns: access, refresh, expiry, version.
-type TokenRow = (Option<String>, Option<String>, Option<DateTime<Utc>>, i64);
+type TokenRow = (Option<String>, Option<String>, Option<DateTime<Utc>>, i64, Option<String>);
+
+/// A connection's tokens, opened, with their version and, for a Microsoft calendar an
+/// organisation covers, the mailbox its application's token acts on (the member's directory
+/// id).
+#[derive(Clone, Debug)]
+pub struct KeptTokens {
+    /// The tokens.
+    pub tokens: ConnectionTokens,
+    /// Their version (for `store_refreshed_tokens`).
+    pub version: i64,
+    /// The covered member's mailbox.
+    pub mailbox: Option<String>,
+}
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
@@ -557,23 +570,27 @@ impl Store {
         Ok(())
     }
 
-    /// The connection's tokens, opened, with their version (for `store_refreshed_tokens`).
+    /// The connection's tokens, opened, with their version and mailbox, in one statement.
     /// `None` once disconnected.
     pub async fn connection_tokens(
         &self,
         id: Uuid,
         sealer: &Sealer,
-    ) -> Result<Option<(ConnectionTokens, i64)>, StoreError> {
+    ) -> Result<Option<KeptTokens>, StoreError> {
         let row: Option<TokenRow> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT access_token, refresh_token, token_expires_at, token_version \
-                     FROM connections WHERE id = $1",
+                "SELECT c.access_token, c.refresh_token, c.token_expires_at, c.token_version, \
+                 (SELECT m.directory_id FROM organisation_members m \
+                  JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+                  WHERE m.connection_id = c.id AND m.state = 'active' \
+                  AND o.provider = 'microsoft') AS mailbox \
+                 FROM connections c WHERE c.id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
             .await
         })?;
-        let Some((Some(access), refresh, Some(expires_at), version)) = row else {
+        let Some((Some(access), refresh, Some(expires_at), version, mailbox)) = row else {
             return Ok(None);
         };
         let open = |sealed: &str, field: &str| {
@@ -591,7 +608,7 @@ impl Store {
         if stale {
             self.reseal_tokens(id, &access, &tokens, sealer).await?;
         }
-        Ok(Some((tokens, version)))
+        Ok(Some(KeptTokens { tokens, version, mailbox }))
     }
 
     /// Seals tokens opened with a previous secret key again with the current one, unless they

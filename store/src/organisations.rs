@@ -566,21 +566,4 @@ impl Store {
             busy_only,
         }))
     }
-
-    /// The mailbox an organisation's application token acts on for a covered Microsoft
-    /// connection (its member's directory id); `None` for any other connection. Read with
-    /// every token of a Microsoft connection, so it opens nothing.
-    pub async fn covered_mailbox(&self, connection_id: Uuid) -> Result<Option<String>, StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT m.directory_id FROM organisation_members m \
-                 JOIN organisation_connections o ON o.id = m.organisation_connection_id \
-                 WHERE m.connection_id = $1 AND m.state = 'active' AND o.provider = 'microsoft'",
-            )
-            .bind(connection_id)
-            .fetch_optional(pool)
-            .await
-        })
-        .map_err(Into::into)
-    }
 }

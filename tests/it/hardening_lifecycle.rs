@@ -244,7 +244,7 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
 
     // Restart with the new key B, A still accepted: everything opens and moves to B.
     let rotated = Sealer::new(&key(2), &[key(1)]);
-    let (tokens, _) = store.connection_tokens(connection.id, &rotated).await.unwrap().unwrap();
+    let tokens = store.connection_tokens(connection.id, &rotated).await.unwrap().unwrap().tokens;
     assert_eq!(tokens.access_token.expose_secret(), "ya29.access");
     assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "1//refresh");
     let channels = store.channels_of(connection.id, &rotated).await.unwrap();
@@ -258,7 +258,7 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
 
     // A second restart with only B still reads them.
     let only_b = Sealer::new(&key(2), &[]);
-    let (tokens, _) = store.connection_tokens(connection.id, &only_b).await.unwrap().unwrap();
+    let tokens = store.connection_tokens(connection.id, &only_b).await.unwrap().unwrap().tokens;
     assert_eq!(tokens.access_token.expose_secret(), "ya29.access");
     assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "1//refresh");
     let channel = store.channel("chan-1", &only_b).await.unwrap().unwrap();
