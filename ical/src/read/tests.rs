@@ -1244,3 +1244,20 @@ fn zones_defined_after_the_events_apply_to_them() {
     assert_eq!(timed(&late.busy[1]).0, at(2025, 3, 2, 1, 0));
     assert_eq!(timed(&floating_after.busy[1]).0, at(2025, 3, 2, 1, 0));
 }
+
+proptest::proptest! {
+    /// What `alone_with_uid` counts on: UIDs that differ in a byte never share a hash.
+    #[test]
+    fn uids_that_differ_in_one_byte_hash_apart(
+        uid in proptest::collection::vec(proptest::num::u8::ANY, 1..40),
+        at in proptest::num::usize::ANY,
+        byte in proptest::num::u8::ANY,
+        seed in proptest::num::u64::ANY,
+    ) {
+        let mut other = uid.clone();
+        let at = at % uid.len();
+        proptest::prop_assume!(other[at] != byte);
+        other[at] = byte;
+        proptest::prop_assert_ne!(quick_hash(seed, &uid), quick_hash(seed, &other));
+    }
+}
