@@ -506,22 +506,41 @@ fn write_params(out: &mut String, params: &str) {
 /// Whether `params` is already as [`rewrite_params`] writes it, by a sufficient test: each
 /// parameter `;KEY=VALUE` with an upper-case name and a value of printable ASCII that needs no
 /// quotes (no `"`, `;`, `:` or `,`) and has no blank at either end.
+///
+/// One pass over the bytes, parameter by parameter: it runs on the parameters of every DTSTART
+/// and DTEND of a feed.
 fn is_normal(params: &str) -> bool {
     let bytes = params.as_bytes();
-    if bytes.is_empty() {
+    let key_byte = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+    let plain = |b: u8| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b';' | b':' | b',');
+    if bytes.first() != Some(&b';') {
         return false;
     }
-    bytes.split(|&b| b == b';').skip(1).all(|param| {
-        let Some(eq) = param.iter().position(|&b| b == b'=') else { return false };
-        let (key, value) = (&param[..eq], &param[eq + 1..]);
-        let key_ok = !key.is_empty()
-            && key
-                .iter()
-                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        let plain = |b: &u8| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b';' | b':' | b',');
-        let ends = |b: Option<&u8>| b.is_some_and(|&b| b != b' ');
-        key_ok && value.iter().all(plain) && ends(value.first()) && ends(value.last())
-    }) && bytes[0] == b';'
+    // At a `;`: a parameter starts after it.
+    let mut at = 0;
+    while at < bytes.len() {
+        let key = at + 1;
+        let mut i = key;
+        while i < bytes.len() && key_byte(bytes[i]) {
+            i += 1;
+        }
+        if i == key || bytes.get(i) != Some(&b'=') {
+            return false;
+        }
+        let value = i + 1;
+        i = value;
+        while i < bytes.len() && bytes[i] != b';' {
+            if !plain(bytes[i]) {
+                return false;
+            }
+            i += 1;
+        }
+        if i == value || bytes[value] == b' ' || bytes[i - 1] == b' ' {
+            return false;
+        }
+        at = i;
+    }
+    true
 }
 
 /// [`write_params`] for any parameters: drops the unusable ones, upper-cases names, re-quotes
@@ -952,6 +971,39 @@ mod tests {
             let mut written = String::new();
             write_params(&mut written, &params);
             proptest::prop_assert_eq!(written, rewritten);
+        }
+    }
+
+    /// [`is_normal`] as its doc says it, parameter by parameter.
+    fn is_normal_by_definition(params: &str) -> bool {
+        let bytes = params.as_bytes();
+        if bytes.is_empty() {
+            return false;
+        }
+        bytes.split(|&b| b == b';').skip(1).all(|param| {
+            let Some(eq) = param.iter().position(|&b| b == b'=') else { return false };
+            let (key, value) = (&param[..eq], &param[eq + 1..]);
+            let key_ok = !key.is_empty()
+                && key.iter().all(|&b| {
+                    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            let plain =
+                |b: &u8| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b';' | b':' | b',');
+            let ends = |b: Option<&u8>| b.is_some_and(|&b| b != b' ');
+            key_ok && value.iter().all(plain) && ends(value.first()) && ends(value.last())
+        }) && bytes[0] == b';'
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_one_pass_test_of_normal_parameters_is_the_definition(
+            params in proptest::prop_oneof![
+                "(;[A-Za-z0-9 _=\"\t,:é~-]{0,12}){0,3};?",
+                "[;=A ]{0,8}",
+                "(;[A-Z0-9_-]{0,5}=[A-Za-z0-9 ./=-]{0,8}){1,3}",
+            ],
+        ) {
+            proptest::prop_assert_eq!(is_normal(&params), is_normal_by_definition(&params));
         }
     }
 
