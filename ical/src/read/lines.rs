@@ -23,8 +23,11 @@
 //! last property may be cut short, and a made-up event is worse than none) and
 //! [`Prepared::truncated`] says where the file ended.
 //!
-//! The blocks are written with CRLF line ends into one buffer per kind, so the pass allocates a
-//! handful of times per file, not per line.
+//! The VTIMEZONE blocks are written with CRLF line ends into one buffer. A VEVENT's properties
+//! are taken where they lie in the text being read when they are already as the reader wants
+//! them (on one line, names in upper case, parameters normal: nearly all of them), and written
+//! into a buffer reused from one VEVENT to the next otherwise, so the pass allocates a handful
+//! of times per file, not per line, and copies little of it.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -194,26 +197,30 @@ fn is_read(name: &str) -> bool {
 /// One VEVENT as the pre-pass hands it over: its read properties, in file order.
 #[derive(Debug)]
 pub(super) struct Block<'a> {
+    /// The properties that were rewritten or unfolded (`Pass::event_text`).
     text: &'a str,
+    /// The piece of the file being read: the properties taken as written lie there.
+    piece: &'a str,
     props: &'a [PropAt],
 }
 
 impl<'a> Block<'a> {
     /// The properties the reader looks at, in file order.
     pub(super) fn props(&self) -> impl Iterator<Item = Prop<'a>> + 'a {
-        let text = self.text;
-        self.props.iter().filter(|p| p.read).map(move |p| Self::prop(text, p))
+        let (text, piece) = (self.text, self.piece);
+        self.props.iter().filter(|p| p.read).map(move |p| Self::prop(text, piece, p))
     }
 
     /// Every property of the VEVENT itself (not of the components nested in it), in file
     /// order; those the reader does not look at have their parameters as written (not
     /// normalised), which is all that naming an event needs.
     pub(super) fn every_prop(&self) -> impl Iterator<Item = Prop<'a>> + 'a {
-        let text = self.text;
-        self.props.iter().map(move |p| Self::prop(text, p))
+        let (text, piece) = (self.text, self.piece);
+        self.props.iter().map(move |p| Self::prop(text, piece, p))
     }
 
-    fn prop(text: &'a str, p: &PropAt) -> Prop<'a> {
+    fn prop(text: &'a str, piece: &'a str, p: &PropAt) -> Prop<'a> {
+        let text = if p.in_piece { piece } else { text };
         Prop {
             name: &text[p.name.clone()],
             params: &text[p.params.clone()],
@@ -222,7 +229,7 @@ impl<'a> Block<'a> {
     }
 }
 
-/// Where a property's parts lie in the VEVENT buffer.
+/// Where a property's parts lie: in the VEVENT buffer, or in the piece of the file being read.
 #[derive(Clone, Debug)]
 struct PropAt {
     name: Range<usize>,
@@ -230,6 +237,16 @@ struct PropAt {
     raw: Range<usize>,
     /// Whether the reader looks at it (the others only make a UID for an event without one).
     read: bool,
+    /// Whether its parts lie in the piece (taken as written) rather than in the buffer.
+    in_piece: bool,
+}
+
+/// The piece of the file being read, and whether the line at hand is a slice of it (rather
+/// than a line unfolded into `Pre::scratch`, or carried over from the last piece).
+#[derive(Clone, Copy)]
+struct Source<'t> {
+    piece: &'t str,
+    line_in_piece: bool,
 }
 
 /// What receives the VEVENTs, one at a time, as the pass reads them.
@@ -318,9 +335,10 @@ impl Pre {
                 continue;
             }
             if std::mem::take(&mut in_scratch) {
-                self.pass.line(&self.scratch, handler);
+                let source = Source { piece: text, line_in_piece: false };
+                self.pass.line(&self.scratch, source, handler);
             } else if let Some(line) = pending.take() {
-                self.pass.line(line, handler);
+                self.pass.line(line, Source { piece: text, line_in_piece: true }, handler);
             }
             pending = Some(physical);
         }
@@ -331,13 +349,15 @@ impl Pre {
             in_scratch = true;
         }
         self.carried = in_scratch;
+        self.pass.keep_open_event(text);
     }
 
     /// Ends the pass: what the file holds outside its VEVENTs. A component still open is not
     /// handed over: the file was cut off ([`Prepared::truncated`]).
     pub(super) fn finish(mut self, handler: &mut dyn Events) -> Prepared {
         if self.carried {
-            self.pass.line(&self.scratch, handler);
+            // Every property read so far was copied out of the last piece when it ended.
+            self.pass.line(&self.scratch, Source { piece: "", line_in_piece: false }, handler);
         }
         self.pass.out.truncated = self.pass.truncated();
         self.pass.out
@@ -675,30 +695,31 @@ struct Pass {
     /// Whether a VCALENDAR is open (its `BEGIN` read, its `END` not yet).
     in_calendar: bool,
     max_events: usize,
-    /// The read properties of the VEVENT being read, normalised, back to back.
+    /// The properties of the VEVENT being read that had to be unfolded or normalised (or were
+    /// read in an earlier piece), back to back.
     event_text: String,
-    /// Where each of them lies in `event_text`.
+    /// Where each of them lies, in `event_text` or in the piece being read.
     event_props: Vec<PropAt>,
 }
 
 impl Pass {
-    fn line(&mut self, raw: &str, handler: &mut dyn Events) {
+    fn line(&mut self, raw: &str, source: Source<'_>, handler: &mut dyn Events) {
         let Some(line) = split_line(raw) else {
             return;
         };
         if line.name.eq_ignore_ascii_case("BEGIN") {
-            self.begin(comp(line.value), handler);
+            self.begin(comp(line.value), source.piece, handler);
         } else if line.name.eq_ignore_ascii_case("END") {
-            self.end(comp(line.value), handler);
+            self.end(comp(line.value), source.piece, handler);
         } else {
-            self.property(&line);
+            self.property(&line, source);
         }
     }
 
-    fn begin(&mut self, c: Comp, handler: &mut dyn Events) {
+    fn begin(&mut self, c: Comp, piece: &str, handler: &mut dyn Events) {
         match c {
             Comp::Event => {
-                self.close_open(handler);
+                self.close_open(piece, handler);
                 self.out.event_count += 1;
                 let read = self.out.events_read < self.max_events;
                 if read {
@@ -709,7 +730,7 @@ impl Pass {
                 self.state = State::Event { skip: 0, read };
             }
             Comp::Timezone => {
-                self.close_open(handler);
+                self.close_open(piece, handler);
                 let start = self.out.zones_text.len();
                 self.out.zones_text.push_str("BEGIN:VTIMEZONE\r\n");
                 self.state = State::Zone { start, sub: None, skip: 0 };
@@ -748,16 +769,16 @@ impl Pass {
         }
     }
 
-    fn end(&mut self, c: Comp, handler: &mut dyn Events) {
+    fn end(&mut self, c: Comp, piece: &str, handler: &mut dyn Events) {
         match (&mut self.state, c) {
             (_, Comp::Calendar) => {
-                self.close_open(handler);
+                self.close_open(piece, handler);
                 self.state = State::Top;
                 self.in_calendar = false;
             }
-            (State::Event { .. }, Comp::Event) => self.close_open(handler),
+            (State::Event { .. }, Comp::Event) => self.close_open(piece, handler),
             (State::Event { skip, .. }, _) => *skip = skip.saturating_sub(1),
-            (State::Zone { .. }, Comp::Timezone) => self.close_open(handler),
+            (State::Zone { .. }, Comp::Timezone) => self.close_open(piece, handler),
             (State::Zone { sub, skip, .. }, _) => {
                 if *skip > 0 {
                     *skip -= 1;
@@ -778,38 +799,10 @@ impl Pass {
         }
     }
 
-    fn property(&mut self, line: &Line<'_>) {
+    fn property(&mut self, line: &Line<'_>, source: Source<'_>) {
         let buf = match self.state {
             State::Event { skip: 0, read: true } => {
-                // Names are compared upper-cased; most lines already are.
-                let upper;
-                let name = if line.name.bytes().any(|b| b.is_ascii_lowercase()) {
-                    upper = line.name.to_ascii_uppercase();
-                    upper.as_str()
-                } else {
-                    line.name
-                };
-                // Every property is kept: an event without UID is named after all of them. Those
-                // only named after keep their parameters as written (cheaper, and as stable).
-                let read = is_read(name);
-                let buf = &mut self.event_text;
-                let name_at = buf.len()..buf.len() + name.len();
-                buf.push_str(name);
-                let params_start = buf.len();
-                if read {
-                    write_params(buf, line.params);
-                } else {
-                    buf.push_str(line.params);
-                }
-                let params_at = params_start..buf.len();
-                buf.push_str(line.value);
-                let raw_at = params_at.end..buf.len();
-                self.event_props.push(PropAt {
-                    name: name_at,
-                    params: params_at,
-                    raw: raw_at,
-                    read,
-                });
+                self.event_property(line, source);
                 return;
             }
             State::Zone { skip: 0, .. } => &mut self.out.zones_text,
@@ -836,12 +829,84 @@ impl Pass {
         buf.push_str("\r\n");
     }
 
+    /// Keeps a property of the VEVENT being read. One already as the reader wants it (its name
+    /// upper-case, its parameters normal), on a line of the piece, is taken where it lies; the
+    /// others are written into `event_text`, normalised.
+    fn event_property(&mut self, line: &Line<'_>, source: Source<'_>) {
+        // Names are compared upper-cased; most lines already are.
+        let lower = line.name.bytes().any(|b| b.is_ascii_lowercase());
+        let upper;
+        let name = if lower {
+            upper = line.name.to_ascii_uppercase();
+            upper.as_str()
+        } else {
+            line.name
+        };
+        // Every property is kept: an event without UID is named after all of them. Those
+        // only named after keep their parameters as written (cheaper, and as stable).
+        let read = is_read(name);
+        let normal = !read || line.params.is_empty() || is_normal(line.params);
+        if source.line_in_piece && !lower && normal {
+            // The parts are slices of the piece (but for no parameters, which are no slice of
+            // anything): where they start in it is their distance from its start.
+            let at = |part: &str| part.as_ptr() as usize - source.piece.as_ptr() as usize;
+            let name_at = at(line.name)..at(line.name) + line.name.len();
+            let params_at = match line.params {
+                "" => name_at.end..name_at.end,
+                params => at(params)..at(params) + params.len(),
+            };
+            self.event_props.push(PropAt {
+                name: name_at,
+                params: params_at,
+                raw: at(line.value)..at(line.value) + line.value.len(),
+                read,
+                in_piece: true,
+            });
+            return;
+        }
+        let buf = &mut self.event_text;
+        let name_at = buf.len()..buf.len() + name.len();
+        buf.push_str(name);
+        let params_start = buf.len();
+        if read {
+            write_params(buf, line.params);
+        } else {
+            buf.push_str(line.params);
+        }
+        let params_at = params_start..buf.len();
+        buf.push_str(line.value);
+        let raw_at = params_at.end..buf.len();
+        self.event_props.push(PropAt {
+            name: name_at,
+            params: params_at,
+            raw: raw_at,
+            read,
+            in_piece: false,
+        });
+    }
+
+    /// Copies the properties of the VEVENT being read that lie in `piece` into `event_text`:
+    /// the piece is gone once it has been read, and the event may go on in the next one.
+    fn keep_open_event(&mut self, piece: &str) {
+        for p in self.event_props.iter_mut().filter(|p| p.in_piece) {
+            let buf = &mut self.event_text;
+            let mut copy = |part: &Range<usize>| {
+                let start = buf.len();
+                buf.push_str(&piece[part.clone()]);
+                start..buf.len()
+            };
+            (p.name, p.params, p.raw) = (copy(&p.name), copy(&p.params), copy(&p.raw));
+            p.in_piece = false;
+        }
+    }
+
     /// At the end of the file: where it was cut off, if it ended inside a component. The
     /// component is dropped (a VTIMEZONE's text too).
     fn truncated(&mut self) -> Option<Truncated> {
         let truncated = match self.state {
             State::Event { read, .. } => {
-                let block = Block { text: &self.event_text, props: &self.event_props };
+                // Every property was copied out of the last piece when it ended.
+                let block = Block { text: &self.event_text, piece: "", props: &self.event_props };
                 let uid = block.props().find(|p| p.name == "UID").map(|p| p.value());
                 let uid = uid.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
                 Some(Truncated::Event(uid.filter(|_| read)))
@@ -858,11 +923,12 @@ impl Pass {
         truncated
     }
 
-    /// Closes the VEVENT or VTIMEZONE being read, if any.
-    fn close_open(&mut self, handler: &mut dyn Events) {
+    /// Closes the VEVENT or VTIMEZONE being read, if any; `piece` is the piece of the file
+    /// being read.
+    fn close_open(&mut self, piece: &str, handler: &mut dyn Events) {
         match self.state {
             State::Event { read: true, .. } => {
-                let block = Block { text: &self.event_text, props: &self.event_props };
+                let block = Block { text: &self.event_text, piece, props: &self.event_props };
                 handler.event(&self.out, &block);
             }
             State::Zone { start, sub, .. } => {
@@ -1089,6 +1155,34 @@ mod tests {
         let out = pre.finish(&mut pieces);
         assert_eq!(out.event_count, 2);
         assert_eq!(pieces.0, whole.0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_file_cut_at_any_line_ends_reads_as_a_whole(
+            cuts in proptest::collection::vec(proptest::num::usize::ANY, 0..8),
+        ) {
+            let text = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\ndtstart;value=DATE:20250101\n\
+                DTEND;VALUE=DATE:20250102\nSUMMARY;LANGUAGE=en:a\n  b\nX-A;Y=\"z\":w\n\
+                DESCRIPTION:d\nEND:VEVENT\nBEGIN:VEVENT\nUID:2\nDTSTART:20250103\n\
+                Summary:c\nEND:VEVENT\nEND:VCALENDAR\n";
+            let ends: Vec<usize> = text.match_indices('\n').map(|(i, _)| i + 1).collect();
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| ends[c % ends.len()]).collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut whole = Lines::default();
+            prepare(text.as_bytes(), 10, &mut whole);
+            let mut pieces = Lines::default();
+            let mut pre = Pre::new(10);
+            let mut from = 0;
+            for cut in cuts {
+                pre.feed(&text[from..cut], &mut pieces);
+                from = cut;
+            }
+            pre.feed(&text[from..], &mut pieces);
+            pre.finish(&mut pieces);
+            proptest::prop_assert_eq!(pieces.0, whole.0);
+        }
     }
 
     #[test]
