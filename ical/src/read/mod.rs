@@ -774,8 +774,18 @@ fn permute<T>(items: &mut [T], order: &mut [u32]) {
             if from == start || from == at {
                 break;
             }
-            items.swap(at, from);
+            swap_apart(items, at, from);
             at = from;
         }
     }
+}
+
+/// Swaps two different items. `slice::swap` allows the same place twice, so it moves an item
+/// through a temporary with three calls to `memmove`; two places known apart are two mutable
+/// borrows, which `mem::swap` exchanges in registers, a few words at a time. An item is some
+/// 180 bytes, and [`permute`] swaps nearly every one of 100 000.
+fn swap_apart<T>(items: &mut [T], a: usize, b: usize) {
+    let (low, high) = (a.min(b), a.max(b));
+    let (left, right) = items.split_at_mut(high);
+    std::mem::swap(&mut left[low], &mut right[0]);
 }
