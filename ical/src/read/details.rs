@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lines::find_either;
+
 /// What a booking platform's export says about a reservation, beyond its dates: only what the
 /// feed carries, each field `None` when it does not (and then left out of the JSON).
 ///
@@ -116,7 +118,7 @@ fn scan(shape: &Shape, text: &str, d: &mut ItemDetails) {
                 let (len, escapes) = link_len(rest);
                 if d.reservation_url.is_none() {
                     let labelled = || {
-                        mention = mention || first_mention(&text[read_to..at]).is_some();
+                        mention = mention || mentions_booking(&text[read_to..at]);
                         read_to = at;
                         mention
                     };
@@ -256,8 +258,8 @@ fn reservation_url(
     {
         return None;
     }
-    let (host, path) = host_and_path(link)?;
-    if !(shape.own_host)(host) || !(labelled() || first_mention(path).is_some()) {
+    let (host, after_host) = host_and_path(link)?;
+    if !(shape.own_host)(host) || !(labelled() || mentions_booking(path(after_host))) {
         return None;
     }
     let url =
@@ -265,9 +267,9 @@ fn reservation_url(
     (url.len() <= ItemDetails::MAX_URL_LEN).then_some(url)
 }
 
-/// The host and the path (query and fragment left out) of an https link; `None` when its
-/// authority is anything but a host name and a port (a user name can make a link look like
-/// another site's: `https://www.airbnb.com@example.com/`).
+/// The host of an https link and what follows it (see [`path`]); `None` when its authority is
+/// anything but a host name and a port (a user name can make a link look like another site's:
+/// `https://www.airbnb.com@example.com/`).
 fn host_and_path(url: &str) -> Option<(&str, &str)> {
     let rest = url.get("https://".len()..)?;
     let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
@@ -280,9 +282,12 @@ fn host_and_path(url: &str) -> Option<(&str, &str)> {
     let labels = !host.starts_with('.') && !host.ends_with('.');
     let host_ok = names && labels && !host.as_bytes().windows(2).any(|w| w == b"..");
     let port_ok = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    let path_len = after.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(after.len());
-    let path = &after[..path_len];
-    (host_ok && port_ok).then_some((host, path))
+    (host_ok && port_ok).then_some((host, after))
+}
+
+/// The path of what follows a link's host: its query and fragment left out.
+fn path(after_host: &str) -> &str {
+    &after_host[..find_either(after_host.as_bytes(), b'?', b'#').unwrap_or(after_host.len())]
 }
 
 /// The reservation code a reservation link ends with (Airbnb's
@@ -292,8 +297,7 @@ fn code_in_url(shape: &Shape, url: &str) -> Option<String> {
     // A kept link: its host was read when it was kept.
     let after_host = url.get("https://".len()..)?;
     let ends = |b: u8| b == b'?' || b == b'#';
-    let path = &after_host[after_host.bytes().position(|b| b == b'/' || ends(b))?..];
-    let path = &path[..path.bytes().position(ends).unwrap_or(path.len())];
+    let path = path(&after_host[after_host.bytes().position(|b| b == b'/' || ends(b))?..]);
     let mut segments = path.split('/').filter(|s| !s.is_empty());
     let last = segments.next_back()?;
     let linked = segments.any(|s| starts_with_ignore_case(s, "reservation"));
@@ -347,11 +351,9 @@ fn count(digits: &str) -> Option<u32> {
     (n > 0).then_some(n)
 }
 
-/// Where a text first speaks of a reservation or a booking.
-fn first_mention(text: &str) -> Option<usize> {
-    let reservation = find_ignore_case(text, "reserv");
-    let booking = find_ignore_case(text, "booking");
-    reservation.into_iter().chain(booking).min()
+/// Whether a text speaks of a reservation or a booking.
+fn mentions_booking(text: &str) -> bool {
+    find_ignore_case(text, "reserv").is_some() || find_ignore_case(text, "booking").is_some()
 }
 
 /// Where `needle` (ASCII, lower case) first occurs in `haystack`, case ignored.

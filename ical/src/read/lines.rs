@@ -448,17 +448,22 @@ const fn matches_byte(word: u64, byte: u8) -> u64 {
 
 /// Where the first CR or LF of `bytes` is.
 fn line_end(bytes: &[u8]) -> Option<usize> {
+    find_either(bytes, b'\n', b'\r')
+}
+
+/// Where the first `a` or `b` of `bytes` is, found eight bytes at a time.
+pub(super) fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let found = matches_byte(word, b'\n') | matches_byte(word, b'\r');
+        let found = matches_byte(word, a) | matches_byte(word, b);
         if found != 0 {
             return Some(at + found.trailing_zeros() as usize / 8);
         }
         at += 8;
     }
-    let tail = chunks.remainder().iter().position(|&b| b == b'\n' || b == b'\r');
+    let tail = chunks.remainder().iter().position(|&x| x == a || x == b);
     tail.map(|i| at + i)
 }
 

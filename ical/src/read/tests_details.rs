@@ -177,6 +177,28 @@ fn a_code_is_read_from_a_links_path_not_its_query() {
 }
 
 #[test]
+fn a_links_path_ends_at_its_query_or_fragment_wherever_they_fall() {
+    // Unlabelled links are kept for a path naming a reservation, and give its last segment.
+    for tail in ["", "?a=1", "#x", "?a=1#x", "#x?a=1", "?next=/other/HMZZZZZZZZ"] {
+        let url = format!("https://www.airbnb.com/hosting/reservations/details/HMABCDEF12{tail}");
+        let d = details_of(Producer::Airbnb, "Reserved", Some(&format!("See {url}")));
+        let expected = ItemDetails {
+            reservation_code: some("HMABCDEF12"),
+            reservation_url: Some(url),
+            ..Default::default()
+        };
+        assert_eq!(d, expected);
+    }
+    for url in [
+        "https://www.airbnb.com/rooms/1?reservations=HMABCDEF12",
+        "https://www.airbnb.com/r#/reservations/HMABCDEF12",
+    ] {
+        let d = details_of(Producer::Airbnb, "Reserved", Some(&format!("See {url}")));
+        assert_eq!(d, ItemDetails::default(), "{url}");
+    }
+}
+
+#[test]
 fn a_link_that_is_not_https_is_not_kept() {
     let d = details_of(
         Producer::Airbnb,
