@@ -298,9 +298,15 @@ fn code_in_url(shape: &Shape, url: &str) -> Option<String> {
     let after_host = url.get("https://".len()..)?;
     let ends = |b: u8| b == b'?' || b == b'#';
     let path = path(&after_host[after_host.bytes().position(|b| b == b'/' || ends(b))?..]);
-    let mut segments = path.split('/').filter(|s| !s.is_empty());
-    let last = segments.next_back()?;
-    let linked = segments.any(|s| starts_with_ignore_case(s, "reservation"));
+    // The last segment that is not empty, and those before it, cut at bytes: `str::split`
+    // with a char runs a general searcher.
+    let path = path.trim_end_matches('/');
+    let slash = path.bytes().rposition(|b| b == b'/')?;
+    let last = &path[slash + 1..];
+    let label = b"reservation";
+    let linked = path.as_bytes()[..slash]
+        .split(|&b| b == b'/')
+        .any(|s| s.get(..label.len()).is_some_and(|head| head.eq_ignore_ascii_case(label)));
     (linked && code_token(last) == Some(last) && is_code(shape, last)).then(|| last.to_owned())
 }
 

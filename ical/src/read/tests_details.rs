@@ -196,6 +196,19 @@ fn a_links_path_ends_at_its_query_or_fragment_wherever_they_fall() {
         let d = details_of(Producer::Airbnb, "Reserved", Some(&format!("See {url}")));
         assert_eq!(d, ItemDetails::default(), "{url}");
     }
+    // The code is the last segment that is not empty, under a segment naming reservations.
+    for (path, code) in [
+        ("/reservations/details/HMABCDEF12/", Some("HMABCDEF12")),
+        ("//reservations//HMABCDEF12//", Some("HMABCDEF12")),
+        ("/Reservations/HMABCDEF12", Some("HMABCDEF12")),
+        ("/HMABCDEF12/reservations", None),
+        ("/reservations", None),
+    ] {
+        let url = format!("https://www.airbnb.com{path}");
+        let d = details_of(Producer::Airbnb, "Reserved", Some(&format!("See {url}")));
+        assert_eq!(d.reservation_url.as_deref(), Some(url.as_str()));
+        assert_eq!(d.reservation_code.as_deref(), code, "{url}");
+    }
 }
 
 #[test]
