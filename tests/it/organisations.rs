@@ -24,6 +24,7 @@ on_both_databases!(
     a_tenant_never_reaches_another_tenants_organisation_and_the_key_is_never_shown,
     the_console_connects_a_workspace_with_googles_refusals_in_place_refreshes_and_disconnects_it,
     a_change_of_scope_administrator_or_key_is_checked_like_a_creation,
+    covering_a_calendar_takes_its_first_listing_from_the_accounts_request_budget,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -601,6 +602,26 @@ async fn the_console_connects_a_workspace_with_googles_refusals_in_place_refresh
     assert!(log.contains("2 covered calendars stopped"), "{log}");
     assert!(log.contains("Refreshed Workspace salon.example"), "{log}");
     assert_eq!(log.matches("The console").count(), 3, "all three by the console: {log}");
+    app.stop().await;
+}
+
+async fn covering_a_calendar_takes_its_first_listing_from_the_accounts_request_budget(db: Db) {
+    // Google allows each user one request at once, then one every ten seconds; Kalends' budget
+    // is one every fifteen (room for a request held up on its way). The covering lists Bo's
+    // calendars, and his first import and push channel follow at once: were the listing outside
+    // his budget, the first of them would meet a 429.
+    let app = TestApp::start_public_with(db, |config| {
+        config.sync.google_requests_per_minute_per_account = 4;
+    })
+    .await;
+    app.set_sandbox_quota(6).await;
+    let (_, key) = app.tenant().await;
+    cover_one(&app, &key, "bo@salon.example").await;
+    app.settle().await;
+    let counts: Value = app.sandbox_json("/sandbox/_control/quota").await;
+    let admitted = counts["admitted"].as_u64().unwrap();
+    assert!(admitted >= 2, "the listing and what followed it: {counts}");
+    assert_eq!(counts["limited"], 0, "no request over Google's quota: {counts}");
     app.stop().await;
 }
 
