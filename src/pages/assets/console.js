@@ -114,27 +114,39 @@
     return active && active.form && active.type !== "submit";
   }
 
+  // Whether a request the person made (a form sent, a link followed) is on its way: its answer
+  // is the page to show. A refresh landing first would take the form away, and htmx then drops
+  // the form's answer, its notice ("The conflict is resolved") with it.
+  function busy() {
+    return document.querySelector(".htmx-request:not(body)") !== null;
+  }
+
   var pending = false;
   // The address a refresh was asked for, until its answer arrives.
   var refreshing = null;
   function refresh() {
     var content = document.getElementById("content");
     if (!content || !window.htmx) return;
-    if (typing()) { pending = true; return; }
+    if (typing() || busy()) { pending = true; return; }
     pending = false;
     refreshing = window.location.href;
     window.htmx.ajax("GET", refreshing, { target: "#content", select: "#content", swap: "outerHTML" });
   }
   // A refresh overtaken by a navigation (a link followed meanwhile) would put the page that was
-  // left back over the new one: its answer is dropped.
+  // left back over the new one, and one answered while a form is on its way would take the form
+  // away: its answer is dropped (and asked again once the form's answer is in).
   document.addEventListener("htmx:beforeSwap", function (event) {
     var config = event.detail.requestConfig;
     if (refreshing && config && config.path === refreshing) {
       if (window.location.href !== refreshing) event.detail.shouldSwap = false;
+      if (busy()) { event.detail.shouldSwap = false; pending = true; }
       refreshing = null;
     }
   });
   document.addEventListener("focusout", function () { if (pending) setTimeout(refresh, 200); });
+  document.addEventListener("htmx:afterRequest", function () {
+    if (pending) setTimeout(refresh, 200);
+  });
 
   function listen() {
     var body = document.body;
