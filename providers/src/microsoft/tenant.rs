@@ -313,29 +313,16 @@ impl Tenant {
     }
 
     /// A token for the organisation: the one shared while it has some life left
-    /// (`SHARED_TOKEN_MARGIN_SECS`), else a new one ([`Tenant::new_app_token`]), shared from then.
+    /// (`SHARED_TOKEN_MARGIN_SECS`), else a new one, shared from then.
     pub async fn app_token(&self) -> Result<AppToken, TenantError> {
-        let slot = self.tokens.slot(self.key);
-        let mut held = slot.lock().await;
-        if let Some(token) = held.as_ref().filter(|t| {
-            t.expires_at - Utc::now() > chrono::Duration::seconds(SHARED_TOKEN_MARGIN_SECS)
-        }) {
-            return Ok(token.clone());
-        }
-        let token = self.request_token().await?;
-        *held = Some(token.clone());
-        Ok(token)
+        self.shared_token(|_| true).await
     }
 
     /// A new token for the organisation, shared from now on: what a check of the application's
     /// permissions needs (an administrator who just consented to one is not told it is
-    /// missing by the token before), and what replaces a token Graph refused.
+    /// missing by the token before).
     pub async fn new_app_token(&self) -> Result<AppToken, TenantError> {
-        let slot = self.tokens.slot(self.key);
-        let mut held = slot.lock().await;
-        let token = self.request_token().await?;
-        *held = Some(token.clone());
-        Ok(token)
+        self.shared_token(|_| false).await
     }
 
     /// A token other than `refused` (a covered calendar's token Graph answered 401, or one due
@@ -344,11 +331,27 @@ impl Tenant {
         &self,
         refused: &SecretString,
     ) -> Result<AppToken, TenantError> {
-        let shared = self.app_token().await?;
-        if shared.token.secret().expose_secret() == refused.expose_secret() {
-            return self.new_app_token().await;
+        self.shared_token(|t| t.token.secret().expose_secret() != refused.expose_secret()).await
+    }
+
+    /// The shared token when it has some life left and `reuse` accepts it, else a new one,
+    /// shared from then; the slot stays locked throughout, so calendars asking at once wait
+    /// for one grant.
+    async fn shared_token(
+        &self,
+        reuse: impl FnOnce(&AppToken) -> bool,
+    ) -> Result<AppToken, TenantError> {
+        let slot = self.tokens.slot(self.key);
+        let mut held = slot.lock().await;
+        let margin = chrono::Duration::seconds(SHARED_TOKEN_MARGIN_SECS);
+        if let Some(token) = held.as_ref().filter(|t| t.expires_at - Utc::now() > margin)
+            && reuse(token)
+        {
+            return Ok(token.clone());
         }
-        Ok(shared)
+        let token = self.request_token().await?;
+        *held = Some(token.clone());
+        Ok(token)
     }
 
     /// Asks the token endpoint: the client-credentials grant for Graph's `.default` scope, with
