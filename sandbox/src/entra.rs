@@ -10,8 +10,10 @@
 //!   without `/.default`.
 //! - Graph serves `GET /users` and `GET /groups/{id}/members` to an application holding a
 //!   directory permission, and every calendar path below `/users/{id or userPrincipalName}/`
-//!   as it serves `/me/`, once the application holds `Calendars.Read` (reads) or
-//!   `Calendars.ReadWrite` (writes) and the user is within the application's scope; outside it
+//!   as it serves `/me/`, once the application's token holds `Calendars.Read` (reads) or
+//!   `Calendars.ReadWrite` (writes) and the user is within the application's scope. A token's
+//!   permissions are those consented when it was issued (its `roles`), as Graph reads them:
+//!   a consent given or taken back later counts from the next token. Outside the scope
 //!   Graph answers 403 `ErrorAccessDenied` with the access policy's words. Subscriptions on
 //!   `users/{id}/events` are made and renewed the same way.
 //! - An application token is not a user's: `/me` refuses it, as Graph does.
@@ -113,14 +115,20 @@ fn enabled() -> bool {
 #[derive(Clone, Debug)]
 struct AppToken {
     client_id: String,
+    /// The permissions consented when it was issued: its `roles` claim.
+    roles: Vec<String>,
     expires_at: DateTime<Utc>,
 }
 
 impl Data {
-    /// The application of a live application token.
-    fn app_of(&self, token: &str, now: DateTime<Utc>) -> Option<&App> {
+    /// The application of a live application token, holding the permissions the token
+    /// carries: Graph reads them from its `roles`, fixed when it was issued, so a permission
+    /// the administrator consents to (or revokes) later counts from the next token on. The
+    /// application's access scope is read live.
+    fn app_of(&self, token: &str, now: DateTime<Utc>) -> Option<App> {
         let issued = self.tokens.get(token).filter(|issued| issued.expires_at > now)?;
-        self.apps.get(&issued.client_id)
+        let app = self.apps.get(&issued.client_id)?;
+        Some(App { roles: issued.roles.clone(), ..app.clone() })
     }
 
     /// Whether the request's bearer token is a live application token.
@@ -217,7 +225,11 @@ pub(crate) fn client_credentials(
     let lifetime =
         Duration::from_std(state.config.access_token_lifetime).unwrap_or(Duration::hours(1));
     let token = app_token(client_id, &app.roles, lifetime);
-    let issued = AppToken { client_id: client_id.to_owned(), expires_at: Utc::now() + lifetime };
+    let issued = AppToken {
+        client_id: client_id.to_owned(),
+        roles: app.roles.clone(),
+        expires_at: Utc::now() + lifetime,
+    };
     state.entra.tokens.insert(token.clone(), issued);
     Ok(json!({
         "token_type": "Bearer",
@@ -330,7 +342,7 @@ pub(crate) async fn act_for(
 /// The application calling, when the bearer token is a live application token.
 fn app_bearer(sandbox: &Sandbox, headers: &HeaderMap) -> Option<App> {
     let token = bearer(headers)?;
-    sandbox.lock().entra.app_of(token, Utc::now()).cloned()
+    sandbox.lock().entra.app_of(token, Utc::now())
 }
 
 /// The mailbox (address) an application may reach at `/users/{named}/{tail}` with `method`.
@@ -360,7 +372,6 @@ fn admit(
             Err(response) => Err(response),
         };
     };
-    let app = app.clone();
     let read = method == Method::GET || tail.ends_with("getSchedule");
     let needed: &[&str] = if tail.is_empty() {
         &["User.Read.All", "User.ReadBasic.All", "Directory.Read.All"]

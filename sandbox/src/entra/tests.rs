@@ -230,6 +230,25 @@ async fn graph_refuses_what_the_application_was_not_granted_and_mailboxes_outsid
     assert_eq!(forged.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
 
+#[tokio::test]
+async fn a_permission_consented_later_counts_from_the_next_token_as_graph_reads_the_tokens_roles() {
+    let tenant = Tenant::start(&["Calendars.Read"], None).await;
+    let before = tenant.app_token().await;
+    tenant.register(&["Calendars.ReadWrite"], None).await;
+    let (status, _) =
+        tenant.call("POST", "/users/ann@salon.example/events", &before, Some(event())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the token issued before the consent lacks it");
+    let after = tenant.app_token().await;
+    let (status, body) =
+        tenant.call("POST", "/users/ann@salon.example/events", &after, Some(event())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Taken back: the token issued before still holds it until it expires.
+    tenant.register(&[], None).await;
+    let (status, body) =
+        tenant.call("GET", "/users/ann@salon.example/calendars", &after, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 /// The test application's certificate with its private key, and its public half.
 const CERTIFICATE: &str = include_str!("../../../tests/fixtures/entra/app-certificate.pem");
 const UPLOADED: &str = include_str!("../../../tests/fixtures/entra/app-certificate.cer.pem");
