@@ -134,12 +134,18 @@ struct ExpireIn {
     email: Option<String>,
 }
 
+/// Ends the life of the access tokens of `email`'s account, or of every account and every
+/// application (the organisations' application tokens too).
 async fn expire_tokens(
     State(sandbox): State<Sandbox>,
     body: Option<Json<ExpireIn>>,
 ) -> Json<serde_json::Value> {
     let email = body.and_then(|Json(body)| body.email);
-    let expired = sandbox.lock().oauth.expire_access_tokens(email.as_deref(), Utc::now());
+    let mut state = sandbox.lock();
+    let mut expired = state.oauth.expire_access_tokens(email.as_deref(), Utc::now());
+    if email.is_none() {
+        expired += state.entra.expire_app_tokens(Utc::now());
+    }
     Json(serde_json::json!({ "expired": expired }))
 }
 

@@ -131,6 +131,13 @@ impl Data {
         Some(App { roles: issued.roles.clone(), ..app.clone() })
     }
 
+    /// Ends every application token's life at `now` (the control API's token expiry); how
+    /// many were live.
+    pub(crate) fn expire_app_tokens(&mut self, now: DateTime<Utc>) -> usize {
+        let live = self.tokens.values_mut().filter(|issued| issued.expires_at > now);
+        live.map(|issued| issued.expires_at = now).count()
+    }
+
     /// Whether the request's bearer token is a live application token.
     pub(crate) fn holds_app_token(&self, headers: &HeaderMap) -> bool {
         bearer(headers).is_some_and(|token| self.app_of(token, Utc::now()).is_some())

@@ -19,6 +19,7 @@ on_both_databases!(
     microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored,
     the_console_connects_a_microsoft_365_organisation_with_refusals_in_place,
     an_application_proves_itself_with_its_certificate_and_a_wrong_one_is_refused_by_name,
+    a_secret_entra_refuses_costs_one_grant_and_the_new_secret_resumes_every_calendar,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -149,6 +150,53 @@ async fn an_administrator_connects_a_microsoft_365_organisation_and_covered_cale
         events_of(&app, "bo@salon.example")
     })
     .await;
+    app.stop().await;
+}
+
+async fn a_secret_entra_refuses_costs_one_grant_and_the_new_secret_resumes_every_calendar(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    let (status, organisation) = connect(&app, &key, body(None)).await;
+    assert_eq!((status, &organisation["members_count"]), (201, &json!(3)), "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let staff: Vec<Uuid> = members(&app, &key, id).await.items.iter().map(|m| m.staff_id).collect();
+
+    // The administrator replaces the application's secret at Entra, and its token runs out:
+    // a booking of all three asks for a new one for each of their calendars.
+    let rotated = json!({"client_id": APP, "client_secret": "a new secret", "roles": EVERYTHING});
+    control(&app, "POST", "/apps", rotated).await;
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    app.sandbox().post(expire).json(&json!({})).send().await.unwrap();
+    let asked = app_tokens(&app).await;
+    let mut booking = booking_in("Team colour day", 6);
+    booking.staff_ids = staff;
+    app.api(&key).create_booking(&booking).await.unwrap();
+    app.settle().await;
+
+    let listed = members(&app, &key, id).await.items;
+    assert!(listed.iter().all(|m| m.state == "failed"), "{listed:?}");
+    for member in &listed {
+        let error = member.last_error.as_deref().unwrap_or_default();
+        assert!(error.contains("client secret"), "{}: {error}", member.email);
+    }
+    assert_eq!(
+        app_tokens(&app).await - asked,
+        1,
+        "Entra is asked once: the calendars behind the first refusal are told the same"
+    );
+
+    // Given the new secret, the organisation is checked at once (no refusal kept stands in
+    // the way) and every calendar gets the booking it missed.
+    let path = format!("/api/v1/organisation-connections/{id}");
+    let (status, answer) =
+        app.call("PATCH", &path, &key, Some(json!({"client_secret": "a new secret"}))).await;
+    assert_eq!(status, 200, "{answer}");
+    for email in ["ann@salon.example", "bo@salon.example", "cy@salon.example"] {
+        seen(&|| events_of(&app, email), |e| e.len() == 1).await;
+    }
+    let listed = members(&app, &key, id).await.items;
+    assert!(listed.iter().all(|m| m.state == "active" && m.last_error.is_none()), "{listed:?}");
     app.stop().await;
 }
 

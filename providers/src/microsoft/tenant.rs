@@ -68,20 +68,38 @@ pub struct AppTokens(Arc<Mutex<HashMap<[u8; 32], Slot>>>);
 
 /// One application's token; its lock is held while a token is asked for, so that calendars
 /// covered at the same time wait for one grant instead of each asking.
-type Slot = Arc<tokio::sync::Mutex<Option<AppToken>>>;
+type Slot = Arc<tokio::sync::Mutex<Held>>;
+
+/// How long Entra's refusal of an application's credentials is told to the calendars asking for
+/// its token instead of each asking again: a secret that expired or was replaced refuses every
+/// covered calendar, and forty calendars due together would otherwise cost forty refused
+/// grants. Creating, changing or refreshing the organisation connection asks anew at once.
+const REFUSAL_KEPT_SECS: i64 = 60;
+
+/// What a slot holds: the shared token, and the last refusal while it stands.
+#[derive(Default)]
+struct Held {
+    token: Option<AppToken>,
+    refused: Option<(String, DateTime<Utc>)>,
+}
+
+impl Held {
+    /// Whether the slot has anything worth keeping at `now`.
+    fn lives(&self, now: DateTime<Utc>) -> bool {
+        self.token.as_ref().is_some_and(|t| t.expires_at > now)
+            || self.refused.as_ref().is_some_and(|(_, until)| *until > now)
+    }
+}
 
 impl AppTokens {
     /// The slot of the application `key`, made on first use; slots nobody is using whose
-    /// tokens ran out (or that never got one) go.
+    /// tokens ran out (or that never got one) and whose refusal no longer stands go.
     fn slot(&self, key: [u8; 32]) -> Slot {
         let mut slots = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Utc::now();
         slots.retain(|_, slot| {
             // Held elsewhere (about to be filled, or being filled): kept.
-            Arc::strong_count(slot) > 1
-                || slot
-                    .try_lock()
-                    .is_ok_and(|held| held.as_ref().is_some_and(|t| t.expires_at > now))
+            Arc::strong_count(slot) > 1 || slot.try_lock().is_ok_and(|held| held.lives(now))
         });
         slots.entry(key).or_default().clone()
     }
@@ -90,6 +108,28 @@ impl AppTokens {
 impl std::fmt::Debug for AppTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AppTokens")
+    }
+}
+
+/// Which shared token a caller takes ([`Tenant::shared_token`]).
+enum Reuse<'a> {
+    /// The shared one, whichever it is.
+    Any,
+    /// The shared one unless it is this one (refused by Graph, or due for renewal).
+    AnyBut(&'a SecretString),
+    /// None, nor the refusal that stands: Entra is asked.
+    Nothing,
+}
+
+impl Reuse<'_> {
+    fn accepts(&self, token: &AppToken) -> bool {
+        match self {
+            Self::Any => true,
+            Self::AnyBut(refused) => {
+                token.token.secret().expose_secret() != refused.expose_secret()
+            }
+            Self::Nothing => false,
+        }
     }
 }
 
@@ -313,45 +353,61 @@ impl Tenant {
     }
 
     /// A token for the organisation: the one shared while it has some life left
-    /// (`SHARED_TOKEN_MARGIN_SECS`), else a new one, shared from then.
+    /// (`SHARED_TOKEN_MARGIN_SECS`), else a new one, shared from then; while a refusal of the
+    /// credentials stands (`REFUSAL_KEPT_SECS`), that refusal.
     pub async fn app_token(&self) -> Result<AppToken, TenantError> {
-        self.shared_token(|_| true).await
+        self.shared_token(Reuse::Any).await
     }
 
     /// A new token for the organisation, shared from now on: what a check of the application's
-    /// permissions needs (an administrator who just consented to one is not told it is
-    /// missing by the token before).
+    /// permissions needs (an administrator who just consented to one, or replaced a refused
+    /// secret, is not told what the token or the refusal before said).
     pub async fn new_app_token(&self) -> Result<AppToken, TenantError> {
-        self.shared_token(|_| false).await
+        self.shared_token(Reuse::Nothing).await
     }
 
     /// A token other than `refused` (a covered calendar's token Graph answered 401, or one due
-    /// for renewal): the shared one unless it is that one, else a new one.
+    /// for renewal): the shared one unless it is that one, else a new one; while a refusal of
+    /// the credentials stands, that refusal.
     pub async fn app_token_instead_of(
         &self,
         refused: &SecretString,
     ) -> Result<AppToken, TenantError> {
-        self.shared_token(|t| t.token.secret().expose_secret() != refused.expose_secret()).await
+        self.shared_token(Reuse::AnyBut(refused)).await
     }
 
-    /// The shared token when it has some life left and `reuse` accepts it, else a new one,
-    /// shared from then; the slot stays locked throughout, so calendars asking at once wait
-    /// for one grant.
-    async fn shared_token(
-        &self,
-        reuse: impl FnOnce(&AppToken) -> bool,
-    ) -> Result<AppToken, TenantError> {
+    /// The shared token when it has some life left and `reuse` accepts it, or the refusal that
+    /// stands, else a new one, shared from then (or its refusal, kept); the slot stays locked
+    /// throughout, so calendars asking at once wait for one grant.
+    async fn shared_token(&self, reuse: Reuse<'_>) -> Result<AppToken, TenantError> {
         let slot = self.tokens.slot(self.key);
         let mut held = slot.lock().await;
-        let margin = chrono::Duration::seconds(SHARED_TOKEN_MARGIN_SECS);
-        if let Some(token) = held.as_ref().filter(|t| t.expires_at - Utc::now() > margin)
-            && reuse(token)
-        {
-            return Ok(token.clone());
+        let now = Utc::now();
+        if !matches!(reuse, Reuse::Nothing) {
+            let margin = chrono::Duration::seconds(SHARED_TOKEN_MARGIN_SECS);
+            if let Some(token) = held.token.as_ref().filter(|t| t.expires_at - now > margin)
+                && reuse.accepts(token)
+            {
+                return Ok(token.clone());
+            }
+            if let Some((refusal, until)) = &held.refused
+                && *until > now
+            {
+                return Err(TenantError::Refused(refusal.clone()));
+            }
         }
-        let token = self.request_token().await?;
-        *held = Some(token.clone());
-        Ok(token)
+        match self.request_token().await {
+            Ok(token) => {
+                *held = Held { token: Some(token.clone()), refused: None };
+                Ok(token)
+            }
+            Err(TenantError::Refused(refusal)) => {
+                let until = Utc::now() + chrono::Duration::seconds(REFUSAL_KEPT_SECS);
+                held.refused = Some((refusal.clone(), until));
+                Err(TenantError::Refused(refusal))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Asks the token endpoint: the client-credentials grant for Graph's `.default` scope, with
