@@ -8,7 +8,7 @@ use super::conflicts::after_booking_change;
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Tenant};
 use kalends_core::job::Job;
 use kalends_store::Overlap;
-use kalends_store::{Store, StoreError};
+use kalends_store::{OwnerRules, Store, StoreError, Written};
 
 /// How often an edit or a save by external id is tried again when the booking changed (or was
 /// made) under it.
@@ -105,7 +105,7 @@ async fn write_new(
     tenant: &Tenant,
     new: NewBooking,
     overlap: Overlap,
-) -> Result<Booking, StoreError> {
+) -> Result<Written, StoreError> {
     let id = Uuid::now_v7();
     let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Created);
     store.create_booking(tenant, id, new, overlap, &owed).await
@@ -132,8 +132,8 @@ pub async fn create(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
-    let booking = write_new(store, tenant, new, overlap).await?;
-    after_booking_change(store, tenant, &booking, true).await;
+    let Written { booking, rules } = write_new(store, tenant, new, overlap).await?;
+    after_booking_change(store, tenant, &booking, true, rules).await;
     Ok(booking)
 }
 
@@ -146,11 +146,13 @@ pub async fn save_by_external_id(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<UpsertOutcome, StoreError> {
-    let outcome = upsert(store, tenant, external_id, new, overlap).await?;
+    let (outcome, rules) = upsert(store, tenant, external_id, new, overlap).await?;
     match &outcome {
-        UpsertOutcome::Created(booking) => after_booking_change(store, tenant, booking, true).await,
+        UpsertOutcome::Created(booking) => {
+            after_booking_change(store, tenant, booking, true, rules).await
+        }
         UpsertOutcome::Updated { booking, new_dates } => {
-            after_booking_change(store, tenant, booking, *new_dates).await
+            after_booking_change(store, tenant, booking, *new_dates, rules).await
         }
         UpsertOutcome::Unchanged(_) => {}
     }
@@ -160,33 +162,34 @@ pub async fn save_by_external_id(
 /// The write of [`save_by_external_id`]: identical content is left alone (but still refused
 /// when it overlaps and `overlap` rejects), other content replaces the booking, and a booking
 /// the host's id does not name yet is created. Another request creating or changing the same
-/// booking in between makes it read again.
+/// booking in between makes it read again. With the outcome come the rules of the booking's
+/// owners when the write read them.
 async fn upsert(
     store: &Store,
     tenant: &Tenant,
     external_id: &str,
     mut new: NewBooking,
     overlap: Overlap,
-) -> Result<UpsertOutcome, StoreError> {
+) -> Result<(UpsertOutcome, Option<Vec<OwnerRules>>), StoreError> {
     new.external_id = Some(external_id.to_owned());
     for _ in 0..EDIT_ATTEMPTS {
         let result = match store.booking_by_external_id(tenant.id, external_id).await? {
             Some(existing) if existing.data == new => {
                 store.refuse_unchanged(tenant, &existing, overlap).await?;
-                return Ok(UpsertOutcome::Unchanged(existing));
+                return Ok((UpsertOutcome::Unchanged(existing), None));
             }
             Some(existing) => {
                 let (id, version) = (existing.id, existing.version);
                 write_replacement(store, tenant, id, version, new.clone(), overlap).await.map(
-                    |booking| UpsertOutcome::Updated {
-                        new_dates: booking.data.span != existing.data.span,
-                        booking,
+                    |booking| {
+                        let new_dates = booking.data.span != existing.data.span;
+                        (UpsertOutcome::Updated { new_dates, booking }, None)
                     },
                 )
             }
-            None => {
-                write_new(store, tenant, new.clone(), overlap).await.map(UpsertOutcome::Created)
-            }
+            None => write_new(store, tenant, new.clone(), overlap)
+                .await
+                .map(|Written { booking, rules }| (UpsertOutcome::Created(booking), rules)),
         };
         match result {
             Err(StoreError::VersionConflict) => continue,
@@ -208,7 +211,7 @@ pub async fn replace(
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
     let booking = write_replacement(store, tenant, id, expected_version, new, overlap).await?;
-    after_booking_change(store, tenant, &booking, true).await;
+    after_booking_change(store, tenant, &booking, true, None).await;
     Ok(booking)
 }
 
@@ -238,7 +241,7 @@ where
         match write_replacement(store, tenant, id, current.version, new, overlap).await {
             Err(StoreError::VersionConflict) => continue,
             Ok(booking) => {
-                after_booking_change(store, tenant, &booking, new_dates).await;
+                after_booking_change(store, tenant, &booking, new_dates, None).await;
                 return Ok(booking);
             }
             Err(e) => return Err(e.into()),
@@ -253,7 +256,7 @@ pub async fn cancel(store: &Store, tenant: &Tenant, id: Uuid) -> Result<Booking,
     let resource_id = store.booking(tenant.id, id).await?.data.resource_id;
     let owed = cancellation_jobs(tenant.id, id, resource_id);
     let booking = store.cancel_booking(tenant, id, &owed).await?;
-    after_booking_change(store, tenant, &booking, false).await;
+    after_booking_change(store, tenant, &booking, false, None).await;
     Ok(booking)
 }
 

@@ -8,7 +8,7 @@ use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
 use kalends_core::domain::{Booking, BookingStatus, Owner, Tenant};
-use kalends_store::{ConflictReach, Detection};
+use kalends_store::{ConflictReach, Detection, OwnerRules};
 use kalends_store::{Store, StoreError};
 
 /// A start and an end instant.
@@ -17,12 +17,14 @@ pub type Instants = (DateTime<Utc>, DateTime<Utc>);
 /// Brings the conflicts naming `booking` up to date: its overlaps, and the availability rules
 /// of its resource and staff it breaks (`new_dates`: it took other dates, so the notice and the
 /// booking window are judged too). A failure is logged, not returned: the booking is saved, and
-/// the next change or import of its calendars looks again.
+/// the next change or import of its calendars looks again. `rules`: its owners' rules, when
+/// the write read them on its way ([`kalends_store::Written`]).
 pub async fn after_booking_change(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,
     new_dates: bool,
+    rules: Option<Vec<OwnerRules>>,
 ) {
     let item = ItemRef { source: Source::Booking, id: booking.id };
     let result = async {
@@ -33,7 +35,7 @@ pub async fn after_booking_change(
         // Version 1: the write that runs this made the booking.
         let just_made = booking.version == 1;
         detect_of(store, tenant.id, item, span, &booking.data.owners(), just_made).await?;
-        judge_rules(store, tenant, booking, new_dates).await
+        judge_rules(store, tenant, booking, new_dates, rules).await
     };
     if let Err(error) = result.await {
         tracing::error!(booking_id = %booking.id, %error, "conflict detection failed after a booking change");
@@ -46,12 +48,14 @@ async fn judge_rules(
     tenant: &Tenant,
     booking: &Booking,
     new_dates: bool,
+    read: Option<Vec<OwnerRules>>,
 ) -> Result<Detection, StoreError> {
     let cancelled = booking.data.status == BookingStatus::Cancelled;
     let owners = booking.data.owners();
-    let ruled = match cancelled {
-        true => Vec::new(),
-        false => store.rules_of(tenant, &owners).await?,
+    let ruled = match (cancelled, read) {
+        (true, _) => Vec::new(),
+        (false, Some(read)) => read,
+        (false, None) => store.rules_of(tenant, &owners).await?,
     };
     if ruled.iter().all(|r| r.rules.is_empty()) && booking.version == 1 {
         // A new booking under no rules: no rule conflict can name it yet.

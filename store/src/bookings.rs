@@ -8,6 +8,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::owner_writes::{self, Overlap, begin_owner_write, reject_overlaps};
+use super::rules::{self, OwnerRules};
 use super::{
     Page, Pool, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
 };
@@ -182,11 +183,11 @@ macro_rules! resolve_refs {
 }
 
 /// Opens the write transaction of booking `$new` and checks its references: evaluates to the
-/// transaction, with `$new`'s owners locked ([`begin_owner_write!`]; for a checked write,
-/// `$overlap` [`Overlap::Reject`], its resource's family too), and the zone
-/// [`resolve_refs!`] gives. On PostgreSQL the locks and the checks are one statement
-/// ([`lock_and_resolve_sql`]); a reference it does not find is looked up again one by one, for
-/// the field error.
+/// transaction and the zone [`resolve_refs!`] gives. A checked write (`$overlap`
+/// [`Overlap::Reject`]) has `$new`'s owners and its resource's family locked in it
+/// ([`begin_owner_write!`]); on SQLite the transaction holds the only write lock. On PostgreSQL
+/// the locks and the checks are one statement ([`lock_and_resolve_sql`]); a reference it does
+/// not find is looked up again one by one, for the field error.
 macro_rules! begin_booking_write {
     ($store:expr, $pool:expr, $tenant:expr, $new:expr, $overlap:expr) => {{
         let store: &Store = $store;
@@ -197,7 +198,11 @@ macro_rules! begin_booking_write {
             (tx, home)
         } else {
             let mut tx = $pool.begin_with(store.begin_owner_write()).await?;
-            let keys = owner_writes::owner_keys(&new.owners());
+            // Only a checked write reads what the locks guard (see `owner_writes`).
+            let keys = match overlap {
+                Overlap::Reject => owner_writes::owner_keys(&new.owners()),
+                Overlap::Allow => Vec::new(),
+            };
             let family = overlap == Overlap::Reject && new.resource_id.is_some();
             let sql = lock_and_resolve_sql(keys.len(), new.staff_ids.len(), family);
             let mut query =
@@ -287,6 +292,21 @@ macro_rules! write_links {
     }};
 }
 
+/// A booking just written, and the rules of its owners when the write read them on its way
+/// (the conflict pass after it then need not read them again).
+#[derive(Debug)]
+pub struct Written {
+    /// The booking as saved.
+    pub booking: Booking,
+    /// Its resource's and staff members' rules and zones, as [`Store::rules_of`] reads them.
+    pub rules: Option<Vec<OwnerRules>>,
+}
+
+/// Booking `id` of `tenant` as just created from `new` at `at`.
+fn created(tenant: &Tenant, id: Uuid, new: NewBooking, at: DateTime<Utc>) -> Booking {
+    Booking { id, tenant_id: tenant.id, data: new, version: 1, created_at: at, updated_at: at }
+}
+
 fn insert_sql() -> String {
     format!(
         "INSERT INTO bookings (id, tenant_id, version, created_at, updated_at, {CONTENT}) \
@@ -317,6 +337,59 @@ fn insert_with_links_and_jobs_sql(staff: usize, jobs: usize) -> String {
     }
 }
 
+/// PostgreSQL, a booking written unchecked whose instants need no zone read
+/// ([`Store::insert_unchecked`]): [`insert_with_links_and_jobs_sql`] as one statement of its
+/// own that also reads the rules of the booking's owners. `owners` reads its resource (`$2`, if
+/// any) and its `staff` staff members among the tenant's (`$18`) with their rules and zones, as
+/// [`rules::rules_sql`] does; `refs` has one row when all were found, none otherwise, and each
+/// part writes only with it. The statement answers one row per owner found, with the new
+/// booking's id (a single row of nulls but the id when it has no owners), or no row when nothing
+/// was written.
+fn insert_guarded_sql(staff: usize, jobs: usize) -> String {
+    let mut owners = String::from(
+        "owners AS (SELECT id, 'resource' AS kind, rules, time_zone FROM resources \
+         WHERE tenant_id = $18 AND id = $2",
+    );
+    if staff > 0 {
+        owners.push_str(&format!(
+            " UNION ALL SELECT id, 'staff', rules, time_zone FROM staff WHERE tenant_id = $18 \
+             AND id IN ({})",
+            super::placeholders(20, staff)
+        ));
+    }
+    owners.push(')');
+    let refs = format!(
+        "refs AS (SELECT 1 AS found WHERE (SELECT count(*) FROM owners) = \
+         {staff} + CASE WHEN CAST($2 AS UUID) IS NULL THEN 0 ELSE 1 END)"
+    );
+    let mut parts = vec![owners, refs];
+    if staff > 0 {
+        let rows: Vec<String> =
+            (0..staff).map(|i| format!("($17, ${}, $18, {i}, $16)", 20 + i)).collect();
+        parts.push(format!(
+            "links AS (INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position, span_end) \
+             SELECT v.* FROM (VALUES {}) AS v, refs)",
+            rows.join(", ")
+        ));
+    }
+    if jobs > 0 {
+        let rows = super::value_rows(20 + staff, jobs, 1, |job| format!("({job}, $19)"));
+        parts.push(format!(
+            "jobs AS (INSERT INTO outbox (job, created_at) SELECT v.* FROM (VALUES {rows}) AS v, refs)"
+        ));
+    }
+    parts.push(format!(
+        "made AS (INSERT INTO bookings (id, tenant_id, version, created_at, updated_at, {CONTENT}) \
+         SELECT $17, $18, 1, $19, $19, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16 FROM refs RETURNING id)"
+    ));
+    format!(
+        "WITH {} SELECT made.id AS made, o.id, o.kind, o.rules, o.time_zone \
+         FROM made LEFT JOIN owners AS o ON true",
+        parts.join(", ")
+    )
+}
+
 fn update_sql() -> String {
     let sets: Vec<String> =
         CONTENT.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
@@ -338,8 +411,14 @@ impl Store {
         new: NewBooking,
         overlap: Overlap,
         jobs: &[Job],
-    ) -> Result<Booking, StoreError> {
+    ) -> Result<Written, StoreError> {
         let at = now();
+        if overlap == Overlap::Allow
+            && let Some(rules) = self.insert_unchecked(tenant, id, &new, jobs, at).await?
+        {
+            self.outbox_signal.notify_one();
+            return Ok(Written { booking: created(tenant, id, new, at), rules: Some(rules) });
+        }
         let owners = new.owners();
         let together = self.booking_writes_together();
         let sql = match together {
@@ -371,14 +450,48 @@ impl Store {
             Ok::<_, StoreError>(())
         })?;
         self.outbox_signal.notify_one();
-        Ok(Booking {
-            id,
-            tenant_id: tenant.id,
-            data: new,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-        })
+        Ok(Written { booking: created(tenant, id, new, at), rules: None })
+    }
+
+    /// PostgreSQL: writes a booking that is not checked, and whose instants need no zone read
+    /// (timed, or whole days without a resource, placed in the tenant's zone), with its links
+    /// and jobs in one statement that is its own transaction and reads its owners' rules
+    /// ([`insert_guarded_sql`]); no owner lock is needed, as no check reads. Returns the rules
+    /// when it was written; `None` on SQLite, for a booking whose zone must be read, or when a
+    /// reference is not the tenant's (the caller goes the long way, which names it).
+    async fn insert_unchecked(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        new: &NewBooking,
+        jobs: &[Job],
+        at: DateTime<Utc>,
+    ) -> Result<Option<Vec<OwnerRules>>, StoreError> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return Ok(None);
+        };
+        if new.span.is_all_day() && new.resource_id.is_some() {
+            return Ok(None);
+        }
+        let sql = insert_guarded_sql(new.staff_ids.len(), jobs.len());
+        let home = tenant.settings.time_zone;
+        type Row = (Uuid, Option<Uuid>, Option<String>, Option<String>, Option<String>);
+        let query = sqlx::query_as::<_, Row>(AssertSqlSafe(sql));
+        let mut insert = bind_content!(query, new, home).bind(id).bind(tenant.id).bind(at);
+        for staff_id in &new.staff_ids {
+            insert = insert.bind(staff_id);
+        }
+        for job in jobs {
+            insert = insert.bind(outbox::encode(job)?);
+        }
+        let rows = insert.fetch_all(pool).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let found = rows
+            .into_iter()
+            .filter_map(|(_, id, kind, rules, zone)| Some((id?, kind?, rules, zone)));
+        rules::owner_rules_of(tenant, &new.owners(), found.collect()).map(Some)
     }
 
     /// Replaces the content of a booking that is still at `expected_version`; otherwise

@@ -168,7 +168,9 @@ async fn a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_other
     app.stop().await;
 }
 
-async fn slots_follow_opening_hours_bookings_and_the_buffer_after_them(db: Db) {
+async fn slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged(
+    db: Db,
+) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
@@ -196,8 +198,15 @@ async fn slots_follow_opening_hours_bookings_and_the_buffer_after_them(db: Db) {
     // Outside the opening hours a booking is refused when asked.
     let evening = json!({"title": "Late", "staff_ids": [ann], "start": "2030-01-07T19:00:00+01:00",
         "end": "2030-01-07T19:30:00+01:00", "time_zone": "Europe/Paris"});
-    let problem = post(&api, evening, true).await.unwrap_err();
+    let problem = post(&api, evening.clone(), true).await.unwrap_err();
     assert_eq!((problem.status, problem.rule.as_deref()), (422, Some("weekly_hours")));
+    // Without the flag it is saved, and a conflict names the rule it breaks.
+    let late = post(&api, evening, false).await.unwrap();
+    let open: Value = api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+    let broken: Vec<&Value> =
+        open["items"].as_array().unwrap().iter().map(|c| &c["rule"]).collect();
+    assert_eq!(broken, [&json!("weekly_hours")], "{open}");
+    assert_eq!(open["items"][0]["items"][0]["id"], late["id"]);
     let bad = "/api/v1/availability/slots?staff_id=nope&duration_minutes=3&mode=some";
     let problem = api.send::<Value>("GET", bad, None, 200).await.unwrap_err();
     let mut named = fields(&problem);
@@ -284,7 +293,7 @@ on_both_databases!(
     rules_out_of_range_are_field_errors_and_the_old_rules_stay,
     stays_show_booked_turnover_and_where_a_stay_may_start_and_end,
     a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_otherwise,
-    slots_follow_opening_hours_bookings_and_the_buffer_after_them,
+    slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged,
     slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_free,
     fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between_every_two,
 );
