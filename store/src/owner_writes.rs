@@ -1,6 +1,7 @@
 //! Writes to a resource's or staff member's time, serialised per owner, so that a booking that
-//! must not overlap (`?reject_conflicts=true`) is checked and saved as one unit: no other booking
-//! or block of the same owner can be written between its check and its insert.
+//! must not overlap (`?reject_conflicts=true`) is checked and saved as one unit: no other checked
+//! booking, block or checklist refresh of the same owner can be written between its check and
+//! its insert.
 //!
 //! PostgreSQL: every such write transaction first takes a transaction-scoped advisory lock per
 //! owner, in ascending key order so that two writers never wait for each other in a cycle (a
@@ -8,8 +9,11 @@
 //! the check then runs in the next statement of the same transaction and, under READ COMMITTED,
 //! sees everything the previous lock holder committed. A checked booking write also locks its
 //! resource's family (a house and its rooms share their busy time), read in the same statement
-//! as the locks: a write that is not checked locks only its own owners, which is enough, since
-//! every checked write that reads them locks them too. SQLite: writes go through one
+//! as the locks. A write that is not checked takes no lock at all: it reads nothing the locks
+//! guard, so a checked write it races is as if it had come first (its check saw the owners
+//! without the unchecked booking, which may overlap by its writer's choice), and the conflict
+//! pass after each write, which reads after its own commit, records the overlap whichever
+//! commits last. SQLite: writes go through one
 //! connection, and `BEGIN IMMEDIATE` takes the database's write lock before the check reads
 //! anything, so not even another process on the same file can write in between.
 
