@@ -4,15 +4,22 @@
 //! waker is registered for that tick. A worker can then sleep until some unrelated event wakes it
 //! (seen as jobs starting 10-30 s late under load). This strategy always leaves a waker registered
 //! on both of its sources: the poll interval and the in-process wake-ups from the relay.
+//!
+//! And apalis asks its backend for work every time the worker's task wakes, whatever woke it;
+//! [`Gated`] asks only when the strategy is due, while a fetch's jobs are handed out, or when
+//! the backend's own wakers fire.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use apalis::prelude::{PollSnapshot, PollStrategy};
+use apalis::prelude::{Backend, PollSnapshot, PollStrategy, WorkerContext};
+use apalis_core::backend::{BackendConfig, WireFormatBackend};
 use futures::Stream;
 use futures::channel::mpsc;
+use futures::task::ArcWake;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// The relay's wake-ups, kept across the runs of a worker that is started again.
@@ -71,6 +78,110 @@ impl PollStrategy for WakeOrTick {
             }
         }
         if due { Poll::Ready(Some(())) } else { Poll::Pending }
+    }
+}
+
+/// A queue backend asked for work only when there may be some: when its strategy says so (the
+/// poll interval, the relay's wake-ups), while it is handing out what it fetched, and when
+/// something the backend itself waits on (its fetch's answer, a job slot freed) wakes it.
+///
+/// apalis' own `PollWith` hands the strategy's answer to nobody: its worker asks the backend
+/// again every time its task wakes, and the task wakes for everything in it, so a worker with a
+/// job running asked Redis for more work back to back, about ten thousand scripts a second under
+/// a steady 50 bookings a second.
+#[derive(Debug)]
+pub struct Gated<B, S> {
+    backend: B,
+    strategy: S,
+    /// Set by the wakers the backend registered when they fire.
+    woken: Arc<AtomicBool>,
+    /// The last ask handed out a job: ask again at once for the rest.
+    handing_out: bool,
+}
+
+impl<B, S> Gated<B, S> {
+    /// `backend`, asked for work when `strategy` is due (and as said above).
+    pub fn new(backend: B, strategy: S) -> Self {
+        Self { backend, strategy, woken: Arc::new(AtomicBool::new(true)), handing_out: false }
+    }
+}
+
+/// A waker that marks its backend woken, then wakes the worker's task.
+struct MarkWoken {
+    woken: Arc<AtomicBool>,
+    task: Waker,
+}
+
+impl ArcWake for MarkWoken {
+    fn wake_by_ref(arc: &Arc<Self>) {
+        arc.woken.store(true, Ordering::Release);
+        arc.task.wake_by_ref();
+    }
+}
+
+impl<B: Backend, S: PollStrategy> Backend for Gated<B, S> {
+    type Task = B::Task;
+    type Error = B::Error;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+        worker: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
+        self.backend.poll_ready(cx, worker)
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        worker: &WorkerContext,
+    ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
+        // Driven every time, so that its timer and channel keep a waker registered.
+        let due = self.strategy.poll_drive(cx, &PollSnapshot::default()).is_ready();
+        let woken = self.woken.swap(false, Ordering::AcqRel);
+        if !(due || woken || self.handing_out) {
+            return Poll::Pending;
+        }
+        let marking = futures::task::waker(Arc::new(MarkWoken {
+            woken: self.woken.clone(),
+            task: cx.waker().clone(),
+        }));
+        let answer = self.backend.poll_next(&mut Context::from_waker(&marking), worker);
+        self.handing_out = answer.is_ready();
+        answer
+    }
+
+    fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        worker: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
+        self.backend.poll_close(cx, worker)
+    }
+}
+
+impl<B: BackendConfig, S> BackendConfig for Gated<B, S> {
+    type Args = B::Args;
+    type Id = B::Id;
+    type Kind = B::Kind;
+    type Config = B::Config;
+    type Layer = B::Layer;
+
+    fn config(&self) -> &B::Config {
+        self.backend.config()
+    }
+
+    fn middleware(&mut self, worker: &mut WorkerContext) -> B::Layer {
+        self.backend.middleware(worker)
+    }
+}
+
+impl<B: WireFormatBackend, S> WireFormatBackend for Gated<B, S> {
+    type Codec = B::Codec;
+    type Compact = B::Compact;
+
+    fn codec(&self) -> &B::Codec {
+        self.backend.codec()
     }
 }
 

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use apalis::prelude::{
-    BackendExt as _, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt as _, WorkerError,
-};
+use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt as _, WorkerError};
 use chrono::Utc;
 use futures::FutureExt as _;
 use futures::channel::mpsc;
@@ -18,7 +16,7 @@ use kalends_store::Store;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::poll::WakeOrTick;
+use crate::poll::{Gated, WakeOrTick};
 use crate::queue::{Storage, lane_name};
 use crate::{JobError, JobHandler, JobQueue, QueuedJob, RetryPolicy};
 
@@ -199,7 +197,7 @@ async fn run_lane<H: JobHandler>(
     macro_rules! run_on {
         ($storage:expr) => {{
             let worker = WorkerBuilder::new(name)
-                .backend($storage.clone().poll_with_strategy(strategy))
+                .backend(Gated::new($storage.clone(), strategy))
                 .concurrency(concurrency)
                 .data(deps)
                 .build(execute::<H>);

@@ -630,14 +630,18 @@ async fn a_change_told_by_one_process_is_heard_by_another(queue: Queue) {
     listening.await.unwrap();
 }
 
-/// A TCP relay to Redis that can hold every byte for a while, as a Redis too loaded to answer.
-struct StallingRelay {
+/// A TCP relay to Redis that can hold every byte for a while, as a Redis too loaded to answer,
+/// and counts the scripts its clients run (`EVALSHA`: apalis' fetches, acknowledgements and
+/// pushes).
+struct RedisRelay {
     url: String,
     open: tokio::sync::watch::Sender<bool>,
+    scripts: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl StallingRelay {
-    async fn start(redis_url: &str) -> StallingRelay {
+impl RedisRelay {
+    async fn start(redis_url: &str) -> RedisRelay {
+        use std::sync::atomic::{AtomicUsize, Ordering};
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let mut url = reqwest::Url::parse(redis_url).unwrap();
         let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(6379));
@@ -645,11 +649,17 @@ impl StallingRelay {
         url.set_port(Some(listener.local_addr().unwrap().port())).unwrap();
         url.set_host(Some("127.0.0.1")).unwrap();
         let (open, gate) = tokio::sync::watch::channel(true);
+        let scripts = Arc::new(AtomicUsize::new(0));
         let pipe = |mut from: tokio::net::tcp::OwnedReadHalf,
                     mut to: tokio::net::tcp::OwnedWriteHalf,
-                    mut gate: tokio::sync::watch::Receiver<bool>| async move {
+                    mut gate: tokio::sync::watch::Receiver<bool>,
+                    counted: Option<Arc<AtomicUsize>>| async move {
             let mut buf = vec![0u8; 16 * 1024];
             while let Ok(n @ 1..) = from.read(&mut buf).await {
+                if let Some(counted) = &counted {
+                    let found = buf[..n].windows(7).filter(|w| w == b"EVALSHA").count();
+                    counted.fetch_add(found, Ordering::Relaxed);
+                }
                 if gate.wait_for(|open| *open).await.is_err()
                     || to.write_all(&buf[..n]).await.is_err()
                 {
@@ -657,16 +667,22 @@ impl StallingRelay {
                 }
             }
         };
+        let counted = scripts.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = tokio::net::TcpStream::connect(&target).await else { continue };
                 let ((client_r, client_w), (server_r, server_w)) =
                     (client.into_split(), server.into_split());
-                tokio::spawn(pipe(client_r, server_w, gate.clone()));
-                tokio::spawn(pipe(server_r, client_w, gate.clone()));
+                tokio::spawn(pipe(client_r, server_w, gate.clone(), Some(counted.clone())));
+                tokio::spawn(pipe(server_r, client_w, gate.clone(), None));
             }
         });
-        StallingRelay { url: url.to_string(), open }
+        RedisRelay { url: url.to_string(), open, scripts }
+    }
+
+    /// How many scripts the clients have run so far.
+    fn scripts(&self) -> usize {
+        self.scripts.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn hold(&self) {
@@ -683,7 +699,7 @@ impl StallingRelay {
 async fn on_redis_a_worker_whose_queue_stops_answering_for_a_while_carries_on() {
     let dir = TempDir::new();
     let mut config = queue_config(Queue::Redis, &dir).await;
-    let relay = StallingRelay::start(&helpers::redis_url()).await;
+    let relay = RedisRelay::start(&helpers::redis_url()).await;
     config.redis_url = Some(SecretString::from(relay.url.clone()));
     let (store, queue) = app::connect(&config).await.unwrap();
     let handler = Flaky::default();
@@ -704,6 +720,55 @@ async fn on_redis_a_worker_whose_queue_stops_answering_for_a_while_carries_on() 
     queue.push(a_job(), None).await.unwrap();
     eventually(Duration::from_secs(40), ran(2)).await;
     assert!(!worker.is_finished(), "the worker runs on");
+    stop.cancel();
+    worker.await.unwrap();
+}
+
+/// A handler that wakes two hundred times before it is done, as a sync does on its sockets.
+#[derive(Clone, Default)]
+struct Wakeful {
+    started: Arc<Mutex<bool>>,
+    finished: Arc<Mutex<bool>>,
+}
+
+impl JobHandler for Wakeful {
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+        *self.started.lock().unwrap() = true;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        *self.finished.lock().unwrap() = true;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+async fn on_redis_a_running_job_does_not_make_its_worker_ask_the_queue_at_each_wake_up() {
+    let dir = TempDir::new();
+    let mut config = queue_config(Queue::Redis, &dir).await;
+    let relay = RedisRelay::start(&helpers::redis_url()).await;
+    config.redis_url = Some(SecretString::from(relay.url.clone()));
+    let (store, queue) = app::connect(&config).await.unwrap();
+    let handler = Wakeful::default();
+    let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
+    queue.push(a_job(), None).await.unwrap();
+    let flag = |flag: &Arc<Mutex<bool>>| {
+        let flag = flag.clone();
+        move || {
+            let flag = flag.clone();
+            async move { flag.lock().unwrap().then_some(()) }
+        }
+    };
+    eventually(Duration::from_secs(20), flag(&handler.started)).await;
+    let before = relay.scripts();
+    let started = Instant::now();
+    eventually(Duration::from_secs(20), flag(&handler.finished)).await;
+    let (asked, lasted) = (relay.scripts() - before, started.elapsed());
+    // Each lane polls every 50 ms or less often: a handful of fetches while the job runs its
+    // quarter of a second or so, never one per wake-up of the job.
+    let polls = 2 * (lasted.as_millis() / 50 + 2) as usize;
+    assert!(asked <= polls, "{asked} scripts in {lasted:?} (at most {polls})");
     stop.cancel();
     worker.await.unwrap();
 }
