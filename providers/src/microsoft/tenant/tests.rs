@@ -126,6 +126,11 @@ async fn each_refusal_names_what_the_administrator_must_fix() {
     harness
         .register(&["Calendars.Read", "User.Read.All", "GroupMember.Read.All"], Some("staff-group"))
         .await;
+    // The token issued before the consent still lacks it (Graph reads a token's roles); a new
+    // one holds it.
+    let error = tenant.directory(&token.token, None).await.unwrap_err();
+    assert!(matches!(error, TenantError::MissingPermission(USERS_PERMISSION)), "{error}");
+    let token = tenant.new_app_token().await.unwrap();
     let users = tenant.directory(&token.token, None).await.unwrap();
     let error = tenant.directory(&token.token, Some("no-such-group")).await.unwrap_err();
     assert!(matches!(error, TenantError::UnknownGroup(_)), "{error}");
