@@ -13,7 +13,7 @@ use crate::calendar::{
 };
 use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
-use crate::google::workspace::{Workspace, WorkspaceError};
+use crate::google::workspace::{KeyRefusals, Workspace, WorkspaceError};
 use crate::microsoft::MicrosoftCalendar;
 use crate::microsoft::tenant::{AppTokens, Tenant, TenantError};
 use crate::oauth::{Authorization, OAuthClient, OAuthSettings, OAuthSetupError};
@@ -145,6 +145,8 @@ pub struct Providers {
     workspace_endpoints: WorkspaceEndpoints,
     /// The Microsoft organisations' application tokens, shared by the calendars each covers.
     app_tokens: AppTokens,
+    /// The Workspaces' key-wide refusals that stand, told to the calendars each covers.
+    key_refusals: KeyRefusals,
     /// Providers whose settings point at the provider sandbox instead of the real service.
     pub sandboxed: Vec<Provider>,
     /// Providers without a client id (and not sandboxed): connecting them is refused.
@@ -186,6 +188,7 @@ impl Providers {
                 timeout,
             },
             app_tokens: AppTokens::default(),
+            key_refusals: KeyRefusals::default(),
             sandboxed,
             unavailable,
         })
@@ -195,7 +198,13 @@ impl Providers {
     /// token and directory endpoints (Google's, or the sandbox's).
     pub fn workspace(&self, key: &serde_json::Value) -> Result<Workspace, WorkspaceError> {
         let endpoints = &self.workspace_endpoints;
-        Workspace::new(key, &endpoints.token_url, &endpoints.directory_base_url, endpoints.timeout)
+        let workspace = Workspace::new(
+            key,
+            &endpoints.token_url,
+            &endpoints.directory_base_url,
+            endpoints.timeout,
+        )?;
+        Ok(workspace.sharing(&self.key_refusals))
     }
 
     /// The Microsoft 365 tenant `tenant_id` as its application `client_id` (secret

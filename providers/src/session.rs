@@ -520,7 +520,7 @@ impl Credentials {
                 })?;
                 let workspace = self.providers.workspace(&key).map_err(Minting::workspace)?;
                 let minted = workspace
-                    .user_token(&delegation.subject, delegation.scopes())
+                    .covered_token(&delegation.subject, delegation.scopes())
                     .await
                     .map_err(Minting::workspace)?;
                 Ok((minted.token, minted.expires_at))

@@ -426,7 +426,8 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
     let (_, key) = app.tenant().await;
     workspace(&app, &all_scopes()).await;
     let organisation = connect_staff_unit(&app, &key).await;
-    let bo = members(&app, &key, organisation.id).await.items[1].clone();
+    let covered = members(&app, &key, organisation.id).await.items;
+    let (ann, bo) = (covered[0].clone(), covered[1].clone());
 
     // The administrator takes the calendar scopes back; the minted tokens run out.
     delegate(&app, &[DIRECTORY_SCOPE]).await;
@@ -442,6 +443,16 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
     assert_eq!(bos.state, "failed", "{listed:?}");
     let error = bos.last_error.as_deref().unwrap();
     assert!(error.contains("Domain-wide delegation") && error.contains(CLIENT_ID), "{error}");
+    // Ann's calendar is told the same refusal without Google being asked again: it holds for
+    // every user of the key.
+    let asked = token_requests(&app).await;
+    let mut trim = booking_in("Trim", 10);
+    trim.staff_ids = vec![ann.staff_id];
+    app.api(&key).create_booking(&trim).await.unwrap();
+    app.settle().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert!(listed.iter().all(|m| m.state == "failed"), "{listed:?}");
+    assert_eq!(token_requests(&app).await, asked, "the refusal that stands is told");
     let connections = app.api(&key).connections().await.unwrap();
     let covered = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
     assert_eq!(covered.status, "error", "the administrator acts, not the staff member");
@@ -454,6 +465,7 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
     let (status, answer) = app.call("POST", &refresh, &key, None).await;
     assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
     until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
+    until_events(&app, &ann.email, |e| e.len() == 1).await;
     let listed = members(&app, &key, organisation.id).await.items;
     assert!(listed.iter().all(|m| m.state == "active" && m.last_error.is_none()), "{listed:?}");
     app.stop().await;

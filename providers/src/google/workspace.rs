@@ -7,10 +7,14 @@
 //! Admin console's page and the client id, a user outside the directory names the user, a
 //! directory reader who is no administrator names who to use instead.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 use yup_oauth2::error::AuthErrorCode;
 use yup_oauth2::{ServiceAccountAuthenticator, ServiceAccountKey};
 
@@ -32,6 +36,90 @@ const DELEGATION_PAGE: &str = "Admin console under Security > Access and data co
 /// The Admin SDK's largest page of users.
 const DIRECTORY_PAGE: u32 = 500;
 
+/// How long (in seconds) a refusal no user's grant can get past (the delegation not granted for
+/// the scopes, a key Google no longer accepts) is told to the covered calendars asking with the
+/// same key and scopes, rather than each asking Google again: forty staff due together would
+/// otherwise cost forty refused grants. The checks of a creation, change or refresh ask anew,
+/// and a grant that succeeds forgets what was kept for its key.
+const REFUSAL_KEPT_SECS: i64 = 60;
+
+/// The refusals of Workspaces' keys that stand, shared by the covered calendars of every
+/// Workspace made with them ([`Workspace::covered_token`]); in memory only.
+#[derive(Clone, Default)]
+pub struct KeyRefusals(Arc<Mutex<HashMap<Slot, Kept>>>);
+
+/// A key (the digest of [`Workspace`]) and the scopes asked, space-separated.
+type Slot = ([u8; 32], String);
+
+/// A refusal kept, and until when it stands.
+#[derive(Clone)]
+struct Kept {
+    refusal: KeyWide,
+    until: DateTime<Utc>,
+}
+
+/// The refusals that hold for every user of a key.
+#[derive(Clone)]
+enum KeyWide {
+    NotDelegated { scopes: String, client_id: String },
+    KeyRefused(String),
+}
+
+impl KeyWide {
+    fn of(error: &WorkspaceError) -> Option<Self> {
+        match error {
+            WorkspaceError::NotDelegated { scopes, client_id } => {
+                Some(Self::NotDelegated { scopes: scopes.clone(), client_id: client_id.clone() })
+            }
+            WorkspaceError::KeyRefused(account) => Some(Self::KeyRefused(account.clone())),
+            _ => None,
+        }
+    }
+
+    fn error(&self) -> WorkspaceError {
+        match self.clone() {
+            Self::NotDelegated { scopes, client_id } => {
+                WorkspaceError::NotDelegated { scopes, client_id }
+            }
+            Self::KeyRefused(account) => WorkspaceError::KeyRefused(account),
+        }
+    }
+}
+
+impl KeyRefusals {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Slot, Kept>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The refusal that stands for `slot` (a key and the scopes asked), if any; those no longer
+    /// standing go.
+    fn standing(&self, slot: &Slot) -> Option<WorkspaceError> {
+        let mut kept = self.lock();
+        let now = Utc::now();
+        kept.retain(|_, refusal| refusal.until > now);
+        kept.get(slot).map(|refusal| refusal.refusal.error())
+    }
+
+    /// Keeps `error` for `slot` when it holds for every user of the key.
+    fn keep(&self, slot: Slot, error: &WorkspaceError) {
+        if let Some(refusal) = KeyWide::of(error) {
+            let until = Utc::now() + chrono::Duration::seconds(REFUSAL_KEPT_SECS);
+            self.lock().insert(slot, Kept { refusal, until });
+        }
+    }
+
+    /// Forgets every refusal kept for the key `digest`.
+    fn forget(&self, digest: &[u8; 32]) {
+        self.lock().retain(|(key, _), _| key != digest);
+    }
+}
+
+impl std::fmt::Debug for KeyRefusals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRefusals")
+    }
+}
+
 /// A Workspace, as its service account and its endpoints reach it.
 #[derive(Clone)]
 pub struct Workspace {
@@ -39,6 +127,10 @@ pub struct Workspace {
     client_id: String,
     directory_base_url: String,
     http: reqwest::Client,
+    /// Where the refusals of its key are kept for its other covered calendars, under `digest`:
+    /// of the token endpoint, the service account and its private key.
+    refusals: KeyRefusals,
+    digest: [u8; 32],
 }
 
 impl std::fmt::Debug for Workspace {
@@ -136,7 +228,25 @@ impl Workspace {
             .timeout(timeout)
             .build()
             .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
-        Ok(Self { key, client_id, directory_base_url: directory_base_url.to_owned(), http })
+        let mut digest = Sha256::new();
+        for part in [key.token_uri.as_str(), key.client_email.as_str(), key.private_key.as_str()] {
+            digest.update(part.len().to_be_bytes());
+            digest.update(part.as_bytes());
+        }
+        Ok(Self {
+            key,
+            client_id,
+            directory_base_url: directory_base_url.to_owned(),
+            http,
+            refusals: KeyRefusals::default(),
+            digest: digest.finalize().into(),
+        })
+    }
+
+    /// The same Workspace, the refusals of its key shared through `refusals` with every other
+    /// `Workspace` made with them.
+    pub fn sharing(self, refusals: &KeyRefusals) -> Self {
+        Self { refusals: refusals.clone(), ..self }
     }
 
     /// The service account's address.
@@ -161,6 +271,7 @@ impl Workspace {
             .await
             .map_err(|e| WorkspaceError::BadKey(format!("its private key cannot sign: {e}")))?;
         let token = authenticator.token(scopes).await.map_err(|e| self.judge(e, user, scopes))?;
+        self.refusals.forget(&self.digest);
         let secret = token.token().ok_or_else(|| {
             ProviderError::permanent(0, "the token endpoint answered without an access token")
         })?;
@@ -170,6 +281,25 @@ impl Workspace {
             token: AccessToken::from(SecretString::from(secret.to_owned())),
             expires_at,
         })
+    }
+
+    /// A token for `user`, whose calendar the organisation covers, as [`Self::user_token`]
+    /// gives it; except that while a refusal of this key and these `scopes` that holds for every
+    /// user stands (`REFUSAL_KEPT_SECS`), that refusal, without asking Google.
+    pub async fn covered_token(
+        &self,
+        user: &str,
+        scopes: &[&str],
+    ) -> Result<UserToken, WorkspaceError> {
+        let slot = (self.digest, scopes.join(" "));
+        if let Some(refusal) = self.refusals.standing(&slot) {
+            return Err(refusal);
+        }
+        let answer = self.user_token(user, scopes).await;
+        if let Err(error) = &answer {
+            self.refusals.keep(slot, error);
+        }
+        answer
     }
 
     /// What a refused token request means for the administrator.
