@@ -314,22 +314,39 @@ fn insert_sql() -> String {
     )
 }
 
+/// The columns of a booking's staff link and of an outbox row, as the rows below fill them.
+const LINK_COLUMNS: &str = "(booking_id, staff_id, tenant_id, position, span_end)";
+const JOB_COLUMNS: &str = "(job, created_at)";
+
+/// The `VALUES` rows of a new booking's `staff` links: its id `$17`, each staff id from `$20`
+/// on, the tenant `$18`, the position and its end `$16`.
+fn link_rows(staff: usize) -> String {
+    let rows: Vec<String> =
+        (0..staff).map(|i| format!("($17, ${}, $18, {i}, $16)", 20 + i)).collect();
+    rows.join(", ")
+}
+
+/// The `VALUES` rows of its `jobs` outbox rows, bound after its `staff` ids, made at `$19`.
+fn job_rows(staff: usize, jobs: usize) -> String {
+    super::value_rows(20 + staff, jobs, 1, |job| format!("({job}, $19)"))
+}
+
 /// [`insert_sql`] with the new booking's `staff` links and `jobs` outbox rows as data-modifying
 /// `WITH` parts: one statement instead of one per row (PostgreSQL checks the links' foreign key
 /// on the booking at its end). After `insert_sql`'s parameters come the staff ids, then the jobs.
 fn insert_with_links_and_jobs_sql(staff: usize, jobs: usize) -> String {
     let mut parts = Vec::new();
     if staff > 0 {
-        let rows: Vec<String> =
-            (0..staff).map(|i| format!("($17, ${}, $18, {i}, $16)", 20 + i)).collect();
         parts.push(format!(
-            "links AS (INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position, span_end) VALUES {})",
-            rows.join(", ")
+            "links AS (INSERT INTO booking_staff {LINK_COLUMNS} VALUES {})",
+            link_rows(staff)
         ));
     }
     if jobs > 0 {
-        let rows = super::value_rows(20 + staff, jobs, 1, |job| format!("({job}, $19)"));
-        parts.push(format!("jobs AS (INSERT INTO outbox (job, created_at) VALUES {rows})"));
+        parts.push(format!(
+            "jobs AS (INSERT INTO outbox {JOB_COLUMNS} VALUES {})",
+            job_rows(staff, jobs)
+        ));
     }
     match parts.is_empty() {
         true => insert_sql(),
@@ -364,18 +381,15 @@ fn insert_guarded_sql(staff: usize, jobs: usize) -> String {
     );
     let mut parts = vec![owners, refs];
     if staff > 0 {
-        let rows: Vec<String> =
-            (0..staff).map(|i| format!("($17, ${}, $18, {i}, $16)", 20 + i)).collect();
         parts.push(format!(
-            "links AS (INSERT INTO booking_staff (booking_id, staff_id, tenant_id, position, span_end) \
-             SELECT v.* FROM (VALUES {}) AS v, refs)",
-            rows.join(", ")
+            "links AS (INSERT INTO booking_staff {LINK_COLUMNS} SELECT v.* FROM (VALUES {}) AS v, refs)",
+            link_rows(staff)
         ));
     }
     if jobs > 0 {
-        let rows = super::value_rows(20 + staff, jobs, 1, |job| format!("({job}, $19)"));
         parts.push(format!(
-            "jobs AS (INSERT INTO outbox (job, created_at) SELECT v.* FROM (VALUES {rows}) AS v, refs)"
+            "jobs AS (INSERT INTO outbox {JOB_COLUMNS} SELECT v.* FROM (VALUES {}) AS v, refs)",
+            job_rows(staff, jobs)
         ));
     }
     parts.push(format!(

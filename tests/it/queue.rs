@@ -694,14 +694,20 @@ impl RedisRelay {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
-async fn on_redis_a_worker_whose_queue_stops_answering_for_a_while_carries_on() {
+/// A Redis queue reached through a [`RedisRelay`], with its store and the test's folder.
+async fn behind_a_relay() -> (TempDir, RedisRelay, Store, JobQueue) {
     let dir = TempDir::new();
     let mut config = queue_config(Queue::Redis, &dir).await;
     let relay = RedisRelay::start(&helpers::redis_url()).await;
     config.redis_url = Some(SecretString::from(relay.url.clone()));
     let (store, queue) = app::connect(&config).await.unwrap();
+    (dir, relay, store, queue)
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: run scripts/test"]
+async fn on_redis_a_worker_whose_queue_stops_answering_for_a_while_carries_on() {
+    let (_dir, relay, store, queue) = behind_a_relay().await;
     let handler = Flaky::default();
     let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
     let ran = |n: usize| {
@@ -745,11 +751,7 @@ impl JobHandler for Wakeful {
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
 async fn on_redis_a_running_job_does_not_make_its_worker_ask_the_queue_at_each_wake_up() {
-    let dir = TempDir::new();
-    let mut config = queue_config(Queue::Redis, &dir).await;
-    let relay = RedisRelay::start(&helpers::redis_url()).await;
-    config.redis_url = Some(SecretString::from(relay.url.clone()));
-    let (store, queue) = app::connect(&config).await.unwrap();
+    let (_dir, relay, store, queue) = behind_a_relay().await;
     let handler = Wakeful::default();
     let (stop, worker) = spawn_worker(&store, &queue, handler.clone(), fast_retries());
     queue.push(a_job(), None).await.unwrap();
