@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use kalends_core::domain::{ConnectionTokens, Provider};
+use kalends_core::domain::{ConnectionStatus, ConnectionTokens, Provider};
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, Subscription, Window};
@@ -79,12 +79,15 @@ pub async fn clean_up(
     if !store.claim_connection_cleanup(cleanup.id, until).await? {
         return Err(CleanupError::Busy);
     }
-    let (id, connection) = (cleanup.id, cleanup.connection_id);
+    let (id, connection, tenant_id) = (cleanup.id, cleanup.connection_id, cleanup.tenant_id);
     let mut session = Session { store, sealer, credentials, cleanup };
     match session.run().await {
         Ok(cleaned) => {
             store.forget_connection_cleanup(id).await?;
             tracing::info!(%connection, events_removed = cleaned.events_removed, revoked = cleaned.revoked_at_provider, "calendar cleaned up and forgotten");
+            if cleaned.events_removed > 0 {
+                reread_if_back(store, tenant_id, connection).await?;
+            }
             Ok(Some(cleaned))
         }
         Err(CleanupError::Provider(error)) if !error.is_retryable() => {
@@ -99,6 +102,25 @@ pub async fn clean_up(
             Err(error)
         }
     }
+}
+
+/// A calendar covered again for busy times only while its cleanup was owed (an organisation
+/// moved into that tier) read its free/busy with Kalends' events still in it, which free/busy
+/// cannot tell apart from the member's own: now that they are gone, its busy times are read
+/// again at once, rather than at the next scheduled import.
+async fn reread_if_back(
+    store: &Store,
+    tenant_id: Uuid,
+    connection_id: Uuid,
+) -> Result<(), StoreError> {
+    let connection = match store.connection(tenant_id, connection_id).await {
+        Err(StoreError::NotFound) => return Ok(()),
+        other => other?,
+    };
+    if connection.status == ConnectionStatus::Active && connection.busy_only {
+        store.request_calendar_import(tenant_id, connection_id, Utc::now(), None).await?;
+    }
+    Ok(())
 }
 
 /// Forgets a cleanup the queue gave up on (it kept failing transiently for the whole retry

@@ -480,7 +480,7 @@ async fn create(
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
-    match apply_directory(cx, &organisation, &org, users).await {
+    match apply_directory(cx, &organisation, &org, users, Cover::Newcomers).await {
         Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
@@ -496,10 +496,15 @@ pub struct Change {
     pub org_unit: Option<Option<String>>,
     /// A replacement key, or client secret or certificate.
     pub key: Option<SecretString>,
+    /// The other tier: busy times only (`true`) or bookings written too (`false`).
+    pub busy_only: Option<bool>,
 }
 
-/// Changes the administrator, the unit (group) or the key (secret): checked like a creation,
-/// then the directory applied with the new scope.
+/// Changes the administrator, the unit (group), the key (secret) or the tier: checked like a
+/// creation, then the directory applied with the new scope. A new tier moves every covered
+/// calendar at once: into busy times only, Kalends' events are removed from it (with a token of
+/// the tier it leaves, which may still write) and it takes no more bookings; out of it, it
+/// becomes the member's calendar for bookings and is given the upcoming ones.
 pub async fn update(
     cx: Context<'_>,
     tenant_id: Uuid,
@@ -508,6 +513,7 @@ pub async fn update(
     by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
     let current = cx.store.organisation_connection(tenant_id, id).await?;
+    let was_busy_only = current.busy_only;
     let key = match &change.key {
         Some(key) => key.clone(),
         None => cx.store.organisation_key(tenant_id, id, cx.sealer).await?,
@@ -519,13 +525,18 @@ pub async fn update(
         admin_email: change.admin_email.clone().filter(|a| !was_admin(a)),
         org_unit: change.org_unit.clone().filter(|unit| *unit != current.org_unit),
         key: change.key.clone(),
+        busy_only: change.busy_only.filter(|tier| *tier != was_busy_only),
     };
     let changed = OrganisationConnection {
         admin_email: change.admin_email.clone().or(current.admin_email.clone()),
         org_unit: change.org_unit.clone().unwrap_or(current.org_unit.clone()),
+        busy_only: change.busy_only.unwrap_or(was_busy_only),
         ..current
     };
     let org = Org::of(cx.providers(), &changed, &key)?;
+    // The tier left behind, to mint the tokens that remove Kalends' events.
+    let leaving = OrganisationConnection { busy_only: was_busy_only, ..changed.clone() };
+    let leaving = Org::of(cx.providers(), &leaving, &key)?;
     let users = check(&org).await?;
     let service_account = match &org.directory {
         Directory::Google { workspace, .. } => workspace.service_account().to_owned(),
@@ -540,12 +551,22 @@ pub async fn update(
         admin_email: change.admin_email,
         org_unit: change.org_unit,
         key: change.key.map(|key| (key, service_account)),
+        busy_only: said.busy_only,
     };
     let organisation =
         cx.store.update_organisation_connection(tenant_id, id, patch, cx.sealer, &entry).await?;
+    let cover = match said.busy_only {
+        Some(busy_only) => {
+            if busy_only {
+                stop_writing(cx, tenant_id, id, &leaving).await?;
+            }
+            Cover::Everyone
+        }
+        None => Cover::Newcomers,
+    };
     // Stored and logged: as after a creation, the provider failing for a user now is the
     // connection's `error` to show, not a refused change (asked again, it would be logged twice).
-    match apply_directory(cx, &organisation, &org, users).await {
+    match apply_directory(cx, &organisation, &org, users, cover).await {
         Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
@@ -579,7 +600,7 @@ pub async fn refresh(
         }
     };
     let in_scope = active(&users);
-    let moved = apply_directory(cx, &organisation, &org, users).await?;
+    let moved = apply_directory(cx, &organisation, &org, users, Cover::Newcomers).await?;
     if by != Actor::Schedule || !moved.is_empty() {
         let entry = NewLogEntry {
             action: OrganisationAction::Refreshed,
@@ -683,6 +704,31 @@ async fn stop_covering(
     Ok(())
 }
 
+/// Takes Kalends' events out of every calendar the organisation covers for bookings, as a move
+/// into the busy-times-only tier owes: each is disconnected with its events removed (a token
+/// minted through `leaving`, whose scopes still write), then covered again in the new tier.
+async fn stop_writing(
+    cx: Context<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    leaving: &Org,
+) -> Result<(), StoreError> {
+    let members = cx.store.organisation_members(tenant_id, id).await?;
+    for member in members.iter().filter(|m| m.state == "active") {
+        stop_covering(cx, tenant_id, member, true, Some(leaving)).await?;
+    }
+    Ok(())
+}
+
+/// Which users in scope a directory read covers (again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cover {
+    /// Those not covered yet, or whose calendars failed.
+    Newcomers,
+    /// Everyone in scope: the tier changed, so each covered calendar is saved again in it.
+    Everyone,
+}
+
 /// Brings the members in line with the directory's `users`: each active user in scope covered
 /// (a staff member matched by address, or added), each member no longer there (or suspended,
 /// or disabled) marked `left` with their calendar disconnected and Kalends' events removed
@@ -692,10 +738,11 @@ async fn apply_directory(
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
+    cover: Cover,
 ) -> Result<Moved, OrganisationError> {
     // How it went is kept on the connection: a user the provider did not answer for is covered
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
-    let outcome = apply_users(cx, organisation, org, users).await;
+    let outcome = apply_users(cx, organisation, org, users, cover).await;
     match &outcome {
         Ok(_) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
@@ -725,6 +772,7 @@ async fn apply_users(
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
+    cover: Cover,
 ) -> Result<Moved, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
@@ -750,9 +798,10 @@ async fn apply_users(
     }
     let mut joiners = Vec::new();
     for user in in_scope {
-        if !known.iter().any(|m| m.directory_id == user.id && m.state == "active") {
+        let covered = known.iter().any(|m| m.directory_id == user.id && m.state == "active");
+        if !covered || cover == Cover::Everyone {
             joiners.push(async move {
-                let member = cover(cx, tenant_id, org, user).await?;
+                let member = cover_user(cx, tenant_id, org, user).await?;
                 cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
                 Ok::<_, OrganisationError>(())
             });
@@ -772,7 +821,7 @@ async fn apply_users(
 /// Covers one directory user: their staff member (found by address, or added with the
 /// directory's id as `external_id`), and their calendar connected with a token for them. A user
 /// the provider refuses is a `failed` member saying why; the others go on.
-async fn cover(
+async fn cover_user(
     cx: Context<'_>,
     tenant_id: Uuid,
     org: &Org,
@@ -885,6 +934,11 @@ mod log {
         if change.key.is_some() {
             what.push(format!("{secret} replaced"));
         }
+        match change.busy_only {
+            Some(true) => what.push("busy times only from now: Kalends' events removed".into()),
+            Some(false) => what.push("bookings written from now, not only busy times read".into()),
+            None => {}
+        }
         if what.is_empty() {
             what.push("nothing changed".to_owned());
         }
@@ -953,6 +1007,7 @@ mod log {
                 admin_email: Some("it@salon.example".into()),
                 org_unit: Some(None),
                 key: Some(SecretString::from("-----BEGIN PRIVATE KEY-----")),
+                busy_only: None,
             };
             let said = changed(&change, "everyone in salon.example", 3, "the service account key");
             assert_eq!(

@@ -45,7 +45,7 @@ pub struct OrganisationConnectionIn {
     pub admin_email: Option<String>,
     /// Google: only this organisational unit and those below it (`/Staff`).
     pub org_unit: Option<String>,
-    /// Only busy times, nothing written (not available yet).
+    /// The busy-times-only tier: free/busy read, nothing written (default `false`).
     pub busy_only: Option<bool>,
     /// Microsoft: the directory (tenant) id.
     pub tenant_id: Option<String>,
@@ -85,6 +85,10 @@ pub struct OrganisationConnectionPatch {
     /// Microsoft: a new certificate with its private key (PEM), instead of a secret.
     #[schema(value_type = Option<String>)]
     pub client_certificate: Option<SecretString>,
+    /// Either provider: the other tier. `true` removes Kalends' events from every covered
+    /// calendar and reads only busy times from now on; `false` writes the staff's bookings into
+    /// them. Checked like a creation: the grant must cover the new tier.
+    pub busy_only: Option<bool>,
 }
 
 /// An organisation connection (never its key or secret).
@@ -412,7 +416,7 @@ fn google_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> 
         return Err(ApiError::invalid(errors));
     }
     let org_unit = body.org_unit.map(|unit| unit.as_deref().and_then(org_unit_of));
-    Ok(Change { admin_email, org_unit, key })
+    Ok(Change { admin_email, org_unit, key, busy_only: body.busy_only })
 }
 
 /// A Microsoft 365 organisation's change, or every field at fault.
@@ -441,7 +445,7 @@ fn microsoft_change(body: OrganisationConnectionPatch) -> Result<Change, ApiErro
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    Ok(Change { admin_email: None, org_unit: group_id, key })
+    Ok(Change { admin_email: None, org_unit: group_id, key, busy_only: body.busy_only })
 }
 
 /// A refusal of each field given that belongs to the other provider.

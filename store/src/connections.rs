@@ -336,6 +336,10 @@ impl Store {
             .collect();
         let replayed = match existing {
             Some(_) => {
+                // Back for bookings (after a disconnect, or a busy-times-only cover), it takes
+                // the account's first writable calendar where it has no destination, and is
+                // the default when the staff member has no other: a disconnect gave both away.
+                let (destination, _) = first_choices(&new);
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
                     sqlx::query(
@@ -343,8 +347,12 @@ impl Store {
                          refresh_token = COALESCE($2, refresh_token), token_expires_at = $3, \
                          token_version = token_version + 1, refresh_lease_until = NULL, calendars = $4, \
                          last_error = NULL, updated_at = $5, next_import_at = $5, busy_only = $7, \
-                         destination_calendar_id = CASE WHEN $7 THEN NULL ELSE destination_calendar_id END, \
-                         is_default = is_default AND NOT $7 WHERE id = $6",
+                         destination_calendar_id = CASE WHEN $7 THEN NULL \
+                             ELSE COALESCE(destination_calendar_id, $8) END, \
+                         is_default = NOT $7 AND (is_default OR NOT EXISTS (SELECT 1 FROM connections o \
+                             WHERE o.staff_id = connections.staff_id AND o.id <> connections.id \
+                             AND o.is_default AND o.status <> 'revoked')) \
+                         WHERE id = $6",
                     )
                     .bind(&access)
                     .bind(&refresh)
@@ -353,15 +361,26 @@ impl Store {
                     .bind(at)
                     .bind(id)
                     .bind(new.busy_only)
+                    .bind(&destination)
                     .execute(&mut *tx)
                     .await?;
                     // A cleanup still owed from an earlier disconnect would now revoke the new
                     // grant (a Google revocation covers the client and the account) and remove
-                    // the events the reconnected calendar is about to hold again.
-                    sqlx::query("DELETE FROM connection_cleanups WHERE connection_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                    // the events the reconnected calendar is about to hold again. Back for busy
+                    // times only, it holds none of them again: the cleanup removes them (its
+                    // grant is the organisation's token of the time, not the new one), and the
+                    // events it took over are no longer this calendar's to keep.
+                    if new.busy_only {
+                        sqlx::query("DELETE FROM booking_events WHERE connection_id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    } else {
+                        sqlx::query("DELETE FROM connection_cleanups WHERE connection_id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     let replayed = record_connection_owed!(tx, tenant_id, id, owed, at);
                     super::webhooks::record_webhook_events!(tx, tenant_id, &reconnected, at);
                     tx.commit().await?;

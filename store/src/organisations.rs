@@ -82,6 +82,8 @@ pub struct OrganisationPatch {
     pub org_unit: Option<Option<String>>,
     /// A replacement key and its service account.
     pub key: Option<(SecretString, String)>,
+    /// The other tier (busy times only, or bookings written too).
+    pub busy_only: Option<bool>,
 }
 
 /// A directory user in scope, as Kalends knows them.
@@ -334,6 +336,7 @@ impl Store {
         let current = self.organisation_connection(tenant_id, id).await?;
         let admin_email = patch.admin_email.or(current.admin_email);
         let org_unit = patch.org_unit.unwrap_or(current.org_unit);
+        let busy_only = patch.busy_only.unwrap_or(current.busy_only);
         let (sealed, service_account) = match &patch.key {
             Some((key, account)) => (Some(sealer.seal(key, &context(id))), account.clone()),
             None => (None, current.service_account),
@@ -343,8 +346,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             let updated = sqlx::query(
                 "UPDATE organisation_connections SET admin_email = $1, org_unit = $2, \
-                 sealed_key = COALESCE($3, sealed_key), service_account = $4, updated_at = $5 \
-                 WHERE tenant_id = $6 AND id = $7",
+                 sealed_key = COALESCE($3, sealed_key), service_account = $4, updated_at = $5, \
+                 busy_only = $8 WHERE tenant_id = $6 AND id = $7",
             )
             .bind(&admin_email)
             .bind(&org_unit)
@@ -353,6 +356,7 @@ impl Store {
             .bind(at)
             .bind(tenant_id)
             .bind(id)
+            .bind(busy_only)
             .execute(&mut *tx)
             .await?;
             // Deleted since it was read: no change, and no entry for one.
@@ -532,7 +536,8 @@ impl Store {
     }
 
     /// How the covered connection's tokens are minted, while its member is in scope; `None` for
-    /// a connection no organisation covers.
+    /// a connection no organisation covers. The scopes are the calendar's own tier: while an
+    /// organisation moves to the other, a calendar not moved yet keeps the scopes it works with.
     pub async fn coverage(
         &self,
         connection_id: Uuid,
@@ -541,9 +546,10 @@ impl Store {
         type Row = (Uuid, String, String, bool, String, String, String, String);
         let row: Option<Row> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT o.id, o.sealed_key, m.email, o.busy_only, o.provider, o.domain, \
+                "SELECT o.id, o.sealed_key, m.email, c.busy_only, o.provider, o.domain, \
                  o.service_account, m.directory_id FROM organisation_members m \
                  JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+                 JOIN connections c ON c.id = m.connection_id \
                  WHERE m.connection_id = $1 AND m.state = 'active'",
             )
             .bind(connection_id)

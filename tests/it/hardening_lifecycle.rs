@@ -20,6 +20,7 @@ use crate::process::{free_port, kalends};
 
 on_both_databases!(
     reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed,
+    a_calendar_covered_again_for_busy_times_only_keeps_the_cleanup_that_removes_kalends_events,
     a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked,
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
@@ -631,14 +632,60 @@ async fn reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed(db: Db)
     // A disconnect owes a cleanup (revoke the grant, remove events) that runs later. Were the
     // staff member to reconnect first, it would revoke the new grant (Google revokes the client
     // and account as a whole) and remove the events the calendar is about to hold again.
+    let (store, _dir, sealer, tenant, staff) = one_staff_member(db).await;
+    let next = chrono::Utc::now() + chrono::Duration::minutes(15);
+    let grant = |access: &str| ann_grant(staff, access, false);
+    let connection =
+        connections::connected(&store, &sealer, tenant, grant("ya29.first"), next).await.unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+    let (_, owed) = store.disconnect_connection(tenant, connection.id, true, later).await.unwrap();
+    assert!(owed.is_some(), "the disconnect owes a cleanup");
+    assert_eq!(cleanups_owed(&store, connection.id).await, 1);
+    let again =
+        connections::connected(&store, &sealer, tenant, grant("ya29.second"), next).await.unwrap();
+    assert_eq!(again.id, connection.id, "the same account reconnects the same connection");
+    assert_eq!(cleanups_owed(&store, connection.id).await, 0, "nothing left to revoke");
+    // The disconnect gave the default away; Ann's only calendar takes her bookings again.
+    assert!(again.is_default, "{again:?}");
+    assert_eq!(again.destination_calendar_id.as_deref(), Some("primary"));
+}
+
+async fn a_calendar_covered_again_for_busy_times_only_keeps_the_cleanup_that_removes_kalends_events(
+    db: Db,
+) {
+    // An organisation moving into the busy-times-only tier disconnects each covered calendar
+    // (its events to be removed) and covers it again at once: the calendar will not hold
+    // Kalends' events again, so the cleanup still removes them.
+    let (store, _dir, sealer, tenant, staff) = one_staff_member(db).await;
+    let next = chrono::Utc::now() + chrono::Duration::minutes(15);
+    let full = ann_grant(staff, "ya29.full", false);
+    let connection = connections::connected(&store, &sealer, tenant, full, next).await.unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+    store.disconnect_connection(tenant, connection.id, true, later).await.unwrap();
+    let busy = ann_grant(staff, "ya29.freebusy", true);
+    let again = connections::connected(&store, &sealer, tenant, busy, next).await.unwrap();
+    assert_eq!(again.id, connection.id);
+    assert_eq!(cleanups_owed(&store, connection.id).await, 1, "Kalends' events still go");
+    assert!(again.busy_only && !again.is_default, "{again:?}");
+    assert_eq!(again.destination_calendar_id, None);
+}
+
+/// A store with a tenant, its sealer and one staff member, Ann.
+async fn one_staff_member(
+    db: Db,
+) -> (kalends_store::Store, TempDir, Sealer, uuid::Uuid, uuid::Uuid) {
     let dir = TempDir::new();
     let store = helpers::store(db, &dir).await;
     let tenant = helpers::tenant(&store, "UTC").await;
     let staff = NewStaff { external_id: None, name: "Ann".into(), email: None, time_zone: None };
     let staff = store.create_staff(tenant.id, staff).await.unwrap();
-    let sealer = Sealer::new(&key(1), &[]);
-    let grant = |access: &str| NewConnection {
-        staff_id: staff.id,
+    (store, dir, Sealer::new(&key(1), &[]), tenant.id, staff.id)
+}
+
+/// Ann's Google account with one writable calendar, as a grant of `access` brings it.
+fn ann_grant(staff_id: uuid::Uuid, access: &str, busy_only: bool) -> NewConnection {
+    NewConnection {
+        staff_id,
         provider: Provider::Google,
         account_email: "ann@example.com".into(),
         calendars: vec![ConnectionCalendar {
@@ -649,23 +696,9 @@ async fn reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed(db: Db)
         }],
         tokens: ConnectionTokens {
             access_token: SecretString::from(access.to_owned()),
-            refresh_token: Some(SecretString::from("1//refresh")),
+            refresh_token: (!busy_only).then(|| SecretString::from("1//refresh")),
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
         },
-        busy_only: false,
-    };
-    let next = chrono::Utc::now() + chrono::Duration::minutes(15);
-    let connection = connections::connected(&store, &sealer, tenant.id, grant("ya29.first"), next)
-        .await
-        .unwrap();
-    let later = chrono::Utc::now() + chrono::Duration::seconds(30);
-    let (_, owed) =
-        store.disconnect_connection(tenant.id, connection.id, true, later).await.unwrap();
-    assert!(owed.is_some(), "the disconnect owes a cleanup");
-    assert_eq!(cleanups_owed(&store, connection.id).await, 1);
-    let again = connections::connected(&store, &sealer, tenant.id, grant("ya29.second"), next)
-        .await
-        .unwrap();
-    assert_eq!(again.id, connection.id, "the same account reconnects the same connection");
-    assert_eq!(cleanups_owed(&store, connection.id).await, 0, "nothing left to revoke");
+        busy_only,
+    }
 }

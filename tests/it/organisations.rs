@@ -79,7 +79,7 @@ pub(crate) async fn workspace(app: &TestApp, scopes: &[&str]) {
     }
 }
 
-async fn delegate(app: &TestApp, scopes: &[&str]) {
+pub(crate) async fn delegate(app: &TestApp, scopes: &[&str]) {
     let url = app.url(&format!("/sandbox/_control/workspace/delegations/{CLIENT_ID}"));
     let answer = app.sandbox().put(url).json(&json!({"scopes": scopes})).send().await.unwrap();
     assert_eq!(answer.status(), 204);
@@ -91,7 +91,7 @@ async fn put_user(app: &TestApp, email: &str, unit: &str, is_admin: bool) {
     assert!(app.sandbox().post(url).json(&user).send().await.unwrap().status().is_success());
 }
 
-fn all_scopes() -> Vec<&'static str> {
+pub(crate) fn all_scopes() -> Vec<&'static str> {
     let mut scopes = CALENDAR_SCOPES.to_vec();
     scopes.push(DIRECTORY_SCOPE);
     scopes

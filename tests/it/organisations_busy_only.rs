@@ -19,6 +19,9 @@ use crate::organisations_microsoft as microsoft;
 on_both_databases!(
     a_busy_times_only_workspace_reads_free_busy_and_writes_nothing_into_its_calendars,
     a_busy_times_only_microsoft_365_organisation_reads_free_busy_and_writes_nothing,
+    a_busy_times_only_workspace_connected_again_in_full_writes_the_bookings_into_its_calendars,
+    a_workspace_changes_tier_in_place_and_its_calendars_take_bookings_then_give_them_back,
+    a_microsoft_365_organisation_changes_tier_in_place_and_its_calendars_follow,
 );
 
 /// The covered user: the only member of the unit (Google) or group (Microsoft) connected.
@@ -77,6 +80,18 @@ impl Provider {
         assert!(response.status().is_success(), "{}", response.text().await.unwrap());
         let event: Value = response.json().await.unwrap();
         event["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The administrator grants the calendar access the full tier needs, keeping free/busy.
+    async fn grant_everything(self, app: &TestApp) {
+        match self {
+            Self::Google => {
+                let mut scopes = google::all_scopes();
+                scopes.push(google::FREE_BUSY_SCOPE);
+                google::delegate(app, &scopes).await;
+            }
+            Self::Microsoft => microsoft::register(app, microsoft::EVERYTHING, None).await,
+        }
     }
 
     async fn delete(self, app: &TestApp, id: &str) {
@@ -167,6 +182,126 @@ async fn busy_times_only(db: Db, provider: Provider) {
     import_now(&app, tenant.id, connection.id).await;
     let later = calendar_busy_between(&app, &key, bo, 360, 370).await;
     assert_eq!(later, [("Busy".to_owned(), at(365, 8), at(365, 11))]);
+    app.stop().await;
+}
+
+/// The way out of the busy-times-only tier the administrator is told first: disconnect, grant
+/// the calendar scopes, connect again. The covered calendar comes back as Bo's calendar for
+/// bookings, with the bookings made meanwhile.
+async fn a_busy_times_only_workspace_connected_again_in_full_writes_the_bookings_into_its_calendars(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let organisation = Provider::Google.connect(&app, &key).await;
+    let id = organisation["id"].as_str().unwrap();
+    let bo = members(&app, &key, id.parse().unwrap()).await.items[0].staff_id;
+    booking(&app, &key, bo, at(3, 14)).await;
+    assert_eq!(Provider::Google.events(&app).await, 0);
+
+    let path = format!("/api/v1/organisation-connections/{id}");
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
+    google::delegate(&app, &google::all_scopes()).await;
+    let body = google::google_body(
+        google::json_key(google::KEY),
+        "admin@salon.example",
+        Some("/Staff/Juniors"),
+    );
+    let (status, answer) =
+        app.call("POST", "/api/v1/organisation-connections", &key, Some(body)).await;
+    assert_eq!((status, &answer["busy_only"]), (201, &json!(false)), "{answer}");
+
+    let connection = app.api(&key).connections().await.unwrap().remove(0);
+    assert!(!connection.busy_only && connection.is_default, "{connection:?}");
+    assert_eq!(connection.destination_calendar_id.as_deref(), Some(BO));
+    booking(&app, &key, bo, at(4, 10)).await;
+    eventually(Duration::from_secs(30), || async {
+        (Provider::Google.events(&app).await == 2).then_some(())
+    })
+    .await;
+    app.stop().await;
+}
+
+async fn a_workspace_changes_tier_in_place_and_its_calendars_take_bookings_then_give_them_back(
+    db: Db,
+) {
+    change_tier(db, Provider::Google).await;
+}
+
+async fn a_microsoft_365_organisation_changes_tier_in_place_and_its_calendars_follow(db: Db) {
+    change_tier(db, Provider::Microsoft).await;
+}
+
+/// Out of the busy-times-only tier and back, without disconnecting: the covered calendar takes
+/// Bo's bookings (those made before too), then gives them back; his own appointment stays.
+async fn change_tier(db: Db, provider: Provider) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    provider.seed(&app, "Dentist", at(2, 9), 1).await;
+    let organisation = provider.connect(&app, &key).await;
+    let id = organisation["id"].as_str().unwrap();
+    let bo = members(&app, &key, id.parse().unwrap()).await.items[0].staff_id;
+    let before = booking(&app, &key, bo, at(3, 14)).await;
+    let path = format!("/api/v1/organisation-connections/{id}");
+
+    // Bookings need the calendar access the administrator has not granted yet: refused, and
+    // nothing changes.
+    let (status, refused) = app.call("PATCH", &path, &key, Some(json!({"busy_only": false}))).await;
+    assert_eq!(status, 422, "{refused}");
+    let field = match provider {
+        Provider::Google => "service_account_key",
+        Provider::Microsoft => "client_id",
+    };
+    assert_eq!(refused["errors"][0]["field"], field, "{refused}");
+    assert!(api.connections().await.unwrap()[0].busy_only);
+
+    provider.grant_everything(&app).await;
+    let (status, full) = app.call("PATCH", &path, &key, Some(json!({"busy_only": false}))).await;
+    assert_eq!((status, &full["busy_only"]), (200, &json!(false)), "{full}");
+    let connection = api.connections().await.unwrap().remove(0);
+    assert!(!connection.busy_only && connection.is_default, "{connection:?}");
+    assert!(connection.destination_calendar_id.is_some(), "{connection:?}");
+    // The booking made before the change, and one made after it, are in his calendar.
+    let after = booking(&app, &key, bo, at(4, 10)).await;
+    eventually(Duration::from_secs(30), || async {
+        (provider.events(&app).await == 3).then_some(())
+    })
+    .await;
+    for booking in [before, after] {
+        let synced = api.booking(booking).await.unwrap().sync;
+        assert!(synced.iter().all(|s| s.state == "synced") && !synced.is_empty(), "{synced:?}");
+    }
+
+    // Back to busy times only: Kalends' events leave his calendar, his appointment stays, and
+    // a new booking is kept in Kalends only.
+    let (status, busy) = app.call("PATCH", &path, &key, Some(json!({"busy_only": true}))).await;
+    assert_eq!((status, &busy["busy_only"]), (200, &json!(true)), "{busy}");
+    eventually(Duration::from_secs(30), || async {
+        (provider.events(&app).await == 1).then_some(())
+    })
+    .await;
+    let connection = api.connections().await.unwrap().remove(0);
+    assert!(connection.busy_only && !connection.is_default, "{connection:?}");
+    assert_eq!(connection.status, "active");
+    let later = booking(&app, &key, bo, at(5, 10)).await;
+    assert!(api.booking(later).await.unwrap().sync.is_empty(), "no calendar to write into");
+    assert_eq!(provider.events(&app).await, 1);
+    // Its busy times are his appointment alone once Kalends' events are gone (read again then:
+    // free/busy cannot tell them from his), so his bookings clash with nothing.
+    let dentist = [("Busy".to_owned(), at(2, 9), at(2, 10))];
+    eventually(Duration::from_secs(30), || async {
+        (calendar_busy(&app, &key, bo).await == dentist).then_some(())
+    })
+    .await;
+    app.settle().await;
+    assert!(api.conflicts("open").await.unwrap().is_empty());
+
+    // The log says what each change did.
+    let log = google::organisation_log(&app, &key).await;
+    let said: Vec<&str> = log.iter().filter_map(|e| e["detail"].as_str()).collect();
+    assert!(said[0].starts_with("busy times only from now: Kalends' events removed"), "{said:?}");
+    assert!(said[1].starts_with("bookings written from now"), "{said:?}");
     app.stop().await;
 }
 

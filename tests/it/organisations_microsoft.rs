@@ -34,7 +34,8 @@ const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const APP: &str = "0d6c1f52-7a43-4b1e-9a58-7e6e616e7431";
 const SECRET: &str = "Kx8Q~app-secret-value";
 pub(crate) const GROUP: &str = "3b5f9d2e-1c4a-4e8b-9f6d-7a2c1e0b4d5f";
-const EVERYTHING: &[&str] = &["Calendars.ReadWrite", "User.Read.All", "GroupMember.Read.All"];
+pub(crate) const EVERYTHING: &[&str] =
+    &["Calendars.ReadWrite", "User.Read.All", "GroupMember.Read.All"];
 
 /// Sets up the sandbox's tenant as its administrators would: the application with `roles`,
 /// scoped to `access_group`; Ann, Bo and Cy, and a group of Ann and Bo.
@@ -46,7 +47,7 @@ pub(crate) async fn tenant(app: &TestApp, roles: &[&str], access_group: Option<&
     register(app, roles, access_group).await;
 }
 
-async fn register(app: &TestApp, roles: &[&str], access_group: Option<&str>) {
+pub(crate) async fn register(app: &TestApp, roles: &[&str], access_group: Option<&str>) {
     let registration = json!({
         "client_id": APP, "client_secret": SECRET, "roles": roles, "access_group": access_group,
     });
