@@ -94,6 +94,19 @@ impl Provider {
         }
     }
 
+    /// The administrator takes the calendar access back, leaving free/busy.
+    async fn grant_busy_times_only(self, app: &TestApp) {
+        match self {
+            Self::Google => {
+                google::delegate(app, &[google::FREE_BUSY_SCOPE, google::DIRECTORY_SCOPE]).await;
+            }
+            Self::Microsoft => {
+                let roles = ["Calendars.Read", "GroupMember.Read.All"];
+                microsoft::register(app, &roles, None).await;
+            }
+        }
+    }
+
     async fn delete(self, app: &TestApp, id: &str) {
         let url = app.url(&format!("{}/{id}", self.events_path()));
         assert!(app.sandbox().delete(url).send().await.unwrap().status().is_success());
@@ -297,11 +310,31 @@ async fn change_tier(db: Db, provider: Provider) {
     app.settle().await;
     assert!(api.conflicts("open").await.unwrap().is_empty());
 
+    // The console offers the way back, and says when the grant does not allow it.
+    let (browser, _, csrf) = crate::console::signed_in_as(&app, &key).await;
+    let page = browser.get("/dashboard/organisation").await;
+    assert!(page.body.contains("Write bookings into these calendars"), "{}", page.body);
+    provider.grant_busy_times_only(&app).await;
+    let back = format!("/dashboard/organisation/{id}/write-bookings");
+    let page = browser.post(&back, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(page.status, 422);
+    let missing = match provider {
+        Provider::Google => "auth/calendar.events",
+        Provider::Microsoft => "Calendars.ReadWrite",
+    };
+    assert!(page.body.contains(missing), "the refusal names what is missing: {}", page.body);
+    assert!(api.connections().await.unwrap()[0].busy_only);
+    provider.grant_everything(&app).await;
+    let page = browser.post(&back, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(page.location(), "/dashboard/organisation?notice=write-bookings");
+    assert!(!api.connections().await.unwrap()[0].busy_only);
+
     // The log says what each change did.
     let log = google::organisation_log(&app, &key).await;
     let said: Vec<&str> = log.iter().filter_map(|e| e["detail"].as_str()).collect();
-    assert!(said[0].starts_with("busy times only from now: Kalends' events removed"), "{said:?}");
-    assert!(said[1].starts_with("bookings written from now"), "{said:?}");
+    assert!(said[0].starts_with("bookings written from now"), "{said:?}");
+    assert!(said[1].starts_with("busy times only from now: Kalends' events removed"), "{said:?}");
+    assert!(said[2].starts_with("bookings written from now"), "{said:?}");
     app.stop().await;
 }
 

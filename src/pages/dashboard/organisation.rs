@@ -59,6 +59,12 @@ fn organisation_notice(code: Option<&str>) -> Markup {
             "The Microsoft 365 organisation is connected: its staff's calendars are being filled."
         }
         Some("refreshed") => "The directory was read again.",
+        Some("busy-only") => {
+            "Busy times only from now: Kalends' events are being removed from the covered calendars."
+        }
+        Some("write-bookings") => {
+            "The covered calendars take bookings from now: the upcoming ones are being written."
+        }
         Some("disconnected") => {
             "The organisation is disconnected: its staff's calendars no longer sync."
         }
@@ -325,7 +331,12 @@ fn organisation_card(
                 }
             }
             div.actions {
-                (action("refresh", "Read the directory again", ""))
+                @if organisation.busy_only {
+                    (action("write-bookings", "Write bookings into these calendars", ""))
+                } @else {
+                    (action("busy-only", "Read busy times only (removes Kalends' events)", ""))
+                }
+                " " (action("refresh", "Read the directory again", ""))
                 " " (action("disconnect", "Disconnect the organisation", "danger"))
             }
         }
@@ -398,7 +409,7 @@ async fn refused(
     render(state, console, form, &errors, None).await
 }
 
-/// `POST /dashboard/organisation/{id}/{action}`: refresh, disconnect.
+/// `POST /dashboard/organisation/{id}/{action}`: refresh, change tier, disconnect.
 async fn act(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
@@ -433,6 +444,22 @@ async fn act(
             Ok(()) => done("/dashboard/organisation", "disconnected"),
             Err(e) => store_failure("Organisation connection", e),
         },
+        tier @ ("busy-only" | "write-bookings") => {
+            let change = organisations::Change {
+                busy_only: Some(tier == "busy-only"),
+                ..Default::default()
+            };
+            let cx = crate::connections::organisation_context(&state);
+            match organisations::update(cx, tenant, id, change, Actor::Console).await {
+                Ok(_) => done("/dashboard/organisation", tier),
+                // The grant lacks the tier's scope or permission: said above the forms, whose
+                // fields are a new connection's.
+                Err(OrganisationError::Invalid { message, .. }) => {
+                    render(&state, &console, &form, &[FieldError::new("", message)], None).await
+                }
+                Err(error) => refused(&state, &console, &form, error).await,
+            }
+        }
         _ => not_found("Action"),
     }
 }
