@@ -95,8 +95,13 @@ pub struct App {
 /// A user of the directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntraUser {
-    /// `userPrincipalName` (also `mail`).
+    /// `userPrincipalName` (also `mail`, unless `mail` is given).
     pub user_principal_name: String,
+    /// `mail`, where it differs from the sign-in name (`ann@salon.example` for the user
+    /// `ann.b@salon.onmicrosoft.com`, say). As in Graph, `/users/{x}` takes the id or the
+    /// userPrincipalName, never the mail address.
+    #[serde(default)]
+    pub mail: Option<String>,
     /// `displayName` (from the address when not given).
     #[serde(default)]
     pub display_name: Option<String>,
@@ -591,7 +596,7 @@ fn page(link: &str, paging: &Paging, users: &[&EntraUser], entity: &str) -> Resp
                 "@odata.type": "#microsoft.graph.user",
                 "id": user.id,
                 "displayName": user.display_name.clone().unwrap_or_else(|| super::display_name(&user.user_principal_name)),
-                "mail": user.user_principal_name,
+                "mail": user.mail.as_ref().unwrap_or(&user.user_principal_name),
                 "userPrincipalName": user.user_principal_name,
                 "accountEnabled": user.account_enabled,
             })

@@ -241,12 +241,14 @@ impl Session<'_> {
 
     /// A Microsoft token without a refresh token is an organisation's application token (a
     /// staff member's own sign-in always asks `offline_access`): it reaches the calendar at the
-    /// member's mailbox, named by their address, not at `/me`.
+    /// member's mailbox, named by their directory id (Graph takes no mail address there; the
+    /// address only for a cleanup recorded before the id was kept), not at `/me`.
     fn addressed(&self, token: AccessToken) -> AccessToken {
         if self.cleanup.provider == Provider::Microsoft
             && self.cleanup.tokens.refresh_token.is_none()
         {
-            token.for_mailbox(self.cleanup.account_email.clone())
+            let mailbox = self.cleanup.mailbox.as_ref().unwrap_or(&self.cleanup.account_email);
+            token.for_mailbox(mailbox.clone())
         } else {
             token
         }

@@ -42,6 +42,9 @@ pub struct ConnectionCleanup {
     pub provider: Provider,
     /// The account.
     pub account_email: String,
+    /// The mailbox an organisation's application token acts on (a Microsoft member's directory
+    /// id); `None` for a calendar connected by its owner.
+    pub mailbox: Option<String>,
     /// Where its events were written.
     pub destination_calendar_id: Option<String>,
     /// Its tokens, opened.
@@ -63,12 +66,17 @@ pub(crate) struct CleanupParts {
 }
 
 /// Copies a connection with tokens into `connection_cleanups`: `$1` cleanup id, `$2` remove
-/// events, `$3` events JSON, `$4` channels JSON, `$5` now, `$6` connection id.
+/// events, `$3` events JSON, `$4` channels JSON, `$5` now, `$6` connection id. A calendar a
+/// Microsoft organisation covers keeps its member's directory id as the mailbox to act on.
 pub(crate) const INSERT: &str = "INSERT INTO connection_cleanups (id, connection_id, tenant_id, \
      provider, account_email, destination_calendar_id, access_token, refresh_token, token_expires_at, \
-     remove_events, events, channels, created_at) SELECT $1, id, tenant_id, provider, account_email, \
-     destination_calendar_id, access_token, refresh_token, token_expires_at, $2, $3, $4, $5 \
-     FROM connections WHERE id = $6 AND access_token IS NOT NULL AND token_expires_at IS NOT NULL";
+     remove_events, events, channels, created_at, mailbox) SELECT $1, c.id, c.tenant_id, c.provider, \
+     c.account_email, c.destination_calendar_id, c.access_token, c.refresh_token, \
+     c.token_expires_at, $2, $3, $4, $5, (SELECT m.directory_id FROM organisation_members m \
+     JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+     WHERE m.connection_id = c.id AND o.provider = 'microsoft' ORDER BY m.directory_id LIMIT 1) \
+     FROM connections c WHERE c.id = $6 AND c.access_token IS NOT NULL \
+     AND c.token_expires_at IS NOT NULL";
 
 type CleanupRow = (
     Uuid,
@@ -83,6 +91,7 @@ type CleanupRow = (
     String,
     String,
     DateTime<Utc>,
+    Option<String>,
 );
 
 impl Store {
@@ -131,7 +140,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT connection_id, tenant_id, provider, account_email, destination_calendar_id, \
                  access_token, refresh_token, token_expires_at, remove_events, events, channels, \
-                 created_at FROM connection_cleanups WHERE id = $1",
+                 created_at, mailbox FROM connection_cleanups WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
@@ -150,6 +159,7 @@ impl Store {
             events,
             channels,
             created_at,
+            mailbox,
         )) = row
         else {
             return Ok(None);
@@ -166,6 +176,7 @@ impl Store {
             tenant_id,
             provider: provider.parse().map_err(|_| bad("provider"))?,
             account_email: email,
+            mailbox,
             destination_calendar_id: destination,
             tokens: ConnectionTokens {
                 access_token: open(&access, "access")?,

@@ -20,6 +20,7 @@ on_both_databases!(
     the_console_connects_a_microsoft_365_organisation_with_refusals_in_place,
     an_application_proves_itself_with_its_certificate_and_a_wrong_one_is_refused_by_name,
     a_secret_entra_refuses_costs_one_grant_and_the_new_secret_resumes_every_calendar,
+    a_mailbox_whose_address_is_not_its_sign_in_name_is_cleaned_up_on_disconnect,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -151,6 +152,33 @@ async fn an_administrator_connects_a_microsoft_365_organisation_and_covered_cale
         events_of(&app, "bo@salon.example")
     })
     .await;
+    app.stop().await;
+}
+
+/// Dee signs in as `dee.d@salon.onmicrosoft.com` and receives mail at `dee@salon.example`:
+/// Graph reaches her mailbox by her id or her sign-in name, never by her address. Her bookings
+/// go in, and disconnecting the organisation takes them out again.
+async fn a_mailbox_whose_address_is_not_its_sign_in_name_is_cleaned_up_on_disconnect(db: Db) {
+    const SIGN_IN: &str = "dee.d@salon.onmicrosoft.com";
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    let dee = json!({"user_principal_name": SIGN_IN, "mail": "dee@salon.example"});
+    control(&app, "POST", "/users", dee).await;
+    group(&app, &[SIGN_IN]).await;
+    let (status, organisation) = connect(&app, &key, body(Some(GROUP))).await;
+    assert_eq!(status, 201, "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), [("dee@salon.example", "active")]);
+
+    let mut booking = booking_in("Cut and colour", 10);
+    booking.staff_ids = vec![listed[0].staff_id];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    seen(&|| events_of(&app, SIGN_IN), |e| e.len() == 1).await;
+    let path = format!("/api/v1/organisation-connections/{id}");
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
+    seen(&|| events_of(&app, SIGN_IN), <[Value]>::is_empty).await;
     app.stop().await;
 }
 
