@@ -723,7 +723,9 @@ async fn stop_writing(
 /// Which users in scope a directory read covers (again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cover {
-    /// Those not covered yet, or whose calendars failed.
+    /// Those not covered yet, whose calendars failed, or whose calendar is not working in the
+    /// organisation's tier (disconnected, or left behind by a change of tier stopped halfway):
+    /// any read repairs what an interrupted change left.
     Newcomers,
     /// Everyone in scope: the tier changed, so each covered calendar is saved again in it.
     Everyone,
@@ -776,6 +778,14 @@ async fn apply_users(
 ) -> Result<Moved, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
+    let connections = cx.store.list_connections(tenant_id, None).await?;
+    let in_tier = |id: Option<Uuid>| {
+        connections.iter().any(|c| {
+            Some(c.id) == id
+                && c.status == ConnectionStatus::Active
+                && c.busy_only == organisation.busy_only
+        })
+    };
     let in_scope: Vec<OrgUser> = users.into_iter().filter(|u| u.active).collect();
     let mut moved = Moved::default();
     for user in &in_scope {
@@ -798,10 +808,12 @@ async fn apply_users(
     }
     let mut joiners = Vec::new();
     for user in in_scope {
-        let covered = known.iter().any(|m| m.directory_id == user.id && m.state == "active");
+        let member = known.iter().find(|m| m.directory_id == user.id && m.state != "left");
+        let covered = member.is_some_and(|m| m.state == "active" && in_tier(m.connection_id));
         if !covered || cover == Cover::Everyone {
+            let ours = member.and_then(|m| m.connection_id);
             joiners.push(async move {
-                let member = cover_user(cx, tenant_id, org, user).await?;
+                let member = cover_user(cx, tenant_id, org, user, ours).await?;
                 cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
                 Ok::<_, OrganisationError>(())
             });
@@ -820,12 +832,16 @@ async fn apply_users(
 
 /// Covers one directory user: their staff member (found by address, or added with the
 /// directory's id as `external_id`), and their calendar connected with a token for them. A user
-/// the provider refuses is a `failed` member saying why; the others go on.
+/// the provider refuses is a `failed` member saying why; the others go on. A calendar of that
+/// address the staff member connected themselves (any connection but `ours`, the one the
+/// organisation covered before) stays theirs: covering it would put it in the organisation's
+/// tier and hand its grant to the organisation's disconnects.
 async fn cover_user(
     cx: Context<'_>,
     tenant_id: Uuid,
     org: &Org,
     user: OrgUser,
+    ours: Option<Uuid>,
 ) -> Result<OrganisationMember, OrganisationError> {
     let staff = staff_for(cx.store, tenant_id, &user).await?;
     let email = user.email.to_ascii_lowercase();
@@ -837,6 +853,19 @@ async fn cover_user(
         state: if error.is_some() { "failed" } else { "active" }.into(),
         last_error: error,
     };
+    let own = cx.store.list_connections(tenant_id, Some(staff.id)).await?.into_iter().find(|c| {
+        c.provider == org.provider()
+            && c.account_email.eq_ignore_ascii_case(&email)
+            && c.status != ConnectionStatus::Revoked
+            && Some(c.id) != ours
+    });
+    if own.is_some() {
+        let why = format!(
+            "{email} connected this calendar themselves: it stays theirs, and the organisation \
+             does not cover it"
+        );
+        return Ok(member(None, Some(why)));
+    }
     let reached = match org.token(&user).await {
         Ok((token, expires_at)) => {
             org.calendars(cx.credentials, &token, &user).await.map(|c| (token, expires_at, c))
@@ -935,7 +964,9 @@ mod log {
             what.push(format!("{secret} replaced"));
         }
         match change.busy_only {
-            Some(true) => what.push("busy times only from now: Kalends' events removed".into()),
+            Some(true) => {
+                what.push("busy times only from now: Kalends' events being removed".into());
+            }
             Some(false) => what.push("bookings written from now, not only busy times read".into()),
             None => {}
         }

@@ -79,7 +79,7 @@ fn form_action(page_url: &str, body: &str) -> String {
 }
 
 /// A tenant, a staff member, and a browser signed in to that staff member's settings.
-async fn signed_in(app: &TestApp, email: &str) -> (String, Uuid, Browser) {
+pub(crate) async fn signed_in(app: &TestApp, email: &str) -> (String, Uuid, Browser) {
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
     let staff = StaffIn { name: "Ann Lee".into(), email: Some(email.into()), ..StaffIn::default() };

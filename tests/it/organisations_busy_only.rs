@@ -22,6 +22,8 @@ on_both_databases!(
     a_busy_times_only_workspace_connected_again_in_full_writes_the_bookings_into_its_calendars,
     a_workspace_changes_tier_in_place_and_its_calendars_take_bookings_then_give_them_back,
     a_microsoft_365_organisation_changes_tier_in_place_and_its_calendars_follow,
+    a_calendar_the_staff_member_connected_themselves_stays_theirs_under_a_busy_times_only_organisation,
+    a_change_of_tier_stopped_halfway_is_repaired_by_the_next_directory_read,
 );
 
 /// The covered user: the only member of the unit (Google) or group (Microsoft) connected.
@@ -333,8 +335,76 @@ async fn change_tier(db: Db, provider: Provider) {
     let log = google::organisation_log(&app, &key).await;
     let said: Vec<&str> = log.iter().filter_map(|e| e["detail"].as_str()).collect();
     assert!(said[0].starts_with("bookings written from now"), "{said:?}");
-    assert!(said[1].starts_with("busy times only from now: Kalends' events removed"), "{said:?}");
+    assert!(
+        said[1].starts_with("busy times only from now: Kalends' events being removed"),
+        "{said:?}"
+    );
     assert!(said[2].starts_with("bookings written from now"), "{said:?}");
+    app.stop().await;
+}
+
+/// Bo connected his Workspace calendar himself, bookings written into it. The organisation,
+/// connected for busy times only, leaves it as it is: it would otherwise take his calendar out
+/// of his bookings, and its disconnect would revoke his own grant.
+async fn a_calendar_the_staff_member_connected_themselves_stays_theirs_under_a_busy_times_only_organisation(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (key, bo, browser) = crate::connect::signed_in(&app, BO).await;
+    let page = crate::connect::connect(&app, &browser, "google", BO, "allow").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let own = app.api(&key).connections().await.unwrap().remove(0);
+    assert!(own.is_default && !own.busy_only, "{own:?}");
+
+    let organisation = Provider::Google.connect(&app, &key).await;
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!((listed[0].staff_id, listed[0].state.as_str()), (bo, "failed"));
+    let why = listed[0].last_error.as_deref().unwrap_or_default();
+    assert!(why.contains("connected this calendar themselves"), "{why}");
+    let connections = app.api(&key).connections().await.unwrap();
+    assert_eq!(connections.len(), 1, "{connections:?}");
+    assert!(connections[0].is_default && !connections[0].busy_only, "{connections:?}");
+
+    booking(&app, &key, bo, at(3, 14)).await;
+    assert_eq!(Provider::Google.events(&app).await, 1, "his own calendar takes his booking");
+    let path = format!("/api/v1/organisation-connections/{id}");
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
+    app.settle().await;
+    let connections = app.api(&key).connections().await.unwrap();
+    assert_eq!(connections[0].status, "active", "{connections:?}");
+    assert_eq!(Provider::Google.events(&app).await, 1);
+    app.stop().await;
+}
+
+/// A change of tier that stops halfway (the provider failing for one member, say) has the
+/// organisation saved in its new tier and that member's calendar still in the old one, while
+/// the member counts as covered. The next read of the directory moves it.
+async fn a_change_of_tier_stopped_halfway_is_repaired_by_the_next_directory_read(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let organisation = Provider::Google.connect(&app, &key).await;
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    Provider::Google.grant_everything(&app).await;
+    // What the change had saved before it stopped: the organisation, not the calendar.
+    let sql = "UPDATE organisation_connections SET busy_only = FALSE WHERE id = $1";
+    match app.store.pool() {
+        kalends_store::Pool::Sqlite { write, .. } => {
+            sqlx::query(sql).bind(id).execute(write).await.unwrap();
+        }
+        kalends_store::Pool::Postgres(pool) => {
+            sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+        }
+    }
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    assert_eq!(listed["items"][0]["busy_only"], json!(false), "{listed}");
+    assert!(app.api(&key).connections().await.unwrap()[0].busy_only);
+
+    let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let moved = app.api(&key).connections().await.unwrap().remove(0);
+    assert!(!moved.busy_only && moved.is_default, "{moved:?}");
     app.stop().await;
 }
 
