@@ -12,6 +12,10 @@
 //!    app): forgetting the token is all Kalends can do there;
 //! 4. forget the cleanup row, the last copy of the tokens.
 //!
+//! A reconnect of the calendar forgets the cleanup it owed (its events are the calendar's again,
+//! its grant may be the new one): a run under way sees that before its next removal and before
+//! revoking, and stops there.
+//!
 //! A transient failure is retried (the whole run again: every step is idempotent, an event or
 //! channel already gone counts as done, a grant already revoked too); a dead grant cannot clean
 //! anything up, and a permanent refusal will not change: the cleanup is forgotten at once and
@@ -82,7 +86,11 @@ pub async fn clean_up(
     let (id, connection, tenant_id) = (cleanup.id, cleanup.connection_id, cleanup.tenant_id);
     let mut session = Session { store, sealer, credentials, cleanup };
     match session.run().await {
-        Ok(cleaned) => {
+        Ok(None) => {
+            tracing::info!(%connection, "the calendar was connected again while it was cleaned up; the cleanup stopped");
+            Ok(None)
+        }
+        Ok(Some(cleaned)) => {
             store.forget_connection_cleanup(id).await?;
             tracing::info!(%connection, events_removed = cleaned.events_removed, revoked = cleaned.revoked_at_provider, "calendar cleaned up and forgotten");
             if cleaned.events_removed > 0 {
@@ -145,10 +153,16 @@ impl Session<'_> {
         self.credentials.providers().get(self.cleanup.provider)
     }
 
-    async fn run(&mut self) -> Result<Cleaned, CleanupError> {
+    /// `None` when the cleanup was withdrawn on the way: the calendar was connected again,
+    /// whose reconnect forgets the cleanup, and from then on its events are the calendar's
+    /// again and its grant may be the new one. Nothing more goes, the grant least of all.
+    async fn run(&mut self) -> Result<Option<Cleaned>, CleanupError> {
         let mut cleaned = Cleaned::default();
         if self.cleanup.remove_events {
-            cleaned.events_removed = self.remove_events().await?;
+            match self.remove_events().await? {
+                Some(removed) => cleaned.events_removed = removed,
+                None => return Ok(None),
+            }
         }
         for channel in self.cleanup.channels.clone() {
             let subscription = Subscription {
@@ -162,15 +176,25 @@ impl Session<'_> {
             })
             .await?;
         }
+        if !self.still_owed().await? {
+            return Ok(None);
+        }
         let tokens = &self.cleanup.tokens;
         let grant = tokens.refresh_token.as_ref().unwrap_or(&tokens.access_token);
         cleaned.revoked_at_provider = self.provider().revoke(grant).await?;
-        Ok(cleaned)
+        Ok(Some(cleaned))
+    }
+
+    /// Whether the cleanup is still owed: asked before each removal and before the grant is
+    /// revoked, each a call to the provider that costs far more than the read.
+    async fn still_owed(&self) -> Result<bool, CleanupError> {
+        Ok(self.store.connection_cleanup_owed(self.cleanup.id).await?)
     }
 
     /// Removes the connection's own events from its destination calendar (counted), then the
-    /// other events Kalends recorded for it (in a former destination, or out of the window).
-    async fn remove_events(&mut self) -> Result<usize, CleanupError> {
+    /// other events Kalends recorded for it (in a former destination, or out of the window);
+    /// `None` when the cleanup was withdrawn on the way.
+    async fn remove_events(&mut self) -> Result<Option<usize>, CleanupError> {
         let recorded: HashSet<String> =
             self.cleanup.events.iter().map(|(_, id)| id.clone()).collect();
         let mut done: HashSet<String> = HashSet::new();
@@ -188,6 +212,9 @@ impl Session<'_> {
                 .await?;
             let connection = self.cleanup.connection_id;
             for event in listed.iter().filter(|e| e.is_written_by(connection, &recorded)) {
+                if !self.still_owed().await? {
+                    return Ok(None);
+                }
                 self.delete(&calendar, &event.id).await?;
                 done.insert(event.id.clone());
             }
@@ -195,10 +222,13 @@ impl Session<'_> {
         let removed = done.len();
         for (calendar, id) in self.cleanup.events.clone() {
             if !done.contains(&id) {
+                if !self.still_owed().await? {
+                    return Ok(None);
+                }
                 self.delete(&calendar, &id).await?;
             }
         }
-        Ok(removed)
+        Ok(Some(removed))
     }
 
     async fn delete(&mut self, calendar: &str, id: &str) -> Result<(), CleanupError> {

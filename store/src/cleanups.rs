@@ -190,6 +190,18 @@ impl Store {
         }))
     }
 
+    /// Whether the cleanup is still owed: a reconnect of its calendar forgets it, and a run
+    /// under way stops there.
+    pub async fn connection_cleanup_owed(&self, id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<i32> = with_read_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT 1 FROM connection_cleanups WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(found.is_some())
+    }
+
     /// Takes the cleanup's lease until `until`; `false` while another run holds it (or when it
     /// is done).
     pub async fn claim_connection_cleanup(

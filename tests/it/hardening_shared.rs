@@ -16,13 +16,14 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::connect::{Browser, connect};
-use crate::helpers::{Db, TestApp, eventually, on_both_databases};
+use crate::helpers::{Db, TestApp, eventually, execute_with_id, on_both_databases};
 
 on_both_databases!(
     two_staff_sharing_one_google_calendar_never_delete_or_rewrite_each_others_events,
     two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_others_events,
     a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_busy_time,
     deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant,
+    a_cleanup_under_way_stops_when_its_calendar_is_connected_again,
 );
 
 /// The shared account both staff members connect.
@@ -30,12 +31,18 @@ const DESK: &str = "desk@salon.example";
 
 /// The calendar credentials the running app uses (same secret key, same sandbox).
 pub(crate) fn credentials(app: &TestApp) -> Credentials {
-    let config =
-        Config { data_dir: app._dir.0.clone(), public_url: app.base.clone(), ..Config::default() };
-    let key = config.secret_key().unwrap().0;
-    let providers = kalends::sandbox::providers(&config).unwrap();
-    let tokens = SealedTokenStore::new(app.store.clone(), Sealer::new(&key, &[]));
+    let providers = kalends::sandbox::providers(&config(app)).unwrap();
+    let tokens = SealedTokenStore::new(app.store.clone(), sealer(app));
     Credentials::new(Arc::new(tokens), Arc::new(providers))
+}
+
+/// The running app's sealer (same secret key).
+fn sealer(app: &TestApp) -> Sealer {
+    Sealer::new(&config(app).secret_key().unwrap().0, &[])
+}
+
+fn config(app: &TestApp) -> Config {
+    Config { data_dir: app._dir.0.clone(), public_url: app.base.clone(), ..Config::default() }
 }
 
 /// A staff member who connected `email` at `provider`; returns (staff id, connection id).
@@ -311,5 +318,54 @@ async fn deleting_a_staff_member_removes_their_events_stops_their_channels_and_r
     assert!(channels.iter().all(|c| c["stopped"] == true), "{channels:?}");
     assert!(subscriptions.is_empty(), "{subscriptions:?}");
     assert!(google_revoked, "{grants:?}");
+    app.stop().await;
+}
+
+/// Ann's calendar is being cleaned up after a disconnect when she connects it again (the
+/// reconnect forgets the cleanup owed). The removal under way finishes; nothing more goes: the
+/// calendar's events are hers again, and the grant may be the new one, so it is not revoked.
+async fn a_cleanup_under_way_stops_when_its_calendar_is_connected_again(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let (ann, connection) = connected_staff(&app, &key, "Ann", "google", DESK).await;
+    for day in 10..13 {
+        let mut cut = crate::helpers::booking_in(&format!("Cut on day {day}"), day);
+        cut.staff_ids = vec![ann];
+        app.api(&key).create_booking(&cut).await.unwrap();
+    }
+    app.settle().await;
+    assert_eq!(desk_events(&app, "google").await.len(), 3);
+
+    // The sandbox holds every request about one event: the cleanup's first removal waits.
+    let control = app.sandbox();
+    let hold = app.url("/sandbox/_control/hold");
+    let gate = json!({"path": "/events/"});
+    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let (_, owed) =
+        app.store.disconnect_connection(tenant.id, connection, true, later).await.unwrap();
+    let cleanup = owed.expect("the disconnect owes a cleanup");
+    let running = tokio::spawn({
+        let (store, sealer, credentials) = (app.store.clone(), sealer(&app), credentials(&app));
+        async move {
+            kalends_service::connection_cleanups::clean_up(&store, &sealer, &credentials, cleanup)
+                .await
+        }
+    });
+    eventually(Duration::from_secs(30), || async {
+        let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+        (view["waiting"].as_u64() >= Some(1)).then_some(())
+    })
+    .await;
+
+    // Ann connects the calendar again meanwhile: the reconnect forgets the cleanup.
+    let forget = "DELETE FROM connection_cleanups WHERE connection_id = $1";
+    assert_eq!(execute_with_id(&app.store, forget, connection).await, 1);
+    control.delete(&hold).send().await.unwrap();
+    let outcome = running.await.unwrap().unwrap();
+    assert!(outcome.is_none(), "the cleanup stopped: {outcome:?}");
+    assert_eq!(desk_events(&app, "google").await.len(), 2, "only the removal under way went");
+    let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
+    assert_eq!(counts["POST google revoke"].as_u64().unwrap_or(0), 0, "the grant is not revoked");
     app.stop().await;
 }

@@ -709,3 +709,16 @@ impl Api<'_> {
         self.send("DELETE", &format!("/api/v1/connections/{id}"), None, 200).await
     }
 }
+
+/// Runs `sql` with `id` bound as `$1` on `store`'s database, as no API would: a test setting up
+/// a state only a crash, a race or another process leaves. The rows it changed.
+pub(crate) async fn execute_with_id(store: &Store, sql: &'static str, id: Uuid) -> u64 {
+    match store.pool() {
+        kalends_store::Pool::Sqlite { write, .. } => {
+            sqlx::query(sql).bind(id).execute(write).await.unwrap().rows_affected()
+        }
+        kalends_store::Pool::Postgres(pool) => {
+            sqlx::query(sql).bind(id).execute(pool).await.unwrap().rows_affected()
+        }
+    }
+}

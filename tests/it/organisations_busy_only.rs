@@ -387,15 +387,8 @@ async fn a_change_of_tier_stopped_halfway_is_repaired_by_the_next_directory_read
     let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
     Provider::Google.grant_everything(&app).await;
     // What the change had saved before it stopped: the organisation, not the calendar.
-    let sql = "UPDATE organisation_connections SET busy_only = FALSE WHERE id = $1";
-    match app.store.pool() {
-        kalends_store::Pool::Sqlite { write, .. } => {
-            sqlx::query(sql).bind(id).execute(write).await.unwrap();
-        }
-        kalends_store::Pool::Postgres(pool) => {
-            sqlx::query(sql).bind(id).execute(pool).await.unwrap();
-        }
-    }
+    let saved = "UPDATE organisation_connections SET busy_only = FALSE WHERE id = $1";
+    assert_eq!(crate::helpers::execute_with_id(&app.store, saved, id).await, 1);
     let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
     assert_eq!(listed["items"][0]["busy_only"], json!(false), "{listed}");
     assert!(app.api(&key).connections().await.unwrap()[0].busy_only);
