@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 /// A failed provider call.
 ///
 /// Messages are the provider's words; they never contain a token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ProviderError {
     /// Worth retrying later: 5xx, timeouts, dropped connections, 429 and Google's 403 rate-limit
     /// reasons. `retry_after` is the provider's own hint when it sent one.

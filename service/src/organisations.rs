@@ -480,7 +480,7 @@ async fn create(
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
-    match apply_directory(cx, &organisation, &org, users, Cover::Newcomers).await {
+    match apply_directory(cx, &organisation, &org, users, None).await {
         Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
@@ -534,9 +534,14 @@ pub async fn update(
         ..current
     };
     let org = Org::of(cx.providers(), &changed, &key)?;
-    // The tier left behind, to mint the tokens that remove Kalends' events.
-    let leaving = OrganisationConnection { busy_only: was_busy_only, ..changed.clone() };
-    let leaving = Org::of(cx.providers(), &leaving, &key)?;
+    // Out of a tier that writes: its tokens still may, and remove Kalends' events.
+    let leaving = match said.busy_only {
+        Some(true) => {
+            let writing = OrganisationConnection { busy_only: false, ..changed.clone() };
+            Some(Org::of(cx.providers(), &writing, &key)?)
+        }
+        _ => None,
+    };
     let users = check(&org).await?;
     let service_account = match &org.directory {
         Directory::Google { workspace, .. } => workspace.service_account().to_owned(),
@@ -555,18 +560,10 @@ pub async fn update(
     };
     let organisation =
         cx.store.update_organisation_connection(tenant_id, id, patch, cx.sealer, &entry).await?;
-    let cover = match said.busy_only {
-        Some(busy_only) => {
-            if busy_only {
-                stop_writing(cx, tenant_id, id, &leaving).await?;
-            }
-            Cover::Everyone
-        }
-        None => Cover::Newcomers,
-    };
     // Stored and logged: as after a creation, the provider failing for a user now is the
     // connection's `error` to show, not a refused change (asked again, it would be logged twice).
-    match apply_directory(cx, &organisation, &org, users, cover).await {
+    // A new tier leaves every covered calendar out of it, and so covered again.
+    match apply_directory(cx, &organisation, &org, users, leaving.as_ref()).await {
         Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
@@ -600,7 +597,7 @@ pub async fn refresh(
         }
     };
     let in_scope = active(&users);
-    let moved = apply_directory(cx, &organisation, &org, users, Cover::Newcomers).await?;
+    let moved = apply_directory(cx, &organisation, &org, users, None).await?;
     if by != Actor::Schedule || !moved.is_empty() {
         let entry = NewLogEntry {
             action: OrganisationAction::Refreshed,
@@ -704,47 +701,26 @@ async fn stop_covering(
     Ok(())
 }
 
-/// Takes Kalends' events out of every calendar the organisation covers for bookings, as a move
-/// into the busy-times-only tier owes: each is disconnected with its events removed (a token
-/// minted through `leaving`, whose scopes still write), then covered again in the new tier.
-async fn stop_writing(
-    cx: Context<'_>,
-    tenant_id: Uuid,
-    id: Uuid,
-    leaving: &Org,
-) -> Result<(), StoreError> {
-    let members = cx.store.organisation_members(tenant_id, id).await?;
-    for member in members.iter().filter(|m| m.state == "active") {
-        stop_covering(cx, tenant_id, member, true, Some(leaving)).await?;
-    }
-    Ok(())
-}
-
-/// Which users in scope a directory read covers (again).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cover {
-    /// Those not covered yet, whose calendars failed, or whose calendar is not working in the
-    /// organisation's tier (disconnected, or left behind by a change of tier stopped halfway):
-    /// any read repairs what an interrupted change left.
-    Newcomers,
-    /// Everyone in scope: the tier changed, so each covered calendar is saved again in it.
-    Everyone,
-}
-
 /// Brings the members in line with the directory's `users`: each active user in scope covered
 /// (a staff member matched by address, or added), each member no longer there (or suspended,
 /// or disabled) marked `left` with their calendar disconnected and Kalends' events removed
 /// from it.
+///
+/// A member counts as covered while their calendar is active in the organisation's tier;
+/// otherwise (not covered yet, failed, disconnected, or in the other tier after a change of
+/// tier, even one stopped halfway) they are covered again. A calendar that still takes bookings
+/// under a busy-times-only organisation is first disconnected with Kalends' events removed,
+/// through a token of `leaving` (the writing tier a change leaves) or else the calendar's last.
 async fn apply_directory(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
-    cover: Cover,
+    leaving: Option<&Org>,
 ) -> Result<Moved, OrganisationError> {
     // How it went is kept on the connection: a user the provider did not answer for is covered
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
-    let outcome = apply_users(cx, organisation, org, users, cover).await;
+    let outcome = apply_users(cx, organisation, org, users, leaving).await;
     match &outcome {
         Ok(_) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
@@ -774,17 +750,13 @@ async fn apply_users(
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
-    cover: Cover,
+    leaving: Option<&Org>,
 ) -> Result<Moved, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
     let connections = cx.store.list_connections(tenant_id, None).await?;
-    let in_tier = |id: Option<Uuid>| {
-        connections.iter().any(|c| {
-            Some(c.id) == id
-                && c.status == ConnectionStatus::Active
-                && c.busy_only == organisation.busy_only
-        })
+    let live = |id: Option<Uuid>| {
+        connections.iter().find(|c| Some(c.id) == id && c.status == ConnectionStatus::Active)
     };
     let in_scope: Vec<OrgUser> = users.into_iter().filter(|u| u.active).collect();
     let mut moved = Moved::default();
@@ -809,10 +781,15 @@ async fn apply_users(
     let mut joiners = Vec::new();
     for user in in_scope {
         let member = known.iter().find(|m| m.directory_id == user.id && m.state != "left");
-        let covered = member.is_some_and(|m| m.state == "active" && in_tier(m.connection_id));
-        if !covered || cover == Cover::Everyone {
+        let calendar = member.and_then(|m| live(m.connection_id));
+        let in_tier = calendar.is_some_and(|c| c.busy_only == organisation.busy_only);
+        if member.is_none_or(|m| m.state != "active") || !in_tier {
             let ours = member.and_then(|m| m.connection_id);
+            let writing = organisation.busy_only && calendar.is_some_and(|c| !c.busy_only);
             joiners.push(async move {
+                if let Some(member) = member.filter(|_| writing) {
+                    stop_covering(cx, tenant_id, member, true, leaving).await?;
+                }
                 let member = cover_user(cx, tenant_id, org, user, ours).await?;
                 cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
                 Ok::<_, OrganisationError>(())

@@ -68,15 +68,16 @@ pub(crate) struct CleanupParts {
 /// Copies a connection with tokens into `connection_cleanups`: `$1` cleanup id, `$2` remove
 /// events, `$3` events JSON, `$4` channels JSON, `$5` now, `$6` connection id. A calendar a
 /// Microsoft organisation covers keeps its member's directory id as the mailbox to act on.
-pub(crate) const INSERT: &str = "INSERT INTO connection_cleanups (id, connection_id, tenant_id, \
-     provider, account_email, destination_calendar_id, access_token, refresh_token, token_expires_at, \
-     remove_events, events, channels, created_at, mailbox) SELECT $1, c.id, c.tenant_id, c.provider, \
+pub(crate) const INSERT: &str = concat!(
+    "INSERT INTO connection_cleanups (id, connection_id, tenant_id, provider, account_email, \
+     destination_calendar_id, access_token, refresh_token, token_expires_at, remove_events, \
+     events, channels, created_at, mailbox) SELECT $1, c.id, c.tenant_id, c.provider, \
      c.account_email, c.destination_calendar_id, c.access_token, c.refresh_token, \
-     c.token_expires_at, $2, $3, $4, $5, (SELECT m.directory_id FROM organisation_members m \
-     JOIN organisation_connections o ON o.id = m.organisation_connection_id \
-     WHERE m.connection_id = c.id AND o.provider = 'microsoft' ORDER BY m.directory_id LIMIT 1) \
-     FROM connections c WHERE c.id = $6 AND c.access_token IS NOT NULL \
-     AND c.token_expires_at IS NOT NULL";
+     c.token_expires_at, $2, $3, $4, $5, ",
+    super::organisations::member_mailbox!(),
+    " FROM connections c WHERE c.id = $6 AND c.access_token IS NOT NULL \
+     AND c.token_expires_at IS NOT NULL"
+);
 
 type CleanupRow = (
     Uuid,

@@ -597,14 +597,11 @@ impl Store {
         sealer: &Sealer,
     ) -> Result<Option<KeptTokens>, StoreError> {
         let row: Option<TokenRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT c.access_token, c.refresh_token, c.token_expires_at, c.token_version, \
-                 (SELECT m.directory_id FROM organisation_members m \
-                  JOIN organisation_connections o ON o.id = m.organisation_connection_id \
-                  WHERE m.connection_id = c.id AND m.state = 'active' \
-                  AND o.provider = 'microsoft') AS mailbox \
-                 FROM connections c WHERE c.id = $1",
-            )
+            sqlx::query_as(concat!(
+                "SELECT c.access_token, c.refresh_token, c.token_expires_at, c.token_version, ",
+                super::organisations::member_mailbox!(),
+                " AS mailbox FROM connections c WHERE c.id = $1",
+            ))
             .bind(id)
             .fetch_optional(pool)
             .await

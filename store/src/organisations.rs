@@ -186,6 +186,18 @@ const SELECT: &str = "SELECT o.id, o.tenant_id, o.provider, o.domain, o.admin_em
      FROM organisation_connections o";
 
 /// A member's state as shown: `active` only while their connection works.
+/// The mailbox an organisation's application token acts on for the connection `c` (SQL text):
+/// the directory id of the active member a Microsoft organisation covers it for, else `NULL`.
+/// Graph reaches `/users/{id}`, never a mail address.
+macro_rules! member_mailbox {
+    () => {
+        "(SELECT m.directory_id FROM organisation_members m \
+         JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+         WHERE m.connection_id = c.id AND m.state = 'active' AND o.provider = 'microsoft')"
+    };
+}
+pub(crate) use member_mailbox;
+
 const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_id, \
      CASE WHEN m.state = 'active' AND c.status IS NOT NULL AND c.status <> 'active' \
           THEN 'failed' ELSE m.state END AS state, \

@@ -52,38 +52,9 @@ pub struct KeyRefusals(Arc<Mutex<HashMap<Slot, Kept>>>);
 type Slot = ([u8; 32], String);
 
 /// A refusal kept, and until when it stands.
-#[derive(Clone)]
 struct Kept {
-    refusal: KeyWide,
+    refusal: WorkspaceError,
     until: DateTime<Utc>,
-}
-
-/// The refusals that hold for every user of a key.
-#[derive(Clone)]
-enum KeyWide {
-    NotDelegated { scopes: String, client_id: String },
-    KeyRefused(String),
-}
-
-impl KeyWide {
-    fn of(error: &WorkspaceError) -> Option<Self> {
-        match error {
-            WorkspaceError::NotDelegated { scopes, client_id } => {
-                Some(Self::NotDelegated { scopes: scopes.clone(), client_id: client_id.clone() })
-            }
-            WorkspaceError::KeyRefused(account) => Some(Self::KeyRefused(account.clone())),
-            _ => None,
-        }
-    }
-
-    fn error(&self) -> WorkspaceError {
-        match self.clone() {
-            Self::NotDelegated { scopes, client_id } => {
-                WorkspaceError::NotDelegated { scopes, client_id }
-            }
-            Self::KeyRefused(account) => WorkspaceError::KeyRefused(account),
-        }
-    }
 }
 
 impl KeyRefusals {
@@ -97,14 +68,15 @@ impl KeyRefusals {
         let mut kept = self.lock();
         let now = Utc::now();
         kept.retain(|_, refusal| refusal.until > now);
-        kept.get(slot).map(|refusal| refusal.refusal.error())
+        kept.get(slot).map(|kept| kept.refusal.clone())
     }
 
-    /// Keeps `error` for `slot` when it holds for every user of the key.
+    /// Keeps `error` for `slot` when it holds for every user of the key: the delegation not
+    /// granted for the scopes, or the key refused.
     fn keep(&self, slot: Slot, error: &WorkspaceError) {
-        if let Some(refusal) = KeyWide::of(error) {
+        if matches!(error, WorkspaceError::NotDelegated { .. } | WorkspaceError::KeyRefused(_)) {
             let until = Utc::now() + chrono::Duration::seconds(REFUSAL_KEPT_SECS);
-            self.lock().insert(slot, Kept { refusal, until });
+            self.lock().insert(slot, Kept { refusal: error.clone(), until });
         }
     }
 
@@ -167,7 +139,7 @@ pub struct DirectoryUser {
 }
 
 /// Why the Workspace could not be used, each saying what to do.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum WorkspaceError {
     /// The uploaded key is not a usable service account key.
     #[error("the service account key is not usable: {0}")]
