@@ -10,7 +10,8 @@ use kalends_core::webhooks::WebhookEvent;
 use super::booking_events::{BEHIND, LEFT_DELETED};
 use super::sealed_tokens::context;
 use super::{
-    Lease, LeaseKey, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
+    Lease, LeaseKey, Pool, Store, StoreError, corrupt, invalid, now, outbox, with_pool,
+    with_read_pool,
 };
 use kalends_core::alerts::{DeadGrant, connection_needs_reauth};
 use kalends_core::domain::{
@@ -301,6 +302,17 @@ macro_rules! owe_reauth_notice {
 }
 
 impl Store {
+    /// PostgreSQL: the statement locking staff member `$1`'s row until the transaction ends,
+    /// taken by every write that gives or takes their default calendar, so that one sees what
+    /// another committed (the database refuses a second default, `connections_one_default`);
+    /// `None` on SQLite, whose one writer runs them one after another.
+    fn defaults_lock_sql(&self) -> Option<&'static str> {
+        match self.pool {
+            Pool::Sqlite { .. } => None,
+            Pool::Postgres(_) => Some("SELECT id FROM staff WHERE id = $1 FOR UPDATE"),
+        }
+    }
+
     /// Saves a newly authorized account: a new connection, or (the same staff member, provider
     /// and account connecting again) fresh tokens and `active` for the existing one, with what
     /// it `owed`s in the same transaction. The first active connection of a staff member
@@ -342,6 +354,9 @@ impl Store {
                 let (destination, _) = first_choices(&new);
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
+                    if let Some(lock) = self.defaults_lock_sql() {
+                        sqlx::query(lock).bind(new.staff_id).execute(&mut *tx).await?;
+                    }
                     sqlx::query(
                         "UPDATE connections SET status = 'active', access_token = $1, \
                          refresh_token = COALESCE($2, refresh_token), token_expires_at = $3, \
@@ -351,7 +366,7 @@ impl Store {
                              ELSE COALESCE(destination_calendar_id, $8) END, \
                          is_default = NOT $7 AND (is_default OR NOT EXISTS (SELECT 1 FROM connections o \
                              WHERE o.staff_id = connections.staff_id AND o.id <> connections.id \
-                             AND o.is_default AND o.status <> 'revoked')) \
+                             AND o.is_default)) \
                          WHERE id = $6",
                     )
                     .bind(&access)
@@ -389,19 +404,21 @@ impl Store {
             }
             None => {
                 let (destination, busy) = first_choices(&new);
-                let has_default = self
-                    .list_connections(tenant_id, Some(new.staff_id))
-                    .await?
-                    .iter()
-                    .any(|c| c.is_default && c.status != ConnectionStatus::Revoked);
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
+                    if let Some(lock) = self.defaults_lock_sql() {
+                        sqlx::query(lock).bind(new.staff_id).execute(&mut *tx).await?;
+                    }
+                    // The default when the staff member has none, decided in the statement:
+                    // one read before it let calendars connected at once all become it.
                     sqlx::query(
                         "INSERT INTO connections (id, tenant_id, staff_id, provider, account_email, status, \
                          destination_calendar_id, busy_calendar_ids, calendars, is_default, access_token, \
                          refresh_token, token_expires_at, token_version, created_at, updated_at, \
                          next_import_at, busy_only) \
-                         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $13, $14)",
+                         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, NOT $13 AND NOT EXISTS \
+                         (SELECT 1 FROM connections o WHERE o.staff_id = $3 AND o.is_default), \
+                         $9, $10, $11, 1, $12, $12, $12, $13)",
                     )
                     .bind(id)
                     .bind(tenant_id)
@@ -411,7 +428,6 @@ impl Store {
                     .bind(&destination)
                     .bind(json(&busy))
                     .bind(json(&new.calendars))
-                    .bind(!has_default && !new.busy_only)
                     .bind(&access)
                     .bind(&refresh)
                     .bind(new.tokens.expires_at)
@@ -545,6 +561,9 @@ impl Store {
             async {
             let mut tx = pool.begin().await?;
             if patch.is_default == Some(true) {
+                if let Some(lock) = self.defaults_lock_sql() {
+                    sqlx::query(lock).bind(current.staff_id).execute(&mut *tx).await?;
+                }
                 sqlx::query("UPDATE connections SET is_default = FALSE WHERE staff_id = $1 AND id <> $2")
                     .bind(current.staff_id)
                     .bind(id)
@@ -824,6 +843,9 @@ impl Store {
         let owed = with_pool!(self, |pool| {
             async {
             let mut tx = pool.begin().await?;
+            if let Some(lock) = self.defaults_lock_sql() {
+                sqlx::query(lock).bind(current.staff_id).execute(&mut *tx).await?;
+            }
             let owed = sqlx::query(super::cleanups::INSERT)
                 .bind(cleanup_id)
                 .bind(remove_events)
@@ -856,17 +878,18 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            if current.is_default {
-                sqlx::query(
-                    "UPDATE connections SET is_default = TRUE WHERE id = (SELECT id FROM connections \
-                     WHERE staff_id = $1 AND status <> 'revoked' AND NOT busy_only AND id <> $2 \
-                     ORDER BY created_at, id LIMIT 1)",
-                )
-                .bind(current.staff_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
+            // The default, when it went with this calendar (as the row is now, not as it was
+            // read before), passes to the oldest other calendar that takes bookings.
+            sqlx::query(
+                "UPDATE connections SET is_default = TRUE WHERE id = (SELECT id FROM connections \
+                 WHERE staff_id = $1 AND status <> 'revoked' AND NOT busy_only AND id <> $2 \
+                 ORDER BY created_at, id LIMIT 1) \
+                 AND NOT EXISTS (SELECT 1 FROM connections o WHERE o.staff_id = $1 AND o.is_default)",
+            )
+            .bind(current.staff_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             // Its busy times stop counting; a reconnect imports them afresh.
             sqlx::query("DELETE FROM calendar_busy WHERE connection_id = $1")
                 .bind(id)

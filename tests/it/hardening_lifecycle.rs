@@ -21,6 +21,8 @@ use crate::process::{free_port, kalends};
 on_both_databases!(
     reconnecting_drops_the_cleanup_an_earlier_disconnect_still_owed,
     a_calendar_covered_again_for_busy_times_only_keeps_the_cleanup_that_removes_kalends_events,
+    calendars_connected_at_the_same_moment_leave_their_staff_member_one_default,
+    a_default_given_up_while_another_calendar_connects_leaves_one_default,
     a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked,
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
@@ -668,6 +670,54 @@ async fn a_calendar_covered_again_for_busy_times_only_keeps_the_cleanup_that_rem
     assert_eq!(cleanups_owed(&store, connection.id).await, 1, "Kalends' events still go");
     assert!(again.busy_only && !again.is_default, "{again:?}");
     assert_eq!(again.destination_calendar_id, None);
+}
+
+async fn calendars_connected_at_the_same_moment_leave_their_staff_member_one_default(db: Db) {
+    // Ann connects several accounts at once (two browser tabs, her organisation covering her
+    // while she connects her own): her bookings must go to one calendar, not to each.
+    let (store, _dir, sealer, tenant, staff) = one_staff_member(db).await;
+    let next = chrono::Utc::now() + chrono::Duration::minutes(15);
+    let grants = (0..8).map(|n| NewConnection {
+        account_email: format!("ann+{n}@example.com"),
+        ..ann_grant(staff, "ya29.one", false)
+    });
+    let saved = futures::future::join_all(
+        grants.map(|grant| connections::connected(&store, &sealer, tenant, grant, next)),
+    )
+    .await;
+    assert!(saved.iter().all(Result::is_ok), "{saved:?}");
+    assert_eq!(defaults_of(&store, tenant, staff).await, 1);
+}
+
+async fn a_default_given_up_while_another_calendar_connects_leaves_one_default(db: Db) {
+    let (store, _dir, sealer, tenant, staff) = one_staff_member(db).await;
+    let next = chrono::Utc::now() + chrono::Duration::minutes(15);
+    let grant = |n: usize| NewConnection {
+        account_email: format!("ann+{n}@example.com"),
+        ..ann_grant(staff, "ya29.one", false)
+    };
+    let first = connections::connected(&store, &sealer, tenant, grant(0), next).await.unwrap();
+    let _second = connections::connected(&store, &sealer, tenant, grant(1), next).await.unwrap();
+    assert!(first.is_default);
+    // The default goes (its place taken by the other calendar) while two more arrive.
+    let now = chrono::Utc::now();
+    let (gone, third, fourth) = tokio::join!(
+        store.disconnect_connection(tenant, first.id, false, now),
+        connections::connected(&store, &sealer, tenant, grant(2), next),
+        connections::connected(&store, &sealer, tenant, grant(3), next),
+    );
+    gone.unwrap();
+    third.unwrap();
+    fourth.unwrap();
+    assert_eq!(defaults_of(&store, tenant, staff).await, 1);
+}
+
+/// How many of the staff member's calendars are their default.
+async fn defaults_of(store: &kalends_store::Store, tenant: Uuid, staff: Uuid) -> usize {
+    let listed = store.list_connections(tenant, Some(staff)).await.unwrap();
+    let defaults: Vec<_> = listed.iter().filter(|c| c.is_default).collect();
+    assert!(defaults.iter().all(|c| c.status != kalends_core::domain::ConnectionStatus::Revoked));
+    defaults.len()
 }
 
 /// A store with a tenant, its sealer and one staff member, Ann.
