@@ -398,6 +398,28 @@ async fn a_change_of_tier_stopped_halfway_is_repaired_by_the_next_directory_read
     assert_eq!(status, 200, "{answer}");
     let moved = app.api(&key).connections().await.unwrap().remove(0);
     assert!(!moved.busy_only && moved.is_default, "{moved:?}");
+    let bo = members(&app, &key, id).await.items[0].staff_id;
+    booking(&app, &key, bo, at(3, 14)).await;
+    eventually(Duration::from_secs(30), || async {
+        (Provider::Google.events(&app).await == 1).then_some(())
+    })
+    .await;
+
+    // The other way: the change into busy times only saved, Bo's calendar still taking
+    // bookings. The next read gives Kalends' events back before covering it for busy times.
+    let saved = "UPDATE organisation_connections SET busy_only = TRUE WHERE id = $1";
+    assert_eq!(crate::helpers::execute_with_id(&app.store, saved, id).await, 1);
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let moved = app.api(&key).connections().await.unwrap().remove(0);
+    assert!(moved.busy_only && !moved.is_default, "{moved:?}");
+    app.settle().await;
+    eventually(Duration::from_secs(30), || async {
+        (Provider::Google.events(&app).await == 0).then_some(())
+    })
+    .await;
+    booking(&app, &key, bo, at(4, 10)).await;
+    assert_eq!(Provider::Google.events(&app).await, 0, "no booking written any more");
     app.stop().await;
 }
 
