@@ -22,6 +22,7 @@ mod microsoft;
 pub mod oauth;
 pub mod outbound;
 pub mod provider;
+mod refusal;
 pub mod session;
 pub mod text;
 

@@ -20,6 +20,7 @@ use yup_oauth2::{ServiceAccountAuthenticator, ServiceAccountKey};
 
 use crate::ProviderError;
 use crate::calendar::AccessToken;
+use crate::refusal::Kept;
 
 /// Reads and writes the events of a user's calendars.
 pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar.events";
@@ -36,29 +37,17 @@ const DELEGATION_PAGE: &str = "Admin console under Security > Access and data co
 /// The Admin SDK's largest page of users.
 const DIRECTORY_PAGE: u32 = 500;
 
-/// How long (in seconds) a refusal no user's grant can get past (the delegation not granted for
-/// the scopes, a key Google no longer accepts) is told to the covered calendars asking with the
-/// same key and scopes, rather than each asking Google again: forty staff due together would
-/// otherwise cost forty refused grants. The checks of a creation, change or refresh ask anew,
-/// and a grant that succeeds forgets what was kept for its key.
-const REFUSAL_KEPT_SECS: i64 = 60;
-
-/// The refusals of Workspaces' keys that stand, shared by the covered calendars of every
-/// Workspace made with them ([`Workspace::covered_token`]); in memory only.
+/// The refusals of Workspaces' keys that stand (the delegation not granted for the scopes, a
+/// key Google no longer accepts: see [`crate::refusal`]), shared by the covered calendars of
+/// every Workspace made with them ([`Workspace::covered_token`]); in memory only.
 #[derive(Clone, Default)]
-pub struct KeyRefusals(Arc<Mutex<HashMap<Slot, Kept>>>);
+pub struct KeyRefusals(Arc<Mutex<HashMap<Slot, Kept<WorkspaceError>>>>);
 
 /// A key (the digest of [`Workspace`]) and the scopes asked, space-separated.
 type Slot = ([u8; 32], String);
 
-/// A refusal kept, and until when it stands.
-struct Kept {
-    refusal: WorkspaceError,
-    until: DateTime<Utc>,
-}
-
 impl KeyRefusals {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Slot, Kept>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Slot, Kept<WorkspaceError>>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -67,16 +56,15 @@ impl KeyRefusals {
     fn standing(&self, slot: &Slot) -> Option<WorkspaceError> {
         let mut kept = self.lock();
         let now = Utc::now();
-        kept.retain(|_, refusal| refusal.until > now);
-        kept.get(slot).map(|kept| kept.refusal.clone())
+        kept.retain(|_, refusal| refusal.standing(now).is_some());
+        kept.get(slot).and_then(|kept| kept.standing(now)).cloned()
     }
 
     /// Keeps `error` for `slot` when it holds for every user of the key: the delegation not
     /// granted for the scopes, or the key refused.
     fn keep(&self, slot: Slot, error: &WorkspaceError) {
         if matches!(error, WorkspaceError::NotDelegated { .. } | WorkspaceError::KeyRefused(_)) {
-            let until = Utc::now() + chrono::Duration::seconds(REFUSAL_KEPT_SECS);
-            self.lock().insert(slot, Kept { refusal: error.clone(), until });
+            self.lock().insert(slot, Kept::now(error.clone()));
         }
     }
 
@@ -257,7 +245,7 @@ impl Workspace {
 
     /// A token for `user`, whose calendar the organisation covers, as [`Self::user_token`]
     /// gives it; except that while a refusal of this key and these `scopes` that holds for every
-    /// user stands (`REFUSAL_KEPT_SECS`), that refusal, without asking Google.
+    /// user stands (kept for a minute), that refusal, without asking Google.
     pub async fn covered_token(
         &self,
         user: &str,

@@ -33,6 +33,7 @@ use sha2::{Digest as _, Sha256};
 use super::MicrosoftCalendar;
 use crate::ProviderError;
 use crate::calendar::{AccessToken, RemoteCalendar};
+use crate::refusal::Kept;
 
 /// The scope of the client-credentials grant for Graph: the permissions consented to.
 pub const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -70,24 +71,20 @@ pub struct AppTokens(Arc<Mutex<HashMap<[u8; 32], Slot>>>);
 /// covered at the same time wait for one grant instead of each asking.
 type Slot = Arc<tokio::sync::Mutex<Held>>;
 
-/// How long Entra's refusal of an application's credentials is told to the calendars asking for
-/// its token instead of each asking again: a secret that expired or was replaced refuses every
-/// covered calendar, and forty calendars due together would otherwise cost forty refused
-/// grants. Creating, changing or refreshing the organisation connection asks anew at once.
-const REFUSAL_KEPT_SECS: i64 = 60;
-
-/// What a slot holds: the shared token, and the last refusal while it stands.
+/// What a slot holds: the shared token, and Entra's last refusal of the application's
+/// credentials while it stands (told to the calendars asking instead of asking again: see
+/// [`crate::refusal`]).
 #[derive(Default)]
 struct Held {
     token: Option<AppToken>,
-    refused: Option<(String, DateTime<Utc>)>,
+    refused: Option<Kept<String>>,
 }
 
 impl Held {
     /// Whether the slot has anything worth keeping at `now`.
     fn lives(&self, now: DateTime<Utc>) -> bool {
         self.token.as_ref().is_some_and(|t| t.expires_at > now)
-            || self.refused.as_ref().is_some_and(|(_, until)| *until > now)
+            || self.refused.as_ref().is_some_and(|kept| kept.standing(now).is_some())
     }
 }
 
@@ -354,7 +351,7 @@ impl Tenant {
 
     /// A token for the organisation: the one shared while it has some life left
     /// (`SHARED_TOKEN_MARGIN_SECS`), else a new one, shared from then; while a refusal of the
-    /// credentials stands (`REFUSAL_KEPT_SECS`), that refusal.
+    /// credentials stands, that refusal.
     pub async fn app_token(&self) -> Result<AppToken, TenantError> {
         self.shared_token(Reuse::Any).await
     }
@@ -390,9 +387,7 @@ impl Tenant {
             {
                 return Ok(token.clone());
             }
-            if let Some((refusal, until)) = &held.refused
-                && *until > now
-            {
+            if let Some(refusal) = held.refused.as_ref().and_then(|kept| kept.standing(now)) {
                 return Err(TenantError::Refused(refusal.clone()));
             }
         }
@@ -402,8 +397,7 @@ impl Tenant {
                 Ok(token)
             }
             Err(TenantError::Refused(refusal)) => {
-                let until = Utc::now() + chrono::Duration::seconds(REFUSAL_KEPT_SECS);
-                held.refused = Some((refusal.clone(), until));
+                held.refused = Some(Kept::now(refusal.clone()));
                 Err(TenantError::Refused(refusal))
             }
             Err(error) => Err(error),
