@@ -217,11 +217,6 @@ impl Org {
         }
     }
 
-    /// The calendar permission the tier needs (Microsoft).
-    fn permission(&self) -> &'static str {
-        if self.busy_only { tenant::READ_PERMISSION } else { tenant::CALENDAR_PERMISSION }
-    }
-
     /// Microsoft: a new application token, which the directory read and the calendars covered
     /// next then share: the one shared before may predate a permission the administrator has
     /// just consented to (Entra writes the roles into a token when it issues it). Google mints
@@ -233,6 +228,34 @@ impl Org {
             }
             Directory::Google { .. } => Ok(None),
         }
+    }
+
+    /// Whether the grant covers the calendar access of a tier (`busy_only`): a token for the
+    /// administrator's calendar with the tier's scopes (Google), or the permission among the
+    /// roles of the application's token (Microsoft; the token shared since [`Self::renew`]).
+    async fn check_calendar_grant(&self, busy_only: bool) -> Result<(), OrganisationError> {
+        match &self.directory {
+            Directory::Google { workspace, admin_email, .. } => {
+                let scopes = delegated_scopes(busy_only);
+                workspace.user_token(admin_email, scopes).await.map_err(OrganisationError::of)?;
+            }
+            Directory::Microsoft { tenant, .. } => {
+                let token = tenant.app_token().await.map_err(OrganisationError::of_tenant)?;
+                // Read-write covers reading; the busy-times-only tier needs no more than reading.
+                let enough: &[&str] = if busy_only {
+                    &[tenant::READ_PERMISSION, tenant::CALENDAR_PERMISSION]
+                } else {
+                    &[tenant::CALENDAR_PERMISSION]
+                };
+                if token.roles.as_ref().is_some_and(|roles| {
+                    !roles.iter().any(|role| enough.iter().any(|p| role.eq_ignore_ascii_case(p)))
+                }) {
+                    let missing = TenantError::MissingPermission(permission(busy_only));
+                    return Err(OrganisationError::of_tenant(missing));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The directory's users in scope.
@@ -259,11 +282,16 @@ impl Org {
         }
     }
 
-    /// A token for `user`'s calendar (addressed to their mailbox), and when it runs out.
-    async fn token(&self, user: &OrgUser) -> Result<(AccessToken, DateTime<Utc>), Unminted> {
+    /// A token for `user`'s calendar in a tier (`busy_only`; addressed to their mailbox), and
+    /// when it runs out.
+    async fn token(
+        &self,
+        user: &OrgUser,
+        busy_only: bool,
+    ) -> Result<(AccessToken, DateTime<Utc>), Unminted> {
         match &self.directory {
             Directory::Google { workspace, .. } => {
-                let scopes = delegated_scopes(self.busy_only);
+                let scopes = delegated_scopes(busy_only);
                 match workspace.user_token(&user.email, scopes).await {
                     Ok(minted) => Ok((
                         minted.token,
@@ -317,7 +345,7 @@ impl Org {
             Ok(calendars) => Ok(calendars),
             Err(error) if error.is_retryable() => Err(Unminted::Unreachable(error)),
             Err(error) if self.provider() == Provider::Microsoft => {
-                let refused = tenant::refusal(error, &user.email, self.permission());
+                let refused = tenant::refusal(error, &user.email, permission(self.busy_only));
                 Err(Unminted::Refused(refused.to_string()))
             }
             Err(error) => Err(Unminted::Refused(error.to_string())),
@@ -380,27 +408,9 @@ fn workspace_of(providers: &Providers, key: &SecretString) -> Result<Workspace, 
 /// calendar (Google) or the application's consented permissions (Microsoft): what creating or
 /// changing the connection must prove first.
 async fn check(org: &Org) -> Result<Vec<OrgUser>, OrganisationError> {
-    let app_token = org.renew().await?;
+    org.renew().await?;
     let users = org.users().await?;
-    if let Directory::Google { workspace, admin_email, .. } = &org.directory {
-        workspace
-            .user_token(admin_email, delegated_scopes(org.busy_only))
-            .await
-            .map_err(OrganisationError::of)?;
-    }
-    // Read-write covers reading; the busy-times-only tier needs no more than reading.
-    let enough: &[&str] = if org.busy_only {
-        &[tenant::READ_PERMISSION, tenant::CALENDAR_PERMISSION]
-    } else {
-        &[tenant::CALENDAR_PERMISSION]
-    };
-    let roles = app_token.as_ref().and_then(|token| token.roles.as_ref());
-    if roles.is_some_and(|roles| {
-        !roles.iter().any(|role| enough.iter().any(|p| role.eq_ignore_ascii_case(p)))
-    }) {
-        let missing = TenantError::MissingPermission(org.permission());
-        return Err(OrganisationError::of_tenant(missing));
-    }
+    org.check_calendar_grant(org.busy_only).await?;
     Ok(users)
 }
 
@@ -480,7 +490,7 @@ async fn create(
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
-    match apply_directory(cx, &organisation, &org, users, None).await {
+    match apply_directory(cx, &organisation, &org, users).await {
         Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
@@ -534,15 +544,21 @@ pub async fn update(
         ..current
     };
     let org = Org::of(cx.providers(), &changed, &key)?;
-    // Out of a tier that writes: its tokens still may, and remove Kalends' events.
-    let leaving = match said.busy_only {
-        Some(true) => {
-            let writing = OrganisationConnection { busy_only: false, ..changed.clone() };
-            Some(Org::of(cx.providers(), &writing, &key)?)
-        }
-        _ => None,
-    };
     let users = check(&org).await?;
+    if said.busy_only == Some(true) {
+        // The calendars give Kalends' events back first, with the access being left.
+        org.check_calendar_grant(false).await.map_err(|error| match error {
+            OrganisationError::Invalid { field, message } => OrganisationError::Invalid {
+                field,
+                message: format!(
+                    "{message}. Moving into busy times only first removes Kalends' events from \
+                     the covered calendars, which needs this access: keep it until the change \
+                     is made, then narrow the grant"
+                ),
+            },
+            other => other,
+        })?;
+    }
     let service_account = match &org.directory {
         Directory::Google { workspace, .. } => workspace.service_account().to_owned(),
         Directory::Microsoft { tenant, .. } => tenant.client_id().to_owned(),
@@ -563,7 +579,7 @@ pub async fn update(
     // Stored and logged: as after a creation, the provider failing for a user now is the
     // connection's `error` to show, not a refused change (asked again, it would be logged twice).
     // A new tier leaves every covered calendar out of it, and so covered again.
-    match apply_directory(cx, &organisation, &org, users, leaving.as_ref()).await {
+    match apply_directory(cx, &organisation, &org, users).await {
         Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
         Err(error @ OrganisationError::Store(_)) => return Err(error),
     }
@@ -597,7 +613,7 @@ pub async fn refresh(
         }
     };
     let in_scope = active(&users);
-    let moved = apply_directory(cx, &organisation, &org, users, None).await?;
+    let moved = apply_directory(cx, &organisation, &org, users).await?;
     if by != Actor::Schedule || !moved.is_empty() {
         let entry = NewLogEntry {
             action: OrganisationAction::Refreshed,
@@ -646,16 +662,22 @@ pub async fn delete(
     Ok(())
 }
 
+/// The calendar permission a tier needs (Microsoft).
+fn permission(busy_only: bool) -> &'static str {
+    if busy_only { tenant::READ_PERMISSION } else { tenant::CALENDAR_PERMISSION }
+}
+
 /// How many of the directory's users may be covered (not suspended, not disabled).
 fn active(users: &[OrgUser]) -> usize {
     users.iter().filter(|u| u.active).count()
 }
 
 /// Disconnects a member's covered calendar, if it is still connected. When Kalends' events are
-/// to be removed, the calendar first gets a token minted now through `org`: the cleanup
-/// inherits the calendar's token and has no way to mint one, and the last one minted may be at
-/// the end of its hour (a user no longer in the directory gets none; their calendar went with
-/// them).
+/// to be removed, the calendar first gets a token minted now through `org`, for the calendar's
+/// own tier (one still taking bookings under an organisation moving into busy times only gets
+/// a token that may remove them): the cleanup inherits the calendar's token and has no way to
+/// mint one, and the last one minted may be at the end of its hour (a user no longer in the
+/// directory gets none; their calendar went with them).
 async fn stop_covering(
     cx: Context<'_>,
     tenant_id: Uuid,
@@ -680,7 +702,7 @@ async fn stop_covering(
             name: String::new(),
             active: true,
         };
-        match org.token(&user).await {
+        match org.token(&user, connection.busy_only).await {
             Ok((token, expires_at)) => {
                 let tokens = ConnectionTokens {
                     access_token: token.secret().clone(),
@@ -710,17 +732,16 @@ async fn stop_covering(
 /// otherwise (not covered yet, failed, disconnected, or in the other tier after a change of
 /// tier, even one stopped halfway) they are covered again. A calendar that still takes bookings
 /// under a busy-times-only organisation is first disconnected with Kalends' events removed,
-/// through a token of `leaving` (the writing tier a change leaves) or else the calendar's last.
+/// through a token minted for its own tier (or else its last).
 async fn apply_directory(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
-    leaving: Option<&Org>,
 ) -> Result<Moved, OrganisationError> {
     // How it went is kept on the connection: a user the provider did not answer for is covered
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
-    let outcome = apply_users(cx, organisation, org, users, leaving).await;
+    let outcome = apply_users(cx, organisation, org, users).await;
     match &outcome {
         Ok(_) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
@@ -750,13 +771,14 @@ async fn apply_users(
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
-    leaving: Option<&Org>,
 ) -> Result<Moved, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
     let connections = cx.store.list_connections(tenant_id, None).await?;
-    let live = |id: Option<Uuid>| {
-        connections.iter().find(|c| Some(c.id) == id && c.status == ConnectionStatus::Active)
+    // A member's calendar while it is connected: active, or failing for now (it still holds
+    // whatever Kalends wrote into it).
+    let held = |id: Option<Uuid>| {
+        connections.iter().find(|c| Some(c.id) == id && c.status != ConnectionStatus::Revoked)
     };
     let in_scope: Vec<OrgUser> = users.into_iter().filter(|u| u.active).collect();
     let mut moved = Moved::default();
@@ -781,14 +803,16 @@ async fn apply_users(
     let mut joiners = Vec::new();
     for user in in_scope {
         let member = known.iter().find(|m| m.directory_id == user.id && m.state != "left");
-        let calendar = member.and_then(|m| live(m.connection_id));
-        let in_tier = calendar.is_some_and(|c| c.busy_only == organisation.busy_only);
+        let calendar = member.and_then(|m| held(m.connection_id));
+        let in_tier = calendar.is_some_and(|c| {
+            c.status == ConnectionStatus::Active && c.busy_only == organisation.busy_only
+        });
         if member.is_none_or(|m| m.state != "active") || !in_tier {
             let ours = member.and_then(|m| m.connection_id);
             let writing = organisation.busy_only && calendar.is_some_and(|c| !c.busy_only);
             joiners.push(async move {
                 if let Some(member) = member.filter(|_| writing) {
-                    stop_covering(cx, tenant_id, member, true, leaving).await?;
+                    stop_covering(cx, tenant_id, member, true, Some(org)).await?;
                 }
                 let member = cover_user(cx, tenant_id, org, user, ours).await?;
                 cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
@@ -843,7 +867,7 @@ async fn cover_user(
         );
         return Ok(member(None, Some(why)));
     }
-    let reached = match org.token(&user).await {
+    let reached = match org.token(&user, org.busy_only).await {
         Ok((token, expires_at)) => {
             org.calendars(cx.credentials, &token, &user).await.map(|c| (token, expires_at, c))
         }

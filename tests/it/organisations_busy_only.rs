@@ -24,6 +24,9 @@ on_both_databases!(
     a_microsoft_365_organisation_changes_tier_in_place_and_its_calendars_follow,
     a_calendar_the_staff_member_connected_themselves_stays_theirs_under_a_busy_times_only_organisation,
     a_change_of_tier_stopped_halfway_is_repaired_by_the_next_directory_read,
+    a_calendar_in_error_moved_into_busy_times_only_gives_kalends_events_back,
+    a_workspace_moving_into_busy_times_only_keeps_the_access_that_removes_kalends_events,
+    a_microsoft_365_organisation_moving_into_busy_times_only_keeps_the_access_that_removes_kalends_events,
 );
 
 /// The covered user: the only member of the unit (Google) or group (Microsoft) connected.
@@ -112,6 +115,30 @@ impl Provider {
     async fn delete(self, app: &TestApp, id: &str) {
         let url = app.url(&format!("{}/{id}", self.events_path()));
         assert!(app.sandbox().delete(url).send().await.unwrap().status().is_success());
+    }
+
+    /// Connects the organisation for Bo, moves it to the tier that writes bookings, and books
+    /// him once; once his calendar holds the booking, the organisation connection's path.
+    async fn writing_with_one_booking(self, app: &TestApp, key: &str) -> String {
+        let organisation = self.connect(app, key).await;
+        let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+        self.grant_everything(app).await;
+        let path = format!("/api/v1/organisation-connections/{id}");
+        let (status, answer) =
+            app.call("PATCH", &path, key, Some(json!({"busy_only": false}))).await;
+        assert_eq!(status, 200, "{answer}");
+        let bo = members(app, key, id).await.items[0].staff_id;
+        booking(app, key, bo, at(3, 14)).await;
+        self.events_become(app, 1).await;
+        path
+    }
+
+    /// Waits until Bo's calendar holds `n` live events.
+    async fn events_become(self, app: &TestApp, n: usize) {
+        eventually(Duration::from_secs(30), || async {
+            (self.events(app).await == n).then_some(())
+        })
+        .await;
     }
 
     /// How many live events Bo's calendar holds.
@@ -420,6 +447,62 @@ async fn a_change_of_tier_stopped_halfway_is_repaired_by_the_next_directory_read
     .await;
     booking(&app, &key, bo, at(4, 10)).await;
     assert_eq!(Provider::Google.events(&app).await, 0, "no booking written any more");
+    app.stop().await;
+}
+
+/// A covered calendar whose last call failed (a token the provider refused a moment ago, a
+/// calendar it could not reach) still holds Kalends' events: a move into busy times only takes
+/// them out of it like out of any other.
+async fn a_calendar_in_error_moved_into_busy_times_only_gives_kalends_events_back(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let path = Provider::Google.writing_with_one_booking(&app, &key).await;
+    let connection = app.api(&key).connections().await.unwrap().remove(0);
+    let failed = "UPDATE connections SET status = 'error', last_error = 'timed out' WHERE id = $1";
+    assert_eq!(crate::helpers::execute_with_id(&app.store, failed, connection.id).await, 1);
+
+    let (status, answer) = app.call("PATCH", &path, &key, Some(json!({"busy_only": true}))).await;
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    Provider::Google.events_become(&app, 0).await;
+    let moved = app.api(&key).connections().await.unwrap().remove(0);
+    assert!(moved.busy_only && moved.status == "active", "{moved:?}");
+    app.stop().await;
+}
+
+async fn a_workspace_moving_into_busy_times_only_keeps_the_access_that_removes_kalends_events(
+    db: Db,
+) {
+    access_kept_for_the_removal(db, Provider::Google).await;
+}
+
+async fn a_microsoft_365_organisation_moving_into_busy_times_only_keeps_the_access_that_removes_kalends_events(
+    db: Db,
+) {
+    access_kept_for_the_removal(db, Provider::Microsoft).await;
+}
+
+/// The administrator narrows the grant to free/busy before moving the organisation into busy
+/// times only: Kalends could no longer remove its events from the calendars, so the move is
+/// refused, saying to keep the calendar access until it is made; nothing changes meanwhile.
+async fn access_kept_for_the_removal(db: Db, provider: Provider) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let path = provider.writing_with_one_booking(&app, &key).await;
+
+    provider.grant_busy_times_only(&app).await;
+    let (status, refused) = app.call("PATCH", &path, &key, Some(json!({"busy_only": true}))).await;
+    assert_eq!(status, 422, "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("removes Kalends' events"), "{refused}");
+    let connection = app.api(&key).connections().await.unwrap().remove(0);
+    assert!(!connection.busy_only && connection.is_default, "{connection:?}");
+
+    provider.grant_everything(&app).await;
+    let (status, answer) = app.call("PATCH", &path, &key, Some(json!({"busy_only": true}))).await;
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    provider.events_become(&app, 0).await;
     app.stop().await;
 }
 
