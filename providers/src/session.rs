@@ -547,7 +547,7 @@ enum Minting {
 impl Minting {
     fn workspace(error: WorkspaceError) -> Self {
         match error {
-            WorkspaceError::Provider(error) => Self::Unanswered(error),
+            WorkspaceError::Provider(error) if error.is_retryable() => Self::Unanswered(error),
             refused => Self::Refused(refused.to_string()),
         }
     }

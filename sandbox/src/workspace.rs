@@ -311,6 +311,16 @@ async fn list_users(
             return google_error(StatusCode::BAD_REQUEST, "badRequest", "Bad Request", None);
         }
     };
+    // The customer's domains are its users' (one customer here); Google knows no other.
+    let at_domain = format!("@{domain}");
+    if !state
+        .workspace
+        .users
+        .values()
+        .any(|u| u.primary_email.to_ascii_lowercase().ends_with(&at_domain))
+    {
+        return google_error(StatusCode::NOT_FOUND, "notFound", "Domain not found.", None);
+    }
     let unit = match query.query.as_deref().map(org_unit_of_query) {
         Some(Ok(unit)) => Some(unit),
         Some(Err(())) => {
@@ -322,7 +332,7 @@ async fn list_users(
         .workspace
         .users
         .values()
-        .filter(|u| u.primary_email.to_ascii_lowercase().ends_with(&format!("@{domain}")))
+        .filter(|u| u.primary_email.to_ascii_lowercase().ends_with(&at_domain))
         .filter(|u| unit.as_deref().is_none_or(|unit| within(&u.org_unit_path, unit)))
         .collect();
     users.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));

@@ -65,9 +65,15 @@ impl OrganisationError {
     /// A Workspace's refusal, as the field the administrator must change.
     fn of(error: WorkspaceError) -> Self {
         match error {
-            WorkspaceError::Provider(error) => Self::Unreachable(error),
+            WorkspaceError::Provider(error) if error.is_retryable() => Self::Unreachable(error),
             error @ (WorkspaceError::NotAdmin(_) | WorkspaceError::UnknownUser(_)) => {
                 Self::Invalid { field: "admin_email", message: error.to_string() }
+            }
+            error @ WorkspaceError::UnknownDomain(_) => {
+                Self::Invalid { field: "domain", message: error.to_string() }
+            }
+            error @ WorkspaceError::BadUnit(_) => {
+                Self::Invalid { field: "org_unit", message: error.to_string() }
             }
             error => Self::Invalid { field: "service_account_key", message: error.to_string() },
         }
@@ -297,7 +303,9 @@ impl Org {
                         minted.token,
                         minted.expires_at.unwrap_or_else(|| Utc::now() + MINTED_LIFETIME),
                     )),
-                    Err(WorkspaceError::Provider(error)) => Err(Unminted::Unreachable(error)),
+                    Err(WorkspaceError::Provider(error)) if error.is_retryable() => {
+                        Err(Unminted::Unreachable(error))
+                    }
                     Err(refused) => Err(Unminted::Refused(refused.to_string())),
                 }
             }

@@ -391,6 +391,15 @@ async fn bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored(db
             "Security > Access and data control > API controls > Domain-wide delegation",
         ),
         (google_body(json_key(KEY), "ann@salon.example", None), "admin_email", "administrator"),
+        (
+            {
+                let mut typo = google_body(json_key(KEY), "admin@salon.example", None);
+                typo["domain"] = json!("salom.example");
+                typo
+            },
+            "domain",
+            "Google does not know the domain salom.example",
+        ),
     ];
     put_user(&app, "admin@salon.example", "/", true).await;
     for (body, field, words) in refusals {

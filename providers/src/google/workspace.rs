@@ -155,7 +155,18 @@ pub enum WorkspaceError {
         "{0} may not read the Workspace directory: name a Workspace administrator as the administrator e-mail"
     )]
     NotAdmin(String),
-    /// Anything else the provider said (a timeout, a 5xx: worth retrying).
+    /// The directory knows no such domain (Google's 404 "Domain not found.").
+    #[error(
+        "Google does not know the domain {0}: name the Workspace's primary domain, or one of its secondary domains, as the Admin console lists them under Account > Domains"
+    )]
+    UnknownDomain(String),
+    /// The directory refused the organisational unit asked for.
+    #[error(
+        "Google refused the organisational unit {0}: name it by its path as the Admin console shows it under Directory > Organizational units, such as /Staff"
+    )]
+    BadUnit(String),
+    /// Anything else the provider said (a timeout, a 5xx: worth retrying; or a refusal no
+    /// other variant names, which is not).
     #[error(transparent)]
     Provider(#[from] ProviderError),
 }
@@ -325,6 +336,12 @@ impl Workspace {
             let status = response.status();
             if status == reqwest::StatusCode::FORBIDDEN {
                 return Err(WorkspaceError::NotAdmin(admin.to_owned()));
+            }
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Err(WorkspaceError::UnknownDomain(domain.to_owned()));
+            }
+            if let Some(unit) = org_unit.filter(|_| status == reqwest::StatusCode::BAD_REQUEST) {
+                return Err(WorkspaceError::BadUnit(unit.to_owned()));
             }
             if !status.is_success() {
                 let message = format!("the Workspace directory answered {status}");
