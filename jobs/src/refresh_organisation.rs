@@ -8,10 +8,13 @@ use uuid::Uuid;
 use crate::JobError;
 
 /// The job: a refusal is kept on the connection for its administrator (the next scheduled read
-/// tries again); Google not answering is retried; a deleted connection has nothing to do.
+/// tries again); Google not answering is retried; a deleted connection, or one another read or
+/// change holds right now (it brings the members in line itself), has nothing to do.
 pub async fn run(cx: Context<'_>, tenant_id: Uuid, organisation_id: Uuid) -> Result<(), JobError> {
     match organisations::refresh(cx, tenant_id, organisation_id, Actor::Schedule).await {
-        Ok(_) | Err(OrganisationError::Store(StoreError::NotFound)) => Ok(()),
+        Ok(_)
+        | Err(OrganisationError::Store(StoreError::NotFound))
+        | Err(OrganisationError::Busy) => Ok(()),
         Err(OrganisationError::Invalid { field, message }) => {
             tracing::warn!(organisation = %organisation_id, field, message, "the organisation's directory could not be read");
             Ok(())

@@ -41,6 +41,10 @@ const MINTED_LIFETIME: chrono::Duration = chrono::Duration::minutes(55);
 /// Directory users covered at the same time.
 const COVERED_AT_ONCE: usize = 8;
 
+/// How long one read or change holds its organisation connection at most: longer than covering
+/// a directory of thousands takes; a process that dies holding it frees it then.
+const HELD_FOR: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Why an organisation connection could not be made, changed or refreshed.
 #[derive(Debug, thiserror::Error)]
 pub enum OrganisationError {
@@ -56,9 +60,81 @@ pub enum OrganisationError {
     /// again.
     #[error("the provider did not answer: {0}")]
     Unreachable(ProviderError),
+    /// Another read or change of the organisation connection is under way (asked by someone
+    /// else, or the hourly read), in this process or another: nothing was done.
+    #[error(
+        "the organisation connection is being read or changed right now: try again once that is done"
+    )]
+    Busy,
     /// The store failed, or the connection is not there.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The organisation connection held by one read or change ([`Store::hold_organisation`]): let
+/// go when the work is done, or, when the work is dropped halfway (a request whose client went
+/// away), as soon as the runtime can.
+struct Held<'a> {
+    store: &'a Store,
+    id: Uuid,
+    done: bool,
+}
+
+impl<'a> Held<'a> {
+    /// Holds `id` of `tenant_id` for one read or change: [`OrganisationError::Busy`] while
+    /// another holds it.
+    async fn take(store: &'a Store, tenant_id: Uuid, id: Uuid) -> Result<Self, OrganisationError> {
+        if store.hold_organisation(tenant_id, id, Utc::now() + HELD_FOR).await? {
+            return Ok(Held { store, id, done: false });
+        }
+        // Not there at all is a 404, not "busy".
+        store.organisation_connection(tenant_id, id).await?;
+        Err(OrganisationError::Busy)
+    }
+
+    /// Runs `work` (not started yet) holding `id` of `tenant_id`, then lets it go.
+    async fn around<T>(
+        store: &'a Store,
+        tenant_id: Uuid,
+        id: Uuid,
+        work: impl Future<Output = Result<T, OrganisationError>>,
+    ) -> Result<T, OrganisationError> {
+        let held = Self::take(store, tenant_id, id).await?;
+        held.release(work.await).await
+    }
+
+    /// The hold of a connection just created held ([`Store::create_organisation_connection`]).
+    fn created(store: &'a Store, id: Uuid) -> Self {
+        Held { store, id, done: false }
+    }
+
+    /// Lets the connection go, then answers `outcome`.
+    async fn release<T>(
+        mut self,
+        outcome: Result<T, OrganisationError>,
+    ) -> Result<T, OrganisationError> {
+        self.done = true;
+        let released = self.store.release_organisation(self.id).await;
+        let value = outcome?;
+        released?;
+        Ok(value)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let (store, id) = (self.store.clone(), self.id);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = store.release_organisation(id).await {
+                    tracing::warn!(organisation = %id, %error, "an organisation connection stays held until its hold runs out");
+                }
+            });
+        }
+    }
 }
 
 impl OrganisationError {
@@ -493,15 +569,22 @@ async fn create(
         by,
         detail: log::connected(active(&users), &org.scope(), org.busy_only),
     };
-    let organisation =
-        cx.store.create_organisation_connection(tenant_id, new, cx.sealer, &entry).await?;
+    let held_until = Utc::now() + HELD_FOR;
+    let organisation = cx
+        .store
+        .create_organisation_connection(tenant_id, new, cx.sealer, &entry, held_until)
+        .await?;
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
+    let held = Held::created(cx.store, organisation.id);
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
-    match apply_directory(cx, &organisation, &org, users).await {
-        Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
-        Err(error @ OrganisationError::Store(_)) => return Err(error),
-    }
+    let outcome = match apply_directory(cx, &organisation, &org, users).await {
+        Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {
+            Ok(())
+        }
+        Err(error) => Err(error),
+    };
+    held.release(outcome).await?;
     Ok(cx.store.organisation_connection(tenant_id, organisation.id).await?)
 }
 
@@ -519,11 +602,21 @@ pub struct Change {
 }
 
 /// Changes the administrator, the unit (group), the key (secret) or the tier: checked like a
-/// creation, then the directory applied with the new scope. A new tier moves every covered
+/// creation, then the directory applied with the new scope; one read or change at a time. A new tier moves every covered
 /// calendar at once: into busy times only, Kalends' events are removed from it (with a token of
 /// the tier it leaves, which may still write) and it takes no more bookings; out of it, it
 /// becomes the member's calendar for bookings and is given the upcoming ones.
 pub async fn update(
+    cx: Context<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    change: Change,
+    by: Actor,
+) -> Result<OrganisationConnection, OrganisationError> {
+    Held::around(cx.store, tenant_id, id, change_held(cx, tenant_id, id, change, by)).await
+}
+
+async fn change_held(
     cx: Context<'_>,
     tenant_id: Uuid,
     id: Uuid,
@@ -589,7 +682,7 @@ pub async fn update(
     // A new tier leaves every covered calendar out of it, and so covered again.
     match apply_directory(cx, &organisation, &org, users).await {
         Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
-        Err(error @ OrganisationError::Store(_)) => return Err(error),
+        Err(error) => return Err(error),
     }
     Ok(cx.store.organisation_connection(tenant_id, id).await?)
 }
@@ -597,8 +690,17 @@ pub async fn update(
 /// Reads the directory again: joiners covered, leavers' calendars stopped. A refusal is kept on
 /// the connection (its `status` and `last_error`) for the administrator, and answered. The log
 /// records who joined and who left; a read asked for (`by` a key or the console) is logged even
-/// when nobody did, the hourly one only when someone did.
+/// when nobody did, the hourly one only when someone did. One read or change at a time.
 pub async fn refresh(
+    cx: Context<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    by: Actor,
+) -> Result<OrganisationConnection, OrganisationError> {
+    Held::around(cx.store, tenant_id, id, refresh_held(cx, tenant_id, id, by)).await
+}
+
+async fn refresh_held(
     cx: Context<'_>,
     tenant_id: Uuid,
     id: Uuid,
@@ -636,8 +738,19 @@ pub async fn refresh(
 
 /// Disconnects the organisation: every covered calendar is disconnected now (its tokens out of
 /// it, the Kalends events removed from it by the queued cleanup when `remove_events`), then the
-/// key and the members are forgotten.
+/// key and the members are forgotten. Not while another read or change is under way.
 pub async fn delete(
+    cx: Context<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    remove_events: bool,
+    by: Actor,
+) -> Result<(), OrganisationError> {
+    let work = async { Ok(delete_held(cx, tenant_id, id, remove_events, by).await?) };
+    Held::around(cx.store, tenant_id, id, work).await
+}
+
+async fn delete_held(
     cx: Context<'_>,
     tenant_id: Uuid,
     id: Uuid,

@@ -273,6 +273,7 @@ impl From<OrganisationError> for ApiError {
                 ApiError::invalid_field(field, message)
             }
             OrganisationError::Unreachable(_) => ApiError::unavailable(e.to_string()),
+            OrganisationError::Busy => ApiError::conflict(e.to_string()),
             OrganisationError::Store(e) => e.into(),
         }
     }
@@ -369,7 +370,7 @@ async fn get_one(
 #[utoipa::path(patch, path = "/api/v1/organisation-connections/{id}", tag = "organisation-connections",
     request_body = OrganisationConnectionPatch,
     responses((status = 200, body = OrganisationConnectionOut), (status = 404, body = Problem),
-        (status = 422, body = Problem), (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn patch(
     State(state): State<AppState>,
     AuthKey { tenant, key_id }: AuthKey,
@@ -460,7 +461,7 @@ fn foreign_fields(given: &[(&'static str, bool)], why: &str) -> Vec<FieldError> 
 /// Disconnect the organisation: every covered calendar stops at once (and Kalends' events are
 /// removed from it unless `remove_events=false`); the key is forgotten.
 #[utoipa::path(delete, path = "/api/v1/organisation-connections/{id}", tag = "organisation-connections",
-    params(DeleteQuery), responses((status = 204), (status = 404, body = Problem)))]
+    params(DeleteQuery), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn delete(
     State(state): State<AppState>,
     AuthKey { tenant, key_id }: AuthKey,
@@ -483,7 +484,7 @@ async fn delete(
 /// Read the directory again now: joiners covered, leavers' calendars stopped.
 #[utoipa::path(post, path = "/api/v1/organisation-connections/{id}/refresh", tag = "organisation-connections",
     responses((status = 200, body = OrganisationConnectionOut), (status = 404, body = Problem),
-        (status = 422, body = Problem), (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn refresh(
     State(state): State<AppState>,
     AuthKey { tenant, key_id }: AuthKey,

@@ -137,6 +137,18 @@ impl Lease {
         renew_expired: false,
     };
 
+    /// One read or change of an organisation connection at a time
+    /// (`organisation_connections.held_until`, by id; taken within a tenant).
+    pub const ORGANISATION: Lease = Lease {
+        table: "organisation_connections",
+        key: "id",
+        guards: &["tenant_id"],
+        until: "held_until",
+        home: Home::Column,
+        free_at_end: false,
+        renew_expired: false,
+    };
+
     /// One run of a periodic upkeep per period (`maintenance_runs`, keyed by name): the lease
     /// is never released, its end is when the next run is due (and due at that very instant).
     pub const MAINTENANCE: Lease = Lease {

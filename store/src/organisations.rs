@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::organisation_log::write_log_entry;
-use super::{NewLogEntry, Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
+use super::{
+    Lease, NewLogEntry, Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool,
+};
 
 /// What a sealed service account key is bound to: its organisation connection.
 fn context(id: Uuid) -> String {
@@ -205,25 +207,30 @@ const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_
      FROM organisation_members m LEFT JOIN connections c ON c.id = m.connection_id";
 
 impl Store {
-    /// Saves a new organisation connection with its key sealed; `domain` is refused when the
-    /// tenant connected that Workspace already.
+    /// Saves a new organisation connection with its key sealed, held until `held_until` for
+    /// its caller (see [`Lease::ORGANISATION`]); `domain` is refused when the tenant connected
+    /// that Workspace already (or does at the same moment).
     pub async fn create_organisation_connection(
         &self,
         tenant_id: Uuid,
         new: NewOrganisationConnection,
         sealer: &Sealer,
         entry: &NewLogEntry,
+        held_until: DateTime<Utc>,
     ) -> Result<OrganisationConnection, StoreError> {
+        let connected_already = || {
+            invalid(
+                "domain",
+                "this Workspace is connected already: refresh or change that connection instead",
+            )
+        };
         let taken = self
             .list_organisation_connections(tenant_id)
             .await?
             .into_iter()
             .any(|o| o.provider == new.provider && o.domain.eq_ignore_ascii_case(&new.domain));
         if taken {
-            return Err(invalid(
-                "domain",
-                "this Workspace is connected already: refresh or change that connection instead",
-            ));
+            return Err(connected_already());
         }
         let (id, at) = (Uuid::now_v7(), now());
         let sealed = sealer.seal(&new.key, &context(id));
@@ -232,8 +239,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO organisation_connections (id, tenant_id, provider, domain, admin_email, \
-                 org_unit, busy_only, sealed_key, service_account, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $10)",
+                 org_unit, busy_only, sealed_key, service_account, status, created_at, updated_at, \
+                 held_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $10, $11)",
             )
             .bind(id)
             .bind(tenant_id)
@@ -245,8 +252,13 @@ impl Store {
             .bind(&sealed)
             .bind(&new.service_account)
             .bind(at)
+            .bind(held_until)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => connected_already(),
+                e => e.into(),
+            })?;
             write_log_entry!(
                 tx,
                 tenant_id,
@@ -406,6 +418,23 @@ impl Store {
             .map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// Holds the organisation connection until `until` for one read or change
+    /// ([`Lease::ORGANISATION`]); `false` while another holds it, or when there is no such
+    /// connection in the tenant.
+    pub async fn hold_organisation(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.take_lease(&Lease::ORGANISATION, id.into(), &[tenant_id.into()], until).await
+    }
+
+    /// Lets the organisation connection go after a read or change.
+    pub async fn release_organisation(&self, id: Uuid) -> Result<(), StoreError> {
+        self.release_lease(&Lease::ORGANISATION, id.into()).await
     }
 
     /// The organisation connections whose directory was last read (or tried) before `before`,

@@ -241,7 +241,13 @@ async fn tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new
         detail: "0 users in scope".into(),
     };
     let organisation = store
-        .create_organisation_connection(tenant.id, organisation, &under_a, &entry)
+        .create_organisation_connection(
+            tenant.id,
+            organisation,
+            &under_a,
+            &entry,
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
 

@@ -25,6 +25,7 @@ on_both_databases!(
     the_console_connects_a_workspace_with_googles_refusals_in_place_refreshes_and_disconnects_it,
     a_change_of_scope_administrator_or_key_is_checked_like_a_creation,
     covering_a_calendar_takes_its_first_listing_from_the_accounts_request_budget,
+    a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_hourly_read_skips_it,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -477,6 +478,55 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
     until_events(&app, &ann.email, |e| e.len() == 1).await;
     let listed = members(&app, &key, organisation.id).await.items;
     assert!(listed.iter().all(|m| m.state == "active" && m.last_error.is_none()), "{listed:?}");
+    app.stop().await;
+}
+
+/// Two reads or changes of one organisation at once (the hourly read while the administrator
+/// disconnects it, say) could cover a calendar the disconnection had just stopped: one runs at a
+/// time, in whichever process. Another asked meanwhile is refused, and the hourly read leaves it.
+async fn a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_hourly_read_skips_it(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    let id = organisation.id;
+    put_user(&app, "dee@salon.example", "/Staff", false).await;
+
+    // Another process is reading the directory.
+    let until = chrono::Utc::now() + chrono::Duration::minutes(5);
+    assert!(app.store.hold_organisation(tenant.id, id, until).await.unwrap());
+    let path = format!("/api/v1/organisation-connections/{id}");
+    let refresh = format!("{path}/refresh");
+    let busy_only = Some(json!({"busy_only": true}));
+    for (method, path, body) in
+        [("POST", &refresh, None), ("PATCH", &path, busy_only), ("DELETE", &path, None)]
+    {
+        let (status, answer) = app.call(method, path, &key, body).await;
+        assert_eq!(status, 409, "{method} {path}: {answer}");
+        assert!(answer["detail"].as_str().unwrap().contains("try again"), "{answer}");
+    }
+    let job = Job::RefreshOrganisation { tenant_id: tenant.id, organisation_id: id };
+    app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    let (browser, _, csrf) = crate::console::signed_in_as(&app, &key).await;
+    let page = browser
+        .post(&format!("/dashboard/organisation/{id}/refresh"), &[("csrf", csrf.as_str())])
+        .await;
+    assert!(page.body.contains("being read or changed right now"), "{}", page.body);
+    // Nothing was done meanwhile: Dee is not covered, nothing logged, nothing disconnected.
+    let listed = members(&app, &key, id).await.items;
+    assert!(listed.iter().all(|m| m.email != "dee@salon.example"), "{listed:?}");
+    assert_eq!(organisation_log(&app, &key).await.len(), 1, "only the connection");
+    assert!(app.api(&key).connections().await.unwrap().iter().all(|c| c.status == "active"));
+
+    // Once it is done, the next read covers Dee, and lets the connection go again.
+    app.store.release_organisation(id).await.unwrap();
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(3)), "{answer}");
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 404, "gone, not busy");
     app.stop().await;
 }
 

@@ -403,7 +403,9 @@ async fn refused(
 ) -> Response {
     let errors = match error {
         OrganisationError::Invalid { field, message } => vec![FieldError::new(field, message)],
-        OrganisationError::Unreachable(_) => vec![FieldError::new("", error.to_string())],
+        OrganisationError::Unreachable(_) | OrganisationError::Busy => {
+            vec![FieldError::new("", error.to_string())]
+        }
         OrganisationError::Store(e) => return store_failure("Organisation connection", e),
     };
     render(state, console, form, &errors, None).await
@@ -442,7 +444,7 @@ async fn act(
         .await
         {
             Ok(()) => done("/dashboard/organisation", "disconnected"),
-            Err(e) => store_failure("Organisation connection", e),
+            Err(error) => refused(&state, &console, &form, error).await,
         },
         tier @ ("busy-only" | "write-bookings") => {
             let change = organisations::Change {
