@@ -10,7 +10,7 @@ use super::staff_sessions::{self, StaffSession};
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner};
 use kalends_core::job::Job;
 use kalends_core::seal::Sealer;
-use kalends_store::{ConnectionOwed, ConnectionPatch, NewConnection};
+use kalends_store::{ConnectionOwed, ConnectionPatch, CoveredMember, NewConnection};
 use kalends_store::{Store, StoreError};
 
 /// What a new or reconnected calendar owes: push notifications started.
@@ -29,8 +29,32 @@ pub async fn connected(
     new: NewConnection,
     next_import_at: DateTime<Utc>,
 ) -> Result<Connection, StoreError> {
-    let owed =
-        ConnectionOwed { jobs: owed_on_connect, import_now: Some(next_import_at), replay: true };
+    save(store, sealer, tenant_id, new, next_import_at, None).await
+}
+
+/// Like [`connected`], for a calendar an organisation covers for `member`, who is saved with
+/// it in the same transaction.
+pub async fn covered(
+    store: &Store,
+    sealer: &Sealer,
+    tenant_id: Uuid,
+    new: NewConnection,
+    next_import_at: DateTime<Utc>,
+    member: CoveredMember,
+) -> Result<Connection, StoreError> {
+    save(store, sealer, tenant_id, new, next_import_at, Some(member)).await
+}
+
+async fn save(
+    store: &Store,
+    sealer: &Sealer,
+    tenant_id: Uuid,
+    new: NewConnection,
+    next_import_at: DateTime<Utc>,
+    covers: Option<CoveredMember>,
+) -> Result<Connection, StoreError> {
+    let import_now = Some(next_import_at);
+    let owed = ConnectionOwed { jobs: owed_on_connect, import_now, replay: true, covers };
     let (connection, replayed) = store.save_connection(tenant_id, new, sealer, &owed).await?;
     tracing::info!(connection = %connection.id, provider = %connection.provider, "calendar connected");
     if replayed > 0 {

@@ -27,8 +27,9 @@ use kalends_providers::provider::Providers;
 use kalends_providers::session::{Credentials, delegated_scopes};
 use kalends_providers::tenant::{self, AppToken, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
+use kalends_store::OrganisationConnection;
 use kalends_store::{Actor, NewLogEntry, OrganisationAction, OrganisationMember};
-use kalends_store::{NewConnection, NewOrganisationConnection, OrganisationConnection};
+use kalends_store::{CoveredMember, NewConnection, NewOrganisationConnection};
 use kalends_store::{OrganisationPatch, Store, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
@@ -935,7 +936,7 @@ async fn apply_users(
                 if let Some(member) = member.filter(|_| writing) {
                     stop_covering(cx, tenant_id, member, true, Some(org)).await?;
                 }
-                let member = cover_user(cx, tenant_id, org, user, ours).await?;
+                let member = cover_user(cx, organisation, org, user, ours).await?;
                 cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
                 Ok::<_, OrganisationError>(())
             });
@@ -960,11 +961,12 @@ async fn apply_users(
 /// tier and hand its grant to the organisation's disconnects.
 async fn cover_user(
     cx: Context<'_>,
-    tenant_id: Uuid,
+    organisation: &OrganisationConnection,
     org: &Org,
     user: OrgUser,
     ours: Option<Uuid>,
 ) -> Result<OrganisationMember, OrganisationError> {
+    let tenant_id = organisation.tenant_id;
     let staff = staff_for(cx.store, tenant_id, &user).await?;
     let email = user.email.to_ascii_lowercase();
     let member = |connection_id, error: Option<String>| OrganisationMember {
@@ -1011,8 +1013,16 @@ async fn cover_user(
         },
         busy_only: org.busy_only,
     };
+    // Saved with its member: a calendar saved alone (the member's row failing, the process
+    // dying) would pass at the next read for one the staff member connected themselves.
+    let covered = CoveredMember {
+        organisation_id: organisation.id,
+        directory_id: user.id.clone(),
+        email: email.clone(),
+    };
     let connection =
-        connections::connected(cx.store, cx.sealer, tenant_id, new, cx.next_import_at).await?;
+        connections::covered(cx.store, cx.sealer, tenant_id, new, cx.next_import_at, covered)
+            .await?;
     Ok(member(Some(connection.id), None))
 }
 

@@ -199,7 +199,7 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 /// What saving a connection owes, decided by `service::connections::connected`; recorded in
 /// the outbox in the save's own transaction.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnectionOwed {
     /// Jobs owed, given the tenant and the connection's id.
     pub jobs: fn(Uuid, Uuid) -> Vec<Job>,
@@ -209,6 +209,21 @@ pub struct ConnectionOwed {
     /// A sync of each upcoming booking its calendar lacks, when it is its staff member's active
     /// default connection (first, oldest change first).
     pub replay: bool,
+    /// The organisation member the calendar is covered for, saved active with it: a calendar
+    /// saved without its member would pass, at the next read of the directory, for one its
+    /// staff member connected themselves.
+    pub covers: Option<CoveredMember>,
+}
+
+/// A directory user whose calendar an organisation covers ([`ConnectionOwed::covers`]).
+#[derive(Clone, Debug)]
+pub struct CoveredMember {
+    /// The organisation connection.
+    pub organisation_id: Uuid,
+    /// The user's id in the directory.
+    pub directory_id: String,
+    /// Their address, lower-cased.
+    pub email: String,
 }
 
 /// Records what saving connection `$id` owes ([`ConnectionOwed`]) in `$tx`; evaluates to the
@@ -241,6 +256,16 @@ macro_rules! record_connection_owed {
             }
         }
         let replayed = jobs.len();
+        if let Some(member) = &owed.covers {
+            sqlx::query(super::organisations::COVERED_MEMBER)
+                .bind(member.organisation_id)
+                .bind(&member.directory_id)
+                .bind(&member.email)
+                .bind($at)
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+        }
         jobs.extend((owed.jobs)($tenant_id, $id));
         if let Some(next) = owed.import_now {
             sqlx::query("UPDATE connections SET next_import_at = $1 WHERE id = $2")

@@ -64,7 +64,9 @@ pub use checklist_reminders::{PlatformFigures, Reminder};
 pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
 pub use conflicts::{ConflictReach, Detection, ExternalEditConflict};
-pub use connections::{ConnectionOwed, ConnectionPatch, KeptTokens, NewConnection, OAuthFlow};
+pub use connections::{
+    ConnectionOwed, ConnectionPatch, CoveredMember, KeptTokens, NewConnection, OAuthFlow,
+};
 pub use console::{Attention, DayFigures, FailedSync};
 pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMessage};
 pub use feed_content::{FeedBooking, FeedStamps, FeedWindow};

@@ -200,6 +200,29 @@ macro_rules! member_mailbox {
 }
 pub(crate) use member_mailbox;
 
+/// What an organisation member's row becomes when it is saved again: its staff member, address,
+/// state and error as given, its calendar unless none is given.
+macro_rules! member_update {
+    () => {
+        " ON CONFLICT (organisation_connection_id, directory_id) DO UPDATE SET \
+         staff_id = excluded.staff_id, email = excluded.email, \
+         connection_id = COALESCE(excluded.connection_id, organisation_members.connection_id), \
+         state = excluded.state, last_error = excluded.last_error, \
+         updated_at = excluded.updated_at"
+    };
+}
+
+/// Saves member `$2` (address `$3`) of organisation `$1` active, at `$4`, with the calendar
+/// connection `$5` covered for them (its tenant and staff member): in the connection's own
+/// transaction ([`super::ConnectionOwed::covers`]).
+pub(super) const COVERED_MEMBER: &str = concat!(
+    "INSERT INTO organisation_members (organisation_connection_id, directory_id, tenant_id, \
+     staff_id, email, connection_id, state, last_error, updated_at) \
+     SELECT $1, $2, c.tenant_id, c.staff_id, $3, c.id, 'active', NULL, $4 \
+     FROM connections c WHERE c.id = $5",
+    member_update!()
+);
+
 const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_id, \
      CASE WHEN m.state = 'active' AND c.status IS NOT NULL AND c.status <> 'active' \
           THEN 'failed' ELSE m.state END AS state, \
@@ -525,16 +548,12 @@ impl Store {
         member: &OrganisationMember,
     ) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
-            sqlx::query(
+            sqlx::query(concat!(
                 "INSERT INTO organisation_members (organisation_connection_id, directory_id, \
-                 tenant_id, staff_id, email, connection_id, state, last_error, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (organisation_connection_id, directory_id) DO UPDATE SET \
-                 staff_id = excluded.staff_id, email = excluded.email, \
-                 connection_id = COALESCE(excluded.connection_id, organisation_members.connection_id), \
-                 state = excluded.state, last_error = excluded.last_error, \
-                 updated_at = excluded.updated_at",
-            )
+                     tenant_id, staff_id, email, connection_id, state, last_error, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                member_update!()
+            ))
             .bind(organisation_id)
             .bind(&member.directory_id)
             .bind(tenant_id)

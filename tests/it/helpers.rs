@@ -710,6 +710,19 @@ impl Api<'_> {
     }
 }
 
+/// Runs `sql` (one statement; `postgres` on PostgreSQL, `sqlite` on SQLite) on `store`'s
+/// database, as no API would: a test injecting a failure only a crash or a broken disk causes.
+pub(crate) async fn execute_either(store: &Store, postgres: &str, sqlite: &str) {
+    match store.pool() {
+        kalends_store::Pool::Sqlite { write, .. } => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite)).execute(write).await.unwrap();
+        }
+        kalends_store::Pool::Postgres(pool) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(postgres)).execute(pool).await.unwrap();
+        }
+    }
+}
+
 /// Runs `sql` with `id` bound as `$1` on `store`'s database, as no API would: a test setting up
 /// a state only a crash, a race or another process leaves. The rows it changed.
 pub(crate) async fn execute_with_id(store: &Store, sql: &'static str, id: Uuid) -> u64 {

@@ -26,6 +26,7 @@ on_both_databases!(
     a_change_of_scope_administrator_or_key_is_checked_like_a_creation,
     covering_a_calendar_takes_its_first_listing_from_the_accounts_request_budget,
     a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_hourly_read_skips_it,
+    a_read_that_fails_between_a_calendar_and_its_member_covers_that_member_the_next_time,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -527,6 +528,45 @@ async fn a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_ho
     assert_eq!((status, &answer["members_count"]), (200, &json!(3)), "{answer}");
     assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
     assert_eq!(app.call("DELETE", &path, &key, None).await.0, 404, "gone, not busy");
+    app.stop().await;
+}
+
+/// A read whose work stops between saving a joiner's calendar and saving them as a member (the
+/// database refusing the member, the process dying) must not leave a calendar no member owns:
+/// the next read would take it for one the staff member connected themselves, and never cover
+/// them.
+async fn a_read_that_fails_between_a_calendar_and_its_member_covers_that_member_the_next_time(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    put_user(&app, "dee@salon.example", "/Staff", false).await;
+    // Dee's member row cannot be written, once.
+    let postgres = "CREATE FUNCTION refuse_dee() RETURNS trigger LANGUAGE plpgsql AS \
+                    $$ BEGIN RAISE EXCEPTION 'injected'; END $$; \
+                    CREATE TRIGGER refuse_dee BEFORE INSERT ON organisation_members FOR EACH ROW \
+                    WHEN (NEW.email = 'dee@salon.example') EXECUTE FUNCTION refuse_dee()";
+    let sqlite = "CREATE TRIGGER refuse_dee BEFORE INSERT ON organisation_members \
+                  WHEN NEW.email = 'dee@salon.example' BEGIN SELECT RAISE(ABORT, 'injected'); END";
+    crate::helpers::execute_either(&app.store, postgres, sqlite).await;
+    let refresh = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!(status, 500, "{answer}");
+    let drop = "DROP TRIGGER refuse_dee";
+    crate::helpers::execute_either(&app.store, &format!("{drop} ON organisation_members"), drop)
+        .await;
+
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(3)), "{answer}");
+    let listed = members(&app, &key, organisation.id).await.items;
+    let dee = listed.iter().find(|m| m.email == "dee@salon.example").unwrap();
+    assert_eq!((dee.state.as_str(), &dee.last_error), ("active", &None), "{dee:?}");
+    let connections = app.api(&key).connections().await.unwrap();
+    let dees: Vec<_> = connections.iter().filter(|c| c.staff_id == dee.staff_id).collect();
+    assert_eq!(dees.len(), 1, "{dees:?}");
+    assert!(dees[0].status == "active" && dees[0].is_default, "{dees:?}");
     app.stop().await;
 }
 
