@@ -190,12 +190,15 @@ const SELECT: &str = "SELECT o.id, o.tenant_id, o.provider, o.domain, o.admin_em
 /// A member's state as shown: `active` only while their connection works.
 /// The mailbox an organisation's application token acts on for the connection `c` (SQL text):
 /// the directory id of the active member a Microsoft organisation covers it for, else `NULL`.
-/// Graph reaches `/users/{id}`, never a mail address.
+/// Graph reaches `/users/{id}`, never a mail address. One row at most, whatever the members say
+/// (the same tenant connected under its id and under a domain name would make two), so that the
+/// statement reading it never fails.
 macro_rules! member_mailbox {
     () => {
         "(SELECT m.directory_id FROM organisation_members m \
          JOIN organisation_connections o ON o.id = m.organisation_connection_id \
-         WHERE m.connection_id = c.id AND m.state = 'active' AND o.provider = 'microsoft')"
+         WHERE m.connection_id = c.id AND m.state = 'active' AND o.provider = 'microsoft' \
+         ORDER BY m.updated_at DESC, m.directory_id LIMIT 1)"
     };
 }
 pub(crate) use member_mailbox;

@@ -726,12 +726,19 @@ pub(crate) async fn execute_either(store: &Store, postgres: &str, sqlite: &str) 
 /// Runs `sql` with `id` bound as `$1` on `store`'s database, as no API would: a test setting up
 /// a state only a crash, a race or another process leaves. The rows it changed.
 pub(crate) async fn execute_with_id(store: &Store, sql: &'static str, id: Uuid) -> u64 {
+    execute_with_ids(store, sql, &[id]).await
+}
+
+/// [`execute_with_id`] with `ids` bound as `$1`, `$2`, ...
+pub(crate) async fn execute_with_ids(store: &Store, sql: &'static str, ids: &[Uuid]) -> u64 {
     match store.pool() {
         kalends_store::Pool::Sqlite { write, .. } => {
-            sqlx::query(sql).bind(id).execute(write).await.unwrap().rows_affected()
+            let query = ids.iter().fold(sqlx::query(sql), |query, id| query.bind(*id));
+            query.execute(write).await.unwrap().rows_affected()
         }
         kalends_store::Pool::Postgres(pool) => {
-            sqlx::query(sql).bind(id).execute(pool).await.unwrap().rows_affected()
+            let query = ids.iter().fold(sqlx::query(sql), |query, id| query.bind(*id));
+            query.execute(pool).await.unwrap().rows_affected()
         }
     }
 }

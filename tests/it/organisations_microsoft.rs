@@ -21,6 +21,7 @@ on_both_databases!(
     an_application_proves_itself_with_its_certificate_and_a_wrong_one_is_refused_by_name,
     a_secret_entra_refuses_costs_one_grant_and_the_new_secret_resumes_every_calendar,
     a_mailbox_whose_address_is_not_its_sign_in_name_is_cleaned_up_on_disconnect,
+    a_calendar_two_connections_of_one_tenant_cover_keeps_taking_its_bookings,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -179,6 +180,40 @@ async fn a_mailbox_whose_address_is_not_its_sign_in_name_is_cleaned_up_on_discon
     let path = format!("/api/v1/organisation-connections/{id}");
     assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
     seen(&|| events_of(&app, SIGN_IN), <[Value]>::is_empty).await;
+    app.stop().await;
+}
+
+/// The same tenant connected twice (once by its id, once by a domain name that stood for it
+/// when the two were not yet told apart): a member both cover must keep syncing, whichever
+/// membership the calendar's mailbox is read from.
+async fn a_calendar_two_connections_of_one_tenant_cover_keeps_taking_its_bookings(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    cover_one(&app, &key, "bo@salon.example").await;
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    let first: Uuid = listed["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    let second = Uuid::now_v7();
+    let twin = "INSERT INTO organisation_connections (id, tenant_id, provider, domain, \
+                admin_email, org_unit, busy_only, sealed_key, service_account, status, \
+                created_at, updated_at) SELECT $2, tenant_id, provider, 'salon.onmicrosoft.com', \
+                admin_email, org_unit, busy_only, sealed_key, service_account, status, \
+                created_at, updated_at FROM organisation_connections WHERE id = $1";
+    assert_eq!(crate::helpers::execute_with_ids(&app.store, twin, &[first, second]).await, 1);
+    let members_too = "INSERT INTO organisation_members (organisation_connection_id, \
+                       directory_id, tenant_id, staff_id, email, connection_id, state, \
+                       last_error, updated_at) SELECT $2, directory_id, tenant_id, staff_id, \
+                       email, connection_id, state, last_error, updated_at \
+                       FROM organisation_members WHERE organisation_connection_id = $1";
+    assert_eq!(
+        crate::helpers::execute_with_ids(&app.store, members_too, &[first, second]).await,
+        1
+    );
+
+    let bo = members(&app, &key, first).await.items[0].staff_id;
+    let mut booking = booking_in("Cut and colour", 10);
+    booking.staff_ids = vec![bo];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 1).await;
     app.stop().await;
 }
 
