@@ -189,7 +189,8 @@ pub(crate) fn client_credentials(
     proof: Proof<'_>,
     scope: Option<&str>,
 ) -> Result<Value, Refused> {
-    if !tenant.eq_ignore_ascii_case(super::microsoft::TENANT_ID) {
+    let known = [super::microsoft::TENANT_ID, super::microsoft::TENANT_DOMAIN];
+    if !known.iter().any(|name| tenant.eq_ignore_ascii_case(name)) {
         return Err(Refused(
             StatusCode::BAD_REQUEST,
             "invalid_request",

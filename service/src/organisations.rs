@@ -561,10 +561,18 @@ async fn create(
     cx: Context<'_>,
     tenant_id: Uuid,
     org: Org,
-    new: NewOrganisationConnection,
+    mut new: NewOrganisationConnection,
     by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
     let users = check(&org).await?;
+    if let Directory::Microsoft { tenant, .. } = &org.directory {
+        // Kept by the tenant's id, whichever of its names it was given by: the same
+        // organisation is then never connected twice under two names.
+        let token = tenant.app_token().await.map_err(OrganisationError::of_tenant)?;
+        if let Some(id) = token.tenant_id {
+            new.domain = id;
+        }
+    }
     let entry = NewLogEntry {
         action: OrganisationAction::Connected,
         by,

@@ -234,8 +234,9 @@ const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_
 
 impl Store {
     /// Saves a new organisation connection with its key sealed, held until `held_until` for
-    /// its caller (see [`Lease::ORGANISATION`]); `domain` is refused when the tenant connected
-    /// that Workspace already (or does at the same moment).
+    /// its caller (see [`Lease::ORGANISATION`]); refused (on `domain`, or `tenant_id`) when the
+    /// tenant connected that Workspace or Microsoft 365 organisation already (or does at the
+    /// same moment).
     pub async fn create_organisation_connection(
         &self,
         tenant_id: Uuid,
@@ -244,11 +245,16 @@ impl Store {
         entry: &NewLogEntry,
         held_until: DateTime<Utc>,
     ) -> Result<OrganisationConnection, StoreError> {
-        let connected_already = || {
-            invalid(
+        let connected_already = || match new.provider.as_str() {
+            "microsoft" => invalid(
+                "tenant_id",
+                "this Microsoft 365 organisation is connected already: refresh or change that \
+                 connection instead",
+            ),
+            _ => invalid(
                 "domain",
                 "this Workspace is connected already: refresh or change that connection instead",
-            )
+            ),
         };
         let taken = self
             .list_organisation_connections(tenant_id)

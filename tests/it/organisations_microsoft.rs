@@ -22,6 +22,7 @@ on_both_databases!(
     a_secret_entra_refuses_costs_one_grant_and_the_new_secret_resumes_every_calendar,
     a_mailbox_whose_address_is_not_its_sign_in_name_is_cleaned_up_on_disconnect,
     a_calendar_two_connections_of_one_tenant_cover_keeps_taking_its_bookings,
+    a_tenant_given_by_its_domain_name_is_kept_by_its_id_and_never_connected_twice,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -214,6 +215,30 @@ async fn a_calendar_two_connections_of_one_tenant_cover_keeps_taking_its_booking
     booking.staff_ids = vec![bo];
     app.api(&key).create_booking(&booking).await.unwrap();
     seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 1).await;
+    app.stop().await;
+}
+
+/// Entra's authority answers for a tenant by its id or by any of its domain names. Kalends keeps
+/// the id its token names, so the same organisation given under its other name is refused as
+/// connected already, on the field the administrator typed it in.
+async fn a_tenant_given_by_its_domain_name_is_kept_by_its_id_and_never_connected_twice(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    group(&app, &["bo@salon.example"]).await;
+    let mut by_name = body(Some(GROUP));
+    by_name["tenant_id"] = json!("Salon.onmicrosoft.com");
+    let (status, answer) = connect(&app, &key, by_name).await;
+    assert_eq!((status, &answer["tenant_id"]), (201, &json!(TENANT)), "{answer}");
+    assert_eq!(answer["members_count"], 1, "{answer}");
+
+    let (status, answer) = connect(&app, &key, body(Some(GROUP))).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["errors"][0]["field"], "tenant_id", "{answer}");
+    let message = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("Microsoft 365 organisation is connected already"), "{message}");
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
     app.stop().await;
 }
 

@@ -222,6 +222,9 @@ pub struct AppToken {
     /// The application permissions it carries (its `roles` claim), when the token is a JWT
     /// Kalends can read; `None` when it is not.
     pub roles: Option<Vec<String>>,
+    /// The id of the tenant that issued it (its `tid` claim), whichever name the authority was
+    /// asked by (a domain name such as `contoso.onmicrosoft.com` stands for it).
+    pub tenant_id: Option<String>,
 }
 
 /// A user of the directory.
@@ -423,10 +426,15 @@ impl Tenant {
                 let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3599));
                 let lifetime = chrono::Duration::from_std(lifetime).unwrap_or_default();
                 let text = response.access_token().secret().clone();
-                let roles = roles_of(&text);
+                let claims = claims_of(&text);
+                let roles = claims.as_ref().map(roles_in);
+                let tenant_id = claims
+                    .as_ref()
+                    .and_then(|claims| claims.get("tid")?.as_str())
+                    .map(str::to_ascii_lowercase);
                 let secret = SecretString::from(text);
                 let expires_at = Utc::now() + lifetime;
-                Ok(AppToken { token: AccessToken::from(secret), expires_at, roles })
+                Ok(AppToken { token: AccessToken::from(secret), expires_at, roles, tenant_id })
             }
             Err(RequestTokenError::ServerResponse(response)) if !matches!(response.error(), BasicErrorResponseType::Extension(e) if e == "temporarily_unavailable" || e == "server_error") =>
             {
@@ -478,21 +486,24 @@ impl Tenant {
     }
 }
 
-/// The `roles` claim of an application token, read without checking its signature: the token
-/// came straight from the token endpoint over TLS, and is only read to tell the administrator
-/// which permission is missing before anything is stored (Graph still decides every call).
-fn roles_of(token: &str) -> Option<Vec<String>> {
+/// The claims of an application token, read without checking its signature: the token came
+/// straight from the token endpoint over TLS, and is only read to tell the administrator which
+/// permission is missing before anything is stored, and which tenant it is (Graph still decides
+/// every call). `None` when the token is not a JWT.
+fn claims_of(token: &str) -> Option<serde_json::Value> {
     use base64::Engine as _;
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let roles =
-        claims.get("roles").and_then(serde_json::Value::as_array).map_or_else(Vec::new, |roles| {
-            roles.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect()
-        });
-    Some(roles)
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The `roles` claim: the application permissions a token carries.
+fn roles_in(claims: &serde_json::Value) -> Vec<String> {
+    claims.get("roles").and_then(serde_json::Value::as_array).map_or_else(Vec::new, |roles| {
+        roles.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect()
+    })
 }
 
 /// A Graph refusal of a mailbox call, in the administrator's terms: the access policy's 403 is

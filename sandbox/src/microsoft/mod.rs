@@ -44,6 +44,8 @@ use views::{DeltaPage, DeltaRound};
 
 /// The tenant id notifications carry (the sandbox is one tenant).
 pub(crate) const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+/// The tenant's initial domain, by which its authority is reached too, as Entra's is.
+pub(crate) const TENANT_DOMAIN: &str = "salon.onmicrosoft.com";
 
 /// Calendars, events, delta state and subscriptions of every Microsoft account.
 #[derive(Debug, Default)]
