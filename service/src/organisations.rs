@@ -30,7 +30,7 @@ use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
 use kalends_store::OrganisationConnection;
 use kalends_store::{Actor, NewLogEntry, OrganisationAction, OrganisationMember};
 use kalends_store::{CoveredMember, NewConnection, NewOrganisationConnection};
-use kalends_store::{OrganisationPatch, Store, StoreError};
+use kalends_store::{OWN_CALENDAR, OrganisationPatch, Store, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -992,10 +992,7 @@ async fn cover_user(
             && Some(c.id) != ours
     });
     if own.is_some() {
-        let why = format!(
-            "{email} connected this calendar themselves: it stays theirs, and the organisation \
-             does not cover it"
-        );
+        let why = format!("{email}{OWN_CALENDAR}");
         return Ok(member(None, Some(why)));
     }
     let reached = match org.token(&user, org.busy_only).await {

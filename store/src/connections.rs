@@ -211,7 +211,8 @@ pub struct ConnectionOwed {
     pub replay: bool,
     /// The organisation member the calendar is covered for, saved active with it: a calendar
     /// saved without its member would pass, at the next read of the directory, for one its
-    /// staff member connected themselves.
+    /// staff member connected themselves. `None`: connected by hand, so no organisation covers
+    /// it from then on (see [`super::organisations::OWN_CALENDAR`]).
     pub covers: Option<CoveredMember>,
 }
 
@@ -256,15 +257,26 @@ macro_rules! record_connection_owed {
             }
         }
         let replayed = jobs.len();
-        if let Some(member) = &owed.covers {
-            sqlx::query(super::organisations::COVERED_MEMBER)
-                .bind(member.organisation_id)
-                .bind(&member.directory_id)
-                .bind(&member.email)
-                .bind($at)
-                .bind($id)
-                .execute(&mut *$tx)
-                .await?;
+        match &owed.covers {
+            Some(member) => {
+                sqlx::query(super::organisations::COVERED_MEMBER)
+                    .bind(member.organisation_id)
+                    .bind(&member.directory_id)
+                    .bind(&member.email)
+                    .bind($at)
+                    .bind($id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            // Connected by hand: no organisation covers it any more.
+            None => {
+                sqlx::query(super::organisations::OWN_AGAIN)
+                    .bind($id)
+                    .bind(super::organisations::OWN_CALENDAR)
+                    .bind($at)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
         }
         jobs.extend((owed.jobs)($tenant_id, $id));
         if let Some(next) = owed.import_now {

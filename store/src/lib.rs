@@ -78,7 +78,7 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey, lease_end};
 pub use organisation_log::{Actor, NewLogEntry, OrganisationAction, OrganisationLogEntry};
 pub use organisations::{
-    Coverage, NewOrganisationConnection, OrganisationConnection, OrganisationMember,
+    Coverage, NewOrganisationConnection, OWN_CALENDAR, OrganisationConnection, OrganisationMember,
     OrganisationPatch,
 };
 pub use outbox::OutboxEntry;

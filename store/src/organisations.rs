@@ -203,6 +203,20 @@ macro_rules! member_mailbox {
 }
 pub(crate) use member_mailbox;
 
+/// Why a member is not covered when their staff member connected the calendar at their
+/// directory address themselves, after the address: the calendar stays theirs.
+pub const OWN_CALENDAR: &str =
+    " connected this calendar themselves: it stays theirs, and the organisation does not cover it";
+
+/// Lets go of connection `$1`, which its staff member has just connected themselves, for every
+/// organisation member it was covered for (`$2` [`OWN_CALENDAR`], `$3` now): a member still in
+/// scope is `failed`, saying so, and the organisation no longer changes, cleans up or
+/// disconnects that calendar.
+pub(super) const OWN_AGAIN: &str = "UPDATE organisation_members SET connection_id = NULL, \
+     state = CASE WHEN state = 'left' THEN 'left' ELSE 'failed' END, \
+     last_error = CASE WHEN state = 'left' THEN last_error ELSE email || $2 END, updated_at = $3 \
+     WHERE connection_id = $1";
+
 /// What an organisation member's row becomes when it is saved again: its staff member, address,
 /// state and error as given, its calendar unless none is given.
 macro_rules! member_update {

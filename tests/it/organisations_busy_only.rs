@@ -27,6 +27,7 @@ on_both_databases!(
     a_calendar_in_error_moved_into_busy_times_only_gives_kalends_events_back,
     a_workspace_moving_into_busy_times_only_keeps_the_access_that_removes_kalends_events,
     a_microsoft_365_organisation_moving_into_busy_times_only_keeps_the_access_that_removes_kalends_events,
+    a_covered_calendar_the_staff_member_connects_themselves_becomes_theirs,
 );
 
 /// The covered user: the only member of the unit (Google) or group (Microsoft) connected.
@@ -395,6 +396,45 @@ async fn a_calendar_the_staff_member_connected_themselves_stays_theirs_under_a_b
 
     booking(&app, &key, bo, at(3, 14)).await;
     assert_eq!(Provider::Google.events(&app).await, 1, "his own calendar takes his booking");
+    let path = format!("/api/v1/organisation-connections/{id}");
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
+    app.settle().await;
+    let connections = app.api(&key).connections().await.unwrap();
+    assert_eq!(connections[0].status, "active", "{connections:?}");
+    assert_eq!(Provider::Google.events(&app).await, 1);
+    app.stop().await;
+}
+
+/// Bo's calendar is covered for busy times only; he connects the same account himself, to have
+/// his bookings written into it. It is his from then on: the organisation's next read neither
+/// takes it back into busy times only (removing his bookings) nor disconnects it when he leaves
+/// the organisation's scope.
+async fn a_covered_calendar_the_staff_member_connects_themselves_becomes_theirs(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, bo, browser) = crate::connect::signed_in(&app, BO).await;
+    let organisation = Provider::Google.connect(&app, &key).await;
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(members(&app, &key, id).await.items[0].state, "active");
+    let page = crate::connect::connect(&app, &browser, "google", BO, "allow").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let own = app.api(&key).connections().await.unwrap().remove(0);
+    assert!(own.is_default && !own.busy_only, "{own:?}");
+    booking(&app, &key, bo, at(3, 14)).await;
+    Provider::Google.events_become(&app, 1).await;
+
+    let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    let listed = members(&app, &key, id).await.items;
+    let why = listed[0].last_error.as_deref().unwrap_or_default();
+    assert!(why.contains("connected this calendar themselves"), "{listed:?}");
+    let connections = app.api(&key).connections().await.unwrap();
+    assert_eq!(connections.len(), 1, "{connections:?}");
+    assert!(connections[0].status == "active" && !connections[0].busy_only, "{connections:?}");
+    assert_eq!(Provider::Google.events(&app).await, 1, "his booking stays in his calendar");
+
+    // Out of the organisation's scope, his calendar is still his.
     let path = format!("/api/v1/organisation-connections/{id}");
     assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
     app.settle().await;
