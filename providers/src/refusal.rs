@@ -38,8 +38,8 @@ mod tests {
 
     #[test]
     fn a_refusal_stands_for_a_minute_and_then_no_longer() {
-        let kept = Kept::now("refused");
         let now = Utc::now();
+        let kept = Kept::now("refused");
         assert_eq!(kept.standing(now), Some(&"refused"));
         assert_eq!(kept.standing(now + chrono::Duration::seconds(59)), Some(&"refused"));
         assert_eq!(kept.standing(now + chrono::Duration::seconds(61)), None);

@@ -28,7 +28,8 @@ use kalends_providers::session::{Credentials, delegated_scopes};
 use kalends_providers::tenant::{self, AppToken, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
 use kalends_store::OrganisationConnection;
-use kalends_store::{Actor, NewLogEntry, OrganisationAction, OrganisationMember};
+use kalends_store::lease_end;
+use kalends_store::{Actor, Lease, NewLogEntry, OrganisationAction, OrganisationMember};
 use kalends_store::{CoveredMember, NewConnection, NewOrganisationConnection};
 use kalends_store::{OWN_CALENDAR, OrganisationPatch, Store, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -42,9 +43,10 @@ const MINTED_LIFETIME: chrono::Duration = chrono::Duration::minutes(55);
 /// Directory users covered at the same time.
 const COVERED_AT_ONCE: usize = 8;
 
-/// How long one read or change holds its organisation connection at most: longer than covering
-/// a directory of thousands takes; a process that dies holding it frees it then.
-const HELD_FOR: chrono::Duration = chrono::Duration::minutes(10);
+/// How long one read or change holds its organisation connection before it renews the hold
+/// (every third of it, for as long as the work runs): a process that dies holding it frees it
+/// within this time.
+const HELD_FOR: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Why an organisation connection could not be made, changed or refreshed.
 #[derive(Debug, thiserror::Error)]
@@ -72,9 +74,9 @@ pub enum OrganisationError {
     Store(#[from] StoreError),
 }
 
-/// The organisation connection held by one read or change ([`Store::hold_organisation`]): let
-/// go when the work is done, or, when the work is dropped halfway (a request whose client went
-/// away), as soon as the runtime can.
+/// The organisation connection held by one read or change ([`Store::hold_organisation`]),
+/// renewed while the work runs ([`Store::hold`]); let go when the work is done, or, when the
+/// work is dropped halfway (a request whose client went away), as soon as the runtime can.
 struct Held<'a> {
     store: &'a Store,
     id: Uuid,
@@ -82,43 +84,58 @@ struct Held<'a> {
 }
 
 impl<'a> Held<'a> {
-    /// Holds `id` of `tenant_id` for one read or change: [`OrganisationError::Busy`] while
-    /// another holds it.
-    async fn take(store: &'a Store, tenant_id: Uuid, id: Uuid) -> Result<Self, OrganisationError> {
-        if store.hold_organisation(tenant_id, id, Utc::now() + HELD_FOR).await? {
-            return Ok(Held { store, id, done: false });
-        }
-        // Not there at all is a 404, not "busy".
-        store.organisation_connection(tenant_id, id).await?;
-        Err(OrganisationError::Busy)
-    }
-
-    /// Runs `work` (not started yet) holding `id` of `tenant_id`, then lets it go.
-    async fn around<T>(
+    /// Runs `work` (not started yet) holding `id` of `tenant_id`, then lets it go;
+    /// [`OrganisationError::Busy`] while another holds it.
+    async fn around<T: Send + 'a>(
         store: &'a Store,
         tenant_id: Uuid,
         id: Uuid,
-        work: impl Future<Output = Result<T, OrganisationError>>,
+        work: impl Future<Output = Result<T, OrganisationError>> + Send + 'a,
     ) -> Result<T, OrganisationError> {
-        let held = Self::take(store, tenant_id, id).await?;
-        held.release(work.await).await
+        let until = lease_end(HELD_FOR);
+        if !store.hold_organisation(tenant_id, id, until).await? {
+            // Not there at all is a 404, not "busy".
+            store.organisation_connection(tenant_id, id).await?;
+            return Err(OrganisationError::Busy);
+        }
+        Self::run(store, id, until, work).await
     }
 
-    /// The hold of a connection just created held ([`Store::create_organisation_connection`]).
-    fn created(store: &'a Store, id: Uuid) -> Self {
-        Held { store, id, done: false }
+    /// Runs `work` holding `id`, taken until `until` (from [`lease_end`]), then lets it go.
+    async fn run<T: Send + 'a>(
+        store: &'a Store,
+        id: Uuid,
+        until: DateTime<Utc>,
+        work: impl Future<Output = Result<T, OrganisationError>> + Send + 'a,
+    ) -> Result<T, OrganisationError> {
+        let mut held = Held { store, id, done: false };
+        match store.hold(&Lease::ORGANISATION, id.into(), until, HELD_FOR, work).await {
+            Ok(Some(outcome)) => {
+                held.release().await;
+                outcome
+            }
+            // The database was out of reach for a whole hold: another may hold it now, and the
+            // work (dropped) is for the next read to finish.
+            Ok(None) => {
+                held.done = true;
+                Err(OrganisationError::Busy)
+            }
+            Err(error) => {
+                held.release().await;
+                Err(error.into())
+            }
+        }
     }
 
-    /// Lets the connection go, then answers `outcome`.
-    async fn release<T>(
-        mut self,
-        outcome: Result<T, OrganisationError>,
-    ) -> Result<T, OrganisationError> {
-        self.done = true;
-        let released = self.store.release_organisation(self.id).await;
-        let value = outcome?;
-        released?;
-        Ok(value)
+    /// Lets the connection go; when the database does not answer, [`Drop`] tries again, and the
+    /// hold runs out by itself at worst. The work's outcome stands either way.
+    async fn release(&mut self) {
+        match self.store.release_organisation(self.id).await {
+            Ok(()) => self.done = true,
+            Err(error) => {
+                tracing::warn!(organisation = %self.id, %error, "an organisation connection could not be let go yet");
+            }
+        }
     }
 }
 
@@ -578,22 +595,23 @@ async fn create(
         by,
         detail: log::connected(active(&users), &org.scope(), org.busy_only),
     };
-    let held_until = Utc::now() + HELD_FOR;
+    let held_until = lease_end(HELD_FOR);
     let organisation = cx
         .store
         .create_organisation_connection(tenant_id, new, cx.sealer, &entry, held_until)
         .await?;
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
-    let held = Held::created(cx.store, organisation.id);
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
-    let outcome = match apply_directory(cx, &organisation, &org, users).await {
-        Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {
-            Ok(())
+    let covered = async {
+        match apply_directory(cx, &organisation, &org, users).await {
+            Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {
+                Ok(())
+            }
+            Err(error) => Err(error),
         }
-        Err(error) => Err(error),
     };
-    held.release(outcome).await?;
+    Held::run(cx.store, organisation.id, held_until, covered).await?;
     Ok(cx.store.organisation_connection(tenant_id, organisation.id).await?)
 }
 
@@ -719,7 +737,17 @@ async fn refresh_held(
     let key = cx.store.organisation_key(tenant_id, id, cx.sealer).await?;
     let read = match Org::of(cx.providers(), &organisation, &key) {
         Ok(org) => match org.renew().await {
-            Ok(_) => org.users().await.map(|users| (org, users)),
+            Ok(token) => {
+                // A Microsoft 365 organisation stored by another of its tenant's names (before
+                // creations kept the id) is kept by the id from now on.
+                let named = token.and_then(|token| token.tenant_id);
+                if let Some(tid) = named.filter(|tid| *tid != organisation.domain)
+                    && !cx.store.keep_organisation_by_tenant_id(tenant_id, id, &tid).await?
+                {
+                    tracing::warn!(organisation = %id, "the same Microsoft 365 organisation is connected twice under two names: disconnect one");
+                }
+                org.users().await.map(|users| (org, users))
+            }
             Err(error) => Err(error),
         },
         Err(error) => Err(error),

@@ -346,7 +346,9 @@ impl Store {
     fn defaults_lock_sql(&self) -> Option<&'static str> {
         match self.pool {
             Pool::Sqlite { .. } => None,
-            Pool::Postgres(_) => Some("SELECT id FROM staff WHERE id = $1 FOR UPDATE"),
+            // Not `FOR UPDATE`: that would also wait for every transaction adding the staff
+            // member's bookings, sessions or blocks (their foreign keys' share locks).
+            Pool::Postgres(_) => Some("SELECT id FROM staff WHERE id = $1 FOR NO KEY UPDATE"),
         }
     }
 

@@ -466,6 +466,34 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps the Microsoft 365 organisation connection `id` by its tenant's id `tid` (the id
+    /// its token names) when it was stored by another of the tenant's names; `false`, unchanged,
+    /// when the organisation is connected under that id already.
+    pub async fn keep_organisation_by_tenant_id(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        tid: &str,
+    ) -> Result<bool, StoreError> {
+        let renamed = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE organisation_connections SET domain = $1 \
+                 WHERE tenant_id = $2 AND id = $3 AND provider = 'microsoft'",
+            )
+            .bind(tid.to_ascii_lowercase())
+            .bind(tenant_id)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        });
+        match renamed {
+            Ok(()) => Ok(true),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Holds the organisation connection until `until` for one read or change
     /// ([`Lease::ORGANISATION`]); `false` while another holds it, or when there is no such
     /// connection in the tenant.

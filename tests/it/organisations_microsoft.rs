@@ -239,6 +239,17 @@ async fn a_tenant_given_by_its_domain_name_is_kept_by_its_id_and_never_connected
     assert!(message.contains("Microsoft 365 organisation is connected already"), "{message}");
     let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+
+    // One stored by its name before creations kept the id is kept by the id at its next read.
+    let id: Uuid = listed["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    let named =
+        "UPDATE organisation_connections SET domain = 'salon.onmicrosoft.com' WHERE id = $1";
+    assert_eq!(crate::helpers::execute_with_id(&app.store, named, id).await, 1);
+    let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["tenant_id"]), (200, &json!(TENANT)), "{answer}");
+    let (status, answer) = connect(&app, &key, body(Some(GROUP))).await;
+    assert_eq!(status, 422, "{answer}");
     app.stop().await;
 }
 
