@@ -338,20 +338,24 @@ macro_rules! owe_reauth_notice {
     }};
 }
 
-impl Store {
-    /// PostgreSQL: the statement locking staff member `$1`'s row until the transaction ends,
-    /// taken by every write that gives or takes their default calendar, so that one sees what
-    /// another committed (the database refuses a second default, `connections_one_default`);
-    /// `None` on SQLite, whose one writer runs them one after another.
-    fn defaults_lock_sql(&self) -> Option<&'static str> {
-        match self.pool {
-            Pool::Sqlite { .. } => None,
-            // Not `FOR UPDATE`: that would also wait for every transaction adding the staff
-            // member's bookings, sessions or blocks (their foreign keys' share locks).
-            Pool::Postgres(_) => Some("SELECT id FROM staff WHERE id = $1 FOR NO KEY UPDATE"),
+/// Takes, in `$tx` on PostgreSQL, the lock on staff member `$staff_id`'s row that every write
+/// giving or taking their default calendar takes first, so that one sees what another committed
+/// (the database refuses a second default, `connections_one_default`); on SQLite, whose one
+/// writer runs them one after another, nothing. Not `FOR UPDATE`: that would also wait for every
+/// transaction adding the staff member's bookings, sessions or blocks (their foreign keys' share
+/// locks).
+macro_rules! lock_defaults {
+    ($store:expr, $tx:expr, $staff_id:expr) => {
+        if matches!($store.pool, Pool::Postgres(_)) {
+            sqlx::query("SELECT id FROM staff WHERE id = $1 FOR NO KEY UPDATE")
+                .bind($staff_id)
+                .execute(&mut *$tx)
+                .await?;
         }
-    }
+    };
+}
 
+impl Store {
     /// Saves a newly authorized account: a new connection, or (the same staff member, provider
     /// and account connecting again) fresh tokens and `active` for the existing one, with what
     /// it `owed`s in the same transaction. The first active connection of a staff member
@@ -393,9 +397,7 @@ impl Store {
                 let (destination, _) = first_choices(&new);
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
-                    if let Some(lock) = self.defaults_lock_sql() {
-                        sqlx::query(lock).bind(new.staff_id).execute(&mut *tx).await?;
-                    }
+                    lock_defaults!(self, tx, new.staff_id);
                     sqlx::query(
                         "UPDATE connections SET status = 'active', access_token = $1, \
                          refresh_token = COALESCE($2, refresh_token), token_expires_at = $3, \
@@ -445,9 +447,7 @@ impl Store {
                 let (destination, busy) = first_choices(&new);
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
-                    if let Some(lock) = self.defaults_lock_sql() {
-                        sqlx::query(lock).bind(new.staff_id).execute(&mut *tx).await?;
-                    }
+                    lock_defaults!(self, tx, new.staff_id);
                     // The default when the staff member has none, decided in the statement:
                     // one read before it let calendars connected at once all become it.
                     sqlx::query(
@@ -600,9 +600,7 @@ impl Store {
             async {
             let mut tx = pool.begin().await?;
             if patch.is_default == Some(true) {
-                if let Some(lock) = self.defaults_lock_sql() {
-                    sqlx::query(lock).bind(current.staff_id).execute(&mut *tx).await?;
-                }
+                lock_defaults!(self, tx, current.staff_id);
                 sqlx::query("UPDATE connections SET is_default = FALSE WHERE staff_id = $1 AND id <> $2")
                     .bind(current.staff_id)
                     .bind(id)
@@ -882,9 +880,7 @@ impl Store {
         let owed = with_pool!(self, |pool| {
             async {
             let mut tx = pool.begin().await?;
-            if let Some(lock) = self.defaults_lock_sql() {
-                sqlx::query(lock).bind(current.staff_id).execute(&mut *tx).await?;
-            }
+            lock_defaults!(self, tx, current.staff_id);
             let owed = sqlx::query(super::cleanups::INSERT)
                 .bind(cleanup_id)
                 .bind(remove_events)
