@@ -328,6 +328,15 @@ async fn list_users(
         }
         None => None,
     };
+    // A unit the Workspace does not have is refused, as Google does (units exist here where
+    // users are; the top unit always).
+    if let Some(unit) = unit
+        .as_deref()
+        .filter(|unit| !state.workspace.users.values().any(|u| within(&u.org_unit_path, unit)))
+    {
+        let message = format!("Invalid Input: INVALID_OU_ID - {unit}");
+        return google_error(StatusCode::BAD_REQUEST, "invalid", &message, None);
+    }
     let mut users: Vec<&DirectoryUser> = state
         .workspace
         .users
@@ -368,12 +377,27 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|value| value.strip_prefix("Bearer "))
 }
 
-/// The unit of a `query` of the form `orgUnitPath='/Staff'` (or without quotes); any other query
-/// is refused (the sandbox reads no other field).
+/// The unit of a `query` of the form `orgUnitPath='/Staff'`, a quote or backslash in it escaped
+/// with a backslash as Google's query syntax asks (or `orgUnitPath=/Staff`, without quotes or
+/// spaces); any other query is refused (the sandbox reads no other field).
 fn org_unit_of_query(query: &str) -> Result<String, ()> {
     let value = query.trim().strip_prefix("orgUnitPath=").ok_or(())?;
-    let value = value.trim_matches(|c| c == '\'' || c == '"');
-    value.starts_with('/').then(|| value.to_owned()).ok_or(())
+    let unit = match value.strip_prefix('\'') {
+        Some(quoted) => {
+            let (mut unit, mut chars) = (String::new(), quoted.chars());
+            loop {
+                match chars.next().ok_or(())? {
+                    '\\' => unit.push(chars.next().ok_or(())?),
+                    '\'' if chars.as_str().is_empty() => break unit,
+                    '\'' => return Err(()),
+                    c => unit.push(c),
+                }
+            }
+        }
+        None if value.contains([' ', '\'']) => return Err(()),
+        None => value.to_owned(),
+    };
+    unit.starts_with('/').then_some(unit).ok_or(())
 }
 
 /// Whether a user in `path` is within `unit` (the unit itself or one below it).

@@ -596,10 +596,15 @@ async fn create(
         detail: log::connected(active(&users), &org.scope(), org.busy_only),
     };
     let held_until = lease_end(HELD_FOR);
+    let provider = org.provider();
     let organisation = cx
         .store
         .create_organisation_connection(tenant_id, new, cx.sealer, &entry, held_until)
-        .await?;
+        .await
+        .map_err(|error| match error {
+            StoreError::DuplicateOrganisation => connected_already(provider),
+            error => error.into(),
+        })?;
     tracing::info!(organisation = %organisation.id, users = users.len(), "organisation connected");
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
@@ -613,6 +618,23 @@ async fn create(
     };
     Held::run(cx.store, organisation.id, held_until, covered).await?;
     Ok(cx.store.organisation_connection(tenant_id, organisation.id).await?)
+}
+
+/// The tenant connected this organisation already (or another request did at the same moment),
+/// said on the field that names it.
+fn connected_already(provider: Provider) -> OrganisationError {
+    let (field, message) = match provider {
+        Provider::Microsoft => (
+            "tenant_id",
+            "this Microsoft 365 organisation is connected already: refresh or change that \
+             connection instead",
+        ),
+        _ => (
+            "domain",
+            "this Workspace is connected already: refresh or change that connection instead",
+        ),
+    };
+    OrganisationError::Invalid { field, message: message.to_owned() }
 }
 
 /// A change the administrator asks for.

@@ -128,6 +128,9 @@ pub enum StoreError {
     /// The staff member already has a connection to that account of the provider.
     #[error("conflict: that account is already connected for this staff member")]
     DuplicateConnection,
+    /// The tenant connected that Workspace domain or Microsoft 365 tenant already.
+    #[error("conflict: that organisation is connected already")]
+    DuplicateOrganisation,
     /// Bookings still refer to the record (a foreign key): move or delete them first.
     #[error("conflict: bookings still refer to this {what}; move or delete them first")]
     InUse {
@@ -186,6 +189,7 @@ pub enum StoreError {
 enum Duplicate {
     ExternalId,
     Connection,
+    Organisation,
     Link,
 }
 
@@ -193,11 +197,12 @@ enum Duplicate {
 /// message for it ("UNIQUE constraint failed: staff.tenant_id, staff.external_id") and what it
 /// means. Any other (a random key or id colliding) is a database error.
 #[rustfmt::skip]
-const UNIQUE_RULES: [(&str, &str, Duplicate); 6] = [
+const UNIQUE_RULES: [(&str, &str, Duplicate); 7] = [
     ("staff_tenant_id_external_id_key", "staff.external_id", Duplicate::ExternalId),
     ("resources_tenant_id_external_id_key", "resources.external_id", Duplicate::ExternalId),
     ("bookings_tenant_id_external_id_key", "bookings.external_id", Duplicate::ExternalId),
     ("connections_staff_id_provider_account_email_key", "connections.account_email", Duplicate::Connection),
+    ("organisation_connections_tenant_id_provider_domain_key", "organisation_connections.domain", Duplicate::Organisation),
     ("dashboard_sessions_link_id_key", "dashboard_sessions.link_id", Duplicate::Link),
     ("staff_sessions_link_id_key", "staff_sessions.link_id", Duplicate::Link),
 ];
@@ -212,6 +217,7 @@ fn broken_unique_rule(db: &dyn sqlx::error::DatabaseError) -> Option<StoreError>
     Some(match duplicate {
         Duplicate::ExternalId => StoreError::DuplicateExternalId,
         Duplicate::Connection => StoreError::DuplicateConnection,
+        Duplicate::Organisation => StoreError::DuplicateOrganisation,
         Duplicate::Link => StoreError::LinkUsed,
     })
 }

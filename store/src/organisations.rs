@@ -8,9 +8,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::organisation_log::write_log_entry;
-use super::{
-    Lease, NewLogEntry, Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool,
-};
+use super::{Lease, NewLogEntry, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 
 /// What a sealed service account key is bound to: its organisation connection.
 fn context(id: Uuid) -> String {
@@ -248,7 +246,7 @@ const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_
 
 impl Store {
     /// Saves a new organisation connection with its key sealed, held until `held_until` for
-    /// its caller (see [`Lease::ORGANISATION`]); refused (on `domain`, or `tenant_id`) when the
+    /// its caller (see [`Lease::ORGANISATION`]); [`StoreError::DuplicateOrganisation`] when the
     /// tenant connected that Workspace or Microsoft 365 organisation already (or does at the
     /// same moment).
     pub async fn create_organisation_connection(
@@ -259,25 +257,6 @@ impl Store {
         entry: &NewLogEntry,
         held_until: DateTime<Utc>,
     ) -> Result<OrganisationConnection, StoreError> {
-        let connected_already = || match new.provider.as_str() {
-            "microsoft" => invalid(
-                "tenant_id",
-                "this Microsoft 365 organisation is connected already: refresh or change that \
-                 connection instead",
-            ),
-            _ => invalid(
-                "domain",
-                "this Workspace is connected already: refresh or change that connection instead",
-            ),
-        };
-        let taken = self
-            .list_organisation_connections(tenant_id)
-            .await?
-            .into_iter()
-            .any(|o| o.provider == new.provider && o.domain.eq_ignore_ascii_case(&new.domain));
-        if taken {
-            return Err(connected_already());
-        }
         let (id, at) = (Uuid::now_v7(), now());
         let sealed = sealer.seal(&new.key, &context(id));
         let domain = new.domain.to_ascii_lowercase();
@@ -300,11 +279,7 @@ impl Store {
             .bind(at)
             .bind(held_until)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| match e {
-                sqlx::Error::Database(db) if db.is_unique_violation() => connected_already(),
-                e => e.into(),
-            })?;
+            .await?;
             write_log_entry!(
                 tx,
                 tenant_id,

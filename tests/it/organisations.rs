@@ -27,6 +27,7 @@ on_both_databases!(
     covering_a_calendar_takes_its_first_listing_from_the_accounts_request_budget,
     a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_hourly_read_skips_it,
     a_read_that_fails_between_a_calendar_and_its_member_covers_that_member_the_next_time,
+    a_unit_is_found_by_its_path_whatever_it_is_called_and_one_google_does_not_know_is_refused,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -429,6 +430,37 @@ async fn bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored(db
     assert_eq!(answer["errors"][0]["field"], "service_account_key", "{answer}");
     let message = answer["errors"][0]["message"].as_str().unwrap();
     assert!(status == 422 && message.contains(FREE_BUSY_SCOPE), "{message}");
+    app.stop().await;
+}
+
+async fn a_unit_is_found_by_its_path_whatever_it_is_called_and_one_google_does_not_know_is_refused(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    put_user(&app, "dee@salon.example", "/Women's team", false).await;
+    let create = |unit: &'static str| {
+        let (app, key) = (&app, &key);
+        let body = google_body(json_key(KEY), "admin@salon.example", Some(unit));
+        async move { app.call("POST", "/api/v1/organisation-connections", key, Some(body)).await }
+    };
+
+    // A unit the Workspace does not have: Google's "Invalid Input: INVALID_OU_ID", said on the
+    // unit with where the Admin console lists the units; nothing stored.
+    let (status, answer) = create("/Stafff").await;
+    assert_eq!((status, &answer["errors"][0]["field"]), (422, &json!("org_unit")), "{answer}");
+    let message = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("/Stafff") && message.contains("Organizational units"), "{message}");
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    assert_eq!(listed["items"], json!([]));
+
+    // A unit whose name holds a quote is asked for as Google's query syntax escapes it.
+    let (status, answer) = create("/Women's team").await;
+    assert_eq!((status, &answer["members_count"]), (201, &json!(1)), "{answer}");
+    let id: Uuid = answer["id"].as_str().unwrap().parse().unwrap();
+    let covered = members(&app, &key, id).await.items;
+    assert_eq!(states(&covered), [("dee@salon.example", "active")]);
     app.stop().await;
 }
 

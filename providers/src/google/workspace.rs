@@ -320,7 +320,7 @@ impl Workspace {
             let mut query =
                 vec![("domain", domain.to_owned()), ("maxResults", DIRECTORY_PAGE.to_string())];
             if let Some(unit) = org_unit {
-                query.push(("query", format!("orgUnitPath='{unit}'")));
+                query.push(("query", unit_query(unit)));
             }
             if let Some(next) = &page_token {
                 query.push(("pageToken", next.clone()));
@@ -340,11 +340,14 @@ impl Workspace {
             if status == reqwest::StatusCode::NOT_FOUND {
                 return Err(WorkspaceError::UnknownDomain(domain.to_owned()));
             }
-            if let Some(unit) = org_unit.filter(|_| status == reqwest::StatusCode::BAD_REQUEST) {
-                return Err(WorkspaceError::BadUnit(unit.to_owned()));
-            }
             if !status.is_success() {
-                let message = format!("the Workspace directory answered {status}");
+                let refusal = google_message(response).await;
+                // Google names a unit the Workspace does not have "INVALID_OU_ID"; any other 400
+                // is not the unit's fault, and is passed on in Google's words.
+                if let Some(unit) = org_unit.filter(|_| refusal.contains("INVALID_OU_ID")) {
+                    return Err(WorkspaceError::BadUnit(unit.to_owned()));
+                }
+                let message = format!("the Workspace directory answered {status}: {refusal}");
                 return Err(match status.is_server_error() || status.as_u16() == 429 {
                     true => ProviderError::transient(message),
                     false => ProviderError::permanent(status.as_u16(), message),
@@ -362,6 +365,30 @@ impl Workspace {
             }
         }
     }
+}
+
+/// The directory query for the users of `unit` and the units below it, the unit quoted as
+/// Google's query syntax asks (a quote or backslash in its name escaped with a backslash).
+fn unit_query(unit: &str) -> String {
+    let escaped = unit.replace('\\', "\\\\").replace('\'', "\\'");
+    format!("orgUnitPath='{escaped}'")
+}
+
+/// The message of a Google error answer (`{"error": {"message": ...}}`), or what little can be
+/// said when the body is not one; at most a few kilobytes of a hostile body are read.
+async fn google_message(response: reqwest::Response) -> String {
+    #[derive(Deserialize)]
+    struct Body {
+        error: Error,
+    }
+    #[derive(Deserialize)]
+    struct Error {
+        message: String,
+    }
+    let body = crate::outbound::read_capped(response, 16 * 1024).await.unwrap_or_default();
+    serde_json::from_slice::<Body>(&body)
+        .map(|body| body.error.message)
+        .unwrap_or_else(|_| "no reason given".to_owned())
 }
 
 /// A page of `users.list`.

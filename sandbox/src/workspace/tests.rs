@@ -284,6 +284,25 @@ async fn the_directory_lists_an_org_unit_and_those_below_it_to_an_administrator_
 }
 
 #[tokio::test]
+async fn the_directory_refuses_a_unit_the_workspace_does_not_have_and_a_query_it_cannot_read() {
+    let workspace = Workspace::start().await;
+    workspace.delegate(&[CALENDAR, DIRECTORY_SCOPE]).await;
+    let admin = workspace.token_for("admin@salon.example", DIRECTORY_SCOPE).await;
+    let list = "/google/admin/directory/v1/users?domain=salon.example&query=orgUnitPath=";
+    let (status, body) = workspace.get(&format!("{list}'/Stafff'"), &admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["message"], "Invalid Input: INVALID_OU_ID - /Stafff");
+    for unreadable in ["'/Staff", "'/Sta'ff'", "/Staff%20Juniors", "Staff"] {
+        let (status, body) = workspace.get(&format!("{list}{unreadable}"), &admin).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{unreadable}");
+        assert_eq!(body["error"]["message"], "Invalid Input", "{unreadable}");
+    }
+    let (status, body) = workspace.get(&format!("{list}'/Staff%5C/Juniors'"), &admin).await;
+    assert_eq!(status, StatusCode::OK, "an escaped character stands for itself: {body}");
+    assert_eq!(body["users"][0]["primaryEmail"], "bo@salon.example");
+}
+
+#[tokio::test]
 async fn the_directory_refuses_a_token_without_its_scope_and_a_user_who_is_no_administrator() {
     let workspace = Workspace::start().await;
     workspace.delegate(&[CALENDAR, DIRECTORY_SCOPE]).await;

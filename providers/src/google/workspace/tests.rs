@@ -6,7 +6,9 @@ use std::time::Duration;
 use kalends_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
-use super::{CALENDAR_LIST_SCOPE, CALENDAR_SCOPE, DIRECTORY_SCOPE, Workspace, WorkspaceError};
+use super::{
+    CALENDAR_LIST_SCOPE, CALENDAR_SCOPE, DIRECTORY_SCOPE, Workspace, WorkspaceError, unit_query,
+};
 use crate::google::GoogleCalendar;
 
 const KEY: &str = include_str!("../../../../tests/fixtures/workspace/test-service-account.key.pem");
@@ -165,4 +167,11 @@ async fn the_directory_lists_a_unit_with_those_below_it_and_refuses_a_reader_who
         error.to_string(),
         "ann@salon.example may not read the Workspace directory: name a Workspace administrator as the administrator e-mail"
     );
+}
+
+#[test]
+fn a_units_name_is_quoted_as_googles_query_syntax_asks() {
+    assert_eq!(unit_query("/Staff"), "orgUnitPath='/Staff'");
+    assert_eq!(unit_query("/Women's team"), r"orgUnitPath='/Women\'s team'");
+    assert_eq!(unit_query(r"/A\B"), r"orgUnitPath='/A\\B'");
 }
