@@ -1041,9 +1041,9 @@ async fn cover_user(
             && c.status != ConnectionStatus::Revoked
             && Some(c.id) != ours
     });
+    let own_calendar = || member(None, Some(format!("{email}{OWN_CALENDAR}")));
     if own.is_some() {
-        let why = format!("{email}{OWN_CALENDAR}");
-        return Ok(member(None, Some(why)));
+        return Ok(own_calendar());
     }
     let reached = match org.token(&user, org.busy_only).await {
         Ok((token, expires_at)) => {
@@ -1075,10 +1075,14 @@ async fn cover_user(
         directory_id: user.id.clone(),
         email: email.clone(),
     };
-    let connection =
-        connections::covered(cx.store, cx.sealer, tenant_id, new, cx.next_import_at, covered)
-            .await?;
-    Ok(member(Some(connection.id), None))
+    match connections::covered(cx.store, cx.sealer, tenant_id, new, cx.next_import_at, covered)
+        .await
+    {
+        Ok(connection) => Ok(member(Some(connection.id), None)),
+        // The staff member connected it themselves while the provider was asked.
+        Err(StoreError::DuplicateConnection) => Ok(own_calendar()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The staff member a directory user is: the one with their address, or a new one.

@@ -358,7 +358,9 @@ macro_rules! lock_defaults {
 impl Store {
     /// Saves a newly authorized account: a new connection, or (the same staff member, provider
     /// and account connecting again) fresh tokens and `active` for the existing one, with what
-    /// it `owed`s in the same transaction. The first active connection of a staff member
+    /// it `owed`s in the same transaction. A calendar an organisation covers
+    /// ([`ConnectionOwed::covers`]) that its staff member has connected themselves meanwhile is
+    /// left theirs: [`StoreError::DuplicateConnection`]. The first active connection of a staff member
     /// becomes the default; the account's primary writable calendar becomes the destination and
     /// the busy calendar. Returns the connection and how many bookings were queued for it.
     // Long on purpose: a reconnect and a new connection differ in their statement, and each must
@@ -398,7 +400,7 @@ impl Store {
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
                     lock_defaults!(self, tx, new.staff_id);
-                    sqlx::query(
+                    let taken = sqlx::query(
                         "UPDATE connections SET status = 'active', access_token = $1, \
                          refresh_token = COALESCE($2, refresh_token), token_expires_at = $3, \
                          token_version = token_version + 1, refresh_lease_until = NULL, calendars = $4, \
@@ -408,7 +410,10 @@ impl Store {
                          is_default = NOT $7 AND (is_default OR NOT EXISTS (SELECT 1 FROM connections o \
                              WHERE o.staff_id = connections.staff_id AND o.id <> connections.id \
                              AND o.is_default)) \
-                         WHERE id = $6",
+                         WHERE id = $6 AND ($9 IS NULL OR status = 'revoked' OR EXISTS \
+                             (SELECT 1 FROM organisation_members m \
+                              WHERE m.connection_id = connections.id \
+                              AND m.organisation_connection_id = $9 AND m.directory_id = $10))",
                     )
                     .bind(&access)
                     .bind(&refresh)
@@ -418,8 +423,17 @@ impl Store {
                     .bind(id)
                     .bind(new.busy_only)
                     .bind(&destination)
+                    .bind(owed.covers.as_ref().map(|m| m.organisation_id))
+                    .bind(owed.covers.as_ref().map(|m| m.directory_id.as_str()))
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                    // Covered again only while the calendar is still the member's (or was
+                    // disconnected): one its staff member connected themselves since the
+                    // directory read began stays theirs. The staff lock above orders the two.
+                    if taken == 0 {
+                        return Err(StoreError::DuplicateConnection);
+                    }
                     // A cleanup still owed from an earlier disconnect would now revoke the new
                     // grant (a Google revocation covers the client and the account) and remove
                     // the events the reconnected calendar is about to hold again. Back for busy

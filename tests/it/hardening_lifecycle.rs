@@ -10,7 +10,10 @@ use kalends_core::domain::{ConnectionCalendar, NewStaff, Provider};
 use kalends_core::seal::Sealer;
 use kalends_service::{bookings, connections, imports};
 use kalends_store::Overlap;
-use kalends_store::{NewChannel, NewConnection};
+use kalends_store::{
+    Actor, CoveredMember, NewChannel, NewConnection, NewLogEntry, NewOrganisationConnection,
+    OrganisationAction, StoreError,
+};
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -23,6 +26,7 @@ on_both_databases!(
     a_calendar_covered_again_for_busy_times_only_keeps_the_cleanup_that_removes_kalends_events,
     calendars_connected_at_the_same_moment_leave_their_staff_member_one_default,
     a_default_given_up_while_another_calendar_connects_leaves_one_default,
+    a_calendar_connected_by_hand_while_a_directory_read_covers_it_stays_the_staff_members,
     a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked,
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
@@ -716,6 +720,56 @@ async fn a_default_given_up_while_another_calendar_connects_leaves_one_default(d
     third.unwrap();
     fourth.unwrap();
     assert_eq!(defaults_of(&store, tenant, staff).await, 1);
+}
+
+async fn a_calendar_connected_by_hand_while_a_directory_read_covers_it_stays_the_staff_members(
+    db: Db,
+) {
+    // An organisation read found Ann's covered calendar in need of covering again and went to
+    // Google for a token; meanwhile Ann connected that calendar herself. The read's save comes
+    // last: the calendar, its tokens and its tier stay hers.
+    let (store, _dir, sealer, tenant, staff) = one_staff_member(db).await;
+    let next = chrono::Utc::now() + chrono::Duration::minutes(15);
+    let organisation = NewOrganisationConnection {
+        provider: "google".into(),
+        domain: "example.com".into(),
+        admin_email: Some("admin@example.com".into()),
+        org_unit: None,
+        busy_only: true,
+        service_account: "kalends@salon-123.iam.gserviceaccount.com".into(),
+        key: SecretString::from("{}"),
+    };
+    let entry = NewLogEntry {
+        action: OrganisationAction::Connected,
+        by: Actor::Console,
+        detail: "1 user in scope".into(),
+    };
+    let organisation = store
+        .create_organisation_connection(tenant, organisation, &sealer, &entry, next)
+        .await
+        .unwrap();
+    let member = || CoveredMember {
+        organisation_id: organisation.id,
+        directory_id: "1001".into(),
+        email: "ann@example.com".into(),
+    };
+    let covered = ann_grant(staff, "ya29.organisation", true);
+    let covered =
+        connections::covered(&store, &sealer, tenant, covered, next, member()).await.unwrap();
+
+    let own = ann_grant(staff, "ya29.hers", false);
+    let own = connections::connected(&store, &sealer, tenant, own, next).await.unwrap();
+    assert_eq!(own.id, covered.id);
+    let late = ann_grant(staff, "ya29.organisation-again", true);
+    let refused = connections::covered(&store, &sealer, tenant, late, next, member()).await;
+    assert!(matches!(refused, Err(StoreError::DuplicateConnection)), "{refused:?}");
+
+    let calendar = store.connection(tenant, own.id).await.unwrap();
+    assert!(!calendar.busy_only && calendar.is_default, "{calendar:?}");
+    let kept = store.connection_tokens(own.id, &sealer).await.unwrap().unwrap();
+    assert_eq!(kept.tokens.access_token.expose_secret(), "ya29.hers");
+    let members = store.organisation_members(tenant, organisation.id).await.unwrap();
+    assert_eq!((members[0].state.as_str(), members[0].connection_id), ("failed", None));
 }
 
 /// How many of the staff member's calendars are their default.
