@@ -363,8 +363,6 @@ impl Store {
     /// left theirs: [`StoreError::DuplicateConnection`]. The first active connection of a staff member
     /// becomes the default; the account's primary writable calendar becomes the destination and
     /// the busy calendar. Returns the connection and how many bookings were queued for it.
-    // Long on purpose: a reconnect and a new connection differ in their statement, and each must
-    // commit together with what it owes, in one transaction per database.
     pub async fn save_connection(
         &self,
         tenant_id: Uuid,
@@ -372,7 +370,27 @@ impl Store {
         sealer: &Sealer,
         owed: &ConnectionOwed,
     ) -> Result<(Connection, usize), StoreError> {
-        let existing = self.connection_by_account(tenant_id, &new).await?;
+        match self.save_connection_once(tenant_id, &new, sealer, owed).await {
+            // Another save added the same account after this one looked for it (a staff member
+            // connecting the calendar an organisation is covering for them): saved over it, as
+            // a reconnection is.
+            Err(StoreError::DuplicateConnection) => {
+                self.save_connection_once(tenant_id, &new, sealer, owed).await
+            }
+            saved => saved,
+        }
+    }
+
+    // Long on purpose: a reconnect and a new connection differ in their statement, and each must
+    // commit together with what it owes, in one transaction per database.
+    async fn save_connection_once(
+        &self,
+        tenant_id: Uuid,
+        new: &NewConnection,
+        sealer: &Sealer,
+        owed: &ConnectionOwed,
+    ) -> Result<(Connection, usize), StoreError> {
+        let existing = self.connection_by_account(tenant_id, new).await?;
         let id = existing.as_ref().map_or_else(Uuid::now_v7, |c| c.id);
         let access = sealer.seal(&new.tokens.access_token, &context(id, "access"));
         let refresh =
@@ -396,7 +414,7 @@ impl Store {
                 // Back for bookings (after a disconnect, or a busy-times-only cover), it takes
                 // the account's first writable calendar where it has no destination, and is
                 // the default when the staff member has no other: a disconnect gave both away.
-                let (destination, _) = first_choices(&new);
+                let (destination, _) = first_choices(new);
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
                     lock_defaults!(self, tx, new.staff_id);
@@ -458,7 +476,7 @@ impl Store {
                 })?
             }
             None => {
-                let (destination, busy) = first_choices(&new);
+                let (destination, busy) = first_choices(new);
                 with_pool!(self, |pool| {
                     let mut tx = pool.begin().await?;
                     lock_defaults!(self, tx, new.staff_id);

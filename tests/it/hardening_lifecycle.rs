@@ -27,6 +27,7 @@ on_both_databases!(
     calendars_connected_at_the_same_moment_leave_their_staff_member_one_default,
     a_default_given_up_while_another_calendar_connects_leaves_one_default,
     a_calendar_connected_by_hand_while_a_directory_read_covers_it_stays_the_staff_members,
+    a_calendar_connected_by_hand_at_the_moment_an_organisation_first_covers_it_is_the_staff_members,
     a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked,
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
@@ -730,26 +731,9 @@ async fn a_calendar_connected_by_hand_while_a_directory_read_covers_it_stays_the
     // last: the calendar, its tokens and its tier stay hers.
     let (store, _dir, sealer, tenant, staff) = one_staff_member(db).await;
     let next = chrono::Utc::now() + chrono::Duration::minutes(15);
-    let organisation = NewOrganisationConnection {
-        provider: "google".into(),
-        domain: "example.com".into(),
-        admin_email: Some("admin@example.com".into()),
-        org_unit: None,
-        busy_only: true,
-        service_account: "kalends@salon-123.iam.gserviceaccount.com".into(),
-        key: SecretString::from("{}"),
-    };
-    let entry = NewLogEntry {
-        action: OrganisationAction::Connected,
-        by: Actor::Console,
-        detail: "1 user in scope".into(),
-    };
-    let organisation = store
-        .create_organisation_connection(tenant, organisation, &sealer, &entry, next)
-        .await
-        .unwrap();
+    let organisation = organisation_of(&store, &sealer, tenant, next).await;
     let member = || CoveredMember {
-        organisation_id: organisation.id,
+        organisation_id: organisation,
         directory_id: "1001".into(),
         email: "ann@example.com".into(),
     };
@@ -768,8 +752,66 @@ async fn a_calendar_connected_by_hand_while_a_directory_read_covers_it_stays_the
     assert!(!calendar.busy_only && calendar.is_default, "{calendar:?}");
     let kept = store.connection_tokens(own.id, &sealer).await.unwrap().unwrap();
     assert_eq!(kept.tokens.access_token.expose_secret(), "ya29.hers");
-    let members = store.organisation_members(tenant, organisation.id).await.unwrap();
+    let members = store.organisation_members(tenant, organisation).await.unwrap();
     assert_eq!((members[0].state.as_str(), members[0].connection_id), ("failed", None));
+}
+
+async fn a_calendar_connected_by_hand_at_the_moment_an_organisation_first_covers_it_is_the_staff_members(
+    db: Db,
+) {
+    // Neither save finds the calendar, and both add it: the one that comes second saves over
+    // the first, as a reconnection would, rather than failing on the account being taken.
+    let (store, _dir, sealer, tenant, staff) = one_staff_member(db).await;
+    let next = chrono::Utc::now() + chrono::Duration::minutes(15);
+    let organisation = organisation_of(&store, &sealer, tenant, next).await;
+    let member = CoveredMember {
+        organisation_id: organisation,
+        directory_id: "1001".into(),
+        email: "ann@example.com".into(),
+    };
+    let covered = ann_grant(staff, "ya29.organisation", true);
+    let own = ann_grant(staff, "ya29.hers", false);
+    let (covered, own) = tokio::join!(
+        connections::covered(&store, &sealer, tenant, covered, next, member),
+        connections::connected(&store, &sealer, tenant, own, next),
+    );
+    let own = own.unwrap();
+    assert!(
+        covered.as_ref().is_ok_and(|c| c.id == own.id)
+            || matches!(covered, Err(StoreError::DuplicateConnection)),
+        "{covered:?}"
+    );
+    let calendar = store.connection(tenant, own.id).await.unwrap();
+    assert!(!calendar.busy_only && calendar.is_default, "{calendar:?}");
+    let kept = store.connection_tokens(own.id, &sealer).await.unwrap().unwrap();
+    assert_eq!(kept.tokens.access_token.expose_secret(), "ya29.hers");
+    assert_eq!(store.list_connections(tenant, Some(staff)).await.unwrap().len(), 1);
+}
+
+/// A Google Workspace organisation connection of `tenant`, in the busy-times-only tier.
+async fn organisation_of(
+    store: &kalends_store::Store,
+    sealer: &Sealer,
+    tenant: Uuid,
+    held_until: chrono::DateTime<chrono::Utc>,
+) -> Uuid {
+    let organisation = NewOrganisationConnection {
+        provider: "google".into(),
+        domain: "example.com".into(),
+        admin_email: Some("admin@example.com".into()),
+        org_unit: None,
+        busy_only: true,
+        service_account: "kalends@salon-123.iam.gserviceaccount.com".into(),
+        key: SecretString::from("{}"),
+    };
+    let entry = NewLogEntry {
+        action: OrganisationAction::Connected,
+        by: Actor::Console,
+        detail: "1 user in scope".into(),
+    };
+    let created =
+        store.create_organisation_connection(tenant, organisation, sealer, &entry, held_until);
+    created.await.unwrap().id
 }
 
 /// How many of the staff member's calendars are their default.
