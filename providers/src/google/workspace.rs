@@ -243,8 +243,10 @@ impl Workspace {
             .map_err(|e| WorkspaceError::BadKey(format!("its private key cannot sign: {e}")))?;
         let token = authenticator.token(scopes).await.map_err(|e| self.judge(e, user, scopes))?;
         self.refusals.forget(&self.digest);
+        // An answer without a token is not a refusal (a 429 or 5xx whose body is not the
+        // token endpoint's error reads as one): worth another try.
         let secret = token.token().ok_or_else(|| {
-            ProviderError::permanent(0, "the token endpoint answered without an access token")
+            ProviderError::transient("Google's token endpoint answered without an access token")
         })?;
         let expires_at =
             token.expiration_time().and_then(|at| DateTime::from_timestamp(at.unix_timestamp(), 0));
@@ -279,6 +281,9 @@ impl Workspace {
             // No answer, or one that was not a token endpoint's: worth another try.
             return ProviderError::transient(format!("Google's token endpoint: {error}")).into();
         };
+        if passing(&refusal.error) {
+            return ProviderError::transient(format!("Google's token endpoint: {refusal}")).into();
+        }
         let description = refusal.error_description.clone().unwrap_or_default();
         match refusal.error {
             AuthErrorCode::UnauthorizedClient | AuthErrorCode::AccessDenied => {
@@ -287,7 +292,10 @@ impl Workspace {
                     client_id: self.client_id.clone(),
                 }
             }
-            AuthErrorCode::InvalidGrant if description.contains("Invalid email or User ID") => {
+            // "Invalid email or User ID", and at times "Not a valid email or user ID."
+            AuthErrorCode::InvalidGrant
+                if description.to_ascii_lowercase().contains("email or user id") =>
+            {
                 WorkspaceError::UnknownUser(user.to_owned())
             }
             AuthErrorCode::InvalidGrant
@@ -365,6 +373,12 @@ impl Workspace {
             }
         }
     }
+}
+
+/// Whether the token endpoint's error says it failed for a moment: OAuth's `server_error` and
+/// `temporarily_unavailable` (RFC 6749, section 5.2), and Google's `internal_failure`.
+fn passing(code: &AuthErrorCode) -> bool {
+    matches!(code.as_str(), "internal_failure" | "temporarily_unavailable" | "server_error")
 }
 
 /// The directory query for the users of `unit` and the units below it, the unit quoted as

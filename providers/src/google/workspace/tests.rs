@@ -175,3 +175,30 @@ fn a_units_name_is_quoted_as_googles_query_syntax_asks() {
     assert_eq!(unit_query("/Women's team"), r"orgUnitPath='/Women\'s team'");
     assert_eq!(unit_query(r"/A\B"), r"orgUnitPath='/A\\B'");
 }
+
+#[tokio::test]
+async fn google_failing_for_a_moment_at_its_token_endpoint_is_worth_another_try() {
+    let salon = Salon::start().await;
+    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
+    let faults = format!("{}/_control/faults", salon.base);
+    for fault in
+        [json!({"rate_limit_rate": 1.0, "retry_after_secs": 1.0}), json!({"error_rate": 1.0})]
+    {
+        let answer = salon.http.put(&faults).json(&fault).send().await.unwrap();
+        assert!(answer.status().is_success());
+        let refused = salon.workspace(KEY).user_token("ann@salon.example", &[CALENDAR_SCOPE]).await;
+        let error = refused.err().unwrap();
+        assert!(
+            matches!(&error, WorkspaceError::Provider(e) if e.is_retryable()),
+            "{fault}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn the_token_endpoints_own_words_for_a_passing_failure_are_worth_another_try() {
+    for code in ["internal_failure", "temporarily_unavailable", "server_error"] {
+        assert!(super::passing(&yup_oauth2::error::AuthErrorCode::Other(code.into())), "{code}");
+    }
+    assert!(!super::passing(&yup_oauth2::error::AuthErrorCode::InvalidGrant));
+}
