@@ -22,7 +22,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthKey, AuthTenant, PageQuery, nullable, parse_id};
 use crate::input::FieldError;
 use crate::input::organisations::{
-    GoogleFields, MicrosoftFields, credential_of, email_of, google_workspace, key_of,
+    GoogleFields, KeyJson, MicrosoftFields, credential_of, email_of, google_workspace, key_of,
     microsoft_tenant, org_unit_of,
 };
 use crate::state::AppState;
@@ -38,7 +38,7 @@ pub struct OrganisationConnectionIn {
     pub provider: String,
     /// Google: the service account's JSON key, as downloaded (an object, or its text).
     #[schema(value_type = Option<Object>)]
-    pub service_account_key: Option<serde_json::Value>,
+    pub service_account_key: Option<KeyJson>,
     /// Google: the Workspace's primary domain (`salon.example`).
     pub domain: Option<String>,
     /// Google: a Workspace administrator; the directory is read as them.
@@ -74,7 +74,7 @@ pub struct OrganisationConnectionPatch {
     pub org_unit: Option<Option<String>>,
     /// Google: a replacement JSON key (after the old one was deleted in Google Cloud, say).
     #[schema(value_type = Option<Object>)]
-    pub service_account_key: Option<serde_json::Value>,
+    pub service_account_key: Option<KeyJson>,
     /// Microsoft: the security group in scope; null for the whole tenant.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -538,4 +538,33 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, patch, delete))
         .routes(routes!(refresh))
         .routes(routes!(members))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_request_never_shows_the_key_or_the_secret() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+        let google: OrganisationConnectionIn = serde_json::from_value(serde_json::json!({
+            "provider": "google",
+            "service_account_key": {"type": "service_account", "private_key": key},
+            "domain": "salon.example",
+        }))
+        .unwrap();
+        let patch: OrganisationConnectionPatch = serde_json::from_value(serde_json::json!({
+            "service_account_key": key,
+        }))
+        .unwrap();
+        let microsoft: OrganisationConnectionIn = serde_json::from_value(serde_json::json!({
+            "provider": "microsoft", "client_secret": "s3cr3t~value",
+        }))
+        .unwrap();
+        for shown in [format!("{google:?}"), format!("{patch:?}"), format!("{microsoft:?}")] {
+            assert!(!shown.contains("PRIVATE KEY") && !shown.contains("s3cr3t"), "{shown}");
+        }
+        assert!(format!("{google:?}").contains("salon.example"), "the rest is shown");
+        assert!(key_of(google.service_account_key.unwrap()).is_ok(), "the key is still read");
+    }
 }

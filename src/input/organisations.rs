@@ -4,14 +4,27 @@
 use kalends_core::domain::Email;
 use kalends_service::organisations::{GoogleWorkspace, MicrosoftTenant};
 use secrecy::SecretString;
+use serde::Deserialize;
 
 use super::FieldError;
+
+/// A service account's JSON key as submitted (the object, or its text): read like the JSON it
+/// is, and never shown by `Debug`, so that a logged request or field set cannot carry it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct KeyJson(pub serde_json::Value);
+
+impl std::fmt::Debug for KeyJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyJson([not shown])")
+    }
+}
 
 /// What an administrator submitted to connect a Google Workspace.
 #[derive(Debug, Default)]
 pub struct GoogleFields<'a> {
     /// The service account's JSON key: the object, or its text (a form's paste, a file read).
-    pub service_account_key: Option<serde_json::Value>,
+    pub service_account_key: Option<KeyJson>,
     /// The Workspace's primary domain.
     pub domain: Option<&'a str>,
     /// A Workspace administrator.
@@ -164,7 +177,7 @@ pub fn credential_of(
 }
 
 /// A key given as the JSON object or as its text, kept as text.
-pub fn key_of(value: serde_json::Value) -> Result<SecretString, FieldError> {
+pub fn key_of(KeyJson(value): KeyJson) -> Result<SecretString, FieldError> {
     match value {
         serde_json::Value::String(text) if !text.trim().is_empty() => Ok(SecretString::from(text)),
         object @ serde_json::Value::Object(_) => Ok(SecretString::from(object.to_string())),

@@ -195,8 +195,15 @@ pub fn id_of(text: &str, what: &str) -> Result<Uuid, Response> {
 }
 
 /// A posted form's fields (a repeated name keeps its last value).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Form(HashMap<String, String>);
+
+/// The fields' names only: a form may carry a key, a secret or a customer's words.
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Form").field(&self.0.keys().collect::<Vec<_>>()).finish()
+    }
+}
 
 impl Form {
     fn parse(body: &[u8]) -> Self {
@@ -485,4 +492,17 @@ async fn sign_out(State(state): State<AppState>, Posted { console, .. }: Posted)
 /// The value of `name` in a query map, if given and not empty.
 pub fn query<'a>(query: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     query.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Form;
+
+    #[test]
+    fn a_logged_form_shows_its_fields_names_never_their_values() {
+        let form = Form::parse(b"domain=salon.example&client_secret=s3cr3t%7Evalue");
+        let shown = format!("{form:?}");
+        assert!(shown.contains("client_secret") && !shown.contains("s3cr3t"), "{shown}");
+        assert_eq!(form.get("client_secret"), Some("s3cr3t~value"));
+    }
 }

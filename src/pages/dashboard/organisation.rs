@@ -24,7 +24,7 @@ use super::{
 };
 use crate::input::FieldError;
 use crate::input::organisations::{
-    GoogleFields, MicrosoftFields, google_workspace, microsoft_tenant,
+    GoogleFields, KeyJson, MicrosoftFields, google_workspace, microsoft_tenant,
 };
 use crate::state::AppState;
 
@@ -349,7 +349,7 @@ async fn connect(State(state): State<AppState>, Posted { console, form }: Posted
         return connect_microsoft(&state, &console, &form).await;
     }
     let fields = GoogleFields {
-        service_account_key: form.text("service_account_key").map(serde_json::Value::String),
+        service_account_key: form.text("service_account_key").map(|text| KeyJson(text.into())),
         domain: form.trimmed("domain"),
         admin_email: form.trimmed("admin_email"),
         org_unit: form.trimmed("org_unit"),
