@@ -409,21 +409,28 @@ fn hold_with<'a, T: Send + 'a, R>(
 where
     R: Future<Output = Result<bool, StoreError>> + Send + 'a,
 {
-    let mut work = Box::pin(work);
+    let work = Box::pin(work);
     async move {
-        let mut renew = tokio::time::interval((length / 3).max(Duration::from_millis(10)));
-        renew.tick().await;
-        loop {
-            tokio::select! {
-                done = &mut work => return Ok(Some(done)),
-                _ = renew.tick() => {
-                    let until = lease_end(length);
-                    if !renew_lease(held, until).await? {
-                        return Ok(None);
-                    }
-                    held = until;
+        // Renewed beside the work, never instead of it: a renewal waiting for a connection the
+        // work holds (SQLite's one writer, mid-transaction) must not stop the work that gives it
+        // back. One dropped halfway because the work ended is harmless: it changes the lease
+        // only while it is still `held`, which the caller's release then ends.
+        let renewing = async move {
+            let mut renew = tokio::time::interval((length / 3).max(Duration::from_millis(10)));
+            renew.tick().await;
+            loop {
+                renew.tick().await;
+                let until = lease_end(length);
+                if !renew_lease(held, until).await? {
+                    return Ok::<Option<T>, StoreError>(None);
                 }
+                held = until;
             }
+        };
+        tokio::select! {
+            biased;
+            done = work => Ok(Some(done)),
+            lost = renewing => lost,
         }
     }
 }

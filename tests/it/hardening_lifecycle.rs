@@ -1,6 +1,8 @@
 //! Lifecycle hardening: API keys can be revoked, the secret key can be rotated, stale e-mail
 //! claims and lost sync jobs are repaired, invite links expire, and history stays bounded.
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use kalends::api::bookings::{BookingIn, CustomerIn};
 use kalends::api::staff::StaffIn;
@@ -11,8 +13,8 @@ use kalends_core::seal::Sealer;
 use kalends_service::{bookings, connections, imports};
 use kalends_store::Overlap;
 use kalends_store::{
-    Actor, CoveredMember, NewChannel, NewConnection, NewLogEntry, NewOrganisationConnection,
-    OrganisationAction, StoreError,
+    Actor, CoveredMember, Lease, NewChannel, NewConnection, NewLogEntry, NewOrganisationConnection,
+    OrganisationAction, StoreError, lease_end,
 };
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use serde_json::{Value, json};
@@ -28,6 +30,7 @@ on_both_databases!(
     a_default_given_up_while_another_calendar_connects_leaves_one_default,
     a_calendar_connected_by_hand_while_a_directory_read_covers_it_stays_the_staff_members,
     a_calendar_connected_by_hand_at_the_moment_an_organisation_first_covers_it_is_the_staff_members,
+    a_hold_is_renewed_while_its_work_is_writing,
     a_revoked_api_key_answers_401_at_once_and_the_last_active_key_cannot_be_revoked,
     tokens_sealed_before_a_key_rotation_are_read_and_resealed_under_the_new_key,
     feed_and_invite_links_made_before_a_key_rotation_keep_working,
@@ -120,7 +123,7 @@ async fn the_cli_revokes_a_key_with_one_line_and_fails_on_an_unknown_key() {
     let mut server = kalends(&dir, port).args(["serve"]).spawn().unwrap();
     let http = crate::helpers::client().build().unwrap();
     let url = format!("http://127.0.0.1:{port}/api/v1/api-keys");
-    let listed: Value = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
+    let listed: Value = crate::helpers::eventually(Duration::from_secs(20), || async {
         let response = http.get(&url).bearer_auth(&key).send().await.ok()?;
         response.json().await.ok()
     })
@@ -786,6 +789,27 @@ async fn a_calendar_connected_by_hand_at_the_moment_an_organisation_first_covers
     let kept = store.connection_tokens(own.id, &sealer).await.unwrap().unwrap();
     assert_eq!(kept.tokens.access_token.expose_secret(), "ya29.hers");
     assert_eq!(store.list_connections(tenant, Some(staff)).await.unwrap().len(), 1);
+}
+
+async fn a_hold_is_renewed_while_its_work_is_writing(db: Db) {
+    // A long read of a directory writes all the time it holds the organisation; on SQLite its
+    // one writer is then nearly always the work's. A renewal waiting for it must not stop the
+    // work that would give it back (the work then failed on the pool's timeout).
+    let (store, _dir, sealer, tenant, _) = one_staff_member(db).await;
+    let held = lease_end(Duration::from_secs(60));
+    let id = organisation_of(&store, &sealer, tenant, held).await;
+    let length = Duration::from_millis(300);
+    let writes = async {
+        let until = std::time::Instant::now() + Duration::from_secs(2);
+        let mut written = 0;
+        while std::time::Instant::now() < until {
+            store.record_organisation_refresh(id, None).await.unwrap();
+            written += 1;
+        }
+        written
+    };
+    let done = store.hold(&Lease::ORGANISATION, id.into(), held, length, writes).await;
+    assert!(matches!(done, Ok(Some(written)) if written > 0), "{done:?}");
 }
 
 /// A Google Workspace organisation connection of `tenant`, in the busy-times-only tier.
