@@ -178,14 +178,17 @@ struct MemberRow {
     last_error: Option<String>,
 }
 
-/// The columns of an organisation connection, with its count of syncing members.
+/// The columns of an organisation connection, with its count of syncing members: `active`
+/// as [`MEMBERS`] shows them, their calendar working.
 const SELECT: &str = "SELECT o.id, o.tenant_id, o.provider, o.domain, o.admin_email, o.org_unit, \
      o.busy_only, o.service_account, o.status, o.last_error, o.last_refreshed_at, \
-     (SELECT COUNT(*) FROM organisation_members m WHERE m.organisation_connection_id = o.id \
-      AND m.state = 'active') AS members_count, o.created_at, o.updated_at \
+     (SELECT COUNT(*) FROM organisation_members m \
+      LEFT JOIN connections c ON c.id = m.connection_id \
+      WHERE m.organisation_connection_id = o.id AND m.state = 'active' \
+      AND (c.status IS NULL OR c.status = 'active')) AS members_count, \
+     o.created_at, o.updated_at \
      FROM organisation_connections o";
 
-/// A member's state as shown: `active` only while their connection works.
 /// The mailbox an organisation's application token acts on for the connection `c` (SQL text):
 /// the directory id of the active member a Microsoft organisation covers it for, else `NULL`.
 /// Graph reaches `/users/{id}`, never a mail address. One row at most, whatever the members say
@@ -238,6 +241,7 @@ pub(super) const COVERED_MEMBER: &str = concat!(
     member_update!()
 );
 
+/// A member's state as shown: `active` only while their connection works.
 const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_id, \
      CASE WHEN m.state = 'active' AND c.status IS NOT NULL AND c.status <> 'active' \
           THEN 'failed' ELSE m.state END AS state, \

@@ -500,6 +500,9 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
     let covered = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
     assert_eq!(covered.status, "error", "the administrator acts, not the staff member");
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    let one = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let (_, shown) = app.call("GET", &one, &key, None).await;
+    assert_eq!(shown["members_count"], json!(0), "no calendar syncs: {shown}");
 
     // Granted again, the administrator refreshes: Bo's calendar is covered again and gets the
     // booking it missed.
