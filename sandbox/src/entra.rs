@@ -341,6 +341,8 @@ pub(crate) async fn act_for(
         };
         let me = if tail.is_empty() { format!("{GRAPH}/me") } else { format!("{GRAPH}/me/{tail}") };
         let user_path = format!("{GRAPH}/users/{}", after.split('/').next().unwrap_or_default());
+        // Faults scoped to a path (one mailbox, say) match the path as it was asked for.
+        request.extensions_mut().insert(super::faults::AskedPath(path.clone()));
         rewrite_path(&mut request, &path, &me);
         set_acting_for(&mut request, &mailbox);
         let response = next.run(request).await;

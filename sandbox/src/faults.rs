@@ -32,6 +32,9 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Added to every request.
     pub latency_ms: u64,
+    /// Only requests whose path, as asked for, contains this meet the faults and latency (one
+    /// user's mailbox, `/users/{id}`, say); every request when unset.
+    pub path: Option<String>,
 }
 
 /// Holds the API requests whose path contains `path` until they are released one by one (or
@@ -83,6 +86,11 @@ impl Gate {
     }
 }
 
+/// The path a request asked for, when the sandbox rewrote it before routing (an application's
+/// `/users/{id}/…` served by the `/me/…` handlers).
+#[derive(Clone, Debug)]
+pub(crate) struct AskedPath(pub(crate) String);
+
 /// What the dice decided for one request.
 enum Fault {
     Error,
@@ -104,7 +112,13 @@ pub(super) async fn inject(
     let (latency, fault, gate) = {
         let state = sandbox.lock();
         let gate = state.gate.clone().filter(|gate| request.uri().path().contains(&gate.path));
-        (state.faults.latency_ms, roll(&state.faults), gate)
+        let faults = &state.faults;
+        let asked = request.extensions().get::<AskedPath>().map(|asked| asked.0.as_str());
+        let asked = asked.unwrap_or(request.uri().path());
+        match faults.path.as_deref().is_none_or(|path| asked.contains(path)) {
+            true => (faults.latency_ms, roll(faults), gate),
+            false => (0, None, gate),
+        }
     };
     if let Some(gate) = gate {
         gate.pass().await;

@@ -43,6 +43,10 @@ const MINTED_LIFETIME: chrono::Duration = chrono::Duration::minutes(55);
 /// Directory users covered at the same time.
 const COVERED_AT_ONCE: usize = 8;
 
+/// How many users the provider leaves unanswered in one read before the read stops, taking
+/// the provider itself, not a few mailboxes, to be down.
+const PROVIDER_DOWN: usize = 2 * COVERED_AT_ONCE;
+
 /// How long one read or change holds its organisation connection before it renews the hold
 /// (every third of it, for as long as the work runs): a process that dies holding it frees it
 /// within this time.
@@ -1005,10 +1009,26 @@ async fn apply_users(
     // write happens inside the stream's futures: one awaited outside it would wait for a
     // database connection that a future it no longer polls holds (SQLite has one writer).
     let mut covered = futures::stream::iter(joiners).buffer_unordered(COVERED_AT_ONCE);
+    // A user the provider does not answer for (a mailbox being set up, a moment's throttling)
+    // keeps nobody else from being covered: the read goes on and reports it at the end, and
+    // the next read covers them. So many that the provider itself is down stop the read.
+    let mut unanswered = Vec::new();
     while let Some(done) = covered.next().await {
-        done?;
+        match done {
+            Ok(()) => {}
+            Err(error @ OrganisationError::Unreachable(_)) => {
+                unanswered.push(error);
+                if unanswered.len() >= PROVIDER_DOWN {
+                    break;
+                }
+            }
+            Err(error) => return Err(error),
+        }
     }
-    Ok(moved)
+    match unanswered.into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(moved),
+    }
 }
 
 /// Covers one directory user: their staff member (found by address, or added with the
