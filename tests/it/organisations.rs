@@ -733,6 +733,14 @@ async fn the_console_connects_a_workspace_with_googles_refusals_in_place_refresh
     let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &api_key, None).await;
     let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
     let csrf_only = [("csrf", csrf.as_str())];
+    // The administrator is one no more: the refusal is said above the forms, not under the
+    // empty form of a new connection.
+    put_user(&app, "admin@salon.example", "/", false).await;
+    let page = browser.post(&format!("/dashboard/organisation/{id}/refresh"), &csrf_only).await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("may not read the Workspace directory"), "{}", page.body);
+    assert!(!page.body.contains("id=\"admin_email-error\""), "{}", page.body);
+    put_user(&app, "admin@salon.example", "/", true).await;
     let page = browser.post(&format!("/dashboard/organisation/{id}/refresh"), &csrf_only).await;
     assert_eq!(page.location(), "/dashboard/organisation?notice=refreshed");
     let page = browser.post(&format!("/dashboard/organisation/{id}/disconnect"), &csrf_only).await;

@@ -411,6 +411,18 @@ async fn refused(
     render(state, console, form, &errors, None).await
 }
 
+/// A refusal of an action on a connection that exists (the grant lacks the tier's scope, the
+/// administrator is one no more): its field is that connection's, not one of the forms below,
+/// which are a new connection's, so it is said above them.
+fn above_the_forms(error: OrganisationError) -> OrganisationError {
+    match error {
+        OrganisationError::Invalid { message, .. } => {
+            OrganisationError::Invalid { field: "", message }
+        }
+        other => other,
+    }
+}
+
 /// `POST /dashboard/organisation/{id}/{action}`: refresh, change tier, disconnect.
 async fn act(
     State(state): State<AppState>,
@@ -432,7 +444,7 @@ async fn act(
         .await
         {
             Ok(_) => done("/dashboard/organisation", "refreshed"),
-            Err(error) => refused(&state, &console, &form, error).await,
+            Err(error) => refused(&state, &console, &form, above_the_forms(error)).await,
         },
         "disconnect" => match organisations::delete(
             crate::connections::organisation_context(&state),
@@ -444,7 +456,7 @@ async fn act(
         .await
         {
             Ok(()) => done("/dashboard/organisation", "disconnected"),
-            Err(error) => refused(&state, &console, &form, error).await,
+            Err(error) => refused(&state, &console, &form, above_the_forms(error)).await,
         },
         tier @ ("busy-only" | "write-bookings") => {
             let change = organisations::Change {
@@ -454,12 +466,7 @@ async fn act(
             let cx = crate::connections::organisation_context(&state);
             match organisations::update(cx, tenant, id, change, Actor::Console).await {
                 Ok(_) => done("/dashboard/organisation", tier),
-                // The grant lacks the tier's scope or permission: said above the forms, whose
-                // fields are a new connection's.
-                Err(OrganisationError::Invalid { message, .. }) => {
-                    render(&state, &console, &form, &[FieldError::new("", message)], None).await
-                }
-                Err(error) => refused(&state, &console, &form, error).await,
+                Err(error) => refused(&state, &console, &form, above_the_forms(error)).await,
             }
         }
         _ => not_found("Action"),
