@@ -22,8 +22,8 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, AuthKey, AuthTenant, PageQuery, nullable, parse_id};
 use crate::input::FieldError;
 use crate::input::organisations::{
-    GoogleFields, KeyJson, MicrosoftFields, credential_of, email_of, google_workspace, key_of,
-    microsoft_tenant, org_unit_of,
+    GoogleFields, KeyJson, MicrosoftFields, credential_of, email_of, google_workspace, group_of,
+    key_of, microsoft_tenant, org_unit_of,
 };
 use crate::state::AppState;
 
@@ -440,9 +440,14 @@ fn microsoft_change(body: OrganisationConnectionPatch) -> Result<Change, ApiErro
             }
         },
     };
-    let group_id = body
-        .group_id
-        .map(|group| group.map(|g| g.trim().to_ascii_lowercase()).filter(|g| !g.is_empty()));
+    let group_id = body.group_id.map(|group| match group.as_deref().and_then(group_of) {
+        Some(Ok(group)) => Some(group),
+        Some(Err(error)) => {
+            errors.push(error);
+            None
+        }
+        None => None,
+    });
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }

@@ -119,10 +119,13 @@ pub fn microsoft_tenant(fields: MicrosoftFields<'_>) -> Result<MicrosoftTenant, 
     };
     let tenant_id = id("tenant_id", fields.tenant_id, "the directory (tenant) id");
     let client_id = id("client_id", fields.client_id, "the application (client) id");
-    let group_id = fields
-        .group_id
-        .filter(|group| !group.trim().is_empty())
-        .map(|group| id("group_id", Some(group), "the security group's object id"));
+    let group_id = match fields.group_id.and_then(group_of).transpose() {
+        Ok(group) => group,
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
     let credential = match credential_of(fields.client_secret, fields.client_certificate) {
         Ok(credential) => Some(credential),
         Err(error) => {
@@ -174,6 +177,24 @@ pub fn credential_of(
             "required: the client secret's value (or the application's certificate, in client_certificate)",
         )),
     }
+}
+
+/// A security group's object id, lower case; `None` when blank (the whole tenant). Graph
+/// knows a group only by its object id, never by its name.
+pub fn group_of(text: &str) -> Option<Result<String, FieldError>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(match text.parse::<uuid::Uuid>() {
+        Ok(id) => Ok(id.hyphenated().to_string()),
+        Err(_) => Err(FieldError::new(
+            "group_id",
+            "the security group's object ID (a GUID such as 3b5f9d2e-1c4a-4e8b-9f6d-7a2c1e0b4d5f), \
+             as the Microsoft Entra admin center shows it under Groups, the group, Overview; not \
+             its name",
+        )),
+    })
 }
 
 /// A key given as the JSON object or as its text, kept as text.

@@ -293,6 +293,9 @@ async fn a_secret_entra_refuses_costs_one_grant_and_the_new_secret_resumes_every
     // Given the new secret, the organisation is checked at once (no refusal kept stands in
     // the way) and every calendar gets the booking it missed.
     let path = format!("/api/v1/organisation-connections/{id}");
+    let named = json!({"client_secret": "a new secret", "group_id": "Staff team"});
+    let (status, answer) = app.call("PATCH", &path, &key, Some(named)).await;
+    assert_eq!((status, &answer["errors"][0]["field"]), (422, &json!("group_id")), "{answer}");
     let (status, answer) =
         app.call("PATCH", &path, &key, Some(json!({"client_secret": "a new secret"}))).await;
     assert_eq!(status, 200, "{answer}");
@@ -388,7 +391,10 @@ async fn microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored(db: Db) 
     register(&app, &["Calendars.ReadWrite", "User.Read.All"], None).await;
     refused(&connect(&app, &key, body(Some(GROUP))).await.1, "client_id", "GroupMember.Read.All");
     register(&app, EVERYTHING, None).await;
-    refused(&connect(&app, &key, body(Some("no-such-group"))).await.1, "group_id", "no group");
+    let unknown = "0e6c1f52-0000-4b1e-9a58-7e6e616e7431";
+    refused(&connect(&app, &key, body(Some(unknown))).await.1, "group_id", "no group");
+    // A group named by its name, not its object id: said before anything is asked.
+    refused(&connect(&app, &key, body(Some("Staff team"))).await.1, "group_id", "not its name");
 
     let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
     assert_eq!(listed["items"], json!([]), "nothing was stored");

@@ -465,7 +465,10 @@ impl Tenant {
                     USERS_PERMISSION
                 }))
             }
-            Err(ProviderError::NotFound { .. }) if group.is_some() => {
+            // Graph's 400 "Invalid object identifier" for an id that is none (a group's name).
+            Err(ProviderError::NotFound { .. } | ProviderError::Permanent { status: 400, .. })
+                if group.is_some() =>
+            {
                 Err(TenantError::UnknownGroup(group.unwrap_or_default().to_owned()))
             }
             Err(error) => Err(error.into()),
