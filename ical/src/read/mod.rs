@@ -413,34 +413,43 @@ fn feed_from<R: std::io::Read + std::io::Seek>(
     events: &mut dyn lines::Events,
 ) -> std::io::Result<()> {
     reader.seek(std::io::SeekFrom::Start(0))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    // Zeroed once: each block is read after the bytes carried over from the last one, into
+    // memory already initialised (a resize per block would zero 256 KiB again each time).
+    let mut buf: Vec<u8> = vec![0; BLOCK];
+    let mut filled = 0;
     let mut first = true;
     loop {
-        let filled = buf.len();
-        buf.resize(filled + BLOCK, 0);
+        if buf.len() < filled + BLOCK {
+            buf.resize(filled + BLOCK, 0);
+        }
         let n = loop {
             match reader.read(&mut buf[filled..]) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 other => break other?,
             }
         };
-        buf.truncate(filled + n);
-        let utf16 = buf.starts_with(&[0xFF, 0xFE]) || buf.starts_with(&[0xFE, 0xFF]);
+        let end = filled + n;
+        let utf16 = buf[..end].starts_with(&[0xFF, 0xFE]) || buf[..end].starts_with(&[0xFE, 0xFF]);
         if std::mem::take(&mut first) && utf16 {
             // UTF-16 (rare, and small): decoded whole.
+            buf.truncate(end);
             reader.read_to_end(&mut buf)?;
             pre.feed(&lines::decode(&buf), events);
             return Ok(());
         }
         if n == 0 {
-            pre.feed(&lines::decode(&buf), events);
+            pre.feed(&lines::decode(&buf[..end]), events);
             return Ok(());
         }
         // Cut after the last line end: a line end is ASCII, so no character is split.
-        if let Some(cut) = buf.iter().rposition(|&b| b == b'\n' || b == b'\r') {
-            pre.feed(&lines::decode(&buf[..=cut]), events);
-            buf.drain(..=cut);
-        }
+        filled = match buf[..end].iter().rposition(|&b| b == b'\n' || b == b'\r') {
+            Some(cut) => {
+                pre.feed(&lines::decode(&buf[..=cut]), events);
+                buf.copy_within(cut + 1..end, 0);
+                end - cut - 1
+            }
+            None => end,
+        };
     }
 }
 
