@@ -34,8 +34,9 @@ pub(super) enum ZoneRef {
     Floating,
     /// An IANA zone.
     Tz(chrono_tz::Tz),
-    /// Offset rules from a VTIMEZONE of the file (index into [`Zones::custom`]).
-    Custom(usize),
+    /// Offset rules from a VTIMEZONE of the file (index into [`Zones::custom`]): a `u32`,
+    /// which makes every date-time an event holds 12 bytes smaller than a `usize` did.
+    Custom(u32),
 }
 
 /// One STANDARD or DAYLIGHT observance of a VTIMEZONE.
@@ -101,10 +102,13 @@ impl Zones {
             let resolved = match from_location.or_else(|| resolve_name(tzid)) {
                 Some(tz) => ZoneRef::Tz(tz),
                 None => match read_custom(vtz) {
-                    Some(custom) => {
-                        zones.custom.push(custom);
-                        ZoneRef::Custom(zones.custom.len() - 1)
-                    }
+                    Some(custom) => match u32::try_from(zones.custom.len()) {
+                        Ok(i) => {
+                            zones.custom.push(custom);
+                            ZoneRef::Custom(i)
+                        }
+                        Err(_) => ZoneRef::Floating,
+                    },
                     None => ZoneRef::Floating,
                 },
             };
@@ -160,9 +164,12 @@ impl Zones {
         }
     }
 
-    fn custom_to_utc(&self, i: usize, local: NaiveDateTime) -> DateTime<Utc> {
-        let mut offsets: Vec<i32> =
-            self.custom[i].observances.iter().flat_map(|o| [o.offset_from, o.offset_to]).collect();
+    fn custom_to_utc(&self, i: u32, local: NaiveDateTime) -> DateTime<Utc> {
+        let mut offsets: Vec<i32> = self.custom[i as usize]
+            .observances
+            .iter()
+            .flat_map(|o| [o.offset_from, o.offset_to])
+            .collect();
         offsets.sort_unstable_by(|a, b| b.cmp(a));
         offsets.dedup();
         // The largest valid offset is the earlier of two repeated times.
@@ -178,11 +185,11 @@ impl Zones {
     }
 
     /// The UTC offset of a custom zone at a UTC instant.
-    fn custom_offset_at(&self, i: usize, utc: NaiveDateTime) -> i32 {
+    fn custom_offset_at(&self, i: u32, utc: NaiveDateTime) -> i32 {
         let year = utc.year();
         let mut best: Option<(NaiveDateTime, i32)> = None;
         for y in [year - 1, year] {
-            self.with_transitions(i, y, |list| {
+            self.with_transitions(i as usize, y, |list| {
                 for &(at, offset) in list {
                     if at <= utc && best.is_none_or(|(b, _)| at >= b) {
                         best = Some((at, offset));
@@ -195,7 +202,7 @@ impl Zones {
         }
         // No transition in the last two years: the latest observance that has started, else the
         // offset before the first one.
-        let zone = &self.custom[i];
+        let zone = &self.custom[i as usize];
         zone.observances
             .iter()
             .filter(|o| o.start - Duration::seconds(i64::from(o.offset_from)) <= utc)
