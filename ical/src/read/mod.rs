@@ -572,7 +572,7 @@ fn parse_source<E>(
     // that held them, without a second copy of the feed. The others are grouped by UID, and
     // each group is expanded where its first event stood, so that the skipped entries keep
     // the file's order.
-    let alone = alone_with_uid(&evs);
+    let (alone, shared) = alone_with_uid(&evs);
     let mut at = 0;
     let rest: Vec<events::Ev> = evs
         .extract_if(.., |_| {
@@ -612,7 +612,7 @@ fn parse_source<E>(
     busy.append(&mut reader.busy);
     let skipped = std::mem::take(&mut reader.skipped);
     let work = reader.into_work();
-    sort_busy(&mut busy);
+    sort_busy(&mut busy, shared);
     if options.producer == Producer::BookingCom {
         busy = profiles::merge_stays(busy);
     }
@@ -639,24 +639,35 @@ fn truncated_entry(cut: &lines::Truncated) -> Skipped {
 }
 
 /// For each event, whether it is single (no recurrence, no override) and no other event has its
-/// UID.
-fn alone_with_uid(evs: &[events::Ev]) -> Vec<bool> {
+/// UID; and how many bytes every UID starts with that are the same in all (for [`sort_busy`]).
+fn alone_with_uid(evs: &[events::Ev]) -> (Vec<bool>, usize) {
     use std::hash::{BuildHasher as _, RandomState};
     // Hashes, not strings: a collision only sends two events down the slower, exact path.
     let seed = RandomState::new().hash_one(evs.len());
-    let hashes: Vec<u64> = evs.iter().map(|ev| quick_hash(seed, ev.uid().as_bytes())).collect();
+    let first = evs.first().map_or(&[][..], |ev| ev.uid().as_bytes());
+    let mut shared = first.len();
+    let hashes: Vec<u64> = evs
+        .iter()
+        .map(|ev| {
+            let uid = ev.uid().as_bytes();
+            shared = first[..shared].iter().zip(uid).take_while(|(a, b)| a == b).count();
+            quick_hash(seed, uid)
+        })
+        .collect();
     let mut sorted = hashes.clone();
     sorted.sort_unstable();
     // The hashes of more than one event: in most feeds none, so that most events are looked
     // up in an empty list rather than among all the others.
-    let mut shared: Vec<u64> =
+    let mut twice: Vec<u64> =
         sorted.windows(2).filter(|pair| pair[0] == pair[1]).map(|pair| pair[0]).collect();
     drop(sorted);
-    shared.dedup();
-    evs.iter()
+    twice.dedup();
+    let alone = evs
+        .iter()
         .zip(hashes.iter())
-        .map(|(ev, h)| events::Reader::is_single(ev) && shared.binary_search(h).is_err())
-        .collect()
+        .map(|(ev, h)| events::Reader::is_single(ev) && twice.binary_search(h).is_err())
+        .collect();
+    (alone, shared)
 }
 
 /// A hash of `bytes` at a multiplication per 8 of them, where SipHash costs several times more:
@@ -715,9 +726,9 @@ fn key_order(a: &BusyItem, b: &BusyItem) -> std::cmp::Ordering {
 }
 
 /// What [`sort_busy`] sorts for each item: its span's start and end in one number, the first
-/// bytes of its UID (zero-padded, which orders them as the whole UIDs are ordered, up to a
-/// tie), and its place.
-type SortKey = (u128, u128, u32);
+/// eight bytes of its UID after the prefix all UIDs share (zero-padded, which orders them as
+/// the whole UIDs are ordered, up to a tie), and its place: 32 bytes.
+type SortKey = (u128, u64, u32);
 
 /// An item's start and end as one number that orders as `start_instant` does: the seconds of
 /// each since 1970 (sign bit flipped, so that they order as unsigned), start first. `None` for
@@ -741,22 +752,30 @@ fn span_key(span: &Span) -> Option<u128> {
 /// whole (two items with the same span, UID and recurrence id, which the reader never makes)
 /// leave the order to the sort of the items themselves, so that the result is always the one
 /// `sort_unstable_by(busy_order)` gives.
-fn sort_busy(busy: &mut [BusyItem]) {
+///
+/// `shared` is how many bytes every UID starts with that are the same in all (a platform's
+/// UIDs often share a prefix, Airbnb's `1418fb94e984-`, which orders nothing), as
+/// [`alone_with_uid`] found them; each key checks it, and a UID that does not share them has
+/// the items sorted with none.
+fn sort_busy(busy: &mut [BusyItem], shared: usize) {
     let Ok(len) = u32::try_from(busy.len()) else {
         busy.sort_unstable_by(busy_order);
         return;
     };
+    let prefix = busy.first().and_then(|item| item.uid.as_bytes().get(..shared)).unwrap_or(&[]);
     let mut keys: Vec<SortKey> = Vec::with_capacity(busy.len());
     for (i, item) in (0..len).zip(busy.iter()) {
         let Some(span) = span_key(&item.span) else {
             busy.sort_unstable_by(busy_order);
             return;
         };
-        let mut head = [0u8; 16];
-        let uid = item.uid.as_bytes();
-        let n = uid.len().min(16);
+        let Some(uid) = item.uid.as_bytes().strip_prefix(prefix) else {
+            return sort_busy(busy, 0);
+        };
+        let mut head = [0u8; 8];
+        let n = uid.len().min(8);
         head[..n].copy_from_slice(&uid[..n]);
-        keys.push((span, u128::from_be_bytes(head), i));
+        keys.push((span, u64::from_be_bytes(head), i));
     }
     let by_key = |a: &SortKey, b: &SortKey| {
         (a.0, a.1)

@@ -51,7 +51,7 @@ proptest! {
         let mut expected = items.clone();
         expected.sort_unstable_by(busy_order);
         let mut sorted = items;
-        sort_busy(&mut sorted);
+        sort_busy(&mut sorted, 0);
         prop_assert_eq!(sorted, expected);
     }
 
@@ -61,7 +61,35 @@ proptest! {
         items.push(item(day, 1, 3, 1, None, 0));
         let mut expected = items.clone();
         expected.sort_unstable_by(busy_order);
-        sort_busy(&mut items);
+        sort_busy(&mut items, 0);
+        prop_assert_eq!(items, expected);
+    }
+
+    #[test]
+    fn uids_that_share_a_prefix_are_ordered_by_what_follows_it(
+        items in items(),
+        cut in 0..31usize,
+        hint in 0..40usize,
+    ) {
+        let prefix = "1418fb94e984-0123456789abcdef-";
+        let mut items: Vec<BusyItem> = items
+            .into_iter()
+            .map(|mut item| {
+                item.uid = format!("{prefix}{}", item.uid);
+                item
+            })
+            .collect();
+        // One UID that is the prefix, or the start of it, alone.
+        if let Some(first) = items.first_mut() {
+            first.uid = prefix[..cut].to_owned();
+        }
+        let mut expected = items.clone();
+        expected.sort_unstable_by(busy_order);
+        // Shared by all, or (a hint too long) not: the order is the same.
+        let mut by_shared = items.clone();
+        sort_busy(&mut by_shared, cut);
+        prop_assert_eq!(&by_shared, &expected);
+        sort_busy(&mut items, hint);
         prop_assert_eq!(items, expected);
     }
 
