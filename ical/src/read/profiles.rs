@@ -107,12 +107,28 @@ pub(super) fn details(
     description: Option<&str>,
 ) -> ItemDetails {
     let shape = match producer {
-        Producer::Airbnb => Shape { own_host: is_airbnb_host, numeric_codes: false },
-        Producer::Vrbo => Shape { own_host: is_vrbo_host, numeric_codes: false },
-        Producer::BookingCom => Shape { own_host: is_booking_com_host, numeric_codes: true },
+        Producer::Airbnb => Shape {
+            own_host: is_airbnb_host,
+            numeric_codes: false,
+            exported: Some(details::airbnb_export),
+        },
+        Producer::Vrbo => Shape { own_host: is_vrbo_host, numeric_codes: false, exported: None },
+        Producer::BookingCom => {
+            Shape { own_host: is_booking_com_host, numeric_codes: true, exported: None }
+        }
         Producer::Google | Producer::Outlook | Producer::Other => return ItemDetails::default(),
     };
     details::read(&shape, summary.into_iter().chain(description))
+}
+
+/// Airbnb's shape of details, with or without its exporter's own text read apart (tests).
+#[cfg(test)]
+pub(super) fn airbnb_shape(exported: bool) -> Shape {
+    Shape {
+        own_host: is_airbnb_host,
+        numeric_codes: false,
+        exported: exported.then_some(details::airbnb_export as _),
+    }
 }
 
 /// Airbnb's sites: `airbnb.com`, `airbnb.fr`, `airbnb.co.uk`, `airbnb.com.au` and their

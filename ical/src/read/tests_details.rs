@@ -424,3 +424,60 @@ fn the_airbnb_export_read_as_another_producers_has_no_details() {
     assert_eq!(busy.len(), 21);
     assert!(busy.iter().all(|b| b.details.is_empty()));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 2048,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Airbnb's own reservation text read apart (`details::airbnb_export`) gives what the scan
+    /// gives, for that text, for texts that differ from it anywhere, and after any summary.
+    #[test]
+    fn airbnb_export_text_reads_as_the_scan_reads_it(
+        code in proptest::prop_oneof!["[A-Z0-9]{8,10}", "[A-Za-z0-9_./-]{0,70}"],
+        digits in proptest::prop_oneof!["[0-9]{4}", "[0-9 a]{0,6}"],
+        edit in proptest::option::of((0usize..200, 0usize..3, "[\\\\nNRr:/ .9Aé-]")),
+        summary in proptest::prop_oneof![
+            proptest::strategy::Just("Reserved".to_owned()),
+            proptest::strategy::Just("Airbnb (Not available)".to_owned()),
+            "[A-Za-z :#0-9]{0,24}",
+        ],
+    ) {
+        let mut text = format!(
+            "Reservation URL: https://www.airbnb.com/hosting/reservations/details/{code}\\n\
+             Phone Number (Last 4 Digits): {digits}"
+        );
+        if let Some((at, how, with)) = &edit {
+            let at = (0..=(*at).min(text.len()))
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap();
+            let next = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+            match how {
+                0 => text.insert_str(at, with),
+                1 => text.replace_range(at..next, with),
+                _ => text.replace_range(at..next, ""),
+            }
+        }
+        let (fast, slow) = (profiles::airbnb_shape(true), profiles::airbnb_shape(false));
+        for texts in [vec![text.as_str()], vec![summary.as_str(), text.as_str()]] {
+            proptest::prop_assert_eq!(
+                details::read(&fast, texts.iter().copied()),
+                details::read(&slow, texts.iter().copied())
+            );
+        }
+        let plain = edit.is_none()
+            && code.len() >= 8
+            && code.bytes().all(|b| b.is_ascii_alphanumeric())
+            && digits.len() == 4
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        if plain {
+            // The exporter's text itself is read apart, and has all three details.
+            let found = details::airbnb_export(&fast, &text).unwrap();
+            proptest::prop_assert!(
+                found.reservation_url.is_some() && found.phone_last_digits.is_some()
+            );
+        }
+    }
+}
