@@ -108,6 +108,10 @@ pub struct EntraUser {
     /// `accountEnabled`.
     #[serde(default = "enabled")]
     pub account_enabled: bool,
+    /// `userType`: `Member` (the default), or `Guest` for someone invited from outside the
+    /// organisation (their mailbox is elsewhere).
+    #[serde(default = "member")]
+    pub user_type: String,
     /// `id`, given by the sandbox: the mailbox's user id.
     #[serde(default)]
     pub id: String,
@@ -115,6 +119,10 @@ pub struct EntraUser {
 
 fn enabled() -> bool {
     true
+}
+
+fn member() -> String {
+    "Member".into()
 }
 
 #[derive(Clone, Debug)]
@@ -602,6 +610,7 @@ fn page(link: &str, paging: &Paging, users: &[&EntraUser], entity: &str) -> Resp
                 "mail": user.mail.as_ref().unwrap_or(&user.user_principal_name),
                 "userPrincipalName": user.user_principal_name,
                 "accountEnabled": user.account_enabled,
+                "userType": user.user_type,
             })
         })
         .collect();

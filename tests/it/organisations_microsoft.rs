@@ -401,12 +401,22 @@ async fn microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored(db: Db) 
     assert!(app.api(&key).staff_list().await.unwrap().items.is_empty());
 
     // The application scoped to the group, connected for the whole tenant: Cy, outside the
-    // application's scope, is a failing member saying so; Ann and Bo sync.
+    // application's scope, is a failing member saying so; Ann and Bo sync. A guest invited
+    // from another organisation is no staff member of this one.
     register(&app, EVERYTHING, Some(GROUP)).await;
+    let guest = json!({
+        "user_principal_name": "dee_partner.example#EXT#@salon.onmicrosoft.com",
+        "mail": "dee@partner.example",
+        "user_type": "Guest",
+    });
+    control(&app, "POST", "/users", guest).await;
     let (status, organisation) = connect(&app, &key, body(None)).await;
     assert_eq!(status, 201, "{organisation}");
     let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
     let listed = members(&app, &key, id).await.items;
+    assert!(!listed.iter().any(|m| m.email.contains("partner")), "{listed:?}");
+    let staff = app.api(&key).staff_list().await.unwrap().items;
+    assert_eq!(staff.len(), 3, "Ann, Bo and Cy: {staff:?}");
     let cy = listed.iter().find(|m| m.email == "cy@salon.example").unwrap();
     assert_eq!(cy.state, "failed");
     assert!(cy.last_error.as_deref().unwrap().contains("outside the application's access scope"));

@@ -262,8 +262,8 @@ impl MicrosoftCalendar {
         token: &AccessToken,
         group: Option<&str>,
     ) -> Result<Vec<tenant::TenantUser>, ProviderError> {
-        const FIELDS: [&str; 5] =
-            ["id", "mail", "userPrincipalName", "displayName", "accountEnabled"];
+        const FIELDS: [&str; 6] =
+            ["id", "mail", "userPrincipalName", "displayName", "accountEnabled", "userType"];
         self.as_account(token, async {
             let client = self.graph();
             let request = match group {
@@ -277,6 +277,11 @@ impl MicrosoftCalendar {
                 .into_iter()
                 .filter(|entry| {
                     entry.odata_type.as_deref().is_none_or(|kind| kind == "#microsoft.graph.user")
+                })
+                // A guest's mailbox is in their own organisation, out of the application's
+                // reach: a guest is no staff member of this one.
+                .filter(|entry| {
+                    !entry.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Guest"))
                 })
                 .filter_map(tenant::TenantUser::from_entry)
                 .collect())

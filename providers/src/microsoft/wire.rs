@@ -199,6 +199,9 @@ pub(super) struct DirectoryEntry {
     pub(super) display_name: Option<String>,
     #[serde(default)]
     pub(super) account_enabled: Option<bool>,
+    /// `Member`, or `Guest` for someone invited from outside the organisation.
+    #[serde(default)]
+    pub(super) user_type: Option<String>,
 }
 
 /// A calendar.
