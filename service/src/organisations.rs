@@ -160,6 +160,15 @@ impl Drop for Held<'_> {
 }
 
 impl OrganisationError {
+    /// What the administrator reads as the connection's last error: a field's refusal without
+    /// the field's name, which means nothing on a connection already made.
+    fn in_words(&self) -> String {
+        match self {
+            OrganisationError::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// A Workspace's refusal, as the field the administrator must change.
     fn of(error: WorkspaceError) -> Self {
         match error {
@@ -781,7 +790,7 @@ async fn refresh_held(
     let (org, users) = match read {
         Ok(read) => read,
         Err(error) => {
-            cx.store.record_organisation_refresh(id, Some(&error.to_string())).await?;
+            cx.store.record_organisation_refresh(id, Some(&error.in_words())).await?;
             return Err(error);
         }
     };
@@ -930,7 +939,7 @@ async fn apply_directory(
         Ok(_) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
         Err(error) => {
-            let error = error.to_string();
+            let error = error.in_words();
             cx.store.record_organisation_refresh(organisation.id, Some(&error)).await?;
         }
     }

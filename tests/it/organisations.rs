@@ -738,7 +738,11 @@ async fn the_console_connects_a_workspace_with_googles_refusals_in_place_refresh
     put_user(&app, "admin@salon.example", "/", false).await;
     let page = browser.post(&format!("/dashboard/organisation/{id}/refresh"), &csrf_only).await;
     assert_eq!(page.status, 422);
-    assert!(page.body.contains("may not read the Workspace directory"), "{}", page.body);
+    assert!(
+        page.body.contains("Last error: admin@salon.example may not read the Workspace directory"),
+        "said as the administrator reads it, without the field's name: {}",
+        page.body
+    );
     assert!(!page.body.contains("id=\"admin_email-error\""), "{}", page.body);
     put_user(&app, "admin@salon.example", "/", true).await;
     let page = browser.post(&format!("/dashboard/organisation/{id}/refresh"), &csrf_only).await;
