@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use kalends_ical::{ParseOptions, Producer};
 
-#[path = "support/json.rs"]
-mod json;
+/// The bytes of JSON written at a time: the 25 MB of 100 000 events in some 400 writes rather
+/// than the 3 000 of the default 8 KiB.
+const OUT_BUFFER: usize = 64 * 1024;
 
 fn producer(name: &str) -> Option<Producer> {
     Some(match name {
@@ -43,10 +44,10 @@ fn main() -> ExitCode {
     match kalends_ical::read_from(file, &options) {
         Ok(feed) => {
             // Streamed, as `kalends ics check` writes it: the JSON of 100 000 events is some
-            // 25 MB, which a string would hold whole on top of the feed. Written as serde_json
-            // writes it (`support/json.rs`), 64 KiB at a time.
-            let mut out = std::io::stdout().lock();
-            let written = json::write_pretty(&mut out, &feed)
+            // 25 MB, which a string would hold whole on top of the feed.
+            let mut out = std::io::BufWriter::with_capacity(OUT_BUFFER, std::io::stdout().lock());
+            let written = serde_json::to_writer_pretty(&mut out, &feed)
+                .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(out))
                 .and_then(|()| out.flush());
             // The process ends here: handing 100 000 items' strings back to the allocator one
