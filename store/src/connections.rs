@@ -371,10 +371,11 @@ impl Store {
         owed: &ConnectionOwed,
     ) -> Result<(Connection, usize), StoreError> {
         match self.save_connection_once(tenant_id, &new, sealer, owed).await {
-            // Another save added the same account after this one looked for it (a staff member
-            // connecting the calendar an organisation is covering for them): saved over it, as
-            // a reconnection is.
-            Err(StoreError::DuplicateConnection) => {
+            // A staff member's own save found the account taken by a save that added it after
+            // this one looked (an organisation covering that calendar at the same moment): saved
+            // over it, as a reconnection is. A covered save refused so stays refused: the
+            // calendar is the staff member's.
+            Err(StoreError::DuplicateConnection) if owed.covers.is_none() => {
                 self.save_connection_once(tenant_id, &new, sealer, owed).await
             }
             saved => saved,
