@@ -1021,20 +1021,21 @@ async fn apply_users(
     // A user the provider does not answer for (a mailbox being set up, a moment's throttling)
     // keeps nobody else from being covered: the read goes on and reports it at the end, and
     // the next read covers them. So many that the provider itself is down stop the read.
-    let mut unanswered = Vec::new();
+    let (mut unanswered, mut first) = (0, None);
     while let Some(done) = covered.next().await {
         match done {
             Ok(()) => {}
             Err(error @ OrganisationError::Unreachable(_)) => {
-                unanswered.push(error);
-                if unanswered.len() >= PROVIDER_DOWN {
+                first.get_or_insert(error);
+                unanswered += 1;
+                if unanswered >= PROVIDER_DOWN {
                     break;
                 }
             }
             Err(error) => return Err(error),
         }
     }
-    match unanswered.into_iter().next() {
+    match first {
         Some(error) => Err(error),
         None => Ok(moved),
     }
