@@ -109,6 +109,16 @@ impl OAuthState {
         expired
     }
 
+    /// Moves an account's grants to its new address: the tokens issued before a rename go on
+    /// acting for the same account.
+    pub(crate) fn rename_account(&mut self, provider: Provider, old: &str, new: &str) {
+        for grant in self.grants.values_mut() {
+            if grant.provider == provider && grant.email.eq_ignore_ascii_case(old) {
+                grant.email = new.to_owned();
+            }
+        }
+    }
+
     /// Revokes every grant of an account (the user removed the app's access).
     pub(crate) fn revoke_account(&mut self, provider: Provider, email: &str) -> usize {
         let mut revoked = 0;

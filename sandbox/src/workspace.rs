@@ -93,6 +93,9 @@ pub struct DirectoryUser {
     /// `id`, given by the sandbox (kept when the user is written again).
     #[serde(default)]
     pub id: String,
+    /// `aliases`: former primary addresses, which still receive mail but no longer sign in.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 fn root_unit() -> String {
@@ -104,7 +107,12 @@ impl Data {
     fn put_user(&mut self, mut user: DirectoryUser) -> DirectoryUser {
         let key = user.primary_email.to_ascii_lowercase();
         user.id = match self.users.get(&key) {
-            Some(existing) => existing.id.clone(),
+            Some(existing) => {
+                if user.aliases.is_empty() {
+                    user.aliases.clone_from(&existing.aliases);
+                }
+                existing.id.clone()
+            }
             None => {
                 self.next_user_id += 1;
                 format!("1{:020}", self.next_user_id)
@@ -440,6 +448,7 @@ pub fn seed_example(sandbox: &Sandbox, public_key_pem: &str, token_uri: &str) {
             is_admin,
             suspended: false,
             id: String::new(),
+            aliases: Vec::new(),
         };
         state.workspace.put_user(user);
     }
@@ -452,6 +461,7 @@ pub(super) fn control_router() -> Router<Sandbox> {
         .route("/delegations/{client_id}", put(set_delegation))
         .route("/users", get(users).post(put_user))
         .route("/users/{email}", axum::routing::delete(remove_user))
+        .route("/users/{email}/rename", post(rename_user))
 }
 
 async fn add_service_account(
@@ -497,6 +507,40 @@ async fn users(State(sandbox): State<Sandbox>) -> Json<Vec<DirectoryUser>> {
 /// Adds a user to the directory, or changes one (a move to another unit, a suspension).
 async fn put_user(State(sandbox): State<Sandbox>, Json(user): Json<DirectoryUser>) -> Response {
     let user = sandbox.lock().workspace.put_user(user);
+    (StatusCode::OK, Json(user)).into_response()
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    primary_email: String,
+}
+
+/// Changes a user's primary address as the Admin console's "Rename user" does: the same user
+/// (id, unit, calendar and events) under the new address, the old one kept as an alias that no
+/// longer signs in. 404 for an unknown user, 409 for an address another user has.
+async fn rename_user(
+    State(sandbox): State<Sandbox>,
+    Path(email): Path<String>,
+    Json(rename): Json<Rename>,
+) -> Response {
+    let (old, new) = (email.to_ascii_lowercase(), rename.primary_email.to_ascii_lowercase());
+    let mut state = sandbox.lock();
+    if state.workspace.users.contains_key(&new) {
+        let body = json!({"error": "the address belongs to another user"});
+        return (StatusCode::CONFLICT, Json(body)).into_response();
+    }
+    let Some(mut user) = state.workspace.users.remove(&old) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    user.aliases.push(user.primary_email.clone());
+    user.primary_email.clone_from(&rename.primary_email);
+    state.workspace.users.insert(new.clone(), user.clone());
+    if let Some(mut account) = state.accounts.remove(&(Provider::Google, old.clone())) {
+        account.email.clone_from(&new);
+        state.accounts.insert((Provider::Google, new.clone()), account);
+    }
+    state.google.rename_account(&old, &new);
+    state.oauth.rename_account(Provider::Google, &old, &new);
     (StatusCode::OK, Json(user)).into_response()
 }
 

@@ -31,7 +31,7 @@ use kalends_store::OrganisationConnection;
 use kalends_store::lease_end;
 use kalends_store::{Actor, Lease, NewLogEntry, OrganisationAction, OrganisationMember};
 use kalends_store::{CoveredMember, NewConnection, NewOrganisationConnection};
-use kalends_store::{OWN_CALENDAR, OrganisationPatch, Store, StoreError};
+use kalends_store::{OWN_CALENDAR, OrganisationPatch, Readdressed, Store, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -946,16 +946,18 @@ async fn apply_directory(
     outcome
 }
 
-/// Who joined the directory's scope and who left it (their addresses), as one read found.
+/// Who joined the directory's scope and who left it (their addresses), and whose address
+/// changed (from, to), as one read found.
 #[derive(Debug, Default)]
 struct Moved {
     joined: Vec<String>,
     left: Vec<String>,
+    readdressed: Vec<(String, String)>,
 }
 
 impl Moved {
     fn is_empty(&self) -> bool {
-        self.joined.is_empty() && self.left.is_empty()
+        self.joined.is_empty() && self.left.is_empty() && self.readdressed.is_empty()
     }
 }
 
@@ -1000,14 +1002,19 @@ async fn apply_users(
         let in_tier = calendar.is_some_and(|c| {
             c.status == ConnectionStatus::Active && c.busy_only == organisation.busy_only
         });
-        if member.is_none_or(|m| m.state != "active") || !in_tier {
-            let ours = member.and_then(|m| m.connection_id);
+        // The same directory user under a new primary address (an administrator's rename):
+        // covered again, which follows the address with everything kept under it.
+        let readdressed = member.filter(|m| !m.email.eq_ignore_ascii_case(&user.email));
+        if let Some(member) = readdressed {
+            moved.readdressed.push((member.email.clone(), user.email.to_ascii_lowercase()));
+        }
+        if member.is_none_or(|m| m.state != "active") || !in_tier || readdressed.is_some() {
             let writing = organisation.busy_only && calendar.is_some_and(|c| !c.busy_only);
             joiners.push(async move {
                 if let Some(member) = member.filter(|_| writing) {
                     stop_covering(cx, tenant_id, member, true, Some(org)).await?;
                 }
-                let member = cover_user(cx, organisation, org, user, ours).await?;
+                let member = cover_user(cx, organisation, org, user, member).await?;
                 cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
                 Ok::<_, OrganisationError>(())
             });
@@ -1041,21 +1048,33 @@ async fn apply_users(
     }
 }
 
-/// Covers one directory user: their staff member (found by address, or added with the
-/// directory's id as `external_id`), and their calendar connected with a token for them. A user
-/// the provider refuses is a `failed` member saying why; the others go on. A calendar of that
-/// address the staff member connected themselves (any connection but `ours`, the one the
-/// organisation covered before) stays theirs: covering it would put it in the organisation's
-/// tier and hand its grant to the organisation's disconnects.
+/// Covers one directory user: their staff member (the one the organisation covered them as
+/// `before`; otherwise found by address, or added with the directory's id as
+/// `external_id`), and their calendar connected with a token for them. A user the provider
+/// refuses is a `failed` member saying why; the others go on. A calendar of that address the
+/// staff member connected themselves (any connection but the member's) stays theirs: covering
+/// it would put it in the organisation's tier and hand its grant to the organisation's
+/// disconnects. A member whose address changed is followed to the new one.
 async fn cover_user(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     user: OrgUser,
-    ours: Option<Uuid>,
+    before: Option<&OrganisationMember>,
 ) -> Result<OrganisationMember, OrganisationError> {
     let tenant_id = organisation.tenant_id;
-    let staff = staff_for(cx.store, tenant_id, &user).await?;
+    let ours = before.and_then(|m| m.connection_id);
+    let known = match before {
+        Some(member) => match cx.store.staff(tenant_id, member.staff_id).await {
+            Err(StoreError::NotFound) => None,
+            found => Some(found?),
+        },
+        None => None,
+    };
+    let staff = match known {
+        Some(staff) => staff,
+        None => staff_for(cx.store, tenant_id, &user).await?,
+    };
     let email = user.email.to_ascii_lowercase();
     let member = |connection_id, error: Option<String>| OrganisationMember {
         directory_id: user.id.clone(),
@@ -1086,6 +1105,30 @@ async fn cover_user(
         Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
         Err(Unminted::Refused(why)) => return Ok(member(None, Some(why))),
     };
+    if let Some(old) = before.and_then(|m| m.email.ne(&email).then_some(m.email.as_str())) {
+        // Google names a user's primary calendar by their address: it may have been renamed
+        // with them.
+        let listed = |id: &str| calendars.iter().any(|c| c.id.eq_ignore_ascii_case(id));
+        let calendar = (!listed(old))
+            .then(|| calendars.iter().find(|c| c.id.eq_ignore_ascii_case(&email)))
+            .flatten()
+            .map(|c| (old.to_owned(), c.id.clone()));
+        let readdressed = Readdressed {
+            organisation_id: organisation.id,
+            directory_id: user.id.clone(),
+            staff_id: staff.id,
+            old: old.to_owned(),
+            new: email.clone(),
+            connection_id: ours,
+            calendar,
+        };
+        match cx.store.follow_member_address(tenant_id, &readdressed).await {
+            Ok(()) => {}
+            Err(StoreError::DuplicateConnection) => return Ok(own_calendar()),
+            Err(error) => return Err(error.into()),
+        }
+        tracing::info!(organisation = %organisation.id, staff = %staff.id, "a member's address changed in the directory");
+    }
     let new = NewConnection {
         staff_id: staff.id,
         provider: org.provider(),
@@ -1212,8 +1255,21 @@ mod log {
             }
             said
         };
+        let readdressed = match moved.readdressed.len() {
+            0 => String::new(),
+            n => {
+                let said = moved.readdressed.iter().take(NAMED);
+                let mut names: Vec<String> =
+                    said.map(|(old, new)| format!("{old} is now {new}")).collect();
+                if n > NAMED {
+                    names.push(format!("{} more", n - NAMED));
+                }
+                let what = if n == 1 { "address" } else { "addresses" };
+                format!("{n} {what} changed ({}); ", names.join(", "))
+            }
+        };
         format!(
-            "{}; {}; {} in scope",
+            "{}; {}; {readdressed}{} in scope",
             named("joined", &moved.joined),
             named("left", &moved.left),
             users_in(in_scope)
@@ -1274,12 +1330,22 @@ mod log {
             let moved = crate::organisations::Moved {
                 joined: (1..=7).map(|n| format!("u{n}@salon.example")).collect(),
                 left: vec!["bo@salon.example".into()],
+                readdressed: Vec::new(),
             };
             assert_eq!(
                 refreshed(&moved, 9),
                 "7 users joined (u1@salon.example, u2@salon.example, u3@salon.example, \
                  u4@salon.example, u5@salon.example and 2 more); 1 user left (bo@salon.example); \
                  9 users in scope"
+            );
+            let renamed = crate::organisations::Moved {
+                readdressed: vec![("bo@salon.example".into(), "bo.ng@salon.example".into())],
+                ..Default::default()
+            };
+            assert_eq!(
+                refreshed(&renamed, 2),
+                "0 users joined; 0 users left; 1 address changed (bo@salon.example is now \
+                 bo.ng@salon.example); 2 users in scope"
             );
             let nobody = crate::organisations::Moved::default();
             assert_eq!(refreshed(&nobody, 2), "0 users joined; 0 users left; 2 users in scope");

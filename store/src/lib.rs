@@ -79,7 +79,7 @@ pub use lease::{Lease, LeaseKey, lease_end};
 pub use organisation_log::{Actor, NewLogEntry, OrganisationAction, OrganisationLogEntry};
 pub use organisations::{
     Coverage, NewOrganisationConnection, OWN_CALENDAR, OrganisationConnection, OrganisationMember,
-    OrganisationPatch,
+    OrganisationPatch, Readdressed,
 };
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;

@@ -248,6 +248,42 @@ const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_
      COALESCE(m.last_error, CASE WHEN m.state = 'active' THEN c.last_error END) AS last_error \
      FROM organisation_members m LEFT JOIN connections c ON c.id = m.connection_id";
 
+/// What Kalends keeps per calendar of a connection, under the calendar's id.
+const CALENDAR_TABLES: [&str; 4] =
+    ["booking_events", "calendar_busy", "calendar_cursors", "calendar_channels"];
+
+/// A member whose primary address changed in the directory (see
+/// [`Store::follow_member_address`]).
+#[derive(Clone, Debug)]
+pub struct Readdressed {
+    /// Their organisation connection.
+    pub organisation_id: Uuid,
+    /// Their id in the directory (unchanged).
+    pub directory_id: String,
+    /// Their staff member.
+    pub staff_id: Uuid,
+    /// The address Kalends knew, and the new one (lower case).
+    pub old: String,
+    /// The new address.
+    pub new: String,
+    /// Their covered calendar.
+    pub connection_id: Option<Uuid>,
+    /// A calendar of that connection whose id changed with the address: (old id, new id).
+    pub calendar: Option<(String, String)>,
+}
+
+impl Readdressed {
+    /// A connection's busy calendar ids (JSON) with the renamed calendar's id replaced.
+    fn calendar_ids(&self, json: &str) -> Result<String, StoreError> {
+        let mut ids: Vec<String> =
+            serde_json::from_str(json).map_err(|e| corrupt(format!("busy_calendar_ids: {e}")))?;
+        if let Some((old, new)) = &self.calendar {
+            ids.iter_mut().filter(|id| *id == old).for_each(|id| id.clone_from(new));
+        }
+        Ok(serde_json::to_string(&ids).unwrap_or_else(|_| json.to_owned()))
+    }
+}
+
 impl Store {
     /// Saves a new organisation connection with its key sealed, held until `held_until` for
     /// its caller (see [`Lease::ORGANISATION`]); [`StoreError::DuplicateOrganisation`] when the
@@ -598,6 +634,92 @@ impl Store {
             .map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// Follows a member whose primary address changed in the directory, in one transaction:
+    /// the member's address; their staff member's, where it was the old one (an address the
+    /// host gave them stays); their covered calendar's `account_email`; and, where the provider
+    /// names the account's calendar by its address (Google's primary calendar), everything
+    /// Kalends keeps under that calendar's id: the destination, the busy calendars, the events
+    /// written, the busy times read, the sync cursor and the push channel. A calendar the staff
+    /// member connected themselves under the new address meanwhile:
+    /// [`StoreError::DuplicateConnection`], nothing changed.
+    pub async fn follow_member_address(
+        &self,
+        tenant_id: Uuid,
+        readdressed: &Readdressed,
+    ) -> Result<(), StoreError> {
+        let Readdressed {
+            organisation_id, directory_id, staff_id, old, new, connection_id, ..
+        } = readdressed;
+        let at = now();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE organisation_members SET email = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND organisation_connection_id = $4 AND directory_id = $5",
+            )
+            .bind(new)
+            .bind(at)
+            .bind(tenant_id)
+            .bind(organisation_id)
+            .bind(directory_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE staff SET email = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND id = $4 AND LOWER(email) = LOWER($5)",
+            )
+            .bind(new)
+            .bind(at)
+            .bind(tenant_id)
+            .bind(staff_id)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(connection_id) = connection_id {
+                let busy: Option<String> = sqlx::query_scalar(
+                    "SELECT busy_calendar_ids FROM connections WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant_id)
+                .bind(connection_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let busy = busy.map(|ids| readdressed.calendar_ids(&ids)).transpose()?;
+                sqlx::query(
+                    "UPDATE connections SET account_email = $1, updated_at = $2, \
+                     busy_calendar_ids = COALESCE($3, busy_calendar_ids), \
+                     destination_calendar_id = CASE WHEN destination_calendar_id = $4 THEN $5 \
+                         ELSE destination_calendar_id END \
+                     WHERE tenant_id = $6 AND id = $7",
+                )
+                .bind(new)
+                .bind(at)
+                .bind(busy)
+                .bind(readdressed.calendar.as_ref().map(|(old, _)| old))
+                .bind(readdressed.calendar.as_ref().map(|(_, new)| new))
+                .bind(tenant_id)
+                .bind(connection_id)
+                .execute(&mut *tx)
+                .await?;
+                if let Some((old_id, new_id)) = &readdressed.calendar {
+                    for table in CALENDAR_TABLES {
+                        let sql = format!(
+                            "UPDATE {table} SET calendar_id = $1 \
+                             WHERE connection_id = $2 AND calendar_id = $3"
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(new_id)
+                            .bind(connection_id)
+                            .bind(old_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
     }
 
     /// The staff member's connections an organisation covers, each with the organisation's name

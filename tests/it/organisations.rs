@@ -9,6 +9,7 @@ use std::time::Duration;
 use kalends::api::bookings::BookingPatch;
 use kalends::api::organisation_connections::{MemberOut, MembersOut, OrganisationConnectionOut};
 use kalends::api::staff::StaffIn;
+use kalends_core::domain::Tenant;
 use kalends_core::job::Job;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -28,6 +29,7 @@ on_both_databases!(
     a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_hourly_read_skips_it,
     a_read_that_fails_between_a_calendar_and_its_member_covers_that_member_the_next_time,
     a_unit_is_found_by_its_path_whatever_it_is_called_and_one_google_does_not_know_is_refused,
+    a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -116,6 +118,16 @@ async fn connect_staff_unit(app: &TestApp, key: &str) -> OrganisationConnectionO
         app.call("POST", "/api/v1/organisation-connections", key, Some(body)).await;
     assert_eq!(status, 201, "{answer}");
     serde_json::from_value(answer).unwrap()
+}
+
+/// A tenant (and its API key) that connected the sandbox's Workspace for `/Staff`, where Ann
+/// and Bo are covered.
+async fn staff_unit_connected(db: Db) -> (TestApp, Tenant, String, OrganisationConnectionOut) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    (app, tenant, key, organisation)
 }
 
 /// Sets up the sandbox's Workspace and connects it for the organisational unit in which `email`
@@ -302,10 +314,7 @@ pub(crate) async fn disconnecting_stops_every_covered_calendar<F, Fut>(
 }
 
 async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(db: Db) {
-    let app = TestApp::start_public(db).await;
-    let (_, key) = app.tenant().await;
-    workspace(&app, &all_scopes()).await;
-    let organisation = connect_staff_unit(&app, &key).await;
+    let (app, _, key, organisation) = staff_unit_connected(db).await;
     let bo = members(&app, &key, organisation.id).await.items[1].clone();
     let mut booking = booking_in("Trim", 8);
     booking.staff_ids = vec![bo.staff_id];
@@ -351,6 +360,69 @@ async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(d
     );
     app.settle().await;
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    app.stop().await;
+}
+
+/// The administrator changes `old`'s primary address to `new` in the Admin console.
+async fn rename(app: &TestApp, old: &str, new: &str) {
+    let url = app.url(&format!("/sandbox/_control/workspace/users/{old}/rename"));
+    let answer = app.sandbox().post(url).json(&json!({"primary_email": new})).send().await;
+    assert_eq!(answer.unwrap().status(), 200);
+}
+
+async fn a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar(
+    db: Db,
+) {
+    let (app, _, key, organisation) = staff_unit_connected(db).await;
+    let bo = members(&app, &key, organisation.id).await.items[1].clone();
+    let mut booking = booking_in("Trim", 8);
+    booking.staff_ids = vec![bo.staff_id];
+    let booking = app.api(&key).create_booking(&booking).await.unwrap();
+    until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
+
+    // Bo becomes bo.ng@ (his old address an alias that no longer signs in, his calendar's id
+    // his new address), an hour passes, and his booking moves before the directory is read.
+    rename(&app, "bo@salon.example", "bo.ng@salon.example").await;
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    let bo_ng = json!({"email": "bo.ng@salon.example"});
+    app.sandbox().post(expire).json(&bo_ng).send().await.unwrap();
+    let moved = BookingPatch { title: Some("Trim and wash".into()), ..Default::default() };
+    app.api(&key).patch_booking(booking.id, &moved).await.unwrap();
+    app.settle().await;
+
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(
+        states(&listed),
+        [("ann@salon.example", "active"), ("bo.ng@salon.example", "active")]
+    );
+    assert_eq!(listed[1].staff_id, bo.staff_id, "the same staff member, not a second one");
+    assert_eq!(app.api(&key).staff_list().await.unwrap().items.len(), 2);
+    let staff = app.api(&key).staff(bo.staff_id).await.unwrap();
+    assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
+    let connections = app.api(&key).connections().await.unwrap();
+    assert_eq!(connections.len(), 2, "{connections:?}");
+    let his = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
+    assert_eq!(
+        (his.account_email.as_str(), his.status.as_str()),
+        ("bo.ng@salon.example", "active")
+    );
+    let log = organisation_log(&app, &key).await;
+    assert_eq!(
+        log[0]["detail"],
+        "0 users joined; 0 users left; 1 address changed (bo@salon.example is now \
+         bo.ng@salon.example); 2 users in scope"
+    );
+
+    // The event Kalends wrote is in his calendar once, moved with his booking, and follows it.
+    until_events(&app, "bo.ng@salon.example", |e| {
+        e.len() == 1 && e[0]["summary"] == "Trim and wash"
+    })
+    .await;
+    app.api(&key).cancel_booking(booking.id).await.unwrap();
+    until_events(&app, "bo.ng@salon.example", <[Value]>::is_empty).await;
     app.stop().await;
 }
 
@@ -465,10 +537,7 @@ async fn a_unit_is_found_by_its_path_whatever_it_is_called_and_one_google_does_n
 }
 
 async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrator(db: Db) {
-    let app = TestApp::start_public(db).await;
-    let (_, key) = app.tenant().await;
-    workspace(&app, &all_scopes()).await;
-    let organisation = connect_staff_unit(&app, &key).await;
+    let (app, _, key, organisation) = staff_unit_connected(db).await;
     let covered = members(&app, &key, organisation.id).await.items;
     let (ann, bo) = (covered[0].clone(), covered[1].clone());
 
@@ -523,10 +592,7 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
 async fn a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_hourly_read_skips_it(
     db: Db,
 ) {
-    let app = TestApp::start_public(db).await;
-    let (tenant, key) = app.tenant().await;
-    workspace(&app, &all_scopes()).await;
-    let organisation = connect_staff_unit(&app, &key).await;
+    let (app, tenant, key, organisation) = staff_unit_connected(db).await;
     let id = organisation.id;
     put_user(&app, "dee@salon.example", "/Staff", false).await;
 
@@ -573,10 +639,7 @@ async fn a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_ho
 async fn a_read_that_fails_between_a_calendar_and_its_member_covers_that_member_the_next_time(
     db: Db,
 ) {
-    let app = TestApp::start_public(db).await;
-    let (_, key) = app.tenant().await;
-    workspace(&app, &all_scopes()).await;
-    let organisation = connect_staff_unit(&app, &key).await;
+    let (app, _, key, organisation) = staff_unit_connected(db).await;
     put_user(&app, "dee@salon.example", "/Staff", false).await;
     // Dee's member row cannot be written, once.
     let postgres = "CREATE FUNCTION refuse_dee() RETURNS trigger LANGUAGE plpgsql AS \
@@ -608,10 +671,7 @@ async fn a_read_that_fails_between_a_calendar_and_its_member_covers_that_member_
 async fn the_scheduled_directory_read_covers_a_joiner_and_keeps_a_refusal_for_the_administrator(
     db: Db,
 ) {
-    let app = TestApp::start_public(db).await;
-    let (tenant, key) = app.tenant().await;
-    workspace(&app, &all_scopes()).await;
-    let organisation = connect_staff_unit(&app, &key).await;
+    let (app, tenant, key, organisation) = staff_unit_connected(db).await;
     let job = Job::RefreshOrganisation { tenant_id: tenant.id, organisation_id: organisation.id };
 
     // A read that finds nobody new is not logged; one that finds Dee is.
@@ -784,10 +844,7 @@ async fn covering_a_calendar_takes_its_first_listing_from_the_accounts_request_b
 }
 
 async fn a_change_of_scope_administrator_or_key_is_checked_like_a_creation(db: Db) {
-    let app = TestApp::start_public(db).await;
-    let (_, key) = app.tenant().await;
-    workspace(&app, &all_scopes()).await;
-    let organisation = connect_staff_unit(&app, &key).await;
+    let (app, _, key, organisation) = staff_unit_connected(db).await;
     let path = format!("/api/v1/organisation-connections/{}", organisation.id);
     let patch = |body: Value| {
         let (app, key, path) = (&app, &key, &path);

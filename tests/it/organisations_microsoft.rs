@@ -24,6 +24,7 @@ on_both_databases!(
     a_calendar_two_connections_of_one_tenant_cover_keeps_taking_its_bookings,
     a_tenant_given_by_its_domain_name_is_kept_by_its_id_and_never_connected_twice,
     a_mailbox_graph_does_not_answer_keeps_no_other_joiner_from_being_covered,
+    a_mailbox_whose_address_changes_is_followed_with_its_staff_member_and_calendar,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -182,6 +183,34 @@ async fn a_mailbox_whose_address_is_not_its_sign_in_name_is_cleaned_up_on_discon
     let path = format!("/api/v1/organisation-connections/{id}");
     assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
     seen(&|| events_of(&app, SIGN_IN), <[Value]>::is_empty).await;
+    app.stop().await;
+}
+
+async fn a_mailbox_whose_address_changes_is_followed_with_its_staff_member_and_calendar(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    cover_one(&app, &key, "bo@salon.example").await;
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    let id: Uuid = listed["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    let bo = members(&app, &key, id).await.items[0].clone();
+
+    // Bo's mailbox gets a new address; he signs in as before.
+    let renamed = json!({"user_principal_name": "bo@salon.example", "mail": "bo.ng@salon.example"});
+    control(&app, "POST", "/users", renamed).await;
+    let path = format!("/api/v1/organisation-connections/{id}/refresh");
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), [("bo.ng@salon.example", "active")]);
+    assert_eq!(listed[0].staff_id, bo.staff_id, "the same staff member, not a second one");
+    let staff = app.api(&key).staff(bo.staff_id).await.unwrap();
+    assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
+    let connections = app.api(&key).connections().await.unwrap();
+    let accounts: Vec<_> =
+        connections.iter().map(|c| (c.account_email.as_str(), c.status.as_str())).collect();
+    assert_eq!(accounts, [("bo.ng@salon.example", "active")]);
+    let bo = bo.staff_id;
+    a_booking_follows(&app, &key, bo, "subject", || events_of(&app, "bo@salon.example")).await;
     app.stop().await;
 }
 

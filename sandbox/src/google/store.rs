@@ -75,6 +75,32 @@ impl Data {
         self.calendars.insert(shared.id.clone(), shared);
     }
 
+    /// Follows an account whose address changed from `old` to `new`: its calendars are seen by
+    /// the new address and its primary calendar's id becomes it, its events, sync tokens and
+    /// channels going along. Stricter than Google is known to be: the old id names nothing
+    /// afterwards, so a client holding it must follow the rename.
+    pub(crate) fn rename_account(&mut self, old: &str, new: &str) {
+        let (old, new) = (old.to_ascii_lowercase(), new.to_ascii_lowercase());
+        for calendar in self.calendars.values_mut().filter(|c| c.owner == old) {
+            calendar.owner.clone_from(&new);
+        }
+        if let Some(mut primary) = self.calendars.remove(&old) {
+            primary.id.clone_from(&new);
+            self.calendars.insert(new.clone(), primary);
+        }
+        let moved = |id: &mut String| {
+            if *id == old {
+                id.clone_from(&new);
+            }
+        };
+        self.sync_tokens.values_mut().for_each(|(id, _)| moved(id));
+        self.pages.values_mut().for_each(|page| moved(&mut page.calendar_id));
+        for channel in self.channels.values_mut() {
+            moved(&mut channel.calendar_id);
+            moved(&mut channel.owner);
+        }
+    }
+
     /// The calendar `raw_id` names for `owner` (`primary` is an alias of the primary one).
     pub(super) fn calendar(&self, owner: &str, raw_id: &str) -> Result<&Calendar, ApiError> {
         let id = self.resolve(owner, raw_id);
