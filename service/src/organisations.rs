@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use kalends_core::domain::{ConnectionStatus, ConnectionTokens, NewStaff};
 use kalends_core::domain::{Provider, Staff};
+use kalends_core::job::Job;
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
@@ -42,6 +43,10 @@ const MINTED_LIFETIME: chrono::Duration = chrono::Duration::minutes(55);
 
 /// Directory users covered at the same time.
 const COVERED_AT_ONCE: usize = 8;
+
+/// Members a read asked by someone waiting for the answer covers or stops itself (a few
+/// seconds' work); more are left to a background read (see [`Reach`]).
+const COVERED_IN_A_REQUEST: usize = 40;
 
 /// How many users the provider leaves unanswered in one read before the read stops, taking
 /// the provider itself, not a few mailboxes, to be down.
@@ -622,15 +627,31 @@ async fn create(
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
     let covered = async {
-        match apply_directory(cx, &organisation, &org, users).await {
-            Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {
-                Ok(())
-            }
+        match apply_directory(cx, &organisation, &org, users, Reach::of(by)).await {
+            Ok(moved) => Ok(moved.waiting),
+            Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => Ok(0),
             Err(error) => Err(error),
         }
     };
-    Held::run(cx.store, organisation.id, held_until, covered).await?;
-    Ok(cx.store.organisation_connection(tenant_id, organisation.id).await?)
+    let waiting = Held::run(cx.store, organisation.id, held_until, covered).await?;
+    let organisation = cx.store.organisation_connection(tenant_id, organisation.id).await?;
+    in_background(cx, &organisation, waiting).await?;
+    Ok(organisation)
+}
+
+/// Leaves the `waiting` members of a read asked by someone to a background read, queued once
+/// the read has let the organisation go (held, it would be left alone).
+async fn in_background(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    waiting: usize,
+) -> Result<(), OrganisationError> {
+    if waiting > 0 {
+        let (tenant_id, organisation_id) = (organisation.tenant_id, organisation.id);
+        cx.store.enqueue(&Job::RefreshOrganisation { tenant_id, organisation_id }).await?;
+        tracing::info!(organisation = %organisation_id, waiting, "members left to a background read of the directory");
+    }
+    Ok(())
 }
 
 /// The tenant connected this organisation already (or another request did at the same moment),
@@ -675,16 +696,20 @@ pub async fn update(
     change: Change,
     by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
-    Held::around(cx.store, tenant_id, id, change_held(cx, tenant_id, id, change, by)).await
+    let changed = change_held(cx, tenant_id, id, change, by);
+    let (organisation, waiting) = Held::around(cx.store, tenant_id, id, changed).await?;
+    in_background(cx, &organisation, waiting).await?;
+    Ok(organisation)
 }
 
+/// The change, and how many members it left to a background read.
 async fn change_held(
     cx: Context<'_>,
     tenant_id: Uuid,
     id: Uuid,
     change: Change,
     by: Actor,
-) -> Result<OrganisationConnection, OrganisationError> {
+) -> Result<(OrganisationConnection, usize), OrganisationError> {
     let current = cx.store.organisation_connection(tenant_id, id).await?;
     let was_busy_only = current.busy_only;
     let key = match &change.key {
@@ -742,11 +767,12 @@ async fn change_held(
     // Stored and logged: as after a creation, the provider failing for a user now is the
     // connection's `error` to show, not a refused change (asked again, it would be logged twice).
     // A new tier leaves every covered calendar out of it, and so covered again.
-    match apply_directory(cx, &organisation, &org, users).await {
-        Ok(_) | Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => {}
+    let waiting = match apply_directory(cx, &organisation, &org, users, Reach::of(by)).await {
+        Ok(moved) => moved.waiting,
+        Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => 0,
         Err(error) => return Err(error),
-    }
-    Ok(cx.store.organisation_connection(tenant_id, id).await?)
+    };
+    Ok((cx.store.organisation_connection(tenant_id, id).await?, waiting))
 }
 
 /// Reads the directory again: joiners covered, leavers' calendars stopped. A refusal is kept on
@@ -759,15 +785,19 @@ pub async fn refresh(
     id: Uuid,
     by: Actor,
 ) -> Result<OrganisationConnection, OrganisationError> {
-    Held::around(cx.store, tenant_id, id, refresh_held(cx, tenant_id, id, by)).await
+    let read = refresh_held(cx, tenant_id, id, by);
+    let (organisation, waiting) = Held::around(cx.store, tenant_id, id, read).await?;
+    in_background(cx, &organisation, waiting).await?;
+    Ok(organisation)
 }
 
+/// The read, and how many members it left to a background read.
 async fn refresh_held(
     cx: Context<'_>,
     tenant_id: Uuid,
     id: Uuid,
     by: Actor,
-) -> Result<OrganisationConnection, OrganisationError> {
+) -> Result<(OrganisationConnection, usize), OrganisationError> {
     let organisation = cx.store.organisation_connection(tenant_id, id).await?;
     let key = cx.store.organisation_key(tenant_id, id, cx.sealer).await?;
     let read = match Org::of(cx.providers(), &organisation, &key) {
@@ -795,7 +825,7 @@ async fn refresh_held(
         }
     };
     let in_scope = active(&users);
-    let moved = apply_directory(cx, &organisation, &org, users).await?;
+    let moved = apply_directory(cx, &organisation, &org, users, Reach::of(by)).await?;
     if by != Actor::Schedule || !moved.is_empty() {
         let entry = NewLogEntry {
             action: OrganisationAction::Refreshed,
@@ -805,7 +835,7 @@ async fn refresh_held(
         let at = (tenant_id, id, organisation.provider.as_str(), organisation.domain.as_str());
         cx.store.log_organisation(at, &entry).await?;
     }
-    Ok(cx.store.organisation_connection(tenant_id, id).await?)
+    Ok((cx.store.organisation_connection(tenant_id, id).await?, moved.waiting))
 }
 
 /// Disconnects the organisation: every covered calendar is disconnected now (its tokens out of
@@ -926,16 +956,23 @@ async fn stop_covering(
 /// tier, even one stopped halfway) they are covered again. A calendar that still takes bookings
 /// under a busy-times-only organisation is first disconnected with Kalends' events removed,
 /// through a token minted for its own tier (or else its last).
+///
+/// Asked by someone waiting for the answer (`reach` [`Reach::Answer`]), a read with more
+/// members to cover or stop than [`COVERED_IN_A_REQUEST`] does none of them: it says how many
+/// wait ([`Moved::waiting`]) and the caller leaves them to a background read.
 async fn apply_directory(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
+    reach: Reach,
 ) -> Result<Moved, OrganisationError> {
+    cx.store.record_organisation_scope(organisation.id, active(&users)).await?;
     // How it went is kept on the connection: a user the provider did not answer for is covered
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
-    let outcome = apply_users(cx, organisation, org, users).await;
+    let outcome = apply_users(cx, organisation, org, users, reach).await;
     match &outcome {
+        Ok(moved) if moved.waiting > 0 => {}
         Ok(_) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
         Err(error) => {
@@ -946,18 +983,39 @@ async fn apply_directory(
     outcome
 }
 
+/// How much of a directory read is done before its caller hears back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// Everything: the background read.
+    All,
+    /// Someone waits for the answer: up to [`COVERED_IN_A_REQUEST`] members covered or stopped,
+    /// more left to the background read.
+    Answer,
+}
+
+impl Reach {
+    /// The reach of a read asked `by`.
+    fn of(by: Actor) -> Self {
+        if by == Actor::Schedule { Self::All } else { Self::Answer }
+    }
+}
+
 /// Who joined the directory's scope and who left it (their addresses), and whose address
-/// changed (from, to), as one read found.
+/// changed (from, to), as one read found; or how many members it left to a background read.
 #[derive(Debug, Default)]
 struct Moved {
     joined: Vec<String>,
     left: Vec<String>,
     readdressed: Vec<(String, String)>,
+    waiting: usize,
 }
 
 impl Moved {
     fn is_empty(&self) -> bool {
-        self.joined.is_empty() && self.left.is_empty() && self.readdressed.is_empty()
+        self.joined.is_empty()
+            && self.left.is_empty()
+            && self.readdressed.is_empty()
+            && self.waiting == 0
     }
 }
 
@@ -966,6 +1024,7 @@ async fn apply_users(
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
+    reach: Reach,
 ) -> Result<Moved, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
@@ -976,49 +1035,65 @@ async fn apply_users(
         connections.iter().find(|c| Some(c.id) == id && c.status != ConnectionStatus::Revoked)
     };
     let in_scope: Vec<OrgUser> = users.into_iter().filter(|u| u.active).collect();
+    let current =
+        |user: &OrgUser| known.iter().find(|m| m.directory_id == user.id && m.state != "left");
+    let leavers: Vec<&OrganisationMember> = known
+        .iter()
+        .filter(|m| m.state != "left" && !in_scope.iter().any(|u| u.id == m.directory_id))
+        .collect();
+    // A member counts as covered while their calendar is active in the organisation's tier
+    // under the address the directory gives now.
+    let covered = |user: &OrgUser| {
+        current(user).is_some_and(|m| {
+            let calendar = held(m.connection_id);
+            m.state == "active"
+                && m.email.eq_ignore_ascii_case(&user.email)
+                && calendar.is_some_and(|c| {
+                    c.status == ConnectionStatus::Active && c.busy_only == organisation.busy_only
+                })
+        })
+    };
+    let to_cover: Vec<OrgUser> = in_scope.into_iter().filter(|u| !covered(u)).collect();
+    let waiting = leavers.len() + to_cover.len();
+    if reach == Reach::Answer && waiting > COVERED_IN_A_REQUEST {
+        return Ok(Moved { waiting, ..Moved::default() });
+    }
     let mut moved = Moved::default();
-    for user in &in_scope {
-        if !known.iter().any(|m| m.directory_id == user.id && m.state != "left") {
+    for user in &to_cover {
+        if current(user).is_none() {
             moved.joined.push(user.email.to_ascii_lowercase());
         }
     }
-    for member in &known {
-        if member.state != "left" && !in_scope.iter().any(|u| u.id == member.directory_id) {
-            moved.left.push(member.email.clone());
-            stop_covering(cx, tenant_id, member, true, Some(org)).await?;
-            let left = OrganisationMember {
-                state: "left".into(),
-                last_error: Some("no longer in the directory's scope".into()),
-                ..member.clone()
-            };
-            cx.store.save_organisation_member(tenant_id, organisation.id, &left).await?;
-            tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
-        }
+    for member in leavers {
+        moved.left.push(member.email.clone());
+        stop_covering(cx, tenant_id, member, true, Some(org)).await?;
+        let left = OrganisationMember {
+            state: "left".into(),
+            last_error: Some("no longer in the directory's scope".into()),
+            ..member.clone()
+        };
+        cx.store.save_organisation_member(tenant_id, organisation.id, &left).await?;
+        tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
     }
     let mut joiners = Vec::new();
-    for user in in_scope {
-        let member = known.iter().find(|m| m.directory_id == user.id && m.state != "left");
+    for user in to_cover {
+        let member = current(&user);
         let calendar = member.and_then(|m| held(m.connection_id));
-        let in_tier = calendar.is_some_and(|c| {
-            c.status == ConnectionStatus::Active && c.busy_only == organisation.busy_only
-        });
         // The same directory user under a new primary address (an administrator's rename):
         // covered again, which follows the address with everything kept under it.
         let readdressed = member.filter(|m| !m.email.eq_ignore_ascii_case(&user.email));
         if let Some(member) = readdressed {
             moved.readdressed.push((member.email.clone(), user.email.to_ascii_lowercase()));
         }
-        if member.is_none_or(|m| m.state != "active") || !in_tier || readdressed.is_some() {
-            let writing = organisation.busy_only && calendar.is_some_and(|c| !c.busy_only);
-            joiners.push(async move {
-                if let Some(member) = member.filter(|_| writing) {
-                    stop_covering(cx, tenant_id, member, true, Some(org)).await?;
-                }
-                let member = cover_user(cx, organisation, org, user, member).await?;
-                cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
-                Ok::<_, OrganisationError>(())
-            });
-        }
+        let writing = organisation.busy_only && calendar.is_some_and(|c| !c.busy_only);
+        joiners.push(async move {
+            if let Some(member) = member.filter(|_| writing) {
+                stop_covering(cx, tenant_id, member, true, Some(org)).await?;
+            }
+            let member = cover_user(cx, organisation, org, user, member).await?;
+            cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
+            Ok::<_, OrganisationError>(())
+        });
     }
     // A few users at a time: a directory of hundreds is covered in a bounded time, and the
     // provider's token endpoint and calendar list are not hit by all of them at once. Every
@@ -1268,6 +1343,14 @@ mod log {
                 format!("{n} {what} changed ({}); ", names.join(", "))
             }
         };
+        if moved.waiting > 0 {
+            let them = if moved.waiting == 1 { "member" } else { "members" };
+            return format!(
+                "{} in scope; {} {them} to cover or stop, in the background",
+                users_in(in_scope),
+                moved.waiting
+            );
+        }
         format!(
             "{}; {}; {readdressed}{} in scope",
             named("joined", &moved.joined),
@@ -1331,6 +1414,7 @@ mod log {
                 joined: (1..=7).map(|n| format!("u{n}@salon.example")).collect(),
                 left: vec!["bo@salon.example".into()],
                 readdressed: Vec::new(),
+                waiting: 0,
             };
             assert_eq!(
                 refreshed(&moved, 9),
@@ -1346,6 +1430,11 @@ mod log {
                 refreshed(&renamed, 2),
                 "0 users joined; 0 users left; 1 address changed (bo@salon.example is now \
                  bo.ng@salon.example); 2 users in scope"
+            );
+            let many = crate::organisations::Moved { waiting: 120, ..Default::default() };
+            assert_eq!(
+                refreshed(&many, 130),
+                "130 users in scope; 120 members to cover or stop, in the background"
             );
             let nobody = crate::organisations::Moved::default();
             assert_eq!(refreshed(&nobody, 2), "0 users joined; 0 users left; 2 users in scope");

@@ -102,6 +102,11 @@ pub struct OrganisationConnectionOut {
     pub status: String,
     /// Members whose calendars sync.
     pub members_count: i64,
+    /// Users in scope not covered yet: a read (a connection, a change, a refresh) with more
+    /// than 40 members to cover or stop answers at once and covers them in the background, a
+    /// few at a time; a user the provider did not answer for waits for the next read.
+    #[serde(default)]
+    pub members_waiting: i64,
     /// Google: the Workspace's domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
@@ -146,6 +151,7 @@ impl From<OrganisationConnection> for OrganisationConnectionOut {
             provider: o.provider,
             status: o.status,
             members_count: o.members_count,
+            members_waiting: o.members_waiting,
             domain: google.then(|| o.domain.clone()),
             admin_email: o.admin_email,
             org_unit: google.then(|| o.org_unit.clone()),

@@ -48,6 +48,10 @@ pub struct OrganisationConnection {
     pub last_refreshed_at: Option<DateTime<Utc>>,
     /// Members whose calendars sync.
     pub members_count: i64,
+    /// Users in scope at the last directory read not covered (nor refused) yet: a read of
+    /// hundreds covers them in the background, a few at a time; one the provider did not
+    /// answer for, at the next read.
+    pub members_waiting: i64,
     /// Connected at.
     pub created_at: DateTime<Utc>,
     /// Changed at.
@@ -143,6 +147,8 @@ struct OrganisationRow {
     last_error: Option<String>,
     last_refreshed_at: Option<DateTime<Utc>>,
     members_count: i64,
+    users_in_scope: Option<i64>,
+    members_in_scope: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -162,6 +168,7 @@ impl From<OrganisationRow> for OrganisationConnection {
             last_error: r.last_error,
             last_refreshed_at: r.last_refreshed_at,
             members_count: r.members_count,
+            members_waiting: r.users_in_scope.map_or(0, |n| (n - r.members_in_scope).max(0)),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -178,14 +185,18 @@ struct MemberRow {
     last_error: Option<String>,
 }
 
-/// The columns of an organisation connection, with its count of syncing members: `active`
-/// as [`MEMBERS`] shows them, their calendar working.
+/// The columns of an organisation connection, with its count of syncing members (`active`
+/// as [`MEMBERS`] shows them, their calendar working) and of those still in scope (covered,
+/// failing or refused).
 const SELECT: &str = "SELECT o.id, o.tenant_id, o.provider, o.domain, o.admin_email, o.org_unit, \
      o.busy_only, o.service_account, o.status, o.last_error, o.last_refreshed_at, \
      (SELECT COUNT(*) FROM organisation_members m \
       LEFT JOIN connections c ON c.id = m.connection_id \
       WHERE m.organisation_connection_id = o.id AND m.state = 'active' \
       AND (c.status IS NULL OR c.status = 'active')) AS members_count, \
+     o.users_in_scope, \
+     (SELECT COUNT(*) FROM organisation_members m \
+      WHERE m.organisation_connection_id = o.id AND m.state <> 'left') AS members_in_scope, \
      o.created_at, o.updated_at \
      FROM organisation_connections o";
 
@@ -477,6 +488,24 @@ impl Store {
             .execute(pool)
             .await
             .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Records how many users a directory read found in scope.
+    pub async fn record_organisation_scope(
+        &self,
+        id: Uuid,
+        users: usize,
+    ) -> Result<(), StoreError> {
+        let users = i64::try_from(users).unwrap_or(i64::MAX);
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE organisation_connections SET users_in_scope = $1 WHERE id = $2")
+                .bind(users)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|_| ())
         })?;
         Ok(())
     }

@@ -30,6 +30,7 @@ on_both_databases!(
     a_read_that_fails_between_a_calendar_and_its_member_covers_that_member_the_next_time,
     a_unit_is_found_by_its_path_whatever_it_is_called_and_one_google_does_not_know_is_refused,
     a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar,
+    a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -423,6 +424,55 @@ async fn a_user_the_administrator_renames_stays_the_same_staff_member_with_the_s
     .await;
     app.api(&key).cancel_booking(booking.id).await.unwrap();
     until_events(&app, "bo.ng@salon.example", <[Value]>::is_empty).await;
+    app.stop().await;
+}
+
+/// More users to cover than a request should wait for (over 40): the connection answers at once
+/// and the directory's users are covered in the background, the API and the console saying how
+/// many are still to go.
+async fn a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (browser, key, _) = crate::console::signed_in(&app).await;
+    workspace(&app, &all_scopes()).await;
+    for n in 0..60 {
+        put_user(&app, &format!("stylist{n:02}@salon.example"), "/Staff", false).await;
+    }
+    // Each covered calendar's listing waits at the sandbox until the test lets it go.
+    let hold = app.url("/sandbox/_control/hold");
+    let gate = json!({"path": "/calendarList"});
+    assert!(app.sandbox().put(&hold).json(&gate).send().await.unwrap().status().is_success());
+
+    let organisation = connect_staff_unit(&app, &key).await;
+    assert_eq!((organisation.members_count, organisation.members_waiting), (0, 62));
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let page = browser.get("/dashboard/organisation").await;
+    assert!(
+        page.body.contains("Covering the directory's users in the background: 62 still to go"),
+        "{}",
+        page.body
+    );
+    let log = organisation_log(&app, &key).await;
+    assert_eq!(log[0]["action"], "connected");
+
+    assert_eq!(app.sandbox().delete(&hold).send().await.unwrap().status(), 204);
+    // The background read logs what it did once it is done.
+    let log = eventually(Duration::from_secs(60), || async {
+        let log = organisation_log(&app, &key).await;
+        (log[0]["action"] == "refreshed").then_some(log)
+    })
+    .await;
+    assert_eq!(log[0]["by"]["kind"], "schedule");
+    let (_, answer) = app.call("GET", &path, &key, None).await;
+    let done: OrganisationConnectionOut = serde_json::from_value(answer).unwrap();
+    assert_eq!((done.members_count, done.members_waiting), (62, 0));
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert!(listed.len() == 62 && listed.iter().all(|m| m.state == "active"), "{listed:?}");
+    let detail = log[0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("62 users joined (ann@salon.example, "), "{detail}");
+    let page = browser.get("/dashboard/organisation").await;
+    assert!(!page.body.contains("still to go"), "{}", page.body);
     app.stop().await;
 }
 

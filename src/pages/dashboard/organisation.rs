@@ -309,6 +309,12 @@ fn organisation_card(
                 @if let Some(at) = organisation.last_refreshed_at { " · directory read " (at.format("%-d %b %Y %H:%M UTC")) }
             }
             @if let Some(error) = &organisation.last_error { p.error-text { "Last error: " (error) } }
+            @if organisation.members_waiting > 0 {
+                p.flash role="status" {
+                    "Covering the directory's users in the background: " (organisation.members_waiting)
+                    " still to go. Reload to follow it."
+                }
+            }
             @if members.is_empty() { p.empty { "Nobody is in scope." } } @else {
                 table.list {
                     thead { tr { th scope="col" { "Staff member" } th scope="col" { "Calendar" } } }
