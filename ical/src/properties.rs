@@ -276,14 +276,14 @@ fn assert_details_bounded(d: &ItemDetails, producer: Producer) {
     if matches!(producer, Producer::Google | Producer::Outlook | Producer::Other) {
         assert!(d.is_empty(), "{d:?}");
     }
-    if let Some(code) = &d.reservation_code {
+    if let Some(code) = d.reservation_code() {
         assert!((4..=ItemDetails::MAX_CODE_LEN).contains(&code.len()), "{d:?}");
         assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
-    if let Some(url) = &d.reservation_url {
+    if let Some(url) = d.reservation_url() {
         assert!(url.starts_with("https://") && url.len() <= ItemDetails::MAX_URL_LEN, "{d:?}");
     }
-    if let Some(digits) = &d.phone_last_digits {
+    if let Some(digits) = d.phone_last_digits() {
         assert!((1..=4).contains(&digits.len()), "{d:?}");
         assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{d:?}");
     }

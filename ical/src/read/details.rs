@@ -4,6 +4,8 @@
 //! The texts are read as written (a DESCRIPTION keeps its escapes, `\n` ends a line), so that
 //! nothing is copied but what is kept. What each platform writes is in `profiles::details`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::lines::find_either;
@@ -15,24 +17,76 @@ use super::lines::find_either;
 /// digits to a reservation it exported before has updated that reservation. They are never part
 /// of its identity (its UID and recurrence id), so a change of details never turns an item into
 /// another one.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Its texts are kept one after another in one allocation (none when it is empty): a feed of
+/// 100 000 reservations holds 100 000 of these, not 300 000 strings.
+#[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(from = "Fields<String>")]
 pub struct ItemDetails {
-    /// The platform's code of the reservation (Airbnb's `HMABCDEF12`, a Booking.com number,
-    /// VRBO's `HA-ABC123`), when the feed labels one or links the reservation by it; at most
-    /// [`ItemDetails::MAX_CODE_LEN`] characters.
+    /// The code, the link and the phone digits that are there, in this order.
+    text: Box<str>,
+    /// The length of each of the three in `text`, [`ABSENT`] for one that is not there.
+    lens: [u32; 3],
+    guests: Option<u32>,
+}
+
+/// The length that says a text of [`ItemDetails`] is absent.
+const ABSENT: u32 = u32::MAX;
+
+/// The fields of [`ItemDetails`] one by one, as its JSON has them.
+#[derive(Serialize, Deserialize)]
+struct Fields<T> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reservation_code: Option<String>,
-    /// The https link to the reservation on the platform's own site; at most
-    /// [`ItemDetails::MAX_URL_LEN`] characters.
+    reservation_code: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reservation_url: Option<String>,
-    /// The last digits of the guest's phone number (at most four, digits only): what the
-    /// platform gives ("Phone Number (Last 4 Digits): 1234"), or the last four of a full number.
+    reservation_url: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_last_digits: Option<String>,
-    /// How many guests the reservation is for, where the feed says it.
+    phone_last_digits: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guests: Option<u32>,
+    guests: Option<u32>,
+}
+
+impl From<Fields<String>> for ItemDetails {
+    fn from(f: Fields<String>) -> Self {
+        ItemDetails::new(
+            f.reservation_code.as_deref(),
+            f.reservation_url.as_deref(),
+            f.phone_last_digits.as_deref(),
+            f.guests,
+        )
+    }
+}
+
+impl Serialize for ItemDetails {
+    /// `{"reservation_code", "reservation_url", "phone_last_digits", "guests"}`, each left out
+    /// when absent.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Fields {
+            reservation_code: self.reservation_code(),
+            reservation_url: self.reservation_url(),
+            phone_last_digits: self.phone_last_digits(),
+            guests: self.guests,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl Default for ItemDetails {
+    /// No details: the feed said nothing about the reservation.
+    fn default() -> Self {
+        ItemDetails { text: Box::default(), lens: [ABSENT; 3], guests: None }
+    }
+}
+
+impl std::fmt::Debug for ItemDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemDetails")
+            .field("reservation_code", &self.reservation_code())
+            .field("reservation_url", &self.reservation_url())
+            .field("phone_last_digits", &self.phone_last_digits())
+            .field("guests", &self.guests)
+            .finish()
+    }
 }
 
 impl ItemDetails {
@@ -42,8 +96,85 @@ impl ItemDetails {
     /// The longest reservation link kept.
     pub const MAX_URL_LEN: usize = 512;
 
+    /// Details as given: the platform's code of the reservation (Airbnb's `HMABCDEF12`, a
+    /// Booking.com number, VRBO's `HA-ABC123`), the https link to it on the platform's own
+    /// site, the last digits of the guest's phone number, how many guests it is for. The
+    /// reader keeps a code of at most [`ItemDetails::MAX_CODE_LEN`] characters, a link of at
+    /// most [`ItemDetails::MAX_URL_LEN`] and at most four digits; this takes what it is given.
+    ///
+    /// # Panics
+    ///
+    /// When a text is 4 GiB long or longer.
+    pub fn new(
+        reservation_code: Option<&str>,
+        reservation_url: Option<&str>,
+        phone_last_digits: Option<&str>,
+        guests: Option<u32>,
+    ) -> Self {
+        let texts = [reservation_code, reservation_url, phone_last_digits];
+        let len = |t: Option<&str>| {
+            t.map_or(ABSENT, |t| {
+                u32::try_from(t.len()).ok().filter(|&n| n != ABSENT).expect("a text under 4 GiB")
+            })
+        };
+        let lens = texts.map(len);
+        let mut text = String::with_capacity(texts.iter().flatten().map(|t| t.len()).sum());
+        texts.iter().flatten().for_each(|t| text.push_str(t));
+        ItemDetails { text: text.into_boxed_str(), lens, guests }
+    }
+
+    /// The `k`th text: 0 the code, 1 the link, 2 the phone digits.
+    fn nth(&self, k: usize) -> Option<&str> {
+        if self.lens[k] == ABSENT {
+            return None;
+        }
+        let start: usize =
+            self.lens[..k].iter().filter(|&&n| n != ABSENT).map(|&n| n as usize).sum();
+        self.text.get(start..start + self.lens[k] as usize)
+    }
+
+    /// The platform's code of the reservation (Airbnb's `HMABCDEF12`, a Booking.com number,
+    /// VRBO's `HA-ABC123`), when the feed labels one or links the reservation by it; at most
+    /// [`ItemDetails::MAX_CODE_LEN`] characters.
+    pub fn reservation_code(&self) -> Option<&str> {
+        self.nth(0)
+    }
+
+    /// The https link to the reservation on the platform's own site; at most
+    /// [`ItemDetails::MAX_URL_LEN`] characters.
+    pub fn reservation_url(&self) -> Option<&str> {
+        self.nth(1)
+    }
+
+    /// The last digits of the guest's phone number (at most four, digits only): what the
+    /// platform gives ("Phone Number (Last 4 Digits): 1234"), or the last four of a full number.
+    pub fn phone_last_digits(&self) -> Option<&str> {
+        self.nth(2)
+    }
+
+    /// How many guests the reservation is for, where the feed says it.
+    pub fn guests(&self) -> Option<u32> {
+        self.guests
+    }
+
     /// Whether the feed said nothing about the reservation.
     pub fn is_empty(&self) -> bool {
+        self.lens == [ABSENT; 3] && self.guests.is_none()
+    }
+}
+
+/// Details as they are found in a text, one field at a time, before they are kept as
+/// [`ItemDetails`]: what is kept as written is borrowed from the text.
+#[derive(Default)]
+pub(super) struct Found<'t> {
+    pub reservation_code: Option<&'t str>,
+    pub reservation_url: Option<Cow<'t, str>>,
+    pub phone_last_digits: Option<Cow<'t, str>>,
+    pub guests: Option<u32>,
+}
+
+impl Found<'_> {
+    fn is_empty(&self) -> bool {
         self.reservation_code.is_none()
             && self.reservation_url.is_none()
             && self.phone_last_digits.is_none()
@@ -60,12 +191,12 @@ pub(super) struct Shape {
     /// The details of a text exactly as the platform's own exporter writes it, read without
     /// [`scan`] (`None` when the text is any other: [`scan`] reads it). What it gives must be
     /// what [`scan`] gives for the same text; a property test compares both.
-    pub exported: Option<fn(&Shape, &str) -> Option<ItemDetails>>,
+    pub exported: Option<for<'t> fn(&Shape, &'t str) -> Option<Found<'t>>>,
 }
 
 /// The details in `texts` (a SUMMARY, a DESCRIPTION as written): of each, the first found.
 pub(super) fn read<'t>(shape: &Shape, texts: impl IntoIterator<Item = &'t str>) -> ItemDetails {
-    let mut d = ItemDetails::default();
+    let mut d = Found::default();
     for text in texts {
         if d.is_empty()
             && let Some(found) = shape.exported.and_then(|exported| exported(shape, text))
@@ -75,10 +206,9 @@ pub(super) fn read<'t>(shape: &Shape, texts: impl IntoIterator<Item = &'t str>) 
         }
         scan(shape, text, &mut d);
     }
-    if d.reservation_code.is_none() {
-        d.reservation_code = d.reservation_url.as_deref().and_then(|url| code_in_url(shape, url));
-    }
-    d
+    let url = d.reservation_url.as_deref();
+    let code = d.reservation_code.or_else(|| url.and_then(|url| code_in_url(shape, url)));
+    ItemDetails::new(code, url, d.phone_last_digits.as_deref(), d.guests)
 }
 
 /// The DESCRIPTION of a reservation as Airbnb's exporter writes it (escaped, unfolded):
@@ -88,7 +218,7 @@ pub(super) fn read<'t>(shape: &Shape, texts: impl IntoIterator<Item = &'t str>) 
 /// and no labelled code ("Reservation URL" names none), and [`read`] then takes the code from
 /// the link's last segment: this gives the same at a fraction of the cost, one comparison of
 /// the text with its fixed parts. Most events of a large Airbnb feed are these.
-pub(super) fn airbnb_export(shape: &Shape, text: &str) -> Option<ItemDetails> {
+pub(super) fn airbnb_export<'t>(shape: &Shape, text: &'t str) -> Option<Found<'t>> {
     const LINK: &str = "Reservation URL: https://www.airbnb.com/hosting/reservations/details/";
     const PHONE: &str = "\\nPhone Number (Last 4 Digits): ";
     let rest = text.strip_prefix(LINK)?;
@@ -102,10 +232,10 @@ pub(super) fn airbnb_export(shape: &Shape, text: &str) -> Option<ItemDetails> {
         return None;
     }
     let url = &text["Reservation URL: ".len()..LINK.len() + code.len()];
-    Some(ItemDetails {
-        reservation_code: is_code(shape, code).then(|| code.to_owned()),
-        reservation_url: Some(url.to_owned()),
-        phone_last_digits: Some(digits.to_owned()),
+    Some(Found {
+        reservation_code: is_code(shape, code).then_some(code),
+        reservation_url: Some(Cow::Borrowed(url)),
+        phone_last_digits: Some(Cow::Borrowed(digits)),
         guests: None,
     })
 }
@@ -129,7 +259,7 @@ static STOPS: [bool; 256] = {
 /// or a link, the text of a link is never read as labels, and what is found is read no further
 /// than its line (escaped line ends start with `\`, where every value stops). Reading a feed
 /// of 100 000 reservations must cost little more than reading their dates.
-fn scan(shape: &Shape, text: &str, d: &mut ItemDetails) {
+fn scan<'t>(shape: &Shape, text: &'t str, d: &mut Found<'t>) {
     let bytes = text.as_bytes();
     // The line's start; whether it names a reservation before `read_to`, up to which it was read.
     let (mut line, mut mention, mut read_to) = (0, false, 0);
@@ -169,7 +299,9 @@ fn scan(shape: &Shape, text: &str, d: &mut ItemDetails) {
             b'r' | b'c' | b'b' if d.reservation_code.is_none() => {
                 d.reservation_code = labelled_code(shape, rest);
             }
-            b'p' if d.phone_last_digits.is_none() => d.phone_last_digits = phone_digits(rest),
+            b'p' if d.phone_last_digits.is_none() => {
+                d.phone_last_digits = phone_digits(rest).map(Cow::Owned);
+            }
             b'g' if d.guests.is_none() => d.guests = guests(&text[line..], at - line),
             _ => {}
         }
@@ -207,7 +339,7 @@ const CODE_LABELS: [(&str, &[&str]); 3] = [
 
 /// The code labelled at the start of `text` ("Reservation ID: HA-ABC123", "Booking ID:
 /// 1234567890", "Reservation 1234567890").
-fn labelled_code(shape: &Shape, text: &str) -> Option<String> {
+fn labelled_code<'t>(shape: &Shape, text: &'t str) -> Option<&'t str> {
     let &(word, qualifiers) = CODE_LABELS.iter().find(|(word, _)| word_at(text, word).is_some())?;
     let after = &text[word.len()..];
     let qualified = after
@@ -218,7 +350,7 @@ fn labelled_code(shape: &Shape, text: &str) -> Option<String> {
     }
     let code = code_token(value_after(qualified.unwrap_or(after)))?;
     let digits = code.bytes().any(|b| b.is_ascii_digit());
-    (is_code(shape, code) && (qualified.is_some() || digits)).then(|| code.to_owned())
+    (is_code(shape, code) && (qualified.is_some() || digits)).then_some(code)
 }
 
 /// The code at the start of `value`: letters, digits, `-` and `_`; `None` when there is none
@@ -285,12 +417,12 @@ static URI: [bool; 256] = {
 /// https, on the platform's own site, not longer than kept, and a reservation's by its path or
 /// its label (`labelled`: "Reservation URL: …" before it on its line). Unescaped, without the
 /// punctuation that ends a sentence.
-fn reservation_url(
+fn reservation_url<'t>(
     shape: &Shape,
-    link: &str,
+    link: &'t str,
     escapes: usize,
     labelled: impl FnOnce() -> bool,
-) -> Option<String> {
+) -> Option<Cow<'t, str>> {
     let link = link.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'']);
     let link = link.strip_suffix('\\').unwrap_or(link);
     if !starts_with_ignore_case(link, "https://") || link.len() > ItemDetails::MAX_URL_LEN + escapes
@@ -301,8 +433,11 @@ fn reservation_url(
     if !(shape.own_host)(host) || !(labelled() || mentions_booking(path(after_host))) {
         return None;
     }
-    let url =
-        if escapes > 0 { link.replace("\\,", ",").replace("\\;", ";") } else { link.to_owned() };
+    let url = if escapes > 0 {
+        Cow::Owned(link.replace("\\,", ",").replace("\\;", ";"))
+    } else {
+        Cow::Borrowed(link)
+    };
     (url.len() <= ItemDetails::MAX_URL_LEN).then_some(url)
 }
 
@@ -332,7 +467,7 @@ fn path(after_host: &str) -> &str {
 /// The reservation code a reservation link ends with (Airbnb's
 /// `…/hosting/reservations/details/HMABCDEF12`): its last segment, when a segment before it
 /// names reservations.
-fn code_in_url(shape: &Shape, url: &str) -> Option<String> {
+fn code_in_url<'u>(shape: &Shape, url: &'u str) -> Option<&'u str> {
     // A kept link: its host was read when it was kept.
     let after_host = url.get("https://".len()..)?;
     let ends = |b: u8| b == b'?' || b == b'#';
@@ -346,7 +481,7 @@ fn code_in_url(shape: &Shape, url: &str) -> Option<String> {
     let linked = path.as_bytes()[..slash]
         .split(|&b| b == b'/')
         .any(|s| s.get(..label.len()).is_some_and(|head| head.eq_ignore_ascii_case(label)));
-    (linked && code_token(last) == Some(last) && is_code(shape, last)).then(|| last.to_owned())
+    (linked && code_token(last) == Some(last) && is_code(shape, last)).then_some(last)
 }
 
 /// How far after the word "phone" its label may end with a colon.

@@ -211,5 +211,5 @@ pub(super) fn merge_stays(items: Vec<BusyItem>) -> Vec<BusyItem> {
 
 /// Whether two nights name different reservations.
 fn other_reservation(stay: &ItemDetails, night: &ItemDetails) -> bool {
-    matches!((&stay.reservation_code, &night.reservation_code), (Some(a), Some(b)) if a != b)
+    matches!((stay.reservation_code(), night.reservation_code()), (Some(a), Some(b)) if a != b)
 }

@@ -155,9 +155,9 @@ pub async fn timeline(
 /// `Airbnb: Reserved (HMABCD1234, phone ending 4321, 2 guests)`.
 fn detailed_label(label: &str, details: &ItemDetails) -> String {
     let mut known = Vec::new();
-    known.extend(details.reservation_code.clone());
-    known.extend(details.phone_last_digits.as_ref().map(|d| format!("phone ending {d}")));
-    known.extend(details.guests.map(|n| format!("{n} guest{}", if n == 1 { "" } else { "s" })));
+    known.extend(details.reservation_code().map(str::to_owned));
+    known.extend(details.phone_last_digits().map(|d| format!("phone ending {d}")));
+    known.extend(details.guests().map(|n| format!("{n} guest{}", if n == 1 { "" } else { "s" })));
     if known.is_empty() { label.to_owned() } else { format!("{label} ({})", known.join(", ")) }
 }
 
@@ -218,12 +218,7 @@ mod tests {
 
     #[test]
     fn an_imported_reservation_is_labelled_with_what_its_feed_says_and_nothing_more() {
-        let details = ItemDetails {
-            reservation_code: Some("HMABCD1234".into()),
-            phone_last_digits: Some("4321".into()),
-            guests: Some(1),
-            ..ItemDetails::default()
-        };
+        let details = ItemDetails::new(Some("HMABCD1234"), None, Some("4321"), Some(1));
         let label = detailed_label("Airbnb: Reserved", &details);
         assert_eq!(label, "Airbnb: Reserved (HMABCD1234, phone ending 4321, 1 guest)");
         let bare = detailed_label("Airbnb: Reserved", &ItemDetails::default());
