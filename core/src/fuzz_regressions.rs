@@ -28,7 +28,7 @@ fn stored(id: u128, item: &BusyItem) -> StoredItem {
         uid: item.uid.clone(),
         recurrence_id: item.recurrence_id.clone().unwrap_or_default(),
         kind: item.kind,
-        summary: item.summary.clone(),
+        summary: item.summary.as_deref().map(str::to_owned),
         span: item.span,
         details: item.details.clone(),
         missing_since: None,

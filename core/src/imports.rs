@@ -241,7 +241,7 @@ pub fn settle(items: &mut [BusyItem], settings: &ImportSettings, platform: Platf
 fn same(old: &StoredItem, new: &BusyItem) -> bool {
     old.span == new.span
         && old.kind == new.kind
-        && old.summary == new.summary
+        && old.summary.as_deref() == new.summary.as_deref()
         && old.details == new.details
 }
 
@@ -301,7 +301,7 @@ mod tests {
             uid: item.uid.clone(),
             recurrence_id: String::new(),
             kind: item.kind,
-            summary: item.summary.clone(),
+            summary: item.summary.as_deref().map(str::to_owned),
             span: item.span,
             details: item.details.clone(),
             missing_since: None,

@@ -116,7 +116,7 @@ fn check_rerun_changes_nothing(parsed: &ParsedFeed, platform: Platform) {
             uid: b.uid.clone(),
             recurrence_id: b.recurrence_id.clone().unwrap_or_default(),
             kind: b.kind,
-            summary: b.summary.clone(),
+            summary: b.summary.as_deref().map(str::to_owned),
             span: b.span,
             details: b.details.clone(),
             missing_since: None,

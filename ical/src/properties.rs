@@ -176,7 +176,11 @@ fn assert_reads_back(parsed: &ParsedFeed, events: &[Generated], text: &str) {
         let item = parsed.busy.iter().find(|b| b.uid == uid);
         let item = item.unwrap_or_else(|| panic!("no {uid:?} in {:?} from\n{text}", parsed.busy));
         assert_eq!(item.span, event.span, "span of {uid:?} in\n{text}");
-        assert_eq!(item.summary, read_back(&event.summary), "summary of {uid:?} in\n{text}");
+        assert_eq!(
+            item.summary.as_deref(),
+            read_back(&event.summary).as_deref(),
+            "summary of {uid:?} in\n{text}"
+        );
         assert_eq!(item.recurrence_id, None);
         assert_eq!(item.kind, ItemKind::Event);
     }

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use sha2::{Digest, Sha256};
@@ -36,7 +37,7 @@ pub(super) struct Ev {
     index: u32,
     sequence: i64,
     uid: String,
-    summary: Option<String>,
+    summary: Option<Arc<str>>,
     start: Option<Moment>,
     end: Option<Moment>,
     duration: Option<Duration>,
@@ -216,6 +217,8 @@ pub(super) struct Reader<'a> {
     pub keep_free: bool,
     pub skipped: Vec<Skipped>,
     pub busy: Vec<BusyItem>,
+    /// The summaries read last, shared by the events that have them.
+    summaries: Summaries,
     budget: usize,
     /// The window, clamped to years 1 to 9999 so that nothing near it overflows.
     from: DateTime<Utc>,
@@ -243,6 +246,7 @@ impl<'a> Reader<'a> {
             options,
             keep_free,
             skipped: Vec::new(),
+            summaries: Summaries::default(),
             busy: Vec::new(),
             budget: FEED_BUDGET,
             from,
@@ -306,7 +310,7 @@ impl<'a> Reader<'a> {
         for p in block.props() {
             self.read_prop(&mut ev, &mut fields, p);
         }
-        fields.complete(&mut ev, block);
+        fields.complete(&mut ev, block, &mut self.summaries);
         if !self.usable(&mut ev, &mut fields) {
             return None;
         }
@@ -783,15 +787,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn kind(&self, ev: &Ev, summary: Option<&String>) -> ItemKind {
-        profiles::classify(
-            self.options.producer,
-            summary.map(String::as_str),
-            ev.mentions_reservation,
-        )
+    fn kind(&self, ev: &Ev, summary: Option<&Arc<str>>) -> ItemKind {
+        profiles::classify(self.options.producer, summary.map(|s| &**s), ev.mentions_reservation)
     }
 
-    fn push(&mut self, ev: &Ev, summary: Option<&String>, rid: Option<String>, span: Span) {
+    fn push(&mut self, ev: &Ev, summary: Option<&Arc<str>>, rid: Option<String>, span: Span) {
         let kind = self.kind(ev, summary);
         self.push_kind(ev, summary, kind, rid, span);
     }
@@ -799,7 +799,7 @@ impl<'a> Reader<'a> {
     fn push_kind(
         &mut self,
         ev: &Ev,
-        summary: Option<&String>,
+        summary: Option<&Arc<str>>,
         kind: ItemKind,
         rid: Option<String>,
         span: Span,
@@ -1113,6 +1113,34 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The distinct summaries read last: the events of a platform's feed have a few between them
+/// ("Reserved", "Airbnb (Not available)"), which its items then share rather than each holding
+/// a copy. Any other summary is kept on its own, at the cost of a few comparisons.
+#[derive(Default)]
+struct Summaries {
+    recent: Vec<Arc<str>>,
+    /// The one replaced next once `recent` is full.
+    next: usize,
+}
+
+impl Summaries {
+    const KEPT: usize = 8;
+
+    fn get(&mut self, summary: &str) -> Arc<str> {
+        if let Some(known) = self.recent.iter().find(|known| ***known == *summary) {
+            return Arc::clone(known);
+        }
+        let new: Arc<str> = Arc::from(summary);
+        if self.recent.len() < Self::KEPT {
+            self.recent.push(Arc::clone(&new));
+        } else {
+            self.recent[self.next] = Arc::clone(&new);
+            self.next = (self.next + 1) % Self::KEPT;
+        }
+        new
+    }
+}
+
 /// What is kept of a VEVENT's properties while they are read, until the event is complete.
 #[derive(Default)]
 struct Fields<'b> {
@@ -1131,7 +1159,7 @@ struct Fields<'b> {
 impl Fields<'_> {
     /// Fills in what the event takes from its fields once all are read: its UID (synthesised
     /// when it has none), summary, recurrence, and whether it mentions a reservation.
-    fn complete(&mut self, ev: &mut Ev, block: &Block<'_>) {
+    fn complete(&mut self, ev: &mut Ev, block: &Block<'_>, summaries: &mut Summaries) {
         let more = &mut self.more;
         let has_more = more.rid.is_some()
             || !more.rules.is_empty()
@@ -1145,7 +1173,7 @@ impl Fields<'_> {
             None => synthesise_uid(block),
         };
         let summary = self.summary.as_deref().map(trim).filter(|s| !s.is_empty());
-        ev.summary = summary.map(str::to_owned);
+        ev.summary = summary.map(|s| summaries.get(s));
         ev.mentions_reservation = self.description.is_some_and(|d| {
             let d = d.raw;
             d.contains("eservation") || d.contains("ESERVATION") || d.contains("/reservations/")

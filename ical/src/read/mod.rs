@@ -106,6 +106,8 @@ mod tests_ranges;
 #[cfg(test)]
 mod tests_sort;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Months, NaiveTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
@@ -214,8 +216,9 @@ pub struct BusyItem {
     pub recurrence_id: Option<String>,
     /// When it is busy.
     pub span: Span,
-    /// The event's SUMMARY, unescaped and trimmed.
-    pub summary: Option<String>,
+    /// The event's SUMMARY, unescaped and trimmed; one text shared by the items of a feed that
+    /// have the same (a platform's feed has a few between thousands of items).
+    pub summary: Option<Arc<str>>,
     /// What its producer means by it.
     pub kind: ItemKind,
     /// What a booking platform's export says about the reservation (its code, link, the last
@@ -313,7 +316,7 @@ impl Serialize for BusyItem {
         m.serialize_entry("all_day", &all_day)?;
         m.serialize_entry("uid", &self.uid)?;
         m.serialize_entry("recurrence_id", &self.recurrence_id)?;
-        m.serialize_entry("summary", &self.summary)?;
+        m.serialize_entry("summary", &self.summary.as_deref())?;
         m.serialize_entry("kind", &self.kind)?;
         m.end()
     }

@@ -30,7 +30,7 @@ fn item(day: u8, days: u8, timed: u8, uid: u8, rid: Option<u8>, summary: u8) -> 
         },
         recurrence_id: rid.map(|r| format!("2030010{r}")),
         span,
-        summary: Some(format!("summary {summary}")),
+        summary: Some(format!("summary {summary}").into()),
         kind: ItemKind::Event,
         details: ItemDetails::default(),
     }

@@ -113,7 +113,7 @@ pub fn read_resource(name: &str, etag: &str, data: &str, window: Window) -> Read
                 Some(at) => format!("{name}#{at}"),
                 None => name.to_owned(),
             },
-            summary: item.summary,
+            summary: item.summary.as_deref().map(str::to_owned),
             time: item.span,
             zone: TimeZone::UTC,
             busy: true,
