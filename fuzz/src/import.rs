@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use kalends_core::domain::Platform;
-use kalends_ical::{ParseOptions, ParsedFeed, Span, parse};
 use kalends_core::imports::{StoredItem, diff};
+use kalends_ical::{ParseOptions, ParsedFeed, Span, parse};
 
 /// "Now" for every run, so that a crashing input crashes again.
 pub fn now() -> DateTime<Utc> {
