@@ -635,23 +635,27 @@ async fn create(
     };
     let waiting = Held::run(cx.store, organisation.id, held_until, covered).await?;
     let organisation = cx.store.organisation_connection(tenant_id, organisation.id).await?;
-    in_background(cx, &organisation, waiting).await?;
+    in_background(cx, &organisation, waiting).await;
     Ok(organisation)
 }
 
 /// Leaves the `waiting` members of a read asked by someone to a background read, queued once
-/// the read has let the organisation go (held, it would be left alone).
-async fn in_background(
-    cx: Context<'_>,
-    organisation: &OrganisationConnection,
-    waiting: usize,
-) -> Result<(), OrganisationError> {
-    if waiting > 0 {
-        let (tenant_id, organisation_id) = (organisation.tenant_id, organisation.id);
-        cx.store.enqueue(&Job::RefreshOrganisation { tenant_id, organisation_id }).await?;
-        tracing::info!(organisation = %organisation_id, waiting, "members left to a background read of the directory");
+/// the read has let the organisation go (held, it would be left alone). The read is owed on
+/// the connection itself ([`Store::owe_organisation_read`]): a job that cannot be queued, or is
+/// lost, is made up by the scheduler's next pass over the directories.
+async fn in_background(cx: Context<'_>, organisation: &OrganisationConnection, waiting: usize) {
+    if waiting == 0 {
+        return;
     }
-    Ok(())
+    let (tenant_id, organisation_id) = (organisation.tenant_id, organisation.id);
+    match cx.store.enqueue(&Job::RefreshOrganisation { tenant_id, organisation_id }).await {
+        Ok(()) => {
+            tracing::info!(organisation = %organisation_id, waiting, "members left to a background read of the directory");
+        }
+        Err(error) => {
+            tracing::warn!(organisation = %organisation_id, %error, "the background read could not be queued; the scheduler's next pass queues it");
+        }
+    }
 }
 
 /// The tenant connected this organisation already (or another request did at the same moment),
@@ -698,7 +702,7 @@ pub async fn update(
 ) -> Result<OrganisationConnection, OrganisationError> {
     let changed = change_held(cx, tenant_id, id, change, by);
     let (organisation, waiting) = Held::around(cx.store, tenant_id, id, changed).await?;
-    in_background(cx, &organisation, waiting).await?;
+    in_background(cx, &organisation, waiting).await;
     Ok(organisation)
 }
 
@@ -787,7 +791,7 @@ pub async fn refresh(
 ) -> Result<OrganisationConnection, OrganisationError> {
     let read = refresh_held(cx, tenant_id, id, by);
     let (organisation, waiting) = Held::around(cx.store, tenant_id, id, read).await?;
-    in_background(cx, &organisation, waiting).await?;
+    in_background(cx, &organisation, waiting).await;
     Ok(organisation)
 }
 
@@ -967,12 +971,13 @@ async fn apply_directory(
     users: Vec<OrgUser>,
     reach: Reach,
 ) -> Result<Moved, OrganisationError> {
-    cx.store.record_organisation_scope(organisation.id, active(&users)).await?;
     // How it went is kept on the connection: a user the provider did not answer for is covered
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
     let outcome = apply_users(cx, organisation, org, users, reach).await;
     match &outcome {
-        Ok(moved) if moved.waiting > 0 => {}
+        Ok(moved) if moved.waiting > 0 => {
+            cx.store.owe_organisation_read(organisation.id, moved.waiting).await?;
+        }
         Ok(_) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
         Err(error) => {
@@ -1151,10 +1156,14 @@ async fn cover_user(
         None => staff_for(cx.store, tenant_id, &user).await?,
     };
     let email = user.email.to_ascii_lowercase();
-    let member = |connection_id, error: Option<String>| OrganisationMember {
+    // A member whose address changed keeps the old one until the move is made: a read that
+    // stops before it (the provider refusing the new address for now) finds the change again.
+    let old = before.map(|m| m.email.as_str()).filter(|old| *old != email);
+    let mut address = old.unwrap_or(&email);
+    let member = |address: &str, connection_id, error: Option<String>| OrganisationMember {
         directory_id: user.id.clone(),
         staff_id: staff.id,
-        email: email.clone(),
+        email: address.to_owned(),
         connection_id,
         state: if error.is_some() { "failed" } else { "active" }.into(),
         last_error: error,
@@ -1165,9 +1174,9 @@ async fn cover_user(
             && c.status != ConnectionStatus::Revoked
             && Some(c.id) != ours
     });
-    let own_calendar = || member(None, Some(format!("{email}{OWN_CALENDAR}")));
+    let own_calendar = |address| member(address, None, Some(format!("{email}{OWN_CALENDAR}")));
     if own.is_some() {
-        return Ok(own_calendar());
+        return Ok(own_calendar(address));
     }
     let reached = match org.token(&user, org.busy_only).await {
         Ok((token, expires_at)) => {
@@ -1178,11 +1187,11 @@ async fn cover_user(
     let (token, expires_at, calendars) = match reached {
         Ok(reached) => reached,
         Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
-        Err(Unminted::Refused(why)) => return Ok(member(None, Some(why))),
+        Err(Unminted::Refused(why)) => return Ok(member(address, None, Some(why))),
     };
-    if let Some(old) = before.and_then(|m| m.email.ne(&email).then_some(m.email.as_str())) {
-        // Google names a user's primary calendar by their address: it may have been renamed
-        // with them.
+    if let Some(old) = old {
+        // A calendar named by the address (Google's primary one, a busy-times-only one) may
+        // have been renamed with it.
         let listed = |id: &str| calendars.iter().any(|c| c.id.eq_ignore_ascii_case(id));
         let calendar = (!listed(old))
             .then(|| calendars.iter().find(|c| c.id.eq_ignore_ascii_case(&email)))
@@ -1198,8 +1207,8 @@ async fn cover_user(
             calendar,
         };
         match cx.store.follow_member_address(tenant_id, &readdressed).await {
-            Ok(()) => {}
-            Err(StoreError::DuplicateConnection) => return Ok(own_calendar()),
+            Ok(()) => address = &email,
+            Err(StoreError::DuplicateConnection) => return Ok(own_calendar(address)),
             Err(error) => return Err(error.into()),
         }
         tracing::info!(organisation = %organisation.id, staff = %staff.id, "a member's address changed in the directory");
@@ -1226,9 +1235,9 @@ async fn cover_user(
     match connections::covered(cx.store, cx.sealer, tenant_id, new, cx.next_import_at, covered)
         .await
     {
-        Ok(connection) => Ok(member(Some(connection.id), None)),
+        Ok(connection) => Ok(member(address, Some(connection.id), None)),
         // The staff member connected it themselves while the provider was asked.
-        Err(StoreError::DuplicateConnection) => Ok(own_calendar()),
+        Err(StoreError::DuplicateConnection) => Ok(own_calendar(address)),
         Err(error) => Err(error.into()),
     }
 }

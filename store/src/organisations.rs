@@ -147,8 +147,8 @@ struct OrganisationRow {
     last_error: Option<String>,
     last_refreshed_at: Option<DateTime<Utc>>,
     members_count: i64,
-    users_in_scope: Option<i64>,
-    members_in_scope: i64,
+    read_owed_members: Option<i64>,
+    members_done: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -168,7 +168,7 @@ impl From<OrganisationRow> for OrganisationConnection {
             last_error: r.last_error,
             last_refreshed_at: r.last_refreshed_at,
             members_count: r.members_count,
-            members_waiting: r.users_in_scope.map_or(0, |n| (n - r.members_in_scope).max(0)),
+            members_waiting: r.read_owed_members.map_or(0, |n| (n - r.members_done).max(0)),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -186,17 +186,18 @@ struct MemberRow {
 }
 
 /// The columns of an organisation connection, with its count of syncing members (`active`
-/// as [`MEMBERS`] shows them, their calendar working) and of those still in scope (covered,
-/// failing or refused).
+/// as [`MEMBERS`] shows them, their calendar working) and, while a background read is owed,
+/// of the members it has saved so far (covered, refused, moved or stopped).
 const SELECT: &str = "SELECT o.id, o.tenant_id, o.provider, o.domain, o.admin_email, o.org_unit, \
      o.busy_only, o.service_account, o.status, o.last_error, o.last_refreshed_at, \
      (SELECT COUNT(*) FROM organisation_members m \
       LEFT JOIN connections c ON c.id = m.connection_id \
       WHERE m.organisation_connection_id = o.id AND m.state = 'active' \
       AND (c.status IS NULL OR c.status = 'active')) AS members_count, \
-     o.users_in_scope, \
+     o.read_owed_members, \
      (SELECT COUNT(*) FROM organisation_members m \
-      WHERE m.organisation_connection_id = o.id AND m.state <> 'left') AS members_in_scope, \
+      WHERE m.organisation_connection_id = o.id AND o.read_owed_since IS NOT NULL \
+      AND m.updated_at >= o.read_owed_since) AS members_done, \
      o.created_at, o.updated_at \
      FROM organisation_connections o";
 
@@ -478,7 +479,8 @@ impl Store {
         with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE organisation_connections SET status = $1, last_error = $2, \
-                 last_refreshed_at = COALESCE($3, last_refreshed_at), updated_at = $4 WHERE id = $5",
+                 last_refreshed_at = COALESCE($3, last_refreshed_at), updated_at = $4, \
+                 read_owed_since = NULL, read_owed_members = NULL WHERE id = $5",
             )
             .bind(if error.is_some() { "error" } else { "active" })
             .bind(error)
@@ -492,20 +494,23 @@ impl Store {
         Ok(())
     }
 
-    /// Records how many users a directory read found in scope.
-    pub async fn record_organisation_scope(
-        &self,
-        id: Uuid,
-        users: usize,
-    ) -> Result<(), StoreError> {
-        let users = i64::try_from(users).unwrap_or(i64::MAX);
+    /// Records that a directory read asked by someone left `members` to cover or stop to a
+    /// background read, its credentials and directory just proven: the connection is `active`
+    /// again, and [`Store::organisations_due`] lists it until a whole read is recorded.
+    pub async fn owe_organisation_read(&self, id: Uuid, members: usize) -> Result<(), StoreError> {
+        let members = i64::try_from(members).unwrap_or(i64::MAX);
+        let at = now();
         with_pool!(self, |pool| {
-            sqlx::query("UPDATE organisation_connections SET users_in_scope = $1 WHERE id = $2")
-                .bind(users)
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(|_| ())
+            sqlx::query(
+                "UPDATE organisation_connections SET status = 'active', last_error = NULL, \
+                 read_owed_since = $1, read_owed_members = $2, updated_at = $1 WHERE id = $3",
+            )
+            .bind(at)
+            .bind(members)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())
         })?;
         Ok(())
     }
@@ -556,7 +561,8 @@ impl Store {
     }
 
     /// The organisation connections whose directory was last read (or tried) before `before`,
-    /// oldest first, at most `limit`.
+    /// and those a background read is owed to (its job lost, or dropped while another read or
+    /// change held the connection), oldest first, at most `limit`.
     pub async fn organisations_due(
         &self,
         before: DateTime<Utc>,
@@ -565,7 +571,8 @@ impl Store {
         with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT tenant_id, id FROM organisation_connections \
-                 WHERE COALESCE(last_refreshed_at, created_at) < $1 AND updated_at < $1 \
+                 WHERE (COALESCE(last_refreshed_at, created_at) < $1 AND updated_at < $1) \
+                 OR read_owed_since IS NOT NULL \
                  ORDER BY COALESCE(last_refreshed_at, created_at) LIMIT $2",
             )
             .bind(before)
@@ -732,6 +739,29 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 if let Some((old_id, new_id)) = &readdressed.calendar {
+                    // What is read from a calendar (its busy times, where a listing stopped) is
+                    // read again; anything already kept under the new id gives way to the
+                    // calendar that now has it.
+                    for table in ["calendar_busy", "calendar_cursors"] {
+                        let sql = format!(
+                            "DELETE FROM {table} WHERE connection_id = $1 AND calendar_id = $2"
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(connection_id)
+                            .bind(new_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    // A push channel was opened on the old id: renewed at once, on the new.
+                    sqlx::query(
+                        "UPDATE calendar_channels SET expires_at = $1 \
+                         WHERE connection_id = $2 AND calendar_id = $3",
+                    )
+                    .bind(at)
+                    .bind(connection_id)
+                    .bind(old_id)
+                    .execute(&mut *tx)
+                    .await?;
                     for table in CALENDAR_TABLES {
                         let sql = format!(
                             "UPDATE {table} SET calendar_id = $1 \

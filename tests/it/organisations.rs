@@ -455,6 +455,10 @@ async fn a_directory_of_hundreds_is_covered_in_the_background_and_the_connection
     );
     let log = organisation_log(&app, &key).await;
     assert_eq!(log[0]["action"], "connected");
+    // Owed on the connection: a lost job is made up by the scheduler's next pass.
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    let due = app.store.organisations_due(an_hour_ago, 10).await.unwrap();
+    assert!(due.iter().any(|(_, id)| *id == organisation.id), "{due:?}");
 
     assert_eq!(app.sandbox().delete(&hold).send().await.unwrap().status(), 204);
     // The background read logs what it did once it is done.
@@ -473,6 +477,23 @@ async fn a_directory_of_hundreds_is_covered_in_the_background_and_the_connection
     assert!(detail.starts_with("62 users joined (ann@salon.example, "), "{detail}");
     let page = browser.get("/dashboard/organisation").await;
     assert!(!page.body.contains("still to go"), "{}", page.body);
+    let due = app.store.organisations_due(an_hour_ago, 10).await.unwrap();
+    assert!(due.is_empty(), "read, and not owed any more: {due:?}");
+
+    // A change of tier moves every covered calendar: in the background too, counted the same.
+    let mut scopes = all_scopes();
+    scopes.push(FREE_BUSY_SCOPE);
+    delegate(&app, &scopes).await;
+    let (status, answer) = app.call("PATCH", &path, &key, Some(json!({"busy_only": true}))).await;
+    assert_eq!((status, &answer["members_waiting"]), (200, &json!(62)), "{answer}");
+    let answer = eventually(Duration::from_secs(60), || async {
+        let (_, answer) = app.call("GET", &path, &key, None).await;
+        (answer["members_waiting"] == 0).then_some(answer)
+    })
+    .await;
+    assert_eq!(answer["members_count"], 62, "{answer}");
+    let connections = app.api(&key).connections().await.unwrap();
+    assert!(connections.iter().all(|c| c.busy_only && c.status == "active"), "{connections:?}");
     app.stop().await;
 }
 

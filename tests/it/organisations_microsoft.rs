@@ -25,6 +25,7 @@ on_both_databases!(
     a_tenant_given_by_its_domain_name_is_kept_by_its_id_and_never_connected_twice,
     a_mailbox_graph_does_not_answer_keeps_no_other_joiner_from_being_covered,
     a_mailbox_whose_address_changes_is_followed_with_its_staff_member_and_calendar,
+    a_new_address_refused_for_a_moment_is_followed_by_the_next_read,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -211,6 +212,48 @@ async fn a_mailbox_whose_address_changes_is_followed_with_its_staff_member_and_c
     assert_eq!(accounts, [("bo.ng@salon.example", "active")]);
     let bo = bo.staff_id;
     a_booking_follows(&app, &key, bo, "subject", || events_of(&app, "bo@salon.example")).await;
+    app.stop().await;
+}
+
+/// A read that cannot reach a renamed mailbox leaves the member under the old address, so the
+/// next read still sees the rename and moves the same calendar: no second connection appears.
+async fn a_new_address_refused_for_a_moment_is_followed_by_the_next_read(db: Db) {
+    const ACCESS: &str = "5a1e7c3b-2d4f-4a6e-8b9c-0d1e2f3a4b5c";
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, Some(ACCESS)).await;
+    let reachable = |who: &'static [&'static str]| {
+        let app = &app;
+        async move { control(app, "PUT", &format!("/groups/{ACCESS}"), json!({"members": who})).await }
+    };
+    reachable(&["ann@salon.example", "bo@salon.example"]).await;
+    group(&app, &["bo@salon.example"]).await;
+    let (status, organisation) = connect(&app, &key, body(Some(GROUP))).await;
+    assert_eq!((status, &organisation["members_count"]), (201, &json!(1)), "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let bo = members(&app, &key, id).await.items[0].clone();
+
+    // Bo's mailbox gets a new address while the Exchange administrator has him out of the
+    // application's reach.
+    let renamed = json!({"user_principal_name": "bo@salon.example", "mail": "bo.ng@salon.example"});
+    control(&app, "POST", "/users", renamed).await;
+    reachable(&["ann@salon.example"]).await;
+    let path = format!("/api/v1/organisation-connections/{id}/refresh");
+    assert_eq!(app.call("POST", &path, &key, None).await.0, 200);
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), [("bo@salon.example", "failed")], "not moved yet");
+
+    reachable(&["ann@salon.example", "bo@salon.example"]).await;
+    assert_eq!(app.call("POST", &path, &key, None).await.0, 200);
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), [("bo.ng@salon.example", "active")]);
+    assert_eq!(listed[0].staff_id, bo.staff_id);
+    let connections = app.api(&key).connections().await.unwrap();
+    let accounts: Vec<_> =
+        connections.iter().map(|c| (c.account_email.as_str(), c.status.as_str())).collect();
+    assert_eq!(accounts, [("bo.ng@salon.example", "active")], "the same calendar, once");
+    a_booking_follows(&app, &key, bo.staff_id, "subject", || events_of(&app, "bo@salon.example"))
+        .await;
     app.stop().await;
 }
 
