@@ -29,8 +29,9 @@ use kalends_providers::session::{Credentials, delegated_scopes};
 use kalends_providers::tenant::{self, AppToken, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
 use kalends_store::OrganisationConnection;
+use kalends_store::OrganisationMember;
 use kalends_store::lease_end;
-use kalends_store::{Actor, Lease, NewLogEntry, OrganisationAction, OrganisationMember};
+use kalends_store::{Actor, DirectoryRead, Lease, NewLogEntry, OrganisationAction};
 use kalends_store::{CoveredMember, NewConnection, NewOrganisationConnection};
 use kalends_store::{OWN_CALENDAR, OrganisationPatch, Readdressed, Store, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -641,7 +642,7 @@ async fn create(
 
 /// Leaves the `waiting` members of a read asked by someone to a background read, queued once
 /// the read has let the organisation go (held, it would be left alone). The read is owed on
-/// the connection itself ([`Store::owe_organisation_read`]): a job that cannot be queued, or is
+/// the connection itself ([`DirectoryRead::Owed`]): a job that cannot be queued, or is
 /// lost, is made up by the scheduler's next pass over the directories.
 async fn in_background(cx: Context<'_>, organisation: &OrganisationConnection, waiting: usize) {
     if waiting == 0 {
@@ -824,7 +825,9 @@ async fn refresh_held(
     let (org, users) = match read {
         Ok(read) => read,
         Err(error) => {
-            cx.store.record_organisation_refresh(id, Some(&error.in_words())).await?;
+            cx.store
+                .record_organisation_refresh(id, DirectoryRead::Failed(&error.in_words()))
+                .await?;
             return Err(error);
         }
     };
@@ -975,14 +978,19 @@ async fn apply_directory(
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
     let outcome = apply_users(cx, organisation, org, users, reach).await;
     match &outcome {
-        Ok(moved) if moved.waiting > 0 => {
-            cx.store.owe_organisation_read(organisation.id, moved.waiting).await?;
+        Ok(moved) => {
+            let read = match moved.waiting {
+                0 => DirectoryRead::Done,
+                waiting => DirectoryRead::Owed(waiting),
+            };
+            cx.store.record_organisation_refresh(organisation.id, read).await?;
         }
-        Ok(_) => cx.store.record_organisation_refresh(organisation.id, None).await?,
         Err(OrganisationError::Store(_)) => {}
         Err(error) => {
             let error = error.in_words();
-            cx.store.record_organisation_refresh(organisation.id, Some(&error)).await?;
+            cx.store
+                .record_organisation_refresh(organisation.id, DirectoryRead::Failed(&error))
+                .await?;
         }
     }
     outcome
@@ -1100,14 +1108,22 @@ async fn apply_users(
             Ok::<_, OrganisationError>(())
         });
     }
-    // A few users at a time: a directory of hundreds is covered in a bounded time, and the
-    // provider's token endpoint and calendar list are not hit by all of them at once. Every
-    // write happens inside the stream's futures: one awaited outside it would wait for a
-    // database connection that a future it no longer polls holds (SQLite has one writer).
+    cover_each(joiners).await?;
+    Ok(moved)
+}
+
+/// Runs the `joiners`' covers a few at a time: a directory of hundreds is covered in a bounded
+/// time, and the provider's token endpoint and calendar list are not hit by all of them at
+/// once. Every write happens inside the futures: one awaited outside them would wait for a
+/// database connection that a future no longer polled holds (SQLite has one writer).
+///
+/// A user the provider does not answer for (a mailbox being set up, a moment's throttling)
+/// keeps nobody else from being covered: the read goes on and reports the first such error at
+/// the end, and the next read covers them. So many that the provider itself is down stop it.
+async fn cover_each(
+    joiners: Vec<impl Future<Output = Result<(), OrganisationError>>>,
+) -> Result<(), OrganisationError> {
     let mut covered = futures::stream::iter(joiners).buffer_unordered(COVERED_AT_ONCE);
-    // A user the provider does not answer for (a mailbox being set up, a moment's throttling)
-    // keeps nobody else from being covered: the read goes on and reports it at the end, and
-    // the next read covers them. So many that the provider itself is down stop the read.
     let (mut unanswered, mut first) = (0, None);
     while let Some(done) = covered.next().await {
         match done {
@@ -1122,10 +1138,7 @@ async fn apply_users(
             Err(error) => return Err(error),
         }
     }
-    match first {
-        Some(error) => Err(error),
-        None => Ok(moved),
-    }
+    first.map_or(Ok(()), Err)
 }
 
 /// Covers one directory user: their staff member (the one the organisation covered them as
@@ -1144,17 +1157,7 @@ async fn cover_user(
 ) -> Result<OrganisationMember, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let ours = before.and_then(|m| m.connection_id);
-    let known = match before {
-        Some(member) => match cx.store.staff(tenant_id, member.staff_id).await {
-            Err(StoreError::NotFound) => None,
-            found => Some(found?),
-        },
-        None => None,
-    };
-    let staff = match known {
-        Some(staff) => staff,
-        None => staff_for(cx.store, tenant_id, &user).await?,
-    };
+    let staff = staff_for(cx.store, tenant_id, &user, before.map(|m| m.staff_id)).await?;
     let email = user.email.to_ascii_lowercase();
     // A member whose address changed keeps the old one until the move is made: a read that
     // stops before it (the provider refusing the new address for now) finds the change again.
@@ -1190,28 +1193,12 @@ async fn cover_user(
         Err(Unminted::Refused(why)) => return Ok(member(address, None, Some(why))),
     };
     if let Some(old) = old {
-        // A calendar named by the address (Google's primary one, a busy-times-only one) may
-        // have been renamed with it.
-        let listed = |id: &str| calendars.iter().any(|c| c.id.eq_ignore_ascii_case(id));
-        let calendar = (!listed(old))
-            .then(|| calendars.iter().find(|c| c.id.eq_ignore_ascii_case(&email)))
-            .flatten()
-            .map(|c| (old.to_owned(), c.id.clone()));
-        let readdressed = Readdressed {
-            organisation_id: organisation.id,
-            directory_id: user.id.clone(),
-            staff_id: staff.id,
-            old: old.to_owned(),
-            new: email.clone(),
-            connection_id: ours,
-            calendar,
-        };
-        match cx.store.follow_member_address(tenant_id, &readdressed).await {
+        let moved = Readdress { from: old, to: &email, calendars: &calendars };
+        match follow_address(cx, organisation, &user, staff.id, ours, moved).await {
             Ok(()) => address = &email,
             Err(StoreError::DuplicateConnection) => return Ok(own_calendar(address)),
             Err(error) => return Err(error.into()),
         }
-        tracing::info!(organisation = %organisation.id, staff = %staff.id, "a member's address changed in the directory");
     }
     let new = NewConnection {
         staff_id: staff.id,
@@ -1242,8 +1229,60 @@ async fn cover_user(
     }
 }
 
-/// The staff member a directory user is: the one with their address, or a new one.
-async fn staff_for(store: &Store, tenant_id: Uuid, user: &OrgUser) -> Result<Staff, StoreError> {
+/// A member's address as one read found it changed, with the calendars listed for the new
+/// one.
+struct Readdress<'a> {
+    from: &'a str,
+    to: &'a str,
+    calendars: &'a [RemoteCalendar],
+}
+
+/// Follows a covered member (`staff_id`, their calendar `ours`) to their new address, with
+/// what Kalends keeps under a calendar named by the address (Google's primary one, a
+/// busy-times-only one), which may have been renamed with it.
+async fn follow_address(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    user: &OrgUser,
+    staff_id: Uuid,
+    ours: Option<Uuid>,
+    moved: Readdress<'_>,
+) -> Result<(), StoreError> {
+    let Readdress { from, to, calendars } = moved;
+    let listed = |id: &str| calendars.iter().find(|c| c.id.eq_ignore_ascii_case(id));
+    let calendar = listed(from)
+        .is_none()
+        .then(|| listed(to))
+        .flatten()
+        .map(|c| (from.to_owned(), c.id.clone()));
+    let readdressed = Readdressed {
+        organisation_id: organisation.id,
+        directory_id: user.id.clone(),
+        staff_id,
+        old: from.to_owned(),
+        new: to.to_owned(),
+        connection_id: ours,
+        calendar,
+    };
+    cx.store.follow_member_address(organisation.tenant_id, &readdressed).await?;
+    tracing::info!(organisation = %organisation.id, staff = %staff_id, "a member's address changed in the directory");
+    Ok(())
+}
+
+/// The staff member a directory user is: the one the organisation covered them as (`known`,
+/// unless the host removed them since), the one with their address, or a new one.
+async fn staff_for(
+    store: &Store,
+    tenant_id: Uuid,
+    user: &OrgUser,
+    known: Option<Uuid>,
+) -> Result<Staff, StoreError> {
+    if let Some(id) = known {
+        match store.staff(tenant_id, id).await {
+            Err(StoreError::NotFound) => {}
+            found => return found,
+        }
+    }
     if let Some(staff) = store.staff_by_email(tenant_id, &user.email).await? {
         return Ok(staff);
     }

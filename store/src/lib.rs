@@ -78,8 +78,8 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey, lease_end};
 pub use organisation_log::{Actor, NewLogEntry, OrganisationAction, OrganisationLogEntry};
 pub use organisations::{
-    Coverage, NewOrganisationConnection, OWN_CALENDAR, OrganisationConnection, OrganisationMember,
-    OrganisationPatch, Readdressed,
+    Coverage, DirectoryRead, NewOrganisationConnection, OWN_CALENDAR, OrganisationConnection,
+    OrganisationMember, OrganisationPatch, Readdressed,
 };
 pub use outbox::OutboxEntry;
 pub use owner_writes::Overlap;

@@ -48,9 +48,8 @@ pub struct OrganisationConnection {
     pub last_refreshed_at: Option<DateTime<Utc>>,
     /// Members whose calendars sync.
     pub members_count: i64,
-    /// Users in scope at the last directory read not covered (nor refused) yet: a read of
-    /// hundreds covers them in the background, a few at a time; one the provider did not
-    /// answer for, at the next read.
+    /// Members a background read owed since a read of more than a request should wait for
+    /// has not saved yet (covered, refused, moved or stopped); 0 when none is owed.
     pub members_waiting: i64,
     /// Connected at.
     pub created_at: DateTime<Utc>,
@@ -260,9 +259,73 @@ const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_
      COALESCE(m.last_error, CASE WHEN m.state = 'active' THEN c.last_error END) AS last_error \
      FROM organisation_members m LEFT JOIN connections c ON c.id = m.connection_id";
 
+/// How a directory read went, as [`Store::record_organisation_refresh`] keeps it.
+#[derive(Clone, Copy, Debug)]
+pub enum DirectoryRead<'a> {
+    /// Every member is in line with the directory.
+    Done,
+    /// Refused, or not answered: why, in words for the administrator.
+    Failed(&'a str),
+    /// Its credentials and directory proven, this many members were left to a background read,
+    /// which [`Store::organisations_due`] lists until a whole read is recorded.
+    Owed(usize),
+}
+
 /// What Kalends keeps per calendar of a connection, under the calendar's id.
 const CALENDAR_TABLES: [&str; 4] =
     ["booking_events", "calendar_busy", "calendar_cursors", "calendar_channels"];
+
+/// Moves everything connection `$connection_id` keeps under calendar `$old_id` to `$new_id`
+/// (the same calendar, renamed with its account), in transaction `$tx`: the destination, the
+/// busy calendars (JSON, the id replaced where it is a whole element), and [`CALENDAR_TABLES`].
+/// What is read from a calendar (busy times, where a listing stopped) already kept under the
+/// new id gives way; a push channel opened on the old id is renewed at once, on the new.
+macro_rules! move_calendar {
+    ($tx:ident, $connection_id:expr, $old_id:expr, $new_id:expr, $at:expr) => {{
+        let quoted = |id: &str| serde_json::to_string(id).unwrap_or_default();
+        sqlx::query(
+            "UPDATE connections SET busy_calendar_ids = REPLACE(busy_calendar_ids, $1, $2), \
+             destination_calendar_id = CASE WHEN destination_calendar_id = $3 THEN $4 \
+                 ELSE destination_calendar_id END \
+             WHERE id = $5",
+        )
+        .bind(quoted($old_id))
+        .bind(quoted($new_id))
+        .bind($old_id)
+        .bind($new_id)
+        .bind($connection_id)
+        .execute(&mut *$tx)
+        .await?;
+        for table in ["calendar_busy", "calendar_cursors"] {
+            let sql = format!("DELETE FROM {table} WHERE connection_id = $1 AND calendar_id = $2");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind($connection_id)
+                .bind($new_id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE calendar_channels SET expires_at = $1 \
+             WHERE connection_id = $2 AND calendar_id = $3",
+        )
+        .bind($at)
+        .bind($connection_id)
+        .bind($old_id)
+        .execute(&mut *$tx)
+        .await?;
+        for table in CALENDAR_TABLES {
+            let sql = format!(
+                "UPDATE {table} SET calendar_id = $1 WHERE connection_id = $2 AND calendar_id = $3"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind($new_id)
+                .bind($connection_id)
+                .bind($old_id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
 
 /// A member whose primary address changed in the directory (see
 /// [`Store::follow_member_address`]).
@@ -282,18 +345,6 @@ pub struct Readdressed {
     pub connection_id: Option<Uuid>,
     /// A calendar of that connection whose id changed with the address: (old id, new id).
     pub calendar: Option<(String, String)>,
-}
-
-impl Readdressed {
-    /// A connection's busy calendar ids (JSON) with the renamed calendar's id replaced.
-    fn calendar_ids(&self, json: &str) -> Result<String, StoreError> {
-        let mut ids: Vec<String> =
-            serde_json::from_str(json).map_err(|e| corrupt(format!("busy_calendar_ids: {e}")))?;
-        if let Some((old, new)) = &self.calendar {
-            ids.iter_mut().filter(|id| *id == old).for_each(|id| id.clone_from(new));
-        }
-        Ok(serde_json::to_string(&ids).unwrap_or_else(|_| json.to_owned()))
-    }
 }
 
 impl Store {
@@ -468,45 +519,32 @@ impl Store {
         self.organisation_connection(tenant_id, id).await
     }
 
-    /// Records how the last directory read went.
+    /// Records how the last directory read went (see [`DirectoryRead`]).
     pub async fn record_organisation_refresh(
         &self,
         id: Uuid,
-        error: Option<&str>,
+        read: DirectoryRead<'_>,
     ) -> Result<(), StoreError> {
         let at = now();
-        let refreshed = error.is_none().then_some(at);
+        let (error, refreshed, owed) = match read {
+            DirectoryRead::Done => (None, Some(at), None),
+            DirectoryRead::Failed(error) => (Some(error), None, None),
+            DirectoryRead::Owed(members) => {
+                (None, None, Some((at, i64::try_from(members).unwrap_or(i64::MAX))))
+            }
+        };
         with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE organisation_connections SET status = $1, last_error = $2, \
                  last_refreshed_at = COALESCE($3, last_refreshed_at), updated_at = $4, \
-                 read_owed_since = NULL, read_owed_members = NULL WHERE id = $5",
+                 read_owed_since = $5, read_owed_members = $6 WHERE id = $7",
             )
             .bind(if error.is_some() { "error" } else { "active" })
             .bind(error)
             .bind(refreshed)
             .bind(at)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
-        Ok(())
-    }
-
-    /// Records that a directory read asked by someone left `members` to cover or stop to a
-    /// background read, its credentials and directory just proven: the connection is `active`
-    /// again, and [`Store::organisations_due`] lists it until a whole read is recorded.
-    pub async fn owe_organisation_read(&self, id: Uuid, members: usize) -> Result<(), StoreError> {
-        let members = i64::try_from(members).unwrap_or(i64::MAX);
-        let at = now();
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE organisation_connections SET status = 'active', last_error = NULL, \
-                 read_owed_since = $1, read_owed_members = $2, updated_at = $1 WHERE id = $3",
-            )
-            .bind(at)
-            .bind(members)
+            .bind(owed.map(|(since, _)| since))
+            .bind(owed.map(|(_, members)| members))
             .bind(id)
             .execute(pool)
             .await
@@ -714,66 +752,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if let Some(connection_id) = connection_id {
-                let busy: Option<String> = sqlx::query_scalar(
-                    "SELECT busy_calendar_ids FROM connections WHERE tenant_id = $1 AND id = $2",
-                )
-                .bind(tenant_id)
-                .bind(connection_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let busy = busy.map(|ids| readdressed.calendar_ids(&ids)).transpose()?;
                 sqlx::query(
-                    "UPDATE connections SET account_email = $1, updated_at = $2, \
-                     busy_calendar_ids = COALESCE($3, busy_calendar_ids), \
-                     destination_calendar_id = CASE WHEN destination_calendar_id = $4 THEN $5 \
-                         ELSE destination_calendar_id END \
-                     WHERE tenant_id = $6 AND id = $7",
+                    "UPDATE connections SET account_email = $1, updated_at = $2 \
+                     WHERE tenant_id = $3 AND id = $4",
                 )
                 .bind(new)
                 .bind(at)
-                .bind(busy)
-                .bind(readdressed.calendar.as_ref().map(|(old, _)| old))
-                .bind(readdressed.calendar.as_ref().map(|(_, new)| new))
                 .bind(tenant_id)
                 .bind(connection_id)
                 .execute(&mut *tx)
                 .await?;
                 if let Some((old_id, new_id)) = &readdressed.calendar {
-                    // What is read from a calendar (its busy times, where a listing stopped) is
-                    // read again; anything already kept under the new id gives way to the
-                    // calendar that now has it.
-                    for table in ["calendar_busy", "calendar_cursors"] {
-                        let sql = format!(
-                            "DELETE FROM {table} WHERE connection_id = $1 AND calendar_id = $2"
-                        );
-                        sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .bind(connection_id)
-                            .bind(new_id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    // A push channel was opened on the old id: renewed at once, on the new.
-                    sqlx::query(
-                        "UPDATE calendar_channels SET expires_at = $1 \
-                         WHERE connection_id = $2 AND calendar_id = $3",
-                    )
-                    .bind(at)
-                    .bind(connection_id)
-                    .bind(old_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    for table in CALENDAR_TABLES {
-                        let sql = format!(
-                            "UPDATE {table} SET calendar_id = $1 \
-                             WHERE connection_id = $2 AND calendar_id = $3"
-                        );
-                        sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .bind(new_id)
-                            .bind(connection_id)
-                            .bind(old_id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    move_calendar!(tx, connection_id, old_id, new_id, at);
                 }
             }
             tx.commit().await?;

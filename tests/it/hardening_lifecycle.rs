@@ -13,8 +13,8 @@ use kalends_core::seal::Sealer;
 use kalends_service::{bookings, connections, imports};
 use kalends_store::Overlap;
 use kalends_store::{
-    Actor, CoveredMember, Lease, NewChannel, NewConnection, NewLogEntry, NewOrganisationConnection,
-    OrganisationAction, StoreError, lease_end,
+    Actor, CoveredMember, DirectoryRead, Lease, NewChannel, NewConnection, NewLogEntry,
+    NewOrganisationConnection, OrganisationAction, StoreError, lease_end,
 };
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use serde_json::{Value, json};
@@ -803,7 +803,7 @@ async fn a_hold_is_renewed_while_its_work_is_writing(db: Db) {
         let until = std::time::Instant::now() + Duration::from_secs(2);
         let mut written = 0;
         while std::time::Instant::now() < until {
-            store.record_organisation_refresh(id, None).await.unwrap();
+            store.record_organisation_refresh(id, DirectoryRead::Done).await.unwrap();
             written += 1;
         }
         written
