@@ -628,7 +628,7 @@ async fn create(
     // The credentials are proven and stored: the provider failing for a user now is the
     // connection's `error` to show (the next read covers them), not a refused creation.
     let covered = async {
-        match apply_directory(cx, &organisation, &org, users, Reach::of(by)).await {
+        match apply_directory(cx, &organisation, &org, users, by).await {
             Ok(moved) => Ok(moved.waiting),
             Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => Ok(0),
             Err(error) => Err(error),
@@ -772,7 +772,7 @@ async fn change_held(
     // Stored and logged: as after a creation, the provider failing for a user now is the
     // connection's `error` to show, not a refused change (asked again, it would be logged twice).
     // A new tier leaves every covered calendar out of it, and so covered again.
-    let waiting = match apply_directory(cx, &organisation, &org, users, Reach::of(by)).await {
+    let waiting = match apply_directory(cx, &organisation, &org, users, by).await {
         Ok(moved) => moved.waiting,
         Err(OrganisationError::Unreachable(_) | OrganisationError::Invalid { .. }) => 0,
         Err(error) => return Err(error),
@@ -832,7 +832,12 @@ async fn refresh_held(
         }
     };
     let in_scope = active(&users);
-    let moved = apply_directory(cx, &organisation, &org, users, Reach::of(by)).await?;
+    let moved = apply_directory(cx, &organisation, &org, users, by).await?;
+    // The background read someone's request left owed is theirs.
+    let by = match (by, organisation.read_owed_by) {
+        (Actor::Schedule, Some(asked)) => asked,
+        _ => by,
+    };
     if by != Actor::Schedule || !moved.is_empty() {
         let entry = NewLogEntry {
             action: OrganisationAction::Refreshed,
@@ -964,24 +969,25 @@ async fn stop_covering(
 /// under a busy-times-only organisation is first disconnected with Kalends' events removed,
 /// through a token minted for its own tier (or else its last).
 ///
-/// Asked by someone waiting for the answer (`reach` [`Reach::Answer`]), a read with more
-/// members to cover or stop than [`COVERED_IN_A_REQUEST`] does none of them: it says how many
-/// wait ([`Moved::waiting`]) and the caller leaves them to a background read.
+/// Asked by someone waiting for the answer (`by` a key or the console, [`Reach::Answer`]), a
+/// read with more members to cover or stop than [`COVERED_IN_A_REQUEST`] does none of them: it
+/// says how many wait ([`Moved::waiting`]) and the caller leaves them to a background read,
+/// owed on the connection as theirs.
 async fn apply_directory(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
-    reach: Reach,
+    by: Actor,
 ) -> Result<Moved, OrganisationError> {
     // How it went is kept on the connection: a user the provider did not answer for is covered
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
-    let outcome = apply_users(cx, organisation, org, users, reach).await;
+    let outcome = apply_users(cx, organisation, org, users, Reach::of(by)).await;
     match &outcome {
         Ok(moved) => {
             let read = match moved.waiting {
                 0 => DirectoryRead::Done,
-                waiting => DirectoryRead::Owed(waiting),
+                members => DirectoryRead::Owed { members, by },
             };
             cx.store.record_organisation_refresh(organisation.id, read).await?;
         }
@@ -1020,6 +1026,9 @@ struct Moved {
     joined: Vec<String>,
     left: Vec<String>,
     readdressed: Vec<(String, String)>,
+    /// Members already covered whose calendar was covered again: moved to the organisation's
+    /// tier, or failing before.
+    again: usize,
     waiting: usize,
 }
 
@@ -1073,8 +1082,10 @@ async fn apply_users(
     }
     let mut moved = Moved::default();
     for user in &to_cover {
-        if current(user).is_none() {
-            moved.joined.push(user.email.to_ascii_lowercase());
+        match current(user) {
+            None => moved.joined.push(user.email.to_ascii_lowercase()),
+            Some(m) if m.email.eq_ignore_ascii_case(&user.email) => moved.again += 1,
+            Some(_) => {}
         }
     }
     for member in leavers {
@@ -1179,21 +1190,21 @@ async fn cover_user(
     });
     let own_calendar = |address| member(address, None, Some(format!("{email}{OWN_CALENDAR}")));
     if own.is_some() {
+        if let (Some(old), Some(ours)) = (old, ours) {
+            let moved = Readdress { from: old, to: &email, calendars: &[], keep_account: true };
+            if give_up_covered(cx, organisation, org, &user, staff.id, ours, moved).await? {
+                address = &email;
+            }
+        }
         return Ok(own_calendar(address));
     }
-    let reached = match org.token(&user, org.busy_only).await {
-        Ok((token, expires_at)) => {
-            org.calendars(cx.credentials, &token, &user).await.map(|c| (token, expires_at, c))
-        }
-        Err(unminted) => Err(unminted),
-    };
-    let (token, expires_at, calendars) = match reached {
+    let (token, expires_at, calendars) = match reach(cx, org, &user).await {
         Ok(reached) => reached,
         Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
         Err(Unminted::Refused(why)) => return Ok(member(address, None, Some(why))),
     };
     if let Some(old) = old {
-        let moved = Readdress { from: old, to: &email, calendars: &calendars };
+        let moved = Readdress { from: old, to: &email, calendars: &calendars, keep_account: false };
         match follow_address(cx, organisation, &user, staff.id, ours, moved).await {
             Ok(()) => address = &email,
             Err(StoreError::DuplicateConnection) => return Ok(own_calendar(address)),
@@ -1229,12 +1240,62 @@ async fn cover_user(
     }
 }
 
+/// A token for `user` in the organisation's tier, and their calendars as it lists them.
+async fn reach(
+    cx: Context<'_>,
+    org: &Org,
+    user: &OrgUser,
+) -> Result<(AccessToken, DateTime<Utc>, Vec<RemoteCalendar>), Unminted> {
+    let (token, expires_at) = org.token(user, org.busy_only).await?;
+    let calendars = org.calendars(cx.credentials, &token, user).await?;
+    Ok((token, expires_at, calendars))
+}
+
+/// Gives up the covered calendar `ours`, still under the member's old address, for the one the
+/// staff member connected themselves under the new address: two connections to one calendar
+/// would put each booking in it twice. The member is followed to the new address (the covered
+/// calendar keeps its account, the new one being theirs) and the covered calendar is
+/// disconnected with Kalends' events taken out of it, through a token for the new address.
+/// `false`: the provider refuses the new address for now, nothing changed; the next read tries
+/// again.
+async fn give_up_covered(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    org: &Org,
+    user: &OrgUser,
+    staff_id: Uuid,
+    ours: Uuid,
+    moved: Readdress<'_>,
+) -> Result<bool, OrganisationError> {
+    let calendars = match reach(cx, org, user).await {
+        Ok((_, _, calendars)) => calendars,
+        Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
+        Err(Unminted::Refused(_)) => return Ok(false),
+    };
+    let to = moved.to.to_owned();
+    let moved = Readdress { calendars: &calendars, ..moved };
+    follow_address(cx, organisation, user, staff_id, Some(ours), moved).await?;
+    let covered = OrganisationMember {
+        directory_id: user.id.clone(),
+        staff_id,
+        email: to,
+        connection_id: Some(ours),
+        state: "active".into(),
+        last_error: None,
+    };
+    stop_covering(cx, organisation.tenant_id, &covered, true, Some(org)).await?;
+    Ok(true)
+}
+
 /// A member's address as one read found it changed, with the calendars listed for the new
 /// one.
 struct Readdress<'a> {
     from: &'a str,
     to: &'a str,
     calendars: &'a [RemoteCalendar],
+    /// The covered calendar keeps the old address as its account (see
+    /// [`Readdressed::keep_account`]).
+    keep_account: bool,
 }
 
 /// Follows a covered member (`staff_id`, their calendar `ours`) to their new address, with
@@ -1248,7 +1309,7 @@ async fn follow_address(
     ours: Option<Uuid>,
     moved: Readdress<'_>,
 ) -> Result<(), StoreError> {
-    let Readdress { from, to, calendars } = moved;
+    let Readdress { from, to, calendars, keep_account } = moved;
     let listed = |id: &str| calendars.iter().find(|c| c.id.eq_ignore_ascii_case(id));
     let calendar = listed(from)
         .is_none()
@@ -1263,6 +1324,7 @@ async fn follow_address(
         new: to.to_owned(),
         connection_id: ours,
         calendar,
+        keep_account,
     };
     cx.store.follow_member_address(organisation.tenant_id, &readdressed).await?;
     tracing::info!(organisation = %organisation.id, staff = %staff_id, "a member's address changed in the directory");
@@ -1399,8 +1461,13 @@ mod log {
                 moved.waiting
             );
         }
+        let again = match moved.again {
+            0 => String::new(),
+            1 => "1 calendar covered again; ".to_owned(),
+            n => format!("{n} calendars covered again; "),
+        };
         format!(
-            "{}; {}; {readdressed}{} in scope",
+            "{}; {}; {readdressed}{again}{} in scope",
             named("joined", &moved.joined),
             named("left", &moved.left),
             users_in(in_scope)
@@ -1462,6 +1529,7 @@ mod log {
                 joined: (1..=7).map(|n| format!("u{n}@salon.example")).collect(),
                 left: vec!["bo@salon.example".into()],
                 readdressed: Vec::new(),
+                again: 0,
                 waiting: 0,
             };
             assert_eq!(
@@ -1478,6 +1546,11 @@ mod log {
                 refreshed(&renamed, 2),
                 "0 users joined; 0 users left; 1 address changed (bo@salon.example is now \
                  bo.ng@salon.example); 2 users in scope"
+            );
+            let tier = crate::organisations::Moved { again: 62, ..Default::default() };
+            assert_eq!(
+                refreshed(&tier, 62),
+                "0 users joined; 0 users left; 62 calendars covered again; 62 users in scope"
             );
             let many = crate::organisations::Moved { waiting: 120, ..Default::default() };
             assert_eq!(

@@ -27,6 +27,16 @@ impl Actor {
         }
     }
 
+    /// As stored (`actor` and `api_key_id`); `None` for what no actor was stored as.
+    pub(crate) fn stored(actor: Option<&str>, api_key_id: Option<Uuid>) -> Option<Self> {
+        match (actor?, api_key_id) {
+            ("api_key", Some(id)) => Some(Actor::ApiKey(id)),
+            ("console", _) => Some(Actor::Console),
+            ("schedule", _) => Some(Actor::Schedule),
+            _ => None,
+        }
+    }
+
     /// As stored and answered.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::organisation_log::write_log_entry;
-use super::{Lease, NewLogEntry, Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use super::{
+    Actor, Lease, NewLogEntry, Store, StoreError, corrupt, now, with_pool, with_read_pool,
+};
 
 /// What a sealed service account key is bound to: its organisation connection.
 fn context(id: Uuid) -> String {
@@ -51,6 +53,8 @@ pub struct OrganisationConnection {
     /// Members a background read owed since a read of more than a request should wait for
     /// has not saved yet (covered, refused, moved or stopped); 0 when none is owed.
     pub members_waiting: i64,
+    /// Who asked for the read a background read owes (its log entry is theirs).
+    pub read_owed_by: Option<Actor>,
     /// Connected at.
     pub created_at: DateTime<Utc>,
     /// Changed at.
@@ -148,6 +152,8 @@ struct OrganisationRow {
     members_count: i64,
     read_owed_members: Option<i64>,
     members_done: i64,
+    read_owed_by: Option<String>,
+    read_owed_by_key: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -168,6 +174,7 @@ impl From<OrganisationRow> for OrganisationConnection {
             last_refreshed_at: r.last_refreshed_at,
             members_count: r.members_count,
             members_waiting: r.read_owed_members.map_or(0, |n| (n - r.members_done).max(0)),
+            read_owed_by: Actor::stored(r.read_owed_by.as_deref(), r.read_owed_by_key),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -197,7 +204,7 @@ const SELECT: &str = "SELECT o.id, o.tenant_id, o.provider, o.domain, o.admin_em
      (SELECT COUNT(*) FROM organisation_members m \
       WHERE m.organisation_connection_id = o.id AND o.read_owed_since IS NOT NULL \
       AND m.updated_at >= o.read_owed_since) AS members_done, \
-     o.created_at, o.updated_at \
+     o.read_owed_by, o.read_owed_by_key, o.created_at, o.updated_at \
      FROM organisation_connections o";
 
 /// The mailbox an organisation's application token acts on for the connection `c` (SQL text):
@@ -266,9 +273,15 @@ pub enum DirectoryRead<'a> {
     Done,
     /// Refused, or not answered: why, in words for the administrator.
     Failed(&'a str),
-    /// Its credentials and directory proven, this many members were left to a background read,
-    /// which [`Store::organisations_due`] lists until a whole read is recorded.
-    Owed(usize),
+    /// Its credentials and directory proven, `members` were left to a background read, which
+    /// [`Store::organisations_due`] lists until a whole read is recorded, and whose log entry
+    /// is `by` the one who asked.
+    Owed {
+        /// How many.
+        members: usize,
+        /// Who asked.
+        by: Actor,
+    },
 }
 
 /// What Kalends keeps per calendar of a connection, under the calendar's id.
@@ -345,6 +358,10 @@ pub struct Readdressed {
     pub connection_id: Option<Uuid>,
     /// A calendar of that connection whose id changed with the address: (old id, new id).
     pub calendar: Option<(String, String)>,
+    /// The covered calendar's `account_email` stays the old address: the staff member connected
+    /// the new one themselves, and the covered calendar is being given up. Its calendar still
+    /// moves, so that Kalends' events can be taken out of it.
+    pub keep_account: bool,
 }
 
 impl Store {
@@ -529,22 +546,25 @@ impl Store {
         let (error, refreshed, owed) = match read {
             DirectoryRead::Done => (None, Some(at), None),
             DirectoryRead::Failed(error) => (Some(error), None, None),
-            DirectoryRead::Owed(members) => {
-                (None, None, Some((at, i64::try_from(members).unwrap_or(i64::MAX))))
+            DirectoryRead::Owed { members, by } => {
+                (None, None, Some((at, i64::try_from(members).unwrap_or(i64::MAX), by)))
             }
         };
         with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE organisation_connections SET status = $1, last_error = $2, \
                  last_refreshed_at = COALESCE($3, last_refreshed_at), updated_at = $4, \
-                 read_owed_since = $5, read_owed_members = $6 WHERE id = $7",
+                 read_owed_since = $5, read_owed_members = $6, read_owed_by = $7, \
+                 read_owed_by_key = $8 WHERE id = $9",
             )
             .bind(if error.is_some() { "error" } else { "active" })
             .bind(error)
             .bind(refreshed)
             .bind(at)
-            .bind(owed.map(|(since, _)| since))
-            .bind(owed.map(|(_, members)| members))
+            .bind(owed.map(|(since, ..)| since))
+            .bind(owed.map(|(_, members, _)| members))
+            .bind(owed.map(|(.., by)| by.as_str()))
+            .bind(owed.and_then(|(.., by)| by.api_key_id()))
             .bind(id)
             .execute(pool)
             .await
@@ -754,12 +774,13 @@ impl Store {
             if let Some(connection_id) = connection_id {
                 sqlx::query(
                     "UPDATE connections SET account_email = $1, updated_at = $2 \
-                     WHERE tenant_id = $3 AND id = $4",
+                     WHERE tenant_id = $3 AND id = $4 AND NOT $5",
                 )
                 .bind(new)
                 .bind(at)
                 .bind(tenant_id)
                 .bind(connection_id)
+                .bind(readdressed.keep_account)
                 .execute(&mut *tx)
                 .await?;
                 if let Some((old_id, new_id)) = &readdressed.calendar {

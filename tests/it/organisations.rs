@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kalends::api::bookings::BookingPatch;
+use kalends::api::bookings::{BookingOut, BookingPatch};
 use kalends::api::organisation_connections::{MemberOut, MembersOut, OrganisationConnectionOut};
 use kalends::api::staff::StaffIn;
 use kalends_core::domain::Tenant;
@@ -30,6 +30,7 @@ on_both_databases!(
     a_read_that_fails_between_a_calendar_and_its_member_covers_that_member_the_next_time,
     a_unit_is_found_by_its_path_whatever_it_is_called_and_one_google_does_not_know_is_refused,
     a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar,
+    a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one,
     a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
 );
 
@@ -314,13 +315,19 @@ pub(crate) async fn disconnecting_stops_every_covered_calendar<F, Fut>(
     assert!(events().await.is_empty());
 }
 
-async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(db: Db) {
+/// `staff_unit_connected`, and Bo's booking "Trim" in his covered calendar.
+async fn bo_booked(db: Db) -> (TestApp, String, OrganisationConnectionOut, MemberOut, BookingOut) {
     let (app, _, key, organisation) = staff_unit_connected(db).await;
     let bo = members(&app, &key, organisation.id).await.items[1].clone();
     let mut booking = booking_in("Trim", 8);
     booking.staff_ids = vec![bo.staff_id];
-    app.api(&key).create_booking(&booking).await.unwrap();
+    let booking = app.api(&key).create_booking(&booking).await.unwrap();
     until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
+    (app, key, organisation, bo, booking)
+}
+
+async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(db: Db) {
+    let (app, key, organisation, bo, _) = bo_booked(db).await;
 
     // Dee joins /Staff; Bo moves to /Office, out of scope, after the token Kalends minted for
     // him stopped working (an hour later, say): his calendar is still cleaned up.
@@ -374,12 +381,7 @@ async fn rename(app: &TestApp, old: &str, new: &str) {
 async fn a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar(
     db: Db,
 ) {
-    let (app, _, key, organisation) = staff_unit_connected(db).await;
-    let bo = members(&app, &key, organisation.id).await.items[1].clone();
-    let mut booking = booking_in("Trim", 8);
-    booking.staff_ids = vec![bo.staff_id];
-    let booking = app.api(&key).create_booking(&booking).await.unwrap();
-    until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
+    let (app, key, organisation, bo, booking) = bo_booked(db).await;
 
     // Bo becomes bo.ng@ (his old address an alias that no longer signs in, his calendar's id
     // his new address), an hour passes, and his booking moves before the directory is read.
@@ -427,6 +429,60 @@ async fn a_user_the_administrator_renames_stays_the_same_staff_member_with_the_s
     app.stop().await;
 }
 
+/// Bo is renamed, and before the directory is read again he connects his calendar himself
+/// under his new address. That calendar is his from then on, as when a covered one is connected
+/// by hand under the same address: the read gives up the covered connection, still under his old
+/// address and failing, takes Kalends' events out of it, and his own connection, now his
+/// default, takes his booking.
+async fn a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one(db: Db) {
+    let (app, key, organisation, bo, _) = bo_booked(db).await;
+
+    rename(&app, "bo@salon.example", "bo.ng@salon.example").await;
+    let browser = crate::connect::Browser::new();
+    let page = browser.get(&app.api(&key).settings_link(bo.staff_id).await.unwrap().url).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page =
+        crate::connect::connect(&app, &browser, "google", "bo.ng@salon.example", "allow").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // Until the directory is read, his booking is in his calendar twice: once from each.
+    app.settle().await;
+    let written_by = |e: &Value| e["extendedProperties"]["private"]["kalendsConnection"].clone();
+    let before = events_of(&app, "bo.ng@salon.example").await;
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(
+        states(&listed),
+        [("ann@salon.example", "active"), ("bo.ng@salon.example", "failed")]
+    );
+    let why = listed[1].last_error.as_deref().unwrap_or_default();
+    assert!(why.contains("connected this calendar themselves"), "{why}");
+    let connections = app.api(&key).connections().await.unwrap();
+    let his: Vec<_> = connections
+        .iter()
+        .filter(|c| c.staff_id == bo.staff_id)
+        .map(|c| (c.account_email.as_str(), c.status.as_str(), c.is_default))
+        .collect();
+    assert_eq!(
+        his,
+        [("bo@salon.example", "revoked", false), ("bo.ng@salon.example", "active", true)],
+        "the covered connection is given up: {connections:?}"
+    );
+    let staff = app.api(&key).staff(bo.staff_id).await.unwrap();
+    assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
+    // His booking is in his calendar once, written by his own connection now.
+    let own =
+        json!(connections.iter().find(|c| c.account_email == "bo.ng@salon.example").unwrap().id);
+    let after = until_events(&app, "bo.ng@salon.example", |e| e.len() == 1).await;
+    assert!(after[0]["summary"] == "Trim" && written_by(&after[0]) == own, "{after:?}");
+    assert_ne!(written_by(&before[0]), own);
+    app.stop().await;
+}
+
 /// More users to cover than a request should wait for (over 40): the connection answers at once
 /// and the directory's users are covered in the background, the API and the console saying how
 /// many are still to go.
@@ -467,7 +523,7 @@ async fn a_directory_of_hundreds_is_covered_in_the_background_and_the_connection
         (log[0]["action"] == "refreshed").then_some(log)
     })
     .await;
-    assert_eq!(log[0]["by"]["kind"], "schedule");
+    assert_eq!(log[0]["by"]["kind"], "api_key", "the read is theirs who asked for it");
     let (_, answer) = app.call("GET", &path, &key, None).await;
     let done: OrganisationConnectionOut = serde_json::from_value(answer).unwrap();
     assert_eq!((done.members_count, done.members_waiting), (62, 0));
@@ -494,6 +550,15 @@ async fn a_directory_of_hundreds_is_covered_in_the_background_and_the_connection
     assert_eq!(answer["members_count"], 62, "{answer}");
     let connections = app.api(&key).connections().await.unwrap();
     assert!(connections.iter().all(|c| c.busy_only && c.status == "active"), "{connections:?}");
+    // Logged as theirs who changed the tier, once done.
+    let log = eventually(Duration::from_secs(30), || async {
+        let log = organisation_log(&app, &key).await;
+        (log[0]["action"] == "refreshed").then_some(log)
+    })
+    .await;
+    assert_eq!((&log[0]["by"]["kind"], &log[1]["action"]), (&json!("api_key"), &json!("changed")));
+    let detail = log[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("62 calendars covered again"), "{detail}");
     app.stop().await;
 }
 

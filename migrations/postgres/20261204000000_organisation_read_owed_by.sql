@@ -1,0 +1,4 @@
+-- Who asked for the directory read a background read owes (`actor` and `api_key_id` as in
+-- the organisation log): the background read's log entry is theirs, not the schedule's.
+ALTER TABLE organisation_connections ADD COLUMN read_owed_by TEXT;
+ALTER TABLE organisation_connections ADD COLUMN read_owed_by_key UUID;
