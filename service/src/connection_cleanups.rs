@@ -91,7 +91,7 @@ pub async fn clean_up(
             Ok(None)
         }
         Ok(Some(cleaned)) => {
-            store.forget_connection_cleanup(id).await?;
+            store.connection_cleaned_up(id).await?;
             tracing::info!(%connection, events_removed = cleaned.events_removed, revoked = cleaned.revoked_at_provider, "calendar cleaned up and forgotten");
             if cleaned.events_removed > 0 {
                 reread_if_back(store, tenant_id, connection).await?;

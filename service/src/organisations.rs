@@ -1099,9 +1099,12 @@ async fn apply_users(
         cx.store.save_organisation_member(tenant_id, organisation.id, &left).await?;
         tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
     }
+    // A user back in scope is the member who left: the same staff member, and the same
+    // calendar connected again, under a new address if they were renamed while out of it.
+    let returning = |user: &OrgUser| known.iter().find(|m| m.directory_id == user.id);
     let mut joiners = Vec::new();
     for user in to_cover {
-        let member = current(&user);
+        let member = current(&user).or_else(|| returning(&user));
         let calendar = member.and_then(|m| held(m.connection_id));
         // The same directory user under a new primary address (an administrator's rename):
         // covered again, which follows the address with everything kept under it.

@@ -247,7 +247,30 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a cleanup (done, or given up): the last copy of the connection's tokens goes.
+    /// Forgets a cleanup done, in one transaction with what Kalends recorded of the events it
+    /// removed: with its calendar connected again later, every booking is written into it
+    /// afresh, not taken as already there. A cleanup withdrawn by a reconnection meanwhile (its
+    /// row gone) leaves the records to the reconnected calendar.
+    pub async fn connection_cleaned_up(&self, id: Uuid) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "DELETE FROM booking_events WHERE connection_id = \
+                 (SELECT connection_id FROM connection_cleanups WHERE id = $1 AND remove_events)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM connection_cleanups WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Forgets a cleanup given up: the last copy of the connection's tokens goes.
     pub async fn forget_connection_cleanup(&self, id: Uuid) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
             sqlx::query("DELETE FROM connection_cleanups WHERE id = $1")

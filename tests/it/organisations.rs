@@ -31,6 +31,7 @@ on_both_databases!(
     a_unit_is_found_by_its_path_whatever_it_is_called_and_one_google_does_not_know_is_refused,
     a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar,
     a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one,
+    a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member,
     a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
 );
 
@@ -368,7 +369,31 @@ async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(d
     );
     app.settle().await;
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
+
+    // Back in /Staff: the same member, his booking written into his calendar again.
+    put_user(&app, "bo@salon.example", "/Staff/Juniors", false).await;
+    assert_eq!(app.call("POST", &path, &key, None).await.0, 200);
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(listed.iter().find(|m| m.staff_id == bo.staff_id).unwrap().state, "active");
+    until_events(&app, "bo@salon.example", |e| e.len() == 1 && e[0]["summary"] == "Trim").await;
     app.stop().await;
+}
+
+/// Refreshes the organisation `id`: Ann and Bo (`bo`), followed to bo.ng@, are its members, Bo
+/// the same staff member with his new address.
+async fn still_bo_as_bo_ng(app: &TestApp, key: &str, id: Uuid, bo: Uuid) {
+    let path = format!("/api/v1/organisation-connections/{id}/refresh");
+    let (status, answer) = app.call("POST", &path, key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
+    let listed = members(app, key, id).await.items;
+    assert_eq!(
+        states(&listed),
+        [("ann@salon.example", "active"), ("bo.ng@salon.example", "active")]
+    );
+    assert_eq!(listed[1].staff_id, bo, "the same staff member, not a second one");
+    assert_eq!(app.api(key).staff_list().await.unwrap().items.len(), 2);
+    let staff = app.api(key).staff(bo).await.unwrap();
+    assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
 }
 
 /// The administrator changes `old`'s primary address to `new` in the Admin console.
@@ -393,18 +418,7 @@ async fn a_user_the_administrator_renames_stays_the_same_staff_member_with_the_s
     app.api(&key).patch_booking(booking.id, &moved).await.unwrap();
     app.settle().await;
 
-    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
-    let (status, answer) = app.call("POST", &path, &key, None).await;
-    assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
-    let listed = members(&app, &key, organisation.id).await.items;
-    assert_eq!(
-        states(&listed),
-        [("ann@salon.example", "active"), ("bo.ng@salon.example", "active")]
-    );
-    assert_eq!(listed[1].staff_id, bo.staff_id, "the same staff member, not a second one");
-    assert_eq!(app.api(&key).staff_list().await.unwrap().items.len(), 2);
-    let staff = app.api(&key).staff(bo.staff_id).await.unwrap();
-    assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
+    still_bo_as_bo_ng(&app, &key, organisation.id, bo.staff_id).await;
     let connections = app.api(&key).connections().await.unwrap();
     assert_eq!(connections.len(), 2, "{connections:?}");
     let his = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
@@ -480,6 +494,26 @@ async fn a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_co
     let after = until_events(&app, "bo.ng@salon.example", |e| e.len() == 1).await;
     assert!(after[0]["summary"] == "Trim" && written_by(&after[0]) == own, "{after:?}");
     assert_ne!(written_by(&before[0]), own);
+    app.stop().await;
+}
+
+/// Bo leaves the scope, is renamed while out of it, and comes back: the same staff member, his
+/// member row followed to the new address, his calendar covered again with his booking in it.
+async fn a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member(db: Db) {
+    let (app, key, organisation, bo, _) = bo_booked(db).await;
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    put_user(&app, "bo@salon.example", "/Office", false).await;
+    assert_eq!(app.call("POST", &path, &key, None).await.0, 200);
+    app.settle().await;
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
+
+    rename(&app, "bo@salon.example", "bo.ng@salon.example").await;
+    put_user(&app, "bo.ng@salon.example", "/Staff/Juniors", false).await;
+    still_bo_as_bo_ng(&app, &key, organisation.id, bo.staff_id).await;
+    let log = organisation_log(&app, &key).await;
+    let detail = log[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("bo@salon.example is now bo.ng@salon.example"), "{detail}");
+    until_events(&app, "bo.ng@salon.example", |e| e.len() == 1 && e[0]["summary"] == "Trim").await;
     app.stop().await;
 }
 
