@@ -8,13 +8,16 @@ use kalends::api::staff::StaffIn;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Chromium, Db, TestApp, fields, needs_peers, on_both_databases};
+use crate::helpers::{
+    Chromium, Db, TestApp, booking_in, eventually, fields, needs_peers, on_both_databases,
+};
 
 on_both_databases!(
     a_staff_member_connects_google_and_microsoft_and_disconnects_one,
     a_replayed_state_is_refused_and_stores_nothing,
     tokens_are_not_readable_in_the_database,
     a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it,
+    a_calendar_disconnected_with_its_events_removed_gets_its_bookings_back_when_connected_again,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
 );
 needs_peers!(
@@ -344,6 +347,44 @@ async fn a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it(db: Db)
     assert_eq!(list[0].id, id);
     assert_eq!(list[0].status, "active");
     assert_eq!(list[0].last_error, None);
+    app.stop().await;
+}
+
+/// Ann disconnects her calendar (Kalends' events taken out of it), then connects it again: her
+/// upcoming booking is written into it again, not taken as still there.
+async fn a_calendar_disconnected_with_its_events_removed_gets_its_bookings_back_when_connected_again(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (key, ann, browser) = signed_in(&app, "ann@example.com").await;
+    connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    let mut booking = booking_in("Massage", 6);
+    booking.staff_ids = vec![ann];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    let live = || async {
+        let url = "/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events";
+        let events: Vec<Value> =
+            app.sandbox().get(app.url(url)).send().await.unwrap().json().await.unwrap();
+        events.into_iter().filter(|e| e["status"] != "cancelled").count()
+    };
+    let count = |n: usize| {
+        let live = &live;
+        eventually(std::time::Duration::from_secs(30), move || async move {
+            (live().await == n).then_some(())
+        })
+    };
+    count(1).await;
+
+    let id = connections(&app, &key).await[0].id;
+    let path = format!("/api/v1/connections/{id}?remove_events=true");
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 200);
+    app.settle().await;
+    count(0).await;
+    // Her settings link again: a disconnect through the API ends her sessions.
+    browser.get(&app.api(&key).settings_link(ann).await.unwrap().url).await;
+    connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    assert_eq!(connections(&app, &key).await[0].id, id, "the same connection, back");
+    count(1).await;
     app.stop().await;
 }
 
