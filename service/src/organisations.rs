@@ -1102,6 +1102,10 @@ async fn apply_users(
     // A user back in scope is the member who left: the same staff member, and the same
     // calendar connected again, under a new address if they were renamed while out of it.
     let returning = |user: &OrgUser| known.iter().find(|m| m.directory_id == user.id);
+    // Staff members who are someone in the directory already: a joiner is not matched to one
+    // by address (a new user given a renamed one's old address before the rename was seen).
+    let taken: &[(String, Uuid)] =
+        &known.iter().map(|m| (m.directory_id.clone(), m.staff_id)).collect::<Vec<_>>();
     let mut joiners = Vec::new();
     for user in to_cover {
         let member = current(&user).or_else(|| returning(&user));
@@ -1117,7 +1121,7 @@ async fn apply_users(
             if let Some(member) = member.filter(|_| writing) {
                 stop_covering(cx, tenant_id, member, true, Some(org)).await?;
             }
-            let member = cover_user(cx, organisation, org, user, member).await?;
+            let member = cover_user(cx, organisation, org, user, member, taken).await?;
             cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
             Ok::<_, OrganisationError>(())
         });
@@ -1156,7 +1160,8 @@ async fn cover_each(
 }
 
 /// Covers one directory user: their staff member (the one the organisation covered them as
-/// `before`; otherwise found by address, or added with the directory's id as
+/// `before`; otherwise found by address, unless `taken` says that staff member is another
+/// directory user (directory id, staff id), or added with the directory's id as
 /// `external_id`), and their calendar connected with a token for them. A user the provider
 /// refuses is a `failed` member saying why; the others go on. A calendar of that address the
 /// staff member connected themselves (any connection but the member's) stays theirs: covering
@@ -1168,10 +1173,13 @@ async fn cover_user(
     org: &Org,
     user: OrgUser,
     before: Option<&OrganisationMember>,
+    taken: &[(String, Uuid)],
 ) -> Result<OrganisationMember, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let ours = before.and_then(|m| m.connection_id);
-    let staff = staff_for(cx.store, tenant_id, &user, before.map(|m| m.staff_id)).await?;
+    let others = taken.iter().filter(|(id, _)| *id != user.id).map(|(_, staff)| *staff);
+    let known = Known { staff: before.map(|m| m.staff_id), others: others.collect() };
+    let staff = staff_for(cx.store, tenant_id, &user, known).await?;
     let email = user.email.to_ascii_lowercase();
     // A member whose address changed keeps the old one until the move is made: a read that
     // stops before it (the provider refusing the new address for now) finds the change again.
@@ -1334,21 +1342,32 @@ async fn follow_address(
     Ok(())
 }
 
-/// The staff member a directory user is: the one the organisation covered them as (`known`,
-/// unless the host removed them since), the one with their address, or a new one.
+/// What an organisation knows of a directory user's staff member.
+struct Known {
+    /// The one it covered them as.
+    staff: Option<Uuid>,
+    /// Those it covers (or covered) as other users of the directory.
+    others: Vec<Uuid>,
+}
+
+/// The staff member a directory user is: the one the organisation covered them as (unless the
+/// host removed them since), the one with their address who is not another user of the
+/// directory, or a new one.
 async fn staff_for(
     store: &Store,
     tenant_id: Uuid,
     user: &OrgUser,
-    known: Option<Uuid>,
+    known: Known,
 ) -> Result<Staff, StoreError> {
-    if let Some(id) = known {
+    if let Some(id) = known.staff {
         match store.staff(tenant_id, id).await {
             Err(StoreError::NotFound) => {}
             found => return found,
         }
     }
-    if let Some(staff) = store.staff_by_email(tenant_id, &user.email).await? {
+    if let Some(staff) = store.staff_by_email(tenant_id, &user.email).await?
+        && !known.others.contains(&staff.id)
+    {
         return Ok(staff);
     }
     let name = if user.name.trim().is_empty() { user.email.clone() } else { user.name.clone() };

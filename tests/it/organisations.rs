@@ -32,6 +32,7 @@ on_both_databases!(
     a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar,
     a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one,
     a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member,
+    a_new_user_given_a_renamed_users_old_address_is_a_staff_member_of_their_own,
     a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
 );
 
@@ -514,6 +515,36 @@ async fn a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member(d
     let detail = log[0]["detail"].as_str().unwrap();
     assert!(detail.contains("bo@salon.example is now bo.ng@salon.example"), "{detail}");
     until_events(&app, "bo.ng@salon.example", |e| e.len() == 1 && e[0]["summary"] == "Trim").await;
+    app.stop().await;
+}
+
+/// Bo is renamed and a new user, Bea, is given his old address before the directory is read:
+/// Bo stays himself under his new address, and Bea becomes a staff member of her own, not Bo.
+async fn a_new_user_given_a_renamed_users_old_address_is_a_staff_member_of_their_own(db: Db) {
+    let (app, key, organisation, bo, _) = bo_booked(db).await;
+    rename(&app, "bo@salon.example", "bo.ng@salon.example").await;
+    put_user(&app, "bo@salon.example", "/Staff/Juniors", false).await;
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(3)), "{answer}");
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(
+        states(&listed),
+        [
+            ("ann@salon.example", "active"),
+            ("bo.ng@salon.example", "active"),
+            ("bo@salon.example", "active")
+        ]
+    );
+    assert_eq!(listed[1].staff_id, bo.staff_id, "Bo is still Bo");
+    assert_ne!(listed[2].staff_id, bo.staff_id, "the new user is not Bo");
+    assert_eq!(app.api(&key).staff_list().await.unwrap().items.len(), 3);
+    let staff = app.api(&key).staff(bo.staff_id).await.unwrap();
+    assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
+    // Bo's booking is in his calendar, not in the new user's.
+    until_events(&app, "bo.ng@salon.example", |e| e.len() == 1).await;
+    app.settle().await;
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
     app.stop().await;
 }
 
