@@ -79,7 +79,12 @@ const FINGERPRINT: &str = "SELECT \
     (SELECT MAX(updated_at) FROM booking_events WHERE tenant_id = $1) AS booking_events, \
     (SELECT MAX(updated_at) FROM tenants WHERE id = $1) AS tenant, \
     (SELECT MAX(created_at) FROM checklist_items WHERE tenant_id = $1) AS checklist_added, \
-    (SELECT COUNT(*) FROM checklist_items WHERE tenant_id = $1 AND status = 'pending') AS checklist_pending";
+    (SELECT COUNT(*) FROM checklist_items WHERE tenant_id = $1 AND status = 'pending') AS checklist_pending, \
+    (SELECT MAX(updated_at) FROM organisation_connections WHERE tenant_id = $1) AS organisations_changed, \
+    (SELECT COUNT(*) FROM organisation_connections WHERE tenant_id = $1) AS organisations, \
+    (SELECT MAX(m.updated_at) FROM organisation_members m \
+     JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+     WHERE o.tenant_id = $1) AS organisation_members";
 
 /// The [`FINGERPRINT`]'s columns.
 #[derive(Debug, sqlx::FromRow)]
@@ -98,6 +103,9 @@ struct Stamps {
     tenant: Option<DateTime<Utc>>,
     checklist_added: Option<DateTime<Utc>>,
     checklist_pending: i64,
+    organisations_changed: Option<DateTime<Utc>>,
+    organisations: i64,
+    organisation_members: Option<DateTime<Utc>>,
 }
 
 impl Store {

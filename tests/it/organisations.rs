@@ -33,6 +33,7 @@ on_both_databases!(
     a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one,
     a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member,
     a_new_user_given_a_renamed_users_old_address_is_a_staff_member_of_their_own,
+    a_members_change_reaches_an_open_console,
     a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
 );
 
@@ -545,6 +546,25 @@ async fn a_new_user_given_a_renamed_users_old_address_is_a_staff_member_of_their
     until_events(&app, "bo.ng@salon.example", |e| e.len() == 1).await;
     app.settle().await;
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    app.stop().await;
+}
+
+/// An open console follows the Organisation page live: a member's state changing, with no
+/// calendar changing with it, moves what the console's live stream compares.
+async fn a_members_change_reaches_an_open_console(db: Db) {
+    let (app, tenant, _, organisation) = staff_unit_connected(db).await;
+    app.settle().await;
+    let before = app.store.console_fingerprint(tenant.id).await.unwrap();
+    let mut bo =
+        app.store.organisation_members(tenant.id, organisation.id).await.unwrap().remove(1);
+    assert_eq!(bo.email, "bo@salon.example");
+    bo.state = "failed".into();
+    bo.last_error = Some("the user is outside the application's access scope".into());
+    // Past the clock's resolution: the change's time differs from the creation's.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    app.store.save_organisation_member(tenant.id, organisation.id, &bo).await.unwrap();
+    let after = app.store.console_fingerprint(tenant.id).await.unwrap();
+    assert_ne!(before, after);
     app.stop().await;
 }
 

@@ -312,7 +312,7 @@ fn organisation_card(
             @if organisation.members_waiting > 0 {
                 p.flash role="status" {
                     "Covering the directory's users in the background: " (organisation.members_waiting)
-                    " still to go. Reload to follow it."
+                    " still to go."
                 }
             }
             @if members.is_empty() { p.empty { "Nobody is in scope." } } @else {
