@@ -1118,10 +1118,11 @@ async fn apply_users(
         }
         let writing = organisation.busy_only && calendar.is_some_and(|c| !c.busy_only);
         joiners.push(async move {
-            if let Some(member) = member.filter(|_| writing) {
-                stop_covering(cx, tenant_id, member, true, Some(org)).await?;
-            }
-            let member = cover_user(cx, organisation, org, user, member, taken).await?;
+            let member = match member.filter(|_| writing) {
+                Some(member) => Some(stop_writing(cx, organisation, org, &user, member).await?),
+                None => member.cloned(),
+            };
+            let member = cover_user(cx, organisation, org, user, member.as_ref(), taken).await?;
             cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
             Ok::<_, OrganisationError>(())
         });
@@ -1249,6 +1250,45 @@ async fn cover_user(
         Err(StoreError::DuplicateConnection) => Ok(own_calendar(address)),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Disconnects the calendar a member still has written into, moving into busy times only,
+/// with Kalends' events removed from it; the member as it is then. A member whose address
+/// changed is followed to the new one first: the cleanup's token is asked for that address, and
+/// a calendar named by the address is reached by its new id. The provider refusing the new
+/// address for now, the cleanup tries the old one.
+async fn stop_writing(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    org: &Org,
+    user: &OrgUser,
+    member: &OrganisationMember,
+) -> Result<OrganisationMember, OrganisationError> {
+    let mut member = member.clone();
+    let email = user.email.to_ascii_lowercase();
+    if member.email != email {
+        match reach(cx, org, user).await {
+            Ok((_, _, calendars)) => {
+                let moved = Readdress {
+                    from: &member.email,
+                    to: &email,
+                    calendars: &calendars,
+                    keep_account: false,
+                };
+                let (staff_id, ours) = (member.staff_id, member.connection_id);
+                match follow_address(cx, organisation, user, staff_id, ours, moved).await {
+                    Ok(()) => member.email = email,
+                    // Connected by hand under the new address: `cover_user` gives this one up.
+                    Err(StoreError::DuplicateConnection) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
+            Err(Unminted::Refused(_)) => {}
+        }
+    }
+    stop_covering(cx, organisation.tenant_id, &member, true, Some(org)).await?;
+    Ok(member)
 }
 
 /// A token for `user` in the organisation's tier, and their calendars as it lists them.

@@ -34,6 +34,7 @@ on_both_databases!(
     a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member,
     a_new_user_given_a_renamed_users_old_address_is_a_staff_member_of_their_own,
     a_members_change_reaches_an_open_console,
+    a_renamed_user_moved_into_busy_times_only_has_kalends_events_taken_out,
     a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
 );
 
@@ -565,6 +566,34 @@ async fn a_members_change_reaches_an_open_console(db: Db) {
     app.store.save_organisation_member(tenant.id, organisation.id, &bo).await.unwrap();
     let after = app.store.console_fingerprint(tenant.id).await.unwrap();
     assert_ne!(before, after);
+    app.stop().await;
+}
+
+/// Bo is renamed, and before the directory is read the organisation moves into busy times
+/// only: his calendar is followed to his new address first, so that Kalends' events are taken
+/// out of it, then covered for busy times.
+async fn a_renamed_user_moved_into_busy_times_only_has_kalends_events_taken_out(db: Db) {
+    let (app, key, organisation, bo, _) = bo_booked(db).await;
+    let mut scopes = all_scopes();
+    scopes.push(FREE_BUSY_SCOPE);
+    delegate(&app, &scopes).await;
+    rename(&app, "bo@salon.example", "bo.ng@salon.example").await;
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let (status, answer) = app.call("PATCH", &path, &key, Some(json!({"busy_only": true}))).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
+    app.settle().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(
+        states(&listed),
+        [("ann@salon.example", "active"), ("bo.ng@salon.example", "active")]
+    );
+    let connections = app.api(&key).connections().await.unwrap();
+    let his = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
+    assert_eq!(
+        (his.account_email.as_str(), his.status.as_str(), his.busy_only),
+        ("bo.ng@salon.example", "active", true)
+    );
+    assert!(events_of(&app, "bo.ng@salon.example").await.is_empty(), "Kalends' event is gone");
     app.stop().await;
 }
 
