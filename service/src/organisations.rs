@@ -1033,6 +1033,22 @@ struct Moved {
 }
 
 impl Moved {
+    /// Counts who of the users `to_cover` joins (no `current` member) and whose calendar is
+    /// covered again (a member under the same address; a renamed one counts as readdressed).
+    fn count<'a>(
+        &mut self,
+        to_cover: &[OrgUser],
+        current: impl Fn(&OrgUser) -> Option<&'a OrganisationMember>,
+    ) {
+        for user in to_cover {
+            match current(user) {
+                None => self.joined.push(user.email.to_ascii_lowercase()),
+                Some(m) if m.email.eq_ignore_ascii_case(&user.email) => self.again += 1,
+                Some(_) => {}
+            }
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.joined.is_empty()
             && self.left.is_empty()
@@ -1081,23 +1097,10 @@ async fn apply_users(
         return Ok(Moved { waiting, ..Moved::default() });
     }
     let mut moved = Moved::default();
-    for user in &to_cover {
-        match current(user) {
-            None => moved.joined.push(user.email.to_ascii_lowercase()),
-            Some(m) if m.email.eq_ignore_ascii_case(&user.email) => moved.again += 1,
-            Some(_) => {}
-        }
-    }
+    moved.count(&to_cover, current);
     for member in leavers {
         moved.left.push(member.email.clone());
-        stop_covering(cx, tenant_id, member, true, Some(org)).await?;
-        let left = OrganisationMember {
-            state: "left".into(),
-            last_error: Some("no longer in the directory's scope".into()),
-            ..member.clone()
-        };
-        cx.store.save_organisation_member(tenant_id, organisation.id, &left).await?;
-        tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
+        mark_left(cx, organisation, org, member).await?;
     }
     // A user back in scope is the member who left: the same staff member, and the same
     // calendar connected again, under a new address if they were renamed while out of it.
@@ -1129,6 +1132,26 @@ async fn apply_users(
     }
     cover_each(joiners).await?;
     Ok(moved)
+}
+
+/// A member no longer in the directory's scope: their calendar disconnected with Kalends'
+/// events removed, and they are marked `left`, not forgotten.
+async fn mark_left(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    org: &Org,
+    member: &OrganisationMember,
+) -> Result<(), OrganisationError> {
+    let tenant_id = organisation.tenant_id;
+    stop_covering(cx, tenant_id, member, true, Some(org)).await?;
+    let left = OrganisationMember {
+        state: "left".into(),
+        last_error: Some("no longer in the directory's scope".into()),
+        ..member.clone()
+    };
+    cx.store.save_organisation_member(tenant_id, organisation.id, &left).await?;
+    tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
+    Ok(())
 }
 
 /// Runs the `joiners`' covers a few at a time: a directory of hundreds is covered in a bounded
@@ -1194,14 +1217,8 @@ async fn cover_user(
         state: if error.is_some() { "failed" } else { "active" }.into(),
         last_error: error,
     };
-    let own = cx.store.list_connections(tenant_id, Some(staff.id)).await?.into_iter().find(|c| {
-        c.provider == org.provider()
-            && c.account_email.eq_ignore_ascii_case(&email)
-            && c.status != ConnectionStatus::Revoked
-            && Some(c.id) != ours
-    });
     let own_calendar = |address| member(address, None, Some(format!("{email}{OWN_CALENDAR}")));
-    if own.is_some() {
+    if connected_by_hand(cx, tenant_id, staff.id, org.provider(), &email, ours).await? {
         if let (Some(old), Some(ours)) = (old, ours) {
             let moved = Readdress { from: old, to: &email, calendars: &[], keep_account: true };
             if give_up_covered(cx, organisation, org, &user, staff.id, ours, moved).await? {
@@ -1336,6 +1353,25 @@ async fn give_up_covered(
     };
     stop_covering(cx, organisation.tenant_id, &covered, true, Some(org)).await?;
     Ok(true)
+}
+
+/// Whether the staff member connected the account `email` themselves: a connection of theirs
+/// to it, not revoked, other than the covered one (`ours`).
+async fn connected_by_hand(
+    cx: Context<'_>,
+    tenant_id: Uuid,
+    staff_id: Uuid,
+    provider: Provider,
+    email: &str,
+    ours: Option<Uuid>,
+) -> Result<bool, StoreError> {
+    let theirs = cx.store.list_connections(tenant_id, Some(staff_id)).await?;
+    Ok(theirs.iter().any(|c| {
+        c.provider == provider
+            && c.account_email.eq_ignore_ascii_case(email)
+            && c.status != ConnectionStatus::Revoked
+            && Some(c.id) != ours
+    }))
 }
 
 /// A member's address as one read found it changed, with the calendars listed for the new
