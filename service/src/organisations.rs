@@ -1080,14 +1080,17 @@ async fn apply_users(
         .filter(|m| m.state != "left" && !in_scope.iter().any(|u| u.id == m.directory_id))
         .collect();
     // A member counts as covered while their calendar is active in the organisation's tier
-    // under the address the directory gives now.
+    // under the address the directory gives now (a calendar left at the old one, its giving
+    // up stopped halfway, is not).
     let covered = |user: &OrgUser| {
         current(user).is_some_and(|m| {
             let calendar = held(m.connection_id);
             m.state == "active"
                 && m.email.eq_ignore_ascii_case(&user.email)
                 && calendar.is_some_and(|c| {
-                    c.status == ConnectionStatus::Active && c.busy_only == organisation.busy_only
+                    c.status == ConnectionStatus::Active
+                        && c.busy_only == organisation.busy_only
+                        && c.account_email.eq_ignore_ascii_case(&m.email)
                 })
         })
     };
@@ -1218,8 +1221,11 @@ async fn cover_user(
         last_error: error,
     };
     let own_calendar = |address| member(address, None, Some(format!("{email}{OWN_CALENDAR}")));
-    if connected_by_hand(cx, tenant_id, staff.id, org.provider(), &email, ours).await? {
-        if let (Some(old), Some(ours)) = (old, ours) {
+    if let Some(theirs) =
+        connected_by_hand(cx, tenant_id, staff.id, org.provider(), &email, ours).await?
+    {
+        // The covered calendar is given up for a working one only.
+        if let (Some(old), Some(ours), ConnectionStatus::Active) = (old, ours, theirs) {
             let moved = Readdress { from: old, to: &email, calendars: &[], keep_account: true };
             if give_up_covered(cx, organisation, org, &user, staff.id, ours, moved).await? {
                 address = &email;
@@ -1295,8 +1301,9 @@ async fn stop_writing(
                 let (staff_id, ours) = (member.staff_id, member.connection_id);
                 match follow_address(cx, organisation, user, staff_id, ours, moved).await {
                     Ok(()) => member.email = email,
-                    // Connected by hand under the new address: `cover_user` gives this one up.
-                    Err(StoreError::DuplicateConnection) => {}
+                    // Connected by hand under the new address: `cover_user` gives this one up,
+                    // through a token for that address and the calendar's new id.
+                    Err(StoreError::DuplicateConnection) => return Ok(member),
                     Err(error) => return Err(error.into()),
                 }
             }
@@ -1355,8 +1362,8 @@ async fn give_up_covered(
     Ok(true)
 }
 
-/// Whether the staff member connected the account `email` themselves: a connection of theirs
-/// to it, not revoked, other than the covered one (`ours`).
+/// The status of the connection the staff member made themselves to the account `email`, if
+/// any: one of theirs to it, not revoked, other than the covered one (`ours`).
 async fn connected_by_hand(
     cx: Context<'_>,
     tenant_id: Uuid,
@@ -1364,14 +1371,17 @@ async fn connected_by_hand(
     provider: Provider,
     email: &str,
     ours: Option<Uuid>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<ConnectionStatus>, StoreError> {
     let theirs = cx.store.list_connections(tenant_id, Some(staff_id)).await?;
-    Ok(theirs.iter().any(|c| {
-        c.provider == provider
-            && c.account_email.eq_ignore_ascii_case(email)
-            && c.status != ConnectionStatus::Revoked
-            && Some(c.id) != ours
-    }))
+    Ok(theirs
+        .into_iter()
+        .find(|c| {
+            c.provider == provider
+                && c.account_email.eq_ignore_ascii_case(email)
+                && c.status != ConnectionStatus::Revoked
+                && Some(c.id) != ours
+        })
+        .map(|c| c.status))
 }
 
 /// A member's address as one read found it changed, with the calendars listed for the new

@@ -247,16 +247,19 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a cleanup done, in one transaction with what Kalends recorded of the events it
-    /// removed: with its calendar connected again later, every booking is written into it
-    /// afresh, not taken as already there. A cleanup withdrawn by a reconnection meanwhile (its
-    /// row gone) leaves the records to the reconnected calendar.
+    /// Forgets a cleanup done, in one transaction with what Kalends recorded, up to the
+    /// disconnect, of the events it removed: with its calendar connected again later, every
+    /// booking is written into it afresh, not taken as already there. A record written after the
+    /// disconnect (a write that was under way) is kept: its event may be one the cleanup did
+    /// not see. A cleanup withdrawn by a reconnection meanwhile (its row gone) leaves every
+    /// record to the reconnected calendar.
     pub async fn connection_cleaned_up(&self, id: Uuid) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "DELETE FROM booking_events WHERE connection_id = \
-                 (SELECT connection_id FROM connection_cleanups WHERE id = $1 AND remove_events)",
+                "DELETE FROM booking_events WHERE EXISTS (SELECT 1 FROM connection_cleanups k \
+                 WHERE k.id = $1 AND k.remove_events AND k.connection_id = booking_events.connection_id \
+                 AND booking_events.updated_at <= k.created_at)",
             )
             .bind(id)
             .execute(&mut *tx)

@@ -82,9 +82,7 @@ const FINGERPRINT: &str = "SELECT \
     (SELECT COUNT(*) FROM checklist_items WHERE tenant_id = $1 AND status = 'pending') AS checklist_pending, \
     (SELECT MAX(updated_at) FROM organisation_connections WHERE tenant_id = $1) AS organisations_changed, \
     (SELECT COUNT(*) FROM organisation_connections WHERE tenant_id = $1) AS organisations, \
-    (SELECT MAX(m.updated_at) FROM organisation_members m \
-     JOIN organisation_connections o ON o.id = m.organisation_connection_id \
-     WHERE o.tenant_id = $1) AS organisation_members";
+    (SELECT MAX(updated_at) FROM organisation_members WHERE tenant_id = $1) AS organisation_members";
 
 /// The [`FINGERPRINT`]'s columns.
 #[derive(Debug, sqlx::FromRow)]

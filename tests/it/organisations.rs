@@ -399,6 +399,15 @@ async fn still_bo_as_bo_ng(app: &TestApp, key: &str, id: Uuid, bo: Uuid) {
     assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
 }
 
+/// Bo becomes bo.ng@ (his old address an alias that no longer signs in, his calendar's id his
+/// new address), and an hour passes: the tokens Kalends had for him no longer work.
+async fn bo_renamed_an_hour_ago(app: &TestApp) {
+    rename(app, "bo@salon.example", "bo.ng@salon.example").await;
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    let bo_ng = json!({"email": "bo.ng@salon.example"});
+    app.sandbox().post(expire).json(&bo_ng).send().await.unwrap();
+}
+
 /// The administrator changes `old`'s primary address to `new` in the Admin console.
 async fn rename(app: &TestApp, old: &str, new: &str) {
     let url = app.url(&format!("/sandbox/_control/workspace/users/{old}/rename"));
@@ -411,12 +420,8 @@ async fn a_user_the_administrator_renames_stays_the_same_staff_member_with_the_s
 ) {
     let (app, key, organisation, bo, booking) = bo_booked(db).await;
 
-    // Bo becomes bo.ng@ (his old address an alias that no longer signs in, his calendar's id
-    // his new address), an hour passes, and his booking moves before the directory is read.
-    rename(&app, "bo@salon.example", "bo.ng@salon.example").await;
-    let expire = app.url("/sandbox/_control/expire-tokens");
-    let bo_ng = json!({"email": "bo.ng@salon.example"});
-    app.sandbox().post(expire).json(&bo_ng).send().await.unwrap();
+    // Bo is renamed, and his booking moves before the directory is read.
+    bo_renamed_an_hour_ago(&app).await;
     let moved = BookingPatch { title: Some("Trim and wash".into()), ..Default::default() };
     app.api(&key).patch_booking(booking.id, &moved).await.unwrap();
     app.settle().await;
@@ -454,14 +459,14 @@ async fn a_user_the_administrator_renames_stays_the_same_staff_member_with_the_s
 async fn a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one(db: Db) {
     let (app, key, organisation, bo, _) = bo_booked(db).await;
 
-    rename(&app, "bo@salon.example", "bo.ng@salon.example").await;
+    bo_renamed_an_hour_ago(&app).await;
     let browser = crate::connect::Browser::new();
     let page = browser.get(&app.api(&key).settings_link(bo.staff_id).await.unwrap().url).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let page =
         crate::connect::connect(&app, &browser, "google", "bo.ng@salon.example", "allow").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    // Until the directory is read, his booking is in his calendar twice: once from each.
+    // Until the directory is read, his booking is in his calendar once, from the covered one.
     app.settle().await;
     let written_by = |e: &Value| e["extendedProperties"]["private"]["kalendsConnection"].clone();
     let before = events_of(&app, "bo.ng@salon.example").await;
@@ -577,7 +582,7 @@ async fn a_renamed_user_moved_into_busy_times_only_has_kalends_events_taken_out(
     let mut scopes = all_scopes();
     scopes.push(FREE_BUSY_SCOPE);
     delegate(&app, &scopes).await;
-    rename(&app, "bo@salon.example", "bo.ng@salon.example").await;
+    bo_renamed_an_hour_ago(&app).await;
     let path = format!("/api/v1/organisation-connections/{}", organisation.id);
     let (status, answer) = app.call("PATCH", &path, &key, Some(json!({"busy_only": true}))).await;
     assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
