@@ -113,10 +113,35 @@ enum ConfigCommand {
     Check,
 }
 
+/// Runs the command line in a Tokio runtime, but `kalends ics check FILE` on this thread alone:
+/// it reads a file and prints, and starting a runtime's threads was a good part of its time on
+/// small files. Errors become one line on stderr and a non-zero exit in `main`.
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Ics { command: IcsCommand::Check(args) }
+            if crate::ics_check::reads_a_file(&args) =>
+        {
+            let config = load_config(&cli.config_dir)?;
+            crate::ics_check::run_on_file(args, config.import.max_work_steps)
+        }
+        command => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the Tokio runtime")?
+            .block_on(run(Cli { command, ..cli })),
+    }
+}
+
+/// The configuration, with logging set up as it says.
+fn load_config(config_dir: &std::path::Path) -> anyhow::Result<Config> {
+    let config = Config::load(config_dir)?;
+    crate::telemetry::init(config.log_format, &config.log);
+    Ok(config)
+}
+
 /// Runs the command line; errors become one line on stderr and a non-zero exit in `main`.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::load(&cli.config_dir)?;
-    crate::telemetry::init(config.log_format, &config.log);
+    let config = load_config(&cli.config_dir)?;
     match cli.command {
         Command::Serve { role, no_demo } => {
             let config = Config { demo_tenant: config.demo_tenant && !no_demo, ..config };

@@ -1,5 +1,6 @@
 //! `kalends ics check FILE_OR_URL`: what an import of a feed would store, before registering it.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -34,6 +35,44 @@ pub struct CheckArgs {
 
 /// Runs the check and prints the result.
 pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Result<()> {
+    if reads_a_file(&args) {
+        return run_on_file(args, max_work);
+    }
+    let (options, from, to) = options(&args, max_work)?;
+    // The same refusal as an import's, so a feed is never found fine here and failing there.
+    let parsed = kalends_ical::read(&read(&args.source, max_bytes).await?, &options)?;
+    print(&args, &parsed, from, to)
+}
+
+/// Whether the check reads a file, which [`run_on_file`] does without an async runtime.
+pub fn reads_a_file(args: &CheckArgs) -> bool {
+    is_file(&args.source)
+}
+
+/// Runs the check of a file (see [`reads_a_file`]) on this thread and prints the result.
+pub fn run_on_file(args: CheckArgs, max_work: u64) -> anyhow::Result<()> {
+    let (options, from, to) = options(&args, max_work)?;
+    // Read block by block: a file of 100 000 events is never held whole.
+    let file =
+        std::fs::File::open(&args.source).with_context(|| format!("reading {}", args.source))?;
+    // The same refusal as an import's, so a feed is never found fine here and failing there.
+    let parsed = match kalends_ical::read_from(file, &options) {
+        Ok(parsed) => parsed,
+        Err(ReadFromError::TooMuchWork(e)) => return Err(e.into()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", args.source)),
+    };
+    let printed = print(&args, &parsed, from, to);
+    // The process ends after this: handing 100 000 items' strings back to the allocator one by
+    // one costs more than the exit that frees them all at once.
+    std::mem::forget(parsed);
+    printed
+}
+
+/// The reader's options for the arguments, and the window's first day and the day after it.
+fn options(
+    args: &CheckArgs,
+    max_work: u64,
+) -> anyhow::Result<(ParseOptions, NaiveDate, NaiveDate)> {
     let zone: chrono_tz::Tz = args
         .zone
         .parse()
@@ -55,25 +94,24 @@ pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Resu
         all_single_events: args.to.is_none(),
         max_work,
     };
-    // The same refusal as an import's, so a feed is never found fine here and failing there.
-    let parsed = if is_file(&args.source) {
-        // Read block by block: a file of 100 000 events is never held whole.
-        let file = std::fs::File::open(&args.source)
-            .with_context(|| format!("reading {}", args.source))?;
-        match kalends_ical::read_from(file, &options) {
-            Ok(parsed) => parsed,
-            Err(ReadFromError::TooMuchWork(e)) => return Err(e.into()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", args.source)),
-        }
-    } else {
-        kalends_ical::read(&read(&args.source, max_bytes).await?, &options)?
-    };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    Ok((options, from, to))
+}
+
+fn print(
+    args: &CheckArgs,
+    parsed: &ParsedFeed,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer(&mut out, &parsed)?;
+        // Written in blocks of its own: no BufWriter, which would copy every block once more.
+        parsed.write_json(&mut out)?;
         writeln_out(&mut out, "")?;
     } else {
-        print_text(&mut out, &parsed, from, to)?;
+        let mut out = std::io::BufWriter::new(out);
+        print_text(&mut out, parsed, from, to)?;
+        out.flush()?;
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Kalends: the binary's library. `main` parses arguments and calls [`cli::run`]; tests and
+//! Kalends: the binary's library. `main` parses arguments and calls [`cli::main`]; tests and
 //! benchmarks start the same [`app`] in-process.
 
 pub mod api;

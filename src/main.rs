@@ -2,10 +2,9 @@
 
 use clap::Parser as _;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = kalends::cli::Cli::parse();
-    match kalends::cli::run(cli).await {
+    match kalends::cli::main(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kalends: {e:#}");

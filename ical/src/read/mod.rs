@@ -86,6 +86,7 @@
 mod bounds;
 mod details;
 mod events;
+mod json;
 mod lines;
 mod profiles;
 mod recur;
@@ -291,6 +292,18 @@ impl Stamp {
         Stamp { buf, len }
     }
 
+    /// A span's start and end, and whether it is all-day.
+    fn span(span: &Span) -> (Self, Self, bool) {
+        match *span {
+            Span::AllDay { start, end } => (Stamp::new(start, None), Stamp::new(end, None), true),
+            Span::Timed { start, end } => (
+                Stamp::new(start.date_naive(), Some(start.time())),
+                Stamp::new(end.date_naive(), Some(end.time())),
+                false,
+            ),
+        }
+    }
+
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
@@ -302,14 +315,7 @@ impl Serialize for BusyItem {
     /// (`2024-10-04T18:15:00Z`) otherwise. The details are not part of this contract (what
     /// `kalends ics check` prints is what an import stores).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (start, end, all_day) = match self.span {
-            Span::AllDay { start, end } => (Stamp::new(start, None), Stamp::new(end, None), true),
-            Span::Timed { start, end } => (
-                Stamp::new(start.date_naive(), Some(start.time())),
-                Stamp::new(end.date_naive(), Some(end.time())),
-                false,
-            ),
-        };
+        let (start, end, all_day) = Stamp::span(&self.span);
         let mut m = serializer.serialize_map(Some(7))?;
         m.serialize_entry("start", start.as_str())?;
         m.serialize_entry("end", end.as_str())?;
