@@ -43,8 +43,11 @@ pub fn check(data: &[u8]) {
     check_limits(&parsed, &options);
     check_window(&parsed, &options);
     check_rerun_changes_nothing(&parsed, platform(first));
-    // `kalends ics check --json` prints this.
-    serde_json::to_string(&parsed).expect("a parsed feed serializes");
+    // `kalends ics check --json` prints this, through its own writer: the same bytes.
+    let json = serde_json::to_string(&parsed).expect("a parsed feed serializes");
+    let mut written = Vec::new();
+    parsed.write_json(&mut written).expect("writing to memory cannot fail");
+    assert_eq!(written, json.as_bytes(), "write_json and serde_json differ");
 }
 
 /// The caps on VEVENTs and occurrences hold.
