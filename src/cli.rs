@@ -113,9 +113,10 @@ enum ConfigCommand {
     Check,
 }
 
-/// Runs the command line in a Tokio runtime, but `kalends ics check FILE` on this thread alone:
-/// it reads a file and prints, and starting a runtime's threads was a good part of its time on
-/// small files. Errors become one line on stderr and a non-zero exit in `main`.
+/// What the process's `main` runs: the command line in a Tokio runtime, but `kalends ics check
+/// FILE` on this thread alone (it reads a file and prints, and starting a runtime's threads was a
+/// good part of its time on small files), leaving what it read to the exit to free. Errors
+/// become one line on stderr and a non-zero exit in `main`; in-process callers use [`run`].
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ics { command: IcsCommand::Check(args) }

@@ -35,12 +35,13 @@ pub struct CheckArgs {
 
 /// Runs the check and prints the result.
 pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Result<()> {
-    if reads_a_file(&args) {
-        return run_on_file(args, max_work);
-    }
     let (options, from, to) = options(&args, max_work)?;
-    // The same refusal as an import's, so a feed is never found fine here and failing there.
-    let parsed = kalends_ical::read(&read(&args.source, max_bytes).await?, &options)?;
+    let parsed = if reads_a_file(&args) {
+        read_file(&args.source, &options)?
+    } else {
+        // The same refusal as an import's, so a feed is never found fine here and failing there.
+        kalends_ical::read(&read(&args.source, max_bytes).await?, &options)?
+    };
     print(&args, &parsed, from, to)
 }
 
@@ -49,23 +50,26 @@ pub fn reads_a_file(args: &CheckArgs) -> bool {
     is_file(&args.source)
 }
 
-/// Runs the check of a file (see [`reads_a_file`]) on this thread and prints the result.
+/// [`run`] for a file (see [`reads_a_file`]), on this thread, as the last thing the process
+/// does: the parsed feed is left to the exit to free, which costs less than handing 100 000
+/// items' strings back to the allocator one by one.
 pub fn run_on_file(args: CheckArgs, max_work: u64) -> anyhow::Result<()> {
     let (options, from, to) = options(&args, max_work)?;
-    // Read block by block: a file of 100 000 events is never held whole.
-    let file =
-        std::fs::File::open(&args.source).with_context(|| format!("reading {}", args.source))?;
-    // The same refusal as an import's, so a feed is never found fine here and failing there.
-    let parsed = match kalends_ical::read_from(file, &options) {
-        Ok(parsed) => parsed,
-        Err(ReadFromError::TooMuchWork(e)) => return Err(e.into()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", args.source)),
-    };
+    let parsed = read_file(&args.source, &options)?;
     let printed = print(&args, &parsed, from, to);
-    // The process ends after this: handing 100 000 items' strings back to the allocator one by
-    // one costs more than the exit that frees them all at once.
     std::mem::forget(parsed);
     printed
+}
+
+/// Reads a file block by block (a file of 100 000 events is never held whole), with the same
+/// refusal as an import's, so that a feed is never found fine here and failing there.
+fn read_file(path: &str, options: &ParseOptions) -> anyhow::Result<ParsedFeed> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {path}"))?;
+    match kalends_ical::read_from(file, options) {
+        Ok(parsed) => Ok(parsed),
+        Err(ReadFromError::TooMuchWork(e)) => Err(e.into()),
+        Err(e) => Err(e).with_context(|| format!("reading {path}")),
+    }
 }
 
 /// The reader's options for the arguments, and the window's first day and the day after it.
