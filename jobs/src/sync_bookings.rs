@@ -536,27 +536,17 @@ async fn delete_remote(
     listed: &Listed,
 ) -> Result<(), ConnectionError> {
     let provider = credentials.providers().get(connection.provider);
-    let remote_id = match (&event.remote_id, connection.provider) {
-        (Some(id), _) => id.clone(),
-        // Google ids are known before the event exists.
-        (None, Provider::Google) => {
-            EventKey { booking_id: event.booking_id, connection_id: connection.id }
-                .google_event_id()
-        }
-        // So are CalDAV resource names (the same key, as `{uid}.ics`).
-        (None, Provider::Caldav) => format!(
-            "{}.ics",
-            EventKey { booking_id: event.booking_id, connection_id: connection.id }
-                .google_event_id()
-        ),
+    let key = EventKey { booking_id: event.booking_id, connection_id: connection.id };
+    // Google's and CalDAV's ids are known before the event exists.
+    let known = event.remote_id.clone().or_else(|| key.known_remote_id(connection.provider));
+    let remote_id = match known {
+        Some(id) => id,
         // A Microsoft create whose answer was lost (a killed worker, a dropped connection) may
         // still have made the event: look for it by its booking property around the booking.
-        (None, Provider::Microsoft) => {
-            match find_by_booking(credentials, connection, event, listed).await? {
-                Some(id) => id,
-                None => return Ok(()),
-            }
-        }
+        None => match find_by_booking(credentials, connection, event, listed).await? {
+            Some(id) => id,
+            None => return Ok(()),
+        },
     };
     credentials
         .with_token(connection, |token| {

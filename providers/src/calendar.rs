@@ -128,6 +128,17 @@ impl EventKey {
         out
     }
 
+    /// The provider's id of the event, known before the provider answered the create: Google's
+    /// event id, CalDAV's resource name (`{uid}.ics`, the same key). `None` on Microsoft, whose
+    /// ids are the provider's own (find the event by its booking property instead).
+    pub fn known_remote_id(&self, provider: Provider) -> Option<String> {
+        match provider {
+            Provider::Google => Some(self.google_event_id()),
+            Provider::Caldav => Some(format!("{}.ics", self.google_event_id())),
+            Provider::Microsoft => None,
+        }
+    }
+
     /// A GUID-shaped transaction id for Microsoft Graph creates.
     pub fn transaction_id(&self) -> String {
         let digest = self.digest();

@@ -22,13 +22,13 @@
 //! logged. A cleanup retried until the queue gives up is forgotten too (`gave_up`). One run at a
 //! time holds the cleanup's lease.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use kalends_core::domain::{ConnectionStatus, ConnectionTokens, Provider};
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
-use kalends_providers::calendar::{AccessToken, Subscription, Window};
+use kalends_providers::calendar::{AccessToken, EventKey, Subscription, Window};
 use kalends_providers::provider::CalendarProvider;
 use kalends_providers::session::Credentials;
 use kalends_store::ConnectionCleanup;
@@ -39,14 +39,15 @@ use uuid::Uuid;
 pub const LEASE_SECS: i64 = 120;
 /// A token with less than this left is refreshed first.
 const REFRESH_MARGIN_SECS: i64 = 60;
-/// How far around now the destination calendar is searched for the connection's events.
+/// How far around now the destination calendar is searched for the connection's events (at
+/// least: see `Session::window`).
 const PAST_DAYS: i64 = 365;
 const FUTURE_DAYS: i64 = 3 * 365;
 
 /// What a cleanup did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cleaned {
-    /// Events removed from the destination calendar.
+    /// Events removed from the calendars (those the destination no longer held not counted).
     pub events_removed: usize,
     /// Whether the provider revoked the grant (never on Microsoft).
     pub revoked_at_provider: bool,
@@ -90,8 +91,8 @@ pub async fn clean_up(
             tracing::info!(%connection, "the calendar was connected again while it was cleaned up; the cleanup stopped");
             Ok(None)
         }
-        Ok(Some(cleaned)) => {
-            store.connection_cleaned_up(id).await?;
+        Ok(Some((cleaned, removed))) => {
+            store.connection_cleaned_up(id, &removed).await?;
             tracing::info!(%connection, events_removed = cleaned.events_removed, revoked = cleaned.revoked_at_provider, "calendar cleaned up and forgotten");
             if cleaned.events_removed > 0 {
                 reread_if_back(store, tenant_id, connection).await?;
@@ -140,6 +141,13 @@ pub async fn give_up(store: &Store, cleanup_id: Uuid, error: &str) {
     }
 }
 
+/// The events a run removed: how many (to tell), and whose bookings (to forget their records).
+#[derive(Default)]
+struct Removed {
+    count: usize,
+    bookings: Vec<Uuid>,
+}
+
 /// One run: the cleanup and its (refreshed as needed) tokens.
 struct Session<'a> {
     store: &'a Store,
@@ -156,14 +164,17 @@ impl Session<'_> {
     /// `None` when the cleanup was withdrawn on the way: the calendar was connected again,
     /// whose reconnect forgets the cleanup, and from then on its events are the calendar's
     /// again and its grant may be the new one. Nothing more goes, the grant least of all.
-    async fn run(&mut self) -> Result<Option<Cleaned>, CleanupError> {
+    /// What it did, with the bookings whose events it removed.
+    async fn run(&mut self) -> Result<Option<(Cleaned, Vec<Uuid>)>, CleanupError> {
         let mut cleaned = Cleaned::default();
+        let mut removed = Removed::default();
         if self.cleanup.remove_events {
             match self.remove_events().await? {
-                Some(removed) => cleaned.events_removed = removed,
+                Some(events) => removed = events,
                 None => return Ok(None),
             }
         }
+        cleaned.events_removed = removed.count;
         for channel in self.cleanup.channels.clone() {
             let subscription = Subscription {
                 id: channel.id,
@@ -182,7 +193,7 @@ impl Session<'_> {
         let tokens = &self.cleanup.tokens;
         let grant = tokens.refresh_token.as_ref().unwrap_or(&tokens.access_token);
         cleaned.revoked_at_provider = self.provider().revoke(grant).await?;
-        Ok(Some(cleaned))
+        Ok(Some((cleaned, removed.bookings)))
     }
 
     /// Whether the cleanup is still owed: asked before each removal and before the grant is
@@ -191,44 +202,82 @@ impl Session<'_> {
         Ok(self.store.connection_cleanup_owed(self.cleanup.id).await?)
     }
 
-    /// Removes the connection's own events from its destination calendar (counted), then the
-    /// other events Kalends recorded for it (in a former destination, or out of the window);
-    /// `None` when the cleanup was withdrawn on the way.
-    async fn remove_events(&mut self) -> Result<Option<usize>, CleanupError> {
-        let recorded: HashSet<String> =
-            self.cleanup.events.iter().map(|(_, id)| id.clone()).collect();
-        let mut done: HashSet<String> = HashSet::new();
-        if let Some(calendar) = self.cleanup.destination_calendar_id.clone() {
-            let now = Utc::now();
-            let window = Window {
-                start: now - chrono::Duration::days(PAST_DAYS),
-                end: now + chrono::Duration::days(FUTURE_DAYS),
+    /// Removes the connection's own events from its destination calendar, then the other
+    /// events Kalends recorded for it (in a former destination); `None` when the cleanup was
+    /// withdrawn on the way.
+    ///
+    /// The records are those copied at the disconnect and those of now: a push under way at
+    /// the disconnect records what it wrote once its run is done. An event it wrote but has not
+    /// recorded yet is found all the same: in the listing, which reaches past the latest
+    /// booking the connection wrote, and on Google and CalDAV by the id Kalends gave it.
+    async fn remove_events(&mut self) -> Result<Option<Removed>, CleanupError> {
+        let connection = self.cleanup.connection_id;
+        // (calendar, event id, booking): the copy made at the disconnect names no booking.
+        let mut recorded: Vec<(String, String, Option<Uuid>)> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::new();
+        for (calendar, id) in &self.cleanup.events {
+            at.insert(id.clone(), recorded.len());
+            recorded.push((calendar.clone(), id.clone(), None));
+        }
+        for event in self.store.connection_events(connection).await? {
+            let key = EventKey { booking_id: event.booking_id, connection_id: connection };
+            let provider = self.cleanup.provider;
+            let Some(id) = event.remote_id.or_else(|| key.known_remote_id(provider)) else {
+                continue;
             };
+            match at.get(&id) {
+                Some(&copied) => recorded[copied].2 = Some(event.booking_id),
+                None => {
+                    at.insert(id.clone(), recorded.len());
+                    recorded.push((event.calendar_id, id, Some(event.booking_id)));
+                }
+            }
+        }
+        let ids: HashSet<String> = at.into_keys().collect();
+        let destination = self.cleanup.destination_calendar_id.clone();
+        let mut removed = Removed::default();
+        let mut done: HashSet<String> = HashSet::new();
+        if let Some(calendar) = destination.clone() {
+            let window = self.window().await?;
             let listed = self
                 .call(|provider, token| {
                     let calendar = calendar.clone();
                     async move { provider.list_kalends_events(&token, &calendar, window).await }
                 })
                 .await?;
-            let connection = self.cleanup.connection_id;
-            for event in listed.iter().filter(|e| e.is_written_by(connection, &recorded)) {
+            for event in listed.iter().filter(|e| e.is_written_by(connection, &ids)) {
                 if !self.still_owed().await? {
                     return Ok(None);
                 }
                 self.delete(&calendar, &event.id).await?;
                 done.insert(event.id.clone());
+                removed.count += 1;
+                removed.bookings.extend(event.booking_id);
             }
         }
-        let removed = done.len();
-        for (calendar, id) in self.cleanup.events.clone() {
-            if !done.contains(&id) {
-                if !self.still_owed().await? {
-                    return Ok(None);
-                }
-                self.delete(&calendar, &id).await?;
+        for (calendar, id, booking) in recorded {
+            if done.contains(&id) {
+                continue;
             }
+            if !self.still_owed().await? {
+                return Ok(None);
+            }
+            self.delete(&calendar, &id).await?;
+            // One the destination's listing did not show is gone already, or was never made.
+            removed.count += usize::from(destination.as_deref() != Some(calendar.as_str()));
+            removed.bookings.extend(booking);
         }
         Ok(Some(removed))
+    }
+
+    /// Where the destination calendar is searched: a year back, and three years ahead or past
+    /// the latest booking the connection wrote, whichever is further.
+    async fn window(&self) -> Result<Window, CleanupError> {
+        let now = Utc::now();
+        let ahead = now + chrono::Duration::days(FUTURE_DAYS);
+        let latest = self.store.latest_event_end(self.cleanup.connection_id).await?;
+        let end = latest.map_or(ahead, |latest| ahead.max(latest + chrono::Duration::days(1)));
+        Ok(Window { start: now - chrono::Duration::days(PAST_DAYS), end })
     }
 
     async fn delete(&mut self, calendar: &str, id: &str) -> Result<(), CleanupError> {

@@ -203,6 +203,24 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// The latest end of the bookings whose events a connection holds or is writing (those
+    /// since deleted included): how far ahead its cleanup must look for them.
+    pub async fn latest_event_end(
+        &self,
+        connection_id: Uuid,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let latest: Option<DateTime<Utc>> = with_read_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT MAX(b.span_end) FROM booking_events e JOIN bookings b ON b.id = e.booking_id \
+                 WHERE e.connection_id = $1",
+            )
+            .bind(connection_id)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(latest)
+    }
+
     /// Takes the cleanup's lease until `until`; `false` while another run holds it (or when it
     /// is done).
     pub async fn claim_connection_cleanup(
@@ -247,23 +265,36 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a cleanup done, in one transaction with what Kalends recorded, up to the
-    /// disconnect, of the events it removed: with its calendar connected again later, every
-    /// booking is written into it afresh, not taken as already there. A record written after the
-    /// disconnect (a write that was under way) is kept: its event may be one the cleanup did
-    /// not see. A cleanup withdrawn by a reconnection meanwhile (its row gone) leaves every
-    /// record to the reconnected calendar.
-    pub async fn connection_cleaned_up(&self, id: Uuid) -> Result<(), StoreError> {
+    /// Forgets a cleanup done, in one transaction with what Kalends recorded of the events it
+    /// removed: with its calendar connected again later, every booking is written into it
+    /// afresh, not taken as already there. Those are the records up to the disconnect, and
+    /// those of `removed` (the bookings whose events it removed), whenever written: a write
+    /// under way at the disconnect records its event once its run is done, perhaps after the
+    /// cleanup removed it. Any other record written since is kept: its event may be one the
+    /// cleanup did not see. A cleanup withdrawn by a reconnection meanwhile (its row gone)
+    /// leaves every record to the reconnected calendar.
+    pub async fn connection_cleaned_up(
+        &self,
+        id: Uuid,
+        removed: &[Uuid],
+    ) -> Result<(), StoreError> {
+        const OWNED: &str = "EXISTS (SELECT 1 FROM connection_cleanups k WHERE k.id = $1 \
+             AND k.remove_events AND k.connection_id = booking_events.connection_id";
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "DELETE FROM booking_events WHERE EXISTS (SELECT 1 FROM connection_cleanups k \
-                 WHERE k.id = $1 AND k.remove_events AND k.connection_id = booking_events.connection_id \
-                 AND booking_events.updated_at <= k.created_at)",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            let until_disconnect = format!(
+                "DELETE FROM booking_events WHERE {OWNED} AND booking_events.updated_at <= k.created_at)"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(until_disconnect)).bind(id).execute(&mut *tx).await?;
+            for chunk in removed.chunks(super::IDS_PER_QUERY) {
+                let sql = format!(
+                    "DELETE FROM booking_events WHERE {OWNED}) AND booking_events.booking_id IN ({})",
+                    super::placeholders(2, chunk.len())
+                );
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+                let query = chunk.iter().fold(query, |query, booking| query.bind(*booking));
+                query.execute(&mut *tx).await?;
+            }
             sqlx::query("DELETE FROM connection_cleanups WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)

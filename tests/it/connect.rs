@@ -18,6 +18,9 @@ on_both_databases!(
     tokens_are_not_readable_in_the_database,
     a_revoked_grant_needs_reconnecting_and_reconnecting_restores_it,
     a_calendar_disconnected_with_its_events_removed_gets_its_bookings_back_when_connected_again,
+    a_google_event_written_but_not_yet_recorded_is_removed_with_the_calendar,
+    a_microsoft_event_written_but_not_yet_recorded_is_removed_with_the_calendar,
+    an_event_recorded_after_the_disconnect_is_written_again_when_the_calendar_is_back,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
 );
 needs_peers!(
@@ -385,6 +388,82 @@ async fn a_calendar_disconnected_with_its_events_removed_gets_its_bookings_back_
     connect(&app, &browser, "google", "ann@example.com", "allow").await;
     assert_eq!(connections(&app, &key).await[0].id, id, "the same connection, back");
     count(1).await;
+    app.stop().await;
+}
+
+async fn a_google_event_written_but_not_yet_recorded_is_removed_with_the_calendar(db: Db) {
+    removed_with_the_calendar(db, "google", "ann@example.com", Late::NotYetRecorded).await;
+}
+
+async fn a_microsoft_event_written_but_not_yet_recorded_is_removed_with_the_calendar(db: Db) {
+    let email = "ann.lee@contoso.example";
+    removed_with_the_calendar(db, "microsoft", email, Late::NotYetRecorded).await;
+}
+
+async fn an_event_recorded_after_the_disconnect_is_written_again_when_the_calendar_is_back(db: Db) {
+    removed_with_the_calendar(db, "google", "ann@example.com", Late::RecordedAfterTheDisconnect)
+        .await;
+}
+
+/// How a push under way at the disconnect left its record of the event it wrote.
+enum Late {
+    /// Not recorded yet: a run records its events once it is done.
+    NotYetRecorded,
+    /// Recorded after the disconnect, just before the cleanup removed the event.
+    RecordedAfterTheDisconnect,
+}
+
+/// A calendar disconnected with its events removed while a push was writing into it (her
+/// staff member changing their mind right after a booking): the event goes with the calendar
+/// however far its record got, and comes back when the calendar is connected again. The
+/// booking is five years ahead, further than the cleanup looks by default.
+async fn removed_with_the_calendar(db: Db, provider: &str, email: &str, late: Late) {
+    let app = TestApp::start_public(db).await;
+    let (key, ann, browser) = signed_in(&app, email).await;
+    connect(&app, &browser, provider, email, "allow").await;
+    let mut booking = crate::helpers::booking_body("Massage", 1);
+    booking["start"] = json!("2031-11-03T10:00:00+01:00");
+    booking["end"] = json!("2031-11-03T11:00:00+01:00");
+    booking["staff_ids"] = json!([ann]);
+    assert_eq!(app.call("POST", "/api/v1/bookings", &key, Some(booking)).await.0, 201);
+    app.settle().await;
+    let url = match provider {
+        "google" => format!("/sandbox/_control/google/calendars/{email}/{email}/events"),
+        _ => format!("/sandbox/_control/microsoft/users/{email}/events"),
+    };
+    let live = || async {
+        let events: Vec<Value> = app.sandbox_json(&url).await;
+        // Google keeps a deleted event as cancelled; the Microsoft sandbox marks it deleted.
+        events.iter().filter(|e| e["status"] != "cancelled" && e["deleted"] != true).count()
+    };
+    assert_eq!(live().await, 1, "the booking is in the calendar");
+    let id = connections(&app, &key).await[0].id;
+    match late {
+        Late::NotYetRecorded => {
+            let unrecorded = "UPDATE booking_events SET remote_id = NULL, remote_etag = NULL, \
+                              state = 'pending' WHERE connection_id = $1";
+            assert_eq!(crate::helpers::execute_with_id(&app.store, unrecorded, id).await, 1);
+        }
+        Late::RecordedAfterTheDisconnect => {
+            crate::helpers::execute_either(
+                &app.store,
+                "UPDATE booking_events SET updated_at = '2099-01-01T00:00:00Z'",
+                "UPDATE booking_events SET updated_at = '2099-01-01 00:00:00+00:00'",
+            )
+            .await;
+        }
+    }
+
+    let path = format!("/api/v1/connections/{id}?remove_events=true");
+    let (status, answer) = app.call("DELETE", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["events_removed"], 1, "{answer}");
+    assert_eq!(live().await, 0, "the event left with the calendar");
+
+    browser.get(&app.api(&key).settings_link(ann).await.unwrap().url).await;
+    connect(&app, &browser, provider, email, "allow").await;
+    app.settle().await;
+    assert_eq!(live().await, 1, "the booking is back in the calendar connected again");
     app.stop().await;
 }
 
