@@ -1204,9 +1204,7 @@ async fn cover_user(
 ) -> Result<OrganisationMember, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let ours = before.and_then(|m| m.connection_id);
-    let others = taken.iter().filter(|(id, _)| *id != user.id).map(|(_, staff)| *staff);
-    let known = Known { staff: before.map(|m| m.staff_id), others: others.collect() };
-    let staff = staff_for(cx.store, tenant_id, &user, known).await?;
+    let staff = staff_for(cx.store, tenant_id, &user, before.map(|m| m.staff_id), taken).await?;
     let email = user.email.to_ascii_lowercase();
     // A member whose address changed keeps the old one until the move is made: a read that
     // stops before it (the provider refusing the new address for now) finds the change again.
@@ -1226,8 +1224,8 @@ async fn cover_user(
     {
         // The covered calendar is given up for a working one only.
         if let (Some(old), Some(ours), ConnectionStatus::Active) = (old, ours, theirs) {
-            let moved = Readdress { from: old, to: &email, calendars: &[], keep_account: true };
-            if give_up_covered(cx, organisation, org, &user, staff.id, ours, moved).await? {
+            let covered = member(old, Some(ours), None);
+            if give_up_covered(cx, organisation, org, &user, covered).await? {
                 address = &email;
             }
         }
@@ -1288,31 +1286,55 @@ async fn stop_writing(
     member: &OrganisationMember,
 ) -> Result<OrganisationMember, OrganisationError> {
     let mut member = member.clone();
-    let email = user.email.to_ascii_lowercase();
-    if member.email != email {
-        match reach(cx, org, user).await {
-            Ok((_, _, calendars)) => {
-                let moved = Readdress {
-                    from: &member.email,
-                    to: &email,
-                    calendars: &calendars,
-                    keep_account: false,
-                };
-                let (staff_id, ours) = (member.staff_id, member.connection_id);
-                match follow_address(cx, organisation, user, staff_id, ours, moved).await {
-                    Ok(()) => member.email = email,
-                    // Connected by hand under the new address: `cover_user` gives this one up,
-                    // through a token for that address and the calendar's new id.
-                    Err(StoreError::DuplicateConnection) => return Ok(member),
-                    Err(error) => return Err(error.into()),
-                }
-            }
-            Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
-            Err(Unminted::Refused(_)) => {}
-        }
+    if !member.email.eq_ignore_ascii_case(&user.email)
+        && let Followed::TakenByHand =
+            follow_member(cx, organisation, org, user, &mut member, false).await?
+    {
+        // Connected by hand under the new address: `cover_user` gives this one up, through a
+        // token for that address and the calendar's new id.
+        return Ok(member);
     }
     stop_covering(cx, organisation.tenant_id, &member, true, Some(org)).await?;
     Ok(member)
+}
+
+/// How following a member to the address the directory gives now went.
+enum Followed {
+    /// The member and their covered calendar are under the new address.
+    Moved,
+    /// The provider refuses the new address for now: nothing changed.
+    Refused,
+    /// The staff member connected the new address by hand: nothing changed.
+    TakenByHand,
+}
+
+/// Follows `member` (their covered calendar included) to `user`'s address, with the calendars
+/// listed for it through a token for it; `keep_account` as [`Readdressed::keep_account`]. The
+/// member is changed only when moved.
+async fn follow_member(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    org: &Org,
+    user: &OrgUser,
+    member: &mut OrganisationMember,
+    keep_account: bool,
+) -> Result<Followed, OrganisationError> {
+    let calendars = match reach(cx, org, user).await {
+        Ok((_, _, calendars)) => calendars,
+        Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
+        Err(Unminted::Refused(_)) => return Ok(Followed::Refused),
+    };
+    let email = user.email.to_ascii_lowercase();
+    let moved = Readdress { from: &member.email, to: &email, calendars: &calendars, keep_account };
+    let (staff_id, ours) = (member.staff_id, member.connection_id);
+    match follow_address(cx, organisation, user, staff_id, ours, moved).await {
+        Ok(()) => {
+            member.email = email;
+            Ok(Followed::Moved)
+        }
+        Err(StoreError::DuplicateConnection) => Ok(Followed::TakenByHand),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// A token for `user` in the organisation's tier, and their calendars as it lists them.
@@ -1326,7 +1348,7 @@ async fn reach(
     Ok((token, expires_at, calendars))
 }
 
-/// Gives up the covered calendar `ours`, still under the member's old address, for the one the
+/// Gives up the `covered` member's calendar, still under their old address, for the one the
 /// staff member connected themselves under the new address: two connections to one calendar
 /// would put each booking in it twice. The member is followed to the new address (the covered
 /// calendar keeps its account, the new one being theirs) and the covered calendar is
@@ -1338,28 +1360,15 @@ async fn give_up_covered(
     organisation: &OrganisationConnection,
     org: &Org,
     user: &OrgUser,
-    staff_id: Uuid,
-    ours: Uuid,
-    moved: Readdress<'_>,
+    mut covered: OrganisationMember,
 ) -> Result<bool, OrganisationError> {
-    let calendars = match reach(cx, org, user).await {
-        Ok((_, _, calendars)) => calendars,
-        Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
-        Err(Unminted::Refused(_)) => return Ok(false),
-    };
-    let to = moved.to.to_owned();
-    let moved = Readdress { calendars: &calendars, ..moved };
-    follow_address(cx, organisation, user, staff_id, Some(ours), moved).await?;
-    let covered = OrganisationMember {
-        directory_id: user.id.clone(),
-        staff_id,
-        email: to,
-        connection_id: Some(ours),
-        state: "active".into(),
-        last_error: None,
-    };
-    stop_covering(cx, organisation.tenant_id, &covered, true, Some(org)).await?;
-    Ok(true)
+    match follow_member(cx, organisation, org, user, &mut covered, true).await? {
+        Followed::Moved => {
+            stop_covering(cx, organisation.tenant_id, &covered, true, Some(org)).await?;
+            Ok(true)
+        }
+        Followed::Refused | Followed::TakenByHand => Ok(false),
+    }
 }
 
 /// The status of the connection the staff member made themselves to the account `email`, if
@@ -1428,31 +1437,24 @@ async fn follow_address(
     Ok(())
 }
 
-/// What an organisation knows of a directory user's staff member.
-struct Known {
-    /// The one it covered them as.
-    staff: Option<Uuid>,
-    /// Those it covers (or covered) as other users of the directory.
-    others: Vec<Uuid>,
-}
-
-/// The staff member a directory user is: the one the organisation covered them as (unless the
-/// host removed them since), the one with their address who is not another user of the
-/// directory, or a new one.
+/// The staff member a directory user is: the one the organisation covered them as (`known`,
+/// unless the host removed them since), the one with their address who is not another user
+/// of the directory (`taken`: directory id, staff id), or a new one.
 async fn staff_for(
     store: &Store,
     tenant_id: Uuid,
     user: &OrgUser,
-    known: Known,
+    known: Option<Uuid>,
+    taken: &[(String, Uuid)],
 ) -> Result<Staff, StoreError> {
-    if let Some(id) = known.staff {
+    if let Some(id) = known {
         match store.staff(tenant_id, id).await {
             Err(StoreError::NotFound) => {}
             found => return found,
         }
     }
     if let Some(staff) = store.staff_by_email(tenant_id, &user.email).await?
-        && !known.others.contains(&staff.id)
+        && !taken.iter().any(|(other, id)| *other != user.id && *id == staff.id)
     {
         return Ok(staff);
     }
