@@ -208,8 +208,9 @@ impl Session<'_> {
     ///
     /// The records are those copied at the disconnect and those of now: a push under way at
     /// the disconnect records what it wrote once its run is done. An event it wrote but has not
-    /// recorded yet is found all the same: in the listing, which reaches past the latest
-    /// booking the connection wrote, and on Google and CalDAV by the id Kalends gave it.
+    /// recorded yet is found all the same: in the listing of the destination, which reaches past
+    /// the latest booking the connection wrote, and in another calendar (a destination changed
+    /// meanwhile), on Google and CalDAV, by the id Kalends gave it.
     async fn remove_events(&mut self) -> Result<Option<Removed>, CleanupError> {
         let connection = self.cleanup.connection_id;
         // (calendar, event id, booking): the copy made at the disconnect names no booking.
@@ -219,10 +220,15 @@ impl Session<'_> {
             at.insert(id.clone(), recorded.len());
             recorded.push((calendar.clone(), id.clone(), None));
         }
+        let destination = self.cleanup.destination_calendar_id.clone();
         for event in self.store.connection_events(connection).await? {
+            // An unrecorded event in the destination is found by the listing, which names its
+            // connection; elsewhere, only its id can find it. Guessing ids for the destination
+            // too would cost a call for each booking whose write never went out.
             let key = EventKey { booking_id: event.booking_id, connection_id: connection };
-            let provider = self.cleanup.provider;
-            let Some(id) = event.remote_id.or_else(|| key.known_remote_id(provider)) else {
+            let elsewhere = destination.as_deref() != Some(event.calendar_id.as_str());
+            let guessed = || key.known_remote_id(self.cleanup.provider).filter(|_| elsewhere);
+            let Some(id) = event.remote_id.or_else(guessed) else {
                 continue;
             };
             match at.get(&id) {
@@ -234,7 +240,6 @@ impl Session<'_> {
             }
         }
         let ids: HashSet<String> = at.into_keys().collect();
-        let destination = self.cleanup.destination_calendar_id.clone();
         let mut removed = Removed::default();
         let mut done: HashSet<String> = HashSet::new();
         if let Some(calendar) = destination.clone() {
