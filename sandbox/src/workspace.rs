@@ -268,7 +268,7 @@ fn verified(
 
 /// The directory API (nested at `/google/admin/directory/v1`).
 pub(super) fn router() -> Router<Sandbox> {
-    Router::new().route("/users", get(list_users))
+    Router::new().route("/users", get(list_users)).route("/users/{key}", get(get_user))
 }
 
 /// `users.list`'s query.
@@ -289,28 +289,10 @@ async fn list_users(
 ) -> Response {
     let mut state = sandbox.lock();
     state.count("GET google directory users.list");
-    let caller = match state.authenticate(Provider::Google, &headers, Utc::now()) {
-        Ok(account) => account,
+    let caller = match administrator(&state, &headers) {
+        Ok(caller) => caller,
         Err(refusal) => return refusal,
     };
-    let token = bearer(&headers).unwrap_or_default();
-    let scopes = state.oauth.scopes_of_access_token(token).unwrap_or_default();
-    if !scopes.iter().any(|s| s == DIRECTORY_SCOPE || s == DIRECTORY_WRITE_SCOPE) {
-        return google_error(
-            StatusCode::FORBIDDEN,
-            "insufficientPermissions",
-            "Request had insufficient authentication scopes.",
-            None,
-        );
-    }
-    if !state.workspace.active_user(&caller.email).is_some_and(|u| u.is_admin) {
-        return google_error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Not Authorized to access this resource/api",
-            None,
-        );
-    }
     let domain = match (&query.domain, &query.customer) {
         (Some(domain), _) => domain.to_ascii_lowercase(),
         // `my_customer`: the caller's own domain (one domain per customer here).
@@ -355,27 +337,77 @@ async fn list_users(
     users.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));
     let size = query.max_results.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let start: usize = query.page_token.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0);
-    let page: Vec<Value> = users
-        .iter()
-        .skip(start)
-        .take(size)
-        .map(|u| {
-            json!({
-                "kind": "admin#directory#user",
-                "id": u.id,
-                "primaryEmail": u.primary_email,
-                "name": {"fullName": u.name.clone().unwrap_or_else(|| super::display_name(&u.primary_email))},
-                "orgUnitPath": u.org_unit_path,
-                "isAdmin": u.is_admin,
-                "suspended": u.suspended,
-            })
-        })
-        .collect();
+    let page: Vec<Value> = users.iter().skip(start).take(size).map(|u| user_resource(u)).collect();
     let mut body = json!({"kind": "admin#directory#users", "users": page});
     if start + size < users.len() {
         body["nextPageToken"] = json!((start + size).to_string());
     }
     Json(body).into_response()
+}
+
+/// `users.get`: one user by id, primary address or alias, wherever they are in the Workspace.
+async fn get_user(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Response {
+    let mut state = sandbox.lock();
+    state.count("GET google directory users.get");
+    if let Err(refusal) = administrator(&state, &headers) {
+        return refusal;
+    }
+    let key = key.to_ascii_lowercase();
+    let found = state.workspace.users.values().find(|u| {
+        u.id == key
+            || u.primary_email.eq_ignore_ascii_case(&key)
+            || u.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(&key))
+    });
+    match found {
+        Some(user) => Json(user_resource(user)).into_response(),
+        None => {
+            google_error(StatusCode::NOT_FOUND, "notFound", "Resource Not Found: userKey", None)
+        }
+    }
+}
+
+/// The caller of a directory read, when the token is good, carries a directory scope and is an
+/// administrator's who may sign in; else Google's refusal.
+#[allow(clippy::result_large_err, reason = "handlers answer refusals as ready responses")]
+fn administrator(state: &SandboxState, headers: &HeaderMap) -> Result<super::Account, Response> {
+    let caller = state.authenticate(Provider::Google, headers, Utc::now())?;
+    let token = bearer(headers).unwrap_or_default();
+    let scopes = state.oauth.scopes_of_access_token(token).unwrap_or_default();
+    if !scopes.iter().any(|s| s == DIRECTORY_SCOPE || s == DIRECTORY_WRITE_SCOPE) {
+        return Err(google_error(
+            StatusCode::FORBIDDEN,
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+            None,
+        ));
+    }
+    if !state.workspace.active_user(&caller.email).is_some_and(|u| u.is_admin) {
+        return Err(google_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not Authorized to access this resource/api",
+            None,
+        ));
+    }
+    Ok(caller)
+}
+
+/// A user as the directory API shows one.
+fn user_resource(u: &DirectoryUser) -> Value {
+    json!({
+        "kind": "admin#directory#user",
+        "id": u.id,
+        "primaryEmail": u.primary_email,
+        "name": {"fullName": u.name.clone().unwrap_or_else(|| super::display_name(&u.primary_email))},
+        "orgUnitPath": u.org_unit_path,
+        "isAdmin": u.is_admin,
+        "suspended": u.suspended,
+        "aliases": u.aliases,
+    })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -401,6 +401,20 @@ impl Org {
         }
     }
 
+    /// The directory user `id` as the directory knows them now, wherever they are, when their
+    /// address matters: on Google, where a calendar is reached through a token for its
+    /// user's address (`None`: deleted). Microsoft reaches a mailbox by its id, whatever its
+    /// address: `None`.
+    async fn user(&self, id: &str) -> Result<Option<OrgUser>, OrganisationError> {
+        match &self.directory {
+            Directory::Google { workspace, admin_email, .. } => {
+                let user = workspace.user(admin_email, id).await.map_err(OrganisationError::of)?;
+                Ok(user.map(OrgUser::from))
+            }
+            Directory::Microsoft { .. } => Ok(None),
+        }
+    }
+
     /// A token for `user`'s calendar in a tier (`busy_only`; addressed to their mailbox), and
     /// when it runs out.
     async fn token(
@@ -1146,7 +1160,8 @@ async fn mark_left(
     member: &OrganisationMember,
 ) -> Result<(), OrganisationError> {
     let tenant_id = organisation.tenant_id;
-    stop_covering(cx, tenant_id, member, true, Some(org)).await?;
+    let member = follow_leaver(cx, organisation, org, member).await?;
+    stop_covering(cx, tenant_id, &member, true, Some(org)).await?;
     let left = OrganisationMember {
         state: "left".into(),
         last_error: Some("no longer in the directory's scope".into()),
@@ -1155,6 +1170,33 @@ async fn mark_left(
     cx.store.save_organisation_member(tenant_id, organisation.id, &left).await?;
     tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
     Ok(())
+}
+
+/// A leaver the directory still has under another address (renamed as they left the scope,
+/// before a read saw the rename), followed there first, so that Kalends' events really leave
+/// their calendar: a token for the old address is refused, and a Google calendar named by the
+/// address has the new one's id. A calendar the staff member connected themselves under the
+/// new address keeps its account ([`Readdressed::keep_account`]). A suspended leaver gets no
+/// token under any address, and a deleted one has none: both stay as they are.
+async fn follow_leaver(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    org: &Org,
+    member: &OrganisationMember,
+) -> Result<OrganisationMember, OrganisationError> {
+    let mut member = member.clone();
+    let Some(user) = org.user(&member.directory_id).await? else {
+        return Ok(member);
+    };
+    if !user.active || user.email.eq_ignore_ascii_case(&member.email) {
+        return Ok(member);
+    }
+    if let Followed::TakenByHand =
+        follow_member(cx, organisation, org, &user, &mut member, false).await?
+    {
+        follow_member(cx, organisation, org, &user, &mut member, true).await?;
+    }
+    Ok(member)
 }
 
 /// Runs the `joiners`' covers a few at a time: a directory of hundreds is covered in a bounded
@@ -1219,15 +1261,12 @@ async fn cover_user(
         last_error: error,
     };
     let own_calendar = |address| member(address, None, Some(format!("{email}{OWN_CALENDAR}")));
-    if let Some(theirs) =
-        connected_by_hand(cx, tenant_id, staff.id, org.provider(), &email, ours).await?
-    {
-        // The covered calendar is given up for a working one only.
-        if let (Some(old), Some(ours), ConnectionStatus::Active) = (old, ours, theirs) {
-            let covered = member(old, Some(ours), None);
-            if give_up_covered(cx, organisation, org, &user, covered).await? {
-                address = &email;
-            }
+    let by_hand =
+        |address| connected_by_hand(cx, tenant_id, staff.id, org.provider(), address, ours);
+    if let Some((_, theirs)) = by_hand(&email).await? {
+        let covered = old.map(|old| member(old, ours, None));
+        if follow_to_their_own(cx, organisation, org, &user, covered, theirs).await? {
+            address = &email;
         }
         return Ok(own_calendar(address));
     }
@@ -1237,8 +1276,13 @@ async fn cover_user(
         Err(Unminted::Refused(why)) => return Ok(member(address, None, Some(why))),
     };
     if let Some(old) = old {
+        // Their own calendar under the old address: its grant follows the renamed account, so
+        // it follows the address as a covered one does, and stays theirs; covering the same
+        // calendar again would put each booking in it twice.
+        let theirs = by_hand(old).await?.map(|(id, _)| id);
         let moved = Readdress { from: old, to: &email, calendars: &calendars, keep_account: false };
-        match follow_address(cx, organisation, &user, staff.id, ours, moved).await {
+        match follow_address(cx, organisation, &user, staff.id, theirs.or(ours), moved).await {
+            Ok(()) if theirs.is_some() => return Ok(own_calendar(&email)),
             Ok(()) => address = &email,
             Err(StoreError::DuplicateConnection) => return Ok(own_calendar(address)),
             Err(error) => return Err(error.into()),
@@ -1296,6 +1340,36 @@ async fn stop_writing(
     }
     stop_covering(cx, organisation.tenant_id, &member, true, Some(org)).await?;
     Ok(member)
+}
+
+/// Whether `user`'s member moves to the address the directory gives now, under which the staff
+/// member connected the calendar themselves (`theirs`, its status), from the `covered` member's
+/// old one: the covered calendar is given up for a working own one, and with none covered, the
+/// member and the staff member's e-mail simply follow.
+async fn follow_to_their_own(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    org: &Org,
+    user: &OrgUser,
+    covered: Option<OrganisationMember>,
+    theirs: ConnectionStatus,
+) -> Result<bool, OrganisationError> {
+    match covered {
+        Some(covered) if covered.connection_id.is_some() => {
+            if theirs != ConnectionStatus::Active {
+                return Ok(false);
+            }
+            give_up_covered(cx, organisation, org, user, covered).await
+        }
+        Some(member) => {
+            let email = user.email.to_ascii_lowercase();
+            let moved =
+                Readdress { from: &member.email, to: &email, calendars: &[], keep_account: true };
+            follow_address(cx, organisation, user, member.staff_id, None, moved).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// How following a member to the address the directory gives now went.
@@ -1380,7 +1454,7 @@ async fn connected_by_hand(
     provider: Provider,
     email: &str,
     ours: Option<Uuid>,
-) -> Result<Option<ConnectionStatus>, StoreError> {
+) -> Result<Option<(Uuid, ConnectionStatus)>, StoreError> {
     let theirs = cx.store.list_connections(tenant_id, Some(staff_id)).await?;
     Ok(theirs
         .into_iter()
@@ -1390,7 +1464,7 @@ async fn connected_by_hand(
                 && c.status != ConnectionStatus::Revoked
                 && Some(c.id) != ours
         })
-        .map(|c| c.status))
+        .map(|c| (c.id, c.status)))
 }
 
 /// A member's address as one read found it changed, with the calendars listed for the new

@@ -32,6 +32,9 @@ on_both_databases!(
     a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar,
     a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one,
     a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member,
+    a_user_renamed_as_they_leave_the_scope_has_kalends_events_taken_out_under_the_new_address,
+    a_renamed_user_with_only_their_own_calendar_is_listed_under_the_new_address,
+    a_renamed_users_own_calendar_follows_them_and_is_not_covered_a_second_time,
     a_new_user_given_a_renamed_users_old_address_is_a_staff_member_of_their_own,
     a_members_change_reaches_an_open_console,
     a_renamed_user_moved_into_busy_times_only_has_kalends_events_taken_out,
@@ -522,6 +525,98 @@ async fn a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member(d
     let detail = log[0]["detail"].as_str().unwrap();
     assert!(detail.contains("bo@salon.example is now bo.ng@salon.example"), "{detail}");
     until_events(&app, "bo.ng@salon.example", |e| e.len() == 1 && e[0]["summary"] == "Trim").await;
+    app.stop().await;
+}
+
+/// Bo is renamed and moved out of the scope before the directory is read again: he is a leaver
+/// found under his new address, whose calendar has Kalends' events taken out (a token for his
+/// old address is refused, and his calendar has the new address's id).
+async fn a_user_renamed_as_they_leave_the_scope_has_kalends_events_taken_out_under_the_new_address(
+    db: Db,
+) {
+    let (app, key, organisation, bo, _) = bo_booked(db).await;
+    bo_renamed_an_hour_ago(&app).await;
+    put_user(&app, "bo.ng@salon.example", "/Office", false).await;
+    assert_eq!(events_of(&app, "bo.ng@salon.example").await.len(), 1, "his booking moved with him");
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    assert!(events_of(&app, "bo.ng@salon.example").await.is_empty(), "Kalends' event left");
+    let listed = members(&app, &key, organisation.id).await.items;
+    let bo_now = listed.iter().find(|m| m.staff_id == bo.staff_id).unwrap();
+    assert_eq!((bo_now.email.as_str(), bo_now.state.as_str()), ("bo.ng@salon.example", "left"));
+    let staff = app.api(&key).staff(bo.staff_id).await.unwrap();
+    assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"), "the staff member followed");
+    app.stop().await;
+}
+
+/// Bo, signed in to his settings, connects his Workspace calendar himself; then the
+/// organisation connects `/Staff`, which covers Ann but leaves Bo's calendar his.
+async fn bo_connected_himself_first(
+    db: Db,
+) -> (TestApp, String, Uuid, crate::connect::Browser, OrganisationConnectionOut) {
+    let app = TestApp::start_public(db).await;
+    workspace(&app, &all_scopes()).await;
+    let (key, bo, browser) = crate::connect::signed_in(&app, "bo@salon.example").await;
+    let page = crate::connect::connect(&app, &browser, "google", "bo@salon.example", "allow").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let organisation = connect_staff_unit(&app, &key).await;
+    (app, key, bo, browser, organisation)
+}
+
+/// Bo connected his calendar himself before the organisation did, so it covers no calendar of
+/// his. Renamed, he connects it again under his new address: the next read lists him there, and
+/// his staff member's e-mail follows.
+async fn a_renamed_user_with_only_their_own_calendar_is_listed_under_the_new_address(db: Db) {
+    let (app, key, bo, browser, organisation) = bo_connected_himself_first(db).await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    let his = |listed: &[MemberOut]| {
+        let member = listed.iter().find(|m| m.staff_id == bo).unwrap();
+        (member.email.clone(), member.state.clone())
+    };
+    assert_eq!(his(&listed), ("bo@salon.example".to_owned(), "failed".to_owned()));
+
+    bo_renamed_an_hour_ago(&app).await;
+    let page =
+        crate::connect::connect(&app, &browser, "google", "bo.ng@salon.example", "allow").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(his(&listed), ("bo.ng@salon.example".to_owned(), "failed".to_owned()));
+    let staff = app.api(&key).staff(bo).await.unwrap();
+    assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
+    app.stop().await;
+}
+
+/// Bo connected his calendar himself before the organisation did. Renamed, his own connection
+/// still works (the grant follows his account): the next read moves it to his new address and
+/// leaves it his, rather than covering the same calendar again and writing his booking twice.
+async fn a_renamed_users_own_calendar_follows_them_and_is_not_covered_a_second_time(db: Db) {
+    let (app, key, bo, _, organisation) = bo_connected_himself_first(db).await;
+    let mut booking = booking_in("Trim", 8);
+    booking.staff_ids = vec![bo];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    until_events(&app, "bo@salon.example", |e| e.len() == 1).await;
+
+    bo_renamed_an_hour_ago(&app).await;
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    let his = listed.iter().find(|m| m.staff_id == bo).unwrap();
+    assert_eq!((his.email.as_str(), his.state.as_str()), ("bo.ng@salon.example", "failed"));
+    let connections = app.api(&key).connections().await.unwrap();
+    let accounts: Vec<_> = connections
+        .iter()
+        .filter(|c| c.staff_id == bo)
+        .map(|c| (c.account_email.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(accounts, [("bo.ng@salon.example", "active")], "his own, followed");
+    assert_eq!(events_of(&app, "bo.ng@salon.example").await.len(), 1, "his booking, once");
     app.stop().await;
 }
 

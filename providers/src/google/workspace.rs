@@ -355,12 +355,7 @@ impl Workspace {
                 if let Some(unit) = org_unit.filter(|_| refusal.contains("INVALID_OU_ID")) {
                     return Err(WorkspaceError::BadUnit(unit.to_owned()));
                 }
-                let message = format!("the Workspace directory answered {status}: {refusal}");
-                return Err(match status.is_server_error() || status.as_u16() == 429 {
-                    true => ProviderError::transient(message),
-                    false => ProviderError::permanent(status.as_u16(), message),
-                }
-                .into());
+                return Err(directory_refusal(status, &refusal));
             }
             let page: UsersPage = response
                 .json()
@@ -373,6 +368,58 @@ impl Workspace {
             }
         }
     }
+
+    /// One user of the directory by their id (`users.get`, which also takes an address), read
+    /// as `admin`, wherever they are in the Workspace; `None` when the directory has no such
+    /// user (deleted).
+    pub async fn user(
+        &self,
+        admin: &str,
+        id: &str,
+    ) -> Result<Option<DirectoryUser>, WorkspaceError> {
+        let token = self.user_token(admin, &[DIRECTORY_SCOPE]).await?;
+        let mut url = reqwest::Url::parse(&format!("{}users/", self.directory_base_url))
+            .map_err(|e| ProviderError::permanent(0, format!("the directory's address: {e}")))?;
+        // One path segment, escaped: an id is digits, but nothing here trusts that.
+        url.path_segments_mut()
+            .map_err(|()| ProviderError::permanent(0, "the directory's address has no path"))?
+            .pop_if_empty()
+            .push(id);
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token.token.secret().expose_secret())
+            .send()
+            .await
+            .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;
+        let status = response.status();
+        match status {
+            reqwest::StatusCode::NOT_FOUND => return Ok(None),
+            reqwest::StatusCode::FORBIDDEN => {
+                return Err(WorkspaceError::NotAdmin(admin.to_owned()));
+            }
+            status if !status.is_success() => {
+                return Err(directory_refusal(status, &google_message(response).await));
+            }
+            _ => {}
+        }
+        let user: UserResource = response
+            .json()
+            .await
+            .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;
+        Ok(Some(DirectoryUser::from(user)))
+    }
+}
+
+/// The directory's answer `status` other than a success or a refusal of the administrator, with
+/// Google's `refusal`: passing when Google failed or throttled.
+fn directory_refusal(status: reqwest::StatusCode, refusal: &str) -> WorkspaceError {
+    let message = format!("the Workspace directory answered {status}: {refusal}");
+    match status.is_server_error() || status.as_u16() == 429 {
+        true => ProviderError::transient(message),
+        false => ProviderError::permanent(status.as_u16(), message),
+    }
+    .into()
 }
 
 /// Whether the token endpoint's error says it failed for a moment: OAuth's `server_error` and

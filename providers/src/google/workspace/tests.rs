@@ -169,6 +169,28 @@ async fn the_directory_lists_a_unit_with_those_below_it_and_refuses_a_reader_who
     );
 }
 
+#[tokio::test]
+async fn a_user_is_found_by_id_wherever_they_are_and_an_id_is_never_read_as_a_path() {
+    let salon = Salon::start().await;
+    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
+    let workspace = salon.workspace(KEY);
+    let admin = "admin@salon.example";
+    let everyone = workspace.directory(admin, "salon.example", None).await.unwrap();
+    let bo = everyone.iter().find(|u| u.email == "bo@salon.example").unwrap();
+    let path = format!("/users/{}/rename", bo.email);
+    salon.control("POST", &path, json!({"primary_email": "bo.ng@salon.example"})).await;
+
+    let found = workspace.user(admin, &bo.id).await.unwrap().expect("Bo, by his id");
+    assert_eq!((found.id.as_str(), found.email.as_str()), (bo.id.as_str(), "bo.ng@salon.example"));
+    assert_eq!(workspace.user(admin, "10000000000000000000999").await.unwrap(), None);
+    // Escaped into one segment: not `users/..` nor a listing with a query of its own.
+    for hostile in ["../users", "x?domain=salon.example", "a/b", "%2e%2e"] {
+        assert_eq!(workspace.user(admin, hostile).await.unwrap(), None, "{hostile}");
+    }
+    let error = workspace.user("ann@salon.example", &bo.id).await.unwrap_err();
+    assert!(matches!(error, WorkspaceError::NotAdmin(_)), "{error}");
+}
+
 #[test]
 fn a_units_name_is_quoted_as_googles_query_syntax_asks() {
     assert_eq!(unit_query("/Staff"), "orgUnitPath='/Staff'");
