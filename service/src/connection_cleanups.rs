@@ -43,6 +43,9 @@ const REFRESH_MARGIN_SECS: i64 = 60;
 /// least: see `Session::window`).
 const PAST_DAYS: i64 = 365;
 const FUTURE_DAYS: i64 = 3 * 365;
+/// How far ahead the listing reaches at most, however far the connection's latest booking:
+/// Graph and CalDAV expand every recurring series over the window before filtering.
+const FURTHEST_DAYS: i64 = 6 * 365;
 
 /// What a cleanup did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -85,14 +88,20 @@ pub async fn clean_up(
         return Err(CleanupError::Busy);
     }
     let (id, connection, tenant_id) = (cleanup.id, cleanup.connection_id, cleanup.tenant_id);
-    let mut session = Session { store, sealer, credentials, cleanup };
+    let mut session = Session { store, sealer, credentials, cleanup, removed: Removed::default() };
     match session.run().await {
         Ok(None) => {
             tracing::info!(%connection, "the calendar was connected again while it was cleaned up; the cleanup stopped");
+            give_back(store, tenant_id, connection, &session.removed.bookings).await?;
             Ok(None)
         }
-        Ok(Some((cleaned, removed))) => {
-            store.connection_cleaned_up(id, &removed).await?;
+        Ok(Some(cleaned)) => {
+            let removed = &session.removed.bookings;
+            if !store.connection_cleaned_up(id, removed).await? {
+                // Connected again after the last look: what it removed goes back in.
+                give_back(store, tenant_id, connection, removed).await?;
+                return Ok(None);
+            }
             tracing::info!(%connection, events_removed = cleaned.events_removed, revoked = cleaned.revoked_at_provider, "calendar cleaned up and forgotten");
             if cleaned.events_removed > 0 {
                 reread_if_back(store, tenant_id, connection).await?;
@@ -132,6 +141,27 @@ async fn reread_if_back(
     Ok(())
 }
 
+/// The events a cleanup withdrawn partway had already removed (the calendar was connected
+/// again meanwhile) are written into it again: their records are forgotten, and the bookings
+/// queued for the calendar, whose replay at the reconnection may have taken them as there.
+async fn give_back(
+    store: &Store,
+    tenant_id: Uuid,
+    connection_id: Uuid,
+    bookings: &[Uuid],
+) -> Result<(), StoreError> {
+    if bookings.is_empty() {
+        return Ok(());
+    }
+    store.forget_event_records(connection_id, bookings).await?;
+    let connection = match store.connection(tenant_id, connection_id).await {
+        Err(StoreError::NotFound) => return Ok(()),
+        other => other?,
+    };
+    crate::connections::replay(store, &connection).await?;
+    Ok(())
+}
+
 /// Forgets a cleanup the queue gave up on (it kept failing transiently for the whole retry
 /// period).
 pub async fn give_up(store: &Store, cleanup_id: Uuid, error: &str) {
@@ -139,6 +169,15 @@ pub async fn give_up(store: &Store, cleanup_id: Uuid, error: &str) {
     if let Err(e) = store.forget_connection_cleanup(cleanup_id).await {
         tracing::warn!(error = %e, "could not forget a given-up calendar cleanup");
     }
+}
+
+/// An event Kalends recorded (or, `guessed`, knows the id of) in one of a connection's
+/// calendars, and its booking when the record says.
+struct Recorded {
+    calendar: String,
+    id: String,
+    booking: Option<Uuid>,
+    guessed: bool,
 }
 
 /// The events a run removed: how many (to tell), and whose bookings (to forget their records).
@@ -154,6 +193,8 @@ struct Session<'a> {
     sealer: &'a Sealer,
     credentials: &'a Credentials,
     cleanup: ConnectionCleanup,
+    /// What it removed so far.
+    removed: Removed,
 }
 
 impl Session<'_> {
@@ -164,17 +205,13 @@ impl Session<'_> {
     /// `None` when the cleanup was withdrawn on the way: the calendar was connected again,
     /// whose reconnect forgets the cleanup, and from then on its events are the calendar's
     /// again and its grant may be the new one. Nothing more goes, the grant least of all.
-    /// What it did, with the bookings whose events it removed.
-    async fn run(&mut self) -> Result<Option<(Cleaned, Vec<Uuid>)>, CleanupError> {
+    /// What it did, what it removed kept in [`Self::removed`] (also when withdrawn).
+    async fn run(&mut self) -> Result<Option<Cleaned>, CleanupError> {
         let mut cleaned = Cleaned::default();
-        let mut removed = Removed::default();
-        if self.cleanup.remove_events {
-            match self.remove_events().await? {
-                Some(events) => removed = events,
-                None => return Ok(None),
-            }
+        if self.cleanup.remove_events && !self.remove_events().await? {
+            return Ok(None);
         }
-        cleaned.events_removed = removed.count;
+        cleaned.events_removed = self.removed.count;
         for channel in self.cleanup.channels.clone() {
             let subscription = Subscription {
                 id: channel.id,
@@ -193,7 +230,7 @@ impl Session<'_> {
         let tokens = &self.cleanup.tokens;
         let grant = tokens.refresh_token.as_ref().unwrap_or(&tokens.access_token);
         cleaned.revoked_at_provider = self.provider().revoke(grant).await?;
-        Ok(Some((cleaned, removed.bookings)))
+        Ok(Some(cleaned))
     }
 
     /// Whether the cleanup is still owed: asked before each removal and before the grant is
@@ -203,44 +240,13 @@ impl Session<'_> {
     }
 
     /// Removes the connection's own events from its destination calendar, then the other
-    /// events Kalends recorded for it (in a former destination); `None` when the cleanup was
-    /// withdrawn on the way.
-    ///
-    /// The records are those copied at the disconnect and those of now: a push under way at
-    /// the disconnect records what it wrote once its run is done. An event it wrote but has not
-    /// recorded yet is found all the same: in the listing of the destination, which reaches past
-    /// the latest booking the connection wrote, and in another calendar (a destination changed
-    /// meanwhile), on Google and CalDAV, by the id Kalends gave it.
-    async fn remove_events(&mut self) -> Result<Option<Removed>, CleanupError> {
+    /// events Kalends recorded for it (in a former destination), keeping what it removed in
+    /// [`Self::removed`]; `false` when the cleanup was withdrawn on the way.
+    async fn remove_events(&mut self) -> Result<bool, CleanupError> {
         let connection = self.cleanup.connection_id;
-        // (calendar, event id, booking): the copy made at the disconnect names no booking.
-        let mut recorded: Vec<(String, String, Option<Uuid>)> = Vec::new();
-        let mut at: HashMap<String, usize> = HashMap::new();
-        for (calendar, id) in &self.cleanup.events {
-            at.insert(id.clone(), recorded.len());
-            recorded.push((calendar.clone(), id.clone(), None));
-        }
+        let recorded = self.recorded().await?;
+        let ids: HashSet<String> = recorded.iter().map(|r| r.id.clone()).collect();
         let destination = self.cleanup.destination_calendar_id.clone();
-        for event in self.store.connection_events(connection).await? {
-            // An unrecorded event in the destination is found by the listing, which names its
-            // connection; elsewhere, only its id can find it. Guessing ids for the destination
-            // too would cost a call for each booking whose write never went out.
-            let key = EventKey { booking_id: event.booking_id, connection_id: connection };
-            let elsewhere = destination.as_deref() != Some(event.calendar_id.as_str());
-            let guessed = || key.known_remote_id(self.cleanup.provider).filter(|_| elsewhere);
-            let Some(id) = event.remote_id.or_else(guessed) else {
-                continue;
-            };
-            match at.get(&id) {
-                Some(&copied) => recorded[copied].2 = Some(event.booking_id),
-                None => {
-                    at.insert(id.clone(), recorded.len());
-                    recorded.push((event.calendar_id, id, Some(event.booking_id)));
-                }
-            }
-        }
-        let ids: HashSet<String> = at.into_keys().collect();
-        let mut removed = Removed::default();
         let mut done: HashSet<String> = HashSet::new();
         if let Some(calendar) = destination.clone() {
             let window = self.window().await?;
@@ -252,36 +258,81 @@ impl Session<'_> {
                 .await?;
             for event in listed.iter().filter(|e| e.is_written_by(connection, &ids)) {
                 if !self.still_owed().await? {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 self.delete(&calendar, &event.id).await?;
                 done.insert(event.id.clone());
-                removed.count += 1;
-                removed.bookings.extend(event.booking_id);
+                self.removed.count += 1;
+                self.removed.bookings.extend(event.booking_id);
             }
         }
-        for (calendar, id, booking) in recorded {
-            if done.contains(&id) {
+        for event in recorded {
+            if done.contains(&event.id) {
                 continue;
             }
             if !self.still_owed().await? {
-                return Ok(None);
+                return Ok(false);
             }
-            self.delete(&calendar, &id).await?;
-            // One the destination's listing did not show is gone already, or was never made.
-            removed.count += usize::from(destination.as_deref() != Some(calendar.as_str()));
-            removed.bookings.extend(booking);
+            self.delete(&event.calendar, &event.id).await?;
+            // One the destination's listing did not show is gone already, or was never made;
+            // so may a guessed one be.
+            let elsewhere = destination.as_deref() != Some(event.calendar.as_str());
+            self.removed.count += usize::from(elsewhere && !event.guessed);
+            self.removed.bookings.extend(event.booking);
         }
-        Ok(Some(removed))
+        Ok(true)
+    }
+
+    /// The events Kalends recorded for the connection: those copied at the disconnect (which
+    /// name no booking) and those of now. A push under way at the disconnect records what it
+    /// wrote once its run is done; an event it wrote before the cleanup looked but has not
+    /// recorded yet is found all the same, in the listing of the destination (which reaches
+    /// past the latest booking the connection wrote) and, in another calendar (a destination
+    /// changed meanwhile) on Google and CalDAV, by the id Kalends gave it.
+    async fn recorded(&self) -> Result<Vec<Recorded>, CleanupError> {
+        let connection = self.cleanup.connection_id;
+        let mut recorded: Vec<Recorded> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::new();
+        for (calendar, id) in &self.cleanup.events {
+            at.insert(id.clone(), recorded.len());
+            let (calendar, id) = (calendar.clone(), id.clone());
+            recorded.push(Recorded { calendar, id, booking: None, guessed: false });
+        }
+        let destination = self.cleanup.destination_calendar_id.as_deref();
+        for event in self.store.connection_events(connection).await? {
+            // Guessing ids in the destination too would cost a call for each booking whose
+            // write never went out; the listing finds those that did. An event recorded
+            // without a calendar (none chosen yet) was never written.
+            let key = EventKey { booking_id: event.booking_id, connection_id: connection };
+            let calendar = event.calendar_id;
+            let elsewhere = !calendar.is_empty() && destination != Some(calendar.as_str());
+            let guessed = event.remote_id.is_none();
+            let guess = || key.known_remote_id(self.cleanup.provider).filter(|_| elsewhere);
+            let Some(id) = event.remote_id.or_else(guess) else {
+                continue;
+            };
+            match at.get(&id) {
+                Some(&copied) => recorded[copied].booking = Some(event.booking_id),
+                None => {
+                    at.insert(id.clone(), recorded.len());
+                    let booking = Some(event.booking_id);
+                    recorded.push(Recorded { calendar, id, booking, guessed });
+                }
+            }
+        }
+        Ok(recorded)
     }
 
     /// Where the destination calendar is searched: a year back, and three years ahead or past
-    /// the latest booking the connection wrote, whichever is further.
+    /// the latest booking the connection wrote, whichever is further, but six years at most
+    /// (an event further ahead is found by its record alone).
     async fn window(&self) -> Result<Window, CleanupError> {
         let now = Utc::now();
         let ahead = now + chrono::Duration::days(FUTURE_DAYS);
         let latest = self.store.latest_event_end(self.cleanup.connection_id).await?;
+        let furthest = now + chrono::Duration::days(FURTHEST_DAYS);
         let end = latest.map_or(ahead, |latest| ahead.max(latest + chrono::Duration::days(1)));
+        let end = end.min(furthest);
         Ok(Window { start: now - chrono::Duration::days(PAST_DAYS), end })
     }
 

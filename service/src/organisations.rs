@@ -1177,26 +1177,41 @@ async fn mark_left(
 /// their calendar: a token for the old address is refused, and a Google calendar named by the
 /// address has the new one's id. A calendar the staff member connected themselves under the
 /// new address keeps its account ([`Readdressed::keep_account`]). A suspended leaver gets no
-/// token under any address, and a deleted one has none: both stay as they are.
+/// token under any address, and a deleted one has none: both stay as they are. A leaver who
+/// cannot be looked up or followed now (the administrator's rights not reaching them, the
+/// provider busy) is stopped under the address Kalends has, as before the lookup existed: one
+/// leaver never holds up the read.
 async fn follow_leaver(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     member: &OrganisationMember,
 ) -> Result<OrganisationMember, OrganisationError> {
-    let mut member = member.clone();
-    let Some(user) = org.user(&member.directory_id).await? else {
-        return Ok(member);
+    let mut followed = member.clone();
+    let user = match org.user(&member.directory_id).await {
+        Ok(Some(user)) if user.active && !user.email.eq_ignore_ascii_case(&member.email) => user,
+        Ok(_) => return Ok(followed),
+        Err(OrganisationError::Store(error)) => return Err(error.into()),
+        Err(error) => return Ok(not_followed(organisation, followed, &error)),
     };
-    if !user.active || user.email.eq_ignore_ascii_case(&member.email) {
-        return Ok(member);
+    let mut outcome = follow_member(cx, organisation, org, &user, &mut followed, false).await;
+    if let Ok(Followed::TakenByHand) = outcome {
+        outcome = follow_member(cx, organisation, org, &user, &mut followed, true).await;
     }
-    if let Followed::TakenByHand =
-        follow_member(cx, organisation, org, &user, &mut member, false).await?
-    {
-        follow_member(cx, organisation, org, &user, &mut member, true).await?;
+    match outcome {
+        Ok(_) => Ok(followed),
+        Err(OrganisationError::Store(error)) => Err(error.into()),
+        Err(error) => Ok(not_followed(organisation, member.clone(), &error)),
     }
-    Ok(member)
+}
+
+fn not_followed(
+    organisation: &OrganisationConnection,
+    member: OrganisationMember,
+    error: &OrganisationError,
+) -> OrganisationMember {
+    tracing::info!(organisation = %organisation.id, staff = %member.staff_id, %error, "a leaver could not be followed to their address now; their calendar is stopped under the one Kalends has");
+    member
 }
 
 /// Runs the `joiners`' covers a few at a time: a directory of hundreds is covered in a bounded

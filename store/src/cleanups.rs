@@ -203,8 +203,8 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// The latest end of the bookings whose events a connection holds or is writing (those
-    /// since deleted included): how far ahead its cleanup must look for them.
+    /// The latest end of the bookings whose events a connection holds or is writing: how far
+    /// ahead its cleanup must look for them.
     pub async fn latest_event_end(
         &self,
         connection_id: Uuid,
@@ -212,7 +212,7 @@ impl Store {
         let latest: Option<DateTime<Utc>> = with_read_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT MAX(b.span_end) FROM booking_events e JOIN bookings b ON b.id = e.booking_id \
-                 WHERE e.connection_id = $1",
+                 WHERE e.connection_id = $1 AND e.state <> 'deleted'",
             )
             .bind(connection_id)
             .fetch_one(pool)
@@ -272,12 +272,13 @@ impl Store {
     /// under way at the disconnect records its event once its run is done, perhaps after the
     /// cleanup removed it. Any other record written since is kept: its event may be one the
     /// cleanup did not see. A cleanup withdrawn by a reconnection meanwhile (its row gone)
-    /// leaves every record to the reconnected calendar.
+    /// leaves every record to the reconnected calendar: `false`, and the caller gives back
+    /// what it removed.
     pub async fn connection_cleaned_up(
         &self,
         id: Uuid,
         removed: &[Uuid],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         const OWNED: &str = "EXISTS (SELECT 1 FROM connection_cleanups k WHERE k.id = $1 \
              AND k.remove_events AND k.connection_id = booking_events.connection_id";
         with_pool!(self, |pool| {
@@ -295,13 +296,35 @@ impl Store {
                 let query = chunk.iter().fold(query, |query, booking| query.bind(*booking));
                 query.execute(&mut *tx).await?;
             }
-            sqlx::query("DELETE FROM connection_cleanups WHERE id = $1")
+            let forgotten = sqlx::query("DELETE FROM connection_cleanups WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
             tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(forgotten == 1)
         })
+    }
+
+    /// Forgets what Kalends recorded of a connection's events of `bookings` (a cleanup
+    /// withdrawn partway removed them): written into the calendar again, not taken as there.
+    pub async fn forget_event_records(
+        &self,
+        connection_id: Uuid,
+        bookings: &[Uuid],
+    ) -> Result<(), StoreError> {
+        for chunk in bookings.chunks(super::IDS_PER_QUERY) {
+            let sql = format!(
+                "DELETE FROM booking_events WHERE connection_id = $1 AND booking_id IN ({})",
+                super::placeholders(2, chunk.len())
+            );
+            with_pool!(self, |pool| {
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(connection_id);
+                let query = chunk.iter().fold(query, |query, booking| query.bind(*booking));
+                query.execute(pool).await.map(|_| ())
+            })?;
+        }
+        Ok(())
     }
 
     /// Forgets a cleanup given up: the last copy of the connection's tokens goes.

@@ -21,6 +21,7 @@ on_both_databases!(
     a_google_event_written_but_not_yet_recorded_is_removed_with_the_calendar,
     a_microsoft_event_written_but_not_yet_recorded_is_removed_with_the_calendar,
     an_event_recorded_after_the_disconnect_is_written_again_when_the_calendar_is_back,
+    a_calendar_connected_again_while_its_cleanup_runs_gets_back_the_events_it_took,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
 );
 needs_peers!(
@@ -422,8 +423,9 @@ async fn removed_with_the_calendar(db: Db, provider: &str, email: &str, late: La
     let (key, ann, browser) = signed_in(&app, email).await;
     connect(&app, &browser, provider, email, "allow").await;
     let mut booking = crate::helpers::booking_body("Massage", 1);
-    booking["start"] = json!("2031-11-03T10:00:00+01:00");
-    booking["end"] = json!("2031-11-03T11:00:00+01:00");
+    let day = (chrono::Utc::now() + chrono::Duration::days(5 * 365)).date_naive();
+    booking["start"] = json!(format!("{day}T10:00:00+01:00"));
+    booking["end"] = json!(format!("{day}T11:00:00+01:00"));
     booking["staff_ids"] = json!([ann]);
     assert_eq!(app.call("POST", "/api/v1/bookings", &key, Some(booking)).await.0, 201);
     app.settle().await;
@@ -464,6 +466,55 @@ async fn removed_with_the_calendar(db: Db, provider: &str, email: &str, late: La
     connect(&app, &browser, provider, email, "allow").await;
     app.settle().await;
     assert_eq!(live().await, 1, "the booking is back in the calendar connected again");
+    app.stop().await;
+}
+
+/// Ann disconnects her calendar with its events removed and connects it again while the
+/// cleanup is still at work (the sandbox holds the removal of one event until she is back):
+/// the cleanup stops, and what it had already removed is written into her calendar again.
+async fn a_calendar_connected_again_while_its_cleanup_runs_gets_back_the_events_it_took(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, ann, browser) = signed_in(&app, "ann@example.com").await;
+    connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    for day in [6, 7] {
+        let mut booking = booking_in("Massage", day);
+        booking.staff_ids = vec![ann];
+        app.api(&key).create_booking(&booking).await.unwrap();
+    }
+    app.settle().await;
+    let url = "/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events";
+    let live = || async {
+        let events: Vec<Value> = app.sandbox_json(url).await;
+        let live = events.into_iter().filter(|e| e["status"] != "cancelled");
+        live.map(|e| e["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let events = live().await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let control = app.sandbox();
+    let hold = app.url("/sandbox/_control/hold");
+    let gate = json!({"path": format!("/events/{}", events[1])});
+    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+
+    let id = connections(&app, &key).await[0].id;
+    let path = format!("/api/v1/connections/{id}?remove_events=true");
+    let disconnecting = app.call("DELETE", &path, &key, None);
+    let back_meanwhile = async {
+        eventually(std::time::Duration::from_secs(30), || async {
+            let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+            (view["waiting"] == 1).then_some(())
+        })
+        .await;
+        browser.get(&app.api(&key).settings_link(ann).await.unwrap().url).await;
+        connect(&app, &browser, "google", "ann@example.com", "allow").await;
+        assert!(control.delete(&hold).send().await.unwrap().status().is_success());
+    };
+    let ((status, answer), ()) = tokio::join!(disconnecting, back_meanwhile);
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    eventually(std::time::Duration::from_secs(30), || async {
+        (live().await.len() == 2).then_some(())
+    })
+    .await;
     app.stop().await;
 }
 

@@ -33,6 +33,7 @@ on_both_databases!(
     a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one,
     a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member,
     a_user_renamed_as_they_leave_the_scope_has_kalends_events_taken_out_under_the_new_address,
+    a_leaver_the_directory_cannot_be_asked_about_now_does_not_hold_up_the_read,
     a_renamed_user_with_only_their_own_calendar_is_listed_under_the_new_address,
     a_renamed_users_own_calendar_follows_them_and_is_not_covered_a_second_time,
     a_new_user_given_a_renamed_users_old_address_is_a_staff_member_of_their_own,
@@ -548,6 +549,35 @@ async fn a_user_renamed_as_they_leave_the_scope_has_kalends_events_taken_out_und
     assert_eq!((bo_now.email.as_str(), bo_now.state.as_str()), ("bo.ng@salon.example", "left"));
     let staff = app.api(&key).staff(bo.staff_id).await.unwrap();
     assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"), "the staff member followed");
+    app.stop().await;
+}
+
+/// Bo moves out of the scope while Google cannot be asked about him alone (its `users.get`
+/// failing for now): the read goes on, Dee joins, and Bo's calendar is stopped under the
+/// address Kalends has, his event removed.
+async fn a_leaver_the_directory_cannot_be_asked_about_now_does_not_hold_up_the_read(db: Db) {
+    let (app, key, organisation, bo, _) = bo_booked(db).await;
+    put_user(&app, "dee@salon.example", "/Staff", false).await;
+    put_user(&app, "bo@salon.example", "/Office", false).await;
+    let faults = app.url("/sandbox/_control/faults");
+    let failing = json!({"error_rate": 1.0, "path": "/directory/v1/users/"});
+    assert!(app.sandbox().put(&faults).json(&failing).send().await.unwrap().status().is_success());
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    app.sandbox().put(&faults).json(&json!({})).send().await.unwrap();
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(
+        states(&listed),
+        [
+            ("ann@salon.example", "active"),
+            ("bo@salon.example", "left"),
+            ("dee@salon.example", "active")
+        ]
+    );
+    app.settle().await;
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    assert_eq!(app.api(&key).staff(bo.staff_id).await.unwrap().id, bo.staff_id);
     app.stop().await;
 }
 

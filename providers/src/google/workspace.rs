@@ -395,8 +395,11 @@ impl Workspace {
         let status = response.status();
         match status {
             reqwest::StatusCode::NOT_FOUND => return Ok(None),
+            // An administrator whose rights do not reach this user (a delegated administrator
+            // of some units): about the user, not about the administrator's standing.
             reqwest::StatusCode::FORBIDDEN => {
-                return Err(WorkspaceError::NotAdmin(admin.to_owned()));
+                let message = format!("{admin} may not read this user in the directory");
+                return Err(ProviderError::permanent(403, message).into());
             }
             status if !status.is_success() => {
                 return Err(directory_refusal(status, &google_message(response).await));
