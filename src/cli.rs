@@ -125,8 +125,12 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli.config_dir)?;
             crate::ics_check::run_on_file(args, config.import.max_work_steps)
         }
+        // 8 MiB per worker thread, not tokio's 2: a job's future nests the store, the provider
+        // client and the use case, several times larger in a debug build, and a worker that
+        // overflows aborts the whole process. Only the pages a thread touches are resident.
         command => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .thread_stack_size(8 * 1024 * 1024)
             .build()
             .context("starting the Tokio runtime")?
             .block_on(run(Cli { command, ..cli })),
@@ -337,11 +341,13 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
         SecretKeySource::Configured => {}
     }
     let (store, queue) = app::connect(&config).await?;
-    let demo = demo_tenant(&config, &store).await?;
     let public = config.public_base().to_owned();
     let token_configured = config.sandbox.token.is_some();
     let config_for_links = config.clone();
     let running = app::start(config, role, store.clone(), queue.clone()).await?;
+    // Only once it listens: a first start that cannot (its port taken) creates nothing, and
+    // the next start is the first run, showing the demo's key.
+    let demo = demo_tenant(&config_for_links, &store).await?;
     tracing::info!(addr = ?running.addr, ?role, database = ?store.kind(), queue = queue.backend_name(), "Kalends started");
     if let Some(token) = &running.sandbox_token {
         eprintln!("Provider sandbox at {public}/sandbox (a development tool).");

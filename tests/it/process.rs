@@ -71,8 +71,9 @@ struct Welcome {
     console: String,
 }
 
-/// Reads the child's stdout until the printed curl command is complete.
-async fn read_welcome(child: &mut Child) -> Welcome {
+/// Reads the child's stdout until the printed curl command is complete; `None` when it ended
+/// first (the process stopped).
+async fn read_welcome(child: &mut Child) -> Option<Welcome> {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let (mut key, mut curl, mut console) = (None, String::new(), None);
     let read = async {
@@ -95,24 +96,65 @@ async fn read_welcome(child: &mut Child) -> Welcome {
     tokio::time::timeout(Duration::from_secs(30), read)
         .await
         .expect("the welcome text was printed");
-    Welcome {
-        key: key.expect("an API key was printed"),
-        curl,
-        console: console.expect("a console link was printed"),
+    Some(Welcome { key: key?, curl, console: console.expect("a console link was printed") })
+}
+
+/// `kalends serve` of a first run in `dir`: the process, its port and what it printed. A
+/// port another test took between [`free_port`] and the bind (the process says so and stops)
+/// is tried again with another; any other early stop fails with what the process said.
+async fn first_run(dir: &TempDir) -> (Child, u16, Welcome) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = kalends(dir, port)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let said = drain(child.stderr.take().unwrap());
+        if let Some(welcome) = read_welcome(&mut child).await {
+            return (child, port, welcome);
+        }
+        let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await;
+        let said = said.await.unwrap();
+        assert!(said.contains("in use"), "the first run stopped ({status:?}): {said}");
     }
+    panic!("no free port in five tries");
+}
+
+/// Everything `stream` says until it ends (read meanwhile, so the process never blocks on it).
+fn drain(stream: tokio::process::ChildStderr) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut said = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut BufReader::new(stream), &mut said).await.ok();
+        said
+    })
+}
+
+/// A first start that cannot listen (its port taken) stops with a one-line reason and
+/// creates nothing: the next start is the first run, and shows the demo's key.
+#[tokio::test]
+async fn a_first_run_whose_port_is_taken_shows_the_demo_key_at_the_next_start() {
+    let dir = TempDir::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = kalends(&dir, port).arg("serve").output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out).await.unwrap().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("in use"), "{said}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("API key"));
+    drop(taken);
+
+    let (child, _, welcome) = first_run(&dir).await;
+    assert!(welcome.key.starts_with("kal_"), "{}", welcome.key);
+    assert!(terminate(child).await.success());
 }
 
 #[tokio::test]
 async fn first_run_prints_a_demo_key_and_console_link_and_its_curl_booking_survives_a_restart() {
     let dir = TempDir::new();
-    let port = free_port();
-    let mut child = kalends(&dir, port)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let Welcome { key, curl, console } = read_welcome(&mut child).await;
+    let (child, port, Welcome { key, curl, console }) = first_run(&dir).await;
     wait_ready(port).await;
     // The console link opens the demo: its properties, and the conflict its Airbnb import finds.
     let browser = crate::helpers::client()
