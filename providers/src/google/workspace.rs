@@ -91,6 +91,16 @@ pub struct Workspace {
     /// of the token endpoint, the service account and its private key.
     refusals: KeyRefusals,
     digest: [u8; 32],
+    /// The administrator's directory token, kept while it lasts: one read of the directory
+    /// (its listing, then a lookup of each leaver) asks for it again and again.
+    directory_token: Arc<tokio::sync::Mutex<Option<KeptToken>>>,
+}
+
+/// A token kept for `user` until `expires_at`.
+struct KeptToken {
+    user: String,
+    token: AccessToken,
+    expires_at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -211,6 +221,7 @@ impl Workspace {
             http,
             refusals: KeyRefusals::default(),
             digest: digest.finalize().into(),
+            directory_token: Arc::default(),
         })
     }
 
@@ -254,6 +265,25 @@ impl Workspace {
             token: AccessToken::from(SecretString::from(secret.to_owned())),
             expires_at,
         })
+    }
+
+    /// A token for `admin` to read the directory with: the one kept while it has a minute
+    /// left, else a new one, kept.
+    async fn directory_token(&self, admin: &str) -> Result<AccessToken, WorkspaceError> {
+        let mut kept = self.directory_token.lock().await;
+        let fresh = |k: &KeptToken| {
+            k.user == admin && k.expires_at - chrono::Duration::seconds(60) > Utc::now()
+        };
+        if let Some(kept) = kept.as_ref().filter(|k| fresh(k)) {
+            return Ok(kept.token.clone());
+        }
+        let minted = self.user_token(admin, &[DIRECTORY_SCOPE]).await?;
+        *kept = minted.expires_at.map(|expires_at| KeptToken {
+            user: admin.to_owned(),
+            token: minted.token.clone(),
+            expires_at,
+        });
+        Ok(minted.token)
     }
 
     /// A token for `user`, whose calendar the organisation covers, as [`Self::user_token`]
@@ -320,7 +350,7 @@ impl Workspace {
         domain: &str,
         org_unit: Option<&str>,
     ) -> Result<Vec<DirectoryUser>, WorkspaceError> {
-        let token = self.user_token(admin, &[DIRECTORY_SCOPE]).await?;
+        let token = self.directory_token(admin).await?;
         let url = format!("{}users", self.directory_base_url);
         let mut users = Vec::new();
         let mut page_token: Option<String> = None;
@@ -337,7 +367,7 @@ impl Workspace {
                 .http
                 .get(&url)
                 .query(&query)
-                .bearer_auth(token.token.secret().expose_secret())
+                .bearer_auth(token.secret().expose_secret())
                 .send()
                 .await
                 .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;
@@ -377,7 +407,7 @@ impl Workspace {
         admin: &str,
         id: &str,
     ) -> Result<Option<DirectoryUser>, WorkspaceError> {
-        let token = self.user_token(admin, &[DIRECTORY_SCOPE]).await?;
+        let token = self.directory_token(admin).await?;
         let mut url = reqwest::Url::parse(&format!("{}users/", self.directory_base_url))
             .map_err(|e| ProviderError::permanent(0, format!("the directory's address: {e}")))?;
         // One path segment, escaped: an id is digits, but nothing here trusts that.
@@ -388,7 +418,7 @@ impl Workspace {
         let response = self
             .http
             .get(url)
-            .bearer_auth(token.token.secret().expose_secret())
+            .bearer_auth(token.secret().expose_secret())
             .send()
             .await
             .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;

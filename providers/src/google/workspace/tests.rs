@@ -191,6 +191,21 @@ async fn a_user_is_found_by_id_wherever_they_are_and_an_id_is_never_read_as_a_pa
     assert!(error.to_string().contains("may not read this user"), "{error}");
 }
 
+#[tokio::test]
+async fn one_read_of_the_directory_asks_google_for_one_administrator_token() {
+    let salon = Salon::start().await;
+    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
+    let workspace = salon.workspace(KEY);
+    let admin = "admin@salon.example";
+    let everyone = workspace.directory(admin, "salon.example", None).await.unwrap();
+    for user in &everyone {
+        assert!(workspace.user(admin, &user.id).await.unwrap().is_some());
+    }
+    let url = format!("{}/_control/requests", salon.base);
+    let counts: Value = salon.http.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(counts["POST google token jwt-bearer"], 1, "{counts}");
+}
+
 #[test]
 fn a_units_name_is_quoted_as_googles_query_syntax_asks() {
     assert_eq!(unit_query("/Staff"), "orgUnitPath='/Staff'");
