@@ -334,6 +334,19 @@ async fn bo_booked(db: Db) -> (TestApp, String, OrganisationConnectionOut, Membe
     (app, key, organisation, bo, booking)
 }
 
+/// The members after Dee joined `/Staff` and Bo left it: Ann and Dee active, Bo marked.
+async fn dee_joined_and_bo_left(app: &TestApp, key: &str, organisation: Uuid) {
+    let listed = members(app, key, organisation).await.items;
+    assert_eq!(
+        states(&listed),
+        [
+            ("ann@salon.example", "active"),
+            ("bo@salon.example", "left"),
+            ("dee@salon.example", "active")
+        ]
+    );
+}
+
 async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(db: Db) {
     let (app, key, organisation, bo, _) = bo_booked(db).await;
 
@@ -347,15 +360,7 @@ async fn the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar(d
     let (status, answer) = app.call("POST", &path, &key, None).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["members_count"], 2, "Ann and Dee");
-    let listed = members(&app, &key, organisation.id).await.items;
-    assert_eq!(
-        states(&listed),
-        [
-            ("ann@salon.example", "active"),
-            ("bo@salon.example", "left"),
-            ("dee@salon.example", "active")
-        ]
-    );
+    dee_joined_and_bo_left(&app, &key, organisation.id).await;
     // Bo is marked, not deleted: still a staff member, his calendar disconnected and Kalends'
     // event removed from it with a token minted for the cleanup.
     assert_eq!(app.api(&key).staff(bo.staff_id).await.unwrap().id, bo.staff_id);
@@ -566,15 +571,7 @@ async fn a_leaver_the_directory_cannot_be_asked_about_now_does_not_hold_up_the_r
     let (status, answer) = app.call("POST", &path, &key, None).await;
     assert_eq!(status, 200, "{answer}");
     app.sandbox().put(&faults).json(&json!({})).send().await.unwrap();
-    let listed = members(&app, &key, organisation.id).await.items;
-    assert_eq!(
-        states(&listed),
-        [
-            ("ann@salon.example", "active"),
-            ("bo@salon.example", "left"),
-            ("dee@salon.example", "active")
-        ]
-    );
+    dee_joined_and_bo_left(&app, &key, organisation.id).await;
     app.settle().await;
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
     assert_eq!(app.api(&key).staff(bo.staff_id).await.unwrap().id, bo.staff_id);

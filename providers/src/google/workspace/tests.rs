@@ -17,6 +17,7 @@ const PUBLIC_KEY: &str =
 const OTHER_KEY: &str = include_str!("../../../../tests/fixtures/workspace/other.key.pem");
 const SERVICE_ACCOUNT: &str = kalends_sandbox::workspace::EXAMPLE_SERVICE_ACCOUNT;
 const CLIENT_ID: &str = kalends_sandbox::workspace::EXAMPLE_CLIENT_ID;
+const ADMIN: &str = "admin@salon.example";
 
 /// A sandbox on a port playing the example Workspace (`seed_example`: the service account, an
 /// administrator and three staff members in three units).
@@ -59,6 +60,16 @@ impl Salon {
             "auth_uri": "https://accounts.google.com/o/oauth2/auth",
             "token_uri": "https://oauth2.googleapis.com/token",
         })
+    }
+
+    /// The example Workspace, its directory and calendars delegated, and everyone in it as
+    /// its administrator ([`ADMIN`]) reads them.
+    async fn read_by_its_administrator() -> (Self, Workspace, Vec<super::DirectoryUser>) {
+        let salon = Self::start().await;
+        salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
+        let workspace = salon.workspace(KEY);
+        let everyone = workspace.directory(ADMIN, "salon.example", None).await.unwrap();
+        (salon, workspace, everyone)
     }
 
     fn workspace(&self, private_key: &str) -> Workspace {
@@ -171,21 +182,17 @@ async fn the_directory_lists_a_unit_with_those_below_it_and_refuses_a_reader_who
 
 #[tokio::test]
 async fn a_user_is_found_by_id_wherever_they_are_and_an_id_is_never_read_as_a_path() {
-    let salon = Salon::start().await;
-    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
-    let workspace = salon.workspace(KEY);
-    let admin = "admin@salon.example";
-    let everyone = workspace.directory(admin, "salon.example", None).await.unwrap();
+    let (salon, workspace, everyone) = Salon::read_by_its_administrator().await;
     let bo = everyone.iter().find(|u| u.email == "bo@salon.example").unwrap();
     let path = format!("/users/{}/rename", bo.email);
     salon.control("POST", &path, json!({"primary_email": "bo.ng@salon.example"})).await;
 
-    let found = workspace.user(admin, &bo.id).await.unwrap().expect("Bo, by his id");
+    let found = workspace.user(ADMIN, &bo.id).await.unwrap().expect("Bo, by his id");
     assert_eq!((found.id.as_str(), found.email.as_str()), (bo.id.as_str(), "bo.ng@salon.example"));
-    assert_eq!(workspace.user(admin, "10000000000000000000999").await.unwrap(), None);
+    assert_eq!(workspace.user(ADMIN, "10000000000000000000999").await.unwrap(), None);
     // Escaped into one segment: not `users/..` nor a listing with a query of its own.
     for hostile in ["../users", "x?domain=salon.example", "a/b", "%2e%2e"] {
-        assert_eq!(workspace.user(admin, hostile).await.unwrap(), None, "{hostile}");
+        assert_eq!(workspace.user(ADMIN, hostile).await.unwrap(), None, "{hostile}");
     }
     let error = workspace.user("ann@salon.example", &bo.id).await.unwrap_err();
     assert!(error.to_string().contains("may not read this user"), "{error}");
@@ -193,13 +200,9 @@ async fn a_user_is_found_by_id_wherever_they_are_and_an_id_is_never_read_as_a_pa
 
 #[tokio::test]
 async fn one_read_of_the_directory_asks_google_for_one_administrator_token() {
-    let salon = Salon::start().await;
-    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
-    let workspace = salon.workspace(KEY);
-    let admin = "admin@salon.example";
-    let everyone = workspace.directory(admin, "salon.example", None).await.unwrap();
+    let (salon, workspace, everyone) = Salon::read_by_its_administrator().await;
     for user in &everyone {
-        assert!(workspace.user(admin, &user.id).await.unwrap().is_some());
+        assert!(workspace.user(ADMIN, &user.id).await.unwrap().is_some());
     }
     let url = format!("{}/_control/requests", salon.base);
     let counts: Value = salon.http.get(url).send().await.unwrap().json().await.unwrap();
