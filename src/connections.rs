@@ -26,9 +26,6 @@ pub struct Disconnected {
     pub warning: Option<String>,
 }
 
-/// When the queued cleanup of a disconnect runs, should the request's own attempt not finish it.
-const CLEANUP_RETRY_AFTER_SECS: i64 = 30;
-
 /// Finishes a connect flow: exchanges the code, reads the account and its calendars, and saves
 /// the connection with sealed tokens and the work it owes (one transaction). Nothing is stored
 /// unless every step succeeded.
@@ -246,7 +243,8 @@ pub async fn disconnect(
 ) -> Result<Disconnected, ConnectionError> {
     let mut outcome = Disconnected::default();
     // The queued job waits a little: this request's own attempt goes first.
-    let safety_net = Utc::now() + Duration::seconds(CLEANUP_RETRY_AFTER_SECS);
+    let retry = i64::try_from(state.config.sync.cleanup_retry_secs).unwrap_or(i64::MAX);
+    let safety_net = Utc::now() + Duration::seconds(retry);
     let cleanup = kalends_service::connections::disconnect(
         &state.store,
         connection,

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use kalends_core::seal::Sealer;
 use kalends_providers::session::Credentials;
-use kalends_service::connection_cleanups::{CleanupError, LEASE_SECS, clean_up};
+use kalends_service::connection_cleanups::{CleanupError, clean_up};
 use kalends_store::Store;
 use uuid::Uuid;
 
 use crate::JobError;
+
+/// When a cleanup another attempt holds (most often the disconnect's own, done in seconds), or
+/// one waiting for a sync still writing into the calendar, is tried again.
+const BUSY_RETRY: Duration = Duration::from_secs(5);
 
 /// Runs the job.
 #[tracing::instrument(skip_all, fields(%tenant_id, %cleanup_id))]
@@ -23,10 +27,9 @@ pub async fn run(
 ) -> Result<(), JobError> {
     match clean_up(store, sealer, credentials, cleanup_id).await {
         Ok(_) => Ok(()),
-        Err(CleanupError::Busy) => Err(JobError::transient_after(
-            CleanupError::Busy.to_string(),
-            Some(Duration::from_secs(LEASE_SECS as u64)),
-        )),
+        Err(busy @ (CleanupError::Busy | CleanupError::SyncUnderWay)) => {
+            Err(JobError::transient_after(busy.to_string(), Some(BUSY_RETRY)))
+        }
         Err(CleanupError::Store(e)) => Err(e.into()),
         Err(CleanupError::Provider(e)) => {
             let retry_after = e.retry_after();

@@ -35,8 +35,12 @@ use kalends_store::ConnectionCleanup;
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
-/// How long one run holds the cleanup (a busy cleanup is tried again after it).
-pub const LEASE_SECS: i64 = 120;
+/// How long one run holds the cleanup.
+const LEASE_SECS: i64 = 120;
+/// How long a run waits for the syncs still writing into the calendar to end before leaving the
+/// cleanup to a later attempt, and how often it looks.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const SYNC_LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 /// A token with less than this left is refreshed first.
 const REFRESH_MARGIN_SECS: i64 = 60;
 /// How far around now the destination calendar is searched for the connection's events (at
@@ -64,6 +68,10 @@ pub enum CleanupError {
     /// Another run holds the cleanup.
     #[error("another run is cleaning up this connection")]
     Busy,
+    /// A sync is still writing into the calendar: removing its events now would miss the one
+    /// it is writing (the cleanup is kept and retried).
+    #[error("a sync is still writing into the calendar")]
+    SyncUnderWay,
     /// The provider failed (transiently: the cleanup is kept and retried).
     #[error(transparent)]
     Provider(#[from] ProviderError),
@@ -88,6 +96,10 @@ pub async fn clean_up(
         return Err(CleanupError::Busy);
     }
     let (id, connection, tenant_id) = (cleanup.id, cleanup.connection_id, cleanup.tenant_id);
+    if cleanup.remove_events && !syncs_ended(store, connection).await? {
+        store.release_connection_cleanup(id).await?;
+        return Err(CleanupError::SyncUnderWay);
+    }
     let mut session = Session { store, sealer, credentials, cleanup, removed: Removed::default() };
     match session.run().await {
         Ok(None) => {
@@ -120,6 +132,21 @@ pub async fn clean_up(
             Err(error)
         }
     }
+}
+
+/// Whether the sync runs that may still be writing into the connection's calendar (they read it
+/// before it was disconnected) ended within [`SYNC_WAIT`]. Such a run holds a token the
+/// disconnect cannot take back (Microsoft has no revocation; an organisation's tokens are minted
+/// per user): an event it writes after the calendar was listed would stay there for good.
+async fn syncs_ended(store: &Store, connection_id: Uuid) -> Result<bool, StoreError> {
+    let deadline = tokio::time::Instant::now() + SYNC_WAIT;
+    while store.sync_writing_into(connection_id).await? {
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(SYNC_LOOK_EVERY).await;
+    }
+    Ok(true)
 }
 
 /// A calendar covered again for busy times only while its cleanup was owed (an organisation

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::sealed_tokens::context;
-use super::{Lease, Store, StoreError, corrupt, with_pool, with_read_pool};
+use super::{Lease, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use kalends_core::domain::ConnectionTokens;
 use kalends_core::domain::Provider;
 use kalends_core::seal::Sealer;
@@ -199,6 +199,28 @@ impl Store {
                 .bind(id)
                 .fetch_optional(pool)
                 .await
+        })?;
+        Ok(found.is_some())
+    }
+
+    /// Whether a sync run holds the lease of a booking it may be writing into the connection's
+    /// calendar now: one with an event of the connection, or one of the connection's staff
+    /// member's. A run takes its leases before it reads the calendars it writes into, so one
+    /// that read the connection before it was disconnected still holds them; one that read it
+    /// after does not write into it.
+    pub async fn sync_writing_into(&self, connection_id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<i32> = with_read_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT 1 FROM sync_leases l WHERE l.until > $2 AND (\
+                 EXISTS (SELECT 1 FROM booking_events e \
+                         WHERE e.booking_id = l.booking_id AND e.connection_id = $1) \
+                 OR EXISTS (SELECT 1 FROM booking_staff s JOIN connections c ON c.staff_id = s.staff_id \
+                            WHERE s.booking_id = l.booking_id AND c.id = $1)) LIMIT 1",
+            )
+            .bind(connection_id)
+            .bind(now())
+            .fetch_optional(pool)
+            .await
         })?;
         Ok(found.is_some())
     }

@@ -22,6 +22,7 @@ on_both_databases!(
     a_microsoft_event_written_but_not_yet_recorded_is_removed_with_the_calendar,
     an_event_recorded_after_the_disconnect_is_written_again_when_the_calendar_is_back,
     a_calendar_connected_again_while_its_cleanup_runs_gets_back_the_events_it_took,
+    an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_calendar,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
 );
 needs_peers!(
@@ -404,6 +405,47 @@ async fn a_microsoft_event_written_but_not_yet_recorded_is_removed_with_the_cale
 async fn an_event_recorded_after_the_disconnect_is_written_again_when_the_calendar_is_back(db: Db) {
     removed_with_the_calendar(db, "google", "ann@example.com", Late::RecordedAfterTheDisconnect)
         .await;
+}
+
+/// Ann disconnects her Microsoft calendar, events removed, while a sync is still writing a new
+/// booking into it (the provider slow to answer): the event it writes goes too. Microsoft has no
+/// revocation that would stop the late write, so the cleanup waits for the sync to end.
+async fn an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_calendar(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let email = "ann.lee@contoso.example";
+    let (key, ann, browser) = signed_in(&app, email).await;
+    connect(&app, &browser, "microsoft", email, "allow").await;
+    app.settle().await;
+    let control = app.sandbox();
+    let hold = app.url("/sandbox/_control/hold");
+    // The event's creation (`POST /me/calendars/{id}/events`) waits at the gate.
+    let gate = json!({"path": "/calendars/"});
+    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+    let mut booking = booking_in("Massage", 6);
+    booking.staff_ids = vec![ann];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    eventually(std::time::Duration::from_secs(30), || async {
+        let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+        (view["waiting"] == 1).then_some(())
+    })
+    .await;
+
+    let id = connections(&app, &key).await[0].id;
+    let path = format!("/api/v1/connections/{id}?remove_events=true");
+    let disconnecting = app.call("DELETE", &path, &key, None);
+    let answered_late = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(control.delete(&hold).send().await.unwrap().status().is_success());
+    };
+    let ((status, answer), ()) = tokio::join!(disconnecting, answered_late);
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    let url = format!("/sandbox/_control/microsoft/users/{email}/events");
+    let events: Vec<Value> = app.sandbox_json(&url).await;
+    let live: Vec<&Value> = events.iter().filter(|e| e["deleted"] != true).collect();
+    let left: Vec<&Value> = live.iter().map(|e| &e["subject"]).collect();
+    assert!(left.is_empty(), "the event left with the calendar, but these stay: {left:?}");
+    app.stop().await;
 }
 
 /// How a push under way at the disconnect left its record of the event it wrote.

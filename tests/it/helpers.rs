@@ -91,6 +91,9 @@ pub async fn config(db: Db, dir: &TempDir) -> Config {
     config.jobs.relay_interval_ms = 100;
     config.jobs.shutdown_timeout_secs = 5;
     config.database.max_connections = 8;
+    // A disconnect's queued cleanup follows its own attempt soon (production waits 30 s), so a
+    // story that settles after a disconnect does not wait for it.
+    config.sync.cleanup_retry_secs = 2;
     // Feed answers follow each change at once in tests (production reuses them for 2 s).
     config.feeds.validator_ttl_ms = 0;
     // Tests connect staff through the in-process sandbox, on PostgreSQL too.

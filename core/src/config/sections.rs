@@ -162,6 +162,10 @@ pub struct SyncConfig {
     /// seconds after its last change has lost its sync job (a queue that dropped it): it is
     /// queued again. The check runs this often, by one worker at a time.
     pub drift_check_secs: u64,
+    /// A disconnect cleans up the calendar at once (its events removed when asked, the grant
+    /// revoked); whatever that first attempt could not finish is tried again by a queued job
+    /// this many seconds later.
+    pub cleanup_retry_secs: u64,
 }
 
 impl SyncConfig {

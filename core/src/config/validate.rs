@@ -247,7 +247,9 @@ impl SyncConfig {
         let import = (1..=1440).contains(&self.import_interval_minutes);
         require(import, "sync.import_interval_minutes", "must be between 1 and 1440")?;
         let drift = (1..=86_400).contains(&self.drift_check_secs);
-        require(drift, "sync.drift_check_secs", "must be between 1 and 86400")
+        require(drift, "sync.drift_check_secs", "must be between 1 and 86400")?;
+        let retry = (1..=3600).contains(&self.cleanup_retry_secs);
+        require(retry, "sync.cleanup_retry_secs", "must be between 1 and 3600")
     }
 }
 
