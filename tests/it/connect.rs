@@ -23,6 +23,7 @@ on_both_databases!(
     an_event_recorded_after_the_disconnect_is_written_again_when_the_calendar_is_back,
     a_calendar_connected_again_while_its_cleanup_runs_gets_back_the_events_it_took,
     an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_calendar,
+    an_unrecorded_event_in_a_former_destination_leaves_with_the_calendar,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
 );
 needs_peers!(
@@ -445,6 +446,49 @@ async fn an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_cale
     let live: Vec<&Value> = events.iter().filter(|e| e["deleted"] != true).collect();
     let left: Vec<&Value> = live.iter().map(|e| &e["subject"]).collect();
     assert!(left.is_empty(), "the event left with the calendar, but these stay: {left:?}");
+    app.stop().await;
+}
+
+/// Ann's booking went into her primary calendar, but its record was not written yet (the push
+/// still under way) when her destination moved to another calendar; then she disconnects with
+/// the events removed. The new destination's listing cannot show the event: the cleanup finds
+/// it in the calendar it was written to by the id Kalends gave it.
+async fn an_unrecorded_event_in_a_former_destination_leaves_with_the_calendar(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let email = "ann@example.com";
+    let (key, ann, browser) = signed_in(&app, email).await;
+    connect(&app, &browser, "google", email, "allow").await;
+    let mut booking = booking_in("Massage", 6);
+    booking.staff_ids = vec![ann];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    app.settle().await;
+    let url = format!("/sandbox/_control/google/calendars/{email}/{email}/events");
+    let live = || async {
+        let events: Vec<Value> = app.sandbox_json(&url).await;
+        events.iter().filter(|e| e["status"] != "cancelled").count()
+    };
+    assert_eq!(live().await, 1, "the booking is in her primary calendar");
+
+    // As only a race leaves it: the destination moved to another of her calendars, the event's
+    // record not yet written.
+    let id = connections(&app, &key).await[0].id;
+    let (_, calendars) =
+        app.call("GET", &format!("/api/v1/connections/{id}/calendars"), &key, None).await;
+    let other = calendars["items"].as_array().unwrap().iter().find(|c| c["id"] != email).unwrap();
+    let moved = format!(
+        "UPDATE connections SET destination_calendar_id = '{}'",
+        other["id"].as_str().unwrap()
+    );
+    crate::helpers::execute_either(&app.store, &moved, &moved).await;
+    let unrecorded = "UPDATE booking_events SET remote_id = NULL, remote_etag = NULL, \
+                      state = 'pending' WHERE connection_id = $1";
+    assert_eq!(crate::helpers::execute_with_id(&app.store, unrecorded, id).await, 1);
+
+    let path = format!("/api/v1/connections/{id}?remove_events=true");
+    let (status, answer) = app.call("DELETE", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    assert_eq!(live().await, 0, "the event left with the calendar: {answer}");
     app.stop().await;
 }
 

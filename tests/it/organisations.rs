@@ -31,6 +31,7 @@ on_both_databases!(
     a_unit_is_found_by_its_path_whatever_it_is_called_and_one_google_does_not_know_is_refused,
     a_user_the_administrator_renames_stays_the_same_staff_member_with_the_same_calendar,
     a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one,
+    a_leaver_who_connected_himself_under_a_new_address_keeps_his_own_calendar,
     a_renamed_user_who_comes_back_into_the_scope_is_the_same_staff_member,
     a_user_renamed_as_they_leave_the_scope_has_kalends_events_taken_out_under_the_new_address,
     a_leaver_the_directory_cannot_be_asked_about_now_does_not_hold_up_the_read,
@@ -467,19 +468,7 @@ async fn a_user_the_administrator_renames_stays_the_same_staff_member_with_the_s
 /// default, takes his booking.
 async fn a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_covered_one(db: Db) {
     let (app, key, organisation, bo, _) = bo_booked(db).await;
-
-    bo_renamed_an_hour_ago(&app).await;
-    let browser = crate::connect::Browser::new();
-    let page = browser.get(&app.api(&key).settings_link(bo.staff_id).await.unwrap().url).await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let page =
-        crate::connect::connect(&app, &browser, "google", "bo.ng@salon.example", "allow").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    // Until the directory is read, his booking is in his calendar once, from the covered one.
-    app.settle().await;
-    let written_by = |e: &Value| e["extendedProperties"]["private"]["kalendsConnection"].clone();
-    let before = events_of(&app, "bo.ng@salon.example").await;
-    assert_eq!(before.len(), 1, "{before:?}");
+    let before = bo_renamed_connects_himself(&app, &key, bo.staff_id).await;
 
     let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
     let (status, answer) = app.call("POST", &path, &key, None).await;
@@ -492,10 +481,35 @@ async fn a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_co
     );
     let why = listed[1].last_error.as_deref().unwrap_or_default();
     assert!(why.contains("connected this calendar themselves"), "{why}");
-    let connections = app.api(&key).connections().await.unwrap();
+    his_own_calendar_took_over(&app, &key, bo.staff_id, &before).await;
+    app.stop().await;
+}
+
+/// Bo is renamed to bo.ng@, and before the directory is read again he connects his calendar
+/// himself under his new address. Until the read, his booking is in his calendar once, from the
+/// covered connection: that event.
+async fn bo_renamed_connects_himself(app: &TestApp, key: &str, bo: Uuid) -> Value {
+    bo_renamed_an_hour_ago(app).await;
+    let browser = crate::connect::Browser::new();
+    let page = browser.get(&app.api(key).settings_link(bo).await.unwrap().url).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page =
+        crate::connect::connect(app, &browser, "google", "bo.ng@salon.example", "allow").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    app.settle().await;
+    let before = events_of(app, "bo.ng@salon.example").await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    before[0].clone()
+}
+
+/// Bo's covered connection was given up for the one he made himself under his new address
+/// (now his default, his staff member's e-mail followed), which wrote his booking into his
+/// calendar once in place of the covered connection's `before`.
+async fn his_own_calendar_took_over(app: &TestApp, key: &str, bo: Uuid, before: &Value) {
+    let connections = app.api(key).connections().await.unwrap();
     let his: Vec<_> = connections
         .iter()
-        .filter(|c| c.staff_id == bo.staff_id)
+        .filter(|c| c.staff_id == bo)
         .map(|c| (c.account_email.as_str(), c.status.as_str(), c.is_default))
         .collect();
     assert_eq!(
@@ -503,14 +517,30 @@ async fn a_calendar_connected_by_hand_under_a_new_address_takes_over_from_the_co
         [("bo@salon.example", "revoked", false), ("bo.ng@salon.example", "active", true)],
         "the covered connection is given up: {connections:?}"
     );
-    let staff = app.api(&key).staff(bo.staff_id).await.unwrap();
+    let staff = app.api(key).staff(bo).await.unwrap();
     assert_eq!(staff.email.as_deref(), Some("bo.ng@salon.example"));
-    // His booking is in his calendar once, written by his own connection now.
+    let written_by = |e: &Value| e["extendedProperties"]["private"]["kalendsConnection"].clone();
     let own =
         json!(connections.iter().find(|c| c.account_email == "bo.ng@salon.example").unwrap().id);
-    let after = until_events(&app, "bo.ng@salon.example", |e| e.len() == 1).await;
+    let after = until_events(app, "bo.ng@salon.example", |e| e.len() == 1).await;
     assert!(after[0]["summary"] == "Trim" && written_by(&after[0]) == own, "{after:?}");
-    assert_ne!(written_by(&before[0]), own);
+    assert_ne!(written_by(before), own);
+}
+
+/// As above, but Bo also moved out of the scope before the read: he is marked as having left,
+/// under his new address, and his own calendar takes over from the covered one all the same.
+async fn a_leaver_who_connected_himself_under_a_new_address_keeps_his_own_calendar(db: Db) {
+    let (app, key, organisation, bo, _) = bo_booked(db).await;
+    let before = bo_renamed_connects_himself(&app, &key, bo.staff_id).await;
+    put_user(&app, "bo.ng@salon.example", "/Office", false).await;
+
+    let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    app.settle().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(states(&listed), [("ann@salon.example", "active"), ("bo.ng@salon.example", "left")]);
+    his_own_calendar_took_over(&app, &key, bo.staff_id, &before).await;
     app.stop().await;
 }
 
