@@ -23,6 +23,8 @@
 mod caldav_servers;
 #[path = "../tests/support/peer.rs"]
 mod peer;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use std::time::{Duration, Instant};
 

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use crate::peer::peer;
+use crate::ports::free_port;
 
 /// The user every test server knows.
 pub const USER: &str = "ann";
@@ -50,10 +51,6 @@ impl Drop for CaldavServer {
         self.proxy.abort();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl CaldavServer {

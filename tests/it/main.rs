@@ -44,6 +44,8 @@ mod organisations_microsoft;
 mod outbound_webhooks;
 #[path = "../support/peer.rs"]
 mod peer;
+#[path = "../support/ports.rs"]
+mod ports;
 mod process;
 mod queue;
 #[path = "../support/smtp_sink.rs"]

@@ -13,9 +13,7 @@ use crate::split::Split;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kalends");
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub(crate) use crate::ports::free_port;
 
 pub(crate) fn kalends(dir: &TempDir, port: u16) -> Command {
     let mut cmd = Command::new(BIN);
