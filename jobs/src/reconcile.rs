@@ -243,4 +243,5 @@ async fn delete(
             async move { provider.delete_event(&token, calendar, id, etag).await }
         })
         .await
+        .map(|_gone_already| ())
 }

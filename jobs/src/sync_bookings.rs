@@ -555,6 +555,7 @@ async fn delete_remote(
             async move { provider.delete_event(&token, calendar, remote_id, etag).await }
         })
         .await
+        .map(|_gone_already| ())
 }
 
 /// The id of the event carrying this booking's property in the connection's calendar, looked up

@@ -470,15 +470,15 @@ impl CalendarProvider {
         }
     }
 
-    /// Deletes an event; one that is already gone counts as deleted. `etag` as for
-    /// [`Self::upsert_event`].
+    /// Deletes an event: `true` when it removed it, `false` when it was gone already (which
+    /// counts as deleted). `etag` as for [`Self::upsert_event`].
     pub async fn delete_event(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         id: &str,
         etag: Option<&str>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<bool, ProviderError> {
         match self {
             Self::Google { api, .. } => api.delete_event(token, calendar_id, id).await,
             Self::Microsoft { api, .. } => api.delete_event(token, id).await,

@@ -198,13 +198,12 @@ pub async fn give_up(store: &Store, cleanup_id: Uuid, error: &str) {
     }
 }
 
-/// An event Kalends recorded (or, `guessed`, knows the id of) in one of a connection's
-/// calendars, and its booking when the record says.
+/// An event Kalends recorded (or knows the id of) in one of a connection's calendars, and its
+/// booking when the record says.
 struct Recorded {
     calendar: String,
     id: String,
     booking: Option<Uuid>,
-    guessed: bool,
 }
 
 /// The events a run removed: how many (to tell), and whose bookings (to forget their records).
@@ -287,9 +286,9 @@ impl Session<'_> {
                 if !self.still_owed().await? {
                     return Ok(false);
                 }
-                self.delete(&calendar, &event.id).await?;
+                let removed = self.delete(&calendar, &event.id).await?;
                 done.insert(event.id.clone());
-                self.removed.count += 1;
+                self.removed.count += usize::from(removed);
                 self.removed.bookings.extend(event.booking_id);
             }
         }
@@ -300,11 +299,10 @@ impl Session<'_> {
             if !self.still_owed().await? {
                 return Ok(false);
             }
-            self.delete(&event.calendar, &event.id).await?;
-            // One the destination's listing did not show is gone already, or was never made;
-            // so may a guessed one be.
-            let elsewhere = destination.as_deref() != Some(event.calendar.as_str());
-            self.removed.count += usize::from(elsewhere && !event.guessed);
+            // One the destination's listing did not show is gone already, or was never made (so
+            // may one whose id is guessed be): its deletion finds nothing and is not counted.
+            let removed = self.delete(&event.calendar, &event.id).await?;
+            self.removed.count += usize::from(removed);
             self.removed.bookings.extend(event.booking);
         }
         Ok(true)
@@ -323,7 +321,7 @@ impl Session<'_> {
         for (calendar, id) in &self.cleanup.events {
             at.insert(id.clone(), recorded.len());
             let (calendar, id) = (calendar.clone(), id.clone());
-            recorded.push(Recorded { calendar, id, booking: None, guessed: false });
+            recorded.push(Recorded { calendar, id, booking: None });
         }
         let destination = self.cleanup.destination_calendar_id.as_deref();
         for event in self.store.connection_events(connection).await? {
@@ -333,7 +331,6 @@ impl Session<'_> {
             let key = EventKey { booking_id: event.booking_id, connection_id: connection };
             let calendar = event.calendar_id;
             let elsewhere = !calendar.is_empty() && destination != Some(calendar.as_str());
-            let guessed = event.remote_id.is_none();
             let guess = || key.known_remote_id(self.cleanup.provider).filter(|_| elsewhere);
             let Some(id) = event.remote_id.or_else(guess) else {
                 continue;
@@ -343,7 +340,7 @@ impl Session<'_> {
                 None => {
                     at.insert(id.clone(), recorded.len());
                     let booking = Some(event.booking_id);
-                    recorded.push(Recorded { calendar, id, booking, guessed });
+                    recorded.push(Recorded { calendar, id, booking });
                 }
             }
         }
@@ -363,7 +360,8 @@ impl Session<'_> {
         Ok(Window { start: now - chrono::Duration::days(PAST_DAYS), end })
     }
 
-    async fn delete(&mut self, calendar: &str, id: &str) -> Result<(), CleanupError> {
+    /// Deletes one event: whether it was there to remove.
+    async fn delete(&mut self, calendar: &str, id: &str) -> Result<bool, CleanupError> {
         self.call(|provider, token| async move {
             provider.delete_event(&token, calendar, id, None).await
         })

@@ -74,11 +74,12 @@ async fn a_create_whose_answer_was_lost_updates_its_own_resource_instead_of_maki
         assert_eq!(server.requests.load(Ordering::Relaxed) - before, 1, "{kind:?}");
         assert!(server.events().await[0].contains("T170000"), "{kind:?}");
         let before = server.requests.load(Ordering::Relaxed);
-        client.delete_event(&token, &calendar, &first.id, last.etag.as_deref()).await.unwrap();
+        let etag = last.etag.as_deref();
+        assert!(client.delete_event(&token, &calendar, &first.id, etag).await.unwrap());
         assert_eq!(server.requests.load(Ordering::Relaxed) - before, 1, "{kind:?}");
-        // Already gone, with a stale etag or none: still deleted.
-        client.delete_event(&token, &calendar, &first.id, last.etag.as_deref()).await.unwrap();
-        client.delete_event(&token, &calendar, &first.id, None).await.unwrap();
+        // Already gone, with a stale etag or none: still deleted, and nothing was there.
+        assert!(!client.delete_event(&token, &calendar, &first.id, etag).await.unwrap());
+        assert!(!client.delete_event(&token, &calendar, &first.id, None).await.unwrap());
         assert!(server.events().await.is_empty(), "{kind:?}");
     }
 }

@@ -181,15 +181,15 @@ impl CaldavCalendar {
         Ok(fetched.into_iter().flat_map(|(_, read)| read.events).find(|e| e.id == id))
     }
 
-    /// Deletes the resource behind `id` with `If-Match` on `etag` (read first when not known);
-    /// one already gone counts as deleted.
+    /// Deletes the resource behind `id` with `If-Match` on `etag` (read first when not known):
+    /// `true` when it removed it, `false` when it was gone already (which counts as deleted).
     pub async fn delete_event(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         id: &str,
         etag: Option<&str>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<bool, ProviderError> {
         let account = Account::from_token(token)?;
         let (dav, collection) = self.collection(&account, calendar_id)?;
         let href = format!("{collection}{}", id.split('#').next().unwrap_or(id));
@@ -199,10 +199,10 @@ impl CaldavCalendar {
                 Some(etag) => Some(etag),
                 None => etag_of(&dav, &href).await?,
             };
-            let Some(etag) = known else { return Ok(()) };
+            let Some(etag) = known else { return Ok(false) };
             match dav.request(Delete::new(&href).with_etag(etag)).await {
-                Ok(_) => return Ok(()),
-                Err(WebDavError::BadStatusCode(StatusCode::NOT_FOUND)) => return Ok(()),
+                Ok(_) => return Ok(true),
+                Err(WebDavError::BadStatusCode(StatusCode::NOT_FOUND)) => return Ok(false),
                 Err(error) if is_precondition_failed(&error) => {}
                 Err(error) => return Err(failure(error)),
             }

@@ -184,13 +184,14 @@ impl GoogleCalendar {
         }
     }
 
-    /// Deletes the event; an unknown or already deleted one counts as done.
+    /// Deletes the event: `true` when it removed it, `false` when it was unknown or deleted
+    /// already (which counts as done).
     pub async fn delete_event(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         id: &str,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<bool, ProviderError> {
         let hub = self.hub(token);
         let capture = Capture::default();
         let mut delegate = capture.clone();
@@ -201,8 +202,8 @@ impl GoogleCalendar {
             .delegate(&mut delegate)
             .doit();
         match self.send(&capture, call).await {
-            Ok(response) => drain(response).await,
-            Err(failure) if matches!(failure.error, ProviderError::NotFound { .. }) => Ok(()),
+            Ok(response) => drain(response).await.map(|()| true),
+            Err(failure) if matches!(failure.error, ProviderError::NotFound { .. }) => Ok(false),
             Err(failure) => Err(failure.into()),
         }
     }

@@ -180,13 +180,13 @@ async fn an_update_of_a_vanished_remote_id_inserts_the_event_again() {
 }
 
 #[tokio::test]
-async fn deleting_twice_or_deleting_an_unknown_event_is_ok() {
+async fn deleting_twice_or_deleting_an_unknown_event_is_ok_and_says_nothing_was_there() {
     let f = Fixture::start().await;
     let booking = draft(1, "Massage", "2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z");
     let event = f.google.upsert_event(&f.token, "primary", &booking, None).await.unwrap();
-    f.google.delete_event(&f.token, "primary", &event.id).await.unwrap();
-    f.google.delete_event(&f.token, "primary", &event.id).await.unwrap();
-    f.google.delete_event(&f.token, "primary", "neverexisted").await.unwrap();
+    assert!(f.google.delete_event(&f.token, "primary", &event.id).await.unwrap(), "removed");
+    assert!(!f.google.delete_event(&f.token, "primary", &event.id).await.unwrap());
+    assert!(!f.google.delete_event(&f.token, "primary", "neverexisted").await.unwrap());
     let stored = f.stored().await;
     assert_eq!(stored.len(), 1, "nothing made by the deletes: {stored:?}");
     assert_eq!(stored[0]["status"], "cancelled", "the event is deleted");

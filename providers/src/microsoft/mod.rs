@@ -362,13 +362,14 @@ impl MicrosoftCalendar {
         .await
     }
 
-    /// Deletes the event; one that is already gone counts as deleted.
-    pub async fn delete_event(&self, token: &AccessToken, id: &str) -> Result<(), ProviderError> {
+    /// Deletes the event: `true` when it removed it, `false` when it was gone already (which
+    /// counts as deleted).
+    pub async fn delete_event(&self, token: &AccessToken, id: &str) -> Result<bool, ProviderError> {
         self.as_account(token, async {
             let request = on_mailbox!(self.graph(), |m| m.event(id).delete_events());
             match exchange(request.send()).await {
-                Ok(_) => Ok(()),
-                Err(error) if matches!(error.status(), Some(404 | 410)) => Ok(()),
+                Ok(_) => Ok(true),
+                Err(error) if matches!(error.status(), Some(404 | 410)) => Ok(false),
                 Err(error) => Err(error.into()),
             }
         })

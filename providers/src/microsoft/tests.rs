@@ -277,9 +277,9 @@ async fn deleting_an_event_that_is_already_gone_is_ok() {
             user_event("Dentist", "2026-03-04T08:00:00", "2026-03-04T09:00:00", "busy"),
         )
         .await;
-    harness.client.delete_event(&token, &id).await.unwrap();
-    harness.client.delete_event(&token, &id).await.unwrap();
-    harness.client.delete_event(&token, "AAMkAGnever-was").await.unwrap();
+    assert!(harness.client.delete_event(&token, &id).await.unwrap(), "removed");
+    assert!(!harness.client.delete_event(&token, &id).await.unwrap(), "gone already");
+    assert!(!harness.client.delete_event(&token, "AAMkAGnever-was").await.unwrap());
     let stored = harness.events("ann@example.com").await;
     assert_eq!(stored.len(), 1, "nothing made by the deletes: {stored:?}");
     assert_eq!(stored[0]["deleted"], true, "the event is deleted");
