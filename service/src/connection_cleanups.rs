@@ -96,9 +96,13 @@ pub async fn clean_up(
         return Err(CleanupError::Busy);
     }
     let (id, connection, tenant_id) = (cleanup.id, cleanup.connection_id, cleanup.tenant_id);
-    if cleanup.remove_events && !syncs_ended(store, connection).await? {
-        store.release_connection_cleanup(id).await?;
-        return Err(CleanupError::SyncUnderWay);
+    if cleanup.remove_events {
+        let ended = syncs_ended(store, id, tenant_id).await;
+        if !matches!(ended, Ok(true)) {
+            store.release_connection_cleanup(id).await?;
+            ended?;
+            return Err(CleanupError::SyncUnderWay);
+        }
     }
     let mut session = Session { store, sealer, credentials, cleanup, removed: Removed::default() };
     match session.run().await {
@@ -134,13 +138,18 @@ pub async fn clean_up(
     }
 }
 
-/// Whether the sync runs that may still be writing into the connection's calendar (they read it
-/// before it was disconnected) ended within [`SYNC_WAIT`]. Such a run holds a token the
-/// disconnect cannot take back (Microsoft has no revocation; an organisation's tokens are minted
-/// per user): an event it writes after the calendar was listed would stay there for good.
-async fn syncs_ended(store: &Store, connection_id: Uuid) -> Result<bool, StoreError> {
+/// Whether the sync runs that may still be writing into the connection's calendar ended within
+/// [`SYNC_WAIT`]: those of the tenant's bookings whose leases were taken before the cleanup
+/// first ran, which may have read the calendar before it was disconnected. Such a run holds a
+/// token the disconnect cannot take back (Microsoft has no revocation; an organisation's tokens
+/// are minted per user): an event it writes after the calendar was listed would stay there for
+/// good. A run takes its leases before it reads the calendars it writes into, and the set of
+/// runs waited for only drains: later ones, such as the replay of the staff member's bookings
+/// into their next calendar, are not waited for.
+async fn syncs_ended(store: &Store, cleanup_id: Uuid, tenant_id: Uuid) -> Result<bool, StoreError> {
+    let before = store.cleanup_syncs_before(cleanup_id).await?;
     let deadline = tokio::time::Instant::now() + SYNC_WAIT;
-    while store.sync_writing_into(connection_id).await? {
+    while store.syncs_under_way(tenant_id, before).await? {
         if tokio::time::Instant::now() >= deadline {
             return Ok(false);
         }

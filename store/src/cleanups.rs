@@ -203,22 +203,42 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Whether a sync run holds the lease of a booking it may be writing into the connection's
-    /// calendar now: one with an event of the connection, or one of the connection's staff
-    /// member's. A run takes its leases before it reads the calendars it writes into, so one
-    /// that read the connection before it was disconnected still holds them; one that read it
-    /// after does not write into it.
-    pub async fn sync_writing_into(&self, connection_id: Uuid) -> Result<bool, StoreError> {
+    /// When the cleanup first ran (set now, at its first run): it ran after its disconnect
+    /// committed, so a sync whose lease was taken later read the connection as disconnected and
+    /// writes nothing into its calendar.
+    pub async fn cleanup_syncs_before(&self, id: Uuid) -> Result<DateTime<Utc>, StoreError> {
+        let before: Option<DateTime<Utc>> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "UPDATE connection_cleanups SET syncs_before = COALESCE(syncs_before, $2) \
+                 WHERE id = $1 RETURNING syncs_before",
+            )
+            .bind(id)
+            .bind(now())
+            .fetch_optional(pool)
+            .await
+        })?;
+        before.ok_or(StoreError::NotFound)
+    }
+
+    /// Whether a sync of one of the tenant's bookings whose lease was taken before `before`
+    /// still holds it: it may have read a calendar as connected that is disconnected since, and
+    /// be writing into it with the token it read. Leases taken later do not count, so the set
+    /// waited for only drains. The tenant's, not only the connection's: a deleted staff
+    /// member's links and events are gone with them.
+    pub async fn syncs_under_way(
+        &self,
+        tenant_id: Uuid,
+        before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let found: Option<i32> = with_read_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT 1 FROM sync_leases l WHERE l.until > $2 AND (\
-                 EXISTS (SELECT 1 FROM booking_events e \
-                         WHERE e.booking_id = l.booking_id AND e.connection_id = $1) \
-                 OR EXISTS (SELECT 1 FROM booking_staff s JOIN connections c ON c.staff_id = s.staff_id \
-                            WHERE s.booking_id = l.booking_id AND c.id = $1)) LIMIT 1",
+                "SELECT 1 FROM sync_leases l JOIN bookings b ON b.id = l.booking_id \
+                 WHERE b.tenant_id = $1 AND l.until >= $2 \
+                 AND (l.taken_at IS NULL OR l.taken_at < $3) LIMIT 1",
             )
-            .bind(connection_id)
+            .bind(tenant_id)
             .bind(now())
+            .bind(before)
             .fetch_optional(pool)
             .await
         })?;

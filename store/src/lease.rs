@@ -39,6 +39,8 @@ pub struct Lease {
     free_at_end: bool,
     /// Whether its holder may still renew a lease that ran out but that nobody took since.
     renew_expired: bool,
+    /// For a lease row, the column set to when its holder took it (renewals leave it).
+    taken_at: Option<&'static str>,
 }
 
 /// How a lease is stored.
@@ -101,6 +103,7 @@ impl Lease {
         home: Home::Row,
         free_at_end: false,
         renew_expired: false,
+        taken_at: Some("taken_at"),
     };
 
     /// One run of an import at a time (`imports.running_until`, by id; taken within a tenant).
@@ -112,6 +115,7 @@ impl Lease {
         home: Home::Column,
         free_at_end: false,
         renew_expired: true,
+        taken_at: None,
     };
 
     /// One refresh of a connection's tokens at a time (`connections.refresh_lease_until`), taken
@@ -124,6 +128,7 @@ impl Lease {
         home: Home::Column,
         free_at_end: false,
         renew_expired: false,
+        taken_at: None,
     };
 
     /// One run of a connection cleanup at a time (`connection_cleanups.claimed_until`).
@@ -135,6 +140,7 @@ impl Lease {
         home: Home::Column,
         free_at_end: false,
         renew_expired: false,
+        taken_at: None,
     };
 
     /// One read or change of an organisation connection at a time
@@ -147,6 +153,7 @@ impl Lease {
         home: Home::Column,
         free_at_end: false,
         renew_expired: false,
+        taken_at: None,
     };
 
     /// One run of a periodic upkeep per period (`maintenance_runs`, keyed by name): the lease
@@ -159,12 +166,26 @@ impl Lease {
         home: Home::Row,
         free_at_end: true,
         renew_expired: false,
+        taken_at: None,
     };
 
     /// `until` compared with the current instant (`$at`) says the lease is free.
     fn runs_out(&self, column: &str, at: usize) -> String {
         let cmp = if self.free_at_end { "<=" } else { "<" };
         format!("{column} {cmp} ${at}")
+    }
+
+    /// A lease row's taken-at column as a take writes it (the instant bound as `now`): the
+    /// column, its value and its update on takeover, each with a leading comma; empty without.
+    fn taken_columns(&self, now: &str) -> (String, String, String) {
+        match self.taken_at {
+            Some(column) => (
+                format!(", {column}"),
+                format!(", {now}"),
+                format!(", {column} = excluded.{column}"),
+            ),
+            None => Default::default(),
+        }
     }
 
     fn take_sql(&self) -> String {
@@ -180,9 +201,10 @@ impl Lease {
             ),
             Home::Row => {
                 debug_assert!(self.guards.is_empty(), "a lease row has no guard columns");
+                let (columns, values, set) = self.taken_columns("$2");
                 format!(
-                    "INSERT INTO {table} ({key}, {until}) VALUES ($3, $1) ON CONFLICT ({key}) \
-                     DO UPDATE SET {until} = excluded.{until} WHERE {}",
+                    "INSERT INTO {table} ({key}, {until}{columns}) VALUES ($3, $1{values}) \
+                     ON CONFLICT ({key}) DO UPDATE SET {until} = excluded.{until}{set} WHERE {}",
                     self.runs_out(&format!("{table}.{until}"), 2)
                 )
             }
@@ -209,10 +231,11 @@ impl Lease {
     fn take_many_sql(&self, count: usize) -> String {
         let Lease { table, key, until, .. } = *self;
         debug_assert!(self.home == Home::Row && self.guards.is_empty(), "lease rows only");
-        let rows: Vec<String> = (0..count).map(|i| format!("(${}, $1)", i + 3)).collect();
+        let (columns, values, set) = self.taken_columns("$2");
+        let rows: Vec<String> = (0..count).map(|i| format!("(${}, $1{values})", i + 3)).collect();
         format!(
-            "INSERT INTO {table} ({key}, {until}) VALUES {} ON CONFLICT ({key}) \
-             DO UPDATE SET {until} = excluded.{until} WHERE {} RETURNING {key}",
+            "INSERT INTO {table} ({key}, {until}{columns}) VALUES {} ON CONFLICT ({key}) \
+             DO UPDATE SET {until} = excluded.{until}{set} WHERE {} RETURNING {key}",
             rows.join(", "),
             self.runs_out(&format!("{table}.{until}"), 2)
         )

@@ -23,6 +23,7 @@ on_both_databases!(
     an_event_recorded_after_the_disconnect_is_written_again_when_the_calendar_is_back,
     a_calendar_connected_again_while_its_cleanup_runs_gets_back_the_events_it_took,
     an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_calendar,
+    a_disconnects_cleanup_does_not_wait_for_the_replay_into_the_next_calendar,
     an_unrecorded_event_in_a_former_destination_leaves_with_the_calendar,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
 );
@@ -434,8 +435,15 @@ async fn an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_cale
     let id = connections(&app, &key).await[0].id;
     let path = format!("/api/v1/connections/{id}?remove_events=true");
     let disconnecting = app.call("DELETE", &path, &key, None);
+    // The provider answers once the disconnect has committed and its cleanup had time to look
+    // through the calendar (were it not waiting for the sync).
     let answered_late = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        eventually(std::time::Duration::from_secs(30), || async {
+            let status = connections(&app, &key).await[0].status.clone();
+            (status == "revoked").then_some(())
+        })
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         assert!(control.delete(&hold).send().await.unwrap().status().is_success());
     };
     let ((status, answer), ()) = tokio::join!(disconnecting, answered_late);
@@ -446,6 +454,56 @@ async fn an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_cale
     let live: Vec<&Value> = events.iter().filter(|e| e["deleted"] != true).collect();
     let left: Vec<&Value> = live.iter().map(|e| &e["subject"]).collect();
     assert!(left.is_empty(), "the event left with the calendar, but these stay: {left:?}");
+    app.stop().await;
+}
+
+/// Ann's Microsoft calendar is her default and holds her booking; her Google calendar is
+/// connected too. She disconnects Microsoft with its events removed while Outlook fails for a
+/// moment, so the queued retry does the cleanup; meanwhile her booking is replayed into Google,
+/// whose answer is slow. The cleanup does not wait for that replay, which began after the
+/// disconnect and cannot write into Outlook: her event leaves Outlook before Google answers.
+async fn a_disconnects_cleanup_does_not_wait_for_the_replay_into_the_next_calendar(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, ann, browser) = signed_in(&app, "ann@example.com").await;
+    connect(&app, &browser, "microsoft", "ann.lee@contoso.example", "allow").await;
+    connect(&app, &browser, "google", "ann@example.com", "allow").await;
+    let mut booking = booking_in("Massage", 6);
+    booking.staff_ids = vec![ann];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    app.settle().await;
+    let outlook = "/sandbox/_control/microsoft/users/ann.lee@contoso.example/events";
+    let in_outlook = || async {
+        let events: Vec<Value> = app.sandbox_json(outlook).await;
+        events.iter().filter(|e| e["deleted"] != true).count()
+    };
+    assert_eq!(in_outlook().await, 1, "the booking is in her default calendar");
+    let list = connections(&app, &key).await;
+    let microsoft = list.iter().find(|c| c.provider == "microsoft").unwrap();
+    assert!(microsoft.is_default);
+
+    let control = app.sandbox();
+    let (hold, faults) = (app.url("/sandbox/_control/hold"), app.url("/sandbox/_control/faults"));
+    let google_writes = json!({"path": "/calendars/ann@example.com/events"});
+    assert!(control.put(&hold).json(&google_writes).send().await.unwrap().status().is_success());
+    let outlook_fails = json!({"error_rate": 1.0, "path": "calendarView"});
+    assert!(control.put(&faults).json(&outlook_fails).send().await.unwrap().status().is_success());
+    let path = format!("/api/v1/connections/{}?remove_events=true", microsoft.id);
+    let (status, answer) = app.call("DELETE", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["warning"].as_str().is_some(), "the cleanup is retried: {answer}");
+    control.put(&faults).json(&json!({})).send().await.unwrap();
+
+    eventually(std::time::Duration::from_secs(30), || async {
+        (in_outlook().await == 0).then_some(())
+    })
+    .await;
+    let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+    assert_eq!(view["waiting"], 1, "Google had not answered the replay yet: {view}");
+    assert!(control.delete(&hold).send().await.unwrap().status().is_success());
+    app.settle().await;
+    let google = "/sandbox/_control/google/calendars/ann@example.com/ann@example.com/events";
+    let events: Vec<Value> = app.sandbox_json(google).await;
+    assert_eq!(events.len(), 1, "the booking moved to Google: {events:?}");
     app.stop().await;
 }
 
