@@ -166,7 +166,7 @@ impl TestApp {
         let dir = TempDir::new();
         let mut config = config(db, &dir).await;
         tweak(&mut config);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::ports::free_port();
         config.listen = format!("127.0.0.1:{port}");
         config.public_url = format!("http://127.0.0.1:{port}");
         Self::start_with(config, dir).await
