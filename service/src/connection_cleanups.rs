@@ -358,11 +358,18 @@ impl Session<'_> {
 
     /// Where the destination calendar is searched: a year back, and three years ahead or past
     /// the latest booking the connection wrote, whichever is further, but six years at most
-    /// (an event further ahead is found by its record alone).
+    /// (an event further ahead is found by its record alone). A deleted staff member's records
+    /// went with them: past the tenant's latest booking then.
     async fn window(&self) -> Result<Window, CleanupError> {
         let now = Utc::now();
         let ahead = now + chrono::Duration::days(FUTURE_DAYS);
-        let latest = self.store.latest_event_end(self.cleanup.connection_id).await?;
+        let (tenant_id, connection_id) = (self.cleanup.tenant_id, self.cleanup.connection_id);
+        let latest = match self.store.latest_event_end(connection_id).await? {
+            None if !self.store.connection_exists(tenant_id, connection_id).await? => {
+                self.store.latest_booking_end(tenant_id).await?
+            }
+            latest => latest,
+        };
         let furthest = now + chrono::Duration::days(FURTHEST_DAYS);
         let end = latest.map_or(ahead, |latest| ahead.max(latest + chrono::Duration::days(1)));
         let end = end.min(furthest);

@@ -23,6 +23,7 @@ on_both_databases!(
     an_event_recorded_after_the_disconnect_is_written_again_when_the_calendar_is_back,
     a_calendar_connected_again_while_its_cleanup_runs_gets_back_the_events_it_took,
     an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_calendar,
+    an_event_a_sync_is_still_writing_leaves_the_calendar_of_a_deleted_staff_member,
     a_disconnects_cleanup_does_not_wait_for_the_replay_into_the_next_calendar,
     an_unrecorded_event_in_a_former_destination_leaves_with_the_calendar,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
@@ -414,23 +415,9 @@ async fn an_event_recorded_after_the_disconnect_is_written_again_when_the_calend
 /// revocation that would stop the late write, so the cleanup waits for the sync to end.
 async fn an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_calendar(db: Db) {
     let app = TestApp::start_public(db).await;
-    let email = "ann.lee@contoso.example";
-    let (key, ann, browser) = signed_in(&app, email).await;
-    connect(&app, &browser, "microsoft", email, "allow").await;
-    app.settle().await;
-    let control = app.sandbox();
-    let hold = app.url("/sandbox/_control/hold");
-    // The event's creation (`POST /me/calendars/{id}/events`) waits at the gate.
-    let gate = json!({"path": "/calendars/"});
-    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
-    let mut booking = booking_in("Massage", 6);
-    booking.staff_ids = vec![ann];
-    app.api(&key).create_booking(&booking).await.unwrap();
-    eventually(std::time::Duration::from_secs(30), || async {
-        let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
-        (view["waiting"] == 1).then_some(())
-    })
-    .await;
+    let (key, ann, browser) = signed_in(&app, OUTLOOK).await;
+    connect(&app, &browser, "microsoft", OUTLOOK, "allow").await;
+    a_write_held_on_its_way_to_outlook(&app, &key, ann).await;
 
     let id = connections(&app, &key).await[0].id;
     let path = format!("/api/v1/connections/{id}?remove_events=true");
@@ -444,17 +431,65 @@ async fn an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_cale
         })
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert!(control.delete(&hold).send().await.unwrap().status().is_success());
+        let lifted = app.sandbox().delete(app.url("/sandbox/_control/hold")).send().await;
+        assert!(lifted.unwrap().status().is_success());
     };
     let ((status, answer), ()) = tokio::join!(disconnecting, answered_late);
     assert_eq!(status, 200, "{answer}");
     app.settle().await;
-    let url = format!("/sandbox/_control/microsoft/users/{email}/events");
-    let events: Vec<Value> = app.sandbox_json(&url).await;
-    let live: Vec<&Value> = events.iter().filter(|e| e["deleted"] != true).collect();
-    let left: Vec<&Value> = live.iter().map(|e| &e["subject"]).collect();
+    let left = left_in_outlook(&app).await;
     assert!(left.is_empty(), "the event left with the calendar, but these stay: {left:?}");
     app.stop().await;
+}
+
+/// As above, but Ann is deleted as a staff member (which always takes Kalends' events out of
+/// her calendars) while the sync is writing.
+async fn an_event_a_sync_is_still_writing_leaves_the_calendar_of_a_deleted_staff_member(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (key, ann, browser) = signed_in(&app, OUTLOOK).await;
+    connect(&app, &browser, "microsoft", OUTLOOK, "allow").await;
+    a_write_held_on_its_way_to_outlook(&app, &key, ann).await;
+
+    app.api(&key).delete_staff(ann).await.unwrap();
+    // Time for the queued cleanup to look through the calendar (were it not waiting).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let lifted = app.sandbox().delete(app.url("/sandbox/_control/hold")).send().await;
+    assert!(lifted.unwrap().status().is_success());
+    app.settle().await;
+    let left = left_in_outlook(&app).await;
+    assert!(
+        left.is_empty(),
+        "her calendar holds none of Kalends' events, but these stay: {left:?}"
+    );
+    app.stop().await;
+}
+
+/// Ann's Outlook account.
+const OUTLOOK: &str = "ann.lee@contoso.example";
+
+/// A new booking of Ann's on its way into her Outlook calendar, the provider holding its
+/// creation (`POST /me/calendars/{id}/events`) until the gate is lifted.
+async fn a_write_held_on_its_way_to_outlook(app: &TestApp, key: &str, ann: Uuid) {
+    app.settle().await;
+    let control = app.sandbox();
+    let hold = app.url("/sandbox/_control/hold");
+    let gate = json!({"path": "/calendars/"});
+    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+    let mut booking = booking_in("Massage", 6);
+    booking.staff_ids = vec![ann];
+    app.api(key).create_booking(&booking).await.unwrap();
+    eventually(std::time::Duration::from_secs(30), || async {
+        let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+        (view["waiting"] == 1).then_some(())
+    })
+    .await;
+}
+
+/// The titles of the events left in Ann's Outlook calendar.
+async fn left_in_outlook(app: &TestApp) -> Vec<Value> {
+    let url = format!("/sandbox/_control/microsoft/users/{OUTLOOK}/events");
+    let events: Vec<Value> = app.sandbox_json(&url).await;
+    events.iter().filter(|e| e["deleted"] != true).map(|e| e["subject"].clone()).collect()
 }
 
 /// Ann's Microsoft calendar is her default and holds her booking; her Google calendar is
