@@ -255,11 +255,16 @@ pub async fn disconnect(
     .await
     .map_err(ConnectionError::store)?;
     if let Some(cleanup_id) = cleanup {
+        // A sync still writing into the calendar is waited for a quarter of the request's time
+        // limit at most, so that the answer says what happened; the queued retry waits longer.
+        let limit = std::time::Duration::from_secs(state.config.http.request_timeout_secs);
+        let sync_wait = connection_cleanups::SYNC_WAIT.min(limit / 4);
         match connection_cleanups::clean_up(
             &state.store,
             &state.sealer,
             &state.credentials,
             cleanup_id,
+            sync_wait,
         )
         .await
         {

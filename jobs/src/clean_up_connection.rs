@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kalends_core::seal::Sealer;
 use kalends_providers::session::Credentials;
-use kalends_service::connection_cleanups::{CleanupError, clean_up};
+use kalends_service::connection_cleanups::{CleanupError, SYNC_WAIT, clean_up};
 use kalends_store::Store;
 use uuid::Uuid;
 
@@ -25,7 +25,7 @@ pub async fn run(
     tenant_id: Uuid,
     cleanup_id: Uuid,
 ) -> Result<(), JobError> {
-    match clean_up(store, sealer, credentials, cleanup_id).await {
+    match clean_up(store, sealer, credentials, cleanup_id, SYNC_WAIT).await {
         Ok(_) => Ok(()),
         Err(busy @ (CleanupError::Busy | CleanupError::SyncUnderWay)) => {
             Err(JobError::transient_after(busy.to_string(), Some(BUSY_RETRY)))

@@ -37,9 +37,10 @@ use uuid::Uuid;
 
 /// How long one run holds the cleanup.
 const LEASE_SECS: i64 = 120;
-/// How long a run waits for the syncs still writing into the calendar to end before leaving the
-/// cleanup to a later attempt, and how often it looks.
-const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a queued run waits for the syncs still writing into the calendar to end before
+/// leaving the cleanup to a later attempt (a request waits less if its time limit is short), and
+/// how often it looks.
+pub const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 const SYNC_LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 /// A token with less than this left is refreshed first.
 const REFRESH_MARGIN_SECS: i64 = 60;
@@ -81,12 +82,14 @@ pub enum CleanupError {
 }
 
 /// Cleans up now (the job, or a disconnect's first attempt); `Ok(None)` when there is nothing
-/// (left) to do. An `Err` means the cleanup is kept for a retry.
+/// (left) to do. An `Err` means the cleanup is kept for a retry. The syncs that may still be
+/// writing into the calendar are waited for `sync_wait` at most.
 pub async fn clean_up(
     store: &Store,
     sealer: &Sealer,
     credentials: &Credentials,
     cleanup_id: Uuid,
+    sync_wait: std::time::Duration,
 ) -> Result<Option<Cleaned>, CleanupError> {
     let Some(cleanup) = store.connection_cleanup(cleanup_id, sealer).await? else {
         return Ok(None);
@@ -97,7 +100,7 @@ pub async fn clean_up(
     }
     let (id, connection, tenant_id) = (cleanup.id, cleanup.connection_id, cleanup.tenant_id);
     if cleanup.remove_events {
-        let ended = syncs_ended(store, id, tenant_id).await;
+        let ended = syncs_ended(store, id, tenant_id, sync_wait).await;
         if !matches!(ended, Ok(true)) {
             store.release_connection_cleanup(id).await?;
             ended?;
@@ -139,16 +142,21 @@ pub async fn clean_up(
 }
 
 /// Whether the sync runs that may still be writing into the connection's calendar ended within
-/// [`SYNC_WAIT`]: those of the tenant's bookings whose leases were taken before the cleanup
+/// `wait`: those of the tenant's bookings whose leases were taken before the cleanup
 /// first ran, which may have read the calendar before it was disconnected. Such a run holds a
 /// token the disconnect cannot take back (Microsoft has no revocation; an organisation's tokens
 /// are minted per user): an event it writes after the calendar was listed would stay there for
 /// good. A run takes its leases before it reads the calendars it writes into, and the set of
 /// runs waited for only drains: later ones, such as the replay of the staff member's bookings
 /// into their next calendar, are not waited for.
-async fn syncs_ended(store: &Store, cleanup_id: Uuid, tenant_id: Uuid) -> Result<bool, StoreError> {
+async fn syncs_ended(
+    store: &Store,
+    cleanup_id: Uuid,
+    tenant_id: Uuid,
+    wait: std::time::Duration,
+) -> Result<bool, StoreError> {
     let before = store.cleanup_syncs_before(cleanup_id).await?;
-    let deadline = tokio::time::Instant::now() + SYNC_WAIT;
+    let deadline = tokio::time::Instant::now() + wait;
     while store.syncs_under_way(tenant_id, before).await? {
         if tokio::time::Instant::now() >= deadline {
             return Ok(false);

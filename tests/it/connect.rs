@@ -24,6 +24,7 @@ on_both_databases!(
     a_calendar_connected_again_while_its_cleanup_runs_gets_back_the_events_it_took,
     an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_calendar,
     an_event_a_sync_is_still_writing_leaves_the_calendar_of_a_deleted_staff_member,
+    a_disconnect_answers_within_its_time_limit_while_a_sync_is_still_writing,
     a_disconnects_cleanup_does_not_wait_for_the_replay_into_the_next_calendar,
     an_unrecorded_event_in_a_former_destination_leaves_with_the_calendar,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
@@ -461,6 +462,30 @@ async fn an_event_a_sync_is_still_writing_leaves_the_calendar_of_a_deleted_staff
         left.is_empty(),
         "her calendar holds none of Kalends' events, but these stay: {left:?}"
     );
+    app.stop().await;
+}
+
+/// As above, on a server whose requests have four seconds (`http.request_timeout_secs`): the
+/// disconnect waits for the sync only part of that, answers in time that the calendar is not
+/// cleaned up yet, and the queued retry removes the event once the sync is done.
+async fn a_disconnect_answers_within_its_time_limit_while_a_sync_is_still_writing(db: Db) {
+    let app = TestApp::start_public_with(db, |config| config.http.request_timeout_secs = 4).await;
+    let (key, ann, browser) = signed_in(&app, OUTLOOK).await;
+    connect(&app, &browser, "microsoft", OUTLOOK, "allow").await;
+    a_write_held_on_its_way_to_outlook(&app, &key, ann).await;
+
+    let id = connections(&app, &key).await[0].id;
+    let path = format!("/api/v1/connections/{id}?remove_events=true");
+    let (status, answer) = app.call("DELETE", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let warning = answer["warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("a sync is still writing into the calendar"), "{answer}");
+    assert!(warning.contains("Kalends keeps trying"), "{answer}");
+    let lifted = app.sandbox().delete(app.url("/sandbox/_control/hold")).send().await;
+    assert!(lifted.unwrap().status().is_success());
+    app.settle().await;
+    let left = left_in_outlook(&app).await;
+    assert!(left.is_empty(), "the event left with the calendar, but these stay: {left:?}");
     app.stop().await;
 }
 

@@ -348,8 +348,8 @@ async fn a_cleanup_under_way_stops_when_its_calendar_is_connected_again(db: Db) 
     let running = tokio::spawn({
         let (store, sealer, credentials) = (app.store.clone(), sealer(&app), credentials(&app));
         async move {
-            kalends_service::connection_cleanups::clean_up(&store, &sealer, &credentials, cleanup)
-                .await
+            use kalends_service::connection_cleanups::{SYNC_WAIT, clean_up};
+            clean_up(&store, &sealer, &credentials, cleanup, SYNC_WAIT).await
         }
     });
     eventually(Duration::from_secs(30), || async {
