@@ -243,8 +243,8 @@ pub async fn disconnect(
 ) -> Result<Disconnected, ConnectionError> {
     let mut outcome = Disconnected::default();
     // The queued job waits a little: this request's own attempt goes first.
-    let retry = i64::try_from(state.config.sync.cleanup_retry_secs).unwrap_or(i64::MAX);
-    let safety_net = Utc::now() + Duration::seconds(retry);
+    let safety_net =
+        Utc::now() + std::time::Duration::from_secs(state.config.sync.cleanup_retry_secs);
     let cleanup = kalends_service::connections::disconnect(
         &state.store,
         connection,

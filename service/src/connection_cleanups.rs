@@ -99,15 +99,8 @@ pub async fn clean_up(
         return Err(CleanupError::Busy);
     }
     let (id, connection, tenant_id) = (cleanup.id, cleanup.connection_id, cleanup.tenant_id);
-    if cleanup.remove_events {
-        let ended = syncs_ended(store, id, tenant_id, sync_wait).await;
-        if !matches!(ended, Ok(true)) {
-            store.release_connection_cleanup(id).await?;
-            ended?;
-            return Err(CleanupError::SyncUnderWay);
-        }
-    }
-    let mut session = Session { store, sealer, credentials, cleanup, removed: Removed::default() };
+    let removed = Removed::default();
+    let mut session = Session { store, sealer, credentials, cleanup, sync_wait, removed };
     match session.run().await {
         Ok(None) => {
             tracing::info!(%connection, "the calendar was connected again while it was cleaned up; the cleanup stopped");
@@ -236,6 +229,8 @@ struct Session<'a> {
     sealer: &'a Sealer,
     credentials: &'a Credentials,
     cleanup: ConnectionCleanup,
+    /// How long it waits for the syncs still writing into the calendar.
+    sync_wait: std::time::Duration,
     /// What it removed so far.
     removed: Removed,
 }
@@ -248,9 +243,17 @@ impl Session<'_> {
     /// `None` when the cleanup was withdrawn on the way: the calendar was connected again,
     /// whose reconnect forgets the cleanup, and from then on its events are the calendar's
     /// again and its grant may be the new one. Nothing more goes, the grant least of all.
-    /// What it did, what it removed kept in [`Self::removed`] (also when withdrawn).
+    /// What it did, what it removed kept in [`Self::removed`] (also when withdrawn). Events are
+    /// removed only once the syncs that may still be writing into the calendar are done
+    /// ([`syncs_ended`]).
     async fn run(&mut self) -> Result<Option<Cleaned>, CleanupError> {
         let mut cleaned = Cleaned::default();
+        let (id, tenant_id) = (self.cleanup.id, self.cleanup.tenant_id);
+        if self.cleanup.remove_events
+            && !syncs_ended(self.store, id, tenant_id, self.sync_wait).await?
+        {
+            return Err(CleanupError::SyncUnderWay);
+        }
         if self.cleanup.remove_events && !self.remove_events().await? {
             return Ok(None);
         }
@@ -372,12 +375,7 @@ impl Session<'_> {
         let now = Utc::now();
         let ahead = now + chrono::Duration::days(FUTURE_DAYS);
         let (tenant_id, connection_id) = (self.cleanup.tenant_id, self.cleanup.connection_id);
-        let latest = match self.store.latest_event_end(connection_id).await? {
-            None if !self.store.connection_exists(tenant_id, connection_id).await? => {
-                self.store.latest_booking_end(tenant_id).await?
-            }
-            latest => latest,
-        };
+        let latest = self.store.latest_event_end(tenant_id, connection_id).await?;
         let furthest = now + chrono::Duration::days(FURTHEST_DAYS);
         let end = latest.map_or(ahead, |latest| ahead.max(latest + chrono::Duration::days(1)));
         let end = end.min(furthest);

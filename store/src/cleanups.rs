@@ -245,48 +245,23 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// The latest end of the tenant's bookings: how far ahead the cleanup of a deleted staff
-    /// member's calendar looks, whose records of events went with them.
-    pub async fn latest_booking_end(
-        &self,
-        tenant_id: Uuid,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let latest: Option<DateTime<Utc>> = with_read_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT MAX(span_end) FROM bookings WHERE tenant_id = $1")
-                .bind(tenant_id)
-                .fetch_one(pool)
-                .await
-        })?;
-        Ok(latest)
-    }
-
-    /// Whether the connection is still there (a deleted staff member's went with them).
-    pub async fn connection_exists(
-        &self,
-        tenant_id: Uuid,
-        connection_id: Uuid,
-    ) -> Result<bool, StoreError> {
-        let found: Option<i32> = with_read_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT 1 FROM connections WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(connection_id)
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(found.is_some())
-    }
-
     /// The latest end of the bookings whose events a connection holds or is writing: how far
-    /// ahead its cleanup must look for them.
+    /// ahead its cleanup must look for them. A deleted staff member's records went with the
+    /// connection: the tenant's latest booking then.
     pub async fn latest_event_end(
         &self,
+        tenant_id: Uuid,
         connection_id: Uuid,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let latest: Option<DateTime<Utc>> = with_read_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT MAX(b.span_end) FROM booking_events e JOIN bookings b ON b.id = e.booking_id \
-                 WHERE e.connection_id = $1 AND e.state <> 'deleted'",
+                "SELECT COALESCE(\
+                 (SELECT MAX(b.span_end) FROM booking_events e JOIN bookings b ON b.id = e.booking_id \
+                  WHERE e.connection_id = $2 AND e.state <> 'deleted'), \
+                 (SELECT MAX(span_end) FROM bookings WHERE tenant_id = $1 \
+                  AND NOT EXISTS (SELECT 1 FROM connections WHERE id = $2)))",
             )
+            .bind(tenant_id)
             .bind(connection_id)
             .fetch_one(pool)
             .await
