@@ -12,6 +12,10 @@ use uuid::Uuid;
 
 pub use kalends_core::domain::{Provider, Span, TimeZone};
 
+/// A stored access token is refreshed when it has less than this left (a connection's
+/// token in `session`; a shared application token must outlive it, `microsoft::tenant`).
+pub const REFRESH_MARGIN: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// An access token for one call; never logged (`SecretString` redacts `Debug`).
 ///
 /// An application's token (Microsoft 365 app-only access) is nobody's own: it names the mailbox

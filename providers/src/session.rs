@@ -15,15 +15,13 @@ use kalends_core::domain::{Connection, ConnectionTokens};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
-use crate::calendar::{AccessToken, Provider};
+use crate::calendar::{AccessToken, Provider, REFRESH_MARGIN};
 use crate::error::ProviderError;
 use crate::google::workspace::{self, WorkspaceError};
 use crate::limits::{Account, Budgets, RateLimits};
 use crate::microsoft::tenant::TenantError;
 use crate::provider::Providers;
 
-/// Refresh when the access token has less than this left.
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// How long one refresh may hold the lease.
 const LEASE: Duration = Duration::from_secs(30);
 /// How often a worker waiting for another's refresh looks again.

@@ -895,6 +895,9 @@ impl Store {
     /// sealed tokens, the recorded events and the channels, and a `clean_up_connection` job due
     /// at `cleanup_at`): the tokens are forgotten for good only once that cleanup is done.
     /// Returns the connection and the cleanup's id (`None` when it had no tokens left).
+    // Long on purpose: the revocation, the cleanup it owes and what the calendar stops counting
+    // (its default, busy times, cursors, channels) are one transaction's statements, so that a
+    // disconnect is never half done.
     pub async fn disconnect_connection(
         &self,
         tenant_id: Uuid,

@@ -58,7 +58,7 @@ type TokenClient =
 /// again: more than a connection's refresh margin, so that a covered calendar whose token is
 /// due gets a new one, not the one it is replacing.
 const SHARED_TOKEN_MARGIN_SECS: i64 = 600;
-const _: () = assert!(SHARED_TOKEN_MARGIN_SECS as u64 > crate::session::REFRESH_MARGIN.as_secs());
+const _: () = assert!(SHARED_TOKEN_MARGIN_SECS as u64 > crate::calendar::REFRESH_MARGIN.as_secs());
 
 /// The application tokens of the organisations this process acts for, one per application
 /// (its token endpoint, client id and credential), shared by every calendar it covers: one
