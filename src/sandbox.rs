@@ -48,15 +48,21 @@ pub fn providers(config: &Config) -> anyhow::Result<Providers> {
     } else {
         Vec::new()
     };
-    Providers::new(&config.public_url, &google, &microsoft, sandboxed)
-        .and_then(|p| {
-            let addresses = AddressPolicy {
-                allow_private_networks: config.import.allow_private_networks,
-                allowed: config.import.allowed_addresses.clone(),
-            };
-            p.with_caldav_addresses(addresses, config.import.max_bytes)
-        })
-        .context("calendar providers")
+    Providers::new(
+        &config.public_url,
+        &google,
+        &microsoft,
+        sandboxed,
+        config.sync.provider_timeout(),
+    )
+    .and_then(|p| {
+        let addresses = AddressPolicy {
+            allow_private_networks: config.import.allow_private_networks,
+            allowed: config.import.allowed_addresses.clone(),
+        };
+        p.with_caldav_addresses(addresses, config.import.max_bytes)
+    })
+    .context("calendar providers")
 }
 
 /// Refuses a configuration that enables the sandbox when this binary was built without it.

@@ -64,6 +64,16 @@ impl JobError {
         JobError::Permanent { message: error.to_string(), cause: Some(error.into()) }
     }
 
+    /// The same failure, retried no earlier than `wait` from now when it is retried at all.
+    pub fn retried_no_sooner_than(self, wait: Duration) -> Self {
+        match self {
+            JobError::Transient { message, retry_after, cause } => {
+                JobError::Transient { message, retry_after: retry_after.max(Some(wait)), cause }
+            }
+            permanent @ JobError::Permanent { .. } => permanent,
+        }
+    }
+
     /// What happened, as recorded.
     pub fn message(&self) -> &str {
         match self {

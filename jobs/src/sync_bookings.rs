@@ -82,8 +82,30 @@ pub async fn run(
         // before recording anything more; the job is retried.
         return Err(JobError::transient("lost the bookings' sync leases"));
     };
-    store.release_leases(&Lease::BOOKING_SYNC, &taken).await?;
-    result
+    let Converged { unanswered, answer } = match result {
+        Ok(converged) => converged,
+        Err(error) => Converged { unanswered: Vec::new(), answer: Err(error) },
+    };
+    let done: Vec<Uuid> = taken.iter().filter(|id| !unanswered.contains(id)).copied().collect();
+    store.release_leases(&Lease::BOOKING_SYNC, &done).await?;
+    if unanswered.is_empty() {
+        return answer;
+    }
+    // A write that got no answer may still land at the provider: its booking keeps its lease
+    // (and the instant it was taken) as long again as the call was waited for, so that neither
+    // the booking's next sync nor a disconnect's cleanup, which waits for the syncs under way
+    // when it began, looks at that calendar before then.
+    let settle = credentials.providers().timeout();
+    store.keep_leases(&Lease::BOOKING_SYNC, &unanswered, lease_end(settle)).await?;
+    answer.map_err(|error| error.retried_no_sooner_than(settle))
+}
+
+/// What a run of [`converge_all`] left behind.
+struct Converged {
+    /// The bookings one of whose provider calls went unanswered.
+    unanswered: Vec<Uuid>,
+    /// The job's answer: what the providers refused.
+    answer: Result<(), JobError>,
 }
 
 /// The sync leases a run took, of the bookings it found.
@@ -120,11 +142,11 @@ async fn converge_all(
     credentials: &Credentials,
     tenant_id: Uuid,
     ids: &[Uuid],
-) -> Result<(), JobError> {
+) -> Result<Converged, JobError> {
     // Gone ones (their tenant was deleted) have nothing left to bring anywhere.
     let bookings = store.bookings_by_ids(tenant_id, ids).await?;
     if bookings.is_empty() {
-        return Ok(());
+        return Ok(Converged { unanswered: Vec::new(), answer: Ok(()) });
     }
     let tenant = store.tenant(tenant_id).await?;
     let mut staff: Vec<Uuid> = bookings
@@ -162,11 +184,15 @@ async fn converge_all(
         .collect();
     store.record_sync_attempts(tenant_id, &attempts).await?;
     let mut failures = Failures::default();
-    for (_, run) in runs {
-        let run: Result<Failures, StoreError> = run;
-        failures.merge(run?);
+    let mut unanswered = Vec::new();
+    for (booking, run) in runs {
+        let run: Failures = run?;
+        if run.unanswered {
+            unanswered.push(booking.id);
+        }
+        failures.merge(run);
     }
-    failures.answer()
+    Ok(Converged { unanswered, answer: failures.answer() })
 }
 
 /// Marks the events that `bookings` will create (none yet in a connected calendar that has a
@@ -238,6 +264,8 @@ async fn converge_one<'a>(
 struct Failures {
     transient: Option<(String, Option<Duration>)>,
     permanent: Option<String>,
+    /// A call went unanswered: what it wrote may still land.
+    unanswered: bool,
 }
 
 impl Failures {
@@ -245,6 +273,9 @@ impl Failures {
         if matches!(error, ConnectionError::Provider(ProviderError::DeadGrant { .. })) {
             // Parked with the connection (`needs_reauth`): the reconnect replays it.
             return;
+        }
+        if let ConnectionError::Provider(e) = error {
+            self.unanswered |= e.may_still_land();
         }
         if error.is_retryable() {
             let hint = match error {
@@ -267,6 +298,7 @@ impl Failures {
         if let Some(message) = other.permanent {
             self.permanent.get_or_insert(message);
         }
+        self.unanswered |= other.unanswered;
     }
 
     fn answer(self) -> Result<(), JobError> {

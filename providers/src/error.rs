@@ -17,6 +17,10 @@ pub enum ProviderError {
         message: String,
         /// From `Retry-After` (seconds, fractional allowed, or an HTTP date).
         retry_after: Option<Duration>,
+        /// No answer came (a timeout, a dropped connection, a body cut off, a gateway that gave
+        /// up waiting): the provider may have acted on the call, and a write may still land
+        /// after Kalends stopped waiting for it.
+        unanswered: bool,
     },
     /// 401: the access token was refused. Refresh once, then retry.
     #[error("the provider refused the access token: {message}")]
@@ -61,9 +65,20 @@ impl ProviderError {
         }
     }
 
-    /// A transient error without a hint.
+    /// Whether the call may still take effect at the provider: it went unanswered
+    /// (see [`ProviderError::Transient`]).
+    pub fn may_still_land(&self) -> bool {
+        matches!(self, Self::Transient { unanswered: true, .. })
+    }
+
+    /// A transient error without a hint, the provider's answer in hand.
     pub fn transient(message: impl Into<String>) -> Self {
-        Self::Transient { message: message.into(), retry_after: None }
+        Self::Transient { message: message.into(), retry_after: None, unanswered: false }
+    }
+
+    /// A call that got no answer: it may have been acted on, or may still be.
+    pub fn unanswered(message: impl Into<String>) -> Self {
+        Self::Transient { message: message.into(), retry_after: None, unanswered: true }
     }
 
     /// A permanent error.
@@ -81,17 +96,19 @@ impl ProviderError {
         match status {
             401 => Self::Unauthorized { message },
             403 if reason.is_some_and(is_rate_limit_reason) => {
-                Self::Transient { message, retry_after }
+                Self::Transient { message, retry_after, unanswered: false }
             }
             404 | 410 => Self::NotFound { message },
-            408 | 429 | 500..=599 => Self::Transient { message, retry_after },
+            // A gateway that stopped waiting for the service behind it: the call may land there.
+            504 => Self::Transient { message, retry_after, unanswered: true },
+            408 | 429 | 500..=599 => Self::Transient { message, retry_after, unanswered: false },
             _ => Self::Permanent { status, message },
         }
     }
 
     /// Classifies a transport failure (no HTTP answer).
     pub fn from_transport(error: &(dyn std::error::Error + 'static)) -> Self {
-        Self::transient(format!("no answer: {}", sanitize(error)))
+        Self::unanswered(format!("no answer: {}", sanitize(error)))
     }
 }
 
@@ -201,6 +218,19 @@ mod tests {
             ProviderError::NotFound { .. }
         ));
         assert!(ProviderError::from_status(503, None, "down".into(), None).is_retryable());
+    }
+
+    #[test]
+    fn only_a_call_left_unanswered_may_still_land() {
+        assert!(ProviderError::from_status(504, None, "gateway".into(), None).may_still_land());
+        assert!(ProviderError::unanswered("timed out").may_still_land());
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(ProviderError::from_transport(&io).may_still_land());
+        for status in [408, 429, 500, 503] {
+            let answered = ProviderError::from_status(status, None, "no".into(), None);
+            assert!(!answered.may_still_land(), "{status}");
+        }
+        assert!(!ProviderError::transient("slow down").may_still_land());
         assert!(ProviderError::from_status(401, None, "expired".into(), None).is_retryable());
     }
 

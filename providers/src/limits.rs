@@ -306,6 +306,7 @@ impl RateLimits {
         self.acquire(account).await.map_err(|wait| ProviderError::Transient {
             message: format!("this account was told to wait {}s more", wait.as_secs()),
             retry_after: Some(wait),
+            unanswered: false,
         })
     }
 

@@ -154,17 +154,19 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// Builds both from explicit settings, with OAuth callbacks under `public_url`. The binary
-    /// fills in the sandbox's client and endpoints for a provider it points at the sandbox, and
-    /// lists it in `sandboxed`; a provider still without a client id is unavailable.
+    /// Builds both from explicit settings, with OAuth callbacks under `public_url`; a call to
+    /// any of them (their token endpoints and directories included) that has not answered
+    /// within `timeout` fails. The binary fills in the sandbox's client and endpoints for a
+    /// provider it points at the sandbox, and lists it in `sandboxed`; a provider still without a
+    /// client id is unavailable.
     pub fn new(
         public_url: &str,
         google: &GoogleSettings,
         microsoft: &MicrosoftSettings,
         sandboxed: Vec<Provider>,
+        timeout: Duration,
     ) -> Result<Self, ProvidersError> {
         let public = public_url.trim_end_matches('/');
-        let timeout = Duration::from_secs(30);
         let unavailable = [
             (Provider::Google, google.client_id.is_none()),
             (Provider::Microsoft, microsoft.client_id.is_none()),
@@ -192,6 +194,11 @@ impl Providers {
             sandboxed,
             unavailable,
         })
+    }
+
+    /// How long one call may go unanswered; a write left unanswered may land as long again later.
+    pub fn timeout(&self) -> Duration {
+        self.workspace_endpoints.timeout
     }
 
     /// The Google Workspace whose service account's JSON key is `key`, reached at the configured
@@ -242,7 +249,7 @@ impl Providers {
         addresses: AddressPolicy,
         max_bytes: u64,
     ) -> Result<Self, ProvidersError> {
-        let api = CaldavCalendar::new(Duration::from_secs(30), addresses)
+        let api = CaldavCalendar::new(self.timeout(), addresses)
             .map_err(ProvidersError::api("caldav"))?
             .with_max_answer_bytes(max_bytes);
         self.caldav = CalendarProvider::Caldav { api: Box::new(api) };

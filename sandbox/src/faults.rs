@@ -38,7 +38,8 @@ pub struct Faults {
 }
 
 /// Holds the API requests whose path contains `path` until they are released one by one (or
-/// the gate is lifted), counting those waiting.
+/// the gate is lifted), counting those waiting. A held request is carried out once let through
+/// even if its client gave up waiting, as a provider's backend may.
 #[derive(Clone, Debug)]
 pub(crate) struct Gate {
     path: String,
@@ -120,9 +121,27 @@ pub(super) async fn inject(
             false => (0, None, gate),
         }
     };
-    if let Some(gate) = gate {
+    let Some(gate) = gate else {
+        return carry_out(sandbox, provider, request, next, latency, fault).await;
+    };
+    // Carried out once let through even if its client stopped waiting meanwhile, as a
+    // provider's backend finishes a write whose answer nobody reads any more.
+    let held = tokio::spawn(async move {
         gate.pass().await;
-    }
+        carry_out(sandbox, provider, request, next, latency, fault).await
+    });
+    held.await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The rest of a request past the gate: the quota, the latency and the fault, then the handler.
+async fn carry_out(
+    sandbox: Sandbox,
+    provider: Provider,
+    request: Request,
+    next: Next,
+    latency: u64,
+    fault: Option<Fault>,
+) -> Response {
     let path = request.uri().path();
     if quota::applies(path) {
         let mut state = sandbox.lock();

@@ -366,6 +366,33 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps `lease` on each of `keys` (rows this process holds) until `until`, whether that is
+    /// sooner or later than they ran to: their holder is done, but what it did may not be over.
+    pub async fn keep_leases(
+        &self,
+        lease: &Lease,
+        keys: &[Uuid],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let Lease { table, key, until: column, .. } = *lease;
+        debug_assert!(lease.home == Home::Row, "lease rows only");
+        let sql = format!(
+            "UPDATE {table} SET {column} = $1 WHERE {key} IN ({})",
+            super::placeholders(2, keys.len())
+        );
+        with_pool!(self, |pool| {
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(until);
+            for key in keys {
+                query = query.bind(key);
+            }
+            query.execute(pool).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Frees `lease` on `key` whoever holds it (its holder is done, or gives up).
     pub async fn release_lease(&self, lease: &Lease, key: LeaseKey<'_>) -> Result<(), StoreError> {
         let sql = lease.release_sql();

@@ -25,6 +25,7 @@ on_both_databases!(
     an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_calendar,
     an_event_a_sync_is_still_writing_leaves_the_calendar_of_a_deleted_staff_member,
     a_disconnect_answers_within_its_time_limit_while_a_sync_is_still_writing,
+    an_event_whose_write_went_unanswered_leaves_with_the_calendar,
     a_disconnects_cleanup_does_not_wait_for_the_replay_into_the_next_calendar,
     an_unrecorded_event_in_a_former_destination_leaves_with_the_calendar,
     an_expiring_token_is_refreshed_once_and_ahead_of_time_by_concurrent_callers,
@@ -420,27 +421,40 @@ async fn an_event_a_sync_is_still_writing_at_the_disconnect_leaves_with_the_cale
     connect(&app, &browser, "microsoft", OUTLOOK, "allow").await;
     a_write_held_on_its_way_to_outlook(&app, &key, ann).await;
 
-    let id = connections(&app, &key).await[0].id;
-    let path = format!("/api/v1/connections/{id}?remove_events=true");
-    let disconnecting = app.call("DELETE", &path, &key, None);
     // The provider answers once the disconnect has committed and its cleanup had time to look
     // through the calendar (were it not waiting for the sync).
-    let answered_late = async {
+    disconnected_before_the_write_lands(&app, &key).await;
+    app.stop().await;
+}
+
+/// Disconnects Ann's only calendar with its events removed and, once that has committed and its
+/// cleanup had time to look through the calendar, lifts the gate holding her event's creation
+/// and waits until Outlook holds the event; then checks that the event left with the calendar.
+async fn disconnected_before_the_write_lands(app: &TestApp, key: &str) {
+    let id = connections(app, key).await[0].id;
+    let path = format!("/api/v1/connections/{id}?remove_events=true");
+    let disconnecting = app.call("DELETE", &path, key, None);
+    let landed = async {
         eventually(std::time::Duration::from_secs(30), || async {
-            let status = connections(&app, &key).await[0].status.clone();
+            let status = connections(app, key).await[0].status.clone();
             (status == "revoked").then_some(())
         })
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let lifted = app.sandbox().delete(app.url("/sandbox/_control/hold")).send().await;
         assert!(lifted.unwrap().status().is_success());
+        eventually(std::time::Duration::from_secs(10), || async {
+            let url = format!("/sandbox/_control/microsoft/users/{OUTLOOK}/events");
+            let events: Vec<Value> = app.sandbox_json(&url).await;
+            (!events.is_empty()).then_some(())
+        })
+        .await;
     };
-    let ((status, answer), ()) = tokio::join!(disconnecting, answered_late);
+    let ((status, answer), ()) = tokio::join!(disconnecting, landed);
     assert_eq!(status, 200, "{answer}");
     app.settle().await;
-    let left = left_in_outlook(&app).await;
+    let left = left_in_outlook(app).await;
     assert!(left.is_empty(), "the event left with the calendar, but these stay: {left:?}");
-    app.stop().await;
 }
 
 /// As above, but Ann is deleted as a staff member (which always takes Kalends' events out of
@@ -489,12 +503,34 @@ async fn a_disconnect_answers_within_its_time_limit_while_a_sync_is_still_writin
     app.stop().await;
 }
 
+/// Ann's new booking is on its way into her Outlook calendar when Microsoft stops answering (a
+/// provider call has three seconds here, `sync.provider_timeout_secs`), and Kalends gives up
+/// waiting. She then disconnects the calendar with its events removed, and Microsoft carries out
+/// the write after all. Her event leaves with the calendar: the booking keeps its sync lease as
+/// long again as the call was waited for, and the cleanup waits for it before it looks.
+async fn an_event_whose_write_went_unanswered_leaves_with_the_calendar(db: Db) {
+    let app = TestApp::start_public_with(db, |config| config.sync.provider_timeout_secs = 3).await;
+    let (key, ann, browser) = signed_in(&app, OUTLOOK).await;
+    connect(&app, &browser, "microsoft", OUTLOOK, "allow").await;
+    let booking = a_write_held_on_its_way_to_outlook(&app, &key, ann).await;
+    let api = app.api(&key);
+    eventually(std::time::Duration::from_secs(30), || async {
+        let sync = api.booking(booking).await.unwrap().sync.first()?.clone();
+        sync.last_error.as_deref().is_some_and(|e| e.contains("no answer")).then_some(())
+    })
+    .await;
+
+    // Microsoft carries out the write it held once the disconnect has committed.
+    disconnected_before_the_write_lands(&app, &key).await;
+    app.stop().await;
+}
+
 /// Ann's Outlook account.
 const OUTLOOK: &str = "ann.lee@contoso.example";
 
 /// A new booking of Ann's on its way into her Outlook calendar, the provider holding its
-/// creation (`POST /me/calendars/{id}/events`) until the gate is lifted.
-async fn a_write_held_on_its_way_to_outlook(app: &TestApp, key: &str, ann: Uuid) {
+/// creation (`POST /me/calendars/{id}/events`) until the gate is lifted. Returns its id.
+async fn a_write_held_on_its_way_to_outlook(app: &TestApp, key: &str, ann: Uuid) -> Uuid {
     app.settle().await;
     let control = app.sandbox();
     let hold = app.url("/sandbox/_control/hold");
@@ -502,12 +538,13 @@ async fn a_write_held_on_its_way_to_outlook(app: &TestApp, key: &str, ann: Uuid)
     assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
     let mut booking = booking_in("Massage", 6);
     booking.staff_ids = vec![ann];
-    app.api(key).create_booking(&booking).await.unwrap();
+    let id = app.api(key).create_booking(&booking).await.unwrap().id;
     eventually(std::time::Duration::from_secs(30), || async {
         let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
         (view["waiting"] == 1).then_some(())
     })
     .await;
+    id
 }
 
 /// The titles of the events left in Ann's Outlook calendar.

@@ -166,12 +166,21 @@ pub struct SyncConfig {
     /// revoked); whatever that first attempt could not finish is tried again by a queued job
     /// this many seconds later.
     pub cleanup_retry_secs: u64,
+    /// How long Kalends waits for a provider (Google, Microsoft, a CalDAV server) to answer one
+    /// call. A write left unanswered may still land: its booking's sync lease is kept, and a
+    /// disconnect's cleanup waits for it, as long again.
+    pub provider_timeout_secs: u64,
 }
 
 impl SyncConfig {
     /// The interval between two scheduled imports of a connection.
     pub fn import_interval(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.import_interval_minutes) * 60)
+    }
+
+    /// How long one provider call may take.
+    pub fn provider_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.provider_timeout_secs)
     }
 }
 

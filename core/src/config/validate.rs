@@ -249,7 +249,9 @@ impl SyncConfig {
         let drift = (1..=86_400).contains(&self.drift_check_secs);
         require(drift, "sync.drift_check_secs", "must be between 1 and 86400")?;
         let retry = (1..=3600).contains(&self.cleanup_retry_secs);
-        require(retry, "sync.cleanup_retry_secs", "must be between 1 and 3600")
+        require(retry, "sync.cleanup_retry_secs", "must be between 1 and 3600")?;
+        let timeout = (1..=300).contains(&self.provider_timeout_secs);
+        require(timeout, "sync.provider_timeout_secs", "must be between 1 and 300")
     }
 }
 

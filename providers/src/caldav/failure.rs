@@ -48,7 +48,7 @@ pub(super) fn failure(error: DavError) -> ProviderError {
         )) => ProviderError::permanent(0, e.to_string()),
         WebDavError::Request(RequestError::Client(e)) => ProviderError::from_transport(&e),
         WebDavError::Request(RequestError::Http(e)) => {
-            ProviderError::transient(format!("the answer broke off: {e}"))
+            ProviderError::unanswered(format!("the answer broke off: {e}"))
         }
         WebDavError::BadStatusCode(status) => ProviderError::from_status(
             status.as_u16(),

@@ -88,7 +88,7 @@ pub(super) fn classify(error: Error, capture: &Capture) -> Failure {
         Error::Io(error) => Failure::plain(ProviderError::from_transport(&error)),
         // A body cut off mid-way (a dropped connection) is worth retrying; nonsense is not.
         Error::JsonDecodeError(_, error) if error.is_eof() => {
-            Failure::plain(ProviderError::transient("the answer was cut off"))
+            Failure::plain(ProviderError::unanswered("the answer was cut off"))
         }
         Error::JsonDecodeError(_, error) => {
             Failure::plain(ProviderError::permanent(0, format!("unreadable answer: {error}")))

@@ -481,7 +481,7 @@ impl GoogleCalendar {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(classify(error, capture)),
-            Err(_) => Err(Failure::plain(ProviderError::transient(format!(
+            Err(_) => Err(Failure::plain(ProviderError::unanswered(format!(
                 "Google gave no answer within {:?}",
                 self.timeout
             )))),
