@@ -1040,27 +1040,21 @@ struct Moved {
     joined: Vec<String>,
     left: Vec<String>,
     readdressed: Vec<(String, String)>,
-    /// Members already covered whose calendar was covered again: moved to the organisation's
-    /// tier, or failing before.
+    /// Members already covered whose calendar was covered again, and is now active in the
+    /// organisation's tier: moved to it, or failing before.
     again: usize,
     waiting: usize,
 }
 
 impl Moved {
-    /// Counts who of the users `to_cover` joins (no `current` member) and whose calendar is
-    /// covered again (a member under the same address; a renamed one counts as readdressed).
+    /// Counts who of the users `to_cover` joins (no `current` member).
     fn count<'a>(
         &mut self,
         to_cover: &[OrgUser],
         current: impl Fn(&OrgUser) -> Option<&'a OrganisationMember>,
     ) {
-        for user in to_cover {
-            match current(user) {
-                None => self.joined.push(user.email.to_ascii_lowercase()),
-                Some(m) if m.email.eq_ignore_ascii_case(&user.email) => self.again += 1,
-                Some(_) => {}
-            }
-        }
+        let joined = to_cover.iter().filter(|user| current(user).is_none());
+        self.joined.extend(joined.map(|user| user.email.to_ascii_lowercase()));
     }
 
     fn is_empty(&self) -> bool {
@@ -1137,6 +1131,9 @@ async fn apply_users(
             moved.readdressed.push((member.email.clone(), user.email.to_ascii_lowercase()));
         }
         let writing = organisation.busy_only && calendar.is_some_and(|c| !c.busy_only);
+        // A member under the same address (a renamed one counts as readdressed), whose calendar
+        // counts as covered again once it is active.
+        let again = member.is_some_and(|m| m.email.eq_ignore_ascii_case(&user.email));
         joiners.push(async move {
             let member = match member.filter(|_| writing) {
                 Some(member) => Some(stop_writing(cx, organisation, org, &user, member).await?),
@@ -1144,10 +1141,10 @@ async fn apply_users(
             };
             let member = cover_user(cx, organisation, org, user, member.as_ref(), taken).await?;
             cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
-            Ok::<_, OrganisationError>(())
+            Ok::<_, OrganisationError>(again && member.state == "active")
         });
     }
-    cover_each(joiners).await?;
+    moved.again = cover_each(joiners).await?;
     Ok(moved)
 }
 
@@ -1222,14 +1219,15 @@ fn not_followed(
 /// A user the provider does not answer for (a mailbox being set up, a moment's throttling)
 /// keeps nobody else from being covered: the read goes on and reports the first such error at
 /// the end, and the next read covers them. So many that the provider itself is down stop it.
+/// Counts the covers that answered `true`.
 async fn cover_each(
-    joiners: Vec<impl Future<Output = Result<(), OrganisationError>>>,
-) -> Result<(), OrganisationError> {
+    joiners: Vec<impl Future<Output = Result<bool, OrganisationError>>>,
+) -> Result<usize, OrganisationError> {
     let mut covered = futures::stream::iter(joiners).buffer_unordered(COVERED_AT_ONCE);
-    let (mut unanswered, mut first) = (0, None);
+    let (mut unanswered, mut first, mut counted) = (0, None, 0);
     while let Some(done) = covered.next().await {
         match done {
-            Ok(()) => {}
+            Ok(count) => counted += usize::from(count),
             Err(error @ OrganisationError::Unreachable(_)) => {
                 first.get_or_insert(error);
                 unanswered += 1;
@@ -1240,7 +1238,7 @@ async fn cover_each(
             Err(error) => return Err(error),
         }
     }
-    first.map_or(Ok(()), Err)
+    first.map_or(Ok(counted), Err)
 }
 
 /// Covers one directory user: their staff member (the one the organisation covered them as

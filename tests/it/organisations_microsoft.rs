@@ -493,6 +493,15 @@ async fn microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored(db: Db) 
     assert_eq!(cy.state, "failed");
     assert!(cy.last_error.as_deref().unwrap().contains("outside the application's access scope"));
     assert_eq!(listed.iter().filter(|m| m.state == "active").count(), 2);
+    // Read again with Cy still outside: the log does not say her calendar was covered.
+    let path = format!("/api/v1/organisation-connections/{id}/refresh");
+    let (status, answer) = app.call("POST", &path, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let log = crate::organisations::organisation_log(&app, &key).await;
+    assert_eq!(log[0]["action"], "refreshed", "{log:?}");
+    let detail = log[0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("0 users joined; 0 users left; "), "{detail}");
+    assert!(!detail.contains("covered again"), "{detail}");
     app.stop().await;
 }
 
