@@ -309,3 +309,26 @@ impl KalendsJobs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_put_off_comes_no_sooner_than_asked_and_a_permanent_failure_stays_one() {
+        let wait = Duration::from_secs(30);
+        let hinted = JobError::transient_after("slow down", Some(Duration::from_secs(60)));
+        for (error, expected) in [
+            (JobError::transient("no answer"), wait),
+            (JobError::transient_after("slow down", Some(Duration::from_secs(2))), wait),
+            (hinted, Duration::from_secs(60)),
+        ] {
+            match error.retried_no_sooner_than(wait) {
+                JobError::Transient { retry_after, .. } => assert_eq!(retry_after, Some(expected)),
+                other => panic!("{other:?}"),
+            }
+        }
+        let refused = JobError::permanent("refused").retried_no_sooner_than(wait);
+        assert!(matches!(refused, JobError::Permanent { .. }), "{refused:?}");
+    }
+}

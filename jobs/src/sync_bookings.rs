@@ -84,7 +84,9 @@ pub async fn run(
     };
     let Converged { unanswered, answer } = match result {
         Ok(converged) => converged,
-        Err(error) => Converged { unanswered: Vec::new(), answer: Err(error) },
+        // A database failure ended the run, perhaps after calls nobody heard back from: every
+        // booking is treated as one whose call went unanswered.
+        Err(error) => Converged { unanswered: taken.clone(), answer: Err(error) },
     };
     let done: Vec<Uuid> = taken.iter().filter(|id| !unanswered.contains(id)).copied().collect();
     store.release_leases(&Lease::BOOKING_SYNC, &done).await?;
@@ -92,7 +94,7 @@ pub async fn run(
         return answer;
     }
     // A write that got no answer may still land at the provider: its booking keeps its lease
-    // (and the instant it was taken) as long again as the call was waited for, so that neither
+    // (and the instant it was taken) for as long as a call may take from now, so that neither
     // the booking's next sync nor a disconnect's cleanup, which waits for the syncs under way
     // when it began, looks at that calendar before then.
     let settle = credentials.providers().timeout();
@@ -274,9 +276,13 @@ impl Failures {
             // Parked with the connection (`needs_reauth`): the reconnect replays it.
             return;
         }
-        if let ConnectionError::Provider(e) = error {
-            self.unanswered |= e.may_still_land();
-        }
+        self.unanswered |= match error {
+            ConnectionError::Provider(e) => e.may_still_land(),
+            // The database failed around the call (recording its outcome, say): what the call
+            // did is not known.
+            ConnectionError::Store(_) => true,
+            ConnectionError::Disconnected => false,
+        };
         if error.is_retryable() {
             let hint = match error {
                 ConnectionError::Provider(e) => e.retry_after(),

@@ -110,6 +110,11 @@ impl ProviderError {
     pub fn from_transport(error: &(dyn std::error::Error + 'static)) -> Self {
         Self::unanswered(format!("no answer: {}", sanitize(error)))
     }
+
+    /// Classifies a failure to connect: nothing was sent, so nothing can land.
+    pub fn from_connect(error: &(dyn std::error::Error + 'static)) -> Self {
+        Self::transient(format!("could not connect: {}", sanitize(error)))
+    }
 }
 
 /// Google's 403 reasons that mean "slow down", not "forbidden".

@@ -246,8 +246,10 @@ impl Store {
     }
 
     /// The latest end of the bookings whose events a connection holds or is writing: how far
-    /// ahead its cleanup must look for them. A deleted staff member's records went with the
-    /// connection: the tenant's latest booking then.
+    /// ahead its cleanup must look for them. Records marked deleted count too: a sync after the
+    /// disconnect marks its booking's event there deleted without touching the calendar, which
+    /// the cleanup alone may still do (a create whose answer was lost is known by no id). A
+    /// deleted staff member's records went with the connection: the tenant's latest booking then.
     pub async fn latest_event_end(
         &self,
         tenant_id: Uuid,
@@ -257,7 +259,7 @@ impl Store {
             sqlx::query_scalar(
                 "SELECT COALESCE(\
                  (SELECT MAX(b.span_end) FROM booking_events e JOIN bookings b ON b.id = e.booking_id \
-                  WHERE e.connection_id = $2 AND e.state <> 'deleted'), \
+                  WHERE e.connection_id = $2), \
                  (SELECT MAX(span_end) FROM bookings WHERE tenant_id = $1 \
                   AND NOT EXISTS (SELECT 1 FROM connections WHERE id = $2)))",
             )

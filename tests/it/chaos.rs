@@ -63,8 +63,8 @@ async fn every_calendar_converges_through_faults_expired_tokens_and_killed_worke
             ("KALENDS_SANDBOX__TOKEN", &sandbox_token),
             ("KALENDS_JOBS__RETRY_BASE_MS", "200"),
             ("KALENDS_JOBS__RETRY_MAX_DELAY_MS", "3000"),
-            // A dropped answer keeps its booking's lease as long again as a call may take.
-            ("KALENDS_SYNC__PROVIDER_TIMEOUT_SECS", "5"),
+            // A dropped answer keeps its booking's lease as long as a call may take.
+            ("KALENDS_SYNC__PROVIDER_TIMEOUT_SECS", "3"),
             ("KALENDS_JOBS__HEARTBEAT_SECS", "1"),
             ("KALENDS_JOBS__CONCURRENCY", "16"),
             // The CalDAV server is on loopback.

@@ -94,9 +94,6 @@ pub async fn config(db: Db, dir: &TempDir) -> Config {
     // A disconnect's queued cleanup follows its own attempt soon (production waits 30 s), so a
     // story that settles after a disconnect does not wait for it.
     config.sync.cleanup_retry_secs = 2;
-    // A provider call left unanswered (a dropped connection among the injected faults) keeps
-    // its booking's lease as long again as a call may take (production: 30 s).
-    config.sync.provider_timeout_secs = 5;
     // Feed answers follow each change at once in tests (production reuses them for 2 s).
     config.feeds.validator_ttl_ms = 0;
     // Tests connect staff through the in-process sandbox, on PostgreSQL too.

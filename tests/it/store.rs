@@ -505,6 +505,16 @@ async fn a_lease_has_one_holder_until_it_runs_out(db: Db) {
         store.release_lease(lease, key).await.unwrap();
     }
 
+    // Kept after its holder is done (a write that may still land): nobody takes it until then,
+    // whether that is sooner or later than it ran to; then the next taker does.
+    let ids = [booking];
+    assert_eq!(store.take_leases(&Lease::BOOKING_SYNC, &ids, lease_end(60)).await.unwrap(), ids);
+    store.keep_leases(&Lease::BOOKING_SYNC, &ids, lease_end(90)).await.unwrap();
+    assert!(store.take_leases(&Lease::BOOKING_SYNC, &ids, lease_end(60)).await.unwrap().is_empty());
+    store.keep_leases(&Lease::BOOKING_SYNC, &ids, lease_end(-1)).await.unwrap();
+    assert_eq!(store.take_leases(&Lease::BOOKING_SYNC, &ids, lease_end(60)).await.unwrap(), ids);
+    store.release_leases(&Lease::BOOKING_SYNC, &ids).await.unwrap();
+
     // A lease that ran out and that nobody took: a booking's sync stops, an import's run goes on.
     let ran_out = lease_end(-1);
     assert!(store.take_lease(&Lease::BOOKING_SYNC, booking.into(), &[], ran_out).await.unwrap());

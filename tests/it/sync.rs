@@ -160,6 +160,8 @@ async fn retrying_fast(db: Db, max_ms: u64) -> TestApp {
     TestApp::start_public_with(db, |config| {
         config.jobs.retry_base_ms = 50;
         config.jobs.retry_max_delay_ms = max_ms;
+        // A dropped answer keeps its booking's lease as long as a call may take.
+        config.sync.provider_timeout_secs = 3;
     })
     .await
 }

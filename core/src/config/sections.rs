@@ -167,8 +167,8 @@ pub struct SyncConfig {
     /// this many seconds later.
     pub cleanup_retry_secs: u64,
     /// How long Kalends waits for a provider (Google, Microsoft, a CalDAV server) to answer one
-    /// call. A write left unanswered may still land: its booking's sync lease is kept, and a
-    /// disconnect's cleanup waits for it, as long again.
+    /// call. A write left unanswered may still land: its booking's sync lease is kept this long
+    /// again, and a disconnect's cleanup waits for it.
     pub provider_timeout_secs: u64,
 }
 

@@ -250,8 +250,10 @@ impl SyncConfig {
         require(drift, "sync.drift_check_secs", "must be between 1 and 86400")?;
         let retry = (1..=3600).contains(&self.cleanup_retry_secs);
         require(retry, "sync.cleanup_retry_secs", "must be between 1 and 3600")?;
-        let timeout = (1..=300).contains(&self.provider_timeout_secs);
-        require(timeout, "sync.provider_timeout_secs", "must be between 1 and 300")
+        // At most the 30 s a token refresh holds its connection for, so that no second refresh
+        // starts beside one still waiting for its answer.
+        let timeout = (1..=30).contains(&self.provider_timeout_secs);
+        require(timeout, "sync.provider_timeout_secs", "must be between 1 and 30")
     }
 }
 

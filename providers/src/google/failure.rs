@@ -84,6 +84,9 @@ pub(super) fn classify(error: Error, capture: &Capture) -> Failure {
                 seen.retry_after,
             ))
         }
+        Error::HttpError(error) if error.is_connect() => {
+            Failure::plain(ProviderError::from_connect(&error))
+        }
         Error::HttpError(error) => Failure::plain(ProviderError::from_transport(&error)),
         Error::Io(error) => Failure::plain(ProviderError::from_transport(&error)),
         // A body cut off mid-way (a dropped connection) is worth retrying; nonsense is not.

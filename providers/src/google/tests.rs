@@ -320,6 +320,7 @@ async fn a_503_is_transient() {
     f.faults(json!({"error_rate": 1.0})).await;
     let refused = f.google.list_calendars(&f.token).await;
     assert!(matches!(refused, Err(ProviderError::Transient { retry_after: None, .. })));
+    assert!(!refused.unwrap_err().may_still_land(), "Google answered");
 }
 
 #[tokio::test]
@@ -330,6 +331,7 @@ async fn a_dropped_connection_is_transient_even_for_a_delete() {
     assert!(matches!(read, Err(ProviderError::Transient { .. })), "{read:?}");
     let deleted = f.google.delete_event(&f.token, "primary", "abcdefgh").await;
     assert!(matches!(deleted, Err(ProviderError::Transient { .. })), "{deleted:?}");
+    assert!(deleted.unwrap_err().may_still_land(), "the answer was lost, not the call");
 }
 
 #[tokio::test]
@@ -338,6 +340,15 @@ async fn a_slow_answer_times_out_as_transient() {
     f.faults(json!({"latency_ms": 1000})).await;
     let slow = f.google.list_calendars(&f.token).await;
     assert!(matches!(slow, Err(ProviderError::Transient { .. })), "{slow:?}");
+    assert!(slow.unwrap_err().may_still_land(), "the call may still be carried out");
+}
+
+#[tokio::test]
+async fn nothing_listening_is_transient_and_nothing_was_sent() {
+    let google = GoogleCalendar::new("http://127.0.0.1:9/", Duration::from_secs(2)).unwrap();
+    let error = google.list_calendars(&AccessToken::new("t")).await.unwrap_err();
+    assert!(matches!(error, ProviderError::Transient { .. }), "{error:?}");
+    assert!(!error.may_still_land(), "nothing was sent: {error:?}");
 }
 
 /// Receives push notifications; sends each one's headers down a channel.

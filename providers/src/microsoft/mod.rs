@@ -697,8 +697,10 @@ fn error_details(body: &[u8], status: reqwest::StatusCode) -> (Option<String>, S
 
 /// A failure before any HTTP answer: transport problems are transient, the rest permanent.
 fn failure(error: GraphFailure) -> CallError {
-    let transport =
-        |error: &reqwest::Error| ProviderError::from_transport(&error.without_url_ref());
+    let transport = |error: &reqwest::Error| match error.is_connect() {
+        true => ProviderError::from_connect(&error.without_url_ref()),
+        false => ProviderError::from_transport(&error.without_url_ref()),
+    };
     CallError::Other(match error {
         GraphFailure::ReqwestError(error) => transport(&error),
         GraphFailure::Io(error) => ProviderError::from_transport(&error),

@@ -460,6 +460,7 @@ async fn a_503_is_transient() {
     harness.sandbox.set_faults(Faults { error_rate: 1.0, ..Faults::default() });
     let error = harness.client.get_event(&token, "AAMkAGx").await.unwrap_err();
     assert!(matches!(error, ProviderError::Transient { retry_after: None, .. }), "{error:?}");
+    assert!(!error.may_still_land(), "Graph answered: {error:?}");
 }
 
 #[tokio::test]
@@ -469,6 +470,7 @@ async fn a_dropped_connection_is_transient() {
     harness.sandbox.set_faults(Faults { drop_rate: 1.0, ..Faults::default() });
     let error = harness.client.delete_event(&token, "AAMkAGx").await.unwrap_err();
     assert!(matches!(error, ProviderError::Transient { .. }), "{error:?}");
+    assert!(error.may_still_land(), "the answer was lost, not the call: {error:?}");
 }
 
 #[tokio::test]
@@ -478,6 +480,7 @@ async fn nothing_listening_is_transient() {
             .unwrap();
     let error = client.me(&AccessToken::new("t")).await.unwrap_err();
     assert!(matches!(error, ProviderError::Transient { .. }), "{error:?}");
+    assert!(!error.may_still_land(), "nothing was sent: {error:?}");
 }
 
 /// What a webhook receiver does.

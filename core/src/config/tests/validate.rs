@@ -22,6 +22,17 @@ fn the_calendar_import_interval_is_one_minute_to_one_day() {
 }
 
 #[test]
+fn a_provider_call_may_take_one_to_thirty_seconds() {
+    let load = |secs: &str| load_env(&[("KALENDS_SYNC__PROVIDER_TIMEOUT_SECS", secs)]);
+    assert_eq!(load("30").unwrap().sync.provider_timeout().as_secs(), 30);
+    assert_eq!(load("1").unwrap().sync.provider_timeout().as_secs(), 1);
+    let refused = load("0").unwrap_err().to_string();
+    assert!(refused.starts_with("KALENDS_SYNC__PROVIDER_TIMEOUT_SECS:"), "{refused}");
+    assert!(refused.contains("between 1 and 30"), "{refused}");
+    assert!(load("31").is_err());
+}
+
+#[test]
 fn frame_ancestors_take_a_csp_source_list_and_refuse_anything_that_would_break_the_header() {
     let load = |value: &str| load_env(&[("KALENDS_WIDGET__FRAME_ANCESTORS", value)]);
     assert_eq!(Config::default().widget.frame_ancestors, "*");
