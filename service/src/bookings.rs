@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use super::conflicts::after_booking_change;
+use kalends_core::availability::Moved;
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Tenant};
 use kalends_core::job::Job;
 use kalends_store::Overlap;
@@ -32,9 +33,9 @@ pub enum UpsertOutcome {
     Updated {
         /// The booking as it now stands.
         booking: Booking,
-        /// Whether it took other dates or times than it had (only then are the notice and
-        /// the booking window judged again).
-        new_dates: bool,
+        /// Which of its ends moved (only those are judged again by the notice and the
+        /// booking window).
+        moved: Moved,
     },
     /// The booking already had exactly this content; nothing was written or scheduled.
     Unchanged(Booking),
@@ -133,7 +134,7 @@ pub async fn create(
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
     let Written { booking, rules } = write_new(store, tenant, new, overlap).await?;
-    after_booking_change(store, tenant, &booking, true, rules).await;
+    after_booking_change(store, tenant, &booking, Moved::NEW, rules).await;
     Ok(booking)
 }
 
@@ -149,10 +150,10 @@ pub async fn save_by_external_id(
     let (outcome, rules) = upsert(store, tenant, external_id, new, overlap).await?;
     match &outcome {
         UpsertOutcome::Created(booking) => {
-            after_booking_change(store, tenant, booking, true, rules).await
+            after_booking_change(store, tenant, booking, Moved::NEW, rules).await
         }
-        UpsertOutcome::Updated { booking, new_dates } => {
-            after_booking_change(store, tenant, booking, *new_dates, rules).await
+        UpsertOutcome::Updated { booking, moved } => {
+            after_booking_change(store, tenant, booking, *moved, rules).await
         }
         UpsertOutcome::Unchanged(_) => {}
     }
@@ -173,7 +174,9 @@ async fn upsert(
 ) -> Result<(UpsertOutcome, Option<Vec<OwnerRules>>), StoreError> {
     new.external_id = Some(external_id.to_owned());
     for _ in 0..EDIT_ATTEMPTS {
-        let result = match store.booking_by_external_id(tenant.id, external_id).await? {
+        let stored = store.booking_by_external_id(tenant.id, external_id).await?;
+        let creating = stored.is_none();
+        let result = match stored {
             Some(existing) if existing.data == new => {
                 store.refuse_unchanged(tenant, &existing, overlap).await?;
                 return Ok((UpsertOutcome::Unchanged(existing), None));
@@ -182,8 +185,8 @@ async fn upsert(
                 let (id, version) = (existing.id, existing.version);
                 write_replacement(store, tenant, id, version, new.clone(), overlap).await.map(
                     |booking| {
-                        let new_dates = booking.data.span != existing.data.span;
-                        (UpsertOutcome::Updated { new_dates, booking }, None)
+                        let moved = Moved::between(&existing.data.span, &booking.data.span);
+                        (UpsertOutcome::Updated { moved, booking }, None)
                     },
                 )
             }
@@ -194,6 +197,14 @@ async fn upsert(
         match result {
             Err(StoreError::VersionConflict) => continue,
             Err(StoreError::DuplicateExternalId | StoreError::ForeignKey) => continue,
+            // Refused for what another request made meanwhile under the same host's id (a retry
+            // sent while the first was still on its way): it is that booking, read again.
+            Err(StoreError::Collides(_) | StoreError::BreaksRules(_))
+                if creating
+                    && store.booking_by_external_id(tenant.id, external_id).await?.is_some() =>
+            {
+                continue;
+            }
             other => return other,
         }
     }
@@ -201,7 +212,7 @@ async fn upsert(
 }
 
 /// Replaces a booking still at `expected_version` ([`StoreError::VersionConflict`] otherwise).
-/// A replacement states its dates anew: the notice and the booking window are judged again.
+/// A replacement states its dates anew: the notice and the booking window judge both ends again.
 pub async fn replace(
     store: &Store,
     tenant: &Tenant,
@@ -211,7 +222,7 @@ pub async fn replace(
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
     let booking = write_replacement(store, tenant, id, expected_version, new, overlap).await?;
-    after_booking_change(store, tenant, &booking, true, None).await;
+    after_booking_change(store, tenant, &booking, Moved::NEW, None).await;
     Ok(booking)
 }
 
@@ -237,11 +248,11 @@ where
         if new == current.data {
             return Ok(current);
         }
-        let new_dates = new.span != current.data.span;
+        let moved = Moved::between(&current.data.span, &new.span);
         match write_replacement(store, tenant, id, current.version, new, overlap).await {
             Err(StoreError::VersionConflict) => continue,
             Ok(booking) => {
-                after_booking_change(store, tenant, &booking, new_dates, None).await;
+                after_booking_change(store, tenant, &booking, moved, None).await;
                 return Ok(booking);
             }
             Err(e) => return Err(e.into()),
@@ -256,7 +267,7 @@ pub async fn cancel(store: &Store, tenant: &Tenant, id: Uuid) -> Result<Booking,
     let resource_id = store.booking(tenant.id, id).await?.data.resource_id;
     let owed = cancellation_jobs(tenant.id, id, resource_id);
     let booking = store.cancel_booking(tenant, id, &owed).await?;
-    after_booking_change(store, tenant, &booking, false, None).await;
+    after_booking_change(store, tenant, &booking, Moved::NONE, None).await;
     Ok(booking)
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use kalends_core::availability::{self, Rule};
+use kalends_core::availability::{self, Moved, Rule};
 use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
@@ -15,15 +15,15 @@ use kalends_store::{Store, StoreError};
 pub type Instants = (DateTime<Utc>, DateTime<Utc>);
 
 /// Brings the conflicts naming `booking` up to date: its overlaps, and the availability rules
-/// of its resource and staff it breaks (`new_dates`: it took other dates, so the notice and the
-/// booking window are judged too). A failure is logged, not returned: the booking is saved, and
+/// of its resource and staff it breaks (`moved`: the ends it took anew, which the notice and
+/// the booking window judge too). A failure is logged, not returned: the booking is saved, and
 /// the next change or import of its calendars looks again. `rules`: its owners' rules, when
 /// the write read them on its way ([`kalends_store::Written`]).
 pub async fn after_booking_change(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,
-    new_dates: bool,
+    moved: Moved,
     rules: Option<Vec<OwnerRules>>,
 ) {
     let item = ItemRef { source: Source::Booking, id: booking.id };
@@ -35,7 +35,7 @@ pub async fn after_booking_change(
         // Version 1: the write that runs this made the booking.
         let just_made = booking.version == 1;
         detect_of(store, tenant.id, item, span, &booking.data.owners(), just_made).await?;
-        judge_rules(store, tenant, booking, new_dates, rules).await
+        judge_rules(store, tenant, booking, moved, rules).await
     };
     if let Err(error) = result.await {
         tracing::error!(booking_id = %booking.id, %error, "conflict detection failed after a booking change");
@@ -47,7 +47,7 @@ async fn judge_rules(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,
-    new_dates: bool,
+    moved: Moved,
     read: Option<Vec<OwnerRules>>,
 ) -> Result<Detection, StoreError> {
     let cancelled = booking.data.status == BookingStatus::Cancelled;
@@ -73,9 +73,7 @@ async fn judge_rules(
         let items = store.busy_items(tenant.id, owned.owner, Some(window)).await?;
         let zones = (home, owned.zone);
         let now = Utc::now();
-        for violation in
-            availability::judge(&owned.rules, zones, now, &candidate, &items, new_dates)
-        {
+        for violation in availability::judge(&owned.rules, zones, now, &candidate, &items, moved) {
             breaches.push(RuleBreach {
                 owner: owned.owner,
                 booking: ConflictItem {
@@ -89,15 +87,15 @@ async fn judge_rules(
             });
         }
     }
-    // A booking that kept its dates is not judged by the notice and the window again (today
-    // moved on, the booking did not): what was found of them when it got its dates stands.
-    let unjudged: &[Rule] = match new_dates || cancelled {
-        true => &[],
-        false => &[Rule::MinNoticeDays, Rule::MinNoticeMinutes, Rule::BookingWindowDays],
+    // A booking is not judged again by the notice and the window on an end it kept (today
+    // moved on, the booking did not): what was found of them when it got that end stands.
+    let unjudged: Vec<Rule> = match cancelled {
+        true => Vec::new(),
+        false => moved.standing(candidate.all_day),
     };
     let reach = ConflictReach::Rules(ItemRef { source: Source::Booking, id: booking.id });
     let mut open = store.open_conflicts(reach).await?;
-    open.retain(|conflict| !conflict.is_of_rule(unjudged));
+    open.retain(|conflict| !conflict.is_of_rule(&unjudged));
     let found = breaches.iter().map(Found::from).collect();
     apply(store, tenant.id, open, found).await
 }

@@ -160,10 +160,10 @@ macro_rules! judge_owners {
                     .collect::<Result<Vec<_>, _>>()?;
                 kalends_core::conflict_plan::add_refusing_hits(candidate, &items, &mut hits);
                 if let Some(r) = rules {
-                    let new_dates = kalends_core::availability::has_new_dates(candidate, &items);
+                    let moved = kalends_core::availability::moved_from_stored(candidate, &items);
                     let zones = (home, r.zone);
                     broken.extend(kalends_core::availability::judge(
-                        &r.rules, zones, now, candidate, &items, new_dates,
+                        &r.rules, zones, now, candidate, &items, moved,
                     ));
                 }
             }

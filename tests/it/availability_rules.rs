@@ -168,6 +168,37 @@ async fn a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_other
     app.stop().await;
 }
 
+/// A guest who checked in three days ago stays two nights more, then one more. A day's notice
+/// cannot judge a stay that began in the past: the longer stay is accepted with
+/// `?reject_conflicts=true`, and flags nothing without it. What the rules judge is how far
+/// ahead it now reaches: past the booking window, it is refused.
+async fn a_stay_extended_after_check_in_is_judged_only_on_how_far_ahead_it_now_reaches(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "UTC").await;
+    let day = |offset: i64| chrono::Utc::now().date_naive() + chrono::Duration::days(offset);
+    let checked_in = stay(room, &day(-3).to_string(), &day(1).to_string());
+    let id = post(&api, checked_in, false).await.unwrap()["id"].as_str().unwrap().to_owned();
+    let rules = json!({"turnover_days": 1, "min_notice_days": 1, "booking_window_days": 30});
+    put_rules(&api, &format!("resources/{room}"), rules).await;
+
+    let checked = format!("/api/v1/bookings/{id}?reject_conflicts=true");
+    let longer = json!({"end_date": day(3).to_string()});
+    let extended: Value = api.send("PATCH", &checked, Some(longer), 200).await.unwrap();
+    assert_eq!(extended["end_date"], json!(day(3).to_string()));
+    let path = format!("/api/v1/bookings/{id}");
+    api.send::<Value>("PATCH", &path, Some(json!({"end_date": day(4).to_string()})), 200)
+        .await
+        .unwrap();
+    let open: Value = api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+    assert_eq!(open["items"], json!([]), "the extension breaks no rule");
+    let too_far = json!({"end_date": day(45).to_string()});
+    let problem = api.send::<Value>("PATCH", &checked, Some(too_far), 200).await.unwrap_err();
+    assert_eq!((problem.status, problem.rule.as_deref()), (422, Some("booking_window_days")));
+    app.stop().await;
+}
+
 async fn slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged(
     db: Db,
 ) {
@@ -293,6 +324,7 @@ on_both_databases!(
     rules_out_of_range_are_field_errors_and_the_old_rules_stay,
     stays_show_booked_turnover_and_where_a_stay_may_start_and_end,
     a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_otherwise,
+    a_stay_extended_after_check_in_is_judged_only_on_how_far_ahead_it_now_reaches,
     slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged,
     slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_free,
     fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between_every_two,

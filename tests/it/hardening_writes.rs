@@ -38,6 +38,13 @@ fn stay(room: Uuid, day: usize) -> Value {
     })
 }
 
+/// A new app with one tenant: the app and the tenant's API key.
+async fn tenant_app(db: Db) -> (TestApp, String) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    (app, key)
+}
+
 /// What one racing write got: the booking with its status, or the problem.
 type Answer = Result<(u16, BookingOut), Problem>;
 
@@ -71,8 +78,7 @@ fn assert_refusals_name(answers: &[Answer], winner: &BookingOut) {
 }
 
 async fn fifty_concurrent_conflicting_bookings_give_exactly_one_201(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
     let room = resource(&api).await;
     let path = "/api/v1/bookings?reject_conflicts=true".to_owned();
@@ -90,9 +96,27 @@ async fn fifty_concurrent_conflicting_bookings_give_exactly_one_201(db: Db) {
     app.stop().await;
 }
 
+/// A client that sends the same checked booking again while the first is still on its way (a
+/// retry after a timeout, fifty times here) is told each time that it is saved: one booking,
+/// never a refusal naming itself.
+async fn the_same_checked_booking_sent_fifty_times_at_once_is_saved_once_and_never_refused(db: Db) {
+    let (app, key) = tenant_app(db).await;
+    let api = app.api(&key);
+    let room = resource(&api).await;
+    let path = "/api/v1/bookings/by-external-id/res-1?reject_conflicts=true".to_owned();
+    let requests = (0..RACERS).map(|_| ("PUT", path.clone(), stay(room, 10))).collect();
+    let answers = race(&api, requests).await;
+    let refused: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    let ids: std::collections::HashSet<_> =
+        answers.iter().filter_map(|a| a.as_ref().ok()).map(|(_, b)| b.id).collect();
+    assert_eq!((ids.len(), count(&answers, 201)), (1, 1), "one booking, created once");
+    assert_eq!(stored_bookings(&api).await, 1);
+    app.stop().await;
+}
+
 async fn fifty_concurrent_bookings_of_different_nights_are_all_saved(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
     let room = resource(&api).await;
     // Two-night stays every other day of 2030: back to back, never overlapping.
@@ -131,8 +155,7 @@ async fn concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201
 }
 
 async fn concurrent_upserts_and_patches_onto_the_same_nights_save_only_one(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
     let room = resource(&api).await;
     // Ten stays on separate nights, each then moved onto the same nights at once…
@@ -161,8 +184,7 @@ async fn concurrent_upserts_and_patches_onto_the_same_nights_save_only_one(db: D
 /// promise of `?reject_conflicts=true` holds (at most one checked stay gets the nights), every
 /// unchecked stay is saved, and each overlap it makes is recorded as a conflict.
 async fn checked_stays_racing_unchecked_ones_keep_the_check_and_record_every_overlap(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
     let room = resource(&api).await;
     // Checked and unchecked requests interleaved, five of each, all for the same nights.
@@ -203,8 +225,7 @@ async fn assert_refused(api: &Api<'_>, request: (&str, String, Option<Value>), n
 }
 
 async fn dates_beyond_the_supported_years_are_refused_naming_the_field(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
     let room = resource(&api).await;
     let kept: BookingOut =
@@ -263,8 +284,7 @@ async fn dates_beyond_the_supported_years_are_refused_naming_the_field(db: Db) {
 }
 
 async fn the_last_day_of_2200_is_accepted_and_2201_refused(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
     let room = resource(&api).await;
     let edge = |end: &str| BookingIn {
@@ -317,6 +337,7 @@ macro_rules! on_both_databases_in_parallel {
 
 on_both_databases_in_parallel!(
     fifty_concurrent_conflicting_bookings_give_exactly_one_201,
+    the_same_checked_booking_sent_fifty_times_at_once_is_saved_once_and_never_refused,
     fifty_concurrent_bookings_of_different_nights_are_all_saved,
     concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201,
     concurrent_upserts_and_patches_onto_the_same_nights_save_only_one,
@@ -325,6 +346,7 @@ on_both_databases_in_parallel!(
 
 on_both_databases!(
     fifty_concurrent_conflicting_bookings_give_exactly_one_201,
+    the_same_checked_booking_sent_fifty_times_at_once_is_saved_once_and_never_refused,
     fifty_concurrent_bookings_of_different_nights_are_all_saved,
     concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201,
     concurrent_upserts_and_patches_onto_the_same_nights_save_only_one,

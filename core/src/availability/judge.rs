@@ -4,9 +4,62 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{NightItem, Rules, Violation, check_appointment, check_stay, nights_reach};
+use super::{NightItem, Rule, Rules, Violation, check_appointment, check_stay, nights_reach};
 use crate::conflicts::Busy;
-use crate::domain::{TimeZone, local_midnight};
+use crate::domain::{BookingSpan, TimeZone, local_midnight};
+
+/// Which ends of a booking a write moves: the rules that measure from today (the notice, the
+/// booking window) judge only an end that moved, and what they found of an end that stayed
+/// stands as today moves on. A stay extended after check-in keeps its start (in the past, which
+/// no notice allows) and is judged only on how far ahead it now reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moved {
+    /// The start (check-in, or the appointment's start) moved.
+    pub start: bool,
+    /// The end (check-out, or the appointment's end) moved.
+    pub end: bool,
+}
+
+impl Moved {
+    /// A new booking: both ends are new.
+    pub const NEW: Moved = Moved { start: true, end: true };
+    /// A write that keeps both ends.
+    pub const NONE: Moved = Moved { start: false, end: false };
+
+    /// From the stored span to the written one (a change between whole days and times moves
+    /// both ends).
+    pub fn between(old: &BookingSpan, new: &BookingSpan) -> Self {
+        match (old, new) {
+            (
+                BookingSpan::AllDay { start: s1, end: e1, .. },
+                BookingSpan::AllDay { start: s2, end: e2, .. },
+            ) => Moved { start: s1 != s2, end: e1 != e2 },
+            (
+                BookingSpan::Timed { start: s1, end: e1, .. },
+                BookingSpan::Timed { start: s2, end: e2, .. },
+            ) => Moved { start: s1 != s2, end: e1 != e2 },
+            _ => Moved::NEW,
+        }
+    }
+
+    /// Whether either end moved.
+    pub fn any(self) -> bool {
+        self.start || self.end
+    }
+
+    /// The rules whose verdict stands because what they measure did not move: the notice counts
+    /// to the start; the window to a stay's last night, or to an appointment's start.
+    pub fn standing(self, all_day: bool) -> Vec<Rule> {
+        let mut kept = Vec::new();
+        if !self.start {
+            kept.extend([Rule::MinNoticeDays, Rule::MinNoticeMinutes]);
+        }
+        if !(if all_day { self.end } else { self.start }) {
+            kept.push(Rule::BookingWindowDays);
+        }
+        kept
+    }
+}
 
 /// The instants whose busy items [`judge`] needs for `booking` under `rules`: for a stay, the
 /// nights a turnover, a stay length or a gap reaches ([`nights_reach`]); for an appointment, the
@@ -27,15 +80,15 @@ pub fn reach(rules: &Rules, days_zone: TimeZone, booking: &Busy) -> (DateTime<Ut
 /// What `rules` say of `booking` among `items` (its owner's busy items within [`reach`]; its
 /// own stored version, if listed, is left out), `now` being the time of the write. A stay is
 /// judged in nights of `days_zone` (where its days are counted), an appointment against
-/// opening hours in `owner_zone`. The notice and the window are judged only for `new_dates`:
-/// a booking that keeps its dates stays valid as today moves on.
+/// opening hours in `owner_zone`. The notice and the window are judged only for the ends the
+/// write `moved`: a booking that keeps its dates stays valid as today moves on.
 pub fn judge(
     rules: &Rules,
     (days_zone, owner_zone): (TimeZone, TimeZone),
     now: DateTime<Utc>,
     booking: &Busy,
     items: &[Busy],
-    new_dates: bool,
+    moved: Moved,
 ) -> Vec<Violation> {
     if rules.is_empty() {
         return Vec::new();
@@ -45,19 +98,22 @@ pub fn judge(
         let stay = NightItem::of(booking, days_zone);
         let others: Vec<NightItem> = others.map(|item| NightItem::of(item, days_zone)).collect();
         let today = now.with_timezone(&days_zone.tz()).date_naive();
-        check_stay(rules, today, (stay.start, stay.end), &others, new_dates)
+        check_stay(rules, today, (stay.start, stay.end), &others, moved)
     } else {
         let others: Vec<_> = others.map(|item| (item.start, item.end)).collect();
-        check_appointment(rules, owner_zone, now, (booking.start, booking.end), &others, new_dates)
+        check_appointment(rules, owner_zone, now, (booking.start, booking.end), &others, moved)
     }
 }
 
-/// Whether `booking` takes other dates than its stored version among `items` (a new booking,
-/// or one moved): only then are the notice and the window judged.
-pub fn has_new_dates(booking: &Busy, items: &[Busy]) -> bool {
-    !items.iter().any(|item| {
-        item.item == booking.item && (item.start, item.end) == (booking.start, booking.end)
-    })
+/// Which ends `booking` moves from its stored version among `items`: both for a new booking
+/// (or one that comes from another owner, whose items do not hold it).
+pub fn moved_from_stored(booking: &Busy, items: &[Busy]) -> Moved {
+    match items.iter().find(|item| item.item == booking.item) {
+        Some(stored) => {
+            Moved { start: stored.start != booking.start, end: stored.end != booking.end }
+        }
+        None => Moved::NEW,
+    }
 }
 
 #[cfg(test)]
@@ -104,7 +160,7 @@ mod tests {
             now(),
             &booking,
             &[],
-            true,
+            Moved::NEW,
         );
         assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::MinNights]);
         assert_eq!((found[0].limit.clone(), found[0].value.clone()), (2.into(), 1.into()));
@@ -117,11 +173,57 @@ mod tests {
         let stored = stay(id, (3, 11), (3, 13));
         let rules = rules(serde_json::json!({"turnover_days": 1}));
         assert!(
-            judge(&rules, (zone(), zone()), now(), &booking, std::slice::from_ref(&stored), true)
-                .is_empty()
+            judge(
+                &rules,
+                (zone(), zone()),
+                now(),
+                &booking,
+                std::slice::from_ref(&stored),
+                Moved::NEW
+            )
+            .is_empty()
         );
-        assert!(has_new_dates(&booking, &[stored]));
-        assert!(!has_new_dates(&booking, std::slice::from_ref(&booking)));
+        assert_eq!(moved_from_stored(&booking, &[stored]), Moved::NEW);
+        assert_eq!(moved_from_stored(&booking, std::slice::from_ref(&booking)), Moved::NONE);
+    }
+
+    #[test]
+    fn a_stay_extended_after_check_in_is_judged_on_its_new_end_only() {
+        let id = Uuid::now_v7();
+        // Checked in on 28 December (before `now`, 1 January), staying two nights more.
+        let stored = Busy {
+            start: local_midnight(NaiveDate::from_ymd_opt(2026, 12, 28).unwrap(), zone()),
+            ..stay(id, (1, 2), (1, 3))
+        };
+        let extended = Busy { end: stored.end + Duration::days(2), ..stored.clone() };
+        let moved = moved_from_stored(&extended, std::slice::from_ref(&stored));
+        assert_eq!(moved, Moved { start: false, end: true });
+        let notice = rules(serde_json::json!({"min_notice_days": 2, "booking_window_days": 30}));
+        let found = judge(
+            &notice,
+            (zone(), zone()),
+            now(),
+            &extended,
+            std::slice::from_ref(&stored),
+            moved,
+        );
+        assert!(found.is_empty(), "{found:?}");
+        // Beyond the window, the new end is refused; a new stay starting in the past is not
+        // given notice.
+        let far = Busy { end: stored.end + Duration::days(40), ..stored.clone() };
+        let found =
+            judge(&notice, (zone(), zone()), now(), &far, std::slice::from_ref(&stored), moved);
+        assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::BookingWindowDays]);
+        let found = judge(&notice, (zone(), zone()), now(), &extended, &[], Moved::NEW);
+        assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::MinNoticeDays]);
+        assert_eq!(
+            Moved { start: false, end: true }.standing(true),
+            [Rule::MinNoticeDays, Rule::MinNoticeMinutes]
+        );
+        assert_eq!(
+            Moved { start: false, end: true }.standing(false),
+            [Rule::MinNoticeDays, Rule::MinNoticeMinutes, Rule::BookingWindowDays]
+        );
     }
 
     #[test]
@@ -129,14 +231,16 @@ mod tests {
         let booking = stay(Uuid::now_v7(), (3, 10), (3, 12));
         let next = stay(Uuid::now_v7(), (3, 12), (3, 14));
         let rules = rules(serde_json::json!({"turnover_days": 1}));
-        let found = judge(&rules, (zone(), zone()), now(), &booking, &[next], true);
+        let found = judge(&rules, (zone(), zone()), now(), &booking, &[next], Moved::NEW);
         assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::TurnoverDays]);
     }
 
     #[test]
     fn no_rules_judge_nothing_and_read_only_the_booking_itself() {
         let booking = stay(Uuid::now_v7(), (3, 10), (3, 11));
-        assert!(judge(&Rules::default(), (zone(), zone()), now(), &booking, &[], true).is_empty());
+        assert!(
+            judge(&Rules::default(), (zone(), zone()), now(), &booking, &[], Moved::NEW).is_empty()
+        );
         let (from, to) = reach(&rules(serde_json::json!({"turnover_days": 2})), zone(), &booking);
         assert!(from < booking.start && to > booking.end);
     }

@@ -20,6 +20,7 @@
 use chrono::{DateTime, Datelike as _, Days, NaiveDate, Utc};
 
 use super::Violation;
+use super::judge::Moved;
 use super::rules::{Rule, Rules, Weekdays, day_name};
 use crate::conflicts::{Busy, Class};
 use crate::domain::TimeZone;
@@ -388,14 +389,15 @@ impl<'a> Grid<'a> {
 }
 
 /// What the rules say of a stay from `start` to `end` (its check-out day) with `others` busy
-/// (its own earlier version left out). The notice and the window are judged only for
-/// `new_dates`: a stay that keeps its dates keeps being valid when today moves on.
+/// (its own earlier version left out). The notice (to its start) and the window (to its last
+/// night) are judged only for an end the write `moved`: a stay that keeps its dates keeps being
+/// valid when today moves on.
 pub fn check_stay(
     rules: &Rules,
     today: NaiveDate,
     (start, end): (NaiveDate, NaiveDate),
     others: &[NightItem],
-    new_dates: bool,
+    moved: Moved,
 ) -> Vec<Violation> {
     let nights = (end - start).num_days();
     let mut found = Vec::new();
@@ -418,9 +420,7 @@ pub fn check_stay(
     }
     found.extend(weekday_violation(Rule::NoArrivalDays, rules.no_arrival_days(), start, "arrive"));
     found.extend(weekday_violation(Rule::NoDepartureDays, rules.no_departure_days(), end, "leave"));
-    if new_dates {
-        found.extend(date_violations(rules, today, start, end));
-    }
+    found.extend(date_violations(rules, today, (start, end), moved));
     found.extend(turnover_violation(rules, (start, end), others));
     found
 }
@@ -438,17 +438,17 @@ fn weekday_violation(rule: Rule, days: Weekdays, date: NaiveDate, verb: &str) ->
     })
 }
 
-/// The notice and the window, counted from `today`.
+/// The notice (when the start `moved`) and the window (when the end did), counted from `today`.
 fn date_violations(
     rules: &Rules,
     today: NaiveDate,
-    start: NaiveDate,
-    end: NaiveDate,
+    (start, end): (NaiveDate, NaiveDate),
+    moved: Moved,
 ) -> Vec<Violation> {
     let mut found = Vec::new();
     let notice = i64::from(rules.min_notice_days());
     let ahead = (start - today).num_days();
-    if ahead < notice {
+    if moved.start && ahead < notice {
         found.push(Violation::new(
             Rule::MinNoticeDays,
             notice.into(),
@@ -456,7 +456,7 @@ fn date_violations(
             format!("stays are booked at least {notice} days ahead"),
         ));
     }
-    if let Some(window) = rules.booking_window_days().map(i64::from) {
+    if let Some(window) = rules.booking_window_days().map(i64::from).filter(|_| moved.end) {
         let last = (end - today).num_days() - 1;
         if last >= window {
             found.push(Violation::new(
@@ -580,7 +580,8 @@ mod tests {
             "no_arrival_days": ["sun"], "min_notice_days": 2, "booking_window_days": 60});
         let rules = rules(json);
         let names = |a: NaiveDate, b: NaiveDate, others: &[NightItem], new: bool| {
-            check_stay(&rules, day(1), (a, b), others, new)
+            let moved = if new { Moved::NEW } else { Moved::NONE };
+            check_stay(&rules, day(1), (a, b), others, moved)
                 .into_iter()
                 .map(|v| v.rule.as_str())
                 .collect::<Vec<_>>()

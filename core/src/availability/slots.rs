@@ -22,6 +22,7 @@ use chrono::{DateTime, Datelike as _, Days, Duration, NaiveDate, TimeZone as _, 
 use uuid::Uuid;
 
 use super::Violation;
+use super::judge::Moved;
 use super::rules::{Rule, Rules};
 use crate::domain::TimeZone;
 
@@ -93,7 +94,12 @@ pub fn slots(owners: &[SlotOwner<'_>], mode: Mode, query: &SlotQuery) -> Vec<Slo
     let mut free: BTreeMap<(DateTime<Utc>, DateTime<Utc>), Vec<usize>> = BTreeMap::new();
     for (k, owner) in owners.iter().enumerate() {
         for slot in owner_slots(owner, query) {
-            free.entry(slot).or_default().push(k);
+            // Once per owner: on a day the clocks skip forward, two opening periods can
+            // overlap (a period ending at a time that does not exist ends an hour later).
+            let who = free.entry(slot).or_default();
+            if who.last() != Some(&k) {
+                who.push(k);
+            }
         }
     }
     let weeks: Vec<Weeks> = owners.iter().map(Weeks::of).collect();
@@ -242,15 +248,16 @@ fn week(at: DateTime<Utc>, zone: TimeZone) -> (i32, u32) {
 }
 
 /// What the rules say of an appointment from `start` to `end` with `others` busy (its own
-/// earlier version left out). The notice and the window are judged only for `new_times`: an
-/// appointment that keeps its times keeps being valid when today moves on.
+/// earlier version left out). The notice and the window, both counted to its start, are judged
+/// only when the write `moved` the start: an appointment that keeps its start (one that runs
+/// over, say) keeps being valid when today moves on.
 pub fn check_appointment(
     rules: &Rules,
     zone: TimeZone,
     now: DateTime<Utc>,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     others: &[(DateTime<Utc>, DateTime<Utc>)],
-    new_times: bool,
+    moved: Moved,
 ) -> Vec<Violation> {
     let mut found = Vec::new();
     if rules.weekly_hours().is_some()
@@ -264,7 +271,7 @@ pub fn check_appointment(
         ));
     }
     found.extend(buffer_violation(rules, (start, end), others));
-    if new_times {
+    if moved.start {
         let notice = i64::from(rules.min_notice_minutes());
         let ahead = (start - now).num_minutes();
         if ahead < notice {
@@ -403,19 +410,42 @@ mod tests {
         assert_eq!(starts(&slots(&[ann, bo], Mode::All, &q)), ["10:00"]);
     }
 
+    /// Slots of `length` (as often) over the local day `day` of `zone`, asked years before.
+    fn whole_day(day: &str, zone: TimeZone, length: Duration) -> SlotQuery {
+        let day: NaiveDate = day.parse().unwrap();
+        SlotQuery {
+            from: local_instant(day, 0, zone),
+            to: local_instant(day + Days::new(1), 0, zone),
+            duration: length,
+            step: length,
+            now: at("2020-01-01T00:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn periods_overlapping_on_the_day_clocks_skip_forward_count_their_owner_once() {
+        // 02:30 does not exist in Paris on 30 March 2025: the first period runs to 03:30, past
+        // the start of the second.
+        let split = rules(
+            serde_json::json!({"weekly_hours": {"sun": [["01:00", "02:30"], ["03:00", "05:00"]]}}),
+        );
+        let zone: TimeZone = "Europe/Paris".parse().unwrap();
+        let q = whole_day("2025-03-30", zone, Duration::minutes(30));
+        let ann = SlotOwner { zone, ..owner(1, &split, &[]) };
+        let any = slots(&[ann], Mode::Any, &q);
+        assert!(any.iter().all(|slot| slot.owners.len() == 1), "{any:?}");
+        // Bo is busy all day: no slot has both of them, however often Ann's periods list it.
+        let (no_rules, all_day) = (Rules::default(), [(q.from, q.to)]);
+        let bo = SlotOwner { zone, ..owner(2, &no_rules, &all_day) };
+        assert!(slots(&[ann, bo], Mode::All, &q).is_empty());
+    }
+
     #[test]
     fn a_23_and_a_25_hour_day_hold_23_and_25_hourly_slots() {
         let rules = Rules::default();
         let zone: TimeZone = "Europe/Amsterdam".parse().unwrap();
         let count = |day: &str| {
-            let day: NaiveDate = day.parse().unwrap();
-            let q = SlotQuery {
-                from: local_instant(day, 0, zone),
-                to: local_instant(day + Days::new(1), 0, zone),
-                duration: Duration::hours(1),
-                step: Duration::hours(1),
-                now: at("2030-01-01T00:00:00Z"),
-            };
+            let q = whole_day(day, zone, Duration::hours(1));
             slots(&[SlotOwner { zone, ..owner(1, &rules, &[]) }], Mode::Any, &q).len()
         };
         assert_eq!((count("2030-03-31"), count("2030-10-27"), count("2030-06-01")), (23, 25, 24));
@@ -441,7 +471,8 @@ mod tests {
         let now = at("2030-01-07T08:00:00Z");
         let names =
             |start: &str, end: &str, others: &[(DateTime<Utc>, DateTime<Utc>)], new: bool| {
-                check_appointment(&rules, TimeZone::UTC, now, (at(start), at(end)), others, new)
+                let moved = if new { Moved::NEW } else { Moved::NONE };
+                check_appointment(&rules, TimeZone::UTC, now, (at(start), at(end)), others, moved)
                     .into_iter()
                     .map(|v| v.rule.as_str())
                     .collect::<Vec<_>>()
