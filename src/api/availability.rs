@@ -1,6 +1,6 @@
 //! `/api/v1/availability`: busy and free time of a resource or staff member, in their zone.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use kalends_core::domain::{Owner, local_midnight};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::AuthTenant;
+use super::extract::{ApiQuery, AuthTenant};
 use crate::input::fields::{Checker, When};
 use crate::state::AppState;
 
@@ -71,7 +71,7 @@ pub struct AvailabilityOut {
 async fn availability(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(q): Query<AvailabilityQuery>,
+    ApiQuery(q): ApiQuery<AvailabilityQuery>,
 ) -> Result<axum::Json<AvailabilityOut>, ApiError> {
     let owner = Owner::from_columns(q.resource_id, q.staff_id).ok_or_else(|| {
         ApiError::invalid_field("resource_id", "give exactly one of resource_id and staff_id")

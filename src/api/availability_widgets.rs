@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, parse_id};
 use crate::state::AppState;
 
 /// A calendar to publish.
@@ -86,7 +86,7 @@ async fn create_widget(
 async fn list_widgets(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    axum::extract::Query(page): axum::extract::Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<AvailabilityWidgetOut>>, ApiError> {
     let paging = page.checked()?;
     let page = state.store.list_widgets(tenant.id, paging.after, paging.limit).await?;

@@ -1,6 +1,6 @@
 //! `/api/v1/blocks`: manual unavailability of a resource or a staff member.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, parse_id};
 use crate::input::blocks::{BlockFields, new_block};
 use crate::input::fields::SpanForm;
 use crate::state::AppState;
@@ -139,8 +139,8 @@ async fn create_block(
 async fn list_blocks(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(query): Query<BlockQuery>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<BlockQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<BlockOut>>, ApiError> {
     let paging = page.checked()?;
     let page = state

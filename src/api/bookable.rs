@@ -2,7 +2,7 @@
 //! availability rules of the resource or staff members asked about. Query values are read as
 //! text, so that each bad one is a field error of its own.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 use kalends_core::availability::{Mode, Night};
 use kalends_core::domain::{Owner, Tenant, local_midnight};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::AuthTenant;
+use super::extract::{ApiQuery, AuthTenant};
 use crate::input::fields::{Checker, When};
 use crate::state::AppState;
 
@@ -90,7 +90,7 @@ pub struct StaysOut {
 async fn stays(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(q): Query<StaysQuery>,
+    ApiQuery(q): ApiQuery<StaysQuery>,
 ) -> Result<axum::Json<StaysOut>, ApiError> {
     let mut c = Checker::default();
     let resource = required_id(&mut c, "resource_id", q.resource_id.as_deref());
@@ -178,7 +178,7 @@ pub struct SlotsOut {
 async fn slots(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(q): Query<SlotsQuery>,
+    ApiQuery(q): ApiQuery<SlotsQuery>,
 ) -> Result<axum::Json<SlotsOut>, ApiError> {
     let asked = SlotsAsked::read(&q).map_err(ApiError::invalid)?;
     let (field, first) = (asked.field, asked.owners[0]);

@@ -1,7 +1,7 @@
 //! `/api/v1/bookings`: the host's bookings. Every change bumps `version` and schedules the work
 //! that follows from it (in the same transaction).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -600,8 +600,8 @@ async fn cancel_booking(
 async fn list_bookings(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(query): Query<BookingQuery>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<BookingQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<BookingOut>>, ApiError> {
     let mut c = Checker::default();
     let paging = page.paging(&mut c.errors);

@@ -1,7 +1,7 @@
 //! `/api/v1/resources/{id}/listings` and `/api/v1/checklist-items`: where a resource is listed,
 //! and what its `manual` listings must be told by hand.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, parse_id};
 use crate::input::checklists::{ListingFields, listing, platform_message};
 use crate::input::{self, FieldError};
 use crate::state::AppState;
@@ -259,8 +259,8 @@ async fn delete_listing(
 async fn list_items(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(query): Query<ItemQuery>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<ItemQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<ChecklistItemOut>>, ApiError> {
     let mut errors = Vec::new();
     let filter = query.checked(&mut errors);

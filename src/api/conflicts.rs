@@ -1,6 +1,6 @@
 //! `/api/v1/conflicts`: double bookings, found after every booking change and every import.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use kalends_core::conflict_record::Conflict;
 use kalends_core::conflicts::Severity;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::ListOut;
 use super::conflict_item::ConflictItemOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, parse_id};
 use crate::input;
 use crate::state::AppState;
 
@@ -125,8 +125,8 @@ pub struct ResolveIn {
 async fn list_conflicts(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(query): Query<ConflictQuery>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<ConflictQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<ConflictOut>>, ApiError> {
     let open = match query.status.as_deref() {
         None => None,

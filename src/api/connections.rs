@@ -1,7 +1,7 @@
 //! `/api/v1/connections`: staff members' Google and Microsoft calendars, as the host sees them.
 //! Connecting happens in the browser (settings link); everything else is here too.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, parse_id};
 use crate::connections::Disconnected;
 use crate::state::AppState;
 
@@ -140,7 +140,7 @@ impl From<RemoteCalendar> for CalendarOut {
 async fn list_connections(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(query): Query<ConnectionQuery>,
+    ApiQuery(query): ApiQuery<ConnectionQuery>,
 ) -> Result<axum::Json<ListOut<ConnectionOut>>, ApiError> {
     let staff_id = query
         .staff_id
@@ -193,7 +193,7 @@ async fn delete_connection(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    Query(query): Query<DisconnectQuery>,
+    ApiQuery(query): ApiQuery<DisconnectQuery>,
 ) -> Result<axum::Json<Disconnected>, ApiError> {
     let connection = state.store.connection(tenant.id, parse_id(&id)?).await?;
     let outcome = crate::connections::disconnect(

@@ -71,10 +71,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         let query = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(query)
-            .map(ApiQuery)
-            .map_err(|e| ApiError::invalid_field(e.path().to_string(), e.inner().to_string()))
+        serde_path_to_error::deserialize(query).map(ApiQuery).map_err(|e| {
+            let message = e.inner().to_string();
+            // A parameter given twice, or one missing, is named by the message only.
+            let field = match e.path().to_string() {
+                root if root == "." => quoted(&message).unwrap_or(root),
+                path => path,
+            };
+            ApiError::invalid_field(field, message)
+        })
     }
+}
+
+/// The first name serde quotes in `message` (``duplicate field `status` ``).
+fn quoted(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once('`')?;
+    let (name, _) = rest.split_once('`')?;
+    Some(name.to_owned())
 }
 
 /// The tenant whose API key the request presents (`Authorization: Bearer <key>`).

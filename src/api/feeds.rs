@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, parse_id};
 use crate::feed_guides::{Guide, guides, webcal_url};
 use crate::input::feeds::{FeedFields, new_feed};
 use crate::links::feed_url;
@@ -130,7 +130,7 @@ async fn create_feed(
 async fn list_feeds(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    axum::extract::Query(page): axum::extract::Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<FeedOut>>, ApiError> {
     let paging = page.checked()?;
     let page = state.store.list_feeds(tenant.id, paging.after, paging.limit).await?;

@@ -1,6 +1,6 @@
 //! `/api/v1/imports`: .ics feeds polled on a schedule (Airbnb, VRBO, Booking.com, any calendar).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, nullable, parse_id};
 use crate::input::fields::{Checker, When};
 use crate::input::imports::{
     ImportChanges, ImportFields, SettingsFields, import_patch, new_import,
@@ -284,7 +284,7 @@ async fn create_import(
 async fn list_imports(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<ImportOut>>, ApiError> {
     let paging = page.checked()?;
     let page = state.store.list_imports(tenant.id, paging.after, paging.limit).await?;
@@ -364,7 +364,7 @@ async fn list_runs(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<RunOut>>, ApiError> {
     let id = parse_id(&id)?;
     state.store.import(tenant.id, id).await?;
@@ -452,8 +452,8 @@ async fn list_items(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    Query(query): Query<ItemsQuery>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<ItemsQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<ImportedItemOut>>, ApiError> {
     let import = state.store.import(tenant.id, parse_id(&id)?).await?;
     let zone = state.store.owner_zone(&tenant, import.data.owner).await?;

@@ -1,7 +1,7 @@
 //! `/api/v1/organisation-connections`: a whole Google Workspace connected once by its
 //! administrator, and the staff its directory puts in scope. Answers never carry the key.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthKey, AuthTenant, PageQuery, nullable, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthKey, AuthTenant, PageQuery, nullable, parse_id};
 use crate::input::FieldError;
 use crate::input::organisations::{
     GoogleFields, KeyJson, MicrosoftFields, credential_of, email_of, google_workspace, group_of,
@@ -477,7 +477,7 @@ async fn delete(
     State(state): State<AppState>,
     AuthKey { tenant, key_id }: AuthKey,
     Path(id): Path<String>,
-    Query(query): Query<DeleteQuery>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     let remove_events = query.remove_events.unwrap_or(true);
@@ -534,7 +534,7 @@ async fn members(
 async fn log(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<LogEntryOut>>, ApiError> {
     let paging = page.checked()?;
     let page = state.store.organisation_log(tenant.id, paging.after, paging.limit).await?;

@@ -1,6 +1,6 @@
 //! `/api/v1/resources`: the bookable things (a property, a room, a rental item).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id, path_external_id};
+use super::extract::{
+    ApiJson, ApiQuery, AuthTenant, PageQuery, nullable, parse_id, path_external_id,
+};
 use crate::input::resources::{ResourceFields, new_resource};
 use crate::state::AppState;
 
@@ -119,7 +121,7 @@ async fn create_resource(
 async fn list_resources(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<ResourceOut>>, ApiError> {
     let paging = page.checked()?;
     let page = state.store.list_resources(tenant.id, paging.after, paging.limit).await?;

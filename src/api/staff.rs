@@ -1,6 +1,6 @@
 //! `/api/v1/staff`: the people whose calendars Kalends fills.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id, path_external_id};
+use super::extract::{
+    ApiJson, ApiQuery, AuthTenant, PageQuery, nullable, parse_id, path_external_id,
+};
 use crate::input::fields::Checker;
 use crate::links;
 use crate::state::AppState;
@@ -130,7 +132,7 @@ async fn create_staff(
 async fn list_staff(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<StaffOut>>, ApiError> {
     let paging = page.checked()?;
     let page = state.store.list_staff(tenant.id, paging.after, paging.limit).await?;

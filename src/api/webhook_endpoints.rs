@@ -1,7 +1,7 @@
 //! `/api/v1/webhook-endpoints`: where Kalends sends the tenant's events (Standard Webhooks v1),
 //! their signing secrets (shown once), the delivery log, retries and test events.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, AuthTenant, PageQuery, nullable, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, nullable, parse_id};
 use crate::input::webhook_endpoints::{
     EndpointChanges, EndpointFields, endpoint_patch, endpoint_spec, rotated_until,
 };
@@ -453,7 +453,7 @@ async fn create_endpoint(
 async fn list_endpoints(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<WebhookEndpointOut>>, ApiError> {
     let paging = page.checked()?;
     let page = state.store.list_webhook_endpoints(tenant.id, paging.after, paging.limit).await?;
@@ -539,7 +539,7 @@ async fn list_deliveries(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<DeliveryOut>>, ApiError> {
     let (id, paging) = (parse_id(&id)?, page.checked()?);
     let page =

@@ -296,6 +296,12 @@ async fn list_filters_and_cursors_are_validated() {
         api.bookings("limit=501&cursor=zzz&from=yesterday&status=maybe").await.unwrap_err();
     assert_eq!(problem.status, 422);
     assert_eq!(fields(&problem), ["limit", "cursor", "from", "status"]);
+    // A parameter given twice (an easy slip for a list) is a field error too, in problem+json.
+    let problem = api.bookings("status=confirmed&status=cancelled").await.unwrap_err();
+    assert_eq!((problem.status, fields(&problem)), (422, vec!["status"]), "{problem:?}");
+    let slots = "/api/v1/availability/slots?staff_id=a&staff_id=b&duration_minutes=30";
+    let problem = api.send::<serde_json::Value>("GET", slots, None, 200).await.unwrap_err();
+    assert_eq!((problem.status, fields(&problem)), (422, vec!["staff_id"]), "{problem:?}");
     app.stop().await;
 }
 
