@@ -91,6 +91,14 @@ pub enum Job {
         /// The import.
         import_id: Uuid,
     },
+    /// Read an import's kept body again under its settings as they are now: they changed while
+    /// a run held the import, which read under the old ones. Retried while a run holds it.
+    RereadImport {
+        /// Owner of the import.
+        tenant_id: Uuid,
+        /// The import.
+        import_id: Uuid,
+    },
     /// Clean up at the provider after a connection was taken away (disconnected, or its staff
     /// member deleted): remove the events it wrote when asked, stop its push channels, revoke
     /// the grant; then forget the cleanup (and with it the last copy of the tokens).
@@ -186,6 +194,7 @@ impl Job {
             | Job::WatchCalendars { tenant_id, .. }
             | Job::Reconcile { tenant_id, .. }
             | Job::ImportFeed { tenant_id, .. }
+            | Job::RereadImport { tenant_id, .. }
             | Job::CleanUpConnection { tenant_id, .. }
             | Job::ImportAvailability { tenant_id, .. }
             | Job::DeliverWebhook { tenant_id, .. }
@@ -201,6 +210,7 @@ impl Job {
         match self {
             Job::SyncBookings { .. } => "sync_bookings",
             Job::ImportFeed { .. } => "import_feed",
+            Job::RereadImport { .. } => "reread_import",
             Job::NotifyCustomer { .. } => "notify_customer",
             Job::SendReminder { .. } => "send_reminder",
             Job::Reconcile { .. } => "reconcile",

@@ -281,6 +281,9 @@ impl KalendsJobs {
             Job::ImportFeed { tenant_id, import_id } => {
                 Box::pin(crate::import_feed::run(&self.importer, *tenant_id, *import_id))
             }
+            Job::RereadImport { tenant_id, import_id } => {
+                Box::pin(crate::reread_import::run(&self.importer, *tenant_id, *import_id))
+            }
             Job::NotifyCustomer { tenant_id, booking_id, resend } => {
                 Box::pin(crate::notify_customer::run(store, mail, *tenant_id, *booking_id, *resend))
             }

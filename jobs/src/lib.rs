@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod refresh_organisation;
 pub mod relay;
 pub mod remind_checklist;
+pub mod reread_import;
 pub mod retry;
 pub mod scheduler;
 pub mod send_alert;

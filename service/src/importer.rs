@@ -19,6 +19,7 @@ use kalends_core::domain::{
     Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant, TimeZone,
 };
 use kalends_core::imports::settle;
+use kalends_core::job::Job;
 use kalends_ical::{ParseOptions, ParsedFeed};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
 use kalends_store::{Detection, Lease, LeasedImport, RunResult, lease_end};
@@ -119,11 +120,14 @@ impl Importer {
     }
 
     /// After a change of what an import's items depend on (its settings, its platform): its
-    /// last body read again at once, or, while a run holds the import, a run queued to follow.
+    /// last body read again at once, or, while a run holds the import (reading under the old
+    /// settings), a reread queued to follow it (`reread_import`, retried until the run is done).
     pub async fn read_again(&self, tenant_id: Uuid, import_id: Uuid) -> Result<(), StoreError> {
         match self.reread(tenant_id, import_id, false).await {
             Ok(_) => Ok(()),
-            Err(ImportError::Busy) => imports::run_soon(&self.store, tenant_id, import_id).await,
+            Err(ImportError::Busy) => {
+                self.store.enqueue(&Job::RereadImport { tenant_id, import_id }).await
+            }
             Err(ImportError::Store(e)) => Err(e),
         }
     }
@@ -195,7 +199,7 @@ impl Importer {
         source: Source,
     ) -> Result<Option<ImportRun>, ImportError> {
         let held = lease_end(self.lease);
-        let LeasedImport { tenant, import, zone, last_read } =
+        let LeasedImport { tenant, import, zone, last_read, body_read_at } =
             match self.store.lease_import_run(tenant_id, import_id, held).await {
                 Err(StoreError::LeaseBusy) => return Err(ImportError::Busy),
                 other => other?,
@@ -204,7 +208,8 @@ impl Importer {
         // The lease is renewed while the fetch and the reading go on: were it to run out, a
         // second run could start and both would write the same import's items.
         let leased = {
-            let work = self.obtain(&import, zone, source, last_read.as_deref(), started_at);
+            let kept = Last { read: last_read.as_deref(), body_read_at };
+            let work = self.obtain(&import, zone, source, kept, started_at);
             self.store.hold(&Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
         };
         let Some(parsed) = leased.await? else {
@@ -246,13 +251,13 @@ impl Importer {
     }
 
     /// The read a run records: from the feed's address, or from the body kept by the last read
-    /// (`None` when there is none).
+    /// (`None` when there is none), `last` being what is known of that read.
     async fn obtain(
         &self,
         import: &Import,
         zone: TimeZone,
         source: Source,
-        last_read: Option<&[u8]>,
+        last: Last<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<Result<Read, (Option<u16>, String)>>, StoreError> {
         match source {
@@ -261,8 +266,26 @@ impl Importer {
                     etag: import.etag.clone(),
                     last_modified: import.last_modified.clone(),
                 };
-                let read = self.fetch_and_read(&import.data, zone, validators, last_read, now);
-                read.await.map(Some)
+                let read = self.fetch_and_read(&import.data, zone, validators, last.read, now);
+                match read.await? {
+                    // A 304 says the body is the same, not that its reading is: repeating
+                    // events reach as far ahead as the window from today. A body last read on
+                    // an earlier day is read again, once a day, as the same bytes sent again
+                    // with a 200 are; the same day, nothing is read.
+                    Ok(Read::NotModified { status })
+                        if last
+                            .body_read_at
+                            .is_some_and(|at| at.date_naive() < now.date_naive()) =>
+                    {
+                        let Some(body) = self.store.last_body(import.id).await? else {
+                            return Ok(Some(Ok(Read::NotModified { status })));
+                        };
+                        let validators = (import.etag.clone(), import.last_modified.clone());
+                        let kept = Kept { body: body.into(), status: Some(status), validators };
+                        self.read(&import.data, zone, kept, last.read, now).await.map(Some)
+                    }
+                    read => Ok(Some(read)),
+                }
             }
             Source::Kept { .. } => {
                 let Some(body) = self.store.last_body(import.id).await? else {
@@ -523,6 +546,15 @@ fn read_hash(
     );
     digest.update(settings.as_bytes());
     digest.finalize().to_vec()
+}
+
+/// What is known of an import's last read when a run starts.
+#[derive(Clone, Copy)]
+struct Last<'a> {
+    /// Its hash of the body and the reading's settings (`read_hash`).
+    read: Option<&'a [u8]>,
+    /// When the body kept was read.
+    body_read_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a body is plausibly an iCalendar file (after a BOM and blank lines).

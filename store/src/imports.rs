@@ -65,6 +65,8 @@ pub struct LeasedImport {
     pub zone: TimeZone,
     /// The `body_sha256` the last read of the feed stored (see [`RunRecord::body_sha256`]).
     pub last_read: Option<Vec<u8>>,
+    /// When the body kept for the import was last read (`None` without one).
+    pub body_read_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "id, tenant_id, resource_id, staff_id, platform, url, name, interval_minutes, \
@@ -572,6 +574,7 @@ impl Store {
             tenant_settings: String,
             tenant_created_at: DateTime<Utc>,
             owner_zone: Option<String>,
+            body_read_at: Option<DateTime<Utc>>,
         }
         let sql = Lease::IMPORT_RUN.take_returning_sql(&format!(
             "{COLUMNS}, body_sha256, \
@@ -579,7 +582,8 @@ impl Store {
              (SELECT t.created_at FROM tenants t WHERE t.id = imports.tenant_id) \
              AS tenant_created_at, \
              COALESCE((SELECT r.time_zone FROM resources r WHERE r.id = imports.resource_id), \
-             (SELECT s.time_zone FROM staff s WHERE s.id = imports.staff_id)) AS owner_zone"
+             (SELECT s.time_zone FROM staff s WHERE s.id = imports.staff_id)) AS owner_zone, \
+             (SELECT b.read_at FROM import_bodies b WHERE b.import_id = imports.id) AS body_read_at"
         ));
         let taken: Option<Row> = with_pool!(self, |pool| {
             // $1 until, $2 now, $3 the import, $4 its tenant (the lease's guard).
@@ -607,6 +611,7 @@ impl Store {
             tenant,
             import: row.read.import.try_into()?,
             last_read: row.read.body_sha256,
+            body_read_at: row.body_read_at,
         })
     }
 

@@ -375,6 +375,33 @@ impl Gated {
     }
 }
 
+/// The owner changes how an import is read while a run is fetching its feed: the run records
+/// what it read under the old settings, and the change is applied right after it, not lost.
+async fn settings_changed_while_a_run_fetches_the_feed_apply_once_it_is_done(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let airbnb = Gated::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    let import = register(&app, &key, room, &airbnb.platform.url()).await;
+    let running = run(&app, &key, &import);
+    let changing = async {
+        crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+            (airbnb.requests() == 1).then_some(())
+        })
+        .await;
+        let shift = json!({"date_shift_days": 1});
+        let path = format!("/api/v1/imports/{import}");
+        app.api(&key).send::<Value>("PATCH", &path, Some(shift), 200).await.unwrap();
+        airbnb.release.add_permits(1);
+    };
+    let (ran, ()) = tokio::join!(running, changing);
+    assert_eq!(ran.unwrap()["added"], 1, "the run read under the settings it began with");
+    app.settle().await;
+    let blocked = busy(&app, &key, room, 0, 60).await;
+    assert_eq!(blocked, vec![("feed".to_owned(), in_days(13))], "shifted a day: {blocked:?}");
+    app.stop().await;
+}
+
 async fn a_second_run_of_an_import_is_refused_while_the_first_is_alive(db: Db) {
     let dir = TempDir::new();
     let mut config = config(db, &dir).await;
@@ -487,7 +514,39 @@ async fn a_feed_sending_the_same_bytes_again_is_not_read_again_until_they_change
     app.stop().await;
 }
 
+/// A feed answering 304 is read again from the body kept for it, once a day: what repeats
+/// reaches as far ahead as the window from today, so the reading of an earlier day is not kept
+/// for good. The same day, a 304 reads nothing.
+async fn a_feed_answering_304_is_read_again_from_its_kept_body_on_a_new_day(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    airbnb.with_etags();
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    let first = run(&app, &key, &import).await.unwrap();
+    assert_eq!((first["outcome"].as_str(), first["added"].as_u64()), (Some("ok"), Some(1)));
+    let outcome = |run: &Value| (run["outcome"].clone(), run["http_status"].clone());
+    let same_day = run(&app, &key, &import).await.unwrap();
+    assert_eq!(outcome(&same_day), (json!("not_modified"), json!(304)), "{same_day}");
+    // As if the body had been read on an earlier day.
+    let id: Uuid = import.parse().unwrap();
+    let yesterday = "UPDATE import_bodies SET read_at = '2020-01-01 00:00:00+00:00' \
+                     WHERE import_id = $1";
+    assert_eq!(crate::helpers::execute_with_id(&app.store, yesterday, id).await, 1);
+    let hash = "UPDATE imports SET body_sha256 = NULL WHERE id = $1";
+    assert_eq!(crate::helpers::execute_with_id(&app.store, hash, id).await, 1);
+    let next_day = run(&app, &key, &import).await.unwrap();
+    assert_eq!(outcome(&next_day), (json!("ok"), json!(304)), "read again: {next_day}");
+    assert_eq!(next_day["unchanged"], 1, "{next_day}");
+    let later = run(&app, &key, &import).await.unwrap();
+    assert_eq!(outcome(&later), (json!("not_modified"), json!(304)), "{later}");
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_feed_answering_304_is_read_again_from_its_kept_body_on_a_new_day,
+    settings_changed_while_a_run_fetches_the_feed_apply_once_it_is_done,
     a_feed_sending_the_same_bytes_again_is_not_read_again_until_they_change,
     the_import_list_shows_each_import_with_its_latest_run,
     a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored,
