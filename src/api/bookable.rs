@@ -23,6 +23,9 @@ use crate::state::AppState;
 const MAX_NIGHTS: u64 = 366;
 /// The longest window of slots one request may ask for.
 const MAX_SLOT_DAYS: i64 = 92;
+/// The most slot starts times owners one slots answer may reach (the window over the step, for
+/// each staff member asked).
+const MAX_SLOT_ANSWERS: i64 = 100_000;
 
 /// `?resource_id=&from=&to=`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -196,6 +199,19 @@ async fn slots(
         c.fail("to", "must be after from");
     } else if to - from > Duration::days(MAX_SLOT_DAYS) {
         c.fail("to", "the window may be at most 92 days");
+    } else if let Some(steps) = (to - from).num_minutes().checked_div(asked.step.num_minutes())
+        && steps.saturating_mul(asked.owners.len() as i64) > MAX_SLOT_ANSWERS
+    {
+        // Each start of the window, for each owner, is a slot (or a place in one) the answer
+        // may hold: fifty staff every five minutes over 92 days would be megabytes of JSON.
+        c.fail(
+            "to",
+            format!(
+                "{steps} slot starts for {} owners is more than one answer holds \
+                 ({MAX_SLOT_ANSWERS} at most): narrow from and to, or raise step_minutes",
+                asked.owners.len()
+            ),
+        );
     }
     c.finish(|| ()).map_err(ApiError::invalid)?;
     let wanted = SlotsWanted {

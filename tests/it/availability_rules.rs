@@ -278,6 +278,29 @@ async fn slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_fre
     app.stop().await;
 }
 
+/// Slots for fifty staff every five minutes over three months would be megabytes of JSON: the
+/// request is refused on `to`, saying how to narrow it, and a week of one person's is answered.
+async fn a_slots_request_too_big_for_one_answer_is_refused_saying_how_to_narrow_it(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let ann = therapist(&api, "Ann").await;
+    let others = (0..49).map(|_| Uuid::now_v7().to_string());
+    let ids: Vec<String> = std::iter::once(ann.to_string()).chain(others).collect();
+    let slots = |owners: &str, to: &str| {
+        format!("/api/v1/availability/slots?{owners}&duration_minutes=5&from=2030-01-01&to={to}")
+    };
+    let everyone = format!("staff_ids={}", ids.join(","));
+    let asked = slots(&everyone, "2030-04-01");
+    let problem = api.send::<Value>("GET", &asked, None, 200).await.unwrap_err();
+    assert_eq!((problem.status, fields(&problem)), (422, vec!["to"]), "{problem:?}");
+    assert!(problem.errors[0].message.contains("raise step_minutes"), "{problem:?}");
+    let week: Value =
+        api.send("GET", &slots(&format!("staff_id={ann}"), "2030-01-08"), None, 200).await.unwrap();
+    assert_eq!(week["slots"].as_array().unwrap().len(), 7 * 24 * 12, "every five minutes");
+    app.stop().await;
+}
+
 async fn fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between_every_two(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -327,5 +350,6 @@ on_both_databases!(
     a_stay_extended_after_check_in_is_judged_only_on_how_far_ahead_it_now_reaches,
     slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged,
     slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_free,
+    a_slots_request_too_big_for_one_answer_is_refused_saying_how_to_narrow_it,
     fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between_every_two,
 );
