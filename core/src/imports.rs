@@ -215,8 +215,14 @@ fn span_end(span: &Span, zone: TimeZone) -> DateTime<Utc> {
 }
 
 /// Applies an import's settings to the items read from its feed, in place: what each item is
-/// ([`ImportAs`]), what an all-day end date means ([`EndDateIs`]) and the shift of every date.
-pub fn settle(items: &mut [BusyItem], settings: &ImportSettings, platform: Platform) {
+/// ([`ImportAs`]), what an all-day end date means ([`EndDateIs`]) and the shift of every date,
+/// a timed item's on the wall clock of `zone` (its owner's).
+pub fn settle(
+    items: &mut [BusyItem],
+    settings: &ImportSettings,
+    platform: Platform,
+    zone: TimeZone,
+) {
     let import_as = settings.import_as(platform);
     let shift = chrono::Duration::days(i64::from(settings.date_shift_days));
     let last_night = settings.end_date_is == EndDateIs::LastNight;
@@ -231,8 +237,27 @@ pub fn settle(items: &mut [BusyItem], settings: &ImportSettings, platform: Platf
                 let end = if last_night { end + chrono::Duration::days(1) } else { end };
                 Span::AllDay { start: start + shift, end: end + shift }
             }
-            Span::Timed { start, end } => Span::Timed { start: start + shift, end: end + shift },
+            Span::Timed { start, end } => Span::Timed {
+                start: shift_local(start, shift, zone),
+                end: shift_local(end, shift, zone),
+            },
         };
+    }
+}
+
+/// `at` moved by `days` on the wall clock of `zone`: a 15:00 check-in stays at 15:00 across a
+/// change of the clocks. A time the clocks skip moves by whole days of 24 hours instead.
+fn shift_local(at: DateTime<Utc>, days: chrono::Duration, zone: TimeZone) -> DateTime<Utc> {
+    use chrono::TimeZone as _;
+    if days.is_zero() {
+        return at;
+    }
+    let local = at.with_timezone(&zone.tz()).naive_local() + days;
+    match zone.tz().from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&Utc)
+        }
+        chrono::LocalResult::None => at + days,
     }
 }
 
@@ -282,6 +307,24 @@ mod tests {
 
     fn date(m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_timed_item_shifted_across_a_change_of_the_clocks_keeps_its_wall_clock_time() {
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+        // 15:00 in Paris on Saturday 28 March 2026 (UTC+1), the clocks go forward that night.
+        let check_in =
+            Span::Timed { start: at("2026-03-28T14:00:00Z"), end: at("2026-03-28T15:00:00Z") };
+        let mut items = [BusyItem {
+            span: check_in,
+            ..fresh("a", date(3, 28), date(3, 29), ItemKind::Reservation)
+        }];
+        let settings = ImportSettings { date_shift_days: 1, ..ImportSettings::default() };
+        let paris: TimeZone = "Europe/Paris".parse().unwrap();
+        settle(&mut items, &settings, Platform::Other, paris);
+        let shifted =
+            Span::Timed { start: at("2026-03-29T13:00:00Z"), end: at("2026-03-29T14:00:00Z") };
+        assert_eq!(items[0].span, shifted, "15:00 on Sunday, now UTC+2");
     }
 
     fn fresh(uid: &str, from: NaiveDate, to: NaiveDate, kind: ItemKind) -> BusyItem {

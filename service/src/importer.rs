@@ -381,7 +381,7 @@ impl Importer {
         let (settings, platform) = (import.settings, import.platform);
         let (body, read) = tokio::task::spawn_blocking(move || {
             let read = kalends_ical::read(&body, &options).map(|mut feed| {
-                settle(&mut feed.busy, &settings, platform);
+                settle(&mut feed.busy, &settings, platform, zone);
                 feed
             });
             (body, read)
