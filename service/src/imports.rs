@@ -16,6 +16,7 @@ use kalends_core::imports::Diff;
 use kalends_core::job::Job;
 use kalends_core::webhooks::{self, FeedItemRef, WebhookEvent};
 use kalends_store::{Detection, HoldChange, ImportPatch, RunRecord, RunResult};
+use kalends_store::{Lease, LeaseKey, lease_end};
 use kalends_store::{Store, StoreError};
 
 /// Records a finished run of `import` with the default alert timings: see [`record_run_with`].
@@ -499,8 +500,28 @@ pub async fn update(
 
 /// Removes items of an import that are gone from its feed, as the owner confirmed (all of them
 /// with `item_id` `None`): their dates are free again, the `feed_item.removed` events go out,
-/// the owner's conflicts and checklists follow. Answers how many were removed.
+/// the owner's conflicts and checklists follow. Answers how many were removed, or
+/// [`StoreError::LeaseBusy`] while a run holds the import: one that finds an item back must not
+/// have it removed under it.
 pub async fn confirm_missing(
+    store: &Store,
+    tenant_id: Uuid,
+    import_id: Uuid,
+    item_id: Option<Uuid>,
+) -> Result<u64, StoreError> {
+    let (lease, key) = (&Lease::IMPORT_RUN, LeaseKey::from(import_id));
+    let until = lease_end(std::time::Duration::from_secs(30));
+    if !store.take_lease(lease, key, &[LeaseKey::Id(tenant_id)], until).await? {
+        store.import(tenant_id, import_id).await?;
+        return Err(StoreError::LeaseBusy);
+    }
+    let removed = remove_confirmed(store, tenant_id, import_id, item_id).await;
+    store.release_lease(lease, key).await?;
+    removed
+}
+
+/// [`confirm_missing`] with the import held.
+async fn remove_confirmed(
     store: &Store,
     tenant_id: Uuid,
     import_id: Uuid,

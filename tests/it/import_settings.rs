@@ -184,7 +184,7 @@ async fn a_half_empty_feed_is_held_until_the_owner_accepts_the_removal_in_the_co
 
 async fn an_item_gone_from_a_keeping_feed_stays_marked_until_the_owner_confirms(db: Db) {
     let app = with_webhooks_and_local_feeds(db).await;
-    let (_, key) = app.tenant().await;
+    let (tenant, key) = app.tenant().await;
     let (browser, _, csrf) = signed_in_as(&app, &key).await;
     let receiver = Receiver::start(AT_ONCE).await;
     create_endpoint(&app.api(&key), &receiver.url, &["feed_item.missing", "feed_item.removed"])
@@ -210,6 +210,17 @@ async fn an_item_gone_from_a_keeping_feed_stays_marked_until_the_owner_confirms(
     let page = browser.get(&page_path).await;
     assert!(page.body.contains("gone since"), "{}", page.body);
     let item_id = gone[0]["id"].as_str().unwrap();
+    // While a run holds the import (it may be finding the item back), the confirmation waits.
+    let (lease, id) = (&kalends_store::Lease::IMPORT_RUN, import.parse::<uuid::Uuid>().unwrap());
+    let guard = [kalends_store::LeaseKey::Id(tenant.id)];
+    let held = chrono::Utc::now() + chrono::Duration::seconds(60);
+    assert!(app.store.take_lease(lease, id.into(), &guard, held).await.unwrap());
+    let waiting = browser
+        .post(&format!("{page_path}/confirm-missing"), &[("csrf", &csrf), ("item_id", item_id)])
+        .await;
+    assert!(waiting.location().contains("notice=import-busy"), "{}", waiting.location());
+    assert_eq!(busy(&app, &key, room, 0, 60).await.len(), 2, "nothing was removed");
+    app.store.release_lease(lease, id.into()).await.unwrap();
     let confirmed = browser
         .post(&format!("{page_path}/confirm-missing"), &[("csrf", &csrf), ("item_id", item_id)])
         .await;

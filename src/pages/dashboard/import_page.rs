@@ -127,8 +127,10 @@ async fn act_on_import(
                 Ok(item) => item,
                 Err(refused) => return refused,
             };
-            let confirmed = imports::confirm_missing(store, tenant_id, import.id, item).await;
-            ("missing-removed", confirmed.map(drop))
+            match imports::confirm_missing(store, tenant_id, import.id, item).await {
+                Err(StoreError::LeaseBusy) => ("import-busy", Ok(())),
+                confirmed => ("missing-removed", confirmed.map(drop)),
+            }
         }
         _ => return not_found("Page"),
     };
