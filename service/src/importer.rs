@@ -277,22 +277,18 @@ impl Importer {
                             .body_read_at
                             .is_some_and(|at| at.date_naive() < now.date_naive()) =>
                     {
-                        let Some(body) = self.store.last_body(import.id).await? else {
+                        let Some(kept) = self.kept(import, Some(status)).await? else {
                             return Ok(Some(Ok(Read::NotModified { status })));
                         };
-                        let validators = (import.etag.clone(), import.last_modified.clone());
-                        let kept = Kept { body: body.into(), status: Some(status), validators };
                         self.read(&import.data, zone, kept, last.read, now).await.map(Some)
                     }
                     read => Ok(Some(read)),
                 }
             }
             Source::Kept { .. } => {
-                let Some(body) = self.store.last_body(import.id).await? else {
+                let Some(kept) = self.kept(import, None).await? else {
                     return Ok(None);
                 };
-                let validators = (import.etag.clone(), import.last_modified.clone());
-                let kept = Kept { body: body.into(), status: None, validators };
                 let read = self.read(&import.data, zone, kept, None, now);
                 Ok(Some(read.await?.map(|read| match read {
                     // Kept already: the same bytes need not be written again.
@@ -303,6 +299,16 @@ impl Importer {
                 })))
             }
         }
+    }
+
+    /// The body the import's last read kept, with its validators, to be read again as if it
+    /// had come with `status` (`None`: read whatever its hash).
+    async fn kept(&self, import: &Import, status: Option<u16>) -> Result<Option<Kept>, StoreError> {
+        let Some(body) = self.store.last_body(import.id).await? else {
+            return Ok(None);
+        };
+        let validators = (import.etag.clone(), import.last_modified.clone());
+        Ok(Some(Kept { body: body.into(), status, validators }))
     }
 
     /// Fetches and reads a feed that is not saved yet, as its first run would, and stores

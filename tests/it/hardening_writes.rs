@@ -56,6 +56,11 @@ async fn race(api: &Api<'_>, requests: Vec<(&str, String, Value)>) -> Vec<Answer
     join_all(calls).await
 }
 
+/// Sends the same request `RACERS` times at once.
+async fn race_one(api: &Api<'_>, method: &str, path: &str, body: Value) -> Vec<Answer> {
+    race(api, (0..RACERS).map(|_| (method, path.to_owned(), body.clone())).collect()).await
+}
+
 fn status(answer: &Answer) -> u16 {
     answer.as_ref().map_or_else(|problem| problem.status, |(status, _)| *status)
 }
@@ -81,9 +86,8 @@ async fn fifty_concurrent_conflicting_bookings_give_exactly_one_201(db: Db) {
     let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
     let room = resource(&api).await;
-    let path = "/api/v1/bookings?reject_conflicts=true".to_owned();
-    let requests = (0..RACERS).map(|_| ("POST", path.clone(), stay(room, 10))).collect();
-    let answers = race(&api, requests).await;
+    let path = "/api/v1/bookings?reject_conflicts=true";
+    let answers = race_one(&api, "POST", path, stay(room, 10)).await;
     let created: Vec<_> =
         answers.iter().filter_map(|a| a.as_ref().ok()).filter(|(s, _)| *s == 201).collect();
     assert_eq!(
@@ -103,9 +107,8 @@ async fn the_same_checked_booking_sent_fifty_times_at_once_is_saved_once_and_nev
     let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
     let room = resource(&api).await;
-    let path = "/api/v1/bookings/by-external-id/res-1?reject_conflicts=true".to_owned();
-    let requests = (0..RACERS).map(|_| ("PUT", path.clone(), stay(room, 10))).collect();
-    let answers = race(&api, requests).await;
+    let path = "/api/v1/bookings/by-external-id/res-1?reject_conflicts=true";
+    let answers = race_one(&api, "PUT", path, stay(room, 10)).await;
     let refused: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
     assert!(refused.is_empty(), "{refused:?}");
     let ids: std::collections::HashSet<_> =
