@@ -83,7 +83,7 @@ pub struct BookingIn {
     pub external_id: Option<String>,
     /// The bookable thing.
     pub resource_id: Option<Uuid>,
-    /// Staff assigned.
+    /// Staff assigned; an id named twice is assigned once.
     #[serde(default)]
     pub staff_ids: Vec<Uuid>,
     /// Default `confirmed`.
@@ -467,6 +467,21 @@ fn created(booking: &Booking, rechecked: Option<Vec<FeedRechecked>>) -> Response
         .into_response()
 }
 
+/// A write reads a staff member the request names twice once (`BookingIn::into_new`), so the
+/// store names a missing one by its place among the distinct ids; the answer names its first
+/// place in the request instead.
+fn at_requested_place(error: ApiError, requested: &[Uuid]) -> ApiError {
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<usize> = (0..requested.len()).filter(|&i| seen.insert(requested[i])).collect();
+    if firsts.len() == requested.len() {
+        return error;
+    }
+    error.renaming_fields(|field| {
+        let place: usize = field.strip_prefix("staff_ids[")?.strip_suffix(']')?.parse().ok()?;
+        Some(format!("staff_ids[{}]", firsts.get(place)?))
+    })
+}
+
 /// A refused booking write's error: the imported reservations it collides with carry their
 /// details, and it says what the fresh look at the feeds found first.
 async fn refused(
@@ -495,11 +510,15 @@ async fn create_booking(
     ApiQuery(write): ApiQuery<WriteQuery>,
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
+    let requested = body.staff_ids.clone();
     let new = validate(&state, &tenant, body).await?;
     let rechecked = write.recheck(&state, tenant.id, new.resource_id, &new.staff_ids).await?;
     let booking = match bookings::create(&state.store, &tenant, new, write.overlap()).await {
         Ok(booking) => booking,
-        Err(e) => return Err(refused(&state, tenant.id, &rechecked, e).await),
+        Err(e) => {
+            let e = at_requested_place(e.into(), &requested);
+            return Err(refused(&state, tenant.id, &rechecked, e).await);
+        }
     };
     Ok(created(&booking, rechecked))
 }
@@ -518,13 +537,17 @@ async fn upsert_booking(
     ApiJson(body): ApiJson<BookingIn>,
 ) -> Result<Response, ApiError> {
     let external_id = path_external_id(&external_id, body.external_id.as_deref())?;
+    let requested = body.staff_ids.clone();
     let new = validate(&state, &tenant, body).await?;
     let rechecked = write.recheck(&state, tenant.id, new.resource_id, &new.staff_ids).await?;
     let saved =
         bookings::save_by_external_id(&state.store, &tenant, &external_id, new, write.overlap());
     let saved = match saved.await {
         Ok(saved) => saved,
-        Err(e) => return Err(refused(&state, tenant.id, &rechecked, e).await),
+        Err(e) => {
+            let e = at_requested_place(e.into(), &requested);
+            return Err(refused(&state, tenant.id, &rechecked, e).await);
+        }
     };
     Ok(match saved {
         UpsertOutcome::Created(b) => created(&b, rechecked),
@@ -576,7 +599,10 @@ async fn patch_booking(
     };
     let booking = match bookings::edit(&state.store, &tenant, id, write.overlap(), edit).await {
         Ok(booking) => booking,
-        Err(e) => return Err(refused(&state, tenant.id, &rechecked, e).await),
+        Err(e) => {
+            let e = at_requested_place(e, patch.staff_ids.as_deref().unwrap_or_default());
+            return Err(refused(&state, tenant.id, &rechecked, e).await);
+        }
     };
     Ok(axum::Json(written(&booking, rechecked)))
 }

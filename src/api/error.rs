@@ -176,6 +176,18 @@ impl ApiError {
         Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail) }
     }
 
+    /// The same error with each field's path passed through `rename` (`None` keeps it).
+    pub fn renaming_fields(self, rename: impl Fn(&str) -> Option<String>) -> Self {
+        if self.errors.is_empty() {
+            return self;
+        }
+        let errors = self.errors.into_iter().map(|e| match rename(&e.field) {
+            Some(field) => FieldError { field, ..e },
+            None => e,
+        });
+        Self::invalid(errors.collect())
+    }
+
     /// 422 for a single field.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::invalid(vec![FieldError::new(field, message)])

@@ -106,12 +106,23 @@ async fn a_booking_naming_someone_elses_staff_or_room_names_the_field_and_is_not
         (None, vec![bo, ann], "staff_ids[0]"),
         (Some(their_room), vec![ann], "resource_id"),
         (Some(room), vec![ann, bo], "staff_ids[1]"),
+        // A staff member named twice is read once; the field is still the request's place.
+        (None, vec![ann, ann, bo], "staff_ids[2]"),
     ] {
         let body = BookingIn { resource_id, staff_ids, ..booking_in("Stay", 2) };
         let problem = mine.create_booking(&body).await.unwrap_err();
         assert_eq!((problem.status, fields(&problem)), (422, vec![field]), "{problem:?}");
+        let problem = mine.put_booking("stay-1", &body).await.unwrap_err();
+        assert_eq!((problem.status, fields(&problem)), (422, vec![field]), "{problem:?}");
     }
     assert!(mine.bookings("").await.unwrap().items.is_empty(), "nothing was made");
+    let body = BookingIn { staff_ids: vec![ann, ann], ..booking_in("Stay", 2) };
+    let made = mine.create_booking(&body).await.unwrap();
+    assert_eq!(made.staff_ids, vec![ann], "named twice, assigned once");
+    let patch = BookingPatch { staff_ids: Some(vec![ann, ann, bo]), ..BookingPatch::default() };
+    let problem = mine.patch_booking(made.id, &patch).await.unwrap_err();
+    assert_eq!((problem.status, fields(&problem)), (422, vec!["staff_ids[2]"]), "{problem:?}");
+    mine.cancel_booking(made.id).await.unwrap();
     let body = BookingIn {
         resource_id: Some(room),
         staff_ids: vec![ann],
