@@ -8,8 +8,7 @@ use super::conflicts::after_booking_change;
 use kalends_core::availability::Moved;
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Tenant};
 use kalends_core::job::Job;
-use kalends_store::Overlap;
-use kalends_store::{OwnerRules, Store, StoreError, Written};
+use kalends_store::{Overlap, OwnerRules, Replacing, Store, StoreError, Written};
 
 /// How often an edit or a save by external id is tried again when the booking changed (or was
 /// made) under it.
@@ -117,12 +116,12 @@ async fn write_replacement(
     store: &Store,
     tenant: &Tenant,
     id: Uuid,
-    version: i64,
+    replacing: Replacing,
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
     let owed = owed_jobs(tenant.id, id, &new, BookingWrite::Replaced);
-    store.replace_booking(tenant, id, version, new, overlap, &owed).await
+    store.replace_booking(tenant, id, replacing, new, overlap, &owed).await
 }
 
 /// Creates a booking. With [`Overlap::Reject`] it is refused
@@ -182,13 +181,11 @@ async fn upsert(
                 return Ok((UpsertOutcome::Unchanged(existing), None));
             }
             Some(existing) => {
-                let (id, version) = (existing.id, existing.version);
-                write_replacement(store, tenant, id, version, new.clone(), overlap).await.map(
-                    |booking| {
-                        let moved = Moved::between(&existing.data.span, &booking.data.span);
-                        (UpsertOutcome::Updated { moved, booking }, None)
-                    },
-                )
+                let moved = Moved::between(&existing.data.span, &new.span);
+                let replacing = Replacing { version: existing.version, moved };
+                write_replacement(store, tenant, existing.id, replacing, new.clone(), overlap)
+                    .await
+                    .map(|booking| (UpsertOutcome::Updated { moved, booking }, None))
             }
             None => write_new(store, tenant, new.clone(), overlap)
                 .await
@@ -221,7 +218,8 @@ pub async fn replace(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
-    let booking = write_replacement(store, tenant, id, expected_version, new, overlap).await?;
+    let replacing = Replacing { version: expected_version, moved: Moved::NEW };
+    let booking = write_replacement(store, tenant, id, replacing, new, overlap).await?;
     after_booking_change(store, tenant, &booking, Moved::NEW, None).await;
     Ok(booking)
 }
@@ -249,7 +247,8 @@ where
             return Ok(current);
         }
         let moved = Moved::between(&current.data.span, &new.span);
-        match write_replacement(store, tenant, id, current.version, new, overlap).await {
+        let replacing = Replacing { version: current.version, moved };
+        match write_replacement(store, tenant, id, replacing, new, overlap).await {
             Err(StoreError::VersionConflict) => continue,
             Ok(booking) => {
                 after_booking_change(store, tenant, &booking, moved, None).await;

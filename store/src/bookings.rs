@@ -7,11 +7,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::owner_writes::{self, Overlap, begin_owner_write, reject_overlaps};
+use super::owner_writes::{self, Overlap, Replacing, begin_owner_write, reject_overlaps};
 use super::rules::{self, OwnerRules};
 use super::{
     Page, Pool, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
 };
+use kalends_core::availability::Moved;
 use kalends_core::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Owner, Tenant, TimeZone,
 };
@@ -442,7 +443,7 @@ impl Store {
         with_pool!(self, |pool| {
             let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new, overlap);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
-            reject_overlaps!(tx, tenant, candidate, &owners, home);
+            reject_overlaps!(tx, tenant, candidate, &owners, home, Moved::NEW);
             let mut insert = bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
                 .bind(id)
                 .bind(tenant.id)
@@ -508,7 +509,7 @@ impl Store {
         rules::owner_rules_of(tenant, &new.owners(), found.collect()).map(Some)
     }
 
-    /// Replaces the content of a booking that is still at `expected_version`; otherwise
+    /// Replaces the content of a booking that is still at `replacing.version`; otherwise
     /// [`StoreError::VersionConflict`]. The version goes up by one and the jobs `owed` are
     /// recorded; checked against its owners' other items in the same transaction when
     /// `overlap` is [`Overlap::Reject`].
@@ -516,18 +517,19 @@ impl Store {
         &self,
         tenant: &Tenant,
         id: Uuid,
-        expected_version: i64,
+        replacing: Replacing,
         new: NewBooking,
         overlap: Overlap,
         owed: &[Job],
     ) -> Result<Booking, StoreError> {
+        let Replacing { version: expected_version, moved } = replacing;
         let at = now();
         let sql = update_sql();
         let owners = new.owners();
         let created_at = with_pool!(self, |pool| {
             let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new, overlap);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
-            reject_overlaps!(tx, tenant, candidate, &owners, home);
+            reject_overlaps!(tx, tenant, candidate, &owners, home, moved);
             let query = sqlx::query_as::<_, (DateTime<Utc>,)>(AssertSqlSafe(sql.as_str()));
             let Some((created_at,)) = bind_content!(query, &new, home)
                 .bind(at)
@@ -567,7 +569,7 @@ impl Store {
             return Ok(());
         };
         let (hits, broken) = with_read_pool!(self, |pool| {
-            owner_writes::judge_owners!(pool, tenant, &candidate, &owners, home)
+            owner_writes::judge_owners!(pool, tenant, &candidate, &owners, home, Moved::NONE)
         })?;
         match (hits.is_empty(), broken.is_empty()) {
             (false, _) => Err(StoreError::Collides(hits)),

@@ -82,7 +82,7 @@ pub use organisations::{
     OrganisationMember, OrganisationPatch, Readdressed,
 };
 pub use outbox::OutboxEntry;
-pub use owner_writes::Overlap;
+pub use owner_writes::{Overlap, Replacing};
 pub use rules::OwnerRules;
 pub use staff_sessions::NewStaffSession;
 pub use webhooks::{

@@ -20,8 +20,21 @@
 use uuid::Uuid;
 
 use super::{Pool, Store};
+use kalends_core::availability::Moved;
 use kalends_core::conflicts::Busy;
 use kalends_core::domain::{BookingStatus, NewBooking, Owner, TimeZone};
+
+/// What a replacement of a booking replaces: the version its writer read, and which ends of
+/// that version's span it moves ([`Moved::between`]; the notice and the booking window judge
+/// only those).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replacing {
+    /// The stored version; another write since makes the replacement a
+    /// [`super::StoreError::VersionConflict`].
+    pub version: i64,
+    /// The ends the replacement moves.
+    pub moved: Moved,
+}
 
 /// What a booking write does when the booking would overlap another item of its resource or
 /// staff.
@@ -129,19 +142,22 @@ pub(super) use begin_owner_write;
 
 /// What `$candidate` (a [`Busy`]) would break among the items of `$owners` (a `&[Owner]`) of
 /// `$tenant`: the items it overlaps (`kalends_core::conflict_plan::add_refusing_hits`)
-/// and the availability rules it breaks, its days counted in `$home`. Reads with `$executor`
+/// and the availability rules it breaks, its days counted in `$home`, the notice and the window
+/// judging only the ends `$moved` names (the write's, whichever owner it comes from: a guest
+/// moved to another room mid-stay did not check in anew). Reads with `$executor`
 /// (re-evaluated for each statement: `&mut *tx` inside a write, or a pool): the owners' rules in
 /// one statement, then each owner's busy items around the booking as far as its rules reach,
 /// a resource's with its family's (a booking of the house collides with one of a room).
 /// Evaluates to `Result<(Vec<ConflictItem>, Vec<Violation>), StoreError>`.
 macro_rules! judge_owners {
-    ($executor:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr) => {{
-        let (tenant, candidate, owners, home): (
+    ($executor:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr, $moved:expr) => {{
+        let (tenant, candidate, owners, home, moved): (
             &kalends_core::domain::Tenant,
             &kalends_core::conflicts::Busy,
             &[kalends_core::domain::Owner],
             kalends_core::domain::TimeZone,
-        ) = ($tenant, $candidate, $owners, $home);
+            kalends_core::availability::Moved,
+        ) = ($tenant, $candidate, $owners, $home, $moved);
         let now = chrono::Utc::now();
         async {
             let ruled = $crate::rules::fetch_rules!(tenant, owners, $executor)?;
@@ -160,7 +176,6 @@ macro_rules! judge_owners {
                     .collect::<Result<Vec<_>, _>>()?;
                 kalends_core::conflict_plan::add_refusing_hits(candidate, &items, &mut hits);
                 if let Some(r) = rules {
-                    let moved = kalends_core::availability::moved_from_stored(candidate, &items);
                     let zones = (home, r.zone);
                     broken.extend(kalends_core::availability::judge(
                         &r.rules, zones, now, candidate, &items, moved,
@@ -177,13 +192,13 @@ pub(super) use judge_owners;
 /// Inside a transaction from [`begin_owner_write!`]: returns [`super::StoreError::Collides`]
 /// from the enclosing function when `$candidate` (an `Option<Busy>`: `None` checks nothing)
 /// overlaps another item of `$owners`, or [`super::StoreError::BreaksRules`] when it breaks
-/// one of their availability rules ([`judge_owners!`]).
+/// one of their availability rules ([`judge_owners!`], the write moving the ends `$moved` names).
 macro_rules! reject_overlaps {
-    ($tx:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr) => {{
+    ($tx:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr, $moved:expr) => {{
         let candidate: Option<kalends_core::conflicts::Busy> = $candidate;
         if let Some(candidate) = candidate {
             let (hits, broken) = $crate::owner_writes::judge_owners!(
-                &mut *$tx, $tenant, &candidate, $owners, $home
+                &mut *$tx, $tenant, &candidate, $owners, $home, $moved
             )?;
             if !hits.is_empty() {
                 return Err($crate::StoreError::Collides(hits));

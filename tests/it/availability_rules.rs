@@ -199,6 +199,47 @@ async fn a_stay_extended_after_check_in_is_judged_only_on_how_far_ahead_it_now_r
     app.stop().await;
 }
 
+/// A guest who checked in two days ago moves to another room for the rest of the stay (a
+/// broken shower). The move keeps the stay's dates, so the new room's day of notice does not
+/// judge a check-in in the past: the move is accepted with `?reject_conflicts=true`, as it is
+/// without it, where it flags nothing. The new room's other rules still judge it.
+async fn a_guest_moved_to_another_room_mid_stay_is_not_judged_by_that_rooms_notice(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let (first, second) = (room(&api, "UTC").await, room(&api, "UTC").await);
+    let day = |offset: i64| chrono::Utc::now().date_naive() + chrono::Duration::days(offset);
+    let checked_in = stay(first, &day(-2).to_string(), &day(2).to_string());
+    let id = post(&api, checked_in, false).await.unwrap()["id"].as_str().unwrap().to_owned();
+    for room in [first, second] {
+        let rules = json!({"min_notice_days": 1, "booking_window_days": 30});
+        put_rules(&api, &format!("resources/{room}"), rules).await;
+    }
+    let checked = format!("/api/v1/bookings/{id}?reject_conflicts=true");
+    let moved: Value =
+        api.send("PATCH", &checked, Some(json!({"resource_id": second})), 200).await.unwrap();
+    assert_eq!(moved["resource_id"], json!(second));
+    // The same stay as a new booking does begin in the past: that is refused.
+    let mut back = stay(first, &day(-2).to_string(), &day(2).to_string());
+    back["title"] = moved["title"].clone();
+    let put = "/api/v1/bookings/by-external-id/guest-1?reject_conflicts=true";
+    let problem = api.send::<Value>("PUT", put, Some(back.clone()), 201).await.unwrap_err();
+    assert_eq!((problem.status, problem.rule.as_deref()), (422, Some("min_notice_days")));
+    let path = format!("/api/v1/bookings/{id}");
+    api.send::<Value>("PATCH", &path, Some(json!({"external_id": "guest-1"})), 200).await.unwrap();
+    let back: Value = api.send("PUT", put, Some(back), 200).await.unwrap();
+    assert_eq!(back["resource_id"], json!(first), "moved back by the host's id");
+    let open: Value = api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+    assert_eq!(open["items"], json!([]), "the moves break no rule");
+    put_rules(&api, &format!("resources/{second}"), json!({"max_nights": 2})).await;
+    let problem = api
+        .send::<Value>("PATCH", &checked, Some(json!({"resource_id": second})), 200)
+        .await
+        .unwrap_err();
+    assert_eq!((problem.status, problem.rule.as_deref()), (422, Some("max_nights")));
+    app.stop().await;
+}
+
 async fn slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged(
     db: Db,
 ) {
@@ -348,6 +389,7 @@ on_both_databases!(
     stays_show_booked_turnover_and_where_a_stay_may_start_and_end,
     a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_otherwise,
     a_stay_extended_after_check_in_is_judged_only_on_how_far_ahead_it_now_reaches,
+    a_guest_moved_to_another_room_mid_stay_is_not_judged_by_that_rooms_notice,
     slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged,
     slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_free,
     a_slots_request_too_big_for_one_answer_is_refused_saying_how_to_narrow_it,

@@ -5,13 +5,14 @@
 use kalends_providers::ProviderError;
 use kalends_providers::session::ConnectionError;
 use kalends_service::bookings;
-use kalends_store::{EventState, Lease, LeaseKey, Overlap};
+use kalends_store::{EventState, Lease, LeaseKey, Overlap, Replacing};
 use std::time::Duration;
 
 use kalends::api::bookings::{BookingIn, BookingPatch, CustomerIn};
 use kalends::api::conflicts::ConflictOut;
 use kalends::api::connections::ConnectionOut;
 use kalends::api::staff::StaffIn;
+use kalends_core::availability::Moved;
 use kalends_core::conflicts::Severity;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -634,8 +635,9 @@ async fn synced_then_renamed_without_jobs(
         let current = app.store.booking(tenant.id, *id).await.unwrap();
         let mut renamed = current.data.clone();
         renamed.title = format!("{title} {n}");
+        let replacing = Replacing { version: current.version, moved: Moved::NONE };
         app.store
-            .replace_booking(&tenant, *id, current.version, renamed, Overlap::Allow, &[])
+            .replace_booking(&tenant, *id, replacing, renamed, Overlap::Allow, &[])
             .await
             .unwrap();
     }

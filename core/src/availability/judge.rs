@@ -105,17 +105,6 @@ pub fn judge(
     }
 }
 
-/// Which ends `booking` moves from its stored version among `items`: both for a new booking
-/// (or one that comes from another owner, whose items do not hold it).
-pub fn moved_from_stored(booking: &Busy, items: &[Busy]) -> Moved {
-    match items.iter().find(|item| item.item == booking.item) {
-        Some(stored) => {
-            Moved { start: stored.start != booking.start, end: stored.end != booking.end }
-        }
-        None => Moved::NEW,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone as _};
@@ -183,8 +172,6 @@ mod tests {
             )
             .is_empty()
         );
-        assert_eq!(moved_from_stored(&booking, &[stored]), Moved::NEW);
-        assert_eq!(moved_from_stored(&booking, std::slice::from_ref(&booking)), Moved::NONE);
     }
 
     #[test]
@@ -196,8 +183,7 @@ mod tests {
             ..stay(id, (1, 2), (1, 3))
         };
         let extended = Busy { end: stored.end + Duration::days(2), ..stored.clone() };
-        let moved = moved_from_stored(&extended, std::slice::from_ref(&stored));
-        assert_eq!(moved, Moved { start: false, end: true });
+        let moved = Moved { start: false, end: true };
         let notice = rules(serde_json::json!({"min_notice_days": 2, "booking_window_days": 30}));
         let found = judge(
             &notice,
@@ -224,6 +210,27 @@ mod tests {
             Moved { start: false, end: true }.standing(false),
             [Rule::MinNoticeDays, Rule::MinNoticeMinutes, Rule::BookingWindowDays]
         );
+    }
+
+    #[test]
+    fn a_write_moves_only_the_ends_it_changes_and_a_change_of_kind_moves_both() {
+        let day = |d| NaiveDate::from_ymd_opt(2030, 3, d).unwrap();
+        let nights = |s, e| BookingSpan::AllDay { start: day(s), end: day(e) };
+        assert_eq!(
+            Moved::between(&nights(10, 12), &nights(10, 14)),
+            Moved { start: false, end: true }
+        );
+        assert_eq!(Moved::between(&nights(10, 12), &nights(10, 12)), Moved::NONE);
+        let at = |h| Utc.with_ymd_and_hms(2030, 3, 10, h, 0, 0).unwrap();
+        let timed = |s, e, zone: &str| BookingSpan::Timed {
+            start: at(s),
+            end: at(e),
+            zone: zone.parse().unwrap(),
+        };
+        let shown_elsewhere = Moved::between(&timed(9, 10, "UTC"), &timed(9, 10, "Europe/Paris"));
+        assert_eq!(shown_elsewhere, Moved::NONE, "the same instants");
+        assert!(Moved::between(&timed(9, 10, "UTC"), &timed(8, 10, "UTC")).start);
+        assert_eq!(Moved::between(&nights(10, 12), &timed(9, 10, "UTC")), Moved::NEW);
     }
 
     #[test]
