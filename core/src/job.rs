@@ -99,6 +99,13 @@ pub enum Job {
         /// The import.
         import_id: Uuid,
     },
+    /// Place every whole-day item of the tenant at midnight in its owner's zone as it is now,
+    /// and look at the overlaps of the owners whose items moved: a zone changed (a resource's,
+    /// a staff member's or the business's).
+    PlaceWholeDays {
+        /// The tenant whose zones changed.
+        tenant_id: Uuid,
+    },
     /// Clean up at the provider after a connection was taken away (disconnected, or its staff
     /// member deleted): remove the events it wrote when asked, stop its push channels, revoke
     /// the grant; then forget the cleanup (and with it the last copy of the tokens).
@@ -195,6 +202,7 @@ impl Job {
             | Job::Reconcile { tenant_id, .. }
             | Job::ImportFeed { tenant_id, .. }
             | Job::RereadImport { tenant_id, .. }
+            | Job::PlaceWholeDays { tenant_id }
             | Job::CleanUpConnection { tenant_id, .. }
             | Job::ImportAvailability { tenant_id, .. }
             | Job::DeliverWebhook { tenant_id, .. }
@@ -211,6 +219,7 @@ impl Job {
             Job::SyncBookings { .. } => "sync_bookings",
             Job::ImportFeed { .. } => "import_feed",
             Job::RereadImport { .. } => "reread_import",
+            Job::PlaceWholeDays { .. } => "place_whole_days",
             Job::NotifyCustomer { .. } => "notify_customer",
             Job::SendReminder { .. } => "send_reminder",
             Job::Reconcile { .. } => "reconcile",

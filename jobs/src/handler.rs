@@ -284,6 +284,9 @@ impl KalendsJobs {
             Job::RereadImport { tenant_id, import_id } => {
                 Box::pin(crate::reread_import::run(&self.importer, *tenant_id, *import_id))
             }
+            Job::PlaceWholeDays { tenant_id } => {
+                Box::pin(crate::place_whole_days::run(store, *tenant_id))
+            }
             Job::NotifyCustomer { tenant_id, booking_id, resend } => {
                 Box::pin(crate::notify_customer::run(store, mail, *tenant_id, *booking_id, *resend))
             }

@@ -9,6 +9,7 @@ pub mod import_availability;
 pub mod import_feed;
 pub mod notify_customer;
 pub mod notify_reauth;
+pub mod place_whole_days;
 pub mod poll;
 pub mod queue;
 pub mod reconcile;

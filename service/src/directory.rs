@@ -34,15 +34,33 @@ pub async fn update_resource(
     id: Uuid,
     new: NewResource,
 ) -> Result<Resource, StoreError> {
-    let before = store.resource(tenant_id, id).await?.data.parent_id;
+    let before = store.resource(tenant_id, id).await?.data;
     let resource = store.update_resource(tenant_id, id, new).await?;
-    if resource.data.parent_id != before {
+    if resource.data.parent_id != before.parent_id {
         crate::conflicts::recheck_owner(store, tenant_id, Owner::Resource(id)).await?;
-        for resource_id in [Some(id), before].into_iter().flatten() {
+        for resource_id in [Some(id), before.parent_id].into_iter().flatten() {
             store.enqueue(&family_changed(tenant_id, resource_id)).await?;
         }
     }
+    if resource.data.time_zone != before.time_zone {
+        store.enqueue(&Job::PlaceWholeDays { tenant_id }).await?;
+    }
     Ok(resource)
+}
+
+/// After a zone changed (a resource's, a staff member's or the business's): every whole-day item
+/// of the tenant is placed at midnight in its owner's zone as it is now, and the owners whose
+/// items moved have their overlaps looked at again. Run by the `place_whole_days` job, which the
+/// change queues; a tenant deleted meanwhile has nothing to place.
+pub async fn place_whole_days(store: &Store, tenant_id: Uuid) -> Result<(), StoreError> {
+    let tenant = match store.tenant(tenant_id).await {
+        Err(StoreError::NotFound) => return Ok(()),
+        other => other?,
+    };
+    for owner in store.place_whole_days(&tenant).await? {
+        crate::conflicts::recheck_owner(store, tenant_id, owner).await?;
+    }
+    Ok(())
 }
 
 /// The checklist refresh a change of family owes a resource (and, through it, its family).
@@ -84,14 +102,19 @@ pub async fn create_staff(
     store.create_staff(tenant_id, new).await
 }
 
-/// Replaces a staff member's details.
+/// Replaces a staff member's details; a change of their zone places their whole days again.
 pub async fn update_staff(
     store: &Store,
     tenant_id: Uuid,
     id: Uuid,
     new: NewStaff,
 ) -> Result<Staff, StoreError> {
-    store.update_staff(tenant_id, id, new).await
+    let before = store.staff(tenant_id, id).await?.data.time_zone;
+    let staff = store.update_staff(tenant_id, id, new).await?;
+    if staff.data.time_zone != before {
+        store.enqueue(&Job::PlaceWholeDays { tenant_id }).await?;
+    }
+    Ok(staff)
 }
 
 /// Removes a staff member: their connections are cleaned up at the provider first (events
@@ -111,7 +134,7 @@ pub async fn save_staff_by_external_id(
 ) -> Result<Saved<Staff>, StoreError> {
     Ok(match store.staff_by_external_id(tenant_id, external_id).await? {
         Some(existing) if existing.data == new => Saved::Kept(existing),
-        Some(existing) => Saved::Kept(store.update_staff(tenant_id, existing.id, new).await?),
+        Some(existing) => Saved::Kept(update_staff(store, tenant_id, existing.id, new).await?),
         None => Saved::Created(store.create_staff(tenant_id, new).await?),
     })
 }

@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use kalends_core::domain::{Tenant, TenantSettings};
+use kalends_core::job::Job;
 use kalends_store::Revocation;
 use kalends_store::{Store, StoreError};
 
@@ -33,11 +34,18 @@ pub async fn revoke_api_key(
     store.revoke_api_key(tenant_id, key_id, keep_one).await
 }
 
-/// Replaces the tenant's settings (already checked by the caller's form or body).
+/// Replaces the tenant's settings (already checked by the caller's form or body); a change of
+/// its zone places the whole days counted in it again
+/// ([`crate::directory::place_whole_days`]).
 pub async fn update_settings(
     store: &Store,
     tenant_id: Uuid,
     settings: &TenantSettings,
 ) -> Result<(), StoreError> {
-    store.update_tenant_settings(tenant_id, settings).await
+    let before = store.tenant(tenant_id).await?.settings.time_zone;
+    store.update_tenant_settings(tenant_id, settings).await?;
+    if settings.time_zone != before {
+        store.enqueue(&Job::PlaceWholeDays { tenant_id }).await?;
+    }
+    Ok(())
 }

@@ -1,10 +1,14 @@
 //! The zones things are read in: whole days of a resource's or staff member's items, and of a
 //! booking.
 
-use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 
-use super::{Store, StoreError};
-use kalends_core::domain::{NewBooking, Owner, Tenant, TimeZone};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{Store, StoreError, corrupt, with_pool};
+use kalends_core::domain::{NewBooking, Owner, Tenant, TimeZone, local_midnight};
 
 impl Store {
     /// The zone all-day items of a resource or staff member are read in: theirs, else the
@@ -44,5 +48,92 @@ impl Store {
             tenant.settings.time_zone
         };
         Ok(booking.span.utc_range(zone))
+    }
+}
+
+/// A tenant's whole-day items by kind, each read with the zone its days are counted in now (as
+/// [`Store::owner_zone`] and [`Store::booking_zone`] give it, the tenant's bound as `$2`) and
+/// the owners it is in: the table, then the statement.
+const WHOLE_DAYS: [(&str, &str); 4] = [
+    // A booking's days are its resource's, else the tenant's; it is in its staff's calendars
+    // too (a row per staff member).
+    (
+        "bookings",
+        "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, \
+         COALESCE(r.time_zone, $2), x.resource_id, bs.staff_id \
+         FROM bookings x LEFT JOIN resources r ON r.id = x.resource_id \
+         LEFT JOIN booking_staff bs ON bs.booking_id = x.id \
+         WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL",
+    ),
+    (
+        "blocks",
+        "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, \
+         COALESCE(r.time_zone, s.time_zone, $2), x.resource_id, x.staff_id \
+         FROM blocks x LEFT JOIN resources r ON r.id = x.resource_id \
+         LEFT JOIN staff s ON s.id = x.staff_id \
+         WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL",
+    ),
+    (
+        "imported_items",
+        "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, \
+         COALESCE(r.time_zone, s.time_zone, $2), x.resource_id, x.staff_id \
+         FROM imported_items x LEFT JOIN resources r ON r.id = x.resource_id \
+         LEFT JOIN staff s ON s.id = x.staff_id \
+         WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL",
+    ),
+    (
+        "calendar_busy",
+        "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, \
+         COALESCE(s.time_zone, $2), CAST(NULL AS UUID), x.staff_id \
+         FROM calendar_busy x LEFT JOIN staff s ON s.id = x.staff_id \
+         WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL",
+    ),
+];
+
+/// One row of [`WHOLE_DAYS`]: id, days, stored instants, zone, resource, staff member.
+type WholeDayRow =
+    (Uuid, NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>, String, Option<Uuid>, Option<Uuid>);
+
+impl Store {
+    /// Places every whole-day item of `tenant` (stays, blocks, imported items, calendar busy
+    /// days) at midnight in its owner's zone as it is now, after a zone changed: an item stored
+    /// in the zone it had when written moves. One transaction per kind; only the items that
+    /// move are written. Returns the owners whose items moved, whose overlaps are to be looked
+    /// at again.
+    pub async fn place_whole_days(&self, tenant: &Tenant) -> Result<Vec<Owner>, StoreError> {
+        let fallback = tenant.settings.time_zone.to_string();
+        let mut moved_owners = HashSet::new();
+        for (table, select) in WHOLE_DAYS {
+            let update = format!("UPDATE {table} SET span_start = $1, span_end = $2 WHERE id = $3");
+            with_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                let rows: Vec<WholeDayRow> = sqlx::query_as(select)
+                    .bind(tenant.id)
+                    .bind(&fallback)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut placed = HashSet::new();
+                for (id, start, end, stored_start, stored_end, zone, resource, staff) in rows {
+                    let zone: TimeZone = zone.parse().map_err(corrupt)?;
+                    let span = (local_midnight(start, zone), local_midnight(end, zone));
+                    if span == (stored_start, stored_end) {
+                        continue;
+                    }
+                    let owners = resource.map(Owner::Resource).into_iter();
+                    moved_owners.extend(owners.chain(staff.map(Owner::Staff)));
+                    if placed.insert(id) {
+                        sqlx::query(AssertSqlSafe(update.as_str()))
+                            .bind(span.0)
+                            .bind(span.1)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok::<_, StoreError>(())
+            })?;
+        }
+        Ok(moved_owners.into_iter().collect())
     }
 }

@@ -58,3 +58,4 @@ mod webhook_crash;
 mod webhook_examples;
 mod webhooks;
 mod widget;
+mod zones;

@@ -1,0 +1,15 @@
+//! `place_whole_days`: after a zone changed (a resource's, a staff member's or the business's),
+//! every whole-day item of the tenant is placed at midnight in its owner's zone as it is now,
+//! and the overlaps of the owners whose items moved are looked at again
+//! ([`directory::place_whole_days`]). Run again, it finds nothing to move.
+
+use kalends_service::directory;
+use kalends_store::Store;
+use uuid::Uuid;
+
+use crate::JobError;
+
+/// The job.
+pub async fn run(store: &Store, tenant_id: Uuid) -> Result<(), JobError> {
+    Ok(directory::place_whole_days(store, tenant_id).await?)
+}

@@ -1,0 +1,145 @@
+//! Time zones changed after the fact: whole days (stays, blocks, imported reservations, calendar
+//! busy days) are counted from midnight in their owner's zone, so a change of that zone moves
+//! every whole-day item stored for the owner, and what they overlap with is looked at again.
+
+use kalends::api::blocks::BlockIn;
+use kalends::api::bookings::BookingIn;
+use kalends::api::resources::{ResourceIn, ResourcePatch};
+use kalends::api::staff::StaffIn;
+use serde_json::json;
+
+use crate::hardening_imports::{
+    Platform, app_allowing_local_feeds, calendar, in_days, register, reservation, resource, run,
+};
+use crate::helpers::{Api, Db, TestApp, booking_in, on_both_databases};
+
+/// The open conflicts, as (where the items overlap) pairs of RFC 3339 instants.
+async fn open_overlaps(api: &Api<'_>) -> Vec<(String, String)> {
+    let conflicts = api.all_conflicts().await.unwrap();
+    let open = conflicts.into_iter().filter(|c| c.status == "open");
+    open.map(|c| (c.start.to_rfc3339(), c.end.to_rfc3339())).collect()
+}
+
+/// A room's stay ends at midnight in the room's zone. Moving the room from UTC to New York
+/// moves the stay's end four hours later, into a visit booked at 02:00 UTC that day: the
+/// overlap opens. Moving it back resolves it by itself. A staff member without a zone of their
+/// own counts days in the business's zone: changing that moves their whole-day block into a
+/// visit the same way, and leaves the room (which has its own zone) where it was.
+async fn whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    api.patch_settings(json!({"time_zone": "UTC"})).await.unwrap();
+    let room =
+        ResourceIn { name: "Loft".into(), time_zone: Some("UTC".into()), ..ResourceIn::default() };
+    let room = api.create_resource(&room).await.unwrap().id;
+    let stay = BookingIn {
+        resource_id: Some(room),
+        start: None,
+        end: None,
+        time_zone: None,
+        start_date: Some("2030-03-20".into()),
+        end_date: Some("2030-03-22".into()),
+        ..booking_in("Stay", 2)
+    };
+    api.create_booking(&stay).await.unwrap();
+    let visit = BookingIn {
+        resource_id: Some(room),
+        start: Some("2030-03-22T02:00:00Z".into()),
+        end: Some("2030-03-22T03:00:00Z".into()),
+        time_zone: Some("UTC".into()),
+        ..booking_in("Viewing", 2)
+    };
+    api.create_booking(&visit).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_overlaps(&api).await, [], "the stay ends at midnight UTC");
+
+    let to_new_york = ResourcePatch {
+        time_zone: Some(Some("America/New_York".into())),
+        ..ResourcePatch::default()
+    };
+    api.patch_resource(room, &to_new_york).await.unwrap();
+    app.settle().await;
+    let overlap = ("2030-03-22T02:00:00+00:00".to_owned(), "2030-03-22T03:00:00+00:00".to_owned());
+    assert_eq!(
+        open_overlaps(&api).await,
+        std::slice::from_ref(&overlap),
+        "it ends at 04:00 UTC now"
+    );
+
+    let ann = StaffIn { name: "Ann".into(), ..StaffIn::default() };
+    let ann = api.create_staff(&ann).await.unwrap().id;
+    let block = BlockIn {
+        staff_id: Some(ann),
+        start_date: Some("2030-04-01".into()),
+        end_date: Some("2030-04-02".into()),
+        reason: Some("Training".into()),
+        ..BlockIn::default()
+    };
+    api.create_block(&block).await.unwrap();
+    let call = BookingIn {
+        staff_ids: vec![ann],
+        start: Some("2030-04-02T01:00:00Z".into()),
+        end: Some("2030-04-02T02:00:00Z".into()),
+        time_zone: Some("UTC".into()),
+        ..booking_in("Call", 2)
+    };
+    api.create_booking(&call).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_overlaps(&api).await, std::slice::from_ref(&overlap));
+    api.patch_settings(json!({"time_zone": "America/Chicago"})).await.unwrap();
+    app.settle().await;
+    let call_overlap =
+        ("2030-04-02T01:00:00+00:00".to_owned(), "2030-04-02T02:00:00+00:00".to_owned());
+    let mut open = open_overlaps(&api).await;
+    open.sort();
+    assert_eq!(open, [overlap, call_overlap.clone()], "Ann's block ends at 05:00 UTC now");
+
+    let to_utc = ResourcePatch { time_zone: Some(Some("UTC".into())), ..ResourcePatch::default() };
+    api.patch_resource(room, &to_utc).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_overlaps(&api).await, [call_overlap], "the room's resolved itself");
+    app.stop().await;
+}
+
+/// An Airbnb reservation imported for a room in UTC, and a cleaner's visit booked at 01:00 UTC
+/// on its check-out day. Moving the room to Chicago moves the imported stay's end to 05:00 UTC:
+/// the double booking is seen, without the feed being read again.
+async fn an_imported_reservation_moves_with_its_rooms_time_zone(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = resource(&app, &key).await;
+    let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 10, 12)])).await;
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    run(&app, &key, &import).await.unwrap();
+    let visit = BookingIn {
+        resource_id: Some(room),
+        start: Some(format!("{}T01:00:00Z", in_days(12))),
+        end: Some(format!("{}T02:00:00Z", in_days(12))),
+        time_zone: Some("UTC".into()),
+        ..booking_in("Cleaning", 2)
+    };
+    api.create_booking(&visit).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_overlaps(&api).await, []);
+    let fetched = airbnb.hits();
+
+    let to_chicago = ResourcePatch {
+        time_zone: Some(Some("America/Chicago".into())),
+        ..ResourcePatch::default()
+    };
+    api.patch_resource(room, &to_chicago).await.unwrap();
+    app.settle().await;
+    let open = open_overlaps(&api).await;
+    let (start, end) =
+        (format!("{}T01:00:00+00:00", in_days(12)), format!("{}T02:00:00+00:00", in_days(12)));
+    assert_eq!(open, [(start, end)], "the imported stay now ends at midnight in Chicago");
+    assert_eq!(airbnb.hits(), fetched, "the feed was not fetched again");
+    app.stop().await;
+}
+
+on_both_databases!(
+    whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow,
+    an_imported_reservation_moves_with_its_rooms_time_zone,
+);
