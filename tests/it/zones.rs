@@ -7,6 +7,7 @@ use kalends::api::bookings::BookingIn;
 use kalends::api::resources::{ResourceIn, ResourcePatch};
 use kalends::api::staff::StaffIn;
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::hardening_imports::{
     Platform, app_allowing_local_feeds, calendar, in_days, register, reservation, resource, run,
@@ -18,6 +19,18 @@ async fn open_overlaps(api: &Api<'_>) -> Vec<(String, String)> {
     let conflicts = api.all_conflicts().await.unwrap();
     let open = conflicts.into_iter().filter(|c| c.status == "open");
     open.map(|c| (c.start.to_rfc3339(), c.end.to_rfc3339())).collect()
+}
+
+/// A booking from `start` to `end` (instants in UTC), of `room` or else of `staff`.
+fn timed(title: &str, room: Option<Uuid>, staff: Vec<Uuid>, start: &str, end: &str) -> BookingIn {
+    BookingIn {
+        resource_id: room,
+        staff_ids: staff,
+        start: Some(start.into()),
+        end: Some(end.into()),
+        time_zone: Some("UTC".into()),
+        ..booking_in(title, 2)
+    }
 }
 
 /// A room's stay ends at midnight in the room's zone. Moving the room from UTC to New York
@@ -43,13 +56,8 @@ async fn whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow(d
         ..booking_in("Stay", 2)
     };
     api.create_booking(&stay).await.unwrap();
-    let visit = BookingIn {
-        resource_id: Some(room),
-        start: Some("2030-03-22T02:00:00Z".into()),
-        end: Some("2030-03-22T03:00:00Z".into()),
-        time_zone: Some("UTC".into()),
-        ..booking_in("Viewing", 2)
-    };
+    let visit =
+        timed("Viewing", Some(room), vec![], "2030-03-22T02:00:00Z", "2030-03-22T03:00:00Z");
     api.create_booking(&visit).await.unwrap();
     app.settle().await;
     assert_eq!(open_overlaps(&api).await, [], "the stay ends at midnight UTC");
@@ -77,13 +85,7 @@ async fn whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow(d
         ..BlockIn::default()
     };
     api.create_block(&block).await.unwrap();
-    let call = BookingIn {
-        staff_ids: vec![ann],
-        start: Some("2030-04-02T01:00:00Z".into()),
-        end: Some("2030-04-02T02:00:00Z".into()),
-        time_zone: Some("UTC".into()),
-        ..booking_in("Call", 2)
-    };
+    let call = timed("Call", None, vec![ann], "2030-04-02T01:00:00Z", "2030-04-02T02:00:00Z");
     api.create_booking(&call).await.unwrap();
     app.settle().await;
     assert_eq!(open_overlaps(&api).await, std::slice::from_ref(&overlap));
@@ -113,13 +115,8 @@ async fn an_imported_reservation_moves_with_its_rooms_time_zone(db: Db) {
     let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 10, 12)])).await;
     let import = register(&app, &key, room, &airbnb.url()).await;
     run(&app, &key, &import).await.unwrap();
-    let visit = BookingIn {
-        resource_id: Some(room),
-        start: Some(format!("{}T01:00:00Z", in_days(12))),
-        end: Some(format!("{}T02:00:00Z", in_days(12))),
-        time_zone: Some("UTC".into()),
-        ..booking_in("Cleaning", 2)
-    };
+    let (start, end) = (format!("{}T01:00:00Z", in_days(12)), format!("{}T02:00:00Z", in_days(12)));
+    let visit = timed("Cleaning", Some(room), vec![], &start, &end);
     api.create_booking(&visit).await.unwrap();
     app.settle().await;
     assert_eq!(open_overlaps(&api).await, []);
