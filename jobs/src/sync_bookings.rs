@@ -6,8 +6,9 @@
 //!
 //! The job re-reads the bookings, so a job queued for an old version converges to the current
 //! one and never regresses it. Each booking is written under its own sync lease (taken together,
-//! in one statement); a booking whose lease another worker holds waits for it in one later job
-//! with the others found busy, the only way a busy lease is handled. A run costs one read of the
+//! in one statement); a booking whose lease another worker holds waits for it in a later job
+//! with the others found busy (the only way a busy lease is handled): at the lease's end when it
+//! is kept after a write that got no answer, else half a second on. A run costs one read of the
 //! bookings, the tenant, their calendars and their events, one statement marking the new events
 //! `pending` before their provider calls, one transaction recording what the calendars now hold
 //! and one record of the attempts. Each target is written idempotently (Google: an event id
@@ -59,12 +60,12 @@ pub async fn run(
 ) -> Result<(), JobError> {
     let held = lease_end(LEASE);
     let Leases { taken, existing } = take_leases(store, tenant_id, booking_ids, held).await?;
-    // Another worker is syncing these: they wait for it together, in a job that re-reads them.
-    // (A gone booking is not busy: nothing waits for it.)
+    let settle = credentials.providers().timeout();
+    // Another worker is syncing these, or a write of theirs may still land: they wait for it,
+    // in jobs that re-read them. (A gone booking is not busy: nothing waits for it.)
     let busy: Vec<Uuid> = existing.iter().filter(|id| !taken.contains(id)).copied().collect();
-    if !busy.is_empty() {
-        let at = chrono::Utc::now() + chrono::Duration::from_std(BUSY_RETRY).unwrap_or_default();
-        store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids: busy, lane }, at).await?;
+    for (at, booking_ids) in waits(store, &busy, settle).await? {
+        store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids, lane }, at).await?;
     }
     if taken.is_empty() {
         return Ok(());
@@ -97,9 +98,36 @@ pub async fn run(
     // (and the instant it was taken) for as long as a call may take from now, so that neither
     // the booking's next sync nor a disconnect's cleanup, which waits for the syncs under way
     // when it began, looks at that calendar before then.
-    let settle = credentials.providers().timeout();
     store.keep_leases(&Lease::BOOKING_SYNC, &unanswered, lease_end(settle)).await?;
     answer.map_err(|error| error.retried_no_sooner_than(settle))
+}
+
+/// When the `busy` bookings, whose leases others hold, are looked at again: a lease kept after
+/// a write that got no answer ends at most `settle` (the provider timeout) from now, and its
+/// bookings wait for that end in one job; a running sync renews its lease to a full [`LEASE`]
+/// ahead, always further, and its bookings are looked at again after [`BUSY_RETRY`] (the sync
+/// is most likely done by then).
+async fn waits(
+    store: &Store,
+    busy: &[Uuid],
+    settle: Duration,
+) -> Result<Vec<(chrono::DateTime<chrono::Utc>, Vec<Uuid>)>, StoreError> {
+    if busy.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = chrono::Utc::now();
+    let after = |wait| now + chrono::Duration::from_std(wait).unwrap_or_default();
+    let (soon, kept_at_most) = (after(BUSY_RETRY), after(settle));
+    let mut kept = store.lease_ends(&Lease::BOOKING_SYNC, busy).await?;
+    kept.retain(|&(_, end)| end <= kept_at_most);
+    let kept_end = kept.iter().map(|&(_, end)| end).max().filter(|&end| end > soon);
+    let Some(kept_end) = kept_end else {
+        return Ok(vec![(soon, busy.to_vec())]);
+    };
+    let (kept, running): (Vec<Uuid>, Vec<Uuid>) =
+        busy.iter().copied().partition(|id| kept.iter().any(|(key, _)| key == id));
+    let waits = [(soon, running), (kept_end, kept)];
+    Ok(waits.into_iter().filter(|(_, ids)| !ids.is_empty()).collect())
 }
 
 /// What a run of [`converge_all`] left behind.

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Store, StoreError, now, with_pool};
+use super::{Store, StoreError, now, with_pool, with_read_pool};
 
 /// Where a lease lives and how it behaves.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +87,17 @@ macro_rules! bind_keys {
                 LeaseKey::Int(n) => query.bind(n),
                 LeaseKey::Text(text) => query.bind(text),
             };
+        }
+        query
+    }};
+}
+
+/// Binds each of `ids` (a lease row's keys) to `query` in order, after what it binds already.
+macro_rules! bind_ids {
+    ($query:expr, $ids:expr) => {{
+        let mut query = $query;
+        for id in $ids {
+            query = query.bind(id);
         }
         query
     }};
@@ -310,11 +321,8 @@ impl Store {
         }
         let sql = lease.take_many_sql(keys.len());
         let taken: Vec<(Uuid,)> = with_pool!(self, |pool| {
-            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(until).bind(now());
-            for key in &keys {
-                query = query.bind(key);
-            }
-            query.fetch_all(pool).await
+            let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(until).bind(now());
+            bind_ids!(query, &keys).fetch_all(pool).await
         })?;
         Ok(taken.into_iter().map(|(key,)| key).collect())
     }
@@ -337,12 +345,8 @@ impl Store {
             super::placeholders(4, keys.len())
         );
         let renewed = with_pool!(self, |pool| {
-            let mut query =
-                sqlx::query(AssertSqlSafe(sql.as_str())).bind(until).bind(held).bind(now());
-            for key in keys {
-                query = query.bind(key);
-            }
-            query.execute(pool).await.map(|r| r.rows_affected())
+            let query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(until).bind(held).bind(now());
+            bind_ids!(query, keys).execute(pool).await.map(|r| r.rows_affected())
         })?;
         Ok(renewed == keys.len() as u64)
     }
@@ -357,11 +361,8 @@ impl Store {
         let sql =
             format!("DELETE FROM {table} WHERE {key} IN ({})", super::placeholders(1, keys.len()));
         with_pool!(self, |pool| {
-            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-            for key in keys {
-                query = query.bind(key);
-            }
-            query.execute(pool).await.map(|_| ())
+            let query = sqlx::query(AssertSqlSafe(sql.as_str()));
+            bind_ids!(query, keys).execute(pool).await.map(|_| ())
         })?;
         Ok(())
     }
@@ -384,13 +385,33 @@ impl Store {
             super::placeholders(2, keys.len())
         );
         with_pool!(self, |pool| {
-            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(until);
-            for key in keys {
-                query = query.bind(key);
-            }
-            query.execute(pool).await.map(|_| ())
+            let query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(until);
+            bind_ids!(query, keys).execute(pool).await.map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// When `lease` on each of `keys` that is held runs out, in one read (a key nobody holds is
+    /// left out).
+    pub async fn lease_ends(
+        &self,
+        lease: &Lease,
+        keys: &[Uuid],
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Lease { table, key, until: column, .. } = *lease;
+        debug_assert!(lease.home == Home::Row, "lease rows only");
+        let sql = format!(
+            "SELECT {key}, {column} FROM {table} WHERE {key} IN ({})",
+            super::placeholders(1, keys.len())
+        );
+        let ends = with_read_pool!(self, |pool| {
+            let query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+            bind_ids!(query, keys).fetch_all(pool).await
+        })?;
+        Ok(ends)
     }
 
     /// Frees `lease` on `key` whoever holds it (its holder is done, or gives up).

@@ -3,7 +3,7 @@
 //! stopping worker finishes what it runs.
 
 use kalends_service::bookings;
-use kalends_store::Overlap;
+use kalends_store::{Lease, Overlap, lease_end};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,8 @@ use chrono::Utc;
 use kalends::api::bookings::BookingPatch;
 use kalends::app;
 use kalends_core::Config;
-use kalends_core::job::Job;
+use kalends_core::job::{Job, Lane};
+use kalends_jobs::sync_bookings;
 use kalends_jobs::worker::{self, WorkerOptions};
 use kalends_jobs::{JobError, JobHandler, JobQueue, KalendsJobs, QueuedJob, RetryPolicy};
 use kalends_store::Store;
@@ -549,6 +550,55 @@ macro_rules! on_shared_queues {
     };
 }
 
+/// A booking whose sync lease is kept after a write that got no answer is looked at again once,
+/// when the lease ends, not every half second until then; one whose sync is running is looked
+/// at again half a second on.
+async fn a_booking_whose_lease_is_kept_waits_for_its_end_in_one_job(queue: Queue) {
+    let dir = TempDir::new();
+    let (store, _) = app::connect(&queue_config(queue, &dir).await).await.unwrap();
+    let tenant = helpers::tenant(&store, "UTC").await;
+    let booking = bookings::create(&store, &tenant, a_stay("Kept"), Overlap::Allow).await.unwrap();
+    let ids = [booking.id];
+    let owed_later = |store: Store| async move {
+        let owed = store.claim_outbox(100, Duration::from_secs(30)).await.unwrap();
+        let ids: Vec<i64> = owed.iter().map(|entry| entry.id).collect();
+        store.complete_outbox(&ids).await.unwrap();
+        owed.into_iter().map(|entry| (entry.decode().unwrap(), entry.run_at)).collect::<Vec<_>>()
+    };
+    owed_later(store.clone()).await;
+    let credentials = credentials(&store);
+    let sync = || sync_bookings::run(&store, &credentials, tenant.id, &ids, Lane::Live);
+    let job =
+        Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.to_vec(), lane: Lane::Live };
+
+    // Running elsewhere: half a second on.
+    assert_eq!(
+        store
+            .take_leases(&Lease::BOOKING_SYNC, &ids, lease_end(Duration::from_secs(60)))
+            .await
+            .unwrap(),
+        ids
+    );
+    let asked = Utc::now();
+    sync().await.unwrap();
+    let owed = owed_later(store.clone()).await;
+    assert_eq!(owed.len(), 1, "{owed:?}");
+    assert_eq!(owed[0].0, job);
+    let wait = owed[0].1.expect("later") - asked;
+    assert!(wait <= chrono::Duration::seconds(2), "{wait:?}");
+
+    // Kept for 20 seconds (the provider timeout is 30): at its end, in one job.
+    let kept_until = lease_end(Duration::from_secs(20));
+    store.keep_leases(&Lease::BOOKING_SYNC, &ids, kept_until).await.unwrap();
+    sync().await.unwrap();
+    let owed = owed_later(store.clone()).await;
+    assert_eq!(owed.len(), 1, "{owed:?}");
+    assert_eq!(owed[0].0, job);
+    let at = owed[0].1.expect("later");
+    assert!((at - kept_until).abs() <= chrono::Duration::seconds(1), "{at} for {kept_until}");
+    store.release_leases(&Lease::BOOKING_SYNC, &ids).await.unwrap();
+}
+
 macro_rules! on_every_queue {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -573,6 +623,7 @@ on_every_queue!(
     duplicate_and_stale_deliveries_are_harmless,
     a_stopping_worker_lets_the_running_job_finish,
     a_job_a_stopped_worker_left_unfinished_runs_at_once_on_the_next_worker,
+    a_booking_whose_lease_is_kept_waits_for_its_end_in_one_job,
 );
 
 /// Two processes' queues on one Redis or one PostgreSQL database (`LISTEN`/`NOTIFY`): what one
