@@ -106,6 +106,12 @@ pub enum Job {
         /// The tenant whose zones changed.
         tenant_id: Uuid,
     },
+    /// Queue the reminders of every upcoming confirmed booking of the tenant again at their
+    /// times as they are now: the reminder settings or a zone they are counted in changed.
+    ScheduleReminders {
+        /// The tenant whose settings changed.
+        tenant_id: Uuid,
+    },
     /// Clean up at the provider after a connection was taken away (disconnected, or its staff
     /// member deleted): remove the events it wrote when asked, stop its push channels, revoke
     /// the grant; then forget the cleanup (and with it the last copy of the tokens).
@@ -203,6 +209,7 @@ impl Job {
             | Job::ImportFeed { tenant_id, .. }
             | Job::RereadImport { tenant_id, .. }
             | Job::PlaceWholeDays { tenant_id }
+            | Job::ScheduleReminders { tenant_id }
             | Job::CleanUpConnection { tenant_id, .. }
             | Job::ImportAvailability { tenant_id, .. }
             | Job::DeliverWebhook { tenant_id, .. }
@@ -220,6 +227,7 @@ impl Job {
             Job::ImportFeed { .. } => "import_feed",
             Job::RereadImport { .. } => "reread_import",
             Job::PlaceWholeDays { .. } => "place_whole_days",
+            Job::ScheduleReminders { .. } => "schedule_reminders",
             Job::NotifyCustomer { .. } => "notify_customer",
             Job::SendReminder { .. } => "send_reminder",
             Job::Reconcile { .. } => "reconcile",

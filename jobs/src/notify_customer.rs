@@ -1,10 +1,10 @@
 //! `notify_customer`: tell the booking's customer what changed (an invitation, an update or a
 //! cancellation, by e-mail, at most once per revision) and schedule the reminders.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kalends_core::domain::{Booking, BookingStatus, Tenant, TimeZone};
 use kalends_core::job::Job;
-use kalends_store::{MessageStatus, NewMessage};
+use kalends_store::{BookingFilter, MessageStatus, NewMessage};
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -21,19 +21,31 @@ pub async fn run(
     booking_id: Uuid,
     resend: bool,
 ) -> Result<(), JobError> {
-    let Some((tenant, booking, recipient)) = load(store, tenant_id, booking_id).await? else {
+    let Some((tenant, mut booking, mut recipient)) = load(store, tenant_id, booking_id).await?
+    else {
         return Ok(());
     };
-    // Every read that can fail comes before the claim: a claim left behind by a failure would
-    // hold the message back until the stale-claim sweep.
-    let zone = store.booking_zone(&tenant, &booking.data).await?;
     // Another run may claim the next revision first (two changes in quick succession): then
     // read again and tell the customer whatever is still untold, as the revision after it.
-    for _ in 0..3 {
+    for attempt in 0..3 {
         let last = store.last_invite(booking_id).await?;
-        let Some(plan) = plan_invite(&booking, &tenant.settings, last.as_ref(), resend) else {
+        // The booking is read after what was told last: the run that claimed that revision read
+        // the booking before its claim, so this read is at least as new, and an older one never
+        // goes out under a higher SEQUENCE (which the customer's calendar would keep).
+        if attempt > 0 || last.is_some() {
+            let Some(now) = addressed(store, tenant_id, booking_id).await? else {
+                return Ok(());
+            };
+            (booking, recipient) = now;
+        }
+        let invited = store.invited(booking_id).await?;
+        let plan = plan_invite(&booking, &tenant.settings, last.as_ref(), invited, resend);
+        let Some(plan) = plan else {
             break;
         };
+        // Every read that can fail comes before the claim: a claim left behind by a failure
+        // would hold the message back until the stale-claim sweep.
+        let zone = store.booking_zone(&tenant, &booking.data).await?;
         let new = NewMessage {
             tenant_id,
             booking_id,
@@ -50,7 +62,9 @@ pub async fn run(
             break;
         }
     }
-    schedule_reminders(store, &tenant, &booking, zone, mail).await
+    let zone = store.booking_zone(&tenant, &booking.data).await?;
+    let from = Utc::now() - mail.reminder_grace();
+    schedule_reminders(store, &tenant, &booking, zone, from).await
 }
 
 /// The booking, its tenant and the customer's address; `None` when there is nobody to tell.
@@ -59,6 +73,18 @@ pub(crate) async fn load(
     tenant_id: Uuid,
     booking_id: Uuid,
 ) -> Result<Option<(Tenant, Booking, String)>, JobError> {
+    let Some((booking, recipient)) = addressed(store, tenant_id, booking_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some((store.tenant(tenant_id).await?, booking, recipient)))
+}
+
+/// The booking and its customer's address; `None` when there is nobody to tell.
+async fn addressed(
+    store: &Store,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+) -> Result<Option<(Booking, String)>, JobError> {
     let booking = match store.booking(tenant_id, booking_id).await {
         Ok(booking) => booking,
         Err(StoreError::NotFound) => return Ok(None),
@@ -68,7 +94,7 @@ pub(crate) async fn load(
         return Ok(None);
     };
     let recipient = email.as_str().to_owned();
-    Ok(Some((store.tenant(tenant_id).await?, booking, recipient)))
+    Ok(Some((booking, recipient)))
 }
 
 /// Records how a claimed e-mail ended and turns a failure into the job's answer: a deferral
@@ -92,22 +118,55 @@ pub(crate) async fn finish(store: &Store, id: Uuid, outcome: Outcome) -> Result<
     }
 }
 
-/// Queues one `send_reminder` per reminder still ahead (or within the grace window). Each runs
-/// at its instant and sends only if the booking still starts when it did: rescheduling queues
-/// new ones and the old ones find themselves stale.
+/// The `schedule_reminders` job: after the tenant's reminder settings or a zone changed, every
+/// upcoming confirmed booking with a customer address has its reminders queued again at their
+/// times as they are now. The jobs queued before find themselves stale when they run, and a
+/// reminder queued twice for the same instant is sent once (its claim is keyed by the instant).
+pub async fn schedule_all(store: &Store, tenant_id: Uuid) -> Result<(), JobError> {
+    let tenant = match store.tenant(tenant_id).await {
+        Ok(tenant) => tenant,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut upcoming = BookingFilter {
+        from: Some(Utc::now()),
+        status: Some(BookingStatus::Confirmed),
+        limit: 500,
+        ..BookingFilter::default()
+    };
+    loop {
+        let page = store.list_bookings(tenant_id, &upcoming).await?;
+        for booking in &page.items {
+            if booking.data.customer.as_ref().is_some_and(|c| c.email.is_some()) {
+                let zone = store.booking_zone(&tenant, &booking.data).await?;
+                // Only those still ahead: one whose moment passed was not owed under the old
+                // rules, and sending it late now would surprise the customer.
+                schedule_reminders(store, &tenant, booking, zone, Utc::now()).await?;
+            }
+        }
+        match page.next_cursor {
+            Some(after) => upcoming.after = Some(after),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Queues one `send_reminder` per reminder due at `from` or later (the caller's choice: within
+/// the grace window, or only those ahead). Each runs at its instant and sends only if the
+/// booking still starts when it did: rescheduling queues new ones and the old ones find
+/// themselves stale.
 async fn schedule_reminders(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,
     zone: TimeZone,
-    mail: &CustomerMail,
+    from: DateTime<Utc>,
 ) -> Result<(), JobError> {
     if booking.data.status != BookingStatus::Confirmed {
         return Ok(());
     }
-    let now = Utc::now();
     for (reminder, due) in reminder_times(booking, &tenant.settings, zone) {
-        if due + mail.reminder_grace() < now {
+        if due < from {
             continue;
         }
         let job = Job::SendReminder {

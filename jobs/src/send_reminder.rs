@@ -34,7 +34,9 @@ pub async fn run(
         tenant_id,
         booking_id,
         kind: MessageKind::Reminder,
-        revision: 0,
+        // A reminder's "revision" is the instant it is due: a booking moved after its reminder
+        // went out (or was skipped) is reminded again for its new time.
+        revision: due_at,
         reminder,
         fingerprint: &fingerprint,
         recipient: &recipient,

@@ -18,12 +18,14 @@ pub struct InvitePlan {
 }
 
 /// What the customer is told about a booking, condensed: changes to anything else (staff,
-/// internal notes, the resource) send no e-mail.
+/// internal notes, the resource) send no e-mail. A tentative booking is marked (its event says
+/// so), a confirmed one is not: fingerprints written before the mark existed stay equal.
 pub fn fingerprint(booking: &Booking, kind: MessageKind) -> String {
     let data = &booking.data;
     let email = data.customer.as_ref().and_then(|c| c.email.as_ref()).map(|e| e.as_str());
+    let tentative = if data.status == BookingStatus::Tentative { "\u{1f}tentative" } else { "" };
     let text = format!(
-        "{}\u{1f}{:?}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
+        "{}\u{1f}{:?}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}{tentative}",
         kind.as_str(),
         data.span,
         data.title,
@@ -36,18 +38,22 @@ pub fn fingerprint(booking: &Booking, kind: MessageKind) -> String {
 
 /// The invitation owed now. A confirmed booking is invited when the tenant invites on confirm
 /// (or the host asked, `resend`); a cancelled one gets a cancellation only if an invitation went
-/// out; nothing is sent when the customer would be told what they were told last.
+/// out (`invited`: any revision, as a later update that bounced does not take the event back
+/// from the customer; `last` being one counts too); nothing is sent when the customer would be
+/// told what they were told last.
 pub fn plan_invite(
     booking: &Booking,
     settings: &TenantSettings,
     last: Option<&CustomerMessage>,
+    invited: bool,
     resend: bool,
 ) -> Option<InvitePlan> {
     // An invitation still being handed over counts: the cancellation must follow it.
-    let invited = last.is_some_and(|m| {
-        m.kind == MessageKind::Request
-            && matches!(m.status, MessageStatus::Sent | MessageStatus::Sending)
-    });
+    let invited = invited
+        || last.is_some_and(|m| {
+            m.kind == MessageKind::Request
+                && matches!(m.status, MessageStatus::Sent | MessageStatus::Sending)
+        });
     let kind = match booking.data.status {
         BookingStatus::Cancelled if invited => MessageKind::Cancel,
         BookingStatus::Cancelled => return None,
@@ -191,41 +197,79 @@ mod tests {
     fn a_confirmed_booking_is_invited_then_updated_only_when_the_customer_would_notice() {
         let settings = TenantSettings::default();
         let mut b = booking(BookingStatus::Confirmed, timed("2030-01-02T10:00:00Z"));
-        let first = plan_invite(&b, &settings, None, false).unwrap();
+        let first = plan_invite(&b, &settings, None, false, false).unwrap();
         assert_eq!((first.kind, first.revision), (MessageKind::Request, 0));
         let last = sent(&first);
         b.data.staff_ids.push(Uuid::now_v7());
         assert_eq!(
-            plan_invite(&b, &settings, Some(&last), false),
+            plan_invite(&b, &settings, Some(&last), false, false),
             None,
             "staff changes send nothing"
         );
         b.data.span = timed("2030-01-03T10:00:00Z");
-        let update = plan_invite(&b, &settings, Some(&last), false).unwrap();
+        let update = plan_invite(&b, &settings, Some(&last), false, false).unwrap();
         assert_eq!((update.kind, update.revision), (MessageKind::Request, 1));
         b.data.status = BookingStatus::Cancelled;
-        let cancel = plan_invite(&b, &settings, Some(&sent(&update)), false).unwrap();
+        let cancel = plan_invite(&b, &settings, Some(&sent(&update)), false, false).unwrap();
         assert_eq!((cancel.kind, cancel.revision), (MessageKind::Cancel, 2));
         assert_eq!(
-            plan_invite(&b, &settings, Some(&sent(&cancel)), false),
+            plan_invite(&b, &settings, Some(&sent(&cancel)), false, false),
             None,
             "one cancellation"
         );
     }
 
     #[test]
+    fn a_cancellation_follows_an_invitation_even_when_the_last_update_bounced() {
+        let settings = TenantSettings::default();
+        let mut b = booking(BookingStatus::Confirmed, timed("2030-01-02T10:00:00Z"));
+        let first = plan_invite(&b, &settings, None, false, false).unwrap();
+        b.data.span = timed("2030-01-03T10:00:00Z");
+        let update = plan_invite(&b, &settings, Some(&sent(&first)), true, false).unwrap();
+        let bounced = CustomerMessage { status: MessageStatus::Failed, ..sent(&update) };
+        b.data.status = BookingStatus::Cancelled;
+        let cancel = plan_invite(&b, &settings, Some(&bounced), true, false).unwrap();
+        assert_eq!((cancel.kind, cancel.revision), (MessageKind::Cancel, 2));
+        let again = plan_invite(&b, &settings, Some(&sent(&cancel)), true, true).unwrap();
+        assert_eq!((again.kind, again.revision), (MessageKind::Cancel, 3), "sent again if asked");
+    }
+
+    #[test]
+    fn a_tentative_booking_confirmed_tells_the_customer_and_a_confirmed_fingerprint_is_as_before() {
+        let settings = TenantSettings::default();
+        let mut b = booking(BookingStatus::Tentative, timed("2030-01-02T10:00:00Z"));
+        let first = plan_invite(&b, &settings, None, false, true).unwrap();
+        b.data.status = BookingStatus::Confirmed;
+        let update = plan_invite(&b, &settings, Some(&sent(&first)), true, false).unwrap();
+        assert_eq!((update.kind, update.revision), (MessageKind::Request, 1));
+        // Computed the way it was before tentative bookings were marked.
+        let data = &b.data;
+        let email = data.customer.as_ref().and_then(|c| c.email.as_ref()).map(|e| e.as_str());
+        let text = format!(
+            "request\u{1f}{:?}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
+            data.span, data.title, data.location, data.description, email
+        );
+        let before: String =
+            Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(update.fingerprint, before);
+    }
+
+    #[test]
     fn nothing_is_sent_for_tentative_bookings_or_cancellations_nobody_was_invited_to() {
         let settings = TenantSettings::default();
         let tentative = booking(BookingStatus::Tentative, timed("2030-01-02T10:00:00Z"));
-        assert_eq!(plan_invite(&tentative, &settings, None, false), None);
-        assert!(plan_invite(&tentative, &settings, None, true).is_some(), "unless the host asks");
+        assert_eq!(plan_invite(&tentative, &settings, None, false, false), None);
+        assert!(
+            plan_invite(&tentative, &settings, None, false, true).is_some(),
+            "unless the host asks"
+        );
         let cancelled = booking(BookingStatus::Cancelled, timed("2030-01-02T10:00:00Z"));
-        assert_eq!(plan_invite(&cancelled, &settings, None, false), None);
+        assert_eq!(plan_invite(&cancelled, &settings, None, false, false), None);
         let quiet = TenantSettings { invite_on_confirm: false, ..TenantSettings::default() };
         let confirmed = booking(BookingStatus::Confirmed, timed("2030-01-02T10:00:00Z"));
-        assert_eq!(plan_invite(&confirmed, &quiet, None, false), None);
-        let resent = plan_invite(&confirmed, &quiet, None, true).unwrap();
-        let again = plan_invite(&confirmed, &quiet, Some(&sent(&resent)), true).unwrap();
+        assert_eq!(plan_invite(&confirmed, &quiet, None, false, false), None);
+        let resent = plan_invite(&confirmed, &quiet, None, false, true).unwrap();
+        let again = plan_invite(&confirmed, &quiet, Some(&sent(&resent)), false, true).unwrap();
         assert_eq!(again.revision, 1, "a resend is a new revision");
     }
 

@@ -43,7 +43,9 @@ pub async fn update_resource(
         }
     }
     if resource.data.time_zone != before.time_zone {
+        // Its stays' days move, and with them the evening before, when their reminders go.
         store.enqueue(&Job::PlaceWholeDays { tenant_id }).await?;
+        store.enqueue(&Job::ScheduleReminders { tenant_id }).await?;
     }
     Ok(resource)
 }

@@ -36,16 +36,23 @@ pub async fn revoke_api_key(
 
 /// Replaces the tenant's settings (already checked by the caller's form or body); a change of
 /// its zone places the whole days counted in it again
-/// ([`crate::directory::place_whole_days`]).
+/// ([`crate::directory::place_whole_days`]), and a change of when reminders are due (the zone,
+/// the offsets, the hour) queues the upcoming reminders again.
 pub async fn update_settings(
     store: &Store,
     tenant_id: Uuid,
     settings: &TenantSettings,
 ) -> Result<(), StoreError> {
-    let before = store.tenant(tenant_id).await?.settings.time_zone;
+    let before = store.tenant(tenant_id).await?.settings;
     store.update_tenant_settings(tenant_id, settings).await?;
-    if settings.time_zone != before {
+    if settings.time_zone != before.time_zone {
         store.enqueue(&Job::PlaceWholeDays { tenant_id }).await?;
+    }
+    let reminders_move = settings.time_zone != before.time_zone
+        || settings.reminder_offsets_minutes != before.reminder_offsets_minutes
+        || settings.all_day_reminder_hour != before.all_day_reminder_hour;
+    if reminders_move {
+        store.enqueue(&Job::ScheduleReminders { tenant_id }).await?;
     }
     Ok(())
 }

@@ -86,7 +86,7 @@ pub struct NewMessage<'a> {
     pub booking_id: Uuid,
     /// Invitation, cancellation or reminder.
     pub kind: MessageKind,
-    /// The invite revision (SEQUENCE); 0 for reminders.
+    /// The invite revision (SEQUENCE); for a reminder, the instant it was due (Unix seconds).
     pub revision: i64,
     /// Which reminder; empty for invitations.
     pub reminder: &'a str,
@@ -105,7 +105,7 @@ pub struct CustomerMessage {
     pub booking_id: Uuid,
     /// Invitation, cancellation or reminder.
     pub kind: MessageKind,
-    /// The invite revision; 0 for reminders.
+    /// The invite revision; for a reminder, the instant it was due (Unix seconds).
     pub revision: i64,
     /// Which reminder; empty for invitations.
     pub reminder: String,
@@ -294,6 +294,21 @@ impl Store {
             self.outbox_signal.notify_one();
         }
         Ok(released)
+    }
+
+    /// Whether the booking's customer was ever sent an invitation (or one is being handed over):
+    /// what a cancellation follows, whatever became of later updates.
+    pub async fn invited(&self, booking_id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT revision FROM customer_messages WHERE booking_id = $1 AND kind = 'request' \
+                 AND reminder = '' AND status IN ('sent', 'sending') LIMIT 1",
+            )
+            .bind(booking_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(found.is_some())
     }
 
     /// The booking's latest invitation or cancellation (highest revision), whatever its status.

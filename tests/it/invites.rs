@@ -16,6 +16,8 @@ use crate::smtp_sink::{Received, SmtpSink};
 on_both_databases!(
     a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellation_follow,
     a_rescheduled_booking_gets_exactly_one_reminder_at_the_new_time,
+    a_booking_moved_after_its_reminder_is_reminded_again_and_new_offsets_are_followed,
+    a_booking_moved_in_quick_succession_never_tells_an_older_time_under_a_higher_sequence,
 );
 needs_peers!(
     "needs Python icalendar and ical.js: run scripts/test",
@@ -188,6 +190,45 @@ async fn a_confirmed_booking_invites_its_customer_and_updates_and_the_cancellati
     app.stop().await;
 }
 
+/// The host moves a booking twenty times as fast as it can, the jobs telling the customer
+/// running side by side. The customer's calendar keeps the highest SEQUENCE: the e-mails, in
+/// SEQUENCE order, carry later and later times, and the last one the booking's final time.
+async fn a_booking_moved_in_quick_succession_never_tells_an_older_time_under_a_higher_sequence(
+    db: Db,
+) {
+    let sink = SmtpSink::start().await;
+    let app = app_with(db, &sink, TempDir::new(), |_| {}).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let at = |hour: u32| format!("2030-01-02T{hour:02}:00:00+01:00");
+    let id = create(&app, &key, &booking("Massage", &at(1), &at(2))).await;
+    for hour in 2..22 {
+        let moved = BookingPatch {
+            start: Some(at(hour)),
+            end: Some(at(hour + 1)),
+            ..BookingPatch::default()
+        };
+        api.patch_booking(id, &moved).await.unwrap();
+    }
+    app.settle().await;
+    let mut told: Vec<(u32, String)> = sink
+        .messages()
+        .iter()
+        .map(|message| {
+            let (ics, _, _) = calendar_of(message);
+            (
+                property(&ics, "SEQUENCE").parse().unwrap(),
+                property(&ics, "DTSTART;TZID=Europe/Amsterdam"),
+            )
+        })
+        .collect();
+    told.sort();
+    let starts: Vec<&String> = told.iter().map(|(_, start)| start).collect();
+    assert!(starts.windows(2).all(|w| w[0] < w[1]), "an older time came later: {told:?}");
+    assert_eq!(starts.last().map(|s| s.as_str()), Some("20300102T210000"), "{told:?}");
+    app.stop().await;
+}
+
 /// The invite as a customer's calendar reads it: Python icalendar and ical.js open it at its
 /// time (10:00 in Amsterdam is 09:00 UTC).
 async fn an_invite_opens_in_python_icalendar_and_icaljs_at_the_bookings_time(db: Db) {
@@ -273,17 +314,34 @@ fn reminders(sink: &SmtpSink) -> usize {
     sink.messages().iter().filter(|m| m.text().contains("Subject: Reminder:")).count()
 }
 
-async fn a_rescheduled_booking_gets_exactly_one_reminder_at_the_new_time(db: Db) {
+/// Waits until `n` reminders have arrived in all.
+async fn reminded(sink: &SmtpSink, n: usize) {
+    eventually(Duration::from_secs(40), || async { (reminders(sink) == n).then_some(()) }).await;
+}
+
+/// Moves the booking to start `seconds` after one minute from now ([`starting_in`]).
+async fn move_to(app: &TestApp, key: &str, id: Uuid, seconds: i64) {
+    let (start, end) = starting_in(seconds);
+    let moved = BookingPatch { start: Some(start), end: Some(end), ..BookingPatch::default() };
+    app.api(key).patch_booking(id, &moved).await.unwrap();
+}
+
+/// Kalends reminding a minute before, and a massage whose reminder is due in `seconds`: the
+/// sink, the app, the tenant's key and the booking's id.
+async fn a_massage_reminded_in(db: Db, seconds: i64) -> (SmtpSink, TestApp, String, Uuid) {
     let sink = SmtpSink::start().await;
     let app = app_with(db, &sink, TempDir::new(), |_| {}).await;
     let key = reminder_tenant(&app).await;
-    let (start, end) = starting_in(3);
+    let (start, end) = starting_in(seconds);
     let id = create(&app, &key, &booking("Massage", &start, &end)).await;
-    let (start, end) = starting_in(7);
+    (sink, app, key, id)
+}
+
+async fn a_rescheduled_booking_gets_exactly_one_reminder_at_the_new_time(db: Db) {
+    let (sink, app, key, id) = a_massage_reminded_in(db, 3).await;
     let moved_at = chrono::Utc::now();
-    let moved = BookingPatch { start: Some(start), end: Some(end), ..BookingPatch::default() };
-    app.api(&key).patch_booking(id, &moved).await.unwrap();
-    eventually(Duration::from_secs(30), || async { (reminders(&sink) == 1).then_some(()) }).await;
+    move_to(&app, &key, id, 7).await;
+    reminded(&sink, 1).await;
     assert!(
         chrono::Utc::now() - moved_at >= chrono::Duration::seconds(5),
         "it came at the new time, not the old one"
@@ -294,6 +352,28 @@ async fn a_rescheduled_booking_gets_exactly_one_reminder_at_the_new_time(db: Db)
         sink.messages().iter().all(|m| !m.text().contains("Subject: Invitation:")),
         "invite_on_confirm is off"
     );
+    app.stop().await;
+}
+
+/// The customer's reminder goes out; then the booking moves, and the reminder goes out again
+/// for the new time. A second booking's reminder is due in seventy seconds when the business
+/// changes its offsets from one minute to two: it comes at the new time, a minute sooner (and
+/// the first booking, whose two minutes before passed already, is not reminded late).
+async fn a_booking_moved_after_its_reminder_is_reminded_again_and_new_offsets_are_followed(db: Db) {
+    let (sink, app, key, id) = a_massage_reminded_in(db, 1).await;
+    reminded(&sink, 1).await;
+    move_to(&app, &key, id, 3).await;
+    reminded(&sink, 2).await;
+
+    let (start, end) = starting_in(70);
+    create(&app, &key, &booking("Facial", &start, &end)).await;
+    let patch = json!({"reminder_offsets_minutes": [2]});
+    app.api(&key).patch_settings(patch).await.unwrap();
+    reminded(&sink, 3).await;
+    let last = sink.messages().last().unwrap().text();
+    assert!(last.contains("Subject: Reminder: Facial"), "{last}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(reminders(&sink), 3, "the massage is not reminded after its moment");
     app.stop().await;
 }
 
