@@ -3,6 +3,7 @@
 //! after; a deferred send releases them for the retry, which sends only to the addresses whose
 //! e-mail did not go out.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use kalends_core::domain::TenantSettings;
@@ -26,24 +27,44 @@ pub async fn run(store: &Store, mail: &CustomerMail, tenant_id: Uuid) -> Result<
     };
     let alerts = store.claim_alerts(tenant_id, CLAIM).await?;
     if alerts.is_empty() {
-        return Ok(());
+        // Another run holds the unsent ones, or held them and stopped (a worker that died, a
+        // database error after its claim): this job looks again once that claim ends, so
+        // nothing waits for the next alert to be sent.
+        return match store.alerts_claimed_until(tenant_id).await? {
+            Some(until) => {
+                let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+                let why = "another run holds the tenant's unsent alerts";
+                Err(JobError::transient(why).retried_no_sooner_than(wait))
+            }
+            None => Ok(()),
+        };
     }
     let ids: Vec<Uuid> = alerts.iter().map(|a| a.id).collect();
-    // Each address gets the alerts it chose; addresses with the same choice share one e-mail.
+    // Each address gets the alerts it chose; addresses with the same choice share one e-mail,
+    // unless the server refuses one of them: then each is sent its own, so that one address
+    // refused (a mailbox closed) does not keep the alerts from the others.
     // Nobody left to tell (the addresses were removed meanwhile): the alerts are done.
-    let mut outcome = Ok(());
-    for (to, wanted) in recipients(&tenant.settings, &alerts) {
+    // A deferred e-mail does not hold up the others: the alerts are released for the retry
+    // once every e-mail was tried, and the retry sends only to the addresses not told yet.
+    let (mut outcome, mut deferred) = (Ok(()), None);
+    let mut sends: VecDeque<(Vec<String>, Vec<&Alert>)> =
+        recipients(&tenant.settings, &alerts).into();
+    while let Some((to, wanted)) = sends.pop_front() {
         match mail.send_alerts(&tenant, &wanted, &to).await {
             Outcome::Sent { .. } => {
                 tracing::info!(alerts = wanted.len(), recipients = to.len(), "alert e-mail sent");
                 store.alerts_sent_to(&wanted, &to).await?;
             }
-            Outcome::Deferred(why) => {
-                store.finish_alerts(&ids, false).await?;
-                return Err(JobError::transient(why));
+            Outcome::Deferred(why) => deferred = Some(why),
+            Outcome::Refused(_) if to.len() > 1 => {
+                sends.extend(to.into_iter().map(|address| (vec![address], wanted.clone())));
             }
             Outcome::Refused(why) => outcome = Err(JobError::permanent(why)),
         }
+    }
+    if let Some(why) = deferred {
+        store.finish_alerts(&ids, false).await?;
+        return Err(JobError::transient(why));
     }
     store.finish_alerts(&ids, true).await?;
     outcome

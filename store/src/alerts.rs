@@ -164,6 +164,24 @@ impl Store {
         Ok(alerts)
     }
 
+    /// When the latest claim on the tenant's unsent alerts ends, if one still holds any.
+    pub async fn alerts_claimed_until(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (until,): (Option<DateTime<Utc>>,) = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT MAX(claimed_until) FROM alerts WHERE tenant_id = $1 AND sent_at IS NULL \
+                 AND claimed_until >= $2",
+            )
+            .bind(tenant_id)
+            .bind(now())
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(until)
+    }
+
     /// Notes that claimed `alerts` went to the addresses `to` (one e-mail of several): a retry
     /// of the others does not send them there again.
     pub async fn alerts_sent_to(&self, alerts: &[&Alert], to: &[String]) -> Result<(), StoreError> {

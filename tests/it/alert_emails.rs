@@ -345,7 +345,31 @@ async fn an_address_whose_email_went_out_is_not_sent_it_again_when_another_is_re
     app.stop().await;
 }
 
+/// ops@ and owner@ chose the same alerts, so they share one e-mail; owner@'s mailbox was closed
+/// (550). The double booking still reaches ops@, in an e-mail of its own.
+async fn an_address_the_mail_server_refuses_does_not_keep_the_alert_from_the_others(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = app_telling(db, &sink, |_| {}).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    set(&api, json!({"alert_emails": ["ops@example.com", "owner@example.com"]})).await;
+    let closed = "550 5.1.1 <owner@example.com>: Recipient address rejected: mailbox closed";
+    sink.refuse_recipient("owner@example.com", closed);
+    double_booking(&api).await;
+    let sent = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(sent[0].to, ["ops@example.com"]);
+    assert!(
+        subjects(&sink)[0].starts_with("Kalends alert: Double booking: "),
+        "{:?}",
+        subjects(&sink)
+    );
+    app.settle().await;
+    assert_eq!(sink.messages().len(), 1, "once");
+    app.stop().await;
+}
+
 on_both_databases!(
+    an_address_the_mail_server_refuses_does_not_keep_the_alert_from_the_others,
     a_double_booking_is_alerted_at_once_to_the_addresses_that_chose_it,
     a_calendar_needing_reconnecting_is_alerted_once_with_what_it_affects,
     bookings_whose_sync_failed_are_alerted_in_one_digest_once_per_failing_streak,
