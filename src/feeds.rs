@@ -4,8 +4,9 @@
 //! A subscriber polls the same URL for years, so the answer is built for revalidation: the
 //! `ETag` and `Last-Modified` come from one aggregate query (counts and latest changes), and a
 //! matching `If-None-Match` / `If-Modified-Since` answers 304 without rendering anything. A full
-//! answer reads the bookings in one query (only the columns the feed shows) and renders them as
-//! they arrive, in 64 KiB chunks; the chunks are sent once rendered, and kept by the body cache.
+//! answer reads the bookings in one query (only the columns the feed shows) and renders them in
+//! 64 KiB chunks; the body is sent once rendered whole (a rendering that fails is a 500, never a
+//! calendar cut short), and kept by the body cache.
 //! The rendered events are kept too: the next rendering of the feed (after a change) lists its
 //! bookings' ids and stamps as one aggregated value, reads and renders only the bookings whose
 //! stamp changed, and splices the kept events of the others.
@@ -29,10 +30,9 @@ use kalends_core::imports::ImportedItem;
 use kalends_core::tokens;
 use kalends_ical::write::{CalendarHead, Method, write_event, write_head, write_tail};
 use kalends_service::availability;
-use kalends_store::{FeedBooking, FeedWindow};
+use kalends_store::{Echoes, FeedBooking, FeedWindow};
 use kalends_store::{Store, StoreError};
 use sha2::{Digest as _, Sha256};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::api::error::ApiError;
@@ -89,20 +89,25 @@ async fn serve(
         );
         return Ok((StatusCode::OK, common, Body::from_stream(stream)).into_response());
     }
-    let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(4);
+    // Rendered whole before the status line: a feed that fails to render answers an error,
+    // which subscribers treat as a failed fetch (they keep what they had), never a calendar
+    // cut short under the validators, which a platform would read as every night open and
+    // then revalidate as unchanged. Spawned, so that a subscriber hanging up does not waste
+    // the rendering: the body cache keeps it for the next one.
     let (cache, store) = (state.feed_cache.clone(), state.store.clone());
-    tokio::spawn(async move {
+    let rendered = tokio::spawn(async move {
         let render = Render { store, cache: cache.clone(), known: known.clone() };
-        match render.run(&mut Sink { tx, kept: Vec::new() }).await {
-            Ok(Some(chunks)) => cache.keep_body(known.feed.id, known.etag.clone(), chunks),
-            Ok(None) => {}
-            // The status line is gone already; a truncated body (no END:VCALENDAR) is what
-            // subscribers treat as a failed fetch, and they keep what they had.
-            Err(e) => tracing::error!(error = %e, "rendering a feed failed midway"),
-        }
+        let chunks = render.run().await?;
+        cache.keep_body(known.feed.id, known.etag.clone(), chunks.clone());
+        Ok::<_, StoreError>(chunks)
     });
-    let body = Body::from_stream(tokio_stream_from(rx));
-    Ok((StatusCode::OK, common, body).into_response())
+    let chunks = match rendered.await {
+        Ok(Ok(chunks)) => chunks,
+        Ok(Err(e)) => return Err(ApiError::internal(e)),
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
+    Ok((StatusCode::OK, common, Body::from_stream(stream)).into_response())
 }
 
 /// Reads a feed and its validators from the store (404 for an unknown or rotated token).
@@ -110,7 +115,7 @@ async fn look_up(state: &AppState, hash: &[u8]) -> Result<Known, ApiError> {
     let (feed, version, changed_at) =
         state.store.feed_lookup(hash).await?.ok_or_else(ApiError::not_found)?;
     let tenant = state.store.tenant(feed.tenant_id).await?;
-    let window = window(&tenant, state, Utc::now());
+    let window = window(&feed, &tenant, state, Utc::now());
     let mut digest = Sha256::new();
     digest.update(feed.id.as_bytes());
     digest.update(feed.updated_at.timestamp_micros().to_le_bytes());
@@ -160,45 +165,28 @@ async fn closing(
     Ok(owned.rules.export_to_feeds().then_some(Closing { owned, today }))
 }
 
-fn tokio_stream_from(
-    mut rx: mpsc::Receiver<Result<Bytes, Infallible>>,
-) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
 /// Today's window: cut-offs move once a day, so the feed only changes at midnight (UTC) or when
 /// its data does.
-fn window(tenant: &Tenant, state: &AppState, now: DateTime<Utc>) -> FeedWindow {
+/// A feed made for a platform keeps no cancelled booking: platforms read every event of an
+/// imported calendar as closed nights, whatever its `STATUS`, and learn of a cancellation by
+/// the event leaving.
+fn window(feed: &Feed, tenant: &Tenant, state: &AppState, now: DateTime<Utc>) -> FeedWindow {
     let midnight = now.date_naive().and_time(NaiveTime::MIN).and_utc();
-    let retention = i64::from(tenant.settings.cancelled_retention_days);
+    let retention = match feed.data.platform {
+        Some(_) => -1, // from tomorrow on: none
+        None => i64::from(tenant.settings.cancelled_retention_days),
+    };
     FeedWindow {
         past_cutoff: midnight - Duration::days(i64::from(state.config.feeds.past_days)),
         cancelled_since: midnight - Duration::days(retention),
     }
 }
 
-/// Renders one feed into the channel.
+/// Renders one feed.
 struct Render {
     store: Store,
     cache: Arc<FeedCache>,
     known: Arc<Known>,
-}
-
-/// Where rendered chunks go: to the subscriber, and into the copy the cache keeps.
-struct Sink {
-    tx: mpsc::Sender<Result<Bytes, Infallible>>,
-    kept: Vec<Bytes>,
-}
-
-impl Sink {
-    /// Sends a chunk; `false` when the subscriber went away.
-    async fn send(&mut self, chunk: Bytes) -> bool {
-        if chunk.is_empty() {
-            return true;
-        }
-        self.kept.push(chunk.clone());
-        self.tx.send(Ok(chunk)).await.is_ok()
-    }
 }
 
 /// The events of a feed as they are rendered, in chunks, with the years they cover.
@@ -261,10 +249,10 @@ fn instants(span: &kalends_ical::Span) -> (DateTime<Utc>, DateTime<Utc>) {
 const CHUNK: usize = 64 * 1024;
 
 impl Render {
-    /// Renders the feed; the whole body when the subscriber took all of it. The events are
-    /// rendered first, so that the head's `VTIMEZONE` covers the years they span without a
-    /// query of its own; then the head, the events and the tail are sent.
-    async fn run(&self, sink: &mut Sink) -> Result<Option<Vec<Bytes>>, StoreError> {
+    /// Renders the feed whole, in chunks. The events are rendered first, so that the head's
+    /// `VTIMEZONE` covers the years they span without a query of its own; then the head goes
+    /// before them and the tail after.
+    async fn run(&self) -> Result<Vec<Bytes>, StoreError> {
         let zone = self.zone().await?;
         let mut events = Events::new();
         self.bookings(&mut events, zone).await?;
@@ -291,12 +279,7 @@ impl Render {
         let chunks = std::iter::once(Bytes::from(head.into_bytes()))
             .chain(events.chunks)
             .chain(std::iter::once(Bytes::from(tail.into_bytes())));
-        for chunk in chunks {
-            if !sink.send(chunk).await {
-                return Ok(None);
-            }
-        }
-        Ok(Some(std::mem::take(&mut sink.kept)))
+        Ok(chunks.filter(|chunk| !chunk.is_empty()).collect())
     }
 
     /// Renders the bookings, reusing the events kept from the feed's last rendering under the
@@ -400,9 +383,11 @@ impl Render {
                     .list_blocks(self.known.feed.tenant_id, resource_id, staff_id, after, PAGE)
                     .await?;
                 for block in &page.items {
-                    let item = self.block(&mut events.out, block, zone);
-                    events.covers(item.0, item.1);
-                    events.flush_if_full();
+                    // A block that ended before the cut-off leaves, as bookings and imports do.
+                    if let Some((start, end)) = self.block(&mut events.out, block, zone) {
+                        events.covers(start, end);
+                        events.flush_if_full();
+                    }
                 }
                 match page.next_cursor {
                     Some(next) => after = Some(next),
@@ -413,22 +398,29 @@ impl Render {
         Ok(())
     }
 
-    /// Writes a block; the instants it covers.
+    /// Writes a block unless it ended before the feed's cut-off; the instants it covers.
     fn block(
         &self,
         out: &mut String,
         block: &Block,
         zone: TimeZone,
-    ) -> (DateTime<Utc>, DateTime<Utc>) {
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let (profile, settings) = (self.known.feed.data.profile, &self.known.tenant.settings);
         let item = CalendarItem::from_block(block, zone, profile, settings);
+        let (start, end) = instants(&item.span);
+        if end <= self.known.window.past_cutoff {
+            return None;
+        }
         write_event(out, &item.event(Some(zone.tz())));
-        instants(&item.span)
+        Some((start, end))
     }
 
     /// Renders the imported items.
     async fn imported(&self, events: &mut Events, zone: TimeZone) -> Result<(), StoreError> {
+        let own = self.known.feed.data.scope.owner();
         for owner in self.owners().await? {
+            let exclude = (self.known.feed.data.platform)
+                .map(|platform| Echoes { platform, all: owner == own });
             let mut after = None;
             loop {
                 let page = self
@@ -436,7 +428,7 @@ impl Render {
                     .list_imported_items(
                         self.known.feed.tenant_id,
                         owner,
-                        self.known.feed.data.platform,
+                        exclude,
                         self.known.window.past_cutoff,
                         after,
                         PAGE,

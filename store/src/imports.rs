@@ -876,7 +876,7 @@ impl Store {
         &self,
         tenant_id: Uuid,
         owner: Option<Owner>,
-        exclude: Option<Platform>,
+        exclude: Option<Echoes>,
         from: DateTime<Utc>,
         after: Option<Uuid>,
         limit: u32,
@@ -885,24 +885,40 @@ impl Store {
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM imported_items i JOIN imports m ON m.id = i.import_id \
              WHERE i.tenant_id = $1 AND ($2 IS NULL OR i.resource_id = $2) \
-             AND ($3 IS NULL OR i.staff_id = $3) AND ($4 IS NULL OR m.platform <> $4) \
+             AND ($3 IS NULL OR i.staff_id = $3) \
+             AND ($4 IS NULL OR m.platform <> $4 OR ($8 = 0 AND i.kind <> 'block')) \
              AND i.span_end > $5 AND ($6 IS NULL OR i.id > $6) ORDER BY i.id LIMIT $7"
         );
+        let platform = exclude.map(|echoes| echoes.platform.as_str());
+        let all = exclude.is_some_and(|echoes| echoes.all);
         let rows: Vec<ItemRow> = with_read_pool!(self, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(tenant_id)
                 .bind(resource_id)
                 .bind(staff_id)
-                .bind(exclude.map(Platform::as_str))
+                .bind(platform)
                 .bind(from)
                 .bind(after)
                 .bind(i64::from(limit) + 1)
+                .bind(i32::from(all))
                 .fetch_all(pool)
                 .await
         })?;
         let items = rows.into_iter().map(ImportedItem::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(items, limit, |i| i.id))
     }
+}
+
+/// What a feed made for a platform leaves out of the imported items it shows, so that the
+/// platform never sees what it sent come back: everything imported from it (`all`: the feed's
+/// own listing), or only what it blocked (the house and rooms sold with the listing: their
+/// reservations there close this listing too, and the blocks may be echoes of Kalends' feeds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Echoes {
+    /// The platform the feed is made for.
+    pub platform: Platform,
+    /// Leave out its reservations too, not only its blocks.
+    pub all: bool,
 }
 
 /// The date and instant columns of an item.

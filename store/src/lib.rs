@@ -72,7 +72,7 @@ pub use customer_messages::{CustomerMessage, MessageKind, MessageStatus, NewMess
 pub use feed_content::{FeedBooking, FeedStamps, FeedWindow};
 pub use history::HistoryLimits;
 pub use imports::{
-    HoldChange, ImportPatch, LeasedImport, RunRecord, RunResult, SettingsPatch, kind_str,
+    Echoes, HoldChange, ImportPatch, LeasedImport, RunRecord, RunResult, SettingsPatch, kind_str,
 };
 pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey, lease_end};

@@ -811,6 +811,84 @@ async fn the_closed_nights_of_a_feed_open_in_python_icalendar_and_icaljs(db: Db)
     app.stop().await;
 }
 
+/// A booking row Kalends cannot read makes the feed fail to render: the answer is a 500 with no
+/// validators, which subscribers treat as a failed fetch, never an empty calendar under an
+/// `ETag` (a platform would open every night, then revalidate it as unchanged).
+async fn a_feed_that_cannot_be_rendered_answers_500_not_an_empty_calendar(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key, "Europe/Berlin").await;
+    stay(&app, &key, room, "2030-03-01", "2030-03-04", Status::Confirmed).await;
+    app.api(&key)
+        .create_booking(&timed("Broken", room, "2030-03-10", "Europe/Berlin"))
+        .await
+        .unwrap();
+    let body = json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Room"});
+    let url = feed(&app, &key, body).await["url"].as_str().unwrap().to_owned();
+    let (status, _, body) = get_ics(&app, &url, &[]).await;
+    assert_eq!((status, body.matches("BEGIN:VEVENT").count()), (200, 2));
+
+    let sql =
+        "UPDATE bookings SET time_zone = 'Not/A_Zone', version = version + 1 WHERE title = $1";
+    assert_eq!(crate::hardening_lifecycle::execute(&app.store, sql, "Broken".into()).await, 1);
+    stay(&app, &key, room, "2030-06-01", "2030-06-04", Status::Confirmed).await;
+    let (status, headers, body) = get_ics(&app, &url, &[]).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(headers.get(header::ETAG).is_none() && headers.get(header::LAST_MODIFIED).is_none());
+    assert!(!body.contains("BEGIN:VCALENDAR"), "{body}");
+    app.stop().await;
+}
+
+/// A house and its room are both on Airbnb. The room's feed for Airbnb shows the reservation of
+/// the whole house Airbnb sent (it closes the room's listing too), not the house's blocks there
+/// (which may be Kalends' own feed coming back). A cancelled stay of the room leaves the Airbnb
+/// feed at once, and stays as cancelled in the feed for phones; a block that ended long ago is
+/// in neither.
+async fn a_rooms_feed_for_a_platform_shows_the_houses_reservations_there_and_no_cancellations(
+    db: Db,
+) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let house = resource(&app, &key, "Europe/Lisbon").await;
+    let room = ResourceIn {
+        name: "Room 1".into(),
+        time_zone: Some("Europe/Lisbon".into()),
+        parent_id: Some(house),
+        ..ResourceIn::default()
+    };
+    let room = api.create_resource(&room).await.unwrap().id;
+    let airbnb = FakePlatform::airbnb().await;
+    let import = register(&app, &key, house, &airbnb).await;
+    run(&app, &key, &import).await;
+    let cancelled = stay(&app, &key, room, &in_days(20), &in_days(22), Status::Confirmed).await;
+    api.cancel_booking(cancelled.id).await.unwrap();
+    let old = BlockIn {
+        resource_id: Some(room),
+        start_date: Some(in_days(-200)),
+        end_date: Some(in_days(-199)),
+        reason: Some("Painting".into()),
+        ..BlockIn::default()
+    };
+    api.create_block(&old).await.unwrap();
+    let to_airbnb = json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "Room 1 to Airbnb", "platform": "airbnb"});
+    let to_phone =
+        json!({"scope": "resource", "scope_id": room, "profile": "details", "name": "Room 1"});
+    let (to_airbnb, to_phone) =
+        (feed(&app, &key, to_airbnb).await, feed(&app, &key, to_phone).await);
+
+    let (_, _, body) = get_ics(&app, to_airbnb["url"].as_str().unwrap(), &[]).await;
+    let start = |n| format!("DTSTART;VALUE=DATE:{}", compact(&in_days(n)));
+    assert!(body.contains(&start(12)), "the house's Airbnb reservation: {body}");
+    assert!(!body.contains(&start(40)), "not the house's Airbnb block: {body}");
+    assert!(!body.contains(&start(20)), "not the cancelled stay: {body}");
+    assert_eq!(body.matches("BEGIN:VEVENT").count(), 1, "{body}");
+    let (_, _, body) = get_ics(&app, to_phone["url"].as_str().unwrap(), &[]).await;
+    assert!(body.contains(&start(20)) && body.contains("STATUS:CANCELLED"), "{body}");
+    assert!(!body.contains(&start(-200)), "the old block left: {body}");
+    app.stop().await;
+}
+
 needs_peers!(
     "needs Python icalendar and ical.js: run scripts/test",
     on_both_databases;
@@ -830,4 +908,6 @@ on_both_databases!(
     availability_lists_busy_items_and_the_free_time_between,
     a_feed_rendered_after_any_change_is_byte_for_byte_a_fresh_rendering,
     a_resource_exporting_its_rules_closes_turnover_notice_window_and_short_gaps_in_its_feed,
+    a_feed_that_cannot_be_rendered_answers_500_not_an_empty_calendar,
+    a_rooms_feed_for_a_platform_shows_the_houses_reservations_there_and_no_cancellations,
 );

@@ -396,7 +396,7 @@ async fn an_email_left_sending_past_the_threshold_is_sent_exactly_once(db: Db) {
 
 /// Runs `sql` with `text` bound as `$1` on `store`'s database; returns the rows it changed (none
 /// when it failed).
-async fn execute(store: &kalends_store::Store, sql: &str, text: String) -> u64 {
+pub(crate) async fn execute(store: &kalends_store::Store, sql: &str, text: String) -> u64 {
     let query = sqlx::query(sqlx::AssertSqlSafe(sql));
     match store.pool() {
         kalends_store::Pool::Sqlite { write, .. } => {
