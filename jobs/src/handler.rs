@@ -288,7 +288,7 @@ impl KalendsJobs {
                 Box::pin(crate::place_whole_days::run(store, *tenant_id))
             }
             Job::ScheduleReminders { tenant_id } => {
-                Box::pin(crate::notify_customer::schedule_all(store, *tenant_id))
+                Box::pin(crate::schedule_reminders::run(store, *tenant_id))
             }
             Job::NotifyCustomer { tenant_id, booking_id, resend } => {
                 Box::pin(crate::notify_customer::run(store, mail, *tenant_id, *booking_id, *resend))

@@ -18,6 +18,7 @@ pub mod relay;
 pub mod remind_checklist;
 pub mod reread_import;
 pub mod retry;
+pub mod schedule_reminders;
 pub mod scheduler;
 pub mod send_alert;
 pub mod send_reminder;

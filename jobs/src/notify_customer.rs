@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{Booking, BookingStatus, Tenant, TimeZone};
 use kalends_core::job::Job;
-use kalends_store::{BookingFilter, MessageStatus, NewMessage};
+use kalends_store::{MessageStatus, NewMessage};
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -118,44 +118,11 @@ pub(crate) async fn finish(store: &Store, id: Uuid, outcome: Outcome) -> Result<
     }
 }
 
-/// The `schedule_reminders` job: after the tenant's reminder settings or a zone changed, every
-/// upcoming confirmed booking with a customer address has its reminders queued again at their
-/// times as they are now. The jobs queued before find themselves stale when they run, and a
-/// reminder queued twice for the same instant is sent once (its claim is keyed by the instant).
-pub async fn schedule_all(store: &Store, tenant_id: Uuid) -> Result<(), JobError> {
-    let tenant = match store.tenant(tenant_id).await {
-        Ok(tenant) => tenant,
-        Err(StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut upcoming = BookingFilter {
-        from: Some(Utc::now()),
-        status: Some(BookingStatus::Confirmed),
-        limit: 500,
-        ..BookingFilter::default()
-    };
-    loop {
-        let page = store.list_bookings(tenant_id, &upcoming).await?;
-        for booking in &page.items {
-            if booking.data.customer.as_ref().is_some_and(|c| c.email.is_some()) {
-                let zone = store.booking_zone(&tenant, &booking.data).await?;
-                // Only those still ahead: one whose moment passed was not owed under the old
-                // rules, and sending it late now would surprise the customer.
-                schedule_reminders(store, &tenant, booking, zone, Utc::now()).await?;
-            }
-        }
-        match page.next_cursor {
-            Some(after) => upcoming.after = Some(after),
-            None => return Ok(()),
-        }
-    }
-}
-
 /// Queues one `send_reminder` per reminder due at `from` or later (the caller's choice: within
 /// the grace window, or only those ahead). Each runs at its instant and sends only if the
 /// booking still starts when it did: rescheduling queues new ones and the old ones find
 /// themselves stale.
-async fn schedule_reminders(
+pub(crate) async fn schedule_reminders(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::hardening_imports::{
     Platform, app_allowing_local_feeds, calendar, in_days, register, reservation, resource, run,
 };
-use crate::helpers::{Api, Db, TestApp, booking_in, on_both_databases};
+use crate::helpers::{Api, Db, TempDir, TestApp, booking_in, config, on_both_databases};
 
 /// The open conflicts, as (where the items overlap) pairs of RFC 3339 instants.
 async fn open_overlaps(api: &Api<'_>) -> Vec<(String, String)> {
@@ -136,7 +136,42 @@ async fn an_imported_reservation_moves_with_its_rooms_time_zone(db: Db) {
     app.stop().await;
 }
 
+/// A feed fetched between a change of zone and the move of the whole days it owes is answered
+/// anew once they moved: moving a block in place changes the calendar's version, as moving a
+/// booking or an imported item does, so a subscriber holding the old `ETag` gets a 200.
+async fn a_block_moved_in_place_changes_the_feeds_etag(db: Db) {
+    let dir = TempDir::new();
+    let mut config = config(db, &dir).await;
+    config.feeds.validator_ttl_ms = 0;
+    let app = TestApp::start_with(config, dir).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let ann = api.create_staff(&StaffIn { name: "Ann".into(), ..StaffIn::default() }).await;
+    let ann = ann.unwrap().id;
+    let block = BlockIn {
+        staff_id: Some(ann),
+        start_date: Some("2030-04-01".into()),
+        end_date: Some("2030-04-02".into()),
+        ..BlockIn::default()
+    };
+    api.create_block(&block).await.unwrap();
+    let body = json!({"scope": "staff", "scope_id": ann, "profile": "busy", "name": "Ann"});
+    let (status, feed) = app.call("POST", "/api/v1/feeds", &key, Some(body)).await;
+    assert_eq!(status, 201, "{feed}");
+    let url = feed["url"].as_str().unwrap();
+    let path = &url[url.find("/ical/").unwrap()..];
+    let first = app.http.get(app.url(path)).send().await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+
+    let moved = "UPDATE blocks SET span_start = span_start WHERE reason IS NULL OR reason <> $1";
+    assert_eq!(crate::hardening_lifecycle::execute(&app.store, moved, "-".into()).await, 1);
+    let again = app.http.get(app.url(path)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 200, "the version moved with the block");
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_block_moved_in_place_changes_the_feeds_etag,
     whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow,
     an_imported_reservation_moves_with_its_rooms_time_zone,
 );
