@@ -81,12 +81,14 @@ pub async fn rotate_secret(
     Ok((endpoint, secret))
 }
 
-/// Sends a `webhook.test` event to one endpoint (whatever it subscribed to).
+/// Sends a `webhook.test` event to one endpoint (whatever it subscribed to); refused, naming
+/// `enabled`, while the endpoint is disabled (it would be sent nothing).
 pub async fn send_test(
     store: &Store,
     tenant_id: Uuid,
     id: Uuid,
 ) -> Result<WebhookDelivery, StoreError> {
+    enabled(store, tenant_id, id).await?;
     let event = WebhookEvent::new(
         "webhook.test",
         json!({"endpoint_id": id, "message": "A test event sent from Kalends."}),
@@ -94,14 +96,26 @@ pub async fn send_test(
     store.record_webhook_event_for(tenant_id, id, &event).await
 }
 
-/// Tries a delivery once more, now.
+/// Tries a delivery once more, now; refused like [`send_test`] while the endpoint is disabled.
 pub async fn retry(
     store: &Store,
     tenant_id: Uuid,
     endpoint_id: Uuid,
     delivery_id: Uuid,
 ) -> Result<WebhookDelivery, StoreError> {
+    enabled(store, tenant_id, endpoint_id).await?;
     store.retry_webhook_delivery(tenant_id, endpoint_id, delivery_id).await
+}
+
+/// [`StoreError::Invalid`] on `enabled` when the endpoint is disabled.
+async fn enabled(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+    if store.webhook_endpoint(tenant_id, id).await?.enabled {
+        return Ok(());
+    }
+    Err(StoreError::Invalid {
+        field: "enabled".into(),
+        message: "the endpoint is disabled and is sent nothing; enable it first".into(),
+    })
 }
 
 /// The secrets that sign a delivery at `now`: the current one, and the one it replaced while

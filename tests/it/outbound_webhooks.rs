@@ -414,11 +414,17 @@ async fn an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again(db: Db) 
     let text = sink.messages()[0].text().replace("=\r\n", "");
     assert!(text.contains("410 Gone"), "{text}");
     assert!(text.contains(&app.url(&format!("/dashboard/webhooks/{id}"))), "{text}");
+    // Disabled, it is sent nothing: a test or a retry says so rather than fail unseen.
+    let retry = format!("/api/v1/webhook-endpoints/{id}/deliveries/{}/retry", delivery.id);
+    for path in [&test, &retry] {
+        let refused = api.send::<Value>("POST", path, None, 202).await.unwrap_err();
+        assert_eq!((refused.status, fields(&refused)), (422, vec!["enabled"]), "{refused:?}");
+    }
+    assert_eq!(deliveries(&api, &endpoint).await.len(), 1, "nothing new was queued");
     // Enabled again by the tenant, the failed delivery is retried by hand.
     api.send::<WebhookEndpointOut>("PATCH", &path, Some(json!({"enabled": true})), 200)
         .await
         .unwrap();
-    let retry = format!("/api/v1/webhook-endpoints/{id}/deliveries/{}/retry", delivery.id);
     let again: DeliveryOut = api.send("POST", &retry, None, 202).await.unwrap();
     assert_eq!(again.status, "pending");
     app.settle().await;

@@ -397,6 +397,10 @@ pub fn not_found(what: &str) -> Response {
 pub fn store_failure(what: &str, error: StoreError) -> Response {
     match error {
         StoreError::NotFound => not_found(what),
+        // Refused for the state it is in (a disabled endpoint sent a test, say): said as is.
+        StoreError::Invalid { message, .. } => {
+            problem(StatusCode::UNPROCESSABLE_ENTITY, &format!("{what}: not now"), &message)
+        }
         other => internal(other),
     }
 }

@@ -168,7 +168,7 @@ fn endpoint_list(console: &Console, endpoints: &[WebhookEndpoint]) -> Markup {
                                 // Spaces between the buttons, so that a narrow screen wraps them.
                                 @if e.enabled { (action(e, "disable", "Disable", "")) }
                                 @else { (action(e, "enable", "Enable", "")) }
-                                " " (action(e, "test", "Send test", ""))
+                                @if e.enabled { " " (action(e, "test", "Send test", "")) }
                                 " " (action(e, "rotate-secret", "Rotate secret", ""))
                                 " " (action(e, "delete", "Delete", "danger"))
                             }
