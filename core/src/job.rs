@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::Owner;
+
 /// One unit of owed work.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -105,6 +107,10 @@ pub enum Job {
     PlaceWholeDays {
         /// The tenant whose zones changed.
         tenant_id: Uuid,
+        /// Resources and staff whose items were moved by an earlier run that stopped before
+        /// it looked at their overlaps again (a run that finds nothing more to move still does).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        recheck: Vec<Owner>,
     },
     /// Queue the reminders of every upcoming confirmed booking of the tenant again at their
     /// times as they are now: the reminder settings or a zone they are counted in changed.
@@ -208,7 +214,7 @@ impl Job {
             | Job::Reconcile { tenant_id, .. }
             | Job::ImportFeed { tenant_id, .. }
             | Job::RereadImport { tenant_id, .. }
-            | Job::PlaceWholeDays { tenant_id }
+            | Job::PlaceWholeDays { tenant_id, .. }
             | Job::ScheduleReminders { tenant_id }
             | Job::CleanUpConnection { tenant_id, .. }
             | Job::ImportAvailability { tenant_id, .. }

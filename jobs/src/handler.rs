@@ -284,8 +284,8 @@ impl KalendsJobs {
             Job::RereadImport { tenant_id, import_id } => {
                 Box::pin(crate::reread_import::run(&self.importer, *tenant_id, *import_id))
             }
-            Job::PlaceWholeDays { tenant_id } => {
-                Box::pin(crate::place_whole_days::run(store, *tenant_id))
+            Job::PlaceWholeDays { tenant_id, recheck } => {
+                Box::pin(crate::place_whole_days::run(store, *tenant_id, recheck))
             }
             Job::ScheduleReminders { tenant_id } => {
                 Box::pin(crate::schedule_reminders::run(store, *tenant_id))

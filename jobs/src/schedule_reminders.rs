@@ -3,6 +3,8 @@
 //! booking with a customer address has its reminders queued again at their times as they are
 //! now.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use kalends_core::domain::BookingStatus;
 use kalends_store::{BookingFilter, Store, StoreError};
@@ -25,11 +27,20 @@ pub async fn run(store: &Store, tenant_id: Uuid) -> Result<(), JobError> {
         limit: 500,
         ..BookingFilter::default()
     };
+    // Each resource's zone is read once (a booking's days are its resource's, else the
+    // tenant's).
+    let mut zones = HashMap::new();
     loop {
         let page = store.list_bookings(tenant_id, &upcoming).await?;
         for booking in &page.items {
             if booking.data.customer.as_ref().is_some_and(|c| c.email.is_some()) {
-                let zone = store.booking_zone(&tenant, &booking.data).await?;
+                let zone = match zones.get(&booking.data.resource_id) {
+                    Some(&zone) => zone,
+                    None => {
+                        let zone = store.booking_zone(&tenant, &booking.data).await?;
+                        *zones.entry(booking.data.resource_id).or_insert(zone)
+                    }
+                };
                 // Only those still ahead: one whose moment passed was not owed under the old
                 // rules, and sending it late now would surprise the customer.
                 schedule_reminders(store, &tenant, booking, zone, Utc::now()).await?;

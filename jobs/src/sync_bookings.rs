@@ -64,8 +64,16 @@ pub async fn run(
     // Another worker is syncing these, or a write of theirs may still land: they wait for it,
     // in jobs that re-read them. (A gone booking is not busy: nothing waits for it.)
     let busy: Vec<Uuid> = existing.iter().filter(|id| !taken.contains(id)).copied().collect();
-    for (at, booking_ids) in waits(store, &busy, settle).await? {
-        store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids, lane }, at).await?;
+    let queued = async {
+        for (at, booking_ids) in waits(store, &busy, settle).await? {
+            store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids, lane }, at).await?;
+        }
+        Ok::<_, StoreError>(())
+    };
+    if let Err(e) = queued.await {
+        // Nothing was done under the leases taken: they go, and the retry takes them again.
+        store.release_leases(&Lease::BOOKING_SYNC, &taken).await?;
+        return Err(e.into());
     }
     if taken.is_empty() {
         return Ok(());

@@ -44,7 +44,7 @@ pub async fn update_resource(
     }
     if resource.data.time_zone != before.time_zone {
         // Its stays' days move, and with them the evening before, when their reminders go.
-        store.enqueue(&Job::PlaceWholeDays { tenant_id }).await?;
+        store.enqueue(&Job::PlaceWholeDays { tenant_id, recheck: Vec::new() }).await?;
         store.enqueue(&Job::ScheduleReminders { tenant_id }).await?;
     }
     Ok(resource)
@@ -52,15 +52,30 @@ pub async fn update_resource(
 
 /// After a zone changed (a resource's, a staff member's or the business's): every whole-day item
 /// of the tenant is placed at midnight in its owner's zone as it is now, and the owners whose
-/// items moved have their overlaps looked at again. Run by the `place_whole_days` job, which the
-/// change queues; a tenant deleted meanwhile has nothing to place.
-pub async fn place_whole_days(store: &Store, tenant_id: Uuid) -> Result<(), StoreError> {
+/// items moved (with `recheck`, those an earlier run moved) have their overlaps looked at
+/// again. Run by the `place_whole_days` job, which the change queues; a tenant deleted meanwhile
+/// has nothing to place. The moves are committed before the overlaps are looked at, so when
+/// that fails, the owners not looked at yet go into a job of their own, a little later (a
+/// retry of this one would find nothing to move).
+pub async fn place_whole_days(
+    store: &Store,
+    tenant_id: Uuid,
+    recheck: &[Owner],
+) -> Result<(), StoreError> {
     let tenant = match store.tenant(tenant_id).await {
         Err(StoreError::NotFound) => return Ok(()),
         other => other?,
     };
-    for owner in store.place_whole_days(&tenant).await? {
-        crate::conflicts::recheck_owner(store, tenant_id, owner).await?;
+    let mut owners = store.place_whole_days(&tenant).await?;
+    owners.extend(recheck.iter().filter(|owner| !owners.contains(owner)).collect::<Vec<_>>());
+    for (done, &owner) in owners.iter().enumerate() {
+        if let Err(e) = crate::conflicts::recheck_owner(store, tenant_id, owner).await {
+            tracing::warn!(error = %e, "looking at overlaps after moving whole days failed");
+            let recheck = owners[done..].to_vec();
+            let later = chrono::Utc::now() + chrono::Duration::seconds(10);
+            store.enqueue_at(&Job::PlaceWholeDays { tenant_id, recheck }, later).await?;
+            return Ok(());
+        }
     }
     Ok(())
 }
@@ -114,7 +129,7 @@ pub async fn update_staff(
     let before = store.staff(tenant_id, id).await?.data.time_zone;
     let staff = store.update_staff(tenant_id, id, new).await?;
     if staff.data.time_zone != before {
-        store.enqueue(&Job::PlaceWholeDays { tenant_id }).await?;
+        store.enqueue(&Job::PlaceWholeDays { tenant_id, recheck: Vec::new() }).await?;
     }
     Ok(staff)
 }

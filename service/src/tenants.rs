@@ -46,7 +46,7 @@ pub async fn update_settings(
     let before = store.tenant(tenant_id).await?.settings;
     store.update_tenant_settings(tenant_id, settings).await?;
     if settings.time_zone != before.time_zone {
-        store.enqueue(&Job::PlaceWholeDays { tenant_id }).await?;
+        store.enqueue(&Job::PlaceWholeDays { tenant_id, recheck: Vec::new() }).await?;
     }
     let reminders_move = settings.time_zone != before.time_zone
         || settings.reminder_offsets_minutes != before.reminder_offsets_minutes

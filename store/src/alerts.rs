@@ -183,13 +183,21 @@ impl Store {
     }
 
     /// Notes that claimed `alerts` went to the addresses `to` (one e-mail of several): a retry
-    /// of the others does not send them there again.
+    /// of the others does not send them there again. Added to the addresses recorded (read in
+    /// the same transaction), so the e-mails of one run add up.
     pub async fn alerts_sent_to(&self, alerts: &[&Alert], to: &[String]) -> Result<(), StoreError> {
         with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
             for alert in alerts {
-                let mut sent_to = alert.sent_to.clone();
-                sent_to.extend(to.iter().filter(|a| !alert.sent_to.contains(a)).cloned());
+                let (recorded,): (String,) =
+                    sqlx::query_as("SELECT sent_to FROM alerts WHERE id = $1")
+                        .bind(alert.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let mut sent_to: Vec<String> = serde_json::from_str(&recorded).map_err(corrupt)?;
+                let new: Vec<String> =
+                    to.iter().filter(|a| !sent_to.contains(a)).cloned().collect();
+                sent_to.extend(new);
                 let sent_to = serde_json::to_string(&sent_to).map_err(corrupt)?;
                 sqlx::query("UPDATE alerts SET sent_to = $1 WHERE id = $2")
                     .bind(sent_to)

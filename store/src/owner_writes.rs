@@ -143,8 +143,8 @@ pub(super) use begin_owner_write;
 /// What `$candidate` (a [`Busy`]) would break among the items of `$owners` (a `&[Owner]`) of
 /// `$tenant`: the items it overlaps (`kalends_core::conflict_plan::add_refusing_hits`)
 /// and the availability rules it breaks, its days counted in `$home`, the notice and the window
-/// judging only the ends `$moved` names (the write's, whichever owner it comes from: a guest
-/// moved to another room mid-stay did not check in anew). Reads with `$executor`
+/// judging only the ends `$moved` names as each owner sees them ([`Moved::for_owner`]: to an
+/// owner the booking is new to, both ends are new unless it had begun). Reads with `$executor`
 /// (re-evaluated for each statement: `&mut *tx` inside a write, or a pool): the owners' rules in
 /// one statement, then each owner's busy items around the booking as far as its rules reach,
 /// a resource's with its family's (a booking of the house collides with one of a room).
@@ -176,6 +176,8 @@ macro_rules! judge_owners {
                     .collect::<Result<Vec<_>, _>>()?;
                 kalends_core::conflict_plan::add_refusing_hits(candidate, &items, &mut hits);
                 if let Some(r) = rules {
+                    let holds_it = items.iter().any(|item| item.item == candidate.item);
+                    let moved = moved.for_owner(holds_it, candidate.start <= now);
                     let zones = (home, r.zone);
                     broken.extend(kalends_core::availability::judge(
                         &r.rules, zones, now, candidate, &items, moved,

@@ -90,6 +90,12 @@ const WHOLE_DAYS: [(&str, &str); 4] = [
     ),
 ];
 
+/// The staff links' copy of their bookings' ends, where it differs, for a tenant.
+const BOOKING_STAFF_END: &str = "UPDATE booking_staff \
+     SET span_end = (SELECT b.span_end FROM bookings b WHERE b.id = booking_staff.booking_id) \
+     WHERE tenant_id = $1 AND (span_end IS NULL \
+     OR span_end <> (SELECT b.span_end FROM bookings b WHERE b.id = booking_staff.booking_id))";
+
 /// One row of [`WHOLE_DAYS`]: id, days, stored instants, zone, resource, staff member.
 type WholeDayRow =
     (Uuid, NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>, String, Option<Uuid>, Option<Uuid>);
@@ -104,7 +110,12 @@ impl Store {
         let fallback = tenant.settings.time_zone.to_string();
         let mut moved_owners = HashSet::new();
         for (table, select) in WHOLE_DAYS {
-            let update = format!("UPDATE {table} SET span_start = $1, span_end = $2 WHERE id = $3");
+            // Only while it holds the days read: an item a write moved meanwhile was placed by
+            // that write (in the zone as it is now, which it read after the change).
+            let update = format!(
+                "UPDATE {table} SET span_start = $1, span_end = $2 \
+                 WHERE id = $3 AND start_date = $4 AND end_date = $5"
+            );
             with_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
                 let rows: Vec<WholeDayRow> = sqlx::query_as(select)
@@ -126,9 +137,15 @@ impl Store {
                             .bind(span.0)
                             .bind(span.1)
                             .bind(id)
+                            .bind(start)
+                            .bind(end)
                             .execute(&mut *tx)
                             .await?;
                     }
+                }
+                if table == "bookings" && !placed.is_empty() {
+                    // The staff links keep a copy of the end, which their reads filter on.
+                    sqlx::query(BOOKING_STAFF_END).bind(tenant.id).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok::<_, StoreError>(())

@@ -237,6 +237,17 @@ async fn a_guest_moved_to_another_room_mid_stay_is_not_judged_by_that_rooms_noti
         .await
         .unwrap_err();
     assert_eq!((problem.status, problem.rule.as_deref()), (422, Some("max_nights")));
+    // A stay that has not begun is new to the room it moves to: that room's window judges it.
+    put_rules(&api, &format!("resources/{second}"), json!({"booking_window_days": 30})).await;
+    let third = room(&api, "UTC").await;
+    let ahead = stay(third, &day(40).to_string(), &day(42).to_string());
+    let ahead = post(&api, ahead, false).await.unwrap()["id"].as_str().unwrap().to_owned();
+    let moving = format!("/api/v1/bookings/{ahead}?reject_conflicts=true");
+    let problem = api
+        .send::<Value>("PATCH", &moving, Some(json!({"resource_id": second})), 200)
+        .await
+        .unwrap_err();
+    assert_eq!((problem.status, problem.rule.as_deref()), (422, Some("booking_window_days")));
     app.stop().await;
 }
 

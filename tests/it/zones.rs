@@ -21,6 +21,26 @@ async fn open_overlaps(api: &Api<'_>) -> Vec<(String, String)> {
     open.map(|c| (c.start.to_rfc3339(), c.end.to_rfc3339())).collect()
 }
 
+/// A booking of whole days, `from` to `to` (the day after the last), of `room` or else of `staff`.
+fn whole_days(
+    title: &str,
+    room: Option<Uuid>,
+    staff: Vec<Uuid>,
+    from: &str,
+    to: &str,
+) -> BookingIn {
+    BookingIn {
+        resource_id: room,
+        staff_ids: staff,
+        start: None,
+        end: None,
+        time_zone: None,
+        start_date: Some(from.into()),
+        end_date: Some(to.into()),
+        ..booking_in(title, 2)
+    }
+}
+
 /// A booking from `start` to `end` (instants in UTC), of `room` or else of `staff`.
 fn timed(title: &str, room: Option<Uuid>, staff: Vec<Uuid>, start: &str, end: &str) -> BookingIn {
     BookingIn {
@@ -46,15 +66,7 @@ async fn whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow(d
     let room =
         ResourceIn { name: "Loft".into(), time_zone: Some("UTC".into()), ..ResourceIn::default() };
     let room = api.create_resource(&room).await.unwrap().id;
-    let stay = BookingIn {
-        resource_id: Some(room),
-        start: None,
-        end: None,
-        time_zone: None,
-        start_date: Some("2030-03-20".into()),
-        end_date: Some("2030-03-22".into()),
-        ..booking_in("Stay", 2)
-    };
+    let stay = whole_days("Stay", Some(room), vec![], "2030-03-20", "2030-03-22");
     api.create_booking(&stay).await.unwrap();
     let visit =
         timed("Viewing", Some(room), vec![], "2030-03-22T02:00:00Z", "2030-03-22T03:00:00Z");
@@ -101,6 +113,28 @@ async fn whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow(d
     api.patch_resource(room, &to_utc).await.unwrap();
     app.settle().await;
     assert_eq!(open_overlaps(&api).await, [call_overlap], "the room's resolved itself");
+    app.stop().await;
+}
+
+/// Ann (no zone of her own) has a whole-day booking counted in the business's zone. The business
+/// moves from UTC to Los Angeles: the day now ends at 07:00 UTC, and a checked call at 03:00 UTC
+/// that day is refused as an overlap, as it would be for a booking written after the change.
+async fn a_staff_members_whole_day_moves_with_the_business_zone_and_refuses_a_checked_overlap(
+    db: Db,
+) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    api.patch_settings(json!({"time_zone": "UTC"})).await.unwrap();
+    let ann = api.create_staff(&StaffIn { name: "Ann".into(), ..StaffIn::default() }).await;
+    let ann = ann.unwrap().id;
+    let day_off = whole_days("Course", None, vec![ann], "2030-04-01", "2030-04-02");
+    api.create_booking(&day_off).await.unwrap();
+    let call = timed("Call", None, vec![ann], "2030-04-02T03:00:00Z", "2030-04-02T04:00:00Z");
+    api.patch_settings(json!({"time_zone": "America/Los_Angeles"})).await.unwrap();
+    app.settle().await;
+    let refused = api.create_booking_rejecting_conflicts(&call).await.unwrap_err();
+    assert_eq!(refused.status, 409, "{refused:?}");
     app.stop().await;
 }
 
@@ -172,6 +206,7 @@ async fn a_block_moved_in_place_changes_the_feeds_etag(db: Db) {
 
 on_both_databases!(
     a_block_moved_in_place_changes_the_feeds_etag,
+    a_staff_members_whole_day_moves_with_the_business_zone_and_refuses_a_checked_overlap,
     whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow,
     an_imported_reservation_moves_with_its_rooms_time_zone,
 );

@@ -42,6 +42,14 @@ impl Moved {
         }
     }
 
+    /// The ends the write moves as one owner sees them: to an owner the booking is new to
+    /// (another room, other staff) it is a new booking, judged on both ends, unless it had
+    /// begun and the write keeps its start (a guest moved to another room mid-stay did not
+    /// check in anew).
+    pub fn for_owner(self, holds_it: bool, begun: bool) -> Moved {
+        if holds_it || (begun && !self.start) { self } else { Moved::NEW }
+    }
+
     /// Whether either end moved.
     pub fn any(self) -> bool {
         self.start || self.end
@@ -231,6 +239,15 @@ mod tests {
         assert_eq!(shown_elsewhere, Moved::NONE, "the same instants");
         assert!(Moved::between(&timed(9, 10, "UTC"), &timed(8, 10, "UTC")).start);
         assert_eq!(Moved::between(&nights(10, 12), &timed(9, 10, "UTC")), Moved::NEW);
+    }
+
+    #[test]
+    fn an_owner_new_to_a_booking_sees_it_new_unless_it_had_begun_and_keeps_its_start() {
+        let kept = Moved { start: false, end: true };
+        assert_eq!(kept.for_owner(true, false), kept, "the owner holds it");
+        assert_eq!(kept.for_owner(false, false), Moved::NEW, "moved to a room before check-in");
+        assert_eq!(kept.for_owner(false, true), kept, "moved to a room mid-stay");
+        assert_eq!(Moved::NEW.for_owner(false, true), Moved::NEW, "a new booking in the past");
     }
 
     #[test]

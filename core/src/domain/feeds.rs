@@ -67,8 +67,10 @@ impl From<Platform> for kalends_ical::Producer {
     }
 }
 
-/// Whose calendar something belongs to: a resource or a staff member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Whose calendar something belongs to: a resource or a staff member (in a job's JSON,
+/// `{"resource": id}` or `{"staff": id}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Owner {
     /// A bookable thing (a property, a room).
     Resource(Uuid),
