@@ -236,47 +236,24 @@ impl KalendsJobs {
         let (store, sealer, mail) = (&self.store, &self.sealer, &self.mail);
         let credentials = &self.credentials;
         match job {
-            Job::SyncBookings { tenant_id, booking_ids, .. } => {
-                let lane = job.lane();
-                Box::pin(crate::sync_bookings::run(
-                    store,
-                    credentials,
-                    *tenant_id,
-                    booking_ids,
-                    lane,
-                ))
+            Job::SyncBookings { tenant_id: t, booking_ids, lane } => {
+                Box::pin(crate::sync_bookings::run(store, credentials, *t, booking_ids, *lane))
             }
             Job::ImportAvailability { tenant_id, connection_id } => Box::pin(
                 crate::import_availability::run(store, credentials, *tenant_id, *connection_id),
             ),
-            Job::WatchCalendars { tenant_id, connection_id } => {
-                Box::pin(crate::watch_calendars::run(
-                    store,
-                    sealer,
-                    credentials,
-                    &self.public_url,
-                    *tenant_id,
-                    *connection_id,
-                ))
+            Job::WatchCalendars { tenant_id: t, connection_id: c } => {
+                let url = &self.public_url;
+                Box::pin(crate::watch_calendars::run(store, sealer, credentials, url, *t, *c))
             }
-            Job::CleanUpConnection { tenant_id, cleanup_id } => {
-                Box::pin(crate::clean_up_connection::run(
-                    store,
-                    sealer,
-                    credentials,
-                    *tenant_id,
-                    *cleanup_id,
-                ))
+            Job::CleanUpConnection { tenant_id: t, cleanup_id: c } => {
+                Box::pin(crate::clean_up_connection::run(store, sealer, credentials, *t, *c))
             }
             Job::Reconcile { tenant_id, connection_id } => {
                 Box::pin(crate::reconcile::run(store, credentials, *tenant_id, *connection_id))
             }
-            Job::RefreshOrganisation { tenant_id, organisation_id } => {
-                Box::pin(crate::refresh_organisation::run(
-                    self.organisations(),
-                    *tenant_id,
-                    *organisation_id,
-                ))
+            Job::RefreshOrganisation { tenant_id: t, organisation_id: o } => {
+                Box::pin(crate::refresh_organisation::run(self.organisations(), *t, *o))
             }
             Job::ImportFeed { tenant_id, import_id } => {
                 Box::pin(crate::import_feed::run(&self.importer, *tenant_id, *import_id))

@@ -18,7 +18,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use kalends_core::domain::{ConnectionStatus, ConnectionTokens, NewStaff};
+use kalends_core::domain::{Connection, ConnectionStatus, ConnectionTokens, NewStaff};
 use kalends_core::domain::{Provider, Staff};
 use kalends_core::job::Job;
 use kalends_core::seal::Sealer;
@@ -1087,20 +1087,8 @@ async fn apply_users(
         .iter()
         .filter(|m| m.state != "left" && !in_scope.iter().any(|u| u.id == m.directory_id))
         .collect();
-    // A member counts as covered while their calendar is active in the organisation's tier
-    // under the address the directory gives now (a calendar left at the old one, its giving
-    // up stopped halfway, is not).
     let covered = |user: &OrgUser| {
-        current(user).is_some_and(|m| {
-            let calendar = held(m.connection_id);
-            m.state == "active"
-                && m.email.eq_ignore_ascii_case(&user.email)
-                && calendar.is_some_and(|c| {
-                    c.status == ConnectionStatus::Active
-                        && c.busy_only == organisation.busy_only
-                        && c.account_email.eq_ignore_ascii_case(&m.email)
-                })
-        })
+        current(user).is_some_and(|m| covers(organisation, m, held(m.connection_id), user))
     };
     let to_cover: Vec<OrgUser> = in_scope.into_iter().filter(|u| !covered(u)).collect();
     let waiting = leavers.len() + to_cover.len();
@@ -1146,6 +1134,24 @@ async fn apply_users(
     }
     moved.again = cover_each(joiners).await?;
     Ok(moved)
+}
+
+/// Whether `member` counts as covering `user`: their calendar is active in the organisation's
+/// tier under the address the directory gives now (a calendar left at the old one, its giving
+/// up stopped halfway, is not).
+fn covers(
+    organisation: &OrganisationConnection,
+    member: &OrganisationMember,
+    calendar: Option<&Connection>,
+    user: &OrgUser,
+) -> bool {
+    member.state == "active"
+        && member.email.eq_ignore_ascii_case(&user.email)
+        && calendar.is_some_and(|c| {
+            c.status == ConnectionStatus::Active
+                && c.busy_only == organisation.busy_only
+                && c.account_email.eq_ignore_ascii_case(&member.email)
+        })
 }
 
 /// A member no longer in the directory's scope: their calendar disconnected with Kalends'
