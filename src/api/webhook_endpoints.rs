@@ -520,7 +520,8 @@ async fn rotate_secret(
 
 /// Send a `webhook.test` event to the endpoint now.
 #[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/test", tag = "webhooks",
-    responses((status = 202, body = DeliveryOut), (status = 404, body = Problem)))]
+    responses((status = 202, body = DeliveryOut), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "the endpoint is disabled")))]
 async fn test_endpoint(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
@@ -550,7 +551,8 @@ async fn list_deliveries(
 /// Attempt a delivery once more, now (after it failed, or to send it again).
 #[utoipa::path(post,
     path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
-    responses((status = 202, body = DeliveryOut), (status = 404, body = Problem)))]
+    responses((status = 202, body = DeliveryOut), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "the endpoint is disabled")))]
 async fn retry_delivery(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
