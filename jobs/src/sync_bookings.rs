@@ -340,7 +340,6 @@ impl Failures {
         if let Some(message) = other.permanent {
             self.permanent.get_or_insert(message);
         }
-        self.unanswered |= other.unanswered;
     }
 
     fn answer(self) -> Result<(), JobError> {

@@ -54,41 +54,52 @@ impl Store {
 /// A tenant's whole-day items by kind, each read with the zone its days are counted in now (as
 /// [`Store::owner_zone`] and [`Store::booking_zone`] give it, the tenant's bound as `$2`) and
 /// the owners it is in: the table, then the statement.
-const WHOLE_DAYS: [(&str, &str); 4] = [
-    // A booking's days are its resource's, else the tenant's; it is in its staff's calendars
-    // too (a row per staff member).
-    (
-        "bookings",
-        "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, \
-         COALESCE(r.time_zone, $2), x.resource_id, bs.staff_id \
-         FROM bookings x LEFT JOIN resources r ON r.id = x.resource_id \
-         LEFT JOIN booking_staff bs ON bs.booking_id = x.id \
-         WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL",
-    ),
-    (
-        "blocks",
-        "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, \
-         COALESCE(r.time_zone, s.time_zone, $2), x.resource_id, x.staff_id \
-         FROM blocks x LEFT JOIN resources r ON r.id = x.resource_id \
-         LEFT JOIN staff s ON s.id = x.staff_id \
-         WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL",
-    ),
-    (
-        "imported_items",
-        "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, \
-         COALESCE(r.time_zone, s.time_zone, $2), x.resource_id, x.staff_id \
-         FROM imported_items x LEFT JOIN resources r ON r.id = x.resource_id \
-         LEFT JOIN staff s ON s.id = x.staff_id \
-         WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL",
-    ),
-    (
-        "calendar_busy",
-        "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, \
-         COALESCE(s.time_zone, $2), CAST(NULL AS UUID), x.staff_id \
-         FROM calendar_busy x LEFT JOIN staff s ON s.id = x.staff_id \
-         WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL",
-    ),
-];
+fn whole_days() -> [(&'static str, String); 4] {
+    // What every kind reads, from `x` joined as `joins`, its zone and owners as `owned`.
+    let select = |table: &str, owned: &str, joins: &str| {
+        format!(
+            "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, {owned} \
+             FROM {table} x {joins} \
+             WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL"
+        )
+    };
+    // A resource's or a staff member's items: theirs, else the tenant's zone.
+    let owned = |table: &'static str| {
+        let joins = "LEFT JOIN resources r ON r.id = x.resource_id \
+                     LEFT JOIN staff s ON s.id = x.staff_id";
+        (
+            table,
+            select(
+                table,
+                "COALESCE(r.time_zone, s.time_zone, $2), x.resource_id, x.staff_id",
+                joins,
+            ),
+        )
+    };
+    [
+        // A booking's days are its resource's, else the tenant's; it is in its staff's
+        // calendars too (a row per staff member).
+        (
+            "bookings",
+            select(
+                "bookings",
+                "COALESCE(r.time_zone, $2), x.resource_id, bs.staff_id",
+                "LEFT JOIN resources r ON r.id = x.resource_id \
+                 LEFT JOIN booking_staff bs ON bs.booking_id = x.id",
+            ),
+        ),
+        owned("blocks"),
+        owned("imported_items"),
+        (
+            "calendar_busy",
+            select(
+                "calendar_busy",
+                "COALESCE(s.time_zone, $2), CAST(NULL AS UUID), x.staff_id",
+                "LEFT JOIN staff s ON s.id = x.staff_id",
+            ),
+        ),
+    ]
+}
 
 /// The staff links' copy of their bookings' ends, where it differs, for a tenant.
 const BOOKING_STAFF_END: &str = "UPDATE booking_staff \
@@ -96,7 +107,7 @@ const BOOKING_STAFF_END: &str = "UPDATE booking_staff \
      WHERE tenant_id = $1 AND (span_end IS NULL \
      OR span_end <> (SELECT b.span_end FROM bookings b WHERE b.id = booking_staff.booking_id))";
 
-/// One row of [`WHOLE_DAYS`]: id, days, stored instants, zone, resource, staff member.
+/// One row of [`whole_days`]: id, days, stored instants, zone, resource, staff member.
 type WholeDayRow =
     (Uuid, NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>, String, Option<Uuid>, Option<Uuid>);
 
@@ -109,7 +120,7 @@ impl Store {
     pub async fn place_whole_days(&self, tenant: &Tenant) -> Result<Vec<Owner>, StoreError> {
         let fallback = tenant.settings.time_zone.to_string();
         let mut moved_owners = HashSet::new();
-        for (table, select) in WHOLE_DAYS {
+        for (table, select) in whole_days() {
             // Only while it holds the days read: an item a write moved meanwhile was placed by
             // that write (in the zone as it is now, which it read after the change).
             let update = format!(
@@ -118,7 +129,7 @@ impl Store {
             );
             with_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
-                let rows: Vec<WholeDayRow> = sqlx::query_as(select)
+                let rows: Vec<WholeDayRow> = sqlx::query_as(AssertSqlSafe(select.as_str()))
                     .bind(tenant.id)
                     .bind(&fallback)
                     .fetch_all(&mut *tx)
