@@ -18,7 +18,9 @@ use kalends_providers::outbound::{AddressPolicy, Outbound, Refused, refusal_in};
 use kalends_providers::text::printable;
 use kalends_service::webhooks::signing_secrets;
 use kalends_store::Store;
-use kalends_store::{AfterAttempt, AttemptRecord, Claim, DeliveryWork, WebhookAttempt};
+use kalends_store::{
+    AfterAttempt, AttemptRecord, Claim, DeliveryWork, WebhookAttempt, WebhookEndpoint,
+};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use uuid::Uuid;
 
@@ -259,13 +261,14 @@ fn judge(
             log.status_code = Some(i32::from(answer.status));
             log.response_excerpt = Some(answer.excerpt).filter(|e| !e.is_empty());
             if (200..300).contains(&answer.status) {
-                return AttemptRecord { log, next: AfterAttempt::Succeeded, alerts: Vec::new() };
+                let next = AfterAttempt::Succeeded;
+                return AttemptRecord { log, next, alerts: Vec::new(), new_streak: false };
             }
             if answer.status == 410 {
                 log.error = Some("the endpoint answered 410 Gone".into());
                 let reason = "the endpoint answered 410 Gone".to_owned();
                 let next = AfterAttempt::DisableEndpoint(reason);
-                return AttemptRecord { log, next, alerts: Vec::new() };
+                return AttemptRecord { log, next, alerts: Vec::new(), new_streak: false };
             }
             log.error = Some(format!("the endpoint answered {}", answer.status));
             answer.retry_after
@@ -275,8 +278,39 @@ fn judge(
             None
         }
     };
-    let next = after_failure(config, work, attempted_at, retry_after);
-    AttemptRecord { log, next, alerts: Vec::new() }
+    let streak = Streak::of(config, &work.endpoint, attempted_at);
+    let next = after_failure(config, work, attempted_at, streak.since, retry_after);
+    AttemptRecord { log, next, alerts: Vec::new(), new_streak: streak.new }
+}
+
+/// The failing streak a failed attempt belongs to.
+struct Streak {
+    /// Its first failure.
+    since: DateTime<Utc>,
+    /// This attempt begins it.
+    new: bool,
+}
+
+impl Streak {
+    /// The endpoint's current streak goes on while failures follow each other within twice the
+    /// longest retry step: as long as any delivery is owed, an attempt fails at least that
+    /// often. A longer gap means nothing was sent (no events, or Kalends itself was stopped), and
+    /// an endpoint is not judged for days nobody tried it.
+    fn of(
+        config: &WebhooksConfig,
+        endpoint: &WebhookEndpoint,
+        attempted_at: DateTime<Utc>,
+    ) -> Self {
+        let longest = config.retry_schedule_secs.iter().copied().max().unwrap_or(0);
+        let quiet =
+            chrono::Duration::seconds(i64::try_from(longest.saturating_mul(2)).unwrap_or(i64::MAX));
+        match (endpoint.failing_since, endpoint.last_failed_at) {
+            (Some(since), Some(last)) if attempted_at - last <= quiet => {
+                Streak { since, new: false }
+            }
+            _ => Streak { since: attempted_at, new: true },
+        }
+    }
 }
 
 /// After a failed attempt: the next one on the schedule (later if `Retry-After` asks), or the
@@ -285,9 +319,9 @@ fn after_failure(
     config: &WebhooksConfig,
     work: &DeliveryWork,
     attempted_at: DateTime<Utc>,
+    failing_since: DateTime<Utc>,
     retry_after: Option<Duration>,
 ) -> AfterAttempt {
-    let failing_since = work.endpoint.failing_since.unwrap_or(attempted_at);
     let limit = chrono::Duration::seconds(
         i64::try_from(config.disable_after_failing_secs).unwrap_or(i64::MAX),
     );
@@ -309,12 +343,11 @@ fn after_failure(
 
 #[cfg(test)]
 mod tests {
-    use kalends_store::WebhookEndpoint;
-
     use super::*;
 
     fn work(attempt: i32, failing_since: Option<DateTime<Utc>>) -> DeliveryWork {
         let at = Utc::now();
+        let last_failed_at = failing_since.map(|_| at - chrono::Duration::hours(1));
         DeliveryWork {
             delivery_id: Uuid::now_v7(),
             attempt,
@@ -332,6 +365,7 @@ mod tests {
                 previous_secret: None,
                 previous_secret_until: None,
                 failing_since,
+                last_failed_at,
                 created_at: at,
                 updated_at: at,
             },
@@ -408,6 +442,22 @@ mod tests {
             Err(NoAnswer::Transport("timed out".into())),
         );
         assert!(matches!(record.next, AfterAttempt::RetryAt(_)));
+    }
+
+    #[test]
+    fn an_endpoint_quiet_for_days_after_a_failure_is_not_disabled_by_the_next_one() {
+        let (config, now) = (WebhooksConfig::default(), Utc::now());
+        let mut quiet = work(1, Some(now - chrono::Duration::days(6)));
+        quiet.endpoint.last_failed_at = Some(now - chrono::Duration::days(5));
+        let timed_out = || Err(NoAnswer::Transport("timed out".into()));
+        let record = judge(&config, &quiet, now, 1, timed_out());
+        assert!(matches!(record.next, AfterAttempt::RetryAt(_)), "{:?}", record.next);
+        assert!(record.new_streak, "the failure after the quiet spell starts a new streak");
+        let mut busy = work(1, Some(now - chrono::Duration::days(6)));
+        busy.endpoint.last_failed_at = Some(now - chrono::Duration::hours(10));
+        let record = judge(&config, &busy, now, 1, timed_out());
+        assert!(matches!(record.next, AfterAttempt::DisableEndpoint(_)), "{:?}", record.next);
+        assert!(!record.new_streak);
     }
 
     #[test]

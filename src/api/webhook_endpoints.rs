@@ -68,7 +68,8 @@ pub struct WebhookEndpointOut {
     pub enabled: bool,
     /// Why Kalends disabled it (a `410 Gone`, or every delivery failing for 5 days).
     pub disabled_reason: Option<String>,
-    /// Since when its deliveries fail (no success since); null while they succeed.
+    /// Since when its deliveries fail: the first failure with no success since and no quiet spell
+    /// of twice the longest retry step between failures; null while they succeed.
     pub failing_since: Option<DateTime<Utc>>,
     /// Until when the secret replaced by the last rotation still signs beside the current one.
     pub previous_secret_valid_until: Option<DateTime<Utc>>,

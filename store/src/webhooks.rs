@@ -32,8 +32,12 @@ pub struct WebhookEndpoint {
     pub previous_secret: Option<String>,
     /// Until when the previous secret signs beside the current one.
     pub previous_secret_until: Option<DateTime<Utc>>,
-    /// The first failed attempt since the last success.
+    /// The first failed attempt of the current failing streak: since the last success, with no
+    /// quiet spell between failures (see `last_failed_at`).
     pub failing_since: Option<DateTime<Utc>>,
+    /// The last failed attempt. A failure long after it begins a new streak: an endpoint nobody
+    /// sent anything to for days was not failing all that time.
+    pub last_failed_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -88,13 +92,14 @@ struct EndpointRow {
     previous_secret: Option<String>,
     previous_secret_until: Option<DateTime<Utc>>,
     failing_since: Option<DateTime<Utc>>,
+    last_failed_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, enabled, \
-     disabled_reason, secret, previous_secret, previous_secret_until, failing_since, created_at, \
-     updated_at";
+     disabled_reason, secret, previous_secret, previous_secret_until, failing_since, last_failed_at, \
+     created_at, updated_at";
 
 impl TryFrom<EndpointRow> for WebhookEndpoint {
     type Error = StoreError;
@@ -113,6 +118,7 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
             previous_secret: r.previous_secret,
             previous_secret_until: r.previous_secret_until,
             failing_since: r.failing_since,
+            last_failed_at: r.last_failed_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -233,6 +239,9 @@ pub struct AttemptRecord {
     pub next: AfterAttempt,
     /// Alerts to raise with it (the endpoint disabled), sent at once.
     pub alerts: Vec<kalends_core::alerts::AlertDraft>,
+    /// A failure that begins a new failing streak (the endpoint's last failure is from before a
+    /// quiet spell), so `failing_since` starts again at this attempt.
+    pub new_streak: bool,
 }
 
 /// Records `$events` (a `&[WebhookEvent]`) of tenant `$tenant_id` at `$at`, in transaction `$tx`:
@@ -801,8 +810,13 @@ impl Store {
                     "UPDATE webhook_endpoints SET enabled = $2, disabled_reason = $3, \
                      updated_at = $4 WHERE id = $1"
                 }
+                // Attempts of several deliveries may finish in any order: the streak keeps its
+                // earliest start and its latest failure.
                 AfterAttempt::RetryAt(_) | AfterAttempt::Failed => {
-                    "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $2) \
+                    "UPDATE webhook_endpoints SET \
+                     failing_since = CASE WHEN $3 THEN $2 ELSE COALESCE(failing_since, $2) END, \
+                     last_failed_at = CASE WHEN last_failed_at IS NULL OR last_failed_at < $2 \
+                     THEN $2 ELSE last_failed_at END \
                      WHERE id = $1"
                 }
             })
@@ -810,7 +824,9 @@ impl Store {
             let endpoint = match &record.next {
                 AfterAttempt::Succeeded => endpoint,
                 AfterAttempt::DisableEndpoint(reason) => endpoint.bind(false).bind(reason).bind(at),
-                AfterAttempt::RetryAt(_) | AfterAttempt::Failed => endpoint.bind(log.attempted_at),
+                AfterAttempt::RetryAt(_) | AfterAttempt::Failed => {
+                    endpoint.bind(log.attempted_at).bind(record.new_streak)
+                }
             };
             endpoint.execute(&mut *tx).await?;
             super::alerts::record_alerts!(tx, tenant_id, &record.alerts, at, at);

@@ -443,6 +443,50 @@ async fn an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again(db: Db) 
     app.stop().await;
 }
 
+async fn an_endpoint_sent_nothing_for_longer_than_its_window_is_not_disabled_by_one_failure(
+    db: Db,
+) {
+    // Retries a second apart, so failures closer than two seconds are one failing streak; an
+    // endpoint failing six seconds on end is disabled.
+    let app = TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        config.webhooks.retry_schedule_secs = vec![0, 1];
+        config.webhooks.disable_after_failing_secs = 6;
+    })
+    .await;
+    let down = Script { refuse_until: Duration::from_secs(3600), ..AT_ONCE };
+    let receiver = Receiver::start(down).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let endpoint = create_endpoint(&api, &receiver.url, &["webhook.test"]).await;
+    let id = endpoint.endpoint.id;
+    let (path, test) =
+        (format!("/api/v1/webhook-endpoints/{id}"), format!("/api/v1/webhook-endpoints/{id}/test"));
+    api.send::<DeliveryOut>("POST", &test, None, 202).await.unwrap();
+    app.settle().await;
+    let first: WebhookEndpointOut = api.send("GET", &path, None, 200).await.unwrap();
+    let first_since = first.failing_since.expect("failing after two refused attempts");
+    // Nothing to send for longer than the disable window, then one more event that fails.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    api.send::<DeliveryOut>("POST", &test, None, 202).await.unwrap();
+    app.settle().await;
+    let quiet: WebhookEndpointOut = api.send("GET", &path, None, 200).await.unwrap();
+    assert!(quiet.enabled, "a failure after a quiet spell does not disable: {quiet:?}");
+    assert!(quiet.failing_since > Some(first_since), "a new failing streak: {quiet:?}");
+    // Failing without a pause for longer than the window still disables it.
+    eventually(Duration::from_secs(60), || async {
+        api.send::<DeliveryOut>("POST", &test, None, 202).await.ok()?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let shown: WebhookEndpointOut = api.send("GET", &path, None, 200).await.unwrap();
+        (!shown.enabled).then_some(())
+    })
+    .await;
+    let shown: WebhookEndpointOut = api.send("GET", &path, None, 200).await.unwrap();
+    let reason = shown.disabled_reason.unwrap_or_default();
+    assert!(reason.starts_with("every delivery failed since"), "{reason}");
+    app.stop().await;
+}
+
 /// A calendar feed whose answer the test sets.
 async fn fake_feed() -> (String, Arc<Mutex<(u16, String)>>) {
     let reply = Arc::new(Mutex::new((500, String::new())));
@@ -737,4 +781,5 @@ on_both_databases!(
     an_endpoint_on_a_private_address_is_refused_unless_the_operator_allows_it,
     every_event_arrives_once_through_refusals_and_timeouts,
     an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again,
+    an_endpoint_sent_nothing_for_longer_than_its_window_is_not_disabled_by_one_failure,
 );
