@@ -21,17 +21,21 @@ impl TryFrom<TenantRow> for Tenant {
     }
 }
 
-/// A tenant's content version and when it last moved (`content_version`,
-/// `content_changed_at`), as two columns of a query in which `tenant_id` names the tenant. Every
-/// change that can alter an exported feed moves the version (triggers, at commit on PostgreSQL);
-/// it is the sum of the tenant's counters in `content_versions`, whose slots let concurrent
-/// writers of one tenant bump different rows (migration `20261124000400`), so it moves with every
-/// change, never repeats, and costs one indexed read of a few rows.
+/// A tenant's content version and when its content or settings last changed
+/// (`content_version`, `content_changed_at`), as two columns of a query in which `tenant_id`
+/// names the tenant. Every change that can alter an exported feed moves the version (triggers,
+/// at commit on PostgreSQL); it is the sum of the tenant's counters in `content_versions`, whose
+/// slots let concurrent writers of one tenant bump different rows (migration
+/// `20261124000400`), so it moves with every change, never repeats, and costs one indexed read
+/// of a few rows. The settings (busy label, privacy, zone) are in the body too: readers digest
+/// them into the `ETag` themselves, and their last change counts for `Last-Modified` here.
 pub(super) fn content_version_columns(tenant_id: &str) -> String {
     format!(
         "(SELECT CAST(COALESCE(SUM(v.version), 0) AS BIGINT) FROM content_versions v \
          WHERE v.tenant_id = {tenant_id}) AS content_version, \
-         (SELECT MAX(v.changed_at) FROM content_versions v WHERE v.tenant_id = {tenant_id}) \
+         (SELECT MAX(c.at) FROM (\
+         SELECT MAX(v.changed_at) AS at FROM content_versions v WHERE v.tenant_id = {tenant_id} \
+         UNION ALL SELECT t.updated_at AS at FROM tenants t WHERE t.id = {tenant_id}) c) \
          AS content_changed_at"
     )
 }

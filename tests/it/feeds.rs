@@ -236,6 +236,14 @@ async fn a_feed_answers_304_until_something_in_it_changes(db: Db) {
     assert_eq!(status, 200, "a new booking changes the feed");
     assert_ne!(headers[header::ETAG].to_str().unwrap(), etag);
     assert_eq!(body.matches("BEGIN:VEVENT").count(), 2);
+    // A subscriber that revalidates by date alone sees a change of the business's settings too
+    // (dates are to the second: the change is made in a later one).
+    let modified = headers[header::LAST_MODIFIED].to_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.api(&key).patch_settings(json!({"busy_label": "Occupied"})).await.unwrap();
+    let (status, _, body) = get_ics(&app, url, &[("If-Modified-Since", &modified)]).await;
+    assert_eq!(status, 200, "a new busy label changes the feed");
+    assert!(body.contains("SUMMARY:Occupied"), "{body}");
     app.stop().await;
 }
 
