@@ -41,6 +41,13 @@ use uuid::Uuid;
 
 #[path = "common/flags.rs"]
 mod flags;
+#[path = "common/rng.rs"]
+mod rng;
+#[path = "common/scratch.rs"]
+mod scratch;
+
+use rng::Rng;
+use scratch::Scratch;
 
 const USAGE: &str =
     "usage: feed_render [--bookings 10000] [--gets 30] [--database-url URL] [--event-cache-mib N]";
@@ -60,18 +67,6 @@ fn args() -> Args {
         gets: flags.number("--gets").unwrap_or(30),
         database_url: flags.text("--database-url"),
         event_cache_mib: flags.number("--event-cache-mib"),
-    }
-}
-
-/// A small deterministic generator (xorshift), so every run writes the same bookings.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
     }
 }
 
@@ -139,13 +134,8 @@ async fn timed_get(http: &reqwest::Client, url: &str) -> (f64, bytes::Bytes) {
 #[tokio::main]
 async fn main() {
     let args = args();
-    let dir = std::env::temp_dir().join(format!("kalends-feed-render-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}/kalends.db", dir.display()));
-    let backend = if database_url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    let Scratch { dir, database_url, backend } =
+        Scratch::new("feed-render", args.database_url.clone());
     let mut config = Config {
         database_url: SecretString::from(database_url),
         listen: "127.0.0.1:0".into(),

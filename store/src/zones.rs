@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Store, StoreError, corrupt, with_pool};
+use super::{Store, StoreError, corrupt, with_pool, with_read_pool};
 use kalends_core::domain::{NewBooking, Owner, Tenant, TimeZone, local_midnight};
 
 impl Store {
@@ -101,67 +101,106 @@ fn whole_days() -> [(&'static str, String); 4] {
     ]
 }
 
-/// The staff links' copy of their bookings' ends, where it differs, for a tenant.
-const BOOKING_STAFF_END: &str = "UPDATE booking_staff \
-     SET span_end = (SELECT b.span_end FROM bookings b WHERE b.id = booking_staff.booking_id) \
-     WHERE tenant_id = $1 AND (span_end IS NULL \
-     OR span_end <> (SELECT b.span_end FROM bookings b WHERE b.id = booking_staff.booking_id))";
+/// Moved items written per statement (five parameters each), each batch in its own short
+/// transaction: SQLite's one writer is held for a batch, not for the whole tenant.
+const MOVED_PER_UPDATE: usize = super::IDS_PER_QUERY;
+
+/// The update placing `rows` moved items of `table` at once: per item its id, new instants and
+/// the days they were computed from (a row of `VALUES`, columns `column1`..`column5`). It holds
+/// only while the item still has those days: an item a write moved meanwhile was placed by that
+/// write (in the zone as it is now, which it read after the change).
+fn moved_update_sql(table: &str, rows: usize) -> String {
+    let values = super::value_rows(1, rows, 5, |row| format!("({row})"));
+    format!(
+        "UPDATE {table} SET span_start = v.column2, span_end = v.column3 \
+         FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 \
+         AND {table}.start_date = v.column4 AND {table}.end_date = v.column5"
+    )
+}
+
+/// The staff links' copy of the ends of `rows` bookings (`$2`...), where it differs: their
+/// reads filter on it.
+fn booking_staff_end_sql(rows: usize) -> String {
+    format!(
+        "UPDATE booking_staff \
+         SET span_end = (SELECT b.span_end FROM bookings b WHERE b.id = booking_staff.booking_id) \
+         WHERE tenant_id = $1 AND booking_id IN ({}) AND (span_end IS NULL \
+         OR span_end <> (SELECT b.span_end FROM bookings b WHERE b.id = booking_staff.booking_id))",
+        super::placeholders(2, rows)
+    )
+}
 
 /// One row of [`whole_days`]: id, days, stored instants, zone, resource, staff member.
 type WholeDayRow =
     (Uuid, NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>, String, Option<Uuid>, Option<Uuid>);
 
+/// An item to move: id, new instants, the days they come from.
+type MovedRow = (Uuid, DateTime<Utc>, DateTime<Utc>, NaiveDate, NaiveDate);
+
 impl Store {
     /// Places every whole-day item of `tenant` (stays, blocks, imported items, calendar busy
     /// days) at midnight in its owner's zone as it is now, after a zone changed: an item stored
-    /// in the zone it had when written moves. One transaction per kind; only the items that
-    /// move are written. Returns the owners whose items moved, whose overlaps are to be looked
-    /// at again.
+    /// in the zone it had when written moves. Only the items that move are written, a thousand
+    /// to a statement and a transaction. Returns the owners whose items moved, whose overlaps
+    /// are to be looked at again.
     pub async fn place_whole_days(&self, tenant: &Tenant) -> Result<Vec<Owner>, StoreError> {
         let fallback = tenant.settings.time_zone.to_string();
         let mut moved_owners = HashSet::new();
         for (table, select) in whole_days() {
-            // Only while it holds the days read: an item a write moved meanwhile was placed by
-            // that write (in the zone as it is now, which it read after the change).
-            let update = format!(
-                "UPDATE {table} SET span_start = $1, span_end = $2 \
-                 WHERE id = $3 AND start_date = $4 AND end_date = $5"
-            );
-            with_pool!(self, |pool| {
-                let mut tx = pool.begin().await?;
-                let rows: Vec<WholeDayRow> = sqlx::query_as(AssertSqlSafe(select.as_str()))
+            let rows: Vec<WholeDayRow> = with_read_pool!(self, |pool| {
+                sqlx::query_as(AssertSqlSafe(select.as_str()))
                     .bind(tenant.id)
                     .bind(&fallback)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut placed = HashSet::new();
-                for (id, start, end, stored_start, stored_end, zone, resource, staff) in rows {
-                    let zone: TimeZone = zone.parse().map_err(corrupt)?;
-                    let span = (local_midnight(start, zone), local_midnight(end, zone));
-                    if span == (stored_start, stored_end) {
-                        continue;
-                    }
-                    let owners = resource.map(Owner::Resource).into_iter();
-                    moved_owners.extend(owners.chain(staff.map(Owner::Staff)));
-                    if placed.insert(id) {
-                        sqlx::query(AssertSqlSafe(update.as_str()))
-                            .bind(span.0)
-                            .bind(span.1)
-                            .bind(id)
-                            .bind(start)
-                            .bind(end)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                if table == "bookings" && !placed.is_empty() {
-                    // The staff links keep a copy of the end, which their reads filter on.
-                    sqlx::query(BOOKING_STAFF_END).bind(tenant.id).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok::<_, StoreError>(())
+                    .fetch_all(pool)
+                    .await
             })?;
+            let mut placed = HashSet::new();
+            let mut moved: Vec<MovedRow> = Vec::new();
+            for (id, start, end, stored_start, stored_end, zone, resource, staff) in rows {
+                let zone: TimeZone = zone.parse().map_err(corrupt)?;
+                let span = (local_midnight(start, zone), local_midnight(end, zone));
+                if span == (stored_start, stored_end) {
+                    continue;
+                }
+                let owners = resource.map(Owner::Resource).into_iter();
+                moved_owners.extend(owners.chain(staff.map(Owner::Staff)));
+                if placed.insert(id) {
+                    moved.push((id, span.0, span.1, start, end));
+                }
+            }
+            for batch in moved.chunks(MOVED_PER_UPDATE) {
+                self.write_moved(tenant.id, table, batch).await?;
+            }
         }
         Ok(moved_owners.into_iter().collect())
+    }
+
+    /// Writes one batch of moved items of `table` (and, for bookings, their staff links' copy
+    /// of the end) in one transaction.
+    async fn write_moved(
+        &self,
+        tenant_id: Uuid,
+        table: &str,
+        batch: &[MovedRow],
+    ) -> Result<(), StoreError> {
+        let update = moved_update_sql(table, batch.len());
+        let links = (table == "bookings").then(|| booking_staff_end_sql(batch.len()));
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut query = sqlx::query(AssertSqlSafe(update.as_str()));
+            for &(id, start, end, start_date, end_date) in batch {
+                query = query.bind(id).bind(start).bind(end).bind(start_date).bind(end_date);
+            }
+            query.execute(&mut *tx).await?;
+            if let Some(links) = &links {
+                let mut query = sqlx::query(AssertSqlSafe(links.as_str())).bind(tenant_id);
+                for &(id, ..) in batch {
+                    query = query.bind(id);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
     }
 }
