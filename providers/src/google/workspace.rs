@@ -36,6 +36,9 @@ const DELEGATION_PAGE: &str = "Admin console under Security > Access and data co
 
 /// The Admin SDK's largest page of users.
 const DIRECTORY_PAGE: u32 = 500;
+/// The most pages one read of the directory follows (500,000 users): a directory that names a
+/// next page for ever is refused, not read until memory runs out.
+const DIRECTORY_PAGES: usize = 1000;
 
 /// The refusals of Workspaces' keys that stand (the delegation not granted for the scopes, a
 /// key Google no longer accepts: see [`crate::refusal`]), shared by the covered calendars of
@@ -354,7 +357,8 @@ impl Workspace {
         let url = format!("{}users", self.directory_base_url);
         let mut users = Vec::new();
         let mut page_token: Option<String> = None;
-        loop {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..DIRECTORY_PAGES {
             let mut query =
                 vec![("domain", domain.to_owned()), ("maxResults", DIRECTORY_PAGE.to_string())];
             if let Some(unit) = org_unit {
@@ -393,10 +397,18 @@ impl Workspace {
                 .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;
             users.extend(page.users.into_iter().map(DirectoryUser::from));
             match page.next_page_token {
-                Some(next) if !next.is_empty() => page_token = Some(next),
+                Some(next) if !next.is_empty() => {
+                    if !seen.insert(next.clone()) {
+                        let message = "the Workspace directory named the same page again";
+                        return Err(ProviderError::permanent(0, message).into());
+                    }
+                    page_token = Some(next);
+                }
                 _ => return Ok(users),
             }
         }
+        let message = format!("the Workspace directory did not end after {DIRECTORY_PAGES} pages");
+        Err(ProviderError::permanent(0, message).into())
     }
 
     /// One user of the directory by their id (`users.get`, which also takes an address), read

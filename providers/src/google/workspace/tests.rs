@@ -242,3 +242,69 @@ fn the_token_endpoints_own_words_for_a_passing_failure_are_worth_another_try() {
     }
     assert!(!super::passing(&yup_oauth2::error::AuthErrorCode::InvalidGrant));
 }
+
+/// A directory at `base/users` whose every page names a next one: `token(n)` is the next page's
+/// token after the `n`th request. Answers how many pages were asked for.
+async fn endless_directory(
+    token: fn(usize) -> String,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let router = axum::Router::new().route(
+        "/users",
+        axum::routing::get(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                axum::Json(json!({
+                    "users": [{"id": format!("u{n}"), "primaryEmail": format!("u{n}@salon.example"),
+                        "orgUnitPath": "/"}],
+                    "nextPageToken": token(n),
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base, asked)
+}
+
+#[tokio::test]
+async fn a_directory_naming_the_same_next_page_again_is_refused_rather_than_read_forever() {
+    let salon = Salon::start().await;
+    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
+    let (base, asked) = endless_directory(|_| "again".into()).await;
+    let token_url = format!("{}/google/token", salon.base);
+    let workspace =
+        Workspace::new(&Salon::key(KEY), &token_url, &base, Duration::from_secs(10)).unwrap();
+    let read = tokio::time::timeout(
+        Duration::from_secs(20),
+        workspace.directory(ADMIN, "salon.example", None),
+    )
+    .await
+    .expect("the read ends");
+    let error = read.unwrap_err().to_string();
+    assert!(error.contains("the same page"), "{error}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_directory_whose_pages_never_end_is_read_to_a_limit_and_refused() {
+    let salon = Salon::start().await;
+    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
+    let (base, asked) = endless_directory(|n| format!("page-{n}")).await;
+    let token_url = format!("{}/google/token", salon.base);
+    let workspace =
+        Workspace::new(&Salon::key(KEY), &token_url, &base, Duration::from_secs(10)).unwrap();
+    let read = tokio::time::timeout(
+        Duration::from_secs(60),
+        workspace.directory(ADMIN, "salon.example", None),
+    )
+    .await
+    .expect("the read ends");
+    let error = read.unwrap_err().to_string();
+    assert!(error.contains("pages"), "{error}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), super::DIRECTORY_PAGES);
+}
