@@ -99,7 +99,8 @@ pub async fn run(
     let mut record = judge(&sender.config, &work, attempted_at, duration_ms, answer);
     if let AfterAttempt::DisableEndpoint(reason) = &record.next {
         tracing::warn!(endpoint = %work.endpoint.id, %reason, "webhook endpoint disabled");
-        record.alerts.push(disabled_alert(&work, reason));
+        let since = Streak::of(&sender.config, &work.endpoint, attempted_at).since;
+        record.alerts.push(disabled_alert(&work, reason, since));
     }
     if let Some(error) = &record.log.error {
         tracing::info!(endpoint = %work.endpoint.id, attempt = work.attempt, %error, "webhook attempt failed");
@@ -109,10 +110,10 @@ pub async fn run(
 }
 
 /// The alert telling the tenant its endpoint was disabled: once each time it is disabled (an
-/// alert about it from before its last change does not count).
-fn disabled_alert(work: &DeliveryWork, reason: &str) -> AlertDraft {
+/// alert about it from before its last change does not count). `since`: the first failure of
+/// the streak that ended in it (this attempt's, for a `410 Gone` after a quiet spell).
+fn disabled_alert(work: &DeliveryWork, reason: &str, since: DateTime<Utc>) -> AlertDraft {
     let endpoint = &work.endpoint;
-    let since = endpoint.failing_since.unwrap_or(endpoint.updated_at);
     AlertDraft {
         kind: "webhook_endpoint_disabled",
         object_id: endpoint.id,

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use kalends_core::domain::{NewResource, NewStaff, Owner, Resource, Staff};
 use kalends_core::job::Job;
-use kalends_store::{Store, StoreError};
+use kalends_store::{Store, StoreError, WholeDaysCursor};
 
 /// What saving by the host's own id did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +56,9 @@ pub async fn update_resource(
 /// again. Run by the `place_whole_days` job, which the change queues; a tenant deleted meanwhile
 /// has nothing to place. The moves are committed before the overlaps are looked at, so when
 /// that fails, the owners not looked at yet go into a job of their own, a little later (a
-/// retry of this one would find nothing to move).
+/// retry of this one would find nothing to move). The items are placed a page at a time; when
+/// a page fails for a moment (the database busy), the job placing the rest carries the owners
+/// moved so far.
 pub async fn place_whole_days(
     store: &Store,
     tenant_id: Uuid,
@@ -66,8 +68,31 @@ pub async fn place_whole_days(
         Err(StoreError::NotFound) => return Ok(()),
         other => other?,
     };
-    let mut owners = store.place_whole_days(&tenant).await?;
-    owners.extend(recheck.iter().filter(|owner| !owners.contains(owner)).collect::<Vec<_>>());
+    let mut owners = recheck.to_vec();
+    let mut at = Some(WholeDaysCursor::default());
+    while let Some(cursor) = at {
+        match store.place_whole_days(&tenant, cursor).await {
+            Ok(page) => {
+                for owner in page.moved {
+                    if !owners.contains(&owner) {
+                        owners.push(owner);
+                    }
+                }
+                at = page.next;
+            }
+            Err(e @ (StoreError::Database(_) | StoreError::VersionConflict)) => {
+                // The pages written are in place: a job placing the rest (the next run finds
+                // what moved already in place) carries the owners whose overlaps are owed.
+                tracing::warn!(error = %e, "moving whole days after a change of zone failed");
+                let later = chrono::Utc::now() + chrono::Duration::seconds(10);
+                store
+                    .enqueue_at(&Job::PlaceWholeDays { tenant_id, recheck: owners }, later)
+                    .await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+    }
     for (done, &owner) in owners.iter().enumerate() {
         if let Err(e) = crate::conflicts::recheck_owner(store, tenant_id, owner).await {
             tracing::warn!(error = %e, "looking at overlaps after moving whole days failed");

@@ -90,6 +90,7 @@ pub use webhooks::{
     WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch, secret_context,
 };
 pub use widgets::{AvailabilityWidget, WidgetLookup};
+pub use zones::{PlacedPage, WholeDaysCursor};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$store` uses; on
 /// SQLite, the single writer connection.

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Store, StoreError, corrupt, with_pool, with_read_pool};
+use super::{Pool, Store, StoreError, corrupt, with_pool};
 use kalends_core::domain::{NewBooking, Owner, Tenant, TimeZone, local_midnight};
 
 impl Store {
@@ -53,14 +53,17 @@ impl Store {
 
 /// A tenant's whole-day items by kind, each read with the zone its days are counted in now (as
 /// [`Store::owner_zone`] and [`Store::booking_zone`] give it, the tenant's bound as `$2`) and
-/// the owners it is in: the table, then the statement.
+/// the owners it is in, a page of [`WHOLE_DAYS_PAGE`] items after the id bound as `$3` (a
+/// booking has a row per staff member): the table, then the statement.
 fn whole_days() -> [(&'static str, String); 4] {
     // What every kind reads, from `x` joined as `joins`, its zone and owners as `owned`.
     let select = |table: &str, owned: &str, joins: &str| {
         format!(
             "SELECT x.id, x.start_date, x.end_date, x.span_start, x.span_end, {owned} \
              FROM {table} x {joins} \
-             WHERE x.tenant_id = $1 AND x.start_date IS NOT NULL AND x.end_date IS NOT NULL"
+             WHERE x.id IN (SELECT y.id FROM {table} y WHERE y.tenant_id = $1 \
+             AND y.start_date IS NOT NULL AND y.end_date IS NOT NULL AND y.id > $3 \
+             ORDER BY y.id LIMIT {WHOLE_DAYS_PAGE}) ORDER BY x.id"
         )
     };
     // A resource's or a staff member's items: theirs, else the tenant's zone.
@@ -101,20 +104,17 @@ fn whole_days() -> [(&'static str, String); 4] {
     ]
 }
 
-/// Moved items written per statement (five parameters each), each batch in its own short
-/// transaction: SQLite's one writer is held for a batch, not for the whole tenant.
-const MOVED_PER_UPDATE: usize = super::IDS_PER_QUERY;
+/// Whole-day items read, placed and written per transaction: SQLite's one writer is held for
+/// a page, not for the whole tenant, and an item cannot change between its read and its write.
+const WHOLE_DAYS_PAGE: usize = super::IDS_PER_QUERY;
 
-/// The update placing `rows` moved items of `table` at once: per item its id, new instants and
-/// the days they were computed from (a row of `VALUES`, columns `column1`..`column5`). It holds
-/// only while the item still has those days: an item a write moved meanwhile was placed by that
-/// write (in the zone as it is now, which it read after the change).
+/// The update placing `rows` moved items of `table` at once: per item its id and new instants
+/// (a row of `VALUES`, columns `column1`..`column3`).
 fn moved_update_sql(table: &str, rows: usize) -> String {
-    let values = super::value_rows(1, rows, 5, |row| format!("({row})"));
+    let values = super::value_rows(1, rows, 3, |row| format!("({row})"));
     format!(
         "UPDATE {table} SET span_start = v.column2, span_end = v.column3 \
-         FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 \
-         AND {table}.start_date = v.column4 AND {table}.end_date = v.column5"
+         FROM (VALUES {values}) AS v WHERE {table}.id = v.column1"
     )
 }
 
@@ -134,73 +134,98 @@ fn booking_staff_end_sql(rows: usize) -> String {
 type WholeDayRow =
     (Uuid, NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>, String, Option<Uuid>, Option<Uuid>);
 
-/// An item to move: id, new instants, the days they come from.
-type MovedRow = (Uuid, DateTime<Utc>, DateTime<Utc>, NaiveDate, NaiveDate);
+/// Where a move of whole days goes on: the kind of item (stays, blocks, imported items,
+/// calendar busy days) and the last item placed. The default is the start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WholeDaysCursor {
+    kind: usize,
+    after: Option<Uuid>,
+}
+
+/// What one page of a move of whole days did.
+#[derive(Clone, Debug, Default)]
+pub struct PlacedPage {
+    /// The owners whose items moved, whose overlaps are to be looked at again.
+    pub moved: Vec<Owner>,
+    /// Where the move goes on; `None` when every kind is done.
+    pub next: Option<WholeDaysCursor>,
+}
 
 impl Store {
-    /// Places every whole-day item of `tenant` (stays, blocks, imported items, calendar busy
-    /// days) at midnight in its owner's zone as it is now, after a zone changed: an item stored
-    /// in the zone it had when written moves. Only the items that move are written, a thousand
-    /// to a statement and a transaction. Returns the owners whose items moved, whose overlaps
-    /// are to be looked at again.
-    pub async fn place_whole_days(&self, tenant: &Tenant) -> Result<Vec<Owner>, StoreError> {
+    /// Places one page of the whole-day items of `tenant` (stays, blocks, imported items,
+    /// calendar busy days) at midnight in its owner's zone as it is now, after a zone changed:
+    /// an item stored in the zone it had when written moves. The page is read and its moved
+    /// items written (a thousand to a statement) in one transaction, so a write that moves an
+    /// item meanwhile waits or comes after. Call it from [`WholeDaysCursor::default`] on until
+    /// `next` is `None`.
+    pub async fn place_whole_days(
+        &self,
+        tenant: &Tenant,
+        at: WholeDaysCursor,
+    ) -> Result<PlacedPage, StoreError> {
+        let kinds = whole_days();
+        let Some((table, select)) = kinds.get(at.kind) else {
+            return Ok(PlacedPage::default());
+        };
         let fallback = tenant.settings.time_zone.to_string();
-        let mut moved_owners = HashSet::new();
-        for (table, select) in whole_days() {
-            let rows: Vec<WholeDayRow> = with_read_pool!(self, |pool| {
-                sqlx::query_as(AssertSqlSafe(select.as_str()))
+        // SQLite's writer transaction holds everything it reads; PostgreSQL locks the rows read.
+        let select = match &self.pool {
+            Pool::Postgres(_) => format!("{select} FOR UPDATE OF x"),
+            Pool::Sqlite { .. } => select.clone(),
+        };
+        with_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let rows: Vec<WholeDayRow> = sqlx::query_as(AssertSqlSafe(select.as_str()))
                     .bind(tenant.id)
                     .bind(&fallback)
-                    .fetch_all(pool)
-                    .await
-            })?;
-            let mut placed = HashSet::new();
-            let mut moved: Vec<MovedRow> = Vec::new();
-            for (id, start, end, stored_start, stored_end, zone, resource, staff) in rows {
-                let zone: TimeZone = zone.parse().map_err(corrupt)?;
-                let span = (local_midnight(start, zone), local_midnight(end, zone));
-                if span == (stored_start, stored_end) {
-                    continue;
+                    .bind(at.after.unwrap_or(Uuid::nil()))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut read = HashSet::new();
+                let mut moved_owners = HashSet::new();
+                let mut moved: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+                for &(id, start, end, stored_start, stored_end, ref zone, resource, staff) in &rows
+                {
+                    let first = read.insert(id);
+                    let zone: TimeZone = zone.parse().map_err(corrupt)?;
+                    let span = (local_midnight(start, zone), local_midnight(end, zone));
+                    if span == (stored_start, stored_end) {
+                        continue;
+                    }
+                    let owners = resource.map(Owner::Resource).into_iter();
+                    moved_owners.extend(owners.chain(staff.map(Owner::Staff)));
+                    if first {
+                        moved.push((id, span.0, span.1));
+                    }
                 }
-                let owners = resource.map(Owner::Resource).into_iter();
-                moved_owners.extend(owners.chain(staff.map(Owner::Staff)));
-                if placed.insert(id) {
-                    moved.push((id, span.0, span.1, start, end));
+                if !moved.is_empty() {
+                    let update = moved_update_sql(table, moved.len());
+                    let mut query = sqlx::query(AssertSqlSafe(update.as_str()));
+                    for &(id, start, end) in &moved {
+                        query = query.bind(id).bind(start).bind(end);
+                    }
+                    query.execute(&mut *tx).await?;
+                    if *table == "bookings" {
+                        let links = booking_staff_end_sql(moved.len());
+                        let mut query = sqlx::query(AssertSqlSafe(links.as_str())).bind(tenant.id);
+                        for &(id, ..) in &moved {
+                            query = query.bind(id);
+                        }
+                        query.execute(&mut *tx).await?;
+                    }
                 }
+                tx.commit().await?;
+                let next = match rows.last() {
+                    Some(&(last, ..)) if read.len() == WHOLE_DAYS_PAGE => {
+                        Some(WholeDaysCursor { kind: at.kind, after: Some(last) })
+                    }
+                    _ => (at.kind + 1 < kinds.len())
+                        .then_some(WholeDaysCursor { kind: at.kind + 1, after: None }),
+                };
+                Ok::<_, StoreError>(PlacedPage { moved: moved_owners.into_iter().collect(), next })
             }
-            for batch in moved.chunks(MOVED_PER_UPDATE) {
-                self.write_moved(tenant.id, table, batch).await?;
-            }
-        }
-        Ok(moved_owners.into_iter().collect())
-    }
-
-    /// Writes one batch of moved items of `table` (and, for bookings, their staff links' copy
-    /// of the end) in one transaction.
-    async fn write_moved(
-        &self,
-        tenant_id: Uuid,
-        table: &str,
-        batch: &[MovedRow],
-    ) -> Result<(), StoreError> {
-        let update = moved_update_sql(table, batch.len());
-        let links = (table == "bookings").then(|| booking_staff_end_sql(batch.len()));
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut query = sqlx::query(AssertSqlSafe(update.as_str()));
-            for &(id, start, end, start_date, end_date) in batch {
-                query = query.bind(id).bind(start).bind(end).bind(start_date).bind(end_date);
-            }
-            query.execute(&mut *tx).await?;
-            if let Some(links) = &links {
-                let mut query = sqlx::query(AssertSqlSafe(links.as_str())).bind(tenant_id);
-                for &(id, ..) in batch {
-                    query = query.bind(id);
-                }
-                query.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
+            .await
         })
     }
 }

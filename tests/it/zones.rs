@@ -204,8 +204,60 @@ async fn a_block_moved_in_place_changes_the_feeds_etag(db: Db) {
     app.stop().await;
 }
 
+/// A business with more stays than the move places in one page (a thousand): every one moves,
+/// the first page's and the last's, and so does the staff links' copy of their ends. Ann and the
+/// room count days in the business's zone; each one-night stay is followed by a free day. The
+/// business moves from UTC to New York, so each stay now ends at 05:00 UTC, into a viewing of
+/// the room after the first stay and a call of Ann's after the last.
+async fn a_business_with_more_stays_than_a_page_moves_every_one(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    api.patch_settings(json!({"time_zone": "UTC"})).await.unwrap();
+    let room = ResourceIn { name: "Loft".into(), ..ResourceIn::default() };
+    let room = api.create_resource(&room).await.unwrap().id;
+    let ann = api.create_staff(&StaffIn { name: "Ann".into(), ..StaffIn::default() }).await;
+    let ann = ann.unwrap().id;
+    let first = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+    let stays = 1_050;
+    for i in 0..stays {
+        let (from, to) = (first + chrono::Days::new(2 * i), first + chrono::Days::new(2 * i + 1));
+        let stay = whole_days("Stay", Some(room), vec![ann], &from.to_string(), &to.to_string());
+        api.create_booking(&stay).await.unwrap();
+    }
+    let after_first = format!("{}", first + chrono::Days::new(1));
+    let after_last = format!("{}", first + chrono::Days::new(2 * stays - 1));
+    let viewing = timed(
+        "Viewing",
+        Some(room),
+        vec![],
+        &format!("{after_first}T02:00:00Z"),
+        &format!("{after_first}T03:00:00Z"),
+    );
+    let call = timed(
+        "Call",
+        None,
+        vec![ann],
+        &format!("{after_last}T02:00:00Z"),
+        &format!("{after_last}T03:00:00Z"),
+    );
+    api.create_booking(&viewing).await.unwrap();
+    api.create_booking(&call).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_overlaps(&api).await, [], "every stay ends at midnight UTC");
+
+    api.patch_settings(json!({"time_zone": "America/New_York"})).await.unwrap();
+    app.settle().await;
+    let mut open = open_overlaps(&api).await;
+    open.sort();
+    let at = |day: &str| (format!("{day}T02:00:00+00:00"), format!("{day}T03:00:00+00:00"));
+    assert_eq!(open, [at(&after_first), at(&after_last)]);
+    app.stop().await;
+}
+
 on_both_databases!(
     a_block_moved_in_place_changes_the_feeds_etag,
+    a_business_with_more_stays_than_a_page_moves_every_one,
     a_staff_members_whole_day_moves_with_the_business_zone_and_refuses_a_checked_overlap,
     whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow,
     an_imported_reservation_moves_with_its_rooms_time_zone,
