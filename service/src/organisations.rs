@@ -898,8 +898,16 @@ async fn delete_held(
     // the last step, so that a disconnection stopped halfway and asked again logs them all.
     let covered = members.iter().filter(|m| m.state != "left" && m.connection_id.is_some());
     let stopped = covered.count();
+    // A few at a time, as calendars are covered: each may wait for a token minted for its
+    // cleanup, and a large organisation stopped one by one would outlast the request.
+    let org = org.as_ref();
+    let mut stops = Vec::new();
     for member in &members {
-        stop_covering(cx, tenant_id, member, remove_events, org.as_ref()).await?;
+        stops.push(async move { stop_covering(cx, tenant_id, member, remove_events, org).await });
+    }
+    let mut stopping = futures::stream::iter(stops).buffer_unordered(COVERED_AT_ONCE);
+    while let Some(stopped) = stopping.next().await {
+        stopped?;
     }
     let entry = NewLogEntry {
         action: OrganisationAction::Disconnected,

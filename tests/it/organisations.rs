@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::helpers::{Db, TestApp, booking_in, eventually, fields, on_both_databases};
 
 on_both_databases!(
+    disconnecting_a_large_workspace_with_a_slow_token_endpoint_finishes_in_one_request,
     an_administrator_connects_a_workspace_and_covered_staff_calendars_follow_their_bookings,
     the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar,
     bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored,
@@ -830,6 +831,33 @@ async fn a_directory_of_hundreds_is_covered_in_the_background_and_the_connection
     assert_eq!((&log[0]["by"]["kind"], &log[1]["action"]), (&json!("api_key"), &json!("changed")));
     let detail = log[0]["detail"].as_str().unwrap();
     assert!(detail.contains("62 calendars covered again"), "{detail}");
+    app.stop().await;
+}
+
+/// A Workspace of thirty staff, Google taking 600 ms for each token: disconnecting it, with
+/// Kalends' events removed (a fresh token for each calendar's cleanup), finishes within the
+/// request's time limit of eight seconds, and every covered calendar is stopped.
+async fn disconnecting_a_large_workspace_with_a_slow_token_endpoint_finishes_in_one_request(
+    db: Db,
+) {
+    let app = TestApp::start_public_with(db, |config| config.http.request_timeout_secs = 8).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    for n in 0..28 {
+        put_user(&app, &format!("stylist{n:02}@salon.example"), "/Staff", false).await;
+    }
+    let organisation = connect_staff_unit(&app, &key).await;
+    assert_eq!(organisation.members_count, 30);
+    let faults = app.url("/sandbox/_control/faults");
+    let slow = json!({"latency_ms": 600, "path": "/google/token"});
+    assert!(app.sandbox().put(&faults).json(&slow).send().await.unwrap().status().is_success());
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let (status, answer) = app.call("DELETE", &path, &key, None).await;
+    assert_eq!(status, 204, "{answer}");
+    let connections = app.api(&key).connections().await.unwrap();
+    assert_eq!(connections.len(), 30);
+    assert!(connections.iter().all(|c| c.status == "revoked"), "{connections:?}");
+    app.sandbox().put(&faults).json(&json!({})).send().await.unwrap();
     app.stop().await;
 }
 
