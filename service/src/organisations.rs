@@ -49,6 +49,15 @@ const COVERED_AT_ONCE: usize = 8;
 /// seconds' work); more are left to a background read (see [`Reach`]).
 const COVERED_IN_A_REQUEST: usize = 40;
 
+/// Whether `leaving` of `members` is a departure the hourly read does not apply by itself: at
+/// least five, and most of the organisation. A directory that lists far fewer users than
+/// before usually means the account reading it lost its rights over them (Google answers a
+/// narrowed administrator with fewer users, not a refusal), and stopping their calendars would
+/// take Kalends' events out of them; a read someone asks for applies it.
+fn mass_departure(leaving: usize, members: usize) -> bool {
+    leaving >= 5 && leaving * 2 > members
+}
+
 /// How many users the provider leaves unanswered in one read before the read stops, taking
 /// the provider itself, not a few mailboxes, to be down.
 const PROVIDER_DOWN: usize = 2 * COVERED_AT_ONCE;
@@ -405,6 +414,22 @@ impl Org {
     /// address matters: on Google, where a calendar is reached through a token for its
     /// user's address (`None`: deleted). Microsoft reaches a mailbox by its id, whatever its
     /// address: `None`.
+    /// Who reads the directory, in the administrator's words.
+    fn directory_reader(&self) -> String {
+        match &self.directory {
+            Directory::Google { admin_email, .. } => admin_email.clone(),
+            Directory::Microsoft { .. } => "the application".to_owned(),
+        }
+    }
+
+    /// The field that names who reads the directory (and so what it lists).
+    fn directory_field(&self) -> &'static str {
+        match &self.directory {
+            Directory::Google { .. } => "admin_email",
+            Directory::Microsoft { .. } => "group_id",
+        }
+    }
+
     async fn user(&self, id: &str) -> Result<Option<OrgUser>, OrganisationError> {
         match &self.directory {
             Directory::Google { workspace, admin_email, .. } => {
@@ -1004,7 +1029,7 @@ async fn apply_directory(
 ) -> Result<Moved, OrganisationError> {
     // How it went is kept on the connection: a user the provider did not answer for is covered
     // by the next read (hourly, or `refresh`), and the administrator sees why meanwhile.
-    let outcome = apply_users(cx, organisation, org, users, Reach::of(by)).await;
+    let outcome = apply_users(cx, organisation, org, users, by).await;
     match &outcome {
         Ok(moved) => {
             let read = match moved.waiting {
@@ -1078,9 +1103,9 @@ async fn apply_users(
     organisation: &OrganisationConnection,
     org: &Org,
     users: Vec<OrgUser>,
-    reach: Reach,
+    by: Actor,
 ) -> Result<Moved, OrganisationError> {
-    let tenant_id = organisation.tenant_id;
+    let (tenant_id, reach) = (organisation.tenant_id, Reach::of(by));
     let known = cx.store.organisation_members(tenant_id, organisation.id).await?;
     let connections = cx.store.list_connections(tenant_id, None).await?;
     // A member's calendar while it is connected: active, or failing for now (it still holds
@@ -1095,6 +1120,18 @@ async fn apply_users(
         .iter()
         .filter(|m| m.state != "left" && !in_scope.iter().any(|u| u.id == m.directory_id))
         .collect();
+    let members = known.iter().filter(|m| m.state != "left").count();
+    if by == Actor::Schedule && mass_departure(leavers.len(), members) {
+        let message = format!(
+            "the directory's read left out {} of the {members} members at once, so nobody was \
+             marked as left: if they did leave, read the directory again (Refresh on the \
+             console, or POST .../refresh), which applies it; if not, check that {} may still \
+             read all of them",
+            leavers.len(),
+            org.directory_reader(),
+        );
+        return Err(OrganisationError::Invalid { field: org.directory_field(), message });
+    }
     let covered = |user: &OrgUser| {
         current(user).is_some_and(|m| covers(organisation, m, held(m.connection_id), user))
     };

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::helpers::{Db, TestApp, booking_in, eventually, fields, on_both_databases};
 
 on_both_databases!(
+    the_hourly_read_does_not_stop_most_of_the_organisation_at_once_by_itself,
     disconnecting_a_large_workspace_with_a_slow_token_endpoint_finishes_in_one_request,
     an_administrator_connects_a_workspace_and_covered_staff_calendars_follow_their_bookings,
     the_directory_read_again_covers_a_joiner_and_stops_a_leavers_calendar,
@@ -1136,6 +1137,40 @@ async fn the_scheduled_directory_read_covers_a_joiner_and_keeps_a_refusal_for_th
     let error = answer["last_error"].as_str().unwrap();
     assert!(error.contains(DIRECTORY_SCOPE) && error.contains(CLIENT_ID), "{error}");
     assert_eq!(answer["members_count"], 3, "the members keep syncing meanwhile");
+    app.stop().await;
+}
+
+/// The hourly read finds five of the seven members gone from the directory at once (as when
+/// the account reading it loses its rights over them): it marks nobody as left and tells the
+/// administrator. A read someone asks for applies it: they are marked left.
+async fn the_hourly_read_does_not_stop_most_of_the_organisation_at_once_by_itself(db: Db) {
+    let (app, tenant, key, organisation) = staff_unit_connected(db).await;
+    for n in 0..5 {
+        put_user(&app, &format!("stylist{n}@salon.example"), "/Staff", false).await;
+    }
+    let refresh = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    for n in 0..5 {
+        put_user(&app, &format!("stylist{n}@salon.example"), "/Office", false).await;
+    }
+    let job = Job::RefreshOrganisation { tenant_id: tenant.id, organisation_id: organisation.id };
+    app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert!(listed.len() == 7 && listed.iter().all(|m| m.state == "active"), "{listed:?}");
+    let connections = app.api(&key).connections().await.unwrap();
+    assert!(connections.iter().all(|c| c.status == "active"), "{connections:?}");
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let (_, answer) = app.call("GET", &path, &key, None).await;
+    let error = answer["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("left out 5 of the 7 members"), "{answer}");
+
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let listed = members(&app, &key, organisation.id).await.items;
+    let left = listed.iter().filter(|m| m.state == "left").count();
+    assert_eq!(left, 5, "{listed:?}");
     app.stop().await;
 }
 
