@@ -58,6 +58,20 @@ fn mass_departure(leaving: usize, members: usize) -> bool {
     leaving >= 5 && leaving * 2 > members
 }
 
+/// The hourly read's refusal of a [`mass_departure`], saying what to do.
+fn held_back(org: &Org, leaving: usize, members: usize) -> Result<(), OrganisationError> {
+    if !mass_departure(leaving, members) {
+        return Ok(());
+    }
+    let message = format!(
+        "the directory's read left out {leaving} of the {members} members at once, so nobody was \
+         marked as left: if they did leave, read the directory again (Refresh on the console, or \
+         POST .../refresh), which applies it; if not, check that {} may still read all of them",
+        org.directory_reader(),
+    );
+    Err(OrganisationError::Invalid { field: org.directory_field(), message })
+}
+
 /// How many users the provider leaves unanswered in one read before the read stops, taking
 /// the provider itself, not a few mailboxes, to be down.
 const PROVIDER_DOWN: usize = 2 * COVERED_AT_ONCE;
@@ -1121,16 +1135,8 @@ async fn apply_users(
         .filter(|m| m.state != "left" && !in_scope.iter().any(|u| u.id == m.directory_id))
         .collect();
     let members = known.iter().filter(|m| m.state != "left").count();
-    if by == Actor::Schedule && mass_departure(leavers.len(), members) {
-        let message = format!(
-            "the directory's read left out {} of the {members} members at once, so nobody was \
-             marked as left: if they did leave, read the directory again (Refresh on the \
-             console, or POST .../refresh), which applies it; if not, check that {} may still \
-             read all of them",
-            leavers.len(),
-            org.directory_reader(),
-        );
-        return Err(OrganisationError::Invalid { field: org.directory_field(), message });
+    if by == Actor::Schedule {
+        held_back(org, leavers.len(), members)?;
     }
     let covered = |user: &OrgUser| {
         current(user).is_some_and(|m| covers(organisation, m, held(m.connection_id), user))

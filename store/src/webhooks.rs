@@ -802,25 +802,7 @@ impl Store {
             .bind(work.delivery_id)
             .execute(&mut *tx)
             .await?;
-            let endpoint = sqlx::query(match &record.next {
-                AfterAttempt::Succeeded => {
-                    "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1"
-                }
-                AfterAttempt::DisableEndpoint(_) => {
-                    "UPDATE webhook_endpoints SET enabled = $2, disabled_reason = $3, \
-                     updated_at = $4 WHERE id = $1"
-                }
-                // Attempts of several deliveries may finish in any order: the streak keeps its
-                // earliest start and its latest failure.
-                AfterAttempt::RetryAt(_) | AfterAttempt::Failed => {
-                    "UPDATE webhook_endpoints SET \
-                     failing_since = CASE WHEN $3 THEN $2 ELSE COALESCE(failing_since, $2) END, \
-                     last_failed_at = CASE WHEN last_failed_at IS NULL OR last_failed_at < $2 \
-                     THEN $2 ELSE last_failed_at END \
-                     WHERE id = $1"
-                }
-            })
-            .bind(work.endpoint.id);
+            let endpoint = sqlx::query(endpoint_after(&record.next)).bind(work.endpoint.id);
             let endpoint = match &record.next {
                 AfterAttempt::Succeeded => endpoint,
                 AfterAttempt::DisableEndpoint(reason) => endpoint.bind(false).bind(reason).bind(at),
@@ -858,5 +840,28 @@ impl Store {
             .map(|_| ())
         })?;
         Ok(())
+    }
+}
+
+/// What an attempt's outcome does to its endpoint, `$1` the endpoint: a success ends its failing
+/// streak; disabling sets `enabled` `$2`, `disabled_reason` `$3` and `updated_at` `$4`; a failure
+/// at `$2` starts a streak (or a new one when `$3`) and is its latest. Attempts of several
+/// deliveries may finish in any order: the streak keeps its earliest start and latest failure.
+fn endpoint_after(next: &AfterAttempt) -> &'static str {
+    match next {
+        AfterAttempt::Succeeded => {
+            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1"
+        }
+        AfterAttempt::DisableEndpoint(_) => {
+            "UPDATE webhook_endpoints SET enabled = $2, disabled_reason = $3, updated_at = $4 \
+             WHERE id = $1"
+        }
+        AfterAttempt::RetryAt(_) | AfterAttempt::Failed => {
+            "UPDATE webhook_endpoints SET \
+             failing_since = CASE WHEN $3 THEN $2 ELSE COALESCE(failing_since, $2) END, \
+             last_failed_at = CASE WHEN last_failed_at IS NULL OR last_failed_at < $2 \
+             THEN $2 ELSE last_failed_at END \
+             WHERE id = $1"
+        }
     }
 }
