@@ -96,11 +96,9 @@ pub async fn run(
     let started = Instant::now();
     let answer = attempt(sealer, sender, &work, attempted_at).await;
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let mut record = judge(&sender.config, &work, attempted_at, duration_ms, answer);
+    let record = judge(&sender.config, &work, attempted_at, duration_ms, answer);
     if let AfterAttempt::DisableEndpoint(reason) = &record.next {
         tracing::warn!(endpoint = %work.endpoint.id, %reason, "webhook endpoint disabled");
-        let since = Streak::of(&sender.config, &work.endpoint, attempted_at).since;
-        record.alerts.push(disabled_alert(&work, reason, since));
     }
     if let Some(error) = &record.log.error {
         tracing::info!(endpoint = %work.endpoint.id, attempt = work.attempt, %error, "webhook attempt failed");
@@ -241,7 +239,7 @@ async fn excerpt(mut response: reqwest::Response) -> String {
     printable(&String::from_utf8_lossy(&bytes))
 }
 
-/// The attempt's log line and what follows it.
+/// The attempt's log line, what follows it, and the alert when it disables the endpoint.
 fn judge(
     config: &WebhooksConfig,
     work: &DeliveryWork,
@@ -257,19 +255,18 @@ fn judge(
         response_excerpt: None,
         error: None,
     };
+    let streak = Streak::of(config, &work.endpoint, attempted_at);
     let retry_after = match answer {
         Ok(answer) => {
             log.status_code = Some(i32::from(answer.status));
             log.response_excerpt = Some(answer.excerpt).filter(|e| !e.is_empty());
             if (200..300).contains(&answer.status) {
-                let next = AfterAttempt::Succeeded;
-                return AttemptRecord { log, next, alerts: Vec::new(), new_streak: false };
+                return streak.record(work, log, AfterAttempt::Succeeded);
             }
             if answer.status == 410 {
                 log.error = Some("the endpoint answered 410 Gone".into());
                 let reason = "the endpoint answered 410 Gone".to_owned();
-                let next = AfterAttempt::DisableEndpoint(reason);
-                return AttemptRecord { log, next, alerts: Vec::new(), new_streak: false };
+                return streak.record(work, log, AfterAttempt::DisableEndpoint(reason));
             }
             log.error = Some(format!("the endpoint answered {}", answer.status));
             answer.retry_after
@@ -279,9 +276,8 @@ fn judge(
             None
         }
     };
-    let streak = Streak::of(config, &work.endpoint, attempted_at);
     let next = after_failure(config, work, attempted_at, streak.since, retry_after);
-    AttemptRecord { log, next, alerts: Vec::new(), new_streak: streak.new }
+    streak.record(work, log, next)
 }
 
 /// The failing streak a failed attempt belongs to.
@@ -311,6 +307,16 @@ impl Streak {
             }
             _ => Streak { since: attempted_at, new: true },
         }
+    }
+
+    /// The record of an attempt in this streak: disabling the endpoint raises its alert,
+    /// failing since the streak's first failure.
+    fn record(self, work: &DeliveryWork, log: WebhookAttempt, next: AfterAttempt) -> AttemptRecord {
+        let alerts = match &next {
+            AfterAttempt::DisableEndpoint(reason) => vec![disabled_alert(work, reason, self.since)],
+            _ => Vec::new(),
+        };
+        AttemptRecord { log, next, alerts, new_streak: self.new }
     }
 }
 

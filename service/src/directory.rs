@@ -84,11 +84,7 @@ pub async fn place_whole_days(
                 // The pages written are in place: a job placing the rest (the next run finds
                 // what moved already in place) carries the owners whose overlaps are owed.
                 tracing::warn!(error = %e, "moving whole days after a change of zone failed");
-                let later = chrono::Utc::now() + chrono::Duration::seconds(10);
-                store
-                    .enqueue_at(&Job::PlaceWholeDays { tenant_id, recheck: owners }, later)
-                    .await?;
-                return Ok(());
+                return place_later(store, tenant_id, owners).await;
             }
             Err(e) => return Err(e),
         }
@@ -96,13 +92,21 @@ pub async fn place_whole_days(
     for (done, &owner) in owners.iter().enumerate() {
         if let Err(e) = crate::conflicts::recheck_owner(store, tenant_id, owner).await {
             tracing::warn!(error = %e, "looking at overlaps after moving whole days failed");
-            let recheck = owners[done..].to_vec();
-            let later = chrono::Utc::now() + chrono::Duration::seconds(10);
-            store.enqueue_at(&Job::PlaceWholeDays { tenant_id, recheck }, later).await?;
-            return Ok(());
+            return place_later(store, tenant_id, owners[done..].to_vec()).await;
         }
     }
     Ok(())
+}
+
+/// The job that finishes a move of whole days stopped by a failure, a little later, with the
+/// owners whose overlaps are still owed.
+async fn place_later(
+    store: &Store,
+    tenant_id: Uuid,
+    recheck: Vec<Owner>,
+) -> Result<(), StoreError> {
+    let later = chrono::Utc::now() + chrono::Duration::seconds(10);
+    store.enqueue_at(&Job::PlaceWholeDays { tenant_id, recheck }, later).await
 }
 
 /// The checklist refresh a change of family owes a resource (and, through it, its family).

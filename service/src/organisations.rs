@@ -49,6 +49,10 @@ const COVERED_AT_ONCE: usize = 8;
 /// seconds' work); more are left to a background read (see [`Reach`]).
 const COVERED_IN_A_REQUEST: usize = 40;
 
+/// How many users the provider leaves unanswered in one read before the read stops, taking
+/// the provider itself, not a few mailboxes, to be down.
+const PROVIDER_DOWN: usize = 2 * COVERED_AT_ONCE;
+
 /// Whether `leaving` of `members` is a departure the hourly read does not apply by itself: at
 /// least five, and most of the organisation. A directory that lists far fewer users than
 /// before usually means the account reading it lost its rights over them (Google answers a
@@ -71,10 +75,6 @@ fn held_back(org: &Org, leaving: usize, members: usize) -> Result<(), Organisati
     );
     Err(OrganisationError::Invalid { field: org.directory_field(), message })
 }
-
-/// How many users the provider leaves unanswered in one read before the read stops, taking
-/// the provider itself, not a few mailboxes, to be down.
-const PROVIDER_DOWN: usize = 2 * COVERED_AT_ONCE;
 
 /// How long one read or change holds its organisation connection before it renews the hold
 /// (every third of it, for as long as the work runs): a process that dies holding it frees it
@@ -424,10 +424,6 @@ impl Org {
         }
     }
 
-    /// The directory user `id` as the directory knows them now, wherever they are, when their
-    /// address matters: on Google, where a calendar is reached through a token for its
-    /// user's address (`None`: deleted). Microsoft reaches a mailbox by its id, whatever its
-    /// address: `None`.
     /// Who reads the directory, in the administrator's words.
     fn directory_reader(&self) -> String {
         match &self.directory {
@@ -444,6 +440,10 @@ impl Org {
         }
     }
 
+    /// The directory user `id` as the directory knows them now, wherever they are, when their
+    /// address matters: on Google, where a calendar is reached through a token for its
+    /// user's address (`None`: deleted). Microsoft reaches a mailbox by its id, whatever its
+    /// address: `None`.
     async fn user(&self, id: &str) -> Result<Option<OrgUser>, OrganisationError> {
         match &self.directory {
             Directory::Google { workspace, admin_email, .. } => {
@@ -945,8 +945,8 @@ async fn delete_held(
         stops.push(async move { stop_covering(cx, tenant_id, member, remove_events, org).await });
     }
     let mut stopping = futures::stream::iter(stops).buffer_unordered(COVERED_AT_ONCE);
-    while let Some(stopped) = stopping.next().await {
-        stopped?;
+    while let Some(done) = stopping.next().await {
+        done?;
     }
     let entry = NewLogEntry {
         action: OrganisationAction::Disconnected,

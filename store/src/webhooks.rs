@@ -239,8 +239,8 @@ pub struct AttemptRecord {
     pub next: AfterAttempt,
     /// Alerts to raise with it (the endpoint disabled), sent at once.
     pub alerts: Vec<kalends_core::alerts::AlertDraft>,
-    /// A failure that begins a new failing streak (the endpoint's last failure is from before a
-    /// quiet spell), so `failing_since` starts again at this attempt.
+    /// The attempt would begin a new failing streak (the endpoint's last failure is from before
+    /// a quiet spell): when it failed, `failing_since` starts again at it.
     pub new_streak: bool,
 }
 

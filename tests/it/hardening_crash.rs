@@ -51,9 +51,7 @@ async fn a_retry_after_of_1e300_leaves_the_process_serving_and_the_sync_owed(db:
     let shutdown = running.shutdown.clone();
     let process = tokio::spawn(running.wait());
     let (key, ann) = connected_staff(&app).await;
-    let faults = json!({"rate_limit_rate": 1, "retry_after_secs": 1e300});
-    let put = app.sandbox().put(app.url("/sandbox/_control/faults")).json(&faults);
-    assert!(put.send().await.unwrap().status().is_success());
+    app.sandbox_faults(json!({"rate_limit_rate": 1, "retry_after_secs": 1e300})).await;
 
     let api = app.api(&key);
     let booking = BookingIn { staff_ids: vec![ann], ..booking_in("Massage", 2) };

@@ -198,6 +198,12 @@ impl TestApp {
         client().default_headers(headers).build().unwrap()
     }
 
+    /// Sets the sandbox's injected faults (`{}` clears them).
+    pub async fn sandbox_faults(&self, faults: Value) {
+        let put = self.sandbox().put(self.url("/sandbox/_control/faults")).json(&faults);
+        assert!(put.send().await.unwrap().status().is_success(), "faults {faults}");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

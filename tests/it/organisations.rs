@@ -596,13 +596,11 @@ async fn a_leaver_the_directory_cannot_be_asked_about_now_does_not_hold_up_the_r
     let (app, key, organisation, bo, _) = bo_booked(db).await;
     put_user(&app, "dee@salon.example", "/Staff", false).await;
     put_user(&app, "bo@salon.example", "/Office", false).await;
-    let faults = app.url("/sandbox/_control/faults");
-    let failing = json!({"error_rate": 1.0, "path": "/directory/v1/users/"});
-    assert!(app.sandbox().put(&faults).json(&failing).send().await.unwrap().status().is_success());
+    app.sandbox_faults(json!({"error_rate": 1.0, "path": "/directory/v1/users/"})).await;
     let path = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
     let (status, answer) = app.call("POST", &path, &key, None).await;
     assert_eq!(status, 200, "{answer}");
-    app.sandbox().put(&faults).json(&json!({})).send().await.unwrap();
+    app.sandbox_faults(json!({})).await;
     dee_joined_and_bo_left(&app, &key, organisation.id).await;
     app.settle().await;
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
@@ -849,16 +847,14 @@ async fn disconnecting_a_large_workspace_with_a_slow_token_endpoint_finishes_in_
     }
     let organisation = connect_staff_unit(&app, &key).await;
     assert_eq!(organisation.members_count, 30);
-    let faults = app.url("/sandbox/_control/faults");
-    let slow = json!({"latency_ms": 600, "path": "/google/token"});
-    assert!(app.sandbox().put(&faults).json(&slow).send().await.unwrap().status().is_success());
+    app.sandbox_faults(json!({"latency_ms": 600, "path": "/google/token"})).await;
     let path = format!("/api/v1/organisation-connections/{}", organisation.id);
     let (status, answer) = app.call("DELETE", &path, &key, None).await;
     assert_eq!(status, 204, "{answer}");
     let connections = app.api(&key).connections().await.unwrap();
     assert_eq!(connections.len(), 30);
     assert!(connections.iter().all(|c| c.status == "revoked"), "{connections:?}");
-    app.sandbox().put(&faults).json(&json!({})).send().await.unwrap();
+    app.sandbox_faults(json!({})).await;
     app.stop().await;
 }
 

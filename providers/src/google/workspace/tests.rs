@@ -271,30 +271,12 @@ async fn endless_directory(
     (base, asked)
 }
 
-#[tokio::test]
-async fn a_directory_naming_the_same_next_page_again_is_refused_rather_than_read_forever() {
+/// The example Workspace's administrator reads a directory whose pages never end (`token`, as
+/// in [`endless_directory`]): the error the read ends with, and how many pages it asked for.
+async fn read_endless(token: fn(usize) -> String) -> (String, usize) {
     let salon = Salon::start().await;
     salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
-    let (base, asked) = endless_directory(|_| "again".into()).await;
-    let token_url = format!("{}/google/token", salon.base);
-    let workspace =
-        Workspace::new(&Salon::key(KEY), &token_url, &base, Duration::from_secs(10)).unwrap();
-    let read = tokio::time::timeout(
-        Duration::from_secs(20),
-        workspace.directory(ADMIN, "salon.example", None),
-    )
-    .await
-    .expect("the read ends");
-    let error = read.unwrap_err().to_string();
-    assert!(error.contains("the same page"), "{error}");
-    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
-}
-
-#[tokio::test]
-async fn a_directory_whose_pages_never_end_is_read_to_a_limit_and_refused() {
-    let salon = Salon::start().await;
-    salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
-    let (base, asked) = endless_directory(|n| format!("page-{n}")).await;
+    let (base, asked) = endless_directory(token).await;
     let token_url = format!("{}/google/token", salon.base);
     let workspace =
         Workspace::new(&Salon::key(KEY), &token_url, &base, Duration::from_secs(10)).unwrap();
@@ -304,7 +286,19 @@ async fn a_directory_whose_pages_never_end_is_read_to_a_limit_and_refused() {
     )
     .await
     .expect("the read ends");
-    let error = read.unwrap_err().to_string();
+    (read.unwrap_err().to_string(), asked.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn a_directory_naming_the_same_next_page_again_is_refused_rather_than_read_forever() {
+    let (error, asked) = read_endless(|_| "again".into()).await;
+    assert!(error.contains("the same page"), "{error}");
+    assert_eq!(asked, 2);
+}
+
+#[tokio::test]
+async fn a_directory_whose_pages_never_end_is_read_to_a_limit_and_refused() {
+    let (error, asked) = read_endless(|n| format!("page-{n}")).await;
     assert!(error.contains("pages"), "{error}");
-    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), super::DIRECTORY_PAGES);
+    assert_eq!(asked, super::DIRECTORY_PAGES);
 }
