@@ -16,6 +16,11 @@
 //!   a consent given or taken back later counts from the next token. Outside the scope
 //!   Graph answers 403 `ErrorAccessDenied` with the access policy's words. Subscriptions on
 //!   `users/{id}/events` are made and renewed the same way.
+//! - RBAC for Applications: Exchange's own role assignments (`Application Calendars.Read`,
+//!   `Application Calendars.ReadWrite`), each scoped to a group's members or to everyone,
+//!   grant calendar access with no permission in the token, read live at every call, and add
+//!   to what Entra consented (as Microsoft documents: the two are a union). A mailbox neither
+//!   grants is refused with the plain 403 `ErrorAccessDenied`.
 //! - An application token is not a user's: `/me` refuses it, as Graph does.
 //!
 //! The calendar handlers are the `/me` ones ([`super::microsoft`]); [`act_for`] checks the
@@ -90,6 +95,24 @@ pub struct App {
     /// `None` reaches every mailbox of the tenant.
     #[serde(default)]
     pub access_group: Option<String>,
+    /// Exchange Online's own grants to the application (RBAC for Applications): management
+    /// role assignments, read live by Exchange and never written into a token, each granting
+    /// a calendar permission on the mailboxes of its scope, whatever Entra consented to.
+    #[serde(default)]
+    pub exchange_roles: Vec<ExchangeRole>,
+}
+
+/// A management role assignment of RBAC for Applications in Exchange Online
+/// (`New-ManagementRoleAssignment -App … -Role "Application Calendars.ReadWrite"
+/// -CustomResourceScope …`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExchangeRole {
+    /// The role: `Application Calendars.Read` or `Application Calendars.ReadWrite`.
+    pub role: String,
+    /// The management scope, as the members of a mail-enabled security group; `None`: every
+    /// mailbox of the organisation.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 /// A user of the directory.
@@ -165,8 +188,19 @@ impl Data {
 
     /// Whether the application may reach the user's mailbox (its access policy).
     fn within_scope(&self, app: &App, user: &EntraUser) -> bool {
-        app.access_group.as_ref().is_none_or(|group| {
-            self.groups.get(group).is_some_and(|members| members.contains(&user.id))
+        app.access_group.as_ref().is_none_or(|group| self.member_of(group, user))
+    }
+
+    fn member_of(&self, group: &str, user: &EntraUser) -> bool {
+        self.groups.get(group).is_some_and(|members| members.contains(&user.id))
+    }
+
+    /// Whether Exchange grants the application one of `any_of` on the user's mailbox through
+    /// RBAC for Applications: a role assignment for the permission whose scope holds them.
+    fn exchange_grants(&self, app: &App, any_of: &[&str], user: &EntraUser) -> bool {
+        app.exchange_roles.iter().any(|assignment| {
+            granted(&assignment.role, any_of)
+                && assignment.group.as_deref().is_none_or(|group| self.member_of(group, user))
         })
     }
 }
@@ -175,6 +209,19 @@ impl App {
     fn holds(&self, any_of: &[&str]) -> bool {
         self.roles.iter().any(|role| any_of.iter().any(|wanted| role.eq_ignore_ascii_case(wanted)))
     }
+
+    /// Whether any of the application's Exchange role assignments grants one of `any_of`,
+    /// on some mailbox.
+    fn may_be_granted(&self, any_of: &[&str]) -> bool {
+        self.exchange_roles.iter().any(|assignment| granted(&assignment.role, any_of))
+    }
+}
+
+/// Whether the Exchange role `role` (`Application Calendars.ReadWrite`) is one of the
+/// permissions `any_of`.
+fn granted(role: &str, any_of: &[&str]) -> bool {
+    role.strip_prefix("Application ")
+        .is_some_and(|permission| any_of.iter().any(|p| permission.eq_ignore_ascii_case(p)))
 }
 
 /// A token-endpoint refusal: status, `error`, description, AADSTS number.
@@ -403,7 +450,10 @@ fn admit(
     } else {
         &["Calendars.ReadWrite"]
     };
-    if !app.holds(needed) {
+    // Entra's consent is in the token; Exchange's own grants (RBAC for Applications) are
+    // read live, for the mailbox asked for: the two add up.
+    let in_exchange = !tail.is_empty() && app.may_be_granted(needed);
+    if !app.holds(needed) && !in_exchange {
         return Err(access_denied());
     }
     let Some(user) = state.entra.user(named).cloned() else {
@@ -413,8 +463,13 @@ fn admit(
             &format!("The requested user '{named}' is invalid."),
         ));
     };
-    if !tail.is_empty() && !state.entra.within_scope(&app, &user) {
-        return Err(graph_error(StatusCode::FORBIDDEN, "ErrorAccessDenied", OUTSIDE_SCOPE));
+    if !tail.is_empty() && !state.entra.exchange_grants(&app, needed, &user) {
+        if !app.holds(needed) {
+            return Err(access_denied());
+        }
+        if !state.entra.within_scope(&app, &user) {
+            return Err(graph_error(StatusCode::FORBIDDEN, "ErrorAccessDenied", OUTSIDE_SCOPE));
+        }
     }
     state.ensure_account(Provider::Microsoft, &user.user_principal_name);
     Ok(user.user_principal_name)

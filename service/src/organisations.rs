@@ -374,8 +374,14 @@ impl Org {
 
     /// Whether the grant covers the calendar access of a tier (`busy_only`): a token for the
     /// administrator's calendar with the tier's scopes (Google), or the permission among the
-    /// roles of the application's token (Microsoft; the token shared since [`Self::renew`]).
-    async fn check_calendar_grant(&self, busy_only: bool) -> Result<(), OrganisationError> {
+    /// roles of the application's token (Microsoft; the token shared since [`Self::renew`]),
+    /// else Graph's answer for the first of the `users` in scope, in case Exchange grants it
+    /// itself (RBAC for Applications, which puts nothing in the token).
+    async fn check_calendar_grant(
+        &self,
+        busy_only: bool,
+        users: &[OrgUser],
+    ) -> Result<(), OrganisationError> {
         match &self.directory {
             Directory::Google { workspace, admin_email, .. } => {
                 let scopes = delegated_scopes(busy_only);
@@ -389,12 +395,19 @@ impl Org {
                 } else {
                     &[tenant::CALENDAR_PERMISSION]
                 };
-                if token.roles.as_ref().is_some_and(|roles| {
-                    !roles.iter().any(|role| enough.iter().any(|p| role.eq_ignore_ascii_case(p)))
+                if token.roles.as_ref().is_none_or(|roles| {
+                    roles.iter().any(|role| enough.iter().any(|p| role.eq_ignore_ascii_case(p)))
                 }) {
+                    return Ok(());
+                }
+                let Some(user) = users.iter().find(|user| user.active) else {
                     let missing = TenantError::MissingPermission(permission(busy_only));
                     return Err(OrganisationError::of_tenant(missing));
-                }
+                };
+                tenant
+                    .reaches(&token.token, &user.id, &user.email, !busy_only)
+                    .await
+                    .map_err(OrganisationError::of_tenant)?;
             }
         }
         Ok(())
@@ -584,7 +597,7 @@ fn workspace_of(providers: &Providers, key: &SecretString) -> Result<Workspace, 
 async fn check(org: &Org) -> Result<Vec<OrgUser>, OrganisationError> {
     org.renew().await?;
     let users = org.users().await?;
-    org.check_calendar_grant(org.busy_only).await?;
+    org.check_calendar_grant(org.busy_only, &users).await?;
     Ok(users)
 }
 
@@ -793,7 +806,7 @@ async fn change_held(
     let users = check(&org).await?;
     if said.busy_only == Some(true) {
         // The calendars give Kalends' events back first, with the access being left.
-        org.check_calendar_grant(false).await.map_err(|error| match error {
+        org.check_calendar_grant(false, &users).await.map_err(|error| match error {
             OrganisationError::Invalid { field, message } => OrganisationError::Invalid {
                 field,
                 message: format!(

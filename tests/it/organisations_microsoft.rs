@@ -26,6 +26,7 @@ on_both_databases!(
     a_mailbox_graph_does_not_answer_keeps_no_other_joiner_from_being_covered,
     a_mailbox_whose_address_changes_is_followed_with_its_staff_member_and_calendar,
     a_new_address_refused_for_a_moment_is_followed_by_the_next_read,
+    an_application_exchange_grants_calendars_with_rbac_for_applications_connects_its_group,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -56,6 +57,16 @@ pub(crate) async fn tenant(app: &TestApp, roles: &[&str], access_group: Option<&
 pub(crate) async fn register(app: &TestApp, roles: &[&str], access_group: Option<&str>) {
     let registration = json!({
         "client_id": APP, "client_secret": SECRET, "roles": roles, "access_group": access_group,
+    });
+    control(app, "POST", "/apps", registration).await;
+}
+
+/// Grants the application `role` (`Application Calendars.ReadWrite`, say) in Exchange Online
+/// with RBAC for Applications, scoped to the group: nothing about it is in any token.
+async fn exchange_role(app: &TestApp, roles: &[&str], role: &str) {
+    let registration = json!({
+        "client_id": APP, "client_secret": SECRET, "roles": roles,
+        "exchange_roles": [{"role": role, "group": GROUP}],
     });
     control(app, "POST", "/apps", registration).await;
 }
@@ -635,5 +646,55 @@ async fn a_mailbox_graph_does_not_answer_keeps_no_other_joiner_from_being_covere
     let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
     let (status, answer) = app.call("POST", &refresh, &key, None).await;
     assert_eq!((status, &answer["members_count"]), (200, &json!(12)), "{answer}");
+    app.stop().await;
+}
+
+/// The administrator scoped the application in Exchange Online with RBAC for Applications and
+/// consented to no calendar permission in Entra (the two add up, so a consent would reach every
+/// mailbox): Kalends asks Graph for a member's calendar rather than reading the token. A role
+/// that only reads is refused for the tier that writes bookings, at creation and at a change
+/// of tier, and connects busy times only; once Exchange grants writing, the group's calendars
+/// follow their bookings.
+async fn an_application_exchange_grants_calendars_with_rbac_for_applications_connects_its_group(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, &["GroupMember.Read.All"], None).await;
+    exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.Read").await;
+    let (status, answer) = connect(&app, &key, body(Some(GROUP))).await;
+    assert_eq!(status, 422, "{answer}");
+    let error = &answer["errors"][0];
+    assert_eq!(error["field"], "client_id", "{answer}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("lacks Calendars.ReadWrite"), "{message}");
+    assert!(message.contains("role Application Calendars.ReadWrite with RBAC for Applications"));
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    assert_eq!(listed["items"], json!([]), "nothing is stored");
+    let probed = events_of(&app, "ann@salon.example").await;
+    assert!(probed.is_empty(), "asking wrote nothing into Ann's calendar: {probed:?}");
+
+    // Reading is what busy times only need.
+    let mut busy_only = body(Some(GROUP));
+    busy_only["busy_only"] = json!(true);
+    let (status, organisation) = connect(&app, &key, busy_only).await;
+    assert_eq!(status, 201, "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let path = format!("/api/v1/organisation-connections/{id}");
+    let writing = json!({"busy_only": false});
+    let (status, answer) = app.call("PATCH", &path, &key, Some(writing.clone())).await;
+    assert_eq!((status, &answer["errors"][0]["field"]), (422, &json!("client_id")), "{answer}");
+
+    exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.ReadWrite").await;
+    let (status, answer) = app.call("PATCH", &path, &key, Some(writing)).await;
+    assert_eq!((status, &answer["busy_only"]), (200, &json!(false)), "{answer}");
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), [("ann@salon.example", "active"), ("bo@salon.example", "active")]);
+    let bo = listed[1].staff_id;
+    a_booking_follows(&app, &key, bo, "subject", || events_of(&app, "bo@salon.example")).await;
+    disconnecting_stops_every_covered_calendar(&app, &key, id, bo, || {
+        events_of(&app, "bo@salon.example")
+    })
+    .await;
     app.stop().await;
 }

@@ -313,6 +313,22 @@ impl MicrosoftCalendar {
         .await
     }
 
+    /// Updates the account's default calendar with nothing (`PATCH …/calendar`, `{}`): a write
+    /// that changes nothing, and so proves the token may write into the mailbox, whichever
+    /// grant lets it (Exchange's own, RBAC for Applications, is in no token).
+    pub async fn write_nothing(&self, token: &AccessToken) -> Result<(), ProviderError> {
+        self.as_account(token, async {
+            let client = self.graph();
+            let nothing = json!({});
+            exchange(
+                on_mailbox!(client, |m| m.default_calendar().update_calendar(&nothing)).send(),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Creates the draft's event in `calendar_id` (idempotent through its `transactionId`), or
     /// patches `remote_id`; a patch of an event that is gone creates it again.
     pub async fn upsert_event(

@@ -259,7 +259,8 @@ pub enum TenantError {
     Refused(String),
     /// An application permission is missing, or no administrator consented to it.
     #[error(
-        "the application lacks {0} (application permission) or admin consent: add it in the {APP_PAGE} > API permissions, then grant admin consent for the organisation"
+        "the application lacks {0} (application permission) or admin consent: add it in the {APP_PAGE} > API permissions, then grant admin consent for the organisation{exchange}",
+        exchange = in_exchange(.0)
     )]
     MissingPermission(&'static str),
     /// The mailbox is outside the group the Exchange administrator scoped the application to.
@@ -486,6 +487,40 @@ impl Tenant {
             .list_calendars(&token)
             .await
             .map_err(|error| refusal(error, &user.email, CALENDAR_PERMISSION))
+    }
+
+    /// Whether Graph lets the application into the calendars of the mailbox `id` (`email`),
+    /// asked rather than read from the token: its calendars listed and, for `write`, its
+    /// default calendar updated with nothing. What proves a permission that Exchange grants
+    /// itself (RBAC for Applications) and no token carries.
+    pub async fn reaches(
+        &self,
+        token: &AccessToken,
+        id: &str,
+        email: &str,
+        write: bool,
+    ) -> Result<(), TenantError> {
+        let permission = if write { CALENDAR_PERMISSION } else { READ_PERMISSION };
+        let token = token.clone().for_mailbox(id);
+        let asked = async {
+            self.graph.list_calendars(&token).await?;
+            if write {
+                self.graph.write_nothing(&token).await?;
+            }
+            Ok(())
+        };
+        asked.await.map_err(|error| refusal(error, email, permission))
+    }
+}
+
+/// The other way to grant a calendar permission (no directory one): Exchange's own.
+fn in_exchange(permission: &str) -> String {
+    if permission.starts_with("Calendars.") {
+        format!(
+            " (or, in Exchange Online, assign the application the role Application {permission} with RBAC for Applications, scoped to the staff's group)"
+        )
+    } else {
+        String::new()
     }
 }
 

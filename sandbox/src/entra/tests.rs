@@ -318,3 +318,65 @@ async fn a_client_assertion_is_checked_for_its_certificate_audience_ids_and_time
     let (status, _) = tenant.grant(TENANT_ID, APP, "", GRAPH_DEFAULT_SCOPE).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn exchange_grants_an_application_a_groups_calendars_with_nothing_in_its_token() {
+    let tenant = Tenant::start(&["GroupMember.Read.All"], None).await;
+    let app = json!({
+        "client_id": APP, "client_secret": SECRET, "roles": ["GroupMember.Read.All"],
+        "exchange_roles": [{"role": "Application Calendars.ReadWrite", "group": "staff-group"}],
+    });
+    tenant.control("POST", "/apps", app).await;
+    let token = tenant.app_token().await;
+    let claims = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["roles"], json!(["GroupMember.Read.All"]), "Exchange's grant is not in it");
+
+    // A member of the role's scope: read, write, and the default calendar's update.
+    let ann = "/users/ann@salon.example";
+    let (status, body) = tenant.call("POST", &format!("{ann}/events"), &token, Some(event())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) =
+        tenant.call("PATCH", &format!("{ann}/calendar"), &token, Some(json!({}))).await;
+    assert_eq!(
+        (status, body["isDefaultCalendar"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{body}"
+    );
+    // Outside it, the plain refusal: nothing about an access policy.
+    let (status, body) =
+        tenant.call("GET", "/users/cy@salon.example/calendars", &token, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["message"], "Access is denied. Check credentials and try again.");
+
+    // Exchange reads its assignments live: a role that only reads, from the next call on.
+    let app = json!({
+        "client_id": APP, "client_secret": SECRET, "roles": ["GroupMember.Read.All"],
+        "exchange_roles": [{"role": "Application Calendars.Read", "group": "staff-group"}],
+    });
+    tenant.control("POST", "/apps", app).await;
+    let (status, _) = tenant.call("GET", &format!("{ann}/calendars"), &token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) =
+        tenant.call("PATCH", &format!("{ann}/calendar"), &token, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_default_calendars_update_changes_its_name_and_refuses_what_cannot_be_written() {
+    let tenant = Tenant::start(EVERYTHING, None).await;
+    let token = tenant.app_token().await;
+    let path = "/users/bo@salon.example/calendar";
+    let (status, body) = tenant.call("PATCH", path, &token, Some(json!({"name": "Bo's"}))).await;
+    assert_eq!((status, body["name"].as_str()), (StatusCode::OK, Some("Bo's")), "{body}");
+    let (status, body) = tenant.call("PATCH", path, &token, Some(json!({"owner": "x"}))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("ErrorInvalidProperty"))
+    );
+    let (_, body) = tenant.call("GET", path, &token, None).await;
+    assert_eq!(body["name"], "Bo's");
+}

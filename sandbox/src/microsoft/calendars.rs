@@ -1,12 +1,12 @@
-//! The user and their calendars: `GET /me`, `/me/calendars`, `/me/calendar`.
+//! The user and their calendars: `GET /me`, `/me/calendars`, `/me/calendar` (and its update).
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use serde_json::{Value, json};
 
 use super::{Base, Calendar, Mailbox, begin, not_found};
-use crate::Sandbox;
+use crate::{Sandbox, graph_error};
 
 /// `GET /me`.
 pub(super) async fn me(State(sandbox): State<Sandbox>, base: Base, headers: HeaderMap) -> Response {
@@ -72,6 +72,41 @@ pub(super) async fn default_calendar(
         return not_found();
     };
     let mut out = calendar_json(mailbox.default_calendar(), mailbox);
+    out["@odata.context"] =
+        format!("{}/$metadata#users('{}')/calendars/$entity", base.0, mailbox.user_id).into();
+    axum::Json(out).into_response()
+}
+
+/// `PATCH /me/calendar`: the default calendar's `name` changed; an empty object changes
+/// nothing and answers the calendar, as Graph does. A property Graph does not let a client
+/// write (or that the sandbox does not model) is refused. Needs write access to the mailbox.
+pub(super) async fn update_default_calendar(
+    State(sandbox): State<Sandbox>,
+    base: Base,
+    headers: HeaderMap,
+    axum::Json(patch): axum::Json<serde_json::Map<String, Value>>,
+) -> Response {
+    let (mut state, account) = match begin(&sandbox, &headers, "PATCH microsoft calendar") {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some(mailbox) = state.microsoft.mailbox_mut(&account.email) else {
+        return not_found();
+    };
+    for (property, value) in &patch {
+        match (property.as_str(), value.as_str()) {
+            ("name", Some(name)) if !name.trim().is_empty() => {}
+            _ => {
+                let why = format!("The property '{property}' cannot be written here.");
+                return graph_error(StatusCode::BAD_REQUEST, "ErrorInvalidProperty", &why);
+            }
+        }
+    }
+    let index = mailbox.calendars.iter().position(|c| c.is_default).unwrap_or(0);
+    if let Some(name) = patch.get("name").and_then(Value::as_str) {
+        name.clone_into(&mut mailbox.calendars[index].name);
+    }
+    let mut out = calendar_json(&mailbox.calendars[index], mailbox);
     out["@odata.context"] =
         format!("{}/$metadata#users('{}')/calendars/$entity", base.0, mailbox.user_id).into();
     axum::Json(out).into_response()

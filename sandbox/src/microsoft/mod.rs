@@ -155,7 +155,10 @@ pub(super) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/me", get(calendars::me))
         .route("/me/calendars", get(calendars::list_calendars))
-        .route("/me/calendar", get(calendars::default_calendar))
+        .route(
+            "/me/calendar",
+            get(calendars::default_calendar).patch(calendars::update_default_calendar),
+        )
         .merge(events::router())
         .merge(views::router())
         .route("/subscriptions", post(subscriptions::create))

@@ -273,7 +273,7 @@ fn microsoft_steps() -> Markup {
             li { "In the Microsoft Entra admin center: Identity > Applications > App registrations > New registration (single tenant, no redirect URI). Note its Application (client) ID and Directory (tenant) ID." }
             li { "API permissions > Add a permission > Microsoft Graph > Application permissions: " code.scopes { (PERMISSIONS) } " (for busy times only, " code { "Calendars.Read" } " instead of " code { "Calendars.ReadWrite" } "). Then Grant admin consent for your organisation." }
             li { "Certificates & secrets > New client secret; copy its Value (not its Secret ID). Or upload a certificate there (its public part) and paste below the certificate with its private key." }
-            li { "Optional: to limit which mailboxes Kalends may reach, scope the application to a mail-enabled security group with an application access policy in Exchange Online and give that group's object ID below: only its members become staff. (RBAC for Applications does not narrow a permission consented in Entra, which Kalends needs.)" }
+            li { "Optional: to limit which mailboxes Kalends may reach, scope the application to a mail-enabled security group in Exchange Online and give that group's object ID below: only its members become staff. With RBAC for Applications, assign the role Application Calendars.ReadWrite on a scope of the group's members and remove the calendar permission from the API permissions above (the two grants add up); or keep it and add an application access policy." }
             li { "Fill in the form below. Kalends checks all of it with Microsoft before it keeps anything, and says what is missing." }
         }
     }
