@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kalends_core::domain::{ConnectionStatus, ConnectionTokens, Provider};
+use kalends_core::domain::{ConnectionStatus, ConnectionTokens};
 use kalends_core::seal::Sealer;
 use kalends_providers::session::TokenStoreError;
-use kalends_providers::session::{Delegation, OrganisationGrant, StoredTokens, TokenStore};
+use kalends_providers::session::{Delegation, StoredTokens, TokenStore};
 use kalends_store::Store;
 use uuid::Uuid;
 
@@ -64,20 +64,8 @@ impl TokenStore for SealedTokenStore {
     }
 
     async fn delegation(&self, connection: Uuid) -> Result<Option<Delegation>, TokenStoreError> {
-        let Some(c) = self.store.coverage(connection, &self.sealer).await? else {
-            return Ok(None);
-        };
-        let (grant, subject) = if c.provider == Provider::Microsoft.as_str() {
-            let grant = OrganisationGrant::Microsoft {
-                tenant_id: c.domain,
-                client_id: c.service_account,
-                secret: c.key,
-            };
-            (grant, c.directory_id)
-        } else {
-            (OrganisationGrant::Workspace { key: c.key }, c.email)
-        };
-        Ok(Some(Delegation { grant, subject, busy_only: c.busy_only }))
+        let coverage = self.store.coverage(connection, &self.sealer).await?;
+        Ok(coverage.map(kalends_service::organisations::delegation))
     }
 
     async fn delegation_refused(

@@ -502,6 +502,26 @@ impl Credentials {
         Err(ProviderError::permanent(403, message).into())
     }
 
+    /// A token minted through `delegation` instead of `replacing`, outside any connection (a
+    /// covered calendar's cleanup, whose connection is gone): a refusal is a permanent error in
+    /// the administrator's words, no answer a retryable one.
+    pub async fn delegated_token(
+        &self,
+        delegation: &Delegation,
+        replacing: &SecretString,
+    ) -> Result<(AccessToken, DateTime<Utc>), ProviderError> {
+        match self.minted(delegation, replacing).await {
+            Ok((token, expires_at)) => {
+                Ok((token, expires_at.unwrap_or_else(|| Utc::now() + DEFAULT_LIFETIME)))
+            }
+            Err(Minting::Unanswered(error)) => Err(error),
+            Err(Minting::Refused(refused)) => Err(ProviderError::permanent(
+                403,
+                format!("the organisation refused this calendar's token: {refused}"),
+            )),
+        }
+    }
+
     /// A token from the organisation's credentials instead of `replacing`: a Workspace user's,
     /// or the application's (the one its covered calendars share, unless that is `replacing`).
     async fn minted(

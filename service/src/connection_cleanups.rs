@@ -12,6 +12,11 @@
 //!    app): forgetting the token is all Kalends can do there;
 //! 4. forget the cleanup row, the last copy of the tokens.
 //!
+//! A calendar an organisation covered has no refresh token: when the token it was given runs
+//! out (a retry after an outage of over an hour), the cleanup mints another through the
+//! organisation's key, which it keeps sealed (the organisation connection may be gone:
+//! disconnecting it is what owed the cleanup) and forgets with its tokens.
+//!
 //! A reconnect of the calendar forgets the cleanup it owed (its events are the calendar's again,
 //! its grant may be the new one): a run under way sees that before its next removal and before
 //! revoking, and stops there.
@@ -436,11 +441,11 @@ impl Session<'_> {
         }
     }
 
-    /// New tokens from the refresh token, kept on the cleanup (Microsoft rotates it).
+    /// New tokens from the refresh token, kept on the cleanup (Microsoft rotates it); for a
+    /// calendar an organisation covered, which has none, a token minted again.
     async fn refresh(&mut self) -> Result<AccessToken, CleanupError> {
         let Some(refresh_token) = self.cleanup.tokens.refresh_token.clone() else {
-            let message = "the provider gave no refresh token".to_owned();
-            return Err(ProviderError::DeadGrant { message }.into());
+            return self.mint().await;
         };
         let fresh = self.provider().refresh(&refresh_token).await?;
         let stored = ConnectionTokens {
@@ -454,5 +459,28 @@ impl Session<'_> {
             ..stored
         };
         Ok(AccessToken::from(fresh.access_token))
+    }
+
+    /// A token minted through the organisation that covered the calendar, with the key its
+    /// cleanup kept (the organisation connection may be gone: disconnecting it owed this
+    /// cleanup), kept on the cleanup like a refreshed one. The grant that minted the last one
+    /// may have been taken back since: the refusal is then final, as a dead grant is.
+    async fn mint(&mut self) -> Result<AccessToken, CleanupError> {
+        let Some(coverage) = self.cleanup.coverage.clone() else {
+            let message = "the provider gave no refresh token".to_owned();
+            return Err(ProviderError::DeadGrant { message }.into());
+        };
+        let delegation = crate::organisations::delegation(coverage);
+        let replacing = self.cleanup.tokens.access_token.clone();
+        let (token, expires_at) = self.credentials.delegated_token(&delegation, &replacing).await?;
+        let minted = ConnectionTokens {
+            access_token: token.secret().clone(),
+            refresh_token: None,
+            expires_at,
+        };
+        self.store.store_cleanup_tokens(&self.cleanup, &minted, self.sealer).await?;
+        self.cleanup.tokens = minted;
+        tracing::info!(connection = %self.cleanup.connection_id, "a token minted for the cleanup of a covered calendar");
+        Ok(self.addressed(token))
     }
 }

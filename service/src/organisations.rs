@@ -25,13 +25,13 @@ use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
 use kalends_providers::provider::Providers;
-use kalends_providers::session::{Credentials, delegated_scopes};
+use kalends_providers::session::{Credentials, Delegation, OrganisationGrant, delegated_scopes};
 use kalends_providers::tenant::{self, AppToken, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
-use kalends_store::OrganisationConnection;
 use kalends_store::OrganisationMember;
 use kalends_store::lease_end;
 use kalends_store::{Actor, DirectoryRead, Lease, NewLogEntry, OrganisationAction};
+use kalends_store::{Coverage, OrganisationConnection};
 use kalends_store::{CoveredMember, NewConnection, NewOrganisationConnection};
 use kalends_store::{OWN_CALENDAR, OrganisationPatch, Readdressed, Store, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -244,6 +244,22 @@ impl OrganisationError {
         };
         Self::Invalid { field, message: error.to_string() }
     }
+}
+
+/// How a covered calendar's tokens are minted, from its coverage: the Workspace's service
+/// account acting for the member's address, or the application's token for their mailbox.
+pub fn delegation(coverage: Coverage) -> Delegation {
+    let (grant, subject) = if coverage.provider == Provider::Microsoft.as_str() {
+        let grant = OrganisationGrant::Microsoft {
+            tenant_id: coverage.domain,
+            client_id: coverage.service_account,
+            secret: coverage.key,
+        };
+        (grant, coverage.directory_id)
+    } else {
+        (OrganisationGrant::Workspace { key: coverage.key }, coverage.email)
+    };
+    Delegation { grant, subject, busy_only: coverage.busy_only }
 }
 
 /// The number of an Entra refusal (`AADSTS7000215: ...` is 7000215).
@@ -984,8 +1000,9 @@ fn active(users: &[OrgUser]) -> usize {
 /// Disconnects a member's covered calendar, if it is still connected. When Kalends' events are
 /// to be removed, the calendar first gets a token minted now through `org`, for the calendar's
 /// own tier (one still taking bookings under an organisation moving into busy times only gets
-/// a token that may remove them): the cleanup inherits the calendar's token and has no way to
-/// mint one, and the last one minted may be at the end of its hour (a user no longer in the
+/// a token that may remove them): the cleanup inherits the calendar's token, and the last one
+/// minted may be at the end of its hour (it mints another once that one runs out, through the
+/// coverage it keeps: see `connection_cleanups`) (a user no longer in the
 /// directory gets none; their calendar went with them).
 async fn stop_covering(
     cx: Context<'_>,

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::organisations::Coverage;
 use super::sealed_tokens::context;
 use super::{Lease, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use kalends_core::domain::ConnectionTokens;
@@ -55,25 +56,46 @@ pub struct ConnectionCleanup {
     pub events: Vec<(String, String)>,
     /// Its push channels.
     pub channels: Vec<CleanupChannel>,
+    /// How another token is minted for a calendar an organisation covered (its key opened),
+    /// when the one it was given runs out; `None` for a calendar connected by its owner.
+    pub coverage: Option<Coverage>,
     /// When it was taken away.
     pub created_at: DateTime<Utc>,
+}
+
+/// A covered calendar's coverage as its cleanup keeps it: the organisation's key as sealed in
+/// `organisation_connections` (bound to the organisation's id, so it opens after that row is
+/// gone), and the rest as [`Coverage`] has it.
+#[derive(Serialize, Deserialize, sqlx::FromRow)]
+struct KeptCoverage {
+    organisation_id: Uuid,
+    sealed_key: String,
+    provider: String,
+    domain: String,
+    service_account: String,
+    email: String,
+    directory_id: String,
+    busy_only: bool,
 }
 
 /// The JSON parts of a cleanup row, read before the transaction that records it.
 pub(crate) struct CleanupParts {
     pub(crate) events: String,
     pub(crate) channels: String,
+    /// The calendar's coverage by an organisation ([`KeptCoverage`]), if any.
+    pub(crate) coverage: Option<String>,
 }
 
 /// Copies a connection with tokens into `connection_cleanups`: `$1` cleanup id, `$2` remove
-/// events, `$3` events JSON, `$4` channels JSON, `$5` now, `$6` connection id. A calendar a
-/// Microsoft organisation covers keeps its member's directory id as the mailbox to act on.
+/// events, `$3` events JSON, `$4` channels JSON, `$5` now, `$6` connection id, `$7` coverage
+/// JSON. A calendar a Microsoft organisation covers keeps its member's directory id as the
+/// mailbox to act on.
 pub(crate) const INSERT: &str = concat!(
     "INSERT INTO connection_cleanups (id, connection_id, tenant_id, provider, account_email, \
      destination_calendar_id, access_token, refresh_token, token_expires_at, remove_events, \
-     events, channels, created_at, mailbox) SELECT $1, c.id, c.tenant_id, c.provider, \
+     events, channels, created_at, coverage, mailbox) SELECT $1, c.id, c.tenant_id, c.provider, \
      c.account_email, c.destination_calendar_id, c.access_token, c.refresh_token, \
-     c.token_expires_at, $2, $3, $4, $5, ",
+     c.token_expires_at, $2, $3, $4, $5, $7, ",
     super::organisations::member_mailbox!(),
     " FROM connections c WHERE c.id = $6 AND c.access_token IS NOT NULL \
      AND c.token_expires_at IS NOT NULL"
@@ -93,7 +115,27 @@ type CleanupRow = (
     String,
     DateTime<Utc>,
     Option<String>,
+    Option<String>,
 );
+
+/// A kept coverage, its key opened.
+fn opened(kept: &str, sealer: &Sealer) -> Result<Coverage, StoreError> {
+    let kept: KeptCoverage = serde_json::from_str(kept)
+        .map_err(|_| corrupt("a connection cleanup has an unreadable coverage"))?;
+    let organisation = kept.organisation_id;
+    let key = sealer
+        .open(&kept.sealed_key, &super::organisations::context(organisation))
+        .map_err(|e| corrupt(format!("the key of organisation connection {organisation}: {e}")))?;
+    Ok(Coverage {
+        provider: kept.provider,
+        domain: kept.domain,
+        service_account: kept.service_account,
+        key,
+        email: kept.email,
+        directory_id: kept.directory_id,
+        busy_only: kept.busy_only,
+    })
+}
 
 impl Store {
     /// What a cleanup of the connection must know that its row does not hold: the events
@@ -128,7 +170,28 @@ impl Store {
         Ok(CleanupParts {
             events: serde_json::to_string(&events).map_err(corrupt)?,
             channels: serde_json::to_string(&channels).map_err(corrupt)?,
+            coverage: self.kept_coverage(connection_id).await?,
         })
+    }
+
+    /// The coverage a cleanup of the connection keeps, as JSON: that of its member in scope, or
+    /// else of the last one to leave (a leaver's calendar is disconnected as they go).
+    async fn kept_coverage(&self, connection_id: Uuid) -> Result<Option<String>, StoreError> {
+        let kept: Option<KeptCoverage> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT o.id AS organisation_id, o.sealed_key, o.provider, o.domain, \
+                 o.service_account, m.email, m.directory_id, c.busy_only \
+                 FROM organisation_members m \
+                 JOIN organisation_connections o ON o.id = m.organisation_connection_id \
+                 JOIN connections c ON c.id = m.connection_id WHERE m.connection_id = $1 \
+                 ORDER BY CASE WHEN m.state = 'active' THEN 0 ELSE 1 END, m.updated_at DESC \
+                 LIMIT 1",
+            )
+            .bind(connection_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        kept.map(|kept| serde_json::to_string(&kept).map_err(corrupt)).transpose()
     }
 
     /// The cleanup, its tokens opened; `None` once done (or never owed).
@@ -141,7 +204,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT connection_id, tenant_id, provider, account_email, destination_calendar_id, \
                  access_token, refresh_token, token_expires_at, remove_events, events, channels, \
-                 created_at, mailbox FROM connection_cleanups WHERE id = $1",
+                 created_at, mailbox, coverage FROM connection_cleanups WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
@@ -161,6 +224,7 @@ impl Store {
             channels,
             created_at,
             mailbox,
+            coverage,
         )) = row
         else {
             return Ok(None);
@@ -187,6 +251,7 @@ impl Store {
             remove_events: remove,
             events: serde_json::from_str(&events).map_err(|_| bad("event list"))?,
             channels: serde_json::from_str(&channels).map_err(|_| bad("channel list"))?,
+            coverage: coverage.as_deref().map(|kept| opened(kept, sealer)).transpose()?,
             created_at,
         }))
     }

@@ -924,6 +924,7 @@ impl Store {
                 .bind(&parts.channels)
                 .bind(at)
                 .bind(id)
+                .bind(&parts.coverage)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()

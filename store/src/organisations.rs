@@ -13,7 +13,7 @@ use super::{
 };
 
 /// What a sealed service account key is bound to: its organisation connection.
-fn context(id: Uuid) -> String {
+pub(crate) fn context(id: Uuid) -> String {
     format!("organisation/{id}/key")
 }
 

@@ -179,6 +179,7 @@ impl Store {
                     .bind(&parts.channels)
                     .bind(at)
                     .bind(connection_id)
+                    .bind(&parts.coverage)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();

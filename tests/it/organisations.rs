@@ -43,6 +43,7 @@ on_both_databases!(
     a_members_change_reaches_an_open_console,
     a_renamed_user_moved_into_busy_times_only_has_kalends_events_taken_out,
     a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
+    a_cleanup_that_outlasts_its_token_and_its_organisation_still_takes_the_events_out,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -1380,5 +1381,25 @@ async fn a_change_of_scope_administrator_or_key_is_checked_like_a_creation(db: D
     let (_, page) = app.call("GET", &next, &key, None).await;
     assert_eq!(page["items"][0]["action"], "connected", "{page}");
     assert_eq!((page["items"].as_array().unwrap().len(), &page["next_cursor"]), (1, &Value::Null));
+    app.stop().await;
+}
+
+/// The organisation is disconnected while Google's calendars fail, for longer than the hour the
+/// tokens minted for the cleanups live. The organisation connection is gone, but each cleanup
+/// kept its key: it mints another token and takes Kalends' events out.
+async fn a_cleanup_that_outlasts_its_token_and_its_organisation_still_takes_the_events_out(db: Db) {
+    let (app, key, organisation, _, _) = bo_booked(db).await;
+    app.sandbox_faults(json!({"error_rate": 1.0, "path": "/google/calendar/v3/calendars/"})).await;
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
+    assert_eq!(events_of(&app, "bo@salon.example").await.len(), 1, "Google failed");
+
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    app.sandbox().post(expire).json(&json!({})).send().await.unwrap();
+    let minted = token_requests(&app).await;
+    app.sandbox_faults(json!({})).await;
+    app.settle().await;
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    assert!(token_requests(&app).await > minted, "a token was minted for the cleanup");
     app.stop().await;
 }

@@ -27,6 +27,7 @@ on_both_databases!(
     a_mailbox_whose_address_changes_is_followed_with_its_staff_member_and_calendar,
     a_new_address_refused_for_a_moment_is_followed_by_the_next_read,
     an_application_exchange_grants_calendars_with_rbac_for_applications_connects_its_group,
+    a_cleanup_that_outlasts_the_application_token_still_takes_the_events_out,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -696,5 +697,35 @@ async fn an_application_exchange_grants_calendars_with_rbac_for_applications_con
         events_of(&app, "bo@salon.example")
     })
     .await;
+    app.stop().await;
+}
+
+/// The organisation is disconnected while Graph fails for its mailboxes, for longer than the
+/// hour the application's token lives. The organisation connection is gone, but the cleanup
+/// kept its secret: it asks Entra for another token and takes Kalends' events out.
+async fn a_cleanup_that_outlasts_the_application_token_still_takes_the_events_out(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    cover_one(&app, &key, "bo@salon.example").await;
+    let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    let id: Uuid = listed["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    let bo = members(&app, &key, id).await.items[0].staff_id;
+    let mut booking = booking_in("Trim", 8);
+    booking.staff_ids = vec![bo];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 1).await;
+
+    app.sandbox_faults(json!({"error_rate": 1.0, "path": "/microsoft/v1.0/users/"})).await;
+    let path = format!("/api/v1/organisation-connections/{id}");
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
+    assert_eq!(events_of(&app, "bo@salon.example").await.len(), 1, "Graph failed");
+
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    app.sandbox().post(expire).json(&json!({})).send().await.unwrap();
+    let minted = app_tokens(&app).await;
+    app.sandbox_faults(json!({})).await;
+    app.settle().await;
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    assert!(app_tokens(&app).await > minted, "a token was asked for the cleanup");
     app.stop().await;
 }
