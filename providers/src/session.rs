@@ -292,6 +292,7 @@ impl Credentials {
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let (token, version) = self.token_with_version(connection, None).await?;
+        let covered = token.mailbox().is_some();
         let account = Account::new(connection.provider, &connection.account_email);
         // The calls boxed: a provider call's future is large, and held inline (twice) it made
         // every caller's future larger still, which overflowed a debug build's thread stacks.
@@ -302,7 +303,32 @@ impl Credentials {
             }
             other => other,
         };
-        Ok(result?)
+        match result {
+            Err(ProviderError::Permanent { status: 403, message })
+                if covered && message.contains("AccessPolicy") =>
+            {
+                Err(self.out_of_scope(connection, version).await?.into())
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// A covered mailbox Graph refuses for the application's access policy: the whole
+    /// calendar is out of the organisation's reach until its administrator puts the member
+    /// back in scope, said in their words on the connection (`error`, no e-mail to the staff
+    /// member, who has nothing to do), and the refusal to answer with.
+    async fn out_of_scope(
+        &self,
+        connection: &Connection,
+        version: i64,
+    ) -> Result<ProviderError, ConnectionError> {
+        let refusal = TenantError::OutsideScope(connection.account_email.clone()).to_string();
+        tracing::warn!(connection = %connection.id, "a covered mailbox is outside the application's access scope");
+        self.tokens
+            .delegation_refused(connection.id, version, &refusal)
+            .await
+            .map_err(ConnectionError::Store)?;
+        Ok(ProviderError::permanent(403, refusal))
     }
 
     /// Runs `call`, made for the account `address` outside a connection (the calendars listed

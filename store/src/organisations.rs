@@ -208,7 +208,8 @@ const SELECT: &str = "SELECT o.id, o.tenant_id, o.provider, o.domain, o.admin_em
      FROM organisation_connections o";
 
 /// The mailbox an organisation's application token acts on for the connection `c` (SQL text):
-/// the directory id of the active member a Microsoft organisation covers it for, else `NULL`.
+/// the directory id of the member a Microsoft organisation covers it for (active first; not one
+/// who left), else `NULL`.
 /// Graph reaches `/users/{id}`, never a mail address. One row at most, whatever the members say
 /// (the same tenant connected under its id and under a domain name would make two), so that the
 /// statement reading it never fails.
@@ -216,8 +217,9 @@ macro_rules! member_mailbox {
     () => {
         "(SELECT m.directory_id FROM organisation_members m \
          JOIN organisation_connections o ON o.id = m.organisation_connection_id \
-         WHERE m.connection_id = c.id AND m.state = 'active' AND o.provider = 'microsoft' \
-         ORDER BY m.updated_at DESC, m.directory_id LIMIT 1)"
+         WHERE m.connection_id = c.id AND m.state <> 'left' AND o.provider = 'microsoft' \
+         ORDER BY CASE WHEN m.state = 'active' THEN 0 ELSE 1 END, m.updated_at DESC, \
+         m.directory_id LIMIT 1)"
     };
 }
 pub(crate) use member_mailbox;
@@ -817,8 +819,10 @@ impl Store {
         .map_err(Into::into)
     }
 
-    /// How the covered connection's tokens are minted, while its member is in scope; `None` for
-    /// a connection no organisation covers. The scopes are the calendar's own tier: while an
+    /// How the covered connection's tokens are minted, while its member is in scope (or failed
+    /// there for now: the organisation's administrator, not the staff member, is the one to
+    /// act, and the calendar stays the organisation's); `None` for a connection no organisation
+    /// covers. The scopes are the calendar's own tier: while an
     /// organisation moves to the other, a calendar not moved yet keeps the scopes it works with.
     pub async fn coverage(
         &self,
@@ -832,7 +836,9 @@ impl Store {
                  o.service_account, m.directory_id FROM organisation_members m \
                  JOIN organisation_connections o ON o.id = m.organisation_connection_id \
                  JOIN connections c ON c.id = m.connection_id \
-                 WHERE m.connection_id = $1 AND m.state = 'active'",
+                 WHERE m.connection_id = $1 AND m.state <> 'left' \
+                 ORDER BY CASE WHEN m.state = 'active' THEN 0 ELSE 1 END, m.updated_at DESC \
+                 LIMIT 1",
             )
             .bind(connection_id)
             .fetch_optional(pool)

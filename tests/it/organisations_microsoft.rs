@@ -28,6 +28,7 @@ on_both_databases!(
     a_new_address_refused_for_a_moment_is_followed_by_the_next_read,
     an_application_exchange_grants_calendars_with_rbac_for_applications_connects_its_group,
     a_cleanup_that_outlasts_the_application_token_still_takes_the_events_out,
+    a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnect,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -727,5 +728,56 @@ async fn a_cleanup_that_outlasts_the_application_token_still_takes_the_events_ou
     app.settle().await;
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
     assert!(app_tokens(&app).await > minted, "a token was asked for the cleanup");
+    app.stop().await;
+}
+
+/// Bo is taken out of the group the Exchange administrator scoped the application to. His
+/// next booking's write is refused: his calendar is in `error` and his member `failed`, both
+/// saying so in the administrator's words, and a directory read keeps him so. When the token
+/// runs out the organisation's application is asked again, not Bo: nobody tells him to
+/// reconnect a calendar he never connected. Back in the group, his bookings reach it.
+async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnect(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, Some(GROUP)).await;
+    let (status, organisation) = connect(&app, &key, body(None)).await;
+    assert_eq!(status, 201, "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    app.settle().await;
+    let bo = members(&app, &key, id).await.items[1].clone();
+    assert_eq!((bo.email.as_str(), bo.state.as_str()), ("bo@salon.example", "active"));
+    let book = |title: &str| {
+        let mut booking = booking_in(title, 8);
+        booking.staff_ids = vec![bo.staff_id];
+        booking
+    };
+    let outside = "bo@salon.example is outside the application's access scope";
+
+    group(&app, &["ann@salon.example"]).await;
+    app.api(&key).create_booking(&book("Trim")).await.unwrap();
+    app.settle().await;
+    let bos = |connections: Vec<kalends::api::connections::ConnectionOut>| {
+        connections.into_iter().find(|c| c.staff_id == bo.staff_id).unwrap()
+    };
+    let connection = bos(app.api(&key).connections().await.unwrap());
+    assert_eq!(connection.status, "error", "{connection:?}");
+    assert!(connection.last_error.as_deref().unwrap().starts_with(outside), "{connection:?}");
+    let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
+    let member = members(&app, &key, id).await.items[1].clone();
+    assert_eq!(member.state, "failed");
+    assert!(member.last_error.as_deref().unwrap().starts_with(outside), "{member:?}");
+
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    app.sandbox().post(expire).json(&json!({})).send().await.unwrap();
+    app.api(&key).create_booking(&book("Wash")).await.unwrap();
+    app.settle().await;
+    let connection = bos(app.api(&key).connections().await.unwrap());
+    assert_eq!(connection.status, "error", "Bo is not asked to reconnect: {connection:?}");
+
+    group(&app, &["ann@salon.example", "bo@salon.example"]).await;
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
+    assert_eq!(members(&app, &key, id).await.items[1].state, "active");
+    seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 2).await;
     app.stop().await;
 }
