@@ -953,25 +953,19 @@ async fn delete_held(
     remove_events: bool,
     by: Actor,
 ) -> Result<(), StoreError> {
-    let organisation = cx.store.organisation_connection(tenant_id, id).await?;
-    // The key mints each cleanup a fresh token; one that no longer opens (sealed under a secret
-    // key since removed) or parses only means the cleanups use the calendars' last tokens.
-    let org = match cx.store.organisation_key(tenant_id, id, cx.sealer).await {
-        Ok(key) => Org::of(cx.providers(), &organisation, &key).ok(),
-        Err(StoreError::Corrupt(_)) => None,
-        Err(other) => return Err(other),
-    };
+    cx.store.organisation_connection(tenant_id, id).await?;
     let members = cx.store.organisation_members(tenant_id, id).await?;
     // The calendars the organisation covered: counted from the members, whose rows stay until
     // the last step, so that a disconnection stopped halfway and asked again logs them all.
     let covered = members.iter().filter(|m| m.state != "left" && m.connection_id.is_some());
     let stopped = covered.count();
-    // A few at a time, as calendars are covered: each may wait for a token minted for its
-    // cleanup, and a large organisation stopped one by one would outlast the request.
-    let org = org.as_ref();
+    // No token is minted here: each calendar's cleanup keeps the organisation's key and mints
+    // one itself when the calendar's last has run out, so the request asks the provider
+    // nothing, however large the directory and however slow its token endpoint. A few at a
+    // time, as calendars are covered.
     let mut stops = Vec::new();
     for member in &members {
-        stops.push(async move { stop_covering(cx, tenant_id, member, remove_events, org).await });
+        stops.push(async move { stop_covering(cx, tenant_id, member, remove_events, None).await });
     }
     let mut stopping = futures::stream::iter(stops).buffer_unordered(COVERED_AT_ONCE);
     while let Some(done) = stopping.next().await {
@@ -998,12 +992,13 @@ fn active(users: &[OrgUser]) -> usize {
 }
 
 /// Disconnects a member's covered calendar, if it is still connected. When Kalends' events are
-/// to be removed, the calendar first gets a token minted now through `org`, for the calendar's
-/// own tier (one still taking bookings under an organisation moving into busy times only gets
-/// a token that may remove them): the cleanup inherits the calendar's token, and the last one
-/// minted may be at the end of its hour (it mints another once that one runs out, through the
-/// coverage it keeps: see `connection_cleanups`) (a user no longer in the
-/// directory gets none; their calendar went with them).
+/// to be removed and `org` is given, the calendar first gets a token minted now, for its own
+/// tier (one still taking bookings under an organisation moving into busy times only gets a
+/// token that may remove them) and for the member as the directory names them now (a renamed
+/// member's new address): the cleanup inherits it. Without `org`, the cleanup starts with the
+/// calendar's last token and mints another through the coverage it keeps when that one has
+/// run out (see `connection_cleanups`). A user no longer in the directory gets none; their
+/// calendar went with them.
 async fn stop_covering(
     cx: Context<'_>,
     tenant_id: Uuid,
