@@ -291,14 +291,15 @@ impl Credentials {
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
-        let (token, version) = self.token_with_version(connection, None).await?;
+        let (token, mut version) = self.token_with_version(connection, None).await?;
         let covered = token.mailbox().is_some();
         let account = Account::new(connection.provider, &connection.account_email);
         // The calls boxed: a provider call's future is large, and held inline (twice) it made
         // every caller's future larger still, which overflowed a debug build's thread stacks.
         let result = match self.budgeted(account, Box::pin(call(token))).await {
             Err(ProviderError::Unauthorized { .. }) => {
-                let (token, _) = self.token_with_version(connection, Some(version)).await?;
+                let (token, renewed) = self.token_with_version(connection, Some(version)).await?;
+                version = renewed;
                 self.budgeted(account, Box::pin(call(token))).await
             }
             other => other,

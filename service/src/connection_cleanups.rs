@@ -466,9 +466,17 @@ impl Session<'_> {
     /// cleanup), kept on the cleanup like a refreshed one. The grant that minted the last one
     /// may have been taken back since: the refusal is then final, as a dead grant is.
     async fn mint(&mut self) -> Result<AccessToken, CleanupError> {
-        let Some(coverage) = self.cleanup.coverage.clone() else {
+        let Some(kept) = &self.cleanup.coverage else {
             let message = "the provider gave no refresh token".to_owned();
             return Err(ProviderError::DeadGrant { message }.into());
+        };
+        let coverage = match self.store.cleanup_coverage(kept, self.sealer).await {
+            Ok(coverage) => coverage,
+            Err(StoreError::Corrupt(why)) => {
+                let message = format!("the organisation's key cannot be opened: {why}");
+                return Err(ProviderError::DeadGrant { message }.into());
+            }
+            Err(error) => return Err(error.into()),
         };
         let delegation = crate::organisations::delegation(coverage);
         let replacing = self.cleanup.tokens.access_token.clone();

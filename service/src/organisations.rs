@@ -416,14 +416,21 @@ impl Org {
                 }) {
                     return Ok(());
                 }
-                let Some(user) = users.iter().find(|user| user.active) else {
-                    let missing = TenantError::MissingPermission(permission(busy_only));
-                    return Err(OrganisationError::of_tenant(missing));
-                };
-                tenant
-                    .reaches(&token.token, &user.id, &user.email, !busy_only)
-                    .await
-                    .map_err(OrganisationError::of_tenant)?;
+                // The first members may be outside the role's scope (no group given) or have no
+                // mailbox (an unlicensed administrator): a few are asked before the permission
+                // is blamed.
+                let mut refused = TenantError::MissingPermission(permission(busy_only));
+                for user in users.iter().filter(|user| user.active).take(PROBED) {
+                    match tenant.reaches(&token.token, &user.id, &user.email, !busy_only).await {
+                        Ok(()) => return Ok(()),
+                        Err(TenantError::Provider(error)) if error.is_retryable() => {
+                            return Err(OrganisationError::Unreachable(error));
+                        }
+                        Err(TenantError::Provider(_)) => {}
+                        Err(other) => refused = other,
+                    }
+                }
+                return Err(OrganisationError::of_tenant(refused));
             }
         }
         Ok(())
@@ -980,6 +987,10 @@ async fn delete_held(
     tracing::info!(organisation = %id, "organisation disconnected");
     Ok(())
 }
+
+/// How many members' mailboxes are asked at most, in turn, whether Exchange grants the
+/// application calendar access that its token does not show.
+const PROBED: usize = 5;
 
 /// The calendar permission a tier needs (Microsoft).
 fn permission(busy_only: bool) -> &'static str {

@@ -56,9 +56,10 @@ pub struct ConnectionCleanup {
     pub events: Vec<(String, String)>,
     /// Its push channels.
     pub channels: Vec<CleanupChannel>,
-    /// How another token is minted for a calendar an organisation covered (its key opened),
-    /// when the one it was given runs out; `None` for a calendar connected by its owner.
-    pub coverage: Option<Coverage>,
+    /// How another token is minted for a calendar an organisation covered, when the one it was
+    /// given runs out ([`Store::cleanup_coverage`] opens it); `None` for a calendar connected
+    /// by its owner.
+    pub coverage: Option<KeptCoverage>,
     /// When it was taken away.
     pub created_at: DateTime<Utc>,
 }
@@ -66,8 +67,8 @@ pub struct ConnectionCleanup {
 /// A covered calendar's coverage as its cleanup keeps it: the organisation's key as sealed in
 /// `organisation_connections` (bound to the organisation's id, so it opens after that row is
 /// gone), and the rest as [`Coverage`] has it.
-#[derive(Serialize, Deserialize, sqlx::FromRow)]
-struct KeptCoverage {
+#[derive(Clone, Serialize, Deserialize, sqlx::FromRow)]
+pub struct KeptCoverage {
     organisation_id: Uuid,
     sealed_key: String,
     provider: String,
@@ -76,6 +77,15 @@ struct KeptCoverage {
     email: String,
     directory_id: String,
     busy_only: bool,
+}
+
+impl std::fmt::Debug for KeptCoverage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeptCoverage")
+            .field("organisation_id", &self.organisation_id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The JSON parts of a cleanup row, read before the transaction that records it.
@@ -117,25 +127,6 @@ type CleanupRow = (
     Option<String>,
     Option<String>,
 );
-
-/// A kept coverage, its key opened.
-fn opened(kept: &str, sealer: &Sealer) -> Result<Coverage, StoreError> {
-    let kept: KeptCoverage = serde_json::from_str(kept)
-        .map_err(|_| corrupt("a connection cleanup has an unreadable coverage"))?;
-    let organisation = kept.organisation_id;
-    let key = sealer
-        .open(&kept.sealed_key, &super::organisations::context(organisation))
-        .map_err(|e| corrupt(format!("the key of organisation connection {organisation}: {e}")))?;
-    Ok(Coverage {
-        provider: kept.provider,
-        domain: kept.domain,
-        service_account: kept.service_account,
-        key,
-        email: kept.email,
-        directory_id: kept.directory_id,
-        busy_only: kept.busy_only,
-    })
-}
 
 impl Store {
     /// What a cleanup of the connection must know that its row does not hold: the events
@@ -192,6 +183,43 @@ impl Store {
             .await
         })?;
         kept.map(|kept| serde_json::to_string(&kept).map_err(corrupt)).transpose()
+    }
+
+    /// The coverage a cleanup mints through, its key opened: the organisation's as it is now
+    /// while its connection exists (a key or secret replaced since the cleanup was owed is the
+    /// one that works), else the copy the cleanup kept. A key that no longer opens (sealed
+    /// under a secret key since removed) is `Corrupt`.
+    pub async fn cleanup_coverage(
+        &self,
+        kept: &KeptCoverage,
+        sealer: &Sealer,
+    ) -> Result<Coverage, StoreError> {
+        let id = kept.organisation_id;
+        let current: Option<(String, String, String, String)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT sealed_key, provider, domain, service_account \
+                 FROM organisation_connections WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        let (sealed_key, provider, domain, service_account) = current.unwrap_or_else(|| {
+            let kept = kept.clone();
+            (kept.sealed_key, kept.provider, kept.domain, kept.service_account)
+        });
+        let key = sealer
+            .open(&sealed_key, &super::organisations::context(id))
+            .map_err(|e| corrupt(format!("the key of organisation connection {id}: {e}")))?;
+        Ok(Coverage {
+            provider,
+            domain,
+            service_account,
+            key,
+            email: kept.email.clone(),
+            directory_id: kept.directory_id.clone(),
+            busy_only: kept.busy_only,
+        })
     }
 
     /// The cleanup, its tokens opened; `None` once done (or never owed).
@@ -251,7 +279,11 @@ impl Store {
             remove_events: remove,
             events: serde_json::from_str(&events).map_err(|_| bad("event list"))?,
             channels: serde_json::from_str(&channels).map_err(|_| bad("channel list"))?,
-            coverage: coverage.as_deref().map(|kept| opened(kept, sealer)).transpose()?,
+            coverage: coverage
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| bad("coverage"))?,
             created_at,
         }))
     }

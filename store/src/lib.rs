@@ -62,7 +62,7 @@ pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCur
 pub use channels::{Channel, NewChannel};
 pub use checklist_reminders::{PlatformFigures, Reminder};
 pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};
-pub use cleanups::{CleanupChannel, ConnectionCleanup};
+pub use cleanups::{CleanupChannel, ConnectionCleanup, KeptCoverage};
 pub use conflicts::{ConflictReach, Detection, ExternalEditConflict};
 pub use connections::{
     ConnectionOwed, ConnectionPatch, CoveredMember, KeptTokens, NewConnection, OAuthFlow,

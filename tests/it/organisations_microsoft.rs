@@ -29,6 +29,8 @@ on_both_databases!(
     an_application_exchange_grants_calendars_with_rbac_for_applications_connects_its_group,
     a_cleanup_that_outlasts_the_application_token_still_takes_the_events_out,
     a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnect,
+    exchange_grants_found_past_a_first_user_outside_the_roles_scope,
+    a_leavers_cleanup_mints_with_the_secret_that_replaced_the_one_it_kept,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -392,18 +394,25 @@ async fn a_secret_entra_refuses_costs_one_grant_and_the_new_secret_resumes_every
     app.stop().await;
 }
 
+/// The group of Ann and Bo connected, and a booking of Bo's in his calendar: the organisation's
+/// id.
+async fn bo_booked_in_the_group(app: &TestApp, key: &str) -> Uuid {
+    tenant(app, EVERYTHING, None).await;
+    let (status, organisation) = connect(app, key, body(Some(GROUP))).await;
+    assert_eq!(status, 201, "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let bo = members(app, key, id).await.items[1].clone();
+    let mut booking = booking_in("Trim", 8);
+    booking.staff_ids = vec![bo.staff_id];
+    app.api(key).create_booking(&booking).await.unwrap();
+    seen(&|| events_of(app, "bo@salon.example"), |e| e.len() == 1).await;
+    id
+}
+
 async fn a_group_change_covers_a_joiner_and_cleans_up_a_leavers_calendar(db: Db) {
     let app = TestApp::start_public(db).await;
     let (_, key) = app.tenant().await;
-    tenant(&app, EVERYTHING, None).await;
-    let (status, organisation) = connect(&app, &key, body(Some(GROUP))).await;
-    assert_eq!(status, 201, "{organisation}");
-    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
-    let bo = members(&app, &key, id).await.items[1].clone();
-    let mut booking = booking_in("Trim", 8);
-    booking.staff_ids = vec![bo.staff_id];
-    app.api(&key).create_booking(&booking).await.unwrap();
-    seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 1).await;
+    let id = bo_booked_in_the_group(&app, &key).await;
 
     // Cy joins the group, Bo leaves it: on the next read Cy is covered, and Bo's calendar
     // stops with Kalends' events taken out of it.
@@ -673,8 +682,6 @@ async fn an_application_exchange_grants_calendars_with_rbac_for_applications_con
     assert!(message.contains("role Application Calendars.ReadWrite with RBAC for Applications"));
     let (_, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
     assert_eq!(listed["items"], json!([]), "nothing is stored");
-    let probed = events_of(&app, "ann@salon.example").await;
-    assert!(probed.is_empty(), "asking wrote nothing into Ann's calendar: {probed:?}");
 
     // Reading is what busy times only need.
     let mut busy_only = body(Some(GROUP));
@@ -753,7 +760,10 @@ async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnec
     };
     let outside = "bo@salon.example is outside the application's access scope";
 
+    // The token has run out too: the write is refused after the application's new token.
     group(&app, &["ann@salon.example"]).await;
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    app.sandbox().post(&expire).json(&json!({})).send().await.unwrap();
     app.api(&key).create_booking(&book("Trim")).await.unwrap();
     app.settle().await;
     let bos = |connections: Vec<kalends::api::connections::ConnectionOut>| {
@@ -768,8 +778,7 @@ async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnec
     assert_eq!(member.state, "failed");
     assert!(member.last_error.as_deref().unwrap().starts_with(outside), "{member:?}");
 
-    let expire = app.url("/sandbox/_control/expire-tokens");
-    app.sandbox().post(expire).json(&json!({})).send().await.unwrap();
+    app.sandbox().post(&expire).json(&json!({})).send().await.unwrap();
     app.api(&key).create_booking(&book("Wash")).await.unwrap();
     app.settle().await;
     let connection = bos(app.api(&key).connections().await.unwrap());
@@ -779,5 +788,56 @@ async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnec
     assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
     assert_eq!(members(&app, &key, id).await.items[1].state, "active");
     seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 2).await;
+    app.stop().await;
+}
+
+/// No group given, and the Exchange role scoped to Bo and Cy: Ann, the directory's first user,
+/// is outside it. Kalends asks the next members before blaming the permission; the connection
+/// is made, with Ann `failed` for want of the role.
+async fn exchange_grants_found_past_a_first_user_outside_the_roles_scope(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, &["User.Read.All"], None).await;
+    group(&app, &["bo@salon.example", "cy@salon.example"]).await;
+    exchange_role(&app, &["User.Read.All"], "Application Calendars.ReadWrite").await;
+    let (status, organisation) = connect(&app, &key, body(None)).await;
+    assert_eq!(status, 201, "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(
+        states(&listed),
+        [
+            ("ann@salon.example", "failed"),
+            ("bo@salon.example", "active"),
+            ("cy@salon.example", "active")
+        ]
+    );
+    app.stop().await;
+}
+
+/// Bo leaves the group while Graph fails, so his cleanup waits; meanwhile the administrator
+/// replaces the application's secret (the old one deleted in Entra) and the tokens run out. The
+/// cleanup mints with the organisation's secret as it is now, not the one it kept, and takes
+/// Kalends' events out.
+async fn a_leavers_cleanup_mints_with_the_secret_that_replaced_the_one_it_kept(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let id = bo_booked_in_the_group(&app, &key).await;
+
+    app.sandbox_faults(json!({"error_rate": 1.0, "path": "/microsoft/v1.0/users/"})).await;
+    group(&app, &["ann@salon.example"]).await;
+    let path = format!("/api/v1/organisation-connections/{id}");
+    assert_eq!(app.call("POST", &format!("{path}/refresh"), &key, None).await.0, 200);
+    assert_eq!(events_of(&app, "bo@salon.example").await.len(), 1, "Graph failed");
+    let rotated = json!({"client_id": APP, "client_secret": "a new secret", "roles": EVERYTHING});
+    control(&app, "POST", "/apps", rotated).await;
+    let (status, answer) =
+        app.call("PATCH", &path, &key, Some(json!({"client_secret": "a new secret"}))).await;
+    assert_eq!(status, 200, "{answer}");
+    let expire = app.url("/sandbox/_control/expire-tokens");
+    app.sandbox().post(expire).json(&json!({})).send().await.unwrap();
+    app.sandbox_faults(json!({})).await;
+    app.settle().await;
+    assert!(events_of(&app, "bo@salon.example").await.is_empty());
     app.stop().await;
 }
