@@ -391,8 +391,8 @@ impl Org {
     /// Whether the grant covers the calendar access of a tier (`busy_only`): a token for the
     /// administrator's calendar with the tier's scopes (Google), or the permission among the
     /// roles of the application's token (Microsoft; the token shared since [`Self::renew`]),
-    /// else Graph's answer for the first of the `users` in scope, in case Exchange grants it
-    /// itself (RBAC for Applications, which puts nothing in the token).
+    /// else Graph's answer for one of the first [`PROBED`] active `users` in scope, in case
+    /// Exchange grants it itself (RBAC for Applications, which puts nothing in the token).
     async fn check_calendar_grant(
         &self,
         busy_only: bool,

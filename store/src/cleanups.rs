@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::organisations::Coverage;
+use super::organisations::{Coverage, KeptCoverage};
 use super::sealed_tokens::context;
 use super::{Lease, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use kalends_core::domain::ConnectionTokens;
@@ -62,30 +62,6 @@ pub struct ConnectionCleanup {
     pub coverage: Option<KeptCoverage>,
     /// When it was taken away.
     pub created_at: DateTime<Utc>,
-}
-
-/// A covered calendar's coverage as its cleanup keeps it: the organisation's key as sealed in
-/// `organisation_connections` (bound to the organisation's id, so it opens after that row is
-/// gone), and the rest as [`Coverage`] has it.
-#[derive(Clone, Serialize, Deserialize, sqlx::FromRow)]
-pub struct KeptCoverage {
-    organisation_id: Uuid,
-    sealed_key: String,
-    provider: String,
-    domain: String,
-    service_account: String,
-    email: String,
-    directory_id: String,
-    busy_only: bool,
-}
-
-impl std::fmt::Debug for KeptCoverage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeptCoverage")
-            .field("organisation_id", &self.organisation_id)
-            .field("email", &self.email)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The JSON parts of a cleanup row, read before the transaction that records it.
@@ -161,28 +137,11 @@ impl Store {
         Ok(CleanupParts {
             events: serde_json::to_string(&events).map_err(corrupt)?,
             channels: serde_json::to_string(&channels).map_err(corrupt)?,
-            coverage: self.kept_coverage(connection_id).await?,
+            coverage: (self.sealed_coverage(connection_id).await?)
+                .map(|kept| serde_json::to_string(&kept))
+                .transpose()
+                .map_err(corrupt)?,
         })
-    }
-
-    /// The coverage a cleanup of the connection keeps, as JSON: that of its member in scope, or
-    /// else of the last one to leave (a leaver's calendar is disconnected as they go).
-    async fn kept_coverage(&self, connection_id: Uuid) -> Result<Option<String>, StoreError> {
-        let kept: Option<KeptCoverage> = with_read_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT o.id AS organisation_id, o.sealed_key, o.provider, o.domain, \
-                 o.service_account, m.email, m.directory_id, c.busy_only \
-                 FROM organisation_members m \
-                 JOIN organisation_connections o ON o.id = m.organisation_connection_id \
-                 JOIN connections c ON c.id = m.connection_id WHERE m.connection_id = $1 \
-                 ORDER BY CASE WHEN m.state = 'active' THEN 0 ELSE 1 END, m.updated_at DESC \
-                 LIMIT 1",
-            )
-            .bind(connection_id)
-            .fetch_optional(pool)
-            .await
-        })?;
-        kept.map(|kept| serde_json::to_string(&kept).map_err(corrupt)).transpose()
     }
 
     /// The coverage a cleanup mints through, its key opened: the organisation's as it is now
@@ -194,32 +153,20 @@ impl Store {
         kept: &KeptCoverage,
         sealer: &Sealer,
     ) -> Result<Coverage, StoreError> {
-        let id = kept.organisation_id;
         let current: Option<(String, String, String, String)> = with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT sealed_key, provider, domain, service_account \
                  FROM organisation_connections WHERE id = $1",
             )
-            .bind(id)
+            .bind(kept.organisation_id)
             .fetch_optional(pool)
             .await
         })?;
-        let (sealed_key, provider, domain, service_account) = current.unwrap_or_else(|| {
-            let kept = kept.clone();
-            (kept.sealed_key, kept.provider, kept.domain, kept.service_account)
-        });
-        let key = sealer
-            .open(&sealed_key, &super::organisations::context(id))
-            .map_err(|e| corrupt(format!("the key of organisation connection {id}: {e}")))?;
-        Ok(Coverage {
-            provider,
-            domain,
-            service_account,
-            key,
-            email: kept.email.clone(),
-            directory_id: kept.directory_id.clone(),
-            busy_only: kept.busy_only,
-        })
+        let mut kept = kept.clone();
+        if let Some((sealed_key, provider, domain, service_account)) = current {
+            kept = KeptCoverage { sealed_key, provider, domain, service_account, ..kept };
+        }
+        self.opened_coverage(kept, sealer).await
     }
 
     /// The cleanup, its tokens opened; `None` once done (or never owed).

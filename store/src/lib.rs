@@ -62,7 +62,7 @@ pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCur
 pub use channels::{Channel, NewChannel};
 pub use checklist_reminders::{PlatformFigures, Reminder};
 pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};
-pub use cleanups::{CleanupChannel, ConnectionCleanup, KeptCoverage};
+pub use cleanups::{CleanupChannel, ConnectionCleanup};
 pub use conflicts::{ConflictReach, Detection, ExternalEditConflict};
 pub use connections::{
     ConnectionOwed, ConnectionPatch, CoveredMember, KeptTokens, NewConnection, OAuthFlow,
@@ -78,8 +78,8 @@ pub use job_records::{JobFailure, SyncAttempt};
 pub use lease::{Lease, LeaseKey, lease_end};
 pub use organisation_log::{Actor, NewLogEntry, OrganisationAction, OrganisationLogEntry};
 pub use organisations::{
-    Coverage, DirectoryRead, NewOrganisationConnection, OWN_CALENDAR, OrganisationConnection,
-    OrganisationMember, OrganisationPatch, Readdressed,
+    Coverage, DirectoryRead, KeptCoverage, NewOrganisationConnection, OWN_CALENDAR,
+    OrganisationConnection, OrganisationMember, OrganisationPatch, Readdressed,
 };
 pub use outbox::OutboxEntry;
 pub use owner_writes::{Overlap, Replacing};

@@ -130,6 +130,30 @@ pub struct Coverage {
     pub busy_only: bool,
 }
 
+/// A covered calendar's coverage as stored: the organisation's key still sealed as in
+/// `organisation_connections` (bound to the organisation's id, so a cleanup's copy opens after
+/// that row is gone), and the rest as [`Coverage`] has it.
+#[derive(Clone, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct KeptCoverage {
+    pub(crate) organisation_id: Uuid,
+    pub(crate) sealed_key: String,
+    pub(crate) provider: String,
+    pub(crate) domain: String,
+    pub(crate) service_account: String,
+    pub(crate) email: String,
+    pub(crate) directory_id: String,
+    pub(crate) busy_only: bool,
+}
+
+impl std::fmt::Debug for KeptCoverage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeptCoverage")
+            .field("organisation_id", &self.organisation_id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for Coverage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Coverage").field("email", &self.email).finish_non_exhaustive()
@@ -829,11 +853,22 @@ impl Store {
         connection_id: Uuid,
         sealer: &Sealer,
     ) -> Result<Option<Coverage>, StoreError> {
-        type Row = (Uuid, String, String, bool, String, String, String, String);
-        let row: Option<Row> = with_pool!(self, |pool| {
+        match self.sealed_coverage(connection_id).await? {
+            Some(kept) => Ok(Some(self.opened_coverage(kept, sealer).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Self::coverage`] with the key still sealed: what a cleanup of the connection keeps.
+    pub(crate) async fn sealed_coverage(
+        &self,
+        connection_id: Uuid,
+    ) -> Result<Option<KeptCoverage>, StoreError> {
+        with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT o.id, o.sealed_key, m.email, c.busy_only, o.provider, o.domain, \
-                 o.service_account, m.directory_id FROM organisation_members m \
+                "SELECT o.id AS organisation_id, o.sealed_key, o.provider, o.domain, \
+                 o.service_account, m.email, m.directory_id, c.busy_only \
+                 FROM organisation_members m \
                  JOIN organisation_connections o ON o.id = m.organisation_connection_id \
                  JOIN connections c ON c.id = m.connection_id \
                  WHERE m.connection_id = $1 AND m.state <> 'left' \
@@ -843,21 +878,26 @@ impl Store {
             .bind(connection_id)
             .fetch_optional(pool)
             .await
-        })?;
-        let Some((id, sealed, email, busy_only, provider, domain, service_account, directory_id)) =
-            row
-        else {
-            return Ok(None);
-        };
-        let key = self.open_key(id, &sealed, sealer).await?;
-        Ok(Some(Coverage {
-            provider,
-            domain,
-            service_account,
+        })
+        .map_err(Into::into)
+    }
+
+    /// A coverage with its key opened (and sealed again under the current secret key when an
+    /// older one sealed it, where the organisation's row still holds it).
+    pub(crate) async fn opened_coverage(
+        &self,
+        kept: KeptCoverage,
+        sealer: &Sealer,
+    ) -> Result<Coverage, StoreError> {
+        let key = self.open_key(kept.organisation_id, &kept.sealed_key, sealer).await?;
+        Ok(Coverage {
+            provider: kept.provider,
+            domain: kept.domain,
+            service_account: kept.service_account,
             key,
-            email,
-            directory_id,
-            busy_only,
-        }))
+            email: kept.email,
+            directory_id: kept.directory_id,
+            busy_only: kept.busy_only,
+        })
     }
 }
