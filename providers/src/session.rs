@@ -19,8 +19,8 @@ use crate::calendar::{AccessToken, Provider, REFRESH_MARGIN};
 use crate::error::ProviderError;
 use crate::google::workspace::{self, WorkspaceError};
 use crate::limits::{Account, Budgets, RateLimits};
-use crate::microsoft::tenant::TenantError;
-use crate::provider::Providers;
+use crate::microsoft::tenant::{self, TenantError};
+use crate::provider::{CalendarProvider, Providers};
 
 /// How long one refresh may hold the lease.
 const LEASE: Duration = Duration::from_secs(30);
@@ -305,26 +305,70 @@ impl Credentials {
             other => other,
         };
         match result {
-            Err(ProviderError::Permanent { status: 403, message })
-                if covered && message.contains("AccessPolicy") =>
-            {
-                Err(self.out_of_scope(connection, version).await?.into())
+            Err(error @ ProviderError::Permanent { status: 403, .. }) if covered => {
+                match self.organisation_refusal(connection, &error).await? {
+                    Some(refusal) => {
+                        Err(self.out_of_reach(connection, version, refusal).await?.into())
+                    }
+                    None => Err(error.into()),
+                }
             }
             other => Ok(other?),
         }
     }
 
-    /// A covered mailbox Graph refuses for the application's access policy: the whole
-    /// calendar is out of the organisation's reach until its administrator puts the member
-    /// back in scope, said in their words on the connection (`error`, no e-mail to the staff
-    /// member, who has nothing to do), and the refusal to answer with.
-    async fn out_of_scope(
+    /// Why Graph refused a covered mailbox a call (`error`, a 403), when the organisation's
+    /// administrator is the one to act. The access policy says so in its words. Graph's plain
+    /// 403 is the same for a calendar the member may only read as for a mailbox the application
+    /// may no longer reach, so the mailbox is asked: its calendars listed (refused: the member
+    /// outside the scope of the application's Exchange role) and, for the tier that writes, its
+    /// default calendar written with nothing (refused: writing taken back). `None` when the
+    /// mailbox answers: the 403 is about that calendar alone.
+    async fn organisation_refusal(
+        &self,
+        connection: &Connection,
+        error: &ProviderError,
+    ) -> Result<Option<TenantError>, ConnectionError> {
+        let email = &connection.account_email;
+        if matches!(error, ProviderError::Permanent { message, .. } if message.contains("AccessPolicy"))
+        {
+            return Ok(Some(TenantError::OutsideScope(email.clone())));
+        }
+        let CalendarProvider::Microsoft { api, .. } = self.providers.get(Provider::Microsoft)
+        else {
+            return Ok(None);
+        };
+        let token = self.access_token(connection).await?;
+        let account = Account::new(connection.provider, email);
+        let permission = tenant::permission(connection.busy_only);
+        let listed = self.budgeted(account, Box::pin(api.list_calendars(&token))).await;
+        match listed {
+            Err(refused @ ProviderError::Permanent { status: 403, .. }) => {
+                return Ok(Some(tenant::mailbox_refusal(refused, &token, email, permission)));
+            }
+            Err(_) => return Ok(None),
+            Ok(_) if connection.busy_only => return Ok(None),
+            Ok(_) => {}
+        }
+        match self.budgeted(account, Box::pin(api.write_nothing(&token))).await {
+            Err(refused @ ProviderError::Permanent { status: 403, .. }) => {
+                Ok(Some(tenant::refusal(refused, email, permission)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A covered mailbox out of the organisation's reach (`refusal`) until its administrator
+    /// acts: said in their words on the connection (`error`, no e-mail to the staff member, who
+    /// has nothing to do), and the refusal to answer with.
+    async fn out_of_reach(
         &self,
         connection: &Connection,
         version: i64,
+        refusal: TenantError,
     ) -> Result<ProviderError, ConnectionError> {
-        let refusal = TenantError::OutsideScope(connection.account_email.clone()).to_string();
-        tracing::warn!(connection = %connection.id, "a covered mailbox is outside the application's access scope");
+        let refusal = refusal.to_string();
+        tracing::warn!(connection = %connection.id, "the organisation's application may not reach a covered mailbox");
         self.tokens
             .delegation_refused(connection.id, version, &refusal)
             .await

@@ -239,7 +239,12 @@ impl OrganisationError {
             (TenantError::Refused(_), _) => "client_secret",
             (TenantError::BadCertificate(_), _) => "client_certificate",
             (TenantError::MissingPermission(_), _) => "client_id",
-            (TenantError::OutsideScope(_) | TenantError::UnknownGroup(_), _) => "group_id",
+            (
+                TenantError::OutsideScope(_)
+                | TenantError::OutsideRole(_)
+                | TenantError::UnknownGroup(_),
+                _,
+            ) => "group_id",
             (TenantError::Provider(_), _) => "tenant_id",
         };
         Self::Invalid { field, message: error.to_string() }
@@ -419,7 +424,7 @@ impl Org {
                 // The first members may be outside the role's scope (no group given) or have no
                 // mailbox (an unlicensed administrator): a few are asked before the permission
                 // is blamed.
-                let mut refused = TenantError::MissingPermission(permission(busy_only));
+                let mut refused = TenantError::MissingPermission(tenant::permission(busy_only));
                 for user in users.iter().filter(|user| user.active).take(PROBED) {
                     match tenant.reaches(&token.token, &user.id, &user.email, !busy_only).await {
                         Ok(()) => return Ok(()),
@@ -555,7 +560,8 @@ impl Org {
             Ok(calendars) => Ok(calendars),
             Err(error) if error.is_retryable() => Err(Unminted::Unreachable(error)),
             Err(error) if self.provider() == Provider::Microsoft => {
-                let refused = tenant::refusal(error, &user.email, permission(self.busy_only));
+                let permission = tenant::permission(self.busy_only);
+                let refused = tenant::mailbox_refusal(error, token, &user.email, permission);
                 Err(Unminted::Refused(refused.to_string()))
             }
             Err(error) => Err(Unminted::Refused(error.to_string())),
@@ -991,11 +997,6 @@ async fn delete_held(
 /// How many members' mailboxes are asked at most, in turn, whether Exchange grants the
 /// application calendar access that its token does not show.
 const PROBED: usize = 5;
-
-/// The calendar permission a tier needs (Microsoft).
-fn permission(busy_only: bool) -> &'static str {
-    if busy_only { tenant::READ_PERMISSION } else { tenant::CALENDAR_PERMISSION }
-}
 
 /// How many of the directory's users may be covered (not suspended, not disabled).
 fn active(users: &[OrgUser]) -> usize {

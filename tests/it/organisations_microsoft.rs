@@ -4,6 +4,8 @@
 //! calendars receive their bookings at `/users/{id}/`, the directory is read again for joiners
 //! and leavers, and every refusal names the field to fix with nothing stored.
 
+use kalends::api::connections::ConnectionOut;
+use kalends::api::organisation_connections::MemberOut;
 use serde_json::{Value, json};
 
 use uuid::Uuid;
@@ -30,6 +32,9 @@ on_both_databases!(
     a_cleanup_that_outlasts_the_application_token_still_takes_the_events_out,
     a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnect,
     exchange_grants_found_past_a_first_user_outside_the_roles_scope,
+    a_member_taken_out_of_the_exchange_roles_scope_is_the_administrators_to_put_back,
+    a_calendar_the_member_may_only_read_keeps_its_member_active,
+    writing_taken_back_from_the_applications_exchange_role_is_the_administrators_to_give_back,
     a_leavers_cleanup_mints_with_the_secret_that_replaced_the_one_it_kept,
 );
 
@@ -63,6 +68,17 @@ pub(crate) async fn register(app: &TestApp, roles: &[&str], access_group: Option
         "client_id": APP, "client_secret": SECRET, "roles": roles, "access_group": access_group,
     });
     control(app, "POST", "/apps", registration).await;
+}
+
+/// A tenant whose application reads the directory with `directory` (an application
+/// permission) and reaches calendars through Exchange's `role` alone (RBAC for Applications,
+/// scoped to the group): nothing about calendars is in any token.
+async fn scoped_in_exchange(db: Db, directory: &str, role: &str) -> (TestApp, String) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, &[directory], None).await;
+    exchange_role(&app, &[directory], role).await;
+    (app, key)
 }
 
 /// Grants the application `role` (`Application Calendars.ReadWrite`, say) in Exchange Online
@@ -114,6 +130,32 @@ async fn events_of(app: &TestApp, email: &str) -> Vec<Value> {
     let url = app.url(&format!("/sandbox/_control/microsoft/users/{email}/events"));
     let events: Vec<Value> = app.sandbox().get(url).send().await.unwrap().json().await.unwrap();
     events.into_iter().filter(|e| e["deleted"] != true).collect()
+}
+
+/// Connects the organisation with `body`, once its first read settled: its id and Bo's member.
+async fn connected_with_bo(app: &TestApp, key: &str, body: Value) -> (Uuid, MemberOut) {
+    let (status, organisation) = connect(app, key, body).await;
+    assert_eq!(status, 201, "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    app.settle().await;
+    let bo = members(app, key, id).await.items[1].clone();
+    assert_eq!((bo.email.as_str(), bo.state.as_str()), ("bo@salon.example", "active"));
+    (id, bo)
+}
+
+/// The calendar of the staff member `staff_id`, as the API lists it.
+async fn connection_of(app: &TestApp, key: &str, staff_id: Uuid) -> ConnectionOut {
+    let connections = app.api(key).connections().await.unwrap();
+    connections.into_iter().find(|c| c.staff_id == staff_id).unwrap()
+}
+
+/// Books `title` for the staff member `staff_id` and lets it sync.
+async fn book_for(app: &TestApp, key: &str, staff_id: Uuid, title: &str) -> Uuid {
+    let mut booking = booking_in(title, 8);
+    booking.staff_ids = vec![staff_id];
+    let booked = app.api(key).create_booking(&booking).await.unwrap();
+    app.settle().await;
+    booked.id
 }
 
 /// How many client-credentials grants the tenant's token endpoint answered.
@@ -669,10 +711,8 @@ async fn a_mailbox_graph_does_not_answer_keeps_no_other_joiner_from_being_covere
 async fn an_application_exchange_grants_calendars_with_rbac_for_applications_connects_its_group(
     db: Db,
 ) {
-    let app = TestApp::start_public(db).await;
-    let (_, key) = app.tenant().await;
-    tenant(&app, &["GroupMember.Read.All"], None).await;
-    exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.Read").await;
+    let (app, key) =
+        scoped_in_exchange(db, "GroupMember.Read.All", "Application Calendars.Read").await;
     let (status, answer) = connect(&app, &key, body(Some(GROUP))).await;
     assert_eq!(status, 422, "{answer}");
     let error = &answer["errors"][0];
@@ -748,29 +788,15 @@ async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnec
     let app = TestApp::start_public(db).await;
     let (_, key) = app.tenant().await;
     tenant(&app, EVERYTHING, Some(GROUP)).await;
-    let (status, organisation) = connect(&app, &key, body(None)).await;
-    assert_eq!(status, 201, "{organisation}");
-    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
-    app.settle().await;
-    let bo = members(&app, &key, id).await.items[1].clone();
-    assert_eq!((bo.email.as_str(), bo.state.as_str()), ("bo@salon.example", "active"));
-    let book = |title: &str| {
-        let mut booking = booking_in(title, 8);
-        booking.staff_ids = vec![bo.staff_id];
-        booking
-    };
+    let (id, bo) = connected_with_bo(&app, &key, body(None)).await;
     let outside = "bo@salon.example is outside the application's access scope";
 
     // The token has run out too: the write is refused after the application's new token.
     group(&app, &["ann@salon.example"]).await;
     let expire = app.url("/sandbox/_control/expire-tokens");
     app.sandbox().post(&expire).json(&json!({})).send().await.unwrap();
-    app.api(&key).create_booking(&book("Trim")).await.unwrap();
-    app.settle().await;
-    let bos = |connections: Vec<kalends::api::connections::ConnectionOut>| {
-        connections.into_iter().find(|c| c.staff_id == bo.staff_id).unwrap()
-    };
-    let connection = bos(app.api(&key).connections().await.unwrap());
+    book_for(&app, &key, bo.staff_id, "Trim").await;
+    let connection = connection_of(&app, &key, bo.staff_id).await;
     assert_eq!(connection.status, "error", "{connection:?}");
     assert!(connection.last_error.as_deref().unwrap().starts_with(outside), "{connection:?}");
     let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
@@ -780,9 +806,8 @@ async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnec
     assert!(member.last_error.as_deref().unwrap().starts_with(outside), "{member:?}");
 
     app.sandbox().post(&expire).json(&json!({})).send().await.unwrap();
-    app.api(&key).create_booking(&book("Wash")).await.unwrap();
-    app.settle().await;
-    let connection = bos(app.api(&key).connections().await.unwrap());
+    book_for(&app, &key, bo.staff_id, "Wash").await;
+    let connection = connection_of(&app, &key, bo.staff_id).await;
     assert_eq!(connection.status, "error", "Bo is not asked to reconnect: {connection:?}");
 
     group(&app, &["ann@salon.example", "bo@salon.example"]).await;
@@ -796,11 +821,9 @@ async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnec
 /// is outside it. Kalends asks the next members before blaming the permission; the connection
 /// is made, with Ann `failed` for want of the role.
 async fn exchange_grants_found_past_a_first_user_outside_the_roles_scope(db: Db) {
-    let app = TestApp::start_public(db).await;
-    let (_, key) = app.tenant().await;
-    tenant(&app, &["User.Read.All"], None).await;
+    let (app, key) =
+        scoped_in_exchange(db, "User.Read.All", "Application Calendars.ReadWrite").await;
     group(&app, &["bo@salon.example", "cy@salon.example"]).await;
-    exchange_role(&app, &["User.Read.All"], "Application Calendars.ReadWrite").await;
     let (status, organisation) = connect(&app, &key, body(None)).await;
     assert_eq!(status, 201, "{organisation}");
     let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
@@ -813,6 +836,86 @@ async fn exchange_grants_found_past_a_first_user_outside_the_roles_scope(db: Db)
             ("cy@salon.example", "active")
         ]
     );
+    let said = listed[0].last_error.as_deref().unwrap();
+    let outside = "ann@salon.example is outside the scope of the application's role in Exchange";
+    assert!(said.starts_with(outside), "{said}");
+    app.stop().await;
+}
+
+/// The whole tenant is connected, and Exchange grants the application writing for the staff
+/// group alone (RBAC for Applications). Bo is taken out of that group: Graph answers his next
+/// booking's write with its plain 403, the one a calendar he may only read gets too. Kalends
+/// asks Graph for his mailbox's calendars before blaming the calendar: refused as well, so his
+/// calendar is in `error` and his member `failed`, saying in the administrator's words that he
+/// is outside the role's scope, and nobody asks Bo to reconnect. Back in the group, the next
+/// read puts him back and his bookings reach his calendar.
+async fn a_member_taken_out_of_the_exchange_roles_scope_is_the_administrators_to_put_back(db: Db) {
+    let (app, key) =
+        scoped_in_exchange(db, "User.Read.All", "Application Calendars.ReadWrite").await;
+    let (id, bo) = connected_with_bo(&app, &key, body(None)).await;
+    let outside = "bo@salon.example is outside the scope of the application's role";
+
+    group(&app, &["ann@salon.example"]).await;
+    book_for(&app, &key, bo.staff_id, "Trim").await;
+    let connection = connection_of(&app, &key, bo.staff_id).await;
+    assert_eq!(connection.status, "error", "not needs_reauth: {connection:?}");
+    assert!(connection.last_error.as_deref().unwrap().starts_with(outside), "{connection:?}");
+    let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
+    let member = members(&app, &key, id).await.items[1].clone();
+    assert_eq!(member.state, "failed");
+    assert!(member.last_error.as_deref().unwrap().starts_with(outside), "{member:?}");
+
+    group(&app, &["ann@salon.example", "bo@salon.example"]).await;
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
+    assert_eq!(members(&app, &key, id).await.items[1].state, "active");
+    seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 1).await;
+    app.stop().await;
+}
+
+/// The Exchange administrator narrows the application's role from writing to reading. Bo's
+/// next booking is refused with Graph's plain 403; his mailbox still lists its calendars, but
+/// his default calendar may not be written either, so his calendar is in `error` naming the
+/// permission and the role that grants it, and nobody asks Bo to reconnect.
+async fn writing_taken_back_from_the_applications_exchange_role_is_the_administrators_to_give_back(
+    db: Db,
+) {
+    let (app, key) =
+        scoped_in_exchange(db, "GroupMember.Read.All", "Application Calendars.ReadWrite").await;
+    let (_, bo) = connected_with_bo(&app, &key, body(Some(GROUP))).await;
+
+    exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.Read").await;
+    book_for(&app, &key, bo.staff_id, "Trim").await;
+    let connection = connection_of(&app, &key, bo.staff_id).await;
+    assert_eq!(connection.status, "error", "not needs_reauth: {connection:?}");
+    let said = connection.last_error.as_deref().unwrap();
+    assert!(said.starts_with("the application lacks Calendars.ReadWrite"), "{said}");
+    assert!(said.contains("role Application Calendars.ReadWrite with RBAC for Applications"));
+    app.stop().await;
+}
+
+/// Bo's calendar is one its owner shared with him and has made read-only since. Graph's plain
+/// 403 is about that calendar alone: his mailbox answers, so his calendar stays `active`, he
+/// stays an `active` member, and the booking says what Graph said, not that the administrator
+/// must act.
+async fn a_calendar_the_member_may_only_read_keeps_its_member_active(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, Some(GROUP)).await;
+    let (id, bo) = connected_with_bo(&app, &key, body(Some(GROUP))).await;
+    let url = app.url("/sandbox/_control/microsoft/users/bo@salon.example/calendars/Calendar");
+    let answer = app.sandbox().patch(url).json(&json!({"can_edit": false})).send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+
+    let booked = book_for(&app, &key, bo.staff_id, "Trim").await;
+    let sync = app.api(&key).booking(booked).await.unwrap().sync;
+    assert_eq!(sync[0].state, "failed", "{sync:?}");
+    let said = sync[0].last_error.as_deref().unwrap_or_default();
+    assert!(said.contains("Access is denied"), "Graph's words: {sync:?}");
+    let connection = connection_of(&app, &key, bo.staff_id).await;
+    assert_eq!(connection.status, "active", "{connection:?}");
+    let member = members(&app, &key, id).await.items[1].clone();
+    assert_eq!((member.state.as_str(), member.last_error), ("active", None));
     app.stop().await;
 }
 

@@ -268,6 +268,12 @@ pub enum TenantError {
         "{0} is outside the application's access scope: add them to the security group the application is scoped to (application access policy or RBAC for Applications in Exchange Online)"
     )]
     OutsideScope(String),
+    /// The mailbox is outside the scope of the Exchange role that alone lets the application
+    /// into calendars (RBAC for Applications: its token carries no calendar permission).
+    #[error(
+        "{0} is outside the scope of the application's role in Exchange Online (RBAC for Applications): add them to the group the role assignment is scoped to, or widen its scope (Get-ManagementRoleAssignment -RoleAssignee <the application> shows it)"
+    )]
+    OutsideRole(String),
     /// The security group named does not exist.
     #[error("the tenant has no group {0}: give the object id of a security group")]
     UnknownGroup(String),
@@ -542,6 +548,38 @@ fn roles_in(claims: &serde_json::Value) -> Vec<String> {
     claims.get("roles").and_then(serde_json::Value::as_array).map_or_else(Vec::new, |roles| {
         roles.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect()
     })
+}
+
+/// The application permission a tier needs in calendars: reading for busy times only
+/// (`busy_only`), else writing.
+pub fn permission(busy_only: bool) -> &'static str {
+    if busy_only { READ_PERMISSION } else { CALENDAR_PERMISSION }
+}
+
+/// A Graph refusal to let the application `token` into the mailbox of `user` at all (its
+/// calendars listed, its schedule asked), in the administrator's terms. A token that carries
+/// no calendar permission reaches mailboxes through Exchange's role assignments alone (RBAC for
+/// Applications), so its plain 403 is the mailbox outside the role's scope; otherwise as
+/// [`refusal`] says.
+pub fn mailbox_refusal(
+    error: ProviderError,
+    token: &AccessToken,
+    user: &str,
+    permission: &'static str,
+) -> TenantError {
+    let through_exchange = claims_of(token.secret().expose_secret()).is_some_and(|claims| {
+        !roles_in(&claims).iter().any(|role| {
+            [READ_PERMISSION, CALENDAR_PERMISSION].iter().any(|p| role.eq_ignore_ascii_case(p))
+        })
+    });
+    match error {
+        ProviderError::Permanent { status: 403, message }
+            if through_exchange && !message.contains("AccessPolicy") =>
+        {
+            TenantError::OutsideRole(user.to_owned())
+        }
+        other => refusal(other, user, permission),
+    }
 }
 
 /// A Graph refusal of a mailbox call, in the administrator's terms: the access policy's 403 is

@@ -1,5 +1,6 @@
 //! Control routes under `/_control/microsoft`: act as the user in Outlook (seed, edit and delete
-//! events, which notifies subscribers), read everything back, and invalidate delta tokens.
+//! events, which notifies subscribers), read everything back, invalidate delta tokens, and
+//! take writing away from a calendar as its owner would (a shared calendar made read-only).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -23,6 +24,7 @@ pub(super) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/users/{email}/events", post(seed).get(read_back))
         .route("/users/{email}/events/{id}", patch(edit).delete(remove))
+        .route("/users/{email}/calendars/{name}", patch(share))
         .route("/invalidate-delta-tokens", post(invalidate))
         .route("/subscriptions", get(subscriptions))
 }
@@ -87,6 +89,31 @@ async fn edit(
     drop(state);
     deliver(deliveries);
     Json(out.unwrap_or_default()).into_response()
+}
+
+/// What the owner of a calendar lets its user do with it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sharing {
+    can_edit: bool,
+}
+
+/// Lets the user of the mailbox at `email` write into the calendar named `name`, or no longer:
+/// a calendar shared with them made read-only by its owner. Writes into it are refused with
+/// Graph's plain 403; the mailbox's other calendars answer as before.
+async fn share(
+    State(sandbox): State<Sandbox>,
+    Path((email, name)): Path<(String, String)>,
+    Json(sharing): Json<Sharing>,
+) -> Response {
+    let mut state = sandbox.lock();
+    match state.microsoft.calendar_named_mut(&email, &name) {
+        Some(calendar) => {
+            calendar.can_edit = sharing.can_edit;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => not_found(),
+    }
 }
 
 /// Deletes an event as the user would in Outlook.

@@ -123,6 +123,12 @@ impl Data {
         self.mailboxes.get(&email.to_ascii_lowercase())
     }
 
+    /// The calendar named `name` of the mailbox at `email`.
+    fn calendar_named_mut(&mut self, email: &str, name: &str) -> Option<&mut Calendar> {
+        let mailbox = self.mailbox_mut(email)?;
+        mailbox.calendars.iter_mut().find(|calendar| calendar.name == name)
+    }
+
     fn mailbox_mut(&mut self, email: &str) -> Option<&mut Mailbox> {
         self.mailboxes.get_mut(&email.to_ascii_lowercase())
     }

@@ -158,3 +158,40 @@ async fn each_refusal_names_what_the_administrator_must_fix() {
     let error = super::refusal(written, &ann.email, super::CALENDAR_PERMISSION);
     assert!(matches!(error, TenantError::MissingPermission("Calendars.ReadWrite")), "{error}");
 }
+
+/// An application token whose claims hold `roles` (unsigned: only its claims are read).
+fn token_with_roles(roles: &[&str]) -> crate::calendar::AccessToken {
+    use base64::Engine as _;
+    let claims = json!({"tid": "tenant", "roles": roles}).to_string();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
+    crate::calendar::AccessToken::new(format!("e30.{payload}.signature"))
+}
+
+#[test]
+fn a_mailbox_refused_to_an_application_exchange_grants_alone_is_outside_its_roles_scope() {
+    let plain = || crate::ProviderError::permanent(403, "ErrorAccessDenied: Access is denied.");
+    let by_exchange = token_with_roles(&["User.Read.All"]);
+    let consented = token_with_roles(&["User.Read.All", "Calendars.ReadWrite"]);
+    let who = "bo@salon.example";
+
+    let error = super::mailbox_refusal(plain(), &by_exchange, who, "Calendars.ReadWrite");
+    assert!(matches!(&error, TenantError::OutsideRole(user) if user == who), "{error}");
+    // Consented in Entra, the application reaches every mailbox: a plain 403 is a permission.
+    let error = super::mailbox_refusal(plain(), &consented, who, "Calendars.ReadWrite");
+    assert!(matches!(error, TenantError::MissingPermission("Calendars.ReadWrite")), "{error}");
+    // An access policy says so in its words, whichever grant is in use.
+    let policy = crate::ProviderError::permanent(
+        403,
+        "ErrorAccessDenied: Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
+    );
+    let error = super::mailbox_refusal(policy, &by_exchange, who, "Calendars.ReadWrite");
+    assert!(matches!(error, TenantError::OutsideScope(_)), "{error}");
+    // A token that is not a JWT tells nothing: the permission is named, as before.
+    let opaque = crate::calendar::AccessToken::new("opaque");
+    let error = super::mailbox_refusal(plain(), &opaque, who, "Calendars.Read");
+    assert!(matches!(error, TenantError::MissingPermission("Calendars.Read")), "{error}");
+    // A Graph failure is not a refusal.
+    let failed = crate::ProviderError::transient("503 serviceNotAvailable");
+    let error = super::mailbox_refusal(failed, &by_exchange, who, "Calendars.Read");
+    assert!(matches!(error, TenantError::Provider(_)), "{error}");
+}
