@@ -306,8 +306,8 @@ impl Credentials {
         };
         match result {
             Err(error @ ProviderError::Permanent { status: 403, .. }) if covered => {
-                match self.organisation_refusal(connection, &error).await? {
-                    Some(refusal) => {
+                match self.organisation_refusal(connection, &error, version).await {
+                    Some((refusal, version)) => {
                         Err(self.out_of_reach(connection, version, refusal).await?.into())
                     }
                     None => Err(error.into()),
@@ -317,45 +317,50 @@ impl Credentials {
         }
     }
 
-    /// Why Graph refused a covered mailbox a call (`error`, a 403), when the organisation's
-    /// administrator is the one to act. The access policy says so in its words. Graph's plain
-    /// 403 is the same for a calendar the member may only read as for a mailbox the application
-    /// may no longer reach, so the mailbox is asked: its calendars listed (refused: the member
-    /// outside the scope of the application's Exchange role) and, for the tier that writes, its
-    /// default calendar written with nothing (refused: writing taken back). `None` when the
-    /// mailbox answers: the 403 is about that calendar alone.
+    /// Why Graph refused a covered mailbox a call (`error`, a 403, with the tokens at
+    /// `version`), when the organisation's administrator is the one to act, and the version of
+    /// the tokens that found it. The access policy says so in its words. Graph's plain 403 is
+    /// the same for a calendar the member may only read as for a mailbox the application may no
+    /// longer reach, so the mailbox is asked: its calendars listed (refused: the member outside
+    /// the scope of the application's Exchange role) and, for the tier that writes, its default
+    /// calendar written with nothing (refused: writing taken back). `None` when the mailbox
+    /// answers (the 403 is about that calendar alone), or when asking it fails: the call's own
+    /// refusal stands.
     async fn organisation_refusal(
         &self,
         connection: &Connection,
         error: &ProviderError,
-    ) -> Result<Option<TenantError>, ConnectionError> {
+        version: i64,
+    ) -> Option<(TenantError, i64)> {
         let email = &connection.account_email;
         if matches!(error, ProviderError::Permanent { message, .. } if message.contains("AccessPolicy"))
         {
-            return Ok(Some(TenantError::OutsideScope(email.clone())));
+            return Some((TenantError::OutsideScope(email.clone()), version));
         }
         let CalendarProvider::Microsoft { api, .. } = self.providers.get(Provider::Microsoft)
         else {
-            return Ok(None);
+            return None;
         };
-        let token = self.access_token(connection).await?;
+        // A token minted meanwhile is newer: the refusal is recorded against it.
+        let (token, version) = self.token_with_version(connection, None).await.ok()?;
         let account = Account::new(connection.provider, email);
         let permission = tenant::permission(connection.busy_only);
         let listed = self.budgeted(account, Box::pin(api.list_calendars(&token))).await;
-        match listed {
+        let refused = match listed {
             Err(refused @ ProviderError::Permanent { status: 403, .. }) => {
-                return Ok(Some(tenant::mailbox_refusal(refused, &token, email, permission)));
+                tenant::mailbox_refusal(refused, &token, email, permission)
             }
-            Err(_) => return Ok(None),
-            Ok(_) if connection.busy_only => return Ok(None),
-            Ok(_) => {}
-        }
-        match self.budgeted(account, Box::pin(api.write_nothing(&token))).await {
-            Err(refused @ ProviderError::Permanent { status: 403, .. }) => {
-                Ok(Some(tenant::refusal(refused, email, permission)))
+            Ok(_) if !connection.busy_only => {
+                match self.budgeted(account, Box::pin(api.write_nothing(&token))).await {
+                    Err(refused @ ProviderError::Permanent { status: 403, .. }) => {
+                        tenant::refusal(refused, email, permission)
+                    }
+                    _ => return None,
+                }
             }
-            _ => Ok(None),
-        }
+            _ => return None,
+        };
+        Some((refused, version))
     }
 
     /// A covered mailbox out of the organisation's reach (`refusal`) until its administrator

@@ -894,18 +894,29 @@ async fn writing_taken_back_from_the_applications_exchange_role_is_the_administr
     app.stop().await;
 }
 
-/// Bo's calendar is one its owner shared with him and has made read-only since. Graph's plain
-/// 403 is about that calendar alone: his mailbox answers, so his calendar stays `active`, he
-/// stays an `active` member, and the booking says what Graph said, not that the administrator
-/// must act.
+/// Bo takes his bookings in a calendar the salon's front desk shared with him, which its owner
+/// has made read-only since. Graph's plain 403 is about that calendar alone: his mailbox
+/// answers, and his own calendar may be written, so his calendar stays `active`, he stays an
+/// `active` member, and the booking says what Graph said, not that the administrator must act.
 async fn a_calendar_the_member_may_only_read_keeps_its_member_active(db: Db) {
     let app = TestApp::start_public(db).await;
     let (_, key) = app.tenant().await;
     tenant(&app, EVERYTHING, Some(GROUP)).await;
+    let front_desk = app.url("/sandbox/_control/microsoft/users/bo@salon.example/calendars/Front");
+    let share = |can_edit: bool| {
+        app.sandbox().put(front_desk.clone()).json(&json!({"can_edit": can_edit})).send()
+    };
+    assert!(share(true).await.unwrap().status().is_success());
     let (id, bo) = connected_with_bo(&app, &key, body(Some(GROUP))).await;
-    let url = app.url("/sandbox/_control/microsoft/users/bo@salon.example/calendars/Calendar");
-    let answer = app.sandbox().patch(url).json(&json!({"can_edit": false})).send().await.unwrap();
-    assert!(answer.status().is_success(), "{}", answer.status());
+    let connection = connection_of(&app, &key, bo.staff_id).await;
+    let path = format!("/api/v1/connections/{}", connection.id);
+    let (status, calendars) = app.call("GET", &format!("{path}/calendars"), &key, None).await;
+    assert_eq!(status, 200, "{calendars}");
+    let shared = calendars["items"].as_array().unwrap().iter().find(|c| c["name"] == "Front");
+    let target = json!({"destination_calendar_id": shared.unwrap()["id"]});
+    let (status, answer) = app.call("PATCH", &path, &key, Some(target)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(share(false).await.unwrap().status().is_success());
 
     let booked = book_for(&app, &key, bo.staff_id, "Trim").await;
     let sync = app.api(&key).booking(booked).await.unwrap().sync;

@@ -93,6 +93,9 @@ pub(super) async fn update_default_calendar(
     let Some(mailbox) = state.microsoft.mailbox_mut(&account.email) else {
         return not_found();
     };
+    if !mailbox.default_calendar().can_edit {
+        return super::access_denied();
+    }
     for (property, value) in &patch {
         match (property.as_str(), value.as_str()) {
             ("name", Some(name)) if !name.trim().is_empty() => {}

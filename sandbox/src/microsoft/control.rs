@@ -1,12 +1,12 @@
 //! Control routes under `/_control/microsoft`: act as the user in Outlook (seed, edit and delete
 //! events, which notifies subscribers), read everything back, invalidate delta tokens, and
-//! take writing away from a calendar as its owner would (a shared calendar made read-only).
+//! share a calendar with the user, writable or read-only, as its owner would.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ pub(super) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/users/{email}/events", post(seed).get(read_back))
         .route("/users/{email}/events/{id}", patch(edit).delete(remove))
-        .route("/users/{email}/calendars/{name}", patch(share))
+        .route("/users/{email}/calendars/{name}", put(share))
         .route("/invalidate-delta-tokens", post(invalidate))
         .route("/subscriptions", get(subscriptions))
 }
@@ -98,21 +98,20 @@ struct Sharing {
     can_edit: bool,
 }
 
-/// Lets the user of the mailbox at `email` write into the calendar named `name`, or no longer:
-/// a calendar shared with them made read-only by its owner. Writes into it are refused with
-/// Graph's plain 403; the mailbox's other calendars answer as before.
+/// Shares the calendar named `name` with the user of the mailbox at `email` (made the first
+/// time, beside their own), writable or read-only: an owner who takes writing back leaves
+/// it read-only. Writes into a read-only calendar are refused with Graph's plain 403; the
+/// mailbox's other calendars answer as before.
 async fn share(
     State(sandbox): State<Sandbox>,
     Path((email, name)): Path<(String, String)>,
     Json(sharing): Json<Sharing>,
 ) -> Response {
     let mut state = sandbox.lock();
-    match state.microsoft.calendar_named_mut(&email, &name) {
-        Some(calendar) => {
-            calendar.can_edit = sharing.can_edit;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => not_found(),
+    if state.microsoft.share_calendar(&email, &name, sharing.can_edit) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        not_found()
     }
 }
 

@@ -123,10 +123,21 @@ impl Data {
         self.mailboxes.get(&email.to_ascii_lowercase())
     }
 
-    /// The calendar named `name` of the mailbox at `email`.
-    fn calendar_named_mut(&mut self, email: &str, name: &str) -> Option<&mut Calendar> {
-        let mailbox = self.mailbox_mut(email)?;
-        mailbox.calendars.iter_mut().find(|calendar| calendar.name == name)
+    /// Shares the calendar `name` with the mailbox at `email` (added the first time), `can_edit`
+    /// or read-only; `false` when there is no such mailbox.
+    fn share_calendar(&mut self, email: &str, name: &str, can_edit: bool) -> bool {
+        let Some(mailbox) = self.mailbox_mut(email) else { return false };
+        match mailbox.calendars.iter_mut().find(|calendar| calendar.name == name) {
+            Some(calendar) => calendar.can_edit = can_edit,
+            None => mailbox.calendars.push(Calendar {
+                id: graph_id(),
+                name: name.to_owned(),
+                can_edit,
+                is_default: false,
+                color: "lightBlue",
+            }),
+        }
+        true
     }
 
     fn mailbox_mut(&mut self, email: &str) -> Option<&mut Mailbox> {
@@ -297,7 +308,7 @@ fn bad_request(code: &str, message: &str) -> Response {
 }
 
 /// 403 `ErrorAccessDenied` (writing to a read-only calendar such as Birthdays).
-fn access_denied() -> Response {
+pub(super) fn access_denied() -> Response {
     graph_error(
         StatusCode::FORBIDDEN,
         "ErrorAccessDenied",
