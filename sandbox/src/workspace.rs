@@ -87,6 +87,12 @@ pub struct DirectoryUser {
     /// `isAdmin`: may read the directory.
     #[serde(default)]
     pub is_admin: bool,
+    /// A delegated administrator's organisational units (an admin role whose privileges are
+    /// given for those units, and so the ones below them): `users.list` shows only the users
+    /// in them, and `users.get` refuses anyone else with 403, as Google does. Empty: the rights
+    /// reach the whole Workspace.
+    #[serde(default)]
+    pub admin_units: Vec<String>,
     /// `suspended`: listed, but no token is issued for them.
     #[serde(default)]
     pub suspended: bool,
@@ -125,6 +131,15 @@ impl Data {
     /// Whether `email` is a user of the directory who may sign in.
     fn active_user(&self, email: &str) -> Option<&DirectoryUser> {
         self.users.get(&email.to_ascii_lowercase()).filter(|u| !u.suspended)
+    }
+
+    /// Whether the administrator `admin`'s rights reach `user` (their unit is one the rights
+    /// are given for, or below one).
+    fn reaches(&self, admin: &str, user: &DirectoryUser) -> bool {
+        self.active_user(admin).is_some_and(|admin| {
+            admin.admin_units.is_empty()
+                || admin.admin_units.iter().any(|unit| within(&user.org_unit_path, unit))
+        })
     }
 }
 
@@ -333,6 +348,7 @@ async fn list_users(
         .values()
         .filter(|u| u.primary_email.to_ascii_lowercase().ends_with(&at_domain))
         .filter(|u| unit.as_deref().is_none_or(|unit| within(&u.org_unit_path, unit)))
+        .filter(|u| state.workspace.reaches(&caller.email, u))
         .collect();
     users.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));
     let size = query.max_results.unwrap_or(PAGE).clamp(1, MAX_PAGE);
@@ -353,9 +369,10 @@ async fn get_user(
 ) -> Response {
     let mut state = sandbox.lock();
     state.count("GET google directory users.get");
-    if let Err(refusal) = administrator(&state, &headers) {
-        return refusal;
-    }
+    let caller = match administrator(&state, &headers) {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal,
+    };
     let key = key.to_ascii_lowercase();
     let found = state.workspace.users.values().find(|u| {
         u.id == key
@@ -363,6 +380,12 @@ async fn get_user(
             || u.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(&key))
     });
     match found {
+        Some(user) if !state.workspace.reaches(&caller.email, user) => google_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not Authorized to access this resource/api",
+            None,
+        ),
         Some(user) => Json(user_resource(user)).into_response(),
         None => {
             google_error(StatusCode::NOT_FOUND, "notFound", "Resource Not Found: userKey", None)
@@ -478,6 +501,7 @@ pub fn seed_example(sandbox: &Sandbox, public_key_pem: &str, token_uri: &str) {
             name: None,
             org_unit_path: unit.into(),
             is_admin,
+            admin_units: Vec::new(),
             suspended: false,
             id: String::new(),
             aliases: Vec::new(),

@@ -321,6 +321,24 @@ struct OrgUser {
     active: bool,
 }
 
+/// What the directory says of one user looked up by id.
+enum Lookup {
+    /// The user as it knows them now; `None`: deleted (Google), or nothing to follow (Microsoft
+    /// reaches a mailbox by its id, whatever its address).
+    Found(Option<OrgUser>),
+    /// The directory reader's rights do not reach them (an administrator's narrowed to other
+    /// organisational units): whether they are still in scope cannot be told.
+    Unseen,
+}
+
+/// A member the directory's read no longer lists, once looked up.
+enum Leaver {
+    /// Out of the scope: the member, followed to their new address if they were renamed.
+    Left(OrganisationMember),
+    /// Out of the directory reader's sight: whether they left cannot be told.
+    Unseen,
+}
+
 /// Why no token could be had for one user.
 enum Unminted {
     /// The provider did not answer: the whole read is retried.
@@ -483,15 +501,17 @@ impl Org {
 
     /// The directory user `id` as the directory knows them now, wherever they are, when their
     /// address matters: on Google, where a calendar is reached through a token for its
-    /// user's address (`None`: deleted). Microsoft reaches a mailbox by its id, whatever its
-    /// address: `None`.
-    async fn user(&self, id: &str) -> Result<Option<OrgUser>, OrganisationError> {
+    /// user's address. Microsoft reaches a mailbox by its id, whatever its address.
+    async fn user(&self, id: &str) -> Result<Lookup, OrganisationError> {
         match &self.directory {
             Directory::Google { workspace, admin_email, .. } => {
-                let user = workspace.user(admin_email, id).await.map_err(OrganisationError::of)?;
-                Ok(user.map(OrgUser::from))
+                match workspace.user(admin_email, id).await {
+                    Ok(user) => Ok(Lookup::Found(user.map(OrgUser::from))),
+                    Err(WorkspaceError::NotReadable(_)) => Ok(Lookup::Unseen),
+                    Err(error) => Err(OrganisationError::of(error)),
+                }
             }
-            Directory::Microsoft { .. } => Ok(None),
+            Directory::Microsoft { .. } => Ok(Lookup::Found(None)),
         }
     }
 
@@ -1186,8 +1206,9 @@ async fn apply_users(
     let mut moved = Moved::default();
     moved.count(&to_cover, current);
     for member in leavers {
-        moved.left.push(member.email.clone());
-        mark_left(cx, organisation, org, member).await?;
+        if mark_left(cx, organisation, org, member, by).await? {
+            moved.left.push(member.email.clone());
+        }
     }
     // A user back in scope is the member who left: the same staff member, and the same
     // calendar connected again, under a new address if they were renamed while out of it.
@@ -1243,15 +1264,32 @@ fn covers(
 }
 
 /// A member no longer in the directory's scope: their calendar disconnected with Kalends'
-/// events removed, and they are marked `left`, not forgotten.
+/// events removed, and they are marked `left`, not forgotten; whether they were.
+///
+/// One the directory reader may no longer see (its administrator's rights narrowed to other
+/// units) may not have left at all: the hourly read keeps their calendar, the member `failed`
+/// saying what to do, and only a read someone asks for stops it (as for a [`mass_departure`]).
 async fn mark_left(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     member: &OrganisationMember,
-) -> Result<(), OrganisationError> {
+    by: Actor,
+) -> Result<bool, OrganisationError> {
     let tenant_id = organisation.tenant_id;
-    let member = follow_leaver(cx, organisation, org, member).await?;
+    let member = match follow_leaver(cx, organisation, org, member).await? {
+        Leaver::Left(member) => member,
+        Leaver::Unseen if by == Actor::Schedule => {
+            let unseen = OrganisationMember {
+                state: "failed".into(),
+                last_error: Some(out_of_sight(org, &member.email)),
+                ..member.clone()
+            };
+            cx.store.save_organisation_member(tenant_id, organisation.id, &unseen).await?;
+            return Ok(false);
+        }
+        Leaver::Unseen => member.clone(),
+    };
     stop_covering(cx, tenant_id, &member, true, Some(org)).await?;
     let left = OrganisationMember {
         state: "left".into(),
@@ -1260,7 +1298,7 @@ async fn mark_left(
     };
     cx.store.save_organisation_member(tenant_id, organisation.id, &left).await?;
     tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
-    Ok(())
+    Ok(true)
 }
 
 /// A leaver the directory still has under another address (renamed as they left the scope,
@@ -1269,31 +1307,47 @@ async fn mark_left(
 /// address has the new one's id. A calendar the staff member connected themselves under the
 /// new address keeps its account ([`Readdressed::keep_account`]). A suspended leaver gets no
 /// token under any address, and a deleted one has none: both stay as they are. A leaver who
-/// cannot be looked up or followed now (the administrator's rights not reaching them, the
-/// provider busy) is stopped under the address Kalends has, as before the lookup existed: one
-/// leaver never holds up the read.
+/// cannot be looked up or followed now (the provider busy) is stopped under the address Kalends
+/// has, as before the lookup existed: one leaver never holds up the read. One the directory
+/// reader's rights do not reach is [`Leaver::Unseen`].
 async fn follow_leaver(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
     org: &Org,
     member: &OrganisationMember,
-) -> Result<OrganisationMember, OrganisationError> {
+) -> Result<Leaver, OrganisationError> {
     let mut followed = member.clone();
     let user = match org.user(&member.directory_id).await {
-        Ok(Some(user)) if user.active && !user.email.eq_ignore_ascii_case(&member.email) => user,
-        Ok(_) => return Ok(followed),
+        Ok(Lookup::Found(Some(user)))
+            if user.active && !user.email.eq_ignore_ascii_case(&member.email) =>
+        {
+            user
+        }
+        Ok(Lookup::Found(_)) => return Ok(Leaver::Left(followed)),
+        Ok(Lookup::Unseen) => return Ok(Leaver::Unseen),
         Err(OrganisationError::Store(error)) => return Err(error.into()),
-        Err(error) => return Ok(not_followed(organisation, followed, &error)),
+        Err(error) => return Ok(Leaver::Left(not_followed(organisation, followed, &error))),
     };
     let mut outcome = follow_member(cx, organisation, org, &user, &mut followed, false).await;
     if let Ok(Followed::TakenByHand) = outcome {
         outcome = follow_member(cx, organisation, org, &user, &mut followed, true).await;
     }
     match outcome {
-        Ok(_) => Ok(followed),
+        Ok(_) => Ok(Leaver::Left(followed)),
         Err(OrganisationError::Store(error)) => Err(error.into()),
-        Err(error) => Ok(not_followed(organisation, member.clone(), &error)),
+        Err(error) => Ok(Leaver::Left(not_followed(organisation, member.clone(), &error))),
     }
+}
+
+/// Why a member out of the directory reader's sight is not marked as left, and what to do.
+fn out_of_sight(org: &Org, email: &str) -> String {
+    let reader = org.directory_reader();
+    format!(
+        "{reader} may no longer read {email} in the directory, so Kalends cannot tell whether \
+         they left: if they did, read the directory again (Refresh on the console, or POST \
+         .../refresh), which stops their calendar; if not, give {reader} back its rights over \
+         their organisational unit"
+    )
 }
 
 fn not_followed(

@@ -44,6 +44,7 @@ on_both_databases!(
     a_renamed_user_moved_into_busy_times_only_has_kalends_events_taken_out,
     a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
     a_cleanup_that_outlasts_its_token_and_its_organisation_still_takes_the_events_out,
+    a_member_the_administrators_narrowed_rights_no_longer_show_is_held_not_marked_as_left,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -108,6 +109,15 @@ async fn put_user(app: &TestApp, email: &str, unit: &str, is_admin: bool) {
     let user = json!({"primary_email": email, "org_unit_path": unit, "is_admin": is_admin});
     let url = app.url("/sandbox/_control/workspace/users");
     assert!(app.sandbox().post(url).json(&user).send().await.unwrap().status().is_success());
+}
+
+/// Gives the administrator e-mail's rights for the organisational units `units` alone (a
+/// delegated administrator's role), or, with none, for the whole Workspace.
+async fn admin_rights(app: &TestApp, units: &[&str]) {
+    let admin = json!({"primary_email": "admin@salon.example", "org_unit_path": "/",
+        "is_admin": true, "admin_units": units});
+    let url = app.url("/sandbox/_control/workspace/users");
+    assert!(app.sandbox().post(url).json(&admin).send().await.unwrap().status().is_success());
 }
 
 pub(crate) fn all_scopes() -> Vec<&'static str> {
@@ -1179,6 +1189,55 @@ async fn the_hourly_read_does_not_stop_most_of_the_organisation_at_once_by_itsel
     let listed = members(&app, &key, organisation.id).await.items;
     let left = listed.iter().filter(|m| m.state == "left").count();
     assert_eq!(left, 5, "{listed:?}");
+    app.stop().await;
+}
+
+/// The administrator e-mail's rights are narrowed to `/Staff/Juniors`, where Bo is: the
+/// directory's read no longer lists Ann, and Google refuses to say anything about her. Whether
+/// she left cannot be told, so the hourly read does not stop her calendar: she is a `failed`
+/// member saying why and what to do, and her booking stays in her calendar. Given back its
+/// rights, the next hourly read finds her again; narrowed once more, a person's refresh is
+/// what says she left, as for a mass departure.
+async fn a_member_the_administrators_narrowed_rights_no_longer_show_is_held_not_marked_as_left(
+    db: Db,
+) {
+    let (app, tenant, key, organisation) = staff_unit_connected(db).await;
+    let ann = members(&app, &key, organisation.id).await.items[0].clone();
+    assert_eq!(ann.email, "ann@salon.example");
+    let mut booking = booking_in("Trim", 8);
+    booking.staff_ids = vec![ann.staff_id];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    until_events(&app, "ann@salon.example", |e| e.len() == 1).await;
+    let hourly = || async {
+        let job =
+            Job::RefreshOrganisation { tenant_id: tenant.id, organisation_id: organisation.id };
+        app.store.enqueue(&job).await.unwrap();
+        app.settle().await;
+    };
+
+    admin_rights(&app, &["/Staff/Juniors"]).await;
+    hourly().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(states(&listed), [("ann@salon.example", "failed"), ("bo@salon.example", "active")]);
+    let said = listed[0].last_error.as_deref().unwrap();
+    assert!(said.starts_with("admin@salon.example may no longer read ann@salon.example"), "{said}");
+    assert!(said.contains("Refresh"), "{said}");
+    assert_eq!(events_of(&app, "ann@salon.example").await.len(), 1, "her booking stays");
+    let connections = app.api(&key).connections().await.unwrap();
+    assert!(connections.iter().all(|c| c.status == "active"), "{connections:?}");
+
+    admin_rights(&app, &[]).await;
+    hourly().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(states(&listed), [("ann@salon.example", "active"), ("bo@salon.example", "active")]);
+
+    admin_rights(&app, &["/Staff/Juniors"]).await;
+    let refresh = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(states(&listed), [("ann@salon.example", "left"), ("bo@salon.example", "active")]);
+    app.settle().await;
+    assert!(events_of(&app, "ann@salon.example").await.is_empty());
     app.stop().await;
 }
 

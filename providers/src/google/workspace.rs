@@ -168,6 +168,12 @@ pub enum WorkspaceError {
         "{0} may not read the Workspace directory: name a Workspace administrator as the administrator e-mail"
     )]
     NotAdmin(String),
+    /// The administrator's rights do not reach this user (a delegated administrator's role
+    /// given for other organisational units).
+    #[error(
+        "{0} may not read this user in the directory: its administrator rights do not reach their organisational unit"
+    )]
+    NotReadable(String),
     /// The directory knows no such domain (Google's 404 "Domain not found.").
     #[error(
         "Google does not know the domain {0}: name the Workspace's primary domain, or one of its secondary domains, as the Admin console lists them under Account > Domains"
@@ -440,8 +446,7 @@ impl Workspace {
             // An administrator whose rights do not reach this user (a delegated administrator
             // of some units): about the user, not about the administrator's standing.
             reqwest::StatusCode::FORBIDDEN => {
-                let message = format!("{admin} may not read this user in the directory");
-                return Err(ProviderError::permanent(403, message).into());
+                return Err(WorkspaceError::NotReadable(admin.to_owned()));
             }
             status if !status.is_success() => {
                 return Err(directory_refusal(status, &google_message(response).await));

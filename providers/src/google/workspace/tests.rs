@@ -195,6 +195,7 @@ async fn a_user_is_found_by_id_wherever_they_are_and_an_id_is_never_read_as_a_pa
         assert_eq!(workspace.user(ADMIN, hostile).await.unwrap(), None, "{hostile}");
     }
     let error = workspace.user("ann@salon.example", &bo.id).await.unwrap_err();
+    assert!(matches!(error, super::WorkspaceError::NotReadable(_)), "{error}");
     assert!(error.to_string().contains("may not read this user"), "{error}");
 }
 
