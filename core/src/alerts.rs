@@ -152,6 +152,55 @@ pub fn connection_needs_reauth(
     }
 }
 
+/// What an organisation connection that needs its administrator is.
+#[derive(Debug)]
+pub struct OrganisationTrouble<'a> {
+    /// The organisation connection.
+    pub organisation_id: Uuid,
+    /// `google` or `microsoft`.
+    pub provider: &'a str,
+    /// The Workspace's domain, or the Microsoft 365 tenant's id.
+    pub domain: &'a str,
+    /// What failed: `Reading the directory`, or `The calendar of bo@salon.example`.
+    pub what: &'a str,
+    /// Why, in the administrator's words (what to change).
+    pub error: &'a str,
+}
+
+/// `organisation_failing`: an organisation-wide connection's directory read was refused, a
+/// member failed, or a covered calendar was refused by the organisation's grant; the
+/// administrator acts, not the staff. Not told again about the same organisation within the quiet period (the console's
+/// Organisation page lists every member's state).
+pub fn organisation_failing(
+    trouble: &OrganisationTrouble<'_>,
+    at: DateTime<Utc>,
+    quiet_period: chrono::Duration,
+) -> AlertDraft {
+    let organisation = match trouble.provider {
+        "microsoft" => format!("Microsoft 365 tenant {}", trouble.domain),
+        _ => format!("Google Workspace {}", trouble.domain),
+    };
+    AlertDraft {
+        kind: "organisation_failing",
+        object_id: trouble.organisation_id,
+        summary: format!("Organisation connection needs its administrator: {}", trouble.domain),
+        facts: vec![
+            ("Organisation".to_owned(), organisation),
+            ("What failed".to_owned(), trouble.what.to_owned()),
+            ("Since".to_owned(), instant(at)),
+            ("What to do".to_owned(), trouble.error.to_owned()),
+            (
+                "What it affects".to_owned(),
+                "The covered staff members' bookings may not reach their calendars, and their busy \
+                 times may not be read, until the administrator acts; the staff have nothing to do."
+                    .to_owned(),
+            ),
+        ],
+        link: "/dashboard/organisation".to_owned(),
+        rule: AlertRule::Unless(at - quiet_period),
+    }
+}
+
 /// What a booking whose sync failed is.
 #[derive(Debug)]
 pub struct FailedBooking<'a> {

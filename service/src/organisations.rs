@@ -189,6 +189,16 @@ impl Drop for Held<'_> {
 }
 
 impl OrganisationError {
+    /// How a directory read that ended in this error is kept, said in `words`: a refusal is
+    /// the administrator's to act on, and they are told; a provider that did not answer is
+    /// asked again by the next read.
+    fn as_read<'a>(&self, words: &'a str) -> DirectoryRead<'a> {
+        match self {
+            Self::Unreachable(_) | Self::Busy | Self::Store(_) => DirectoryRead::Failed(words),
+            Self::Invalid { .. } => DirectoryRead::Refused(words),
+        }
+    }
+
     /// What the administrator reads as the connection's last error: a field's refusal without
     /// the field's name, which means nothing on a connection already made.
     fn in_words(&self) -> String {
@@ -940,9 +950,7 @@ async fn refresh_held(
     let (org, users) = match read {
         Ok(read) => read,
         Err(error) => {
-            cx.store
-                .record_organisation_refresh(id, DirectoryRead::Failed(&error.in_words()))
-                .await?;
+            cx.store.record_organisation_refresh(id, error.as_read(&error.in_words())).await?;
             return Err(error);
         }
     };
@@ -1111,10 +1119,8 @@ async fn apply_directory(
         }
         Err(OrganisationError::Store(_)) => {}
         Err(error) => {
-            let error = error.in_words();
-            cx.store
-                .record_organisation_refresh(organisation.id, DirectoryRead::Failed(&error))
-                .await?;
+            let words = error.in_words();
+            cx.store.record_organisation_refresh(organisation.id, error.as_read(&words)).await?;
         }
     }
     outcome

@@ -878,8 +878,17 @@ impl Store {
             if let Some(tenant_id) = fell {
                 owe_reauth_notice!(self, tx, tenant_id, id, last_error, at);
             }
+            // A covered calendar the organisation's grant no longer reaches: its administrator
+            // is told, the first time it fails so.
+            let refused = status == ConnectionStatus::Error
+                && previous.as_ref().is_some_and(|(was, ..)| was != "error");
+            if refused {
+                let error = last_error.unwrap_or_default();
+                let query = sqlx::query_as(super::organisations::CALENDAR_REFUSED).bind(id);
+                super::organisations::tell_administrator!(self, tx, query, error, at);
+            }
             tx.commit().await?;
-            Ok::<_, StoreError>(fell.is_some() || recorded > 0)
+            Ok::<_, StoreError>(fell.is_some() || recorded > 0 || refused)
         }
         .await)?;
         if fell {

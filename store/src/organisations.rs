@@ -292,13 +292,67 @@ const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_
      COALESCE(m.last_error, CASE WHEN m.state = 'active' THEN c.last_error END) AS last_error \
      FROM organisation_members m LEFT JOIN connections c ON c.id = m.connection_id";
 
+/// Raises in `$tx` the `organisation_failing` alert of the organisation connection that
+/// `$query` reads as `(id, tenant_id, provider, domain, what failed)`, failing with `$error`;
+/// nothing when it reads none (a calendar no organisation covers).
+macro_rules! tell_administrator {
+    ($store:expr, $tx:expr, $query:expr, $error:expr, $at:expr) => {{
+        let found: Option<(uuid::Uuid, uuid::Uuid, String, String, String)> =
+            $query.fetch_optional(&mut *$tx).await?;
+        if let Some((organisation_id, tenant_id, provider, domain, what)) = found {
+            let trouble = kalends_core::alerts::OrganisationTrouble {
+                organisation_id,
+                provider: &provider,
+                domain: &domain,
+                what: &what,
+                error: $error,
+            };
+            let quiet = $store.alert_quiet_period();
+            let alert = kalends_core::alerts::organisation_failing(&trouble, $at, quiet);
+            let due = $store.alert_digest_due($at);
+            $crate::alerts::record_alerts!($tx, tenant_id, &[alert], $at, due);
+        }
+    }};
+}
+pub(crate) use tell_administrator;
+
+/// The organisation connection `$1` whose directory read was refused, as
+/// [`tell_administrator!`] reads it.
+const DIRECTORY_REFUSED: &str = "SELECT id, tenant_id, provider, domain, \
+     'Reading the directory' FROM organisation_connections WHERE id = $1";
+
+/// A covered member's organisation connection, and their calendar as what failed, as
+/// [`tell_administrator!`] reads them: the members `$filter` names.
+macro_rules! member_refused {
+    ($filter:literal) => {
+        concat!(
+            "SELECT o.id, o.tenant_id, o.provider, o.domain, 'The calendar of ' || m.email \
+             FROM organisation_members m \
+             JOIN organisation_connections o ON o.id = m.organisation_connection_id WHERE ",
+            $filter
+        )
+    };
+}
+
+/// The member `$2` of the organisation connection `$1`.
+const MEMBER_REFUSED: &str =
+    member_refused!("m.organisation_connection_id = $1 AND m.directory_id = $2");
+
+/// The member whose covered calendar is the connection `$1` (none for a calendar of the staff
+/// member's own).
+pub(crate) const CALENDAR_REFUSED: &str = member_refused!("m.connection_id = $1");
+
 /// How a directory read went, as [`Store::record_organisation_refresh`] keeps it.
 #[derive(Clone, Copy, Debug)]
 pub enum DirectoryRead<'a> {
     /// Every member is in line with the directory.
     Done,
-    /// Refused, or not answered: why, in words for the administrator.
+    /// Not answered (the provider down or throttling for now): why, in words for the
+    /// administrator. The next read tries again.
     Failed(&'a str),
+    /// Refused: the administrator must change something, which they are told
+    /// (`organisation_failing`, once within the quiet period): why, in their words.
+    Refused(&'a str),
     /// Its credentials and directory proven, `members` were left to a background read, which
     /// [`Store::organisations_due`] lists until a whole read is recorded, and whose log entry
     /// is `by` the one who asked.
@@ -571,12 +625,19 @@ impl Store {
         let at = now();
         let (error, refreshed, owed) = match read {
             DirectoryRead::Done => (None, Some(at), None),
-            DirectoryRead::Failed(error) => (Some(error), None, None),
+            DirectoryRead::Failed(error) | DirectoryRead::Refused(error) => {
+                (Some(error), None, None)
+            }
             DirectoryRead::Owed { members, by } => {
                 (None, None, Some((at, i64::try_from(members).unwrap_or(i64::MAX), by)))
             }
         };
-        with_pool!(self, |pool| {
+        let refused = match read {
+            DirectoryRead::Refused(error) => Some(error),
+            _ => None,
+        };
+        with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "UPDATE organisation_connections SET status = $1, last_error = $2, \
                  last_refreshed_at = COALESCE($3, last_refreshed_at), updated_at = $4, \
@@ -592,10 +653,16 @@ impl Store {
             .bind(owed.map(|(.., by)| by.as_str()))
             .bind(owed.and_then(|(.., by)| by.api_key_id()))
             .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+            .execute(&mut *tx)
+            .await?;
+            if let Some(error) = refused {
+                let query = sqlx::query_as(DIRECTORY_REFUSED).bind(id);
+                tell_administrator!(self, tx, query, error, at);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        }
+        .await)?;
         Ok(())
     }
 
@@ -733,7 +800,23 @@ impl Store {
         organisation_id: Uuid,
         member: &OrganisationMember,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
+        let at = now();
+        let failing = member.state == "failed";
+        with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            // A member who fails now, and did not before, is the administrator's to act on.
+            let was: Option<(String,)> = if failing {
+                sqlx::query_as(
+                    "SELECT state FROM organisation_members \
+                     WHERE organisation_connection_id = $1 AND directory_id = $2",
+                )
+                .bind(organisation_id)
+                .bind(&member.directory_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            } else {
+                None
+            };
             sqlx::query(concat!(
                 "INSERT INTO organisation_members (organisation_connection_id, directory_id, \
                      tenant_id, staff_id, email, connection_id, state, last_error, updated_at) \
@@ -748,11 +831,19 @@ impl Store {
             .bind(member.connection_id)
             .bind(&member.state)
             .bind(&member.last_error)
-            .bind(now())
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if failing && was.is_none_or(|(state,)| state != "failed") {
+                let query =
+                    sqlx::query_as(MEMBER_REFUSED).bind(organisation_id).bind(&member.directory_id);
+                let error = member.last_error.as_deref().unwrap_or_default();
+                tell_administrator!(self, tx, query, error, at);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        }
+        .await)?;
         Ok(())
     }
 

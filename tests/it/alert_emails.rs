@@ -1,5 +1,5 @@
-//! Alert e-mails to the tenant about a double booking, a calendar needing reconnecting and
-//! bookings whose sync failed, each through the SMTP test server, to the addresses that chose
+//! Alert e-mails to the tenant about a double booking, a calendar needing reconnecting,
+//! bookings whose sync failed and an organisation-wide connection needing its administrator, each through the SMTP test server, to the addresses that chose
 //! it.
 
 use std::time::Duration;
@@ -368,6 +368,102 @@ async fn an_address_the_mail_server_refuses_does_not_keep_the_alert_from_the_oth
     app.stop().await;
 }
 
+/// The whole Microsoft 365 tenant is connected, but its access policy leaves Cy out: the
+/// administrator is e-mailed what to do, with the Organisation page's link. Bo taken out of the
+/// policy's group later fails too, within the quiet period: not told again about the
+/// organisation (the page lists every member; the booking that failed is alerted as any is).
+async fn an_organisation_whose_member_is_out_of_reach_is_alerted_once_with_what_to_do(db: Db) {
+    use crate::organisations_microsoft::{EVERYTHING, GROUP, body, group, tenant};
+    let sink = SmtpSink::start().await;
+    let app = app_telling(db, &sink, |config| config.alerts.digest_window_secs = 0).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    set(&api, json!({"alert_emails": ["ops@example.com"]})).await;
+    tenant(&app, EVERYTHING, Some(GROUP)).await;
+    let (status, organisation) =
+        app.call("POST", "/api/v1/organisation-connections", &key, Some(body(None))).await;
+    assert_eq!(status, 201, "{organisation}");
+    app.settle().await;
+    let subject = "Subject: Kalends alert: Organisation connection needs its administrator";
+    eventually(Duration::from_secs(10), || async { (sink.messages().len() == 1).then_some(()) })
+        .await;
+    let text = plain(&sink.messages()[0]);
+    assert!(text.contains(subject), "{text}");
+    assert!(text.contains("Microsoft 365 tenant 72f988bf-86f1-41af-91ab-2d7cd011db47"), "{text}");
+    assert!(text.contains("The calendar of cy@salon.example"), "{text}");
+    assert!(text.contains("outside the application's access scope"), "{text}");
+    assert!(text.contains(&app.url("/dashboard/organisation")), "{text}");
+
+    group(&app, &["ann@salon.example"]).await;
+    let bo: Value = app.call("GET", "/api/v1/staff", &key, None).await.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["email"] == "bo@salon.example")
+        .unwrap()
+        .clone();
+    let mut booking = booking_body("Trim", 8);
+    booking["staff_ids"] = json!([bo["id"]]);
+    api.send::<Value>("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    app.settle().await;
+    let connections = api.connections().await.unwrap();
+    let bos = connections.iter().find(|c| c.account_email == "bo@salon.example").unwrap();
+    assert_eq!(bos.status, "error", "{bos:?}");
+    let told = subjects(&sink);
+    let about = told.iter().filter(|s| s.contains("Organisation connection")).count();
+    assert_eq!(about, 1, "the booking's own alert aside: {told:?}");
+    app.stop().await;
+}
+
+/// The Workspace's administrator takes domain-wide delegation back: the next directory read is
+/// refused, and the administrator is e-mailed Google's missing piece. A directory that does
+/// not answer for a while (Google's 503s) is read again later, and nobody is e-mailed.
+async fn an_organisations_refused_directory_read_is_alerted_and_a_provider_outage_is_not(db: Db) {
+    use crate::organisations::{KEY, all_scopes, delegate, google_body, json_key, workspace};
+    let sink = SmtpSink::start().await;
+    let app = app_telling(db, &sink, |config| {
+        config.alerts.digest_window_secs = 0;
+        config.alerts.quiet_period_secs = 0;
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    set(&app.api(&key), json!({"alert_emails": ["ops@example.com"]})).await;
+    workspace(&app, &all_scopes()).await;
+    let body = google_body(json_key(KEY), "admin@salon.example", Some("/Staff"));
+    let (status, organisation) =
+        app.call("POST", "/api/v1/organisation-connections", &key, Some(body)).await;
+    assert_eq!(status, 201, "{organisation}");
+    app.settle().await;
+    assert!(sink.messages().is_empty(), "{:?}", subjects(&sink));
+    let refresh = format!(
+        "/api/v1/organisation-connections/{}/refresh",
+        organisation["id"].as_str().unwrap()
+    );
+
+    app.sandbox_faults(json!({"error_rate": 1.0, "path": "/directory/v1/users"})).await;
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!(status, 503, "{answer}");
+    app.sandbox_faults(json!({})).await;
+    app.settle().await;
+    assert!(
+        sink.messages().is_empty(),
+        "an outage is not the administrator's: {:?}",
+        subjects(&sink)
+    );
+
+    delegate(&app, &[]).await;
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!(status, 422, "{answer}");
+    app.settle().await;
+    eventually(Duration::from_secs(10), || async { (sink.messages().len() == 1).then_some(()) })
+        .await;
+    let text = plain(&sink.messages()[0]);
+    assert!(text.contains("Google Workspace salon.example"), "{text}");
+    assert!(text.contains("What failed: Reading the directory"), "{text}");
+    assert!(text.contains("domain-wide delegation is not granted"), "{text}");
+    app.stop().await;
+}
+
 on_both_databases!(
     an_address_the_mail_server_refuses_does_not_keep_the_alert_from_the_others,
     a_double_booking_is_alerted_at_once_to_the_addresses_that_chose_it,
@@ -375,4 +471,6 @@ on_both_databases!(
     bookings_whose_sync_failed_are_alerted_in_one_digest_once_per_failing_streak,
     an_event_moved_by_hand_and_left_so_is_alerted_once_and_told_opened_then_resolved,
     an_address_whose_email_went_out_is_not_sent_it_again_when_another_is_retried,
+    an_organisation_whose_member_is_out_of_reach_is_alerted_once_with_what_to_do,
+    an_organisations_refused_directory_read_is_alerted_and_a_provider_outage_is_not,
 );

@@ -89,6 +89,7 @@ pub const ALERT_KINDS: &[&str] = &[
     "checklist_overdue",
     "import_held",
     "feed_item_missing",
+    "organisation_failing",
 ];
 
 impl TenantSettings {
