@@ -1198,7 +1198,14 @@ async fn apply_users(
         .filter(|m| m.state != "left" && !in_scope.iter().any(|u| u.id == m.directory_id))
         .collect();
     let members = known.iter().filter(|m| m.state != "left").count();
-    if by == Actor::Schedule {
+    // A background read doing what someone's refresh left owed decides as they would: what the
+    // hourly read holds back (a mass departure, leavers out of the reader's sight), a person's
+    // refresh applies, however many members it has to stop.
+    let decided_by = match (by, organisation.read_owed_by) {
+        (Actor::Schedule, Some(asked)) => asked,
+        _ => by,
+    };
+    if decided_by == Actor::Schedule {
         held_back(org, leavers.len(), members)?;
     }
     let covered = |user: &OrgUser| {
@@ -1212,7 +1219,7 @@ async fn apply_users(
     let mut moved = Moved::default();
     moved.count(&to_cover, current);
     for member in leavers {
-        if mark_left(cx, organisation, org, member, by).await? {
+        if mark_left(cx, organisation, org, member, decided_by).await? {
             moved.left.push(member.email.clone());
         }
     }

@@ -45,6 +45,7 @@ on_both_databases!(
     a_directory_of_hundreds_is_covered_in_the_background_and_the_connection_answers_at_once,
     a_cleanup_that_outlasts_its_token_and_its_organisation_still_takes_the_events_out,
     a_member_the_administrators_narrowed_rights_no_longer_show_is_held_not_marked_as_left,
+    a_departure_too_large_to_answer_at_once_is_applied_by_the_background_read_someone_asked_for,
 );
 
 pub(crate) const KEY: &str = include_str!("../fixtures/workspace/test-service-account.key.pem");
@@ -1238,6 +1239,36 @@ async fn a_member_the_administrators_narrowed_rights_no_longer_show_is_held_not_
     assert_eq!(states(&listed), [("ann@salon.example", "left"), ("bo@salon.example", "active")]);
     app.settle().await;
     assert!(events_of(&app, "ann@salon.example").await.is_empty());
+    app.stop().await;
+}
+
+/// Forty-five stylists leave `/Staff` at once: more than half the members, which the hourly
+/// read holds back. The administrator asks for a refresh, which answers at once and leaves the
+/// stopping to a background read; that read is theirs, so it applies the departure rather than
+/// holding it back as the hourly one would.
+async fn a_departure_too_large_to_answer_at_once_is_applied_by_the_background_read_someone_asked_for(
+    db: Db,
+) {
+    let (app, _, key, organisation) = staff_unit_connected(db).await;
+    for n in 0..45 {
+        put_user(&app, &format!("stylist{n:02}@salon.example"), "/Staff", false).await;
+    }
+    let refresh = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
+    app.settle().await;
+    let active = |listed: &[MemberOut]| listed.iter().filter(|m| m.state == "active").count();
+    let listed = members(&app, &key, organisation.id).await.items;
+    assert_eq!(active(&listed), 47, "{listed:?}");
+
+    for n in 0..45 {
+        put_user(&app, &format!("stylist{n:02}@salon.example"), "/Office", false).await;
+    }
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["members_waiting"]), (200, &json!(45)), "{answer}");
+    app.settle().await;
+    let listed = members(&app, &key, organisation.id).await.items;
+    let left = listed.iter().filter(|m| m.state == "left").count();
+    assert_eq!((left, active(&listed)), (45, 2), "{listed:?}");
     app.stop().await;
 }
 
