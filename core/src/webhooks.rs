@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 /// Every event type an endpoint can subscribe to. The names are part of the public contract
 /// (docs/API.md, "Outbound webhooks").
-pub const EVENT_TYPES: [&str; 17] = [
+pub const EVENT_TYPES: [&str; 18] = [
     "booking.synced",
     "booking.sync_failed",
     "booking.external_edit",
@@ -32,6 +32,7 @@ pub const EVENT_TYPES: [&str; 17] = [
     "conflict.resolved",
     "connection.needs_reauth",
     "connection.reconnected",
+    "organisation.failing",
     "checklist_item.created",
     "checklist_item.overdue",
     "webhook.test",
@@ -240,6 +241,24 @@ pub fn connection_data(
         "staff_id": staff_id,
         "provider": provider,
         "status": status,
+        "error": error,
+    })
+}
+
+/// `data` of `organisation.failing`: the organisation connection, what failed (`Reading the
+/// directory`, `The calendar of bo@salon.example`) and what to change.
+pub fn organisation_data(
+    organisation_id: Uuid,
+    provider: &str,
+    domain: &str,
+    what: &str,
+    error: &str,
+) -> Value {
+    json!({
+        "organisation_connection_id": organisation_id,
+        "provider": provider,
+        "domain": domain,
+        "what": what,
         "error": error,
     })
 }

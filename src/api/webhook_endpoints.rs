@@ -341,6 +341,21 @@ pub struct ConnectionEventData {
     pub error: Option<String>,
 }
 
+/// `data` of `organisation.failing`: an organisation-wide connection needs its administrator.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct OrganisationEventData {
+    /// The organisation connection.
+    pub organisation_connection_id: Uuid,
+    /// `google` or `microsoft`.
+    pub provider: String,
+    /// The Workspace's domain, or the Microsoft 365 tenant's id.
+    pub domain: String,
+    /// What failed: `Reading the directory`, or `The calendar of {address}`.
+    pub what: String,
+    /// What to change, in the administrator's words.
+    pub error: String,
+}
+
 /// `data` of `webhook.test`.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 pub struct TestEventData {
@@ -351,7 +366,7 @@ pub struct TestEventData {
 }
 
 /// Which schema describes each event type's `data` (the document's `x-webhooks`).
-pub const EVENT_SCHEMAS: [(&str, &str); 17] = [
+pub const EVENT_SCHEMAS: [(&str, &str); 18] = [
     ("booking.synced", "BookingSyncData"),
     ("booking.sync_failed", "BookingSyncData"),
     ("booking.external_edit", "ExternalEditData"),
@@ -366,6 +381,7 @@ pub const EVENT_SCHEMAS: [(&str, &str); 17] = [
     ("conflict.resolved", "ConflictEventData"),
     ("connection.needs_reauth", "ConnectionEventData"),
     ("connection.reconnected", "ConnectionEventData"),
+    ("organisation.failing", "OrganisationEventData"),
     ("checklist_item.created", "ChecklistItemOut"),
     ("checklist_item.overdue", "ChecklistItemOut"),
     ("webhook.test", "TestEventData"),
@@ -387,6 +403,7 @@ impl utoipa::Modify for EventSchemas {
             ("FeedItemData", FeedItemData::schema()),
             ("ConflictEventData", ConflictEventData::schema()),
             ("ConnectionEventData", ConnectionEventData::schema()),
+            ("OrganisationEventData", OrganisationEventData::schema()),
             ("TestEventData", TestEventData::schema()),
             ("ChecklistItemOut", super::checklists::ChecklistItemOut::schema()),
         ];

@@ -292,14 +292,23 @@ const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_
      COALESCE(m.last_error, CASE WHEN m.state = 'active' THEN c.last_error END) AS last_error \
      FROM organisation_members m LEFT JOIN connections c ON c.id = m.connection_id";
 
-/// Raises in `$tx` the `organisation_failing` alert of the organisation connection that
-/// `$query` reads as `(id, tenant_id, provider, domain, what failed)`, failing with `$error`;
-/// nothing when it reads none (a calendar no organisation covers).
+/// Raises in `$tx` the `organisation_failing` alert and the `organisation.failing` webhook event
+/// of the organisation connection that `$query` reads as `(id, tenant_id, provider, domain,
+/// what failed)`, failing with `$error`; nothing when it reads none (a calendar no organisation
+/// covers). Each caller raises it once per failing streak.
 macro_rules! tell_administrator {
     ($store:expr, $tx:expr, $query:expr, $error:expr, $at:expr) => {{
         let found: Option<(uuid::Uuid, uuid::Uuid, String, String, String)> =
             $query.fetch_optional(&mut *$tx).await?;
         if let Some((organisation_id, tenant_id, provider, domain, what)) = found {
+            // One at a time per organisation (PostgreSQL; SQLite writes one at a time anyway):
+            // members saved together would each see no alert of the others' yet, and raise one
+            // each.
+            if let Some(lock) = $store.owner_lock_sql() {
+                let (high, low) = organisation_id.as_u64_pair();
+                let key = i64::from_ne_bytes((high ^ low).to_ne_bytes());
+                sqlx::query(lock).bind(key).execute(&mut *$tx).await?;
+            }
             let trouble = kalends_core::alerts::OrganisationTrouble {
                 organisation_id,
                 provider: &provider,
@@ -311,6 +320,15 @@ macro_rules! tell_administrator {
             let alert = kalends_core::alerts::organisation_failing(&trouble, $at, quiet);
             let due = $store.alert_digest_due($at);
             $crate::alerts::record_alerts!($tx, tenant_id, &[alert], $at, due);
+            let data = kalends_core::webhooks::organisation_data(
+                organisation_id,
+                &provider,
+                &domain,
+                &what,
+                $error,
+            );
+            let event = kalends_core::webhooks::WebhookEvent::new("organisation.failing", data);
+            $crate::webhooks::record_webhook_events!($tx, tenant_id, &[event], $at);
         }
     }};
 }
@@ -340,7 +358,8 @@ const MEMBER_REFUSED: &str =
 
 /// The member whose covered calendar is the connection `$1` (none for a calendar of the staff
 /// member's own).
-pub(crate) const CALENDAR_REFUSED: &str = member_refused!("m.connection_id = $1");
+pub(crate) const CALENDAR_REFUSED: &str =
+    member_refused!("m.connection_id = $1 AND m.state <> 'left'");
 
 /// How a directory read went, as [`Store::record_organisation_refresh`] keeps it.
 #[derive(Clone, Copy, Debug)]
@@ -638,6 +657,18 @@ impl Store {
         };
         with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
+            // Told once per failing streak, and again when the refusal changes.
+            let before: Option<(String, Option<String>)> = match refused {
+                Some(_) => {
+                    sqlx::query_as(
+                        "SELECT status, last_error FROM organisation_connections WHERE id = $1",
+                    )
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                }
+                None => None,
+            };
             sqlx::query(
                 "UPDATE organisation_connections SET status = $1, last_error = $2, \
                  last_refreshed_at = COALESCE($3, last_refreshed_at), updated_at = $4, \
@@ -655,7 +686,9 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            if let Some(error) = refused {
+            let told = before
+                .is_some_and(|(status, last)| status == "error" && last.as_deref() == refused);
+            if let Some(error) = refused.filter(|_| !told) {
                 let query = sqlx::query_as(DIRECTORY_REFUSED).bind(id);
                 tell_administrator!(self, tx, query, error, at);
             }
@@ -834,7 +867,10 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
-            if failing && was.is_none_or(|(state,)| state != "failed") {
+            // A staff member who connected the calendar themselves is not the administrator's
+            // to act on (their own calendar works).
+            let own = member.last_error.as_deref().is_some_and(|e| e.ends_with(OWN_CALENDAR));
+            if failing && !own && was.is_none_or(|(state,)| state != "failed") {
                 let query =
                     sqlx::query_as(MEMBER_REFUSED).bind(organisation_id).bind(&member.directory_id);
                 let error = member.last_error.as_deref().unwrap_or_default();

@@ -416,18 +416,22 @@ async fn an_organisation_whose_member_is_out_of_reach_is_alerted_once_with_what_
 }
 
 /// The Workspace's administrator takes domain-wide delegation back: the next directory read is
-/// refused, and the administrator is e-mailed Google's missing piece. A directory that does
-/// not answer for a while (Google's 503s) is read again later, and nobody is e-mailed.
+/// refused, and the administrator is e-mailed Google's missing piece, and the booking system
+/// told (`organisation.failing`), once for the failing streak. A directory that does not answer
+/// for a while (Google's 503s) is read again later, and nobody is told.
 async fn an_organisations_refused_directory_read_is_alerted_and_a_provider_outage_is_not(db: Db) {
     use crate::organisations::{KEY, all_scopes, delegate, google_body, json_key, workspace};
     let sink = SmtpSink::start().await;
     let app = app_telling(db, &sink, |config| {
         config.alerts.digest_window_secs = 0;
         config.alerts.quiet_period_secs = 0;
+        fast_webhooks(config);
     })
     .await;
     let (_, key) = app.tenant().await;
     set(&app.api(&key), json!({"alert_emails": ["ops@example.com"]})).await;
+    let receiver = Receiver::start(AT_ONCE).await;
+    create_endpoint(&app.api(&key), &receiver.url, &["organisation.failing"]).await;
     workspace(&app, &all_scopes()).await;
     let body = google_body(json_key(KEY), "admin@salon.example", Some("/Staff"));
     let (status, organisation) =
@@ -461,6 +465,20 @@ async fn an_organisations_refused_directory_read_is_alerted_and_a_provider_outag
     assert!(text.contains("Google Workspace salon.example"), "{text}");
     assert!(text.contains("What failed: Reading the directory"), "{text}");
     assert!(text.contains("domain-wide delegation is not granted"), "{text}");
+    let told = eventually(Duration::from_secs(10), || async {
+        let told = events_of(&receiver);
+        (!told.is_empty()).then_some(told)
+    })
+    .await;
+    assert_eq!(told[0].0, "organisation.failing");
+    assert_eq!(told[0].1["organisation_connection_id"], organisation["id"]);
+    assert_eq!(told[0].1["what"], "Reading the directory");
+
+    // Refused the same way again: the same failing streak, told once.
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 422);
+    app.settle().await;
+    assert_eq!(sink.messages().len(), 1, "{:?}", subjects(&sink));
+    assert_eq!(events_of(&receiver).len(), 1);
     app.stop().await;
 }
 
