@@ -24,7 +24,7 @@ use kalends_core::job::Job;
 use kalends_core::seal::Sealer;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{AccessToken, RemoteCalendar};
-use kalends_providers::provider::Providers;
+use kalends_providers::provider::{CalendarProvider, Providers};
 use kalends_providers::session::{Credentials, Delegation, OrganisationGrant, delegated_scopes};
 use kalends_providers::tenant::{self, AppToken, Tenant, TenantError};
 use kalends_providers::workspace::{DirectoryUser, Workspace, WorkspaceError};
@@ -553,6 +553,33 @@ impl Org {
                 }
                 Err(refused) => Err(Unminted::Refused(refused.to_string())),
             },
+        }
+    }
+
+    /// Whether `token` may write into `user`'s mailbox, for the tier that writes bookings:
+    /// their default calendar updated with nothing (Microsoft; Graph's refusal in the
+    /// administrator's words). A Google token's scopes say so when it is minted.
+    async fn check_writing(
+        &self,
+        credentials: &Credentials,
+        token: &AccessToken,
+        user: &OrgUser,
+    ) -> Result<(), Unminted> {
+        let CalendarProvider::Microsoft { api, .. } = credentials.providers().get(self.provider())
+        else {
+            return Ok(());
+        };
+        if self.busy_only {
+            return Ok(());
+        }
+        let written = api.write_nothing(token);
+        match credentials.for_account(Provider::Microsoft, &user.email, written).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.is_retryable() => Err(Unminted::Unreachable(error)),
+            Err(error) => {
+                let refused = tenant::refusal(error, &user.email, tenant::CALENDAR_PERMISSION);
+                Err(Unminted::Refused(refused.to_string()))
+            }
         }
     }
 
@@ -1444,7 +1471,10 @@ async fn cover_user(
         }
         return Ok(own_calendar(address));
     }
-    let (token, expires_at, calendars) = match reach(cx, org, &user).await {
+    // A calendar the organisation's grant refused (connected, its member failing): listing it
+    // proves reading only, and writing may be what was taken back.
+    let refused = before.is_some_and(|m| m.state == "failed" && m.connection_id.is_some());
+    let (token, expires_at, calendars) = match reach(cx, org, &user, refused).await {
         Ok(reached) => reached,
         Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
         Err(Unminted::Refused(why)) => return Ok(member(address, None, Some(why))),
@@ -1567,7 +1597,7 @@ async fn follow_member(
     member: &mut OrganisationMember,
     keep_account: bool,
 ) -> Result<Followed, OrganisationError> {
-    let calendars = match reach(cx, org, user).await {
+    let calendars = match reach(cx, org, user, false).await {
         Ok((_, _, calendars)) => calendars,
         Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
         Err(Unminted::Refused(_)) => return Ok(Followed::Refused),
@@ -1590,9 +1620,13 @@ async fn reach(
     cx: Context<'_>,
     org: &Org,
     user: &OrgUser,
+    refused: bool,
 ) -> Result<(AccessToken, DateTime<Utc>, Vec<RemoteCalendar>), Unminted> {
     let (token, expires_at) = org.token(user, org.busy_only).await?;
     let calendars = org.calendars(cx.credentials, &token, user).await?;
+    if refused {
+        org.check_writing(cx.credentials, &token, user).await?;
+    }
     Ok((token, expires_at, calendars))
 }
 

@@ -876,13 +876,14 @@ async fn a_member_taken_out_of_the_exchange_roles_scope_is_the_administrators_to
 /// The Exchange administrator narrows the application's role from writing to reading. Bo's
 /// next booking is refused with Graph's plain 403; his mailbox still lists its calendars, but
 /// his default calendar may not be written either, so his calendar is in `error` naming the
-/// permission and the role that grants it, and nobody asks Bo to reconnect.
+/// permission and the role that grants it, and nobody asks Bo to reconnect. The directory's
+/// read keeps it so until writing is given back; then his booking reaches his calendar.
 async fn writing_taken_back_from_the_applications_exchange_role_is_the_administrators_to_give_back(
     db: Db,
 ) {
     let (app, key) =
         scoped_in_exchange(db, "GroupMember.Read.All", "Application Calendars.ReadWrite").await;
-    let (_, bo) = connected_with_bo(&app, &key, body(Some(GROUP))).await;
+    let (id, bo) = connected_with_bo(&app, &key, body(Some(GROUP))).await;
 
     exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.Read").await;
     book_for(&app, &key, bo.staff_id, "Trim").await;
@@ -891,6 +892,22 @@ async fn writing_taken_back_from_the_applications_exchange_role_is_the_administr
     let said = connection.last_error.as_deref().unwrap();
     assert!(said.starts_with("the application lacks Calendars.ReadWrite"), "{said}");
     assert!(said.contains("role Application Calendars.ReadWrite with RBAC for Applications"));
+
+    // The directory's read, which lists his calendars, asks whether it may write too before
+    // covering his calendar again: it stays in `error`, his member `failed`.
+    let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
+    let connection = connection_of(&app, &key, bo.staff_id).await;
+    assert_eq!(connection.status, "error", "{connection:?}");
+    let member = members(&app, &key, id).await.items[1].clone();
+    assert_eq!(member.state, "failed", "{member:?}");
+    let said = member.last_error.as_deref().unwrap();
+    assert!(said.starts_with("the application lacks Calendars.ReadWrite"), "{said}");
+
+    exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.ReadWrite").await;
+    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
+    assert_eq!(connection_of(&app, &key, bo.staff_id).await.status, "active");
+    seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 1).await;
     app.stop().await;
 }
 
