@@ -305,8 +305,7 @@ macro_rules! tell_administrator {
             // members saved together would each see no alert of the others' yet, and raise one
             // each.
             if let Some(lock) = $store.owner_lock_sql() {
-                let (high, low) = organisation_id.as_u64_pair();
-                let key = i64::from_ne_bytes((high ^ low).to_ne_bytes());
+                let key = $crate::owner_writes::lock_key(organisation_id);
                 sqlx::query(lock).bind(key).execute(&mut *$tx).await?;
             }
             let trouble = kalends_core::alerts::OrganisationTrouble {

@@ -113,15 +113,20 @@ pub(super) fn owner_keys(owners: &[Owner]) -> Vec<i64> {
         .iter()
         .map(|owner| {
             let (Owner::Resource(id) | Owner::Staff(id)) = *owner;
-            let (high, low) = id.as_u64_pair();
-            // The halves folded together: a rare shared key only makes two owners wait on
-            // each other, never lets two writers of one owner through.
-            i64::from_ne_bytes((high ^ low).to_ne_bytes())
+            lock_key(id)
         })
         .collect();
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+/// The advisory lock key of the row `id` (an owner, an organisation connection): its halves
+/// folded together. A rare shared key only makes two holders wait on each other, never lets
+/// two of one id through.
+pub(super) fn lock_key(id: Uuid) -> i64 {
+    let (high, low) = id.as_u64_pair();
+    i64::from_ne_bytes((high ^ low).to_ne_bytes())
 }
 
 /// Starts a write transaction on `$store`'s `$pool` and locks `$owners` in it (see the module
