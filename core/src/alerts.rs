@@ -176,10 +176,7 @@ pub fn organisation_failing(
     at: DateTime<Utc>,
     quiet_period: chrono::Duration,
 ) -> AlertDraft {
-    let organisation = match trouble.provider {
-        "microsoft" => format!("Microsoft 365 tenant {}", trouble.domain),
-        _ => format!("Google Workspace {}", trouble.domain),
-    };
+    let organisation = organisation_name(trouble.provider, trouble.domain);
     AlertDraft {
         kind: "organisation_failing",
         object_id: trouble.organisation_id,
@@ -198,6 +195,49 @@ pub fn organisation_failing(
         ],
         link: "/dashboard/organisation".to_owned(),
         rule: AlertRule::Unless(at - quiet_period),
+    }
+}
+
+/// An organisation connection that works again, as the directory read that found it so sees it.
+#[derive(Debug)]
+pub struct OrganisationRecovery<'a> {
+    /// The organisation connection.
+    pub organisation_id: Uuid,
+    /// `google` or `microsoft`.
+    pub provider: &'a str,
+    /// The Workspace's domain, or the Microsoft 365 tenant's id.
+    pub domain: &'a str,
+    /// When its administrator was first told that something failed.
+    pub failing_since: DateTime<Utc>,
+}
+
+/// `organisation_recovered`: the directory read found nothing failing any more (the directory
+/// read, every member in scope covered, no covered calendar refused) after the administrator was
+/// told it failed. Only to those told of the failure ([`AlertRule::After`]), once a streak.
+pub fn organisation_recovered(
+    recovery: &OrganisationRecovery<'_>,
+    at: DateTime<Utc>,
+) -> AlertDraft {
+    AlertDraft {
+        kind: "organisation_recovered",
+        object_id: recovery.organisation_id,
+        summary: format!("Organisation connection working again: {}", recovery.domain),
+        facts: vec![
+            ("Organisation".to_owned(), organisation_name(recovery.provider, recovery.domain)),
+            ("Failing from".to_owned(), instant(recovery.failing_since)),
+            ("Working again at".to_owned(), instant(at)),
+        ],
+        link: "/dashboard/organisation".to_owned(),
+        rule: AlertRule::After { kind: "organisation_failing", since: recovery.failing_since },
+    }
+}
+
+/// How an alert names an organisation: `Google Workspace salon.example`,
+/// `Microsoft 365 tenant 72f9…`.
+fn organisation_name(provider: &str, domain: &str) -> String {
+    match provider {
+        "microsoft" => format!("Microsoft 365 tenant {domain}"),
+        _ => format!("Google Workspace {domain}"),
     }
 }
 

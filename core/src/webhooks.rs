@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 /// Every event type an endpoint can subscribe to. The names are part of the public contract
 /// (docs/API.md, "Outbound webhooks").
-pub const EVENT_TYPES: [&str; 18] = [
+pub const EVENT_TYPES: [&str; 19] = [
     "booking.synced",
     "booking.sync_failed",
     "booking.external_edit",
@@ -33,6 +33,7 @@ pub const EVENT_TYPES: [&str; 18] = [
     "connection.needs_reauth",
     "connection.reconnected",
     "organisation.failing",
+    "organisation.recovered",
     "checklist_item.created",
     "checklist_item.overdue",
     "webhook.test",
@@ -260,6 +261,23 @@ pub fn organisation_data(
         "domain": domain,
         "what": what,
         "error": error,
+    })
+}
+
+/// `data` of `organisation.recovered`: the organisation connection, which the directory read
+/// found working again (nothing failing), and since when its administrator had been told that
+/// something failed.
+pub fn organisation_recovered_data(
+    organisation_id: Uuid,
+    provider: &str,
+    domain: &str,
+    failing_since: DateTime<Utc>,
+) -> Value {
+    json!({
+        "organisation_connection_id": organisation_id,
+        "provider": provider,
+        "domain": domain,
+        "failing_since": failing_since,
     })
 }
 

@@ -49,7 +49,7 @@ pub struct SettingsDoc {
     /// ["conflict_opened"]}`; an address not listed receives every alert. Kinds:
     /// `import_failing`, `import_recovered`, `webhook_endpoint_disabled`, `conflict_opened`,
     /// `connection_needs_reauth`, `booking_sync_failed`, `checklist_overdue`, `import_held`,
-    /// `feed_item_missing`, `organisation_failing`.
+    /// `feed_item_missing`, `organisation_failing`, `organisation_recovered`.
     alert_subscriptions: std::collections::BTreeMap<String, Vec<String>>,
 }
 

@@ -356,6 +356,21 @@ pub struct OrganisationEventData {
     pub error: String,
 }
 
+/// `data` of `organisation.recovered`: an organisation-wide connection whose administrator was
+/// told it failed works again (its directory read, every member in scope covered, no covered
+/// calendar refused).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct OrganisationRecoveredData {
+    /// The organisation connection.
+    pub organisation_connection_id: Uuid,
+    /// `google` or `microsoft`.
+    pub provider: String,
+    /// The Workspace's domain, or the Microsoft 365 tenant's id.
+    pub domain: String,
+    /// When the administrator was first told that something failed (`organisation.failing`).
+    pub failing_since: DateTime<Utc>,
+}
+
 /// `data` of `webhook.test`.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 pub struct TestEventData {
@@ -366,7 +381,7 @@ pub struct TestEventData {
 }
 
 /// Which schema describes each event type's `data` (the document's `x-webhooks`).
-pub const EVENT_SCHEMAS: [(&str, &str); 18] = [
+pub const EVENT_SCHEMAS: [(&str, &str); 19] = [
     ("booking.synced", "BookingSyncData"),
     ("booking.sync_failed", "BookingSyncData"),
     ("booking.external_edit", "ExternalEditData"),
@@ -382,6 +397,7 @@ pub const EVENT_SCHEMAS: [(&str, &str); 18] = [
     ("connection.needs_reauth", "ConnectionEventData"),
     ("connection.reconnected", "ConnectionEventData"),
     ("organisation.failing", "OrganisationEventData"),
+    ("organisation.recovered", "OrganisationRecoveredData"),
     ("checklist_item.created", "ChecklistItemOut"),
     ("checklist_item.overdue", "ChecklistItemOut"),
     ("webhook.test", "TestEventData"),
@@ -404,6 +420,7 @@ impl utoipa::Modify for EventSchemas {
             ("ConflictEventData", ConflictEventData::schema()),
             ("ConnectionEventData", ConnectionEventData::schema()),
             ("OrganisationEventData", OrganisationEventData::schema()),
+            ("OrganisationRecoveredData", OrganisationRecoveredData::schema()),
             ("TestEventData", TestEventData::schema()),
             ("ChecklistItemOut", super::checklists::ChecklistItemOut::schema()),
         ];

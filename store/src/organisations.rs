@@ -328,10 +328,92 @@ macro_rules! tell_administrator {
             );
             let event = kalends_core::webhooks::WebhookEvent::new("organisation.failing", data);
             $crate::webhooks::record_webhook_events!($tx, tenant_id, &[event], $at);
+            // The streak the directory read that finds nothing failing ends.
+            sqlx::query(
+                "INSERT INTO organisation_troubles (organisation_connection_id, since) \
+                 VALUES ($1, $2) ON CONFLICT (organisation_connection_id) DO NOTHING",
+            )
+            .bind(organisation_id)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?;
         }
     }};
 }
 pub(crate) use tell_administrator;
+
+/// Tells, in `$tx`, the administrator of organisation `$id` whose directory read has just been
+/// recorded as working that it works again (the `organisation_recovered` alert, to those told of
+/// the failure, and the `organisation.recovered` webhook event), when they were told it failed
+/// and nothing fails any more ([`TROUBLE_ENDED`]); nothing otherwise.
+macro_rules! end_trouble {
+    ($store:expr, $tx:expr, $id:expr, $at:expr) => {{
+        let streak: Option<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(
+            "SELECT since FROM organisation_troubles WHERE organisation_connection_id = $1",
+        )
+        .bind($id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if streak.is_some() {
+            // After the members and calendars a failure may be telling about meanwhile.
+            if let Some(lock) = $store.owner_lock_sql() {
+                let key = $crate::owner_writes::lock_key($id);
+                sqlx::query(lock).bind(key).execute(&mut *$tx).await?;
+            }
+            let ended: Option<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(TROUBLE_ENDED)
+                .bind($id)
+                .bind(OWN_CALENDAR)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            let organisation: Option<(uuid::Uuid, String, String)> = match ended {
+                Some(_) => {
+                    sqlx::query_as(
+                        "SELECT tenant_id, provider, domain FROM organisation_connections \
+                         WHERE id = $1",
+                    )
+                    .bind($id)
+                    .fetch_optional(&mut *$tx)
+                    .await?
+                }
+                None => None,
+            };
+            if let (Some((failing_since,)), Some((tenant_id, provider, domain))) =
+                (ended, organisation)
+            {
+                let recovery = kalends_core::alerts::OrganisationRecovery {
+                    organisation_id: $id,
+                    provider: &provider,
+                    domain: &domain,
+                    failing_since,
+                };
+                let alert = kalends_core::alerts::organisation_recovered(&recovery, $at);
+                let due = $store.alert_digest_due($at);
+                $crate::alerts::record_alerts!($tx, tenant_id, &[alert], $at, due);
+                let data = kalends_core::webhooks::organisation_recovered_data(
+                    $id,
+                    &provider,
+                    &domain,
+                    failing_since,
+                );
+                let event =
+                    kalends_core::webhooks::WebhookEvent::new("organisation.recovered", data);
+                $crate::webhooks::record_webhook_events!($tx, tenant_id, &[event], $at);
+            }
+        }
+    }};
+}
+
+/// Ends organisation `$1`'s failing streak ([`tell_administrator!`]) when nothing fails any
+/// more, as its directory read has just recorded it: the read itself, every member in scope
+/// (but those whose staff member connected the calendar themselves, `$2` [`OWN_CALENDAR`]), and
+/// every covered calendar. Returns when the streak began.
+const TROUBLE_ENDED: &str = "DELETE FROM organisation_troubles WHERE organisation_connection_id = $1 \
+     AND EXISTS (SELECT 1 FROM organisation_connections o WHERE o.id = $1 AND o.status = 'active') \
+     AND NOT EXISTS (SELECT 1 FROM organisation_members m WHERE m.organisation_connection_id = $1 \
+         AND m.state = 'failed' AND COALESCE(m.last_error, '') NOT LIKE '%' || $2) \
+     AND NOT EXISTS (SELECT 1 FROM organisation_members m JOIN connections c ON c.id = m.connection_id \
+         WHERE m.organisation_connection_id = $1 AND m.state = 'active' AND c.status <> 'active') \
+     RETURNING since";
 
 /// The organisation connection `$1` whose directory read was refused, as
 /// [`tell_administrator!`] reads it.
@@ -690,6 +772,9 @@ impl Store {
             if let Some(error) = refused.filter(|_| !told) {
                 let query = sqlx::query_as(DIRECTORY_REFUSED).bind(id);
                 tell_administrator!(self, tx, query, error, at);
+            }
+            if error.is_none() {
+                end_trouble!(self, tx, id, at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())

@@ -415,23 +415,67 @@ async fn an_organisation_whose_member_is_out_of_reach_is_alerted_once_with_what_
     app.stop().await;
 }
 
-/// The Workspace's administrator takes domain-wide delegation back: the next directory read is
-/// refused, and the administrator is e-mailed Google's missing piece, and the booking system
-/// told (`organisation.failing`), once for the failing streak. A directory that does not answer
-/// for a while (Google's 503s) is read again later, and nobody is told.
-async fn an_organisations_refused_directory_read_is_alerted_and_a_provider_outage_is_not(db: Db) {
-    use crate::organisations::{KEY, all_scopes, delegate, google_body, json_key, workspace};
+/// An app whose tenant's `ops@example.com` hears of alerts at once, and whose booking system
+/// (the receiver) hears of its organisations failing and working again; `configure` as
+/// [`app_telling`].
+async fn administrator_listening(
+    db: Db,
+    configure: impl FnOnce(&mut Config),
+) -> (SmtpSink, TestApp, String, Receiver) {
     let sink = SmtpSink::start().await;
     let app = app_telling(db, &sink, |config| {
         config.alerts.digest_window_secs = 0;
-        config.alerts.quiet_period_secs = 0;
         fast_webhooks(config);
+        configure(config);
     })
     .await;
     let (_, key) = app.tenant().await;
     set(&app.api(&key), json!({"alert_emails": ["ops@example.com"]})).await;
     let receiver = Receiver::start(AT_ONCE).await;
-    create_endpoint(&app.api(&key), &receiver.url, &["organisation.failing"]).await;
+    let told_of = ["organisation.failing", "organisation.recovered"];
+    create_endpoint(&app.api(&key), &receiver.url, &told_of).await;
+    (sink, app, key, receiver)
+}
+
+/// Waits until `messages` e-mails went out and `events` webhook events were received: the last
+/// e-mail's text, and the events in order.
+async fn heard(
+    sink: &SmtpSink,
+    receiver: &Receiver,
+    messages: usize,
+    events: usize,
+) -> (String, Vec<(String, Value)>) {
+    eventually(Duration::from_secs(10), || async {
+        (sink.messages().len() == messages).then_some(())
+    })
+    .await;
+    let events = eventually(Duration::from_secs(10), || async {
+        let told = events_of(receiver);
+        (told.len() == events).then_some(told)
+    })
+    .await;
+    (plain(&sink.messages()[messages - 1]), events)
+}
+
+/// Asks for the organisation's directory to be read again (`refresh`, its path), expecting
+/// `status`, and waits for what it owes.
+async fn refresh_expecting(app: &TestApp, key: &str, refresh: &str, status: u16) {
+    let (answered, answer) = app.call("POST", refresh, key, None).await;
+    assert_eq!(answered, status, "{answer}");
+    app.settle().await;
+}
+
+/// The Workspace's administrator takes domain-wide delegation back: the next directory read is
+/// refused, and the administrator is e-mailed Google's missing piece, and the booking system
+/// told (`organisation.failing`), once for the failing streak. Granted again, the next read
+/// tells both that it works again, once. A directory that does not answer for a while (Google's
+/// 503s) is read again later, and nobody is told.
+async fn an_organisations_refused_directory_read_is_alerted_until_it_works_and_an_outage_is_not(
+    db: Db,
+) {
+    use crate::organisations::{KEY, all_scopes, delegate, google_body, json_key, workspace};
+    let (sink, app, key, receiver) =
+        administrator_listening(db, |config| config.alerts.quiet_period_secs = 0).await;
     workspace(&app, &all_scopes()).await;
     let body = google_body(json_key(KEY), "admin@salon.example", Some("/Staff"));
     let (status, organisation) =
@@ -456,29 +500,68 @@ async fn an_organisations_refused_directory_read_is_alerted_and_a_provider_outag
     );
 
     delegate(&app, &[]).await;
-    let (status, answer) = app.call("POST", &refresh, &key, None).await;
-    assert_eq!(status, 422, "{answer}");
-    app.settle().await;
-    eventually(Duration::from_secs(10), || async { (sink.messages().len() == 1).then_some(()) })
-        .await;
-    let text = plain(&sink.messages()[0]);
+    refresh_expecting(&app, &key, &refresh, 422).await;
+    let (text, told) = heard(&sink, &receiver, 1, 1).await;
     assert!(text.contains("Google Workspace salon.example"), "{text}");
     assert!(text.contains("What failed: Reading the directory"), "{text}");
     assert!(text.contains("domain-wide delegation is not granted"), "{text}");
-    let told = eventually(Duration::from_secs(10), || async {
-        let told = events_of(&receiver);
-        (!told.is_empty()).then_some(told)
-    })
-    .await;
     assert_eq!(told[0].0, "organisation.failing");
     assert_eq!(told[0].1["organisation_connection_id"], organisation["id"]);
     assert_eq!(told[0].1["what"], "Reading the directory");
 
     // Refused the same way again: the same failing streak, told once.
-    assert_eq!(app.call("POST", &refresh, &key, None).await.0, 422);
-    app.settle().await;
+    refresh_expecting(&app, &key, &refresh, 422).await;
     assert_eq!(sink.messages().len(), 1, "{:?}", subjects(&sink));
     assert_eq!(events_of(&receiver).len(), 1);
+
+    // Granted again: the read that works ends the streak, and says so once.
+    delegate(&app, &all_scopes()).await;
+    refresh_expecting(&app, &key, &refresh, 200).await;
+    refresh_expecting(&app, &key, &refresh, 200).await;
+    let (text, told) = heard(&sink, &receiver, 2, 2).await;
+    assert!(text.contains("Organisation connection working again: salon.example"), "{text}");
+    assert!(text.contains("Failing from"), "{text}");
+    assert_eq!(told[1].0, "organisation.recovered");
+    assert_eq!(told[1].1["organisation_connection_id"], organisation["id"]);
+    assert!(told[1].1["failing_since"].is_string(), "{:?}", told[1]);
+    app.settle().await;
+    assert_eq!(sink.messages().len(), 2, "once: {:?}", subjects(&sink));
+    assert_eq!(events_of(&receiver).len(), 2);
+    app.stop().await;
+}
+
+/// The Microsoft 365 tenant's access policy lets the application reach Ann alone: Bo and Cy
+/// fail, and the administrator is told. Bo let in, Cy still fails: nothing is said to be working
+/// again. Cy let in too, the next read tells the administrator and the booking system that the
+/// organisation works again.
+async fn an_organisation_is_told_working_again_only_once_no_member_fails(db: Db) {
+    use crate::organisations_microsoft::{EVERYTHING, GROUP, body, group, tenant};
+    let (sink, app, key, receiver) = administrator_listening(db, |_| {}).await;
+    tenant(&app, EVERYTHING, Some(GROUP)).await;
+    group(&app, &["ann@salon.example"]).await;
+    let (status, organisation) =
+        app.call("POST", "/api/v1/organisation-connections", &key, Some(body(None))).await;
+    assert_eq!(status, 201, "{organisation}");
+    app.settle().await;
+    let (_, failing) = heard(&sink, &receiver, 1, 2).await;
+    assert!(failing.iter().all(|(kind, _)| kind == "organisation.failing"), "{failing:?}");
+    let refresh = format!(
+        "/api/v1/organisation-connections/{}/refresh",
+        organisation["id"].as_str().unwrap()
+    );
+
+    group(&app, &["ann@salon.example", "bo@salon.example"]).await;
+    refresh_expecting(&app, &key, &refresh, 200).await;
+    assert_eq!(sink.messages().len(), 1, "Cy still fails: {:?}", subjects(&sink));
+    assert_eq!(events_of(&receiver).len(), 2);
+
+    group(&app, &["ann@salon.example", "bo@salon.example", "cy@salon.example"]).await;
+    refresh_expecting(&app, &key, &refresh, 200).await;
+    let (text, told) = heard(&sink, &receiver, 2, 3).await;
+    assert!(text.contains("Organisation connection working again"), "{text}");
+    assert!(text.contains("Microsoft 365 tenant 72f988bf-86f1-41af-91ab-2d7cd011db47"), "{text}");
+    assert_eq!(told[2].0, "organisation.recovered");
+    assert_eq!(told[2].1["domain"], "72f988bf-86f1-41af-91ab-2d7cd011db47");
     app.stop().await;
 }
 
@@ -490,5 +573,6 @@ on_both_databases!(
     an_event_moved_by_hand_and_left_so_is_alerted_once_and_told_opened_then_resolved,
     an_address_whose_email_went_out_is_not_sent_it_again_when_another_is_retried,
     an_organisation_whose_member_is_out_of_reach_is_alerted_once_with_what_to_do,
-    an_organisations_refused_directory_read_is_alerted_and_a_provider_outage_is_not,
+    an_organisations_refused_directory_read_is_alerted_until_it_works_and_an_outage_is_not,
+    an_organisation_is_told_working_again_only_once_no_member_fails,
 );

@@ -90,6 +90,7 @@ pub const ALERT_KINDS: &[&str] = &[
     "import_held",
     "feed_item_missing",
     "organisation_failing",
+    "organisation_recovered",
 ];
 
 impl TenantSettings {

@@ -118,6 +118,7 @@ fn alert_label(kind: &str) -> &str {
         "import_held" => "A feed import held: it would have removed most of its dates",
         "feed_item_missing" => "Items gone from a feed whose import keeps them",
         "organisation_failing" => "An organisation-wide connection needing its administrator",
+        "organisation_recovered" => "An organisation-wide connection working again",
         other => other,
     }
 }
