@@ -806,6 +806,11 @@ impl Store {
     }
 
     /// Records a connection's state after a call: its status and last error (`None` clears it).
+    /// A call that worked does not lift an organisation's refusal (`error`) off a calendar that
+    /// takes bookings: every such call reads (busy times, a reconciliation, the calendars listed),
+    /// and reading is not what was refused, or the call started before the refusal. The
+    /// directory's read, which checks writing too, covers it again. A busy-times-only calendar
+    /// needs nothing more than reading.
     pub async fn mark_connection(
         &self,
         id: Uuid,
@@ -850,7 +855,11 @@ impl Store {
             // With `version`, only while the tokens are still those: newer ones mean the refusal
             // was of a grant the connection no longer holds (nothing changes, nothing is owed).
             let changed = sqlx::query(
-                "UPDATE connections SET status = $1, last_error = $2, \
+                "UPDATE connections SET \
+                 status = CASE WHEN $1 = 'active' AND status = 'error' AND NOT busy_only \
+                     THEN status ELSE $1 END, \
+                 last_error = CASE WHEN $1 = 'active' AND status = 'error' AND NOT busy_only \
+                     THEN last_error ELSE $2 END, \
                  last_sync_at = COALESCE($3, last_sync_at), updated_at = $4 WHERE id = $5 \
                  AND status <> 'revoked' AND token_version = COALESCE($6, token_version)",
             )

@@ -562,7 +562,7 @@ async fn booking(app: &TestApp, key: &str, staff_id: Uuid, start: DateTime<Utc>)
 }
 
 /// Runs one import of the connection's busy times to completion.
-async fn import_now(app: &TestApp, tenant_id: Uuid, connection_id: Uuid) {
+pub(crate) async fn import_now(app: &TestApp, tenant_id: Uuid, connection_id: Uuid) {
     app.store.enqueue(&Job::ImportAvailability { tenant_id, connection_id }).await.unwrap();
     app.settle().await;
 }

@@ -72,13 +72,13 @@ pub(crate) async fn register(app: &TestApp, roles: &[&str], access_group: Option
 
 /// A tenant whose application reads the directory with `directory` (an application
 /// permission) and reaches calendars through Exchange's `role` alone (RBAC for Applications,
-/// scoped to the group): nothing about calendars is in any token.
-async fn scoped_in_exchange(db: Db, directory: &str, role: &str) -> (TestApp, String) {
+/// scoped to the group): nothing about calendars is in any token. With the tenant's key and id.
+async fn scoped_in_exchange(db: Db, directory: &str, role: &str) -> (TestApp, String, Uuid) {
     let app = TestApp::start_public(db).await;
-    let (_, key) = app.tenant().await;
+    let (salon, key) = app.tenant().await;
     tenant(&app, &[directory], None).await;
     exchange_role(&app, &[directory], role).await;
-    (app, key)
+    (app, key, salon.id)
 }
 
 /// Grants the application `role` (`Application Calendars.ReadWrite`, say) in Exchange Online
@@ -711,7 +711,7 @@ async fn a_mailbox_graph_does_not_answer_keeps_no_other_joiner_from_being_covere
 async fn an_application_exchange_grants_calendars_with_rbac_for_applications_connects_its_group(
     db: Db,
 ) {
-    let (app, key) =
+    let (app, key, _) =
         scoped_in_exchange(db, "GroupMember.Read.All", "Application Calendars.Read").await;
     let (status, answer) = connect(&app, &key, body(Some(GROUP))).await;
     assert_eq!(status, 422, "{answer}");
@@ -821,7 +821,7 @@ async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnec
 /// is outside it. Kalends asks the next members before blaming the permission; the connection
 /// is made, with Ann `failed` for want of the role.
 async fn exchange_grants_found_past_a_first_user_outside_the_roles_scope(db: Db) {
-    let (app, key) =
+    let (app, key, _) =
         scoped_in_exchange(db, "User.Read.All", "Application Calendars.ReadWrite").await;
     group(&app, &["bo@salon.example", "cy@salon.example"]).await;
     let (status, organisation) = connect(&app, &key, body(None)).await;
@@ -850,7 +850,7 @@ async fn exchange_grants_found_past_a_first_user_outside_the_roles_scope(db: Db)
 /// is outside the role's scope, and nobody asks Bo to reconnect. Back in the group, the next
 /// read puts him back and his bookings reach his calendar.
 async fn a_member_taken_out_of_the_exchange_roles_scope_is_the_administrators_to_put_back(db: Db) {
-    let (app, key) =
+    let (app, key, _) =
         scoped_in_exchange(db, "User.Read.All", "Application Calendars.ReadWrite").await;
     let (id, bo) = connected_with_bo(&app, &key, body(None)).await;
     let outside = "bo@salon.example is outside the scope of the application's role";
@@ -881,7 +881,7 @@ async fn a_member_taken_out_of_the_exchange_roles_scope_is_the_administrators_to
 async fn writing_taken_back_from_the_applications_exchange_role_is_the_administrators_to_give_back(
     db: Db,
 ) {
-    let (app, key) =
+    let (app, key, salon) =
         scoped_in_exchange(db, "GroupMember.Read.All", "Application Calendars.ReadWrite").await;
     let (id, bo) = connected_with_bo(&app, &key, body(Some(GROUP))).await;
 
@@ -892,6 +892,13 @@ async fn writing_taken_back_from_the_applications_exchange_role_is_the_administr
     let said = connection.last_error.as_deref().unwrap();
     assert!(said.starts_with("the application lacks Calendars.ReadWrite"), "{said}");
     assert!(said.contains("role Application Calendars.ReadWrite with RBAC for Applications"));
+
+    // His busy times are still read (the role lets the application read): that does not say
+    // writing works again.
+    crate::organisations_busy_only::import_now(&app, salon, connection.id).await;
+    let read = connection_of(&app, &key, bo.staff_id).await;
+    assert_eq!(read.status, "error", "{read:?}");
+    assert_eq!(read.last_error, connection.last_error);
 
     // The directory's read, which lists his calendars, asks whether it may write too before
     // covering his calendar again: it stays in `error`, his member `failed`.
