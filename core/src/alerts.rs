@@ -169,12 +169,13 @@ pub struct OrganisationTrouble<'a> {
 
 /// `organisation_failing`: an organisation-wide connection's directory read was refused, a
 /// member failed, or a covered calendar was refused by the organisation's grant; the
-/// administrator acts, not the staff. Not told again about the same organisation within the quiet period (the console's
-/// Organisation page lists every member's state).
+/// administrator acts, not the staff. Not told again about the same organisation from
+/// `quiet_from` on (the quiet period, or the last e-mail saying it works again, whichever is
+/// later; the console's Organisation page lists every member's state).
 pub fn organisation_failing(
     trouble: &OrganisationTrouble<'_>,
     at: DateTime<Utc>,
-    quiet_period: chrono::Duration,
+    quiet_from: DateTime<Utc>,
 ) -> AlertDraft {
     let organisation = organisation_name(trouble.provider, trouble.domain);
     AlertDraft {
@@ -194,7 +195,7 @@ pub fn organisation_failing(
             ),
         ],
         link: "/dashboard/organisation".to_owned(),
-        rule: AlertRule::Unless(at - quiet_period),
+        rule: AlertRule::Unless(quiet_from),
     }
 }
 

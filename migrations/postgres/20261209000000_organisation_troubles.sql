@@ -8,3 +8,16 @@ CREATE TABLE organisation_troubles (
     organisation_connection_id  UUID PRIMARY KEY NOT NULL REFERENCES organisation_connections(id) ON DELETE CASCADE,
     since                       TIMESTAMPTZ NOT NULL
 );
+
+-- An organisation still failing when this was added, and told so (its latest
+-- `organisation_failing` alert), is in a streak its next working read ends.
+INSERT INTO organisation_troubles (organisation_connection_id, since)
+SELECT o.id, MAX(a.created_at) FROM organisation_connections o
+JOIN alerts a ON a.tenant_id = o.tenant_id AND a.kind = 'organisation_failing' AND a.object_id = o.id
+WHERE o.status = 'error'
+   OR EXISTS (SELECT 1 FROM organisation_members m WHERE m.organisation_connection_id = o.id
+       AND m.state = 'failed'
+       AND COALESCE(m.last_error, '') NOT LIKE '%connected this calendar themselves: it stays theirs, and the organisation does not cover it')
+   OR EXISTS (SELECT 1 FROM organisation_members m JOIN connections c ON c.id = m.connection_id
+       WHERE m.organisation_connection_id = o.id AND m.state <> 'left' AND c.status <> 'active')
+GROUP BY o.id;

@@ -315,8 +315,21 @@ macro_rules! tell_administrator {
                 what: &what,
                 error: $error,
             };
-            let quiet = $store.alert_quiet_period();
-            let alert = kalends_core::alerts::organisation_failing(&trouble, $at, quiet);
+            // The quiet period does not reach back past the last e-mail saying it works again.
+            let recovered: Option<(Option<chrono::DateTime<chrono::Utc>>,)> = sqlx::query_as(
+                "SELECT MAX(created_at) FROM alerts WHERE tenant_id = $1 \
+                 AND kind = 'organisation_recovered' AND object_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(organisation_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            let quiet_from = $at - $store.alert_quiet_period();
+            let quiet_from = match recovered.and_then(|(at,)| at) {
+                Some(recovered) => quiet_from.max(recovered),
+                None => quiet_from,
+            };
+            let alert = kalends_core::alerts::organisation_failing(&trouble, $at, quiet_from);
             let due = $store.alert_digest_due($at);
             $crate::alerts::record_alerts!($tx, tenant_id, &[alert], $at, due);
             let data = kalends_core::webhooks::organisation_data(
@@ -406,13 +419,14 @@ macro_rules! end_trouble {
 /// Ends organisation `$1`'s failing streak ([`tell_administrator!`]) when nothing fails any
 /// more, as its directory read has just recorded it: the read itself, every member in scope
 /// (but those whose staff member connected the calendar themselves, `$2` [`OWN_CALENDAR`]), and
-/// every covered calendar. Returns when the streak began.
+/// every calendar it covers for a member who has not left ([`CALENDAR_REFUSED`] tells of those).
+/// Returns when the streak began.
 const TROUBLE_ENDED: &str = "DELETE FROM organisation_troubles WHERE organisation_connection_id = $1 \
      AND EXISTS (SELECT 1 FROM organisation_connections o WHERE o.id = $1 AND o.status = 'active') \
      AND NOT EXISTS (SELECT 1 FROM organisation_members m WHERE m.organisation_connection_id = $1 \
          AND m.state = 'failed' AND COALESCE(m.last_error, '') NOT LIKE '%' || $2) \
      AND NOT EXISTS (SELECT 1 FROM organisation_members m JOIN connections c ON c.id = m.connection_id \
-         WHERE m.organisation_connection_id = $1 AND m.state = 'active' AND c.status <> 'active') \
+         WHERE m.organisation_connection_id = $1 AND m.state <> 'left' AND c.status <> 'active') \
      RETURNING since";
 
 /// The organisation connection `$1` whose directory read was refused, as
@@ -773,7 +787,8 @@ impl Store {
                 let query = sqlx::query_as(DIRECTORY_REFUSED).bind(id);
                 tell_administrator!(self, tx, query, error, at);
             }
-            if error.is_none() {
+            // Not a read that left members to a background read: they are not covered yet.
+            if matches!(read, DirectoryRead::Done) {
                 end_trouble!(self, tx, id, at);
             }
             tx.commit().await?;

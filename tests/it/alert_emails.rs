@@ -527,13 +527,15 @@ async fn an_organisations_refused_directory_read_is_alerted_until_it_works_and_a
     app.settle().await;
     assert_eq!(sink.messages().len(), 2, "once: {:?}", subjects(&sink));
     assert_eq!(events_of(&receiver).len(), 2);
+    crate::outbound_webhooks::assert_documented(&app, &receiver).await;
     app.stop().await;
 }
 
 /// The Microsoft 365 tenant's access policy lets the application reach Ann alone: Bo and Cy
 /// fail, and the administrator is told. Bo let in, Cy still fails: nothing is said to be working
 /// again. Cy let in too, the next read tells the administrator and the booking system that the
-/// organisation works again.
+/// organisation works again. Cy left out again, within the quiet period, and booked: the
+/// administrator, last told it works, is told it fails again.
 async fn an_organisation_is_told_working_again_only_once_no_member_fails(db: Db) {
     use crate::organisations_microsoft::{EVERYTHING, GROUP, body, group, tenant};
     let (sink, app, key, receiver) = administrator_listening(db, |_| {}).await;
@@ -562,6 +564,19 @@ async fn an_organisation_is_told_working_again_only_once_no_member_fails(db: Db)
     assert!(text.contains("Microsoft 365 tenant 72f988bf-86f1-41af-91ab-2d7cd011db47"), "{text}");
     assert_eq!(told[2].0, "organisation.recovered");
     assert_eq!(told[2].1["domain"], "72f988bf-86f1-41af-91ab-2d7cd011db47");
+
+    group(&app, &["ann@salon.example", "bo@salon.example"]).await;
+    let api = app.api(&key);
+    let staff: Value = api.send("GET", "/api/v1/staff", None, 200).await.unwrap();
+    let cy = staff["items"].as_array().unwrap().iter().find(|s| s["email"] == "cy@salon.example");
+    let mut booking = booking_body("Trim", 8);
+    booking["staff_ids"] = json!([cy.unwrap()["id"]]);
+    api.send::<Value>("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    app.settle().await;
+    let (text, told) = heard(&sink, &receiver, 3, 4).await;
+    assert!(text.contains("needs its administrator"), "{text}");
+    assert!(text.contains("The calendar of cy@salon.example"), "{text}");
+    assert_eq!(told[3].0, "organisation.failing");
     app.stop().await;
 }
 

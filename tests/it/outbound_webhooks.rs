@@ -144,7 +144,7 @@ async fn deliveries(api: &Api<'_>, endpoint: &WebhookEndpointWithSecret) -> Vec<
 
 /// Checks that every event the receiver got is as `GET /api/v1/openapi.json` documents it: its
 /// type in `x-webhooks`, its `data` holding every required field and nothing undocumented.
-async fn assert_documented(app: &TestApp, receiver: &Receiver) {
+pub(crate) async fn assert_documented(app: &TestApp, receiver: &Receiver) {
     let doc: Value =
         app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     for r in receiver.unique().values() {
