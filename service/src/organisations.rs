@@ -841,6 +841,16 @@ pub struct Change {
     pub busy_only: Option<bool>,
 }
 
+impl Change {
+    /// Whether it changes nothing (an empty patch).
+    pub fn is_empty(&self) -> bool {
+        self.admin_email.is_none()
+            && self.org_unit.is_none()
+            && self.key.is_none()
+            && self.busy_only.is_none()
+    }
+}
+
 /// Changes the administrator, the unit (group), the key (secret) or the tier: checked like a
 /// creation, then the directory applied with the new scope; one read or change at a time. A new tier moves every covered
 /// calendar at once: into busy times only, Kalends' events are removed from it (with a token of
@@ -983,11 +993,7 @@ async fn refresh_held(
     };
     let in_scope = active(&users);
     let moved = apply_directory(cx, &organisation, &org, users, by).await?;
-    // The background read someone's request left owed is theirs.
-    let by = match (by, organisation.read_owed_by) {
-        (Actor::Schedule, Some(asked)) => asked,
-        _ => by,
-    };
+    let by = deciding(&organisation, by);
     if by != Actor::Schedule || !moved.is_empty() {
         let entry = NewLogEntry {
             action: OrganisationAction::Refreshed,
@@ -1153,6 +1159,15 @@ async fn apply_directory(
     outcome
 }
 
+/// Who a directory read run `by` decides as: a background read doing what someone's refresh
+/// left owed decides as they would, and is logged as theirs.
+fn deciding(organisation: &OrganisationConnection, by: Actor) -> Actor {
+    match (by, organisation.read_owed_by) {
+        (Actor::Schedule, Some(asked)) => asked,
+        _ => by,
+    }
+}
+
 /// How much of a directory read is done before its caller hears back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reach {
@@ -1225,13 +1240,9 @@ async fn apply_users(
         .filter(|m| m.state != "left" && !in_scope.iter().any(|u| u.id == m.directory_id))
         .collect();
     let members = known.iter().filter(|m| m.state != "left").count();
-    // A background read doing what someone's refresh left owed decides as they would: what the
-    // hourly read holds back (a mass departure, leavers out of the reader's sight), a person's
-    // refresh applies, however many members it has to stop.
-    let decided_by = match (by, organisation.read_owed_by) {
-        (Actor::Schedule, Some(asked)) => asked,
-        _ => by,
-    };
+    // What the hourly read holds back (a mass departure, leavers out of the reader's sight), a
+    // person's refresh applies, however many members it has to stop.
+    let decided_by = deciding(organisation, by);
     if decided_by == Actor::Schedule {
         held_back(org, leavers.len(), members)?;
     }

@@ -390,6 +390,10 @@ async fn patch(
     } else {
         google_change(body)?
     };
+    // An empty patch changes nothing: no directory read, nothing logged.
+    if change.is_empty() {
+        return Ok(axum::Json(current.into()));
+    }
     let changed = organisations::update(
         crate::connections::organisation_context(&state),
         tenant.id,
@@ -400,6 +404,10 @@ async fn patch(
     .await?;
     Ok(axum::Json(changed.into()))
 }
+
+/// Why a blank unit or group is refused in a change: it would widen the scope to everyone.
+const BLANK_SCOPE: &str =
+    "empty: give null to cover the whole organisation, or leave the field out to keep it";
 
 /// A Workspace's change, or every field at fault.
 fn google_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> {
@@ -412,6 +420,14 @@ fn google_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> 
         "a Microsoft field; this is a Google connection",
     );
     let admin_email = body.admin_email.map(|a| email_of("admin_email", &a, &mut errors));
+    // `/` is the root unit: everyone, as null is.
+    let org_unit = body.org_unit.map(|unit| match unit {
+        Some(blank) if blank.trim().is_empty() => {
+            errors.push(FieldError::new("org_unit", BLANK_SCOPE));
+            None
+        }
+        unit => unit.as_deref().and_then(org_unit_of),
+    });
     let key = match body.service_account_key.map(key_of).transpose() {
         Ok(key) => key,
         Err(error) => {
@@ -422,7 +438,6 @@ fn google_change(body: OrganisationConnectionPatch) -> Result<Change, ApiError> 
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    let org_unit = body.org_unit.map(|unit| unit.as_deref().and_then(org_unit_of));
     Ok(Change { admin_email, org_unit, key, busy_only: body.busy_only })
 }
 
@@ -446,10 +461,14 @@ fn microsoft_change(body: OrganisationConnectionPatch) -> Result<Change, ApiErro
             }
         },
     };
-    let group_id = body.group_id.map(|group| match group.as_deref().and_then(group_of) {
-        Some(Ok(group)) => Some(group),
-        Some(Err(error)) => {
+    let group_id = body.group_id.map(|group| match group.as_deref().map(group_of) {
+        Some(Some(Ok(group))) => Some(group),
+        Some(Some(Err(error))) => {
             errors.push(error);
+            None
+        }
+        Some(None) => {
+            errors.push(FieldError::new("group_id", BLANK_SCOPE));
             None
         }
         None => None,

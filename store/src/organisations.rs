@@ -737,18 +737,15 @@ impl Store {
         read: DirectoryRead<'_>,
     ) -> Result<(), StoreError> {
         let at = now();
-        let (error, refreshed, owed) = match read {
-            DirectoryRead::Done => (None, Some(at), None),
-            DirectoryRead::Failed(error) | DirectoryRead::Refused(error) => {
-                (Some(error), None, None)
-            }
+        // The error kept, the read's time when whole, what is owed, and a refusal to tell of.
+        let (error, refreshed, owed, refused) = match read {
+            DirectoryRead::Done => (None, Some(at), None, None),
+            DirectoryRead::Failed(error) => (Some(error), None, None, None),
+            DirectoryRead::Refused(error) => (Some(error), None, None, Some(error)),
             DirectoryRead::Owed { members, by } => {
-                (None, None, Some((at, i64::try_from(members).unwrap_or(i64::MAX), by)))
+                let members = i64::try_from(members).unwrap_or(i64::MAX);
+                (None, None, Some((at, members, by)), None)
             }
-        };
-        let refused = match read {
-            DirectoryRead::Refused(error) => Some(error),
-            _ => None,
         };
         with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
@@ -1046,7 +1043,8 @@ impl Store {
 
     /// The staff member's connections an organisation covers, each with the organisation's name
     /// as staff know it: its Workspace's domain, or "Microsoft 365" (a tenant id means nothing
-    /// to them).
+    /// to them). A member failing for now keeps theirs, as [`Self::coverage`] does: the
+    /// administrator is the one to act.
     pub async fn covered_connections(
         &self,
         tenant_id: Uuid,
@@ -1058,7 +1056,7 @@ impl Store {
                  CASE WHEN o.provider = 'microsoft' THEN 'Microsoft 365' ELSE o.domain END \
                  FROM organisation_members m \
                  JOIN organisation_connections o ON o.id = m.organisation_connection_id \
-                 WHERE m.tenant_id = $1 AND m.staff_id = $2 AND m.state = 'active' \
+                 WHERE m.tenant_id = $1 AND m.staff_id = $2 AND m.state <> 'left' \
                  AND m.connection_id IS NOT NULL",
             )
             .bind(tenant_id)

@@ -1426,6 +1426,15 @@ async fn a_change_of_scope_administrator_or_key_is_checked_like_a_creation(db: D
     assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("service_account_key")));
     let (status, answer) = patch(json!({"domain": "other.example"})).await;
     assert_eq!(status, 422, "the domain is the connection's identity: {answer}");
+    // A blank unit would widen the scope to everyone: refused, as null says that.
+    let (status, answer) = patch(json!({"org_unit": " "})).await;
+    assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("org_unit")));
+    // An empty patch changes nothing: no read of the directory, nothing in the log.
+    let log = "/api/v1/organisation-connections/log";
+    let (_, before) = app.call("GET", log, &key, None).await;
+    let (status, answer) = patch(json!({})).await;
+    assert_eq!((status, answer["org_unit"].as_str()), (200, Some("/Staff")), "{answer}");
+    assert_eq!(app.call("GET", log, &key, None).await.1["items"], before["items"]);
     let (_, unchanged) = app.call("GET", &path, &key, None).await;
     assert_eq!(
         (unchanged["org_unit"].as_str(), unchanged["members_count"].as_i64()),

@@ -425,6 +425,9 @@ async fn a_secret_entra_refuses_costs_one_grant_and_the_new_secret_resumes_every
     let named = json!({"client_secret": "a new secret", "group_id": "Staff team"});
     let (status, answer) = app.call("PATCH", &path, &key, Some(named)).await;
     assert_eq!((status, &answer["errors"][0]["field"]), (422, &json!("group_id")), "{answer}");
+    let blank = json!({"client_secret": "a new secret", "group_id": ""});
+    let (status, answer) = app.call("PATCH", &path, &key, Some(blank)).await;
+    assert_eq!((status, &answer["errors"][0]["field"]), (422, &json!("group_id")), "{answer}");
     let (status, answer) =
         app.call("PATCH", &path, &key, Some(json!({"client_secret": "a new secret"}))).await;
     assert_eq!(status, 200, "{answer}");
@@ -865,6 +868,12 @@ async fn a_member_taken_out_of_the_exchange_roles_scope_is_the_administrators_to
     let member = members(&app, &key, id).await.items[1].clone();
     assert_eq!(member.state, "failed");
     assert!(member.last_error.as_deref().unwrap().starts_with(outside), "{member:?}");
+    // His calendar is still the organisation's, and his settings page says so: nothing for
+    // him to disconnect.
+    let link = app.api(&key).settings_link(bo.staff_id).await.unwrap();
+    let page = crate::connect::Browser::new().get(&link.url).await;
+    assert!(page.body.contains("Connected for you by your organisation (Microsoft 365)"));
+    assert!(!page.body.contains("/disconnect"), "{}", page.body);
 
     group(&app, &["ann@salon.example", "bo@salon.example"]).await;
     assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
