@@ -154,6 +154,15 @@ pub fn credential_of(
     use secrecy::ExposeSecret as _;
     let given =
         |value: Option<SecretString>| value.filter(|v| !v.expose_secret().trim().is_empty());
+    let long = |value: &Option<SecretString>| {
+        value.as_ref().is_some_and(|v| v.expose_secret().len() > MAX_CREDENTIAL_BYTES)
+    };
+    if long(&secret) {
+        return Err(too_long("client_secret", "a client secret's value"));
+    }
+    if long(&certificate) {
+        return Err(too_long("client_certificate", "a certificate with its private key"));
+    }
     match (given(secret), given(certificate)) {
         (Some(_), Some(_)) => Err(FieldError::new(
             "client_certificate",
@@ -197,16 +206,35 @@ pub fn group_of(text: &str) -> Option<Result<String, FieldError>> {
     })
 }
 
+/// The longest credential taken (a service account's key, a client secret, a certificate with
+/// its private key): Google's keys are about 2.3 KB and a PEM pair a few; anything longer is
+/// not one, and would be sealed, kept and copied into every covered calendar's cleanup.
+pub const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
+
 /// A key given as the JSON object or as its text, kept as text.
 pub fn key_of(KeyJson(value): KeyJson) -> Result<SecretString, FieldError> {
-    match value {
-        serde_json::Value::String(text) if !text.trim().is_empty() => Ok(SecretString::from(text)),
-        object @ serde_json::Value::Object(_) => Ok(SecretString::from(object.to_string())),
-        _ => Err(FieldError::new(
-            "service_account_key",
-            "the service account's JSON key: the object Google Cloud downloads, or its text",
-        )),
+    let text = match value {
+        serde_json::Value::String(text) if !text.trim().is_empty() => text,
+        object @ serde_json::Value::Object(_) => object.to_string(),
+        _ => {
+            return Err(FieldError::new(
+                "service_account_key",
+                "the service account's JSON key: the object Google Cloud downloads, or its text",
+            ));
+        }
+    };
+    if text.len() > MAX_CREDENTIAL_BYTES {
+        return Err(too_long("service_account_key", "the JSON key Google Cloud downloads"));
     }
+    Ok(SecretString::from(text))
+}
+
+/// A credential over [`MAX_CREDENTIAL_BYTES`], named with what belongs in `field`.
+fn too_long(field: &str, what: &str) -> FieldError {
+    FieldError::new(
+        field,
+        format!("longer than {} KiB: {what} is a few", MAX_CREDENTIAL_BYTES / 1024),
+    )
 }
 
 /// An administrator's address, lower case; a problem with it is added to `errors`.

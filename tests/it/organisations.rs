@@ -899,6 +899,14 @@ async fn bad_credentials_are_refused_naming_what_to_fix_and_nothing_is_stored(db
     assert_eq!(named, ["admin_email", "client_id", "domain", "service_account_key"]);
     let (status, answer) = create(json!({"provider": "fax"})).await;
     assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("provider")));
+    // A key padded to most of a megabyte is no key Google made (they are about 2.3 KB): refused
+    // before it is sealed and copied for every covered calendar's cleanup.
+    let mut padded = json_key(KEY);
+    padded["padding"] = "x".repeat(900_000).into();
+    let (status, answer) = create(google_body(padded, "admin@salon.example", None)).await;
+    assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("service_account_key")));
+    let said = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(said.starts_with("longer than 16 KiB"), "{said}");
 
     // Not a service account key; a key Google does not know; the calendar scopes not delegated;
     // an administrator who is not one.

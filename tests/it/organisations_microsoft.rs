@@ -505,6 +505,11 @@ async fn microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored(db: Db) 
     refused(&answer, "client_id", "application (client) id");
     refused(&answer, "client_secret", "required");
     refused(&answer, "domain", "a Google field");
+    let mut long = body(None);
+    long["client_secret"] = json!("s".repeat(100_000));
+    let (status, answer) = connect(&app, &key, long).await;
+    assert_eq!(status, 422, "{answer}");
+    refused(&answer, "client_secret", "longer than 16 KiB");
 
     // Entra's refusals, each on the field to fix.
     let mut wrong = body(None);
