@@ -145,6 +145,12 @@ pub fn organisation_context(state: &AppState) -> kalends_service::organisations:
     }
 }
 
+/// How long a disconnect of an organisation waits for a read of its directory to stop: half the
+/// request's time limit, so that the answer says what happened.
+pub fn organisation_stop_wait(state: &AppState) -> std::time::Duration {
+    std::time::Duration::from_secs(state.config.http.request_timeout_secs) / 2
+}
+
 /// When a connection's scheduled import is next due, counted from now.
 pub fn next_import_at(state: &AppState) -> chrono::DateTime<Utc> {
     Utc::now() + import_interval(state)

@@ -14,7 +14,8 @@ pub async fn run(cx: Context<'_>, tenant_id: Uuid, organisation_id: Uuid) -> Res
     match organisations::refresh(cx, tenant_id, organisation_id, Actor::Schedule).await {
         Ok(_)
         | Err(OrganisationError::Store(StoreError::NotFound))
-        | Err(OrganisationError::Busy) => Ok(()),
+        | Err(OrganisationError::Busy)
+        | Err(OrganisationError::Disconnecting) => Ok(()),
         Err(OrganisationError::Invalid { field, message }) => {
             tracing::warn!(organisation = %organisation_id, field, message, "the organisation's directory could not be read");
             Ok(())

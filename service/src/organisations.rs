@@ -102,6 +102,10 @@ pub enum OrganisationError {
         "the organisation connection is being read or changed right now: try again once that is done"
     )]
     Busy,
+    /// A disconnect of the organisation connection asked this read or change to stop
+    /// ([`stop_asked`]): it stopped before its next member, with what it did kept.
+    #[error("the organisation connection is being disconnected")]
+    Disconnecting,
     /// The store failed, or the connection is not there.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -194,7 +198,9 @@ impl OrganisationError {
     /// asked again by the next read.
     fn as_read<'a>(&self, words: &'a str) -> DirectoryRead<'a> {
         match self {
-            Self::Unreachable(_) | Self::Busy | Self::Store(_) => DirectoryRead::Failed(words),
+            Self::Unreachable(_) | Self::Busy | Self::Disconnecting | Self::Store(_) => {
+                DirectoryRead::Failed(words)
+            }
             Self::Invalid { .. } => DirectoryRead::Refused(words),
         }
     }
@@ -1008,16 +1014,59 @@ async fn refresh_held(
 
 /// Disconnects the organisation: every covered calendar is disconnected now (its tokens out of
 /// it, the Kalends events removed from it by the queued cleanup when `remove_events`), then the
-/// key and the members are forgotten. Not while another read or change is under way.
+/// key and the members are forgotten. A read or change under way is asked to stop before its
+/// next member and waited for up to `wait`; past it, [`OrganisationError::Busy`] to try again,
+/// and the read goes on.
 pub async fn delete(
     cx: Context<'_>,
     tenant_id: Uuid,
     id: Uuid,
     remove_events: bool,
     by: Actor,
+    wait: std::time::Duration,
 ) -> Result<(), OrganisationError> {
-    let work = async { Ok(delete_held(cx, tenant_id, id, remove_events, by).await?) };
-    Held::around(cx.store, tenant_id, id, work).await
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut asked = false;
+    loop {
+        let work = async { Ok(delete_held(cx, tenant_id, id, remove_events, by).await?) };
+        match Held::around(cx.store, tenant_id, id, work).await {
+            // A read (a large directory's background read may run for minutes) or a change
+            // holds it: asked to stop before its next member, it lets go within a few calls.
+            Err(OrganisationError::Busy) if tokio::time::Instant::now() < deadline => {
+                if !asked {
+                    cx.store.ask_organisation_stop(tenant_id, id, true).await?;
+                    asked = true;
+                }
+                tokio::time::sleep(STOP_POLL).await;
+            }
+            // Given up: the reads go on as before, until someone asks again.
+            Err(OrganisationError::Busy) if asked => {
+                cx.store.ask_organisation_stop(tenant_id, id, false).await?;
+                return Err(OrganisationError::Busy);
+            }
+            done => return done,
+        }
+    }
+}
+
+/// How often a waiting disconnect tries to take the connection.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// How long a disconnect's request to stop is honoured: a read started within it stops at
+/// once, so that the disconnect, not the next read, takes the connection.
+const STOP_HONOURED: chrono::Duration = chrono::Duration::minutes(1);
+
+/// [`OrganisationError::Disconnecting`] when a disconnect has asked the read or change holding
+/// `organisation` to stop, checked before each member it covers or stops.
+async fn stop_asked(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+) -> Result<(), OrganisationError> {
+    let since = Utc::now() - STOP_HONOURED;
+    if cx.store.organisation_stop_asked(organisation.id, since).await? {
+        return Err(OrganisationError::Disconnecting);
+    }
+    Ok(())
 }
 
 async fn delete_held(
@@ -1150,7 +1199,8 @@ async fn apply_directory(
             };
             cx.store.record_organisation_refresh(organisation.id, read).await?;
         }
-        Err(OrganisationError::Store(_)) => {}
+        // The disconnect forgets the connection: nothing to keep on it.
+        Err(OrganisationError::Store(_) | OrganisationError::Disconnecting) => {}
         Err(error) => {
             let words = error.in_words();
             cx.store.record_organisation_refresh(organisation.id, error.as_read(&words)).await?;
@@ -1257,6 +1307,7 @@ async fn apply_users(
     let mut moved = Moved::default();
     moved.count(&to_cover, current);
     for member in leavers {
+        stop_asked(cx, organisation).await?;
         if mark_left(cx, organisation, org, member, decided_by).await? {
             moved.left.push(member.email.clone());
         }
@@ -1283,6 +1334,7 @@ async fn apply_users(
         // counts as covered again once it is active.
         let again = member.is_some_and(|m| m.email.eq_ignore_ascii_case(&user.email));
         joiners.push(async move {
+            stop_asked(cx, organisation).await?;
             let member = match member.filter(|_| writing) {
                 Some(member) => Some(stop_writing(cx, organisation, org, &user, member).await?),
                 None => member.cloned(),

@@ -279,7 +279,9 @@ impl From<OrganisationError> for ApiError {
                 ApiError::invalid_field(field, message)
             }
             OrganisationError::Unreachable(_) => ApiError::unavailable(e.to_string()),
-            OrganisationError::Busy => ApiError::conflict(e.to_string()),
+            OrganisationError::Busy | OrganisationError::Disconnecting => {
+                ApiError::conflict(e.to_string())
+            }
             OrganisationError::Store(e) => e.into(),
         }
     }
@@ -506,6 +508,7 @@ async fn delete(
         id,
         remove_events,
         Actor::ApiKey(key_id),
+        crate::connections::organisation_stop_wait(&state),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -835,6 +835,50 @@ impl Store {
         self.take_lease(&Lease::ORGANISATION, id.into(), &[tenant_id.into()], until).await
     }
 
+    /// Asks the read or change holding organisation connection `id` of `tenant_id` to stop before
+    /// its next member, for a disconnect waiting to take it ([`Self::organisation_stop_asked`]);
+    /// with `asked` false, withdraws that (the disconnect gave up waiting).
+    pub async fn ask_organisation_stop(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        asked: bool,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE organisation_connections SET stop_asked_at = $1 \
+                 WHERE tenant_id = $2 AND id = $3",
+            )
+            .bind(asked.then(now))
+            .bind(tenant_id)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .map_err(Into::into)
+    }
+
+    /// Whether a disconnect asked, at `since` or later, for the read or change holding
+    /// organisation connection `id` to stop ([`Self::ask_organisation_stop`]); also when the
+    /// connection is gone.
+    pub async fn organisation_stop_asked(
+        &self,
+        id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let asked: Option<(Option<DateTime<Utc>>,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT stop_asked_at FROM organisation_connections WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(match asked {
+            Some((asked,)) => asked.is_some_and(|at| at >= since),
+            None => true,
+        })
+    }
+
     /// Lets the organisation connection go after a read or change.
     pub async fn release_organisation(&self, id: Uuid) -> Result<(), StoreError> {
         self.release_lease(&Lease::ORGANISATION, id.into()).await

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::helpers::{Db, TestApp, booking_in, eventually, fields, on_both_databases};
 
 on_both_databases!(
+    a_disconnect_during_a_long_read_stops_the_read_and_every_covered_calendar,
     the_hourly_read_does_not_stop_most_of_the_organisation_at_once_by_itself,
     disconnecting_a_large_workspace_asks_its_slow_token_endpoint_nothing_and_finishes_at_once,
     an_administrator_connects_a_workspace_and_covered_staff_calendars_follow_their_bookings,
@@ -1049,9 +1050,52 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
     app.stop().await;
 }
 
+/// The administrator disconnects the organisation while a read of its directory covers twelve
+/// joiners, Google slow to list each one's calendars. The disconnect does not wait for the whole
+/// read (a large directory's may run for minutes): the read stops before its next member, and
+/// the disconnect then stops every covered calendar, those the read had just covered included.
+async fn a_disconnect_during_a_long_read_stops_the_read_and_every_covered_calendar(db: Db) {
+    let (app, _, key, organisation) = staff_unit_connected(db).await;
+    for n in 0..12 {
+        put_user(&app, &format!("joiner{n}@salon.example"), "/Staff", false).await;
+    }
+    let control = app.sandbox();
+    let hold = app.url("/sandbox/_control/hold");
+    let gate = json!({"path": "calendarList"});
+    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+    let path = format!("/api/v1/organisation-connections/{}", organisation.id);
+    let refresh = format!("{path}/refresh");
+
+    let read = app.call("POST", &refresh, &key, None);
+    let disconnect = async {
+        // The read is covering its first joiners, each waiting for Google.
+        eventually(Duration::from_secs(30), || async {
+            let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+            (view["waiting"].as_u64() >= Some(8)).then_some(())
+        })
+        .await;
+        let lift = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            control.delete(&hold).send().await.unwrap();
+        };
+        tokio::join!(app.call("DELETE", &path, &key, None), lift).0
+    };
+    let ((read, read_answer), (disconnected, answer)) = tokio::join!(read, disconnect);
+    assert_eq!(disconnected, 204, "{answer}");
+    assert_eq!(read, 409, "the read stopped: {read_answer}");
+    assert!(read_answer["detail"].as_str().unwrap().contains("being disconnected"));
+    app.settle().await;
+    let connections = app.api(&key).connections().await.unwrap();
+    assert!(connections.iter().all(|c| c.status != "active"), "{connections:?}");
+    let (status, _) = app.call("GET", &path, &key, None).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
 /// Two reads or changes of one organisation at once (the hourly read while the administrator
 /// disconnects it, say) could cover a calendar the disconnection had just stopped: one runs at a
-/// time, in whichever process. Another asked meanwhile is refused, and the hourly read leaves it.
+/// time, in whichever process. Another asked meanwhile is refused (a disconnect once it has
+/// waited for a holder that never lets go), and the hourly read leaves it.
 async fn a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_hourly_read_skips_it(
     db: Db,
 ) {

@@ -409,7 +409,9 @@ async fn refused(
 ) -> Response {
     let errors = match error {
         OrganisationError::Invalid { field, message } => vec![FieldError::new(field, message)],
-        OrganisationError::Unreachable(_) | OrganisationError::Busy => {
+        OrganisationError::Unreachable(_)
+        | OrganisationError::Busy
+        | OrganisationError::Disconnecting => {
             vec![FieldError::new("", error.to_string())]
         }
         OrganisationError::Store(e) => return store_failure("Organisation connection", e),
@@ -458,6 +460,7 @@ async fn act(
             id,
             true,
             Actor::Console,
+            crate::connections::organisation_stop_wait(&state),
         )
         .await
         {
