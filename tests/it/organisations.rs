@@ -1124,6 +1124,11 @@ async fn a_read_or_change_asked_while_another_is_under_way_is_refused_and_the_ho
         .post(&format!("/dashboard/organisation/{id}/refresh"), &[("csrf", csrf.as_str())])
         .await;
     assert!(page.body.contains("being read or changed right now"), "{}", page.body);
+    // Said above the forms, not as a new Workspace's refusal, with the API's status.
+    assert_eq!(page.status, 409);
+    let said = page.body.find("being read or changed right now").unwrap();
+    assert!(said < page.body.find("Connect a Google Workspace").unwrap(), "{}", page.body);
+    assert!(!page.body.contains("paste it once more"), "{}", page.body);
     // Nothing was done meanwhile: Dee is not covered, nothing logged, nothing disconnected.
     let listed = members(&app, &key, id).await.items;
     assert!(listed.iter().all(|m| m.email != "dee@salon.example"), "{listed:?}");

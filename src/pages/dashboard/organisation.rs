@@ -105,14 +105,19 @@ async fn render(
         Err(e) => return internal(e),
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    // Errors that are no field's show above the form that was sent.
+    // Errors that are no field's show above the form that was sent; those of an action on a
+    // connection that exists (its buttons send no provider) above every form.
     let microsoft_sent = typed.value("provider") == "microsoft";
-    let (google_errors, microsoft_errors) =
-        if microsoft_sent { (&[][..], errors) } else { (errors, &[][..]) };
+    let (google_errors, microsoft_errors, action_errors) = match typed.value("provider") {
+        "microsoft" => (&[][..], errors, &[][..]),
+        "google" => (errors, &[][..], &[][..]),
+        _ => (&[][..], &[][..], errors),
+    };
     let body = html! {
         h1 { "Organisation" }
         p.lead { "Connect your whole Google Workspace or Microsoft 365 organisation once: every staff member in it gets their bookings in their own calendar, without each of them connecting it." }
         (organisation_notice(notice_code))
+        (other_errors(action_errors, &[]))
         @for (organisation, members) in connected.iter().zip(&members) {
             (organisation_card(console, organisation, members))
         }
@@ -122,6 +127,7 @@ async fn render(
             (other_errors(google_errors, &FIELDS))
             form.stack method="post" action="/dashboard/organisation" {
                 (console.csrf_field())
+                input type="hidden" name="provider" value="google";
                 label for="service_account_key" { "The service account's JSON key (paste the whole file)" }
                 textarea #service_account_key name="service_account_key" rows="6" required
                     spellcheck="false" autocomplete="off"
@@ -273,7 +279,19 @@ fn microsoft_steps() -> Markup {
             li { "In the Microsoft Entra admin center: Identity > Applications > App registrations > New registration (single tenant, no redirect URI). Note its Application (client) ID and Directory (tenant) ID." }
             li { "API permissions > Add a permission > Microsoft Graph > Application permissions: " code.scopes { (PERMISSIONS) } " (for busy times only, " code { "Calendars.Read" } " instead of " code { "Calendars.ReadWrite" } "). Then Grant admin consent for your organisation." }
             li { "Certificates & secrets > New client secret; copy its Value (not its Secret ID). Or upload a certificate there (its public part) and paste below the certificate with its private key." }
-            li { "Optional: to limit which mailboxes Kalends may reach, scope the application to a mail-enabled security group in Exchange Online and give that group's object ID below: only its members become staff. With RBAC for Applications, assign the role Application Calendars.ReadWrite on a scope of the group's members and remove the calendar permission from the API permissions above (the two grants add up); or keep it and add an application access policy." }
+            li {
+                "Optional: to limit which mailboxes Kalends may reach, scope the application to a mail-enabled security group in Exchange Online and give that group's object ID below: only its members become staff. With RBAC for Applications, in Exchange Online PowerShell: make the application known to Exchange ("
+                code { "New-ServicePrincipal -AppId <client id> -ObjectId <enterprise application's object id>" }
+                "), make a scope of the group's members ("
+                code { "New-ManagementScope" }
+                "), and assign the role "
+                code { "Application Calendars.ReadWrite" }
+                " on it ("
+                code { "Application Calendars.Read" }
+                " for busy times only) with "
+                code { "New-ManagementRoleAssignment -App <client id> -CustomResourceScope <the scope>" }
+                "; then remove the calendar permission from the API permissions above (the two grants add up). Or keep that permission and add an application access policy."
+            }
             li { "Fill in the form below. Kalends checks all of it with Microsoft before it keeps anything, and says what is missing." }
         }
     }
@@ -400,23 +418,29 @@ async fn connect_microsoft(state: &AppState, console: &Console, form: &Form) -> 
     }
 }
 
-/// A refusal shown on the page: a field's in place, the provider's silence above the form.
+/// A refusal shown on the page: a field's in place, the provider's silence above the form,
+/// with the status the API answers the same refusal with.
 async fn refused(
     state: &AppState,
     console: &Console,
     form: &Form,
     error: OrganisationError,
 ) -> Response {
-    let errors = match error {
-        OrganisationError::Invalid { field, message } => vec![FieldError::new(field, message)],
-        OrganisationError::Unreachable(_)
-        | OrganisationError::Busy
-        | OrganisationError::Disconnecting => {
-            vec![FieldError::new("", error.to_string())]
+    let (status, errors) = match error {
+        OrganisationError::Invalid { field, message } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, vec![FieldError::new(field, message)])
+        }
+        OrganisationError::Unreachable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, vec![FieldError::new("", error.to_string())])
+        }
+        OrganisationError::Busy | OrganisationError::Disconnecting => {
+            (StatusCode::CONFLICT, vec![FieldError::new("", error.to_string())])
         }
         OrganisationError::Store(e) => return store_failure("Organisation connection", e),
     };
-    render(state, console, form, &errors, None).await
+    let mut page = render(state, console, form, &errors, None).await;
+    *page.status_mut() = status;
+    page
 }
 
 /// A refusal of an action on a connection that exists (the grant lacks the tier's scope, the
