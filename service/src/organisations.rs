@@ -792,7 +792,17 @@ async fn create(
             Err(error) => Err(error),
         }
     };
-    let waiting = Held::run(cx.store, organisation.id, held_until, covered).await?;
+    let waiting = match Held::run(cx.store, organisation.id, held_until, covered).await {
+        Ok(waiting) => waiting,
+        // Stored and proven: the database failing halfway, or the hold lost with it, leaves the
+        // members to a background read (or the scheduler's), rather than answering a refusal
+        // for a connection that exists.
+        Err(error @ (OrganisationError::Store(_) | OrganisationError::Busy)) => {
+            tracing::warn!(organisation = %organisation.id, %error, "the new organisation's members are left to the next read of its directory");
+            1
+        }
+        Err(error) => return Err(error),
+    };
     let organisation = cx.store.organisation_connection(tenant_id, organisation.id).await?;
     in_background(cx, &organisation, waiting).await;
     Ok(organisation)

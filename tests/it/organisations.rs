@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::helpers::{Db, TestApp, booking_in, eventually, fields, on_both_databases};
 
 on_both_databases!(
+    a_creation_whose_members_the_database_fails_to_save_answers_the_connection_it_stored,
     a_disconnect_during_a_long_read_stops_the_read_and_every_covered_calendar,
     the_hourly_read_does_not_stop_most_of_the_organisation_at_once_by_itself,
     disconnecting_a_large_workspace_asks_its_slow_token_endpoint_nothing_and_finishes_at_once,
@@ -1047,6 +1048,65 @@ async fn a_delegation_taken_back_marks_the_covered_calendars_for_the_administrat
     until_events(&app, &ann.email, |e| e.len() == 1).await;
     let listed = members(&app, &key, organisation.id).await.items;
     assert!(listed.iter().all(|m| m.state == "active" && m.last_error.is_none()), "{listed:?}");
+    app.stop().await;
+}
+
+/// Runs `sql` (one statement) on the test's database.
+async fn run_sql(app: &TestApp, sql: &str) {
+    use kalends_store::Pool;
+    match app.store.pool() {
+        Pool::Postgres(pool) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(|_| ()).unwrap();
+        }
+        Pool::Sqlite { write, .. } => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(write).await.map(|_| ()).unwrap();
+        }
+    }
+}
+
+/// The database fails to save Bo's member while a new Workspace connection covers its staff:
+/// the connection was stored, its credentials proven, so the answer is that connection (not a
+/// 500 for something that exists, whose retry would be refused as connected already), a read
+/// is owed in the background, and a read once the database works covers Bo.
+async fn a_creation_whose_members_the_database_fails_to_save_answers_the_connection_it_stored(
+    db: Db,
+) {
+    let postgres = matches!(db, Db::Postgres);
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    workspace(&app, &all_scopes()).await;
+    let (fail, unfail) = if postgres {
+        (
+            "CREATE FUNCTION refuse_bo() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$; \
+             CREATE TRIGGER refuse_bo BEFORE INSERT ON organisation_members FOR EACH ROW \
+             WHEN (NEW.email = 'bo@salon.example') EXECUTE FUNCTION refuse_bo()",
+            "DROP TRIGGER refuse_bo ON organisation_members",
+        )
+    } else {
+        (
+            "CREATE TRIGGER refuse_bo BEFORE INSERT ON organisation_members \
+             WHEN NEW.email = 'bo@salon.example' \
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+            "DROP TRIGGER refuse_bo",
+        )
+    };
+    run_sql(&app, fail).await;
+    let organisation = connect_staff_unit(&app, &key).await;
+    let (status, listed) = app.call("GET", "/api/v1/organisation-connections", &key, None).await;
+    assert_eq!((status, listed["items"].as_array().map(Vec::len)), (200, Some(1)), "{listed}");
+    let covered = members(&app, &key, organisation.id).await.items;
+    assert!(covered.iter().all(|m| m.email != "bo@salon.example"), "{covered:?}");
+
+    run_sql(&app, unfail).await;
+    let refresh = format!("/api/v1/organisation-connections/{}/refresh", organisation.id);
+    eventually(Duration::from_secs(30), || async {
+        // The background read's retry may hold the connection for a moment (a 409 meanwhile).
+        app.call("POST", &refresh, &key, None).await;
+        let covered = members(&app, &key, organisation.id).await.items;
+        covered.iter().any(|m| m.email == "bo@salon.example" && m.state == "active").then_some(())
+    })
+    .await;
     app.stop().await;
 }
 
