@@ -25,7 +25,7 @@ pub fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
         let path = e.path().to_string();
         let message = inner.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-        JsonError::Field(field_error(&path, message))
+        JsonError::Field(field_error(&path, without_value(message)))
     })
 }
 
@@ -57,5 +57,52 @@ fn field_error(path: &str, message: String) -> FieldError {
             FieldError::new(field, message)
         }
         None => FieldError::new(if path == "." { String::new() } else { path.to_owned() }, message),
+    }
+}
+
+/// serde quotes the value it refused (``invalid type: integer `12345`, expected a string``): a
+/// secret sent with the wrong type would come back in the answer, and be logged wherever answers
+/// are. The value is left out, its kind kept.
+fn without_value(message: String) -> String {
+    for head in ["invalid type: ", "invalid value: "] {
+        if let Some((refused, expected)) =
+            message.strip_prefix(head).and_then(|rest| rest.rsplit_once(", expected "))
+        {
+            let kind = refused.split(['`', '"']).next().unwrap_or_default().trim();
+            return format!("{head}{kind}, expected {expected}");
+        }
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Credentials {
+        client_secret: String,
+        limit: u8,
+    }
+
+    fn refusal(body: &str) -> FieldError {
+        match read::<Credentials>(body.as_bytes()) {
+            Err(JsonError::Field(error)) => error,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_named_by_its_kind_and_never_echoed() {
+        let error = refusal(r#"{"client_secret": 918273645, "limit": 1}"#);
+        assert_eq!(error.field, "client_secret");
+        assert_eq!(error.message, "invalid type: integer, expected a string");
+        let error = refusal(r#"{"client_secret": "s", "limit": "hunter2, expected 7"}"#);
+        assert_eq!(error.field, "limit");
+        assert_eq!(error.message, "invalid type: string, expected u8");
+        let error = refusal(r#"{"client_secret": "s", "limit": 300}"#);
+        assert!(!error.message.contains("300"), "{}", error.message);
+        assert!(error.message.starts_with("invalid value: integer, expected"), "{}", error.message);
     }
 }
