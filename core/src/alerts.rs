@@ -152,15 +152,32 @@ pub fn connection_needs_reauth(
     }
 }
 
-/// What an organisation connection that needs its administrator is.
-#[derive(Debug)]
-pub struct OrganisationTrouble<'a> {
+/// What names an organisation connection in its alerts and webhook events.
+#[derive(Clone, Copy, Debug)]
+pub struct OrganisationRef<'a> {
     /// The organisation connection.
-    pub organisation_id: Uuid,
+    pub id: Uuid,
     /// `google` or `microsoft`.
     pub provider: &'a str,
     /// The Workspace's domain, or the Microsoft 365 tenant's id.
     pub domain: &'a str,
+}
+
+impl OrganisationRef<'_> {
+    /// As an alert names it: `Google Workspace salon.example`, `Microsoft 365 tenant 72f9…`.
+    fn name(&self) -> String {
+        match self.provider {
+            "microsoft" => format!("Microsoft 365 tenant {}", self.domain),
+            _ => format!("Google Workspace {}", self.domain),
+        }
+    }
+}
+
+/// What an organisation connection that needs its administrator is.
+#[derive(Debug)]
+pub struct OrganisationTrouble<'a> {
+    /// The organisation connection.
+    pub organisation: OrganisationRef<'a>,
     /// What failed: `Reading the directory`, or `The calendar of bo@salon.example`.
     pub what: &'a str,
     /// Why, in the administrator's words (what to change).
@@ -177,13 +194,16 @@ pub fn organisation_failing(
     at: DateTime<Utc>,
     quiet_from: DateTime<Utc>,
 ) -> AlertDraft {
-    let organisation = organisation_name(trouble.provider, trouble.domain);
+    let organisation = &trouble.organisation;
     AlertDraft {
         kind: "organisation_failing",
-        object_id: trouble.organisation_id,
-        summary: format!("Organisation connection needs its administrator: {}", trouble.domain),
+        object_id: organisation.id,
+        summary: format!(
+            "Organisation connection needs its administrator: {}",
+            organisation.domain
+        ),
         facts: vec![
-            ("Organisation".to_owned(), organisation),
+            ("Organisation".to_owned(), organisation.name()),
             ("What failed".to_owned(), trouble.what.to_owned()),
             ("Since".to_owned(), instant(at)),
             ("What to do".to_owned(), trouble.error.to_owned()),
@@ -199,46 +219,26 @@ pub fn organisation_failing(
     }
 }
 
-/// An organisation connection that works again, as the directory read that found it so sees it.
-#[derive(Debug)]
-pub struct OrganisationRecovery<'a> {
-    /// The organisation connection.
-    pub organisation_id: Uuid,
-    /// `google` or `microsoft`.
-    pub provider: &'a str,
-    /// The Workspace's domain, or the Microsoft 365 tenant's id.
-    pub domain: &'a str,
-    /// When its administrator was first told that something failed.
-    pub failing_since: DateTime<Utc>,
-}
-
 /// `organisation_recovered`: the directory read found nothing failing any more (the directory
 /// read, every member in scope covered, no covered calendar refused) after the administrator was
-/// told it failed. Only to those told of the failure ([`AlertRule::After`]), once a streak.
+/// told, from `failing_since`, that it failed. Only to those told of the failure
+/// ([`AlertRule::After`]), once a streak.
 pub fn organisation_recovered(
-    recovery: &OrganisationRecovery<'_>,
+    organisation: &OrganisationRef<'_>,
+    failing_since: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> AlertDraft {
     AlertDraft {
         kind: "organisation_recovered",
-        object_id: recovery.organisation_id,
-        summary: format!("Organisation connection working again: {}", recovery.domain),
+        object_id: organisation.id,
+        summary: format!("Organisation connection working again: {}", organisation.domain),
         facts: vec![
-            ("Organisation".to_owned(), organisation_name(recovery.provider, recovery.domain)),
-            ("Failing from".to_owned(), instant(recovery.failing_since)),
+            ("Organisation".to_owned(), organisation.name()),
+            ("Failing from".to_owned(), instant(failing_since)),
             ("Working again at".to_owned(), instant(at)),
         ],
         link: "/dashboard/organisation".to_owned(),
-        rule: AlertRule::After { kind: "organisation_failing", since: recovery.failing_since },
-    }
-}
-
-/// How an alert names an organisation: `Google Workspace salon.example`,
-/// `Microsoft 365 tenant 72f9…`.
-fn organisation_name(provider: &str, domain: &str) -> String {
-    match provider {
-        "microsoft" => format!("Microsoft 365 tenant {domain}"),
-        _ => format!("Google Workspace {domain}"),
+        rule: AlertRule::After { kind: "organisation_failing", since: failing_since },
     }
 }
 

@@ -248,37 +248,34 @@ pub fn connection_data(
 
 /// `data` of `organisation.failing`: the organisation connection, what failed (`Reading the
 /// directory`, `The calendar of bo@salon.example`) and what to change.
-pub fn organisation_data(
-    organisation_id: Uuid,
-    provider: &str,
-    domain: &str,
-    what: &str,
-    error: &str,
-) -> Value {
-    json!({
-        "organisation_connection_id": organisation_id,
-        "provider": provider,
-        "domain": domain,
-        "what": what,
-        "error": error,
-    })
+pub fn organisation_data(trouble: &crate::alerts::OrganisationTrouble<'_>) -> Value {
+    let mut data = organisation_ref(&trouble.organisation);
+    data.insert("what".into(), json!(trouble.what));
+    data.insert("error".into(), json!(trouble.error));
+    Value::Object(data)
 }
 
 /// `data` of `organisation.recovered`: the organisation connection, which the directory read
 /// found working again (nothing failing), and since when its administrator had been told that
 /// something failed.
 pub fn organisation_recovered_data(
-    organisation_id: Uuid,
-    provider: &str,
-    domain: &str,
+    organisation: &crate::alerts::OrganisationRef<'_>,
     failing_since: DateTime<Utc>,
 ) -> Value {
-    json!({
-        "organisation_connection_id": organisation_id,
-        "provider": provider,
-        "domain": domain,
-        "failing_since": failing_since,
-    })
+    let mut data = organisation_ref(organisation);
+    data.insert("failing_since".into(), json!(failing_since));
+    Value::Object(data)
+}
+
+/// What identifies an organisation connection in its events.
+fn organisation_ref(
+    organisation: &crate::alerts::OrganisationRef<'_>,
+) -> serde_json::Map<String, Value> {
+    let mut data = serde_json::Map::new();
+    data.insert("organisation_connection_id".into(), json!(organisation.id));
+    data.insert("provider".into(), json!(organisation.provider));
+    data.insert("domain".into(), json!(organisation.domain));
+    data
 }
 
 /// What identifies an import in its events: never its URL (a secret).

@@ -292,6 +292,19 @@ const MEMBERS: &str = "SELECT m.directory_id, m.staff_id, m.email, m.connection_
      COALESCE(m.last_error, CASE WHEN m.state = 'active' THEN c.last_error END) AS last_error \
      FROM organisation_members m LEFT JOIN connections c ON c.id = m.connection_id";
 
+/// Takes organisation connection `$id`'s advisory lock in `$tx`, so that what tells its
+/// administrator runs one at a time per organisation (PostgreSQL; SQLite writes one at a time
+/// anyway).
+macro_rules! lock_organisation {
+    ($store:expr, $tx:expr, $id:expr) => {
+        if let Some(lock) = $store.owner_lock_sql() {
+            let key = $crate::owner_writes::lock_key($id);
+            sqlx::query(lock).bind(key).execute(&mut *$tx).await?;
+        }
+    };
+}
+pub(crate) use lock_organisation;
+
 /// Raises in `$tx` the `organisation_failing` alert and the `organisation.failing` webhook event
 /// of the organisation connection that `$query` reads as `(id, tenant_id, provider, domain,
 /// what failed)`, failing with `$error`; nothing when it reads none (a calendar no organisation
@@ -301,17 +314,16 @@ macro_rules! tell_administrator {
         let found: Option<(uuid::Uuid, uuid::Uuid, String, String, String)> =
             $query.fetch_optional(&mut *$tx).await?;
         if let Some((organisation_id, tenant_id, provider, domain, what)) = found {
-            // One at a time per organisation (PostgreSQL; SQLite writes one at a time anyway):
-            // members saved together would each see no alert of the others' yet, and raise one
+            // Members saved together would each see no alert of the others' yet, and raise one
             // each.
-            if let Some(lock) = $store.owner_lock_sql() {
-                let key = $crate::owner_writes::lock_key(organisation_id);
-                sqlx::query(lock).bind(key).execute(&mut *$tx).await?;
-            }
-            let trouble = kalends_core::alerts::OrganisationTrouble {
-                organisation_id,
+            $crate::organisations::lock_organisation!($store, $tx, organisation_id);
+            let organisation = kalends_core::alerts::OrganisationRef {
+                id: organisation_id,
                 provider: &provider,
                 domain: &domain,
+            };
+            let trouble = kalends_core::alerts::OrganisationTrouble {
+                organisation,
                 what: &what,
                 error: $error,
             };
@@ -332,13 +344,7 @@ macro_rules! tell_administrator {
             let alert = kalends_core::alerts::organisation_failing(&trouble, $at, quiet_from);
             let due = $store.alert_digest_due($at);
             $crate::alerts::record_alerts!($tx, tenant_id, &[alert], $at, due);
-            let data = kalends_core::webhooks::organisation_data(
-                organisation_id,
-                &provider,
-                &domain,
-                &what,
-                $error,
-            );
+            let data = kalends_core::webhooks::organisation_data(&trouble);
             let event = kalends_core::webhooks::WebhookEvent::new("organisation.failing", data);
             $crate::webhooks::record_webhook_events!($tx, tenant_id, &[event], $at);
             // The streak the directory read that finds nothing failing ends.
@@ -369,10 +375,7 @@ macro_rules! end_trouble {
         .await?;
         if streak.is_some() {
             // After the members and calendars a failure may be telling about meanwhile.
-            if let Some(lock) = $store.owner_lock_sql() {
-                let key = $crate::owner_writes::lock_key($id);
-                sqlx::query(lock).bind(key).execute(&mut *$tx).await?;
-            }
+            $crate::organisations::lock_organisation!($store, $tx, $id);
             let ended: Option<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(TROUBLE_ENDED)
                 .bind($id)
                 .bind(OWN_CALENDAR)
@@ -393,19 +396,17 @@ macro_rules! end_trouble {
             if let (Some((failing_since,)), Some((tenant_id, provider, domain))) =
                 (ended, organisation)
             {
-                let recovery = kalends_core::alerts::OrganisationRecovery {
-                    organisation_id: $id,
+                let organisation = kalends_core::alerts::OrganisationRef {
+                    id: $id,
                     provider: &provider,
                     domain: &domain,
-                    failing_since,
                 };
-                let alert = kalends_core::alerts::organisation_recovered(&recovery, $at);
+                let alert =
+                    kalends_core::alerts::organisation_recovered(&organisation, failing_since, $at);
                 let due = $store.alert_digest_due($at);
                 $crate::alerts::record_alerts!($tx, tenant_id, &[alert], $at, due);
                 let data = kalends_core::webhooks::organisation_recovered_data(
-                    $id,
-                    &provider,
-                    &domain,
+                    &organisation,
                     failing_since,
                 );
                 let event =
