@@ -22,6 +22,11 @@
 //!   to what Entra consented (as Microsoft documents: the two are a union). A mailbox neither
 //!   grants is refused with the plain 403 `ErrorAccessDenied`.
 //! - An application token is not a user's: `/me` refuses it, as Graph does.
+//! - A user without an Exchange Online mailbox (no licence with Exchange: a service account,
+//!   an unlicensed user) is listed with no `mail` and no enabled `exchange` plan in
+//!   `assignedPlans`; their calendar paths answer 404 `MailboxNotEnabledForRESTAPI`.
+//! - The directory's listings answer the properties `$select` names (their next pages too),
+//!   else Graph's default set, which leaves `assignedPlans` out.
 //!
 //! The calendar handlers are the `/me` ones ([`super::microsoft`]); [`act_for`] checks the
 //! application and rewrites the request before routing, and rewrites the links of the answer
@@ -135,6 +140,10 @@ pub struct EntraUser {
     /// organisation (their mailbox is elsewhere).
     #[serde(default = "member")]
     pub user_type: String,
+    /// Whether Exchange Online holds a mailbox for the user (a licence with Exchange: the
+    /// default); without one, Graph has no calendar for them.
+    #[serde(default = "enabled")]
+    pub mailbox: bool,
     /// `id`, given by the sandbox: the mailbox's user id.
     #[serde(default)]
     pub id: String,
@@ -471,6 +480,13 @@ fn admit(
             return Err(graph_error(StatusCode::FORBIDDEN, "ErrorAccessDenied", OUTSIDE_SCOPE));
         }
     }
+    if !tail.is_empty() && !user.mailbox {
+        return Err(graph_error(
+            StatusCode::NOT_FOUND,
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        ));
+    }
     state.ensure_account(Provider::Microsoft, &user.user_principal_name);
     Ok(user.user_principal_name)
 }
@@ -598,6 +614,9 @@ struct Paging {
     top: Option<usize>,
     #[serde(rename = "$skiptoken")]
     skip: Option<usize>,
+    /// The properties asked for, comma-separated.
+    #[serde(rename = "$select")]
+    select: Option<String>,
 }
 
 /// `GET /users`: the tenant's users, in pages.
@@ -650,23 +669,22 @@ async fn list_members(
     page(&link, &paging, &users, "directoryObjects")
 }
 
-/// One page of users, with the link to the next.
+/// One page of users, with the link to the next (which asks for the same properties).
 fn page(link: &str, paging: &Paging, users: &[&EntraUser], entity: &str) -> Response {
     let size = paging.top.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let from = paging.skip.unwrap_or(0).min(users.len());
     let to = (from + size).min(users.len());
+    let selected: Option<Vec<&str>> =
+        paging.select.as_deref().map(|fields| fields.split(',').map(str::trim).collect());
     let value: Vec<Value> = users[from..to]
         .iter()
         .map(|user| {
-            json!({
-                "@odata.type": "#microsoft.graph.user",
-                "id": user.id,
-                "displayName": user.display_name.clone().unwrap_or_else(|| super::display_name(&user.user_principal_name)),
-                "mail": user.mail.as_ref().unwrap_or(&user.user_principal_name),
-                "userPrincipalName": user.user_principal_name,
-                "accountEnabled": user.account_enabled,
-                "userType": user.user_type,
-            })
+            let mut listed = directory_entry(user);
+            listed.retain(|key, _| match &selected {
+                Some(fields) => key == "@odata.type" || fields.contains(&key.as_str()),
+                None => key != "assignedPlans",
+            });
+            Value::Object(listed)
         })
         .collect();
     let mut body = json!({
@@ -674,9 +692,43 @@ fn page(link: &str, paging: &Paging, users: &[&EntraUser], entity: &str) -> Resp
         "value": value,
     });
     if to < users.len() {
-        body["@odata.nextLink"] = json!(format!("{link}?$top={size}&$skiptoken={to}"));
+        let select = paging.select.as_ref().map(|s| format!("$select={s}&")).unwrap_or_default();
+        body["@odata.nextLink"] = json!(format!("{link}?{select}$top={size}&$skiptoken={to}"));
     }
     Json(body).into_response()
+}
+
+/// Every property the sandbox knows of `user`, as Graph names them: `mail` only with a mailbox
+/// (or when set apart from the sign-in name), and an `exchange` plan only with a mailbox.
+fn directory_entry(user: &EntraUser) -> serde_json::Map<String, Value> {
+    let mail = user.mail.clone().or_else(|| user.mailbox.then(|| user.user_principal_name.clone()));
+    let plans = if user.mailbox {
+        json!([{
+            "assignedDateTime": "2026-01-05T09:00:00Z",
+            "capabilityStatus": "Enabled",
+            "service": "exchange",
+            "servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0",
+        }])
+    } else {
+        json!([])
+    };
+    let name = user.display_name.clone();
+    [
+        ("@odata.type", json!("#microsoft.graph.user")),
+        ("id", json!(user.id)),
+        (
+            "displayName",
+            json!(name.unwrap_or_else(|| super::display_name(&user.user_principal_name))),
+        ),
+        ("mail", json!(mail)),
+        ("userPrincipalName", json!(user.user_principal_name)),
+        ("accountEnabled", json!(user.account_enabled)),
+        ("userType", json!(user.user_type)),
+        ("assignedPlans", plans),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect()
 }
 
 /// Control routes (nested at `/_control/entra`): what the administrator sets up.

@@ -333,7 +333,7 @@ struct OrgUser {
     id: String,
     email: String,
     name: String,
-    /// Not suspended, not disabled.
+    /// Not suspended, not disabled, and (Microsoft) with a mailbox: a calendar to cover.
     active: bool,
 }
 
@@ -493,7 +493,12 @@ impl Org {
                     .map_err(OrganisationError::of_tenant)?;
                 Ok(users
                     .into_iter()
-                    .map(|u| OrgUser { id: u.id, email: u.email, name: u.name, active: u.enabled })
+                    .map(|u| OrgUser {
+                        active: u.enabled && u.mailbox,
+                        id: u.id,
+                        email: u.email,
+                        name: u.name,
+                    })
                     .collect())
             }
         }

@@ -36,6 +36,7 @@ on_both_databases!(
     a_calendar_the_member_may_only_read_keeps_its_member_active,
     writing_taken_back_from_the_applications_exchange_role_is_the_administrators_to_give_back,
     a_leavers_cleanup_mints_with_the_secret_that_replaced_the_one_it_kept,
+    a_whole_tenant_leaves_out_accounts_without_a_mailbox_until_they_are_licensed,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -992,5 +993,47 @@ async fn a_leavers_cleanup_mints_with_the_secret_that_replaced_the_one_it_kept(d
     app.sandbox_faults(json!({})).await;
     app.settle().await;
     assert!(events_of(&app, "bo@salon.example").await.is_empty());
+    app.stop().await;
+}
+
+/// A tenant connected whole lists every account of the directory, and some have no Exchange
+/// Online mailbox (a scanner's service account, an unlicensed user): they have no calendar to
+/// cover, so they are no members and the organisation is not failing for them. Once licensed,
+/// the next read covers them; a member whose licence is taken away leaves.
+async fn a_whole_tenant_leaves_out_accounts_without_a_mailbox_until_they_are_licensed(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    let scanner =
+        |mailbox: bool| json!({"user_principal_name": "scanner@salon.example", "mailbox": mailbox});
+    control(&app, "POST", "/users", scanner(false)).await;
+
+    let (status, organisation) = connect(&app, &key, body(None)).await;
+    assert_eq!((status, &organisation["members_count"]), (201, &json!(3)), "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    app.settle().await;
+    let everyone = ["ann@salon.example", "bo@salon.example", "cy@salon.example"];
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), everyone.map(|email| (email, "active")));
+    let path = format!("/api/v1/organisation-connections/{id}");
+    let (_, shown) = app.call("GET", &path, &key, None).await;
+    assert_eq!(shown["last_error"], Value::Null, "nothing is failing: {shown}");
+
+    control(&app, "POST", "/users", scanner(true)).await;
+    let bo = json!({"user_principal_name": "bo@salon.example", "mailbox": false});
+    control(&app, "POST", "/users", bo).await;
+    let refresh = format!("{path}/refresh");
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(3)), "{answer}");
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(
+        states(&listed),
+        [
+            ("ann@salon.example", "active"),
+            ("bo@salon.example", "left"),
+            ("cy@salon.example", "active"),
+            ("scanner@salon.example", "active"),
+        ]
+    );
     app.stop().await;
 }

@@ -262,8 +262,15 @@ impl MicrosoftCalendar {
         token: &AccessToken,
         group: Option<&str>,
     ) -> Result<Vec<tenant::TenantUser>, ProviderError> {
-        const FIELDS: [&str; 6] =
-            ["id", "mail", "userPrincipalName", "displayName", "accountEnabled", "userType"];
+        const FIELDS: [&str; 7] = [
+            "id",
+            "mail",
+            "userPrincipalName",
+            "displayName",
+            "accountEnabled",
+            "userType",
+            "assignedPlans",
+        ];
         self.as_account(token, async {
             let client = self.graph();
             let request = match group {

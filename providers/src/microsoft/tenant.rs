@@ -238,14 +238,20 @@ pub struct TenantUser {
     pub name: String,
     /// `accountEnabled`: a disabled account is listed and left out of the staff.
     pub enabled: bool,
+    /// Whether the user has an Exchange Online mailbox (a licence with Exchange), and so a
+    /// calendar: an account without one (a service account, an unlicensed user) is listed and
+    /// left out of the staff.
+    pub mailbox: bool,
 }
 
 impl TenantUser {
     pub(super) fn from_entry(entry: super::wire::DirectoryEntry) -> Option<Self> {
+        let mailbox = entry.has_mailbox();
         let email = entry.mail.filter(|mail| !mail.is_empty()).or(entry.user_principal_name)?;
         let name =
             entry.display_name.filter(|name| !name.is_empty()).unwrap_or_else(|| email.clone());
-        Some(Self { id: entry.id, email, name, enabled: entry.account_enabled.unwrap_or(true) })
+        let enabled = entry.account_enabled.unwrap_or(true);
+        Some(Self { id: entry.id, email, name, enabled, mailbox })
     }
 }
 

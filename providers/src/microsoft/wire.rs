@@ -202,6 +202,38 @@ pub(super) struct DirectoryEntry {
     /// `Member`, or `Guest` for someone invited from outside the organisation.
     #[serde(default)]
     pub(super) user_type: Option<String>,
+    /// The service plans of the user's licences; `None` when Graph did not say.
+    #[serde(default)]
+    pub(super) assigned_plans: Option<Vec<AssignedPlan>>,
+}
+
+/// One service plan of a user's licences (`assignedPlan`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AssignedPlan {
+    /// `exchange` for Exchange Online (the mailbox), `SharePoint`, ...
+    #[serde(default)]
+    pub(super) service: String,
+    /// `Enabled`, `Warning` (a licence in its grace period), `Suspended`, `Deleted`,
+    /// `LockedOut`.
+    #[serde(default)]
+    pub(super) capability_status: String,
+}
+
+impl DirectoryEntry {
+    /// Whether the user has an Exchange Online mailbox: a plan of the `exchange` service that
+    /// works (enabled, or in a licence's grace period). Unknown (Graph sent no plans) counts as
+    /// yes, so Graph's answer for the mailbox decides.
+    pub(super) fn has_mailbox(&self) -> bool {
+        self.assigned_plans.as_ref().is_none_or(|plans| {
+            plans.iter().any(|plan| {
+                plan.service.eq_ignore_ascii_case("exchange")
+                    && ["Enabled", "Warning"]
+                        .iter()
+                        .any(|status| plan.capability_status.eq_ignore_ascii_case(status))
+            })
+        })
+    }
 }
 
 /// A calendar.

@@ -105,6 +105,32 @@ async fn an_organisation_token_reads_the_directory_and_books_into_each_staff_cal
 }
 
 #[tokio::test]
+async fn the_directory_tells_accounts_without_a_mailbox_on_every_page_of_both_listings() {
+    let harness = Harness::start().await;
+    harness.register(EVERYTHING, None).await;
+    // 1,200 users: Graph answers 999 a page at most, so the listing has a second page.
+    for n in 0..1_197 {
+        let user = json!({"user_principal_name": format!("u{n:04}@salon.example")});
+        harness.control("POST", "/users", user).await;
+    }
+    for name in ["bo@salon.example", "u1196@salon.example"] {
+        let unlicensed = json!({"user_principal_name": name, "mailbox": false});
+        harness.control("POST", "/users", unlicensed).await;
+    }
+    let tenant = harness.tenant(SECRET);
+    let token = tenant.app_token().await.unwrap();
+    let everyone = tenant.directory(&token.token, None).await.unwrap();
+    assert_eq!(everyone.len(), 1_200);
+    let without: Vec<&str> =
+        everyone.iter().filter(|user| !user.mailbox).map(|user| user.email.as_str()).collect();
+    assert_eq!(without, ["bo@salon.example", "u1196@salon.example"]);
+    let staff = tenant.directory(&token.token, Some("staff-group")).await.unwrap();
+    let mailboxes: Vec<(&str, bool)> =
+        staff.iter().map(|user| (user.email.as_str(), user.mailbox)).collect();
+    assert_eq!(mailboxes, [("ann@salon.example", true), ("bo@salon.example", false)]);
+}
+
+#[tokio::test]
 async fn each_refusal_names_what_the_administrator_must_fix() {
     let harness = Harness::start().await;
     harness.register(&["Calendars.Read"], Some("staff-group")).await;
