@@ -40,6 +40,9 @@ const DIRECTORY_PAGE: u32 = 500;
 /// next page for ever is refused, not read until memory runs out.
 const DIRECTORY_PAGES: usize = 1000;
 
+/// The most of one directory answer Kalends reads.
+const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The refusals of Workspaces' keys that stand (the delegation not granted for the scopes, a
 /// key Google no longer accepts: see [`crate::refusal`]), shared by the covered calendars of
 /// every Workspace made with them ([`Workspace::covered_token`]); in memory only.
@@ -397,10 +400,7 @@ impl Workspace {
                 }
                 return Err(directory_refusal(status, &refusal));
             }
-            let page: UsersPage = response
-                .json()
-                .await
-                .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;
+            let page: UsersPage = directory_answer(response).await?;
             users.extend(page.users.into_iter().map(DirectoryUser::from));
             match page.next_page_token {
                 Some(next) if !next.is_empty() => {
@@ -453,12 +453,34 @@ impl Workspace {
             }
             _ => {}
         }
-        let user: UserResource = response
-            .json()
-            .await
-            .map_err(|e| ProviderError::transient(format!("the Workspace directory: {e}")))?;
+        let user: UserResource = directory_answer(response).await?;
         Ok(Some(DirectoryUser::from(user)))
     }
+}
+
+/// A successful directory answer, read up to [`MAX_ANSWER_BYTES`]: a page of 500 users is well
+/// under a mebibyte, and an answer without end (a proxy gone wrong) stops there.
+async fn directory_answer<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, WorkspaceError> {
+    let body = crate::outbound::read_capped(response, MAX_ANSWER_BYTES).await.map_err(|error| {
+        match error {
+            crate::outbound::BodyError::TooLarge { limit } => ProviderError::permanent(
+                0,
+                format!(
+                    "the Workspace directory's answer is larger than {} MiB, more than Kalends reads",
+                    limit >> 20
+                ),
+            ),
+            crate::outbound::BodyError::Transport(e) => {
+                ProviderError::transient(format!("the Workspace directory: {e}"))
+            }
+        }
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        ProviderError::transient(format!("the Workspace directory's answer is unreadable: {e}"))
+            .into()
+    })
 }
 
 /// The directory's answer `status` other than a success or a refusal of the administrator, with

@@ -483,6 +483,25 @@ async fn nothing_listening_is_transient() {
     assert!(!error.may_still_land(), "nothing was sent: {error:?}");
 }
 
+#[tokio::test]
+async fn an_answer_without_end_is_cut_off_at_the_limit_and_refused() {
+    // A Graph (a proxy, a double gone wrong) whose 200 never ends: the call stops reading past
+    // the limit instead of filling the worker's memory until the request times out.
+    let endless = || async {
+        let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+        let body = futures::stream::repeat(Ok::<_, std::convert::Infallible>(chunk));
+        axum::body::Body::from_stream(body)
+    };
+    let router = axum::Router::new().route("/v1.0/me/calendars", axum::routing::get(endless));
+    let root = serve(router).await;
+    let client = MicrosoftCalendar::new(&format!("{root}/v1.0"), Duration::from_secs(60)).unwrap();
+    let token = AccessToken::new("t");
+    let listed = tokio::time::timeout(Duration::from_secs(30), client.list_calendars(&token));
+    let error = listed.await.expect("the read stops at the limit").unwrap_err();
+    assert!(matches!(error, ProviderError::Permanent { .. }), "{error:?}");
+    assert!(error.to_string().contains("larger than 16 MiB"), "{error}");
+}
+
 /// What a webhook receiver does.
 #[derive(Clone)]
 struct Receiver {
