@@ -62,17 +62,32 @@ fn mass_departure(leaving: usize, members: usize) -> bool {
     leaving >= 5 && leaving * 2 > members
 }
 
-/// The hourly read's refusal of a [`mass_departure`], saying what to do.
-fn held_back(org: &Org, leaving: usize, members: usize) -> Result<(), OrganisationError> {
+/// The hourly read's refusal of a [`mass_departure`], saying what to do; `unlicensed` of the
+/// `leaving` are still in the directory, their Exchange Online licences gone.
+fn held_back(
+    org: &Org,
+    leaving: usize,
+    unlicensed: usize,
+    members: usize,
+) -> Result<(), OrganisationError> {
     if !mass_departure(leaving, members) {
         return Ok(());
     }
-    let message = format!(
-        "the directory's read left out {leaving} of the {members} members at once, so nobody was \
+    let message = if unlicensed * 2 > leaving {
+        format!(
+            "{unlicensed} of the {members} members lost their Exchange Online licence at once (the \
+             organisation's subscription lapsing, say), so nobody was marked as left: renew the \
+             licences and the calendars resume; if they did leave, read the directory again \
+             (Refresh on the console, or POST .../refresh), which applies it"
+        )
+    } else {
+        format!(
+            "the directory's read left out {leaving} of the {members} members at once, so nobody was \
          marked as left: if they did leave, read the directory again (Refresh on the console, or \
          POST .../refresh), which applies it; if not, check that {} may still read all of them",
-        org.directory_reader(),
-    );
+            org.directory_reader(),
+        )
+    };
     Err(OrganisationError::Invalid { field: org.directory_field(), message })
 }
 
@@ -335,6 +350,9 @@ struct OrgUser {
     name: String,
     /// Not suspended, not disabled, and (Microsoft) with a mailbox: a calendar to cover.
     active: bool,
+    /// Enabled, but with no Exchange Online licence (Microsoft): a mailbox Exchange disabled,
+    /// which no call reaches until it is licensed again.
+    unlicensed: bool,
 }
 
 /// What the directory says of one user looked up by id.
@@ -477,6 +495,12 @@ impl Org {
 
     /// The directory's users in scope.
     async fn users(&self) -> Result<Vec<OrgUser>, OrganisationError> {
+        let users = self.listed().await?;
+        Ok(once_each(users))
+    }
+
+    /// The directory's listing, as it came.
+    async fn listed(&self) -> Result<Vec<OrgUser>, OrganisationError> {
         match &self.directory {
             Directory::Google { workspace, admin_email, domain, org_unit } => {
                 let users = workspace
@@ -495,6 +519,7 @@ impl Org {
                     .into_iter()
                     .map(|u| OrgUser {
                         active: u.enabled && u.mailbox,
+                        unlicensed: u.enabled && !u.mailbox,
                         id: u.id,
                         email: u.email,
                         name: u.name,
@@ -639,7 +664,8 @@ impl Org {
 
 impl From<DirectoryUser> for OrgUser {
     fn from(user: DirectoryUser) -> Self {
-        Self { id: user.id, email: user.email, name: user.name, active: !user.suspended }
+        let active = !user.suspended;
+        Self { id: user.id, email: user.email, name: user.name, active, unlicensed: false }
     }
 }
 
@@ -1159,6 +1185,7 @@ async fn stop_covering(
             email: member.email.clone(),
             name: String::new(),
             active: true,
+            unlicensed: false,
         };
         match org.token(&user, connection.busy_only).await {
             Ok((token, expires_at)) => {
@@ -1297,6 +1324,8 @@ async fn apply_users(
     let held = |id: Option<Uuid>| {
         connections.iter().find(|c| Some(c.id) == id && c.status != ConnectionStatus::Revoked)
     };
+    let unlicensed: Vec<String> =
+        users.iter().filter(|u| u.unlicensed).map(|u| u.id.clone()).collect();
     let in_scope: Vec<OrgUser> = users.into_iter().filter(|u| u.active).collect();
     let current =
         |user: &OrgUser| known.iter().find(|m| m.directory_id == user.id && m.state != "left");
@@ -1309,7 +1338,8 @@ async fn apply_users(
     // person's refresh applies, however many members it has to stop.
     let decided_by = deciding(organisation, by);
     if decided_by == Actor::Schedule {
-        held_back(org, leavers.len(), members)?;
+        let lapsed = leavers.iter().filter(|m| unlicensed.contains(&m.directory_id)).count();
+        held_back(org, leavers.len(), lapsed, members)?;
     }
     let covered = |user: &OrgUser| {
         current(user).is_some_and(|m| covers(organisation, m, held(m.connection_id), user))
@@ -1323,7 +1353,8 @@ async fn apply_users(
     moved.count(&to_cover, current);
     for member in leavers {
         stop_asked(cx, organisation).await?;
-        if mark_left(cx, organisation, org, member, decided_by).await? {
+        let lapsed = unlicensed.contains(&member.directory_id);
+        if mark_left(cx, organisation, org, member, lapsed, decided_by).await? {
             moved.left.push(member.email.clone());
         }
     }
@@ -1392,6 +1423,7 @@ async fn mark_left(
     organisation: &OrganisationConnection,
     org: &Org,
     member: &OrganisationMember,
+    unlicensed: bool,
     by: Actor,
 ) -> Result<bool, OrganisationError> {
     let tenant_id = organisation.tenant_id;
@@ -1409,11 +1441,17 @@ async fn mark_left(
         Leaver::Unseen => member.clone(),
     };
     stop_covering(cx, tenant_id, &member, true, Some(org)).await?;
-    let left = OrganisationMember {
-        state: "left".into(),
-        last_error: Some("no longer in the directory's scope".into()),
-        ..member.clone()
+    // Exchange disables the mailbox of a licence taken away (and keeps it 30 days): the
+    // cleanup's calls may no longer reach it.
+    let why = match unlicensed {
+        true => {
+            "no Exchange Online licence any more; once Exchange has disabled the mailbox, \
+                 Kalends' events stay in it. Licensed again, the next read covers it again"
+        }
+        false => "no longer in the directory's scope",
     };
+    let left =
+        OrganisationMember { state: "left".into(), last_error: Some(why.into()), ..member.clone() };
     cx.store.save_organisation_member(tenant_id, organisation.id, &left).await?;
     tracing::info!(organisation = %organisation.id, staff = %member.staff_id, "a member left the organisation's scope");
     Ok(true)
@@ -1475,6 +1513,17 @@ fn not_followed(
 ) -> OrganisationMember {
     tracing::info!(organisation = %organisation.id, staff = %member.staff_id, %error, "a leaver could not be followed to their address now; their calendar is stopped under the one Kalends has");
     member
+}
+
+/// Each user of a listing once, as the last page that had them lists them: a listing paged by
+/// address can list a user renamed while it is read twice, and two covers of one user at once
+/// would add their staff member twice.
+fn once_each(mut users: Vec<OrgUser>) -> Vec<OrgUser> {
+    let mut seen = std::collections::HashSet::new();
+    users.reverse();
+    users.retain(|user| seen.insert(user.id.clone()));
+    users.reverse();
+    users
 }
 
 /// Runs the `joiners`' covers a few at a time: a directory of hundreds is covered in a bounded
@@ -1857,6 +1906,28 @@ mod tests {
         );
         assert_eq!(field("AADSTS700027: The certificate with identifier"), "client_certificate");
         assert_eq!(field("invalid_client"), "client_secret");
+    }
+
+    #[test]
+    fn a_user_a_listing_has_twice_is_covered_once_as_last_listed() {
+        let user = |id: &str, email: &str| OrgUser {
+            id: id.into(),
+            email: email.into(),
+            name: String::new(),
+            active: true,
+            unlicensed: false,
+        };
+        let listed = vec![
+            user("1", "ann@salon.example"),
+            user("2", "bo@salon.example"),
+            user("1", "ann.b@salon.example"),
+            user("3", "cy@salon.example"),
+        ];
+        let once: Vec<(String, String)> =
+            once_each(listed).into_iter().map(|user| (user.id, user.email)).collect();
+        let expected =
+            [("2", "bo@salon.example"), ("1", "ann.b@salon.example"), ("3", "cy@salon.example")];
+        assert_eq!(once, expected.map(|(id, email)| (id.to_owned(), email.to_owned())));
     }
 }
 

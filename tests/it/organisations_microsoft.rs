@@ -37,6 +37,7 @@ on_both_databases!(
     writing_taken_back_from_the_applications_exchange_role_is_the_administrators_to_give_back,
     a_leavers_cleanup_mints_with_the_secret_that_replaced_the_one_it_kept,
     a_whole_tenant_leaves_out_accounts_without_a_mailbox_until_they_are_licensed,
+    licences_lapsing_across_the_organisation_are_named_and_stop_no_calendar_by_themselves,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -1035,5 +1036,59 @@ async fn a_whole_tenant_leaves_out_accounts_without_a_mailbox_until_they_are_lic
             ("scanner@salon.example", "active"),
         ]
     );
+    let bo = listed.iter().find(|m| m.email == "bo@salon.example").unwrap();
+    let why = bo.last_error.as_deref().unwrap_or_default();
+    assert!(why.starts_with("no Exchange Online licence any more"), "{why}");
+    app.stop().await;
+}
+
+/// The organisation's subscription lapses: every member's Exchange plan is suspended at once.
+/// The hourly read names the licences as the cause and stops no calendar by itself; renewed,
+/// the next read finds everyone as they were.
+async fn licences_lapsing_across_the_organisation_are_named_and_stop_no_calendar_by_themselves(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (salon, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    let staff = [
+        "ann@salon.example",
+        "bo@salon.example",
+        "cy@salon.example",
+        "di@salon.example",
+        "ed@salon.example",
+    ];
+    let licensed =
+        |name: &str, mailbox: bool| json!({"user_principal_name": name, "mailbox": mailbox});
+    for name in &staff[3..] {
+        control(&app, "POST", "/users", licensed(name, true)).await;
+    }
+    let (status, organisation) = connect(&app, &key, body(None)).await;
+    assert_eq!((status, &organisation["members_count"]), (201, &json!(5)), "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+
+    for name in staff {
+        control(&app, "POST", "/users", licensed(name, false)).await;
+    }
+    let job =
+        kalends_core::job::Job::RefreshOrganisation { tenant_id: salon.id, organisation_id: id };
+    app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    let listed = members(&app, &key, id).await.items;
+    assert!(listed.iter().all(|m| m.state == "active"), "{listed:?}");
+    let path = format!("/api/v1/organisation-connections/{id}");
+    let (_, shown) = app.call("GET", &path, &key, None).await;
+    let error = shown["last_error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("5 of the 5 members lost their Exchange Online licence"), "{shown}");
+
+    for name in staff {
+        control(&app, "POST", "/users", licensed(name, true)).await;
+    }
+    app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    let (_, shown) = app.call("GET", &path, &key, None).await;
+    assert_eq!(shown["last_error"], Value::Null, "{shown}");
+    let listed = members(&app, &key, id).await.items;
+    assert!(listed.iter().all(|m| m.state == "active"), "{listed:?}");
     app.stop().await;
 }

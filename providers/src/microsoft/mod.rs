@@ -57,8 +57,8 @@ const PAGE_SIZE: usize = 50;
 /// Pages followed at most in one listing (a loop guard).
 const MAX_PAGES: usize = 1_000;
 
-/// The most of one answer Kalends reads: a page of 50 events or of 999 users is well under
-/// a mebibyte. Past it (a proxy or a double gone wrong sending without end) the call fails
+/// The most of one answer Kalends reads: a page of 50 events is well under a mebibyte, one of
+/// 100 users with their licences' plans a few. Past it (a proxy or a double gone wrong sending without end) the call fails
 /// rather than fill the worker's memory.
 const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -283,7 +283,10 @@ impl MicrosoftCalendar {
                 None => client.users().list_user(),
                 Some(group) => client.group(group).list_members(),
             };
-            let request = request.select(&FIELDS).top("999");
+            // A page of 100 (Graph's default), not 999: each user's `assignedPlans` lists every
+            // plan of every licence they ever had (some 90 for an E5 alone, about 150 bytes
+            // each), which would take a page of 999 past what an answer may be.
+            let request = request.select(&FIELDS).top("100");
             let first = exchange(request.send()).await?;
             let entries: Vec<DirectoryEntry> = self.all_pages(client, first).await?;
             Ok(entries

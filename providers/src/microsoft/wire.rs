@@ -218,16 +218,24 @@ pub(super) struct AssignedPlan {
     /// `LockedOut`.
     #[serde(default)]
     pub(super) capability_status: String,
+    /// Which plan: Exchange Foundation (`EXCHANGE_S_FOUNDATION`) is of the `exchange` service
+    /// but brings no mailbox (it comes with Power BI, Power Automate, Project, ...).
+    #[serde(default)]
+    pub(super) service_plan_id: String,
 }
+
+/// Exchange Foundation's service plan: an `exchange` plan without a mailbox.
+const EXCHANGE_FOUNDATION: &str = "113feb6c-3fe4-4440-bddc-54d774bf0318";
 
 impl DirectoryEntry {
     /// Whether the user has an Exchange Online mailbox: a plan of the `exchange` service that
-    /// works (enabled, or in a licence's grace period). Unknown (Graph sent no plans) counts as
-    /// yes, so Graph's answer for the mailbox decides.
+    /// works (enabled, or in a licence's grace period), Exchange Foundation aside. Unknown
+    /// (Graph sent no plans) counts as yes, so Graph's answer for the mailbox decides.
     pub(super) fn has_mailbox(&self) -> bool {
         self.assigned_plans.as_ref().is_none_or(|plans| {
             plans.iter().any(|plan| {
                 plan.service.eq_ignore_ascii_case("exchange")
+                    && !plan.service_plan_id.eq_ignore_ascii_case(EXCHANGE_FOUNDATION)
                     && ["Enabled", "Warning"]
                         .iter()
                         .any(|status| plan.capability_status.eq_ignore_ascii_case(status))

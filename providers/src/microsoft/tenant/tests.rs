@@ -108,7 +108,7 @@ async fn an_organisation_token_reads_the_directory_and_books_into_each_staff_cal
 async fn the_directory_tells_accounts_without_a_mailbox_on_every_page_of_both_listings() {
     let harness = Harness::start().await;
     harness.register(EVERYTHING, None).await;
-    // 1,200 users: Graph answers 999 a page at most, so the listing has a second page.
+    // 1,200 users: the listing asks 100 a page, so the last two are on its twelfth.
     for n in 0..1_197 {
         let user = json!({"user_principal_name": format!("u{n:04}@salon.example")});
         harness.control("POST", "/users", user).await;
@@ -128,6 +128,36 @@ async fn the_directory_tells_accounts_without_a_mailbox_on_every_page_of_both_li
     let mailboxes: Vec<(&str, bool)> =
         staff.iter().map(|user| (user.email.as_str(), user.mailbox)).collect();
     assert_eq!(mailboxes, [("ann@salon.example", true), ("bo@salon.example", false)]);
+}
+
+#[test]
+fn only_a_working_exchange_plan_that_brings_a_mailbox_counts_as_one() {
+    let plan = |service: &str, status: &str, id: &str| json!({"service": service, "capabilityStatus": status, "servicePlanId": id});
+    let mailbox = |plans: Option<Vec<Value>>| {
+        let mut entry = json!({"id": "1", "userPrincipalName": "ann@salon.example"});
+        if let Some(plans) = plans {
+            entry["assignedPlans"] = json!(plans);
+        }
+        let entry: crate::microsoft::wire::DirectoryEntry = serde_json::from_value(entry).unwrap();
+        entry.has_mailbox()
+    };
+    let plan_2 = "efb87545-963c-4e0d-99df-69c6916d9eb0";
+    let foundation = "113feb6c-3fe4-4440-bddc-54d774bf0318";
+    assert!(mailbox(None), "unknown: Graph's answer for the mailbox decides");
+    assert!(mailbox(Some(vec![plan("exchange", "Enabled", plan_2)])));
+    assert!(mailbox(Some(vec![plan("Exchange", "Warning", plan_2)])), "a licence's grace period");
+    assert!(!mailbox(Some(vec![])));
+    for status in ["Suspended", "Deleted", "LockedOut"] {
+        assert!(!mailbox(Some(vec![plan("exchange", status, plan_2)])), "{status}");
+    }
+    assert!(!mailbox(Some(vec![plan(
+        "SharePoint",
+        "Enabled",
+        "5dbe027f-2339-4123-9542-606e4d348a72"
+    )])));
+    let power_bi_alone =
+        vec![plan("exchange", "Enabled", foundation), plan("exchange", "Deleted", plan_2)];
+    assert!(!mailbox(Some(power_bi_alone)), "Exchange Foundation brings no mailbox");
 }
 
 #[tokio::test]
