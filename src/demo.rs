@@ -125,7 +125,8 @@ enum ConnectError {
 }
 
 /// Connects a Microsoft 365 organisation of the sandbox through the API, as its administrator
-/// does: an application with `Calendars.ReadWrite` and `GroupMember.Read.All` consented, two
+/// does: an application with `Calendars.ReadWrite`, `User.Read.All` and `GroupMember.Read.All`
+/// consented, two
 /// front-desk users in a security group of their own, and the organisation connected for that
 /// group (fresh ids each time, so that demos sharing a sandbox keep apart; the users' domain is
 /// `staff_email`'s). Returns the staff id of the first, Sam.
@@ -155,7 +156,7 @@ async fn connect_sandbox_organisation(
         .await?;
     let (client_id, client_secret) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
     let registration = json!({"client_id": client_id, "client_secret": client_secret,
-        "roles": ["Calendars.ReadWrite", "GroupMember.Read.All"]});
+        "roles": ["Calendars.ReadWrite", "User.Read.All", "GroupMember.Read.All"]});
     let registered: Value =
         set_up(reqwest::Method::POST, "/apps", registration).await?.json().await?;
 

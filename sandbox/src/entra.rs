@@ -27,6 +27,10 @@
 //!   `assignedPlans`; their calendar paths answer 404 `MailboxNotEnabledForRESTAPI`.
 //! - The directory's listings answer the properties `$select` names (their next pages too),
 //!   else Graph's default set, which leaves `assignedPlans` out.
+//! - A group's members are users the application reads only with a permission on users
+//!   (`User.Read.All`, `Directory.Read.All`; `User.ReadBasic.All` for the basic profile):
+//!   holding `GroupMember.Read.All` alone, it gets each member's `id` and nothing else, as Graph
+//!   answers "inaccessible member objects".
 //!
 //! The calendar handlers are the `/me` ones ([`super::microsoft`]); [`act_for`] checks the
 //! application and rewrites the request before routing, and rewrites the links of the answer
@@ -635,7 +639,8 @@ async fn list_users(
     }
     let mut users: Vec<&EntraUser> = state.entra.users.values().collect();
     users.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
-    page(&format!("{}/users", base.0), &paging, &users, "users")
+    let read = Readable::of(&app);
+    page(&format!("{}/users", base.0), &paging, &users, "users", read)
 }
 
 /// `GET /groups/{id}/members`: the group's direct members (users).
@@ -666,11 +671,54 @@ async fn list_members(
         state.entra.users.values().filter(|user| members.contains(&user.id)).collect();
     users.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
     let link = format!("{}/groups/{id}/members", base.0);
-    page(&link, &paging, &users, "directoryObjects")
+    page(&link, &paging, &users, "directoryObjects", Readable::of(&app))
+}
+
+/// What an application may read of the users a listing returns. Graph answers a member the
+/// application may not read (reading a group's members is not reading users) with its
+/// `@odata.type` and `id` alone, every other property null: "limited information returned for
+/// inaccessible member objects".
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Readable {
+    /// `User.Read.All` or `Directory.Read.All`: every property.
+    All,
+    /// `User.ReadBasic.All`: the basic profile (`displayName`, `mail`, `userPrincipalName`).
+    Basic,
+    /// Nothing about users: `id` alone.
+    Limited,
+}
+
+impl Readable {
+    fn of(app: &App) -> Self {
+        if app.holds(&["User.Read.All", "Directory.Read.All"]) {
+            Self::All
+        } else if app.holds(&["User.ReadBasic.All"]) {
+            Self::Basic
+        } else {
+            Self::Limited
+        }
+    }
+
+    /// Whether the property `key` is read, or answered null.
+    fn reads(self, key: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Basic => {
+                ["@odata.type", "id", "displayName", "mail", "userPrincipalName"].contains(&key)
+            }
+            Self::Limited => ["@odata.type", "id"].contains(&key),
+        }
+    }
 }
 
 /// One page of users, with the link to the next (which asks for the same properties).
-fn page(link: &str, paging: &Paging, users: &[&EntraUser], entity: &str) -> Response {
+fn page(
+    link: &str,
+    paging: &Paging,
+    users: &[&EntraUser],
+    entity: &str,
+    read: Readable,
+) -> Response {
     let size = paging.top.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let from = paging.skip.unwrap_or(0).min(users.len());
     let to = (from + size).min(users.len());
@@ -684,6 +732,11 @@ fn page(link: &str, paging: &Paging, users: &[&EntraUser], entity: &str) -> Resp
                 Some(fields) => key == "@odata.type" || fields.contains(&key.as_str()),
                 None => key != "assignedPlans",
             });
+            for (key, value) in &mut listed {
+                if !read.reads(key) {
+                    *value = Value::Null;
+                }
+            }
             Value::Object(listed)
         })
         .collect();

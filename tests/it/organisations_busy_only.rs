@@ -50,7 +50,12 @@ impl Provider {
                 google::google_body(key, "admin@salon.example", Some("/Staff/Juniors"))
             }
             Self::Microsoft => {
-                microsoft::tenant(app, &["Calendars.Read", "GroupMember.Read.All"], None).await;
+                microsoft::tenant(
+                    app,
+                    &["Calendars.Read", "User.Read.All", "GroupMember.Read.All"],
+                    None,
+                )
+                .await;
                 microsoft::group(app, &[BO]).await;
                 microsoft::body(Some(microsoft::GROUP))
             }
@@ -107,7 +112,7 @@ impl Provider {
                 google::delegate(app, &[google::FREE_BUSY_SCOPE, google::DIRECTORY_SCOPE]).await;
             }
             Self::Microsoft => {
-                let roles = ["Calendars.Read", "GroupMember.Read.All"];
+                let roles = ["Calendars.Read", "User.Read.All", "GroupMember.Read.All"];
                 microsoft::register(app, &roles, None).await;
             }
         }

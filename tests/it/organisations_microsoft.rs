@@ -54,6 +54,8 @@ const SECRET: &str = "Kx8Q~app-secret-value";
 pub(crate) const GROUP: &str = "3b5f9d2e-1c4a-4e8b-9f6d-7a2c1e0b4d5f";
 pub(crate) const EVERYTHING: &[&str] =
     &["Calendars.ReadWrite", "User.Read.All", "GroupMember.Read.All"];
+/// What reads a group's members by name: the group, and its members as users.
+pub(crate) const GROUP_READER: &[&str] = &["User.Read.All", "GroupMember.Read.All"];
 
 /// Sets up the sandbox's tenant as its administrators would: the application with `roles`,
 /// scoped to `access_group`; Ann, Bo and Cy, and a group of Ann and Bo.
@@ -75,11 +77,11 @@ pub(crate) async fn register(app: &TestApp, roles: &[&str], access_group: Option
 /// A tenant whose application reads the directory with `directory` (an application
 /// permission) and reaches calendars through Exchange's `role` alone (RBAC for Applications,
 /// scoped to the group): nothing about calendars is in any token. With the tenant's key and id.
-async fn scoped_in_exchange(db: Db, directory: &str, role: &str) -> (TestApp, String, Uuid) {
+async fn scoped_in_exchange(db: Db, directory: &[&str], role: &str) -> (TestApp, String, Uuid) {
     let app = TestApp::start_public(db).await;
     let (salon, key) = app.tenant().await;
-    tenant(&app, &[directory], None).await;
-    exchange_role(&app, &[directory], role).await;
+    tenant(&app, directory, None).await;
+    exchange_role(&app, directory, role).await;
     (app, key, salon.id)
 }
 
@@ -536,6 +538,9 @@ async fn microsoft_refusals_name_the_field_to_fix_and_nothing_is_stored(db: Db) 
     // A group needs a permission to read its members.
     register(&app, &["Calendars.ReadWrite", "User.Read.All"], None).await;
     refused(&connect(&app, &key, body(Some(GROUP))).await.1, "client_id", "GroupMember.Read.All");
+    // Reading the group is not reading its members: Graph lists them by their ids alone.
+    register(&app, &["Calendars.ReadWrite", "GroupMember.Read.All"], None).await;
+    refused(&connect(&app, &key, body(Some(GROUP))).await.1, "client_id", "lacks User.Read.All");
     register(&app, EVERYTHING, None).await;
     let unknown = "0e6c1f52-0000-4b1e-9a58-7e6e616e7431";
     refused(&connect(&app, &key, body(Some(unknown))).await.1, "group_id", "no group");
@@ -721,8 +726,7 @@ async fn a_mailbox_graph_does_not_answer_keeps_no_other_joiner_from_being_covere
 async fn an_application_exchange_grants_calendars_with_rbac_for_applications_connects_its_group(
     db: Db,
 ) {
-    let (app, key, _) =
-        scoped_in_exchange(db, "GroupMember.Read.All", "Application Calendars.Read").await;
+    let (app, key, _) = scoped_in_exchange(db, GROUP_READER, "Application Calendars.Read").await;
     let (status, answer) = connect(&app, &key, body(Some(GROUP))).await;
     assert_eq!(status, 422, "{answer}");
     let error = &answer["errors"][0];
@@ -744,7 +748,7 @@ async fn an_application_exchange_grants_calendars_with_rbac_for_applications_con
     let (status, answer) = app.call("PATCH", &path, &key, Some(writing.clone())).await;
     assert_eq!((status, &answer["errors"][0]["field"]), (422, &json!("client_id")), "{answer}");
 
-    exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.ReadWrite").await;
+    exchange_role(&app, GROUP_READER, "Application Calendars.ReadWrite").await;
     let (status, answer) = app.call("PATCH", &path, &key, Some(writing)).await;
     assert_eq!((status, &answer["busy_only"]), (200, &json!(false)), "{answer}");
     let listed = members(&app, &key, id).await.items;
@@ -832,7 +836,7 @@ async fn a_member_the_application_may_not_reach_for_now_is_not_asked_to_reconnec
 /// is made, with Ann `failed` for want of the role.
 async fn exchange_grants_found_past_a_first_user_outside_the_roles_scope(db: Db) {
     let (app, key, _) =
-        scoped_in_exchange(db, "User.Read.All", "Application Calendars.ReadWrite").await;
+        scoped_in_exchange(db, &["User.Read.All"], "Application Calendars.ReadWrite").await;
     group(&app, &["bo@salon.example", "cy@salon.example"]).await;
     let (status, organisation) = connect(&app, &key, body(None)).await;
     assert_eq!(status, 201, "{organisation}");
@@ -861,7 +865,7 @@ async fn exchange_grants_found_past_a_first_user_outside_the_roles_scope(db: Db)
 /// read puts him back and his bookings reach his calendar.
 async fn a_member_taken_out_of_the_exchange_roles_scope_is_the_administrators_to_put_back(db: Db) {
     let (app, key, _) =
-        scoped_in_exchange(db, "User.Read.All", "Application Calendars.ReadWrite").await;
+        scoped_in_exchange(db, &["User.Read.All"], "Application Calendars.ReadWrite").await;
     let (id, bo) = connected_with_bo(&app, &key, body(None)).await;
     let outside = "bo@salon.example is outside the scope of the application's role";
 
@@ -898,10 +902,10 @@ async fn writing_taken_back_from_the_applications_exchange_role_is_the_administr
     db: Db,
 ) {
     let (app, key, salon) =
-        scoped_in_exchange(db, "GroupMember.Read.All", "Application Calendars.ReadWrite").await;
+        scoped_in_exchange(db, GROUP_READER, "Application Calendars.ReadWrite").await;
     let (id, bo) = connected_with_bo(&app, &key, body(Some(GROUP))).await;
 
-    exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.Read").await;
+    exchange_role(&app, GROUP_READER, "Application Calendars.Read").await;
     book_for(&app, &key, bo.staff_id, "Trim").await;
     let connection = connection_of(&app, &key, bo.staff_id).await;
     assert_eq!(connection.status, "error", "not needs_reauth: {connection:?}");
@@ -927,7 +931,7 @@ async fn writing_taken_back_from_the_applications_exchange_role_is_the_administr
     let said = member.last_error.as_deref().unwrap();
     assert!(said.starts_with("the application lacks Calendars.ReadWrite"), "{said}");
 
-    exchange_role(&app, &["GroupMember.Read.All"], "Application Calendars.ReadWrite").await;
+    exchange_role(&app, GROUP_READER, "Application Calendars.ReadWrite").await;
     assert_eq!(app.call("POST", &refresh, &key, None).await.0, 200);
     assert_eq!(connection_of(&app, &key, bo.staff_id).await.status, "active");
     seen(&|| events_of(&app, "bo@salon.example"), |e| e.len() == 1).await;

@@ -262,12 +262,14 @@ impl MicrosoftCalendar {
 
     /// The users of the token's organisation (`/users`), or the direct members of one of its
     /// groups who are users, all pages: what an application's directory permission
-    /// (`User.Read.All`, `GroupMember.Read.All`) lets it read.
+    /// (`User.Read.All`, with `GroupMember.Read.All` for a group) lets it read. With the users
+    /// it could not name: Graph lists a member the application may not read (its token holds
+    /// `GroupMember.Read.All` but no permission on users) by its id alone.
     pub async fn directory(
         &self,
         token: &AccessToken,
         group: Option<&str>,
-    ) -> Result<Vec<tenant::TenantUser>, ProviderError> {
+    ) -> Result<(Vec<tenant::TenantUser>, usize), ProviderError> {
         const FIELDS: [&str; 7] = [
             "id",
             "mail",
@@ -289,18 +291,22 @@ impl MicrosoftCalendar {
             let request = request.select(&FIELDS).top("100");
             let first = exchange(request.send()).await?;
             let entries: Vec<DirectoryEntry> = self.all_pages(client, first).await?;
-            Ok(entries
-                .into_iter()
-                .filter(|entry| {
-                    entry.odata_type.as_deref().is_none_or(|kind| kind == "#microsoft.graph.user")
-                })
-                // A guest's mailbox is in their own organisation, out of the application's
-                // reach: a guest is no staff member of this one.
-                .filter(|entry| {
-                    !entry.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Guest"))
-                })
-                .filter_map(tenant::TenantUser::from_entry)
-                .collect())
+            let users = entries.into_iter().filter(|entry| {
+                entry.odata_type.as_deref().is_none_or(|kind| kind == "#microsoft.graph.user")
+            });
+            // A guest's mailbox is in their own organisation, out of the application's reach: a
+            // guest is no staff member of this one.
+            let members = users.filter(|entry| {
+                !entry.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Guest"))
+            });
+            let (mut named, mut unnamed) = (Vec::new(), 0);
+            for entry in members {
+                match tenant::TenantUser::from_entry(entry) {
+                    Some(user) => named.push(user),
+                    None => unnamed += 1,
+                }
+            }
+            Ok((named, unnamed))
         })
         .await
     }

@@ -470,7 +470,9 @@ impl Tenant {
         group: Option<&str>,
     ) -> Result<Vec<TenantUser>, TenantError> {
         match self.graph.directory(token, group).await {
-            Ok(users) => Ok(users),
+            Ok((users, 0)) => Ok(users),
+            // Members listed by their ids alone: the application reads the group, not users.
+            Ok(_) => Err(TenantError::MissingPermission(USERS_PERMISSION)),
             Err(ProviderError::Permanent { status: 403, .. }) => {
                 Err(TenantError::MissingPermission(if group.is_some() {
                     GROUP_PERMISSION

@@ -44,7 +44,7 @@ const LOG_SHOWN: u32 = 20;
 
 /// The application permissions the administrator grants (and consents to) in Entra.
 const PERMISSIONS: &str =
-    "Calendars.ReadWrite, User.Read.All (or GroupMember.Read.All with a group)";
+    "Calendars.ReadWrite, User.Read.All (and GroupMember.Read.All with a group)";
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
