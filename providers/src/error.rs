@@ -81,6 +81,16 @@ impl ProviderError {
         Self::Transient { message: message.into(), retry_after: None, unanswered: true }
     }
 
+    /// An answer cut off past `limit` bytes ([`crate::outbound::read_capped`]), `whose`
+    /// (`Graph's`) saying which: no retry makes it smaller.
+    pub fn too_large(whose: &str, limit: u64) -> Self {
+        let mib = limit >> 20;
+        Self::permanent(
+            0,
+            format!("{whose} answer is larger than {mib} MiB, more than Kalends reads"),
+        )
+    }
+
     /// A permanent error.
     pub fn permanent(status: u16, message: impl Into<String>) -> Self {
         Self::Permanent { status, message: message.into() }

@@ -19,8 +19,6 @@ mod error;
 mod fetcher;
 mod normalize;
 #[cfg(test)]
-mod test_server;
-#[cfg(test)]
 mod tests;
 
 pub use crate::outbound::{AddressKind, forbidden_kind};

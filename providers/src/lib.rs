@@ -24,6 +24,8 @@ pub mod outbound;
 pub mod provider;
 mod refusal;
 pub mod session;
+#[cfg(test)]
+mod test_server;
 pub mod text;
 
 pub use error::{ProviderError, is_dead_grant, parse_retry_after};

@@ -213,6 +213,11 @@ pub enum BodyError {
     Transport(#[from] reqwest::Error),
 }
 
+/// The most of one answer of a provider's API Kalends reads (Graph, the Workspace directory):
+/// a page is a few mebibytes at most, and an answer without end (a proxy or a double gone
+/// wrong) stops here rather than fill the worker's memory.
+pub const MAX_API_ANSWER: u64 = 16 * 1024 * 1024;
+
 /// Reads the decoded body chunk by chunk, stopping as soon as it passes `limit`, so a huge
 /// answer or a gzip bomb costs at most one chunk more than the limit.
 pub async fn read_capped(mut response: Response, limit: u64) -> Result<Bytes, BodyError> {

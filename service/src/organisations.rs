@@ -348,11 +348,26 @@ struct OrgUser {
     id: String,
     email: String,
     name: String,
-    /// Not suspended, not disabled, and (Microsoft) with a mailbox: a calendar to cover.
-    active: bool,
-    /// Enabled, but with no Exchange Online licence (Microsoft): a mailbox Exchange disabled,
+    standing: Standing,
+}
+
+/// Whether a user of the directory has a calendar to cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    /// Not suspended, not disabled, and (Microsoft) with a mailbox.
+    Active,
+    /// Suspended (Google) or disabled (Microsoft).
+    Suspended,
+    /// Enabled, but with no Exchange Online licence (Microsoft): a mailbox Exchange disables,
     /// which no call reaches until it is licensed again.
-    unlicensed: bool,
+    Unlicensed,
+}
+
+impl OrgUser {
+    /// Whether the user has a calendar to cover ([`Standing::Active`]).
+    fn active(&self) -> bool {
+        self.standing == Standing::Active
+    }
 }
 
 /// What the directory says of one user looked up by id.
@@ -477,7 +492,7 @@ impl Org {
                 // mailbox (an unlicensed administrator): a few are asked before the permission
                 // is blamed.
                 let mut refused = TenantError::MissingPermission(tenant::permission(busy_only));
-                for user in users.iter().filter(|user| user.active).take(PROBED) {
+                for user in users.iter().filter(|user| user.active()).take(PROBED) {
                     match tenant.reaches(&token.token, &user.id, &user.email, !busy_only).await {
                         Ok(()) => return Ok(()),
                         Err(TenantError::Provider(error)) if error.is_retryable() => {
@@ -518,8 +533,11 @@ impl Org {
                 Ok(users
                     .into_iter()
                     .map(|u| OrgUser {
-                        active: u.enabled && u.mailbox,
-                        unlicensed: u.enabled && !u.mailbox,
+                        standing: match (u.enabled, u.mailbox) {
+                            (false, _) => Standing::Suspended,
+                            (true, false) => Standing::Unlicensed,
+                            (true, true) => Standing::Active,
+                        },
                         id: u.id,
                         email: u.email,
                         name: u.name,
@@ -664,8 +682,8 @@ impl Org {
 
 impl From<DirectoryUser> for OrgUser {
     fn from(user: DirectoryUser) -> Self {
-        let active = !user.suspended;
-        Self { id: user.id, email: user.email, name: user.name, active, unlicensed: false }
+        let standing = if user.suspended { Standing::Suspended } else { Standing::Active };
+        Self { id: user.id, email: user.email, name: user.name, standing }
     }
 }
 
@@ -1151,7 +1169,7 @@ const PROBED: usize = 5;
 
 /// How many of the directory's users may be covered (not suspended, not disabled).
 fn active(users: &[OrgUser]) -> usize {
-    users.iter().filter(|u| u.active).count()
+    users.iter().filter(|u| u.active()).count()
 }
 
 /// Disconnects a member's covered calendar, if it is still connected. When Kalends' events are
@@ -1184,8 +1202,7 @@ async fn stop_covering(
             id: member.directory_id.clone(),
             email: member.email.clone(),
             name: String::new(),
-            active: true,
-            unlicensed: false,
+            standing: Standing::Active,
         };
         match org.token(&user, connection.busy_only).await {
             Ok((token, expires_at)) => {
@@ -1324,9 +1341,9 @@ async fn apply_users(
     let held = |id: Option<Uuid>| {
         connections.iter().find(|c| Some(c.id) == id && c.status != ConnectionStatus::Revoked)
     };
-    let unlicensed: Vec<String> =
-        users.iter().filter(|u| u.unlicensed).map(|u| u.id.clone()).collect();
-    let in_scope: Vec<OrgUser> = users.into_iter().filter(|u| u.active).collect();
+    let unlicensed: std::collections::HashSet<String> =
+        users.iter().filter(|u| u.standing == Standing::Unlicensed).map(|u| u.id.clone()).collect();
+    let in_scope: Vec<OrgUser> = users.into_iter().filter(OrgUser::active).collect();
     let current =
         |user: &OrgUser| known.iter().find(|m| m.directory_id == user.id && m.state != "left");
     let leavers: Vec<&OrganisationMember> = known
@@ -1475,7 +1492,7 @@ async fn follow_leaver(
     let mut followed = member.clone();
     let user = match org.user(&member.directory_id).await {
         Ok(Lookup::Found(Some(user)))
-            if user.active && !user.email.eq_ignore_ascii_case(&member.email) =>
+            if user.active() && !user.email.eq_ignore_ascii_case(&member.email) =>
         {
             user
         }
@@ -1914,8 +1931,7 @@ mod tests {
             id: id.into(),
             email: email.into(),
             name: String::new(),
-            active: true,
-            unlicensed: false,
+            standing: Standing::Active,
         };
         let listed = vec![
             user("1", "ann@salon.example"),

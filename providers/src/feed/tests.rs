@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use kalends_core::addresses::AllowedAddresses;
 use reqwest::Url;
 
-use super::test_server::{Reply, STREAM_TOTAL, TestServer, Then};
 use super::*;
+use crate::test_server::{Reply, STREAM_TOTAL, TestServer, Then};
 
 /// The default policy, with exactly these servers' addresses exempted.
 fn policy_for(servers: &[&TestServer]) -> FetchPolicy {

@@ -20,6 +20,7 @@ use yup_oauth2::{ServiceAccountAuthenticator, ServiceAccountKey};
 
 use crate::ProviderError;
 use crate::calendar::AccessToken;
+use crate::outbound::{BodyError, MAX_API_ANSWER, read_capped};
 use crate::refusal::Kept;
 
 /// Reads and writes the events of a user's calendars.
@@ -39,9 +40,6 @@ const DIRECTORY_PAGE: u32 = 500;
 /// The most pages one read of the directory follows (500,000 users): a directory that names a
 /// next page for ever is refused, not read until memory runs out.
 const DIRECTORY_PAGES: usize = 1000;
-
-/// The most of one directory answer Kalends reads.
-const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The refusals of Workspaces' keys that stand (the delegation not granted for the scopes, a
 /// key Google no longer accepts: see [`crate::refusal`]), shared by the covered calendars of
@@ -458,23 +456,17 @@ impl Workspace {
     }
 }
 
-/// A successful directory answer, read up to [`MAX_ANSWER_BYTES`]: a page of 500 users is well
-/// under a mebibyte, and an answer without end (a proxy gone wrong) stops there.
+/// A successful directory answer, read up to [`MAX_API_ANSWER`] (a page of 500 users is well
+/// under a mebibyte).
 async fn directory_answer<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,
 ) -> Result<T, WorkspaceError> {
-    let body = crate::outbound::read_capped(response, MAX_ANSWER_BYTES).await.map_err(|error| {
-        match error {
-            crate::outbound::BodyError::TooLarge { limit } => ProviderError::permanent(
-                0,
-                format!(
-                    "the Workspace directory's answer is larger than {} MiB, more than Kalends reads",
-                    limit >> 20
-                ),
-            ),
-            crate::outbound::BodyError::Transport(e) => {
-                ProviderError::transient(format!("the Workspace directory: {e}"))
-            }
+    let body = read_capped(response, MAX_API_ANSWER).await.map_err(|error| match error {
+        BodyError::TooLarge { limit } => {
+            ProviderError::too_large("the Workspace directory's", limit)
+        }
+        BodyError::Transport(e) => {
+            ProviderError::transient(format!("the Workspace directory: {e}"))
         }
     })?;
     serde_json::from_slice(&body).map_err(|e| {
@@ -518,7 +510,7 @@ async fn google_message(response: reqwest::Response) -> String {
     struct Error {
         message: String,
     }
-    let body = crate::outbound::read_capped(response, 16 * 1024).await.unwrap_or_default();
+    let body = read_capped(response, 16 * 1024).await.unwrap_or_default();
     serde_json::from_slice::<Body>(&body)
         .map(|body| body.error.message)
         .unwrap_or_else(|_| "no reason given".to_owned())

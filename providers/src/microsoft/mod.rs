@@ -43,7 +43,7 @@ use crate::calendar::{
     RemoteEvent, Subscription, SubscriptionRequest, Window,
 };
 use crate::error::{ProviderError, parse_retry_after};
-use crate::outbound::BodyError;
+use crate::outbound::{BodyError, MAX_API_ANSWER, read_capped};
 use wire::{
     DirectoryEntry, PROPERTIES, Page, Schedule, User, WireCalendar, WireEvent, WireSubscription,
 };
@@ -56,11 +56,6 @@ const PAGE_SIZE: usize = 50;
 
 /// Pages followed at most in one listing (a loop guard).
 const MAX_PAGES: usize = 1_000;
-
-/// The most of one answer Kalends reads: a page of 50 events is well under a mebibyte, one of
-/// 100 users with their licences' plans a few. Past it (a proxy or a double gone wrong sending without end) the call fails
-/// rather than fill the worker's memory.
-const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Outlook subscriptions live at most 10,080 minutes; ask for a little less.
 const MAX_SUBSCRIPTION_MINUTES: i64 = 10_070;
@@ -710,19 +705,10 @@ async fn exchange(
         .get(RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| parse_retry_after(value, Utc::now()));
-    let body =
-        crate::outbound::read_capped(response, MAX_ANSWER_BYTES).await.map_err(
-            |error| match error {
-                BodyError::TooLarge { limit } => ProviderError::permanent(
-                    0,
-                    format!(
-                        "Graph's answer is larger than {} MiB, more than Kalends reads",
-                        limit >> 20
-                    ),
-                ),
-                BodyError::Transport(error) => ProviderError::from_transport(&error.without_url()),
-            },
-        )?;
+    let body = read_capped(response, MAX_API_ANSWER).await.map_err(|error| match error {
+        BodyError::TooLarge { limit } => ProviderError::too_large("Graph's", limit),
+        BodyError::Transport(error) => ProviderError::from_transport(&error.without_url()),
+    })?;
     if status.is_success() {
         return Ok(body);
     }

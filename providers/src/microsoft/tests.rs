@@ -17,6 +17,7 @@ use crate::ProviderError;
 use crate::calendar::{
     AccessToken, Change, ChangeSet, EventDraft, EventKey, Span, SubscriptionRequest, Window,
 };
+use crate::test_server::{Reply, STREAM_TOTAL, TestServer, Then};
 
 /// A sandbox served on a port, and a client pointed at it.
 struct Harness {
@@ -487,19 +488,15 @@ async fn nothing_listening_is_transient() {
 async fn an_answer_without_end_is_cut_off_at_the_limit_and_refused() {
     // A Graph (a proxy, a double gone wrong) whose 200 never ends: the call stops reading past
     // the limit instead of filling the worker's memory until the request times out.
-    let endless = || async {
-        let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
-        let body = futures::stream::repeat(Ok::<_, std::convert::Infallible>(chunk));
-        axum::body::Body::from_stream(body)
-    };
-    let router = axum::Router::new().route("/v1.0/me/calendars", axum::routing::get(endless));
-    let root = serve(router).await;
-    let client = MicrosoftCalendar::new(&format!("{root}/v1.0"), Duration::from_secs(60)).unwrap();
+    let endless = TestServer::start(|_| Reply::head(200, "").then(Then::Stream)).await;
+    let graph = endless.url("/v1.0").to_string();
+    let client = MicrosoftCalendar::new(&graph, Duration::from_secs(60)).unwrap();
     let token = AccessToken::new("t");
     let listed = tokio::time::timeout(Duration::from_secs(30), client.list_calendars(&token));
     let error = listed.await.expect("the read stops at the limit").unwrap_err();
     assert!(matches!(error, ProviderError::Permanent { .. }), "{error:?}");
     assert!(error.to_string().contains("larger than 16 MiB"), "{error}");
+    assert!(endless.streamed_bytes().await < STREAM_TOTAL, "the read hung up at the limit");
 }
 
 /// What a webhook receiver does.

@@ -10,6 +10,7 @@ use super::{
     CALENDAR_LIST_SCOPE, CALENDAR_SCOPE, DIRECTORY_SCOPE, Workspace, WorkspaceError, unit_query,
 };
 use crate::google::GoogleCalendar;
+use crate::test_server::{Reply, STREAM_TOTAL, TestServer, Then};
 
 const KEY: &str = include_str!("../../../../tests/fixtures/workspace/test-service-account.key.pem");
 const PUBLIC_KEY: &str =
@@ -308,15 +309,8 @@ async fn a_directory_whose_pages_never_end_is_read_to_a_limit_and_refused() {
 async fn a_directory_answer_without_end_is_cut_off_at_the_limit_and_refused() {
     let salon = Salon::start().await;
     salon.delegate(&[CALENDAR_SCOPE, DIRECTORY_SCOPE]).await;
-    let endless = || async {
-        let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
-        let body = futures::stream::repeat(Ok::<_, std::convert::Infallible>(chunk));
-        axum::body::Body::from_stream(body)
-    };
-    let router = axum::Router::new().route("/users", axum::routing::get(endless));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let endless = TestServer::start(|_| Reply::head(200, "").then(Then::Stream)).await;
+    let base = endless.url("/").to_string();
     let token_url = format!("{}/google/token", salon.base);
     let workspace =
         Workspace::new(&Salon::key(KEY), &token_url, &base, Duration::from_secs(60)).unwrap();
@@ -326,4 +320,5 @@ async fn a_directory_answer_without_end_is_cut_off_at_the_limit_and_refused() {
         .expect("the read stops at the limit")
         .unwrap_err();
     assert!(error.to_string().contains("larger than 16 MiB"), "{error}");
+    assert!(endless.streamed_bytes().await < STREAM_TOTAL, "the read hung up at the limit");
 }

@@ -1,4 +1,5 @@
-//! A raw HTTP/1.1 server on 127.0.0.1 for the fetcher tests: it records every connection
+//! A raw HTTP/1.1 server on 127.0.0.1 for the tests of every HTTP client here (feeds, the
+//! providers' answers): it records every connection
 //! and request and answers with exactly the bytes a test asks for, including the
 //! misbehaviors (hanging, lying about length, streaming forever) an axum app would hide.
 
