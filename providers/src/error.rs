@@ -35,6 +35,18 @@ pub enum ProviderError {
         /// What the provider said.
         message: String,
     },
+    /// The account has no mailbox the provider's calendar API reaches: Graph's
+    /// `MailboxNotEnabledForRESTAPI` for an account without an Exchange Online licence, one
+    /// whose mailbox is inactive, soft-deleted or still being set up, or one hosted on the
+    /// organisation's own Exchange server. No calendar to read or write until it has one.
+    #[error(
+        "the account has no mailbox the calendar API reaches (unlicensed, inactive, being set \
+         up, or hosted on premises): {message}"
+    )]
+    NoMailbox {
+        /// What the provider said.
+        message: String,
+    },
     /// The event (or calendar) does not exist; a delete treats this as done.
     #[error("not found at the provider: {message}")]
     NotFound {

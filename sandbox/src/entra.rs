@@ -24,7 +24,9 @@
 //! - An application token is not a user's: `/me` refuses it, as Graph does.
 //! - A user without an Exchange Online mailbox (no licence with Exchange: a service account,
 //!   an unlicensed user) is listed with no `mail` and no enabled `exchange` plan in
-//!   `assignedPlans`; their calendar paths answer 404 `MailboxNotEnabledForRESTAPI`.
+//!   `assignedPlans`; their calendar paths answer 404 `MailboxNotEnabledForRESTAPI`. So do
+//!   those of a licensed user whose mailbox is on the organisation's own Exchange server
+//!   (`on_premises`, a hybrid deployment).
 //! - The directory's listings answer the properties `$select` names (their next pages too),
 //!   else Graph's default set, which leaves `assignedPlans` out.
 //! - A group's members are users the application reads only with a permission on users
@@ -148,6 +150,11 @@ pub struct EntraUser {
     /// default); without one, Graph has no calendar for them.
     #[serde(default = "enabled")]
     pub mailbox: bool,
+    /// Whether the mailbox is hosted on the organisation's own Exchange server (a hybrid
+    /// deployment): the licence shows in the directory, and Graph still has no calendar for
+    /// them. Also how a mailbox still being set up after its licence was given answers.
+    #[serde(default)]
+    pub on_premises: bool,
     /// `id`, given by the sandbox: the mailbox's user id.
     #[serde(default)]
     pub id: String,
@@ -484,7 +491,7 @@ fn admit(
             return Err(graph_error(StatusCode::FORBIDDEN, "ErrorAccessDenied", OUTSIDE_SCOPE));
         }
     }
-    if !tail.is_empty() && !user.mailbox {
+    if !tail.is_empty() && (!user.mailbox || user.on_premises) {
         return Err(graph_error(
             StatusCode::NOT_FOUND,
             "MailboxNotEnabledForRESTAPI",

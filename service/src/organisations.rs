@@ -394,6 +394,9 @@ enum Unminted {
     Unreachable(ProviderError),
     /// Refused for this user, in words for the administrator.
     Refused(String),
+    /// The user has no mailbox the provider's calendar API reaches (Microsoft: hosted on the
+    /// organisation's own Exchange server, being set up, inactive): no calendar to cover yet.
+    NoMailbox,
 }
 
 impl Org {
@@ -630,6 +633,7 @@ impl Org {
         match credentials.for_account(Provider::Microsoft, &user.email, written).await {
             Ok(()) => Ok(()),
             Err(error) if error.is_retryable() => Err(Unminted::Unreachable(error)),
+            Err(ProviderError::NoMailbox { .. }) => Err(Unminted::NoMailbox),
             Err(error) => {
                 let refused = tenant::refusal(error, &user.email, tenant::CALENDAR_PERMISSION);
                 Err(Unminted::Refused(refused.to_string()))
@@ -670,6 +674,7 @@ impl Org {
         match reached {
             Ok(calendars) => Ok(calendars),
             Err(error) if error.is_retryable() => Err(Unminted::Unreachable(error)),
+            Err(ProviderError::NoMailbox { .. }) => Err(Unminted::NoMailbox),
             Err(error) if self.provider() == Provider::Microsoft => {
                 let permission = tenant::permission(self.busy_only);
                 let refused = tenant::mailbox_refusal(error, token, &user.email, permission);
@@ -1219,6 +1224,7 @@ async fn stop_covering(
             Err(Unminted::Refused(error)) => {
                 tracing::info!(connection = %connection.id, %error, "no fresh token for the cleanup; it uses the calendar's last one");
             }
+            Err(Unminted::NoMailbox) => {}
         }
     }
     connections::disconnect(cx.store, &connection, remove_events, Utc::now(), None).await?;
@@ -1307,15 +1313,25 @@ struct Moved {
     waiting: usize,
 }
 
+/// What covering one user changed, as the read reports it (addresses).
+#[derive(Debug, Default)]
+struct Covered {
+    /// A user with no member before who is one now (a member without a mailbox is none).
+    joined: Option<String>,
+    /// A member who left for want of a mailbox.
+    left: Option<String>,
+    /// See [`Moved::again`].
+    again: bool,
+}
+
 impl Moved {
-    /// Counts who of the users `to_cover` joins (no `current` member).
-    fn count<'a>(
-        &mut self,
-        to_cover: &[OrgUser],
-        current: impl Fn(&OrgUser) -> Option<&'a OrganisationMember>,
-    ) {
-        let joined = to_cover.iter().filter(|user| current(user).is_none());
-        self.joined.extend(joined.map(|user| user.email.to_ascii_lowercase()));
+    /// Counts what the covers of one read changed.
+    fn count(&mut self, covers: Vec<Covered>) {
+        for covered in covers {
+            self.joined.extend(covered.joined);
+            self.left.extend(covered.left);
+            self.again += usize::from(covered.again);
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -1367,7 +1383,6 @@ async fn apply_users(
         return Ok(Moved { waiting, ..Moved::default() });
     }
     let mut moved = Moved::default();
-    moved.count(&to_cover, current);
     for member in leavers {
         stop_asked(cx, organisation).await?;
         let lapsed = unlicensed.contains(&member.directory_id);
@@ -1393,22 +1408,44 @@ async fn apply_users(
             moved.readdressed.push((member.email.clone(), user.email.to_ascii_lowercase()));
         }
         let writing = organisation.busy_only && calendar.is_some_and(|c| !c.busy_only);
-        // A member under the same address (a renamed one counts as readdressed), whose calendar
-        // counts as covered again once it is active.
-        let again = member.is_some_and(|m| m.email.eq_ignore_ascii_case(&user.email));
-        joiners.push(async move {
-            stop_asked(cx, organisation).await?;
-            let member = match member.filter(|_| writing) {
-                Some(member) => Some(stop_writing(cx, organisation, org, &user, member).await?),
-                None => member.cloned(),
-            };
-            let member = cover_user(cx, organisation, org, user, member.as_ref(), taken).await?;
-            cx.store.save_organisation_member(tenant_id, organisation.id, &member).await?;
-            Ok::<_, OrganisationError>(again && member.state == "active")
-        });
+        joiners.push(cover_one(cx, organisation, org, user, member, writing, taken));
     }
-    moved.again = cover_each(joiners).await?;
+    moved.count(cover_each(joiners).await?);
     Ok(moved)
+}
+
+/// Covers `user`, a joiner or the `member` they were (left, failing, or in the other tier:
+/// one still `writing` into their calendar under a busy-times-only organisation is stopped
+/// first), and saves the member it comes to; what that changed.
+async fn cover_one(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    org: &Org,
+    user: OrgUser,
+    member: Option<&OrganisationMember>,
+    writing: bool,
+    taken: &[(String, Uuid)],
+) -> Result<Covered, OrganisationError> {
+    stop_asked(cx, organisation).await?;
+    let joining = member.is_none_or(|m| m.state == "left").then(|| user.email.to_ascii_lowercase());
+    // A member under the same address (a renamed one counts as readdressed), whose calendar
+    // counts as covered again once it is active.
+    let again = member.is_some_and(|m| m.email.eq_ignore_ascii_case(&user.email));
+    let member = match member.filter(|_| writing) {
+        Some(member) => Some(stop_writing(cx, organisation, org, &user, member).await?),
+        None => member.cloned(),
+    };
+    let Some(member) = cover_user(cx, organisation, org, user, member.as_ref(), taken).await?
+    else {
+        return Ok(Covered::default());
+    };
+    cx.store.save_organisation_member(organisation.tenant_id, organisation.id, &member).await?;
+    let gone = member.state == "left";
+    Ok(Covered {
+        left: (joining.is_none() && gone).then(|| member.email.clone()),
+        joined: joining.filter(|_| !gone),
+        again: again && member.state == "active",
+    })
 }
 
 /// Whether `member` counts as covering `user`: their calendar is active in the organisation's
@@ -1551,15 +1588,19 @@ fn once_each(mut users: Vec<OrgUser>) -> Vec<OrgUser> {
 /// A user the provider does not answer for (a mailbox being set up, a moment's throttling)
 /// keeps nobody else from being covered: the read goes on and reports the first such error at
 /// the end, and the next read covers them. So many that the provider itself is down stop it.
-/// Counts the covers that answered `true`.
-async fn cover_each(
-    joiners: Vec<impl Future<Output = Result<bool, OrganisationError>>>,
-) -> Result<usize, OrganisationError> {
-    let mut covered = futures::stream::iter(joiners).buffer_unordered(COVERED_AT_ONCE);
-    let (mut unanswered, mut first, mut counted) = (0, None, 0);
+/// What the covers answered, in the `joiners`' order.
+async fn cover_each<T>(
+    joiners: Vec<impl Future<Output = Result<T, OrganisationError>>>,
+) -> Result<Vec<T>, OrganisationError> {
+    let numbered = joiners
+        .into_iter()
+        .enumerate()
+        .map(|(n, joiner)| async move { joiner.await.map(|answer| (n, answer)) });
+    let mut covered = futures::stream::iter(numbered).buffer_unordered(COVERED_AT_ONCE);
+    let (mut unanswered, mut first, mut answers) = (0, None, Vec::new());
     while let Some(done) = covered.next().await {
         match done {
-            Ok(count) => counted += usize::from(count),
+            Ok(answer) => answers.push(answer),
             Err(error @ OrganisationError::Unreachable(_)) => {
                 first.get_or_insert(error);
                 unanswered += 1;
@@ -1570,7 +1611,8 @@ async fn cover_each(
             Err(error) => return Err(error),
         }
     }
-    first.map_or(Ok(counted), Err)
+    answers.sort_by_key(|(n, _)| *n);
+    first.map_or_else(|| Ok(answers.into_iter().map(|(_, answer)| answer).collect()), Err)
 }
 
 /// Covers one directory user: their staff member (the one the organisation covered them as
@@ -1581,6 +1623,10 @@ async fn cover_each(
 /// staff member connected themselves (any connection but the member's) stays theirs: covering
 /// it would put it in the organisation's tier and hand its grant to the organisation's
 /// disconnects. A member whose address changed is followed to the new one.
+///
+/// A user whose mailbox the calendar API does not reach (hosted on the organisation's own
+/// Exchange server, still being set up) has no calendar to cover, as one without a licence:
+/// no member and no staff member (`None`), and a member who had one leaves, saying why.
 async fn cover_user(
     cx: Context<'_>,
     organisation: &OrganisationConnection,
@@ -1588,32 +1634,38 @@ async fn cover_user(
     user: OrgUser,
     before: Option<&OrganisationMember>,
     taken: &[(String, Uuid)],
-) -> Result<OrganisationMember, OrganisationError> {
+) -> Result<Option<OrganisationMember>, OrganisationError> {
     let tenant_id = organisation.tenant_id;
     let ours = before.and_then(|m| m.connection_id);
-    let staff = staff_for(cx.store, tenant_id, &user, before.map(|m| m.staff_id), taken).await?;
+    let known = known_staff(cx.store, tenant_id, &user, before.map(|m| m.staff_id), taken).await?;
     let email = user.email.to_ascii_lowercase();
     // A member whose address changed keeps the old one until the move is made: a read that
     // stops before it (the provider refusing the new address for now) finds the change again.
     let old = before.map(|m| m.email.as_str()).filter(|old| *old != email);
     let mut address = old.unwrap_or(&email);
-    let member = |address: &str, connection_id, error: Option<String>| OrganisationMember {
-        directory_id: user.id.clone(),
-        staff_id: staff.id,
-        email: address.to_owned(),
-        connection_id,
-        state: if error.is_some() { "failed" } else { "active" }.into(),
-        last_error: error,
+    let member =
+        |staff_id, address: &str, connection_id, error: Option<String>| OrganisationMember {
+            directory_id: user.id.clone(),
+            staff_id,
+            email: address.to_owned(),
+            connection_id,
+            state: if error.is_some() { "failed" } else { "active" }.into(),
+            last_error: error,
+        };
+    let own_calendar =
+        |staff_id, address| member(staff_id, address, None, Some(format!("{email}{OWN_CALENDAR}")));
+    let by_hand = |staff_id, address| {
+        connected_by_hand(cx, tenant_id, staff_id, org.provider(), address, ours)
     };
-    let own_calendar = |address| member(address, None, Some(format!("{email}{OWN_CALENDAR}")));
-    let by_hand =
-        |address| connected_by_hand(cx, tenant_id, staff.id, org.provider(), address, ours);
-    if let Some((_, theirs)) = by_hand(&email).await? {
-        let covered = old.map(|old| member(old, ours, None));
+    // A staff member Kalends does not know yet has connected nothing by hand.
+    if let Some(staff) = &known
+        && let Some((_, theirs)) = by_hand(staff.id, &email).await?
+    {
+        let covered = old.map(|old| member(staff.id, old, ours, None));
         if follow_to_their_own(cx, organisation, org, &user, covered, theirs).await? {
             address = &email;
         }
-        return Ok(own_calendar(address));
+        return Ok(Some(own_calendar(staff.id, address)));
     }
     // A calendar the organisation's grant refused (connected, its member failing): listing it
     // proves reading only, and writing may be what was taken back.
@@ -1621,23 +1673,52 @@ async fn cover_user(
     let (token, expires_at, calendars) = match reach(cx, org, &user, refused).await {
         Ok(reached) => reached,
         Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
-        Err(Unminted::Refused(why)) => return Ok(member(address, None, Some(why))),
+        Err(Unminted::NoMailbox) => return no_mailbox(cx, organisation, before).await,
+        Err(Unminted::Refused(why)) => {
+            let staff = staff_or_add(cx.store, tenant_id, &user, known).await?;
+            return Ok(Some(member(staff.id, address, None, Some(why))));
+        }
     };
+    let staff = staff_or_add(cx.store, tenant_id, &user, known).await?;
     if let Some(old) = old {
         // Their own calendar under the old address: its grant follows the renamed account, so
         // it follows the address as a covered one does, and stays theirs; covering the same
         // calendar again would put each booking in it twice.
-        let theirs = by_hand(old).await?.map(|(id, _)| id);
+        let theirs = by_hand(staff.id, old).await?.map(|(id, _)| id);
         let moved = Readdress { from: old, to: &email, calendars: &calendars, keep_account: false };
         match follow_address(cx, organisation, &user, staff.id, theirs.or(ours), moved).await {
-            Ok(()) if theirs.is_some() => return Ok(own_calendar(&email)),
+            Ok(()) if theirs.is_some() => return Ok(Some(own_calendar(staff.id, &email))),
             Ok(()) => address = &email,
-            Err(StoreError::DuplicateConnection) => return Ok(own_calendar(address)),
+            Err(StoreError::DuplicateConnection) => {
+                return Ok(Some(own_calendar(staff.id, address)));
+            }
             Err(error) => return Err(error.into()),
         }
     }
+    match connect_covered(cx, organisation, org, &user, staff.id, (token, expires_at, calendars))
+        .await
+    {
+        Ok(connection) => Ok(Some(member(staff.id, address, Some(connection.id), None))),
+        // The staff member connected it themselves while the provider was asked.
+        Err(StoreError::DuplicateConnection) => Ok(Some(own_calendar(staff.id, address))),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Connects `user`'s calendars (`reached`: the token minted for them, its expiry, and the
+/// calendars it lists) for their staff member, saved with the organisation's member.
+async fn connect_covered(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    org: &Org,
+    user: &OrgUser,
+    staff_id: Uuid,
+    reached: (AccessToken, DateTime<Utc>, Vec<RemoteCalendar>),
+) -> Result<Connection, StoreError> {
+    let (token, expires_at, calendars) = reached;
+    let email = user.email.to_ascii_lowercase();
     let new = NewConnection {
-        staff_id: staff.id,
+        staff_id,
         provider: org.provider(),
         account_email: email.clone(),
         calendars: calendars.into_iter().map(Into::into).collect(),
@@ -1650,19 +1731,35 @@ async fn cover_user(
     };
     // Saved with its member: a calendar saved alone (the member's row failing, the process
     // dying) would pass at the next read for one the staff member connected themselves.
-    let covered = CoveredMember {
-        organisation_id: organisation.id,
-        directory_id: user.id.clone(),
-        email: email.clone(),
+    let covered =
+        CoveredMember { organisation_id: organisation.id, directory_id: user.id.clone(), email };
+    let tenant_id = organisation.tenant_id;
+    connections::covered(cx.store, cx.sealer, tenant_id, new, cx.next_import_at, covered).await
+}
+
+/// A user whose mailbox the calendar API does not reach: no member if they were none (`None`);
+/// a member who was one leaves, their calendar stopped (nothing of Kalends' can be taken out
+/// of a mailbox the API does not reach), saying why and that the next read covers them once
+/// the mailbox is there.
+async fn no_mailbox(
+    cx: Context<'_>,
+    organisation: &OrganisationConnection,
+    before: Option<&OrganisationMember>,
+) -> Result<Option<OrganisationMember>, OrganisationError> {
+    let Some(before) = before else {
+        return Ok(None);
     };
-    match connections::covered(cx.store, cx.sealer, tenant_id, new, cx.next_import_at, covered)
-        .await
-    {
-        Ok(connection) => Ok(member(address, Some(connection.id), None)),
-        // The staff member connected it themselves while the provider was asked.
-        Err(StoreError::DuplicateConnection) => Ok(own_calendar(address)),
-        Err(error) => Err(error.into()),
-    }
+    stop_covering(cx, organisation.tenant_id, before, false, None).await?;
+    let why = "no Exchange Online mailbox the calendar API reaches (hosted on the organisation's \
+               own Exchange server, inactive, or still being set up); once it has one, the next \
+               read covers it";
+    let left = OrganisationMember {
+        state: "left".into(),
+        last_error: Some(why.into()),
+        connection_id: None,
+        ..before.clone()
+    };
+    Ok(Some(left))
 }
 
 /// Disconnects the calendar a member still has written into, moving into busy times only,
@@ -1744,7 +1841,7 @@ async fn follow_member(
     let calendars = match reach(cx, org, user, false).await {
         Ok((_, _, calendars)) => calendars,
         Err(Unminted::Unreachable(error)) => return Err(OrganisationError::Unreachable(error)),
-        Err(Unminted::Refused(_)) => return Ok(Followed::Refused),
+        Err(Unminted::Refused(_) | Unminted::NoMailbox) => return Ok(Followed::Refused),
     };
     let email = user.email.to_ascii_lowercase();
     let moved = Readdress { from: &member.email, to: &email, calendars: &calendars, keep_account };
@@ -1863,25 +1960,35 @@ async fn follow_address(
     Ok(())
 }
 
-/// The staff member a directory user is: the one the organisation covered them as (`known`,
-/// unless the host removed them since), the one with their address who is not another user
-/// of the directory (`taken`: directory id, staff id), or a new one.
-async fn staff_for(
+/// The staff member a directory user already is: the one the organisation covered them as
+/// (`known`, unless the host removed them since), or the one with their address who is not
+/// another user of the directory (`taken`: directory id, staff id).
+async fn known_staff(
     store: &Store,
     tenant_id: Uuid,
     user: &OrgUser,
     known: Option<Uuid>,
     taken: &[(String, Uuid)],
-) -> Result<Staff, StoreError> {
+) -> Result<Option<Staff>, StoreError> {
     if let Some(id) = known {
         match store.staff(tenant_id, id).await {
             Err(StoreError::NotFound) => {}
-            found => return found,
+            found => return found.map(Some),
         }
     }
-    if let Some(staff) = store.staff_by_email(tenant_id, &user.email).await?
-        && !taken.iter().any(|(other, id)| *other != user.id && *id == staff.id)
-    {
+    let staff = store.staff_by_email(tenant_id, &user.email).await?;
+    Ok(staff.filter(|staff| !taken.iter().any(|(other, id)| *other != user.id && *id == staff.id)))
+}
+
+/// The staff member `known` ([`known_staff`]), or a new one for the directory user, added when
+/// the user has a calendar to cover or a refusal to show.
+async fn staff_or_add(
+    store: &Store,
+    tenant_id: Uuid,
+    user: &OrgUser,
+    known: Option<Staff>,
+) -> Result<Staff, StoreError> {
+    if let Some(staff) = known {
         return Ok(staff);
     }
     let name = if user.name.trim().is_empty() { user.email.clone() } else { user.name.clone() };

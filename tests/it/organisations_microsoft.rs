@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::helpers::{Db, TestApp, booking_in, on_both_databases};
 use crate::organisations::{
-    a_booking_follows, disconnecting_stops_every_covered_calendar, members, seen, states,
+    a_booking_follows, disconnecting_stops_every_covered_calendar, members, organisation_log, seen,
+    states,
 };
 
 on_both_databases!(
@@ -38,6 +39,7 @@ on_both_databases!(
     a_leavers_cleanup_mints_with_the_secret_that_replaced_the_one_it_kept,
     a_whole_tenant_leaves_out_accounts_without_a_mailbox_until_they_are_licensed,
     licences_lapsing_across_the_organisation_are_named_and_stop_no_calendar_by_themselves,
+    a_mailbox_on_the_organisations_own_exchange_server_is_no_member_until_it_moves_online,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -1043,6 +1045,70 @@ async fn a_whole_tenant_leaves_out_accounts_without_a_mailbox_until_they_are_lic
     let bo = listed.iter().find(|m| m.email == "bo@salon.example").unwrap();
     let why = bo.last_error.as_deref().unwrap_or_default();
     assert!(why.starts_with("no Exchange Online licence any more"), "{why}");
+    app.stop().await;
+}
+
+/// A licensed user whose mailbox Graph does not reach (kept on the organisation's own Exchange
+/// server in a hybrid deployment, or still being set up after the licence was given) has no
+/// calendar to cover: no member, no staff member, and nothing failing for them. Once the mailbox
+/// is in Exchange Online, the next read covers them; a member back in the group with their
+/// mailbox on premises stays out, saying why.
+async fn a_mailbox_on_the_organisations_own_exchange_server_is_no_member_until_it_moves_online(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    tenant(&app, EVERYTHING, None).await;
+    let dee = |on_premises: bool| json!({"user_principal_name": "dee@salon.example", "on_premises": on_premises});
+    control(&app, "POST", "/users", dee(true)).await;
+    group(&app, &["ann@salon.example", "bo@salon.example", "dee@salon.example"]).await;
+
+    let (status, organisation) = connect(&app, &key, body(Some(GROUP))).await;
+    assert_eq!((status, &organisation["members_count"]), (201, &json!(2)), "{organisation}");
+    let id: Uuid = organisation["id"].as_str().unwrap().parse().unwrap();
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), [("ann@salon.example", "active"), ("bo@salon.example", "active")]);
+    let path = format!("/api/v1/organisation-connections/{id}");
+    let (_, shown) = app.call("GET", &path, &key, None).await;
+    assert_eq!(shown["last_error"], Value::Null, "nothing is failing: {shown}");
+    let (_, staff) = app.call("GET", "/api/v1/staff", &key, None).await;
+    let emails: Vec<&str> =
+        staff["items"].as_array().unwrap().iter().filter_map(|s| s["email"].as_str()).collect();
+    assert!(!emails.contains(&"dee@salon.example"), "no staff member for Dee yet: {emails:?}");
+
+    // Dee's mailbox moves to Exchange Online; Bo leaves the group.
+    control(&app, "POST", "/users", dee(false)).await;
+    group(&app, &["ann@salon.example", "dee@salon.example"]).await;
+    let refresh = format!("{path}/refresh");
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
+    let log = organisation_log(&app, &key).await;
+    let detail = log[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("1 user joined (dee@salon.example); 1 user left"), "{detail}");
+
+    // Bo comes back to the group, his mailbox now on premises: he stays out, and says why.
+    let bo = json!({"user_principal_name": "bo@salon.example", "on_premises": true});
+    control(&app, "POST", "/users", bo).await;
+    group(&app, &["ann@salon.example", "bo@salon.example", "dee@salon.example"]).await;
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(2)), "{answer}");
+    let (_, shown) = app.call("GET", &path, &key, None).await;
+    assert_eq!(shown["last_error"], Value::Null, "nothing is failing: {shown}");
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(
+        states(&listed),
+        [
+            ("ann@salon.example", "active"),
+            ("bo@salon.example", "left"),
+            ("dee@salon.example", "active")
+        ]
+    );
+    let bo = listed.iter().find(|m| m.email == "bo@salon.example").unwrap();
+    let why = bo.last_error.as_deref().unwrap_or_default();
+    assert!(why.starts_with("no Exchange Online mailbox the calendar API reaches"), "{why}");
+    let log = organisation_log(&app, &key).await;
+    let detail = log[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("0 users joined; 0 users left"), "{detail}");
     app.stop().await;
 }
 

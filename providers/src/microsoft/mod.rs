@@ -179,6 +179,11 @@ impl CallError {
 impl From<CallError> for ProviderError {
     fn from(error: CallError) -> Self {
         match error {
+            CallError::Status { code: Some(code), message, .. }
+                if code.eq_ignore_ascii_case("MailboxNotEnabledForRESTAPI") =>
+            {
+                ProviderError::NoMailbox { message }
+            }
             CallError::Status { status, code, message, retry_after } => {
                 ProviderError::from_status(status, code.as_deref(), message, retry_after)
             }

@@ -454,6 +454,22 @@ async fn a_429_with_a_fractional_retry_after_is_transient_for_that_long() {
     assert_eq!(error.retry_after(), Some(Duration::from_millis(2128)));
 }
 
+#[test]
+fn a_mailbox_graph_does_not_enable_is_no_mailbox_and_other_404s_are_not_found() {
+    let answer = |code: &str| super::CallError::Status {
+        status: 404,
+        code: Some(code.to_owned()),
+        message: "The mailbox is either inactive, soft-deleted, or is hosted on-premise.".into(),
+        retry_after: None,
+    };
+    let none = ProviderError::from(answer("MailboxNotEnabledForRESTAPI"));
+    assert!(matches!(none, ProviderError::NoMailbox { .. }), "{none:?}");
+    assert!(!none.is_retryable());
+    assert!(none.to_string().contains("hosted on premises"), "{none}");
+    let gone = ProviderError::from(answer("ErrorItemNotFound"));
+    assert!(matches!(gone, ProviderError::NotFound { .. }), "{gone:?}");
+}
+
 #[tokio::test]
 async fn a_503_is_transient() {
     let harness = Harness::start().await;
