@@ -281,7 +281,9 @@ impl Credentials {
 
     /// Runs `call` with a fresh token, within the account's and the provider's request budgets;
     /// on a 401 the token is refreshed once and the call retried; a rate-limit answer makes this
-    /// account (only) wait its `Retry-After`. A dead grant marks the connection `needs_reauth`.
+    /// account (only) wait its `Retry-After`. A dead grant marks the connection `needs_reauth`;
+    /// a covered mailbox the organisation's grant no longer reaches (refused, or gone from
+    /// Exchange Online) marks it `error`, for the next directory read to settle.
     pub async fn with_token<T, F, Fut>(
         &self,
         connection: &Connection,
@@ -305,10 +307,14 @@ impl Credentials {
             other => other,
         };
         match result {
+            Err(ProviderError::NoMailbox { .. }) if covered => {
+                let gone = TenantError::NoMailbox(connection.account_email.clone());
+                Err(self.out_of_reach(connection, version, gone, 404).await?.into())
+            }
             Err(error @ ProviderError::Permanent { status: 403, .. }) if covered => {
                 match self.organisation_refusal(connection, &error, version).await {
                     Some((refusal, version)) => {
-                        Err(self.out_of_reach(connection, version, refusal).await?.into())
+                        Err(self.out_of_reach(connection, version, refusal, 403).await?.into())
                     }
                     None => Err(error.into()),
                 }
@@ -364,13 +370,15 @@ impl Credentials {
     }
 
     /// A covered mailbox out of the organisation's reach (`refusal`) until its administrator
-    /// acts: said in their words on the connection (`error`, no e-mail to the staff member, who
-    /// has nothing to do), and the refusal to answer with.
+    /// acts or the next directory read settles it: said in their words on the connection
+    /// (`error`, no e-mail to the staff member, who has nothing to do), and the refusal to
+    /// answer with, under Graph's `status`.
     async fn out_of_reach(
         &self,
         connection: &Connection,
         version: i64,
         refusal: TenantError,
+        status: u16,
     ) -> Result<ProviderError, ConnectionError> {
         let refusal = refusal.to_string();
         tracing::warn!(connection = %connection.id, "the organisation's application may not reach a covered mailbox");
@@ -378,7 +386,7 @@ impl Credentials {
             .delegation_refused(connection.id, version, &refusal)
             .await
             .map_err(ConnectionError::Store)?;
-        Ok(ProviderError::permanent(403, refusal))
+        Ok(ProviderError::permanent(status, refusal))
     }
 
     /// Runs `call`, made for the account `address` outside a connection (the calendars listed

@@ -273,6 +273,7 @@ impl OrganisationError {
             (
                 TenantError::OutsideScope(_)
                 | TenantError::OutsideRole(_)
+                | TenantError::NoMailbox(_)
                 | TenantError::UnknownGroup(_),
                 _,
             ) => "group_id",

@@ -40,6 +40,7 @@ on_both_databases!(
     a_whole_tenant_leaves_out_accounts_without_a_mailbox_until_they_are_licensed,
     licences_lapsing_across_the_organisation_are_named_and_stop_no_calendar_by_themselves,
     a_mailbox_on_the_organisations_own_exchange_server_is_no_member_until_it_moves_online,
+    a_covered_mailbox_moved_on_premises_is_marked_and_leaves_at_the_next_read,
 );
 
 /// The test application's certificate with its private key, as the administrator pastes it, and
@@ -482,6 +483,39 @@ async fn a_group_change_covers_a_joiner_and_cleans_up_a_leavers_calendar(db: Db)
         ]
     );
     seen(&|| events_of(&app, "bo@salon.example"), <[Value]>::is_empty).await;
+    app.stop().await;
+}
+
+/// A covered member's mailbox moves to the organisation's own Exchange server: their next
+/// booking finds it gone, their calendar says so to the administrator, and the next directory
+/// read takes them out of the members, saying why.
+async fn a_covered_mailbox_moved_on_premises_is_marked_and_leaves_at_the_next_read(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let id = bo_booked_in_the_group(&app, &key).await;
+    let bo = json!({"user_principal_name": "bo@salon.example", "on_premises": true});
+    control(&app, "POST", "/users", bo).await;
+    let bo = members(&app, &key, id).await.items[1].clone();
+    let mut booking = booking_in("Colour", 9);
+    booking.staff_ids = vec![bo.staff_id];
+    app.api(&key).create_booking(&booking).await.unwrap();
+    app.settle().await;
+    let connections = app.api(&key).connections().await.unwrap();
+    let calendar = connections.iter().find(|c| c.staff_id == bo.staff_id).unwrap();
+    let why = calendar.last_error.as_deref().unwrap_or_default();
+    assert_eq!(calendar.status, "error", "{why}");
+    assert!(why.contains("has no Exchange Online mailbox the calendar API reaches"), "{why}");
+
+    let refresh = format!("/api/v1/organisation-connections/{id}/refresh");
+    let (status, answer) = app.call("POST", &refresh, &key, None).await;
+    assert_eq!((status, &answer["members_count"]), (200, &json!(1)), "{answer}");
+    let listed = members(&app, &key, id).await.items;
+    assert_eq!(states(&listed), [("ann@salon.example", "active"), ("bo@salon.example", "left")]);
+    let why = listed[1].last_error.as_deref().unwrap_or_default();
+    assert!(why.starts_with("no Exchange Online mailbox the calendar API reaches"), "{why}");
+    let log = organisation_log(&app, &key).await;
+    let detail = log[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("0 users joined; 1 user left (bo@salon.example)"), "{detail}");
     app.stop().await;
 }
 
@@ -1113,8 +1147,9 @@ async fn a_mailbox_on_the_organisations_own_exchange_server_is_no_member_until_i
 }
 
 /// The organisation's subscription lapses: every member's Exchange plan is suspended at once.
-/// The hourly read names the licences as the cause and stops no calendar by itself; renewed,
-/// the next read finds everyone as they were.
+/// The hourly read names the licences as the cause and stops no calendar by itself (a calendar
+/// whose call finds its mailbox gone meanwhile is marked, not disconnected); renewed, the next
+/// read finds everyone as they were.
 async fn licences_lapsing_across_the_organisation_are_named_and_stop_no_calendar_by_themselves(
     db: Db,
 ) {
@@ -1145,7 +1180,9 @@ async fn licences_lapsing_across_the_organisation_are_named_and_stop_no_calendar
     app.store.enqueue(&job).await.unwrap();
     app.settle().await;
     let listed = members(&app, &key, id).await.items;
-    assert!(listed.iter().all(|m| m.state == "active"), "{listed:?}");
+    assert!(listed.iter().all(|m| m.state != "left"), "{listed:?}");
+    let connections = app.api(&key).connections().await.unwrap();
+    assert!(connections.iter().all(|c| c.status != "revoked"), "{connections:?}");
     let path = format!("/api/v1/organisation-connections/{id}");
     let (_, shown) = app.call("GET", &path, &key, None).await;
     let error = shown["last_error"].as_str().unwrap_or_default();

@@ -280,6 +280,11 @@ pub enum TenantError {
         "{0} is outside the scope of the application's role in Exchange Online (RBAC for Applications): add them to the group the role assignment is scoped to, or widen its scope (Get-ManagementRoleAssignment -RoleAssignee <the application> shows it)"
     )]
     OutsideRole(String),
+    /// A covered mailbox Graph no longer reaches (`MailboxNotEnabledForRESTAPI`).
+    #[error(
+        "{0} has no Exchange Online mailbox the calendar API reaches any more (moved to the organisation's own Exchange server, inactive, or its licence taken away): the next directory read takes them out of the organisation's members until it has one"
+    )]
+    NoMailbox(String),
     /// The security group named does not exist.
     #[error("the tenant has no group {0}: give the object id of a security group")]
     UnknownGroup(String),
