@@ -120,7 +120,7 @@ async fn availability(
 }
 
 /// A window bound: a date is midnight in `zone`, anything else must be RFC 3339.
-fn bound(
+pub(super) fn bound(
     c: &mut Checker,
     field: &str,
     value: Option<&str>,

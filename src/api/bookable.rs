@@ -55,9 +55,8 @@ pub struct NightOut {
     pub can_check_out: bool,
     /// The shortest stay starting on it.
     pub min_nights: u32,
-    /// The last check-out date a stay starting on it may have under every rule; absent when no
+    /// The last check-out date a stay starting on it may have under every rule; null when no
     /// stay may start on it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_check_out: Option<NaiveDate>,
 }
 

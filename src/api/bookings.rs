@@ -415,9 +415,10 @@ impl From<&Booking> for BookingOut {
 /// Filters of `GET /api/v1/bookings`.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct BookingQuery {
-    /// Only bookings ending after this instant (RFC 3339).
+    /// Only bookings ending after this instant (RFC 3339), or this date's midnight in the
+    /// tenant's zone (`YYYY-MM-DD`).
     pub from: Option<String>,
-    /// Only bookings starting before this instant (RFC 3339).
+    /// Only bookings starting before this instant, or this date's midnight in the tenant's zone.
     pub to: Option<String>,
     /// `tentative`, `confirmed` or `cancelled`.
     pub status: Option<String>,
@@ -456,15 +457,34 @@ async fn validate(
     body.into_new(zone).map_err(ApiError::invalid)
 }
 
-/// A written booking's answer, with what the fresh look at the feeds found first, if asked.
-fn written(booking: &Booking, rechecked: Option<Vec<FeedRechecked>>) -> BookingOut {
-    BookingOut { feeds_rechecked: rechecked, ..BookingOut::from(booking) }
+/// A written booking's answer, with what the fresh look at the feeds found first, if asked,
+/// and what its calendars hold as the write leaves them (the syncs it owes are still to run:
+/// a new booking's list is empty).
+async fn written(
+    state: &AppState,
+    booking: &Booking,
+    rechecked: Option<Vec<FeedRechecked>>,
+) -> Result<BookingOut, ApiError> {
+    let out = with_sync(state, std::slice::from_ref(booking)).await?.remove(0);
+    Ok(BookingOut { feeds_rechecked: rechecked, ..out })
 }
 
+/// The answers for `bookings`, each with what its calendars hold (`sync`), read in one query.
+async fn with_sync(state: &AppState, bookings: &[Booking]) -> Result<Vec<BookingOut>, ApiError> {
+    let ids: Vec<Uuid> = bookings.iter().map(|b| b.id).collect();
+    let events = state.store.booking_events_of(&ids).await?;
+    let sync = |id: Uuid| events.iter().filter(move |e| e.booking_id == id).map(SyncOut::from);
+    Ok(bookings
+        .iter()
+        .map(|b| BookingOut { sync: sync(b.id).collect(), ..BookingOut::from(b) })
+        .collect())
+}
+
+/// A new booking's answer: it is in no calendar yet, so its `sync` is empty without a read.
 fn created(booking: &Booking, rechecked: Option<Vec<FeedRechecked>>) -> Response {
     let location = format!("/api/v1/bookings/{}", booking.id);
-    (StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(written(booking, rechecked)))
-        .into_response()
+    let out = BookingOut { feeds_rechecked: rechecked, ..BookingOut::from(booking) };
+    (StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(out)).into_response()
 }
 
 /// A write reads a staff member the request names twice once (`BookingIn::into_new`), so the
@@ -552,7 +572,7 @@ async fn upsert_booking(
     Ok(match saved {
         UpsertOutcome::Created(b) => created(&b, rechecked),
         UpsertOutcome::Updated { booking: b, .. } | UpsertOutcome::Unchanged(b) => {
-            axum::Json(written(&b, rechecked)).into_response()
+            axum::Json(written(&state, &b, rechecked).await?).into_response()
         }
     })
 }
@@ -566,9 +586,7 @@ async fn get_booking(
     Path(id): Path<String>,
 ) -> Result<axum::Json<BookingOut>, ApiError> {
     let booking = state.store.booking(tenant.id, parse_id(&id)?).await?;
-    let mut out = BookingOut::from(&booking);
-    out.sync = state.store.booking_events(booking.id).await?.iter().map(SyncOut::from).collect();
-    Ok(axum::Json(out))
+    Ok(axum::Json(written(&state, &booking, None).await?))
 }
 
 /// Change some fields of a booking.
@@ -604,7 +622,7 @@ async fn patch_booking(
             return Err(refused(&state, tenant.id, &rechecked, e).await);
         }
     };
-    Ok(axum::Json(written(&booking, rechecked)))
+    Ok(axum::Json(written(&state, &booking, rechecked).await?))
 }
 
 /// Cancel a booking: it disappears from calendars and stays in feeds as cancelled for a while.
@@ -617,7 +635,7 @@ async fn cancel_booking(
     Path(id): Path<String>,
 ) -> Result<axum::Json<BookingOut>, ApiError> {
     let booking = bookings::cancel(&state.store, &tenant, parse_id(&id)?).await?;
-    Ok(axum::Json(BookingOut::from(&booking)))
+    Ok(axum::Json(written(&state, &booking, None).await?))
 }
 
 /// List bookings, oldest first, with filters.
@@ -631,8 +649,10 @@ async fn list_bookings(
 ) -> Result<axum::Json<ListOut<BookingOut>>, ApiError> {
     let mut c = Checker::default();
     let paging = page.paging(&mut c.errors);
-    let from = query.from.as_deref().and_then(|v| c.instant("from", v));
-    let to = query.to.as_deref().and_then(|v| c.instant("to", v));
+    // A date is midnight in the tenant's zone, as the console shows the days.
+    let zone = tenant.settings.time_zone;
+    let from = super::availability::bound(&mut c, "from", query.from.as_deref(), zone);
+    let to = super::availability::bound(&mut c, "to", query.to.as_deref(), zone);
     let status = query.status.as_deref().and_then(|s| {
         let parsed = BookingStatus::parse(s);
         if parsed.is_none() {
@@ -659,7 +679,11 @@ async fn list_bookings(
         })
         .map_err(ApiError::invalid)?;
     let page = state.store.list_bookings(tenant.id, &filter).await?;
-    Ok(axum::Json(ListOut::from_page(&page, BookingOut::from)))
+    let items = with_sync(&state, &page.items).await?;
+    Ok(axum::Json(ListOut {
+        items,
+        next_cursor: page.next_cursor.map(super::extract::encode_cursor),
+    }))
 }
 
 /// The routes of this resource.

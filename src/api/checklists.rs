@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, OptionalJson, PageQuery, parse_id};
 use crate::input::checklists::{ListingFields, listing, platform_message};
 use crate::input::{self, FieldError};
 use crate::state::AppState;
@@ -294,7 +294,7 @@ async fn done_item(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<MarkIn>,
+    OptionalJson(body): OptionalJson<MarkIn>,
 ) -> Result<axum::Json<ChecklistItemOut>, ApiError> {
     mark_item(&state, &tenant, &id, Mark::Done, body).await
 }
@@ -307,7 +307,7 @@ async fn skip_item(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<MarkIn>,
+    OptionalJson(body): OptionalJson<MarkIn>,
 ) -> Result<axum::Json<ChecklistItemOut>, ApiError> {
     mark_item(&state, &tenant, &id, Mark::Skip, body).await
 }
@@ -320,7 +320,7 @@ async fn reopen_item(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<MarkIn>,
+    OptionalJson(body): OptionalJson<MarkIn>,
 ) -> Result<axum::Json<ChecklistItemOut>, ApiError> {
     mark_item(&state, &tenant, &id, Mark::Reopen, body).await
 }

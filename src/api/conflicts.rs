@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::ListOut;
 use super::conflict_item::ConflictItemOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, parse_id};
+use super::extract::{ApiQuery, AuthTenant, OptionalJson, PageQuery, parse_id};
 use crate::input;
 use crate::state::AppState;
 
@@ -163,7 +163,7 @@ async fn resolve_conflict(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ResolveIn>,
+    OptionalJson(body): OptionalJson<ResolveIn>,
 ) -> Result<axum::Json<ConflictOut>, ApiError> {
     let id = parse_id(&id)?;
     let note = input::note(body.note.as_deref()).map_err(ApiError::invalid)?;

@@ -17,8 +17,9 @@ use uuid::Uuid;
 
 use super::ListOut;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiQuery, AuthTenant, parse_id};
+use super::extract::{ApiJson, ApiQuery, AuthTenant, PageQuery, parse_id};
 use crate::connections::Disconnected;
+use crate::input::FieldError;
 use crate::state::AppState;
 
 /// A connected calendar account.
@@ -70,9 +71,8 @@ impl From<&Connection> for ConnectionOut {
     }
 }
 
-/// Filter of the list.
+/// Filter of the list (its paging is [`PageQuery`]).
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 pub struct ConnectionQuery {
     /// Only this staff member's connections.
     pub staff_id: Option<String>,
@@ -134,26 +134,30 @@ impl From<RemoteCalendar> for CalendarOut {
     }
 }
 
-/// The tenant's connections, oldest first.
-#[utoipa::path(get, path = "/api/v1/connections", tag = "connections", params(ConnectionQuery),
+/// The tenant's connections, oldest first, paged as every list is.
+#[utoipa::path(get, path = "/api/v1/connections", tag = "connections", params(ConnectionQuery, PageQuery),
     responses((status = 200, body = ListOut<ConnectionOut>), (status = 422, body = Problem)))]
 async fn list_connections(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     ApiQuery(query): ApiQuery<ConnectionQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<ListOut<ConnectionOut>>, ApiError> {
-    let staff_id = query
-        .staff_id
-        .as_deref()
-        .map(|id| {
-            id.parse::<Uuid>().map_err(|_| ApiError::invalid_field("staff_id", "must be a UUID"))
-        })
-        .transpose()?;
+    let mut errors = Vec::new();
+    let paging = page.paging(&mut errors);
+    let staff_id = query.staff_id.as_deref().and_then(|id| {
+        let parsed = id.parse::<Uuid>().ok();
+        if parsed.is_none() {
+            errors.push(FieldError::new("staff_id", "must be a UUID"));
+        }
+        parsed
+    });
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    // A tenant's connections are a few per staff member: read whole, paged here.
     let list = state.store.list_connections(tenant.id, staff_id).await?;
-    Ok(axum::Json(ListOut {
-        items: list.iter().map(ConnectionOut::from).collect(),
-        next_cursor: None,
-    }))
+    Ok(axum::Json(ListOut::page_of(&list, paging, |c| c.id, ConnectionOut::from)))
 }
 
 /// One connection.

@@ -129,6 +129,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not-found", "no such object")
     }
 
+    /// 405: the path exists, not with this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "this path does not take this method; see /api/v1/openapi.json",
+        )
+    }
+
     /// 404 with a reason.
     pub fn not_found_detail(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", detail)

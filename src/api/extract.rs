@@ -50,6 +50,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A JSON body whose fields are all optional: a request without one (no body at all, as a bare
+/// `POST .../done` sends) is the empty object; a body given is read as [`ApiJson`] reads it.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = req.headers();
+        let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+        let bodiless = headers.get(header::CONTENT_TYPE).is_none()
+            && headers.get(header::TRANSFER_ENCODING).is_none()
+            && length.is_none_or(|n| n.trim() == "0");
+        if bodiless {
+            return Ok(Self(T::default()));
+        }
+        ApiJson::from_request(req, state).await.map(|ApiJson(body)| Self(body))
+    }
+}
+
 /// Deserializes `bytes`, turning serde's error into a field-level problem.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     json::read(bytes).map_err(|e| match e {

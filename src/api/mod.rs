@@ -54,6 +54,31 @@ impl<T> ListOut<T> {
             next_cursor: page.next_cursor.map(extract::encode_cursor),
         }
     }
+
+    /// One page of `all`, a list read whole (a tenant's few connections), oldest first by
+    /// `id`, which are v7: they grow with the time an item was made. A cursor whose item was
+    /// removed since goes on after where it was.
+    pub fn page_of<'a, U>(
+        all: &'a [U],
+        paging: extract::Paging,
+        id: impl Fn(&U) -> uuid::Uuid,
+        item: impl Fn(&'a U) -> T,
+    ) -> Self {
+        let start = match paging.after {
+            Some(after) => all.iter().position(|u| id(u) == after).map_or_else(
+                || all.iter().position(|u| id(u) > after).unwrap_or(all.len()),
+                |at| at + 1,
+            ),
+            None => 0,
+        };
+        let rest = &all[start..];
+        let shown = &rest[..rest.len().min(paging.limit as usize)];
+        let last = shown.last().filter(|_| shown.len() < rest.len());
+        ListOut {
+            items: shown.iter().map(item).collect(),
+            next_cursor: last.map(|u| extract::encode_cursor(id(u))),
+        }
+    }
 }
 
 /// Bodies above this answer 413.
@@ -126,5 +151,6 @@ pub fn router() -> Router<AppState> {
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
         )
         .fallback(|| async { error::ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { error::ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

@@ -196,13 +196,6 @@ pub struct MembersOut {
     pub items: Vec<MemberOut>,
 }
 
-/// The tenant's organisation connections.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct OrganisationConnectionsOut {
-    /// Oldest first.
-    pub items: Vec<OrganisationConnectionOut>,
-}
-
 /// Who made a change in the organisation log.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct LogActorOut {
@@ -350,15 +343,19 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(OrganisationConnectionOut::from(created))).into_response())
 }
 
-/// The tenant's organisation connections.
+/// The tenant's organisation connections, oldest first, paged as every list is.
 #[utoipa::path(get, path = "/api/v1/organisation-connections", tag = "organisation-connections",
-    responses((status = 200, body = OrganisationConnectionsOut)))]
+    params(PageQuery),
+    responses((status = 200, body = ListOut<OrganisationConnectionOut>), (status = 422, body = Problem)))]
 async fn list(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-) -> Result<axum::Json<OrganisationConnectionsOut>, ApiError> {
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<axum::Json<ListOut<OrganisationConnectionOut>>, ApiError> {
+    let paging = page.checked()?;
     let all = state.store.list_organisation_connections(tenant.id).await?;
-    Ok(axum::Json(OrganisationConnectionsOut { items: all.into_iter().map(Into::into).collect() }))
+    let item = |o: &OrganisationConnection| OrganisationConnectionOut::from(o.clone());
+    Ok(axum::Json(ListOut::page_of(&all, paging, |o| o.id, item)))
 }
 
 /// One organisation connection.

@@ -282,6 +282,18 @@ async fn malformed_json_is_400_and_oversized_bodies_are_413() {
     let response = send(huge.into_bytes(), "application/json").await.unwrap();
     assert_eq!(response.status(), 413);
     assert_eq!(response.headers()["content-type"], "application/problem+json");
+    // A method the path does not take is a problem too, saying which it does take.
+    let response = app
+        .http
+        .delete(app.url("/api/v1/bookings"))
+        .header("Authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let allow = response.headers().get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(allow.contains("GET") && allow.contains("POST"), "Allow: {allow:?}");
     app.stop().await;
 }
 
@@ -303,6 +315,14 @@ async fn list_filters_and_cursors_are_validated() {
         .unwrap();
     let titles: Vec<_> = window.items.iter().map(|b| b.title.as_str()).collect();
     assert_eq!(titles, ["B2", "B3"]);
+    // Dates, as every other window of the API takes them: midnight in the tenant's zone.
+    let days = api.bookings("from=2030-01-02&to=2030-01-04").await.unwrap();
+    let titles: Vec<_> = days.items.iter().map(|b| b.title.as_str()).collect();
+    assert_eq!(titles, ["B2", "B3"]);
+    // Every list is a page, even one that fits in one.
+    let organisations = "/api/v1/organisation-connections?limit=10";
+    let listed = api.send::<serde_json::Value>("GET", organisations, None, 200).await.unwrap();
+    assert_eq!(listed, serde_json::json!({"items": [], "next_cursor": null}));
     let problem =
         api.bookings("limit=501&cursor=zzz&from=yesterday&status=maybe").await.unwrap_err();
     assert_eq!(problem.status, 422);

@@ -123,6 +123,8 @@ async fn stays_show_booked_turnover_and_where_a_stay_may_start_and_end(db: Db) {
         false,
         "no room for two nights and the cleaning"
     );
+    let eighth = night("2030-01-08");
+    assert_eq!(eighth.get("max_check_out"), Some(&Value::Null), "no stay, said as null: {eighth}");
     assert_eq!(night("2030-01-09")["can_check_out"], true);
     assert_eq!(night("2030-01-13")["can_check_in"], false, "the 13th is a Sunday: no arrivals");
     assert_eq!(night("2030-01-14")["can_check_in"], true);

@@ -467,9 +467,16 @@ impl Api<'_> {
     }
 
     pub async fn connections(&self) -> Result<Vec<ConnectionOut>, Problem> {
-        let page: ListOut<ConnectionOut> =
-            self.send("GET", "/api/v1/connections", None, 200).await?;
-        Ok(page.items)
+        let (mut all, mut cursor) = (Vec::new(), String::new());
+        loop {
+            let path = format!("/api/v1/connections?limit=500&cursor={cursor}");
+            let page: ListOut<ConnectionOut> = self.send("GET", &path, None, 200).await?;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = next,
+                None => return Ok(all),
+            }
+        }
     }
 
     /// `POST /api/v1/connections/{id}/sync` (202).

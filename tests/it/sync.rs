@@ -108,6 +108,14 @@ async fn a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears(
     let app = TestApp::start_public(db).await;
     let (key, ann, bo) = two_connected_staff(&app).await;
     let api = app.api(&key);
+    // The connections are listed a page at a time, as every list is.
+    let first: Value = api.send("GET", "/api/v1/connections?limit=1", None, 200).await.unwrap();
+    assert_eq!(first["items"][0]["staff_id"], ann.to_string(), "{first}");
+    let next =
+        format!("/api/v1/connections?limit=1&cursor={}", first["next_cursor"].as_str().unwrap());
+    let second: Value = api.send("GET", &next, None, 200).await.unwrap();
+    assert_eq!(second["items"][0]["staff_id"], bo.to_string(), "{second}");
+    assert_eq!(second["next_cursor"], Value::Null, "{second}");
     let id = api.create_booking(&booking(ann, bo, 2)).await.unwrap().id;
     let (g, m) = settled(&app, |g, m| g.len() == 1 && m.len() == 1).await;
     assert_eq!(g[0]["summary"], "Massage");
@@ -123,10 +131,15 @@ async fn a_booking_appears_in_each_assigned_staff_calendar_moves_and_disappears(
         synced.iter().any(|s| s.provider == "google")
             && synced.iter().any(|s| s.provider == "microsoft")
     );
+    // The list says where each booking stands in the calendars, as the booking itself does.
+    let listed: Value = api.send("GET", "/api/v1/bookings", None, 200).await.unwrap();
+    let sync = listed["items"][0]["sync"].as_array().cloned().unwrap_or_default();
+    assert_eq!(sync.iter().map(|s| &s["state"]).collect::<Vec<_>>(), ["synced", "synced"]);
 
-    // Moved: both events follow.
+    // Moved: both events follow; the answer names the calendars the move is for.
     let moved = moved_to("2030-01-05T14:00:00+01:00", "2030-01-05T15:00:00+01:00");
-    api.patch_booking(id, &moved).await.unwrap();
+    let answer = api.patch_booking(id, &moved).await.unwrap();
+    assert_eq!(answer.sync.len(), 2, "{:?}", answer.sync);
     settled(&app, |g, m| {
         g.len() == 1
             && g[0]["start"]["dateTime"]
