@@ -121,9 +121,11 @@ fn ops_app(state: AppState) -> Router {
     ops::ops_router().layer(axum::middleware::from_fn(ops::track)).with_state(state)
 }
 
-/// Every request, its body included, must be answered within `timeout` (408 otherwise).
+/// Every request, its body included, must be answered within `timeout` (408 otherwise; the
+/// API's as problem+json, as its every error).
 fn with_request_timeout(app: Router, timeout: Duration) -> Router {
     app.layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn(api::error::timeouts_as_problems))
 }
 
 /// Keeps the SQLite write-ahead log short, off the request path.

@@ -138,6 +138,16 @@ impl ApiError {
         )
     }
 
+    /// 408: the request, its body included, took longer than the server waits.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "the request, its body included, took longer than the server waits \
+             (http.request_timeout_secs); send it again",
+        )
+    }
+
     /// 404 with a reason.
     pub fn not_found_detail(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", detail)
@@ -315,4 +325,17 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The timeout layer's bare 408, said as the API's problem for an API path.
+pub async fn timeouts_as_problems(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if api && response.status() == StatusCode::REQUEST_TIMEOUT {
+        return ApiError::request_timeout().into_response();
+    }
+    response
 }

@@ -268,11 +268,14 @@ async fn a_request_whose_body_never_finishes_is_answered_408() {
     let app = TestApp::start_with(config, dir).await;
     let (_, key) = app.tenant().await;
     let mut stalled = a_stalled_request(&app, &key).await;
-    let mut answer = vec![0; 64];
+    let mut answer = vec![0; 4096];
     let read = tokio::time::timeout(Duration::from_secs(10), stalled.read(&mut answer)).await;
     let read = read.expect("an answer within 10 s").unwrap();
     let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // As the API's every error: a problem saying what happened.
+    let lower = answer.to_ascii_lowercase();
+    assert!(lower.contains("content-type: application/problem+json"), "{answer}");
     app.stop().await;
 }
 
