@@ -154,6 +154,29 @@ fn match_rolling<'s>(
 }
 
 impl Diff<'_> {
+    /// Keeps the stored items gone from the feed that had ended by `now` (their dates taken
+    /// back by the import's shift, `settings`): a platform stops listing a stay some time after
+    /// it ends, and the reading starts at yesterday, so that is no cancellation. They stay as
+    /// they are, counted unchanged: not removed, not `missing`, no alert or webhook event.
+    pub fn keep_ended(
+        &mut self,
+        stored: &[StoredItem],
+        settings: &ImportSettings,
+        now: DateTime<Utc>,
+        zone: TimeZone,
+    ) {
+        let late = i64::from(settings.date_shift_days)
+            + i64::from(settings.end_date_is == EndDateIs::LastNight);
+        let late = chrono::Duration::days(late.max(0));
+        let ended: HashSet<Uuid> =
+            stored.iter().filter(|s| span_end(&s.span, zone) - late <= now).map(|s| s.id).collect();
+        let before = self.removed.len();
+        self.removed.retain(|id| !ended.contains(id));
+        let kept = u32::try_from(before - self.removed.len()).unwrap_or(u32::MAX);
+        self.counts.removed -= kept;
+        self.counts.unchanged += kept;
+    }
+
     /// Under [`crate::domain::OnMissing::KeepAndAlert`], the items gone from the feed stay: those not missing
     /// yet become `missing`, those already missing are left as they are, and nothing is removed.
     pub fn keep_missing(&mut self, stored: &[StoredItem]) {
@@ -368,6 +391,31 @@ mod tests {
         assert_eq!(d.counts, RunCounts { added: 1, updated: 1, removed: 1, unchanged: 1 });
         assert_eq!(d.updated[0].0, stored[1].id);
         assert_eq!(d.removed, vec![stored[2].id]);
+    }
+
+    #[test]
+    fn a_stay_that_ended_and_left_the_feed_is_kept_and_a_future_one_gone_is_removed() {
+        let ended = fresh("ended", date(1, 1), date(1, 4), ItemKind::Reservation);
+        let coming = fresh("coming", date(1, 20), date(1, 22), ItemKind::Reservation);
+        let kept = vec![stored(&ended), stored(&coming)];
+        let now = date(1, 10).and_hms_opt(12, 0, 0).unwrap().and_utc();
+        let settings = ImportSettings::default();
+        let zone: TimeZone = "Europe/Paris".parse().unwrap();
+        let mut d = diff(&kept, &[], Platform::Airbnb, now.date_naive());
+        d.keep_ended(&kept, &settings, now, zone);
+        assert_eq!(d.removed, vec![kept[1].id], "only the stay still to come was cancelled");
+        assert_eq!(d.counts, RunCounts { removed: 1, unchanged: 1, ..Default::default() });
+        d.keep_missing(&kept);
+        assert_eq!(d.missing, vec![kept[1].id], "nor is the ended one flagged missing");
+
+        // Dates shifted two days later: a stay the feed dropped for ending yesterday ends
+        // tomorrow as stored, and has still ended as far as the feed is concerned.
+        let shifted = ImportSettings { date_shift_days: 2, ..ImportSettings::default() };
+        let late = fresh("late", date(1, 8), date(1, 11), ItemKind::Reservation);
+        let kept = vec![stored(&late)];
+        let mut d = diff(&kept, &[], Platform::Airbnb, now.date_naive());
+        d.keep_ended(&kept, &shifted, now, zone);
+        assert!(d.removed.is_empty(), "{:?}", d.removed);
     }
 
     #[test]

@@ -167,6 +167,7 @@ fn judge<'a>(
             let today = run.finished_at.date_naive();
             let mut changes = imports::diff(stored, items, import.data.platform, today);
             let settings = &import.data.settings;
+            changes.keep_ended(stored, settings, run.finished_at, *zone);
             let held = match settings.on_missing {
                 OnMissing::KeepAndAlert => {
                     changes.keep_missing(stored);
