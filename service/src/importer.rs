@@ -385,6 +385,7 @@ impl Importer {
             return Ok(Ok(Read::NotModified { status }));
         }
         let (settings, platform) = (import.settings, import.platform);
+        let max_events = options.max_events;
         let (body, read) = tokio::task::spawn_blocking(move || {
             let read = kalends_ical::read(&body, &options).map(|mut feed| {
                 settle(&mut feed.busy, &settings, platform, zone);
@@ -399,6 +400,10 @@ impl Importer {
             // that read it would remove them. Failed, it changes nothing stored (not even the
             // validators, so the next run fetches the whole body again).
             Ok(feed) if feed.truncated => Ok(Err((status, TRUNCATED.to_owned()))),
+            // Over the limit, for the same reason: the events left unread would be removed.
+            Ok(feed) if feed.events > max_events => {
+                Ok(Err((status, too_many(feed.events, max_events))))
+            }
             Ok(feed) => Ok(Ok(Read::Changed {
                 feed: Box::new(feed),
                 status,
@@ -563,10 +568,28 @@ struct Last<'a> {
     body_read_at: Option<DateTime<Utc>>,
 }
 
-/// Whether a body is plausibly an iCalendar file (after a BOM and blank lines).
+/// Why a feed with more VEVENTs than Kalends reads (`import.max_events`) failed its run.
+fn too_many(events: usize, max_events: usize) -> String {
+    format!(
+        "the feed holds {events} events, more than the {max_events} Kalends reads from one feed \
+         (import.max_events): nothing was changed, since importing part of it would remove the \
+         rest's nights"
+    )
+}
+
+/// Whether a body is plausibly an iCalendar file (after a BOM and blank lines), in UTF-8 or,
+/// after its byte-order mark, UTF-16 (which the reader reads too).
 fn looks_like_icalendar(body: &[u8]) -> bool {
     let head = &body[..body.len().min(4096)];
-    let text = String::from_utf8_lossy(head);
+    let utf16 = |unit: fn([u8; 2]) -> u16| {
+        let units = head[2..].chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
+        char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
+    };
+    let text: String = match head {
+        [0xFF, 0xFE, ..] => utf16(u16::from_le_bytes),
+        [0xFE, 0xFF, ..] => utf16(u16::from_be_bytes),
+        _ => String::from_utf8_lossy(head).into_owned(),
+    };
     text.trim_start_matches('\u{feff}')
         .trim_start()
         .to_ascii_uppercase()
@@ -582,5 +605,16 @@ mod tests {
         assert!(looks_like_icalendar(b"\xef\xbb\xbf\r\nbegin:vcalendar\r\n"));
         assert!(!looks_like_icalendar(b"<!DOCTYPE html><title>Log in</title>"));
         assert!(!looks_like_icalendar(b""));
+        // UTF-16 with its byte-order mark, as some Windows tools export.
+        let utf16 = |big_endian: bool| {
+            let mut bytes = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+            for unit in "BEGIN:VCALENDAR\r\n".encode_utf16() {
+                let pair = if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() };
+                bytes.extend(pair);
+            }
+            bytes
+        };
+        assert!(looks_like_icalendar(&utf16(false)));
+        assert!(looks_like_icalendar(&utf16(true)));
     }
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use kalends::api::bookings::{BookingIn, Status};
 use kalends::api::error::Problem;
 use kalends::api::resources::ResourceIn;
+use kalends_core::config::ImportConfig;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -297,18 +298,35 @@ fn dear_events(n: usize) -> Vec<String> {
         .collect()
 }
 
-async fn a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored(db: Db) {
+/// A room whose Airbnb import (serving `events`, its first run done) runs under `limits` set
+/// on the import configuration.
+struct Imported {
+    app: TestApp,
+    key: String,
+    room: Uuid,
+    airbnb: Platform,
+    import: String,
+}
+
+async fn imported(db: Db, limits: impl FnOnce(&mut ImportConfig), events: &[String]) -> Imported {
     let dir = TempDir::new();
     let mut config = config(db, &dir).await;
     config.import.allow_private_networks = true;
-    config.import.max_work_steps = 200_000;
+    limits(&mut config.import);
     let app = TestApp::start_with(config, dir).await;
     let (_, key) = app.tenant().await;
     let room = resource(&app, &key).await;
-    let airbnb = Platform::start(calendar(&[reservation("a@airbnb.com", 12, 15)])).await;
+    let airbnb = Platform::start(calendar(events)).await;
     let import = register(&app, &key, room, &airbnb.url()).await;
     let first = run(&app, &key, &import).await.unwrap();
     assert_eq!(first["outcome"], "ok", "{first}");
+    Imported { app, key, room, airbnb, import }
+}
+
+async fn a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored(db: Db) {
+    let limits = |import: &mut ImportConfig| import.max_work_steps = 200_000;
+    let Imported { app, key, room, airbnb, import } =
+        imported(db, limits, &[reservation("a@airbnb.com", 12, 15)]).await;
 
     let mut events = vec![reservation("b@airbnb.com", 20, 22)];
     events.extend(dear_events(2_000));
@@ -324,6 +342,28 @@ async fn a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored(db: Db)
     );
     let state = get(&app, &key, &format!("/api/v1/imports/{import}")).await;
     assert_eq!(state["consecutive_failures"], 1, "{state}");
+    app.stop().await;
+}
+
+/// A feed with more events than Kalends reads: importing its first ones would remove the
+/// nights of the rest, so the run fails, naming the limit, and nothing stored changes.
+async fn a_feed_over_the_event_limit_fails_its_run_and_removes_nothing(db: Db) {
+    let two = [reservation("a@airbnb.com", 12, 15), reservation("b@airbnb.com", 20, 22)];
+    let limits = |import: &mut ImportConfig| import.max_events = 2;
+    let Imported { app, key, room, airbnb, import } = imported(db, limits, &two).await;
+
+    // A third reservation, written first: a reader stopping at two would drop the last one.
+    let three = [reservation("c@airbnb.com", 5, 7), two[0].clone(), two[1].clone()];
+    airbnb.set(calendar(&three));
+    let failed = run(&app, &key, &import).await.unwrap();
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.starts_with("the feed holds 3 events, more than the 2"), "{error}");
+    assert_eq!(
+        busy(&app, &key, room, 0, 60).await,
+        vec![("feed".to_owned(), in_days(12)), ("feed".to_owned(), in_days(20))],
+        "nothing stored changed"
+    );
     app.stop().await;
 }
 
@@ -550,6 +590,7 @@ on_both_databases!(
     a_feed_sending_the_same_bytes_again_is_not_read_again_until_they_change,
     the_import_list_shows_each_import_with_its_latest_run,
     a_feed_too_dear_to_read_fails_its_run_and_keeps_what_was_stored,
+    a_feed_over_the_event_limit_fails_its_run_and_removes_nothing,
     a_second_run_of_an_import_is_refused_while_the_first_is_alive,
     an_address_refusal_says_not_a_public_address_without_naming_the_ip,
     a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen,

@@ -92,7 +92,7 @@ pub struct ImportConfig {
     pub max_bytes: u64,
     /// Redirects followed at most.
     pub max_redirects: u8,
-    /// VEVENTs read at most from one feed; the rest are skipped and counted.
+    /// VEVENTs read at most from one feed; an import of a feed with more fails its run.
     pub max_events: usize,
     /// Failed runs in a row after which an import is `failing` and the tenant is told.
     pub failure_threshold: u32,
