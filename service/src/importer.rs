@@ -580,16 +580,7 @@ fn too_many(events: usize, max_events: usize) -> String {
 /// Whether a body is plausibly an iCalendar file (after a BOM and blank lines), in UTF-8 or,
 /// after its byte-order mark, UTF-16 (which the reader reads too).
 fn looks_like_icalendar(body: &[u8]) -> bool {
-    let head = &body[..body.len().min(4096)];
-    let utf16 = |unit: fn([u8; 2]) -> u16| {
-        let units = head[2..].chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
-        char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
-    };
-    let text: String = match head {
-        [0xFF, 0xFE, ..] => utf16(u16::from_le_bytes),
-        [0xFE, 0xFF, ..] => utf16(u16::from_be_bytes),
-        _ => String::from_utf8_lossy(head).into_owned(),
-    };
+    let text = kalends_ical::read::decode(&body[..body.len().min(4096)]);
     text.trim_start_matches('\u{feff}')
         .trim_start()
         .to_ascii_uppercase()

@@ -342,6 +342,12 @@ pub fn parse(bytes: &[u8], options: &ParseOptions) -> ParsedFeed {
     feed
 }
 
+/// The text of a feed's bytes as the reader sees it: UTF-16 after its byte-order mark, else
+/// UTF-8 with U+FFFD for invalid bytes (a look at a feed's head before reading it, say).
+pub fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    lines::decode(bytes)
+}
+
 /// Reads a feed as [`parse`] does, but refuses it whole when it needs more work than
 /// [`ParseOptions::max_work`]: what imports and `kalends ics check` use, so that a crafted feed
 /// fails its run instead of holding a worker for minutes.
