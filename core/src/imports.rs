@@ -229,6 +229,51 @@ pub fn removal_hold(
     ))
 }
 
+/// Whether a run that failed may simply be tried again, as the fetch's error said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Nothing changes by waiting (a 404, a login page, a refused address, a broken file): the
+    /// next run comes at the import's interval.
+    AtInterval,
+    /// A failure of the moment (a timeout, a refused or broken connection, a failed name
+    /// lookup, a 5xx, 429 or 408), with the wait the server asked for in `Retry-After`.
+    Soon {
+        /// `Retry-After`, when the server sent one.
+        retry_after: Option<std::time::Duration>,
+    },
+}
+
+/// The first early retry's wait; each failure in a row doubles it.
+const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The longest `Retry-After` honoured past the import's interval.
+const LONGEST_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// How long after a failed run (the `failures`-th in a row) its import is fetched again, when
+/// that is sooner than its `interval` (`None`: the interval stands). A failure of the moment
+/// waits a minute, two after the second in a row, four after the third, and so on, spread by
+/// `jitter` (0 to 1, ±20%) so the feeds of a platform that failed together do not come back
+/// together; a platform that is down for a while is thus asked a few times, not hammered. A
+/// `Retry-After` is a floor, honoured up to six hours even past the interval: a platform that
+/// asks for quiet gets it.
+pub fn retry_in(
+    failures: u32,
+    interval: std::time::Duration,
+    retry: Retry,
+    jitter: f64,
+) -> Option<std::time::Duration> {
+    let Retry::Soon { retry_after } = retry else {
+        return None;
+    };
+    let doubled = FIRST_RETRY.saturating_mul(1 << failures.clamp(1, 16).saturating_sub(1));
+    let spread = doubled.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0));
+    let asked = retry_after.map(|asked| asked.min(LONGEST_RETRY_AFTER));
+    match asked {
+        Some(asked) if asked >= spread => Some(asked),
+        _ => (spread < interval).then_some(spread),
+    }
+}
+
 /// When a span ends, all-day spans at midnight in `zone`.
 fn span_end(span: &Span, zone: TimeZone) -> DateTime<Utc> {
     match *span {
@@ -452,5 +497,35 @@ mod tests {
         assert!(!rolling(&block(day(2030, 7, 1), ItemKind::Block), Platform::Airbnb));
         assert!(!rolling(&block(day(2031, 1, 1), ItemKind::Reservation), Platform::Airbnb));
         assert!(!rolling(&block(day(2031, 1, 1), ItemKind::Block), Platform::Vrbo));
+    }
+
+    #[test]
+    fn a_failure_of_the_moment_is_tried_again_after_one_two_four_minutes_never_past_the_interval() {
+        let minutes = |m: u64| std::time::Duration::from_secs(60 * m);
+        let soon = Retry::Soon { retry_after: None };
+        let waits: Vec<_> = (1..=6).map(|n| retry_in(n, minutes(30), soon, 0.5)).collect();
+        let expected = [Some(minutes(1)), Some(minutes(2)), Some(minutes(4))];
+        assert_eq!(waits[..3], expected);
+        assert_eq!(waits[3..], [Some(minutes(8)), Some(minutes(16)), None], "then the interval");
+        assert_eq!(retry_in(1, minutes(30), soon, 0.0), Some(std::time::Duration::from_secs(48)));
+        assert_eq!(retry_in(1, minutes(30), soon, 1.0), Some(std::time::Duration::from_secs(72)));
+        assert_eq!(retry_in(u32::MAX, minutes(30), soon, 0.5), None, "no overflow");
+    }
+
+    #[test]
+    fn a_failure_waiting_changes_nothing_keeps_the_interval() {
+        let interval = std::time::Duration::from_secs(1800);
+        assert_eq!(retry_in(1, interval, Retry::AtInterval, 0.5), None);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_honoured_up_to_six_hours_even_past_the_interval() {
+        let (interval, seconds) =
+            (std::time::Duration::from_secs(1800), std::time::Duration::from_secs);
+        let asked = |s| Retry::Soon { retry_after: Some(seconds(s)) };
+        assert_eq!(retry_in(1, interval, asked(600), 0.5), Some(seconds(600)));
+        assert_eq!(retry_in(1, interval, asked(5), 0.5), Some(seconds(60)), "a floor, not a wait");
+        assert_eq!(retry_in(1, interval, asked(7200), 0.5), Some(seconds(7200)));
+        assert_eq!(retry_in(1, interval, asked(86_400 * 30), 0.5), Some(seconds(6 * 3600)));
     }
 }

@@ -5,7 +5,9 @@
 //! console's "Run now", a checked booking's fresh look at the feeds (`recheck`) and a preview. A lease on the
 //! import makes sure only one run happens at a time, whoever starts it. A failed fetch changes
 //! nothing that was stored: the import keeps blocking the dates it blocked before. So does a
-//! body that was cut off (it ends inside a component): what it lacks is not removed.
+//! body that was cut off (it ends inside a component): what it lacks is not removed. A fetch
+//! that failed for a moment (a timeout, a 5xx, 429 or 408) brings the next run forward
+//! ([`kalends_core::imports::retry_in`]), so one blip does not leave a daily import a day behind.
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use kalends_core::config::{AlertsConfig, ImportConfig};
 use kalends_core::domain::{
     Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant, TimeZone,
 };
-use kalends_core::imports::settle;
+use kalends_core::imports::{Retry, settle};
 use kalends_core::job::Job;
 use kalends_ical::{ParseOptions, ParsedFeed};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
@@ -234,8 +236,8 @@ impl Importer {
                 }
             }
             Ok(Read::NotModified { status }) => RunResult::NotModified { http_status: *status },
-            Err((http_status, error)) => {
-                RunResult::Failed { http_status: *http_status, error: error.clone() }
+            Err(Failure { http_status, error, retry }) => {
+                RunResult::Failed { http_status: *http_status, error: error.clone(), retry: *retry }
             }
         };
         let policy = imports::RunPolicy {
@@ -259,7 +261,7 @@ impl Importer {
         source: Source,
         last: Last<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Result<Read, (Option<u16>, String)>>, StoreError> {
+    ) -> Result<Option<Result<Read, Failure>>, StoreError> {
         match source {
             Source::Fetch => {
                 let validators = Validators {
@@ -322,11 +324,13 @@ impl Importer {
         let zone = self.store.owner_zone(tenant, import.owner).await?;
         let read =
             self.fetch_and_read(import, zone, Validators::default(), None, Utc::now()).await?;
-        Ok(read.map(|read| match read {
-            Read::Changed { feed, .. } => *feed,
-            // No validators were sent, so a 304 is the server's odd answer: nothing to show.
-            Read::NotModified { .. } => ParsedFeed::default(),
-        }))
+        Ok(read
+            .map(|read| match read {
+                Read::Changed { feed, .. } => *feed,
+                // No validators were sent, so a 304 is the server's odd answer: nothing to show.
+                Read::NotModified { .. } => ParsedFeed::default(),
+            })
+            .map_err(|failure| (failure.http_status, failure.error)))
     }
 
     /// Fetches `import`'s feed and reads it unless it is the same as last time (`last_read`
@@ -338,14 +342,14 @@ impl Importer {
         validators: Validators,
         last_read: Option<&[u8]>,
         now: DateTime<Utc>,
-    ) -> Result<Result<Read, (Option<u16>, String)>, StoreError> {
+    ) -> Result<Result<Read, Failure>, StoreError> {
         let url = match normalize_url(&import.url) {
             Ok(url) => url,
-            Err(e) => return Ok(Err((None, e.to_string()))),
+            Err(e) => return Ok(Err(Failure::lasting(None, e.to_string()))),
         };
         let fetched = match self.fetcher.fetch(&url, &validators).await {
             Ok(fetched) => fetched,
-            Err(e) => return Ok(Err((e.http_status(), e.to_string()))),
+            Err(e) => return Ok(Err(Failure::of_fetch(&e))),
         };
         let (status, body, etag, last_modified) = match fetched {
             Fetched::NotModified { status } => return Ok(Ok(Read::NotModified { status })),
@@ -355,7 +359,8 @@ impl Importer {
         };
         if !looks_like_icalendar(&body) {
             // A login page or an error page served with 200 must not wipe what is stored.
-            return Ok(Err((Some(status), "the response is not an iCalendar file".into())));
+            let error = "the response is not an iCalendar file";
+            return Ok(Err(Failure::lasting(Some(status), error.into())));
         }
         let fetched = Kept { body, status: Some(status), validators: (etag, last_modified) };
         self.read(import, zone, fetched, last_read, now).await
@@ -370,7 +375,7 @@ impl Importer {
         kept: Kept,
         last_read: Option<&[u8]>,
         now: DateTime<Utc>,
-    ) -> Result<Result<Read, (Option<u16>, String)>, StoreError> {
+    ) -> Result<Result<Read, Failure>, StoreError> {
         let Kept { body, status, validators: (etag, last_modified) } = kept;
         let mut options = ParseOptions::new(import.platform.into(), zone.tz(), now);
         options.to = now + chrono::Duration::days(i64::from(self.settings.horizon_days));
@@ -399,10 +404,10 @@ impl Importer {
             // Cut off: the items it lacks may be missing only because of the cut, and a run
             // that read it would remove them. Failed, it changes nothing stored (not even the
             // validators, so the next run fetches the whole body again).
-            Ok(feed) if feed.truncated => Ok(Err((status, TRUNCATED.to_owned()))),
+            Ok(feed) if feed.truncated => Ok(Err(Failure::lasting(status, TRUNCATED.to_owned()))),
             // Over the limit, for the same reason: the events left unread would be removed.
             Ok(feed) if feed.events > max_events => {
-                Ok(Err((status, too_many(feed.events, max_events))))
+                Ok(Err(Failure::lasting(status, too_many(feed.events, max_events))))
             }
             Ok(feed) => Ok(Ok(Read::Changed {
                 feed: Box::new(feed),
@@ -413,7 +418,7 @@ impl Importer {
                 body: Some(body),
             })),
             // Refused whole: importing the part read so far would drop the rest's blocks.
-            Err(too_much) => Ok(Err((status, too_much.to_string()))),
+            Err(too_much) => Ok(Err(Failure::lasting(status, too_much.to_string()))),
         }
     }
 
@@ -557,6 +562,31 @@ fn read_hash(
     );
     digest.update(settings.as_bytes());
     digest.finalize().to_vec()
+}
+
+/// Why a run could not read its feed: in words (never with the URL's secret), with the HTTP
+/// status when a response came, and whether trying again soon may be enough.
+struct Failure {
+    http_status: Option<u16>,
+    error: String,
+    retry: Retry,
+}
+
+impl Failure {
+    /// A failure that waiting does not mend (a bad address, a login page, a broken file).
+    fn lasting(http_status: Option<u16>, error: String) -> Self {
+        Self { http_status, error, retry: Retry::AtInterval }
+    }
+
+    /// A failed fetch: of the moment when the fetcher says so (a timeout, a refused
+    /// connection, a 5xx, 429 or 408), with the server's `Retry-After`.
+    fn of_fetch(error: &kalends_providers::feed::FetchError) -> Self {
+        let retry = match error.is_retryable() {
+            true => Retry::Soon { retry_after: error.retry_after() },
+            false => Retry::AtInterval,
+        };
+        Self { http_status: error.http_status(), error: error.to_string(), retry }
+    }
 }
 
 /// What is known of an import's last read when a run starts.

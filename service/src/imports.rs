@@ -2,6 +2,8 @@
 //! outcome recorded, and the owner's conflicts looked for again when the feed changed what is
 //! blocked.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -113,6 +115,7 @@ pub async fn record_run_with(
         owed,
         hold: hold_change(&run),
         body: judged.kept_body,
+        next_run_at: judged.next_run_at,
     };
     run.counts.unchanged = store.save_import_run(tenant, import, &record).await?;
     let found = match run.outcome {
@@ -134,6 +137,8 @@ struct Judged<'a> {
     body_sha256: Option<&'a [u8]>,
     /// A fetched body to keep.
     kept_body: Option<&'a [u8]>,
+    /// An early retry's time, after a failure of the moment.
+    next_run_at: Option<DateTime<Utc>>,
 }
 
 /// Judges a run's `result` against the items the import holds (`stored`, read for a feed that
@@ -146,8 +151,14 @@ fn judge<'a>(
     policy: RunPolicy<'_>,
     run: &mut ImportRun,
 ) -> Judged<'a> {
-    let mut judged =
-        Judged { failures: 0, validators: None, diff: None, body_sha256: None, kept_body: None };
+    let mut judged = Judged {
+        failures: 0,
+        validators: None,
+        diff: None,
+        body_sha256: None,
+        kept_body: None,
+        next_run_at: None,
+    };
     match result {
         RunResult::Read {
             items,
@@ -195,11 +206,18 @@ fn judge<'a>(
             run.outcome = RunOutcome::NotModified;
             run.http_status = Some(*http_status);
         }
-        RunResult::Failed { http_status, error } => {
+        RunResult::Failed { http_status, error, retry } => {
             run.outcome = RunOutcome::Failed;
             run.http_status = *http_status;
             run.error = Some(error.clone());
             judged.failures = import.consecutive_failures.saturating_add(1);
+            let interval = Duration::from_secs(u64::from(import.data.interval_minutes) * 60);
+            // The import's own spread (its id's random bits): the same at each of its retries,
+            // different from its neighbours'.
+            let jitter = (import.id.as_u128() % 1024) as f64 / 1023.0;
+            let wait = imports::retry_in(judged.failures, interval, *retry, jitter);
+            judged.next_run_at = wait
+                .and_then(|wait| Some(run.finished_at + chrono::Duration::from_std(wait).ok()?));
         }
     }
     judged

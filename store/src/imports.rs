@@ -247,6 +247,8 @@ pub enum RunResult<'a> {
         http_status: Option<u16>,
         /// What went wrong (never with the URL's secret path).
         error: String,
+        /// Whether waiting a little may be enough (see [`imports::retry_in`]).
+        retry: imports::Retry,
     },
 }
 
@@ -280,6 +282,9 @@ pub struct RunRecord<'a> {
     pub hold: HoldChange<'a>,
     /// A fetched body to keep (see [`RunResult::Read::body`]).
     pub body: Option<&'a [u8]>,
+    /// When the import runs next, for a run that failed for a moment and is tried again sooner
+    /// than its interval; `None` leaves the schedule as it is.
+    pub next_run_at: Option<DateTime<Utc>>,
 }
 
 /// What a run does to its import's hold ([`Import::hold`]).
@@ -938,7 +943,8 @@ pub(super) fn columns(
 /// hash and the mass-removal hold.
 macro_rules! update_import {
     ($tx:expr, $import_id:expr, $record:expr) => {{
-        let RunRecord { run, status, failures, validators, body_sha256, hold, .. } = $record;
+        let RunRecord { run, status, failures, validators, body_sha256, hold, next_run_at, .. } =
+            $record;
         let at = run.finished_at;
         let (etag, last_modified) = validators.clone().unwrap_or((None, None));
         sqlx::query(
@@ -950,7 +956,8 @@ macro_rules! update_import {
              held_since = CASE $10 WHEN 'hold' THEN COALESCE(held_since, $11) \
              WHEN 'release' THEN NULL ELSE held_since END, \
              held_reason = CASE $10 WHEN 'hold' THEN $12 \
-             WHEN 'release' THEN NULL ELSE held_reason END WHERE id = $6",
+             WHEN 'release' THEN NULL ELSE held_reason END, \
+             next_run_at = COALESCE($13, next_run_at) WHERE id = $6",
         )
         .bind(status.as_str())
         .bind(i64::from(*failures))
@@ -971,6 +978,7 @@ macro_rules! update_import {
             HoldChange::Hold(reason) => Some(*reason),
             HoldChange::Keep | HoldChange::Release => None,
         })
+        .bind(*next_run_at)
         .execute(&mut *$tx)
         .await?;
     }};

@@ -13,29 +13,36 @@ use uuid::Uuid;
 use crate::helpers::{Db, TempDir, TestApp, config, needs_peers, on_both_databases};
 use crate::peer::peer;
 
-/// A tiny .ics server standing in for Airbnb: serves whatever body it holds, with an ETag.
+/// A tiny .ics server standing in for Airbnb: serves whatever body it holds, with an ETag
+/// (and a `Retry-After` once [`FakePlatform::asking_to_wait`] says so).
 #[derive(Clone)]
 pub(crate) struct FakePlatform {
-    reply: Arc<Mutex<(u16, String)>>,
+    reply: Arc<Mutex<(u16, String, Option<u32>)>>,
     base: String,
 }
 
 impl FakePlatform {
     async fn start(body: &str) -> FakePlatform {
-        let reply = Arc::new(Mutex::new((200, body.to_owned())));
+        let reply = Arc::new(Mutex::new((200, body.to_owned(), None::<u32>)));
         let shared = reply.clone();
         let app = axum::Router::new().route(
             "/calendar/ical/{file}",
             axum::routing::get(move |headers: HeaderMap| {
                 let shared = shared.clone();
                 async move {
-                    let (status, body) = shared.lock().unwrap().clone();
+                    use axum::response::IntoResponse as _;
+                    let (status, body, wait) = shared.lock().unwrap().clone();
                     let etag = format!("\"{}\"", body.len());
                     let matches = headers.get(header::IF_NONE_MATCH).is_some_and(|v| *v == *etag);
                     if status == 200 && matches {
-                        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)], String::new());
+                        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
                     }
-                    (StatusCode::from_u16(status).unwrap(), [(header::ETAG, etag)], body)
+                    let status = StatusCode::from_u16(status).unwrap();
+                    let mut answer = (status, [(header::ETAG, etag)], body).into_response();
+                    if let Some(seconds) = wait {
+                        answer.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+                    }
+                    answer
                 }
             }),
         );
@@ -56,7 +63,12 @@ impl FakePlatform {
     }
 
     fn set(&self, status: u16, body: &str) {
-        *self.reply.lock().unwrap() = (status, body.to_owned());
+        *self.reply.lock().unwrap() = (status, body.to_owned(), None);
+    }
+
+    /// From now on, answers `status` asking to be left alone for `seconds` (`Retry-After`).
+    fn asking_to_wait(&self, status: u16, seconds: u32) {
+        *self.reply.lock().unwrap() = (status, String::new(), Some(seconds));
     }
 }
 
@@ -375,26 +387,76 @@ async fn a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs(db: 
     app.stop().await;
 }
 
+async fn a_feed_down_for_a_moment_is_tried_again_within_minutes_not_at_its_interval(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let (airbnb, import, path, read) = scheduled_import(&app, &key).await;
+    assert!(next_run(&read) > chrono::Utc::now() + chrono::Duration::minutes(25), "{read}");
+
+    airbnb.set(503, "down for maintenance");
+    let failed = run(&app, &key, &import).await;
+    assert_eq!(
+        (failed["outcome"].as_str(), failed["http_status"].as_u64()),
+        (Some("failed"), Some(503))
+    );
+    let (_, soon) = app.call("GET", &path, &key, None).await;
+    let wait = next_run(&soon) - chrono::Utc::now();
+    assert!(
+        (40..=75).contains(&wait.num_seconds()),
+        "a 503 is tried again in about a minute, not in 30: {wait} {soon}"
+    );
+
+    airbnb.asking_to_wait(429, 600);
+    let failed = run(&app, &key, &import).await;
+    assert_eq!(failed["http_status"], 429, "{failed}");
+    let (_, asked) = app.call("GET", &path, &key, None).await;
+    let wait = next_run(&asked) - chrono::Utc::now();
+    assert!(
+        (590..=600).contains(&wait.num_seconds()),
+        "the platform's Retry-After is honoured: {wait} {asked}"
+    );
+
+    airbnb.set(404, "no such calendar");
+    let failed = run(&app, &key, &import).await;
+    assert_eq!(failed["http_status"], 404, "{failed}");
+    let (_, lasting) = app.call("GET", &path, &key, None).await;
+    assert_eq!(
+        lasting["next_run_at"], asked["next_run_at"],
+        "a 404 does not mend by waiting: no early retry is set"
+    );
+    app.stop().await;
+}
+
 async fn the_scheduler_runs_a_new_import_without_being_asked(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
-    let room = resource(&app, &key, "UTC").await;
-    let airbnb = FakePlatform::airbnb().await;
-    let import = register(&app, &key, room, &airbnb).await;
-    let path = format!("/api/v1/imports/{}", import["id"].as_str().unwrap());
-    let done = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
-        let (_, import) = app.call("GET", &path, &key, None).await;
-        (import["status"] == "ok").then_some(import)
-    })
-    .await;
+    let (_, _, _, done) = scheduled_import(&app, &key).await;
     assert_eq!(done["last_run"]["added"], 2);
-    let next: chrono::DateTime<chrono::Utc> =
-        done["next_run_at"].as_str().unwrap().parse().unwrap();
     assert!(
-        next > chrono::Utc::now() + chrono::Duration::minutes(25),
+        next_run(&done) > chrono::Utc::now() + chrono::Duration::minutes(25),
         "the next run is one interval away"
     );
     app.stop().await;
+}
+
+/// An Airbnb import of a new room, registered and then run by the scheduler unasked: its
+/// platform, the import as registered, its path, and the import after that run.
+async fn scheduled_import(app: &TestApp, key: &str) -> (FakePlatform, Value, String, Value) {
+    let room = resource(app, key, "UTC").await;
+    let airbnb = FakePlatform::airbnb().await;
+    let import = register(app, key, room, &airbnb).await;
+    let path = format!("/api/v1/imports/{}", import["id"].as_str().unwrap());
+    let done = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
+        let (_, import) = app.call("GET", &path, key, None).await;
+        (import["status"] == "ok").then_some(import)
+    })
+    .await;
+    (airbnb, import, path, done)
+}
+
+/// An import's `next_run_at`.
+fn next_run(import: &Value) -> chrono::DateTime<chrono::Utc> {
+    import["next_run_at"].as_str().unwrap().parse().unwrap()
 }
 
 async fn imports_cannot_reach_private_addresses_by_default(db: Db) {
@@ -910,6 +972,7 @@ on_both_databases!(
     a_booking_overlapping_an_imported_airbnb_reservation_is_a_high_conflict,
     imported_events_are_never_echoed_to_the_same_platform,
     a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs,
+    a_feed_down_for_a_moment_is_tried_again_within_minutes_not_at_its_interval,
     the_scheduler_runs_a_new_import_without_being_asked,
     imports_cannot_reach_private_addresses_by_default,
     reject_conflicts_refuses_a_double_booking_with_the_colliding_items,
