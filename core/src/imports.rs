@@ -120,10 +120,59 @@ pub fn diff<'a>(
             }
         }
     }
+    if platform == Platform::BookingCom {
+        rejoin_cut_stays(&mut out, &mut by_key, today);
+    }
     out.removed = by_key.into_values().chain(old_rolling).map(|s| s.id).collect();
     out.removed.sort_unstable();
     out.counts.removed = out.removed.len() as u32;
     out
+}
+
+/// How many days past today a stay's first night read may lie and still be one whose earlier
+/// nights the reading's window cut (the window starts yesterday; an import may shift dates by up
+/// to two days).
+const CUT_SLACK_DAYS: u64 = 3;
+
+/// Booking.com writes a stay as one event a night, which the reader joins into one stay keyed by
+/// its first night. Once the reading's window (from yesterday) has passed that night, the stay
+/// comes keyed by a later one, and would be removed and added again every day the guest stays.
+/// Such a stay (all-day, unmatched, its first night near today) is paired instead with the
+/// unmatched stored stay of its kind it continues (started earlier, still running then): left
+/// unchanged when it ends as stored, rewritten when it was lengthened or shortened.
+fn rejoin_cut_stays<'a>(
+    out: &mut Diff<'a>,
+    left: &mut HashMap<(&str, &str), &StoredItem>,
+    today: NaiveDate,
+) {
+    let recent = today + chrono::Days::new(CUT_SLACK_DAYS);
+    let mut added = std::mem::take(&mut out.added);
+    added.retain(|item| {
+        let Span::AllDay { start, end } = item.span else { return true };
+        let continued = left.iter().find_map(|(key, old)| match old.span {
+            Span::AllDay { start: was, end: ended }
+                if old.kind == item.kind && start <= recent && was < start && start < ended =>
+            {
+                Some((*key, ended))
+            }
+            _ => None,
+        });
+        let Some((key, ended)) = continued else { return true };
+        let old = left.remove(&key).expect("found just now");
+        out.counts.added -= 1;
+        let as_stored = ended == end
+            && old.summary.as_deref() == item.summary.as_deref()
+            && old.details == item.details
+            && old.missing_since.is_none();
+        if as_stored {
+            out.counts.unchanged += 1;
+        } else {
+            out.updated.push((old.id, item));
+            out.counts.updated += 1;
+        }
+        false
+    });
+    out.added = added;
 }
 
 /// Pairs the rolling windows of the last run with those of the feed: a window that has not moved
@@ -527,5 +576,33 @@ mod tests {
         assert_eq!(retry_in(1, interval, asked(5), 0.5), Some(seconds(60)), "a floor, not a wait");
         assert_eq!(retry_in(1, interval, asked(7200), 0.5), Some(seconds(7200)));
         assert_eq!(retry_in(1, interval, asked(86_400 * 30), 0.5), Some(seconds(6 * 3600)));
+    }
+
+    #[test]
+    fn a_booking_com_stay_whose_first_nights_left_the_window_is_the_same_stay() {
+        // Stored yesterday as nights 1/8 to 1/12, keyed by its first night's UID; today the
+        // reading starts at 1/9, so the joined stay is keyed by the second night's.
+        let today = date(1, 10);
+        let stay = fresh("night-1@booking.com", date(1, 8), date(1, 12), ItemKind::Reservation);
+        let kept = vec![stored(&stay)];
+        let cut = fresh("night-2@booking.com", date(1, 9), date(1, 12), ItemKind::Reservation);
+        let d = diff(&kept, std::slice::from_ref(&cut), Platform::BookingCom, today);
+        assert_eq!(d.counts, RunCounts { unchanged: 1, ..Default::default() }, "{d:?}");
+        assert!(d.added.is_empty() && d.removed.is_empty() && d.updated.is_empty());
+
+        // Lengthened by a night: the same stay, rewritten.
+        let longer = fresh("night-2@booking.com", date(1, 9), date(1, 13), ItemKind::Reservation);
+        let d = diff(&kept, std::slice::from_ref(&longer), Platform::BookingCom, today);
+        assert_eq!(d.counts, RunCounts { updated: 1, ..Default::default() }, "{d:?}");
+        assert_eq!(d.updated[0].0, kept[0].id);
+
+        // A stay starting later than the window's start is another stay; so is one of Airbnb,
+        // whose stays keep their UID.
+        let later = fresh("other@booking.com", date(1, 20), date(1, 22), ItemKind::Reservation);
+        let both = [cut.clone(), later];
+        let d = diff(&kept, &both, Platform::BookingCom, today);
+        assert_eq!(d.counts, RunCounts { added: 1, unchanged: 1, ..Default::default() });
+        let d = diff(&kept, std::slice::from_ref(&cut), Platform::Airbnb, today);
+        assert_eq!(d.counts, RunCounts { added: 1, removed: 1, ..Default::default() });
     }
 }

@@ -149,7 +149,12 @@ pub(crate) async fn resource(app: &TestApp, key: &str) -> Uuid {
 // client checks the status and the problem, the tests read the JSON.
 
 pub(crate) async fn register(app: &TestApp, key: &str, room: Uuid, url: &str) -> String {
-    let body = json!({"resource_id": room, "platform": "airbnb", "url": url});
+    register_as(app, key, room, url, "airbnb").await
+}
+
+/// [`register`] as an import of `platform`.
+async fn register_as(app: &TestApp, key: &str, room: Uuid, url: &str, platform: &str) -> String {
+    let body = json!({"resource_id": room, "platform": platform, "url": url});
     let import: Value =
         app.api(key).send("POST", "/api/v1/imports", Some(body), 201).await.unwrap();
     import["id"].as_str().unwrap().to_owned()
@@ -234,6 +239,47 @@ async fn a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen(d
     let open = api.conflicts("open").await.unwrap();
     assert_eq!(open.len(), 1, "the double booking 22 months out is seen: {open:?}");
     assert!(open[0].items.iter().any(|i| i.id == booking.id), "{open:?}");
+    app.stop().await;
+}
+
+/// Booking.com's one event a night for the nights from `from` to `to` days from today.
+fn booking_com_nights(from: i64, to: i64) -> Vec<String> {
+    (from..to)
+        .map(|n| {
+            format!(
+                "DTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nUID:night{n}@booking.com\r\n\
+                 SUMMARY:CLOSED - Not available\r\n",
+                compact(n),
+                compact(n + 1)
+            )
+        })
+        .collect()
+}
+
+async fn a_booking_com_stay_whose_past_nights_leave_the_feed_is_still_the_same_stay(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    // A guest arrived yesterday for five nights; Booking.com lists each night.
+    let platform = Platform::start(calendar(&booking_com_nights(-1, 4))).await;
+    let import = register_as(&app, &key, room, &platform.url(), "booking_com").await;
+    let first = run(&app, &key, &import).await.unwrap();
+    assert_eq!(first["added"], 1, "the nights are one stay: {first}");
+
+    // Today the platform no longer lists last night: the stay is keyed by tonight's event now.
+    platform.set(calendar(&booking_com_nights(0, 4)));
+    let second = run(&app, &key, &import).await.unwrap();
+    assert_eq!(
+        (&second["added"], &second["removed"], &second["unchanged"]),
+        (&json!(0), &json!(0), &json!(1)),
+        "the guest's stay was neither cancelled nor booked again: {second}"
+    );
+
+    // One more night booked: the same stay, longer.
+    platform.set(calendar(&booking_com_nights(0, 5)));
+    let third = run(&app, &key, &import).await.unwrap();
+    assert_eq!((&third["updated"], &third["removed"]), (&json!(1), &json!(0)), "{third}");
+    assert_eq!(busy(&app, &key, room, -1, 10).await.len(), 1);
     app.stop().await;
 }
 
@@ -595,4 +641,5 @@ on_both_databases!(
     an_address_refusal_says_not_a_public_address_without_naming_the_ip,
     a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen,
     an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run,
+    a_booking_com_stay_whose_past_nights_leave_the_feed_is_still_the_same_stay,
 );
