@@ -123,15 +123,18 @@ impl Importer {
 
     /// After a change of what an import's items depend on (its settings, its platform): its
     /// last body read again at once, or, while a run holds the import (reading under the old
-    /// settings), a reread queued to follow it (`reread_import`, retried until the run is done).
+    /// settings) or when the reading failed in the store, a reread queued to follow
+    /// (`reread_import`, retried until it is done). The change is saved either way.
     pub async fn read_again(&self, tenant_id: Uuid, import_id: Uuid) -> Result<(), StoreError> {
         match self.reread(tenant_id, import_id, false).await {
-            Ok(_) => Ok(()),
-            Err(ImportError::Busy) => {
-                self.store.enqueue(&Job::RereadImport { tenant_id, import_id }).await
+            Ok(_) => return Ok(()),
+            Err(ImportError::Busy) => {}
+            Err(ImportError::Store(StoreError::NotFound)) => return Err(StoreError::NotFound),
+            Err(ImportError::Store(e)) => {
+                tracing::warn!(error = %e, %import_id, "an import could not be read again now");
             }
-            Err(ImportError::Store(e)) => Err(e),
         }
+        self.store.enqueue(&Job::RereadImport { tenant_id, import_id }).await
     }
 
     /// A fresh look at `imports` at the moment a booking is made (`recheck_feeds`): each is run
@@ -218,9 +221,14 @@ impl Importer {
             // Lost: another run may hold the import now, so this one records nothing.
             return Err(ImportError::Busy);
         };
-        let Some(parsed) = parsed? else {
-            self.store.release_lease(&Lease::IMPORT_RUN, import.id.into()).await?;
-            return Ok(None);
+        let parsed = match parsed {
+            Ok(Some(parsed)) => parsed,
+            // Nothing to read (no body kept), or the store failed: the import is let go now,
+            // not when its lease runs out, so the next run (a retry, a Run now) need not wait.
+            nothing_or_failed => {
+                self.store.release_lease(&Lease::IMPORT_RUN, import.id.into()).await?;
+                return nothing_or_failed.map(|_| None).map_err(ImportError::from);
+            }
         };
         let result = match &parsed {
             Ok(Read::Changed { feed, status, etag, last_modified, body_sha256, body }) => {

@@ -283,6 +283,30 @@ async fn a_booking_com_stay_whose_past_nights_leave_the_feed_is_still_the_same_s
     app.stop().await;
 }
 
+async fn a_run_the_store_fails_under_leaves_the_change_saved_and_the_import_free(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let platform = Platform::start(calendar(&[reservation("stay", 10, 12)])).await;
+    let import = register(&app, &key, room, &platform.url()).await;
+    run(&app, &key, &import).await.unwrap();
+    // The body the run kept can no longer be read back: reading it again fails in the store.
+    let cut = "UPDATE import_bodies SET body = substr(body, 1, 3) WHERE length($1) > 0";
+    assert_eq!(crate::hardening_lifecycle::execute(&app.store, cut, "x".into()).await, 1);
+
+    let path = format!("/api/v1/imports/{import}");
+    let (status, changed) =
+        app.call("PATCH", &path, &key, Some(json!({"date_shift_days": 1}))).await;
+    assert_eq!(
+        (status, &changed["date_shift_days"]),
+        (200, &json!(1)),
+        "the change is saved and said so; reading the feed again is left to the queue: {changed}"
+    );
+    let again = run(&app, &key, &import).await;
+    assert!(again.is_ok(), "the failed reading let go of the import: {again:?}");
+    app.stop().await;
+}
+
 async fn an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
@@ -642,4 +666,5 @@ on_both_databases!(
     a_reservation_22_months_ahead_is_imported_and_its_double_booking_seen,
     an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run,
     a_booking_com_stay_whose_past_nights_leave_the_feed_is_still_the_same_stay,
+    a_run_the_store_fails_under_leaves_the_change_saved_and_the_import_free,
 );
