@@ -624,6 +624,11 @@ fn parse_source<E>(
         reader.skipped.push(truncated_entry(cut));
     }
 
+    // A guess is no event left out, but its events' times may be wrong: it is said as a
+    // skipped entry of the file, as a truncation is, so that whoever reads the run sees it.
+    for reason in reader.zones.guessed() {
+        reader.skipped.push(Skipped { uid: None, reason });
+    }
     busy.append(&mut reader.busy);
     let skipped = std::mem::take(&mut reader.skipped);
     let work = reader.into_work();

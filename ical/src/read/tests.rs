@@ -947,6 +947,32 @@ fn floating_times_follow_x_wr_timezone_else_the_default_zone() {
 }
 
 #[test]
+fn a_tzid_naming_no_known_zone_is_read_as_floating_and_said_so_once() {
+    let event = |uid: &str| {
+        format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART;TZID=Mars/Olympus_Mons:20300701T120000\r\n\
+             DTEND;TZID=Mars/Olympus_Mons:20300701T130000\r\nEND:VEVENT\r\n"
+        )
+    };
+    let body = format!("X-WR-TIMEZONE:Europe/London\r\n{}{}", event("a"), event("b"));
+    let parsed = parse(&feed(&body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    assert_eq!(parsed.busy.len(), 2, "both events are imported");
+    assert_eq!(timed(&parsed.busy[0]).0, at(2030, 7, 1, 11, 0), "at noon in London");
+    assert_eq!(parsed.skipped.len(), 1, "{:?}", parsed.skipped);
+    let said = &parsed.skipped[0];
+    assert_eq!(said.uid, None);
+    assert!(
+        said.reason.contains("\"Mars/Olympus_Mons\"") && said.reason.contains("Europe/London"),
+        "{}",
+        said.reason
+    );
+    // A zone named by its Windows name is known: nothing to say.
+    let windows = event("c").replace("Mars/Olympus_Mons", "W. Europe Standard Time");
+    let parsed = parse(&feed(&windows), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
+}
+
+#[test]
 fn text_is_unescaped_and_missing_uids_are_synthesised_stably() {
     let body = "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20300101\r\nSUMMARY:  Smith\\, John\\; room 2\\nlate \\\\ \r\nEND:VEVENT\r\n";
     let a = parse(&feed(body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));

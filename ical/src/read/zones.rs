@@ -68,6 +68,8 @@ pub(super) struct Zones {
     defined: HashMap<String, ZoneRef>,
     /// Resolutions of TZIDs not defined in the file.
     cache: RefCell<HashMap<String, ZoneRef>>,
+    /// The TZIDs read as floating time for want of a zone (step 6), in the order first met.
+    unknown: RefCell<Vec<String>>,
     /// Transitions of custom zones by (zone, year): (UTC instant, offset after it).
     transitions: RefCell<HashMap<(usize, i32), Transitions>>,
     /// The feed's work budget, spent by everything that reads the file (also outside this
@@ -83,6 +85,7 @@ impl Zones {
             custom: Vec::new(),
             defined: HashMap::new(),
             cache: RefCell::new(HashMap::new()),
+            unknown: RefCell::new(Vec::new()),
             transitions: RefCell::new(HashMap::new()),
             work,
         };
@@ -124,7 +127,7 @@ impl Zones {
             return ZoneRef::Floating;
         }
         if let Some(z) = self.defined.get(tzid) {
-            return *z;
+            return self.noted(tzid, *z);
         }
         if let Some(z) = self.cache.borrow().get(tzid) {
             return *z;
@@ -137,7 +140,34 @@ impl Zones {
             .or_else(|| resolve_name(tzid).map(ZoneRef::Tz))
             .unwrap_or(ZoneRef::Floating);
         self.cache.borrow_mut().insert(tzid.to_owned(), resolved);
-        resolved
+        self.noted(tzid, resolved)
+    }
+
+    /// `zone`, the resolution of `tzid`, noted among [`Zones::unknown`] when it is floating
+    /// for want of a zone.
+    fn noted(&self, tzid: &str, zone: ZoneRef) -> ZoneRef {
+        if zone == ZoneRef::Floating && !self.unknown.borrow().iter().any(|u| u == tzid) {
+            self.unknown.borrow_mut().push(tzid.to_owned());
+        }
+        zone
+    }
+
+    /// What the reading guessed: each TZID that named no zone Kalends knows and no VTIMEZONE
+    /// of the file it could read, whose times were read as floating (in the calendar's
+    /// `X-WR-TIMEZONE`, else the default zone), in words.
+    pub(super) fn guessed(&self) -> Vec<String> {
+        let zone = self.floating.name();
+        let unknown = self.unknown.borrow();
+        unknown
+            .iter()
+            .map(|tzid| {
+                format!(
+                    "TZID {tzid:?} names no time zone known here and no VTIMEZONE of the file \
+                     that can be read: its times were read as local times in {zone}, which may \
+                     be wrong"
+                )
+            })
+            .collect()
     }
 
     /// The instant of a local time in a zone. A time skipped by a DST change is read with the
