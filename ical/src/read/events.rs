@@ -516,19 +516,25 @@ impl<'a> Reader<'a> {
         self.emit_master(master, frame, &suppressed, &ranges);
     }
 
-    /// One master per UID, among the events without RECURRENCE-ID: the highest SEQUENCE, then
-    /// the last in the file; the others are skipped as duplicates. Except that another single
-    /// event with the same UID and SEQUENCE but another start is a different event from a
-    /// producer that reuses UIDs: it is kept (returned second), keyed by its start as a
-    /// recurrence id.
+    /// One master per UID, among the events without RECURRENCE-ID: the highest SEQUENCE, then,
+    /// of those starting when the last in the file does, the one that ends last (busy time is
+    /// kept, whatever the file's order), then the last in the file; the others are skipped as
+    /// duplicates. Except that another single event with the same UID and SEQUENCE but another
+    /// start is a different event from a producer that reuses UIDs: it is kept (returned
+    /// second), keyed by its start as a recurrence id.
     fn pick_master<'e>(&mut self, mut masters: Vec<&'e Ev>) -> (Option<&'e Ev>, Vec<&'e Ev>) {
         let mut extra: Vec<&Ev> = Vec::new();
         if masters.is_empty() {
             return (None, extra);
         }
-        let best = (0..masters.len())
+        let last = (0..masters.len())
             .max_by_key(|&i| (masters[i].sequence, masters[i].index))
             .unwrap_or(0);
+        let (sequence, start) = (masters[last].sequence, masters[last].start);
+        let best = (0..masters.len())
+            .filter(|&i| masters[i].sequence == sequence && masters[i].start == start)
+            .max_by_key(|&i| (Self::written_end(masters[i]), masters[i].index))
+            .unwrap_or(last);
         let master = masters.swap_remove(best);
         for other in masters {
             if other.sequence == master.sequence
@@ -545,6 +551,21 @@ impl<'a> Reader<'a> {
             }
         }
         (Some(master), extra)
+    }
+
+    /// Where an event's first occurrence ends, as written (its DTEND, else its DTSTART plus its
+    /// DURATION, else its DTSTART), to compare events that start at the same moment.
+    fn written_end(ev: &Ev) -> Option<NaiveDateTime> {
+        let written = |moment: Moment| match moment {
+            Moment::Date(d) => d.and_time(NaiveTime::MIN),
+            Moment::Time(t, _) => t,
+        };
+        let start = ev.start.map(written)?;
+        match (ev.end, ev.duration) {
+            (Some(end), _) => Some(written(end)),
+            (None, Some(duration)) => start.checked_add_signed(duration),
+            (None, None) => Some(start),
+        }
     }
 
     /// Emits the overrides of a series, each suppressing the occurrence it replaces; returns

@@ -1143,6 +1143,23 @@ BEGIN:VEVENT\r\nUID:ver\r\nDTSTART:20300106T090000Z\r\nSEQUENCE:1\r\nSUMMARY:new
     assert!(parsed.skipped[0].reason.starts_with("duplicate UID"));
 }
 
+#[test]
+fn of_duplicates_starting_together_the_longest_is_kept_in_any_order() {
+    let stay = |nights: u32| {
+        format!(
+            "BEGIN:VEVENT\r\nUID:stay\r\nDTSTART;VALUE=DATE:20300105\r\n\
+             DTEND;VALUE=DATE:2030010{}\r\nSUMMARY:{nights} nights\r\nEND:VEVENT\r\n",
+            5 + nights
+        )
+    };
+    for body in [stay(2) + &stay(4), stay(4) + &stay(2)] {
+        let parsed = parse(&feed(&body), &opts(Producer::Other, utc(2030, 1, 1), utc(2031, 1, 1)));
+        assert_eq!(parsed.busy.len(), 1);
+        assert_eq!(summary(&parsed.busy[0]), "4 nights", "{body}");
+        assert_eq!(parsed.skipped.len(), 1);
+    }
+}
+
 /// `n` events each recurring every day at 03:00:00 through a SECONDLY rule: cheap to write,
 /// dear to expand (the recurrence walks the clock to every occurrence).
 fn secondly_feed(n: usize) -> Vec<u8> {
