@@ -799,8 +799,10 @@ fn expected_closures() -> Vec<(String, String, String)> {
     };
     vec![
         closed("Not available (notice)", 0, 2),
+        closed("Closed (turnover)", 9, 10),
         closed("Closed (turnover)", 13, 14),
-        closed("Not available (short gap)", 14, 16),
+        closed("Not available (short gap)", 14, 15),
+        closed("Closed (turnover)", 15, 16),
         closed("Closed (turnover)", 20, 21),
         closed("Not available (booking window)", 60, 730),
     ]
@@ -823,8 +825,8 @@ async fn a_resource_exporting_its_rules_closes_turnover_notice_window_and_short_
     let (status, _, body) = get_ics(&app, &url, &[]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(closed_events(&body), expected_closures(), "{body}");
-    assert_eq!(body.matches("BEGIN:VEVENT").count(), 7, "two stays and five closed runs");
-    assert_eq!(body.matches("TRANSP:OPAQUE").count(), 7, "closed nights block like stays");
+    assert_eq!(body.matches("BEGIN:VEVENT").count(), 9, "two stays and seven closed runs");
+    assert_eq!(body.matches("TRANSP:OPAQUE").count(), 9, "closed nights block like stays");
     assert!(!body.contains("Smith") && !body.contains("ann@example.com"), "{body}");
     let turnover = format!("UID:closed-{room}-turnover-{}@kalends", in_days(13));
     assert!(body.contains(&turnover), "{body}");

@@ -94,9 +94,9 @@ mod tests {
         let today = date("2030-03-01");
         let stay =
             |a: &str, b: &str| NightItem { start: date(a), end: date(b), kind: ItemKind::Stay };
-        // A stay to the 8th (turnover the 8th), then free 9th-10th, then a stay from the 11th:
-        // the 9th and 10th are too short a gap for three nights, as are the 3rd and 4th between the
-        // notice and the first stay.
+        // A stay to the 8th (turnover the 8th), then free 9th-10th, then a stay from the 11th
+        // (turnover the 10th, before it): the 9th is too short a gap for three nights, as is the
+        // 3rd between the notice and the turnover before the first stay.
         let items = [stay("2030-03-05", "2030-03-08"), stay("2030-03-11", "2030-03-13")];
         let all = nights(&rules, today, &items, today, date("2030-03-25"));
         let runs: Vec<(&str, String, String)> = closed_runs(&all)
@@ -108,9 +108,11 @@ mod tests {
             runs,
             vec![
                 run("min_notice_days", "2030-03-01", "2030-03-03"),
-                run("block_short_gaps", "2030-03-03", "2030-03-05"),
+                run("block_short_gaps", "2030-03-03", "2030-03-04"),
+                run("turnover", "2030-03-04", "2030-03-05"),
                 run("turnover", "2030-03-08", "2030-03-09"),
-                run("block_short_gaps", "2030-03-09", "2030-03-11"),
+                run("block_short_gaps", "2030-03-09", "2030-03-10"),
+                run("turnover", "2030-03-10", "2030-03-11"),
                 run("turnover", "2030-03-13", "2030-03-14"),
                 run("booking_window_days", "2030-03-21", "2030-03-25"),
             ]

@@ -7,7 +7,8 @@
 //! - **booked**: a stay (a booking of whole days, an imported reservation) takes the night;
 //!   **blocked**: anything else that is busy (a block, a platform's closed dates, a timed item
 //!   touching the day);
-//! - **turnover**: the `turnover_days` nights after each stay's check-out day, while not busy;
+//! - **turnover**: the `turnover_days` nights after each stay's check-out day, and those before
+//!   each stay or block (no stay may end in them and keep its own turnover), while not busy;
 //! - **closed by rule**: a night before today, within the `min_notice_days` from today, at or
 //!   beyond `booking_window_days` from today, or (with `block_short_gaps`) in a free gap too
 //!   short to sell: a gap whose usable nights (less the turnover a stay in it must leave before
@@ -238,11 +239,21 @@ impl<'a> Grid<'a> {
             let marks = if item.kind == ItemKind::Stay { &mut stays } else { &mut blocks };
             marks[a] += 1;
             marks[b] -= 1;
-            if item.kind == ItemKind::Stay && t > 0 {
-                let (a, b) = clip(self, item.end, item.end + Days::new(t));
+            if t == 0 {
+                continue;
+            }
+            // Kept free after a stay; and before anything busy, since a stay ending there
+            // would leave no turnover before it (what `turnover_violation` refuses): a
+            // platform reading the feed must not sell those nights either.
+            let mut keep_free = |from: NaiveDate, to: NaiveDate| {
+                let (a, b) = clip(self, from, to);
                 turnover[a] += 1;
                 turnover[b] -= 1;
+            };
+            if item.kind == ItemKind::Stay {
+                keep_free(item.end, item.end + Days::new(t));
             }
+            keep_free(item.start.checked_sub_days(Days::new(t)).unwrap_or(item.start), item.start);
         }
         let (mut s, mut b, mut o) = (0, 0, 0);
         for i in 0..len {
@@ -530,13 +541,29 @@ mod tests {
     }
 
     #[test]
-    fn a_stay_books_its_nights_and_turnover_follows_its_check_out() {
+    fn a_stay_books_its_nights_and_turnover_is_kept_free_on_both_sides() {
         let rules = rules(serde_json::json!({"turnover_days": 2}));
         let nights = nights(&rules, day(1), &[stay(3, 5)], day(1), day(9));
-        assert_eq!(states(&nights), "..BBtt..");
-        // Before it, a stay must leave two nights before the 3rd... which it cannot.
+        // Before it, a stay must leave two nights before the 3rd: no night before it can be
+        // sold, so none is free.
+        assert_eq!(states(&nights), "ttBBtt..");
         assert_eq!(nights[0].max_check_out, None, "{:?}", nights[0]);
         assert!(nights[6].can_check_in && !nights[6].can_check_out);
+    }
+
+    #[test]
+    fn the_nights_a_stay_could_not_end_in_before_a_booking_are_not_free() {
+        // Free from the 6th to the 10th between two stays: with one turnover night, the 5th
+        // and the 9th are kept free, and stays fit the 6th to the 9th.
+        let rules = rules(serde_json::json!({"turnover_days": 1}));
+        let items = [stay(1, 5), stay(10, 12)];
+        let nights = nights(&rules, day(1), &items, day(1), day(14));
+        assert_eq!(states(&nights), "BBBBt...tBBt.");
+        assert_eq!(nights[5].max_check_out, Some(day(9)));
+        assert!(nights[8].can_check_out, "a stay may leave on the 9th");
+        let blocked = [NightItem { start: day(10), end: day(12), kind: ItemKind::Block }];
+        let nights = super::nights(&rules, day(1), &blocked, day(1), day(14));
+        assert_eq!(states(&nights), "........tXX..", "before an owner's block too");
     }
 
     #[test]

@@ -77,7 +77,7 @@ async fn index(State(state): State<AppState>, console: Console) -> Response {
 /// The number fields: name, label, and the range `Rules::try_from` accepts (said in the label;
 /// the server checks).
 const NUMBERS: [(&str, &str, i64, i64); 8] = [
-    ("turnover_days", "Turnover: nights kept free after each stay", 0, 30),
+    ("turnover_days", "Turnover: nights kept free after each stay and before the next", 0, 30),
     ("min_nights", "Shortest stay, in nights", 1, 365),
     ("max_nights", "Longest stay, in nights", 1, 365),
     ("min_notice_days", "Stays: days of notice before check-in", 0, 365),
@@ -446,7 +446,7 @@ fn hours_inputs(shown: &Shown, errors: &[FieldError]) -> Markup {
 }
 
 /// Marks the free nights of each property row of `timeline` that its rules close (turnover
-/// after a stay, the notice, the booking window, a gap too short), naming the rule; past nights
+/// around a stay, the notice, the booking window, a gap too short), naming the rule; past nights
 /// are not closed by anyone and stay as they are.
 pub async fn mark_rule_closed(
     store: &Store,
