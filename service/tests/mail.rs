@@ -502,6 +502,41 @@ async fn a_550_on_rcpt_is_permanent_with_the_code_and_the_server_words() {
 }
 
 #[tokio::test]
+async fn a_refused_login_is_retried_and_the_send_goes_through_once_it_is_fixed() {
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::smtp(&with_credentials(&sink), Duration::from_secs(5)).unwrap();
+    let b = booking("Haircut");
+    sink.refuse_logins(Some("535 5.7.8 Authentication credentials invalid"));
+    let error =
+        mailer.send(invite_message(&email(&b, InviteKind::Request, 0)).unwrap()).await.unwrap_err();
+    assert!(error.is_retryable(), "the password is the operator's to fix: {error:?}");
+    assert!(error.to_string().contains("535 5.7.8"), "{error}");
+    sink.refuse_logins(None);
+    mailer.send(invite_message(&email(&b, InviteKind::Request, 0)).unwrap()).await.unwrap();
+    assert_eq!(sink.wait_for(1, Duration::from_secs(5)).await.len(), 1);
+}
+
+#[tokio::test]
+async fn relaying_denied_is_retried_and_an_unknown_mailbox_is_not() {
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::smtp(&secret(&sink.url()), Duration::from_secs(5)).unwrap();
+    let b = booking("Haircut");
+    for (reply, retried) in [
+        ("554 5.7.1 <ann@example.com>: Relay access denied", true),
+        ("550 5.7.1 Sending suspended for this account", true),
+        ("554 Message rejected: Email address is not verified", true),
+        ("552 5.3.4 Message size exceeds fixed limit", false),
+        ("553 5.1.3 Bad recipient address syntax", false),
+        ("550 Mailbox unavailable", false),
+    ] {
+        sink.refuse_recipient("ann@example.com", reply);
+        let message = invite_message(&email(&b, InviteKind::Request, 0)).unwrap();
+        let error = mailer.send(message).await.unwrap_err();
+        assert_eq!(error.is_retryable(), retried, "{reply}: {error:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_refused_connection_is_transient() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -284,6 +284,30 @@ async fn a_deferring_mail_server_is_retried_and_the_invite_arrives_once() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn an_invite_refused_for_the_mail_login_arrives_once_the_password_is_fixed() {
+    let sink = SmtpSink::start().await;
+    sink.refuse_logins(Some("535 5.7.8 Authentication credentials invalid"));
+    let url = format!("smtp://mailer:secret@{}", sink.addr());
+    let app = app_with(Db::Sqlite, &sink, TempDir::new(), |config| {
+        config.smtp_url = Some(secrecy::SecretString::from(url));
+    })
+    .await;
+    let (_, key) = app.tenant().await;
+    let massage = booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00");
+    let id = create(&app, &key, &massage).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let meanwhile = recorded(&app, &key, id).await;
+    assert!(
+        meanwhile.iter().all(|m| m["status"] != "failed"),
+        "a refused login is the mail setup's failure, not the customer's: {meanwhile:?}"
+    );
+    sink.refuse_logins(None);
+    let arrived = sink.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(arrived[0].to, ["ann@example.com"]);
+    app.stop().await;
+}
+
 /// A booking starting `seconds` after one minute from now (so its 1-minute reminder is due in
 /// `seconds`), in RFC 3339.
 fn starting_in(seconds: i64) -> (String, String) {

@@ -1,7 +1,7 @@
 //! A tiny SMTP server for tests: it accepts mail on 127.0.0.1, keeps every message in memory,
-//! and can refuse or defer recipients. It speaks enough ESMTP (RFC 5321) for lettre: the
-//! greeting, `EHLO`/`HELO`, `AUTH PLAIN` and `AUTH LOGIN` (any credentials), `MAIL FROM`,
-//! `RCPT TO`, `DATA` with dot-unstuffing, `RSET`, `NOOP` and `QUIT`; no TLS.
+//! and can refuse logins, or refuse or defer recipients. It speaks enough ESMTP (RFC 5321) for
+//! lettre: the greeting, `EHLO`/`HELO`, `AUTH PLAIN` and `AUTH LOGIN` (any credentials),
+//! `MAIL FROM`, `RCPT TO`, `DATA` with dot-unstuffing, `RSET`, `NOOP` and `QUIT`; no TLS.
 //!
 //! Self-contained (tokio and std only) so that any test crate can include it:
 //! `#[path = "../../tests/support/smtp_sink.rs"] mod smtp_sink;`
@@ -61,6 +61,8 @@ struct State {
     defer_reply: String,
     /// The user names that authenticated.
     logins: Vec<String>,
+    /// The reply every `AUTH` gets instead of success, while set.
+    login_refusal: Option<String>,
 }
 
 impl SmtpSink {
@@ -118,6 +120,12 @@ impl SmtpSink {
     /// Accepts `addr` again after [`SmtpSink::refuse_recipient`].
     pub fn accept_recipient(&self, addr: &str) {
         self.shared.state().refused.remove(&addr.to_ascii_lowercase());
+    }
+
+    /// Answers every `AUTH` with `reply` (e.g. `535 5.7.8 Authentication credentials invalid`)
+    /// from now on, or, with `None`, accepts logins again.
+    pub fn refuse_logins(&self, reply: Option<&str>) {
+        self.shared.state().login_refusal = reply.map(str::to_owned);
     }
 
     /// Answers the next `n` `RCPT`s, whoever they name, with `reply` (e.g.
@@ -239,6 +247,10 @@ impl Session {
             }
             _ => return self.reply("504 5.5.4 Unrecognized authentication type").await,
         };
+        let refusal = self.shared.state().login_refusal.clone();
+        if let Some(reply) = refusal {
+            return self.reply(&reply).await;
+        }
         match user {
             Some(user) => {
                 self.shared.state().logins.push(user);

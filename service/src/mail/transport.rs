@@ -13,11 +13,13 @@ use url::Url;
 /// Why a message was not sent. The texts never hold a message body.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MailError {
-    /// Worth retrying later: a 4xx reply, a refused or broken connection, a timeout.
+    /// Worth retrying later: a 4xx reply, a refused or broken connection, a timeout, or a 5xx
+    /// that refused Kalends' use of the server rather than the message (a refused login,
+    /// relaying denied), which lasts only until the operator fixes the mail settings.
     #[error("mail not sent, try again later: {0}")]
     Transient(String),
-    /// Retrying will not help: a 5xx reply (with the server's words), a message the transport
-    /// cannot take, or a bad configuration.
+    /// Retrying will not help: a 5xx reply about the message or its recipient (with the
+    /// server's words), a message the transport cannot take, or a bad configuration.
     #[error("mail refused: {message}")]
     Permanent {
         /// The SMTP reply code, when a server refused.
@@ -182,7 +184,7 @@ fn smtp_error(error: smtp::Error) -> MailError {
         let code = u16::from(code);
         let text = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
         let message = format!("{code} {text}").trim_end().to_owned();
-        return if error.is_permanent() {
+        return if error.is_permanent() && refuses_the_message(code, &text) {
             MailError::Permanent { code: Some(code), message }
         } else {
             MailError::Transient(message)
@@ -194,6 +196,27 @@ fn smtp_error(error: smtp::Error) -> MailError {
         return MailError::permanent(error.to_string());
     }
     MailError::Transient(error.to_string())
+}
+
+/// Whether a permanent reply (`code`, then `text`) refuses this message or its recipient (an
+/// unknown or full mailbox, a bad address, a message too big), which no retry mends, rather
+/// than Kalends' use of the server: a refused login (530, 534, 535, 538), relaying denied or a
+/// suspended sender (RFC 3463's security and policy subject, `5.7.x`, or a bare 554), which
+/// mends once the operator fixes the mail settings, so the message is retried meanwhile
+/// instead of being lost.
+fn refuses_the_message(code: u16, text: &str) -> bool {
+    if matches!(code, 530 | 534 | 535 | 538) {
+        return false;
+    }
+    let enhanced = text.split_whitespace().next().filter(|word| {
+        let parts: Vec<&str> = word.split('.').collect();
+        parts.len() == 3
+            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    match enhanced.and_then(|code| code.split('.').nth(1)) {
+        Some(subject) => subject != "7",
+        None => code != 554,
+    }
 }
 
 fn file_error(error: file::Error) -> MailError {
