@@ -89,16 +89,27 @@ fn buffer_gap(rules: &Rules) -> Duration {
     Duration::minutes(i64::from(rules.buffer_before_minutes() + rules.buffer_after_minutes()))
 }
 
-/// The slots of `owners` under `mode`, by start.
+/// The slots of `owners` under `mode`, by start. With [`Mode::All`], a slot on any owner's
+/// steps is offered when every owner could take it, on their own steps or not: owners whose
+/// opening periods start at different times (13:30 and 14:00) still meet, as the write of such
+/// a team appointment is accepted.
 pub fn slots(owners: &[SlotOwner<'_>], mode: Mode, query: &SlotQuery) -> Vec<Slot> {
+    let views: Vec<OwnerView> = owners.iter().map(|owner| OwnerView::new(owner, query)).collect();
     let mut free: BTreeMap<(DateTime<Utc>, DateTime<Utc>), Vec<usize>> = BTreeMap::new();
-    for (k, owner) in owners.iter().enumerate() {
-        for slot in owner_slots(owner, query) {
+    for (k, view) in views.iter().enumerate() {
+        for slot in view.slots(query) {
             // Once per owner: on a day the clocks skip forward, two opening periods can
             // overlap (a period ending at a time that does not exist ends an hour later).
             let who = free.entry(slot).or_default();
             if who.last() != Some(&k) {
                 who.push(k);
+            }
+        }
+    }
+    if mode == Mode::All {
+        for (&(start, end), who) in &mut free {
+            if who.len() < owners.len() && views.iter().all(|view| view.takes(start, end)) {
+                *who = (0..owners.len()).collect();
             }
         }
     }
@@ -115,30 +126,65 @@ pub fn slots(owners: &[SlotOwner<'_>], mode: Mode, query: &SlotQuery) -> Vec<Slo
         .collect()
 }
 
-/// One owner's free slots.
-fn owner_slots(owner: &SlotOwner<'_>, query: &SlotQuery) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-    let step = query.step.max(Duration::minutes(1));
-    let busy = Busy::new(owner.busy, buffer_gap(owner.rules));
-    let earliest = query.from.max(notice_end(owner.rules, query.now));
-    let last_day = window_end(owner.rules, owner.zone, query.now);
-    let mut found = Vec::new();
-    for (open, close) in opening_periods(owner.rules, owner.zone, query.from, query.to) {
-        // The first step of the period at or after `earliest`.
-        let skip = (earliest - open).num_seconds().max(0);
-        let steps = (skip + step.num_seconds() - 1) / step.num_seconds();
-        let mut start = open + step * i32::try_from(steps).unwrap_or(i32::MAX);
-        while start < query.to && start + query.duration <= close {
-            let end = start + query.duration;
-            if last_day.is_some_and(|last| local_day(start, owner.zone) >= last) {
-                break;
-            }
-            if busy.is_free(start, end) {
-                found.push((start, end));
-            }
-            start += step;
+/// What one owner's slots are judged by over a query: its opening periods, busy time, notice
+/// and window.
+struct OwnerView {
+    zone: TimeZone,
+    periods: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    busy: Busy,
+    earliest: DateTime<Utc>,
+    last_day: Option<NaiveDate>,
+}
+
+impl OwnerView {
+    fn new(owner: &SlotOwner<'_>, query: &SlotQuery) -> Self {
+        OwnerView {
+            zone: owner.zone,
+            periods: opening_periods(owner.rules, owner.zone, query.from, query.to),
+            busy: Busy::new(owner.busy, buffer_gap(owner.rules)),
+            earliest: query.from.max(notice_end(owner.rules, query.now)),
+            last_day: window_end(owner.rules, owner.zone, query.now),
         }
     }
-    found
+
+    /// The owner's free slots, on its steps from each opening period's start.
+    fn slots(&self, query: &SlotQuery) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let step = query.step.max(Duration::minutes(1));
+        let mut found = Vec::new();
+        for &(open, close) in &self.periods {
+            // The first step of the period at or after `earliest`.
+            let skip = (self.earliest - open).num_seconds().max(0);
+            let steps = (skip + step.num_seconds() - 1) / step.num_seconds();
+            let mut start = open + step * i32::try_from(steps).unwrap_or(i32::MAX);
+            while start < query.to && start + query.duration <= close {
+                let end = start + query.duration;
+                if self.beyond_window(start) {
+                    break;
+                }
+                if self.busy.is_free(start, end) {
+                    found.push((start, end));
+                }
+                start += step;
+            }
+        }
+        found
+    }
+
+    /// Whether the owner could take `start` to `end`, whatever its steps: inside an opening
+    /// period, free, after the notice and within the window.
+    fn takes(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        // Periods come in order of their opening; on a day the clocks skip forward two may
+        // overlap, so the few opening before `start` are all looked at.
+        let opened = self.periods.partition_point(|(open, _)| *open <= start);
+        let open = self.periods[..opened].iter().rev().take(3).any(|(_, close)| end <= *close);
+        open && start >= self.earliest
+            && !self.beyond_window(start)
+            && self.busy.is_free(start, end)
+    }
+
+    fn beyond_window(&self, start: DateTime<Utc>) -> bool {
+        self.last_day.is_some_and(|last| local_day(start, self.zone) >= last)
+    }
 }
 
 /// The first instant a slot may start at.
@@ -408,6 +454,20 @@ mod tests {
             any.iter().map(|s| s.owners.iter().map(|o| o.as_u128()).collect()).collect();
         assert_eq!(who, [vec![2], vec![1, 2]], "Ann has fewer bookings that week");
         assert_eq!(starts(&slots(&[ann, bo], Mode::All, &q)), ["10:00"]);
+    }
+
+    #[test]
+    fn a_team_meets_where_their_opening_hours_overlap_whatever_each_ones_steps() {
+        let ann_hours = rules(serde_json::json!({"weekly_hours": {"mon": [["13:30", "18:00"]]}}));
+        let bo_hours = rules(serde_json::json!({"weekly_hours": {"mon": [["14:00", "18:00"]]}}));
+        let busy_bo = [(at("2030-01-07T16:00:00Z"), at("2030-01-07T16:30:00Z"))];
+        let (ann, bo) = (owner(1, &ann_hours, &[]), owner(2, &bo_hours, &busy_bo));
+        let q = query("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z", 60);
+        let all = slots(&[ann, bo], Mode::All, &q);
+        assert_eq!(starts(&all), ["14:00", "14:30", "15:00", "16:30", "17:00"]);
+        assert!(all.iter().all(|slot| slot.owners.len() == 2), "{all:?}");
+        let any = slots(&[ann, bo], Mode::Any, &q);
+        assert_eq!(starts(&any)[..2], ["13:30", "14:00"], "each on their own steps");
     }
 
     /// Slots of `length` (as often) over the local day `day` of `zone`, asked years before.
