@@ -63,7 +63,10 @@ pub async fn run(
         }
     }
     let zone = store.booking_zone(&tenant, &booking.data).await?;
-    let from = Utc::now() - mail.reminder_grace();
+    // A reminder due before the change that queued this job was owed by no version the customer
+    // knew: sent now it would come with the invitation. Later ones get the grace a late job
+    // is given.
+    let from = (Utc::now() - mail.reminder_grace()).max(booking.updated_at);
     schedule_reminders(store, &tenant, &booking, zone, from).await
 }
 

@@ -308,6 +308,29 @@ async fn an_invite_refused_for_the_mail_login_arrives_once_the_password_is_fixed
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_reminder_due_before_the_booking_was_made_is_not_sent_with_its_invitation() {
+    let sink = SmtpSink::start().await;
+    let app = app_with(Db::Sqlite, &sink, TempDir::new(), |_| {}).await;
+    let (_, key) = app.tenant().await;
+    app.api(&key).patch_settings(json!({"reminder_offsets_minutes": [60]})).await.unwrap();
+    // Made now for 50 minutes from now: its one-hour reminder was due ten minutes ago, within
+    // the grace a late reminder job is given.
+    let start = chrono::Utc::now() + chrono::Duration::minutes(50);
+    let end = (start + chrono::Duration::hours(1)).to_rfc3339();
+    create(&app, &key, &booking("Massage", &start.to_rfc3339(), &end)).await;
+    sink.wait_for(1, Duration::from_secs(20)).await;
+    app.settle().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let subjects: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m.text().lines().find(|l| l.starts_with("Subject:")).unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(subjects.len(), 1, "the invitation only, no reminder: {subjects:?}");
+    app.stop().await;
+}
+
 /// A booking starting `seconds` after one minute from now (so its 1-minute reminder is due in
 /// `seconds`), in RFC 3339.
 fn starting_in(seconds: i64) -> (String, String) {
