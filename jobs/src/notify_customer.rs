@@ -4,13 +4,13 @@
 use chrono::{DateTime, Utc};
 use kalends_core::domain::{Booking, BookingStatus, Tenant, TimeZone};
 use kalends_core::job::Job;
-use kalends_store::{MessageStatus, NewMessage};
+use kalends_store::{MessageKind, MessageStatus, NewMessage};
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
 use kalends_service::customer_mail::{CustomerMail, Outcome};
-use kalends_service::customer_plan::{plan_invite, reminder_times};
+use kalends_service::customer_plan::{plan_invite, reminder_times, uninvited};
 
 /// Runs the job for one booking.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id))]
@@ -21,6 +21,7 @@ pub async fn run(
     booking_id: Uuid,
     resend: bool,
 ) -> Result<(), JobError> {
+    take_back(store, mail, tenant_id, booking_id).await?;
     let Some((tenant, mut booking, mut recipient)) = load(store, tenant_id, booking_id).await?
     else {
         return Ok(());
@@ -68,6 +69,49 @@ pub async fn run(
     // is given.
     let from = (Utc::now() - mail.reminder_grace()).max(booking.updated_at);
     schedule_reminders(store, &tenant, &booking, zone, from).await
+}
+
+/// Cancels the event at an address the customer no longer has ([`uninvited`]), before the
+/// new address (if any) is told: the old one's calendar would otherwise keep the booking.
+async fn take_back(
+    store: &Store,
+    mail: &CustomerMail,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+) -> Result<(), JobError> {
+    let booking = match store.booking(tenant_id, booking_id).await {
+        Ok(booking) => booking,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let messages = store.customer_messages(booking_id).await?;
+    let current = booking.data.customer.as_ref().and_then(|c| c.email.as_ref());
+    let Some(old) = uninvited(&messages, current.map(|email| email.as_str())) else {
+        return Ok(());
+    };
+    let told = messages.iter().filter(|m| m.reminder.is_empty()).map(|m| m.revision).max();
+    let revision = told.unwrap_or(0) + 1;
+    let tenant = store.tenant(tenant_id).await?;
+    let zone = store.booking_zone(&tenant, &booking.data).await?;
+    let new = NewMessage {
+        tenant_id,
+        booking_id,
+        kind: MessageKind::Cancel,
+        revision,
+        reminder: "",
+        fingerprint: "taken back from an old address",
+        recipient: &old.recipient,
+    };
+    // Another run took this revision first: it is the one telling.
+    let Some(id) = store.claim_message(&new).await? else {
+        return Ok(());
+    };
+    let outcome = mail.send_cancel_to(&tenant, &booking, zone, revision, &old.recipient).await;
+    match finish(store, id, outcome).await {
+        // Refused (recorded with the server's words): the new address is still told.
+        Err(JobError::Permanent { .. }) => Ok(()),
+        other => other,
+    }
 }
 
 /// The booking, its tenant and the customer's address; `None` when there is nobody to tell.

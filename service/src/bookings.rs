@@ -50,7 +50,8 @@ impl UpsertOutcome {
 }
 
 /// The jobs a booking's new content owes: its calendars follow it (or drop it once cancelled),
-/// a customer with an e-mail address hears of it, and the manual update checklists of its
+/// a customer with an e-mail address hears of it (and so, after a change, does the address it
+/// had before, if it lost it), and the manual update checklists of its
 /// resource (and of its former one: a replaced booking may have left a resource, whose
 /// checklist then asks to reopen what it closed) follow its nights.
 pub fn owed_jobs(
@@ -61,7 +62,8 @@ pub fn owed_jobs(
 ) -> Vec<Job> {
     let cancelled = booking.status == BookingStatus::Cancelled;
     let mut jobs = vec![Job::sync_booking(tenant_id, booking_id)];
-    if booking.customer.as_ref().is_some_and(|c| c.email.is_some()) {
+    let addressed = booking.customer.as_ref().is_some_and(|c| c.email.is_some());
+    if addressed || write == BookingWrite::Replaced {
         jobs.push(Job::NotifyCustomer { tenant_id, booking_id, resend: false });
     }
     if booking.resource_id.is_some() || write == BookingWrite::Replaced {
@@ -328,6 +330,10 @@ mod tests {
         );
         let silent = owed_jobs(t, b, &stay(BookingStatus::Tentative, None), BookingWrite::Created);
         assert_eq!(silent, [Job::sync_booking(t, b)]);
+        // Changed without an address: the one it had, if any, takes the event back.
+        let unaddressed = stay(BookingStatus::Confirmed, None);
+        let jobs = owed_jobs(t, b, &unaddressed, BookingWrite::Replaced);
+        assert_eq!(jobs[1], Job::NotifyCustomer { tenant_id: t, booking_id: b, resend: false });
     }
 
     #[test]
@@ -346,7 +352,7 @@ mod tests {
         // Without a resource now, but maybe with one before: its former resource's checklist.
         let off = stay(BookingStatus::Confirmed, None);
         let jobs = owed_jobs(t, b, &off, BookingWrite::Replaced);
-        assert_eq!(jobs[1], checklists_job(t, None, b, "booking_saved"));
+        assert_eq!(jobs.last(), Some(&checklists_job(t, None, b, "booking_saved")));
         assert_eq!(owed_jobs(t, b, &off, BookingWrite::Created).len(), 1, "a new one had none");
         let cancelled = cancellation_jobs(t, b, Some(r));
         assert_eq!(cancelled[2], checklists_job(t, Some(r), b, "booking_cancelled"));

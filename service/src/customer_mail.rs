@@ -140,13 +140,23 @@ impl CustomerMail {
         tenant: &'a Tenant,
         booking: &'a Booking,
     ) -> Option<(Party<'a>, Party<'a>)> {
-        let customer = booking.data.customer.as_ref()?;
-        let email = customer.email.as_ref()?;
+        let email = booking.data.customer.as_ref()?.email.as_ref()?;
+        Some(self.parties_to(tenant, booking, email.as_str()))
+    }
+
+    /// [`CustomerMail::parties`] with the customer at `email`.
+    fn parties_to<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        booking: &'a Booking,
+        email: &'a str,
+    ) -> (Party<'a>, Party<'a>) {
         let name = tenant.settings.mail_from_name.as_deref().unwrap_or(&tenant.settings.name);
-        Some((
+        let customer = booking.data.customer.as_ref().map(|c| c.name.as_str());
+        (
             Party { email: &self.address, name: Some(name), rsvp: false },
-            Party { email: email.as_str(), name: Some(customer.name.as_str()), rsvp: true },
-        ))
+            Party { email, name: customer, rsvp: true },
+        )
     }
 
     /// Sends the invitation, update or cancellation of `revision`.
@@ -162,8 +172,31 @@ impl CustomerMail {
         let Some((organizer, attendee)) = self.parties(tenant, booking) else {
             return Outcome::Refused("the booking has no customer address".into());
         };
+        let invite = self.invite(booking, zone, kind, revision, organizer, attendee, &url);
+        self.deliver_invite(tenant, invite).await
+    }
+
+    /// Sends the cancellation of `revision` to `recipient`, an address the booking's customer
+    /// no longer has: the event leaves the calendar it was sent to. It carries no link, which
+    /// now shows the booking to its new address.
+    pub async fn send_cancel_to(
+        &self,
+        tenant: &Tenant,
+        booking: &Booking,
+        zone: TimeZone,
+        revision: i64,
+        recipient: &str,
+    ) -> Outcome {
+        let (organizer, attendee) = self.parties_to(tenant, booking, recipient);
+        let invite =
+            self.invite(booking, zone, MessageKind::Cancel, revision, organizer, attendee, "");
+        self.deliver_invite(tenant, invite).await
+    }
+
+    /// Renders `invite` as the tenant's e-mail and hands it to the server.
+    async fn deliver_invite(&self, tenant: &Tenant, invite: Invite<'_>) -> Outcome {
         let email = InviteEmail {
-            invite: self.invite(booking, zone, kind, revision, organizer, attendee, &url),
+            invite,
             tenant_name: &tenant.settings.name,
             reply_to: tenant.settings.reply_to.as_deref(),
             customer_zone: None,

@@ -71,6 +71,26 @@ pub fn plan_invite(
     Some(InvitePlan { kind, revision, fingerprint })
 }
 
+/// The invitation to take back because the customer's address changed or went (`current`,
+/// the booking's address now): the last one that went out, when it went to another address
+/// and no cancellation was sent there since (whatever became of it: one is tried, not
+/// repeated). RFC 5546 3.2.5: an organizer cancels the event for an attendee it removes.
+pub fn uninvited<'m>(
+    messages: &'m [CustomerMessage],
+    current: Option<&str>,
+) -> Option<&'m CustomerMessage> {
+    let invitations = messages.iter().filter(|m| m.reminder.is_empty());
+    let last = invitations.clone().filter(|m| m.kind == MessageKind::Request).max_by_key(|m| {
+        (matches!(m.status, MessageStatus::Sent | MessageStatus::Sending), m.revision)
+    })?;
+    let went_out = matches!(last.status, MessageStatus::Sent | MessageStatus::Sending);
+    let same = |address: &str| address.eq_ignore_ascii_case(&last.recipient);
+    let taken_back = invitations
+        .clone()
+        .any(|m| m.kind == MessageKind::Cancel && m.revision > last.revision && same(&m.recipient));
+    (went_out && !current.is_some_and(same) && !taken_back).then_some(last)
+}
+
 /// When each reminder of a booking is due: `(key, instant)`. Timed bookings get one per offset
 /// before the start; stays get one the day before check-in at the tenant's hour, in `zone`.
 pub fn reminder_times(
@@ -311,5 +331,29 @@ mod tests {
         b.data.span = timed("2030-01-02T10:00:00Z");
         b.data.status = BookingStatus::Cancelled;
         assert_eq!(check(&b, due), Some(Obstacle::Stale));
+    }
+
+    #[test]
+    fn an_address_no_longer_the_customers_is_uninvited_once_and_only_after_an_invitation() {
+        let message = |kind, revision, to: &str, status| CustomerMessage {
+            kind,
+            revision,
+            recipient: to.into(),
+            status,
+            ..sent(&InvitePlan { kind, revision, fingerprint: String::new() })
+        };
+        let ann = message(MessageKind::Request, 0, "Ann@Example.com", MessageStatus::Sent);
+        let history = vec![ann.clone()];
+        assert!(uninvited(&history, Some("ann@example.com")).is_none(), "the same, any case");
+        assert_eq!(uninvited(&history, Some("bob@example.com")).map(|m| m.revision), Some(0));
+        assert_eq!(uninvited(&history, None).map(|m| m.revision), Some(0), "address removed");
+        // Taken back (even if that bounced), then Bob invited and his invitation refused: Ann
+        // is not told again.
+        let taken = message(MessageKind::Cancel, 1, "ann@example.com", MessageStatus::Failed);
+        let bob = message(MessageKind::Request, 2, "bob@example.com", MessageStatus::Failed);
+        assert!(uninvited(&[ann, taken, bob], Some("bob@example.com")).is_none());
+        // Never invited (refused at once): nothing to take back.
+        let refused = message(MessageKind::Request, 0, "ann@example.com", MessageStatus::Failed);
+        assert!(uninvited(&[refused], Some("bob@example.com")).is_none());
     }
 }

@@ -309,6 +309,55 @@ async fn an_invite_refused_for_the_mail_login_arrives_once_the_password_is_fixed
 }
 
 #[tokio::test]
+async fn a_customer_address_changed_or_removed_gets_the_event_taken_back() {
+    let sink = SmtpSink::start().await;
+    let app = app_with(Db::Sqlite, &sink, TempDir::new(), |_| {}).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let massage = booking("Massage", "2030-01-02T10:00:00+01:00", "2030-01-02T11:00:00+01:00");
+    let id = create(&app, &key, &massage).await;
+    sink.wait_for(1, Duration::from_secs(20)).await;
+    let customer = |email: &str| CustomerIn {
+        name: "Ann Lee".into(),
+        email: Some(email.into()),
+        ..CustomerIn::default()
+    };
+    let to_bob = BookingPatch {
+        customer: Some(Some(customer("bob@example.com"))),
+        ..BookingPatch::default()
+    };
+    api.patch_booking(id, &to_bob).await.unwrap();
+    let messages = sink.wait_for(3, Duration::from_secs(20)).await;
+    let told: Vec<(String, String, String)> = messages[1..]
+        .iter()
+        .map(|m| {
+            let (ics, method, _) = calendar_of(m);
+            (m.to.join(","), method, property(&ics, "SEQUENCE"))
+        })
+        .collect();
+    let told_as =
+        |to: &str, method: &str, sequence: &str| (to.into(), method.into(), sequence.into());
+    assert_eq!(
+        told,
+        [told_as("ann@example.com", "CANCEL", "1"), told_as("bob@example.com", "REQUEST", "2")],
+        "the old address's calendar drops the event before the new one gets it"
+    );
+    assert!(!messages[1].text().contains("/invite/"), "no link to the booking's new details");
+
+    let removed = BookingPatch { customer: Some(None), ..BookingPatch::default() };
+    api.patch_booking(id, &removed).await.unwrap();
+    let messages = sink.wait_for(4, Duration::from_secs(20)).await;
+    let (ics, method, _) = calendar_of(&messages[3]);
+    assert_eq!((messages[3].to.join(","), method), ("bob@example.com".into(), "CANCEL".into()));
+    assert_eq!(property(&ics, "SEQUENCE"), "3");
+    api.cancel_booking(id).await.unwrap();
+    app.settle().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 4, "nobody is told twice");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_reminder_due_before_the_booking_was_made_is_not_sent_with_its_invitation() {
     let sink = SmtpSink::start().await;
     let app = app_with(Db::Sqlite, &sink, TempDir::new(), |_| {}).await;
