@@ -211,7 +211,7 @@ pub fn opening_periods(
     to: DateTime<Utc>,
 ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let (first, last) = (local_day(from, zone) - Days::new(1), local_day(to, zone));
-    let mut periods = Vec::new();
+    let mut periods: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
     for day in first.iter_days().take_while(|d| *d <= last) {
         let minutes: Vec<(u16, u16)> = match rules.weekly_hours() {
             Some(hours) => hours.of(day.weekday()).iter().map(|p| (p.start, p.end)).collect(),
@@ -219,8 +219,17 @@ pub fn opening_periods(
         };
         for (start, end) in minutes {
             let (open, close) = (local_instant(day, start, zone), local_instant(day, end, zone));
-            if open < close && close > from && open < to {
-                periods.push((open, close));
+            if !(open < close && close > from && open < to) {
+                continue;
+            }
+            // Hours that touch (09:00-12:00 and 12:00-18:00, or 18:00-24:00 and the next day's
+            // 00:00-02:00) are one period: an appointment may run across where they meet. The
+            // whole days of an owner without hours stay apart, each its own grid of slots.
+            match periods.last_mut() {
+                Some(last) if rules.weekly_hours().is_some() && open <= last.1 => {
+                    last.1 = last.1.max(close);
+                }
+                _ => periods.push((open, close)),
             }
         }
     }
@@ -468,6 +477,20 @@ mod tests {
         assert!(all.iter().all(|slot| slot.owners.len() == 2), "{all:?}");
         let any = slots(&[ann, bo], Mode::Any, &q);
         assert_eq!(starts(&any)[..2], ["13:30", "14:00"], "each on their own steps");
+    }
+
+    #[test]
+    fn opening_hours_that_touch_are_one_period_offered_and_accepted_across_where_they_meet() {
+        let hours = rules(
+            serde_json::json!({"weekly_hours": {"mon": [["09:00", "12:00"], ["12:00", "18:00"]]}}),
+        );
+        let mut q = query("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z", 90);
+        q.step = Duration::minutes(60);
+        let found = slots(&[owner(1, &hours, &[])], Mode::Any, &q);
+        assert!(starts(&found).contains(&"11:00".to_owned()), "{:?}", starts(&found));
+        let across = (at("2030-01-07T11:30:00Z"), at("2030-01-07T12:30:00Z"));
+        let now = at("2030-01-01T00:00:00Z");
+        assert!(check_appointment(&hours, TimeZone::UTC, now, across, &[], Moved::NEW).is_empty());
     }
 
     /// Slots of `length` (as often) over the local day `day` of `zone`, asked years before.
