@@ -24,7 +24,8 @@ pub enum RulesRefused {
 }
 
 /// Replaces the rules of a resource or staff member with `draft` (every absent field: no
-/// rule), once every field checks; answers the rules as stored.
+/// rule), once every field checks, and judges its bookings still to come by them; answers the
+/// rules as stored.
 pub async fn set_rules(
     store: &Store,
     tenant: &Tenant,
@@ -33,6 +34,7 @@ pub async fn set_rules(
 ) -> Result<Rules, RulesRefused> {
     let rules = Rules::try_from(draft).map_err(RulesRefused::Invalid)?;
     store.set_owner_rules(tenant.id, owner, &rules).await?;
+    crate::conflicts::after_rules_change(store, tenant, owner).await;
     Ok(rules)
 }
 

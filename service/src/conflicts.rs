@@ -42,6 +42,41 @@ pub async fn after_booking_change(
     }
 }
 
+/// Judges the bookings of `owner` still to end again after its rules changed: each gets the
+/// rule conflicts the new rules find and loses those they no longer find. The notice and the
+/// window stand as they were found (the bookings did not move: [`Moved::standing`]). Failures
+/// are logged, as after a booking change: the rules are saved either way, and each booking's
+/// next change judges it again.
+pub async fn after_rules_change(store: &Store, tenant: &Tenant, owner: Owner) {
+    let result = async {
+        let (resource_id, staff_id) = match owner {
+            Owner::Resource(id) => (Some(id), None),
+            Owner::Staff(id) => (None, Some(id)),
+        };
+        let mut filter = kalends_store::BookingFilter {
+            from: Some(Utc::now()),
+            resource_id,
+            staff_id,
+            limit: 500,
+            ..kalends_store::BookingFilter::default()
+        };
+        loop {
+            let page = store.list_bookings(tenant.id, &filter).await?;
+            let live = page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled);
+            for booking in live {
+                judge_rules(store, tenant, booking, Moved::NONE, None).await?;
+            }
+            match page.next_cursor {
+                Some(after) => filter.after = Some(after),
+                None => return Ok::<_, StoreError>(()),
+            }
+        }
+    };
+    if let Err(error) = result.await {
+        tracing::error!(?owner, %error, "its bookings could not be judged again after a change of rules");
+    }
+}
+
 /// Brings the rule conflicts of `booking` up to date: one per rule of one owner it breaks.
 async fn judge_rules(
     store: &Store,
@@ -57,7 +92,7 @@ async fn judge_rules(
         (false, Some(read)) => read,
         (false, None) => store.rules_of(tenant, &owners).await?,
     };
-    if ruled.iter().all(|r| r.rules.is_empty()) && booking.version == 1 {
+    if ruled.iter().all(|r| r.rules.is_empty()) && booking.version == 1 && moved == Moved::NEW {
         // A new booking under no rules: no rule conflict can name it yet.
         return Ok(Detection::default());
     }

@@ -170,6 +170,31 @@ async fn a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_other
     app.stop().await;
 }
 
+async fn new_rules_judge_the_bookings_already_made_flagging_and_clearing_at_once(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "UTC").await;
+    let short = post(&api, stay(room, "2030-03-01", "2030-03-02"), false).await.unwrap();
+    post(&api, stay(room, "2030-03-10", "2030-03-14"), false).await.unwrap();
+    let open = || async {
+        let open: Value =
+            api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+        open["items"].as_array().unwrap().clone()
+    };
+    assert!(open().await.is_empty());
+    put_rules(&api, &format!("resources/{room}"), json!({"min_nights": 2})).await;
+    let flagged = open().await;
+    assert_eq!(flagged.len(), 1, "only the one-night stay breaks the new rule: {flagged:?}");
+    assert_eq!(
+        (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]),
+        (&json!("min_nights"), &short["id"])
+    );
+    put_rules(&api, &format!("resources/{room}"), json!({})).await;
+    assert!(open().await.is_empty(), "rules taken away clear what they flagged");
+    app.stop().await;
+}
+
 /// A guest who checked in three days ago stays two nights more, then one more. A day's notice
 /// cannot judge a stay that began in the past: the longer stay is accepted with
 /// `?reject_conflicts=true`, and flags nothing without it. What the rules judge is how far
@@ -401,6 +426,7 @@ on_both_databases!(
     rules_out_of_range_are_field_errors_and_the_old_rules_stay,
     stays_show_booked_turnover_and_where_a_stay_may_start_and_end,
     a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_otherwise,
+    new_rules_judge_the_bookings_already_made_flagging_and_clearing_at_once,
     a_stay_extended_after_check_in_is_judged_only_on_how_far_ahead_it_now_reaches,
     a_guest_moved_to_another_room_mid_stay_is_not_judged_by_that_rooms_notice,
     slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged,
