@@ -99,13 +99,16 @@ impl StayModel<'_> {
         self.draft.turnover_days.unwrap_or(0)
     }
 
+    /// Kept free: the turnover nights after a stay, and those before anything busy (a stay
+    /// ending in them would leave no turnover before it).
     fn is_turnover(&self, d: NaiveDate) -> bool {
-        let t = self.turnover();
+        let t = Days::new(self.turnover() as u64);
         !self.busy(d)
-            && self
-                .items
-                .iter()
-                .any(|i| i.kind == ItemKind::Stay && i.end <= d && d < i.end + Days::new(t as u64))
+            && self.items.iter().any(|i| {
+                let after = i.kind == ItemKind::Stay && i.end <= d && d < i.end + t;
+                let before = d < i.start && i.start - t <= d;
+                after || before
+            })
     }
 
     fn closed_by_date(&self, d: NaiveDate) -> bool {
@@ -315,14 +318,12 @@ struct Owner {
     booked: Vec<DateTime<Utc>>,
 }
 
-/// One owner's slots by the rules' text, minute by minute.
-fn model_slots(owner: &Owner, q: &SlotQuery) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+/// One owner's opening periods by the rules' text: each local day's hours (or the whole day
+/// without hours), hours that touch or overlap joined into one.
+fn model_periods(owner: &Owner, q: &SlotQuery) -> Vec<Interval> {
     let tz: Tz = owner.zone.parse().unwrap();
     let local_day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
-    let before = minutes(owner.draft.buffer_before_minutes.unwrap_or(0));
-    let after = minutes(owner.draft.buffer_after_minutes.unwrap_or(0));
-    let notice = minutes(owner.draft.min_notice_minutes.unwrap_or(0));
-    let mut found = Vec::new();
+    let mut found: Vec<Interval> = Vec::new();
     let first = local_day(q.from) - Days::new(1);
     for day in first.iter_days().take_while(|d| *d <= local_day(q.to)) {
         let name = DAYS[day.weekday().num_days_from_monday() as usize];
@@ -341,33 +342,64 @@ fn model_slots(owner: &Owner, q: &SlotQuery) -> Vec<(DateTime<Utc>, DateTime<Utc
                 model_instant(tz, midnight + minutes(s)),
                 model_instant(tz, midnight + minutes(e)),
             );
-            let mut start = open;
-            while start + q.duration <= close {
-                let end = start + q.duration;
-                let in_window = owner
-                    .draft
-                    .booking_window_days
-                    .is_none_or(|w| (local_day(start) - local_day(q.now)).num_days() < w);
-                let clear = |m: DateTime<Utc>| {
-                    owner.busy.iter().all(|(bs, be)| !(m >= *bs - before && m < *be + after))
-                };
-                let asked = start >= q.from && start < q.to && start >= q.now + notice && in_window;
-                // Every minute of the slot and its buffers, against every busy item's.
-                let mut m = start - before;
-                let mut free = asked;
-                while free && m < end + after {
-                    free = clear(m);
-                    m += minutes(1);
+            match found.last_mut() {
+                Some(last) if owner.draft.weekly_hours.is_some() && open <= last.1 => {
+                    last.1 = last.1.max(close);
                 }
-                if free {
-                    found.push((start, end));
-                }
-                start += q.step;
+                _ => found.push((open, close)),
             }
+        }
+    }
+    found
+}
+
+/// Whether `owner` may take `start` to `end` as asked in `q`: after the notice, within the
+/// window, and every minute of it and its buffers clear of every busy item.
+fn model_free(owner: &Owner, q: &SlotQuery, (start, end): Interval) -> bool {
+    let tz: Tz = owner.zone.parse().unwrap();
+    let local_day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    let before = minutes(owner.draft.buffer_before_minutes.unwrap_or(0));
+    let after = minutes(owner.draft.buffer_after_minutes.unwrap_or(0));
+    let notice = minutes(owner.draft.min_notice_minutes.unwrap_or(0));
+    let in_window = owner
+        .draft
+        .booking_window_days
+        .is_none_or(|w| (local_day(start) - local_day(q.now)).num_days() < w);
+    let clear = |m: DateTime<Utc>| {
+        owner.busy.iter().all(|(bs, be)| !(m >= *bs - before && m < *be + after))
+    };
+    let asked = start >= q.from && start < q.to && start >= q.now + notice && in_window;
+    let mut m = start - before;
+    let mut free = asked;
+    while free && m < end + after {
+        free = clear(m);
+        m += minutes(1);
+    }
+    free
+}
+
+/// One owner's slots by the rules' text, minute by minute: every step from each period's
+/// start that fits in it and is free.
+fn model_slots(owner: &Owner, q: &SlotQuery) -> Vec<Interval> {
+    let mut found = Vec::new();
+    for (open, close) in model_periods(owner, q) {
+        let mut start = open;
+        while start + q.duration <= close {
+            if model_free(owner, q, (start, start + q.duration)) {
+                found.push((start, start + q.duration));
+            }
+            start += q.step;
         }
     }
     found.sort();
     found
+}
+
+/// Whether `owner` could take `slot`, on its own steps or not: inside one of its periods, and
+/// free.
+fn model_takes(owner: &Owner, q: &SlotQuery, slot: Interval) -> bool {
+    model_periods(owner, q).iter().any(|(open, close)| *open <= slot.0 && slot.1 <= *close)
+        && model_free(owner, q, slot)
 }
 
 fn clock_minutes(text: &str) -> i64 {
@@ -454,8 +486,12 @@ proptest! {
         all.dedup();
         for slot in all {
             let mut free: Vec<usize> = (0..owners.len()).filter(|k| each[*k].contains(&slot)).collect();
-            if !any_mode && free.len() < owners.len() {
-                continue;
+            if !any_mode {
+                // A team meets on any one's steps where every one of them could be booked.
+                if !owners.iter().all(|o| model_takes(o, &q, slot)) {
+                    continue;
+                }
+                free = (0..owners.len()).collect();
             }
             if any_mode {
                 // Least booked in the slot's ISO week (in each owner's zone) first.
