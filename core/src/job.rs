@@ -94,7 +94,8 @@ pub enum Job {
         import_id: Uuid,
     },
     /// Read an import's kept body again under its settings as they are now: they changed while
-    /// a run held the import, which read under the old ones. Retried while a run holds it.
+    /// a run held the import (which read under the old ones), or the reading at the change
+    /// failed in the store. Retried while a run holds it.
     RereadImport {
         /// Owner of the import.
         tenant_id: Uuid,

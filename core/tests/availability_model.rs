@@ -99,14 +99,14 @@ impl StayModel<'_> {
         self.draft.turnover_days.unwrap_or(0)
     }
 
-    /// Kept free: the turnover nights after a stay, and those before anything busy (a stay
-    /// ending in them would leave no turnover before it).
+    /// Kept free: the turnover nights after a stay and before it (a stay ending in them would
+    /// leave no turnover before the next).
     fn is_turnover(&self, d: NaiveDate) -> bool {
         let t = Days::new(self.turnover() as u64);
         !self.busy(d)
             && self.items.iter().any(|i| {
                 let after = i.kind == ItemKind::Stay && i.end <= d && d < i.end + t;
-                let before = d < i.start && i.start - t <= d;
+                let before = i.kind == ItemKind::Stay && d < i.start && i.start - t <= d;
                 after || before
             })
     }

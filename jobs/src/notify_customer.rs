@@ -21,7 +21,22 @@ pub async fn run(
     booking_id: Uuid,
     resend: bool,
 ) -> Result<(), JobError> {
-    take_back(store, mail, tenant_id, booking_id).await?;
+    // The old addresses' cancellations and the new one's invitation go independently: one
+    // deferred leaves the other to go now, and the job's retry tries what is left.
+    let taken = take_back(store, mail, tenant_id, booking_id).await;
+    let told = tell(store, mail, tenant_id, booking_id, resend).await;
+    told.and(taken)
+}
+
+/// Tells the customer at the booking's address what is still untold, and schedules the
+/// reminders.
+async fn tell(
+    store: &Store,
+    mail: &CustomerMail,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+    resend: bool,
+) -> Result<(), JobError> {
     let Some((tenant, mut booking, mut recipient)) = load(store, tenant_id, booking_id).await?
     else {
         return Ok(());
@@ -71,8 +86,8 @@ pub async fn run(
     schedule_reminders(store, &tenant, &booking, zone, from).await
 }
 
-/// Cancels the event at an address the customer no longer has ([`uninvited`]), before the
-/// new address (if any) is told: the old one's calendar would otherwise keep the booking.
+/// Cancels the event at each address the customer no longer has ([`uninvited`]): its calendar
+/// would otherwise keep the booking.
 async fn take_back(
     store: &Store,
     mail: &CustomerMail,
@@ -86,32 +101,37 @@ async fn take_back(
     };
     let messages = store.customer_messages(booking_id).await?;
     let current = booking.data.customer.as_ref().and_then(|c| c.email.as_ref());
-    let Some(old) = uninvited(&messages, current.map(|email| email.as_str())) else {
+    let old = uninvited(&messages, current.map(|email| email.as_str()));
+    if old.is_empty() {
         return Ok(());
-    };
-    let told = messages.iter().filter(|m| m.reminder.is_empty()).map(|m| m.revision).max();
-    let revision = told.unwrap_or(0) + 1;
+    }
     let tenant = store.tenant(tenant_id).await?;
     let zone = store.booking_zone(&tenant, &booking.data).await?;
-    let new = NewMessage {
-        tenant_id,
-        booking_id,
-        kind: MessageKind::Cancel,
-        revision,
-        reminder: "",
-        fingerprint: "taken back from an old address",
-        recipient: &old.recipient,
-    };
-    // Another run took this revision first: it is the one telling.
-    let Some(id) = store.claim_message(&new).await? else {
-        return Ok(());
-    };
-    let outcome = mail.send_cancel_to(&tenant, &booking, zone, revision, &old.recipient).await;
-    match finish(store, id, outcome).await {
-        // Refused (recorded with the server's words): the new address is still told.
-        Err(JobError::Permanent { .. }) => Ok(()),
-        other => other,
+    for old in old {
+        // The revision after everything told so far (read again: the loop told some).
+        let told = store.last_invite(booking_id).await?.map_or(0, |m| m.revision + 1);
+        let revision = told.max(old.revision + 1);
+        let new = NewMessage {
+            tenant_id,
+            booking_id,
+            kind: MessageKind::Cancel,
+            revision,
+            reminder: "",
+            fingerprint: "taken back from an old address",
+            recipient: &old.recipient,
+        };
+        // Another run took this revision first: the retry looks again.
+        let Some(id) = store.claim_message(&new).await? else {
+            return Err(JobError::transient("another run told the customer meanwhile"));
+        };
+        let outcome = mail.send_cancel_to(&tenant, &booking, zone, revision, &old.recipient).await;
+        match finish(store, id, outcome).await {
+            // Refused (recorded with the server's words): not tried again.
+            Ok(()) | Err(JobError::Permanent { .. }) => {}
+            deferred => return deferred,
+        }
     }
+    Ok(())
 }
 
 /// The booking, its tenant and the customer's address; `None` when there is nobody to tell.

@@ -129,7 +129,8 @@ impl CustomerMail {
             zone,
             organizer,
             attendee,
-            url: Some(url),
+            // No link is no URL property, rather than an empty one.
+            url: (!url.is_empty()).then_some(url),
         }
     }
 
@@ -177,8 +178,8 @@ impl CustomerMail {
     }
 
     /// Sends the cancellation of `revision` to `recipient`, an address the booking's customer
-    /// no longer has: the event leaves the calendar it was sent to. It carries no link, which
-    /// now shows the booking to its new address.
+    /// no longer has: the event leaves the calendar it was sent to. It carries no link (which
+    /// now shows the booking to its new address) and no customer name.
     pub async fn send_cancel_to(
         &self,
         tenant: &Tenant,
@@ -188,6 +189,8 @@ impl CustomerMail {
         recipient: &str,
     ) -> Outcome {
         let (organizer, attendee) = self.parties_to(tenant, booking, recipient);
+        // Not the new customer's name either: the old address may be someone else's.
+        let attendee = Party { name: None, ..attendee };
         let invite =
             self.invite(booking, zone, MessageKind::Cancel, revision, organizer, attendee, "");
         self.deliver_invite(tenant, invite).await

@@ -71,24 +71,36 @@ pub fn plan_invite(
     Some(InvitePlan { kind, revision, fingerprint })
 }
 
-/// The invitation to take back because the customer's address changed or went (`current`,
-/// the booking's address now): the last one that went out, when it went to another address
-/// and no cancellation was sent there since (whatever became of it: one is tried, not
+/// The invitations to take back because the customer's address changed or went (`current`,
+/// the booking's address now): for each other address an invitation went out to, the last one,
+/// unless a cancellation was sent there since (whatever became of it: one is tried, not
 /// repeated). RFC 5546 3.2.5: an organizer cancels the event for an attendee it removes.
 pub fn uninvited<'m>(
     messages: &'m [CustomerMessage],
     current: Option<&str>,
-) -> Option<&'m CustomerMessage> {
-    let invitations = messages.iter().filter(|m| m.reminder.is_empty());
-    let last = invitations.clone().filter(|m| m.kind == MessageKind::Request).max_by_key(|m| {
-        (matches!(m.status, MessageStatus::Sent | MessageStatus::Sending), m.revision)
-    })?;
-    let went_out = matches!(last.status, MessageStatus::Sent | MessageStatus::Sending);
-    let same = |address: &str| address.eq_ignore_ascii_case(&last.recipient);
-    let taken_back = invitations
-        .clone()
-        .any(|m| m.kind == MessageKind::Cancel && m.revision > last.revision && same(&m.recipient));
-    (went_out && !current.is_some_and(same) && !taken_back).then_some(last)
+) -> Vec<&'m CustomerMessage> {
+    let invitations = || messages.iter().filter(|m| m.reminder.is_empty());
+    let went_out = |m: &&CustomerMessage| {
+        m.kind == MessageKind::Request
+            && matches!(m.status, MessageStatus::Sent | MessageStatus::Sending)
+    };
+    let mut last: Vec<&CustomerMessage> = Vec::new();
+    for m in invitations().filter(went_out) {
+        match last.iter_mut().find(|l| l.recipient.eq_ignore_ascii_case(&m.recipient)) {
+            Some(l) if l.revision < m.revision => *l = m,
+            Some(_) => {}
+            None => last.push(m),
+        }
+    }
+    last.retain(|l| {
+        let same = |address: &str| address.eq_ignore_ascii_case(&l.recipient);
+        let taken_back = invitations().any(|m| {
+            m.kind == MessageKind::Cancel && m.revision > l.revision && same(&m.recipient)
+        });
+        !current.is_some_and(same) && !taken_back
+    });
+    last.sort_by_key(|l| l.revision);
+    last
 }
 
 /// When each reminder of a booking is due: `(key, instant)`. Timed bookings get one per offset
@@ -344,16 +356,22 @@ mod tests {
         };
         let ann = message(MessageKind::Request, 0, "Ann@Example.com", MessageStatus::Sent);
         let history = vec![ann.clone()];
-        assert!(uninvited(&history, Some("ann@example.com")).is_none(), "the same, any case");
-        assert_eq!(uninvited(&history, Some("bob@example.com")).map(|m| m.revision), Some(0));
-        assert_eq!(uninvited(&history, None).map(|m| m.revision), Some(0), "address removed");
+        let revisions = |found: Vec<&CustomerMessage>| -> Vec<i64> {
+            found.iter().map(|m| m.revision).collect()
+        };
+        assert!(uninvited(&history, Some("ann@example.com")).is_empty(), "the same, any case");
+        assert_eq!(revisions(uninvited(&history, Some("bob@example.com"))), [0]);
+        assert_eq!(revisions(uninvited(&history, None)), [0], "address removed");
+        // Bob invited before Ann's cancellation went (it was deferred): Ann is still owed it.
+        let bob_first = message(MessageKind::Request, 1, "bob@example.com", MessageStatus::Sent);
+        assert_eq!(revisions(uninvited(&[ann.clone(), bob_first], Some("bob@example.com"))), [0]);
         // Taken back (even if that bounced), then Bob invited and his invitation refused: Ann
         // is not told again.
         let taken = message(MessageKind::Cancel, 1, "ann@example.com", MessageStatus::Failed);
         let bob = message(MessageKind::Request, 2, "bob@example.com", MessageStatus::Failed);
-        assert!(uninvited(&[ann, taken, bob], Some("bob@example.com")).is_none());
+        assert!(uninvited(&[ann, taken, bob], Some("bob@example.com")).is_empty());
         // Never invited (refused at once): nothing to take back.
         let refused = message(MessageKind::Request, 0, "ann@example.com", MessageStatus::Failed);
-        assert!(uninvited(&[refused], Some("bob@example.com")).is_none());
+        assert!(uninvited(&[refused], Some("bob@example.com")).is_empty());
     }
 }

@@ -526,6 +526,7 @@ async fn relaying_denied_is_retried_and_an_unknown_mailbox_is_not() {
         ("550 5.7.1 Sending suspended for this account", true),
         ("554 Message rejected: Email address is not verified", true),
         ("552 5.3.4 Message size exceeds fixed limit", false),
+        ("550 5.7.1 <ann@example.com>: Recipient address rejected: Access denied", false),
         ("553 5.1.3 Bad recipient address syntax", false),
         ("550 Mailbox unavailable", false),
     ] {

@@ -343,6 +343,8 @@ async fn a_customer_address_changed_or_removed_gets_the_event_taken_back() {
         "the old address's calendar drops the event before the new one gets it"
     );
     assert!(!messages[1].text().contains("/invite/"), "no link to the booking's new details");
+    let (taken_back, _, _) = calendar_of(&messages[1]);
+    assert!(!unfold(&taken_back).contains("URL:"), "{taken_back}");
 
     let removed = BookingPatch { customer: Some(None), ..BookingPatch::default() };
     api.patch_booking(id, &removed).await.unwrap();

@@ -9,7 +9,7 @@ use super::nights::{Closure, Night, NightState};
 /// Why a run of nights is closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ClosedBy {
-    /// Kept free after a stay (`turnover_days`).
+    /// Kept free after a stay, or before one (`turnover_days`).
     Turnover,
     /// Closed by a rule: the notice, the booking window or a gap too short to sell.
     Rule(Closure),

@@ -8,7 +8,7 @@
 //!   **blocked**: anything else that is busy (a block, a platform's closed dates, a timed item
 //!   touching the day);
 //! - **turnover**: the `turnover_days` nights after each stay's check-out day, and those before
-//!   each stay or block (no stay may end in them and keep its own turnover), while not busy;
+//!   each stay (no stay may end in them and keep its own turnover), while not busy;
 //! - **closed by rule**: a night before today, within the `min_notice_days` from today, at or
 //!   beyond `booking_window_days` from today, or (with `block_short_gaps`) in a free gap too
 //!   short to sell: a gap whose usable nights (less the turnover a stay in it must leave before
@@ -242,18 +242,20 @@ impl<'a> Grid<'a> {
             if t == 0 {
                 continue;
             }
-            // Kept free after a stay; and before anything busy, since a stay ending there
-            // would leave no turnover before it (what `turnover_violation` refuses): a
-            // platform reading the feed must not sell those nights either.
-            let mut keep_free = |from: NaiveDate, to: NaiveDate| {
-                let (a, b) = clip(self, from, to);
-                turnover[a] += 1;
-                turnover[b] -= 1;
-            };
+            // Kept free after a stay, and before it: a stay ending there would leave no
+            // turnover before it (what `turnover_violation` refuses), so a platform reading
+            // the feed must not sell those nights either. Not before a block: the platforms
+            // send the nights a feed closes back as blocks, and each would close one more.
             if item.kind == ItemKind::Stay {
-                keep_free(item.end, item.end + Days::new(t));
+                for (from, to) in [
+                    (item.end, item.end + Days::new(t)),
+                    (item.start.checked_sub_days(Days::new(t)).unwrap_or(item.start), item.start),
+                ] {
+                    let (a, b) = clip(self, from, to);
+                    turnover[a] += 1;
+                    turnover[b] -= 1;
+                }
             }
-            keep_free(item.start.checked_sub_days(Days::new(t)).unwrap_or(item.start), item.start);
         }
         let (mut s, mut b, mut o) = (0, 0, 0);
         for i in 0..len {
@@ -505,7 +507,7 @@ fn turnover_violation(
         Rule::TurnoverDays,
         t.into(),
         nights.into(),
-        format!("{t} nights stay free after each stay"),
+        format!("{t} nights stay free between stays"),
     ))
 }
 
@@ -561,9 +563,11 @@ mod tests {
         assert_eq!(states(&nights), "BBBBt...tBBt.");
         assert_eq!(nights[5].max_check_out, Some(day(9)));
         assert!(nights[8].can_check_out, "a stay may leave on the 9th");
+        // Not before a block: a platform's echo of the closed nights would close one more
+        // night at each import.
         let blocked = [NightItem { start: day(10), end: day(12), kind: ItemKind::Block }];
         let nights = super::nights(&rules, day(1), &blocked, day(1), day(14));
-        assert_eq!(states(&nights), "........tXX..", "before an owner's block too");
+        assert_eq!(states(&nights), ".........XX..");
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl WeeklyHours {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RulesDraft {
-    /// Nights kept free after each stay and before each stay or block, 0 to 30.
+    /// Nights kept free after each stay and before each stay, 0 to 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turnover_days: Option<i64>,
     /// The shortest stay, 1 to 365 nights.

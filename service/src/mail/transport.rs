@@ -199,24 +199,17 @@ fn smtp_error(error: smtp::Error) -> MailError {
 }
 
 /// Whether a permanent reply (`code`, then `text`) refuses this message or its recipient (an
-/// unknown or full mailbox, a bad address, a message too big), which no retry mends, rather
-/// than Kalends' use of the server: a refused login (530, 534, 535, 538), relaying denied or a
-/// suspended sender (RFC 3463's security and policy subject, `5.7.x`, or a bare 554), which
-/// mends once the operator fixes the mail settings, so the message is retried meanwhile
-/// instead of being lost.
+/// unknown or full mailbox, a recipient's policy, a message too big), which no retry mends,
+/// rather than Kalends' use of the server: a refused login (530, 534, 535, 538), or a reply
+/// about relaying, authentication, the sender or a suspended account, which mends once the
+/// operator fixes the mail settings, so the message is retried meanwhile instead of lost.
 fn refuses_the_message(code: u16, text: &str) -> bool {
     if matches!(code, 530 | 534 | 535 | 538) {
         return false;
     }
-    let enhanced = text.split_whitespace().next().filter(|word| {
-        let parts: Vec<&str> = word.split('.').collect();
-        parts.len() == 3
-            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    });
-    match enhanced.and_then(|code| code.split('.').nth(1)) {
-        Some(subject) => subject != "7",
-        None => code != 554,
-    }
+    let text = text.to_ascii_lowercase();
+    let setup = ["relay", "auth", "login", "credential", "suspend", "not verified", "sender"];
+    !setup.iter().any(|word| text.contains(word))
 }
 
 fn file_error(error: file::Error) -> MailError {

@@ -77,7 +77,7 @@ async fn index(State(state): State<AppState>, console: Console) -> Response {
 /// The number fields: name, label, and the range `Rules::try_from` accepts (said in the label;
 /// the server checks).
 const NUMBERS: [(&str, &str, i64, i64); 8] = [
-    ("turnover_days", "Turnover: nights kept free after each stay and before the next", 0, 30),
+    ("turnover_days", "Turnover: nights kept free after each stay and before each stay", 0, 30),
     ("min_nights", "Shortest stay, in nights", 1, 365),
     ("max_nights", "Longest stay, in nights", 1, 365),
     ("min_notice_days", "Stays: days of notice before check-in", 0, 365),
