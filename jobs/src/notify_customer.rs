@@ -94,10 +94,8 @@ async fn take_back(
     tenant_id: Uuid,
     booking_id: Uuid,
 ) -> Result<(), JobError> {
-    let booking = match store.booking(tenant_id, booking_id).await {
-        Ok(booking) => booking,
-        Err(StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(e.into()),
+    let Some(booking) = booking_if_any(store, tenant_id, booking_id).await? else {
+        return Ok(());
     };
     let messages = store.customer_messages(booking_id).await?;
     let current = booking.data.customer.as_ref().and_then(|c| c.email.as_ref());
@@ -152,16 +150,27 @@ async fn addressed(
     tenant_id: Uuid,
     booking_id: Uuid,
 ) -> Result<Option<(Booking, String)>, JobError> {
-    let booking = match store.booking(tenant_id, booking_id).await {
-        Ok(booking) => booking,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(booking) = booking_if_any(store, tenant_id, booking_id).await? else {
+        return Ok(None);
     };
     let Some(email) = booking.data.customer.as_ref().and_then(|c| c.email.as_ref()) else {
         return Ok(None);
     };
     let recipient = email.as_str().to_owned();
     Ok(Some((booking, recipient)))
+}
+
+/// The booking, or `None` once it is deleted.
+async fn booking_if_any(
+    store: &Store,
+    tenant_id: Uuid,
+    booking_id: Uuid,
+) -> Result<Option<Booking>, JobError> {
+    match store.booking(tenant_id, booking_id).await {
+        Ok(booking) => Ok(Some(booking)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Records how a claimed e-mail ended and turns a failure into the job's answer: a deferral
