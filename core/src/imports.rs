@@ -323,6 +323,28 @@ pub fn retry_in(
     }
 }
 
+/// Whether an import whose last `failures` runs in a row failed (the last one as `retry` says)
+/// is `failing`. A failure that waiting does not mend counts each run, as it always did. A
+/// failure of the moment is tried again within minutes, so its tries are not a count of
+/// anything: the import is failing once the streak has lasted as long as `threshold` runs at
+/// the `interval` would have taken (`streak`: since the streak's first failure). A platform down
+/// for ten minutes thus never marks a daily import failing, and one down for two days does.
+pub fn failing(
+    failures: u32,
+    threshold: u32,
+    retry: Retry,
+    streak: std::time::Duration,
+    interval: std::time::Duration,
+) -> bool {
+    if failures < threshold {
+        return false;
+    }
+    match retry {
+        Retry::AtInterval => true,
+        Retry::Soon { .. } => streak >= interval.saturating_mul(threshold.saturating_sub(1)),
+    }
+}
+
 /// When a span ends, all-day spans at midnight in `zone`.
 fn span_end(span: &Span, zone: TimeZone) -> DateTime<Utc> {
     match *span {
@@ -576,6 +598,25 @@ mod tests {
         assert_eq!(retry_in(1, interval, asked(5), 0.5), Some(seconds(60)), "a floor, not a wait");
         assert_eq!(retry_in(1, interval, asked(7200), 0.5), Some(seconds(7200)));
         assert_eq!(retry_in(1, interval, asked(86_400 * 30), 0.5), Some(seconds(6 * 3600)));
+    }
+
+    #[test]
+    fn a_failure_of_the_moment_makes_an_import_failing_only_after_as_long_as_its_runs_would_take() {
+        let hours = |h: u64| std::time::Duration::from_secs(3600 * h);
+        let soon = Retry::Soon { retry_after: None };
+        // Five quick tries in the first hour of a daily import's outage.
+        assert!(!failing(5, 3, soon, hours(1), hours(24)));
+        assert!(!failing(4, 3, soon, hours(47), hours(24)));
+        assert!(failing(4, 3, soon, hours(48), hours(24)), "three daily runs' worth");
+        assert!(!failing(2, 3, soon, hours(72), hours(24)), "still fewer runs than the threshold");
+        assert!(failing(1, 1, soon, hours(0), hours(24)), "a threshold of one is one failure");
+    }
+
+    #[test]
+    fn a_failure_waiting_does_not_mend_counts_every_run() {
+        let hours = |h: u64| std::time::Duration::from_secs(3600 * h);
+        assert!(failing(3, 3, Retry::AtInterval, hours(0), hours(24)), "three runs now in a row");
+        assert!(!failing(2, 3, Retry::AtInterval, hours(48), hours(24)));
     }
 
     #[test]

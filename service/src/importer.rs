@@ -17,14 +17,12 @@ use std::time::Duration;
 use crate::imports;
 use chrono::{DateTime, Utc};
 use kalends_core::config::{AlertsConfig, ImportConfig};
-use kalends_core::domain::{
-    Import, ImportRun, ImportStatus, NewImport, RunOutcome, Tenant, TimeZone,
-};
+use kalends_core::domain::{Import, ImportRun, NewImport, RunOutcome, Tenant, TimeZone};
 use kalends_core::imports::{Retry, settle};
 use kalends_core::job::Job;
 use kalends_ical::{ParseOptions, ParsedFeed};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
-use kalends_store::{Detection, Lease, LeasedImport, RunResult, lease_end};
+use kalends_store::{Lease, LeasedImport, RunResult, lease_end};
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -255,9 +253,9 @@ impl Importer {
         };
         let recorded =
             imports::record_run_with(&self.store, &tenant, &import, started_at, result, policy);
-        let (run, found) = recorded.await?;
-        self.after_run(&import, &run, found);
-        Ok(Some(run))
+        let recorded = recorded.await?;
+        self.after_run(&import, &recorded);
+        Ok(Some(recorded.run))
     }
 
     /// The read a run records: from the feed's address, or from the body kept by the last read
@@ -430,14 +428,14 @@ impl Importer {
         }
     }
 
-    /// Counts and logs a recorded run (`found`: the conflicts its owner's check opened and
-    /// resolved, after a feed that was read).
-    fn after_run(&self, import: &Import, run: &ImportRun, found: Option<Detection>) {
+    /// Counts and logs a recorded run.
+    fn after_run(&self, import: &Import, recorded: &imports::Recorded) {
+        let run = &recorded.run;
         metrics::counter!("kalends_import_runs_total", "outcome" => run.outcome.as_str())
             .increment(1);
         match run.outcome {
             RunOutcome::Ok => {
-                let found = found.unwrap_or_default();
+                let found = recorded.found.unwrap_or_default();
                 tracing::info!(
                     added = run.counts.added,
                     updated = run.counts.updated,
@@ -457,9 +455,7 @@ impl Importer {
             RunOutcome::Failed => {
                 let failures = import.consecutive_failures + 1;
                 let error = run.error.as_deref().unwrap_or_default();
-                if failures == self.settings.failure_threshold
-                    && import.status != ImportStatus::Failing
-                {
+                if recorded.became_failing {
                     // The tenant hears of this through the log until mail and webhooks land.
                     tracing::error!(
                         failures,

@@ -29,7 +29,7 @@ pub async fn record_run(
     started_at: DateTime<Utc>,
     result: RunResult<'_>,
     failure_threshold: u32,
-) -> Result<(ImportRun, Option<Detection>), StoreError> {
+) -> Result<Recorded, StoreError> {
     let alerts = AlertsConfig::default();
     let policy = RunPolicy { failure_threshold, alerts: &alerts, accept_removal: false };
     record_run_with(store, tenant, import, started_at, result, policy).await
@@ -59,7 +59,7 @@ pub async fn record_run_with(
     started_at: DateTime<Utc>,
     result: RunResult<'_>,
     policy: RunPolicy<'_>,
-) -> Result<(ImportRun, Option<Detection>), StoreError> {
+) -> Result<Recorded, StoreError> {
     let failure_threshold = policy.failure_threshold;
     // Only a read compares the feed with the stored items: the items of a run that did not
     // read the feed are counted as its run is recorded.
@@ -81,11 +81,8 @@ pub async fn record_run_with(
     };
     let judged = judge(import, &stored, &result, policy, &mut run);
     let (failures, diff) = (judged.failures, judged.diff.as_ref().map(|(diff, _)| diff));
-    let status = match failures {
-        0 => ImportStatus::Ok,
-        n if n >= failure_threshold => ImportStatus::Failing,
-        _ => import.status,
-    };
+    let status = status_after(store, import, &result, failures, failure_threshold, finished_at);
+    let status = status.await?;
     let mut events = Vec::new();
     // The tenant's subscriptions are asked only when the run owes an event at all (most runs
     // change nothing).
@@ -122,7 +119,46 @@ pub async fn record_run_with(
         RunOutcome::Ok => Some(recheck_owner(store, tenant.id, import.data.owner).await?),
         RunOutcome::NotModified | RunOutcome::Failed | RunOutcome::Held => None,
     };
-    Ok((run, found))
+    Ok(Recorded { run, found, became_failing: status_moved && status == ImportStatus::Failing })
+}
+
+/// A recorded run.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The run, as its log shows it.
+    pub run: ImportRun,
+    /// The conflicts its owner's check opened and resolved, after a feed that was read.
+    pub found: Option<Detection>,
+    /// Whether this run made the import `failing`.
+    pub became_failing: bool,
+}
+
+/// The status a run leaves its import in, the `failures`-th failed run in a row (0 after a
+/// success): `failing` as [`imports::failing`] says, reading when the failing streak began only
+/// for a failure of the moment that reached the threshold.
+async fn status_after(
+    store: &Store,
+    import: &Import,
+    result: &RunResult<'_>,
+    failures: u32,
+    threshold: u32,
+    at: DateTime<Utc>,
+) -> Result<ImportStatus, StoreError> {
+    let RunResult::Failed { retry, .. } = *result else {
+        return Ok(ImportStatus::Ok);
+    };
+    let streak = match retry {
+        imports::Retry::Soon { .. } if failures >= threshold => {
+            let since = store.import_failing_since(import.id).await?.unwrap_or(at);
+            (at - since).to_std().unwrap_or_default()
+        }
+        imports::Retry::Soon { .. } | imports::Retry::AtInterval => Duration::ZERO,
+    };
+    let interval = Duration::from_secs(u64::from(import.data.interval_minutes) * 60);
+    Ok(match imports::failing(failures, threshold, retry, streak, interval) {
+        true => ImportStatus::Failing,
+        false => import.status,
+    })
 }
 
 /// What a run's result makes of its import, decided before anything is written.

@@ -359,12 +359,13 @@ async fn a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs(db: 
     assert_eq!(failed["outcome"], "failed");
     assert!(failed["error"].as_str().unwrap().contains("not an iCalendar"), "{failed}");
     airbnb.set(503, "down");
-    app.call("POST", &run, &key, None).await;
-    let (_, third) = app.call("POST", &run, &key, None).await;
+    let (_, second) = app.call("POST", &run, &key, None).await;
     assert_eq!(
-        (third["outcome"].as_str(), third["http_status"].as_u64()),
+        (second["outcome"].as_str(), second["http_status"].as_u64()),
         (Some("failed"), Some(503))
     );
+    airbnb.set(404, "no such calendar");
+    app.call("POST", &run, &key, None).await;
     let (_, import) = app.call("GET", &format!("/api/v1/imports/{id}"), &key, None).await;
     assert_eq!(
         (import["status"].as_str(), import["consecutive_failures"].as_u64()),
@@ -424,6 +425,29 @@ async fn a_feed_down_for_a_moment_is_tried_again_within_minutes_not_at_its_inter
         lasting["next_run_at"], asked["next_run_at"],
         "a 404 does not mend by waiting: no early retry is set"
     );
+    app.stop().await;
+}
+
+async fn a_feed_down_for_a_few_minutes_is_not_marked_failing_while_it_is_tried_again(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let (airbnb, import, path, _) = scheduled_import(&app, &key).await;
+
+    airbnb.set(503, "down for maintenance");
+    for _ in 0..4 {
+        assert_eq!(run(&app, &key, &import).await["outcome"], "failed");
+    }
+    let (_, retried) = app.call("GET", &path, &key, None).await;
+    assert_eq!(retried["consecutive_failures"], 4, "{retried}");
+    assert_eq!(
+        retried["status"], "ok",
+        "four quick tries within a minute are not three half-hourly runs: {retried}"
+    );
+
+    airbnb.set(404, "no such calendar");
+    run(&app, &key, &import).await;
+    let (_, gone) = app.call("GET", &path, &key, None).await;
+    assert_eq!(gone["status"], "failing", "a failure waiting does not mend counts: {gone}");
     app.stop().await;
 }
 
@@ -975,6 +999,7 @@ on_both_databases!(
     imported_events_are_never_echoed_to_the_same_platform,
     a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs,
     a_feed_down_for_a_moment_is_tried_again_within_minutes_not_at_its_interval,
+    a_feed_down_for_a_few_minutes_is_not_marked_failing_while_it_is_tried_again,
     the_scheduler_runs_a_new_import_without_being_asked,
     imports_cannot_reach_private_addresses_by_default,
     reject_conflicts_refuses_a_double_booking_with_the_colliding_items,
