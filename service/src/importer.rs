@@ -215,7 +215,7 @@ impl Importer {
             let work = self.obtain(&import, zone, source, kept, started_at);
             self.store.hold(&Lease::IMPORT_RUN, import.id.into(), held, self.lease, work)
         };
-        let Some(parsed) = leased.await? else {
+        let Some((parsed, held)) = leased.await? else {
             // Lost: another run may hold the import now, so this one records nothing.
             return Err(ImportError::Busy);
         };
@@ -224,7 +224,7 @@ impl Importer {
             // Nothing to read (no body kept), or the store failed: the import is let go now,
             // not when its lease runs out, so the next run (a retry, a Run now) need not wait.
             nothing_or_failed => {
-                self.store.release_lease(&Lease::IMPORT_RUN, import.id.into()).await?;
+                self.store.release_own_lease(&Lease::IMPORT_RUN, import.id.into(), held).await?;
                 return nothing_or_failed.map(|_| None).map_err(ImportError::from);
             }
         };
@@ -253,7 +253,16 @@ impl Importer {
         };
         let recorded =
             imports::record_run_with(&self.store, &tenant, &import, started_at, result, policy);
-        let recorded = recorded.await?;
+        let recorded = match recorded.await {
+            Ok(recorded) => recorded,
+            // The import is let go now, as above, so the job's retry or a Run now need not wait
+            // out the lease (a record that was saved let it go already).
+            Err(error) => {
+                let key = import.id.into();
+                self.store.release_own_lease(&Lease::IMPORT_RUN, key, held).await.ok();
+                return Err(error.into());
+            }
+        };
         self.after_run(&import, &recorded);
         Ok(Some(recorded.run))
     }

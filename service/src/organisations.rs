@@ -162,7 +162,7 @@ impl<'a> Held<'a> {
     ) -> Result<T, OrganisationError> {
         let mut held = Held { store, id, done: false };
         match store.hold(&Lease::ORGANISATION, id.into(), until, HELD_FOR, work).await {
-            Ok(Some(outcome)) => {
+            Ok(Some((outcome, _))) => {
                 held.release().await;
                 outcome
             }

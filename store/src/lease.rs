@@ -13,6 +13,7 @@
 //! under a live run would let a second run start beside it.
 
 use std::future::Future;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -259,6 +260,11 @@ impl Lease {
             Home::Row => format!("DELETE FROM {table} WHERE {key} = $1"),
         }
     }
+
+    /// [`Self::release_sql`] only while the lease still runs to `$2` or `$3` (its holder's ends).
+    fn release_own_sql(&self) -> String {
+        format!("{} AND {} IN ($2, $3)", self.release_sql(), self.until)
+    }
 }
 
 impl Store {
@@ -425,6 +431,40 @@ impl Store {
         })?;
         Ok(())
     }
+
+    /// Frees `lease` on `key` if the caller still holds it as [`Self::hold`] left it (`held`):
+    /// a holder giving up late must not free a lease another has taken since its own ran out.
+    pub async fn release_own_lease(
+        &self,
+        lease: &Lease,
+        key: LeaseKey<'_>,
+        held: HeldUntil,
+    ) -> Result<(), StoreError> {
+        let sql = lease.release_own_sql();
+        let HeldUntil { until, renewing } = held;
+        with_pool!(self, |pool| {
+            bind_keys!(sqlx::query(AssertSqlSafe(sql.as_str())), [&key])
+                .bind(until)
+                .bind(renewing.unwrap_or(until))
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+}
+
+/// What a holder knows of its lease (no lock is held across an await).
+fn noted(state: &Mutex<HeldUntil>) -> MutexGuard<'_, HeldUntil> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where [`Store::hold`] left a lease: the end it last renewed it to, and the end of a renewal
+/// that was under way when the work ended (it may have been written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldUntil {
+    until: DateTime<Utc>,
+    renewing: Option<DateTime<Utc>>,
 }
 
 /// The end of a lease of `length` taken or renewed now, in whole microseconds (what the
@@ -439,7 +479,8 @@ impl Store {
     /// [`lease_end`]), renewing it for another `length` every third of `length`. `Ok(None)` when
     /// a renewal found the lease no longer the caller's (the database was unreachable for a
     /// whole lease, and another run may hold it now): `work` was dropped and must have recorded
-    /// nothing. The lease is not released: that is the caller's business.
+    /// nothing. The lease is not released: that is the caller's business, with the
+    /// [`HeldUntil`] answered beside the work's output.
     ///
     /// `work` is boxed before anything awaits: a job's future is large, and held twice in the
     /// caller's state (debug builds keep a moved-out local) it overflows small stacks (test
@@ -451,7 +492,7 @@ impl Store {
         held: DateTime<Utc>,
         length: Duration,
         work: impl Future<Output = T> + Send + 'a,
-    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a {
+    ) -> impl Future<Output = Result<Option<(T, HeldUntil)>, StoreError>> + Send + 'a {
         let renew = move |held, until| self.renew_lease(lease, key, held, until);
         hold_with(renew, held, length, work)
     }
@@ -467,40 +508,45 @@ impl Store {
         work: impl Future<Output = T> + Send + 'a,
     ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a {
         let renew = move |held, until| self.renew_leases(lease, keys, held, until);
-        hold_with(renew, held, length, work)
+        let held = hold_with(renew, held, length, work);
+        async move { Ok(held.await?.map(|(done, _)| done)) }
     }
 }
 
 fn hold_with<'a, T: Send + 'a, R>(
     renew_lease: impl Fn(DateTime<Utc>, DateTime<Utc>) -> R + Send + 'a,
-    mut held: DateTime<Utc>,
+    held: DateTime<Utc>,
     length: Duration,
     work: impl Future<Output = T> + Send + 'a,
-) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a
+) -> impl Future<Output = Result<Option<(T, HeldUntil)>, StoreError>> + Send + 'a
 where
     R: Future<Output = Result<bool, StoreError>> + Send + 'a,
 {
     let work = Box::pin(work);
     async move {
+        let state = &Mutex::new(HeldUntil { until: held, renewing: None });
         // Renewed beside the work, never instead of it: a renewal waiting for a connection the
         // work holds (SQLite's one writer, mid-transaction) must not stop the work that gives it
-        // back. One dropped halfway because the work ended is harmless: it changes the lease
-        // only while it is still `held`, which the caller's release then ends.
+        // back. One dropped halfway because the work ended may have been written: its end is
+        // answered too, so the caller's release finds the lease either way.
         let renewing = async move {
             let mut renew = tokio::time::interval((length / 3).max(Duration::from_millis(10)));
             renew.tick().await;
+            let mut held = held;
             loop {
                 renew.tick().await;
                 let until = lease_end(length);
+                noted(state).renewing = Some(until);
                 if !renew_lease(held, until).await? {
-                    return Ok::<Option<T>, StoreError>(None);
+                    return Ok::<_, StoreError>(None);
                 }
                 held = until;
+                *noted(state) = HeldUntil { until, renewing: None };
             }
         };
         tokio::select! {
             biased;
-            done = work => Ok(Some(done)),
+            done = work => Ok(Some((done, *noted(state)))),
             lost = renewing => lost,
         }
     }

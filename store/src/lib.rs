@@ -75,7 +75,7 @@ pub use imports::{
     Echoes, HoldChange, ImportPatch, LeasedImport, RunRecord, RunResult, SettingsPatch, kind_str,
 };
 pub use job_records::{JobFailure, SyncAttempt};
-pub use lease::{Lease, LeaseKey, lease_end};
+pub use lease::{HeldUntil, Lease, LeaseKey, lease_end};
 pub use organisation_log::{Actor, NewLogEntry, OrganisationAction, OrganisationLogEntry};
 pub use organisations::{
     Coverage, DirectoryRead, KeptCoverage, NewOrganisationConnection, OWN_CALENDAR,

@@ -284,11 +284,7 @@ async fn a_booking_com_stay_whose_past_nights_leave_the_feed_is_still_the_same_s
 }
 
 async fn a_run_the_store_fails_under_leaves_the_change_saved_and_the_import_free(db: Db) {
-    let app = app_allowing_local_feeds(db).await;
-    let (_, key) = app.tenant().await;
-    let room = resource(&app, &key).await;
-    let platform = Platform::start(calendar(&[reservation("stay", 10, 12)])).await;
-    let import = register(&app, &key, room, &platform.url()).await;
+    let (app, key, _platform, import) = one_stay_import(db).await;
     run(&app, &key, &import).await.unwrap();
     // The body the run kept can no longer be read back: reading it again fails in the store.
     let cut = "UPDATE import_bodies SET body = substr(body, 1, 3) WHERE length($1) > 0";
@@ -309,6 +305,78 @@ async fn a_run_the_store_fails_under_leaves_the_change_saved_and_the_import_free
     })
     .await;
     assert_eq!(again["outcome"], "ok", "the failed reading let go of the import: {again}");
+    app.stop().await;
+}
+
+async fn a_run_whose_record_the_database_refuses_leaves_the_import_free_for_the_next(db: Db) {
+    let (app, key, _platform, import) = one_stay_import(db).await;
+    // The run's record cannot be written, as on a full disk.
+    let postgres = "CREATE FUNCTION refuse_run() RETURNS trigger LANGUAGE plpgsql AS \
+                    $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$; \
+                    CREATE TRIGGER refuse_run BEFORE INSERT ON import_runs FOR EACH ROW \
+                    EXECUTE FUNCTION refuse_run()";
+    let sqlite = "CREATE TRIGGER refuse_run BEFORE INSERT ON import_runs \
+                  BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END";
+    crate::helpers::execute_either(&app.store, postgres, sqlite).await;
+    let problem = run(&app, &key, &import).await.unwrap_err();
+    assert_eq!(problem.status, 500, "{problem:?}");
+    let drop = "DROP TRIGGER refuse_run";
+    crate::helpers::execute_either(&app.store, &format!("{drop} ON import_runs"), drop).await;
+
+    // Free again at once (a queued retry may hold it for a moment), not after the lease's
+    // five minutes.
+    let again = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        run(&app, &key, &import).await.ok()
+    })
+    .await;
+    assert_eq!((again["outcome"].as_str(), again["added"].as_u64()), (Some("ok"), Some(1)));
+    app.stop().await;
+}
+
+/// An app with a room whose import (not run yet) reads one stay from a platform: the app, its
+/// API key, the platform (serving while it lives) and the import's id.
+async fn one_stay_import(db: Db) -> (TestApp, String, Platform, String) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let platform = Platform::start(calendar(&[reservation("stay", 10, 12)])).await;
+    let import = register(&app, &key, room, &platform.url()).await;
+    (app, key, platform, import)
+}
+
+async fn a_run_letting_go_late_does_not_free_an_import_another_run_has_taken_since(db: Db) {
+    use kalends_store::{Lease, StoreError, lease_end};
+    let app = app_allowing_local_feeds(db).await;
+    let (tenant, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let url = "https://example.com/a.ics";
+    let import: Uuid = register(&app, &key, room, url).await.parse().unwrap();
+    let (store, length) = (&app.store, std::time::Duration::from_secs(60));
+    let take = |until| store.lease_import_run(tenant.id, import, until);
+    let busy = |taken: Result<_, StoreError>| matches!(taken, Err(StoreError::LeaseBusy));
+
+    // A run takes the import and works under its lease; its own release frees the import.
+    let until = lease_end(length);
+    take(until).await.unwrap();
+    let work = store.hold(&Lease::IMPORT_RUN, import.into(), until, length, async {});
+    let ((), first) = work.await.unwrap().unwrap();
+    assert!(busy(take(lease_end(length)).await), "held until it lets go");
+    store.release_own_lease(&Lease::IMPORT_RUN, import.into(), first).await.unwrap();
+    // Another run takes it; the first, letting go again late (its lease ran out meanwhile, as
+    // far as it knows), leaves the second's lease alone.
+    take(lease_end(length)).await.unwrap();
+    store.release_own_lease(&Lease::IMPORT_RUN, import.into(), first).await.unwrap();
+    assert!(busy(take(lease_end(length)).await), "the second run's lease stands");
+
+    // A run whose work outlived its lease's first end renewed it: it still lets go of it.
+    store.release_lease(&Lease::IMPORT_RUN, import.into()).await.unwrap();
+    let (short, until) = (std::time::Duration::from_millis(300), lease_end(length));
+    take(until).await.unwrap();
+    let work = tokio::time::sleep(short * 2);
+    let work = store.hold(&Lease::IMPORT_RUN, import.into(), until, short, work);
+    let ((), renewed) = work.await.unwrap().expect("its renewals kept the lease");
+    store.release_own_lease(&Lease::IMPORT_RUN, import.into(), renewed).await.unwrap();
+    take(lease_end(length)).await.expect("let go after its renewals");
     app.stop().await;
 }
 
@@ -672,4 +740,6 @@ on_both_databases!(
     an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run,
     a_booking_com_stay_whose_past_nights_leave_the_feed_is_still_the_same_stay,
     a_run_the_store_fails_under_leaves_the_change_saved_and_the_import_free,
+    a_run_whose_record_the_database_refuses_leaves_the_import_free_for_the_next,
+    a_run_letting_go_late_does_not_free_an_import_another_run_has_taken_since,
 );

@@ -809,7 +809,7 @@ async fn a_hold_is_renewed_while_its_work_is_writing(db: Db) {
         written
     };
     let done = store.hold(&Lease::ORGANISATION, id.into(), held, length, writes).await;
-    assert!(matches!(done, Ok(Some(written)) if written > 0), "{done:?}");
+    assert!(matches!(done, Ok(Some((written, _))) if written > 0), "{done:?}");
 }
 
 /// A Google Workspace organisation connection of `tenant`, in the busy-times-only tier.
