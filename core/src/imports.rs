@@ -285,7 +285,8 @@ pub enum Retry {
     /// next run comes at the import's interval.
     AtInterval,
     /// A failure of the moment (a timeout, a refused or broken connection, a failed name
-    /// lookup, a 5xx, 429 or 408), with the wait the server asked for in `Retry-After`.
+    /// lookup, a download cut off midway, a 5xx, 429 or 408), with the wait the server asked
+    /// for in `Retry-After`.
     Soon {
         /// `Retry-After`, when the server sent one.
         retry_after: Option<std::time::Duration>,

@@ -418,8 +418,15 @@ impl Importer {
         match read {
             // Cut off: the items it lacks may be missing only because of the cut, and a run
             // that read it would remove them. Failed, it changes nothing stored (not even the
-            // validators, so the next run fetches the whole body again).
-            Ok(feed) if feed.truncated => Ok(Err(Failure::lasting(status, TRUNCATED.to_owned()))),
+            // validators, so the next run fetches the whole body again); a download cut off
+            // midway may come whole the next time, so that is soon.
+            Ok(feed) if feed.truncated => {
+                let retry = match status {
+                    Some(_) => Retry::Soon { retry_after: None },
+                    None => Retry::AtInterval,
+                };
+                Ok(Err(Failure { http_status: status, error: TRUNCATED.to_owned(), retry }))
+            }
             // Over the limit, for the same reason: the events left unread would be removed.
             Ok(feed) if feed.events > max_events => {
                 Ok(Err(Failure::lasting(status, too_many(feed.events, max_events))))

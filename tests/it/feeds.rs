@@ -428,6 +428,24 @@ async fn a_feed_down_for_a_moment_is_tried_again_within_minutes_not_at_its_inter
     app.stop().await;
 }
 
+async fn a_download_cut_off_midway_is_tried_again_within_minutes(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let (airbnb, import, path, _) = scheduled_import(&app, &key).await;
+    let cut = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a@airbnb.com\r\n\
+               DTSTART;VALUE=DATE:20310101\r\n";
+    airbnb.set(200, cut);
+    let failed = run(&app, &key, &import).await;
+    assert!(failed["error"].as_str().unwrap().starts_with("the feed is truncated"), "{failed}");
+    let (_, soon) = app.call("GET", &path, &key, None).await;
+    let wait = next_run(&soon) - chrono::Utc::now();
+    assert!(
+        (40..=75).contains(&wait.num_seconds()),
+        "the rest of the file may come next time: tried again in about a minute: {wait} {soon}"
+    );
+    app.stop().await;
+}
+
 async fn a_feed_down_for_a_few_minutes_is_not_marked_failing_while_it_is_tried_again(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
@@ -1000,6 +1018,7 @@ on_both_databases!(
     a_failing_feed_keeps_its_blocks_and_turns_failing_after_three_runs,
     a_feed_down_for_a_moment_is_tried_again_within_minutes_not_at_its_interval,
     a_feed_down_for_a_few_minutes_is_not_marked_failing_while_it_is_tried_again,
+    a_download_cut_off_midway_is_tried_again_within_minutes,
     the_scheduler_runs_a_new_import_without_being_asked,
     imports_cannot_reach_private_addresses_by_default,
     reject_conflicts_refuses_a_double_booking_with_the_colliding_items,
