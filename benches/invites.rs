@@ -96,15 +96,16 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("render_and_send", |b| {
         b.to_async(&runtime).iter(|| async {
-            let outcome = mail.send_invite(&tenant, &booking, zone, MessageKind::Request, 1).await;
+            let outcome =
+                mail.send_invite(&tenant, &booking, zone, MessageKind::Request, 1, false).await;
             assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
         })
     });
     // One worker runs `jobs.concurrency` (8) jobs at once, over lettre's connection pool.
     group.bench_function("render_and_send_8_at_once", |b| {
         b.to_async(&runtime).iter(|| async {
-            let sends =
-                (0..8).map(|_| mail.send_invite(&tenant, &booking, zone, MessageKind::Request, 1));
+            let sends = (0..8)
+                .map(|_| mail.send_invite(&tenant, &booking, zone, MessageKind::Request, 1, false));
             for outcome in futures::future::join_all(sends).await {
                 assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
             }
@@ -141,6 +142,7 @@ fn email<'a>(booking: &'a Booking, zone: TimeZone) -> InviteEmail<'a> {
             attendee: Party { email: "ann@example.com", name: Some("Ann Lee"), rsvp: true },
             url: Some("https://kalends.example/invite/abc.ics"),
         },
+        first: false,
         tenant_name: "Sea Breeze Spa",
         reply_to: None,
         customer_zone: None,

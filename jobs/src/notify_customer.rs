@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::JobError;
 use kalends_service::customer_mail::{CustomerMail, Outcome};
-use kalends_service::customer_plan::{plan_invite, reminder_times, uninvited};
+use kalends_service::customer_plan::{first_to, plan_invite, reminder_times, uninvited};
 
 /// Runs the job for one booking.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id))]
@@ -55,7 +55,9 @@ async fn tell(
             (booking, recipient) = now;
         }
         let invited = store.invited(booking_id).await?;
-        let plan = plan_invite(&booking, &tenant.settings, last.as_ref(), invited, resend);
+        let first = first_to(&invited, &recipient);
+        let plan =
+            plan_invite(&booking, &tenant.settings, last.as_ref(), !invited.is_empty(), resend);
         let Some(plan) = plan else {
             break;
         };
@@ -73,7 +75,8 @@ async fn tell(
         };
         // Claimed first: a second run of this job finds the claim and sends nothing.
         if let Some(id) = store.claim_message(&new).await? {
-            let outcome = mail.send_invite(&tenant, &booking, zone, plan.kind, plan.revision).await;
+            let (kind, revision) = (plan.kind, plan.revision);
+            let outcome = mail.send_invite(&tenant, &booking, zone, kind, revision, first).await;
             finish(store, id, outcome).await?;
             break;
         }

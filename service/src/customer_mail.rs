@@ -160,7 +160,8 @@ impl CustomerMail {
         )
     }
 
-    /// Sends the invitation, update or cancellation of `revision`.
+    /// Sends the invitation, update or cancellation of `revision`; `first` when the address has
+    /// had no invitation (worded as one, not as an update, whatever `revision` is).
     pub async fn send_invite(
         &self,
         tenant: &Tenant,
@@ -168,13 +169,14 @@ impl CustomerMail {
         zone: TimeZone,
         kind: MessageKind,
         revision: i64,
+        first: bool,
     ) -> Outcome {
         let url = self.invite_url(booking.id);
         let Some((organizer, attendee)) = self.parties(tenant, booking) else {
             return Outcome::Refused("the booking has no customer address".into());
         };
         let invite = self.invite(booking, zone, kind, revision, organizer, attendee, &url);
-        self.deliver_invite(tenant, invite).await
+        self.deliver_invite(tenant, invite, first).await
     }
 
     /// Sends the cancellation of `revision` to `recipient`, an address the booking's customer
@@ -193,13 +195,15 @@ impl CustomerMail {
         let attendee = Party { name: None, ..attendee };
         let invite =
             self.invite(booking, zone, MessageKind::Cancel, revision, organizer, attendee, "");
-        self.deliver_invite(tenant, invite).await
+        self.deliver_invite(tenant, invite, false).await
     }
 
-    /// Renders `invite` as the tenant's e-mail and hands it to the server.
-    async fn deliver_invite(&self, tenant: &Tenant, invite: Invite<'_>) -> Outcome {
+    /// Renders `invite` as the tenant's e-mail (`first`: see [`InviteEmail::first`]) and hands
+    /// it to the server.
+    async fn deliver_invite(&self, tenant: &Tenant, invite: Invite<'_>, first: bool) -> Outcome {
         let email = InviteEmail {
             invite,
+            first,
             tenant_name: &tenant.settings.name,
             reply_to: tenant.settings.reply_to.as_deref(),
             customer_zone: None,

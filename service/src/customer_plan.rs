@@ -71,6 +71,13 @@ pub fn plan_invite(
     Some(InvitePlan { kind, revision, fingerprint })
 }
 
+/// Whether `address` hears of the booking for the first time: no invitation went out to it
+/// (`invited`, the addresses one went out to, compared as mail servers do, ignoring case). Its
+/// message then reads as an invitation, whatever its SEQUENCE says.
+pub fn first_to(invited: &[String], address: &str) -> bool {
+    !invited.iter().any(|sent| sent.eq_ignore_ascii_case(address))
+}
+
 /// The invitations to take back because the customer's address changed or went (`current`,
 /// the booking's address now): for each other address an invitation went out to, the last one,
 /// unless a cancellation was sent there since (whatever became of it: one is tried, not
@@ -223,6 +230,14 @@ mod tests {
             created_at: Utc::now(),
             finished_at: None,
         }
+    }
+
+    #[test]
+    fn an_address_invited_before_in_any_case_is_not_told_for_the_first_time() {
+        let invited = vec!["Ann@Example.com".to_owned()];
+        assert!(!first_to(&invited, "ann@example.com"));
+        assert!(first_to(&invited, "bob@example.com"), "a new address hears it first");
+        assert!(first_to(&[], "ann@example.com"));
     }
 
     #[test]

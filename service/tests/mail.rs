@@ -78,6 +78,7 @@ fn email(booking: &Booking, kind: InviteKind, sequence: i64) -> InviteEmail<'_> 
             attendee: ann(),
             url: Some(ICS_URL),
         },
+        first: sequence == 0,
         tenant_name: "Sea Breeze",
         reply_to: Some("Sea Breeze Front Desk <desk@seabreeze.example>"),
         customer_zone: None,

@@ -296,19 +296,20 @@ impl Store {
         Ok(released)
     }
 
-    /// Whether the booking's customer was ever sent an invitation (or one is being handed over):
-    /// what a cancellation follows, whatever became of later updates.
-    pub async fn invited(&self, booking_id: Uuid) -> Result<bool, StoreError> {
-        let found: Option<(i64,)> = with_pool!(self, |pool| {
+    /// The addresses the booking's invitations were sent to (or are being handed over to),
+    /// whatever became of later updates: what a cancellation follows, and whether an address
+    /// is told of the booking for the first time.
+    pub async fn invited(&self, booking_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let found: Vec<(String,)> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT revision FROM customer_messages WHERE booking_id = $1 AND kind = 'request' \
-                 AND reminder = '' AND status IN ('sent', 'sending') LIMIT 1",
+                "SELECT DISTINCT recipient FROM customer_messages WHERE booking_id = $1 \
+                 AND kind = 'request' AND reminder = '' AND status IN ('sent', 'sending')",
             )
             .bind(booking_id)
-            .fetch_optional(pool)
+            .fetch_all(pool)
             .await
         })?;
-        Ok(found.is_some())
+        Ok(found.into_iter().map(|(address,)| address).collect())
     }
 
     /// The booking's latest invitation or cancellation (highest revision), whatever its status.

@@ -342,6 +342,12 @@ async fn a_customer_address_changed_or_removed_gets_the_event_taken_back() {
         [told_as("ann@example.com", "CANCEL", "1"), told_as("bob@example.com", "REQUEST", "2")],
         "the old address's calendar drops the event before the new one gets it"
     );
+    let text = messages[2].text();
+    let subject = text.lines().find(|l| l.starts_with("Subject:")).unwrap_or_default();
+    assert!(
+        subject.starts_with("Subject: Invitation: Massage"),
+        "the new address is invited, not told of an update it never had: {subject}"
+    );
     assert!(!messages[1].text().contains("/invite/"), "no link to the booking's new details");
     let (taken_back, _, _) = calendar_of(&messages[1]);
     assert!(!unfold(&taken_back).contains("URL:"), "{taken_back}");

@@ -14,8 +14,11 @@ use super::{Envelope, MailError, non_blank, when};
 #[derive(Clone, Debug)]
 pub struct InviteEmail<'a> {
     /// The calendar content: the booking, request or cancel, revision, parties, `.ics` link.
-    /// A request with `sequence` above 0 is an update.
     pub invite: Invite<'a>,
+    /// Whether the attendee's address had no invitation before: a request is then worded as an
+    /// invitation, else as an update (a customer whose address changed is invited, though the
+    /// SEQUENCE goes on from the booking's earlier messages).
+    pub first: bool,
     /// The tenant's name: the brand of the email, and the sender's name when the organizer
     /// has none.
     pub tenant_name: &'a str,
@@ -30,7 +33,7 @@ pub struct InviteEmail<'a> {
 /// `invite.ics` attachment.
 pub fn invite_message(email: &InviteEmail<'_>) -> Result<Message, MailError> {
     let invite = &email.invite;
-    let subject = subject(invite);
+    let subject = subject(email);
     let page = page(email);
     let ics = render(invite);
     let method = invite.kind.method().as_str();
@@ -58,13 +61,14 @@ pub fn invite_message(email: &InviteEmail<'_>) -> Result<Message, MailError> {
 }
 
 /// `Invitation: …`, `Updated: …` or `Cancelled: {title} on {start}`.
-fn subject(invite: &Invite<'_>) -> String {
+fn subject(email: &InviteEmail<'_>) -> String {
+    let invite = &email.invite;
     let booking = &invite.booking.data;
     let zone = when::display_zone(&booking.span, invite.zone);
-    let prefix = match (invite.kind, invite.sequence) {
+    let prefix = match (invite.kind, email.first) {
         (InviteKind::Cancel, _) => "Cancelled",
-        (InviteKind::Request, ..=0) => "Invitation",
-        (InviteKind::Request, _) => "Updated",
+        (InviteKind::Request, true) => "Invitation",
+        (InviteKind::Request, false) => "Updated",
     };
     format!("{prefix}: {} on {}", booking.title, when::start(&booking.span, zone))
 }
@@ -73,14 +77,14 @@ fn page<'a>(email: &'a InviteEmail<'a>) -> Page<'a> {
     let invite = &email.invite;
     let booking = &invite.booking.data;
     let cancelled = invite.kind == InviteKind::Cancel;
-    let intro = match (invite.kind, invite.sequence) {
+    let intro = match (invite.kind, email.first) {
         (InviteKind::Cancel, _) => format!(
             "{} has cancelled this booking. It no longer takes place; if your calendar holds it, \
              the calendar part of this email removes it.",
             email.tenant_name
         ),
-        (InviteKind::Request, ..=0) => format!("{} has booked you in.", email.tenant_name),
-        (InviteKind::Request, _) => format!(
+        (InviteKind::Request, true) => format!("{} has booked you in.", email.tenant_name),
+        (InviteKind::Request, false) => format!(
             "{} has changed your booking. These details replace the ones sent before.",
             email.tenant_name
         ),
