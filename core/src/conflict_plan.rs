@@ -162,6 +162,14 @@ impl OpenConflict {
     pub fn is_of_rule(&self, rules: &[Rule]) -> bool {
         rules.iter().any(|rule| self.pair_key.ends_with(&format!(":{rule}")))
     }
+
+    /// Whether it is `owner`'s rule conflict of one of `rules`.
+    pub fn is_rule_of(&self, owner: Owner, rules: &[Rule]) -> bool {
+        let (Owner::Resource(id) | Owner::Staff(id)) = owner;
+        let key = |rule: &Rule| format!(":{id}:{rule}");
+        self.pair_key.starts_with("rule:")
+            && rules.iter().any(|rule| self.pair_key.ends_with(&key(rule)))
+    }
 }
 
 /// What a detection pass changes in the open conflicts it reached, compared by pair key.

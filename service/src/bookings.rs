@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::conflicts::after_booking_change;
-use kalends_core::availability::Moved;
+use kalends_core::availability::{Moved, Rewrite};
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Tenant};
 use kalends_core::job::Job;
 use kalends_store::{Overlap, OwnerRules, Replacing, Store, StoreError, Written};
@@ -32,9 +32,9 @@ pub enum UpsertOutcome {
     Updated {
         /// The booking as it now stands.
         booking: Booking,
-        /// Which of its ends moved (only those are judged again by the notice and the
-        /// booking window).
-        moved: Moved,
+        /// Which of its ends moved, and its owners before (the notice and the booking window
+        /// judge again only the ends that moved for an owner that held it).
+        rewrite: Rewrite,
     },
     /// The booking already had exactly this content; nothing was written or scheduled.
     Unchanged(Booking),
@@ -135,7 +135,7 @@ pub async fn create(
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
     let Written { booking, rules } = write_new(store, tenant, new, overlap).await?;
-    after_booking_change(store, tenant, &booking, Moved::NEW, rules).await;
+    after_booking_change(store, tenant, &booking, &Rewrite::new_booking(), rules).await;
     Ok(booking)
 }
 
@@ -151,10 +151,10 @@ pub async fn save_by_external_id(
     let (outcome, rules) = upsert(store, tenant, external_id, new, overlap).await?;
     match &outcome {
         UpsertOutcome::Created(booking) => {
-            after_booking_change(store, tenant, booking, Moved::NEW, rules).await
+            after_booking_change(store, tenant, booking, &Rewrite::new_booking(), rules).await
         }
-        UpsertOutcome::Updated { booking, moved } => {
-            after_booking_change(store, tenant, booking, *moved, rules).await
+        UpsertOutcome::Updated { booking, rewrite } => {
+            after_booking_change(store, tenant, booking, rewrite, rules).await
         }
         UpsertOutcome::Unchanged(_) => {}
     }
@@ -183,11 +183,11 @@ async fn upsert(
                 return Ok((UpsertOutcome::Unchanged(existing), None));
             }
             Some(existing) => {
-                let moved = Moved::between(&existing.data.span, &new.span);
-                let replacing = Replacing { version: existing.version, moved };
+                let rewrite = Rewrite::between(&existing.data, &new);
+                let replacing = Replacing { version: existing.version, moved: rewrite.moved };
                 write_replacement(store, tenant, existing.id, replacing, new.clone(), overlap)
                     .await
-                    .map(|booking| (UpsertOutcome::Updated { moved, booking }, None))
+                    .map(|booking| (UpsertOutcome::Updated { rewrite, booking }, None))
             }
             None => write_new(store, tenant, new.clone(), overlap)
                 .await
@@ -222,7 +222,7 @@ pub async fn replace(
 ) -> Result<Booking, StoreError> {
     let replacing = Replacing { version: expected_version, moved: Moved::NEW };
     let booking = write_replacement(store, tenant, id, replacing, new, overlap).await?;
-    after_booking_change(store, tenant, &booking, Moved::NEW, None).await;
+    after_booking_change(store, tenant, &booking, &Rewrite::new_booking(), None).await;
     Ok(booking)
 }
 
@@ -248,12 +248,12 @@ where
         if new == current.data {
             return Ok(current);
         }
-        let moved = Moved::between(&current.data.span, &new.span);
-        let replacing = Replacing { version: current.version, moved };
+        let rewrite = Rewrite::between(&current.data, &new);
+        let replacing = Replacing { version: current.version, moved: rewrite.moved };
         match write_replacement(store, tenant, id, replacing, new, overlap).await {
             Err(StoreError::VersionConflict) => continue,
             Ok(booking) => {
-                after_booking_change(store, tenant, &booking, moved, None).await;
+                after_booking_change(store, tenant, &booking, &rewrite, None).await;
                 return Ok(booking);
             }
             Err(e) => return Err(e.into()),
@@ -268,7 +268,7 @@ pub async fn cancel(store: &Store, tenant: &Tenant, id: Uuid) -> Result<Booking,
     let resource_id = store.booking(tenant.id, id).await?.data.resource_id;
     let owed = cancellation_jobs(tenant.id, id, resource_id);
     let booking = store.cancel_booking(tenant, id, &owed).await?;
-    after_booking_change(store, tenant, &booking, Moved::NONE, None).await;
+    after_booking_change(store, tenant, &booking, &Rewrite::kept(&booking.data), None).await;
     Ok(booking)
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use kalends_core::availability::{self, Moved, Rule};
+use kalends_core::availability::{self, Moved, Rewrite};
 use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
@@ -15,15 +15,15 @@ use kalends_store::{Store, StoreError};
 pub type Instants = (DateTime<Utc>, DateTime<Utc>);
 
 /// Brings the conflicts naming `booking` up to date: its overlaps, and the availability rules
-/// of its resource and staff it breaks (`moved`: the ends it took anew, which the notice and
-/// the booking window judge too). A failure is logged, not returned: the booking is saved, and
+/// of its resource and staff it breaks (`rewrite`: the ends it took anew, as each owner sees
+/// them, which the notice and the booking window judge too). A failure is logged, not returned: the booking is saved, and
 /// the next change or import of its calendars looks again. `rules`: its owners' rules, when
 /// the write read them on its way ([`kalends_store::Written`]).
 pub async fn after_booking_change(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,
-    moved: Moved,
+    rewrite: &Rewrite,
     rules: Option<Vec<OwnerRules>>,
 ) {
     let item = ItemRef { source: Source::Booking, id: booking.id };
@@ -35,7 +35,7 @@ pub async fn after_booking_change(
         // Version 1: the write that runs this made the booking.
         let just_made = booking.version == 1;
         detect_of(store, tenant.id, item, span, &booking.data.owners(), just_made).await?;
-        judge_rules(store, tenant, booking, moved, rules).await
+        judge_rules(store, tenant, booking, rewrite, rules).await
     };
     if let Err(error) = result.await {
         tracing::error!(booking_id = %booking.id, %error, "conflict detection failed after a booking change");
@@ -64,7 +64,7 @@ pub async fn after_rules_change(store: &Store, tenant: &Tenant, owner: Owner) {
             let page = store.list_bookings(tenant.id, &filter).await?;
             let live = page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled);
             for booking in live {
-                judge_rules(store, tenant, booking, Moved::NONE, None).await?;
+                judge_rules(store, tenant, booking, &Rewrite::kept(&booking.data), None).await?;
             }
             match page.next_cursor {
                 Some(after) => filter.after = Some(after),
@@ -82,7 +82,7 @@ async fn judge_rules(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,
-    moved: Moved,
+    rewrite: &Rewrite,
     read: Option<Vec<OwnerRules>>,
 ) -> Result<Detection, StoreError> {
     let cancelled = booking.data.status == BookingStatus::Cancelled;
@@ -92,7 +92,8 @@ async fn judge_rules(
         (false, Some(read)) => read,
         (false, None) => store.rules_of(tenant, &owners).await?,
     };
-    if ruled.iter().all(|r| r.rules.is_empty()) && booking.version == 1 && moved == Moved::NEW {
+    let new = booking.version == 1 && rewrite.moved == Moved::NEW;
+    if ruled.iter().all(|r| r.rules.is_empty()) && new {
         // A new booking under no rules: no rule conflict can name it yet.
         return Ok(Detection::default());
     }
@@ -102,12 +103,15 @@ async fn judge_rules(
         .and_then(|id| ruled.iter().find(|r| r.owner == Owner::Resource(id)))
         .map_or(tenant.settings.time_zone, |r| r.zone);
     let candidate = Busy::booking(booking.id, &booking.data, home);
+    let now = Utc::now();
+    // The ends each owner sees moved: to an owner the booking is new to, both.
+    let seen_by = |owner| rewrite.seen_by(owner, candidate.start <= now);
     let mut breaches = Vec::new();
     for owned in ruled.iter().filter(|r| !r.rules.is_empty()) {
         let window = availability::judge_reach(&owned.rules, home, &candidate);
         let items = store.busy_items(tenant.id, owned.owner, Some(window)).await?;
         let zones = (home, owned.zone);
-        let now = Utc::now();
+        let moved = seen_by(owned.owner);
         for violation in availability::judge(&owned.rules, zones, now, &candidate, &items, moved) {
             breaches.push(RuleBreach {
                 owner: owned.owner,
@@ -122,15 +126,19 @@ async fn judge_rules(
             });
         }
     }
-    // A booking is not judged again by the notice and the window on an end it kept (today
-    // moved on, the booking did not): what was found of them when it got that end stands.
-    let unjudged: Vec<Rule> = match cancelled {
-        true => Vec::new(),
-        false => moved.standing(candidate.all_day),
+    // A booking is not judged again by the notice and the window on an end an owner saw it
+    // keep (today moved on, the booking did not): what was found of them when it got that end
+    // stands. An owner that no longer holds it has none standing: they resolve.
+    let stands = |conflict: &OpenConflict| {
+        !cancelled
+            && owners.iter().any(|&owner| {
+                let standing = seen_by(owner).standing(candidate.all_day);
+                conflict.is_rule_of(owner, &standing)
+            })
     };
     let reach = ConflictReach::Rules(ItemRef { source: Source::Booking, id: booking.id });
     let mut open = store.open_conflicts(reach).await?;
-    open.retain(|conflict| !conflict.is_of_rule(&unjudged));
+    open.retain(|conflict| !stands(conflict));
     let found = breaches.iter().map(Found::from).collect();
     apply(store, tenant.id, open, found).await
 }

@@ -278,6 +278,38 @@ async fn a_guest_moved_to_another_room_mid_stay_is_not_judged_by_that_rooms_noti
     app.stop().await;
 }
 
+/// A stay six weeks ahead moves, without `?reject_conflicts`, to a room that takes bookings
+/// at most 30 days ahead: it is new to that room, whose window flags it as it would have
+/// refused it. Moved back, the flag goes with it: the room no longer holds the stay.
+async fn a_stay_moved_to_another_room_is_flagged_by_that_rooms_window_and_cleared_when_it_leaves(
+    db: Db,
+) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let (free, near) = (room(&api, "UTC").await, room(&api, "UTC").await);
+    put_rules(&api, &format!("resources/{near}"), json!({"booking_window_days": 30})).await;
+    let day = |offset: i64| chrono::Utc::now().date_naive() + chrono::Duration::days(offset);
+    let ahead = stay(free, &day(40).to_string(), &day(42).to_string());
+    let id = post(&api, ahead, false).await.unwrap()["id"].as_str().unwrap().to_owned();
+    let open = || async {
+        let open: Value =
+            api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+        open["items"].as_array().unwrap().clone()
+    };
+    let path = format!("/api/v1/bookings/{id}");
+    api.send::<Value>("PATCH", &path, Some(json!({"resource_id": near})), 200).await.unwrap();
+    let flagged = open().await;
+    assert_eq!(
+        flagged.iter().map(|c| c["rule"].as_str().unwrap_or_default()).collect::<Vec<_>>(),
+        ["booking_window_days"],
+        "the room it moved to judges it as a new booking: {flagged:?}"
+    );
+    api.send::<Value>("PATCH", &path, Some(json!({"resource_id": free})), 200).await.unwrap();
+    assert_eq!(open().await, Vec::<Value>::new(), "the room it left no longer flags it");
+    app.stop().await;
+}
+
 async fn slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged(
     db: Db,
 ) {
@@ -429,6 +461,7 @@ on_both_databases!(
     new_rules_judge_the_bookings_already_made_flagging_and_clearing_at_once,
     a_stay_extended_after_check_in_is_judged_only_on_how_far_ahead_it_now_reaches,
     a_guest_moved_to_another_room_mid_stay_is_not_judged_by_that_rooms_notice,
+    a_stay_moved_to_another_room_is_flagged_by_that_rooms_window_and_cleared_when_it_leaves,
     slots_follow_opening_hours_bookings_and_the_buffer_and_a_booking_outside_the_hours_is_flagged,
     slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_free,
     a_slots_request_too_big_for_one_answer_is_refused_saying_how_to_narrow_it,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{NightItem, Rule, Rules, Violation, check_appointment, check_stay, nights_reach};
 use crate::conflicts::Busy;
-use crate::domain::{BookingSpan, TimeZone, local_midnight};
+use crate::domain::{BookingSpan, NewBooking, Owner, TimeZone, local_midnight};
 
 /// Which ends of a booking a write moves: the rules that measure from today (the notice, the
 /// booking window) judge only an end that moved, and what they found of an end that stayed
@@ -66,6 +66,39 @@ impl Moved {
             kept.push(Rule::BookingWindowDays);
         }
         kept
+    }
+}
+
+/// A write of a booking as the notice and the window see it: the ends it moved, and the owners
+/// that held the booking before it. To any other owner it is a new booking
+/// ([`Moved::for_owner`]): a stay moved to another room is judged there on both ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rewrite {
+    /// The ends the write moved.
+    pub moved: Moved,
+    /// The booking's owners before the write (none for a new booking).
+    pub held_by: Vec<Owner>,
+}
+
+impl Rewrite {
+    /// A new booking: both ends new to every owner.
+    pub fn new_booking() -> Self {
+        Self { moved: Moved::NEW, held_by: Vec::new() }
+    }
+
+    /// A write that moves nothing for `booking`'s owners (a cancellation, a change of rules).
+    pub fn kept(booking: &NewBooking) -> Self {
+        Self { moved: Moved::NONE, held_by: booking.owners() }
+    }
+
+    /// From the stored booking to the written one.
+    pub fn between(old: &NewBooking, new: &NewBooking) -> Self {
+        Self { moved: Moved::between(&old.span, &new.span), held_by: old.owners() }
+    }
+
+    /// The ends `owner` sees moved, for a booking that had `begun`.
+    pub fn seen_by(&self, owner: Owner, begun: bool) -> Moved {
+        self.moved.for_owner(self.held_by.contains(&owner), begun)
     }
 }
 
@@ -248,6 +281,16 @@ mod tests {
         assert_eq!(kept.for_owner(false, false), Moved::NEW, "moved to a room before check-in");
         assert_eq!(kept.for_owner(false, true), kept, "moved to a room mid-stay");
         assert_eq!(Moved::NEW.for_owner(false, true), Moved::NEW, "a new booking in the past");
+    }
+
+    #[test]
+    fn a_rewrite_is_new_to_the_owners_that_did_not_hold_the_booking() {
+        let (room, other) = (Owner::Resource(Uuid::now_v7()), Owner::Resource(Uuid::now_v7()));
+        let kept = Rewrite { moved: Moved::NONE, held_by: vec![room] };
+        assert_eq!(kept.seen_by(room, false), Moved::NONE);
+        assert_eq!(kept.seen_by(other, false), Moved::NEW, "moved to another room");
+        assert_eq!(kept.seen_by(other, true), Moved::NONE, "moved there mid-stay");
+        assert_eq!(Rewrite::new_booking().seen_by(room, false), Moved::NEW);
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod rules;
 mod slots;
 
 pub use closed::{ClosedBy, ClosedRun, closed_runs};
-pub use judge::{Moved, judge, reach as judge_reach};
+pub use judge::{Moved, Rewrite, judge, reach as judge_reach};
 pub use nights::{
     Closure, ItemKind, Night, NightItem, NightState, check_stay, nights, reach as nights_reach,
 };
