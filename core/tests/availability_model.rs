@@ -135,7 +135,7 @@ impl StayModel<'_> {
     }
 
     fn max(&self) -> i64 {
-        self.draft.max_nights.unwrap_or(365)
+        self.draft.max_nights.unwrap_or(366) // as long as a booking may last
     }
 
     /// The free nights from `first` to `horizon`: the free nights before short gaps are closed,

@@ -590,7 +590,7 @@ mod tests {
         // Before the 3rd, two nights between the past and a stay are too few as well.
         assert_eq!(states(&nights), "ccBBccBB...");
         assert_eq!(nights[4].closed_by, Some(Closure::ShortGap));
-        assert_eq!(nights[8].max_check_out, Some(day(9) + Days::new(365)), "the run goes on");
+        assert_eq!(nights[8].max_check_out, Some(day(9) + Days::new(366)), "the run goes on");
     }
 
     #[test]

@@ -11,8 +11,9 @@ use std::fmt;
 use chrono::{Datelike as _, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
-/// The most nights a stay can have, whatever the rules say: the largest `max_nights`.
-pub const MAX_STAY_NIGHTS: u32 = 365;
+/// The most nights a stay can have without a `max_nights` rule: as many as a booking may last
+/// (so every stay a write accepts is offered).
+pub const MAX_STAY_NIGHTS: u32 = crate::domain::MAX_BOOKING_DAYS as u32;
 
 /// One rule, by the field that sets it: what a refused booking, a conflict and a closed night
 /// name.
@@ -534,7 +535,7 @@ mod tests {
     fn absent_rules_restrict_nothing() {
         let rules = Rules::try_from(RulesDraft::default()).unwrap();
         assert!(rules.is_empty());
-        assert_eq!((rules.min_nights(), rules.max_nights(), rules.turnover_days()), (1, 365, 0));
+        assert_eq!((rules.min_nights(), rules.max_nights(), rules.turnover_days()), (1, 366, 0));
         assert_eq!(rules.booking_window_days(), None);
         assert!(rules.no_arrival_days().is_empty() && rules.weekly_hours().is_none());
     }

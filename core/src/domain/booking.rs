@@ -69,7 +69,8 @@ pub enum BookingSpan {
     },
 }
 
-const MAX_DAYS: i64 = 366;
+/// The most days (nights, for a stay) a booking may last.
+pub const MAX_BOOKING_DAYS: i64 = 366;
 
 impl BookingSpan {
     /// A timed span; sub-second precision is dropped so stored instants compare exactly.
@@ -82,7 +83,7 @@ impl BookingSpan {
         if end <= start {
             return Err(SpanError::EndNotAfterStart);
         }
-        if (end - start).num_days() > MAX_DAYS {
+        if (end - start).num_days() > MAX_BOOKING_DAYS {
             return Err(SpanError::TooLong);
         }
         Ok(Self::Timed { start, end, zone })
@@ -106,7 +107,7 @@ impl BookingSpan {
         if end <= start {
             return Err(SpanError::EndNotAfterStart);
         }
-        if (end - start).num_days() > MAX_DAYS {
+        if (end - start).num_days() > MAX_BOOKING_DAYS {
             return Err(SpanError::TooLong);
         }
         Ok(Self::AllDay { start, end })

@@ -12,7 +12,8 @@ mod settings;
 mod values;
 
 pub use booking::{
-    Booking, BookingSpan, BookingStatus, Customer, NewBooking, SpanError, local_midnight,
+    Booking, BookingSpan, BookingStatus, Customer, MAX_BOOKING_DAYS, NewBooking, SpanError,
+    local_midnight,
 };
 pub use connections::{
     Connection, ConnectionCalendar, ConnectionStatus, ConnectionTokens, Provider,
