@@ -379,12 +379,13 @@ fn model_free(owner: &Owner, q: &SlotQuery, (start, end): Interval) -> bool {
 }
 
 /// One owner's slots by the rules' text, minute by minute: every step from each period's
-/// start that fits in it and is free.
+/// start that fits in it (without hours: that starts in it) and is free.
 fn model_slots(owner: &Owner, q: &SlotQuery) -> Vec<Interval> {
     let mut found = Vec::new();
+    let always_open = owner.draft.weekly_hours.is_none();
     for (open, close) in model_periods(owner, q) {
         let mut start = open;
-        while start + q.duration <= close {
+        while (always_open && start < close) || start + q.duration <= close {
             if model_free(owner, q, (start, start + q.duration)) {
                 found.push((start, start + q.duration));
             }
@@ -395,11 +396,12 @@ fn model_slots(owner: &Owner, q: &SlotQuery) -> Vec<Interval> {
     found
 }
 
-/// Whether `owner` could take `slot`, on its own steps or not: inside one of its periods, and
-/// free.
+/// Whether `owner` could take `slot`, on its own steps or not: inside one of its periods (any
+/// time, without hours), and free.
 fn model_takes(owner: &Owner, q: &SlotQuery, slot: Interval) -> bool {
-    model_periods(owner, q).iter().any(|(open, close)| *open <= slot.0 && slot.1 <= *close)
-        && model_free(owner, q, slot)
+    let open = owner.draft.weekly_hours.is_none()
+        || model_periods(owner, q).iter().any(|(open, close)| *open <= slot.0 && slot.1 <= *close);
+    open && model_free(owner, q, slot)
 }
 
 fn clock_minutes(text: &str) -> i64 {

@@ -6,7 +6,8 @@
 //!   whole day); a local time the clock skips (a spring-forward gap) is read with the offset in
 //!   force before the change (02:30 becomes 03:30), one it passes twice the first time;
 //! - **slots** start at the start of an opening period and every `step` after it, and end within
-//!   the period;
+//!   the period (without hours, each day's steps start at its midnight, and a slot may run into
+//!   the next day: time is open either side of it);
 //! - **buffers**: every appointment, an offered slot as much as a busy item, keeps
 //!   `buffer_before_minutes` free before it and `buffer_after_minutes` after it, and no two may
 //!   overlap with them: a slot must keep `before + after` minutes from every busy item on either
@@ -131,6 +132,9 @@ pub fn slots(owners: &[SlotOwner<'_>], mode: Mode, query: &SlotQuery) -> Vec<Slo
 struct OwnerView {
     zone: TimeZone,
     periods: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Without opening hours: a period (a day) holds the slots that start in it, whenever they
+    /// end.
+    always_open: bool,
     busy: Busy,
     earliest: DateTime<Utc>,
     last_day: Option<NaiveDate>,
@@ -141,6 +145,7 @@ impl OwnerView {
         OwnerView {
             zone: owner.zone,
             periods: opening_periods(owner.rules, owner.zone, query.from, query.to),
+            always_open: owner.rules.weekly_hours().is_none(),
             busy: Busy::new(owner.busy, buffer_gap(owner.rules)),
             earliest: query.from.max(notice_end(owner.rules, query.now)),
             last_day: window_end(owner.rules, owner.zone, query.now),
@@ -156,7 +161,11 @@ impl OwnerView {
             let skip = (self.earliest - open).num_seconds().max(0);
             let steps = (skip + step.num_seconds() - 1) / step.num_seconds();
             let mut start = open + step * i32::try_from(steps).unwrap_or(i32::MAX);
-            while start < query.to && start + query.duration <= close {
+            let fits = |start| match self.always_open {
+                true => start < close,
+                false => start + query.duration <= close,
+            };
+            while start < query.to && fits(start) {
                 let end = start + query.duration;
                 if self.beyond_window(start) {
                     break;
@@ -176,7 +185,8 @@ impl OwnerView {
         // Periods come in order of their opening; on a day the clocks skip forward two may
         // overlap, so the few opening before `start` are all looked at.
         let opened = self.periods.partition_point(|(open, _)| *open <= start);
-        let open = self.periods[..opened].iter().rev().take(3).any(|(_, close)| end <= *close);
+        let open = self.always_open
+            || self.periods[..opened].iter().rev().take(3).any(|(_, close)| end <= *close);
         open && start >= self.earliest
             && !self.beyond_window(start)
             && self.busy.is_free(start, end)
@@ -521,6 +531,18 @@ mod tests {
         let (no_rules, all_day) = (Rules::default(), [(q.from, q.to)]);
         let bo = SlotOwner { zone, ..owner(2, &no_rules, &all_day) };
         assert!(slots(&[ann, bo], Mode::All, &q).is_empty());
+    }
+
+    #[test]
+    fn without_opening_hours_an_appointment_across_midnight_is_offered() {
+        let rules = Rules::default();
+        let mut q = query("2030-01-07T22:00:00Z", "2030-01-08T01:00:00Z", 90);
+        q.step = Duration::minutes(30);
+        let found = slots(&[owner(1, &rules, &[])], Mode::Any, &q);
+        assert_eq!(starts(&found), ["22:00", "22:30", "23:00", "23:30", "00:00", "00:30"]);
+        let busy = [(at("2030-01-08T00:30:00Z"), at("2030-01-08T01:00:00Z"))];
+        let found = slots(&[owner(1, &rules, &busy)], Mode::Any, &q);
+        assert_eq!(starts(&found), ["22:00", "22:30", "23:00"], "still free to its end");
     }
 
     #[test]
