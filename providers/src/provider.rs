@@ -502,7 +502,9 @@ impl CalendarProvider {
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
         match self {
             Self::Google { api, .. } => api.list_kalends_events(token, calendar_id, window).await,
-            Self::Microsoft { api, .. } => api.list_kalends_events(token, window).await,
+            Self::Microsoft { api, .. } => {
+                api.list_kalends_events(token, calendar_id, window).await
+            }
             Self::Caldav { api } => api.list_kalends_events(token, calendar_id, window).await,
         }
     }

@@ -24,6 +24,7 @@ on_both_databases!(
     a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_busy_time,
     deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant,
     a_cleanup_under_way_stops_when_its_calendar_is_connected_again,
+    bookings_in_a_microsoft_calendar_other_than_the_default_are_left_alone_by_reconciliation,
 );
 
 /// The shared account both staff members connect.
@@ -117,6 +118,20 @@ async fn synced(app: &TestApp, key: &str, bookings: &[Uuid]) {
     }
 }
 
+/// An hour's appointment of `staff` ten days ahead at 10:00 UTC (reconciliation looks 18
+/// months ahead).
+fn in_ten_days(staff: Uuid, title: &str) -> BookingIn {
+    let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    BookingIn {
+        title: title.into(),
+        staff_ids: vec![staff],
+        start: Some(format!("{day}T10:00:00Z")),
+        end: Some(format!("{day}T11:00:00Z")),
+        time_zone: Some("UTC".into()),
+        ..BookingIn::default()
+    }
+}
+
 /// Two staff members of one tenant on one account of `provider`, a booking each; three
 /// reconciliations and imports of each connection change nothing in the shared calendar.
 async fn shared_calendar_stays_still(db: Db, provider: &str) {
@@ -127,17 +142,10 @@ async fn shared_calendar_stays_still(db: Db, provider: &str) {
     let mut bookings = Vec::new();
     // At the same time (a salon's staff work in parallel), soon (reconciliation looks 18 months
     // ahead).
-    let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
     let api = app.api(&key);
     for (staff, title) in [(ann, "Cut with Ann"), (bo, "Colour with Bo")] {
-        let body = BookingIn {
-            title: title.into(),
-            staff_ids: vec![staff],
-            start: Some(format!("{day}T10:00:00Z")),
-            end: Some(format!("{day}T11:00:00Z")),
-            time_zone: Some("Europe/Amsterdam".into()),
-            ..BookingIn::default()
-        };
+        let zone = Some("Europe/Amsterdam".into());
+        let body = BookingIn { time_zone: zone, ..in_ten_days(staff, title) };
         bookings.push(api.create_booking(&body).await.unwrap().id);
     }
     synced(&app, &key, &bookings).await;
@@ -187,6 +195,38 @@ async fn two_staff_sharing_one_microsoft_mailbox_never_delete_or_rewrite_each_ot
     shared_calendar_stays_still(db, "microsoft").await;
 }
 
+/// Ann takes her bookings in a calendar of her mailbox other than its default ("Bookings"). The
+/// reconciliation looks for Kalends' events there, finds them all, and rewrites nothing: it
+/// used to read the default calendar, miss every event and write each one again.
+async fn bookings_in_a_microsoft_calendar_other_than_the_default_are_left_alone_by_reconciliation(
+    db: Db,
+) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let ann_mailbox = "ann@salon.example";
+    let (ann, connection_id) = connected_staff(&app, &key, "Ann", "microsoft", ann_mailbox).await;
+    let url =
+        app.url(&format!("/sandbox/_control/microsoft/users/{ann_mailbox}/calendars/Bookings"));
+    let shared = app.sandbox().put(url).json(&json!({"can_edit": true})).send().await.unwrap();
+    assert!(shared.status().is_success(), "{}", shared.status());
+    let path = format!("/api/v1/connections/{connection_id}");
+    let (_, calendars) = app.call("GET", &format!("{path}/calendars"), &key, None).await;
+    let bookings = calendars["items"].as_array().unwrap().iter().find(|c| c["name"] == "Bookings");
+    let target = json!({"destination_calendar_id": bookings.expect("listed")["id"]});
+    let (status, answer) = app.call("PATCH", &path, &key, Some(target)).await;
+    assert_eq!(status, 200, "{answer}");
+    let booking = app.api(&key).create_booking(&in_ten_days(ann, "Cut with Ann")).await.unwrap().id;
+    synced(&app, &key, &[booking]).await;
+    let writes_before = writes(&app).await;
+
+    let connection = app.store.connection(tenant.id, connection_id).await.unwrap();
+    let repairs = reconcile(&app.store, &credentials(&app), &connection).await.unwrap();
+    assert_eq!(repairs, Repairs::default(), "the event is where it was written");
+    synced(&app, &key, &[booking]).await;
+    assert_eq!(writes(&app).await, writes_before, "nothing was written again");
+    app.stop().await;
+}
+
 /// Graph's delta says nothing of whose an event is: an import tells a colleague's booking by the
 /// events this tenant is writing into the mailbox. One written while Ann's mailbox is being read
 /// (the sandbox holds her delta listing until Bo's booking is there) is known to be Bo's, so
@@ -218,16 +258,8 @@ async fn a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_bu
         }
     });
     eventually(Duration::from_secs(30), || waiting(1)).await;
+    app.api(&key).create_booking(&in_ten_days(bo, "Colour with Bo")).await.unwrap();
     let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
-    let colour = BookingIn {
-        title: "Colour with Bo".into(),
-        staff_ids: vec![bo],
-        start: Some(format!("{day}T10:00:00Z")),
-        end: Some(format!("{day}T11:00:00Z")),
-        time_zone: Some("UTC".into()),
-        ..BookingIn::default()
-    };
-    app.api(&key).create_booking(&colour).await.unwrap();
     eventually(Duration::from_secs(30), || async {
         (desk_events(&app, "microsoft").await.len() == 1).then_some(())
     })

@@ -414,15 +414,17 @@ impl MicrosoftCalendar {
         .await
     }
 
-    /// Kalends's events (those carrying the booking property) of the default calendar in the
-    /// window, through `calendarView` with the property expanded.
+    /// Kalends's events (those carrying the booking property) of `calendar_id` in the window,
+    /// through that calendar's `calendarView` with the property expanded (`/me/calendarView`
+    /// is the default calendar's alone, and the bookings may be written elsewhere).
     pub async fn list_kalends_events(
         &self,
         token: &AccessToken,
+        calendar_id: &str,
         window: Window,
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
         self.as_account(token, async {
-            let events = self.calendar_view(window, true).await?;
+            let events = self.calendar_view(Some(calendar_id), window, true).await?;
             let mut ours = Vec::new();
             for event in events {
                 let event = event.into_remote()?;
@@ -548,7 +550,7 @@ impl MicrosoftCalendar {
                 Err(ProviderError::Permanent { .. } | ProviderError::NotFound { .. }) => {}
                 Err(error) => return Err(error),
             }
-            let events = self.calendar_view(window, false).await?;
+            let events = self.calendar_view(None, window, false).await?;
             let mut busy = Vec::new();
             for event in events {
                 busy.extend(event.busy_interval()?);
@@ -636,14 +638,22 @@ impl MicrosoftCalendar {
         .await
     }
 
-    /// Every event of the default calendar in the window, all pages.
+    /// Every event of `calendar_id` (the default calendar's without one) in the window, all
+    /// pages.
     async fn calendar_view(
         &self,
+        calendar_id: Option<&str>,
         window: Window,
         with_booking: bool,
     ) -> Result<Vec<WireEvent>, ProviderError> {
         let client = self.graph();
-        let mut request = on_mailbox!(client, |m| m.calendar_views().list_calendar_view())
+        let request = match calendar_id {
+            Some(id) => {
+                on_mailbox!(client, |m| m.calendar(id).calendar_views().list_calendar_view())
+            }
+            None => on_mailbox!(client, |m| m.calendar_views().list_calendar_view()),
+        };
+        let mut request = request
             .append_query_pair("startDateTime", wire::query_instant(window.start).as_str())
             .append_query_pair("endDateTime", wire::query_instant(window.end).as_str())
             .header(prefer(), page_and_utc());

@@ -307,7 +307,7 @@ async fn listing_kalends_events_skips_the_users_own() {
         )
         .await
         .unwrap();
-    let listed = harness.client.list_kalends_events(&token, window()).await.unwrap();
+    let listed = harness.client.list_kalends_events(&token, &calendar, window()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, ours.id);
     assert_eq!(listed[0].booking_id, Some(Uuid::from_u128(4)));
