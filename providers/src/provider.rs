@@ -580,8 +580,9 @@ impl CalendarProvider {
         }
     }
 
-    /// Extends push notifications: Microsoft renews the subscription in place; Google channels
-    /// cannot be renewed, so a new one starts and the old one stops.
+    /// Extends push notifications: Microsoft renews the subscription in place (or makes a new
+    /// one when it is gone); Google channels cannot be renewed, so a new one starts and the old
+    /// one stops.
     pub async fn renew(
         &self,
         token: &AccessToken,
@@ -594,7 +595,14 @@ impl CalendarProvider {
                 api.stop(token, current).await?;
                 Ok(next)
             }
-            Self::Microsoft { api, .. } => api.renew(token, &current.id, request.expires_at).await,
+            Self::Microsoft { api, .. } => {
+                match api.renew(token, &current.id, request.expires_at).await {
+                    // Gone at Microsoft (it ran out, or was removed there): a new one takes its
+                    // place, or notifications would never come back.
+                    Err(ProviderError::NotFound { .. }) => api.subscribe(token, request).await,
+                    renewed => renewed,
+                }
+            }
             Self::Caldav { .. } => Err(no_push()),
         }
     }

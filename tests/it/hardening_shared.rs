@@ -25,6 +25,7 @@ on_both_databases!(
     deleting_a_staff_member_removes_their_events_stops_their_channels_and_revokes_the_grant,
     a_cleanup_under_way_stops_when_its_calendar_is_connected_again,
     bookings_in_a_microsoft_calendar_other_than_the_default_are_left_alone_by_reconciliation,
+    a_microsoft_subscription_gone_at_microsoft_is_made_again_at_its_renewal,
 );
 
 /// The shared account both staff members connect.
@@ -224,6 +225,61 @@ async fn bookings_in_a_microsoft_calendar_other_than_the_default_are_left_alone_
     assert_eq!(repairs, Repairs::default(), "the event is where it was written");
     synced(&app, &key, &[booking]).await;
     assert_eq!(writes(&app).await, writes_before, "nothing was written again");
+    app.stop().await;
+}
+
+/// Ann's Graph subscription is gone at Microsoft (it ran out while her grant was dead, or the
+/// scheduler was down). Renewing it answers 404: a new one takes its place, so her edits are
+/// pushed again, where every renewal used to fail for good.
+async fn a_microsoft_subscription_gone_at_microsoft_is_made_again_at_its_renewal(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let ann_mailbox = "ann@salon.example";
+    let (_, connection_id) = connected_staff(&app, &key, "Ann", "microsoft", ann_mailbox).await;
+    app.settle().await;
+    let sealer = sealer(&app);
+    let before = app.store.channels_of(connection_id, &sealer).await.unwrap();
+    assert_eq!(before.len(), 1, "{before:?}");
+    let gone = kalends_providers::calendar::Subscription {
+        id: before[0].channel_id.clone(),
+        resource_id: None,
+        expires_at: before[0].expires_at,
+    };
+    let (credentials, connection) =
+        (credentials(&app), app.store.connection(tenant.id, connection_id).await.unwrap());
+    let graph = credentials.providers().get(kalends_core::domain::Provider::Microsoft);
+    let unsubscribe = |token| {
+        let gone = &gone;
+        async move { graph.unsubscribe(&token, gone).await }
+    };
+    credentials.with_token(&connection, unsubscribe).await.unwrap();
+    // Due for renewal.
+    let soon = "UPDATE calendar_channels SET expires_at = {}";
+    crate::helpers::execute_either(
+        &app.store,
+        &soon.replace("{}", "now() + interval '1 hour'"),
+        &soon.replace("{}", "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '+1 hour')"),
+    )
+    .await;
+
+    kalends_jobs::watch_calendars::run(
+        &app.store,
+        &sealer,
+        &credentials,
+        &app.base,
+        tenant.id,
+        connection_id,
+    )
+    .await
+    .expect("renewed by a new subscription");
+    let after = app.store.channels_of(connection_id, &sealer).await.unwrap();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after[0].channel_id, before[0].channel_id, "a new subscription");
+    assert!(after[0].expires_at > chrono::Utc::now() + chrono::Duration::days(1));
+    let listed = app.url("/sandbox/_control/microsoft/subscriptions");
+    let live: Vec<Value> = app.sandbox().get(listed).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = live.iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, [after[0].channel_id.as_str()], "Microsoft holds it");
     app.stop().await;
 }
 
