@@ -236,6 +236,26 @@ async fn an_event_is_created_updated_and_deleted_with_its_booking_tag() {
 }
 
 #[tokio::test]
+async fn an_appointment_in_the_hour_the_clocks_go_back_keeps_its_instants() {
+    let harness = Harness::start().await;
+    let token = harness.token("ann@example.com").await;
+    let calendar = harness.client.list_calendars(&token).await.unwrap()[0].id.clone();
+    // New York goes back from 02:00 EDT to 01:00 EST on 2030-11-03: 05:45Z is 01:45 EDT and
+    // 06:30Z is 01:30 EST, so the wall clock alone would end the appointment before it starts.
+    let mut repeated = draft(8, "2030-11-03T05:45:00Z", "2030-11-03T06:30:00Z");
+    repeated.zone = "America/New_York".parse().unwrap();
+    let created = harness.client.upsert_event(&token, &calendar, &repeated, None).await.unwrap();
+    let read = harness.client.get_event(&token, &created.id).await.unwrap().unwrap();
+    assert_eq!(read.time, repeated.time, "{read:?}");
+    // An hour outside the repeated one is still written on the wall clock of its zone.
+    let mut plain = draft(9, "2030-11-03T15:00:00Z", "2030-11-03T16:00:00Z");
+    plain.zone = "America/New_York".parse().unwrap();
+    let created = harness.client.upsert_event(&token, &calendar, &plain, None).await.unwrap();
+    let read = harness.client.get_event(&token, &created.id).await.unwrap().unwrap();
+    assert_eq!((read.time, read.zone.to_string()), (plain.time, "America/New_York".to_owned()));
+}
+
+#[tokio::test]
 async fn an_all_day_event_keeps_its_dates_and_a_patch_of_a_gone_event_creates_it_again() {
     let harness = Harness::start().await;
     let token = harness.token("ann@example.com").await;

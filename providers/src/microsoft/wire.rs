@@ -342,10 +342,18 @@ pub(super) fn event_body(draft: &EventDraft, with_transaction: bool) -> Value {
     body
 }
 
-/// `{"dateTime","timeZone"}` of an instant as wall-clock time in an IANA zone.
+/// `{"dateTime","timeZone"}` of an instant as wall-clock time in an IANA zone, or in UTC when
+/// that wall-clock time names two instants (the hour the clocks go back repeats): Graph would
+/// read it as one of them, an hour off for the other.
 fn local_in(at: DateTime<Utc>, zone: TimeZone) -> Value {
     let local = at.with_timezone(&zone.tz()).naive_local();
-    json!({"dateTime": local.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": zone.to_string()})
+    match zone.tz().from_local_datetime(&local) {
+        chrono::LocalResult::Single(_) => json!({
+            "dateTime": local.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            "timeZone": zone.to_string()
+        }),
+        chrono::LocalResult::Ambiguous(..) | chrono::LocalResult::None => utc_date_time(at),
+    }
 }
 
 /// A UTC `dateTimeTimeZone` for request bodies (`getSchedule`).
