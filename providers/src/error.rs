@@ -121,6 +121,11 @@ impl ProviderError {
                 Self::Transient { message, retry_after, unanswered: false }
             }
             404 | 410 => Self::NotFound { message },
+            // Graph: the item changed meanwhile (an Outlook client touching the event at the
+            // same moment); the same call made again goes through.
+            409 if reason == Some("ErrorIrresolvableConflict") => {
+                Self::Transient { message, retry_after, unanswered: false }
+            }
             // A gateway that stopped waiting for the service behind it: the call may land there.
             504 => Self::Transient { message, retry_after, unanswered: true },
             408 | 429 | 500..=599 => Self::Transient { message, retry_after, unanswered: false },
@@ -141,7 +146,10 @@ impl ProviderError {
 
 /// Google's 403 reasons that mean "slow down", not "forbidden".
 fn is_rate_limit_reason(reason: &str) -> bool {
-    matches!(reason, "userRateLimitExceeded" | "rateLimitExceeded" | "quotaExceeded")
+    matches!(
+        reason,
+        "userRateLimitExceeded" | "rateLimitExceeded" | "quotaExceeded" | "dailyLimitExceeded"
+    )
 }
 
 /// A transport error's message without any URL query (where tokens could sit).
@@ -245,6 +253,24 @@ mod tests {
             ProviderError::NotFound { .. }
         ));
         assert!(ProviderError::from_status(503, None, "down".into(), None).is_retryable());
+        let daily =
+            ProviderError::from_status(403, Some("dailyLimitExceeded"), "tomorrow".into(), None);
+        assert!(daily.is_retryable(), "a day's quota comes back");
+    }
+
+    #[test]
+    fn a_graph_conflict_with_a_concurrent_change_is_tried_again_other_409s_are_not() {
+        let raced = ProviderError::from_status(
+            409,
+            Some("ErrorIrresolvableConflict"),
+            "The send or update operation could not be performed because the change key passed \
+             in the request does not match the current change key for the item."
+                .into(),
+            None,
+        );
+        assert!(raced.is_retryable());
+        let duplicate = ProviderError::from_status(409, Some("duplicate"), "exists".into(), None);
+        assert!(!duplicate.is_retryable());
     }
 
     #[test]
