@@ -494,7 +494,9 @@ impl Store {
     }
 
     /// Marks the booking's events still pending as failed with `error` (its sync was given up),
-    /// recording a `booking.sync_failed` event for each.
+    /// recording a `booking.sync_failed` event for each. An event parked for a calendar to be
+    /// reconnected stays pending: no sync was tried there, and the reconnection replays it (a
+    /// batch given up for another booking's failure must not fail it).
     pub async fn fail_pending_events(
         &self,
         booking_id: Uuid,
@@ -505,7 +507,9 @@ impl Store {
             let mut tx = pool.begin().await?;
             let failed: Vec<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE booking_events SET state = 'failed', last_error = $1, updated_at = $2 \
-                 WHERE booking_id = $3 AND state = 'pending' RETURNING tenant_id, connection_id",
+                 WHERE booking_id = $3 AND state = 'pending' AND connection_id NOT IN \
+                 (SELECT id FROM connections WHERE status = 'needs_reauth') \
+                 RETURNING tenant_id, connection_id",
             )
             .bind(error)
             .bind(at)

@@ -26,6 +26,7 @@ on_both_databases!(
     a_cleanup_under_way_stops_when_its_calendar_is_connected_again,
     bookings_in_a_microsoft_calendar_other_than_the_default_are_left_alone_by_reconciliation,
     a_microsoft_subscription_gone_at_microsoft_is_made_again_at_its_renewal,
+    a_booking_parked_for_a_reconnection_stays_parked_when_its_batch_is_given_up,
 );
 
 /// The shared account both staff members connect.
@@ -280,6 +281,33 @@ async fn a_microsoft_subscription_gone_at_microsoft_is_made_again_at_its_renewal
     let live: Vec<Value> = app.sandbox().get(listed).send().await.unwrap().json().await.unwrap();
     let ids: Vec<&str> = live.iter().filter_map(|s| s["id"].as_str()).collect();
     assert_eq!(ids, [after[0].channel_id.as_str()], "Microsoft holds it");
+    app.stop().await;
+}
+
+/// Ann's calendar waits to be reconnected, so her booking is parked for it. The batch it was
+/// synced in is given up for another booking's failure: her booking stays waiting for the
+/// reconnection, which writes it, instead of failing with someone else's error.
+async fn a_booking_parked_for_a_reconnection_stays_parked_when_its_batch_is_given_up(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let (ann, connection_id) = connected_staff(&app, &key, "Ann", "google", DESK).await;
+    // What the connection queued (its first import, its channels) is done before its grant dies.
+    app.settle().await;
+    let parked = "UPDATE connections SET status = 'needs_reauth' WHERE id = $1";
+    assert_eq!(execute_with_id(&app.store, parked, connection_id).await, 1);
+    let booking = app.api(&key).create_booking(&in_ten_days(ann, "Cut with Ann")).await.unwrap();
+    app.settle().await;
+    let state = || async {
+        let sync = app.api(&key).booking(booking.id).await.unwrap().sync;
+        (sync[0].state.clone(), sync[0].last_error.clone().unwrap_or_default())
+    };
+    let first = state().await;
+    assert!(first.0 == "pending" && first.1.contains("reconnected"), "parked: {first:?}");
+    let error = "Bo's calendar refused the write";
+    app.store.fail_pending_events(booking.id, error).await.unwrap();
+    let (now, why) = state().await;
+    assert_eq!(now, "pending", "still waiting for the reconnection: {why}");
+    assert!(why.contains("reconnected"), "{why}");
     app.stop().await;
 }
 
