@@ -23,6 +23,7 @@ on_both_databases!(
     the_overview_shows_each_property_with_its_bookings_blocks_and_conflicts,
     adding_an_import_checks_the_address_first_and_a_bad_one_keeps_what_was_typed,
     an_import_is_paused_edited_and_resumed_from_the_console,
+    a_feed_made_on_the_console_is_for_the_platform_chosen,
     a_conflict_is_resolved_with_a_note_from_the_console,
     blocks_are_added_and_removed_with_their_errors_in_place,
     settings_are_saved_with_the_apis_checks,
@@ -428,6 +429,54 @@ async fn adding_an_import_checks_the_address_first_and_a_bad_one_keeps_what_was_
     app.settle().await;
     let sync = browser.get(&format!("/dashboard/sync?resource_id={room}")).await;
     assert!(sync.body.contains("2 added"), "the first run's result shows: {}", sync.body);
+    app.stop().await;
+}
+
+/// A feed made on the console says who reads it: one for Airbnb is Airbnb's (what came from
+/// Airbnb left out, a cancellation gone at once) and shows Airbnb's steps alone; leaving the
+/// choice out is an error in place.
+async fn a_feed_made_on_the_console_is_for_the_platform_chosen(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (browser, key, csrf) = signed_in(&app).await;
+    let room = property(&app, &key, "Sea View Cottage").await;
+    let room_id = room.to_string();
+    let fields = |platform: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("scope_id", room_id.clone()),
+            ("name", "Sea View for Airbnb".to_owned()),
+            ("profile", "busy".to_owned()),
+            ("platform", platform.to_owned()),
+        ]
+    };
+    let browser = &browser;
+    let post = |form: [(&'static str, String); 5]| async move {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        browser.post("/dashboard/feeds", &form).await
+    };
+    let unchosen = post(fields("")).await;
+    assert_eq!(unchosen.status, 422, "{}", unchosen.body);
+    assert!(unchosen.body.contains("id=\"platform-error\""), "{}", unchosen.body);
+    assert!(unchosen.body.contains("choose who will read this feed"));
+
+    let made = post(fields("airbnb")).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let feeds: serde_json::Value =
+        app.api(&key).send("GET", "/api/v1/feeds", None, 200).await.unwrap();
+    assert_eq!(feeds["items"][0]["platform"], "airbnb", "{feeds}");
+    let sync = browser.get(made.location()).await;
+    assert!(sync.body.contains("How to add it to Airbnb"), "{}", sync.body);
+    assert!(
+        !sync.body.contains("How to add it to Booking.com"),
+        "only the chosen platform's steps"
+    );
+
+    assert_eq!(post(fields("calendar")).await.status, 303);
+    let feeds: serde_json::Value =
+        app.api(&key).send("GET", "/api/v1/feeds", None, 200).await.unwrap();
+    let platforms: Vec<&serde_json::Value> =
+        feeds["items"].as_array().unwrap().iter().map(|f| &f["platform"]).collect();
+    assert!(platforms.contains(&&serde_json::Value::Null), "a feed for calendars: {feeds}");
     app.stop().await;
 }
 

@@ -134,11 +134,21 @@ async fn render(
             form.stack method="post" action="/dashboard/feeds" {
                 (console.csrf_field())
                 input type="hidden" name="scope_id" value=(resource.id);
-                (other_errors(&form.feed_errors, &["name"]))
+                (other_errors(&form.feed_errors, &["name", "platform"]))
                 label for="feed-name" { "New feed's name" }
                 input #feed-name name="name" value=(format!("{} for platforms", resource.data.name)) required
                     aria-invalid=(invalid(&form.feed_errors, "name"));
                 (field_error(&form.feed_errors, "name"))
+                label for="feed-platform" { "Who reads it" }
+                select #feed-platform name="platform" required aria-invalid=(invalid(&form.feed_errors, "platform")) {
+                    option value="" disabled selected { "Choose…" }
+                    option value="airbnb" { "Airbnb" }
+                    option value="booking_com" { "Booking.com" }
+                    option value="vrbo" { "VRBO" }
+                    option value="calendar" { "Your own calendar (Google, Outlook, Apple, a phone)" }
+                }
+                p.muted { "A feed for a platform leaves out what came from that platform and drops a cancelled booking at once; give each platform its own." }
+                (field_error(&form.feed_errors, "platform"))
                 label for="feed-profile" { "What it shows" }
                 select #feed-profile name="profile" {
                     option value="busy" selected { "Busy only: dates closed, no guest details (for booking platforms)" }
@@ -182,7 +192,7 @@ fn feed_card(state: &AppState, feed: &Feed) -> Markup {
                 button type="button" data-copy=(field) { "Copy" }
                 a.button href=(webcal_url(&url)) { "Subscribe" }
             }
-            @for guide in guides(&url) {
+            @for guide in guides(&url).into_iter().filter(|g| guide_for(feed.data.platform, g.platform)) {
                 details.guide {
                     summary { "How to add it to " (guide.title) }
                     ol { @for step in &guide.steps { li { (step) } } }
@@ -190,6 +200,17 @@ fn feed_card(state: &AppState, feed: &Feed) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// Whether the feed card shows the guide of `guide` (a platform key): a booking site's feed its
+/// site's, a feed for calendars the calendars'.
+fn guide_for(platform: Option<Platform>, guide: &str) -> bool {
+    match platform {
+        Some(Platform::Airbnb | Platform::BookingCom | Platform::Vrbo) => {
+            platform.is_some_and(|p| p.as_str() == guide)
+        }
+        _ => matches!(guide, "google" | "outlook" | "apple"),
     }
 }
 
@@ -434,15 +455,32 @@ async fn add_feed(State(state): State<AppState>, Posted { console, form }: Poste
         Ok(resource) => resource,
         Err(refused) => return refused,
     };
+    // The platform that will read the feed: booking sites get their own (what came from them
+    // left out, cancellations gone at once); a person's calendar none.
+    let (platform, unchosen) = match form.value("platform") {
+        "" => (None, true),
+        "calendar" => (None, false),
+        platform => (Some(platform), false),
+    };
     let fields = FeedFields {
         scope: "resource",
         scope_id: Some(resource.id),
         profile: form.value("profile"),
         name: form.value("name").trim(),
-        platform: None,
+        platform,
         include_tentative: None,
     };
-    let new = match new_feed(fields) {
+    let checked = match (new_feed(fields), unchosen) {
+        (Ok(new), false) => Ok(new),
+        (checked, _) => {
+            let mut errors = checked.err().unwrap_or_default();
+            if unchosen {
+                errors.push(FieldError::new("platform", "choose who will read this feed"));
+            }
+            Err(errors)
+        }
+    };
+    let new = match checked {
         Ok(new) => new,
         Err(feed_errors) => {
             let shown = ImportForm { interval: "30", feed_errors, ..ImportForm::default() };
