@@ -115,7 +115,8 @@ async fn look_up(state: &AppState, hash: &[u8]) -> Result<Known, ApiError> {
     let (feed, version, changed_at) =
         state.store.feed_lookup(hash).await?.ok_or_else(ApiError::not_found)?;
     let tenant = state.store.tenant(feed.tenant_id).await?;
-    let window = window(&feed, &tenant, state, Utc::now());
+    let now = Utc::now();
+    let window = window(&feed, &tenant, state, now);
     let mut digest = Sha256::new();
     digest.update(feed.id.as_bytes());
     digest.update(feed.updated_at.timestamp_micros().to_le_bytes());
@@ -131,14 +132,21 @@ async fn look_up(state: &AppState, hash: &[u8]) -> Result<Known, ApiError> {
     }
     let etag = format!("\"{}\"", hex(&digest.finalize()[..16]));
     let changed = changed_at.map_or(feed.updated_at, |c| c.max(feed.updated_at));
-    let last_modified = last_modified(changed, closing.as_ref());
+    let last_modified = last_modified(changed, closing.as_ref(), utc_midnight(now));
     Ok(Known { feed, tenant, window, etag, last_modified, closing })
 }
 
-/// When a feed last changed: its data's last change, and for a feed closing nights no earlier
-/// than the resource's last midnight, when the notice and the window moved. A client that
-/// revalidates by date alone (`If-Modified-Since`) then gets the new nights, not a 304.
-fn last_modified(changed: DateTime<Utc>, closing: Option<&Closing>) -> DateTime<Utc> {
+/// When a feed last changed: its data's last change; no earlier than when its window last moved
+/// (`moved_at`, the last UTC midnight: past items and cancellations kept leave it then); and for
+/// a feed closing nights no earlier than the resource's last midnight, when the notice and the
+/// window moved. A client that revalidates by date alone (`If-Modified-Since`) then gets what
+/// changed, not a 304.
+fn last_modified(
+    changed: DateTime<Utc>,
+    closing: Option<&Closing>,
+    moved_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let changed = changed.max(moved_at);
     closing
         .map_or(changed, |Closing { owned, today }| changed.max(local_midnight(*today, owned.zone)))
 }
@@ -165,13 +173,18 @@ async fn closing(
     Ok(owned.rules.export_to_feeds().then_some(Closing { owned, today }))
 }
 
+/// The last UTC midnight: when a feed's window last moved.
+fn utc_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.date_naive().and_time(NaiveTime::MIN).and_utc()
+}
+
 /// Today's window: cut-offs move once a day, so the feed only changes at midnight (UTC) or when
 /// its data does.
 /// A feed made for a platform keeps no cancelled booking: platforms read every event of an
 /// imported calendar as closed nights, whatever its `STATUS`, and learn of a cancellation by
 /// the event leaving.
 fn window(feed: &Feed, tenant: &Tenant, state: &AppState, now: DateTime<Utc>) -> FeedWindow {
-    let midnight = now.date_naive().and_time(NaiveTime::MIN).and_utc();
+    let midnight = utc_midnight(now);
     let retention = match feed.data.platform {
         Some(_) => -1, // from tomorrow on: none
         None => i64::from(tenant.settings.cancelled_retention_days),
@@ -489,7 +502,7 @@ mod tests {
 
     use chrono::{DateTime, Utc};
 
-    use super::{Closing, closing_digest, last_modified};
+    use super::{Closing, closing_digest, last_modified, utc_midnight};
 
     fn closing(today: &str, rules: serde_json::Value) -> Closing {
         let draft: RulesDraft = serde_json::from_value(rules).unwrap();
@@ -507,14 +520,27 @@ mod tests {
         let today = closing("2030-03-04", rules);
         let yesterday: DateTime<Utc> = "2030-03-03T10:00:00Z".parse().unwrap();
         let midnight: DateTime<Utc> = "2030-03-04T00:00:00Z".parse().unwrap();
+        // In a zone ahead of UTC the resource's day turns first.
+        let window_moved: DateTime<Utc> = "2030-03-03T00:00:00Z".parse().unwrap();
         assert_eq!(
-            last_modified(yesterday, Some(&today)),
+            last_modified(yesterday, Some(&today), window_moved),
             midnight,
             "the notice moved at midnight"
         );
-        assert_eq!(last_modified(yesterday, None), yesterday, "other feeds keep their data's date");
         let later: DateTime<Utc> = "2030-03-04T09:00:00Z".parse().unwrap();
-        assert_eq!(last_modified(later, Some(&today)), later);
+        assert_eq!(last_modified(later, Some(&today), midnight), later);
+    }
+
+    #[test]
+    fn a_feed_unchanged_since_yesterday_is_modified_at_midnight_when_its_window_moved() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let midnight = utc_midnight(at("2030-03-02T09:00:00Z"));
+        assert_eq!(midnight, at("2030-03-02T00:00:00Z"));
+        // A cancellation whose retention ended at midnight left the feed then.
+        let changed = at("2030-03-01T10:00:00Z");
+        assert_eq!(last_modified(changed, None, midnight), midnight);
+        let today = at("2030-03-02T08:00:00Z");
+        assert_eq!(last_modified(today, None, midnight), today, "a change today is later");
     }
 
     #[test]
