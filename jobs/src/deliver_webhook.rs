@@ -95,6 +95,14 @@ pub async fn run(
     let attempted_at = Utc::now();
     let started = Instant::now();
     let answer = attempt(sealer, sender, &work, attempted_at).await;
+    if let Err(NoAnswer::Signing(error)) = &answer {
+        // Kalends' own failure (its key cannot open the endpoint's secret, a key rotation that
+        // dropped the old key say): nothing was sent, and the endpoint is not judged for it.
+        // Tried again once the claim has run out, until the operator mends the keys.
+        tracing::error!(endpoint = %work.endpoint.id, %error, "a webhook could not be signed");
+        let message = format!("the webhook could not be signed: {error}");
+        return Err(JobError::transient_after(message, Some(lease)));
+    }
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let record = judge(&sender.config, &work, attempted_at, duration_ms, answer);
     if let AfterAttempt::DisableEndpoint(reason) = &record.next {

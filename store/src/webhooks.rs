@@ -427,41 +427,46 @@ impl Store {
         .await
     }
 
-    /// Changes an endpoint; enabling it forgets why Kalends disabled it.
+    /// Changes an endpoint: only the fields `patch` names, in one statement (a delivery
+    /// disabling the endpoint meanwhile is not undone by a change of its note). Enabling it
+    /// forgets why Kalends disabled it; enabling it or giving it a new URL starts its failing
+    /// streak afresh (a new address is not judged by the old one's failures).
     pub async fn update_webhook_endpoint(
         &self,
         tenant_id: Uuid,
         id: Uuid,
         patch: &WebhookEndpointPatch,
     ) -> Result<WebhookEndpoint, StoreError> {
-        let current = self.webhook_endpoint(tenant_id, id).await?;
-        let types = patch.event_types.as_ref().unwrap_or(&current.event_types);
-        let types = serde_json::to_string(types).map_err(corrupt)?;
-        let description = patch.description.clone().unwrap_or(current.description);
-        let enabled = patch.enabled.unwrap_or(current.enabled);
-        let (reason, failing_since) = match patch.enabled {
-            Some(true) => (None, None),
-            _ => (current.disabled_reason, current.failing_since),
+        let types = patch.event_types.as_ref().map(serde_json::to_string);
+        let types = types.transpose().map_err(corrupt)?;
+        let (note_given, note) = match &patch.description {
+            Some(note) => (true, note.clone()),
+            None => (false, None),
         };
-        with_pool!(self, |pool| {
+        let changed = with_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE webhook_endpoints SET url = $1, description = $2, event_types = $3, \
-                 enabled = $4, disabled_reason = $5, failing_since = $6, updated_at = $7 \
-                 WHERE tenant_id = $8 AND id = $9",
+                "UPDATE webhook_endpoints SET url = COALESCE($1, url), \
+                 description = CASE WHEN $2 THEN $3 ELSE description END, \
+                 event_types = COALESCE($4, event_types), enabled = COALESCE($5, enabled), \
+                 disabled_reason = CASE WHEN $5 THEN NULL ELSE disabled_reason END, \
+                 failing_since = CASE WHEN $5 OR $1 <> url THEN NULL ELSE failing_since END, \
+                 updated_at = $6 WHERE tenant_id = $7 AND id = $8",
             )
-            .bind(patch.url.as_ref().unwrap_or(&current.url))
-            .bind(&description)
-            .bind(&types)
-            .bind(enabled)
-            .bind(&reason)
-            .bind(failing_since)
+            .bind(patch.url.as_deref())
+            .bind(note_given)
+            .bind(note)
+            .bind(types)
+            .bind(patch.enabled)
             .bind(now())
             .bind(tenant_id)
             .bind(id)
             .execute(pool)
             .await
-            .map(|_| ())
+            .map(|done| done.rows_affected())
         })?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
         self.webhook_endpoint(tenant_id, id).await
     }
 
@@ -658,6 +663,7 @@ impl Store {
     }
 
     /// Makes a delivery pending again and owes its job now (`POST .../retry`): one more attempt.
+    /// Refused ([`StoreError::Invalid`]) while an attempt holds it.
     pub async fn retry_webhook_delivery(
         &self,
         tenant_id: Uuid,
@@ -668,10 +674,12 @@ impl Store {
         let job = outbox::encode(&Job::DeliverWebhook { tenant_id, delivery_id: id })?;
         let done = with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
+            // Not while an attempt holds it: that attempt's outcome would overwrite this one's.
             let done = sqlx::query(
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, \
                  claimed_until = NULL, updated_at = $1 \
-                 WHERE tenant_id = $2 AND endpoint_id = $3 AND id = $4",
+                 WHERE tenant_id = $2 AND endpoint_id = $3 AND id = $4 \
+                 AND (claimed_until IS NULL OR claimed_until < $1)",
             )
             .bind(at)
             .bind(tenant_id)
@@ -688,7 +696,10 @@ impl Store {
         }
         .await)?;
         if done == 0 {
-            return Err(StoreError::NotFound);
+            // Found (or `NotFound`), and so held by an attempt under way.
+            self.webhook_delivery(tenant_id, endpoint_id, id).await?;
+            let message = "an attempt of this delivery is under way: retry it once it is done";
+            return Err(super::invalid("delivery_id", message));
         }
         self.outbox_signal.notify_one();
         self.webhook_delivery(tenant_id, endpoint_id, id).await

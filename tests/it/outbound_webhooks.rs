@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 
 use crate::connect::{Browser, connect};
 use crate::helpers::{
-    Api, Db, TestApp, booking_body, eventually, fields, needs_peers, on_both_databases,
+    Api, Db, TestApp, booking_body, eventually, execute_with_id, fields, needs_peers,
+    on_both_databases,
 };
 use crate::peer::peer;
 use crate::smtp_sink::SmtpSink;
@@ -491,6 +492,90 @@ async fn an_endpoint_sent_nothing_for_longer_than_its_window_is_not_disabled_by_
     app.stop().await;
 }
 
+/// An endpoint failing for a while: a change of its note leaves its failing streak (and
+/// whether it is enabled) as it was; a new address starts the streak afresh. A delivery an
+/// attempt holds is not retried by hand over it (that attempt's outcome would overwrite the
+/// retry's).
+async fn an_endpoint_given_a_new_address_is_judged_afresh_and_a_retry_waits_for_the_attempt(
+    db: Db,
+) {
+    // Two attempts a delivery: none is under way once both have failed.
+    let postgres = matches!(db, Db::Postgres);
+    let app = TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        config.webhooks.retry_schedule_secs = vec![0];
+    })
+    .await;
+    let down = Receiver::start(Script { refuse_until: Duration::from_secs(3600), ..AT_ONCE }).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let endpoint = create_endpoint(&api, &down.url, &["webhook.test"]).await;
+    let id = endpoint.endpoint.id;
+    let (path, test) =
+        (format!("/api/v1/webhook-endpoints/{id}"), format!("/api/v1/webhook-endpoints/{id}/test"));
+    let delivery: DeliveryOut = api.send("POST", &test, None, 202).await.unwrap();
+    eventually(Duration::from_secs(20), || async {
+        (deliveries(&api, &endpoint).await[0].status == "failed").then_some(())
+    })
+    .await;
+    let failing: WebhookEndpointOut = api.send("GET", &path, None, 200).await.unwrap();
+    assert!(failing.failing_since.is_some(), "{failing:?}");
+    let note = json!({"description": "the booking system, moving"});
+    let noted: WebhookEndpointOut = api.send("PATCH", &path, Some(note), 200).await.unwrap();
+    assert_eq!((noted.enabled, noted.failing_since), (true, failing.failing_since));
+
+    // An attempt holds the delivery (the endpoint is slow to answer): no retry over it.
+    let held = match postgres {
+        true => {
+            "UPDATE webhook_deliveries SET claimed_until = now() + interval '1 hour' WHERE id = $1"
+        }
+        false => {
+            "UPDATE webhook_deliveries SET claimed_until = \
+                  strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '+1 hour') WHERE id = $1"
+        }
+    };
+    assert_eq!(execute_with_id(&app.store, held, delivery.id).await, 1);
+    let retry = format!("{path}/deliveries/{}/retry", delivery.id);
+    let refused = api.send::<Value>("POST", &retry, None, 202).await.unwrap_err();
+    assert_eq!((refused.status, fields(&refused)), (422, vec!["delivery_id"]), "{refused:?}");
+
+    let up = Receiver::start(AT_ONCE).await;
+    let moved: WebhookEndpointOut =
+        api.send("PATCH", &path, Some(json!({"url": up.url})), 200).await.unwrap();
+    assert_eq!(
+        moved.failing_since, None,
+        "the new address is not judged by the old one's failures"
+    );
+    assert_eq!(moved.description.as_deref(), Some("the booking system, moving"));
+    app.stop().await;
+}
+
+/// The endpoint's sealed secret cannot be opened (an operator rotated the sealing key and
+/// dropped the old one): Kalends cannot sign, sends nothing, and does not hold that against the
+/// tenant's endpoint: no failed attempt, no failing streak, not disabled.
+async fn a_webhook_kalends_cannot_sign_is_not_counted_against_the_endpoint(db: Db) {
+    let app = app(db).await;
+    let receiver = Receiver::start(AT_ONCE).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let endpoint = create_endpoint(&api, &receiver.url, &["webhook.test"]).await;
+    let id = endpoint.endpoint.id;
+    let unreadable =
+        "UPDATE webhook_endpoints SET secret = 'sealed under a key now gone' WHERE id = $1";
+    assert_eq!(execute_with_id(&app.store, unreadable, id).await, 1);
+    let test = format!("/api/v1/webhook-endpoints/{id}/test");
+    api.send::<DeliveryOut>("POST", &test, None, 202).await.unwrap();
+    // The job runs at once; what it would have recorded is there within a moment.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let shown: WebhookEndpointOut =
+        api.send("GET", &format!("/api/v1/webhook-endpoints/{id}"), None, 200).await.unwrap();
+    assert_eq!((shown.enabled, shown.failing_since), (true, None), "{shown:?}");
+    let log = deliveries(&api, &endpoint).await;
+    assert_eq!((log[0].status.as_str(), log[0].attempts.len()), ("pending", 0), "{log:#?}");
+    assert!(receiver.received().is_empty(), "nothing unsigned went out");
+    app.stop().await;
+}
+
 /// A calendar feed whose answer the test sets.
 async fn fake_feed() -> (String, Arc<Mutex<(u16, String)>>) {
     let reply = Arc::new(Mutex::new((500, String::new())));
@@ -788,4 +873,6 @@ on_both_databases!(
     every_event_arrives_once_through_refusals_and_timeouts,
     an_endpoint_answering_gone_is_disabled_and_a_retry_sends_again,
     an_endpoint_sent_nothing_for_longer_than_its_window_is_not_disabled_by_one_failure,
+    an_endpoint_given_a_new_address_is_judged_afresh_and_a_retry_waits_for_the_attempt,
+    a_webhook_kalends_cannot_sign_is_not_counted_against_the_endpoint,
 );
