@@ -259,6 +259,32 @@ async fn a_feed_answers_304_until_something_in_it_changes(db: Db) {
     app.stop().await;
 }
 
+/// A room's feed for VRBO shows what its Airbnb import holds. The import turns out to be the
+/// room's VRBO calendar and is said so: the feed now leaves those items out (they are VRBO's
+/// own), at once, though not one item changed: a subscriber revalidating gets the new body.
+async fn a_feed_answers_anew_when_an_import_it_shows_changes_platform(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let room = resource(&app, &key, "UTC").await;
+    let platform = FakePlatform::airbnb().await;
+    let import = register(&app, &key, room, &platform).await;
+    assert_eq!(run(&app, &key, &import).await["added"], 2);
+    let body = json!({"scope": "resource", "scope_id": room, "profile": "busy", "name": "For VRBO",
+        "platform": "vrbo"});
+    let url = feed(&app, &key, body).await["url"].as_str().unwrap().to_owned();
+    let (_, headers, before) = get_ics(&app, &url, &[]).await;
+    assert_eq!(before.matches("BEGIN:VEVENT").count(), 2, "{before}");
+    let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+
+    let path = format!("/api/v1/imports/{}", import["id"].as_str().unwrap());
+    let (status, changed) = app.call("PATCH", &path, &key, Some(json!({"platform": "vrbo"}))).await;
+    assert_eq!(status, 200, "{changed}");
+    let (status, _, after) = get_ics(&app, &url, &[("If-None-Match", &etag)]).await;
+    assert_eq!(status, 200, "the feed changed: {after}");
+    assert!(after.matches("BEGIN:VEVENT").count() < 2, "VRBO's own items left out: {after}");
+    app.stop().await;
+}
+
 async fn rotating_a_feed_kills_its_old_url(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -1012,6 +1038,7 @@ needs_peers!(
 on_both_databases!(
     a_feed_serves_the_resources_bookings_as_rfc5545,
     a_feed_answers_304_until_something_in_it_changes,
+    a_feed_answers_anew_when_an_import_it_shows_changes_platform,
     rotating_a_feed_kills_its_old_url,
     a_booking_overlapping_an_imported_airbnb_reservation_is_a_high_conflict,
     imported_events_are_never_echoed_to_the_same_platform,
