@@ -98,7 +98,8 @@ pub async fn run(
     if let Err(NoAnswer::Signing(error)) = &answer {
         // Kalends' own failure (its key cannot open the endpoint's secret, a key rotation that
         // dropped the old key say): nothing was sent, and the endpoint is not judged for it.
-        // Tried again once the claim has run out, until the operator mends the keys.
+        // Tried again once the claim has run out, until the operator mends the keys or the
+        // jobs' limit (a day) fails the delivery (`gave_up`), which a retry by hand then sends.
         tracing::error!(endpoint = %work.endpoint.id, %error, "a webhook could not be signed");
         let message = format!("the webhook could not be signed: {error}");
         return Err(JobError::transient_after(message, Some(lease)));

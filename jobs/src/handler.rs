@@ -199,7 +199,8 @@ impl KalendsJobs {
 
 impl JobHandler for KalendsJobs {
     /// A booking whose sync was given up shows `failed` with the reason in each calendar it
-    /// was still waiting for (`POST /api/v1/connections/{id}/sync` retries it).
+    /// was still waiting for (`POST /api/v1/connections/{id}/sync` retries it); a webhook
+    /// delivery given up shows `failed` (its retry by hand sends it again).
     async fn gave_up(&self, job: &Job, error: &str) {
         if let Job::SyncBookings { booking_ids, .. } = job {
             for booking_id in booking_ids {
@@ -210,6 +211,13 @@ impl JobHandler for KalendsJobs {
         }
         if let Job::CleanUpConnection { cleanup_id, .. } = job {
             kalends_service::connection_cleanups::give_up(&self.store, *cleanup_id, error).await;
+        }
+        // A delivery Kalends could not sign for the jobs' whole limit (its sealing keys were
+        // not mended): failed, so the log shows it and a retry by hand sends it once they are.
+        if let Job::DeliverWebhook { delivery_id, .. } = job
+            && let Err(e) = self.store.abandon_webhook_delivery(*delivery_id).await
+        {
+            tracing::warn!(error = %e, "could not mark the webhook delivery failed");
         }
     }
 

@@ -564,9 +564,15 @@ async fn a_webhook_kalends_cannot_sign_is_not_counted_against_the_endpoint(db: D
         "UPDATE webhook_endpoints SET secret = 'sealed under a key now gone' WHERE id = $1";
     assert_eq!(execute_with_id(&app.store, unreadable, id).await, 1);
     let test = format!("/api/v1/webhook-endpoints/{id}/test");
-    api.send::<DeliveryOut>("POST", &test, None, 202).await.unwrap();
-    // The job runs at once; what it would have recorded is there within a moment.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delivery: DeliveryOut = api.send("POST", &test, None, 202).await.unwrap();
+    // The job has claimed the delivery (and keeps the claim, having sent nothing); an attempt
+    // is recorded within milliseconds of its claim.
+    let claimed = "UPDATE webhook_deliveries SET attempts = attempts WHERE id = $1 AND claimed_until IS NOT NULL";
+    eventually(Duration::from_secs(30), || async {
+        (execute_with_id(&app.store, claimed, delivery.id).await == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let shown: WebhookEndpointOut =
         api.send("GET", &format!("/api/v1/webhook-endpoints/{id}"), None, 200).await.unwrap();
     assert_eq!((shown.enabled, shown.failing_since), (true, None), "{shown:?}");
