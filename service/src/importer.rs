@@ -22,7 +22,7 @@ use kalends_core::imports::{Retry, settle};
 use kalends_core::job::Job;
 use kalends_ical::{ParseOptions, ParsedFeed};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
-use kalends_store::{Lease, LeasedImport, RunResult, lease_end};
+use kalends_store::{HeldUntil, Lease, LeasedImport, RunResult, lease_end};
 use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -224,7 +224,7 @@ impl Importer {
             // Nothing to read (no body kept), or the store failed: the import is let go now,
             // not when its lease runs out, so the next run (a retry, a Run now) need not wait.
             nothing_or_failed => {
-                self.store.release_own_lease(&Lease::IMPORT_RUN, import.id.into(), held).await?;
+                self.let_go(&import, held).await?;
                 return nothing_or_failed.map(|_| None).map_err(ImportError::from);
             }
         };
@@ -258,8 +258,7 @@ impl Importer {
             // The import is let go now, as above, so the job's retry or a Run now need not wait
             // out the lease (a record that was saved let it go already).
             Err(error) => {
-                let key = import.id.into();
-                self.store.release_own_lease(&Lease::IMPORT_RUN, key, held).await.ok();
+                self.let_go(&import, held).await.ok();
                 return Err(error.into());
             }
         };
@@ -442,6 +441,11 @@ impl Importer {
             // Refused whole: importing the part read so far would drop the rest's blocks.
             Err(too_much) => Ok(Err(Failure::lasting(status, too_much.to_string()))),
         }
+    }
+
+    /// Lets go of `import`, if this run still holds it as `held` says.
+    async fn let_go(&self, import: &Import, held: HeldUntil) -> Result<(), StoreError> {
+        self.store.release_own_lease(&Lease::IMPORT_RUN, import.id.into(), held).await
     }
 
     /// Counts and logs a recorded run.

@@ -306,8 +306,9 @@ fn prop_instant(out: &mut String, name: &str, at: DateTime<Utc>, zone: Option<Tz
     line.end();
 }
 
-/// The local time of `at` in `zone` (to the second), unless that local time is ambiguous.
-fn wall_clock(at: DateTime<Utc>, zone: Tz) -> Option<NaiveDateTime> {
+/// The local time of `at` in `zone` (to the second), unless that local time is ambiguous (the
+/// hour the clocks go back repeats): a writer then gives the instant in UTC.
+pub fn wall_clock(at: DateTime<Utc>, zone: Tz) -> Option<NaiveDateTime> {
     let local = at.with_timezone(&zone).naive_local().with_nanosecond(0)?;
     match zone.from_local_datetime(&local) {
         LocalResult::Single(_) => Some(local),

@@ -346,13 +346,12 @@ pub(super) fn event_body(draft: &EventDraft, with_transaction: bool) -> Value {
 /// that wall-clock time names two instants (the hour the clocks go back repeats): Graph would
 /// read it as one of them, an hour off for the other.
 fn local_in(at: DateTime<Utc>, zone: TimeZone) -> Value {
-    let local = at.with_timezone(&zone.tz()).naive_local();
-    match zone.tz().from_local_datetime(&local) {
-        chrono::LocalResult::Single(_) => json!({
+    match kalends_ical::write::wall_clock(at, zone.tz()) {
+        Some(local) => json!({
             "dateTime": local.format("%Y-%m-%dT%H:%M:%S").to_string(),
             "timeZone": zone.to_string()
         }),
-        chrono::LocalResult::Ambiguous(..) | chrono::LocalResult::None => utc_date_time(at),
+        None => utc_date_time(at),
     }
 }
 
