@@ -251,10 +251,13 @@ impl Importer {
             alerts: &self.alerts,
             accept_removal: matches!(source, Source::Kept { accept_removal: true }),
         };
-        let recorded =
-            imports::record_run_with(&self.store, &tenant, &import, started_at, result, policy);
+        let run = (started_at, Some(held));
+        let recorded = imports::record_run_with(&self.store, &tenant, &import, run, result, policy);
         let recorded = match recorded.await {
             Ok(recorded) => recorded,
+            // Another run took the import meanwhile (this one's lease ran out, the record being
+            // slow to begin): that run records its own reading; this one records nothing.
+            Err(StoreError::LeaseBusy) => return Err(ImportError::Busy),
             // The import is let go now, as above, so the job's retry or a Run now need not wait
             // out the lease (a record that was saved let it go already).
             Err(error) => {

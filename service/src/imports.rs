@@ -18,7 +18,7 @@ use kalends_core::imports::Diff;
 use kalends_core::job::Job;
 use kalends_core::webhooks::{self, FeedItemRef, WebhookEvent};
 use kalends_store::{Detection, HoldChange, ImportPatch, RunRecord, RunResult};
-use kalends_store::{Lease, LeaseKey, lease_end};
+use kalends_store::{HeldUntil, Lease, LeaseKey, lease_end};
 use kalends_store::{Store, StoreError};
 
 /// Records a finished run of `import` with the default alert timings: see [`record_run_with`].
@@ -32,7 +32,7 @@ pub async fn record_run(
 ) -> Result<Recorded, StoreError> {
     let alerts = AlertsConfig::default();
     let policy = RunPolicy { failure_threshold, alerts: &alerts, accept_removal: false };
-    record_run_with(store, tenant, import, started_at, result, policy).await
+    record_run_with(store, tenant, import, (started_at, None), result, policy).await
 }
 
 /// How a run is judged: the failed runs in a row that make an import `failing`, and when the
@@ -47,16 +47,17 @@ pub struct RunPolicy<'a> {
     pub accept_removal: bool,
 }
 
-/// Records a finished run of `import` (started at `started_at`): what changed (for a feed that
-/// was read), the run log, the import's status (failing once `failure_threshold` runs in a row
-/// failed, ok again after a success), the webhook events and alerts it owes, and its lease
-/// released, in one transaction. A run that read the feed then looks for conflicts of the
-/// import's owner; its findings are returned.
+/// Records a finished run of `import` (started at `started_at`, holding the import's lease as
+/// `held` says, if at all): what changed (for a feed that was read), the run log, the import's
+/// status (failing once `failure_threshold` runs in a row failed, ok again after a success),
+/// the webhook events and alerts it owes, and its lease released, in one transaction;
+/// `LeaseBusy`, with nothing recorded, when another run took the import meanwhile. A run that
+/// read the feed then looks for conflicts of the import's owner; its findings are returned.
 pub async fn record_run_with(
     store: &Store,
     tenant: &Tenant,
     import: &Import,
-    started_at: DateTime<Utc>,
+    (started_at, held): (DateTime<Utc>, Option<HeldUntil>),
     result: RunResult<'_>,
     policy: RunPolicy<'_>,
 ) -> Result<Recorded, StoreError> {
@@ -113,6 +114,7 @@ pub async fn record_run_with(
         hold: hold_change(&run),
         body: judged.kept_body,
         next_run_at: judged.next_run_at,
+        held,
     };
     run.counts.unchanged = store.save_import_run(tenant, import, &record).await?;
     let found = match run.outcome {

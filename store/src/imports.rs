@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::tenants::TenantRow;
-use super::{Lease, Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
+use super::{HeldUntil, Lease, Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use kalends_core::domain::{
     EndDateIs, Hold, Import, ImportAs, ImportRun, ImportSettings, ImportStatus, NewImport,
     OnMissing, Owner, Platform, RunCounts, RunOutcome, Tenant, TimeZone, local_midnight,
@@ -285,6 +285,10 @@ pub struct RunRecord<'a> {
     /// When the import runs next, for a run that failed for a moment and is tried again sooner
     /// than its interval; `None` leaves the schedule as it is.
     pub next_run_at: Option<DateTime<Utc>>,
+    /// Where the run's [`Store::hold`] left the import's lease: the record is written, and the
+    /// lease freed, only while the lease is still there (`LeaseBusy` when another run took the
+    /// import since). `None` for a run recorded without a lease (benchmarks, tests).
+    pub held: Option<HeldUntil>,
 }
 
 /// What a run does to its import's hold ([`Import::hold`]).
@@ -624,6 +628,8 @@ impl Store {
     /// changed (for a read feed), the run-log entry, the import's status and validators, and
     /// the release of its lease, all in one transaction. Answers the run's `unchanged` count as
     /// recorded: for a run that did not read the feed, the items the import holds.
+    /// `LeaseBusy`, with nothing written, when the run no longer holds the import's lease
+    /// ([`RunRecord::held`]).
     // Long on purpose: the statements of one transaction (items removed, rewritten, added; the
     // import's state; the run log), for both databases.
     pub async fn save_import_run(
@@ -637,10 +643,14 @@ impl Store {
         let owner = import.data.owner.columns();
         let (recorded, unchanged) = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            // First, so that the import's row is locked (on PostgreSQL) before anything is
+            // written, and a run that lost its lease writes nothing.
+            if update_import!(tx, import.id, record) == 0 {
+                return Err(StoreError::LeaseBusy);
+            }
             if let Some((diff, zone)) = diff {
                 write_diff!(tx, diff, *zone, at, (import.id, tenant.id, owner));
             }
-            update_import!(tx, import.id, record);
             if let Some(body) = body {
                 sqlx::query(
                     "INSERT INTO import_bodies (import_id, body, read_at) VALUES ($1, $2, $3) \
@@ -943,10 +953,24 @@ pub(super) fn columns(
 /// hash and the mass-removal hold.
 macro_rules! update_import {
     ($tx:expr, $import_id:expr, $record:expr) => {{
-        let RunRecord { run, status, failures, validators, body_sha256, hold, next_run_at, .. } =
-            $record;
+        let RunRecord {
+            run,
+            status,
+            failures,
+            validators,
+            body_sha256,
+            hold,
+            next_run_at,
+            held,
+            ..
+        } = $record;
         let at = run.finished_at;
         let (etag, last_modified) = validators.clone().unwrap_or((None, None));
+        let (held, renewing) = match held {
+            Some(held) => (Some(held.until()), held.renewing()),
+            None => (None, None),
+        };
+        // $14 and $15: the lease's ends the run may have left (none for an unleased record).
         sqlx::query(
             "UPDATE imports SET status = $1, consecutive_failures = $2, running_until = NULL, \
              etag = CASE WHEN $3 THEN $4 ELSE etag END, \
@@ -957,7 +981,8 @@ macro_rules! update_import {
              WHEN 'release' THEN NULL ELSE held_since END, \
              held_reason = CASE $10 WHEN 'hold' THEN $12 \
              WHEN 'release' THEN NULL ELSE held_reason END, \
-             next_run_at = COALESCE($13, next_run_at) WHERE id = $6",
+             next_run_at = COALESCE($13, next_run_at) WHERE id = $6 \
+             AND ($14 IS NULL OR running_until IN ($14, COALESCE($15, $14)))",
         )
         .bind(status.as_str())
         .bind(i64::from(*failures))
@@ -979,8 +1004,11 @@ macro_rules! update_import {
             HoldChange::Keep | HoldChange::Release => None,
         })
         .bind(*next_run_at)
+        .bind(held)
+        .bind(renewing)
         .execute(&mut *$tx)
-        .await?;
+        .await?
+        .rows_affected()
     }};
 }
 use update_import;

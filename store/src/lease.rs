@@ -467,6 +467,18 @@ pub struct HeldUntil {
     renewing: Option<DateTime<Utc>>,
 }
 
+impl HeldUntil {
+    /// The end the holder last renewed the lease to.
+    pub fn until(&self) -> DateTime<Utc> {
+        self.until
+    }
+
+    /// The end of a renewal under way when the work ended, which may have been written.
+    pub fn renewing(&self) -> Option<DateTime<Utc>> {
+        self.renewing
+    }
+}
+
 /// The end of a lease of `length` taken or renewed now, in whole microseconds (what the
 /// databases keep, so the holder can name its own lease when it renews it).
 pub fn lease_end(length: Duration) -> DateTime<Utc> {

@@ -380,6 +380,44 @@ async fn a_run_letting_go_late_does_not_free_an_import_another_run_has_taken_sin
     app.stop().await;
 }
 
+async fn a_run_that_lost_its_import_to_another_run_records_nothing_and_leaves_it_held(db: Db) {
+    use kalends_service::imports::{RunPolicy, record_run_with};
+    use kalends_store::{Lease, RunResult, StoreError, lease_end};
+    let app = app_allowing_local_feeds(db).await;
+    let (tenant, key) = app.tenant().await;
+    let room = resource(&app, &key).await;
+    let id: Uuid = register(&app, &key, room, "https://example.com/a.ics").await.parse().unwrap();
+    let (store, length) = (&app.store, std::time::Duration::from_secs(60));
+    let take = |until| store.lease_import_run(tenant.id, id, until);
+
+    // A run reads under its lease, then is slow to record: its lease runs out and another run
+    // takes the import (here the lease is freed and taken again, as its running out allows).
+    let until = lease_end(length);
+    let import = take(until).await.unwrap().import;
+    let work = store.hold(&Lease::IMPORT_RUN, id.into(), until, length, async {});
+    let ((), first) = work.await.unwrap().unwrap();
+    store.release_lease(&Lease::IMPORT_RUN, id.into()).await.unwrap();
+    take(lease_end(length)).await.unwrap();
+
+    let alerts = Default::default();
+    let policy = RunPolicy { failure_threshold: 3, alerts: &alerts, accept_removal: false };
+    let failed = RunResult::Failed {
+        http_status: Some(404),
+        error: "not found".into(),
+        retry: kalends_core::imports::Retry::AtInterval,
+    };
+    let late = (chrono::Utc::now(), Some(first));
+    let recorded = record_run_with(store, &tenant, &import, late, failed, policy).await;
+    assert!(matches!(recorded, Err(StoreError::LeaseBusy)), "{recorded:?}");
+    let runs = store.list_import_runs(tenant.id, id, None, 10).await.unwrap().items;
+    assert!(runs.is_empty(), "the late run is not in the log: {runs:?}");
+    let shown = get(&app, &key, &format!("/api/v1/imports/{id}")).await;
+    assert_eq!(shown["consecutive_failures"], 0, "nor counted as a failure: {shown}");
+    let again = take(lease_end(length)).await;
+    assert!(matches!(again, Err(StoreError::LeaseBusy)), "the other run still holds it");
+    app.stop().await;
+}
+
 async fn an_event_ending_before_it_starts_is_skipped_and_counted_in_the_run(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
@@ -742,4 +780,5 @@ on_both_databases!(
     a_run_the_store_fails_under_leaves_the_change_saved_and_the_import_free,
     a_run_whose_record_the_database_refuses_leaves_the_import_free_for_the_next,
     a_run_letting_go_late_does_not_free_an_import_another_run_has_taken_since,
+    a_run_that_lost_its_import_to_another_run_records_nothing_and_leaves_it_held,
 );
