@@ -32,6 +32,11 @@ pub enum Job {
         /// provider's quota ([`Lane`]).
         #[serde(default, skip_serializing_if = "Lane::is_live")]
         lane: Lane,
+        /// The calendars that refused a booking for good in the job's earlier attempts: its
+        /// retries leave them be (each was told `booking.sync_failed` once; a manual sync, a
+        /// reconnect or the booking's next change tries them again).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        refused: Vec<Refused>,
     },
     /// Tell the booking's customer what changed: an invitation, an update or a cancellation by
     /// e-mail when something they care about changed, and the reminders scheduled.
@@ -179,6 +184,17 @@ pub enum Job {
     },
 }
 
+/// A calendar that refused a booking's version for good ([`Job::SyncBookings::refused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The booking.
+    pub booking_id: Uuid,
+    /// The connection whose calendar refused it.
+    pub connection_id: Uuid,
+    /// The booking's version it refused.
+    pub version: i64,
+}
+
 impl Job {
     /// Bring the calendars of one booking up to date with it (created, changed or cancelled).
     pub fn sync_booking(tenant_id: Uuid, booking_id: Uuid) -> Self {
@@ -187,12 +203,13 @@ impl Job {
 
     /// Bring the calendars of several bookings of a tenant up to date, in one job.
     pub fn sync_bookings(tenant_id: Uuid, booking_ids: Vec<Uuid>) -> Self {
-        Job::SyncBookings { tenant_id, booking_ids, lane: Lane::Live }
+        Job::SyncBookings { tenant_id, booking_ids, lane: Lane::Live, refused: Vec::new() }
     }
 
     /// Bring a booking into a calendar that lacks it, on the backlog lane: what a replay owes.
     pub fn replay_booking(tenant_id: Uuid, booking_id: Uuid) -> Self {
-        Job::SyncBookings { tenant_id, booking_ids: vec![booking_id], lane: Lane::Backlog }
+        let (booking_ids, lane) = (vec![booking_id], Lane::Backlog);
+        Job::SyncBookings { tenant_id, booking_ids, lane, refused: Vec::new() }
     }
 
     /// The queue lane the job travels on.

@@ -23,6 +23,9 @@ pub enum JobError {
         /// The error behind it, if one.
         #[source]
         cause: Option<Cause>,
+        /// The part of the job its retry runs, when the rest is done or failed for good (a
+        /// batch of bookings, one of which failed for the moment); `None`: the whole job.
+        rest: Option<Box<Job>>,
     },
     /// Retrying cannot help (bad data, a rejected request): stop now and record it.
     #[error("permanent: {message}")]
@@ -43,7 +46,7 @@ impl JobError {
 
     /// A transient failure, retried no earlier than `retry_after` when given.
     pub fn transient_after(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        JobError::Transient { message: message.into(), retry_after, cause: None }
+        JobError::Transient { message: message.into(), retry_after, cause: None, rest: None }
     }
 
     /// A permanent failure.
@@ -56,7 +59,8 @@ impl JobError {
         error: impl std::error::Error + Send + Sync + 'static,
         retry_after: Option<Duration>,
     ) -> Self {
-        JobError::Transient { message: error.to_string(), retry_after, cause: Some(error.into()) }
+        let (message, cause) = (error.to_string(), Some(error.into()));
+        JobError::Transient { message, retry_after, cause, rest: None }
     }
 
     /// A permanent failure because of `error`, whose text is the message.
@@ -67,10 +71,30 @@ impl JobError {
     /// The same failure, retried no earlier than `wait` from now when it is retried at all.
     pub fn retried_no_sooner_than(self, wait: Duration) -> Self {
         match self {
-            JobError::Transient { message, retry_after, cause } => {
-                JobError::Transient { message, retry_after: retry_after.max(Some(wait)), cause }
+            JobError::Transient { message, retry_after, cause, rest } => {
+                let retry_after = retry_after.max(Some(wait));
+                JobError::Transient { message, retry_after, cause, rest }
             }
             permanent @ JobError::Permanent { .. } => permanent,
+        }
+    }
+
+    /// The same failure, its retry running `rest` instead of the whole job (keeping the job's
+    /// attempts, so it is given up when the whole job would have been).
+    pub fn retrying_only(self, rest: Job) -> Self {
+        match self {
+            JobError::Transient { message, retry_after, cause, .. } => {
+                JobError::Transient { message, retry_after, cause, rest: Some(Box::new(rest)) }
+            }
+            permanent @ JobError::Permanent { .. } => permanent,
+        }
+    }
+
+    /// The part of the job a retry runs, when not the whole job.
+    pub fn rest(&self) -> Option<&Job> {
+        match self {
+            JobError::Transient { rest, .. } => rest.as_deref(),
+            JobError::Permanent { .. } => None,
         }
     }
 
@@ -244,8 +268,10 @@ impl KalendsJobs {
         let (store, sealer, mail) = (&self.store, &self.sealer, &self.mail);
         let credentials = &self.credentials;
         match job {
-            Job::SyncBookings { tenant_id: t, booking_ids, lane } => {
-                Box::pin(crate::sync_bookings::run(store, credentials, *t, booking_ids, *lane))
+            Job::SyncBookings { tenant_id, booking_ids, lane, refused } => {
+                let (tenant_id, lane) = (*tenant_id, *lane);
+                let batch = crate::sync_bookings::Batch { tenant_id, booking_ids, lane, refused };
+                Box::pin(crate::sync_bookings::run(store, credentials, batch))
             }
             Job::ImportAvailability { tenant_id, connection_id } => Box::pin(
                 crate::import_availability::run(store, credentials, *tenant_id, *connection_id),
@@ -324,5 +350,17 @@ mod tests {
         }
         let refused = JobError::permanent("refused").retried_no_sooner_than(wait);
         assert!(matches!(refused, JobError::Permanent { .. }), "{refused:?}");
+    }
+
+    #[test]
+    fn a_batch_failing_for_the_moment_retries_only_its_part_still_to_do() {
+        let rest = Job::sync_booking(uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let hinted = JobError::transient_after("slow down", Some(Duration::from_secs(9)));
+        let narrowed = hinted.retrying_only(rest.clone());
+        assert_eq!(narrowed.rest(), Some(&rest));
+        assert!(matches!(narrowed, JobError::Transient { retry_after: Some(_), .. }));
+        assert_eq!(JobError::transient("no answer").rest(), None, "the whole job by default");
+        let refused = JobError::permanent("refused").retrying_only(rest);
+        assert_eq!(refused.rest(), None, "a permanent failure is not retried at all");
     }
 }

@@ -151,7 +151,10 @@ fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
     let mut open: std::collections::HashMap<Key, usize> = Default::default();
     for row in rows {
         let (key, ids) = match row.decode() {
-            Ok(Job::SyncBookings { tenant_id, booking_ids, lane }) if row.run_at.is_none() => {
+            // A retry carrying its refusals is not mixed with other syncs.
+            Ok(Job::SyncBookings { tenant_id, booking_ids, lane, refused })
+                if row.run_at.is_none() && refused.is_empty() =>
+            {
                 ((tenant_id, lane), booking_ids)
             }
             decoded => {
@@ -185,7 +188,8 @@ fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
             Slot::Batch(at) => {
                 let ((tenant_id, lane), booking_ids, carried) =
                     batches[at].take().unwrap_or_default();
-                (row, Ok((Job::SyncBookings { tenant_id, booking_ids, lane }, carried)))
+                let job = Job::SyncBookings { tenant_id, booking_ids, lane, refused: Vec::new() };
+                (row, Ok((job, carried)))
             }
         })
         .collect()
@@ -268,6 +272,7 @@ mod tests {
             tenant_id: ann,
             booking_ids: vec![b(1), b(3)],
             lane: Lane::Backlog,
+            refused: Vec::new(),
         };
         assert_eq!(items, [(replay, vec![1, 3]), (Job::sync_booking(ann, b(2)), vec![2])]);
     }

@@ -14,8 +14,9 @@
 //! and one record of the attempts. Each target is written idempotently (Google: an event id
 //! derived from booking and connection; Microsoft: a `transactionId`; CalDAV: a resource name
 //! from the same key), after its `pending` row is stored, so a retry after a crash finds what it
-//! was doing. A target that fails transiently makes the whole job retry; the targets already
-//! written are skipped by their synced version.
+//! was doing. A target that fails transiently makes the job retry with the bookings it failed
+//! for; the targets already written are skipped by their synced version, and those that refused
+//! a booking for good by the job's list of them (each is told `booking.sync_failed` once).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
@@ -25,7 +26,7 @@ use kalends_core::calendar_item::{Audience, CalendarItem};
 use kalends_core::domain::{
     Booking, BookingStatus, Connection, ConnectionStatus, Provider, Tenant,
 };
-use kalends_core::job::{Job, Lane};
+use kalends_core::job::{Job, Lane, Refused};
 use kalends_core::webhooks::{WebhookEvent, booking_sync_data};
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{EventDraft, EventKey, RemoteEvent, Window};
@@ -48,16 +49,28 @@ const BUSY_RETRY: Duration = Duration::from_millis(500);
 /// calendars) after a job that read the newer one.
 const LEASE: Duration = Duration::from_secs(60);
 
-/// Runs the job for `booking_ids`, bookings of `tenant_id`, on `lane` (the bookings that another
-/// worker is syncing wait on the same lane).
-#[tracing::instrument(skip_all, fields(%tenant_id, bookings = booking_ids.len()))]
+/// What one job brings: bookings of a tenant, on a lane.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// Owner of the bookings.
+    pub tenant_id: Uuid,
+    /// The bookings.
+    pub booking_ids: &'a [Uuid],
+    /// The queue lane the job came on (the bookings that another worker is syncing wait on
+    /// the same lane).
+    pub lane: Lane,
+    /// The calendars that refused a booking for good in the job's earlier attempts.
+    pub refused: &'a [Refused],
+}
+
+/// Runs the job for `batch`.
+#[tracing::instrument(skip_all, fields(tenant_id = %batch.tenant_id, bookings = batch.booking_ids.len()))]
 pub async fn run(
     store: &Store,
     credentials: &Credentials,
-    tenant_id: Uuid,
-    booking_ids: &[Uuid],
-    lane: Lane,
+    batch: Batch<'_>,
 ) -> Result<(), JobError> {
+    let Batch { tenant_id, booking_ids, lane, refused } = batch;
     let held = lease_end(LEASE);
     let Leases { taken, existing } = take_leases(store, tenant_id, booking_ids, held).await?;
     let settle = credentials.providers().timeout();
@@ -66,7 +79,9 @@ pub async fn run(
     let busy: Vec<Uuid> = existing.iter().filter(|id| !taken.contains(id)).copied().collect();
     let queued = async {
         for (at, booking_ids) in waits(store, &busy, settle).await? {
-            store.enqueue_at(&Job::SyncBookings { tenant_id, booking_ids, lane }, at).await?;
+            let refused = Vec::new();
+            let job = Job::SyncBookings { tenant_id, booking_ids, lane, refused };
+            store.enqueue_at(&job, at).await?;
         }
         Ok::<_, StoreError>(())
     };
@@ -83,7 +98,7 @@ pub async fn run(
     // A long sync (many calendars, a provider asking to wait) keeps its leases: were one to run
     // out, a newer job could write its version and this one overwrite it with older content.
     let leased = {
-        let work = converge_all(store, &credentials, tenant_id, &taken);
+        let work = converge_all(store, &credentials, tenant_id, &taken, refused);
         store.hold_many(&Lease::BOOKING_SYNC, &taken, held, LEASE, work)
     };
     let Some(result) = leased.await? else {
@@ -91,12 +106,22 @@ pub async fn run(
         // before recording anything more; the job is retried.
         return Err(JobError::transient("lost the bookings' sync leases"));
     };
-    let Converged { unanswered, answer } = match result {
+    let Converged { unanswered, again, refused: newly, answer } = match result {
         Ok(converged) => converged,
         // A database failure ended the run, perhaps after calls nobody heard back from: every
         // booking is treated as one whose call went unanswered.
-        Err(error) => Converged { unanswered: taken.clone(), answer: Err(error) },
+        Err(error) => {
+            let (unanswered, again) = (taken.clone(), taken.clone());
+            Converged { unanswered, again, refused: Vec::new(), answer: Err(error) }
+        }
     };
+    // The retry brings only the bookings that failed for the moment, and leaves alone the
+    // calendars that refused one of them for good: those were told once, not at each retry.
+    let answer = answer.map_err(|error| {
+        let refused = refused.iter().chain(&newly).copied();
+        let refused = refused.filter(|r| again.contains(&r.booking_id)).collect();
+        error.retrying_only(Job::SyncBookings { tenant_id, booking_ids: again, lane, refused })
+    });
     let done: Vec<Uuid> = taken.iter().filter(|id| !unanswered.contains(id)).copied().collect();
     store.release_leases(&Lease::BOOKING_SYNC, &done).await?;
     if unanswered.is_empty() {
@@ -142,6 +167,10 @@ async fn waits(
 struct Converged {
     /// The bookings one of whose provider calls went unanswered.
     unanswered: Vec<Uuid>,
+    /// The bookings to try again: one of their calendars failed for the moment.
+    again: Vec<Uuid>,
+    /// The calendars that refused a booking for good in this run.
+    refused: Vec<Refused>,
     /// The job's answer: what the providers refused.
     answer: Result<(), JobError>,
 }
@@ -174,17 +203,21 @@ async fn take_leases(
     }
 }
 
-/// Converges every booking of `ids` (leased by the caller) and records one attempt for each.
+/// Converges every booking of `ids` (leased by the caller), leaving alone the calendars that
+/// `refused` a booking's version for good in an earlier attempt, and records one attempt for
+/// each.
 async fn converge_all(
     store: &Store,
     credentials: &Credentials,
     tenant_id: Uuid,
     ids: &[Uuid],
+    refused: &[Refused],
 ) -> Result<Converged, JobError> {
     // Gone ones (their tenant was deleted) have nothing left to bring anywhere.
     let bookings = store.bookings_by_ids(tenant_id, ids).await?;
     if bookings.is_empty() {
-        return Ok(Converged { unanswered: Vec::new(), answer: Ok(()) });
+        let (unanswered, again, refused) = (Vec::new(), Vec::new(), Vec::new());
+        return Ok(Converged { unanswered, again, refused, answer: Ok(()) });
     }
     let tenant = store.tenant(tenant_id).await?;
     let mut staff: Vec<Uuid> = bookings
@@ -203,7 +236,7 @@ async fn converge_all(
     let mut runs = Vec::with_capacity(bookings.len());
     for chunk in bookings.chunks(PARALLEL) {
         let marked = mark_new_events(store, chunk, &connections, &events).await?;
-        let record = Record { gathered: &gathered, marked: &marked, listed: &listed };
+        let record = Record { gathered: &gathered, marked: &marked, listed: &listed, refused };
         let mut batch = Vec::with_capacity(chunk.len());
         for booking in chunk {
             let on = On { store, credentials, tenant: &tenant, record: &record };
@@ -222,15 +255,23 @@ async fn converge_all(
         .collect();
     store.record_sync_attempts(tenant_id, &attempts).await?;
     let mut failures = Failures::default();
-    let mut unanswered = Vec::new();
+    let (mut unanswered, mut again, mut refused) = (Vec::new(), Vec::new(), Vec::new());
     for (booking, run) in runs {
-        let run: Failures = run?;
+        let mut run: Failures = run?;
         if run.unanswered {
             unanswered.push(booking.id);
         }
+        if run.unanswered || run.transient.is_some() {
+            again.push(booking.id);
+        }
+        refused.extend(run.refused.drain(..).map(|connection_id| Refused {
+            booking_id: booking.id,
+            connection_id,
+            version: booking.version,
+        }));
         failures.merge(run);
     }
-    Ok(Converged { unanswered, answer: failures.answer() })
+    Ok(Converged { unanswered, again, refused, answer: failures.answer() })
 }
 
 /// Marks the events that `bookings` will create (none yet in a connected calendar that has a
@@ -304,10 +345,13 @@ struct Failures {
     permanent: Option<String>,
     /// A call went unanswered: what it wrote may still land.
     unanswered: bool,
+    /// The connections whose calendars refused the booking for good.
+    refused: Vec<Uuid>,
 }
 
 impl Failures {
-    fn add(&mut self, error: &ConnectionError) {
+    /// Adds what went wrong in the calendar of `connection_id`.
+    fn add(&mut self, connection_id: Uuid, error: &ConnectionError) {
         if matches!(error, ConnectionError::Provider(ProviderError::DeadGrant { .. })) {
             // Parked with the connection (`needs_reauth`): the reconnect replays it.
             return;
@@ -328,6 +372,7 @@ impl Failures {
             self.transient = Some((error.to_string(), longest));
         } else {
             self.permanent.get_or_insert_with(|| error.to_string());
+            self.refused.push(connection_id);
         }
     }
 
@@ -376,15 +421,19 @@ async fn converge(
     record: &Record<'_>,
 ) -> Result<Failures, StoreError> {
     let mut failures = Failures::default();
-    for connection in targets {
+    let refused = |connection_id| {
+        let this = Refused { booking_id: booking.id, connection_id, version: booking.version };
+        record.refused.contains(&this)
+    };
+    for connection in targets.iter().filter(|c| !refused(c.id)) {
         let current = existing.iter().copied().find(|e| e.connection_id == connection.id);
         let pushed = push(store, credentials, tenant, booking, connection, current, record);
         if let Err(e) = pushed.await {
-            failures.add(&e);
+            failures.add(connection.id, &e);
         }
     }
     for event in existing {
-        if targets.iter().any(|t| t.id == event.connection_id) {
+        if targets.iter().any(|t| t.id == event.connection_id) || refused(event.connection_id) {
             continue;
         }
         if event.state == EventState::Deleted {
@@ -394,7 +443,7 @@ async fn converge(
             continue;
         }
         if let Err(e) = remove(store, credentials, tenant, booking, event, record).await {
-            failures.add(&e);
+            failures.add(event.connection_id, &e);
         }
     }
     Ok(failures)
@@ -420,6 +469,8 @@ struct Record<'a> {
     marked: &'a HashSet<(Uuid, Uuid)>,
     /// Kalends' events of the calendars a lookup listed.
     listed: &'a Listed,
+    /// The calendars that refused a booking for good in the job's earlier attempts: left be.
+    refused: &'a [Refused],
 }
 
 /// The Kalends events of each calendar (connection and calendar id) that this run looked

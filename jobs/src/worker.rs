@@ -250,6 +250,11 @@ async fn execute<H: JobHandler>(item: QueuedJob, deps: Data<Deps<H>>) -> Result<
     let outcome = match result {
         Ok(()) => "ok",
         Err(error @ JobError::Transient { retry_after, .. }) => {
+            // A batch retries only its part still to do, as the same job's next attempt.
+            let item = match error.rest() {
+                Some(rest) => QueuedJob { job: rest.clone(), ..item },
+                None => item,
+            };
             deps.retry_later(item, &error, retry_after).await?
         }
         Err(error @ JobError::Permanent { .. }) => {

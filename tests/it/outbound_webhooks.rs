@@ -628,6 +628,54 @@ pub(crate) fn events_of(receiver: &Receiver) -> Vec<(String, Value)> {
         .collect()
 }
 
+async fn a_calendar_that_refuses_a_booking_for_good_is_told_once_while_another_is_retried(db: Db) {
+    let app = TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        config.jobs.retry_base_ms = 100;
+        config.jobs.retry_max_delay_ms = 200;
+        config.jobs.retry_give_up_after_secs = 2;
+    })
+    .await;
+    let receiver = Receiver::start(AT_ONCE).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    create_endpoint(&api, &receiver.url, &["booking.synced", "booking.sync_failed"]).await;
+    let ann = connected_staff(&app, &api, "ann@example.com", "google").await;
+    let bob = connected_staff(&app, &api, "bob@example.com", "google").await;
+    // Bob's calendar is gone at Google: every write into it is refused for good (404).
+    let gone =
+        "UPDATE connections SET destination_calendar_id = 'gone-calendar' WHERE staff_id = $1";
+    assert_eq!(execute_with_id(&app.store, gone, bob).await, 1);
+    // Ann's calendar fails for the moment, until the job is given up (two seconds of retries).
+    app.sandbox_faults(json!({"error_rate": 1.0, "path": "ann"})).await;
+    let mut booking = booking_body("Massage", 7);
+    booking["staff_ids"] = json!([ann, bob]);
+    api.send::<Value>("POST", "/api/v1/bookings", Some(booking), 201).await.unwrap();
+    app.settle().await;
+    app.sandbox_faults(json!({})).await;
+
+    let events = events_of(&receiver);
+    let failed: Vec<&str> = events
+        .iter()
+        .map(|(kind, data)| {
+            assert_eq!(kind, "booking.sync_failed", "{events:#?}");
+            data["error"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(failed.len(), 2, "Bob's refusal once, Ann's given-up sync once: {events:#?}");
+    assert!(failed[0].contains("Not Found"), "Bob's, first: {events:#?}");
+    let attempts: u32 = failed[1]
+        .strip_prefix("gave up after ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert!(attempts >= 2, "Ann's calendar was tried again: {events:#?}");
+    // Bob's calendar was asked once, not at each of those retries.
+    let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
+    assert_eq!(counts["POST google events.insert"], 1, "{counts}");
+    app.stop().await;
+}
+
 async fn a_feed_that_fails_recovers_and_changes_tells_the_booking_system(db: Db) {
     let app = with_webhooks_and_local_feeds(db).await;
     let receiver = Receiver::start(AT_ONCE).await;
@@ -873,6 +921,7 @@ on_both_databases!(
     alerts_raised_within_the_digest_window_arrive_as_one_email,
     a_feed_failing_for_half_an_hour_alerts_once_and_its_recovery_once,
     a_synced_booking_a_dead_grant_and_a_reconnect_are_told,
+    a_calendar_that_refuses_a_booking_for_good_is_told_once_while_another_is_retried,
     a_feed_that_fails_recovers_and_changes_tells_the_booking_system,
     an_endpoint_is_registered_listed_changed_and_deleted_with_its_secret_shown_once,
     an_endpoint_on_a_private_address_is_refused_unless_the_operator_allows_it,

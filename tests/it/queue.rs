@@ -567,9 +567,14 @@ async fn a_booking_whose_lease_is_kept_waits_for_its_end_in_one_job(queue: Queue
     };
     owed_later(store.clone()).await;
     let credentials = credentials(&store);
-    let sync = || sync_bookings::run(&store, &credentials, tenant.id, &ids, Lane::Live);
-    let job =
-        Job::SyncBookings { tenant_id: tenant.id, booking_ids: ids.to_vec(), lane: Lane::Live };
+    let batch = sync_bookings::Batch {
+        tenant_id: tenant.id,
+        booking_ids: &ids,
+        lane: Lane::Live,
+        refused: &[],
+    };
+    let sync = || sync_bookings::run(&store, &credentials, batch);
+    let job = Job::sync_bookings(tenant.id, ids.to_vec());
 
     // Running elsewhere: half a second on.
     assert_eq!(
