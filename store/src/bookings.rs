@@ -107,7 +107,7 @@ pub struct BookingFilter {
     pub staff_id: Option<Uuid>,
     /// The cursor: only bookings after this id.
     pub after: Option<Uuid>,
-    /// Cancelled bookings only if cancelled (last changed) at or after this instant: exported
+    /// Cancelled bookings only if cancelled at or after this instant: exported
     /// feeds keep a cancellation for a while so that subscribers learn of it.
     pub cancelled_since: Option<DateTime<Utc>>,
     /// Leave tentative bookings out.
@@ -308,10 +308,14 @@ fn created(tenant: &Tenant, id: Uuid, new: NewBooking, at: DateTime<Utc>) -> Boo
     Booking { id, tenant_id: tenant.id, data: new, version: 1, created_at: at, updated_at: at }
 }
 
+/// A new booking's `cancelled_at`: its creation (`$19`) when it is made cancelled (`$3`).
+const CANCELLED_AT_NEW: &str = "CASE WHEN $3 = 'cancelled' THEN $19 END";
+
 fn insert_sql() -> String {
     format!(
-        "INSERT INTO bookings (id, tenant_id, version, created_at, updated_at, {CONTENT}) \
-         VALUES ($17, $18, 1, $19, $19, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        "INSERT INTO bookings (id, tenant_id, version, created_at, updated_at, cancelled_at, \
+         {CONTENT}) VALUES ($17, $18, 1, $19, $19, {CANCELLED_AT_NEW}, $1, $2, $3, $4, $5, $6, \
+         $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     )
 }
 
@@ -394,9 +398,9 @@ fn insert_guarded_sql(staff: usize, jobs: usize) -> String {
         ));
     }
     parts.push(format!(
-        "made AS (INSERT INTO bookings (id, tenant_id, version, created_at, updated_at, {CONTENT}) \
-         SELECT $17, $18, 1, $19, $19, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16 FROM refs RETURNING id)"
+        "made AS (INSERT INTO bookings (id, tenant_id, version, created_at, updated_at, \
+         cancelled_at, {CONTENT}) SELECT $17, $18, 1, $19, $19, {CANCELLED_AT_NEW}, $1, $2, $3, \
+         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM refs RETURNING id)"
     ));
     format!(
         "WITH {} SELECT made.id AS made, o.id, o.kind, o.rules, o.time_zone \
@@ -409,7 +413,9 @@ fn update_sql() -> String {
     let sets: Vec<String> =
         CONTENT.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
     format!(
-        "UPDATE bookings SET {}, version = version + 1, updated_at = $17 \
+        "UPDATE bookings SET {}, version = version + 1, updated_at = $17, \
+         cancelled_at = CASE WHEN $3 <> 'cancelled' THEN NULL \
+         WHEN status = 'cancelled' THEN cancelled_at ELSE $17 END \
          WHERE tenant_id = $18 AND id = $19 AND version = $20 RETURNING created_at",
         sets.join(", ")
     )
@@ -590,8 +596,8 @@ impl Store {
         let changed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(
-                "UPDATE bookings SET status = 'cancelled', version = version + 1, updated_at = $1 \
-                 WHERE tenant_id = $2 AND id = $3 AND status <> 'cancelled'",
+                "UPDATE bookings SET status = 'cancelled', version = version + 1, updated_at = $1, \
+                 cancelled_at = $1 WHERE tenant_id = $2 AND id = $3 AND status <> 'cancelled'",
             )
             .bind(at)
             .bind(tenant.id)
@@ -694,7 +700,7 @@ impl Store {
         filter
             .cancelled_since
             .is_some()
-            .then(|| next("(status <> 'cancelled' OR updated_at >= ?)"));
+            .then(|| next("(status <> 'cancelled' OR cancelled_at >= ?)"));
         if filter.exclude_tentative {
             conds.push("status <> 'tentative'".to_owned());
         }

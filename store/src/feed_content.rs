@@ -204,6 +204,6 @@ impl Store {
 fn conditions(scope: &str) -> String {
     format!(
         "b.tenant_id = $1 {scope} AND b.span_end > $3 \
-         AND (b.status <> 'cancelled' OR b.updated_at >= $4) AND ($5 OR b.status <> 'tentative')"
+         AND (b.status <> 'cancelled' OR b.cancelled_at >= $4) AND ($5 OR b.status <> 'tentative')"
     )
 }

@@ -1034,6 +1034,49 @@ async fn a_rooms_feed_for_a_platform_shows_the_houses_reservations_there_and_no_
     app.stop().await;
 }
 
+/// A cancelled stay stays in the feed for phones for the retention counted from its
+/// cancellation: when its staff member is deleted later, it does not come back.
+async fn a_cancellation_older_than_the_retention_stays_out_when_its_booking_changes_later(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = resource(&app, &key, "Europe/Lisbon").await;
+    let ann = kalends::api::staff::StaffIn { name: "Ann".into(), ..Default::default() };
+    let ann = api.create_staff(&ann).await.unwrap().id;
+    let mut booked = Vec::new();
+    for (day, title) in [(20, "Long gone"), (30, "Just cancelled"), (40, "Cancelled again")] {
+        let booking = BookingIn {
+            staff_ids: vec![ann],
+            ..dates(title, room, &in_days(day), &in_days(day + 2))
+        };
+        booked.push(api.create_booking(&booking).await.unwrap().id);
+    }
+    let status = |status| BookingPatch { status: Some(status), ..BookingPatch::default() };
+    api.cancel_booking(booked[0]).await.unwrap();
+    api.patch_booking(booked[1], &status(Status::Cancelled)).await.unwrap();
+    api.cancel_booking(booked[2]).await.unwrap();
+    // The first and the third were cancelled 40 days ago (the retention is 30); the third is
+    // then confirmed and cancelled again today.
+    let aged = "UPDATE bookings SET cancelled_at = '2020-01-01 00:00:00+00:00', \
+                updated_at = '2020-01-01 00:00:00+00:00' WHERE id = $1";
+    for id in [booked[0], booked[2]] {
+        assert_eq!(crate::helpers::execute_with_id(&app.store, aged, id).await, 1);
+    }
+    api.patch_booking(booked[2], &status(Status::Confirmed)).await.unwrap();
+    api.patch_booking(booked[2], &status(Status::Cancelled)).await.unwrap();
+    api.delete_staff(ann).await.unwrap();
+
+    let phone =
+        json!({"scope": "resource", "scope_id": room, "profile": "details", "name": "Room"});
+    let phone = feed(&app, &key, phone).await;
+    let (_, _, body) = get_ics(&app, phone["url"].as_str().unwrap(), &[]).await;
+    let start = |n| format!("DTSTART;VALUE=DATE:{}", compact(&in_days(n)));
+    assert_eq!(body.matches("STATUS:CANCELLED").count(), 2, "{body}");
+    assert!(body.contains(&start(30)) && body.contains(&start(40)), "cancelled today: {body}");
+    assert!(!body.contains(&start(20)), "cancelled long ago: {body}");
+    app.stop().await;
+}
+
 needs_peers!(
     "needs Python icalendar and ical.js: run scripts/test",
     on_both_databases;
@@ -1059,4 +1102,5 @@ on_both_databases!(
     a_resource_exporting_its_rules_closes_turnover_notice_window_and_short_gaps_in_its_feed,
     a_feed_that_cannot_be_rendered_answers_500_not_an_empty_calendar,
     a_rooms_feed_for_a_platform_shows_the_houses_reservations_there_and_no_cancellations,
+    a_cancellation_older_than_the_retention_stays_out_when_its_booking_changes_later,
 );
