@@ -813,7 +813,9 @@ impl Store {
             .bind(work.delivery_id)
             .execute(&mut *tx)
             .await?;
-            let endpoint = sqlx::query(endpoint_after(&record.next)).bind(work.endpoint.id);
+            let endpoint = sqlx::query(endpoint_after(&record.next))
+                .bind(work.endpoint.id)
+                .bind(&work.endpoint.url);
             let endpoint = match &record.next {
                 AfterAttempt::Succeeded => endpoint,
                 AfterAttempt::DisableEndpoint(reason) => endpoint.bind(false).bind(reason).bind(at),
@@ -821,8 +823,11 @@ impl Store {
                     endpoint.bind(log.attempted_at).bind(record.new_streak)
                 }
             };
-            endpoint.execute(&mut *tx).await?;
-            super::alerts::record_alerts!(tx, tenant_id, &record.alerts, at, at);
+            // An endpoint given another address while the attempt went to the old one is not
+            // judged by it (nor alerted about): the delivery's next attempt tries the new one.
+            if endpoint.execute(&mut *tx).await?.rows_affected() > 0 {
+                super::alerts::record_alerts!(tx, tenant_id, &record.alerts, at, at);
+            }
             if let Some(when) = next_at {
                 sqlx::query(outbox::INSERT_AT).bind(&job).bind(at).bind(when).execute(&mut *tx).await?;
             }
@@ -854,25 +859,26 @@ impl Store {
     }
 }
 
-/// What an attempt's outcome does to its endpoint, `$1` the endpoint: a success ends its failing
-/// streak; disabling sets `enabled` `$2`, `disabled_reason` `$3` and `updated_at` `$4`; a failure
-/// at `$2` starts a streak (or a new one when `$3`) and is its latest. Attempts of several
-/// deliveries may finish in any order: the streak keeps its earliest start and latest failure.
+/// What an attempt's outcome does to its endpoint, `$1` the endpoint while its address is still
+/// `$2`, the one the attempt went to: a success ends its failing streak; disabling sets `enabled`
+/// `$3`, `disabled_reason` `$4` and `updated_at` `$5`; a failure at `$3` starts a streak (or a
+/// new one when `$4`) and is its latest. Attempts of several deliveries may finish in any order:
+/// the streak keeps its earliest start and latest failure.
 fn endpoint_after(next: &AfterAttempt) -> &'static str {
     match next {
         AfterAttempt::Succeeded => {
-            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1"
+            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND url = $2"
         }
         AfterAttempt::DisableEndpoint(_) => {
-            "UPDATE webhook_endpoints SET enabled = $2, disabled_reason = $3, updated_at = $4 \
-             WHERE id = $1"
+            "UPDATE webhook_endpoints SET enabled = $3, disabled_reason = $4, updated_at = $5 \
+             WHERE id = $1 AND url = $2"
         }
         AfterAttempt::RetryAt(_) | AfterAttempt::Failed => {
             "UPDATE webhook_endpoints SET \
-             failing_since = CASE WHEN $3 THEN $2 ELSE COALESCE(failing_since, $2) END, \
-             last_failed_at = CASE WHEN last_failed_at IS NULL OR last_failed_at < $2 \
-             THEN $2 ELSE last_failed_at END \
-             WHERE id = $1"
+             failing_since = CASE WHEN $4 THEN $3 ELSE COALESCE(failing_since, $3) END, \
+             last_failed_at = CASE WHEN last_failed_at IS NULL OR last_failed_at < $3 \
+             THEN $3 ELSE last_failed_at END \
+             WHERE id = $1 AND url = $2"
         }
     }
 }

@@ -550,6 +550,42 @@ async fn an_endpoint_given_a_new_address_is_judged_afresh_and_a_retry_waits_for_
     app.stop().await;
 }
 
+/// An attempt is under way (the endpoint is slow) when the tenant gives the endpoint a new
+/// address: the attempt's failure at the old address is logged on its delivery but does not
+/// make the endpoint, now somewhere else, failing.
+async fn an_attempt_at_the_old_address_does_not_count_against_an_endpoint_given_a_new_one(db: Db) {
+    let app = TestApp::start_public_with(db, |config| {
+        fast_webhooks(config);
+        // No second attempt within the test: only the one at the old address is judged.
+        config.webhooks.retry_schedule_secs = vec![0, 3600];
+    })
+    .await;
+    let slow = Receiver::start(Script { hang_until: Duration::from_secs(3600), ..AT_ONCE }).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let endpoint = create_endpoint(&api, &slow.url, &["webhook.test"]).await;
+    let path = format!("/api/v1/webhook-endpoints/{}", endpoint.endpoint.id);
+    api.send::<DeliveryOut>("POST", &format!("{path}/test"), None, 202).await.unwrap();
+    eventually(Duration::from_secs(10), || async { (!slow.received().is_empty()).then_some(()) })
+        .await;
+    let up = Receiver::start(AT_ONCE).await;
+    api.send::<WebhookEndpointOut>("PATCH", &path, Some(json!({"url": up.url})), 200)
+        .await
+        .unwrap();
+
+    // The attempt at the old address runs out of time and is logged as failed.
+    let tried = eventually(Duration::from_secs(10), || async {
+        let delivery = deliveries(&api, &endpoint).await.remove(0);
+        (!delivery.attempts.is_empty()).then_some(delivery)
+    })
+    .await;
+    assert_eq!(tried.status, "pending", "its next attempt goes to the new address: {tried:?}");
+    let shown: WebhookEndpointOut = api.send("GET", &path, None, 200).await.unwrap();
+    assert_eq!(shown.failing_since, None, "{shown:?}");
+    assert!(up.received().is_empty());
+    app.stop().await;
+}
+
 /// The endpoint's sealed secret cannot be opened (an operator rotated the sealing key and
 /// dropped the old one): Kalends cannot sign, sends nothing, and does not hold that against the
 /// tenant's endpoint: no failed attempt, no failing streak, not disabled.
@@ -922,6 +958,7 @@ on_both_databases!(
     a_feed_failing_for_half_an_hour_alerts_once_and_its_recovery_once,
     a_synced_booking_a_dead_grant_and_a_reconnect_are_told,
     a_calendar_that_refuses_a_booking_for_good_is_told_once_while_another_is_retried,
+    an_attempt_at_the_old_address_does_not_count_against_an_endpoint_given_a_new_one,
     a_feed_that_fails_recovers_and_changes_tells_the_booking_system,
     an_endpoint_is_registered_listed_changed_and_deleted_with_its_secret_shown_once,
     an_endpoint_on_a_private_address_is_refused_unless_the_operator_allows_it,
