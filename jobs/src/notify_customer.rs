@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use crate::JobError;
 use kalends_service::customer_mail::{CustomerMail, Outcome};
-use kalends_service::customer_plan::{first_to, plan_invite, reminder_times, uninvited};
+use kalends_service::customer_plan::{
+    ever_invited, first_to, plan_invite, reminder_times, uninvited,
+};
 
 /// Runs the job for one booking.
 #[tracing::instrument(skip_all, fields(%tenant_id, %booking_id))]
@@ -54,10 +56,9 @@ async fn tell(
             };
             (booking, recipient) = now;
         }
-        let invited = store.invited(booking_id).await?;
-        let first = first_to(&invited, &recipient);
-        let plan =
-            plan_invite(&booking, &tenant.settings, last.as_ref(), !invited.is_empty(), resend);
+        let messages = store.invitations(booking_id).await?;
+        let (invited, first) = (ever_invited(&messages), first_to(&messages, &recipient));
+        let plan = plan_invite(&booking, &tenant.settings, last.as_ref(), invited, resend);
         let Some(plan) = plan else {
             break;
         };

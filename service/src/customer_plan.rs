@@ -71,11 +71,29 @@ pub fn plan_invite(
     Some(InvitePlan { kind, revision, fingerprint })
 }
 
-/// Whether `address` hears of the booking for the first time: no invitation went out to it
-/// (`invited`, the addresses one went out to, compared as mail servers do, ignoring case). Its
-/// message then reads as an invitation, whatever its SEQUENCE says.
-pub fn first_to(invited: &[String], address: &str) -> bool {
-    !invited.iter().any(|sent| sent.eq_ignore_ascii_case(address))
+/// Whether an invitation of the booking went out (or is going out) to any address, ever: what
+/// [`plan_invite`] takes as `invited`.
+pub fn ever_invited(messages: &[CustomerMessage]) -> bool {
+    messages.iter().any(|m| m.reminder.is_empty() && m.kind == MessageKind::Request && went_out(m))
+}
+
+/// Whether `address` hears of the booking for the first time, as its calendar knows it: no
+/// invitation went out to it (addresses compared as mail servers do, ignoring case), or the last
+/// message that went there was a cancellation (the address was taken off the booking, and its
+/// calendar dropped the event). Its message then reads as an invitation, whatever its SEQUENCE
+/// says.
+pub fn first_to(messages: &[CustomerMessage], address: &str) -> bool {
+    let last = messages
+        .iter()
+        .filter(|m| m.reminder.is_empty() && went_out(m))
+        .filter(|m| m.recipient.eq_ignore_ascii_case(address))
+        .max_by_key(|m| m.revision);
+    !last.is_some_and(|m| m.kind == MessageKind::Request)
+}
+
+/// Whether a message was handed to the mail server, or is being.
+fn went_out(message: &CustomerMessage) -> bool {
+    matches!(message.status, MessageStatus::Sent | MessageStatus::Sending)
 }
 
 /// The invitations to take back because the customer's address changed or went (`current`,
@@ -87,12 +105,8 @@ pub fn uninvited<'m>(
     current: Option<&str>,
 ) -> Vec<&'m CustomerMessage> {
     let invitations = || messages.iter().filter(|m| m.reminder.is_empty());
-    let went_out = |m: &&CustomerMessage| {
-        m.kind == MessageKind::Request
-            && matches!(m.status, MessageStatus::Sent | MessageStatus::Sending)
-    };
     let mut last: Vec<&CustomerMessage> = Vec::new();
-    for m in invitations().filter(went_out) {
+    for m in invitations().filter(|m| m.kind == MessageKind::Request && went_out(m)) {
         match last.iter_mut().find(|l| l.recipient.eq_ignore_ascii_case(&m.recipient)) {
             Some(l) if l.revision < m.revision => *l = m,
             Some(_) => {}
@@ -234,10 +248,27 @@ mod tests {
 
     #[test]
     fn an_address_invited_before_in_any_case_is_not_told_for_the_first_time() {
-        let invited = vec!["Ann@Example.com".to_owned()];
-        assert!(!first_to(&invited, "ann@example.com"));
-        assert!(first_to(&invited, "bob@example.com"), "a new address hears it first");
+        let told = |kind, revision, to: &str, status| CustomerMessage {
+            kind,
+            revision,
+            recipient: to.into(),
+            status,
+            ..sent(&InvitePlan { kind, revision, fingerprint: String::new() })
+        };
+        let mut messages =
+            vec![told(MessageKind::Request, 0, "Ann@Example.com", MessageStatus::Sent)];
+        assert!(!first_to(&messages, "ann@example.com"));
+        assert!(first_to(&messages, "bob@example.com"), "a new address hears it first");
         assert!(first_to(&[], "ann@example.com"));
+        // Taken off the booking (the event cancelled there), then given it back.
+        messages.push(told(MessageKind::Cancel, 1, "ann@example.com", MessageStatus::Sent));
+        messages.push(told(MessageKind::Request, 2, "bob@example.com", MessageStatus::Sent));
+        assert!(first_to(&messages, "ann@example.com"), "her calendar dropped the event");
+        assert!(ever_invited(&messages));
+        // A cancellation that never went out took nothing back.
+        messages[1].status = MessageStatus::Failed;
+        assert!(!first_to(&messages, "ann@example.com"));
+        assert!(!ever_invited(&messages[1..2]), "a cancellation is no invitation");
     }
 
     #[test]

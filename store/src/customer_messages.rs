@@ -296,20 +296,18 @@ impl Store {
         Ok(released)
     }
 
-    /// The addresses the booking's invitations were sent to (or are being handed over to),
-    /// whatever became of later updates: what a cancellation follows, and whether an address
-    /// is told of the booking for the first time.
-    pub async fn invited(&self, booking_id: Uuid) -> Result<Vec<String>, StoreError> {
-        let found: Vec<(String,)> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT DISTINCT recipient FROM customer_messages WHERE booking_id = $1 \
-                 AND kind = 'request' AND reminder = '' AND status IN ('sent', 'sending')",
-            )
-            .bind(booking_id)
-            .fetch_all(pool)
-            .await
+    /// The booking's invitations and cancellations (not its reminders), oldest first, whatever
+    /// their status, read from the primary: what was told to which address, for the next
+    /// message's wording.
+    pub async fn invitations(&self, booking_id: Uuid) -> Result<Vec<CustomerMessage>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM customer_messages WHERE booking_id = $1 AND reminder = '' \
+             AND kind IN ('request', 'cancel') ORDER BY revision, id"
+        );
+        let rows: Vec<MessageRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(booking_id).fetch_all(pool).await
         })?;
-        Ok(found.into_iter().map(|(address,)| address).collect())
+        rows.into_iter().map(CustomerMessage::try_from).collect()
     }
 
     /// The booking's latest invitation or cancellation (highest revision), whatever its status.

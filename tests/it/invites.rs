@@ -352,16 +352,32 @@ async fn a_customer_address_changed_or_removed_gets_the_event_taken_back() {
     let (taken_back, _, _) = calendar_of(&messages[1]);
     assert!(!unfold(&taken_back).contains("URL:"), "{taken_back}");
 
+    // Back to Ann, whose calendar dropped the event at its cancellation: she is invited again,
+    // not told of a change to an event she no longer has.
+    let to_ann = BookingPatch {
+        customer: Some(Some(customer("ann@example.com"))),
+        ..BookingPatch::default()
+    };
+    api.patch_booking(id, &to_ann).await.unwrap();
+    let messages = sink.wait_for(5, Duration::from_secs(20)).await;
+    let told: Vec<(String, String)> =
+        messages[3..].iter().map(|m| (m.to.join(","), calendar_of(m).1)).collect();
+    let expected = [("bob@example.com", "CANCEL"), ("ann@example.com", "REQUEST")];
+    assert_eq!(told, expected.map(|(to, method)| (to.to_owned(), method.to_owned())));
+    let text = messages[4].text();
+    let subject = text.lines().find(|l| l.starts_with("Subject:")).unwrap_or_default();
+    assert!(subject.starts_with("Subject: Invitation: Massage"), "{subject}");
+
     let removed = BookingPatch { customer: Some(None), ..BookingPatch::default() };
     api.patch_booking(id, &removed).await.unwrap();
-    let messages = sink.wait_for(4, Duration::from_secs(20)).await;
-    let (ics, method, _) = calendar_of(&messages[3]);
-    assert_eq!((messages[3].to.join(","), method), ("bob@example.com".into(), "CANCEL".into()));
-    assert_eq!(property(&ics, "SEQUENCE"), "3");
+    let messages = sink.wait_for(6, Duration::from_secs(20)).await;
+    let (ics, method, _) = calendar_of(&messages[5]);
+    assert_eq!((messages[5].to.join(","), method), ("ann@example.com".into(), "CANCEL".into()));
+    assert_eq!(property(&ics, "SEQUENCE"), "5");
     api.cancel_booking(id).await.unwrap();
     app.settle().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sink.messages().len(), 4, "nobody is told twice");
+    assert_eq!(sink.messages().len(), 6, "nobody is told twice");
     app.stop().await;
 }
 
