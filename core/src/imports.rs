@@ -297,7 +297,7 @@ pub enum Retry {
 const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The longest `Retry-After` honoured past the import's interval.
-const LONGEST_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+pub const LONGEST_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// How long after a failed run (the `failures`-th in a row) its import is fetched again, when
 /// that is sooner than its `interval` (`None`: the interval stands). A failure of the moment

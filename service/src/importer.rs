@@ -34,6 +34,9 @@ const TRUNCATED: &str = "the feed is truncated: it ends inside an event or befor
 /// this); a live run renews it every third of it, so it never runs out under a live run.
 const LEASE: Duration = Duration::from_secs(5 * 60);
 
+/// How long a host that answered 429 without `Retry-After` is left alone.
+const HOST_WAIT: Duration = Duration::from_secs(60);
+
 /// Runs imports.
 #[derive(Clone, Debug)]
 pub struct Importer {
@@ -42,6 +45,38 @@ pub struct Importer {
     settings: Arc<ImportConfig>,
     alerts: Arc<AlertsConfig>,
     lease: Duration,
+    hosts: Arc<HostWaits>,
+}
+
+/// The feed servers that asked Kalends to wait (a 429, or a 503 with `Retry-After`), by host
+/// and port, and until when: none of their feeds is fetched before then by this process. A
+/// platform serving hundreds of a business's listings is then asked again once it said it
+/// would answer, not by each import's own early retry in the meantime.
+#[derive(Debug, Default)]
+struct HostWaits(std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>);
+
+impl HostWaits {
+    /// How long `host` still asked to be left alone, if at all.
+    fn remaining(&self, host: &str) -> Option<Duration> {
+        let waits = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = *waits.get(host)?;
+        until.checked_duration_since(std::time::Instant::now()).filter(|left| !left.is_zero())
+    }
+
+    /// Notes that `host` asked to be left alone for `wait` (a longer wait already noted stands).
+    fn note(&self, host: String, wait: Duration) {
+        let now = std::time::Instant::now();
+        let until = now + wait.min(kalends_core::imports::LONGEST_RETRY_AFTER);
+        let mut waits = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        waits.retain(|_, until| *until > now);
+        let noted = waits.entry(host).or_insert(until);
+        *noted = (*noted).max(until);
+    }
+}
+
+/// The key of a feed's server in [`HostWaits`]: its host and port.
+fn host_key(url: &url::Url) -> Option<String> {
+    Some(format!("{}:{}", url.host_str()?, url.port_or_known_default()?))
 }
 
 /// Why a run did not happen.
@@ -83,7 +118,7 @@ impl Importer {
     /// An importer with a given fetcher (tests allow their local servers this way).
     pub fn with_fetcher(store: Store, fetcher: Fetcher, settings: &ImportConfig) -> Self {
         let (settings, alerts) = (Arc::new(settings.clone()), Arc::default());
-        Self { store, fetcher, settings, alerts, lease: LEASE }
+        Self { store, fetcher, settings, alerts, lease: LEASE, hosts: Arc::default() }
     }
 
     /// The same importer alerting the tenant with `alerts` (`[alerts]`) instead of the defaults.
@@ -364,9 +399,29 @@ impl Importer {
             Ok(url) => url,
             Err(e) => return Ok(Err(Failure::lasting(None, e.to_string()))),
         };
+        let host = host_key(&url);
+        if let Some(left) = host.as_deref().and_then(|host| self.hosts.remaining(host)) {
+            let error = format!(
+                "not fetched: the feed's server asked Kalends to wait another {} s before \
+                 fetching any of its feeds again",
+                left.as_secs().max(1)
+            );
+            let retry = Retry::Soon { retry_after: Some(left) };
+            return Ok(Err(Failure { http_status: None, error, retry }));
+        }
         let fetched = match self.fetcher.fetch(&url, &validators).await {
             Ok(fetched) => fetched,
-            Err(e) => return Ok(Err(Failure::of_fetch(&e))),
+            Err(e) => {
+                let wait = match (e.http_status(), e.retry_after()) {
+                    (Some(429), asked) => Some(asked.unwrap_or(HOST_WAIT)),
+                    (Some(503), asked) => asked,
+                    _ => None,
+                };
+                if let (Some(host), Some(wait)) = (host, wait) {
+                    self.hosts.note(host, wait);
+                }
+                return Ok(Err(Failure::of_fetch(&e)));
+            }
         };
         let (status, body, etag, last_modified) = match fetched {
             Fetched::NotModified { status } => return Ok(Ok(Read::NotModified { status })),

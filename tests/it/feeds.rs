@@ -433,6 +433,15 @@ async fn a_feed_down_for_a_moment_is_tried_again_within_minutes_not_at_its_inter
         "a 503 is tried again in about a minute, not in 30: {wait} {soon}"
     );
 
+    airbnb.set(404, "no such calendar");
+    let failed = run(&app, &key, &import).await;
+    assert_eq!(failed["http_status"], 404, "{failed}");
+    let (_, lasting) = app.call("GET", &path, &key, None).await;
+    assert_eq!(
+        lasting["next_run_at"], soon["next_run_at"],
+        "a 404 does not mend by waiting: no early retry is set"
+    );
+
     airbnb.asking_to_wait(429, 600);
     let failed = run(&app, &key, &import).await;
     assert_eq!(failed["http_status"], 429, "{failed}");
@@ -442,15 +451,40 @@ async fn a_feed_down_for_a_moment_is_tried_again_within_minutes_not_at_its_inter
         (595..=605).contains(&wait.num_seconds()),
         "the platform's Retry-After is honoured: {wait} {asked}"
     );
+    app.stop().await;
+}
 
-    airbnb.set(404, "no such calendar");
-    let failed = run(&app, &key, &import).await;
-    assert_eq!(failed["http_status"], 404, "{failed}");
-    let (_, lasting) = app.call("GET", &path, &key, None).await;
-    assert_eq!(
-        lasting["next_run_at"], asked["next_run_at"],
-        "a 404 does not mend by waiting: no early retry is set"
+/// A platform answers 429 to one of a business's feeds: its other feeds there are not fetched
+/// until the wait it asked for is over (each run says so), while feeds elsewhere are.
+async fn a_platform_asking_to_wait_is_left_alone_for_all_its_feeds(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let (airbnb, elsewhere) = (FakePlatform::airbnb().await, FakePlatform::airbnb().await);
+    let (first, second, third) = (
+        register(&app, &key, resource(&app, &key, "UTC").await, &airbnb).await,
+        register(&app, &key, resource(&app, &key, "UTC").await, &airbnb).await,
+        register(&app, &key, resource(&app, &key, "UTC").await, &elsewhere).await,
     );
+    app.settle().await;
+    airbnb.asking_to_wait(429, 600);
+    elsewhere.asking_to_wait(503, 0);
+
+    let asked = run(&app, &key, &first).await;
+    assert_eq!(asked["http_status"], 429, "{asked}");
+    let left_alone = run(&app, &key, &second).await;
+    assert_eq!(
+        (left_alone["outcome"].as_str(), left_alone["http_status"].as_u64()),
+        (Some("failed"), None)
+    );
+    let error = left_alone["error"].as_str().unwrap();
+    assert!(error.starts_with("not fetched: the feed's server asked Kalends to wait"), "{error}");
+    assert!(!error.contains("127.0.0.1"), "no address in the words: {error}");
+    let path = format!("/api/v1/imports/{}", second["id"].as_str().unwrap());
+    let (_, later) = app.call("GET", &path, &key, None).await;
+    let wait = next_run(&later) - finished(&left_alone);
+    assert!((590..=605).contains(&wait.num_seconds()), "{wait} {later}");
+    let fetched = run(&app, &key, &third).await;
+    assert_eq!(fetched["http_status"], 503, "another server is asked: {fetched}");
     app.stop().await;
 }
 
@@ -1103,4 +1137,5 @@ on_both_databases!(
     a_feed_that_cannot_be_rendered_answers_500_not_an_empty_calendar,
     a_rooms_feed_for_a_platform_shows_the_houses_reservations_there_and_no_cancellations,
     a_cancellation_older_than_the_retention_stays_out_when_its_booking_changes_later,
+    a_platform_asking_to_wait_is_left_alone_for_all_its_feeds,
 );
