@@ -206,6 +206,8 @@ pub struct ItemView {
     pub status: ItemStatus,
     /// When it was done (done items).
     pub done_at: Option<DateTime<Utc>>,
+    /// The booking behind a close.
+    pub booking_id: Option<Uuid>,
 }
 
 /// Nights a listing must be told about: an action over `[start, end)`.
@@ -323,8 +325,9 @@ fn ranges(needs: BTreeMap<NaiveDate, Need>) -> Vec<Need> {
 }
 
 /// Nets one listing: what to supersede, what to create. A pending or skipped item that asks for
-/// exactly what is still needed (its nights from today on) stands; other pending items are
-/// superseded.
+/// exactly what is still needed (its nights from today on, for the same booking) stands; other
+/// pending and skipped items are superseded: a skip answered one booking's need, and another
+/// booking taking the same nights later must be asked for anew.
 pub fn net(input: &ListingInput<'_>) -> Plan {
     let held: BTreeSet<NaiveDate> = input
         .busy
@@ -340,14 +343,17 @@ pub fn net(input: &ListingInput<'_>) -> Plan {
         }
         let start = item.start.max(input.today);
         let wanted = create.iter().position(|n| {
-            n.action == item.action && n.start == start && n.end == item.end && start < item.end
+            n.action == item.action
+                && n.start == start
+                && n.end == item.end
+                && n.booking_id == item.booking_id
+                && start < item.end
         });
         match wanted {
             Some(i) => {
                 create.remove(i);
             }
-            None if item.status == ItemStatus::Pending => supersede.push(item.id),
-            None => {}
+            None => supersede.push(item.id),
         }
     }
     Plan { supersede, create, held }
@@ -538,7 +544,12 @@ mod tests {
         let done_at = (status == ItemStatus::Done).then(|| {
             DateTime::from_timestamp(1_900_000_000 + i64::try_from(id).unwrap(), 0).unwrap()
         });
-        ItemView { id: Uuid::from_u128(id), action, start: d(s), end: d(e), status, done_at }
+        let (id, start, end) = (Uuid::from_u128(id), d(s), d(e));
+        ItemView { id, action, start, end, status, done_at, booking_id: None }
+    }
+
+    fn for_booking(item: ItemView, booking: u128) -> ItemView {
+        ItemView { booking_id: Some(Uuid::from_u128(booking)), ..item }
     }
 
     fn plan(busy: &BTreeMap<NaiveDate, NightCause>, items: &[ItemView]) -> Plan {
@@ -565,7 +576,7 @@ mod tests {
 
     #[test]
     fn a_pending_close_for_the_same_nights_stands() {
-        let items = [item(1, Action::Close, 12, 15, ItemStatus::Pending)];
+        let items = [for_booking(item(1, Action::Close, 12, 15, ItemStatus::Pending), 7)];
         let p = plan(&busy(&[(12, 15, Some(7))]), &items);
         assert_eq!(p, Plan::default());
     }
@@ -611,8 +622,20 @@ mod tests {
 
     #[test]
     fn a_skipped_item_is_not_asked_again() {
-        let items = [item(1, Action::Close, 12, 15, ItemStatus::Skipped)];
+        let items = [for_booking(item(1, Action::Close, 12, 15, ItemStatus::Skipped), 7)];
         assert_eq!(plan(&busy(&[(12, 15, Some(7))]), &items), Plan::default());
+    }
+
+    #[test]
+    fn a_skip_answers_its_booking_only_and_goes_with_it() {
+        let skipped = [for_booking(item(1, Action::Close, 12, 15, ItemStatus::Skipped), 7)];
+        // Another booking takes the same nights: the platform must be asked to close them.
+        let p = plan(&busy(&[(12, 15, Some(8))]), &skipped);
+        assert_eq!(p.create, [need(Action::Close, 12, 15, Some(8))]);
+        assert_eq!(p.supersede, [Uuid::from_u128(1)]);
+        // Its booking cancelled, the skip goes, so that it never stands for a later one.
+        let p = plan(&BTreeMap::new(), &skipped);
+        assert_eq!((p.supersede, p.create), (vec![Uuid::from_u128(1)], vec![]));
     }
 
     #[test]
@@ -651,7 +674,7 @@ mod tests {
             platform: ListingPlatform::Agoda,
             today: d(13),
             busy: &busy(&[(12, 15, Some(7))]),
-            items: &[item(1, Action::Close, 12, 15, ItemStatus::Pending)],
+            items: &[for_booking(item(1, Action::Close, 12, 15, ItemStatus::Pending), 7)],
             was_held: &BTreeSet::new(),
         };
         assert_eq!(net(&input), Plan::default());

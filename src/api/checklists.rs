@@ -286,7 +286,8 @@ async fn mark_item(
     Ok(axum::Json(ChecklistItemOut::from(&item)))
 }
 
-/// Mark a pending item done on the platform.
+/// Mark an item done on the platform: a pending one, or one superseded since (done before the
+/// change that replaced it; the nights it closed are then asked to be opened).
 #[utoipa::path(post, path = "/api/v1/checklist-items/{id}/done", tag = "checklists",
     request_body = MarkIn,
     responses((status = 200, body = ChecklistItemOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -312,7 +313,7 @@ async fn skip_item(
     mark_item(&state, &tenant, &id, Mark::Skip, body).await
 }
 
-/// Make a done or skipped item pending again.
+/// Make a done or skipped item pending again (reminded of again from its due time).
 #[utoipa::path(post, path = "/api/v1/checklist-items/{id}/reopen", tag = "checklists",
     request_body = MarkIn,
     responses((status = 200, body = ChecklistItemOut), (status = 404, body = Problem), (status = 422, body = Problem)))]

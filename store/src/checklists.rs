@@ -239,15 +239,17 @@ pub(crate) fn night_start(date: NaiveDate, zone: TimeZone) -> DateTime<Utc> {
         .unwrap_or_else(|| midnight.and_utc())
 }
 
-/// An item's id, action, nights, status and when it was done, as the netting reads them.
-type ViewRow = (Uuid, String, NaiveDate, NaiveDate, String, Option<DateTime<Utc>>);
+/// An item's id, action, nights, status, when it was done and its booking, as the netting
+/// reads them.
+type ViewRow = (Uuid, String, NaiveDate, NaiveDate, String, Option<DateTime<Utc>>, Option<Uuid>);
 
 /// The [`ViewRow`]s of a listing (`$1`): every item that still counts.
-const VIEWS: &str = "SELECT id, action, start_date, end_date, status, done_at FROM checklist_items \
+const VIEWS: &str = "SELECT id, action, start_date, end_date, status, done_at, booking_id \
+     FROM checklist_items \
      WHERE listing_id = $1 AND status <> 'superseded'";
 
 fn item_view(row: ViewRow) -> Result<ItemView, StoreError> {
-    let (id, action, start, end, status, done_at) = row;
+    let (id, action, start, end, status, done_at, booking_id) = row;
     let bad = |what: &str| corrupt(format!("checklist item {id} has a bad {what}"));
     Ok(ItemView {
         id,
@@ -256,6 +258,7 @@ fn item_view(row: ViewRow) -> Result<ItemView, StoreError> {
         end,
         status: ItemStatus::parse(&status).ok_or_else(|| bad("status"))?,
         done_at,
+        booking_id,
     })
 }
 
@@ -521,9 +524,12 @@ impl Store {
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
-    /// Marks an item done, skipped or pending again. Done and skip take a pending item, reopen
-    /// a done or skipped one; anything else is [`StoreError::Invalid`] on `status`. What the
-    /// platform is believed to have changes, so a refresh of the resource is owed.
+    /// Marks an item done, skipped or pending again. Done takes a pending item, or a superseded
+    /// one (done on the platform before the change that superseded it: the nights it closed
+    /// are then asked to be opened again); skip takes a pending item; reopen a done or skipped
+    /// one, which is reminded of again from its due time, its overdue event and reminder steps
+    /// afresh. Anything else is [`StoreError::Invalid`] on `status`. What the platform is
+    /// believed to have changes, so a refresh of the resource is owed.
     pub async fn mark_checklist_item(
         &self,
         tenant_id: Uuid,
@@ -534,7 +540,11 @@ impl Store {
     ) -> Result<ChecklistItem, StoreError> {
         let item = self.checklist_item(tenant_id, id).await?;
         let (from, to, message): (&[&str], &str, &str) = match mark {
-            Mark::Done => (&["pending"], "done", "only a pending item can be done"),
+            Mark::Done => (
+                &["pending", "superseded"],
+                "done",
+                "only a pending or superseded item can be done",
+            ),
             Mark::Skip => (&["pending"], "skipped", "only a pending item can be skipped"),
             Mark::Reopen => {
                 (&["done", "skipped"], "pending", "only a done or skipped item can be reopened")
@@ -564,6 +574,21 @@ impl Store {
             .rows_affected();
             if changed == 1 {
                 owe_refresh!(tx, tenant_id, item.resource_id, "checklist_marked", at);
+            }
+            if changed == 1 && mark == Mark::Reopen {
+                sqlx::query(
+                    "UPDATE checklist_items SET reminded_step = 0, overdue_at = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let remind = Job::RemindChecklist { tenant_id, item_id: id };
+                sqlx::query(outbox::INSERT_AT)
+                    .bind(outbox::encode(&remind)?)
+                    .bind(at)
+                    .bind(item.due_at.max(at))
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(changed)
@@ -625,7 +650,7 @@ impl Store {
                 for id in &plan.supersede {
                     sqlx::query(
                         "UPDATE checklist_items SET status = 'superseded' WHERE id = $1 \
-                         AND status = 'pending'",
+                         AND status IN ('pending', 'skipped')",
                     )
                     .bind(id)
                     .execute(&mut *tx)

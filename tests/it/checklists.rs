@@ -30,6 +30,26 @@ async fn listed_room(api: &Api<'_>) -> (Uuid, ListingOut) {
     (id, agoda)
 }
 
+/// An app whose tenant has a [`listed_room`]: the app, the tenant's API key, the room and its
+/// Agoda listing.
+async fn app_with_listed_room(db: Db) -> (TestApp, String, Uuid, ListingOut) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let (room, agoda) = listed_room(&app.api(&key)).await;
+    (app, key, room, agoda)
+}
+
+/// A [`listed_room`] of a new tenant of `app` whose alerts go to ops@example.com: the tenant's
+/// API key and the room.
+async fn alerted_room(app: &TestApp) -> (String, Uuid) {
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let emails = json!({"alert_emails": ["ops@example.com"]});
+    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
+    let (room, _) = listed_room(&api).await;
+    (key, room)
+}
+
 /// A stay of `room` in March 2030, nights `from` to `to` (check-out day).
 fn stay(room: Uuid, title: &str, from: u32, to: u32) -> Value {
     json!({
@@ -46,6 +66,13 @@ async fn book(api: &Api<'_>, room: Uuid, from: u32, to: u32) -> Uuid {
         .await
         .unwrap();
     booking["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Books `room` for 12–15 March and waits for its checklist: the booking and its pending item.
+async fn booked_with_item(app: &TestApp, api: &Api<'_>, room: Uuid) -> (Uuid, ChecklistItemOut) {
+    let booking = book(api, room, 12, 15).await;
+    app.settle().await;
+    (booking, items(api, "status=pending").await.remove(0))
 }
 
 async fn items(api: &Api<'_>, query: &str) -> Vec<ChecklistItemOut> {
@@ -75,10 +102,8 @@ async fn mark_done(api: &Api<'_>, id: Uuid) {
 }
 
 async fn a_booking_moved_twice_then_cancelled_leaves_one_item_then_nothing(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key, room, agoda) = app_with_listed_room(db).await;
     let api = app.api(&key);
-    let (room, agoda) = listed_room(&api).await;
     app.settle().await;
     let booking = book(&api, room, 12, 15).await;
     app.settle().await;
@@ -110,10 +135,8 @@ async fn a_booking_moved_twice_then_cancelled_leaves_one_item_then_nothing(db: D
 }
 
 async fn a_booking_moved_off_its_property_asks_to_reopen_the_nights_it_closed(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key, room, _) = app_with_listed_room(db).await;
     let api = app.api(&key);
-    let (room, _) = listed_room(&api).await;
     let ann: Value =
         api.send("POST", "/api/v1/staff", Some(json!({"name": "Ann Lee"})), 201).await.unwrap();
     let mut body = stay(room, "Massage and stay", 12, 15);
@@ -133,10 +156,8 @@ async fn a_booking_moved_off_its_property_asks_to_reopen_the_nights_it_closed(db
 }
 
 async fn a_cancellation_after_the_close_reopens_only_nights_nothing_else_holds(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key, room, _) = app_with_listed_room(db).await;
     let api = app.api(&key);
-    let (room, _) = listed_room(&api).await;
     let first = book(&api, room, 12, 15).await;
     book(&api, room, 14, 17).await;
     app.settle().await;
@@ -214,10 +235,8 @@ async fn an_airbnb_reservation_from_its_export_asks_the_other_platforms_to_close
 }
 
 async fn listings_and_items_refuse_what_they_cannot_be(db: Db) {
-    let app = TestApp::start(db, false).await;
-    let (_, key) = app.tenant().await;
+    let (app, key, room, agoda) = app_with_listed_room(db).await;
     let api = app.api(&key);
-    let (room, agoda) = listed_room(&api).await;
     let path = format!("/api/v1/resources/{room}/listings");
     let bad = json!({"platform": "hotels_com", "room": ""});
     let problem = api.send::<ListingOut>("POST", &path, Some(bad), 201).await.unwrap_err();
@@ -284,11 +303,8 @@ fn reminding(config: &mut Config, sink: &SmtpSink) {
 async fn overdue_items_are_emailed_per_platform_once_per_quiet_period(db: Db) {
     let sink = SmtpSink::start().await;
     let app = TestApp::start_public_with(db, |config| reminding(config, &sink)).await;
-    let (_, key) = app.tenant().await;
+    let (key, room) = alerted_room(&app).await;
     let api = app.api(&key);
-    let emails = json!({"alert_emails": ["ops@example.com"]});
-    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
-    let (room, _) = listed_room(&api).await;
     book(&api, room, 12, 15).await;
     app.settle().await;
     assert_eq!(subjects(&sink), ["Kalends alert: Agoda checklist overdue: 1 item"]);
@@ -424,11 +440,8 @@ async fn an_overdue_item_is_reminded_again_as_check_in_approaches(db: Db) {
         config.checklists.reminder_steps_secs = vec![u64::try_from(step).unwrap()];
     })
     .await;
-    let (_, key) = app.tenant().await;
+    let (key, room) = alerted_room(&app).await;
     let api = app.api(&key);
-    let emails = json!({"alert_emails": ["ops@example.com"]});
-    api.send::<Value>("PATCH", "/api/v1/settings", Some(emails), 200).await.unwrap();
-    let (room, _) = listed_room(&api).await;
     let stay = json!({"title": "Late", "resource_id": room, "start_date": tomorrow.to_string(),
         "end_date": (tomorrow + chrono::Duration::days(2)).to_string()});
     api.send::<Value>("POST", "/api/v1/bookings", Some(stay), 201).await.unwrap();
@@ -437,6 +450,72 @@ async fn an_overdue_item_is_reminded_again_as_check_in_approaches(db: Db) {
     assert_eq!(subjects.len(), 2, "overdue, then again at the step: {subjects:?}");
     let last = sink.messages().pop().unwrap().text();
     assert!(last.contains("check-in is near"), "{last}");
+    app.stop().await;
+}
+
+/// The host skips Agoda's close of a booking's nights (Agoda closed them itself); the booking
+/// is cancelled and a later one takes the same nights: Agoda must be asked to close them.
+async fn a_skip_answers_its_booking_and_a_later_booking_of_those_nights_is_asked_for(db: Db) {
+    let (app, key, room, _) = app_with_listed_room(db).await;
+    let api = app.api(&key);
+    let (first, item) = booked_with_item(&app, &api, room).await;
+    let skip = format!("/api/v1/checklist-items/{}/skip", item.id);
+    let body = json!({"note": "Agoda closed them itself"});
+    api.send::<ChecklistItemOut>("POST", &skip, Some(body), 200).await.unwrap();
+    api.cancel_booking(first).await.unwrap();
+    app.settle().await;
+    let second = book(&api, room, 12, 15).await;
+    app.settle().await;
+    let asked = items(&api, "status=pending").await;
+    let asked: Vec<_> = asked.iter().map(|i| (i.action.as_str(), i.booking_id)).collect();
+    assert_eq!(asked, [("close", Some(second))], "the skip answered the first booking only");
+    app.stop().await;
+}
+
+/// A host closes the nights on the extranet while the booking moves: the close they did was
+/// superseded meanwhile, and marking it done still records that the platform has those nights
+/// closed, so they are asked to be opened again.
+async fn a_close_done_while_its_booking_moved_is_recorded_and_its_nights_reopened(db: Db) {
+    let (app, key, room, _) = app_with_listed_room(db).await;
+    let api = app.api(&key);
+    let (booking, item) = booked_with_item(&app, &api, room).await;
+    let moved = json!({"start_date": "2030-03-20", "end_date": "2030-03-22"});
+    let path = format!("/api/v1/bookings/{booking}");
+    api.send::<Value>("PATCH", &path, Some(moved), 200).await.unwrap();
+    app.settle().await;
+    mark_done(&api, item.id).await;
+    app.settle().await;
+    assert_eq!(
+        pending(&api, "agoda").await,
+        [nights("open", "2030-03-12", "2030-03-15"), nights("close", "2030-03-20", "2030-03-22")]
+    );
+    app.stop().await;
+}
+
+/// An item marked done by mistake before it was due, and opened again after, is reminded of
+/// like a new one.
+async fn a_reopened_item_is_reminded_of_again(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_public_with(db, |config| {
+        reminding(config, &sink);
+        config.checklists.due_after_secs = 3;
+        config.checklists.urgent_due_secs = 3;
+    })
+    .await;
+    let (key, room) = alerted_room(&app).await;
+    let api = app.api(&key);
+    book(&api, room, 12, 15).await;
+    let item = crate::helpers::eventually(Duration::from_secs(10), || async {
+        items(&api, "status=pending").await.pop()
+    })
+    .await;
+    mark_done(&api, item.id).await;
+    app.settle().await;
+    assert_eq!(subjects(&sink), Vec::<String>::new(), "done before it was due");
+    let reopen = format!("/api/v1/checklist-items/{}/reopen", item.id);
+    api.send::<ChecklistItemOut>("POST", &reopen, None, 200).await.unwrap();
+    app.settle().await;
+    assert_eq!(subjects(&sink), ["Kalends alert: Agoda checklist overdue: 1 item"]);
     app.stop().await;
 }
 
@@ -449,4 +528,7 @@ on_both_databases!(
     an_airbnb_reservation_from_its_export_asks_the_other_platforms_to_close,
     listings_and_items_refuse_what_they_cannot_be,
     overdue_items_are_emailed_per_platform_once_per_quiet_period,
+    a_skip_answers_its_booking_and_a_later_booking_of_those_nights_is_asked_for,
+    a_close_done_while_its_booking_moved_is_recorded_and_its_nights_reopened,
+    a_reopened_item_is_reminded_of_again,
 );
