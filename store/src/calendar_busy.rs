@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::imports::columns;
 use super::{Pool, Store, StoreError, now, with_pool, with_read_pool};
-use kalends_core::domain::{Connection, TimeZone};
+use kalends_core::domain::{Connection, Provider, TimeZone};
 use kalends_core::job::Job;
 use kalends_ical::Span;
 
@@ -45,6 +45,15 @@ impl BusyChange {
             Self::Free { remote_id } => Some(remote_id),
             Self::Busy(_) => None,
         }
+    }
+
+    /// The id of a changed event that is a whole CalDAV resource (not one occurrence of one).
+    fn resource(&self) -> Option<&str> {
+        let id = match self {
+            Self::Free { remote_id } => remote_id,
+            Self::Busy(event) => &event.remote_id,
+        };
+        (!id.contains('#')).then_some(id.as_str())
     }
 
     /// The event, for a `Busy`.
@@ -196,6 +205,29 @@ macro_rules! delete_busy {
     }};
 }
 
+/// Deletes the calendar's stored occurrences (`name#RECURRENCE-ID`) of the CalDAV resources
+/// `$names`, in `$tx`; evaluates to the rows deleted.
+macro_rules! delete_occurrences {
+    ($tx:expr, $calendar:expr, $names:expr) => {{
+        let calendar: &BusyCalendar<'_> = $calendar;
+        let mut deleted = 0;
+        for name in $names {
+            let prefix = format!("{name}#");
+            let sql = "DELETE FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2 \
+                       AND substr(remote_id, 1, $3) = $4";
+            deleted += sqlx::query(sql)
+                .bind(calendar.connection.id)
+                .bind(calendar.calendar_id)
+                .bind(i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX))
+                .bind(&prefix)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+        }
+        deleted
+    }};
+}
+
 /// Deletes the calendar's stored busy times among `$stored` (remote ids) that `$listed` (a
 /// set of remote ids) lacks, in `$tx`; evaluates to the rows deleted.
 macro_rules! delete_unlisted {
@@ -265,6 +297,13 @@ impl Store {
         let changed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let mut changed = 0;
+            // A CalDAV resource's occurrences are stored as `name#RECURRENCE-ID`: a resource
+            // changed or gone takes its stored occurrences with it (a weekly event made single
+            // keeps none of them; its new content follows).
+            if calendar.connection.provider == Provider::Caldav {
+                let resources = changes.iter().filter_map(BusyChange::resource);
+                changed += delete_occurrences!(tx, &calendar, resources);
+            }
             // In the list's order; the events that became free next to each other go together.
             for run in changes.chunk_by(|a, b| a.freed().is_some() == b.freed().is_some()) {
                 changed += delete_busy!(tx, &calendar, run.iter().filter_map(BusyChange::freed));

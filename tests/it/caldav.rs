@@ -234,7 +234,15 @@ async fn bookings_appear_move_and_disappear_and_busy_times_come_back(db: Db, kin
     assert_eq!(labels.iter().filter(|l| **l == "Dentist").count(), 1, "{busy:?}");
     assert!(!labels.contains(&"Maybe lunch") && !labels.contains(&"Colour and cut"), "{busy:?}");
 
-    // The weekly event deleted by hand: its occurrences are free again (sync-collection).
+    // The weekly event made a single one by hand: its other occurrences are free again.
+    server.put_event("gym.ics", &own_event("gym", day(2), "Gym")).await;
+    assert_eq!(app.call("POST", &sync, &ann.key, None).await.0, 202);
+    app.settle().await;
+    let busy = ann.calendar_busy(&app, day(0), day(30)).await;
+    let gym = busy.iter().filter(|(_, label)| label == "Gym").count();
+    assert_eq!(gym, 1, "one gym session left: {busy:?}");
+
+    // The event deleted by hand: its time is free again (sync-collection).
     let (status, _) = server.request("DELETE", &format!("{}gym.ics", server.calendar), None).await;
     assert!(matches!(status, 200 | 204), "{status}");
     assert_eq!(app.call("POST", &sync, &ann.key, None).await.0, 202);
