@@ -35,7 +35,11 @@ pub async fn after_booking_change(
         // Version 1: the write that runs this made the booking.
         let just_made = booking.version == 1;
         detect_of(store, tenant.id, item, span, &booking.data.owners(), just_made).await?;
-        judge_rules(store, tenant, booking, rewrite, rules).await
+        judge_rules(store, tenant, booking, rewrite, rules).await?;
+        if !just_made {
+            judge_neighbours(store, tenant, booking, rewrite).await?;
+        }
+        Ok::<_, StoreError>(())
     };
     if let Err(error) = result.await {
         tracing::error!(booking_id = %booking.id, %error, "conflict detection failed after a booking change");
@@ -75,6 +79,38 @@ pub async fn after_rules_change(store: &Store, tenant: &Tenant, owner: Owner) {
     if let Err(error) = result.await {
         tracing::error!(?owner, %error, "its bookings could not be judged again after a change of rules");
     }
+}
+
+/// Judges again the bookings with an open rule conflict in the owners `booking` left or is in
+/// (`rewrite` names those it had): moved away or cancelled, it may have been what broke their
+/// turnover day, gap or buffer. Their notice and window stand (they did not move).
+async fn judge_neighbours(
+    store: &Store,
+    tenant: &Tenant,
+    booking: &Booking,
+    rewrite: &Rewrite,
+) -> Result<(), StoreError> {
+    let mut owners = booking.data.owners();
+    for &owner in &rewrite.held_by {
+        if !owners.contains(&owner) {
+            owners.push(owner);
+        }
+    }
+    let mut ids = Vec::new();
+    for owner in owners {
+        ids.extend(store.rule_conflicted_bookings(owner).await?);
+    }
+    ids.retain(|&id| id != booking.id);
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    for neighbour in store.bookings_by_ids(tenant.id, &ids).await? {
+        let kept = Rewrite::kept(&neighbour.data);
+        judge_rules(store, tenant, &neighbour, &kept, None).await?;
+    }
+    Ok(())
 }
 
 /// Brings the rule conflicts of `booking` up to date: one per rule of one owner it breaks.

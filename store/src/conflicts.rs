@@ -265,6 +265,23 @@ impl Store {
             .collect())
     }
 
+    /// The bookings with an open rule conflict of `owner`: those a change next to them (a
+    /// booking moved away or cancelled) may settle.
+    pub async fn rule_conflicted_bookings(&self, owner: Owner) -> Result<Vec<Uuid>, StoreError> {
+        let column = match owner {
+            Owner::Resource(_) => "resource_id",
+            Owner::Staff(_) => "staff_id",
+        };
+        let sql = format!(
+            "SELECT DISTINCT item_a FROM conflicts WHERE {column} = $1 AND status = 'open' \
+             AND kind = 'rule'"
+        );
+        let rows: Vec<(String,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(owner.id()).fetch_all(pool).await
+        })?;
+        Ok(rows.iter().filter_map(|(item,)| item.strip_prefix("booking:")?.parse().ok()).collect())
+    }
+
     /// Writes a detection pass's [`Plan`] in one transaction, with the `conflict.opened` and
     /// `conflict.resolved` events and alerts it owes. A new collision that someone resolved by
     /// hand at exactly these times is not opened again until its items move.

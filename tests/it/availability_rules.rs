@@ -170,6 +170,39 @@ async fn a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_other
     app.stop().await;
 }
 
+/// A stay checked in on the day another checks out breaks the room's turnover day; once that
+/// other stay is cancelled, or moved away, the turnover is kept and the conflict resolves.
+async fn a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved_away(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "UTC").await;
+    put_rules(&api, &format!("resources/{room}"), json!({"turnover_days": 1})).await;
+    let open = || async {
+        let open: Value =
+            api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+        open["items"].as_array().unwrap().clone()
+    };
+    for (month, cancelled) in [("2030-02", true), ("2030-03", false)] {
+        let day = |d: u32| format!("{month}-{d:02}");
+        let before = post(&api, stay(room, &day(10), &day(12)), false).await.unwrap();
+        let after = post(&api, stay(room, &day(12), &day(14)), false).await.unwrap();
+        let flagged = open().await;
+        assert_eq!(flagged.len(), 1, "{flagged:?}");
+        let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
+        assert_eq!(named, (&json!("turnover_days"), &after["id"]));
+        let path = format!("/api/v1/bookings/{}", before["id"].as_str().unwrap());
+        if cancelled {
+            api.send::<Value>("POST", &format!("{path}/cancel"), None, 200).await.unwrap();
+        } else {
+            let away = json!({"start_date": "2030-04-01", "end_date": "2030-04-03"});
+            api.send::<Value>("PATCH", &path, Some(away), 200).await.unwrap();
+        }
+        assert_eq!(open().await, Vec::<Value>::new(), "the turnover is kept now");
+    }
+    app.stop().await;
+}
+
 async fn new_rules_judge_the_bookings_already_made_flagging_and_clearing_at_once(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -454,6 +487,7 @@ async fn fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between
 }
 
 on_both_databases!(
+    a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved_away,
     rules_are_read_back_as_written_and_an_empty_object_clears_them,
     rules_out_of_range_are_field_errors_and_the_old_rules_stay,
     stays_show_booked_turnover_and_where_a_stay_may_start_and_end,
