@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::conflicts::after_booking_change;
-use kalends_core::availability::{Moved, Rewrite};
+use kalends_core::availability::Rewrite;
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Tenant};
 use kalends_core::job::Job;
 use kalends_store::{Overlap, OwnerRules, Replacing, Store, StoreError, Written};
@@ -184,7 +184,7 @@ async fn upsert(
             }
             Some(existing) => {
                 let rewrite = Rewrite::between(&existing.data, &new);
-                let replacing = Replacing { version: existing.version, moved: rewrite.moved };
+                let replacing = Replacing { version: existing.version, rewrite: rewrite.clone() };
                 write_replacement(store, tenant, existing.id, replacing, new.clone(), overlap)
                     .await
                     .map(|booking| (UpsertOutcome::Updated { rewrite, booking }, None))
@@ -220,7 +220,7 @@ pub async fn replace(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
-    let replacing = Replacing { version: expected_version, moved: Moved::NEW };
+    let replacing = Replacing { version: expected_version, rewrite: Rewrite::new_booking() };
     let booking = write_replacement(store, tenant, id, replacing, new, overlap).await?;
     after_booking_change(store, tenant, &booking, &Rewrite::new_booking(), None).await;
     Ok(booking)
@@ -249,7 +249,7 @@ where
             return Ok(current);
         }
         let rewrite = Rewrite::between(&current.data, &new);
-        let replacing = Replacing { version: current.version, moved: rewrite.moved };
+        let replacing = Replacing { version: current.version, rewrite: rewrite.clone() };
         match write_replacement(store, tenant, id, replacing, new, overlap).await {
             Err(StoreError::VersionConflict) => continue,
             Ok(booking) => {

@@ -12,7 +12,7 @@ use super::rules::{self, OwnerRules};
 use super::{
     Page, Pool, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool,
 };
-use kalends_core::availability::Moved;
+use kalends_core::availability::Rewrite;
 use kalends_core::domain::{
     Booking, BookingSpan, BookingStatus, Customer, NewBooking, Owner, Tenant, TimeZone,
 };
@@ -449,7 +449,7 @@ impl Store {
         with_pool!(self, |pool| {
             let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new, overlap);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
-            reject_overlaps!(tx, tenant, candidate, &owners, home, Moved::NEW);
+            reject_overlaps!(tx, tenant, candidate, &owners, home, &Rewrite::new_booking());
             let mut insert = bind_content!(sqlx::query(AssertSqlSafe(sql.as_str())), &new, home)
                 .bind(id)
                 .bind(tenant.id)
@@ -528,14 +528,14 @@ impl Store {
         overlap: Overlap,
         owed: &[Job],
     ) -> Result<Booking, StoreError> {
-        let Replacing { version: expected_version, moved } = replacing;
+        let Replacing { version: expected_version, rewrite } = replacing;
         let at = now();
         let sql = update_sql();
         let owners = new.owners();
         let created_at = with_pool!(self, |pool| {
             let (mut tx, home) = begin_booking_write!(self, pool, tenant, &new, overlap);
             let candidate = owner_writes::candidate(overlap, id, &new, home);
-            reject_overlaps!(tx, tenant, candidate, &owners, home, moved);
+            reject_overlaps!(tx, tenant, candidate, &owners, home, &rewrite);
             let query = sqlx::query_as::<_, (DateTime<Utc>,)>(AssertSqlSafe(sql.as_str()));
             let Some((created_at,)) = bind_content!(query, &new, home)
                 .bind(at)
@@ -575,7 +575,8 @@ impl Store {
             return Ok(());
         };
         let (hits, broken) = with_read_pool!(self, |pool| {
-            owner_writes::judge_owners!(pool, tenant, &candidate, &owners, home, Moved::NONE)
+            let kept = Rewrite::kept(&existing.data);
+            owner_writes::judge_owners!(pool, tenant, &candidate, &owners, home, &kept)
         })?;
         match (hits.is_empty(), broken.is_empty()) {
             (false, _) => Err(StoreError::Collides(hits)),

@@ -20,20 +20,20 @@
 use uuid::Uuid;
 
 use super::{Pool, Store};
-use kalends_core::availability::Moved;
+use kalends_core::availability::Rewrite;
 use kalends_core::conflicts::Busy;
 use kalends_core::domain::{BookingStatus, NewBooking, Owner, TimeZone};
 
-/// What a replacement of a booking replaces: the version its writer read, and which ends of
-/// that version's span it moves ([`Moved::between`]; the notice and the booking window judge
-/// only those).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a replacement of a booking replaces: the version its writer read, and what the write
+/// does to it as the notice and the booking window see it ([`Rewrite::between`]: the ends it
+/// moves, and the owners that held it, to which it is not new).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replacing {
     /// The stored version; another write since makes the replacement a
     /// [`super::StoreError::VersionConflict`].
     pub version: i64,
-    /// The ends the replacement moves.
-    pub moved: Moved,
+    /// The ends the replacement moves and the owners that held the booking.
+    pub rewrite: Rewrite,
 }
 
 /// What a booking write does when the booking would overlap another item of its resource or
@@ -148,21 +148,22 @@ pub(super) use begin_owner_write;
 /// What `$candidate` (a [`Busy`]) would break among the items of `$owners` (a `&[Owner]`) of
 /// `$tenant`: the items it overlaps (`kalends_core::conflict_plan::add_refusing_hits`)
 /// and the availability rules it breaks, its days counted in `$home`, the notice and the window
-/// judging only the ends `$moved` names as each owner sees them ([`Moved::for_owner`]: to an
-/// owner the booking is new to, both ends are new unless it had begun). Reads with `$executor`
+/// judging only the ends `$rewrite` moves as each owner sees them ([`Rewrite::seen_by`]: to an
+/// owner that did not hold the booking, both ends are new unless it had begun), the same
+/// judgement as the one after a write (`service::conflicts`). Reads with `$executor`
 /// (re-evaluated for each statement: `&mut *tx` inside a write, or a pool): the owners' rules in
 /// one statement, then each owner's busy items around the booking as far as its rules reach,
 /// a resource's with its family's (a booking of the house collides with one of a room).
 /// Evaluates to `Result<(Vec<ConflictItem>, Vec<Violation>), StoreError>`.
 macro_rules! judge_owners {
-    ($executor:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr, $moved:expr) => {{
-        let (tenant, candidate, owners, home, moved): (
+    ($executor:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr, $rewrite:expr) => {{
+        let (tenant, candidate, owners, home, rewrite): (
             &kalends_core::domain::Tenant,
             &kalends_core::conflicts::Busy,
             &[kalends_core::domain::Owner],
             kalends_core::domain::TimeZone,
-            kalends_core::availability::Moved,
-        ) = ($tenant, $candidate, $owners, $home, $moved);
+            &kalends_core::availability::Rewrite,
+        ) = ($tenant, $candidate, $owners, $home, $rewrite);
         let now = chrono::Utc::now();
         async {
             let ruled = $crate::rules::fetch_rules!(tenant, owners, $executor)?;
@@ -181,8 +182,7 @@ macro_rules! judge_owners {
                     .collect::<Result<Vec<_>, _>>()?;
                 kalends_core::conflict_plan::add_refusing_hits(candidate, &items, &mut hits);
                 if let Some(r) = rules {
-                    let holds_it = items.iter().any(|item| item.item == candidate.item);
-                    let moved = moved.for_owner(holds_it, candidate.start <= now);
+                    let moved = rewrite.seen_by(owner, candidate.start <= now);
                     let zones = (home, r.zone);
                     broken.extend(kalends_core::availability::judge(
                         &r.rules, zones, now, candidate, &items, moved,
@@ -199,13 +199,13 @@ pub(super) use judge_owners;
 /// Inside a transaction from [`begin_owner_write!`]: returns [`super::StoreError::Collides`]
 /// from the enclosing function when `$candidate` (an `Option<Busy>`: `None` checks nothing)
 /// overlaps another item of `$owners`, or [`super::StoreError::BreaksRules`] when it breaks
-/// one of their availability rules ([`judge_owners!`], the write moving the ends `$moved` names).
+/// one of their availability rules ([`judge_owners!`], the write being `$rewrite`).
 macro_rules! reject_overlaps {
-    ($tx:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr, $moved:expr) => {{
+    ($tx:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr, $rewrite:expr) => {{
         let candidate: Option<kalends_core::conflicts::Busy> = $candidate;
         if let Some(candidate) = candidate {
             let (hits, broken) = $crate::owner_writes::judge_owners!(
-                &mut *$tx, $tenant, &candidate, $owners, $home, $moved
+                &mut *$tx, $tenant, &candidate, $owners, $home, $rewrite
             )?;
             if !hits.is_empty() {
                 return Err($crate::StoreError::Collides(hits));

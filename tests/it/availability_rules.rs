@@ -203,6 +203,51 @@ async fn a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved
     app.stop().await;
 }
 
+/// A stay moved from a house to its room, and one reinstated after its cancellation, are new to
+/// the room's day-counting rules: a checked write refuses what the unchecked one flags, for the
+/// same reason.
+async fn a_checked_write_refuses_what_an_unchecked_one_flags_when_a_stay_is_new_to_a_room(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let house = room(&api, "UTC").await;
+    let in_house =
+        ResourceIn { name: "Room 1".into(), parent_id: Some(house), ..Default::default() };
+    let room_1 = api.create_resource(&in_house).await.unwrap().id;
+    let day = |offset: i64| {
+        (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
+    };
+    let open_rules = || async {
+        let open: Value =
+            api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+        let items = open["items"].as_array().unwrap().clone();
+        items.iter().map(|c| c["rule"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>()
+    };
+    // Soon, on the house (no rules): moved into the room, which wants three days' notice.
+    let soon = post(&api, stay(house, &day(1), &day(3)), false).await.unwrap();
+    let gone = post(&api, stay(room_1, &day(20), &day(22)), false).await.unwrap();
+    api.cancel_booking(gone["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    put_rules(&api, &format!("resources/{room_1}"), json!({"min_notice_days": 30})).await;
+    let path = |booking: &Value| format!("/api/v1/bookings/{}", booking["id"].as_str().unwrap());
+    let checked = |booking: &Value| format!("{}?reject_conflicts=true", path(booking));
+
+    let into_room = json!({"resource_id": room_1});
+    let refused = api.send::<Value>("PATCH", &checked(&soon), Some(into_room.clone()), 200).await;
+    let refused = refused.unwrap_err();
+    assert_eq!((refused.status, refused.rule.as_deref()), (422, Some("min_notice_days")));
+    api.send::<Value>("PATCH", &path(&soon), Some(into_room), 200).await.unwrap();
+    assert_eq!(open_rules().await, ["min_notice_days"], "flagged for the same reason");
+
+    // Reinstated inside the notice it now lacks: new to the room again.
+    let back = json!({"status": "confirmed"});
+    let refused = api.send::<Value>("PATCH", &checked(&gone), Some(back.clone()), 200).await;
+    let refused = refused.unwrap_err();
+    assert_eq!((refused.status, refused.rule.as_deref()), (422, Some("min_notice_days")));
+    api.send::<Value>("PATCH", &path(&gone), Some(back), 200).await.unwrap();
+    assert_eq!(open_rules().await, ["min_notice_days", "min_notice_days"]);
+    app.stop().await;
+}
+
 async fn new_rules_judge_the_bookings_already_made_flagging_and_clearing_at_once(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -487,6 +532,7 @@ async fn fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between
 }
 
 on_both_databases!(
+    a_checked_write_refuses_what_an_unchecked_one_flags_when_a_stay_is_new_to_a_room,
     a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved_away,
     rules_are_read_back_as_written_and_an_empty_object_clears_them,
     rules_out_of_range_are_field_errors_and_the_old_rules_stay,

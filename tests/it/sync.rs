@@ -12,7 +12,7 @@ use kalends::api::bookings::{BookingIn, BookingPatch, CustomerIn};
 use kalends::api::conflicts::ConflictOut;
 use kalends::api::connections::ConnectionOut;
 use kalends::api::staff::StaffIn;
-use kalends_core::availability::Moved;
+use kalends_core::availability::Rewrite;
 use kalends_core::conflicts::Severity;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -648,7 +648,8 @@ async fn synced_then_renamed_without_jobs(
         let current = app.store.booking(tenant.id, *id).await.unwrap();
         let mut renamed = current.data.clone();
         renamed.title = format!("{title} {n}");
-        let replacing = Replacing { version: current.version, moved: Moved::NONE };
+        let replacing =
+            Replacing { version: current.version, rewrite: Rewrite::kept(&current.data) };
         app.store
             .replace_booking(&tenant, *id, replacing, renamed, Overlap::Allow, &[])
             .await

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{NightItem, Rule, Rules, Violation, check_appointment, check_stay, nights_reach};
 use crate::conflicts::Busy;
-use crate::domain::{BookingSpan, NewBooking, Owner, TimeZone, local_midnight};
+use crate::domain::{BookingSpan, BookingStatus, NewBooking, Owner, TimeZone, local_midnight};
 
 /// Which ends of a booking a write moves: the rules that measure from today (the notice, the
 /// booking window) judge only an end that moved, and what they found of an end that stayed
@@ -91,9 +91,14 @@ impl Rewrite {
         Self { moved: Moved::NONE, held_by: booking.owners() }
     }
 
-    /// From the stored booking to the written one.
+    /// From the stored booking to the written one. A cancelled booking is held by no owner:
+    /// reinstated, it is judged as a new booking (unless it had begun and keeps its start).
     pub fn between(old: &NewBooking, new: &NewBooking) -> Self {
-        Self { moved: Moved::between(&old.span, &new.span), held_by: old.owners() }
+        let held_by = match old.status {
+            BookingStatus::Cancelled => Vec::new(),
+            BookingStatus::Tentative | BookingStatus::Confirmed => old.owners(),
+        };
+        Self { moved: Moved::between(&old.span, &new.span), held_by }
     }
 
     /// The ends `owner` sees moved, for a booking that had `begun`.
@@ -291,6 +296,31 @@ mod tests {
         assert_eq!(kept.seen_by(other, false), Moved::NEW, "moved to another room");
         assert_eq!(kept.seen_by(other, true), Moved::NONE, "moved there mid-stay");
         assert_eq!(Rewrite::new_booking().seen_by(room, false), Moved::NEW);
+    }
+
+    #[test]
+    fn a_booking_reinstated_after_its_cancellation_is_new_to_its_owners() {
+        let id = Uuid::now_v7();
+        let cancelled = NewBooking {
+            external_id: None,
+            resource_id: Some(id),
+            staff_ids: Vec::new(),
+            status: BookingStatus::Cancelled,
+            title: "Stay".into(),
+            description: None,
+            location: None,
+            customer: None,
+            span: BookingSpan::AllDay {
+                start: NaiveDate::from_ymd_opt(2030, 3, 10).unwrap(),
+                end: NaiveDate::from_ymd_opt(2030, 3, 12).unwrap(),
+            },
+        };
+        let confirmed = NewBooking { status: BookingStatus::Confirmed, ..cancelled.clone() };
+        let room = Owner::Resource(id);
+        let back = Rewrite::between(&cancelled, &confirmed);
+        assert_eq!(back.seen_by(room, false), Moved::NEW, "held by nobody while cancelled");
+        let kept = Rewrite::between(&confirmed, &confirmed);
+        assert_eq!(kept.seen_by(room, false), Moved::NONE);
     }
 
     #[test]
