@@ -96,10 +96,7 @@ async fn judge_neighbours(
             owners.push(owner);
         }
     }
-    let mut ids = Vec::new();
-    for owner in owners {
-        ids.extend(store.rule_conflicted_bookings(owner).await?);
-    }
+    let mut ids = store.rule_conflicted_bookings(&owners).await?;
     ids.retain(|&id| id != booking.id);
     ids.sort_unstable();
     ids.dedup();

@@ -265,19 +265,35 @@ impl Store {
             .collect())
     }
 
-    /// The bookings with an open rule conflict of `owner`: those a change next to them (a
-    /// booking moved away or cancelled) may settle.
-    pub async fn rule_conflicted_bookings(&self, owner: Owner) -> Result<Vec<Uuid>, StoreError> {
-        let column = match owner {
-            Owner::Resource(_) => "resource_id",
-            Owner::Staff(_) => "staff_id",
-        };
+    /// The bookings with an open rule conflict of one of `owners` (at most a few: a booking's),
+    /// in one query: those a change next to them (a booking moved away or cancelled) may
+    /// settle.
+    pub async fn rule_conflicted_bookings(
+        &self,
+        owners: &[Owner],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        if owners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let terms: Vec<String> = owners
+            .iter()
+            .enumerate()
+            .map(|(i, owner)| match owner {
+                Owner::Resource(_) => format!("resource_id = ${}", i + 1),
+                Owner::Staff(_) => format!("staff_id = ${}", i + 1),
+            })
+            .collect();
         let sql = format!(
-            "SELECT DISTINCT item_a FROM conflicts WHERE {column} = $1 AND status = 'open' \
-             AND kind = 'rule'"
+            "SELECT DISTINCT item_a FROM conflicts WHERE ({}) AND status = 'open' \
+             AND kind = 'rule'",
+            terms.join(" OR ")
         );
         let rows: Vec<(String,)> = with_read_pool!(self, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(owner.id()).fetch_all(pool).await
+            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+            for owner in owners {
+                query = query.bind(owner.id());
+            }
+            query.fetch_all(pool).await
         })?;
         Ok(rows.iter().filter_map(|(item,)| item.strip_prefix("booking:")?.parse().ok()).collect())
     }
