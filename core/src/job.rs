@@ -203,13 +203,17 @@ impl Job {
 
     /// Bring the calendars of several bookings of a tenant up to date, in one job.
     pub fn sync_bookings(tenant_id: Uuid, booking_ids: Vec<Uuid>) -> Self {
-        Job::SyncBookings { tenant_id, booking_ids, lane: Lane::Live, refused: Vec::new() }
+        Job::sync_bookings_on(tenant_id, booking_ids, Lane::Live)
+    }
+
+    /// [`Job::sync_bookings`] travelling on `lane`, nothing refused yet.
+    pub fn sync_bookings_on(tenant_id: Uuid, booking_ids: Vec<Uuid>, lane: Lane) -> Self {
+        Job::SyncBookings { tenant_id, booking_ids, lane, refused: Vec::new() }
     }
 
     /// Bring a booking into a calendar that lacks it, on the backlog lane: what a replay owes.
     pub fn replay_booking(tenant_id: Uuid, booking_id: Uuid) -> Self {
-        let (booking_ids, lane) = (vec![booking_id], Lane::Backlog);
-        Job::SyncBookings { tenant_id, booking_ids, lane, refused: Vec::new() }
+        Job::sync_bookings_on(tenant_id, vec![booking_id], Lane::Backlog)
     }
 
     /// The queue lane the job travels on.

@@ -46,7 +46,8 @@ async fn tell(
     // Another run may claim the next revision first (two changes in quick succession): then
     // read again and tell the customer whatever is still untold, as the revision after it.
     for attempt in 0..3 {
-        let last = store.last_invite(booking_id).await?;
+        let messages = store.invitations(booking_id).await?;
+        let last = messages.last();
         // The booking is read after what was told last: the run that claimed that revision read
         // the booking before its claim, so this read is at least as new, and an older one never
         // goes out under a higher SEQUENCE (which the customer's calendar would keep).
@@ -56,9 +57,8 @@ async fn tell(
             };
             (booking, recipient) = now;
         }
-        let messages = store.invitations(booking_id).await?;
         let (invited, first) = (ever_invited(&messages), first_to(&messages, &recipient));
-        let plan = plan_invite(&booking, &tenant.settings, last.as_ref(), invited, resend);
+        let plan = plan_invite(&booking, &tenant.settings, last, invited, resend);
         let Some(plan) = plan else {
             break;
         };

@@ -188,8 +188,7 @@ fn together(rows: &[OutboxEntry]) -> Vec<(&OutboxEntry, Item)> {
             Slot::Batch(at) => {
                 let ((tenant_id, lane), booking_ids, carried) =
                     batches[at].take().unwrap_or_default();
-                let job = Job::SyncBookings { tenant_id, booking_ids, lane, refused: Vec::new() };
-                (row, Ok((job, carried)))
+                (row, Ok((Job::sync_bookings_on(tenant_id, booking_ids, lane), carried)))
             }
         })
         .collect()
@@ -268,12 +267,7 @@ mod tests {
         ];
         let items: Vec<(Job, Vec<i64>)> =
             together(&rows).into_iter().map(|(_, item)| item.unwrap()).collect();
-        let replay = Job::SyncBookings {
-            tenant_id: ann,
-            booking_ids: vec![b(1), b(3)],
-            lane: Lane::Backlog,
-            refused: Vec::new(),
-        };
+        let replay = Job::sync_bookings_on(ann, vec![b(1), b(3)], Lane::Backlog);
         assert_eq!(items, [(replay, vec![1, 3]), (Job::sync_booking(ann, b(2)), vec![2])]);
     }
 

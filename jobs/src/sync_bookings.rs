@@ -79,9 +79,7 @@ pub async fn run(
     let busy: Vec<Uuid> = existing.iter().filter(|id| !taken.contains(id)).copied().collect();
     let queued = async {
         for (at, booking_ids) in waits(store, &busy, settle).await? {
-            let refused = Vec::new();
-            let job = Job::SyncBookings { tenant_id, booking_ids, lane, refused };
-            store.enqueue_at(&job, at).await?;
+            store.enqueue_at(&Job::sync_bookings_on(tenant_id, booking_ids, lane), at).await?;
         }
         Ok::<_, StoreError>(())
     };

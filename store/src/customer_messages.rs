@@ -298,11 +298,11 @@ impl Store {
 
     /// The booking's invitations and cancellations (not its reminders), oldest first, whatever
     /// their status, read from the primary: what was told to which address, for the next
-    /// message's wording.
+    /// message's wording; the last is [`Store::last_invite`]'s.
     pub async fn invitations(&self, booking_id: Uuid) -> Result<Vec<CustomerMessage>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM customer_messages WHERE booking_id = $1 AND reminder = '' \
-             AND kind IN ('request', 'cancel') ORDER BY revision, id"
+            "SELECT {COLUMNS} FROM customer_messages WHERE booking_id = $1 AND kind <> 'reminder' \
+             ORDER BY revision, id"
         );
         let rows: Vec<MessageRow> = with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(booking_id).fetch_all(pool).await

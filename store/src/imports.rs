@@ -966,11 +966,8 @@ macro_rules! update_import {
         } = $record;
         let at = run.finished_at;
         let (etag, last_modified) = validators.clone().unwrap_or((None, None));
-        let (held, renewing) = match held {
-            Some(held) => (Some(held.until()), held.renewing()),
-            None => (None, None),
-        };
-        // $14 and $15: the lease's ends the run may have left (none for an unleased record).
+        // $14 and $15: the lease's ends while still the run's (none for an unleased record).
+        let (held, renewing) = held.map(|held| held.ends()).unzip();
         sqlx::query(
             "UPDATE imports SET status = $1, consecutive_failures = $2, running_until = NULL, \
              etag = CASE WHEN $3 THEN $4 ELSE etag END, \
@@ -982,7 +979,7 @@ macro_rules! update_import {
              held_reason = CASE $10 WHEN 'hold' THEN $12 \
              WHEN 'release' THEN NULL ELSE held_reason END, \
              next_run_at = COALESCE($13, next_run_at) WHERE id = $6 \
-             AND ($14 IS NULL OR running_until IN ($14, COALESCE($15, $14)))",
+             AND ($14 IS NULL OR running_until IN ($14, $15))",
         )
         .bind(status.as_str())
         .bind(i64::from(*failures))

@@ -441,11 +441,11 @@ impl Store {
         held: HeldUntil,
     ) -> Result<(), StoreError> {
         let sql = lease.release_own_sql();
-        let HeldUntil { until, renewing } = held;
+        let (until, renewing) = held.ends();
         with_pool!(self, |pool| {
             bind_keys!(sqlx::query(AssertSqlSafe(sql.as_str())), [&key])
                 .bind(until)
-                .bind(renewing.unwrap_or(until))
+                .bind(renewing)
                 .execute(pool)
                 .await
                 .map(|_| ())
@@ -468,14 +468,10 @@ pub struct HeldUntil {
 }
 
 impl HeldUntil {
-    /// The end the holder last renewed the lease to.
-    pub fn until(&self) -> DateTime<Utc> {
-        self.until
-    }
-
-    /// The end of a renewal under way when the work ended, which may have been written.
-    pub fn renewing(&self) -> Option<DateTime<Utc>> {
-        self.renewing
+    /// The ends the lease has while it is still the holder's: the one it last renewed it to,
+    /// and that of a renewal under way when the work ended (the same when none was).
+    pub fn ends(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.until, self.renewing.unwrap_or(self.until))
     }
 }
 
