@@ -10,15 +10,15 @@
 //!
 //! Either way the booking's `sync` entry keeps `external_edit` (what happened, what was done).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveTime;
+use chrono::{DateTime, NaiveTime, Utc};
 use kalends_core::domain::{
     Booking, BookingSpan, Connection, ExternalEditPolicy, Provider, Tenant,
 };
 use kalends_core::job::Job;
 use kalends_core::webhooks::{WebhookEvent, external_edit_data};
-use kalends_providers::calendar::{Change, Span, TimeZone, Window};
+use kalends_providers::calendar::{Change, RemoteEvent, Span, TimeZone, Window};
 use kalends_store::Store;
 use kalends_store::{BookingEvent, EventState, ExternalEditConflict, LEFT_DELETED};
 use serde_json::json;
@@ -106,6 +106,61 @@ pub async fn handle(
         found += 1;
     }
     Ok(found)
+}
+
+/// A full listing of one calendar, as an import made it: all a calendar without incremental
+/// changes (a CalDAV server without `sync-collection`) ever gives, and what the others give when
+/// their cursor lapses or a series changed.
+#[derive(Clone, Copy, Debug)]
+pub struct Listing<'a> {
+    /// The calendar listed.
+    pub calendar_id: &'a str,
+    /// The window's events.
+    pub listed: &'a [Change],
+    /// The single events after the window.
+    pub later: &'a [RemoteEvent],
+    /// The window.
+    pub window: Window,
+    /// When the listing was asked for: an event written after that may be missing from it
+    /// without having been deleted.
+    pub asked_at: DateTime<Utc>,
+}
+
+/// Looks through a full listing for edits of Kalends's own events, as [`handle`] does through
+/// a change list: a moved event is among the listed ones, a deleted one is missing from them.
+pub async fn handle_listing(
+    store: &Store,
+    tenant: &Tenant,
+    connection: &Connection,
+    listing: Listing<'_>,
+) -> Result<usize, kalends_store::StoreError> {
+    // A day within each end: the provider's idea of what meets the window and a whole-day
+    // booking's stored span may differ by a zone there.
+    let margin = chrono::Duration::days(1);
+    let inner = (listing.window.start + margin, listing.window.end - margin);
+    let written: HashSet<String> = store
+        .written_events_in(connection.id, listing.calendar_id, inner, listing.asked_at)
+        .await?
+        .into_iter()
+        .collect();
+    if written.is_empty() {
+        return Ok(0);
+    }
+    let listed = listing.listed.iter().filter_map(|change| match change {
+        Change::Upserted(event) => Some(event),
+        Change::Deleted { .. } => None,
+    });
+    let mut present: HashSet<&str> = HashSet::new();
+    let mut edits: Vec<Change> = Vec::new();
+    for event in listed.chain(listing.later) {
+        present.insert(event.id.as_str());
+        if written.contains(&event.id) {
+            edits.push(Change::Upserted(event.clone()));
+        }
+    }
+    let missing = written.iter().filter(|id| !present.contains(id.as_str()));
+    edits.extend(missing.map(|id| Change::Deleted { id: id.clone() }));
+    handle(store, tenant, connection, &edits, listing.window).await
 }
 
 /// Whether the booking's time overlaps `window`.

@@ -10,7 +10,9 @@
 //! what was stored from there. Either way the items and the new cursor commit in one
 //! transaction, so a run that fails half-way changes nothing and the next one asks again from
 //! the old cursor: nothing is lost, and the unique (connection, calendar, event) key means
-//! nothing is stored twice.
+//! nothing is stored twice. A staff member's edits of Kalends's own events are looked for in
+//! both: the change list names them, a full listing shows them moved or lacks them (see
+//! [`crate::external_edits`]).
 //!
 //! A busy-times-only calendar (an organisation's tier whose tokens read free/busy and nothing
 //! else) has no events to list: its free/busy over the same window replaces what was stored at
@@ -48,6 +50,7 @@ use kalends_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
+use crate::external_edits::Listing;
 
 /// How far back the imported window starts.
 const PAST_DAYS: u64 = 1;
@@ -242,9 +245,16 @@ async fn import_calendar(
         }
     }
     let window = window_around(now);
+    let asked_at = Utc::now();
     match changes(credentials, calendar, None, window).await? {
         ChangeSet::Changes { changes, next_cursor } => {
             let later = later_events(credentials, calendar, window.end).await?;
+            let calendar_id = calendar.calendar_id;
+            let listing =
+                Listing { calendar_id, listed: &changes, later: &later, window, asked_at };
+            crate::external_edits::handle_listing(store, tenant, calendar.connection, listing)
+                .await
+                .map_err(ConnectionError::store)?;
             let own = own_events(store, calendar.connection).await?;
             let mut busy: Vec<CalendarBusyEvent> = changes
                 .into_iter()

@@ -126,6 +126,10 @@ impl ProviderError {
             409 if reason == Some("ErrorIrresolvableConflict") => {
                 Self::Transient { message, retry_after, unanswered: false }
             }
+            // WebDAV's Locked: a CalDAV server holds the collection for another write (Xandikos
+            // commits each one to git under a lock) or a client's `LOCK` is on the resource;
+            // Graph documents it for a locked item too. The same call goes through once released.
+            423 => Self::Transient { message, retry_after, unanswered: false },
             // A gateway that stopped waiting for the service behind it: the call may land there.
             504 => Self::Transient { message, retry_after, unanswered: true },
             408 | 429 | 500..=599 => Self::Transient { message, retry_after, unanswered: false },
@@ -271,6 +275,12 @@ mod tests {
         assert!(raced.is_retryable());
         let duplicate = ProviderError::from_status(409, Some("duplicate"), "exists".into(), None);
         assert!(!duplicate.is_retryable());
+    }
+
+    #[test]
+    fn a_locked_resource_is_tried_again_once_released() {
+        let locked = ProviderError::from_status(423, None, "Resource Locked".into(), None);
+        assert!(locked.is_retryable() && !locked.may_still_land());
     }
 
     #[test]

@@ -319,6 +319,34 @@ impl Store {
         Ok(events)
     }
 
+    /// The provider ids of the events this connection holds as written in `calendar_id` before
+    /// `written_before`, for bookings whose time meets `window`: what a full listing of that
+    /// window, begun at `written_before`, must show. One that it does not show was deleted
+    /// outside Kalends.
+    pub async fn written_events_in(
+        &self,
+        connection_id: Uuid,
+        calendar_id: &str,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        written_before: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT e.remote_id FROM booking_events e JOIN bookings b ON b.id = e.booking_id \
+                   WHERE e.connection_id = $1 AND e.calendar_id = $2 AND e.state = 'synced' \
+                   AND e.remote_id IS NOT NULL AND e.synced_at < $3 \
+                   AND b.span_end > $4 AND b.span_start < $5";
+        let ids: Vec<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar(sql)
+                .bind(connection_id)
+                .bind(calendar_id)
+                .bind(written_before)
+                .bind(window.0)
+                .bind(window.1)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(ids)
+    }
+
     /// The connections a booking goes to: the default connection of each assigned staff member
     /// that is not disconnected (a `needs_reauth` one included: its work waits for the reconnect).
     pub async fn sync_targets(&self, booking: &Booking) -> Result<Vec<Connection>, StoreError> {

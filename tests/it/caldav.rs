@@ -23,6 +23,7 @@ needs_peers!(
     a_changed_radicale_password_parks_the_work_and_reconnecting_replays_it,
     a_changed_xandikos_password_parks_the_work_and_reconnecting_replays_it,
     a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back,
+    hand_edits_are_put_back_when_a_changed_series_makes_the_calendar_listed_again,
 );
 needs_peers!(
     "needs Chromium and Radicale: run scripts/test";
@@ -33,11 +34,12 @@ needs_peers!(
 pub(crate) struct Staff {
     pub(crate) key: String,
     id: Uuid,
+    tenant_id: Uuid,
     browser: reqwest::Client,
 }
 
 pub(crate) async fn staff(app: &TestApp) -> Staff {
-    let (_, key) = app.tenant().await;
+    let (tenant, key) = app.tenant().await;
     let api = app.api(&key);
     let new = StaffIn {
         name: "Ann Lee".into(),
@@ -53,7 +55,7 @@ pub(crate) async fn staff(app: &TestApp) -> Staff {
         .unwrap();
     let opened = browser.get(&link.url).send().await.unwrap();
     assert_eq!(opened.status().as_u16(), 303);
-    Staff { key, id, browser }
+    Staff { key, id, tenant_id: tenant.id, browser }
 }
 
 impl Staff {
@@ -368,6 +370,73 @@ async fn a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back(db: Db) {
             app.call("GET", &format!("/api/v1/bookings/{booking}"), &ann.key, None).await;
         let edit = body["sync"][0]["external_edit"].as_str().unwrap_or_default();
         assert!(edit.contains("restored"), "{kind:?}: {body}");
+        app.stop().await;
+    }
+}
+
+/// A changed series makes the import list the whole calendar again rather than read its
+/// changes: the booking Ann moved and the one she deleted in that same while are found in the
+/// listing all the same, and put back.
+async fn hand_edits_are_put_back_when_a_changed_series_makes_the_calendar_listed_again(db: Db) {
+    for kind in [Server::Radicale, Server::Xandikos] {
+        let server = CaldavServer::start(kind, "pw-1").await;
+        let app = caldav_app(db).await;
+        let ann = staff(&app).await;
+        let connection = connect_and_check(&app, &ann, &server).await;
+        let moved = ann.booking(&app, day(20), "Massage").await;
+        let deleted = ann.booking(&app, day(21), "Facial").await;
+        app.settle().await;
+        let written = server.events().await;
+        assert_eq!(written.len(), 2, "{kind:?}: {written:?}");
+        let resource = |title: &str| {
+            let text = written.iter().find(|e| e.contains(title)).unwrap().clone();
+            let uid = text.split("UID:").nth(1).unwrap().split(['\r', '\n']).next().unwrap();
+            (format!("{}{uid}.ics", server.calendar), text)
+        };
+
+        // In one while: Ann drags the massage an hour later, deletes the facial, and adds a
+        // weekly yoga class of her own.
+        // Written in Amsterdam's local time (the booking is at 09:00 UTC).
+        let local = |hour: u32| {
+            let at = day(20).and_hms_opt(hour, 0, 0).unwrap().and_utc();
+            at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y%m%dT%H%M%S").to_string()
+        };
+        let (massage_url, massage) = resource("Massage");
+        let (start, end) = (local(9), local(10));
+        assert!(massage.contains(&start), "{kind:?}: {massage}");
+        let later = massage.replace(&end, &local(11)).replace(&start, &local(10));
+        let body = format!("BEGIN:VCALENDAR{later}END:VCALENDAR\r\n");
+        let (status, _) = server.request("PUT", &massage_url, Some(("text/calendar", body))).await;
+        assert!(matches!(status, 201 | 204), "{kind:?}: {status}");
+        let (facial_url, _) = resource("Facial");
+        let (status, _) = server.request("DELETE", &facial_url, None).await;
+        assert!(matches!(status, 200 | 204), "{kind:?}: {status}");
+        let yoga = own_event("yoga-1", day(2), "Yoga")
+            .replace("SUMMARY:", "RRULE:FREQ=WEEKLY;COUNT=10\r\nSUMMARY:");
+        server.put_event("yoga-1.ics", &yoga).await;
+        // The next import (not a reconciliation, which would find the deleted event missing
+        // too, but not say it was Ann's doing).
+        crate::organisations_busy_only::import_now(&app, ann.tenant_id, connection.id).await;
+
+        // Both are back as the bookings say, each booking saying what happened to its event,
+        // and the series blocks Ann's time.
+        let now = server.events().await;
+        let massage = now.iter().find(|e| e.contains("Massage")).expect("the massage");
+        assert!(massage.contains(&start), "{kind:?}: {massage}");
+        let facial = app.call("GET", &format!("/api/v1/bookings/{deleted}"), &ann.key, None).await;
+        assert!(now.iter().any(|e| e.contains("Facial")), "{kind:?}: {facial:?}");
+        for (booking, what) in [(moved, "moved"), (deleted, "deleted")] {
+            let path = format!("/api/v1/bookings/{booking}");
+            let (_, body) = app.call("GET", &path, &ann.key, None).await;
+            let edit = body["sync"][0]["external_edit"].as_str().unwrap_or_default();
+            assert!(edit.starts_with(what) && edit.contains("restored"), "{kind:?}: {body}");
+            assert_eq!(body["sync"][0]["state"], "synced", "{kind:?}: {body}");
+        }
+        let busy = ann.calendar_busy(&app, day(1), day(30)).await;
+        assert!(
+            busy.iter().filter(|(_, label)| label == "Yoga").count() >= 4,
+            "{kind:?}: {busy:?}"
+        );
         app.stop().await;
     }
 }
