@@ -42,8 +42,13 @@ pub async fn update_resource(
             store.enqueue(&family_changed(tenant_id, resource_id)).await?;
         }
     }
-    if resource.data.time_zone != before.time_zone {
-        // Its stays' days move, and with them the evening before, when their reminders go.
+    // A room without a zone of its own is where its house is: moving it to another house
+    // moves its days as much as a zone of its own would.
+    let zone_moved = resource.data.time_zone != before.time_zone
+        || (resource.data.time_zone.is_none() && resource.data.parent_id != before.parent_id);
+    if zone_moved {
+        // Its stays' days move (and its rooms' without a zone of their own), and with them the
+        // evening before, when their reminders go.
         store.enqueue(&Job::PlaceWholeDays { tenant_id, recheck: Vec::new() }).await?;
         store.enqueue(&Job::ScheduleReminders { tenant_id }).await?;
     }

@@ -428,7 +428,8 @@ pub struct BookingQuery {
     pub staff_id: Option<String>,
 }
 
-/// The zone a timed booking without `time_zone` is shown in: its resource's, else the tenant's.
+/// The zone a timed booking without `time_zone` is shown in: its resource's (a room's house's
+/// when it has none), else the tenant's.
 async fn default_zone(
     state: &AppState,
     tenant: &Tenant,
@@ -436,8 +437,8 @@ async fn default_zone(
 ) -> Result<TimeZone, ApiError> {
     let fallback = tenant.settings.time_zone;
     let Some(id) = resource_id else { return Ok(fallback) };
-    match state.store.resource(tenant.id, id).await {
-        Ok(r) => Ok(r.data.time_zone.unwrap_or(fallback)),
+    match state.store.resource_zone(tenant.id, id).await {
+        Ok(zone) => Ok(zone.unwrap_or(fallback)),
         // The store reports the unknown resource as a field error when the booking is saved.
         Err(StoreError::NotFound) => Ok(fallback),
         Err(e) => Err(e.into()),

@@ -102,7 +102,7 @@ impl Store {
         new: &NewBlock,
     ) -> Result<TimeZone, StoreError> {
         let zone = match (new.resource_id, new.staff_id) {
-            (Some(id), None) => self.resource(tenant.id, id).await.map(|r| r.data.time_zone),
+            (Some(id), None) => self.resource_zone(tenant.id, id).await,
             (None, Some(id)) => self.staff(tenant.id, id).await.map(|s| s.data.time_zone),
             _ => {
                 return Err(invalid("resource_id", "give exactly one of resource_id and staff_id"));

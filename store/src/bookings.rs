@@ -156,12 +156,12 @@ macro_rules! resolve_refs {
         let new: &NewBooking = $new;
         let mut home = tenant.settings.time_zone;
         if let Some(resource_id) = new.resource_id {
-            let row: Option<(Option<String>,)> =
-                sqlx::query_as("SELECT time_zone FROM resources WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant.id)
-                    .bind(resource_id)
-                    .fetch_optional(&mut *$tx)
-                    .await?;
+            let sql = super::resources::zone_of_one_sql();
+            let row: Option<(Option<String>,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.id)
+                .bind(resource_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
             match row {
                 None => return Err(invalid("resource_id", "no resource with this id")),
                 Some((Some(zone),)) => home = zone.parse().map_err(corrupt)?,
@@ -247,7 +247,8 @@ fn lock_and_resolve_sql(keys: usize, staff: usize, family: bool) -> String {
     };
     format!(
         "SELECT {locked}, r.found, {staff}, r.time_zone FROM (SELECT count(*) AS found, \
-         max(time_zone) AS time_zone FROM resources WHERE tenant_id = $1 AND id = $2) AS r"
+         max({zone}) AS time_zone FROM resources o WHERE o.tenant_id = $1 AND o.id = $2) AS r",
+        zone = super::resources::zone_sql("o"),
     )
 }
 
@@ -368,9 +369,10 @@ fn insert_with_links_and_jobs_sql(staff: usize, jobs: usize) -> String {
 /// booking's id (a single row of nulls but the id when it has no owners), or no row when nothing
 /// was written.
 fn insert_guarded_sql(staff: usize, jobs: usize) -> String {
-    let mut owners = String::from(
-        "owners AS (SELECT id, 'resource' AS kind, rules, time_zone FROM resources \
-         WHERE tenant_id = $18 AND id = $2",
+    let mut owners = format!(
+        "owners AS (SELECT o.id, 'resource' AS kind, o.rules, {} AS time_zone FROM resources o \
+         WHERE o.tenant_id = $18 AND o.id = $2",
+        super::resources::zone_sql("o")
     );
     if staff > 0 {
         owners.push_str(&format!(

@@ -590,9 +590,10 @@ impl Store {
              (SELECT t.settings FROM tenants t WHERE t.id = imports.tenant_id) AS tenant_settings, \
              (SELECT t.created_at FROM tenants t WHERE t.id = imports.tenant_id) \
              AS tenant_created_at, \
-             COALESCE((SELECT r.time_zone FROM resources r WHERE r.id = imports.resource_id), \
+             COALESCE((SELECT {resource_zone} FROM resources r WHERE r.id = imports.resource_id), \
              (SELECT s.time_zone FROM staff s WHERE s.id = imports.staff_id)) AS owner_zone, \
-             (SELECT b.read_at FROM import_bodies b WHERE b.import_id = imports.id) AS body_read_at"
+             (SELECT b.read_at FROM import_bodies b WHERE b.import_id = imports.id) AS body_read_at",
+            resource_zone = super::resources::zone_sql("r"),
         ));
         let taken: Option<Row> = with_pool!(self, |pool| {
             // $1 until, $2 now, $3 the import, $4 its tenant (the lease's guard).

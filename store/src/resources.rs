@@ -7,7 +7,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::{Page, Pool, Store, StoreError, corrupt, invalid, now, with_pool, with_read_pool};
-use kalends_core::domain::{NewResource, Resource};
+use kalends_core::domain::{NewResource, Resource, TimeZone};
 
 #[derive(sqlx::FromRow)]
 struct ResourceRow {
@@ -21,6 +21,22 @@ struct ResourceRow {
 }
 
 const COLUMNS: &str = "id, external_id, name, time_zone, parent_id, created_at, updated_at";
+
+/// The statement reading [`zone_sql`] of resource `$2` of tenant `$1`: no row when there is
+/// no such resource.
+pub(crate) fn zone_of_one_sql() -> String {
+    format!("SELECT {} FROM resources r WHERE r.tenant_id = $1 AND r.id = $2", zone_sql("r"))
+}
+
+/// The zone a resource's whole days are counted in, as SQL over the resource `alias`: its own,
+/// else its house's (a room left without one is where its house is); `NULL` for the tenant's.
+/// Every statement that places a resource's days reads its zone through this one text.
+pub(crate) fn zone_sql(alias: &str) -> String {
+    format!(
+        "COALESCE({alias}.time_zone, \
+         (SELECT house.time_zone FROM resources house WHERE house.id = {alias}.parent_id))"
+    )
+}
 
 /// The families of the resources `resources` (a list of SQL values: `$2`, or `$2, $3`) of
 /// tenant `tenant`, as rows `(id, kin)`: each of them (`own`), its parent (`parent`) and its
@@ -143,6 +159,25 @@ impl Store {
     /// One resource of the tenant.
     pub async fn resource(&self, tenant_id: Uuid, id: Uuid) -> Result<Resource, StoreError> {
         self.one_of::<ResourceRow, _>("resources", COLUMNS, tenant_id, id).await
+    }
+
+    /// The zone the resource's whole days are counted in ([`zone_sql`]): `None` for the
+    /// tenant's.
+    pub async fn resource_zone(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<TimeZone>, StoreError> {
+        let sql = zone_of_one_sql();
+        let row: Option<(Option<String>,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        let (zone,) = row.ok_or(StoreError::NotFound)?;
+        zone.map(|z| z.parse()).transpose().map_err(corrupt)
     }
 
     /// The resource with this external id, if any.

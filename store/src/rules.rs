@@ -35,8 +35,9 @@ pub(super) fn rules_sql(resources: usize, staff: usize) -> String {
     let mut parts = Vec::new();
     if resources > 0 {
         parts.push(format!(
-            "SELECT id, 'resource', rules, time_zone FROM resources \
-             WHERE tenant_id = $1 AND id IN ({})",
+            "SELECT o.id, 'resource', o.rules, {} FROM resources o \
+             WHERE o.tenant_id = $1 AND o.id IN ({})",
+            super::resources::zone_sql("o"),
             placeholders(2, resources)
         ));
     }

@@ -11,11 +11,11 @@ use super::{Pool, Store, StoreError, corrupt, with_pool};
 use kalends_core::domain::{NewBooking, Owner, Tenant, TimeZone, local_midnight};
 
 impl Store {
-    /// The zone all-day items of a resource or staff member are read in: theirs, else the
-    /// tenant's.
+    /// The zone all-day items of a resource or staff member are read in: theirs (a room's
+    /// house's when it has none), else the tenant's.
     pub async fn owner_zone(&self, tenant: &Tenant, owner: Owner) -> Result<TimeZone, StoreError> {
         let zone = match owner {
-            Owner::Resource(id) => self.resource(tenant.id, id).await?.data.time_zone,
+            Owner::Resource(id) => self.resource_zone(tenant.id, id).await?,
             Owner::Staff(id) => self.staff(tenant.id, id).await?.data.time_zone,
         };
         Ok(zone.unwrap_or(tenant.settings.time_zone))
@@ -74,7 +74,10 @@ fn whole_days() -> [(&'static str, String); 4] {
             table,
             select(
                 table,
-                "COALESCE(r.time_zone, s.time_zone, $2), x.resource_id, x.staff_id",
+                &format!(
+                    "COALESCE({}, s.time_zone, $2), x.resource_id, x.staff_id",
+                    super::resources::zone_sql("r")
+                ),
                 joins,
             ),
         )
@@ -86,7 +89,10 @@ fn whole_days() -> [(&'static str, String); 4] {
             "bookings",
             select(
                 "bookings",
-                "COALESCE(r.time_zone, $2), x.resource_id, bs.staff_id",
+                &format!(
+                    "COALESCE({}, $2), x.resource_id, bs.staff_id",
+                    super::resources::zone_sql("r")
+                ),
                 "LEFT JOIN resources r ON r.id = x.resource_id \
                  LEFT JOIN booking_staff bs ON bs.booking_id = x.id",
             ),

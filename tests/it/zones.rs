@@ -138,6 +138,46 @@ async fn a_staff_members_whole_day_moves_with_the_business_zone_and_refuses_a_ch
     app.stop().await;
 }
 
+/// A business in UTC with a house in Tokyo, and a room of it with no zone of its own: the room
+/// is where its house is. Its stay ends at midnight in Tokyo, so the house's stay that begins
+/// then is taken as back to back, not refused as an overlap; a viewing of the room at 20:00
+/// UTC the evening before its stay (already its first day in Tokyo) is an overlap. When the
+/// house moves to UTC, the room's days move with it and the overlap resolves itself.
+async fn a_room_without_a_zone_of_its_own_counts_its_days_where_its_house_is(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    api.patch_settings(json!({"time_zone": "UTC"})).await.unwrap();
+    let house = ResourceIn {
+        name: "Machiya".into(),
+        time_zone: Some("Asia/Tokyo".into()),
+        ..ResourceIn::default()
+    };
+    let house = api.create_resource(&house).await.unwrap().id;
+    let room =
+        ResourceIn { name: "Tatami room".into(), parent_id: Some(house), ..ResourceIn::default() };
+    let room = api.create_resource(&room).await.unwrap().id;
+    api.create_booking(&whole_days("Stay", Some(room), vec![], "2030-03-20", "2030-03-22"))
+        .await
+        .unwrap();
+    let viewing =
+        timed("Viewing", Some(room), vec![], "2030-03-19T20:00:00Z", "2030-03-19T21:00:00Z");
+    api.create_booking(&viewing).await.unwrap();
+    let whole_house = whole_days("Family", Some(house), vec![], "2030-03-22", "2030-03-24");
+    let taken = api.create_booking_rejecting_conflicts(&whole_house).await;
+    assert!(taken.is_ok(), "back to back in Tokyo: {taken:?}");
+    app.settle().await;
+    let viewing_overlap =
+        ("2030-03-19T20:00:00+00:00".to_owned(), "2030-03-19T21:00:00+00:00".to_owned());
+    assert_eq!(open_overlaps(&api).await, [viewing_overlap], "the stay begins at 15:00 UTC");
+
+    let to_utc = ResourcePatch { time_zone: Some(Some("UTC".into())), ..ResourcePatch::default() };
+    api.patch_resource(house, &to_utc).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_overlaps(&api).await, [], "the room's stay begins at midnight UTC now");
+    app.stop().await;
+}
+
 /// An Airbnb reservation imported for a room in UTC, and a cleaner's visit booked at 01:00 UTC
 /// on its check-out day. Moving the room to Chicago moves the imported stay's end to 05:00 UTC:
 /// the double booking is seen, without the feed being read again.
@@ -257,6 +297,7 @@ async fn a_business_with_more_stays_than_a_page_moves_every_one(db: Db) {
 
 on_both_databases!(
     a_block_moved_in_place_changes_the_feeds_etag,
+    a_room_without_a_zone_of_its_own_counts_its_days_where_its_house_is,
     a_business_with_more_stays_than_a_page_moves_every_one,
     a_staff_members_whole_day_moves_with_the_business_zone_and_refuses_a_checked_overlap,
     whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow,

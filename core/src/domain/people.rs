@@ -47,7 +47,7 @@ pub struct NewResource {
     pub external_id: Option<String>,
     /// Display name.
     pub name: String,
-    /// Its zone; unset means the tenant's.
+    /// Its zone; unset means its house's (for a room), else the tenant's.
     pub time_zone: Option<TimeZone>,
     /// The resource it is part of (a room of a house rented whole or by its rooms): a booking
     /// of either closes the other. One level only: a parent has no parent of its own.

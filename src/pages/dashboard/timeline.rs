@@ -166,10 +166,13 @@ fn detailed_label(label: &str, details: &ItemDetails) -> String {
 pub fn property_rows(resources: Vec<Resource>, home: TimeZone) -> Vec<Row> {
     let names: HashMap<Uuid, String> =
         resources.iter().map(|r| (r.id, r.data.name.clone())).collect();
+    let zones: HashMap<Uuid, TimeZone> =
+        resources.iter().filter_map(|r| Some((r.id, r.data.time_zone?))).collect();
+    // A room without a zone of its own is where its house is.
     let row = |r: &Resource| Row {
         owner: Owner::Resource(r.id),
         name: r.data.name.clone(),
-        zone: r.data.time_zone.unwrap_or(home),
+        zone: r.data.time_zone.or_else(|| zones.get(&r.data.parent_id?).copied()).unwrap_or(home),
         house: r.data.parent_id.and_then(|p| names.get(&p).cloned()),
     };
     let mut rows = Vec::with_capacity(resources.len());
