@@ -95,6 +95,8 @@ enum Hostile {
     Calendars(usize),
     /// A well-formed account whose principal, calendar home or calendar lives at these hrefs.
     Hrefs { principal: String, home: String, calendar: String },
+    /// Every answer: this status, with this `Retry-After`.
+    AskingToWait { status: u16, retry_after: &'static str },
 }
 
 /// A CalDAV server on loopback, answering as `Hostile` says; it counts the requests it got.
@@ -159,6 +161,11 @@ fn answer(behaviour: &Hostile, _headers: &HeaderMap, path: &str, body: &[u8]) ->
             });
             multistatus(207).body(Body::from_stream(stream)).unwrap()
         }
+        Hostile::AskingToWait { status, retry_after } => Response::builder()
+            .status(*status)
+            .header(header::RETRY_AFTER, *retry_after)
+            .body(Body::from("slow down"))
+            .unwrap(),
         Hostile::RedirectLoop => {
             (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, path.to_owned())]).into_response()
         }
@@ -282,6 +289,48 @@ async fn a_caldav_redirect_loop_ends_after_five_redirects() {
     let refused = client.discover(&server.url(), "ann", "pw").await.unwrap_err();
     assert!(refused.to_string().contains("redirected more than 5 times"), "{refused}");
     assert!(server.requests() <= 12, "{} requests", server.requests());
+}
+
+/// A connected CalDAV server that throttles (429) or is down for maintenance (503) and says for
+/// how long: listing, writing and deleting fail for the moment with the wait it asked for, so the
+/// retry comes no sooner. And a first listing it refused so is not taken for a server without
+/// `sync-collection`, which would have Kalends list the whole calendar at every import after.
+#[tokio::test]
+async fn a_caldav_server_that_asks_to_wait_is_asked_again_no_sooner_than_it_said() {
+    use kalends_providers::calendar::{AccessToken, Window};
+    for (status, retry_after, wait) in [(429, "120", 120), (503, "3600", 3600)] {
+        let server = HostileServer::start(Hostile::Hrefs {
+            principal: "/principal/".into(),
+            home: "/home/".into(),
+            calendar: "/home/work/".into(),
+        })
+        .await;
+        let client = client_allowing(&[server.addr], Duration::from_secs(5));
+        let found = client.discover(&server.url(), "ann", "pw").await.unwrap();
+        let token = AccessToken::from(found.account.to_secret());
+        let calendar = found.calendars[0].id.clone();
+        server.turn(Hostile::AskingToWait { status, retry_after });
+        let now = chrono::Utc::now();
+        let window = Window { start: now, end: now + chrono::Duration::days(30) };
+        let before = server.requests();
+        let listed = client.changes(&token, &calendar, None, window).await;
+        assert_eq!(server.requests() - before, 1, "{status}: no time-range query after it");
+        let written = client
+            .upsert_event(&token, &calendar, &crate::caldav_servers::draft(1, 9), None, None)
+            .await
+            .map(|_| ());
+        let deleted =
+            client.delete_event(&token, &calendar, "x.ics", Some("\"1\"")).await.map(|_| ());
+        for (what, answer) in
+            [("listing", listed.map(|_| ())), ("write", written), ("delete", deleted)]
+        {
+            let error = answer.expect_err(what);
+            assert!(error.is_retryable(), "{status} {what}: {error:?}");
+            let asked = Some(Duration::from_secs(wait));
+            assert_eq!(error.retry_after(), asked, "{status} {what}: {error:?}");
+            assert!(error.to_string().contains("asked to wait"), "{status} {what}: {error}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -34,6 +34,25 @@ pub(super) fn is_invalid_token(error: &DavError) -> bool {
     )
 }
 
+/// A failure that says nothing of what the server supports: no answer, a broken one, or a
+/// server down or asking to wait for the moment. (A 500 or 501 to a report may be the server's
+/// way of not knowing it.)
+pub(super) fn is_passing(error: &DavError) -> bool {
+    matches!(
+        error,
+        WebDavError::Request(
+            RequestError::Client(HttpError::Transport(_) | HttpError::Busy { .. })
+                | RequestError::Http(_)
+        ) | WebDavError::BadStatusCode(
+            StatusCode::REQUEST_TIMEOUT
+                | StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+        )
+    )
+}
+
 /// A libdav failure as a provider error; a 401 is a refused password.
 pub(super) fn failure(error: DavError) -> ProviderError {
     match error {
@@ -46,6 +65,12 @@ pub(super) fn failure(error: DavError) -> ProviderError {
             | HttpError::TooManyRedirects
             | HttpError::BadRedirect),
         )) => ProviderError::permanent(0, e.to_string()),
+        WebDavError::Request(RequestError::Client(HttpError::Busy { status, retry_after })) => {
+            let words =
+                ::http::StatusCode::from_u16(status).map_or(String::new(), |s| s.to_string());
+            let message = format!("the CalDAV server answered {words} and asked to wait");
+            ProviderError::from_status(status, None, message, retry_after)
+        }
         WebDavError::Request(RequestError::Client(e)) => ProviderError::from_transport(&e),
         WebDavError::Request(RequestError::Http(e)) => {
             ProviderError::unanswered(format!("the answer broke off: {e}"))

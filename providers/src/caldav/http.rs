@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HeaderValue, LOCATION};
+use http::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
 use http::{Request, Response, Uri};
 use http_body_util::Full;
 use reqwest::Url;
@@ -45,6 +45,15 @@ pub enum HttpError {
     TooLarge {
         /// The limit, in bytes.
         limit: u64,
+    },
+    /// The server asked to wait: a 429, or a 503 (overloaded, or down for maintenance), with
+    /// how long when it said (`Retry-After`). Its answer is not read.
+    #[error("the CalDAV server answered {status} and asked Kalends to wait")]
+    Busy {
+        /// The status.
+        status: u16,
+        /// How long it asked for.
+        retry_after: Option<std::time::Duration>,
     },
     /// The account lists more calendars than Kalends reads.
     #[error("the account has more than {limit} calendars, more than Kalends reads")]
@@ -117,6 +126,12 @@ impl DavHttp {
             {
                 url = follow(&url, location)?;
                 continue;
+            }
+            if let status @ (429 | 503) = answer.status().as_u16() {
+                let retry_after = answer.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok());
+                let retry_after =
+                    retry_after.and_then(|v| crate::parse_retry_after(v, chrono::Utc::now()));
+                return Err(HttpError::Busy { status, retry_after });
             }
             let mut response = Response::builder().status(answer.status());
             for (name, value) in answer.headers() {

@@ -34,7 +34,9 @@ use libdav::names;
 pub use self::client::{Account, CaldavCalendar, MAX_ANSWER_BYTES};
 pub use self::discovery::{Discovered, DiscoveryError};
 pub use self::failure::refused_password;
-use self::failure::{failure, is_invalid_token, is_precondition_failed, is_unauthorized};
+use self::failure::{
+    failure, is_invalid_token, is_passing, is_precondition_failed, is_unauthorized,
+};
 use self::http::{Dav, DavError, HttpError, absolute, parse_url};
 use crate::ProviderError;
 use crate::calendar::{
@@ -250,6 +252,9 @@ impl CaldavCalendar {
                     Ok(ChangeSet::Changes { changes, next_cursor: answer.new_sync_token })
                 }
                 Err(error) if is_unauthorized(&error) => Err(failure(error)),
+                // A server failing for the moment (down, throttling, not answering) is asked
+                // again later, not taken for one without `sync-collection` for good.
+                Err(error) if is_passing(&error) => Err(failure(error)),
                 // No `sync-collection` here: a time-range query, and every import lists again.
                 Err(_) => {
                     let changes = self
