@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone as _, Utc};
 use kalends_providers::caldav::CaldavCalendar;
+use kalends_providers::calendar::TimeZone as Zone;
 use kalends_providers::calendar::{AccessToken, ChangeSet, Window};
 
 use crate::caldav_servers::{CaldavServer, Server, USER, draft};
@@ -166,7 +167,7 @@ async fn bench(kind: Server, rounds: u128) -> Vec<Row> {
     for _ in 0..IMPORTS {
         let started = Instant::now();
         let ChangeSet::Changes { changes, .. } =
-            client.changes(&token, &calendar, None, window).await.unwrap()
+            client.changes(&token, &calendar, None, window, Zone::UTC).await.unwrap()
         else {
             panic!("{kind:?}: a listing without a token asks for nothing else")
         };

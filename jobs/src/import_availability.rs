@@ -358,7 +358,7 @@ async fn changes(
     let calendar_id = calendar.calendar_id;
     credentials
         .with_token(calendar.connection, |token| async move {
-            provider.changes(&token, calendar_id, cursor, window).await
+            provider.changes(&token, calendar_id, cursor, window, calendar.zone).await
         })
         .await
 }
@@ -373,7 +373,7 @@ async fn later_events(
     let calendar_id = calendar.calendar_id;
     credentials
         .with_token(calendar.connection, |token| async move {
-            provider.single_events_from(&token, calendar_id, from).await
+            provider.single_events_from(&token, calendar_id, from, calendar.zone).await
         })
         .await
 }

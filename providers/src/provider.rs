@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use crate::caldav::CaldavCalendar;
 use crate::calendar::{
     AccessToken, AccountIdentity, BusyInterval, ChangeSet, EventDraft, Provider, RemoteCalendar,
-    RemoteEvent, Subscription, SubscriptionRequest, TokenSet, Window,
+    RemoteEvent, Subscription, SubscriptionRequest, TimeZone, TokenSet, Window,
 };
 use crate::error::ProviderError;
 use crate::google::GoogleCalendar;
@@ -510,17 +510,20 @@ impl CalendarProvider {
     }
 
     /// Changes since `cursor` (a full listing of `window` without one), or "full sync required".
+    /// Times without a zone are read in `floating` (the staff member's; only CalDAV has them:
+    /// Google and Graph give every time its zone).
     pub async fn changes(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         cursor: Option<&str>,
         window: Window,
+        floating: TimeZone,
     ) -> Result<ChangeSet, ProviderError> {
         match self {
             Self::Google { api, .. } => api.changes(token, calendar_id, cursor, window).await,
             Self::Microsoft { api, .. } => api.changes(token, cursor, window).await,
-            Self::Caldav { api } => api.changes(token, calendar_id, cursor, window).await,
+            Self::Caldav { api } => api.changes(token, calendar_id, cursor, window, floating).await,
         }
     }
 
@@ -531,11 +534,14 @@ impl CalendarProvider {
         token: &AccessToken,
         calendar_id: &str,
         from: DateTime<Utc>,
+        floating: TimeZone,
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
         match self {
             Self::Google { api, .. } => api.single_events_from(token, calendar_id, from).await,
             Self::Microsoft { api, .. } => api.single_events_from(token, from).await,
-            Self::Caldav { api } => api.single_events_from(token, calendar_id, from).await,
+            Self::Caldav { api } => {
+                api.single_events_from(token, calendar_id, from, floating).await
+            }
         }
     }
 

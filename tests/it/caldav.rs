@@ -24,6 +24,7 @@ needs_peers!(
     a_changed_xandikos_password_parks_the_work_and_reconnecting_replays_it,
     a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back,
     hand_edits_are_put_back_when_a_changed_series_makes_the_calendar_listed_again,
+    a_floating_time_in_a_caldav_calendar_is_read_in_the_staff_members_zone,
 );
 needs_peers!(
     "needs Chromium and Radicale: run scripts/test";
@@ -437,6 +438,33 @@ async fn hand_edits_are_put_back_when_a_changed_series_makes_the_calendar_listed
             busy.iter().filter(|(_, label)| label == "Yoga").count() >= 4,
             "{kind:?}: {busy:?}"
         );
+        app.stop().await;
+    }
+}
+
+/// An event at "09:00 wherever I am" (a floating time: no zone, no `Z`), as some calendar apps
+/// store one, blocks Ann's 09:00 where she is (the business's zone, Amsterdam), not 09:00 UTC.
+async fn a_floating_time_in_a_caldav_calendar_is_read_in_the_staff_members_zone(db: Db) {
+    for kind in [Server::Radicale, Server::Xandikos] {
+        let server = CaldavServer::start(kind, "pw-1").await;
+        let floating = own_event("dentist-1", day(10), "Dentist")
+            .replace("T090000Z", "T090000")
+            .replace("T100000Z", "T100000");
+        server.put_event("dentist-1.ics", &floating).await;
+        let app = caldav_app(db).await;
+        let ann = staff(&app).await;
+        connect_and_check(&app, &ann, &server).await;
+        app.settle().await;
+        let busy = ann.calendar_busy(&app, day(9), day(11)).await;
+        let [(start, label)] = busy.try_into().unwrap_or_else(|b| panic!("{kind:?}: {b:?}"));
+        assert_eq!(label, "Dentist", "{kind:?}");
+        let nine_in_amsterdam = day(10)
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+            .and_local_timezone(chrono_tz::Europe::Amsterdam)
+            .unwrap();
+        let start = chrono::DateTime::parse_from_rfc3339(&start).unwrap();
+        assert_eq!(start, nine_in_amsterdam, "{kind:?}");
         app.stop().await;
     }
 }

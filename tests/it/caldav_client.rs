@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone as _, Utc};
 use kalends_providers::caldav::{CaldavCalendar, DiscoveryError};
+use kalends_providers::calendar::TimeZone as Zone;
 use kalends_providers::calendar::{AccessToken, Change, ChangeSet, Window};
 use kalends_providers::outbound::AddressPolicy;
 
@@ -91,7 +92,7 @@ async fn changes_since_a_sync_token_name_new_events_and_deleted_bookings() {
         let pushed =
             client.upsert_event(&token, &calendar, &draft(2, 9), None, None).await.unwrap();
         let ChangeSet::Changes { changes, next_cursor } =
-            client.changes(&token, &calendar, None, window()).await.unwrap()
+            client.changes(&token, &calendar, None, window(), Zone::UTC).await.unwrap()
         else {
             panic!("{kind:?}: a listing without a token")
         };
@@ -105,8 +106,10 @@ async fn changes_since_a_sync_token_name_new_events_and_deleted_bookings() {
             )
             .await;
         client.delete_event(&token, &calendar, &pushed.id, pushed.etag.as_deref()).await.unwrap();
-        let ChangeSet::Changes { changes, .. } =
-            client.changes(&token, &calendar, Some(&next_cursor), window()).await.unwrap()
+        let ChangeSet::Changes { changes, .. } = client
+            .changes(&token, &calendar, Some(&next_cursor), window(), Zone::UTC)
+            .await
+            .unwrap()
         else {
             panic!("{kind:?}: the token was refused")
         };
@@ -130,7 +133,8 @@ async fn a_sync_token_the_server_refuses_asks_for_a_full_listing() {
         let server = CaldavServer::start(kind, "pw").await;
         let (client, token, calendar) = account(&server).await;
         let bogus = format!("{}sync/not-a-token", server.url);
-        let answer = client.changes(&token, &calendar, Some(&bogus), window()).await.unwrap();
+        let answer =
+            client.changes(&token, &calendar, Some(&bogus), window(), Zone::UTC).await.unwrap();
         assert_eq!(answer, ChangeSet::FullSyncRequired, "{kind:?}");
     }
 }

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kalends_core::addresses::AllowedAddresses;
 use kalends_providers::caldav::{CaldavCalendar, DiscoveryError};
+use kalends_providers::calendar::TimeZone as Zone;
 use kalends_providers::feed::{FetchError, FetchPolicy, Fetcher, Validators};
 use kalends_providers::outbound::AddressPolicy;
 
@@ -313,7 +314,7 @@ async fn a_caldav_server_that_asks_to_wait_is_asked_again_no_sooner_than_it_said
         let now = chrono::Utc::now();
         let window = Window { start: now, end: now + chrono::Duration::days(30) };
         let before = server.requests();
-        let listed = client.changes(&token, &calendar, None, window).await;
+        let listed = client.changes(&token, &calendar, None, window, Zone::UTC).await;
         assert_eq!(server.requests() - before, 1, "{status}: no time-range query after it");
         let written = client
             .upsert_event(&token, &calendar, &crate::caldav_servers::draft(1, 9), None, None)

@@ -78,9 +78,27 @@ pub struct Read {
     pub recurring: bool,
 }
 
-/// Reads the resource `name` (its last path segment) with `etag`: each busy occurrence in
-/// `window` is one event, `name` for a single event, `name#RECURRENCE-ID` for an occurrence.
-pub fn read_resource(name: &str, etag: &str, data: &str, window: Window) -> Read {
+/// How resources are read: the window their occurrences are expanded in, and the zone of the
+/// times that name none (floating: "09:00 wherever I am"), the staff member's.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading {
+    /// The window.
+    pub window: Window,
+    /// The zone of floating times.
+    pub floating: TimeZone,
+}
+
+impl Reading {
+    /// Floating times read as UTC: where no one's zone is known.
+    pub fn utc(window: Window) -> Self {
+        Self { window, floating: TimeZone::UTC }
+    }
+}
+
+/// Reads the resource `name` (its last path segment) with `etag`: each busy occurrence in the
+/// window is one event, `name` for a single event, `name#RECURRENCE-ID` for an occurrence.
+pub fn read_resource(name: &str, etag: &str, data: &str, reading: Reading) -> Read {
+    let Reading { window, floating } = reading;
     let lines = unfolded(data);
     let property = |wanted: &str| {
         lines.iter().find_map(|line| {
@@ -96,7 +114,7 @@ pub fn read_resource(name: &str, etag: &str, data: &str, window: Window) -> Read
     let options = ParseOptions {
         from: window.start,
         to: window.end,
-        floating_zone: chrono_tz::UTC,
+        floating_zone: floating.tz(),
         producer: Producer::Other,
         max_events: MAX_EVENTS_PER_RESOURCE,
         all_single_events: true,
@@ -195,7 +213,7 @@ mod tests {
         let text = resource(&draft, &uid, start);
         assert!(!text.contains("METHOD"), "{text}");
         assert!(text.contains("BEGIN:VTIMEZONE"));
-        let read = read_resource("x.ics", "\"1\"", &text, window());
+        let read = read_resource("x.ics", "\"1\"", &text, Reading::utc(window()));
         assert!(!read.recurring);
         let [event] = read.events.as_slice() else { panic!("{:?}", read.events) };
         assert_eq!(event.time, draft.time);
@@ -211,13 +229,15 @@ mod tests {
         let weekly = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:w\r\n\
             DTSTART:20300107T100000Z\r\nDTEND:20300107T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\n\
             SUMMARY:Gym\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let read = read_resource("w.ics", "\"e\"", weekly, window());
+        let read = read_resource("w.ics", "\"e\"", weekly, Reading::utc(window()));
         assert!(read.recurring);
         assert_eq!(read.events.len(), 4);
         assert_eq!(read.events[1].id, "w.ics#20300114T100000Z");
         let free = weekly.replace("SUMMARY:Gym", "TRANSP:TRANSPARENT");
-        assert!(read_resource("w.ics", "\"e\"", &free, window()).events.is_empty());
+        assert!(read_resource("w.ics", "\"e\"", &free, Reading::utc(window())).events.is_empty());
         let cancelled = weekly.replace("SUMMARY:Gym", "STATUS:CANCELLED");
-        assert!(read_resource("w.ics", "\"e\"", &cancelled, window()).events.is_empty());
+        assert!(
+            read_resource("w.ics", "\"e\"", &cancelled, Reading::utc(window())).events.is_empty()
+        );
     }
 }

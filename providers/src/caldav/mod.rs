@@ -38,9 +38,11 @@ use self::failure::{
     failure, is_invalid_token, is_passing, is_precondition_failed, is_unauthorized,
 };
 use self::http::{Dav, DavError, HttpError, absolute, parse_url};
+use self::ics::Reading;
 use crate::ProviderError;
 use crate::calendar::{
-    AccessToken, BusyInterval, Change, ChangeSet, EventDraft, RemoteCalendar, RemoteEvent, Window,
+    AccessToken, BusyInterval, Change, ChangeSet, EventDraft, RemoteCalendar, RemoteEvent,
+    TimeZone, Window,
 };
 use crate::outbound::Outbound;
 
@@ -179,7 +181,8 @@ impl CaldavCalendar {
         let name = id.split('#').next().unwrap_or(id);
         let href = format!("{collection}{name}");
         let window = Window { start: DateTime::<Utc>::MIN_UTC, end: DateTime::<Utc>::MAX_UTC };
-        let fetched = self.fetch(&dav, &collection, &[href], window).await?;
+        // Kalends's own events name their zone.
+        let fetched = self.fetch(&dav, &collection, &[href], Reading::utc(window)).await?;
         Ok(fetched.into_iter().flat_map(|(_, read)| read.events).find(|e| e.id == id))
     }
 
@@ -223,27 +226,30 @@ impl CaldavCalendar {
         Ok(events.into_iter().filter(|e| e.booking_id.is_some()).collect())
     }
 
-    /// Changes since `cursor` (a sync token), or the whole window without one. See the module's
-    /// notes for when a full listing is asked for instead.
+    /// Changes since `cursor` (a sync token), or the whole window without one; times without a
+    /// zone (floating) are read in `floating`. See the module's notes for when a full listing
+    /// is asked for instead.
     pub async fn changes(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         cursor: Option<&str>,
         window: Window,
+        floating: TimeZone,
     ) -> Result<ChangeSet, ProviderError> {
+        let reading = Reading { window, floating };
         let account = Account::from_token(token)?;
         let (dav, collection) = self.collection(&account, calendar_id)?;
         match cursor {
             Some(NO_SYNC) => Ok(ChangeSet::FullSyncRequired),
-            Some(cursor) => self.changes_since(&dav, &collection, cursor, window).await,
+            Some(cursor) => self.changes_since(&dav, &collection, cursor, reading).await,
             // The listing that starts a token lists every resource: their data is read (in
             // batches) and expanded here, cheaper for the server than a time-range query, which
             // makes it expand every series itself.
             None => match dav.request(SyncCollection::new(&collection)).await {
                 Ok(answer) => {
                     let hrefs: Vec<String> = answer.changed.into_iter().map(|r| r.href).collect();
-                    let fetched = self.fetch(&dav, &collection, &hrefs, window).await?;
+                    let fetched = self.fetch(&dav, &collection, &hrefs, reading).await?;
                     let changes = fetched
                         .into_iter()
                         .flat_map(|(_, read)| read.events)
@@ -258,7 +264,7 @@ impl CaldavCalendar {
                 // No `sync-collection` here: a time-range query, and every import lists again.
                 Err(_) => {
                     let changes = self
-                        .window_events(&dav, &collection, window)
+                        .window_events(&dav, &collection, reading)
                         .await?
                         .into_iter()
                         .map(Change::Upserted)
@@ -274,7 +280,7 @@ impl CaldavCalendar {
         dav: &Dav,
         collection: &str,
         cursor: &str,
-        window: Window,
+        reading: Reading,
     ) -> Result<ChangeSet, ProviderError> {
         let answer =
             match dav.request(SyncCollection::new(collection).with_sync_token(cursor)).await {
@@ -293,7 +299,7 @@ impl CaldavCalendar {
             changes.push(Change::Deleted { id: name.to_owned() });
         }
         let hrefs: Vec<String> = answer.changed.into_iter().map(|r| r.href).collect();
-        for (name, read) in self.fetch(dav, collection, &hrefs, window).await? {
+        for (name, read) in self.fetch(dav, collection, &hrefs, reading).await? {
             if read.recurring {
                 return Ok(ChangeSet::FullSyncRequired);
             }
@@ -305,19 +311,21 @@ impl CaldavCalendar {
         Ok(ChangeSet::Changes { changes, next_cursor: answer.new_sync_token })
     }
 
-    /// The calendar's single events starting from `from`, however far ahead.
+    /// The calendar's single events starting from `from`, however far ahead; floating times
+    /// are read in `floating`.
     pub async fn single_events_from(
         &self,
         token: &AccessToken,
         calendar_id: &str,
         from: DateTime<Utc>,
+        floating: TimeZone,
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
         let account = Account::from_token(token)?;
         let (dav, collection) = self.collection(&account, calendar_id)?;
-        let window = Window { start: from, end: from };
+        let reading = Reading { window: Window { start: from, end: from }, floating };
         let hrefs = self.hrefs_in(&dav, &collection, TimeRange::From(timestamp(from)?)).await?;
         Ok(self
-            .fetch(&dav, &collection, &hrefs, window)
+            .fetch(&dav, &collection, &hrefs, reading)
             .await?
             .into_iter()
             .filter(|(_, read)| !read.recurring)
@@ -352,7 +360,8 @@ impl CaldavCalendar {
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
         let account = Account::from_token(token)?;
         let (dav, collection) = self.collection(&account, calendar_id)?;
-        self.window_events(&dav, &collection, window).await
+        // Free/busy and Kalends's own events: nothing of a staff member's zone is known here.
+        self.window_events(&dav, &collection, Reading::utc(window)).await
     }
 
     /// Every busy occurrence in the window: a time-range `calendar-query` for the resources,
@@ -361,12 +370,13 @@ impl CaldavCalendar {
         &self,
         dav: &Dav,
         collection: &str,
-        window: Window,
+        reading: Reading,
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
-        let range = TimeRange::Between(timestamp(window.start)?, timestamp(window.end)?);
+        let Window { start, end } = reading.window;
+        let range = TimeRange::Between(timestamp(start)?, timestamp(end)?);
         let hrefs = self.hrefs_in(dav, collection, range).await?;
         Ok(self
-            .fetch(dav, collection, &hrefs, window)
+            .fetch(dav, collection, &hrefs, reading)
             .await?
             .into_iter()
             .flat_map(|(_, read)| read.events)
@@ -396,7 +406,7 @@ impl CaldavCalendar {
         dav: &Dav,
         collection: &str,
         hrefs: &[String],
-        window: Window,
+        reading: Reading,
     ) -> Result<Vec<(String, ics::Read)>, ProviderError> {
         let mut out = Vec::with_capacity(hrefs.len());
         for batch in hrefs.chunks(MULTIGET_BATCH) {
@@ -405,7 +415,7 @@ impl CaldavCalendar {
             for resource in fetched.resources {
                 let Ok(content) = resource.content else { continue };
                 let name = last_segment(&resource.href).to_owned();
-                let read = ics::read_resource(&name, &content.etag, &content.data, window);
+                let read = ics::read_resource(&name, &content.etag, &content.data, reading);
                 out.push((name, read));
             }
         }
