@@ -3,6 +3,7 @@
 
 use uuid::Uuid;
 
+use super::conflicts::BlockChange::{Placed, Removed};
 use super::conflicts::after_block_change;
 use kalends_core::domain::{Block, NewBlock, Owner, Tenant};
 use kalends_core::job::Job;
@@ -29,18 +30,18 @@ pub async fn create(store: &Store, tenant: &Tenant, new: NewBlock) -> Result<Blo
     if let Some(owner) = Owner::from_columns(block.data.resource_id, block.data.staff_id) {
         let zone = store.owner_zone(tenant, owner).await?;
         let span = block.data.span.utc_range(zone);
-        after_block_change(store, tenant, block.id, Some((owner, span))).await;
+        after_block_change(store, tenant, block.id, Placed(owner, span)).await;
     }
     Ok(block)
 }
 
 /// Removes a block: the time is free again.
 pub async fn delete(store: &Store, tenant: &Tenant, id: Uuid) -> Result<(), StoreError> {
-    store
+    let owner = store
         .delete_block(tenant.id, id, |resource_id| {
             owed_jobs(tenant.id, resource_id, "block_removed")
         })
         .await?;
-    after_block_change(store, tenant, id, None).await;
+    after_block_change(store, tenant, id, Removed(owner)).await;
     Ok(())
 }

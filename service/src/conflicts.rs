@@ -53,17 +53,7 @@ pub async fn after_booking_change(
 /// next change judges it again.
 pub async fn after_rules_change(store: &Store, tenant: &Tenant, owner: Owner) {
     let result = async {
-        let (resource_id, staff_id) = match owner {
-            Owner::Resource(id) => (Some(id), None),
-            Owner::Staff(id) => (None, Some(id)),
-        };
-        let mut filter = kalends_store::BookingFilter {
-            from: Some(Utc::now()),
-            resource_id,
-            staff_id,
-            limit: 500,
-            ..kalends_store::BookingFilter::default()
-        };
+        let mut filter = pages_of(owner, Utc::now(), None);
         loop {
             let page = store.list_bookings(tenant.id, &filter).await?;
             let live = page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled);
@@ -78,6 +68,26 @@ pub async fn after_rules_change(store: &Store, tenant: &Tenant, owner: Owner) {
     };
     if let Err(error) = result.await {
         tracing::error!(?owner, %error, "its bookings could not be judged again after a change of rules");
+    }
+}
+
+/// The bookings of `owner` ending after `from` (and starting before `to`), 500 to a page.
+fn pages_of(
+    owner: Owner,
+    from: DateTime<Utc>,
+    to: Option<DateTime<Utc>>,
+) -> kalends_store::BookingFilter {
+    let (resource_id, staff_id) = match owner {
+        Owner::Resource(id) => (Some(id), None),
+        Owner::Staff(id) => (None, Some(id)),
+    };
+    kalends_store::BookingFilter {
+        from: Some(from),
+        to,
+        resource_id,
+        staff_id,
+        limit: 500,
+        ..kalends_store::BookingFilter::default()
     }
 }
 
@@ -176,22 +186,77 @@ async fn judge_rules(
     apply(store, tenant.id, open, found).await
 }
 
-/// Brings the conflicts naming a block up to date (`placed` is `None` once it is deleted).
-/// Failures are logged, as for bookings.
-pub async fn after_block_change(
-    store: &Store,
-    tenant: &Tenant,
-    id: Uuid,
-    placed: Option<(Owner, Instants)>,
-) {
+/// What became of a block.
+#[derive(Clone, Copy, Debug)]
+pub enum BlockChange {
+    /// Placed on its owner at these instants.
+    Placed(Owner, Instants),
+    /// Removed from its owner (`None`: an owner gone meanwhile).
+    Removed(Option<Owner>),
+}
+
+/// How far from a block a booking's rules may reach it: a turnover of up to a month of days,
+/// a buffer of hours.
+const BLOCK_REACH_DAYS: i64 = 31;
+
+/// Brings the conflicts naming a block up to date, and the rule conflicts of its owner's
+/// bookings it may have made or unmade: a block in a stay's turnover day breaks it, one removed
+/// from there no longer does. Failures are logged, as for bookings.
+pub async fn after_block_change(store: &Store, tenant: &Tenant, id: Uuid, change: BlockChange) {
     let item = ItemRef { source: Source::Block, id };
-    let (owners, span) = match placed {
-        Some((owner, span)) => (vec![owner], Some(span)),
-        None => (Vec::new(), None),
+    let result = async {
+        let owner = match change {
+            BlockChange::Placed(owner, span) => {
+                detect_of(store, tenant.id, item, Some(span), &[owner], false).await?;
+                Some((owner, Some(span)))
+            }
+            BlockChange::Removed(owner) => {
+                detect_of(store, tenant.id, item, None, &[], false).await?;
+                owner.map(|owner| (owner, None))
+            }
+        };
+        match owner {
+            Some((owner, span)) => judge_around(store, tenant, owner, span).await,
+            None => Ok(()),
+        }
     };
-    if let Err(error) = detect_of(store, tenant.id, item, span, &owners, false).await {
+    if let Err(error) = result.await {
         tracing::error!(block_id = %id, %error, "conflict detection failed after a block change");
     }
+}
+
+/// Judges the rules of `owner`'s bookings again after a block changed: those with an open rule
+/// conflict (the block may have been what broke them) and, for a block placed at `span`, those
+/// near it (it may break theirs). Their notice and window stand (they did not move).
+async fn judge_around(
+    store: &Store,
+    tenant: &Tenant,
+    owner: Owner,
+    span: Option<Instants>,
+) -> Result<(), StoreError> {
+    if store.rules_of(tenant, &[owner]).await?.iter().all(|r| r.rules.is_empty()) {
+        return Ok(());
+    }
+    let mut ids = store.rule_conflicted_bookings(&[owner]).await?;
+    if let Some((start, end)) = span {
+        let reach = chrono::Duration::days(BLOCK_REACH_DAYS);
+        let mut filter = pages_of(owner, start - reach, Some(end + reach));
+        loop {
+            let page = store.list_bookings(tenant.id, &filter).await?;
+            let live = page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled);
+            ids.extend(live.map(|b| b.id));
+            match page.next_cursor {
+                Some(after) => filter.after = Some(after),
+                None => break,
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    for booking in store.bookings_by_ids(tenant.id, &ids).await? {
+        judge_rules(store, tenant, &booking, &Rewrite::kept(&booking.data), None).await?;
+    }
+    Ok(())
 }
 
 /// Looks at everything one resource or staff member holds again: after an import changed its

@@ -145,33 +145,34 @@ impl Store {
         Ok(Page::from_rows(items, limit, |b| b.id))
     }
 
-    /// Removes a block, with the jobs `owed` names for its resource.
+    /// Removes a block, with the jobs `owed` names for its resource; the owner it blocked.
     pub async fn delete_block(
         &self,
         tenant_id: Uuid,
         id: Uuid,
         owed: impl Fn(Option<Uuid>) -> Vec<Job>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Owner>, StoreError> {
         let at = now();
         let gone = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let gone: Option<(Option<Uuid>,)> = sqlx::query_as(
-                "DELETE FROM blocks WHERE tenant_id = $1 AND id = $2 RETURNING resource_id",
+            let gone: Option<(Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
+                "DELETE FROM blocks WHERE tenant_id = $1 AND id = $2 \
+                 RETURNING resource_id, staff_id",
             )
             .bind(tenant_id)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some((resource_id,)) = gone {
+            if let Some((resource_id, _)) = gone {
                 outbox::owe_jobs!(tx, owed(resource_id), at);
             }
             tx.commit().await?;
-            Ok::<_, StoreError>(gone.is_some())
+            Ok::<_, StoreError>(gone)
         })?;
-        if !gone {
+        let Some((resource_id, staff_id)) = gone else {
             return Err(StoreError::NotFound);
-        }
+        };
         self.outbox_signal.notify_one();
-        Ok(())
+        Ok(Owner::from_columns(resource_id, staff_id))
     }
 }

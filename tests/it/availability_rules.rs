@@ -30,6 +30,12 @@ fn stay(room: Uuid, from: &str, to: &str) -> Value {
     json!({"title": format!("Guest {from}"), "resource_id": room, "start_date": from, "end_date": to})
 }
 
+/// The open conflicts.
+async fn open_conflicts(api: &Api<'_>) -> Vec<Value> {
+    let open: Value = api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+    open["items"].as_array().unwrap().clone()
+}
+
 async fn post(
     api: &Api<'_>,
     body: Value,
@@ -170,6 +176,34 @@ async fn a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_other
     app.stop().await;
 }
 
+/// The host blocks the day after a stay (the cleaner is away): the stay's turnover day is taken,
+/// which a rule conflict says at once. Removing the block gives the turnover back, and the
+/// conflict resolves.
+async fn a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_resolves_it(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = room(&api, "UTC").await;
+    put_rules(&api, &format!("resources/{room}"), json!({"turnover_days": 1})).await;
+    let guest = post(&api, stay(room, "2030-05-10", "2030-05-12"), false).await.unwrap();
+    assert_eq!(open_conflicts(&api).await, Vec::<Value>::new());
+    let away = kalends::api::blocks::BlockIn {
+        resource_id: Some(room),
+        start_date: Some("2030-05-12".into()),
+        end_date: Some("2030-05-13".into()),
+        reason: Some("Cleaner away".into()),
+        ..Default::default()
+    };
+    let block = api.create_block(&away).await.unwrap();
+    let flagged = open_conflicts(&api).await;
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
+    assert_eq!(named, (&json!("turnover_days"), &guest["id"]));
+    api.delete_block(block.id).await.unwrap();
+    assert_eq!(open_conflicts(&api).await, Vec::<Value>::new(), "the turnover is free again");
+    app.stop().await;
+}
+
 /// A stay checked in on the day another checks out breaks the room's turnover day; once that
 /// other stay is cancelled, or moved away, the turnover is kept and the conflict resolves.
 async fn a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved_away(db: Db) {
@@ -178,16 +212,11 @@ async fn a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved
     let api = app.api(&key);
     let room = room(&api, "UTC").await;
     put_rules(&api, &format!("resources/{room}"), json!({"turnover_days": 1})).await;
-    let open = || async {
-        let open: Value =
-            api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
-        open["items"].as_array().unwrap().clone()
-    };
     for (month, cancelled) in [("2030-02", true), ("2030-03", false)] {
         let day = |d: u32| format!("{month}-{d:02}");
         let before = post(&api, stay(room, &day(10), &day(12)), false).await.unwrap();
         let after = post(&api, stay(room, &day(12), &day(14)), false).await.unwrap();
-        let flagged = open().await;
+        let flagged = open_conflicts(&api).await;
         assert_eq!(flagged.len(), 1, "{flagged:?}");
         let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
         assert_eq!(named, (&json!("turnover_days"), &after["id"]));
@@ -198,7 +227,7 @@ async fn a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved
             let away = json!({"start_date": "2030-04-01", "end_date": "2030-04-03"});
             api.send::<Value>("PATCH", &path, Some(away), 200).await.unwrap();
         }
-        assert_eq!(open().await, Vec::<Value>::new(), "the turnover is kept now");
+        assert_eq!(open_conflicts(&api).await, Vec::<Value>::new(), "the turnover is kept now");
     }
     app.stop().await;
 }
@@ -255,21 +284,16 @@ async fn new_rules_judge_the_bookings_already_made_flagging_and_clearing_at_once
     let room = room(&api, "UTC").await;
     let short = post(&api, stay(room, "2030-03-01", "2030-03-02"), false).await.unwrap();
     post(&api, stay(room, "2030-03-10", "2030-03-14"), false).await.unwrap();
-    let open = || async {
-        let open: Value =
-            api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
-        open["items"].as_array().unwrap().clone()
-    };
-    assert!(open().await.is_empty());
+    assert!(open_conflicts(&api).await.is_empty());
     put_rules(&api, &format!("resources/{room}"), json!({"min_nights": 2})).await;
-    let flagged = open().await;
+    let flagged = open_conflicts(&api).await;
     assert_eq!(flagged.len(), 1, "only the one-night stay breaks the new rule: {flagged:?}");
     assert_eq!(
         (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]),
         (&json!("min_nights"), &short["id"])
     );
     put_rules(&api, &format!("resources/{room}"), json!({})).await;
-    assert!(open().await.is_empty(), "rules taken away clear what they flagged");
+    assert!(open_conflicts(&api).await.is_empty(), "rules taken away clear what they flagged");
     app.stop().await;
 }
 
@@ -370,21 +394,20 @@ async fn a_stay_moved_to_another_room_is_flagged_by_that_rooms_window_and_cleare
     let day = |offset: i64| chrono::Utc::now().date_naive() + chrono::Duration::days(offset);
     let ahead = stay(free, &day(40).to_string(), &day(42).to_string());
     let id = post(&api, ahead, false).await.unwrap()["id"].as_str().unwrap().to_owned();
-    let open = || async {
-        let open: Value =
-            api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
-        open["items"].as_array().unwrap().clone()
-    };
     let path = format!("/api/v1/bookings/{id}");
     api.send::<Value>("PATCH", &path, Some(json!({"resource_id": near})), 200).await.unwrap();
-    let flagged = open().await;
+    let flagged = open_conflicts(&api).await;
     assert_eq!(
         flagged.iter().map(|c| c["rule"].as_str().unwrap_or_default()).collect::<Vec<_>>(),
         ["booking_window_days"],
         "the room it moved to judges it as a new booking: {flagged:?}"
     );
     api.send::<Value>("PATCH", &path, Some(json!({"resource_id": free})), 200).await.unwrap();
-    assert_eq!(open().await, Vec::<Value>::new(), "the room it left no longer flags it");
+    assert_eq!(
+        open_conflicts(&api).await,
+        Vec::<Value>::new(),
+        "the room it left no longer flags it"
+    );
     app.stop().await;
 }
 
@@ -532,6 +555,7 @@ async fn fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between
 }
 
 on_both_databases!(
+    a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_resolves_it,
     a_checked_write_refuses_what_an_unchecked_one_flags_when_a_stay_is_new_to_a_room,
     a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved_away,
     rules_are_read_back_as_written_and_an_empty_object_clears_them,
