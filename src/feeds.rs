@@ -468,7 +468,10 @@ impl Render {
         let Some(Closing { owned, today }) = &self.known.closing else { return Ok(()) };
         let reach = (*today, *today + Days::new(CLOSED_HORIZON_DAYS));
         let tenant = &self.known.tenant;
-        let nights = availability::stays_under(&self.store, tenant, owned, *today, reach).await?;
+        let platform = self.known.feed.data.platform;
+        let nights =
+            availability::stays_for_feed(&self.store, tenant, owned, *today, reach, platform)
+                .await?;
         let at = local_midnight(*today, owned.zone);
         for run in closed_runs(&nights) {
             let item = CalendarItem::from_closed(owned.owner.id(), &run, owned.zone, at);

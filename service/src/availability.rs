@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kalends_core::availability::{
     self, Mode, Night, NightItem, Rules, RulesDraft, Slot, SlotOwner, SlotQuery,
 };
-use kalends_core::conflicts::Source;
-use kalends_core::domain::{Owner, Tenant, local_midnight};
+use kalends_core::conflicts::{Class, Source};
+use kalends_core::domain::{Owner, Platform, Tenant, local_midnight};
 use kalends_store::OwnerRules;
 use kalends_store::{Store, StoreError};
 
@@ -62,11 +62,42 @@ pub async fn stays_under(
     today: NaiveDate,
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<Vec<Night>, StoreError> {
+    nights_without(store, tenant, owned, today, (from, to), None).await
+}
+
+/// [`stays_under`] as a feed for `platform` closes them: that platform's own blocks left out.
+/// A platform echoes the nights a feed closes back as blocks of its own. Counted, they would
+/// make those nights busy rather than closed; the feed never shows a platform its own items,
+/// so the nights would drop out of its feed, open on the platform, stop being echoed, and close
+/// again at the next import: every other poll they would be for sale.
+pub async fn stays_for_feed(
+    store: &Store,
+    tenant: &Tenant,
+    owned: &OwnerRules,
+    today: NaiveDate,
+    reach: (NaiveDate, NaiveDate),
+    platform: Option<Platform>,
+) -> Result<Vec<Night>, StoreError> {
+    nights_without(store, tenant, owned, today, reach, platform).await
+}
+
+async fn nights_without(
+    store: &Store,
+    tenant: &Tenant,
+    owned: &OwnerRules,
+    today: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    echoes_of: Option<Platform>,
+) -> Result<Vec<Night>, StoreError> {
     let (rules, zone) = (&owned.rules, owned.zone);
     let (lo, hi) = availability::nights_reach(rules, from, to);
     let window = (local_midnight(lo, zone), local_midnight(hi, zone));
     let busy = store.busy_items(tenant.id, owned.owner, Some(window)).await?;
-    let items: Vec<NightItem> = busy.iter().map(|item| NightItem::of(item, zone)).collect();
+    let items: Vec<NightItem> = busy
+        .iter()
+        .filter(|item| echoes_of.is_none_or(|p| item.class != Class::PlatformBlock(p)))
+        .map(|item| NightItem::of(item, zone))
+        .collect();
     Ok(availability::nights(rules, today, &items, from, to))
 }
 

@@ -953,6 +953,39 @@ async fn a_resource_exporting_its_rules_closes_turnover_notice_window_and_short_
     app.stop().await;
 }
 
+/// Airbnb echoes the turnover night its feed closes back as a block of its own ("Airbnb (Not
+/// available)"). The feed to Airbnb keeps closing that night: counted as busy, it would drop out
+/// of the feed (which never shows Airbnb its own items), and Airbnb would open it again.
+async fn a_closed_night_the_platform_echoes_back_stays_closed_in_its_feed(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = resource(&app, &key, "UTC").await;
+    let rules = json!({"turnover_days": 1, "export_to_feeds": true});
+    let path = format!("/api/v1/resources/{room}/rules");
+    api.send::<Value>("PUT", &path, Some(rules), 200).await.unwrap();
+    stay(&app, &key, room, &in_days(20), &in_days(23), Status::Confirmed).await;
+    let settings = json!({"scope": "resource", "scope_id": room, "profile": "busy",
+        "name": "To Airbnb", "platform": "airbnb"});
+    let url = feed(&app, &key, settings).await["url"].as_str().unwrap().to_owned();
+    let turnover = |body: &str| {
+        let after = ("Closed (turnover)".to_owned(), compact(&in_days(23)), compact(&in_days(24)));
+        closed_events(body).contains(&after)
+    };
+    let (_, _, body) = get_ics(&app, &url, &[]).await;
+    assert!(turnover(&body), "{body}");
+
+    let echo = airbnb_ics((&in_days(50), &in_days(53)), (&in_days(23), &in_days(24)));
+    let airbnb = FakePlatform::start(&echo).await;
+    let import = register(&app, &key, room, &airbnb).await;
+    let ran = run(&app, &key, &import).await;
+    assert_eq!(ran["outcome"], "ok", "{ran}");
+    let (_, _, body) = get_ics(&app, &url, &[]).await;
+    assert!(turnover(&body), "the echoed night is still closed: {body}");
+    assert!(!body.contains("Not available)"), "Airbnb's own block is not sent back: {body}");
+    app.stop().await;
+}
+
 async fn the_closed_nights_of_a_feed_open_in_python_icalendar_and_icaljs(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -1118,6 +1151,7 @@ needs_peers!(
     the_closed_nights_of_a_feed_open_in_python_icalendar_and_icaljs,
 );
 on_both_databases!(
+    a_closed_night_the_platform_echoes_back_stays_closed_in_its_feed,
     a_feed_serves_the_resources_bookings_as_rfc5545,
     a_feed_answers_304_until_something_in_it_changes,
     a_feed_answers_anew_when_an_import_it_shows_changes_platform,
