@@ -144,7 +144,15 @@ impl OwnerView {
     fn new(owner: &SlotOwner<'_>, query: &SlotQuery) -> Self {
         OwnerView {
             zone: owner.zone,
-            periods: opening_periods(owner.rules, owner.zone, query.from, query.to),
+            // Periods opening up to a slot's length after `to` too: one that touches the last
+            // period asked for (the next day's 00:00-02:00 after 20:00-24:00) joins it, and a
+            // slot starting before `to` may run on into it.
+            periods: opening_periods(
+                owner.rules,
+                owner.zone,
+                query.from,
+                query.to + query.duration,
+            ),
             always_open: owner.rules.weekly_hours().is_none(),
             busy: Busy::new(owner.busy, buffer_gap(owner.rules)),
             earliest: query.from.max(notice_end(owner.rules, query.now)),
@@ -501,6 +509,23 @@ mod tests {
         let across = (at("2030-01-07T11:30:00Z"), at("2030-01-07T12:30:00Z"));
         let now = at("2030-01-01T00:00:00Z");
         assert!(check_appointment(&hours, TimeZone::UTC, now, across, &[], Moved::NEW).is_empty());
+    }
+
+    #[test]
+    fn a_late_slot_running_past_midnight_into_the_next_days_hours_is_offered_when_that_day_is_not_asked()
+     {
+        // Friday 20:00 to midnight, then Saturday to 02:00: a two-hour slot at 23:00 runs
+        // across. Asked for Friday alone, it is offered, as the checked write accepts it.
+        let hours = rules(
+            serde_json::json!({"weekly_hours": {"fri": [["20:00", "24:00"]], "sat": [["00:00", "02:00"]]}}),
+        );
+        let mut q = query("2030-01-04T00:00:00Z", "2030-01-05T00:00:00Z", 120);
+        q.step = Duration::minutes(60);
+        let found = slots(&[owner(1, &hours, &[])], Mode::Any, &q);
+        assert_eq!(starts(&found), ["20:00", "21:00", "22:00", "23:00"]);
+        let late = (at("2030-01-04T23:00:00Z"), at("2030-01-05T01:00:00Z"));
+        let now = at("2030-01-01T00:00:00Z");
+        assert!(check_appointment(&hours, TimeZone::UTC, now, late, &[], Moved::NEW).is_empty());
     }
 
     /// Slots of `length` (as often) over the local day `day` of `zone`, asked years before.
