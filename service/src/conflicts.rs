@@ -225,29 +225,43 @@ pub async fn after_block_change(store: &Store, tenant: &Tenant, id: Uuid, change
     }
 }
 
-/// Judges the rules of `owner`'s bookings again after a block changed: those with an open rule
-/// conflict (the block may have been what broke them) and, for a block placed at `span`, those
-/// near it (it may break theirs). Their notice and window stand (they did not move).
+/// Judges the rules of the bookings of `owner` (and of its house or rooms) again after a block
+/// changed: those with an open rule conflict (the block may have been what broke them) and, for
+/// a block placed at `span`, those near it (it may break theirs). Their notice and window stand
+/// (they did not move).
 async fn judge_around(
     store: &Store,
     tenant: &Tenant,
     owner: Owner,
     span: Option<Instants>,
 ) -> Result<(), StoreError> {
-    if store.rules_of(tenant, &[owner]).await?.iter().all(|r| r.rules.is_empty()) {
+    // A house's block is busy time of its rooms too, and a room's of its house: their rules
+    // judge it as their own.
+    let owners: Vec<Owner> = match owner {
+        Owner::Resource(id) => {
+            store.families(tenant.id, &[id]).await?.into_iter().map(Owner::Resource).collect()
+        }
+        Owner::Staff(_) => vec![owner],
+    };
+    let ruled = store.rules_of(tenant, &owners).await?;
+    let owners: Vec<Owner> =
+        ruled.iter().filter(|r| !r.rules.is_empty()).map(|r| r.owner).collect();
+    if owners.is_empty() {
         return Ok(());
     }
-    let mut ids = store.rule_conflicted_bookings(&[owner]).await?;
+    let mut ids = store.rule_conflicted_bookings(&owners).await?;
     if let Some((start, end)) = span {
         let reach = chrono::Duration::days(BLOCK_REACH_DAYS);
-        let mut filter = pages_of(owner, start - reach, Some(end + reach));
-        loop {
-            let page = store.list_bookings(tenant.id, &filter).await?;
-            let live = page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled);
-            ids.extend(live.map(|b| b.id));
-            match page.next_cursor {
-                Some(after) => filter.after = Some(after),
-                None => break,
+        for &owner in &owners {
+            let mut filter = pages_of(owner, start - reach, Some(end + reach));
+            loop {
+                let page = store.list_bookings(tenant.id, &filter).await?;
+                let live = page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled);
+                ids.extend(live.map(|b| b.id));
+                match page.next_cursor {
+                    Some(after) => filter.after = Some(after),
+                    None => break,
+                }
             }
         }
     }

@@ -178,7 +178,7 @@ async fn a_stay_breaking_a_rule_is_refused_with_422_when_asked_and_flagged_other
 
 /// The host blocks the day after a stay (the cleaner is away): the stay's turnover day is taken,
 /// which a rule conflict says at once. Removing the block gives the turnover back, and the
-/// conflict resolves.
+/// conflict resolves. The same for a block of the whole house next to a room's stay.
 async fn a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_resolves_it(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -201,6 +201,26 @@ async fn a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_r
     assert_eq!(named, (&json!("turnover_days"), &guest["id"]));
     api.delete_block(block.id).await.unwrap();
     assert_eq!(open_conflicts(&api).await, Vec::<Value>::new(), "the turnover is free again");
+
+    // A block of the whole house is the room's busy time too.
+    let house = self::room(&api, "UTC").await;
+    let in_house =
+        ResourceIn { name: "Room 2".into(), parent_id: Some(house), ..Default::default() };
+    let room_2 = api.create_resource(&in_house).await.unwrap().id;
+    put_rules(&api, &format!("resources/{room_2}"), json!({"turnover_days": 1})).await;
+    let guest = post(&api, stay(room_2, "2030-06-10", "2030-06-12"), false).await.unwrap();
+    let whole_house = kalends::api::blocks::BlockIn {
+        resource_id: Some(house),
+        start_date: Some("2030-06-12".into()),
+        end_date: Some("2030-06-13".into()),
+        ..Default::default()
+    };
+    let block = api.create_block(&whole_house).await.unwrap();
+    let flagged = open_conflicts(&api).await;
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert_eq!(flagged[0]["items"][0]["id"], guest["id"], "{flagged:?}");
+    api.delete_block(block.id).await.unwrap();
+    assert_eq!(open_conflicts(&api).await, Vec::<Value>::new(), "the house is free again");
     app.stop().await;
 }
 
