@@ -384,6 +384,15 @@ async fn staff_resources_and_blocks_have_crud_and_upserts() {
         ..BlockIn::default()
     };
     let block = api.create_block(&painting).await.unwrap();
+    let renovation = BlockIn {
+        start_date: Some("2030-01-01".into()),
+        end_date: Some("2032-01-01".into()),
+        ..painting.clone()
+    };
+    let problem = api.create_block(&renovation).await.unwrap_err();
+    assert_eq!((problem.status, fields(&problem)), (422, vec!["end_date"]), "{problem:?}");
+    let said = &problem.errors[0].message;
+    assert!(said.contains("at most 366 days") && !said.contains("booking"), "{said}");
     let nowhere = BlockIn { resource_id: None, reason: None, ..painting };
     let problem = api.create_block(&nowhere).await.unwrap_err();
     assert_eq!((problem.status, fields(&problem)), (422, vec!["resource_id"]));

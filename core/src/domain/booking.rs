@@ -44,7 +44,7 @@ pub enum SpanError {
     #[error("must be after the start")]
     EndNotAfterStart,
     /// The span is implausibly long (over 366 days).
-    #[error("the booking may last at most 366 days")]
+    #[error("may last at most 366 days")]
     TooLong,
 }
 
