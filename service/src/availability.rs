@@ -60,9 +60,9 @@ pub async fn stays_under(
     tenant: &Tenant,
     owned: &OwnerRules,
     today: NaiveDate,
-    (from, to): (NaiveDate, NaiveDate),
+    reach: (NaiveDate, NaiveDate),
 ) -> Result<Vec<Night>, StoreError> {
-    nights_without(store, tenant, owned, today, (from, to), None).await
+    stays_for_feed(store, tenant, owned, today, reach, None).await
 }
 
 /// [`stays_under`] as a feed for `platform` closes them: that platform's own blocks left out.
@@ -75,19 +75,8 @@ pub async fn stays_for_feed(
     tenant: &Tenant,
     owned: &OwnerRules,
     today: NaiveDate,
-    reach: (NaiveDate, NaiveDate),
-    platform: Option<Platform>,
-) -> Result<Vec<Night>, StoreError> {
-    nights_without(store, tenant, owned, today, reach, platform).await
-}
-
-async fn nights_without(
-    store: &Store,
-    tenant: &Tenant,
-    owned: &OwnerRules,
-    today: NaiveDate,
     (from, to): (NaiveDate, NaiveDate),
-    echoes_of: Option<Platform>,
+    platform: Option<Platform>,
 ) -> Result<Vec<Night>, StoreError> {
     let (rules, zone) = (&owned.rules, owned.zone);
     let (lo, hi) = availability::nights_reach(rules, from, to);
@@ -95,7 +84,7 @@ async fn nights_without(
     let busy = store.busy_items(tenant.id, owned.owner, Some(window)).await?;
     let items: Vec<NightItem> = busy
         .iter()
-        .filter(|item| echoes_of.is_none_or(|p| item.class != Class::PlatformBlock(p)))
+        .filter(|item| platform.is_none_or(|p| item.class != Class::PlatformBlock(p)))
         .map(|item| NightItem::of(item, zone))
         .collect();
     Ok(availability::nights(rules, today, &items, from, to))

@@ -108,14 +108,27 @@ async fn judge_neighbours(
     }
     let mut ids = store.rule_conflicted_bookings(&owners).await?;
     ids.retain(|&id| id != booking.id);
+    judge_standing(store, tenant, Vec::new(), ids).await
+}
+
+/// Judges the rules of the `read` bookings and of those `ids` name (each once) again as they
+/// stand: their notice and window stand too (they did not move).
+async fn judge_standing(
+    store: &Store,
+    tenant: &Tenant,
+    mut read: Vec<Booking>,
+    mut ids: Vec<Uuid>,
+) -> Result<(), StoreError> {
+    read.sort_unstable_by_key(|b| b.id);
+    read.dedup_by_key(|b| b.id);
     ids.sort_unstable();
     ids.dedup();
-    if ids.is_empty() {
-        return Ok(());
+    ids.retain(|id| read.binary_search_by_key(id, |b| b.id).is_err());
+    if !ids.is_empty() {
+        read.extend(store.bookings_by_ids(tenant.id, &ids).await?);
     }
-    for neighbour in store.bookings_by_ids(tenant.id, &ids).await? {
-        let kept = Rewrite::kept(&neighbour.data);
-        judge_rules(store, tenant, &neighbour, &kept, None).await?;
+    for booking in &read {
+        judge_rules(store, tenant, booking, &Rewrite::kept(&booking.data), None).await?;
     }
     Ok(())
 }
@@ -204,19 +217,16 @@ const BLOCK_REACH_DAYS: i64 = 31;
 /// from there no longer does. Failures are logged, as for bookings.
 pub async fn after_block_change(store: &Store, tenant: &Tenant, id: Uuid, change: BlockChange) {
     let item = ItemRef { source: Source::Block, id };
+    let (owner, span) = match change {
+        BlockChange::Placed(owner, span) => (Some(owner), Some(span)),
+        BlockChange::Removed(owner) => (owner, None),
+    };
+    // A removed block is in no owner's calendar any more.
+    let placed_on: Vec<Owner> = span.and(owner).into_iter().collect();
     let result = async {
-        let owner = match change {
-            BlockChange::Placed(owner, span) => {
-                detect_of(store, tenant.id, item, Some(span), &[owner], false).await?;
-                Some((owner, Some(span)))
-            }
-            BlockChange::Removed(owner) => {
-                detect_of(store, tenant.id, item, None, &[], false).await?;
-                owner.map(|owner| (owner, None))
-            }
-        };
+        detect_of(store, tenant.id, item, span, &placed_on, false).await?;
         match owner {
-            Some((owner, span)) => judge_around(store, tenant, owner, span).await,
+            Some(owner) => judge_around(store, tenant, owner, span).await,
             None => Ok(()),
         }
     };
@@ -249,15 +259,16 @@ async fn judge_around(
     if owners.is_empty() {
         return Ok(());
     }
-    let mut ids = store.rule_conflicted_bookings(&owners).await?;
+    let conflicted = store.rule_conflicted_bookings(&owners).await?;
+    let mut near: Vec<Booking> = Vec::new();
     if let Some((start, end)) = span {
         let reach = chrono::Duration::days(BLOCK_REACH_DAYS);
         for &owner in &owners {
             let mut filter = pages_of(owner, start - reach, Some(end + reach));
             loop {
                 let page = store.list_bookings(tenant.id, &filter).await?;
-                let live = page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled);
-                ids.extend(live.map(|b| b.id));
+                let live = page.items.into_iter();
+                near.extend(live.filter(|b| b.data.status != BookingStatus::Cancelled));
                 match page.next_cursor {
                     Some(after) => filter.after = Some(after),
                     None => break,
@@ -265,12 +276,7 @@ async fn judge_around(
             }
         }
     }
-    ids.sort_unstable();
-    ids.dedup();
-    for booking in store.bookings_by_ids(tenant.id, &ids).await? {
-        judge_rules(store, tenant, &booking, &Rewrite::kept(&booking.data), None).await?;
-    }
-    Ok(())
+    judge_standing(store, tenant, near, conflicted).await
 }
 
 /// Looks at everything one resource or staff member holds again: after an import changed its

@@ -184,43 +184,32 @@ async fn a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_r
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
     let room = room(&api, "UTC").await;
-    put_rules(&api, &format!("resources/{room}"), json!({"turnover_days": 1})).await;
-    let guest = post(&api, stay(room, "2030-05-10", "2030-05-12"), false).await.unwrap();
-    assert_eq!(open_conflicts(&api).await, Vec::<Value>::new());
-    let away = kalends::api::blocks::BlockIn {
-        resource_id: Some(room),
-        start_date: Some("2030-05-12".into()),
-        end_date: Some("2030-05-13".into()),
-        reason: Some("Cleaner away".into()),
-        ..Default::default()
-    };
-    let block = api.create_block(&away).await.unwrap();
-    let flagged = open_conflicts(&api).await;
-    assert_eq!(flagged.len(), 1, "{flagged:?}");
-    let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
-    assert_eq!(named, (&json!("turnover_days"), &guest["id"]));
-    api.delete_block(block.id).await.unwrap();
-    assert_eq!(open_conflicts(&api).await, Vec::<Value>::new(), "the turnover is free again");
-
     // A block of the whole house is the room's busy time too.
     let house = self::room(&api, "UTC").await;
     let in_house =
         ResourceIn { name: "Room 2".into(), parent_id: Some(house), ..Default::default() };
     let room_2 = api.create_resource(&in_house).await.unwrap().id;
-    put_rules(&api, &format!("resources/{room_2}"), json!({"turnover_days": 1})).await;
-    let guest = post(&api, stay(room_2, "2030-06-10", "2030-06-12"), false).await.unwrap();
-    let whole_house = kalends::api::blocks::BlockIn {
-        resource_id: Some(house),
-        start_date: Some("2030-06-12".into()),
-        end_date: Some("2030-06-13".into()),
-        ..Default::default()
-    };
-    let block = api.create_block(&whole_house).await.unwrap();
-    let flagged = open_conflicts(&api).await;
-    assert_eq!(flagged.len(), 1, "{flagged:?}");
-    assert_eq!(flagged[0]["items"][0]["id"], guest["id"], "{flagged:?}");
-    api.delete_block(block.id).await.unwrap();
-    assert_eq!(open_conflicts(&api).await, Vec::<Value>::new(), "the house is free again");
+    for (stayed, blocked, month) in [(room, room, "2030-05"), (room_2, house, "2030-06")] {
+        put_rules(&api, &format!("resources/{stayed}"), json!({"turnover_days": 1})).await;
+        let day = |d: u32| format!("{month}-{d:02}");
+        let guest = post(&api, stay(stayed, &day(10), &day(12)), false).await.unwrap();
+        assert_eq!(open_conflicts(&api).await, Vec::<Value>::new());
+        let away = kalends::api::blocks::BlockIn {
+            resource_id: Some(blocked),
+            start_date: Some(day(12)),
+            end_date: Some(day(13)),
+            reason: Some("Cleaner away".into()),
+            ..Default::default()
+        };
+        let block = api.create_block(&away).await.unwrap();
+        let flagged = open_conflicts(&api).await;
+        assert_eq!(flagged.len(), 1, "{month}: {flagged:?}");
+        let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
+        assert_eq!(named, (&json!("turnover_days"), &guest["id"]), "{month}");
+        api.delete_block(block.id).await.unwrap();
+        let open = open_conflicts(&api).await;
+        assert_eq!(open, Vec::<Value>::new(), "{month}: the turnover is free again");
+    }
     app.stop().await;
 }
 
