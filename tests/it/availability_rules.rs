@@ -337,6 +337,36 @@ async fn a_stay_extended_after_check_in_is_judged_only_on_how_far_ahead_it_now_r
     app.stop().await;
 }
 
+/// The front desk records a walk-in who checked in yesterday. The room's rules ask for two
+/// nights at least and set no notice: the checked write takes it, as it would with no rules at
+/// all. A second room asks for a notice of 0 days (no check-in before today): there the same
+/// walk-in is refused as too late, and nothing is saved.
+async fn a_walk_in_recorded_after_check_in_is_refused_only_where_a_notice_is_set(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let day = |offset: i64| {
+        (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
+    };
+    let (no_notice, same_day) = (room(&api, "UTC").await, room(&api, "UTC").await);
+    put_rules(&api, &format!("resources/{no_notice}"), json!({"min_nights": 2})).await;
+    put_rules(
+        &api,
+        &format!("resources/{same_day}"),
+        json!({"min_nights": 2, "min_notice_days": 0}),
+    )
+    .await;
+
+    let walk_in = post(&api, stay(no_notice, &day(-1), &day(2)), true).await.unwrap();
+    assert_eq!(walk_in["start_date"], json!(day(-1)));
+    let problem = post(&api, stay(same_day, &day(-1), &day(2)), true).await.unwrap_err();
+    assert_eq!((problem.status, problem.rule.as_deref()), (422, Some("min_notice_days")));
+    let listed: Value = api.send("GET", "/api/v1/bookings", None, 200).await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "the refused walk-in is not saved");
+    assert!(open_conflicts(&api).await.is_empty());
+    app.stop().await;
+}
+
 /// A guest who checked in two days ago moves to another room for the rest of the stay (a
 /// broken shower). The move keeps the stay's dates, so the new room's day of notice does not
 /// judge a check-in in the past: the move is accepted with `?reject_conflicts=true`, as it is
@@ -579,4 +609,5 @@ on_both_databases!(
     slots_for_any_of_two_list_the_least_booked_first_and_all_needs_both_free,
     a_slots_request_too_big_for_one_answer_is_refused_saying_how_to_narrow_it,
     fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between_every_two,
+    a_walk_in_recorded_after_check_in_is_refused_only_where_a_notice_is_set,
 );

@@ -271,7 +271,7 @@ impl<'a> Grid<'a> {
 
     /// Closes the free nights before today, within the notice, and beyond the window.
     fn close_by_date(&mut self, today: NaiveDate) {
-        let notice_end = today + Days::new(u64::from(self.rules.min_notice_days()));
+        let notice_end = today + Days::new(u64::from(self.rules.min_notice_days().unwrap_or(0)));
         let window_end = self.rules.booking_window_days().map(|w| today + Days::new(u64::from(w)));
         for i in 0..self.state.len() {
             let date = self.date(i);
@@ -459,9 +459,10 @@ fn date_violations(
     moved: Moved,
 ) -> Vec<Violation> {
     let mut found = Vec::new();
-    let notice = i64::from(rules.min_notice_days());
     let ahead = (start - today).num_days();
-    if moved.start && ahead < notice {
+    if let Some(notice) =
+        rules.min_notice_days().map(i64::from).filter(|n| moved.start && ahead < *n)
+    {
         found.push(Violation::new(
             Rule::MinNoticeDays,
             notice.into(),
@@ -630,5 +631,16 @@ mod tests {
         assert!(names(day(13), day(15), &[stay(10, 12)], true).is_empty());
         let block = NightItem { kind: ItemKind::Block, ..stay(8, 10) };
         assert!(names(day(10), day(12), &[block], true).is_empty(), "no turnover after a block");
+    }
+
+    #[test]
+    fn a_stay_that_began_before_today_breaks_only_a_notice_the_owner_set() {
+        let walk_in = |json| check_stay(&rules(json), day(3), (day(2), day(5)), &[], Moved::NEW);
+        assert!(walk_in(serde_json::json!({"min_nights": 2})).is_empty(), "no notice rule");
+        let refused = walk_in(serde_json::json!({"min_nights": 2, "min_notice_days": 0}));
+        assert_eq!(
+            refused.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
+            ["min_notice_days"]
+        );
     }
 }

@@ -450,14 +450,16 @@ impl Rules {
         self.booking_window_days
     }
 
-    /// Days' notice a stay needs (0 without the rule).
-    pub fn min_notice_days(&self) -> u32 {
-        self.min_notice_days.unwrap_or(0)
+    /// Days' notice a stay needs, if the owner set a notice. Without one, a stay that began
+    /// before today (a walk-in recorded after check-in) is judged by the other rules only; with
+    /// one, even of 0 days, it is too late.
+    pub fn min_notice_days(&self) -> Option<u32> {
+        self.min_notice_days
     }
 
-    /// Minutes' notice an appointment needs (0 without the rule).
-    pub fn min_notice_minutes(&self) -> u32 {
-        self.min_notice_minutes.unwrap_or(0)
+    /// Minutes' notice an appointment needs, if the owner set a notice (see `min_notice_days`).
+    pub fn min_notice_minutes(&self) -> Option<u32> {
+        self.min_notice_minutes
     }
 
     /// Weekdays no stay starts on.

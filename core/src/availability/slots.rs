@@ -207,7 +207,7 @@ impl OwnerView {
 
 /// The first instant a slot may start at.
 fn notice_end(rules: &Rules, now: DateTime<Utc>) -> DateTime<Utc> {
-    now + Duration::minutes(i64::from(rules.min_notice_minutes()))
+    now + Duration::minutes(i64::from(rules.min_notice_minutes().unwrap_or(0)))
 }
 
 /// The first local day beyond the booking window, if there is one.
@@ -345,9 +345,8 @@ pub fn check_appointment(
     }
     found.extend(buffer_violation(rules, (start, end), others));
     if moved.start {
-        let notice = i64::from(rules.min_notice_minutes());
         let ahead = (start - now).num_minutes();
-        if ahead < notice {
+        if let Some(notice) = rules.min_notice_minutes().map(i64::from).filter(|n| ahead < *n) {
             found.push(Violation::new(
                 Rule::MinNoticeMinutes,
                 notice.into(),
@@ -631,6 +630,23 @@ mod tests {
         assert_eq!(
             names("2030-02-11T11:00:00Z", "2030-02-11T12:00:00Z", &[], true),
             ["booking_window_days"]
+        );
+    }
+
+    #[test]
+    fn an_appointment_that_began_before_now_breaks_only_a_notice_the_owner_set() {
+        let now = at("2030-01-07T10:30:00Z");
+        let begun = (at("2030-01-07T10:00:00Z"), at("2030-01-07T11:00:00Z"));
+        let judge =
+            |json| check_appointment(&rules(json), TimeZone::UTC, now, begun, &[], Moved::NEW);
+        assert!(
+            judge(serde_json::json!({"buffer_after_minutes": 15})).is_empty(),
+            "no notice rule"
+        );
+        let refused = judge(serde_json::json!({"min_notice_minutes": 0}));
+        assert_eq!(
+            refused.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
+            ["min_notice_minutes"]
         );
     }
 }
