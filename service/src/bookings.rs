@@ -161,8 +161,10 @@ pub async fn save_by_external_id(
     Ok(outcome)
 }
 
-/// The write of [`save_by_external_id`]: identical content is left alone (but still refused
-/// when it overlaps and `overlap` rejects), other content replaces the booking, and a booking
+/// The write of [`save_by_external_id`]: identical content is left alone, and not refused
+/// whatever `overlap` says (a retry of a checked write that saved it is told it is saved, even
+/// when a conflict came meanwhile; that conflict is open already), other content replaces the
+/// booking, and a booking
 /// the host's id does not name yet is created. Another request creating or changing the same
 /// booking in between makes it read again. With the outcome come the rules of the booking's
 /// owners when the write read them.
@@ -179,7 +181,6 @@ async fn upsert(
         let creating = stored.is_none();
         let result = match stored {
             Some(existing) if existing.data == new => {
-                store.refuse_unchanged(tenant, &existing, overlap).await?;
                 return Ok((UpsertOutcome::Unchanged(existing), None));
             }
             Some(existing) => {

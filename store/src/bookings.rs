@@ -14,7 +14,7 @@ use super::{
 };
 use kalends_core::availability::Rewrite;
 use kalends_core::domain::{
-    Booking, BookingSpan, BookingStatus, Customer, NewBooking, Owner, Tenant, TimeZone,
+    Booking, BookingSpan, BookingStatus, Customer, NewBooking, Tenant, TimeZone,
 };
 use kalends_core::job::Job;
 
@@ -556,35 +556,6 @@ impl Store {
         self.outbox_signal.notify_one();
         let version = expected_version + 1;
         Ok(Booking { id, tenant_id: tenant.id, data: new, version, created_at, updated_at: at })
-    }
-
-    /// For a save that changes nothing: [`StoreError::Collides`] (or
-    /// [`StoreError::BreaksRules`]) when `overlap` rejects and the stored booking overlaps other
-    /// items (or breaks its owners' rules). Nothing is written, so no lock is needed.
-    pub async fn refuse_unchanged(
-        &self,
-        tenant: &Tenant,
-        existing: &Booking,
-        overlap: Overlap,
-    ) -> Result<(), StoreError> {
-        let owners = existing.data.owners();
-        let home = match existing.data.resource_id {
-            Some(id) => self.owner_zone(tenant, Owner::Resource(id)).await?,
-            None => tenant.settings.time_zone,
-        };
-        let Some(candidate) = owner_writes::candidate(overlap, existing.id, &existing.data, home)
-        else {
-            return Ok(());
-        };
-        let (hits, broken) = with_read_pool!(self, |pool| {
-            let kept = Rewrite::kept(&existing.data);
-            owner_writes::judge_owners!(pool, tenant, &candidate, &owners, home, &kept)
-        })?;
-        match (hits.is_empty(), broken.is_empty()) {
-            (false, _) => Err(StoreError::Collides(hits)),
-            (true, false) => Err(StoreError::BreaksRules(broken)),
-            (true, true) => Ok(()),
-        }
     }
 
     /// Cancels a booking: a new version, and `owed` (the removal from calendars, the customer's

@@ -118,6 +118,36 @@ async fn the_same_checked_booking_sent_fifty_times_at_once_is_saved_once_and_nev
     app.stop().await;
 }
 
+/// The host's checked `PUT` saves a stay, but the answer is lost; before the retry, a stay
+/// booked without the check overlaps it, and the room's new rules ask for three nights. The
+/// retry sends the same content: it is told the stay is saved as it was (200, same version),
+/// not refused, since nothing of it is written again. Both conflicts stay open for a person.
+async fn a_checked_retry_of_a_saved_stay_is_told_it_is_saved_when_a_conflict_came_meanwhile(
+    db: Db,
+) {
+    let (app, key) = tenant_app(db).await;
+    let api = app.api(&key);
+    let room = resource(&api).await;
+    let path = "/api/v1/bookings/by-external-id/res-1?reject_conflicts=true";
+    let saved: Value = api.send("PUT", path, Some(stay(room, 10)), 201).await.unwrap();
+    let overlapping = json!({"title": "Walk-in", "resource_id": room,
+        "start_date": "2030-03-11", "end_date": "2030-03-13"});
+    api.send::<Value>("POST", "/api/v1/bookings", Some(overlapping), 201).await.unwrap();
+    let rules = json!({"min_nights": 3});
+    api.send::<Value>("PUT", &format!("/api/v1/resources/{room}/rules"), Some(rules), 200)
+        .await
+        .unwrap();
+
+    let retried: Value = api.send("PUT", path, Some(stay(room, 10)), 200).await.unwrap();
+    assert_eq!((&retried["id"], &retried["version"]), (&saved["id"], &saved["version"]));
+    let open: Value = api.send("GET", "/api/v1/conflicts?status=open", None, 200).await.unwrap();
+    let mut kinds: Vec<_> =
+        open["items"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["overlap", "rule", "rule"], "{open}");
+    app.stop().await;
+}
+
 async fn fifty_concurrent_bookings_of_different_nights_are_all_saved(db: Db) {
     let (app, key) = tenant_app(db).await;
     let api = app.api(&key);
@@ -354,6 +384,7 @@ on_both_databases!(
     concurrent_bookings_of_one_staff_member_in_different_rooms_give_one_201,
     concurrent_upserts_and_patches_onto_the_same_nights_save_only_one,
     checked_stays_racing_unchecked_ones_keep_the_check_and_record_every_overlap,
+    a_checked_retry_of_a_saved_stay_is_told_it_is_saved_when_a_conflict_came_meanwhile,
     dates_beyond_the_supported_years_are_refused_naming_the_field,
     the_last_day_of_2200_is_accepted_and_2201_refused,
 );
