@@ -46,7 +46,7 @@ use kalends_providers::calendar::{RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
 use kalends_service::conflicts;
 use kalends_store::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
-use kalends_store::{Store, StoreError};
+use kalends_store::{ImportedBy, Store, StoreError};
 use uuid::Uuid;
 
 use crate::JobError;
@@ -109,6 +109,8 @@ async fn import(
     let owner = Owner::Staff(connection.staff_id);
     let zone = store.owner_zone(&tenant, owner).await.map_err(ConnectionError::store)?;
     let calendars = calendars_to_import(connection);
+    // What this import stores from here on is what it placed.
+    let since = kalends_store::now();
     let mut imported = Imported {
         changed: store
             .retain_busy_calendars(connection.id, &calendars)
@@ -132,7 +134,9 @@ async fn import(
         }
     }
     if imported.changed > 0 {
-        let found = conflicts::recheck_owner(store, tenant.id, owner)
+        let by = ImportedBy::Calendars(connection.id);
+        let placed = store.imported_since(by, since).await.map_err(ConnectionError::store)?;
+        let found = conflicts::after_busy_change(store, &tenant, owner, &placed)
             .await
             .map_err(ConnectionError::store)?;
         tracing::info!(

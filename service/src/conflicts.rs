@@ -208,9 +208,9 @@ pub enum BlockChange {
     Removed(Option<Owner>),
 }
 
-/// How far from a block a booking's rules may reach it: a turnover of up to a month of days,
-/// a buffer of hours.
-const BLOCK_REACH_DAYS: i64 = 31;
+/// How far from a busy item (a block, an imported reservation or busy time) a booking's rules
+/// may reach it: a turnover of up to a month of days, a buffer of hours.
+const RULE_REACH_DAYS: i64 = 31;
 
 /// Brings the conflicts naming a block up to date, and the rule conflicts of its owner's
 /// bookings it may have made or unmade: a block in a stay's turnover day breaks it, one removed
@@ -226,7 +226,7 @@ pub async fn after_block_change(store: &Store, tenant: &Tenant, id: Uuid, change
     let result = async {
         detect_of(store, tenant.id, item, span, &placed_on, false).await?;
         match owner {
-            Some(owner) => judge_around(store, tenant, owner, span).await,
+            Some(owner) => judge_near(store, tenant, owner, span.as_slice()).await,
             None => Ok(()),
         }
     };
@@ -235,18 +235,34 @@ pub async fn after_block_change(store: &Store, tenant: &Tenant, id: Uuid, change
     }
 }
 
-/// Judges the rules of the bookings of `owner` (and of its house or rooms) again after a block
-/// changed: those with an open rule conflict (the block may have been what broke them) and, for
-/// a block placed at `span`, those near it (it may break theirs). Their notice and window stand
-/// (they did not move).
-async fn judge_around(
+/// Brings the conflicts of `owner` up to date after its busy items changed under its bookings
+/// (an import ran or was deleted, a calendar stopped counting): every overlap, and the rule
+/// conflicts of its bookings near the items `placed` (added or moved: a reservation in a stay's
+/// turnover night breaks it) and of those with one open (an item gone may have been what broke
+/// it).
+pub async fn after_busy_change(
     store: &Store,
     tenant: &Tenant,
     owner: Owner,
-    span: Option<Instants>,
+    placed: &[Instants],
+) -> Result<Detection, StoreError> {
+    let found = recheck_owner(store, tenant.id, owner).await?;
+    judge_near(store, tenant, owner, placed).await?;
+    Ok(found)
+}
+
+/// Judges the rules of the bookings of `owner` (and of its house or rooms) again after its busy
+/// items changed: those with an open rule conflict (what changed may have been what broke them)
+/// and those near the items `placed` (they may break theirs). Their notice and window stand
+/// (they did not move).
+async fn judge_near(
+    store: &Store,
+    tenant: &Tenant,
+    owner: Owner,
+    placed: &[Instants],
 ) -> Result<(), StoreError> {
-    // A house's block is busy time of its rooms too, and a room's of its house: their rules
-    // judge it as their own.
+    // A house's busy time is its rooms' too, and a room's its house's: their rules judge it as
+    // their own.
     let owners: Vec<Owner> = match owner {
         Owner::Resource(id) => {
             store.families(tenant.id, &[id]).await?.into_iter().map(Owner::Resource).collect()
@@ -261,10 +277,9 @@ async fn judge_around(
     }
     let conflicted = store.rule_conflicted_bookings(&owners).await?;
     let mut near: Vec<Booking> = Vec::new();
-    if let Some((start, end)) = span {
-        let reach = chrono::Duration::days(BLOCK_REACH_DAYS);
+    for (from, to) in reaches(placed) {
         for &owner in &owners {
-            let mut filter = pages_of(owner, start - reach, Some(end + reach));
+            let mut filter = pages_of(owner, from, Some(to));
             loop {
                 let page = store.list_bookings(tenant.id, &filter).await?;
                 let live = page.items.into_iter();
@@ -277,6 +292,23 @@ async fn judge_around(
         }
     }
     judge_standing(store, tenant, near, conflicted).await
+}
+
+/// The stretches of time within [`RULE_REACH_DAYS`] of the `placed` items, those that meet
+/// merged (a first import of a year of reservations is one stretch, read once).
+fn reaches(placed: &[Instants]) -> Vec<Instants> {
+    let reach = chrono::Duration::days(RULE_REACH_DAYS);
+    let mut stretches: Vec<Instants> =
+        placed.iter().map(|&(s, e)| (s - reach, e + reach)).collect();
+    stretches.sort_unstable();
+    let mut merged: Vec<Instants> = Vec::with_capacity(stretches.len());
+    for (start, end) in stretches {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
 }
 
 /// Looks at everything one resource or staff member holds again: after an import changed its
@@ -352,4 +384,26 @@ pub async fn resolve(
     note: Option<String>,
 ) -> Result<Conflict, StoreError> {
     store.resolve_conflict(tenant_id, id, note).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> DateTime<Utc> {
+        chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc()
+            + chrono::Duration::days(i64::from(d))
+    }
+
+    #[test]
+    fn items_within_two_reaches_of_each_other_are_read_as_one_stretch() {
+        let reach = RULE_REACH_DAYS as u32;
+        let placed = [(day(200), day(202)), (day(100), day(102)), (day(130), day(131))];
+        let stretches = reaches(&placed);
+        assert_eq!(
+            stretches,
+            [(day(100 - reach), day(131 + reach)), (day(200 - reach), day(202 + reach))]
+        );
+        assert!(reaches(&[]).is_empty());
+    }
 }

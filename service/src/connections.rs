@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::conflicts::recheck_owner;
+use super::conflicts::after_busy_change;
 use super::staff_sessions::{self, StaffSession};
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner};
 use kalends_core::job::Job;
@@ -153,7 +153,8 @@ pub async fn disconnect(
     let (_, cleanup) =
         store.disconnect_connection(tenant_id, id, remove_events, cleanup_at).await?;
     store.resolve_external_edits_of_connection(id).await?;
-    recheck_owner(store, tenant_id, Owner::Staff(connection.staff_id)).await?;
+    let tenant = store.tenant(tenant_id).await?;
+    after_busy_change(store, &tenant, Owner::Staff(connection.staff_id), &[]).await?;
     tracing::info!(connection = %id, provider = %connection.provider, "calendar disconnected");
     replay_staff(store, connection).await?;
     Ok(cleanup)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::conflicts::recheck_owner;
+use super::conflicts::{after_busy_change, recheck_owner};
 use kalends_core::alerts::{AlertDraft, AlertRule, seconds};
 use kalends_core::config::AlertsConfig;
 use kalends_core::domain::{
@@ -17,7 +17,7 @@ use kalends_core::imports;
 use kalends_core::imports::Diff;
 use kalends_core::job::Job;
 use kalends_core::webhooks::{self, FeedItemRef, WebhookEvent};
-use kalends_store::{Detection, HoldChange, ImportPatch, RunRecord, RunResult};
+use kalends_store::{Detection, HoldChange, ImportPatch, ImportedBy, RunRecord, RunResult};
 use kalends_store::{HeldUntil, Lease, LeaseKey, lease_end};
 use kalends_store::{Store, StoreError};
 
@@ -90,7 +90,8 @@ pub async fn record_run_with(
     let status_moved =
         (import.status == ImportStatus::Failing) != (status == ImportStatus::Failing);
     let newly_held = run.outcome == RunOutcome::Held && import.hold.is_none();
-    if status_moved || newly_held || changes_items(diff) {
+    let items_changed = changes_items(diff);
+    if status_moved || newly_held || items_changed {
         let wanted = store.wanted_event_types(tenant.id).await?;
         if !wanted.is_empty() {
             events = run_events(import, &run, status, failures, &stored, diff);
@@ -117,8 +118,13 @@ pub async fn record_run_with(
         held,
     };
     run.counts.unchanged = store.save_import_run(tenant, import, &record).await?;
+    let owner = import.data.owner;
     let found = match run.outcome {
-        RunOutcome::Ok => Some(recheck_owner(store, tenant.id, import.data.owner).await?),
+        RunOutcome::Ok if items_changed => {
+            let placed = store.imported_since(ImportedBy::Feed(import.id), started_at).await?;
+            Some(after_busy_change(store, tenant, owner, &placed).await?)
+        }
+        RunOutcome::Ok => Some(recheck_owner(store, tenant.id, owner).await?),
         RunOutcome::NotModified | RunOutcome::Failed | RunOutcome::Held => None,
     };
     Ok(Recorded { run, found, became_failing: status_moved && status == ImportStatus::Failing })
@@ -529,7 +535,8 @@ pub async fn delete(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), Stor
         Owner::Staff(_) => Vec::new(),
     };
     store.delete_import(tenant_id, id, &owed).await?;
-    recheck_owner(store, tenant_id, import.data.owner).await?;
+    let tenant = store.tenant(tenant_id).await?;
+    after_busy_change(store, &tenant, import.data.owner, &[]).await?;
     Ok(())
 }
 
@@ -608,7 +615,8 @@ async fn remove_confirmed(
     };
     let ids: Vec<Uuid> = gone.iter().map(|s| s.id).collect();
     let removed = store.remove_missing_items(tenant_id, import.id, &ids, &events, &owed).await?;
-    recheck_owner(store, tenant_id, import.data.owner).await?;
+    let tenant = store.tenant(tenant_id).await?;
+    after_busy_change(store, &tenant, import.data.owner, &[]).await?;
     Ok(removed)
 }
 

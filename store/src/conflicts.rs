@@ -15,6 +15,15 @@ use kalends_core::domain::{BookingStatus, Owner, Platform};
 use kalends_core::webhooks::WebhookEvent;
 use kalends_ical::ItemKind;
 
+/// What imported busy items: a feed (by the import's id), or a connection's calendars.
+#[derive(Clone, Copy, Debug)]
+pub enum ImportedBy {
+    /// An OTA or `.ics` import.
+    Feed(Uuid),
+    /// The busy calendars of a calendar connection.
+    Calendars(Uuid),
+}
+
 /// Runs a [`BusyQuery`] on `$executor` (a pool, or `&mut *tx`); evaluates to the raw rows.
 /// SQLite hands its rows over one at a time from its own thread, a cost that dominated a slots
 /// request reading thousands of them: there the statement answers them all as one JSON row
@@ -204,6 +213,32 @@ impl Store {
         let query = BusyQuery::new(tenant_id, owner, window);
         let rows: Vec<BusyRow> = with_read_pool!(self, |pool| fetch_busy!(query, pool))?;
         rows.into_iter().map(busy_from_row).collect()
+    }
+
+    /// The instants of the busy items `by` added or moved at or after `since` (an import's run:
+    /// the items it removed are gone).
+    pub async fn imported_since(
+        &self,
+        by: ImportedBy,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        let (sql, id) = match by {
+            ImportedBy::Feed(id) => (
+                "SELECT span_start, span_end FROM imported_items \
+                 WHERE import_id = $1 AND updated_at >= $2",
+                id,
+            ),
+            ImportedBy::Calendars(id) => (
+                "SELECT span_start, span_end FROM calendar_busy \
+                 WHERE connection_id = $1 AND updated_at >= $2",
+                id,
+            ),
+        };
+        // The primary: the run has just written them.
+        let spans = with_pool!(self, |pool| {
+            sqlx::query_as(sql).bind(id).bind(since).fetch_all(pool).await
+        })?;
+        Ok(spans)
     }
 
     /// The open conflicts within `reach`: overlaps, or a booking's rule conflicts (external

@@ -63,7 +63,7 @@ pub use channels::{Channel, NewChannel};
 pub use checklist_reminders::{PlatformFigures, Reminder};
 pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};
 pub use cleanups::{CleanupChannel, ConnectionCleanup};
-pub use conflicts::{ConflictReach, Detection, ExternalEditConflict};
+pub use conflicts::{ConflictReach, Detection, ExternalEditConflict, ImportedBy};
 pub use connections::{
     ConnectionOwed, ConnectionPatch, CoveredMember, KeptTokens, NewConnection, OAuthFlow,
 };

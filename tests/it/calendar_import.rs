@@ -22,6 +22,7 @@ on_both_databases!(
     a_workspace_calendars_busy_times_are_imported_followed_and_survive_an_expired_sync_token,
     a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_a_conflict,
     a_dead_grant_parks_the_import_and_a_reconnect_imports_at_once,
+    a_busy_time_put_in_an_appointments_buffer_is_flagged_at_the_import_and_cleared_when_moved,
     google_appointments_two_years_ahead_are_busy_times_and_followed,
     microsoft_appointments_two_years_ahead_are_busy_times_and_followed,
     a_booking_beyond_the_outlook_import_window_is_written_once_and_left_alone,
@@ -375,6 +376,37 @@ async fn a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_
     assert!(staff.calendar_busy(&app).await.is_empty());
     let open = api.conflicts("open").await.unwrap();
     assert!(open.is_empty(), "{open:?}");
+    app.stop().await;
+}
+
+/// Di keeps half an hour free after each appointment. A massage is booked from 10:00 to 11:00;
+/// Di then puts a call at 11:15 in her own calendar. The import flags the massage at once (a
+/// rule conflict: no overlap, the times do not touch); Di moves the call to the afternoon, and
+/// the next import resolves it.
+async fn a_busy_time_put_in_an_appointments_buffer_is_flagged_at_the_import_and_cleared_when_moved(
+    db: Db,
+) {
+    let app = quiet_app(db).await;
+    let staff = Staff::connect(&app, Kind::Google, "di@example.com").await;
+    let api = staff.api(&app);
+    let rules = json!({"buffer_after_minutes": 30});
+    let path = format!("/api/v1/staff/{}/rules", staff.staff_id);
+    api.send::<Value>("PUT", &path, Some(rules), 200).await.unwrap();
+    let massage = staff.booking(&app, "Massage", at(3, 10)).await;
+    let quarter_past = at(3, 11) + chrono::Duration::minutes(15);
+    let call = staff.seed(&app, staff.event("Call", quarter_past, 1, json!({}))).await;
+    staff.import_now(&app).await;
+
+    let open = api.conflicts("open").await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(
+        (open[0].kind.as_str(), open[0].rule.as_deref()),
+        ("rule", Some("buffer_after_minutes"))
+    );
+    assert!(open[0].items.iter().any(|item| item.id == massage), "{open:?}");
+    staff.edit(&app, &call, staff.event("Call", at(3, 15), 1, json!({}))).await;
+    staff.import_now(&app).await;
+    assert!(api.conflicts("open").await.unwrap().is_empty());
     app.stop().await;
 }
 

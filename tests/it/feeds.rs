@@ -306,6 +306,44 @@ async fn rotating_a_feed_kills_its_old_url(db: Db) {
     app.stop().await;
 }
 
+/// A room keeps a night free after each stay. A direct stay ends in ten days; Airbnb then sells
+/// the very next night. The import opens a rule conflict on the direct stay at once (no overlap:
+/// the nights do not touch), and when Airbnb moves its reservation a week later the next import
+/// resolves it. Deleting the import resolves one too.
+async fn an_airbnb_reservation_imported_into_a_stays_turnover_night_opens_a_rule_conflict(db: Db) {
+    let app = app_allowing_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let room = resource(&app, &key, "Europe/Lisbon").await;
+    let rules = json!({"turnover_days": 1});
+    app.call("PUT", &format!("/api/v1/resources/{room}/rules"), &key, Some(rules)).await;
+    let direct = stay(&app, &key, room, &in_days(8), &in_days(10), Status::Confirmed).await;
+    let far = (in_days(40), in_days(42));
+    let airbnb =
+        FakePlatform::start(&airbnb_ics((&in_days(10), &in_days(12)), (&far.0, &far.1))).await;
+    let import = register(&app, &key, room, &airbnb).await;
+    assert_eq!(run(&app, &key, &import).await["added"], 2);
+
+    let open = api.conflicts("open").await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!((open[0].kind.as_str(), open[0].rule.as_deref()), ("rule", Some("turnover_days")));
+    assert!(open[0].items.iter().any(|item| item.id == direct.id), "{open:?}");
+    let moved = airbnb_ics((&in_days(17), &in_days(19)), (&far.0, &far.1));
+    // Another length: the fake platform's ETag is the body's.
+    airbnb.set(200, &moved.replace("SUMMARY:Reserved", "SUMMARY:Reserved (moved)"));
+    assert_eq!(run(&app, &key, &import).await["updated"], 1);
+    let resolved = api.conflict(open[0].id).await.unwrap();
+    assert_eq!(resolved.resolution.as_deref(), Some("auto"), "{resolved:?}");
+    // Back in the turnover night, then the import deleted: its nights and its conflict go.
+    airbnb.set(200, &airbnb_ics((&in_days(10), &in_days(12)), (&far.0, &far.1)));
+    assert_eq!(run(&app, &key, &import).await["updated"], 1);
+    assert_eq!(api.conflicts("open").await.unwrap().len(), 1);
+    let path = format!("/api/v1/imports/{}", import["id"].as_str().unwrap());
+    assert_eq!(app.call("DELETE", &path, &key, None).await.0, 204);
+    assert!(api.conflicts("open").await.unwrap().is_empty());
+    app.stop().await;
+}
+
 async fn a_booking_overlapping_an_imported_airbnb_reservation_is_a_high_conflict(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
@@ -1172,4 +1210,5 @@ on_both_databases!(
     a_rooms_feed_for_a_platform_shows_the_houses_reservations_there_and_no_cancellations,
     a_cancellation_older_than_the_retention_stays_out_when_its_booking_changes_later,
     a_platform_asking_to_wait_is_left_alone_for_all_its_feeds,
+    an_airbnb_reservation_imported_into_a_stays_turnover_night_opens_a_rule_conflict,
 );
