@@ -44,7 +44,7 @@ use kalends_providers::ProviderError;
 use kalends_providers::calendar::{BusyInterval, Change, ChangeSet, EventKey, Provider};
 use kalends_providers::calendar::{RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
-use kalends_service::conflicts;
+use kalends_service::conflicts::{self, Placed};
 use kalends_store::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
 use kalends_store::{ImportedBy, Store, StoreError};
 use uuid::Uuid;
@@ -134,9 +134,8 @@ async fn import(
         }
     }
     if imported.changed > 0 {
-        let by = ImportedBy::Calendars(connection.id);
-        let placed = store.imported_since(by, since).await.map_err(ConnectionError::store)?;
-        let found = conflicts::after_busy_change(store, &tenant, owner, &placed)
+        let placed = Placed::Imported(ImportedBy::Calendars(connection.id), since);
+        let found = conflicts::after_busy_change(store, &tenant, owner, placed)
             .await
             .map_err(ConnectionError::store)?;
         tracing::info!(

@@ -8,7 +8,7 @@ use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
 use kalends_core::domain::{Booking, BookingStatus, Owner, Tenant};
-use kalends_store::{ConflictReach, Detection, OwnerRules};
+use kalends_store::{ConflictReach, Detection, ImportedBy, OwnerRules};
 use kalends_store::{Store, StoreError};
 
 /// A start and an end instant.
@@ -226,7 +226,7 @@ pub async fn after_block_change(store: &Store, tenant: &Tenant, id: Uuid, change
     let result = async {
         detect_of(store, tenant.id, item, span, &placed_on, false).await?;
         match owner {
-            Some(owner) => judge_near(store, tenant, owner, span.as_slice()).await,
+            Some(owner) => judge_near(store, tenant, owner, Placed::At(span.as_slice())).await,
             None => Ok(()),
         }
     };
@@ -235,16 +235,25 @@ pub async fn after_block_change(store: &Store, tenant: &Tenant, id: Uuid, change
     }
 }
 
+/// The busy items a change placed (added or moved) on an owner's calendar.
+#[derive(Clone, Copy, Debug)]
+pub enum Placed<'a> {
+    /// These, or none (`&[]`: items only went).
+    At(&'a [Instants]),
+    /// Those an import wrote from this instant on, read only when an owner has rules to judge
+    /// them by (most have none: a first import of thousands of feeds reads nothing more).
+    Imported(ImportedBy, DateTime<Utc>),
+}
+
 /// Brings the conflicts of `owner` up to date after its busy items changed under its bookings
 /// (an import ran or was deleted, a calendar stopped counting): every overlap, and the rule
-/// conflicts of its bookings near the items `placed` (added or moved: a reservation in a stay's
-/// turnover night breaks it) and of those with one open (an item gone may have been what broke
-/// it).
+/// conflicts of its bookings near the items `placed` (a reservation in a stay's turnover night
+/// breaks it) and of those with one open (an item gone may have been what broke it).
 pub async fn after_busy_change(
     store: &Store,
     tenant: &Tenant,
     owner: Owner,
-    placed: &[Instants],
+    placed: Placed<'_>,
 ) -> Result<Detection, StoreError> {
     let found = recheck_owner(store, tenant.id, owner).await?;
     judge_near(store, tenant, owner, placed).await?;
@@ -259,7 +268,7 @@ async fn judge_near(
     store: &Store,
     tenant: &Tenant,
     owner: Owner,
-    placed: &[Instants],
+    placed: Placed<'_>,
 ) -> Result<(), StoreError> {
     // A house's busy time is its rooms' too, and a room's its house's: their rules judge it as
     // their own.
@@ -276,6 +285,14 @@ async fn judge_near(
         return Ok(());
     }
     let conflicted = store.rule_conflicted_bookings(&owners).await?;
+    let imported;
+    let placed = match placed {
+        Placed::At(spans) => spans,
+        Placed::Imported(by, since) => {
+            imported = store.imported_since(by, since).await?;
+            &imported
+        }
+    };
     let mut near: Vec<Booking> = Vec::new();
     for (from, to) in reaches(placed) {
         for &owner in &owners {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::conflicts::{after_busy_change, recheck_owner};
+use super::conflicts::{Placed, after_busy_change, recheck_owner};
 use kalends_core::alerts::{AlertDraft, AlertRule, seconds};
 use kalends_core::config::AlertsConfig;
 use kalends_core::domain::{
@@ -121,8 +121,8 @@ pub async fn record_run_with(
     let owner = import.data.owner;
     let found = match run.outcome {
         RunOutcome::Ok if items_changed => {
-            let placed = store.imported_since(ImportedBy::Feed(import.id), started_at).await?;
-            Some(after_busy_change(store, tenant, owner, &placed).await?)
+            let placed = Placed::Imported(ImportedBy::Feed(import.id), started_at);
+            Some(after_busy_change(store, tenant, owner, placed).await?)
         }
         RunOutcome::Ok => Some(recheck_owner(store, tenant.id, owner).await?),
         RunOutcome::NotModified | RunOutcome::Failed | RunOutcome::Held => None,
@@ -536,7 +536,7 @@ pub async fn delete(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), Stor
     };
     store.delete_import(tenant_id, id, &owed).await?;
     let tenant = store.tenant(tenant_id).await?;
-    after_busy_change(store, &tenant, import.data.owner, &[]).await?;
+    after_busy_change(store, &tenant, import.data.owner, Placed::At(&[])).await?;
     Ok(())
 }
 
@@ -616,7 +616,7 @@ async fn remove_confirmed(
     let ids: Vec<Uuid> = gone.iter().map(|s| s.id).collect();
     let removed = store.remove_missing_items(tenant_id, import.id, &ids, &events, &owed).await?;
     let tenant = store.tenant(tenant_id).await?;
-    after_busy_change(store, &tenant, import.data.owner, &[]).await?;
+    after_busy_change(store, &tenant, import.data.owner, Placed::At(&[])).await?;
     Ok(removed)
 }
 
