@@ -22,6 +22,7 @@ needs_peers!(
     changes_since_a_sync_token_name_new_events_and_deleted_bookings,
     a_sync_token_the_server_refuses_asks_for_a_full_listing,
     a_server_on_a_private_address_is_refused_unless_the_operator_allows_it,
+    an_account_whose_well_known_address_redirects_to_another_host_is_found_on_that_host,
 );
 
 /// The client allowed onto loopback, the discovered account's token and its calendar.
@@ -154,6 +155,38 @@ async fn a_server_on_a_private_address_is_refused_unless_the_operator_allows_it(
     let wrong = CaldavCalendar::new(Duration::from_secs(5), open_network()).unwrap();
     let refused = wrong.discover(&server.url, USER, "not-it").await.unwrap_err();
     assert!(matches!(refused, DiscoveryError::WrongCredentials), "{refused:?}");
+}
+
+/// A provider whose web address sends `/.well-known/caldav` to a CalDAV host of its own (as
+/// Fastmail's does): the staff member types the web address, and the principal, the calendar
+/// home and the calendars the real server names by relative hrefs are found on that host, not
+/// looked for on the address typed (which knows none of them).
+async fn an_account_whose_well_known_address_redirects_to_another_host_is_found_on_that_host() {
+    for kind in SERVERS {
+        let server = CaldavServer::start(kind, "pw").await;
+        let target = format!("{}/", server.url);
+        let front =
+            axum::Router::new()
+                .route(
+                    "/.well-known/caldav",
+                    axum::routing::any(move || {
+                        let target = target.clone();
+                        async move {
+                            (axum::http::StatusCode::MOVED_PERMANENTLY, [("location", target)])
+                        }
+                    }),
+                )
+                .fallback(|| async { axum::http::StatusCode::NOT_FOUND });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let typed = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, front).await });
+
+        let client = CaldavCalendar::new(Duration::from_secs(30), open_network()).unwrap();
+        let found = client.discover(&typed, USER, "pw").await.unwrap();
+        let ids: Vec<&str> = found.calendars.iter().map(|c| c.id.as_str()).collect();
+        assert!(ids.contains(&server.calendar.as_str()), "{kind:?}: {ids:?}");
+        assert!(found.account.home.starts_with(&server.url), "{kind:?}: {}", found.account.home);
+    }
 }
 
 /// The tests' servers live on loopback.

@@ -83,12 +83,12 @@ impl CaldavCalendar {
     }
 
     pub(super) fn dav(&self, account: &Account, url: &Uri) -> Dav {
-        let http = DavHttp::new(
-            self.outbound.clone(),
-            &account.username,
-            &account.password,
-            self.max_bytes,
-        );
-        WebDavClient::new(url.clone(), http)
+        WebDavClient::new(url.clone(), self.http(account))
+    }
+
+    /// The account's HTTP client, for a caller that asks where answers came from
+    /// ([`DavHttp::landed`]).
+    pub(super) fn http(&self, account: &Account) -> DavHttp {
+        DavHttp::new(self.outbound.clone(), &account.username, &account.password, self.max_bytes)
     }
 }

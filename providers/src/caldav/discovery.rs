@@ -9,7 +9,7 @@ use libdav::names;
 
 use super::client::{Account, CaldavCalendar};
 use super::failure::is_unauthorized;
-use super::http::{Dav, DavError, HttpError, parse_url, resolve};
+use super::http::{Dav, DavError, DavHttp, HttpError, parse_url, resolve};
 use crate::calendar::RemoteCalendar;
 
 /// What discovering an account found.
@@ -58,9 +58,9 @@ impl CaldavCalendar {
         let url = parse_url(server_url).ok_or(DiscoveryError::BadUrl)?;
         let mut account =
             Account { home: url.to_string(), username: username.into(), password: password.into() };
-        let dav = self.dav(&account, &url);
-        let home = match principal(&dav, &url).await? {
-            Some(principal) => home_set(&dav, &principal).await?.unwrap_or_else(|| url.clone()),
+        let http = self.http(&account);
+        let home = match principal(&http, &url).await? {
+            Some(principal) => home_set(&http, &principal).await?.unwrap_or_else(|| url.clone()),
             None => url.clone(),
         };
         account.home = home.to_string();
@@ -72,13 +72,15 @@ impl CaldavCalendar {
     }
 }
 
-/// The principal named at `url`, else at `/.well-known/caldav` (followed where it redirects).
-async fn principal(dav: &Dav, url: &Uri) -> Result<Option<Uri>, DiscoveryError> {
+/// The principal named at `url`, else at `/.well-known/caldav` (followed where it redirects,
+/// another host included: the href is read relative to where the answer came from).
+async fn principal(http: &DavHttp, url: &Uri) -> Result<Option<Uri>, DiscoveryError> {
+    let dav = Dav::new(url.clone(), http.clone());
     for path in [url.path(), "/.well-known/caldav"] {
         match dav.request(FindPropertyHrefs::new(path, &names::CURRENT_USER_PRINCIPAL)).await {
             Ok(found) => {
                 if let Some(href) = found.hrefs.into_iter().next() {
-                    return Ok(Some(resolve(url, &href)));
+                    return Ok(Some(resolve(&http.landed().unwrap_or_else(|| url.clone()), &href)));
                 }
             }
             Err(error) if is_unauthorized(&error) => return Err(DiscoveryError::WrongCredentials),
@@ -91,11 +93,13 @@ async fn principal(dav: &Dav, url: &Uri) -> Result<Option<Uri>, DiscoveryError> 
     Ok(None)
 }
 
-/// The principal's calendar home, absolute.
-async fn home_set(dav: &Dav, principal: &Uri) -> Result<Option<Uri>, DiscoveryError> {
+/// The principal's calendar home, asked on the principal's host, absolute.
+async fn home_set(http: &DavHttp, principal: &Uri) -> Result<Option<Uri>, DiscoveryError> {
+    let dav = Dav::new(principal.clone(), http.clone());
     let found =
         dav.request(FindCalendarHomeSet::new(principal.path())).await.map_err(discovery_error)?;
-    Ok(found.home_sets.first().map(|home| resolve(principal, home)))
+    let base = http.landed().unwrap_or_else(|| principal.clone());
+    Ok(found.home_sets.first().map(|home| resolve(&base, home)))
 }
 
 fn discovery_error(error: DavError) -> DiscoveryError {

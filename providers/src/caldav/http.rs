@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -83,12 +84,13 @@ impl From<Refused> for HttpError {
 }
 
 /// One account's client: the guarded clients, the account's `Authorization` value and the
-/// largest answer read.
+/// largest answer read. Its clones share where the last answer came from.
 #[derive(Clone)]
 pub struct DavHttp {
     outbound: Outbound,
     authorization: HeaderValue,
     max_bytes: u64,
+    landed: Arc<Mutex<Option<Url>>>,
 }
 
 impl DavHttp {
@@ -102,11 +104,19 @@ impl DavHttp {
         let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         authorization.set_sensitive(true);
-        Self { outbound, authorization, max_bytes }
+        Self { outbound, authorization, max_bytes, landed: Arc::default() }
+    }
+
+    /// Where the last answer came from, its redirects followed: the base its relative hrefs
+    /// name (a `/.well-known/caldav` may send the account to another host). For one request at a
+    /// time, as discovery sends them.
+    pub(super) fn landed(&self) -> Option<Uri> {
+        let landed = self.landed.lock().unwrap_or_else(PoisonError::into_inner);
+        landed.as_ref()?.as_str().parse().ok()
     }
 
     async fn send(self, request: Request<String>) -> Result<Response<Full<Bytes>>, HttpError> {
-        let Self { outbound, authorization, max_bytes } = self;
+        let Self { outbound, authorization, max_bytes, landed } = self;
         let (mut parts, body) = request.into_parts();
         parts.headers.insert(AUTHORIZATION, authorization);
         // Read once by the guard's parser: what is checked is what is sent.
@@ -133,6 +143,7 @@ impl DavHttp {
                     retry_after.and_then(|v| crate::parse_retry_after(v, chrono::Utc::now()));
                 return Err(HttpError::Busy { status, retry_after });
             }
+            *landed.lock().unwrap_or_else(PoisonError::into_inner) = Some(url.clone());
             let mut response = Response::builder().status(answer.status());
             for (name, value) in answer.headers() {
                 response = response.header(name, value);

@@ -74,8 +74,14 @@ impl CaldavCalendar {
         account: &Account,
         home: &Uri,
     ) -> Result<Vec<RemoteCalendar>, DavError> {
-        let dav = self.dav(account, home);
-        let found = dav.request(FindCalendars::new(home.path())).await?.calendars;
+        let http = self.http(account);
+        let found = Dav::new(home.clone(), http.clone())
+            .request(FindCalendars::new(home.path()))
+            .await?
+            .calendars;
+        // The calendars' hrefs are relative to where the listing came from.
+        let home = &http.landed().unwrap_or_else(|| home.clone());
+        let dav = Dav::new(home.clone(), http);
         if found.len() > MAX_CALENDARS {
             let limit = MAX_CALENDARS;
             return Err(RequestError::Client(HttpError::TooManyCalendars { limit }).into());
