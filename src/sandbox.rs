@@ -60,7 +60,7 @@ pub fn providers(config: &Config) -> anyhow::Result<Providers> {
             allow_private_networks: config.import.allow_private_networks,
             allowed: config.import.allowed_addresses.clone(),
         };
-        p.with_caldav_addresses(addresses, config.import.max_bytes)
+        p.with_caldav_addresses(addresses, (config.import.max_bytes, config.import.max_work_steps))
     })
     .context("calendar providers")
 }

@@ -105,6 +105,6 @@ mod properties;
 
 pub use read::{
     BusyItem, DEFAULT_MAX_WORK, ItemDetails, ItemKind, ParseOptions, ParsedFeed, Producer,
-    ReadFromError, Skipped, TooMuchWork, parse, read, read_from,
+    ReadFromError, Skipped, TooMuchWork, parse, read, read_counting, read_from,
 };
 pub use span::Span;

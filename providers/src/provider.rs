@@ -242,16 +242,18 @@ impl Providers {
     }
 
     /// The same, with the operator's address rules for CalDAV servers (`import.*`: the
-    /// private networks or single addresses an intranet server lives on, the tests' servers) and
-    /// the largest answer read (`import.max_bytes`).
+    /// private networks or single addresses an intranet server lives on, the tests' servers),
+    /// the largest answer read (`import.max_bytes`) and the work a listing may take to read
+    /// (`import.max_work_steps`).
     pub fn with_caldav_addresses(
         mut self,
         addresses: AddressPolicy,
-        max_bytes: u64,
+        (max_bytes, max_work): (u64, u64),
     ) -> Result<Self, ProvidersError> {
         let api = CaldavCalendar::new(self.timeout(), addresses)
             .map_err(ProvidersError::api("caldav"))?
-            .with_max_answer_bytes(max_bytes);
+            .with_max_answer_bytes(max_bytes)
+            .with_max_work(max_work);
         self.caldav = CalendarProvider::Caldav { api: Box::new(api) };
         Ok(self)
     }

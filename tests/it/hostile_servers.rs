@@ -98,6 +98,9 @@ enum Hostile {
     Hrefs { principal: String, home: String, calendar: String },
     /// Every answer: this status, with this `Retry-After`.
     AskingToWait { status: u16, retry_after: &'static str },
+    /// A well-formed account without `sync-collection` whose calendar holds this many
+    /// resources, each an hourly series with no end.
+    HeavyResources(usize),
 }
 
 /// A CalDAV server on loopback, answering as `Hostile` says; it counts the requests it got.
@@ -183,6 +186,23 @@ fn answer(behaviour: &Hostile, _headers: &HeaderMap, path: &str, body: &[u8]) ->
             }
             answer(&hrefs, _headers, path, body)
         }
+        Hostile::HeavyResources(count) => {
+            let text = String::from_utf8_lossy(body);
+            let hrefs = (0..*count).map(|n| format!("/home/work/h{n}.ics"));
+            if text.contains("sync-collection") {
+                return StatusCode::FORBIDDEN.into_response();
+            }
+            if text.contains("calendar-query") || text.contains("calendar-multiget") {
+                let data = text.contains("calendar-multiget");
+                return multistatus(207).body(Body::from(resources_xml(hrefs, data))).unwrap();
+            }
+            let account = Hostile::Hrefs {
+                principal: "/principal/".into(),
+                home: "/home/".into(),
+                calendar: "/home/work/".into(),
+            };
+            answer(&account, _headers, path, body)
+        }
         Hostile::Hrefs { principal, home, calendar } => {
             let text = String::from_utf8_lossy(body);
             let xml = if text.contains("current-user-principal") {
@@ -224,6 +244,30 @@ fn calendars_xml(hrefs: &[String]) -> String {
     for href in hrefs {
         xml.push_str(&format!(
             "<d:response><d:href>{href}</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:displayname>Work</d:displayname></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+        ));
+    }
+    xml.push_str("</d:multistatus>");
+    xml
+}
+
+/// A multistatus naming each resource with its ETag and, with `data`, its content: an hourly
+/// series with no end (a few hundred occurrences in a month's window).
+fn resources_xml(hrefs: impl Iterator<Item = String>, data: bool) -> String {
+    let series = "BEGIN:VCALENDAR&#13;\nVERSION:2.0&#13;\nBEGIN:VEVENT&#13;\nUID:{uid}&#13;\n\
+        DTSTART:20200101T000000Z&#13;\nDTEND:20200101T003000Z&#13;\nRRULE:FREQ=HOURLY&#13;\n\
+        SUMMARY:Busy&#13;\nEND:VEVENT&#13;\nEND:VCALENDAR&#13;\n";
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="utf-8"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">"#,
+    );
+    for href in hrefs {
+        let content = match data {
+            true => {
+                format!("<c:calendar-data>{}</c:calendar-data>", series.replace("{uid}", &href))
+            }
+            false => "<d:resourcetype/>".to_owned(),
+        };
+        xml.push_str(&format!(
+            "<d:response><d:href>{href}</d:href><d:propstat><d:prop><d:getetag>\"1\"</d:getetag>{content}</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
         ));
     }
     xml.push_str("</d:multistatus>");
@@ -332,6 +376,24 @@ async fn a_caldav_server_that_asks_to_wait_is_asked_again_no_sooner_than_it_said
             assert!(error.to_string().contains("asked to wait"), "{status} {what}: {error}");
         }
     }
+}
+
+/// A calendar of two hundred resources, each an hourly series with no end: each one is cheap to
+/// read, all of them together more than the listing's budget. The listing fails at once, saying
+/// why, and the worker is not held reading two hundred budgets' worth.
+#[tokio::test]
+async fn a_caldav_calendar_of_many_heavy_series_fails_its_listing_within_one_budget() {
+    use kalends_providers::calendar::{AccessToken, Window};
+    let server = HostileServer::start(Hostile::HeavyResources(200)).await;
+    let client = client_allowing(&[server.addr], Duration::from_secs(30)).with_max_work(50_000);
+    let found = client.discover(&server.url(), "ann", "pw").await.unwrap();
+    let token = AccessToken::from(found.account.to_secret());
+    let now = chrono::Utc::now();
+    let window = Window { start: now, end: now + chrono::Duration::days(30) };
+    let calendar = &found.calendars[0].id;
+    let refused = client.changes(&token, calendar, None, window, Zone::UTC).await.unwrap_err();
+    assert!(!refused.is_retryable(), "{refused:?}");
+    assert!(refused.to_string().contains("50000 steps, import.max_work_steps"), "{refused}");
 }
 
 #[tokio::test]

@@ -101,6 +101,7 @@ pub struct ImportConfig {
     pub horizon_days: u32,
     /// The work reading one feed may cost, in steps (events read, recurrence occurrences
     /// weighted by how far their rule walks the clock); a feed that needs more fails its run.
+    /// The same budget holds for one listing of a CalDAV calendar, all its resources together.
     pub max_work_steps: u64,
     /// Interval of a new import when the request names none, in minutes.
     pub default_interval_minutes: u32,

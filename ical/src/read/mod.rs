@@ -383,8 +383,9 @@ pub fn read_from<R: std::io::Read + std::io::Seek>(
     Ok(feed)
 }
 
-/// [`read`], with the steps it spent.
-pub(crate) fn read_counting(
+/// [`read`], with the steps it spent: for a caller that shares one budget among several files
+/// (the resources of a CalDAV calendar), reading each with what is left of it.
+pub fn read_counting(
     bytes: &[u8],
     options: &ParseOptions,
 ) -> (Result<ParsedFeed, TooMuchWork>, u64) {

@@ -56,6 +56,8 @@ impl std::fmt::Debug for Account {
 pub struct CaldavCalendar {
     pub(super) outbound: Outbound,
     max_bytes: u64,
+    /// Work steps for reading one listing's resources, all of them.
+    pub(super) max_work: u64,
 }
 
 impl CaldavCalendar {
@@ -73,12 +75,19 @@ impl CaldavCalendar {
                 .user_agent(concat!("Kalends/", env!("CARGO_PKG_VERSION")))
         })
         .map_err(|e| ProviderError::permanent(0, format!("http client: {e}")))?;
-        Ok(Self { outbound, max_bytes: MAX_ANSWER_BYTES })
+        Ok(Self { outbound, max_bytes: MAX_ANSWER_BYTES, max_work: kalends_ical::DEFAULT_MAX_WORK })
     }
 
     /// The same client reading answers up to `max_bytes` (`import.max_bytes`).
     pub fn with_max_answer_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The same client reading a listing's resources in at most `steps` of work, all of them
+    /// together (`import.max_work_steps`, as for one feed); a listing that needs more fails.
+    pub fn with_max_work(mut self, steps: u64) -> Self {
+        self.max_work = steps;
         self
     }
 

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Datelike as _, Utc};
 use kalends_ical::write::{EventOut, EventStatus, PRODID, write_event, write_vtimezone};
-use kalends_ical::{DEFAULT_MAX_WORK, ParseOptions, Producer, read};
+use kalends_ical::{ParseOptions, Producer, TooMuchWork, read_counting};
 use uuid::Uuid;
 
 use crate::calendar::{EventDraft, RemoteEvent, Span, TimeZone, Window};
@@ -95,9 +95,62 @@ impl Reading {
     }
 }
 
-/// Reads the resource `name` (its last path segment) with `etag`: each busy occurrence in the
-/// window is one event, `name` for a single event, `name#RECURRENCE-ID` for an occurrence.
-pub fn read_resource(name: &str, etag: &str, data: &str, reading: Reading) -> Read {
+/// A resource as fetched: its name (the last path segment), its ETag and its data.
+pub struct Fetched {
+    /// The name.
+    pub name: String,
+    /// The ETag.
+    pub etag: String,
+    /// The iCalendar text.
+    pub data: String,
+}
+
+/// Reads fetched resources within one work budget of `budget` steps for them all (what is left
+/// is put back in it): a listing of thousands of heavy resources costs what one feed may, not
+/// thousands of times that. [`TooMuchWork`] once it is spent, naming the whole budget.
+pub fn read_resources(
+    fetched: Vec<Fetched>,
+    reading: Reading,
+    budget: &mut Budget,
+) -> Result<Vec<(String, Read)>, TooMuchWork> {
+    let mut out = Vec::with_capacity(fetched.len());
+    for Fetched { name, etag, data } in fetched {
+        let (read, spent) = read_resource(&name, &etag, &data, reading, budget.left);
+        budget.left = budget.left.saturating_sub(spent);
+        match read {
+            Some(read) => out.push((name, read)),
+            None => return Err(TooMuchWork { limit: budget.limit }),
+        }
+    }
+    Ok(out)
+}
+
+/// Work steps for reading a listing: the limit, and what is left of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// The whole budget (`import.max_work_steps`).
+    pub limit: u64,
+    /// What is left.
+    pub left: u64,
+}
+
+impl Budget {
+    /// A budget of `limit` steps, none spent.
+    pub fn new(limit: u64) -> Self {
+        Self { limit, left: limit }
+    }
+}
+
+/// Reads the resource `name` (its last path segment) with `etag` in at most `max_work` steps
+/// (`None` when it needs more), with the steps spent: each busy occurrence in the window is
+/// one event, `name` for a single event, `name#RECURRENCE-ID` for an occurrence.
+pub fn read_resource(
+    name: &str,
+    etag: &str,
+    data: &str,
+    reading: Reading,
+    max_work: u64,
+) -> (Option<Read>, u64) {
     let Reading { window, floating } = reading;
     let lines = unfolded(data);
     let property = |wanted: &str| {
@@ -118,11 +171,10 @@ pub fn read_resource(name: &str, etag: &str, data: &str, reading: Reading) -> Re
         producer: Producer::Other,
         max_events: MAX_EVENTS_PER_RESOURCE,
         all_single_events: true,
-        max_work: DEFAULT_MAX_WORK,
+        max_work,
     };
-    let Ok(parsed) = read(data.as_bytes(), &options) else {
-        return Read { events: Vec::new(), recurring };
-    };
+    let (parsed, spent) = read_counting(data.as_bytes(), &options);
+    let Ok(parsed) = parsed else { return (None, spent) };
     let events = parsed
         .busy
         .into_iter()
@@ -142,7 +194,7 @@ pub fn read_resource(name: &str, etag: &str, data: &str, reading: Reading) -> Re
             etag: Some(etag.to_owned()),
         })
         .collect();
-    Read { events, recurring }
+    (Some(Read { events, recurring }), spent)
 }
 
 /// Whether a VEVENT repeats or overrides an occurrence (a VTIMEZONE's own RRULEs, the daylight
@@ -193,6 +245,37 @@ mod tests {
         }
     }
 
+    fn read_one(name: &str, data: &str) -> Read {
+        let reading = Reading::utc(window());
+        read_resource(name, "\"e\"", data, reading, kalends_ical::DEFAULT_MAX_WORK).0.unwrap()
+    }
+
+    /// Three resources each cheap enough alone, in a budget for two and a half of them: the
+    /// listing fails whole, naming the budget, rather than three budgets being spent.
+    #[test]
+    fn resources_read_within_one_budget_fail_together_once_it_is_spent() {
+        let daily = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:d\r\n\
+            DTSTART:20300101T100000Z\r\nDTEND:20300101T110000Z\r\nRRULE:FREQ=DAILY\r\n\
+            END:VEVENT\r\nEND:VCALENDAR\r\n";
+        let (_, one) = read_resource("d.ics", "\"e\"", daily, Reading::utc(window()), u64::MAX);
+        assert!(one > 50, "a daily rule over two months costs steps: {one}");
+        let fetched = |n: usize| {
+            (0..n)
+                .map(|i| Fetched {
+                    name: format!("d{i}.ics"),
+                    etag: "\"e\"".into(),
+                    data: daily.to_owned(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut budget = Budget::new(one * 5 / 2);
+        let two = read_resources(fetched(2), Reading::utc(window()), &mut budget).unwrap();
+        assert_eq!((two.len(), budget.left), (2, one / 2));
+        let mut budget = Budget::new(one * 5 / 2);
+        let refused = read_resources(fetched(3), Reading::utc(window()), &mut budget).unwrap_err();
+        assert_eq!(refused.limit, one * 5 / 2);
+    }
+
     #[test]
     fn a_written_booking_reads_back_with_its_time_and_its_kalends_ids() {
         let key = EventKey { booking_id: Uuid::from_u128(1), connection_id: Uuid::from_u128(2) };
@@ -213,7 +296,7 @@ mod tests {
         let text = resource(&draft, &uid, start);
         assert!(!text.contains("METHOD"), "{text}");
         assert!(text.contains("BEGIN:VTIMEZONE"));
-        let read = read_resource("x.ics", "\"1\"", &text, Reading::utc(window()));
+        let read = read_one("x.ics", &text);
         assert!(!read.recurring);
         let [event] = read.events.as_slice() else { panic!("{:?}", read.events) };
         assert_eq!(event.time, draft.time);
@@ -229,15 +312,13 @@ mod tests {
         let weekly = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:w\r\n\
             DTSTART:20300107T100000Z\r\nDTEND:20300107T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\n\
             SUMMARY:Gym\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let read = read_resource("w.ics", "\"e\"", weekly, Reading::utc(window()));
+        let read = read_one("w.ics", weekly);
         assert!(read.recurring);
         assert_eq!(read.events.len(), 4);
         assert_eq!(read.events[1].id, "w.ics#20300114T100000Z");
         let free = weekly.replace("SUMMARY:Gym", "TRANSP:TRANSPARENT");
-        assert!(read_resource("w.ics", "\"e\"", &free, Reading::utc(window())).events.is_empty());
+        assert!(read_one("w.ics", &free).events.is_empty());
         let cancelled = weekly.replace("SUMMARY:Gym", "STATUS:CANCELLED");
-        assert!(
-            read_resource("w.ics", "\"e\"", &cancelled, Reading::utc(window())).events.is_empty()
-        );
+        assert!(read_one("w.ics", &cancelled).events.is_empty());
     }
 }

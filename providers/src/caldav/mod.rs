@@ -415,15 +415,35 @@ impl CaldavCalendar {
         reading: Reading,
     ) -> Result<Vec<(String, ics::Read)>, ProviderError> {
         let mut out = Vec::with_capacity(hrefs.len());
+        let mut budget = ics::Budget::new(self.max_work);
         for batch in hrefs.chunks(MULTIGET_BATCH) {
             let request = GetCalendarResources::new(collection).with_hrefs(batch);
             let fetched = dav.request(request).await.map_err(failure)?;
-            for resource in fetched.resources {
-                let Ok(content) = resource.content else { continue };
-                let name = last_segment(&resource.href).to_owned();
-                let read = ics::read_resource(&name, &content.etag, &content.data, reading);
-                out.push((name, read));
-            }
+            let fetched: Vec<ics::Fetched> = fetched
+                .resources
+                .into_iter()
+                .filter_map(|resource| {
+                    let content = resource.content.ok()?;
+                    let name = last_segment(&resource.href).to_owned();
+                    Some(ics::Fetched { name, etag: content.etag, data: content.data })
+                })
+                .collect();
+            // Expanding recurrences is CPU work: off the async threads, as a feed's reading is.
+            let (read, left) = tokio::task::spawn_blocking(move || {
+                let read = ics::read_resources(fetched, reading, &mut budget);
+                (read, budget)
+            })
+            .await
+            .map_err(|e| ProviderError::transient(format!("reading the calendar stopped: {e}")))?;
+            budget = left;
+            out.extend(read.map_err(|e| {
+                let message = format!(
+                    "the calendar needs more work to read than Kalends allows ({} steps, \
+                     import.max_work_steps): a series repeating every second or minute, say",
+                    e.limit
+                );
+                ProviderError::permanent(0, message)
+            })?);
         }
         Ok(out)
     }
