@@ -163,9 +163,8 @@ pub async fn save_by_external_id(
 
 /// The write of [`save_by_external_id`]: identical content is left alone, and not refused
 /// whatever `overlap` says (a retry of a checked write that saved it is told it is saved, even
-/// when a conflict came meanwhile; that conflict is open already), other content replaces the
-/// booking, and a booking
-/// the host's id does not name yet is created. Another request creating or changing the same
+/// when a conflict came meanwhile: what came was judged as it came), other content replaces
+/// the booking, and a booking the host's id does not name yet is created. Another request creating or changing the same
 /// booking in between makes it read again. With the outcome come the rules of the booking's
 /// owners when the write read them.
 async fn upsert(

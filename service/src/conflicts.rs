@@ -260,6 +260,17 @@ pub async fn after_busy_change(
     Ok(found)
 }
 
+/// [`after_busy_change`] after busy items of `owner` only went (an import deleted or its
+/// missing items removed, a calendar disconnected): nothing placed to judge bookings near.
+pub async fn after_busy_gone(
+    store: &Store,
+    tenant_id: Uuid,
+    owner: Owner,
+) -> Result<Detection, StoreError> {
+    let tenant = store.tenant(tenant_id).await?;
+    after_busy_change(store, &tenant, owner, Placed::At(&[])).await
+}
+
 /// Judges the rules of the bookings of `owner` (and of its house or rooms) again after its busy
 /// items changed: those with an open rule conflict (what changed may have been what broke them)
 /// and those near the items `placed` (they may break theirs). Their notice and window stand

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::conflicts::{Placed, after_busy_change};
+use super::conflicts::after_busy_gone;
 use super::staff_sessions::{self, StaffSession};
 use kalends_core::domain::{Connection, ConnectionCalendar, ConnectionStatus, Owner};
 use kalends_core::job::Job;
@@ -153,9 +153,7 @@ pub async fn disconnect(
     let (_, cleanup) =
         store.disconnect_connection(tenant_id, id, remove_events, cleanup_at).await?;
     store.resolve_external_edits_of_connection(id).await?;
-    let tenant = store.tenant(tenant_id).await?;
-    let staff = Owner::Staff(connection.staff_id);
-    after_busy_change(store, &tenant, staff, Placed::At(&[])).await?;
+    after_busy_gone(store, tenant_id, Owner::Staff(connection.staff_id)).await?;
     tracing::info!(connection = %id, provider = %connection.provider, "calendar disconnected");
     replay_staff(store, connection).await?;
     Ok(cleanup)

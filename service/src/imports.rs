@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::conflicts::{Placed, after_busy_change, recheck_owner};
+use super::conflicts::{Placed, after_busy_change, after_busy_gone, recheck_owner};
 use kalends_core::alerts::{AlertDraft, AlertRule, seconds};
 use kalends_core::config::AlertsConfig;
 use kalends_core::domain::{
@@ -535,8 +535,7 @@ pub async fn delete(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<(), Stor
         Owner::Staff(_) => Vec::new(),
     };
     store.delete_import(tenant_id, id, &owed).await?;
-    let tenant = store.tenant(tenant_id).await?;
-    after_busy_change(store, &tenant, import.data.owner, Placed::At(&[])).await?;
+    after_busy_gone(store, tenant_id, import.data.owner).await?;
     Ok(())
 }
 
@@ -615,8 +614,7 @@ async fn remove_confirmed(
     };
     let ids: Vec<Uuid> = gone.iter().map(|s| s.id).collect();
     let removed = store.remove_missing_items(tenant_id, import.id, &ids, &events, &owed).await?;
-    let tenant = store.tenant(tenant_id).await?;
-    after_busy_change(store, &tenant, import.data.owner, Placed::At(&[])).await?;
+    after_busy_gone(store, tenant_id, import.data.owner).await?;
     Ok(removed)
 }
 

@@ -232,12 +232,9 @@ impl CaldavCalendar {
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
         let account = Account::from_token(token)?;
         let (dav, collection) = self.collection(&account, calendar_id)?;
-        let range = TimeRange::Between(timestamp(window.start)?, timestamp(window.end)?);
-        let mut hrefs = self.hrefs_in(&dav, &collection, range).await?;
-        hrefs.retain(|href| is_kalends_name(last_segment(href)));
-        let fetched = self.fetch(&dav, &collection, &hrefs, Reading::utc(window)).await?;
-        let events = fetched.into_iter().flat_map(|(_, read)| read.events);
-        Ok(events.filter(|e| e.booking_id.is_some()).collect())
+        let own = |href: &str| is_kalends_name(last_segment(href));
+        let events = self.window_events(&dav, &collection, Reading::utc(window), own).await?;
+        Ok(events.into_iter().filter(|e| e.booking_id.is_some()).collect())
     }
 
     /// Changes since `cursor` (a sync token), or the whole window without one; times without a
@@ -278,7 +275,7 @@ impl CaldavCalendar {
                 // No `sync-collection` here: a time-range query, and every import lists again.
                 Err(_) => {
                     let changes = self
-                        .window_events(&dav, &collection, reading)
+                        .window_events(&dav, &collection, reading, |_| true)
                         .await?
                         .into_iter()
                         .map(Change::Upserted)
@@ -375,20 +372,22 @@ impl CaldavCalendar {
         let account = Account::from_token(token)?;
         let (dav, collection) = self.collection(&account, calendar_id)?;
         // Free/busy and Kalends's own events: nothing of a staff member's zone is known here.
-        self.window_events(&dav, &collection, Reading::utc(window)).await
+        self.window_events(&dav, &collection, Reading::utc(window), |_| true).await
     }
 
-    /// Every busy occurrence in the window: a time-range `calendar-query` for the resources,
-    /// then their data by `calendar-multiget`.
+    /// Every busy occurrence in the window of the resources whose href `keep` takes: a
+    /// time-range `calendar-query` for the resources, then their data by `calendar-multiget`.
     async fn window_events(
         &self,
         dav: &Dav,
         collection: &str,
         reading: Reading,
+        keep: impl Fn(&str) -> bool,
     ) -> Result<Vec<RemoteEvent>, ProviderError> {
         let Window { start, end } = reading.window;
         let range = TimeRange::Between(timestamp(start)?, timestamp(end)?);
-        let hrefs = self.hrefs_in(dav, collection, range).await?;
+        let mut hrefs = self.hrefs_in(dav, collection, range).await?;
+        hrefs.retain(|href| keep(href));
         Ok(self
             .fetch(dav, collection, &hrefs, reading)
             .await?
