@@ -39,7 +39,7 @@ pub async fn after_booking_change(
         if !just_made {
             judge_neighbours(store, tenant, booking, rewrite).await?;
         }
-        Ok::<_, StoreError>(())
+        judge_kin(store, tenant, booking, rewrite, span).await
     };
     if let Err(error) = result.await {
         tracing::error!(booking_id = %booking.id, %error, "conflict detection failed after a booking change");
@@ -109,6 +109,26 @@ async fn judge_neighbours(
     let mut ids = store.rule_conflicted_bookings(&owners).await?;
     ids.retain(|&id| id != booking.id);
     judge_standing(store, tenant, Vec::new(), ids).await
+}
+
+/// Judges again the bookings of the house or rooms, with rules of their own, of the resources
+/// `booking` is in or left (`rewrite`): a stay of the house is its rooms' busy time, and a
+/// room's its house's, so it may make theirs next to `span` break a turnover or a gap (a house
+/// stay booked into a room stay's turnover night), or stop breaking one.
+async fn judge_kin(
+    store: &Store,
+    tenant: &Tenant,
+    booking: &Booking,
+    rewrite: &Rewrite,
+    span: Option<Instants>,
+) -> Result<(), StoreError> {
+    let held = rewrite.held_by.iter().filter_map(|owner| match *owner {
+        Owner::Resource(id) => Some(id),
+        Owner::Staff(_) => None,
+    });
+    let resources: Vec<Uuid> = booking.data.resource_id.into_iter().chain(held).collect();
+    let kin = store.ruled_kin(tenant.id, &resources).await?;
+    judge_bookings_of(store, tenant, &kin, Placed::At(span.as_slice())).await
 }
 
 /// Judges the rules of the `read` bookings and of those `ids` name (each once) again as they
@@ -292,10 +312,21 @@ async fn judge_near(
     let ruled = store.rules_of(tenant, &owners).await?;
     let owners: Vec<Owner> =
         ruled.iter().filter(|r| !r.rules.is_empty()).map(|r| r.owner).collect();
+    judge_bookings_of(store, tenant, &owners, placed).await
+}
+
+/// Judges the rules of the bookings of `owners` (each with rules) again as they stand: those
+/// with an open rule conflict and those near the items `placed`.
+async fn judge_bookings_of(
+    store: &Store,
+    tenant: &Tenant,
+    owners: &[Owner],
+    placed: Placed<'_>,
+) -> Result<(), StoreError> {
     if owners.is_empty() {
         return Ok(());
     }
-    let conflicted = store.rule_conflicted_bookings(&owners).await?;
+    let conflicted = store.rule_conflicted_bookings(owners).await?;
     let imported;
     let placed = match placed {
         Placed::At(spans) => spans,
@@ -306,7 +337,7 @@ async fn judge_near(
     };
     let mut near: Vec<Booking> = Vec::new();
     for (from, to) in reaches(placed) {
-        for &owner in &owners {
+        for &owner in owners {
             let mut filter = pages_of(owner, from, Some(to));
             loop {
                 let page = store.list_bookings(tenant.id, &filter).await?;

@@ -136,6 +136,35 @@ impl Store {
         with_read_pool!(self, |pool| fetch_rules!(tenant, owners, pool))
     }
 
+    /// The resources of the families of `resources` (their house, their rooms) that are not
+    /// among them and have rules of their own: a booking of `resources` is their busy time too,
+    /// so it may make their bookings break a turnover or a gap, or stop breaking one. One
+    /// statement, which finds nothing for a resource with no family or none with rules.
+    pub async fn ruled_kin(
+        &self,
+        tenant_id: Uuid,
+        resources: &[Uuid],
+    ) -> Result<Vec<Owner>, StoreError> {
+        if resources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = placeholders(2, resources.len());
+        let family = super::resources::family_sql("$1", &ids);
+        let sql = format!(
+            "SELECT DISTINCT r.id FROM ({family}) AS family JOIN resources r \
+             ON r.tenant_id = $1 AND r.id = family.id \
+             WHERE r.rules IS NOT NULL AND r.id NOT IN ({ids})"
+        );
+        let rows: Vec<(Uuid,)> = with_read_pool!(self, |pool| {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id);
+            for id in resources {
+                query = query.bind(id);
+            }
+            query.fetch_all(pool).await
+        })?;
+        Ok(rows.into_iter().map(|(id,)| Owner::Resource(id)).collect())
+    }
+
     /// Replaces the rules of a resource or staff member ([`StoreError::NotFound`] when it is not
     /// the tenant's). Bookings already saved keep their place; the next change of each is judged
     /// by the new rules.

@@ -16,6 +16,14 @@ async fn room(api: &Api<'_>, zone: &str) -> Uuid {
     api.create_resource(&room).await.unwrap().id
 }
 
+/// A house (in UTC) and a room in it.
+async fn house_with_room(api: &Api<'_>) -> (Uuid, Uuid) {
+    let house = room(api, "UTC").await;
+    let in_house =
+        ResourceIn { name: "Room 1".into(), parent_id: Some(house), ..Default::default() };
+    (house, api.create_resource(&in_house).await.unwrap().id)
+}
+
 async fn therapist(api: &Api<'_>, name: &str) -> Uuid {
     let staff =
         StaffIn { name: name.into(), time_zone: Some("Europe/Paris".into()), ..StaffIn::default() };
@@ -185,10 +193,7 @@ async fn a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_r
     let api = app.api(&key);
     let room = room(&api, "UTC").await;
     // A block of the whole house is the room's busy time too.
-    let house = self::room(&api, "UTC").await;
-    let in_house =
-        ResourceIn { name: "Room 2".into(), parent_id: Some(house), ..Default::default() };
-    let room_2 = api.create_resource(&in_house).await.unwrap().id;
+    let (house, room_2) = house_with_room(&api).await;
     for (stayed, blocked, month) in [(room, room, "2030-05"), (room_2, house, "2030-06")] {
         put_rules(&api, &format!("resources/{stayed}"), json!({"turnover_days": 1})).await;
         let day = |d: u32| format!("{month}-{d:02}");
@@ -213,6 +218,61 @@ async fn a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_r
     app.stop().await;
 }
 
+/// Books a stay of `first` from the 10th to the 12th of `month`, and one of `next` from the 12th
+/// to the 14th; checks that one conflict says the first stay (`first_broken`) or the next one
+/// breaks the turnover rule, then cancels the other stay, or moves it away, and checks that the
+/// conflict resolved.
+async fn turnover_broken_then_kept(
+    api: &Api<'_>,
+    (first, next): (Uuid, Uuid),
+    month: &str,
+    first_broken: bool,
+    cancelled: bool,
+) {
+    let day = |d: u32| format!("{month}-{d:02}");
+    let mut stays = [
+        post(api, stay(first, &day(10), &day(12)), false).await.unwrap(),
+        post(api, stay(next, &day(12), &day(14)), false).await.unwrap(),
+    ];
+    if first_broken {
+        stays.reverse();
+    }
+    let [other, broken] = stays;
+    let flagged = open_conflicts(api).await;
+    assert_eq!(flagged.len(), 1, "{month}: {flagged:?}");
+    let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
+    assert_eq!(named, (&json!("turnover_days"), &broken["id"]), "{month}");
+    let path = format!("/api/v1/bookings/{}", other["id"].as_str().unwrap());
+    if cancelled {
+        api.send::<Value>("POST", &format!("{path}/cancel"), None, 200).await.unwrap();
+    } else {
+        let away = json!({"start_date": "2030-09-01", "end_date": "2030-09-03"});
+        api.send::<Value>("PATCH", &path, Some(away), 200).await.unwrap();
+    }
+    let open = open_conflicts(api).await;
+    assert_eq!(open, Vec::<Value>::new(), "{month}: the turnover is kept now");
+}
+
+/// A stay of the whole house is every room's busy time: booked into the turnover night after a
+/// room's stay, it flags that stay under the room's rules at once, and its cancellation clears
+/// the flag. The other way round, a room's stay booked into the turnover night after a stay of
+/// the house flags the house's stay under the house's rules, until the room's stay moves away.
+async fn a_house_stay_in_a_rooms_turnover_night_flags_the_rooms_stay_until_it_is_cancelled(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let (house, room_1) = house_with_room(&api).await;
+    // (whose rules, booked first, booked next into its turnover night, month, cancelled or moved)
+    let cases =
+        [(room_1, room_1, house, "2030-07", true), (house, house, room_1, "2030-08", false)];
+    for (ruled, first, next, month, cancelled) in cases {
+        put_rules(&api, &format!("resources/{ruled}"), json!({"turnover_days": 1})).await;
+        turnover_broken_then_kept(&api, (first, next), month, true, cancelled).await;
+        put_rules(&api, &format!("resources/{ruled}"), json!({})).await;
+    }
+    app.stop().await;
+}
+
 /// A stay checked in on the day another checks out breaks the room's turnover day; once that
 /// other stay is cancelled, or moved away, the turnover is kept and the conflict resolves.
 async fn a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved_away(db: Db) {
@@ -222,21 +282,7 @@ async fn a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved
     let room = room(&api, "UTC").await;
     put_rules(&api, &format!("resources/{room}"), json!({"turnover_days": 1})).await;
     for (month, cancelled) in [("2030-02", true), ("2030-03", false)] {
-        let day = |d: u32| format!("{month}-{d:02}");
-        let before = post(&api, stay(room, &day(10), &day(12)), false).await.unwrap();
-        let after = post(&api, stay(room, &day(12), &day(14)), false).await.unwrap();
-        let flagged = open_conflicts(&api).await;
-        assert_eq!(flagged.len(), 1, "{flagged:?}");
-        let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
-        assert_eq!(named, (&json!("turnover_days"), &after["id"]));
-        let path = format!("/api/v1/bookings/{}", before["id"].as_str().unwrap());
-        if cancelled {
-            api.send::<Value>("POST", &format!("{path}/cancel"), None, 200).await.unwrap();
-        } else {
-            let away = json!({"start_date": "2030-04-01", "end_date": "2030-04-03"});
-            api.send::<Value>("PATCH", &path, Some(away), 200).await.unwrap();
-        }
-        assert_eq!(open_conflicts(&api).await, Vec::<Value>::new(), "the turnover is kept now");
+        turnover_broken_then_kept(&api, (room, room), month, false, cancelled).await;
     }
     app.stop().await;
 }
@@ -248,10 +294,7 @@ async fn a_checked_write_refuses_what_an_unchecked_one_flags_when_a_stay_is_new_
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
-    let house = room(&api, "UTC").await;
-    let in_house =
-        ResourceIn { name: "Room 1".into(), parent_id: Some(house), ..Default::default() };
-    let room_1 = api.create_resource(&in_house).await.unwrap().id;
+    let (house, room_1) = house_with_room(&api).await;
     let day = |offset: i64| {
         (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
     };
@@ -595,6 +638,7 @@ async fn fifty_concurrent_stays_under_a_turnover_rule_leave_a_free_night_between
 
 on_both_databases!(
     a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_resolves_it,
+    a_house_stay_in_a_rooms_turnover_night_flags_the_rooms_stay_until_it_is_cancelled,
     a_checked_write_refuses_what_an_unchecked_one_flags_when_a_stay_is_new_to_a_room,
     a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved_away,
     rules_are_read_back_as_written_and_an_empty_object_clears_them,
