@@ -6,7 +6,11 @@
 //!   without HTTP: the rules read, the busy read, the engine);
 //! - `slots`: 20 staff members with 10,000 appointments and 5,000 busy times (blocks) between
 //!   them, asked for 30 days of one-hour slots on a 15-minute step, `mode=any` over all 20
-//!   (`GET /api/v1/availability/slots` without HTTP).
+//!   (`GET /api/v1/availability/slots` without HTTP);
+//! - `rules`: a room with 5,000 stays ahead, one in ten of a single night, whose rules change
+//!   back and forth between a two-night minimum and none (`PUT /api/v1/resources/{id}/rules`
+//!   without HTTP: the rules written, then every stay ahead judged again, 500 conflicts opened
+//!   or resolved each time). `cargo bench --bench availability -- rules` runs it alone.
 //!
 //! Each request is timed on its own; the figures are the median and the 95th percentile over
 //! `ROUNDS` rounds of every property (stays) or of the 20-staff request (slots). Run it with
@@ -40,6 +44,8 @@ const STAFF: u32 = 20;
 const APPOINTMENTS: u32 = 10_000;
 const BUSY_TIMES: u32 = 5_000;
 const ROUNDS: usize = 20;
+const HOTEL_STAYS: u32 = 5_000;
+const RULE_CHANGES: usize = 10;
 
 fn zone() -> TimeZone {
     "Europe/Paris".parse().unwrap()
@@ -181,6 +187,46 @@ async fn salon(store: &Store, tenant: &Tenant) -> Vec<Owner> {
     owners
 }
 
+/// A room with [`HOTEL_STAYS`] stays ahead from tomorrow, a free night after each; one in ten is
+/// a single night, the others two.
+async fn hotel(store: &Store, tenant: &Tenant) -> Owner {
+    let new = NewResource {
+        external_id: None,
+        name: "Hotel room".into(),
+        time_zone: None,
+        parent_id: None,
+    };
+    let room = store.create_resource(tenant.id, new).await.unwrap();
+    let mut first = today() + Days::new(1);
+    for s in 0..HOTEL_STAYS {
+        let nights = if s % 10 == 0 { 1 } else { 2 };
+        let span = BookingSpan::all_day(first, first + Days::new(nights)).unwrap();
+        let new = booking(Some(room.id), vec![], span, s);
+        store.create_booking(tenant, Uuid::now_v7(), new, Overlap::Allow, &[]).await.unwrap();
+        first = first + Days::new(nights + 1);
+    }
+    Owner::Resource(room.id)
+}
+
+/// Changes the hotel room's rules [`RULE_CHANGES`] times each way, timing each change.
+async fn rules_change(backend: &str, store: &Store, tenant: &Tenant) {
+    let room = hotel(store, tenant).await;
+    let strict = serde_json::json!({"turnover_days": 1, "min_nights": 2});
+    let lenient = serde_json::json!({"turnover_days": 1});
+    let mut samples = Vec::new();
+    for _ in 0..RULE_CHANGES {
+        for (draft, flagged) in [(&strict, HOTEL_STAYS / 10), (&lenient, 0)] {
+            let draft: RulesDraft = serde_json::from_value(draft.clone()).unwrap();
+            let started = Instant::now();
+            availability::set_rules(store, tenant, room, draft).await.unwrap();
+            samples.push(started.elapsed());
+            let open = store.rule_conflicted_bookings(&[room]).await.unwrap();
+            assert_eq!(open.len(), flagged as usize, "the single nights are flagged, then not");
+        }
+    }
+    report(backend, "rules change (5,000 stays ahead, 500 flagged or cleared)", samples);
+}
+
 /// The median and the 95th percentile of `samples`.
 fn figures(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort_unstable();
@@ -200,6 +246,11 @@ fn report(backend: &str, what: &str, samples: Vec<Duration>) {
 
 async fn bench(backend: &str, url: &str) {
     let (store, tenant) = store(url).await;
+    let only_rules = std::env::args().any(|a| a == "rules");
+    rules_change(backend, &store, &tenant).await;
+    if only_rules {
+        return;
+    }
     let built = Instant::now();
     let properties = properties(&store, &tenant).await;
     let staff = salon(&store, &tenant).await;

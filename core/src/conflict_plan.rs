@@ -158,6 +158,12 @@ pub struct OpenConflict {
 }
 
 impl OpenConflict {
+    /// The booking it names, when it is a rule conflict ([`Found::from`] a [`RuleBreach`]).
+    pub fn rule_booking(&self) -> Option<Uuid> {
+        let rest = self.pair_key.strip_prefix("rule:")?;
+        rest.split(':').next()?.parse().ok()
+    }
+
     /// Whether it is the rule conflict of one of `rules`.
     pub fn is_of_rule(&self, rules: &[Rule]) -> bool {
         rules.iter().any(|rule| self.pair_key.ends_with(&format!(":{rule}")))
@@ -251,6 +257,28 @@ mod tests {
             start: found.start,
             end: found.end,
         }
+    }
+
+    #[test]
+    fn a_rule_conflict_names_its_booking_and_an_overlap_names_none() {
+        let booking = Uuid::from_u128(5);
+        let breach = RuleBreach {
+            owner: room(),
+            booking: ConflictItem { kind: Source::Booking, id: booking, label: "Stay".into() },
+            start: at(9),
+            end: at(11),
+            violation: Violation {
+                rule: Rule::MinNights,
+                limit: 2.into(),
+                value: 1.into(),
+                message: "at least 2 nights".into(),
+            },
+        };
+        let rule = open_as(&Found::from(&breach), 1);
+        assert_eq!(rule.rule_booking(), Some(booking));
+        assert!(rule.is_rule_of(room(), &[Rule::MinNights]));
+        let overlap = found_among(room(), &mut [busy(1, 9, 11), busy(2, 10, 12)]);
+        assert_eq!(open_as(&overlap[0], 2).rule_booking(), None);
     }
 
     #[test]

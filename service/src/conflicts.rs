@@ -1,13 +1,15 @@
 //! Conflicts: looked for after every change that can open or settle one, and resolved by hand.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use kalends_core::availability::{self, Moved, Rewrite};
+use kalends_core::availability::{self, Moved, Rewrite, Violation};
 use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
-use kalends_core::domain::{Booking, BookingStatus, Owner, Tenant};
+use kalends_core::domain::{Booking, BookingStatus, Owner, Tenant, TimeZone};
 use kalends_store::{ConflictReach, Detection, ImportedBy, OwnerRules};
 use kalends_store::{Store, StoreError};
 
@@ -47,28 +49,105 @@ pub async fn after_booking_change(
 }
 
 /// Judges the bookings of `owner` still to end again after its rules changed: each gets the
-/// rule conflicts the new rules find and loses those they no longer find. The notice and the
-/// window stand as they were found (the bookings did not move: [`Moved::standing`]). Failures
-/// are logged, as after a booking change: the rules are saved either way, and each booking's
-/// next change judges it again.
+/// rule conflicts of `owner`'s new rules it breaks and loses those it no longer breaks (the
+/// rules of its other owners did not change). The notice and the window stand as they were found
+/// (the bookings did not move: [`Moved::standing`]). Read 500 bookings to a page with the busy
+/// items around the whole page, and written as one plan. Failures are logged, as after a
+/// booking change: the rules are saved either way, and each booking's next change judges it
+/// again.
 pub async fn after_rules_change(store: &Store, tenant: &Tenant, owner: Owner) {
     let result = async {
-        let mut filter = pages_of(owner, Utc::now(), None);
+        let owned = store.owner_rules(tenant, owner).await?;
+        let now = Utc::now();
+        let (mut found, mut standing) = (Vec::new(), HashMap::new());
+        let mut filter = pages_of(owner, now, None);
         loop {
             let page = store.list_bookings(tenant.id, &filter).await?;
-            let live = page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled);
-            for booking in live {
-                judge_rules(store, tenant, booking, &Rewrite::kept(&booking.data), None).await?;
-            }
+            let live: Vec<&Booking> =
+                page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled).collect();
+            let judged = judge_page(store, tenant, &owned, now, &live).await?;
+            found.extend(judged.found);
+            standing.extend(judged.standing);
             match page.next_cursor {
                 Some(after) => filter.after = Some(after),
-                None => return Ok::<_, StoreError>(()),
+                None => break,
             }
         }
+        let mut open = store.open_conflicts(ConflictReach::OwnerRules(tenant.id, owner)).await?;
+        // Those of bookings judged here (not of those that ended), less those that stand.
+        open.retain(|conflict| {
+            let kept = conflict.rule_booking().and_then(|id| standing.get(&id));
+            kept.is_some_and(|kept| !conflict.is_rule_of(owner, kept))
+        });
+        apply(store, tenant.id, open, found).await
     };
     if let Err(error) = result.await {
         tracing::error!(?owner, %error, "its bookings could not be judged again after a change of rules");
     }
+}
+
+/// What [`judge_page`] found.
+struct JudgedPage {
+    /// The rule conflicts the bookings' owner's rules find.
+    found: Vec<Found>,
+    /// Each booking's rules whose conflicts stand as found ([`Moved::standing`]).
+    standing: Vec<(Uuid, Vec<availability::Rule>)>,
+}
+
+/// Judges `bookings` of `owned`'s owner by its rules as they stand, its busy items read once for
+/// the whole page.
+async fn judge_page(
+    store: &Store,
+    tenant: &Tenant,
+    owned: &OwnerRules,
+    now: DateTime<Utc>,
+    bookings: &[&Booking],
+) -> Result<JudgedPage, StoreError> {
+    // Each booking's days are counted in its resource's zone, as after a write.
+    let resources: Vec<Owner> =
+        bookings.iter().filter_map(|b| b.data.resource_id.map(Owner::Resource)).collect();
+    let zones = match owned.owner {
+        Owner::Resource(_) => vec![owned.clone()],
+        Owner::Staff(_) if resources.is_empty() => Vec::new(),
+        Owner::Staff(_) => store.rules_of(tenant, &resources).await?,
+    };
+    let home = |b: &Booking| {
+        let resource = b.data.resource_id.map(Owner::Resource);
+        zones
+            .iter()
+            .find(|r| Some(r.owner) == resource)
+            .map_or(tenant.settings.time_zone, |r| r.zone)
+    };
+    let candidates: Vec<(&Booking, Busy, TimeZone)> =
+        bookings.iter().map(|&b| (b, Busy::booking(b.id, &b.data, home(b)), home(b))).collect();
+    let standing = candidates
+        .iter()
+        .map(|(b, candidate, _)| {
+            let moved = Rewrite::kept(&b.data).seen_by(owned.owner, candidate.start <= now);
+            (b.id, moved.standing(candidate.all_day))
+        })
+        .collect();
+    let mut found = Vec::new();
+    if owned.rules.is_empty() || candidates.is_empty() {
+        return Ok(JudgedPage { found, standing });
+    }
+    let reaches: Vec<Instants> = candidates
+        .iter()
+        .map(|(_, candidate, home)| availability::judge_reach(&owned.rules, *home, candidate))
+        .collect();
+    let window = reaches.iter().fold(reaches[0], |(s, e), &(from, to)| (s.min(from), e.max(to)));
+    let items = store.busy_items(tenant.id, owned.owner, Some(window)).await?;
+    for ((booking, candidate, home), (from, to)) in candidates.iter().zip(reaches) {
+        // What the store would read for this booking alone.
+        let near: Vec<Busy> =
+            items.iter().filter(|i| i.start <= to && i.end >= from).cloned().collect();
+        let moved = Rewrite::kept(&booking.data).seen_by(owned.owner, candidate.start <= now);
+        let zones = (*home, owned.zone);
+        for violation in availability::judge(&owned.rules, zones, now, candidate, &near, moved) {
+            found.push(Found::from(&breach(owned.owner, booking, candidate, violation)));
+        }
+    }
+    Ok(JudgedPage { found, standing })
 }
 
 /// The bookings of `owner` ending after `from` (and starting before `to`), 500 to a page.
@@ -189,17 +268,7 @@ async fn judge_rules(
         let zones = (home, owned.zone);
         let moved = seen_by(owned.owner);
         for violation in availability::judge(&owned.rules, zones, now, &candidate, &items, moved) {
-            breaches.push(RuleBreach {
-                owner: owned.owner,
-                booking: ConflictItem {
-                    kind: Source::Booking,
-                    id: booking.id,
-                    label: booking.data.title.clone(),
-                },
-                start: candidate.start,
-                end: candidate.end,
-                violation,
-            });
+            breaches.push(breach(owned.owner, booking, &candidate, violation));
         }
     }
     // A booking is not judged again by the notice and the window on an end an owner saw it
@@ -217,6 +286,18 @@ async fn judge_rules(
     open.retain(|conflict| !stands(conflict));
     let found = breaches.iter().map(Found::from).collect();
     apply(store, tenant.id, open, found).await
+}
+
+/// `booking` (at `candidate`) breaking a rule of `owner`.
+fn breach(owner: Owner, booking: &Booking, candidate: &Busy, violation: Violation) -> RuleBreach {
+    let label = booking.data.title.clone();
+    RuleBreach {
+        owner,
+        booking: ConflictItem { kind: Source::Booking, id: booking.id, label },
+        start: candidate.start,
+        end: candidate.end,
+        violation,
+    }
 }
 
 /// What became of a block.

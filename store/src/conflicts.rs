@@ -136,6 +136,8 @@ pub enum ConflictReach {
     Item(ItemRef),
     /// Every open rule conflict of this booking.
     Rules(ItemRef),
+    /// Every open rule conflict of a resource's or staff member's rules (of the tenant).
+    OwnerRules(Uuid, Owner),
 }
 
 pub(super) type BusyRow = (
@@ -269,6 +271,16 @@ impl Store {
             ConflictReach::Rules(item) => {
                 (format!("{COLS} WHERE {RULES} AND item_a = $1"), item.to_string())
             }
+            ConflictReach::OwnerRules(_, owner) => {
+                let column = match owner {
+                    Owner::Resource(_) => "resource_id",
+                    Owner::Staff(_) => "staff_id",
+                };
+                (
+                    format!("{COLS} WHERE {RULES} AND {column} = $1 AND $2 IS NOT NULL"),
+                    String::new(),
+                )
+            }
             ConflictReach::Item(item) => (
                 format!(
                     "{COLS} WHERE {OPEN} AND item_a = $1 \
@@ -278,7 +290,8 @@ impl Store {
             ),
         };
         let bind_uuids = match reach {
-            ConflictReach::Owner(tenant_id, owner) => Some((owner.id(), tenant_id)),
+            ConflictReach::Owner(tenant_id, owner)
+            | ConflictReach::OwnerRules(tenant_id, owner) => Some((owner.id(), tenant_id)),
             ConflictReach::Item(_) | ConflictReach::Rules(_) => None,
         };
         let rows: Vec<OpenRow> = with_read_pool!(self, |pool| {
