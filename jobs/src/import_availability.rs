@@ -99,7 +99,7 @@ struct Imported {
 }
 
 /// Imports every chosen calendar; conflicts are looked for when anything changed, even if a
-/// later calendar failed.
+/// calendar failed. One that cannot be read fails the run once the others are read.
 async fn import(
     store: &Store,
     credentials: &Credentials,
@@ -127,6 +127,10 @@ async fn import(
                 imported.changed += changed;
                 imported.full_syncs += usize::from(full);
             }
+            // A calendar that cannot be read (gone, refused, too heavy to read) does not hold
+            // up the others: its error is the run's. What a retry may mend, or what stops the
+            // whole connection, ends the run at once.
+            Err(error) if is_the_calendars(&error) => failure = Some(error),
             Err(error) => {
                 failure = Some(error);
                 break;
@@ -157,6 +161,15 @@ async fn import(
                 .map_err(ConnectionError::store)?;
             Ok(imported)
         }
+    }
+}
+
+/// Whether `error` is one calendar's own (permanent, and not the grant's or the connection's).
+fn is_the_calendars(error: &ConnectionError) -> bool {
+    match error {
+        ConnectionError::Provider(ProviderError::DeadGrant { .. }) => false,
+        ConnectionError::Provider(provider) => !provider.is_retryable(),
+        ConnectionError::Store(_) | ConnectionError::Disconnected => false,
     }
 }
 

@@ -25,6 +25,7 @@ needs_peers!(
     a_booking_moved_by_hand_in_a_caldav_calendar_is_put_back,
     hand_edits_are_put_back_when_a_changed_series_makes_the_calendar_listed_again,
     a_floating_time_in_a_caldav_calendar_is_read_in_the_staff_members_zone,
+    a_calendar_too_heavy_to_read_fails_alone_and_the_others_chosen_are_still_read,
 );
 needs_peers!(
     "needs Chromium and Radicale: run scripts/test";
@@ -467,6 +468,44 @@ async fn a_floating_time_in_a_caldav_calendar_is_read_in_the_staff_members_zone(
         assert_eq!(start, nine_in_amsterdam, "{kind:?}");
         app.stop().await;
     }
+}
+
+/// Ann chose two calendars for her busy times. The first holds a series every minute with no
+/// end, more work to read than the operator allows: its import fails, saying why on the
+/// connection. Her dentist's appointment in the second is read all the same.
+async fn a_calendar_too_heavy_to_read_fails_alone_and_the_others_chosen_are_still_read(db: Db) {
+    let server = CaldavServer::start(Server::Radicale, "pw-1").await;
+    let heavy = format!("{}/{USER}/heavy/", server.url);
+    assert_eq!(server.request("MKCALENDAR", &heavy, None).await.0, 201);
+    // Each series is read to its first 10,000 occurrences: thirty of them are too many.
+    for n in 0..30 {
+        let minutely = own_event(&format!("every-minute-{n}"), day(1), "Ticker")
+            .replace("SUMMARY:", "RRULE:FREQ=MINUTELY\r\nSUMMARY:");
+        let ticker = format!("{heavy}ticker-{n}.ics");
+        let put = server.request("PUT", &ticker, Some(("text/calendar", minutely))).await;
+        assert_eq!(put.0, 201, "{}", put.1);
+    }
+    server.put_event("dentist.ics", &own_event("dentist", day(5), "Dentist")).await;
+    let app = TestApp::start_public_with(db, |config| {
+        config.import.allow_private_networks = true;
+        config.import.max_work_steps = 100_000;
+    })
+    .await;
+    let ann = staff(&app).await;
+    assert_eq!(ann.connect(&app, &server.url, "pw-1").await.0, 303);
+    let [connection] = ann.connections(&app).await.try_into().unwrap();
+    let chosen = json!({"busy_calendar_ids": [heavy, server.calendar]});
+    app.api(&ann.key).patch_connection(connection.id, chosen).await.unwrap();
+    let sync = format!("/api/v1/connections/{}/sync", connection.id);
+    assert_eq!(app.call("POST", &sync, &ann.key, None).await.0, 202);
+    app.settle().await;
+    let busy = ann.calendar_busy(&app, day(0), day(30)).await;
+    let count = |label: &str| busy.iter().filter(|(_, l)| l == label).count();
+    assert_eq!((count("Dentist"), count("Ticker")), (1, 0), "only the second calendar was read");
+    let [connection] = ann.connections(&app).await.try_into().unwrap();
+    let error = connection.last_error.unwrap_or_default();
+    assert!(error.contains("more work to read than Kalends allows"), "{error}");
+    app.stop().await;
 }
 
 /// Headless Chromium (Python selenium, `tests/peers/browser_connect_caldav.py`) connects a
