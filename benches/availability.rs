@@ -188,7 +188,7 @@ async fn salon(store: &Store, tenant: &Tenant) -> Vec<Owner> {
 }
 
 /// A room with [`HOTEL_STAYS`] stays ahead from tomorrow, a free night after each; one in ten is
-/// a single night, the others two.
+/// a single night, the others two. They are made in no order of their dates, as guests book.
 async fn hotel(store: &Store, tenant: &Tenant) -> Owner {
     let new = NewResource {
         external_id: None,
@@ -197,13 +197,14 @@ async fn hotel(store: &Store, tenant: &Tenant) -> Owner {
         parent_id: None,
     };
     let room = store.create_resource(tenant.id, new).await.unwrap();
-    let mut first = today() + Days::new(1);
     for s in 0..HOTEL_STAYS {
-        let nights = if s % 10 == 0 { 1 } else { 2 };
+        // The stays' places in date order, permuted (761 and 5,000 share no factor).
+        let place = s * 761 % HOTEL_STAYS;
+        let first = today() + Days::new(1 + 3 * u64::from(place));
+        let nights = if place.is_multiple_of(10) { 1 } else { 2 };
         let span = BookingSpan::all_day(first, first + Days::new(nights)).unwrap();
         let new = booking(Some(room.id), vec![], span, s);
         store.create_booking(tenant, Uuid::now_v7(), new, Overlap::Allow, &[]).await.unwrap();
-        first = first + Days::new(nights + 1);
     }
     Owner::Resource(room.id)
 }

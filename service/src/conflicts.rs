@@ -51,103 +51,149 @@ pub async fn after_booking_change(
 /// Judges the bookings of `owner` still to end again after its rules changed: each gets the
 /// rule conflicts of `owner`'s new rules it breaks and loses those it no longer breaks (the
 /// rules of its other owners did not change). The notice and the window stand as they were found
-/// (the bookings did not move: [`Moved::standing`]). Read 500 bookings to a page with the busy
-/// items around the whole page, and written as one plan. Failures are logged, as after a
-/// booking change: the rules are saved either way, and each booking's next change judges it
-/// again.
+/// (the bookings did not move: [`Moved::standing`]). The bookings are read 500 to a page, the
+/// owner's busy items around all of them and its open rule conflicts once, and what changed is
+/// written 500 bookings to a transaction. Failures are logged, as after a booking change: the
+/// rules are saved either way, and each booking's next change judges it again.
 pub async fn after_rules_change(store: &Store, tenant: &Tenant, owner: Owner) {
     let result = async {
         let owned = store.owner_rules(tenant, owner).await?;
         let now = Utc::now();
-        let (mut found, mut standing) = (Vec::new(), HashMap::new());
-        let mut filter = pages_of(owner, now, None);
-        loop {
-            let page = store.list_bookings(tenant.id, &filter).await?;
-            let live: Vec<&Booking> =
-                page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled).collect();
-            let judged = judge_page(store, tenant, &owned, now, &live).await?;
-            found.extend(judged.found);
-            standing.extend(judged.standing);
-            match page.next_cursor {
-                Some(after) => filter.after = Some(after),
-                None => break,
+        let ahead = bookings_ahead(store, tenant, &owned, now).await?;
+        let around = busy_around(store, tenant.id, &owned, &ahead).await?;
+        let mut open: HashMap<Uuid, Vec<OpenConflict>> = HashMap::new();
+        for conflict in store.open_conflicts(ConflictReach::OwnerRules(tenant.id, owner)).await? {
+            if let Some(id) = conflict.rule_booking() {
+                open.entry(id).or_default().push(conflict);
             }
         }
-        let mut open = store.open_conflicts(ConflictReach::OwnerRules(tenant.id, owner)).await?;
-        // Those of bookings judged here (not of those that ended), less those that stand.
-        open.retain(|conflict| {
-            let kept = conflict.rule_booking().and_then(|id| standing.get(&id));
-            kept.is_some_and(|kept| !conflict.is_rule_of(owner, kept))
-        });
-        apply(store, tenant.id, open, found).await
+        for page in ahead.chunks(PAGE) {
+            let mut found = Vec::new();
+            let mut reached = Vec::new();
+            for booking in page {
+                found.extend(judge_ahead(&owned, now, booking, &around));
+                // Its conflicts (not those of bookings that ended), less those that stand.
+                let standing = booking.moved.standing(booking.candidate.all_day);
+                let gone = open.remove(&booking.candidate.item.id).unwrap_or_default();
+                reached.extend(gone.into_iter().filter(|c| !c.is_rule_of(owner, &standing)));
+            }
+            apply(store, tenant.id, reached, found).await?;
+        }
+        Ok::<_, StoreError>(())
     };
     if let Err(error) = result.await {
         tracing::error!(?owner, %error, "its bookings could not be judged again after a change of rules");
     }
 }
 
-/// What [`judge_page`] found.
-struct JudgedPage {
-    /// The rule conflicts the bookings' owner's rules find.
-    found: Vec<Found>,
-    /// Each booking's rules whose conflicts stand as found ([`Moved::standing`]).
-    standing: Vec<(Uuid, Vec<availability::Rule>)>,
+/// Bookings to a page read, and to a transaction written, by a change of rules.
+const PAGE: usize = 500;
+
+/// A booking still to end, as a change of its owner's rules judges it.
+struct Ahead {
+    /// The booking where its owner has it.
+    candidate: Busy,
+    /// Its title, for the conflict.
+    title: String,
+    /// The zone its days are counted in.
+    home: TimeZone,
+    /// The ends the owner sees moved: none (it did not move), once it has begun or not.
+    moved: Moved,
+    /// The instants whose busy items the rules judge it by.
+    reach: Instants,
 }
 
-/// Judges `bookings` of `owned`'s owner by its rules as they stand, its busy items read once for
-/// the whole page.
-async fn judge_page(
+/// The bookings of `owned`'s owner still to end at `now` that are not cancelled, a page at a
+/// time, each with its days counted in its resource's zone, as after a write.
+async fn bookings_ahead(
     store: &Store,
     tenant: &Tenant,
     owned: &OwnerRules,
     now: DateTime<Utc>,
-    bookings: &[&Booking],
-) -> Result<JudgedPage, StoreError> {
-    // Each booking's days are counted in its resource's zone, as after a write.
-    let resources: Vec<Owner> =
-        bookings.iter().filter_map(|b| b.data.resource_id.map(Owner::Resource)).collect();
-    let zones = match owned.owner {
-        Owner::Resource(_) => vec![owned.clone()],
-        Owner::Staff(_) if resources.is_empty() => Vec::new(),
-        Owner::Staff(_) => store.rules_of(tenant, &resources).await?,
-    };
-    let home = |b: &Booking| {
-        let resource = b.data.resource_id.map(Owner::Resource);
-        zones
-            .iter()
-            .find(|r| Some(r.owner) == resource)
-            .map_or(tenant.settings.time_zone, |r| r.zone)
-    };
-    let candidates: Vec<(&Booking, Busy, TimeZone)> =
-        bookings.iter().map(|&b| (b, Busy::booking(b.id, &b.data, home(b)), home(b))).collect();
-    let standing = candidates
-        .iter()
-        .map(|(b, candidate, _)| {
-            let moved = Rewrite::kept(&b.data).seen_by(owned.owner, candidate.start <= now);
-            (b.id, moved.standing(candidate.all_day))
-        })
-        .collect();
-    let mut found = Vec::new();
-    if owned.rules.is_empty() || candidates.is_empty() {
-        return Ok(JudgedPage { found, standing });
-    }
-    let reaches: Vec<Instants> = candidates
-        .iter()
-        .map(|(_, candidate, home)| availability::judge_reach(&owned.rules, *home, candidate))
-        .collect();
-    let window = reaches.iter().fold(reaches[0], |(s, e), &(from, to)| (s.min(from), e.max(to)));
-    let items = store.busy_items(tenant.id, owned.owner, Some(window)).await?;
-    for ((booking, candidate, home), (from, to)) in candidates.iter().zip(reaches) {
-        // What the store would read for this booking alone.
-        let near: Vec<Busy> =
-            items.iter().filter(|i| i.start <= to && i.end >= from).cloned().collect();
-        let moved = Rewrite::kept(&booking.data).seen_by(owned.owner, candidate.start <= now);
-        let zones = (*home, owned.zone);
-        for violation in availability::judge(&owned.rules, zones, now, candidate, &near, moved) {
-            found.push(Found::from(&breach(owned.owner, booking, candidate, violation)));
+) -> Result<Vec<Ahead>, StoreError> {
+    let mut ahead = Vec::new();
+    let mut filter = pages_of(owned.owner, now, None);
+    loop {
+        let page = store.list_bookings(tenant.id, &filter).await?;
+        let live: Vec<&Booking> =
+            page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled).collect();
+        let resources: Vec<Owner> =
+            live.iter().filter_map(|b| b.data.resource_id.map(Owner::Resource)).collect();
+        let zones = match owned.owner {
+            Owner::Resource(_) => vec![owned.clone()],
+            Owner::Staff(_) if resources.is_empty() => Vec::new(),
+            Owner::Staff(_) => store.rules_of(tenant, &resources).await?,
+        };
+        for booking in live {
+            let resource = booking.data.resource_id.map(Owner::Resource);
+            let zone = zones.iter().find(|r| Some(r.owner) == resource);
+            let home = zone.map_or(tenant.settings.time_zone, |r| r.zone);
+            let candidate = Busy::booking(booking.id, &booking.data, home);
+            let moved = Rewrite::kept(&booking.data).seen_by(owned.owner, candidate.start <= now);
+            let reach = availability::judge_reach(&owned.rules, home, &candidate);
+            let title = booking.data.title.clone();
+            ahead.push(Ahead { candidate, title, home, moved, reach });
+        }
+        match page.next_cursor {
+            Some(after) => filter.after = Some(after),
+            None => return Ok(ahead),
         }
     }
-    Ok(JudgedPage { found, standing })
+}
+
+/// The busy items of an owner around its bookings ahead, by start.
+#[derive(Default)]
+struct Around {
+    items: Vec<Busy>,
+    /// The longest of them.
+    longest: chrono::Duration,
+}
+
+/// The busy items of `owned`'s owner within the reach of any of the bookings `ahead`, read in
+/// one statement; none when it has no rules to judge them by.
+async fn busy_around(
+    store: &Store,
+    tenant_id: Uuid,
+    owned: &OwnerRules,
+    ahead: &[Ahead],
+) -> Result<Around, StoreError> {
+    let Some(first) = ahead.first().filter(|_| !owned.rules.is_empty()) else {
+        return Ok(Around::default());
+    };
+    let window = ahead.iter().fold(first.reach, |(s, e), b| (s.min(b.reach.0), e.max(b.reach.1)));
+    let mut items = store.busy_items(tenant_id, owned.owner, Some(window)).await?;
+    items.sort_unstable_by_key(|item| item.start);
+    let longest = items.iter().map(|i| i.end - i.start).max().unwrap_or_default();
+    Ok(Around { items, longest })
+}
+
+/// The rule conflicts `owned`'s rules find for `booking`, among the items `around` that the
+/// store would read for it alone.
+fn judge_ahead(
+    owned: &OwnerRules,
+    now: DateTime<Utc>,
+    booking: &Ahead,
+    around: &Around,
+) -> Vec<Found> {
+    if owned.rules.is_empty() {
+        return Vec::new();
+    }
+    let (from, to) = booking.reach;
+    // By start: those starting by `to`, from the longest item's length before `from` on.
+    let items = &around.items;
+    let first = items.partition_point(|i| i.start < from - around.longest);
+    let last = items.partition_point(|i| i.start <= to).max(first);
+    let near: Vec<Busy> = items[first..last]
+        .iter()
+        .filter(|item| Store::busy_within(booking.reach, item))
+        .cloned()
+        .collect();
+    let zones = (booking.home, owned.zone);
+    let candidate = &booking.candidate;
+    availability::judge(&owned.rules, zones, now, candidate, &near, booking.moved)
+        .into_iter()
+        .map(|violation| Found::from(&breach(owned.owner, &booking.title, candidate, violation)))
+        .collect()
 }
 
 /// The bookings of `owner` ending after `from` (and starting before `to`), 500 to a page.
@@ -190,10 +236,12 @@ async fn judge_neighbours(
     judge_standing(store, tenant, Vec::new(), ids).await
 }
 
-/// Judges again the bookings of the house or rooms, with rules of their own, of the resources
-/// `booking` is in or left (`rewrite`): a stay of the house is its rooms' busy time, and a
-/// room's its house's, so it may make theirs next to `span` break a turnover or a gap (a house
-/// stay booked into a room stay's turnover night), or stop breaking one.
+/// Judges again the bookings of the house or rooms, with rules of their own, of the resource
+/// `booking` is in, and of those it left (`rewrite`): a stay of the house is its rooms' busy
+/// time, and a room's its house's, so it may make theirs next to `span` break a turnover or a
+/// gap (a house stay booked into a room stay's turnover night), or stop breaking one. Those
+/// near `span` as far as their rules reach, and, unless the write made it, those with an open
+/// rule conflict (it may have moved away from them).
 async fn judge_kin(
     store: &Store,
     tenant: &Tenant,
@@ -205,9 +253,31 @@ async fn judge_kin(
         Owner::Resource(id) => Some(id),
         Owner::Staff(_) => None,
     });
-    let resources: Vec<Uuid> = booking.data.resource_id.into_iter().chain(held).collect();
-    let kin = store.ruled_kin(tenant.id, &resources).await?;
-    judge_bookings_of(store, tenant, &kin, Placed::At(span.as_slice())).await
+    let own = booking.data.resource_id;
+    let resources: Vec<Uuid> = own.into_iter().chain(held).collect();
+    let kin = store.ruled_kin(tenant, &resources, own).await?;
+    if kin.is_empty() {
+        return Ok(());
+    }
+    let conflicted = match booking.version == 1 {
+        true => Vec::new(),
+        false => {
+            let owners: Vec<Owner> = kin.iter().map(|k| k.owner).collect();
+            store.rule_conflicted_bookings(&owners).await?
+        }
+    };
+    let mut near = Vec::new();
+    if let Some((start, end)) = span {
+        for kin in &kin {
+            // Counted in the kin's zone, and a day more either side for the booking's own.
+            let candidate = Busy::booking(booking.id, &booking.data, kin.zone);
+            let (from, to) = availability::judge_reach(&kin.rules, kin.zone, &candidate);
+            let day = chrono::Duration::days(1);
+            let window = (from.min(start) - day, to.max(end) + day);
+            near.extend(bookings_between(store, tenant.id, kin.owner, window).await?);
+        }
+    }
+    judge_standing(store, tenant, near, conflicted).await
 }
 
 /// Judges the rules of the `read` bookings and of those `ids` name (each once) again as they
@@ -268,7 +338,7 @@ async fn judge_rules(
         let zones = (home, owned.zone);
         let moved = seen_by(owned.owner);
         for violation in availability::judge(&owned.rules, zones, now, &candidate, &items, moved) {
-            breaches.push(breach(owned.owner, booking, &candidate, violation));
+            breaches.push(breach(owned.owner, &booking.data.title, &candidate, violation));
         }
     }
     // A booking is not judged again by the notice and the window on an end an owner saw it
@@ -288,12 +358,12 @@ async fn judge_rules(
     apply(store, tenant.id, open, found).await
 }
 
-/// `booking` (at `candidate`) breaking a rule of `owner`.
-fn breach(owner: Owner, booking: &Booking, candidate: &Busy, violation: Violation) -> RuleBreach {
-    let label = booking.data.title.clone();
+/// The booking at `candidate`, titled `title`, breaking a rule of `owner`.
+fn breach(owner: Owner, title: &str, candidate: &Busy, violation: Violation) -> RuleBreach {
+    let id = candidate.item.id;
     RuleBreach {
         owner,
-        booking: ConflictItem { kind: Source::Booking, id: booking.id, label },
+        booking: ConflictItem { kind: Source::Booking, id, label: title.to_owned() },
         start: candidate.start,
         end: candidate.end,
         violation,
@@ -393,21 +463,10 @@ async fn judge_near(
     let ruled = store.rules_of(tenant, &owners).await?;
     let owners: Vec<Owner> =
         ruled.iter().filter(|r| !r.rules.is_empty()).map(|r| r.owner).collect();
-    judge_bookings_of(store, tenant, &owners, placed).await
-}
-
-/// Judges the rules of the bookings of `owners` (each with rules) again as they stand: those
-/// with an open rule conflict and those near the items `placed`.
-async fn judge_bookings_of(
-    store: &Store,
-    tenant: &Tenant,
-    owners: &[Owner],
-    placed: Placed<'_>,
-) -> Result<(), StoreError> {
     if owners.is_empty() {
         return Ok(());
     }
-    let conflicted = store.rule_conflicted_bookings(owners).await?;
+    let conflicted = store.rule_conflicted_bookings(&owners).await?;
     let imported;
     let placed = match placed {
         Placed::At(spans) => spans,
@@ -417,21 +476,31 @@ async fn judge_bookings_of(
         }
     };
     let mut near: Vec<Booking> = Vec::new();
-    for (from, to) in reaches(placed) {
-        for &owner in owners {
-            let mut filter = pages_of(owner, from, Some(to));
-            loop {
-                let page = store.list_bookings(tenant.id, &filter).await?;
-                let live = page.items.into_iter();
-                near.extend(live.filter(|b| b.data.status != BookingStatus::Cancelled));
-                match page.next_cursor {
-                    Some(after) => filter.after = Some(after),
-                    None => break,
-                }
-            }
+    for window in reaches(placed) {
+        for &owner in &owners {
+            near.extend(bookings_between(store, tenant.id, owner, window).await?);
         }
     }
     judge_standing(store, tenant, near, conflicted).await
+}
+
+/// The bookings of `owner` that are not cancelled and touch `(from, to)`.
+async fn bookings_between(
+    store: &Store,
+    tenant_id: Uuid,
+    owner: Owner,
+    (from, to): Instants,
+) -> Result<Vec<Booking>, StoreError> {
+    let mut found = Vec::new();
+    let mut filter = pages_of(owner, from, Some(to));
+    loop {
+        let page = store.list_bookings(tenant_id, &filter).await?;
+        found.extend(page.items.into_iter().filter(|b| b.data.status != BookingStatus::Cancelled));
+        match page.next_cursor {
+            Some(after) => filter.after = Some(after),
+            None => return Ok(found),
+        }
+    }
 }
 
 /// The stretches of time within [`RULE_REACH_DAYS`] of the `placed` items, those that meet

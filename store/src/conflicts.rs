@@ -217,6 +217,13 @@ impl Store {
         rows.into_iter().map(busy_from_row).collect()
     }
 
+    /// Whether [`Store::busy_items`] asked for `window` returns `item`, one it returned for a
+    /// window around it: for callers that read a wide window once and judge many narrow ones
+    /// in it (a change of rules judging every booking ahead).
+    pub fn busy_within(window: (DateTime<Utc>, DateTime<Utc>), item: &Busy) -> bool {
+        BusyQuery::new(Uuid::nil(), Owner::Staff(Uuid::nil()), Some(window)).admits(item)
+    }
+
     /// The instants of the busy items `by` added or moved at or after `since` (an import's run:
     /// the items it removed are gone).
     pub async fn imported_since(
@@ -313,7 +320,7 @@ impl Store {
             .collect())
     }
 
-    /// The bookings with an open rule conflict of one of `owners` (at most a few: a booking's),
+    /// The bookings with an open rule conflict of one of `owners` (usually a few: a booking's),
     /// in one query: those a change next to them (a booking moved away or cancelled) may
     /// settle.
     pub async fn rule_conflicted_bookings(
@@ -781,6 +788,17 @@ impl BusyQuery {
         BusyQuery { tenant_id, owner, earliest, from, to, latest }
     }
 
+    /// Whether its statement returns `item` (an item of its owner): a booking ending in
+    /// `[from, latest]` and starting by `to`, any other item starting in `[earliest, to]` and
+    /// ending from `from` on.
+    fn admits(&self, item: &Busy) -> bool {
+        let touches = item.start <= self.to && item.end >= self.from;
+        match item.item.source {
+            Source::Booking => touches && item.end <= self.latest,
+            _ => touches && item.start >= self.earliest,
+        }
+    }
+
     /// Its statement, on PostgreSQL or SQLite.
     pub(super) fn sql(&self, postgres: bool) -> String {
         match self.owner {
@@ -1037,6 +1055,31 @@ mod tests {
     use chrono::TimeZone as _;
 
     use super::*;
+
+    #[test]
+    fn an_item_within_a_narrow_window_is_one_its_own_read_returns() {
+        let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+        let item = |source, start, end| Busy {
+            item: ItemRef { source, id: Uuid::nil() },
+            start,
+            end,
+            all_day: true,
+            class: Class::Confirmed,
+            group: None,
+            label: String::new(),
+            kin: Kin::Own,
+        };
+        let window = (day(2030, 6, 1), day(2030, 6, 8));
+        let within = |i: &Busy| Store::busy_within(window, i);
+        assert!(within(&item(Source::Booking, day(2030, 5, 30), day(2030, 6, 1))));
+        assert!(!within(&item(Source::Booking, day(2030, 6, 9), day(2030, 6, 10))));
+        assert!(!within(&item(Source::Booking, day(2030, 5, 1), day(2030, 5, 31))));
+        // An imported item starting more than three years before the window is cut off.
+        assert!(within(&item(Source::Feed, day(2028, 1, 1), day(2031, 1, 1))));
+        assert!(!within(&item(Source::Feed, day(2026, 1, 1), day(2031, 1, 1))));
+        // A booking ending more than three years after it, too.
+        assert!(!within(&item(Source::Booking, day(2030, 6, 2), day(2034, 1, 1))));
+    }
 
     #[test]
     fn sqlites_busy_rows_are_read_back_from_its_one_json_row() {

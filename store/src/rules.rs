@@ -136,33 +136,39 @@ impl Store {
         with_read_pool!(self, |pool| fetch_rules!(tenant, owners, pool))
     }
 
-    /// The resources of the families of `resources` (their house, their rooms) that are not
-    /// among them and have rules of their own: a booking of `resources` is their busy time too,
-    /// so it may make their bookings break a turnover or a gap, or stop breaking one. One
-    /// statement, which finds nothing for a resource with no family or none with rules.
+    /// The rules of the resources of the families of `resources` (their house, their rooms) that
+    /// have rules of their own, `own` left out: a booking of `own` that was in `resources` is
+    /// their busy time too, or was, so it may make their bookings break a turnover or a gap, or
+    /// stop breaking one. One statement, which finds nothing for a resource with no family or
+    /// none with rules.
     pub async fn ruled_kin(
         &self,
-        tenant_id: Uuid,
+        tenant: &Tenant,
         resources: &[Uuid],
-    ) -> Result<Vec<Owner>, StoreError> {
+        own: Option<Uuid>,
+    ) -> Result<Vec<OwnerRules>, StoreError> {
         if resources.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = placeholders(2, resources.len());
-        let family = super::resources::family_sql("$1", &ids);
+        let family = super::resources::family_sql("$1", &placeholders(2, resources.len()));
+        let not_own = match own {
+            Some(_) => format!(" AND r.id <> ${}", resources.len() + 2),
+            None => String::new(),
+        };
         let sql = format!(
-            "SELECT DISTINCT r.id FROM ({family}) AS family JOIN resources r \
-             ON r.tenant_id = $1 AND r.id = family.id \
-             WHERE r.rules IS NOT NULL AND r.id NOT IN ({ids})"
+            "SELECT r.id, 'resource', r.rules, {} FROM resources r WHERE r.tenant_id = $1 \
+             AND r.rules IS NOT NULL AND r.id IN (SELECT id FROM ({family}) AS family){not_own}",
+            super::resources::zone_sql("r")
         );
-        let rows: Vec<(Uuid,)> = with_read_pool!(self, |pool| {
-            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant_id);
-            for id in resources {
+        let rows: Vec<RulesRow> = with_read_pool!(self, |pool| {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant.id);
+            for id in resources.iter().chain(&own) {
                 query = query.bind(id);
             }
             query.fetch_all(pool).await
         })?;
-        Ok(rows.into_iter().map(|(id,)| Owner::Resource(id)).collect())
+        let owners: Vec<Owner> = rows.iter().map(|row| Owner::Resource(row.0)).collect();
+        owner_rules_of(tenant, &owners, rows)
     }
 
     /// Replaces the rules of a resource or staff member ([`StoreError::NotFound`] when it is not

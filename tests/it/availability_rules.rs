@@ -257,6 +257,7 @@ async fn turnover_broken_then_kept(
 /// room's stay, it flags that stay under the room's rules at once, and its cancellation clears
 /// the flag. The other way round, a room's stay booked into the turnover night after a stay of
 /// the house flags the house's stay under the house's rules, until the room's stay moves away.
+/// A stay moved from the room into the house, into that turnover night, flags the room's stay.
 async fn a_house_stay_in_a_rooms_turnover_night_flags_the_rooms_stay_until_it_is_cancelled(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -270,6 +271,18 @@ async fn a_house_stay_in_a_rooms_turnover_night_flags_the_rooms_stay_until_it_is
         turnover_broken_then_kept(&api, (first, next), month, true, cancelled).await;
         put_rules(&api, &format!("resources/{ruled}"), json!({})).await;
     }
+    // A stay moved out of the room into the house, next to the room's stay, flags it the same.
+    put_rules(&api, &format!("resources/{room_1}"), json!({"turnover_days": 1})).await;
+    let guest = post(&api, stay(room_1, "2030-10-10", "2030-10-12"), false).await.unwrap();
+    let moved = post(&api, stay(room_1, "2030-11-01", "2030-11-03"), false).await.unwrap();
+    let path = format!("/api/v1/bookings/{}", moved["id"].as_str().unwrap());
+    let into_house =
+        json!({"resource_id": house, "start_date": "2030-10-12", "end_date": "2030-10-14"});
+    api.send::<Value>("PATCH", &path, Some(into_house), 200).await.unwrap();
+    let flagged = open_conflicts(&api).await;
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
+    assert_eq!(named, (&json!("turnover_days"), &guest["id"]));
     app.stop().await;
 }
 
