@@ -128,18 +128,11 @@ async fn import(
                 imported.full_syncs += usize::from(full);
             }
             // A calendar that cannot be read (gone, refused, too heavy to read) does not hold
-            // up the others: the first such error is the run's. What a retry may mend, or what
-            // stops the whole connection, ends the run at once.
-            Err(error) if is_the_calendars(&error) => {
-                failure.get_or_insert(error);
-            }
+            // up the others: its error is the run's. What a retry may mend, or what stops the
+            // whole connection, ends the run at once, and is the run's error.
+            Err(error) if is_the_calendars(&error) => failure = Some(error),
             Err(error) => {
-                if let Some(calendars) = failure.replace(error) {
-                    // The calendar's own error stays on the connection while the run is retried.
-                    let message = calendars.to_string();
-                    let noted = store.note_connection_error(connection.id, &message).await;
-                    noted.map_err(ConnectionError::store)?;
-                }
+                failure = Some(error);
                 break;
             }
         }

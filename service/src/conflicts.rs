@@ -239,9 +239,9 @@ async fn judge_neighbours(
 /// Judges again the bookings of the house or rooms, with rules of their own, of the resource
 /// `booking` is in, and of those it left (`rewrite`): a stay of the house is its rooms' busy
 /// time, and a room's its house's, so it may make theirs next to `span` break a turnover or a
-/// gap (a house stay booked into a room stay's turnover night), or stop breaking one. Those
-/// near `span` as far as their rules reach, and, unless the write made it, those with an open
-/// rule conflict (it may have moved away from them).
+/// gap (a house stay booked into a room stay's turnover night), or stop breaking one: those
+/// within [`RULE_REACH_DAYS`] of `span`, and, when it left a place, those with an open rule
+/// conflict (it may have been what broke it).
 async fn judge_kin(
     store: &Store,
     tenant: &Tenant,
@@ -259,21 +259,21 @@ async fn judge_kin(
     if kin.is_empty() {
         return Ok(());
     }
-    let conflicted = match booking.version == 1 {
-        true => Vec::new(),
-        false => {
+    // Only a booking that left a place (moved, cancelled, or gone to another resource) may
+    // have been what broke a turnover or a gap of theirs: busy time added cannot mend one.
+    let left = booking.data.status == BookingStatus::Cancelled
+        || rewrite.moved != Moved::NONE
+        || rewrite.held_by != booking.data.owners();
+    let conflicted = match left && booking.version > 1 {
+        true => {
             let owners: Vec<Owner> = kin.iter().map(|k| k.owner).collect();
             store.rule_conflicted_bookings(&owners).await?
         }
+        false => Vec::new(),
     };
     let mut near = Vec::new();
-    if let Some((start, end)) = span {
+    for window in reaches(span.as_slice()) {
         for kin in &kin {
-            // Counted in the kin's zone, and a day more either side for the booking's own.
-            let candidate = Busy::booking(booking.id, &booking.data, kin.zone);
-            let (from, to) = availability::judge_reach(&kin.rules, kin.zone, &candidate);
-            let day = chrono::Duration::days(1);
-            let window = (from.min(start) - day, to.max(end) + day);
             near.extend(bookings_between(store, tenant.id, kin.owner, window).await?);
         }
     }

@@ -283,6 +283,15 @@ async fn a_house_stay_in_a_rooms_turnover_night_flags_the_rooms_stay_until_it_is
     assert_eq!(flagged.len(), 1, "{flagged:?}");
     let named = (&flagged[0]["rule"], &flagged[0]["items"][0]["id"]);
     assert_eq!(named, (&json!("turnover_days"), &guest["id"]));
+    // An appointment in the room two days after a house stay is in its three turnover nights.
+    put_rules(&api, &format!("resources/{house}"), json!({"turnover_days": 3})).await;
+    let family = post(&api, stay(house, "2030-12-10", "2030-12-12"), false).await.unwrap();
+    let viewing = json!({"title": "Viewing", "resource_id": room_1, "time_zone": "UTC",
+        "start": "2030-12-14T10:00:00Z", "end": "2030-12-14T11:00:00Z"});
+    post(&api, viewing, false).await.unwrap();
+    let flagged = open_conflicts(&api).await;
+    let named = flagged.iter().find(|c| c["items"][0]["id"] == family["id"]);
+    assert_eq!(named.map(|c| &c["rule"]), Some(&json!("turnover_days")), "{flagged:?}");
     app.stop().await;
 }
 
