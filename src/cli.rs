@@ -179,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 #[cfg(feature = "sandbox")]
 async fn sandbox(config: &Config, listen: std::net::SocketAddr) -> anyhow::Result<()> {
     use kalends_sandbox::{self as sandbox, Endpoints, Sandbox};
+    let stop = StopSignals::listen()?;
     let sandbox = Sandbox::new(crate::sandbox::settings(config));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -200,7 +201,7 @@ async fn sandbox(config: &Config, listen: std::net::SocketAddr) -> anyhow::Resul
     eprintln!("  KALENDS_MICROSOFT__AUTHORITY_URL={}", endpoints.microsoft_authority_url);
     eprintln!("  KALENDS_MICROSOFT__GRAPH_BASE_URL={}", endpoints.microsoft_graph_base_url);
     axum::serve(listener, sandbox.router())
-        .with_graceful_shutdown(wait_for_signal())
+        .with_graceful_shutdown(stop.received())
         .await
         .context("sandbox HTTP server")
 }
@@ -341,6 +342,9 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
         SecretKeySource::Configured => {}
     }
     let (store, queue) = app::connect(&config).await?;
+    // From here on a stop waits for the start (and a first run's demo) to finish, then is
+    // graceful; before, while the database may keep it waiting, it ends the process at once.
+    let stop = StopSignals::listen()?;
     let public = config.public_base().to_owned();
     let token_configured = config.sandbox.token.is_some();
     let config_for_links = config.clone();
@@ -367,7 +371,7 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     }
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop.received().await;
         tracing::info!("shutting down: no new requests; letting running jobs finish");
         shutdown.cancel();
     });
@@ -411,19 +415,41 @@ fn print_welcome(public: &str, tenant_id: Uuid, key: &SecretString, console: &Da
     );
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C and SIGTERM, listened for from the moment this is made. A signal that comes before
+/// anything awaits it (a supervisor stopping a process that has just printed its welcome) is
+/// kept for [`StopSignals::received`], not met by the default action that ends the process at
+/// once, unclean.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    // Give the log line a moment to flush before tasks start reporting.
-    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    /// Returns once either signal came (also when it came before this was called).
+    async fn received(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        // Give the log line a moment to flush before tasks start reporting.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
