@@ -117,8 +117,10 @@ async fn bookings_ahead(
         let page = store.list_bookings(tenant.id, &filter).await?;
         let live: Vec<&Booking> =
             page.items.iter().filter(|b| b.data.status != BookingStatus::Cancelled).collect();
-        let resources: Vec<Owner> =
-            live.iter().filter_map(|b| b.data.resource_id.map(Owner::Resource)).collect();
+        let mut ids: Vec<Uuid> = live.iter().filter_map(|b| b.data.resource_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let resources: Vec<Owner> = ids.into_iter().map(Owner::Resource).collect();
         let zones = match owned.owner {
             Owner::Resource(_) => vec![owned.clone()],
             Owner::Staff(_) if resources.is_empty() => Vec::new(),
@@ -168,16 +170,13 @@ async fn busy_around(
 }
 
 /// The rule conflicts `owned`'s rules find for `booking`, among the items `around` that the
-/// store would read for it alone.
+/// store would read for it alone (none under no rules: [`busy_around`] read nothing then).
 fn judge_ahead(
     owned: &OwnerRules,
     now: DateTime<Utc>,
     booking: &Ahead,
     around: &Around,
 ) -> Vec<Found> {
-    if owned.rules.is_empty() {
-        return Vec::new();
-    }
     let (from, to) = booking.reach;
     // By start: those starting by `to`, from the longest item's length before `from` on.
     let items = &around.items;
@@ -265,16 +264,13 @@ async fn judge_kin(
         || rewrite.moved != Moved::NONE
         || rewrite.held_by != booking.data.owners();
     let conflicted = match left && booking.version > 1 {
-        true => {
-            let owners: Vec<Owner> = kin.iter().map(|k| k.owner).collect();
-            store.rule_conflicted_bookings(&owners).await?
-        }
+        true => store.rule_conflicted_bookings(&kin).await?,
         false => Vec::new(),
     };
     let mut near = Vec::new();
     for window in reaches(span.as_slice()) {
-        for kin in &kin {
-            near.extend(bookings_between(store, tenant.id, kin.owner, window).await?);
+        for &kin in &kin {
+            near.extend(bookings_between(store, tenant.id, kin, window).await?);
         }
     }
     judge_standing(store, tenant, near, conflicted).await

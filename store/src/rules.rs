@@ -136,17 +136,17 @@ impl Store {
         with_read_pool!(self, |pool| fetch_rules!(tenant, owners, pool))
     }
 
-    /// The rules of the resources of the families of `resources` (their house, their rooms) that
-    /// have rules of their own, `own` left out: a booking of `own` that was in `resources` is
-    /// their busy time too, or was, so it may make their bookings break a turnover or a gap, or
-    /// stop breaking one. One statement, which finds nothing for a resource with no family or
-    /// none with rules.
+    /// The resources of the families of `resources` (their house, their rooms) that have rules
+    /// of their own, `own` left out: a booking of `own` that was in `resources` is their busy
+    /// time too, or was, so it may make their bookings break a turnover or a gap, or stop
+    /// breaking one. One statement, which finds nothing for a resource with no family or none
+    /// with rules.
     pub async fn ruled_kin(
         &self,
         tenant: &Tenant,
         resources: &[Uuid],
         own: Option<Uuid>,
-    ) -> Result<Vec<OwnerRules>, StoreError> {
+    ) -> Result<Vec<Owner>, StoreError> {
         if resources.is_empty() {
             return Ok(Vec::new());
         }
@@ -156,19 +156,17 @@ impl Store {
             None => String::new(),
         };
         let sql = format!(
-            "SELECT r.id, 'resource', r.rules, {} FROM resources r WHERE r.tenant_id = $1 \
-             AND r.rules IS NOT NULL AND r.id IN (SELECT id FROM ({family}) AS family){not_own}",
-            super::resources::zone_sql("r")
+            "SELECT r.id FROM resources r WHERE r.tenant_id = $1 AND r.rules IS NOT NULL \
+             AND r.id IN (SELECT id FROM ({family}) AS family){not_own}"
         );
-        let rows: Vec<RulesRow> = with_read_pool!(self, |pool| {
-            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(tenant.id);
+        let ids: Vec<Uuid> = with_read_pool!(self, |pool| {
+            let mut query = sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(tenant.id);
             for id in resources.iter().chain(&own) {
                 query = query.bind(id);
             }
             query.fetch_all(pool).await
         })?;
-        let owners: Vec<Owner> = rows.iter().map(|row| Owner::Resource(row.0)).collect();
-        owner_rules_of(tenant, &owners, rows)
+        Ok(ids.into_iter().map(Owner::Resource).collect())
     }
 
     /// Replaces the rules of a resource or staff member ([`StoreError::NotFound`] when it is not
