@@ -20,6 +20,10 @@
 //! ones). Free/busy says neither what nor whose, so every interval is busy; nothing of this
 //! tenant's is written into such a calendar.
 //!
+//! One import of a connection runs at a time (`Lease::CALENDAR_IMPORT`): an import asked for
+//! while another runs (a notification, a change of the calendars chosen) runs after it, with
+//! what is chosen then.
+//!
 //! Not busy: events Kalends wrote for this tenant, by any of its connections (recognised by the
 //! booking and tenant ids in their extended properties, or, since Graph's delta results carry
 //! none, by their id among the events this tenant's connections to the same account pushed), and
@@ -46,11 +50,17 @@ use kalends_providers::calendar::{RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
 use kalends_service::conflicts::{self, Placed};
 use kalends_store::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
-use kalends_store::{ImportedBy, Store, StoreError};
+use kalends_store::{ImportedBy, Lease, LeaseKey, Store, StoreError, lease_end};
 use uuid::Uuid;
 
 use crate::JobError;
 use crate::external_edits::Listing;
+
+/// How long an import holds its connection, renewed every third of it while it runs (a worker
+/// that dies holding it frees it then).
+const IMPORT_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
+/// How soon an import that found another holding its connection asks to run again.
+const HELD_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How far back the imported window starts.
 const PAST_DAYS: u64 = 1;
@@ -76,30 +86,81 @@ pub async fn run(
         Err(StoreError::NotFound) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    // A notification arriving from now on asks for another import (this one may miss it).
-    store.clear_import_request(connection.id).await?;
     if matches!(connection.status, ConnectionStatus::NeedsReauth | ConnectionStatus::Revoked) {
         // Parked until the staff member reconnects, which makes the import due again.
+        store.clear_import_request(connection.id).await?;
         return Ok(());
     }
-    let result = import(store, credentials, &connection).await;
+    // One import of a connection at a time. Another under way read the choice of calendars of
+    // its start; were this one to run beside it, what the older one found (its error, busy
+    // times of a calendar no longer chosen) could be written last. This one runs after it.
+    let (lease, key) = (&Lease::CALENDAR_IMPORT, LeaseKey::from(connection.id));
+    let held = lease_end(IMPORT_HOLD);
+    if !store.take_lease(lease, key, &[], held).await? {
+        store.clear_import_request(connection.id).await?;
+        let after = Utc::now() + chrono::Duration::from_std(HELD_RETRY).unwrap_or_default();
+        store.request_calendar_import(tenant_id, connection.id, after, None).await?;
+        return Ok(());
+    }
+    // A notification arriving from now on asks for another import (this one may miss it).
+    store.clear_import_request(connection.id).await?;
+    let work = import(store, credentials, &connection);
+    let result = match store.hold(lease, key, held, IMPORT_HOLD, work).await? {
+        Some((result, held)) => {
+            if let Err(error) = store.release_own_lease(lease, key, held).await {
+                // It runs out by itself; an import asked for meanwhile waits until then.
+                tracing::warn!(%error, "the connection could not be let go after its import");
+            }
+            result
+        }
+        // The database was out of reach for a whole hold: another import may hold the
+        // connection now, and this one stopped where it was (each calendar's reading is
+        // written whole or not at all). The next import reads on from there.
+        None => {
+            let after = Utc::now() + chrono::Duration::from_std(HELD_RETRY).unwrap_or_default();
+            store.request_calendar_import(tenant_id, connection.id, after, None).await?;
+            return Ok(());
+        }
+    };
     metrics::counter!("kalends_calendar_imports_total", "outcome" => outcome(&result)).increment(1);
     match result {
-        Ok(_) => Ok(()),
+        Ok(imported) if imported.unread.is_empty() => Ok(()),
+        Ok(imported) => failed(store, &connection, Unread(imported.unread)).await,
         Err(error) => answer(store, &connection, error).await,
     }
 }
 
-/// What the import changed, for the log.
+/// What the import changed, for the log, and the calendars it could not read.
 #[derive(Debug, Default)]
 struct Imported {
     calendars: usize,
     changed: u64,
     full_syncs: usize,
+    /// Each chosen calendar that could not be read for good (gone, refused, too heavy to
+    /// read): its name, and why.
+    unread: Vec<(String, ConnectionError)>,
+}
+
+/// The chosen calendars an import could not read, each named with its own reason (the others
+/// were read): the connection's error, which the staff member and the console see.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", unread_message(.0))]
+struct Unread(Vec<(String, ConnectionError)>);
+
+fn unread_message(unread: &[(String, ConnectionError)]) -> String {
+    match unread {
+        [(name, error)] => format!("the calendar \"{name}\" could not be read: {error}"),
+        _ => {
+            let each: Vec<String> =
+                unread.iter().map(|(name, error)| format!("\"{name}\": {error}")).collect();
+            format!("{} calendars could not be read: {}", unread.len(), each.join("; "))
+        }
+    }
 }
 
 /// Imports every chosen calendar; conflicts are looked for when anything changed, even if a
-/// calendar failed. One that cannot be read fails the run once the others are read.
+/// calendar failed. One that cannot be read is named in what the run returns, once the others
+/// are read.
 async fn import(
     store: &Store,
     credentials: &Credentials,
@@ -128,9 +189,13 @@ async fn import(
                 imported.full_syncs += usize::from(full);
             }
             // A calendar that cannot be read (gone, refused, too heavy to read) does not hold
-            // up the others: its error is the run's. What a retry may mend, or what stops the
-            // whole connection, ends the run at once, and is the run's error.
-            Err(error) if is_the_calendars(&error) => failure = Some(error),
+            // up the others. What a retry may mend, or what stops the whole connection, ends
+            // the run at once (after the conflicts of what changed), and is its error.
+            Err(error) if is_the_calendars(&error) => {
+                let name = connection.calendars.iter().find(|c| &c.id == calendar_id);
+                let name = name.map_or(calendar_id, |calendar| &calendar.name);
+                imported.unread.push((name.clone(), error));
+            }
             Err(error) => {
                 failure = Some(error);
                 break;
@@ -153,6 +218,7 @@ async fn import(
     }
     match failure {
         Some(error) => Err(error),
+        None if !imported.unread.is_empty() => Ok(imported),
         None => {
             // Records `last_sync_at` and clears an earlier error.
             store
@@ -493,7 +559,8 @@ fn own_keys(events: impl IntoIterator<Item = (Uuid, Uuid, Option<String>)>) -> H
 
 fn outcome(result: &Result<Imported, ConnectionError>) -> &'static str {
     match result {
-        Ok(_) => "ok",
+        Ok(imported) if imported.unread.is_empty() => "ok",
+        Ok(_) => "failed",
         Err(error) if error.is_retryable() => "retry",
         Err(_) => "failed",
     }
@@ -520,13 +587,20 @@ async fn answer(
             };
             Err(JobError::transient_from(error, retry_after))
         }
-        _ => {
-            let message = error.to_string();
-            tracing::warn!(error = message, "calendar import failed");
-            store.note_connection_error(connection.id, &message).await?;
-            Err(JobError::permanent_from(error))
-        }
+        _ => failed(store, connection, error).await,
     }
+}
+
+/// Keeps `error`, which retrying cannot mend, as the connection's last error.
+async fn failed(
+    store: &Store,
+    connection: &Connection,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> Result<(), JobError> {
+    let message = error.to_string();
+    tracing::warn!(error = message, "calendar import failed");
+    store.note_connection_error(connection.id, &message).await?;
+    Err(JobError::permanent_from(error))
 }
 
 #[cfg(test)]

@@ -143,6 +143,18 @@ impl Lease {
         taken_at: None,
     };
 
+    /// One import of a connection's busy times at a time (`connections.import_held_until`).
+    pub const CALENDAR_IMPORT: Lease = Lease {
+        table: "connections",
+        key: "id",
+        guards: &[],
+        until: "import_held_until",
+        home: Home::Column,
+        free_at_end: false,
+        renew_expired: false,
+        taken_at: None,
+    };
+
     /// One run of a connection cleanup at a time (`connection_cleanups.claimed_until`).
     pub const CONNECTION_CLEANUP: Lease = Lease {
         table: "connection_cleanups",

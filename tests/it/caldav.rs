@@ -470,13 +470,24 @@ async fn a_floating_time_in_a_caldav_calendar_is_read_in_the_staff_members_zone(
     }
 }
 
-/// Ann chose two calendars for her busy times. The first holds a series every minute with no
-/// end, more work to read than the operator allows: its import fails, saying why on the
-/// connection. Her dentist's appointment in the second is read all the same.
+/// Ann chose three calendars for her busy times. The first, "Ticker tape", holds series every
+/// minute with no end, more work to read than the operator allows; the second, "Old rota", was
+/// deleted after she connected. Her dentist's appointment in the third is read all the same, and
+/// the connection's error names each calendar not read, with why.
 async fn a_calendar_too_heavy_to_read_fails_alone_and_the_others_chosen_are_still_read(db: Db) {
     let server = CaldavServer::start(Server::Radicale, "pw-1").await;
+    let named = |name: &str| {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><C:mkcalendar xmlns:D=\"DAV:\" \
+             xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:set><D:prop><D:displayname>{name}\
+             </D:displayname></D:prop></D:set></C:mkcalendar>"
+        );
+        Some(("application/xml", xml))
+    };
     let heavy = format!("{}/{USER}/heavy/", server.url);
-    assert_eq!(server.request("MKCALENDAR", &heavy, None).await.0, 201);
+    assert_eq!(server.request("MKCALENDAR", &heavy, named("Ticker tape")).await.0, 201);
+    let old = format!("{}/{USER}/old/", server.url);
+    assert_eq!(server.request("MKCALENDAR", &old, named("Old rota")).await.0, 201);
     // Each series is read to its first 10,000 occurrences: thirty of them are too many.
     for n in 0..30 {
         let minutely = own_event(&format!("every-minute-{n}"), day(1), "Ticker")
@@ -494,17 +505,23 @@ async fn a_calendar_too_heavy_to_read_fails_alone_and_the_others_chosen_are_stil
     let ann = staff(&app).await;
     assert_eq!(ann.connect(&app, &server.url, "pw-1").await.0, 303);
     let [connection] = ann.connections(&app).await.try_into().unwrap();
-    let chosen = json!({"busy_calendar_ids": [heavy, server.calendar]});
+    // Deleted after Kalends listed it, before any import reads it.
+    let deleted = server.request("DELETE", &old, None).await;
+    assert!(matches!(deleted.0, 200 | 204), "{}", deleted.1);
+    let chosen = json!({"busy_calendar_ids": [heavy, old, server.calendar]});
     app.api(&ann.key).patch_connection(connection.id, chosen).await.unwrap();
     let sync = format!("/api/v1/connections/{}/sync", connection.id);
     assert_eq!(app.call("POST", &sync, &ann.key, None).await.0, 202);
     app.settle().await;
     let busy = ann.calendar_busy(&app, day(0), day(30)).await;
     let count = |label: &str| busy.iter().filter(|(_, l)| l == label).count();
-    assert_eq!((count("Dentist"), count("Ticker")), (1, 0), "only the second calendar was read");
+    assert_eq!((count("Dentist"), count("Ticker")), (1, 0), "only the third calendar was read");
     let [connection] = ann.connections(&app).await.try_into().unwrap();
     let error = connection.last_error.unwrap_or_default();
-    assert!(error.contains("more work to read than Kalends allows"), "{error}");
+    assert!(error.starts_with("2 calendars could not be read: \"Ticker tape\": "), "{error}");
+    let (heavy, old) = error.split_once("; \"Old rota\": ").expect(&error);
+    assert!(heavy.contains("more work to read than Kalends allows"), "{error}");
+    assert!(old.contains("not found"), "{error}");
     app.stop().await;
 }
 
