@@ -10,7 +10,9 @@
 //! - `rules`: a room with 5,000 stays ahead, one in ten of a single night, whose rules change
 //!   back and forth between a two-night minimum and none (`PUT /api/v1/resources/{id}/rules`
 //!   without HTTP: the rules written, then every stay ahead judged again, 500 conflicts opened
-//!   or resolved each time). `cargo bench --bench availability -- rules` runs it alone.
+//!   or resolved each time); then, with those 500 flagged, a stay after them whose title changes
+//!   (`PUT /api/v1/bookings/by-external-id/{id}` without HTTP). `cargo bench --bench
+//!   availability -- rules` runs these alone.
 //!
 //! Each request is timed on its own; the figures are the median and the 95th percentile over
 //! `ROUNDS` rounds of every property (stays) or of the 20-staff request (slots). Run it with
@@ -31,7 +33,7 @@ use kalends_core::domain::{
 };
 use kalends_ical::{BusyItem, ItemKind, Span};
 use kalends_service::availability::{self, SlotsWanted};
-use kalends_service::imports;
+use kalends_service::{bookings, imports};
 use kalends_store::Store;
 use kalends_store::{Overlap, RunResult};
 use secrecy::SecretString;
@@ -226,6 +228,32 @@ async fn rules_change(backend: &str, store: &Store, tenant: &Tenant) {
         }
     }
     report(backend, "rules change (5,000 stays ahead, 500 flagged or cleared)", samples);
+    title_edits(backend, store, tenant, room).await;
+}
+
+/// With the hotel room's 500 single nights flagged, a stay after all of them has its title
+/// changed [`ROUNDS`] times through the host's id (`PUT /api/v1/bookings/by-external-id/{id}`
+/// without HTTP: the write, then its conflicts brought up to date).
+async fn title_edits(backend: &str, store: &Store, tenant: &Tenant, room: Owner) {
+    let strict: RulesDraft = serde_json::from_value(serde_json::json!({"turnover_days": 1,
+        "min_nights": 2}))
+    .unwrap();
+    availability::set_rules(store, tenant, room, strict).await.unwrap();
+    let first = today() + Days::new(1 + 3 * u64::from(HOTEL_STAYS));
+    let span = BookingSpan::all_day(first, first + Days::new(2)).unwrap();
+    let mut samples = Vec::new();
+    for i in 0..=ROUNDS {
+        let new = booking(Some(room.id()), vec![], span.clone(), HOTEL_STAYS + (i as u32 % 2));
+        let started = Instant::now();
+        bookings::save_by_external_id(store, tenant, "edited", new, Overlap::Allow).await.unwrap();
+        // The first write makes the stay; the others change its title.
+        if i > 0 {
+            samples.push(started.elapsed());
+        }
+    }
+    let open = store.rule_conflicted_bookings(&[room]).await.unwrap();
+    assert_eq!(open.len(), HOTEL_STAYS as usize / 10, "the single nights stay flagged");
+    report(backend, "title edit (500 rule conflicts open beside it)", samples);
 }
 
 /// The median and the 95th percentile of `samples`.

@@ -38,10 +38,16 @@ pub async fn after_booking_change(
         let just_made = booking.version == 1;
         detect_of(store, tenant.id, item, span, &booking.data.owners(), just_made).await?;
         judge_rules(store, tenant, booking, rewrite, rules).await?;
-        if !just_made {
+        // Only a booking that left a place (moved, cancelled, or gone from an owner) may have
+        // been what broke another's turnover, gap or buffer: busy time kept or added mends none.
+        let left = !just_made
+            && (booking.data.status == BookingStatus::Cancelled
+                || rewrite.moved != Moved::NONE
+                || rewrite.held_by != booking.data.owners());
+        if left {
             judge_neighbours(store, tenant, booking, rewrite).await?;
         }
-        judge_kin(store, tenant, booking, rewrite, span).await
+        judge_kin(store, tenant, booking, rewrite, span, left).await
     };
     if let Err(error) = result.await {
         tracing::error!(booking_id = %booking.id, %error, "conflict detection failed after a booking change");
@@ -239,7 +245,7 @@ async fn judge_neighbours(
 /// `booking` is in, and of those it left (`rewrite`): a stay of the house is its rooms' busy
 /// time, and a room's its house's, so it may make theirs next to `span` break a turnover or a
 /// gap (a house stay booked into a room stay's turnover night), or stop breaking one: those
-/// within [`RULE_REACH_DAYS`] of `span`, and, when it left a place, those with an open rule
+/// within [`RULE_REACH_DAYS`] of `span`, and, when it `left` a place, those with an open rule
 /// conflict (it may have been what broke it).
 async fn judge_kin(
     store: &Store,
@@ -247,6 +253,7 @@ async fn judge_kin(
     booking: &Booking,
     rewrite: &Rewrite,
     span: Option<Instants>,
+    left: bool,
 ) -> Result<(), StoreError> {
     let held = rewrite.held_by.iter().filter_map(|owner| match *owner {
         Owner::Resource(id) => Some(id),
@@ -258,12 +265,7 @@ async fn judge_kin(
     if kin.is_empty() {
         return Ok(());
     }
-    // Only a booking that left a place (moved, cancelled, or gone to another resource) may
-    // have been what broke a turnover or a gap of theirs: busy time added cannot mend one.
-    let left = booking.data.status == BookingStatus::Cancelled
-        || rewrite.moved != Moved::NONE
-        || rewrite.held_by != booking.data.owners();
-    let conflicted = match left && booking.version > 1 {
+    let conflicted = match left {
         true => store.rule_conflicted_bookings(&kin).await?,
         false => Vec::new(),
     };
