@@ -415,7 +415,8 @@ fn print_welcome(public: &str, tenant_id: Uuid, key: &SecretString, console: &Da
     );
 }
 
-/// Ctrl-C and SIGTERM, listened for from the moment this is made. A signal that comes before
+/// Ctrl-C and SIGTERM, listened for from the moment this is made (on Unix; elsewhere Ctrl-C
+/// from the moment it is awaited). A signal that comes before
 /// anything awaits it (a supervisor stopping a process that has just printed its welcome) is
 /// kept for [`StopSignals::received`], not met by the default action that ends the process at
 /// once, unclean.
@@ -441,6 +442,7 @@ impl StopSignals {
     }
 
     /// Returns once either signal came (also when it came before this was called).
+    #[cfg_attr(not(unix), allow(unused_mut))]
     async fn received(mut self) {
         #[cfg(unix)]
         tokio::select! {

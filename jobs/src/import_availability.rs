@@ -59,8 +59,6 @@ use crate::external_edits::Listing;
 /// How long an import holds its connection, renewed every third of it while it runs (a worker
 /// that dies holding it frees it then).
 const IMPORT_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
-/// How soon an import that found another holding its connection asks to run again.
-const HELD_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How far back the imported window starts.
 const PAST_DAYS: u64 = 1;
@@ -93,40 +91,49 @@ pub async fn run(
     }
     // One import of a connection at a time. Another under way read the choice of calendars of
     // its start; were this one to run beside it, what the older one found (its error, busy
-    // times of a calendar no longer chosen) could be written last. This one runs after it.
+    // times of a calendar no longer chosen) could be written last. This one is wanted after
+    // it: the holder queues one import once it lets go, however many asked meanwhile. Taken
+    // again after saying so, in case the holder let go in between, before it could see this.
     let (lease, key) = (&Lease::CALENDAR_IMPORT, LeaseKey::from(connection.id));
     let held = lease_end(IMPORT_HOLD);
     if !store.take_lease(lease, key, &[], held).await? {
-        store.clear_import_request(connection.id).await?;
-        let after = Utc::now() + chrono::Duration::from_std(HELD_RETRY).unwrap_or_default();
-        store.request_calendar_import(tenant_id, connection.id, after, None).await?;
-        return Ok(());
+        store.want_calendar_import(connection.id).await?;
+        if !store.take_lease(lease, key, &[], held).await? {
+            return Ok(());
+        }
     }
-    // A notification arriving from now on asks for another import (this one may miss it).
-    store.clear_import_request(connection.id).await?;
-    let work = import(store, credentials, &connection);
-    let result = match store.hold(lease, key, held, IMPORT_HOLD, work).await? {
-        Some((result, held)) => {
+    // The outcome is recorded while the connection is held: the next import may not begin
+    // before this one's error (or its clearing) is written.
+    let work = async {
+        // A notification arriving from now on asks for another import (this one may miss it).
+        store.clear_import_request(connection.id).await?;
+        let result = import(store, credentials, &connection).await;
+        metrics::counter!("kalends_calendar_imports_total", "outcome" => outcome(&result))
+            .increment(1);
+        match result {
+            Ok(imported) if imported.unread.is_empty() => Ok(()),
+            Ok(imported) => failed(store, &connection, Unread(imported.unread)).await,
+            Err(error) => answer(store, &connection, error).await,
+        }
+    };
+    match store.hold(lease, key, held, IMPORT_HOLD, work).await {
+        Ok(Some((done, held))) => {
             if let Err(error) = store.release_own_lease(lease, key, held).await {
                 // It runs out by itself; an import asked for meanwhile waits until then.
                 tracing::warn!(%error, "the connection could not be let go after its import");
             }
-            result
+            store.queue_wanted_import(tenant_id, connection.id).await?;
+            done
         }
-        // The database was out of reach for a whole hold: another import may hold the
-        // connection now, and this one stopped where it was (each calendar's reading is
-        // written whole or not at all). The next import reads on from there.
-        None => {
-            let after = Utc::now() + chrono::Duration::from_std(HELD_RETRY).unwrap_or_default();
+        // The database was out of reach for a whole hold, or failed renewing it: this import
+        // stopped where it was (each calendar's reading is written whole or not at all), and
+        // the hold may be its own until it runs out. One more import reads on from there then.
+        lost => {
+            store.clear_import_request(connection.id).await?;
+            let after = Utc::now() + chrono::Duration::from_std(IMPORT_HOLD).unwrap_or_default();
             store.request_calendar_import(tenant_id, connection.id, after, None).await?;
-            return Ok(());
+            lost.map(|_| ()).map_err(JobError::from)
         }
-    };
-    metrics::counter!("kalends_calendar_imports_total", "outcome" => outcome(&result)).increment(1);
-    match result {
-        Ok(imported) if imported.unread.is_empty() => Ok(()),
-        Ok(imported) => failed(store, &connection, Unread(imported.unread)).await,
-        Err(error) => answer(store, &connection, error).await,
     }
 }
 

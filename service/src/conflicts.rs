@@ -18,9 +18,11 @@ pub type Instants = (DateTime<Utc>, DateTime<Utc>);
 
 /// Brings the conflicts naming `booking` up to date: its overlaps, and the availability rules
 /// of its resource and staff it breaks (`rewrite`: the ends it took anew, as each owner sees
-/// them, which the notice and the booking window judge too). A failure is logged, not returned: the booking is saved, and
-/// the next change or import of its calendars looks again. `rules`: its owners' rules, when
-/// the write read them on its way ([`kalends_store::Written`]).
+/// them, which the notice and the booking window judge too), and, when it left a place, those
+/// of its neighbours. A failure is logged, not returned: the booking is saved, and the next
+/// change or import of its calendars looks again (at its neighbours' rule conflicts, their
+/// own next change, or its next move). `rules`: its owners' rules, when the write read them
+/// on its way ([`kalends_store::Written`]).
 pub async fn after_booking_change(
     store: &Store,
     tenant: &Tenant,

@@ -293,6 +293,50 @@ impl Store {
         Ok(queued)
     }
 
+    /// Notes that an import of the connection is wanted once the import holding it lets go
+    /// ([`Self::queue_wanted_import`]), queuing nothing; a request already noted stays as it is.
+    pub async fn want_calendar_import(&self, connection_id: Uuid) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE connections SET import_requested_at = $1 WHERE id = $2 AND import_requested_at IS NULL",
+            )
+            .bind(now())
+            .bind(connection_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Queues one import of the connection now when one was asked for meanwhile (by a
+    /// notification, or an import that found the connection held): called by the import that
+    /// held it, once it let go. `true` when it queued one.
+    pub async fn queue_wanted_import(
+        &self,
+        tenant_id: Uuid,
+        connection_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        let job = outbox::encode(&Job::ImportAvailability { tenant_id, connection_id })?;
+        let queued = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO outbox (job, created_at, run_at) SELECT $1, $2, $2 FROM connections \
+                 WHERE id = $3 AND import_requested_at IS NOT NULL",
+            )
+            .bind(&job)
+            .bind(at)
+            .bind(connection_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() == 1)
+        })?;
+        if queued {
+            self.outbox_signal.notify_one();
+        }
+        Ok(queued)
+    }
+
     /// Clears the import request as an import starts, so a notification that arrives during it
     /// asks for the next one.
     pub async fn clear_import_request(&self, connection_id: Uuid) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ on_both_databases!(
     bookings_in_a_microsoft_calendar_other_than_the_default_are_left_alone_by_reconciliation,
     a_microsoft_subscription_gone_at_microsoft_is_made_again_at_its_renewal,
     a_booking_parked_for_a_reconnection_stays_parked_when_its_batch_is_given_up,
+    imports_asked_for_while_one_reads_the_calendar_wait_and_run_once_after_it,
 );
 
 /// The shared account both staff members connect.
@@ -483,5 +484,48 @@ async fn a_cleanup_under_way_stops_when_its_calendar_is_connected_again(db: Db) 
     assert_eq!(desk_events(&app, "google").await.len(), 2, "only the removal under way went");
     let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
     assert_eq!(counts["POST google revoke"].as_u64().unwrap_or(0), 0, "the grant is not revoked");
+    app.stop().await;
+}
+
+/// Ann's calendar import is held at Microsoft (the sandbox keeps her delta listing waiting)
+/// while three more imports of it start, as the scheduler's would: none reads beside the one
+/// under way, and once it ends, one import reads the calendar again, not three.
+async fn imports_asked_for_while_one_reads_the_calendar_wait_and_run_once_after_it(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let (_, ann_connection) = connected_staff(&app, &key, "Ann", "microsoft", DESK).await;
+    app.settle().await;
+    let control = app.sandbox();
+    let hold = app.url("/sandbox/_control/hold");
+    let gate = json!({"path": "/calendarView/delta"});
+    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+    let reads = || async {
+        let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
+        let each = counts.as_object().unwrap().iter().filter(|(route, _)| route.contains("delta"));
+        each.map(|(_, n)| n.as_u64().unwrap()).sum::<u64>()
+    };
+    let read_before = reads().await;
+    let import = || {
+        let (store, credentials) = (app.store.clone(), credentials(&app));
+        async move {
+            kalends_jobs::import_availability::run(&store, &credentials, tenant.id, ann_connection)
+                .await
+        }
+    };
+    let reading = tokio::spawn(import());
+    eventually(Duration::from_secs(30), || async {
+        let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+        (view["waiting"].as_u64() >= Some(1)).then_some(())
+    })
+    .await;
+    for _ in 0..3 {
+        import().await.unwrap();
+    }
+    let waiting: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
+    assert_eq!(waiting["waiting"], 1, "none reads beside the import under way: {waiting}");
+    control.delete(&hold).send().await.unwrap();
+    reading.await.unwrap().unwrap();
+    app.settle().await;
+    assert_eq!(reads().await - read_before, 2, "the import held, then one after it");
     app.stop().await;
 }
