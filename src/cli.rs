@@ -416,10 +416,10 @@ fn print_welcome(public: &str, tenant_id: Uuid, key: &SecretString, console: &Da
 }
 
 /// Ctrl-C and SIGTERM, listened for from the moment this is made (on Unix; elsewhere Ctrl-C
-/// from the moment it is awaited). A signal that comes before
-/// anything awaits it (a supervisor stopping a process that has just printed its welcome) is
-/// kept for [`StopSignals::received`], not met by the default action that ends the process at
-/// once, unclean.
+/// from the moment it is awaited). A signal that comes before anything awaits it (a supervisor
+/// stopping a process that has just printed its welcome) is kept for
+/// [`StopSignals::received`], not met by the default action that ends the process at once,
+/// unclean.
 struct StopSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,

@@ -296,17 +296,7 @@ impl Store {
     /// Notes that an import of the connection is wanted once the import holding it lets go
     /// ([`Self::queue_wanted_import`]), queuing nothing; a request already noted stays as it is.
     pub async fn want_calendar_import(&self, connection_id: Uuid) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE connections SET import_requested_at = $1 WHERE id = $2 AND import_requested_at IS NULL",
-            )
-            .bind(now())
-            .bind(connection_id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
-        Ok(())
+        self.note_import_request(connection_id, Some(now())).await
     }
 
     /// Queues one import of the connection now when one was asked for meanwhile (by a
@@ -340,12 +330,29 @@ impl Store {
     /// Clears the import request as an import starts, so a notification that arrives during it
     /// asks for the next one.
     pub async fn clear_import_request(&self, connection_id: Uuid) -> Result<(), StoreError> {
+        self.note_import_request(connection_id, None).await
+    }
+
+    /// Notes an import request made `at` unless one is noted already, or clears it (`None`).
+    async fn note_import_request(
+        &self,
+        connection_id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let sql = match at {
+            Some(_) => {
+                "UPDATE connections SET import_requested_at = $2 WHERE id = $1 \
+                        AND import_requested_at IS NULL"
+            }
+            None => "UPDATE connections SET import_requested_at = NULL WHERE id = $1",
+        };
         with_pool!(self, |pool| {
-            sqlx::query("UPDATE connections SET import_requested_at = NULL WHERE id = $1")
-                .bind(connection_id)
-                .execute(pool)
-                .await
-                .map(|_| ())
+            let query = sqlx::query(sql).bind(connection_id);
+            let query = match at {
+                Some(at) => query.bind(at),
+                None => query,
+            };
+            query.execute(pool).await.map(|_| ())
         })?;
         Ok(())
     }

@@ -33,6 +33,51 @@ on_both_databases!(
 /// The shared account both staff members connect.
 const DESK: &str = "desk@salon.example";
 
+/// The sandbox's gate: every API request whose path holds the gate's path waits at it until
+/// let through.
+struct Gate {
+    control: reqwest::Client,
+    hold: String,
+    release: String,
+}
+
+impl Gate {
+    /// Closes the gate on requests whose path holds `path`.
+    async fn close(app: &TestApp, path: &str) -> Self {
+        let control = app.sandbox();
+        let hold = app.url("/sandbox/_control/hold");
+        let release = app.url("/sandbox/_control/hold/release");
+        let gate = json!({"path": path});
+        assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+        Self { control, hold, release }
+    }
+
+    /// How many requests wait at the gate.
+    async fn waiting(&self) -> u64 {
+        let view: Value = self.control.get(&self.hold).send().await.unwrap().json().await.unwrap();
+        view["waiting"].as_u64().unwrap()
+    }
+
+    /// Returns once at least `count` requests wait at the gate.
+    async fn reached(&self, count: u64) {
+        eventually(Duration::from_secs(30), || async {
+            (self.waiting().await >= count).then_some(())
+        })
+        .await;
+    }
+
+    /// Lets the request that waited longest through; the gate stays.
+    async fn release_one(&self) {
+        let one = json!({"count": 1});
+        self.control.post(&self.release).json(&one).send().await.unwrap();
+    }
+
+    /// Lets everything through, the waiting and what comes after.
+    async fn open(&self) {
+        self.control.delete(&self.hold).send().await.unwrap();
+    }
+}
+
 /// The calendar credentials the running app uses (same secret key, same sandbox).
 pub(crate) fn credentials(app: &TestApp) -> Credentials {
     let providers = kalends::sandbox::providers(&config(app)).unwrap();
@@ -322,17 +367,7 @@ async fn a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_bu
     let (ann, ann_connection) = connected_staff(&app, &key, "Ann", "microsoft", DESK).await;
     let (bo, _) = connected_staff(&app, &key, "Bo", "microsoft", DESK).await;
     app.settle().await;
-    let control = app.sandbox();
-    let hold = app.url("/sandbox/_control/hold");
-    let gate = json!({"path": "/calendarView/delta"});
-    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
-    let waiting = |count: u64| {
-        let (control, hold) = (control.clone(), hold.clone());
-        async move {
-            let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
-            (view["waiting"].as_u64() >= Some(count)).then_some(())
-        }
-    };
+    let gate = Gate::close(&app, "/calendarView/delta").await;
 
     // Ann's import has asked for her mailbox's changes; Bo's booking goes in meanwhile.
     let reading = tokio::spawn({
@@ -342,7 +377,7 @@ async fn a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_bu
                 .await
         }
     });
-    eventually(Duration::from_secs(30), || waiting(1)).await;
+    gate.reached(1).await;
     app.api(&key).create_booking(&in_ten_days(bo, "Colour with Bo")).await.unwrap();
     let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
     eventually(Duration::from_secs(30), || async {
@@ -350,8 +385,7 @@ async fn a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_bu
     })
     .await;
     // Ann's listing goes on (the gate lets the longest waiting through) and finds Bo's event.
-    let release = app.url("/sandbox/_control/hold/release");
-    control.post(&release).json(&json!({"count": 1})).send().await.unwrap();
+    gate.release_one().await;
     reading.await.unwrap().unwrap();
     let ann_busy = || async {
         let path = format!(
@@ -365,7 +399,7 @@ async fn a_colleagues_booking_written_while_the_shared_mailbox_is_read_is_not_bu
     assert_eq!(ann_busy().await, Vec::<Value>::new(), "Bo's booking is not Ann's busy time");
 
     // Everything else the gate held goes on; still nothing.
-    control.delete(&hold).send().await.unwrap();
+    gate.open().await;
     app.settle().await;
     assert_eq!(ann_busy().await, Vec::<Value>::new(), "nor after the other imports");
     let conflicts = app.api(&key).all_conflicts().await.unwrap();
@@ -454,10 +488,7 @@ async fn a_cleanup_under_way_stops_when_its_calendar_is_connected_again(db: Db) 
     assert_eq!(desk_events(&app, "google").await.len(), 3);
 
     // The sandbox holds every request about one event: the cleanup's first removal waits.
-    let control = app.sandbox();
-    let hold = app.url("/sandbox/_control/hold");
-    let gate = json!({"path": "/events/"});
-    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+    let gate = Gate::close(&app, "/events/").await;
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     let (_, owed) =
         app.store.disconnect_connection(tenant.id, connection, true, later).await.unwrap();
@@ -469,16 +500,12 @@ async fn a_cleanup_under_way_stops_when_its_calendar_is_connected_again(db: Db) 
             clean_up(&store, &sealer, &credentials, cleanup, SYNC_WAIT).await
         }
     });
-    eventually(Duration::from_secs(30), || async {
-        let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
-        (view["waiting"].as_u64() >= Some(1)).then_some(())
-    })
-    .await;
+    gate.reached(1).await;
 
     // Ann connects the calendar again meanwhile: the reconnect forgets the cleanup.
     let forget = "DELETE FROM connection_cleanups WHERE connection_id = $1";
     assert_eq!(execute_with_id(&app.store, forget, connection).await, 1);
-    control.delete(&hold).send().await.unwrap();
+    gate.open().await;
     let outcome = running.await.unwrap().unwrap();
     assert!(outcome.is_none(), "the cleanup stopped: {outcome:?}");
     assert_eq!(desk_events(&app, "google").await.len(), 2, "only the removal under way went");
@@ -495,10 +522,7 @@ async fn imports_asked_for_while_one_reads_the_calendar_wait_and_run_once_after_
     let (tenant, key) = app.tenant().await;
     let (_, ann_connection) = connected_staff(&app, &key, "Ann", "microsoft", DESK).await;
     app.settle().await;
-    let control = app.sandbox();
-    let hold = app.url("/sandbox/_control/hold");
-    let gate = json!({"path": "/calendarView/delta"});
-    assert!(control.put(&hold).json(&gate).send().await.unwrap().status().is_success());
+    let gate = Gate::close(&app, "/calendarView/delta").await;
     let reads = || async {
         let counts: Value = app.sandbox_json("/sandbox/_control/requests").await;
         let each = counts.as_object().unwrap().iter().filter(|(route, _)| route.contains("delta"));
@@ -513,17 +537,12 @@ async fn imports_asked_for_while_one_reads_the_calendar_wait_and_run_once_after_
         }
     };
     let reading = tokio::spawn(import());
-    eventually(Duration::from_secs(30), || async {
-        let view: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
-        (view["waiting"].as_u64() >= Some(1)).then_some(())
-    })
-    .await;
+    gate.reached(1).await;
     for _ in 0..3 {
         import().await.unwrap();
     }
-    let waiting: Value = control.get(&hold).send().await.unwrap().json().await.unwrap();
-    assert_eq!(waiting["waiting"], 1, "none reads beside the import under way: {waiting}");
-    control.delete(&hold).send().await.unwrap();
+    assert_eq!(gate.waiting().await, 1, "none reads beside the import under way");
+    gate.open().await;
     reading.await.unwrap().unwrap();
     app.settle().await;
     assert_eq!(reads().await - read_before, 2, "the import held, then one after it");
