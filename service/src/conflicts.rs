@@ -46,10 +46,7 @@ pub async fn after_booking_change(
             && (booking.data.status == BookingStatus::Cancelled
                 || rewrite.moved != Moved::NONE
                 || rewrite.held_by != booking.data.owners());
-        if left {
-            judge_neighbours(store, tenant, booking, rewrite).await?;
-        }
-        judge_kin(store, tenant, booking, rewrite, span, left).await
+        judge_others(store, tenant, booking, rewrite, span, left).await
     };
     if let Err(error) = result.await {
         tracing::error!(booking_id = %booking.id, %error, "conflict detection failed after a booking change");
@@ -223,33 +220,15 @@ fn pages_of(
     }
 }
 
-/// Judges again the bookings with an open rule conflict in the owners `booking` left or is in
-/// (`rewrite` names those it had): moved away or cancelled, it may have been what broke their
-/// turnover day, gap or buffer. Their notice and window stand (they did not move).
-async fn judge_neighbours(
-    store: &Store,
-    tenant: &Tenant,
-    booking: &Booking,
-    rewrite: &Rewrite,
-) -> Result<(), StoreError> {
-    let mut owners = booking.data.owners();
-    for &owner in &rewrite.held_by {
-        if !owners.contains(&owner) {
-            owners.push(owner);
-        }
-    }
-    let mut ids = store.rule_conflicted_bookings(&owners).await?;
-    ids.retain(|&id| id != booking.id);
-    judge_standing(store, tenant, Vec::new(), ids).await
-}
-
-/// Judges again the bookings of the house or rooms, with rules of their own, of the resource
-/// `booking` is in, and of those it left (`rewrite`): a stay of the house is its rooms' busy
-/// time, and a room's its house's, so it may make theirs next to `span` break a turnover or a
-/// gap (a house stay booked into a room stay's turnover night), or stop breaking one: those
-/// within [`RULE_REACH_DAYS`] of `span`, and, when it `left` a place, those with an open rule
-/// conflict (it may have been what broke it).
-async fn judge_kin(
+/// Judges again the bookings whose rules `booking` may have made them break, or stop breaking.
+/// The house or rooms, with rules of their own, of the resource it is in and of those it left
+/// (`rewrite`): a stay of the house is its rooms' busy time, and a room's its house's, so it may
+/// make theirs next to `span` break a turnover or a gap (a house stay booked into a room stay's
+/// turnover night): their bookings within [`RULE_REACH_DAYS`] of `span`. And when it `left` a
+/// place, the bookings with an open rule conflict in those and in the owners it is in or left:
+/// it may have been what broke their turnover day, gap or buffer. Their notice and window stand
+/// (they did not move).
+async fn judge_others(
     store: &Store,
     tenant: &Tenant,
     booking: &Booking,
@@ -264,11 +243,19 @@ async fn judge_kin(
     let own = booking.data.resource_id;
     let resources: Vec<Uuid> = own.into_iter().chain(held).collect();
     let kin = store.ruled_kin(tenant, &resources, own).await?;
-    if kin.is_empty() {
-        return Ok(());
-    }
     let conflicted = match left {
-        true => store.rule_conflicted_bookings(&kin).await?,
+        true => {
+            let mut owners = booking.data.owners();
+            for &owner in rewrite.held_by.iter().chain(&kin) {
+                if !owners.contains(&owner) {
+                    owners.push(owner);
+                }
+            }
+            let mut ids = store.rule_conflicted_bookings(&owners).await?;
+            // Its own were judged with the ends it moved.
+            ids.retain(|&id| id != booking.id);
+            ids
+        }
         false => Vec::new(),
     };
     let mut near = Vec::new();
