@@ -10,8 +10,8 @@
 //! - `rules`: a room with 5,000 stays ahead, one in ten of a single night, whose rules change
 //!   back and forth between a two-night minimum and none (`PUT /api/v1/resources/{id}/rules`
 //!   without HTTP: the rules written, then every stay ahead judged again, 500 conflicts opened
-//!   or resolved each time); then, with those 500 flagged, a stay after them whose title changes
-//!   (`PUT /api/v1/bookings/by-external-id/{id}` without HTTP). `cargo bench --bench
+//!   or resolved each time); then, with those 500 flagged, a stay after them whose title changes,
+//!   then which moves a day (`PUT /api/v1/bookings/by-external-id/{id}` without HTTP). `cargo bench --bench
 //!   availability -- rules` runs these alone.
 //!
 //! Each request is timed on its own; the figures are the median and the 95th percentile over
@@ -223,18 +223,19 @@ async fn rules_change(backend: &str, store: &Store, tenant: &Tenant) {
             let started = Instant::now();
             availability::set_rules(store, tenant, room, draft).await.unwrap();
             samples.push(started.elapsed());
-            let open = store.rule_conflicted_bookings(&[room]).await.unwrap();
+            let open = store.rule_conflicted_bookings(&[room], None).await.unwrap();
             assert_eq!(open.len(), flagged as usize, "the single nights are flagged, then not");
         }
     }
     report(backend, "rules change (5,000 stays ahead, 500 flagged or cleared)", samples);
-    title_edits(backend, store, tenant, room).await;
+    edits(backend, store, tenant, room).await;
 }
 
 /// With the hotel room's 500 single nights flagged, a stay after all of them has its title
 /// changed [`ROUNDS`] times through the host's id (`PUT /api/v1/bookings/by-external-id/{id}`
-/// without HTTP: the write, then its conflicts brought up to date).
-async fn title_edits(backend: &str, store: &Store, tenant: &Tenant, room: Owner) {
+/// without HTTP: the write, then its conflicts brought up to date), then is moved a day
+/// [`ROUNDS`] times.
+async fn edits(backend: &str, store: &Store, tenant: &Tenant, room: Owner) {
     let strict: RulesDraft = serde_json::from_value(serde_json::json!({"turnover_days": 1,
         "min_nights": 2}))
     .unwrap();
@@ -251,9 +252,22 @@ async fn title_edits(backend: &str, store: &Store, tenant: &Tenant, room: Owner)
             samples.push(started.elapsed());
         }
     }
-    let open = store.rule_conflicted_bookings(&[room]).await.unwrap();
+    let open = store.rule_conflicted_bookings(&[room], None).await.unwrap();
     assert_eq!(open.len(), HOTEL_STAYS as usize / 10, "the single nights stay flagged");
     report(backend, "title edit (500 rule conflicts open beside it)", samples);
+    let mut samples = Vec::new();
+    for i in 1..=ROUNDS {
+        // A day later, then back: the nearest flagged single night is weeks before it.
+        let from = first + Days::new(i as u64 % 2);
+        let span = BookingSpan::all_day(from, from + Days::new(2)).unwrap();
+        let new = booking(Some(room.id()), vec![], span, HOTEL_STAYS);
+        let started = Instant::now();
+        bookings::save_by_external_id(store, tenant, "edited", new, Overlap::Allow).await.unwrap();
+        samples.push(started.elapsed());
+    }
+    let open = store.rule_conflicted_bookings(&[room], None).await.unwrap();
+    assert_eq!(open.len(), HOTEL_STAYS as usize / 10, "the single nights stay flagged");
+    report(backend, "stay moved a day (500 rule conflicts open, far from it)", samples);
 }
 
 /// The median and the 95th percentile of `samples`.

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::conflicts::after_booking_change;
-use kalends_core::availability::Rewrite;
+use kalends_core::availability::{Moved, Rewrite};
 use kalends_core::domain::{Booking, BookingStatus, NewBooking, Tenant};
 use kalends_core::job::Job;
 use kalends_store::{Overlap, OwnerRules, Replacing, Store, StoreError, Written};
@@ -211,7 +211,8 @@ async fn upsert(
 }
 
 /// Replaces a booking still at `expected_version` ([`StoreError::VersionConflict`] otherwise).
-/// A replacement states its dates anew: the notice and the booking window judge both ends again.
+/// A replacement states its dates anew: the notice and the booking window judge both ends
+/// again, and the neighbours where it was are judged again as after any move.
 pub async fn replace(
     store: &Store,
     tenant: &Tenant,
@@ -220,9 +221,14 @@ pub async fn replace(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
-    let replacing = Replacing { version: expected_version, rewrite: Rewrite::new_booking() };
+    let current = store.booking(tenant.id, id).await?;
+    if current.version != expected_version {
+        return Err(StoreError::VersionConflict);
+    }
+    let rewrite = Rewrite { moved: Moved::NEW, ..Rewrite::between(&current.data, &new) };
+    let replacing = Replacing { version: expected_version, rewrite: rewrite.clone() };
     let booking = write_replacement(store, tenant, id, replacing, new, overlap).await?;
-    after_booking_change(store, tenant, &booking, &Rewrite::new_booking(), None).await;
+    after_booking_change(store, tenant, &booking, &rewrite, None).await;
     Ok(booking)
 }
 

@@ -9,7 +9,7 @@ use kalends_core::availability::{self, Moved, Rewrite, Violation};
 use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
-use kalends_core::domain::{Booking, BookingStatus, Owner, Tenant, TimeZone};
+use kalends_core::domain::{Booking, BookingSpan, BookingStatus, Owner, Tenant, TimeZone};
 use kalends_store::{ConflictReach, Detection, ImportedBy, OwnerRules};
 use kalends_store::{Store, StoreError};
 
@@ -225,9 +225,10 @@ fn pages_of(
 /// (`rewrite`): a stay of the house is its rooms' busy time, and a room's its house's, so it may
 /// make theirs next to `span` break a turnover or a gap (a house stay booked into a room stay's
 /// turnover night): their bookings within [`RULE_REACH_DAYS`] of `span`. And when it `left` a
-/// place, the bookings with an open rule conflict in those and in the owners it is in or left:
-/// it may have been what broke their turnover day, gap or buffer. Their notice and window stand
-/// (they did not move).
+/// place, the bookings with an open rule conflict in those and in the owners it is in or left,
+/// within [`RULE_REACH_DAYS`] of where it was and is: it may have been what broke their
+/// turnover day or buffer, which reach no further. Their notice and window stand (they did not
+/// move).
 async fn judge_others(
     store: &Store,
     tenant: &Tenant,
@@ -251,7 +252,9 @@ async fn judge_others(
                     owners.push(owner);
                 }
             }
-            let mut ids = store.rule_conflicted_bookings(&owners).await?;
+            let was = rewrite.was.as_ref().map(|was| was_instants(was, tenant));
+            let near = reaches(&[was, span].into_iter().flatten().collect::<Vec<_>>());
+            let mut ids = store.rule_conflicted_bookings(&owners, Some(&near)).await?;
             // Its own were judged with the ends it moved.
             ids.retain(|&id| id != booking.id);
             ids
@@ -265,6 +268,15 @@ async fn judge_others(
         }
     }
     judge_standing(store, tenant, near, conflicted).await
+}
+
+/// The instants a booking's span took before a write, whole days two days wider on each side:
+/// they were counted in its resource's zone then (perhaps another room's), read here in the
+/// tenant's, and no two zones are two days apart.
+fn was_instants(was: &BookingSpan, tenant: &Tenant) -> Instants {
+    let (start, end) = was.utc_range(tenant.settings.time_zone);
+    let slack = chrono::Duration::days(if was.is_all_day() { 2 } else { 0 });
+    (start - slack, end + slack)
 }
 
 /// Judges the rules of the `read` bookings and of those `ids` name (each once) again as they
@@ -453,7 +465,7 @@ async fn judge_near(
     if owners.is_empty() {
         return Ok(());
     }
-    let conflicted = store.rule_conflicted_bookings(&owners).await?;
+    let conflicted = store.rule_conflicted_bookings(&owners, None).await?;
     let imported;
     let placed = match placed {
         Placed::At(spans) => spans,

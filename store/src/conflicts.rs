@@ -322,12 +322,14 @@ impl Store {
 
     /// The bookings with an open rule conflict of one of `owners` (usually a few: a booking's),
     /// in one query: those a change next to them (a booking moved away or cancelled) may
-    /// settle.
+    /// settle. With `within`, only those whose booking meets one of these stretches of time
+    /// (where a change could reach a turnover or a buffer).
     pub async fn rule_conflicted_bookings(
         &self,
         owners: &[Owner],
+        within: Option<&[(DateTime<Utc>, DateTime<Utc>)]>,
     ) -> Result<Vec<Uuid>, StoreError> {
-        if owners.is_empty() {
+        if owners.is_empty() || within.is_some_and(<[_]>::is_empty) {
             return Ok(Vec::new());
         }
         let terms: Vec<String> = owners
@@ -338,15 +340,30 @@ impl Store {
                 Owner::Staff(_) => format!("staff_id = ${}", i + 1),
             })
             .collect();
+        let stretches = within.unwrap_or_default();
+        let first = owners.len() + 1;
+        let meets: Vec<String> = (0..stretches.len())
+            .map(|i| {
+                let from = first + 2 * i;
+                format!("(span_end > ${from} AND span_start < ${})", from + 1)
+            })
+            .collect();
+        let near = match within {
+            Some(_) => format!(" AND ({})", meets.join(" OR ")),
+            None => String::new(),
+        };
         let sql = format!(
             "SELECT DISTINCT item_a FROM conflicts WHERE ({}) AND status = 'open' \
-             AND kind = 'rule'",
+             AND kind = 'rule'{near}",
             terms.join(" OR ")
         );
         let rows: Vec<(String,)> = with_read_pool!(self, |pool| {
             let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
             for owner in owners {
                 query = query.bind(owner.id());
+            }
+            for &(from, to) in stretches {
+                query = query.bind(from).bind(to);
             }
             query.fetch_all(pool).await
         })?;

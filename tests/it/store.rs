@@ -137,6 +137,39 @@ async fn a_stale_version_cannot_overwrite_a_newer_one(db: Db) {
     assert_eq!(store.booking(tenant.id, booking.id).await.unwrap().data.title, "Moved");
 }
 
+/// Under a turnover rule, a stay booked on the day another checks out is flagged; the other
+/// stay replaced into another room leaves its turnover free, and the flag goes.
+async fn a_stay_replaced_into_another_room_settles_the_turnover_it_broke_in_the_first(db: Db) {
+    let dir = TempDir::new();
+    let store = store(db, &dir).await;
+    let tenant = tenant(&store, "UTC").await;
+    let (sea, garden) =
+        (resource(&store, tenant.id, "Sea").await, resource(&store, tenant.id, "Garden").await);
+    let turnover = serde_json::from_value(serde_json::json!({"turnover_days": 1})).unwrap();
+    kalends_service::availability::set_rules(&store, &tenant, Owner::Resource(sea.id), turnover)
+        .await
+        .unwrap();
+    let in_room = |room: uuid::Uuid, from, to| NewBooking {
+        resource_id: Some(room),
+        staff_ids: Vec::new(),
+        ..stay("Guest", from, to)
+    };
+    let first = bookings::create(&store, &tenant, in_room(sea.id, 10, 12), Overlap::Allow);
+    let first = first.await.unwrap();
+    let next = bookings::create(&store, &tenant, in_room(sea.id, 12, 14), Overlap::Allow);
+    let next = next.await.unwrap();
+    let sea_view = [Owner::Resource(sea.id)];
+    let flagged = || store.rule_conflicted_bookings(&sea_view, None);
+    assert_eq!(flagged().await.unwrap(), [next.id], "checked in on the other's check-out day");
+    let moved = in_room(garden.id, 10, 12);
+    bookings::replace(&store, &tenant, first.id, 1, moved, Overlap::Allow).await.unwrap();
+    assert_eq!(
+        flagged().await.unwrap(),
+        Vec::<uuid::Uuid>::new(),
+        "the sea view room's turnover day is free"
+    );
+}
+
 async fn an_identical_upsert_changes_nothing_and_owes_nothing(db: Db) {
     let dir = TempDir::new();
     let store = store(db, &dir).await;
@@ -624,6 +657,7 @@ on_both_databases!(
     bookings_round_trip_with_every_field,
     every_change_bumps_the_version_and_owes_a_job,
     a_stale_version_cannot_overwrite_a_newer_one,
+    a_stay_replaced_into_another_room_settles_the_turnover_it_broke_in_the_first,
     an_identical_upsert_changes_nothing_and_owes_nothing,
     another_tenants_records_are_not_found,
     lists_page_in_creation_order_and_filter,

@@ -71,34 +71,41 @@ impl Moved {
 
 /// A write of a booking as the notice and the window see it: the ends it moved, and the owners
 /// that held the booking before it. To any other owner it is a new booking
-/// ([`Moved::for_owner`]): a stay moved to another room is judged there on both ends.
+/// ([`Moved::for_owner`]): a stay moved to another room is judged there on both ends. Where
+/// it was tells the conflict pass after the write which neighbours it may have stopped
+/// troubling.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rewrite {
     /// The ends the write moved.
     pub moved: Moved,
     /// The booking's owners before the write (none for a new booking).
     pub held_by: Vec<Owner>,
+    /// Where the booking was before the write, when it took time there (none for a new
+    /// booking, or one that was cancelled).
+    pub was: Option<BookingSpan>,
 }
 
 impl Rewrite {
     /// A new booking: both ends new to every owner.
     pub fn new_booking() -> Self {
-        Self { moved: Moved::NEW, held_by: Vec::new() }
+        Self { moved: Moved::NEW, held_by: Vec::new(), was: None }
     }
 
     /// A write that moves nothing for `booking`'s owners (a cancellation, a change of rules).
     pub fn kept(booking: &NewBooking) -> Self {
-        Self { moved: Moved::NONE, held_by: booking.owners() }
+        Self { moved: Moved::NONE, held_by: booking.owners(), was: Some(booking.span.clone()) }
     }
 
     /// From the stored booking to the written one. A cancelled booking is held by no owner:
     /// reinstated, it is judged as a new booking (unless it had begun and keeps its start).
     pub fn between(old: &NewBooking, new: &NewBooking) -> Self {
-        let held_by = match old.status {
-            BookingStatus::Cancelled => Vec::new(),
-            BookingStatus::Tentative | BookingStatus::Confirmed => old.owners(),
+        let (held_by, was) = match old.status {
+            BookingStatus::Cancelled => (Vec::new(), None),
+            BookingStatus::Tentative | BookingStatus::Confirmed => {
+                (old.owners(), Some(old.span.clone()))
+            }
         };
-        Self { moved: Moved::between(&old.span, &new.span), held_by }
+        Self { moved: Moved::between(&old.span, &new.span), held_by, was }
     }
 
     /// The ends `owner` sees moved, for a booking that had `begun`.
@@ -291,7 +298,7 @@ mod tests {
     #[test]
     fn a_rewrite_is_new_to_the_owners_that_did_not_hold_the_booking() {
         let (room, other) = (Owner::Resource(Uuid::now_v7()), Owner::Resource(Uuid::now_v7()));
-        let kept = Rewrite { moved: Moved::NONE, held_by: vec![room] };
+        let kept = Rewrite { moved: Moved::NONE, held_by: vec![room], was: None };
         assert_eq!(kept.seen_by(room, false), Moved::NONE);
         assert_eq!(kept.seen_by(other, false), Moved::NEW, "moved to another room");
         assert_eq!(kept.seen_by(other, true), Moved::NONE, "moved there mid-stay");
