@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use kalends_core::availability::{self, Moved, Rewrite, Violation};
+use kalends_core::availability::{self, Moved, NEIGHBOUR_REACH_DAYS, Rewrite, Violation};
 use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
@@ -224,9 +224,9 @@ fn pages_of(
 /// The house or rooms, with rules of their own, of the resource it is in and of those it left
 /// (`rewrite`): a stay of the house is its rooms' busy time, and a room's its house's, so it may
 /// make theirs next to `span` break a turnover or a gap (a house stay booked into a room stay's
-/// turnover night): their bookings within [`RULE_REACH_DAYS`] of `span`. And when it `left` a
+/// turnover night): their bookings within [`NEIGHBOUR_REACH_DAYS`] of `span`. And when it `left` a
 /// place, the bookings with an open rule conflict in those and in the owners it is in or left,
-/// within [`RULE_REACH_DAYS`] of where it was and is: it may have been what broke their
+/// within [`NEIGHBOUR_REACH_DAYS`] of where it was and is: it may have been what broke their
 /// turnover day or buffer, which reach no further. Their notice and window stand (they did not
 /// move).
 async fn judge_others(
@@ -378,10 +378,6 @@ pub enum BlockChange {
     Removed(Option<Owner>),
 }
 
-/// How far from a busy item (a block, an imported reservation or busy time) a booking's rules
-/// may reach it: a turnover of up to a month of days, a buffer of hours.
-const RULE_REACH_DAYS: i64 = 31;
-
 /// Brings the conflicts naming a block up to date, and the rule conflicts of its owner's
 /// bookings it may have made or unmade: a block in a stay's turnover day breaks it, one removed
 /// from there no longer does. Failures are logged, as for bookings.
@@ -502,10 +498,10 @@ async fn bookings_between(
     }
 }
 
-/// The stretches of time within [`RULE_REACH_DAYS`] of the `placed` items, those that meet
+/// The stretches of time within [`NEIGHBOUR_REACH_DAYS`] of the `placed` items, those that meet
 /// merged (a first import of a year of reservations is one stretch, read once).
 fn reaches(placed: &[Instants]) -> Vec<Instants> {
-    let reach = chrono::Duration::days(RULE_REACH_DAYS);
+    let reach = chrono::Duration::days(NEIGHBOUR_REACH_DAYS);
     let mut stretches: Vec<Instants> =
         placed.iter().map(|&(s, e)| (s - reach, e + reach)).collect();
     stretches.sort_unstable();
@@ -605,7 +601,7 @@ mod tests {
 
     #[test]
     fn items_within_two_reaches_of_each_other_are_read_as_one_stretch() {
-        let reach = RULE_REACH_DAYS as u32;
+        let reach = NEIGHBOUR_REACH_DAYS as u32;
         let placed = [(day(200), day(202)), (day(100), day(102)), (day(130), day(131))];
         let stretches = reaches(&placed);
         assert_eq!(

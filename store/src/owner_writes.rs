@@ -146,15 +146,18 @@ macro_rules! begin_owner_write {
 pub(super) use begin_owner_write;
 
 /// What `$candidate` (a [`Busy`]) would break among the items of `$owners` (a `&[Owner]`) of
-/// `$tenant`: the items it overlaps (`kalends_core::conflict_plan::add_refusing_hits`)
-/// and the availability rules it breaks, its days counted in `$home`, the notice and the window
+/// `$tenant`: the items it overlaps (`kalends_core::conflict_plan::add_refusing_hits`),
+/// the rules of its resource's house or rooms it would make their bookings next to it break
+/// (`kalends_core::availability::judge_neighbours`, as the conflict pass after an unchecked
+/// write finds them), and the availability rules it breaks, its days counted in `$home`, the notice and the window
 /// judging only the ends `$rewrite` moves as each owner sees them ([`Rewrite::seen_by`]: to an
 /// owner that did not hold the booking, both ends are new unless it had begun), the same
 /// judgement as the one after a write (`service::conflicts`). Reads with `$executor`
 /// (re-evaluated for each statement: `&mut *tx` inside a write, or a pool): the owners' rules in
 /// one statement, then each owner's busy items around the booking as far as its rules reach,
-/// a resource's with its family's (a booking of the house collides with one of a room).
-/// Evaluates to `Result<(Vec<ConflictItem>, Vec<Violation>), StoreError>`.
+/// a resource's with its family's (a booking of the house collides with one of a room), then
+/// for a resource its family's rules in one statement (none for most) and each ruled house's or
+/// room's busy items within a month or two of the booking. Evaluates to `Result<(Vec<ConflictItem>, Vec<Violation>), StoreError>`.
 macro_rules! judge_owners {
     ($executor:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr, $rewrite:expr) => {{
         let (tenant, candidate, owners, home, rewrite): (
@@ -186,6 +189,26 @@ macro_rules! judge_owners {
                     let zones = (home, r.zone);
                     broken.extend(kalends_core::availability::judge(
                         &r.rules, zones, now, candidate, &items, moved,
+                    ));
+                }
+            }
+            // Its house's or rooms' bookings next to it, which it would make break their rules.
+            let resource = owners.iter().find_map(|owner| match *owner {
+                kalends_core::domain::Owner::Resource(id) => Some(id),
+                kalends_core::domain::Owner::Staff(_) => None,
+            });
+            if let Some(resource) = resource {
+                let reach = kalends_core::availability::neighbours_reach(candidate);
+                for kin in $crate::rules::fetch_kin_rules!(tenant, resource, $executor)? {
+                    let query =
+                        $crate::conflicts::BusyQuery::new(tenant.id, kin.owner, Some(reach));
+                    let rows = $crate::conflicts::fetch_busy!(query, $executor)?;
+                    let items = rows
+                        .into_iter()
+                        .map($crate::conflicts::busy_from_row)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    broken.extend(kalends_core::availability::judge_neighbours(
+                        &kin.rules, kin.zone, now, candidate, &items,
                     ));
                 }
             }

@@ -76,6 +76,37 @@ macro_rules! fetch_rules {
 }
 pub(super) use fetch_rules;
 
+/// Reads, on `$executor`, the rules of the house or rooms of resource `$resource` (a `Uuid`) of
+/// tenant `$tenant` that have rules of their own: a booking of the resource is their busy time
+/// too. Evaluates to `Result<Vec<OwnerRules>, StoreError>`, none for a resource without family.
+macro_rules! fetch_kin_rules {
+    ($tenant:expr, $resource:expr, $executor:expr) => {{
+        let (tenant, resource): (&kalends_core::domain::Tenant, uuid::Uuid) = ($tenant, $resource);
+        let sql = $crate::rules::kin_rules_sql();
+        let query = sqlx::query_as::<_, $crate::rules::RulesRow>(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.id)
+            .bind(resource);
+        match query.fetch_all($executor).await {
+            Ok(rows) => $crate::rules::owner_rules_of(tenant, &[], rows)
+                .map(|found| found.into_iter().filter(|r| !r.rules.is_empty()).collect::<Vec<_>>()),
+            Err(e) => Err($crate::StoreError::from(e)),
+        }
+    }};
+}
+pub(super) use fetch_kin_rules;
+
+/// The statement of [`fetch_kin_rules!`]: the rows of [`rules_sql`] for the family of resource
+/// `$2` of tenant `$1`, the resource itself left out, those with no rules too.
+pub(super) fn kin_rules_sql() -> String {
+    let family = super::resources::family_sql("$1", "$2");
+    format!(
+        "SELECT o.id, 'resource', o.rules, {} FROM resources o WHERE o.tenant_id = $1 \
+         AND o.rules IS NOT NULL AND o.id IN (SELECT id FROM ({family}) AS family \
+         WHERE kin <> 'own')",
+        super::resources::zone_sql("o")
+    )
+}
+
 /// The resource ids and the staff ids of `owners`.
 pub(super) fn split(owners: &[Owner]) -> (Vec<Uuid>, Vec<Uuid>) {
     let (mut resources, mut staff) = (Vec::new(), Vec::new());

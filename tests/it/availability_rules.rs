@@ -351,6 +351,40 @@ async fn a_checked_write_refuses_what_an_unchecked_one_flags_when_a_stay_is_new_
     app.stop().await;
 }
 
+/// A stay of the whole house booked with `?reject_conflicts=true` into the turnover night after
+/// a room's stay is refused under the room's rule, naming the room's stay, and nothing is saved;
+/// without the check it is saved and flags the room's stay. A house stay weeks away is taken.
+/// The other way round, a room's stay checked into the turnover night after a stay of the house
+/// is refused under the house's rule.
+async fn a_checked_stay_is_refused_where_it_would_make_its_house_or_rooms_stay_break_a_turnover(
+    db: Db,
+) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    let (house, room_1) = house_with_room(&api).await;
+    put_rules(&api, &format!("resources/{room_1}"), json!({"turnover_days": 1})).await;
+    let guest = post(&api, stay(room_1, "2030-07-10", "2030-07-12"), false).await.unwrap();
+    let family = stay(house, "2030-07-12", "2030-07-14");
+    let refused = post(&api, family.clone(), true).await.unwrap_err();
+    assert_eq!((refused.status, refused.rule.as_deref()), (422, Some("turnover_days")));
+    assert!(refused.detail.contains("\"Guest 2030-07-10\""), "{}", refused.detail);
+    let listed: Value = api.send("GET", "/api/v1/bookings", None, 200).await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "nothing was saved");
+    post(&api, family, false).await.unwrap();
+    let flagged = open_conflicts(&api).await;
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert_eq!(flagged[0]["items"][0]["id"], guest["id"], "the room's stay is flagged");
+    post(&api, stay(house, "2030-08-20", "2030-08-22"), true).await.unwrap();
+
+    put_rules(&api, &format!("resources/{room_1}"), json!({})).await;
+    put_rules(&api, &format!("resources/{house}"), json!({"turnover_days": 1})).await;
+    post(&api, stay(house, "2030-09-10", "2030-09-12"), false).await.unwrap();
+    let refused = post(&api, stay(room_1, "2030-09-12", "2030-09-14"), true).await.unwrap_err();
+    assert_eq!((refused.status, refused.rule.as_deref()), (422, Some("turnover_days")));
+    app.stop().await;
+}
+
 async fn new_rules_judge_the_bookings_already_made_flagging_and_clearing_at_once(db: Db) {
     let app = TestApp::start(db, false).await;
     let (_, key) = app.tenant().await;
@@ -662,6 +696,7 @@ on_both_databases!(
     a_block_in_a_stays_turnover_day_opens_a_rule_conflict_and_its_removal_resolves_it,
     a_house_stay_in_a_rooms_turnover_night_flags_the_rooms_stay_until_it_is_cancelled,
     a_checked_write_refuses_what_an_unchecked_one_flags_when_a_stay_is_new_to_a_room,
+    a_checked_stay_is_refused_where_it_would_make_its_house_or_rooms_stay_break_a_turnover,
     a_rule_conflict_resolves_when_the_stay_next_to_it_is_cancelled_or_moved_away,
     rules_are_read_back_as_written_and_an_empty_object_clears_them,
     rules_out_of_range_are_field_errors_and_the_old_rules_stay,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{NightItem, Rule, Rules, Violation, check_appointment, check_stay, nights_reach};
-use crate::conflicts::Busy;
+use crate::conflicts::{Busy, Class, Kin, Source};
 use crate::domain::{BookingSpan, BookingStatus, NewBooking, Owner, TimeZone, local_midnight};
 
 /// Which ends of a booking a write moves: the rules that measure from today (the notice, the
@@ -156,6 +156,60 @@ pub fn judge(
         let others: Vec<_> = others.map(|item| (item.start, item.end)).collect();
         check_appointment(rules, owner_zone, now, (booking.start, booking.end), &others, moved)
     }
+}
+
+/// The instants around `candidate` whose busy items [`judge_neighbours`] needs: a neighbour's
+/// turnover (at most 30 nights) or buffers (at most a few hours) reach the candidate only from
+/// within a month of it, and that neighbour's own turnover or buffers reach a month further.
+pub fn neighbours_reach(candidate: &Busy) -> (DateTime<Utc>, DateTime<Utc>) {
+    let reach = Duration::days(2 * NEIGHBOUR_REACH_DAYS);
+    (candidate.start - reach, candidate.end + reach)
+}
+
+/// How far from a busy item (a booking, a block, an imported reservation) the rules of a
+/// booking next to it may reach it, in days: a turnover of up to 30 nights, buffers of hours.
+pub const NEIGHBOUR_REACH_DAYS: i64 = 31;
+
+/// What booking `candidate` would make the bookings of an owner break anew under that owner's
+/// `rules` (counted in `zone`): a house's stay is each room's busy time and a room's its
+/// house's, so a stay of the house booked into the turnover night after a room's stay makes the
+/// room's stay break its turnover. Each of the owner's own bookings among `items` (its busy
+/// items within [`neighbours_reach`] of the candidate; the candidate's stored version, if
+/// listed, is left out) is judged with the candidate and without it; what it breaks only with
+/// the candidate is returned, its message naming that booking. Their notice and window stand
+/// (they do not move).
+pub fn judge_neighbours(
+    rules: &Rules,
+    zone: TimeZone,
+    now: DateTime<Utc>,
+    candidate: &Busy,
+    items: &[Busy],
+) -> Vec<Violation> {
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let without: Vec<Busy> = items.iter().filter(|i| i.item != candidate.item).cloned().collect();
+    let mut with = without.clone();
+    with.push(candidate.clone());
+    let neighbours = without.iter().filter(|item| {
+        item.kin == Kin::Own
+            && item.item.source == Source::Booking
+            && matches!(item.class, Class::Confirmed | Class::Tentative)
+    });
+    let mut found = Vec::new();
+    for neighbour in neighbours {
+        let before = judge(rules, (zone, zone), now, neighbour, &without, Moved::NONE);
+        for broken in judge(rules, (zone, zone), now, neighbour, &with, Moved::NONE) {
+            if before.iter().all(|v| v.rule != broken.rule) {
+                let message = format!(
+                    "{} (\"{}\" next to it would break it)",
+                    broken.message, neighbour.label
+                );
+                found.push(Violation { message, ..broken });
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -337,6 +391,32 @@ mod tests {
         let rules = rules(serde_json::json!({"turnover_days": 1}));
         let found = judge(&rules, (zone(), zone()), now(), &booking, &[next], Moved::NEW);
         assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::TurnoverDays]);
+    }
+
+    #[test]
+    fn a_house_stay_in_a_rooms_turnover_night_is_what_the_rooms_stay_would_break() {
+        let room_stay =
+            Busy { label: "Smith family".into(), ..stay(Uuid::now_v7(), (3, 10), (3, 12)) };
+        let house = Busy { kin: Kin::Parent, ..stay(Uuid::now_v7(), (3, 12), (3, 14)) };
+        let turnover = rules(serde_json::json!({"turnover_days": 1, "min_nights": 3}));
+        let found =
+            judge_neighbours(&turnover, zone(), now(), &house, std::slice::from_ref(&room_stay));
+        assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::TurnoverDays]);
+        assert!(found[0].message.contains("\"Smith family\""), "{}", found[0].message);
+        // The two-night stay's own minimum is broken with the house stay and without it.
+        let later = Busy { kin: Kin::Parent, ..stay(house.item.id, (3, 13), (3, 15)) };
+        assert!(
+            judge_neighbours(&turnover, zone(), now(), &later, std::slice::from_ref(&room_stay))
+                .is_empty()
+        );
+        // Already broken by a block on its turnover night: the house stay breaks nothing more.
+        let block = Busy { class: Class::Block, ..stay(Uuid::now_v7(), (3, 12), (3, 13)) };
+        let items = [room_stay.clone(), block, house.clone()];
+        assert!(judge_neighbours(&turnover, zone(), now(), &house, &items).is_empty());
+        // The house stay's stored version, where it is moved from, is not a neighbour.
+        let moved = Busy { kin: Kin::Parent, ..stay(house.item.id, (3, 20), (3, 22)) };
+        let items = [room_stay, Busy { kin: Kin::Own, ..house }];
+        assert!(judge_neighbours(&turnover, zone(), now(), &moved, &items).is_empty());
     }
 
     #[test]

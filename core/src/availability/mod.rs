@@ -14,7 +14,10 @@ mod rules;
 mod slots;
 
 pub use closed::{ClosedBy, ClosedRun, closed_runs};
-pub use judge::{Moved, Rewrite, judge, reach as judge_reach};
+pub use judge::{
+    Moved, NEIGHBOUR_REACH_DAYS, Rewrite, judge, judge_neighbours, neighbours_reach,
+    reach as judge_reach,
+};
 pub use nights::{
     Closure, ItemKind, Night, NightItem, NightState, check_stay, nights, reach as nights_reach,
 };
