@@ -9,7 +9,7 @@ use kalends_core::availability::{self, Moved, NEIGHBOUR_REACH_DAYS, Rewrite, Vio
 use kalends_core::conflict_plan::{self, Found, OpenConflict, Plan, RuleBreach};
 use kalends_core::conflict_record::{Conflict, ConflictItem};
 use kalends_core::conflicts::{Busy, ItemRef, Source};
-use kalends_core::domain::{Booking, BookingSpan, BookingStatus, Owner, Tenant, TimeZone};
+use kalends_core::domain::{Booking, BookingStatus, Owner, Tenant, TimeZone};
 use kalends_store::{ConflictReach, Detection, ImportedBy, OwnerRules};
 use kalends_store::{Store, StoreError};
 
@@ -20,9 +20,10 @@ pub type Instants = (DateTime<Utc>, DateTime<Utc>);
 /// of its resource and staff it breaks (`rewrite`: the ends it took anew, as each owner sees
 /// them, which the notice and the booking window judge too), and, when it left a place, those
 /// of its neighbours. A failure is logged, not returned: the booking is saved, and the next
-/// change or import of its calendars looks again (at its neighbours' rule conflicts, their
-/// own next change, or its next move). `rules`: its owners' rules, when the write read them
-/// on its way ([`kalends_store::Written`]).
+/// change or import of its calendars looks again (at its neighbours' rule conflicts: their
+/// own next change, a change within a month of them, an import or a block of their owner, or a
+/// change of its rules). `rules`: its owners' rules, when the write read them on its way
+/// ([`kalends_store::Written`]).
 pub async fn after_booking_change(
     store: &Store,
     tenant: &Tenant,
@@ -252,8 +253,16 @@ async fn judge_others(
                     owners.push(owner);
                 }
             }
-            let was = rewrite.was.as_ref().map(|was| was_instants(was, tenant));
-            let near = reaches(&[was, span].into_iter().flatten().collect::<Vec<_>>());
+            let was = rewrite.was.as_ref().map(|was| was.utc_range(tenant.settings.time_zone));
+            // Two days more each side: its whole days were counted in its old room's zone, and
+            // a neighbour's conflict keeps the instants of the zone it was judged in; no two
+            // zones are two days apart.
+            let slack = chrono::Duration::days(2);
+            let near: Vec<Instants> =
+                reaches(&[was, span].into_iter().flatten().collect::<Vec<_>>())
+                    .into_iter()
+                    .map(|(from, to)| (from - slack, to + slack))
+                    .collect();
             let mut ids = store.rule_conflicted_bookings(&owners, Some(&near)).await?;
             // Its own were judged with the ends it moved.
             ids.retain(|&id| id != booking.id);
@@ -268,15 +277,6 @@ async fn judge_others(
         }
     }
     judge_standing(store, tenant, near, conflicted).await
-}
-
-/// The instants a booking's span took before a write, whole days two days wider on each side:
-/// they were counted in its resource's zone then (perhaps another room's), read here in the
-/// tenant's, and no two zones are two days apart.
-fn was_instants(was: &BookingSpan, tenant: &Tenant) -> Instants {
-    let (start, end) = was.utc_range(tenant.settings.time_zone);
-    let slack = chrono::Duration::days(if was.is_all_day() { 2 } else { 0 });
-    (start - slack, end + slack)
 }
 
 /// Judges the rules of the `read` bookings and of those `ids` name (each once) again as they

@@ -146,18 +146,19 @@ macro_rules! begin_owner_write {
 pub(super) use begin_owner_write;
 
 /// What `$candidate` (a [`Busy`]) would break among the items of `$owners` (a `&[Owner]`) of
-/// `$tenant`: the items it overlaps (`kalends_core::conflict_plan::add_refusing_hits`),
-/// the rules of its resource's house or rooms it would make their bookings next to it break
-/// (`kalends_core::availability::judge_neighbours`, as the conflict pass after an unchecked
-/// write finds them), and the availability rules it breaks, its days counted in `$home`, the notice and the window
-/// judging only the ends `$rewrite` moves as each owner sees them ([`Rewrite::seen_by`]: to an
-/// owner that did not hold the booking, both ends are new unless it had begun), the same
-/// judgement as the one after a write (`service::conflicts`). Reads with `$executor`
-/// (re-evaluated for each statement: `&mut *tx` inside a write, or a pool): the owners' rules in
-/// one statement, then each owner's busy items around the booking as far as its rules reach,
-/// a resource's with its family's (a booking of the house collides with one of a room), then
-/// for a resource its family's rules in one statement (none for most) and each ruled house's or
-/// room's busy items within a month or two of the booking. Evaluates to `Result<(Vec<ConflictItem>, Vec<Violation>), StoreError>`.
+/// `$tenant`: the items it overlaps (`kalends_core::conflict_plan::add_refusing_hits`), the
+/// availability rules it breaks, its days counted in `$home`, the notice and the window judging
+/// only the ends `$rewrite` moves as each owner sees them ([`Rewrite::seen_by`]: to an owner
+/// that did not hold the booking, both ends are new unless it had begun), and the rules of its
+/// resource's house or rooms it would make their bookings next to it break
+/// (`kalends_core::availability::judge_neighbours`): the same judgement as the one after a
+/// write (`service::conflicts`). Reads with `$executor` (re-evaluated for each statement:
+/// `&mut *tx` inside a write, or a pool): the owners' rules in one statement, then each owner's
+/// busy items around the booking as far as its rules reach, a resource's with its family's (a
+/// booking of the house collides with one of a room), then for a resource its family's rules
+/// in one statement (none for most) and the busy items of each house or room whose turnover or
+/// buffers reach a neighbour, within two months of the booking (further for a neighbour that
+/// lasts longer). Evaluates to `Result<(Vec<ConflictItem>, Vec<Violation>), StoreError>`.
 macro_rules! judge_owners {
     ($executor:expr, $tenant:expr, $candidate:expr, $owners:expr, $home:expr, $rewrite:expr) => {{
         let (tenant, candidate, owners, home, rewrite): (
@@ -198,15 +199,25 @@ macro_rules! judge_owners {
                 kalends_core::domain::Owner::Staff(_) => None,
             });
             if let Some(resource) = resource {
-                let reach = kalends_core::availability::neighbours_reach(candidate);
-                for kin in $crate::rules::fetch_kin_rules!(tenant, resource, $executor)? {
-                    let query =
-                        $crate::conflicts::BusyQuery::new(tenant.id, kin.owner, Some(reach));
-                    let rows = $crate::conflicts::fetch_busy!(query, $executor)?;
-                    let items = rows
-                        .into_iter()
-                        .map($crate::conflicts::busy_from_row)
-                        .collect::<Result<Vec<_>, _>>()?;
+                let kin = $crate::rules::fetch_kin_rules!(tenant, resource, $executor)?;
+                for kin in kin.into_iter().filter(|k| k.rules.reach_neighbours()) {
+                    // Read again, wider, when a neighbour lasts past the first reach.
+                    let mut reach = kalends_core::availability::neighbours_reach(candidate, &[]);
+                    let items = loop {
+                        let query =
+                            $crate::conflicts::BusyQuery::new(tenant.id, kin.owner, Some(reach));
+                        let rows = $crate::conflicts::fetch_busy!(query, $executor)?;
+                        let items = rows
+                            .into_iter()
+                            .map($crate::conflicts::busy_from_row)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let needed =
+                            kalends_core::availability::neighbours_reach(candidate, &items);
+                        if needed == reach {
+                            break items;
+                        }
+                        reach = needed;
+                    };
                     broken.extend(kalends_core::availability::judge_neighbours(
                         &kin.rules, kin.zone, now, candidate, &items,
                     ));

@@ -158,26 +158,42 @@ pub fn judge(
     }
 }
 
-/// The instants around `candidate` whose busy items [`judge_neighbours`] needs: a neighbour's
-/// turnover (at most 30 nights) or buffers (at most a few hours) reach the candidate only from
-/// within a month of it, and that neighbour's own turnover or buffers reach a month further.
-pub fn neighbours_reach(candidate: &Busy) -> (DateTime<Utc>, DateTime<Utc>) {
-    let reach = Duration::days(2 * NEIGHBOUR_REACH_DAYS);
-    (candidate.start - reach, candidate.end + reach)
+/// The instants whose busy items [`judge_neighbours`] needs around `candidate`: the owner's
+/// bookings its turnover or buffers could reach (within [`NEIGHBOUR_REACH_DAYS`] of it), each
+/// with what their own rules reach, as far again around them. `read`: the busy items read so far
+/// (none at first); a neighbour longer than that first reach asks for more around it.
+pub fn neighbours_reach(candidate: &Busy, read: &[Busy]) -> (DateTime<Utc>, DateTime<Utc>) {
+    let reach = Duration::days(NEIGHBOUR_REACH_DAYS);
+    let first = (candidate.start - reach * 2, candidate.end + reach * 2);
+    neighbours(candidate, read)
+        .fold(first, |(from, to), n| (from.min(n.start - reach), to.max(n.end + reach)))
 }
 
 /// How far from a busy item (a booking, a block, an imported reservation) the rules of a
 /// booking next to it may reach it, in days: a turnover of up to 30 nights, buffers of hours.
 pub const NEIGHBOUR_REACH_DAYS: i64 = 31;
 
+/// The owner's own bookings among `items` that `candidate` is near enough to make break a rule.
+fn neighbours<'a>(candidate: &'a Busy, items: &'a [Busy]) -> impl Iterator<Item = &'a Busy> {
+    let reach = Duration::days(NEIGHBOUR_REACH_DAYS);
+    let (from, to) = (candidate.start - reach, candidate.end + reach);
+    items.iter().filter(move |item| {
+        item.item != candidate.item
+            && item.kin == Kin::Own
+            && item.item.source == Source::Booking
+            && matches!(item.class, Class::Confirmed | Class::Tentative)
+            && item.start < to
+            && item.end > from
+    })
+}
+
 /// What booking `candidate` would make the bookings of an owner break anew under that owner's
 /// `rules` (counted in `zone`): a house's stay is each room's busy time and a room's its
 /// house's, so a stay of the house booked into the turnover night after a room's stay makes the
-/// room's stay break its turnover. Each of the owner's own bookings among `items` (its busy
-/// items within [`neighbours_reach`] of the candidate; the candidate's stored version, if
-/// listed, is left out) is judged with the candidate and without it; what it breaks only with
-/// the candidate is returned, its message naming that booking. Their notice and window stand
-/// (they do not move).
+/// room's stay break its turnover. Each of the owner's own bookings near it among `items` (its
+/// busy items within [`neighbours_reach`]; the candidate's stored version, if listed, is left
+/// out) is judged with the candidate and without it; what it breaks only with the candidate is
+/// returned, its message naming that booking. Their notice and window stand (they do not move).
 pub fn judge_neighbours(
     rules: &Rules,
     zone: TimeZone,
@@ -185,24 +201,20 @@ pub fn judge_neighbours(
     candidate: &Busy,
     items: &[Busy],
 ) -> Vec<Violation> {
-    if rules.is_empty() {
+    if !rules.reach_neighbours() {
         return Vec::new();
     }
     let without: Vec<Busy> = items.iter().filter(|i| i.item != candidate.item).cloned().collect();
     let mut with = without.clone();
     with.push(candidate.clone());
-    let neighbours = without.iter().filter(|item| {
-        item.kin == Kin::Own
-            && item.item.source == Source::Booking
-            && matches!(item.class, Class::Confirmed | Class::Tentative)
-    });
     let mut found = Vec::new();
-    for neighbour in neighbours {
+    for neighbour in neighbours(candidate, &without) {
         let before = judge(rules, (zone, zone), now, neighbour, &without, Moved::NONE);
         for broken in judge(rules, (zone, zone), now, neighbour, &with, Moved::NONE) {
             if before.iter().all(|v| v.rule != broken.rule) {
                 let message = format!(
-                    "{} (\"{}\" next to it would break it)",
+                    "{} (it would make \"{}\", a booking of its house or room next to it, \
+                     break this rule)",
                     broken.message, neighbour.label
                 );
                 found.push(Violation { message, ..broken });
@@ -413,6 +425,16 @@ mod tests {
         let block = Busy { class: Class::Block, ..stay(Uuid::now_v7(), (3, 12), (3, 13)) };
         let items = [room_stay.clone(), block, house.clone()];
         assert!(judge_neighbours(&turnover, zone(), now(), &house, &items).is_empty());
+        // A month-long let already breaking its turnover (a block on its check-out day) is read
+        // to its end, and the house stay before it breaks nothing more.
+        let month_let = Busy { label: "Let".into(), ..stay(Uuid::now_v7(), (5, 1), (7, 30)) };
+        let before = Busy { kin: Kin::Parent, ..stay(Uuid::now_v7(), (4, 28), (5, 1)) };
+        let (_, to) = neighbours_reach(&before, std::slice::from_ref(&month_let));
+        assert!(to >= month_let.end + Duration::days(NEIGHBOUR_REACH_DAYS), "read past its end");
+        let closed = Busy { class: Class::Block, ..stay(Uuid::now_v7(), (7, 30), (7, 31)) };
+        assert!(
+            judge_neighbours(&turnover, zone(), now(), &before, &[month_let, closed]).is_empty()
+        );
         // The house stay's stored version, where it is moved from, is not a neighbour.
         let moved = Busy { kin: Kin::Parent, ..stay(house.item.id, (3, 20), (3, 22)) };
         let items = [room_stay, Busy { kin: Kin::Own, ..house }];

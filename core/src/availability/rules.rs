@@ -501,6 +501,14 @@ impl Rules {
     pub fn is_empty(&self) -> bool {
         *self == Rules::default()
     }
+
+    /// Whether a booking is judged by what is next to it (a turnover, buffers): only then can
+    /// another booking make it break these rules.
+    pub fn reach_neighbours(&self) -> bool {
+        self.turnover_days() > 0
+            || self.buffer_before_minutes() > 0
+            || self.buffer_after_minutes() > 0
+    }
 }
 
 #[cfg(test)]
