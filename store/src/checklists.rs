@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::conflicts::{BusyQuery, busy_from_row, fetch_busy};
+use super::conflicts::fetch_busy_items;
 use super::owner_writes::begin_owner_write;
 use super::webhooks::record_webhook_events;
 use super::{Page, Store, StoreError, corrupt, now, outbox, with_pool, with_read_pool};
@@ -628,9 +628,7 @@ impl Store {
                 tx.commit().await?;
                 return Ok(0);
             }
-            let query = BusyQuery::new(tenant_id, owner, window);
-            let rows = fetch_busy!(query, &mut *tx)?;
-            let items = rows.into_iter().map(busy_from_row).collect::<Result<Vec<_>, _>>()?;
+            let items = fetch_busy_items!(tenant_id, owner, window, &mut *tx)?;
             let busy = busy_nights(items, policy.zone, today);
             let mut events = Vec::new();
             for (listing_id, platform, held) in listings {

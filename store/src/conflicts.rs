@@ -58,6 +58,22 @@ macro_rules! fetch_busy {
 }
 pub(super) use fetch_busy;
 
+/// The busy items of `$owner` of tenant `$tenant_id` within `$window` (an `Option`), read on
+/// `$executor` ([`fetch_busy!`]); evaluates to `Result<Vec<Busy>, StoreError>`.
+macro_rules! fetch_busy_items {
+    ($tenant_id:expr, $owner:expr, $window:expr, $executor:expr) => {{
+        let query = $crate::conflicts::BusyQuery::new($tenant_id, $owner, $window);
+        match $crate::conflicts::fetch_busy!(query, $executor) {
+            Ok(rows) => rows
+                .into_iter()
+                .map($crate::conflicts::busy_from_row)
+                .collect::<Result<Vec<_>, $crate::StoreError>>(),
+            Err(e) => Err($crate::StoreError::from(e)),
+        }
+    }};
+}
+pub(super) use fetch_busy_items;
+
 /// How far back an item may start and still reach into a window (and, for bookings, how far past
 /// it one may end). Bookings and blocks last at most 366 days; imported items longer than this
 /// are cut off from conflict checks by design.
@@ -212,9 +228,7 @@ impl Store {
         owner: Owner,
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) -> Result<Vec<Busy>, StoreError> {
-        let query = BusyQuery::new(tenant_id, owner, window);
-        let rows: Vec<BusyRow> = with_read_pool!(self, |pool| fetch_busy!(query, pool))?;
-        rows.into_iter().map(busy_from_row).collect()
+        with_read_pool!(self, |pool| fetch_busy_items!(tenant_id, owner, window, pool))
     }
 
     /// Whether [`Store::busy_items`] asked for `window` returns `item`, one it returned for a

@@ -178,12 +178,12 @@ macro_rules! judge_owners {
                     Some(r) => kalends_core::availability::judge_reach(&r.rules, home, candidate),
                     None => (candidate.start, candidate.end),
                 };
-                let query = $crate::conflicts::BusyQuery::new(tenant.id, owner, Some(window));
-                let rows = $crate::conflicts::fetch_busy!(query, $executor)?;
-                let items = rows
-                    .into_iter()
-                    .map($crate::conflicts::busy_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let items = $crate::conflicts::fetch_busy_items!(
+                    tenant.id,
+                    owner,
+                    Some(window),
+                    $executor
+                )?;
                 kalends_core::conflict_plan::add_refusing_hits(candidate, &items, &mut hits);
                 if let Some(r) = rules {
                     let moved = rewrite.seen_by(owner, candidate.start <= now);
@@ -204,13 +204,12 @@ macro_rules! judge_owners {
                     // Read again, wider, when a neighbour lasts past the first reach.
                     let mut reach = kalends_core::availability::neighbours_reach(candidate, &[]);
                     let items = loop {
-                        let query =
-                            $crate::conflicts::BusyQuery::new(tenant.id, kin.owner, Some(reach));
-                        let rows = $crate::conflicts::fetch_busy!(query, $executor)?;
-                        let items = rows
-                            .into_iter()
-                            .map($crate::conflicts::busy_from_row)
-                            .collect::<Result<Vec<_>, _>>()?;
+                        let items = $crate::conflicts::fetch_busy_items!(
+                            tenant.id,
+                            kin.owner,
+                            Some(reach),
+                            $executor
+                        )?;
                         let needed =
                             kalends_core::availability::neighbours_reach(candidate, &items);
                         if needed == reach {

@@ -96,14 +96,20 @@ macro_rules! fetch_kin_rules {
 pub(super) use fetch_kin_rules;
 
 /// The statement of [`fetch_kin_rules!`]: the rows of [`rules_sql`] for the family of resource
-/// `$2` of tenant `$1`, the resource itself left out, those with no rules too.
+/// `$2` of tenant `$1`, the resource itself left out ([`ruled_family_sql`]).
 pub(super) fn kin_rules_sql() -> String {
-    let family = super::resources::family_sql("$1", "$2");
+    let columns = format!("o.id, 'resource', o.rules, {}", super::resources::zone_sql("o"));
+    ruled_family_sql(&columns, 1, Some(2))
+}
+
+/// The `columns` of the resources (as `o`) with rules set of the families of `resources`
+/// resources (bound from `$2`) of tenant `$1`, the one bound as `$not` left out.
+fn ruled_family_sql(columns: &str, resources: usize, not: Option<usize>) -> String {
+    let family = super::resources::family_sql("$1", &placeholders(2, resources));
+    let not = not.map(|at| format!(" AND o.id <> ${at}")).unwrap_or_default();
     format!(
-        "SELECT o.id, 'resource', o.rules, {} FROM resources o WHERE o.tenant_id = $1 \
-         AND o.rules IS NOT NULL AND o.id IN (SELECT id FROM ({family}) AS family \
-         WHERE kin <> 'own')",
-        super::resources::zone_sql("o")
+        "SELECT {columns} FROM resources o WHERE o.tenant_id = $1 AND o.rules IS NOT NULL \
+         AND o.id IN (SELECT id FROM ({family}) AS family){not}"
     )
 }
 
@@ -181,15 +187,7 @@ impl Store {
         if resources.is_empty() {
             return Ok(Vec::new());
         }
-        let family = super::resources::family_sql("$1", &placeholders(2, resources.len()));
-        let not_own = match own {
-            Some(_) => format!(" AND r.id <> ${}", resources.len() + 2),
-            None => String::new(),
-        };
-        let sql = format!(
-            "SELECT r.id FROM resources r WHERE r.tenant_id = $1 AND r.rules IS NOT NULL \
-             AND r.id IN (SELECT id FROM ({family}) AS family){not_own}"
-        );
+        let sql = ruled_family_sql("o.id", resources.len(), own.map(|_| resources.len() + 2));
         let ids: Vec<Uuid> = with_read_pool!(self, |pool| {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(tenant.id);
             for id in resources.iter().chain(&own) {
