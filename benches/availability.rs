@@ -11,8 +11,10 @@
 //!   back and forth between a two-night minimum and none (`PUT /api/v1/resources/{id}/rules`
 //!   without HTTP: the rules written, then every stay ahead judged again, 500 conflicts opened
 //!   or resolved each time); then, with those 500 flagged, a stay after them whose title changes,
-//!   then which moves a day (`PUT /api/v1/bookings/by-external-id/{id}` without HTTP). `cargo bench --bench
-//!   availability -- rules` runs these alone.
+//!   then which moves a day (`PUT /api/v1/bookings/by-external-id/{id}` without HTTP), then a
+//!   block a week after it placed and removed (`POST /api/v1/blocks`, `DELETE
+//!   /api/v1/blocks/{id}` without HTTP). `cargo bench --bench availability -- rules` runs these
+//!   alone.
 //!
 //! Each request is timed on its own; the figures are the median and the 95th percentile over
 //! `ROUNDS` rounds of every property (stays) or of the 20-staff request (slots). Run it with
@@ -33,7 +35,7 @@ use kalends_core::domain::{
 };
 use kalends_ical::{BusyItem, ItemKind, Span};
 use kalends_service::availability::{self, SlotsWanted};
-use kalends_service::{bookings, imports};
+use kalends_service::{blocks, bookings, imports};
 use kalends_store::Store;
 use kalends_store::{Overlap, RunResult};
 use secrecy::SecretString;
@@ -234,7 +236,7 @@ async fn rules_change(backend: &str, store: &Store, tenant: &Tenant) {
 /// With the hotel room's 500 single nights flagged, a stay after all of them has its title
 /// changed [`ROUNDS`] times through the host's id (`PUT /api/v1/bookings/by-external-id/{id}`
 /// without HTTP: the write, then its conflicts brought up to date), then is moved a day
-/// [`ROUNDS`] times.
+/// [`ROUNDS`] times; then a block a week after it is placed and removed [`ROUNDS`] times.
 async fn edits(backend: &str, store: &Store, tenant: &Tenant, room: Owner) {
     let strict: RulesDraft = serde_json::from_value(serde_json::json!({"turnover_days": 1,
         "min_nights": 2}))
@@ -268,6 +270,28 @@ async fn edits(backend: &str, store: &Store, tenant: &Tenant, room: Owner) {
     let open = store.rule_conflicted_bookings(&[room], None).await.unwrap();
     assert_eq!(open.len(), HOTEL_STAYS as usize / 10, "the single nights stay flagged");
     report(backend, "stay moved a day (500 rule conflicts open, far from it)", samples);
+    // A night closed a week after that stay's turnover night, then opened again.
+    let closed = first + Days::new(10);
+    let span = BookingSpan::all_day(closed, closed + Days::new(1)).unwrap();
+    let (mut placed, mut removed) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let new = NewBlock {
+            resource_id: Some(room.id()),
+            staff_id: None,
+            span: span.clone(),
+            reason: None,
+        };
+        let started = Instant::now();
+        let block = blocks::create(store, tenant, new).await.unwrap();
+        placed.push(started.elapsed());
+        let started = Instant::now();
+        blocks::delete(store, tenant, block.id).await.unwrap();
+        removed.push(started.elapsed());
+    }
+    let open = store.rule_conflicted_bookings(&[room], None).await.unwrap();
+    assert_eq!(open.len(), HOTEL_STAYS as usize / 10, "the single nights stay flagged");
+    report(backend, "block placed (500 rule conflicts open, far from it)", placed);
+    report(backend, "block removed (500 rule conflicts open, far from it)", removed);
 }
 
 /// The median and the 95th percentile of `samples`.

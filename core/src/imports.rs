@@ -239,6 +239,27 @@ impl Diff<'_> {
         self.counts.removed = 0;
     }
 
+    /// Where it takes busy time away from, as instants (all-day items from midnight in `zone`):
+    /// the spans of the `stored` items it removes, and the old spans of those it moves. An item
+    /// marked missing stays busy. One rewritten in place is not here: a new title changes no
+    /// rule, and a reservation become a block (which a turnover does not count) is judged
+    /// where it is, with what the run placed.
+    pub fn vacated(
+        &self,
+        stored: &[StoredItem],
+        zone: TimeZone,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let by_id: HashMap<Uuid, &StoredItem> = stored.iter().map(|s| (s.id, s)).collect();
+        let moved = self
+            .updated
+            .iter()
+            .filter(|(id, item)| by_id.get(id).is_some_and(|s| s.span != item.span));
+        let ids = self.removed.iter().chain(moved.map(|(id, _)| id));
+        ids.filter_map(|id| by_id.get(id))
+            .map(|s| (span_start(&s.span, zone), span_end(&s.span, zone)))
+            .collect()
+    }
+
     /// Whether it adds, rewrites, removes or marks an item.
     pub fn changes_items(&self) -> bool {
         !(self.added.is_empty()
@@ -343,6 +364,14 @@ pub fn failing(
     match retry {
         Retry::AtInterval => true,
         Retry::Soon { .. } => streak >= interval.saturating_mul(threshold.saturating_sub(1)),
+    }
+}
+
+/// When a span starts, all-day spans at midnight in `zone`.
+fn span_start(span: &Span, zone: TimeZone) -> DateTime<Utc> {
+    match *span {
+        Span::Timed { start, .. } => start,
+        Span::AllDay { start, .. } => crate::domain::local_midnight(start, zone),
     }
 }
 
@@ -508,6 +537,33 @@ mod tests {
         assert_eq!(d.counts, RunCounts { added: 1, updated: 1, removed: 1, unchanged: 1 });
         assert_eq!(d.updated[0].0, stored[1].id);
         assert_eq!(d.removed, vec![stored[2].id]);
+    }
+
+    #[test]
+    fn a_run_vacates_the_nights_of_what_it_removes_and_moves_not_of_what_it_rewrites_in_place() {
+        let before = [
+            fresh("kept", date(1, 1), date(1, 3), ItemKind::Reservation),
+            fresh("moved", date(1, 5), date(1, 7), ItemKind::Reservation),
+            fresh("renamed", date(1, 10), date(1, 12), ItemKind::Reservation),
+            fresh("cancelled", date(2, 1), date(2, 3), ItemKind::Block),
+        ];
+        let stored: Vec<_> = before.iter().map(stored).collect();
+        let renamed = BusyItem { summary: Some("Reserved (2 guests)".into()), ..before[2].clone() };
+        let now = [
+            before[0].clone(),
+            fresh("moved", date(3, 5), date(3, 7), ItemKind::Reservation),
+            renamed,
+        ];
+        let d = diff(&stored, &now, Platform::Airbnb, date(1, 1));
+        assert_eq!(d.updated.len(), 2, "{d:?}");
+        let lisbon: TimeZone = "Europe/Lisbon".parse().unwrap();
+        let midnight = |m, d| crate::domain::local_midnight(date(m, d), lisbon);
+        let mut vacated = d.vacated(&stored, lisbon);
+        vacated.sort_unstable();
+        assert_eq!(
+            vacated,
+            vec![(midnight(1, 5), midnight(1, 7)), (midnight(2, 1), midnight(2, 3))]
+        );
     }
 
     #[test]

@@ -211,7 +211,9 @@ async fn import(
     }
     if imported.changed > 0 {
         let placed = Placed::Imported(ImportedBy::Calendars(connection.id), since);
-        let found = conflicts::after_busy_change(store, &tenant, owner, placed)
+        // Where the calendars' busy times went is not gathered: every open rule conflict.
+        let gone = conflicts::Gone::Anywhere;
+        let found = conflicts::after_busy_change(store, &tenant, owner, placed, gone)
             .await
             .map_err(ConnectionError::store)?;
         tracing::info!(

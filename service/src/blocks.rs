@@ -37,11 +37,11 @@ pub async fn create(store: &Store, tenant: &Tenant, new: NewBlock) -> Result<Blo
 
 /// Removes a block: the time is free again.
 pub async fn delete(store: &Store, tenant: &Tenant, id: Uuid) -> Result<(), StoreError> {
-    let owner = store
+    let (owner, was) = store
         .delete_block(tenant.id, id, |resource_id| {
             owed_jobs(tenant.id, resource_id, "block_removed")
         })
         .await?;
-    after_block_change(store, tenant, id, Removed(owner)).await;
+    after_block_change(store, tenant, id, Removed(owner, was)).await;
     Ok(())
 }

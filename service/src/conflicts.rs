@@ -21,7 +21,7 @@ pub type Instants = (DateTime<Utc>, DateTime<Utc>);
 /// them, which the notice and the booking window judge too), and, when it left a place, those
 /// of its neighbours. A failure is logged, not returned: the booking is saved, and the next
 /// change or import of its calendars looks again (at its neighbours' rule conflicts: their
-/// own next change, a change within a month of them, an import or a block of their owner, or a
+/// own next change, a change, an import or a block of their owner within a month of them, or a
 /// change of its rules). `rules`: its owners' rules, when the write read them on its way
 /// ([`kalends_store::Written`]).
 pub async fn after_booking_change(
@@ -254,15 +254,7 @@ async fn judge_others(
                 }
             }
             let was = rewrite.was.as_ref().map(|was| was.utc_range(tenant.settings.time_zone));
-            // Two days more each side: its whole days were counted in its old room's zone, and
-            // a neighbour's conflict keeps the instants of the zone it was judged in; no two
-            // zones are two days apart.
-            let slack = chrono::Duration::days(2);
-            let near: Vec<Instants> =
-                reaches(&[was, span].into_iter().flatten().collect::<Vec<_>>())
-                    .into_iter()
-                    .map(|(from, to)| (from - slack, to + slack))
-                    .collect();
+            let near = troubled_from(&[was, span].into_iter().flatten().collect::<Vec<_>>());
             let mut ids = store.rule_conflicted_bookings(&owners, Some(&near)).await?;
             // Its own were judged with the ends it moved.
             ids.retain(|&id| id != booking.id);
@@ -374,8 +366,8 @@ fn breach(owner: Owner, title: &str, candidate: &Busy, violation: Violation) -> 
 pub enum BlockChange {
     /// Placed on its owner at these instants.
     Placed(Owner, Instants),
-    /// Removed from its owner (`None`: an owner gone meanwhile).
-    Removed(Option<Owner>),
+    /// Removed from its owner (`None`: an owner gone meanwhile), where it was.
+    Removed(Option<Owner>, Instants),
 }
 
 /// Brings the conflicts naming a block up to date, and the rule conflicts of its owner's
@@ -383,16 +375,17 @@ pub enum BlockChange {
 /// from there no longer does. Failures are logged, as for bookings.
 pub async fn after_block_change(store: &Store, tenant: &Tenant, id: Uuid, change: BlockChange) {
     let item = ItemRef { source: Source::Block, id };
-    let (owner, span) = match change {
-        BlockChange::Placed(owner, span) => (Some(owner), Some(span)),
-        BlockChange::Removed(owner) => (owner, None),
+    let (owner, span, was) = match change {
+        BlockChange::Placed(owner, span) => (Some(owner), Some(span), None),
+        BlockChange::Removed(owner, was) => (owner, None, Some(was)),
     };
     // A removed block is in no owner's calendar any more.
     let placed_on: Vec<Owner> = span.and(owner).into_iter().collect();
     let result = async {
         detect_of(store, tenant.id, item, span, &placed_on, false).await?;
+        let (placed, gone) = (Placed::At(span.as_slice()), Gone::From(was.as_slice()));
         match owner {
-            Some(owner) => judge_near(store, tenant, owner, Placed::At(span.as_slice())).await,
+            Some(owner) => judge_near(store, tenant, owner, placed, gone).await,
             None => Ok(()),
         }
     };
@@ -411,41 +404,55 @@ pub enum Placed<'a> {
     Imported(ImportedBy, DateTime<Utc>),
 }
 
+/// Where a change took busy items of an owner away from.
+#[derive(Clone, Copy, Debug)]
+pub enum Gone<'a> {
+    /// From these instants (`&[]`: nothing went).
+    From(&'a [Instants]),
+    /// From anywhere, or from places not known: every open rule conflict is judged again.
+    Anywhere,
+}
+
 /// Brings the conflicts of `owner` up to date after its busy items changed under its bookings
 /// (an import ran or was deleted, a calendar stopped counting): every overlap, and the rule
 /// conflicts of its bookings near the items `placed` (a reservation in a stay's turnover night
-/// breaks it) and of those with one open (an item gone may have been what broke it).
+/// breaks it) and of those with one open near where items went (an item gone may have been what
+/// broke it).
 pub async fn after_busy_change(
     store: &Store,
     tenant: &Tenant,
     owner: Owner,
     placed: Placed<'_>,
+    gone: Gone<'_>,
 ) -> Result<Detection, StoreError> {
     let found = recheck_owner(store, tenant.id, owner).await?;
-    judge_near(store, tenant, owner, placed).await?;
+    judge_near(store, tenant, owner, placed, gone).await?;
     Ok(found)
 }
 
-/// [`after_busy_change`] after busy items of `owner` only went (an import deleted or its
-/// missing items removed, a calendar disconnected): nothing placed to judge bookings near.
+/// [`after_busy_change`] after busy items of `owner` only went, from anywhere (an import
+/// deleted or its missing items removed, a calendar disconnected): nothing placed to judge
+/// bookings near.
 pub async fn after_busy_gone(
     store: &Store,
     tenant_id: Uuid,
     owner: Owner,
 ) -> Result<Detection, StoreError> {
     let tenant = store.tenant(tenant_id).await?;
-    after_busy_change(store, &tenant, owner, Placed::At(&[])).await
+    after_busy_change(store, &tenant, owner, Placed::At(&[]), Gone::Anywhere).await
 }
 
 /// Judges the rules of the bookings of `owner` (and of its house or rooms) again after its busy
-/// items changed: those with an open rule conflict (what changed may have been what broke them)
-/// and those near the items `placed` (they may break theirs). Their notice and window stand
-/// (they did not move).
+/// items changed: those with an open rule conflict near where items went (what went may have
+/// been what broke them; busy time added mends none) and those near the items `placed`, which
+/// includes every item an import rewrote (they may break theirs, or stop: a reservation become
+/// a block no longer counts for a turnover). Their notice and window stand (they did not move).
 async fn judge_near(
     store: &Store,
     tenant: &Tenant,
     owner: Owner,
     placed: Placed<'_>,
+    gone: Gone<'_>,
 ) -> Result<(), StoreError> {
     // A house's busy time is its rooms' too, and a room's its house's: their rules judge it as
     // their own.
@@ -461,7 +468,11 @@ async fn judge_near(
     if owners.is_empty() {
         return Ok(());
     }
-    let conflicted = store.rule_conflicted_bookings(&owners, None).await?;
+    let troubled = match gone {
+        Gone::From(spans) => Some(troubled_from(spans)),
+        Gone::Anywhere => None,
+    };
+    let conflicted = store.rule_conflicted_bookings(&owners, troubled.as_deref()).await?;
     let imported;
     let placed = match placed {
         Placed::At(spans) => spans,
@@ -513,6 +524,15 @@ fn reaches(placed: &[Instants]) -> Vec<Instants> {
         }
     }
     merged
+}
+
+/// Where the rule conflicts a busy item that went from `spans` may have caused lie: within
+/// [`NEIGHBOUR_REACH_DAYS`] of them (no turnover or buffer reaches further), and two days more
+/// each side, as a booking's whole days are counted in its room's zone and a neighbour's
+/// conflict keeps the instants of the zone it was judged in (no two zones are two days apart).
+fn troubled_from(spans: &[Instants]) -> Vec<Instants> {
+    let slack = chrono::Duration::days(2);
+    reaches(spans).into_iter().map(|(from, to)| (from - slack, to + slack)).collect()
 }
 
 /// Looks at everything one resource or staff member holds again: after an import changed its

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::conflicts::{Placed, after_busy_change, after_busy_gone, recheck_owner};
+use super::conflicts::{Gone, Placed, after_busy_change, after_busy_gone, recheck_owner};
 use kalends_core::alerts::{AlertDraft, AlertRule, seconds};
 use kalends_core::config::AlertsConfig;
 use kalends_core::domain::{
@@ -101,6 +101,7 @@ pub async fn record_run_with(
     let alerts = owed_alerts(store, tenant, import, &run, diff, newly_held, policy).await?;
     let alerts_due = finished_at + seconds(policy.alerts.digest_window_secs);
     let owed = checklist_jobs(tenant.id, import, diff);
+    let vacated = judged.diff.as_ref().map(|(diff, zone)| diff.vacated(&stored, *zone));
     let record = RunRecord {
         run: &run,
         diff: judged.diff,
@@ -122,7 +123,8 @@ pub async fn record_run_with(
     let found = match run.outcome {
         RunOutcome::Ok if items_changed => {
             let placed = Placed::Imported(ImportedBy::Feed(import.id), started_at);
-            Some(after_busy_change(store, tenant, owner, placed).await?)
+            let gone = Gone::From(vacated.as_deref().unwrap_or_default());
+            Some(after_busy_change(store, tenant, owner, placed, gone).await?)
         }
         RunOutcome::Ok => Some(recheck_owner(store, tenant.id, owner).await?),
         RunOutcome::NotModified | RunOutcome::Failed | RunOutcome::Held => None,

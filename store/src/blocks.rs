@@ -145,34 +145,38 @@ impl Store {
         Ok(Page::from_rows(items, limit, |b| b.id))
     }
 
-    /// Removes a block, with the jobs `owed` names for its resource; the owner it blocked.
+    /// Removes a block, with the jobs `owed` names for its resource; the owner it blocked
+    /// (`None`: gone meanwhile) and the instants it took.
     pub async fn delete_block(
         &self,
         tenant_id: Uuid,
         id: Uuid,
         owed: impl Fn(Option<Uuid>) -> Vec<Job>,
-    ) -> Result<Option<Owner>, StoreError> {
+    ) -> Result<(Option<Owner>, (DateTime<Utc>, DateTime<Utc>)), StoreError> {
         let at = now();
         let gone = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let gone: Option<(Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
+            let gone: Option<RemovedRow> = sqlx::query_as(
                 "DELETE FROM blocks WHERE tenant_id = $1 AND id = $2 \
-                 RETURNING resource_id, staff_id",
+                 RETURNING resource_id, staff_id, span_start, span_end",
             )
             .bind(tenant_id)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some((resource_id, _)) = gone {
+            if let Some((resource_id, ..)) = gone {
                 outbox::owe_jobs!(tx, owed(resource_id), at);
             }
             tx.commit().await?;
             Ok::<_, StoreError>(gone)
         })?;
-        let Some((resource_id, staff_id)) = gone else {
+        let Some((resource_id, staff_id, start, end)) = gone else {
             return Err(StoreError::NotFound);
         };
         self.outbox_signal.notify_one();
-        Ok(Owner::from_columns(resource_id, staff_id))
+        Ok((Owner::from_columns(resource_id, staff_id), (start, end)))
     }
 }
+
+/// The columns a block's removal reads back: its owner's and its instants.
+type RemovedRow = (Option<Uuid>, Option<Uuid>, DateTime<Utc>, DateTime<Utc>);

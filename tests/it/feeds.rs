@@ -308,8 +308,9 @@ async fn rotating_a_feed_kills_its_old_url(db: Db) {
 
 /// A room keeps a night free after each stay. A direct stay ends in ten days; Airbnb then sells
 /// the very next night. The import opens a rule conflict on the direct stay at once (no overlap:
-/// the nights do not touch), and when Airbnb moves its reservation a week later the next import
-/// resolves it. Deleting the import resolves one too.
+/// the nights do not touch), and when Airbnb moves its reservation two months later (far beyond
+/// any turnover's reach of where it went) the next import resolves it. Deleting the import
+/// resolves one too.
 async fn an_airbnb_reservation_imported_into_a_stays_turnover_night_opens_a_rule_conflict(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
@@ -328,7 +329,7 @@ async fn an_airbnb_reservation_imported_into_a_stays_turnover_night_opens_a_rule
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!((open[0].kind.as_str(), open[0].rule.as_deref()), ("rule", Some("turnover_days")));
     assert!(open[0].items.iter().any(|item| item.id == direct.id), "{open:?}");
-    let moved = airbnb_ics((&in_days(17), &in_days(19)), (&far.0, &far.1));
+    let moved = airbnb_ics((&in_days(70), &in_days(72)), (&far.0, &far.1));
     // Another length: the fake platform's ETag is the body's.
     airbnb.set(200, &moved.replace("SUMMARY:Reserved", "SUMMARY:Reserved (moved)"));
     assert_eq!(run(&app, &key, &import).await["updated"], 1);
