@@ -49,7 +49,8 @@ use kalends_providers::calendar::{BusyInterval, Change, ChangeSet, EventKey, Pro
 use kalends_providers::calendar::{RemoteEvent, Window};
 use kalends_providers::session::{ConnectionError, Credentials};
 use kalends_service::conflicts::{self, Placed};
-use kalends_store::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
+use kalends_store::LaterEvents;
+use kalends_store::{BusyCalendar, BusyChange, BusyWritten, CalendarBusyEvent, CalendarCursor};
 use kalends_store::{ImportedBy, Lease, LeaseKey, Store, StoreError, lease_end};
 use uuid::Uuid;
 
@@ -143,6 +144,8 @@ struct Imported {
     calendars: usize,
     changed: u64,
     full_syncs: usize,
+    /// Where busy times of the calendars read went from (removed, or moved away).
+    vacated: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Each chosen calendar that could not be read for good (gone, refused, too heavy to
     /// read): its name, and why.
     unread: Vec<(String, ConnectionError)>,
@@ -179,20 +182,19 @@ async fn import(
     let calendars = calendars_to_import(connection);
     // What this import stores from here on is what it placed.
     let since = kalends_store::now();
-    let mut imported = Imported {
-        changed: store
-            .retain_busy_calendars(connection.id, &calendars)
-            .await
-            .map_err(ConnectionError::store)?,
-        ..Imported::default()
-    };
+    let dropped = store
+        .retain_busy_calendars(connection.id, &calendars)
+        .await
+        .map_err(ConnectionError::store)?;
+    let mut imported = Imported { changed: dropped, ..Imported::default() };
     let mut failure = None;
     for calendar_id in &calendars {
         let calendar = BusyCalendar { connection, calendar_id, zone };
         match import_calendar(store, credentials, &tenant, calendar).await {
-            Ok((changed, full)) => {
+            Ok((written, full)) => {
                 imported.calendars += 1;
-                imported.changed += changed;
+                imported.changed += written.changed;
+                imported.vacated.extend(written.vacated);
                 imported.full_syncs += usize::from(full);
             }
             // A calendar that cannot be read (gone, refused, too heavy to read) does not hold
@@ -211,8 +213,11 @@ async fn import(
     }
     if imported.changed > 0 {
         let placed = Placed::Imported(ImportedBy::Calendars(connection.id), since);
-        // Where the calendars' busy times went is not gathered: every open rule conflict.
-        let gone = conflicts::Gone::Anywhere;
+        // A calendar no longer chosen took its busy times with it, wherever they were.
+        let gone = match dropped {
+            0 => conflicts::Gone::From(&imported.vacated),
+            _ => conflicts::Gone::Anywhere,
+        };
         let found = conflicts::after_busy_change(store, &tenant, owner, placed, gone)
             .await
             .map_err(ConnectionError::store)?;
@@ -288,14 +293,14 @@ fn cursor_window(cursor: &CalendarCursor, now: DateTime<Utc>) -> Option<Window> 
 /// provider refuses it or when its window has grown old. Either way the calendar's single
 /// events beyond the window are listed in full too: far-future appointments block time however
 /// far ahead, while series are expanded within the window only. The tenant's own events are
-/// read after the listings (see [`own_events`]). Returns the busy times changed and whether a
-/// full sync happened.
+/// read after the listings (see [`own_events`]). Returns what it stored and whether a full
+/// sync happened.
 async fn import_calendar(
     store: &Store,
     credentials: &Credentials,
     tenant: &Tenant,
     calendar: BusyCalendar<'_>,
-) -> Result<(u64, bool), ConnectionError> {
+) -> Result<(BusyWritten, bool), ConnectionError> {
     if calendar.connection.busy_only {
         return Ok((import_free_busy(store, credentials, calendar).await?, true));
     }
@@ -321,11 +326,11 @@ async fn import_calendar(
                     .collect();
                 let later = later_busy(&later, tenant.id, &own, calendar.zone, window.end);
                 let later = LaterEvents { from: window.end, events: &later };
-                let changed = store
+                let written = store
                     .apply_calendar_changes(calendar, &judged, later, &next_cursor)
                     .await
                     .map_err(ConnectionError::store)?;
-                return Ok((changed, false));
+                return Ok((written, false));
             }
             ChangeSet::FullSyncRequired => {
                 tracing::info!(
@@ -355,11 +360,11 @@ async fn import_calendar(
                 })
                 .collect();
             busy.extend(later_busy(&later, tenant.id, &own, calendar.zone, window.end));
-            let changed = store
+            let written = store
                 .replace_calendar_busy(calendar, &busy, &next_cursor)
                 .await
                 .map_err(ConnectionError::store)?;
-            Ok((changed, true))
+            Ok((written, true))
         }
         // A listing without a cursor cannot have an expired one; try again later.
         ChangeSet::FullSyncRequired => Err(ProviderError::transient(
@@ -370,12 +375,12 @@ async fn import_calendar(
 }
 
 /// Imports a busy-times-only calendar: its free/busy from yesterday to 18 months ahead, piece
-/// by piece, replaces what was stored. Returns the busy times changed.
+/// by piece, replaces what was stored. Returns what it stored.
 async fn import_free_busy(
     store: &Store,
     credentials: &Credentials,
     calendar: BusyCalendar<'_>,
-) -> Result<u64, ConnectionError> {
+) -> Result<BusyWritten, ConnectionError> {
     let connection = calendar.connection;
     let provider = credentials.providers().get(connection.provider);
     let ids = [calendar.calendar_id.to_owned()];

@@ -3,7 +3,7 @@
 //! scheduler's claims of due imports.
 
 use super::outbox::DueWork;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -64,6 +64,19 @@ impl BusyChange {
         }
     }
 }
+
+/// What an import stored of one calendar's busy times.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BusyWritten {
+    /// Busy times added, changed or removed.
+    pub changed: u64,
+    /// Where busy times went from: the instants of those removed, and the earlier ones of those
+    /// moved (a rule conflict one of them caused lies near them).
+    pub vacated: Vec<Instants>,
+}
+
+/// A start and an end instant.
+type Instants = (DateTime<Utc>, DateTime<Utc>);
 
 /// Where a calendar's incremental import stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,7 +139,16 @@ const STORED_FROM: &str = "SELECT remote_id FROM calendar_busy \
 /// Events Kalends wrote itself are never someone's busy time. An import that ran between a push
 /// and the push storing its event id may have taken one in; this takes it out again.
 const PURGE_OWN: &str = "DELETE FROM calendar_busy WHERE connection_id = $1 AND remote_id IN \
-     (SELECT remote_id FROM booking_events WHERE connection_id = $1 AND remote_id IS NOT NULL)";
+     (SELECT remote_id FROM booking_events WHERE connection_id = $1 AND remote_id IS NOT NULL) \
+     RETURNING span_start, span_end";
+
+/// Ends a delete of busy times: where they were.
+const RETURNING_SPANS: &str = "RETURNING span_start, span_end";
+
+/// The head of a read of several busy times' instants of one calendar; `IN (...)` follows from
+/// `$3` on.
+const SPANS_OF: &str = "SELECT remote_id, span_start, span_end FROM calendar_busy \
+     WHERE connection_id = $1 AND calendar_id = $2 AND remote_id IN";
 
 /// Connections whose busy-time import is due (waiting for a reconnect, or disconnected, they
 /// are never due), all moving by the configured interval.
@@ -140,13 +162,22 @@ const DUE_CALENDAR_IMPORTS: DueWork = DueWork {
 
 /// Upserts busy events in `$tx`, 64 rows a statement (a calendar's full listing holds thousands);
 /// of events with the same id the last wins, as one upsert after another would have it (one
-/// statement may not touch a row twice). Evaluates to the rows changed (0 for those stored as
-/// they are).
+/// statement may not touch a row twice). The earlier instants of those that move, as `$stored`
+/// (by remote id) has them, go to `$written.vacated`, and the rows changed (none for those
+/// stored as they are) count in `$written.changed`.
 macro_rules! upsert_busy {
-    ($tx:expr, $calendar:expr, $events:expr, $at:expr) => {{
+    ($tx:expr, $calendar:expr, $events:expr, $at:expr, $stored:expr, $written:expr) => {{
         let calendar: &BusyCalendar<'_> = $calendar;
+        let stored: &HashMap<String, Instants> = $stored;
+        let written: &mut BusyWritten = $written;
         let events = last_of_each($events);
-        let mut changed = 0;
+        for event in &events {
+            let (_, _, start, end) = columns(&event.span, calendar.zone);
+            match stored.get(&event.remote_id) {
+                Some(&was) if was != (start, end) => written.vacated.push(was),
+                Some(_) | None => {}
+            }
+        }
         for batch in super::in_batches(&events) {
             let mut upsert = sqlx::QueryBuilder::new(UPSERT_HEAD);
             upsert.push_values(batch, |mut row, event| {
@@ -166,9 +197,8 @@ macro_rules! upsert_busy {
                     .push_bind($at);
             });
             upsert.push(UPSERT_TAIL);
-            changed += upsert.build().execute(&mut *$tx).await?.rows_affected();
+            written.changed += upsert.build().execute(&mut *$tx).await?.rows_affected();
         }
-        changed
     }};
 }
 
@@ -185,63 +215,94 @@ fn last_of_each<'e>(
 }
 
 /// Deletes the calendar's busy times with the remote ids `$ids` (strings), a thousand in one
-/// statement, in `$tx`; evaluates to the rows deleted.
+/// statement, in `$tx`, into `$written`.
 macro_rules! delete_busy {
-    ($tx:expr, $calendar:expr, $ids:expr) => {{
+    ($tx:expr, $calendar:expr, $ids:expr, $written:expr) => {{
         let calendar: &BusyCalendar<'_> = $calendar;
         let ids: Vec<&str> = $ids.map(|id: &String| id.as_str()).collect();
-        let mut deleted = 0;
         for chunk in ids.chunks(super::IDS_PER_QUERY) {
-            let sql = format!("{DELETE_SOME} ({})", super::placeholders(3, chunk.len()));
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let sql = format!(
+                "{DELETE_SOME} ({}) {RETURNING_SPANS}",
+                super::placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(calendar.connection.id)
                 .bind(calendar.calendar_id);
             for id in chunk {
                 query = query.bind(*id);
             }
-            deleted += query.execute(&mut *$tx).await?.rows_affected();
+            let gone: Vec<Instants> = query.fetch_all(&mut *$tx).await?;
+            record_gone($written, gone);
         }
-        deleted
     }};
 }
 
-/// Deletes the calendar's stored occurrences (`name#RECURRENCE-ID`) of the CalDAV resources
-/// `$names`, in `$tx`; evaluates to the rows deleted.
-macro_rules! delete_occurrences {
-    ($tx:expr, $calendar:expr, $names:expr) => {{
+/// The stored instants of the calendar's busy times with the remote ids `$ids` (strings), in
+/// `$tx`, by remote id.
+macro_rules! stored_spans {
+    ($tx:expr, $calendar:expr, $ids:expr) => {{
         let calendar: &BusyCalendar<'_> = $calendar;
-        let mut deleted = 0;
+        let ids: Vec<&str> = $ids.collect();
+        let mut spans: HashMap<String, Instants> = HashMap::new();
+        for chunk in ids.chunks(super::IDS_PER_QUERY) {
+            let sql = format!("{SPANS_OF} ({})", super::placeholders(3, chunk.len()));
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(calendar.connection.id)
+                .bind(calendar.calendar_id);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> =
+                query.fetch_all(&mut *$tx).await?;
+            spans.extend(rows.into_iter().map(|(id, start, end)| (id, (start, end))));
+        }
+        spans
+    }};
+}
+
+/// Counts busy times a delete took out, and where they were.
+fn record_gone(written: &mut BusyWritten, gone: Vec<Instants>) {
+    written.changed += gone.len() as u64;
+    written.vacated.extend(gone);
+}
+
+/// Deletes the calendar's stored occurrences (`name#RECURRENCE-ID`) of the CalDAV resources
+/// `$names`, in `$tx`, into `$written`.
+macro_rules! delete_occurrences {
+    ($tx:expr, $calendar:expr, $names:expr, $written:expr) => {{
+        let calendar: &BusyCalendar<'_> = $calendar;
         for name in $names {
             let prefix = format!("{name}#");
-            let sql = "DELETE FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2 \
-                       AND substr(remote_id, 1, $3) = $4";
-            deleted += sqlx::query(sql)
+            let sql = format!(
+                "DELETE FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2 \
+                 AND substr(remote_id, 1, $3) = $4 {RETURNING_SPANS}"
+            );
+            let gone: Vec<Instants> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(calendar.connection.id)
                 .bind(calendar.calendar_id)
                 .bind(i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX))
                 .bind(&prefix)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected();
+                .fetch_all(&mut *$tx)
+                .await?;
+            record_gone($written, gone);
         }
-        deleted
     }};
 }
 
 /// Deletes the calendar's stored busy times among `$stored` (remote ids) that `$listed` (a
-/// set of remote ids) lacks, in `$tx`; evaluates to the rows deleted.
+/// set of remote ids) lacks, in `$tx`, into `$written`.
 macro_rules! delete_unlisted {
-    ($tx:expr, $calendar:expr, $stored:expr, $listed:expr) => {{
+    ($tx:expr, $calendar:expr, $stored:expr, $listed:expr, $written:expr) => {{
         let listed: &HashSet<&str> = $listed;
-        let unlisted = $stored.iter().map(|(id,)| id).filter(|id| !listed.contains(id.as_str()));
-        delete_busy!($tx, $calendar, unlisted)
+        let unlisted = $stored.filter(|id: &&String| !listed.contains(id.as_str()));
+        delete_busy!($tx, $calendar, unlisted, $written)
     }};
 }
 
 /// Stores the calendar's cursor (with the time of the full listing it follows, if it does)
-/// and takes Kalends' own events out, in `$tx`; evaluates to the rows purged.
+/// and takes Kalends' own events out, in `$tx`, into `$written`.
 macro_rules! finish_calendar {
-    ($tx:expr, $calendar:expr, $cursor:expr, $listed_at:expr, $at:expr) => {{
+    ($tx:expr, $calendar:expr, $cursor:expr, $listed_at:expr, $at:expr, $written:expr) => {{
         let calendar: &BusyCalendar<'_> = $calendar;
         let listed_at: Option<DateTime<Utc>> = $listed_at;
         sqlx::query(SET_CURSOR)
@@ -252,11 +313,9 @@ macro_rules! finish_calendar {
             .bind(listed_at)
             .execute(&mut *$tx)
             .await?;
-        sqlx::query(PURGE_OWN)
-            .bind(calendar.connection.id)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected()
+        let gone: Vec<Instants> =
+            sqlx::query_as(PURGE_OWN).bind(calendar.connection.id).fetch_all(&mut *$tx).await?;
+        record_gone($written, gone);
     }};
 }
 
@@ -284,73 +343,85 @@ impl Store {
     /// Applies an incremental change list, replaces the busy times from `later.from` on with
     /// `later.events`, and stores the cursor that follows, in one transaction: either all of
     /// it is stored or none, so a failed run asks again from the old cursor. Returns how many
-    /// stored busy times changed.
+    /// stored busy times changed, and where those removed or moved were.
     pub async fn apply_calendar_changes(
         &self,
         calendar: BusyCalendar<'_>,
         changes: &[BusyChange],
         later: LaterEvents<'_>,
         cursor: &str,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<BusyWritten, StoreError> {
         let at = now();
         let listed: HashSet<&str> = later.events.iter().map(|e| e.remote_id.as_str()).collect();
-        let changed = with_pool!(self, |pool| {
+        let busy = changes.iter().filter_map(BusyChange::busy).chain(later.events);
+        let upserted: HashSet<&str> = busy.map(|e| e.remote_id.as_str()).collect();
+        let written = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let mut changed = 0;
+            let mut written = BusyWritten::default();
+            // Where the events it may rewrite are now: those that move leave it.
+            let stored = stored_spans!(tx, &calendar, upserted.iter().copied());
             // A CalDAV resource's occurrences are stored as `name#RECURRENCE-ID`: a resource
             // changed or gone takes its stored occurrences with it (a weekly event made single
             // keeps none of them; its new content follows).
             if calendar.connection.provider == Provider::Caldav {
                 let resources = changes.iter().filter_map(BusyChange::resource);
-                changed += delete_occurrences!(tx, &calendar, resources);
+                delete_occurrences!(tx, &calendar, resources, &mut written);
             }
             // In the list's order; the events that became free next to each other go together.
             for run in changes.chunk_by(|a, b| a.freed().is_some() == b.freed().is_some()) {
-                changed += delete_busy!(tx, &calendar, run.iter().filter_map(BusyChange::freed));
-                changed += upsert_busy!(tx, &calendar, run.iter().filter_map(BusyChange::busy), at);
+                let freed = run.iter().filter_map(BusyChange::freed);
+                delete_busy!(tx, &calendar, freed, &mut written);
+                let busy = run.iter().filter_map(BusyChange::busy);
+                upsert_busy!(tx, &calendar, busy, at, &stored, &mut written);
             }
-            let stored: Vec<(String,)> = sqlx::query_as(STORED_FROM)
+            let from: Vec<(String,)> = sqlx::query_as(STORED_FROM)
                 .bind(calendar.connection.id)
                 .bind(calendar.calendar_id)
                 .bind(later.from)
                 .fetch_all(&mut *tx)
                 .await?;
-            changed += delete_unlisted!(tx, &calendar, stored, &listed);
-            changed += upsert_busy!(tx, &calendar, later.events, at);
-            changed += finish_calendar!(tx, &calendar, cursor, None, at);
+            let from = from.iter().map(|(id,)| id);
+            delete_unlisted!(tx, &calendar, from, &listed, &mut written);
+            upsert_busy!(tx, &calendar, later.events, at, &stored, &mut written);
+            finish_calendar!(tx, &calendar, cursor, None, at, &mut written);
             tx.commit().await?;
-            Ok::<_, StoreError>(changed)
+            Ok::<_, StoreError>(written)
         })?;
-        Ok(changed)
+        Ok(written)
     }
 
     /// Replaces everything stored for a calendar with a full listing, and stores the cursor that
     /// follows it (listed now), in one transaction: events that are still there keep their row
-    /// (and so their conflicts), the others go. Returns how many stored busy times changed.
+    /// (and so their conflicts), the others go. Returns how many stored busy times changed, and
+    /// where those removed or moved were.
     pub async fn replace_calendar_busy(
         &self,
         calendar: BusyCalendar<'_>,
         events: &[CalendarBusyEvent],
         cursor: &str,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<BusyWritten, StoreError> {
         let at = now();
         let listed: HashSet<&str> = events.iter().map(|e| e.remote_id.as_str()).collect();
-        let changed = with_pool!(self, |pool| {
+        let written = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let stored: Vec<(String,)> = sqlx::query_as(
-                "SELECT remote_id FROM calendar_busy WHERE connection_id = $1 AND calendar_id = $2",
+            let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+                "SELECT remote_id, span_start, span_end FROM calendar_busy \
+                 WHERE connection_id = $1 AND calendar_id = $2",
             )
             .bind(calendar.connection.id)
             .bind(calendar.calendar_id)
             .fetch_all(&mut *tx)
             .await?;
-            let mut changed = delete_unlisted!(tx, &calendar, stored, &listed);
-            changed += upsert_busy!(tx, &calendar, events, at);
-            changed += finish_calendar!(tx, &calendar, cursor, Some(at), at);
+            let stored: HashMap<String, Instants> =
+                rows.into_iter().map(|(id, start, end)| (id, (start, end))).collect();
+            let mut written = BusyWritten::default();
+            delete_unlisted!(tx, &calendar, stored.keys(), &listed, &mut written);
+            upsert_busy!(tx, &calendar, events, at, &stored, &mut written);
+            finish_calendar!(tx, &calendar, cursor, Some(at), at, &mut written);
             tx.commit().await?;
-            Ok::<_, StoreError>(changed)
+            Ok::<_, StoreError>(written)
         })?;
-        Ok(changed)
+        Ok(written)
     }
 
     /// Forgets the busy times and cursors of the connection's calendars other than `keep` (no

@@ -58,7 +58,9 @@ pub use alerts::Alert;
 pub use api_keys::{ApiKeyInfo, Revocation};
 pub use booking_events::{BookingEvent, EventState, LEFT_DELETED, SyncedEvent};
 pub use bookings::{BookingFilter, Written};
-pub use calendar_busy::{BusyCalendar, BusyChange, CalendarBusyEvent, CalendarCursor, LaterEvents};
+pub use calendar_busy::{
+    BusyCalendar, BusyChange, BusyWritten, CalendarBusyEvent, CalendarCursor, LaterEvents,
+};
 pub use channels::{Channel, NewChannel};
 pub use checklist_reminders::{PlatformFigures, Reminder};
 pub use checklists::{ChecklistItem, ItemFilter, Listing, Mark, NewListing, RefreshPolicy};

@@ -386,7 +386,8 @@ async fn a_new_connection_is_imported_at_once_and_a_booking_over_a_busy_time_is_
 /// Di keeps half an hour free after each appointment. A massage is booked from 10:00 to 11:00;
 /// Di then puts a call at 11:15 in her own calendar. The import flags the massage at once (a
 /// rule conflict: no overlap, the times do not touch); Di moves the call to the afternoon, and
-/// the next import resolves it.
+/// the next import resolves it. So does moving it two months on (far beyond any buffer's reach
+/// of where it went), deleting it, and moving it away while the calendar is listed in full.
 async fn a_busy_time_put_in_an_appointments_buffer_is_flagged_at_the_import_and_cleared_when_moved(
     db: Db,
 ) {
@@ -411,6 +412,26 @@ async fn a_busy_time_put_in_an_appointments_buffer_is_flagged_at_the_import_and_
     staff.edit(&app, &call, staff.event("Call", at(3, 15), 1, json!({}))).await;
     staff.import_now(&app).await;
     assert!(api.conflicts("open").await.unwrap().is_empty());
+
+    let in_buffer = || staff.event("Call", quarter_past, 1, json!({}));
+    let two_months_on = || staff.event("Call", at(63, 15), 1, json!({}));
+    let open_after_import = async || {
+        staff.import_now(&app).await;
+        api.conflicts("open").await.unwrap().len()
+    };
+    staff.edit(&app, &call, in_buffer()).await;
+    assert_eq!(open_after_import().await, 1, "the call is back in the buffer");
+    staff.edit(&app, &call, two_months_on()).await;
+    assert_eq!(open_after_import().await, 0, "the call moved two months on");
+    staff.edit(&app, &call, in_buffer()).await;
+    assert_eq!(open_after_import().await, 1, "the call is back in the buffer");
+    staff.delete(&app, &call).await;
+    assert_eq!(open_after_import().await, 0, "the call deleted");
+    let call = staff.seed(&app, in_buffer()).await;
+    assert_eq!(open_after_import().await, 1, "a new call in the buffer");
+    staff.invalidate_cursors(&app).await;
+    staff.edit(&app, &call, two_months_on()).await;
+    assert_eq!(open_after_import().await, 0, "the call moved away, the calendar listed in full");
     app.stop().await;
 }
 
