@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
+use crate::domain::span_instants;
 use crate::domain::{EndDateIs, ImportAs, ImportSettings, Platform, RunCounts, TimeZone};
 use chrono::{DateTime, Utc};
 use kalends_ical::{BusyItem, ItemDetails, ItemKind, Span};
@@ -249,15 +250,17 @@ impl Diff<'_> {
         stored: &[StoredItem],
         zone: TimeZone,
     ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        if self.removed.is_empty() && self.updated.is_empty() {
+            // Most runs: nothing changed, or only items added (a first import).
+            return Vec::new();
+        }
         let by_id: HashMap<Uuid, &StoredItem> = stored.iter().map(|s| (s.id, s)).collect();
         let moved = self
             .updated
             .iter()
             .filter(|(id, item)| by_id.get(id).is_some_and(|s| s.span != item.span));
         let ids = self.removed.iter().chain(moved.map(|(id, _)| id));
-        ids.filter_map(|id| by_id.get(id))
-            .map(|s| (span_start(&s.span, zone), span_end(&s.span, zone)))
-            .collect()
+        ids.filter_map(|id| by_id.get(id)).map(|s| span_instants(&s.span, zone)).collect()
     }
 
     /// Whether it adds, rewrites, removes or marks an item.
@@ -367,20 +370,9 @@ pub fn failing(
     }
 }
 
-/// When a span starts, all-day spans at midnight in `zone`.
-fn span_start(span: &Span, zone: TimeZone) -> DateTime<Utc> {
-    match *span {
-        Span::Timed { start, .. } => start,
-        Span::AllDay { start, .. } => crate::domain::local_midnight(start, zone),
-    }
-}
-
 /// When a span ends, all-day spans at midnight in `zone`.
 fn span_end(span: &Span, zone: TimeZone) -> DateTime<Utc> {
-    match *span {
-        Span::Timed { end, .. } => end,
-        Span::AllDay { end, .. } => crate::domain::local_midnight(end, zone),
-    }
+    span_instants(span, zone).1
 }
 
 /// Applies an import's settings to the items read from its feed, in place: what each item is

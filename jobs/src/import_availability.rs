@@ -42,7 +42,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Months, Utc};
-use kalends_core::domain::{Connection, ConnectionStatus, Owner, Tenant, TimeZone, local_midnight};
+use kalends_core::domain::{Connection, ConnectionStatus, Owner, Tenant, TimeZone, span_instants};
 use kalends_ical::Span;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{BusyInterval, Change, ChangeSet, EventKey, Provider};
@@ -523,10 +523,7 @@ fn busy_event(
         return None;
     }
     let span = event.time;
-    let (start, end) = match span {
-        Span::AllDay { start, end } => (local_midnight(start, zone), local_midnight(end, zone)),
-        Span::Timed { start, end } => (start, end),
-    };
+    let (start, end) = span_instants(&span, zone);
     if end < start {
         return None;
     }

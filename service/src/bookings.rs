@@ -221,10 +221,8 @@ pub async fn replace(
     new: NewBooking,
     overlap: Overlap,
 ) -> Result<Booking, StoreError> {
+    // Read at any version: the write refuses one other than `expected_version`.
     let current = store.booking(tenant.id, id).await?;
-    if current.version != expected_version {
-        return Err(StoreError::VersionConflict);
-    }
     let rewrite = Rewrite { moved: Moved::NEW, ..Rewrite::between(&current.data, &new) };
     let replacing = Replacing { version: expected_version, rewrite: rewrite.clone() };
     let booking = write_replacement(store, tenant, id, replacing, new, overlap).await?;

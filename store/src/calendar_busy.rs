@@ -170,32 +170,35 @@ macro_rules! upsert_busy {
         let calendar: &BusyCalendar<'_> = $calendar;
         let stored: &HashMap<String, Instants> = $stored;
         let written: &mut BusyWritten = $written;
-        let events = last_of_each($events);
-        for event in &events {
-            let (_, _, start, end) = columns(&event.span, calendar.zone);
+        let rows: Vec<_> = last_of_each($events)
+            .into_iter()
+            .map(|event| (event, columns(&event.span, calendar.zone)))
+            .collect();
+        for (event, (_, _, start, end)) in &rows {
             match stored.get(&event.remote_id) {
-                Some(&was) if was != (start, end) => written.vacated.push(was),
+                Some(&was) if was != (*start, *end) => written.vacated.push(was),
                 Some(_) | None => {}
             }
         }
-        for batch in super::in_batches(&events) {
+        for batch in super::in_batches(&rows) {
             let mut upsert = sqlx::QueryBuilder::new(UPSERT_HEAD);
-            upsert.push_values(batch, |mut row, event| {
-                let (start_date, end_date, span_start, span_end) =
-                    columns(&event.span, calendar.zone);
-                row.push_bind(Uuid::now_v7())
-                    .push_bind(calendar.connection.tenant_id)
-                    .push_bind(calendar.connection.id)
-                    .push_bind(calendar.connection.staff_id)
-                    .push_bind(calendar.calendar_id.to_owned())
-                    .push_bind(event.remote_id.clone())
-                    .push_bind(event.summary.clone())
-                    .push_bind(start_date)
-                    .push_bind(end_date)
-                    .push_bind(span_start)
-                    .push_bind(span_end)
-                    .push_bind($at);
-            });
+            upsert.push_values(
+                batch,
+                |mut row, &(event, (start_date, end_date, span_start, span_end))| {
+                    row.push_bind(Uuid::now_v7())
+                        .push_bind(calendar.connection.tenant_id)
+                        .push_bind(calendar.connection.id)
+                        .push_bind(calendar.connection.staff_id)
+                        .push_bind(calendar.calendar_id.to_owned())
+                        .push_bind(event.remote_id.clone())
+                        .push_bind(event.summary.clone())
+                        .push_bind(start_date)
+                        .push_bind(end_date)
+                        .push_bind(span_start)
+                        .push_bind(span_end)
+                        .push_bind($at);
+                },
+            );
             upsert.push(UPSERT_TAIL);
             written.changed += upsert.build().execute(&mut *$tx).await?.rows_affected();
         }

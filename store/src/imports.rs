@@ -12,7 +12,7 @@ use super::tenants::TenantRow;
 use super::{HeldUntil, Lease, Page, Store, StoreError, corrupt, now, with_pool, with_read_pool};
 use kalends_core::domain::{
     EndDateIs, Hold, Import, ImportAs, ImportRun, ImportSettings, ImportStatus, NewImport,
-    OnMissing, Owner, Platform, RunCounts, RunOutcome, Tenant, TimeZone, local_midnight,
+    OnMissing, Owner, Platform, RunCounts, RunOutcome, Tenant, TimeZone, span_instants,
 };
 use kalends_core::imports::{self, ImportedItem, StoredItem};
 use kalends_core::job::Job;
@@ -942,11 +942,10 @@ pub(super) fn columns(
     span: &Span,
     zone: TimeZone,
 ) -> (Option<NaiveDate>, Option<NaiveDate>, DateTime<Utc>, DateTime<Utc>) {
+    let (span_start, span_end) = span_instants(span, zone);
     match *span {
-        Span::AllDay { start, end } => {
-            (Some(start), Some(end), local_midnight(start, zone), local_midnight(end, zone))
-        }
-        Span::Timed { start, end } => (None, None, start, end),
+        Span::AllDay { start, end } => (Some(start), Some(end), span_start, span_end),
+        Span::Timed { .. } => (None, None, span_start, span_end),
     }
 }
 

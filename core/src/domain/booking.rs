@@ -166,6 +166,14 @@ pub fn local_midnight(day: NaiveDate, zone: TimeZone) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN))
 }
 
+/// The instants an imported item's `span` takes, all-day days from midnight in `zone`.
+pub fn span_instants(span: &Span, zone: TimeZone) -> (DateTime<Utc>, DateTime<Utc>) {
+    match *span {
+        Span::Timed { start, end } => (start, end),
+        Span::AllDay { start, end } => (local_midnight(start, zone), local_midnight(end, zone)),
+    }
+}
+
 /// The customer of a booking.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {

@@ -13,7 +13,7 @@ mod values;
 
 pub use booking::{
     Booking, BookingSpan, BookingStatus, Customer, MAX_BOOKING_DAYS, NewBooking, SpanError,
-    local_midnight,
+    local_midnight, span_instants,
 };
 pub use connections::{
     Connection, ConnectionCalendar, ConnectionStatus, ConnectionTokens, Provider,
