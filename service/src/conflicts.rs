@@ -54,42 +54,50 @@ pub async fn after_booking_change(
     }
 }
 
-/// Judges the bookings of `owner` still to end again after its rules changed: each gets the
-/// rule conflicts of `owner`'s new rules it breaks and loses those it no longer breaks (the
-/// rules of its other owners did not change). The notice and the window stand as they were found
-/// (the bookings did not move: [`Moved::standing`]). The bookings are read 500 to a page, the
-/// owner's busy items around all of them and its open rule conflicts once, and what changed is
-/// written 500 bookings to a transaction. Failures are logged, as after a booking change: the
-/// rules are saved either way, and each booking's next change judges it again.
+/// Judges the bookings of `owner` still to end again after its rules changed
+/// ([`judge_bookings_ahead`]). Failures are logged: the rules are saved either way, and each
+/// booking's next change judges it again.
 pub async fn after_rules_change(store: &Store, tenant: &Tenant, owner: Owner) {
-    let result = async {
-        let owned = store.owner_rules(tenant, owner).await?;
-        let now = Utc::now();
-        let ahead = bookings_ahead(store, tenant, &owned, now).await?;
-        let around = busy_around(store, tenant.id, &owned, &ahead).await?;
-        let mut open: HashMap<Uuid, Vec<OpenConflict>> = HashMap::new();
-        for conflict in store.open_conflicts(ConflictReach::OwnerRules(tenant.id, owner)).await? {
-            if let Some(id) = conflict.rule_booking() {
-                open.entry(id).or_default().push(conflict);
-            }
-        }
-        for page in ahead.chunks(PAGE) {
-            let mut found = Vec::new();
-            let mut reached = Vec::new();
-            for booking in page {
-                found.extend(judge_ahead(&owned, now, booking, &around));
-                // Its conflicts (not those of bookings that ended), less those that stand.
-                let standing = booking.moved.standing(booking.candidate.all_day);
-                let gone = open.remove(&booking.candidate.item.id).unwrap_or_default();
-                reached.extend(gone.into_iter().filter(|c| !c.is_rule_of(owner, &standing)));
-            }
-            apply(store, tenant.id, reached, found).await?;
-        }
-        Ok::<_, StoreError>(())
-    };
-    if let Err(error) = result.await {
+    if let Err(error) = judge_bookings_ahead(store, tenant, owner).await {
         tracing::error!(?owner, %error, "its bookings could not be judged again after a change of rules");
     }
+}
+
+/// Judges the bookings of `owner` still to end again under its rules as they are now (after
+/// they changed, or the zone they are counted in did): each gets the rule conflicts of
+/// `owner`'s rules it breaks and loses those it no longer breaks (the rules of its other owners
+/// are not looked at). The notice and the window stand as they were found (the bookings did not
+/// move: [`Moved::standing`]). The bookings are read 500 to a page, the owner's busy items
+/// around all of them and its open rule conflicts once, and what changed is written 500
+/// bookings to a transaction.
+pub async fn judge_bookings_ahead(
+    store: &Store,
+    tenant: &Tenant,
+    owner: Owner,
+) -> Result<(), StoreError> {
+    let owned = store.owner_rules(tenant, owner).await?;
+    let now = Utc::now();
+    let ahead = bookings_ahead(store, tenant, &owned, now).await?;
+    let around = busy_around(store, tenant.id, &owned, &ahead).await?;
+    let mut open: HashMap<Uuid, Vec<OpenConflict>> = HashMap::new();
+    for conflict in store.open_conflicts(ConflictReach::OwnerRules(tenant.id, owner)).await? {
+        if let Some(id) = conflict.rule_booking() {
+            open.entry(id).or_default().push(conflict);
+        }
+    }
+    for page in ahead.chunks(PAGE) {
+        let mut found = Vec::new();
+        let mut reached = Vec::new();
+        for booking in page {
+            found.extend(judge_ahead(&owned, now, booking, &around));
+            // Its conflicts (not those of bookings that ended), less those that stand.
+            let standing = booking.moved.standing(booking.candidate.all_day);
+            let gone = open.remove(&booking.candidate.item.id).unwrap_or_default();
+            reached.extend(gone.into_iter().filter(|c| !c.is_rule_of(owner, &standing)));
+        }
+        apply(store, tenant.id, reached, found).await?;
+    }
+    Ok(())
 }
 
 /// Bookings to a page read, and to a transaction written, by a change of rules.

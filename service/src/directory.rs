@@ -56,14 +56,14 @@ pub async fn update_resource(
 }
 
 /// After a zone changed (a resource's, a staff member's or the business's): every whole-day item
-/// of the tenant is placed at midnight in its owner's zone as it is now, and the owners whose
-/// items moved (with `recheck`, those an earlier run moved) have their overlaps looked at
-/// again. Run by the `place_whole_days` job, which the change queues; a tenant deleted meanwhile
-/// has nothing to place. The moves are committed before the overlaps are looked at, so when
-/// that fails, the owners not looked at yet go into a job of their own, a little later (a
-/// retry of this one would find nothing to move). The items are placed a page at a time; when
-/// a page fails for a moment (the database busy), the job placing the rest carries the owners
-/// moved so far.
+/// of the tenant is placed at midnight in its owner's zone as it is now, the owners whose items
+/// moved (with `recheck`, those an earlier run moved) have their overlaps looked at again, and
+/// the bookings ahead of every owner with rules are judged by them again. Run by the
+/// `place_whole_days` job, which the change queues; a tenant deleted meanwhile has nothing to
+/// place. The moves are committed before the overlaps are looked at, so when that fails, the
+/// owners not looked at yet go into a job of their own, a little later (a retry of this one
+/// would find nothing to move). The items are placed a page at a time; when a page fails for a
+/// moment (the database busy), the job placing the rest carries the owners moved so far.
 pub async fn place_whole_days(
     store: &Store,
     tenant_id: Uuid,
@@ -98,6 +98,16 @@ pub async fn place_whole_days(
         if let Err(e) = crate::conflicts::recheck_owner(store, tenant_id, owner).await {
             tracing::warn!(error = %e, "looking at overlaps after moving whole days failed");
             return place_later(store, tenant_id, owners[done..].to_vec()).await;
+        }
+    }
+    // Rules are counted in their owner's zone too (a stay's nights, opening hours): the bookings
+    // ahead of every owner with rules are judged again, whichever zone moved. A failure here is
+    // the job's to retry: its next run moves nothing and judges them all again.
+    for owner in store.ruled_owners(tenant_id).await? {
+        match crate::conflicts::judge_bookings_ahead(store, &tenant, owner).await {
+            // Removed meanwhile: nothing of theirs to judge.
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -198,6 +198,26 @@ impl Store {
         Ok(ids.into_iter().map(Owner::Resource).collect())
     }
 
+    /// The resources and staff members of a tenant that have rules set, resources first: the
+    /// owners whose bookings a change of zone may make break a rule, or stop breaking one.
+    pub async fn ruled_owners(&self, tenant_id: Uuid) -> Result<Vec<Owner>, StoreError> {
+        let rows: Vec<(Uuid, String)> = with_read_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, 'resource' FROM resources WHERE tenant_id = $1 AND rules IS NOT NULL \
+                 UNION ALL \
+                 SELECT id, 'staff' FROM staff WHERE tenant_id = $1 AND rules IS NOT NULL",
+            )
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        let owner = |(id, kind): (Uuid, String)| match kind.as_str() {
+            "resource" => Owner::Resource(id),
+            _ => Owner::Staff(id),
+        };
+        Ok(rows.into_iter().map(owner).collect())
+    }
+
     /// Replaces the rules of a resource or staff member ([`StoreError::NotFound`] when it is not
     /// the tenant's). Bookings already saved keep their place; the next change of each is judged
     /// by the new rules.

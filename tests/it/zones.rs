@@ -1,6 +1,7 @@
 //! Time zones changed after the fact: whole days (stays, blocks, imported reservations, calendar
 //! busy days) are counted from midnight in their owner's zone, so a change of that zone moves
-//! every whole-day item stored for the owner, and what they overlap with is looked at again.
+//! every whole-day item stored for the owner, and what they overlap with is looked at again;
+//! the rules counted in that zone (opening hours) judge the bookings ahead again.
 
 use kalends::api::blocks::BlockIn;
 use kalends::api::bookings::BookingIn;
@@ -295,6 +296,44 @@ async fn a_business_with_more_stays_than_a_page_moves_every_one(db: Db) {
     app.stop().await;
 }
 
+/// The open rule conflicts, as (rule, booking id) pairs.
+async fn open_rules(api: &Api<'_>) -> Vec<(String, Uuid)> {
+    let open = api.conflicts("open").await.unwrap().into_iter();
+    open.filter_map(|c| Some((c.rule?, c.items.first()?.id))).collect()
+}
+
+/// Ann (no zone of her own) opens from 09:00 to 12:00 on Mondays, counted in the business's
+/// zone. An appointment at 09:30 UTC is 10:30 in Paris, inside them. The business moves to New
+/// York, where it is 04:30: outside them, it is flagged as a booking written then would be;
+/// moving back to Paris clears it.
+async fn opening_hours_follow_the_business_zone_and_an_appointment_they_no_longer_cover_is_flagged(
+    db: Db,
+) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    api.patch_settings(json!({"time_zone": "Europe/Paris"})).await.unwrap();
+    let ann = api.create_staff(&StaffIn { name: "Ann".into(), ..StaffIn::default() }).await;
+    let ann = ann.unwrap().id;
+    let hours = json!({"weekly_hours": {"mon": [["09:00", "12:00"]]}});
+    api.send::<serde_json::Value>("PUT", &format!("/api/v1/staff/{ann}/rules"), Some(hours), 200)
+        .await
+        .unwrap();
+    let massage = timed("Massage", None, vec![ann], "2030-01-07T09:30:00Z", "2030-01-07T10:00:00Z");
+    let massage = api.create_booking(&massage).await.unwrap().id;
+    app.settle().await;
+    assert_eq!(open_rules(&api).await, [], "10:30 in Paris is inside the hours");
+
+    api.patch_settings(json!({"time_zone": "America/New_York"})).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_rules(&api).await, [("weekly_hours".to_owned(), massage)], "04:30 in New York");
+
+    api.patch_settings(json!({"time_zone": "Europe/Paris"})).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_rules(&api).await, [], "back inside the hours");
+    app.stop().await;
+}
+
 on_both_databases!(
     a_block_moved_in_place_changes_the_feeds_etag,
     a_room_without_a_zone_of_its_own_counts_its_days_where_its_house_is,
@@ -302,4 +341,5 @@ on_both_databases!(
     a_staff_members_whole_day_moves_with_the_business_zone_and_refuses_a_checked_overlap,
     whole_days_move_with_their_owners_time_zone_and_their_overlaps_follow,
     an_imported_reservation_moves_with_its_rooms_time_zone,
+    opening_hours_follow_the_business_zone_and_an_appointment_they_no_longer_cover_is_flagged,
 );
