@@ -439,8 +439,7 @@ pub async fn after_busy_change(
 }
 
 /// [`after_busy_change`] after busy items of `owner` only went, from anywhere (an import
-/// deleted or its missing items removed, a calendar disconnected): nothing placed to judge
-/// bookings near.
+/// deleted, a calendar disconnected): nothing placed to judge bookings near.
 pub async fn after_busy_gone(
     store: &Store,
     tenant_id: Uuid,

@@ -12,6 +12,7 @@ use kalends_core::alerts::{AlertDraft, AlertRule, seconds};
 use kalends_core::config::AlertsConfig;
 use kalends_core::domain::{
     Import, ImportRun, ImportStatus, NewImport, OnMissing, Owner, RunCounts, RunOutcome, Tenant,
+    span_instants,
 };
 use kalends_core::imports;
 use kalends_core::imports::Diff;
@@ -616,7 +617,12 @@ async fn remove_confirmed(
     };
     let ids: Vec<Uuid> = gone.iter().map(|s| s.id).collect();
     let removed = store.remove_missing_items(tenant_id, import.id, &ids, &events, &owed).await?;
-    after_busy_gone(store, tenant_id, import.data.owner).await?;
+    // Only the rule conflicts near where the removed items were may have been theirs.
+    let tenant = store.tenant(tenant_id).await?;
+    let zone = store.owner_zone(&tenant, import.data.owner).await?;
+    let went: Vec<_> = gone.iter().map(|item| span_instants(&item.span, zone)).collect();
+    let (placed, gone) = (Placed::At(&[]), Gone::From(&went));
+    after_busy_change(store, &tenant, import.data.owner, placed, gone).await?;
     Ok(removed)
 }
 

@@ -234,6 +234,47 @@ async fn an_item_gone_from_a_keeping_feed_stays_marked_until_the_owner_confirms(
     app.stop().await;
 }
 
+/// A room keeps a night free after each stay. Airbnb sells the night a direct stay ends on, then
+/// drops the reservation from its feed, which the room's import keeps until the owner confirms
+/// it gone. The direct stay's rule conflict stays open while that night is kept, and resolves
+/// once the owner confirms.
+async fn a_rule_conflict_a_kept_reservation_caused_resolves_when_the_owner_confirms_it_gone(
+    db: Db,
+) {
+    let app = with_webhooks_and_local_feeds(db).await;
+    let (_, key) = app.tenant().await;
+    let (browser, _, csrf) = signed_in_as(&app, &key).await;
+    let api = app.api(&key);
+    let room = resource(&app, &key).await;
+    let rules = Some(json!({"turnover_days": 1}));
+    api.send::<Value>("PUT", &format!("/api/v1/resources/{room}/rules"), rules, 200).await.unwrap();
+    let both = [reservation("a@airbnb.com", 60, 62), reservation("b@airbnb.com", 20, 23)];
+    let airbnb = Platform::start(calendar(&both)).await;
+    let import = register(&app, &key, room, &airbnb.url()).await;
+    patch(&app, &key, &import, json!({"on_missing": "keep_and_alert"})).await;
+    run(&app, &key, &import).await.unwrap();
+    let direct = json!({"title": "Direct", "resource_id": room, "start_date": in_days(18),
+        "end_date": in_days(20)});
+    api.send::<Value>("POST", "/api/v1/bookings", Some(direct), 201).await.unwrap();
+    let rules_open = || async {
+        let open = api.conflicts("open").await.unwrap();
+        open.into_iter().filter_map(|c| c.rule).collect::<Vec<_>>()
+    };
+    assert_eq!(rules_open().await, ["turnover_days"], "Airbnb's guest arrives as the stay ends");
+
+    airbnb.set(calendar(&both[..1]));
+    run(&app, &key, &import).await.unwrap();
+    assert_eq!(rules_open().await, ["turnover_days"], "the night is kept until confirmed");
+    let listed = items(&app, &key, &import).await;
+    let gone = listed.iter().find(|i| i["missing_since"].is_string()).expect("b is missing");
+    let item_id = gone["id"].as_str().unwrap();
+    let page_path = format!("/dashboard/imports/{import}/confirm-missing");
+    let confirmed = browser.post(&page_path, &[("csrf", &csrf), ("item_id", item_id)]).await;
+    assert!(confirmed.location().contains("notice=missing-removed"), "{}", confirmed.location());
+    assert_eq!(rules_open().await, Vec::<String>::new(), "the turnover night is free again");
+    app.stop().await;
+}
+
 async fn the_items_list_pages_and_keeps_to_the_window_asked(db: Db) {
     let app = app_allowing_local_feeds(db).await;
     let (_, key) = app.tenant().await;
@@ -443,6 +484,7 @@ async fn booking_com_and_vrbo_reservations_are_listed_with_their_numbers_links_a
 }
 
 on_both_databases!(
+    a_rule_conflict_a_kept_reservation_caused_resolves_when_the_owner_confirms_it_gone,
     a_feed_that_answers_a_login_page_redirects_to_one_or_stops_answering_fails_and_removes_nothing,
     booking_com_and_vrbo_reservations_are_listed_with_their_numbers_links_and_guests,
     an_airbnb_reservation_is_listed_and_shown_on_the_timeline_with_its_code_link_and_phone_digits,
