@@ -108,8 +108,9 @@ pub enum Job {
         import_id: Uuid,
     },
     /// Place every whole-day item of the tenant at midnight in its owner's zone as it is now,
-    /// and look at the overlaps of the owners whose items moved: a zone changed (a resource's,
-    /// a staff member's or the business's).
+    /// look at the overlaps of the owners whose items moved, and judge the bookings ahead of
+    /// every owner with rules again: a zone changed (a resource's, a staff member's or the
+    /// business's).
     PlaceWholeDays {
         /// The tenant whose zones changed.
         tenant_id: Uuid,

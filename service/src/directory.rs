@@ -101,13 +101,22 @@ pub async fn place_whole_days(
         }
     }
     // Rules are counted in their owner's zone too (a stay's nights, opening hours): the bookings
-    // ahead of every owner with rules are judged again, whichever zone moved. A failure here is
-    // the job's to retry: its next run moves nothing and judges them all again.
+    // ahead of every owner with rules are judged again, whichever zone moved, in the zones as
+    // they are now (the business's may have changed again during the move). A failure for the
+    // moment is the job's to retry: its next run moves nothing and judges them all again.
+    let tenant = match store.tenant(tenant_id).await {
+        Err(StoreError::NotFound) => return Ok(()),
+        other => other?,
+    };
     for owner in store.ruled_owners(tenant_id).await? {
         match crate::conflicts::judge_bookings_ahead(store, &tenant, owner).await {
             // Removed meanwhile: nothing of theirs to judge.
             Ok(()) | Err(StoreError::NotFound) => {}
-            Err(e) => return Err(e),
+            Err(e @ (StoreError::Database(_) | StoreError::VersionConflict)) => return Err(e),
+            // One owner's rules that cannot be read must not keep the others from being judged.
+            Err(error) => tracing::error!(
+                ?owner, %error, "its bookings could not be judged again after a change of zone"
+            ),
         }
     }
     Ok(())

@@ -205,7 +205,8 @@ impl Store {
             sqlx::query_as(
                 "SELECT id, 'resource' FROM resources WHERE tenant_id = $1 AND rules IS NOT NULL \
                  UNION ALL \
-                 SELECT id, 'staff' FROM staff WHERE tenant_id = $1 AND rules IS NOT NULL",
+                 SELECT id, 'staff' FROM staff WHERE tenant_id = $1 AND rules IS NOT NULL \
+                 ORDER BY 2, 1",
             )
             .bind(tenant_id)
             .fetch_all(pool)

@@ -13,7 +13,9 @@ use uuid::Uuid;
 use crate::hardening_imports::{
     Platform, app_allowing_local_feeds, calendar, in_days, register, reservation, resource, run,
 };
-use crate::helpers::{Api, Db, TempDir, TestApp, booking_in, config, on_both_databases};
+use crate::helpers::{
+    Api, Db, TempDir, TestApp, booking_in, config, execute_with_id, on_both_databases,
+};
 
 /// The open conflicts, as (where the items overlap) pairs of RFC 3339 instants.
 async fn open_overlaps(api: &Api<'_>) -> Vec<(String, String)> {
@@ -302,6 +304,19 @@ async fn open_rules(api: &Api<'_>) -> Vec<(String, Uuid)> {
     open.filter_map(|c| Some((c.rule?, c.items.first()?.id))).collect()
 }
 
+/// Ann (no zone of her own), open from 09:00 to 12:00 on Mondays, and her massage on Monday 7
+/// January 2030 at 09:30 UTC; the massage's id.
+async fn massage_in_ann_s_hours(api: &Api<'_>) -> Uuid {
+    let ann = api.create_staff(&StaffIn { name: "Ann".into(), ..StaffIn::default() }).await;
+    let ann = ann.unwrap().id;
+    let hours = json!({"weekly_hours": {"mon": [["09:00", "12:00"]]}});
+    api.send::<serde_json::Value>("PUT", &format!("/api/v1/staff/{ann}/rules"), Some(hours), 200)
+        .await
+        .unwrap();
+    let massage = timed("Massage", None, vec![ann], "2030-01-07T09:30:00Z", "2030-01-07T10:00:00Z");
+    api.create_booking(&massage).await.unwrap().id
+}
+
 /// Ann (no zone of her own) opens from 09:00 to 12:00 on Mondays, counted in the business's
 /// zone. An appointment at 09:30 UTC is 10:30 in Paris, inside them. The business moves to New
 /// York, where it is 04:30: outside them, it is flagged as a booking written then would be;
@@ -313,14 +328,7 @@ async fn opening_hours_follow_the_business_zone_and_an_appointment_they_no_longe
     let (_, key) = app.tenant().await;
     let api = app.api(&key);
     api.patch_settings(json!({"time_zone": "Europe/Paris"})).await.unwrap();
-    let ann = api.create_staff(&StaffIn { name: "Ann".into(), ..StaffIn::default() }).await;
-    let ann = ann.unwrap().id;
-    let hours = json!({"weekly_hours": {"mon": [["09:00", "12:00"]]}});
-    api.send::<serde_json::Value>("PUT", &format!("/api/v1/staff/{ann}/rules"), Some(hours), 200)
-        .await
-        .unwrap();
-    let massage = timed("Massage", None, vec![ann], "2030-01-07T09:30:00Z", "2030-01-07T10:00:00Z");
-    let massage = api.create_booking(&massage).await.unwrap().id;
+    let massage = massage_in_ann_s_hours(&api).await;
     app.settle().await;
     assert_eq!(open_rules(&api).await, [], "10:30 in Paris is inside the hours");
 
@@ -334,7 +342,27 @@ async fn opening_hours_follow_the_business_zone_and_an_appointment_they_no_longe
     app.stop().await;
 }
 
+/// A room whose stored rules no longer read (written by hand out of range) is logged and passed
+/// over when the business's zone changes: Ann's opening hours are judged all the same.
+async fn an_owner_whose_rules_no_longer_read_does_not_keep_the_others_from_being_judged(db: Db) {
+    let app = TestApp::start(db, false).await;
+    let (_, key) = app.tenant().await;
+    let api = app.api(&key);
+    api.patch_settings(json!({"time_zone": "Europe/Paris"})).await.unwrap();
+    let room = ResourceIn { name: "Loft".into(), ..ResourceIn::default() };
+    let room = api.create_resource(&room).await.unwrap().id;
+    let broken = "UPDATE resources SET rules = '{\"turnover_days\": 99}' WHERE id = $1";
+    assert_eq!(execute_with_id(&app.store, broken, room).await, 1);
+    let massage = massage_in_ann_s_hours(&api).await;
+
+    api.patch_settings(json!({"time_zone": "America/New_York"})).await.unwrap();
+    app.settle().await;
+    assert_eq!(open_rules(&api).await, [("weekly_hours".to_owned(), massage)], "04:30 in New York");
+    app.stop().await;
+}
+
 on_both_databases!(
+    an_owner_whose_rules_no_longer_read_does_not_keep_the_others_from_being_judged,
     a_block_moved_in_place_changes_the_feeds_etag,
     a_room_without_a_zone_of_its_own_counts_its_days_where_its_house_is,
     a_business_with_more_stays_than_a_page_moves_every_one,
