@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use crate::domain::span_instants;
 use crate::domain::{EndDateIs, ImportAs, ImportSettings, Platform, RunCounts, TimeZone};
+use crate::domain::{Instants, span_instants};
 use chrono::{DateTime, Utc};
 use kalends_ical::{BusyItem, ItemDetails, ItemKind, Span};
 use uuid::Uuid;
@@ -245,11 +245,7 @@ impl Diff<'_> {
     /// marked missing stays busy. One rewritten in place is not here: a new title changes no
     /// rule, and a reservation become a block (which a turnover does not count) is judged
     /// where it is, with what the run placed.
-    pub fn vacated(
-        &self,
-        stored: &[StoredItem],
-        zone: TimeZone,
-    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    pub fn vacated(&self, stored: &[StoredItem], zone: TimeZone) -> Vec<Instants> {
         if self.removed.is_empty() && self.updated.is_empty() {
             // Most runs: nothing changed, or only items added (a first import).
             return Vec::new();

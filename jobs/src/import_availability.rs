@@ -42,7 +42,9 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Months, Utc};
-use kalends_core::domain::{Connection, ConnectionStatus, Owner, Tenant, TimeZone, span_instants};
+use kalends_core::domain::{
+    Connection, ConnectionStatus, Instants, Owner, Tenant, TimeZone, span_instants,
+};
 use kalends_ical::Span;
 use kalends_providers::ProviderError;
 use kalends_providers::calendar::{BusyInterval, Change, ChangeSet, EventKey, Provider};
@@ -145,7 +147,7 @@ struct Imported {
     changed: u64,
     full_syncs: usize,
     /// Where busy times of the calendars read went from (removed, or moved away).
-    vacated: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    vacated: Vec<Instants>,
     /// Each chosen calendar that could not be read for good (gone, refused, too heavy to
     /// read): its name, and why.
     unread: Vec<(String, ConnectionError)>,

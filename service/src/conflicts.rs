@@ -13,8 +13,7 @@ use kalends_core::domain::{Booking, BookingStatus, Owner, Tenant, TimeZone};
 use kalends_store::{ConflictReach, Detection, ImportedBy, OwnerRules};
 use kalends_store::{Store, StoreError};
 
-/// A start and an end instant.
-pub type Instants = (DateTime<Utc>, DateTime<Utc>);
+pub use kalends_core::domain::Instants;
 
 /// Brings the conflicts naming `booking` up to date: its overlaps, and the availability rules
 /// of its resource and staff it breaks (`rewrite`: the ends it took anew, as each owner sees

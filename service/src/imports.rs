@@ -621,8 +621,8 @@ async fn remove_confirmed(
     let tenant = store.tenant(tenant_id).await?;
     let zone = store.owner_zone(&tenant, import.data.owner).await?;
     let went: Vec<_> = gone.iter().map(|item| span_instants(&item.span, zone)).collect();
-    let (placed, gone) = (Placed::At(&[]), Gone::From(&went));
-    after_busy_change(store, &tenant, import.data.owner, placed, gone).await?;
+    after_busy_change(store, &tenant, import.data.owner, Placed::At(&[]), Gone::From(&went))
+        .await?;
     Ok(removed)
 }
 

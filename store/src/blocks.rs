@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::owner_writes::begin_owner_write;
 use super::{Page, Store, StoreError, corrupt, invalid, now, outbox, with_pool, with_read_pool};
-use kalends_core::domain::{Block, BookingSpan, NewBlock, Owner, Tenant, TimeZone};
+use kalends_core::domain::{Block, BookingSpan, Instants, NewBlock, Owner, Tenant, TimeZone};
 use kalends_core::job::Job;
 
 #[derive(sqlx::FromRow)]
@@ -152,7 +152,7 @@ impl Store {
         tenant_id: Uuid,
         id: Uuid,
         owed: impl Fn(Option<Uuid>) -> Vec<Job>,
-    ) -> Result<(Option<Owner>, (DateTime<Utc>, DateTime<Utc>)), StoreError> {
+    ) -> Result<(Option<Owner>, Instants), StoreError> {
         let at = now();
         let gone = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::imports::columns;
 use super::{Pool, Store, StoreError, now, with_pool, with_read_pool};
-use kalends_core::domain::{Connection, Provider, TimeZone};
+use kalends_core::domain::{Connection, Instants, Provider, TimeZone};
 use kalends_core::job::Job;
 use kalends_ical::Span;
 
@@ -74,9 +74,6 @@ pub struct BusyWritten {
     /// moved (a rule conflict one of them caused lies near them).
     pub vacated: Vec<Instants>,
 }
-
-/// A start and an end instant.
-type Instants = (DateTime<Utc>, DateTime<Utc>);
 
 /// Where a calendar's incremental import stands.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -133,7 +133,7 @@ pub(super) fn owner_rules_of(
 ) -> Result<Vec<OwnerRules>, StoreError> {
     let mut found = Vec::with_capacity(rows.len());
     for (id, kind, rules, zone) in rows {
-        let owner = if kind == "resource" { Owner::Resource(id) } else { Owner::Staff(id) };
+        let owner = owner_of(id, &kind);
         let zone = match zone {
             Some(zone) => zone.parse().map_err(corrupt)?,
             None => tenant.settings.time_zone,
@@ -142,6 +142,11 @@ pub(super) fn owner_rules_of(
     }
     found.sort_by_key(|r| owners.iter().position(|o| *o == r.owner));
     Ok(found)
+}
+
+/// The owner a row names by its id and its kind (`'resource'` or `'staff'`).
+fn owner_of(id: Uuid, kind: &str) -> Owner {
+    if kind == "resource" { Owner::Resource(id) } else { Owner::Staff(id) }
 }
 
 /// Stored rules as [`Rules`]; a stored value that no longer checks is corrupt.
@@ -212,11 +217,7 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let owner = |(id, kind): (Uuid, String)| match kind.as_str() {
-            "resource" => Owner::Resource(id),
-            _ => Owner::Staff(id),
-        };
-        Ok(rows.into_iter().map(owner).collect())
+        Ok(rows.into_iter().map(|(id, kind)| owner_of(id, &kind)).collect())
     }
 
     /// Replaces the rules of a resource or staff member ([`StoreError::NotFound`] when it is not

@@ -166,8 +166,11 @@ pub fn local_midnight(day: NaiveDate, zone: TimeZone) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN))
 }
 
+/// A start and an end instant.
+pub type Instants = (DateTime<Utc>, DateTime<Utc>);
+
 /// The instants an imported item's `span` takes, all-day days from midnight in `zone`.
-pub fn span_instants(span: &Span, zone: TimeZone) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn span_instants(span: &Span, zone: TimeZone) -> Instants {
     match *span {
         Span::Timed { start, end } => (start, end),
         Span::AllDay { start, end } => (local_midnight(start, zone), local_midnight(end, zone)),

@@ -12,8 +12,8 @@ mod settings;
 mod values;
 
 pub use booking::{
-    Booking, BookingSpan, BookingStatus, Customer, MAX_BOOKING_DAYS, NewBooking, SpanError,
-    local_midnight, span_instants,
+    Booking, BookingSpan, BookingStatus, Customer, Instants, MAX_BOOKING_DAYS, NewBooking,
+    SpanError, local_midnight, span_instants,
 };
 pub use connections::{
     Connection, ConnectionCalendar, ConnectionStatus, ConnectionTokens, Provider,
