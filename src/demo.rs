@@ -110,18 +110,35 @@ pub async fn seed(
     Ok(())
 }
 
-/// Why the demo's calendar was not connected.
+/// Why the demo's calendar was not connected. Logged, so it names no URL in full: the flow's
+/// URLs carry a settings link's token, an OAuth `state` and `code`.
 #[derive(Debug, thiserror::Error)]
 enum ConnectError {
-    /// A request of the flow failed.
+    /// A request of the flow failed (its URL left out).
     #[error("request failed: {0}")]
-    Http(#[from] reqwest::Error),
-    /// The flow ended somewhere else than the settings page saying it is connected.
+    Http(reqwest::Error),
+    /// The flow ended somewhere else than the settings page saying it is connected: where, as
+    /// [`ended_at`] says it.
     #[error("the connect flow ended at {0} (HTTP {1})")]
     NotConnected(String, u16),
     /// The organisation was connected without the member expected.
     #[error("the organisation covers no {0}")]
     NotCovered(String),
+}
+
+impl From<reqwest::Error> for ConnectError {
+    fn from(error: reqwest::Error) -> Self {
+        Self::Http(error.without_url())
+    }
+}
+
+/// Where a flow ended, for the log: the page's path and its `notice`, never the rest of its
+/// query (a callback's `code` and `state`, a consent page's `state`).
+fn ended_at(url: &reqwest::Url) -> String {
+    match url.query_pairs().find(|(name, _)| name == "notice") {
+        Some((_, notice)) => format!("{}?notice={notice}", url.path()),
+        None => url.path().to_owned(),
+    }
 }
 
 /// Connects a Microsoft 365 organisation of the sandbox through the API, as its administrator
@@ -205,10 +222,10 @@ async fn connect_sandbox_calendar(
         .and_then(|rest| rest.split('"').next())
         .map(|action| action.replace("&amp;", "&"))
         .and_then(|action| page.join(&action).ok())
-        .ok_or_else(|| ConnectError::NotConnected(page.to_string(), 200))?;
+        .ok_or_else(|| ConnectError::NotConnected(ended_at(&page), 200))?;
     let email = staff.data.email.as_ref().map_or(STAFF_EMAIL, |e| e.as_str());
     let done = browser.post(action).form(&[("email", email), ("decision", "allow")]).send().await?;
-    let (status, reached) = (done.status().as_u16(), done.url().to_string());
+    let (status, reached) = (done.status().as_u16(), ended_at(done.url()));
     if reached.ends_with("notice=connected-google") {
         Ok(())
     } else {
@@ -239,5 +256,28 @@ fn stay(
             phone: None,
         }),
         span: BookingSpan::AllDay { start, end },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ConnectError, ended_at};
+
+    #[tokio::test]
+    async fn a_failed_request_of_the_demo_s_flow_is_logged_without_its_url() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let link = format!("http://{closed}/settings/link-token-0123?code=c0de");
+        let error = reqwest::get(link).await.expect_err("nothing listens there");
+        let logged = ConnectError::from(error).to_string();
+        assert!(logged.starts_with("request failed"), "{logged}");
+        assert!(!logged.contains("link-token") && !logged.contains("c0de"), "{logged}");
+    }
+
+    #[test]
+    fn where_the_demo_s_flow_ended_is_told_by_its_path_and_notice_alone() {
+        let callback = "http://kalends.test/oauth/google/callback?code=c0de&state=s7ate";
+        assert_eq!(ended_at(&callback.parse().unwrap()), "/oauth/google/callback");
+        let denied = "http://kalends.test/settings?notice=denied&state=s7ate";
+        assert_eq!(ended_at(&denied.parse().unwrap()), "/settings?notice=denied");
     }
 }

@@ -53,19 +53,41 @@ pub(super) fn path<S: Serializer>(value: &Path, serializer: S) -> Result<S::Ok, 
     serializer.collect_str(&value.display())
 }
 
-/// Replaces the password of `scheme://user:password@host/...` with `[REDACTED]`.
+/// Replaces the password of `scheme://user:password@host/...` with `[REDACTED]`, and so the value
+/// of every query parameter that names a credential (`password`, `sslpassword`, `pass`, any
+/// name holding `pass`, `secret` or `token`): PostgreSQL and Redis take one there too.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(redact_query(query))),
+        None => (rest, None),
+    };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
             let masked =
                 if userinfo.contains(':') { format!("{user}:{REDACTED}") } else { user.to_owned() };
-            format!("{scheme}://{masked}@{host}{path}")
+            format!("{masked}@{host}")
         }
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    let query = query.map(|query| format!("?{query}")).unwrap_or_default();
+    format!("{scheme}://{authority}{path}{query}")
+}
+
+/// `query` with the value of each parameter that names a credential masked.
+fn redact_query(query: &str) -> String {
+    let masked = query.split('&').map(|pair| match pair.split_once('=') {
+        Some((name, _)) if names_a_credential(name) => format!("{name}={REDACTED}"),
+        _ => pair.to_owned(),
+    });
+    masked.collect::<Vec<_>>().join("&")
+}
+
+fn names_a_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "secret", "token"].iter().any(|word| name.contains(word))
 }
 
 /// The redacted view as `section.key` -> value: text as it is, lists and numbers as JSON, unset

@@ -47,3 +47,24 @@ fn the_redacted_view_shows_whether_each_secret_is_set_and_never_its_value() {
         assert_eq!(view[key], "[REDACTED]", "{key}");
     }
 }
+
+#[test]
+fn a_password_given_in_a_urls_query_is_masked_and_its_other_settings_shown() {
+    // PostgreSQL takes `password` and `sslpassword` in the query, the Redis client `password`:
+    // each is masked wherever it is, whatever its case.
+    let config = load_env(&[
+        ("KALENDS_DATABASE_URL", "postgres://kal@db/kalends?sslmode=require&password=hunter2"),
+        ("KALENDS_REDIS_URL", "redis://cache:6379/1?protocol=resp3&PASSWORD=redis-pw-5"),
+    ])
+    .unwrap();
+    let view = config.redacted();
+    let shown = format!("{view:?} {config:?}");
+    assert!(!shown.contains("hunter2") && !shown.contains("redis-pw"), "{shown}");
+    assert_eq!(
+        view["database_url"],
+        "postgres://kal@db/kalends?sslmode=require&password=[REDACTED]"
+    );
+    assert_eq!(view["redis_url"], "redis://cache:6379/1?protocol=resp3&PASSWORD=[REDACTED]");
+    let both = crate::config::redact_url("postgres://kal:a@db/k?sslpassword=b&application_name=c");
+    assert_eq!(both, "postgres://kal:[REDACTED]@db/k?sslpassword=[REDACTED]&application_name=c");
+}
