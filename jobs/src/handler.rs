@@ -226,9 +226,10 @@ impl JobHandler for KalendsJobs {
     /// was still waiting for (`POST /api/v1/connections/{id}/sync` retries it); a webhook
     /// delivery given up shows `failed` (its retry by hand sends it again).
     async fn gave_up(&self, job: &Job, error: &str) {
-        if let Job::SyncBookings { booking_ids, .. } = job {
+        if let Job::SyncBookings { tenant_id, booking_ids, .. } = job {
             for booking_id in booking_ids {
-                if let Err(e) = self.store.fail_pending_events(*booking_id, error).await {
+                if let Err(e) = self.store.fail_pending_events(*tenant_id, *booking_id, error).await
+                {
                     tracing::warn!(error = %e, "could not mark the booking's pending events failed");
                 }
             }

@@ -524,24 +524,28 @@ impl Store {
     /// Marks the booking's events still pending as failed with `error` (its sync was given up),
     /// recording a `booking.sync_failed` event for each. An event parked for a calendar to be
     /// reconnected stays pending: no sync was tried there, and the reconnection replays it (a
-    /// batch given up for another booking's failure must not fail it).
+    /// batch given up for another booking's failure must not fail it). Only the tenant's own:
+    /// a job naming another tenant's booking fails nothing.
     pub async fn fail_pending_events(
         &self,
+        tenant_id: Uuid,
         booking_id: Uuid,
         error: &str,
     ) -> Result<(), StoreError> {
         let at = now();
-        let recorded = with_pool!(self, |pool| async {
+        let recorded = with_pool!(self, |pool| {
+            async {
             let mut tx = pool.begin().await?;
             let failed: Vec<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE booking_events SET state = 'failed', last_error = $1, updated_at = $2 \
-                 WHERE booking_id = $3 AND state = 'pending' AND connection_id NOT IN \
-                 (SELECT id FROM connections WHERE status = 'needs_reauth') \
+                 WHERE booking_id = $3 AND tenant_id = $4 AND state = 'pending' \
+                 AND connection_id NOT IN (SELECT id FROM connections WHERE status = 'needs_reauth') \
                  RETURNING tenant_id, connection_id",
             )
             .bind(error)
             .bind(at)
             .bind(booking_id)
+            .bind(tenant_id)
             .fetch_all(&mut *tx)
             .await?;
             let mut events = Vec::with_capacity(failed.len());
@@ -578,7 +582,8 @@ impl Store {
             tx.commit().await?;
             Ok::<usize, StoreError>(recorded)
         }
-        .await)?;
+        .await
+        })?;
         if recorded > 0 {
             self.outbox_signal.notify_one();
         }

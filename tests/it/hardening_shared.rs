@@ -27,6 +27,7 @@ on_both_databases!(
     bookings_in_a_microsoft_calendar_other_than_the_default_are_left_alone_by_reconciliation,
     a_microsoft_subscription_gone_at_microsoft_is_made_again_at_its_renewal,
     a_booking_parked_for_a_reconnection_stays_parked_when_its_batch_is_given_up,
+    a_sync_given_up_in_another_tenants_name_fails_none_of_the_bookings_calendars,
     imports_asked_for_while_one_reads_the_calendar_wait_and_run_once_after_it,
 );
 
@@ -335,7 +336,7 @@ async fn a_microsoft_subscription_gone_at_microsoft_is_made_again_at_its_renewal
 /// reconnection, which writes it, instead of failing with someone else's error.
 async fn a_booking_parked_for_a_reconnection_stays_parked_when_its_batch_is_given_up(db: Db) {
     let app = TestApp::start_public(db).await;
-    let (_, key) = app.tenant().await;
+    let (tenant, key) = app.tenant().await;
     let (ann, connection_id) = connected_staff(&app, &key, "Ann", "google", DESK).await;
     // What the connection queued (its first import, its channels) is done before its grant dies.
     app.settle().await;
@@ -350,10 +351,33 @@ async fn a_booking_parked_for_a_reconnection_stays_parked_when_its_batch_is_give
     let first = state().await;
     assert!(first.0 == "pending" && first.1.contains("reconnected"), "parked: {first:?}");
     let error = "Bo's calendar refused the write";
-    app.store.fail_pending_events(booking.id, error).await.unwrap();
+    app.store.fail_pending_events(tenant.id, booking.id, error).await.unwrap();
     let (now, why) = state().await;
     assert_eq!(now, "pending", "still waiting for the reconnection: {why}");
     assert!(why.contains("reconnected"), "{why}");
+    app.stop().await;
+}
+
+/// A sync job carries its tenant beside its bookings. One that named another tenant's booking
+/// (a fault upstream, a job written by hand) and was given up leaves that booking's calendars
+/// as they were: only the tenant's own booking is marked failed.
+async fn a_sync_given_up_in_another_tenants_name_fails_none_of_the_bookings_calendars(db: Db) {
+    let app = TestApp::start_public(db).await;
+    let (tenant, key) = app.tenant().await;
+    let (other, _) = app.tenant().await;
+    let (ann, _) = connected_staff(&app, &key, "Ann", "google", DESK).await;
+    let booking = app.api(&key).create_booking(&in_ten_days(ann, "Cut with Ann")).await.unwrap();
+    app.settle().await;
+    // Her calendar's write as if it were still under way when the job was given up.
+    let waiting = "UPDATE booking_events SET state = 'pending' WHERE booking_id = $1";
+    assert_eq!(execute_with_id(&app.store, waiting, booking.id).await, 1);
+    let state = || async { app.api(&key).booking(booking.id).await.unwrap().sync[0].state.clone() };
+
+    let error = "another tenant's calendar refused the write";
+    app.store.fail_pending_events(other.id, booking.id, error).await.unwrap();
+    assert_eq!(state().await, "pending", "untouched by another tenant's job");
+    app.store.fail_pending_events(tenant.id, booking.id, error).await.unwrap();
+    assert_eq!(state().await, "failed", "its own tenant's job gave it up");
     app.stop().await;
 }
 
