@@ -70,7 +70,6 @@ pub struct OAuthSettings {
 }
 
 /// A started authorization: where to send the browser, and what to keep server-side.
-#[derive(Debug)]
 pub struct Authorization {
     /// The provider's consent URL.
     pub url: Url,
@@ -78,6 +77,17 @@ pub struct Authorization {
     pub state: String,
     /// The PKCE verifier to send with the code.
     pub pkce_verifier: SecretString,
+}
+
+/// Shows the consent page's host alone and no `state`: the state is what ties the callback to
+/// the browser that began it.
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization")
+            .field("url", &kalends_core::config::redact_secret_url(self.url.as_str()))
+            .field("pkce_verifier", &self.pkce_verifier)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The OAuth client of one provider.
@@ -306,6 +316,28 @@ fn strip_query(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_started_authorization_s_debug_shows_neither_its_state_nor_its_verifier() {
+        let client = OAuthClient::new(OAuthSettings {
+            client_id: "kalends".into(),
+            client_secret: SecretString::from("client-secret"),
+            auth_url: "https://accounts.example/o/oauth2/auth".into(),
+            token_url: "https://oauth2.example/token".into(),
+            revoke_url: None,
+            redirect_url: "https://kalends.example/oauth/google/callback".into(),
+            scopes: vec!["calendar".into()],
+            extra_params: Vec::new(),
+            timeout: Duration::from_secs(5),
+        })
+        .unwrap();
+        let started = client.authorize(Some("ann@example.com"));
+        let shown = format!("{started:?}");
+        assert!(shown.contains("accounts.example"), "{shown}");
+        for secret in [started.state.as_str(), started.pkce_verifier.expose_secret()] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
 
     #[test]
     fn the_email_is_read_from_an_id_token() {

@@ -16,12 +16,22 @@ use kalends_store::{Store, StoreError};
 pub const SESSION_HOURS: i64 = 12;
 
 /// A link to a staff member's settings, for the host's screen, the console or an e-mail.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SettingsLink {
     /// `{public_url}/settings/{token}`.
     pub url: String,
     /// When it stops working if nobody opened it.
     pub expires_at: DateTime<Utc>,
+}
+
+/// Shows the link's host alone: its token opens the staff member's settings.
+impl std::fmt::Debug for SettingsLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingsLink")
+            .field("url", &kalends_core::config::redact_secret_url(&self.url))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Why a settings link opened no session.
@@ -150,4 +160,17 @@ pub async fn end_on_disconnect(
     let kept = kept.filter(|s| s.tenant_id == tenant_id && s.staff_id == staff_id);
     let kept = kept.map_or(&[][..], |s| s.id_hash.as_slice());
     store.end_staff_sessions(tenant_id, staff_id, kept).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_settings_link_s_debug_shows_its_host_not_its_token() {
+        let link = super::SettingsLink {
+            url: "https://kalends.example/settings/v1.0123token".into(),
+            expires_at: chrono::Utc::now(),
+        };
+        let shown = format!("{link:?}");
+        assert!(shown.contains("kalends.example") && !shown.contains("0123token"), "{shown}");
+    }
 }

@@ -98,13 +98,22 @@ impl From<&WebhookEndpoint> for WebhookEndpointOut {
 }
 
 /// An endpoint with its new signing secret: the only time the secret is shown.
-#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Deserialize, Serialize, ToSchema)]
 pub struct WebhookEndpointWithSecret {
     /// The endpoint.
     #[serde(flatten)]
     pub endpoint: WebhookEndpointOut,
     /// `whsec_` and base64: verify signatures with it (any Standard Webhooks library does).
     pub secret: String,
+}
+
+/// The endpoint without its secret.
+impl std::fmt::Debug for WebhookEndpointWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpointWithSecret")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WebhookEndpointWithSecret {
@@ -607,4 +616,31 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(test_endpoint))
         .routes(routes!(list_deliveries))
         .routes(routes!(retry_delivery))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_s_debug_never_shows_its_signing_secret() {
+        let now = Utc::now();
+        let endpoint = WebhookEndpointOut {
+            id: Uuid::nil(),
+            url: "https://hooks.example/kalends".into(),
+            event_types: vec!["booking.synced".into()],
+            description: None,
+            enabled: true,
+            disabled_reason: None,
+            failing_since: None,
+            previous_secret_valid_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let shown = format!(
+            "{:?}",
+            WebhookEndpointWithSecret { endpoint, secret: "whsec_MDEyM3NlY3JldA==".into() }
+        );
+        assert!(shown.contains("hooks.example") && !shown.contains("whsec_"), "{shown}");
+    }
 }

@@ -159,7 +159,7 @@ impl TryFrom<RunRow> for ImportRun {
 }
 
 /// Changes to an import; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ImportPatch {
     /// New URL (normalised); forgets the cached validators and runs the import soon.
     pub url: Option<String>,
@@ -174,6 +174,21 @@ pub struct ImportPatch {
     pub paused: Option<bool>,
     /// New reading settings, each only when given.
     pub settings: SettingsPatch,
+}
+
+/// Shows a new URL's host alone, as [`NewImport`]'s `Debug` does.
+impl std::fmt::Debug for ImportPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.url.as_deref().map(kalends_core::config::redact_secret_url);
+        f.debug_struct("ImportPatch")
+            .field("url", &url)
+            .field("platform", &self.platform)
+            .field("name", &self.name)
+            .field("interval_minutes", &self.interval_minutes)
+            .field("paused", &self.paused)
+            .field("settings", &self.settings)
+            .finish()
+    }
 }
 
 /// Changes to an import's reading settings; `None` leaves a setting as it is.

@@ -567,6 +567,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_change_of_import_s_debug_shows_the_new_url_s_host_alone() {
+        let url = "https://admin.vrbo.com/icalendar/0123secret.ics".to_owned();
+        let shown = format!("{:?}", ImportPatch { url: Some(url), ..ImportPatch::default() });
+        assert!(shown.contains("admin.vrbo.com") && !shown.contains("0123secret"), "{shown}");
+    }
+
+    #[test]
     fn rows_are_written_in_full_batches_then_falling_powers_of_two_each_row_once() {
         let sizes = |n: usize| {
             let rows: Vec<usize> = (0..n).collect();

@@ -76,6 +76,15 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{authority}{path}{query}")
 }
 
+/// A URL whose path and query are its secret (an imported feed's, a settings link's, a consent
+/// page's with its `state`), as a log or a `Debug` may show it: its scheme and host alone.
+pub fn redact_secret_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return REDACTED.to_owned() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}/{REDACTED}")
+}
+
 /// `query` with the value of each parameter that names a credential masked.
 fn redact_query(query: &str) -> String {
     let masked = query.split('&').map(|pair| match pair.split_once('=') {

@@ -12,6 +12,54 @@ use super::sections::{
 };
 use super::{Config, ConfigError, invalid};
 
+/// The query parameters of a PostgreSQL URL that its driver (sqlx) reads.
+const POSTGRES_PARAMETERS: [&str; 19] = [
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+    "options[",
+];
+
+/// A PostgreSQL URL's parameters are ones its driver reads. It would ignore another (libpq's
+/// `sslpassword`, a misspelt `sslmdoe`) with a warning in the log that holds its value, which
+/// may be a secret: refused here by name instead, the value never shown.
+/// (A URL that does not parse is left to the connection, whose error says so.)
+fn check_postgres_parameters(url: &str) -> Result<(), ConfigError> {
+    let Ok(url) = url::Url::parse(url) else { return Ok(()) };
+    for (name, _) in url.query_pairs() {
+        let known = POSTGRES_PARAMETERS
+            .iter()
+            .any(|known| name == *known || (known.ends_with('[') && name.starts_with(known)));
+        if !known {
+            let shown: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
+            return Err(invalid(
+                "database_url",
+                format!(
+                    "the parameter {shown:?} is not one the PostgreSQL driver reads (it reads \
+                     sslmode, sslrootcert, sslcert, sslkey, host, hostaddr, port, dbname, user, \
+                     password, application_name, options and statement-cache-capacity)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `Ok` when `holds`, else `key` is invalid with `message`.
 fn require(holds: bool, key: &str, message: &str) -> Result<(), ConfigError> {
     if holds { Ok(()) } else { Err(invalid(key, message)) }
@@ -66,6 +114,9 @@ impl Config {
         let scheme = |url: &Option<secrecy::SecretString>, schemes: [&str; 2]| {
             url.as_ref().is_none_or(|u| schemes.iter().any(|s| u.expose_secret().starts_with(s)))
         };
+        if self.database_kind()? == super::DatabaseKind::Postgres {
+            check_postgres_parameters(self.database_url.expose_secret())?;
+        }
         let redis = scheme(&self.redis_url, ["redis://", "rediss://"]);
         require(redis, "redis_url", "must start with redis:// or rediss://")?;
         let smtp = scheme(&self.smtp_url, ["smtp://", "smtps://"]);

@@ -193,7 +193,7 @@ pub struct Feed {
 }
 
 /// An .ics URL to poll.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewImport {
     /// Whose calendar the events block.
     pub owner: Owner,
@@ -207,6 +207,20 @@ pub struct NewImport {
     pub interval_minutes: u32,
     /// How its feed is read.
     pub settings: super::ImportSettings,
+}
+
+/// Shows the URL's host alone: the platforms put the feed's secret in its path or query.
+impl std::fmt::Debug for NewImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewImport")
+            .field("owner", &self.owner)
+            .field("platform", &self.platform)
+            .field("url", &crate::config::redact_secret_url(&self.url))
+            .field("name", &self.name)
+            .field("interval_minutes", &self.interval_minutes)
+            .field("settings", &self.settings)
+            .finish()
+    }
 }
 
 /// How an import is doing.

@@ -71,7 +71,7 @@ pub struct Validators {
 }
 
 /// The outcome of a successful fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Fetched {
     /// The feed has not changed since the validators were issued (HTTP 304).
     NotModified {
@@ -91,6 +91,25 @@ pub enum Fetched {
         /// Where the body came from after redirects. Secret, like the feed URL itself.
         final_url: Url,
     },
+}
+
+/// Shows the body's length, not its bytes, and the final URL's host alone.
+impl std::fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotModified { status } => {
+                f.debug_struct("NotModified").field("status", status).finish()
+            }
+            Self::Body { status, body, etag, last_modified, final_url } => f
+                .debug_struct("Body")
+                .field("status", status)
+                .field("body_bytes", &body.len())
+                .field("etag", etag)
+                .field("last_modified", last_modified)
+                .field("final_url", &kalends_core::config::redact_secret_url(final_url.as_str()))
+                .finish(),
+        }
+    }
 }
 
 /// Fetches feed URLs under a [`FetchPolicy`]. Build one and share it: it holds the

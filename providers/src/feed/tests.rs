@@ -467,3 +467,17 @@ async fn errors_name_the_host_but_never_the_path_or_query() {
         }
     }
 }
+
+#[test]
+fn a_fetched_body_s_debug_shows_its_length_and_host_not_its_bytes_or_secret() {
+    let fetched = Fetched::Body {
+        status: 200,
+        body: bytes::Bytes::from_static(b"BEGIN:VCALENDAR guest-name"),
+        etag: None,
+        last_modified: None,
+        final_url: Url::parse("https://ical.booking.com/v1/export?t=0123secret").unwrap(),
+    };
+    let shown = format!("{fetched:?}");
+    assert!(shown.contains("body_bytes: 26") && shown.contains("ical.booking.com"), "{shown}");
+    assert!(!shown.contains("0123secret") && !shown.contains("guest-name"), "{shown}");
+}

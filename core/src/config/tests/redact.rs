@@ -68,3 +68,39 @@ fn a_password_given_in_a_urls_query_is_masked_and_its_other_settings_shown() {
     let both = crate::config::redact_url("postgres://kal:a@db/k?sslpassword=b&application_name=c");
     assert_eq!(both, "postgres://kal:[REDACTED]@db/k?sslpassword=[REDACTED]&application_name=c");
 }
+
+#[test]
+fn a_url_whose_path_is_the_secret_shows_its_host_alone_and_so_does_an_imports_debug() {
+    use crate::config::redact_secret_url;
+    let feed = "https://www.airbnb.com/calendar/ical/1.ics?s=0123secret";
+    assert_eq!(redact_secret_url(feed), "https://www.airbnb.com/[REDACTED]");
+    assert_eq!(
+        redact_secret_url("https://u:pw@host.example?t=x"),
+        "https://host.example/[REDACTED]"
+    );
+    assert_eq!(redact_secret_url("not a url 0123secret"), "[REDACTED]");
+    let import = crate::domain::NewImport {
+        owner: crate::domain::Owner::Resource(uuid::Uuid::nil()),
+        platform: crate::domain::Platform::Airbnb,
+        url: feed.into(),
+        name: None,
+        interval_minutes: 30,
+        settings: Default::default(),
+    };
+    let shown = format!("{import:?}");
+    assert!(shown.contains("www.airbnb.com") && !shown.contains("0123secret"), "{shown}");
+}
+
+#[test]
+fn a_postgresql_parameter_its_driver_would_ignore_is_refused_by_name_never_by_value() {
+    let url = "postgres://kal@db/kalends?sslmode=require&sslpassword=hunter2";
+    let refused = load_env(&[("KALENDS_DATABASE_URL", url)]).unwrap_err().to_string();
+    assert!(
+        refused.contains("KALENDS_DATABASE_URL") && refused.contains("sslpassword"),
+        "{refused}"
+    );
+    assert!(!refused.contains("hunter2"), "{refused}");
+    let known = "postgres://kal@db/kalends?sslmode=require&password=p&options[search_path]=k";
+    load_env(&[("KALENDS_DATABASE_URL", known)]).unwrap();
+    load_env(&[("KALENDS_DATABASE_URL", "sqlite://kalends.db?mode=rwc")]).unwrap();
+}
