@@ -54,7 +54,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
         .with_context(|| {
             format!(
                 "connecting to {}",
-                kalends_core::config::redact_url(secrecy::ExposeSecret::expose_secret(
+                kalends_core::redact::url_password_masked(secrecy::ExposeSecret::expose_secret(
                     &config.database_url
                 ))
             )

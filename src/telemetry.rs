@@ -2,31 +2,52 @@
 //! Logs go to stderr so that commands can print results (API keys, JSON) on stdout.
 
 use kalends_core::config::LogFormat;
+use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::FilterFn;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured filter.
 pub fn init(format: LogFormat, filter: &str) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(env_filter(filter, std::env::var("RUST_LOG").ok()))
-        .with_writer(std::io::stderr);
+    let filters = tracing_subscriber::registry()
+        .with(env_filter(filter, std::env::var("RUST_LOG").ok()))
+        .with(never_secrets());
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => {
+            let layer = tracing_subscriber::fmt::layer().json().flatten_event(true);
+            filters.with(layer.with_writer(std::io::stderr)).try_init()
+        }
+        LogFormat::Text => {
+            filters.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init()
+        }
     };
 }
 
-/// Libraries whose logs below a level carry secrets, whatever the filter asks: yup-oauth2, which
-/// mints the tokens of a Google Workspace's covered calendars, logs each request to Google's
-/// token endpoint (the signed assertion) and each answer (the access token) at `debug`.
-const NEVER_BELOW: &str = "yup_oauth2=info";
-
-/// The filter of `configured` (`RUST_LOG` instead when set), sqlx quieter unless `RUST_LOG` says,
-/// and never a level at which a library logs a secret. A filter that does not parse is `info`.
+/// The filter of `configured` (`RUST_LOG` instead when set), sqlx quieter unless `RUST_LOG` says.
+/// A filter that does not parse is `info`.
 fn env_filter(configured: &str, rust_log: Option<String>) -> EnvFilter {
     let asked = rust_log.unwrap_or_else(|| format!("{configured},sqlx=warn"));
-    // A later directive for the same target replaces an earlier one.
-    EnvFilter::try_new(format!("{asked},{NEVER_BELOW}"))
-        .unwrap_or_else(|_| EnvFilter::new(format!("info,{NEVER_BELOW}")))
+    EnvFilter::try_new(asked).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// Libraries whose logs below a level carry secrets, and that level: yup-oauth2, which mints the
+/// tokens of a Google Workspace's covered calendars, logs each request to Google's token
+/// endpoint (the signed assertion) and each answer (the access token) at `debug`.
+const NEVER_BELOW: [(&str, Level); 1] = [("yup_oauth2", Level::INFO)];
+
+/// A filter beside the configured one that no directive of it can lift (a more specific target,
+/// a span's): every event must pass both.
+fn never_secrets() -> FilterFn<fn(&Metadata<'_>) -> bool> {
+    FilterFn::new(|metadata| {
+        NEVER_BELOW.iter().all(|(library, level)| {
+            let target = metadata.target();
+            let within = target
+                .strip_prefix(library)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"));
+            !within || metadata.level() <= level
+        })
+    })
 }
 
 #[cfg(test)]
@@ -34,7 +55,9 @@ mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
-    use super::env_filter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::{env_filter, never_secrets};
 
     /// What a subscriber with `filter` writes when Google's token library and Kalends each log a
     /// line at `debug`.
@@ -52,13 +75,15 @@ mod tests {
         }
         let lines = Lines::default();
         let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(env_filter(filter, rust_log.map(str::to_owned)))
-            .with_writer(move || writer.clone())
-            .finish();
+        let subscriber = tracing_subscriber::registry()
+            .with(env_filter(filter, rust_log.map(str::to_owned)))
+            .with(never_secrets())
+            .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()));
         tracing::subscriber::with_default(subscriber, || {
+            let _job = tracing::info_span!("sync_bookings").entered();
             tracing::debug!(target: "yup_oauth2::service_account", "assertion=eyJhbGciOi");
             tracing::debug!(target: "kalends::sync", "a booking was pushed");
+            tracing::info!(target: "yup_oauth2::authenticator", "a token was minted");
         });
         String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
     }
@@ -69,11 +94,16 @@ mod tests {
             ("debug", None),
             ("info", Some("debug")),
             ("info", Some("yup_oauth2=trace,debug")),
-            ("not a filter[", Some("debug")),
+            ("info", Some("info,kalends=debug,yup_oauth2::service_account=debug")),
+            ("info", Some("info,[sync_bookings]=debug")),
         ] {
             let logged = logged_at_debug(filter, rust_log);
             assert!(logged.contains("a booking was pushed"), "{filter} {rust_log:?}: {logged}");
+            assert!(logged.contains("a token was minted"), "{filter} {rust_log:?}: {logged}");
             assert!(!logged.contains("eyJhbGciOi"), "{filter} {rust_log:?}: {logged}");
         }
+        // Held at `info`, not raised to it.
+        let quiet = logged_at_debug("warn", None);
+        assert!(!quiet.contains("a token was minted"), "{quiet}");
     }
 }

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod imports;
 pub mod invite;
 pub mod job;
+pub mod redact;
 pub mod seal;
 pub mod tokens;
 pub mod webhooks;

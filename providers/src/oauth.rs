@@ -84,7 +84,7 @@ pub struct Authorization {
 impl std::fmt::Debug for Authorization {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authorization")
-            .field("url", &kalends_core::config::redact_secret_url(self.url.as_str()))
+            .field("url", &kalends_core::redact::url_host_only(self.url.as_str()))
             .field("pkce_verifier", &self.pkce_verifier)
             .finish_non_exhaustive()
     }

@@ -28,7 +28,7 @@ pub struct SettingsLink {
 impl std::fmt::Debug for SettingsLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SettingsLink")
-            .field("url", &kalends_core::config::redact_secret_url(&self.url))
+            .field("url", &kalends_core::redact::url_host_only(&self.url))
             .field("expires_at", &self.expires_at)
             .finish()
     }

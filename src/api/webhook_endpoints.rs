@@ -107,11 +107,13 @@ pub struct WebhookEndpointWithSecret {
     pub secret: String,
 }
 
-/// The endpoint without its secret.
+/// The endpoint by its id and host, without its secret: a receiver's URL may carry a token of
+/// its own in its path.
 impl std::fmt::Debug for WebhookEndpointWithSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookEndpointWithSecret")
-            .field("endpoint", &self.endpoint)
+            .field("id", &self.endpoint.id)
+            .field("url", &kalends_core::redact::url_host_only(&self.endpoint.url))
             .finish_non_exhaustive()
     }
 }
@@ -623,11 +625,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_endpoint_s_debug_never_shows_its_signing_secret() {
+    fn an_endpoint_s_debug_shows_neither_its_signing_secret_nor_its_url_s_path() {
         let now = Utc::now();
         let endpoint = WebhookEndpointOut {
             id: Uuid::nil(),
-            url: "https://hooks.example/kalends".into(),
+            url: "https://hooks.example/services/T0123/path-token".into(),
             event_types: vec!["booking.synced".into()],
             description: None,
             enabled: true,
@@ -642,5 +644,6 @@ mod tests {
             WebhookEndpointWithSecret { endpoint, secret: "whsec_MDEyM3NlY3JldA==".into() }
         );
         assert!(shown.contains("hooks.example") && !shown.contains("whsec_"), "{shown}");
+        assert!(!shown.contains("path-token"), "{shown}");
     }
 }

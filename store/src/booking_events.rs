@@ -533,13 +533,13 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         let at = now();
-        let recorded = with_pool!(self, |pool| {
-            async {
+        let recorded = with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
             let failed: Vec<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE booking_events SET state = 'failed', last_error = $1, updated_at = $2 \
                  WHERE booking_id = $3 AND tenant_id = $4 AND state = 'pending' \
-                 AND connection_id NOT IN (SELECT id FROM connections WHERE status = 'needs_reauth') \
+                 AND connection_id NOT IN \
+                 (SELECT id FROM connections WHERE status = 'needs_reauth') \
                  RETURNING tenant_id, connection_id",
             )
             .bind(error)
@@ -582,8 +582,7 @@ impl Store {
             tx.commit().await?;
             Ok::<usize, StoreError>(recorded)
         }
-        .await
-        })?;
+        .await)?;
         if recorded > 0 {
             self.outbox_signal.notify_one();
         }

@@ -179,7 +179,7 @@ pub struct ImportPatch {
 /// Shows a new URL's host alone, as [`NewImport`]'s `Debug` does.
 impl std::fmt::Debug for ImportPatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let url = self.url.as_deref().map(kalends_core::config::redact_secret_url);
+        let url = self.url.as_deref().map(kalends_core::redact::url_host_only);
         f.debug_struct("ImportPatch")
             .field("url", &url)
             .field("platform", &self.platform)

@@ -27,7 +27,6 @@ mod tests;
 mod validate;
 mod values;
 
-pub use redact::{redact_secret_url, redact_url};
 pub use secret_key::{SecretKey, SecretKeySource, SecretKeys};
 pub use sections::{
     AlertsConfig, ChecklistsConfig, DashboardConfig, DatabaseConfig, FeedsConfig, GoogleConfig,

@@ -35,24 +35,25 @@ const POSTGRES_PARAMETERS: [&str; 19] = [
     "options[",
 ];
 
-/// A PostgreSQL URL's parameters are ones its driver reads. It would ignore another (libpq's
-/// `sslpassword`, a misspelt `sslmdoe`) with a warning in the log that holds its value, which
-/// may be a secret: refused here by name instead, the value never shown.
-/// (A URL that does not parse is left to the connection, whose error says so.)
+/// A PostgreSQL URL holds no credential its driver would not read. It ignores a parameter it
+/// does not know (libpq's `connect_timeout` or `channel_binding`, which hosted databases' URLs
+/// carry, harmlessly), but with a warning in the log that holds its value: one named like a
+/// credential (libpq's `sslpassword`) is refused here instead, by its name alone. (A URL that
+/// does not parse is left to the connection, whose error says so.)
 fn check_postgres_parameters(url: &str) -> Result<(), ConfigError> {
     let Ok(url) = url::Url::parse(url) else { return Ok(()) };
     for (name, _) in url.query_pairs() {
-        let known = POSTGRES_PARAMETERS
+        let read = POSTGRES_PARAMETERS
             .iter()
-            .any(|known| name == *known || (known.ends_with('[') && name.starts_with(known)));
-        if !known {
+            .any(|read| name == *read || (read.ends_with('[') && name.starts_with(read)));
+        if !read && crate::redact::names_a_credential(&name) {
             let shown: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
             return Err(invalid(
                 "database_url",
                 format!(
-                    "the parameter {shown:?} is not one the PostgreSQL driver reads (it reads \
-                     sslmode, sslrootcert, sslcert, sslkey, host, hostaddr, port, dbname, user, \
-                     password, application_name, options and statement-cache-capacity)"
+                    "the parameter {shown:?} is not one the PostgreSQL driver reads: it would be \
+                     ignored and its value written to the log; leave it out (the driver reads \
+                     password, and sslkey for a client key that is not encrypted)"
                 ),
             ));
         }

@@ -215,7 +215,7 @@ impl std::fmt::Debug for NewImport {
         f.debug_struct("NewImport")
             .field("owner", &self.owner)
             .field("platform", &self.platform)
-            .field("url", &crate::config::redact_secret_url(&self.url))
+            .field("url", &crate::redact::url_host_only(&self.url))
             .field("name", &self.name)
             .field("interval_minutes", &self.interval_minutes)
             .field("settings", &self.settings)

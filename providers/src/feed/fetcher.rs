@@ -106,7 +106,7 @@ impl std::fmt::Debug for Fetched {
                 .field("body_bytes", &body.len())
                 .field("etag", etag)
                 .field("last_modified", last_modified)
-                .field("final_url", &kalends_core::config::redact_secret_url(final_url.as_str()))
+                .field("final_url", &kalends_core::redact::url_host_only(final_url.as_str()))
                 .finish(),
         }
     }
