@@ -201,7 +201,7 @@ async fn written_here(
         Writer::Unknown => {}
     }
     let Some(booking_id) = event.booking_id else { return Ok(false) };
-    let mappings = store.booking_events(booking_id).await?;
+    let mappings = store.booking_events(connection.tenant_id, booking_id).await?;
     let others = mappings.iter().filter(|m| m.connection_id != connection.id);
     let another_wrote = others.clone().any(|m| m.remote_id.as_deref() == Some(&event.id))
         || others.clone().any(|m| event.writer(m.connection_id) == Writer::This);

@@ -226,7 +226,7 @@ async fn converge_all(
     staff.sort_unstable();
     staff.dedup();
     let connections = store.default_connections_of_staff(tenant_id, &staff).await?;
-    let events = store.booking_events_of(ids).await?;
+    let events = store.booking_events_of(tenant_id, ids).await?;
     let gathered = Mutex::new(Vec::new());
     let listed = Listed::around(&bookings);
     // A few at a time (named futures: a closure here trips the compiler's check that the job's

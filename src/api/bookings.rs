@@ -466,14 +466,19 @@ async fn written(
     booking: &Booking,
     rechecked: Option<Vec<FeedRechecked>>,
 ) -> Result<BookingOut, ApiError> {
-    let out = with_sync(state, std::slice::from_ref(booking)).await?.remove(0);
+    let out = with_sync(state, booking.tenant_id, std::slice::from_ref(booking)).await?.remove(0);
     Ok(BookingOut { feeds_rechecked: rechecked, ..out })
 }
 
-/// The answers for `bookings`, each with what its calendars hold (`sync`), read in one query.
-async fn with_sync(state: &AppState, bookings: &[Booking]) -> Result<Vec<BookingOut>, ApiError> {
+/// The answers for the tenant's `bookings`, each with what its calendars hold (`sync`), read in
+/// one query.
+async fn with_sync(
+    state: &AppState,
+    tenant_id: Uuid,
+    bookings: &[Booking],
+) -> Result<Vec<BookingOut>, ApiError> {
     let ids: Vec<Uuid> = bookings.iter().map(|b| b.id).collect();
-    let events = state.store.booking_events_of(&ids).await?;
+    let events = state.store.booking_events_of(tenant_id, &ids).await?;
     let sync = |id: Uuid| events.iter().filter(move |e| e.booking_id == id).map(SyncOut::from);
     Ok(bookings
         .iter()
@@ -680,7 +685,7 @@ async fn list_bookings(
         })
         .map_err(ApiError::invalid)?;
     let page = state.store.list_bookings(tenant.id, &filter).await?;
-    let items = with_sync(&state, &page.items).await?;
+    let items = with_sync(&state, tenant.id, &page.items).await?;
     Ok(axum::Json(ListOut {
         items,
         next_cursor: page.next_cursor.map(super::extract::encode_cursor),

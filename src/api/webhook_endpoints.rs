@@ -54,7 +54,7 @@ pub struct WebhookEndpointPatchIn {
 }
 
 /// An endpoint (never with its secret).
-#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Deserialize, Serialize, ToSchema)]
 pub struct WebhookEndpointOut {
     /// Server id.
     pub id: Uuid,
@@ -77,6 +77,18 @@ pub struct WebhookEndpointOut {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A receiver's URL may carry its token in its path (Slack's, Zapier's): shown by its host.
+impl std::fmt::Debug for WebhookEndpointOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpointOut")
+            .field("id", &self.id)
+            .field("url", &kalends_core::redact::url_host_only(&self.url))
+            .field("event_types", &self.event_types)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<&WebhookEndpoint> for WebhookEndpointOut {
@@ -639,6 +651,8 @@ mod tests {
             created_at: now,
             updated_at: now,
         };
+        let alone = format!("{endpoint:?}");
+        assert!(alone.contains("hooks.example") && !alone.contains("path-token"), "{alone}");
         let shown = format!(
             "{:?}",
             WebhookEndpointWithSecret { endpoint, secret: "whsec_MDEyM3NlY3JldA==".into() }

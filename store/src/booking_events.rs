@@ -235,14 +235,24 @@ const EVENT_COLUMNS: &str = "e.booking_id, e.connection_id, c.provider, e.calend
     e.remote_etag, e.state, e.synced_version, e.last_error, e.synced_at, e.external_edit, e.external_edit_at";
 
 impl Store {
-    /// The booking's events in connected calendars (deleted ones included).
-    pub async fn booking_events(&self, booking_id: Uuid) -> Result<Vec<BookingEvent>, StoreError> {
+    /// The booking's events in the tenant's connected calendars (deleted ones included): none
+    /// for another tenant's booking, whose id may come from outside (an event's private
+    /// property in a calendar two tenants share).
+    pub async fn booking_events(
+        &self,
+        tenant_id: Uuid,
+        booking_id: Uuid,
+    ) -> Result<Vec<BookingEvent>, StoreError> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM booking_events e JOIN connections c ON c.id = e.connection_id \
-             WHERE e.booking_id = $1 ORDER BY c.created_at, c.id"
+             WHERE c.tenant_id = $1 AND e.booking_id = $2 ORDER BY c.created_at, c.id"
         );
         let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(booking_id).fetch_all(pool).await
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(booking_id)
+                .fetch_all(pool)
+                .await
         })?;
         rows.into_iter().map(BookingEvent::try_from).collect()
     }
@@ -251,6 +261,7 @@ impl Store {
     /// order.
     pub async fn booking_events_of(
         &self,
+        tenant_id: Uuid,
         booking_ids: &[Uuid],
     ) -> Result<Vec<BookingEvent>, StoreError> {
         if booking_ids.is_empty() {
@@ -258,11 +269,11 @@ impl Store {
         }
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM booking_events e JOIN connections c ON c.id = e.connection_id \
-             WHERE e.booking_id IN ({}) ORDER BY c.created_at, c.id",
-            super::placeholders(1, booking_ids.len())
+             WHERE c.tenant_id = $1 AND e.booking_id IN ({}) ORDER BY c.created_at, c.id",
+            super::placeholders(2, booking_ids.len())
         );
         let rows: Vec<EventRow> = with_read_pool!(self, |pool| {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(tenant_id);
             for id in booking_ids {
                 query = query.bind(id);
             }

@@ -10,7 +10,7 @@ use kalends_core::job::Job;
 use kalends_core::webhooks::{WebhookEvent, recipients};
 
 /// A tenant's webhook endpoint as stored (its secrets sealed).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebhookEndpoint {
     /// Server id.
     pub id: Uuid,
@@ -371,6 +371,22 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
 const DELIVERY_SELECT: &str = "SELECT d.id, d.endpoint_id, d.event_id, e.event_type, d.status, \
      d.next_attempt_at, d.created_at FROM webhook_deliveries d JOIN webhook_events e \
      ON e.id = d.event_id";
+
+/// Shows the receiver's URL by its host (its path may be a token) and neither secret.
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("url", &kalends_core::redact::url_host_only(&self.url))
+            .field("description", &self.description)
+            .field("event_types", &self.event_types)
+            .field("enabled", &self.enabled)
+            .field("disabled_reason", &self.disabled_reason)
+            .field("failing_since", &self.failing_since)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Store {
     /// Stores a new endpoint.
@@ -879,6 +895,37 @@ fn endpoint_after(next: &AfterAttempt) -> &'static str {
              last_failed_at = CASE WHEN last_failed_at IS NULL OR last_failed_at < $3 \
              THEN $3 ELSE last_failed_at END \
              WHERE id = $1 AND url = $2"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_endpoint_s_debug_shows_its_url_s_host_alone_and_no_sealed_secret() {
+        let now = Utc::now();
+        let endpoint = WebhookEndpoint {
+            id: Uuid::nil(),
+            tenant_id: Uuid::nil(),
+            url: "https://hooks.example/services/T0123/path-token".into(),
+            description: Some("the front desk's automations".into()),
+            event_types: vec!["booking.synced".into()],
+            enabled: true,
+            disabled_reason: None,
+            secret: "sealed-current".into(),
+            previous_secret: Some("sealed-previous".into()),
+            previous_secret_until: None,
+            failing_since: None,
+            last_failed_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let shown = format!("{endpoint:?}");
+        assert!(shown.contains("hooks.example") && shown.contains("front desk"), "{shown}");
+        for hidden in ["path-token", "sealed-current", "sealed-previous"] {
+            assert!(!shown.contains(hidden), "{hidden} in {shown}");
         }
     }
 }

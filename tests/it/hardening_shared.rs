@@ -28,6 +28,7 @@ on_both_databases!(
     a_microsoft_subscription_gone_at_microsoft_is_made_again_at_its_renewal,
     a_booking_parked_for_a_reconnection_stays_parked_when_its_batch_is_given_up,
     a_sync_given_up_in_another_tenants_name_fails_none_of_the_bookings_calendars,
+    a_booking_id_read_in_another_tenants_name_shows_none_of_its_calendar_events,
     imports_asked_for_while_one_reads_the_calendar_wait_and_run_once_after_it,
 );
 
@@ -358,16 +359,30 @@ async fn a_booking_parked_for_a_reconnection_stays_parked_when_its_batch_is_give
     app.stop().await;
 }
 
-/// A sync job carries its tenant beside its bookings. One that named another tenant's booking
-/// (a fault upstream, a job written by hand) and was given up leaves that booking's calendars
-/// as they were: only the tenant's own booking is marked failed.
-async fn a_sync_given_up_in_another_tenants_name_fails_none_of_the_bookings_calendars(db: Db) {
+/// Two tenants, the first with Ann's booking synced to her Google calendar.
+struct TwoTenants {
+    app: TestApp,
+    tenant: kalends_core::domain::Tenant,
+    key: String,
+    other: kalends_core::domain::Tenant,
+    booking: kalends::api::bookings::BookingOut,
+}
+
+async fn two_tenants_one_synced_booking(db: Db) -> TwoTenants {
     let app = TestApp::start_public(db).await;
     let (tenant, key) = app.tenant().await;
     let (other, _) = app.tenant().await;
     let (ann, _) = connected_staff(&app, &key, "Ann", "google", DESK).await;
     let booking = app.api(&key).create_booking(&in_ten_days(ann, "Cut with Ann")).await.unwrap();
     app.settle().await;
+    TwoTenants { app, tenant, key, other, booking }
+}
+
+/// A sync job carries its tenant beside its bookings. One that named another tenant's booking
+/// (a fault upstream, a job written by hand) and was given up leaves that booking's calendars
+/// as they were: only the tenant's own booking is marked failed.
+async fn a_sync_given_up_in_another_tenants_name_fails_none_of_the_bookings_calendars(db: Db) {
+    let TwoTenants { app, tenant, key, other, booking } = two_tenants_one_synced_booking(db).await;
     // Her calendar's write as if it were still under way when the job was given up.
     let waiting = "UPDATE booking_events SET state = 'pending' WHERE booking_id = $1";
     assert_eq!(execute_with_id(&app.store, waiting, booking.id).await, 1);
@@ -378,6 +393,20 @@ async fn a_sync_given_up_in_another_tenants_name_fails_none_of_the_bookings_cale
     assert_eq!(state().await, "pending", "untouched by another tenant's job");
     app.store.fail_pending_events(tenant.id, booking.id, error).await.unwrap();
     assert_eq!(state().await, "failed", "its own tenant's job gave it up");
+    app.stop().await;
+}
+
+/// A booking id can come from outside: reconciliation reads it from an event's private property,
+/// and a calendar two tenants share (a freelancer working for two salons) holds both tenants'
+/// events. Read in another tenant's name, a booking's calendar events are none.
+async fn a_booking_id_read_in_another_tenants_name_shows_none_of_its_calendar_events(db: Db) {
+    let TwoTenants { app, tenant, other, booking, .. } = two_tenants_one_synced_booking(db).await;
+
+    assert_eq!(app.store.booking_events(tenant.id, booking.id).await.unwrap().len(), 1);
+    assert!(app.store.booking_events(other.id, booking.id).await.unwrap().is_empty());
+    let ids = [booking.id];
+    assert_eq!(app.store.booking_events_of(tenant.id, &ids).await.unwrap().len(), 1);
+    assert!(app.store.booking_events_of(other.id, &ids).await.unwrap().is_empty());
     app.stop().await;
 }
 

@@ -682,7 +682,7 @@ async fn a_batch_of_syncs_brings_each_booking_once_into_each_calendar_and_waits_
     let expected: Vec<String> = (0..5).map(|n| format!("Massage {n}")).collect();
     let (g, m) = settled(&app, |g, m| g.len() == 5 && m.len() == 5).await;
     for id in &ids {
-        let events = app.store.booking_events(*id).await.unwrap();
+        let events = app.store.booking_events(tenant.id, *id).await.unwrap();
         let versions: Vec<_> = events.iter().map(|e| (e.state, e.synced_version)).collect();
         assert_eq!(versions, [(EventState::Synced, Some(2)); 2], "booking {id}");
         let attempts = app.store.sync_attempts(*id).await.unwrap();
@@ -722,7 +722,7 @@ async fn a_batch_whose_tokens_expired_refreshes_each_once_and_brings_every_booki
     };
     settled(&app, |g, m| renamed(g, "summary") == 10 && renamed(m, "subject") == 10).await;
     for id in &ids {
-        let events = app.store.booking_events(*id).await.unwrap();
+        let events = app.store.booking_events(tenant.id, *id).await.unwrap();
         let versions: Vec<_> = events.iter().map(|e| (e.state, e.synced_version)).collect();
         assert_eq!(versions, [(EventState::Synced, Some(2)); 2], "booking {id}");
     }
