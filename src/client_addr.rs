@@ -3,10 +3,11 @@
 //! visitor behind a proxy gets their own budget and nobody else can pick theirs by sending a
 //! header.
 //!
-//! When the peer is a trusted proxy, the client is the right-most hop of `Forwarded` (RFC 7239,
-//! its `for=` parameters) or, without one, of `X-Forwarded-For`, that is not itself a trusted
-//! proxy: hops left of it were written by the client and prove nothing. A hop that is not an
-//! address (`unknown`, an obfuscated name) stops the walk at the proxy that wrote it.
+//! When the peer is a trusted proxy, the client is the right-most hop of the header the proxies
+//! write (`proxy_header`: `X-Forwarded-For`, or `Forwarded`'s `for=` parameters, RFC 7239) that
+//! is not itself a trusted proxy: hops left of it were written by the client and prove nothing.
+//! The other header is never read: a proxy passes it on as the client sent it. A hop that is not
+//! an address (`unknown`, an obfuscated name) stops the walk at the proxy that wrote it.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -15,7 +16,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use kalends_core::config::TrustedProxies;
+use kalends_core::config::{ProxyHeader, TrustedProxies};
 
 use crate::state::AppState;
 
@@ -44,9 +45,15 @@ impl ClientAddr {
         }
     }
 
-    /// The client of a request whose TCP peer is `peer`.
-    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
-        Self::from_ip(client_ip(peer, headers, trusted))
+    /// The client of a request whose TCP peer is `peer`, behind `trusted` proxies that write
+    /// `header`.
+    pub fn resolve(
+        peer: IpAddr,
+        headers: &HeaderMap,
+        trusted: &TrustedProxies,
+        header: ProxyHeader,
+    ) -> Self {
+        Self::from_ip(client_ip(peer, headers, trusted, header))
     }
 
     /// What [`remember`] recorded for this request; without it (a router served without
@@ -73,20 +80,32 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 /// Middleware: works out the request's [`ClientAddr`] once and keeps it in its extensions.
 pub async fn remember(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let client =
-            ClientAddr::resolve(peer.ip(), request.headers(), &state.config.trusted_proxies);
+        let config = &state.config;
+        let client = ClientAddr::resolve(
+            peer.ip(),
+            request.headers(),
+            &config.trusted_proxies,
+            config.proxy_header,
+        );
         request.extensions_mut().insert(client);
     }
     next.run(request).await
 }
 
 /// The client's address (not yet cut to a key).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+    header: ProxyHeader,
+) -> IpAddr {
     if !trusted.contains(peer) {
         return peer;
     }
-    let forwarded = forwarded_for(headers);
-    let hops = if forwarded.is_empty() { x_forwarded_for(headers) } else { forwarded };
+    let hops = match header {
+        ProxyHeader::XForwardedFor => x_forwarded_for(headers),
+        ProxyHeader::Forwarded => forwarded_for(headers),
+    };
     let mut client = peer;
     for hop in hops.iter().rev() {
         match hop {
@@ -152,6 +171,9 @@ mod tests {
         map
     }
 
+    const XFF: ProxyHeader = ProxyHeader::XForwardedFor;
+    const FORWARDED: ProxyHeader = ProxyHeader::Forwarded;
+
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
@@ -160,27 +182,28 @@ mod tests {
     fn the_right_most_hop_that_is_not_a_trusted_proxy_is_the_client() {
         let proxies = trusted("10.0.0.0/8,127.0.0.1");
         let chain = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.1, 10.1.1.1")]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &chain, &proxies), ip("198.51.100.1"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &chain, &proxies, XFF), ip("198.51.100.1"));
         let split = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.2")]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &split, &proxies), ip("198.51.100.2"));
+        assert_eq!(client_ip(ip("10.0.0.1"), &split, &proxies, XFF), ip("198.51.100.2"));
         let all_proxies = headers(&[("x-forwarded-for", "10.2.2.2, 10.1.1.1")]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &all_proxies, &proxies), ip("10.2.2.2"));
-        assert_eq!(client_ip(ip("127.0.0.1"), &HeaderMap::new(), &proxies), ip("127.0.0.1"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &all_proxies, &proxies, XFF), ip("10.2.2.2"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &HeaderMap::new(), &proxies, XFF), ip("127.0.0.1"));
     }
 
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_says() {
         let proxies = trusted("10.0.0.0/8");
         let spoofed = headers(&[("x-forwarded-for", "198.51.100.1"), ("forwarded", "for=1.2.3.4")]);
-        assert_eq!(client_ip(ip("192.0.2.9"), &spoofed, &proxies), ip("192.0.2.9"));
-        assert_eq!(
-            client_ip(ip("192.0.2.9"), &spoofed, &TrustedProxies::default()),
-            ip("192.0.2.9")
-        );
+        for header in [XFF, FORWARDED] {
+            assert_eq!(client_ip(ip("192.0.2.9"), &spoofed, &proxies, header), ip("192.0.2.9"));
+            let none = TrustedProxies::default();
+            assert_eq!(client_ip(ip("192.0.2.9"), &spoofed, &none, header), ip("192.0.2.9"));
+        }
     }
 
     #[test]
-    fn forwarded_wins_and_its_quoted_ports_and_brackets_are_read() {
+    fn only_the_header_the_proxies_write_is_read_and_forwarded_s_quoted_ports_and_brackets_are_read()
+     {
         let proxies = trusted("127.0.0.1");
         let both = headers(&[
             ("x-forwarded-for", "198.51.100.1"),
@@ -189,16 +212,22 @@ mod tests {
                 r#"for=192.0.2.60;proto=http;by=203.0.113.43, For="[2001:db8:cafe::17]:4711""#,
             ),
         ]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &both, &proxies), ip("2001:db8:cafe::17"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &both, &proxies, FORWARDED), ip("2001:db8:cafe::17"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &both, &proxies, XFF), ip("198.51.100.1"));
         let port = headers(&[("forwarded", r#"for="192.0.2.43:47011""#)]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &port, &proxies), ip("192.0.2.43"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &port, &proxies, FORWARDED), ip("192.0.2.43"));
+        // The client's own `Forwarded`, passed on by a proxy that writes X-Forwarded-For, and
+        // the other way round: the proxy's peer is the client.
+        assert_eq!(client_ip(ip("127.0.0.1"), &port, &proxies, XFF), ip("127.0.0.1"));
+        let xff = headers(&[("x-forwarded-for", "198.51.100.1")]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &xff, &proxies, FORWARDED), ip("127.0.0.1"));
     }
 
     #[test]
     fn a_hop_that_is_no_address_stops_at_the_proxy_that_wrote_it() {
         let proxies = trusted("10.0.0.0/8");
         let hidden = headers(&[("forwarded", "for=198.51.100.1, for=_hidden, for=10.0.0.2")]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &hidden, &proxies), ip("10.0.0.2"));
+        assert_eq!(client_ip(ip("10.0.0.1"), &hidden, &proxies, FORWARDED), ip("10.0.0.2"));
     }
 
     #[test]

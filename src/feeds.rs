@@ -36,6 +36,7 @@ use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use crate::api::error::ApiError;
+use crate::client_addr::ClientAddr;
 use crate::feed_cache::{Closing, FeedCache, FeedEvents, Known, RenderedEvent};
 use crate::public_http::{fresh, hex, write_validators};
 use crate::state::AppState;
@@ -60,6 +61,7 @@ pub fn router() -> Router<AppState> {
 async fn serve(
     State(state): State<AppState>,
     Path(file): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = file.strip_suffix(".ics").unwrap_or(&file);
@@ -68,7 +70,7 @@ async fn serve(
         return Err(ApiError::not_found());
     }
     let hash = tokens::token_hash(token);
-    if let Err(wait) = state.feed_limiter.check(&hash) {
+    if let Err(wait) = state.feed_limiter.check(&hash, client) {
         return Err(ApiError::rate_limited(wait, "this feed is polled too often; slow down"));
     }
     let known = match state.feed_cache.known(&hash) {

@@ -1,31 +1,35 @@
 //! What the public secret-URL routes share, the feeds (`src/feeds.rs`) and the availability
-//! calendars (`src/widget.rs`): the per-URL rate limiter (its `429` is `ApiError::rate_limited`),
+//! calendars (`src/widget.rs`): the rate limiter per URL and client (its `429` is `ApiError::rate_limited`),
 //! the validators (`ETag`, `Last-Modified`) an answer carries and the check that answers `304` to
 //! a client whose copy is current, and the hex digests the tags are written in.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{DateTime, Utc};
 
-/// Requests per feed URL, so a leaked URL polled in a loop costs little (availability widgets
-/// use one too, keyed by client address and URL).
+use crate::client_addr::ClientAddr;
+
+/// Requests per secret URL and client address: a leaked URL polled in a loop costs little, and
+/// whoever polls it starves only themselves, not the platform the URL was made for.
 #[derive(Debug)]
 pub struct FeedLimiter {
     limiter: governor::DefaultKeyedRateLimiter<Vec<u8>>,
 }
 
 impl FeedLimiter {
-    /// `per_minute` requests a minute per feed, in bursts of as many.
+    /// `per_minute` requests a minute per URL and client, in bursts of as many.
     pub fn new(per_minute: u32) -> Self {
         let per_minute = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
         Self { limiter: governor::RateLimiter::hashmap(governor::Quota::per_minute(per_minute)) }
     }
 
-    /// `Err(wait)` when the feed with this token hash (or any other key) is over its rate.
-    pub fn check(&self, hash: &[u8]) -> Result<(), std::time::Duration> {
+    /// `Err(wait)` when `client` asked for the URL whose token has this hash over its rate.
+    pub fn check(&self, hash: &[u8], client: ClientAddr) -> Result<(), std::time::Duration> {
         if self.limiter.len() > 100_000 {
             self.limiter.retain_recent();
         }
-        self.limiter.check_key(&hash.to_vec()).map_err(|not_until| {
+        let mut key = hash.to_vec();
+        key.extend_from_slice(&client.octets());
+        self.limiter.check_key(&key).map_err(|not_until| {
             not_until.wait_time_from(governor::clock::Clock::now(
                 &governor::clock::DefaultClock::default(),
             ))

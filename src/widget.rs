@@ -119,7 +119,7 @@ async fn answer(
         return Ok(not_found(format));
     }
     let hash = tokens::token_hash(token);
-    if let Err(wait) = state.widget_limiter.check(&limit_key(&hash, extensions)) {
+    if let Err(wait) = state.widget_limiter.check(&hash, ClientAddr::of(extensions)) {
         let detail = "this calendar is asked for too often; slow down";
         return Err(ApiError::rate_limited(wait, detail));
     }
@@ -180,15 +180,6 @@ async fn days(
             (StatusCode::OK, out, axum::Json(CalendarOut::new(known, &days))).into_response()
         }
     })
-}
-
-/// What the rate limit counts by: the calendar URL and the client's address ([`ClientAddr`]:
-/// behind trusted proxies the visitor's, an IPv6 visitor's /64; one shared by every client when
-/// the server was not told it), so one visitor asking in a loop slows only themselves.
-fn limit_key(hash: &[u8], extensions: &Extensions) -> Vec<u8> {
-    let mut key = hash.to_vec();
-    key.extend_from_slice(&ClientAddr::of(extensions).octets());
-    key
 }
 
 /// The answer's `ETag`: the calendar's version, the window and the day it was made on (the page

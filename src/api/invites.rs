@@ -104,6 +104,7 @@ pub fn public_router() -> Router<AppState> {
 async fn public_invite(
     State(state): State<AppState>,
     Path(file): Path<String>,
+    client: crate::client_addr::ClientAddr,
 ) -> Result<Response, ApiError> {
     let token = file.strip_suffix(".ics").ok_or_else(ApiError::not_found)?;
     let booking_id = state
@@ -111,7 +112,7 @@ async fn public_invite(
         .all()
         .find_map(|key| tokens::verify_invite_token(key, token))
         .ok_or_else(ApiError::not_found)?;
-    if let Err(wait) = state.feed_limiter.check(&tokens::token_hash(token)) {
+    if let Err(wait) = state.feed_limiter.check(&tokens::token_hash(token), client) {
         return Err(ApiError::rate_limited(wait, "too many requests for this invitation"));
     }
     let booking =

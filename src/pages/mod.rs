@@ -148,7 +148,7 @@ pub fn problem_page(
             @if let Some((href, label)) = back { p { a.button href=(href) { (label) } } }
         }
     };
-    (status, Html(layout(title, None, body).into_string())).into_response()
+    (status, page_headers(), Html(layout(title, None, body).into_string())).into_response()
 }
 
 /// The `<head>` of every page: its title, Kalends's stylesheet, no referrer, and `extra` (the
@@ -183,14 +183,15 @@ pub fn layout(title: &str, heading: Option<&str>, body: Markup) -> Markup {
     }
 }
 
-/// Headers every page answers with: no caching, no framing.
+/// Headers every page answers with: no caching, no framing, and forms that post only to
+/// Kalends (each of them answers with a redirect to its own pages).
 pub fn page_headers() -> [(header::HeaderName, &'static str); 3] {
     [
         (header::CACHE_CONTROL, "no-store"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' https: http:; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         ),
     ]
 }

@@ -192,6 +192,25 @@ async fn owned(
     }
 }
 
+/// Refuses to disconnect a calendar the staff member's organisation connected for them: its
+/// administrator ends it (the page offers no button; a request made by hand is refused too).
+async fn not_the_organisations(state: &AppState, connection: &Connection) -> Result<(), Response> {
+    let (tenant_id, staff_id) = (connection.tenant_id, connection.staff_id);
+    let covered = state.store.covered_connections(tenant_id, staff_id).await.map_err(internal)?;
+    match covered.iter().find(|(id, _)| *id == connection.id) {
+        None => Ok(()),
+        Some((_, organisation)) => Err(problem_page(
+            StatusCode::FORBIDDEN,
+            "Your organisation manages this calendar",
+            &format!(
+                "{organisation} connected this calendar for you, so only its administrator can \
+                 disconnect it. You may still connect a calendar of your own."
+            ),
+            Some(("/settings", "Back to your calendars")),
+        )),
+    }
+}
+
 /// `POST /settings/connections/{id}`: destination and busy calendars.
 async fn save(
     State(state): State<AppState>,
@@ -266,6 +285,9 @@ async fn confirm_disconnect(
             Ok(found) => found,
             Err(page) => return page,
         };
+    if let Err(page) = not_the_organisations(&state, &connection).await {
+        return page;
+    }
     let csrf = session.csrf(&state);
     let calendar = connection
         .destination_calendar_id
@@ -302,6 +324,9 @@ async fn disconnect(
         Ok(found) => found,
         Err(page) => return page,
     };
+    if let Err(page) = not_the_organisations(&state, &connection).await {
+        return page;
+    }
     let by = Some(&session.staff);
     match crate::connections::disconnect(&state, &connection, fields.remove_events, by).await {
         Ok(_) => Redirect::to("/settings?notice=disconnected").into_response(),

@@ -729,6 +729,29 @@ async fn a_feed_url_polled_too_often_answers_429_with_retry_after() {
     app.stop().await;
 }
 
+/// A feed URL that leaked (an old platform listing, a shared screenshot) and is polled in a loop
+/// slows its poller alone: the platform the URL was made for, polling from elsewhere, still
+/// gets the feed.
+#[tokio::test]
+async fn a_leaked_feed_url_polled_in_a_loop_starves_only_its_poller() {
+    let dir = TempDir::new();
+    let mut config = config(Db::Sqlite, &dir).await;
+    config.feeds.rate_limit_per_minute = 3;
+    config.trusted_proxies = serde_json::from_value(json!("127.0.0.1")).unwrap();
+    let app = TestApp::start_with(config, dir).await;
+    let (_, key) = app.tenant().await;
+    let f = feed(&app, &key, json!({"scope": "tenant", "profile": "busy", "name": "All"})).await;
+    let url = f["url"].as_str().unwrap();
+    let poller = [("x-forwarded-for", "203.0.113.9")];
+    for _ in 0..3 {
+        assert_eq!(get_ics(&app, url, &poller).await.0, 200);
+    }
+    assert_eq!(get_ics(&app, url, &poller).await.0, 429);
+    let platform = [("x-forwarded-for", "198.51.100.20")];
+    assert_eq!(get_ics(&app, url, &platform).await.0, 200, "the platform's poll is answered");
+    app.stop().await;
+}
+
 /// Runs the peer validators of `tests/peers/` (Python icalendar, ical.js) on `ics`; returns what
 /// each of them read. The test fails when `scripts/test` did not provide them.
 pub(crate) fn peer_readings(ics: &str) -> Vec<(&'static str, Value)> {

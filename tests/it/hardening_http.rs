@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use kalends::app::{self, Role};
 use kalends_core::Config;
+use kalends_core::config::ProxyHeader;
 use secrecy::SecretString;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -324,35 +325,61 @@ async fn notify(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
     request.send().await.unwrap().status().as_u16()
 }
 
-/// Kalends trusting the proxies `nets`, taking one webhook notification a minute per client.
-async fn one_notification_a_minute_behind(nets: &str) -> TestApp {
+/// Kalends trusting the proxies `nets`, which write `header`, taking one webhook notification a
+/// minute per client.
+async fn one_notification_a_minute_behind(nets: &str, header: ProxyHeader) -> TestApp {
     start(|config| {
         config.trusted_proxies = serde_json::from_value(serde_json::json!(nets)).unwrap();
+        config.proxy_header = header;
         config.webhooks.rate_limit_per_minute = 1;
     })
     .await
 }
 
+const XFF: ProxyHeader = ProxyHeader::XForwardedFor;
+
 #[tokio::test]
 async fn behind_a_trusted_proxy_two_visitors_get_separate_budgets() {
-    let app = one_notification_a_minute_behind("127.0.0.1/32").await;
+    let app = one_notification_a_minute_behind("127.0.0.1/32", XFF).await;
     let xff = "X-Forwarded-For";
     assert_ne!(notify(&app, &[(xff, "203.0.113.1")]).await, 429);
     assert_eq!(notify(&app, &[(xff, "203.0.113.1")]).await, 429, "one visitor, one budget");
     assert_ne!(notify(&app, &[(xff, "203.0.113.2")]).await, 429, "a second visitor");
-    // The right-most hop that is not a trusted proxy is the client, in either header.
+    // The right-most hop that is not a trusted proxy is the client.
     assert_ne!(notify(&app, &[(xff, "198.51.100.7, 203.0.113.3, 127.0.0.1")]).await, 429);
-    assert_eq!(notify(&app, &[("Forwarded", "for=\"203.0.113.3:4711\"")]).await, 429);
-    assert_ne!(
-        notify(&app, &[("Forwarded", "for=192.0.2.1;proto=https, for=127.0.0.1")]).await,
-        429
-    );
+    assert_eq!(notify(&app, &[(xff, "203.0.113.3")]).await, 429);
+    app.stop().await;
+}
+
+/// nginx appends to `X-Forwarded-For` and passes a client's own `Forwarded` on as it came: a
+/// visitor who sends a new one with every request still has the one budget.
+#[tokio::test]
+async fn a_forwarded_header_the_proxy_does_not_write_gives_a_visitor_no_fresh_budget() {
+    let app = one_notification_a_minute_behind("127.0.0.1/32", XFF).await;
+    let visitor = ("X-Forwarded-For", "203.0.113.1");
+    assert_ne!(notify(&app, &[visitor, ("Forwarded", "for=192.0.2.1")]).await, 429);
+    assert_eq!(notify(&app, &[visitor, ("Forwarded", "for=192.0.2.2")]).await, 429);
+    // Without X-Forwarded-For, such requests are the proxy's own: one budget for all of them.
+    assert_ne!(notify(&app, &[("Forwarded", "for=192.0.2.3")]).await, 429);
+    assert_eq!(notify(&app, &[("Forwarded", "for=192.0.2.4")]).await, 429);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_proxy_that_writes_forwarded_its_for_hops_name_the_visitors() {
+    let app = one_notification_a_minute_behind("127.0.0.1/32", ProxyHeader::Forwarded).await;
+    let visitor = ("Forwarded", "for=\"203.0.113.3:4711\"");
+    assert_ne!(notify(&app, &[visitor]).await, 429);
+    let spoofed = ("X-Forwarded-For", "192.0.2.7");
+    assert_eq!(notify(&app, &[visitor, spoofed]).await, 429, "X-Forwarded-For is not read");
+    let chain = ("Forwarded", "for=192.0.2.1;proto=https, for=127.0.0.1");
+    assert_ne!(notify(&app, &[chain]).await, 429, "the right-most hop that is no proxy");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_untrusted_peer_cannot_dodge_the_limit_with_forwarded_for() {
-    let app = one_notification_a_minute_behind("10.0.0.0/8").await;
+    let app = one_notification_a_minute_behind("10.0.0.0/8", XFF).await;
     assert_ne!(notify(&app, &[("X-Forwarded-For", "203.0.113.1")]).await, 429);
     assert_eq!(notify(&app, &[("X-Forwarded-For", "203.0.113.2")]).await, 429);
     assert_eq!(notify(&app, &[("Forwarded", "for=203.0.113.3")]).await, 429);
@@ -361,11 +388,11 @@ async fn an_untrusted_peer_cannot_dodge_the_limit_with_forwarded_for() {
 
 #[tokio::test]
 async fn two_ipv6_addresses_in_one_64_share_one_budget() {
-    let app = one_notification_a_minute_behind("127.0.0.1").await;
+    let app = one_notification_a_minute_behind("127.0.0.1", XFF).await;
     let xff = "X-Forwarded-For";
     assert_ne!(notify(&app, &[(xff, "2001:db8:1:2::1")]).await, 429);
     assert_eq!(notify(&app, &[(xff, "2001:db8:1:2:aaaa:bbbb:cccc:dddd")]).await, 429);
-    assert_eq!(notify(&app, &[("Forwarded", "for=\"[2001:db8:1:2::3]:443\"")]).await, 429);
+    assert_eq!(notify(&app, &[(xff, "[2001:db8:1:2::3]:443")]).await, 429);
     assert_ne!(notify(&app, &[(xff, "2001:db8:1:3::1")]).await, 429, "another /64");
     app.stop().await;
 }

@@ -276,6 +276,16 @@ async fn an_administrator_connects_a_workspace_and_covered_staff_calendars_follo
     );
     assert!(!page.body.contains("Disconnect"), "an administrator's connection is theirs to end");
     assert!(page.body.contains("Connect Google"), "a calendar of his own may still be added");
+    // Nor does a disconnect made by hand end it.
+    let covered = connections.iter().find(|c| c.staff_id == bo.id).unwrap().id;
+    let disconnect = app.url(&format!("/settings/connections/{covered}/disconnect"));
+    let asked = browser.get(&disconnect).await;
+    assert_eq!(asked.status, 403, "{}", asked.body);
+    assert!(asked.body.contains("only its administrator can disconnect it"), "{}", asked.body);
+    let csrf = crate::staff_sessions::csrf_of(&page.body);
+    let form = [("csrf", csrf.as_str()), ("remove_events", "yes")];
+    assert_eq!(browser.post(&disconnect, &form, false).await.status, 403);
+    assert_eq!(app.api(&key).connection(covered).await.unwrap().status, "active");
 
     // A booking of Bo's appears in his Workspace calendar, moves with it and goes with it.
     let minted = token_requests(&app).await;

@@ -68,7 +68,7 @@ async fn still_signed_in(app: &TestApp, cookie: &str) -> bool {
 }
 
 /// The CSRF token of a page's forms.
-fn csrf_of(body: &str) -> String {
+pub(crate) fn csrf_of(body: &str) -> String {
     let at = body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token");
     let rest = &body[at + "name=\"csrf\" value=\"".len()..];
     rest[..rest.find('"').unwrap()].to_owned()
@@ -91,6 +91,14 @@ async fn a_settings_link_opens_once_and_a_second_opening_says_to_ask_for_a_new_o
     assert!(body.contains("This link was already used"), "{body}");
     assert!(body.contains("ask for a new one"), "{body}");
     assert!(still_signed_in(&app, &cookie).await, "the first browser keeps its session");
+    // The page saying so is framed by no one, kept by no cache, and runs nothing.
+    let used = app.http.get(&url).send().await.unwrap();
+    let header =
+        |name: &str| used.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header("x-frame-options").as_deref(), Some("DENY"));
+    assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+    let policy = header("content-security-policy").unwrap_or_default();
+    assert!(policy.contains("default-src 'none'") && policy.contains("form-action 'self';"));
     app.stop().await;
 }
 

@@ -33,7 +33,7 @@ pub use sections::{
     HistoryConfig, HttpConfig, ImportConfig, JobsConfig, MailConfig, MicrosoftConfig,
     SandboxSettings, SyncConfig, WebhooksConfig, WidgetConfig,
 };
-pub use values::{LogFormat, TrustedProxies};
+pub use values::{LogFormat, ProxyHeader, TrustedProxies};
 
 /// The profile name under which a missing secret key is an error instead of being generated.
 pub const PRODUCTION_PROFILE: &str = "production";
@@ -97,9 +97,11 @@ pub struct Config {
     /// The production profile accepts an `http://` `public_url` only with this (a TLS proxy on
     /// the same host).
     pub allow_insecure_public_url: bool,
-    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client (CIDRs, a
-    /// list or one comma-separated string); empty: the peer address is the client.
+    /// Reverse proxies whose forwarding header ([`Self::proxy_header`]) names the client (CIDRs,
+    /// a list or one comma-separated string); empty: the peer address is the client.
     pub trusted_proxies: TrustedProxies,
+    /// The forwarding header the trusted proxies write: the only one read.
+    pub proxy_header: ProxyHeader,
     /// 32 random bytes, base64. Unset outside production: generated into `data_dir/secret.key`.
     #[serde(serialize_with = "redact::secret_key")]
     pub secret_key: Option<SecretString>,

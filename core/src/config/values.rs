@@ -1,5 +1,5 @@
 //! The values of keys that are more than a number or a text: the log format, the trusted
-//! proxies, and lists of numbers that an environment variable gives as one string.
+//! proxies and the header they write, and lists of numbers that an environment variable gives as one string.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -15,6 +15,19 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// Which forwarding header a trusted proxy writes (`proxy_header`). Only that one is read: a
+/// proxy passes the other on as the client sent it, so reading it would let a client choose
+/// its own address, and with it a fresh rate-limit budget per request.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For`, which nginx, HAProxy, Traefik, Caddy and the cloud load balancers
+    /// append to.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), for a proxy set up to write it (and to drop the client's).
+    Forwarded,
 }
 
 /// The networks of trusted reverse proxies (`trusted_proxies`), from a list of CIDRs or one

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::{env, load_env};
-use crate::config::{Config, TrustedProxies, WebhooksConfig};
+use crate::config::{Config, ProxyHeader, TrustedProxies, WebhooksConfig};
 
 #[test]
 fn the_defaults_are_the_built_in_file_and_they_are_valid() {
@@ -66,6 +66,15 @@ fn lists_of_numbers_come_from_the_environment_comma_separated() {
     assert!(err.contains("webhooks.retry_schedule_secs") && err.contains("soon"), "{err}");
     let err = load("KALENDS_WEBHOOKS__RETRY_SCHEDULE_SECS", "").unwrap_err().to_string();
     assert!(err.starts_with("KALENDS_WEBHOOKS__RETRY_SCHEDULE_SECS:"), "{err}");
+}
+
+#[test]
+fn the_proxies_header_is_x_forwarded_for_unless_forwarded_is_named() {
+    assert_eq!(load_env(&[]).unwrap().proxy_header, ProxyHeader::XForwardedFor);
+    let config = load_env(&[("KALENDS_PROXY_HEADER", "forwarded")]).unwrap();
+    assert_eq!(config.proxy_header, ProxyHeader::Forwarded);
+    let err = load_env(&[("KALENDS_PROXY_HEADER", "x-real-ip")]).unwrap_err().to_string();
+    assert!(err.contains("proxy_header") && err.contains("x-real-ip"), "{err}");
 }
 
 #[test]
