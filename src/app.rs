@@ -49,21 +49,24 @@ pub enum Role {
 
 /// Connects the store and the queue and applies both sets of migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
+    use secrecy::ExposeSecret as _;
+    let shown = |url: &secrecy::SecretString| {
+        kalends_core::redact::url_password_masked(url.expose_secret())
+    };
     let store = Store::connect(&config.database_url, &config.database)
         .await
-        .with_context(|| {
-            format!(
-                "connecting to {}",
-                kalends_core::redact::url_password_masked(secrecy::ExposeSecret::expose_secret(
-                    &config.database_url
-                ))
-            )
-        })?
+        .with_context(|| format!("connecting to {}", shown(&config.database_url)))?
         .with_alerts(&config.alerts);
     store.migrate().await.context("applying database migrations")?;
-    let queue = JobQueue::connect(config, &store, &config.jobs.queue)
-        .await
-        .context("connecting the job queue")?;
+    let queue =
+        JobQueue::connect(config, &store, &config.jobs.queue).await.with_context(
+            || match &config.redis_url {
+                Some(url) => {
+                    format!("connecting the job queue at {} (KALENDS_REDIS_URL)", shown(url))
+                }
+                None => "connecting the job queue".to_owned(),
+            },
+        )?;
     queue.migrate().await.context("applying job queue migrations")?;
     Ok((store, queue))
 }

@@ -123,7 +123,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             if crate::ics_check::reads_a_file(&args) =>
         {
             let config = load_config(&cli.config_dir)?;
-            crate::ics_check::run_on_file(args, config.import.max_work_steps)
+            crate::ics_check::run_on_file(args, &config.import)
         }
         // 8 MiB per worker thread, not tokio's 2: a job's future nests the store, the provider
         // client and the use case, several times larger in a debug build, and a worker that
@@ -140,7 +140,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
 /// The configuration, with logging set up as it says.
 fn load_config(config_dir: &std::path::Path) -> anyhow::Result<Config> {
     let config = Config::load(config_dir)?;
-    crate::telemetry::init(config.log_format, &config.log);
+    crate::telemetry::init(config.log_format, &config.log)?;
     Ok(config)
 }
 
@@ -162,13 +162,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             dashboard_link(config, &tenant_id, json).await
         }
         Command::Ics { command: IcsCommand::Check(args) } => {
-            crate::ics_check::run(args, config.import.max_bytes, config.import.max_work_steps).await
+            crate::ics_check::run(args, &config.import).await
         }
         Command::Sandbox { listen } => sandbox(&config, listen).await,
         Command::Config { command: ConfigCommand::Check } => {
-            for (key, value) in config.redacted() {
-                println!("{key} = {value}");
-            }
+            let lines: Vec<String> =
+                config.redacted().iter().map(|(key, value)| format!("{key} = {value}")).collect();
+            say(lines.join("\n"))?;
             eprintln!("configuration is valid");
             Ok(())
         }
@@ -226,38 +226,71 @@ fn print_control_token(base: &str, token: &SecretString, configured: bool) {
     }
 }
 
+/// A `tenant` command with its arguments checked.
+enum TenantAction {
+    Create(TenantSettings),
+    IssueKey(Uuid),
+    RevokeKey(Uuid, Uuid),
+}
+
+impl TenantAction {
+    /// Checks the arguments, before any database is opened (or, embedded, created).
+    fn parse(command: &TenantCommand) -> anyhow::Result<Self> {
+        Ok(match command {
+            TenantCommand::Create { name, timezone, .. } => {
+                let time_zone: TimeZone =
+                    timezone.parse().map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
+                anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+                let name = name.trim().to_owned();
+                Self::Create(TenantSettings { name, time_zone, ..TenantSettings::default() })
+            }
+            TenantCommand::ApiKey { tenant_id, revoke, .. } => {
+                let id: Uuid = tenant_id.parse().context("TENANT_ID must be a UUID")?;
+                match revoke {
+                    None => Self::IssueKey(id),
+                    Some(key_id) => Self::RevokeKey(
+                        id,
+                        key_id
+                            .parse()
+                            .with_context(|| format!("--revoke {key_id}: not a key id"))?,
+                    ),
+                }
+            }
+        })
+    }
+}
+
 async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
+    let action = TenantAction::parse(&command)?;
+    let json = match command {
+        TenantCommand::Create { json, .. } | TenantCommand::ApiKey { json, .. } => json,
+    };
     let (store, _queue) = app::connect(&config).await?;
-    let (tenant_id, json, heading, key) = match command {
-        TenantCommand::Create { name, timezone, json } => {
-            let time_zone: TimeZone =
-                timezone.parse().map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
-            anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
-            let settings = TenantSettings {
-                name: name.trim().to_owned(),
-                time_zone,
-                ..TenantSettings::default()
-            };
+    let (tenant_id, heading, key) = match action {
+        TenantAction::Create(settings) => {
             let (tenant, key) = tenants::create(&store, settings).await?;
-            (tenant.id, json, "Tenant created.", key)
+            (tenant.id, "Tenant created.", key)
         }
-        TenantCommand::ApiKey { tenant_id, revoke, json } => {
-            let id: Uuid = tenant_id.parse().context("TENANT_ID must be a UUID")?;
+        TenantAction::IssueKey(id) | TenantAction::RevokeKey(id, _) => {
             match store.tenant(id).await {
                 Err(kalends_store::StoreError::NotFound) => anyhow::bail!("no tenant with id {id}"),
                 other => other?,
             };
-            if let Some(key_id) = revoke {
-                let result = revoke_key(&store, id, &key_id, json).await;
+            if let TenantAction::RevokeKey(_, key_id) = action {
+                let result = revoke_key(&store, id, key_id, json).await;
                 store.close().await;
                 return result;
             }
-            (id, json, "API key created.", tenants::issue_api_key(&store, id).await?)
+            (id, "API key created.", tenants::issue_api_key(&store, id).await?)
         }
     };
-    print_key(tenant_id, &key, json, heading);
     store.close().await;
-    Ok(())
+    print_key(tenant_id, &key, json, heading).with_context(|| {
+        format!(
+            "the new API key could not be shown (it is stored only as a hash): mint another with \
+             `kalends tenant api-key {tenant_id}`"
+        )
+    })
 }
 
 async fn dashboard_link(config: Config, tenant_id: &str, json: bool) -> anyhow::Result<()> {
@@ -267,12 +300,20 @@ async fn dashboard_link(config: Config, tenant_id: &str, json: bool) -> anyhow::
     store.close().await;
     let link = link?;
     if json {
-        println!("{}", serde_json::json!({"url": link.url, "expires_at": link.expires_at}));
+        say(serde_json::json!({"url": link.url, "expires_at": link.expires_at}))?;
     } else {
-        println!("{}", link.url);
+        say(&link.url)?;
         eprintln!("Open it within {} minutes; it works once.", config.dashboard.link_minutes);
     }
     Ok(())
+}
+
+/// Writes `text` and a line end to standard output, flushed: a failure to (a full disk, a closed
+/// pipe) is an error saying so, never a panic.
+fn say(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|()| out.flush()).context("writing to standard output")
 }
 
 /// A one-time console link for the tenant, signed with the current secret key.
@@ -295,11 +336,9 @@ async fn mint_dashboard_link(
 async fn revoke_key(
     store: &Store,
     tenant_id: Uuid,
-    key_id: &str,
+    key_id: Uuid,
     json: bool,
 ) -> anyhow::Result<()> {
-    let key_id: Uuid =
-        key_id.parse().with_context(|| format!("--revoke {key_id}: not a key id"))?;
     let revoked_at = match tenants::revoke_api_key(store, tenant_id, key_id, false).await {
         Ok(Revocation::Revoked(at)) => at,
         Ok(Revocation::LastActiveKey) => anyhow::bail!("API key {key_id} is the last active key"),
@@ -309,22 +348,25 @@ async fn revoke_key(
         Err(e) => return Err(e.into()),
     };
     if json {
-        let object = serde_json::json!({"tenant_id": tenant_id, "api_key_id": key_id, "revoked_at": revoked_at});
-        println!("{object}");
+        say(
+            serde_json::json!({"tenant_id": tenant_id, "api_key_id": key_id, "revoked_at": revoked_at}),
+        )
     } else {
-        println!("API key {key_id} of tenant {tenant_id} revoked at {}.", revoked_at.to_rfc3339());
+        say(format!(
+            "API key {key_id} of tenant {tenant_id} revoked at {}.",
+            revoked_at.to_rfc3339()
+        ))
     }
-    Ok(())
 }
 
-fn print_key(tenant_id: Uuid, key: &SecretString, json: bool, heading: &str) {
+fn print_key(tenant_id: Uuid, key: &SecretString, json: bool, heading: &str) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::json!({"tenant_id": tenant_id, "api_key": key.expose_secret()}));
+        say(serde_json::json!({"tenant_id": tenant_id, "api_key": key.expose_secret()}))
     } else {
-        println!(
+        say(format!(
             "{heading}\n  tenant id: {tenant_id}\n  API key:   {} (shown once: store it now)",
             key.expose_secret()
-        );
+        ))
     }
 }
 
@@ -367,7 +409,10 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
         let ann = crate::demo::STAFF_EMAIL;
         crate::demo::seed(&store, &tenant, keys.current(), &key, sandbox, ann).await?;
         let link = mint_dashboard_link(&config_for_links, &store, tenant.id).await?;
-        print_welcome(&public, tenant.id, &key, &link);
+        if let Err(e) = print_welcome(&public, tenant.id, &key, &link) {
+            // Serving goes on; the key is stored only as a hash, so say how to get another.
+            tracing::warn!(error = %format!("{e:#}"), tenant_id = %tenant.id, "the welcome with the Demo tenant's API key could not be printed: `kalends tenant api-key` mints another");
+        }
     }
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
@@ -398,9 +443,14 @@ async fn demo_tenant(
     Ok(Some((tenant, key)))
 }
 
-fn print_welcome(public: &str, tenant_id: Uuid, key: &SecretString, console: &DashboardLink) {
+fn print_welcome(
+    public: &str,
+    tenant_id: Uuid,
+    key: &SecretString,
+    console: &DashboardLink,
+) -> anyhow::Result<()> {
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
-    println!(
+    say(format!(
         "\nKalends is running. A \"Demo\" tenant with sample properties, bookings, a feed, an\
          \nAirbnb import and one conflict was created on this empty database (--no-demo: none).\n\
          \n  Console:  {console}\
@@ -412,7 +462,7 @@ fn print_welcome(public: &str, tenant_id: Uuid, key: &SecretString, console: &Da
         key = key.expose_secret(),
         console = console.url,
         minutes = (console.expires_at - chrono::Utc::now()).num_minutes() + 1,
-    );
+    ))
 }
 
 /// Ctrl-C and SIGTERM, listened for from the moment this is made (on Unix; elsewhere Ctrl-C

@@ -1,10 +1,14 @@
 //! `kalends ics check FILE_OR_URL`: what an import of a feed would store, before registering it.
+//! It refuses what an import refuses (a body that is no calendar, one over `import.max_bytes`,
+//! a feed cut off or over `import.max_events`) with a non-zero exit, so that a feed is never
+//! found fine here and failing there.
 
 use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{NaiveDate, NaiveTime, Utc};
+use kalends_core::config::ImportConfig;
 use kalends_core::domain::Platform;
 use kalends_ical::{ParseOptions, ParsedFeed, ReadFromError, Span};
 use kalends_providers::feed::{FetchPolicy, Fetched, Fetcher, Validators, normalize_url};
@@ -34,15 +38,17 @@ pub struct CheckArgs {
 }
 
 /// Runs the check and prints the result.
-pub async fn run(args: CheckArgs, max_bytes: u64, max_work: u64) -> anyhow::Result<()> {
-    let (options, from, to) = options(&args, max_work)?;
+pub async fn run(args: CheckArgs, limits: &ImportConfig) -> anyhow::Result<()> {
+    let (options, from, to) = options(&args, limits.max_work_steps)?;
     let parsed = if reads_a_file(&args) {
-        read_file(&args.source, &options)?
+        read_file(&args.source, &options, limits)?
     } else {
-        // The same refusal as an import's, so a feed is never found fine here and failing there.
-        kalends_ical::read(&read(&args.source, max_bytes).await?, &options)?
+        let body = read(&args.source, limits.max_bytes).await?;
+        ensure_calendar(&body, &args.source)?;
+        kalends_ical::read(&body, &options)?
     };
-    print(&args, &parsed, from, to)
+    print(&args, &parsed, from, to)?;
+    importable(&parsed, limits)
 }
 
 /// Whether the check reads a file, which [`run_on_file`] does without an async runtime.
@@ -53,23 +59,64 @@ pub fn reads_a_file(args: &CheckArgs) -> bool {
 /// [`run`] for a file (see [`reads_a_file`]), on this thread, as the last thing the process
 /// does: the parsed feed is left to the exit to free, which costs less than handing 100 000
 /// items' strings back to the allocator one by one.
-pub fn run_on_file(args: CheckArgs, max_work: u64) -> anyhow::Result<()> {
-    let (options, from, to) = options(&args, max_work)?;
-    let parsed = read_file(&args.source, &options)?;
-    let printed = print(&args, &parsed, from, to);
+pub fn run_on_file(args: CheckArgs, limits: &ImportConfig) -> anyhow::Result<()> {
+    let (options, from, to) = options(&args, limits.max_work_steps)?;
+    let parsed = read_file(&args.source, &options, limits)?;
+    let printed = print(&args, &parsed, from, to).and_then(|()| importable(&parsed, limits));
     std::mem::forget(parsed);
     printed
 }
 
-/// Reads a file block by block (a file of 100 000 events is never held whole), with the same
-/// refusal as an import's, so that a feed is never found fine here and failing there.
-fn read_file(path: &str, options: &ParseOptions) -> anyhow::Result<ParsedFeed> {
-    let file = std::fs::File::open(path).with_context(|| format!("reading {path}"))?;
+/// Reads a file block by block (a file of 100 000 events is never held whole), refusing what an
+/// import would refuse before reading it: a file over `import.max_bytes` or no calendar.
+fn read_file(
+    path: &str,
+    options: &ParseOptions,
+    limits: &ImportConfig,
+) -> anyhow::Result<ParsedFeed> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).with_context(|| format!("reading {path}"))?;
+    let size = file.metadata().with_context(|| format!("reading {path}"))?.len();
+    anyhow::ensure!(
+        size <= limits.max_bytes,
+        "{path} holds {size} bytes, more than the {} an import reads (import.max_bytes)",
+        limits.max_bytes
+    );
+    let mut head = Vec::with_capacity(4096);
+    (&mut file).take(4096).read_to_end(&mut head).with_context(|| format!("reading {path}"))?;
+    ensure_calendar(&head, path)?;
     match kalends_ical::read_from(file, options) {
         Ok(parsed) => Ok(parsed),
         Err(ReadFromError::TooMuchWork(e)) => Err(e.into()),
         Err(e) => Err(e).with_context(|| format!("reading {path}")),
     }
+}
+
+/// Refuses a body that is no calendar (an HTML page, an empty file), as an import does.
+fn ensure_calendar(head: &[u8], source: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        kalends_ical::looks_like_icalendar(head),
+        "{source} is not an iCalendar file: it does not begin with BEGIN:VCALENDAR, and an import \
+         of it fails and changes nothing stored"
+    );
+    Ok(())
+}
+
+/// After the report: fails, naming why, when an import of the feed would fail.
+fn importable(parsed: &ParsedFeed, limits: &ImportConfig) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !parsed.truncated,
+        "the feed is cut off (its calendar never ends): an import of it fails and changes \
+         nothing stored"
+    );
+    anyhow::ensure!(
+        parsed.events <= limits.max_events,
+        "the feed holds {} events, more than the {} an import reads (import.max_events): an \
+         import of it fails and changes nothing stored",
+        parsed.events,
+        limits.max_events
+    );
+    Ok(())
 }
 
 /// The reader's options for the arguments, and the window's first day and the day after it.
@@ -127,13 +174,22 @@ fn is_file(source: &str) -> bool {
 
 async fn read(source: &str, max_bytes: u64) -> anyhow::Result<Vec<u8>> {
     if source == "-" {
-        return tokio::task::spawn_blocking(|| {
+        let bytes = tokio::task::spawn_blocking(move || {
             use std::io::Read as _;
             let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+            std::io::stdin()
+                .take(max_bytes.saturating_add(1))
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
         })
         .await?
-        .context("reading standard input");
+        .context("reading standard input")?;
+        anyhow::ensure!(
+            bytes.len() as u64 <= max_bytes,
+            "standard input holds more than the {max_bytes} bytes an import reads \
+             (import.max_bytes)"
+        );
+        return Ok(bytes);
     }
     let url = normalize_url(source)?;
     // The operator runs this on their own machine: intranet feeds are fair game here.

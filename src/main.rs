@@ -7,8 +7,14 @@ fn main() -> std::process::ExitCode {
     match kalends::cli::main(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kalends: {e:#}");
+            eprintln!("kalends: {}", one_line(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error's text on one line: a cause that spans several (a TOML error with its excerpt of
+/// the file) is joined with spaces.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
 }

@@ -8,10 +8,12 @@ use tracing_subscriber::filter::FilterFn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured filter.
-pub fn init(format: LogFormat, filter: &str) {
+/// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured filter. A
+/// filter that does not parse is an error naming where it came from: a typo never quietly
+/// logs at another level.
+pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let filters = tracing_subscriber::registry()
-        .with(env_filter(filter, std::env::var("RUST_LOG").ok()))
+        .with(env_filter(filter, std::env::var("RUST_LOG").ok())?)
         .with(never_secrets());
     let _ = match format {
         LogFormat::Json => {
@@ -22,13 +24,18 @@ pub fn init(format: LogFormat, filter: &str) {
             filters.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init()
         }
     };
+    Ok(())
 }
 
 /// The filter of `configured` (`RUST_LOG` instead when set), sqlx quieter unless `RUST_LOG` says.
-/// A filter that does not parse is `info`.
-fn env_filter(configured: &str, rust_log: Option<String>) -> EnvFilter {
-    let asked = rust_log.unwrap_or_else(|| format!("{configured},sqlx=warn"));
-    EnvFilter::try_new(asked).unwrap_or_else(|_| EnvFilter::new("info"))
+fn env_filter(configured: &str, rust_log: Option<String>) -> anyhow::Result<EnvFilter> {
+    let (name, asked) = match rust_log {
+        Some(rust_log) => ("RUST_LOG", rust_log),
+        None => ("KALENDS_LOG", format!("{configured},sqlx=warn")),
+    };
+    EnvFilter::try_new(&asked).map_err(|e| {
+        anyhow::anyhow!("{name}: not a log filter ({e}); for example info, or info,kalends=debug")
+    })
 }
 
 /// Libraries whose logs below a level carry secrets, and that level: yup-oauth2, which mints the
@@ -76,7 +83,7 @@ mod tests {
         let lines = Lines::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::registry()
-            .with(env_filter(filter, rust_log.map(str::to_owned)))
+            .with(env_filter(filter, rust_log.map(str::to_owned)).unwrap())
             .with(never_secrets())
             .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()));
         tracing::subscriber::with_default(subscriber, || {
@@ -105,5 +112,14 @@ mod tests {
         // Held at `info`, not raised to it.
         let quiet = logged_at_debug("warn", None);
         assert!(!quiet.contains("a token was minted"), "{quiet}");
+    }
+
+    #[test]
+    fn a_log_filter_that_does_not_parse_is_an_error_naming_its_setting() {
+        let configured = env_filter("kalends=[[[", None).unwrap_err().to_string();
+        assert!(configured.starts_with("KALENDS_LOG: not a log filter"), "{configured}");
+        let overridden = env_filter("info", Some("kalends=[[[".into())).unwrap_err().to_string();
+        assert!(overridden.starts_with("RUST_LOG: not a log filter"), "{overridden}");
+        assert!(env_filter("info,kalends=debug", None).is_ok());
     }
 }

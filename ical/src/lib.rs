@@ -105,6 +105,7 @@ mod properties;
 
 pub use read::{
     BusyItem, DEFAULT_MAX_WORK, ItemDetails, ItemKind, ParseOptions, ParsedFeed, Producer,
-    ReadFromError, Skipped, TooMuchWork, parse, read, read_counting, read_from,
+    ReadFromError, Skipped, TooMuchWork, looks_like_icalendar, parse, read, read_counting,
+    read_from,
 };
 pub use span::Span;

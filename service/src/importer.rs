@@ -429,7 +429,7 @@ impl Importer {
                 (status, body, etag, last_modified)
             }
         };
-        if !looks_like_icalendar(&body) {
+        if !kalends_ical::looks_like_icalendar(&body) {
             // A login page or an error page served with 200 must not wipe what is stored.
             let error = "the response is not an iCalendar file";
             return Ok(Err(Failure::lasting(Some(status), error.into())));
@@ -687,37 +687,4 @@ fn too_many(events: usize, max_events: usize) -> String {
          (import.max_events): nothing was changed, since importing part of it would remove the \
          rest's nights"
     )
-}
-
-/// Whether a body is plausibly an iCalendar file (after a BOM and blank lines), in UTF-8 or,
-/// after its byte-order mark, UTF-16 (which the reader reads too).
-fn looks_like_icalendar(body: &[u8]) -> bool {
-    let text = kalends_ical::read::decode(&body[..body.len().min(4096)]);
-    text.trim_start_matches('\u{feff}')
-        .trim_start()
-        .to_ascii_uppercase()
-        .starts_with("BEGIN:VCALENDAR")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_calendars_count_as_feeds() {
-        assert!(looks_like_icalendar(b"\xef\xbb\xbf\r\nbegin:vcalendar\r\n"));
-        assert!(!looks_like_icalendar(b"<!DOCTYPE html><title>Log in</title>"));
-        assert!(!looks_like_icalendar(b""));
-        // UTF-16 with its byte-order mark, as some Windows tools export.
-        let utf16 = |big_endian: bool| {
-            let mut bytes = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
-            for unit in "BEGIN:VCALENDAR\r\n".encode_utf16() {
-                let pair = if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() };
-                bytes.extend(pair);
-            }
-            bytes
-        };
-        assert!(looks_like_icalendar(&utf16(false)));
-        assert!(looks_like_icalendar(&utf16(true)));
-    }
 }

@@ -38,7 +38,7 @@ pub(crate) async fn terminate(mut child: Child) -> std::process::ExitStatus {
 }
 
 /// `kalends ics check --json` of `text` read over `from`..`to`: the JSON it prints (it must
-/// succeed).
+/// succeed, unless the file is cut off, which an import refuses).
 pub(crate) async fn ics_check_json(text: &str, from: &str, to: &str) -> Value {
     let dir = TempDir::new();
     let file = dir.0.join("feed.ics");
@@ -49,8 +49,10 @@ pub(crate) async fn ics_check_json(text: &str, from: &str, to: &str) -> Value {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let refused = json["truncated"] == true;
+    assert_eq!(out.status.success(), !refused, "{}", String::from_utf8_lossy(&out.stderr));
+    json
 }
 
 pub(crate) async fn wait_ready(port: u16) {
@@ -358,6 +360,54 @@ async fn tenant_create_json_prints_exactly_one_object_with_a_working_key() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--timezone"));
 }
 
+/// An argument is checked before any database is reached, let alone created: a blank name on
+/// an empty folder leaves no database file behind.
+#[tokio::test]
+async fn tenant_create_with_a_blank_name_fails_before_any_database_is_made() {
+    let dir = TempDir::new();
+    let fresh = dir.0.join("fresh.db");
+    let url = format!("sqlite://{}?mode=rwc", fresh.display());
+    let bad = kalends(&dir, 1)
+        .env("KALENDS_DATABASE_URL", &url)
+        .args(["tenant", "create", "--name", " "])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert_eq!(stderr.trim(), "kalends: --name must not be empty");
+    assert!(!fresh.exists(), "no database made for a refused command");
+}
+
+/// The new tenant's key is shown once and stored only as a hash: when it cannot be printed
+/// (a full disk under the redirect), the command fails with one line saying how to get another,
+/// never with a panic, and the tenant it made is there for that.
+#[tokio::test]
+async fn a_tenant_whose_key_cannot_be_printed_is_told_how_to_mint_another() {
+    let dir = TempDir::new();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    // Spawned, not `output()`, which would put its own pipe in place of the full disk.
+    let out = kalends(&dir, 1)
+        .args(["tenant", "create", "--name", "Sea Breeze"])
+        .stdout(Stdio::from(full))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("mint another with `kalends tenant api-key "), "{stderr}");
+    let tenant_id = stderr.split("tenant api-key ").nth(1).unwrap().split('`').next().unwrap();
+    let again =
+        kalends(&dir, 1).args(["tenant", "api-key", tenant_id, "--json"]).output().await.unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let minted: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(minted["api_key"].as_str().unwrap().starts_with("kal_"));
+}
+
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: run scripts/test"]
 async fn api_and_worker_run_as_two_processes_on_postgres_and_redis() {
@@ -449,6 +499,69 @@ async fn ics_check_of_a_missing_file_or_a_bad_zone_fails_with_one_line() {
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
+}
+
+/// What an import refuses, `ics check` refuses too, after its report when it has one, with one
+/// line saying why and a failing exit: a script that checks a feed before registering it never
+/// registers one that fails its first run.
+#[tokio::test]
+async fn ics_check_fails_with_one_line_for_whatever_an_import_would_refuse() {
+    let dir = TempDir::new();
+    let event = |uid: &str| {
+        format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART;VALUE=DATE:20300301\r\n\
+             DTEND;VALUE=DATE:20300303\r\nEND:VEVENT\r\n"
+        )
+    };
+    let events: String = (0..20).map(|n| event(&n.to_string())).collect();
+    let whole = format!("BEGIN:VCALENDAR\r\n{events}END:VCALENDAR\r\n");
+    assert!(whole.len() > 1024, "over the least import.max_bytes");
+    let files = [
+        ("empty.ics", String::new()),
+        ("login.html", "<!DOCTYPE html><title>Log in</title>".to_owned()),
+        ("cut.ics", format!("BEGIN:VCALENDAR\r\n{}", event("a"))),
+        ("whole.ics", whole.clone()),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.0.join(name), text).unwrap();
+    }
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
+        ("empty.ics", &[], "is not an iCalendar file"),
+        ("login.html", &[], "is not an iCalendar file"),
+        ("cut.ics", &[], "the feed is cut off"),
+        ("whole.ics", &[("KALENDS_IMPORT__MAX_EVENTS", "1")], "more than the 1 an import reads"),
+        ("whole.ics", &[("KALENDS_IMPORT__MAX_BYTES", "1024")], "more than the 1024 an import"),
+    ];
+    for (name, env, why) in cases {
+        let path = dir.0.join(name);
+        let mut command = kalends(&dir, free_port());
+        command.envs(env.iter().copied()).args(["ics", "check", path.to_str().unwrap()]);
+        let out = command.output().await.unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{name} {env:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{name} {env:?}: {stderr}");
+        assert!(stderr.contains(why), "{name} {env:?}: {stderr}");
+    }
+    // Standard input is held to the same size.
+    let mut child = kalends(&dir, free_port())
+        .env("KALENDS_IMPORT__MAX_BYTES", "1024")
+        .args(["ics", "check", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, whole.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success() && stderr.contains("more than the 1024 bytes"), "{stderr}");
+    // And a whole file within the limits passes.
+    let path = dir.0.join("whole.ics");
+    let mut command = kalends(&dir, free_port());
+    let out = command.args(["ics", "check", path.to_str().unwrap()]).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test]

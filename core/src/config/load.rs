@@ -78,9 +78,46 @@ impl Config {
 
     /// Like [`Config::load`], with the environment given explicitly (for tests).
     pub fn load_with_env(dir: &Path, env: BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let config: Config = layers(dir, env).build()?.try_deserialize()?;
+        let built = layers(dir, env.clone()).build()?;
+        let mut unknown = Vec::new();
+        let config: Config = serde_ignored::deserialize(built, |path| {
+            unknown.push(path.to_string());
+        })?;
+        if let Some(key) = unknown.iter().find(|key| refused(key, &env)) {
+            return Err(unknown_key(key, &env));
+        }
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// Whether a key no setting reads is refused: every one a file gives (a misspelt key would
+/// otherwise be ignored without a word), and one the environment gives inside a section
+/// Kalends has (`KALENDS_DATABASE__URL` for `KALENDS_DATABASE_URL`). Other `KALENDS_`
+/// variables the environment holds may be another tool's, and are left alone.
+fn refused(key: &str, env: &BTreeMap<String, String>) -> bool {
+    !from_environment(key, env) || key.contains('.')
+}
+
+/// Whether the environment gave `key` (or a key inside it).
+fn from_environment(key: &str, env: &BTreeMap<String, String>) -> bool {
+    let name = super::env_name(key);
+    env.keys()
+        .any(|var| var == &name || var.strip_prefix(&name).is_some_and(|r| r.starts_with("__")))
+}
+
+/// The error for a key no setting reads, by its variable when the environment gave it.
+fn unknown_key(key: &str, env: &BTreeMap<String, String>) -> ConfigError {
+    let (shown, from) = if from_environment(key, env) {
+        (super::env_name(key), "the environment")
+    } else {
+        (key.to_owned(), "a configuration file")
+    };
+    ConfigError::Invalid {
+        key: shown,
+        message: format!(
+            "no such setting (from {from}); the configuration reference lists every one"
+        ),
     }
 }
 

@@ -49,9 +49,10 @@ pub enum ConfigError {
         /// What is wrong and what would be right.
         message: String,
     },
-    /// The files or environment could not be read or did not deserialize.
+    /// The files or environment could not be read or did not deserialize. (Not a `source`: its
+    /// text is this error's, and a chain printed whole would say it twice.)
     #[error("configuration could not be read: {0}")]
-    Load(#[from] config::ConfigError),
+    Load(config::ConfigError),
     /// The generated secret key could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -60,6 +61,12 @@ pub enum ConfigError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+impl From<config::ConfigError> for ConfigError {
+    fn from(error: config::ConfigError) -> Self {
+        Self::Load(error)
+    }
 }
 
 /// A [`ConfigError::Invalid`] for `key` (`section.key`), named by its environment variable.

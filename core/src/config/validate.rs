@@ -38,10 +38,19 @@ const POSTGRES_PARAMETERS: [&str; 19] = [
 /// A PostgreSQL URL holds no credential its driver would not read. It ignores a parameter it
 /// does not know (libpq's `connect_timeout` or `channel_binding`, which hosted databases' URLs
 /// carry, harmlessly), but with a warning in the log that holds its value: one named like a
-/// credential (libpq's `sslpassword`) is refused here instead, by its name alone. (A URL that
-/// does not parse is left to the connection, whose error says so.)
+/// credential (libpq's `sslpassword`) is refused here instead, by its name alone. A URL that
+/// does not parse (the driver parses it the same way) is refused saying what usually causes it,
+/// never showing it.
 fn check_postgres_parameters(url: &str) -> Result<(), ConfigError> {
-    let Ok(url) = url::Url::parse(url) else { return Ok(()) };
+    let url = url::Url::parse(url).map_err(|e| {
+        invalid(
+            "database_url",
+            format!(
+                "does not parse as a URL ({e}); a user name or password holding any of \
+                 : / ? # @ [ ] % must have it percent-encoded (@ as %40)"
+            ),
+        )
+    })?;
     for (name, _) in url.query_pairs() {
         let read = POSTGRES_PARAMETERS
             .iter()

@@ -348,6 +348,18 @@ pub fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     lines::decode(bytes)
 }
 
+/// Whether a body is plausibly an iCalendar file: after a byte-order mark and blank lines, its
+/// first line is `BEGIN:VCALENDAR` (in any case), in UTF-8 or UTF-16. Only the first 4 KiB are
+/// looked at. A login or error page served in a feed's place is not, and an import must not
+/// read it as a calendar with nothing booked.
+pub fn looks_like_icalendar(head: &[u8]) -> bool {
+    decode(&head[..head.len().min(4096)])
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_ascii_uppercase()
+        .starts_with("BEGIN:VCALENDAR")
+}
+
 /// Reads a feed as [`parse`] does, but refuses it whole when it needs more work than
 /// [`ParseOptions::max_work`]: what imports and `kalends ics check` use, so that a crafted feed
 /// fails its run instead of holding a worker for minutes.

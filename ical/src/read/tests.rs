@@ -1304,3 +1304,22 @@ proptest::proptest! {
         proptest::prop_assert_ne!(quick_hash(seed, &uid), quick_hash(seed, &other));
     }
 }
+
+#[test]
+fn only_calendars_count_as_feeds() {
+    use crate::looks_like_icalendar;
+    assert!(looks_like_icalendar(b"\xef\xbb\xbf\r\nbegin:vcalendar\r\n"));
+    assert!(!looks_like_icalendar(b"<!DOCTYPE html><title>Log in</title>"));
+    assert!(!looks_like_icalendar(b""));
+    // UTF-16 with its byte-order mark, as some Windows tools export.
+    let utf16 = |big_endian: bool| {
+        let mut bytes = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+        for unit in "BEGIN:VCALENDAR\r\n".encode_utf16() {
+            let pair = if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() };
+            bytes.extend(pair);
+        }
+        bytes
+    };
+    assert!(looks_like_icalendar(&utf16(false)));
+    assert!(looks_like_icalendar(&utf16(true)));
+}

@@ -69,6 +69,35 @@ fn lists_of_numbers_come_from_the_environment_comma_separated() {
 }
 
 #[test]
+fn a_misspelt_setting_is_refused_by_name_and_another_tools_variable_left_alone() {
+    // In a file: refused, at the top level and inside a section.
+    let dir = std::env::temp_dir().join(format!("kalends-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (text, key) in
+        [("lisen = \"0.0.0.0:9000\"\n", "lisen"), ("[databse]\nmax = 3\n", "databse")]
+    {
+        std::fs::write(dir.join("default.toml"), text).unwrap();
+        let err = Config::load_with_env(&dir, env(&[])).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{key}: no such setting (from a configuration file)")),
+            "{err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    // In the environment: refused inside a section Kalends has, by its variable.
+    for name in ["KALENDS_DATABASE__URL", "KALENDS_HTTP__PORT"] {
+        let err = load_env(&[(name, "x")]).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{name}: no such setting (from the environment)")),
+            "{err}"
+        );
+    }
+    // Variables of other tools that share the prefix start nothing and stop nothing.
+    load_env(&[("KALENDS_TEST_PYTHON", "/usr/bin/python3"), ("KALENDS_CONFIG_DIR", "/etc/k")])
+        .unwrap();
+}
+
+#[test]
 fn the_proxies_header_is_x_forwarded_for_unless_forwarded_is_named() {
     assert_eq!(load_env(&[]).unwrap().proxy_header, ProxyHeader::XForwardedFor);
     let config = load_env(&[("KALENDS_PROXY_HEADER", "forwarded")]).unwrap();

@@ -84,3 +84,12 @@ fn a_postgresql_credential_its_driver_would_ignore_is_refused_by_name_never_by_v
     load_env(&[("KALENDS_DATABASE_URL", hosted)]).unwrap();
     load_env(&[("KALENDS_DATABASE_URL", "sqlite://kalends.db?mode=rwc")]).unwrap();
 }
+
+#[test]
+fn a_postgresql_url_that_does_not_parse_says_to_percent_encode_and_shows_no_password() {
+    let url = "postgres://kal:hun?ter2pw@db:5432/kalends";
+    let refused = load_env(&[("KALENDS_DATABASE_URL", url)]).unwrap_err().to_string();
+    assert!(refused.starts_with("KALENDS_DATABASE_URL: does not parse"), "{refused}");
+    assert!(refused.contains("percent-encoded"), "{refused}");
+    assert!(!refused.contains("ter2pw"), "{refused}");
+}
