@@ -78,7 +78,7 @@ impl Config {
 
     /// Like [`Config::load`], with the environment given explicitly (for tests).
     pub fn load_with_env(dir: &Path, env: BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let built = layers(dir, env.clone()).build()?;
+        let built = layers(dir, &env).build()?;
         let mut unknown = Vec::new();
         let config: Config = serde_ignored::deserialize(built, |path| {
             unknown.push(path.to_string());
@@ -123,7 +123,7 @@ fn unknown_key(key: &str, env: &BTreeMap<String, String>) -> ConfigError {
 
 /// The layers, later wins: the built-in defaults, `dir/default.toml`, `dir/$KALENDS_PROFILE.toml`,
 /// then the environment. A file that is not there is skipped.
-fn layers(dir: &Path, env: BTreeMap<String, String>) -> ConfigBuilder<DefaultState> {
+fn layers(dir: &Path, env: &BTreeMap<String, String>) -> ConfigBuilder<DefaultState> {
     let mut builder = config::Config::builder()
         .add_source(built_in_defaults())
         .add_source(File::from(dir.join("default.toml")).required(false));
@@ -136,9 +136,12 @@ fn layers(dir: &Path, env: BTreeMap<String, String>) -> ConfigBuilder<DefaultSta
 
 /// The `KALENDS_*` variables: `__` joins nested keys, and a value that reads as a number or a
 /// boolean is one (a list stays one string, which the list types split).
-fn environment(env: BTreeMap<String, String>) -> Environment {
-    let kalends: config::Map<String, String> =
-        env.into_iter().filter(|(name, _)| name.starts_with("KALENDS_")).collect();
+fn environment(env: &BTreeMap<String, String>) -> Environment {
+    let kalends: config::Map<String, String> = env
+        .iter()
+        .filter(|(name, _)| name.starts_with("KALENDS_"))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     Environment::with_prefix("KALENDS")
         .prefix_separator("_")
         .separator("__")
